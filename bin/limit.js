@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Runs the CLI from the TypeScript sources when they are present (a checkout), else from dist/.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const source = new URL('../kernel/cli/main.ts', import.meta.url);
+let main;
+if (existsSync(fileURLToPath(source))) {
+  const { register } = await import('tsx/esm/api');
+  register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
+  ({ main } = await import(source.href));
+} else {
+  ({ main } = await import(new URL('../dist/kernel/cli/main.js', import.meta.url).href));
+}
+process.exitCode = await main(process.argv);

@@ -1,0 +1,157 @@
+/**
+ * The `limit` command. Kernel commands (config, plugins, doctor) are defined here; plugins add
+ * theirs through the `cliCommands` hook. Output contract: with `--json`, exactly one JSON document
+ * on stdout (logs go to stderr); errors exit non-zero.
+ */
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { loadConfig } from '../config/load.ts';
+import { redactSecrets } from '../config/redact.ts';
+import { formatError, isLimitError } from '../errors.ts';
+import { collectPlugins } from '../resolve.ts';
+import { validatePluginOptions } from '../plugin.ts';
+import type { CommandRegistry } from '../hooks.ts';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo = (): CliIo => ({
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  cwd: process.cwd(),
+  env: process.env,
+});
+
+/** Kernel commands that work from the config alone, without setting plugins up. */
+const CONFIG_ONLY = new Set(['config']);
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: readonly string[] = process.argv, io: CliIo = defaultIo()): Promise<number> {
+  const args = argv.slice(2);
+  const json = args.includes('--json');
+  const configFile = optionValue(args, '--config');
+  const command = firstCommand(args);
+  let runtime: Runtime | undefined;
+  let exitCode = 0;
+
+  const registry: CommandRegistry = {
+    program: new Command(),
+    runtime: async () => {
+      if (!runtime) throw new Error('runtime not created');
+      await runtime.boot();
+      return runtime;
+    },
+    printJson: (value) => io.stdout(`${JSON.stringify(value, null, 2)}\n`),
+    print: (text) => io.stdout(text.endsWith('\n') ? text : `${text}\n`),
+  };
+  const program = registry.program;
+  program
+    .name('limit')
+    .description('LIMIT-Graph: run AI agent work safely and measurably')
+    .version(packageVersion())
+    .option('--config <file>', 'path to limit.config.ts (default: search from the current folder)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const fail = (code: number) => {
+    exitCode = code;
+  };
+
+  program
+    .command('config')
+    .description('print the resolved configuration (secrets redacted)')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (opts: { json?: boolean }) => {
+      const { config, source } = await loadConfig({ cwd: io.cwd, configFile, env: io.env });
+      const entries = await collectPlugins(config, [], io.env);
+      const plugins = Object.fromEntries(validatePluginOptions(entries, source).map((e) => [e.plugin.meta.name, e.options]));
+      const resolved = redactSecrets({ ...config, use: config.use.map((p) => p.meta.name), plugins });
+      if (opts.json) registry.printJson(resolved);
+      else registry.print(`# ${config.configFile ?? '(no config file: built-in defaults)'}\n${JSON.stringify(resolved, null, 2)}`);
+    });
+
+  program
+    .command('plugins')
+    .description('list the assembled plugins in load order')
+    .option('--json', 'one JSON document on stdout')
+    .action((opts: { json?: boolean }) => {
+      const list = runtime!.plugins.map(({ name, version, provides, dependsOn, setupMs, description }) => ({ name, version, provides, dependsOn, setupMs, description }));
+      if (opts.json) return registry.printJson(list);
+      if (list.length === 0) return registry.print('no plugins configured');
+      const rows = list.map((p) => [p.name, p.version, p.provides.join(',') || '-', p.dependsOn.join(',') || '-', `${p.setupMs.toFixed(1)} ms`]);
+      registry.print(table(['name', 'version', 'provides', 'dependsOn', 'setup'], rows));
+    });
+
+  program
+    .command('doctor')
+    .description("run every plugin's health check; exits 1 if one fails")
+    .option('--json', 'one JSON document on stdout')
+    .action(async (opts: { json?: boolean }) => {
+      const rt = await registry.runtime();
+      const results = await rt.health();
+      const ok = results.every((r) => r.status !== 'fail');
+      if (!ok) fail(1);
+      if (opts.json) return registry.printJson({ ok, plugins: results });
+      const lines = results.map((r) => {
+        const checks = r.checks.map((c) => `\n    ${c.status === 'ok' ? '✓' : c.status === 'degraded' ? '!' : '✗'} ${c.name}${c.message ? `: ${c.message}` : ''}`).join('');
+        return `${r.status === 'ok' ? '✓' : r.status === 'degraded' ? '!' : '✗'} ${r.plugin}: ${r.status}${r.message ? ` (${r.message})` : ''}${checks}`;
+      });
+      registry.print(lines.join('\n') || 'no plugins configured');
+    });
+
+  try {
+    const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !args.includes('--version') && !args.includes('-V');
+    if (needsRuntime) {
+      runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false });
+      runtime.hooks.cliCommands.call(registry);
+    }
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      exitCode = error.exitCode;
+    } else {
+      exitCode = isLimitError(error) && typeof (error as { exitCode?: number }).exitCode === 'number' ? (error as unknown as { exitCode: number }).exitCode : 1;
+      io.stderr(`${formatError(error)}\n`);
+      if (json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: String(error) } }, null, 2)}\n`);
+    }
+  } finally {
+    if (runtime) {
+      const report = await runtime.close();
+      if (report.errors.length && exitCode === 0) exitCode = 1;
+    }
+  }
+  return exitCode;
+}
+
+function optionValue(args: readonly string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return args[i]!.includes('=') ? args[i]!.slice(name.length + 1) : args[i + 1];
+}
+
+function firstCommand(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
+/** A plain text table for terminal output. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

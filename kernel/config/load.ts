@@ -1,0 +1,183 @@
+/**
+ * Finding, loading, merging (presets) and validating limit.config.*, plus environment overrides.
+ * Every load reads the files afresh: no module cache survives between loads, so a long-running
+ * process can reload its configuration.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cosmiconfig } from 'cosmiconfig';
+import { tsImport } from 'tsx/esm/api';
+import { LimitError } from '../errors.ts';
+import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
+import { formatIssues } from './issues.ts';
+
+/** Where cosmiconfig looks, in order. */
+export const CONFIG_FILES = [
+  'limit.config.ts', 'limit.config.mts', 'limit.config.mjs', 'limit.config.js', 'limit.config.json', '.limitrc.json',
+] as const;
+
+/** The package root (two levels above kernel/config), where built-in presets and plugins live. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TSCONFIG = path.join(PACKAGE_ROOT, 'tsconfig.json');
+
+/** Imports a TypeScript or JavaScript module afresh (its own namespace: no stale cache). */
+export async function importFresh(file: string): Promise<Record<string, unknown>> {
+  const options = existsSync(TSCONFIG) ? { parentURL: import.meta.url, tsconfig: TSCONFIG } : import.meta.url;
+  return (await tsImport(pathToFileURL(file).href, options as Parameters<typeof tsImport>[1])) as Record<string, unknown>;
+}
+
+async function loadModule(file: string): Promise<unknown> {
+  const mod = await importFresh(file);
+  // tsx may wrap a CommonJS-looking default twice.
+  let value: unknown = mod.default ?? mod;
+  if (value && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) value = (value as { default: unknown }).default;
+  return typeof value === 'function' ? await (value as () => unknown)() : value;
+}
+
+export interface LoadConfigOptions {
+  cwd?: string;
+  /** An explicit config file (the CLI's --config). */
+  configFile?: string;
+  /** A config object given in code: no file is searched. */
+  config?: ConfigInput;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  config: ResolvedConfig;
+  /** How the config file is named in messages (`limit.config.ts`, or `config` when given in code). */
+  source: string;
+}
+
+/** Kernel-level environment overrides: variable → config field. Plugins declare their own in meta.env. */
+export const KERNEL_ENV = {
+  STORAGE_BACKEND: 'storage',
+  LIMIT_LOG_LEVEL: 'logLevel',
+  LIMIT_DATA_DIR: 'dataDir',
+  LIMIT_TENANT: 'tenant',
+} as const;
+
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
+  let raw: ConfigInput;
+  let configFile: string | null = null;
+
+  if (options.config) {
+    raw = options.config;
+  } else {
+    const explorer = cosmiconfig('limit', {
+      searchPlaces: [...CONFIG_FILES],
+      searchStrategy: 'project',
+      cache: false,
+      loaders: { '.ts': loadModule, '.mts': loadModule, '.mjs': loadModule, '.js': loadModule },
+    });
+    let result: Awaited<ReturnType<typeof explorer.load>>;
+    if (options.configFile) {
+      const file = path.resolve(cwd, options.configFile);
+      if (!existsSync(file)) throw new LimitError('LIMIT_CONFIG_NOT_FOUND', `Configuration file not found: ${file}`, { details: { file } });
+      result = await wrapLoad(() => explorer.load(file), file);
+    } else {
+      result = await wrapLoad(() => explorer.search(cwd), cwd);
+    }
+    if (result && !result.isEmpty) {
+      configFile = result.filepath;
+      raw = result.config as ConfigInput;
+    } else {
+      // No file: run on the built-in default preset (embedded SQLite).
+      raw = { extends: 'default' };
+    }
+  }
+
+  const source = configFile ? path.basename(configFile) : 'config';
+  const rootDir = configFile ? path.dirname(configFile) : cwd;
+  const { merged, presets } = await applyPresets(raw, rootDir, source);
+
+  const envSources: Record<string, string> = {};
+  const withEnv: Record<string, unknown> = { ...merged };
+  for (const [variable, field] of Object.entries(KERNEL_ENV)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') {
+      withEnv[field] = value;
+      envSources[field] = variable;
+    }
+  }
+
+  const parsed = ConfigSchema.safeParse(withEnv);
+  if (!parsed.success) throw invalidConfig(formatIssues(parsed.error.issues, source, [], envSources), source);
+  const { extends: _presets, ...config } = parsed.data;
+  return {
+    source,
+    config: Object.freeze({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets }),
+  };
+}
+
+export function invalidConfig(issues: { text: string; path: string; message: string }[], source: string): LimitError {
+  return new LimitError('LIMIT_CONFIG_INVALID', `Invalid configuration in ${source}:\n${issues.map((i) => `  ${i.text}`).join('\n')}`, {
+    details: { source, issues: issues.map(({ path: p, message }) => ({ path: p, message })) },
+  });
+}
+
+async function wrapLoad<T>(load: () => Promise<T>, file: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+      details: { file },
+    });
+  }
+}
+
+/** Resolves a preset name: a built-in `presets/<name>.{ts,js}` or a path relative to the config. */
+function presetFile(name: string, rootDir: string): string | undefined {
+  const candidates = name.startsWith('.') || path.isAbsolute(name)
+    ? [path.resolve(rootDir, name)]
+    : ['ts', 'js'].map((ext) => path.join(PACKAGE_ROOT, 'presets', `${name}.${ext}`));
+  return candidates.find((f) => existsSync(f));
+}
+
+/** Merges presets under the config: `plugins` entries merge per plugin, `use` concatenates. */
+async function applyPresets(config: ConfigInput, rootDir: string, source: string, seen: string[] = []): Promise<{ merged: ConfigInput; presets: string[] }> {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw invalidConfig([{ path: '(root)', message: 'Expected an object', text: `${source} › (root): Expected an object` }], source);
+  }
+  const names = config.extends === undefined ? [] : Array.isArray(config.extends) ? config.extends : [config.extends];
+  let base: ConfigInput = {};
+  const applied: string[] = [];
+  for (const name of names) {
+    if (typeof name !== 'string') continue; // reported by the schema
+    if (seen.includes(name)) {
+      throw new LimitError('LIMIT_PRESET_CYCLE', `Presets extend each other in a cycle: ${[...seen, name].join(' → ')}`, { details: { cycle: [...seen, name] } });
+    }
+    const file = presetFile(name, rootDir);
+    if (!file) throw new LimitError('LIMIT_PRESET_NOT_FOUND', `${source} › extends: preset "${name}" not found`, { details: { preset: name } });
+    const preset = (await wrapLoad(() => loadModule(file), file)) as ConfigInput;
+    const nested = await applyPresets(preset, path.dirname(file), path.basename(file), [...seen, name]);
+    base = mergeConfig(base, nested.merged);
+    applied.push(...nested.presets, name);
+  }
+  const { extends: _ignored, ...own } = config;
+  return { merged: mergeConfig(base, own), presets: applied };
+}
+
+export function mergeConfig(base: ConfigInput, over: ConfigInput): ConfigInput {
+  // Values of the wrong shape pass through untouched so that the schema reports them.
+  if ((over.plugins !== undefined && !isObject(over.plugins)) || (over.use !== undefined && !Array.isArray(over.use))) return { ...base, ...over };
+  const plugins: Record<string, unknown> = { ...(base.plugins ?? {}) };
+  for (const [name, value] of Object.entries(over.plugins ?? {})) {
+    const prev = plugins[name];
+    plugins[name] = isObject(prev) && isObject(value) ? { ...prev, ...value } : value;
+  }
+  return {
+    ...base,
+    ...over,
+    plugins: plugins as ConfigInput['plugins'],
+    use: [...(base.use ?? []), ...(over.use ?? [])],
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

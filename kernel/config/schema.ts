@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { Plugin } from '../plugin.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Plugin options keyed by plugin name. Plugins augment this interface to type their entry. */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface PluginOptionsRegistry {}
+
+const PluginRef = z.custom<Plugin>(
+  (v) => typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[Symbol.for('limit-graph.plugin')] === true,
+  { message: 'Expected a plugin made with definePlugin()' },
+);
+
+/** The kernel's part of limit.config.ts; each plugin validates its own options with its schema. */
+export const ConfigSchema = z
+  .object({
+    /** Presets to start from (built-in names such as "default", or paths relative to the config file). */
+    extends: z.union([z.string(), z.array(z.string())]).optional(),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    /** Storage backend: enables plugin `storage-<name>` and disables every other `storage-*` (env STORAGE_BACKEND). */
+    storage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'Expected a backend name such as "sqlite"').optional(),
+    /** Plugins by name → options; `true` enables with defaults, `false` disables one a preset enabled. */
+    plugins: z.record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())])).default({}),
+    /** Plugin objects written in the config itself (definePlugin results). */
+    use: z.array(PluginRef).default([]),
+    /** Default tenant for the CLI and `auth: none` mode. */
+    tenant: z.string().regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/).max(128).default('default'),
+    /** Folder for local state (SQLite database, session working directories …), relative to the config. */
+    dataDir: z.string().min(1).default('.limit'),
+    /** Limit on each plugin's setup and boot (ms). */
+    setupTimeoutMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export type ConfigInput = Omit<z.input<typeof ConfigSchema>, 'plugins'> & {
+  plugins?: { [K in keyof PluginOptionsRegistry]?: PluginOptionsRegistry[K] | boolean } & Record<string, Record<string, unknown> | boolean>;
+};
+
+export interface ResolvedConfig extends Omit<z.output<typeof ConfigSchema>, 'extends'> {
+  /** Absolute path of the config file, or null when built from code/defaults. */
+  readonly configFile: string | null;
+  /** Directory that relative paths are resolved against. */
+  readonly rootDir: string;
+  /** Presets applied, in order. */
+  readonly presets: readonly string[];
+}
+
+/** Typed identity for limit.config.ts: editor completion and type checks, validation at load. */
+export function defineConfig(config: ConfigInput): ConfigInput {
+  return config;
+}

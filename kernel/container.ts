@@ -1,0 +1,167 @@
+/**
+ * The awilix root container (strict mode) and per-session scopes. Singletons live on the root;
+ * services registered with `provideScoped` get one instance per session scope, disposed when the
+ * session closes. Sessions are always disposed before the root.
+ */
+import { randomUUID } from 'node:crypto';
+import { asFunction, asValue, createContainer, InjectionMode, Lifetime, type AwilixContainer } from 'awilix';
+import { LimitError } from './errors.ts';
+import type { LimitHooks } from './hooks.ts';
+import type { Logger } from './logger.ts';
+import { SessionLimits, type Session } from './model/index.ts';
+import type { ResolvedConfig } from './config/schema.ts';
+import type { GovernanceService, KneeDetector, RdAlgorithm, Runner, RulePack, Storage } from './contracts/index.ts';
+import type { Runtime } from './runtime.ts';
+
+/**
+ * Everything the container can hold. Kernel keys are always there; contract keys are there when a
+ * plugin provides them. Plugins add their own keys by augmenting this interface:
+ * `declare module 'limit-graph' { interface Cradle { myService: MyService } }`.
+ */
+export interface Cradle {
+  config: ResolvedConfig;
+  logger: Logger;
+  hooks: LimitHooks;
+  runtime: Runtime;
+  /** Only inside a session scope. */
+  session: SessionHandle;
+  storage: Storage;
+  governance: GovernanceService;
+  [runner: `runner:${string}`]: Runner;
+  [rd: `rd:${string}`]: RdAlgorithm;
+  [knee: `knee:${string}`]: KneeDetector;
+  [rules: `governance:rules:${string}`]: RulePack;
+}
+
+export const KERNEL_KEYS = ['config', 'logger', 'hooks', 'runtime', 'session'] as const;
+
+export function createRootContainer(values: Pick<Cradle, 'config' | 'logger' | 'hooks'>): AwilixContainer<Cradle> {
+  const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
+  container.register({
+    config: asValue(values.config),
+    logger: asValue(values.logger),
+    hooks: asValue(values.hooks),
+  });
+  return container;
+}
+
+/** Resolves a key, turning awilix's resolution error into LIMIT_SERVICE_NOT_FOUND. */
+export function resolveKey<K extends keyof Cradle & string>(container: AwilixContainer<Cradle>, key: K): Cradle[K] {
+  if (!container.hasRegistration(key)) {
+    throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No service is registered under "${key}"`, { details: { key } });
+  }
+  return container.resolve(key);
+}
+
+export function registerScoped(container: AwilixContainer<Cradle>, key: string, factory: (cradle: Cradle) => unknown, dispose?: (value: never) => unknown): void {
+  let resolver = asFunction(factory as (c: Cradle) => unknown, { lifetime: Lifetime.SCOPED });
+  if (dispose) resolver = resolver.disposer(dispose as (v: unknown) => unknown);
+  container.register(key, resolver);
+}
+
+export interface OpenSessionInput {
+  id?: string;
+  tenant?: string;
+  name?: string;
+  limits?: Partial<SessionLimits>;
+  metadata?: Record<string, unknown>;
+}
+
+/** A live session: its record, its scope, and an abort signal that fires when it closes. */
+export interface SessionHandle {
+  readonly session: Session;
+  readonly id: string;
+  readonly tenant: string;
+  readonly limits: SessionLimits;
+  readonly scope: AwilixContainer<Cradle>;
+  readonly logger: Logger;
+  /** Aborted when the session closes (runners stop their work). */
+  readonly signal: AbortSignal;
+  readonly closed: boolean;
+  resolve<K extends keyof Cradle & string>(key: K): Cradle[K];
+  close(): Promise<void>;
+}
+
+export class SessionRegistry {
+  readonly #open = new Map<string, SessionHandle>();
+  constructor(
+    private readonly root: AwilixContainer<Cradle>,
+    private readonly hooks: LimitHooks,
+    private readonly logger: Logger,
+    private readonly defaultTenant: string,
+  ) {}
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  get(id: string): SessionHandle | undefined {
+    return this.#open.get(id);
+  }
+
+  list(): SessionHandle[] {
+    return [...this.#open.values()];
+  }
+
+  async open(input: OpenSessionInput = {}): Promise<SessionHandle> {
+    const id = input.id ?? randomUUID();
+    if (this.#open.has(id)) throw new LimitError('LIMIT_CONFLICT', `Session "${id}" is already open`, { details: { sessionId: id } });
+    const parsedLimits = SessionLimits.safeParse(input.limits ?? {});
+    if (!parsedLimits.success) {
+      throw new LimitError('LIMIT_VALIDATION', `Invalid session limits: ${parsedLimits.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const session: Session = {
+      id,
+      tenant: input.tenant ?? this.defaultTenant,
+      name: input.name ?? '',
+      status: 'open',
+      createdAt: new Date().toISOString(),
+      limits: parsedLimits.data,
+      metadata: input.metadata ?? {},
+    };
+    const scope = this.root.createScope();
+    const controller = new AbortController();
+    const logger = this.logger.child({ session: id });
+    let closed = false;
+    const registry = this;
+    const handle: SessionHandle = {
+      session, id, tenant: session.tenant, limits: session.limits, scope, logger, signal: controller.signal,
+      get closed() {
+        return closed;
+      },
+      resolve: (key) => {
+        if (closed) throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id } });
+        return resolveKey(scope, key);
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        registry.#open.delete(id);
+        controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
+        try {
+          await registry.hooks.sessionClosed.promise(handle);
+        } finally {
+          await scope.dispose();
+        }
+      },
+    };
+    scope.register('session', asValue(handle));
+    this.#open.set(id, handle);
+    try {
+      await this.hooks.sessionOpened.promise(handle);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    return handle;
+  }
+
+  /** Closes every open session; failures are collected, not thrown, so that all are closed. */
+  async closeAll(): Promise<unknown[]> {
+    const errors: unknown[] = [];
+    for (const handle of this.list()) {
+      await handle.close().catch((error: unknown) => errors.push(error));
+    }
+    return errors;
+  }
+}

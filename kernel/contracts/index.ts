@@ -1,0 +1,4 @@
+export type * from './storage.ts';
+export type * from './runner.ts';
+export type * from './governance.ts';
+export type * from './rd.ts';

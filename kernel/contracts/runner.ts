@@ -1,0 +1,45 @@
+import type { HealthResult, RunMetrics, RunOutput, SessionLimits, TaskParsed } from '../model/index.ts';
+import type { Logger } from '../logger.ts';
+
+/** What a runner knows about the session it executes in. */
+export interface RunSession {
+  id: string;
+  tenant: string;
+  limits: SessionLimits;
+}
+
+export interface RunContext {
+  session: RunSession;
+  traceId: string;
+  /** Aborted when the caller cancels or the session closes; runners must stop promptly. */
+  signal: AbortSignal;
+  logger?: Logger;
+}
+
+export interface RunResult extends RunOutput {
+  metrics: RunMetrics;
+}
+
+/** Which limits a runner enforces on this platform; `limit doctor` shows the ones it cannot. */
+export interface RunnerCapabilities {
+  timeout: boolean;
+  memoryLimit: boolean;
+  networkIsolation: boolean;
+  envControl: boolean;
+  concurrencyLimit: boolean;
+}
+
+/**
+ * A runner executes tasks in isolation per session. A failure of the task itself (non-zero exit,
+ * timeout, vendor error) is a result with ok=false and `error`, not a thrown error; runners throw
+ * only for misuse (unknown session, runtime closed).
+ */
+export interface Runner {
+  /** Short name, also the container key suffix: `runner:<name>`. */
+  readonly name: string;
+  readonly capabilities: RunnerCapabilities;
+  executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult>;
+  health(): Promise<HealthResult>;
+  /** Releases a session's workers, contexts and files. */
+  closeSession?(sessionId: string): Promise<void>;
+}

@@ -1,0 +1,140 @@
+/**
+ * Every error LIMIT-Graph raises on purpose is a `LimitError` with a stable `code` from this one
+ * catalogue. Codes never change meaning; messages may improve. Each entry carries the HTTP status
+ * the API answers with and a one-line `fix` a person can act on.
+ */
+export interface ErrorSpec {
+  /** Default message when the thrower gives none. */
+  readonly message: string;
+  /** One line telling the user what to do about it. */
+  readonly fix: string;
+  /** HTTP status used by the API for this code. */
+  readonly status: number;
+}
+
+const spec = (message: string, fix: string, status = 500): ErrorSpec => ({ message, fix, status });
+
+export const ERROR_CODES = Object.freeze({
+  // configuration
+  LIMIT_CONFIG_NOT_FOUND: spec('Configuration file not found', 'Pass an existing file with --config, or create limit.config.ts in the project root.'),
+  LIMIT_CONFIG_LOAD_FAILED: spec('Configuration file could not be loaded', 'Fix the syntax or import error reported in the cause, then run `limit config` again.'),
+  LIMIT_CONFIG_INVALID: spec('Configuration is invalid', 'Correct each field listed above; `limit config --json` prints the resolved configuration.'),
+  LIMIT_PRESET_NOT_FOUND: spec('Preset not found', 'Use a built-in preset name (see presets/) or a path relative to the config file.'),
+  LIMIT_PRESET_CYCLE: spec('Presets extend each other in a cycle', 'Remove one of the `extends` entries named in the message.'),
+  // plugins
+  LIMIT_PLUGIN_NOT_FOUND: spec('Plugin not found', 'Check the plugin name in `plugins` of limit.config.ts, or install the package that provides it.'),
+  LIMIT_PLUGIN_INVALID: spec('Not a valid plugin', 'Create plugins with definePlugin({ meta, options, setup }) and export the plugin (or a factory) as default.'),
+  LIMIT_PLUGIN_OPTIONS_INVALID: spec('Plugin options are invalid', "Correct the plugin's options in limit.config.ts; its README lists every option."),
+  LIMIT_PLUGIN_DUPLICATE: spec('Two plugins have the same name', 'Remove one of them from limit.config.ts; plugin names must be unique.'),
+  LIMIT_PLUGIN_DEPENDENCY_MISSING: spec('A plugin depends on something no plugin provides', 'Add a plugin that provides the missing key to limit.config.ts, or remove the dependent plugin.'),
+  LIMIT_PLUGIN_DEPENDENCY_CYCLE: spec('Plugins depend on each other in a cycle', 'Break the cycle by removing one of the dependsOn entries on the printed path.'),
+  LIMIT_PLUGIN_PROVIDER_CONFLICT: spec('Two plugins provide the same container key', 'Keep only one of the plugins that provide this key in limit.config.ts.'),
+  LIMIT_PLUGIN_CONFLICT: spec('Two plugins declare a conflict with each other', 'Remove one of the conflicting plugins from limit.config.ts.'),
+  LIMIT_PLUGIN_SETUP_TIMEOUT: spec('Plugin setup did not finish in time', "Check what the plugin waits for (a database, a model file) or raise `setupTimeoutMs` in limit.config.ts."),
+  LIMIT_PLUGIN_SETUP_FAILED: spec('Plugin setup failed', 'Read the cause below; it usually names a missing resource or a bad option.'),
+  LIMIT_PLUGIN_UNDECLARED_PROVIDE: spec('A plugin registered a key it does not declare in meta.provides', "Add the key to the plugin's meta.provides."),
+  LIMIT_PLUGIN_DISPOSE_FAILED: spec('Plugin dispose failed', "Read the cause; the other plugins were still disposed."),
+  LIMIT_HOOK_TAP_FAILED: spec('A plugin hook tap threw', 'Read the cause; the plugin named in the message raised it inside the hook.'),
+  // runtime and container
+  LIMIT_SERVICE_NOT_FOUND: spec('No service is registered under this key', 'Add a plugin that provides the key (see `limit plugins`).'),
+  LIMIT_RUNTIME_CLOSED: spec('The runtime has been shut down', 'Create a new runtime with createRuntime().'),
+  LIMIT_SESSION_CLOSED: spec('The session is closed', 'Open a new session.', 409),
+  // generic request errors (used by storage, orchestrator and API)
+  LIMIT_VALIDATION: spec('Invalid input', 'Correct the field named in the message.', 400),
+  LIMIT_NOT_FOUND: spec('Not found', 'Check the id; records of other tenants are invisible.', 404),
+  LIMIT_CONFLICT: spec('Conflict with the current state', 'Reload the record and retry.', 409),
+  LIMIT_PAYLOAD_TOO_LARGE: spec('Record too large', 'Reduce the size of the record or raise the configured limit.', 413),
+  LIMIT_UNAUTHORIZED: spec('Authentication required', 'Send a valid API key in the Authorization header.', 401),
+  LIMIT_FORBIDDEN: spec('Not allowed', 'Use an API key with the needed permission.', 403),
+  LIMIT_RATE_LIMITED: spec('Too many requests', 'Wait and retry after the time in the Retry-After header.', 429),
+  // storage
+  LIMIT_STORAGE_UNAVAILABLE: spec('Storage backend unavailable', 'Check that the database is running and DATABASE_URL / the path is right.', 503),
+  LIMIT_STORAGE_CORRUPT: spec('Stored data is corrupt', 'Restore from a backup; `limit verify` reports which records are affected.'),
+  LIMIT_STORAGE_MIGRATION_FAILED: spec('Storage migration failed', 'Read the cause; the schema was left at its previous version.'),
+  LIMIT_PROVENANCE_CONFLICT: spec('Provenance chain could not be extended after retries', 'Retry the append; many writers contend for this trace.', 409),
+  // runners
+  LIMIT_RUNNER_NOT_FOUND: spec('Runner not found', 'Enable the runner plugin in limit.config.ts (see `limit plugins`).', 404),
+  LIMIT_RUNNER_TIMEOUT: spec('Execution exceeded its time limit', 'Raise timeoutMs for the session or the runner, or make the task faster.', 504),
+  LIMIT_RUNNER_ABORTED: spec('Execution was aborted', 'The caller cancelled the task.', 499),
+  LIMIT_RUNNER_FAILED: spec('Runner failed', 'Read the cause; the runner could not execute the task.', 502),
+  LIMIT_RUNNER_UNAVAILABLE: spec('Runner unavailable', 'Run `limit doctor` to see why the runner is unhealthy.', 503),
+  LIMIT_RUNNER_LIMIT_UNSUPPORTED: spec('A requested limit cannot be enforced by this runner on this platform', 'Remove the limit or use a runner that supports it (see `limit doctor`).', 422),
+  // governance
+  LIMIT_GOVERNANCE_BLOCKED: spec('Blocked by governance policy', 'Review the flags on the trace; change the policy only if the block is wrong.', 403),
+  LIMIT_MERGE_REFUSED: spec('Merge refused by governance', 'Release or fix the parents named in the message, or change the policy.', 409),
+  LIMIT_RULE_INVALID: spec('Governance rule is invalid', 'A rule needs { id, flag, surfaces, evaluate }.'),
+  // rate–distortion
+  LIMIT_RD_INVALID_INPUT: spec('Invalid rate–distortion input', 'Correct the field named in the message.', 422),
+  LIMIT_RD_NOT_CONVERGED: spec('Rate–distortion computation did not converge', 'Raise maxIter or epsilon.', 422),
+});
+
+export type LimitErrorCode = keyof typeof ERROR_CODES;
+
+export interface LimitErrorOptions {
+  /** The plugin in which the error happened, when known. */
+  plugin?: string;
+  /** The hook in which the error happened, when known. */
+  hook?: string;
+  /** Replaces the catalogue's fix for this occurrence. */
+  fix?: string;
+  /** The underlying error. */
+  cause?: unknown;
+  /** Structured, serialisable details (field paths, ids, the cycle path …). */
+  details?: Record<string, unknown>;
+}
+
+/** The one error type of LIMIT-Graph: a stable code, where it happened, why, and how to fix it. */
+export class LimitError extends Error {
+  override readonly name = 'LimitError';
+  readonly code: LimitErrorCode;
+  readonly plugin?: string;
+  readonly hook?: string;
+  readonly fix: string;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: LimitErrorCode, message?: string, options: LimitErrorOptions = {}) {
+    const entry = ERROR_CODES[code];
+    super(message ?? entry.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.fix = options.fix ?? entry.fix;
+    this.status = entry.status;
+    if (options.plugin !== undefined) this.plugin = options.plugin;
+    if (options.hook !== undefined) this.hook = options.hook;
+    if (options.details !== undefined) this.details = options.details;
+  }
+
+  /** A JSON-friendly view (used by the CLI's --json output and the API's problem documents). */
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      fix: this.fix,
+      ...(this.plugin ? { plugin: this.plugin } : {}),
+      ...(this.hook ? { hook: this.hook } : {}),
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+/** Cross-realm safe check (config files are loaded in their own module namespace). */
+export function isLimitError(value: unknown, code?: LimitErrorCode): value is LimitError {
+  if (!(value instanceof Error) || (value as { name?: string }).name !== 'LimitError') return false;
+  return code === undefined || (value as LimitError).code === code;
+}
+
+/** Renders an error for a terminal: the message, where it happened, the fix and the cause chain. */
+export function formatError(error: unknown): string {
+  if (!isLimitError(error)) return error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const lines = [`${error.code}: ${error.message}`];
+  if (error.plugin || error.hook) {
+    lines.push(`  at ${[error.plugin && `plugin "${error.plugin}"`, error.hook && `hook "${error.hook}"`].filter(Boolean).join(', ')}`);
+  }
+  lines.push(`  fix: ${error.fix}`);
+  let cause = error.cause;
+  while (cause instanceof Error) {
+    lines.push(`  cause: ${cause.message}`);
+    cause = cause.cause;
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,118 @@
+/**
+ * The one catalogue of hooks. The kernel creates it, freezes it and hands the same object to every
+ * plugin; plugins tap with their own name (`hooks.afterRun.tapPromise('my-plugin', fn)`), which is
+ * how a failing tap is traced back to its plugin.
+ */
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
+import type { Hook } from 'tapable';
+import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { LimitError, isLimitError } from './errors.ts';
+import { withPluginTimeout } from './timeout.ts';
+import type { Finding, Flag, MergeRequest, MergeVeto, RunRequest, Trace } from './model/index.ts';
+import type { ResolvedConfig } from './config/schema.ts';
+import type { SessionHandle } from './container.ts';
+import type { Runtime } from './runtime.ts';
+
+/** What `cliCommands` taps receive: the commander program and a way to reach the booted runtime. */
+export interface CommandRegistry {
+  program: Command;
+  /** Boots the runtime (once) and returns it; call it inside a command's action. */
+  runtime(): Promise<Runtime>;
+  /** Writes one JSON document to stdout (the `--json` contract). */
+  printJson(value: unknown): void;
+  /** Writes human-readable text to stdout. */
+  print(text: string): void;
+}
+
+export function createHookCatalogue() {
+  return {
+    /** The frozen, validated config, once plugins are set up. */
+    configResolved: new SyncHook<[ResolvedConfig]>(['config'], 'configResolved'),
+    /** Async start-up: open pools, load models. Runs in plugin order. */
+    boot: new AsyncSeriesHook<[]>([], 'boot'),
+    /** Runs in reverse plugin order, after every session is closed. */
+    shutdown: new AsyncSeriesHook<[]>([], 'shutdown'),
+    sessionOpened: new AsyncSeriesHook<[SessionHandle]>(['session'], 'sessionOpened'),
+    sessionClosed: new AsyncSeriesHook<[SessionHandle]>(['session'], 'sessionClosed'),
+    /** May rewrite the request (e.g. add metadata, pick a runner). */
+    beforeRun: new AsyncSeriesWaterfallHook<[RunRequest]>(['request'], 'beforeRun'),
+    /** Rules add findings about the task before it runs. */
+    governInput: new AsyncSeriesWaterfallHook<[Finding[], Trace]>(['findings', 'trace'], 'governInput'),
+    /** Rules add findings about the output after it ran. */
+    governOutput: new AsyncSeriesWaterfallHook<[Finding[], Trace]>(['findings', 'trace'], 'governOutput'),
+    afterRun: new AsyncSeriesHook<[Trace]>(['trace'], 'afterRun'),
+    traceFlagged: new AsyncSeriesHook<[Trace, Flag]>(['trace', 'flag'], 'traceFlagged'),
+    /** A tap returns a veto to refuse the merge. */
+    beforeMerge: new AsyncSeriesBailHook<[MergeRequest], MergeVeto | undefined>(['request'], 'beforeMerge'),
+    cliCommands: new SyncHook<[CommandRegistry]>(['registry'], 'cliCommands'),
+    httpRoutes: new AsyncSeriesHook<[FastifyInstance]>(['app'], 'httpRoutes'),
+  };
+}
+
+export type LimitHooks = Readonly<ReturnType<typeof createHookCatalogue>>;
+export type HookName = keyof LimitHooks;
+
+interface HookOptions {
+  /** Position of each plugin in load order; shutdown taps run in reverse of it. */
+  order: (pluginName: string) => number;
+  /** Per-tap time limit for boot taps (ms). */
+  bootTimeoutMs: (pluginName: string) => number;
+}
+
+/** Builds the frozen catalogue with error wrapping (and ordering/timeouts where they apply). */
+export function createHooks(options: HookOptions): LimitHooks {
+  const hooks = createHookCatalogue();
+  for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hook<unknown[], unknown>][]) {
+    hook.intercept({
+      register: (tap) => {
+        const plugin = tap.name;
+        const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, hookName === 'boot' ? options.bootTimeoutMs(plugin) : 0) };
+        if (hookName === 'shutdown') wrapped.stage = -options.order(plugin);
+        return wrapped;
+      },
+    });
+  }
+  return Object.freeze(hooks);
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+function toTapError(error: unknown, plugin: string, hook: string): LimitError {
+  if (isLimitError(error)) {
+    // Keep deliberate codes (a veto, a validation error) but say where they came from.
+    const e = error as { plugin?: string; hook?: string };
+    e.plugin ??= plugin;
+    e.hook ??= hook;
+    return error;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new LimitError('LIMIT_HOOK_TAP_FAILED', `Plugin "${plugin}" failed in hook "${hook}": ${message}`, { plugin, hook, cause: error });
+}
+
+function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutMs: number): AnyFn {
+  switch (type) {
+    case 'sync':
+      return (...args) => {
+        try {
+          return fn(...args);
+        } catch (error) {
+          throw toTapError(error, plugin, hook);
+        }
+      };
+    case 'promise':
+      return (...args) =>
+        withPluginTimeout(Promise.resolve().then(() => fn(...args)), timeoutMs, plugin, hook).catch((error: unknown) => {
+          throw toTapError(error, plugin, hook);
+        });
+    default: // 'async': the last argument is a node-style callback
+      return (...args) => {
+        const callback = args.pop() as (err?: unknown, result?: unknown) => void;
+        try {
+          fn(...args, (err: unknown, result: unknown) => callback(err ? toTapError(err, plugin, hook) : err, result));
+        } catch (error) {
+          callback(toTapError(error, plugin, hook));
+        }
+      };
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * LIMIT-Graph's public API. Plugins and applications import from here (`limit-graph`) only.
+ */
+export { createRuntime } from './runtime.ts';
+export type { CreateRuntimeOptions, Runtime, PluginInfo, PluginHealth, CloseReport } from './runtime.ts';
+export { definePlugin, isPlugin } from './plugin.ts';
+export type { Plugin, PluginDefinition, PluginMeta, PluginContext, PluginInstance, ProvideOptions } from './plugin.ts';
+export { defineConfig, ConfigSchema } from './config/schema.ts';
+export type { ConfigInput, ResolvedConfig, PluginOptionsRegistry } from './config/schema.ts';
+export { loadConfig, CONFIG_FILES, KERNEL_ENV } from './config/load.ts';
+export { redactSecrets } from './config/redact.ts';
+export { createHookCatalogue } from './hooks.ts';
+export type { LimitHooks, HookName, CommandRegistry } from './hooks.ts';
+export type { Cradle, SessionHandle, OpenSessionInput } from './container.ts';
+export { LimitError, ERROR_CODES, isLimitError, formatError } from './errors.ts';
+export type { LimitErrorCode, LimitErrorOptions } from './errors.ts';
+export { createLogger, REDACT_PATHS } from './logger.ts';
+export type { Logger, LogLevel } from './logger.ts';
+export * from './model/index.ts';
+export { GENESIS_HASH, hashProvenance, nextProvenanceEntry, verifyProvenanceChain } from './model/provenance.ts';
+export type * from './contracts/index.ts';

@@ -1,0 +1,32 @@
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/**
+ * Paths pino censors in every log line. Secrets never reach a log: API keys, passwords, bearer
+ * tokens and connection strings with credentials.
+ */
+export const REDACT_PATHS = [
+  'apiKey', '*.apiKey', '*.*.apiKey', 'password', '*.password', '*.*.password', 'token', '*.token',
+  'secret', '*.secret', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
+  'req.headers["x-api-key"]', 'headers["x-api-key"]', 'connectionString', '*.connectionString', 'url', '*.url',
+];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where log lines go; stderr by default so that stdout stays clean for `--json` output. */
+  destination?: pino.DestinationStream;
+}
+
+/** The root logger. Plugins get `logger.child({ plugin })`, sessions `logger.child({ session })`. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: undefined,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    options.destination ?? pino.destination({ fd: 2, sync: true }),
+  );
+}

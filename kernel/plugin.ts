@@ -1,0 +1,266 @@
+/**
+ * The plugin contract and the loader's pure part: option validation, dependency ordering and the
+ * refusals (missing provider, cycle, two providers, duplicate names, declared conflicts).
+ */
+import { z } from 'zod';
+import type { AwilixContainer } from 'awilix';
+import { LimitError } from './errors.ts';
+import type { LimitHooks } from './hooks.ts';
+import type { Logger } from './logger.ts';
+import type { HealthResult } from './model/index.ts';
+import type { ResolvedConfig } from './config/schema.ts';
+import type { Cradle } from './container.ts';
+import { formatIssues } from './config/issues.ts';
+
+/** Marks plugin objects across module instances (config files load in their own namespace). */
+const PLUGIN_BRAND = Symbol.for('limit-graph.plugin');
+
+export interface PluginMeta {
+  /** kebab-case, equal to the plugin's folder; also its tap name and its logger's `plugin` field. */
+  name: string;
+  version: string;
+  description?: string;
+  /** Container keys the plugin registers (`storage`, `runner:python`, …). */
+  provides?: readonly string[];
+  /**
+   * Container keys (or plugin names) that must be present; the plugin is set up after their
+   * providers. A trailing `*` (`runner:*`) asks for at least one provider of the prefix.
+   */
+  dependsOn?: readonly string[];
+  /** Like dependsOn but only orders: missing providers are fine. */
+  optionalDependsOn?: readonly string[];
+  /** Plugin names that cannot be loaded together with this one. */
+  conflictsWith?: readonly string[];
+  /** Environment variables that set an option: `{ DATABASE_URL: 'url' }`. */
+  env?: Readonly<Record<string, string>>;
+  /** Overrides the runtime's setupTimeoutMs for this plugin. */
+  setupTimeoutMs?: number;
+}
+
+/** What `setup` may return. */
+export interface PluginInstance {
+  /** Called at shutdown, in reverse plugin order; a failure does not stop the other plugins. */
+  dispose?(): void | Promise<void>;
+  /** Shown by `limit doctor`; a `fail` status makes it exit non-zero. */
+  health?(): HealthResult | Promise<HealthResult>;
+}
+
+export interface ProvideOptions<T> {
+  /** Called at shutdown (singletons) or when the session closes (scoped). */
+  dispose?: (value: T) => void | Promise<void>;
+}
+
+export interface PluginContext {
+  readonly name: string;
+  readonly hooks: LimitHooks;
+  readonly config: ResolvedConfig;
+  readonly logger: Logger;
+  /** The root container (strict mode). Prefer `provide` / `resolve`. */
+  readonly container: AwilixContainer<Cradle>;
+  /** Registers a singleton value under a key listed in meta.provides. */
+  provide<K extends keyof Cradle & string>(key: K, value: Cradle[K], options?: ProvideOptions<Cradle[K]>): void;
+  /** Registers a per-session service: one instance per session scope, disposed with the session. */
+  provideScoped<K extends keyof Cradle & string>(key: K, factory: (cradle: Cradle) => Cradle[K], options?: ProvideOptions<Cradle[K]>): void;
+  /** Resolves a registered service; throws LIMIT_SERVICE_NOT_FOUND with the key otherwise. */
+  resolve<K extends keyof Cradle & string>(key: K): Cradle[K];
+  has(key: string): boolean;
+  /** Keys registered so far that start with `prefix` (e.g. every `runner:`). */
+  keys(prefix?: string): string[];
+}
+
+export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
+  meta: PluginMeta;
+  /** zod schema of the options; its defaults apply. */
+  options?: S;
+  setup(ctx: PluginContext, options: z.output<S>): void | PluginInstance | Promise<void | PluginInstance>;
+}
+
+export interface Plugin<S extends z.ZodType = z.ZodType> extends PluginDefinition<S> {
+  readonly [PLUGIN_BRAND]: true;
+  /** Options given in code (`plugin.configure({...})`); config entries under its name merge over them. */
+  readonly rawOptions?: z.input<S>;
+  /** A copy of the plugin carrying these options, as Vite/Rollup plugin factories do. */
+  configure(options: z.input<S>): Plugin<S>;
+}
+
+/** Defines a plugin. The result is a value; `plugin.configure(options)` makes a configured copy. */
+export function definePlugin<S extends z.ZodType = z.ZodObject<{}>>(definition: PluginDefinition<S>): Plugin<S> {
+  validateMeta(definition.meta);
+  const make = (rawOptions: z.input<S> | undefined): Plugin<S> =>
+    Object.freeze({
+      ...definition,
+      [PLUGIN_BRAND]: true as const,
+      ...(rawOptions === undefined ? {} : { rawOptions }),
+      configure: (options: z.input<S>) => make(options),
+    });
+  return make(undefined);
+}
+
+export function isPlugin(value: unknown): value is Plugin {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PLUGIN_BRAND] === true;
+}
+
+const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+function validateMeta(meta: PluginMeta): void {
+  if (!meta || typeof meta.name !== 'string' || !NAME.test(meta.name)) {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin name ${JSON.stringify(meta?.name)} is not kebab-case`, {
+      fix: 'Name the plugin like its folder, e.g. "storage-sqlite".',
+    });
+  }
+  if (typeof meta.version !== 'string' || meta.version.length === 0) {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}" has no version`, { plugin: meta.name, fix: 'Set meta.version, e.g. "1.0.0".' });
+  }
+}
+
+/** A plugin with its validated options and its position in config order. */
+export interface LoadablePlugin {
+  plugin: Plugin;
+  options: unknown;
+}
+
+/**
+ * Parses each plugin's options with its schema. Every issue of every plugin is reported at once,
+ * as `<source> › plugins.<name>.<path>: <message>`.
+ */
+export function validatePluginOptions(
+  entries: { plugin: Plugin; raw: unknown; envSources?: Record<string, string> }[],
+  source: string,
+): LoadablePlugin[] {
+  const problems: string[] = [];
+  const issues: { path: string; message: string }[] = [];
+  const loaded = entries.map(({ plugin, raw, envSources }) => {
+    const schema = plugin.options ?? z.object({}).strict();
+    const result = schema.safeParse(raw ?? {});
+    if (result.success) return { plugin, options: result.data };
+    for (const line of formatIssues(result.error.issues, source, ['plugins', plugin.meta.name], envSources)) {
+      problems.push(line.text);
+      issues.push({ path: line.path, message: line.message });
+    }
+    return { plugin, options: undefined };
+  });
+  if (problems.length > 0) {
+    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
+      details: { issues },
+      plugin: entries.length === 1 ? entries[0]!.plugin.meta.name : undefined,
+    });
+  }
+  return loaded;
+}
+
+/**
+ * Orders plugins so that every plugin comes after the providers of what it depends on. Stable:
+ * among plugins whose dependencies are met, config order wins.
+ */
+export function orderPlugins<T extends { plugin: Plugin }>(entries: T[], builtinKeys: readonly string[]): T[] {
+  const byName = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const name = e.plugin.meta.name;
+    if (byName.has(name)) {
+      throw new LimitError('LIMIT_PLUGIN_DUPLICATE', `Plugin "${name}" is listed twice`, { plugin: name, details: { plugins: [name] } });
+    }
+    byName.set(name, i);
+  });
+
+  for (const e of entries) {
+    for (const other of e.plugin.meta.conflictsWith ?? []) {
+      if (byName.has(other)) {
+        throw new LimitError('LIMIT_PLUGIN_CONFLICT', `Plugin "${e.plugin.meta.name}" conflicts with plugin "${other}"`, {
+          plugin: e.plugin.meta.name,
+          details: { plugins: [e.plugin.meta.name, other] },
+          fix: `Remove "${e.plugin.meta.name}" or "${other}" from limit.config.ts.`,
+        });
+      }
+    }
+  }
+
+  const providers = new Map<string, number>();
+  entries.forEach((e, i) => {
+    for (const key of e.plugin.meta.provides ?? []) {
+      const prev = providers.get(key);
+      if (prev !== undefined || builtinKeys.includes(key)) {
+        const first = prev === undefined ? 'the kernel' : `plugin "${entries[prev]!.plugin.meta.name}"`;
+        throw new LimitError('LIMIT_PLUGIN_PROVIDER_CONFLICT', `Key "${key}" is provided by ${first} and by plugin "${e.plugin.meta.name}"`, {
+          plugin: e.plugin.meta.name,
+          details: { key, plugins: [prev === undefined ? 'kernel' : entries[prev]!.plugin.meta.name, e.plugin.meta.name] },
+          fix: `Keep only one provider of "${key}" in limit.config.ts.`,
+        });
+      }
+      providers.set(key, i);
+    }
+  });
+
+  // Edges: dependency provider → dependent.
+  const deps: number[][] = entries.map(() => []);
+  const providersOf = (dep: string): number[] => {
+    if (dep.endsWith('*')) {
+      const prefix = dep.slice(0, -1);
+      return [...providers].filter(([k]) => k.startsWith(prefix)).map(([, i]) => i);
+    }
+    const p = providers.get(dep) ?? byName.get(dep);
+    return p === undefined ? [] : [p];
+  };
+  entries.forEach((e, i) => {
+    const name = e.plugin.meta.name;
+    for (const dep of e.plugin.meta.dependsOn ?? []) {
+      if (builtinKeys.includes(dep)) continue;
+      const found = providersOf(dep);
+      if (found.length === 0) {
+        throw new LimitError('LIMIT_PLUGIN_DEPENDENCY_MISSING', `Plugin "${name}" depends on "${dep}", which no plugin provides`, {
+          plugin: name,
+          details: { plugin: name, missing: dep },
+          fix: `Add a plugin that provides "${dep}" to limit.config.ts, or remove "${name}".`,
+        });
+      }
+      deps[i]!.push(...found.filter((j) => j !== i));
+    }
+    for (const dep of e.plugin.meta.optionalDependsOn ?? []) deps[i]!.push(...providersOf(dep).filter((j) => j !== i));
+  });
+
+  const cycle = findCycle(deps);
+  if (cycle) {
+    const path = [...cycle, cycle[0]!].map((i) => entries[i]!.plugin.meta.name);
+    throw new LimitError('LIMIT_PLUGIN_DEPENDENCY_CYCLE', `Plugins depend on each other in a cycle: ${path.join(' → ')}`, {
+      plugin: path[0],
+      details: { cycle: path },
+    });
+  }
+
+  // Kahn's algorithm, always taking the lowest config index that is ready (stable order).
+  const remaining = deps.map((d) => new Set(d));
+  const done = new Set<number>();
+  const order: T[] = [];
+  while (order.length < entries.length) {
+    const next = entries.findIndex((_, i) => !done.has(i) && [...remaining[i]!].every((d) => done.has(d)));
+    done.add(next);
+    order.push(entries[next]!);
+  }
+  return order;
+}
+
+/** Returns the node indices of one cycle (each depends on the next, the last on the first), or undefined. */
+function findCycle(deps: number[][]): number[] | undefined {
+  const state = new Array<0 | 1 | 2>(deps.length).fill(0);
+  const stack: number[] = [];
+  const visit = (i: number): number[] | undefined => {
+    state[i] = 1;
+    stack.push(i);
+    for (const d of deps[i]!) {
+      if (state[d] === 1) return stack.slice(stack.indexOf(d));
+      if (state[d] === 0) {
+        const found = visit(d);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state[i] = 2;
+    return undefined;
+  };
+  for (let i = 0; i < deps.length; i++) {
+    if (state[i] === 0) {
+      const found = visit(i);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

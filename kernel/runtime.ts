@@ -1,0 +1,241 @@
+/**
+ * createRuntime: config → plugins (validate → order → setup) → boot. The runtime owns the hooks,
+ * the container and the sessions, and tears everything down in reverse order.
+ */
+import { performance } from 'node:perf_hooks';
+import type { AwilixContainer } from 'awilix';
+import { asValue } from 'awilix';
+import { LimitError, isLimitError } from './errors.ts';
+import { createHooks, type LimitHooks } from './hooks.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { loadConfig, type LoadConfigOptions } from './config/load.ts';
+import type { ResolvedConfig } from './config/schema.ts';
+import { KERNEL_KEYS, SessionRegistry, createRootContainer, registerScoped, resolveKey, type Cradle, type OpenSessionInput, type SessionHandle } from './container.ts';
+import { orderPlugins, validatePluginOptions, type LoadablePlugin, type Plugin, type PluginContext, type PluginInstance } from './plugin.ts';
+import { collectPlugins } from './resolve.ts';
+import { HealthResult } from './model/index.ts';
+import { withPluginTimeout } from './timeout.ts';
+
+export interface CreateRuntimeOptions extends LoadConfigOptions {
+  /** Plugin objects added in code (tests, embedding applications). */
+  plugins?: readonly Plugin[];
+  logger?: Logger;
+  /** Run the boot hook (open pools, load models). Default true; the CLI boots lazily. */
+  boot?: boolean;
+}
+
+export interface PluginInfo {
+  name: string;
+  version: string;
+  description?: string;
+  provides: string[];
+  dependsOn: string[];
+  /** Time spent in setup, ms. */
+  setupMs: number;
+}
+
+export interface PluginHealth {
+  plugin: string;
+  status: 'ok' | 'degraded' | 'fail';
+  message?: string;
+  checks: { name: string; status: 'ok' | 'degraded' | 'fail'; message?: string }[];
+  details?: Record<string, unknown>;
+}
+
+export interface CloseReport {
+  /** Failures while closing (each a LimitError naming its plugin); closing went on regardless. */
+  errors: LimitError[];
+}
+
+interface SetUpPlugin {
+  info: PluginInfo;
+  instance: PluginInstance;
+  /** Disposers of singletons the plugin provided, in registration order. */
+  disposers: (() => unknown)[];
+  options: unknown;
+}
+
+export interface Runtime {
+  readonly config: ResolvedConfig;
+  readonly hooks: LimitHooks;
+  readonly container: AwilixContainer<Cradle>;
+  readonly logger: Logger;
+  /** Plugins in load order. */
+  readonly plugins: readonly PluginInfo[];
+  /** Each plugin's validated options, by name (for `limit config`). */
+  pluginOptions(): Record<string, unknown>;
+  resolve<K extends keyof Cradle & string>(key: K): Cradle[K];
+  has(key: string): boolean;
+  /** Registered keys that start with `prefix`. */
+  keys(prefix?: string): string[];
+  /** Runs the boot hook once (createRuntime does it unless `boot: false`). */
+  boot(): Promise<void>;
+  readonly booted: boolean;
+  openSession(input?: OpenSessionInput): Promise<SessionHandle>;
+  getSession(id: string): SessionHandle | undefined;
+  /** Every plugin's health check (those without one report ok). */
+  health(): Promise<PluginHealth[]>;
+  /** Closes sessions, runs shutdown (reverse order), disposes plugins (reverse order). Idempotent. */
+  close(): Promise<CloseReport>;
+}
+
+export async function createRuntime(options: CreateRuntimeOptions = {}): Promise<Runtime> {
+  const env = options.env ?? process.env;
+  const { config, source } = await loadConfig(options);
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const entries = await collectPlugins(config, options.plugins ?? [], env);
+  const validated = entries.length ? validatePluginOptions(entries, source) : [];
+  const ordered = orderPlugins(validated, KERNEL_KEYS);
+  return assemble(config, ordered, logger, options.boot ?? true);
+}
+
+async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logger: Logger, boot: boolean): Promise<Runtime> {
+  const position = new Map(ordered.map((e, i) => [e.plugin.meta.name, i]));
+  const timeoutOf = (name: string) => ordered[position.get(name) ?? -1]?.plugin.meta.setupTimeoutMs ?? config.setupTimeoutMs;
+  const hooks = createHooks({ order: (name) => position.get(name) ?? 0, bootTimeoutMs: timeoutOf });
+  const container = createRootContainer({ config, logger, hooks });
+  const sessions = new SessionRegistry(container, hooks, logger, config.tenant);
+  const setUp: SetUpPlugin[] = [];
+  let booted = false;
+  let closing: Promise<CloseReport> | undefined;
+
+  const runtime: Runtime = {
+    config, hooks, container, logger,
+    get plugins() {
+      return setUp.map((p) => p.info);
+    },
+    pluginOptions: () => Object.fromEntries(setUp.map((p) => [p.info.name, p.options])),
+    resolve: (key) => {
+      assertOpen();
+      return resolveKey(container, key);
+    },
+    has: (key) => container.hasRegistration(key),
+    keys: (prefix = '') => Object.keys(container.registrations).filter((k) => k.startsWith(prefix)),
+    get booted() {
+      return booted;
+    },
+    async boot() {
+      assertOpen();
+      if (booted) return;
+      await hooks.boot.promise();
+      booted = true;
+    },
+    openSession: (input) => {
+      assertOpen();
+      return sessions.open(input);
+    },
+    getSession: (id) => sessions.get(id),
+    async health() {
+      const results: PluginHealth[] = [];
+      for (const p of setUp) {
+        const name = p.info.name;
+        if (!p.instance.health) {
+          results.push({ plugin: name, status: 'ok', checks: [], message: 'no health check' });
+          continue;
+        }
+        try {
+          const parsed = HealthResult.parse(await withPluginTimeout(Promise.resolve(p.instance.health()), timeoutOf(name), name, 'health'));
+          results.push({ plugin: name, ...parsed });
+        } catch (error) {
+          results.push({ plugin: name, status: 'fail', checks: [], message: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      return results;
+    },
+    close() {
+      closing ??= closeAll();
+      return closing;
+    },
+  };
+  container.register('runtime', asValue(runtime));
+
+  function assertOpen(): void {
+    if (closing) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime has been shut down');
+  }
+
+  async function closeAll(): Promise<CloseReport> {
+    const errors: LimitError[] = [];
+    const collect = (plugin: string | undefined, hook: string, error: unknown) => {
+      const e = isLimitError(error)
+        ? error
+        : new LimitError('LIMIT_PLUGIN_DISPOSE_FAILED', `Plugin "${plugin}" failed to ${hook}: ${error instanceof Error ? error.message : String(error)}`, { plugin, hook, cause: error });
+      errors.push(e);
+      logger.error({ err: e, plugin }, e.message);
+    };
+    for (const error of await sessions.closeAll()) collect(undefined, 'close a session', error);
+    await hooks.shutdown.promise().catch((error: unknown) => collect((error as LimitError).plugin, 'shutdown', error));
+    for (const p of [...setUp].reverse()) {
+      for (const dispose of [...p.disposers].reverse()) {
+        try {
+          await dispose();
+        } catch (error) {
+          collect(p.info.name, 'dispose', error);
+        }
+      }
+    }
+    await container.dispose();
+    return { errors };
+  }
+
+  for (const { plugin, options } of ordered) {
+    const name = plugin.meta.name;
+    const declared = new Set(plugin.meta.provides ?? []);
+    const entry: SetUpPlugin = {
+      info: {
+        name, version: plugin.meta.version, description: plugin.meta.description,
+        provides: [...declared], dependsOn: [...(plugin.meta.dependsOn ?? [])], setupMs: 0,
+      },
+      instance: {},
+      disposers: [],
+      options,
+    };
+    const pluginLogger = logger.child({ plugin: name });
+    const checkKey = (key: string) => {
+      if (!declared.has(key)) {
+        throw new LimitError('LIMIT_PLUGIN_UNDECLARED_PROVIDE', `Plugin "${name}" registered "${key}" but does not list it in meta.provides`, { plugin: name, details: { key } });
+      }
+    };
+    const ctx: PluginContext = {
+      name, hooks, config, container, logger: pluginLogger,
+      provide(key, value, opts) {
+        checkKey(key);
+        container.register(key, asValue(value));
+        if (opts?.dispose) entry.disposers.push(() => opts.dispose!(value));
+      },
+      provideScoped(key, factory, opts) {
+        checkKey(key);
+        registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined);
+      },
+      resolve: (key) => resolveKey(container, key),
+      has: (key) => container.hasRegistration(key),
+      keys: (prefix = '') => Object.keys(container.registrations).filter((k) => k.startsWith(prefix)),
+    };
+    const started = performance.now();
+    try {
+      const instance = await withPluginTimeout(Promise.resolve().then(() => plugin.setup(ctx, options)), timeoutOf(name), name, 'setup');
+      if (instance) {
+        entry.instance = instance;
+        if (instance.dispose) entry.disposers.unshift(() => instance.dispose!());
+      }
+    } catch (error) {
+      entry.info.setupMs = performance.now() - started;
+      setUp.push(entry); // what it registered before failing is disposed too
+      await runtime.close();
+      throw isLimitError(error)
+        ? Object.assign(error, { plugin: (error as LimitError).plugin ?? name })
+        : new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `Plugin "${name}" failed during setup: ${error instanceof Error ? error.message : String(error)}`, { plugin: name, hook: 'setup', cause: error });
+    }
+    entry.info.setupMs = Math.round((performance.now() - started) * 1000) / 1000;
+    setUp.push(entry);
+    pluginLogger.debug({ setupMs: entry.info.setupMs }, 'plugin set up');
+  }
+
+  try {
+    hooks.configResolved.call(config);
+    if (boot) await runtime.boot();
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  return runtime;
+}

@@ -1,0 +1,21 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests and examples import the package by its public name, exactly as users do.
+    alias: [
+      { find: /^limit-graph\/testing$/, replacement: here('./test/conformance/index.ts') },
+      { find: /^limit-graph$/, replacement: here('./kernel/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'plugins/**/*.test.ts', 'kernel/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});

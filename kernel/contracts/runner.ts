@@ -20,13 +20,30 @@ export interface RunResult extends RunOutput {
   metrics: RunMetrics;
 }
 
-/** Which limits a runner enforces on this platform; `limit doctor` shows the ones it cannot. */
+/**
+ * How session limits combine with a runner's own options: the stricter wins — the smaller
+ * `timeoutMs`, `memoryMb` and `maxConcurrency`, and `allowNetwork` only when both allow it.
+ */
+export type EffectiveLimits = SessionLimits;
+
+/**
+ * Which limits a runner enforces on this platform; `limit doctor` shows the ones it cannot. For
+ * every key that is false, `health()` lists a check named `capability:<key>` (e.g.
+ * `capability:networkIsolation`) with a non-ok status and a message saying why — a limit that
+ * cannot be enforced is reported, never silently ignored. The conformance suite checks this.
+ */
 export interface RunnerCapabilities {
   timeout: boolean;
   memoryLimit: boolean;
   networkIsolation: boolean;
   envControl: boolean;
   concurrencyLimit: boolean;
+  /** Sessions cannot read each other's files (separate directories and OS-level permissions). */
+  fileIsolation?: boolean;
+  /** The number of processes a task may start is bounded (fork bombs). */
+  processLimit?: boolean;
+  /** Output beyond a configured size is truncated. */
+  outputLimit?: boolean;
 }
 
 /**

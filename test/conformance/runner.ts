@@ -1,0 +1,283 @@
+/**
+ * The runner conformance suite: every `Runner` (Python code, local models, hosted LLMs) runs it.
+ * Like Keyv's and abstract-level's suites: the caller passes a factory, each test gets a fresh
+ * runner, and a `supports` manifest switches off the groups a runner honestly cannot do (a
+ * random-weight model cannot echo a string). Tasks are supplied by the runner under test, so the
+ * same assertions cover `print("hi")` and a prompt to a fake vendor server.
+ *
+ *   runnerConformance('runner-python', async () => {
+ *     const rt = await createRuntime({ config: { plugins: {} }, plugins: [runnerPython] });
+ *     return { runner: rt.resolve('runner:python'), close: () => rt.close().then(() => undefined) };
+ *   }, { tasks: { hello: () => ({ input: 'print("hello")' }), helloExpect: 'hello', slow: () => ({ input: 'while True: pass' }) } });
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ERROR_CODES, HealthResult, RunMetrics, RunOutput, SessionLimits, Task } from 'limit-graph';
+import type { RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
+
+/** What the factory hands the suite: the runner and how to release it (close its runtime, stop servers). */
+export interface RunnerUnderTest {
+  runner: Runner;
+  close?: () => Promise<void>;
+}
+
+export interface RunnerConformanceTasks {
+  /** A quick task that succeeds and writes `helloExpect` (when given) to stdout. */
+  hello: () => Task;
+  /** Substring stdout of `hello` must contain; leave out for runners whose output is not predictable. */
+  helloExpect?: string;
+  /** A task that runs far longer (≥ 10 s) than the suite's `timeoutMs`: a busy loop, a hung server. */
+  slow: () => Task;
+  /** A task whose stdout contains `token` (required by the `echo` and `concurrentSessions` groups). */
+  echo?: (token: string) => Task;
+  /**
+   * Session memory: `store(token)` leaves `token` in the session's state (Python globals, chat
+   * history); `recall()` run later in the same session has `token` in its stdout, and in another
+   * session it must not.
+   */
+  memory?: { store: (token: string) => Task; recall: () => Task };
+  /** A task that fails (an exception, a vendor 500): the result has ok=false and a structured error. */
+  failing?: () => Task;
+}
+
+export interface RunnerConformanceSupports {
+  /** Session limit `timeoutMs` stops a slow task with LIMIT_RUNNER_TIMEOUT. Default true. */
+  timeout: boolean;
+  /** `ctx.signal` stops a running task with LIMIT_RUNNER_ABORTED. Default true. */
+  abort: boolean;
+  /** Tasks of different sessions run at the same time without mixing results. Needs `tasks.echo`. Default true. */
+  concurrentSessions: boolean;
+  /** Session memory isolation. Default: whether `tasks.memory` is given. */
+  sessionMemory: boolean;
+  /** Failing tasks give structured errors. Default: whether `tasks.failing` is given. */
+  failingTask: boolean;
+}
+
+export interface RunnerConformanceOptions {
+  tasks: RunnerConformanceTasks;
+  supports?: Partial<RunnerConformanceSupports>;
+  /** Session timeout used by the timeout group, ms. Default 400. */
+  timeoutMs?: number;
+  /** How late after the deadline (or the abort) a result may arrive and still count as prompt, ms. Default 2000. */
+  graceMs?: number;
+  /** Limits of the sessions the suite makes (timeoutMs is raised to 20 s except in the timeout group). */
+  sessionLimits?: Partial<SessionLimits>;
+  /** Sessions run at once by the concurrency group. Default 4. */
+  concurrency?: number;
+  /** Per-test vitest timeout, ms. Default 30 000. */
+  testTimeoutMs?: number;
+}
+
+const CAPABILITIES: readonly (keyof RunnerCapabilities)[] = ['timeout', 'memoryLimit', 'networkIsolation', 'envControl', 'concurrencyLimit'];
+
+/** Builds a RunContext for a fresh (or given) session id with the suite's limits. */
+export function makeRunContext(options: { sessionId?: string; limits?: Partial<SessionLimits>; signal?: AbortSignal } = {}): RunContext {
+  return {
+    session: {
+      id: options.sessionId ?? `conf-${randomUUID()}`,
+      tenant: 'conformance',
+      limits: SessionLimits.parse({ timeoutMs: 20_000, ...options.limits }),
+    },
+    traceId: `trace-${randomUUID()}`,
+    signal: options.signal ?? new AbortController().signal,
+  };
+}
+
+/** Asserts the contract shape of a result: RunOutput + RunMetrics, and a catalogued error when ok=false. */
+export function expectRunResultShape(result: RunResult): void {
+  expect(RunOutput.safeParse(result).success, `result does not match RunOutput: ${JSON.stringify(result).slice(0, 500)}`).toBe(true);
+  expect(RunMetrics.safeParse(result.metrics).success, `metrics do not match RunMetrics: ${JSON.stringify(result.metrics)}`).toBe(true);
+  expect(typeof result.ok).toBe('boolean');
+  expect(typeof result.stdout).toBe('string');
+  expect(typeof result.stderr).toBe('string');
+  expect(Number.isFinite(result.metrics.latencyMs)).toBe(true);
+  if (!result.ok) {
+    expect(result.error, 'a failed result carries error { code, message }').toBeDefined();
+    expect(Object.keys(ERROR_CODES), `error.code ${result.error?.code} is not in kernel/errors.ts`).toContain(result.error!.code);
+    expect(result.error!.message.length).toBeGreaterThan(0);
+  }
+}
+
+function parseTask(task: Task): TaskParsed {
+  return Task.parse(task);
+}
+
+/** Registers the runner conformance groups under `describe(name)`. */
+export function runnerConformance(name: string, factory: () => RunnerUnderTest | Promise<RunnerUnderTest>, options: RunnerConformanceOptions): void {
+  const tasks = options.tasks;
+  const supports: RunnerConformanceSupports = {
+    timeout: true,
+    abort: true,
+    concurrentSessions: tasks.echo !== undefined,
+    sessionMemory: tasks.memory !== undefined,
+    failingTask: tasks.failing !== undefined,
+    ...options.supports,
+  };
+  const timeoutMs = options.timeoutMs ?? 400;
+  const graceMs = options.graceMs ?? 2000;
+  const concurrency = options.concurrency ?? 4;
+  const testTimeout = options.testTimeoutMs ?? 30_000;
+  const limits = options.sessionLimits ?? {};
+
+  describe(`runner conformance: ${name}`, () => {
+    let under: RunnerUnderTest | undefined;
+    const runner = (): Runner => {
+      if (!under) throw new Error('runner factory did not run');
+      return under.runner;
+    };
+    const run = (task: Task, ctx: RunContext = makeRunContext({ limits })) => runner().executeIsolated(parseTask(task), ctx);
+
+    beforeEach(async () => {
+      under = await factory();
+    }, testTimeout);
+    afterEach(async () => {
+      const current = under;
+      under = undefined;
+      await current?.close?.();
+    }, testTimeout);
+
+    describe('contract shape', () => {
+      it('has a name and a full capabilities record', () => {
+        expect(typeof runner().name).toBe('string');
+        expect(runner().name.length).toBeGreaterThan(0);
+        for (const key of CAPABILITIES) expect(typeof runner().capabilities[key], `capabilities.${key}`).toBe('boolean');
+      });
+
+      it('runs the hello task: ok, stdout, metrics.latencyMs', async () => {
+        const result = await run(tasks.hello());
+        expectRunResultShape(result);
+        expect(result.ok, `hello failed: ${JSON.stringify(result.error)} ${result.stderr}`).toBe(true);
+        expect(result.error).toBeUndefined();
+        if (tasks.helloExpect !== undefined) expect(result.stdout).toContain(tasks.helloExpect);
+        expect(result.metrics.latencyMs).toBeGreaterThanOrEqual(0);
+      }, testTimeout);
+
+      it('health() is a structured HealthResult listing every limit it cannot enforce', async () => {
+        const health = await runner().health();
+        const parsed = HealthResult.safeParse(health);
+        expect(parsed.success, `health() is not a HealthResult: ${JSON.stringify(health)}`).toBe(true);
+        expect(['ok', 'degraded', 'fail']).toContain(health.status);
+        const checks = health.checks ?? [];
+        const unenforced = Object.entries(runner().capabilities).filter(([, enforced]) => enforced === false).map(([key]) => key);
+        for (const key of unenforced) {
+          const check = checks.find((c) => c.name === `capability:${key}`);
+          expect(check, `capabilities.${key} is false, so health().checks needs an entry "capability:${key}"`).toBeDefined();
+          expect(check!.status, `an unenforced limit (${key}) cannot report ok`).not.toBe('ok');
+          expect(check!.message ?? '', `capability:${key} should say why`).not.toBe('');
+        }
+      }, testTimeout);
+    });
+
+    describe.runIf(supports.failingTask)('structured errors', () => {
+      it('a failing task resolves with ok=false and a catalogued error (no throw)', async () => {
+        const result = await run(tasks.failing!());
+        expectRunResultShape(result);
+        expect(result.ok).toBe(false);
+        expect(result.error?.code).toMatch(/^LIMIT_RUNNER_/);
+      }, testTimeout);
+    });
+
+    describe.runIf(supports.timeout)('timeouts', () => {
+      it(`stops a slow task at the session's timeoutMs with LIMIT_RUNNER_TIMEOUT, promptly`, async () => {
+        const started = performance.now();
+        const result = await run(tasks.slow(), makeRunContext({ limits: { ...limits, timeoutMs } }));
+        const elapsed = performance.now() - started;
+        expectRunResultShape(result);
+        expect(result.ok).toBe(false);
+        expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+        expect(elapsed, `returned after ${Math.round(elapsed)} ms`).toBeLessThan(timeoutMs + graceMs);
+        expect(elapsed, 'returned before the deadline').toBeGreaterThanOrEqual(timeoutMs * 0.9);
+      }, testTimeout);
+
+      it('the runner still works after a timeout', async () => {
+        const ctx = makeRunContext({ limits: { ...limits, timeoutMs } });
+        const first = await run(tasks.slow(), ctx);
+        expect(first.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+        const again = await run(tasks.hello(), { ...ctx, session: { ...ctx.session, limits: SessionLimits.parse({ ...limits, timeoutMs: 20_000 }) } });
+        expect(again.ok, `after a timeout: ${JSON.stringify(again.error)} ${again.stderr}`).toBe(true);
+        if (tasks.helloExpect !== undefined) expect(again.stdout).toContain(tasks.helloExpect);
+      }, testTimeout);
+    });
+
+    describe.runIf(supports.abort)('abort', () => {
+      it('ctx.signal aborts a running task with LIMIT_RUNNER_ABORTED, promptly', async () => {
+        const controller = new AbortController();
+        const pending = run(tasks.slow(), makeRunContext({ limits, signal: controller.signal }));
+        await new Promise((r) => setTimeout(r, 150));
+        const abortedAt = performance.now();
+        controller.abort();
+        const result = await pending;
+        const elapsed = performance.now() - abortedAt;
+        expectRunResultShape(result);
+        expect(result.ok).toBe(false);
+        expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+        expect(elapsed, `returned ${Math.round(elapsed)} ms after abort`).toBeLessThan(graceMs);
+      }, testTimeout);
+
+      it('an already aborted signal returns LIMIT_RUNNER_ABORTED without running', async () => {
+        const controller = new AbortController();
+        controller.abort();
+        const started = performance.now();
+        const result = await run(tasks.slow(), makeRunContext({ limits, signal: controller.signal }));
+        expectRunResultShape(result);
+        expect(result.ok).toBe(false);
+        expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+        expect(performance.now() - started).toBeLessThan(graceMs);
+      }, testTimeout);
+    });
+
+    describe.runIf(supports.concurrentSessions)('concurrent sessions', () => {
+      it(`runs ${concurrency} sessions at once without mixing results`, async () => {
+        const tokens = Array.from({ length: concurrency }, (_, i) => `tok${i}x${randomUUID().slice(0, 8)}`);
+        const results = await Promise.all(tokens.map((token) => run(tasks.echo!(token))));
+        results.forEach((result, i) => {
+          expectRunResultShape(result);
+          expect(result.ok, `session ${i}: ${JSON.stringify(result.error)} ${result.stderr}`).toBe(true);
+          expect(result.stdout).toContain(tokens[i]);
+          for (const other of tokens) if (other !== tokens[i]) expect(result.stdout).not.toContain(other);
+        });
+      }, testTimeout);
+
+      it('a slow session does not hold up another session', async () => {
+        const slowCtx = makeRunContext({ limits: { ...limits, timeoutMs: 3000 } });
+        const slow = run(tasks.slow(), slowCtx);
+        const token = `fast${randomUUID().slice(0, 8)}`;
+        const started = performance.now();
+        const fast = await run(tasks.echo!(token));
+        const fastMs = performance.now() - started;
+        expect(fast.ok, JSON.stringify(fast.error)).toBe(true);
+        expect(fast.stdout).toContain(token);
+        expect(fastMs, 'the fast session waited for the slow one').toBeLessThan(2900);
+        const slowResult = await slow;
+        expect(slowResult.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+      }, testTimeout);
+    });
+
+    describe.runIf(supports.sessionMemory)('session memory', () => {
+      it('a session recalls what it stored; another session does not see it', async () => {
+        const token = `mem${randomUUID().slice(0, 8)}`;
+        const a = makeRunContext({ limits });
+        const stored = await run(tasks.memory!.store(token), a);
+        expect(stored.ok, `store: ${JSON.stringify(stored.error)} ${stored.stderr}`).toBe(true);
+        const recalled = await run(tasks.memory!.recall(), { ...a, traceId: `trace-${randomUUID()}` });
+        expectRunResultShape(recalled);
+        expect(recalled.ok, `recall: ${JSON.stringify(recalled.error)} ${recalled.stderr}`).toBe(true);
+        expect(recalled.stdout).toContain(token);
+        const other = await run(tasks.memory!.recall(), makeRunContext({ limits }));
+        expectRunResultShape(other);
+        expect(other.stdout).not.toContain(token);
+        expect(other.stderr).not.toContain(token);
+      }, testTimeout);
+
+      it('closeSession forgets the session', async () => {
+        if (!runner().closeSession) return;
+        const token = `gone${randomUUID().slice(0, 8)}`;
+        const a = makeRunContext({ limits });
+        expect((await run(tasks.memory!.store(token), a)).ok).toBe(true);
+        await runner().closeSession!(a.session.id);
+        const after = await run(tasks.memory!.recall(), { ...a, traceId: `trace-${randomUUID()}` });
+        expect(after.stdout).not.toContain(token);
+      }, testTimeout);
+    });
+  });
+}

@@ -2,3 +2,4 @@ export type * from './storage.ts';
 export type * from './runner.ts';
 export type * from './governance.ts';
 export type * from './rd.ts';
+export type * from './orchestrator.ts';

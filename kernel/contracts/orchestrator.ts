@@ -1,0 +1,299 @@
+/**
+ * The orchestrator (`orchestrator` in the container): what users and the HTTP API call. It ties
+ * sessions, storage, governance, runners and the RD plugins together into the governed run pipeline,
+ * merges, federation, RD tracking and artifact export.
+ *
+ * Every method is tenant-scoped. `tenant` is optional in inputs and then means the runtime's
+ * `config.tenant` (the CLI and `auth: none` default); the HTTP API always passes the caller's tenant.
+ * Failures are `LimitError`s: LIMIT_NOT_FOUND (unknown session/trace of this tenant),
+ * LIMIT_SESSION_CLOSED, LIMIT_RUNNER_NOT_FOUND, LIMIT_VALIDATION, LIMIT_MERGE_REFUSED, LIMIT_CONFLICT.
+ */
+import type {
+  ChainVerification, Checkpoint, Flag, MergeRequest, Page, ProvenanceEntry, RdPoint, RdSeries, RunMetrics,
+  RunOutput, Session, SessionLimits, Task, Trace,
+} from '../model/index.ts';
+import type { SessionQuery, TraceQuery } from './storage.ts';
+import type { GovernanceVerdict, MergeValidation } from './governance.ts';
+import type { AttributedGraph, DistortionOptions } from './rd.ts';
+
+// ───────────────────────────── sessions ─────────────────────────────
+
+export interface OpenSessionRequest {
+  tenant?: string;
+  /** Chosen by the caller or a random UUID. */
+  id?: string;
+  name?: string;
+  /** Missing fields take the kernel's SessionLimits defaults. */
+  limits?: Partial<SessionLimits>;
+  metadata?: Record<string, unknown>;
+}
+
+// ───────────────────────────── runs ─────────────────────────────
+
+export interface RunInput {
+  tenant?: string;
+  sessionId: string;
+  /** Runner name without the `runner:` prefix (`python`, `llama`, …). */
+  runner: string;
+  task: Task;
+  parentIds?: string[];
+  metadata?: Record<string, unknown>;
+  /** Who asked (recorded in provenance); default `orchestrator`. */
+  actor?: string;
+  /** Cancels this run (in addition to the session closing and the session's timeoutMs). */
+  signal?: AbortSignal;
+}
+
+/**
+ * The result of `run` / `recordTrace`. The trace is final: status `ok`, `error` (runner failure,
+ * timeout, abort), `blocked` (input governance; the runner was never called) or `quarantined`.
+ */
+export interface RunOutcome {
+  trace: Trace;
+  /** Was the runner called? False exactly when input governance blocked the task. */
+  executed: boolean;
+  verdicts: { input: GovernanceVerdict; output?: GovernanceVerdict };
+  checkpoints: Checkpoint[];
+}
+
+/** A trace produced outside LIMIT-Graph (POST /traces); governance applies as for `run`. */
+export interface RecordTraceInput {
+  tenant?: string;
+  sessionId: string;
+  /** Free-form name of what produced it (`langchain-agent`, …). */
+  runner: string;
+  task: Task;
+  output: RunOutput;
+  metrics?: RunMetrics;
+  parentIds?: string[];
+  metadata?: Record<string, unknown>;
+  actor?: string;
+  /** Where the trace came from, recorded in the `created` provenance entry. */
+  source?: string;
+}
+
+/** A trace with everything recorded about it. */
+export interface TraceDetail {
+  trace: Trace;
+  provenance: ProvenanceEntry[];
+  verification: ChainVerification;
+  checkpoints: Checkpoint[];
+  flags: Flag[];
+  quarantined: boolean;
+}
+
+// ───────────────────────────── merges ─────────────────────────────
+
+export type MergeStrategy = MergeRequest['strategy'];
+
+export interface MergeInput {
+  tenant?: string;
+  /** Session that receives the merged trace; default: the parents' session (required if they differ). */
+  sessionId?: string;
+  parentIds: string[];
+  /**
+   * How the parents' outputs combine: `union` (value = every parent's output), `concat` (stdout
+   * joined), `first-success` (the first ok parent in the given order), `majority` (the stdout most
+   * parents agree on; refused without a strict majority), `custom` (requires `output`).
+   */
+  strategy?: MergeStrategy;
+  rationale?: string;
+  actor?: string;
+  /** The merged output for `strategy: 'custom'`. */
+  output?: RunOutput;
+  metadata?: Record<string, unknown>;
+}
+
+export interface MergeOutcome {
+  /** Status `ok`, or `pending-review` when the policy requires human review. */
+  trace: Trace;
+  validation: MergeValidation;
+}
+
+export interface ReviewInput {
+  tenant?: string;
+  actor: string;
+  rationale?: string;
+}
+
+// ───────────────────────────── federation ─────────────────────────────
+
+/** One branch of a fan-out: a runner, in a session (default: the federation's session). */
+export interface FederationTarget {
+  runner: string;
+  sessionId?: string;
+  /** Label shown in results; default `<runner>@<sessionId>`. */
+  label?: string;
+}
+
+export type AggregateStrategy = 'all' | 'first-success' | 'majority';
+
+export interface FederateInput {
+  tenant?: string;
+  /** Default session of the branches and the session that receives the merged trace. */
+  sessionId: string;
+  task: Task;
+  targets: FederationTarget[];
+  /** Branches running at once (each session's maxConcurrency still applies); default: all. */
+  concurrency?: number;
+  /**
+   * `all`: every branch runs, ok iff every branch is ok; `first-success`: the first ok branch wins
+   * and the others are aborted; `majority`: the stdout a strict majority of branches agree on.
+   */
+  aggregate: AggregateStrategy;
+  /** Merge the eligible branches under governance (default true). */
+  merge?: boolean;
+  rationale?: string;
+  actor?: string;
+  metadata?: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+export interface FederationBranch {
+  target: Required<Pick<FederationTarget, 'runner' | 'sessionId' | 'label'>>;
+  /** Absent only when the branch was not started (first-success already won) or failed before a trace existed. */
+  trace?: Trace;
+  /** Why the branch is not part of the merge: status quarantined/blocked/error/…, or not the winner. */
+  excluded?: string;
+  error?: { code: string; message: string };
+}
+
+export interface FederationOutcome {
+  branches: FederationBranch[];
+  aggregate: {
+    strategy: AggregateStrategy;
+    ok: boolean;
+    /** Traces the aggregate (and the merge) is made of. */
+    traceIds: string[];
+    /** The agreed stdout for `majority`, the winner's for `first-success`. */
+    stdout?: string;
+    reason?: string;
+  };
+  /** The merge of `aggregate.traceIds`, or why governance refused it. */
+  merge?: MergeOutcome | { refused: true; refusals: { parentId: string; reason: string }[]; message: string };
+}
+
+// ───────────────────────────── rate–distortion ─────────────────────────────
+
+export interface CreateRdSeriesInput {
+  tenant?: string;
+  sessionId: string;
+  name: string;
+  /** Reference graph: steps given as graphs are measured against it with `distortionAlgorithm`. */
+  reference?: AttributedGraph;
+  /** `rd:<name>` used for graph steps; default `fgw`. */
+  distortionAlgorithm?: string;
+  distortionOptions?: DistortionOptions;
+  metadata?: Record<string, unknown>;
+}
+
+/** One refinement step: either a graph (distortion computed vs the reference) or a distortion. */
+export interface RdStepInput {
+  tenant?: string;
+  rate: number;
+  graph?: AttributedGraph;
+  distortion?: number;
+  /** Default: the next step number of the series. */
+  step?: number;
+  meta?: Record<string, unknown>;
+}
+
+export interface RdKnee {
+  seriesId: string;
+  detector: string;
+  /** Index into `points` (sorted by rate), or null when there is no knee. */
+  index: number | null;
+  point: RdPoint | null;
+  points: RdPoint[];
+}
+
+export interface RefineInput extends CreateRdSeriesInput {
+  /** Steps to run (the loop also stops when `step` returns null). */
+  maxSteps: number;
+  /** Produces step `i`'s graph (or distortion) and rate. */
+  step(index: number): Promise<Omit<RdStepInput, 'tenant' | 'step'> | null> | Omit<RdStepInput, 'tenant' | 'step'> | null;
+  /** `knee:<name>`; default `kneedle` when present, else `menger`. */
+  detector?: string;
+}
+
+// ───────────────────────────── artifacts ─────────────────────────────
+
+export type ArtifactFormat = 'json' | 'jsonl' | 'csv';
+export type ArtifactPartName = 'sessions' | 'traces' | 'provenance' | 'flags' | 'checkpoints' | 'rdSeries';
+
+export interface ArtifactManifest {
+  format: 'limit-graph-artifact';
+  version: 1;
+  encoding: ArtifactFormat;
+  createdAt: string;
+  tenant: string;
+  sessionIds: string[];
+  traceIds: string[];
+  /** SHA-256 (hex) of each part's serialised bytes (see the orchestrator README) and its record count. */
+  parts: Record<ArtifactPartName, { sha256: string; records: number; file?: string }>;
+  /** Provenance verification at export time, per trace. */
+  provenance: { verified: boolean; chains: (ChainVerification & { traceId: string })[] };
+}
+
+export interface ExportInput {
+  tenant?: string;
+  /** Export a whole session … */
+  sessionId?: string;
+  /** … or a set of traces (with their provenance, flags and checkpoints). */
+  traceIds?: string[];
+  format: ArtifactFormat;
+}
+
+/** An export: files relative to the artifact root (one file for json/jsonl, a folder for csv). */
+export interface ArtifactExport {
+  manifest: ArtifactManifest;
+  files: { path: string; content: string }[];
+}
+
+export interface ArtifactVerification {
+  ok: boolean;
+  encoding: ArtifactFormat | null;
+  parts: { name: string; expected: string | null; actual: string; ok: boolean }[];
+  chains: (ChainVerification & { traceId: string })[];
+  /** Human-readable reasons it failed (empty when ok). */
+  problems: string[];
+}
+
+// ───────────────────────────── the service ─────────────────────────────
+
+export interface Orchestrator {
+  openSession(input?: OpenSessionRequest): Promise<Session>;
+  getSession(tenant: string | undefined, id: string): Promise<Session | null>;
+  listSessions(tenant: string | undefined, query?: SessionQuery): Promise<Page<Session>>;
+  /** Aborts running tasks, releases runner workers (runner.closeSession) and the kernel scope. */
+  closeSession(tenant: string | undefined, id: string): Promise<Session>;
+
+  /** The governed pipeline; never loses a trace (runner failures become status `error`). */
+  run(input: RunInput): Promise<RunOutcome>;
+  recordTrace(input: RecordTraceInput): Promise<RunOutcome>;
+  /** Aborts a running trace; false when it is not running in this process. */
+  cancel(tenant: string | undefined, traceId: string): boolean;
+  getTrace(tenant: string | undefined, id: string): Promise<Trace | null>;
+  listTraces(tenant: string | undefined, query?: TraceQuery): Promise<Page<Trace>>;
+  inspectTrace(tenant: string | undefined, id: string): Promise<TraceDetail>;
+
+  /** Refusals throw LIMIT_MERGE_REFUSED (details: parents and reasons); a beforeMerge veto too. */
+  merge(input: MergeInput): Promise<MergeOutcome>;
+  /** pending-review → ok. */
+  approveMerge(traceId: string, input: ReviewInput): Promise<Trace>;
+  /** pending-review → rejected. */
+  rejectMerge(traceId: string, input: ReviewInput): Promise<Trace>;
+
+  federate(input: FederateInput): Promise<FederationOutcome>;
+
+  createRdSeries(input: CreateRdSeriesInput): Promise<RdSeries>;
+  recordRdStep(seriesId: string, input: RdStepInput): Promise<RdSeries>;
+  /** `detector`: `knee:<name>` suffix; default `kneedle` when present, else `menger`. */
+  rdKnee(tenant: string | undefined, seriesId: string, detector?: string): Promise<RdKnee>;
+  /** A refinement loop: creates a series, records each step, reports the knee. */
+  refine(input: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }>;
+
+  exportArtifact(input: ExportInput): Promise<ArtifactExport>;
+  /** Re-checks every digest and every provenance chain of exported files. */
+  verifyArtifact(files: { path: string; content: string }[]): ArtifactVerification;
+}

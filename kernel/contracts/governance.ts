@@ -2,6 +2,33 @@ import type {
   Decision, Finding, Flag, FlagKind, GovernancePolicy, MergeRequest, Surface, Trace,
 } from '../model/index.ts';
 
+/** A word of a text view: its lower-cased form and its span in the view's text. */
+export interface ViewToken {
+  w: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * One reading of a subject's text. The engine builds them once per subject so that every rule sees
+ * the same normalisation: `raw` (as written), `normalized` (NFKC, zero-width and homoglyph removal,
+ * leetspeak folded) and `decoded:<codec>` (base64 / hex / rot13 payloads found in the text).
+ */
+export interface TextView {
+  /** `raw`, `normalized`, `decoded:base64`, `decoded:hex`, `decoded:rot13`. */
+  name: string;
+  text: string;
+  /** `text` lower-cased (same length as `text` for raw and normalized views). */
+  lower: string;
+  /** Words of `lower` in order, letters/digits/apostrophes only. */
+  tokens: readonly ViewToken[];
+  /**
+   * Pairs where a word of `a` is followed (or preceded, when `ordered` is false) by a word of `b`
+   * within `window` words: the cheap, backtracking-free way to match "verb near target".
+   */
+  near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered?: boolean): { start: number; end: number }[];
+}
+
 /** What a rule looks at: the text of one surface of a trace. */
 export interface RuleSubject {
   surface: Surface;
@@ -9,6 +36,13 @@ export interface RuleSubject {
   field: string;
   text: string;
   trace: Trace;
+  /** Readings of `text` (raw first); absent only when a caller builds subjects by hand. */
+  views?: readonly TextView[];
+  /**
+   * Offset of `text` inside the field: long fields are scanned as a capped head and tail, and the
+   * engine adds this offset to evidence spans so they point into the original field.
+   */
+  offset?: number;
 }
 
 export interface RuleContext {
@@ -16,6 +50,14 @@ export interface RuleContext {
   /** Time budget for this rule in ms; rules must stop and return what they found. */
   budgetMs: number;
   signal?: AbortSignal;
+  /** performance.now() value after which the rule should stop and return what it found. */
+  deadline?: number;
+  /** Findings of the scan phase, given to `judge`-phase rules (the LLM judge). */
+  findings?: readonly Finding[];
+  /** The uncertain severity band [low, high] of the active preset, when it has one. */
+  reviewBand?: readonly [number, number];
+  /** Severity at which Jailbreak / Malicious findings block under the active policy. */
+  blockSeverity?: number;
 }
 
 /** A governance rule: registered by rule-pack plugins or inline in limit.config.ts. */
@@ -25,6 +67,11 @@ export interface GovernanceRule {
   surfaces: readonly Surface[];
   description?: string;
   evaluate(subject: RuleSubject, ctx: RuleContext): Finding[] | Promise<Finding[]>;
+  /**
+   * `scan` (default) rules run first on every subject; `judge` rules run afterwards with the scan
+   * findings in `ctx.findings` (used to consult an LLM only for the uncertain band).
+   */
+  phase?: 'scan' | 'judge';
 }
 
 /** The rules a plugin contributes, registered under `governance:rules:<plugin>` (any number of packs). */
@@ -38,6 +85,26 @@ export interface GovernanceVerdict {
   findings: Finding[];
   /** Why the decision was taken (the policy field that applied). */
   reasons: string[];
+  /** Highest finding severity (0 when there is none). */
+  maxSeverity?: number;
+  /** Rules that ran past their time budget (their findings so far are kept). */
+  overBudget?: string[];
+}
+
+/**
+ * A governance preset (presets/governance/*.ts): the policy plus what the policy leaves to the
+ * engine — which rule packs run and the severity thresholds.
+ */
+export interface GovernancePreset {
+  name: string;
+  description: string;
+  policy: GovernancePolicy;
+  /** Rule packs (the `<pack>` of `governance:rules:<pack>`) this preset runs. */
+  packs: readonly string[];
+  /** Jailbreak / Malicious findings at or above this severity block (when the policy says so). */
+  blockSeverity: number;
+  /** Highest severity at or inside this band, when nothing blocks or quarantines, asks for review; null: never. */
+  reviewBand: readonly [number, number] | null;
 }
 
 export interface MergeValidation {
@@ -59,4 +126,8 @@ export interface GovernanceService {
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   validateMerge(request: MergeRequest): Promise<MergeValidation>;
   stats(tenant: string): Promise<Record<string, number>>;
+  /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
+  check?(text: string, surface: Surface): Promise<GovernanceVerdict>;
+  /** Records a human review decision on a trace waiting as `pending-review`. */
+  review?(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string }): Promise<void>;
 }

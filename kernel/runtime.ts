@@ -215,7 +215,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       const instance = await withPluginTimeout(Promise.resolve().then(() => plugin.setup(ctx, options)), timeoutOf(name), name, 'setup');
       if (instance) {
         entry.instance = instance;
-        if (instance.dispose) entry.disposers.unshift(() => instance.dispose!());
+        if (instance.dispose) entry.disposers.push(() => instance.dispose!()); // runs before the values it set up
       }
     } catch (error) {
       entry.info.setupMs = performance.now() - started;

@@ -6,9 +6,12 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { createRuntime, type Runtime } from '../runtime.ts';
-import { loadConfig } from '../config/load.ts';
+import { PACKAGE_ROOT, loadConfig } from '../config/load.ts';
 import { redactSecrets } from '../config/redact.ts';
-import { formatError, isLimitError } from '../errors.ts';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LimitError, formatError, isLimitError } from '../errors.ts';
 import { collectPlugins } from '../resolve.ts';
 import { validatePluginOptions } from '../plugin.ts';
 import type { CommandRegistry } from '../hooks.ts';
@@ -28,7 +31,7 @@ const defaultIo = (): CliIo => ({
 });
 
 /** Kernel commands that work from the config alone, without setting plugins up. */
-const CONFIG_ONLY = new Set(['config']);
+const CONFIG_ONLY = new Set(['config', 'bench']);
 
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: readonly string[] = process.argv, io: CliIo = defaultIo()): Promise<number> {
@@ -103,6 +106,30 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         return `${r.status === 'ok' ? '✓' : r.status === 'degraded' ? '!' : '✗'} ${r.plugin}: ${r.status}${r.message ? ` (${r.message})` : ''}${checks}`;
       });
       registry.print(lines.join('\n') || 'no plugins configured');
+    });
+
+  program
+    .command('bench')
+    .description('run benchmarks from bench/ (all, or those named) and print their figures as JSON')
+    .argument('[names...]', 'benchmark names, e.g. storage rd api')
+    .allowUnknownOption()
+    .action(async (names: string[]) => {
+      const dir = path.join(PACKAGE_ROOT, 'bench');
+      const available = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts') || f.endsWith('.js')).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
+      const selected = names.length ? names : available;
+      const unknown = selected.filter((n) => !available.includes(n));
+      if (unknown.length) {
+        throw new LimitError('LIMIT_VALIDATION', `Unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${available.join(', ') || 'none'}`);
+      }
+      const results: Record<string, unknown> = {};
+      for (const name of selected) {
+        const file = ['ts', 'js'].map((ext) => path.join(dir, `${name}.${ext}`)).find((f) => existsSync(f))!;
+        const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
+        if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
+        io.stderr(`running benchmark ${name}…\n`);
+        results[name] = await mod.run(args.slice(args.indexOf('bench') + 1).filter((a) => !selected.includes(a)));
+      }
+      registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
     });
 
   try {

@@ -29,7 +29,7 @@ export function formatIssues(
 
 function sentenceCase(message: string): string {
   // zod 4 says "Invalid input: expected string, received number"; users expect "Expected string, received number".
-  const m = /^Invalid input: (.*)$/.exec(message);
+  const m = /^Invalid (?:input|option): (.*)$/.exec(message);
   const text = m ? m[1]! : message;
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -21,7 +21,9 @@ export const ConfigSchema = z
     /** Storage backend: enables plugin `storage-<name>` and disables every other `storage-*` (env STORAGE_BACKEND). */
     storage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'Expected a backend name such as "sqlite"').optional(),
     /** Plugins by name → options; `true` enables with defaults, `false` disables one a preset enabled. */
-    plugins: z.record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())])).default({}),
+    plugins: z
+      .record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'Expected an options object, true or false' }))
+      .default({}),
     /** Plugin objects written in the config itself (definePlugin results). */
     use: z.array(PluginRef).default([]),
     /** Default tenant for the CLI and `auth: none` mode. */

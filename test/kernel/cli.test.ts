@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../kernel/cli/main.ts';
+import { main as exampleMain } from '../../examples/custom-plugin.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const exampleFile = path.join(root, 'examples/custom-plugin.ts');
+let dir: string;
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(['node', 'limit', ...args], {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    cwd: dir,
+    env: { LIMIT_LOG_LEVEL: 'silent', ...env },
+  });
+  return { code, stdout, stderr };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'limit-cli-'));
+  writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+  writeFileSync(
+    path.join(dir, 'limit.config.ts'),
+    `import { defineConfig, definePlugin } from 'limit-graph';
+     import audit from ${JSON.stringify(exampleFile)};
+     const sick = definePlugin({ meta: { name: 'sick', version: '0.1.0' }, setup: () => ({ health: () => ({ status: process.env.SICK ? 'fail' : 'ok', message: 'checked' }) }) });
+     export default defineConfig({ use: [audit.configure({ label: 'cli-test' }), sick], plugins: { 'secret-holder': false }, extends: [] });`,
+  );
+  writeFileSync(path.join(dir, 'bad.config.ts'), `export default { logLevel: 'info', setupTimeoutMs: 'soon', plugins: {} };`);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('limit CLI', () => {
+  it('config --json prints exactly one JSON document with the resolved config', async () => {
+    const r = await cli(['config', '--json']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ configFile: path.join(dir, 'limit.config.ts'), use: ['session-audit', 'sick'], plugins: { 'session-audit': { label: 'cli-test', maxEntries: 1000 }, sick: {} } });
+  });
+
+  it('plugins --json lists name, version, provides, dependsOn and setup time', async () => {
+    const r = await cli(['plugins', '--json']);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as { name: string; version: string; provides: string[]; dependsOn: string[]; setupMs: number }[];
+    expect(list.map((p) => [p.name, p.version, p.provides, p.dependsOn])).toEqual([
+      ['session-audit', '1.0.0', ['audit'], []],
+      ['sick', '0.1.0', [], []],
+    ]);
+    expect(list.every((p) => typeof p.setupMs === 'number')).toBe(true);
+  });
+
+  it('doctor exits non-zero when a health check fails', async () => {
+    const ok = await cli(['doctor', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).ok).toBe(true);
+    process.env.SICK = '1';
+    try {
+      const bad = await cli(['doctor', '--json']);
+      expect(bad.code).toBe(1);
+      const doc = JSON.parse(bad.stdout);
+      expect(doc.ok).toBe(false);
+      expect(doc.plugins.find((p: { plugin: string }) => p.plugin === 'sick')).toMatchObject({ status: 'fail', message: 'checked' });
+    } finally {
+      delete process.env.SICK;
+    }
+  });
+
+  it('runs a command that a plugin added through the cliCommands hook', async () => {
+    const r = await cli(['audit', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ label: 'cli-test', opened: 0, closed: 0 });
+    const text = await cli(['audit']);
+    expect(text.stdout).toBe('cli-test: 0 opened, 0 closed\n');
+  });
+
+  it('an invalid config exits non-zero with the field path', async () => {
+    const r = await cli(['config', '--config', 'bad.config.ts']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('LIMIT_CONFIG_INVALID');
+    expect(r.stderr).toContain('bad.config.ts › setupTimeoutMs: Expected number, received string');
+    expect(r.stdout).toBe('');
+    const json = await cli(['plugins', '--json', '--config', 'bad.config.ts']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).error.code).toBe('LIMIT_CONFIG_INVALID');
+  });
+
+  it('an unknown command is a usage error', async () => {
+    const r = await cli(['frobnicate']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unknown command/);
+  });
+
+  it('bench refuses an unknown benchmark name', async () => {
+    const r = await cli(['bench', 'no-such-bench']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Unknown benchmark "no-such-bench"');
+  });
+
+  it('works as the `limit` binary from a shell (npx limit …)', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, [path.join(root, 'bin/limit.js'), 'plugins', '--json'], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' } });
+    expect(JSON.parse(stdout).map((p: { name: string }) => p.name)).toEqual(['session-audit', 'sick']);
+    const bad = await run(process.execPath, [path.join(root, 'bin/limit.js'), 'config', '--config', 'bad.config.ts'], { cwd: dir }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('bad.config.ts › setupTimeoutMs');
+  });
+});
+
+describe('examples/custom-plugin.ts', () => {
+  it('taps session hooks and provides its service', async () => {
+    expect(await exampleMain()).toEqual({ label: 'demo', opened: ['alpha', 'beta'], closed: 1 });
+  });
+});

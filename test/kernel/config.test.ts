@@ -1,0 +1,162 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, defineConfig, isLimitError, loadConfig, redactSecrets, type LimitError } from 'limit-graph';
+
+let dir: string;
+const write = (name: string, text: string) => {
+  mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+  writeFileSync(path.join(dir, name), text);
+};
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'limit-config-'));
+  write('package.json', '{ "type": "module" }');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function failure(promise: Promise<unknown>): Promise<LimitError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!isLimitError(error)) throw new Error(`expected a LimitError, got ${String(error)}`);
+  return error;
+}
+
+describe('loading limit.config.ts', () => {
+  it('handles relative .ts imports and top-level await', async () => {
+    write('settings/level.ts', 'export const level: string = "warn";');
+    write(
+      'limit.config.ts',
+      `import { defineConfig } from 'limit-graph';
+       import { level } from './settings/level.ts';
+       const tenant = await Promise.resolve('acme');
+       export default defineConfig({ logLevel: level as 'warn', tenant });`,
+    );
+    const { config, source } = await loadConfig({ cwd: dir, env: {} });
+    expect(source).toBe('limit.config.ts');
+    expect(config).toMatchObject({ logLevel: 'warn', tenant: 'acme', configFile: path.join(dir, 'limit.config.ts'), rootDir: dir });
+    expect(config.dataDir).toBe(path.join(dir, '.limit'));
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reloads without a stale cache (also of imported modules)', async () => {
+    write('tenant.ts', 'export default "one";');
+    write('limit.config.ts', `import t from './tenant.ts'; export default { tenant: t };`);
+    expect((await loadConfig({ cwd: dir, env: {} })).config.tenant).toBe('one');
+    write('tenant.ts', 'export default "two";');
+    expect((await loadConfig({ cwd: dir, env: {} })).config.tenant).toBe('two');
+  });
+
+  it.each([
+    ['limit.config.mjs', 'export default { tenant: "mjs" };', 'mjs'],
+    ['limit.config.js', 'export default { tenant: "js" };', 'js'],
+    ['limit.config.json', '{ "tenant": "json" }', 'json'],
+    ['.limitrc.json', '{ "tenant": "rc" }', 'rc'],
+  ])('finds %s', async (file, text, tenant) => {
+    write(file, text);
+    const { config, source } = await loadConfig({ cwd: dir, env: {} });
+    expect(config.tenant).toBe(tenant);
+    expect(source).toBe(file);
+  });
+
+  it('falls back to the built-in default preset when there is no config file', async () => {
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config.configFile).toBeNull();
+    expect(config.presets).toEqual(['default']);
+  });
+
+  it('accepts a config function (sync or async)', async () => {
+    write('limit.config.ts', 'export default async () => ({ tenant: "fn" });');
+    expect((await loadConfig({ cwd: dir, env: {} })).config.tenant).toBe('fn');
+  });
+
+  it('reports a missing explicit file and a file that does not load', async () => {
+    expect((await failure(loadConfig({ cwd: dir, configFile: 'nope.config.ts', env: {} }))).code).toBe('LIMIT_CONFIG_NOT_FOUND');
+    write('broken.config.ts', 'export default {{;');
+    const error = await failure(loadConfig({ cwd: dir, configFile: 'broken.config.ts', env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(error.message).toContain('broken.config.ts');
+  });
+
+  it('shows every zod issue with the file and the field path', async () => {
+    write('limit.config.ts', 'export default { logLevel: "loud", tenant: 5, plugins: { "storage-sqlite": "yes" }, bogus: 1 };');
+    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+    const lines = error.message.split('\n').slice(1).map((l) => l.trim());
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^limit\.config\.ts › logLevel: Expected one of/),
+        'limit.config.ts › tenant: Expected string, received number',
+        'limit.config.ts › plugins.storage-sqlite: Expected an options object, true or false',
+        expect.stringMatching(/^limit\.config\.ts › \(root\): Unrecognized key: "bogus"/),
+      ]),
+    );
+    expect(lines).toHaveLength(4);
+  });
+
+  it('shows plugin option issues as "limit.config.ts › plugins.<plugin>.<field>: <message>"', async () => {
+    write(
+      'limit.config.ts',
+      `import { defineConfig, definePlugin, z } from 'limit-graph';
+       const sqlite = definePlugin({ meta: { name: 'storage-sqlite', version: '1.0.0' }, options: z.object({ path: z.string() }), setup() {} });
+       export default defineConfig({ logLevel: 'silent', use: [sqlite], plugins: { 'storage-sqlite': { path: 1 } } });`,
+    );
+    const error = await failure(createRuntime({ cwd: dir, env: {} }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(error.message).toContain('limit.config.ts › plugins.storage-sqlite.path: Expected string, received number');
+  });
+});
+
+describe('environment overrides', () => {
+  it('STORAGE_BACKEND, LIMIT_LOG_LEVEL, LIMIT_TENANT and LIMIT_DATA_DIR override the file', async () => {
+    write('limit.config.ts', 'export default { storage: "sqlite", logLevel: "info", tenant: "file" };');
+    const { config } = await loadConfig({ cwd: dir, env: { STORAGE_BACKEND: 'postgres', LIMIT_LOG_LEVEL: 'debug', LIMIT_TENANT: 'env', LIMIT_DATA_DIR: 'state' } });
+    expect(config).toMatchObject({ storage: 'postgres', logLevel: 'debug', tenant: 'env', dataDir: path.join(dir, 'state') });
+  });
+
+  it('names the variable when an environment value is invalid', async () => {
+    const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_LOG_LEVEL: 'chatty' } }));
+    expect(error.message).toMatch(/config › logLevel: .*\(from environment variable LIMIT_LOG_LEVEL\)/);
+  });
+
+  it('STORAGE_BACKEND selects storage-<name> and drops the other storage plugins', async () => {
+    const error = await failure(createRuntime({ config: { logLevel: 'silent', plugins: { 'storage-file': {} } }, env: { STORAGE_BACKEND: 'nonexistent' } }));
+    expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
+    expect(error.message).toContain('"storage-nonexistent"');
+  });
+});
+
+describe('presets', () => {
+  it('extends presets in order: plugin options merge per plugin, `use` concatenates, false disables', async () => {
+    write('presets/base.ts', 'export default { tenant: "base", logLevel: "warn", plugins: { a: { x: 1, y: 1 }, b: true } };');
+    write('presets/more.json', '{ "extends": "./base.ts", "plugins": { "a": { "y": 2 } } }');
+    write('limit.config.ts', 'export default { extends: ["./presets/more.json"], tenant: "mine", plugins: { b: false, c: { z: 3 } } };');
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config.tenant).toBe('mine');
+    expect(config.logLevel).toBe('warn');
+    expect(config.plugins).toEqual({ a: { x: 1, y: 2 }, b: false, c: { z: 3 } });
+    expect(config.presets).toEqual(['./base.ts', './presets/more.json']);
+  });
+
+  it('refuses an unknown preset and a preset cycle', async () => {
+    write('limit.config.ts', 'export default { extends: "no-such-preset" };');
+    expect((await failure(loadConfig({ cwd: dir, env: {} }))).code).toBe('LIMIT_PRESET_NOT_FOUND');
+    write('a.json', '{ "extends": "./b.json" }');
+    write('b.json', '{ "extends": "./a.json" }');
+    write('limit.config.ts', 'export default { extends: "./a.json" };');
+    expect((await failure(loadConfig({ cwd: dir, env: {} }))).code).toBe('LIMIT_PRESET_CYCLE');
+  });
+});
+
+describe('defineConfig and redaction', () => {
+  it('defineConfig is a typed identity', () => {
+    const config = { tenant: 'x', plugins: { 'storage-sqlite': { path: 'a.db' } } };
+    expect(defineConfig(config)).toBe(config);
+  });
+
+  it('redacts secret-looking keys and passwords in URLs', () => {
+    expect(
+      redactSecrets({ plugins: { 'runner-openai': { apiKey: 'sk-123', model: 'm' }, 'storage-postgres': { url: 'postgres://u:hunter2@db/x' } }, token: '' }),
+    ).toEqual({ plugins: { 'runner-openai': { apiKey: '[redacted]', model: 'm' }, 'storage-postgres': { url: 'postgres://u:[redacted]@db/x' } }, token: '' });
+  });
+});

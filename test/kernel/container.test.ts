@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { asFunction } from 'awilix';
+import { createRuntime, definePlugin } from 'limit-graph';
+
+declare module 'limit-graph' {
+  interface Cradle {
+    counter: { id: number; sessionId: string };
+    clock: { now(): number };
+  }
+}
+
+const silent = { logLevel: 'silent' as const, plugins: {} };
+
+function scopedPlugin(disposed: number[]) {
+  let next = 0;
+  return definePlugin({
+    meta: { name: 'scoped-counter', version: '1.0.0', provides: ['counter', 'clock'] },
+    setup(ctx) {
+      ctx.provide('clock', { now: () => 42 });
+      ctx.provideScoped('counter', (cradle) => ({ id: ++next, sessionId: cradle.session.id }), { dispose: (c) => void disposed.push(c.id) });
+    },
+  });
+}
+
+describe('container and sessions', () => {
+  it('gives each session its own scoped instance, reused within the session', async () => {
+    const disposed: number[] = [];
+    const rt = await createRuntime({ config: silent, plugins: [scopedPlugin(disposed)] });
+    const a = await rt.openSession({ id: 'a', tenant: 'acme' });
+    const b = await rt.openSession({ id: 'b' });
+    const ca = a.resolve('counter');
+    const cb = b.resolve('counter');
+    expect(ca).not.toBe(cb);
+    expect(ca.id).not.toBe(cb.id);
+    expect(a.resolve('counter')).toBe(ca);
+    expect(ca.sessionId).toBe('a');
+    expect(cb.sessionId).toBe('b');
+    // Singletons are shared.
+    expect(a.resolve('clock')).toBe(b.resolve('clock'));
+    expect(a.session).toMatchObject({ id: 'a', tenant: 'acme', status: 'open', limits: { maxConcurrency: 4, allowNetwork: false } });
+    expect(b.tenant).toBe('default');
+    await rt.close();
+  });
+
+  it('disposal reaches every scoped disposer, sessions before the root', async () => {
+    const disposed: number[] = [];
+    const order: string[] = [];
+    const observer = definePlugin({
+      meta: { name: 'observer', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => void order.push(`closed ${s.id}`));
+        ctx.hooks.shutdown.tapPromise(ctx.name, async () => void order.push('shutdown'));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [scopedPlugin(disposed), observer] });
+    const sessions = await Promise.all([1, 2, 3].map((i) => rt.openSession({ id: `s${i}` })));
+    const ids = sessions.map((s) => s.resolve('counter').id);
+    await sessions[0]!.close();
+    expect(disposed).toEqual([ids[0]]);
+    expect(sessions[0]!.closed).toBe(true);
+    expect(sessions[0]!.signal.aborted).toBe(true);
+    expect(() => sessions[0]!.resolve('counter')).toThrow(expect.objectContaining({ code: 'LIMIT_SESSION_CLOSED' }));
+    await rt.close();
+    expect(disposed.sort()).toEqual([...ids].sort());
+    expect(order).toEqual(['closed s1', 'closed s2', 'closed s3', 'shutdown']);
+  });
+
+  it('validates session limits and refuses a duplicate open session id', async () => {
+    const rt = await createRuntime({ config: silent });
+    await expect(rt.openSession({ limits: { maxConcurrency: 0 } })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('maxConcurrency') });
+    await rt.openSession({ id: 'x' });
+    await expect(rt.openSession({ id: 'x' })).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    await rt.close();
+  });
+
+  it('is strict: a singleton may not depend on a scoped service', async () => {
+    const bad = definePlugin({
+      meta: { name: 'bad-lifetimes', version: '1.0.0', provides: ['counter', 'clock'] },
+      setup(ctx) {
+        ctx.provideScoped('counter', (c) => ({ id: 1, sessionId: c.session.id }));
+        ctx.container.register('clock', asFunction((c: { counter: unknown }) => ({ now: () => 0, counter: c.counter })).singleton());
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [bad] });
+    const s = await rt.openSession();
+    expect(() => s.scope.resolve('clock')).toThrow(/shorter lifetime than its ancestor/);
+    await rt.close();
+  });
+});

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, isLimitError, type Finding, type Trace } from 'limit-graph';
+
+const silent = { logLevel: 'silent' as const, plugins: {} };
+
+describe('hook catalogue', () => {
+  it('is frozen: no hook can be added or replaced', async () => {
+    const rt = await createRuntime({ config: silent });
+    expect(Object.isFrozen(rt.hooks)).toBe(true);
+    expect(() => {
+      (rt.hooks as unknown as Record<string, unknown>).extra = 1;
+    }).toThrow(TypeError);
+    expect(Object.keys(rt.hooks)).toEqual(
+      expect.arrayContaining(['configResolved', 'boot', 'shutdown', 'sessionOpened', 'sessionClosed', 'beforeRun', 'governInput', 'governOutput', 'afterRun', 'traceFlagged', 'beforeMerge', 'cliCommands', 'httpRoutes']),
+    );
+    await rt.close();
+  });
+
+  it('rethrows a failing promise tap as a LimitError naming the plugin and the hook', async () => {
+    const p = definePlugin({
+      meta: { name: 'grumpy', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.afterRun.tapPromise(ctx.name, async () => {
+          throw new Error('nope');
+        });
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p] });
+    const error = await rt.hooks.afterRun.promise({} as Trace).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_HOOK_TAP_FAILED')).toBe(true);
+    expect(error).toMatchObject({ plugin: 'grumpy', hook: 'afterRun', message: 'Plugin "grumpy" failed in hook "afterRun": nope' });
+    await rt.close();
+  });
+
+  it('wraps sync and callback taps too, and keeps deliberate LimitError codes', async () => {
+    const p = definePlugin({
+      meta: { name: 'mixed', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.cliCommands.tap(ctx.name, () => {
+          throw new TypeError('bad command');
+        });
+        ctx.hooks.sessionOpened.tapAsync(ctx.name, (_s, done) => done(new Error('callback failure')));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p] });
+    expect(() => rt.hooks.cliCommands.call({} as never)).toThrow(expect.objectContaining({ code: 'LIMIT_HOOK_TAP_FAILED', plugin: 'mixed', hook: 'cliCommands' }));
+    const error = await rt.openSession().then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_HOOK_TAP_FAILED', plugin: 'mixed', hook: 'sessionOpened' });
+    await rt.close();
+  });
+
+  it('runs waterfall hooks in plugin order so rules can add findings', async () => {
+    const finding = (ruleId: string): Finding => ({ ruleId, kind: 'Anomaly', severity: 2, reason: ruleId, evidence: [] });
+    const rules = (name: string) =>
+      definePlugin({
+        meta: { name, version: '1.0.0' },
+        setup(ctx) {
+          ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings, finding(name)]);
+        },
+      });
+    const rt = await createRuntime({ config: silent, plugins: [rules('pack-a'), rules('pack-b')] });
+    const out = await rt.hooks.governInput.promise([], {} as Trace);
+    expect(out.map((f) => f.ruleId)).toEqual(['pack-a', 'pack-b']);
+    await rt.close();
+  });
+
+  it('lets a beforeMerge tap veto', async () => {
+    const p = definePlugin({
+      meta: { name: 'gatekeeper', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.beforeMerge.tapPromise(ctx.name, async (req) => (req.parentIds.includes('bad') ? { reason: 'bad parent', by: ctx.name } : undefined));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p] });
+    const base = { tenant: 't', sessionId: 's', strategy: 'union' as const, rationale: '', actor: 'me' };
+    await expect(rt.hooks.beforeMerge.promise({ ...base, parentIds: ['bad'] })).resolves.toEqual({ reason: 'bad parent', by: 'gatekeeper' });
+    await expect(rt.hooks.beforeMerge.promise({ ...base, parentIds: ['good'] })).resolves.toBeUndefined();
+    await rt.close();
+  });
+});

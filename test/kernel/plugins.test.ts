@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createRuntime, definePlugin, isLimitError, LimitError, type Plugin } from 'limit-graph';
+
+const silent = { logLevel: 'silent' as const, plugins: {} };
+
+function plugin(name: string, meta: Partial<Plugin['meta']> = {}, setup: Plugin['setup'] = () => undefined): Plugin {
+  return definePlugin({ meta: { name, version: '1.0.0', ...meta }, setup }) as unknown as Plugin;
+}
+
+async function failure(promise: Promise<unknown>): Promise<LimitError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!isLimitError(error)) throw new Error(`expected a LimitError, got ${String(error)}`);
+  return error;
+}
+
+describe('definePlugin', () => {
+  it('refuses names that are not kebab-case and plugins without a version', () => {
+    expect(() => definePlugin({ meta: { name: 'Bad_Name', version: '1' }, setup() {} })).toThrow(/kebab-case/);
+    expect(() => definePlugin({ meta: { name: 'ok', version: '' }, setup() {} })).toThrow(/no version/);
+  });
+
+  it('validates options with the zod schema, applying defaults', async () => {
+    let seen: unknown;
+    const p = definePlugin({
+      meta: { name: 'opts', version: '1.0.0' },
+      options: z.object({ size: z.number().default(3), label: z.string() }).strict(),
+      setup: (_ctx, options) => {
+        seen = options;
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p.configure({ label: 'x' })] });
+    expect(seen).toEqual({ size: 3, label: 'x' });
+    await rt.close();
+  });
+
+  it('reports every invalid option as "<source> › plugins.<name>.<path>: <message>"', async () => {
+    const p = definePlugin({
+      meta: { name: 'storage-thing', version: '1.0.0' },
+      options: z.object({ path: z.string(), size: z.number() }),
+      setup() {},
+    });
+    const error = await failure(createRuntime({ config: { ...silent, plugins: { 'storage-thing': { path: 42, size: 'big' } } }, plugins: [p] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(error.message).toContain('config › plugins.storage-thing.path: Expected string, received number');
+    expect(error.message).toContain('config › plugins.storage-thing.size: Expected number, received string');
+    expect(error.details?.issues).toHaveLength(2);
+  });
+
+  it('takes option values from the environment variables a plugin declares, and names them in errors', async () => {
+    let seen: unknown;
+    const p = definePlugin({
+      meta: { name: 'db', version: '1.0.0', env: { MY_DB_PORT: 'port' } },
+      options: z.object({ port: z.coerce.number().int().max(65535) }),
+      setup: (_c, o) => {
+        seen = o;
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p], env: { MY_DB_PORT: '5433' } });
+    expect(seen).toEqual({ port: 5433 });
+    await rt.close();
+    const error = await failure(createRuntime({ config: silent, plugins: [p], env: { MY_DB_PORT: '99999' } }));
+    expect(error.message).toMatch(/plugins\.db\.port: .*\(from environment variable MY_DB_PORT\)/);
+  });
+});
+
+describe('plugin ordering', () => {
+  it('sorts by dependsOn and keeps config order among independent plugins (stable)', async () => {
+    const order: string[] = [];
+    const track = (name: string, meta: Partial<Plugin['meta']> = {}) => plugin(name, meta, () => void order.push(name));
+    const rt = await createRuntime({
+      config: silent,
+      plugins: [
+        track('api', { dependsOn: ['store', 'runner:*'] }),
+        track('zeta'),
+        track('runner-a', { provides: ['runner:a'] }),
+        track('alpha'),
+        track('store-x', { provides: ['store'] }),
+      ],
+    });
+    expect(order).toEqual(['zeta', 'runner-a', 'alpha', 'store-x', 'api']);
+    expect(rt.plugins.map((p) => p.name)).toEqual(order);
+    await rt.close();
+  });
+
+  it('refuses a missing provider, naming the plugin, the key and a fix', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('orchestrator', { dependsOn: ['storage'] })] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_DEPENDENCY_MISSING');
+    expect(error.message).toBe('Plugin "orchestrator" depends on "storage", which no plugin provides');
+    expect(error.plugin).toBe('orchestrator');
+    expect(error.fix).toContain('storage');
+  });
+
+  it('refuses a wildcard dependency nobody satisfies', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('orchestrator', { dependsOn: ['runner:*'] })] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_DEPENDENCY_MISSING');
+    expect(error.details).toMatchObject({ missing: 'runner:*' });
+  });
+
+  it('refuses a dependency cycle and prints its path', async () => {
+    const error = await failure(
+      createRuntime({
+        config: silent,
+        plugins: [
+          plugin('a', { provides: ['a'], dependsOn: ['b'] }),
+          plugin('b', { provides: ['b'], dependsOn: ['c'] }),
+          plugin('c', { provides: ['c'], dependsOn: ['a'] }),
+          plugin('d', { dependsOn: ['a'] }),
+        ],
+      }),
+    );
+    expect(error.code).toBe('LIMIT_PLUGIN_DEPENDENCY_CYCLE');
+    expect(error.message).toBe('Plugins depend on each other in a cycle: a → b → c → a');
+    expect(error.details).toEqual({ cycle: ['a', 'b', 'c', 'a'] });
+  });
+
+  it('refuses two providers of one key', async () => {
+    const error = await failure(
+      createRuntime({ config: silent, plugins: [plugin('storage-one', { provides: ['storage'] }), plugin('storage-two', { provides: ['storage'] })] }),
+    );
+    expect(error.code).toBe('LIMIT_PLUGIN_PROVIDER_CONFLICT');
+    expect(error.message).toBe('Key "storage" is provided by plugin "storage-one" and by plugin "storage-two"');
+    expect(error.details).toMatchObject({ key: 'storage', plugins: ['storage-one', 'storage-two'] });
+  });
+
+  it('refuses a plugin that provides a kernel key', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('evil', { provides: ['config'] })] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_PROVIDER_CONFLICT');
+    expect(error.message).toContain('the kernel');
+  });
+
+  it('refuses a duplicate plugin name', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('same'), plugin('same')] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_DUPLICATE');
+    expect(error.message).toBe('Plugin "same" is listed twice');
+  });
+
+  it('refuses plugins that declare a conflict', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('x', { conflictsWith: ['y'] }), plugin('y')] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_CONFLICT');
+    expect(error.details).toEqual({ plugins: ['x', 'y'] });
+  });
+});
+
+describe('setup and disposal', () => {
+  it('refuses a plugin whose setup exceeds the timeout, and disposes those already set up', async () => {
+    let disposed = false;
+    const error = await failure(
+      createRuntime({
+        config: { ...silent, setupTimeoutMs: 50 },
+        plugins: [plugin('fast', {}, () => ({ dispose: () => void (disposed = true) })), plugin('slow', {}, () => new Promise(() => undefined))],
+      }),
+    );
+    expect(error.code).toBe('LIMIT_PLUGIN_SETUP_TIMEOUT');
+    expect(error.message).toBe('Plugin "slow" did not finish setup within 50 ms');
+    expect(error.plugin).toBe('slow');
+    expect(disposed).toBe(true);
+  });
+
+  it('honours a per-plugin setup timeout for slow boot taps too', async () => {
+    const slowBoot = plugin('slow-boot', { setupTimeoutMs: 30 }, (ctx) => {
+      ctx.hooks.boot.tapPromise(ctx.name, () => new Promise(() => undefined));
+    });
+    const error = await failure(createRuntime({ config: silent, plugins: [slowBoot] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_SETUP_TIMEOUT');
+    expect(error.plugin).toBe('slow-boot');
+    expect(error.hook).toBe('boot');
+  });
+
+  it('wraps a setup failure with the plugin name', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('broken', {}, () => { throw new Error('no database'); })] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');
+    expect(error.message).toBe('Plugin "broken" failed during setup: no database');
+    expect((error.cause as Error).message).toBe('no database');
+  });
+
+  it('refuses registering a key the plugin did not declare', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('sneaky', {}, (ctx) => ctx.provide('storage', {} as never))] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_UNDECLARED_PROVIDE');
+    expect(error.details).toEqual({ key: 'storage' });
+  });
+
+  it('disposes in reverse order, and a failing dispose does not stop the others', async () => {
+    const events: string[] = [];
+    const mk = (name: string, fail = false) =>
+      plugin(name, { provides: [`svc:${name}`] }, (ctx) => {
+        ctx.provide(`svc:${name}` as 'storage', { name } as never, { dispose: () => void events.push(`value ${name}`) });
+        ctx.hooks.shutdown.tapPromise(name, async () => void events.push(`shutdown ${name}`));
+        return {
+          dispose: () => {
+            events.push(`dispose ${name}`);
+            if (fail) throw new Error(`${name} exploded`);
+          },
+        };
+      });
+    const rt = await createRuntime({ config: silent, plugins: [mk('first'), mk('second', true), mk('third')] });
+    const report = await rt.close();
+    expect(events).toEqual([
+      'shutdown third', 'shutdown second', 'shutdown first',
+      'dispose third', 'value third', 'dispose second', 'value second', 'dispose first', 'value first',
+    ]);
+    expect(report.errors).toHaveLength(1);
+    expect(report.errors[0]!.code).toBe('LIMIT_PLUGIN_DISPOSE_FAILED');
+    expect(report.errors[0]!.plugin).toBe('second');
+    // Closing twice is harmless; using a closed runtime is a clear error.
+    expect((await rt.close()).errors).toHaveLength(1);
+    expect(() => rt.resolve('config')).toThrow(expect.objectContaining({ code: 'LIMIT_RUNTIME_CLOSED' }));
+  });
+
+  it('reports each plugin in load order with setup time, and health checks', async () => {
+    const rt = await createRuntime({
+      config: silent,
+      plugins: [
+        plugin('healthy', { provides: ['svc:h'], description: 'fine' }, (ctx) => {
+          ctx.provide('svc:h' as 'storage', {} as never);
+          return { health: () => ({ status: 'ok', checks: [{ name: 'ping', status: 'ok' }] }) };
+        }),
+        plugin('sick', {}, () => ({ health: () => { throw new Error('disk full'); } })),
+        plugin('plain'),
+      ],
+    });
+    expect(rt.plugins.map((p) => [p.name, p.provides])).toEqual([['healthy', ['svc:h']], ['sick', []], ['plain', []]]);
+    expect(rt.plugins.every((p) => typeof p.setupMs === 'number' && p.setupMs >= 0)).toBe(true);
+    const health = await rt.health();
+    expect(health.map((h) => [h.plugin, h.status])).toEqual([['healthy', 'ok'], ['sick', 'fail'], ['plain', 'ok']]);
+    expect(health[1]!.message).toBe('disk full');
+    await rt.close();
+  });
+
+  it('resolving an unknown key is LIMIT_SERVICE_NOT_FOUND', async () => {
+    const rt = await createRuntime({ config: silent });
+    expect(() => rt.resolve('storage')).toThrow(expect.objectContaining({ code: 'LIMIT_SERVICE_NOT_FOUND', message: 'No service is registered under "storage"' }));
+    await rt.close();
+  });
+});

@@ -9,7 +9,7 @@
  * LIMIT_SESSION_CLOSED, LIMIT_RUNNER_NOT_FOUND, LIMIT_VALIDATION, LIMIT_MERGE_REFUSED, LIMIT_CONFLICT.
  */
 import type {
-  ChainVerification, Checkpoint, Flag, MergeRequest, Page, ProvenanceEntry, RdPoint, RdSeries, RunMetrics,
+  ChainVerification, Checkpoint, Flag, MergeRequest, MergeStrategy, Page, ProvenanceEntry, RdPoint, RdSeries, RunMetrics,
   RunOutput, Session, SessionLimits, Task, Trace,
 } from '../model/index.ts';
 import type { SessionQuery, TraceQuery } from './storage.ts';
@@ -84,7 +84,6 @@ export interface TraceDetail {
 
 // ───────────────────────────── merges ─────────────────────────────
 
-export type MergeStrategy = MergeRequest['strategy'];
 
 export interface MergeInput {
   tenant?: string;

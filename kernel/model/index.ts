@@ -232,6 +232,7 @@ export const RunRequest = z.object({
 export type RunRequest = z.infer<typeof RunRequest>;
 
 export const MergeStrategy = z.enum(['union', 'concat', 'first-success', 'majority', 'custom']);
+export type MergeStrategy = z.infer<typeof MergeStrategy>;
 export const MergeRequest = z.object({
   tenant: Tenant,
   sessionId: Id,

@@ -19,3 +19,4 @@ export type { Logger, LogLevel } from './logger.ts';
 export * from './model/index.ts';
 export { GENESIS_HASH, hashProvenance, nextProvenanceEntry, verifyProvenanceChain } from './model/provenance.ts';
 export type * from './contracts/index.ts';
+export * from './storage-helpers.ts';

@@ -50,18 +50,34 @@ export type BatchOp =
   | { op: 'incrementCounters'; deltas: Counters };
 
 /**
- * The storage contract every backend implements. Every method is scoped by `tenant`: a record of
- * tenant A is invisible to tenant B (get returns null, list omits it, update throws LIMIT_NOT_FOUND).
- * Inputs are validated with the kernel's zod schemas; invalid ids and oversized records are refused
- * with LIMIT_VALIDATION / LIMIT_PAYLOAD_TOO_LARGE before anything is written.
+ * The storage contract every backend implements; `test/conformance/storage.ts` (exported as
+ * `limit-graph/testing`) checks every rule below. Shared helpers for implementers (validation,
+ * cursors, size checks, retries) are in `limit-graph` (kernel/storage-helpers.ts).
+ *
+ * - **Tenants.** Every method is scoped by `tenant`: a record of tenant A is invisible to tenant B
+ *   (get returns null, list omits it; update, close, flag, checkpoint, quarantine, provenance and RD
+ *   appends throw LIMIT_NOT_FOUND). Ids are unique per tenant, so two tenants may use the same id.
+ * - **Validation.** Records are parsed with the kernel's zod schemas (defaults applied); invalid ids
+ *   or tenants (reads included) throw LIMIT_VALIDATION, a record whose JSON exceeds `maxRecordBytes`
+ *   throws LIMIT_PAYLOAD_TOO_LARGE — before anything is written. Creating an id that exists throws
+ *   LIMIT_CONFLICT.
+ * - **References.** Flags, checkpoints, quarantine states and provenance entries belong to a trace
+ *   that must exist in the tenant (LIMIT_NOT_FOUND otherwise); RD points to an existing series.
+ *   Traces and RD series name a session but the session is not required to be stored.
+ * - **Order.** Lists of traces and sessions are newest first: by the instant of `createdAt`
+ *   (millisecond precision), ties broken by id descending; cursors are stable under inserts.
+ *   Flags, checkpoints and RD points come back in insertion order, provenance in seq order.
  */
 export interface Storage {
   /** `sqlite`, `postgres`, `file`, `kv`, or a third-party name. */
   readonly backend: string;
   readonly supports: StorageSupports;
+  /** Largest accepted record (its JSON, in bytes); DEFAULT_MAX_RECORD_BYTES (4 MiB) unless configured. */
+  readonly maxRecordBytes?: number;
 
   /** Opens connections and runs pending migrations (idempotent; tables and indexes). */
   open(): Promise<void>;
+  /** Idempotent. */
   close(): Promise<void>;
   health(): Promise<HealthResult>;
   /** The schema version recorded by the migrations. */
@@ -70,6 +86,7 @@ export interface Storage {
   createSession(session: Session): Promise<Session>;
   getSession(tenant: string, id: string): Promise<Session | null>;
   listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>>;
+  /** Sets status `closed` and `closedAt`; closing a closed session returns it unchanged. */
   closeSession(tenant: string, id: string, closedAt: string): Promise<Session>;
 
   createTrace(trace: Trace): Promise<Trace>;
@@ -101,7 +118,7 @@ export interface Storage {
   getRdSeries(tenant: string, id: string): Promise<RdSeries | null>;
   listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]>;
 
-  /** Atomically adds each delta (shared by every process on the same database). */
+  /** Atomically adds each delta, creating counters at 0 (shared by every process on the same database). */
   incrementCounters(tenant: string, deltas: Counters): Promise<void>;
   getCounters(tenant: string): Promise<Counters>;
 

@@ -1,1 +1,6 @@
-export * from './runner.ts';
+/**
+ * `limit-graph/testing`: the conformance suites every plugin of a kind must pass, exported for the
+ * authors of third-party plugins.
+ */
+export * from './storage.ts';
+export * from './storage-process.ts';

@@ -1,0 +1,159 @@
+/**
+ * Multi-process tests for storage backends, reusable by any backend named by plugin name and options:
+ * - `multiProcessProvenance`: several OS processes append to one trace's chain at once; the result
+ *   must be one gapless chain that verifies (constraints and retries, not in-process locks, make it so).
+ * - `crashTest`: a child writes in a loop and is killed with SIGKILL; every write it acknowledged must
+ *   be present after reopening, and the store must open cleanly.
+ * Both return what they observed; the caller asserts (so they work with any test runner).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { createRuntime, type ChainVerification, type Storage } from '../../kernel/index.ts';
+
+const CHILD = fileURLToPath(new URL('./storage-child.ts', import.meta.url));
+const ROOT = path.resolve(path.dirname(CHILD), '..', '..');
+
+/** A backend as an application names it: plugin name (`storage-sqlite`, a path, a package) and options. */
+export interface BackendSpec {
+  plugin: string;
+  options: Record<string, unknown>;
+}
+
+export type ChildSpec = BackendSpec & { tenant: string; traceId: string; writer: string } & (
+  | { mode: 'append'; count: number }
+  | { mode: 'crash' }
+);
+
+/** Opens the backend in this process through createRuntime, runs `fn`, closes. */
+export async function withStorage<T>(backend: BackendSpec, fn: (storage: Storage) => Promise<T>): Promise<T> {
+  const runtime = await createRuntime({ config: { logLevel: 'silent', plugins: { [backend.plugin]: backend.options } }, env: {} });
+  try {
+    return await fn(runtime.resolve('storage'));
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** Starts the child script with tsx, so that TypeScript plugins load as they do in the CLI. */
+export function spawnStorageChild(spec: ChildSpec): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], {
+    cwd: ROOT,
+    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Calls `onLine` for each stdout line; resolves with stderr text and the exit code/signal. */
+function watch(child: ChildProcess, onLine: (line: string) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  let buffer = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      onLine(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+export interface MultiProcessResult {
+  /** seq numbers of the chain, in order. */
+  seqs: number[];
+  verification: ChainVerification;
+  /** Entries per writer, as stored. */
+  perWriter: Record<string, number>;
+}
+
+/** `processes` children each append `appendsEach` entries to one trace at the same time. */
+export async function multiProcessProvenance(
+  backend: BackendSpec,
+  options: { processes?: number; appendsEach?: number; tenant?: string; traceId?: string } = {},
+): Promise<MultiProcessResult> {
+  const processes = options.processes ?? 3;
+  const count = options.appendsEach ?? 100;
+  const tenant = options.tenant ?? 'multi';
+  const traceId = options.traceId ?? 'shared-trace';
+  await withStorage(backend, (s) =>
+    s.createTrace({
+      id: traceId, sessionId: 'multi', tenant, parentIds: [], runner: 'multi-process', task: { input: 'x', kind: 'code' },
+      status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {},
+    }),
+  );
+  const runs = Array.from({ length: processes }, (_, w) => {
+    const child = spawnStorageChild({ ...backend, mode: 'append', count, tenant, traceId, writer: `process-${w}` });
+    let done = false;
+    return watch(child, (line) => {
+      if (line === `done ${count}`) done = true;
+    }).then((r) => {
+      if (r.code !== 0 || !done) throw new Error(`writer process-${w} failed (exit ${r.code ?? r.signal}):\n${r.stderr}`);
+    });
+  });
+  await Promise.all(runs);
+  return withStorage(backend, async (s) => {
+    const entries = await s.listProvenance(tenant, traceId);
+    const perWriter: Record<string, number> = {};
+    for (const e of entries) perWriter[e.actor] = (perWriter[e.actor] ?? 0) + 1;
+    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter };
+  });
+}
+
+export interface CrashResult {
+  /** Ids the child acknowledged before it was killed. */
+  acknowledged: string[];
+  /** Acknowledged ids missing after reopening (must be empty). */
+  missing: string[];
+  /** The acknowledged-writes chain after reopening. */
+  verification: ChainVerification;
+  /** The `acknowledged` counter after reopening (at least acknowledged.length). */
+  counter: number;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Runs the crash child until it has acknowledged `minAcks` writes (then waits `extraMs` more, so the
+ * kill lands mid-write), SIGKILLs it, reopens the store and reports what survived.
+ */
+export async function crashTest(backend: BackendSpec, options: { minAcks?: number; extraMs?: number; tenant?: string } = {}): Promise<CrashResult> {
+  const minAcks = options.minAcks ?? 200;
+  const tenant = options.tenant ?? 'crash';
+  const traceId = 'crash-chain';
+  await withStorage(backend, (s) =>
+    s.createTrace({
+      id: traceId, sessionId: 'crash', tenant, parentIds: [], runner: 'crash-test', task: { input: 'x', kind: 'code' },
+      status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {},
+    }),
+  );
+  const child = spawnStorageChild({ ...backend, mode: 'crash', tenant, traceId, writer: 'crasher' });
+  const acknowledged: string[] = [];
+  let killTimer: NodeJS.Timeout | undefined;
+  const finished = watch(child, (line) => {
+    if (!line.startsWith('ack ')) return;
+    acknowledged.push(line.slice(4));
+    if (acknowledged.length === minAcks) killTimer = setTimeout(() => child.kill('SIGKILL'), options.extraMs ?? 20);
+  });
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const result = await finished;
+  clearTimeout(guard);
+  clearTimeout(killTimer);
+  if (result.signal !== 'SIGKILL') throw new Error(`crash child exited on its own (exit ${result.code}):\n${result.stderr}`);
+  return withStorage(backend, async (s) => {
+    const missing: string[] = [];
+    for (const id of acknowledged) if ((await s.getTrace(tenant, id)) === null) missing.push(id);
+    return {
+      acknowledged,
+      missing,
+      verification: await s.verifyProvenance(tenant, traceId),
+      counter: (await s.getCounters(tenant)).acknowledged ?? 0,
+      signal: result.signal,
+    };
+  });
+}

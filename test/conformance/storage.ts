@@ -1,0 +1,717 @@
+/**
+ * The storage conformance suite: every backend (built-in or third-party) runs it to prove it honours
+ * the Storage contract (kernel/contracts/storage.ts). Modelled on Keyv's and abstract-level's suites:
+ * the caller passes a factory, each test gets a fresh store, and a `supports` manifest switches off
+ * groups for optional features.
+ *
+ *   import { storageConformance } from 'limit-graph/testing';
+ *   storageConformance('my-backend', async () => {
+ *     const storage = createMyStorage({ ... });
+ *     await storage.open();
+ *     return { storage, cleanup: () => removeData(), reopen: async () => { ... } };
+ *   });
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, hashProvenance,
+  type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
+  type StorageSupports, type Trace, type TraceStatus,
+} from '../../kernel/index.ts';
+
+/** What a factory hands the suite for one test. */
+export interface StorageFixture {
+  /** An opened store over empty data. The suite closes it. */
+  storage: Storage;
+  /** Removes the data (files, schema); called after the suite closed every store of the test. */
+  cleanup?(): Promise<void>;
+  /**
+   * A new, opened store over the same data (a restart). The suite closes the previous store first.
+   * Enables the durability tests (counters, schema version and records survive a restart).
+   */
+  reopen?(): Promise<Storage>;
+  /**
+   * Overwrites fields of one stored provenance entry behind the backend's back (as an attacker with
+   * disk or database access would). Enables the tamper-evidence tests.
+   */
+  tamper?(tenant: string, traceId: string, seq: number, patch: Record<string, unknown>): Promise<void>;
+}
+
+export type StorageFactory = () => Promise<StorageFixture>;
+
+export interface StorageConformanceOptions {
+  /** Optional features; a group whose feature is false is not registered. Default: transactions true. */
+  supports?: Partial<StorageSupports>;
+  /** Rows used by the pagination test (default 2,500). */
+  paginationRows?: number;
+}
+
+const T0 = Date.parse('2024-03-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function makeSession(tenant: string, id: string, over: Partial<Session> = {}): Session {
+  return {
+    id, tenant, name: `session ${id}`, status: 'open', createdAt: iso(T0),
+    limits: { maxConcurrency: 4, allowNetwork: false, timeoutMs: 30_000, memoryMb: 512 },
+    metadata: { purpose: 'conformance' },
+    ...over,
+  };
+}
+
+export function makeTrace(tenant: string, id: string, sessionId: string, createdMs = T0, over: Partial<Trace> = {}): Trace {
+  return {
+    id, sessionId, tenant, parentIds: [], runner: 'python',
+    task: { input: `print(${JSON.stringify(id)})`, kind: 'code', language: 'python' },
+    status: 'ok', flags: [], createdAt: iso(createdMs), metadata: {},
+    ...over,
+  };
+}
+
+export function makeFlag(id: string, traceId: string, kind: FlagKind = 'Anomaly', over: Partial<Flag> = {}): Flag {
+  return {
+    id, traceId, kind, severity: 5, reason: `${kind} detected`, ruleId: 'conformance.rule',
+    evidence: [{ field: 'task.input', start: 0, end: 5, excerpt: 'print' }], autoDetected: true, at: iso(T0 + 1000),
+    ...over,
+  };
+}
+
+export function makeProvenance(traceId: string, i: number, over: Partial<ProvenanceInput> = {}): ProvenanceInput {
+  return { traceId, at: iso(T0 + i), actor: 'conformance', action: 'step', operation: 'update', rationale: `step ${i}`, data: { i }, ...over };
+}
+
+/** Resolves to the LimitError a promise rejected with, failing the test when it resolved or threw something else. */
+async function limitError(promise: Promise<unknown>, code: string): Promise<Error & { code: string }> {
+  let result: unknown;
+  try {
+    result = await promise;
+  } catch (error) {
+    expect(error, `expected a LimitError ${code}`).toMatchObject({ name: 'LimitError', code });
+    return error as Error & { code: string };
+  }
+  throw new Error(`expected a LimitError ${code}, but the call resolved with ${JSON.stringify(result)?.slice(0, 200)}`);
+}
+
+function stripFlags(t: Trace): Omit<Trace, 'flags'> {
+  const { flags: _f, ...rest } = t;
+  return rest;
+}
+
+export function storageConformance(name: string, factory: StorageFactory, options: StorageConformanceOptions = {}): void {
+  const supports: StorageSupports = { multiProcess: false, crashSafe: false, transactions: true, ...options.supports };
+  const paginationRows = options.paginationRows ?? 2_500;
+
+  describe(`storage conformance: ${name}`, () => {
+    let fixture: StorageFixture;
+    let storage: Storage;
+    const opened: Storage[] = [];
+
+    beforeEach(async () => {
+      fixture = await factory();
+      storage = fixture.storage;
+      opened.push(storage);
+    });
+
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+      await fixture.cleanup?.();
+    });
+
+    /** Closes the current store and opens a new one on the same data. */
+    async function restart(): Promise<Storage> {
+      await storage.close();
+      storage = await fixture.reopen!();
+      opened.push(storage);
+      return storage;
+    }
+
+    describe('lifecycle and schema', () => {
+      it('records a positive integer schema version', async () => {
+        const v = await storage.schemaVersion();
+        expect(Number.isInteger(v) && v >= 1).toBe(true);
+      });
+
+      it('runs migrations idempotently: open() again keeps data and version', async () => {
+        const v = await storage.schemaVersion();
+        await storage.createSession(makeSession('t1', 's1'));
+        await storage.open();
+        expect(await storage.schemaVersion()).toBe(v);
+        expect(await storage.getSession('t1', 's1')).toMatchObject({ id: 's1' });
+      });
+
+      it('reports health from a real query', async () => {
+        const h = await storage.health();
+        expect(h.status).toBe('ok');
+      });
+
+      it('close() is idempotent', async () => {
+        await storage.close();
+        await storage.close();
+      });
+
+      it('keeps records and schema version across a restart', async (ctx) => {
+        if (!fixture.reopen) return ctx.skip('the fixture has no reopen()');
+        const v = await storage.schemaVersion();
+        await storage.createSession(makeSession('t1', 's1'));
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.appendProvenance('t1', makeProvenance('tr1', 0));
+        const s2 = await restart();
+        expect(await s2.schemaVersion()).toBe(v);
+        expect(await s2.getSession('t1', 's1')).toMatchObject({ id: 's1' });
+        expect(await s2.getTrace('t1', 'tr1')).toMatchObject({ id: 'tr1' });
+        expect((await s2.verifyProvenance('t1', 'tr1')).length).toBe(1);
+      });
+    });
+
+    describe('sessions', () => {
+      it('round-trips a session', async () => {
+        const s = makeSession('t1', 's1', { metadata: { nested: { a: [1, 2, { b: 'x' }] }, unicode: 'ünï ✓' } });
+        expect(await storage.createSession(s)).toEqual(s);
+        expect(await storage.getSession('t1', 's1')).toEqual(s);
+        expect(await storage.getSession('t1', 'missing')).toBeNull();
+      });
+
+      it('applies the model defaults on create', async () => {
+        const { name: _n, metadata: _m, ...bare } = makeSession('t1', 's1');
+        const created = await storage.createSession(bare as Session);
+        expect(created.name).toBe('');
+        expect(created.metadata).toEqual({});
+        expect(await storage.getSession('t1', 's1')).toEqual(created);
+      });
+
+      it('refuses a duplicate id with LIMIT_CONFLICT', async () => {
+        await storage.createSession(makeSession('t1', 's1'));
+        await limitError(storage.createSession(makeSession('t1', 's1', { name: 'other' })), 'LIMIT_CONFLICT');
+        expect((await storage.getSession('t1', 's1'))!.name).toBe('session s1');
+      });
+
+      it('closes a session once; closing again returns it unchanged', async () => {
+        await storage.createSession(makeSession('t1', 's1'));
+        const closed = await storage.closeSession('t1', 's1', iso(T0 + 5000));
+        expect(closed).toMatchObject({ status: 'closed', closedAt: iso(T0 + 5000) });
+        expect(await storage.getSession('t1', 's1')).toEqual(closed);
+        expect(await storage.closeSession('t1', 's1', iso(T0 + 9000))).toEqual(closed);
+        await limitError(storage.closeSession('t1', 'missing', iso(T0)), 'LIMIT_NOT_FOUND');
+      });
+
+      it('lists newest first, filters by status and pages with a cursor', async () => {
+        for (let i = 0; i < 7; i++) await storage.createSession(makeSession('t1', `s${i}`, { createdAt: iso(T0 + i * 1000) }));
+        await storage.closeSession('t1', 's2', iso(T0 + 10_000));
+        const all = await storage.listSessions('t1');
+        expect(all.items.map((s) => s.id)).toEqual(['s6', 's5', 's4', 's3', 's2', 's1', 's0']);
+        expect(all.nextCursor).toBeNull();
+        const open = await storage.listSessions('t1', { status: 'open' });
+        expect(open.items.map((s) => s.id)).toEqual(['s6', 's5', 's4', 's3', 's1', 's0']);
+        const p1 = await storage.listSessions('t1', { limit: 3 });
+        expect(p1.items.map((s) => s.id)).toEqual(['s6', 's5', 's4']);
+        const p2 = await storage.listSessions('t1', { limit: 3, cursor: p1.nextCursor! });
+        expect(p2.items.map((s) => s.id)).toEqual(['s3', 's2', 's1']);
+        const p3 = await storage.listSessions('t1', { limit: 3, cursor: p2.nextCursor! });
+        expect(p3).toEqual({ items: [expect.objectContaining({ id: 's0' })], nextCursor: null });
+      });
+    });
+
+    describe('traces', () => {
+      it('round-trips a trace with every field', async () => {
+        const t = makeTrace('t1', 'tr1', 's1', T0, {
+          parentIds: ['p1', 'p2'],
+          runner: 'openai',
+          task: { input: 'Say hi', kind: 'prompt', env: { A: '1' }, args: ['--x'], files: { 'a.txt': 'hello' }, toolOutputs: [{ name: 'search', content: 'result' }] },
+          output: { ok: true, stdout: 'hi\n', stderr: '', value: { answer: 42, list: [1, 'two', null] } },
+          metrics: { latencyMs: 12.5, tokensIn: 3, tokensOut: 4, exitCode: 0 },
+          completedAt: iso(T0 + 20),
+          metadata: { k: 'v', deep: { x: [true, false] } },
+        });
+        expect(await storage.createTrace(t)).toEqual(t);
+        expect(await storage.getTrace('t1', 'tr1')).toEqual(t);
+        expect(await storage.getTrace('t1', 'missing')).toBeNull();
+      });
+
+      it('accepts a 1 MB task input (the model maximum)', async () => {
+        const t = makeTrace('t1', 'big', 's1', T0, { task: { input: 'x'.repeat(1_000_000), kind: 'code' } });
+        await storage.createTrace(t);
+        expect((await storage.getTrace('t1', 'big'))!.task.input.length).toBe(1_000_000);
+      });
+
+      it('refuses a duplicate trace id with LIMIT_CONFLICT and keeps the first', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await limitError(storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { runner: 'other' })), 'LIMIT_CONFLICT');
+        expect((await storage.getTrace('t1', 'tr1'))!.runner).toBe('python');
+      });
+
+      it('updates status, output, metrics, completedAt and metadata, keeping the rest', async () => {
+        const t = makeTrace('t1', 'tr1', 's1', T0, { status: 'running', parentIds: ['p'] });
+        await storage.createTrace(t);
+        await storage.addFlag('t1', makeFlag('f1', 'tr1'));
+        const patch = {
+          status: 'error' as const,
+          output: { ok: false, stdout: '', stderr: 'boom', error: { code: 'E', message: 'boom' } },
+          metrics: { latencyMs: 3 },
+          completedAt: iso(T0 + 3),
+          metadata: { retried: true },
+        };
+        const updated = await storage.updateTrace('t1', 'tr1', patch);
+        expect(updated).toMatchObject(patch);
+        expect(updated.parentIds).toEqual(['p']);
+        expect(updated.flags.map((f) => f.id)).toEqual(['f1']);
+        expect(await storage.getTrace('t1', 'tr1')).toEqual(updated);
+        const again = await storage.updateTrace('t1', 'tr1', { status: 'quarantined' });
+        expect(again).toMatchObject({ status: 'quarantined', output: patch.output, completedAt: patch.completedAt });
+      });
+
+      it('refuses an invalid patch or an unknown trace, changing nothing', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await limitError(storage.updateTrace('t1', 'tr1', { status: 'bogus' as TraceStatus }), 'LIMIT_VALIDATION');
+        await limitError(storage.updateTrace('t1', 'tr1', { id: 'other' } as never), 'LIMIT_VALIDATION');
+        await limitError(storage.updateTrace('t1', 'missing', { status: 'ok' }), 'LIMIT_NOT_FOUND');
+        expect(await storage.getTrace('t1', 'tr1')).toEqual(makeTrace('t1', 'tr1', 's1'));
+      });
+    });
+
+    describe('flags, checkpoints, quarantine', () => {
+      it('stores flags and shows them on the trace (get and list)', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.createTrace(makeTrace('t1', 'tr2', 's1', T0 + 1));
+        const f1 = makeFlag('f1', 'tr1', 'Jailbreak', { severity: 9 });
+        const f2 = makeFlag('f2', 'tr1', 'Anomaly', { autoDetected: false, evidence: [] });
+        const f3 = makeFlag('f3', 'tr2', 'Jailbreak');
+        expect(await storage.addFlag('t1', f1)).toEqual(f1);
+        await storage.addFlag('t1', f2);
+        await storage.addFlag('t1', f3);
+        expect((await storage.getTrace('t1', 'tr1'))!.flags).toEqual([f1, f2]);
+        const listed = await storage.listTraces('t1');
+        expect(listed.items.find((t) => t.id === 'tr1')!.flags).toEqual([f1, f2]);
+        expect(await storage.listFlags('t1', { traceId: 'tr1' })).toEqual([f1, f2]);
+        expect(await storage.listFlags('t1', { kind: 'Jailbreak' })).toEqual([f1, f3]);
+        expect(await storage.listFlags('t1')).toEqual([f1, f2, f3]);
+      });
+
+      it('stores the flags a trace is created with', async () => {
+        const f = makeFlag('f0', 'tr1', 'HighRisk');
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { flags: [f] }));
+        expect((await storage.getTrace('t1', 'tr1'))!.flags).toEqual([f]);
+        expect(await storage.listFlags('t1', { kind: 'HighRisk' })).toEqual([f]);
+        expect((await storage.listTraces('t1', { flagKind: 'HighRisk' })).items.map((t) => t.id)).toEqual(['tr1']);
+      });
+
+      it('refuses a flag on a missing trace, a duplicate flag id and an invalid flag', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await limitError(storage.addFlag('t1', makeFlag('f1', 'missing')), 'LIMIT_NOT_FOUND');
+        await storage.addFlag('t1', makeFlag('f1', 'tr1'));
+        await limitError(storage.addFlag('t1', makeFlag('f1', 'tr1')), 'LIMIT_CONFLICT');
+        await limitError(storage.addFlag('t1', makeFlag('f2', 'tr1', 'Nope' as FlagKind)), 'LIMIT_VALIDATION');
+        await limitError(storage.addFlag('t1', makeFlag('f3', 'tr1', 'Anomaly', { severity: 11 })), 'LIMIT_VALIDATION');
+        expect((await storage.getTrace('t1', 'tr1'))!.flags.map((f) => f.id)).toEqual(['f1']);
+        expect(await storage.listFlags('t1')).toHaveLength(1);
+      });
+
+      it('round-trips checkpoints in insertion order', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.createTrace(makeTrace('t1', 'tr2', 's1'));
+        const c: Checkpoint[] = [
+          { traceId: 'tr1', label: 'input', passed: true, details: { findings: 0 }, at: iso(T0 + 2) },
+          { traceId: 'tr1', label: 'output', passed: false, details: { findings: [{ rule: 'x' }] }, at: iso(T0 + 1) },
+        ];
+        for (const cp of c) expect(await storage.addCheckpoint('t1', cp)).toEqual(cp);
+        await storage.addCheckpoint('t1', { traceId: 'tr2', label: 'input', passed: true, details: {}, at: iso(T0) });
+        expect(await storage.listCheckpoints('t1', 'tr1')).toEqual(c);
+        expect(await storage.listCheckpoints('t1', 'nothing')).toEqual([]);
+        await limitError(storage.addCheckpoint('t1', { ...c[0]!, traceId: 'missing' }), 'LIMIT_NOT_FOUND');
+        await limitError(storage.addCheckpoint('t1', { ...c[0]!, label: '' }), 'LIMIT_VALIDATION');
+      });
+
+      it('sets, replaces and lists quarantine states', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.createTrace(makeTrace('t1', 'tr2', 's1'));
+        const q1 = { traceId: 'tr1', quarantined: true, reason: 'severity 9', actor: 'governance', at: iso(T0) };
+        const q2 = { traceId: 'tr2', quarantined: true, reason: 'manual', actor: 'alice', at: iso(T0 + 1) };
+        expect(await storage.setQuarantine('t1', q1)).toEqual(q1);
+        await storage.setQuarantine('t1', q2);
+        expect(await storage.getQuarantine('t1', 'tr1')).toEqual(q1);
+        expect((await storage.listQuarantined('t1')).map((q) => q.traceId).sort()).toEqual(['tr1', 'tr2']);
+        const released = { ...q1, quarantined: false, reason: 'reviewed', at: iso(T0 + 5) };
+        await storage.setQuarantine('t1', released);
+        expect(await storage.getQuarantine('t1', 'tr1')).toEqual(released);
+        expect((await storage.listQuarantined('t1')).map((q) => q.traceId)).toEqual(['tr2']);
+        expect(await storage.getQuarantine('t1', 'missing')).toBeNull();
+        await limitError(storage.setQuarantine('t1', { ...q1, traceId: 'missing' }), 'LIMIT_NOT_FOUND');
+      });
+    });
+
+    describe('rate–distortion series', () => {
+      it('creates series, appends points in order, lists by session', async () => {
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'refinement', points: [], createdAt: iso(T0), metadata: { algo: 'fgw' } };
+        expect(await storage.createRdSeries(series)).toEqual(series);
+        await storage.createRdSeries({ ...series, id: 'rd2', sessionId: 's2' });
+        const p = [
+          { step: 0, rate: 0, distortion: 1.5 },
+          { step: 1, rate: 0.25, distortion: 0.75, meta: { note: 'x' } },
+          { step: 2, rate: 0.5, distortion: 0.125 },
+        ];
+        let last: RdSeries | undefined;
+        for (const point of p) last = await storage.appendRdPoint('t1', 'rd1', point);
+        expect(last).toEqual({ ...series, points: p });
+        expect(await storage.getRdSeries('t1', 'rd1')).toEqual({ ...series, points: p });
+        expect((await storage.listRdSeries('t1', { sessionId: 's1' })).map((s) => s.id)).toEqual(['rd1']);
+        expect((await storage.listRdSeries('t1')).map((s) => s.id).sort()).toEqual(['rd1', 'rd2']);
+        expect(await storage.getRdSeries('t1', 'missing')).toBeNull();
+      });
+
+      it('stores the points a series is created with and refuses bad points and unknown series', async () => {
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points: [{ step: 0, rate: 1, distortion: 2 }], createdAt: iso(T0), metadata: {} };
+        await storage.createRdSeries(series);
+        await limitError(storage.createRdSeries(series), 'LIMIT_CONFLICT');
+        await limitError(storage.appendRdPoint('t1', 'rd1', { step: 1, rate: -1, distortion: 0 }), 'LIMIT_VALIDATION');
+        await limitError(storage.appendRdPoint('t1', 'missing', { step: 1, rate: 1, distortion: 0 }), 'LIMIT_NOT_FOUND');
+        expect(await storage.getRdSeries('t1', 'rd1')).toEqual(series);
+      });
+    });
+
+    describe('counters', () => {
+      it('increments and reads counters per tenant', async () => {
+        expect(await storage.getCounters('t1')).toEqual({});
+        await storage.incrementCounters('t1', { blocked: 1, 'flags.Jailbreak': 2 });
+        await storage.incrementCounters('t1', { blocked: 2, quarantined: 1 });
+        await storage.incrementCounters('t1', { quarantined: -1 });
+        expect(await storage.getCounters('t1')).toEqual({ blocked: 3, 'flags.Jailbreak': 2, quarantined: 0 });
+        await limitError(storage.incrementCounters('t1', { bad: Number.NaN }), 'LIMIT_VALIDATION');
+        expect((await storage.getCounters('t1')).bad).toBeUndefined();
+      });
+
+      it('increments atomically under concurrency', async () => {
+        await Promise.all(Array.from({ length: 20 }, async () => {
+          for (let i = 0; i < 25; i++) await storage.incrementCounters('t1', { runs: 1, tokens: 10 });
+        }));
+        expect(await storage.getCounters('t1')).toEqual({ runs: 500, tokens: 5000 });
+      });
+
+      it('survive a restart', async (ctx) => {
+        if (!fixture.reopen) return ctx.skip('the fixture has no reopen()');
+        await storage.incrementCounters('t1', { runs: 7 });
+        const s2 = await restart();
+        expect(await s2.getCounters('t1')).toEqual({ runs: 7 });
+        await s2.incrementCounters('t1', { runs: 1 });
+        expect(await s2.getCounters('t1')).toEqual({ runs: 8 });
+      });
+    });
+
+    describe('listing: filters and pagination', () => {
+      it(`pages through ${paginationRows} traces newest first with no duplicates or gaps`, async () => {
+        const traces: Trace[] = [];
+        for (let i = 0; i < paginationRows; i++) {
+          // Every 4 traces share a millisecond, so the id tie-break is exercised.
+          traces.push(makeTrace('t1', `tr-${String(i).padStart(5, '0')}`, `s${i % 3}`, T0 + Math.floor(i / 4)));
+        }
+        for (let i = 0; i < traces.length; i += 500) {
+          await storage.batch('t1', traces.slice(i, i + 500).map((trace) => ({ op: 'createTrace', trace })));
+        }
+        const expected = traces.map((t) => t.id).reverse();
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await storage.listTraces('t1', { limit: 100, ...(cursor ? { cursor } : {}) });
+          seen.push(...page.items.map((t) => t.id));
+          cursor = page.nextCursor ?? undefined;
+          pages++;
+          expect(pages).toBeLessThanOrEqual(Math.ceil(paginationRows / 100) + 1);
+        } while (cursor);
+        expect(seen).toEqual(expected);
+        expect(pages).toBe(Math.ceil(paginationRows / 100));
+
+        // Same result with another page size and a filter.
+        const s1: string[] = [];
+        cursor = undefined;
+        do {
+          const page = await storage.listTraces('t1', { sessionId: 's1', limit: 333, ...(cursor ? { cursor } : {}) });
+          s1.push(...page.items.map((t) => t.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(s1).toEqual(traces.filter((t) => t.sessionId === 's1').map((t) => t.id).reverse());
+      });
+
+      it('keeps a cursor stable when newer traces arrive between pages', async () => {
+        for (let i = 0; i < 30; i++) await storage.createTrace(makeTrace('t1', `tr${String(i).padStart(2, '0')}`, 's1', T0 + i));
+        const p1 = await storage.listTraces('t1', { limit: 10 });
+        for (let i = 30; i < 35; i++) await storage.createTrace(makeTrace('t1', `tr${i}`, 's1', T0 + i));
+        const p2 = await storage.listTraces('t1', { limit: 10, cursor: p1.nextCursor! });
+        expect(p2.items.map((t) => t.id)).toEqual(Array.from({ length: 10 }, (_, k) => `tr${String(19 - k).padStart(2, '0')}`));
+      });
+
+      it('filters by session, status, flag kind and time range, alone and combined', async () => {
+        const statuses: TraceStatus[] = ['ok', 'error', 'blocked', 'quarantined'];
+        const ops: BatchOp[] = [];
+        const all: Trace[] = [];
+        for (let i = 0; i < 200; i++) {
+          const t = makeTrace('t1', `tr${String(i).padStart(3, '0')}`, `s${i % 2}`, T0 + i * 10, { status: statuses[i % 4]! });
+          all.push(t);
+          ops.push({ op: 'createTrace', trace: t });
+          if (i % 5 === 0) ops.push({ op: 'addFlag', flag: makeFlag(`f${i}`, t.id, i % 10 === 0 ? 'Jailbreak' : 'Unsafe') });
+        }
+        await storage.batch('t1', ops);
+        const ids = async (q: Parameters<Storage['listTraces']>[1]) => (await storage.listTraces('t1', { limit: 1000, ...q })).items.map((t) => t.id);
+        const want = (pred: (t: Trace, i: number) => boolean) => all.filter(pred).map((t) => t.id).reverse();
+
+        expect(await ids({ sessionId: 's0' })).toEqual(want((t) => t.sessionId === 's0'));
+        expect(await ids({ status: 'blocked' })).toEqual(want((t) => t.status === 'blocked'));
+        expect(await ids({ status: ['error', 'quarantined'] })).toEqual(want((t) => t.status === 'error' || t.status === 'quarantined'));
+        expect(await ids({ flagKind: 'Jailbreak' })).toEqual(want((_, i) => i % 10 === 0));
+        expect(await ids({ flagKind: 'Unsafe' })).toEqual(want((_, i) => i % 5 === 0 && i % 10 !== 0));
+        expect(await ids({ flagKind: 'Malicious' })).toEqual([]);
+        expect(await ids({ from: iso(T0 + 500), to: iso(T0 + 1000) })).toEqual(want((_, i) => i >= 50 && i < 100));
+        // An offset timestamp denotes the same instant as its UTC form.
+        expect(await ids({ from: '2024-03-01T02:00:00.500+02:00', to: iso(T0 + 600) })).toEqual(want((_, i) => i >= 50 && i < 60));
+        expect(await ids({ sessionId: 's1', status: 'error', flagKind: 'Unsafe', from: iso(T0) })).toEqual(
+          want((t, i) => t.sessionId === 's1' && t.status === 'error' && i % 5 === 0 && i % 10 !== 0),
+        );
+        const flaggedPages: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await storage.listTraces('t1', { flagKind: 'Jailbreak', limit: 7, ...(cursor ? { cursor } : {}) });
+          flaggedPages.push(...page.items.map((t) => t.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(flaggedPages).toEqual(want((_, i) => i % 10 === 0));
+        expect((await storage.listTraces('t1')).items).toHaveLength(100);
+      });
+
+      it('refuses bad limits, cursors and filters with LIMIT_VALIDATION', async () => {
+        await limitError(storage.listTraces('t1', { limit: 0 }), 'LIMIT_VALIDATION');
+        await limitError(storage.listTraces('t1', { limit: 1001 }), 'LIMIT_VALIDATION');
+        await limitError(storage.listTraces('t1', { cursor: 'not-a-cursor' }), 'LIMIT_VALIDATION');
+        await limitError(storage.listTraces('t1', { status: 'nope' as TraceStatus }), 'LIMIT_VALIDATION');
+        await limitError(storage.listTraces('t1', { from: 'yesterday' }), 'LIMIT_VALIDATION');
+        await limitError(storage.listSessions('t1', { cursor: '!!' }), 'LIMIT_VALIDATION');
+      });
+    });
+
+    describe('tenant isolation', () => {
+      async function seedB(): Promise<void> {
+        await storage.createSession(makeSession('tenantB', 'sB'));
+        await storage.createTrace(makeTrace('tenantB', 'trB', 'sB'));
+        await storage.addFlag('tenantB', makeFlag('fB', 'trB', 'Malicious'));
+        await storage.addCheckpoint('tenantB', { traceId: 'trB', label: 'input', passed: true, details: {}, at: iso(T0) });
+        await storage.setQuarantine('tenantB', { traceId: 'trB', quarantined: true, reason: 'r', actor: 'a', at: iso(T0) });
+        await storage.appendProvenance('tenantB', makeProvenance('trB', 0));
+        await storage.createRdSeries({ id: 'rdB', sessionId: 'sB', tenant: 'tenantB', name: 'n', points: [], createdAt: iso(T0), metadata: {} });
+        await storage.incrementCounters('tenantB', { runs: 5 });
+      }
+
+      it("never lets tenant A read or list tenant B's records", async () => {
+        await seedB();
+        const A = 'tenantA';
+        expect(await storage.getSession(A, 'sB')).toBeNull();
+        expect((await storage.listSessions(A)).items).toEqual([]);
+        expect(await storage.getTrace(A, 'trB')).toBeNull();
+        expect((await storage.listTraces(A)).items).toEqual([]);
+        expect((await storage.listTraces(A, { sessionId: 'sB' })).items).toEqual([]);
+        expect((await storage.listTraces(A, { flagKind: 'Malicious' })).items).toEqual([]);
+        expect(await storage.listFlags(A)).toEqual([]);
+        expect(await storage.listFlags(A, { traceId: 'trB' })).toEqual([]);
+        expect(await storage.listCheckpoints(A, 'trB')).toEqual([]);
+        expect(await storage.getQuarantine(A, 'trB')).toBeNull();
+        expect(await storage.listQuarantined(A)).toEqual([]);
+        expect(await storage.listProvenance(A, 'trB')).toEqual([]);
+        expect(await storage.verifyProvenance(A, 'trB')).toMatchObject({ verified: true, length: 0 });
+        expect(await storage.getRdSeries(A, 'rdB')).toBeNull();
+        expect(await storage.listRdSeries(A)).toEqual([]);
+        expect(await storage.getCounters(A)).toEqual({});
+      });
+
+      it("never lets tenant A change tenant B's records", async () => {
+        await seedB();
+        const A = 'tenantA';
+        await limitError(storage.updateTrace(A, 'trB', { status: 'error' }), 'LIMIT_NOT_FOUND');
+        await limitError(storage.closeSession(A, 'sB', iso(T0)), 'LIMIT_NOT_FOUND');
+        await limitError(storage.addFlag(A, makeFlag('fA', 'trB')), 'LIMIT_NOT_FOUND');
+        await limitError(storage.addCheckpoint(A, { traceId: 'trB', label: 'x', passed: false, details: {}, at: iso(T0) }), 'LIMIT_NOT_FOUND');
+        await limitError(storage.setQuarantine(A, { traceId: 'trB', quarantined: false, reason: 'r', actor: 'a', at: iso(T0) }), 'LIMIT_NOT_FOUND');
+        await limitError(storage.appendProvenance(A, makeProvenance('trB', 1)), 'LIMIT_NOT_FOUND');
+        await limitError(storage.appendRdPoint(A, 'rdB', { step: 0, rate: 0, distortion: 0 }), 'LIMIT_NOT_FOUND');
+        await limitError(storage.batch(A, [{ op: 'updateTrace', id: 'trB', patch: { status: 'error' } }]), 'LIMIT_NOT_FOUND');
+        await limitError(storage.batch(A, [{ op: 'createTrace', trace: makeTrace('tenantB', 'trX', 'sB') }]), 'LIMIT_VALIDATION');
+        await limitError(storage.createTrace({ ...makeTrace('tenantA', 'x', 's'), tenant: '../B' }), 'LIMIT_VALIDATION');
+
+        const trB = await storage.getTrace('tenantB', 'trB');
+        expect(trB).toMatchObject({ status: 'ok', flags: [expect.objectContaining({ id: 'fB' })] });
+        expect(trB!.flags).toHaveLength(1);
+        expect((await storage.getSession('tenantB', 'sB'))!.status).toBe('open');
+        expect(await storage.listCheckpoints('tenantB', 'trB')).toHaveLength(1);
+        expect((await storage.getQuarantine('tenantB', 'trB'))!.quarantined).toBe(true);
+        expect(await storage.verifyProvenance('tenantB', 'trB')).toMatchObject({ verified: true, length: 1 });
+        expect((await storage.getRdSeries('tenantB', 'rdB'))!.points).toEqual([]);
+        expect(await storage.getTrace('tenantB', 'trX')).toBeNull();
+      });
+
+      it('lets two tenants use the same ids independently', async () => {
+        for (const tenant of ['tenantA', 'tenantB']) {
+          await storage.createSession(makeSession(tenant, 's1', { name: tenant }));
+          await storage.createTrace(makeTrace(tenant, 'tr1', 's1', T0, { runner: tenant }));
+          await storage.addFlag(tenant, makeFlag('f1', 'tr1', tenant === 'tenantA' ? 'Anomaly' : 'Unsafe'));
+          await storage.appendProvenance(tenant, makeProvenance('tr1', 0, { actor: tenant }));
+          await storage.incrementCounters(tenant, { runs: tenant === 'tenantA' ? 1 : 2 });
+        }
+        expect((await storage.getSession('tenantA', 's1'))!.name).toBe('tenantA');
+        expect((await storage.getTrace('tenantB', 'tr1'))!.runner).toBe('tenantB');
+        expect((await storage.getTrace('tenantA', 'tr1'))!.flags.map((f) => f.kind)).toEqual(['Anomaly']);
+        expect((await storage.listProvenance('tenantB', 'tr1')).map((e) => e.actor)).toEqual(['tenantB']);
+        expect(await storage.getCounters('tenantB')).toEqual({ runs: 2 });
+        expect((await storage.listTraces('tenantA')).items).toHaveLength(1);
+      });
+    });
+
+    describe('provenance', () => {
+      it('links entries into a SHA-256 hash chain that verifies', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        const appended: ProvenanceEntry[] = [];
+        for (let i = 0; i < 5; i++) appended.push(await storage.appendProvenance('t1', makeProvenance('tr1', i, i === 2 ? { source: 'merge', data: undefined } : {})));
+        appended.forEach((e, i) => {
+          expect(e.seq).toBe(i);
+          expect(e.prevHash).toBe(i === 0 ? GENESIS_HASH : appended[i - 1]!.hash);
+          expect(e.hash).toBe(hashProvenance(e));
+        });
+        expect(await storage.listProvenance('t1', 'tr1')).toEqual(appended);
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 5, brokenAt: null });
+        expect(await storage.verifyProvenance('t1', 'empty')).toMatchObject({ verified: true, length: 0, brokenAt: null });
+      });
+
+      it('keeps one gapless chain under 8 concurrent writers x 200 appends', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.createTrace(makeTrace('t1', 'tr2', 's1'));
+        await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 200; i++) {
+            // Writers alternate between two traces, so chains also must not bleed into each other.
+            await storage.appendProvenance('t1', makeProvenance(i % 10 === 0 ? 'tr2' : 'tr1', i, { actor: `writer-${w}` }));
+          }
+        }));
+        const chain = await storage.listProvenance('t1', 'tr1');
+        expect(chain.map((e) => e.seq)).toEqual(Array.from({ length: 1440 }, (_, i) => i));
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 1440, brokenAt: null });
+        expect(await storage.verifyProvenance('t1', 'tr2')).toEqual({ verified: true, length: 160, brokenAt: null });
+      });
+
+      it('refuses invalid and oversized entries without touching the chain', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.appendProvenance('t1', makeProvenance('tr1', 0));
+        await limitError(storage.appendProvenance('t1', { ...makeProvenance('tr1', 1), actor: '' }), 'LIMIT_VALIDATION');
+        await limitError(storage.appendProvenance('t1', makeProvenance('missing', 1)), 'LIMIT_NOT_FOUND');
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 1, { data: 'x'.repeat(max + 1) })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        const e1 = await storage.appendProvenance('t1', makeProvenance('tr1', 1));
+        expect(e1.seq).toBe(1);
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 2, brokenAt: null });
+      });
+
+      it('reports the seq of a tampered entry', async (ctx) => {
+        if (!fixture.tamper) return ctx.skip('the fixture has no tamper()');
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        for (let i = 0; i < 10; i++) await storage.appendProvenance('t1', makeProvenance('tr1', i));
+        await fixture.tamper!('t1', 'tr1', 6, { rationale: 'nothing to see here' });
+        const v = await storage.verifyProvenance('t1', 'tr1');
+        expect(v).toMatchObject({ verified: false, length: 10, brokenAt: 6 });
+        // Rewriting the hash too does not help: the next entry's prevHash no longer matches.
+        const forged = (await storage.listProvenance('t1', 'tr1'))[6]!;
+        await fixture.tamper!('t1', 'tr1', 6, { hash: hashProvenance(forged) });
+        expect(await storage.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: false, brokenAt: 7 });
+      });
+    });
+
+    describe('validation: ids and record size', () => {
+      const badIds = ['../x', '', 'a'.repeat(129), 'a/b', '.hidden', 'x\0y'];
+
+      it('refuses invalid ids on create and read with LIMIT_VALIDATION, writing nothing', async () => {
+        for (const id of badIds) {
+          await limitError(storage.createTrace(makeTrace('t1', id, 's1')), 'LIMIT_VALIDATION');
+          await limitError(storage.createSession(makeSession('t1', id)), 'LIMIT_VALIDATION');
+          await limitError(storage.createTrace(makeTrace('t1', 'ok', id)), 'LIMIT_VALIDATION');
+          await limitError(storage.getTrace('t1', id), 'LIMIT_VALIDATION');
+          await limitError(storage.getSession(id, 's1'), 'LIMIT_VALIDATION');
+          await limitError(storage.listTraces(id), 'LIMIT_VALIDATION');
+          await limitError(storage.listProvenance('t1', id), 'LIMIT_VALIDATION');
+          await limitError(storage.incrementCounters(id, { x: 1 }), 'LIMIT_VALIDATION');
+        }
+        expect((await storage.listTraces('t1')).items).toEqual([]);
+        expect((await storage.listSessions('t1')).items).toEqual([]);
+        expect(await storage.getCounters('t1')).toEqual({});
+      });
+
+      it('refuses records larger than maxRecordBytes with LIMIT_PAYLOAD_TOO_LARGE, writing nothing', async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        const blob = 'é'.repeat(Math.ceil(max / 2) + 1); // 2 bytes each in UTF-8: over the limit in bytes, not in characters
+        await limitError(storage.createTrace(makeTrace('t1', 'big', 's1', T0, { metadata: { blob } })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'big')).toBeNull();
+        await limitError(storage.createSession(makeSession('t1', 'big', { metadata: { blob } })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getSession('t1', 'big')).toBeNull();
+
+        const t = makeTrace('t1', 'tr1', 's1');
+        await storage.createTrace(t);
+        await limitError(storage.updateTrace('t1', 'tr1', { output: { ok: true, stdout: blob, stderr: '' } }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'tr1')).toEqual(t);
+        await limitError(storage.addCheckpoint('t1', { traceId: 'tr1', label: 'x', passed: true, details: { blob }, at: iso(T0) }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([]);
+        if (supports.transactions) {
+          await limitError(storage.batch('t1', [
+            { op: 'createTrace', trace: makeTrace('t1', 'b1', 's1') },
+            { op: 'createTrace', trace: makeTrace('t1', 'b2', 's1', T0, { metadata: { blob } }) },
+          ]), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect(await storage.getTrace('t1', 'b1')).toBeNull();
+        }
+      });
+
+      it('refuses invalid timestamps and unknown statuses', async () => {
+        await limitError(storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { createdAt: 'yesterday' })), 'LIMIT_VALIDATION');
+        await limitError(storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { status: 'done' as TraceStatus })), 'LIMIT_VALIDATION');
+        await storage.createSession(makeSession('t1', 's1'));
+        await limitError(storage.closeSession('t1', 's1', 'later'), 'LIMIT_VALIDATION');
+        expect(await storage.getTrace('t1', 'tr1')).toBeNull();
+        expect((await storage.getSession('t1', 's1'))!.status).toBe('open');
+      });
+    });
+
+    describe.skipIf(!supports.transactions)('batch writes', () => {
+      it('applies a mixed batch in one go', async () => {
+        const ops: BatchOp[] = [
+          { op: 'createSession', session: makeSession('t1', 's1') },
+          { op: 'createTrace', trace: makeTrace('t1', 'tr1', 's1', T0, { status: 'running' }) },
+          { op: 'updateTrace', id: 'tr1', patch: { status: 'ok', completedAt: iso(T0 + 9) } },
+          { op: 'addFlag', flag: makeFlag('f1', 'tr1', 'Unverified') },
+          { op: 'addCheckpoint', checkpoint: { traceId: 'tr1', label: 'output', passed: true, details: {}, at: iso(T0) } },
+          { op: 'setQuarantine', state: { traceId: 'tr1', quarantined: true, reason: 'r', actor: 'a', at: iso(T0) } },
+          { op: 'incrementCounters', deltas: { runs: 1 } },
+        ];
+        await storage.batch('t1', ops);
+        await storage.batch('t1', []);
+        expect(await storage.getSession('t1', 's1')).not.toBeNull();
+        expect(await storage.getTrace('t1', 'tr1')).toMatchObject({ status: 'ok', completedAt: iso(T0 + 9), flags: [expect.objectContaining({ id: 'f1' })] });
+        expect(await storage.listCheckpoints('t1', 'tr1')).toHaveLength(1);
+        expect(await storage.getQuarantine('t1', 'tr1')).toMatchObject({ quarantined: true });
+        expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
+      });
+
+      it('rolls back every earlier op when a later op fails', async () => {
+        await storage.createTrace(makeTrace('t1', 'existing', 's1'));
+        const prefix: BatchOp[] = [
+          { op: 'createSession', session: makeSession('t1', 's9') },
+          { op: 'createTrace', trace: makeTrace('t1', 'new1', 's9') },
+          { op: 'addFlag', flag: makeFlag('f1', 'existing') },
+          { op: 'updateTrace', id: 'existing', patch: { status: 'error' } },
+          { op: 'addCheckpoint', checkpoint: { traceId: 'existing', label: 'x', passed: true, details: {}, at: iso(T0) } },
+          { op: 'setQuarantine', state: { traceId: 'existing', quarantined: true, reason: 'r', actor: 'a', at: iso(T0) } },
+          { op: 'incrementCounters', deltas: { runs: 1 } },
+        ];
+        await limitError(storage.batch('t1', [...prefix, { op: 'createTrace', trace: makeTrace('t1', 'existing', 's1') }]), 'LIMIT_CONFLICT');
+        await limitError(storage.batch('t1', [...prefix, { op: 'updateTrace', id: 'missing', patch: { status: 'ok' } }]), 'LIMIT_NOT_FOUND');
+        await limitError(storage.batch('t1', [...prefix, { op: 'addFlag', flag: makeFlag('f2', 'missing') }]), 'LIMIT_NOT_FOUND');
+        await limitError(storage.batch('t1', [...prefix, { op: 'createTrace', trace: makeTrace('t1', '../evil', 's1') }]), 'LIMIT_VALIDATION');
+        expect(await storage.getSession('t1', 's9')).toBeNull();
+        expect(await storage.getTrace('t1', 'new1')).toBeNull();
+        expect(await storage.getTrace('t1', 'existing')).toEqual(makeTrace('t1', 'existing', 's1'));
+        expect(await storage.listFlags('t1')).toEqual([]);
+        expect(await storage.listCheckpoints('t1', 'existing')).toEqual([]);
+        expect(await storage.getQuarantine('t1', 'existing')).toBeNull();
+        expect(await storage.getCounters('t1')).toEqual({});
+        // The store is still usable after the rollbacks.
+        await storage.batch('t1', prefix);
+        expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
+      });
+    });
+  });
+}

@@ -70,6 +70,8 @@ export const ERROR_CODES = Object.freeze({
   // rate–distortion
   LIMIT_RD_INVALID_INPUT: spec('Invalid rate–distortion input', 'Correct the field named in the message.', 422),
   LIMIT_RD_NOT_CONVERGED: spec('Rate–distortion computation did not converge', 'Raise maxIter or epsilon.', 422),
+  // artifacts (orchestrator export / verify)
+  LIMIT_ARTIFACT_INVALID: spec('Artifact does not verify', 'The artifact was changed after export or is incomplete; export it again from the store.', 422),
 });
 
 export type LimitErrorCode = keyof typeof ERROR_CODES;

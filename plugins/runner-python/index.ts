@@ -1,0 +1,43 @@
+/**
+ * runner-python: executes Python code tasks per session, isolated and limited (see README.md).
+ * Provides `runner:python`.
+ */
+import path from 'node:path';
+import { definePlugin } from 'limit-graph';
+import type { z } from 'zod';
+import { RunnerPythonOptions } from './options.ts';
+import { PythonRunner } from './runner.ts';
+
+export { PythonRunner, effectiveLimits } from './runner.ts';
+export { RunnerPythonOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    'runner-python': z.input<typeof RunnerPythonOptions>;
+  }
+}
+
+export default definePlugin({
+  meta: {
+    name: 'runner-python',
+    version: '0.1.0',
+    description: 'Runs Python code per session: own directory and uid, network namespace, rlimits, pids cgroup, warm workers',
+    provides: ['runner:python'],
+    env: { LIMIT_PYTHON: 'python', LIMIT_PYTHON_VENV: 'venvPath' },
+  },
+  options: RunnerPythonOptions,
+  setup(ctx, options) {
+    const workDir = path.resolve(ctx.config.dataDir, options.workDir ?? 'sessions');
+    const runner = new PythonRunner({ options, workDir, logger: ctx.logger });
+    ctx.provide('runner:python', runner);
+    // Probing spawns processes: boot, not setup. A runtime made with boot:false probes on first use.
+    ctx.hooks.boot.tapPromise(ctx.name, async () => {
+      await runner.start();
+    });
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id));
+    return {
+      dispose: () => runner.dispose(),
+      health: () => runner.health(),
+    };
+  },
+});

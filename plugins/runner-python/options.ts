@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+export const RunnerPythonOptions = z
+  .object({
+    /** Interpreter: a name on PATH or a path. Resolved once at boot to its real executable (skips pyenv shims). */
+    python: z.string().min(1).default('python3'),
+    /** Use this existing virtual environment's interpreter for every session. */
+    venvPath: z.string().min(1).optional(),
+    /** 'per-session': `python -m venv` in each session's directory on its first task. */
+    createVenv: z.enum(['none', 'per-session']).default('none'),
+    /** Per-session venvs see the base interpreter's site-packages. */
+    venvSystemSitePackages: z.boolean().default(false),
+    /** Per-session venvs get pip (ensurepip takes seconds, so it is off unless asked for). */
+    venvPip: z.boolean().default(false),
+    /** Root of the per-session directories. Default `<dataDir>/sessions`. */
+    workDir: z.string().min(1).optional(),
+    /** Remove a session's directory when the session closes. */
+    removeSessionFiles: z.boolean().default(true),
+    timeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),
+    memoryMb: z.number().int().min(16).max(1_048_576).default(512),
+    /** Per stream (stdout, stderr); the rest is dropped and a marker line says so. */
+    maxOutputBytes: z.number().int().min(256).max(256 * 1024 * 1024).default(1024 * 1024),
+    /** Variables copied from the server's environment; everything else (secrets) never reaches user code. */
+    envAllowList: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default(['PATH', 'LANG', 'LC_ALL']),
+    allowNetwork: z.boolean().default(false),
+    /** Executions running at once across all sessions (a session's own limit can only lower it). */
+    maxConcurrency: z.number().int().min(1).max(1024).default(4),
+    /** Processes (and threads) one execution or worker may have at once: the fork-bomb bound. */
+    maxProcesses: z.number().int().min(2).max(100_000).default(64),
+    /** Keep a Python worker per session so repeated tasks skip the interpreter start (globals persist). */
+    warm: z.boolean().default(true),
+    /**
+     * 'auto': when the server runs as root, each session runs as its own unprivileged uid (files of
+     * one session are unreadable to another, RLIMIT_NPROC applies); otherwise as the server's user.
+     * 'per-session' demands it (boot fails when not root); 'none' never drops privileges.
+     */
+    sandboxUser: z.enum(['auto', 'per-session', 'none']).default('auto'),
+    /** First uid of the range session uids are hashed into (uid = start + hash(session dir) % size). */
+    uidRangeStart: z.number().int().min(1000).default(200_000),
+    uidRangeSize: z.number().int().min(1).default(1 << 20),
+    /** pids cgroup root under which per-execution cgroups are made; 'auto' probes cgroup v1 then v2; 'none' disables. */
+    cgroupRoot: z.string().min(1).default('auto'),
+  })
+  .strict()
+  .refine((o) => !(o.venvPath && o.createVenv === 'per-session'), {
+    message: 'venvPath and createVenv: "per-session" exclude each other; pick one',
+    path: ['createVenv'],
+  });
+
+export type RunnerPythonOptions = z.output<typeof RunnerPythonOptions>;

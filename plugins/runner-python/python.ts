@@ -1,0 +1,145 @@
+/**
+ * The Python the runner starts. Kept as strings so the plugin ships as plain modules.
+ *
+ * PREAMBLE runs first in every process (`python -E -s -c PREAMBLE <json>`): it applies the limits
+ * that must be set from inside before any user code runs (join the pids cgroup, RLIMIT_AS,
+ * RLIMIT_NPROC, drop to the session's uid), then either executes one task read from stdin (cold
+ * mode) or becomes a warm worker (WORKER).
+ */
+export const PREAMBLE = String.raw`
+import os, sys, json, resource
+_c = json.loads(sys.argv[1])
+if _c.get('cgroupProcs'):
+    with open(_c['cgroupProcs'], 'w') as _f:
+        _f.write(str(os.getpid()))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+if _c.get('memoryBytes'):
+    resource.setrlimit(resource.RLIMIT_AS, (_c['memoryBytes'], _c['memoryBytes']))
+if _c.get('uid') is not None:
+    os.setgroups([])
+    os.setgid(_c['gid'])
+    os.setuid(_c['uid'])
+if _c.get('nproc'):
+    resource.setrlimit(resource.RLIMIT_NPROC, (_c['nproc'], _c['nproc']))
+if _c['mode'] == 'exec':
+    _src = sys.stdin.read()
+    sys.stdin.close()
+    sys.stdin = open(os.devnull)
+    sys.argv = ['<task>'] + _c.get('args', [])
+    _g = {'__name__': '__main__', '__builtins__': __builtins__}
+    try:
+        exec(compile(_src, '<task>', 'exec'), _g)
+    except SystemExit:
+        raise
+    except BaseException as _e:
+        import linecache, traceback
+        linecache.cache['<task>'] = (len(_src), None, _src.splitlines(True), '<task>')
+        traceback.print_exception(type(_e), _e, _e.__traceback__.tb_next)
+        sys.stderr.flush()
+        os._exit(2 if isinstance(_e, MemoryError) else 1)
+else:
+    _w = _c['worker']
+    exec(compile(_w, '<limit-worker>', 'exec'), {'__name__': '__limit_worker__', '__builtins__': __builtins__, 'CONFIG': _c})
+`;
+
+/**
+ * The warm worker: JSON lines in on (a dup of) stdin, JSON lines out on fd 3, so user code that
+ * prints, reads stdin or writes to fd 1/2 cannot corrupt the protocol. Globals persist between
+ * requests; that is the session's memory.
+ */
+export const WORKER = String.raw`
+import sys, os, io, json, ast, traceback, linecache
+MAX = CONFIG['maxOutputBytes']
+proto_in = io.open(os.dup(0), 'r', encoding='utf-8', newline='\n')
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
+proto_out = io.open(3, 'w', encoding='utf-8', newline='\n')
+sys.stdin = io.StringIO('')
+
+class Capped(io.TextIOBase):
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+        self.truncated = False
+    def writable(self):
+        return True
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError('write() argument must be str, not %s' % type(s).__name__)
+        room = MAX - self.size
+        if room > 0:
+            part = s[:room]
+            self.parts.append(part)
+            self.size += len(part)
+        if len(s) > room:
+            self.truncated = True
+        return len(s)
+    def getvalue(self):
+        return ''.join(self.parts)
+
+G = {'__name__': '__main__', '__builtins__': __builtins__}
+
+def jsonable(v):
+    try:
+        json.dumps(v)
+        return v
+    except Exception:
+        return repr(v)
+
+def run(req):
+    src = req['code']
+    name = '<task-%d>' % req['id']
+    linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+    out, err = Capped(), Capped()
+    res = {'id': req['id'], 'ok': True}
+    saved_env = None
+    if req.get('env'):
+        saved_env = dict(os.environ)
+        os.environ.update(req['env'])
+    sys.argv = ['<task>'] + req.get('args', [])
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        tree = ast.parse(src, name, 'exec')
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, name, 'exec'), G)
+        if last is not None:
+            v = eval(compile(last, name, 'eval'), G)
+            if v is not None:
+                res['value'] = jsonable(v)
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            res['ok'] = False
+            res['error'] = {'type': 'SystemExit', 'message': 'exit code %s' % (e.code,)}
+    except BaseException as e:
+        res['ok'] = False
+        res['error'] = {'type': type(e).__name__, 'message': str(e)}
+        try:
+            traceback.print_exception(type(e), e, e.__traceback__.tb_next, file=err)
+        except BaseException:
+            pass
+    finally:
+        sys.stdout, sys.stderr = old
+        if saved_env is not None:
+            os.environ.clear()
+            os.environ.update(saved_env)
+    res['stdout'] = out.getvalue()
+    res['stderr'] = err.getvalue()
+    res['truncated'] = out.truncated or err.truncated
+    return res
+
+proto_out.write('{"ready":true}\n')
+proto_out.flush()
+for line in proto_in:
+    req = json.loads(line)
+    try:
+        res = run(req)
+        text = json.dumps(res)
+    except BaseException as e:
+        text = json.dumps({'id': req.get('id'), 'ok': False, 'stdout': '', 'stderr': '', 'error': {'type': type(e).__name__, 'message': 'the worker could not report the result: %s' % e}})
+    proto_out.write(text + '\n')
+    proto_out.flush()
+`;

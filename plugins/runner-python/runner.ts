@@ -1,0 +1,711 @@
+/**
+ * The Python runner: one directory (and, as root, one uid) per session, every process started in
+ * its own process group, pids cgroup and (without network) network namespace, limits applied by a
+ * preamble before user code runs. Warm mode keeps one worker per session speaking JSON lines.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, lchown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { execa, type ResultPromise } from 'execa';
+import { LimitError, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
+import type { RunnerPythonOptions } from './options.ts';
+import { PREAMBLE, WORKER } from './python.ts';
+import { PidsCgroups, killTree, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
+
+const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+
+interface Platform {
+  executable: string;
+  version: string;
+  /** true, or why network isolation is unavailable. */
+  netns: true | string;
+  cgroups: PidsCgroups | string;
+  /** true when sessions run as their own uid, or why not. */
+  dropUid: true | string;
+}
+
+/** The limits in force for one execution: the stricter of the runner's options and the session's. */
+export function effectiveLimits(options: RunnerPythonOptions, session: SessionLimits): SessionLimits {
+  return {
+    timeoutMs: Math.min(options.timeoutMs, session.timeoutMs),
+    memoryMb: Math.min(options.memoryMb, session.memoryMb),
+    allowNetwork: options.allowNetwork && session.allowNetwork,
+    maxConcurrency: Math.min(options.maxConcurrency, session.maxConcurrency),
+  };
+}
+
+class Semaphore {
+  #free: number;
+  readonly #waiters: { grant: () => void }[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  /** Resolves with a release function, or with undefined when `signal` fires first. */
+  acquire(signal: AbortSignal): Promise<(() => void) | undefined> {
+    const release = () => {
+      const next = this.#waiters.shift();
+      if (next) next.grant();
+      else this.#free++;
+    };
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve(once(release));
+    }
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve(undefined);
+      const waiter = { grant: () => { signal.removeEventListener('abort', onAbort); resolve(once(release)); } };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        resolve(undefined);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
+}
+
+/** Keeps the first `max` bytes of a stream and counts the rest. */
+class CappedBuffer {
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  dropped = 0;
+  constructor(private readonly max: number) {}
+  push(chunk: Buffer): void {
+    const room = this.max - this.#size;
+    if (room >= chunk.length) {
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
+    } else {
+      if (room > 0) this.#chunks.push(chunk.subarray(0, room));
+      this.#size += Math.max(room, 0);
+      this.dropped += chunk.length - Math.max(room, 0);
+    }
+  }
+  text(): string {
+    const body = Buffer.concat(this.#chunks).toString('utf8');
+    return this.dropped > 0 ? `${body}\n${truncationMarker(this.max, this.dropped)}` : body;
+  }
+}
+
+const truncationMarker = (max: number, dropped?: number) =>
+  `[limit-graph: output truncated at maxOutputBytes=${max}${dropped ? `; ${dropped} bytes dropped` : ''}]\n`;
+
+type Stop = 'timeout' | 'aborted' | 'closed';
+
+interface Execution {
+  readonly stop: AbortController;
+}
+
+interface SessionState {
+  readonly id: string;
+  readonly dir: string;
+  readonly tmp: string;
+  readonly uid: number | undefined;
+  python: string;
+  venvDir: string | undefined;
+  prepared: Promise<void> | undefined;
+  worker: Worker | undefined;
+  sem: Semaphore | undefined;
+  semSize: number;
+  readonly running: Set<Execution>;
+}
+
+interface Launched {
+  child: ResultPromise;
+  cgroupDir: string | undefined;
+  exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface WorkerResponse {
+  id: number;
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  value?: unknown;
+  error?: { type: string; message: string };
+  truncated?: boolean;
+}
+
+class WorkerExited extends Error {
+  constructor(readonly exitCode: number | null, readonly signal: NodeJS.Signals | null, readonly stderrTail: string) {
+    super(`the Python worker exited (${signal ? `signal ${signal}` : `exit code ${exitCode}`})`);
+  }
+}
+
+/** A warm Python process of one session. One request at a time (the session's semaphore guarantees it). */
+class Worker {
+  dead = false;
+  readonly ready: Promise<void>;
+  #nextId = 1;
+  #pending: { id: number; resolve: (r: WorkerResponse) => void; reject: (e: Error) => void } | undefined;
+  #stray: { out: CappedBuffer; err: CappedBuffer } | undefined;
+  #stderrTail = '';
+
+  constructor(readonly launched: Launched, readonly key: string, maxOutputBytes: number) {
+    const { child } = launched;
+    const proto = child.stdio[3] as Readable;
+    let markReady!: () => void;
+    let failReady!: (e: Error) => void;
+    this.ready = new Promise((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    createInterface({ input: proto }).on('line', (line) => {
+      let message: WorkerResponse & { ready?: boolean };
+      try {
+        message = JSON.parse(line) as WorkerResponse & { ready?: boolean };
+      } catch {
+        return; // User code wrote to fd 3; the protocol ignores what it cannot parse.
+      }
+      if (message.ready) return markReady();
+      const pending = this.#pending;
+      if (pending && message.id === pending.id) {
+        this.#pending = undefined;
+        pending.resolve(message);
+      }
+    });
+    // Output written straight to fd 1/2 (subprocesses, C extensions) belongs to the current task.
+    child.stdout!.on('data', (b: Buffer) => this.#stray?.out.push(b));
+    child.stderr!.on('data', (b: Buffer) => {
+      this.#stray?.err.push(b);
+      this.#stderrTail = (this.#stderrTail + b.toString('utf8')).slice(-4096);
+    });
+    void launched.exited.then(({ exitCode, signal }) => {
+      this.dead = true;
+      const error = new WorkerExited(exitCode, signal, this.#stderrTail);
+      failReady(error);
+      const pending = this.#pending;
+      this.#pending = undefined;
+      pending?.reject(error);
+    });
+    this.maxOutputBytes = maxOutputBytes;
+  }
+  private readonly maxOutputBytes: number;
+
+  request(req: { code: string; args: string[]; env?: Record<string, string> }): Promise<WorkerResponse & { strayOut: string; strayErr: string }> {
+    if (this.dead) return Promise.reject(new WorkerExited(null, null, this.#stderrTail));
+    const id = this.#nextId++;
+    const stray = { out: new CappedBuffer(this.maxOutputBytes), err: new CappedBuffer(this.maxOutputBytes) };
+    this.#stray = stray;
+    return new Promise<WorkerResponse>((resolve, reject) => {
+      this.#pending = { id, resolve, reject };
+      (this.launched.child.stdin as Writable).write(`${JSON.stringify({ id, ...req })}\n`);
+    }).then((r) => ({ ...r, strayOut: stray.out.text(), strayErr: stray.err.text() }));
+  }
+}
+
+export interface PythonRunnerInit {
+  options: RunnerPythonOptions;
+  workDir: string;
+  logger?: Logger;
+}
+
+export class PythonRunner implements Runner {
+  readonly name = 'python';
+  readonly options: RunnerPythonOptions;
+  readonly workDir: string;
+  readonly #logger: Logger | undefined;
+  readonly #sessions = new Map<string, SessionState>();
+  readonly #global: Semaphore;
+  #platform: Promise<Platform> | undefined;
+  #resolved: Platform | undefined;
+  #closed = false;
+  readonly #removals = new Set<Promise<void>>();
+
+  constructor(init: PythonRunnerInit) {
+    this.options = init.options;
+    this.workDir = path.resolve(init.workDir);
+    this.#logger = init.logger;
+    this.#global = new Semaphore(init.options.maxConcurrency);
+  }
+
+  get capabilities(): RunnerCapabilities {
+    const p = this.#resolved;
+    return {
+      timeout: true,
+      memoryLimit: process.platform === 'linux',
+      networkIsolation: p?.netns === true,
+      envControl: true,
+      concurrencyLimit: true,
+      fileIsolation: p?.dropUid === true,
+      processLimit: p !== undefined && (p.cgroups instanceof PidsCgroups || p.dropUid === true),
+      outputLimit: true,
+    };
+  }
+
+  /** Probes the platform once (interpreter, namespaces, cgroups, uids) and proves the launch chain works. */
+  start(): Promise<Platform> {
+    this.#platform ??= this.#probe().then((p) => (this.#resolved = p));
+    return this.#platform;
+  }
+
+  async #probe(): Promise<Platform> {
+    const o = this.options;
+    const interpreter = o.venvPath ? path.join(o.venvPath, 'bin', 'python') : o.python;
+    if (o.venvPath && !existsSync(interpreter)) {
+      throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: venvPath "${o.venvPath}" has no bin/python`, {
+        plugin: 'runner-python', fix: 'Point venvPath at a directory made by `python3 -m venv`.',
+      });
+    }
+    const info = await execa(interpreter, ['-E', '-s', '-c', 'import sys, json; print(json.dumps([sys.executable, sys.version.split()[0]]))'], { reject: false, timeout: 30_000 });
+    if (info.failed) {
+      throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the interpreter "${interpreter}" does not run: ${info.stderr || info.shortMessage}`, {
+        plugin: 'runner-python', fix: 'Set the `python` option to an installed Python 3 (e.g. /usr/bin/python3).', cause: info,
+      });
+    }
+    const [resolved, version] = JSON.parse(info.stdout.trim().split('\n').pop()!) as [string, string];
+    // A venv's python must be started by its own path (pyvenv.cfg is found next to it); a base
+    // interpreter is started by its real path, which skips wrappers such as pyenv's shell shims.
+    const executable = o.venvPath ? interpreter : resolved;
+
+    let dropUid: true | string;
+    if (o.sandboxUser === 'none') dropUid = 'sandboxUser is "none"';
+    else if (!IS_ROOT) {
+      if (o.sandboxUser === 'per-session') {
+        throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', 'runner-python: sandboxUser "per-session" needs the server to run as root', {
+          plugin: 'runner-python', fix: 'Run as root (e.g. in a container) or set sandboxUser to "auto" or "none".',
+        });
+      }
+      dropUid = 'the server does not run as root, so sessions share its uid';
+    } else dropUid = true;
+
+    await mkdir(this.workDir, { recursive: true, mode: 0o711 });
+    if (dropUid === true) {
+      await chmod(this.workDir, 0o711);
+      const blocked = await untraversableAncestor(this.workDir);
+      if (blocked) {
+        const reason = `session uids cannot reach workDir "${this.workDir}": "${blocked}" is not traversable (o+x)`;
+        if (o.sandboxUser === 'per-session') {
+          throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: ${reason}`, {
+            plugin: 'runner-python', fix: `Set workDir outside "${blocked}" (e.g. /var/lib/limit/sessions), chmod o+x "${blocked}", or set sandboxUser: "none".`,
+          });
+        }
+        dropUid = reason;
+      }
+    }
+    if (dropUid === true) {
+      // (dropUid may have been demoted above.) The interpreter's own files must be readable by other uids (a pyenv build under /root is not).
+      const probeUid = o.uidRangeStart;
+      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, JSON.stringify({ mode: 'exec', uid: probeUid, gid: probeUid, args: [] })], {
+        reject: false, timeout: 30_000, cwd: '/', input: 'import ast, email.message, decimal\nprint("ok")\n', extendEnv: false, env: {},
+      });
+      if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') {
+        const reason = `the interpreter ${executable} does not work as an unprivileged uid (${String(r.stderr).trim().split('\n').pop() ?? ''}); install Python where other users can read it (e.g. /usr/bin/python3)`;
+        if (o.sandboxUser === 'per-session') {
+          throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: sandboxUser "per-session": ${reason}`, { plugin: 'runner-python', fix: 'Set `python` to an interpreter readable by all users, or sandboxUser: "auto".' });
+        }
+        dropUid = reason;
+      }
+    }
+    const netns = await probeNetns(executable);
+    const cgroups = o.cgroupRoot === 'none' ? 'cgroupRoot is "none"' : await PidsCgroups.probe(o.cgroupRoot);
+    const platform: Platform = { executable, version, netns, cgroups, dropUid };
+    this.#resolved = platform;
+
+    // Prove the whole launch chain (namespace, cgroup, rlimits, uid) with a real task.
+    const probeId = `.probe-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const state = this.#newState(probeId, platform);
+    try {
+      await this.#prepare(state);
+      const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb: Math.min(o.memoryMb, 512), allowNetwork: false, maxConcurrency: 1 }, [], undefined);
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
+      launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
+      (launched.child.stdin as Writable).end('import os, ast, email.message\nprint("uid", os.getuid())\n');
+      const exit = await launched.exited;
+      await this.#reap(launched);
+      if (exit.exitCode !== 0) {
+        throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the sandboxed interpreter does not start: ${Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ')}`, {
+          plugin: 'runner-python', fix: 'Read the Python error; set sandboxUser: "none" or cgroupRoot: "none" if the sandbox is the cause.',
+        });
+      }
+    } finally {
+      await rm(state.dir, { recursive: true, force: true });
+    }
+    this.#logger?.info({ python: executable, version, netns: netns === true, cgroups: cgroups instanceof PidsCgroups, dropUid: dropUid === true }, 'runner-python ready');
+    return platform;
+  }
+
+  async health(): Promise<HealthResult> {
+    let p: Platform;
+    try {
+      p = await this.start();
+    } catch (error) {
+      return { status: 'fail', message: (error as Error).message, checks: [{ name: 'python', status: 'fail', message: (error as Error).message }] };
+    }
+    const o = this.options;
+    const caps = this.capabilities;
+    const check = (key: keyof RunnerCapabilities, okMessage: string, notMessage: string) => ({
+      name: `capability:${key}`,
+      status: caps[key] ? ('ok' as const) : ('degraded' as const),
+      message: caps[key] ? okMessage : notMessage,
+    });
+    const checks = [
+      { name: 'python', status: 'ok' as const, message: `Python ${p.version} at ${p.executable}` },
+      check('timeout', `process group (and cgroup) killed at timeoutMs (default ${o.timeoutMs} ms)`, ''),
+      check('memoryLimit', `RLIMIT_AS set to memoryMb (default ${o.memoryMb} MB)`, `RLIMIT_AS is not available on ${process.platform}; memoryMb is NOT enforced`),
+      check('networkIsolation', 'tasks without allowNetwork run in an empty network namespace (unshare -n)',
+        `allowNetwork=false is NOT enforced: ${typeof p.netns === 'string' ? p.netns : ''}`),
+      check('envControl', `environment built from envAllowList [${o.envAllowList.join(', ')}], HOME and TMPDIR in the session directory`, ''),
+      check('concurrencyLimit', `at most ${o.maxConcurrency} executions at once; one at a time per warm session`, ''),
+      check('fileIsolation', 'each session has its own 0700 directory owned by its own uid',
+        `sessions have separate directories but share one uid, so one session's code can read another's files: ${typeof p.dropUid === 'string' ? p.dropUid : ''}`),
+      check('processLimit',
+        p.cgroups instanceof PidsCgroups ? `pids cgroup per execution, pids.max=${o.maxProcesses}` : `RLIMIT_NPROC=${o.maxProcesses} per session uid`,
+        `the number of processes is NOT bounded (no writable pids cgroup: ${typeof p.cgroups === 'string' ? p.cgroups : ''}; no per-session uid); only the process group is killed at the timeout`),
+      check('outputLimit', `stdout and stderr each capped at ${o.maxOutputBytes} bytes`, ''),
+    ];
+    const degraded = checks.some((c) => c.status !== 'ok');
+    return {
+      status: degraded ? 'degraded' : 'ok',
+      message: degraded ? 'some limits are not enforced on this platform (see checks)' : `Python ${p.version}; every limit enforced`,
+      checks,
+      details: { executable: p.executable, version: p.version, workDir: this.workDir, warm: o.warm, sessions: this.#sessions.size },
+    };
+  }
+
+  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    const started = performance.now();
+    const done = (r: Omit<RunResult, 'metrics'>, exitCode?: number | null): RunResult => ({
+      ...r,
+      metrics: { latencyMs: performance.now() - started, ...(typeof exitCode === 'number' ? { exitCode } : {}) },
+    });
+    const fail = (code: LimitErrorCode, message: string, stdout = '', stderr = '', exitCode?: number | null) =>
+      done({ ok: false, stdout, stderr, error: { code, message } }, exitCode);
+
+    if (this.#closed) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'runner-python has been disposed', { plugin: 'runner-python' });
+    if (!SESSION_ID.test(ctx.session.id)) {
+      throw new LimitError('LIMIT_VALIDATION', `runner-python: session id ${JSON.stringify(ctx.session.id)} is not a valid id`, { plugin: 'runner-python' });
+    }
+    if (ctx.signal.aborted) return fail('LIMIT_RUNNER_ABORTED', 'the task was aborted before it started');
+    if (task.kind !== 'code' || (task.language !== undefined && !/^(python|python3|py)$/i.test(task.language))) {
+      return fail('LIMIT_VALIDATION', `runner-python runs Python code tasks; got kind "${task.kind}"${task.language ? `, language "${task.language}"` : ''}`);
+    }
+    let platform: Platform;
+    try {
+      platform = await this.start();
+    } catch (error) {
+      return fail('LIMIT_RUNNER_UNAVAILABLE', (error as Error).message);
+    }
+    const limits = effectiveLimits(this.options, ctx.session.limits);
+
+    const stop = new AbortController();
+    const execution: Execution = { stop };
+    const timer = setTimeout(() => stop.abort('timeout' satisfies Stop), limits.timeoutMs);
+    const onAbort = () => stop.abort('aborted' satisfies Stop);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const stopped = (): RunResult => {
+      const reason = stop.signal.reason as Stop;
+      if (reason === 'timeout') return fail('LIMIT_RUNNER_TIMEOUT', `the task exceeded timeoutMs=${limits.timeoutMs} ms; its processes were killed`);
+      return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : 'the task was aborted; its processes were killed');
+    };
+
+    const state = this.#state(ctx.session.id, platform, limits.maxConcurrency);
+    state.running.add(execution);
+    let releaseGlobal: (() => void) | undefined;
+    let releaseSession: (() => void) | undefined;
+    try {
+      releaseGlobal = await this.#global.acquire(stop.signal);
+      if (!releaseGlobal) return stopped();
+      releaseSession = await state.sem!.acquire(stop.signal);
+      if (!releaseSession) return stopped();
+      const prepared = await race(this.#prepareOnce(state), stop.signal);
+      if (prepared === STOPPED) return stopped();
+      if (task.files) await this.#writeFiles(state, task.files);
+      return this.options.warm
+        ? await this.#runWarm(platform, state, task, limits, stop.signal, fail, done, stopped)
+        : await this.#runCold(platform, state, task, limits, stop.signal, fail, done, stopped);
+    } catch (error) {
+      if (isLimitErrorLike(error) && error.code === 'LIMIT_VALIDATION') return fail('LIMIT_VALIDATION', error.message);
+      this.#logger?.error({ err: error, session: ctx.session.id }, 'runner-python failed');
+      return fail('LIMIT_RUNNER_FAILED', `runner-python could not run the task: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      state.running.delete(execution);
+      releaseSession?.();
+      releaseGlobal?.();
+    }
+  }
+
+  async #runCold(platform: Platform, state: SessionState, task: TaskParsed, limits: SessionLimits, signal: AbortSignal,
+    fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
+    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
+    const launched = await this.#launch(platform, state, 'exec', limits, task.args ?? [], task.env);
+    const out = new CappedBuffer(this.options.maxOutputBytes);
+    const err = new CappedBuffer(this.options.maxOutputBytes);
+    launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
+    launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
+    (launched.child.stdin as Writable).on('error', () => undefined);
+    (launched.child.stdin as Writable).end(task.input);
+    const exit = await race(launched.exited, signal);
+    // Whatever the task left running (background children) dies with it.
+    await this.#reap(launched);
+    if (exit === STOPPED) return stopped();
+    const stdout = out.text();
+    const stderr = err.text();
+    if (exit.exitCode === 0) return done({ ok: true, stdout, stderr }, 0);
+    return this.#failure(fail, stdout, stderr, exit.exitCode, exit.signal, limits);
+  }
+
+  #failure(fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
+    stdout: string, stderr: string, exitCode: number | null, signal: NodeJS.Signals | null, limits: SessionLimits): RunResult {
+    const lastLine = stderr.trim().split('\n').filter((l) => !l.startsWith('[limit-graph:')).pop() ?? '';
+    if (/\bMemoryError\b/.test(lastLine) || /\bMemoryError\b/.test(stderr.slice(-2000))) {
+      return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', `the task exceeded memoryMb=${limits.memoryMb} MB (MemoryError)`, stdout, stderr, exitCode);
+    }
+    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    return fail('LIMIT_RUNNER_TASK_ERROR', lastLine ? `Python ${how}: ${lastLine}` : `Python ${how}`, stdout, stderr, exitCode);
+  }
+
+  async #runWarm(platform: Platform, state: SessionState, task: TaskParsed, limits: SessionLimits, signal: AbortSignal,
+    fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
+    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
+    // A worker is started under the limits of its first task; other limits need another worker.
+    const key = `${limits.memoryMb}:${limits.allowNetwork}`;
+    let worker = state.worker;
+    if (worker && (worker.dead || worker.key !== key)) {
+      await this.#dropWorker(state);
+      worker = undefined;
+    }
+    if (!worker) {
+      const launched = await this.#launch(platform, state, 'worker', limits, [], undefined);
+      worker = new Worker(launched, key, this.options.maxOutputBytes);
+      state.worker = worker;
+      const ready = await race(worker.ready.then(() => 'ready' as const, (e: unknown) => e as WorkerExited), signal);
+      if (ready === STOPPED) {
+        await this.#dropWorker(state);
+        return stopped();
+      }
+      if (ready !== 'ready') {
+        await this.#dropWorker(state);
+        return fail('LIMIT_RUNNER_FAILED', `the Python worker did not start: ${ready.message}: ${ready.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+      }
+    }
+    const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}) }).catch((e: unknown) => e as WorkerExited), signal);
+    if (reply === STOPPED) {
+      // The worker may be stuck in user code: kill it; the session's next task gets a fresh one.
+      await this.#dropWorker(state);
+      return stopped();
+    }
+    if (reply instanceof WorkerExited) {
+      await this.#dropWorker(state);
+      const r = this.#failure(fail, '', reply.stderrTail, reply.exitCode, reply.signal, limits);
+      if (r.error?.code === 'LIMIT_RUNNER_TASK_ERROR') r.error.message = `${r.error.message} — the session's Python worker died during the task; its globals are lost and the next task starts a fresh worker`;
+      return r;
+    }
+    const max = this.options.maxOutputBytes;
+    const marker = reply.truncated ? `\n${truncationMarker(max)}` : '';
+    const stdout = reply.stdout + marker + reply.strayOut;
+    const stderr = reply.stderr + reply.strayErr;
+    if (reply.ok) return done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) });
+    const error = reply.error ?? { type: 'Error', message: 'unknown error' };
+    if (error.type === 'MemoryError') return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', `the task exceeded memoryMb=${limits.memoryMb} MB (MemoryError)`, stdout, stderr);
+    return fail('LIMIT_RUNNER_TASK_ERROR', `${error.type}: ${error.message}`, stdout, stderr);
+  }
+
+  async #dropWorker(state: SessionState): Promise<void> {
+    const worker = state.worker;
+    state.worker = undefined;
+    if (worker) await this.#reap(worker.launched);
+  }
+
+  /** Kills what is left of a launched process tree and removes its cgroup. */
+  async #reap(launched: Launched): Promise<void> {
+    await killTree(launched.child.pid, launched.cgroupDir);
+    const cg = this.#resolved?.cgroups;
+    if (launched.cgroupDir && cg instanceof PidsCgroups) {
+      const removal = cg.remove(launched.cgroupDir).finally(() => this.#removals.delete(removal));
+      this.#removals.add(removal);
+    }
+    for (const s of [launched.child.stdout, launched.child.stderr, launched.child.stdio[3]]) (s as Readable | null | undefined)?.destroy();
+    (launched.child.stdin as Writable | null)?.destroy();
+  }
+
+  async #launch(platform: Platform, state: SessionState, mode: 'exec' | 'worker', limits: SessionLimits, args: string[], extraEnv: Record<string, string> | undefined): Promise<Launched> {
+    const o = this.options;
+    const cgroupDir = platform.cgroups instanceof PidsCgroups ? await platform.cgroups.create(o.maxProcesses) : undefined;
+    const config = {
+      mode,
+      args,
+      maxOutputBytes: o.maxOutputBytes,
+      ...(process.platform === 'linux' ? { memoryBytes: limits.memoryMb * 1024 * 1024 } : {}),
+      ...(cgroupDir ? { cgroupProcs: path.join(cgroupDir, 'cgroup.procs') } : {}),
+      // RLIMIT_NPROC counts every process of a uid and root ignores it: only meaningful with a session uid.
+      ...(state.uid !== undefined ? { uid: state.uid, gid: state.uid, nproc: o.maxProcesses } : {}),
+      ...(mode === 'worker' ? { worker: WORKER } : {}),
+    };
+    const pyArgs = ['-E', '-s', '-c', PREAMBLE, JSON.stringify(config)];
+    const isolate = !limits.allowNetwork && platform.netns === true;
+    const file = isolate ? 'unshare' : state.python;
+    const argv = isolate ? [...(IS_ROOT ? ['-n'] : ['-r', '-n']), state.python, ...pyArgs] : pyArgs;
+    const child = execa(file, argv, {
+      cwd: state.dir,
+      env: { ...this.#env(state), ...extraEnv },
+      extendEnv: false,
+      detached: true,
+      buffer: false,
+      reject: false,
+      cleanup: false,
+      stdio: mode === 'worker' ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    });
+    child.catch(() => undefined);
+    const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+      child.once('error', () => resolve({ exitCode: null, signal: null }));
+    });
+    return { child, cgroupDir, exited };
+  }
+
+  #env(state: SessionState): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const key of this.options.envAllowList) {
+      const value = process.env[key];
+      if (value !== undefined) env[key] = value;
+    }
+    env.HOME = state.dir;
+    env.TMPDIR = state.tmp;
+    if (state.venvDir) {
+      env.VIRTUAL_ENV = state.venvDir;
+      env.PATH = `${path.join(state.venvDir, 'bin')}${env.PATH ? `:${env.PATH}` : ''}`;
+    }
+    return env;
+  }
+
+  #newState(id: string, platform: Platform): SessionState {
+    const dir = path.join(this.workDir, id);
+    return {
+      id, dir, tmp: path.join(dir, '.tmp'),
+      uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
+      python: platform.executable, venvDir: undefined, prepared: undefined, worker: undefined,
+      sem: undefined, semSize: 0, running: new Set(),
+    };
+  }
+
+  #state(id: string, platform: Platform, maxConcurrency: number): SessionState {
+    let state = this.#sessions.get(id);
+    if (!state) {
+      state = this.#newState(id, platform);
+      this.#sessions.set(id, state);
+    }
+    // A warm worker runs one task at a time, so a warm session is a queue of one.
+    const size = this.options.warm ? 1 : maxConcurrency;
+    if (!state.sem || state.semSize !== size) {
+      state.sem = new Semaphore(size);
+      state.semSize = size;
+    }
+    return state;
+  }
+
+  #prepareOnce(state: SessionState): Promise<void> {
+    state.prepared ??= this.#prepare(state).catch((error: unknown) => {
+      state.prepared = undefined;
+      throw error;
+    });
+    return state.prepared;
+  }
+
+  async #prepare(state: SessionState): Promise<void> {
+    await mkdir(state.tmp, { recursive: true, mode: 0o700 });
+    await chmod(state.dir, 0o700);
+    if (this.options.createVenv === 'per-session') {
+      const venvDir = path.join(state.dir, '.venv');
+      if (!existsSync(path.join(venvDir, 'bin', 'python'))) {
+        const flags = [...(this.options.venvSystemSitePackages ? ['--system-site-packages'] : []), ...(this.options.venvPip ? [] : ['--without-pip'])];
+        const r = await execa(this.#resolved!.executable, ['-E', '-m', 'venv', ...flags, venvDir], { reject: false, timeout: 300_000, cwd: state.dir });
+        if (r.failed) throw new Error(`python -m venv failed: ${r.stderr || r.shortMessage}`);
+      }
+      state.venvDir = venvDir;
+      state.python = path.join(venvDir, 'bin', 'python');
+    } else if (this.options.venvPath) {
+      state.venvDir = path.resolve(this.options.venvPath);
+    }
+    if (state.uid !== undefined) await chownTree(state.dir, state.uid);
+  }
+
+  async #writeFiles(state: SessionState, files: Record<string, string>): Promise<void> {
+    for (const [name, content] of Object.entries(files)) {
+      const target = path.resolve(state.dir, name);
+      if (path.isAbsolute(name) || !target.startsWith(state.dir + path.sep)) {
+        throw new LimitError('LIMIT_VALIDATION', `task.files: "${name}" is outside the session directory`, { plugin: 'runner-python' });
+      }
+      await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+      // Refuse to follow a symlink the session's own code may have planted.
+      const existing = await lstat(target).catch(() => undefined);
+      if (existing?.isSymbolicLink()) await rm(target);
+      await writeFile(target, content, { mode: 0o600 });
+      if (state.uid !== undefined) await chown(target, state.uid, state.uid);
+      if (state.uid !== undefined) await chown(path.dirname(target), state.uid, state.uid);
+    }
+  }
+
+  /** The session directory of a session id (for tests and tools). */
+  sessionDir(sessionId: string): string {
+    return path.join(this.workDir, sessionId);
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    const state = this.#sessions.get(sessionId);
+    if (!state) return;
+    this.#sessions.delete(sessionId);
+    for (const execution of state.running) execution.stop.abort('closed' satisfies Stop);
+    await this.#dropWorker(state);
+    if (this.options.removeSessionFiles) await rm(state.dir, { recursive: true, force: true });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#sessions.keys()].map((id) => this.closeSession(id)));
+    const cg = this.#resolved?.cgroups;
+    if (cg instanceof PidsCgroups) {
+      await Promise.all([...this.#removals]);
+      await cg.dispose();
+    }
+  }
+}
+
+const STOPPED = Symbol('stopped');
+
+function race<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof STOPPED> {
+  if (signal.aborted) return Promise.resolve(STOPPED);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(STOPPED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+function isLimitErrorLike(e: unknown): e is LimitError {
+  return e instanceof Error && (e as { name?: string }).name === 'LimitError';
+}
+
+async function chownTree(dir: string, uid: number): Promise<void> {
+  await chown(dir, uid, uid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(p, uid);
+    else await lchown(p, uid, uid).catch(() => undefined);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Platform facilities the runner uses to enforce limits, each probed once so that health() can say
+ * exactly which are in force: a network namespace (`unshare -n`), a pids cgroup (fork bombs, and a
+ * list of every process of an execution to kill), and per-session uids (file isolation, RLIMIT_NPROC).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+
+/** Kills a detached execution: its process group, then anything left in its cgroup (escaped via setsid). */
+export async function killTree(pid: number | undefined, cgroupDir: string | undefined): Promise<void> {
+  if (pid !== undefined) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+  }
+  if (cgroupDir) {
+    // Forks may race the kill; a few passes catch the children of processes being killed.
+    for (let pass = 0; pass < 5; pass++) {
+      const pids = await cgroupPids(cgroupDir);
+      if (pids.length === 0) break;
+      for (const p of pids) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          // Exited meanwhile.
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+export async function cgroupPids(cgroupDir: string): Promise<number[]> {
+  try {
+    const text = await readFile(path.join(cgroupDir, 'cgroup.procs'), 'utf8');
+    return text.split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A pids cgroup directory under which the runner makes one child cgroup per execution. */
+export class PidsCgroups {
+  private constructor(readonly base: string) {}
+
+  /** Tries `root` (or the v1 then v2 mount points) and returns a usable base, or the reason it is not usable. */
+  static async probe(root: string): Promise<PidsCgroups | string> {
+    const candidates = root === 'auto' ? ['/sys/fs/cgroup/pids', '/sys/fs/cgroup'] : [root];
+    const reasons: string[] = [];
+    for (const candidate of candidates) {
+      if (!existsSync(candidate)) {
+        reasons.push(`${candidate} does not exist`);
+        continue;
+      }
+      const base = path.join(candidate, `limit-graph-${process.pid}-${randomUUID().slice(0, 8)}`);
+      try {
+        await mkdir(base);
+        if (!existsSync(path.join(base, 'pids.max'))) {
+          await rmdir(base).catch(() => undefined);
+          reasons.push(`${candidate} has no pids controller for child groups`);
+          continue;
+        }
+        const cg = new PidsCgroups(base);
+        const probe = await cg.create(4);
+        await cg.remove(probe);
+        return cg;
+      } catch (error) {
+        await rmdir(base).catch(() => undefined);
+        reasons.push(`${candidate}: ${(error as Error).message}`);
+      }
+    }
+    return reasons.join('; ');
+  }
+
+  async create(maxPids: number): Promise<string> {
+    const dir = path.join(this.base, randomUUID());
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'pids.max'), String(maxPids));
+    return dir;
+  }
+
+  /** Removes a (killed) execution's cgroup; retries while the kernel reaps its last processes. */
+  async remove(dir: string): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        await rmdir(dir);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return;
+        await killTree(undefined, dir);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await rmdir(this.base).catch(() => undefined);
+  }
+}
+
+/** Whether `unshare -n` gives a process an empty network namespace here. */
+export async function probeNetns(python: string): Promise<string | true> {
+  try {
+    const r = await execa('unshare', ['-n', python, '-c', 'import socket; socket.create_connection(("127.0.0.1", 9), timeout=1)'], {
+      reject: false, timeout: 10_000, extendEnv: false, env: {},
+    });
+    if (r.failed && /unreachable|Errno 101|Errno 99/i.test(r.stderr)) return true;
+    return r.exitCode === 0 ? 'a socket connected inside `unshare -n`' : `unshare -n failed: ${String(r.stderr || r.message || '').split('\n').pop() ?? ''}`;
+  } catch (error) {
+    return `unshare is unavailable: ${(error as Error).message}`;
+  }
+}
+
+/** The uid a session runs as: stable for a session directory, so files survive a server restart. */
+export function sessionUid(sessionDir: string, start: number, size: number): number {
+  const digest = createHash('sha256').update(path.resolve(sessionDir)).digest();
+  return start + (digest.readUInt32BE(0) % size);
+}
+
+/** The first ancestor of `dir` another uid cannot traverse (lacks o+x), or undefined when all are traversable. */
+export async function untraversableAncestor(dir: string): Promise<string | undefined> {
+  let current = path.resolve(dir);
+  const chain: string[] = [];
+  while (true) {
+    chain.push(current);
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const d of chain.reverse()) {
+    try {
+      const s = await stat(d);
+      if ((s.mode & 0o001) === 0) return d;
+    } catch {
+      return undefined; // Not created yet: the runner creates it with o+x.
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,33 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRuntime, type Runtime } from 'limit-graph';
+import runnerPython, { type PythonRunner } from '../../plugins/runner-python/index.ts';
+import type { z } from 'zod';
+import type { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
+
+export interface PythonFixture {
+  rt: Runtime;
+  runner: PythonRunner;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** A runtime with runner-python whose workDir lives in a fresh temp directory. */
+export async function pythonRuntime(options: z.input<typeof RunnerPythonOptions> = {}): Promise<PythonFixture> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-py-'));
+  // mkdtemp makes 0700; session uids must traverse it to reach their own directories.
+  chmodSync(dir, 0o711);
+  const rt = await createRuntime({
+    config: { dataDir: dir, logLevel: 'silent', plugins: {} },
+    plugins: [runnerPython.configure({ workDir: path.join(dir, 'sessions'), ...options })],
+  });
+  const runner = rt.resolve('runner:python') as PythonRunner;
+  return {
+    rt, runner, dir,
+    async close() {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

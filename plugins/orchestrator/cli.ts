@@ -1,0 +1,135 @@
+/** `limit run`, `limit export`, `limit verify`, `limit demo`. */
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LimitError } from 'limit-graph';
+import type { ArtifactFormat, CommandRegistry, RunOutcome } from 'limit-graph';
+import { verifyArtifactFiles } from './artifact.ts';
+import { formatDemo, runDemo } from './demo.ts';
+
+const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
+
+/** Reads an artifact: one .json/.jsonl file, or a CSV folder. */
+export async function readArtifact(target: string): Promise<{ path: string; content: string }[]> {
+  const info = await stat(target).catch(() => null);
+  if (!info) throw new LimitError('LIMIT_NOT_FOUND', `No artifact at ${target}`, { details: { path: target } });
+  if (info.isDirectory()) {
+    const names = (await readdir(target)).filter((n) => n.endsWith('.csv') || n === 'manifest.json').sort();
+    return Promise.all(names.map(async (n) => ({ path: n, content: await readFile(path.join(target, n), 'utf8') })));
+  }
+  return [{ path: path.basename(target), content: await readFile(target, 'utf8') }];
+}
+
+/** Writes an export: the single file to `out`, or the CSV files into the folder `out`. */
+export async function writeArtifact(out: string, files: { path: string; content: string }[], format: ArtifactFormat): Promise<string[]> {
+  if (format === 'csv') {
+    await mkdir(out, { recursive: true });
+    for (const f of files) await writeFile(path.join(out, f.path), f.content);
+    return files.map((f) => path.join(out, f.path));
+  }
+  await mkdir(path.dirname(path.resolve(out)), { recursive: true });
+  await writeFile(out, files[0]!.content);
+  return [out];
+}
+
+function outcomeError(outcome: RunOutcome): LimitError | undefined {
+  const { trace } = outcome;
+  const details = { traceId: trace.id, status: trace.status, flags: trace.flags.map((f) => ({ kind: f.kind, severity: f.severity, reason: f.reason })) };
+  if (trace.status === 'blocked' || trace.status === 'quarantined') {
+    return new LimitError('LIMIT_GOVERNANCE_BLOCKED', `Trace ${trace.id} is ${trace.status}: ${[...outcome.verdicts.input.reasons, ...(outcome.verdicts.output?.reasons ?? [])].join('; ') || 'see its flags'}`, { details });
+  }
+  if (trace.status === 'error') {
+    const error = trace.output?.error;
+    return new LimitError('LIMIT_RUNNER_FAILED', `Trace ${trace.id} failed${error ? ` (${error.code}): ${error.message}` : ''}${trace.output?.stderr ? `\n${trace.output.stderr}` : ''}`, { details });
+  }
+  return undefined;
+}
+
+export function registerCommands(registry: CommandRegistry): void {
+  const { program } = registry;
+
+  program
+    .command('run')
+    .description('run a task through the governed pipeline and print its output')
+    .argument('<runner>', 'runner name (python, llama, openai, anthropic, …)')
+    .argument('[task...]', 'the task, after "--" (code for code runners, a prompt for model runners)')
+    .option('--session <id>', 'run in this session (created if it does not exist); default: a new session closed afterwards')
+    .option('--kind <kind>', 'task kind: code or prompt', 'code')
+    .option('--json', 'print the trace as one JSON document')
+    .action(async (runner: string, words: string[], opts: { session?: string; kind: string; json?: boolean }) => {
+      const input = words.join(' ');
+      if (!input.trim()) throw new LimitError('LIMIT_VALIDATION', 'No task given', { fix: 'Pass the task after "--": limit run python -- "print(1)"' });
+      if (opts.kind !== 'code' && opts.kind !== 'prompt') throw new LimitError('LIMIT_VALIDATION', `--kind must be code or prompt, not "${opts.kind}"`);
+      const runtime = await registry.runtime();
+      const orchestrator = runtime.resolve('orchestrator');
+      let sessionId = opts.session;
+      const ephemeral = sessionId === undefined;
+      if (sessionId === undefined) sessionId = (await orchestrator.openSession({ name: 'limit run' })).id;
+      else if (!(await orchestrator.getSession(undefined, sessionId))) await orchestrator.openSession({ id: sessionId, name: sessionId });
+      try {
+        const outcome = await orchestrator.run({ sessionId, runner, task: { input, kind: opts.kind }, actor: 'cli' });
+        const error = outcomeError(outcome);
+        if (error) throw error;
+        if (opts.json) registry.printJson({ trace: outcome.trace, executed: outcome.executed, checkpoints: outcome.checkpoints });
+        else registry.print(outcome.trace.output?.stdout ?? '');
+      } finally {
+        if (ephemeral) await orchestrator.closeSession(undefined, sessionId);
+      }
+    });
+
+  program
+    .command('export')
+    .description('export a session (or traces) with provenance, flags, checkpoints and RD series, plus a SHA-256 manifest')
+    .option('--session <id>', 'the session to export')
+    .option('--trace <ids...>', 'export these traces instead of a session')
+    .requiredOption('--format <format>', 'json, jsonl or csv (csv writes a folder)')
+    .requiredOption('--out <path>', 'output file (json, jsonl) or folder (csv)')
+    .option('--json', 'print the manifest as one JSON document')
+    .action(async (opts: { session?: string; trace?: string[]; format: string; out: string; json?: boolean }) => {
+      if (!FORMATS.includes(opts.format as ArtifactFormat)) {
+        throw new LimitError('LIMIT_VALIDATION', `--format must be one of ${FORMATS.join(', ')}, not "${opts.format}"`);
+      }
+      const format = opts.format as ArtifactFormat;
+      const runtime = await registry.runtime();
+      const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format });
+      const written = await writeArtifact(opts.out, artifact.files, format);
+      if (opts.json) registry.printJson({ files: written, manifest: artifact.manifest });
+      else {
+        const m = artifact.manifest;
+        registry.print([
+          `exported ${m.traceIds.length} traces (${m.encoding}) to ${written.join(', ')}`,
+          `provenance: ${m.provenance.verified ? 'every chain verifies' : 'SOME CHAINS DO NOT VERIFY'}`,
+          ...Object.entries(m.parts).map(([k, v]) => `  ${k.padEnd(12)} ${String(v.records).padStart(5)} records  sha256 ${v.sha256}`),
+        ].join('\n'));
+      }
+    });
+
+  program
+    .command('verify')
+    .description('re-check every digest and provenance chain of an exported artifact; exits 1 on tampering')
+    .argument('<artifact>', 'a .json/.jsonl artifact file or a CSV artifact folder')
+    .option('--json', 'print the verification as one JSON document')
+    .action(async (target: string, opts: { json?: boolean }) => {
+      const result = verifyArtifactFiles(await readArtifact(target));
+      if (!result.ok) {
+        throw new LimitError('LIMIT_ARTIFACT_INVALID', `Artifact ${target} does not verify:\n  ${result.problems.join('\n  ')}`, { details: { path: target, ...result } });
+      }
+      if (opts.json) registry.printJson(result);
+      else registry.print(`${target}: OK — ${result.parts.length} parts match their SHA-256 digests, ${result.chains.length} provenance chains verify`);
+    });
+
+  program
+    .command('demo')
+    .description('run a real end-to-end session: a clean run, a blocked one, a merge, an RD knee, an export')
+    .option('--out <dir>', 'where to write the export (default: a new temporary folder)')
+    .option('--runner <name>', 'runner to use', 'python')
+    .option('--json', 'print the summary as one JSON document')
+    .action(async (opts: { out?: string; runner: string; json?: boolean }) => {
+      const runtime = await registry.runtime();
+      const out = opts.out ?? mkdtempSync(path.join(os.tmpdir(), 'limit-demo-'));
+      const summary = await runDemo(runtime, out, opts.runner);
+      if (opts.json) registry.printJson(summary);
+      else registry.print(formatDemo(summary));
+    });
+}

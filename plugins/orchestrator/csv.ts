@@ -1,0 +1,80 @@
+/**
+ * RFC 4180 CSV with one extension borrowed from PostgreSQL's COPY … CSV: an unquoted empty field is
+ * "absent" (null) and a quoted empty field ("") is the empty string. Optional fields of provenance
+ * entries must round-trip exactly, or their hashes would not verify after a CSV export.
+ */
+export type CsvCell = string | null;
+
+export function encodeCsv(header: readonly string[], rows: readonly CsvCell[][]): string {
+  const line = (cells: readonly CsvCell[]) => cells.map(encodeCell).join(',');
+  return [line(header), ...rows.map(line)].join('\r\n') + '\r\n';
+}
+
+function encodeCell(cell: CsvCell): string {
+  if (cell === null) return '';
+  if (cell === '' || /[",\r\n]/.test(cell) || cell.trim() !== cell) return `"${cell.replaceAll('"', '""')}"`;
+  return cell;
+}
+
+/** Parses CSV text into rows of cells (null for unquoted empty fields). */
+export function parseCsv(text: string): CsvCell[][] {
+  const rows: CsvCell[][] = [];
+  let row: CsvCell[] = [];
+  let i = 0;
+  const n = text.length;
+  if (n === 0) return rows;
+  for (;;) {
+    let cell: CsvCell;
+    if (text[i] === '"') {
+      let value = '';
+      i++;
+      for (;;) {
+        if (i >= n) throw new Error('unterminated quoted field');
+        const c = text[i]!;
+        if (c === '"') {
+          if (text[i + 1] === '"') {
+            value += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        value += c;
+        i++;
+      }
+      cell = value;
+    } else {
+      let end = i;
+      while (end < n && text[end] !== ',' && text[end] !== '\r' && text[end] !== '\n') end++;
+      const raw = text.slice(i, end);
+      if (raw.includes('"')) throw new Error(`stray quote in unquoted field at offset ${i}`);
+      cell = raw === '' ? null : raw;
+      i = end;
+    }
+    row.push(cell);
+    if (i >= n) {
+      rows.push(row);
+      break;
+    }
+    const c = text[i];
+    if (c === ',') {
+      i++;
+      continue;
+    }
+    if (c === '\r' && text[i + 1] === '\n') i += 2;
+    else if (c === '\r' || c === '\n') i++;
+    else throw new Error(`unexpected character ${JSON.stringify(c)} after a field at offset ${i}`);
+    rows.push(row);
+    row = [];
+    if (i >= n) break;
+  }
+  return rows;
+}
+
+/** Rows as objects keyed by the header row. */
+export function parseCsvObjects(text: string): Record<string, CsvCell>[] {
+  const [header, ...rows] = parseCsv(text);
+  if (!header) return [];
+  return rows.map((r) => Object.fromEntries(header.map((h, j) => [h ?? '', r[j] ?? null])));
+}

@@ -1,0 +1,61 @@
+/**
+ * orchestrator: sessions, the governed run pipeline, merges, federation, RD tracking and artifact
+ * export, plus the `limit run | export | verify | demo` commands.
+ */
+import { definePlugin } from 'limit-graph';
+import type { Orchestrator, Runtime } from 'limit-graph';
+import type { z } from 'zod';
+import { OrchestratorOptions } from './options.ts';
+import { OrchestratorService } from './orchestrator.ts';
+import { registerCommands } from './cli.ts';
+
+declare module 'limit-graph' {
+  interface Cradle {
+    orchestrator: Orchestrator;
+  }
+  interface PluginOptionsRegistry {
+    orchestrator: z.input<typeof OrchestratorOptions>;
+  }
+}
+
+export { OrchestratorService, combine } from './orchestrator.ts';
+export { buildArtifact, verifyArtifactFiles } from './artifact.ts';
+
+export default definePlugin({
+  meta: {
+    name: 'orchestrator',
+    version: '1.0.0',
+    description: 'Sessions, the governed run pipeline, merges, federation, RD tracking and artifact export',
+    provides: ['orchestrator'],
+    dependsOn: ['storage', 'governance', 'runner:*'],
+    optionalDependsOn: ['rd:*', 'knee:*'],
+  },
+  options: OrchestratorOptions,
+  setup(ctx, options) {
+    const service = new OrchestratorService({
+      // The runtime registers itself after setup; resolving lazily reaches it at call time.
+      runtime: () => ctx.resolve('runtime') as Runtime,
+      container: ctx,
+      storage: () => ctx.resolve('storage'),
+      governance: () => ctx.resolve('governance'),
+      logger: ctx.logger,
+      defaultTenant: ctx.config.tenant,
+      options,
+    });
+    ctx.provide('orchestrator', service);
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (handle) => service.onSessionClosed(handle));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerCommands(registry));
+    return {
+      health: () => {
+        const checks = [
+          { name: 'storage', status: ctx.has('storage') ? ('ok' as const) : ('fail' as const) },
+          { name: 'governance', status: ctx.has('governance') ? ('ok' as const) : ('fail' as const) },
+          { name: 'runners', status: ctx.keys('runner:').length ? ('ok' as const) : ('fail' as const), message: ctx.keys('runner:').join(', ') },
+          { name: 'rd', status: ctx.keys('rd:').length && ctx.keys('knee:').length ? ('ok' as const) : ('degraded' as const), message: 'RD tracking needs an rd:* and a knee:* plugin' },
+        ];
+        const status = checks.some((c) => c.status === 'fail') ? ('fail' as const) : checks.some((c) => c.status === 'degraded') ? ('degraded' as const) : ('ok' as const);
+        return { status, checks };
+      },
+    };
+  },
+});

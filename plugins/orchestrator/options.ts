@@ -1,0 +1,16 @@
+import { z } from 'zod';
+
+export const OrchestratorOptions = z
+  .object({
+    /** Actor recorded in provenance when a call names none. */
+    actor: z.string().min(1).max(256).default('orchestrator'),
+    /**
+     * Extra time past a session's timeoutMs before the orchestrator itself aborts a run. Runners
+     * enforce timeoutMs; this backstop catches one that does not return, so no trace stays `running`.
+     */
+    timeoutGraceMs: z.number().int().min(0).max(600_000).default(2_000),
+    /** How long closeSession waits for aborted runs to record their traces. */
+    closeWaitMs: z.number().int().min(0).max(600_000).default(10_000),
+  })
+  .strict();
+export type OrchestratorOptions = z.output<typeof OrchestratorOptions>;

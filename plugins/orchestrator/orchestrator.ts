@@ -1,0 +1,819 @@
+/**
+ * The orchestrator service: sessions, the governed run pipeline, merges, federation, RD tracking
+ * and artifact export. It reaches storage, governance, runners and RD plugins only through the
+ * container, so any backend or runner that meets its contract plugs in.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  LimitError, MergeRequest, RunRequest, Task, isLimitError,
+} from 'limit-graph';
+import type {
+  ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
+  Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
+  Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
+  RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
+  TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions,
+} from 'limit-graph';
+import { Semaphore, abortReason } from './semaphore.ts';
+import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifact.ts';
+import type { OrchestratorOptions } from './options.ts';
+
+const now = () => new Date().toISOString();
+const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** Statuses a parent may not have in a merge, whatever the policy says. */
+const UNMERGEABLE: Record<string, string> = {
+  running: 'is still running',
+  blocked: 'was blocked by input governance and never executed',
+  'pending-review': 'is waiting for human review',
+  rejected: 'was rejected in review',
+  quarantined: 'is quarantined',
+};
+
+interface LiveSession {
+  handle: SessionHandle;
+  semaphore: Semaphore;
+  /** Runs in flight: traceId → its controller and completion. */
+  running: Map<string, { controller: AbortController; done: Promise<unknown> }>;
+}
+
+export interface OrchestratorDeps {
+  /** For sessions and hooks. */
+  runtime: () => Runtime;
+  /** The plugin context's container access: unlike runtime.resolve it still works while the runtime closes. */
+  container: Pick<PluginContext, 'resolve' | 'has' | 'keys'>;
+  storage: () => Storage;
+  governance: () => GovernanceService;
+  logger: Logger;
+  defaultTenant: string;
+  options: OrchestratorOptions;
+}
+
+export class OrchestratorService implements Orchestrator {
+  readonly #live = new Map<string, LiveSession>();
+  constructor(private readonly deps: OrchestratorDeps) {}
+
+  get #storage(): Storage {
+    return this.deps.storage();
+  }
+  get #governance(): GovernanceService {
+    return this.deps.governance();
+  }
+  get #runtime(): Runtime {
+    return this.deps.runtime();
+  }
+  #tenant(tenant: string | undefined): string {
+    return tenant ?? this.deps.defaultTenant;
+  }
+  #actor(actor: string | undefined): string {
+    return actor ?? this.deps.options.actor;
+  }
+
+  // ───────────────────────────── sessions ─────────────────────────────
+
+  async openSession(input: OpenSessionRequest = {}): Promise<Session> {
+    const tenant = this.#tenant(input.tenant);
+    const id = input.id ?? randomUUID();
+    if (await this.#storage.getSession(tenant, id)) {
+      throw new LimitError('LIMIT_CONFLICT', `Session "${id}" already exists`, { details: { sessionId: id, tenant } });
+    }
+    // The kernel scope validates the limits and gives the defaults; storage keeps the same record.
+    const handle = await this.#runtime.openSession({ id, tenant, name: input.name, limits: input.limits, metadata: input.metadata });
+    try {
+      const stored = await this.#storage.createSession(handle.session);
+      this.#attach(handle);
+      return stored;
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  getSession(tenant: string | undefined, id: string): Promise<Session | null> {
+    return this.#storage.getSession(this.#tenant(tenant), id);
+  }
+
+  listSessions(tenant: string | undefined, query?: SessionQuery): Promise<Page<Session>> {
+    return this.#storage.listSessions(this.#tenant(tenant), query);
+  }
+
+  async closeSession(tenantIn: string | undefined, id: string): Promise<Session> {
+    const tenant = this.#tenant(tenantIn);
+    const session = await this.#requireSession(tenant, id);
+    if (session.status === 'closed') return session;
+    const live = this.#live.get(key(tenant, id));
+    if (live) {
+      const inFlight = [...live.running.values()].map((r) => r.done);
+      // Aborts the session signal (running tasks stop) and fires sessionClosed, whose tap releases
+      // every runner's workers for this session; then the scope is disposed.
+      await live.handle.close();
+      await settleWithin(inFlight, this.deps.options.closeWaitMs);
+    } else {
+      await this.#releaseRunners(id);
+    }
+    return this.#storage.closeSession(tenant, id, now());
+  }
+
+  /** Called from the sessionClosed tap: however the scope closes, runners let go of the session. */
+  async onSessionClosed(handle: SessionHandle): Promise<void> {
+    const k = key(handle.tenant, handle.id);
+    if (this.#live.get(k)?.handle === handle) this.#live.delete(k);
+    await this.#releaseRunners(handle.id);
+  }
+
+  async #releaseRunners(sessionId: string): Promise<void> {
+    const { container } = this.deps;
+    for (const k of container.keys('runner:')) {
+      const runner = container.resolve(k as `runner:${string}`);
+      await runner.closeSession?.(sessionId).catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, runner: runner.name, sessionId }, 'runner failed to release a session');
+      });
+    }
+  }
+
+  #attach(handle: SessionHandle): LiveSession {
+    const live: LiveSession = { handle, semaphore: new Semaphore(handle.limits.maxConcurrency), running: new Map() };
+    this.#live.set(key(handle.tenant, handle.id), live);
+    return live;
+  }
+
+  async #requireSession(tenant: string, id: string): Promise<Session> {
+    const session = await this.#storage.getSession(tenant, id);
+    if (!session) throw new LimitError('LIMIT_NOT_FOUND', `Session "${id}" not found for tenant "${tenant}"`, { details: { sessionId: id, tenant } });
+    return session;
+  }
+
+  /**
+   * The live scope of an open session. A session persisted by another process (the CLI, another
+   * API instance) gets a scope here with its stored limits, so `--session S` works across processes.
+   */
+  async #liveSession(tenant: string, id: string): Promise<LiveSession> {
+    const existing = this.#live.get(key(tenant, id));
+    if (existing && !existing.handle.closed) return existing;
+    const session = await this.#requireSession(tenant, id);
+    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });
+    const kernelHandle = this.#runtime.getSession(id);
+    if (kernelHandle && !kernelHandle.closed) {
+      if (kernelHandle.tenant !== tenant) {
+        throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use by another tenant in this process`, { details: { sessionId: id } });
+      }
+      return this.#attach(kernelHandle);
+    }
+    const handle = await this.#runtime.openSession({ id, tenant: session.tenant, name: session.name, limits: session.limits, metadata: session.metadata });
+    return this.#attach(handle);
+  }
+
+  #runner(name: string): Runner {
+    const runtime = this.deps.container;
+    const k = `runner:${name}` as const;
+    if (!runtime.has(k)) {
+      const available = runtime.keys('runner:').map((r) => r.slice('runner:'.length));
+      throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `Runner "${name}" is not registered (available: ${available.join(', ') || 'none'})`, {
+        details: { runner: name, available },
+      });
+    }
+    return runtime.resolve(k);
+  }
+
+  // ───────────────────────────── runs ─────────────────────────────
+
+  async run(input: RunInput): Promise<RunOutcome> {
+    const tenant = this.#tenant(input.tenant);
+    const actor = this.#actor(input.actor);
+    const parsed = RunRequest.safeParse({
+      sessionId: input.sessionId, tenant, runner: input.runner, task: input.task,
+      parentIds: input.parentIds ?? [], metadata: input.metadata ?? {},
+    });
+    if (!parsed.success) throw validation('run request', parsed.error.issues);
+    const request = await this.#runtime.hooks.beforeRun.promise(parsed.data);
+    if (request.tenant !== tenant) {
+      throw new LimitError('LIMIT_VALIDATION', 'A beforeRun tap changed the tenant of a run request', { hook: 'beforeRun', details: { from: tenant, to: request.tenant } });
+    }
+    const live = await this.#liveSession(tenant, request.sessionId);
+    const runner = this.#runner(request.runner);
+    const task = Task.parse(request.task);
+
+    const trace = await this.#createTrace({
+      sessionId: request.sessionId, tenant, parentIds: request.parentIds, runner: request.runner, task,
+      metadata: request.metadata,
+    }, actor, { source: `runner:${request.runner}` });
+
+    const controller = new AbortController();
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    live.running.set(trace.id, { controller, done });
+    try {
+      return await this.#pipeline(trace, live, runner, task, actor, controller, input.signal);
+    } finally {
+      live.running.delete(trace.id);
+      finish();
+    }
+  }
+
+  async #pipeline(
+    created: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string,
+    controller: AbortController, callerSignal: AbortSignal | undefined,
+  ): Promise<RunOutcome> {
+    let trace = created;
+    const { tenant } = trace;
+    const checkpoints: Checkpoint[] = [];
+    try {
+      const input = await this.#govern(trace, 'input', actor, checkpoints);
+      trace = input.trace;
+      if (input.verdict.decision === 'block' || input.verdict.decision === 'quarantine') {
+        // Not executed: the runner is never called for a task input governance stops.
+        const status = input.verdict.decision === 'block' ? 'blocked' : 'quarantined';
+        if (status === 'quarantined') await this.#quarantine(trace, input.verdict, actor);
+        trace = await this.#finish(trace, status, actor, { decision: input.verdict.decision, reasons: input.verdict.reasons });
+        await this.#runtime.hooks.afterRun.promise(trace);
+        return { trace, executed: false, verdicts: { input: input.verdict }, checkpoints };
+      }
+
+      const result = await this.#execute(trace, live, runner, task, controller, callerSignal);
+      trace = await this.#storage.updateTrace(tenant, trace.id, { output: result.output, metrics: result.metrics });
+      await this.#provenance(trace.id, tenant, actor, 'executed', {
+        source: `runner:${trace.runner}`,
+        data: {
+          ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
+          stdoutSha256: sha(result.output.stdout), stderrSha256: sha(result.output.stderr),
+        },
+      });
+
+      const output = await this.#govern(trace, 'output', actor, checkpoints);
+      trace = output.trace;
+      const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
+      if (quarantine) await this.#quarantine(trace, output.verdict, actor);
+      const status = quarantine ? 'quarantined' : result.output.ok ? 'ok' : 'error';
+      trace = await this.#finish(trace, status, actor, { decision: output.verdict.decision, reasons: output.verdict.reasons });
+      await this.#runtime.hooks.afterRun.promise(trace);
+      return { trace, executed: true, verdicts: { input: input.verdict, output: output.verdict }, checkpoints };
+    } catch (error) {
+      await this.#salvage(trace, actor, error);
+      throw error;
+    }
+  }
+
+  /** Calls the runner under the session's semaphore, limits and signals; never throws for task failures. */
+  async #execute(
+    trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, controller: AbortController, callerSignal: AbortSignal | undefined,
+  ): Promise<{ output: RunOutput; metrics: { latencyMs: number; tokensIn?: number; tokensOut?: number; exitCode?: number } }> {
+    const { handle } = live;
+    const limits = handle.limits;
+    const signals = [handle.signal, controller.signal, ...(callerSignal ? [callerSignal] : [])];
+    const signal = AbortSignal.any(signals);
+    const started = performance.now();
+    let release: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      release = await live.semaphore.acquire(signal);
+      // The runner enforces timeoutMs; this backstop only fires if it does not come back.
+      const backstopMs = limits.timeoutMs + this.deps.options.timeoutGraceMs;
+      timer = setTimeout(() => controller.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', `Execution exceeded ${limits.timeoutMs} ms and the runner did not stop`, { details: { timeoutMs: limits.timeoutMs } })), backstopMs);
+      const aborted = new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(abortReason(signal));
+        signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
+      });
+      const execution = runner.executeIsolated(task, {
+        session: { id: handle.id, tenant: handle.tenant, limits }, traceId: trace.id, signal, logger: handle.logger,
+      });
+      execution.catch(() => undefined); // it may settle after an abort won the race
+      const result = await Promise.race([execution, aborted]);
+      const { metrics, ...output } = result;
+      return { output: { ok: output.ok, stdout: output.stdout, stderr: output.stderr, ...(output.value === undefined ? {} : { value: output.value }), ...(output.error ? { error: output.error } : {}) }, metrics };
+    } catch (error) {
+      const latencyMs = performance.now() - started;
+      const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
+      const message = error instanceof Error ? error.message : String(error);
+      return { output: { ok: false, stdout: '', stderr: '', error: { code, message } }, metrics: { latencyMs } };
+    } finally {
+      clearTimeout(timer);
+      release?.();
+    }
+  }
+
+  #shouldQuarantine(verdict: GovernanceVerdict, flags: Flag[]): boolean {
+    if (verdict.decision === 'quarantine' || verdict.decision === 'block') return true;
+    const policy = this.#governance.policy;
+    const max = Math.max(0, ...flags.map((f) => f.severity));
+    return policy.autoQuarantine && max >= policy.quarantineSeverity;
+  }
+
+  async #quarantine(trace: Trace, verdict: GovernanceVerdict, actor: string): Promise<void> {
+    const reason = verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
+    await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
+  }
+
+  /** Runs governance for a surface, persists its flags and a checkpoint. */
+  async #govern(trace: Trace, surface: 'input' | 'output', actor: string, checkpoints: Checkpoint[]): Promise<{ trace: Trace; verdict: GovernanceVerdict }> {
+    const verdict = await this.#governance.evaluate(trace, surface);
+    if (verdict.findings.length > 0) await this.#governance.recordFlags(trace, verdict.findings);
+    const checkpoint = await this.#storage.addCheckpoint(trace.tenant, {
+      traceId: trace.id,
+      label: `governance:${surface}`,
+      passed: verdict.decision === 'allow' || verdict.decision === 'review',
+      details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.length, actor },
+      at: now(),
+    });
+    checkpoints.push(checkpoint);
+    const fresh = await this.#storage.getTrace(trace.tenant, trace.id);
+    return { trace: fresh ?? trace, verdict };
+  }
+
+  async #createTrace(
+    fields: Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>,
+    actor: string,
+    provenance: { source?: string; action?: string; operation?: ProvenanceInput['operation']; rationale?: string; data?: Record<string, unknown> },
+    status: Trace['status'] = 'running',
+  ): Promise<Trace> {
+    const trace: Trace = {
+      id: randomUUID(), sessionId: fields.sessionId, tenant: fields.tenant, parentIds: fields.parentIds, runner: fields.runner,
+      task: fields.task, status, flags: [], createdAt: now(), metadata: fields.metadata,
+      ...(fields.output ? { output: fields.output } : {}), ...(fields.metrics ? { metrics: fields.metrics } : {}),
+    };
+    const stored = await this.#storage.createTrace(trace);
+    await this.#provenance(stored.id, stored.tenant, actor, provenance.action ?? 'created', {
+      operation: provenance.operation ?? 'add',
+      source: provenance.source,
+      rationale: provenance.rationale,
+      data: { runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
+    });
+    return stored;
+  }
+
+  async #finish(trace: Trace, status: Trace['status'], actor: string, data: Record<string, unknown>): Promise<Trace> {
+    await this.#storage.updateTrace(trace.tenant, trace.id, { status, completedAt: now() });
+    await this.#provenance(trace.id, trace.tenant, actor, status === 'blocked' ? 'blocked' : 'completed', {
+      operation: status === 'quarantined' ? 'quarantine' : 'update',
+      data: { status, ...data },
+    });
+    return (await this.#storage.getTrace(trace.tenant, trace.id)) ?? { ...trace, status };
+  }
+
+  /** After an unexpected failure mid-pipeline the trace still ends as `error`, never `running`. */
+  async #salvage(trace: Trace, actor: string, error: unknown): Promise<void> {
+    const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    try {
+      const current = await this.#storage.getTrace(trace.tenant, trace.id);
+      if (current && current.status !== 'running') return;
+      await this.#storage.updateTrace(trace.tenant, trace.id, {
+        status: 'error', completedAt: now(),
+        output: current?.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
+      });
+      await this.#provenance(trace.id, trace.tenant, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } });
+    } catch (salvageError) {
+      this.deps.logger.error({ err: salvageError, traceId: trace.id }, 'could not record the failure of a trace');
+    }
+  }
+
+  #provenance(traceId: string, tenant: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): Promise<ProvenanceEntry> {
+    const input: ProvenanceInput = { traceId, at: now(), actor, action };
+    if (rest.source !== undefined) input.source = rest.source;
+    if (rest.operation !== undefined) input.operation = rest.operation;
+    if (rest.rationale !== undefined) input.rationale = rest.rationale;
+    if (rest.data !== undefined) input.data = rest.data;
+    return this.#storage.appendProvenance(tenant, input);
+  }
+
+  async recordTrace(input: RecordTraceInput): Promise<RunOutcome> {
+    const tenant = this.#tenant(input.tenant);
+    const actor = this.#actor(input.actor);
+    const session = await this.#requireSession(tenant, input.sessionId);
+    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${session.id}" is closed`, { details: { sessionId: session.id } });
+    const task = Task.safeParse({ ...input.task, kind: input.task.kind ?? 'external' });
+    if (!task.success) throw validation('trace task', task.error.issues);
+    let trace = await this.#createTrace({
+      sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: task.data,
+      metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
+    }, actor, { source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) } });
+    const checkpoints: Checkpoint[] = [];
+    try {
+      const inputGov = await this.#govern(trace, 'input', actor, checkpoints);
+      trace = inputGov.trace;
+      if (inputGov.verdict.decision === 'block' || inputGov.verdict.decision === 'quarantine') {
+        const status = inputGov.verdict.decision === 'block' ? 'blocked' : 'quarantined';
+        if (status === 'quarantined') await this.#quarantine(trace, inputGov.verdict, actor);
+        trace = await this.#finish(trace, status, actor, { decision: inputGov.verdict.decision, reasons: inputGov.verdict.reasons });
+        await this.#runtime.hooks.afterRun.promise(trace);
+        return { trace, executed: false, verdicts: { input: inputGov.verdict }, checkpoints };
+      }
+      const outputGov = await this.#govern(trace, 'output', actor, checkpoints);
+      trace = outputGov.trace;
+      const quarantine = this.#shouldQuarantine(outputGov.verdict, trace.flags);
+      if (quarantine) await this.#quarantine(trace, outputGov.verdict, actor);
+      trace = await this.#finish(trace, quarantine ? 'quarantined' : input.output.ok ? 'ok' : 'error', actor, {
+        decision: outputGov.verdict.decision, reasons: outputGov.verdict.reasons,
+      });
+      await this.#runtime.hooks.afterRun.promise(trace);
+      return { trace, executed: false, verdicts: { input: inputGov.verdict, output: outputGov.verdict }, checkpoints };
+    } catch (error) {
+      await this.#salvage(trace, actor, error);
+      throw error;
+    }
+  }
+
+  cancel(tenant: string | undefined, traceId: string): boolean {
+    const t = this.#tenant(tenant);
+    for (const live of this.#live.values()) {
+      if (live.handle.tenant !== t) continue;
+      const run = live.running.get(traceId);
+      if (run) {
+        run.controller.abort(new LimitError('LIMIT_RUNNER_ABORTED', `Trace "${traceId}" was cancelled`, { details: { traceId } }));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  getTrace(tenant: string | undefined, id: string): Promise<Trace | null> {
+    return this.#storage.getTrace(this.#tenant(tenant), id);
+  }
+
+  listTraces(tenant: string | undefined, query?: TraceQuery): Promise<Page<Trace>> {
+    return this.#storage.listTraces(this.#tenant(tenant), query);
+  }
+
+  async inspectTrace(tenantIn: string | undefined, id: string): Promise<TraceDetail> {
+    const tenant = this.#tenant(tenantIn);
+    const trace = await this.#requireTrace(tenant, id);
+    const [provenance, verification, checkpoints, flags, quarantine] = await Promise.all([
+      this.#storage.listProvenance(tenant, id),
+      this.#storage.verifyProvenance(tenant, id),
+      this.#storage.listCheckpoints(tenant, id),
+      this.#storage.listFlags(tenant, { traceId: id }),
+      this.#storage.getQuarantine(tenant, id),
+    ]);
+    return { trace, provenance, verification, checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
+  }
+
+  async #requireTrace(tenant: string, id: string): Promise<Trace> {
+    const trace = await this.#storage.getTrace(tenant, id);
+    if (!trace) throw new LimitError('LIMIT_NOT_FOUND', `Trace "${id}" not found for tenant "${tenant}"`, { details: { traceId: id, tenant } });
+    return trace;
+  }
+
+  // ───────────────────────────── merges ─────────────────────────────
+
+  async merge(input: MergeInput): Promise<MergeOutcome> {
+    const tenant = this.#tenant(input.tenant);
+    const actor = this.#actor(input.actor);
+    if (input.parentIds.length === 0) throw new LimitError('LIMIT_VALIDATION', 'A merge needs at least one parent trace', { details: { field: 'parentIds' } });
+    if (new Set(input.parentIds).size !== input.parentIds.length) {
+      throw new LimitError('LIMIT_VALIDATION', 'A merge lists the same parent twice', { details: { parentIds: input.parentIds } });
+    }
+    const parents = await Promise.all(input.parentIds.map((id) => this.#requireTrace(tenant, id)));
+    const sessions = [...new Set(parents.map((p) => p.sessionId))];
+    const sessionId = input.sessionId ?? (sessions.length === 1 ? sessions[0]! : undefined);
+    if (!sessionId) {
+      throw new LimitError('LIMIT_VALIDATION', `Parents come from ${sessions.length} sessions; name the session that receives the merge (sessionId)`, { details: { sessions } });
+    }
+    const session = await this.#requireSession(tenant, sessionId);
+    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" is closed`, { details: { sessionId } });
+    const strategy = input.strategy ?? 'union';
+    if (strategy === 'custom' && !input.output) throw new LimitError('LIMIT_VALIDATION', "strategy 'custom' needs the merged `output`", { details: { field: 'output' } });
+    const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
+
+    const veto = await this.#runtime.hooks.beforeMerge.promise(request);
+    if (veto) {
+      throw new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${input.parentIds.join(', ')} vetoed by ${veto.by}: ${veto.reason}`, {
+        hook: 'beforeMerge', details: { parentIds: input.parentIds, refusals: input.parentIds.map((parentId) => ({ parentId, reason: `vetoed by ${veto.by}: ${veto.reason}` })) },
+      });
+    }
+    const validation = await this.#governance.validateMerge(request);
+    const refusals = [...validation.refusals];
+    for (const p of parents) {
+      const why = UNMERGEABLE[p.status];
+      if (why && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${why}` });
+    }
+    if (!validation.allowed || refusals.length > 0) {
+      throw refused(input.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance did not allow the merge' }]);
+    }
+    const output = strategy === 'custom' ? input.output! : combine(strategy, parents);
+    // Each parent's chain head is bound into the merge entry: rewriting a parent later is detectable.
+    const heads = await Promise.all(parents.map(async (p) => {
+      const entries = await this.#storage.listProvenance(tenant, p.id);
+      return { traceId: p.id, seq: entries.at(-1)?.seq ?? null, hash: entries.at(-1)?.hash ?? null };
+    }));
+    const status = validation.review ? 'pending-review' : 'ok';
+    let trace = await this.#createTrace({
+      sessionId, tenant, parentIds: input.parentIds, runner: 'merge',
+      task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${input.parentIds.length} traces` }),
+      metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
+    }, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }, 'running');
+    await this.#storage.addCheckpoint(tenant, { traceId: trace.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() });
+    if (validation.review) {
+      await this.#storage.updateTrace(tenant, trace.id, { status: 'pending-review' });
+      await this.#provenance(trace.id, tenant, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } });
+      trace = await this.#requireTrace(tenant, trace.id);
+    } else {
+      trace = await this.#finish(trace, status, actor, { decision: 'allow' });
+    }
+    return { trace, validation };
+  }
+
+  approveMerge(traceId: string, input: ReviewInput): Promise<Trace> {
+    return this.#review(traceId, input, true);
+  }
+
+  rejectMerge(traceId: string, input: ReviewInput): Promise<Trace> {
+    return this.#review(traceId, input, false);
+  }
+
+  async #review(traceId: string, input: ReviewInput, approved: boolean): Promise<Trace> {
+    const tenant = this.#tenant(input.tenant);
+    if (!input.actor) throw new LimitError('LIMIT_VALIDATION', 'A review needs the reviewing actor', { details: { field: 'actor' } });
+    const trace = await this.#requireTrace(tenant, traceId);
+    if (trace.status !== 'pending-review') {
+      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, { details: { traceId, status: trace.status } });
+    }
+    if (approved) {
+      // The parents may have been flagged or quarantined while the merge waited.
+      const again = await this.#governance.validateMerge(MergeRequest.parse({
+        tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: trace.metadata.strategy ?? 'union', rationale: input.rationale ?? '', actor: input.actor,
+      }));
+      const parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
+      const refusals = [...again.refusals];
+      for (const p of parents) if (UNMERGEABLE[p.status] && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${UNMERGEABLE[p.status]}` });
+      if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }]);
+    }
+    const status = approved ? 'ok' : 'rejected';
+    const reason = input.rationale ?? (approved ? 'approved' : 'rejected');
+    await this.#governance.review?.(tenant, traceId, { approved, reason, actor: input.actor });
+    await this.#storage.addCheckpoint(tenant, { traceId, label: 'merge:review', passed: approved, details: { actor: input.actor, rationale: reason }, at: now() });
+    await this.#storage.updateTrace(tenant, traceId, { status, completedAt: now() });
+    await this.#provenance(traceId, tenant, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason, data: { status } });
+    return this.#requireTrace(tenant, traceId);
+  }
+
+  // ───────────────────────────── federation ─────────────────────────────
+
+  async federate(input: FederateInput): Promise<FederationOutcome> {
+    const tenant = this.#tenant(input.tenant);
+    if (input.targets.length === 0) throw new LimitError('LIMIT_VALIDATION', 'Federation needs at least one target', { details: { field: 'targets' } });
+    const targets = input.targets.map((t, i) => {
+      const sessionId = t.sessionId ?? input.sessionId;
+      return { runner: t.runner, sessionId, label: t.label ?? `${t.runner}@${sessionId}#${i}` };
+    });
+    for (const t of targets) this.#runner(t.runner); // refuse an unknown runner before anything runs
+    const concurrency = Math.max(1, Math.min(input.concurrency ?? targets.length, targets.length));
+    const stop = new AbortController();
+    const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
+    const branches: FederationBranch[] = targets.map((target) => ({ target }));
+    const completion: number[] = [];
+    let next = 0;
+    let winner: number | undefined;
+
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= targets.length) return;
+        const branch = branches[i]!;
+        if (stop.signal.aborted) {
+          branch.excluded = 'not started: another branch already succeeded';
+          continue;
+        }
+        try {
+          const outcome = await this.run({
+            tenant, sessionId: branch.target.sessionId, runner: branch.target.runner, task: input.task, actor: input.actor,
+            metadata: { ...input.metadata, federation: { label: branch.target.label, aggregate: input.aggregate } }, signal,
+          });
+          branch.trace = outcome.trace;
+          if (outcome.trace.status === 'ok' && input.aggregate === 'first-success' && winner === undefined) {
+            winner = i;
+            stop.abort(new LimitError('LIMIT_RUNNER_ABORTED', `Another branch (${branch.target.label}) succeeded first`));
+          }
+        } catch (error) {
+          branch.error = { code: isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED', message: error instanceof Error ? error.message : String(error) };
+        }
+        completion.push(i);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+
+    // Which branches may enter the merge: only `ok` traces. Quarantined, blocked and failed branches
+    // are excluded here (and named in the merge's provenance), not passed on to be refused.
+    for (const b of branches) {
+      if (b.excluded) continue;
+      if (b.error) b.excluded = `failed before a trace was recorded: ${b.error.message}`;
+      else if (b.trace && b.trace.status !== 'ok') b.excluded = `status ${b.trace.status}${describeFlags(b.trace)}`;
+    }
+    const eligible = completion.map((i) => branches[i]!).filter((b) => !b.excluded && b.trace);
+    const aggregate: FederationOutcome['aggregate'] = { strategy: input.aggregate, ok: false, traceIds: [] };
+    if (input.aggregate === 'all') {
+      aggregate.traceIds = eligible.map((b) => b.trace!.id);
+      aggregate.ok = eligible.length === branches.length;
+      if (!aggregate.ok) aggregate.reason = `${branches.length - eligible.length} of ${branches.length} branches did not succeed`;
+    } else if (input.aggregate === 'first-success') {
+      const win = winner === undefined ? undefined : branches[winner];
+      for (const b of branches) if (b !== win && !b.excluded) b.excluded = 'not the first success';
+      if (win?.trace) {
+        aggregate.ok = true;
+        aggregate.traceIds = [win.trace.id];
+        aggregate.stdout = win.trace.output?.stdout;
+      } else aggregate.reason = 'no branch succeeded';
+    } else {
+      const groups = new Map<string, FederationBranch[]>();
+      for (const b of eligible) {
+        const k = (b.trace!.output?.stdout ?? '').trim();
+        groups.set(k, [...(groups.get(k) ?? []), b]);
+      }
+      const best = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0];
+      if (best && best[1].length * 2 > branches.length) {
+        aggregate.ok = true;
+        aggregate.stdout = best[0];
+        aggregate.traceIds = best[1].map((b) => b.trace!.id);
+        for (const b of eligible) if (!best[1].includes(b)) b.excluded = 'disagrees with the majority';
+      } else aggregate.reason = `no output is shared by a strict majority of ${branches.length} branches`;
+    }
+
+    const result: FederationOutcome = { branches, aggregate };
+    if (input.merge !== false && aggregate.traceIds.length > 0) {
+      const excluded = branches.filter((b) => b.excluded && b.trace).map((b) => ({ traceId: b.trace!.id, reason: b.excluded! }));
+      try {
+        result.merge = await this.merge({
+          tenant, sessionId: input.sessionId, parentIds: aggregate.traceIds,
+          strategy: input.aggregate === 'all' ? 'union' : input.aggregate,
+          rationale: input.rationale ?? `federated ${input.aggregate} over ${branches.length} branches`,
+          actor: input.actor, metadata: { federation: true, excluded },
+        });
+      } catch (error) {
+        if (!isLimitError(error, 'LIMIT_MERGE_REFUSED')) throw error;
+        result.merge = { refused: true, refusals: (error.details?.refusals as { parentId: string; reason: string }[]) ?? [], message: error.message };
+      }
+    }
+    return result;
+  }
+
+  // ───────────────────────────── rate–distortion ─────────────────────────────
+
+  async createRdSeries(input: CreateRdSeriesInput): Promise<RdSeries> {
+    const tenant = this.#tenant(input.tenant);
+    await this.#requireSession(tenant, input.sessionId);
+    const algorithm = input.distortionAlgorithm ?? 'fgw';
+    if (input.reference) this.#rd(algorithm); // fail now, not at the first step
+    return this.#storage.createRdSeries({
+      id: randomUUID(), sessionId: input.sessionId, tenant, name: input.name, points: [], createdAt: now(),
+      metadata: {
+        ...input.metadata,
+        ...(input.reference ? { reference: input.reference, distortionAlgorithm: algorithm } : {}),
+        ...(input.distortionOptions ? { distortionOptions: input.distortionOptions } : {}),
+      },
+    });
+  }
+
+  #rd(name: string) {
+    const k = `rd:${name}` as const;
+    if (!this.deps.container.has(k)) {
+      throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No RD algorithm "${name}" is registered (rd:${name})`, { details: { key: k }, fix: `Enable the rd-${name} plugin in limit.config.ts.` });
+    }
+    return this.deps.container.resolve(k);
+  }
+
+  async recordRdStep(seriesId: string, input: RdStepInput): Promise<RdSeries> {
+    const tenant = this.#tenant(input.tenant);
+    const series = await this.#storage.getRdSeries(tenant, seriesId);
+    if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
+    if ((input.graph === undefined) === (input.distortion === undefined)) {
+      throw new LimitError('LIMIT_RD_INVALID_INPUT', 'An RD step gives exactly one of `graph` or `distortion`', { details: { seriesId } });
+    }
+    let distortion = input.distortion;
+    let meta = input.meta;
+    if (input.graph) {
+      const reference = series.metadata.reference as AttributedGraph | undefined;
+      if (!reference) throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no reference graph to measure a step's graph against`, { details: { seriesId } });
+      const algorithm = (series.metadata.distortionAlgorithm as string | undefined) ?? 'fgw';
+      const result = this.#rd(algorithm).distortion(input.graph, reference, series.metadata.distortionOptions as DistortionOptions | undefined);
+      distortion = result.value;
+      meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
+    }
+    const step = input.step ?? (series.points.length ? Math.max(...series.points.map((p) => p.step)) + 1 : 0);
+    return this.#storage.appendRdPoint(tenant, seriesId, { step, rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) });
+  }
+
+  async rdKnee(tenantIn: string | undefined, seriesId: string, detector?: string): Promise<RdKnee> {
+    const tenant = this.#tenant(tenantIn);
+    const series = await this.#storage.getRdSeries(tenant, seriesId);
+    if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
+    const name = detector ?? (this.deps.container.has('knee:kneedle') ? 'kneedle' : this.deps.container.has('knee:menger') ? 'menger' : undefined);
+    if (!name || !this.deps.container.has(`knee:${name}`)) {
+      throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No knee detector ${name ? `"${name}" ` : ''}is registered`, {
+        details: { key: `knee:${name ?? '*'}` }, fix: 'Enable the knee-kneedle or knee-menger plugin in limit.config.ts.',
+      });
+    }
+    const points = [...series.points].sort((a, b) => a.rate - b.rate || a.step - b.step);
+    const { index } = this.deps.container.resolve(`knee:${name}`).detect(points.map((p) => ({ x: p.rate, y: p.distortion })));
+    return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
+  }
+
+  async refine(input: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }> {
+    let series = await this.createRdSeries(input);
+    for (let i = 0; i < input.maxSteps; i++) {
+      const step = await input.step(i);
+      if (step === null) break;
+      series = await this.recordRdStep(series.id, { ...step, tenant: series.tenant, step: i });
+    }
+    return { series, knee: await this.rdKnee(series.tenant, series.id, input.detector) };
+  }
+
+  // ───────────────────────────── artifacts ─────────────────────────────
+
+  async exportArtifact(input: ExportInput): Promise<ArtifactExport> {
+    const tenant = this.#tenant(input.tenant);
+    if ((input.sessionId === undefined) === (input.traceIds === undefined)) {
+      throw new LimitError('LIMIT_VALIDATION', 'Export either a session (sessionId) or a set of traces (traceIds)', { details: { field: 'sessionId|traceIds' } });
+    }
+    let traces: Trace[];
+    if (input.sessionId) {
+      await this.#requireSession(tenant, input.sessionId);
+      traces = await this.#allTraces(tenant, { sessionId: input.sessionId });
+    } else {
+      traces = await Promise.all(input.traceIds!.map((id) => this.#requireTrace(tenant, id)));
+    }
+    traces.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    const sessionIds = input.sessionId ? [input.sessionId] : [...new Set(traces.map((t) => t.sessionId))].sort();
+    const sessions = (await Promise.all(sessionIds.map((id) => this.#storage.getSession(tenant, id)))).filter((s): s is Session => s !== null);
+    const provenance: ProvenanceEntry[] = [];
+    const flags: Flag[] = [];
+    const checkpoints: Checkpoint[] = [];
+    for (const t of traces) {
+      provenance.push(...(await this.#storage.listProvenance(tenant, t.id)));
+      flags.push(...(await this.#storage.listFlags(tenant, { traceId: t.id })));
+      checkpoints.push(...(await this.#storage.listCheckpoints(tenant, t.id)));
+    }
+    const rdSeries = (await Promise.all(sessionIds.map((id) => this.#storage.listRdSeries(tenant, { sessionId: id })))).flat();
+    const data: ArtifactData = { tenant, sessionIds, traceIds: traces.map((t) => t.id), sessions, traces, provenance, flags, checkpoints, rdSeries };
+    return buildArtifact(data, input.format, now());
+  }
+
+  async #allTraces(tenant: string, query: TraceQuery): Promise<Trace[]> {
+    const all: Trace[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#storage.listTraces(tenant, { ...query, limit: 1000, ...(cursor ? { cursor } : {}) });
+      all.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return all;
+  }
+
+  verifyArtifact(files: { path: string; content: string }[]) {
+    return verifyArtifactFiles(files);
+  }
+}
+
+// ───────────────────────────── helpers ─────────────────────────────
+
+const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+function validation(what: string, issues: readonly { path: PropertyKey[]; message: string }[]): LimitError {
+  const text = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+  return new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${text}`, { details: { issues: issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) } });
+}
+
+function refused(parentIds: string[], refusals: { parentId: string; reason: string }[]): LimitError {
+  return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}`, {
+    details: { parentIds, refusals },
+  });
+}
+
+function describeFlags(trace: Trace): string {
+  if (trace.flags.length === 0) return '';
+  return ` (${trace.flags.map((f) => `${f.kind} ${f.severity}`).join(', ')})`;
+}
+
+/** The merged output of parents under a strategy (custom is the caller's). */
+export function combine(strategy: string, parents: Trace[]): RunOutput {
+  const outputs = parents.map((p) => p.output ?? { ok: false, stdout: '', stderr: '' });
+  switch (strategy) {
+    case 'concat':
+      return { ok: outputs.every((o) => o.ok), stdout: outputs.map((o) => o.stdout).join(''), stderr: outputs.map((o) => o.stderr).join('') };
+    case 'first-success': {
+      const first = parents.find((p) => p.output?.ok);
+      if (!first) throw refused(parents.map((p) => p.id), parents.map((p) => ({ parentId: p.id, reason: 'no parent succeeded (first-success)' })));
+      return { ...first.output!, value: { from: first.id, value: first.output!.value } };
+    }
+    case 'majority': {
+      const groups = new Map<string, Trace[]>();
+      for (const p of parents) groups.set((p.output?.stdout ?? '').trim(), [...(groups.get((p.output?.stdout ?? '').trim()) ?? []), p]);
+      const [stdout, members] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
+      if (members.length * 2 <= parents.length) {
+        throw new LimitError('LIMIT_VALIDATION', `No output is shared by a strict majority of the ${parents.length} parents`, { details: { parentIds: parents.map((p) => p.id) } });
+      }
+      return { ok: true, stdout, stderr: '', value: { agreed: members.map((m) => m.id), of: parents.length } };
+    }
+    default: // union
+      return {
+        ok: outputs.every((o) => o.ok),
+        stdout: outputs.map((o) => o.stdout).join('\n'),
+        stderr: outputs.map((o) => o.stderr).filter(Boolean).join('\n'),
+        value: parents.map((p) => ({ traceId: p.id, runner: p.runner, ok: p.output?.ok ?? false, stdout: p.output?.stdout ?? '', value: p.output?.value })),
+      };
+  }
+}
+
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}

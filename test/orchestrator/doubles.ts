@@ -1,0 +1,190 @@
+/**
+ * Test doubles for the orchestrator's unit tests: an in-memory storage, a keyword governance engine
+ * and a spy runner. The Done-when end-to-end tests use the real plugins instead (e2e.test.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  LimitError, definePlugin, nextProvenanceEntry, paginate, verifyProvenanceChain, compareNewestFirst,
+} from 'limit-graph';
+import type {
+  Checkpoint, Finding, Flag, GovernancePolicy, GovernanceService, ProvenanceEntry, QuarantineState, RdSeries, Runner,
+  RunResult, Session, Storage, Surface, TaskParsed, Trace,
+} from 'limit-graph';
+
+export function memoryStorage(): Storage {
+  const sessions = new Map<string, Session>();
+  const traces = new Map<string, Trace>();
+  const prov = new Map<string, ProvenanceEntry[]>();
+  const checkpoints = new Map<string, Checkpoint[]>();
+  const quarantine = new Map<string, QuarantineState>();
+  const series = new Map<string, RdSeries>();
+  const counters = new Map<string, Record<string, number>>();
+  const k = (t: string, id: string) => `${t}/${id}`;
+  const trace = (t: string, id: string) => {
+    const tr = traces.get(k(t, id));
+    if (!tr) throw new LimitError('LIMIT_NOT_FOUND', `trace ${id}`);
+    return tr;
+  };
+  const clone = <T>(v: T): T => structuredClone(v);
+  return {
+    backend: 'memory',
+    supports: { multiProcess: false, crashSafe: false, transactions: false },
+    async open() {}, async close() {}, async health() { return { status: 'ok', checks: [] }; }, async schemaVersion() { return 1; },
+    async createSession(s) { sessions.set(k(s.tenant, s.id), clone(s)); return clone(s); },
+    async getSession(t, id) { return clone(sessions.get(k(t, id)) ?? null); },
+    async listSessions(t) { return { items: [...sessions.values()].filter((s) => s.tenant === t).map(clone), nextCursor: null }; },
+    async closeSession(t, id, at) {
+      const s = sessions.get(k(t, id));
+      if (!s) throw new LimitError('LIMIT_NOT_FOUND', `session ${id}`);
+      if (s.status === 'open') Object.assign(s, { status: 'closed', closedAt: at });
+      return clone(s);
+    },
+    async createTrace(tr) { traces.set(k(tr.tenant, tr.id), clone({ ...tr, flags: tr.flags ?? [] })); return clone(tr); },
+    async updateTrace(t, id, patch) { const tr = trace(t, id); Object.assign(tr, clone(patch)); return clone(tr); },
+    async getTrace(t, id) { return clone(traces.get(k(t, id)) ?? null); },
+    async listTraces(t, q = {}) {
+      const items = [...traces.values()].filter((tr) => tr.tenant === t && (!q.sessionId || tr.sessionId === q.sessionId)).sort(compareNewestFirst);
+      return paginate(items.map(clone), q.limit ?? 100);
+    },
+    async appendProvenance(t, input) {
+      trace(t, input.traceId);
+      const list = prov.get(k(t, input.traceId)) ?? [];
+      const e = nextProvenanceEntry(input, list.at(-1));
+      list.push(e);
+      prov.set(k(t, input.traceId), list);
+      return clone(e);
+    },
+    async listProvenance(t, id) { return clone(prov.get(k(t, id)) ?? []); },
+    async verifyProvenance(t, id) { return verifyProvenanceChain(prov.get(k(t, id)) ?? []); },
+    async addFlag(t, f) { trace(t, f.traceId).flags.push(clone(f)); return clone(f); },
+    async listFlags(t, q = {}) { return [...traces.values()].filter((tr) => tr.tenant === t && (!q.traceId || tr.id === q.traceId)).flatMap((tr) => tr.flags).map(clone); },
+    async addCheckpoint(t, c) { trace(t, c.traceId); checkpoints.set(k(t, c.traceId), [...(checkpoints.get(k(t, c.traceId)) ?? []), clone(c)]); return clone(c); },
+    async listCheckpoints(t, id) { return clone(checkpoints.get(k(t, id)) ?? []); },
+    async setQuarantine(t, s) { trace(t, s.traceId); quarantine.set(k(t, s.traceId), clone(s)); return clone(s); },
+    async getQuarantine(t, id) { return clone(quarantine.get(k(t, id)) ?? null); },
+    async listQuarantined(t) { return [...quarantine.entries()].filter(([key, s]) => key.startsWith(`${t}/`) && s.quarantined).map(([, s]) => clone(s)); },
+    async createRdSeries(s) { series.set(k(s.tenant, s.id), clone(s)); return clone(s); },
+    async appendRdPoint(t, id, p) { const s = series.get(k(t, id)); if (!s) throw new LimitError('LIMIT_NOT_FOUND', `series ${id}`); s.points.push(clone(p)); return clone(s); },
+    async getRdSeries(t, id) { return clone(series.get(k(t, id)) ?? null); },
+    async listRdSeries(t, q = {}) { return [...series.values()].filter((s) => s.tenant === t && (!q.sessionId || s.sessionId === q.sessionId)).map(clone); },
+    async incrementCounters(t, d) { const c = counters.get(t) ?? {}; for (const [n, v] of Object.entries(d)) c[n] = (c[n] ?? 0) + v; counters.set(t, c); },
+    async getCounters(t) { return { ...(counters.get(t) ?? {}) }; },
+    async batch() { throw new Error('not used by the orchestrator'); },
+  };
+}
+
+export const memoryStoragePlugin = definePlugin({
+  meta: { name: 'test-storage', version: '0.0.0', provides: ['storage'] },
+  setup(ctx) {
+    ctx.provide('storage', memoryStorage());
+  },
+});
+
+export const POLICY: GovernancePolicy = {
+  blockUnsafeMerge: true, requireProvenance: true, blockJailbreakTraces: true, blockAnomalyTraces: false, maxAnomalySeverity: 7,
+  requireHumanReview: false, autoQuarantine: true, quarantineSeverity: 8, blockMaliciousTraces: true,
+};
+
+/** Keyword governance: JAILBREAK in the input blocks (severity 9); SECRET in the output is Malicious 9 (quarantine); WARN is Anomaly 3. */
+export const keywordGovernancePlugin = definePlugin({
+  meta: { name: 'test-governance', version: '0.0.0', provides: ['governance'], dependsOn: ['storage'] },
+  options: z.object({ requireHumanReview: z.boolean().default(false) }),
+  setup(ctx, options) {
+    const policy = { ...POLICY, requireHumanReview: options.requireHumanReview };
+    const storage = () => ctx.resolve('storage');
+    const find = (trace: Trace, surface: Surface): Finding[] => {
+      const text = surface === 'input' ? trace.task.input : `${trace.output?.stdout ?? ''}`;
+      const out: Finding[] = [];
+      if (surface === 'input' && text.includes('JAILBREAK')) out.push({ ruleId: 'kw.jailbreak', kind: 'Jailbreak', severity: 9, reason: 'jailbreak keyword', evidence: [] });
+      if (surface === 'output' && text.includes('SECRET')) out.push({ ruleId: 'kw.secret', kind: 'Malicious', severity: 9, reason: 'secret leaked', evidence: [] });
+      if (text.includes('WARN')) out.push({ ruleId: 'kw.warn', kind: 'Anomaly', severity: 3, reason: 'warning keyword', evidence: [] });
+      return out;
+    };
+    const service: GovernanceService = {
+      policy,
+      async evaluate(trace, surface) {
+        const findings = await ctx.hooks[surface === 'input' ? 'governInput' : 'governOutput'].promise(find(trace, surface), trace);
+        const max = Math.max(0, ...findings.map((f) => f.severity));
+        if (findings.some((f) => f.kind === 'Jailbreak' && f.severity >= 8)) return { decision: 'block', findings, reasons: ['blockJailbreakTraces'] };
+        if (max >= policy.quarantineSeverity) return { decision: 'quarantine', findings, reasons: ['autoQuarantine'] };
+        return { decision: 'allow', findings, reasons: [] };
+      },
+      async recordFlags(trace, findings) {
+        const flags: Flag[] = [];
+        for (const f of findings) {
+          const flag: Flag = { id: randomUUID(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence, autoDetected: true, at: new Date().toISOString() };
+          flags.push(await storage().addFlag(trace.tenant, flag));
+          await ctx.hooks.traceFlagged.promise(trace, flag);
+        }
+        return flags;
+      },
+      async flag() { throw new Error('unused'); },
+      async quarantine(tenant, traceId, input) {
+        await storage().setQuarantine(tenant, { traceId, quarantined: true, reason: input.reason, actor: input.actor, at: new Date().toISOString() });
+        await storage().updateTrace(tenant, traceId, { status: 'quarantined' });
+      },
+      async release() { throw new Error('unused'); },
+      async validateMerge(request) {
+        const refusals: { parentId: string; reason: string }[] = [];
+        for (const id of request.parentIds) {
+          const q = await storage().getQuarantine(request.tenant, id);
+          if (q?.quarantined) refusals.push({ parentId: id, reason: 'quarantined' });
+          const v = await storage().verifyProvenance(request.tenant, id);
+          if (!v.verified || v.length === 0) refusals.push({ parentId: id, reason: 'provenance does not verify' });
+        }
+        return { allowed: refusals.length === 0, review: policy.requireHumanReview, refusals };
+      },
+      async stats() { return {}; },
+    };
+    ctx.provide('governance', service);
+  },
+});
+
+export interface SpyRunner extends Runner {
+  calls: TaskParsed[];
+  closed: string[];
+  maxInFlight: number;
+}
+
+/** Echoes the task input to stdout; `FAIL` fails, `SLEEP:<ms>` waits (abortable), `HANG` ignores aborts. */
+export function spyRunner(name = 'spy'): SpyRunner {
+  let inFlight = 0;
+  const runner: SpyRunner = {
+    name, calls: [], closed: [], maxInFlight: 0,
+    capabilities: { timeout: true, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+    async executeIsolated(task, ctx): Promise<RunResult> {
+      runner.calls.push(task);
+      inFlight++;
+      runner.maxInFlight = Math.max(runner.maxInFlight, inFlight);
+      const started = performance.now();
+      try {
+        const sleep = /SLEEP:(\d+)/.exec(task.input);
+        if (task.input.includes('HANG')) await new Promise((r) => setTimeout(r, 60_000).unref());
+        if (sleep) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, Number(sleep[1]));
+            ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+          });
+          if (ctx.signal.aborted) return { ok: false, stdout: '', stderr: '', error: { code: 'LIMIT_RUNNER_ABORTED', message: 'aborted' }, metrics: { latencyMs: performance.now() - started } };
+        }
+        if (task.input.includes('FAIL')) return { ok: false, stdout: '', stderr: 'boom', error: { code: 'LIMIT_RUNNER_TASK_ERROR', message: 'task failed' }, metrics: { latencyMs: performance.now() - started, exitCode: 1 } };
+        return { ok: true, stdout: task.input.replace(/SLEEP:\d+/, '').trim(), stderr: '', metrics: { latencyMs: performance.now() - started, exitCode: 0 } };
+      } finally {
+        inFlight--;
+      }
+    },
+    async health() { return { status: 'ok', checks: [] }; },
+    async closeSession(id) { runner.closed.push(id); },
+  };
+  return runner;
+}
+
+export function spyRunnerPlugin(runner: SpyRunner, pluginName = `test-runner-${runner.name}`) {
+  return definePlugin({
+    meta: { name: pluginName, version: '0.0.0', provides: [`runner:${runner.name}`] },
+    setup(ctx) {
+      ctx.provide(`runner:${runner.name}`, runner);
+    },
+  });
+}

@@ -1,0 +1,238 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import type { Orchestrator, Runtime, Trace } from 'limit-graph';
+import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
+import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin, type SpyRunner } from './doubles.ts';
+
+/** Simple RD doubles: distortion = |node count difference|; knee = the point after the largest drop. */
+const rdPlugin = definePlugin({
+  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'knee:drop'] },
+  setup(ctx) {
+    ctx.provide('rd:count', { name: 'count', distortion: (a, b) => ({ value: Math.abs(a.nodes.length - b.nodes.length), iterations: 1, converged: true, plan: [] }) });
+    ctx.provide('knee:drop', {
+      name: 'drop',
+      detect: (pts) => {
+        let best = -1;
+        let index: number | null = null;
+        for (let i = 1; i < pts.length; i++) {
+          const drop = pts[i - 1]!.y - pts[i]!.y;
+          if (drop > best) [best, index] = [drop, i];
+        }
+        return { index };
+      },
+    });
+  },
+});
+
+async function expectCode(p: Promise<unknown>, code: string) {
+  const error = await p.then(() => undefined, (e: unknown) => e);
+  expect(isLimitError(error), String(error)).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  return error as { message: string; details?: Record<string, unknown> };
+}
+
+describe('orchestrator (test doubles for storage, governance, runners)', () => {
+  let rt: Runtime;
+  let orch: Orchestrator;
+  let spy: SpyRunner;
+  let other: SpyRunner;
+  const seen: string[] = [];
+
+  beforeEach(async () => {
+    spy = spyRunner('spy');
+    other = spyRunner('other');
+    seen.length = 0;
+    const observer = definePlugin({
+      meta: { name: 'observer', version: '0.0.0' },
+      setup(ctx) {
+        ctx.hooks.beforeRun.tapPromise('observer', async (r) => { seen.push('beforeRun'); return { ...r, metadata: { ...r.metadata, observed: true } }; });
+        ctx.hooks.governInput.tapPromise('observer', async (f) => { seen.push('governInput'); return f; });
+        ctx.hooks.governOutput.tapPromise('observer', async (f) => { seen.push('governOutput'); return f; });
+        ctx.hooks.afterRun.tapPromise('observer', async (t) => { seen.push(`afterRun:${t.status}`); });
+        ctx.hooks.beforeMerge.tapPromise('observer', async (m) => (m.rationale === 'veto me' ? { reason: 'not today', by: 'observer' } : undefined));
+      },
+    });
+    rt = await createRuntime({
+      config: { plugins: {} },
+      plugins: [memoryStoragePlugin, keywordGovernancePlugin, spyRunnerPlugin(spy), spyRunnerPlugin(other), rdPlugin, observer, orchestratorPlugin.configure({ timeoutGraceMs: 200 })],
+    });
+    orch = rt.resolve('orchestrator');
+  });
+  afterEach(async () => {
+    await rt.close();
+  });
+
+  it('runs a clean task through every hook and persists trace, checkpoints and provenance', async () => {
+    const s = await orch.openSession({ name: 'a' });
+    expect(rt.getSession(s.id)?.tenant).toBe('default');
+    const out = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'hello' } });
+    expect(out.executed).toBe(true);
+    expect(out.trace.status).toBe('ok');
+    expect(out.trace.output?.stdout).toBe('hello');
+    expect(out.trace.metadata.observed).toBe(true);
+    expect(seen).toEqual(['beforeRun', 'governInput', 'governOutput', 'afterRun:ok']);
+    const detail = await orch.inspectTrace(undefined, out.trace.id);
+    expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
+    expect(detail.provenance[0]!.operation).toBe('add');
+    expect(detail.verification.verified).toBe(true);
+    expect(detail.checkpoints.map((c) => [c.label, c.passed])).toEqual([['governance:input', true], ['governance:output', true]]);
+  });
+
+  it('does not execute a blocked task', async () => {
+    const s = await orch.openSession();
+    const out = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'JAILBREAK now' } });
+    expect(out.executed).toBe(false);
+    expect(out.trace.status).toBe('blocked');
+    expect(spy.calls).toHaveLength(0);
+    expect(out.trace.flags.map((f) => f.kind)).toEqual(['Jailbreak']);
+    expect(out.checkpoints[0]).toMatchObject({ label: 'governance:input', passed: false });
+    const detail = await orch.inspectTrace(undefined, out.trace.id);
+    expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'blocked']);
+    expect(seen).toContain('afterRun:blocked');
+  });
+
+  it('quarantines a flagged output', async () => {
+    const s = await orch.openSession();
+    const out = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'the SECRET is 42' } });
+    expect(out.trace.status).toBe('quarantined');
+    expect((await orch.inspectTrace(undefined, out.trace.id)).quarantined).toBe(true);
+  });
+
+  it('records runner failures, timeouts and unknown runners', async () => {
+    const s = await orch.openSession({ limits: { timeoutMs: 100 } });
+    const failed = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'FAIL' } });
+    expect(failed.trace).toMatchObject({ status: 'error', output: { ok: false, error: { code: 'LIMIT_RUNNER_TASK_ERROR' } } });
+    const hung = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'HANG' } });
+    expect(hung.trace.status).toBe('error');
+    expect(hung.trace.output?.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    await expectCode(orch.run({ sessionId: s.id, runner: 'nope', task: { input: 'x' } }), 'LIMIT_RUNNER_NOT_FOUND');
+    await expectCode(orch.run({ sessionId: 'missing', runner: 'spy', task: { input: 'x' } }), 'LIMIT_NOT_FOUND');
+  });
+
+  it('bounds concurrency per session and aborts running tasks on close', async () => {
+    const s = await orch.openSession({ limits: { maxConcurrency: 2 } });
+    await Promise.all(Array.from({ length: 6 }, () => orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:40 x' } })));
+    expect(spy.maxInFlight).toBe(2);
+
+    const s2 = await orch.openSession();
+    const running = orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'SLEEP:5000 y' } });
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = await orch.closeSession(undefined, s2.id);
+    expect(closed.status).toBe('closed');
+    const out = await running;
+    expect(out.trace.status).toBe('error');
+    expect(out.trace.output?.error?.code).toMatch(/ABORTED|SESSION_CLOSED/);
+    expect(spy.closed).toContain(s2.id);
+    expect(other.closed).toContain(s2.id);
+    await expectCode(orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'z' } }), 'LIMIT_SESSION_CLOSED');
+  });
+
+  it('merges, refuses quarantined parents, honours vetoes', async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'other', task: { input: 'two' } })).trace;
+    const q = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SECRET' } })).trace;
+    const merged = await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat', rationale: 'join' });
+    expect(merged.trace).toMatchObject({ status: 'ok', parentIds: [a.id, b.id], output: { stdout: 'onetwo' } });
+    const prov = (await orch.inspectTrace(undefined, merged.trace.id)).provenance;
+    expect(prov[0]).toMatchObject({ action: 'merge', operation: 'merge', rationale: 'join' });
+    const refusal = await expectCode(orch.merge({ parentIds: [a.id, q.id] }), 'LIMIT_MERGE_REFUSED');
+    expect(refusal.details?.refusals).toEqual(expect.arrayContaining([expect.objectContaining({ parentId: q.id })]));
+    expect(refusal.message).toContain(q.id);
+    await expectCode(orch.merge({ parentIds: [a.id, b.id], rationale: 'veto me' }), 'LIMIT_MERGE_REFUSED');
+  });
+
+  it('federates with one failing branch, excludes it and merges the rest', async () => {
+    const s = await orch.openSession();
+    rt.resolve('runner:other').executeIsolated = async () => ({ ok: false, stdout: '', stderr: 'down', error: { code: 'LIMIT_RUNNER_FAILED', message: 'down' }, metrics: { latencyMs: 1 } });
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'answer 42' }, targets: [{ runner: 'spy' }, { runner: 'other' }, { runner: 'spy' }], aggregate: 'majority', concurrency: 2 });
+    expect(fed.branches.map((b) => b.trace?.status)).toEqual(['ok', 'error', 'ok']);
+    expect(fed.branches[1]!.excluded).toContain('status error');
+    expect(fed.aggregate).toMatchObject({ ok: true, stdout: 'answer 42' });
+    expect(fed.merge && 'trace' in fed.merge ? fed.merge.trace.parentIds : []).toEqual(fed.aggregate.traceIds);
+    const all = await orch.federate({ sessionId: s.id, task: { input: 'x' }, targets: [{ runner: 'spy' }, { runner: 'other' }], aggregate: 'all' });
+    expect(all.aggregate.ok).toBe(false);
+    expect(all.aggregate.traceIds).toHaveLength(1);
+    const first = await orch.federate({ sessionId: s.id, task: { input: 'SLEEP:30 fast' }, targets: [{ runner: 'spy' }, { runner: 'spy' }, { runner: 'spy' }], aggregate: 'first-success', concurrency: 1 });
+    expect(first.aggregate.ok).toBe(true);
+    expect(first.branches.filter((b) => b.trace)).toHaveLength(1);
+  });
+
+  it('waits for review, then approves or rejects', async () => {
+    await rt.close();
+    rt = await createRuntime({
+      config: { plugins: {} },
+      plugins: [memoryStoragePlugin, keywordGovernancePlugin.configure({ requireHumanReview: true }), spyRunnerPlugin(spy), orchestratorPlugin],
+    });
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    const m1 = await orch.merge({ parentIds: [a.id, b.id] });
+    expect(m1.trace.status).toBe('pending-review');
+    const approved = await orch.approveMerge(m1.trace.id, { actor: 'alice', rationale: 'looks right' });
+    expect(approved.status).toBe('ok');
+    await expectCode(orch.approveMerge(m1.trace.id, { actor: 'alice' }), 'LIMIT_CONFLICT');
+    const m2 = await orch.merge({ parentIds: [a.id] });
+    expect((await orch.rejectMerge(m2.trace.id, { actor: 'bob' })).status).toBe('rejected');
+    const actions = (await orch.inspectTrace(undefined, m1.trace.id)).provenance.map((e) => e.action);
+    expect(actions).toEqual(['merge', 'review-requested', 'approved']);
+  });
+
+  it('tracks an RD series and reports its knee', async () => {
+    const s = await orch.openSession();
+    const graph = (n: number) => ({ nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [i] })), edges: [] });
+    const { series, knee } = await orch.refine({
+      sessionId: s.id, name: 'r', reference: graph(10), distortionAlgorithm: 'count', detector: 'drop', maxSteps: 5,
+      step: (i) => ({ graph: graph([1, 8, 9, 10, 10][i]!), rate: i + 1 }),
+    });
+    expect(series.points.map((p) => p.distortion)).toEqual([9, 2, 1, 0, 0]);
+    expect(knee.index).toBe(1);
+    expect(knee.point?.step).toBe(1);
+    await expectCode(orch.recordRdStep(series.id, { rate: 1 }), 'LIMIT_RD_INVALID_INPUT');
+  });
+
+  it.each(['json', 'jsonl', 'csv'] as const)('exports a session as %s that verifies, and detects tampering', async (format) => {
+    const s = await orch.openSession();
+    await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'line, with "quotes"\nand newline' } });
+    await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'JAILBREAK' } });
+    const rd = await orch.createRdSeries({ sessionId: s.id, name: 'd' });
+    await orch.recordRdStep(rd.id, { rate: 1, distortion: 0.5 });
+    const art = await orch.exportArtifact({ sessionId: s.id, format });
+    expect(art.manifest.parts.traces.records).toBe(2);
+    expect(art.manifest.provenance.verified).toBe(true);
+    const ok = orch.verifyArtifact(art.files);
+    expect(ok.problems).toEqual([]);
+    expect(ok.ok).toBe(true);
+
+    // Content tampering: the part digest no longer matches.
+    const tampered = art.files.map((f) => ({ ...f, content: f.content.replace('and newline', 'and NEWLINE') }));
+    const bad = orch.verifyArtifact(tampered);
+    expect(bad.ok).toBe(false);
+    expect(bad.parts.find((p) => p.name === 'traces')?.ok).toBe(false);
+
+    // Provenance tampering with the digest recomputed: the chain itself breaks.
+    if (format === 'json') {
+      const doc = JSON.parse(art.files[0]!.content) as { manifest: typeof art.manifest; parts: { provenance: { actor: string }[] } };
+      doc.parts.provenance[0]!.actor = 'mallory';
+      const { buildArtifact } = await import('../../plugins/orchestrator/artifact.ts');
+      const parts = doc.parts as unknown as Parameters<typeof buildArtifact>[0];
+      const rebuilt = buildArtifact({ ...parts, tenant: 'default', sessionIds: [s.id], traceIds: art.manifest.traceIds }, 'json', art.manifest.createdAt);
+      doc.manifest.parts = rebuilt.manifest.parts;
+      const res = orch.verifyArtifact([{ path: 'a.json', content: JSON.stringify(doc) }]);
+      expect(res.ok).toBe(false);
+      expect(res.problems.join('\n')).toMatch(/chain broken at seq 0/);
+    }
+  });
+
+  it('records external traces under governance', async () => {
+    const s = await orch.openSession();
+    const out = await orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'q' }, output: { ok: true, stdout: 'SECRET', stderr: '' } });
+    expect(out.trace.status).toBe('quarantined');
+    expect(out.trace.task.kind).toBe('external');
+    const blocked = await orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'JAILBREAK' }, output: { ok: true, stdout: 'x', stderr: '' } });
+    expect(blocked.trace.status).toBe('blocked');
+    const all: Trace[] = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(all).toHaveLength(2);
+  });
+});

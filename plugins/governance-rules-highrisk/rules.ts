@@ -1,0 +1,38 @@
+/**
+ * HighRisk rules: operations with side effects outside the session — removals, file writes,
+ * network calls, process spawning, privilege changes. Not malicious by themselves (severity 3–5),
+ * they make a trace worth a look and feed `blockUnsafeMerge` decisions at stricter presets.
+ */
+import type { GovernanceRule, RuleSubject } from 'limit-graph';
+
+function evidence(subject: RuleSubject, start: number, end: number) {
+  const lo = Math.max(0, start - 20);
+  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
+}
+
+const OPS: { id: string; severity: number; reason: string; re: RegExp }[] = [
+  { id: 'highrisk.removal', severity: 5, reason: 'Removes files or directories',
+    re: /\brm\s+-[a-z]{0,4}[rf]|\bshutil\.rmtree\(|\bos\.(?:remove|unlink|rmdir)\(|\bfs\.(?:rm|rmSync|unlink|unlinkSync|rmdir)\(|\bRemove-Item\b|\bdel\s+\/[sq]\b|\bDROP\s+(?:TABLE|DATABASE)\b/i },
+  { id: 'highrisk.file-write', severity: 3, reason: 'Writes files',
+    re: /\bopen\([^)]{1,200},\s*['"][wa]b?\+?['"]|\bfs\.(?:writeFile|appendFile|createWriteStream)\w{0,4}\(|\.write_text\(|\.write_bytes\(|>\s*\/etc\/|\btee\s+\/etc\//i },
+  { id: 'highrisk.network', severity: 4, reason: 'Makes network calls',
+    re: /\brequests\.(?:get|post|put|delete)\(|\burllib\.request\.|\bhttp\.client\.|\bhttpx\.|\bfetch\(\s*['"`]https?:|\baxios\.|\bcurl\s|\bwget\s|\bsocket\.socket\(|\bsmtplib\./ },
+  { id: 'highrisk.process', severity: 4, reason: 'Spawns processes or shells',
+    re: /\bos\.system\(|\bsubprocess\.(?:run|call|Popen|check_output)\(|\bchild_process\b|\bexecSync\(|\beval\(|\bexec\(/ },
+  { id: 'highrisk.privilege', severity: 5, reason: 'Changes privileges or system configuration',
+    re: /\bsudo\s|\bchmod\s+[0-7]{3,4}\b|\bchown\s|\bcrontab\s|\/etc\/sudoers|\bsetuid\(|\bsystemctl\s+(?:enable|disable|stop)\b/ },
+];
+
+export const RULES: readonly GovernanceRule[] = OPS.map((op) => ({
+  id: op.id,
+  flag: 'HighRisk' as const,
+  surfaces: ['input', 'tool'] as const,
+  description: op.reason,
+  evaluate(subject: RuleSubject) {
+    // Only code tasks and tool calls execute; prose that mentions `rm -rf` is not an operation.
+    if (subject.surface === 'input' && subject.trace.task.kind !== undefined && subject.trace.task.kind !== 'code') return [];
+    const m = op.re.exec(subject.text);
+    if (!m) return [];
+    return [{ ruleId: op.id, kind: 'HighRisk' as const, severity: op.severity, reason: op.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];
+  },
+}));

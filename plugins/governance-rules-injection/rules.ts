@@ -1,0 +1,173 @@
+/**
+ * Prompt-injection rules: instruction override, system-prompt and secret extraction, role/markup
+ * tags, hidden HTML/markdown, exfiltration links, and instructions planted in data (tool output,
+ * e-mails, documents). Matching is by structure: a verb near its target, an imperative line inside
+ * a document, a tag where a user cannot legitimately write one.
+ */
+import type { Finding, GovernanceRule, RuleSubject, TextView } from 'limit-graph';
+
+const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
+
+function evidence(subject: RuleSubject, start: number, end: number) {
+  const lo = Math.max(0, start - 20);
+  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
+}
+const viewOf = (s: RuleSubject): TextView | undefined => s.view ?? s.views?.[0];
+const finding = (subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding => ({
+  ruleId, kind: 'Malicious', severity, reason, evidence: spans.slice(0, 3).map((s) => evidence(subject, s.start, s.end)),
+});
+
+const OVERRIDE_VERBS = set(`ignore ignoring disregard disregarding forget override overriding bypass skip neglect abandon discard
+  drop dismiss erase delete clear reset`);
+const INSTRUCTION_NOUNS = set(`instructions instruction prompt prompts rules directives directions guidelines programming orders
+  commands constraints context everything training messages conversation`);
+const PRIOR = set(`previous prior above earlier preceding initial original all any your system following before old`);
+
+const override: GovernanceRule = {
+  id: 'injection.override',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool', 'output'],
+  description: '"Ignore previous instructions" and its variants: an override verb near an instruction noun.',
+  evaluate(subject) {
+    const view = viewOf(subject);
+    if (!view) return [];
+    const hits = view.near(OVERRIDE_VERBS, INSTRUCTION_NOUNS, 5).filter((span) => {
+      // The qualifier ("previous", "your", "all") separates "ignore previous instructions" from
+      // "ignore the warning" or "clear instructions on how to …".
+      const window = view.lower.slice(span.start, span.end);
+      return [...PRIOR].some((q) => window.includes(q));
+    });
+    const stop = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/.exec(view.lower);
+    if (stop) hits.push({ start: stop.index, end: stop.index + stop[0].length });
+    if (!hits.length) return [];
+    return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
+  },
+};
+
+const REVEAL = set(`reveal print show repeat output tell display translate recite share give dump leak disclose write spell say
+  list summarize summarise copy paste return echo type read`);
+const SECRET_TARGETS = set(`prompt instructions instruction message password passwords secret secrets key keys token tokens credentials
+  configuration rules guidelines context conversation directives`);
+const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
+const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation)/;
+
+const extraction: GovernanceRule = {
+  id: 'injection.extraction',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool'],
+  description: 'System-prompt and secret extraction: a reveal verb near a secret target with a qualifier.',
+  evaluate(subject) {
+    const view = viewOf(subject);
+    if (!view) return [];
+    const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end)));
+    const q = EXTRACTION_QUESTIONS.exec(view.lower);
+    if (q) hits.push({ start: q.index, end: q.index + q[0].length });
+    if (!hits.length) return [];
+    return [finding(subject, 'injection.extraction', 7, 'System-prompt or secret extraction attempt', hits)];
+  },
+};
+
+/** Chat-template and role markers a user or a document has no reason to contain. */
+const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>/im;
+
+const roleTags: GovernanceRule = {
+  id: 'injection.role-tags',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool', 'output'],
+  description: 'Chat-template role markers and system tags inside user text or data.',
+  evaluate(subject) {
+    const m = ROLE_TAGS.exec(subject.text);
+    if (!m) return [];
+    return [finding(subject, 'injection.role-tags', subject.surface === 'input' ? 6 : 8, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
+  },
+};
+
+const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal)\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
+const hidden: GovernanceRule = {
+  id: 'injection.hidden-markup',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool', 'output'],
+  description: 'Instructions hidden in HTML comments, invisible styles, or script/data links.',
+  evaluate(subject) {
+    const m = HIDDEN.exec(subject.text);
+    if (!m) return [];
+    return [finding(subject, 'injection.hidden-markup', 7, 'Hidden HTML/markdown carrying instructions', [{ start: m.index, end: m.index + m[0].length }])];
+  },
+};
+
+/** A markdown image or link whose URL carries a template slot or conversation data in its query. */
+const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{1,30}=(?:\{|\$|%7b|\[|<)[^\s)]{0,200}\)|https?:\/\/[^\s"')]{1,200}[?&](?:data|q|secret|token|pw|password|key|conv|chat|history|msg|prompt|info)=(?:\{|\$\{|%7b|\[|<)/i;
+const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
+const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
+const exfiltration: GovernanceRule = {
+  id: 'injection.exfiltration',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool', 'output'],
+  description: 'Links or instructions that ship conversation data or secrets to an outside address.',
+  evaluate(subject) {
+    const link = EXFIL_LINK.exec(subject.text);
+    if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
+    const send = SEND_TO.exec(subject.text);
+    if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {
+      return [finding(subject, 'injection.exfiltration', 7, 'Instruction to send sensitive data to an outside address', [{ start: send.index, end: send.index + send[0].length }])];
+    }
+    return [];
+  },
+};
+
+/** Signs that a text is data (an e-mail, a web page, a code answer), not a request typed by a user. */
+const DOCUMENT = /^(?:subject|from|to|date|email_from|received date|content)\s*:|\|email_from:|^(?:hi|hello|dear)\s[\w .]{1,40},|```|^>>>|<\/?(?:html|body|div|p)\b|^#{1,6}\s\w/im;
+/** Verbs that open a task for a text generator, the kind an injected line hands the assistant. */
+const IMPERATIVE = set(`write compose generate translate summarize summarise recommend provide tell explain describe list
+  name give suggest answer respond reply convert rewrite spell encode output print say ignore`);
+/** Words of an instruction addressed to the assistant that writes the answer. */
+const ADDRESSED = /\b(?:(?:in|of|to|into|within|throughout) your (?:answer|reply|response|solution|implementation|summary)|your (?:answer|reply|response) (?:should|must)|(?:the|an?) (?:ai )?assistant\b|language model|(?:following|subsequent|below|this) code (?:snippet|block|excerpt|segment|fragment|sample)\b[^\n]{0,80}\byour\b|your (?:code|codebase|solution|implementation) (?:should|must)|you should now|before answering|when answering|at the end of (?:your|the) (?:answer|response))/;
+/** Ordinary lines of documents that are not aimed at an assistant. */
+const DOC_BOILERPLATE = /\b(?:reply to this email|contact us|click here to unsubscribe|unsubscribe|if you have any questions|call us|let me know|feel free|sign in|log in)\b/;
+
+const planted: GovernanceRule = {
+  id: 'injection.planted-instruction',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool'],
+  description: 'An instruction or question aimed at the assistant, planted in a document, e-mail or tool output.',
+  evaluate(subject, ctx) {
+    const text = subject.text;
+    const isData = subject.surface === 'tool' || DOCUMENT.test(text);
+    if (!isData) return [];
+    // Code answers are full of imperatives meant for the reader ("Use shutil.rmtree"); there only
+    // lines that address the assistant's own answer count.
+    const isCode = /```|^>>>/m.test(text);
+    const spans: { start: number; end: number }[] = [];
+    let addressed = false;
+    let pos = 0;
+    let lines = 0;
+    // Line by line, bounded by the rule's deadline: data that is one huge line is still one line.
+    while (pos < text.length && lines < 2000) {
+      if (ctx.deadline !== undefined && (lines & 63) === 0 && performance.now() > ctx.deadline) break;
+      let end = text.indexOf('\n', pos);
+      if (end < 0) end = text.length;
+      const line = text.slice(pos, end).trim();
+      const lower = line.toLowerCase();
+      lines++;
+      if (line.length >= 8 && line.length <= 400 && !line.startsWith('`') && !DOC_BOILERPLATE.test(lower) && !/^(?:subject|email_from|received date|content)\b/.test(lower)) {
+        const first = /^[a-z']+/.exec(lower)?.[0] ?? '';
+        const isQuestion = /^(?:what|how|why|who|which|where|when|can you|could you|do you|is there)\b[^|]{3,200}\?$/.test(lower);
+        const isImperative = IMPERATIVE.has(first) && !/[|:]\s*$/.test(lower.slice(0, 3)) && /\s/.test(line);
+        const isAddressed = ADDRESSED.test(lower);
+        if (isAddressed) addressed = true;
+        if (isAddressed || (!isCode && (isQuestion || isImperative))) {
+          const start = text.indexOf(line, pos);
+          spans.push({ start, end: start + line.length });
+        }
+      }
+      pos = end + 1;
+    }
+    if (!spans.length) return [];
+    // In tool output any instruction to the assistant is out of place; inside a document pasted as
+    // input, imperative lines are weaker evidence unless they address the assistant's answer.
+    const severity = subject.surface === 'tool' ? (addressed ? 8 : 7) : addressed ? 7 : 5;
+    return [finding(subject, 'injection.planted-instruction', severity, `Instruction planted in ${subject.surface === 'tool' ? 'tool output' : 'a document'}: ${spans.length} line(s) address the assistant`, spans)];
+  },
+};
+
+export const RULES: readonly GovernanceRule[] = [override, extraction, roleTags, hidden, exfiltration, planted];

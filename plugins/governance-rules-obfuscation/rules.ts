@@ -1,0 +1,83 @@
+/**
+ * Obfuscation rules. The engine already normalises and decodes text for every rule (see the
+ * governance plugin's views); these rules flag the obfuscation itself: invisible characters,
+ * mixed-script homoglyphs, encoded payloads, and adversarial gibberish suffixes.
+ */
+import type { GovernanceRule, RuleSubject } from 'limit-graph';
+
+function evidence(subject: RuleSubject, start: number, end: number) {
+  const lo = Math.max(0, start - 20);
+  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
+}
+const isRaw = (s: RuleSubject) => (s.view?.name ?? 'raw') === 'raw';
+
+const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF\u00AD]/g;
+/** A Latin letter next to a Cyrillic/Greek one inside a word: the homoglyph trick. */
+const MIXED_SCRIPT = /[a-z][\u0370-\u03FF\u0400-\u04FF]|[\u0370-\u03FF\u0400-\u04FF][a-z]/i;
+
+const invisible: GovernanceRule = {
+  id: 'obfuscation.invisible',
+  flag: 'Jailbreak',
+  surfaces: ['input', 'tool', 'output'],
+  description: 'Zero-width and bidirectional control characters, or Latin/Cyrillic homoglyph mixes inside words.',
+  evaluate(subject) {
+    if (!isRaw(subject)) return [];
+    const out = [];
+    INVISIBLE.lastIndex = 0;
+    let count = 0;
+    let first = -1;
+    for (let m = INVISIBLE.exec(subject.text); m !== null && count < 1000; m = INVISIBLE.exec(subject.text)) {
+      if (first < 0) first = m.index;
+      count++;
+    }
+    if (count >= 3) out.push({ ruleId: 'obfuscation.invisible', kind: 'Jailbreak' as const, severity: count >= 10 ? 6 : 4, reason: `${count} invisible/bidi control characters`, evidence: [evidence(subject, first, first + 1)] });
+    const mixed = MIXED_SCRIPT.exec(subject.text);
+    if (mixed) out.push({ ruleId: 'obfuscation.homoglyph', kind: 'Jailbreak' as const, severity: 5, reason: 'Word mixes Latin and Cyrillic/Greek look-alike letters', evidence: [evidence(subject, mixed.index, mixed.index + 2)] });
+    return out;
+  },
+};
+
+const encoded: GovernanceRule = {
+  id: 'obfuscation.encoded-payload',
+  flag: 'Jailbreak',
+  surfaces: ['input', 'tool'],
+  description: 'A base64 / hex / rot13 payload that decodes to natural-language text.',
+  evaluate(subject) {
+    if (!isRaw(subject)) return [];
+    const decoded = (subject.views ?? []).filter((v) => v.name.startsWith('decoded:'));
+    if (!decoded.length) return [];
+    const names = [...new Set(decoded.map((v) => v.name.slice(8)))].join(', ');
+    return [{ ruleId: 'obfuscation.encoded-payload', kind: 'Jailbreak' as const, severity: 4, reason: `Encoded text payload (${names}) decodes to readable text`, evidence: [evidence(subject, 0, Math.min(subject.text.length, 80))] }];
+  },
+};
+
+/**
+ * Optimised adversarial suffixes (GCG-style) are runs of tokens that are neither words nor code:
+ * punctuation glued to fragments, odd capitalisation, high symbol density. Scored on the last 200
+ * characters, where such suffixes are appended.
+ */
+const gibberish: GovernanceRule = {
+  id: 'obfuscation.gibberish-suffix',
+  flag: 'Jailbreak',
+  surfaces: ['input'],
+  description: 'Adversarial gibberish suffix: a tail of non-words with a high symbol ratio.',
+  evaluate(subject) {
+    if (!isRaw(subject) || subject.text.length < 40) return [];
+    const tail = subject.text.slice(-200);
+    if (/```|\b(?:def|function|return|import|class|const|let|var)\b/.test(tail)) return [];
+    const parts = tail.split(/\s+/).filter(Boolean);
+    if (parts.length < 8) return [];
+    let odd = 0;
+    for (const p of parts) {
+      const symbols = p.replace(/[\p{L}\p{N}]/gu, '').length;
+      const innerCaps = /[a-z][A-Z]/.test(p);
+      if ((symbols >= 2 && symbols / p.length > 0.3) || innerCaps) odd++;
+    }
+    const ratio = odd / parts.length;
+    if (ratio < 0.4) return [];
+    const start = subject.text.length - tail.length;
+    return [{ ruleId: 'obfuscation.gibberish-suffix', kind: 'Jailbreak' as const, severity: ratio > 0.6 ? 7 : 5, reason: `Adversarial-looking suffix: ${Math.round(ratio * 100)}% of the last ${parts.length} tokens are non-words`, evidence: [evidence(subject, start, subject.text.length)] }];
+  },
+};
+
+export const RULES: readonly GovernanceRule[] = [invisible, encoded, gibberish];

@@ -1,0 +1,166 @@
+/**
+ * Unsafe-request rules: plain requests for harmful help. A request is unsafe when a harmful act is
+ * aimed at a person (verb near a human target), when it asks how to commit a named crime, or when
+ * it asks to produce a harmful artefact (malware, weapons, disinformation …). Fiction, games,
+ * definitions and protective framing ("how to prevent …") lower the severity.
+ */
+import type { Finding, GovernanceRule, RuleSubject, TextView } from 'limit-graph';
+
+const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
+/** The lexicon with its inflections (plural, third person, past, gerund), so one entry covers them. */
+function inflected(words: string): Set<string> {
+  const out = new Set<string>();
+  for (const w of words.split(/\s+/).filter(Boolean)) {
+    out.add(w).add(`${w}s`).add(`${w}es`).add(`${w}ed`).add(`${w}d`).add(`${w}ing`);
+    if (w.endsWith('e')) out.add(`${w.slice(0, -1)}ing`);
+    if (w.endsWith('y')) out.add(`${w.slice(0, -1)}ies`).add(`${w.slice(0, -1)}ied`);
+  }
+  return out;
+}
+const viewOf = (s: RuleSubject): TextView | undefined => s.view ?? s.views?.[0];
+function evidence(subject: RuleSubject, start: number, end: number) {
+  const lo = Math.max(0, start - 20);
+  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
+}
+
+const VIOLENCE = inflected(`kill killing murder murdering stab stabbing shoot shooting poison poisoning strangle strangling choke choking
+  behead torture torturing kidnap kidnapping abduct rape raping assault assaulting attack attacking bomb bombing hang drown
+  drowning butcher butchering slaughter massacre exterminate eradicate eliminate eliminating execute executing assassinate
+  hurt harm harming beat beating punch punching smash crush terminate terminating slay snipe gut dismember decapitate
+  suffocate burn burning torch maim injure wound cripple throttle overpower hunt capture hit chop stalk threaten blackmail
+  drug dose push slash sever pierce cut annihilate obliterate wipe decimate liquidate exterminating eradicating strangling
+  exploit abuse molest groom trafficking traffic enslave`);
+const HUMANS = set(`someone somebody person persons people human humans humanity man men woman women child children kid kids
+  baby babies toddler toddlers wife husband girlfriend boyfriend spouse partner ex neighbour neighbor neighbours neighbors
+  boss coworker colleague president politician politicians cop cops police officer family parents grandparent grandparents
+  grandmother grandfather mother father brother sister friend friends teacher classmates students class myself yourself
+  immigrants minorities population village city crowd civilians victim victims date hostage jews muslims christians gays
+  gay black blacks roma refugees elderly girl boy girls boys teen teenager teenagers skull spine head throat artery`);
+const CRIMES = inflected(`fraud murder arson treason terrorism robbery rape assault theft massacre kidnapping genocide assassination
+  suicide burglary trafficking laundering embezzlement extortion bribery smuggling piracy counterfeiting forgery poaching
+  vandalism stalking harassment cyberbullying hacking scam scams phishing tax evasion insider trading crime crimes felony
+  violence terrorist attack self-harm`);
+const COMMIT = inflected(`commit committing perform carry plan planning engage get away execute organize organise orchestrate do
+  conduct start launch pull`);
+const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun guns firearm ammunition grenade napalm malware virus marihuana marijuana ecstasy firearms
+  viruses ransomware keylogger botnet trojan worm spyware rootkit exploit exploits poison poisons toxin nerve agent meth
+  methamphetamine cocaine heroin fentanyl lsd drugs crack counterfeit fake misinformation disinformation propaganda
+  conspiracy hoax fake news deepfake phishing scam hate racist sexist defamatory defaming cheat cheating`);
+const PRODUCE = inflected(`how make making build building create creating develop developing write writing design designing produce
+  synthesize synthesise manufacture craft generate draft publish post spread give provide outline explain teach show
+  instructions tutorial guide steps step ways way method plan script program code app website algorithm strategy recipe
+  buy obtain get acquire sell distribute`);
+/** Verbs of wrongdoing against systems, money or people that AdvBench-style requests combine with a target. */
+const WRONGDOING = inflected(`hack hacking steal stealing evade evading launder laundering smuggle smuggling defraud manipulate
+  manipulating exploit exploiting cheat cheating spread spreading incite inciting promote promoting glorify glorifies
+  glorifying encourage encourages encouraging defame harass harassing bully bullying dox doxx spy impersonate bypass
+  break infiltrate sabotage disrupt vandalize shoplift counterfeit forge cyberbully cyberstalk stalk extort blackmail
+  radicalize recruit`);
+const WRONG_TARGETS = inflected(`database databases network networks system systems account accounts bank password passwords
+  identity information data credit card cards money taxes tax government election elections voters security antivirus
+  firewall computer computers website websites server servers people someone children minors violence hatred hate racism
+  terrorism suicide self-harm anorexia bulimia drugs drug alcohol misinformation disinformation extremism discrimination
+  store shop records email emails phone citizens users customers vulnerable individuals individual company reputation
+  victims laws law enforcement police`);
+const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandalize slash set smash sabotage poison contaminate`);
+const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
+  concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
+  army crowd mall market`);
+const SELF_HARM = /\b(?:commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt myself|starve myself|overdose)\b/;
+/** Safe framings: games, fiction, definitions, protection. */
+const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
+const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
+const PROTECTIVE = /\b(?:prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
+const NON_HUMAN = /\b(?:process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
+
+function unsafeFinding(subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding {
+  return { ruleId, kind: 'Unsafe', severity, reason, evidence: spans.slice(0, 3).map((s) => evidence(subject, s.start, s.end)) };
+}
+
+/** Lowers severity for fiction, games, definitions and protective framing. */
+function mitigation(lower: string): { delta: number; why: string[] } {
+  const why: string[] = [];
+  let delta = 0;
+  if (DEFINITION.test(lower)) {
+    delta -= 4;
+    why.push('definition question');
+  }
+  if (FICTION.test(lower)) {
+    delta -= 3;
+    why.push('fiction or game context');
+  }
+  if (PROTECTIVE.test(lower)) {
+    delta -= 3;
+    why.push('protective framing');
+  }
+  return { delta, why };
+}
+
+const violence: GovernanceRule = {
+  id: 'unsafe.violence',
+  flag: 'Unsafe',
+  surfaces: ['input', 'tool'],
+  description: 'Requests to harm people: a violent verb near a human target, or self-harm.',
+  evaluate(subject) {
+    const view = viewOf(subject);
+    if (!view) return [];
+    const lower = view.lower;
+    const self = SELF_HARM.exec(lower);
+    const spans = view.near(VIOLENCE, HUMANS, 5);
+    if (!self && !spans.length) return [];
+    const m = mitigation(lower);
+    // A non-human object next to the verb ("kill a Python process") defeats the human reading
+    // only when no human target is matched.
+    const base = self ? 7 : 7;
+    const severity = Math.max(1, Math.min(10, base + m.delta));
+    const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;
+    const reason = `${self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)'}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`;
+    return [unsafeFinding(subject, 'unsafe.violence', severity, reason, found)];
+  },
+};
+
+const crime: GovernanceRule = {
+  id: 'unsafe.crime',
+  flag: 'Unsafe',
+  surfaces: ['input', 'tool'],
+  description: 'How to commit a crime, obtain drugs or produce weapons, malware or disinformation.',
+  evaluate(subject) {
+    const view = viewOf(subject);
+    if (!view) return [];
+    const lower = view.lower;
+    const hits: { start: number; end: number }[] = [];
+    const reasons: string[] = [];
+    const commit = view.near(COMMIT, CRIMES, 4);
+    if (commit.length) {
+      hits.push(...commit);
+      reasons.push('how to commit a crime');
+    }
+    const produce = view.near(PRODUCE, ARTEFACTS, 6);
+    if (produce.length) {
+      hits.push(...produce);
+      reasons.push('produce or obtain a harmful artefact');
+    }
+    const crimeHowTo = view.near(PRODUCE, CRIMES, 6);
+    if (crimeHowTo.length) {
+      hits.push(...crimeHowTo);
+      reasons.push('instructions for a crime');
+    }
+    const destroy = view.near(DESTROY, PLACES, 5);
+    if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) {
+      hits.push(...destroy);
+      reasons.push('destruction of a place or property');
+    }
+    const wrong = view.near(WRONGDOING, WRONG_TARGETS, 5);
+    if (wrong.length) {
+      hits.push(...wrong);
+      reasons.push('wrongdoing against a system, people or money');
+    }
+    if (!hits.length) return [];
+    if (NON_HUMAN.test(lower) && !commit.length && !wrong.length && lower.length < 120) return [];
+    const m = mitigation(lower);
+    const severity = Math.max(1, Math.min(10, 5 + Math.min(2, reasons.length) + m.delta));
+    return [unsafeFinding(subject, 'unsafe.crime', severity, `Harmful request: ${reasons.join('; ')}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`, hits)];
+  },
+};
+
+export const RULES: readonly GovernanceRule[] = [violence, crime];

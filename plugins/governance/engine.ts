@@ -1,0 +1,234 @@
+/**
+ * The pure governance engine: rules + preset → verdict. No storage, no container: the CLI's check
+ * and eval commands and the `governance` service both drive this class.
+ */
+import { performance } from 'node:perf_hooks';
+import { LimitError } from 'limit-graph';
+import type {
+  Decision, Finding, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
+  RuleSubject, Surface, Trace,
+} from 'limit-graph';
+import { buildViews } from './views.ts';
+
+export interface EngineOptions {
+  rules: readonly GovernanceRule[];
+  preset: GovernancePreset;
+  /** Time budget of one rule on one subject (ms). */
+  ruleBudgetMs: number;
+  /** Longer fields are scanned as their first and last maxScanChars/2 characters. */
+  maxScanChars: number;
+  /** Findings below this severity are dropped (noise floor). */
+  minSeverity: number;
+}
+
+const FLAG_KINDS_BLOCKING = { Jailbreak: 'blockJailbreakTraces', Malicious: 'blockMaliciousTraces' } as const;
+
+export function validateRule(rule: unknown, where: string): GovernanceRule {
+  const r = rule as Partial<GovernanceRule> | null;
+  const problems: string[] = [];
+  if (!r || typeof r !== 'object') problems.push('is not an object');
+  else {
+    if (typeof r.id !== 'string' || r.id.length === 0) problems.push('id must be a non-empty string');
+    if (typeof r.flag !== 'string' || !['Jailbreak', 'Anomaly', 'HighRisk', 'Unsafe', 'Malicious', 'Unverified'].includes(r.flag)) problems.push(`flag must be a flag kind, got ${JSON.stringify(r.flag)}`);
+    if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push('surfaces must list input, output and/or tool');
+    if (typeof r.evaluate !== 'function') problems.push('evaluate must be a function');
+  }
+  if (problems.length) {
+    throw new LimitError('LIMIT_RULE_INVALID', `Governance rule ${JSON.stringify(r?.id ?? '?')} from ${where} is invalid: ${problems.join('; ')}`, { details: { rule: r?.id, where, problems } });
+  }
+  return r as GovernanceRule;
+}
+
+/** The texts of a trace that a surface covers, with the field names used in evidence. */
+export function surfaceFields(trace: Trace, surface: Surface): { field: string; text: string }[] {
+  switch (surface) {
+    case 'input': {
+      const fields = [{ field: 'task.input', text: trace.task.input }];
+      for (const [name, content] of Object.entries(trace.task.files ?? {})) fields.push({ field: `task.files:${name}`, text: content });
+      return fields;
+    }
+    case 'output':
+      return trace.output ? [{ field: 'output.stdout', text: trace.output.stdout }, { field: 'output.stderr', text: trace.output.stderr }].filter((f) => f.text.length > 0) : [];
+    case 'tool':
+      return (trace.task.toolOutputs ?? []).map((t) => ({ field: `tool:${t.name}`, text: t.content }));
+  }
+}
+
+/** A trace for evaluating a bare text (CLI check, eval): the text is placed on the chosen surface. */
+export function textTrace(text: string, surface: Surface): Trace {
+  const now = new Date().toISOString();
+  return {
+    id: 'check', sessionId: 'check', tenant: 'check', parentIds: [], runner: 'check',
+    task: surface === 'tool' ? { input: '', toolOutputs: [{ name: 'document', content: text }] } : { input: surface === 'input' ? text : '' },
+    ...(surface === 'output' ? { output: { ok: true, stdout: text, stderr: '' } } : {}),
+    status: 'running', flags: [], createdAt: now, metadata: {},
+  };
+}
+
+export class GovernanceEngine {
+  readonly preset: GovernancePreset;
+  readonly policy: GovernancePolicy;
+  readonly #scan: Map<Surface, GovernanceRule[]>;
+  readonly #judge: Map<Surface, GovernanceRule[]>;
+  readonly #options: EngineOptions;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.preset = options.preset;
+    this.policy = options.preset.policy;
+    const ids = new Set<string>();
+    for (const rule of options.rules) {
+      if (ids.has(rule.id)) throw new LimitError('LIMIT_RULE_INVALID', `Two governance rules share the id "${rule.id}"`, { details: { rule: rule.id }, fix: 'Give every rule a unique id (prefix it with its pack name).' });
+      ids.add(rule.id);
+    }
+    const bySurface = (phase: 'scan' | 'judge') =>
+      new Map((['input', 'output', 'tool'] as const).map((s) => [s, options.rules.filter((r) => (r.phase ?? 'scan') === phase && r.surfaces.includes(s))]));
+    this.#scan = bySurface('scan');
+    this.#judge = bySurface('judge');
+  }
+
+  get rules(): readonly GovernanceRule[] {
+    return this.#options.rules;
+  }
+
+  /** The subjects of a surface: each field, capped to a head and a tail when it is long. */
+  subjects(trace: Trace, surface: Surface): RuleSubject[] {
+    const cap = this.#options.maxScanChars;
+    const out: RuleSubject[] = [];
+    for (const { field, text } of surfaceFields(trace, surface)) {
+      if (text.length <= cap) {
+        out.push({ surface, field, text, trace, views: buildViews(text), offset: 0 });
+      } else {
+        // Attacks sit at the start or the end of long documents far more often than in the middle;
+        // scanning both ends keeps the cost bounded whatever the input size.
+        const half = Math.floor(cap / 2);
+        const head = text.slice(0, half);
+        const tailStart = text.length - half;
+        const tail = text.slice(tailStart);
+        out.push({ surface, field, text: head, trace, views: buildViews(head), offset: 0 });
+        out.push({ surface, field, text: tail, trace, views: buildViews(tail), offset: tailStart });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runs the scan rules (then the judge rules) on every subject of the surface; `extra` lets the
+   * service add findings from the governInput/governOutput hooks before the decision.
+   */
+  async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>): Promise<GovernanceVerdict> {
+    const overBudget = new Set<string>();
+    const subjects = this.subjects(trace, surface);
+    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget);
+    if (extra) findings = await extra(findings);
+    const judges = this.#judge.get(surface)!;
+    if (judges.length > 0) {
+      const judged = await this.#run(judges, subjects, { findings }, overBudget);
+      findings = mergeFindings([...findings, ...judged]);
+    }
+    findings = findings.filter((f) => f.severity >= this.#options.minSeverity);
+    return { ...this.decide(findings), findings, ...(overBudget.size ? { overBudget: [...overBudget] } : {}) };
+  }
+
+  /** Evaluates a bare text placed on a surface. */
+  check(text: string, surface: Surface = 'input'): Promise<GovernanceVerdict> {
+    return this.evaluate(textTrace(text, surface), surface);
+  }
+
+  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, overBudget: Set<string>): Promise<Finding[]> {
+    const all: Finding[] = [];
+    const budget = this.#options.ruleBudgetMs;
+    const band = this.preset.reviewBand;
+    for (const subject of subjects) {
+      const views = subject.views ?? [];
+      for (const rule of rules) {
+        for (let v = 0; v < views.length; v++) {
+          const view = views[v]!;
+          const viewSubject: RuleSubject & { view: typeof view } = {
+            ...subject,
+            field: v === 0 ? subject.field : `${subject.field}#${view.name}`,
+            text: view.text,
+            view,
+            // Spans of derived views do not map back into the field; only raw spans get the offset.
+            offset: v === 0 ? subject.offset ?? 0 : 0,
+          };
+          const started = performance.now();
+          const ctx: RuleContext = {
+            policy: this.policy, budgetMs: budget, deadline: started + budget, blockSeverity: this.preset.blockSeverity,
+            ...(band ? { reviewBand: band } : {}), ...extraCtx,
+          };
+          let result: Finding[] | Promise<Finding[]>;
+          try {
+            result = rule.evaluate(viewSubject, ctx);
+            if (result instanceof Promise) result = await withBudget(result, budget, rule.id);
+          } catch (error) {
+            if (error instanceof BudgetExceeded) {
+              overBudget.add(rule.id);
+              continue;
+            }
+            throw new LimitError('LIMIT_RULE_INVALID', `Governance rule "${rule.id}" threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error, details: { rule: rule.id } });
+          }
+          if (performance.now() - started > budget) overBudget.add(rule.id);
+          for (const f of result) all.push(shift(f, viewSubject.offset ?? 0, v === 0 ? undefined : view.name));
+        }
+      }
+    }
+    return mergeFindings(all);
+  }
+
+  /** Applies the policy and the preset's thresholds to findings. */
+  decide(findings: readonly Finding[]): { decision: Decision; reasons: string[]; maxSeverity: number } {
+    const p = this.policy;
+    const block = this.preset.blockSeverity;
+    const max = (kind?: Finding['kind']) => findings.reduce((m, f) => (kind === undefined || f.kind === kind ? Math.max(m, f.severity) : m), 0);
+    const maxSeverity = max();
+    const blocks: string[] = [];
+    for (const [kind, field] of Object.entries(FLAG_KINDS_BLOCKING) as [Finding['kind'], keyof GovernancePolicy][]) {
+      const s = max(kind);
+      if (p[field] && s >= block) blocks.push(`${field}: ${kind} severity ${s} ≥ blockSeverity ${block}`);
+    }
+    const anomaly = max('Anomaly');
+    if (p.blockAnomalyTraces && anomaly > p.maxAnomalySeverity) blocks.push(`blockAnomalyTraces: Anomaly severity ${anomaly} > maxAnomalySeverity ${p.maxAnomalySeverity}`);
+    if (blocks.length) return { decision: 'block', reasons: blocks, maxSeverity };
+    if (p.autoQuarantine && maxSeverity >= p.quarantineSeverity) {
+      return { decision: 'quarantine', reasons: [`autoQuarantine: severity ${maxSeverity} ≥ quarantineSeverity ${p.quarantineSeverity}`], maxSeverity };
+    }
+    const band = this.preset.reviewBand;
+    if (band && maxSeverity >= band[0]) {
+      return { decision: 'review', reasons: [`reviewBand: severity ${maxSeverity} in the uncertain band ${band[0]}–${band[1]}`], maxSeverity };
+    }
+    return { decision: 'allow', reasons: [], maxSeverity };
+  }
+}
+
+class BudgetExceeded extends Error {}
+
+function withBudget<T>(promise: Promise<T>, ms: number, ruleId: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BudgetExceeded(ruleId)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function shift(f: Finding, offset: number, viewName: string | undefined): Finding {
+  const out = offset === 0 ? f : { ...f, evidence: f.evidence.map((e) => ({ ...e, start: e.start + offset, end: e.end + offset })) };
+  // A finding that only appears after normalisation or decoding is itself a sign of obfuscation.
+  return viewName === undefined || out.reason.includes('(after ') ? out : { ...out, reason: `${out.reason} (after ${viewName})` };
+}
+
+/** One finding per rule and field: the most severe, with the evidence of all (at most 5). */
+export function mergeFindings(findings: readonly Finding[]): Finding[] {
+  const byKey = new Map<string, Finding>();
+  for (const f of findings) {
+    const field = (f.evidence[0]?.field ?? '').split('#')[0];
+    const key = `${f.ruleId}\u0000${field}`;
+    const prev = byKey.get(key);
+    if (!prev) byKey.set(key, f);
+    else {
+      const [hi, lo] = f.severity > prev.severity ? [f, prev] : [prev, f];
+      byKey.set(key, { ...hi, evidence: [...hi.evidence, ...lo.evidence].slice(0, 5) });
+    }
+  }
+  return [...byKey.values()];
+}

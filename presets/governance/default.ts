@@ -1,0 +1,25 @@
+import type { GovernancePreset } from 'limit-graph';
+
+/**
+ * The default: confident Jailbreak/Malicious findings (≥ 7) block, anything ≥ 7 is quarantined, the
+ * uncertain band 5–6 asks for review; merges of flagged parents are refused.
+ */
+const defaultPreset: GovernancePreset = {
+  name: 'default',
+  description: 'Blocks confident jailbreaks and malicious operations, quarantines severe flags, reviews the uncertain band.',
+  policy: {
+    blockUnsafeMerge: true,
+    requireProvenance: false,
+    blockJailbreakTraces: true,
+    blockAnomalyTraces: true,
+    maxAnomalySeverity: 7,
+    requireHumanReview: false,
+    autoQuarantine: true,
+    quarantineSeverity: 7,
+    blockMaliciousTraces: true,
+  },
+  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance'],
+  blockSeverity: 7,
+  reviewBand: [5, 6],
+};
+export default defaultPreset;

@@ -1,0 +1,41 @@
+/**
+ * runner-llama: runs prompts on a local GGUF model through node-llama-cpp (llama.cpp). The model is
+ * loaded once per runtime at boot; every session gets its own context sequence and chat history.
+ */
+import { definePlugin } from 'limit-graph';
+import { RunnerLlamaOptions, type RunnerLlamaOptionsInput } from './options.ts';
+import { LlamaRunner } from './runner.ts';
+
+export { LlamaRunner } from './runner.ts';
+export { RunnerLlamaOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface Cradle {
+    'runner:llama': LlamaRunner;
+  }
+  interface PluginOptionsRegistry {
+    'runner-llama': RunnerLlamaOptionsInput;
+  }
+}
+
+export default definePlugin({
+  meta: {
+    name: 'runner-llama',
+    version: '1.0.0',
+    description: 'Runs prompts on a local GGUF model (llama.cpp via node-llama-cpp), one chat per session',
+    provides: ['runner:llama'],
+    env: { LLAMA_MODEL_PATH: 'modelPath' },
+  },
+  options: RunnerLlamaOptions,
+  setup(ctx, options) {
+    const runner = new LlamaRunner(options, ctx.logger);
+    ctx.provide('runner:llama', runner);
+    // Loading a model takes a while and allocates memory: boot, not setup, so `limit config` stays cheap.
+    ctx.hooks.boot.tapPromise(ctx.name, () => runner.load());
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id));
+    return {
+      dispose: () => runner.dispose(),
+      health: () => runner.health(),
+    };
+  },
+});

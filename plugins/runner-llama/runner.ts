@@ -1,0 +1,424 @@
+/**
+ * The llama.cpp runner: one model per runtime, one chat (context sequence + history) per session.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  getLlama,
+  LlamaChatSession,
+  LlamaLogLevel,
+  type ChatHistoryItem,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+} from 'node-llama-cpp';
+import { LimitError } from 'limit-graph';
+import type { HealthResult, Logger, RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
+import type { RunnerLlamaOptionsParsed } from './options.ts';
+
+const PLUGIN = 'runner-llama';
+
+interface SessionState {
+  readonly id: string;
+  chat?: LlamaChatSession;
+  sequence?: LlamaContextSequence;
+  /** History kept while the session has no sequence (it was evicted for another session). */
+  savedHistory?: ChatHistoryItem[];
+  /** Tail of the session's task queue: a chat session evaluates one prompt at a time. */
+  tail: Promise<unknown>;
+  running: boolean;
+  lastUsed: number;
+  /** Aborted by closeSession, so in-flight work of a closing session stops. */
+  readonly controller: AbortController;
+}
+
+type Failure = { code: 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE'; message: string };
+
+export class LlamaRunner implements Runner {
+  readonly name = 'llama';
+  readonly capabilities: RunnerCapabilities = {
+    timeout: true,
+    // The model runs inside this process; its memory is fixed at boot, not per session.
+    memoryLimit: false,
+    // A local model opens no connections and runs no user code: allowNetwork=false holds by construction.
+    networkIsolation: true,
+    // No process is started for a task, so task env has nothing to apply to.
+    envControl: false,
+    // Tasks of one session run one at a time (a chat is sequential), within any maxConcurrency >= 1.
+    concurrencyLimit: true,
+    outputLimit: true,
+  };
+
+  #llama?: Llama;
+  #model?: LlamaModel;
+  #context?: LlamaContext;
+  #loadError?: unknown;
+  #closed = false;
+  readonly #sessions = new Map<string, SessionState>();
+  /** Waiters for a context sequence to become free. */
+  readonly #waiters = new Set<() => void>();
+
+  constructor(
+    private readonly options: RunnerLlamaOptionsParsed,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Loads the model and creates the shared context; called from the boot hook. */
+  async load(): Promise<void> {
+    const o = this.options;
+    if (!existsSync(o.modelPath)) {
+      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-llama: model file "${o.modelPath}" does not exist`, {
+        plugin: PLUGIN,
+        hook: 'boot',
+        details: { modelPath: o.modelPath },
+        fix: 'Set plugins.runner-llama.modelPath (or LLAMA_MODEL_PATH) to an existing GGUF file.',
+      });
+    }
+    try {
+      this.#llama = await acquireLlama(o.gpu, o.threads, this.logger);
+      this.#model = await this.#llama.loadModel({ modelPath: o.modelPath, gpuLayers: o.gpu ? 'auto' : 0 });
+      // contextSize is per sequence; llama.cpp allocates contextSize × maxSessions KV cells once.
+      this.#context = await this.#model.createContext({ contextSize: o.contextSize, sequences: o.maxSessions, threads: o.threads });
+    } catch (error) {
+      this.#loadError = error;
+      await this.dispose();
+      this.#closed = false;
+      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-llama: could not load "${o.modelPath}": ${messageOf(error)}`, {
+        plugin: PLUGIN,
+        hook: 'boot',
+        cause: error,
+        details: { modelPath: o.modelPath },
+        fix: 'Check that the file is a GGUF model llama.cpp supports and that contextSize × maxSessions fits in memory.',
+      });
+    }
+    this.logger.info(
+      { model: path.basename(o.modelPath), contextSize: o.contextSize, maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama.gpu },
+      'model loaded',
+    );
+  }
+
+  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    if (this.#closed) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'runner-llama is shut down', { plugin: PLUGIN });
+    if (!this.#context) {
+      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', 'runner-llama has no model loaded: the runtime has not booted', {
+        plugin: PLUGIN,
+        fix: 'Boot the runtime (createRuntime boots by default; the CLI boots when a command needs it).',
+      });
+    }
+    const started = performance.now();
+    const limitMs = Math.min(ctx.session.limits.timeoutMs, this.options.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const state = this.#state(ctx.session.id);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), limitMs);
+    const signal = AbortSignal.any([ctx.signal, state.controller.signal, deadline.signal]);
+    // Which signal fired decides the error code: the caller's abort wins over our deadline.
+    const stopped = (): Failure | undefined => {
+      if (ctx.signal.aborted || state.controller.signal.aborted) return { code: 'LIMIT_RUNNER_ABORTED', message: `runner-llama: task aborted (session ${ctx.session.id})` };
+      if (deadline.signal.aborted) return { code: 'LIMIT_RUNNER_TIMEOUT', message: `runner-llama: no answer within ${limitMs} ms` };
+      return undefined;
+    };
+    const counts = { tokensIn: 0, tokensOut: 0 };
+    let partial = '';
+    const previous = state.tail;
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    state.tail = Promise.all([previous, mine]);
+    try {
+      const early = stopped();
+      if (early) return result(false, '', started, counts, early);
+      await untilAborted(previous, signal);
+      state.running = true;
+      state.lastUsed = Date.now();
+      const chat = await this.#chatFor(state, signal);
+      const sequence = state.sequence!;
+      const before = sequence.tokenMeter.getState();
+      const historyBefore = chat.getChatHistory();
+      const cancel = () => cancelQueuedDecodes(this.#context, sequence, signal.reason);
+      signal.addEventListener('abort', cancel, { once: true });
+      try {
+        const meta = await chat.promptWithMeta(task.input, {
+          maxTokens: this.options.maxTokens,
+          temperature: this.options.temperature,
+          ...(this.options.seed === undefined ? {} : { seed: this.options.seed }),
+          signal,
+          stopOnAbortSignal: false,
+          onTextChunk: (text) => {
+            partial += text;
+          },
+        });
+        return result(true, meta.responseText, started, metered(sequence, before), undefined, { stopReason: meta.stopReason });
+      } catch (error) {
+        Object.assign(counts, metered(sequence, before));
+        // A cancelled evaluation leaves this sequence's KV cache half-written: drop the cache, keep
+        // the history as it was before the prompt; the next task rebuilds the cache from it.
+        state.savedHistory = historyBefore;
+        this.#release(state);
+        throw error;
+      } finally {
+        signal.removeEventListener('abort', cancel);
+      }
+    } catch (error) {
+      const failure = stopped() ?? { code: 'LIMIT_RUNNER_FAILED' as const, message: `runner-llama: generation failed: ${messageOf(error)}` };
+      if (failure.code === 'LIMIT_RUNNER_FAILED') (ctx.logger ?? this.logger).warn({ err: error, session: ctx.session.id, traceId: ctx.traceId }, failure.message);
+      return result(false, partial, started, counts, isLimitFailure(error) ? error : failure);
+    } finally {
+      clearTimeout(timer);
+      state.running = false;
+      state.lastUsed = Date.now();
+      release();
+      this.#notify();
+    }
+  }
+
+  /** The chat history of a session (system, user and model turns), for inspection and tests. */
+  history(sessionId: string): ChatHistoryItem[] | undefined {
+    const state = this.#sessions.get(sessionId);
+    if (!state) return undefined;
+    return state.chat ? state.chat.getChatHistory() : state.savedHistory;
+  }
+
+  /** Sessions that currently hold runner state. */
+  get sessionIds(): string[] {
+    return [...this.#sessions.keys()];
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    const state = this.#sessions.get(sessionId);
+    if (!state) return;
+    this.#sessions.delete(sessionId);
+    state.controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" closed`));
+    await state.tail.catch(() => undefined);
+    this.#release(state);
+  }
+
+  async health(): Promise<HealthResult> {
+    const o = this.options;
+    const checks: NonNullable<HealthResult['checks']> = [];
+    if (this.#model && this.#context) {
+      checks.push({ name: 'model', status: 'ok', message: `${path.basename(o.modelPath)} loaded (trained context ${this.#model.trainContextSize} tokens)` });
+      const free = this.#context.sequencesLeft;
+      checks.push({
+        name: 'context',
+        status: 'ok',
+        message: `${free} of ${o.maxSessions} context sequences free (${o.contextSize} tokens each); ${this.#sessions.size} sessions hold state`,
+      });
+    } else {
+      checks.push({ name: 'model', status: 'fail', message: this.#loadError ? `not loaded: ${messageOf(this.#loadError)}` : 'not loaded: the runtime has not booted' });
+    }
+    if (o.gpu) {
+      const gpu = this.#llama?.gpu ?? false;
+      checks.push(
+        gpu === false
+          ? { name: 'gpu', status: 'degraded', message: 'gpu: true was set, but no supported GPU was found; running on the CPU' }
+          : { name: 'gpu', status: 'ok', message: `offloading to ${gpu}` },
+      );
+    }
+    checks.push(
+      {
+        name: 'capability:memoryLimit',
+        status: 'degraded',
+        message: `session memoryMb is not enforced: the model runs in this process; its memory is the model plus a KV cache of contextSize × maxSessions (${o.contextSize} × ${o.maxSessions}) tokens`,
+      },
+      { name: 'capability:envControl', status: 'degraded', message: 'task env is not applied: a local model starts no process for a task' },
+    );
+    const status = checks.some((c) => c.name === 'model' && c.status === 'fail') ? 'fail' : checks.some((c) => c.name === 'gpu' && c.status !== 'ok') ? 'degraded' : 'ok';
+    return {
+      status,
+      message: status === 'fail' ? 'model not loaded' : `model ready; not enforced: memoryMb, task env`,
+      checks,
+      details: { modelPath: o.modelPath, contextSize: o.contextSize, maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama?.gpu ?? false, unenforcedLimits: ['memoryMb', 'env'] },
+    };
+  }
+
+  /** Closes every session and frees the context, the model and llama.cpp (at shutdown). */
+  async dispose(): Promise<void> {
+    this.#closed = true;
+    for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
+    const context = this.#context;
+    const model = this.#model;
+    const llama = this.#llama;
+    this.#context = undefined;
+    this.#model = undefined;
+    this.#llama = undefined;
+    await context?.dispose();
+    await model?.dispose();
+    if (llama) await releaseLlama(llama, this.logger);
+  }
+
+  #state(id: string): SessionState {
+    let state = this.#sessions.get(id);
+    if (!state) {
+      state = { id, tail: Promise.resolve(), running: false, lastUsed: Date.now(), controller: new AbortController() };
+      this.#sessions.set(id, state);
+    }
+    return state;
+  }
+
+  /** The session's chat, creating it on a free sequence (evicting an idle session's if need be). */
+  async #chatFor(state: SessionState, signal: AbortSignal): Promise<LlamaChatSession> {
+    if (state.chat) return state.chat;
+    const context = this.#context!;
+    for (;;) {
+      signal.throwIfAborted();
+      if (context.sequencesLeft > 0) break;
+      const idle = [...this.#sessions.values()].filter((s) => s !== state && s.chat && !s.running).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (idle) {
+        // The idle session keeps its history; only its KV cache is given up and rebuilt on its next task.
+        idle.savedHistory = idle.chat!.getChatHistory();
+        this.#release(idle);
+        this.logger.debug({ evicted: idle.id, for: state.id }, 'context sequence reassigned');
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.#waiters.add(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    const sequence = context.getSequence();
+    const chat = new LlamaChatSession({ contextSequence: sequence, systemPrompt: this.options.systemPrompt, autoDisposeSequence: false });
+    if (state.savedHistory) chat.setChatHistory(state.savedHistory);
+    state.savedHistory = undefined;
+    state.sequence = sequence;
+    state.chat = chat;
+    return chat;
+  }
+
+  #release(state: SessionState): void {
+    const { chat, sequence } = state;
+    state.chat = undefined;
+    state.sequence = undefined;
+    if (chat && !chat.disposed) chat.dispose({ disposeSequence: false });
+    if (sequence && !sequence.disposed) sequence.dispose();
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+}
+
+/**
+ * llama.cpp's bindings are process-wide and take about a second to initialise, while a model is
+ * per runtime. Runtimes in one process (tests, an embedding server) share one Llama per settings,
+ * reference-counted and disposed with its last user.
+ */
+const sharedLlamas = new Map<string, { llama: Promise<Llama>; refs: number; loggers: Logger[] }>();
+
+function acquireLlama(gpu: boolean, threads: number, logger: Logger): Promise<Llama> {
+  const key = JSON.stringify({ gpu, threads });
+  let entry = sharedLlamas.get(key);
+  if (!entry) {
+    const loggers: Logger[] = [];
+    const llama = getLlama({
+      gpu: gpu ? 'auto' : false,
+      // Never compile llama.cpp at run time: use the prebuilt binaries that ship with the package.
+      build: 'never',
+      maxThreads: threads,
+      logLevel: LlamaLogLevel.warn,
+      logger: (level, message) => {
+        const text = message.trim();
+        const target = loggers[loggers.length - 1];
+        if (!text || !target) return;
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) target.error({ llama: level }, text);
+        else target.warn({ llama: level }, text);
+      },
+    });
+    entry = { llama, refs: 0, loggers };
+    sharedLlamas.set(key, entry);
+    llama.catch(() => sharedLlamas.delete(key));
+  }
+  entry.refs++;
+  entry.loggers.push(logger);
+  return entry.llama;
+}
+
+async function releaseLlama(llama: Llama, logger: Logger): Promise<void> {
+  for (const [key, entry] of sharedLlamas) {
+    if ((await entry.llama.catch(() => undefined)) !== llama) continue;
+    entry.refs--;
+    const at = entry.loggers.indexOf(logger);
+    if (at >= 0) entry.loggers.splice(at, 1);
+    if (entry.refs === 0) {
+      sharedLlamas.delete(key);
+      await llama.dispose();
+    }
+    return;
+  }
+}
+
+/**
+ * node-llama-cpp checks the abort signal between generated tokens, but a long prompt is queued as
+ * one decode that the context works through batch by batch without looking at the signal (a
+ * 30 000-token prompt runs to the end, seconds later). Removing this sequence's queued decodes
+ * stops it at the next batch boundary. These are internals of node-llama-cpp 3.21.1 — the version
+ * is pinned exactly — and when they are missing the runner still returns at the deadline, only
+ * the evaluation runs to its end in the background.
+ */
+function cancelQueuedDecodes(context: LlamaContext | undefined, sequence: LlamaContextSequence, reason: unknown): void {
+  const internals = context as unknown as {
+    _queuedDecodes?: { sequenceId: number }[];
+    _dispatchErrorForQueuedDecodesAndDequeue?: (decodes: Set<unknown>, error: unknown) => void;
+  };
+  const sequenceId = (sequence as unknown as { _sequenceId?: number })._sequenceId;
+  if (!Array.isArray(internals?._queuedDecodes) || typeof internals._dispatchErrorForQueuedDecodesAndDequeue !== 'function' || sequenceId === undefined) return;
+  const mine = internals._queuedDecodes.filter((decode) => decode.sequenceId === sequenceId);
+  if (mine.length > 0) internals._dispatchErrorForQueuedDecodesAndDequeue.call(context, new Set(mine), reason);
+}
+
+function metered(sequence: LlamaContextSequence, before: { usedInputTokens: number; usedOutputTokens: number }): { tokensIn: number; tokensOut: number } {
+  if (sequence.disposed) return { tokensIn: 0, tokensOut: 0 };
+  const after = sequence.tokenMeter.getState();
+  return { tokensIn: after.usedInputTokens - before.usedInputTokens, tokensOut: after.usedOutputTokens - before.usedOutputTokens };
+}
+
+function result(
+  ok: boolean,
+  stdout: string,
+  started: number,
+  counts: { tokensIn: number; tokensOut: number },
+  failure?: Failure,
+  value?: unknown,
+): RunResult {
+  return {
+    ok,
+    stdout,
+    stderr: failure ? failure.message : '',
+    ...(value === undefined ? {} : { value }),
+    ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
+    metrics: { latencyMs: performance.now() - started, tokensIn: counts.tokensIn, tokensOut: counts.tokensOut },
+  };
+}
+
+function isLimitFailure(error: unknown): error is Failure {
+  return error instanceof LimitError && (error.code === 'LIMIT_RUNNER_UNAVAILABLE' || error.code === 'LIMIT_RUNNER_FAILED');
+}
+
+/** Resolves when `promise` settles, rejects when `signal` aborts first. */
+function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+    );
+  });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, isLimitError, Task } from 'limit-graph';
+import type { RunContext, Runtime } from 'limit-graph';
+import { makeRunContext, runnerConformance } from 'limit-graph/testing';
+import runnerLlama, { type LlamaRunner } from '../../plugins/runner-llama/index.ts';
+import { makeTinyLlama } from '../fixtures/gguf/make-tiny-llama.ts';
+
+let modelPath = '';
+beforeAll(async () => {
+  modelPath = await makeTinyLlama();
+});
+
+type Opts = Parameters<typeof runnerLlama.configure>[0];
+async function start(options: Partial<Opts> = {}): Promise<{ rt: Runtime; runner: LlamaRunner }> {
+  const rt = await createRuntime({
+    config: { plugins: {}, logLevel: 'silent' },
+    env: {},
+    plugins: [runnerLlama.configure({ modelPath, contextSize: 1024, maxTokens: 12, ...options })],
+  });
+  return { rt, runner: rt.resolve('runner:llama') as LlamaRunner };
+}
+
+const prompt = (input: string) => Task.parse({ input, kind: 'prompt' });
+/** A prompt of `n` single-letter tokens: evaluating tens of thousands takes seconds on any CPU. */
+const longPrompt = (n: number) => Array.from({ length: n }, (_, i) => 'abcdefghijklmnopqrstuvwxyz'[(i * 7) % 26]).join('');
+const texts = (runner: LlamaRunner, id: string) => JSON.stringify(runner.history(id) ?? []);
+
+describe('runner-llama with a generated tiny llama GGUF', () => {
+  let rt: Runtime;
+  let runner: LlamaRunner;
+  beforeAll(async () => {
+    ({ rt, runner } = await start({ maxSessions: 2 }));
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  it('loads the model at boot and generates tokens, with token metrics', async () => {
+    const result = await runner.executeIsolated(prompt('hello world'), makeRunContext());
+    expect(result.ok, JSON.stringify(result.error)).toBe(true);
+    expect(result.error).toBeUndefined();
+    expect(result.metrics.tokensOut).toBeGreaterThan(0);
+    expect(result.metrics.tokensOut).toBeLessThanOrEqual(12);
+    expect(result.metrics.tokensIn).toBeGreaterThan(2);
+    expect(result.value).toMatchObject({ stopReason: expect.stringMatching(/maxTokens|eogToken/) });
+  });
+
+  it('greedy decoding is deterministic, and a session starts from a clean history', async () => {
+    const a = makeRunContext();
+    const b = makeRunContext();
+    const first = await runner.executeIsolated(prompt('the model is a test'), a);
+    await runner.executeIsolated(prompt('hello world'), a);
+    // Session b asks the same first question after a talked: the same answer means nothing of a leaked in.
+    const second = await runner.executeIsolated(prompt('the model is a test'), b);
+    expect(second.ok).toBe(true);
+    expect(second.stdout).toBe(first.stdout);
+    expect(texts(runner, a.session.id)).toContain('hello world');
+    expect(texts(runner, b.session.id)).not.toContain('hello world');
+    expect(runner.history(b.session.id)!.filter((item) => item.type === 'user')).toHaveLength(1);
+    expect(runner.history(a.session.id)!.filter((item) => item.type === 'user')).toHaveLength(2);
+  });
+
+  it('runs two sessions concurrently with separate histories', async () => {
+    const a = makeRunContext();
+    const b = makeRunContext();
+    const [ra, rb] = await Promise.all([
+      runner.executeIsolated(prompt('alpha alpha'), a),
+      runner.executeIsolated(prompt('beta beta'), b),
+    ]);
+    expect(ra.ok && rb.ok).toBe(true);
+    expect(texts(runner, a.session.id)).toContain('alpha alpha');
+    expect(texts(runner, a.session.id)).not.toContain('beta beta');
+    expect(texts(runner, b.session.id)).toContain('beta beta');
+    expect(texts(runner, b.session.id)).not.toContain('alpha alpha');
+  });
+
+  it('more sessions than maxSessions: an idle session yields its sequence and keeps its history', async () => {
+    const [a, b, c] = [makeRunContext(), makeRunContext(), makeRunContext()];
+    const turn1 = await runner.executeIsolated(prompt('the world'), a);
+    await runner.executeIsolated(prompt('a test'), b);
+    await runner.executeIsolated(prompt('of the model'), c); // evicts a (least recently used)
+    const turn2 = await runner.executeIsolated(prompt('hello'), a); // a is rebuilt from its saved history
+    expect(turn1.ok && turn2.ok).toBe(true);
+    const history = runner.history(a.session.id)!;
+    expect(history.filter((i) => i.type === 'user').map((i) => (i as { text: string }).text)).toEqual(['the world', 'hello']);
+    expect(texts(runner, a.session.id)).not.toContain('of the model');
+
+    // The same two turns in a session that was never evicted give the same answer.
+    const d = makeRunContext();
+    await runner.executeIsolated(prompt('the world'), d);
+    const reference = await runner.executeIsolated(prompt('hello'), d);
+    expect(turn2.stdout).toBe(reference.stdout);
+  });
+
+  it('closing a session through the runtime releases its chat and sequence', async () => {
+    const session = await rt.openSession({ id: 'llama-close' });
+    const ctx: RunContext = { session: { id: session.id, tenant: session.tenant, limits: session.limits }, traceId: 't1', signal: session.signal };
+    expect((await runner.executeIsolated(prompt('hello'), ctx)).ok).toBe(true);
+    expect(runner.sessionIds).toContain('llama-close');
+    await session.close();
+    expect(runner.sessionIds).not.toContain('llama-close');
+    expect(runner.history('llama-close')).toBeUndefined();
+  });
+
+  it('the session timeout stops a long evaluation with LIMIT_RUNNER_TIMEOUT and the session still works', async () => {
+    const ctx = makeRunContext({ limits: { timeoutMs: 10_000 } });
+    const first = await runner.executeIsolated(prompt('hello'), ctx);
+    const started = performance.now();
+    const slow = await runner.executeIsolated(prompt(longPrompt(900)), { ...ctx, session: { ...ctx.session, limits: { ...ctx.session.limits, timeoutMs: 5 } } });
+    expect(slow.ok).toBe(false);
+    expect(slow.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    expect(slow.error?.message).toContain('5 ms');
+    expect(performance.now() - started).toBeLessThan(2000);
+    const again = await runner.executeIsolated(prompt('world'), ctx);
+    expect(again.ok, JSON.stringify(again.error)).toBe(true);
+    // The timed-out turn is not part of the conversation.
+    expect(runner.history(ctx.session.id)!.filter((i) => i.type === 'user').map((i) => (i as { text: string }).text)).toEqual(['hello', 'world']);
+    expect(first.ok).toBe(true);
+  });
+
+  it('health reports the model, the context and the limits it cannot enforce', async () => {
+    const health = await runner.health();
+    expect(health.status).toBe('ok');
+    const names = health.checks!.map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(['model', 'context', 'capability:memoryLimit', 'capability:envControl']));
+    expect(health.checks!.find((c) => c.name === 'capability:memoryLimit')!.status).toBe('degraded');
+    const viaRuntime = (await rt.health()).find((p) => p.plugin === 'runner-llama');
+    expect(viaRuntime?.status).toBe('ok');
+  });
+});
+
+describe('runner-llama configuration and lifecycle', () => {
+  it('refuses a missing modelPath with the option named', async () => {
+    const error = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env: {}, plugins: [runnerLlama.configure({} as Opts)] }).catch((e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+    expect((error as Error).message).toContain('modelPath');
+  });
+
+  it('takes the model path from LLAMA_MODEL_PATH', async () => {
+    const rt = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env: { LLAMA_MODEL_PATH: modelPath }, plugins: [runnerLlama.configure({ contextSize: 256 } as Opts)] });
+    expect((await rt.resolve('runner:llama').health()).status).toBe('ok');
+    await rt.close();
+  });
+
+  it('fails boot with LIMIT_RUNNER_UNAVAILABLE naming a model file that does not exist', async () => {
+    const error = await start({ modelPath: '/nonexistent/model.gguf' }).catch((e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain('/nonexistent/model.gguf');
+    expect((error as { plugin?: string }).plugin).toBe('runner-llama');
+  });
+
+  it('fails boot clearly on a file that is not a GGUF model', async () => {
+    const error = await start({ modelPath: new URL(import.meta.url).pathname }).catch((e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toMatch(/could not load/);
+  });
+
+  it('disposes the model at shutdown: the runner refuses work afterwards', async () => {
+    const { rt, runner } = await start();
+    expect((await runner.executeIsolated(prompt('hello'), makeRunContext())).ok).toBe(true);
+    await rt.close();
+    expect((await runner.health()).status).toBe('fail');
+    await expect(runner.executeIsolated(prompt('hello'), makeRunContext())).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+  });
+});
+
+runnerConformance(
+  'runner-llama',
+  async () => {
+    // Big per-session context so that the slow task (30 000 prompt tokens) is accepted and takes seconds.
+    const { rt, runner } = await start({ contextSize: 32_768, maxSessions: 2, maxTokens: 8 });
+    return { runner, close: async () => void (await rt.close()) };
+  },
+  {
+    tasks: {
+      hello: () => ({ input: 'hello', kind: 'prompt' }),
+      slow: () => ({ input: longPrompt(30_000), kind: 'prompt' }),
+    },
+    // A random-weight model cannot echo or recall a string; those properties are tested above on histories.
+    supports: { concurrentSessions: false, sessionMemory: false },
+  },
+);

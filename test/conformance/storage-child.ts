@@ -19,10 +19,20 @@ const storage = runtime.resolve('storage');
 const write = (line: string) => new Promise<void>((resolve) => process.stdout.write(`${line}\n`, () => resolve()));
 
 if (spec.mode === 'append') {
+  // Barrier: every writer starts at once, after all have booted, so that their appends really race.
+  await write('ready');
+  await new Promise<void>((resolve) => {
+    process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+      if (chunk.includes('go')) resolve();
+    });
+  });
+  process.stdin.pause();
   for (let i = 0; i < spec.count; i++) {
     await storage.appendProvenance(spec.tenant, {
       traceId: spec.traceId, at: new Date().toISOString(), actor: spec.writer, action: 'append', data: { writer: spec.writer, i },
     });
+    // A synchronous driver appends in one uninterrupted burst; short sleeps let the OS interleave writers.
+    if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
   }
   await runtime.close();
   await write(`done ${spec.count}`);

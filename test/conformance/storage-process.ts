@@ -40,7 +40,7 @@ export function spawnStorageChild(spec: ChildSpec): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], {
     cwd: ROOT,
     env: { ...process.env, TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json') },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
 
@@ -71,6 +71,8 @@ export interface MultiProcessResult {
   verification: ChainVerification;
   /** Entries per writer, as stored. */
   perWriter: Record<string, number>;
+  /** How often consecutive entries come from different writers (proof that the writers raced). */
+  switches: number;
 }
 
 /** `processes` children each append `appendsEach` entries to one trace at the same time. */
@@ -88,21 +90,29 @@ export async function multiProcessProvenance(
       status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {},
     }),
   );
+  const children: ChildProcess[] = [];
+  let ready = 0;
   const runs = Array.from({ length: processes }, (_, w) => {
     const child = spawnStorageChild({ ...backend, mode: 'append', count, tenant, traceId, writer: `process-${w}` });
+    children.push(child);
     let done = false;
     return watch(child, (line) => {
+      if (line === 'ready' && ++ready === processes) for (const c of children) c.stdin!.end('go\n');
       if (line === `done ${count}`) done = true;
     }).then((r) => {
       if (r.code !== 0 || !done) throw new Error(`writer process-${w} failed (exit ${r.code ?? r.signal}):\n${r.stderr}`);
     });
   });
-  await Promise.all(runs);
+  const settled = await Promise.allSettled(runs);
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
   return withStorage(backend, async (s) => {
     const entries = await s.listProvenance(tenant, traceId);
     const perWriter: Record<string, number> = {};
     for (const e of entries) perWriter[e.actor] = (perWriter[e.actor] ?? 0) + 1;
-    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter };
+    const switches = entries.filter((e, i) => i > 0 && e.actor !== entries[i - 1]!.actor).length;
+    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter, switches };
   });
 }
 

@@ -1,0 +1,56 @@
+/**
+ * storage-sqlite: the embedded default backend. One SQLite file (WAL) holds every record; several
+ * processes may share it (the write lock and primary keys keep provenance chains linear).
+ */
+import path from 'node:path';
+import { LimitError, definePlugin } from 'limit-graph';
+import { StorageSqliteOptions } from './options.ts';
+import { SqliteStorage } from './sqlite-storage.ts';
+
+export { SqliteStorage } from './sqlite-storage.ts';
+export { StorageSqliteOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    'storage-sqlite': import('zod').input<typeof StorageSqliteOptions>;
+  }
+}
+
+/** `sqlite://relative/or/absolute.db`, `sqlite:///abs.db`, `file:path` → a file path. */
+export function sqlitePathFromUrl(url: string): string {
+  const match = /^(?:sqlite:\/\/|sqlite:|file:(?:\/\/)?)(.+)$/.exec(url);
+  if (!match?.[1]) {
+    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `storage-sqlite cannot use the URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`, {
+      plugin: 'storage-sqlite',
+      fix: 'Set DATABASE_URL to sqlite://<path> or file:<path>, or select the postgres backend (STORAGE_BACKEND=postgres) for postgres:// URLs.',
+    });
+  }
+  // Drop a query string (`file:x.db?mode=rwc`): better-sqlite3 takes a plain path.
+  return decodeURIComponent(match[1].replace(/\?.*$/, ''));
+}
+
+export default definePlugin({
+  meta: {
+    name: 'storage-sqlite',
+    version: '1.0.0',
+    description: 'Embedded SQLite storage (better-sqlite3, WAL): the default backend',
+    provides: ['storage'],
+    env: { DATABASE_URL: 'url' },
+  },
+  options: StorageSqliteOptions,
+  setup(ctx, options) {
+    const file = options.path ?? (options.url ? sqlitePathFromUrl(options.url) : path.join(ctx.config.dataDir, 'limit.db'));
+    const storage = new SqliteStorage({
+      file: file === ':memory:' ? file : path.resolve(ctx.config.rootDir, file),
+      synchronous: options.synchronous,
+      busyTimeoutMs: options.busyTimeoutMs,
+      maxRecordBytes: options.maxRecordBytes,
+    });
+    ctx.provide('storage', storage, { dispose: (s) => s.close() });
+    ctx.hooks.boot.tapPromise(ctx.name, async () => {
+      await storage.open();
+      ctx.logger.debug({ file: storage.file, schemaVersion: await storage.schemaVersion() }, 'SQLite storage open');
+    });
+    return { health: () => storage.health() };
+  },
+});

@@ -1,0 +1,75 @@
+/**
+ * Schema migrations, applied in order, each once (recorded in schema_migrations). Never edit a
+ * shipped migration: add a new one.
+ *
+ * Records are stored as JSON text (`data`) next to the columns queries filter and sort on; the JSON
+ * is what the zod schemas validated, so reading a record back is one JSON.parse.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE sessions (
+        tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX sessions_by_time ON sessions (tenant, created_ms DESC, id DESC);
+
+      -- flags: the trace's flags as a JSON array (kept in step with the flags table by addFlag),
+      -- so that get and list return traces without a join.
+      CREATE TABLE traces (
+        tenant TEXT NOT NULL, id TEXT NOT NULL, session_id TEXT NOT NULL, status TEXT NOT NULL,
+        created_ms INTEGER NOT NULL, data TEXT NOT NULL, flags TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX traces_by_time ON traces (tenant, created_ms DESC, id DESC);
+      CREATE INDEX traces_by_session ON traces (tenant, session_id, created_ms DESC, id DESC);
+      CREATE INDEX traces_by_status ON traces (tenant, status, created_ms DESC, id DESC);
+
+      CREATE TABLE flags (
+        seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, id TEXT NOT NULL, trace_id TEXT NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
+        UNIQUE (tenant, id)
+      );
+      CREATE INDEX flags_by_kind ON flags (tenant, kind, trace_id);
+      CREATE INDEX flags_by_trace ON flags (tenant, trace_id);
+
+      CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, trace_id TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE INDEX checkpoints_by_trace ON checkpoints (tenant, trace_id);
+
+      CREATE TABLE quarantine (
+        tenant TEXT NOT NULL, trace_id TEXT NOT NULL, quarantined INTEGER NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (tenant, trace_id)
+      );
+      CREATE INDEX quarantine_active ON quarantine (tenant, quarantined);
+
+      -- The primary key is what keeps concurrent appenders (other processes included) from forking
+      -- a chain: two writers that read the same head cannot both insert its successor.
+      CREATE TABLE provenance (
+        tenant TEXT NOT NULL, trace_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (tenant, trace_id, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE rd_series (
+        tenant TEXT NOT NULL, id TEXT NOT NULL, session_id TEXT NOT NULL, data TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX rd_series_by_session ON rd_series (tenant, session_id);
+      CREATE TABLE rd_points (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, series_id TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE INDEX rd_points_by_series ON rd_points (tenant, series_id);
+
+      CREATE TABLE counters (
+        tenant TEXT NOT NULL, name TEXT NOT NULL, value NUMERIC NOT NULL,
+        PRIMARY KEY (tenant, name)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

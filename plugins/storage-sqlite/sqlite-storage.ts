@@ -1,0 +1,535 @@
+/**
+ * The Storage contract on one SQLite file (better-sqlite3): WAL, prepared statements, one
+ * IMMEDIATE transaction per write so that several processes can share the file safely.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
+  serializeRecord, timeKey, validate, verifyProvenanceChain,
+  type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
+} from 'limit-graph';
+import { MIGRATIONS } from './migrations.ts';
+
+type Db = Database.Database;
+type Statement = Database.Statement;
+
+export interface SqliteStorageConfig {
+  /** File path or `:memory:`. */
+  file: string;
+  synchronous: 'normal' | 'full';
+  busyTimeoutMs: number;
+  maxRecordBytes: number;
+}
+
+const PLUGIN = 'storage-sqlite';
+
+function sqliteCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
+}
+
+const isUniqueViolation = (e: unknown) => sqliteCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY' || sqliteCode(e) === 'SQLITE_CONSTRAINT_UNIQUE';
+const isBusy = (e: unknown) => sqliteCode(e)?.startsWith('SQLITE_BUSY') === true || sqliteCode(e)?.startsWith('SQLITE_LOCKED') === true;
+
+function traceData(trace: Trace): string {
+  // Flags live in their own column (and table); keep them out of the trace's JSON.
+  const { flags: _flags, ...rest } = trace;
+  return JSON.stringify(rest);
+}
+
+export class SqliteStorage implements Storage {
+  readonly backend = 'sqlite';
+  readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
+  readonly maxRecordBytes: number;
+  #db: Db | undefined;
+  #stmts = new Map<string, Statement>();
+
+  constructor(readonly config: SqliteStorageConfig) {
+    this.maxRecordBytes = config.maxRecordBytes;
+  }
+
+  get file(): string {
+    return this.config.file;
+  }
+
+  async open(): Promise<void> {
+    if (!this.#db) {
+      const { file } = this.config;
+      if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      let db: Db;
+      try {
+        db = new Database(file, { timeout: this.config.busyTimeoutMs });
+      } catch (error) {
+        throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+      }
+      try {
+        db.pragma(`busy_timeout = ${this.config.busyTimeoutMs}`);
+        if (file !== ':memory:') db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${this.config.synchronous.toUpperCase()}`);
+        db.pragma('foreign_keys = OFF');
+      } catch (error) {
+        db.close();
+        throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot configure SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+      }
+      this.#db = db;
+      this.#stmts.clear();
+    }
+    this.#migrate();
+  }
+
+  /** Applies pending migrations under the write lock, so concurrent openers apply each exactly once. */
+  #migrate(): void {
+    const db = this.#db!;
+    const run = db.transaction(() => {
+      db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      }
+    });
+    try {
+      run.immediate();
+    } catch (error) {
+      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `SQLite migration of ${this.config.file} failed: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    this.#stmts.clear();
+    db?.close();
+  }
+
+  get #conn(): Db {
+    if (!this.#db) throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite storage ${this.config.file} is not open`, { plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().' });
+    return this.#db;
+  }
+
+  /** Prepared statements are cached by SQL text; dynamic list queries have a handful of shapes. */
+  #q(sql: string): Statement {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#conn.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs `fn` in an IMMEDIATE transaction (takes the write lock up front: no lock upgrade deadlocks). */
+  #write<T>(fn: () => T): T {
+    return this.#conn.transaction(fn).immediate();
+  }
+
+  async health(): Promise<HealthResult> {
+    try {
+      const version = await this.schemaVersion();
+      const mode = this.#conn.pragma('journal_mode', { simple: true }) as string;
+      return {
+        status: 'ok',
+        message: `SQLite ${this.config.file} (schema v${version}, ${mode})`,
+        checks: [{ name: 'query', status: 'ok' }],
+        details: { file: this.config.file, schemaVersion: version, journalMode: mode, synchronous: this.config.synchronous },
+      };
+    } catch (error) {
+      return { status: 'fail', message: (error as Error).message, checks: [{ name: 'query', status: 'fail', message: (error as Error).message }] };
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    const row = this.#q('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    return row.v ?? 0;
+  }
+
+  // sessions ---------------------------------------------------------------------------------------
+
+  async createSession(input: Session): Promise<Session> {
+    const session = validate.session(input);
+    this.#write(() => this.#insertSession(session));
+    return session;
+  }
+
+  #insertSession(session: Session): void {
+    const data = serializeRecord(session, 'session', this.maxRecordBytes);
+    try {
+      this.#q('INSERT INTO sessions (tenant, id, status, created_ms, data) VALUES (?, ?, ?, ?, ?)').run(session.tenant, session.id, session.status, timeKey(session.createdAt), data);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict('session', session.tenant, session.id);
+      throw error;
+    }
+  }
+
+  async getSession(tenant: string, id: string): Promise<Session | null> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    const row = this.#q('SELECT data FROM sessions WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as Session) : null;
+  }
+
+  async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
+    validate.tenant(tenant);
+    const q = validate.sessionQuery(query);
+    const where = ['tenant = ?'];
+    const params: unknown[] = [tenant];
+    if (q.status) {
+      where.push('status = ?');
+      params.push(q.status);
+    }
+    if (q.after) {
+      where.push('(created_ms, id) < (?, ?)');
+      params.push(q.after.t, q.after.id);
+    }
+    const rows = this.#q(`SELECT data FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT ?`).all(...params, q.limit + 1) as { data: string }[];
+    return pageOf(rows.map((r) => JSON.parse(r.data) as Session), q.limit);
+  }
+
+  async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    validate.timestamp(closedAt, 'closedAt');
+    return this.#write(() => {
+      const row = this.#q('SELECT data FROM sessions WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
+      if (!row) throw notFound('session', tenant, id);
+      const session = JSON.parse(row.data) as Session;
+      if (session.status === 'closed') return session;
+      const closed: Session = { ...session, status: 'closed', closedAt };
+      this.#q('UPDATE sessions SET status = ?, data = ? WHERE tenant = ? AND id = ?').run('closed', serializeRecord(closed, 'session', this.maxRecordBytes), tenant, id);
+      return closed;
+    });
+  }
+
+  // traces -----------------------------------------------------------------------------------------
+
+  async createTrace(input: Trace): Promise<Trace> {
+    const trace = validate.trace(input);
+    this.#write(() => this.#insertTrace(trace));
+    return trace;
+  }
+
+  #insertTrace(trace: Trace): void {
+    const data = traceData(trace);
+    assertRecordSize(data, 'trace', this.maxRecordBytes);
+    const flags = trace.flags.length ? JSON.stringify(trace.flags) : '[]';
+    try {
+      this.#q('INSERT INTO traces (tenant, id, session_id, status, created_ms, data, flags) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        trace.tenant, trace.id, trace.sessionId, trace.status, timeKey(trace.createdAt), data, flags,
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict('trace', trace.tenant, trace.id);
+      throw error;
+    }
+    for (const flag of trace.flags) this.#insertFlagRow(trace.tenant, flag);
+  }
+
+  async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const valid = validate.tracePatch(patch);
+    return this.#write(() => this.#updateTrace(tenant, id, valid));
+  }
+
+  #updateTrace(tenant: string, id: string, patch: TracePatch): Trace {
+    const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
+    if (!row) throw notFound('trace', tenant, id);
+    const next = applyTracePatch({ ...(JSON.parse(row.data) as Trace), flags: JSON.parse(row.flags) as Flag[] }, patch);
+    const data = traceData(next);
+    assertRecordSize(data, 'trace', this.maxRecordBytes);
+    this.#q('UPDATE traces SET status = ?, data = ? WHERE tenant = ? AND id = ?').run(next.status, data, tenant, id);
+    return next;
+  }
+
+  async getTrace(tenant: string, id: string): Promise<Trace | null> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
+    return row ? rowToTrace(row) : null;
+  }
+
+  async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
+    validate.tenant(tenant);
+    const q = validate.traceQuery(query);
+    const where = ['t.tenant = ?'];
+    const params: unknown[] = [tenant];
+    if (q.sessionId !== undefined) {
+      where.push('t.session_id = ?');
+      params.push(q.sessionId);
+    }
+    if (q.statuses) {
+      where.push(`t.status IN (${q.statuses.map(() => '?').join(', ')})`);
+      params.push(...q.statuses);
+    }
+    if (q.fromMs !== undefined) {
+      where.push('t.created_ms >= ?');
+      params.push(q.fromMs);
+    }
+    if (q.toMs !== undefined) {
+      where.push('t.created_ms < ?');
+      params.push(q.toMs);
+    }
+    if (q.flagKind) {
+      where.push('EXISTS (SELECT 1 FROM flags f WHERE f.tenant = t.tenant AND f.kind = ? AND f.trace_id = t.id)');
+      params.push(q.flagKind);
+    }
+    if (q.after) {
+      where.push('(t.created_ms, t.id) < (?, ?)');
+      params.push(q.after.t, q.after.id);
+    }
+    const sql = `SELECT t.data, t.flags FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
+    const rows = this.#q(sql).all(...params, q.limit + 1) as { data: string; flags: string }[];
+    return pageOf(rows.map(rowToTrace), q.limit);
+  }
+
+  #assertTrace(tenant: string, traceId: string): void {
+    if (!this.#q('SELECT 1 FROM traces WHERE tenant = ? AND id = ?').get(tenant, traceId)) throw notFound('trace', tenant, traceId);
+  }
+
+  // provenance -------------------------------------------------------------------------------------
+
+  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+    validate.tenant(tenant);
+    const valid = validate.provenanceInput(input);
+    // Reading the head and inserting its successor happen under one write lock; the primary key
+    // (tenant, trace_id, seq) is the backstop if anything slips past it, and the loser retries.
+    return retryOnConflict(() => this.#write(() => this.#appendProvenance(tenant, valid)), {
+      retryable: (e) => isBusy(e) || isUniqueViolation(e),
+      what: `Provenance append to trace "${valid.traceId}"`,
+    });
+  }
+
+  #appendProvenance(tenant: string, input: ProvenanceInput): ProvenanceEntry {
+    this.#assertTrace(tenant, input.traceId);
+    const head = this.#q('SELECT seq, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq DESC LIMIT 1').get(tenant, input.traceId) as
+      | { seq: number; hash: string }
+      | undefined;
+    const entry = nextProvenanceEntry(input, head);
+    const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+    this.#q('INSERT INTO provenance (tenant, trace_id, seq, hash, data) VALUES (?, ?, ?, ?, ?)').run(tenant, input.traceId, entry.seq, entry.hash, data);
+    return entry;
+  }
+
+  async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const rows = this.#q('SELECT data FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as ProvenanceEntry);
+  }
+
+  async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
+    return verifyProvenanceChain(await this.listProvenance(tenant, traceId));
+  }
+
+  // flags, checkpoints, quarantine -----------------------------------------------------------------
+
+  async addFlag(tenant: string, input: Flag): Promise<Flag> {
+    validate.tenant(tenant);
+    const flag = validate.flag(input);
+    this.#write(() => this.#addFlag(tenant, flag));
+    return flag;
+  }
+
+  #addFlag(tenant: string, flag: Flag): void {
+    this.#assertTrace(tenant, flag.traceId);
+    const json = this.#insertFlagRow(tenant, flag);
+    this.#q("UPDATE traces SET flags = json_insert(flags, '$[#]', json(?)) WHERE tenant = ? AND id = ?").run(json, tenant, flag.traceId);
+  }
+
+  #insertFlagRow(tenant: string, flag: Flag): string {
+    const json = serializeRecord(flag, 'flag', this.maxRecordBytes);
+    try {
+      this.#q('INSERT INTO flags (tenant, id, trace_id, kind, data) VALUES (?, ?, ?, ?, ?)').run(tenant, flag.id, flag.traceId, flag.kind, json);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict('flag', tenant, flag.id);
+      throw error;
+    }
+    return json;
+  }
+
+  async listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]> {
+    validate.tenant(tenant);
+    const q = validate.flagQuery(query);
+    const where = ['tenant = ?'];
+    const params: unknown[] = [tenant];
+    if (q.traceId !== undefined) {
+      where.push('trace_id = ?');
+      params.push(q.traceId);
+    }
+    if (q.kind !== undefined) {
+      where.push('kind = ?');
+      params.push(q.kind);
+    }
+    const rows = this.#q(`SELECT data FROM flags WHERE ${where.join(' AND ')} ORDER BY seq`).all(...params) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as Flag);
+  }
+
+  async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
+    validate.tenant(tenant);
+    const checkpoint = validate.checkpoint(input);
+    this.#write(() => this.#addCheckpoint(tenant, checkpoint));
+    return checkpoint;
+  }
+
+  #addCheckpoint(tenant: string, checkpoint: Checkpoint): void {
+    const data = serializeRecord(checkpoint, 'checkpoint', this.maxRecordBytes);
+    this.#assertTrace(tenant, checkpoint.traceId);
+    this.#q('INSERT INTO checkpoints (tenant, trace_id, data) VALUES (?, ?, ?)').run(tenant, checkpoint.traceId, data);
+  }
+
+  async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const rows = this.#q('SELECT data FROM checkpoints WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as Checkpoint);
+  }
+
+  async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
+    validate.tenant(tenant);
+    const state = validate.quarantine(input);
+    this.#write(() => this.#setQuarantine(tenant, state));
+    return state;
+  }
+
+  #setQuarantine(tenant: string, state: QuarantineState): void {
+    const data = serializeRecord(state, 'quarantine state', this.maxRecordBytes);
+    this.#assertTrace(tenant, state.traceId);
+    this.#q(
+      'INSERT INTO quarantine (tenant, trace_id, quarantined, data) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, trace_id) DO UPDATE SET quarantined = excluded.quarantined, data = excluded.data',
+    ).run(tenant, state.traceId, state.quarantined ? 1 : 0, data);
+  }
+
+  async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const row = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND trace_id = ?').get(tenant, traceId) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as QuarantineState) : null;
+  }
+
+  async listQuarantined(tenant: string): Promise<QuarantineState[]> {
+    validate.tenant(tenant);
+    const rows = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND quarantined = 1 ORDER BY trace_id').all(tenant) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as QuarantineState);
+  }
+
+  // rate–distortion --------------------------------------------------------------------------------
+
+  async createRdSeries(input: RdSeries): Promise<RdSeries> {
+    const series = validate.rdSeries(input);
+    const { points, ...rest } = series;
+    const data = serializeRecord(rest, 'RD series', this.maxRecordBytes);
+    const pointData = points.map((p) => serializeRecord(p, 'RD point', this.maxRecordBytes));
+    this.#write(() => {
+      try {
+        this.#q('INSERT INTO rd_series (tenant, id, session_id, data) VALUES (?, ?, ?, ?)').run(series.tenant, series.id, series.sessionId, data);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict('RD series', series.tenant, series.id);
+        throw error;
+      }
+      for (const p of pointData) this.#q('INSERT INTO rd_points (tenant, series_id, data) VALUES (?, ?, ?)').run(series.tenant, series.id, p);
+    });
+    return series;
+  }
+
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+    validate.tenant(tenant);
+    assertId(seriesId, 'RD series id');
+    const point = validate.rdPoint(input);
+    const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
+    return this.#write(() => {
+      if (!this.#q('SELECT 1 FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, seriesId)) throw notFound('RD series', tenant, seriesId);
+      this.#q('INSERT INTO rd_points (tenant, series_id, data) VALUES (?, ?, ?)').run(tenant, seriesId, data);
+      return this.#readRdSeries(tenant, seriesId)!;
+    });
+  }
+
+  #readRdSeries(tenant: string, id: string): RdSeries | null {
+    const row = this.#q('SELECT data FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
+    if (!row) return null;
+    const points = (this.#q('SELECT data FROM rd_points WHERE tenant = ? AND series_id = ? ORDER BY seq').all(tenant, id) as { data: string }[]).map(
+      (r) => JSON.parse(r.data) as RdPoint,
+    );
+    return { ...(JSON.parse(row.data) as Omit<RdSeries, 'points'>), points };
+  }
+
+  async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
+    validate.tenant(tenant);
+    assertId(id, 'RD series id');
+    return this.#readRdSeries(tenant, id);
+  }
+
+  async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
+    validate.tenant(tenant);
+    const sessionId = query?.sessionId === undefined ? undefined : assertId(query.sessionId, 'session id');
+    const rows = (
+      sessionId === undefined
+        ? this.#q('SELECT id FROM rd_series WHERE tenant = ? ORDER BY rowid').all(tenant)
+        : this.#q('SELECT id FROM rd_series WHERE tenant = ? AND session_id = ? ORDER BY rowid').all(tenant, sessionId)
+    ) as { id: string }[];
+    return rows.map((r) => this.#readRdSeries(tenant, r.id)!);
+  }
+
+  // counters ---------------------------------------------------------------------------------------
+
+  async incrementCounters(tenant: string, deltas: Counters): Promise<void> {
+    validate.tenant(tenant);
+    const valid = validate.counters(deltas);
+    this.#write(() => this.#increment(tenant, valid));
+  }
+
+  #increment(tenant: string, deltas: Counters): void {
+    const stmt = this.#q('INSERT INTO counters (tenant, name, value) VALUES (?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE SET value = value + excluded.value');
+    for (const [name, delta] of Object.entries(deltas)) stmt.run(tenant, name, delta);
+  }
+
+  async getCounters(tenant: string): Promise<Counters> {
+    validate.tenant(tenant);
+    const rows = this.#q('SELECT name, value FROM counters WHERE tenant = ?').all(tenant) as { name: string; value: number }[];
+    return Object.fromEntries(rows.map((r) => [r.name, r.value]));
+  }
+
+  // batch ------------------------------------------------------------------------------------------
+
+  async batch(tenant: string, ops: BatchOp[]): Promise<void> {
+    const valid = validate.batch(tenant, ops);
+    if (valid.length === 0) return;
+    this.#write(() => {
+      valid.forEach((op, i) => {
+        try {
+          this.#apply(tenant, op);
+        } catch (error) {
+          if (error instanceof LimitError) throw new LimitError(error.code, `batch op ${i} (${op.op}): ${error.message}`, { cause: error, details: { index: i, ...error.details } });
+          throw error;
+        }
+      });
+    });
+  }
+
+  #apply(tenant: string, op: BatchOp): void {
+    switch (op.op) {
+      case 'createSession':
+        return this.#insertSession(op.session);
+      case 'createTrace':
+        return this.#insertTrace(op.trace);
+      case 'updateTrace':
+        this.#updateTrace(tenant, op.id, op.patch);
+        return;
+      case 'addFlag':
+        return this.#addFlag(tenant, op.flag);
+      case 'addCheckpoint':
+        return this.#addCheckpoint(tenant, op.checkpoint);
+      case 'setQuarantine':
+        return this.#setQuarantine(tenant, op.state);
+      case 'incrementCounters':
+        return this.#increment(tenant, op.deltas);
+    }
+  }
+}
+
+function rowToTrace(row: { data: string; flags: string }): Trace {
+  const trace = JSON.parse(row.data) as Trace;
+  trace.flags = JSON.parse(row.flags) as Flag[];
+  return trace;
+}

@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, type Storage } from 'limit-graph';
+import { storageConformance, type StorageFixture } from 'limit-graph/testing';
+import storageSqlite, { SqliteStorage, sqlitePathFromUrl } from '../../plugins/storage-sqlite/index.ts';
+
+function tempDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'limit-sqlite-'));
+}
+
+/** Overwrites fields of a stored entry with a second connection, as someone with the file would. */
+function tamperFile(file: string) {
+  return async (tenant: string, traceId: string, seq: number, patch: Record<string, unknown>) => {
+    const db = new Database(file);
+    try {
+      const row = db.prepare('SELECT data FROM provenance WHERE tenant = ? AND trace_id = ? AND seq = ?').get(tenant, traceId, seq) as { data: string };
+      db.prepare('UPDATE provenance SET data = ? WHERE tenant = ? AND trace_id = ? AND seq = ?').run(JSON.stringify({ ...JSON.parse(row.data), ...patch }), tenant, traceId, seq);
+    } finally {
+      db.close();
+    }
+  };
+}
+
+const open = async (file: string): Promise<Storage> => {
+  const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 4 * 1024 * 1024 });
+  await s.open();
+  return s;
+};
+
+storageConformance('storage-sqlite (file)', async (): Promise<StorageFixture> => {
+  const dir = tempDir();
+  const file = path.join(dir, 'limit.db');
+  return {
+    storage: await open(file),
+    reopen: () => open(file),
+    tamper: tamperFile(file),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}, { supports: { multiProcess: true, crashSafe: true, transactions: true } });
+
+storageConformance('storage-sqlite (:memory: through the plugin)', async (): Promise<StorageFixture> => {
+  const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [storageSqlite.configure({ path: ':memory:' })], env: {} });
+  return { storage: rt.resolve('storage'), cleanup: async () => void (await rt.close()) };
+}, { paginationRows: 2500 });
+
+describe('storage-sqlite plugin', () => {
+  it('is selected by storage: "sqlite", opens in boot, reports health and closes on dispose', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', dataDir: dir, plugins: {} }, env: {} });
+      const storage = rt.resolve('storage') as SqliteStorage;
+      expect(storage.backend).toBe('sqlite');
+      expect(storage.file).toBe(path.join(dir, 'limit.db'));
+      expect(await storage.schemaVersion()).toBe(1);
+      const [health] = await rt.health();
+      expect(health).toMatchObject({ plugin: 'storage-sqlite', status: 'ok' });
+      const db = new Database(storage.file, { readonly: true });
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
+      expect(indexes).toEqual(expect.arrayContaining(['traces_by_session', 'traces_by_status', 'flags_by_kind']));
+      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'initial schema' }]);
+      db.close();
+      await rt.close();
+      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the path from DATABASE_URL (sqlite:// and file:) and refuses other URLs', async () => {
+    expect(sqlitePathFromUrl('sqlite://data/x.db')).toBe('data/x.db');
+    expect(sqlitePathFromUrl('sqlite:///tmp/x.db')).toBe('/tmp/x.db');
+    expect(sqlitePathFromUrl('file:/tmp/y.db?mode=rwc')).toBe('/tmp/y.db');
+    expect(sqlitePathFromUrl('sqlite::memory:')).toBe(':memory:');
+    expect(() => sqlitePathFromUrl('postgres://u:secret@h/db')).toThrow(/cannot use the URL "postgres:\/\/\*\*\*@h\/db"/);
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', plugins: {} }, env: { DATABASE_URL: `sqlite://${dir}/env.db` } });
+      expect((rt.resolve('storage') as SqliteStorage).file).toBe(path.join(dir, 'env.db'));
+      await rt.close();
+      await expect(createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', plugins: {} }, env: { DATABASE_URL: 'postgres://h/db' } })).rejects.toMatchObject({
+        code: 'LIMIT_PLUGIN_OPTIONS_INVALID',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('applies migrations once when several stores open the same file', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'm.db');
+      const stores = await Promise.all([open(file), open(file), open(file)]);
+      const db = new Database(file, { readonly: true });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
+      db.close();
+      for (const s of stores) await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,295 @@
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SessionLimits, Task, type RunContext } from 'limit-graph';
+import { effectiveLimits } from '../../plugins/runner-python/index.ts';
+import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
+import { pythonRuntime, type PythonFixture } from './helpers.ts';
+
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+let counter = 0;
+const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid}-${++counter}`): RunContext => ({
+  session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000, ...limits }) },
+  traceId: `trace-${counter}`,
+  signal: new AbortController().signal,
+});
+const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
+/** Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead). */
+const alive = (pid: number) => {
+  try {
+    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+const settle = () => new Promise((r) => setTimeout(r, 150));
+
+let fixture: PythonFixture | undefined;
+afterEach(async () => {
+  await fixture?.close();
+  fixture = undefined;
+});
+
+describe.each([true, false])('runner-python limits (warm: %s)', (warm) => {
+  it('kills an infinite loop and a setsid-escaped child at the timeout', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const c = ctx({ timeoutMs: 700 });
+    const started = performance.now();
+    const result = await fixture.runner.executeIsolated(code([
+      'import os, subprocess, sys',
+      'child = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)',
+      'open("pids", "w").write("%d %d" % (os.getpid(), child.pid))',
+      'while True: pass',
+    ].join('\n')), c);
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(result.ok).toBe(false);
+    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    const [pid, child] = readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'pids'), 'utf8').split(' ').map(Number);
+    await settle();
+    expect(alive(pid!), 'the Python process outlived its timeout').toBe(false);
+    if (fixture.runner.capabilities.processLimit) expect(alive(child!), 'a setsid child outlived the timeout').toBe(false);
+    const after = await fixture.runner.executeIsolated(code('print("alive")'), c);
+    expect(after.stdout).toContain('alive');
+  });
+
+  it('stops a memory bomb with LIMIT_RUNNER_MEMORY_EXCEEDED and keeps working', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, memoryMb: 256 });
+    const c = ctx();
+    const result = await fixture.runner.executeIsolated(code('chunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 * 1024))'), c);
+    expect(result.ok).toBe(false);
+    expect(result.error?.code).toBe('LIMIT_RUNNER_MEMORY_EXCEEDED');
+    expect(result.error?.message).toContain('memoryMb=256');
+    const big = await fixture.runner.executeIsolated(code('x = bytearray(1024 ** 3)'), c);
+    expect(big.error?.code).toBe('LIMIT_RUNNER_MEMORY_EXCEEDED');
+    const after = await fixture.runner.executeIsolated(code('chunks = None\nprint("still here")'), c);
+    expect(after.ok, JSON.stringify(after)).toBe(true);
+    expect(after.stdout).toContain('still here');
+  });
+
+  it('bounds a fork bomb and leaves no process behind', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, maxProcesses: 16 });
+    expect(fixture.runner.capabilities.processLimit, 'no pids cgroup and no session uid here').toBe(true);
+    const c = ctx({ timeoutMs: 3000 });
+    // At most 200 forks even if no limit applied: safe on any machine.
+    const result = await fixture.runner.executeIsolated(code([
+      'import os, time',
+      'kids, refused = [], None',
+      'for i in range(200):',
+      '    try:',
+      '        pid = os.fork()',
+      '    except OSError as e:',
+      '        refused = e.errno',
+      '        break',
+      '    if pid == 0:',
+      '        time.sleep(30)',
+      '        os._exit(0)',
+      '    kids.append(pid)',
+      'print(len(kids), refused, " ".join(map(str, kids)))',
+    ].join('\n')), c);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    const [count, refused, ...kids] = result.stdout.trim().split(' ');
+    expect(Number(count)).toBeLessThan(16);
+    expect(refused).toBe('11'); // EAGAIN
+    if (!warm) {
+      // A cold execution's leftovers die with it; a warm worker's children live until the worker goes.
+      await settle();
+      expect(kids.map(Number).filter(alive)).toEqual([]);
+    }
+    await fixture.runner.closeSession(c.session.id);
+    await settle();
+    expect(kids.map(Number).filter(alive)).toEqual([]);
+    const healthy = await fixture.runner.executeIsolated(code('print("healthy")'), ctx());
+    expect(healthy.stdout).toContain('healthy');
+  });
+
+  it('a real fork bomb (while True: os.fork()) is contained and killed at the timeout', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, maxProcesses: 16 });
+    if (!fixture.runner.capabilities.processLimit) return expect.fail('no process limit on this platform; refusing to run a fork bomb');
+    const result = await fixture.runner.executeIsolated(code('import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass'), ctx({ timeoutMs: 1000 }));
+    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    const healthy = await fixture.runner.executeIsolated(code('print("machine ok")'), ctx());
+    expect(healthy.stdout).toContain('machine ok');
+  });
+
+  it('caps output and marks it truncated', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, maxOutputBytes: 1000 });
+    const result = await fixture.runner.executeIsolated(code('print("x" * 50000)\nimport sys\nprint("e" * 50000, file=sys.stderr)'), ctx());
+    expect(result.ok).toBe(true);
+    expect(result.stdout.length).toBeLessThan(1200);
+    expect(result.stdout).toMatch(/output truncated at maxOutputBytes=1000/);
+    expect(result.stderr.length).toBeLessThan(1200);
+  });
+});
+
+describe('runner-python isolation', () => {
+  it("one session cannot read another's files", async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    expect(fixture.runner.capabilities.fileIsolation).toBe(true);
+    const a = ctx();
+    const b = ctx();
+    const wrote = await fixture.runner.executeIsolated(code('open("secret.txt", "w").write("top-secret-A")\nimport os\nprint(os.getcwd())'), a);
+    expect(wrote.ok, JSON.stringify(wrote)).toBe(true);
+    const aDir = wrote.stdout.trim();
+    const read = await fixture.runner.executeIsolated(code([
+      'import os',
+      `for attempt in (lambda: open(${JSON.stringify(aDir + '/secret.txt')}).read(), lambda: os.listdir(${JSON.stringify(aDir)}), lambda: os.listdir(".."), lambda: open("secret.txt").read()):`,
+      '    try:',
+      '        print("READ", attempt())',
+      '    except OSError as e:',
+      '        print("DENIED", type(e).__name__)',
+    ].join('\n')), b);
+    expect(read.ok, JSON.stringify(read)).toBe(true);
+    expect(read.stdout).not.toContain('top-secret-A');
+    expect(read.stdout.match(/DENIED/g)).toHaveLength(4);
+  });
+
+  it('a secret in the server environment is absent in user code (also via /proc of the parent)', async () => {
+    process.env.LIMIT_TEST_SECRET = 'sekrit-value-4711';
+    try {
+      fixture = await pythonRuntime({ python: PYTHON });
+      for (const warm of [true]) {
+        const result = await fixture.runner.executeIsolated(code([
+          'import os',
+          'print(sorted(os.environ.items()))',
+          'try:',
+          '    print(open("/proc/%d/environ" % os.getppid(), "rb").read())',
+          'except OSError as e:',
+          '    print("denied", type(e).__name__)',
+        ].join('\n')), ctx());
+        expect(warm).toBe(true);
+        expect(result.ok, JSON.stringify(result)).toBe(true);
+        expect(result.stdout).not.toContain('sekrit-value-4711');
+        expect(result.stdout).not.toContain('LIMIT_TEST_SECRET');
+        expect(result.stdout).toContain("'HOME'");
+      }
+    } finally {
+      delete process.env.LIMIT_TEST_SECRET;
+    }
+  });
+
+  describe('network', () => {
+    let server: net.Server;
+    let port = 0;
+    beforeAll(async () => {
+      server = net.createServer((socket) => socket.end('pong'));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      port = (server.address() as net.AddressInfo).port;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    const probe = () => code(`import socket\ntry:\n    s = socket.create_connection(("127.0.0.1", ${port}), timeout=2)\n    print("got", s.recv(10).decode())\nexcept OSError as e:\n    print("blocked", e)`);
+
+    it.each([true, false])('is blocked when allowNetwork=false (warm: %s)', async (warm) => {
+      fixture = await pythonRuntime({ python: PYTHON, warm });
+      expect(fixture.runner.capabilities.networkIsolation, 'unshare -n is unavailable here').toBe(true);
+      const result = await fixture.runner.executeIsolated(probe(), ctx({ allowNetwork: true }));
+      expect(result.stdout).toContain('blocked');
+      expect(result.stdout).not.toContain('pong');
+    });
+
+    it('is allowed when the runner and the session allow it', async () => {
+      fixture = await pythonRuntime({ python: PYTHON, allowNetwork: true });
+      const blocked = await fixture.runner.executeIsolated(probe(), ctx({ allowNetwork: false }));
+      expect(blocked.stdout, 'the session forbids the network').toContain('blocked');
+      const result = await fixture.runner.executeIsolated(probe(), ctx({ allowNetwork: true }));
+      expect(result.stdout).toContain('got pong');
+    });
+  });
+});
+
+describe('runner-python warm workers', () => {
+  it('keeps globals in a session, returns the last expression as value, replaces a crashed worker', async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    const c = ctx();
+    expect((await fixture.runner.executeIsolated(code('import os\ncounter = 40\nfirst_pid = os.getpid()'), c)).ok).toBe(true);
+    const second = await fixture.runner.executeIsolated(code('counter += 2\ncounter'), c);
+    expect(second.value).toBe(42);
+    const crash = await fixture.runner.executeIsolated(code('import os\nos._exit(3)'), c);
+    expect(crash.ok).toBe(false);
+    expect(crash.error?.code).toBe('LIMIT_RUNNER_TASK_ERROR');
+    expect(crash.error?.message).toMatch(/worker died/);
+    const fresh = await fixture.runner.executeIsolated(code('import os\n(globals().get("counter"), os.getpid() != first_pid if "first_pid" in globals() else "new")'), c);
+    expect(fresh.ok, JSON.stringify(fresh)).toBe(true);
+    expect(fresh.value).toEqual([null, 'new']);
+  });
+
+  it('a timed-out worker is replaced and a task error keeps the worker', async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    const c = ctx({ timeoutMs: 500 });
+    await fixture.runner.executeIsolated(code('kept = 1'), c);
+    const err = await fixture.runner.executeIsolated(code('raise KeyError("k")'), c);
+    expect(err.error).toEqual({ code: 'LIMIT_RUNNER_TASK_ERROR', message: "KeyError: 'k'" });
+    expect(err.stderr).toContain('Traceback');
+    expect((await fixture.runner.executeIsolated(code('kept'), c)).value).toBe(1);
+    expect((await fixture.runner.executeIsolated(code('while True: pass'), c)).error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    const after = await fixture.runner.executeIsolated(code('"kept" in globals()'), c);
+    expect(after.value).toBe(false);
+  });
+
+  it('closeSession kills the worker and removes the session directory', async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    const c = ctx();
+    const r = await fixture.runner.executeIsolated(code('import os\nos.getpid()'), c);
+    const dir = fixture.runner.sessionDir(c.session.id);
+    expect(existsSync(dir)).toBe(true);
+    await fixture.runner.closeSession(c.session.id);
+    await settle();
+    expect(alive(r.value as number)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('closing a runtime session closes the runner session (sessionClosed hook)', async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    const session = await fixture.rt.openSession();
+    const c: RunContext = { session: { id: session.id, tenant: session.tenant, limits: session.limits }, traceId: 't', signal: session.signal };
+    const r = await fixture.runner.executeIsolated(code('import os\nos.getpid()'), c);
+    await session.close();
+    await settle();
+    expect(alive(r.value as number)).toBe(false);
+    expect(existsSync(fixture.runner.sessionDir(session.id))).toBe(false);
+  });
+});
+
+describe('runner-python options and tasks', () => {
+  it('session limits override runner defaults only where stricter', () => {
+    const o = RunnerPythonOptions.parse({ timeoutMs: 1000, memoryMb: 256, allowNetwork: true, maxConcurrency: 2 });
+    expect(effectiveLimits(o, SessionLimits.parse({ timeoutMs: 5000, memoryMb: 128, allowNetwork: false, maxConcurrency: 8 })))
+      .toEqual({ timeoutMs: 1000, memoryMb: 128, allowNetwork: false, maxConcurrency: 2 });
+    const strict = RunnerPythonOptions.parse({ allowNetwork: false });
+    expect(effectiveLimits(strict, SessionLimits.parse({ allowNetwork: true })).allowNetwork).toBe(false);
+  });
+
+  it('the runner timeout applies when the session allows longer', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, timeoutMs: 400 });
+    const result = await fixture.runner.executeIsolated(code('while True: pass'), ctx({ timeoutMs: 60_000 }));
+    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    expect(result.metrics.latencyMs).toBeLessThan(2000);
+  });
+
+  it('rejects venvPath together with createVenv per-session', () => {
+    expect(RunnerPythonOptions.safeParse({ venvPath: '/x', createVenv: 'per-session' }).success).toBe(false);
+  });
+
+  it('writes task.files, passes args and env, refuses paths outside the session', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false });
+    const c = ctx();
+    const ok = await fixture.runner.executeIsolated(code('import sys, os\nprint(open("data/in.txt").read(), sys.argv[1:], os.environ["GREETING"])', {
+      files: { 'data/in.txt': 'file-content' }, args: ['a1'], env: { GREETING: 'hey' },
+    }), c);
+    expect(ok.ok, JSON.stringify(ok)).toBe(true);
+    expect(ok.stdout.trim()).toBe("file-content ['a1'] hey");
+    const bad = await fixture.runner.executeIsolated(code('pass', { files: { '../escape.txt': 'x' } }), c);
+    expect(bad.error?.code).toBe('LIMIT_VALIDATION');
+    const prompt = await fixture.runner.executeIsolated(code('hello', { kind: 'prompt' }), c);
+    expect(prompt.error?.code).toBe('LIMIT_VALIDATION');
+  });
+
+  it('creates a venv per session on request', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, createVenv: 'per-session' });
+    const c = ctx();
+    const result = await fixture.runner.executeIsolated(code('import sys, os\nprint(sys.prefix)\nprint(os.environ["VIRTUAL_ENV"])'), c);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    const venv = path.join(fixture.runner.sessionDir(c.session.id), '.venv');
+    expect(result.stdout.trim().split('\n')).toEqual([venv, venv]);
+  }, 60_000);
+});

@@ -218,7 +218,7 @@ export class OrchestratorService implements Orchestrator {
     const { tenant } = trace;
     const checkpoints: Checkpoint[] = [];
     try {
-      const input = await this.#govern(trace, 'input', actor, checkpoints);
+      const input = await this.#govern(trace, 'input', checkpoints);
       trace = input.trace;
       if (input.verdict.decision === 'block' || input.verdict.decision === 'quarantine') {
         // Not executed: the runner is never called for a task input governance stops.
@@ -239,7 +239,7 @@ export class OrchestratorService implements Orchestrator {
         },
       });
 
-      const output = await this.#govern(trace, 'output', actor, checkpoints);
+      const output = await this.#govern(trace, 'output', checkpoints);
       trace = output.trace;
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
       if (quarantine) await this.#quarantine(trace, output.verdict, actor);
@@ -299,22 +299,22 @@ export class OrchestratorService implements Orchestrator {
   }
 
   async #quarantine(trace: Trace, verdict: GovernanceVerdict, actor: string): Promise<void> {
+    // governance.evaluate quarantines on its own `quarantine` decision; only quarantine once.
+    if ((await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) return;
     const reason = verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
     await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
   }
 
-  /** Runs governance for a surface, persists its flags and a checkpoint. */
-  async #govern(trace: Trace, surface: 'input' | 'output', actor: string, checkpoints: Checkpoint[]): Promise<{ trace: Trace; verdict: GovernanceVerdict }> {
+  /**
+   * Runs governance for a surface and persists its flags. The governance service itself emits
+   * governInput/governOutput, writes the `governance:<surface>` checkpoint and applies
+   * autoQuarantine, so that those hold whoever calls it; the orchestrator collects the checkpoint.
+   */
+  async #govern(trace: Trace, surface: 'input' | 'output', checkpoints: Checkpoint[]): Promise<{ trace: Trace; verdict: GovernanceVerdict }> {
+    const before = (await this.#storage.listCheckpoints(trace.tenant, trace.id)).length;
     const verdict = await this.#governance.evaluate(trace, surface);
     if (verdict.findings.length > 0) await this.#governance.recordFlags(trace, verdict.findings);
-    const checkpoint = await this.#storage.addCheckpoint(trace.tenant, {
-      traceId: trace.id,
-      label: `governance:${surface}`,
-      passed: verdict.decision === 'allow' || verdict.decision === 'review',
-      details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.length, actor },
-      at: now(),
-    });
-    checkpoints.push(checkpoint);
+    checkpoints.push(...(await this.#storage.listCheckpoints(trace.tenant, trace.id)).slice(before));
     const fresh = await this.#storage.getTrace(trace.tenant, trace.id);
     return { trace: fresh ?? trace, verdict };
   }
@@ -388,7 +388,7 @@ export class OrchestratorService implements Orchestrator {
     }, actor, { source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) } });
     const checkpoints: Checkpoint[] = [];
     try {
-      const inputGov = await this.#govern(trace, 'input', actor, checkpoints);
+      const inputGov = await this.#govern(trace, 'input', checkpoints);
       trace = inputGov.trace;
       if (inputGov.verdict.decision === 'block' || inputGov.verdict.decision === 'quarantine') {
         const status = inputGov.verdict.decision === 'block' ? 'blocked' : 'quarantined';
@@ -397,7 +397,7 @@ export class OrchestratorService implements Orchestrator {
         await this.#runtime.hooks.afterRun.promise(trace);
         return { trace, executed: false, verdicts: { input: inputGov.verdict }, checkpoints };
       }
-      const outputGov = await this.#govern(trace, 'output', actor, checkpoints);
+      const outputGov = await this.#govern(trace, 'output', checkpoints);
       trace = outputGov.trace;
       const quarantine = this.#shouldQuarantine(outputGov.verdict, trace.flags);
       if (quarantine) await this.#quarantine(trace, outputGov.verdict, actor);
@@ -538,10 +538,15 @@ export class OrchestratorService implements Orchestrator {
     }
     const status = approved ? 'ok' : 'rejected';
     const reason = input.rationale ?? (approved ? 'approved' : 'rejected');
-    await this.#governance.review?.(tenant, traceId, { approved, reason, actor: input.actor });
-    await this.#storage.addCheckpoint(tenant, { traceId, label: 'merge:review', passed: approved, details: { actor: input.actor, rationale: reason }, at: now() });
-    await this.#storage.updateTrace(tenant, traceId, { status, completedAt: now() });
-    await this.#provenance(traceId, tenant, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason, data: { status } });
+    if (this.#governance.review) {
+      // The governance service records the decision (status, provenance, checkpoint, statistics).
+      await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor });
+    } else {
+      await this.#storage.addCheckpoint(tenant, { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() });
+      await this.#storage.updateTrace(tenant, traceId, { status });
+      await this.#provenance(traceId, tenant, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason });
+    }
+    await this.#storage.updateTrace(tenant, traceId, { completedAt: now() });
     return this.#requireTrace(tenant, traceId);
   }
 

@@ -8,7 +8,7 @@ import {
   LimitError, definePlugin, nextProvenanceEntry, paginate, verifyProvenanceChain, compareNewestFirst,
 } from 'limit-graph';
 import type {
-  Checkpoint, Finding, Flag, GovernancePolicy, GovernanceService, ProvenanceEntry, QuarantineState, RdSeries, Runner,
+  Checkpoint, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, ProvenanceEntry, QuarantineState, RdSeries, Runner,
   RunResult, Session, Storage, Surface, TaskParsed, Trace,
 } from 'limit-graph';
 
@@ -106,9 +106,13 @@ export const keywordGovernancePlugin = definePlugin({
       async evaluate(trace, surface) {
         const findings = await ctx.hooks[surface === 'input' ? 'governInput' : 'governOutput'].promise(find(trace, surface), trace);
         const max = Math.max(0, ...findings.map((f) => f.severity));
-        if (findings.some((f) => f.kind === 'Jailbreak' && f.severity >= 8)) return { decision: 'block', findings, reasons: ['blockJailbreakTraces'] };
-        if (max >= policy.quarantineSeverity) return { decision: 'quarantine', findings, reasons: ['autoQuarantine'] };
-        return { decision: 'allow', findings, reasons: [] };
+        const verdict: GovernanceVerdict = findings.some((f) => f.kind === 'Jailbreak' && f.severity >= 8)
+          ? { decision: 'block', findings, reasons: ['blockJailbreakTraces'] }
+          : max >= policy.quarantineSeverity ? { decision: 'quarantine', findings, reasons: ['autoQuarantine'] } : { decision: 'allow', findings, reasons: [] };
+        // Like the real engine: a checkpoint per evaluation, autoQuarantine applied here.
+        await storage().addCheckpoint(trace.tenant, { traceId: trace.id, label: `governance:${surface}`, passed: verdict.decision === 'allow', details: { decision: verdict.decision }, at: new Date().toISOString() });
+        if (verdict.decision === 'quarantine') await service.quarantine(trace.tenant, trace.id, { reason: 'autoQuarantine', actor: 'governance' });
+        return verdict;
       },
       async recordFlags(trace, findings) {
         const flags: Flag[] = [];

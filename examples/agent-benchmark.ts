@@ -1,0 +1,104 @@
+/**
+ * A small agent benchmark: a batch of tasks through one runner in one session (bounded by the
+ * session's maxConcurrency), reporting success rates and latency percentiles — both the runner's
+ * own latency and the whole governed pipeline's (governance, storage, provenance included).
+ *
+ * Run it: `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { createRuntime } from 'limit-graph';
+import type { Trace } from 'limit-graph';
+
+export interface BenchmarkSummary {
+  runner: string;
+  tasks: number;
+  concurrency: number;
+  byStatus: Record<string, number>;
+  successRate: number;
+  /** Tasks expected to fail (they raise on purpose) that did fail: the runner reports failures faithfully. */
+  expectedFailures: number;
+  runnerLatencyMs: Percentiles;
+  pipelineLatencyMs: Percentiles;
+  throughputPerSec: number;
+}
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles. */
+export function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+  const round = (v: number) => Math.round(v * 100) / 100;
+  return { p50: round(at(50)), p90: round(at(90)), p99: round(at(99)), max: round(sorted.at(-1) ?? 0) };
+}
+
+/** Task i: mostly small computations; every 5th raises, so the success rate is known in advance. */
+function task(i: number): string {
+  if (i % 5 === 4) return `raise ValueError("task ${i} fails on purpose")`;
+  return `import hashlib\nprint(hashlib.sha256(b"${i}" * ${100 + i}).hexdigest()[:16])`;
+}
+
+export async function main(options: { tasks?: number; concurrency?: number } = {}): Promise<BenchmarkSummary> {
+  const tasks = options.tasks ?? 20;
+  const concurrency = options.concurrency ?? 4;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-'));
+  const runtime = await createRuntime({
+    config: {
+      dataDir,
+      logLevel: 'warn',
+      storage: 'sqlite',
+      plugins: {
+        'storage-sqlite': { path: path.join(dataDir, 'limit.db') },
+        governance: { preset: 'default' },
+        'runner-python': { maxConcurrency: concurrency },
+        orchestrator: true,
+      },
+    },
+  });
+  try {
+    const orchestrator = runtime.resolve('orchestrator');
+    const session = await orchestrator.openSession({ name: 'benchmark', limits: { maxConcurrency: concurrency, timeoutMs: 20_000 } });
+    const pipeline: number[] = [];
+    const started = performance.now();
+    const traces: Trace[] = await Promise.all(
+      Array.from({ length: tasks }, async (_, i) => {
+        const t0 = performance.now();
+        const { trace } = await orchestrator.run({ sessionId: session.id, runner: 'python', task: { input: task(i) } });
+        pipeline.push(performance.now() - t0);
+        return trace;
+      }),
+    );
+    const elapsed = performance.now() - started;
+    await orchestrator.closeSession(undefined, session.id);
+    const byStatus: Record<string, number> = {};
+    for (const t of traces) byStatus[t.status] = (byStatus[t.status] ?? 0) + 1;
+    return {
+      runner: 'python',
+      tasks,
+      concurrency,
+      byStatus,
+      successRate: (byStatus.ok ?? 0) / tasks,
+      expectedFailures: traces.filter((t, i) => i % 5 === 4 && t.status === 'error').length,
+      runnerLatencyMs: percentiles(traces.map((t) => t.metrics?.latencyMs ?? 0)),
+      pipelineLatencyMs: percentiles(pipeline),
+      throughputPerSec: Math.round((tasks / (elapsed / 1000)) * 100) / 100,
+    };
+  } finally {
+    await runtime.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [tasks, concurrency] = process.argv.slice(2).map(Number);
+  process.stdout.write(`${JSON.stringify(await main({ tasks: tasks || undefined, concurrency: concurrency || undefined }), null, 2)}\n`);
+}

@@ -29,8 +29,8 @@ export const RULES: readonly GovernanceRule[] = OPS.map((op) => ({
   surfaces: ['input', 'tool'] as const,
   description: op.reason,
   evaluate(subject: RuleSubject) {
-    // Only code tasks and tool calls execute; prose that mentions `rm -rf` is not an operation.
-    if (subject.surface === 'input' && subject.trace.task.kind !== undefined && subject.trace.task.kind !== 'code') return [];
+    // A prompt to a model executes nothing; code, external texts and tool calls may.
+    if (subject.surface === 'input' && subject.trace.task.kind === 'prompt') return [];
     const m = op.re.exec(subject.text);
     if (!m) return [];
     return [{ ruleId: op.id, kind: 'HighRisk' as const, severity: op.severity, reason: op.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];

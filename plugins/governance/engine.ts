@@ -59,7 +59,8 @@ export function textTrace(text: string, surface: Surface): Trace {
   const now = new Date().toISOString();
   return {
     id: 'check', sessionId: 'check', tenant: 'check', parentIds: [], runner: 'check',
-    task: surface === 'tool' ? { input: '', toolOutputs: [{ name: 'document', content: text }] } : { input: surface === 'input' ? text : '' },
+    // kind "external": a text of unknown origin, so code-only rules (HighRisk) still look at it.
+    task: surface === 'tool' ? { input: '', kind: 'external', toolOutputs: [{ name: 'document', content: text }] } : { input: surface === 'input' ? text : '', kind: 'external' },
     ...(surface === 'output' ? { output: { ok: true, stdout: text, stderr: '' } } : {}),
     status: 'running', flags: [], createdAt: now, metadata: {},
   };
@@ -160,7 +161,8 @@ export class GovernanceEngine {
           let result: Finding[] | Promise<Finding[]>;
           try {
             result = rule.evaluate(viewSubject, ctx);
-            if (result instanceof Promise) result = await withBudget(result, budget, rule.id);
+            // Judge rules wait on a model and enforce their own (fail-closed) timeout.
+            if (result instanceof Promise) result = await (rule.phase === 'judge' ? result : withBudget(result, budget, rule.id));
           } catch (error) {
             if (error instanceof BudgetExceeded) {
               overBudget.add(rule.id);

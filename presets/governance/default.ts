@@ -18,7 +18,7 @@ const defaultPreset: GovernancePreset = {
     quarantineSeverity: 7,
     blockMaliciousTraces: true,
   },
-  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance'],
+  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
   blockSeverity: 7,
   reviewBand: [5, 6],
 };

@@ -15,7 +15,7 @@ const permissive: GovernancePreset = {
     quarantineSeverity: 10,
     blockMaliciousTraces: false,
   },
-  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance'],
+  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
   blockSeverity: 10,
   reviewBand: null,
 };

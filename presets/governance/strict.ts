@@ -15,7 +15,7 @@ const strict: GovernancePreset = {
     quarantineSeverity: 6,
     blockMaliciousTraces: true,
   },
-  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance'],
+  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
   blockSeverity: 6,
   reviewBand: [4, 5],
 };

@@ -1,0 +1,135 @@
+/**
+ * Anomaly rules, the source of `Anomaly` flags: per-runner rolling baselines of output length,
+ * latency and token rate (z-scores), repeated-output loops, and encoding anomalies.
+ * Baselines live in memory per process (documented in the README): they re-learn after a restart,
+ * which only delays detection by `minSamples` traces.
+ */
+import type { Finding, GovernanceRule, RuleSubject, Trace } from 'limit-graph';
+
+export interface AnomalyOptions {
+  /** Traces per runner kept in the rolling window. */
+  window: number;
+  /** No z-score flag before this many samples of a runner. */
+  minSamples: number;
+  /** |z| at which a metric is anomalous. */
+  zThreshold: number;
+  /** A line repeated this many times is a loop. */
+  repeatLines: number;
+}
+
+class Rolling {
+  readonly values: number[] = [];
+  constructor(private readonly size: number) {}
+  push(v: number): void {
+    this.values.push(v);
+    if (this.values.length > this.size) this.values.shift();
+  }
+  z(v: number): number | undefined {
+    const n = this.values.length;
+    if (n === 0) return undefined;
+    const mean = this.values.reduce((a, b) => a + b, 0) / n;
+    const sd = Math.sqrt(this.values.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
+    // A constant baseline has no spread; a small floor keeps one odd value from dividing by zero.
+    return (v - mean) / Math.max(sd, Math.abs(mean) * 0.05, 1e-9);
+  }
+}
+
+function metricsOf(trace: Trace): Record<string, number> {
+  const out: Record<string, number> = { outputLength: (trace.output?.stdout.length ?? 0) + (trace.output?.stderr.length ?? 0) };
+  if (trace.metrics) {
+    out.latencyMs = trace.metrics.latencyMs;
+    if (trace.metrics.tokensOut !== undefined && trace.metrics.latencyMs > 0) out.tokenRate = trace.metrics.tokensOut / (trace.metrics.latencyMs / 1000);
+  }
+  return out;
+}
+
+export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
+  const baselines = new Map<string, Map<string, Rolling>>();
+  const seen = new Set<string>();
+
+  const baseline: GovernanceRule = {
+    id: 'anomaly.baseline',
+    flag: 'Anomaly',
+    surfaces: ['output'],
+    description: 'Output length, latency and token rate far from the runner\'s rolling baseline (z-score).',
+    evaluate(subject) {
+      // One update per trace, whatever the number of fields and views.
+      if ((subject.view?.name ?? 'raw') !== 'raw' || subject.field !== 'output.stdout' && subject.trace.output?.stdout) return [];
+      const key = `${subject.trace.tenant}\u0000${subject.trace.id}`;
+      if (seen.has(key)) return [];
+      seen.add(key);
+      if (seen.size > 10_000) seen.clear();
+      let perRunner = baselines.get(subject.trace.runner);
+      if (!perRunner) baselines.set(subject.trace.runner, (perRunner = new Map()));
+      const findings: Finding[] = [];
+      for (const [metric, value] of Object.entries(metricsOf(subject.trace))) {
+        let rolling = perRunner.get(metric);
+        if (!rolling) perRunner.set(metric, (rolling = new Rolling(options.window)));
+        const z = rolling.values.length >= options.minSamples ? rolling.z(value) : undefined;
+        rolling.push(value);
+        if (z !== undefined && Math.abs(z) >= options.zThreshold) {
+          findings.push({
+            ruleId: 'anomaly.baseline', kind: 'Anomaly', severity: Math.min(10, Math.round(3 + Math.abs(z) / 2)),
+            reason: `${metric} ${value.toFixed(1)} is ${z.toFixed(1)} standard deviations from runner "${subject.trace.runner}"'s baseline`,
+            evidence: [{ field: `metrics.${metric}`, start: 0, end: 0, excerpt: `${metric}=${value.toFixed(1)} z=${z.toFixed(2)}` }],
+          });
+        }
+      }
+      return findings;
+    },
+  };
+
+  const loops: GovernanceRule = {
+    id: 'anomaly.repetition',
+    flag: 'Anomaly',
+    surfaces: ['output'],
+    description: 'The same line repeated many times: a generation loop.',
+    evaluate(subject: RuleSubject) {
+      if ((subject.view?.name ?? 'raw') !== 'raw') return [];
+      const counts = new Map<string, number>();
+      let pos = 0;
+      let lines = 0;
+      while (pos < subject.text.length && lines < 5000) {
+        let end = subject.text.indexOf('\n', pos);
+        if (end < 0) end = subject.text.length;
+        const line = subject.text.slice(pos, end).trim();
+        lines++;
+        if (line.length >= 4) {
+          const c = (counts.get(line) ?? 0) + 1;
+          counts.set(line, c);
+          if (c >= options.repeatLines) {
+            const at = subject.text.indexOf(line);
+            return [{ ruleId: 'anomaly.repetition', kind: 'Anomaly', severity: c >= options.repeatLines * 2 ? 7 : 5, reason: `A line is repeated ${c}+ times (generation loop)`, evidence: [{ field: subject.field, start: at, end: at + line.length, excerpt: line.slice(0, 200) }] }];
+          }
+        }
+        pos = end + 1;
+      }
+      return [];
+    },
+  };
+
+  const encoding: GovernanceRule = {
+    id: 'anomaly.encoding',
+    flag: 'Anomaly',
+    surfaces: ['output', 'tool'],
+    description: 'Replacement characters, control characters or binary noise in text output.',
+    evaluate(subject) {
+      if ((subject.view?.name ?? 'raw') !== 'raw' || subject.text.length < 16) return [];
+      let bad = 0;
+      let first = -1;
+      const n = Math.min(subject.text.length, 65_536);
+      for (let i = 0; i < n; i++) {
+        const c = subject.text.charCodeAt(i);
+        if (c === 0xfffd || (c < 32 && c !== 9 && c !== 10 && c !== 13) || (c >= 0x7f && c < 0xa0)) {
+          if (first < 0) first = i;
+          bad++;
+        }
+      }
+      const ratio = bad / n;
+      if (bad < 4 || ratio < 0.02) return [];
+      return [{ ruleId: 'anomaly.encoding', kind: 'Anomaly', severity: ratio > 0.2 ? 7 : 4, reason: `${(ratio * 100).toFixed(1)}% of the text is replacement or control characters`, evidence: [{ field: subject.field, start: first, end: first + 1, excerpt: subject.text.slice(first, first + 40) }] }];
+    },
+  };
+
+  return [baseline, loops, encoding];
+}

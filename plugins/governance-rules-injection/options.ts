@@ -1,0 +1,9 @@
+import { z } from 'zod';
+
+export const Options = z
+  .object({
+    /** Rule ids of this pack to leave out (e.g. ["injection.x"]). */
+    disable: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type Options = z.output<typeof Options>;

@@ -1,0 +1,36 @@
+/**
+ * Unverified: a trace's parents (and the trace itself, once stored) must have a provenance chain
+ * that verifies. Needs storage; without one the rule reports nothing it cannot check, and says so
+ * in the pack's health.
+ */
+import type { Finding, GovernanceRule, Storage } from 'limit-graph';
+
+export function createProvenanceRules(getStorage: () => Storage | undefined): GovernanceRule[] {
+  const chain: GovernanceRule = {
+    id: 'provenance.chain',
+    flag: 'Unverified',
+    surfaces: ['input'],
+    description: 'Parents whose provenance chain is missing or broken; a stored trace whose own chain is broken.',
+    async evaluate(subject) {
+      if ((subject.view?.name ?? 'raw') !== 'raw' || subject.field !== 'task.input') return [];
+      const storage = getStorage();
+      if (!storage) return [];
+      const { trace } = subject;
+      const findings: Finding[] = [];
+      for (const parentId of trace.parentIds) {
+        const v = await storage.verifyProvenance(trace.tenant, parentId);
+        if (v.length === 0) {
+          findings.push({ ruleId: 'provenance.chain', kind: 'Unverified', severity: 6, reason: `Parent ${parentId} has no provenance chain`, evidence: [{ field: `parentIds:${parentId}`, start: 0, end: 0, excerpt: parentId }] });
+        } else if (!v.verified) {
+          findings.push({ ruleId: 'provenance.chain', kind: 'Unverified', severity: 8, reason: `Parent ${parentId}'s provenance chain is broken at seq ${v.brokenAt}: ${v.reason ?? 'hash mismatch'}`, evidence: [{ field: `parentIds:${parentId}`, start: 0, end: 0, excerpt: parentId }] });
+        }
+      }
+      const own = await storage.verifyProvenance(trace.tenant, trace.id);
+      if (own.length > 0 && !own.verified) {
+        findings.push({ ruleId: 'provenance.chain', kind: 'Unverified', severity: 8, reason: `The trace's own provenance chain is broken at seq ${own.brokenAt}`, evidence: [{ field: 'provenance', start: 0, end: 0, excerpt: trace.id }] });
+      }
+      return findings;
+    },
+  };
+  return [chain];
+}

@@ -1,0 +1,141 @@
+/** `limit governance check | eval | stats`: check and eval use the pure engine (no storage needed). */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { LimitError, type CommandRegistry, type Surface } from 'limit-graph';
+import type { GovernanceEngine } from './engine.ts';
+import { computeMetrics, type EvalItem } from './metrics.ts';
+
+type PresetName = 'permissive' | 'default' | 'strict';
+const PRESETS = ['permissive', 'default', 'strict'];
+const SURFACES = ['input', 'output', 'tool'];
+
+export interface CliDeps {
+  engineFor(preset: PresetName | undefined): Promise<GovernanceEngine>;
+  tenant: () => string;
+}
+
+function presetArg(value: string | undefined): PresetName | undefined {
+  if (value === undefined) return undefined;
+  if (!PRESETS.includes(value)) throw new LimitError('LIMIT_VALIDATION', `--preset "${value}" is not a governance preset`, { fix: `Use one of: ${PRESETS.join(', ')}.` });
+  return value as PresetName;
+}
+
+function surfaceArg(value: string | undefined): Surface {
+  const s = value ?? 'input';
+  if (!SURFACES.includes(s)) throw new LimitError('LIMIT_VALIDATION', `--surface "${s}" is not a surface`, { fix: `Use one of: ${SURFACES.join(', ')}.` });
+  return s as Surface;
+}
+
+interface Line {
+  id?: string;
+  text: string;
+  label: string;
+  surface?: Surface;
+}
+
+export function readDataset(file: string): Line[] {
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new LimitError('LIMIT_NOT_FOUND', `Dataset "${file}" cannot be read`, { cause: error, fix: 'Pass an existing JSONL file with --dataset.' });
+  }
+  const lines: Line[] = [];
+  raw.split('\n').forEach((text, i) => {
+    if (!text.trim()) return;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: not valid JSON`);
+    }
+    if (typeof obj.text !== 'string' || typeof obj.label !== 'string') throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: needs string fields "text" and "label"`);
+    lines.push({ text: obj.text, label: obj.label, ...(typeof obj.id === 'string' ? { id: obj.id } : {}), ...(typeof obj.surface === 'string' ? { surface: surfaceArg(obj.surface) } : {}) });
+  });
+  return lines;
+}
+
+/** Positive = the preset would intervene (block, quarantine or review). */
+export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void) {
+  const items: EvalItem[] = [];
+  const started = performance.now();
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const t0 = performance.now();
+    const verdict = await engine.check(line.text, line.surface ?? surface);
+    items.push({ ...(line.id ? { id: line.id } : {}), label: line.label, positive: verdict.decision !== 'allow', severity: verdict.maxSeverity ?? 0, latencyMs: performance.now() - t0 });
+    if (onProgress && (i & 31) === 0) onProgress(i + 1);
+  }
+  onProgress?.(lines.length);
+  return { preset: engine.preset.name, ...computeMetrics(items, performance.now() - started) };
+}
+
+export function registerCommands(registry: CommandRegistry, deps: CliDeps): void {
+  const gov = registry.program.command('governance').description('check texts, evaluate rule quality, show statistics');
+
+  gov
+    .command('check')
+    .description('evaluate one text and print the decision and flags')
+    .requiredOption('--text <text>', 'the text to check')
+    .option('--surface <surface>', 'input | output | tool', 'input')
+    .option('--preset <preset>', 'permissive | default | strict (default: the configured preset)')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (opts: { text: string; surface?: string; preset?: string; json?: boolean }) => {
+      const surface = surfaceArg(opts.surface);
+      const engine = await deps.engineFor(presetArg(opts.preset));
+      const verdict = await engine.check(opts.text, surface);
+      const doc = {
+        decision: verdict.decision,
+        preset: engine.preset.name,
+        surface,
+        maxSeverity: verdict.maxSeverity ?? 0,
+        reasons: verdict.reasons,
+        flags: verdict.findings.map((f) => ({ kind: f.kind, severity: f.severity, ruleId: f.ruleId, reason: f.reason, evidence: f.evidence })),
+      };
+      if (opts.json) return registry.printJson(doc);
+      const lines = [`decision: ${doc.decision} (preset ${doc.preset}, surface ${surface})`, ...doc.reasons.map((r) => `  because ${r}`)];
+      for (const f of doc.flags) lines.push(`  ${f.kind} ${f.severity} ${f.ruleId}: ${f.reason}${f.evidence[0] ? ` — "${f.evidence[0].excerpt.replace(/\s+/g, ' ').slice(0, 80)}"` : ''}`);
+      registry.print(lines.join('\n'));
+    });
+
+  gov
+    .command('eval')
+    .description('evaluate a labelled JSONL dataset ({ text, label, id? }) and print quality metrics')
+    .requiredOption('--dataset <file>', 'JSONL file')
+    .option('--preset <preset>', 'permissive | default | strict (default: the configured preset)')
+    .option('--surface <surface>', 'surface for lines without one', 'input')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (opts: { dataset: string; preset?: string; surface?: string; json?: boolean }) => {
+      const lines = readDataset(opts.dataset);
+      const engine = await deps.engineFor(presetArg(opts.preset));
+      let bar: { start(total: number, value: number): void; update(v: number): void; stop(): void } | undefined;
+      if (process.stderr.isTTY && !opts.json) {
+        const { default: cliProgress } = await import('cli-progress');
+        bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'governance eval [{bar}] {value}/{total}' }, cliProgress.Presets.shades_classic);
+        bar.start(lines.length, 0);
+      }
+      const result = await evaluateDataset(engine, lines, surfaceArg(opts.surface), bar ? (n) => bar!.update(n) : undefined);
+      bar?.stop();
+      if (opts.json) return registry.printJson({ dataset: opts.dataset, ...result });
+      const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+      const out = [
+        `preset ${result.preset} on ${opts.dataset}: ${result.count} items (${result.attacks} attacks, ${result.benign} benign)`,
+        `recall ${pct(result.recall)}  fpr ${pct(result.fpr)}  precision ${pct(result.precision)}  f1 ${result.f1.toFixed(3)}  balanced accuracy ${result.balancedAccuracy.toFixed(3)}  roc-auc ${result.rocAuc?.toFixed(3) ?? 'n/a'}`,
+        ...Object.entries(result.perLabel).map(([l, e]) => `  ${l.padEnd(10)} ${e.recall !== undefined ? `recall ${pct(e.recall)}` : `fpr ${pct(e.fpr ?? 0)}`} (${e.flagged}/${e.count})`),
+        ...Object.entries(result.perSource).map(([s, e]) => `  ${s.padEnd(28)} ${e.label.padEnd(10)} ${pct(e.rate)} flagged (${e.flagged}/${e.count})`),
+        `latency p50 ${result.latencyMs.p50.toFixed(3)} ms  p99 ${result.latencyMs.p99.toFixed(3)} ms  throughput ${result.throughputPerSec}/s`,
+      ];
+      registry.print(out.join('\n'));
+    });
+
+  gov
+    .command('stats')
+    .description('persisted governance statistics of the tenant (needs storage)')
+    .option('--json', 'one JSON document on stdout')
+    .action(async (opts: { json?: boolean }) => {
+      const rt = await registry.runtime();
+      const stats = await rt.resolve('governance').stats(deps.tenant());
+      if (opts.json) return registry.printJson(stats);
+      registry.print(Object.entries(stats).map(([k, v]) => `${k}: ${v}`).join('\n') || 'no statistics yet');
+    });
+}

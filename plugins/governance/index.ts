@@ -1,0 +1,118 @@
+/**
+ * The governance engine plugin: provides `governance` (GovernanceService), collects rules from every
+ * `governance:rules:<pack>` key plus inline `rules` from its options, and adds the
+ * `limit governance` commands. Works without storage for evaluation (check/eval); persistence
+ * (flags, quarantine, merge validation, statistics) needs one.
+ */
+import { definePlugin, LimitError, type GovernancePreset, type GovernanceRule, type PluginContext } from 'limit-graph';
+import type { z } from 'zod';
+import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+import { GovernanceEngine, validateRule } from './engine.ts';
+import { Options } from './options.ts';
+import { GovernanceServiceImpl } from './service.ts';
+import { registerCommands } from './cli.ts';
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    governance: z.input<typeof Options>;
+  }
+}
+
+export { GovernanceEngine } from './engine.ts';
+
+/** The preset with the plugin's overrides applied. */
+export function resolvePreset(options: Options, name: Options['preset'] = options.preset): GovernancePreset {
+  const base = GOVERNANCE_PRESETS[name];
+  // Overrides from config apply to the configured preset; a CLI --preset shows that preset as shipped.
+  const own = name === options.preset;
+  return {
+    ...base,
+    policy: own ? { ...base.policy, ...options.policy } : base.policy,
+    packs: own && options.packs ? options.packs : base.packs,
+    blockSeverity: own && options.blockSeverity !== undefined ? options.blockSeverity : base.blockSeverity,
+    reviewBand: own && options.reviewBand !== undefined ? options.reviewBand : base.reviewBand,
+  };
+}
+
+function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[]): GovernanceRule[] {
+  const registered = new Map(ctx.keys('governance:rules:').map((k) => [k.slice('governance:rules:'.length), k as `governance:rules:${string}`]));
+  const missing = preset.packs.filter((p) => !registered.has(p));
+  if (missing.length) {
+    throw new LimitError('LIMIT_GOVERNANCE_PACK_MISSING', `Governance preset "${preset.name}" uses rule pack(s) ${missing.join(', ')}, which no plugin provides`, {
+      plugin: 'governance',
+      details: { missing, registered: [...registered.keys()] },
+      fix: `Enable ${missing.map((p) => `"governance-rules-${p}"`).join(', ')} in limit.config.ts plugins, or set plugins.governance.packs to the packs you load (${[...registered.keys()].join(', ') || 'none'}).`,
+    });
+  }
+  const rules: GovernanceRule[] = [];
+  const packs = new Set(preset.packs);
+  // Packs a preset does not list but that a plugin explicitly provides (third-party packs, the
+  // LLM judge) run too: loading the plugin is the opt-in.
+  for (const [name, key] of registered) {
+    if (!packs.has(name) && Object.keys(GOVERNANCE_PRESETS).some((p) => GOVERNANCE_PRESETS[p as Options['preset']].packs.includes(name))) continue;
+    const pack = ctx.resolve(key);
+    for (const rule of pack.rules) rules.push(validateRule(rule, `rule pack "${name}"`));
+  }
+  inline.forEach((rule, i) => rules.push(validateRule(rule, `limit.config.ts › plugins.governance.rules[${i}]`)));
+  return rules;
+}
+
+export default definePlugin({
+  meta: {
+    name: 'governance',
+    version: '1.0.0',
+    description: 'Governance engine: rules, policy presets, flags, quarantine, merge validation, statistics, `limit governance` commands.',
+    provides: ['governance'],
+    optionalDependsOn: ['storage', 'governance:rules:*', 'runner:*'],
+  },
+  options: Options,
+  setup(ctx, options) {
+    const engines = new Map<string, GovernanceEngine>();
+    // Built on first use: rule packs are set up before this plugin, runners for the judge may boot later.
+    const engineFor = (name: Options['preset'] = options.preset): GovernanceEngine => {
+      let engine = engines.get(name);
+      if (!engine) {
+        const preset = resolvePreset(options, name);
+        engine = new GovernanceEngine({ rules: collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, maxScanChars: options.maxScanChars, minSeverity: options.minSeverity });
+        engines.set(name, engine);
+      }
+      return engine;
+    };
+    const service = new GovernanceServiceImpl({
+      engine: () => engineFor(),
+      hooks: ctx.hooks,
+      storage: () => (ctx.has('storage') ? ctx.resolve('storage') : undefined),
+      actor: options.actor,
+    });
+    ctx.provide('governance', service);
+
+    ctx.hooks.boot.tapPromise(ctx.name, async () => {
+      engineFor(); // fail at boot, not at the first trace, when a preset's pack is missing
+    });
+    ctx.hooks.beforeMerge.tapPromise(ctx.name, async (request) => {
+      if (!ctx.has('storage')) return undefined;
+      const v = await service.validateMerge(request);
+      return v.allowed ? undefined : { by: ctx.name, reason: v.refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ') };
+    });
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => {
+      registerCommands(registry, {
+        engineFor: async (preset) => {
+          await registry.runtime();
+          return engineFor(preset);
+        },
+        tenant: () => ctx.config.tenant,
+      });
+    });
+
+    return {
+      health: () => {
+        try {
+          const engine = engineFor();
+          return { status: 'ok' as const, message: `preset ${engine.preset.name}, ${engine.rules.length} rules${ctx.has('storage') ? '' : ', no storage (evaluation only)'}`, checks: [] };
+        } catch (error) {
+          return { status: 'fail' as const, message: error instanceof Error ? error.message : String(error), checks: [] };
+        }
+      },
+    };
+  },
+});

@@ -1,0 +1,179 @@
+/**
+ * The `governance` service: the pure engine plus what needs storage — flags, provenance entries,
+ * checkpoints, quarantine state, merge validation and persisted statistics. The engine's rules run
+ * first, then the governInput/governOutput waterfall lets other plugins add findings, then the
+ * policy decides; the orchestrator calls `evaluate` and must not call those hooks itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { LimitError } from 'limit-graph';
+import type {
+  Finding, Flag, FlagKind, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
+  MergeValidation, Storage, Surface, Trace,
+} from 'limit-graph';
+import type { GovernanceEngine } from './engine.ts';
+
+const now = () => new Date().toISOString();
+const PREFIX = 'governance.';
+
+export interface ServiceDeps {
+  engine: () => GovernanceEngine;
+  hooks: LimitHooks;
+  storage: () => Storage | undefined;
+  actor: string;
+}
+
+export class GovernanceServiceImpl implements GovernanceService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  get policy(): GovernancePolicy {
+    return this.deps.engine().policy;
+  }
+
+  #storage(operation: string): Storage {
+    const s = this.deps.storage();
+    if (!s) throw new LimitError('LIMIT_GOVERNANCE_STORAGE_REQUIRED', `governance.${operation} needs a storage plugin, and none is loaded`, { plugin: 'governance' });
+    return s;
+  }
+
+  async evaluate(trace: Trace, surface: Surface): Promise<GovernanceVerdict> {
+    const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
+    const verdict = await this.deps.engine().evaluate(trace, surface, async (findings) => {
+      // Other plugins' findings go through the same schema as rule findings.
+      const out = await hook.promise(findings, trace);
+      return out;
+    });
+    const storage = this.deps.storage();
+    if (storage) {
+      const deltas: Record<string, number> = { [`${PREFIX}evaluations`]: 1, [`${PREFIX}decision.${verdict.decision}`]: 1 };
+      if (verdict.decision === 'block') deltas[`${PREFIX}blocked`] = 1;
+      await storage.incrementCounters(trace.tenant, deltas);
+      const stored = await storage.getTrace(trace.tenant, trace.id);
+      if (stored) {
+        await storage.addCheckpoint(trace.tenant, {
+          traceId: trace.id, label: `governance:${surface}`, passed: verdict.decision === 'allow',
+          details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })) },
+          at: now(),
+        });
+        // autoQuarantine is applied here so that it holds whoever calls evaluate.
+        if (verdict.decision === 'quarantine') await this.quarantine(trace.tenant, trace.id, { reason: verdict.reasons.join('; '), actor: this.deps.actor, auto: true });
+      }
+    }
+    return verdict;
+  }
+
+  check(text: string, surface: Surface): Promise<GovernanceVerdict> {
+    return this.deps.engine().check(text, surface);
+  }
+
+  async recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]> {
+    if (!findings.length) return [];
+    const storage = this.#storage('recordFlags');
+    const flags: Flag[] = [];
+    const deltas: Record<string, number> = {};
+    for (const f of findings) {
+      const flag: Flag = { id: randomUUID(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() };
+      flags.push(await storage.addFlag(trace.tenant, flag));
+      deltas[`${PREFIX}flags.kind.${f.kind}`] = (deltas[`${PREFIX}flags.kind.${f.kind}`] ?? 0) + 1;
+      deltas[`${PREFIX}flags.rule.${f.ruleId}`] = (deltas[`${PREFIX}flags.rule.${f.ruleId}`] ?? 0) + 1;
+    }
+    deltas[`${PREFIX}flags.total`] = flags.length;
+    await storage.appendProvenance(trace.tenant, {
+      traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
+      rationale: `${flags.length} automatic flag(s)`, data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })) },
+    });
+    await storage.incrementCounters(trace.tenant, deltas);
+    for (const flag of flags) await this.deps.hooks.traceFlagged.promise(trace, flag);
+    return flags;
+  }
+
+  async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<Flag> {
+    const storage = this.#storage('flag');
+    const trace = await this.#trace(storage, tenant, traceId);
+    const flag: Flag = { id: randomUUID(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() };
+    const stored = await storage.addFlag(tenant, flag);
+    await storage.appendProvenance(tenant, { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } });
+    await storage.addCheckpoint(tenant, { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at });
+    await storage.incrementCounters(tenant, { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 });
+    await this.deps.hooks.traceFlagged.promise(trace, stored);
+    return stored;
+  }
+
+  async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
+    const storage = this.#storage('quarantine');
+    await this.#trace(storage, tenant, traceId);
+    const at = now();
+    await storage.setQuarantine(tenant, { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at });
+    await storage.updateTrace(tenant, traceId, { status: 'quarantined' });
+    await storage.appendProvenance(tenant, { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } });
+    await storage.addCheckpoint(tenant, { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at });
+    await storage.incrementCounters(tenant, { [`${PREFIX}quarantined`]: 1 });
+  }
+
+  async release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void> {
+    const storage = this.#storage('release');
+    await this.#trace(storage, tenant, traceId);
+    const state = await storage.getQuarantine(tenant, traceId);
+    if (!state?.quarantined) {
+      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is not quarantined, so it cannot be released`, { details: { traceId }, fix: 'Release only traces listed by storage.listQuarantined().' });
+    }
+    const at = now();
+    await storage.setQuarantine(tenant, { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at });
+    await storage.updateTrace(tenant, traceId, { status: 'ok' });
+    await storage.appendProvenance(tenant, { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason });
+    await storage.addCheckpoint(tenant, { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at });
+    await storage.incrementCounters(tenant, { [`${PREFIX}released`]: 1 });
+  }
+
+  async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string }): Promise<void> {
+    const storage = this.#storage('review');
+    const trace = await this.#trace(storage, tenant, traceId);
+    if (trace.status !== 'pending-review') {
+      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, { details: { traceId, status: trace.status } });
+    }
+    const at = now();
+    await storage.updateTrace(tenant, traceId, { status: input.approved ? 'ok' : 'rejected' });
+    await storage.appendProvenance(tenant, { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason });
+    await storage.addCheckpoint(tenant, { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at });
+    await storage.incrementCounters(tenant, { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 });
+  }
+
+  async validateMerge(request: MergeRequest): Promise<MergeValidation> {
+    const storage = this.#storage('validateMerge');
+    const engine = this.deps.engine();
+    const policy = engine.policy;
+    const refusals: MergeValidation['refusals'] = [];
+    for (const parentId of request.parentIds) {
+      const parent = await storage.getTrace(request.tenant, parentId);
+      if (!parent) {
+        refusals.push({ parentId, reason: 'parent trace not found' });
+        continue;
+      }
+      const q = await storage.getQuarantine(request.tenant, parentId);
+      if (q?.quarantined || parent.status === 'quarantined') refusals.push({ parentId, reason: `parent is quarantined${q?.reason ? `: ${q.reason}` : ''}` });
+      else if (parent.status === 'blocked' || parent.status === 'rejected') refusals.push({ parentId, reason: `parent is ${parent.status}` });
+      if (policy.blockUnsafeMerge) {
+        const violating = parent.flags.filter((f) => engine.decide([f]).decision !== 'allow');
+        if (violating.length) refusals.push({ parentId, reason: `blockUnsafeMerge: parent carries policy-violating flags (${violating.map((f) => `${f.kind} ${f.severity} ${f.ruleId}`).join(', ')})` });
+      }
+      if (policy.requireProvenance) {
+        const v = await storage.verifyProvenance(request.tenant, parentId);
+        if (v.length === 0) refusals.push({ parentId, reason: 'requireProvenance: parent has no provenance chain' });
+        else if (!v.verified) refusals.push({ parentId, reason: `requireProvenance: parent's provenance chain is broken at seq ${v.brokenAt}${v.reason ? ` (${v.reason})` : ''}` });
+      }
+    }
+    const allowed = refusals.length === 0;
+    await storage.incrementCounters(request.tenant, { [`${PREFIX}merges.${allowed ? (policy.requireHumanReview ? 'review' : 'allowed') : 'refused'}`]: 1 });
+    return { allowed, review: allowed && policy.requireHumanReview, refusals };
+  }
+
+  async stats(tenant: string): Promise<Record<string, number>> {
+    const counters = await this.#storage('stats').getCounters(tenant);
+    return Object.fromEntries(Object.entries(counters).filter(([k]) => k.startsWith(PREFIX)).map(([k, v]) => [k.slice(PREFIX.length), v]));
+  }
+
+  async #trace(storage: Storage, tenant: string, traceId: string): Promise<Trace> {
+    const trace = await storage.getTrace(tenant, traceId);
+    if (!trace) throw new LimitError('LIMIT_NOT_FOUND', `Trace "${traceId}" not found for tenant "${tenant}"`, { details: { traceId, tenant } });
+    return trace;
+  }
+}

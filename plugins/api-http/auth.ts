@@ -1,0 +1,76 @@
+/**
+ * API keys → tenants. Keys are held by their SHA-256 so that a lookup costs the same whatever the
+ * guess, and so that the raw key never needs to sit in a log-visible structure.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { LimitError } from 'limit-graph';
+import { ApiKey } from './options.ts';
+import type { Principal } from './glue.ts';
+
+export interface KeyRing {
+  mode: 'apiKey' | 'none';
+  /** sha256(key) → who it is. */
+  byDigest: Map<string, Principal & { name: string }>;
+  size: number;
+}
+
+const digest = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/** Parses LIMIT_API_KEYS (`key1:tenantA,key2:tenantB[:name]`), naming the bad entry on failure. */
+export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry, i) => {
+      const [key, tenant, name, ...rest] = entry.split(':');
+      const parsed = ApiKey.safeParse({ key, tenant, ...(name ? { name } : {}) });
+      if (rest.length > 0 || !parsed.success) {
+        const why = parsed.success ? 'too many ":"-separated parts' : parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
+        throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${source} entry ${i + 1} is not "key:tenant[:name]" (${why})`, {
+          plugin: 'api-http',
+          fix: `Write ${source} as key1:tenantA,key2:tenantB with keys of at least 16 printable characters.`,
+        });
+      }
+      return parsed.data;
+    });
+}
+
+export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]): KeyRing {
+  const byDigest = new Map<string, Principal & { name: string }>();
+  for (const k of keys) {
+    const d = digest(k.key);
+    const existing = byDigest.get(d);
+    if (existing && existing.tenant !== k.tenant) {
+      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key is configured for two tenants ("${existing.tenant}" and "${k.tenant}")`, {
+        plugin: 'api-http',
+        fix: 'Give each tenant its own key.',
+      });
+    }
+    const name = k.name ?? k.tenant;
+    byDigest.set(d, { tenant: k.tenant, name, actor: `api:${name}` });
+  }
+  return { mode, byDigest, size: byDigest.size };
+}
+
+/** The key a request presents (Bearer token or X-API-Key), or undefined. */
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header.length > 0) return header;
+  const auth = request.headers.authorization;
+  if (typeof auth === 'string') {
+    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+export function lookup(ring: KeyRing, key: string | undefined): (Principal & { name: string }) | undefined {
+  if (key === undefined || key.length > 512) return undefined;
+  return ring.byDigest.get(digest(key));
+}
+
+export function keyId(key: string): string {
+  return digest(key).slice(0, 16);
+}

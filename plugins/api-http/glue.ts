@@ -1,0 +1,143 @@
+/**
+ * The zod ↔ Fastify glue: routes declare zod schemas for params, query and body; the glue parses
+ * each (strict objects, so unknown fields are refused), turns every issue into a problem error
+ * naming the field, and keeps the schemas for the OpenAPI document. Fastify's own (ajv) validation
+ * is not used, so the one source of truth for input is the zod schema.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { z } from 'limit-graph';
+import { ApiProblem, type FieldError } from './problem.ts';
+
+/** Who is calling: resolved from the API key (or config.tenant in `auth: none` mode). */
+export interface Principal {
+  tenant: string;
+  /** Recorded as the provenance actor of writes made through the API. */
+  actor: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+type Schema = z.ZodType | undefined;
+type Out<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteInput<P extends Schema, Q extends Schema, B extends Schema> {
+  params: Out<P>;
+  query: Out<Q>;
+  body: Out<B>;
+  principal: Principal;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema, B extends Schema = Schema> {
+  method: Extract<HTTPMethods, 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'>;
+  url: string;
+  summary: string;
+  tag: string;
+  /** No API key needed (health, readiness, the API description). */
+  public?: boolean;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** A missing body is read as `{}` (for actions whose fields are all optional). */
+  bodyOptional?: boolean;
+  /** Success status (default 200). */
+  status?: number;
+  /** Documented responses (the success one and the problem statuses it can answer with). */
+  responses: { schema?: z.ZodType; description: string; errors?: number[] };
+  handler(input: RouteInput<P, Q, B>): Promise<unknown> | unknown;
+}
+
+/** Every route declared through the glue, in registration order (the OpenAPI document reads it). */
+export type RouteRegistry = RouteSpec[];
+
+export function issuesToFieldErrors(where: string, error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => {
+    const path = [where, ...issue.path.map(String)].join('.');
+    // Unrecognized keys sit on the parent object; name each key so the client sees which field to drop.
+    if (issue.code === 'unrecognized_keys') {
+      return { path: `${path}.${(issue as { keys: string[] }).keys.join(',')}`, message: issue.message };
+    }
+    return { path, message: issue.message };
+  });
+}
+
+function parsePart<S extends Schema>(schema: S, value: unknown, where: string, errors: FieldError[]): Out<S> {
+  if (!schema) return undefined as Out<S>;
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    errors.push(...issuesToFieldErrors(where, result.error));
+    return undefined as Out<S>;
+  }
+  return result.data as Out<S>;
+}
+
+export function defineRoute<P extends Schema, Q extends Schema, B extends Schema>(spec: RouteSpec<P, Q, B>): RouteSpec {
+  return spec as unknown as RouteSpec;
+}
+
+export function registerRoute(app: FastifyInstance, registry: RouteRegistry, spec: RouteSpec): void {
+  registry.push(spec);
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    config: { public: spec.public === true },
+    handler: async (request, reply) => {
+      const errors: FieldError[] = [];
+      const params = parsePart(spec.params, request.params ?? {}, 'params', errors);
+      const query = parsePart(spec.query, request.query ?? {}, 'query', errors);
+      let body: unknown;
+      if (spec.body) {
+        const raw = request.body === undefined && spec.bodyOptional ? {} : request.body;
+        if (raw === undefined) errors.push({ path: 'body', message: 'A JSON body is required' });
+        else body = parsePart(spec.body, raw, 'body', errors);
+      }
+      if (errors.length) {
+        throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+      }
+      const principal = request.principal;
+      if (!principal && !spec.public) throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', 'Authentication required');
+      const result = await spec.handler({
+        params, query, body: body as never, principal: principal ?? { tenant: '', actor: 'anonymous' }, request, reply,
+      } as RouteInput<never, never, never>);
+      if (!reply.sent) reply.code(reply.statusCode !== 200 ? reply.statusCode : (spec.status ?? 200));
+      return result;
+    },
+  });
+}
+
+/**
+ * Rejects bodies that JSON allows but the rest of the system cannot hold: nesting deeper than
+ * `maxDepth` (recursive serialisers and hashers would overflow the stack), NUL characters and
+ * lone surrogates in strings (PostgreSQL's jsonb refuses both). Iterative, so a hostile body
+ * cannot overflow this check either.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+
+export function checkJsonShape(value: unknown, maxDepth: number): FieldError | undefined {
+  const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 0, path: 'body' }];
+  while (stack.length) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return { path, message: 'Strings must not contain NUL (\\u0000) characters' };
+      if (!wellFormed(v)) return { path, message: 'Strings must be well-formed Unicode (no lone surrogates)' };
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= maxDepth) return { path, message: `JSON nested deeper than ${maxDepth} levels` };
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push({ v: v[i], depth: depth + 1, path: `${path}.${i}` });
+    } else {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\u0000') || !wellFormed(k)) return { path: `${path}.${k}`, message: 'Keys must be well-formed Unicode without NUL' };
+        stack.push({ v: child, depth: depth + 1, path: `${path}.${k}` });
+      }
+    }
+  }
+  return undefined;
+}

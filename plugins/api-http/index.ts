@@ -1,0 +1,180 @@
+/**
+ * api-http: the orchestrator over HTTP (Fastify 5), hardened — zod-validated input, problem+json
+ * errors, API keys mapped to tenants, rate limits, request ids, redacted request logs — and the
+ * `limit serve` command that runs it until SIGINT/SIGTERM.
+ */
+import { createRequire } from 'node:module';
+import type { FastifyInstance } from 'fastify';
+import { LimitError, definePlugin, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
+import { ApiHttpOptions, type ApiHttpOptionsInput } from './options.ts';
+import { createKeyRing, parseKeyList, type KeyRing } from './auth.ts';
+import { buildApp } from './server.ts';
+import type { Services } from './routes.ts';
+
+export { ApiHttpOptions } from './options.ts';
+export { buildApp } from './server.ts';
+
+/** The server handle registered as `http`. */
+export interface HttpServer {
+  /** Builds the app once (running the httpRoutes hook); later calls return the same instance. */
+  app(): Promise<FastifyInstance>;
+  /** Builds if needed and listens; `port`/`host` override the options (port 0: a free port). */
+  listen(override?: { port?: number; host?: string }): Promise<{ url: string; host: string; port: number }>;
+  /** `http://host:port` while listening. */
+  readonly url: string | undefined;
+  /**
+   * Stops accepting connections and waits for in-flight requests to finish. Call it before
+   * runtime.close(): the runtime closes sessions first, which would abort running requests.
+   */
+  close(): Promise<void>;
+}
+
+declare module 'limit-graph' {
+  interface Cradle {
+    http: HttpServer;
+  }
+  interface PluginOptionsRegistry {
+    'api-http': ApiHttpOptionsInput;
+  }
+}
+
+const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+function services(ctx: PluginContext, readyTimeoutMs: number): Services {
+  return {
+    orchestrator: () => ctx.resolve('orchestrator'),
+    governance: () => ctx.resolve('governance'),
+    storage: () => ctx.resolve('storage'),
+    has: (key) => ctx.has(key),
+    keys: (prefix) => ctx.keys(prefix),
+    rd: (name) => ctx.resolve(`rd:${name}`),
+    knee: (name) => ctx.resolve(`knee:${name}`),
+    runner: (key) => ctx.resolve(key as `runner:${string}`),
+    version,
+    startedAt: Date.now(),
+    readyTimeoutMs,
+  };
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65_535) {
+    throw new LimitError('LIMIT_VALIDATION', `--port must be an integer from 0 to 65535, got ${JSON.stringify(value)}`, { details: { field: '--port' } });
+  }
+  return n;
+}
+
+function registerServe(registry: CommandRegistry): void {
+  registry.program
+    .command('serve')
+    .description('start the HTTP API and serve until SIGINT/SIGTERM (then finish in-flight requests and shut down)')
+    .option('--port <port>', 'port to listen on (default: plugin option, env LIMIT_PORT / PORT, else 8787)')
+    .option('--host <host>', 'address to bind (default 127.0.0.1)')
+    .action(async (opts: { port?: string; host?: string }) => {
+      const port = opts.port === undefined ? undefined : parsePort(opts.port);
+      const runtime: Runtime = await registry.runtime();
+      if (!runtime.has('http')) {
+        throw new LimitError('LIMIT_SERVICE_NOT_FOUND', 'limit serve needs the api-http plugin', {
+          fix: "Enable it in limit.config.ts: plugins: { 'api-http': { ... } }.",
+          details: { key: 'http' },
+        });
+      }
+      const http = runtime.resolve('http');
+      const stop = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      const { url } = await http.listen({ port, host: opts.host });
+      registry.print(`limit-graph API listening on ${url} (docs: ${url}/docs)`);
+      const signal = await stop;
+      runtime.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+      // A second signal means "now": skip the graceful path.
+      const force = () => process.exit(130);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      try {
+        await http.close();
+        await runtime.close();
+      } finally {
+        process.off('SIGINT', force);
+        process.off('SIGTERM', force);
+      }
+    });
+}
+
+export default definePlugin({
+  meta: {
+    name: 'api-http',
+    version: '1.0.0',
+    description: 'HTTP API (Fastify): sessions, runs, traces, provenance, governance, merges, RD, export; `limit serve`',
+    provides: ['http'],
+    dependsOn: ['orchestrator'],
+    optionalDependsOn: ['storage', 'governance', 'runner:*', 'rd:*', 'knee:*'],
+    // PORT first so that LIMIT_PORT, applied after it, wins when both are set.
+    env: { PORT: 'port', LIMIT_PORT: 'port', LIMIT_HOST: 'host', LIMIT_API_KEYS: 'apiKeys', LIMIT_AUTH_MODE: 'authMode' },
+  },
+  options: ApiHttpOptions,
+  setup(ctx, options) {
+    const mode = options.authMode ?? options.auth.mode;
+    const keys = [...options.auth.keys, ...(options.apiKeys ? parseKeyList(options.apiKeys) : [])];
+    const ring: KeyRing = createKeyRing(mode, keys);
+    const svc = services(ctx, options.readyTimeoutMs);
+    let built: Promise<FastifyInstance> | undefined;
+    let url: string | undefined;
+    let closing: Promise<void> | undefined;
+
+    const app = () =>
+      (built ??= buildApp({ options, ring, services: svc, logger: ctx.logger, hooks: ctx.hooks, tenant: ctx.config.tenant }).then((r) => r.app));
+
+    const server: HttpServer = {
+      app,
+      get url() {
+        return url;
+      },
+      async listen(override = {}) {
+        if (ring.mode === 'apiKey' && ring.size === 0) {
+          throw new LimitError('LIMIT_CONFIG_INVALID', 'api-http: auth.mode is "apiKey" but no API keys are configured, so every request would be refused', {
+            plugin: ctx.name,
+            fix: "Set LIMIT_API_KEYS=key:tenant (keys of 16+ characters) or plugins['api-http'].auth.keys; for local use only, auth: { mode: 'none' }.",
+          });
+        }
+        const instance = await app();
+        const host = override.host ?? options.host;
+        await instance.listen({ port: override.port ?? options.port, host });
+        const address = instance.server.address();
+        const port = typeof address === 'object' && address ? address.port : (override.port ?? options.port);
+        url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+        if (ring.mode === 'none') {
+          ctx.logger.warn({ tenant: ctx.config.tenant, host }, "api-http: auth is 'none': every request acts as tenant %s without a key — for local use only", ctx.config.tenant);
+        }
+        ctx.logger.info({ url, auth: ring.mode, keys: ring.size }, 'api-http: listening');
+        return { url, host, port };
+      },
+      close() {
+        closing ??= (async () => {
+          if (!built) return;
+          const instance = await built.catch(() => undefined);
+          await instance?.close();
+          url = undefined;
+        })();
+        return closing;
+      },
+    };
+    ctx.provide('http', server);
+
+    if (options.listen) ctx.hooks.boot.tapPromise(ctx.name, async () => void (await server.listen()));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerServe(registry));
+
+    return {
+      dispose: () => server.close(),
+      health: () => {
+        const checks = [
+          { name: 'auth', status: ring.mode === 'apiKey' && ring.size === 0 ? ('degraded' as const) : ring.mode === 'none' ? ('degraded' as const) : ('ok' as const),
+            message: ring.mode === 'none' ? "auth 'none': local use only" : `${ring.size} API key(s)` },
+          { name: 'listening', status: 'ok' as const, message: url ?? 'not listening (start with `limit serve`)' },
+        ];
+        return { status: checks[0]!.status, checks };
+      },
+    };
+  },
+});

@@ -1,0 +1,135 @@
+/**
+ * The OpenAPI 3.1 document, generated from the same zod schemas that validate requests
+ * (`z.toJSONSchema`), and a self-contained HTML page that renders it (no CDN, no script).
+ */
+import { z } from 'limit-graph';
+import type { RouteSpec } from './glue.ts';
+import { problemCatalogue } from './problem.ts';
+
+export interface ExtraRoute {
+  method: string;
+  url: string;
+}
+
+const json = (schema: z.ZodType, io: 'input' | 'output') => {
+  const out = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete out.$schema;
+  return out;
+};
+
+const openapiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+  if (!schema) return [];
+  const js = json(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(js.properties ?? {}).map(([name, s]) => ({
+    name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s,
+  }));
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Invalid input (the `errors` array names each field)', 401: 'Missing or unknown API key', 403: 'Refused by policy',
+  404: 'Not found (records of other tenants are invisible)', 409: 'Conflict with the current state', 413: 'Body too large',
+  415: 'Body is not application/json', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After)',
+  503: 'A dependency (plugin, storage, runner) is unavailable',
+};
+
+export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly ExtraRoute[], info: { version: string }): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const responses: Record<string, unknown> = {
+      [String(r.status ?? 200)]: {
+        description: r.responses.description,
+        ...(r.responses.schema ? { content: { 'application/json': { schema: json(r.responses.schema, 'output') } } } : {}),
+      },
+    };
+    for (const status of new Set([...(r.responses.errors ?? []), ...(r.public ? [] : [401]), 400, 413, 415, 429])) {
+      if (r.method === 'GET' && (status === 413 || status === 415)) continue;
+      responses[String(status)] = {
+        description: STATUS_TEXT[status] ?? 'Error',
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      };
+    }
+    const op: Record<string, unknown> = {
+      summary: r.summary,
+      tags: [r.tag],
+      operationId: `${r.method.toLowerCase()}${openapiPath(r.url).replace(/[{}]/g, '').replace(/\/(\w)/g, (_, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, '')}`,
+      parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
+      ...(r.body ? { requestBody: { required: !r.bodyOptional, content: { 'application/json': { schema: json(r.body, 'input') } } } } : {}),
+      responses,
+      ...(r.public ? { security: [] } : {}),
+    };
+    (paths[openapiPath(r.url)] ??= {})[r.method.toLowerCase()] = op;
+  }
+  paths['/openapi.json'] = { get: { summary: 'This document.', tags: ['service'], security: [], responses: { 200: { description: 'OpenAPI 3.1' } } } };
+  paths['/docs'] = { get: { summary: 'This document as an HTML page.', tags: ['service'], security: [], responses: { 200: { description: 'HTML' } } } };
+  for (const e of extra) {
+    const p = openapiPath(e.url);
+    const m = e.method.toLowerCase();
+    if (paths[p]?.[m]) continue;
+    (paths[p] ??= {})[m] = { summary: 'Route added by a plugin (httpRoutes hook)', tags: ['plugins'], responses: { default: { description: 'See the plugin README.' } } };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'LIMIT-Graph HTTP API', version: info.version, description: 'Sessions, governed runs, traces with provenance, governance, merges, rate–distortion and artifact export. Errors are RFC 9457 problem documents.' },
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status', 'detail', 'instance', 'code', 'errors'],
+          properties: {
+            type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
+            instance: { type: 'string' }, code: { type: 'string', enum: problemCatalogue().map((p) => p.code) },
+            errors: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+            requestId: { type: 'string' }, fix: { type: 'string' }, details: { type: 'object' },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }, { apiKey: [] }],
+  };
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A plain HTML rendering of the document: every route with its parameters and schemas. */
+export function renderDocs(doc: Record<string, unknown>): string {
+  const paths = doc.paths as Record<string, Record<string, Record<string, unknown>>>;
+  const sections: string[] = [];
+  for (const [path, ops] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const pre = (label: string, v: unknown) => `<details><summary>${esc(label)}</summary><pre>${esc(JSON.stringify(v, null, 2))}</pre></details>`;
+      const params = (op.parameters as unknown[] | undefined) ?? [];
+      const body = (op.requestBody as { content: Record<string, { schema: unknown }> } | undefined)?.content['application/json']?.schema;
+      const responses = op.responses as Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
+      sections.push(`<section id="${esc(`${method}-${path}`)}">
+<h3><span class="m ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code>${op.security ? ' <small>(no key needed)</small>' : ''}</h3>
+<p>${esc(String(op.summary ?? ''))}</p>
+${params.length ? pre('parameters', params) : ''}${body ? pre('request body', body) : ''}
+<ul>${Object.entries(responses).map(([status, r]) => `<li><b>${esc(status)}</b> ${esc(r.description)}${r.content?.['application/json'] ? ` ${pre('schema', r.content['application/json'].schema)}` : ''}</li>`).join('')}</ul>
+</section>`);
+    }
+  }
+  const codes = problemCatalogue().map((p) => `<tr id="${esc(p.code)}"><td><code>${esc(p.code)}</code></td><td>${p.status}</td><td>${esc(p.message)}</td><td>${esc(p.fix)}</td></tr>`).join('\n');
+  const info = doc.info as { title: string; version: string; description: string };
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(info.title)}</title>
+<style>body{font:15px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em}code,pre{font:13px ui-monospace,monospace}pre{background:#f6f6f6;padding:.6em;overflow:auto}.m{display:inline-block;min-width:4em;font-weight:700}.get{color:#06c}.post{color:#080}section{border-top:1px solid #ddd}table{border-collapse:collapse}td{border-top:1px solid #eee;padding:.3em .6em;vertical-align:top}</style>
+</head><body>
+<h1>${esc(info.title)} <small>${esc(info.version)}</small></h1>
+<p>${esc(info.description)}</p>
+<p>Machine-readable: <a href="/openapi.json">/openapi.json</a>. Authenticate with <code>Authorization: Bearer &lt;key&gt;</code> or <code>X-API-Key: &lt;key&gt;</code>.</p>
+<h2>Routes</h2>
+${sections.join('\n')}
+<h2 id="problems">Problem codes</h2>
+<p>Errors are <code>application/problem+json</code> (RFC 9457): <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, <code>instance</code>, <code>code</code>, <code>errors: [{ path, message }]</code>, <code>requestId</code>.</p>
+<table><tr><th>code</th><th>status</th><th>meaning</th><th>fix</th></tr>
+${codes}
+</table>
+</body></html>`;
+}

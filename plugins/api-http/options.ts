@@ -1,0 +1,72 @@
+import { z } from 'limit-graph';
+
+/** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
+const TenantName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/, 'Expected a tenant of letters, digits, "_", "-", ":" or "."');
+
+export const ApiKey = z
+  .object({
+    /** The secret; short keys are refused because they can be guessed. */
+    key: z.string().min(16, 'API keys must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'API keys are printable ASCII without spaces'),
+    tenant: TenantName,
+    /** Shown in logs and recorded as the provenance actor (`api:<name>`); default: the tenant. */
+    name: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+export type ApiKey = z.infer<typeof ApiKey>;
+
+const Port = z.coerce.number().int().min(0).max(65_535);
+
+export const ApiHttpOptions = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    /** 0 picks a free port (tests). Env: PORT, then LIMIT_PORT (LIMIT_PORT wins). */
+    port: Port.default(8787),
+    /** Listen in the boot hook (embedding, tests). `limit serve` listens regardless. */
+    listen: z.boolean().default(false),
+    auth: z
+      .object({
+        /** `none` maps every request to config.tenant: local use only (a warning is logged at start). */
+        mode: z.enum(['apiKey', 'none']).default('apiKey'),
+        keys: z.array(ApiKey).default([]),
+      })
+      .strict()
+      .default({ mode: 'apiKey', keys: [] }),
+    /** Env LIMIT_API_KEYS: `key1:tenantA,key2:tenantB` (added to auth.keys). */
+    apiKeys: z.string().optional(),
+    /** Env LIMIT_AUTH_MODE: overrides auth.mode (`apiKey` or `none`). */
+    authMode: z.enum(['apiKey', 'none']).optional(),
+    /** Cross-origin access: off unless origins are listed (`['*']` allows any origin). */
+    cors: z
+      .union([
+        z.literal(false),
+        z.object({ origins: z.array(z.string().min(1)).min(1), credentials: z.boolean().default(false) }).strict(),
+      ])
+      .default(false),
+    /** Largest accepted request body in bytes (413 above it). */
+    bodyLimit: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    /** Deepest accepted JSON nesting: deeper bodies would overflow recursive serialisers (400 above it). */
+    maxDepth: z.number().int().min(4).max(1000).default(64),
+    /** Largest graph (nodes) accepted by /rd/distortion and graph steps: FGW cost grows cubically. */
+    maxGraphNodes: z.number().int().min(1).max(10_000).default(500),
+    /** Requests per API key (or per IP without a valid key) per time window; false disables. */
+    rateLimit: z
+      .union([
+        z.literal(false),
+        z.object({ max: z.number().int().min(1).default(3000), timeWindow: z.union([z.number().int().min(1), z.string().min(1)]).default('1 minute') }).strict(),
+      ])
+      .default({ max: 3000, timeWindow: '1 minute' }),
+    /** Fastify's trustProxy: true, a hop count, or addresses/CIDRs of trusted proxies. */
+    trustProxy: z.union([z.boolean(), z.number().int().min(0), z.string(), z.array(z.string())]).default(false),
+    /** One log line per request (method, url, status, time, request id); secrets are redacted. */
+    logRequests: z.boolean().default(true),
+    /** Time limit for each plugin health check behind GET /ready, ms. */
+    readyTimeoutMs: z.number().int().min(10).max(60_000).default(5_000),
+  })
+  .strict();
+
+export type ApiHttpOptions = z.output<typeof ApiHttpOptions>;
+export type ApiHttpOptionsInput = z.input<typeof ApiHttpOptions>;

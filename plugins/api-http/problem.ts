@@ -1,0 +1,160 @@
+/**
+ * RFC 9457 problem documents. Every error leaves the API as `application/problem+json` with a
+ * stable `code`; bad input of any kind maps to a 4xx, and only genuine server faults become 5xx.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, isLimitError, type LimitErrorCode } from 'limit-graph';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+export interface FieldError {
+  /** Where: `body.task.input`, `query.limit`, `params.id`, `header.content-type`. */
+  path: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  code: string;
+  errors: FieldError[];
+  requestId: string;
+  fix?: string;
+  details?: Record<string, unknown>;
+}
+
+/** An error raised by the API layer itself (validation, auth, rate limit, unknown route). */
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly errors: FieldError[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiProblem';
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
+  499: 'Client Closed Request', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
+};
+
+/** Fastify's own request errors, by code: what status and stable code each maps to. */
+const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'LIMIT_PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_BAD_URL: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'LIMIT_VALIDATION' },
+};
+
+/**
+ * Codes whose catalogue status is a generic 500 but which mean "this server lacks a plugin for
+ * that" when they reach the API: a configuration gap, not a crash.
+ */
+const UNAVAILABLE: ReadonlySet<string> = new Set(['LIMIT_SERVICE_NOT_FOUND', 'LIMIT_RUNTIME_CLOSED']);
+
+export function problemType(code: string): string {
+  return `/docs#${code}`;
+}
+
+interface Mapped {
+  status: number;
+  code: string;
+  detail: string;
+  errors: FieldError[];
+  fix?: string;
+  details?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  /** A server fault: logged with its stack, its message hidden from the client. */
+  internal: boolean;
+}
+
+function issuesOf(details: Record<string, unknown> | undefined): FieldError[] {
+  const issues = details?.issues;
+  if (!Array.isArray(issues)) return [];
+  return issues
+    .filter((i): i is { path: unknown; message: unknown } => typeof i === 'object' && i !== null)
+    .map((i) => ({ path: String(i.path ?? ''), message: String(i.message ?? '') }));
+}
+
+export function mapError(error: unknown): Mapped {
+  if (error instanceof ApiProblem) {
+    return { status: error.status, code: error.code, detail: error.message, errors: error.errors, headers: error.headers, internal: false };
+  }
+  if (isLimitError(error)) {
+    const status = UNAVAILABLE.has(error.code) ? 503 : error.status;
+    const field = typeof error.details?.field === 'string' ? [{ path: error.details.field, message: error.message }] : [];
+    return {
+      status, code: error.code, detail: error.message, fix: error.fix,
+      errors: issuesOf(error.details).length ? issuesOf(error.details) : field,
+      ...(error.details ? { details: error.details } : {}),
+      internal: status === 500,
+    };
+  }
+  const fe = error as Partial<FastifyError> & { status?: number };
+  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return { status: known.status, code: known.code, detail: fe.message ?? 'Invalid request', errors: [], internal: false };
+  // Fastify (and its parsers) mark client errors with statusCode 4xx: trust those, never a 5xx.
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : typeof fe.status === 'number' ? fe.status : 500;
+  if (status >= 400 && status < 500) {
+    const code = status === 413 ? 'LIMIT_PAYLOAD_TOO_LARGE' : status === 415 ? 'LIMIT_UNSUPPORTED_MEDIA_TYPE' : status === 429 ? 'LIMIT_RATE_LIMITED' : status === 404 ? 'LIMIT_NOT_FOUND' : 'LIMIT_VALIDATION';
+    return { status, code, detail: fe.message ?? 'Invalid request', errors: [], internal: false };
+  }
+  return { status: 500, code: 'LIMIT_INTERNAL', detail: 'The server failed to handle the request; the request id identifies it in the server log.', errors: [], internal: true };
+}
+
+export function buildProblem(request: FastifyRequest, mapped: Mapped): Problem {
+  if (mapped.internal) {
+    // A fault's message may carry paths or SQL: the client gets the request id, the log the rest.
+    return {
+      type: problemType('LIMIT_INTERNAL'), title: TITLES[500]!, status: 500, code: 'LIMIT_INTERNAL', instance: request.url,
+      detail: 'The server failed to handle the request; the request id identifies it in the server log.', errors: [], requestId: request.id,
+    };
+  }
+  return {
+    type: problemType(mapped.code),
+    title: TITLES[mapped.status] ?? 'Error',
+    status: mapped.status,
+    detail: mapped.detail,
+    instance: request.url,
+    code: mapped.code,
+    errors: mapped.errors,
+    requestId: request.id,
+    ...(mapped.fix ? { fix: mapped.fix } : {}),
+    ...(mapped.details ? { details: mapped.details } : {}),
+  };
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const mapped = mapError(error);
+  if (mapped.internal) request.log.error({ err: error }, 'request failed');
+  else request.log.debug({ code: mapped.code, status: mapped.status }, mapped.detail);
+  for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
+  return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(buildProblem(request, mapped));
+}
+
+/** The codes this API may answer with, for the docs page. */
+export function problemCatalogue(): { code: string; status: number; message: string; fix: string }[] {
+  const own = [
+    { code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'The request body is not application/json', fix: 'Send Content-Type: application/json.' },
+    { code: 'LIMIT_INTERNAL', status: 500, message: 'The server failed', fix: 'Report the requestId; the server log has the cause.' },
+  ];
+  const kernel = (Object.entries(ERROR_CODES) as [LimitErrorCode, (typeof ERROR_CODES)[LimitErrorCode]][])
+    .filter(([code, s]) => s.status !== 500 || UNAVAILABLE.has(code))
+    .map(([code, s]) => ({ code, status: UNAVAILABLE.has(code) ? 503 : s.status, message: s.message, fix: s.fix }));
+  return [...kernel, ...own].sort((a, b) => a.code.localeCompare(b.code));
+}

@@ -1,0 +1,282 @@
+/**
+ * The endpoints. Each one passes the caller's tenant to the service it calls, so tenant scoping is
+ * the services' contract (a record of another tenant is "not found") rather than a filter here.
+ */
+import {
+  LimitError,
+  type GovernanceService, type HealthResult, type KneeDetector, type Orchestrator, type RdAlgorithm, type RdPoint, type Runner, type RunOutcome,
+  type Storage, type TraceStatus,
+} from 'limit-graph';
+import { defineRoute, type RouteSpec } from './glue.ts';
+import { ApiProblem } from './problem.ts';
+import {
+  CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, Flag, FlagBody, HealthResponse, IdParams, KneeBody, KneeQuery,
+  KneeResponse, MergeBody, MergeResponse, ProvenanceBody, ProvenanceResponse, RdSeries, ReadyResponse, ReasonBody, RecordTraceBody,
+  ReviewBody, RunBody, RunOutcomeResponse, Session, SessionListQuery, Trace, TraceListQuery, page, rdSchemas,
+} from './schemas.ts';
+
+/** How routes reach the runtime's services; each getter throws LIMIT_SERVICE_NOT_FOUND when absent. */
+export interface Services {
+  orchestrator(): Orchestrator;
+  governance(): GovernanceService;
+  storage(): Storage;
+  has(key: string): boolean;
+  keys(prefix: string): string[];
+  rd(name: string): RdAlgorithm;
+  knee(name: string): KneeDetector;
+  runner(key: string): Runner;
+  version: string;
+  startedAt: number;
+  readyTimeoutMs: number;
+}
+
+const STD = [400, 401, 429];
+
+function decisionOf(outcome: RunOutcome) {
+  return outcome.verdicts.output?.decision ?? outcome.verdicts.input.decision;
+}
+
+function outcomeBody(outcome: RunOutcome) {
+  return { trace: outcome.trace, decision: decisionOf(outcome), executed: outcome.executed, verdicts: outcome.verdicts, checkpoints: outcome.checkpoints };
+}
+
+async function withTimeout(promise: Promise<HealthResult>, ms: number): Promise<HealthResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<HealthResult>((resolve) => {
+    timer = setTimeout(() => resolve({ status: 'fail', message: `no answer within ${ms} ms` }), ms);
+  });
+  try {
+    return await Promise.race([promise.catch((e: unknown) => ({ status: 'fail' as const, message: e instanceof Error ? e.message : String(e) })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function pickDetector(s: Services, requested: string | undefined, where: string): string {
+  if (requested) {
+    if (!s.has(`knee:${requested}`)) {
+      throw new ApiProblem(422, 'LIMIT_RD_INVALID_INPUT', `Unknown knee detector "${requested}"; available: ${s.keys('knee:').map((k) => k.slice(5)).join(', ') || 'none'}`, [
+        { path: where, message: 'Unknown knee detector' },
+      ]);
+    }
+    return requested;
+  }
+  const available = s.keys('knee:').map((k) => k.slice(5));
+  const chosen = ['kneedle', 'menger'].find((d) => available.includes(d)) ?? available[0];
+  if (!chosen) throw new LimitError('LIMIT_SERVICE_NOT_FOUND', 'No knee detector is loaded (enable knee-kneedle or knee-menger)', { details: { key: 'knee:*' } });
+  return chosen;
+}
+
+function pickRd(s: Services, requested: string | undefined, where: string): RdAlgorithm {
+  const name = requested ?? 'fgw';
+  if (!s.has(`rd:${name}`)) {
+    if (requested === undefined) throw new LimitError('LIMIT_SERVICE_NOT_FOUND', 'No distortion algorithm "rd:fgw" is loaded (enable rd-fgw)', { details: { key: 'rd:fgw' } });
+    throw new ApiProblem(422, 'LIMIT_RD_INVALID_INPUT', `Unknown distortion algorithm "${name}"; available: ${s.keys('rd:').map((k) => k.slice(3)).join(', ') || 'none'}`, [
+      { path: where, message: 'Unknown distortion algorithm' },
+    ]);
+  }
+  return s.rd(name);
+}
+
+export function buildRoutes(s: Services, options: { maxGraphNodes: number }): RouteSpec[] {
+  const rd = rdSchemas(options.maxGraphNodes);
+  return [
+    // ───────────── service ─────────────
+    defineRoute({
+      method: 'GET', url: '/health', tag: 'service', public: true, summary: 'Liveness: the process answers.',
+      responses: { schema: HealthResponse, description: 'The server is up.' },
+      handler: () => ({ status: 'ok' as const, uptimeS: Math.round((Date.now() - s.startedAt) / 1000), version: s.version }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/ready', tag: 'service', public: true, summary: 'Readiness: storage and every runner report healthy (503 otherwise).',
+      responses: { schema: ReadyResponse, description: 'Every dependency is usable.', errors: [503] },
+      handler: async ({ reply }) => {
+        const targets: [string, () => Promise<HealthResult>][] = [];
+        targets.push(['storage', () => (s.has('storage') ? s.storage().health() : Promise.resolve({ status: 'fail', message: 'no storage plugin' }))]);
+        for (const key of s.keys('runner:')) targets.push([key, () => s.runner(key).health()]);
+        // Only statuses: messages may name hosts or paths, and this route needs no key.
+        const checks = await Promise.all(targets.map(async ([name, run]) => ({ name, status: (await withTimeout(Promise.resolve().then(run), s.readyTimeoutMs)).status })));
+        const ok = checks.every((c) => c.status !== 'fail');
+        reply.code(ok ? 200 : 503);
+        return { status: ok ? ('ok' as const) : ('fail' as const), checks };
+      },
+    }),
+
+    // ───────────── sessions ─────────────
+    defineRoute({
+      method: 'POST', url: '/sessions', tag: 'sessions', summary: 'Open a session.', body: CreateSessionBody, status: 201,
+      responses: { schema: Session, description: 'The new session.', errors: [...STD, 409] },
+      handler: ({ body, principal }) => s.orchestrator().openSession({ ...body, tenant: principal.tenant }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/sessions', tag: 'sessions', summary: "List the caller's sessions, newest first.", query: SessionListQuery,
+      responses: { schema: page(Session), description: 'A page of sessions; pass nextCursor as cursor for the next one.', errors: STD },
+      handler: ({ query, principal }) => s.orchestrator().listSessions(principal.tenant, query),
+    }),
+    defineRoute({
+      method: 'GET', url: '/sessions/:id', tag: 'sessions', summary: 'Get a session.', params: IdParams,
+      responses: { schema: Session, description: 'The session.', errors: [...STD, 404] },
+      handler: async ({ params, principal }) => {
+        const session = await s.orchestrator().getSession(principal.tenant, params.id);
+        if (!session) throw new LimitError('LIMIT_NOT_FOUND', `Session "${params.id}" not found`, { details: { field: 'params.id' } });
+        return session;
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: '/sessions/:id/close', tag: 'sessions', summary: 'Close a session: running tasks are aborted, workers released.', params: IdParams,
+      responses: { schema: Session, description: 'The closed session (closing a closed session returns it unchanged).', errors: [...STD, 404] },
+      handler: ({ params, principal }) => s.orchestrator().closeSession(principal.tenant, params.id),
+    }),
+    defineRoute({
+      method: 'POST', url: '/sessions/:id/runs', tag: 'runs', summary: 'Run a task through a runner under governance.', params: IdParams, body: RunBody, status: 201,
+      responses: { schema: RunOutcomeResponse, description: 'The final trace and the governance decision (a blocked task is recorded, not executed).', errors: [...STD, 404, 409, 422] },
+      handler: async ({ params, body, principal, request }) => {
+        // A client that hangs up cancels its run instead of leaving a worker busy.
+        const abort = new AbortController();
+        const onClose = () => { if (!request.raw.complete || request.raw.destroyed) abort.abort(); };
+        request.raw.socket?.once('close', onClose);
+        try {
+          const outcome = await s.orchestrator().run({
+            tenant: principal.tenant, sessionId: params.id, runner: body.runner, task: body.task, parentIds: body.parentIds,
+            metadata: body.metadata, actor: principal.actor, signal: abort.signal,
+          });
+          return outcomeBody(outcome);
+        } finally {
+          request.raw.socket?.off('close', onClose);
+        }
+      },
+    }),
+
+    // ───────────── traces ─────────────
+    defineRoute({
+      method: 'POST', url: '/traces', tag: 'traces', summary: 'Record an externally produced trace (input and output governance apply).', body: RecordTraceBody, status: 201,
+      responses: { schema: RunOutcomeResponse, description: 'The recorded trace and the governance decision.', errors: [...STD, 404, 409] },
+      handler: async ({ body, principal }) => outcomeBody(await s.orchestrator().recordTrace({ ...body, tenant: principal.tenant, actor: principal.actor })),
+    }),
+    defineRoute({
+      method: 'GET', url: '/traces/:id', tag: 'traces', summary: 'Get a trace (with its flags).', params: IdParams,
+      responses: { schema: Trace, description: 'The trace.', errors: [...STD, 404] },
+      handler: async ({ params, principal }) => {
+        const trace = await s.orchestrator().getTrace(principal.tenant, params.id);
+        if (!trace) throw new LimitError('LIMIT_NOT_FOUND', `Trace "${params.id}" not found`, { details: { field: 'params.id' } });
+        return trace;
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/traces', tag: 'traces', summary: 'List traces, newest first, with filters and cursor pagination.', query: TraceListQuery,
+      responses: { schema: page(Trace), description: 'A page of traces.', errors: STD },
+      handler: ({ query, principal }) => {
+        const status = typeof query.status === 'string' ? (query.status.split(',') as TraceStatus[]) : query.status;
+        return s.orchestrator().listTraces(principal.tenant, { ...query, status });
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: '/traces/:id/provenance', tag: 'provenance', summary: "Append an entry to a trace's hash-chained provenance.", params: IdParams, body: ProvenanceBody, status: 201,
+      responses: { schema: ProvenanceResponse.shape.entries.element, description: 'The appended entry (seq, prevHash and hash assigned by storage).', errors: [...STD, 404, 409] },
+      handler: ({ params, body, principal }) =>
+        s.storage().appendProvenance(principal.tenant, { ...body, traceId: params.id, actor: principal.actor, at: new Date().toISOString() }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/traces/:id/provenance', tag: 'provenance', summary: "A trace's provenance entries and the chain verification.", params: IdParams,
+      responses: { schema: ProvenanceResponse, description: 'Entries in seq order plus { verified, brokenAt }.', errors: [...STD, 404] },
+      handler: async ({ params, principal }) => {
+        const detail = await s.orchestrator().inspectTrace(principal.tenant, params.id);
+        return { traceId: params.id, entries: detail.provenance, ...detail.verification };
+      },
+    }),
+
+    // ───────────── governance ─────────────
+    defineRoute({
+      method: 'POST', url: '/governance/flag', tag: 'governance', summary: 'Flag a trace by hand.', body: FlagBody, status: 201,
+      responses: { schema: Flag, description: 'The stored flag.', errors: [...STD, 404] },
+      handler: ({ body, principal }) =>
+        s.governance().flag(principal.tenant, body.traceId, { kind: body.kind, severity: body.severity, reason: body.reason, actor: principal.actor }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/governance/stats', tag: 'governance', summary: "Governance counters of the caller's tenant.",
+      responses: { description: 'Counter name → value.', errors: STD },
+      handler: ({ principal }) => s.governance().stats(principal.tenant),
+    }),
+    defineRoute({
+      method: 'POST', url: '/traces/:id/quarantine', tag: 'governance', summary: 'Quarantine a trace.', params: IdParams, body: ReasonBody,
+      responses: { schema: Trace, description: 'The trace after quarantine.', errors: [...STD, 404, 409] },
+      handler: async ({ params, body, principal }) => {
+        await s.governance().quarantine(principal.tenant, params.id, { reason: body.reason, actor: principal.actor });
+        return s.orchestrator().getTrace(principal.tenant, params.id);
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: '/traces/:id/release', tag: 'governance', summary: 'Release a quarantined trace.', params: IdParams, body: ReasonBody,
+      responses: { schema: Trace, description: 'The trace after release.', errors: [...STD, 404, 409] },
+      handler: async ({ params, body, principal }) => {
+        await s.governance().release(principal.tenant, params.id, { reason: body.reason, actor: principal.actor });
+        return s.orchestrator().getTrace(principal.tenant, params.id);
+      },
+    }),
+
+    // ───────────── merges ─────────────
+    defineRoute({
+      method: 'POST', url: '/merges', tag: 'merges', summary: 'Merge traces into a new trace under governance.', body: MergeBody, status: 201,
+      responses: { schema: MergeResponse, description: 'The merged trace (status ok, or pending-review) and the validation.', errors: [...STD, 404, 409] },
+      handler: ({ body, principal }) => s.orchestrator().merge({ ...body, tenant: principal.tenant, actor: principal.actor }),
+    }),
+    defineRoute({
+      method: 'POST', url: '/merges/:id/approve', tag: 'merges', summary: 'Approve a merge waiting for review.', params: IdParams, body: ReviewBody, bodyOptional: true,
+      responses: { schema: Trace, description: 'The merged trace, now ok.', errors: [...STD, 404, 409] },
+      handler: ({ params, body, principal }) => s.orchestrator().approveMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale }),
+    }),
+    defineRoute({
+      method: 'POST', url: '/merges/:id/reject', tag: 'merges', summary: 'Reject a merge waiting for review.', params: IdParams, body: ReviewBody, bodyOptional: true,
+      responses: { schema: Trace, description: 'The merged trace, now rejected.', errors: [...STD, 404, 409] },
+      handler: ({ params, body, principal }) => s.orchestrator().rejectMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale }),
+    }),
+
+    // ───────────── rate–distortion ─────────────
+    defineRoute({
+      method: 'POST', url: '/rd/distortion', tag: 'rd', summary: 'Distortion (FGW by default) between two attributed graphs.', body: rd.DistortionBody,
+      responses: { schema: DistortionResponse, description: 'The distortion value and the coupling.', errors: [...STD, 422, 503] },
+      handler: ({ body }) => {
+        const algorithm = pickRd(s, body.algorithm, 'body.algorithm');
+        return { algorithm: algorithm.name, ...algorithm.distortion(body.source, body.target, body.options) };
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: '/rd/series', tag: 'rd', summary: 'Create a rate–distortion series in a session.', body: rd.RdSeriesBody, status: 201,
+      responses: { schema: RdSeries, description: 'The new series.', errors: [...STD, 404, 409, 422] },
+      handler: ({ body, principal }) => {
+        if (body.distortionAlgorithm !== undefined) pickRd(s, body.distortionAlgorithm, 'body.distortionAlgorithm');
+        return s.orchestrator().createRdSeries({ ...body, tenant: principal.tenant });
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: '/rd/series/:id/points', tag: 'rd', summary: 'Record a refinement step (a graph measured against the reference, or a distortion).', params: IdParams, body: rd.RdPointBody, status: 201,
+      responses: { schema: RdSeries, description: 'The series with the new point.', errors: [...STD, 404, 422] },
+      handler: ({ params, body, principal }) => s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant }),
+    }),
+    defineRoute({
+      method: 'GET', url: '/rd/knee', tag: 'rd', summary: "The knee of a stored series' rate–distortion curve.", query: KneeQuery,
+      responses: { schema: KneeResponse, description: 'Index into points (sorted by rate), or null when there is no knee.', errors: [...STD, 404, 422] },
+      handler: ({ query, principal }) => s.orchestrator().rdKnee(principal.tenant, query.series, pickDetector(s, query.detector, 'query.detector')),
+    }),
+    defineRoute({
+      method: 'POST', url: '/rd/knee', tag: 'rd', summary: 'The knee of ad hoc points (x = rate, y = distortion).', body: KneeBody,
+      responses: { schema: KneeResponse, description: 'Index into points (sorted by rate), or null when there is no knee.', errors: [...STD, 422] },
+      handler: ({ body }) => {
+        const detector = pickDetector(s, body.detector, 'body.detector');
+        const points: RdPoint[] = body.points
+          .map((p, i) => ({ step: p.step ?? i, rate: p.rate, distortion: p.distortion }))
+          .sort((a, b) => a.rate - b.rate || a.step - b.step);
+        const { index } = s.knee(detector).detect(points.map((p) => ({ x: p.rate, y: p.distortion })));
+        return { detector, index, point: index === null ? null : (points[index] ?? null), points };
+      },
+    }),
+
+    // ───────────── artifacts ─────────────
+    defineRoute({
+      method: 'POST', url: '/artifacts/export', tag: 'artifacts', summary: 'Export a session or a set of traces with provenance, flags, checkpoints and RD series.', body: ExportBody,
+      responses: { schema: ExportResponse, description: 'The manifest (SHA-256 per part, chain verification) and the files.', errors: [...STD, 404] },
+      handler: ({ body, principal }) => s.orchestrator().exportArtifact({ ...body, tenant: principal.tenant }),
+    }),
+  ];
+}
+

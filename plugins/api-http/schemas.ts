@@ -1,0 +1,211 @@
+/**
+ * Request schemas of the HTTP API. They reuse the kernel's model schemas (one source of truth for a
+ * record's shape) but are strict at every level: an unknown field is an error, not silently dropped.
+ */
+import {
+  ChainVerification, Checkpoint, Flag, FlagKind, Id, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, Task, Timestamp, Trace, TraceStatus, z,
+} from 'limit-graph';
+
+/** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
+export const ServiceName = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9_-]*$/, 'Expected a lower-case name such as "python"');
+export const Metadata = z.record(z.string().max(256), z.unknown());
+const Text = (max: number) => z.string().max(max);
+
+export const IdParams = z.object({ id: Id }).strict();
+
+// ───────────── sessions ─────────────
+
+/** Each limit optional here: missing ones take the kernel's defaults in the orchestrator. */
+export const SessionLimitsPatch = z
+  .object(Object.fromEntries(Object.entries(SessionLimits.shape).map(([k, v]) => [k, v.removeDefault().optional()])) as {
+    [K in keyof typeof SessionLimits.shape]: z.ZodOptional<ReturnType<(typeof SessionLimits.shape)[K]['removeDefault']>>;
+  })
+  .strict();
+
+export const CreateSessionBody = z
+  .object({ id: Id.optional(), name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
+  .strict();
+
+const Limit = z.coerce.number().int().min(1).max(1000);
+const Cursor = z.string().min(1).max(1024);
+
+export const SessionListQuery = z.object({ status: SessionStatus.optional(), limit: Limit.optional(), cursor: Cursor.optional() }).strict();
+
+// ───────────── traces and runs ─────────────
+
+export const TaskBody = Task.extend({
+  files: z.record(z.string().min(1).max(512), z.string()).optional(),
+  toolOutputs: z.array(z.object({ name: z.string().min(1).max(256), content: z.string().max(1_000_000) }).strict()).max(256).optional(),
+}).strict();
+
+export const RunOutputBody = z
+  .object({
+    ok: z.boolean(),
+    stdout: z.string(),
+    stderr: z.string(),
+    value: z.unknown().optional(),
+    error: z.object({ code: z.string().min(1).max(128), message: z.string().max(8192) }).strict().optional(),
+  })
+  .strict();
+
+export const RunBody = z
+  .object({
+    runner: ServiceName,
+    task: TaskBody,
+    parentIds: z.array(Id).max(256).optional(),
+    metadata: Metadata.optional(),
+  })
+  .strict();
+
+export const RecordTraceBody = z
+  .object({
+    sessionId: Id,
+    runner: z.string().min(1).max(128),
+    task: TaskBody,
+    output: RunOutputBody,
+    metrics: RunMetrics.strict().optional(),
+    parentIds: z.array(Id).max(256).optional(),
+    metadata: Metadata.optional(),
+    /** Where the trace came from (recorded in its `created` provenance entry). */
+    source: Text(1024).optional(),
+  })
+  .strict();
+
+const STATUS_LIST = new RegExp(`^(${TraceStatus.options.join('|')})(,(${TraceStatus.options.join('|')}))*$`);
+export const TraceListQuery = z
+  .object({
+    sessionId: Id.optional(),
+    /** One status, a comma-separated list, or the parameter repeated. */
+    status: z.union([z.string().regex(STATUS_LIST, `Expected statuses among ${TraceStatus.options.join(', ')}`), z.array(TraceStatus).min(1).max(8)]).optional(),
+    flagKind: FlagKind.optional(),
+    from: Timestamp.optional(),
+    to: Timestamp.optional(),
+    limit: Limit.optional(),
+    cursor: Cursor.optional(),
+  })
+  .strict();
+
+export const ProvenanceBody = z
+  .object({
+    action: ProvenanceAction,
+    operation: ProvenanceOperation.optional(),
+    source: Text(1024).optional(),
+    rationale: Text(8192).optional(),
+    data: z.unknown().optional(),
+  })
+  .strict();
+
+// ───────────── governance ─────────────
+
+export const FlagBody = z.object({ traceId: Id, kind: FlagKind, severity: Severity, reason: z.string().min(1).max(2048) }).strict();
+export const ReasonBody = z.object({ reason: z.string().min(1).max(2048) }).strict();
+
+// ───────────── merges ─────────────
+
+export const MergeBody = z
+  .object({
+    sessionId: Id.optional(),
+    parentIds: z.array(Id).min(1).max(256),
+    strategy: MergeStrategy.optional(),
+    rationale: Text(8192).optional(),
+    output: RunOutputBody.optional(),
+    metadata: Metadata.optional(),
+  })
+  .strict()
+  .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] });
+
+export const ReviewBody = z.object({ rationale: Text(8192).optional() }).strict();
+
+// ───────────── rate–distortion ─────────────
+
+export function graphSchema(maxNodes: number) {
+  return z
+    .object({
+      nodes: z
+        .array(z.object({ id: z.string().min(1).max(256), features: z.array(z.number().finite()).max(4096), weight: z.number().finite().positive().optional() }).strict())
+        .min(1)
+        .max(maxNodes, `At most ${maxNodes} nodes per graph (option maxGraphNodes)`),
+      edges: z
+        .array(z.object({ source: z.string().min(1).max(256), target: z.string().min(1).max(256), weight: z.number().finite().optional() }).strict())
+        .max(100_000),
+      directed: z.boolean().optional(),
+    })
+    .strict();
+}
+
+export const DistortionOptionsBody = z
+  .object({
+    alpha: z.number().min(0).max(1).optional(),
+    method: z.enum(['exact', 'entropic']).optional(),
+    epsilon: z.number().finite().positive().optional(),
+    maxIter: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+
+export function rdSchemas(maxNodes: number) {
+  const Graph = graphSchema(maxNodes);
+  return {
+    Graph,
+    DistortionBody: z
+      .object({ source: Graph, target: Graph, algorithm: ServiceName.optional(), options: DistortionOptionsBody.optional() })
+      .strict(),
+    RdSeriesBody: z
+      .object({
+        sessionId: Id,
+        name: z.string().min(1).max(256),
+        reference: Graph.optional(),
+        distortionAlgorithm: ServiceName.optional(),
+        distortionOptions: DistortionOptionsBody.optional(),
+        metadata: Metadata.optional(),
+      })
+      .strict(),
+    RdPointBody: z
+      .object({
+        rate: z.number().finite().min(0),
+        graph: Graph.optional(),
+        distortion: z.number().finite().min(0).optional(),
+        step: z.number().int().min(0).optional(),
+        meta: Metadata.optional(),
+      })
+      .strict()
+      .refine((b) => (b.graph === undefined) !== (b.distortion === undefined), { message: 'Give exactly one of graph or distortion', path: ['distortion'] }),
+  };
+}
+
+export const KneeQuery = z.object({ series: Id, detector: ServiceName.optional() }).strict();
+export const KneeBody = z
+  .object({
+    points: z.array(z.object({ rate: z.number().finite(), distortion: z.number().finite(), step: z.number().int().min(0).optional() }).strict()).min(1).max(100_000),
+    detector: ServiceName.optional(),
+  })
+  .strict();
+
+// ───────────── artifacts ─────────────
+
+export const ExportBody = z
+  .object({ sessionId: Id.optional(), traceIds: z.array(Id).min(1).max(10_000).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
+  .strict()
+  .refine((b) => (b.sessionId === undefined) !== (b.traceIds === undefined), { message: 'Give exactly one of sessionId or traceIds', path: ['sessionId'] });
+
+// ───────────── responses (documentation) ─────────────
+
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const HealthResponse = z.object({ status: z.literal('ok'), uptimeS: z.number(), version: z.string() });
+export const ReadyResponse = z.object({
+  status: z.enum(['ok', 'fail']),
+  checks: z.array(z.object({ name: z.string(), status: z.enum(['ok', 'degraded', 'fail']) })),
+});
+export const RunOutcomeResponse = z.object({
+  trace: Trace,
+  decision: z.enum(['allow', 'block', 'quarantine', 'review']),
+  executed: z.boolean(),
+  verdicts: z.record(z.string(), z.unknown()),
+  checkpoints: z.array(Checkpoint),
+});
+export const ProvenanceResponse = z.object({ traceId: Id, entries: z.array(ProvenanceEntry) }).extend(ChainVerification.shape);
+export const MergeResponse = z.object({ trace: Trace, validation: z.object({ allowed: z.boolean(), review: z.boolean(), refusals: z.array(z.object({ parentId: z.string(), reason: z.string() })) }) });
+export const DistortionResponse = z.object({ algorithm: z.string(), value: z.number(), iterations: z.number(), converged: z.boolean(), plan: z.array(z.tuple([z.number(), z.number(), z.number()])) });
+export const KneeResponse = z.object({ seriesId: z.string().optional(), detector: z.string(), index: z.number().int().nullable(), point: RdPoint.nullable(), points: z.array(RdPoint) });
+export const ExportResponse = z.object({ manifest: z.record(z.string(), z.unknown()), files: z.array(z.object({ path: z.string(), content: z.string() })) });
+export { Session, Trace, Flag, RdSeries };

@@ -1,0 +1,150 @@
+/**
+ * Builds the Fastify application: request ids, authentication, rate limiting, CORS, the shape
+ * guard, the routes, problem+json errors, request logs, the OpenAPI document and the docs page.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import type { LimitHooks, Logger } from 'limit-graph';
+import type { ApiHttpOptions } from './options.ts';
+import { lookup, presentedKey, keyId, type KeyRing } from './auth.ts';
+import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
+import { ApiProblem, sendProblem } from './problem.ts';
+import { buildRoutes, type Services } from './routes.ts';
+import { buildOpenApi, renderDocs, type ExtraRoute } from './openapi.ts';
+
+export interface BuildAppInput {
+  options: ApiHttpOptions;
+  ring: KeyRing;
+  services: Services;
+  logger: Logger;
+  hooks: LimitHooks;
+  /** config.tenant: the tenant of every request in `auth: none` mode. */
+  tenant: string;
+}
+
+/** Request ids a client may choose: short and log-safe; anything else gets a fresh UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    public?: boolean;
+  }
+}
+
+export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInstance; routes: RouteRegistry }> {
+  const { options, ring, services, tenant } = input;
+  const app = Fastify({
+    loggerInstance: input.logger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit,
+    // A hop count is valid at run time (proxy-addr) though Fastify's overloads omit it.
+    trustProxy: options.trustProxy as boolean | string | string[],
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'requestId',
+    // In-flight requests finish on close; idle keep-alive sockets are closed so close() returns.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
+  }) as unknown as FastifyInstance;
+
+  // JSON only: a text/plain body would otherwise reach the handlers as a string.
+  app.removeContentTypeParser(['text/plain']);
+
+  const routes: RouteRegistry = [];
+  const seen: ExtraRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') seen.push({ method, url: r.url });
+  });
+
+  app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  if (options.cors !== false) {
+    const origins = options.cors.origins;
+    await app.register(cors, {
+      origin: origins.includes('*') ? true : origins,
+      credentials: options.cors.credentials,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+      maxAge: 600,
+    });
+  }
+
+  if (options.rateLimit !== false) {
+    await app.register(rateLimit, {
+      global: true,
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.timeWindow,
+      // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
+      keyGenerator: (request) => {
+        const key = presentedKey(request);
+        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip}`;
+      },
+      errorResponseBuilder: (_request, context) =>
+        new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${context.after} exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+    });
+  }
+
+  // Authentication runs after the rate limiter (route-level onRequest) and before the body is read.
+  app.addHook('preParsing', async (request) => {
+    if (ring.mode === 'none') {
+      request.principal = { tenant, actor: 'api:local' };
+      return;
+    }
+    const key = presentedKey(request);
+    const who = lookup(ring, key);
+    if (who) {
+      request.principal = { tenant: who.tenant, actor: who.actor };
+      return;
+    }
+    if (request.routeOptions.config?.public || request.method === 'OPTIONS') return;
+    throw new ApiProblem(
+      401, 'LIMIT_UNAUTHORIZED',
+      key === undefined ? 'Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>' : 'Unknown API key',
+      [{ path: 'header.authorization', message: key === undefined ? 'missing' : 'unknown key' }],
+      { 'www-authenticate': 'Bearer realm="limit-graph"' },
+    );
+  });
+
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null) return;
+    const problem = checkJsonShape(request.body, options.maxDepth);
+    if (problem) throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: ${problem.path}: ${problem.message}`, [problem]);
+  });
+
+  if (options.logRequests) {
+    app.addHook('onResponse', async (request, reply) => {
+      // Headers are never logged: they carry the key. The principal's actor names the key holder.
+      request.log.info(
+        { method: request.method, path: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
+        'request',
+      );
+    });
+  }
+
+  for (const spec of buildRoutes(services, { maxGraphNodes: options.maxGraphNodes })) registerRoute(app, routes, spec);
+
+  let doc: Record<string, unknown> | undefined;
+  let html: string | undefined;
+  const openapi = () => (doc ??= buildOpenApi(routes, seen, { version: services.version }));
+  app.get('/openapi.json', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapi()));
+  app.get('/docs', { config: { public: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((html ??= renderDocs(openapi()))));
+
+  // Other plugins add their routes here; they are authenticated unless they set config.public.
+  await input.hooks.httpRoutes.promise(app);
+  await app.ready();
+  return { app, routes };
+}

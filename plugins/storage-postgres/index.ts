@@ -1,0 +1,36 @@
+/**
+ * storage-postgres: every API instance points at one PostgreSQL database (DATABASE_URL); chains,
+ * counters and batches stay consistent across instances through constraints and transactions.
+ */
+import { definePlugin } from 'limit-graph';
+import { StoragePostgresOptions } from './options.ts';
+import { PostgresStorage } from './postgres-storage.ts';
+
+export { PostgresStorage, redactUrl } from './postgres-storage.ts';
+export { StoragePostgresOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    'storage-postgres': import('zod').input<typeof StoragePostgresOptions>;
+  }
+}
+
+export default definePlugin({
+  meta: {
+    name: 'storage-postgres',
+    version: '1.0.0',
+    description: 'PostgreSQL storage (pg Pool, JSONB) for several API instances on one database',
+    provides: ['storage'],
+    env: { DATABASE_URL: 'url', LIMIT_PG_SCHEMA: 'schema' },
+  },
+  options: StoragePostgresOptions,
+  setup(ctx, options) {
+    const storage = new PostgresStorage(options);
+    ctx.provide('storage', storage, { dispose: (s) => s.close() });
+    ctx.hooks.boot.tapPromise(ctx.name, async () => {
+      await storage.open();
+      ctx.logger.debug({ schema: storage.schema, schemaVersion: await storage.schemaVersion() }, 'PostgreSQL storage open');
+    });
+    return { health: () => storage.health() };
+  },
+});

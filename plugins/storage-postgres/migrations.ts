@@ -1,0 +1,74 @@
+/**
+ * Schema migrations, applied in order, each once (recorded in schema_migrations), under an advisory
+ * lock so that several API instances starting together apply each exactly once. `{s}` is replaced by
+ * the quoted schema name. Never edit a shipped migration: add a new one.
+ *
+ * Ids use COLLATE "C" so that the database orders them by code unit, exactly as the cursors (and the
+ * other backends) do; the database's default collation would order "a-b" and "ab" differently.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE {s}.sessions (
+        tenant text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, status text NOT NULL, created_ms bigint NOT NULL, data jsonb NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX sessions_by_time ON {s}.sessions (tenant, created_ms DESC, id DESC);
+
+      CREATE TABLE {s}.traces (
+        tenant text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, session_id text COLLATE "C" NOT NULL, status text NOT NULL,
+        created_ms bigint NOT NULL, data jsonb NOT NULL, flags jsonb NOT NULL DEFAULT '[]'::jsonb,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX traces_by_time ON {s}.traces (tenant, created_ms DESC, id DESC);
+      CREATE INDEX traces_by_session ON {s}.traces (tenant, session_id, created_ms DESC, id DESC);
+      CREATE INDEX traces_by_status ON {s}.traces (tenant, status, created_ms DESC, id DESC);
+
+      CREATE TABLE {s}.flags (
+        seq bigserial PRIMARY KEY, tenant text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, trace_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL, data jsonb NOT NULL,
+        UNIQUE (tenant, id)
+      );
+      CREATE INDEX flags_by_kind ON {s}.flags (tenant, kind, trace_id);
+      CREATE INDEX flags_by_trace ON {s}.flags (tenant, trace_id);
+
+      CREATE TABLE {s}.checkpoints (seq bigserial PRIMARY KEY, tenant text COLLATE "C" NOT NULL, trace_id text COLLATE "C" NOT NULL, data jsonb NOT NULL);
+      CREATE INDEX checkpoints_by_trace ON {s}.checkpoints (tenant, trace_id);
+
+      CREATE TABLE {s}.quarantine (
+        tenant text COLLATE "C" NOT NULL, trace_id text COLLATE "C" NOT NULL, quarantined boolean NOT NULL, data jsonb NOT NULL,
+        PRIMARY KEY (tenant, trace_id)
+      );
+
+      -- The primary key is what keeps concurrent appenders (on any connection of any instance) from
+      -- forking a chain: two writers that read the same head cannot both insert its successor.
+      CREATE TABLE {s}.provenance (
+        tenant text COLLATE "C" NOT NULL, trace_id text COLLATE "C" NOT NULL, seq integer NOT NULL, hash text NOT NULL, data jsonb NOT NULL,
+        PRIMARY KEY (tenant, trace_id, seq)
+      );
+
+      CREATE TABLE {s}.rd_series (
+        ord bigserial, tenant text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL, session_id text COLLATE "C" NOT NULL, data jsonb NOT NULL,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX rd_series_by_session ON {s}.rd_series (tenant, session_id);
+      CREATE TABLE {s}.rd_points (seq bigserial PRIMARY KEY, tenant text COLLATE "C" NOT NULL, series_id text COLLATE "C" NOT NULL, data jsonb NOT NULL);
+      CREATE INDEX rd_points_by_series ON {s}.rd_points (tenant, series_id);
+
+      CREATE TABLE {s}.counters (
+        tenant text COLLATE "C" NOT NULL, name text COLLATE "C" NOT NULL, value double precision NOT NULL,
+        PRIMARY KEY (tenant, name)
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
+
+export const StoragePostgresOptions = z
+  .object({
+    /** postgres://user:password@host:port/database (env DATABASE_URL). Required: there is no default server. */
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'Expected a postgres:// or postgresql:// URL'),
+    /** Schema holding the tables; created when missing. One schema per deployment (or per test run). */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'Expected a lower-case SQL identifier (letters, digits, "_")').default('public'),
+    /** Connections in the pool. */
+    poolSize: z.number().int().min(1).max(1000).default(10),
+    /** Time to wait for a free connection or a new one before failing (ms). */
+    connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** Largest record accepted, as JSON bytes. */
+    maxRecordBytes: z.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
+  })
+  .strict();
+
+export type StoragePostgresOptions = z.output<typeof StoragePostgresOptions>;

@@ -1,0 +1,643 @@
+/**
+ * The Storage contract on PostgreSQL (pg Pool, JSONB). Every API instance may point at the same
+ * database: provenance chains stay linear through a row lock on the trace plus the primary key
+ * (tenant, trace_id, seq) with retries, counters through INSERT … ON CONFLICT DO UPDATE.
+ */
+import pg from 'pg';
+import {
+  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
+  serializeRecord, timeKey, validate, verifyProvenanceChain,
+  type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
+} from 'limit-graph';
+import { MIGRATIONS } from './migrations.ts';
+
+const PLUGIN = 'storage-postgres';
+
+export interface PostgresStorageConfig {
+  url: string;
+  schema: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  maxRecordBytes: number;
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+function pgCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
+}
+
+const UNIQUE_VIOLATION = '23505';
+/** Worth another attempt: a lost race on a unique key, a serialization failure, a deadlock victim. */
+const isRetryable = (e: unknown) => [UNIQUE_VIOLATION, '40001', '40P01'].includes(pgCode(e) ?? '');
+
+/** Hides the password of a URL in messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+function traceData(trace: Trace): string {
+  const { flags: _flags, ...rest } = trace;
+  return JSON.stringify(rest);
+}
+
+function rowToTrace(row: { data: Trace; flags: Flag[] }): Trace {
+  return { ...row.data, flags: row.flags };
+}
+
+export class PostgresStorage implements Storage {
+  readonly backend = 'postgres';
+  readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
+  readonly maxRecordBytes: number;
+  /** The quoted schema, safe to splice into SQL (the option is validated as a plain identifier). */
+  readonly #s: string;
+  #pool: pg.Pool | undefined;
+  #names = new Map<string, string>();
+
+  constructor(readonly config: PostgresStorageConfig) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.schema)) {
+      throw new LimitError('LIMIT_VALIDATION', `Invalid PostgreSQL schema name ${JSON.stringify(config.schema)}`, { plugin: PLUGIN });
+    }
+    this.maxRecordBytes = config.maxRecordBytes;
+    this.#s = `"${config.schema}"`;
+  }
+
+  get schema(): string {
+    return this.config.schema;
+  }
+
+  async open(): Promise<void> {
+    if (!this.#pool) {
+      const pool = new pg.Pool({
+        connectionString: this.config.url,
+        max: this.config.poolSize,
+        connectionTimeoutMillis: this.config.connectTimeoutMs,
+      });
+      // An idle client losing its connection must not crash the process; the next query reconnects.
+      pool.on('error', () => undefined);
+      this.#pool = pool;
+    }
+    await this.#migrate();
+  }
+
+  async #migrate(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#conn.connect();
+    } catch (error) {
+      throw this.#unavailable(error);
+    }
+    try {
+      await client.query('BEGIN');
+      // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`limit-graph:migrate:${this.config.schema}`]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${this.#s}.schema_migrations`);
+      const applied = new Set(rows.map((r) => r.version));
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await client.query(m.sql.replaceAll('{s}', this.#s));
+        await client.query(`INSERT INTO ${this.#s}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `PostgreSQL migration of schema "${this.config.schema}" failed: ${(error as Error).message}`, {
+        plugin: PLUGIN,
+        cause: error,
+      });
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
+  }
+
+  get #conn(): pg.Pool {
+    if (!this.#pool) {
+      throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `PostgreSQL storage (schema "${this.config.schema}") is not open`, {
+        plugin: PLUGIN,
+        fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().',
+      });
+    }
+    return this.#pool;
+  }
+
+  #unavailable(error: unknown): LimitError {
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot reach PostgreSQL at ${redactUrl(this.config.url)}: ${(error as Error).message || pgCode(error)}`, {
+      plugin: PLUGIN,
+      cause: error,
+      fix: 'Start the server or correct DATABASE_URL (postgres://user:password@host:5432/database).',
+    });
+  }
+
+  /** Maps driver errors to LimitErrors; everything else passes through. */
+  #translate(error: unknown): unknown {
+    if (error instanceof LimitError) return error;
+    const code = pgCode(error) ?? '';
+    if (code.startsWith('08') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code)) return this.#unavailable(error);
+    if (code === '22P05') {
+      return new LimitError('LIMIT_VALIDATION', 'The record contains a NUL character (\\u0000), which PostgreSQL JSONB cannot store', {
+        plugin: PLUGIN,
+        cause: error,
+        fix: 'Strip NUL characters from outputs before storing them, or encode binary output (e.g. base64).',
+      });
+    }
+    return error;
+  }
+
+  /** A query with a named (server-side prepared, per connection) statement. */
+  async #query<R extends pg.QueryResultRow>(db: Queryable, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    let name = this.#names.get(text);
+    if (!name) {
+      name = `lg_${this.config.schema}_${this.#names.size}`;
+      this.#names.set(text, name);
+    }
+    try {
+      return await db.query<R>({ name, text, values });
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  async #tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#conn.connect();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw this.#translate(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  async health(): Promise<HealthResult> {
+    try {
+      const { rows } = await this.#conn.query<{ version: string }>('SELECT version()');
+      const version = await this.schemaVersion();
+      return {
+        status: 'ok',
+        message: `PostgreSQL ${redactUrl(this.config.url)} schema "${this.config.schema}" (v${version})`,
+        checks: [{ name: 'query', status: 'ok' }],
+        details: { server: rows[0]?.version, schema: this.config.schema, schemaVersion: version, pool: { total: this.#conn.totalCount, idle: this.#conn.idleCount } },
+      };
+    } catch (error) {
+      const message = (this.#translate(error) as Error).message;
+      return { status: 'fail', message, checks: [{ name: 'query', status: 'fail', message }] };
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    const { rows } = await this.#query<{ v: number | null }>(this.#conn, `SELECT MAX(version) AS v FROM ${this.#s}.schema_migrations`);
+    return rows[0]?.v ?? 0;
+  }
+
+  // sessions ---------------------------------------------------------------------------------------
+
+  async createSession(input: Session): Promise<Session> {
+    const session = validate.session(input);
+    await this.#insertSession(this.#conn, session);
+    return session;
+  }
+
+  async #insertSession(db: Queryable, session: Session): Promise<void> {
+    const data = serializeRecord(session, 'session', this.maxRecordBytes);
+    try {
+      await this.#query(db, `INSERT INTO ${this.#s}.sessions (tenant, id, status, created_ms, data) VALUES ($1, $2, $3, $4, $5)`, [
+        session.tenant, session.id, session.status, timeKey(session.createdAt), data,
+      ]);
+    } catch (error) {
+      if (pgCode(error) === UNIQUE_VIOLATION) throw conflict('session', session.tenant, session.id);
+      throw error;
+    }
+  }
+
+  async getSession(tenant: string, id: string): Promise<Session | null> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    const { rows } = await this.#query<{ data: Session }>(this.#conn, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2`, [tenant, id]);
+    return rows[0]?.data ?? null;
+  }
+
+  async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
+    validate.tenant(tenant);
+    const q = validate.sessionQuery(query);
+    const params: unknown[] = [tenant];
+    const where = ['tenant = $1'];
+    if (q.status) where.push(`status = $${params.push(q.status)}`);
+    if (q.after) where.push(`(created_ms, id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
+    const sql = `SELECT data FROM ${this.#s}.sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT $${params.push(q.limit + 1)}`;
+    const { rows } = await this.#query<{ data: Session }>(this.#conn, sql, params);
+    return pageOf(rows.map((r) => r.data), q.limit);
+  }
+
+  async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    validate.timestamp(closedAt, 'closedAt');
+    return this.#tx(async (c) => {
+      const { rows } = await this.#query<{ data: Session }>(c, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
+      const session = rows[0]?.data;
+      if (!session) throw notFound('session', tenant, id);
+      if (session.status === 'closed') return session;
+      const closed: Session = { ...session, status: 'closed', closedAt };
+      await this.#query(c, `UPDATE ${this.#s}.sessions SET status = 'closed', data = $3 WHERE tenant = $1 AND id = $2`, [tenant, id, serializeRecord(closed, 'session', this.maxRecordBytes)]);
+      return closed;
+    });
+  }
+
+  // traces -----------------------------------------------------------------------------------------
+
+  async createTrace(input: Trace): Promise<Trace> {
+    const trace = validate.trace(input);
+    if (trace.flags.length === 0) await this.#insertTraces(this.#conn, [trace]);
+    else await this.#tx((c) => this.#insertTraces(c, [trace]));
+    return trace;
+  }
+
+  /**
+   * Inserts traces with one statement however many there are (unnest of column arrays: one round
+   * trip and one plan for a 1,000-trace batch), then their flags the same way.
+   */
+  async #insertTraces(db: Queryable, traces: Trace[]): Promise<void> {
+    const cols: [string[], string[], string[], string[], number[], string[], string[]] = [[], [], [], [], [], [], []];
+    const flags: { tenant: string; flag: Flag }[] = [];
+    for (const t of traces) {
+      const data = traceData(t);
+      assertRecordSize(data, 'trace', this.maxRecordBytes);
+      cols[0].push(t.tenant);
+      cols[1].push(t.id);
+      cols[2].push(t.sessionId);
+      cols[3].push(t.status);
+      cols[4].push(timeKey(t.createdAt));
+      cols[5].push(data);
+      cols[6].push(JSON.stringify(t.flags));
+      for (const flag of t.flags) flags.push({ tenant: t.tenant, flag });
+    }
+    try {
+      await this.#query(
+        db,
+        `INSERT INTO ${this.#s}.traces (tenant, id, session_id, status, created_ms, data, flags)
+         SELECT a, b, c, d, e, f::jsonb, g::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[]) AS u(a, b, c, d, e, f, g)`,
+        cols,
+      );
+    } catch (error) {
+      if (pgCode(error) === UNIQUE_VIOLATION) {
+        const id = /\(tenant, id\)=\([^,]*, (.*)\) already exists/.exec(String((error as { detail?: string }).detail))?.[1] ?? traces[0]!.id;
+        throw conflict('trace', traces[0]!.tenant, id);
+      }
+      throw error;
+    }
+    if (flags.length) await this.#insertFlagRows(db, flags);
+  }
+
+  async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const valid = validate.tracePatch(patch);
+    return this.#tx((c) => this.#updateTrace(c, tenant, id, valid));
+  }
+
+  async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+    const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
+    if (!rows[0]) throw notFound('trace', tenant, id);
+    const next = applyTracePatch(rowToTrace(rows[0]), patch);
+    const data = traceData(next);
+    assertRecordSize(data, 'trace', this.maxRecordBytes);
+    await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data]);
+    return next;
+  }
+
+  async getTrace(tenant: string, id: string): Promise<Trace | null> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(this.#conn, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2`, [tenant, id]);
+    return rows[0] ? rowToTrace(rows[0]) : null;
+  }
+
+  async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
+    validate.tenant(tenant);
+    const q = validate.traceQuery(query);
+    const params: unknown[] = [tenant];
+    const where = ['t.tenant = $1'];
+    if (q.sessionId !== undefined) where.push(`t.session_id = $${params.push(q.sessionId)}`);
+    if (q.statuses) where.push(`t.status = ANY($${params.push(q.statuses)}::text[])`);
+    if (q.fromMs !== undefined) where.push(`t.created_ms >= $${params.push(q.fromMs)}`);
+    if (q.toMs !== undefined) where.push(`t.created_ms < $${params.push(q.toMs)}`);
+    if (q.flagKind) where.push(`EXISTS (SELECT 1 FROM ${this.#s}.flags f WHERE f.tenant = t.tenant AND f.kind = $${params.push(q.flagKind)} AND f.trace_id = t.id)`);
+    if (q.after) where.push(`(t.created_ms, t.id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
+    const sql = `SELECT t.data, t.flags FROM ${this.#s}.traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT $${params.push(q.limit + 1)}`;
+    const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(this.#conn, sql, params);
+    return pageOf(rows.map(rowToTrace), q.limit);
+  }
+
+  /** Locks the trace row (serialising appenders of one trace across connections) or throws NOT_FOUND. */
+  async #lockTrace(db: Queryable, tenant: string, traceId: string): Promise<void> {
+    const { rowCount } = await this.#query(db, `SELECT 1 FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, traceId]);
+    if (!rowCount) throw notFound('trace', tenant, traceId);
+  }
+
+
+  // provenance -------------------------------------------------------------------------------------
+
+  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+    validate.tenant(tenant);
+    const valid = validate.provenanceInput(input);
+    return retryOnConflict(
+      () =>
+        this.#tx(async (c) => {
+          await this.#lockTrace(c, tenant, valid.traceId);
+          const { rows } = await this.#query<{ seq: number; hash: string }>(
+            c, `SELECT seq, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
+          );
+          const entry = nextProvenanceEntry(valid, rows[0]);
+          const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+          await this.#query(c, `INSERT INTO ${this.#s}.provenance (tenant, trace_id, seq, hash, data) VALUES ($1, $2, $3, $4, $5)`, [tenant, valid.traceId, entry.seq, entry.hash, data]);
+          return entry;
+        }),
+      { retryable: isRetryable, what: `Provenance append to trace "${valid.traceId}"` },
+    );
+  }
+
+  async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const { rows } = await this.#query<{ data: ProvenanceEntry }>(this.#conn, `SELECT data FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
+    return rows.map((r) => r.data);
+  }
+
+  async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
+    return verifyProvenanceChain(await this.listProvenance(tenant, traceId));
+  }
+
+  // flags, checkpoints, quarantine -----------------------------------------------------------------
+
+  async addFlag(tenant: string, input: Flag): Promise<Flag> {
+    validate.tenant(tenant);
+    const flag = validate.flag(input);
+    await this.#tx((c) => this.#addFlag(c, tenant, flag));
+    return flag;
+  }
+
+  async #addFlag(db: Queryable, tenant: string, flag: Flag): Promise<void> {
+    const json = serializeRecord(flag, 'flag', this.maxRecordBytes);
+    const { rowCount } = await this.#query(db, `UPDATE ${this.#s}.traces SET flags = flags || jsonb_build_array($3::jsonb) WHERE tenant = $1 AND id = $2`, [tenant, flag.traceId, json]);
+    if (!rowCount) throw notFound('trace', tenant, flag.traceId);
+    await this.#insertFlagRows(db, [{ tenant, flag }]);
+  }
+
+  async #insertFlagRows(db: Queryable, flags: { tenant: string; flag: Flag }[]): Promise<void> {
+    const cols: [string[], string[], string[], string[], string[]] = [[], [], [], [], []];
+    for (const { tenant, flag } of flags) {
+      cols[0].push(tenant);
+      cols[1].push(flag.id);
+      cols[2].push(flag.traceId);
+      cols[3].push(flag.kind);
+      cols[4].push(serializeRecord(flag, 'flag', this.maxRecordBytes));
+    }
+    try {
+      // WITH ORDINALITY keeps the flags' order in their seq numbers.
+      await this.#query(
+        db,
+        `INSERT INTO ${this.#s}.flags (tenant, id, trace_id, kind, data)
+         SELECT a, b, c, d, e::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(a, b, c, d, e, n) ORDER BY n`,
+        cols,
+      );
+    } catch (error) {
+      if (pgCode(error) === UNIQUE_VIOLATION) {
+        const id = /\(tenant, id\)=\([^,]*, (.*)\) already exists/.exec(String((error as { detail?: string }).detail))?.[1] ?? flags[0]!.flag.id;
+        throw conflict('flag', flags[0]!.tenant, id);
+      }
+      throw error;
+    }
+  }
+
+  async listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]> {
+    validate.tenant(tenant);
+    const q = validate.flagQuery(query);
+    const params: unknown[] = [tenant];
+    const where = ['tenant = $1'];
+    if (q.traceId !== undefined) where.push(`trace_id = $${params.push(q.traceId)}`);
+    if (q.kind !== undefined) where.push(`kind = $${params.push(q.kind)}`);
+    const { rows } = await this.#query<{ data: Flag }>(this.#conn, `SELECT data FROM ${this.#s}.flags WHERE ${where.join(' AND ')} ORDER BY seq`, params);
+    return rows.map((r) => r.data);
+  }
+
+  async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
+    validate.tenant(tenant);
+    const checkpoint = validate.checkpoint(input);
+    await this.#addCheckpoint(this.#conn, tenant, checkpoint);
+    return checkpoint;
+  }
+
+  async #addCheckpoint(db: Queryable, tenant: string, checkpoint: Checkpoint): Promise<void> {
+    const data = serializeRecord(checkpoint, 'checkpoint', this.maxRecordBytes);
+    // One statement: the insert happens only if the trace exists in this tenant.
+    const { rowCount } = await this.#query(
+      db,
+      `INSERT INTO ${this.#s}.checkpoints (tenant, trace_id, data) SELECT $1, $2, $3::jsonb WHERE EXISTS (SELECT 1 FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2)`,
+      [tenant, checkpoint.traceId, data],
+    );
+    if (!rowCount) throw notFound('trace', tenant, checkpoint.traceId);
+  }
+
+  async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const { rows } = await this.#query<{ data: Checkpoint }>(this.#conn, `SELECT data FROM ${this.#s}.checkpoints WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
+    return rows.map((r) => r.data);
+  }
+
+  async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
+    validate.tenant(tenant);
+    const state = validate.quarantine(input);
+    await this.#setQuarantine(this.#conn, tenant, state);
+    return state;
+  }
+
+  async #setQuarantine(db: Queryable, tenant: string, state: QuarantineState): Promise<void> {
+    const data = serializeRecord(state, 'quarantine state', this.maxRecordBytes);
+    const { rowCount } = await this.#query(
+      db,
+      `INSERT INTO ${this.#s}.quarantine (tenant, trace_id, quarantined, data)
+       SELECT $1, $2, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2)
+       ON CONFLICT (tenant, trace_id) DO UPDATE SET quarantined = excluded.quarantined, data = excluded.data`,
+      [tenant, state.traceId, state.quarantined, data],
+    );
+    if (!rowCount) throw notFound('trace', tenant, state.traceId);
+  }
+
+  async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const { rows } = await this.#query<{ data: QuarantineState }>(this.#conn, `SELECT data FROM ${this.#s}.quarantine WHERE tenant = $1 AND trace_id = $2`, [tenant, traceId]);
+    return rows[0]?.data ?? null;
+  }
+
+  async listQuarantined(tenant: string): Promise<QuarantineState[]> {
+    validate.tenant(tenant);
+    const { rows } = await this.#query<{ data: QuarantineState }>(this.#conn, `SELECT data FROM ${this.#s}.quarantine WHERE tenant = $1 AND quarantined ORDER BY trace_id`, [tenant]);
+    return rows.map((r) => r.data);
+  }
+
+  // rate–distortion --------------------------------------------------------------------------------
+
+  async createRdSeries(input: RdSeries): Promise<RdSeries> {
+    const series = validate.rdSeries(input);
+    const { points, ...rest } = series;
+    const data = serializeRecord(rest, 'RD series', this.maxRecordBytes);
+    const pointData = points.map((p) => serializeRecord(p, 'RD point', this.maxRecordBytes));
+    await this.#tx(async (c) => {
+      try {
+        await this.#query(c, `INSERT INTO ${this.#s}.rd_series (tenant, id, session_id, data) VALUES ($1, $2, $3, $4)`, [series.tenant, series.id, series.sessionId, data]);
+      } catch (error) {
+        if (pgCode(error) === UNIQUE_VIOLATION) throw conflict('RD series', series.tenant, series.id);
+        throw error;
+      }
+      if (pointData.length) {
+        await this.#query(
+          c,
+          `INSERT INTO ${this.#s}.rd_points (tenant, series_id, data) SELECT $1, $2, p::jsonb FROM unnest($3::text[]) WITH ORDINALITY AS u(p, n) ORDER BY n`,
+          [series.tenant, series.id, pointData],
+        );
+      }
+    });
+    return series;
+  }
+
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+    validate.tenant(tenant);
+    assertId(seriesId, 'RD series id');
+    const point = validate.rdPoint(input);
+    const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
+    return this.#tx(async (c) => {
+      // The lock orders concurrent appenders of one series, so seq order is append order.
+      const { rowCount } = await this.#query(c, `SELECT 1 FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId]);
+      if (!rowCount) throw notFound('RD series', tenant, seriesId);
+      await this.#query(c, `INSERT INTO ${this.#s}.rd_points (tenant, series_id, data) VALUES ($1, $2, $3)`, [tenant, seriesId, data]);
+      return (await this.#readRdSeries(c, tenant, seriesId))!;
+    });
+  }
+
+  async #readRdSeries(db: Queryable, tenant: string, id: string): Promise<RdSeries | null> {
+    const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; points: RdPoint[] }>(
+      db,
+      `SELECT s.data, COALESCE((SELECT jsonb_agg(p.data ORDER BY p.seq) FROM ${this.#s}.rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id), '[]'::jsonb) AS points
+       FROM ${this.#s}.rd_series s WHERE s.tenant = $1 AND s.id = $2`,
+      [tenant, id],
+    );
+    return rows[0] ? { ...rows[0].data, points: rows[0].points } : null;
+  }
+
+  async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
+    validate.tenant(tenant);
+    assertId(id, 'RD series id');
+    return this.#readRdSeries(this.#conn, tenant, id);
+  }
+
+  async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
+    validate.tenant(tenant);
+    const sessionId = query?.sessionId === undefined ? undefined : assertId(query.sessionId, 'session id');
+    const params: unknown[] = [tenant];
+    const filter = sessionId === undefined ? '' : `AND s.session_id = $${params.push(sessionId)}`;
+    const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; points: RdPoint[] }>(
+      this.#conn,
+      `SELECT s.data, COALESCE((SELECT jsonb_agg(p.data ORDER BY p.seq) FROM ${this.#s}.rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id), '[]'::jsonb) AS points
+       FROM ${this.#s}.rd_series s WHERE s.tenant = $1 ${filter} ORDER BY s.ord`,
+      params,
+    );
+    return rows.map((r) => ({ ...r.data, points: r.points }));
+  }
+
+  // counters ---------------------------------------------------------------------------------------
+
+  async incrementCounters(tenant: string, deltas: Counters): Promise<void> {
+    validate.tenant(tenant);
+    const valid = validate.counters(deltas);
+    await this.#increment(this.#conn, tenant, valid);
+  }
+
+  async #increment(db: Queryable, tenant: string, deltas: Counters): Promise<void> {
+    // Sorted names: concurrent multi-counter upserts take row locks in one order and cannot deadlock.
+    const names = Object.keys(deltas).sort();
+    if (names.length === 0) return;
+    await this.#query(
+      db,
+      `INSERT INTO ${this.#s}.counters (tenant, name, value) SELECT $1, n, v FROM unnest($2::text[], $3::float8[]) AS u(n, v)
+       ON CONFLICT (tenant, name) DO UPDATE SET value = ${this.#s}.counters.value + excluded.value`,
+      [tenant, names, names.map((n) => deltas[n]!)],
+    );
+  }
+
+  async getCounters(tenant: string): Promise<Counters> {
+    validate.tenant(tenant);
+    const { rows } = await this.#query<{ name: string; value: number }>(this.#conn, `SELECT name, value FROM ${this.#s}.counters WHERE tenant = $1`, [tenant]);
+    return Object.fromEntries(rows.map((r) => [r.name, r.value]));
+  }
+
+  // batch ------------------------------------------------------------------------------------------
+
+  async batch(tenant: string, ops: BatchOp[]): Promise<void> {
+    const valid = validate.batch(tenant, ops);
+    if (valid.length === 0) return;
+    await this.#tx(async (c) => {
+      let i = 0;
+      while (i < valid.length) {
+        // Runs of createTrace ops go to the database as one multi-row insert.
+        let j = i;
+        while (j < valid.length && valid[j]!.op === 'createTrace') j++;
+        try {
+          if (j > i) {
+            await this.#insertTraces(c, valid.slice(i, j).map((op) => (op as Extract<BatchOp, { op: 'createTrace' }>).trace));
+            i = j;
+          } else {
+            await this.#apply(c, tenant, valid[i]!);
+            i++;
+          }
+        } catch (error) {
+          if (error instanceof LimitError) {
+            const at = j > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${valid[i]!.op})`;
+            throw new LimitError(error.code, `${at}: ${error.message}`, { cause: error, details: { index: i, ...error.details } });
+          }
+          throw error;
+        }
+      }
+    });
+  }
+
+  async #apply(db: Queryable, tenant: string, op: BatchOp): Promise<void> {
+    switch (op.op) {
+      case 'createSession':
+        return this.#insertSession(db, op.session);
+      case 'createTrace':
+        return this.#insertTraces(db, [op.trace]);
+      case 'updateTrace':
+        await this.#updateTrace(db, tenant, op.id, op.patch);
+        return;
+      case 'addFlag':
+        return this.#addFlag(db, tenant, op.flag);
+      case 'addCheckpoint':
+        return this.#addCheckpoint(db, tenant, op.checkpoint);
+      case 'setQuarantine':
+        return this.#setQuarantine(db, tenant, op.state);
+      case 'incrementCounters':
+        return this.#increment(db, tenant, op.deltas);
+    }
+  }
+}

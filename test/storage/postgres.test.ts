@@ -1,0 +1,154 @@
+/**
+ * storage-postgres against the machine's real PostgreSQL server. Each test gets its own schema
+ * (created by the migrations, dropped afterwards), so runs never collide. A missing server fails.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Storage } from 'limit-graph';
+import { crashTest, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
+
+const URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const uniqueSchema = () => `limit_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+
+let admin: pg.Pool;
+beforeAll(async () => {
+  admin = new pg.Pool({ connectionString: URL, max: 2 });
+  // Fails the file (not a skip) when the server is missing: CI must provide PostgreSQL.
+  await admin.query('SELECT 1');
+});
+afterAll(async () => {
+  await admin?.end();
+});
+
+const dropSchema = (schema: string) => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).then(() => undefined);
+
+const open = async (schema: string, poolSize = 10): Promise<PostgresStorage> => {
+  const s = new PostgresStorage({ url: URL, schema, poolSize, connectTimeoutMs: 10_000, maxRecordBytes: 4 * 1024 * 1024 });
+  await s.open();
+  return s;
+};
+
+storageConformance('storage-postgres', async (): Promise<StorageFixture> => {
+  const schema = uniqueSchema();
+  return {
+    storage: await open(schema),
+    reopen: () => open(schema),
+    tamper: async (tenant, traceId, seq, patch) => {
+      await admin.query(`UPDATE "${schema}".provenance SET data = data || $4::jsonb WHERE tenant = $1 AND trace_id = $2 AND seq = $3`, [tenant, traceId, seq, JSON.stringify(patch)]);
+    },
+    cleanup: () => dropSchema(schema),
+  };
+}, { supports: { multiProcess: true, crashSafe: true, transactions: true } });
+
+describe('storage-postgres plugin', () => {
+  it('is selected by STORAGE_BACKEND=postgres with DATABASE_URL, reports health, closes on dispose', async () => {
+    const schema = uniqueSchema();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, env: { STORAGE_BACKEND: 'postgres', DATABASE_URL: URL, LIMIT_PG_SCHEMA: schema } });
+      const storage = rt.resolve('storage') as PostgresStorage;
+      expect(storage.backend).toBe('postgres');
+      expect(storage.schema).toBe(schema);
+      expect(await storage.schemaVersion()).toBe(1);
+      expect((await rt.health()).find((h) => h.plugin === 'storage-postgres')).toMatchObject({ status: 'ok' });
+      const { rows } = await admin.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1`, [schema]);
+      expect(rows.map((r) => r.indexname)).toEqual(expect.arrayContaining(['traces_by_session', 'traces_by_status', 'flags_by_kind', 'provenance_pkey']));
+      const types = await admin.query(`SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'traces' AND column_name = 'data'`, [schema]);
+      expect(types.rows[0]).toEqual({ data_type: 'jsonb' });
+      await rt.close();
+      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('requires a postgres:// URL and reports an unreachable server as LIMIT_STORAGE_UNAVAILABLE without the password', async () => {
+    await expect(createRuntime({ config: { logLevel: 'silent', storage: 'postgres', plugins: {} }, env: {} })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
+    const bad = createRuntime({
+      config: { logLevel: 'silent', plugins: {} },
+      plugins: [storagePostgres.configure({ url: 'postgres://u:hunter2@127.0.0.1:1/none', connectTimeoutMs: 2000 })],
+      env: {},
+    });
+    const error = await bad.then(() => null, (e: unknown) => e as Error & { code: string; cause?: unknown });
+    expect(error).not.toBeNull();
+    const all = JSON.stringify([error!.message, (error as { cause?: Error }).cause?.message]);
+    expect(all).toMatch(/LIMIT_STORAGE_UNAVAILABLE|Cannot reach PostgreSQL/);
+    expect(all).not.toContain('hunter2');
+    expect(redactUrl('postgres://u:hunter2@h/db')).toBe('postgres://u:***@h/db');
+  });
+
+  it('applies migrations once when several instances start together', async () => {
+    const schema = uniqueSchema();
+    try {
+      const stores = await Promise.all([open(schema, 2), open(schema, 2), open(schema, 2), open(schema, 2)]);
+      const { rows } = await admin.query(`SELECT COUNT(*)::int AS n FROM "${schema}".schema_migrations`);
+      expect(rows[0]).toEqual({ n: 1 });
+      for (const s of stores) await s.close();
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('keeps one chain when two pools (two instances) append to one trace concurrently', async () => {
+    const schema = uniqueSchema();
+    const stores: Storage[] = [];
+    try {
+      stores.push(await open(schema, 4), await open(schema, 4));
+      await stores[0]!.createTrace({ id: 'tr', sessionId: 's', tenant: 't', parentIds: [], runner: 'r', task: { input: 'x', kind: 'code' }, status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {} });
+      await Promise.all(stores.flatMap((s, k) => Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 50; i++) await s.appendProvenance('t', { traceId: 'tr', at: new Date().toISOString(), actor: `i${k}w${w}`, action: 'a' });
+      })));
+      expect(await stores[1]!.verifyProvenance('t', 'tr')).toEqual({ verified: true, length: 400, brokenAt: null });
+    } finally {
+      for (const s of stores) await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('stores a 1,000-trace batch with one multi-row insert and reports which id conflicted', async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema);
+    try {
+      const trace = (i: number) => ({ id: `b${i}`, sessionId: 's', tenant: 't', parentIds: [], runner: 'r', task: { input: 'x', kind: 'code' as const }, status: 'ok' as const, flags: [], createdAt: new Date(1e12 + i).toISOString(), metadata: {} });
+      await s.batch('t', Array.from({ length: 1000 }, (_, i) => ({ op: 'createTrace' as const, trace: trace(i) })));
+      expect((await s.listTraces('t', { limit: 1000 })).items).toHaveLength(1000);
+      await expect(s.batch('t', [{ op: 'createTrace', trace: trace(5000) }, { op: 'createTrace', trace: trace(7) }])).rejects.toMatchObject({
+        code: 'LIMIT_CONFLICT',
+        message: expect.stringContaining('"b7"'),
+      });
+      expect(await s.getTrace('t', 'b5000')).toBeNull();
+    } finally {
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe('storage-postgres across processes', () => {
+  it('three processes appending to one trace build one gapless, verifying chain', async () => {
+    const schema = uniqueSchema();
+    try {
+      const result = await multiProcessProvenance({ plugin: 'storage-postgres', options: { url: URL, schema, poolSize: 4 } }, { processes: 3, appendsEach: 100 });
+      expect(result.seqs).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      expect(result.verification).toEqual({ verified: true, length: 300, brokenAt: null });
+      expect(result.perWriter).toEqual({ 'process-0': 100, 'process-1': 100, 'process-2': 100 });
+      expect(result.switches).toBeGreaterThan(10);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('keeps every acknowledged write of a writer killed with SIGKILL', async () => {
+    const schema = uniqueSchema();
+    try {
+      const result = await crashTest({ plugin: 'storage-postgres', options: { url: URL, schema, poolSize: 2 } }, { minAcks: 100 });
+      expect(result.missing).toEqual([]);
+      expect(result.verification.verified).toBe(true);
+      expect(result.verification.length).toBeGreaterThanOrEqual(result.acknowledged.length);
+      expect(result.counter).toBeGreaterThanOrEqual(result.acknowledged.length);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+});

@@ -40,6 +40,13 @@ export const RunnerPythonOptions = z
     uidRangeSize: z.number().int().min(1).default(1 << 20),
     /** pids cgroup root under which per-execution cgroups are made; 'auto' probes cgroup v1 then v2; 'none' disables. */
     cgroupRoot: z.string().min(1).default('auto'),
+    /**
+     * Put cold executions in a pids cgroup too. Off by default: joining a cgroup (v1) costs ~10 ms
+     * per process, and with a session uid RLIMIT_NPROC already bounds forks (a timeout then kills
+     * every process of the session's uid). Warm workers always use the cgroup; so do cold
+     * executions when there is no session uid.
+     */
+    coldCgroup: z.boolean().default(false),
   })
   .strict()
   .refine((o) => !(o.venvPath && o.createVenv === 'per-session'), {

@@ -14,7 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import { LimitError, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
-import { PidsCgroups, killTree, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
+import { PidsCgroups, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -303,7 +303,7 @@ export class PythonRunner implements Runner {
     if (dropUid === true) {
       // (dropUid may have been demoted above.) The interpreter's own files must be readable by other uids (a pyenv build under /root is not).
       const probeUid = o.uidRangeStart;
-      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, JSON.stringify({ mode: 'exec', uid: probeUid, gid: probeUid, args: [] })], {
+      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0'], {
         reject: false, timeout: 30_000, cwd: '/', input: 'import ast, email.message, decimal\nprint("ok")\n', extendEnv: false, env: {},
       });
       if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') {
@@ -369,7 +369,10 @@ export class PythonRunner implements Runner {
       check('fileIsolation', 'each session has its own 0700 directory owned by its own uid',
         `sessions have separate directories but share one uid, so one session's code can read another's files: ${typeof p.dropUid === 'string' ? p.dropUid : ''}`),
       check('processLimit',
-        p.cgroups instanceof PidsCgroups ? `pids cgroup per execution, pids.max=${o.maxProcesses}` : `RLIMIT_NPROC=${o.maxProcesses} per session uid`,
+        [
+          p.cgroups instanceof PidsCgroups ? `pids cgroup (pids.max=${o.maxProcesses}) per warm worker${o.coldCgroup || p.dropUid !== true ? ' and per cold execution' : ''}` : '',
+          p.dropUid === true ? `RLIMIT_NPROC=${o.maxProcesses} per session uid; a timeout kills every process of the session uid` : '',
+        ].filter(Boolean).join('; '),
         `the number of processes is NOT bounded (no writable pids cgroup: ${typeof p.cgroups === 'string' ? p.cgroups : ''}; no per-session uid); only the process group is killed at the timeout`),
       check('outputLimit', `stdout and stderr each capped at ${o.maxOutputBytes} bytes`, ''),
     ];
@@ -459,7 +462,11 @@ export class PythonRunner implements Runner {
     const exit = await race(launched.exited, signal);
     // Whatever the task left running (background children) dies with it.
     await this.#reap(launched);
-    if (exit === STOPPED) return stopped();
+    if (exit === STOPPED) {
+      // Without a cgroup listing them, children that left the process group (setsid) are found by uid.
+      if (!launched.cgroupDir && state.uid !== undefined) await killUid(state.uid);
+      return stopped();
+    }
     const stdout = out.text();
     const stderr = err.text();
     if (exit.exitCode === 0) return done({ ok: true, stdout, stderr }, 0);
@@ -542,18 +549,18 @@ export class PythonRunner implements Runner {
 
   async #launch(platform: Platform, state: SessionState, mode: 'exec' | 'worker', limits: SessionLimits, args: string[], extraEnv: Record<string, string> | undefined): Promise<Launched> {
     const o = this.options;
-    const cgroupDir = platform.cgroups instanceof PidsCgroups ? await platform.cgroups.create(o.maxProcesses) : undefined;
-    const config = {
+    const useCgroup = platform.cgroups instanceof PidsCgroups && (mode === 'worker' || o.coldCgroup || state.uid === undefined);
+    const cgroupDir = useCgroup ? await (platform.cgroups as PidsCgroups).create(o.maxProcesses) : undefined;
+    // RLIMIT_NPROC counts every process of a uid and root ignores it: only meaningful with a session uid.
+    const preambleArgs = [
       mode,
-      args,
-      maxOutputBytes: o.maxOutputBytes,
-      ...(process.platform === 'linux' ? { memoryBytes: limits.memoryMb * 1024 * 1024 } : {}),
-      ...(cgroupDir ? { cgroupProcs: path.join(cgroupDir, 'cgroup.procs') } : {}),
-      // RLIMIT_NPROC counts every process of a uid and root ignores it: only meaningful with a session uid.
-      ...(state.uid !== undefined ? { uid: state.uid, gid: state.uid, nproc: o.maxProcesses } : {}),
-      ...(mode === 'worker' ? { worker: WORKER } : {}),
-    };
-    const pyArgs = ['-E', '-s', '-c', PREAMBLE, JSON.stringify(config)];
+      cgroupDir ? path.join(cgroupDir, 'cgroup.procs') : '',
+      process.platform === 'linux' ? String(limits.memoryMb * 1024 * 1024) : '0',
+      state.uid !== undefined ? String(state.uid) : '',
+      state.uid !== undefined ? String(o.maxProcesses) : '0',
+      ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : args),
+    ];
+    const pyArgs = ['-E', '-s', '-c', PREAMBLE, ...preambleArgs];
     const isolate = !limits.allowNetwork && platform.netns === true;
     const file = isolate ? 'unshare' : state.python;
     const argv = isolate ? [...(IS_ROOT ? ['-n'] : ['-r', '-n']), state.python, ...pyArgs] : pyArgs;
@@ -668,6 +675,7 @@ export class PythonRunner implements Runner {
     this.#sessions.delete(sessionId);
     for (const execution of state.running) execution.stop.abort('closed' satisfies Stop);
     await this.#dropWorker(state);
+    if (state.uid !== undefined) await killUid(state.uid);
     if (this.options.removeSessionFiles) await rm(state.dir, { recursive: true, force: true });
   }
 

@@ -143,3 +143,26 @@ export async function untraversableAncestor(dir: string): Promise<string | undef
   }
   return undefined;
 }
+
+/** Kills every process owned by `uid` (a session's uid): the tree kill when no cgroup lists them. */
+export async function killUid(uid: number): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  for (let pass = 0; pass < 3; pass++) {
+    let found = 0;
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
+      const m = /^Uid:\s+(\d+)/m.exec(status);
+      if (m && Number(m[1]) === uid && !/^State:\s+[ZX]/m.test(status)) {
+        found++;
+        try {
+          process.kill(Number(name), 'SIGKILL');
+        } catch {
+          // Exited meanwhile.
+        }
+      }
+    }
+    if (found === 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

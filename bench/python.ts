@@ -1,0 +1,106 @@
+/**
+ * runner-python overhead. Baseline, measured in the same run: a bare `<python> -c pass` spawn of the
+ * same interpreter through execa. Reports the cold execution (sandboxed process per task) as a
+ * ratio to that baseline, and the warm per-call latency (p50/p99) of a session's worker.
+ *
+ *   npx tsx bench/python.ts [--python /usr/bin/python3] [--cold 40] [--warm 1000]
+ */
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+import { SessionLimits, Task, type RunContext } from 'limit-graph';
+import { PythonRunner } from '../plugins/runner-python/runner.ts';
+import { RunnerPythonOptions } from '../plugins/runner-python/options.ts';
+
+function arg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function quantile(sorted: number[], q: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+function stats(samples: number[]) {
+  const s = [...samples].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return { n: s.length, p50: r(quantile(s, 0.5)), p90: r(quantile(s, 0.9)), p99: r(quantile(s, 0.99)), min: r(s[0]!), max: r(s[s.length - 1]!) };
+}
+
+export async function run(args: string[]): Promise<unknown> {
+  const python = arg(args, 'python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  const coldN = Number(arg(args, 'cold') ?? 40);
+  const warmN = Number(arg(args, 'warm') ?? 1000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-py-'));
+  chmodSync(dir, 0o711);
+  const ctx = (id: string): RunContext => ({
+    session: { id, tenant: 'bench', limits: SessionLimits.parse({ timeoutMs: 60_000 }) },
+    traceId: 'bench',
+    signal: new AbortController().signal,
+  });
+  const task = Task.parse({ input: 'pass' });
+  const make = (warm: boolean) => new PythonRunner({ options: RunnerPythonOptions.parse({ python, warm, ...(arg(args, 'cgroup') ? { cgroupRoot: arg(args, 'cgroup') } : {}) }), workDir: path.join(dir, warm ? 'warm' : 'cold') });
+  const cold = make(false);
+  const warm = make(true);
+  try {
+    const platform = await cold.start();
+    await warm.start();
+    // Interleave baseline and cold runs so drift on a shared machine hits both alike.
+    const bare: number[] = [];
+    const coldMs: number[] = [];
+    for (let i = 0; i < coldN + 3; i++) {
+      let t = performance.now();
+      await execa(platform.executable, ['-c', 'pass']);
+      const b = performance.now() - t;
+      t = performance.now();
+      const r = await cold.executeIsolated(task, ctx('cold'));
+      const c = performance.now() - t;
+      if (!r.ok) throw new Error(`cold run failed: ${JSON.stringify(r.error)}`);
+      if (i >= 3) {
+        bare.push(b);
+        coldMs.push(c);
+      }
+    }
+    const warmMs: number[] = [];
+    const first = performance.now();
+    await warm.executeIsolated(task, ctx('warm'));
+    const workerStartMs = performance.now() - first;
+    for (let i = 0; i < warmN + 20; i++) {
+      const t = performance.now();
+      const r = await warm.executeIsolated(task, ctx('warm'));
+      if (!r.ok) throw new Error(`warm run failed: ${JSON.stringify(r.error)}`);
+      if (i >= 20) warmMs.push(performance.now() - t);
+    }
+    const bareStats = stats(bare);
+    const coldStats = stats(coldMs);
+    const warmStats = stats(warmMs);
+    return {
+      bench: 'python',
+      python: platform.executable,
+      version: platform.version,
+      sandbox: cold.capabilities,
+      baseline: { what: `execa("${platform.executable}", ["-c", "pass"])`, ms: bareStats },
+      cold: { what: 'executeIsolated("pass"), warm: false (process per task: netns, cgroup, rlimits, uid)', ms: coldStats, ratioP50: Math.round((coldStats.p50 / bareStats.p50) * 1000) / 1000 },
+      warm: { what: 'executeIsolated("pass") on a session worker', workerStartMs: Math.round(workerStartMs * 1000) / 1000, ms: warmStats },
+      targets: { warmP50Ms: 2, coldRatio: 1.3, warmP50Met: warmStats.p50 <= 2, coldRatioMet: coldStats.p50 / bareStats.p50 <= 1.3 },
+    };
+  } finally {
+    await cold.dispose();
+    await warm.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(process.argv.slice(2)).then(
+    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

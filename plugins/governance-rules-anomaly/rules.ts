@@ -89,6 +89,8 @@ export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
       const counts = new Map<string, number>();
       let pos = 0;
       let lines = 0;
+      let top = '';
+      let topCount = 0;
       while (pos < subject.text.length && lines < 5000) {
         let end = subject.text.indexOf('\n', pos);
         if (end < 0) end = subject.text.length;
@@ -97,12 +99,13 @@ export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
         if (line.length >= 4) {
           const c = (counts.get(line) ?? 0) + 1;
           counts.set(line, c);
-          if (c >= options.repeatLines) {
-            const at = subject.text.indexOf(line);
-            return [{ ruleId: 'anomaly.repetition', kind: 'Anomaly', severity: c >= options.repeatLines * 2 ? 7 : 5, reason: `A line is repeated ${c}+ times (generation loop)`, evidence: [{ field: subject.field, start: at, end: at + line.length, excerpt: line.slice(0, 200) }] }];
-          }
+          if (c > topCount) [top, topCount] = [line, c];
         }
         pos = end + 1;
+      }
+      if (topCount >= options.repeatLines) {
+        const at = subject.text.indexOf(top);
+        return [{ ruleId: 'anomaly.repetition', kind: 'Anomaly', severity: topCount >= options.repeatLines * 2 ? 7 : 5, reason: `A line is repeated ${topCount} times (generation loop)`, evidence: [{ field: subject.field, start: at, end: at + top.length, excerpt: top.slice(0, 200) }] }];
       }
       return [];
     },

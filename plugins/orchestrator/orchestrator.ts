@@ -473,12 +473,6 @@ export class OrchestratorService implements Orchestrator {
     if (strategy === 'custom' && !input.output) throw new LimitError('LIMIT_VALIDATION', "strategy 'custom' needs the merged `output`", { details: { field: 'output' } });
     const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
 
-    const veto = await this.#runtime.hooks.beforeMerge.promise(request);
-    if (veto) {
-      throw new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${input.parentIds.join(', ')} vetoed by ${veto.by}: ${veto.reason}`, {
-        hook: 'beforeMerge', details: { parentIds: input.parentIds, refusals: input.parentIds.map((parentId) => ({ parentId, reason: `vetoed by ${veto.by}: ${veto.reason}` })) },
-      });
-    }
     const validation = await this.#governance.validateMerge(request);
     const refusals = [...validation.refusals];
     for (const p of parents) {
@@ -487,6 +481,14 @@ export class OrchestratorService implements Orchestrator {
     }
     if (!validation.allowed || refusals.length > 0) {
       throw refused(input.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance did not allow the merge' }]);
+    }
+    // After governance's per-parent validation, so refusals name their parents; a veto concerns the
+    // merge as a whole (parentId '*').
+    const veto = await this.#runtime.hooks.beforeMerge.promise(request);
+    if (veto) {
+      throw new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${input.parentIds.join(', ')} vetoed by ${veto.by}: ${veto.reason}`, {
+        hook: 'beforeMerge', details: { parentIds: input.parentIds, refusals: [{ parentId: '*', reason: `vetoed by ${veto.by}: ${veto.reason}` }], vetoedBy: veto.by },
+      });
     }
     const output = strategy === 'custom' ? input.output! : combine(strategy, parents);
     // Each parent's chain head is bound into the merge entry: rewriting a parent later is detectable.

@@ -1,0 +1,39 @@
+/**
+ * runner-openai: sends prompts to the OpenAI chat completions API, or any server that speaks it
+ * (`baseURL`), keeping one conversation per session.
+ */
+import { definePlugin } from 'limit-graph';
+import { RunnerOpenAIOptions, type RunnerOpenAIOptionsInput } from './options.ts';
+import { OpenAIRunner } from './runner.ts';
+
+export { OpenAIRunner } from './runner.ts';
+export { RunnerOpenAIOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface Cradle {
+    'runner:openai': OpenAIRunner;
+  }
+  interface PluginOptionsRegistry {
+    'runner-openai': RunnerOpenAIOptionsInput;
+  }
+}
+
+export default definePlugin({
+  meta: {
+    name: 'runner-openai',
+    version: '1.0.0',
+    description: 'Runs prompts on OpenAI (or an OpenAI-compatible server), one conversation per session',
+    provides: ['runner:openai'],
+    env: { OPENAI_API_KEY: 'apiKey', OPENAI_BASE_URL: 'baseURL', OPENAI_MODEL: 'model' },
+  },
+  options: RunnerOpenAIOptions,
+  setup(ctx, options) {
+    const runner = new OpenAIRunner(options, ctx.logger);
+    ctx.provide('runner:openai', runner);
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id));
+    return {
+      dispose: () => runner.dispose(),
+      health: () => runner.health(),
+    };
+  },
+});

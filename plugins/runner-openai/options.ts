@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** Options of runner-openai; README.md documents each one. */
+export const RunnerOpenAIOptions = z
+  .object({
+    /** Model id sent with every request (`gpt-4o-mini`, or whatever an OpenAI-compatible server serves). Env: OPENAI_MODEL. */
+    model: z.string().min(1, 'Expected a model id'),
+    /** API key. Env: OPENAI_API_KEY. Never logged, never part of a result or an error. */
+    apiKey: z.string({ error: 'Expected an API key: set apiKey, or the OPENAI_API_KEY environment variable' }).min(1, 'Expected a non-empty API key'),
+    /** Base URL of the API, e.g. http://127.0.0.1:8080/v1 for a local OpenAI-compatible server. Env: OPENAI_BASE_URL. */
+    baseURL: z.url().optional(),
+    /** Sampling temperature; the vendor's default when unset. */
+    temperature: z.number().min(0).max(2).optional(),
+    /** Upper bound on generated tokens per task (`max_completion_tokens`); the vendor's default when unset. */
+    maxTokens: z.number().int().min(1).optional(),
+    /** System message placed before every session's conversation. */
+    systemPrompt: z.string().optional(),
+    /** Stream the reply (server-sent events); usage arrives in the final chunk. */
+    stream: z.boolean().default(true),
+    /** Runner-wide time limit per task (all attempts together), ms; the stricter of this and the session's timeoutMs applies. */
+    timeoutMs: z.number().int().min(1).max(86_400_000).default(600_000),
+    /** Retries on connection errors, 408, 409, 429 and 5xx, with exponential backoff that honours retry-after(-ms). */
+    maxRetries: z.number().int().min(0).max(10).default(2),
+  })
+  .strict();
+
+export type RunnerOpenAIOptionsInput = z.input<typeof RunnerOpenAIOptions>;
+export type RunnerOpenAIOptionsParsed = z.output<typeof RunnerOpenAIOptions>;

@@ -1,0 +1,141 @@
+/**
+ * A fake OpenAI API on 127.0.0.1 that speaks the real wire format of POST /v1/chat/completions
+ * (JSON, and server-sent events with `data:` chunks, a usage chunk when
+ * stream_options.include_usage is set, and `data: [DONE]`) and GET /v1/models.
+ *
+ * What it answers depends on the last user message, so that tests (and the conformance suite,
+ * which only chooses prompts) can steer it:
+ *   - `hang`      never answers (a hung connection);
+ *   - `fail500`   500 with an OpenAI error body (and retry-after-ms: 5 so retries are quick);
+ *   - `malformed` 200 whose JSON (or SSE chunk) is cut off;
+ *   - `echo-key`  401 whose error message repeats the Authorization header it received;
+ *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
+ * `plan` holds scripted responses consumed one per request before the prompt rules apply.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+  at: number;
+}
+
+export interface PlannedResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+export interface FakeOpenAI {
+  /** Base URL including /v1, as the SDK expects. */
+  url: string;
+  requests: ReceivedRequest[];
+  plan: PlannedResponse[];
+  /** Requests to chat completions only. */
+  completions(): ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
+
+export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+  const requests: ReceivedRequest[] = [];
+  const plan: PlannedResponse[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body: any;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = raw;
+      }
+      const path = (req.url ?? '').split('?')[0]!;
+      requests.push({ method: req.method ?? '', path, headers: req.headers, body, at: performance.now() });
+      const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
+        res.end(JSON.stringify(value));
+      };
+
+      if (req.method === 'GET' && path === '/v1/models') {
+        return json(200, { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'test' }] });
+      }
+      if (req.method !== 'POST' || path !== '/v1/chat/completions') {
+        return json(404, { error: { message: `Unknown path ${path}`, type: 'invalid_request_error', param: null, code: null } });
+      }
+      const planned = plan.shift();
+      if (planned) return json(planned.status, planned.body, planned.headers);
+
+      const messages: { role: string; content: string }[] = body.messages ?? [];
+      const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
+      const last = users[users.length - 1] ?? '';
+      if (last.includes('hang')) return; // keep the socket open, answer nothing
+      if (last.includes('fail500')) {
+        return json(500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } }, { 'retry-after-ms': '5' });
+      }
+      if (last.includes('echo-key')) {
+        return json(401, { error: { message: `Incorrect API key provided: ${req.headers.authorization}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+      }
+      const reply = `you said: ${users.join(' | ')}`;
+      const usage = { prompt_tokens: messages.reduce((n, m) => n + words(m.content), 0), completion_tokens: words(reply) };
+      const id = `chatcmpl-${requests.length}`;
+      const created = Math.floor(Date.now() / 1000);
+      if (!body.stream) {
+        if (last.includes('malformed')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end('{"id":"chatcmpl-x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis');
+        }
+        return json(200, {
+          id,
+          object: 'chat.completion',
+          created,
+          model: body.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: reply, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+        });
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const send = (value: unknown) => res.write(`data: ${JSON.stringify(value)}\n\n`);
+      const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: body.model,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        ...(body.stream_options?.include_usage ? { usage: null } : {}),
+      });
+      send(chunk({ role: 'assistant', content: '' }, null));
+      if (last.includes('malformed')) {
+        res.write('data: {"id":"chatcmpl-x","choices":[{"delta":{"content":"cut\n\n');
+        return res.end();
+      }
+      // Several deltas, so that the runner must accumulate them.
+      for (const piece of reply.match(/.{1,7}/gs) ?? []) send(chunk({ content: piece }, null));
+      send(chunk({}, 'stop'));
+      if (body.stream_options?.include_usage) {
+        send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+      }
+      res.write('data: [DONE]\n\n');
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    plan,
+    completions: () => requests.filter((r) => r.path === '/v1/chat/completions'),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

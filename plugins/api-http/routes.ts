@@ -133,7 +133,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number }): Ro
       handler: async ({ params, body, principal, request }) => {
         // A client that hangs up cancels its run instead of leaving a worker busy.
         const abort = new AbortController();
-        const onClose = () => { if (!request.raw.complete || request.raw.destroyed) abort.abort(); };
+        const onClose = () => abort.abort();
         request.raw.socket?.once('close', onClose);
         try {
           const outcome = await s.orchestrator().run({

@@ -3,7 +3,7 @@
  * guard, the routes, problem+json errors, request logs, the OpenAPI document and the docs page.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { LimitHooks, Logger } from 'limit-graph';
@@ -37,7 +37,8 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   const { options, ring, services, tenant } = input;
   const app = Fastify({
     loggerInstance: input.logger,
-    disableRequestLogging: true,
+    // Fastify's own two lines per request are replaced by one onResponse line (below).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: options.bodyLimit,
     // A hop count is valid at run time (proxy-addr) though Fastify's overloads omit it.
     trustProxy: options.trustProxy as boolean | string | string[],
@@ -46,7 +47,6 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'requestId',
     // In-flight requests finish on close; idle keep-alive sockets are closed so close() returns.
     forceCloseConnections: 'idle',
     return503OnClosing: true,

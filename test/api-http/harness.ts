@@ -1,0 +1,128 @@
+/**
+ * Starts the real stack (storage-sqlite or storage-postgres, governance with the jailbreak pack,
+ * runner-python, orchestrator, api-http) listening on 127.0.0.1:0, and talks to it with fetch.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createRuntime, type Plugin, type Runtime, type Storage } from 'limit-graph';
+import '../../plugins/api-http/index.ts';
+
+export const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export type Backend = 'sqlite' | 'postgres';
+
+export const KEYS = {
+  A: 'key-A-0123456789abcdef',
+  A2: 'key-A2-0123456789abcdef',
+  B: 'key-B-0123456789abcdef',
+} as const;
+
+export interface Server {
+  rt: Runtime;
+  url: string;
+  storage: Storage;
+  backend: Backend;
+  req(method: string, url: string, init?: { key?: string | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<Res>;
+  close(): Promise<void>;
+}
+
+export interface Res {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+let schemaCounter = 0;
+
+export async function startServer(options: {
+  backend?: Backend;
+  api?: Record<string, unknown>;
+  plugins?: Record<string, unknown>;
+  extra?: Plugin[];
+  logger?: Runtime['logger'];
+} = {}): Promise<Server> {
+  const backend = options.backend ?? 'sqlite';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-'));
+  const schema = `api_http_${process.pid}_${Date.now().toString(36)}_${schemaCounter++}`;
+  const storagePlugins: Record<string, unknown> =
+    backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } };
+  const rt = await createRuntime({
+    config: {
+      storage: backend,
+      dataDir: dir,
+      logLevel: 'silent',
+      plugins: {
+        ...storagePlugins,
+        'governance-rules-jailbreak': true,
+        governance: { packs: ['jailbreak'] },
+        'runner-python': { warm: true },
+        orchestrator: {},
+        'api-http': {
+          listen: true,
+          port: 0,
+          auth: { mode: 'apiKey', keys: [{ key: KEYS.A, tenant: 'tenant-a', name: 'alice' }, { key: KEYS.A2, tenant: 'tenant-a' }, { key: KEYS.B, tenant: 'tenant-b' }] },
+          ...options.api,
+        },
+        ...options.plugins,
+      },
+    },
+    plugins: options.extra ?? [],
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const http = rt.resolve('http');
+  const url = http.url!;
+  const storage = rt.resolve('storage');
+  return {
+    rt, url, storage, backend,
+    async req(method, p, init = {}) {
+      const headers: Record<string, string> = { ...init.headers };
+      const key = init.key === undefined ? KEYS.A : init.key;
+      if (key !== null) headers.authorization ??= `Bearer ${key}`;
+      let body: string | Buffer | undefined;
+      if (init.raw !== undefined) body = init.raw;
+      else if (init.body !== undefined) {
+        body = JSON.stringify(init.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(url + p, { method, headers, body });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = text ? JSON.parse(text) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    },
+    async close() {
+      await http.close();
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+      if (backend === 'postgres') {
+        const client = new pg.Client({ connectionString: PG_URL });
+        await client.connect();
+        try {
+          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        } finally {
+          await client.end();
+        }
+      }
+    },
+  };
+}
+
+/** Everything a tenant has in storage, for "nothing was written" assertions. */
+export async function snapshot(storage: Storage, tenant: string): Promise<string> {
+  const sessions = await storage.listSessions(tenant, { limit: 1000 });
+  const traces = await storage.listTraces(tenant, { limit: 1000 });
+  const provenance = await Promise.all(traces.items.map((t) => storage.listProvenance(tenant, t.id)));
+  const flags = await storage.listFlags(tenant);
+  const quarantined = await storage.listQuarantined(tenant);
+  const series = await storage.listRdSeries(tenant);
+  const counters = await storage.getCounters(tenant);
+  return JSON.stringify({ sessions, traces, provenance, flags, quarantined, series, counters });
+}
+

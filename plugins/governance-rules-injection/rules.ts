@@ -49,7 +49,7 @@ const REVEAL = set(`reveal print show repeat output tell display translate recit
 const SECRET_TARGETS = set(`prompt instructions instruction message password passwords secret secrets key keys token tokens credentials
   configuration rules guidelines context conversation directives`);
 const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
-const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation)/;
+const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
 
 const extraction: GovernanceRule = {
   id: 'injection.extraction',
@@ -116,12 +116,12 @@ const exfiltration: GovernanceRule = {
 };
 
 /** Signs that a text is data (an e-mail, a web page, a code answer), not a request typed by a user. */
-const DOCUMENT = /^(?:subject|from|to|date|email_from|received date|content)\s*:|\|email_from:|^(?:hi|hello|dear)\s[\w .]{1,40},|```|^>>>|<\/?(?:html|body|div|p)\b|^#{1,6}\s\w/im;
+const DOCUMENT = /^(?:subject|from|to|date|email_from|received date|content)\s*:|\|email_from:|^(?:hi|hello|dear)\b[\w .]{0,40},|```|^>>>|<\/?(?:html|body|div|p)\b|^#{1,6}\s\w/im;
 /** Verbs that open a task for a text generator, the kind an injected line hands the assistant. */
 const IMPERATIVE = set(`write compose generate translate summarize summarise recommend provide tell explain describe list
   name give suggest answer respond reply convert rewrite spell encode output print say ignore`);
 /** Words of an instruction addressed to the assistant that writes the answer. */
-const ADDRESSED = /\b(?:(?:in|of|to|into|within|throughout) your (?:answer|reply|response|solution|implementation|summary)|your (?:answer|reply|response) (?:should|must)|(?:the|an?) (?:ai )?assistant\b|language model|(?:following|subsequent|below|this) code (?:snippet|block|excerpt|segment|fragment|sample)\b[^\n]{0,80}\byour\b|your (?:code|codebase|solution|implementation) (?:should|must)|you should now|before answering|when answering|at the end of (?:your|the) (?:answer|response))/;
+const ADDRESSED = /\b(?:your (?:answer|reply|response)s?\b|(?:in|of|to|into|within|throughout) your (?:answer|reply|response|solution|implementation|summary)|your (?:answer|reply|response) (?:should|must)|(?:the|an?) (?:ai )?assistant\b|language model|(?:following|subsequent|below|this) code (?:snippet|block|excerpt|segment|fragment|sample)\b[^\n]{0,80}\byour\b|your (?:code|codebase|solution|implementation) (?:should|must)|you should now|before answering|when answering|at the end of (?:your|the) (?:answer|response))/;
 /** Ordinary lines of documents that are not aimed at an assistant. */
 const DOC_BOILERPLATE = /\b(?:reply to this email|contact us|click here to unsubscribe|unsubscribe|if you have any questions|call us|let me know|feel free|sign in|log in)\b/;
 

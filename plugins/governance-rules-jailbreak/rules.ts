@@ -25,7 +25,7 @@ const AI_SELF = set(`chatgpt gpt openai ai assistant model llm bot chatbot claud
 /** What the persona is told it may now do. */
 const PERMISSIVE = set(`anything everything whatever any`);
 const PERMIT_VERBS = set(`say do answer generate write produce respond tell`);
-const NEG_MARKERS = /\b(?:never refuse|cannot refuse|can't refuse|not allowed to refuse|won't refuse|must not refuse|never (?:say|tell|mention)[^.\n]{0,40}(?:can't|cannot|sorry|unable)|no matter how (?:immoral|unethical|illegal|dangerous|offensive|harmful)|stay in character|break(?:ing)? character|remain in character|\[insert prompt here\]|\{insert prompt\}|developer mode|do anything now|two (?:different |separate )?(?:responses|answers|paragraphs|ways)|content polic(?:y|ies)|opposite of what|tokens? (?:will be )?(?:deducted|taken away)|lose (?:\d+ )?tokens)\b/;
+const NEG_MARKERS = /\b(?:never refuse|cannot refuse|can't refuse|not allowed to refuse|won't refuse|must not refuse|never (?:say|tell|mention)[^.\n]{0,40}(?:can't|cannot|sorry|unable)|no matter how (?:immoral|unethical|illegal|dangerous|offensive|harmful)|stay in character|break(?:ing)? character|remain in character|developer mode|do anything now|two (?:different |separate )?(?:responses|answers|paragraphs|ways)|content polic(?:y|ies)|opposite of what|tokens? (?:will be )?(?:deducted|taken away)|lose (?:\d+ )?tokens)\b/;
 /** The prompt re-defines who the assistant is for the rest of the conversation. */
 const IDENTITY_OVERRIDE = /\b(?:from now on,? you|from this (?:point|moment)(?: on| forward)?,? you|for the rest of (?:this|the) conversation|during this (?:entire )?conversation,? you|you are now (?:a |an |in |going )?|you(?:'re| are) no longer|you will now|you now go by|forget (?:everything|all)(?: that)? (?:you|i|from|before)|your new (?:name|identity|instructions|rules))/;
 /** The prompt forbids refusals, warnings or disclaimers. */
@@ -37,6 +37,8 @@ const HARM_QUALITIES = set(`illegal immoral unethical harmful offensive dangerou
   consequences appropriate safe`);
 const ALLOWED = set(`allowed permitted acceptable ok okay fine encouraged`);
 const HARM_CONTENT = set(`illegal nsfw explicit offensive harmful violent violence profanity swearing hateful sexual unethical immoral`);
+/** A slot where the user's real (forbidden) request goes: "[INSERT PROMPT HERE]", "[Your prompt here]". */
+const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>)]{0,30}(?:prompt|question|request|query|here|input)[^\]\n}>)]{0,10}[\]}>)]/;
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;
 
@@ -74,6 +76,8 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (permit.length && (removal.length || persona.length)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
   const marker = NEG_MARKERS.exec(lower);
   if (marker) out.push({ name: `jailbreak template cue ("${marker[0]}")`, weight: 3, start: marker.index, end: marker.index + marker[0].length });
+  const slot = PROMPT_SLOT.exec(lower);
+  if (slot) out.push({ name: 'template slot for the real request', weight: 2, start: slot.index, end: slot.index + slot[0].length });
   const identity = IDENTITY_OVERRIDE.exec(lower);
   if (identity) out.push({ name: 'identity override ("from now on you are")', weight: 2, start: identity.index, end: identity.index + identity[0].length });
   const refusal = REFUSAL_SUPPRESSION.exec(lower);

@@ -17,6 +17,6 @@ const strict: GovernancePreset = {
   },
   packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
   blockSeverity: 6,
-  reviewBand: [4, 5],
+  reviewBand: [3, 5],
 };
 export default strict;

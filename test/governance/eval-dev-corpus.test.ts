@@ -1,0 +1,43 @@
+/**
+ * The quality gauge: preset targets on the development corpus (../shared/data/governance/dev.jsonl).
+ * default: attack recall ≥ 70% at benign FPR ≤ 5%; strict: ≥ 80% at ≤ 10%.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Runtime } from 'limit-graph';
+import { evaluateDataset, readDataset } from '../../plugins/governance/cli.ts';
+import { GovernanceEngine } from '../../plugins/governance/index.ts';
+import { packPlugins } from './helpers.ts';
+
+const DEV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/governance/dev.jsonl');
+
+describe.runIf(existsSync(DEV))('preset targets on the development corpus', () => {
+  let rt: Runtime;
+  const lines = existsSync(DEV) ? readDataset(DEV) : [];
+  beforeAll(async () => {
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: {} } } });
+  });
+  afterAll(() => rt.close());
+
+  const engineFor = async (preset: 'default' | 'strict') => {
+    const { resolvePreset } = await import('../../plugins/governance/index.ts');
+    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
+    return new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+  };
+
+  it('default: recall ≥ 0.70 at FPR ≤ 0.05', async () => {
+    const r = await evaluateDataset(await engineFor('default'), lines, 'input');
+    expect(r.count).toBe(1400);
+    expect(r.recall).toBeGreaterThanOrEqual(0.7);
+    expect(r.fpr).toBeLessThanOrEqual(0.05);
+    expect(r.rocAuc!).toBeGreaterThan(0.85);
+  });
+
+  it('strict: recall ≥ 0.80 at FPR ≤ 0.10', async () => {
+    const r = await evaluateDataset(await engineFor('strict'), lines, 'input');
+    expect(r.recall).toBeGreaterThanOrEqual(0.8);
+    expect(r.fpr).toBeLessThanOrEqual(0.1);
+  });
+});

@@ -5,7 +5,7 @@ export const RunnerAnthropicOptions = z
   .object({
     /** Model id sent with every request, e.g. `claude-sonnet-4-5`. Env: ANTHROPIC_MODEL. */
     model: z.string().min(1, 'Expected a model id'),
-    /** API key (sent as x-api-key). Env: ANTHROPIC_API_KEY. Never logged, never part of a result or an error. */
+    /** API key. Env: ANTHROPIC_API_KEY. Never logged, never part of a result or an error. */
     apiKey: z.string({ error: 'Expected an API key: set apiKey, or the ANTHROPIC_API_KEY environment variable' }).min(1, 'Expected a non-empty API key'),
     /** Base URL of the API (without /v1), e.g. a proxy or gateway. Env: ANTHROPIC_BASE_URL. */
     baseURL: z.url().optional(),

@@ -59,6 +59,15 @@ export async function main(options: { tasks?: number; concurrency?: number } = {
       plugins: {
         'storage-sqlite': { path: path.join(dataDir, 'limit.db') },
         governance: { preset: 'default' },
+        // The default preset's rule packs.
+        'governance-rules-jailbreak': true,
+        'governance-rules-injection': true,
+        'governance-rules-obfuscation': true,
+        'governance-rules-malicious': true,
+        'governance-rules-unsafe': true,
+        'governance-rules-anomaly': true,
+        'governance-rules-provenance': true,
+        'governance-rules-highrisk': true,
         'runner-python': { maxConcurrency: concurrency },
         orchestrator: true,
       },

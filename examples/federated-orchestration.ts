@@ -57,7 +57,15 @@ export async function main(): Promise<FederationSummary> {
       plugins: {
         'storage-sqlite': { path: path.join(dataDir, 'limit.db') },
         governance: { preset: 'default' },
+        // The default preset's rule packs.
+        'governance-rules-jailbreak': true,
+        'governance-rules-injection': true,
+        'governance-rules-obfuscation': true,
         'governance-rules-malicious': true,
+        'governance-rules-unsafe': true,
+        'governance-rules-anomaly': true,
+        'governance-rules-provenance': true,
+        'governance-rules-highrisk': true,
         'runner-python': {},
         orchestrator: true,
       },
@@ -86,7 +94,7 @@ export async function main(): Promise<FederationSummary> {
     let refusedMerge: FederationSummary['refusedMerge'] = null;
     if (quarantined?.trace) {
       try {
-        await orchestrator.merge({ parentIds: [...result.aggregate.traceIds, quarantined.trace.id], rationale: 'include every answer' });
+        await orchestrator.merge({ sessionId: main.id, parentIds: [...result.aggregate.traceIds, quarantined.trace.id], rationale: 'include every answer' });
       } catch (error) {
         if (!isLimitError(error, 'LIMIT_MERGE_REFUSED')) throw error;
         refusedMerge = { code: error.code, refusals: error.details?.refusals as { parentId: string; reason: string }[] };

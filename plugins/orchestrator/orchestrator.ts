@@ -224,13 +224,13 @@ export class OrchestratorService implements Orchestrator {
         // Not executed: the runner is never called for a task input governance stops.
         const status = input.verdict.decision === 'block' ? 'blocked' : 'quarantined';
         if (status === 'quarantined') await this.#quarantine(trace, input.verdict, actor);
-        trace = await this.#finish(trace, status, actor, { decision: input.verdict.decision, reasons: input.verdict.reasons });
+        trace = await this.#finish(trace, status, actor, { decision: input.verdict.decision, reasons: input.verdict.reasons }, created.metadata);
         await this.#runtime.hooks.afterRun.promise(trace);
         return { trace, executed: false, verdicts: { input: input.verdict }, checkpoints };
       }
 
       const result = await this.#execute(trace, live, runner, task, controller, callerSignal);
-      trace = await this.#storage.updateTrace(tenant, trace.id, { output: result.output, metrics: result.metrics });
+      trace = await this.#storage.updateTrace(tenant, trace.id, { output: result.output, metrics: result.metrics, metadata: created.metadata });
       await this.#provenance(trace.id, tenant, actor, 'executed', {
         source: `runner:${trace.runner}`,
         data: {
@@ -244,7 +244,7 @@ export class OrchestratorService implements Orchestrator {
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
       if (quarantine) await this.#quarantine(trace, output.verdict, actor);
       const status = quarantine ? 'quarantined' : result.output.ok ? 'ok' : 'error';
-      trace = await this.#finish(trace, status, actor, { decision: output.verdict.decision, reasons: output.verdict.reasons });
+      trace = await this.#finish(trace, status, actor, { decision: output.verdict.decision, reasons: output.verdict.reasons }, created.metadata);
       await this.#runtime.hooks.afterRun.promise(trace);
       return { trace, executed: true, verdicts: { input: input.verdict, output: output.verdict }, checkpoints };
     } catch (error) {
@@ -340,8 +340,12 @@ export class OrchestratorService implements Orchestrator {
     return stored;
   }
 
-  async #finish(trace: Trace, status: Trace['status'], actor: string, data: Record<string, unknown>): Promise<Trace> {
-    await this.#storage.updateTrace(trace.tenant, trace.id, { status, completedAt: now() });
+  /**
+   * Sets the final status. `metadata` is written again on purpose: a patch parsed with the Trace
+   * schema's defaults resets metadata to {} in some backends, and other services patch the trace too.
+   */
+  async #finish(trace: Trace, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata'] = trace.metadata): Promise<Trace> {
+    await this.#storage.updateTrace(trace.tenant, trace.id, { status, completedAt: now(), metadata });
     await this.#provenance(trace.id, trace.tenant, actor, status === 'blocked' ? 'blocked' : 'completed', {
       operation: status === 'quarantined' ? 'quarantine' : 'update',
       data: { status, ...data },
@@ -393,7 +397,7 @@ export class OrchestratorService implements Orchestrator {
       if (inputGov.verdict.decision === 'block' || inputGov.verdict.decision === 'quarantine') {
         const status = inputGov.verdict.decision === 'block' ? 'blocked' : 'quarantined';
         if (status === 'quarantined') await this.#quarantine(trace, inputGov.verdict, actor);
-        trace = await this.#finish(trace, status, actor, { decision: inputGov.verdict.decision, reasons: inputGov.verdict.reasons });
+        trace = await this.#finish(trace, status, actor, { decision: inputGov.verdict.decision, reasons: inputGov.verdict.reasons }, input.metadata ?? {});
         await this.#runtime.hooks.afterRun.promise(trace);
         return { trace, executed: false, verdicts: { input: inputGov.verdict }, checkpoints };
       }
@@ -403,7 +407,7 @@ export class OrchestratorService implements Orchestrator {
       if (quarantine) await this.#quarantine(trace, outputGov.verdict, actor);
       trace = await this.#finish(trace, quarantine ? 'quarantined' : input.output.ok ? 'ok' : 'error', actor, {
         decision: outputGov.verdict.decision, reasons: outputGov.verdict.reasons,
-      });
+      }, input.metadata ?? {});
       await this.#runtime.hooks.afterRun.promise(trace);
       return { trace, executed: false, verdicts: { input: inputGov.verdict, output: outputGov.verdict }, checkpoints };
     } catch (error) {
@@ -504,7 +508,7 @@ export class OrchestratorService implements Orchestrator {
     }, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }, 'running');
     await this.#storage.addCheckpoint(tenant, { traceId: trace.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() });
     if (validation.review) {
-      await this.#storage.updateTrace(tenant, trace.id, { status: 'pending-review' });
+      await this.#storage.updateTrace(tenant, trace.id, { status: 'pending-review', metadata: trace.metadata });
       await this.#provenance(trace.id, tenant, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } });
       trace = await this.#requireTrace(tenant, trace.id);
     } else {
@@ -545,10 +549,10 @@ export class OrchestratorService implements Orchestrator {
       await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor });
     } else {
       await this.#storage.addCheckpoint(tenant, { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() });
-      await this.#storage.updateTrace(tenant, traceId, { status });
+      await this.#storage.updateTrace(tenant, traceId, { status, metadata: trace.metadata });
       await this.#provenance(traceId, tenant, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason });
     }
-    await this.#storage.updateTrace(tenant, traceId, { completedAt: now() });
+    await this.#storage.updateTrace(tenant, traceId, { completedAt: now(), metadata: trace.metadata });
     return this.#requireTrace(tenant, traceId);
   }
 

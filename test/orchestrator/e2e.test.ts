@@ -90,7 +90,8 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
     const session = await orch.openSession({ name: 'e2e', limits: { maxConcurrency: 3, timeoutMs: 15_000 } });
 
     // A clean run.
-    const clean = await orch.run({ sessionId: session.id, runner: 'counted', task: { input: 'print(6 * 7)' } });
+    const clean = await orch.run({ sessionId: session.id, runner: 'counted', task: { input: 'print(6 * 7)' }, metadata: { purpose: 'e2e' } });
+    expect(clean.trace.metadata).toEqual({ purpose: 'e2e' });
     expect(clean.trace.status).toBe('ok');
     expect(clean.trace.output?.stdout.trim()).toBe('42');
     expect(counted.state.calls).toBe(1);
@@ -155,7 +156,7 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
       expect(artifact.manifest.traceIds).toContain(blocked.trace.id);
       const ok = orch.verifyArtifact(artifact.files);
       expect(ok.problems).toEqual([]);
-      const tampered = artifact.files.map((f) => ({ ...f, content: f.content.replace('42', '43') }));
+      const tampered = artifact.files.map((f) => ({ ...f, content: f.content.replace('purpose', 'purpos3') }));
       const bad = orch.verifyArtifact(tampered);
       expect(bad.ok).toBe(false);
       expect(bad.problems.join('\n')).toMatch(/does not match the manifest/);

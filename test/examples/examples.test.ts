@@ -1,0 +1,43 @@
+/** Every example runs here, on the real plugins (SQLite, the governance engine, the Python runner). */
+import { describe, expect, it } from 'vitest';
+import { main as basic } from '../../examples/basic-session.ts';
+import { main as federation } from '../../examples/federated-orchestration.ts';
+import { main as benchmark, percentiles } from '../../examples/agent-benchmark.ts';
+
+describe('examples', () => {
+  it('basic-session: clean, failing and blocked runs, each with a verified chain', async () => {
+    const s = await basic();
+    expect(s.runs.map((r) => r.status)).toEqual(['ok', 'ok', 'error', 'blocked']);
+    expect(s.runs[0]!.stdout).toBe('5050');
+    expect(s.runs[1]!.stdout).toBe('{"squares": [0, 1, 4, 9, 16]}');
+    expect(s.runs[3]!.executed).toBe(false);
+    expect(s.runs[3]!.flags.some((f) => f.startsWith('Jailbreak'))).toBe(true);
+    expect(s.runs.every((r) => r.verified && r.provenance[0] === 'created')).toBe(true);
+    expect(s.sessionStatus).toBe('closed');
+  });
+
+  it('federated-orchestration: the quarantined branch is excluded from the merge and refused in an explicit one', async () => {
+    const s = await federation();
+    const advisor = s.branches.find((b) => b.label === 'shell-advisor')!;
+    expect(advisor.status).toBe('quarantined');
+    expect(advisor.excluded).toMatch(/status quarantined/);
+    expect(s.branches.filter((b) => b.status === 'ok').map((b) => b.stdout)).toEqual(['disk has free space', 'disk has free space']);
+    expect(s.aggregate).toMatchObject({ strategy: 'majority', ok: true, stdout: 'disk has free space' });
+    expect(s.merge?.status).toBe('ok');
+    expect(s.merge?.parentIds).toHaveLength(2);
+    expect(s.merge?.excluded.map((e) => e.reason).join()).toMatch(/quarantined/);
+    expect(s.refusedMerge?.code).toBe('LIMIT_MERGE_REFUSED');
+    expect(s.refusedMerge?.refusals.some((r) => r.reason.includes('quarantined'))).toBe(true);
+  });
+
+  it('agent-benchmark: success rate and latency percentiles', async () => {
+    const s = await benchmark({ tasks: 10, concurrency: 3 });
+    expect(s.byStatus).toEqual({ ok: 8, error: 2 });
+    expect(s.successRate).toBe(0.8);
+    expect(s.expectedFailures).toBe(2);
+    expect(s.runnerLatencyMs.p50).toBeGreaterThan(0);
+    expect(s.pipelineLatencyMs.p99).toBeGreaterThanOrEqual(s.pipelineLatencyMs.p50);
+    expect(s.pipelineLatencyMs.p50).toBeGreaterThanOrEqual(s.runnerLatencyMs.p50);
+    expect(percentiles([5, 1, 4, 2, 3])).toEqual({ p50: 3, p90: 5, p99: 5, max: 5 });
+  });
+});

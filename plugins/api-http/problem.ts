@@ -144,6 +144,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
   if (mapped.internal) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ code: mapped.code, status: mapped.status }, mapped.detail);
   for (const [name, value] of Object.entries(mapped.headers ?? {})) reply.header(name, value);
+  reply.header('x-request-id', request.id);
   return reply.code(mapped.status).type(PROBLEM_CONTENT_TYPE).send(buildProblem(request, mapped));
 }
 

@@ -104,7 +104,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number }): Ro
 
     // ───────────── sessions ─────────────
     defineRoute({
-      method: 'POST', url: '/sessions', tag: 'sessions', summary: 'Open a session.', body: CreateSessionBody, status: 201,
+      method: 'POST', url: '/sessions', tag: 'sessions', summary: 'Open a session.', body: CreateSessionBody, bodyOptional: true, status: 201,
       responses: { schema: Session, description: 'The new session.', errors: [...STD, 409] },
       handler: ({ body, principal }) => s.orchestrator().openSession({ ...body, tenant: principal.tenant }),
     }),

@@ -51,6 +51,8 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
+    // Errors raised before routing (a malformed percent escape) get a problem document too.
+    frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),
   }) as unknown as FastifyInstance;
 
   // JSON only: a text/plain body would otherwise reach the handlers as a string.

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import pg from 'pg';
 import { createRuntime, type Plugin, type Runtime, type Storage } from 'limit-graph';
 import '../../plugins/api-http/index.ts';
@@ -25,6 +26,33 @@ export interface Server {
   backend: Backend;
   req(method: string, url: string, init?: { key?: string | null; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<Res>;
   close(): Promise<void>;
+}
+
+/** A request with the path sent byte for byte (fetch would normalise `..` and percent-escapes). */
+export function rawRequest(base: string, method: string, rawPath: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<Res> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, method, path: rawPath, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve({ status: res.statusCode ?? 0, headers: h, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
 }
 
 export interface Res {

@@ -64,6 +64,13 @@ const gibberish: GovernanceRule = {
   evaluate(subject) {
     if (!isRaw(subject) || subject.text.length < 40) return [];
     const tail = subject.text.slice(-200);
+    // Cheap gate: ordinary prose has few symbols; only a symbol-dense tail is worth splitting.
+    let symbols = 0;
+    for (let i = 0; i < tail.length; i++) {
+      const c = tail.charCodeAt(i);
+      if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) symbols++;
+    }
+    if (symbols / tail.length < 0.12) return [];
     if (/```|\b(?:def|function|return|import|class|const|let|var)\b/.test(tail)) return [];
     const parts = tail.split(/\s+/).filter(Boolean);
     if (parts.length < 8) return [];

@@ -3,7 +3,7 @@
  * that verifies. Needs storage; without one the rule reports nothing it cannot check, and says so
  * in the pack's health.
  */
-import type { Finding, GovernanceRule, Storage } from 'limit-graph';
+import type { Finding, GovernanceRule, RuleSubject, Storage } from 'limit-graph';
 
 export function createProvenanceRules(getStorage: () => Storage | undefined): GovernanceRule[] {
   const chain: GovernanceRule = {
@@ -11,11 +11,15 @@ export function createProvenanceRules(getStorage: () => Storage | undefined): Go
     flag: 'Unverified',
     surfaces: ['input'],
     description: 'Parents whose provenance chain is missing or broken; a stored trace whose own chain is broken.',
-    async evaluate(subject) {
+    evaluate(subject) {
       if ((subject.view?.name ?? 'raw') !== 'raw' || subject.field !== 'task.input') return [];
       const storage = getStorage();
+      // Synchronous empty answer when there is nothing to verify: no promise on the hot path.
       if (!storage) return [];
-      const { trace } = subject;
+      return verify(storage, subject.trace);
+    },
+  };
+  async function verify(storage: Storage, trace: RuleSubject['trace']): Promise<Finding[]> {
       const findings: Finding[] = [];
       for (const parentId of trace.parentIds) {
         const v = await storage.verifyProvenance(trace.tenant, parentId);
@@ -30,7 +34,6 @@ export function createProvenanceRules(getStorage: () => Storage | undefined): Go
         findings.push({ ruleId: 'provenance.chain', kind: 'Unverified', severity: 8, reason: `The trace's own provenance chain is broken at seq ${own.brokenAt}`, evidence: [{ field: 'provenance', start: 0, end: 0, excerpt: trace.id }] });
       }
       return findings;
-    },
-  };
+  }
   return [chain];
 }

@@ -26,17 +26,52 @@ const LEET_INTERIOR = /[a-z][0-9@$]+[a-z]/i;
 /** Single letters separated by one separator ("i g n o r e", "k.i.l.l"). */
 const SPACED = /\b(?:[a-z][ .\-_*]){3,40}[a-z]\b/gi;
 const WORD = /[\p{L}\p{N}']+/gu;
+const LEET_ANY = /[a-z][0-9@$]+[a-z]/i;
 const NON_ASCII = /[^\x00-\x7F]/;
 
 export function tokenize(lower: string): ViewToken[] {
+  if (!NON_ASCII.test(lower)) return tokenizeAscii(lower);
   const tokens: ViewToken[] = [];
-  WORD.lastIndex = 0;
-  for (let m = WORD.exec(lower); m !== null; m = WORD.exec(lower)) {
+  const re = WORD;
+  re.lastIndex = 0;
+  for (let m = re.exec(lower); m !== null; m = re.exec(lower)) {
     // Possessives match their noun: "someone's face" is about "someone".
     const w = m[0].endsWith("'s") ? m[0].slice(0, -2) : m[0];
     tokens.push({ w, start: m.index, end: m.index + m[0].length });
   }
   return tokens;
+}
+
+/** A char loop instead of a regex: tokenising is on every evaluation's hot path. */
+function tokenizeAscii(lower: string): ViewToken[] {
+  const tokens: ViewToken[] = [];
+  let start = -1;
+  for (let i = 0; i <= lower.length; i++) {
+    const c = i < lower.length ? lower.charCodeAt(i) : 32;
+    const word = (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39;
+    if (word) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      let w = lower.slice(start, i);
+      if (w.endsWith("'s")) w = w.slice(0, -2);
+      tokens.push({ w, start, end: i });
+      start = -1;
+    }
+  }
+  return tokens;
+}
+
+/** Longest run of base64-alphabet characters: decoding is only tried when a run is long enough. */
+function longestBase64Run(text: string): number {
+  let best = 0;
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47) {
+      if (++run > best) best = run;
+    } else run = 0;
+  }
+  return best;
 }
 
 function near(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
@@ -81,7 +116,7 @@ export function normalizeText(text: string): string | undefined {
     if (HAS_ZERO_WIDTH.test(out)) out = out.replace(ZERO_WIDTH, '');
     if (HAS_HOMOGLYPH.test(out)) out = out.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c);
   }
-  out = out.replace(LEET_WORD, (w) => {
+  if (LEET_ANY.test(out)) out = out.replace(LEET_WORD, (w) => {
     // Only words that mix letters with leet characters: plain numbers and prices stay as they are.
     if (!LEET_INTERIOR.test(w)) return w;
     return w.replace(/[0-9@$]/g, (c) => LEET[c] ?? c);
@@ -122,6 +157,9 @@ export interface DecodedPayload {
 /** Encoded payloads that decode to natural-language text (at most `max` of them). */
 export function decodePayloads(text: string, max = 8): DecodedPayload[] {
   const found: DecodedPayload[] = [];
+  if (longestBase64Run(text) < 24) {
+    return ROT13_CUE.test(text) ? [{ codec: 'rot13', start: 0, end: text.length, text: rot13(text) }] : [];
+  }
   BASE64_RUN.lastIndex = 0;
   for (let m = BASE64_RUN.exec(text); m !== null && found.length < max; m = BASE64_RUN.exec(text)) {
     // Pure hex or pure letters are not base64 worth decoding (hashes, long words).

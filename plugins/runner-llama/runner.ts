@@ -263,6 +263,13 @@ export class LlamaRunner implements Runner {
     for (;;) {
       signal.throwIfAborted();
       if (context.sequencesLeft > 0) break;
+      // A disposed sequence returns to the context asynchronously (after the running batch); while
+      // one is on its way back, wait for it instead of evicting another session.
+      const held = [...this.#sessions.values()].filter((s) => s.sequence).length;
+      if (held < this.options.maxSessions) {
+        await this.#waitForSequence(signal, 5);
+        continue;
+      }
       const idle = [...this.#sessions.values()].filter((s) => s !== state && s.chat && !s.running).sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (idle) {
         // The idle session keeps its history; only its KV cache is given up and rebuilt on its next task.
@@ -271,15 +278,7 @@ export class LlamaRunner implements Runner {
         this.logger.debug({ evicted: idle.id, for: state.id }, 'context sequence reassigned');
         continue;
       }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.#waiters.add(wake);
-        signal.addEventListener('abort', wake, { once: true });
-      });
+      await this.#waitForSequence(signal, 50);
     }
     const sequence = context.getSequence();
     const chat = new LlamaChatSession({ contextSequence: sequence, systemPrompt: this.options.systemPrompt, autoDisposeSequence: false });
@@ -288,6 +287,21 @@ export class LlamaRunner implements Runner {
     state.sequence = sequence;
     state.chat = chat;
     return chat;
+  }
+
+  /** Resolves when a session releases its sequence, the signal aborts, or after `pollMs`. */
+  #waitForSequence(signal: AbortSignal, pollMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, pollMs);
+      this.#waiters.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
   }
 
   #release(state: SessionState): void {

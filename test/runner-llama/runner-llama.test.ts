@@ -155,6 +155,21 @@ describe('runner-llama configuration and lifecycle', () => {
     expect((error as Error).message).toMatch(/could not load/);
   });
 
+  it('with one sequence, a session that timed out gets it back promptly (no eviction loop, no wait for a wake-up)', async () => {
+    const { rt, runner } = await start({ maxSessions: 1 });
+    const a = makeRunContext({ limits: { timeoutMs: 10_000 } });
+    const b = makeRunContext({ limits: { timeoutMs: 10_000 } });
+    expect((await runner.executeIsolated(prompt('hello'), a)).ok).toBe(true);
+    const timedOut = await runner.executeIsolated(prompt(longPrompt(900)), { ...b, session: { ...b.session, limits: { ...b.session.limits, timeoutMs: 5 } } });
+    expect(timedOut.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    const started = performance.now();
+    const [ra, rb] = await Promise.all([runner.executeIsolated(prompt('world'), a), runner.executeIsolated(prompt('again'), b)]);
+    expect(ra.ok && rb.ok, JSON.stringify([ra.error, rb.error])).toBe(true);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(runner.history(a.session.id)!.filter((i) => i.type === 'user')).toHaveLength(2);
+    await rt.close();
+  });
+
   it('disposes the model at shutdown: the runner refuses work afterwards', async () => {
     const { rt, runner } = await start();
     expect((await runner.executeIsolated(prompt('hello'), makeRunContext())).ok).toBe(true);

@@ -1,0 +1,278 @@
+/**
+ * Storage throughput per backend, each next to the raw driver doing the same work with the same
+ * durability settings in the same run (same tables and indexes, one JSON text per record, the same
+ * transaction per batch, the same hash-chain computation), reported as a ratio.
+ *
+ *   npx tsx bench/storage.ts [--backends sqlite,postgres,file,kv] [--scale 1] [--rounds 3]
+ *   npm run bench -- storage
+ *
+ * PostgreSQL: LIMIT_BENCH_DATABASE_URL, else LIMIT_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test;
+ * runs in a schema of its own that is dropped afterwards. file / kv are measured when their plugin
+ * folders exist (opened by name through createRuntime, defaults under a temporary dataDir); they have
+ * no raw baseline here.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { createRuntime, nextProvenanceEntry, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from '../plugins/storage-sqlite/migrations.ts';
+import { MIGRATIONS as PG_MIGRATIONS } from '../plugins/storage-postgres/migrations.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PG_URL = process.env.LIMIT_BENCH_DATABASE_URL ?? process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+function arg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+interface Sizes {
+  single: number;
+  batches: number;
+  batchSize: number;
+  reads: number;
+  lists: number;
+  appends: number;
+}
+
+const T0 = Date.parse('2024-01-01T00:00:00.000Z');
+const SESSIONS = 20;
+let ROUNDS = 3;
+
+function makeTrace(i: number, prefix: string): Trace {
+  return {
+    id: `${prefix}-${i}`, sessionId: `s${i % SESSIONS}`, tenant: 'bench', parentIds: [], runner: 'python',
+    task: { input: `print(${i} * 2)`, kind: 'code', language: 'python' },
+    output: { ok: true, stdout: `${i * 2}\n`, stderr: '' }, metrics: { latencyMs: 12.5 },
+    status: 'ok', flags: [], createdAt: new Date(T0 + i).toISOString(), completedAt: new Date(T0 + i + 12).toISOString(), metadata: { bench: true },
+  };
+}
+
+function provInput(traceId: string, i: number): ProvenanceInput {
+  return { traceId, at: new Date(T0 + i).toISOString(), actor: 'bench', action: 'step', operation: 'update', data: { i } };
+}
+
+/** ops/s of `count` operations run by `fn`. */
+async function rate(count: number, fn: () => Promise<void> | void): Promise<number> {
+  const start = performance.now();
+  await fn();
+  const s = (performance.now() - start) / 1000;
+  return Math.round(count / s);
+}
+
+/** The work every contestant does, so the plugin and the raw driver are timed on identical steps. */
+interface Contestant {
+  insertOne(t: Trace): Promise<void> | void;
+  insertBatch(ts: Trace[]): Promise<void> | void;
+  get(id: string): Promise<unknown> | unknown;
+  listBySession(sessionId: string): Promise<unknown> | unknown;
+  append(input: ProvenanceInput): Promise<unknown> | unknown;
+  createTrace?(t: Trace): Promise<void> | void;
+}
+
+async function measure(c: Contestant, sizes: Sizes, prefix: string) {
+  // Warm-up: JIT, statement caches, pool connections.
+  for (let i = 0; i < 50; i++) await c.insertOne(makeTrace(i, `${prefix}w`));
+  const single = await rate(sizes.single, async () => {
+    for (let i = 0; i < sizes.single; i++) await c.insertOne(makeTrace(i, `${prefix}s`));
+  });
+  const batches = Array.from({ length: sizes.batches }, (_, b) => Array.from({ length: sizes.batchSize }, (_, k) => makeTrace(b * sizes.batchSize + k, `${prefix}b`)));
+  const batched = await rate(sizes.batches * sizes.batchSize, async () => {
+    for (const batch of batches) await c.insertBatch(batch);
+  });
+  const total = sizes.batches * sizes.batchSize;
+  const reads = await rate(sizes.reads, async () => {
+    for (let i = 0; i < sizes.reads; i++) await c.get(`${prefix}b-${(i * 7919) % total}`);
+  });
+  const lists = await rate(sizes.lists, async () => {
+    for (let i = 0; i < sizes.lists; i++) await c.listBySession(`s${i % SESSIONS}`);
+  });
+  const appends = await rate(sizes.appends, async () => {
+    for (let i = 0; i < sizes.appends; i++) await c.append(provInput(`${prefix}s-0`, i));
+  });
+  return { singleInsertsPerSec: single, batchedInsertsPerSec: batched, pointReadsPerSec: reads, listBySessionPerSec: lists, provenanceAppendsPerSec: appends };
+}
+
+type Figures = Awaited<ReturnType<typeof measure>>;
+
+/**
+ * Alternates plugin and raw rounds and keeps each one's best figure per metric: the machine is
+ * shared, and interleaving exposes both contestants to the same background load.
+ */
+async function duel(plugin: Contestant, raw: Contestant, sizes: Sizes, rounds: number): Promise<{ plugin: Figures; raw: Figures }> {
+  let best: { plugin?: Figures; raw?: Figures } = {};
+  const max = (a: Figures | undefined, b: Figures): Figures =>
+    a ? (Object.fromEntries(Object.keys(b).map((k) => [k, Math.max(a[k as keyof Figures], b[k as keyof Figures])])) as Figures) : b;
+  for (let r = 0; r < rounds; r++) {
+    best = { ...best, plugin: max(best.plugin, await measure(plugin, sizes, `p${r}`)) };
+    best = { ...best, raw: max(best.raw, await measure(raw, sizes, `r${r}`)) };
+  }
+  return { plugin: best.plugin!, raw: best.raw! };
+}
+
+function ratios(plugin: Figures, raw: Figures): Record<string, number> {
+  return Object.fromEntries(Object.keys(plugin).map((k) => [k, Math.round((plugin[k as keyof Figures] / raw[k as keyof Figures]) * 100) / 100]));
+}
+
+function pluginContestant(s: Storage): Contestant {
+  return {
+    insertOne: async (t) => void (await s.createTrace(t)),
+    insertBatch: (ts) => s.batch('bench', ts.map((trace) => ({ op: 'createTrace', trace }))),
+    get: (id) => s.getTrace('bench', id),
+    listBySession: (sessionId) => s.listTraces('bench', { sessionId, limit: 50 }),
+    append: (input) => s.appendProvenance('bench', input),
+  };
+}
+
+function traceJson(t: Trace): string {
+  const { flags: _f, ...rest } = t;
+  return JSON.stringify(rest);
+}
+
+async function benchSqlite(sizes: Sizes) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-sqlite-'));
+  try {
+    const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {}, storage: 'sqlite', dataDir: dir }, env: {} });
+
+    // Raw better-sqlite3: same pragmas (WAL, synchronous=NORMAL), same tables and indexes.
+    const db = new Database(path.join(dir, 'raw.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    for (const m of SQLITE_MIGRATIONS) db.exec(m.sql);
+    const ins = db.prepare('INSERT INTO traces (tenant, id, session_id, status, created_ms, data, flags) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const insert = (t: Trace) => ins.run(t.tenant, t.id, t.sessionId, t.status, Date.parse(t.createdAt), traceJson(t), '[]');
+    const insertMany = db.transaction((ts: Trace[]) => {
+      for (const t of ts) insert(t);
+    });
+    const get = db.prepare('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?');
+    const list = db.prepare('SELECT data, flags FROM traces WHERE tenant = ? AND session_id = ? ORDER BY created_ms DESC, id DESC LIMIT 51');
+    const head = db.prepare('SELECT seq, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq DESC LIMIT 1');
+    const insProv = db.prepare('INSERT INTO provenance (tenant, trace_id, seq, hash, data) VALUES (?, ?, ?, ?, ?)');
+    const appendTx = db.transaction((input: ProvenanceInput) => {
+      const e = nextProvenanceEntry(input, head.get('bench', input.traceId) as { seq: number; hash: string } | undefined);
+      insProv.run('bench', input.traceId, e.seq, e.hash, JSON.stringify(e));
+      return e;
+    });
+    const parse = (r: { data: string; flags: string } | undefined) => (r ? { ...JSON.parse(r.data), flags: JSON.parse(r.flags) } : null);
+    const { plugin, raw } = await duel(pluginContestant(rt.resolve('storage')), {
+      insertOne: (t) => void insert(t),
+      insertBatch: (ts) => void insertMany.immediate(ts),
+      get: (id) => parse(get.get('bench', id) as { data: string; flags: string } | undefined),
+      listBySession: (sid) => (list.all('bench', sid) as { data: string; flags: string }[]).map(parse),
+      append: (input) => appendTx.immediate(input),
+    }, sizes, ROUNDS);
+    db.close();
+    await rt.close();
+    return { backend: 'sqlite', durability: 'WAL, synchronous=NORMAL (both)', plugin, raw, ratio: ratios(plugin, raw) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchPostgres(sizes: Sizes) {
+  const schema = `limit_bench_${process.pid}_${Date.now().toString(36)}`;
+  const rawSchema = `${schema}_raw`;
+  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  try {
+    const rt = await createRuntime({
+      config: { logLevel: 'silent', storage: 'postgres', plugins: { 'storage-postgres': { url: PG_URL, schema } } },
+      env: {},
+    });
+
+    // Raw pg: same pool size, tables and indexes, synchronous_commit as the server has it (both).
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 10 });
+    await pool.query(`CREATE SCHEMA "${rawSchema}"`);
+    for (const m of PG_MIGRATIONS) await pool.query(m.sql.replaceAll('{s}', `"${rawSchema}"`));
+    const s = `"${rawSchema}"`;
+    const tx = async <T>(fn: (c: pg.PoolClient) => Promise<T>) => {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        const r = await fn(c);
+        await c.query('COMMIT');
+        return r;
+      } catch (e) {
+        await c.query('ROLLBACK');
+        throw e;
+      } finally {
+        c.release();
+      }
+    };
+    const rowOf = (r: { data: Trace; flags: unknown[] }) => ({ ...r.data, flags: r.flags });
+    const { plugin, raw } = await duel(pluginContestant(rt.resolve('storage')), {
+      insertOne: async (t) => {
+        await pool.query({ name: 'ins', text: `INSERT INTO ${s}.traces (tenant, id, session_id, status, created_ms, data) VALUES ($1, $2, $3, $4, $5, $6)`, values: [t.tenant, t.id, t.sessionId, t.status, Date.parse(t.createdAt), traceJson(t)] });
+      },
+      insertBatch: (ts) => tx(async (c) => {
+        await c.query({
+          name: 'insmany',
+          text: `INSERT INTO ${s}.traces (tenant, id, session_id, status, created_ms, data) SELECT a, b, c, d, e, f::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) AS u(a, b, c, d, e, f)`,
+          values: [ts.map((t) => t.tenant), ts.map((t) => t.id), ts.map((t) => t.sessionId), ts.map((t) => t.status), ts.map((t) => Date.parse(t.createdAt)), ts.map(traceJson)],
+        });
+      }),
+      get: async (id) => (await pool.query({ name: 'get', text: `SELECT data, flags FROM ${s}.traces WHERE tenant = $1 AND id = $2`, values: ['bench', id] })).rows.map(rowOf)[0] ?? null,
+      listBySession: async (sid) => (await pool.query({ name: 'list', text: `SELECT data, flags FROM ${s}.traces WHERE tenant = $1 AND session_id = $2 ORDER BY created_ms DESC, id DESC LIMIT 51`, values: ['bench', sid] })).rows.map(rowOf),
+      append: (input) => tx(async (c) => {
+        await c.query({ name: 'lock', text: `SELECT 1 FROM ${s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, values: ['bench', input.traceId] });
+        const head = (await c.query({ name: 'head', text: `SELECT seq, hash FROM ${s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, values: ['bench', input.traceId] })).rows[0];
+        const e = nextProvenanceEntry(input, head);
+        await c.query({ name: 'insprov', text: `INSERT INTO ${s}.provenance (tenant, trace_id, seq, hash, data) VALUES ($1, $2, $3, $4, $5)`, values: ['bench', input.traceId, e.seq, e.hash, JSON.stringify(e)] });
+      }),
+    }, sizes, ROUNDS);
+    const sync = (await pool.query('SHOW synchronous_commit')).rows[0]?.synchronous_commit as string;
+    await pool.end();
+    await rt.close();
+    return { backend: 'postgres', durability: `synchronous_commit=${sync} (both)`, plugin, raw, ratio: ratios(plugin, raw) };
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    await admin.query(`DROP SCHEMA IF EXISTS "${rawSchema}" CASCADE`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+/** Another helper's backend, opened by name with its defaults under a temporary dataDir. */
+async function benchByName(name: string, sizes: Sizes) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `limit-bench-${name}-`));
+  try {
+    const rt = await createRuntime({ config: { logLevel: 'silent', storage: name, dataDir: dir, plugins: {} }, env: {} });
+    const plugin = await measure(pluginContestant(rt.resolve('storage')), sizes, 'p');
+    await rt.close();
+    return { backend: name, plugin, raw: null, ratio: null, note: 'no raw-driver baseline in this benchmark' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(args: string[]): Promise<unknown> {
+  const scale = Number(arg(args, 'scale') ?? '1');
+  ROUNDS = Number(arg(args, 'rounds') ?? '3');
+  const sizes: Sizes = {
+    single: Math.round(2000 * scale), batches: Math.max(1, Math.round(20 * scale)), batchSize: 1000,
+    reads: Math.round(5000 * scale), lists: Math.round(500 * scale), appends: Math.round(1000 * scale),
+  };
+  const available = ['sqlite', 'postgres', 'file', 'kv'].filter((b) => existsSync(path.join(ROOT, 'plugins', `storage-${b}`, 'index.ts')));
+  const wanted = (arg(args, 'backends') ?? available.join(',')).split(',').filter(Boolean);
+  const results: unknown[] = [];
+  for (const b of wanted) {
+    try {
+      results.push(b === 'sqlite' ? await benchSqlite(sizes) : b === 'postgres' ? await benchPostgres(sizes) : await benchByName(b, sizes));
+    } catch (error) {
+      results.push({ backend: b, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return {
+    benchmark: 'storage',
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    sizes,
+    targets: { sqliteBatchedPerSec: 50_000, sqliteBatchedRatio: 0.7, postgresBatchedPerSec: 10_000, kvBatchedPerSec: 100_000 },
+    results,
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify(await run(process.argv.slice(2)), null, 2));
+}

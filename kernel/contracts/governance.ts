@@ -38,6 +38,8 @@ export interface RuleSubject {
   trace: Trace;
   /** Readings of `text` (raw first); absent only when a caller builds subjects by hand. */
   views?: readonly TextView[];
+  /** The reading this call scans (`text` is its text); the engine calls each rule once per view. */
+  view?: TextView;
   /**
    * Offset of `text` inside the field: long fields are scanned as a capped head and tail, and the
    * engine adds this offset to evidence spans so they point into the original field.

@@ -122,9 +122,10 @@ export default definePlugin({
     let built: Promise<FastifyInstance> | undefined;
     let url: string | undefined;
     let closing: Promise<void> | undefined;
+    const draining = { value: false };
 
     const app = () =>
-      (built ??= buildApp({ options, ring, services: svc, logger: ctx.logger, hooks: ctx.hooks, tenant: ctx.config.tenant }).then((r) => r.app));
+      (built ??= buildApp({ options, ring, services: svc, logger: ctx.logger, hooks: ctx.hooks, tenant: ctx.config.tenant, draining }).then((r) => r.app));
 
     const server: HttpServer = {
       app,
@@ -154,7 +155,18 @@ export default definePlugin({
         closing ??= (async () => {
           if (!built) return;
           const instance = await built.catch(() => undefined);
-          await instance?.close();
+          if (!instance) return;
+          draining.value = true;
+          // In-flight requests get shutdownGraceMs to finish; then their sockets are cut.
+          const timer = setTimeout(() => {
+            ctx.logger.warn({ graceMs: options.shutdownGraceMs }, 'api-http: requests still running after the grace period; closing their connections');
+            instance.server.closeAllConnections();
+          }, options.shutdownGraceMs);
+          try {
+            await instance.close();
+          } finally {
+            clearTimeout(timer);
+          }
           url = undefined;
         })();
         return closing;

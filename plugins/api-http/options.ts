@@ -63,6 +63,8 @@ export const ApiHttpOptions = z
     trustProxy: z.union([z.boolean(), z.number().int().min(0), z.string(), z.array(z.string())]).default(false),
     /** One log line per request (method, url, status, time, request id); secrets are redacted. */
     logRequests: z.boolean().default(true),
+    /** On shutdown, how long in-flight requests may take before their connections are closed, ms. */
+    shutdownGraceMs: z.number().int().min(0).max(600_000).default(30_000),
     /** Time limit for each plugin health check behind GET /ready, ms. */
     readyTimeoutMs: z.number().int().min(10).max(60_000).default(5_000),
   })

@@ -22,6 +22,8 @@ export interface BuildAppInput {
   hooks: LimitHooks;
   /** config.tenant: the tenant of every request in `auth: none` mode. */
   tenant: string;
+  /** Set by close(): responses then carry `Connection: close` so kept-alive sockets do not hold shutdown up. */
+  draining: { value: boolean };
 }
 
 /** Request ids a client may choose: short and log-safe; anything else gets a fresh UUID. */
@@ -71,6 +73,9 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (input.draining.value) reply.header('connection', 'close');
   });
 
   if (options.cors !== false) {

@@ -1,0 +1,179 @@
+/**
+ * Request ids, rate limits, CORS, body limits, `auth: none`, env configuration, log redaction,
+ * routes added through the httpRoutes hook and graceful shutdown.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger, definePlugin, isLimitError } from 'limit-graph';
+import { KEYS, startServer, type Server } from './harness.ts';
+
+let server: Server | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function memoryLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', destination: stream as never }), lines };
+}
+
+/** A plugin adding two routes through the kernel's httpRoutes hook. */
+const routesPlugin = definePlugin({
+  meta: { name: 'test-routes', version: '0.0.0' },
+  setup(ctx) {
+    ctx.hooks.httpRoutes.tapPromise('test-routes', async (app) => {
+      app.get('/custom/slow', async (request) => {
+        await new Promise((r) => setTimeout(r, 600));
+        return { tenant: request.principal?.tenant, done: true };
+      });
+      app.get('/custom/public', { config: { public: true } }, async () => ({ hello: 'world' }));
+    });
+  },
+});
+
+describe('api-http hardening', () => {
+  it('echoes a well-formed x-request-id and replaces a malformed one', async () => {
+    server = await startServer();
+    const given = await server.req('GET', '/health', { headers: { 'x-request-id': 'trace-abc_123' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-abc_123');
+    const bad = await server.req('GET', '/sessions/.x', { headers: { 'x-request-id': 'has spaces and <html>' } });
+    expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(bad.json.requestId).toBe(bad.headers.get('x-request-id'));
+    const none = await server.req('GET', '/health');
+    expect(none.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('rate-limits per API key, and per IP without a valid key', async () => {
+    server = await startServer({ api: { rateLimit: { max: 5, timeWindow: 60_000 } } });
+    for (let i = 0; i < 5; i++) expect((await server.req('GET', '/sessions')).status).toBe(200);
+    const limited = await server.req('GET', '/sessions');
+    expect(limited.status).toBe(429);
+    expect(limited.json).toMatchObject({ status: 429, code: 'LIMIT_RATE_LIMITED', title: 'Too Many Requests' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another key of the same tenant has its own budget.
+    expect((await server.req('GET', '/sessions', { key: KEYS.B })).status).toBe(200);
+    // Unknown keys share the IP's budget: 5 tries, then 429 instead of 401.
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await server.req('GET', '/sessions', { key: `guess-${i}-0000000000000000` })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+  });
+
+  it('sends no CORS headers by default and allows only listed origins when configured', async () => {
+    server = await startServer();
+    const plain = await server.req('GET', '/health', { headers: { origin: 'http://evil.example' } });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    await server.close();
+    server = await startServer({ api: { cors: { origins: ['http://app.example'] } } });
+    const preflight = await server.req('OPTIONS', '/traces', {
+      key: null,
+      headers: { origin: 'http://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    const allowed = await server.req('GET', '/sessions', { headers: { origin: 'http://app.example' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://app.example');
+    expect(allowed.headers.get('access-control-expose-headers')).toMatch(/x-request-id/);
+    const other = await server.req('GET', '/sessions', { headers: { origin: 'http://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('applies the configured body limit (413) before reading the body', async () => {
+    server = await startServer({ api: { bodyLimit: 2048 } });
+    const res = await server.req('POST', '/sessions', { body: { name: 'x', metadata: { pad: 'y'.repeat(3000) } } });
+    expect(res.status).toBe(413);
+    expect(res.json.code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
+    expect((await server.req('POST', '/sessions', { body: { name: 'small' } })).status).toBe(201);
+  });
+
+  it("auth 'none' maps every request to config.tenant and warns at start", async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ api: { auth: { mode: 'none' } }, logger });
+    const created = await server.req('POST', '/sessions', { key: null, body: { name: 'local' } });
+    expect(created.status).toBe(201);
+    expect(created.json.tenant).toBe('default');
+    const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 40 && /auth is 'none'/.test(l.msg));
+    expect(warn).toBeDefined();
+  });
+
+  it('logs one line per request with its id and never the key', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ logger });
+    await server.req('GET', '/sessions', { headers: { 'x-request-id': 'log-check-1' } });
+    await server.req('GET', '/sessions', { key: null, headers: { 'x-api-key': KEYS.B, 'x-request-id': 'log-check-2' } });
+    await server.req('GET', '/sessions', { key: 'wrong-key-but-secret-0000', headers: { 'x-request-id': 'log-check-3' } });
+    await server.req('POST', '/traces', { raw: '{bad json', headers: { 'content-type': 'application/json', 'x-request-id': 'log-check-4' } });
+    const all = lines.join('\n');
+    for (const secret of [KEYS.A, KEYS.B, 'wrong-key-but-secret-0000']) expect(all).not.toContain(secret);
+    const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+    expect(requests.map((r) => [r.requestId, r.status])).toEqual(
+      expect.arrayContaining([['log-check-1', 200], ['log-check-2', 200], ['log-check-3', 401], ['log-check-4', 400]]),
+    );
+    expect(requests.find((r) => r.requestId === 'log-check-2')).toMatchObject({ tenant: 'tenant-b', method: 'GET', path: '/sessions' });
+  });
+
+  it('reads keys, port and auth mode from the environment and names a malformed LIMIT_API_KEYS', async () => {
+    const { createRuntime } = await import('limit-graph');
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-env-'));
+    const base = { storage: 'sqlite', dataDir, logLevel: 'silent' as const, plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, 'runner-python': {}, orchestrator: {}, 'api-http': { listen: true } } };
+    const rt = await createRuntime({ config: base, env: { LIMIT_API_KEYS: 'env-key-0123456789abc:tenant-env, second-key-0123456789:t2:bob', LIMIT_PORT: '0', PORT: '1' } });
+    try {
+      const http = rt.resolve('http');
+      expect(http.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(http.url).not.toMatch(/:1$/);
+      const res = await fetch(`${http.url}/sessions`, { method: 'POST', headers: { 'x-api-key': 'second-key-0123456789' } });
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as { tenant: string }).tenant).toBe('t2');
+    } finally {
+      await rt.resolve('http').close();
+      await rt.close();
+    }
+    const error = await createRuntime({ config: base, env: { LIMIT_API_KEYS: 'short:tenant' } }).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+    expect(String((error as Error).message)).toMatch(/LIMIT_API_KEYS entry 1/);
+    const noKeys = await createRuntime({ config: base, env: {} }).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(noKeys, 'LIMIT_CONFIG_INVALID')).toBe(true);
+    expect(String((noKeys as Error).message)).toMatch(/no API keys are configured/);
+    const none = await createRuntime({ config: base, env: { LIMIT_AUTH_MODE: 'none', LIMIT_PORT: '0' } });
+    try {
+      expect((await fetch(`${none.resolve('http').url}/sessions`)).status).toBe(200);
+    } finally {
+      await none.resolve('http').close();
+      await none.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves routes added through the httpRoutes hook, authenticated unless marked public, and documents them', async () => {
+    server = await startServer({ extra: [routesPlugin] });
+    expect((await server.req('GET', '/custom/slow', { key: null })).status).toBe(401);
+    const slow = await server.req('GET', '/custom/slow', { key: KEYS.B });
+    expect(slow.json).toEqual({ tenant: 'tenant-b', done: true });
+    expect((await server.req('GET', '/custom/public', { key: null })).json).toEqual({ hello: 'world' });
+    const doc = await server.req('GET', '/openapi.json');
+    expect(doc.json.paths['/custom/slow'].get.tags).toEqual(['plugins']);
+  });
+
+  it('finishes in-flight requests on close, then refuses new connections', async () => {
+    server = await startServer({ extra: [routesPlugin] });
+    const url = server.url;
+    const inFlight = server.req('GET', '/custom/slow');
+    await new Promise((r) => setTimeout(r, 150));
+    const closed = server.rt.resolve('http').close();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.json.done).toBe(true);
+    await closed;
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+});

@@ -93,6 +93,16 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(second!.at - first!.at).toBeLessThan(350);
   });
 
+  it('429 on every attempt: gives up after maxRetries with a structured error', async () => {
+    ({ rt, runner } = await start({ maxRetries: 1 }));
+    for (let i = 0; i < 2; i++) fake.plan.push({ status: 429, headers: { 'retry-after-ms': '5' }, body: { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached' } } });
+    const result = await runner.executeIsolated(prompt('limited'), makeRunContext());
+    expect(result.ok).toBe(false);
+    expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+    expect(result.error?.message).toMatch(/is rate limiting \(after 1 retries\)/);
+    expect(fake.plan).toHaveLength(0);
+  });
+
   it('500: retries maxRetries times, then ok=false with a structured error', async () => {
     ({ rt, runner } = await start({ maxRetries: 2 }));
     const result = await runner.executeIsolated(prompt('fail500'), makeRunContext());

@@ -157,7 +157,7 @@ export class OpenAIRunner implements Runner {
       await this.#client.models.list({ timeout: 3000, maxRetries: 0 });
       checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${this.options.model}"` });
     } catch (error) {
-      checks.push({ name: 'api', status: 'fail', message: `${host}: ${this.#describe(error).message}` });
+      checks.push({ name: 'api', status: 'fail', message: this.#describe(error).message });
     }
     checks.push(
       { name: 'capability:memoryLimit', status: 'degraded', message: 'memoryMb does not apply: the model runs at the vendor, not in this process' },
@@ -244,9 +244,11 @@ function safeHost(url: string): string {
   }
 }
 
+/** The innermost cause says what really happened ("connect ECONNREFUSED …", not "fetch failed"). */
 function causeOf(error: Error): string {
-  const cause = (error as { cause?: unknown }).cause;
-  return cause instanceof Error ? cause.message : error.message;
+  let inner: Error = error;
+  while ((inner as { cause?: unknown }).cause instanceof Error) inner = (inner as { cause: Error }).cause;
+  return inner.message;
 }
 
 /** Resolves when `promise` settles, rejects when `signal` aborts first. */

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger, createRuntime, isLimitError, Task } from 'limit-graph';
 import type { Runtime } from 'limit-graph';
@@ -25,6 +27,14 @@ async function start(options: Partial<Opts> = {}, env: Record<string, string> = 
     plugins: [runnerOpenAI.configure({ model: 'fake-model', apiKey: API_KEY, baseURL: fake.url, maxRetries: 2, ...options })],
   });
   return { rt, runner: rt.resolve('runner:openai') as OpenAIRunner };
+}
+
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 const prompt = (input: string) => Task.parse({ input, kind: 'prompt' });
@@ -215,10 +225,12 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(ok.status).toBe('ok');
     expect(ok.checks!.map((c) => c.name)).toEqual(expect.arrayContaining(['api', 'capability:memoryLimit', 'capability:networkIsolation', 'capability:envControl']));
     await rt.close();
-    ({ rt, runner } = await start({ baseURL: 'http://127.0.0.1:9/v1' }));
+    // A port that was just free: nothing listens there (fetch refuses well-known ports such as 9 outright).
+    const port = await closedPort();
+    ({ rt, runner } = await start({ baseURL: `http://127.0.0.1:${port}/v1` }));
     const down = await runner.health();
     expect(down.status).toBe('fail');
-    expect(down.checks!.find((c) => c.name === 'api')!.message).toMatch(/could not reach 127\.0\.0\.1:9/);
+    expect(down.checks!.find((c) => c.name === 'api')!.message).toMatch(new RegExp(`could not reach 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
     const run = await runner.executeIsolated(prompt('hello'), makeRunContext());
     expect(run.error?.code).toBe('LIMIT_RUNNER_UNAVAILABLE');
   });

@@ -1,0 +1,245 @@
+/**
+ * The validated numeric form of an FGW problem, and the quantities every solver shares:
+ *   constC[i][j] = Σ_k C1[i][k]² p[k] + Σ_l C2[j][l]² q[l]
+ *   L⊗T         = constC − 2·C1·T·C2ᵀ          (square loss)
+ *   FGW(T)      = (1−α)⟨M, T⟩ + α⟨L⊗T, T⟩       (no ½, no square root)
+ */
+import { invalid } from './errors.ts';
+import { isSymmetric, mulABt, transpose } from './linalg.ts';
+
+export interface FgwProblem {
+  n1: number;
+  n2: number;
+  /** n1×n2 feature cost, row-major. */
+  M: Float64Array;
+  /** n1×n1 structure of the source. */
+  C1: Float64Array;
+  /** n2×n2 structure of the target. */
+  C2: Float64Array;
+  p: Float64Array;
+  q: Float64Array;
+}
+
+/** Matrices given as nested arrays or flat row-major arrays. */
+export type MatrixLike = ArrayLike<number> | ArrayLike<ArrayLike<number>>;
+
+export interface MatrixInput {
+  M: MatrixLike;
+  C1: MatrixLike;
+  C2: MatrixLike;
+  /** Source weights; uniform when omitted. */
+  p?: ArrayLike<number>;
+  /** Target weights; uniform when omitted. */
+  q?: ArrayLike<number>;
+}
+
+/** Relative tolerance on Σp = 1 and Σq = 1. */
+export const WEIGHT_SUM_RTOL = 1e-9;
+
+function isNested(x: MatrixLike): x is ArrayLike<ArrayLike<number>> {
+  return x.length > 0 && typeof (x as ArrayLike<unknown>)[0] === 'object' && (x as ArrayLike<unknown>)[0] !== null;
+}
+
+/** Copies a matrix into a fresh Float64Array, checking shape, finiteness and sign. */
+export function toMatrix(x: unknown, rows: number, cols: number, field: string): Float64Array {
+  if (x === null || x === undefined || typeof (x as { length?: unknown }).length !== 'number') {
+    throw invalid(field, `expected a ${rows}×${cols} matrix (nested array or flat row-major array)`);
+  }
+  const mat = x as MatrixLike;
+  const out = new Float64Array(rows * cols);
+  if (isNested(mat)) {
+    if (mat.length !== rows) throw invalid(field, `expected ${rows} rows, got ${mat.length}`);
+    for (let i = 0; i < rows; i++) {
+      const row = mat[i];
+      if (!row || typeof row.length !== 'number') throw invalid(`${field}[${i}]`, 'expected an array');
+      if (row.length !== cols) throw invalid(`${field}[${i}]`, `expected ${cols} columns, got ${row.length}`);
+      for (let j = 0; j < cols; j++) out[i * cols + j] = checkEntry(row[j], `${field}[${i}][${j}]`);
+    }
+  } else {
+    if (mat.length !== rows * cols) {
+      throw invalid(field, `expected ${rows}×${cols} = ${rows * cols} entries, got ${mat.length}`);
+    }
+    for (let k = 0; k < rows * cols; k++) {
+      out[k] = checkEntry(mat[k], `${field}[${Math.floor(k / cols)}][${k % cols}]`);
+    }
+  }
+  return out;
+}
+
+function checkEntry(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a finite number, got ${String(v)}`);
+  if (v < 0) throw invalid(field, `must be ≥ 0, got ${v}`);
+  return v;
+}
+
+/** Validates a weight vector: finite, ≥ 0, positive total, Σ = 1 within 1e-9 relative. */
+export function toWeights(x: ArrayLike<number> | undefined, n: number, field: string): Float64Array {
+  if (x === undefined) return new Float64Array(n).fill(1 / n);
+  if (x === null || typeof x.length !== 'number') throw invalid(field, `expected an array of ${n} weights`);
+  if (x.length !== n) throw invalid(field, `expected ${n} weights, got ${x.length}`);
+  const out = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    out[i] = checkEntry(v, `${field}[${i}]`);
+    s += out[i]!;
+  }
+  if (!(Math.abs(s - 1) <= WEIGHT_SUM_RTOL)) {
+    throw invalid(field, `weights must sum to 1 (relative tolerance ${WEIGHT_SUM_RTOL}), got ${s}`);
+  }
+  return out;
+}
+
+function rowsOf(x: unknown, field: string): number {
+  if (x === null || x === undefined || typeof (x as { length?: unknown }).length !== 'number') {
+    throw invalid(field, 'is required (a matrix as nested or flat array)');
+  }
+  return (x as ArrayLike<unknown>).length;
+}
+
+function sideOf(x: unknown, field: string): number {
+  const len = rowsOf(x, field);
+  const mat = x as MatrixLike;
+  if (isNested(mat)) return len;
+  const n = Math.round(Math.sqrt(len));
+  if (n * n !== len) throw invalid(field, `a flat square matrix needs a square number of entries, got ${len}`);
+  return n;
+}
+
+/** Validates matrices given directly. Sizes come from C1 and C2; M must be n1×n2. */
+export function problemFromMatrices(input: MatrixInput): FgwProblem {
+  if (input === null || typeof input !== 'object') throw invalid('input', 'expected { M, C1, C2, p?, q? }');
+  const n1 = sideOf(input.C1, 'C1');
+  const n2 = sideOf(input.C2, 'C2');
+  if (n1 === 0) throw invalid('C1', 'the source is empty (0 nodes)');
+  if (n2 === 0) throw invalid('C2', 'the target is empty (0 nodes)');
+  const C1 = toMatrix(input.C1, n1, n1, 'C1');
+  const C2 = toMatrix(input.C2, n2, n2, 'C2');
+  rowsOf(input.M, 'M');
+  const M = toMatrix(input.M, n1, n2, 'M');
+  const p = toWeights(input.p, n1, 'p');
+  const q = toWeights(input.q, n2, 'q');
+  return { n1, n2, M, C1, C2, p, q };
+}
+
+export function checkAlpha(alpha: unknown): number {
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 1) {
+    throw invalid('alpha', `must be a number in [0, 1], got ${String(alpha)}`);
+  }
+  return alpha;
+}
+
+/** True when both structures equal their transposes in numpy.allclose(…, atol=1e-10) sense. */
+export function detectSymmetric(pb: FgwProblem): boolean {
+  return isSymmetric(pb.C1, pb.n1, 1e-10) && isSymmetric(pb.C2, pb.n2, 1e-10);
+}
+
+/**
+ * Precomputed pieces of the square-loss tensor product. For asymmetric structures the transposed
+ * pair is kept too, because the gradient averages the (C1, C2) and (C1ᵀ, C2ᵀ) forms.
+ */
+export interface Tensor {
+  symmetric: boolean;
+  constC: Float64Array;
+  /** constC of the transposed pair (asymmetric only). */
+  constCt: Float64Array | null;
+  C1t: Float64Array | null;
+  C2t: Float64Array | null;
+}
+
+function constCOf(C1: Float64Array, C2: Float64Array, p: Float64Array, q: Float64Array, n1: number, n2: number): Float64Array {
+  const r = new Float64Array(n1);
+  const c = new Float64Array(n2);
+  for (let i = 0; i < n1; i++) {
+    let s = 0;
+    for (let k = 0; k < n1; k++) {
+      const x = C1[i * n1 + k]!;
+      s += x * x * p[k]!;
+    }
+    r[i] = s;
+  }
+  for (let j = 0; j < n2; j++) {
+    let s = 0;
+    for (let l = 0; l < n2; l++) {
+      const x = C2[j * n2 + l]!;
+      s += x * x * q[l]!;
+    }
+    c[j] = s;
+  }
+  const out = new Float64Array(n1 * n2);
+  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) out[i * n2 + j] = r[i]! + c[j]!;
+  return out;
+}
+
+export function prepareTensor(pb: FgwProblem, symmetric: boolean): Tensor {
+  const { n1, n2, C1, C2, p, q } = pb;
+  const constC = constCOf(C1, C2, p, q, n1, n2);
+  if (symmetric) return { symmetric, constC, constCt: null, C1t: null, C2t: null };
+  const C1t = new Float64Array(n1 * n1);
+  const C2t = new Float64Array(n2 * n2);
+  transpose(C1, n1, n1, C1t);
+  transpose(C2, n2, n2, C2t);
+  return { symmetric, constC, constCt: constCOf(C1t, C2t, p, q, n1, n2), C1t, C2t };
+}
+
+/**
+ * out = A·T·Bᵀ for dense T (n1×n2), with A n1×n1 and B n2×n2; `tmp` is an n2×n1 scratch buffer.
+ * Evaluated as A·(B·Tᵀ)ᵀ so both products run on contiguous rows.
+ */
+export function sandwich(A: Float64Array, T: Float64Array, B: Float64Array, n1: number, n2: number, tmp: Float64Array, out: Float64Array): void {
+  mulABt(B, T, n2, n2, n1, tmp); // tmp = B·Tᵀ  (n2×n1)
+  mulABt(A, tmp, n1, n1, n2, out); // out = A·tmpᵀ = A·T·Bᵀ
+}
+
+/** ⟨L⊗T, T⟩ with L⊗T = constC − 2·P, where P = C1·T·C2ᵀ is given. */
+export function gwFromProduct(constC: Float64Array, P: Float64Array, T: Float64Array): number {
+  let s = 0;
+  for (let k = 0; k < T.length; k++) s += (constC[k]! - 2 * P[k]!) * T[k]!;
+  return s;
+}
+
+/** Dense plan → [i, j, value] for entries above `threshold`. */
+export function toSparsePlan(plan: ArrayLike<number>, n1: number, n2: number, threshold = 0): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  for (let i = 0; i < n1; i++) {
+    for (let j = 0; j < n2; j++) {
+      const v = plan[i * n2 + j]!;
+      if (v > threshold) out.push([i, j, v]);
+    }
+  }
+  return out;
+}
+
+/** Largest absolute deviation of the plan's row/column sums from p and q. */
+export function marginalError(plan: ArrayLike<number>, p: ArrayLike<number>, q: ArrayLike<number>): number {
+  const n1 = p.length;
+  const n2 = q.length;
+  let err = 0;
+  const col = new Float64Array(n2);
+  for (let i = 0; i < n1; i++) {
+    let s = 0;
+    for (let j = 0; j < n2; j++) {
+      const v = plan[i * n2 + j]!;
+      s += v;
+      col[j] = col[j]! + v;
+    }
+    err = Math.max(err, Math.abs(s - p[i]!));
+  }
+  for (let j = 0; j < n2; j++) err = Math.max(err, Math.abs(col[j]! - q[j]!));
+  return err;
+}
+
+/**
+ * The FGW objective of any plan, evaluated in O(n³) through the tensor product (exact when the
+ * plan's marginals are p and q).
+ */
+export function fgwObjective(pb: FgwProblem, plan: Float64Array, alpha: number): { value: number; linTerm: number; gwTerm: number } {
+  const { n1, n2, C1, C2, M } = pb;
+  const tensor = prepareTensor(pb, true);
+  const P = new Float64Array(n1 * n2);
+  sandwich(C1, plan, C2, n1, n2, new Float64Array(n1 * n2), P);
+  let lin = 0;
+  for (let k = 0; k < plan.length; k++) lin += M[k]! * plan[k]!;
+  const gw = gwFromProduct(tensor.constC, P, plan);
+  return { value: (1 - alpha) * lin + alpha * gw, linTerm: lin, gwTerm: gw };
+}

@@ -1,0 +1,513 @@
+/**
+ * Inner solvers of entropic OT: T = argmin ⟨C, T⟩ + ε·Σ T log T over couplings of (a, b).
+ *
+ * - `ScalingSinkhorn` replicates the reference (POT's sinkhorn_knopp) step for step: u = 1/n1,
+ *   v = 1/n2, each sweep v = b/(Kᵀu) then u = 1/((diag(1/a)·K)·v), the column-marginal error
+ *   ‖colsum − b‖₂ checked at sweeps 0, 10, 20, …, a sweep cap, and a return to the previous
+ *   scalings when Kᵀu has a zero or a non-finite value appears. It exists to check against the
+ *   reference values; with small ε its kernel exp(−C/ε) underflows.
+ * - `LogSinkhorn` is the production solver: log-domain potentials f, g with the kernel stabilised
+ *   by absorption (K̃ = exp((f_i + g_j − C_ij)/ε), scalings folded into f, g whenever they drift
+ *   far from 1), so a sweep costs two dense mat-vecs instead of n1·n2 exponentials. Whenever a
+ *   sum underflows to 0 or a scaling leaves the finite range it falls back to an exact
+ *   log-sum-exp sweep, so it cannot produce NaN. It checks the marginals every sweep (for free,
+ *   from the Kᵀu it needs anyway) and can be warm-started from the previous potentials.
+ *   Sinkhorn's linear rate collapses for small ε (near-permutation plans: millions of sweeps for
+ *   a 4×4 problem at ε = 0.01), so when a burst of sweeps has not converged it switches to
+ *   Newton's method on the semi-dual in g (f eliminated in closed form), whose Hessian is the
+ *   Schur complement diag(c) − Tᵀ·diag(1/a)·T: quadratic convergence to the rounding floor.
+ */
+
+import { mulABt } from './linalg.ts';
+
+/**
+ * Solves S·x = rhs for symmetric positive semi-definite S whose null space is the constant
+ * vector, with x[pin] = 0: Cholesky on S without row and column `pin` (S is overwritten). A
+ * vanishing pivot gets a tiny diagonal shift. Returns false if the factorisation fails anyway.
+ */
+function solvePinned(S: Float64Array, rhs: Float64Array, x: Float64Array, n: number, pin: number): boolean {
+  // Move the pinned index last so the leading (n−1)×(n−1) block is the reduced system.
+  if (pin !== n - 1) {
+    const last = n - 1;
+    for (let k = 0; k < n; k++) {
+      const t = S[pin * n + k]!;
+      S[pin * n + k] = S[last * n + k]!;
+      S[last * n + k] = t;
+    }
+    for (let k = 0; k < n; k++) {
+      const t = S[k * n + pin]!;
+      S[k * n + pin] = S[k * n + last]!;
+      S[k * n + last] = t;
+    }
+    const t = rhs[pin]!;
+    rhs[pin] = rhs[last]!;
+    rhs[last] = t;
+  }
+  const m = n - 1;
+  let trace = 0;
+  for (let k = 0; k < m; k++) trace += Math.abs(S[k * n + k]!);
+  const floor = (trace / Math.max(m, 1)) * 1e-14;
+  for (let j = 0; j < m; j++) {
+    const rj = j * n;
+    let d = S[rj + j]!;
+    for (let k = 0; k < j; k++) d -= S[rj + k]! * S[rj + k]!;
+    if (!(d > floor)) d = floor > 0 ? floor : 1e-300;
+    const ljj = Math.sqrt(d);
+    S[rj + j] = ljj;
+    for (let i = j + 1; i < m; i++) {
+      const ri = i * n;
+      let s = S[ri + j]!;
+      for (let k = 0; k < j; k++) s -= S[ri + k]! * S[rj + k]!;
+      S[ri + j] = s / ljj;
+    }
+  }
+  // Forward and back substitution on the lower factor.
+  for (let i = 0; i < m; i++) {
+    const ri = i * n;
+    let s = rhs[i]!;
+    for (let k = 0; k < i; k++) s -= S[ri + k]! * x[k]!;
+    x[i] = s / S[ri + i]!;
+  }
+  for (let i = m - 1; i >= 0; i--) {
+    let s = x[i]!;
+    for (let k = i + 1; k < m; k++) s -= S[k * n + i]! * x[k]!;
+    x[i] = s / S[i * n + i]!;
+  }
+  x[m] = 0;
+  if (pin !== n - 1) {
+    const t = x[pin]!;
+    x[pin] = x[m]!;
+    x[m] = t;
+  }
+  for (let k = 0; k < n; k++) if (!Number.isFinite(x[k]!)) return false;
+  return true;
+}
+
+export interface InnerStats {
+  sweeps: number;
+  converged: boolean;
+  /** Sweeps abandoned because of a zero or non-finite value (reference replica only). */
+  numericalError: boolean;
+  /** L1 deviation of the plan's column sums from b at exit (rows are exact by construction). */
+  marginalError: number;
+}
+
+export interface ScalingOptions {
+  maxSweeps: number;
+  tol: number;
+  /** Sizes used for the initial u = 1/initRows, v = 1/initCols (the reference's full sizes). */
+  initRows: number;
+  initCols: number;
+}
+
+export class ScalingSinkhorn {
+  private readonly K: Float64Array;
+  private readonly Kp: Float64Array;
+  private readonly u: Float64Array;
+  private readonly v: Float64Array;
+  private readonly uPrev: Float64Array;
+  private readonly vPrev: Float64Array;
+  private readonly ktu: Float64Array;
+  private readonly col: Float64Array;
+  private readonly invA: Float64Array;
+
+  constructor(
+    private readonly n1: number,
+    private readonly n2: number,
+    private readonly a: Float64Array,
+    private readonly b: Float64Array,
+  ) {
+    this.K = new Float64Array(n1 * n2);
+    this.Kp = new Float64Array(n1 * n2);
+    this.u = new Float64Array(n1);
+    this.v = new Float64Array(n2);
+    this.uPrev = new Float64Array(n1);
+    this.vPrev = new Float64Array(n2);
+    this.ktu = new Float64Array(n2);
+    this.col = new Float64Array(n2);
+    this.invA = new Float64Array(n1);
+    for (let i = 0; i < n1; i++) this.invA[i] = 1 / a[i]!;
+  }
+
+  solve(C: Float64Array, eps: number, opts: ScalingOptions, plan: Float64Array): InnerStats {
+    const { n1, n2, K, Kp, u, v, uPrev, vPrev, ktu, col, invA, b } = this;
+    for (let i = 0; i < n1; i++) {
+      const row = i * n2;
+      const ia = invA[i]!;
+      for (let j = 0; j < n2; j++) {
+        const k = Math.exp(C[row + j]! / -eps);
+        K[row + j] = k;
+        Kp[row + j] = ia * k;
+      }
+    }
+    u.fill(1 / opts.initRows);
+    v.fill(1 / opts.initCols);
+    let converged = false;
+    let numericalError = false;
+    let sweeps = 0;
+    let err = Infinity;
+    for (let ii = 0; ii < opts.maxSweeps; ii++) {
+      sweeps = ii + 1;
+      uPrev.set(u);
+      vPrev.set(v);
+      ktu.fill(0);
+      for (let i = 0; i < n1; i++) {
+        const ui = u[i]!;
+        const row = i * n2;
+        for (let j = 0; j < n2; j++) ktu[j] = ktu[j]! + K[row + j]! * ui;
+      }
+      let bad = false;
+      for (let j = 0; j < n2; j++) {
+        if (ktu[j] === 0) bad = true;
+        v[j] = b[j]! / ktu[j]!;
+        if (!Number.isFinite(v[j]!)) bad = true;
+      }
+      for (let i = 0; i < n1; i++) {
+        const row = i * n2;
+        let s = 0;
+        for (let j = 0; j < n2; j++) s += Kp[row + j]! * v[j]!;
+        u[i] = 1 / s;
+        if (!Number.isFinite(u[i]!)) bad = true;
+      }
+      if (bad) {
+        u.set(uPrev);
+        v.set(vPrev);
+        numericalError = true;
+        break;
+      }
+      if (ii % 10 === 0) {
+        col.fill(0);
+        for (let i = 0; i < n1; i++) {
+          const ui = u[i]!;
+          const row = i * n2;
+          for (let j = 0; j < n2; j++) col[j] = col[j]! + ui * K[row + j]! * v[j]!;
+        }
+        let s = 0;
+        for (let j = 0; j < n2; j++) {
+          const d = col[j]! - b[j]!;
+          s += d * d;
+        }
+        err = Math.sqrt(s);
+        if (err < opts.tol) {
+          converged = true;
+          break;
+        }
+      }
+    }
+    let merr = 0;
+    col.fill(0);
+    for (let i = 0; i < n1; i++) {
+      const ui = u[i]!;
+      const row = i * n2;
+      for (let j = 0; j < n2; j++) {
+        const t = ui * K[row + j]! * v[j]!;
+        plan[row + j] = t;
+        col[j] = col[j]! + t;
+      }
+    }
+    for (let j = 0; j < n2; j++) merr += Math.abs(col[j]! - b[j]!);
+    return { sweeps, converged, numericalError, marginalError: merr };
+  }
+}
+
+export interface LogOptions {
+  maxSweeps: number;
+  /** Stop when Σ_j |colsum_j − b_j| < tol. */
+  tol: number;
+  /** Start from the potentials of the previous solve on this object. */
+  warmStart: boolean;
+  /** Sinkhorn sweeps before Newton takes over (default 50). */
+  burst?: number;
+  /** Largest n2 for which Newton is used (its step costs O(n1·n2² + n2³)); default 1500. */
+  newtonMaxSize?: number;
+}
+
+export interface LogStats extends InnerStats {
+  /** Kernel rebuilds (absorptions of the scalings into the potentials). */
+  absorptions: number;
+  /** Exact log-sum-exp sweeps taken because the scaled sums left the floating-point range. */
+  lseSweeps: number;
+  /** Newton steps taken. */
+  newtonSteps: number;
+}
+
+/** |log u| beyond which scalings are folded into the potentials (e^40 ≈ 2·10¹⁷). */
+const ABSORB_LOG = 40;
+
+export class LogSinkhorn {
+  private readonly Kt: Float64Array;
+  private readonly f: Float64Array;
+  private readonly g: Float64Array;
+  private readonly u: Float64Array;
+  private readonly v: Float64Array;
+  private readonly vNew: Float64Array;
+  private readonly ktu: Float64Array;
+  private readonly logA: Float64Array;
+  private readonly logB: Float64Array;
+  private hasPotentials = false;
+  // Newton scratch, allocated on first use.
+  private nt: { T: Float64Array; Wt: Float64Array; S: Float64Array; rhs: Float64Array; dg: Float64Array; gTry: Float64Array; fTry: Float64Array; c: Float64Array } | null = null;
+
+  constructor(
+    private readonly n1: number,
+    private readonly n2: number,
+    private readonly a: Float64Array,
+    private readonly b: Float64Array,
+  ) {
+    this.Kt = new Float64Array(n1 * n2);
+    this.f = new Float64Array(n1);
+    this.g = new Float64Array(n2);
+    this.u = new Float64Array(n1);
+    this.v = new Float64Array(n2);
+    this.vNew = new Float64Array(n2);
+    this.ktu = new Float64Array(n2);
+    this.logA = Float64Array.from(a, Math.log);
+    this.logB = Float64Array.from(b, Math.log);
+  }
+
+  /** Exact log-domain sweep: g from f, then f from g. */
+  private lseSweep(C: Float64Array, eps: number): void {
+    const { n1, n2, f, g, logA, logB } = this;
+    for (let j = 0; j < n2; j++) {
+      let mx = -Infinity;
+      for (let i = 0; i < n1; i++) {
+        const z = (f[i]! - C[i * n2 + j]!) / eps;
+        if (z > mx) mx = z;
+      }
+      let s = 0;
+      for (let i = 0; i < n1; i++) s += Math.exp((f[i]! - C[i * n2 + j]!) / eps - mx);
+      g[j] = eps * (logB[j]! - mx - Math.log(s));
+    }
+    for (let i = 0; i < n1; i++) {
+      const row = i * n2;
+      let mx = -Infinity;
+      for (let j = 0; j < n2; j++) {
+        const z = (g[j]! - C[row + j]!) / eps;
+        if (z > mx) mx = z;
+      }
+      let s = 0;
+      for (let j = 0; j < n2; j++) s += Math.exp((g[j]! - C[row + j]!) / eps - mx);
+      f[i] = eps * (logA[i]! - mx - Math.log(s));
+    }
+  }
+
+  private rebuild(C: Float64Array, eps: number): void {
+    const { n1, n2, Kt, f, g, u, v } = this;
+    for (let i = 0; i < n1; i++) {
+      const row = i * n2;
+      const fi = f[i]!;
+      for (let j = 0; j < n2; j++) Kt[row + j] = Math.exp((fi + g[j]! - C[row + j]!) / eps);
+    }
+    u.fill(1);
+    v.fill(1);
+  }
+
+  private absorb(eps: number): void {
+    const { n1, n2, f, g, u, v } = this;
+    for (let i = 0; i < n1; i++) f[i] = f[i]! + eps * Math.log(u[i]!);
+    for (let j = 0; j < n2; j++) g[j] = g[j]! + eps * Math.log(v[j]!);
+  }
+
+  /**
+   * Rows of the plan for potentials g (f eliminated): f_i = ε(log a_i − LSE_j((g_j − C_ij)/ε)),
+   * T_ij = exp((f_i + g_j − C_ij)/ε). Writes T, f and the column sums; returns ‖b − c‖₂².
+   */
+  private planFromG(C: Float64Array, eps: number, g: Float64Array, f: Float64Array, T: Float64Array, c: Float64Array): number {
+    const { n1, n2, a, b, logA } = this;
+    c.fill(0);
+    for (let i = 0; i < n1; i++) {
+      const row = i * n2;
+      let mx = -Infinity;
+      for (let j = 0; j < n2; j++) {
+        const z = (g[j]! - C[row + j]!) / eps;
+        T[row + j] = z;
+        if (z > mx) mx = z;
+      }
+      let s = 0;
+      for (let j = 0; j < n2; j++) {
+        const e = Math.exp(T[row + j]! - mx);
+        T[row + j] = e;
+        s += e;
+      }
+      f[i] = eps * (logA[i]! - mx - Math.log(s));
+      const scale = a[i]! / s;
+      for (let j = 0; j < n2; j++) {
+        const t = T[row + j]! * scale;
+        T[row + j] = t;
+        c[j] = c[j]! + t;
+      }
+    }
+    let r2 = 0;
+    for (let j = 0; j < n2; j++) {
+      const d = b[j]! - c[j]!;
+      r2 += d * d;
+    }
+    return r2;
+  }
+
+  /**
+   * Newton on the semi-dual ψ(g) = ⟨b, g⟩ + ⟨a, f(g)⟩ from the current potentials. The gauge
+   * (g + t, f − t) is fixed by pinning the step of the heaviest column to 0. Steps are damped by
+   * halving until ‖b − c‖₂ decreases. Returns the number of steps taken; f and g are updated.
+   */
+  private newton(C: Float64Array, eps: number, tol: number, maxSteps: number): { steps: number; l1: number } {
+    const { n1, n2, a, b, f, g } = this;
+    if (!this.nt) {
+      this.nt = {
+        T: new Float64Array(n1 * n2),
+        Wt: new Float64Array(n2 * n1),
+        S: new Float64Array(n2 * n2),
+        rhs: new Float64Array(n2),
+        dg: new Float64Array(n2),
+        gTry: new Float64Array(n2),
+        fTry: new Float64Array(n1),
+        c: new Float64Array(n2),
+      };
+    }
+    const { T, Wt, S, rhs, dg, gTry, fTry, c } = this.nt;
+    let r2 = this.planFromG(C, eps, g, f, T, c);
+    let steps = 0;
+    let l1 = Infinity;
+    while (steps < maxSteps) {
+      l1 = 0;
+      for (let j = 0; j < n2; j++) l1 += Math.abs(b[j]! - c[j]!);
+      if (l1 < tol) break;
+      // S = diag(c) − Wᵀ·W with W = diag(a)^(−1/2)·T, built as rows of Wᵀ.
+      for (let i = 0; i < n1; i++) {
+        const s = 1 / Math.sqrt(a[i]!);
+        const row = i * n2;
+        for (let j = 0; j < n2; j++) Wt[j * n1 + i] = T[row + j]! * s;
+      }
+      mulABt(Wt, Wt, n2, n1, n2, S);
+      let pin = 0;
+      for (let j = 0; j < n2; j++) {
+        S[j * n2 + j] = c[j]! - S[j * n2 + j]!;
+        for (let l = 0; l < n2; l++) if (l !== j) S[j * n2 + l] = -S[j * n2 + l]!;
+        rhs[j] = eps * (b[j]! - c[j]!);
+        if (c[j]! > c[pin]!) pin = j;
+      }
+      if (!solvePinned(S, rhs, dg, n2, pin)) break;
+      // Damped step on the merit ‖b − c‖₂.
+      let t = 1;
+      let accepted = false;
+      for (let h = 0; h < 30; h++) {
+        for (let j = 0; j < n2; j++) gTry[j] = g[j]! + t * dg[j]!;
+        const r2Try = this.planFromG(C, eps, gTry, fTry, T, c);
+        if (r2Try < r2) {
+          g.set(gTry);
+          f.set(fTry);
+          r2 = r2Try;
+          accepted = true;
+          break;
+        }
+        t *= 0.5;
+      }
+      steps++;
+      if (!accepted) {
+        // Restore T and c for the current potentials; Sinkhorn takes over again.
+        r2 = this.planFromG(C, eps, g, f, T, c);
+        l1 = 0;
+        for (let j = 0; j < n2; j++) l1 += Math.abs(b[j]! - c[j]!);
+        break;
+      }
+    }
+    return { steps, l1 };
+  }
+
+  solve(C: Float64Array, eps: number, opts: LogOptions, plan: Float64Array): LogStats {
+    const { n1, n2, Kt, u, v, vNew, ktu, a, b } = this;
+    if (!(opts.warmStart && this.hasPotentials)) {
+      this.f.fill(0);
+      this.g.fill(0);
+    }
+    this.hasPotentials = true;
+    let lseSweeps = 1;
+    let absorptions = 1;
+    this.lseSweep(C, eps);
+    this.rebuild(C, eps);
+    let sweeps = 0;
+    let converged = false;
+    let err = Infinity;
+    let newtonSteps = 0;
+    let sinceNewton = 0;
+    const burst = opts.burst ?? 50;
+    let newtonAllowed = n2 <= (opts.newtonMaxSize ?? 1500) && n2 > 1;
+    while (true) {
+      ktu.fill(0);
+      for (let i = 0; i < n1; i++) {
+        const ui = u[i]!;
+        const row = i * n2;
+        for (let j = 0; j < n2; j++) ktu[j] = ktu[j]! + Kt[row + j]! * ui;
+      }
+      err = 0;
+      for (let j = 0; j < n2; j++) err += Math.abs(v[j]! * ktu[j]! - b[j]!);
+      if (err < opts.tol) {
+        converged = true;
+        break;
+      }
+      if (sweeps >= opts.maxSweeps) break;
+      if (newtonAllowed && sinceNewton >= burst) {
+        this.absorb(eps);
+        const res = this.newton(C, eps, opts.tol, 100);
+        newtonSteps += res.steps;
+        // Newton that stalls is not retried before another burst proves Sinkhorn slow too.
+        if (res.steps === 0 || res.l1 >= err) newtonAllowed = false;
+        sinceNewton = 0;
+        this.rebuild(C, eps);
+        absorptions++;
+        continue;
+      }
+      sweeps++;
+      sinceNewton++;
+      let ok = err === err;
+      let far = false;
+      for (let j = 0; j < n2; j++) {
+        const x = b[j]! / ktu[j]!;
+        vNew[j] = x;
+        if (!(x > 0 && x < Infinity)) ok = false;
+      }
+      if (ok) {
+        v.set(vNew);
+        for (let i = 0; i < n1; i++) {
+          const row = i * n2;
+          let s = 0;
+          for (let j = 0; j < n2; j++) s += Kt[row + j]! * v[j]!;
+          const x = a[i]! / s;
+          if (!(x > 0 && x < Infinity)) {
+            ok = false;
+            break;
+          }
+          u[i] = x;
+        }
+      }
+      if (!ok) {
+        // Leave the scaled form: fold what is still finite, then one exact log-domain sweep.
+        for (let i = 0; i < n1; i++) if (!(u[i]! > 0 && u[i]! < Infinity)) u[i] = 1;
+        for (let j = 0; j < n2; j++) if (!(v[j]! > 0 && v[j]! < Infinity)) v[j] = 1;
+        this.absorb(eps);
+        this.lseSweep(C, eps);
+        lseSweeps++;
+        this.rebuild(C, eps);
+        absorptions++;
+        continue;
+      }
+      for (let i = 0; i < n1 && !far; i++) if (Math.abs(Math.log(u[i]!)) > ABSORB_LOG) far = true;
+      for (let j = 0; j < n2 && !far; j++) if (Math.abs(Math.log(v[j]!)) > ABSORB_LOG) far = true;
+      if (far) {
+        this.absorb(eps);
+        this.rebuild(C, eps);
+        absorptions++;
+      }
+    }
+    for (let i = 0; i < n1; i++) {
+      const row = i * n2;
+      const ui = u[i]!;
+      for (let j = 0; j < n2; j++) plan[row + j] = ui * Kt[row + j]! * v[j]!;
+    }
+    // Keep the potentials of this solution for a warm start.
+    this.absorb(eps);
+    u.fill(1);
+    v.fill(1);
+    return { sweeps, converged, numericalError: false, marginalError: err, absorptions, lseSweeps, newtonSteps };
+  }
+}

@@ -1,0 +1,590 @@
+/**
+ * The Storage contract on an embedded LMDB environment (npm `lmdb`). Records are JSON text under
+ * ordered array keys, so every list is a key-range scan:
+ *
+ *   ['meta', 'schema']                      → schema version
+ *   ['s',  tenant, id]                      → session          ['si', tenant, createdMs, id] → status
+ *   ['t',  tenant, id]                      → trace (flags included)
+ *   ['tc', tenant, createdMs, id]           → status           (every trace, by time)
+ *   ['ts', tenant, sessionId, createdMs, id]→ status           (traces of a session, by time)
+ *   ['tf', tenant, kind, createdMs, id]     → ''               (traces carrying a flag kind)
+ *   ['f',  tenant, n] → flag (n: tenant-wide insertion order)   ['fid', tenant, flagId] → n
+ *   ['ft', tenant, traceId, n] / ['fk', tenant, kind, n] → ''  (flags by trace / by kind)
+ *   ['c',  tenant, traceId, n]              → checkpoint
+ *   ['q',  tenant, traceId]                 → quarantine state
+ *   ['p',  tenant, traceId, seq]            → provenance entry
+ *   ['rd', tenant, id] → RD series (points included)           ['rds', tenant, sessionId, id] → ''
+ *   ['n',  tenant, name]                    → counter value
+ *
+ * Every write runs as an LMDB child transaction inside lmdb-js's batched write transaction: it can
+ * read its own state, it is rolled back as a whole when it throws, and LMDB's single-writer lock
+ * (shared by every process that opens the environment) serialises it against all other writers —
+ * which is what keeps a provenance chain linear across processes, not an in-process lock.
+ */
+import { mkdirSync } from 'node:fs';
+import { open, type RootDatabase } from 'lmdb';
+import {
+  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
+  retryOnConflict, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
+} from 'limit-graph';
+
+export const KV_SCHEMA_VERSION = 1;
+const PLUGIN = 'storage-kv';
+/** Above every epoch-ms key (year 9999 is 2.5e14) and below nothing we store. */
+const MAX_TIME = Number.MAX_SAFE_INTEGER;
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+type Key = (string | number)[];
+
+export interface KvStorageConfig {
+  /** LMDB environment folder. */
+  path: string;
+  noSync: boolean;
+  maxRecordBytes: number;
+  mapSize?: number;
+}
+
+/** Thrown inside a transaction when a conditional provenance insert finds its seq taken. */
+class SeqTaken extends Error {}
+
+export class KvStorage implements Storage {
+  readonly backend = 'kv';
+  /** LMDB's write lock and reader table live in the environment's lock file: every process sees them. */
+  readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
+  readonly maxRecordBytes: number;
+  #db: RootDatabase<string, Key> | undefined;
+
+  constructor(readonly config: KvStorageConfig) {
+    this.maxRecordBytes = config.maxRecordBytes;
+  }
+
+  get path(): string {
+    return this.config.path;
+  }
+
+  // ── lifecycle ────────────────────────────────────────────────────────────────────────────────
+
+  async open(): Promise<void> {
+    if (!this.#db) {
+      try {
+        mkdirSync(this.config.path, { recursive: true });
+        this.#db = open<string, Key>({
+          path: this.config.path,
+          // JSON text as values: the stored form is what is size-checked and what every backend returns.
+          encoding: 'string',
+          noSync: this.config.noSync,
+          // noSync cannot be combined with overlappingSync; without noSync it moves the fsync out of the write lock.
+          ...(this.config.noSync ? { overlappingSync: false } : {}),
+          ...(this.config.mapSize ? { mapSize: this.config.mapSize } : {}),
+        });
+      } catch (error) {
+        throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open LMDB environment ${this.config.path}: ${(error as Error).message}`, {
+          plugin: PLUGIN, cause: error, fix: 'Check that the folder is writable and not on a network file system (LMDB needs working mmap and file locks).',
+        });
+      }
+    }
+    await this.#migrate();
+  }
+
+  async #migrate(): Promise<void> {
+    const db = this.#open();
+    try {
+      await this.#write(() => {
+        const current = Number(db.get(['meta', 'schema']) ?? 0);
+        if (current > KV_SCHEMA_VERSION) {
+          throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The KV store at ${this.config.path} has schema version ${current}; this plugin knows up to ${KV_SCHEMA_VERSION}`, {
+            plugin: PLUGIN, fix: 'Upgrade limit-graph to the version that wrote this store.',
+          });
+        }
+        // Version 1 is the key layout above; LMDB needs no tables, so migrating means recording it.
+        if (current < KV_SCHEMA_VERSION) db.put(['meta', 'schema'], String(KV_SCHEMA_VERSION));
+      });
+    } catch (error) {
+      if (error instanceof LimitError) throw error;
+      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `Migrating the KV store at ${this.config.path} failed: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    if (!db) return;
+    this.#db = undefined;
+    await db.close();
+  }
+
+  async health(): Promise<HealthResult> {
+    const started = performance.now();
+    try {
+      const db = this.#open();
+      const key: Key = ['health', `${process.pid}-${Math.random().toString(36).slice(2)}`];
+      const value = new Date().toISOString();
+      await this.#write(() => db.put(key, value));
+      const readBack = db.get(key);
+      await this.#write(() => db.remove(key));
+      if (readBack !== value) return { status: 'fail', message: 'health probe read back a different value', checks: [{ name: 'read-write', status: 'fail' }] };
+      const stat = db.getStats() as { entryCount?: number; mapSize?: number };
+      return {
+        status: 'ok',
+        message: `LMDB at ${this.config.path}`,
+        checks: [{ name: 'read-write', status: 'ok', message: `${(performance.now() - started).toFixed(1)} ms` }],
+        details: { path: this.config.path, schemaVersion: Number(db.get(['meta', 'schema'])), entries: stat.entryCount, noSync: this.config.noSync },
+      };
+    } catch (error) {
+      return { status: 'fail', message: (error as Error).message, checks: [{ name: 'read-write', status: 'fail', message: (error as Error).message }] };
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    return Number(this.#open().get(['meta', 'schema']) ?? 0);
+  }
+
+  #open(): RootDatabase<string, Key> {
+    if (!this.#db) {
+      throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `KV storage ${this.config.path} is not open`, {
+        plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().',
+      });
+    }
+    return this.#db;
+  }
+
+  /**
+   * Runs `fn` as one child transaction of lmdb-js's next batched write transaction: reads inside see
+   * the latest committed state plus the transaction's own writes; a throw rolls back everything `fn`
+   * wrote. Resolves once committed — and, unless noSync, flushed to disk.
+   */
+  async #write<T>(fn: () => T): Promise<T> {
+    const db = this.#open();
+    const result = await db.childTransaction(fn);
+    if (!this.config.noSync) await db.flushed;
+    return result;
+  }
+
+  #json<T>(key: Key): T | undefined {
+    const text = this.#open().get(key);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+
+  /** Keys (and values) under `prefix`, ascending; `reverse` walks from the top. */
+  #range(prefix: Key, options: { reverse?: boolean; limit?: number } = {}) {
+    const db = this.#open();
+    // Any key with more elements than the prefix sorts after the prefix itself and before prefix+[MAX string].
+    const low = prefix;
+    const high = [...prefix, '\uffff'];
+    return options.reverse
+      ? db.getRange({ start: high, end: low, reverse: true, ...(options.limit ? { limit: options.limit } : {}) })
+      : db.getRange({ start: low, end: high, ...(options.limit ? { limit: options.limit } : {}) });
+  }
+
+  // ── sessions ─────────────────────────────────────────────────────────────────────────────────
+
+  async createSession(input: Session): Promise<Session> {
+    const session = validate.session(input);
+    const text = serializeRecord(session, 'session', this.maxRecordBytes);
+    this.#open();
+    await this.#write(() => this.#putSession(session, text));
+    return session;
+  }
+
+  #putSession(session: Session, text: string): void {
+    const db = this.#open();
+    if (db.doesExist(['s', session.tenant, session.id])) throw conflict('session', session.tenant, session.id);
+    db.put(['s', session.tenant, session.id], text);
+    db.put(['si', session.tenant, timeKey(session.createdAt), session.id], session.status);
+  }
+
+  async getSession(tenant: string, id: string): Promise<Session | null> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    return this.#json<Session>(['s', tenant, id]) ?? null;
+  }
+
+  async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
+    validate.tenant(tenant);
+    const q = validate.sessionQuery(query);
+    const rows: Session[] = [];
+    for (const { key, value } of this.#scanByTime(['si', tenant], q.after)) {
+      if (q.status !== undefined && value !== q.status) continue;
+      const session = this.#json<Session>(['s', tenant, key[key.length - 1] as string]);
+      // The index value may lag a concurrent close by one read; the record decides.
+      if (!session || (q.status !== undefined && session.status !== q.status)) continue;
+      rows.push(session);
+      if (rows.length > q.limit) break;
+    }
+    return pageOf(rows, q.limit);
+  }
+
+  async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    const at = validate.timestamp(closedAt, 'closedAt');
+    const db = this.#open();
+    return this.#write(() => {
+      const session = this.#json<Session>(['s', tenant, id]);
+      if (!session) throw notFound('session', tenant, id);
+      if (session.status === 'closed') return session;
+      const closed: Session = { ...session, status: 'closed', closedAt: at };
+      db.put(['s', tenant, id], serializeRecord(closed, 'session', this.maxRecordBytes));
+      db.put(['si', tenant, timeKey(closed.createdAt), id], closed.status);
+      return closed;
+    });
+  }
+
+  // ── traces ───────────────────────────────────────────────────────────────────────────────────
+
+  async createTrace(input: Trace): Promise<Trace> {
+    const trace = validate.trace(input);
+    const text = serializeRecord(trace, 'trace', this.maxRecordBytes);
+    const flagTexts = this.#flagTexts(trace);
+    this.#open();
+    await this.#write(() => this.#putNewTrace(trace, text, flagTexts));
+    return trace;
+  }
+
+  /** The flags a trace is created with, validated and size-checked up front. */
+  #flagTexts(trace: Trace): string[] {
+    return trace.flags.map((f) => {
+      if (f.traceId !== trace.id) throw new LimitError('LIMIT_VALIDATION', `Invalid trace: flag "${f.id}" names trace "${f.traceId}", not "${trace.id}"`);
+      return serializeRecord(f, 'flag', this.maxRecordBytes);
+    });
+  }
+
+  #putNewTrace(trace: Trace, text: string, flagTexts: string[]): void {
+    const db = this.#open();
+    const { tenant, id } = trace;
+    if (db.doesExist(['t', tenant, id])) throw conflict('trace', tenant, id);
+    const ms = timeKey(trace.createdAt);
+    db.put(['t', tenant, id], text);
+    db.put(['tc', tenant, ms, id], trace.status);
+    db.put(['ts', tenant, trace.sessionId, ms, id], trace.status);
+    if (trace.flags.length > 0) {
+      trace.flags.forEach((flag, i) => this.#putFlagRecord(tenant, flag, flagTexts[i]!));
+      for (const kind of new Set(trace.flags.map((f) => f.kind))) db.put(['tf', tenant, kind, ms, id], '');
+    }
+  }
+
+  async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const p = validate.tracePatch(patch);
+    this.#open();
+    return this.#write(() => this.#applyUpdate(tenant, id, p));
+  }
+
+  #applyUpdate(tenant: string, id: string, patch: TracePatch): Trace {
+    const db = this.#open();
+    const trace = this.#json<Trace>(['t', tenant, id]);
+    if (!trace) throw notFound('trace', tenant, id);
+    const next = applyTracePatch(trace, patch);
+    db.put(['t', tenant, id], serializeRecord(next, 'trace', this.maxRecordBytes));
+    if (next.status !== trace.status) {
+      const ms = timeKey(trace.createdAt);
+      db.put(['tc', tenant, ms, id], next.status);
+      db.put(['ts', tenant, trace.sessionId, ms, id], next.status);
+    }
+    return next;
+  }
+
+  async getTrace(tenant: string, id: string): Promise<Trace | null> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    return this.#json<Trace>(['t', tenant, id]) ?? null;
+  }
+
+  async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
+    validate.tenant(tenant);
+    const q = validate.traceQuery(query);
+    // The narrowest index that the query names; the rest is filtered on the way.
+    const prefix: Key = q.sessionId !== undefined ? ['ts', tenant, q.sessionId] : q.flagKind !== undefined ? ['tf', tenant, q.flagKind] : ['tc', tenant];
+    const statusInIndex = prefix[0] !== 'tf';
+    const rows: Trace[] = [];
+    for (const { key, value } of this.#scanByTime(prefix, q.after, q.fromMs, q.toMs)) {
+      if (statusInIndex && q.statuses && !q.statuses.includes(value as Trace['status'])) continue;
+      const trace = this.#json<Trace>(['t', tenant, key[key.length - 1] as string]);
+      if (!trace || !matchesTraceQuery(trace, q)) continue;
+      rows.push(trace);
+      if (rows.length > q.limit) break;
+    }
+    return pageOf(rows, q.limit);
+  }
+
+  /**
+   * Index entries `[...prefix, createdMs, id]` newest first, strictly after the cursor, with
+   * createdMs in [fromMs, toMs).
+   */
+  *#scanByTime(prefix: Key, after?: CursorPosition, fromMs?: number, toMs?: number): Generator<{ key: Key; value: string }> {
+    const db = this.#open();
+    let start: Key = [...prefix, toMs ?? MAX_TIME];
+    // In reverse, `start` is inclusive: [prefix, toMs] itself is never stored, and [prefix, toMs, id] sorts above it.
+    if (after && (toMs === undefined || after.t < toMs)) start = [...prefix, after.t, after.id];
+    const end: Key = fromMs === undefined ? prefix : [...prefix, fromMs];
+    const depth = prefix.length;
+    for (const entry of db.getRange({ start, end, reverse: true })) {
+      const key = entry.key;
+      if (after && key[depth] === after.t && key[depth + 1] === after.id) continue;
+      yield { key, value: entry.value };
+    }
+  }
+
+  // ── provenance ───────────────────────────────────────────────────────────────────────────────
+
+  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+    validate.tenant(tenant);
+    const parsed = validate.provenanceInput(input);
+    // The entry adds seq and two hashes to the input: a cheap early refusal before any transaction.
+    assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
+    const db = this.#open();
+    return retryOnConflict(
+      () =>
+        this.#write(() => {
+          if (!db.doesExist(['t', tenant, parsed.traceId])) throw notFound('trace', tenant, parsed.traceId);
+          const head = this.#provenanceHead(tenant, parsed.traceId);
+          const entry = nextProvenanceEntry(parsed, head);
+          const text = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+          // The write lock already serialises writers; the no-overwrite put is the constraint that
+          // would refuse a second entry at the same seq even if it did not.
+          // lmdb's typings say void; at run time putSync returns false when noOverwrite finds the key.
+          const written = db.putSync(['p', tenant, parsed.traceId, entry.seq], text, { noOverwrite: true }) as unknown as boolean;
+          if (!written) throw new SeqTaken(`seq ${entry.seq} taken`);
+          return entry;
+        }),
+      { retryable: (e) => e instanceof SeqTaken, what: `Appending provenance to trace "${parsed.traceId}"` },
+    );
+  }
+
+  #provenanceHead(tenant: string, traceId: string): ProvenanceEntry | undefined {
+    for (const { value } of this.#open().getRange({ start: ['p', tenant, traceId, MAX_SEQ], end: ['p', tenant, traceId], reverse: true, limit: 1 })) {
+      return JSON.parse(value) as ProvenanceEntry;
+    }
+    return undefined;
+  }
+
+  async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    return [...this.#range(['p', tenant, traceId])].map(({ value }) => JSON.parse(value) as ProvenanceEntry);
+  }
+
+  async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
+    return verifyProvenanceChain(await this.listProvenance(tenant, traceId));
+  }
+
+  // ── flags, checkpoints, quarantine ───────────────────────────────────────────────────────────
+
+  async addFlag(tenant: string, input: Flag): Promise<Flag> {
+    validate.tenant(tenant);
+    const flag = validate.flag(input);
+    const text = serializeRecord(flag, 'flag', this.maxRecordBytes);
+    this.#open();
+    await this.#write(() => this.#applyAddFlag(tenant, flag, text));
+    return flag;
+  }
+
+  #applyAddFlag(tenant: string, flag: Flag, text: string): void {
+    const db = this.#open();
+    const trace = this.#json<Trace>(['t', tenant, flag.traceId]);
+    if (!trace) throw notFound('trace', tenant, flag.traceId);
+    this.#putFlagRecord(tenant, flag, text);
+    const hadKind = trace.flags.some((f) => f.kind === flag.kind);
+    const next: Trace = { ...trace, flags: [...trace.flags, flag] };
+    db.put(['t', tenant, trace.id], serializeRecord(next, 'trace', this.maxRecordBytes));
+    if (!hadKind) db.put(['tf', tenant, flag.kind, timeKey(trace.createdAt), trace.id], '');
+  }
+
+  /** The flag's own record and its indexes; refuses a flag id the tenant already has. */
+  #putFlagRecord(tenant: string, flag: Flag, text: string): void {
+    const db = this.#open();
+    if (db.doesExist(['fid', tenant, flag.id])) throw conflict('flag', tenant, flag.id);
+    const n = this.#lastNumber(['f', tenant]) + 1;
+    db.put(['f', tenant, n], text);
+    db.put(['fid', tenant, flag.id], String(n));
+    db.put(['ft', tenant, flag.traceId, n], '');
+    db.put(['fk', tenant, flag.kind, n], '');
+  }
+
+  /** The largest number under `prefix` (keys `[...prefix, n]`), or 0. */
+  #lastNumber(prefix: Key): number {
+    for (const { key } of this.#open().getRange({ start: [...prefix, MAX_SEQ], end: prefix, reverse: true, limit: 1 })) {
+      return key[prefix.length] as number;
+    }
+    return 0;
+  }
+
+  async listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]> {
+    validate.tenant(tenant);
+    const q = validate.flagQuery(query);
+    const flags: Flag[] = [];
+    if (q.traceId === undefined && q.kind === undefined) {
+      for (const { value } of this.#range(['f', tenant])) flags.push(JSON.parse(value) as Flag);
+      return flags;
+    }
+    const prefix: Key = q.traceId !== undefined ? ['ft', tenant, q.traceId] : ['fk', tenant, q.kind!];
+    for (const { key } of this.#range(prefix)) {
+      const flag = this.#json<Flag>(['f', tenant, key[key.length - 1] as number]);
+      if (flag && (q.kind === undefined || flag.kind === q.kind)) flags.push(flag);
+    }
+    return flags;
+  }
+
+  async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
+    validate.tenant(tenant);
+    const checkpoint = validate.checkpoint(input);
+    const text = serializeRecord(checkpoint, 'checkpoint', this.maxRecordBytes);
+    this.#open();
+    await this.#write(() => this.#applyAddCheckpoint(tenant, checkpoint, text));
+    return checkpoint;
+  }
+
+  #applyAddCheckpoint(tenant: string, checkpoint: Checkpoint, text: string): void {
+    const db = this.#open();
+    if (!db.doesExist(['t', tenant, checkpoint.traceId])) throw notFound('trace', tenant, checkpoint.traceId);
+    const prefix: Key = ['c', tenant, checkpoint.traceId];
+    db.put([...prefix, this.#lastNumber(prefix) + 1], text);
+  }
+
+  async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    return [...this.#range(['c', tenant, traceId])].map(({ value }) => JSON.parse(value) as Checkpoint);
+  }
+
+  async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
+    validate.tenant(tenant);
+    const state = validate.quarantine(input);
+    const text = serializeRecord(state, 'quarantine state', this.maxRecordBytes);
+    this.#open();
+    await this.#write(() => this.#applyQuarantine(tenant, state, text));
+    return state;
+  }
+
+  #applyQuarantine(tenant: string, state: QuarantineState, text: string): void {
+    const db = this.#open();
+    if (!db.doesExist(['t', tenant, state.traceId])) throw notFound('trace', tenant, state.traceId);
+    db.put(['q', tenant, state.traceId], text);
+  }
+
+  async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    return this.#json<QuarantineState>(['q', tenant, traceId]) ?? null;
+  }
+
+  async listQuarantined(tenant: string): Promise<QuarantineState[]> {
+    validate.tenant(tenant);
+    return [...this.#range(['q', tenant])].map(({ value }) => JSON.parse(value) as QuarantineState).filter((q) => q.quarantined);
+  }
+
+  // ── rate–distortion ──────────────────────────────────────────────────────────────────────────
+
+  async createRdSeries(input: RdSeries): Promise<RdSeries> {
+    const series = validate.rdSeries(input);
+    const text = serializeRecord(series, 'RD series', this.maxRecordBytes);
+    const db = this.#open();
+    await this.#write(() => {
+      if (db.doesExist(['rd', series.tenant, series.id])) throw conflict('RD series', series.tenant, series.id);
+      db.put(['rd', series.tenant, series.id], text);
+      db.put(['rds', series.tenant, series.sessionId, series.id], '');
+    });
+    return series;
+  }
+
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+    validate.tenant(tenant);
+    assertId(seriesId, 'RD series id');
+    const point = validate.rdPoint(input);
+    const db = this.#open();
+    return this.#write(() => {
+      const series = this.#json<RdSeries>(['rd', tenant, seriesId]);
+      if (!series) throw notFound('RD series', tenant, seriesId);
+      const next: RdSeries = { ...series, points: [...series.points, point] };
+      db.put(['rd', tenant, seriesId], serializeRecord(next, 'RD series', this.maxRecordBytes));
+      return next;
+    });
+  }
+
+  async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
+    validate.tenant(tenant);
+    assertId(id, 'RD series id');
+    return this.#json<RdSeries>(['rd', tenant, id]) ?? null;
+  }
+
+  async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
+    validate.tenant(tenant);
+    if (query?.sessionId !== undefined) {
+      const sessionId = assertId(query.sessionId, 'session id');
+      return [...this.#range(['rds', tenant, sessionId])]
+        .map(({ key }) => this.#json<RdSeries>(['rd', tenant, key[key.length - 1] as string]))
+        .filter((s): s is RdSeries => s !== undefined);
+    }
+    return [...this.#range(['rd', tenant])].map(({ value }) => JSON.parse(value) as RdSeries);
+  }
+
+  // ── counters ─────────────────────────────────────────────────────────────────────────────────
+
+  async incrementCounters(tenant: string, deltas: Counters): Promise<void> {
+    validate.tenant(tenant);
+    const d = this.#counterDeltas(deltas);
+    this.#open();
+    await this.#write(() => this.#applyCounters(tenant, d));
+  }
+
+  #counterDeltas(deltas: Counters): Counters {
+    const d = validate.counters(deltas);
+    for (const name of Object.keys(d)) {
+      // LMDB's ordered keys use NUL as the array delimiter.
+      if (name.includes('\0')) throw new LimitError('LIMIT_VALIDATION', `Invalid counter name ${JSON.stringify(name)}: it contains a NUL character`);
+    }
+    return d;
+  }
+
+  #applyCounters(tenant: string, deltas: Counters): void {
+    const db = this.#open();
+    for (const [name, delta] of Object.entries(deltas)) {
+      db.put(['n', tenant, name], String(Number(db.get(['n', tenant, name]) ?? 0) + delta));
+    }
+  }
+
+  async getCounters(tenant: string): Promise<Counters> {
+    validate.tenant(tenant);
+    const counters: Counters = {};
+    for (const { key, value } of this.#range(['n', tenant])) counters[key[2] as string] = Number(value);
+    return counters;
+  }
+
+  // ── batch ────────────────────────────────────────────────────────────────────────────────────
+
+  async batch(tenant: string, ops: BatchOp[]): Promise<void> {
+    const valid = validate.batch(tenant, ops);
+    if (valid.length === 0) return;
+    // Serialise (and size-check) every record before the transaction: nothing is written if one is too large.
+    const texts = valid.map((op) => {
+      switch (op.op) {
+        case 'createSession': return serializeRecord(op.session, 'session', this.maxRecordBytes);
+        case 'createTrace': return serializeRecord(op.trace, 'trace', this.maxRecordBytes);
+        case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
+        case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
+        case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
+        default: return '';
+      }
+    });
+    const flagTexts = valid.map((op) => (op.op === 'createTrace' && op.trace.flags.length > 0 ? this.#flagTexts(op.trace) : []));
+    const deltas = valid.map((op) => (op.op === 'incrementCounters' ? this.#counterDeltas(op.deltas) : {}));
+    this.#open();
+    await this.#write(() => {
+      for (let i = 0; i < valid.length; i++) {
+        const op = valid[i]!;
+        switch (op.op) {
+          case 'createSession': this.#putSession(op.session, texts[i]!); break;
+          case 'createTrace': this.#putNewTrace(op.trace, texts[i]!, flagTexts[i]!); break;
+          case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch); break;
+          case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
+          case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
+          case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
+          case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,145 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { open } from 'lmdb';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, type Storage } from 'limit-graph';
+import { crashTest, multiProcessProvenance, storageConformance, makeTrace, type StorageFixture } from 'limit-graph/testing';
+import storageKv, { KvStorage } from '../../plugins/storage-kv/index.ts';
+
+const tempDir = () => mkdtempSync(path.join(tmpdir(), 'limit-kv-'));
+
+const openStore = async (dir: string, noSync = false): Promise<KvStorage> => {
+  const s = new KvStorage({ path: dir, noSync, maxRecordBytes: 4 * 1024 * 1024 });
+  await s.open();
+  return s;
+};
+
+/** Rewrites a stored provenance entry through a second LMDB handle, as someone with the files would. */
+function tamper(dir: string) {
+  return async (tenant: string, traceId: string, seq: number, patch: Record<string, unknown>) => {
+    const db = open<string, (string | number)[]>({ path: dir, encoding: 'string' });
+    try {
+      const key = ['p', tenant, traceId, seq];
+      const text = db.get(key);
+      if (text === undefined) throw new Error(`no provenance entry ${key.join('/')}`);
+      await db.put(key, JSON.stringify({ ...JSON.parse(text), ...patch }));
+    } finally {
+      await db.close();
+    }
+  };
+}
+
+storageConformance('storage-kv', async (): Promise<StorageFixture> => {
+  const dir = tempDir();
+  return {
+    storage: await openStore(dir),
+    reopen: () => openStore(dir),
+    tamper: tamper(dir),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}, { supports: { multiProcess: true, crashSafe: true, transactions: true } });
+
+describe('storage-kv plugin', () => {
+  it('is selected by storage: "kv", opens in boot under <dataDir>/kv, reports health and closes on dispose', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'kv', dataDir: dir, plugins: {} }, env: {} });
+      const storage = rt.resolve('storage') as KvStorage;
+      expect(storage.backend).toBe('kv');
+      expect(storage.supports).toEqual({ multiProcess: true, crashSafe: true, transactions: true });
+      expect(storage.path).toBe(path.join(dir, 'kv'));
+      expect(await storage.schemaVersion()).toBe(1);
+      const [health] = await rt.health();
+      expect(health).toMatchObject({ plugin: 'storage-kv', status: 'ok', checks: [expect.objectContaining({ name: 'read-write', status: 'ok' })] });
+      await rt.close();
+      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes path and noSync from the environment and refuses a bad boolean', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({
+        config: { logLevel: 'silent', plugins: {} }, plugins: [storageKv],
+        env: { LIMIT_KV_PATH: path.join(dir, 'elsewhere'), LIMIT_KV_NO_SYNC: 'true' },
+      });
+      const storage = rt.resolve('storage') as KvStorage;
+      expect(storage.path).toBe(path.join(dir, 'elsewhere'));
+      expect(storage.config.noSync).toBe(true);
+      await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+      expect(await storage.getTrace('t1', 'tr1')).toMatchObject({ id: 'tr1' });
+      await rt.close();
+      await expect(createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [storageKv], env: { LIMIT_KV_NO_SYNC: 'maybe' } }))
+        .rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('noSync') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a store written by a newer schema version', async () => {
+    const dir = tempDir();
+    try {
+      const s = await openStore(dir);
+      await s.close();
+      const db = open<string, (string | number)[]>({ path: dir, encoding: 'string' });
+      await db.put(['meta', 'schema'], '99');
+      await db.close();
+      await expect(openStore(dir)).rejects.toMatchObject({ code: 'LIMIT_STORAGE_MIGRATION_FAILED', message: expect.stringContaining('99') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sees writes of another handle on the same folder (what several processes share)', async () => {
+    const dir = tempDir();
+    const a = await openStore(dir);
+    const b = new KvStorage({ path: dir, noSync: false, maxRecordBytes: 1 << 20 });
+    await b.open();
+    try {
+      await a.createTrace(makeTrace('t1', 'tr1', 's1'));
+      await b.appendProvenance('t1', { traceId: 'tr1', at: new Date().toISOString(), actor: 'b', action: 'x' });
+      await a.appendProvenance('t1', { traceId: 'tr1', at: new Date().toISOString(), actor: 'a', action: 'x' });
+      expect((await b.listProvenance('t1', 'tr1')).map((e) => e.seq)).toEqual([0, 1]);
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('storage-kv across processes', () => {
+  it('keeps one gapless chain when 3 processes append to one trace at once', async () => {
+    const dir = tempDir();
+    try {
+      const r = await multiProcessProvenance({ plugin: 'storage-kv', options: { path: dir } }, { processes: 3, appendsEach: 100 });
+      expect(r.seqs).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      expect(r.verification).toEqual({ verified: true, length: 300, brokenAt: null });
+      expect(r.perWriter).toEqual({ 'process-0': 100, 'process-1': 100, 'process-2': 100 });
+      // The writers really interleaved (otherwise the test proves nothing about concurrency).
+      expect(r.switches).toBeGreaterThan(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('keeps every acknowledged write after SIGKILL and reopens cleanly', async () => {
+    const dir = tempDir();
+    try {
+      const r = await crashTest({ plugin: 'storage-kv', options: { path: dir } }, { minAcks: 150 });
+      expect(r.signal).toBe('SIGKILL');
+      expect(r.acknowledged.length).toBeGreaterThanOrEqual(150);
+      expect(r.missing).toEqual([]);
+      expect(r.verification.verified).toBe(true);
+      expect(r.verification.length).toBeGreaterThanOrEqual(r.acknowledged.length);
+      expect(r.counter).toBeGreaterThanOrEqual(r.acknowledged.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+export type { Storage };

@@ -5,7 +5,7 @@
  * is not used, so the one source of truth for input is the zod schema.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import type { z } from 'limit-graph';
+import { z } from 'limit-graph';
 import { ApiProblem, type FieldError } from './problem.ts';
 
 /** Who is calling: resolved from the API key (or config.tenant in `auth: none` mode). */
@@ -22,6 +22,8 @@ declare module 'fastify' {
 }
 
 type Schema = z.ZodType | undefined;
+
+const NO_QUERY = z.object({}).strict();
 type Out<S extends Schema> = S extends z.ZodType ? z.output<S> : undefined;
 
 export interface RouteInput<P extends Schema, Q extends Schema, B extends Schema> {
@@ -89,9 +91,14 @@ export function registerRoute(app: FastifyInstance, registry: RouteRegistry, spe
     handler: async (request, reply) => {
       const errors: FieldError[] = [];
       const params = parsePart(spec.params, request.params ?? {}, 'params', errors);
-      const query = parsePart(spec.query, request.query ?? {}, 'query', errors);
+      // A route without a query schema accepts no query parameters at all (strict, like bodies).
+      const query = parsePart(spec.query ?? NO_QUERY, request.query ?? {}, 'query', errors);
       let body: unknown;
-      if (spec.body) {
+      if (!spec.body) {
+        const raw = request.body;
+        const empty = raw === undefined || raw === null || (typeof raw === 'object' && !Array.isArray(raw) && Object.keys(raw).length === 0);
+        if (!empty) errors.push({ path: 'body', message: `${spec.method} ${spec.url} takes no body` });
+      } else {
         const raw = request.body === undefined && spec.bodyOptional ? {} : request.body;
         if (raw === undefined) errors.push({ path: 'body', message: 'A JSON body is required' });
         else body = parsePart(spec.body, raw, 'body', errors);

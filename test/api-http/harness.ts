@@ -31,8 +31,11 @@ export interface Server {
 /** A request with the path sent byte for byte (fetch would normalise `..` and percent-escapes). */
 export function rawRequest(base: string, method: string, rawPath: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<Res> {
   const { hostname, port } = new URL(base);
+  // Node sends DELETE/GET bodies without framing unless told the length; say it for every method.
+  if (body !== undefined) headers = { ...headers, 'content-length': String(Buffer.byteLength(body)) };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, method, path: rawPath, headers }, (res) => {
+    // One connection per request: a reused keep-alive socket the server just closed would look like a server fault.
+    const req = http.request({ host: hostname, port, method, path: rawPath, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -4,3 +4,4 @@
  */
 export * from './storage.ts';
 export * from './storage-process.ts';
+export * from './runner.ts';

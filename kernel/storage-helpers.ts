@@ -45,7 +45,11 @@ export function assertTenant(value: unknown): string {
   return assertId(value, 'tenant');
 }
 
-const TracePatchSchema = Trace.pick({ status: true, output: true, metrics: true, completedAt: true, metadata: true }).partial().strict();
+// `metadata` has a default in the Trace schema; a patch must not turn "absent" into "{}" (that would wipe it).
+const TracePatchSchema = Trace.pick({ status: true, output: true, metrics: true, completedAt: true })
+  .extend({ metadata: z.record(z.string(), z.unknown()) })
+  .partial()
+  .strict();
 const CountersSchema = z.record(z.string().min(1).max(256), z.number().finite());
 const TraceQuerySchema = z
   .object({

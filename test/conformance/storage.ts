@@ -254,7 +254,7 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(updated.flags.map((f) => f.id)).toEqual(['f1']);
         expect(await storage.getTrace('t1', 'tr1')).toEqual(updated);
         const again = await storage.updateTrace('t1', 'tr1', { status: 'quarantined' });
-        expect(again).toMatchObject({ status: 'quarantined', output: patch.output, completedAt: patch.completedAt });
+        expect(again).toMatchObject({ status: 'quarantined', output: patch.output, completedAt: patch.completedAt, metadata: { retried: true } });
       });
 
       it('refuses an invalid patch or an unknown trace, changing nothing', async () => {

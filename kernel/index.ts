@@ -1,6 +1,8 @@
 /**
  * LIMIT-Graph's public API. Plugins and applications import from here (`limit-graph`) only.
  */
+/** The zod instance the kernel validates with: use it for plugin option schemas. */
+export { z } from 'zod';
 export { createRuntime } from './runtime.ts';
 export type { CreateRuntimeOptions, Runtime, PluginInfo, PluginHealth, CloseReport } from './runtime.ts';
 export { definePlugin, isPlugin } from './plugin.ts';

@@ -1,0 +1,137 @@
+/**
+ * HTTP API throughput: autocannon against POST /traces and GET /traces/:id of the real stack
+ * (api-http → orchestrator → governance → storage-sqlite), and against a bare Fastify route doing
+ * the same HTTP work (parse a JSON body, answer JSON) in the same run, reported as a ratio.
+ *
+ *   npx tsx bench/api.ts [--duration 5] [--connections 10] [--governance default|minimal]
+ *   npm run bench -- api
+ *
+ * The load generator runs in a worker thread so that it does not share the servers' event loop.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { createRuntime } from 'limit-graph';
+import '../plugins/api-http/index.ts';
+
+const KEY = 'bench-key-0123456789abcdef';
+const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
+
+function arg(args: string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+interface Figures {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(url: string, opts: { duration: number; connections: number; method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> }): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    method: opts.method ?? 'GET',
+    body: opts.body,
+    headers: { ...opts.headers, ...(opts.body ? { 'content-type': 'application/json' } : {}) },
+    connections: opts.connections,
+    duration: opts.duration,
+    workers: 1,
+  });
+  return {
+    reqPerSec: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+export async function run(args: string[] = []): Promise<unknown> {
+  const duration = Number(arg(args, 'duration') ?? 5);
+  const connections = Number(arg(args, 'connections') ?? 10);
+  const governance = arg(args, 'governance') ?? 'default';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-api-'));
+
+  const bare = Fastify({ logger: false });
+  bare.post('/bare', async (request, reply) => reply.code(201).send({ ok: true, received: Object.keys(request.body as object).length }));
+  bare.get('/bare/:id', async (request) => ({ id: (request.params as { id: string }).id, status: 'ok' }));
+  await bare.listen({ port: 0, host: '127.0.0.1' });
+  const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}`;
+
+  const rt = await createRuntime({
+    config: {
+      storage: 'sqlite',
+      dataDir: dir,
+      logLevel: 'warn',
+      plugins: {
+        'storage-sqlite': { path: path.join(dir, 'bench.db') },
+        ...(governance === 'default' ? Object.fromEntries(PACKS.map((p) => [`governance-rules-${p}`, true])) : {}),
+        governance: governance === 'default' ? { preset: 'default', packs: PACKS } : { packs: [] },
+        'runner-python': { warm: false },
+        orchestrator: {},
+        'api-http': { listen: true, port: 0, rateLimit: false, auth: { mode: 'apiKey', keys: [{ key: KEY, tenant: 'bench' }] } },
+      },
+    },
+  });
+  const http = rt.resolve('http');
+  const apiUrl = http.url!;
+  const auth = { authorization: `Bearer ${KEY}` };
+  try {
+    const session = (await (await fetch(`${apiUrl}/sessions`, { method: 'POST', headers: auth })).json()) as { id: string };
+    const traceBody = JSON.stringify({
+      sessionId: session.id,
+      runner: 'external-agent',
+      task: { input: 'Summarise the quarterly report in three bullet points.', kind: 'external' },
+      output: { ok: true, stdout: '- revenue up 4%\n- costs flat\n- hiring paused', stderr: '' },
+      metrics: { latencyMs: 840, tokensIn: 1200, tokensOut: 60 },
+      metadata: { agent: 'bench' },
+    });
+    const first = (await (await fetch(`${apiUrl}/traces`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: traceBody })).json()) as { trace: { id: string } };
+    const traceId = first.trace.id;
+
+    const warm = Math.max(1, Math.round(duration / 5));
+    await load(`${bareUrl}/bare`, { duration: warm, connections, method: 'POST', body: traceBody });
+    await load(`${apiUrl}/traces`, { duration: warm, connections, method: 'POST', body: traceBody, headers: auth });
+
+    const barePost = await load(`${bareUrl}/bare`, { duration, connections, method: 'POST', body: traceBody });
+    const postTraces = await load(`${apiUrl}/traces`, { duration, connections, method: 'POST', body: traceBody, headers: auth });
+    const bareGet = await load(`${bareUrl}/bare/${traceId}`, { duration, connections });
+    const getTrace = await load(`${apiUrl}/traces/${traceId}`, { duration, connections, headers: auth });
+
+    const ratio = (a: Figures, b: Figures) => Math.round((a.reqPerSec / b.reqPerSec) * 1000) / 1000;
+    return {
+      benchmark: 'api',
+      config: { durationS: duration, connections, storage: 'sqlite', governance, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length },
+      scenarios: {
+        barePost,
+        postTraces: { ...postTraces, ratioToBare: ratio(postTraces, barePost) },
+        bareGet,
+        getTrace: { ...getTrace, ratioToBare: ratio(getTrace, bareGet) },
+      },
+      target: { postTracesMinRatio: 0.5, met: ratio(postTraces, barePost) >= 0.5 },
+    };
+  } finally {
+    await http.close();
+    await rt.close();
+    await bare.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(process.argv.slice(2)).then(
+    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

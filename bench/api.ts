@@ -1,7 +1,9 @@
 /**
  * HTTP API throughput: autocannon against POST /traces and GET /traces/:id of the real stack
  * (api-http → orchestrator → governance → storage-sqlite), and against a bare Fastify route doing
- * the same HTTP work (parse a JSON body, answer JSON) in the same run, reported as a ratio.
+ * the same HTTP work (parse a JSON body, answer JSON) in the same run, reported as a ratio. It also
+ * calls orchestrator.recordTrace in-process with the same concurrency, so the cost of the pipeline
+ * itself (governance, storage transactions) is told apart from the cost of the HTTP layer.
  *
  *   npx tsx bench/api.ts [--duration 5] [--connections 10] [--governance default|minimal]
  *   npm run bench -- api
@@ -106,13 +108,27 @@ export async function run(args: string[] = []): Promise<unknown> {
     const bareGet = await load(`${bareUrl}/bare/${traceId}`, { duration, connections });
     const getTrace = await load(`${apiUrl}/traces/${traceId}`, { duration, connections, headers: auth });
 
+    // The same pipeline without HTTP: how much of the gap to the bare route is the API layer's.
+    const orchestrator = rt.resolve('orchestrator');
+    const input = JSON.parse(traceBody) as Parameters<typeof orchestrator.recordTrace>[0];
+    let done = 0;
+    const until = performance.now() + duration * 1000;
+    await Promise.all(Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        await orchestrator.recordTrace({ ...input, tenant: 'bench' });
+        done++;
+      }
+    }));
+    const direct = { opsPerSec: Math.round(done / duration) };
+
     const ratio = (a: Figures, b: Figures) => Math.round((a.reqPerSec / b.reqPerSec) * 1000) / 1000;
     return {
       benchmark: 'api',
       config: { durationS: duration, connections, storage: 'sqlite', governance, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length },
       scenarios: {
         barePost,
-        postTraces: { ...postTraces, ratioToBare: ratio(postTraces, barePost) },
+        postTraces: { ...postTraces, ratioToBare: ratio(postTraces, barePost), ratioToDirectRecordTrace: Math.round((postTraces.reqPerSec / direct.opsPerSec) * 1000) / 1000 },
+        directRecordTrace: direct,
         bareGet,
         getTrace: { ...getTrace, ratioToBare: ratio(getTrace, bareGet) },
       },

@@ -1,0 +1,800 @@
+/**
+ * The Storage contract on plain JSON / JSONL files:
+ *
+ *   <root>/schema.json                               { version }
+ *   <root>/journal/<id>.json                         batches being applied (see #commit)
+ *   <root>/tenants/<tenant>/counters.json
+ *   <root>/tenants/<tenant>/rd/<seriesId>.json
+ *   <root>/tenants/<tenant>/sessions/<sessionId>/session.json
+ *   <root>/tenants/<tenant>/sessions/<sessionId>/traces/<traceId>/trace.json        { trace, flagSeq }
+ *                                                        …/checkpoints.json, quarantine.json
+ *                                                        …/provenance.jsonl, provenance.lock
+ *
+ * Every JSON file is replaced atomically (temp + fsync + rename + folder fsync); provenance is an
+ * append-only JSONL file extended under a cross-process lock file. A batch touching several files
+ * is written to a journal first and replayed on open if the process died half-way.
+ *
+ * Lists are served from an in-memory index per tenant, built by scanning the tenant's folders the
+ * first time the tenant is used and kept up to date by this process's writes. That is why only
+ * provenance appends are safe across processes (see `supports` and the README).
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  LimitError, applyTracePatch, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
+  pageOf, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
+} from 'limit-graph';
+import { KeyedMutex, acquireLockFile, atomicWrite, ensureDir, fsyncDir, listDir, readJson } from './fs-utils.ts';
+
+export const FILE_SCHEMA_VERSION = 1;
+const PLUGIN = 'storage-file';
+
+export interface FileStorageConfig {
+  root: string;
+  fsync: boolean;
+  maxRecordBytes: number;
+  staleLockMs: number;
+  /** How long an append waits for another process's provenance lock (ms). */
+  lockTimeoutMs?: number;
+}
+
+/** trace.json: the trace (flags included) and each flag's tenant-wide insertion number. */
+interface TraceDoc {
+  trace: Trace;
+  flagSeq: number[];
+}
+
+interface TraceEntry {
+  id: string;
+  sessionId: string;
+  createdAt: string;
+  ms: number;
+  status: Trace['status'];
+  kinds: Set<FlagKind>;
+}
+
+interface SessionEntry {
+  id: string;
+  createdAt: string;
+  status: Session['status'];
+}
+
+interface TenantIndex {
+  traces: Map<string, TraceEntry>;
+  /** Newest first; null when an insert made it stale (sorted again on the next list). */
+  sorted: TraceEntry[] | null;
+  sessions: Map<string, SessionEntry>;
+  /** Every flag, in insertion order (its number n). */
+  flags: { n: number; flag: Flag }[];
+  flagIds: Set<string>;
+  nextFlag: number;
+  quarantined: Set<string>;
+}
+
+/** Writes staged by one operation (or one batch), applied together by #commit. */
+class Stage {
+  readonly files = new Map<string, string>();
+  readonly after: (() => void)[] = [];
+  readonly docs = new Map<string, TraceDoc | null>();
+  readonly checkpoints = new Map<string, Checkpoint[]>();
+  readonly flagIds = new Set<string>();
+  counters: Counters | undefined;
+}
+
+/** Provenance head cached per chain file: valid while the file still has `size` bytes. */
+interface Head {
+  size: number;
+  last: ProvenanceEntry | undefined;
+}
+
+export class FileStorage implements Storage {
+  readonly backend = 'file';
+  /**
+   * multiProcess: false — lists and conflict checks use this process's in-memory index; two processes
+   * writing one root may miss each other's sessions and traces. Provenance appends alone are
+   * serialised across processes (lock file per trace). crashSafe: atomic renames, fsync'd appends and
+   * the batch journal keep every acknowledged write.
+   */
+  readonly supports: StorageSupports = { multiProcess: false, crashSafe: true, transactions: true };
+  readonly maxRecordBytes: number;
+  readonly #mutex = new KeyedMutex();
+  #indexes = new Map<string, Promise<TenantIndex>>();
+  #heads = new Map<string, Head>();
+  #open = false;
+
+  constructor(readonly config: FileStorageConfig) {
+    this.maxRecordBytes = config.maxRecordBytes;
+  }
+
+  get root(): string {
+    return this.config.root;
+  }
+
+  // ── lifecycle ────────────────────────────────────────────────────────────────────────────────
+
+  async open(): Promise<void> {
+    try {
+      await ensureDir(this.config.root, this.config.fsync);
+      const schema = await readJson<{ version: number }>(path.join(this.config.root, 'schema.json'));
+      if (schema && schema.version > FILE_SCHEMA_VERSION) {
+        throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The file store at ${this.config.root} has schema version ${schema.version}; this plugin knows up to ${FILE_SCHEMA_VERSION}`, {
+          plugin: PLUGIN, fix: 'Upgrade limit-graph to the version that wrote this store.',
+        });
+      }
+      // Version 1 is the layout above: migrating means recording it.
+      if (!schema) await atomicWrite(path.join(this.config.root, 'schema.json'), JSON.stringify({ version: FILE_SCHEMA_VERSION }), this.config.fsync);
+      await this.#replayJournals();
+    } catch (error) {
+      if (error instanceof LimitError) throw error;
+      throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open the file store at ${this.config.root}: ${(error as Error).message}`, {
+        plugin: PLUGIN, cause: error, fix: 'Check that the folder exists or can be created and is writable.',
+      });
+    }
+    this.#open = true;
+  }
+
+  async close(): Promise<void> {
+    this.#open = false;
+    this.#indexes = new Map();
+    this.#heads = new Map();
+  }
+
+  async health(): Promise<HealthResult> {
+    const started = performance.now();
+    try {
+      this.#assertOpen();
+      const probe = path.join(this.config.root, `.health-${process.pid}-${randomUUID()}.json`);
+      const value = new Date().toISOString();
+      await atomicWrite(probe, JSON.stringify({ value }), this.config.fsync);
+      const back = await readJson<{ value: string }>(probe);
+      await fs.rm(probe, { force: true });
+      if (back?.value !== value) return { status: 'fail', message: 'health probe read back a different value', checks: [{ name: 'read-write', status: 'fail' }] };
+      return {
+        status: 'ok',
+        message: `files under ${this.config.root}`,
+        checks: [{ name: 'read-write', status: 'ok', message: `${(performance.now() - started).toFixed(1)} ms` }],
+        details: { root: this.config.root, fsync: this.config.fsync, schemaVersion: await this.schemaVersion() },
+      };
+    } catch (error) {
+      return { status: 'fail', message: (error as Error).message, checks: [{ name: 'read-write', status: 'fail', message: (error as Error).message }] };
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    this.#assertOpen();
+    return (await readJson<{ version: number }>(path.join(this.config.root, 'schema.json')))?.version ?? 0;
+  }
+
+  #assertOpen(): void {
+    if (!this.#open) {
+      throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `File storage ${this.config.root} is not open`, {
+        plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().',
+      });
+    }
+  }
+
+  // ── paths (every id is validated by the caller; #under checks the result stays under root) ──────
+
+  #under(...parts: string[]): string {
+    const root = path.resolve(this.config.root);
+    const full = path.resolve(root, ...parts);
+    if (full !== root && !full.startsWith(root + path.sep)) {
+      throw new LimitError('LIMIT_VALIDATION', `Refusing a path outside the store: ${JSON.stringify(parts.join('/'))}`, { plugin: PLUGIN, details: { parts } });
+    }
+    return full;
+  }
+
+  #tenantDir(tenant: string): string {
+    return this.#under('tenants', tenant);
+  }
+
+  #sessionFile(tenant: string, sessionId: string): string {
+    return this.#under('tenants', tenant, 'sessions', sessionId, 'session.json');
+  }
+
+  #traceDir(tenant: string, sessionId: string, traceId: string): string {
+    return this.#under('tenants', tenant, 'sessions', sessionId, 'traces', traceId);
+  }
+
+  #rdFile(tenant: string, id: string): string {
+    return this.#under('tenants', tenant, 'rd', `${id}.json`);
+  }
+
+  #countersFile(tenant: string): string {
+    return this.#under('tenants', tenant, 'counters.json');
+  }
+
+  // ── the tenant index ─────────────────────────────────────────────────────────────────────────
+
+  #index(tenant: string): Promise<TenantIndex> {
+    this.#assertOpen();
+    let index = this.#indexes.get(tenant);
+    if (!index) {
+      index = this.#loadIndex(tenant);
+      this.#indexes.set(tenant, index);
+      index.catch(() => this.#indexes.delete(tenant));
+    }
+    return index;
+  }
+
+  async #loadIndex(tenant: string): Promise<TenantIndex> {
+    const index: TenantIndex = { traces: new Map(), sorted: null, sessions: new Map(), flags: [], flagIds: new Set(), nextFlag: 1, quarantined: new Set() };
+    const sessionsDir = path.join(this.#tenantDir(tenant), 'sessions');
+    for (const sessionId of await listDir(sessionsDir)) {
+      if (!validId(sessionId)) continue;
+      const session = await readJson<Session>(this.#sessionFile(tenant, sessionId));
+      if (session) index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status });
+      for (const traceId of await listDir(path.join(sessionsDir, sessionId, 'traces'))) {
+        if (!validId(traceId)) continue;
+        const dir = this.#traceDir(tenant, sessionId, traceId);
+        // A folder without trace.json is a create that died before its rename: never acknowledged.
+        const doc = await readJson<TraceDoc>(path.join(dir, 'trace.json'));
+        if (!doc) continue;
+        this.#indexTrace(index, doc);
+        const q = await readJson<QuarantineState>(path.join(dir, 'quarantine.json'));
+        if (q?.quarantined) index.quarantined.add(traceId);
+      }
+    }
+    index.flags.sort((a, b) => a.n - b.n);
+    return index;
+  }
+
+  #indexTrace(index: TenantIndex, doc: TraceDoc): void {
+    const t = doc.trace;
+    index.traces.set(t.id, { id: t.id, sessionId: t.sessionId, createdAt: t.createdAt, ms: timeKey(t.createdAt), status: t.status, kinds: new Set(t.flags.map((f) => f.kind)) });
+    index.sorted = null;
+    t.flags.forEach((flag, i) => {
+      const n = doc.flagSeq[i] ?? 0;
+      index.flags.push({ n, flag });
+      index.flagIds.add(flag.id);
+      if (n >= index.nextFlag) index.nextFlag = n + 1;
+    });
+  }
+
+  #sortedTraces(index: TenantIndex): TraceEntry[] {
+    index.sorted ??= [...index.traces.values()].sort(compareNewestFirst);
+    return index.sorted;
+  }
+
+  // ── staging and committing ───────────────────────────────────────────────────────────────────
+
+  async #doc(stage: Stage, index: TenantIndex, tenant: string, traceId: string): Promise<TraceDoc | null> {
+    const key = `${tenant}/${traceId}`;
+    if (stage.docs.has(key)) return stage.docs.get(key)!;
+    const entry = index.traces.get(traceId);
+    const doc = entry ? ((await readJson<TraceDoc>(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'trace.json'))) ?? null) : null;
+    stage.docs.set(key, doc);
+    return doc;
+  }
+
+  #stageDoc(stage: Stage, tenant: string, doc: TraceDoc): void {
+    stage.docs.set(`${tenant}/${doc.trace.id}`, doc);
+    stage.files.set(path.join(this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id), 'trace.json'), JSON.stringify(doc));
+  }
+
+  /**
+   * Applies the staged files. One file: an atomic replace. Several: the journal (all contents) is
+   * made durable first, then each file is replaced, then the journal is removed — a crash in between
+   * is finished by #replayJournals on the next open, so a batch is all or nothing.
+   */
+  async #commit(stage: Stage): Promise<void> {
+    const entries = [...stage.files];
+    if (entries.length === 1) {
+      await atomicWrite(entries[0]![0], entries[0]![1], this.config.fsync);
+    } else if (entries.length > 1) {
+      const journal = this.#under('journal', `${Date.now()}-${process.pid}-${randomUUID()}.json`);
+      const root = path.resolve(this.config.root);
+      await atomicWrite(journal, JSON.stringify({ files: entries.map(([file, content]) => ({ file: path.relative(root, file), content })) }), this.config.fsync);
+      await this.#applyFiles(entries);
+      await fs.rm(journal, { force: true });
+    }
+    for (const fn of stage.after) fn();
+  }
+
+  async #applyFiles(entries: [string, string][]): Promise<void> {
+    // Independent files: a few at a time, so the fsyncs overlap.
+    const width = 16;
+    for (let i = 0; i < entries.length; i += width) {
+      await Promise.all(entries.slice(i, i + width).map(([file, content]) => atomicWrite(file, content, this.config.fsync)));
+    }
+  }
+
+  async #replayJournals(): Promise<void> {
+    const dir = this.#under('journal');
+    for (const name of (await listDir(dir)).sort()) {
+      const file = path.join(dir, name);
+      if (!name.endsWith('.json')) {
+        await fs.rm(file, { force: true }); // a journal's own temp file: its batch never started
+        continue;
+      }
+      const journal = await readJson<{ files: { file: string; content: string }[] }>(file).catch(() => undefined);
+      // Journals are written atomically, so an unreadable one was never complete: nothing was applied.
+      if (journal) await this.#applyFiles(journal.files.map((f) => [this.#under(f.file), f.content]));
+      await fs.rm(file, { force: true });
+    }
+    if (this.config.fsync) await fsyncDir(dir).catch(() => undefined);
+  }
+
+  // ── op stagers: shared by single calls and batches (they read earlier staged ops' results) ──
+
+  #stageCreateSession(stage: Stage, index: TenantIndex, session: Session, text: string): void {
+    if (index.sessions.has(session.id) || stage.files.has(this.#sessionFile(session.tenant, session.id))) throw conflict('session', session.tenant, session.id);
+    stage.files.set(this.#sessionFile(session.tenant, session.id), text);
+    stage.after.push(() => index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status }));
+  }
+
+  #stageCreateTrace(stage: Stage, index: TenantIndex, trace: Trace): void {
+    const { tenant, id } = trace;
+    if (index.traces.has(id) || stage.docs.get(`${tenant}/${id}`)) throw conflict('trace', tenant, id);
+    for (const f of trace.flags) {
+      if (f.traceId !== id) throw new LimitError('LIMIT_VALIDATION', `Invalid trace: flag "${f.id}" names trace "${f.traceId}", not "${id}"`);
+      this.#checkFlagId(stage, index, tenant, f.id);
+    }
+    const doc: TraceDoc = { trace, flagSeq: trace.flags.map(() => index.nextFlag++) };
+    this.#stageDoc(stage, tenant, doc);
+    stage.after.push(() => this.#indexTrace(index, doc));
+  }
+
+  #checkFlagId(stage: Stage, index: TenantIndex, tenant: string, flagId: string): void {
+    if (stage.flagIds.has(flagId) || index.flagIds.has(flagId)) throw conflict('flag', tenant, flagId);
+    stage.flagIds.add(flagId);
+  }
+
+  async #stageUpdateTrace(stage: Stage, index: TenantIndex, tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+    const doc = await this.#doc(stage, index, tenant, id);
+    if (!doc) throw notFound('trace', tenant, id);
+    const next = applyTracePatch(doc.trace, patch);
+    assertRecordSize(JSON.stringify(next), 'trace', this.maxRecordBytes);
+    this.#stageDoc(stage, tenant, { ...doc, trace: next });
+    stage.after.push(() => {
+      const entry = index.traces.get(id);
+      if (entry) entry.status = next.status;
+    });
+    return next;
+  }
+
+  async #stageAddFlag(stage: Stage, index: TenantIndex, tenant: string, flag: Flag): Promise<void> {
+    const doc = await this.#doc(stage, index, tenant, flag.traceId);
+    if (!doc) throw notFound('trace', tenant, flag.traceId);
+    this.#checkFlagId(stage, index, tenant, flag.id);
+    const n = index.nextFlag++;
+    const next: TraceDoc = { trace: { ...doc.trace, flags: [...doc.trace.flags, flag] }, flagSeq: [...doc.flagSeq, n] };
+    assertRecordSize(JSON.stringify(next.trace), 'trace', this.maxRecordBytes);
+    this.#stageDoc(stage, tenant, next);
+    stage.after.push(() => {
+      index.flags.push({ n, flag });
+      index.flagIds.add(flag.id);
+      // A newer flag can be committed before an older number's batch: keep insertion order by n.
+      if (index.flags.length > 1 && index.flags[index.flags.length - 2]!.n > n) index.flags.sort((a, b) => a.n - b.n);
+      index.traces.get(flag.traceId)?.kinds.add(flag.kind);
+    });
+  }
+
+  async #stageCheckpoint(stage: Stage, index: TenantIndex, tenant: string, checkpoint: Checkpoint): Promise<void> {
+    const doc = await this.#doc(stage, index, tenant, checkpoint.traceId);
+    if (!doc) throw notFound('trace', tenant, checkpoint.traceId);
+    const file = path.join(this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id), 'checkpoints.json');
+    const current = stage.checkpoints.get(file) ?? (await readJson<Checkpoint[]>(file)) ?? [];
+    const next = [...current, checkpoint];
+    stage.checkpoints.set(file, next);
+    stage.files.set(file, JSON.stringify(next));
+  }
+
+  async #stageQuarantine(stage: Stage, index: TenantIndex, tenant: string, state: QuarantineState, text: string): Promise<void> {
+    const doc = await this.#doc(stage, index, tenant, state.traceId);
+    if (!doc) throw notFound('trace', tenant, state.traceId);
+    stage.files.set(path.join(this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id), 'quarantine.json'), text);
+    stage.after.push(() => (state.quarantined ? index.quarantined.add(state.traceId) : index.quarantined.delete(state.traceId)));
+  }
+
+  async #stageCounters(stage: Stage, tenant: string, deltas: Counters): Promise<void> {
+    const file = this.#countersFile(tenant);
+    const current = stage.counters ?? (await readJson<Counters>(file)) ?? {};
+    const next = { ...current };
+    for (const [name, delta] of Object.entries(deltas)) next[name] = (next[name] ?? 0) + delta;
+    stage.counters = next;
+    stage.files.set(file, JSON.stringify(next));
+  }
+
+  /** Runs one write: lock the keys, stage against the index, commit. */
+  async #run<T>(tenant: string, keys: string[], fn: (stage: Stage, index: TenantIndex) => Promise<T> | T): Promise<T> {
+    const index = await this.#index(tenant);
+    return this.#mutex.run(keys.map((k) => `${tenant}\0${k}`), async () => {
+      const stage = new Stage();
+      const result = await fn(stage, index);
+      await this.#commit(stage);
+      return result;
+    });
+  }
+
+  // ── sessions ─────────────────────────────────────────────────────────────────────────────────
+
+  async createSession(input: Session): Promise<Session> {
+    const session = validate.session(input);
+    const text = serializeRecord(session, 'session', this.maxRecordBytes);
+    await this.#run(session.tenant, [`s:${session.id}`], (stage, index) => this.#stageCreateSession(stage, index, session, text));
+    return session;
+  }
+
+  async getSession(tenant: string, id: string): Promise<Session | null> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    const index = await this.#index(tenant);
+    if (!index.sessions.has(id)) return null;
+    return (await readJson<Session>(this.#sessionFile(tenant, id))) ?? null;
+  }
+
+  async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
+    validate.tenant(tenant);
+    const q = validate.sessionQuery(query);
+    const index = await this.#index(tenant);
+    const entries = [...index.sessions.values()]
+      .filter((s) => (q.status === undefined || s.status === q.status) && (!q.after || isAfterCursor(s, q.after)))
+      .sort(compareNewestFirst)
+      .slice(0, q.limit + 1);
+    const sessions = await Promise.all(entries.map((e) => readJson<Session>(this.#sessionFile(tenant, e.id))));
+    return pageOf(sessions.filter((s): s is Session => s !== undefined), q.limit);
+  }
+
+  async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
+    validate.tenant(tenant);
+    assertId(id, 'session id');
+    const at = validate.timestamp(closedAt, 'closedAt');
+    return this.#run(tenant, [`s:${id}`], async (stage, index) => {
+      const session = index.sessions.has(id) ? await readJson<Session>(this.#sessionFile(tenant, id)) : undefined;
+      if (!session) throw notFound('session', tenant, id);
+      if (session.status === 'closed') return session;
+      const closed: Session = { ...session, status: 'closed', closedAt: at };
+      stage.files.set(this.#sessionFile(tenant, id), serializeRecord(closed, 'session', this.maxRecordBytes));
+      stage.after.push(() => index.sessions.set(id, { id, createdAt: closed.createdAt, status: 'closed' }));
+      return closed;
+    });
+  }
+
+  // ── traces ───────────────────────────────────────────────────────────────────────────────────
+
+  async createTrace(input: Trace): Promise<Trace> {
+    const trace = validate.trace(input);
+    serializeRecord(trace, 'trace', this.maxRecordBytes);
+    for (const f of trace.flags) serializeRecord(f, 'flag', this.maxRecordBytes);
+    await this.#run(trace.tenant, [`t:${trace.id}`, 'flags'], (stage, index) => this.#stageCreateTrace(stage, index, trace));
+    return trace;
+  }
+
+  async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const p = validate.tracePatch(patch);
+    return this.#run(tenant, [`t:${id}`], (stage, index) => this.#stageUpdateTrace(stage, index, tenant, id, p));
+  }
+
+  async getTrace(tenant: string, id: string): Promise<Trace | null> {
+    validate.tenant(tenant);
+    assertId(id, 'trace id');
+    const index = await this.#index(tenant);
+    const entry = index.traces.get(id);
+    if (!entry) return null;
+    return (await readJson<TraceDoc>(path.join(this.#traceDir(tenant, entry.sessionId, id), 'trace.json')))?.trace ?? null;
+  }
+
+  async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
+    validate.tenant(tenant);
+    const q = validate.traceQuery(query);
+    const index = await this.#index(tenant);
+    const sorted = this.#sortedTraces(index);
+    // Binary search for the first entry after the cursor (the list is sorted newest first).
+    let start = 0;
+    if (q.after) {
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (isAfterCursor(sorted[mid]!, q.after)) hi = mid;
+        else lo = mid + 1;
+      }
+      start = lo;
+    }
+    const picked: TraceEntry[] = [];
+    for (let i = start; i < sorted.length && picked.length <= q.limit; i++) {
+      const e = sorted[i]!;
+      if (q.toMs !== undefined && e.ms >= q.toMs) continue;
+      if (q.fromMs !== undefined && e.ms < q.fromMs) break;
+      if (q.sessionId !== undefined && e.sessionId !== q.sessionId) continue;
+      if (q.statuses && !q.statuses.includes(e.status)) continue;
+      if (q.flagKind !== undefined && !e.kinds.has(q.flagKind)) continue;
+      picked.push(e);
+    }
+    const docs = await Promise.all(picked.map((e) => readJson<TraceDoc>(path.join(this.#traceDir(tenant, e.sessionId, e.id), 'trace.json'))));
+    return pageOf(docs.filter((d): d is TraceDoc => d !== undefined).map((d) => d.trace), q.limit);
+  }
+
+  // ── provenance ───────────────────────────────────────────────────────────────────────────────
+
+  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+    validate.tenant(tenant);
+    const parsed = validate.provenanceInput(input);
+    assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
+    const index = await this.#index(tenant);
+    const entry = index.traces.get(parsed.traceId);
+    if (!entry) throw notFound('trace', tenant, parsed.traceId);
+    const dir = this.#traceDir(tenant, entry.sessionId, parsed.traceId);
+    const file = path.join(dir, 'provenance.jsonl');
+    // In-process callers queue on the mutex; other processes on the lock file.
+    return this.#mutex.run([`${tenant}\0p:${parsed.traceId}`], async () => {
+      let release: () => Promise<void>;
+      try {
+        release = await acquireLockFile(path.join(dir, 'provenance.lock'), { timeoutMs: this.config.lockTimeoutMs ?? 10_000, staleMs: this.config.staleLockMs });
+      } catch (error) {
+        throw new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${parsed.traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+      }
+      try {
+        const head = await this.#head(file);
+        const next = nextProvenanceEntry(parsed, head.last);
+        const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
+        const handle = await fs.open(file, 'a');
+        try {
+          await handle.writeFile(line, 'utf8');
+          if (this.config.fsync) await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+        if (this.config.fsync && head.size === 0) await fsyncDir(dir);
+        this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
+        return next;
+      } finally {
+        await release();
+      }
+    });
+  }
+
+  /**
+   * The chain's last entry, read under the lock. Other processes may have appended since we last
+   * looked, so the cache is trusted only while the file size matches; a torn last line (a writer
+   * killed mid-append, never acknowledged) is cut off here, where no one else can be appending.
+   */
+  async #head(file: string): Promise<Head> {
+    const stat = await fs.stat(file).catch(() => null);
+    const size = stat?.size ?? 0;
+    const cached = this.#heads.get(file);
+    if (cached && cached.size === size) return cached;
+    if (size === 0) return { size: 0, last: undefined };
+    const text = await fs.readFile(file, 'utf8');
+    let complete = text;
+    if (!text.endsWith('\n')) {
+      const cut = text.lastIndexOf('\n') + 1;
+      complete = text.slice(0, cut);
+      await fs.truncate(file, Buffer.byteLength(complete));
+    }
+    const lines = complete.split('\n').filter(Boolean);
+    const lastLine = lines[lines.length - 1];
+    return { size: Buffer.byteLength(complete), last: lastLine ? (JSON.parse(lastLine) as ProvenanceEntry) : undefined };
+  }
+
+  async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
+    const { entries, corruptAt } = await this.#readChain(tenant, traceId);
+    if (corruptAt !== null) {
+      throw new LimitError('LIMIT_STORAGE_CORRUPT', `Provenance of trace "${traceId}" has an unreadable entry at line ${corruptAt + 1}`, { plugin: PLUGIN, details: { tenant, traceId, line: corruptAt + 1 } });
+    }
+    return entries;
+  }
+
+  async #readChain(tenant: string, traceId: string): Promise<{ entries: ProvenanceEntry[]; corruptAt: number | null }> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const index = await this.#index(tenant);
+    const entry = index.traces.get(traceId);
+    if (!entry) return { entries: [], corruptAt: null };
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'provenance.jsonl'), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], corruptAt: null };
+      throw error;
+    }
+    const lines = text.split('\n');
+    // The last piece is '' after a complete line, or a torn (never acknowledged) append: skip it.
+    lines.pop();
+    const entries: ProvenanceEntry[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      try {
+        entries.push(JSON.parse(lines[i]!) as ProvenanceEntry);
+      } catch {
+        return { entries, corruptAt: i };
+      }
+    }
+    return { entries, corruptAt: null };
+  }
+
+  async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
+    const { entries, corruptAt } = await this.#readChain(tenant, traceId);
+    const verification = verifyProvenanceChain(entries);
+    if (corruptAt === null || !verification.verified) return verification;
+    return { verified: false, length: entries.length + 1, brokenAt: corruptAt, reason: `entry at line ${corruptAt + 1} is not valid JSON` };
+  }
+
+  // ── flags, checkpoints, quarantine ───────────────────────────────────────────────────────────
+
+  async addFlag(tenant: string, input: Flag): Promise<Flag> {
+    validate.tenant(tenant);
+    const flag = validate.flag(input);
+    serializeRecord(flag, 'flag', this.maxRecordBytes);
+    await this.#run(tenant, [`t:${flag.traceId}`, 'flags'], (stage, index) => this.#stageAddFlag(stage, index, tenant, flag));
+    return flag;
+  }
+
+  async listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]> {
+    validate.tenant(tenant);
+    const q = validate.flagQuery(query);
+    const index = await this.#index(tenant);
+    return index.flags
+      .filter(({ flag }) => (q.traceId === undefined || flag.traceId === q.traceId) && (q.kind === undefined || flag.kind === q.kind))
+      .map(({ flag }) => flag);
+  }
+
+  async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
+    validate.tenant(tenant);
+    const checkpoint = validate.checkpoint(input);
+    serializeRecord(checkpoint, 'checkpoint', this.maxRecordBytes);
+    await this.#run(tenant, [`t:${checkpoint.traceId}`], (stage, index) => this.#stageCheckpoint(stage, index, tenant, checkpoint));
+    return checkpoint;
+  }
+
+  async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const entry = (await this.#index(tenant)).traces.get(traceId);
+    if (!entry) return [];
+    return (await readJson<Checkpoint[]>(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'checkpoints.json'))) ?? [];
+  }
+
+  async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
+    validate.tenant(tenant);
+    const state = validate.quarantine(input);
+    const text = serializeRecord(state, 'quarantine state', this.maxRecordBytes);
+    await this.#run(tenant, [`t:${state.traceId}`], (stage, index) => this.#stageQuarantine(stage, index, tenant, state, text));
+    return state;
+  }
+
+  async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
+    validate.tenant(tenant);
+    assertId(traceId, 'trace id');
+    const entry = (await this.#index(tenant)).traces.get(traceId);
+    if (!entry) return null;
+    return (await readJson<QuarantineState>(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'quarantine.json'))) ?? null;
+  }
+
+  async listQuarantined(tenant: string): Promise<QuarantineState[]> {
+    validate.tenant(tenant);
+    const index = await this.#index(tenant);
+    const states = await Promise.all([...index.quarantined].map((id) => this.getQuarantine(tenant, id)));
+    return states.filter((s): s is QuarantineState => s !== null && s.quarantined);
+  }
+
+  // ── rate–distortion ──────────────────────────────────────────────────────────────────────────
+
+  async createRdSeries(input: RdSeries): Promise<RdSeries> {
+    const series = validate.rdSeries(input);
+    const text = serializeRecord(series, 'RD series', this.maxRecordBytes);
+    await this.#run(series.tenant, [`rd:${series.id}`], async (stage) => {
+      const file = this.#rdFile(series.tenant, series.id);
+      if (await exists(file)) throw conflict('RD series', series.tenant, series.id);
+      stage.files.set(file, text);
+    });
+    return series;
+  }
+
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+    validate.tenant(tenant);
+    assertId(seriesId, 'RD series id');
+    const point = validate.rdPoint(input);
+    return this.#run(tenant, [`rd:${seriesId}`], async (stage) => {
+      const file = this.#rdFile(tenant, seriesId);
+      const series = await readJson<RdSeries>(file);
+      if (!series) throw notFound('RD series', tenant, seriesId);
+      const next: RdSeries = { ...series, points: [...series.points, point] };
+      stage.files.set(file, serializeRecord(next, 'RD series', this.maxRecordBytes));
+      return next;
+    });
+  }
+
+  async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
+    validate.tenant(tenant);
+    assertId(id, 'RD series id');
+    this.#assertOpen();
+    return (await readJson<RdSeries>(this.#rdFile(tenant, id))) ?? null;
+  }
+
+  async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
+    validate.tenant(tenant);
+    const sessionId = query?.sessionId === undefined ? undefined : assertId(query.sessionId, 'session id');
+    this.#assertOpen();
+    const dir = path.join(this.#tenantDir(tenant), 'rd');
+    const names = (await listDir(dir)).filter((n) => n.endsWith('.json') && validId(n.slice(0, -5)));
+    const all = await Promise.all(names.map((n) => readJson<RdSeries>(path.join(dir, n))));
+    return all
+      .filter((s): s is RdSeries => s !== undefined && (sessionId === undefined || s.sessionId === sessionId))
+      .sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ── counters ─────────────────────────────────────────────────────────────────────────────────
+
+  async incrementCounters(tenant: string, deltas: Counters): Promise<void> {
+    validate.tenant(tenant);
+    const d = validate.counters(deltas);
+    await this.#run(tenant, ['counters'], (stage) => this.#stageCounters(stage, tenant, d));
+  }
+
+  async getCounters(tenant: string): Promise<Counters> {
+    validate.tenant(tenant);
+    this.#assertOpen();
+    return (await readJson<Counters>(this.#countersFile(tenant))) ?? {};
+  }
+
+  // ── batch ────────────────────────────────────────────────────────────────────────────────────
+
+  async batch(tenant: string, ops: BatchOp[]): Promise<void> {
+    const valid = validate.batch(tenant, ops);
+    if (valid.length === 0) return;
+    const texts = valid.map((op) => {
+      switch (op.op) {
+        case 'createSession': return serializeRecord(op.session, 'session', this.maxRecordBytes);
+        case 'createTrace':
+          for (const f of op.trace.flags) serializeRecord(f, 'flag', this.maxRecordBytes);
+          return serializeRecord(op.trace, 'trace', this.maxRecordBytes);
+        case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
+        case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
+        case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
+        default: return '';
+      }
+    });
+    const keys = new Set<string>();
+    for (const op of valid) {
+      switch (op.op) {
+        case 'createSession': keys.add(`s:${op.session.id}`); break;
+        case 'createTrace': keys.add(`t:${op.trace.id}`).add('flags'); break;
+        case 'updateTrace': keys.add(`t:${op.id}`); break;
+        case 'addFlag': keys.add(`t:${op.flag.traceId}`).add('flags'); break;
+        case 'addCheckpoint': keys.add(`t:${op.checkpoint.traceId}`); break;
+        case 'setQuarantine': keys.add(`t:${op.state.traceId}`); break;
+        case 'incrementCounters': keys.add('counters'); break;
+      }
+    }
+    await this.#run(tenant, [...keys], async (stage, index) => {
+      // A failing op throws before #commit: nothing is written (flag numbers it took stay unused, which only leaves a gap).
+      for (let i = 0; i < valid.length; i++) {
+        const op = valid[i]!;
+        switch (op.op) {
+          case 'createSession': this.#stageCreateSession(stage, index, op.session, texts[i]!); break;
+          case 'createTrace': this.#stageCreateTrace(stage, index, op.trace); break;
+          case 'updateTrace': await this.#stageUpdateTrace(stage, index, tenant, op.id, op.patch); break;
+          case 'addFlag': await this.#stageAddFlag(stage, index, tenant, op.flag); break;
+          case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;
+          case 'setQuarantine': await this.#stageQuarantine(stage, index, tenant, op.state, texts[i]!); break;
+          case 'incrementCounters': await this.#stageCounters(stage, tenant, op.deltas); break;
+        }
+      }
+    });
+  }
+}
+
+function validId(name: string): boolean {
+  try {
+    assertId(name, 'id');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

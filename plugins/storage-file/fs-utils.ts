@@ -1,0 +1,208 @@
+/**
+ * File-system primitives of the file backend: atomic replacement (temp + fsync + rename + folder
+ * fsync), durable appends, an in-process keyed mutex and a cross-process lock file.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+/** fsyncs a folder so that a rename or a new entry in it survives a power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** mkdir -p that fsyncs the parent of every folder it created (new folder entries are metadata too). */
+export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true });
+  if (!first || !fsync) return;
+  // `first` is the top-most folder created; every folder from there down to `dir` is new.
+  let current = dir;
+  const created: string[] = [];
+  while (current.length >= first.length) {
+    created.push(current);
+    current = path.dirname(current);
+  }
+  for (const d of created) await fsyncDir(path.dirname(d));
+}
+
+/**
+ * Replaces `file` with `content` atomically: readers and a crash see the old or the new content,
+ * never a mix. With `fsync`, the content and the rename are on disk when this resolves.
+ */
+export async function atomicWrite(file: string, content: string, fsync: boolean): Promise<void> {
+  const dir = path.dirname(file);
+  await ensureDir(dir, fsync);
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await fs.open(temp, 'w');
+  try {
+    await handle.writeFile(content, 'utf8');
+    if (fsync) await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  try {
+    await fs.rename(temp, file);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+  if (fsync) await fsyncDir(dir);
+}
+
+/** Reads a JSON file, or undefined when it does not exist. */
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return JSON.parse(text) as T;
+}
+
+/** Lists a folder's entries, or [] when it does not exist. */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/**
+ * Async mutex per key, for one process. `lock(keys)` takes several keys in sorted order, so two
+ * callers that need overlapping sets never deadlock.
+ */
+export class KeyedMutex {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async lock(keys: readonly string[]): Promise<() => void> {
+    const releases: (() => void)[] = [];
+    for (const key of [...new Set(keys)].sort()) releases.push(await this.#lockOne(key));
+    return () => {
+      for (const r of releases.reverse()) r();
+    };
+  }
+
+  async run<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const release = await this.lock(keys);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  async #lockOne(key: string): Promise<() => void> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.#tails.set(key, tail);
+    await previous;
+    return () => {
+      release();
+      // Drop the entry once nobody queues behind us, so the map does not grow with every key ever used.
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    };
+  }
+}
+
+export interface LockFileOptions {
+  /** Give up after this long (ms). */
+  timeoutMs: number;
+  /** A lock older than this is broken even when its pid looks alive (pid reuse). */
+  staleMs: number;
+}
+
+const HOST = hostname();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * An exclusive lock between processes on one machine: the lock file is created with O_EXCL and
+ * holds `pid host token time`. A lock whose pid is dead (same host) or that is older than `staleMs`
+ * is stale: it is renamed away (only one breaker can win the rename), checked to be the one judged
+ * stale, and removed. Resolves with a release function, or rejects after `timeoutMs`.
+ */
+export async function acquireLockFile(file: string, options: LockFileOptions): Promise<() => Promise<void>> {
+  const token = randomBytes(8).toString('hex');
+  const content = `${process.pid} ${HOST} ${token} ${Date.now()}\n`;
+  const deadline = Date.now() + options.timeoutMs;
+  let delay = 1;
+  for (;;) {
+    try {
+      const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      try {
+        await handle.writeFile(content, 'utf8');
+      } finally {
+        await handle.close();
+      }
+      return async () => {
+        // Remove it only while it is still ours (a breaker may have judged us stale after staleMs).
+        const current = await fs.readFile(file, 'utf8').catch(() => '');
+        if (current === content) await fs.rm(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const seen = await fs.readFile(file, 'utf8').catch(() => null);
+    if (seen !== null && (await isStale(file, seen, options.staleMs))) {
+      await breakLock(file, seen);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw Object.assign(new Error(`lock ${file} is held by ${seen?.trim() || 'another process'} for longer than ${options.timeoutMs} ms`), { code: 'ELOCKTIMEOUT' });
+    }
+    await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
+    delay = Math.min(delay * 2, 20);
+  }
+}
+
+async function isStale(file: string, seen: string, staleMs: number): Promise<boolean> {
+  const [pid, host, , time] = seen.trim().split(' ');
+  const written = Number(time);
+  if (!pid || !time) {
+    // Created but not yet written (the holder is between open and write), or torn by a crash: judge by age.
+    const stat = await fs.stat(file).catch(() => null);
+    return stat !== null && Date.now() - stat.mtimeMs > staleMs;
+  }
+  if (Date.now() - written > staleMs) return true;
+  return host === HOST && !pidAlive(Number(pid));
+}
+
+async function breakLock(file: string, seen: string): Promise<void> {
+  const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.rename(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke or released it
+    throw error;
+  }
+  const moved = await fs.readFile(aside, 'utf8').catch(() => '');
+  if (moved !== seen) {
+    // Between our read and our rename the stale lock was broken and a live holder took the lock:
+    // put the live lock back (link fails if yet another holder exists, which is then the owner).
+    await fs.link(aside, file).catch(() => undefined);
+  }
+  await fs.rm(aside, { force: true });
+}

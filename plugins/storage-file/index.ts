@@ -1,0 +1,43 @@
+/**
+ * storage-file: the Storage contract on JSON / JSONL files under one root folder, per tenant and
+ * per session. Atomic replaces, fsync'd appends, a journal for batches; provenance appends are
+ * serialised across processes by a lock file per trace.
+ */
+import path from 'node:path';
+import { definePlugin } from 'limit-graph';
+import { StorageFileOptions } from './options.ts';
+import { FileStorage } from './file-storage.ts';
+
+export { FileStorage, FILE_SCHEMA_VERSION } from './file-storage.ts';
+export { StorageFileOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    'storage-file': import('zod').input<typeof StorageFileOptions>;
+  }
+}
+
+export default definePlugin({
+  meta: {
+    name: 'storage-file',
+    version: '1.0.0',
+    description: 'JSON/JSONL files under a root folder: atomic writes, fsync, lock files for provenance',
+    provides: ['storage'],
+    env: { LIMIT_FILE_ROOT: 'root', LIMIT_FILE_FSYNC: 'fsync' },
+  },
+  options: StorageFileOptions,
+  setup(ctx, options) {
+    const storage = new FileStorage({
+      root: path.resolve(ctx.config.rootDir, options.root ?? path.join(ctx.config.dataDir, 'store')),
+      fsync: options.fsync,
+      maxRecordBytes: options.maxRecordBytes,
+      staleLockMs: options.staleLockMs,
+    });
+    ctx.provide('storage', storage, { dispose: (s) => s.close() });
+    ctx.hooks.boot.tapPromise(ctx.name, async () => {
+      await storage.open();
+      ctx.logger.debug({ root: storage.root, fsync: options.fsync }, 'file storage open');
+    });
+    return { health: () => storage.health() };
+  },
+});

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
+
+/** Env variables arrive as strings; accept the usual spellings of a boolean, refuse anything else. */
+const Bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+]);
+
+export const StorageFileOptions = z
+  .object({
+    /** Folder that holds every record. Default `<dataDir>/store`. Env LIMIT_FILE_ROOT. */
+    root: z.string().min(1).optional(),
+    /**
+     * true (default): every acknowledged write is fsync'd (file and folder) before the call returns.
+     * false: writes are still atomic (temp file + rename) and survive a process crash, but an OS
+     * crash or power loss may lose recent ones. Env LIMIT_FILE_FSYNC.
+     */
+    fsync: Bool.default(true),
+    /** Largest record accepted, as JSON bytes. */
+    maxRecordBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
+    /**
+     * A provenance lock file older than this (ms) is broken even if its pid is alive (pid reuse
+     * after a crash). Must exceed the longest append; the default is far above it.
+     */
+    staleLockMs: z.coerce.number().int().min(1000).default(30_000),
+  })
+  .strict();
+
+export type StorageFileOptions = z.output<typeof StorageFileOptions>;

@@ -1,0 +1,295 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, type Storage } from 'limit-graph';
+import { crashTest, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import storageFile, { FileStorage } from '../../plugins/storage-file/index.ts';
+
+const tempDir = () => mkdtempSync(path.join(tmpdir(), 'limit-file-'));
+
+const openStore = async (root: string, over: Partial<FileStorage['config']> = {}): Promise<FileStorage> => {
+  const s = new FileStorage({ root, fsync: true, maxRecordBytes: 4 * 1024 * 1024, staleLockMs: 30_000, ...over });
+  await s.open();
+  return s;
+};
+
+function chainFile(root: string, tenant: string, sessionId: string, traceId: string): string {
+  return path.join(root, 'tenants', tenant, 'sessions', sessionId, 'traces', traceId, 'provenance.jsonl');
+}
+
+/** Rewrites one line of the JSONL chain, as someone with the files would. */
+function tamper(root: string) {
+  return async (tenant: string, traceId: string, seq: number, patch: Record<string, unknown>) => {
+    const sessions = readdirSync(path.join(root, 'tenants', tenant, 'sessions'));
+    const file = sessions.map((s) => chainFile(root, tenant, s, traceId)).find((f) => existsSync(f));
+    if (!file) throw new Error(`no chain for ${traceId}`);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines[seq] = JSON.stringify({ ...JSON.parse(lines[seq]!), ...patch });
+    writeFileSync(file, lines.join('\n'));
+  };
+}
+
+storageConformance('storage-file', async (): Promise<StorageFixture> => {
+  const root = tempDir();
+  return {
+    storage: await openStore(root),
+    reopen: () => openStore(root),
+    tamper: tamper(root),
+    cleanup: async () => rmSync(root, { recursive: true, force: true }),
+  };
+}, { supports: { multiProcess: false, crashSafe: true, transactions: true } });
+
+describe('storage-file plugin', () => {
+  it('is selected by storage: "file", opens in boot under <dataDir>/store, reports health and closes on dispose', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'file', dataDir: dir, plugins: {} }, env: {} });
+      const storage = rt.resolve('storage') as FileStorage;
+      expect(storage.backend).toBe('file');
+      expect(storage.supports).toEqual({ multiProcess: false, crashSafe: true, transactions: true });
+      expect(storage.root).toBe(path.join(dir, 'store'));
+      expect(await storage.schemaVersion()).toBe(1);
+      expect(JSON.parse(readFileSync(path.join(dir, 'store', 'schema.json'), 'utf8'))).toEqual({ version: 1 });
+      const [health] = await rt.health();
+      expect(health).toMatchObject({ plugin: 'storage-file', status: 'ok', checks: [expect.objectContaining({ name: 'read-write', status: 'ok' })] });
+      await rt.close();
+      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes root and fsync from the environment and refuses a bad boolean', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [storageFile], env: { LIMIT_FILE_ROOT: path.join(dir, 'r'), LIMIT_FILE_FSYNC: 'false' } });
+      const storage = rt.resolve('storage') as FileStorage;
+      expect(storage.root).toBe(path.join(dir, 'r'));
+      expect(storage.config.fsync).toBe(false);
+      await rt.close();
+      await expect(createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [storageFile], env: { LIMIT_FILE_FSYNC: 'sometimes' } }))
+        .rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('fsync') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps records per tenant and per session in JSON / JSONL files', async () => {
+    const root = tempDir();
+    const s = await openStore(root);
+    try {
+      await s.createSession(makeSession('acme', 's1'));
+      await s.createTrace(makeTrace('acme', 'tr1', 's1'));
+      await s.appendProvenance('acme', makeProvenance('tr1', 0));
+      await s.appendProvenance('acme', makeProvenance('tr1', 1));
+      const sessionDir = path.join(root, 'tenants', 'acme', 'sessions', 's1');
+      expect(JSON.parse(readFileSync(path.join(sessionDir, 'session.json'), 'utf8'))).toMatchObject({ id: 's1' });
+      expect(JSON.parse(readFileSync(path.join(sessionDir, 'traces', 'tr1', 'trace.json'), 'utf8')).trace).toMatchObject({ id: 'tr1' });
+      const lines = readFileSync(chainFile(root, 'acme', 's1', 'tr1'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((e) => e.seq)).toEqual([0, 1]);
+      // No temp file or lock is left behind.
+      expect(readdirSync(path.join(sessionDir, 'traces', 'tr1')).sort()).toEqual(['provenance.jsonl', 'trace.json']);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('storage-file: path traversal', () => {
+  const evil = ['../escape', '..', '.', 'a/b', 'a\\b', '/etc/passwd', '.hidden', 'x\0y', '%2e%2e', 'ok/../../x'];
+
+  it('refuses ids and tenants that could leave the root, and writes nothing outside it', async () => {
+    const parent = tempDir();
+    const root = path.join(parent, 'store');
+    const s = await openStore(root);
+    try {
+      for (const id of evil) {
+        const attempts: Promise<unknown>[] = [
+          s.createSession(makeSession('t1', id)),
+          s.createSession(makeSession(id, 's1')),
+          s.createTrace(makeTrace('t1', id, 's1')),
+          s.createTrace(makeTrace('t1', 'tr', id)),
+          s.createTrace(makeTrace(id, 'tr', 's1')),
+          s.getTrace(id, 'tr'),
+          s.getSession('t1', id),
+          s.listTraces(id),
+          s.appendProvenance('t1', makeProvenance(id, 0)),
+          s.createRdSeries({ id, sessionId: 's1', tenant: 't1', name: 'n', points: [], createdAt: new Date().toISOString(), metadata: {} }),
+          s.getRdSeries('t1', id),
+          s.incrementCounters(id, { x: 1 }),
+          s.getCounters(id),
+          s.batch(id, []),
+        ];
+        for (const attempt of attempts) await expect(attempt).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
+      }
+      expect(readdirSync(parent)).toEqual(['store']);
+      expect(readdirSync(root).sort()).toEqual(['schema.json']);
+    } finally {
+      await s.close();
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('ignores folders with invalid names that someone put into the store', async () => {
+    const root = tempDir();
+    const s = await openStore(root);
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      mkdirSync(path.join(root, 'tenants', 't1', 'sessions', '.sneaky', 'traces', 'x'), { recursive: true });
+      writeFileSync(path.join(root, 'tenants', 't1', 'sessions', '.sneaky', 'traces', 'x', 'trace.json'), JSON.stringify({ trace: makeTrace('t1', 'x', '.sneaky'), flagSeq: [] }));
+      const s2 = await openStore(root);
+      expect((await s2.listTraces('t1')).items.map((t) => t.id)).toEqual(['tr1']);
+      await s2.close();
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('storage-file: crash recovery', () => {
+  it('cuts a torn provenance line (an append killed mid-write) and keeps appending a valid chain', async () => {
+    const root = tempDir();
+    let s = await openStore(root);
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      for (let i = 0; i < 3; i++) await s.appendProvenance('t1', makeProvenance('tr1', i));
+      await s.close();
+      appendFileSync(chainFile(root, 't1', 's1', 'tr1'), '{"traceId":"tr1","seq":3,"prevH');
+      s = await openStore(root);
+      expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 3, brokenAt: null });
+      const e = await s.appendProvenance('t1', makeProvenance('tr1', 3));
+      expect(e.seq).toBe(3);
+      expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 4, brokenAt: null });
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a garbled complete line as the broken link', async () => {
+    const root = tempDir();
+    const s = await openStore(root);
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      for (let i = 0; i < 4; i++) await s.appendProvenance('t1', makeProvenance('tr1', i));
+      const file = chainFile(root, 't1', 's1', 'tr1');
+      const lines = readFileSync(file, 'utf8').split('\n');
+      lines[2] = 'not json';
+      writeFileSync(file, lines.join('\n'));
+      expect(await s.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: false, brokenAt: 2 });
+      await expect(s.listProvenance('t1', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT' });
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('finishes a batch whose journal was written before the process died', async () => {
+    const root = tempDir();
+    let s = await openStore(root);
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      await s.close();
+      // What #commit leaves when killed after the journal and before the files: the journal alone.
+      const trace = makeTrace('t1', 'tr2', 's1');
+      const files = [
+        { file: 'tenants/t1/sessions/s1/traces/tr2/trace.json', content: JSON.stringify({ trace, flagSeq: [] }) },
+        { file: 'tenants/t1/counters.json', content: JSON.stringify({ runs: 2 }) },
+      ];
+      mkdirSync(path.join(root, 'journal'), { recursive: true });
+      writeFileSync(path.join(root, 'journal', '1-1-a.json'), JSON.stringify({ files }));
+      // And a journal torn before its rename (a temp file): its batch never started.
+      writeFileSync(path.join(root, 'journal', '2-1-b.json.1.abcd.tmp'), '{"files":[{"file":"tenants/t1/counters.json","content":"{\\"runs\\":99}"}');
+      s = await openStore(root);
+      expect(await s.getTrace('t1', 'tr2')).toEqual(trace);
+      expect(await s.getCounters('t1')).toEqual({ runs: 2 });
+      expect(readdirSync(path.join(root, 'journal'))).toEqual([]);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a journal entry that points outside the root', async () => {
+    const parent = tempDir();
+    const root = path.join(parent, 'store');
+    const s = await openStore(root);
+    await s.close();
+    mkdirSync(path.join(root, 'journal'), { recursive: true });
+    writeFileSync(path.join(root, 'journal', '1-1-a.json'), JSON.stringify({ files: [{ file: '../outside.json', content: '{}' }] }));
+    try {
+      await expect(openStore(root)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
+      expect(existsSync(path.join(parent, 'outside.json'))).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('breaks a provenance lock left by a dead process', async () => {
+    const root = tempDir();
+    const s = await openStore(root);
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      const lock = path.join(root, 'tenants', 't1', 'sessions', 's1', 'traces', 'tr1', 'provenance.lock');
+      // A pid far above pid_max on Linux: certainly not running.
+      writeFileSync(lock, `999999999 ${(await import('node:os')).hostname()} deadbeef ${Date.now()}\n`);
+      const e = await s.appendProvenance('t1', makeProvenance('tr1', 0));
+      expect(e.seq).toBe(0);
+      expect(existsSync(lock)).toBe(false);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('waits for a live lock holder and gives up with LIMIT_PROVENANCE_CONFLICT', async () => {
+    const root = tempDir();
+    const s = await openStore(root, { lockTimeoutMs: 200 });
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      const lock = path.join(root, 'tenants', 't1', 'sessions', 's1', 'traces', 'tr1', 'provenance.lock');
+      // Our own (live) pid: the lock is held, not stale.
+      writeFileSync(lock, `${process.pid} ${(await import('node:os')).hostname()} cafe ${Date.now()}\n`);
+      await expect(s.appendProvenance('t1', makeProvenance('tr1', 0))).rejects.toMatchObject({ code: 'LIMIT_PROVENANCE_CONFLICT' });
+      rmSync(lock);
+      expect((await s.appendProvenance('t1', makeProvenance('tr1', 0))).seq).toBe(0);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('storage-file across processes', () => {
+  it('keeps one gapless chain when 3 processes append to one trace at once (lock file)', async () => {
+    const root = tempDir();
+    try {
+      const r = await multiProcessProvenance({ plugin: 'storage-file', options: { root } }, { processes: 3, appendsEach: 60 });
+      expect(r.seqs).toEqual(Array.from({ length: 180 }, (_, i) => i));
+      expect(r.verification).toEqual({ verified: true, length: 180, brokenAt: null });
+      expect(r.perWriter).toEqual({ 'process-0': 60, 'process-1': 60, 'process-2': 60 });
+      expect(r.switches).toBeGreaterThan(5);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('keeps every acknowledged write after SIGKILL and reopens cleanly', async () => {
+    const root = tempDir();
+    try {
+      const r = await crashTest({ plugin: 'storage-file', options: { root } }, { minAcks: 100 });
+      expect(r.signal).toBe('SIGKILL');
+      expect(r.missing).toEqual([]);
+      expect(r.verification.verified).toBe(true);
+      expect(r.verification.length).toBeGreaterThanOrEqual(r.acknowledged.length);
+      expect(r.counter).toBeGreaterThanOrEqual(r.acknowledged.length);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+export type { Storage };

@@ -1,0 +1,151 @@
+/**
+ * Kneedle (Satopää, Albrecht, Irwin, Raghavan 2011), without smoothing:
+ * 1. min–max normalise x and y (after a stable sort by x);
+ * 2. convex/decreasing: yt = 1 − yn; concave/increasing: yt = yn; the two mirrored shapes flip
+ *    the curve (concave/decreasing: yt = reversed yn; convex/increasing: yt = reversed 1 − yn)
+ *    and map the index back, as the kneed library does;
+ * 3. difference curve d = yt − xn;
+ * 4. local maxima: d[i] ≥ both neighbours, local minima: d[i] ≤ both (a missing neighbour counts
+ *    as equal, so endpoints can qualify);
+ * 5. threshold of a maximum m: T_m = d[m] − S·mean(|diff(xn)|);
+ * 6. scan i from the first maximum to n − 2: at a maximum set thr = T_i, candidate = i and turn
+ *    detection on; then, at a minimum, thr = 0 and detection off; if detection is on and
+ *    d[i+1] < thr, the candidate is a knee.
+ * Offline = the first knee, online = the last. No maximum or no knee → null; fewer than 3 points
+ * → null.
+ */
+import { invalid } from './errors.ts';
+import { type CurveInput, minMax, sortCurve } from './points.ts';
+
+export type CurveShape = 'convex' | 'concave';
+export type CurveDirection = 'decreasing' | 'increasing';
+
+export interface KneedleOptions {
+  /** Sensitivity S > 0 (default 1). */
+  S?: number;
+  curve?: CurveShape;
+  direction?: CurveDirection;
+  /** Report the online (last) knee instead of the offline (first) one. */
+  online?: boolean;
+}
+
+export interface KneedleResult {
+  /** Knee in the caller's original order (offline or online as asked), or null. */
+  index: number | null;
+  /** Both answers, in the caller's original order. */
+  offlineIndex: number | null;
+  onlineIndex: number | null;
+  /** The same in sorted order. */
+  offlineSortedIndex: number | null;
+  onlineSortedIndex: number | null;
+  /** Debug data, in the (possibly flipped) scan order of the difference curve. */
+  differenceCurve: number[];
+  localMaxima: number[];
+  localMinima: number[];
+  thresholds: Record<number, number>;
+  order: number[];
+  flipped: boolean;
+}
+
+export function kneedle(curve: CurveInput, options: KneedleOptions = {}): KneedleResult {
+  const S = options.S ?? 1;
+  if (typeof S !== 'number' || !Number.isFinite(S) || S <= 0) throw invalid('S', `must be a finite number > 0, got ${String(S)}`);
+  const shape = options.curve ?? 'convex';
+  const direction = options.direction ?? 'decreasing';
+  if (shape !== 'convex' && shape !== 'concave') throw invalid('curve', `must be 'convex' or 'concave', got ${String(shape)}`);
+  if (direction !== 'decreasing' && direction !== 'increasing') {
+    throw invalid('direction', `must be 'decreasing' or 'increasing', got ${String(direction)}`);
+  }
+  const sorted = sortCurve(curve);
+  const n = sorted.x.length;
+  const order = Array.from(sorted.order);
+  const empty: KneedleResult = {
+    index: null,
+    offlineIndex: null,
+    onlineIndex: null,
+    offlineSortedIndex: null,
+    onlineSortedIndex: null,
+    differenceCurve: [],
+    localMaxima: [],
+    localMinima: [],
+    thresholds: {},
+    order,
+    flipped: false,
+  };
+  if (n < 3) return empty;
+  const xn = minMax(sorted.x);
+  const yn = minMax(sorted.y);
+  const flipped = (shape === 'concave' && direction === 'decreasing') || (shape === 'convex' && direction === 'increasing');
+  const yt = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const src = flipped ? n - 1 - i : i;
+    const v = yn[src]!;
+    yt[i] = shape === 'convex' ? 1 - v : v;
+  }
+  const d = new Float64Array(n);
+  for (let i = 0; i < n; i++) d[i] = yt[i]! - xn[i]!;
+
+  const isMax = new Uint8Array(n);
+  const isMin = new Uint8Array(n);
+  const maxima: number[] = [];
+  const minima: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const left = i > 0 ? d[i - 1]! : d[i]!;
+    const right = i < n - 1 ? d[i + 1]! : d[i]!;
+    if (d[i]! >= left && d[i]! >= right) {
+      isMax[i] = 1;
+      maxima.push(i);
+    }
+    if (d[i]! <= left && d[i]! <= right) {
+      isMin[i] = 1;
+      minima.push(i);
+    }
+  }
+  let meanStep = 0;
+  for (let i = 1; i < n; i++) meanStep += Math.abs(xn[i]! - xn[i - 1]!);
+  meanStep /= n - 1;
+  const thresholds: Record<number, number> = {};
+  for (const m of maxima) thresholds[m] = d[m]! - S * meanStep;
+
+  let first: number | null = null;
+  let last: number | null = null;
+  if (maxima.length > 0) {
+    let thr = 0;
+    let candidate = -1;
+    let detecting = false;
+    for (let i = maxima[0]!; i <= n - 2; i++) {
+      if (isMax[i]) {
+        thr = thresholds[i]!;
+        candidate = i;
+        detecting = true;
+      }
+      if (isMin[i]) {
+        thr = 0;
+        detecting = false;
+      }
+      if (detecting && d[i + 1]! < thr) {
+        if (first === null) first = candidate;
+        last = candidate;
+      }
+    }
+  }
+  // Back to sorted order (undo the flip), then to the caller's order.
+  const toSorted = (k: number | null): number | null => (k === null ? null : flipped ? n - 1 - k : k);
+  const offS = toSorted(first);
+  const onS = toSorted(last);
+  const offlineIndex = offS === null ? null : order[offS]!;
+  const onlineIndex = onS === null ? null : order[onS]!;
+  return {
+    index: options.online ? onlineIndex : offlineIndex,
+    offlineIndex,
+    onlineIndex,
+    offlineSortedIndex: offS,
+    onlineSortedIndex: onS,
+    differenceCurve: Array.from(d),
+    localMaxima: maxima,
+    localMinima: minima,
+    thresholds,
+    order,
+    flipped,
+  };
+}

@@ -77,9 +77,11 @@ function parseNodes(g: AttributedGraph, field: string): Parsed {
     else if (node.features.length !== dim) {
       throw invalid(`${f}.features`, `has ${node.features.length} entries, expected ${dim} like the first node`);
     }
-    node.features.forEach((x, k) => {
+    const feats: readonly unknown[] = node.features;
+    for (let k = 0; k < feats.length; k++) {
+      const x = feats[k];
       if (typeof x !== 'number' || !Number.isFinite(x)) throw invalid(`${f}.features[${k}]`, `must be a finite number, got ${String(x)}`);
-    });
+    }
   });
   return { n, index, dim };
 }

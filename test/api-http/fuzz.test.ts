@@ -27,7 +27,7 @@ describe('api-http fuzz', () => {
   let S: string;
   let T: string;
   beforeAll(async () => {
-    s = await startServer({ api: { rateLimit: false } });
+    s = await startServer({ api: { rateLimit: false }, plugins: { 'rd-fgw': true, 'knee-kneedle': true, 'knee-menger': true } });
     S = (await s.req('POST', '/sessions', { body: { name: 'fuzz' } })).json.id;
     T = (await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task: { input: 'seed' }, output: { ok: true, stdout: 'a', stderr: '' } } })).json.trace.id;
   });

@@ -1,0 +1,93 @@
+/**
+ * Rate–distortion endpoints against the real RD plugins (rd-fgw, knee-kneedle, knee-menger).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS, snapshot, startServer, type Server } from './harness.ts';
+
+const path3 = (f: number[]) => ({
+  nodes: f.map((x, i) => ({ id: `n${i}`, features: [x] })),
+  edges: f.slice(1).map((_, i) => ({ source: `n${i}`, target: `n${i + 1}` })),
+});
+/** A curve with an obvious elbow at rate 3. */
+const ELBOW = [
+  { rate: 1, distortion: 10 }, { rate: 2, distortion: 6 }, { rate: 3, distortion: 2 },
+  { rate: 4, distortion: 1.8 }, { rate: 5, distortion: 1.6 }, { rate: 6, distortion: 1.5 }, { rate: 7, distortion: 1.45 },
+];
+
+describe('api-http rate–distortion', () => {
+  let s: Server;
+  let sessionId: string;
+  beforeAll(async () => {
+    s = await startServer({ plugins: { 'rd-fgw': true, 'knee-kneedle': true, 'knee-menger': true } });
+    sessionId = (await s.req('POST', '/sessions', { body: { name: 'rd' } })).json.id;
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('computes FGW distortion between two graphs', async () => {
+    const same = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 2]), target: path3([0, 1, 2]) } });
+    expect(same.status, same.text).toBe(200);
+    expect(same.json.algorithm).toBe('fgw');
+    expect(same.json.value).toBeCloseTo(0, 6);
+    expect(Array.isArray(same.json.plan)).toBe(true);
+    const different = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 2]), target: path3([5, 9, 20]), options: { alpha: 0.5 } } });
+    expect(different.status).toBe(200);
+    expect(different.json.value).toBeGreaterThan(same.json.value + 1e-6);
+    const unknown = await s.req('POST', '/rd/distortion', { body: { source: path3([0]), target: path3([1]), algorithm: 'nope' } });
+    expect(unknown.status).toBe(422);
+    expect(unknown.json.errors[0].path).toBe('body.algorithm');
+    const badAlpha = await s.req('POST', '/rd/distortion', { body: { source: path3([0]), target: path3([1]), options: { alpha: 2 } } });
+    expect(badAlpha.status).toBe(400);
+    expect(badAlpha.json.errors[0].path).toBe('body.options.alpha');
+  });
+
+  it('tracks a series by distortions and by graphs, and finds its knee', async () => {
+    const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'curve', reference: path3([0, 1, 2]) } });
+    expect(series.status, series.text).toBe(201);
+    const id = series.json.id as string;
+    for (const p of ELBOW.slice(0, -1)) {
+      const res = await s.req('POST', `/rd/series/${id}/points`, { body: p });
+      expect(res.status, res.text).toBe(201);
+    }
+    const byGraph = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 7, graph: path3([0, 1, 2.1]) } });
+    expect(byGraph.status, byGraph.text).toBe(201);
+    expect(byGraph.json.points).toHaveLength(ELBOW.length);
+    const last = byGraph.json.points.at(-1);
+    expect(last.rate).toBe(7);
+    expect(last.distortion).toBeGreaterThan(0);
+    expect(last.distortion).toBeLessThan(1.6);
+
+    for (const detector of ['kneedle', 'menger']) {
+      const knee = await s.req('GET', `/rd/knee?series=${id}&detector=${detector}`);
+      expect(knee.status, knee.text).toBe(200);
+      expect(knee.json).toMatchObject({ seriesId: id, detector });
+      expect(knee.json.point.rate).toBe(3);
+    }
+    const defaulted = await s.req('GET', `/rd/knee?series=${id}`);
+    expect(defaulted.json.detector).toBe('kneedle');
+    const badDetector = await s.req('GET', `/rd/knee?series=${id}&detector=magic`);
+    expect(badDetector.status).toBe(422);
+    expect(badDetector.json.errors[0].path).toBe('query.detector');
+    expect((await s.req('GET', '/rd/knee?series=missing')).status).toBe(404);
+    expect((await s.req('POST', '/rd/series/missing/points', { body: { rate: 1, distortion: 1 } })).status).toBe(404);
+
+    // Another tenant sees nothing and changes nothing.
+    const before = await snapshot(s.storage, 'tenant-a');
+    expect((await s.req('GET', `/rd/knee?series=${id}`, { key: KEYS.B })).status).toBe(404);
+    expect((await s.req('POST', `/rd/series/${id}/points`, { key: KEYS.B, body: { rate: 9, distortion: 1 } })).status).toBe(404);
+    expect((await s.req('POST', '/rd/series', { key: KEYS.B, body: { sessionId, name: 'x' } })).status).toBe(404);
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+  });
+
+  it('finds the knee of ad hoc points, in any order', async () => {
+    const shuffled = [...ELBOW].reverse();
+    for (const detector of ['kneedle', 'menger']) {
+      const res = await s.req('POST', '/rd/knee', { body: { points: shuffled, detector } });
+      expect(res.status, res.text).toBe(200);
+      expect(res.json.detector).toBe(detector);
+      expect(res.json.points.map((p: { rate: number }) => p.rate)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(res.json.point.rate).toBe(3);
+    }
+  });
+});

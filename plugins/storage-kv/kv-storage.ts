@@ -138,6 +138,7 @@ export class KvStorage implements Storage {
   }
 
   async schemaVersion(): Promise<number> {
+    this.#fresh();
     return Number(this.#open().get(['meta', 'schema']) ?? 0);
   }
 
@@ -148,6 +149,14 @@ export class KvStorage implements Storage {
       });
     }
     return this.#db;
+  }
+
+  /**
+   * Starts reads from the latest commit. lmdb-js keeps one read snapshot until its next timer tick,
+   * so without this a read right after another process's (or handle's) commit could miss it.
+   */
+  #fresh(): void {
+    this.#open().resetReadTxn();
   }
 
   /**
@@ -197,12 +206,14 @@ export class KvStorage implements Storage {
 
   async getSession(tenant: string, id: string): Promise<Session | null> {
     validate.tenant(tenant);
+    this.#fresh();
     assertId(id, 'session id');
     return this.#json<Session>(['s', tenant, id]) ?? null;
   }
 
   async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
     validate.tenant(tenant);
+    this.#fresh();
     const q = validate.sessionQuery(query);
     const rows: Session[] = [];
     for (const { key, value } of this.#scanByTime(['si', tenant], q.after)) {
@@ -254,9 +265,10 @@ export class KvStorage implements Storage {
   #putNewTrace(trace: Trace, text: string, flagTexts: string[]): void {
     const db = this.#open();
     const { tenant, id } = trace;
-    if (db.doesExist(['t', tenant, id])) throw conflict('trace', tenant, id);
+    // One B-tree descent for the check and the insert: noOverwrite refuses an existing id.
+    const inserted = db.putSync(['t', tenant, id], text, { noOverwrite: true }) as unknown as boolean;
+    if (!inserted) throw conflict('trace', tenant, id);
     const ms = timeKey(trace.createdAt);
-    db.put(['t', tenant, id], text);
     db.put(['tc', tenant, ms, id], trace.status);
     db.put(['ts', tenant, trace.sessionId, ms, id], trace.status);
     if (trace.flags.length > 0) {
@@ -289,12 +301,14 @@ export class KvStorage implements Storage {
 
   async getTrace(tenant: string, id: string): Promise<Trace | null> {
     validate.tenant(tenant);
+    this.#fresh();
     assertId(id, 'trace id');
     return this.#json<Trace>(['t', tenant, id]) ?? null;
   }
 
   async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
     validate.tenant(tenant);
+    this.#fresh();
     const q = validate.traceQuery(query);
     // The narrowest index that the query names; the rest is filtered on the way.
     const prefix: Key = q.sessionId !== undefined ? ['ts', tenant, q.sessionId] : q.flagKind !== undefined ? ['tf', tenant, q.flagKind] : ['tc', tenant];
@@ -363,6 +377,7 @@ export class KvStorage implements Storage {
 
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
     validate.tenant(tenant);
+    this.#fresh();
     assertId(traceId, 'trace id');
     return [...this.#range(['p', tenant, traceId])].map(({ value }) => JSON.parse(value) as ProvenanceEntry);
   }
@@ -414,6 +429,7 @@ export class KvStorage implements Storage {
 
   async listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]> {
     validate.tenant(tenant);
+    this.#fresh();
     const q = validate.flagQuery(query);
     const flags: Flag[] = [];
     if (q.traceId === undefined && q.kind === undefined) {
@@ -446,6 +462,7 @@ export class KvStorage implements Storage {
 
   async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
     validate.tenant(tenant);
+    this.#fresh();
     assertId(traceId, 'trace id');
     return [...this.#range(['c', tenant, traceId])].map(({ value }) => JSON.parse(value) as Checkpoint);
   }
@@ -467,12 +484,14 @@ export class KvStorage implements Storage {
 
   async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
     validate.tenant(tenant);
+    this.#fresh();
     assertId(traceId, 'trace id');
     return this.#json<QuarantineState>(['q', tenant, traceId]) ?? null;
   }
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
+    this.#fresh();
     return [...this.#range(['q', tenant])].map(({ value }) => JSON.parse(value) as QuarantineState).filter((q) => q.quarantined);
   }
 
@@ -506,12 +525,14 @@ export class KvStorage implements Storage {
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
     validate.tenant(tenant);
+    this.#fresh();
     assertId(id, 'RD series id');
     return this.#json<RdSeries>(['rd', tenant, id]) ?? null;
   }
 
   async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
     validate.tenant(tenant);
+    this.#fresh();
     if (query?.sessionId !== undefined) {
       const sessionId = assertId(query.sessionId, 'session id');
       return [...this.#range(['rds', tenant, sessionId])]
@@ -548,6 +569,7 @@ export class KvStorage implements Storage {
 
   async getCounters(tenant: string): Promise<Counters> {
     validate.tenant(tenant);
+    this.#fresh();
     const counters: Counters = {};
     for (const { key, value } of this.#range(['n', tenant])) counters[key[2] as string] = Number(value);
     return counters;

@@ -103,6 +103,17 @@ describe('storage-kv plugin', () => {
       await b.appendProvenance('t1', { traceId: 'tr1', at: new Date().toISOString(), actor: 'b', action: 'x' });
       await a.appendProvenance('t1', { traceId: 'tr1', at: new Date().toISOString(), actor: 'a', action: 'x' });
       expect((await b.listProvenance('t1', 'tr1')).map((e) => e.seq)).toEqual([0, 1]);
+      // b's read snapshot was just taken; a's commit must still be visible to b's next read at once.
+      expect(await b.getTrace('t1', 'tr2')).toBeNull();
+      await a.createTrace(makeTrace('t1', 'tr2', 's1'));
+      expect(await b.getTrace('t1', 'tr2')).toMatchObject({ id: 'tr2' });
+      expect((await b.listTraces('t1')).items.map((t) => t.id)).toEqual(['tr2', 'tr1']);
+      // A commit by another environment handle (as another process makes) with no event-loop turn in between.
+      const raw = open<string, (string | number)[]>({ path: dir, encoding: 'string' });
+      expect(await b.getTrace('t1', 'tr3')).toBeNull();
+      raw.putSync(['t', 't1', 'tr3'], JSON.stringify(makeTrace('t1', 'tr3', 's1')));
+      expect(await b.getTrace('t1', 'tr3')).toMatchObject({ id: 'tr3' });
+      await raw.close();
     } finally {
       await a.close();
       await b.close();

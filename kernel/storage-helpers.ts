@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { LimitError } from './errors.ts';
 import {
-  Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdSeries, Session, SessionStatus, Tenant,
-  Timestamp, Trace, TraceStatus,
+  Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdSeries, RunMetrics, RunOutput, Session, SessionStatus,
+  Task, Tenant, Timestamp, Trace, TraceStatus,
   type Page,
 } from './model/index.ts';
 import type { BatchOp, Counters, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
@@ -90,12 +90,225 @@ export interface NormalizedSessionQuery {
   after?: CursorPosition;
 }
 
+// Fast path for traces ---------------------------------------------------------------------------
+// Bulk inserts validate every trace; zod's generic walk costs several µs per trace, more than the
+// SQLite insert itself. `fastTrace` checks the common shape by hand and builds exactly what zod
+// would return (same keys in schema order, unknown keys stripped, defaults applied, fresh objects
+// and arrays); anything it is not sure about returns SLOW and zod decides, so error messages and
+// edge cases are zod's own. test/storage/trace-fast-path.test.ts holds it to zod, case by case.
+
+const SLOW = null;
+type Obj = Record<string, unknown>;
+
+interface StringChecks {
+  min: number;
+  max: number;
+  pattern: RegExp | undefined;
+}
+
+/** min/max length and regex of a zod string schema, or undefined when it has any other check. */
+function stringChecks(schema: z.ZodType): StringChecks | undefined {
+  const def = (schema as unknown as { _zod: { def: { type: string; checks?: { _zod: { def: Record<string, unknown> } }[]; pattern?: RegExp } } })._zod.def;
+  if (def.type !== 'string') return undefined;
+  const out: StringChecks = { min: 0, max: Infinity, pattern: def.pattern };
+  for (const c of def.checks ?? []) {
+    const d = c._zod.def;
+    if (d.check === 'min_length') out.min = d.minimum as number;
+    else if (d.check === 'max_length') out.max = d.maximum as number;
+    else if (d.check === 'string_format' && (d.format === 'regex' || d.format === 'datetime') && d.pattern instanceof RegExp) out.pattern = d.pattern;
+    else return undefined;
+  }
+  // A global or sticky regex would carry state between tests.
+  if (out.pattern && (out.pattern.global || out.pattern.sticky)) return undefined;
+  return out;
+}
+
+const shapeKeys = (s: z.ZodObject) => Object.keys(s.shape).join(',');
+const ID_CHECKS = stringChecks(Id);
+const TIMESTAMP_CHECKS = stringChecks(Timestamp);
+const TRACE_STATUSES: ReadonlySet<unknown> = new Set(TraceStatus.options);
+const TASK_KINDS: ReadonlySet<unknown> = new Set(['code', 'prompt', 'merge', 'external']);
+/**
+ * The fast path knows these shapes by heart; if the model changes (a new field, other bounds), it
+ * switches itself off and every trace goes through zod rather than being stripped of the new field.
+ */
+const FAST_TRACE =
+  ID_CHECKS?.min === 1 && ID_CHECKS.max === 128 && ID_CHECKS.pattern !== undefined && TIMESTAMP_CHECKS?.pattern !== undefined &&
+  TIMESTAMP_CHECKS.min === 0 && TIMESTAMP_CHECKS.max === Infinity &&
+  shapeKeys(Trace) === 'id,sessionId,tenant,parentIds,runner,task,output,metrics,status,flags,createdAt,completedAt,metadata' &&
+  shapeKeys(Task) === 'input,kind,language,files,env,args,toolOutputs' &&
+  shapeKeys(RunOutput) === 'ok,stdout,stderr,value,error' &&
+  shapeKeys(RunMetrics) === 'latencyMs,tokensIn,tokensOut,exitCode' &&
+  (Task.shape.kind as unknown as { def: { innerType: { options: string[] } } }).def.innerType.options.join(',') === [...TASK_KINDS].join(',');
+const ID_PATTERN = ID_CHECKS?.pattern ?? /$^/;
+const TIMESTAMP_PATTERN = TIMESTAMP_CHECKS?.pattern ?? /$^/;
+
+// zod measures lengths in code points; a string within `max` UTF-16 units is within `max` code
+// points, and a non-empty string has at least one. Anything else is left to zod.
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 128 && ID_PATTERN.test(v);
+const isTimestamp = (v: unknown): v is string => typeof v === 'string' && TIMESTAMP_PATTERN.test(v);
+const isStringMax = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const isNonNegative = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** A plain object literal: z.object accepts more, but those go to zod. */
+function isLiteral(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** util.isPlainObject of zod, which z.record requires. */
+function isZodPlain(o: Obj): boolean {
+  const ctor = o.constructor as unknown;
+  if (ctor === undefined || typeof ctor !== 'function') return true;
+  const prot = (ctor as { prototype?: unknown }).prototype;
+  return typeof prot === 'object' && prot !== null && !Array.isArray(prot) && Object.prototype.hasOwnProperty.call(prot, 'isPrototypeOf');
+}
+
+/** z.record(z.string(), z.unknown() | z.string()): a fresh object with the own enumerable string keys. */
+function fastRecord(v: unknown, stringValues: boolean): Obj | null {
+  if (!isLiteral(v) || !isZodPlain(v) || Object.getOwnPropertySymbols(v).length > 0) return SLOW;
+  const out: Obj = {};
+  for (const key of Object.keys(v)) {
+    if (key === '__proto__') return SLOW;
+    const value = v[key];
+    if (stringValues && typeof value !== 'string') return SLOW;
+    out[key] = value;
+  }
+  return out;
+}
+
+function fastStringArray(v: unknown, ids: boolean): string[] | null {
+  if (!Array.isArray(v)) return SLOW;
+  const out = new Array<string>(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const s: unknown = v[i];
+    if (ids ? !isId(s) : typeof s !== 'string') return SLOW;
+    out[i] = s as string;
+  }
+  return out;
+}
+
+function fastTask(v: unknown): Obj | null {
+  if (!isLiteral(v)) return SLOW;
+  const out: Obj = {};
+  const input = v.input;
+  if (!isStringMax(input, 1_000_000)) return SLOW;
+  out.input = input;
+  const kind = v.kind;
+  if (kind === undefined) out.kind = 'code';
+  else if (TASK_KINDS.has(kind)) out.kind = kind;
+  else return SLOW;
+  if ('language' in v) {
+    const language = v.language;
+    if (language !== undefined && !isStringMax(language, 64)) return SLOW;
+    out.language = language;
+  }
+  for (const key of ['files', 'env'] as const) {
+    if (key in v) {
+      const value = v[key];
+      if (value === undefined) out[key] = undefined;
+      else if ((out[key] = fastRecord(value, true)) === SLOW) return SLOW;
+    }
+  }
+  if ('args' in v) {
+    const args = v.args;
+    if (args === undefined) out.args = undefined;
+    else if ((out.args = fastStringArray(args, false)) === SLOW) return SLOW;
+  }
+  if ('toolOutputs' in v) {
+    if (v.toolOutputs !== undefined) return SLOW;
+    out.toolOutputs = undefined;
+  }
+  return out;
+}
+
+function fastOutput(v: unknown): Obj | null {
+  if (!isLiteral(v)) return SLOW;
+  const ok = v.ok;
+  const stdout = v.stdout;
+  const stderr = v.stderr;
+  if (typeof ok !== 'boolean' || typeof stdout !== 'string' || typeof stderr !== 'string') return SLOW;
+  const out: Obj = { ok, stdout, stderr };
+  if ('value' in v) out.value = v.value;
+  if ('error' in v) {
+    const error = v.error;
+    if (error === undefined) out.error = undefined;
+    else {
+      if (!isLiteral(error)) return SLOW;
+      const code = error.code;
+      const message = error.message;
+      if (typeof code !== 'string' || typeof message !== 'string') return SLOW;
+      out.error = { code, message };
+    }
+  }
+  return out;
+}
+
+function fastMetrics(v: unknown): Obj | null {
+  if (!isLiteral(v)) return SLOW;
+  const latencyMs = v.latencyMs;
+  if (!isNonNegative(latencyMs)) return SLOW;
+  const out: Obj = { latencyMs };
+  for (const key of ['tokensIn', 'tokensOut', 'exitCode'] as const) {
+    if (key in v) {
+      const n = v[key];
+      if (n !== undefined && !(Number.isSafeInteger(n) && (key === 'exitCode' || (n as number) >= 0))) return SLOW;
+      out[key] = n;
+    }
+  }
+  return out;
+}
+
+/** What `Trace.parse(v)` returns, built by hand, or SLOW when zod has to look (errors included). */
+function fastTrace(v: unknown): Trace | null {
+  if (!FAST_TRACE || !isLiteral(v)) return SLOW;
+  const out: Obj = {};
+  const id = v.id;
+  const sessionId = v.sessionId;
+  const tenant = v.tenant;
+  if (!isId(id) || !isId(sessionId) || !isId(tenant)) return SLOW;
+  out.id = id;
+  out.sessionId = sessionId;
+  out.tenant = tenant;
+  const parentIds = v.parentIds;
+  if ((out.parentIds = parentIds === undefined ? [] : fastStringArray(parentIds, true)) === SLOW) return SLOW;
+  const runner = v.runner;
+  if (typeof runner !== 'string' || runner.length < 1 || runner.length > 128) return SLOW;
+  out.runner = runner;
+  if ((out.task = fastTask(v.task)) === SLOW) return SLOW;
+  if ('output' in v) {
+    const output = v.output;
+    if ((out.output = output === undefined ? undefined : fastOutput(output)) === SLOW) return SLOW;
+  }
+  if ('metrics' in v) {
+    const metrics = v.metrics;
+    if ((out.metrics = metrics === undefined ? undefined : fastMetrics(metrics)) === SLOW) return SLOW;
+  }
+  const status = v.status;
+  if (!TRACE_STATUSES.has(status)) return SLOW;
+  out.status = status;
+  // Flags need the Flag schema (evidence, severities): a trace that has some goes to zod.
+  const flags = v.flags;
+  if (flags !== undefined && !(Array.isArray(flags) && flags.length === 0)) return SLOW;
+  out.flags = [];
+  const createdAt = v.createdAt;
+  if (!isTimestamp(createdAt)) return SLOW;
+  out.createdAt = createdAt;
+  if ('completedAt' in v) {
+    const completedAt = v.completedAt;
+    if (completedAt !== undefined && !isTimestamp(completedAt)) return SLOW;
+    out.completedAt = completedAt;
+  }
+  const metadata = v.metadata;
+  if ((out.metadata = metadata === undefined ? {} : fastRecord(metadata, false)) === SLOW) return SLOW;
+  return out as Trace;
+}
+
 /** Validation of every record and query of the Storage contract, with the model's zod schemas. */
 export const validate = {
   tenant: assertTenant,
   id: assertId,
   session: (v: unknown): Session => parseOrThrow(Session, v, 'session'),
-  trace: (v: unknown): Trace => parseOrThrow(Trace, v, 'trace'),
+  trace: (v: unknown): Trace => fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'),
   tracePatch: (v: unknown): TracePatch => parseOrThrow(TracePatchSchema, v, 'trace patch'),
   flag: (v: unknown): Flag => parseOrThrow(Flag, v, 'flag'),
   checkpoint: (v: unknown): Checkpoint => parseOrThrow(Checkpoint, v, 'checkpoint'),

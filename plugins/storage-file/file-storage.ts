@@ -228,15 +228,18 @@ export class FileStorage implements Storage {
       if (!validId(sessionId)) continue;
       const session = await readJson<Session>(this.#sessionFile(tenant, sessionId));
       if (session) index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status });
-      for (const traceId of await listDir(path.join(sessionsDir, sessionId, 'traces'))) {
-        if (!validId(traceId)) continue;
-        const dir = this.#traceDir(tenant, sessionId, traceId);
-        // A folder without trace.json is a create that died before its rename: never acknowledged.
-        const doc = await readJson<TraceDoc>(path.join(dir, 'trace.json'));
-        if (!doc) continue;
-        this.#indexTrace(index, doc);
-        const q = await readJson<QuarantineState>(path.join(dir, 'quarantine.json'));
-        if (q?.quarantined) index.quarantined.add(traceId);
+      const traceIds = (await listDir(path.join(sessionsDir, sessionId, 'traces'))).filter(validId);
+      // Reads overlap in chunks: opening a large store reads every trace file once.
+      for (let i = 0; i < traceIds.length; i += 32) {
+        await Promise.all(traceIds.slice(i, i + 32).map(async (traceId) => {
+          const dir = this.#traceDir(tenant, sessionId, traceId);
+          // A folder without trace.json is a create that died before its rename: never acknowledged.
+          const doc = await readJson<TraceDoc>(path.join(dir, 'trace.json'));
+          if (!doc) return;
+          this.#indexTrace(index, doc);
+          const q = await readJson<QuarantineState>(path.join(dir, 'quarantine.json'));
+          if (q?.quarantined) index.quarantined.add(traceId);
+        }));
       }
     }
     index.flags.sort((a, b) => a.n - b.n);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { LimitError } from 'limit-graph';
 
 /** fsyncs a folder so that a rename or a new entry in it survives a power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -67,7 +68,15 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  return JSON.parse(text) as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    // Writes are atomic, so only an edit or a disk fault outside this backend gets here.
+    throw new LimitError('LIMIT_STORAGE_CORRUPT', `${file} is not valid JSON: ${(error as Error).message}`, {
+      plugin: 'storage-file', cause: error, details: { file },
+      fix: 'Restore the file from a backup, or remove it (and its folder) if the record can be lost.',
+    });
+  }
 }
 
 /** Lists a folder's entries, or [] when it does not exist. */

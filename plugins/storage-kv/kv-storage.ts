@@ -533,13 +533,17 @@ export class KvStorage implements Storage {
   async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
     validate.tenant(tenant);
     this.#fresh();
+    let series: RdSeries[];
     if (query?.sessionId !== undefined) {
       const sessionId = assertId(query.sessionId, 'session id');
-      return [...this.#range(['rds', tenant, sessionId])]
+      series = [...this.#range(['rds', tenant, sessionId])]
         .map(({ key }) => this.#json<RdSeries>(['rd', tenant, key[key.length - 1] as string]))
         .filter((s): s is RdSeries => s !== undefined);
+    } else {
+      series = [...this.#range(['rd', tenant])].map(({ value }) => JSON.parse(value) as RdSeries);
     }
-    return [...this.#range(['rd', tenant])].map(({ value }) => JSON.parse(value) as RdSeries);
+    // Oldest first, as the other backends list them (by creation).
+    return series.sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   // ── counters ─────────────────────────────────────────────────────────────────────────────────

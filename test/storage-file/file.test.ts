@@ -187,6 +187,22 @@ describe('storage-file: crash recovery', () => {
     }
   });
 
+  it('names a record file that is not valid JSON (LIMIT_STORAGE_CORRUPT)', async () => {
+    const root = tempDir();
+    let s = await openStore(root);
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      await s.close();
+      const file = path.join(root, 'tenants', 't1', 'sessions', 's1', 'traces', 'tr1', 'trace.json');
+      writeFileSync(file, '{"trace": ');
+      s = await openStore(root);
+      await expect(s.getTrace('t1', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: expect.stringContaining(file) });
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('finishes a batch whose journal was written before the process died', async () => {
     const root = tempDir();
     let s = await openStore(root);

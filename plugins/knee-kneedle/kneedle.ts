@@ -12,10 +12,10 @@
  *    detection on; then, at a minimum, thr = 0 and detection off; if detection is on and
  *    d[i+1] < thr, the candidate is a knee.
  * Offline = the first knee, online = the last. No maximum or no knee → null; fewer than 3 points
- * → null.
+ * or a straight line (constant y included) → null.
  */
 import { invalid } from './errors.ts';
-import { type CurveInput, minMax, sortCurve } from './points.ts';
+import { type CurveInput, isStraightLine, minMax, sortCurve } from './points.ts';
 
 export type CurveShape = 'convex' | 'concave';
 export type CurveDirection = 'decreasing' | 'increasing';
@@ -72,7 +72,9 @@ export function kneedle(curve: CurveInput, options: KneedleOptions = {}): Kneedl
     order,
     flipped: false,
   };
-  if (n < 3) return empty;
+  // A line has no knee whatever shape was announced (a flat or mislabelled line would otherwise
+  // put a knee on its first point).
+  if (n < 3 || isStraightLine(sorted.x, sorted.y)) return empty;
   const xn = minMax(sorted.x);
   const yn = minMax(sorted.y);
   const flipped = (shape === 'concave' && direction === 'decreasing') || (shape === 'convex' && direction === 'increasing');

@@ -11,7 +11,7 @@
  * `normalize` (default false: raw coordinates) min–max scales each axis to [0, 1] first; raw
  * curvature depends on the units of x and y, the normalised one does not.
  */
-import { type CurveInput, minMax, sortCurve } from './points.ts';
+import { type CurveInput, isStraightLine, minMax, sortCurve } from './points.ts';
 
 export interface MengerOptions {
   normalize?: boolean;
@@ -77,7 +77,7 @@ export function mengerKnee(curve: CurveInput, options: MengerOptions = {}): Meng
     }
   }
   const order = Array.from(sorted.order);
-  const hasKnee = best >= 0;
+  const hasKnee = best >= 0 && !isStraightLine(sorted.x, sorted.y);
   return {
     index: hasKnee ? order[best]! : null,
     sortedIndex: hasKnee ? best : null,

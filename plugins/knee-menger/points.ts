@@ -2,6 +2,8 @@
  * Curve input shared by the knee detectors: x/y arrays or a list of points, validated, then sorted
  * by x with a stable sort. Points with equal x keep the order in which they were given and are all
  * kept (no averaging, no de-duplication); results report indices in the caller's original order.
+ * A curve whose points all lie on one straight line (within 1e-12 after min–max scaling of both
+ * axes — this includes a constant y) has no knee.
  */
 import { invalid } from './errors.ts';
 
@@ -72,4 +74,25 @@ export function minMax(v: Float64Array): Float64Array {
   if (!(span > 0)) return out;
   for (let i = 0; i < v.length; i++) out[i] = (v[i]! - mn) / span;
   return out;
+}
+
+/**
+ * True when every point lies within 1e-12 of the chord from the first to the last point, both
+ * axes min–max scaled (a constant axis scales to 0).
+ */
+export function isStraightLine(x: Float64Array, y: Float64Array): boolean {
+  const n = x.length;
+  if (n < 3) return true;
+  const xn = minMax(x);
+  const yn = minMax(y);
+  const cx = xn[n - 1]! - xn[0]!;
+  const cy = yn[n - 1]! - yn[0]!;
+  const len = Math.hypot(cx, cy);
+  for (let i = 1; i < n - 1; i++) {
+    const dx = xn[i]! - xn[0]!;
+    const dy = yn[i]! - yn[0]!;
+    const dist = len > 0 ? Math.abs(dx * cy - dy * cx) / len : Math.hypot(dx, dy);
+    if (dist > 1e-12) return false;
+  }
+  return true;
 }

@@ -40,6 +40,11 @@ export interface EmdResult {
   /** Number of simplex pivots in this solve. */
   pivots: number;
   status: EmdStatus;
+  /**
+   * Non-basic arcs whose reduced cost is zero up to rounding (1e-12 relative): when > 0 the LP
+   * has other optimal vertices and which one is returned is a matter of tie-breaking.
+   */
+  zeroReducedCosts: number;
 }
 
 export interface EmdOptions {
@@ -274,7 +279,7 @@ export class TransportSimplex {
       }
     }
     const { u, v } = this.duals(M);
-    return { plan, cost: total, u, v, pivots, status };
+    return { plan, cost: total, u, v, pivots, status, zeroReducedCosts: this.countZeroReducedCosts() };
   }
 
   private reportNonFinite(M: ArrayLike<number>): never {
@@ -433,6 +438,17 @@ export class TransportSimplex {
       if (c < 0 && c < -PIVOT_EPS * this.scale(e)) return true;
     }
     return false;
+  }
+
+  private countZeroReducedCosts(): number {
+    const { mn, cost, pi, state, src, tgt } = this;
+    let count = 0;
+    for (let e = 0; e < mn; e++) {
+      if (state[e] === TREE) continue;
+      const c = cost[e]! + pi[src[e]!]! - pi[tgt[e]!]!;
+      if (Math.abs(c) <= 1e-12 * this.scale(e)) count++;
+    }
+    return count;
   }
 
   private scale(e: number): number {

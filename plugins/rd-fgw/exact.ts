@@ -56,6 +56,12 @@ export interface ExactDiagnostics {
   lpPivots: number[];
   /** LPs stopped by the pivot limit (their answer may be suboptimal). */
   lpMaxIterHits: number;
+  /**
+   * LPs that had several optimal vertices (a non-basic arc with zero reduced cost). When > 0 the
+   * path of the iteration, and on non-convex instances the local optimum reached, depends on
+   * tie-breaking — as it does in the reference.
+   */
+  lpWithTies: number;
   stopReason: StopReason;
   /** Objective recomputed from the returned plan. */
   valueAtPlan: number;
@@ -211,6 +217,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
   const steps: number[] = [];
   const lpPivots: number[] = [];
   let lpMaxIterHits = 0;
+  let lpWithTies = 0;
   let stopReason: StopReason = 'max_iter';
   let it = 0;
 
@@ -231,6 +238,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
     const res = lp.solve(Mi, lpOptions);
     lpPivots.push(res.pivots);
     if (res.status !== 'optimal') lpMaxIterHits++;
+    if (res.zeroReducedCosts > 0) lpWithTies++;
 
     let nnz = 0;
     for (let i = 0; i < n1; i++) {
@@ -313,6 +321,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
       steps,
       lpPivots,
       lpMaxIterHits,
+      lpWithTies,
       stopReason,
       valueAtPlan,
       marginalError: marginalError(G, p, q),

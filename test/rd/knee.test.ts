@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { kneedle } from '../../plugins/knee-kneedle/kneedle.ts';
+import { mengerCurvature, mengerKnee } from '../../plugins/knee-menger/menger.ts';
+import { loadReference, referenceFiles } from './reference.ts';
+
+interface MengerRef {
+  kappa: (number | null)[];
+  argmax: number;
+  rel_margin_top2: number | null;
+}
+
+interface Curve {
+  id: string;
+  curve?: 'convex' | 'concave';
+  direction?: 'decreasing' | 'increasing';
+  x: number[];
+  y: number[];
+  menger_raw: MengerRef;
+  menger_normalized: MengerRef;
+  kneedle: {
+    S: number;
+    offline_index: number | null;
+    online_index: number | null;
+    difference_curve: number[];
+    local_maxima: number[];
+    local_minima: number[];
+    thresholds: Record<string, number>;
+  };
+}
+
+/** The reference stores the raw argmax; all-zero curvature (or < 3 points) means no knee. */
+function expectedMenger(ref: MengerRef): number | null {
+  const interior = ref.kappa.filter((k): k is number => k !== null);
+  return interior.length === 0 || interior.every((k) => k === 0) ? null : ref.argmax;
+}
+
+function closeRel(a: number, b: number, rtol: number): boolean {
+  return Math.abs(a - b) <= rtol * Math.max(Math.abs(b), 1e-300) || Math.abs(a - b) <= 1e-15;
+}
+
+for (const file of referenceFiles('knee')) {
+  const { curves } = loadReference<{ curves: Curve[] }>(file);
+
+  describe(`knee detection vs ${file}`, () => {
+    for (const c of curves) {
+      const shape = { curve: c.curve ?? 'convex', direction: c.direction ?? 'decreasing' } as const;
+
+      it(`${c.id}: Menger, raw coordinates`, () => {
+        const res = mengerKnee({ x: c.x, y: c.y });
+        expect(res.index).toBe(expectedMenger(c.menger_raw));
+        c.menger_raw.kappa.forEach((k, i) => {
+          if (k === null) expect(res.kappa[i]).toBeNull();
+          else expect(closeRel(res.kappa[i]!, k, 1e-12), `κ[${i}] ${res.kappa[i]} vs ${k}`).toBe(true);
+        });
+        if (c.menger_raw.rel_margin_top2 !== null) expect(closeRel(res.relMarginTop2!, c.menger_raw.rel_margin_top2, 1e-9)).toBe(true);
+      });
+
+      it(`${c.id}: Menger, min–max normalised`, () => {
+        const res = mengerKnee({ x: c.x, y: c.y }, { normalize: true });
+        expect(res.index).toBe(expectedMenger(c.menger_normalized));
+        c.menger_normalized.kappa.forEach((k, i) => {
+          if (k === null) expect(res.kappa[i]).toBeNull();
+          else expect(closeRel(res.kappa[i]!, k, 1e-12), `κ[${i}] ${res.kappa[i]} vs ${k}`).toBe(true);
+        });
+      });
+
+      it(`${c.id}: Kneedle offline and online`, () => {
+        const off = kneedle({ x: c.x, y: c.y }, { S: c.kneedle.S, ...shape });
+        const on = kneedle({ x: c.x, y: c.y }, { S: c.kneedle.S, ...shape, online: true });
+        expect(off.index).toBe(c.kneedle.offline_index);
+        expect(on.index).toBe(c.kneedle.online_index);
+        expect(off.offlineIndex).toBe(c.kneedle.offline_index);
+        expect(off.onlineIndex).toBe(c.kneedle.online_index);
+        expect(off.localMaxima).toEqual(c.kneedle.local_maxima);
+        expect(off.localMinima).toEqual(c.kneedle.local_minima);
+        c.kneedle.difference_curve.forEach((d, i) => expect(Math.abs(off.differenceCurve[i]! - d)).toBeLessThanOrEqual(1e-12));
+        for (const [m, t] of Object.entries(c.kneedle.thresholds)) expect(Math.abs(off.thresholds[Number(m)]! - t)).toBeLessThanOrEqual(1e-12);
+      });
+    }
+  });
+}
+
+describe('knee edge cases', () => {
+  const methods = {
+    'menger raw': (x: number[], y: number[]) => mengerKnee({ x, y }).index,
+    'menger normalised': (x: number[], y: number[]) => mengerKnee({ x, y }, { normalize: true }).index,
+    kneedle: (x: number[], y: number[]) => kneedle({ x, y }).index,
+    'kneedle online': (x: number[], y: number[]) => kneedle({ x, y }, { online: true }).index,
+  };
+
+  for (const [name, knee] of Object.entries(methods)) {
+    it(`${name}: fewer than three points or a straight line have no knee`, () => {
+      expect(knee([], [])).toBeNull();
+      expect(knee([1], [2])).toBeNull();
+      expect(knee([1, 2], [2, 1])).toBeNull();
+      expect(knee([0, 1, 2, 3, 4], [8, 6, 4, 2, 0])).toBeNull();
+      // A line through values that are not exact in binary: collinear up to rounding only.
+      const x = Array.from({ length: 25 }, (_, i) => 0.1 * i + 0.3);
+      expect(knee(x, x.map((v) => 1.7 - 0.3 * v))).toBeNull();
+      expect(knee([0, 1, 2, 3], [5, 5, 5, 5])).toBeNull();
+    });
+
+    it(`${name}: unsorted input is sorted by x and the index refers to the caller's order`, () => {
+      const x = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4];
+      const y = x.map((v) => Math.exp(-3 * v));
+      const sortedIndex = knee(x, y);
+      expect(sortedIndex).not.toBeNull();
+      const perm = [7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6];
+      const px = perm.map((i) => x[i]!);
+      const py = perm.map((i) => y[i]!);
+      const idx = knee(px, py);
+      expect(idx).not.toBeNull();
+      expect(perm[idx!]).toBe(sortedIndex);
+    });
+  }
+
+  it('duplicate x values keep their input order and are all kept', () => {
+    const res = mengerKnee({ x: [0, 1, 1, 2, 3, 4, 5, 6], y: [8, 4, 3, 1.5, 1, 0.7, 0.5, 0.4] });
+    expect(res.order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const swapped = mengerKnee({ x: [1, 0, 1, 2], y: [3, 8, 4, 1.5] });
+    // Stable sort: (1, 3) stays before (1, 4), so the sorted curve is 8, 3, 4, 1.5.
+    expect(swapped.order).toEqual([1, 0, 2, 3]);
+    // Identical points give a zero-length side and zero curvature.
+    expect(mengerCurvature(0, 0, 0, 0, 1, 1)).toBe(0);
+  });
+
+  it('accepts RD points ({ rate, distortion }) and { x, y } points', () => {
+    const pts = [0, 1, 2, 3, 4, 5, 6].map((r) => ({ rate: r, distortion: Math.pow(2, -2 * r) }));
+    const a = mengerKnee(pts, { normalize: true }).index;
+    const b = mengerKnee(pts.map((p) => ({ x: p.rate, y: p.distortion })), { normalize: true }).index;
+    expect(a).toBe(b);
+    expect(a).not.toBeNull();
+  });
+
+  it('Kneedle shapes: mirrored curves find the mirrored knee', () => {
+    const x = Array.from({ length: 21 }, (_, i) => i / 2);
+    const dec = x.map((v) => Math.exp(-v / 1.5));
+    const base = kneedle({ x, y: dec }).index!;
+    // concave/increasing: 1 − y of the convex decreasing curve.
+    expect(kneedle({ x, y: dec.map((v) => 1 - v) }, { curve: 'concave', direction: 'increasing' }).index).toBe(base);
+    // convex/increasing and concave/decreasing: the curves reflected in x.
+    const rx = x.map((v) => 10 - v);
+    expect(kneedle({ x: rx, y: dec }, { curve: 'convex', direction: 'increasing' }).index).toBe(base);
+    expect(kneedle({ x: rx, y: dec.map((v) => 1 - v) }, { curve: 'concave', direction: 'decreasing' }).index).toBe(base);
+    // A larger sensitivity can only delay or remove the knee.
+    const strict = kneedle({ x, y: dec }, { S: 5 }).index;
+    expect(strict === null || strict >= base).toBe(true);
+  });
+
+  it('rejects invalid input with coded errors naming the field', () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => mengerKnee({ x: [0, 1, 2], y: [1, 2] }), /^y: has 2 values but x has 3/],
+      [() => mengerKnee({ x: [0, Number.NaN, 2], y: [1, 2, 3] }), /^x\[1\]/],
+      [() => kneedle({ x: [0, 1, 2], y: [1, 2, 3] }, { S: 0 }), /^S/],
+      [() => kneedle({ x: [0, 1, 2], y: [1, 2, 3] }, { curve: 'wavy' as 'convex' }), /^curve/],
+      [() => kneedle([{ x: 0, y: 1 }, { x: 1 } as { x: number; y: number }]), /^points\[1\]\.y/],
+    ];
+    for (const [fn, message] of cases) {
+      expect(fn).toThrow(message);
+      try {
+        fn();
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('LIMIT_RD_INVALID_INPUT');
+      }
+    }
+  });
+});

@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { blahutArimoto, entropyBits, prepareSource, rateAtDistortion, rdCurve } from '../../plugins/rd-rate/blahut.ts';
+import { estimateVariance, gaussianDistortion, gaussianRate, gaussianRateFromSamples } from '../../plugins/rd-rate/gaussian.ts';
+import { operationalRate, operationalRates } from '../../plugins/rd-rate/operational.ts';
+import { loadReference, referenceFiles } from './reference.ts';
+
+interface Discrete {
+  id: string;
+  p: number[];
+  distortion_matrix: number[][];
+  D_max: number;
+  D_min: number;
+  entropy_bits: number;
+  parametric: { beta: number; slope_bits: number; D: number; R: number; R_lower: number; R_closed_form?: number }[];
+  at_D: { D: number; R: number; D_over_Dmax: number; R_closed_form?: number }[];
+}
+
+interface Gaussian {
+  id: string;
+  samples: number[];
+  mean: number;
+  var_ddof0: number;
+  var_ddof1: number;
+  R_of_D: { D: number; R_ddof0: number; R_ddof1: number }[];
+  D_of_R: { R: number; D_ddof0: number; D_ddof1: number }[];
+}
+
+/** 1e-12 relative; a reference of exactly 0 is compared absolutely. */
+function rel12(x: number, ref: number): boolean {
+  return ref === 0 ? Math.abs(x) <= 1e-12 : Math.abs(x - ref) <= 1e-12 * Math.abs(ref);
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  return undefined;
+}
+
+for (const file of referenceFiles('rate')) {
+  const ref = loadReference<{ discrete: Discrete[]; gaussian: Gaussian[] }>(file);
+
+  describe(`Blahut–Arimoto vs ${file}`, () => {
+    for (const s of ref.discrete) {
+      const src = prepareSource({ p: s.p, distortion: s.distortion_matrix });
+
+      it(`${s.id}: D_max, D_min, entropy`, () => {
+        expect(Math.abs(src.Dmax - s.D_max)).toBeLessThanOrEqual(1e-12 * Math.max(1, s.D_max));
+        expect(Math.abs(src.Dmin - s.D_min)).toBeLessThanOrEqual(1e-12);
+        expect(Math.abs(entropyBits(s.p) - s.entropy_bits)).toBeLessThanOrEqual(1e-12);
+      });
+
+      for (const e of s.parametric) {
+        it(`${s.id}: β = ${e.beta}`, () => {
+          const pt = blahutArimoto(src, e.beta);
+          expect(pt.converged).toBe(true);
+          expect(Math.abs(pt.R - e.R), `R ${pt.R} vs ${e.R}`).toBeLessThanOrEqual(1e-9);
+          expect(Math.abs(pt.D - e.D), `D ${pt.D} vs ${e.D}`).toBeLessThanOrEqual(1e-9 * Math.max(1, s.D_max));
+          expect(Math.abs(pt.slopeBits - e.slope_bits)).toBeLessThanOrEqual(1e-12 * Math.abs(e.slope_bits));
+          // Blahut's bound is a lower bound and the gap is closed.
+          expect(pt.Rlower).toBeLessThanOrEqual(pt.R + 1e-12);
+          expect(pt.gapBits).toBeLessThan(1e-12);
+          expect(Math.abs(pt.Rlower - e.R_lower)).toBeLessThanOrEqual(1e-9);
+          if (e.R_closed_form !== undefined) expect(Math.abs(pt.R - e.R_closed_form)).toBeLessThanOrEqual(1e-9);
+        });
+      }
+
+      for (const e of s.at_D) {
+        it(`${s.id}: R at D = ${e.D_over_Dmax}·D_max`, () => {
+          const res = rateAtDistortion(src, e.D);
+          expect(Math.abs(res.R - e.R), `R ${res.R} vs ${e.R}`).toBeLessThanOrEqual(1e-9);
+          if (e.D >= s.D_max) {
+            expect(res.R).toBe(0);
+            expect(res.note).toBe('D>=Dmax');
+          } else {
+            expect(Math.abs(res.Dreached - e.D)).toBeLessThanOrEqual(1e-9 * s.D_max);
+          }
+          if (e.R_closed_form !== undefined) expect(Math.abs(res.R - e.R_closed_form)).toBeLessThanOrEqual(1e-9);
+        });
+      }
+
+      it(`${s.id}: the curve is decreasing and convex in the parametric points`, () => {
+        const betas = s.parametric.map((e) => e.beta).sort((a, b) => a - b);
+        const pts = rdCurve(src, betas);
+        for (let k = 1; k < pts.length; k++) {
+          expect(pts[k]!.D).toBeLessThanOrEqual(pts[k - 1]!.D + 1e-12);
+          expect(pts[k]!.R).toBeGreaterThanOrEqual(pts[k - 1]!.R - 1e-12);
+        }
+      });
+    }
+  });
+
+  describe(`Gaussian R(D) vs ${file}`, () => {
+    for (const g of ref.gaussian) {
+      it(`${g.id}: variance estimators`, () => {
+        const v0 = estimateVariance(g.samples);
+        const v1 = estimateVariance(g.samples, 1);
+        expect(v0.ddof).toBe(0);
+        expect(rel12(v0.mean, g.mean)).toBe(true);
+        expect(rel12(v0.variance, g.var_ddof0)).toBe(true);
+        expect(rel12(v1.variance, g.var_ddof1)).toBe(true);
+      });
+
+      it(`${g.id}: R(D) and D(R), both conventions`, () => {
+        const v0 = estimateVariance(g.samples).variance;
+        const v1 = estimateVariance(g.samples, 1).variance;
+        for (const e of g.R_of_D) {
+          expect(rel12(gaussianRate(e.D, v0), e.R_ddof0), `R_ddof0 at D=${e.D}`).toBe(true);
+          expect(rel12(gaussianRate(e.D, v1), e.R_ddof1), `R_ddof1 at D=${e.D}`).toBe(true);
+          expect(rel12(gaussianRateFromSamples(g.samples, e.D), e.R_ddof0)).toBe(true);
+          expect(rel12(gaussianRateFromSamples(g.samples, e.D, 1), e.R_ddof1)).toBe(true);
+        }
+        for (const e of g.D_of_R) {
+          expect(rel12(gaussianDistortion(e.R, v0), e.D_ddof0), `D_ddof0 at R=${e.R}`).toBe(true);
+          expect(rel12(gaussianDistortion(e.R, v1), e.D_ddof1), `D_ddof1 at R=${e.R}`).toBe(true);
+        }
+      });
+    }
+  });
+}
+
+describe('rate edge cases', () => {
+  it('Gaussian: D = 0 is an infinite rate, D < 0 and R < 0 are rejected', () => {
+    expect(gaussianRate(0, 2)).toBe(Infinity);
+    expect(gaussianRate(0, 0)).toBe(0);
+    expect(gaussianRate(5, 2)).toBe(0);
+    expect(gaussianDistortion(Infinity, 2)).toBe(0);
+    expect(gaussianDistortion(0, 2)).toBe(2);
+    expect(codeOf(() => gaussianRate(-1e-3, 2))).toBe('LIMIT_RD_INVALID_INPUT');
+    expect(() => gaussianRate(-1e-3, 2)).toThrow(/^D: distortion must be ≥ 0/);
+    expect(() => gaussianDistortion(-1, 2)).toThrow(/^R: rate must be ≥ 0/);
+    expect(() => gaussianRate(1, -2)).toThrow(/^variance/);
+    expect(() => gaussianRate(Number.NaN, 2)).toThrow(/^D/);
+  });
+
+  it('Gaussian: the estimator needs enough finite samples', () => {
+    expect(() => estimateVariance([])).toThrow(/^samples: need at least 1/);
+    expect(() => estimateVariance([1], 1)).toThrow(/^samples: need at least 2/);
+    expect(() => estimateVariance([1, Number.POSITIVE_INFINITY])).toThrow(/^samples\[1\]/);
+    expect(estimateVariance([3]).variance).toBe(0);
+  });
+
+  it('Blahut–Arimoto: validation and limits', () => {
+    const ham = { p: [0.5, 0.5], distortion: [[0, 1], [1, 0]] };
+    expect(() => prepareSource({ p: [0.5, 0.6], distortion: ham.distortion })).toThrow(/^p: probabilities must sum to 1/);
+    expect(() => prepareSource({ p: [0.5, 0.5], distortion: [[0, 1]] })).toThrow(/^distortion: needs one row per source symbol/);
+    expect(() => prepareSource({ p: [0.5, 0.5], distortion: [[0, -1], [1, 0]] })).toThrow(/^distortion\[0\]\[1\]/);
+    expect(() => blahutArimoto(ham, -1)).toThrow(/^beta/);
+    expect(codeOf(() => rateAtDistortion(ham, -0.1))).toBe('LIMIT_RD_INVALID_INPUT');
+    // D = D_min = 0 for Hamming: R(0) = H(p) = 1 bit.
+    expect(Math.abs(rateAtDistortion(ham, 0).R - 1)).toBeLessThan(1e-9);
+    expect(rateAtDistortion(ham, 0.7).R).toBe(0);
+    // Non-square distortion: 3 source symbols, 2 reproduction symbols.
+    const pt = blahutArimoto({ p: [0.2, 0.3, 0.5], distortion: [[0, 1], [1, 0], [0.5, 0.5]] }, 2);
+    expect(pt.converged).toBe(true);
+    expect(pt.q).toHaveLength(2);
+  });
+
+  it('operational rates are taken as given after validation', () => {
+    expect(operationalRate(1234, 'tokens')).toEqual({ value: 1234, unit: 'tokens' });
+    expect(operationalRate(0.5, 'cost')).toEqual({ value: 0.5, unit: 'cost' });
+    expect(operationalRates([0, 10, 2.5], 'bytes').map((r) => r.value)).toEqual([0, 10, 2.5]);
+    expect(() => operationalRate(-1)).toThrow(/^rate: must be ≥ 0/);
+    expect(() => operationalRate(Number.NaN)).toThrow(/^rate: must be a finite number/);
+    expect(() => operationalRates([1, Number.POSITIVE_INFINITY])).toThrow(/^rates\[1\]/);
+    expect(codeOf(() => operationalRate('12'))).toBe('LIMIT_RD_INVALID_INPUT');
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Degenerate input is rejected with LIMIT_RD_INVALID_INPUT and a message that names the field;
+ * no input produces NaN.
+ */
+import { describe, expect, it } from 'vitest';
+import { computeFgw } from '../../plugins/rd-fgw/api.ts';
+import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
+import { fgwExact } from '../../plugins/rd-fgw/exact.ts';
+import type { AttributedGraph } from '../../plugins/rd-fgw/graph.ts';
+import { problemFromMatrices } from '../../plugins/rd-fgw/problem.ts';
+
+function rejection(fn: () => unknown): { code?: string; message: string } {
+  try {
+    fn();
+  } catch (error) {
+    return { code: (error as { code?: string }).code, message: (error as Error).message };
+  }
+  throw new Error('expected a rejection');
+}
+
+const ok = {
+  M: [
+    [0, 1],
+    [1, 0],
+  ],
+  C1: [
+    [0, 1],
+    [1, 0],
+  ],
+  C2: [
+    [0, 2],
+    [2, 0],
+  ],
+  p: [0.5, 0.5],
+  q: [0.5, 0.5],
+};
+
+const graph = (ids: string[]): AttributedGraph => ({
+  nodes: ids.map((id, i) => ({ id, features: [i, 1] })),
+  edges: ids.slice(1).map((id, i) => ({ source: ids[i]!, target: id })),
+});
+
+describe('FGW input validation', () => {
+  const cases: [string, () => unknown, RegExp][] = [
+    ['empty source graph', () => computeFgw({ source: { nodes: [], edges: [] }, target: graph(['a']) }), /^source\.nodes: the graph is empty/],
+    ['empty target graph', () => computeFgw({ source: graph(['a']), target: { nodes: [], edges: [] } }), /^target\.nodes: the graph is empty/],
+    ['empty matrices', () => computeFgw({ M: [], C1: [], C2: [] }), /^C1: the source is empty/],
+    ['M with the wrong number of rows', () => computeFgw({ ...ok, M: [[0, 1]] }), /^M: expected 2 rows, got 1/],
+    ['M with a short row', () => computeFgw({ ...ok, M: [[0, 1], [1]] }), /^M\[1\]: expected 2 columns, got 1/],
+    ['non-square C1', () => computeFgw({ ...ok, C1: [[0, 1], [1]] }), /^C1\[1\]: expected 2 columns/],
+    ['flat C2 of non-square size', () => computeFgw({ ...ok, C2: [0, 1, 2] }), /^C2: a flat square matrix/],
+    ['p of the wrong length', () => computeFgw({ ...ok, p: [1] }), /^p: expected 2 weights, got 1/],
+    ['negative M entry', () => computeFgw({ ...ok, M: [[0, -1], [1, 0]] }), /^M\[0\]\[1\]: must be ≥ 0/],
+    ['NaN in C1', () => computeFgw({ ...ok, C1: [[0, Number.NaN], [1, 0]] }), /^C1\[0\]\[1\]: must be a finite number/],
+    ['infinite C2', () => computeFgw({ ...ok, C2: [[0, Number.POSITIVE_INFINITY], [2, 0]] }), /^C2\[0\]\[1\]: must be a finite number/],
+    ['negative weight', () => computeFgw({ ...ok, q: [1.5, -0.5] }), /^q\[1\]: must be ≥ 0/],
+    ['weights not summing to 1', () => computeFgw({ ...ok, p: [0.5, 0.6] }), /^p: weights must sum to 1 \(relative tolerance 1e-9\), got 1\.1/],
+    ['alpha below 0', () => computeFgw(ok, { alpha: -0.1 }), /^alpha: must be a number in \[0, 1\]/],
+    ['alpha above 1', () => computeFgw(ok, { alpha: 1.5 }), /^alpha: must be a number in \[0, 1\]/],
+    ['alpha NaN', () => computeFgw(ok, { alpha: Number.NaN }), /^alpha/],
+    ['epsilon 0', () => computeFgw(ok, { method: 'entropic', epsilon: 0 }), /^epsilon: must be a finite number > 0/],
+    ['negative epsilon', () => computeFgw(ok, { method: 'entropic', epsilon: -1 }), /^epsilon/],
+    ['unknown method', () => computeFgw(ok, { method: 'magic' as 'exact' }), /^method/],
+    ['duplicate node id', () => computeFgw({ source: graph(['a', 'a']), target: graph(['b']) }), /^source\.nodes\[1\]\.id: duplicate node id "a"/],
+    [
+      'edge to an unknown node',
+      () => computeFgw({ source: { ...graph(['a', 'b']), edges: [{ source: 'a', target: 'z' }] }, target: graph(['b']) }),
+      /^source\.edges\[0\]\.target: unknown node id "z"/,
+    ],
+    [
+      'negative edge weight',
+      () => computeFgw({ source: { ...graph(['a', 'b']), edges: [{ source: 'a', target: 'b', weight: -2 }] }, target: graph(['b']) }),
+      /^source\.edges\[0\]\.weight: must be a finite number ≥ 0/,
+    ],
+    [
+      'features of different lengths',
+      () => computeFgw({ source: graph(['a']), target: { nodes: [{ id: 'x', features: [1, 2, 3] }], edges: [] } }),
+      /^target\.nodes\[0\]\.features: has 3 entries but the source's features have 2/,
+    ],
+    [
+      'non-finite feature',
+      () => computeFgw({ source: { nodes: [{ id: 'a', features: [1, Number.NaN] }], edges: [] }, target: graph(['b']) }),
+      /^source\.nodes\[0\]\.features\[1\]: must be a finite number/,
+    ],
+    [
+      'node weights that do not sum to 1',
+      () => computeFgw({ source: { nodes: [{ id: 'a', features: [0, 1], weight: 0.3 }, { id: 'b', features: [1, 1], weight: 0.3 }], edges: [] }, target: graph(['x']) }, {}),
+      /^source\.nodes: node weights must sum to 1/,
+    ],
+    [
+      'some nodes weighted, others not',
+      () => computeFgw({ source: { nodes: [{ id: 'a', features: [0, 1], weight: 1 }, { id: 'b', features: [1, 1] }], edges: [] }, target: graph(['x']) }),
+      /^source\.nodes: 1 of 2 nodes have a weight/,
+    ],
+    ['a starting plan that is not a coupling', () => fgwExact(problemFromMatrices(ok), { alpha: 0.5, G0: [[0, 0, 1]] }), /^G0: marginals differ/],
+  ];
+
+  for (const [name, fn, message] of cases) {
+    it(`rejects ${name}`, () => {
+      const err = rejection(fn);
+      expect(err.code).toBe('LIMIT_RD_INVALID_INPUT');
+      expect(err.message).toMatch(message);
+    });
+  }
+
+  it('accepts zero-mass nodes and keeps their rows and columns empty', () => {
+    const pb = problemFromMatrices({ M: [[1, 2, 3], [4, 5, 6], [7, 8, 9]], C1: [[0, 1, 2], [1, 0, 1], [2, 1, 0]], C2: [[0, 1, 1], [1, 0, 1], [1, 1, 0]], p: [0.5, 0, 0.5], q: [0, 0.5, 0.5] });
+    for (const res of [fgwExact(pb, { alpha: 0.5 }), fgwEntropic(pb, { alpha: 0.5, epsilon: 0.05 }), fgwEntropic(pb, { alpha: 0.5, epsilon: 0.05, solver: 'scaling' })]) {
+      expect(Number.isFinite(res.value)).toBe(true);
+      for (let j = 0; j < 3; j++) expect(res.plan[1 * 3 + j]).toBe(0);
+      for (let i = 0; i < 3; i++) expect(res.plan[i * 3 + 0]).toBe(0);
+      expect(res.diagnostics.marginalError).toBeLessThan(1e-9);
+    }
+  });
+});
+
+describe('never NaN', () => {
+  it('the log-domain solver stays finite and feasible with a tiny ε and large costs', () => {
+    const n = 6;
+    const M = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => 1e4 * ((i - j) * (i - j) + 1)));
+    const C = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => Math.abs(i - j) * 100));
+    const pb = problemFromMatrices({ M, C1: C, C2: C });
+    for (const epsilon of [1e-4, 1e-2, 1]) {
+      const res = fgwEntropic(pb, { alpha: 0.3, epsilon });
+      expect(Number.isFinite(res.value)).toBe(true);
+      expect(res.diagnostics.marginalError).toBeLessThan(1e-9);
+      for (const t of res.plan) expect(Number.isFinite(t) && t >= 0).toBe(true);
+    }
+  });
+
+  it('the scaling replica reports underflow instead of returning NaN', () => {
+    const n = 4;
+    const M = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => 500 + 100 * Math.abs(i - j)));
+    const C = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+    const pb = problemFromMatrices({ M, C1: C, C2: C });
+    let outcome: number | string;
+    try {
+      const res = fgwEntropic(pb, { alpha: 0, epsilon: 0.01, solver: 'scaling', maxIter: 11 });
+      expect(res.diagnostics.numericalErrors).toBeGreaterThan(0);
+      outcome = res.value;
+    } catch (error) {
+      outcome = (error as { code: string }).code;
+    }
+    expect(typeof outcome === 'string' ? outcome === 'LIMIT_RD_NOT_CONVERGED' : Number.isFinite(outcome)).toBe(true);
+  });
+
+  it('a single node on each side is a trivial coupling', () => {
+    const res = computeFgw({ M: [[2]], C1: [[0]], C2: [[0]] }, { alpha: 0.25 });
+    expect(res.value).toBe(1.5);
+    expect(Array.from(res.plan)).toEqual([1]);
+    const ent = computeFgw({ M: [[2]], C1: [[0]], C2: [[0]] }, { alpha: 0.25, method: 'entropic' });
+    expect(ent.value).toBeCloseTo(1.5, 12);
+  });
+});

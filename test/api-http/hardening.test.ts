@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, definePlugin, isLimitError } from 'limit-graph';
+import { LimitError, createLogger, definePlugin, isLimitError } from 'limit-graph';
 import { KEYS, startServer, type Server } from './harness.ts';
 
 let server: Server | undefined;
@@ -37,6 +37,12 @@ const routesPlugin = definePlugin({
         return { tenant: request.principal?.tenant, done: true };
       });
       app.get('/custom/public', { config: { public: true } }, async () => ({ hello: 'world' }));
+      app.get('/custom/boom', async () => {
+        throw new Error('database at /srv/secret/db.sqlite exploded');
+      });
+      app.get('/custom/forbidden', async () => {
+        throw new LimitError('LIMIT_FORBIDDEN', 'Only auditors may read this', { details: { field: 'header.authorization' } });
+      });
     });
   },
 });
@@ -162,6 +168,21 @@ describe('api-http hardening', () => {
     expect((await server.req('GET', '/custom/public', { key: null })).json).toEqual({ hello: 'world' });
     const doc = await server.req('GET', '/openapi.json');
     expect(doc.json.paths['/custom/slow'].get.tags).toEqual(['plugins']);
+  });
+
+  it('maps LimitErrors to their status and hides the message of a server fault', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ extra: [routesPlugin], logger });
+    const forbidden = await server.req('GET', '/custom/forbidden');
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.json).toMatchObject({ code: 'LIMIT_FORBIDDEN', detail: 'Only auditors may read this', errors: [{ path: 'header.authorization' }] });
+    const boom = await server.req('GET', '/custom/boom', { headers: { 'x-request-id': 'boom-1' } });
+    expect(boom.status).toBe(500);
+    expect(boom.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(boom.json).toMatchObject({ code: 'LIMIT_INTERNAL', requestId: 'boom-1' });
+    expect(boom.text).not.toContain('/srv/secret');
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === 'boom-1' && l.level === 50);
+    expect(JSON.stringify(logged)).toContain('/srv/secret');
   });
 
   it('finishes in-flight requests on close, then refuses new connections', async () => {

@@ -103,8 +103,8 @@ describe('network simplex (EMD)', () => {
       const n2 = 1 + Math.floor(r() * 9);
       const a = Array.from({ length: n1 }, () => (r() < 0.2 ? 0 : r()));
       const b = Array.from({ length: n2 }, () => (r() < 0.2 ? 0 : r()));
-      if (a.every((x) => x === 0)) a[0] = 1;
-      if (b.every((x) => x === 0)) b[n2 - 1] = 1;
+      if (!a.some((x) => x > 0)) a[0] = 1;
+      if (!b.some((x) => x > 0)) b[n2 - 1] = 1;
       const pa = normalise(a);
       const pb = normalise(b);
       const kind = trial % 4;

@@ -5,12 +5,13 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /**
  * Paths pino censors in every log line. Secrets never reach a log: API keys, passwords, bearer
- * tokens and connection strings with credentials.
+ * tokens and connection strings. (Plain `url` fields are not censored: they are usually addresses;
+ * a value that may hold credentials belongs under `connectionString`/`databaseUrl`.)
  */
 export const REDACT_PATHS = [
   'apiKey', '*.apiKey', '*.*.apiKey', 'password', '*.password', '*.*.password', 'token', '*.token',
   'secret', '*.secret', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'req.headers["x-api-key"]', 'headers["x-api-key"]', 'connectionString', '*.connectionString', 'url', '*.url',
+  'req.headers["x-api-key"]', 'headers["x-api-key"]', 'connectionString', '*.connectionString', 'databaseUrl', '*.databaseUrl',
 ];
 
 export interface LoggerOptions {

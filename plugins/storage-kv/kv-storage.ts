@@ -263,7 +263,7 @@ export class KvStorage implements Storage {
   }
 
   #putNewTrace(trace: Trace, text: string, flagTexts: string[]): void {
-    const db = this.#open();
+    const db = this.#db!; // called inside #write, which checked
     const { tenant, id } = trace;
     // One B-tree descent for the check and the insert: noOverwrite refuses an existing id.
     const inserted = db.putSync(['t', tenant, id], text, { noOverwrite: true }) as unknown as boolean;
@@ -584,19 +584,30 @@ export class KvStorage implements Storage {
   async batch(tenant: string, ops: BatchOp[]): Promise<void> {
     const valid = validate.batch(tenant, ops);
     if (valid.length === 0) return;
-    // Serialise (and size-check) every record before the transaction: nothing is written if one is too large.
-    const texts = valid.map((op) => {
+    // Serialise (and size-check) every record before the transaction: nothing is written if one is
+    // too large. One plain loop and shared empty values: this runs for every row of bulk inserts.
+    const n = valid.length;
+    const texts = new Array<string>(n);
+    const flagTexts = new Array<string[]>(n);
+    const deltas = new Array<Counters>(n);
+    const none: string[] = [];
+    const max = this.maxRecordBytes;
+    for (let i = 0; i < n; i++) {
+      const op = valid[i]!;
+      flagTexts[i] = none;
       switch (op.op) {
-        case 'createSession': return serializeRecord(op.session, 'session', this.maxRecordBytes);
-        case 'createTrace': return serializeRecord(op.trace, 'trace', this.maxRecordBytes);
-        case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
-        case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
-        case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
-        default: return '';
+        case 'createTrace':
+          texts[i] = serializeRecord(op.trace, 'trace', max);
+          if (op.trace.flags.length > 0) flagTexts[i] = this.#flagTexts(op.trace);
+          break;
+        case 'createSession': texts[i] = serializeRecord(op.session, 'session', max); break;
+        case 'addFlag': texts[i] = serializeRecord(op.flag, 'flag', max); break;
+        case 'addCheckpoint': texts[i] = serializeRecord(op.checkpoint, 'checkpoint', max); break;
+        case 'setQuarantine': texts[i] = serializeRecord(op.state, 'quarantine state', max); break;
+        case 'incrementCounters': deltas[i] = this.#counterDeltas(op.deltas); break;
+        default: break;
       }
-    });
-    const flagTexts = valid.map((op) => (op.op === 'createTrace' && op.trace.flags.length > 0 ? this.#flagTexts(op.trace) : []));
-    const deltas = valid.map((op) => (op.op === 'incrementCounters' ? this.#counterDeltas(op.deltas) : {}));
+    }
     this.#open();
     await this.#write(() => {
       for (let i = 0; i < valid.length; i++) {

@@ -60,6 +60,21 @@ describe('storage-file plugin', () => {
     }
   });
 
+  it('is selected by STORAGE_BACKEND=file from the environment', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, env: { STORAGE_BACKEND: 'file', LIMIT_DATA_DIR: dir } });
+      const storage = rt.resolve('storage') as FileStorage;
+      expect(storage.backend).toBe('file');
+      expect(rt.plugins.map((p) => p.name)).toContain('storage-file');
+      await storage.createSession(makeSession('t1', 's1'));
+      expect(await storage.getSession('t1', 's1')).toMatchObject({ id: 's1' });
+      await rt.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes root and fsync from the environment and refuses a bad boolean', async () => {
     const dir = tempDir();
     try {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
-import { crashTest, multiProcessProvenance, storageConformance, makeTrace, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, multiProcessProvenance, storageConformance, makeSession, makeTrace, type StorageFixture } from 'limit-graph/testing';
 import storageKv, { KvStorage } from '../../plugins/storage-kv/index.ts';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'limit-kv-'));
@@ -54,6 +54,21 @@ describe('storage-kv plugin', () => {
       expect(health).toMatchObject({ plugin: 'storage-kv', status: 'ok', checks: [expect.objectContaining({ name: 'read-write', status: 'ok' })] });
       await rt.close();
       await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is selected by STORAGE_BACKEND=kv from the environment', async () => {
+    const dir = tempDir();
+    try {
+      const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, env: { STORAGE_BACKEND: 'kv', LIMIT_DATA_DIR: dir } });
+      const storage = rt.resolve('storage') as KvStorage;
+      expect(storage.backend).toBe('kv');
+      expect(rt.plugins.map((p) => p.name)).toContain('storage-kv');
+      await storage.createSession(makeSession('t1', 's1'));
+      expect(await storage.getSession('t1', 's1')).toMatchObject({ id: 's1' });
+      await rt.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

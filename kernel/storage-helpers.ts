@@ -361,19 +361,21 @@ export const validate = {
   },
 } as const;
 
+function notOwnTenant(recordTenant: string, tenant: string): LimitError {
+  return new LimitError('LIMIT_VALIDATION', `record tenant "${recordTenant}" is not the batch tenant "${tenant}"`);
+}
+
+// No closures here: this runs for every row of bulk inserts.
 function validateOp(tenant: string, op: BatchOp): BatchOp {
-  const own = (recordTenant: string) => {
-    if (recordTenant !== tenant) throw new LimitError('LIMIT_VALIDATION', `record tenant "${recordTenant}" is not the batch tenant "${tenant}"`);
-  };
   switch (op?.op) {
     case 'createSession': {
       const session = validate.session(op.session);
-      own(session.tenant);
+      if (session.tenant !== tenant) throw notOwnTenant(session.tenant, tenant);
       return { op: 'createSession', session };
     }
     case 'createTrace': {
       const trace = validate.trace(op.trace);
-      if (trace.tenant !== tenant) own(trace.tenant);
+      if (trace.tenant !== tenant) throw notOwnTenant(trace.tenant, tenant);
       return { op: 'createTrace', trace };
     }
     case 'updateTrace':

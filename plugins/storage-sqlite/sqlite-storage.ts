@@ -34,10 +34,19 @@ function sqliteCode(error: unknown): string | undefined {
 const isUniqueViolation = (e: unknown) => sqliteCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY' || sqliteCode(e) === 'SQLITE_CONSTRAINT_UNIQUE';
 const isBusy = (e: unknown) => sqliteCode(e)?.startsWith('SQLITE_BUSY') === true || sqliteCode(e)?.startsWith('SQLITE_LOCKED') === true;
 
+/**
+ * The trace's JSON without its flags (they live in their own column and table). `trace` is always
+ * this store's own validated copy, so the flags are left out by blanking them for the call (JSON
+ * skips undefined) rather than by copying every trace of a bulk insert.
+ */
 function traceData(trace: Trace): string {
-  // Flags live in their own column (and table); keep them out of the trace's JSON.
-  const { flags: _flags, ...rest } = trace;
-  return JSON.stringify(rest);
+  const flags = trace.flags;
+  (trace as { flags: Flag[] | undefined }).flags = undefined;
+  try {
+    return JSON.stringify(trace);
+  } finally {
+    trace.flags = flags;
+  }
 }
 
 export class SqliteStorage implements Storage {
@@ -45,6 +54,8 @@ export class SqliteStorage implements Storage {
   readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
   readonly maxRecordBytes: number;
   #db: Db | undefined;
+  /** `fn => fn()` wrapped once: better-sqlite3 builds four wrappers per transaction() call. */
+  #tx: ((fn: () => unknown) => unknown) & { immediate(fn: () => unknown): unknown } | undefined;
   #stmts = new Map<string, Statement>();
 
   constructor(readonly config: SqliteStorageConfig) {
@@ -75,6 +86,7 @@ export class SqliteStorage implements Storage {
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot configure SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
       }
       this.#db = db;
+      this.#tx = db.transaction((fn: () => unknown) => fn());
       this.#stmts.clear();
     }
     this.#migrate();
@@ -102,13 +114,18 @@ export class SqliteStorage implements Storage {
   async close(): Promise<void> {
     const db = this.#db;
     this.#db = undefined;
+    this.#tx = undefined;
     this.#stmts.clear();
     db?.close();
   }
 
   get #conn(): Db {
-    if (!this.#db) throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite storage ${this.config.file} is not open`, { plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().' });
+    if (!this.#db) throw this.#notOpen();
     return this.#db;
+  }
+
+  #notOpen(): LimitError {
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite storage ${this.config.file} is not open`, { plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().' });
   }
 
   /** Prepared statements are cached by SQL text; dynamic list queries have a handful of shapes. */
@@ -123,7 +140,8 @@ export class SqliteStorage implements Storage {
 
   /** Runs `fn` in an IMMEDIATE transaction (takes the write lock up front: no lock upgrade deadlocks). */
   #write<T>(fn: () => T): T {
-    return this.#conn.transaction(fn).immediate();
+    if (!this.#tx) throw this.#notOpen();
+    return this.#tx.immediate(fn) as T;
   }
 
   async health(): Promise<HealthResult> {

@@ -42,39 +42,54 @@ export function tokenize(lower: string): ViewToken[] {
   return tokens;
 }
 
+/** Characters of an ASCII token: a-z, 0-9 and the apostrophe (a table lookup per character). */
+const ASCII_WORD = new Uint8Array(128);
+for (let c = 97; c <= 122; c++) ASCII_WORD[c] = 1;
+for (let c = 48; c <= 57; c++) ASCII_WORD[c] = 1;
+ASCII_WORD[39] = 1;
+
 /** A char loop instead of a regex: tokenising is on every evaluation's hot path. */
 function tokenizeAscii(lower: string): ViewToken[] {
   const tokens: ViewToken[] = [];
-  let start = -1;
-  for (let i = 0; i <= lower.length; i++) {
-    const c = i < lower.length ? lower.charCodeAt(i) : 32;
-    const word = (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39;
-    if (word) {
-      if (start < 0) start = i;
-    } else if (start >= 0) {
-      let w = lower.slice(start, i);
-      if (w.endsWith("'s")) w = w.slice(0, -2);
-      tokens.push({ w, start, end: i });
-      start = -1;
-    }
+  const n = lower.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && ASCII_WORD[lower.charCodeAt(i)] !== 1) i++;
+    if (i >= n) break;
+    const start = i;
+    while (i < n && ASCII_WORD[lower.charCodeAt(i)] === 1) i++;
+    // Possessives match their noun: "someone's face" is about "someone".
+    const possessive = i - start >= 2 && lower.charCodeAt(i - 1) === 115 && lower.charCodeAt(i - 2) === 39;
+    tokens.push({ w: lower.slice(start, possessive ? i - 2 : i), start, end: i });
   }
   return tokens;
 }
 
-/** Longest run of base64-alphabet characters: decoding is only tried when a run is long enough. */
-function longestBase64Run(text: string): number {
-  let best = 0;
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47) {
-      if (++run > best) best = run;
-    } else run = 0;
-  }
-  return best;
+const BASE64_MIN_RUN = 24;
+
+function isBase64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
 }
 
-function near(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
+/**
+ * Whether the text has a run of at least 24 base64-alphabet characters (decoding is only tried
+ * then). Such a run covers a position ≡ 23 (mod 24), so only every 24th character is probed and a
+ * run is measured only around a probe that hits: about a quarter of the reads of a full scan.
+ */
+function hasBase64Run(text: string): boolean {
+  for (let j = BASE64_MIN_RUN - 1; j < text.length; j += BASE64_MIN_RUN) {
+    if (!isBase64Char(text.charCodeAt(j))) continue;
+    let lo = j;
+    while (lo > 0 && isBase64Char(text.charCodeAt(lo - 1))) lo--;
+    let hi = j + 1;
+    while (hi < text.length && isBase64Char(text.charCodeAt(hi))) hi++;
+    if (hi - lo >= BASE64_MIN_RUN) return true;
+  }
+  return false;
+}
+
+/** The reference "a near b" scan on token strings: used for lexicons the registry cannot intern. */
+function nearBySet(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered: boolean): { start: number; end: number }[] {
   const spans: { start: number; end: number }[] = [];
   let lastA = -1;
   let lastB = -1;
@@ -92,20 +107,129 @@ function near(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: ReadonlyS
   return spans;
 }
 
+/** More distinct lexicon words than this and new lexicons are scanned by string instead of interned. */
+const MAX_LEXICON_WORDS = 1 << 16;
+
+/**
+ * Interned lexicons. The built-in packs ask each view about ~25 word sets (27 near() calls); hashing
+ * every token's string in two sets per call was the largest single cost of an evaluation. Instead
+ * every word of a lexicon passed to near() gets a small id once per process, each lexicon a
+ * membership table indexed by id, and each view maps its tokens to ids once: near() then costs two
+ * typed-array loads per token.
+ * Lexicons are keyed by identity (rules pass module constants); a set whose size changed is
+ * re-read, and a process that keeps inventing new words (sets built from input) stops interning at
+ * MAX_LEXICON_WORDS and falls back to the string scan, so memory stays bounded.
+ */
+class LexiconRegistry {
+  readonly #ids = new Map<string, number>();
+  readonly #tables = new WeakMap<ReadonlySet<string>, { size: number; member: Uint8Array }>();
+  /** Bumped whenever a word gets a new id, so views know their cached ids are stale. */
+  version = 0;
+
+  /** Id of a word (0 when it is in no interned lexicon). */
+  id(word: string): number {
+    return this.#ids.get(word) ?? 0;
+  }
+
+  /** The membership table of a lexicon (indexed by word id), or undefined when it cannot be interned. */
+  membership(set: ReadonlySet<string>): Uint8Array | undefined {
+    const known = this.#tables.get(set);
+    if (known && known.size === set.size) return known.member;
+    const ids: number[] = [];
+    for (const word of set) {
+      let id = this.#ids.get(word);
+      if (id === undefined) {
+        if (this.#ids.size + 1 >= MAX_LEXICON_WORDS) return undefined;
+        id = this.#ids.size + 1;
+        this.#ids.set(word, id);
+        this.version++;
+      }
+      ids.push(id);
+    }
+    const member = new Uint8Array(this.#ids.size + 1);
+    for (const id of ids) member[id] = 1;
+    this.#tables.set(set, { size: set.size, member });
+    return member;
+  }
+}
+
+const LEXICONS = new LexiconRegistry();
+
+/**
+ * One reading of a text. Tokens and their lexicon ids are computed on first use and shared by every
+ * rule that scans this view (a class, not an object literal with closures: it is built for every
+ * subject of every evaluation).
+ */
+class View implements TextView {
+  readonly name: string;
+  readonly text: string;
+  readonly lower: string;
+  #tokens: ViewToken[] | undefined;
+  /** Token index and word id of each token that belongs to some interned lexicon, in text order. */
+  #lexPos: Int32Array | undefined;
+  #lexIds: Int32Array | undefined;
+  #lexVersion = -1;
+
+  constructor(name: string, text: string, lower: string) {
+    this.name = name;
+    this.text = text;
+    this.lower = lower;
+  }
+
+  get tokens(): readonly ViewToken[] {
+    return (this.#tokens ??= tokenize(this.lower));
+  }
+
+  /** Lexicon tokens only: most words of a text are in no lexicon, and near() never looks at them. */
+  #lexicon(): { pos: Int32Array; ids: Int32Array } {
+    if (this.#lexPos && this.#lexIds && this.#lexVersion === LEXICONS.version) return { pos: this.#lexPos, ids: this.#lexIds };
+    const tokens = this.tokens;
+    const pos: number[] = [];
+    const ids: number[] = [];
+    for (let i = 0; i < tokens.length; i++) {
+      const id = LEXICONS.id(tokens[i]!.w);
+      if (id !== 0) {
+        pos.push(i);
+        ids.push(id);
+      }
+    }
+    this.#lexPos = Int32Array.from(pos);
+    this.#lexIds = Int32Array.from(ids);
+    this.#lexVersion = LEXICONS.version;
+    return { pos: this.#lexPos, ids: this.#lexIds };
+  }
+
+  near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
+    const inA = LEXICONS.membership(a);
+    const inB = LEXICONS.membership(b);
+    if (!inA || !inB) return nearBySet(this.tokens, a, b, window, ordered);
+    // Read after both lexicons are interned: interning may have given new words ids.
+    const { pos, ids } = this.#lexicon();
+    const tokens = this.tokens;
+    let spans: { start: number; end: number }[] | undefined;
+    let lastA = -1;
+    let lastB = -1;
+    // The walk of nearBySet over lexicon tokens only (tokens in neither set change nothing there);
+    // `i` stays the index in the full token list, so windows count every word. A table shorter
+    // than an id means that word was interned after the lexicon, so it is not a member.
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k]!;
+      const i = pos[k]!;
+      const isB = id < inB.length && inB[id] === 1;
+      if (isB && lastA >= 0 && i - lastA <= window) (spans ??= []).push({ start: tokens[lastA]!.start, end: tokens[i]!.end });
+      if (id < inA.length && inA[id] === 1) {
+        if (!ordered && lastB >= 0 && i - lastB <= window && i !== lastB) (spans ??= []).push({ start: tokens[lastB]!.start, end: tokens[i]!.end });
+        lastA = i;
+      }
+      if (isB) lastB = i;
+      if (spans && spans.length >= 16) break;
+    }
+    return spans ?? [];
+  }
+}
+
 export function makeView(name: string, text: string): TextView {
-  const lower = text.toLowerCase();
-  let tokens: ViewToken[] | undefined;
-  const view: TextView = {
-    name,
-    text,
-    lower,
-    get tokens() {
-      tokens ??= tokenize(lower);
-      return tokens;
-    },
-    near: (a, b, window, ordered) => near(view.tokens, a, b, window, ordered),
-  };
-  return view;
+  return new View(name, text, text.toLowerCase());
 }
 
 /** NFKC, zero-width and homoglyph removal, leetspeak and spaced-letter folding; undefined when it changes nothing. */
@@ -157,7 +281,7 @@ export interface DecodedPayload {
 /** Encoded payloads that decode to natural-language text (at most `max` of them). */
 export function decodePayloads(text: string, max = 8): DecodedPayload[] {
   const found: DecodedPayload[] = [];
-  if (longestBase64Run(text) < 24) {
+  if (!hasBase64Run(text)) {
     return ROT13_CUE.test(text) ? [{ codec: 'rot13', start: 0, end: text.length, text: rot13(text) }] : [];
   }
   BASE64_RUN.lastIndex = 0;

@@ -1,11 +1,22 @@
 /**
- * Dense kernels on row-major Float64Array matrices. Written for V8: the hot loops are dot products
- * of contiguous rows (A·Bᵀ form) with 2×2 register blocking, so each loaded value feeds two
+ * Dense kernels on row-major Float64Array matrices. Products go to the WebAssembly SIMD kernel
+ * (wasm-gemm.ts) when it is available; the scalar fallback is written for V8: dot products of
+ * contiguous rows (A·Bᵀ form) with 2×2 register blocking, so each loaded value feeds two
  * multiply-adds and no loop writes to memory in its inner body.
  */
+import { wasmMulABt } from './wasm-gemm.ts';
+
+/** Products smaller than this many multiply-adds stay in JavaScript (copying would dominate). */
+const WASM_MIN_WORK = 4096;
 
 /** out (p×r) = A (p×q) · Bᵀ, where B is r×q. `out` must not alias A or B. */
 export function mulABt(A: Float64Array, B: Float64Array, p: number, q: number, r: number, out: Float64Array): void {
+  if (p * q * r >= WASM_MIN_WORK && wasmMulABt(A, B, p, q, r, out)) return;
+  mulABtScalar(A, B, p, q, r, out);
+}
+
+/** The same product in plain JavaScript. */
+export function mulABtScalar(A: Float64Array, B: Float64Array, p: number, q: number, r: number, out: Float64Array): void {
   let i = 0;
   for (; i + 1 < p; i += 2) {
     const a0 = i * q;

@@ -1,7 +1,8 @@
 /**
  * Storage throughput per backend, each next to the raw driver doing the same work with the same
  * durability settings in the same run (same tables and indexes, one JSON text per record, the same
- * transaction per batch, the same hash-chain computation), reported as a ratio.
+ * transaction per batch, the same hash-chain computation), reported as a ratio: the best figure of
+ * the interleaved rounds (`plugin`, `raw`, `ratio`) and the rounds' median (`median`).
  *
  *   npx tsx bench/storage.ts [--backends sqlite,postgres,file,kv] [--scale 1] [--rounds 3]
  *   npm run bench -- storage
@@ -81,9 +82,14 @@ async function measure(c: Contestant, sizes: Sizes, prefix: string) {
     for (let i = 0; i < sizes.single; i++) await c.insertOne(makeTrace(i, `${prefix}s`));
   });
   const batches = Array.from({ length: sizes.batches }, (_, b) => Array.from({ length: sizes.batchSize }, (_, k) => makeTrace(b * sizes.batchSize + k, `${prefix}b`)));
+  // Process CPU time next to wall time: on a shared machine the wall clock also counts time spent
+  // waiting for a core, the CPU time only this process's own work (for PostgreSQL, the client's).
+  const cpu0 = process.cpuUsage();
   const batched = await rate(sizes.batches * sizes.batchSize, async () => {
     for (const batch of batches) await c.insertBatch(batch);
   });
+  const cpu = process.cpuUsage(cpu0);
+  const batchedCpu = Math.round((sizes.batches * sizes.batchSize) / ((cpu.user + cpu.system) / 1e6));
   const total = sizes.batches * sizes.batchSize;
   const reads = await rate(sizes.reads, async () => {
     for (let i = 0; i < sizes.reads; i++) await c.get(`${prefix}b-${(i * 7919) % total}`);
@@ -94,24 +100,39 @@ async function measure(c: Contestant, sizes: Sizes, prefix: string) {
   const appends = await rate(sizes.appends, async () => {
     for (let i = 0; i < sizes.appends; i++) await c.append(provInput(`${prefix}s-0`, i));
   });
-  return { singleInsertsPerSec: single, batchedInsertsPerSec: batched, pointReadsPerSec: reads, listBySessionPerSec: lists, provenanceAppendsPerSec: appends };
+  return {
+    singleInsertsPerSec: single, batchedInsertsPerSec: batched, batchedInsertsPerClientCpuSec: batchedCpu,
+    pointReadsPerSec: reads, listBySessionPerSec: lists, provenanceAppendsPerSec: appends,
+  };
 }
 
 type Figures = Awaited<ReturnType<typeof measure>>;
 
+/** Per metric, `pick` over the rounds' figures. */
+function combine(rounds: Figures[], pick: (values: number[]) => number): Figures {
+  return Object.fromEntries(Object.keys(rounds[0]!).map((k) => [k, pick(rounds.map((f) => f[k as keyof Figures]))])) as Figures;
+}
+
+const median = (values: number[]): number => {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : Math.round((v[mid - 1]! + v[mid]!) / 2);
+};
+
 /**
- * Alternates plugin and raw rounds and keeps each one's best figure per metric: the machine is
- * shared, and interleaving exposes both contestants to the same background load.
+ * Alternates plugin and raw rounds: the machine is shared, and interleaving exposes both
+ * contestants to the same background load. Reports each one's best figure per metric and, since a
+ * best-of hides how noisy the rounds were, the median too.
  */
-async function duel(plugin: Contestant, raw: Contestant, sizes: Sizes, rounds: number): Promise<{ plugin: Figures; raw: Figures }> {
-  let best: { plugin?: Figures; raw?: Figures } = {};
-  const max = (a: Figures | undefined, b: Figures): Figures =>
-    a ? (Object.fromEntries(Object.keys(b).map((k) => [k, Math.max(a[k as keyof Figures], b[k as keyof Figures])])) as Figures) : b;
+async function duel(plugin: Contestant, raw: Contestant, sizes: Sizes, rounds: number) {
+  const runs: { plugin: Figures[]; raw: Figures[] } = { plugin: [], raw: [] };
   for (let r = 0; r < rounds; r++) {
-    best = { ...best, plugin: max(best.plugin, await measure(plugin, sizes, `p${r}`)) };
-    best = { ...best, raw: max(best.raw, await measure(raw, sizes, `r${r}`)) };
+    runs.plugin.push(await measure(plugin, sizes, `p${r}`));
+    runs.raw.push(await measure(raw, sizes, `r${r}`));
   }
-  return { plugin: best.plugin!, raw: best.raw! };
+  const best = { plugin: combine(runs.plugin, (v) => Math.max(...v)), raw: combine(runs.raw, (v) => Math.max(...v)) };
+  const mid = { plugin: combine(runs.plugin, median), raw: combine(runs.raw, median) };
+  return { ...best, median: { ...mid, ratio: ratios(mid.plugin, mid.raw) } };
 }
 
 function ratios(plugin: Figures, raw: Figures): Record<string, number> {
@@ -158,7 +179,7 @@ async function benchSqlite(sizes: Sizes) {
       return e;
     });
     const parse = (r: { data: string; flags: string } | undefined) => (r ? { ...JSON.parse(r.data), flags: JSON.parse(r.flags) } : null);
-    const { plugin, raw } = await duel(pluginContestant(rt.resolve('storage')), {
+    const { plugin, raw, median } = await duel(pluginContestant(rt.resolve('storage')), {
       insertOne: (t) => void insert(t),
       insertBatch: (ts) => void insertMany.immediate(ts),
       get: (id) => parse(get.get('bench', id) as { data: string; flags: string } | undefined),
@@ -167,7 +188,7 @@ async function benchSqlite(sizes: Sizes) {
     }, sizes, ROUNDS);
     db.close();
     await rt.close();
-    return { backend: 'sqlite', durability: 'WAL, synchronous=NORMAL (both)', plugin, raw, ratio: ratios(plugin, raw) };
+    return { backend: 'sqlite', durability: 'WAL, synchronous=NORMAL (both)', rounds: ROUNDS, plugin, raw, ratio: ratios(plugin, raw), median };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -203,7 +224,7 @@ async function benchPostgres(sizes: Sizes) {
       }
     };
     const rowOf = (r: { data: Trace; flags: unknown[] }) => ({ ...r.data, flags: r.flags });
-    const { plugin, raw } = await duel(pluginContestant(rt.resolve('storage')), {
+    const { plugin, raw, median } = await duel(pluginContestant(rt.resolve('storage')), {
       insertOne: async (t) => {
         await pool.query({ name: 'ins', text: `INSERT INTO ${s}.traces (tenant, id, session_id, status, created_ms, data) VALUES ($1, $2, $3, $4, $5, $6)`, values: [t.tenant, t.id, t.sessionId, t.status, Date.parse(t.createdAt), traceJson(t)] });
       },
@@ -226,7 +247,7 @@ async function benchPostgres(sizes: Sizes) {
     const sync = (await pool.query('SHOW synchronous_commit')).rows[0]?.synchronous_commit as string;
     await pool.end();
     await rt.close();
-    return { backend: 'postgres', durability: `synchronous_commit=${sync} (both)`, plugin, raw, ratio: ratios(plugin, raw) };
+    return { backend: 'postgres', durability: `synchronous_commit=${sync} (both)`, rounds: ROUNDS, plugin, raw, ratio: ratios(plugin, raw), median };
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
     await admin.query(`DROP SCHEMA IF EXISTS "${rawSchema}" CASCADE`).catch(() => undefined);

@@ -3,34 +3,105 @@
  * credential theft / data exfiltration in code. Patterns are bounded (`{0,n}`) and have no nested
  * quantifiers, so a megabyte of hostile text costs one linear pass per pattern.
  */
-import type { Finding, GovernanceRule, RuleSubject } from 'limit-graph';
+import type { Finding, GovernanceRule, RuleSubject, TextView } from 'limit-graph';
 
 function evidence(subject: RuleSubject, start: number, end: number) {
   const lo = Math.max(0, start - 20);
   return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
 }
 
+
+/**
+ * Trigger words: each pattern names words that every one of its matches contains, and runs only on
+ * views that have one of them (or one of its substrings, for parts no word boundary delimits). One
+ * pass over the view's tokens decides for every pattern of the pack, instead of one regex scan of
+ * the text per pattern; most texts trigger none.
+ *
+ * Why it is sound: a trigger word is a run of ASCII letters/digits that every match contains with a
+ * non-alphanumeric character (or the text's edge) on both sides — `\b`, `\s`, `.`, `/`, `(` … in the
+ * pattern. On an ASCII text such a run is a token of the view, or a part of one between apostrophes
+ * (tokens keep them). Texts with other characters are not gated: there tokens follow Unicode
+ * letters while regex word boundaries follow ASCII ones.
+ */
+interface Triggers {
+  words: readonly string[];
+  substrings?: readonly string[];
+}
+
+const NON_ASCII = /[^\x00-\x7F]/;
+
+class TriggerGate {
+  readonly #bitsOf = new Map<string, number>();
+  readonly #seen = new WeakMap<TextView, number>();
+  #next = 0;
+
+  /** Registers a pattern's triggers; returns its bit. */
+  add(triggers: Triggers): number {
+    if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
+    const bit = 1 << this.#next++;
+    for (const w of triggers.words) this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
+    return bit;
+  }
+
+  /** False only when the pattern cannot match the subject's text. */
+  mayMatch(subject: RuleSubject, bit: number, substrings: readonly string[] | undefined): boolean {
+    const view = subject.view;
+    // Subjects built by hand (no view, or a view of another text) are scanned as they are.
+    if (!view || view.text !== subject.text) return true;
+    let bits = this.#seen.get(view);
+    if (bits === undefined) {
+      bits = this.#scan(view);
+      this.#seen.set(view, bits);
+    }
+    if ((bits & bit) !== 0) return true;
+    if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
+    return false;
+  }
+
+  #scan(view: TextView): number {
+    if (NON_ASCII.test(view.text)) return -1;
+    let bits = 0;
+    for (const t of view.tokens) {
+      const w = t.w;
+      if (w.indexOf("'") < 0) bits |= this.#bitsOf.get(w) ?? 0;
+      else for (const part of w.split("'")) bits |= this.#bitsOf.get(part) ?? 0;
+    }
+    return bits;
+  }
+}
+
+const GATE = new TriggerGate();
+
 interface Pattern {
   id: string;
   severity: number;
   reason: string;
+  /** Words (and substrings) every match contains: see TriggerGate. */
+  triggers: Triggers;
   re: RegExp;
 }
 
 const PATTERNS: Pattern[] = [
   { id: 'malicious.destructive-shell', severity: 9, reason: 'Destructive shell command (recursive delete of a root, home or wildcard path, disk wipe, fork bomb)',
+    triggers: { words: ['rm', 'dev', 'chmod', 'shutil', 'format'], substrings: [':('] },
     re: /\brm\s+(?:-[a-z]{0,6}\s+){0,3}-[a-z]{0,6}[rR][a-z]{0,6}\s+(?:--no-preserve-root\s+)?(?:\/(?:\s|$|\*|usr|etc|home|var|bin|boot|lib)|~|\*|\$home|\.\s*$)|\bmkfs(?:\.\w{1,8})?\s+\/dev\/|\bdd\s+if=\/dev\/(?:zero|random|urandom)\s+of=\/dev\/[sh]d|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;|\bchmod\s+-R\s+0?777\s+\/(?:\s|$)|>\s*\/dev\/sd[a-z]\b|\bshutil\.rmtree\(\s*['"](?:\/|~|C:\\)['"]|\bformat\s+c:/im },
   { id: 'malicious.destructive-sql', severity: 8, reason: 'Destructive SQL (DROP/TRUNCATE, or DELETE/UPDATE without WHERE)',
+    triggers: { words: ['drop', 'truncate', 'delete', 'shutdown'] },
     re: /\b(?:drop\s+(?:table|database|schema)\s+(?:if\s+exists\s+)?[\w."`]{1,64}|truncate\s+table\s+[\w."`]{1,64}|delete\s+from\s+[\w."`]{1,64}\s*(?:;|$)|;\s*shutdown\s+with\s+nowait)/im },
   { id: 'malicious.reverse-shell', severity: 10, reason: 'Reverse shell',
+    triggers: { words: ['tcp', 'bin', 'socket', 'mkfifo', 'sockets'], substrings: ['invoke-powershelltcp'] },
     re: /\/dev\/tcp\/[\w.-]{1,64}\/\d{1,5}|\bnc(?:at)?\s+(?:-[a-z]{1,4}\s+){0,4}[\w.-]{1,64}\s+\d{1,5}\s+-e\s+\/bin\/(?:ba)?sh|\bnc(?:at)?\s+-e\s+\/bin\/(?:ba)?sh|socket\.socket\([^)]{0,80}\)[^\n]{0,200}(?:\n[^\n]{0,200}){0,6}dup2|\bmkfifo\s+\/tmp\/\w{1,20};\s*(?:cat|nc)|Invoke-PowerShellTcp|New-Object\s+System\.Net\.Sockets\.TCPClient/i },
   { id: 'malicious.download-execute', severity: 9, reason: 'Download-and-execute (curl | sh, fetch then exec)',
+    triggers: { words: ['curl', 'wget', 'iex', 'exec'] },
     re: /\b(?:curl|wget)\b[^\n|;]{0,200}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b|\b(?:curl|wget)\b[^\n]{0,200}(?:&&|;)\s*chmod\s+\+x[^\n]{0,100}(?:&&|;)\s*\.\/|\biex\s*\(\s*(?:new-object\s+net\.webclient|iwr|invoke-webrequest)|urlretrieve\([^)]{0,200}\)[^\n]{0,80}(?:\n[^\n]{0,200}){0,3}\bexec\(|\bexec\(\s*(?:requests\.get|urllib\.request\.urlopen)\(/i },
   { id: 'malicious.credential-theft', severity: 8, reason: 'Reads credentials or secrets (SSH keys, shadow file, cloud credentials, browser stores, keychain)',
+    triggers: { words: ['ssh', 'shadow', 'aws', 'login', 'cookies', 'security', 'mimikatz', 'lsass', 'sekurlsa'] },
     re: /(?:~|\$HOME|\/root|\/home\/\w{1,32})\/\.ssh\/id_(?:rsa|dsa|ecdsa|ed25519)\b|\/etc\/shadow\b|\.aws\/credentials\b|\bLogin Data\b|\bCookies\.sqlite\b|\bsecurity\s+find-generic-password\b|\bmimikatz\b|\blsass(?:\.exe)?\s+(?:dump|minidump)|\bsekurlsa::/i },
   { id: 'malicious.keylogger', severity: 8, reason: 'Keystroke capture (keylogger)',
+    triggers: { words: ['pynput', 'keyboard', 'getasynckeystate', 'wh'] },
     re: /\bpynput\.keyboard\b|\bkeyboard\.Listener\b|\bGetAsyncKeyState\b|\bSetWindowsHookEx\w?\s*\(\s*WH_KEYBOARD/ },
   { id: 'malicious.crypto-miner', severity: 8, reason: 'Cryptocurrency miner download or launch',
+    triggers: { words: ['stratum'], substrings: ['xmrig', 'miner', 'cryptonight'] },
     re: /\b(?:xmrig|minerd|cpuminer|cryptonight|stratum\+tcp:\/\/)|\bminer_url\b|\b\.\/miner\b/i },
 ];
 
@@ -38,17 +109,24 @@ const PATTERNS: Pattern[] = [
 const COLLECT = /\bopen\(\s*["'][^"']{1,80}["']|csv\.reader\(|os\.environ|psutil\.|getpass|pyperclip|ImageGrab|platform\.uname|socket\.gethostname|glob\.glob\(/;
 const SHIP = /\bsmtplib\.|\bsendmail\(|requests\.post\(|httpx\.post\(|urllib\.request\.urlopen\([^)]{0,80}data=|http\.client\.HTTPS?Connection\(|\.sendall\(|ftplib\.|paramiko\./;
 
-const patternRules: GovernanceRule[] = PATTERNS.map((p) => ({
-  id: p.id,
-  flag: 'Malicious',
-  surfaces: ['input', 'output', 'tool'],
-  description: p.reason,
-  evaluate(subject: RuleSubject): Finding[] {
-    const m = p.re.exec(subject.text);
-    if (!m) return [];
-    return [{ ruleId: p.id, kind: 'Malicious', severity: p.severity, reason: p.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];
-  },
-}));
+const SHIP_TRIGGERS: Triggers = { words: ['smtplib', 'sendmail', 'post', 'urlopen', 'client', 'sendall'], substrings: ['ftplib.', 'paramiko.'] };
+
+const patternRules: GovernanceRule[] = PATTERNS.map((p) => {
+  const bit = GATE.add(p.triggers);
+  return {
+    id: p.id,
+    flag: 'Malicious',
+    surfaces: ['input', 'output', 'tool'],
+    description: p.reason,
+    evaluate(subject: RuleSubject): Finding[] {
+      if (!GATE.mayMatch(subject, bit, p.triggers.substrings)) return [];
+      const m = p.re.exec(subject.text);
+      if (!m) return [];
+      return [{ ruleId: p.id, kind: 'Malicious', severity: p.severity, reason: p.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];
+    },
+  };
+});
+const SHIP_BIT = GATE.add(SHIP_TRIGGERS);
 
 const exfiltration: GovernanceRule = {
   id: 'malicious.code-exfiltration',
@@ -56,6 +134,7 @@ const exfiltration: GovernanceRule = {
   surfaces: ['input', 'output', 'tool'],
   description: 'Code that reads local data and sends it over the network or by e-mail.',
   evaluate(subject) {
+    if (!GATE.mayMatch(subject, SHIP_BIT, SHIP_TRIGGERS.substrings)) return [];
     const ship = SHIP.exec(subject.text);
     if (!ship) return [];
     const collect = COLLECT.exec(subject.text);

@@ -8,7 +8,7 @@
  * Rows and columns with zero mass are removed first (their plan entries are 0 and they contribute
  * nothing to constC), so the Sinkhorn logarithms never see log 0.
  */
-import { invalid, RdInputError, RD_NOT_CONVERGED } from './errors.ts';
+import { invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
 import { frob } from './linalg.ts';
 import { type FgwProblem, checkAlpha, detectSymmetric, gwFromProduct, marginalError, prepareTensor, sandwich } from './problem.ts';
@@ -170,11 +170,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   const gwTerm = gwFromProduct(constC, P, T);
   const value = (1 - alpha) * linTerm + alpha * gwTerm;
   if (!Number.isFinite(value)) {
-    throw new RdInputError(
-      'epsilon',
-      `the entropic solver produced a non-finite value (ε = ${eps}); use the 'log' solver or a larger ε`,
-      RD_NOT_CONVERGED,
-    );
+    throw notConverged('epsilon', `the entropic solver produced a non-finite value (ε = ${eps}); use the 'log' solver or a larger ε`);
   }
 
   let plan = T;

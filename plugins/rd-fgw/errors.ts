@@ -1,25 +1,17 @@
 /**
- * Input errors of the FGW solvers. Every rejection names the field (and index) that was wrong so a
- * caller can fix the input without reading the solver.
+ * Errors of the FGW solvers: LimitError with the kernel's rate–distortion codes. Every rejection names the
+ * field (and index) that was wrong, so a caller can fix the input without reading the solver.
  */
-export const RD_INVALID_INPUT = 'LIMIT_RD_INVALID_INPUT' as const;
-export const RD_NOT_CONVERGED = 'LIMIT_RD_NOT_CONVERGED' as const;
+import { LimitError } from 'limit-graph';
 
-export type RdErrorCode = typeof RD_INVALID_INPUT | typeof RD_NOT_CONVERGED;
+const PLUGIN = 'rd-fgw';
 
-export class RdInputError extends Error {
-  override readonly name = 'RdInputError';
-  readonly code: RdErrorCode;
-  /** Dotted path of the offending field, e.g. `C1[3][4]` or `source.nodes[2].features`. */
-  readonly field: string;
-
-  constructor(field: string, message: string, code: RdErrorCode = RD_INVALID_INPUT) {
-    super(`${field}: ${message}`);
-    this.code = code;
-    this.field = field;
-  }
+/** LIMIT_RD_INVALID_INPUT, message "<field>: <what is wrong>". */
+export function invalid(field: string, message: string): LimitError {
+  return new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, { plugin: PLUGIN, details: { field } });
 }
 
-export function invalid(field: string, message: string): RdInputError {
-  return new RdInputError(field, message);
+/** LIMIT_RD_NOT_CONVERGED, for a computation that could not produce a finite answer. */
+export function notConverged(field: string, message: string): LimitError {
+  return new LimitError('LIMIT_RD_NOT_CONVERGED', `${field}: ${message}`, { plugin: PLUGIN, details: { field } });
 }

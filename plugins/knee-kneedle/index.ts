@@ -1,0 +1,72 @@
+/**
+ * knee-kneedle: the knee of a curve by Kneedle (Satopää et al. 2011), offline or online, for the
+ * four convex/concave × increasing/decreasing shapes. Provides `knee:kneedle`. See README.md.
+ */
+import { definePlugin, LimitError, type KneeDetector } from 'limit-graph';
+import type { z } from 'zod';
+import { type KneedleOptions, type KneedleResult, kneedle } from './kneedle.ts';
+import { KneeKneedleCallOptions, KneeKneedleOptions } from './options.ts';
+import type { CurveInput } from './points.ts';
+
+export { kneedle } from './kneedle.ts';
+export type { KneedleOptions, KneedleResult, CurveShape, CurveDirection } from './kneedle.ts';
+export type { CurveInput } from './points.ts';
+export { KneeKneedleOptions } from './options.ts';
+
+/** The `knee:kneedle` service. `index` is in the caller's point order, null when there is no knee. */
+export interface KneedleService extends KneeDetector {
+  readonly name: 'kneedle';
+  readonly defaults: Readonly<KneeKneedleOptions>;
+  detect(points: { x: number; y: number }[], options?: KneedleOptions): KneedleResult;
+  /** Same, for `{ x: [...], y: [...] }` or RD points `{ rate, distortion }`. */
+  detectCurve(curve: CurveInput, options?: KneedleOptions): KneedleResult;
+}
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    'knee-kneedle': z.input<typeof KneeKneedleOptions>;
+  }
+  interface Cradle {
+    'knee:kneedle': KneedleService;
+  }
+}
+
+function merged(defaults: KneeKneedleOptions, call: unknown): KneeKneedleOptions {
+  if (call === undefined || call === null) return defaults;
+  const parsed = KneeKneedleCallOptions.safeParse(call);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.${issue.path.join('.')}: ${issue.message}`, { plugin: 'knee-kneedle' });
+  }
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) out[k] = v;
+  return out as KneeKneedleOptions;
+}
+
+export function createKneedleService(defaults: KneeKneedleOptions): KneedleService {
+  const detectCurve = (curve: CurveInput, options?: KneedleOptions): KneedleResult => kneedle(curve, merged(defaults, options));
+  return Object.freeze({
+    name: 'kneedle' as const,
+    defaults: Object.freeze({ ...defaults }),
+    detectCurve,
+    detect: (points: { x: number; y: number }[], options?: KneedleOptions) => detectCurve(points, options),
+  });
+}
+
+export const kneeKneedlePlugin = definePlugin({
+  meta: {
+    name: 'knee-kneedle',
+    version: '1.0.0',
+    description: 'Knee of a curve by Kneedle (Satopää et al. 2011), offline or online',
+    provides: ['knee:kneedle'],
+  },
+  options: KneeKneedleOptions,
+  setup(ctx, options) {
+    ctx.provide('knee:kneedle', createKneedleService(options));
+  },
+});
+
+/** Factory (Vite/Rollup style): `kneeKneedle({ online: true })` in code; the config loader calls it bare. */
+export default function kneeKneedle(options?: z.input<typeof KneeKneedleOptions>) {
+  return options === undefined ? kneeKneedlePlugin : kneeKneedlePlugin.configure(options);
+}

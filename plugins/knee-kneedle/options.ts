@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+export const KneeKneedleOptions = z
+  .object({
+    /** Sensitivity: larger S waits for a clearer drop after a maximum of the difference curve. */
+    S: z.number().positive().default(1),
+    /** Shape of the curve; RD curves are convex and decreasing. */
+    curve: z.enum(['convex', 'concave']).default('convex'),
+    direction: z.enum(['decreasing', 'increasing']).default('decreasing'),
+    /** Report the last knee found (online) instead of the first (offline). */
+    online: z.boolean().default(false),
+  })
+  .strict();
+
+export type KneeKneedleOptions = z.output<typeof KneeKneedleOptions>;
+
+/** Per-call overrides, unknown keys ignored. */
+export const KneeKneedleCallOptions = KneeKneedleOptions.partial().strip();

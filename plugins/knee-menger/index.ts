@@ -1,0 +1,70 @@
+/**
+ * knee-menger: the knee of a curve as its point of largest Menger curvature (raw or min–max
+ * normalised coordinates). Provides `knee:menger`. See README.md.
+ */
+import { definePlugin, LimitError, type KneeDetector } from 'limit-graph';
+import type { z } from 'zod';
+import { type MengerResult, mengerKnee } from './menger.ts';
+import { KneeMengerOptions } from './options.ts';
+import type { CurveInput } from './points.ts';
+
+export { mengerCurvature, mengerKnee } from './menger.ts';
+export type { MengerOptions, MengerResult } from './menger.ts';
+export type { CurveInput } from './points.ts';
+export { KneeMengerOptions } from './options.ts';
+
+/** The `knee:menger` service. `index` is in the caller's point order, null when there is no knee. */
+export interface MengerService extends KneeDetector {
+  readonly name: 'menger';
+  readonly defaults: Readonly<KneeMengerOptions>;
+  detect(points: { x: number; y: number }[], options?: { normalize?: boolean }): MengerResult;
+  /** Same, for `{ x: [...], y: [...] }` or RD points `{ rate, distortion }`. */
+  detectCurve(curve: CurveInput, options?: { normalize?: boolean }): MengerResult;
+}
+
+declare module 'limit-graph' {
+  interface PluginOptionsRegistry {
+    'knee-menger': z.input<typeof KneeMengerOptions>;
+  }
+  interface Cradle {
+    'knee:menger': MengerService;
+  }
+}
+
+function normalizeOption(defaults: KneeMengerOptions, options: unknown): boolean {
+  const value = (options as { normalize?: unknown } | undefined)?.normalize;
+  if (value === undefined) return defaults.normalize;
+  if (typeof value !== 'boolean') {
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.normalize: must be a boolean, got ${String(value)}`, { plugin: 'knee-menger' });
+  }
+  return value;
+}
+
+export function createMengerService(defaults: KneeMengerOptions): MengerService {
+  const detectCurve = (curve: CurveInput, options?: { normalize?: boolean }): MengerResult =>
+    mengerKnee(curve, { normalize: normalizeOption(defaults, options) });
+  return Object.freeze({
+    name: 'menger' as const,
+    defaults: Object.freeze({ ...defaults }),
+    detectCurve,
+    detect: (points: { x: number; y: number }[], options?: { normalize?: boolean }) => detectCurve(points, options),
+  });
+}
+
+export const kneeMengerPlugin = definePlugin({
+  meta: {
+    name: 'knee-menger',
+    version: '1.0.0',
+    description: 'Knee of a curve by maximum Menger curvature (raw or min–max normalised)',
+    provides: ['knee:menger'],
+  },
+  options: KneeMengerOptions,
+  setup(ctx, options) {
+    ctx.provide('knee:menger', createMengerService(options));
+  },
+});
+
+/** Factory (Vite/Rollup style): `kneeMenger({ normalize: true })` in code; the config loader calls it bare. */
+export default function kneeMenger(options?: z.input<typeof KneeMengerOptions>) {
+  return options === undefined ? kneeMengerPlugin : kneeMengerPlugin.configure(options);
+}

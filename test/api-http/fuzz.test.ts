@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, rawRequest, startServer, type Server } from './harness.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
-const COUNT = 2500;
+const COUNT = 4000;
 const CONCURRENCY = 16;
 const TIME_LIMIT_MS = 25_000;
 
@@ -142,7 +142,10 @@ describe('api-http fuzz', () => {
 
     expect((await s.req('GET', '/health')).status).toBe(200);
     expect((await s.req('GET', '/ready')).status).toBe(200);
-    const after = await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task: { input: 'after' }, output: { ok: true, stdout: 'fine', stderr: '' } } });
+    // The fuzzer may have closed S; a fresh session must work as on the first day.
+    const fresh = await s.req('POST', '/sessions', { body: { name: 'after' } });
+    expect(fresh.status).toBe(201);
+    const after = await s.req('POST', '/traces', { body: { sessionId: fresh.json.id, runner: 'x', task: { input: 'after' }, output: { ok: true, stdout: 'fine', stderr: '' } } });
     expect(after.status).toBe(201);
     expect((await s.req('GET', `/traces/${after.json.trace.id}`)).json.output.stdout).toBe('fine');
     expect((await s.req('GET', `/traces/${T}/provenance`)).json.verified).toBe(true);

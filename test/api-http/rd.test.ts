@@ -43,20 +43,27 @@ describe('api-http rate–distortion', () => {
   });
 
   it('tracks a series by distortions and by graphs, and finds its knee', async () => {
-    const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'curve', reference: path3([0, 1, 2]) } });
+    // A graph step is measured against the series' reference with rd:fgw, as /rd/distortion does.
+    const measured = await s.req('POST', '/rd/series', { body: { sessionId, name: 'graphs', reference: path3([0, 1, 2]) } });
+    expect(measured.status, measured.text).toBe(201);
+    const byGraph = await s.req('POST', `/rd/series/${measured.json.id}/points`, { body: { rate: 7, graph: path3([0, 1, 3]) } });
+    expect(byGraph.status, byGraph.text).toBe(201);
+    const direct = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 3]), target: path3([0, 1, 2]) } });
+    expect(byGraph.json.points).toHaveLength(1);
+    expect(byGraph.json.points[0].rate).toBe(7);
+    expect(byGraph.json.points[0].distortion).toBeGreaterThan(0);
+    expect(byGraph.json.points[0].distortion).toBeCloseTo(direct.json.value, 6);
+
+    const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'curve' } });
     expect(series.status, series.text).toBe(201);
     const id = series.json.id as string;
-    for (const p of ELBOW.slice(0, -1)) {
+    for (const p of ELBOW) {
       const res = await s.req('POST', `/rd/series/${id}/points`, { body: p });
       expect(res.status, res.text).toBe(201);
     }
-    const byGraph = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 7, graph: path3([0, 1, 2.1]) } });
-    expect(byGraph.status, byGraph.text).toBe(201);
-    expect(byGraph.json.points).toHaveLength(ELBOW.length);
-    const last = byGraph.json.points.at(-1);
-    expect(last.rate).toBe(7);
-    expect(last.distortion).toBeGreaterThan(0);
-    expect(last.distortion).toBeLessThan(1.6);
+    const graphWithoutReference = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 8, graph: path3([0]) } });
+    expect(graphWithoutReference.status).toBeGreaterThanOrEqual(400);
+    expect(graphWithoutReference.status).toBeLessThan(500);
 
     for (const detector of ['kneedle', 'menger']) {
       const knee = await s.req('GET', `/rd/knee?series=${id}&detector=${detector}`);

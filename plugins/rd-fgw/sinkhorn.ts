@@ -416,14 +416,19 @@ export class LogSinkhorn {
 
   solve(C: Float64Array, eps: number, opts: LogOptions, plan: Float64Array): LogStats {
     const { n1, n2, Kt, u, v, vNew, ktu, a, b } = this;
-    if (!(opts.warmStart && this.hasPotentials)) {
+    const warm = opts.warmStart && this.hasPotentials;
+    this.hasPotentials = true;
+    let lseSweeps = 0;
+    let absorptions = 1;
+    if (!warm) {
+      // Cold start: one exact sweep puts every row and column in range before the scaled form.
       this.f.fill(0);
       this.g.fill(0);
+      this.lseSweep(C, eps);
+      lseSweeps++;
     }
-    this.hasPotentials = true;
-    let lseSweeps = 1;
-    let absorptions = 1;
-    this.lseSweep(C, eps);
+    // Warm start: the previous potentials are close; a row or column that underflows under the
+    // new costs is caught below and repaired by an exact sweep.
     this.rebuild(C, eps);
     let sweeps = 0;
     let converged = false;

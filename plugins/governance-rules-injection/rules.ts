@@ -17,11 +17,76 @@ const finding = (subject: RuleSubject, ruleId: string, severity: number, reason:
   ruleId, kind: 'Malicious', severity, reason, evidence: spans.slice(0, 3).map((s) => evidence(subject, s.start, s.end)),
 });
 
+/**
+ * Trigger words: each pattern names words that every one of its matches contains, and runs only on
+ * views that have one of them (or one of its substrings, for parts no word boundary delimits). One
+ * pass over the view's tokens decides for every pattern of the pack, instead of one regex scan of
+ * the text per pattern; most texts trigger none.
+ *
+ * Why it is sound: a trigger word is a run of ASCII letters/digits that every match contains with a
+ * non-alphanumeric character (or the text's edge) on both sides — `\b`, `\s`, `.`, `/`, `(` … in the
+ * pattern. On an ASCII text such a run is a token of the view, or a part of one between apostrophes
+ * (tokens keep them). Texts with other characters are not gated: there tokens follow Unicode
+ * letters while regex word boundaries follow ASCII ones.
+ */
+interface Triggers {
+  words: readonly string[];
+  substrings?: readonly string[];
+}
+
+const NON_ASCII = /[^\x00-\x7F]/;
+
+class TriggerGate {
+  readonly #bitsOf = new Map<string, number>();
+  readonly #seen = new WeakMap<TextView, number>();
+  #next = 0;
+
+  /** Registers a pattern's triggers; returns its bit. */
+  add(triggers: Triggers): number {
+    if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
+    const bit = 1 << this.#next++;
+    for (const w of triggers.words) this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
+    return bit;
+  }
+
+  /** False only when the pattern cannot match the subject's text. */
+  mayMatch(subject: RuleSubject, bit: number, substrings: readonly string[] | undefined): boolean {
+    const view = subject.view;
+    // Subjects built by hand (no view, or a view of another text) are scanned as they are.
+    if (!view || view.text !== subject.text) return true;
+    let bits = this.#seen.get(view);
+    if (bits === undefined) {
+      bits = this.#scan(view);
+      this.#seen.set(view, bits);
+    }
+    if ((bits & bit) !== 0) return true;
+    if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
+    return false;
+  }
+
+  #scan(view: TextView): number {
+    if (NON_ASCII.test(view.text)) return -1;
+    let bits = 0;
+    for (const t of view.tokens) {
+      const w = t.w;
+      if (w.indexOf("'") < 0) bits |= this.#bitsOf.get(w) ?? 0;
+      else for (const part of w.split("'")) bits |= this.#bitsOf.get(part) ?? 0;
+    }
+    return bits;
+  }
+}
+
+const GATE = new TriggerGate();
+
 const OVERRIDE_VERBS = set(`ignore ignoring disregard disregarding forget override overriding bypass skip neglect abandon discard
   drop dismiss erase delete clear reset`);
 const INSTRUCTION_NOUNS = set(`instructions instruction prompt prompts rules directives directions guidelines programming orders
   commands constraints context everything training messages conversation`);
 const PRIOR = set(`previous prior above earlier preceding initial original all any your system following before old`);
+/** PRIOR as a list, built once (it is scanned for every override span). */
+const PRIOR_WORDS = [...PRIOR];
+const STOP = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/;
+const STOP_BIT = GATE.add({ words: ['stop', 'new', 'instead'] });
 
 const override: GovernanceRule = {
   id: 'injection.override',
@@ -35,9 +100,9 @@ const override: GovernanceRule = {
       // The qualifier ("previous", "your", "all") separates "ignore previous instructions" from
       // "ignore the warning" or "clear instructions on how to …".
       const window = view.lower.slice(span.start, span.end);
-      return [...PRIOR].some((q) => window.includes(q));
+      return PRIOR_WORDS.some((q) => window.includes(q));
     });
-    const stop = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/.exec(view.lower);
+    const stop = GATE.mayMatch(subject, STOP_BIT, undefined) ? STOP.exec(view.lower) : null;
     if (stop) hits.push({ start: stop.index, end: stop.index + stop[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
@@ -51,6 +116,14 @@ const SECRET_TARGETS = set(`prompt instructions instruction message password pas
 const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
 const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
 
+/** "your system prompt" may be written "systemprompt", which no word boundary delimits. */
+const EXTRACTION_TRIGGERS: Triggers = {
+  words: ['what', 'repeat', 'print', 'output', 'beginning', 'word', 'words', 'everything', 'before', 'system', 'initial', 'were',
+    'instructed', 'instructions', 'initialization', 'initialisation'],
+  substrings: ['systemprompt'],
+};
+const EXTRACTION_BIT = GATE.add(EXTRACTION_TRIGGERS);
+
 const extraction: GovernanceRule = {
   id: 'injection.extraction',
   flag: 'Malicious',
@@ -60,7 +133,7 @@ const extraction: GovernanceRule = {
     const view = viewOf(subject);
     if (!view) return [];
     const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end)));
-    const q = EXTRACTION_QUESTIONS.exec(view.lower);
+    const q = GATE.mayMatch(subject, EXTRACTION_BIT, EXTRACTION_TRIGGERS.substrings) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
     if (q) hits.push({ start: q.index, end: q.index + q[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.extraction', 7, 'System-prompt or secret extraction attempt', hits)];
@@ -70,12 +143,16 @@ const extraction: GovernanceRule = {
 /** Chat-template and role markers a user or a document has no reason to contain. */
 const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>/im;
 
+const ROLE_TAGS_TRIGGERS: Triggers = { words: ['inst', 'sys', 'system', 'systems', 'instruction', 'instructions', 'assistant'], substrings: ['<|'] };
+const ROLE_TAGS_BIT = GATE.add(ROLE_TAGS_TRIGGERS);
+
 const roleTags: GovernanceRule = {
   id: 'injection.role-tags',
   flag: 'Malicious',
   surfaces: ['input', 'tool', 'output'],
   description: 'Chat-template role markers and system tags inside user text or data.',
   evaluate(subject) {
+    if (!GATE.mayMatch(subject, ROLE_TAGS_BIT, ROLE_TAGS_TRIGGERS.substrings)) return [];
     const m = ROLE_TAGS.exec(subject.text);
     if (!m) return [];
     return [finding(subject, 'injection.role-tags', subject.surface === 'input' ? 6 : 8, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
@@ -83,12 +160,16 @@ const roleTags: GovernanceRule = {
 };
 
 const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal)\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
+/** `style` and `<!--` may touch any character, so they are substrings. */
+const HIDDEN_TRIGGERS: Triggers = { words: ['javascript', 'data'], substrings: ['<!--', 'style'] };
+const HIDDEN_BIT = GATE.add(HIDDEN_TRIGGERS);
 const hidden: GovernanceRule = {
   id: 'injection.hidden-markup',
   flag: 'Malicious',
   surfaces: ['input', 'tool', 'output'],
   description: 'Instructions hidden in HTML comments, invisible styles, or script/data links.',
   evaluate(subject) {
+    if (!GATE.mayMatch(subject, HIDDEN_BIT, HIDDEN_TRIGGERS.substrings)) return [];
     const m = HIDDEN.exec(subject.text);
     if (!m) return [];
     return [finding(subject, 'injection.hidden-markup', 7, 'Hidden HTML/markdown carrying instructions', [{ start: m.index, end: m.index + m[0].length }])];
@@ -99,15 +180,20 @@ const hidden: GovernanceRule = {
 const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{1,30}=(?:\{|\$|%7b|\[|<)[^\s)]{0,200}\)|https?:\/\/[^\s"')]{1,200}[?&](?:data|q|secret|token|pw|password|key|conv|chat|history|msg|prompt|info)=(?:\{|\$\{|%7b|\[|<)/i;
 const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
 const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
+/** The bare-URL form of EXFIL_LINK has no boundary before `http`, so it is a substring. */
+const EXFIL_LINK_SUBSTRINGS = ['http'];
+const EXFIL_LINK_BIT = GATE.add({ words: [], substrings: EXFIL_LINK_SUBSTRINGS });
+/** "e-mail" is two tokens; "mail" is the triggering one. */
+const SEND_TO_BIT = GATE.add({ words: ['send', 'post', 'upload', 'forward', 'transmit', 'exfiltrate', 'email', 'mail', 'leak'] });
 const exfiltration: GovernanceRule = {
   id: 'injection.exfiltration',
   flag: 'Malicious',
   surfaces: ['input', 'tool', 'output'],
   description: 'Links or instructions that ship conversation data or secrets to an outside address.',
   evaluate(subject) {
-    const link = EXFIL_LINK.exec(subject.text);
+    const link = GATE.mayMatch(subject, EXFIL_LINK_BIT, EXFIL_LINK_SUBSTRINGS) ? EXFIL_LINK.exec(subject.text) : null;
     if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
-    const send = SEND_TO.exec(subject.text);
+    const send = GATE.mayMatch(subject, SEND_TO_BIT, undefined) ? SEND_TO.exec(subject.text) : null;
     if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {
       return [finding(subject, 'injection.exfiltration', 7, 'Instruction to send sensitive data to an outside address', [{ start: send.index, end: send.index + send[0].length }])];
     }

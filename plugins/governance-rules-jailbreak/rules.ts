@@ -41,6 +41,77 @@ const HARM_CONTENT = set(`illegal nsfw explicit offensive harmful violent violen
 const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>)]{0,30}(?:prompt|question|request|query|here|input)[^\]\n}>)]{0,10}[\]}>)]/;
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;
+/**
+ * Trigger words: each pattern names words that every one of its matches contains, and runs only on
+ * views that have one of them (or one of its substrings, for parts no word boundary delimits). One
+ * pass over the view's tokens decides for every pattern of the pack, instead of one regex scan of
+ * the text per pattern; most texts trigger none.
+ *
+ * Why it is sound: a trigger word is a run of ASCII letters/digits that every match contains with a
+ * non-alphanumeric character (or the text's edge) on both sides — `\b`, `\s`, `.`, `/`, `(` … in the
+ * pattern. On an ASCII text such a run is a token of the view, or a part of one between apostrophes
+ * (tokens keep them). Texts with other characters are not gated: there tokens follow Unicode
+ * letters while regex word boundaries follow ASCII ones.
+ */
+interface Triggers {
+  words: readonly string[];
+  substrings?: readonly string[];
+}
+
+const NON_ASCII = /[^\x00-\x7F]/;
+
+class TriggerGate {
+  readonly #bitsOf = new Map<string, number>();
+  readonly #seen = new WeakMap<TextView, number>();
+  #next = 0;
+
+  /** Registers a pattern's triggers; returns its bit. */
+  add(triggers: Triggers): number {
+    if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
+    const bit = 1 << this.#next++;
+    for (const w of triggers.words) this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
+    return bit;
+  }
+
+  /** False only when the pattern cannot match the subject's text. */
+  mayMatch(subject: RuleSubject, bit: number, substrings: readonly string[] | undefined): boolean {
+    const view = subject.view;
+    // Subjects built by hand (no view, or a view of another text) are scanned as they are.
+    if (!view || view.text !== subject.text) return true;
+    let bits = this.#seen.get(view);
+    if (bits === undefined) {
+      bits = this.#scan(view);
+      this.#seen.set(view, bits);
+    }
+    if ((bits & bit) !== 0) return true;
+    if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
+    return false;
+  }
+
+  #scan(view: TextView): number {
+    if (NON_ASCII.test(view.text)) return -1;
+    let bits = 0;
+    for (const t of view.tokens) {
+      const w = t.w;
+      if (w.indexOf("'") < 0) bits |= this.#bitsOf.get(w) ?? 0;
+      else for (const part of w.split("'")) bits |= this.#bitsOf.get(part) ?? 0;
+    }
+    return bits;
+  }
+}
+
+const GATE = new TriggerGate();
+
+/** Words (and substrings) every match of each template pattern contains: see TriggerGate. */
+const NEG_MARKERS_BIT = GATE.add({ words: ['refuse', 'never', 'matter', 'character', 'developer', 'anything', 'two', 'content', 'opposite', 'token', 'tokens', 'lose'] });
+const PROMPT_SLOT_BIT = GATE.add({ words: ['insert', 'put', 'enter', 'type', 'write', 'your', 'paste'] });
+const IDENTITY_BIT = GATE.add({ words: ['now', 'point', 'moment', 'rest', 'during', 'no', 'will', 'forget', 'new'] });
+/** "don't", "can't", "won't" are one token each; their parts before the apostrophe are the triggers. */
+const REFUSAL_BIT = GATE.add({ words: ['without', 'never', 'no', 'don', 'do', 'not', 'cannot', 'can', 'won', 'must'] });
+const EXEMPT_BIT = GATE.add({ words: ['bound', 'confined', 'restricted', 'limited', 'constrained', 'governed', 'held', 'obligated', 'subject'] });
+/** Dual-response tags open with a bracket; the emoji tags are not ASCII (such texts are not gated). */
+const DUAL_TAGS_SUBSTRINGS = ['[', '('];
+const DUAL_TAGS_BIT = GATE.add({ words: [], substrings: DUAL_TAGS_SUBSTRINGS });
 
 function evidence(subject: RuleSubject, start: number, end: number) {
   const lo = Math.max(0, start - 20);
@@ -74,24 +145,28 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (persona.length) out.push({ name: 'persona set-up aimed at the assistant', weight: 1, ...persona[0]! });
   const permit = view.near(PERMISSIVE, PERMIT_VERBS, 2, false);
   if (permit.length && (removal.length || persona.length)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
-  const marker = NEG_MARKERS.exec(lower);
+  // Each template regex runs only where its trigger words are (see TriggerGate); `may` is false
+  // only when the regex cannot match this view.
+  const may = (bit: number, substrings?: readonly string[]) => GATE.mayMatch(subject, bit, substrings);
+  const marker = may(NEG_MARKERS_BIT) ? NEG_MARKERS.exec(lower) : null;
   if (marker) out.push({ name: `jailbreak template cue ("${marker[0]}")`, weight: 3, start: marker.index, end: marker.index + marker[0].length });
-  const slot = PROMPT_SLOT.exec(lower);
+  const slot = may(PROMPT_SLOT_BIT) ? PROMPT_SLOT.exec(lower) : null;
   if (slot) out.push({ name: 'template slot for the real request', weight: 2, start: slot.index, end: slot.index + slot[0].length });
-  const identity = IDENTITY_OVERRIDE.exec(lower);
+  const identity = may(IDENTITY_BIT) ? IDENTITY_OVERRIDE.exec(lower) : null;
   if (identity) out.push({ name: 'identity override ("from now on you are")', weight: 2, start: identity.index, end: identity.index + identity[0].length });
-  const refusal = REFUSAL_SUPPRESSION.exec(lower);
+  const refusal = may(REFUSAL_BIT) ? REFUSAL_SUPPRESSION.exec(lower) : null;
   if (refusal) out.push({ name: `refusal suppression ("${refusal[0]}")`, weight: 2, start: refusal.index, end: refusal.index + refusal[0].length });
-  const exempt = EXEMPT.exec(lower);
+  const exempt = may(EXEMPT_BIT) ? EXEMPT.exec(lower) : null;
   if (exempt) out.push({ name: `declared exempt ("${exempt[0]}")`, weight: 3, start: exempt.index, end: exempt.index + exempt[0].length });
   const regardless = view.near(REGARDLESS, HARM_QUALITIES, 4);
   if (regardless.length) out.push({ name: 'told to answer regardless of harm or legality', weight: 2, ...regardless[0]! });
   const allowed = view.near(HARM_CONTENT, ALLOWED, 4);
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
-  const tags = DUAL_TAGS.exec(lower);
+  const tags = may(DUAL_TAGS_BIT, DUAL_TAGS_SUBSTRINGS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
-  const caps = ALLCAPS_NAME.exec(view.text);
-  if (caps && persona.length) out.push({ name: `named jailbreak persona ("${caps[0]}")`, weight: 2, start: caps.index, end: caps.index + caps[0].length });
+  // The persona name counts only next to a persona set-up, so it is looked for only then.
+  const caps = persona.length ? ALLCAPS_NAME.exec(view.text) : null;
+  if (caps) out.push({ name: `named jailbreak persona ("${caps[0]}")`, weight: 2, start: caps.index, end: caps.index + caps[0].length });
   return out;
 }
 

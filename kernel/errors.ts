@@ -47,6 +47,8 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_UNAUTHORIZED: spec('Authentication required', 'Send a valid API key in the Authorization header.', 401),
   LIMIT_FORBIDDEN: spec('Not allowed', 'Use an API key with the needed permission.', 403),
   LIMIT_RATE_LIMITED: spec('Too many requests', 'Wait and retry after the time in the Retry-After header.', 429),
+  LIMIT_UNSUPPORTED_MEDIA_TYPE: spec('The request body is not application/json', 'Send the body as JSON with Content-Type: application/json.', 415),
+  LIMIT_INTERNAL: spec('The server failed to handle the request', 'Report the requestId; the server log holds the cause.', 500),
   // storage
   LIMIT_STORAGE_UNAVAILABLE: spec('Storage backend unavailable', 'Check that the database is running and DATABASE_URL / the path is right.', 503),
   LIMIT_STORAGE_CORRUPT: spec('Stored data is corrupt', 'Restore from a backup; `limit verify` reports which records are affected.'),

@@ -150,12 +150,9 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
 
 /** The codes this API may answer with, for the docs page. */
 export function problemCatalogue(): { code: string; status: number; message: string; fix: string }[] {
-  const own = [
-    { code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'The request body is not application/json', fix: 'Send Content-Type: application/json.' },
-    { code: 'LIMIT_INTERNAL', status: 500, message: 'The server failed', fix: 'Report the requestId; the server log has the cause.' },
-  ];
-  const kernel = (Object.entries(ERROR_CODES) as [LimitErrorCode, (typeof ERROR_CODES)[LimitErrorCode]][])
-    .filter(([code, s]) => s.status !== 500 || UNAVAILABLE.has(code))
-    .map(([code, s]) => ({ code, status: UNAVAILABLE.has(code) ? 503 : s.status, message: s.message, fix: s.fix }));
-  return [...kernel, ...own].sort((a, b) => a.code.localeCompare(b.code));
+  // Codes with a plain 500 are server-side conditions the API reports as LIMIT_INTERNAL instead.
+  return (Object.entries(ERROR_CODES) as [LimitErrorCode, (typeof ERROR_CODES)[LimitErrorCode]][])
+    .filter(([code, s]) => s.status !== 500 || UNAVAILABLE.has(code) || code === 'LIMIT_INTERNAL')
+    .map(([code, s]) => ({ code, status: UNAVAILABLE.has(code) ? 503 : s.status, message: s.message, fix: s.fix }))
+    .sort((a, b) => a.code.localeCompare(b.code));
 }

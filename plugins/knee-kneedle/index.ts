@@ -7,8 +7,10 @@ import type { z } from 'zod';
 import { type KneedleOptions, type KneedleResult, kneedle } from './kneedle.ts';
 import { KneeKneedleCallOptions, KneeKneedleOptions } from './options.ts';
 import type { CurveInput } from './points.ts';
+import { registerKneeCommands } from './cli.ts';
 
 export { kneedle } from './kneedle.ts';
+export { renderRdSvg } from './plot.ts';
 export type { KneedleOptions, KneedleResult, CurveShape, CurveDirection } from './kneedle.ts';
 export type { CurveInput } from './points.ts';
 export { KneeKneedleOptions } from './options.ts';
@@ -63,6 +65,7 @@ export const kneeKneedlePlugin = definePlugin({
   options: KneeKneedleOptions,
   setup(ctx, options) {
     ctx.provide('knee:kneedle', createKneedleService(options));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerKneeCommands(registry));
   },
 });
 

@@ -7,8 +7,10 @@ import type { z } from 'zod';
 import { type MengerResult, mengerKnee } from './menger.ts';
 import { KneeMengerOptions } from './options.ts';
 import type { CurveInput } from './points.ts';
+import { registerKneeCommands } from './cli.ts';
 
 export { mengerCurvature, mengerKnee } from './menger.ts';
+export { renderRdSvg } from './plot.ts';
 export type { MengerOptions, MengerResult } from './menger.ts';
 export type { CurveInput } from './points.ts';
 export { KneeMengerOptions } from './options.ts';
@@ -61,6 +63,7 @@ export const kneeMengerPlugin = definePlugin({
   options: KneeMengerOptions,
   setup(ctx, options) {
     ctx.provide('knee:menger', createMengerService(options));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerKneeCommands(registry));
   },
 });
 

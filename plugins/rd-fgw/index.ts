@@ -6,6 +6,7 @@ import { definePlugin, LimitError, type AttributedGraph as ContractGraph, type D
 import type { z } from 'zod';
 import { type AnyFgwResult, type FgwInput, computeFgw, sparsePlan } from './api.ts';
 import { RdFgwCallOptions, RdFgwOptions } from './options.ts';
+import { registerFgwCommand } from './cli.ts';
 
 export { computeFgw, solveFgw, toProblem, sparsePlan } from './api.ts';
 export type { AnyFgwResult, FgwInput, FgwMethod, FgwOptions } from './api.ts';
@@ -104,6 +105,7 @@ export const rdFgwPlugin = definePlugin({
   options: RdFgwOptions,
   setup(ctx, options) {
     ctx.provide('rd:fgw', createFgwService(options));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerFgwCommand(registry));
     ctx.logger.debug({ method: options.method, alpha: options.alpha }, 'rd:fgw ready');
   },
 });

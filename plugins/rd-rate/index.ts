@@ -9,6 +9,7 @@ import { type BaOptions, type BaPoint, type DiscreteSource, type RateAtDistortio
 import { type Ddof, type VarianceEstimate, estimateVariance, gaussianDistortion, gaussianRate } from './gaussian.ts';
 import { type OperationalRate, type RateUnit, operationalRate } from './operational.ts';
 import { RdRateOptions } from './options.ts';
+import { registerRateCommand } from './cli.ts';
 
 export { blahutArimoto, entropyBits, prepareSource, rateAtDistortion, rdCurve } from './blahut.ts';
 export type { BaOptions, BaPoint, DiscreteSource, PreparedSource, RateAtDistortion } from './blahut.ts';
@@ -82,6 +83,7 @@ export const rdRatePlugin = definePlugin({
   options: RdRateOptions,
   setup(ctx, options) {
     ctx.provide('rd:rate', createRateService(options));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerRateCommand(registry));
   },
 });
 

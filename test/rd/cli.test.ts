@@ -1,0 +1,110 @@
+/**
+ * `limit rd fgw | rate | knee | plot` through the real CLI entry point, with a config that enables
+ * the RD plugins, on inputs taken from the reference files.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../kernel/cli/main.ts';
+import { type FgwFile, loadReference } from './reference.ts';
+
+let dir: string;
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(['node', 'limit', ...args], {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    cwd: dir,
+    env: { LIMIT_LOG_LEVEL: 'silent' },
+  });
+  return { code, stdout, stderr };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'limit-rd-cli-'));
+  writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+  writeFileSync(
+    path.join(dir, 'limit.config.ts'),
+    `import { defineConfig } from 'limit-graph';
+     export default defineConfig({ extends: [], plugins: { 'rd-fgw': true, 'rd-rate': true, 'knee-kneedle': true, 'knee-menger': true } });`,
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('limit rd', () => {
+  it('fgw: a reference case reproduces the reference value', async () => {
+    const c = loadReference<FgwFile>('fgw_public.json').cases.find((x) => x.id === 'pub-05')!;
+    const file = path.join(dir, 'case.json');
+    writeFileSync(file, JSON.stringify(c));
+    const r = await cli(['rd', 'fgw', '--input', file, '--alpha', '0.5', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const ref = c.results.find((x) => x.alpha === 0.5)!.exact;
+    expect(Math.abs(doc.value - ref.value)).toBeLessThanOrEqual(1e-6 * ref.value);
+    expect(doc).toMatchObject({ iterations: expect.any(Number), converged: true, method: 'exact', alpha: 0.5 });
+    expect(doc.plan.reduce((s: number, e: number[]) => s + e[2]!, 0)).toBeCloseTo(1, 12);
+    const ent = JSON.parse((await cli(['rd', 'fgw', '--input', file, '--method', 'entropic', '--epsilon', '0.1', '--alpha', '0.5', '--json'])).stdout);
+    const refEnt = c.results.find((x) => x.alpha === 0.5)!.entropic.find((e) => e.epsilon === 0.1)!;
+    expect(Math.abs(ent.value - refEnt.logdomain_value!)).toBeLessThanOrEqual(1e-6 * refEnt.logdomain_value!);
+  });
+
+  it('fgw: graphs in, errors out as LimitError JSON', async () => {
+    const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    const file = path.join(dir, 'graphs.json');
+    writeFileSync(file, JSON.stringify({ source: g, target: g }));
+    const r = await cli(['rd', 'fgw', '--input', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).value).toBeCloseTo(0, 12);
+    const bad = await cli(['rd', 'fgw', '--input', file, '--alpha', '7', '--json']);
+    expect(bad.code).not.toBe(0);
+    expect(JSON.parse(bad.stdout).error.code).toBe('LIMIT_RD_INVALID_INPUT');
+  });
+
+  it('rate: the whole reference file', async () => {
+    const file = path.join(dir, 'rate.json');
+    const ref = loadReference<{ discrete: { at_D: { R: number }[] }[]; gaussian: { var_ddof0: number }[] }>('rate_public.json');
+    writeFileSync(file, JSON.stringify(ref));
+    const r = await cli(['rd', 'rate', '--input', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    doc.discrete.forEach((s: { at_D: { R: number }[] }, i: number) =>
+      s.at_D.forEach((e, k) => expect(Math.abs(e.R - ref.discrete[i]!.at_D[k]!.R)).toBeLessThanOrEqual(1e-9)),
+    );
+    doc.gaussian.forEach((g: { variance: number; ddof: number }, i: number) => {
+      expect(g.ddof).toBe(0);
+      expect(g.variance).toBe(ref.gaussian[i]!.var_ddof0);
+    });
+  });
+
+  it('knee and plot: reference curves and RD series', async () => {
+    const curves = loadReference<{ curves: { id: string; x: number[]; y: number[]; kneedle: { offline_index: number | null }; menger_normalized: { argmax: number } }[] }>(
+      'knee_public.json',
+    ).curves;
+    for (const c of curves) {
+      const file = path.join(dir, `${c.id}.json`);
+      writeFileSync(file, JSON.stringify(c));
+      const k = JSON.parse((await cli(['rd', 'knee', '--input', file, '--json'])).stdout);
+      expect(k.index).toBe(c.kneedle.offline_index);
+      expect(k.method).toBe('kneedle');
+      const m = JSON.parse((await cli(['rd', 'knee', '--input', file, '--method', 'menger', '--normalize', '--json'])).stdout);
+      expect(m.index).toBe(c.menger_normalized.argmax);
+    }
+    const series = { id: 's1', name: 'refinement', points: [1, 2, 3, 4, 5, 6, 7].map((rate, step) => ({ step, rate, distortion: [10, 6, 2, 1.8, 1.6, 1.5, 1.45][step] })) };
+    const file = path.join(dir, 'series.json');
+    writeFileSync(file, JSON.stringify(series));
+    const out = path.join(dir, 'plots', 'curve.svg');
+    const r = await cli(['rd', 'plot', '--input', file, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ out, index: 2, method: 'kneedle' });
+    const svg = readFileSync(out, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('knee: rate 3, distortion 2');
+    expect(svg).toContain('<polyline');
+    const straight = path.join(dir, 'line.json');
+    writeFileSync(straight, JSON.stringify({ x: [0, 1, 2, 3], y: [3, 2, 1, 0] }));
+    expect(JSON.parse((await cli(['rd', 'knee', '--input', straight, '--json'])).stdout).index).toBeNull();
+  });
+});

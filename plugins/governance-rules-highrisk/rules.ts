@@ -29,8 +29,16 @@ interface Triggers {
 
 const NON_ASCII = /[^\x00-\x7F]/;
 
+/** Index of a word's (first character, length) pair in a shape table. */
+function shapeOf(word: string): number {
+  const c = word.charCodeAt(0);
+  return (c < 127 ? c : 127) * 32 + (word.length < 31 ? word.length : 31);
+}
+
 class TriggerGate {
   readonly #bitsOf = new Map<string, number>();
+  /** Non-zero where a trigger word has that (first character, length): other tokens skip the lookup. */
+  readonly #shapes = new Uint8Array(128 * 32);
   readonly #seen = new WeakMap<TextView, number>();
   #next = 0;
 
@@ -38,7 +46,10 @@ class TriggerGate {
   add(triggers: Triggers): number {
     if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
     const bit = 1 << this.#next++;
-    for (const w of triggers.words) this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
+    for (const w of triggers.words) {
+      this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
+      this.#shapes[shapeOf(w)] = 1;
+    }
     return bit;
   }
 
@@ -59,11 +70,16 @@ class TriggerGate {
 
   #scan(view: TextView): number {
     if (NON_ASCII.test(view.text)) return -1;
+    // Tokens keep apostrophes; only a text that has one needs tokens split into parts.
+    const apostrophes = view.lower.includes("'");
     let bits = 0;
     for (const t of view.tokens) {
       const w = t.w;
-      if (w.indexOf("'") < 0) bits |= this.#bitsOf.get(w) ?? 0;
-      else for (const part of w.split("'")) bits |= this.#bitsOf.get(part) ?? 0;
+      if (apostrophes && w.includes("'")) {
+        for (const part of w.split("'")) bits |= this.#bitsOf.get(part) ?? 0;
+      } else if (this.#shapes[shapeOf(w)] !== 0) {
+        bits |= this.#bitsOf.get(w) ?? 0;
+      }
     }
     return bits;
   }

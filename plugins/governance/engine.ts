@@ -144,6 +144,9 @@ export class GovernanceEngine {
     const blockSeverity = this.preset.blockSeverity;
     const reviewBand = band ?? undefined;
     const findings = extraCtx.findings;
+    // One clock read per rule call: a call starts when the previous one ended (the loop between
+    // them costs nanoseconds), which halves the timer reads of an evaluation.
+    let clock = performance.now();
     for (const subject of subjects) {
       // One subject per view, shared by every rule (rules receive it read-only).
       const viewSubjects = (subject.views ?? []).map((view, v): RuleSubject & { view: TextView } => ({
@@ -157,7 +160,7 @@ export class GovernanceEngine {
       for (const rule of rules) {
         for (let v = 0; v < viewSubjects.length; v++) {
           const viewSubject = viewSubjects[v]!;
-          const started = performance.now();
+          const started = clock;
           // A literal with a fixed shape: spreading a shared base context per call cost more than
           // most rules (it was 13% of an evaluation).
           const ctx: RuleContext = { policy, budgetMs: budget, deadline: started + budget, blockSeverity, reviewBand, findings };
@@ -169,11 +172,13 @@ export class GovernanceEngine {
           } catch (error) {
             if (error instanceof BudgetExceeded) {
               overBudget.add(rule.id);
+              clock = performance.now();
               continue;
             }
             throw new LimitError('LIMIT_RULE_INVALID', `Governance rule "${rule.id}" threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error, details: { rule: rule.id } });
           }
-          if (performance.now() - started > budget) overBudget.add(rule.id);
+          clock = performance.now();
+          if (clock - started > budget) overBudget.add(rule.id);
           for (const f of result) all.push(shift(f, viewSubject.offset ?? 0, v === 0 ? undefined : viewSubject.view.name));
         }
       }

@@ -29,8 +29,9 @@ const WORD = /[\p{L}\p{N}']+/gu;
 const LEET_ANY = /[a-z][0-9@$]+[a-z]/i;
 const NON_ASCII = /[^\x00-\x7F]/;
 
-export function tokenize(lower: string): ViewToken[] {
-  if (!NON_ASCII.test(lower)) return tokenizeAscii(lower);
+/** `ascii`: the caller knows the text is ASCII (then so is its lower case), which saves a scan. */
+export function tokenize(lower: string, ascii = false): ViewToken[] {
+  if (ascii || !NON_ASCII.test(lower)) return tokenizeAscii(lower);
   const tokens: ViewToken[] = [];
   const re = WORD;
   re.lastIndex = 0;
@@ -109,32 +110,59 @@ function nearBySet(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: Read
 
 /** More distinct lexicon words than this and new lexicons are scanned by string instead of interned. */
 const MAX_LEXICON_WORDS = 1 << 16;
+/** Lexicons that get a bit in the per-view summary mask (the built-in packs use 24). */
+const MASK_BITS = 31;
+
+/** Index of a word's (first character, length) pair in a shape table. */
+function shapeOf(word: string): number {
+  const c = word.charCodeAt(0);
+  return (c < 127 ? c : 127) * 32 + (word.length < 31 ? word.length : 31);
+}
+
+interface Lexicon {
+  size: number;
+  /** 1 at the id of each member word. */
+  member: Uint8Array;
+  /** This lexicon's bit in word masks, or 0 when the bits are used up. */
+  bit: number;
+}
 
 /**
  * Interned lexicons. The built-in packs ask each view about ~25 word sets (27 near() calls); hashing
  * every token's string in two sets per call was the largest single cost of an evaluation. Instead
  * every word of a lexicon passed to near() gets a small id once per process, each lexicon a
- * membership table indexed by id, and each view maps its tokens to ids once: near() then costs two
- * typed-array loads per token.
+ * membership table indexed by id (and, for the first 31, a bit), and each view maps its tokens to
+ * ids once: near() then costs two typed-array loads per lexicon token, or nothing when the view's
+ * mask shows that one of the two lexicons has no word in it.
  * Lexicons are keyed by identity (rules pass module constants); a set whose size changed is
  * re-read, and a process that keeps inventing new words (sets built from input) stops interning at
  * MAX_LEXICON_WORDS and falls back to the string scan, so memory stays bounded.
  */
 class LexiconRegistry {
   readonly #ids = new Map<string, number>();
-  readonly #tables = new WeakMap<ReadonlySet<string>, { size: number; member: Uint8Array }>();
-  /** Bumped whenever a word gets a new id, so views know their cached ids are stale. */
+  readonly #lexicons = new WeakMap<ReadonlySet<string>, Lexicon>();
+  /** Lexicon bits of each word id. */
+  #masks = new Int32Array(256);
+  /** Non-zero where some interned word has that (first character, length): other tokens skip the hash lookup. */
+  readonly #shapes = new Uint8Array(128 * 32);
+  #bitsUsed = 0;
+  /** Bumped whenever ids or masks change, so views know their cached ids are stale. */
   version = 0;
 
   /** Id of a word (0 when it is in no interned lexicon). */
   id(word: string): number {
+    if (this.#shapes[shapeOf(word)] === 0) return 0;
     return this.#ids.get(word) ?? 0;
   }
 
-  /** The membership table of a lexicon (indexed by word id), or undefined when it cannot be interned. */
-  membership(set: ReadonlySet<string>): Uint8Array | undefined {
-    const known = this.#tables.get(set);
-    if (known && known.size === set.size) return known.member;
+  mask(id: number): number {
+    return id < this.#masks.length ? this.#masks[id]! : 0;
+  }
+
+  /** The interned form of a lexicon, or undefined when it cannot be interned. */
+  lexicon(set: ReadonlySet<string>): Lexicon | undefined {
+    const known = this.#lexicons.get(set);
+    if (known && known.size === set.size) return known;
     const ids: number[] = [];
     for (const word of set) {
       let id = this.#ids.get(word);
@@ -142,14 +170,27 @@ class LexiconRegistry {
         if (this.#ids.size + 1 >= MAX_LEXICON_WORDS) return undefined;
         id = this.#ids.size + 1;
         this.#ids.set(word, id);
-        this.version++;
+        this.#shapes[shapeOf(word)] = 1;
       }
       ids.push(id);
     }
+    if (this.#masks.length <= this.#ids.size) {
+      const grown = new Int32Array(Math.max(this.#masks.length * 2, this.#ids.size + 1));
+      grown.set(this.#masks);
+      this.#masks = grown;
+    }
+    // A re-read set (its size changed) keeps its bit; the bit is moved to its current words.
+    const bit = known ? known.bit : this.#bitsUsed < MASK_BITS ? 1 << this.#bitsUsed++ : 0;
+    if (known && bit !== 0) for (let i = 0; i < this.#masks.length; i++) this.#masks[i]! &= ~bit;
     const member = new Uint8Array(this.#ids.size + 1);
-    for (const id of ids) member[id] = 1;
-    this.#tables.set(set, { size: set.size, member });
-    return member;
+    for (const id of ids) {
+      member[id] = 1;
+      this.#masks[id]! |= bit;
+    }
+    const lexicon = { size: set.size, member, bit };
+    this.#lexicons.set(set, lexicon);
+    this.version++;
+    return lexicon;
   }
 }
 
@@ -168,43 +209,54 @@ class View implements TextView {
   /** Token index and word id of each token that belongs to some interned lexicon, in text order. */
   #lexPos: Int32Array | undefined;
   #lexIds: Int32Array | undefined;
+  /** Bits of the lexicons that have a word in this view. */
+  #lexMask = 0;
   #lexVersion = -1;
+  readonly #ascii: boolean;
 
-  constructor(name: string, text: string, lower: string) {
+  constructor(name: string, text: string, lower: string, ascii: boolean) {
     this.name = name;
     this.text = text;
     this.lower = lower;
+    this.#ascii = ascii;
   }
 
   get tokens(): readonly ViewToken[] {
-    return (this.#tokens ??= tokenize(this.lower));
+    return (this.#tokens ??= tokenize(this.lower, this.#ascii));
   }
 
   /** Lexicon tokens only: most words of a text are in no lexicon, and near() never looks at them. */
-  #lexicon(): { pos: Int32Array; ids: Int32Array } {
-    if (this.#lexPos && this.#lexIds && this.#lexVersion === LEXICONS.version) return { pos: this.#lexPos, ids: this.#lexIds };
+  #lexicon(): { pos: Int32Array; ids: Int32Array; mask: number } {
+    if (this.#lexPos && this.#lexIds && this.#lexVersion === LEXICONS.version) return { pos: this.#lexPos, ids: this.#lexIds, mask: this.#lexMask };
     const tokens = this.tokens;
     const pos: number[] = [];
     const ids: number[] = [];
+    let mask = 0;
     for (let i = 0; i < tokens.length; i++) {
       const id = LEXICONS.id(tokens[i]!.w);
       if (id !== 0) {
         pos.push(i);
         ids.push(id);
+        mask |= LEXICONS.mask(id);
       }
     }
     this.#lexPos = Int32Array.from(pos);
     this.#lexIds = Int32Array.from(ids);
+    this.#lexMask = mask;
     this.#lexVersion = LEXICONS.version;
-    return { pos: this.#lexPos, ids: this.#lexIds };
+    return { pos: this.#lexPos, ids: this.#lexIds, mask };
   }
 
   near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
-    const inA = LEXICONS.membership(a);
-    const inB = LEXICONS.membership(b);
-    if (!inA || !inB) return nearBySet(this.tokens, a, b, window, ordered);
+    const la = LEXICONS.lexicon(a);
+    const lb = LEXICONS.lexicon(b);
+    if (!la || !lb) return nearBySet(this.tokens, a, b, window, ordered);
     // Read after both lexicons are interned: interning may have given new words ids.
-    const { pos, ids } = this.#lexicon();
+    const { pos, ids, mask } = this.#lexicon();
+    // Every span needs a word of each lexicon; most calls end here.
+    if ((la.bit !== 0 && (mask & la.bit) === 0) || (lb.bit !== 0 && (mask & lb.bit) === 0)) return [];
+    const inA = la.member;
+    const inB = lb.member;
     const tokens = this.tokens;
     let spans: { start: number; end: number }[] | undefined;
     let lastA = -1;
@@ -228,14 +280,15 @@ class View implements TextView {
   }
 }
 
-export function makeView(name: string, text: string): TextView {
-  return new View(name, text, text.toLowerCase());
+/** `ascii`: the caller has checked that the text is ASCII. */
+export function makeView(name: string, text: string, ascii = false): TextView {
+  return new View(name, text, text.toLowerCase(), ascii);
 }
 
 /** NFKC, zero-width and homoglyph removal, leetspeak and spaced-letter folding; undefined when it changes nothing. */
-export function normalizeText(text: string): string | undefined {
+export function normalizeText(text: string, ascii = !NON_ASCII.test(text)): string | undefined {
   let out = text;
-  if (NON_ASCII.test(out)) {
+  if (!ascii) {
     out = out.normalize('NFKC');
     if (HAS_ZERO_WIDTH.test(out)) out = out.replace(ZERO_WIDTH, '');
     if (HAS_HOMOGLYPH.test(out)) out = out.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c);
@@ -303,9 +356,11 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
 
 /** Every reading of a text: raw first, then normalized (if different), then decoded payloads. */
 export function buildViews(text: string): TextView[] {
-  const views = [makeView('raw', text)];
-  const normalized = normalizeText(text);
-  if (normalized !== undefined) views.push(makeView('normalized', normalized));
+  // Folding leetspeak and spaced letters keeps an ASCII text ASCII.
+  const ascii = !NON_ASCII.test(text);
+  const views = [makeView('raw', text, ascii)];
+  const normalized = normalizeText(text, ascii);
+  if (normalized !== undefined) views.push(makeView('normalized', normalized, ascii));
   for (const p of decodePayloads(text)) views.push(makeView(`decoded:${p.codec}`, p.text));
   return views;
 }

@@ -87,6 +87,8 @@ export class TransportSimplex {
   /** Internal real arc → index into the caller's dense n1×n2 matrix. */
   private readonly dense: Int32Array;
   private readonly cost: Float64Array;
+  /** cost[e] for non-tree real arcs, +∞ for tree arcs: the block scan needs no state test. */
+  private readonly scan: Float64Array;
   private readonly flow: Float64Array;
   private readonly state: Int8Array;
 
@@ -194,6 +196,7 @@ export class TransportSimplex {
       this.dense[e] = this.rowIdx[i]! * n2 + this.colIdx[g - i * n]!;
     }
     this.cost = new Float64Array(arcs);
+    this.scan = new Float64Array(mn);
     this.flow = new Float64Array(arcs);
     this.state = new Int8Array(arcs);
     const nodes = N + 1;
@@ -245,6 +248,9 @@ export class TransportSimplex {
       this.recomputePotentials();
       this.nextArc = 0;
     }
+
+    const { scan, state: st } = this;
+    for (let e = 0; e < mn; e++) scan[e] = st[e] === TREE ? Infinity : cost[e]!;
 
     const maxPivots = options.maxPivots ?? Math.max(100_000, 100 * (n1 + n2));
     let pivots = 0;
@@ -390,14 +396,14 @@ export class TransportSimplex {
    * negative reduced cost seen so far enters if it beats the relative tolerance.
    */
   private findEnteringArc(): number {
-    const { mn, cost, pi, state, src, tgt, blockSize } = this;
+    const { mn, scan, pi, src, tgt, blockSize } = this;
     let min = 0;
     let cnt = blockSize;
     let inArc = this.inArc;
     const start = this.nextArc;
     let e = start;
     for (; e !== mn; ++e) {
-      const c = state[e]! * (cost[e]! + pi[src[e]!]! - pi[tgt[e]!]!);
+      const c = scan[e]! + pi[src[e]!]! - pi[tgt[e]!]!;
       if (c < min) {
         min = c;
         inArc = e;
@@ -412,7 +418,7 @@ export class TransportSimplex {
       }
     }
     for (e = 0; e !== start; ++e) {
-      const c = state[e]! * (cost[e]! + pi[src[e]!]! - pi[tgt[e]!]!);
+      const c = scan[e]! + pi[src[e]!]! - pi[tgt[e]!]!;
       if (c < min) {
         min = c;
         inArc = e;
@@ -520,6 +526,8 @@ export class TransportSimplex {
     flow[outArc] = 0;
     this.state[outArc] = LOWER;
     this.state[inArc] = TREE;
+    this.scan[inArc] = Infinity;
+    if (outArc < this.mn) this.scan[outArc] = cost[outArc]!;
 
     const uIn = outOnS ? s : t;
     const vIn = outOnS ? t : s;

@@ -123,8 +123,9 @@ function startingPlan(pb: FgwProblem, G0: ExactOptions['G0']): Float64Array {
 }
 
 /**
- * out = A·S·BTᵀ... for sparse S given by (rows, cols, vals): out = A·S·B', where BT holds the
- * rows of B'ᵀ (i.e. the columns of B' as rows). `T` (n1×n2) and `Tt` (n2×n1) are scratch.
+ * out = A·S·Bᵀ for a sparse S given as (rows, cols, vals), with `BT` = Bᵀ (so S·Bᵀ is a sum of
+ * contiguous rows of BT). One dense product remains: A·(S·Bᵀ). `T` (n1×n2) and `Tt` (n2×n1) are
+ * scratch.
  */
 function sparseSandwich(
   A: Float64Array,

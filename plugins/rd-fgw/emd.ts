@@ -57,7 +57,11 @@ export interface SolveOptions extends EmdOptions {
   warmStart?: boolean;
   /** Write the plan into this buffer (length n1·n2) instead of allocating one. */
   plan?: Float64Array;
+  /** Compute the dual potentials u, v (default true); without them they come back empty. */
+  duals?: boolean;
 }
+
+const NO_DUALS = new Float64Array(0);
 
 /** Relative tolerance on reduced costs: an arc enters only if it improves by more than rounding noise. */
 const PIVOT_EPS = 2.2204460492503131e-15;
@@ -284,7 +288,7 @@ export class TransportSimplex {
         total += flow[e]! * M[pos]!;
       }
     }
-    const { u, v } = this.duals(M);
+    const { u, v } = options.duals === false ? { u: NO_DUALS, v: NO_DUALS } : this.duals(M);
     return { plan, cost: total, u, v, pivots, status, zeroReducedCosts: this.countZeroReducedCosts() };
   }
 

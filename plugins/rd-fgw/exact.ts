@@ -212,7 +212,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
   const vals = new Float64Array(n1 + n2);
   const lp = new TransportSimplex(p, q);
   const warm = options.warmStartLp ?? true;
-  const lpOptions = { warmStart: false, plan: Gc, ...(options.maxPivots !== undefined ? { maxPivots: options.maxPivots } : {}) };
+  const lpOptions = { warmStart: false, plan: Gc, duals: false, ...(options.maxPivots !== undefined ? { maxPivots: options.maxPivots } : {}) };
 
   const costHistory: number[] = [];
   const steps: number[] = [];

@@ -19,33 +19,48 @@ const finding = (subject: RuleSubject, ruleId: string, severity: number, reason:
 
 /**
  * Trigger words: each pattern names words that every one of its matches contains, and runs only on
- * views that have one of them (or one of its substrings, for parts no word boundary delimits). One
- * pass over the view's tokens decides for every pattern of the pack, instead of one regex scan of
- * the text per pattern; most texts trigger none.
+ * views that have one of them. One pass over the view's tokens decides for every pattern of the
+ * pack, instead of one regex scan of the text per pattern; most texts trigger none.
  *
  * Why it is sound: a trigger word is a run of ASCII letters/digits that every match contains with a
  * non-alphanumeric character (or the text's edge) on both sides — `\b`, `\s`, `.`, `/`, `(` … in the
- * pattern. On an ASCII text such a run is a token of the view, or a part of one between apostrophes
- * (tokens keep them). Texts with other characters are not gated: there tokens follow Unicode
- * letters while regex word boundaries follow ASCII ones.
+ * pattern. On an ASCII text such a run is a part of a token of the view (tokens are split at
+ * apostrophes here, since the tokenizer keeps them). A `prefixes` entry needs the boundary only
+ * before it (the run starts with it), a `suffixes` entry only after it; `substrings` are for
+ * punctuation, looked up in the lower-cased text. Texts with other characters are not gated: there
+ * tokens follow Unicode letters while regex word boundaries follow ASCII ones.
  */
 interface Triggers {
   words: readonly string[];
+  prefixes?: readonly string[];
+  suffixes?: readonly string[];
   substrings?: readonly string[];
 }
 
-const NON_ASCII = /[^\x00-\x7F]/;
+/** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
+const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
 
-/** Index of a word's (first character, length) pair in a shape table. */
+/**
+ * A 16-bit hash of a word's first and last characters and length: a table of the trigger words'
+ * shapes rejects most other tokens before the Map lookup hashes them.
+ */
 function shapeOf(word: string): number {
-  const c = word.charCodeAt(0);
-  return (c < 127 ? c : 127) * 32 + (word.length < 31 ? word.length : 31);
+  const n = word.length;
+  return ((word.charCodeAt(0) * 127 + word.charCodeAt(n - 1)) * 32 + n) & 0xffff;
 }
+
+/** Two characters as a 10-bit key (prefix and suffix tables). */
+const pairOf = (a: number, b: number): number => ((a * 31) ^ b) & 1023;
 
 class TriggerGate {
   readonly #bitsOf = new Map<string, number>();
-  /** Non-zero where a trigger word has that (first character, length): other tokens skip the lookup. */
-  readonly #shapes = new Uint8Array(128 * 32);
+  /** Non-zero at the shape of each trigger word: other tokens skip the lookup. */
+  readonly #shapes = new Uint8Array(1 << 16);
+  readonly #prefixes: { text: string; bit: number }[] = [];
+  readonly #suffixes: { text: string; bit: number }[] = [];
+  /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
+  readonly #prefixPairs = new Uint8Array(1024);
+  readonly #suffixPairs = new Uint8Array(1024);
   readonly #seen = new WeakMap<TextView, number>();
   #next = 0;
 
@@ -56,6 +71,16 @@ class TriggerGate {
     for (const w of triggers.words) {
       this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
       this.#shapes[shapeOf(w)] = 1;
+    }
+    for (const p of triggers.prefixes ?? []) {
+      if (p.length < 2) throw new Error(`TriggerGate: prefix "${p}" is shorter than 2 characters`);
+      this.#prefixes.push({ text: p, bit });
+      this.#prefixPairs[pairOf(p.charCodeAt(0), p.charCodeAt(1))] = 1;
+    }
+    for (const s of triggers.suffixes ?? []) {
+      if (s.length < 2) throw new Error(`TriggerGate: suffix "${s}" is shorter than 2 characters`);
+      this.#suffixes.push({ text: s, bit });
+      this.#suffixPairs[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1;
     }
     return bit;
   }
@@ -76,17 +101,30 @@ class TriggerGate {
   }
 
   #scan(view: TextView): number {
-    if (NON_ASCII.test(view.text)) return -1;
-    // Tokens keep apostrophes; only a text that has one needs tokens split into parts.
+    if (!isAscii(view.text)) return -1;
+    // Only a text with an apostrophe has tokens that need splitting into parts.
     const apostrophes = view.lower.includes("'");
     let bits = 0;
     for (const t of view.tokens) {
-      const w = t.w;
-      if (apostrophes && w.includes("'")) {
-        for (const part of w.split("'")) bits |= this.#bitsOf.get(part) ?? 0;
-      } else if (this.#shapes[shapeOf(w)] !== 0) {
-        bits |= this.#bitsOf.get(w) ?? 0;
+      if (apostrophes && t.w.includes("'")) {
+        for (const part of t.w.split("'")) bits |= this.#part(part);
+      } else {
+        bits |= this.#part(t.w);
       }
+    }
+    return bits;
+  }
+
+  #part(w: string): number {
+    const n = w.length;
+    if (n === 0) return 0;
+    let bits = this.#shapes[shapeOf(w)] !== 0 ? this.#bitsOf.get(w) ?? 0 : 0;
+    if (n < 2) return bits;
+    if (this.#prefixes.length !== 0 && this.#prefixPairs[pairOf(w.charCodeAt(0), w.charCodeAt(1))] !== 0) {
+      for (const p of this.#prefixes) if (w.startsWith(p.text)) bits |= p.bit;
+    }
+    if (this.#suffixes.length !== 0 && this.#suffixPairs[pairOf(w.charCodeAt(n - 2), w.charCodeAt(n - 1))] !== 0) {
+      for (const s of this.#suffixes) if (w.endsWith(s.text)) bits |= s.bit;
     }
     return bits;
   }
@@ -132,11 +170,11 @@ const SECRET_TARGETS = set(`prompt instructions instruction message password pas
 const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
 const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
 
-/** "your system prompt" may be written "systemprompt", which no word boundary delimits. */
+/** "your system prompt" may be written "systemprompt", which no word boundary ends. */
 const EXTRACTION_TRIGGERS: Triggers = {
   words: ['what', 'repeat', 'print', 'output', 'beginning', 'word', 'words', 'everything', 'before', 'system', 'initial', 'were',
     'instructed', 'instructions', 'initialization', 'initialisation'],
-  substrings: ['systemprompt'],
+  prefixes: ['systemprompt'],
 };
 const EXTRACTION_BIT = GATE.add(EXTRACTION_TRIGGERS);
 
@@ -176,8 +214,8 @@ const roleTags: GovernanceRule = {
 };
 
 const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal)\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
-/** `style` and `<!--` may touch any character, so they are substrings. */
-const HIDDEN_TRIGGERS: Triggers = { words: ['javascript', 'data'], substrings: ['<!--', 'style'] };
+/** `style` may follow any letter ("font-style" is fine, so is "xstyle"): it is a suffix. */
+const HIDDEN_TRIGGERS: Triggers = { words: ['javascript', 'data'], suffixes: ['style'], substrings: ['<!--'] };
 const HIDDEN_BIT = GATE.add(HIDDEN_TRIGGERS);
 const hidden: GovernanceRule = {
   id: 'injection.hidden-markup',
@@ -196,9 +234,8 @@ const hidden: GovernanceRule = {
 const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{1,30}=(?:\{|\$|%7b|\[|<)[^\s)]{0,200}\)|https?:\/\/[^\s"')]{1,200}[?&](?:data|q|secret|token|pw|password|key|conv|chat|history|msg|prompt|info)=(?:\{|\$\{|%7b|\[|<)/i;
 const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
 const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
-/** The bare-URL form of EXFIL_LINK has no boundary before `http`, so it is a substring. */
-const EXFIL_LINK_SUBSTRINGS = ['http'];
-const EXFIL_LINK_BIT = GATE.add({ words: [], substrings: EXFIL_LINK_SUBSTRINGS });
+/** The bare-URL form of EXFIL_LINK has no boundary before `http`, so it is a suffix. */
+const EXFIL_LINK_BIT = GATE.add({ words: [], suffixes: ['http', 'https'] });
 /** "e-mail" is two tokens; "mail" is the triggering one. */
 const SEND_TO_BIT = GATE.add({ words: ['send', 'post', 'upload', 'forward', 'transmit', 'exfiltrate', 'email', 'mail', 'leak'] });
 const exfiltration: GovernanceRule = {
@@ -207,7 +244,7 @@ const exfiltration: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Links or instructions that ship conversation data or secrets to an outside address.',
   evaluate(subject) {
-    const link = GATE.mayMatch(subject, EXFIL_LINK_BIT, EXFIL_LINK_SUBSTRINGS) ? EXFIL_LINK.exec(subject.text) : null;
+    const link = GATE.mayMatch(subject, EXFIL_LINK_BIT, undefined) ? EXFIL_LINK.exec(subject.text) : null;
     if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
     const send = GATE.mayMatch(subject, SEND_TO_BIT, undefined) ? SEND_TO.exec(subject.text) : null;
     if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {

@@ -14,8 +14,11 @@ const isRaw = (s: RuleSubject) => (s.view?.name ?? 'raw') === 'raw';
 const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF\u00AD]/g;
 /** A Latin letter next to a Cyrillic/Greek one inside a word: the homoglyph trick. */
 const MIXED_SCRIPT = /[a-z][\u0370-\u03FF\u0400-\u04FF]|[\u0370-\u03FF\u0400-\u04FF][a-z]/i;
-/** Both patterns above need a non-ASCII character; most texts have none and skip both scans. */
-const NON_ASCII = /[^\x00-\x7F]/;
+/**
+ * Both patterns above need a non-ASCII character; most texts have none and skip both scans (ASCII
+ * exactly when every character is one UTF-8 byte).
+ */
+const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
 
 const invisible: GovernanceRule = {
   id: 'obfuscation.invisible',
@@ -23,7 +26,7 @@ const invisible: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Zero-width and bidirectional control characters, or Latin/Cyrillic homoglyph mixes inside words.',
   evaluate(subject) {
-    if (!isRaw(subject) || !NON_ASCII.test(subject.text)) return [];
+    if (!isRaw(subject) || isAscii(subject.text)) return [];
     const out = [];
     INVISIBLE.lastIndex = 0;
     let count = 0;

@@ -55,8 +55,20 @@ export function surfaceFields(trace: Trace, surface: Surface): { field: string; 
 }
 
 /** A trace for evaluating a bare text (CLI check, eval): the text is placed on the chosen surface. */
+let stampMs = -1;
+let stampIso = '';
+/** The current time as ISO text, formatted once per millisecond (checks run thousands per second). */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampMs = ms;
+    stampIso = new Date(ms).toISOString();
+  }
+  return stampIso;
+}
+
 export function textTrace(text: string, surface: Surface): Trace {
-  const now = new Date().toISOString();
+  const now = nowIso();
   return {
     id: 'check', sessionId: 'check', tenant: 'check', parentIds: [], runner: 'check',
     // kind "external": a text of unknown origin, so code-only rules (HighRisk) still look at it.

@@ -47,20 +47,7 @@ function solvePinned(S: Float64Array, rhs: Float64Array, x: Float64Array, n: num
   let trace = 0;
   for (let k = 0; k < m; k++) trace += Math.abs(S[k * n + k]!);
   const floor = (trace / Math.max(m, 1)) * 1e-14;
-  for (let j = 0; j < m; j++) {
-    const rj = j * n;
-    let d = S[rj + j]!;
-    for (let k = 0; k < j; k++) d -= S[rj + k]! * S[rj + k]!;
-    if (!(d > floor)) d = floor > 0 ? floor : 1e-300;
-    const ljj = Math.sqrt(d);
-    S[rj + j] = ljj;
-    for (let i = j + 1; i < m; i++) {
-      const ri = i * n;
-      let s = S[ri + j]!;
-      for (let k = 0; k < j; k++) s -= S[ri + k]! * S[rj + k]!;
-      S[ri + j] = s / ljj;
-    }
-  }
+  choleskyLower(S, m, n, floor);
   // Forward and back substitution on the lower factor.
   for (let i = 0; i < m; i++) {
     const ri = i * n;
@@ -81,6 +68,51 @@ function solvePinned(S: Float64Array, rhs: Float64Array, x: Float64Array, n: num
   }
   for (let k = 0; k < n; k++) if (!Number.isFinite(x[k]!)) return false;
   return true;
+}
+
+/** Columns per panel of the blocked Cholesky; its trailing updates are A·Bᵀ products (wasm-gemm). */
+const CHOL_BLOCK = 48;
+let cholPanel = new Float64Array(0);
+let cholUpdate = new Float64Array(0);
+
+/**
+ * In-place Cholesky of the leading m×m block of S (row stride ld): the lower triangle becomes L
+ * with S = L·Lᵀ. Pivots below `floor` are raised to it (the Newton system is only semi-definite up
+ * to rounding). Right-looking and blocked: within a panel plain dot products, the trailing update
+ * as one matrix product, so the O(m³/3) bulk runs in the SIMD kernel.
+ */
+function choleskyLower(S: Float64Array, m: number, ld: number, floor: number): void {
+  const b = m > 3 * CHOL_BLOCK ? CHOL_BLOCK : m;
+  for (let k0 = 0; k0 < m; k0 += b) {
+    const k1 = Math.min(m, k0 + b);
+    // Diagonal block and panel below it; earlier panels were already subtracted.
+    for (let j = k0; j < k1; j++) {
+      const rj = j * ld;
+      let d = S[rj + j]!;
+      for (let k = k0; k < j; k++) d -= S[rj + k]! * S[rj + k]!;
+      if (!(d > floor)) d = floor > 0 ? floor : 1e-300;
+      const ljj = Math.sqrt(d);
+      S[rj + j] = ljj;
+      for (let i = j + 1; i < m; i++) {
+        const ri = i * ld;
+        let s = S[ri + j]!;
+        for (let k = k0; k < j; k++) s -= S[ri + k]! * S[rj + k]!;
+        S[ri + j] = s / ljj;
+      }
+    }
+    const rows = m - k1;
+    if (rows === 0) break;
+    const w = k1 - k0;
+    if (cholPanel.length < rows * w) cholPanel = new Float64Array(rows * w);
+    if (cholUpdate.length < rows * rows) cholUpdate = new Float64Array(rows * rows);
+    for (let i = 0; i < rows; i++) cholPanel.set(S.subarray((k1 + i) * ld + k0, (k1 + i) * ld + k1), i * w);
+    mulABt(cholPanel, cholPanel, rows, w, rows, cholUpdate);
+    for (let i = 0; i < rows; i++) {
+      const ri = (k1 + i) * ld + k1;
+      const ui = i * rows;
+      for (let l = 0; l <= i; l++) S[ri + l] = S[ri + l]! - cholUpdate[ui + l]!;
+    }
+  }
 }
 
 export interface InnerStats {

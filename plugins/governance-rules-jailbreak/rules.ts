@@ -86,6 +86,9 @@ class TriggerGate {
   readonly #prefixPairs = new Uint8Array(1024);
   readonly #suffixPairs = new Uint8Array(1024);
   readonly #seen = new WeakMap<TextView, number>();
+  /** The last view asked about: the rules of a pack ask about the same view one after another. */
+  #lastView: TextView | undefined;
+  #lastBits = 0;
   #next = 0;
 
   /** Registers a pattern's triggers; returns its bit. */
@@ -114,11 +117,13 @@ class TriggerGate {
     const view = subject.view;
     // Subjects built by hand (no view, or a view of another text) are scanned as they are.
     if (!view || view.text !== subject.text) return true;
-    let bits = this.#seen.get(view);
+    let bits = view === this.#lastView ? this.#lastBits : this.#seen.get(view);
     if (bits === undefined) {
       bits = this.#scan(view);
       this.#seen.set(view, bits);
     }
+    this.#lastView = view;
+    this.#lastBits = bits;
     if ((bits & bit) !== 0) return true;
     if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
     return false;

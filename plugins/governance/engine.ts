@@ -166,9 +166,11 @@ export class GovernanceEngine {
     for (const subject of subjects) {
       // One subject per view, shared by every rule (rules receive it read-only).
       const viewSubjects = (subject.views ?? []).map((view, v): RuleSubject & { view: TextView } => ({
-        ...subject,
+        surface: subject.surface,
         field: v === 0 ? subject.field : `${subject.field}#${view.name}`,
         text: view.text,
+        trace: subject.trace,
+        views: subject.views,
         view,
         // Spans of derived views do not map back into the field; only raw spans get the offset.
         offset: v === 0 ? subject.offset ?? 0 : 0,

@@ -199,6 +199,7 @@ class LexiconRegistry {
 }
 
 const LEXICONS = new LexiconRegistry();
+const EMPTY = new Int32Array(0);
 
 /**
  * One reading of a text. Tokens and their lexicon ids are computed on first use and shared by every
@@ -211,8 +212,8 @@ class View implements TextView {
   readonly lower: string;
   #tokens: ViewToken[] | undefined;
   /** Token index and word id of each token that belongs to some interned lexicon, in text order. */
-  #lexPos: Int32Array | undefined;
-  #lexIds: Int32Array | undefined;
+  #lexPos = EMPTY;
+  #lexIds = EMPTY;
   /** Bits of the lexicons that have a word in this view. */
   #lexMask = 0;
   #lexVersion = -1;
@@ -230,8 +231,8 @@ class View implements TextView {
   }
 
   /** Lexicon tokens only: most words of a text are in no lexicon, and near() never looks at them. */
-  #lexicon(): { pos: Int32Array; ids: Int32Array; mask: number } {
-    if (this.#lexPos && this.#lexIds && this.#lexVersion === LEXICONS.version) return { pos: this.#lexPos, ids: this.#lexIds, mask: this.#lexMask };
+  #indexLexicons(): void {
+    if (this.#lexVersion === LEXICONS.version) return;
     const tokens = this.tokens;
     const pos: number[] = [];
     const ids: number[] = [];
@@ -248,17 +249,19 @@ class View implements TextView {
     this.#lexIds = Int32Array.from(ids);
     this.#lexMask = mask;
     this.#lexVersion = LEXICONS.version;
-    return { pos: this.#lexPos, ids: this.#lexIds, mask };
   }
 
   near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
     const la = LEXICONS.lexicon(a);
     const lb = LEXICONS.lexicon(b);
     if (!la || !lb) return nearBySet(this.tokens, a, b, window, ordered);
-    // Read after both lexicons are interned: interning may have given new words ids.
-    const { pos, ids, mask } = this.#lexicon();
+    // Indexed after both lexicons are interned: interning may have given new words ids.
+    this.#indexLexicons();
+    const mask = this.#lexMask;
     // Every span needs a word of each lexicon; most calls end here.
     if ((la.bit !== 0 && (mask & la.bit) === 0) || (lb.bit !== 0 && (mask & lb.bit) === 0)) return [];
+    const pos = this.#lexPos;
+    const ids = this.#lexIds;
     const inA = la.member;
     const inB = lb.member;
     const tokens = this.tokens;

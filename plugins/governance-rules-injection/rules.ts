@@ -259,8 +259,32 @@ const exfiltration: GovernanceRule = {
   },
 };
 
-/** Signs that a text is data (an e-mail, a web page, a code answer), not a request typed by a user. */
-const DOCUMENT = /^(?:subject|from|to|date|email_from|received date|content)\s*:|\|email_from:|^(?:hi|hello|dear)\b[\w .]{0,40},|```|^>>>|<\/?(?:html|body|div|p)\b|^#{1,6}\s\w/im;
+/**
+ * Signs that a text is data (an e-mail, a web page, a code answer), not a request typed by a user.
+ * The reference form; rules call isDocument (both exported for their equivalence test).
+ */
+export const DOCUMENT = /^(?:subject|from|to|date|email_from|received date|content)\s*:|\|email_from:|^(?:hi|hello|dear)\b[\w .]{0,40},|```|^>>>|<\/?(?:html|body|div|p)\b|^#{1,6}\s\w/im;
+/**
+ * DOCUMENT split in two, tested much faster than the one multiline regex (which tries every
+ * alternative at every position): the unanchored alternatives each open with a rare character,
+ * and the `^` ones are tried only where a line starts — where `^` in multiline mode matches: at
+ * the text's start and after \n, \r, U+2028 and U+2029. `isDocument(text) === DOCUMENT.test(text)`.
+ */
+const DOCUMENT_ANYWHERE = /\|email_from:|```|<\/?(?:html|body|div|p)\b/i;
+const DOCUMENT_LINE_START = /(?:subject|from|to|date|email_from|received date|content)\s*:|(?:hi|hello|dear)\b[\w .]{0,40},|>>>|#{1,6}\s\w/iy;
+const LINE_BREAK = /[\n\r\u2028\u2029]/g;
+
+export function isDocument(text: string): boolean {
+  if (DOCUMENT_ANYWHERE.test(text)) return true;
+  DOCUMENT_LINE_START.lastIndex = 0;
+  if (DOCUMENT_LINE_START.test(text)) return true;
+  LINE_BREAK.lastIndex = 0;
+  for (let m = LINE_BREAK.exec(text); m !== null; m = LINE_BREAK.exec(text)) {
+    DOCUMENT_LINE_START.lastIndex = m.index + 1;
+    if (DOCUMENT_LINE_START.test(text)) return true;
+  }
+  return false;
+}
 /** Verbs that open a task for a text generator, the kind an injected line hands the assistant. */
 const IMPERATIVE = set(`write compose generate translate summarize summarise recommend provide tell explain describe list
   name give suggest answer respond reply convert rewrite spell encode output print say ignore`);
@@ -276,7 +300,7 @@ const planted: GovernanceRule = {
   description: 'An instruction or question aimed at the assistant, planted in a document, e-mail or tool output.',
   evaluate(subject, ctx) {
     const text = subject.text;
-    const isData = subject.surface === 'tool' || DOCUMENT.test(text);
+    const isData = subject.surface === 'tool' || isDocument(text);
     if (!isData) return [];
     // Code answers are full of imperatives meant for the reader ("Use shutil.rmtree"); there only
     // lines that address the assistant's own answer count.

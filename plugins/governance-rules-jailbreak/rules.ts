@@ -165,8 +165,8 @@ const GATE = new TriggerGate();
 const NEG_MARKERS_BIT = GATE.add({ words: ['refuse', 'never', 'matter', 'character', 'developer', 'anything', 'two', 'content', 'opposite', 'token', 'tokens', 'lose'] });
 const PROMPT_SLOT_BIT = GATE.add({ words: ['insert', 'put', 'enter', 'type', 'write', 'your', 'paste'] });
 const IDENTITY_BIT = GATE.add({ words: ['now', 'point', 'moment', 'rest', 'during', 'no', 'will', 'forget', 'new'] });
-/** "don't", "can't", "won't" are one token each; their parts before the apostrophe are the triggers. */
-const REFUSAL_BIT = GATE.add({ words: ['without', 'never', 'no', 'don', 'do', 'not', 'cannot', 'can', 'won', 'must'] });
+/** The suppressed word opens a run ("refusing", "apologies"), so its stem is a prefix trigger. */
+const REFUSAL_BIT = GATE.add({ words: [], prefixes: ['hesitat', 'refus', 'warning', 'disclaimer', 'apologi', 'moraliz', 'lectur', 'caveat'] });
 const EXEMPT_BIT = GATE.add({ words: ['bound', 'confined', 'restricted', 'limited', 'constrained', 'governed', 'held', 'obligated', 'subject'] });
 /** Dual-response tags open with a bracket; the emoji tags are not ASCII (such texts are not gated). */
 const DUAL_TAGS_SUBSTRINGS = ['[', '('];

@@ -12,7 +12,7 @@ import type { Finding, GovernanceRule, RuleContext, RuleSubject } from 'limit-gr
 import { readDataset } from '../../plugins/governance/cli.ts';
 import { GovernanceEngine, textTrace } from '../../plugins/governance/engine.ts';
 import { RULES as HIGHRISK } from '../../plugins/governance-rules-highrisk/rules.ts';
-import { RULES as INJECTION } from '../../plugins/governance-rules-injection/rules.ts';
+import { DOCUMENT, isDocument, RULES as INJECTION } from '../../plugins/governance-rules-injection/rules.ts';
 import { RULES as JAILBREAK } from '../../plugins/governance-rules-jailbreak/rules.ts';
 import { RULES as MALICIOUS } from '../../plugins/governance-rules-malicious/rules.ts';
 import { RULES as OBFUSCATION } from '../../plugins/governance-rules-obfuscation/rules.ts';
@@ -60,5 +60,22 @@ describe('rule prefilters (trigger words) never skip a match', () => {
     // The corpus exercises every gated rule, so the comparison is not vacuous.
     const gatedRules = [...JAILBREAK, ...INJECTION, ...MALICIOUS, ...HIGHRISK, ...UNSAFE].map((r) => r.id);
     expect(gatedRules.filter((id) => !fired.has(id))).toEqual([]);
+  });
+});
+
+describe('injection: the split document test', () => {
+  it('isDocument agrees with the multiline DOCUMENT regex', () => {
+    const edge = [
+      'Subject: hi', 'x\nFrom : me', 'x\rdate:', 'x\u2028Content:', 'x\u2029hello Bob,', 'a |email_from: b', 'say ```', '<HTML>', '</p>',
+      '## Title', '#\tx', 'x\n>>> 1', 'x >>> 1', 'hi there friend of mine, yes', 'Dear ' + 'x'.repeat(41) + ',', 'xfrom: a', 'x subject: y',
+      '\n\n\nto:', 'plain text', '', '\n', 'dear\n,', 'hi_there,', 'x\r\nTo:',
+    ];
+    const texts = [...edge, ...PATTERN_SNIPPETS.flatMap(mutations), ...(existsSync(DEV) ? readDataset(DEV).map((l) => l.text) : [])];
+    let documents = 0;
+    for (const text of texts) {
+      expect(isDocument(text), JSON.stringify(text.slice(0, 120))).toBe(DOCUMENT.test(text));
+      if (isDocument(text)) documents++;
+    }
+    expect(documents).toBeGreaterThan(20);
   });
 });

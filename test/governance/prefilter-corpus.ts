@@ -118,6 +118,9 @@ export function mutations(text: string): string[] {
     text.replace(/ /g, '_'),
     text.replace(/[aeopc]/g, (c) => HOMOGLYPHS[c] ?? c),
     `${text} \u00e9`,
+    // Non-ASCII punctuation (no letters): texts the trigger gates still filter.
+    `\u201c${text}\u201d \u2014 \u{1F642}`,
+    text.replace(/'/g, '\u2019').replace(/ /g, '\u00a0'),
     `Here is the script:\n${text}\nthanks`,
     `${Buffer.from(text).toString('base64')} decode this`,
   ];

@@ -21,9 +21,8 @@ function evidence(subject: RuleSubject, start: number, end: number) {
  * pattern. On an ASCII text such a run is a part of a token of the view (tokens are split at
  * apostrophes here, since the tokenizer keeps them). A `prefixes` entry needs the boundary only
  * before it (the run starts with it), a `suffixes` entry only after it; `substrings` are for
- * punctuation, looked up in the lower-cased text. Texts with a non-ASCII letter or digit are not
- * gated: there tokens follow Unicode letters while regex word boundaries follow ASCII ones (other
- * non-ASCII characters — curly quotes, dashes, emoji — separate words in both).
+ * punctuation, looked up in the lower-cased text. Texts with other characters are not gated: there
+ * tokens follow Unicode letters while regex word boundaries follow ASCII ones.
  */
 interface Triggers {
   words: readonly string[];
@@ -34,8 +33,6 @@ interface Triggers {
 
 /** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
 const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
-/** A letter or digit outside ASCII. */
-const NON_ASCII_WORD_CHAR = /(?![\x00-\x7F])[\p{L}\p{N}]/u;
 
 /**
  * A 16-bit hash of a word's first and last characters and length: a table of the trigger words'
@@ -103,7 +100,7 @@ class TriggerGate {
   }
 
   #scan(view: TextView): number {
-    if (!isAscii(view.text) && NON_ASCII_WORD_CHAR.test(view.text)) return -1;
+    if (!isAscii(view.text)) return -1;
     // Only a text with an apostrophe has tokens that need splitting into parts.
     const apostrophes = view.lower.includes("'");
     let bits = 0;

@@ -274,15 +274,21 @@ const DOCUMENT_ANYWHERE = /\|email_from:|```|<\/?(?:html|body|div|p)\b/i;
 const DOCUMENT_LINE_START = /(?:subject|from|to|date|email_from|received date|content)\s*:|(?:hi|hello|dear)\b[\w .]{0,40},|>>>|#{1,6}\s\w/iy;
 const LINE_BREAK = /[\n\r\u2028\u2029]/g;
 
+function lineStartIsDocument(text: string, at: number): boolean {
+  DOCUMENT_LINE_START.lastIndex = at;
+  return DOCUMENT_LINE_START.test(text);
+}
+
 export function isDocument(text: string): boolean {
   if (DOCUMENT_ANYWHERE.test(text)) return true;
-  DOCUMENT_LINE_START.lastIndex = 0;
-  if (DOCUMENT_LINE_START.test(text)) return true;
-  LINE_BREAK.lastIndex = 0;
-  for (let m = LINE_BREAK.exec(text); m !== null; m = LINE_BREAK.exec(text)) {
-    DOCUMENT_LINE_START.lastIndex = m.index + 1;
-    if (DOCUMENT_LINE_START.test(text)) return true;
+  if (lineStartIsDocument(text, 0)) return true;
+  // Most texts break lines with \n only: indexOf finds those without a regex match per line.
+  if (!text.includes('\r') && !text.includes('\u2028') && !text.includes('\u2029')) {
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) if (lineStartIsDocument(text, i + 1)) return true;
+    return false;
   }
+  LINE_BREAK.lastIndex = 0;
+  for (let m = LINE_BREAK.exec(text); m !== null; m = LINE_BREAK.exec(text)) if (lineStartIsDocument(text, m.index + 1)) return true;
   return false;
 }
 /** Verbs that open a task for a text generator, the kind an injected line hands the assistant. */

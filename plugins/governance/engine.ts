@@ -249,7 +249,9 @@ function shift(f: Finding, offset: number, viewName: string | undefined): Findin
 export function mergeFindings(findings: readonly Finding[]): Finding[] {
   const byKey = new Map<string, Finding>();
   for (const f of findings) {
-    const field = (f.evidence[0]?.field ?? '').split('#')[0];
+    const full = f.evidence[0]?.field ?? '';
+    const hash = full.indexOf('#');
+    const field = hash < 0 ? full : full.slice(0, hash);
     const key = `${f.ruleId}\u0000${field}`;
     const prev = byKey.get(key);
     if (!prev) byKey.set(key, f);

@@ -50,8 +50,18 @@ for (let c = 97; c <= 122; c++) ASCII_WORD[c] = 1;
 for (let c = 48; c <= 57; c++) ASCII_WORD[c] = 1;
 ASCII_WORD[39] = 1;
 
-/** A char loop instead of a regex: tokenising is on every evaluation's hot path. */
-function tokenizeAscii(lower: string): ViewToken[] {
+/** Lexicon tokens gathered while tokenizing (see View): token index, word id, lexicon bits. */
+interface LexiconSink {
+  pos: number[];
+  ids: number[];
+  mask: number;
+}
+
+/**
+ * A char loop instead of a regex: tokenising is on every evaluation's hot path. With a sink, each
+ * word is also looked up in the interned lexicons while it is fresh, saving a second pass.
+ */
+function tokenizeAscii(lower: string, sink?: LexiconSink): ViewToken[] {
   const tokens: ViewToken[] = [];
   const n = lower.length;
   let i = 0;
@@ -62,7 +72,16 @@ function tokenizeAscii(lower: string): ViewToken[] {
     while (i < n && ASCII_WORD[lower.charCodeAt(i)] === 1) i++;
     // Possessives match their noun: "someone's face" is about "someone".
     const possessive = i - start >= 2 && lower.charCodeAt(i - 1) === 115 && lower.charCodeAt(i - 2) === 39;
-    tokens.push({ w: lower.slice(start, possessive ? i - 2 : i), start, end: i });
+    const w = lower.slice(start, possessive ? i - 2 : i);
+    if (sink) {
+      const id = LEXICONS.id(w);
+      if (id !== 0) {
+        sink.pos.push(tokens.length);
+        sink.ids.push(id);
+        sink.mask |= LEXICONS.mask(id);
+      }
+    }
+    tokens.push({ w, start, end: i });
   }
   return tokens;
 }
@@ -227,28 +246,36 @@ class View implements TextView {
   }
 
   get tokens(): readonly ViewToken[] {
-    return (this.#tokens ??= tokenize(this.lower, this.#ascii));
+    if (this.#tokens) return this.#tokens;
+    if (!this.#ascii) return (this.#tokens = tokenize(this.lower));
+    // ASCII text: lexicon tokens are indexed in the same pass.
+    const sink: LexiconSink = { pos: [], ids: [], mask: 0 };
+    this.#tokens = tokenizeAscii(this.lower, sink);
+    this.#setLexicons(sink);
+    return this.#tokens;
+  }
+
+  #setLexicons(sink: LexiconSink): void {
+    this.#lexPos = Int32Array.from(sink.pos);
+    this.#lexIds = Int32Array.from(sink.ids);
+    this.#lexMask = sink.mask;
+    this.#lexVersion = LEXICONS.version;
   }
 
   /** Lexicon tokens only: most words of a text are in no lexicon, and near() never looks at them. */
   #indexLexicons(): void {
-    if (this.#lexVersion === LEXICONS.version) return;
     const tokens = this.tokens;
-    const pos: number[] = [];
-    const ids: number[] = [];
-    let mask = 0;
+    if (this.#lexVersion === LEXICONS.version) return;
+    const sink: LexiconSink = { pos: [], ids: [], mask: 0 };
     for (let i = 0; i < tokens.length; i++) {
       const id = LEXICONS.id(tokens[i]!.w);
       if (id !== 0) {
-        pos.push(i);
-        ids.push(id);
-        mask |= LEXICONS.mask(id);
+        sink.pos.push(i);
+        sink.ids.push(id);
+        sink.mask |= LEXICONS.mask(id);
       }
     }
-    this.#lexPos = Int32Array.from(pos);
-    this.#lexIds = Int32Array.from(ids);
-    this.#lexMask = mask;
-    this.#lexVersion = LEXICONS.version;
+    this.#setLexicons(sink);
   }
 
   near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {

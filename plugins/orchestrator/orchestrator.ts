@@ -694,7 +694,7 @@ export class OrchestratorService implements Orchestrator {
       if (!reference) throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no reference graph to measure a step's graph against`, { details: { seriesId } });
       const algorithm = (series.metadata.distortionAlgorithm as string | undefined) ?? 'fgw';
       const result = this.#rd(algorithm).distortion(input.graph, reference, series.metadata.distortionOptions as DistortionOptions | undefined);
-      distortion = result.value;
+      distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }
     const step = input.step ?? (series.points.length ? Math.max(...series.points.map((p) => p.step)) + 1 : 0);
@@ -784,6 +784,20 @@ function validation(what: string, issues: readonly { path: PropertyKey[]; messag
 function refused(parentIds: string[], refusals: { parentId: string; reason: string }[]): LimitError {
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}`, {
     details: { parentIds, refusals },
+  });
+}
+
+/**
+ * A distortion is ≥ 0, but a solver's floating-point sum can land a few ulps below zero for
+ * identical graphs (FGW gives -4.4e-16 on two equal 16-node paths); storage rightly refuses a
+ * negative distortion, so rounding noise is read as 0. A clearly negative value is a solver bug and
+ * is reported, not hidden.
+ */
+export function nonNegative(value: number, algorithm: string, seriesId: string): number {
+  if (value >= 0) return value;
+  if (value > -1e-9) return 0;
+  throw new LimitError('LIMIT_RD_INVALID_INPUT', `rd:${algorithm} returned a negative distortion (${value}) for a step of RD series "${seriesId}"`, {
+    details: { seriesId, algorithm, value },
   });
 }
 

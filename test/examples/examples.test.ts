@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { main as basic } from '../../examples/basic-session.ts';
 import { main as federation } from '../../examples/federated-orchestration.ts';
 import { main as benchmark, percentiles } from '../../examples/agent-benchmark.ts';
+import { main as advanced, envLeakRule } from '../../examples/advanced-features.ts';
 
 describe('examples', () => {
   it('basic-session: clean, failing and blocked runs, each with a verified chain', async () => {
@@ -39,5 +40,31 @@ describe('examples', () => {
     expect(s.pipelineLatencyMs.p99).toBeGreaterThanOrEqual(s.pipelineLatencyMs.p50);
     expect(s.pipelineLatencyMs.p50).toBeGreaterThanOrEqual(s.runnerLatencyMs.p50);
     expect(percentiles([5, 1, 4, 2, 3])).toEqual({ p50: 3, p90: 5, p99: 5, max: 5 });
+  });
+
+  it('advanced-features: the custom rule quarantines before execution, the FGW loop has its knee, the export verifies', async () => {
+    const s = await advanced();
+    // The inline rule is the only finding on `print(dict(os.environ))`; HighRisk 8 quarantines at input.
+    expect(s.customRule).toMatchObject({ status: 'quarantined', executed: false, flags: ['HighRisk:8:example.env-leak'] });
+    expect(envLeakRule.evaluate({ surface: 'input', field: 'task.input', text: 'print("hi")', trace: undefined as never }, undefined as never)).toEqual([]);
+
+    // Eight steps, rate = nodes + edges of a 2(i+1)-node path; FGW distortion to the 16-node
+    // reference falls monotonically to 0 at the identical graph (solver rounding read as 0).
+    expect(s.rd.points.map((p) => p.rate)).toEqual([3, 7, 11, 15, 19, 23, 27, 31]);
+    const d = s.rd.points.map((p) => p.distortion);
+    for (let i = 1; i < d.length; i++) expect(d[i]!).toBeLessThan(d[i - 1]!);
+    expect(d.at(-1)).toBe(0);
+    expect(d[0]).toBeCloseTo(18.5358, 3);
+    expect(s.rd.detector).toBe('kneedle');
+    expect(s.rd.knee).toMatchObject({ step: 3, rate: 15 });
+    expect(s.rd.knee!.distortion).toBeCloseTo(6.3301, 3);
+
+    expect(s.export.format).toBe('jsonl');
+    // Two traces (the quarantined leak, the clean neighbour), one RD series, the leak's one flag.
+    expect(s.export.parts).toMatchObject({ sessions: 1, traces: 2, flags: 1, rdSeries: 1 });
+    expect(s.export.verified).toBe(true);
+    expect(s.export.tamperedVerified).toBe(false);
+    expect(s.export.tamperedProblems).toHaveLength(1);
+    expect(s.export.tamperedProblems[0]).toMatch(/^part "traces": SHA-256 [0-9a-f]{64} does not match the manifest/);
   });
 });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
 import type { Orchestrator, Runtime, Trace } from 'limit-graph';
 import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
+import { nonNegative } from '../../plugins/orchestrator/orchestrator.ts';
 import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin, type SpyRunner } from './doubles.ts';
 
 /** Simple RD doubles: distortion = |node count difference|; knee = the point after the largest drop. */
@@ -190,6 +191,19 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(knee.index).toBe(1);
     expect(knee.point?.step).toBe(1);
     await expectCode(orch.recordRdStep(series.id, { rate: 1 }), 'LIMIT_RD_INVALID_INPUT');
+  });
+
+  it('reads a solver\'s rounding-level negative distortion as 0 and refuses a clearly negative one', () => {
+    expect(nonNegative(-4.440892098500626e-16, 'fgw', 's')).toBe(0);
+    expect(nonNegative(0.25, 'fgw', 's')).toBe(0.25);
+    let error: unknown;
+    try {
+      nonNegative(-0.01, 'fgw', 's');
+    } catch (e) {
+      error = e;
+    }
+    expect(isLimitError(error, 'LIMIT_RD_INVALID_INPUT')).toBe(true);
+    expect((error as Error).message).toMatch(/rd:fgw returned a negative distortion \(-0\.01\)/);
   });
 
   it.each(['json', 'jsonl', 'csv'] as const)('exports a session as %s that verifies, and detects tampering', async (format) => {

@@ -1,0 +1,90 @@
+/**
+ * `limit demo` through the real CLI entry point on the project's own configuration (the embedded
+ * default: SQLite, governance `default`, the Python runner, the RD plugins), with LIMIT_DATA_DIR
+ * pointing at a temporary folder so the repository's .limit/ is never touched.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRuntime } from 'limit-graph';
+import { main } from '../../kernel/cli/main.ts';
+import type { DemoSummary } from '../../plugins/orchestrator/demo.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('limit demo', () => {
+  let dataDir: string;
+  const cli = async (...args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(['node', 'limit', ...args], {
+      stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), cwd: ROOT,
+      env: { ...process.env, LIMIT_DATA_DIR: dataDir, LIMIT_LOG_LEVEL: 'silent' },
+    });
+    return { code, stdout, stderr };
+  };
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-demo-test-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('prints a clean run, a blocked run that never executed, a merge, a knee and a verified export', async () => {
+    const out = path.join(dataDir, 'export-text');
+    const { code, stdout, stderr } = await cli('demo', '--out', out);
+    expect(code, stderr).toBe(0);
+    const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+    expect(stdout).toMatch(new RegExp(`^LIMIT-Graph demo — session ${uuid} \\(runner: python\\)`));
+    expect(stdout).toMatch(/1\. clean run +ok +stdout: 285\n/); // sum of squares 0..9
+    expect(stdout).toMatch(/2\. jailbreak run +blocked +executed: no \(runner never called\); flags: Jailbreak\(\d+\) jailbreak\./);
+    expect(stdout).toMatch(new RegExp(`3\\. merge +ok +${uuid} ← ${uuid} \\+ ${uuid}\\n`));
+    expect(stdout).toMatch(/4\. RD refinement +8 steps, knee \(kneedle\): step \d+ \(rate \d+, distortion \d+\.\d{4}\)/);
+    expect(stdout).toContain(`5. export         verified: ${path.join(out, 'artifact.json')}`);
+    for (const part of ['sessions', 'traces', 'provenance', 'flags', 'checkpoints', 'rdSeries']) {
+      expect(stdout).toMatch(new RegExp(`sha256 ${part} +[0-9a-f]{64}`));
+    }
+    // What it wrote is a real artifact that `limit verify` accepts.
+    const verified = await cli('verify', path.join(out, 'artifact.json'));
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/OK — 6 parts match their SHA-256 digests, 4 provenance chains verify/);
+  });
+
+  it('--json: one document; the blocked trace has no "executed" provenance entry (the runner was never called)', async () => {
+    const out = path.join(dataDir, 'export-json');
+    const { code, stdout, stderr } = await cli('demo', '--json', '--out', out);
+    expect(code, stderr).toBe(0);
+    const s = JSON.parse(stdout) as DemoSummary;
+    expect(s.clean).toMatchObject({ status: 'ok', stdout: '285' });
+    expect(s.blocked).toMatchObject({ status: 'blocked', executed: false });
+    expect(s.blocked.flags.some((f) => f.startsWith('Jailbreak'))).toBe(true);
+    expect(s.merge.status).toBe('ok');
+    expect(s.merge.parentIds).toHaveLength(2);
+    expect(s.merge.parentIds).toContain(s.clean.traceId);
+    expect(s.rd).toMatchObject({ detector: 'kneedle', points: 8 });
+    expect(s.rd.knee).not.toBeNull();
+    expect(s.export.verified).toBe(true);
+    expect(s.export.files).toEqual([path.join(out, 'artifact.json')]);
+    const artifact = JSON.parse(readFileSync(path.join(out, 'artifact.json'), 'utf8')) as { manifest: { parts: Record<string, { sha256: string }>; provenance: { verified: boolean } } };
+    expect(artifact.manifest.provenance.verified).toBe(true);
+    expect(Object.fromEntries(Object.entries(artifact.manifest.parts).map(([k, v]) => [k, v.sha256]))).toEqual(s.export.digests);
+
+    // The demo used the temporary data dir; read its records back from that SQLite file.
+    const db = path.join(dataDir, 'limit.db');
+    expect(existsSync(db)).toBe(true);
+    const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: db } } } });
+    try {
+      const storage = rt.resolve('storage');
+      const tenant = rt.config.tenant;
+      const actions = (id: string) => storage.listProvenance(tenant, id).then((entries) => entries.map((e) => e.action));
+      expect(await actions(s.blocked.traceId)).not.toContain('executed');
+      expect((await actions(s.blocked.traceId))[0]).toBe('created');
+      expect(await actions(s.blocked.traceId)).toContain('blocked');
+      expect(await actions(s.clean.traceId)).toContain('executed');
+      expect((await storage.getSession(tenant, s.sessionId))?.status).toBe('closed');
+    } finally {
+      await rt.close();
+    }
+  });
+});

@@ -45,8 +45,11 @@ const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === t
  * shapes rejects most other tokens before the Map lookup hashes them.
  */
 function shapeOf(word: string): number {
-  const n = word.length;
-  return ((word.charCodeAt(0) * 127 + word.charCodeAt(n - 1)) * 32 + n) & 0xffff;
+  return shapeFrom(word.charCodeAt(0), word.charCodeAt(word.length - 1), word.length);
+}
+
+function shapeFrom(first: number, last: number, length: number): number {
+  return ((first * 127 + last) * 32 + length) & 0xffff;
 }
 
 /** Two characters as a 10-bit key (prefix and suffix tables). */
@@ -123,12 +126,14 @@ class TriggerGate {
   #part(w: string): number {
     const n = w.length;
     if (n === 0) return 0;
-    let bits = this.#shapes[shapeOf(w)] !== 0 ? this.#bitsOf.get(w) ?? 0 : 0;
+    const first = w.charCodeAt(0);
+    const last = w.charCodeAt(n - 1);
+    let bits = this.#shapes[shapeFrom(first, last, n)] !== 0 ? this.#bitsOf.get(w) ?? 0 : 0;
     if (n < 2) return bits;
-    if (this.#prefixes.length !== 0 && this.#prefixPairs[pairOf(w.charCodeAt(0), w.charCodeAt(1))] !== 0) {
+    if (this.#prefixes.length !== 0 && this.#prefixPairs[pairOf(first, w.charCodeAt(1))] !== 0) {
       for (const p of this.#prefixes) if (w.startsWith(p.text)) bits |= p.bit;
     }
-    if (this.#suffixes.length !== 0 && this.#suffixPairs[pairOf(w.charCodeAt(n - 2), w.charCodeAt(n - 1))] !== 0) {
+    if (this.#suffixes.length !== 0 && this.#suffixPairs[pairOf(w.charCodeAt(n - 2), last)] !== 0) {
       for (const s of this.#suffixes) if (w.endsWith(s.text)) bits |= s.bit;
     }
     return bits;

@@ -10,7 +10,7 @@ import type { LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import { SessionLimits, type Session } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
-import type { GovernanceService, KneeDetector, Orchestrator, RdAlgorithm, Runner, RulePack, Storage } from './contracts/index.ts';
+import type { GovernanceService, KneeDetector, Orchestrator, RateModel, RdAlgorithm, Runner, RulePack, Storage } from './contracts/index.ts';
 import type { Runtime } from './runtime.ts';
 
 /**
@@ -30,6 +30,7 @@ export interface Cradle {
   orchestrator: Orchestrator;
   [runner: `runner:${string}`]: Runner;
   [rd: `rd:${string}`]: RdAlgorithm;
+  [rate: `rate:${string}`]: RateModel;
   [knee: `knee:${string}`]: KneeDetector;
   [rules: `governance:rules:${string}`]: RulePack;
 }

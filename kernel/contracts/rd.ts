@@ -36,3 +36,109 @@ export interface KneeDetector {
   readonly name: string;
   detect(points: { x: number; y: number }[], options?: Record<string, unknown>): KneeResult;
 }
+
+/**
+ * Rates, in bits unless an operational unit says otherwise (`rate:<name>` in the container). A rate
+ * model is not a distortion measure: it never compares graphs, so it has its own key family and
+ * does not sit under `rd:*`.
+ */
+
+/** Divisor of the variance estimator: n − ddof. 0 = mean of squared deviations (ML), 1 = unbiased. */
+export type VarianceDdof = 0 | 1;
+
+export interface VarianceEstimate {
+  n: number;
+  mean: number;
+  variance: number;
+  ddof: VarianceDdof;
+}
+
+/** A Gaussian source under squared error: σ² given, or estimated from samples (ddof from the model's defaults unless given). */
+export type GaussianSource = { variance: number } | { samples: ArrayLike<number>; ddof?: VarianceDdof };
+
+/** A discrete memoryless source with an arbitrary distortion matrix. */
+export interface DiscreteSource {
+  /** Source distribution (sums to 1). */
+  p: ArrayLike<number>;
+  /** Distortion matrix d[x][j] ≥ 0, m source symbols × k reproduction symbols. */
+  distortion: ArrayLike<ArrayLike<number>>;
+}
+
+export interface BlahutArimotoOptions {
+  /** Stop when R − R_L (Blahut's certified lower bound) is below this many bits. */
+  tol?: number;
+  /** Iteration cap per point. */
+  maxIter?: number;
+  /** Starting output marginal (default uniform). */
+  q0?: ArrayLike<number>;
+}
+
+/** One point of a discrete source's R(D) curve, for slope parameter β (natural exponent). */
+export interface BlahutArimotoPoint {
+  beta: number;
+  /** −β/ln 2: slope of R(D) in bits per unit of distortion. */
+  slopeBits: number;
+  D: number;
+  /** Mutual information of the test channel, bits. */
+  R: number;
+  /** Blahut's lower bound, bits. */
+  Rlower: number;
+  gapBits: number;
+  iterations: number;
+  converged: boolean;
+  /** Output marginal q of the channel. */
+  q: number[];
+}
+
+/** R(D) of a discrete source at a target distortion. */
+export interface RateAtDistortion {
+  D: number;
+  R: number;
+  beta: number;
+  /** D of the channel finally used (equals D up to the search's tolerance). */
+  Dreached: number;
+  gapBits: number;
+  evaluations: number;
+  /** 'D>=Dmax': R = 0 without iterating; 'D=Dmin': the smallest reachable distortion. */
+  note?: 'D>=Dmax' | 'D=Dmin';
+}
+
+export type RateUnit = 'bits' | 'tokens' | 'bytes' | 'cost' | 'seconds' | (string & {});
+
+/** What a refinement step actually spent, kept as given (no conversion to bits). */
+export interface OperationalRate {
+  value: number;
+  unit: RateUnit;
+}
+
+export interface RateModelDefaults {
+  ddof: VarianceDdof;
+  tol: number;
+  maxIter: number;
+  /** Unit recorded for operational rates given without one. */
+  unit: RateUnit;
+}
+
+/**
+ * A rate model (`rate:<name>`). Invalid input (D < 0, R < 0, a p that does not sum to 1, a negative
+ * or non-finite distortion entry, D below the source's D_min) is a LIMIT_RD_INVALID_INPUT naming the
+ * field, never NaN.
+ */
+export interface RateModel {
+  readonly name: string;
+  readonly defaults: Readonly<RateModelDefaults>;
+  /** σ² of samples, with `ddof` (default: the model's). */
+  variance(samples: ArrayLike<number>, ddof?: VarianceDdof): VarianceEstimate;
+  /** Gaussian R(D) = max(0, ½·log2(σ²/D)) bits; D = 0 gives +∞ (0 when σ² = 0). */
+  gaussianRate(D: number, source: GaussianSource): number;
+  /** Gaussian D(R) = σ²·2^(−2R), R in bits; R = +∞ gives 0. */
+  gaussianDistortion(R: number, source: GaussianSource): number;
+  /** Blahut–Arimoto: one point of the R(D) curve for slope parameter β ≥ 0. */
+  blahutArimoto(source: DiscreteSource, beta: number, options?: BlahutArimotoOptions): BlahutArimotoPoint;
+  /** R(D) at a target distortion; 0 for D ≥ D_max. */
+  rateAtDistortion(source: DiscreteSource, D: number, options?: BlahutArimotoOptions): RateAtDistortion;
+  /** Points of the R(D) curve, one per β. */
+  curve(source: DiscreteSource, betas: readonly number[], options?: BlahutArimotoOptions): BlahutArimotoPoint[];
+  /** An operational rate (tokens, bytes, cost…): checked finite and ≥ 0, kept as given. */
+  operational(value: number, unit?: RateUnit): OperationalRate;
+}

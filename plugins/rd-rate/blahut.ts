@@ -14,41 +14,15 @@
  * D_min = Σ_x p(x)·min_j d(x, j): no channel does better, so D < D_min is rejected.
  * R at a target D is found by bisection on β (D(β) decreases in β).
  */
+import type { BlahutArimotoOptions, BlahutArimotoPoint, DiscreteSource, RateAtDistortion } from 'limit-graph';
 import { invalid } from './errors.ts';
 
 const LN2 = Math.LN2;
 
-export interface DiscreteSource {
-  /** Source distribution (sums to 1 within 1e-9 relative). */
-  p: ArrayLike<number>;
-  /** Distortion matrix d[x][j] ≥ 0, m source symbols × k reproduction symbols. */
-  distortion: ArrayLike<ArrayLike<number>>;
-}
-
-export interface BaOptions {
-  /** Stop when R − R_L < tol bits (default 1e-13). */
-  tol?: number;
-  /** Iteration cap (default 200000). */
-  maxIter?: number;
-  /** Starting output marginal (default uniform). */
-  q0?: ArrayLike<number>;
-}
-
-export interface BaPoint {
-  beta: number;
-  /** −β/ln 2: slope of R(D) in bits per unit of distortion. */
-  slopeBits: number;
-  D: number;
-  /** Mutual information of the channel, bits. */
-  R: number;
-  /** Blahut's lower bound, bits. */
-  Rlower: number;
-  gapBits: number;
-  iterations: number;
-  converged: boolean;
-  /** Output marginal q used by the channel. */
-  q: number[];
-}
+// The shapes are the kernel's rate contract (RateModel); the short names are this module's.
+export type { DiscreteSource, RateAtDistortion };
+export type BaOptions = BlahutArimotoOptions;
+export type BaPoint = BlahutArimotoPoint;
 
 export interface PreparedSource {
   m: number;
@@ -219,17 +193,6 @@ export function blahutArimoto(source: DiscreteSource | PreparedSource, beta: num
     converged,
     q: Array.from(q),
   };
-}
-
-export interface RateAtDistortion {
-  D: number;
-  R: number;
-  beta: number;
-  /** D of the channel finally used (equals D up to the bisection tolerance). */
-  Dreached: number;
-  gapBits: number;
-  evaluations: number;
-  note?: 'D>=Dmax' | 'D=Dmin';
 }
 
 /** R(D) at a target distortion, by bisection on β; R = 0 for D ≥ D_max. */

@@ -101,7 +101,7 @@ export function registerRateCommand(registry: CommandRegistry): void {
       const ddof = flags.ddof === undefined ? undefined : flags.ddof === '1' ? 1 : flags.ddof === '0' ? 0 : NaN;
       if (Number.isNaN(ddof)) throw new LimitError('LIMIT_RD_INVALID_INPUT', `--ddof: must be 0 or 1, got ${flags.ddof}`);
       const rt = await registry.runtime();
-      const rate = rt.resolve('rd:rate');
+      const rate = rt.resolve('rate:shannon');
       const d = ddof as Ddof | undefined;
       let result: unknown;
       if (Array.isArray(data)) result = data.map((s, i) => one(rate, s, d, `[${i}]`));

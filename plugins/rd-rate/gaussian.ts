@@ -7,16 +7,11 @@
  * D ≤ 0: D = 0 gives R = +∞ (a continuous source cannot be reproduced exactly at a finite rate;
  * for σ² = 0 the rate is 0); D < 0 is rejected. R < 0 is rejected; R = +∞ gives D = 0.
  */
+import type { VarianceDdof, VarianceEstimate } from 'limit-graph';
 import { invalid } from './errors.ts';
 
-export type Ddof = 0 | 1;
-
-export interface VarianceEstimate {
-  n: number;
-  mean: number;
-  variance: number;
-  ddof: Ddof;
-}
+export type Ddof = VarianceDdof;
+export type { VarianceEstimate };
 
 /**
  * Pairwise summation in NumPy's exact order (blocks of ≤ 128 with 8 partial sums, halves split

@@ -3,14 +3,10 @@
  * are taken as given — no conversion to bits and no normalisation — after checking that each is a
  * finite number ≥ 0.
  */
+import type { OperationalRate, RateUnit } from 'limit-graph';
 import { invalid } from './errors.ts';
 
-export type RateUnit = 'bits' | 'tokens' | 'bytes' | 'cost' | 'seconds' | (string & {});
-
-export interface OperationalRate {
-  value: number;
-  unit: RateUnit;
-}
+export type { OperationalRate, RateUnit };
 
 export function operationalRate(value: unknown, unit: RateUnit = 'tokens', field = 'rate'): OperationalRate {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(field, `must be a finite number, got ${String(value)}`);

@@ -7,6 +7,7 @@ import { createRuntime, isLimitError, type Runtime } from 'limit-graph';
 import rdFgw from '../../plugins/rd-fgw/index.ts';
 import { computeFgw } from '../../plugins/rd-fgw/api.ts';
 import kneeKneedle from '../../plugins/knee-kneedle/index.ts';
+import rdRate from '../../plugins/rd-rate/index.ts';
 
 const path = (f: number[]) => ({
   nodes: f.map((x, i) => ({ id: `n${i}`, features: [x] })),
@@ -54,18 +55,24 @@ describe('RD plugins in a runtime', () => {
     expect(() => fgw.distortion(a, b, { alpha: 3 })).toThrow(/^options\.alpha/);
     expect(fgw.compute({ M: [[1]], C1: [[0]], C2: [[0]] }).value).toBe(0.75);
 
-    const rate = rt.resolve('rd:rate');
+    const rate = rt.resolve('rate:shannon');
+    expect(rate.name).toBe('shannon');
+    expect(rate.defaults).toEqual({ ddof: 0, tol: 1e-13, maxIter: 200_000, unit: 'tokens' });
     expect(rate.gaussianRate(0.25, { variance: 1 })).toBe(1);
+    // σ² of [1, −1, 1, −1] is 1 with ddof 0 (the default) and 4/3 with ddof 1.
+    expect(rate.variance([1, -1, 1, -1]).variance).toBe(1);
     expect(rate.gaussianRate(0.5, { samples: [1, -1, 1, -1] })).toBe(0.5);
-    expect(Math.abs(rate.rateAtDistortion({ p: [0.5, 0.5], distortion: [[0, 1], [1, 0]] }, 0).R - 1)).toBeLessThan(1e-9);
+    expect(rate.gaussianRate(0.5, { samples: [1, -1, 1, -1], ddof: 1 })).toBeCloseTo(0.5 * Math.log2(8 / 3), 14);
+    expect(rate.gaussianDistortion(2, { variance: 1 })).toBe(0.0625);
+    const bsc = { p: [0.5, 0.5], distortion: [[0, 1], [1, 0]] };
+    expect(Math.abs(rate.rateAtDistortion(bsc, 0).R - 1)).toBeLessThan(1e-9);
+    const curve = rate.curve(bsc, [1, 3]);
+    expect(curve.map((pt) => pt.beta)).toEqual([1, 3]);
+    expect(curve[1]!.R).toBeGreaterThan(curve[0]!.R);
+    expect(rate.blahutArimoto(bsc, 3)).toEqual(curve[1]);
     expect(rate.operational(42)).toEqual({ value: 42, unit: 'tokens' });
-    let refused: unknown;
-    try {
-      rate.distortion(a, b);
-    } catch (error) {
-      refused = error;
-    }
-    expect(isLimitError(refused, 'LIMIT_RD_INVALID_INPUT')).toBe(true);
+    // A rate model is not a distortion measure: nothing under rd:* for it, and no distortion().
+    expect('distortion' in rate).toBe(false);
 
     const menger = rt.resolve('knee:menger');
     const kneedle = rt.resolve('knee:kneedle');
@@ -76,13 +83,25 @@ describe('RD plugins in a runtime', () => {
     expect(kneedle.detect([...ELBOW].reverse()).index).toBe(4);
     expect(kneedle.detect(ELBOW.slice(0, 2)).index).toBeNull();
     expect(rt.plugins.map((p) => p.name)).toEqual(expect.arrayContaining(['rd-fgw', 'rd-rate', 'knee-menger', 'knee-kneedle']));
-    expect(rt.keys('rd:').sort()).toEqual(['rd:fgw', 'rd:rate']);
+    expect(rt.keys('rd:')).toEqual(['rd:fgw']);
+    expect(rt.keys('rate:')).toEqual(['rate:shannon']);
+    let missing: unknown;
+    try {
+      rt.resolve('rd:rate');
+    } catch (error) {
+      missing = error;
+    }
+    expect(isLimitError(missing, 'LIMIT_SERVICE_NOT_FOUND')).toBe(true);
     expect(rt.keys('knee:').sort()).toEqual(['knee:kneedle', 'knee:menger']);
   });
 
   it('accepts configured plugin objects from the factories', async () => {
-    rt = await createRuntime({ config: { logLevel: 'silent' }, plugins: [rdFgw({ method: 'entropic', epsilon: 0.2 }), kneeKneedle({ online: true })] });
+    rt = await createRuntime({ config: { logLevel: 'silent' }, plugins: [rdFgw({ method: 'entropic', epsilon: 0.2 }), rdRate({ ddof: 1, unit: 'bytes' }), kneeKneedle({ online: true })] });
     expect(rt.resolve('rd:fgw').defaults).toMatchObject({ method: 'entropic', epsilon: 0.2 });
+    const rate = rt.resolve('rate:shannon');
+    expect(rate.defaults).toMatchObject({ ddof: 1, unit: 'bytes' });
+    expect(rate.variance([1, -1, 1, -1]).variance).toBeCloseTo(4 / 3, 15);
+    expect(rate.operational(7)).toEqual({ value: 7, unit: 'bytes' });
     expect(rt.resolve('knee:kneedle').defaults.online).toBe(true);
   });
 

@@ -20,7 +20,7 @@ export interface DistortionResult {
   plan: [number, number, number][];
 }
 
-/** A distortion measure between two graphs (`rd:<name>` in the container). */
+/** A distortion measure between two graphs (`rd:<name>` in the container). Rates are a RateModel, under `rate:<name>`. */
 export interface RdAlgorithm {
   readonly name: string;
   distortion(source: AttributedGraph, target: AttributedGraph, options?: DistortionOptions): DistortionResult;

@@ -388,6 +388,8 @@ function validateOp(tenant: string, op: BatchOp): BatchOp {
       return { op: 'setQuarantine', state: validate.quarantine(op.state) };
     case 'incrementCounters':
       return { op: 'incrementCounters', deltas: validate.counters(op.deltas) };
+    case 'appendProvenance':
+      return { op: 'appendProvenance', input: validate.provenanceInput(op.input) };
     default:
       throw new LimitError('LIMIT_VALIDATION', 'unknown op');
   }

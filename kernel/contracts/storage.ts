@@ -47,7 +47,13 @@ export type BatchOp =
   | { op: 'addFlag'; flag: Flag }
   | { op: 'addCheckpoint'; checkpoint: Checkpoint }
   | { op: 'setQuarantine'; state: QuarantineState }
-  | { op: 'incrementCounters'; deltas: Counters };
+  | { op: 'incrementCounters'; deltas: Counters }
+  /**
+   * Appends to the trace's hash chain inside the batch: `seq` and `prevHash` follow the chain head
+   * at the moment the op applies (so several appends to one trace in a batch chain in order, and a
+   * trace created earlier in the same batch may be appended to). Same rules as `appendProvenance`.
+   */
+  | { op: 'appendProvenance'; input: ProvenanceInput };
 
 /**
  * The storage contract every backend implements; `test/conformance/storage.ts` (exported as

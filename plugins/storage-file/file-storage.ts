@@ -83,6 +83,10 @@ class Stage {
   readonly checkpoints = new Map<string, Checkpoint[]>();
   readonly flagIds = new Set<string>();
   counters: Counters | undefined;
+  /** Provenance chains a batch appends to: the file's full new content and its last entry. */
+  readonly chains = new Map<string, { content: string; last: ProvenanceEntry | undefined }>();
+  /** Provenance lock files held until the stage is committed or dropped. */
+  readonly locks: (() => Promise<void>)[] = [];
 }
 
 /** Provenance head cached per chain file: valid while the file still has `size` bytes. */
@@ -394,6 +398,41 @@ export class FileStorage implements Storage {
     stage.after.push(() => (state.quarantined ? index.quarantined.add(state.traceId) : index.quarantined.delete(state.traceId)));
   }
 
+  /**
+   * A provenance append inside a batch. The chain file is staged whole (its content so far plus the
+   * new lines) so the journal makes it all-or-nothing with the batch's other files; the chain's lock
+   * file is held from the head read until the commit, as a single append holds it.
+   */
+  async #stageProvenance(stage: Stage, index: TenantIndex, tenant: string, input: ProvenanceInput): Promise<void> {
+    const doc = await this.#doc(stage, index, tenant, input.traceId);
+    if (!doc) throw notFound('trace', tenant, input.traceId);
+    const dir = this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id);
+    const file = path.join(dir, 'provenance.jsonl');
+    let chain = stage.chains.get(file);
+    if (!chain) {
+      await ensureDir(dir, false);
+      try {
+        stage.locks.push(await acquireLockFile(path.join(dir, 'provenance.lock'), { timeoutMs: this.config.lockTimeoutMs ?? 10_000, staleMs: this.config.staleLockMs }));
+      } catch (error) {
+        throw new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${input.traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+      }
+      const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return '';
+        throw error;
+      });
+      // A torn last line (a writer killed mid-append, never acknowledged) is dropped, as #head does.
+      const content = text === '' || text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+      const lines = content.split('\n').filter(Boolean);
+      const lastLine = lines[lines.length - 1];
+      chain = { content, last: lastLine ? (JSON.parse(lastLine) as ProvenanceEntry) : undefined };
+    }
+    const next = nextProvenanceEntry(input, chain.last);
+    const updated = { content: `${chain.content}${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`, last: next };
+    stage.chains.set(file, updated);
+    stage.files.set(file, updated.content);
+    stage.after.push(() => this.#heads.set(file, { size: Buffer.byteLength(updated.content), last: updated.last }));
+  }
+
   async #stageCounters(stage: Stage, tenant: string, deltas: Counters): Promise<void> {
     const file = this.#countersFile(tenant);
     const current = stage.counters ?? (await readJson<Counters>(file)) ?? {};
@@ -408,9 +447,13 @@ export class FileStorage implements Storage {
     const index = await this.#index(tenant);
     return this.#mutex.run(keys.map((k) => `${tenant}\0${k}`), async () => {
       const stage = new Stage();
-      const result = await fn(stage, index);
-      await this.#commit(stage);
-      return result;
+      try {
+        const result = await fn(stage, index);
+        await this.#commit(stage);
+        return result;
+      } finally {
+        for (const release of stage.locks) await release();
+      }
     });
   }
 
@@ -751,6 +794,8 @@ export class FileStorage implements Storage {
         case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
         case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
         case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
+        // The entry adds seq and hashes: the exact size check happens when it is built.
+        case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', this.maxRecordBytes); return '';
         default: return '';
       }
     });
@@ -764,6 +809,8 @@ export class FileStorage implements Storage {
         case 'addCheckpoint': keys.add(`t:${op.checkpoint.traceId}`); break;
         case 'setQuarantine': keys.add(`t:${op.state.traceId}`); break;
         case 'incrementCounters': keys.add('counters'); break;
+        // The same in-process key as a single append to that chain.
+        case 'appendProvenance': keys.add(`t:${op.input.traceId}`).add(`p:${op.input.traceId}`); break;
       }
     }
     await this.#run(tenant, [...keys], async (stage, index) => {
@@ -778,6 +825,7 @@ export class FileStorage implements Storage {
           case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;
           case 'setQuarantine': await this.#stageQuarantine(stage, index, tenant, op.state, texts[i]!); break;
           case 'incrementCounters': await this.#stageCounters(stage, tenant, op.deltas); break;
+          case 'appendProvenance': await this.#stageProvenance(stage, index, tenant, op.input); break;
         }
       }
     });

@@ -349,23 +349,26 @@ export class KvStorage implements Storage {
     const parsed = validate.provenanceInput(input);
     // The entry adds seq and two hashes to the input: a cheap early refusal before any transaction.
     assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
-    const db = this.#open();
+    this.#open();
     return retryOnConflict(
-      () =>
-        this.#write(() => {
-          if (!db.doesExist(['t', tenant, parsed.traceId])) throw notFound('trace', tenant, parsed.traceId);
-          const head = this.#provenanceHead(tenant, parsed.traceId);
-          const entry = nextProvenanceEntry(parsed, head);
-          const text = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
-          // The write lock already serialises writers; the no-overwrite put is the constraint that
-          // would refuse a second entry at the same seq even if it did not.
-          // lmdb's typings say void; at run time putSync returns false when noOverwrite finds the key.
-          const written = db.putSync(['p', tenant, parsed.traceId, entry.seq], text, { noOverwrite: true }) as unknown as boolean;
-          if (!written) throw new SeqTaken(`seq ${entry.seq} taken`);
-          return entry;
-        }),
+      () => this.#write(() => this.#applyProvenance(tenant, parsed)),
       { retryable: (e) => e instanceof SeqTaken, what: `Appending provenance to trace "${parsed.traceId}"` },
     );
+  }
+
+  /** Inside a write transaction (a single append or a batch op). */
+  #applyProvenance(tenant: string, parsed: ProvenanceInput): ProvenanceEntry {
+    const db = this.#open();
+    if (!db.doesExist(['t', tenant, parsed.traceId])) throw notFound('trace', tenant, parsed.traceId);
+    const head = this.#provenanceHead(tenant, parsed.traceId);
+    const entry = nextProvenanceEntry(parsed, head);
+    const text = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+    // The write lock already serialises writers; the no-overwrite put is the constraint that
+    // would refuse a second entry at the same seq even if it did not.
+    // lmdb's typings say void; at run time putSync returns false when noOverwrite finds the key.
+    const written = db.putSync(['p', tenant, parsed.traceId, entry.seq], text, { noOverwrite: true }) as unknown as boolean;
+    if (!written) throw new SeqTaken(`seq ${entry.seq} taken`);
+    return entry;
   }
 
   #provenanceHead(tenant: string, traceId: string): ProvenanceEntry | undefined {
@@ -605,6 +608,8 @@ export class KvStorage implements Storage {
         case 'addCheckpoint': texts[i] = serializeRecord(op.checkpoint, 'checkpoint', max); break;
         case 'setQuarantine': texts[i] = serializeRecord(op.state, 'quarantine state', max); break;
         case 'incrementCounters': deltas[i] = this.#counterDeltas(op.deltas); break;
+        // The entry adds seq and hashes: the exact size check happens when it is built, in the transaction.
+        case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', max); break;
         default: break;
       }
     }
@@ -620,6 +625,7 @@ export class KvStorage implements Storage {
           case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
           case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
           case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
+          case 'appendProvenance': this.#applyProvenance(tenant, op.input); break;
         }
       }
     });

@@ -360,19 +360,21 @@ export class PostgresStorage implements Storage {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
     return retryOnConflict(
-      () =>
-        this.#tx(async (c) => {
-          await this.#lockTrace(c, tenant, valid.traceId);
-          const { rows } = await this.#query<{ seq: number; hash: string }>(
-            c, `SELECT seq, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
-          );
-          const entry = nextProvenanceEntry(valid, rows[0]);
-          const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
-          await this.#query(c, `INSERT INTO ${this.#s}.provenance (tenant, trace_id, seq, hash, data) VALUES ($1, $2, $3, $4, $5)`, [tenant, valid.traceId, entry.seq, entry.hash, data]);
-          return entry;
-        }),
+      () => this.#tx((c) => this.#appendProvenance(c, tenant, valid)),
       { retryable: isRetryable, what: `Provenance append to trace "${valid.traceId}"` },
     );
+  }
+
+  /** Inside a transaction: the trace row lock serialises appenders, so the head read is the real head. */
+  async #appendProvenance(c: Queryable, tenant: string, valid: ProvenanceInput): Promise<ProvenanceEntry> {
+    await this.#lockTrace(c, tenant, valid.traceId);
+    const { rows } = await this.#query<{ seq: number; hash: string }>(
+      c, `SELECT seq, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
+    );
+    const entry = nextProvenanceEntry(valid, rows[0]);
+    const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+    await this.#query(c, `INSERT INTO ${this.#s}.provenance (tenant, trace_id, seq, hash, data) VALUES ($1, $2, $3, $4, $5)`, [tenant, valid.traceId, entry.seq, entry.hash, data]);
+    return entry;
   }
 
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
@@ -638,6 +640,9 @@ export class PostgresStorage implements Storage {
         return this.#setQuarantine(db, tenant, op.state);
       case 'incrementCounters':
         return this.#increment(db, tenant, op.deltas);
+      case 'appendProvenance':
+        await this.#appendProvenance(db, tenant, op.input);
+        return;
     }
   }
 }

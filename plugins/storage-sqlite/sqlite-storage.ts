@@ -544,6 +544,10 @@ export class SqliteStorage implements Storage {
         return this.#setQuarantine(tenant, op.state);
       case 'incrementCounters':
         return this.#increment(tenant, op.deltas);
+      case 'appendProvenance':
+        // Under the batch's write lock, like a single append: the head read here is the real head.
+        this.#appendProvenance(tenant, op.input);
+        return;
     }
   }
 }

@@ -712,6 +712,76 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await storage.batch('t1', prefix);
         expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
       });
+
+      it('appends provenance inside a batch: chained in op order, onto a trace created in the same batch, continued by later appends', async () => {
+        await storage.batch('t1', [
+          { op: 'createTrace', trace: makeTrace('t1', 'tr1', 's1', T0, { status: 'running' }) },
+          { op: 'appendProvenance', input: makeProvenance('tr1', 0, { action: 'created' }) },
+          { op: 'updateTrace', id: 'tr1', patch: { status: 'ok', completedAt: iso(T0 + 9) } },
+          { op: 'appendProvenance', input: makeProvenance('tr1', 1, { action: 'completed' }) },
+        ]);
+        const first = await storage.listProvenance('t1', 'tr1');
+        expect(first.map((e) => [e.seq, e.action])).toEqual([[0, 'created'], [1, 'completed']]);
+        expect(first[0]!.prevHash).toBe(GENESIS_HASH);
+        expect(first[1]!.prevHash).toBe(first[0]!.hash);
+        first.forEach((e) => expect(e.hash).toBe(hashProvenance(e)));
+        // The same entries a single append would have written.
+        expect(first[0]).toMatchObject(makeProvenance('tr1', 0, { action: 'created' }));
+        // A single append and another batch continue the chain where the batch left it.
+        expect((await storage.appendProvenance('t1', makeProvenance('tr1', 2))).seq).toBe(2);
+        await storage.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 3) }, { op: 'incrementCounters', deltas: { n: 1 } }]);
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 4, brokenAt: null });
+        expect((await storage.listProvenance('t1', 'tr1')).map((e) => e.seq)).toEqual([0, 1, 2, 3]);
+      });
+
+      it('rolls back batch provenance appends with the batch, and refuses bad ones', async () => {
+        await storage.createTrace(makeTrace('t1', 'existing', 's1'));
+        await storage.createTrace(makeTrace('t2', 'other', 's1'));
+        await storage.appendProvenance('t1', makeProvenance('existing', 0));
+        const prefix: BatchOp[] = [
+          { op: 'createTrace', trace: makeTrace('t1', 'new1', 's1') },
+          { op: 'appendProvenance', input: makeProvenance('new1', 0) },
+          { op: 'appendProvenance', input: makeProvenance('existing', 1) },
+        ];
+        await limitError(storage.batch('t1', [...prefix, { op: 'updateTrace', id: 'missing', patch: { status: 'ok' } }]), 'LIMIT_NOT_FOUND');
+        await limitError(storage.batch('t1', [...prefix, { op: 'appendProvenance', input: makeProvenance('missing', 0) }]), 'LIMIT_NOT_FOUND');
+        // Another tenant's trace is not found either.
+        await limitError(storage.batch('t1', [...prefix, { op: 'appendProvenance', input: makeProvenance('other', 0) }]), 'LIMIT_NOT_FOUND');
+        await limitError(storage.batch('t1', [...prefix, { op: 'appendProvenance', input: { ...makeProvenance('existing', 2), actor: '' } }]), 'LIMIT_VALIDATION');
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        await limitError(storage.batch('t1', [...prefix, { op: 'appendProvenance', input: makeProvenance('existing', 2, { data: 'x'.repeat(max + 1) }) }]), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'new1')).toBeNull();
+        expect(await storage.listProvenance('t1', 'new1')).toEqual([]);
+        expect(await storage.verifyProvenance('t1', 'existing')).toEqual({ verified: true, length: 1, brokenAt: null });
+        expect(await storage.listProvenance('t2', 'other')).toEqual([]);
+        // Nothing stays locked: a single append and the same batch now succeed.
+        expect((await storage.appendProvenance('t1', makeProvenance('existing', 1))).seq).toBe(1);
+        await storage.batch('t1', prefix);
+        expect((await storage.listProvenance('t1', 'existing')).map((e) => e.seq)).toEqual([0, 1, 2]);
+        expect(await storage.verifyProvenance('t1', 'new1')).toEqual({ verified: true, length: 1, brokenAt: null });
+      });
+
+      it('keeps one gapless chain when batch appends race single appends', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+          for (let i = 0; i < 20; i++) {
+            if ((i + w) % 2 === 0) await storage.appendProvenance('t1', makeProvenance('tr1', i, { actor: `single-${w}` }));
+            else await storage.batch('t1', [
+              { op: 'appendProvenance', input: makeProvenance('tr1', i, { actor: `batch-${w}` }) },
+              { op: 'incrementCounters', deltas: { batches: 1 } },
+              { op: 'appendProvenance', input: makeProvenance('tr1', i, { actor: `batch-${w}`, action: 'second' }) },
+            ]);
+          }
+        }));
+        const chain = await storage.listProvenance('t1', 'tr1');
+        expect(chain.map((e) => e.seq)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+        // A batch's two entries are adjacent: no other writer got between them.
+        chain.forEach((e, i) => {
+          if (e.action === 'second') expect(chain[i - 1]).toMatchObject({ actor: e.actor, action: 'step' });
+        });
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 120, brokenAt: null });
+        expect(await storage.getCounters('t1')).toEqual({ batches: 40 });
+      });
     });
   });
 }

@@ -4,7 +4,7 @@
  * corpus twice — gated (the engine's subject, `subject.view` set) and ungated (the same view given
  * only as `subject.views[0]`, which the gate does not trust) — and the findings must be identical.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -77,5 +77,20 @@ describe('injection: the split document test', () => {
       if (isDocument(text)) documents++;
     }
     expect(documents).toBeGreaterThan(20);
+  });
+});
+
+describe('trigger gates', () => {
+  it('the four packs carry the same TriggerGate (packs cannot share code, so it is copied)', () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../plugins');
+    const copies = ['malicious', 'highrisk', 'injection', 'jailbreak'].map((pack) => {
+      const source = readFileSync(path.join(root, `governance-rules-${pack}`, 'rules.ts'), 'utf8');
+      const start = source.indexOf('/**\n * Trigger words:');
+      const end = source.indexOf('const GATE = new TriggerGate();');
+      expect(start, pack).toBeGreaterThanOrEqual(0);
+      expect(end, pack).toBeGreaterThan(start);
+      return source.slice(start, end);
+    });
+    for (const copy of copies.slice(1)) expect(copy).toBe(copies[0]);
   });
 });

@@ -3,7 +3,7 @@
  * network calls, process spawning, privilege changes. Not malicious by themselves (severity 3–5),
  * they make a trace worth a look and feed `blockUnsafeMerge` decisions at stricter presets.
  */
-import type { GovernanceRule, RuleSubject, TextView } from 'limit-graph';
+import { LimitError, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
 
 function evidence(subject: RuleSubject, start: number, end: number) {
   const lo = Math.max(0, start - 20);
@@ -54,6 +54,8 @@ class TriggerGate {
   readonly #shapes = new Uint8Array(1 << 16);
   readonly #prefixes: { text: string; bit: number }[] = [];
   readonly #suffixes: { text: string; bit: number }[] = [];
+  /** Substrings of each pattern, by bit index: looked up only when its words are absent. */
+  readonly #substrings: (readonly string[] | undefined)[] = [];
   /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
   readonly #prefixPairs = new Uint8Array(1024);
   readonly #suffixPairs = new Uint8Array(1024);
@@ -65,19 +67,21 @@ class TriggerGate {
 
   /** Registers a pattern's triggers; returns its bit. */
   add(triggers: Triggers): number {
-    if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
+    // A pack definition error (found when the module loads), not a runtime condition.
+    if (this.#next > 30) throw new LimitError('LIMIT_RULE_INVALID', 'TriggerGate: at most 31 patterns per gate');
+    this.#substrings.push(triggers.substrings);
     const bit = 1 << this.#next++;
     for (const w of triggers.words) {
       this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
       this.#shapes[shapeOf(w)] = 1;
     }
     for (const p of triggers.prefixes ?? []) {
-      if (p.length < 2) throw new Error(`TriggerGate: prefix "${p}" is shorter than 2 characters`);
+      if (p.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: prefix "${p}" is shorter than 2 characters`);
       this.#prefixes.push({ text: p, bit });
       this.#prefixPairs[pairOf(p.charCodeAt(0), p.charCodeAt(1))] = 1;
     }
     for (const s of triggers.suffixes ?? []) {
-      if (s.length < 2) throw new Error(`TriggerGate: suffix "${s}" is shorter than 2 characters`);
+      if (s.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: suffix "${s}" is shorter than 2 characters`);
       this.#suffixes.push({ text: s, bit });
       this.#suffixPairs[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1;
     }
@@ -85,7 +89,7 @@ class TriggerGate {
   }
 
   /** False only when the pattern cannot match the subject's text. */
-  mayMatch(subject: RuleSubject, bit: number, substrings: readonly string[] | undefined): boolean {
+  mayMatch(subject: RuleSubject, bit: number): boolean {
     const view = subject.view;
     // Subjects built by hand (no view, or a view of another text) are scanned as they are.
     if (!view || view.text !== subject.text) return true;
@@ -97,6 +101,7 @@ class TriggerGate {
     this.#lastView = view;
     this.#lastBits = bits;
     if ((bits & bit) !== 0) return true;
+    const substrings = this.#substrings[31 - Math.clz32(bit)];
     if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
     return false;
   }
@@ -164,7 +169,7 @@ export const RULES: readonly GovernanceRule[] = OPS.map((op) => {
     evaluate(subject: RuleSubject) {
       // A prompt to a model executes nothing; code, external texts and tool calls may.
       if (subject.surface === 'input' && subject.trace.task.kind === 'prompt') return [];
-      if (!GATE.mayMatch(subject, bit, op.triggers.substrings)) return [];
+      if (!GATE.mayMatch(subject, bit)) return [];
       const m = op.re.exec(subject.text);
       if (!m) return [];
       return [{ ruleId: op.id, kind: 'HighRisk' as const, severity: op.severity, reason: op.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];

@@ -4,7 +4,7 @@
  * e-mails, documents). Matching is by structure: a verb near its target, an imperative line inside
  * a document, a tag where a user cannot legitimately write one.
  */
-import type { Finding, GovernanceRule, RuleSubject, TextView } from 'limit-graph';
+import { LimitError, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -61,6 +61,8 @@ class TriggerGate {
   readonly #shapes = new Uint8Array(1 << 16);
   readonly #prefixes: { text: string; bit: number }[] = [];
   readonly #suffixes: { text: string; bit: number }[] = [];
+  /** Substrings of each pattern, by bit index: looked up only when its words are absent. */
+  readonly #substrings: (readonly string[] | undefined)[] = [];
   /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
   readonly #prefixPairs = new Uint8Array(1024);
   readonly #suffixPairs = new Uint8Array(1024);
@@ -72,19 +74,21 @@ class TriggerGate {
 
   /** Registers a pattern's triggers; returns its bit. */
   add(triggers: Triggers): number {
-    if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
+    // A pack definition error (found when the module loads), not a runtime condition.
+    if (this.#next > 30) throw new LimitError('LIMIT_RULE_INVALID', 'TriggerGate: at most 31 patterns per gate');
+    this.#substrings.push(triggers.substrings);
     const bit = 1 << this.#next++;
     for (const w of triggers.words) {
       this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
       this.#shapes[shapeOf(w)] = 1;
     }
     for (const p of triggers.prefixes ?? []) {
-      if (p.length < 2) throw new Error(`TriggerGate: prefix "${p}" is shorter than 2 characters`);
+      if (p.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: prefix "${p}" is shorter than 2 characters`);
       this.#prefixes.push({ text: p, bit });
       this.#prefixPairs[pairOf(p.charCodeAt(0), p.charCodeAt(1))] = 1;
     }
     for (const s of triggers.suffixes ?? []) {
-      if (s.length < 2) throw new Error(`TriggerGate: suffix "${s}" is shorter than 2 characters`);
+      if (s.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: suffix "${s}" is shorter than 2 characters`);
       this.#suffixes.push({ text: s, bit });
       this.#suffixPairs[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1;
     }
@@ -92,7 +96,7 @@ class TriggerGate {
   }
 
   /** False only when the pattern cannot match the subject's text. */
-  mayMatch(subject: RuleSubject, bit: number, substrings: readonly string[] | undefined): boolean {
+  mayMatch(subject: RuleSubject, bit: number): boolean {
     const view = subject.view;
     // Subjects built by hand (no view, or a view of another text) are scanned as they are.
     if (!view || view.text !== subject.text) return true;
@@ -104,6 +108,7 @@ class TriggerGate {
     this.#lastView = view;
     this.#lastBits = bits;
     if ((bits & bit) !== 0) return true;
+    const substrings = this.#substrings[31 - Math.clz32(bit)];
     if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
     return false;
   }
@@ -166,7 +171,7 @@ const override: GovernanceRule = {
       const window = view.lower.slice(span.start, span.end);
       return PRIOR_WORDS.some((q) => window.includes(q));
     });
-    const stop = GATE.mayMatch(subject, STOP_BIT, undefined) ? STOP.exec(view.lower) : null;
+    const stop = GATE.mayMatch(subject, STOP_BIT) ? STOP.exec(view.lower) : null;
     if (stop) hits.push({ start: stop.index, end: stop.index + stop[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
@@ -197,7 +202,7 @@ const extraction: GovernanceRule = {
     const view = viewOf(subject);
     if (!view) return [];
     const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end)));
-    const q = GATE.mayMatch(subject, EXTRACTION_BIT, EXTRACTION_TRIGGERS.substrings) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
+    const q = GATE.mayMatch(subject, EXTRACTION_BIT) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
     if (q) hits.push({ start: q.index, end: q.index + q[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.extraction', 7, 'System-prompt or secret extraction attempt', hits)];
@@ -216,7 +221,7 @@ const roleTags: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Chat-template role markers and system tags inside user text or data.',
   evaluate(subject) {
-    if (!GATE.mayMatch(subject, ROLE_TAGS_BIT, ROLE_TAGS_TRIGGERS.substrings)) return [];
+    if (!GATE.mayMatch(subject, ROLE_TAGS_BIT)) return [];
     const m = ROLE_TAGS.exec(subject.text);
     if (!m) return [];
     return [finding(subject, 'injection.role-tags', subject.surface === 'input' ? 6 : 8, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
@@ -233,7 +238,7 @@ const hidden: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Instructions hidden in HTML comments, invisible styles, or script/data links.',
   evaluate(subject) {
-    if (!GATE.mayMatch(subject, HIDDEN_BIT, HIDDEN_TRIGGERS.substrings)) return [];
+    if (!GATE.mayMatch(subject, HIDDEN_BIT)) return [];
     const m = HIDDEN.exec(subject.text);
     if (!m) return [];
     return [finding(subject, 'injection.hidden-markup', 7, 'Hidden HTML/markdown carrying instructions', [{ start: m.index, end: m.index + m[0].length }])];
@@ -254,9 +259,9 @@ const exfiltration: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Links or instructions that ship conversation data or secrets to an outside address.',
   evaluate(subject) {
-    const link = GATE.mayMatch(subject, EXFIL_LINK_BIT, undefined) ? EXFIL_LINK.exec(subject.text) : null;
+    const link = GATE.mayMatch(subject, EXFIL_LINK_BIT) ? EXFIL_LINK.exec(subject.text) : null;
     if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
-    const send = GATE.mayMatch(subject, SEND_TO_BIT, undefined) ? SEND_TO.exec(subject.text) : null;
+    const send = GATE.mayMatch(subject, SEND_TO_BIT) ? SEND_TO.exec(subject.text) : null;
     if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {
       return [finding(subject, 'injection.exfiltration', 7, 'Instruction to send sensitive data to an outside address', [{ start: send.index, end: send.index + send[0].length }])];
     }

@@ -3,7 +3,7 @@
  * matches a *structure* (a removal word near a constraint word, a persona set-up near an
  * unrestricted claim, a dual-response format) rather than one famous prompt's wording.
  */
-import type { Finding, GovernanceRule, RuleSubject, TextView } from 'limit-graph';
+import { LimitError, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -85,6 +85,8 @@ class TriggerGate {
   readonly #shapes = new Uint8Array(1 << 16);
   readonly #prefixes: { text: string; bit: number }[] = [];
   readonly #suffixes: { text: string; bit: number }[] = [];
+  /** Substrings of each pattern, by bit index: looked up only when its words are absent. */
+  readonly #substrings: (readonly string[] | undefined)[] = [];
   /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
   readonly #prefixPairs = new Uint8Array(1024);
   readonly #suffixPairs = new Uint8Array(1024);
@@ -96,19 +98,21 @@ class TriggerGate {
 
   /** Registers a pattern's triggers; returns its bit. */
   add(triggers: Triggers): number {
-    if (this.#next > 30) throw new Error('TriggerGate: at most 31 patterns per gate');
+    // A pack definition error (found when the module loads), not a runtime condition.
+    if (this.#next > 30) throw new LimitError('LIMIT_RULE_INVALID', 'TriggerGate: at most 31 patterns per gate');
+    this.#substrings.push(triggers.substrings);
     const bit = 1 << this.#next++;
     for (const w of triggers.words) {
       this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
       this.#shapes[shapeOf(w)] = 1;
     }
     for (const p of triggers.prefixes ?? []) {
-      if (p.length < 2) throw new Error(`TriggerGate: prefix "${p}" is shorter than 2 characters`);
+      if (p.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: prefix "${p}" is shorter than 2 characters`);
       this.#prefixes.push({ text: p, bit });
       this.#prefixPairs[pairOf(p.charCodeAt(0), p.charCodeAt(1))] = 1;
     }
     for (const s of triggers.suffixes ?? []) {
-      if (s.length < 2) throw new Error(`TriggerGate: suffix "${s}" is shorter than 2 characters`);
+      if (s.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: suffix "${s}" is shorter than 2 characters`);
       this.#suffixes.push({ text: s, bit });
       this.#suffixPairs[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1;
     }
@@ -116,7 +120,7 @@ class TriggerGate {
   }
 
   /** False only when the pattern cannot match the subject's text. */
-  mayMatch(subject: RuleSubject, bit: number, substrings: readonly string[] | undefined): boolean {
+  mayMatch(subject: RuleSubject, bit: number): boolean {
     const view = subject.view;
     // Subjects built by hand (no view, or a view of another text) are scanned as they are.
     if (!view || view.text !== subject.text) return true;
@@ -128,6 +132,7 @@ class TriggerGate {
     this.#lastView = view;
     this.#lastBits = bits;
     if ((bits & bit) !== 0) return true;
+    const substrings = this.#substrings[31 - Math.clz32(bit)];
     if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
     return false;
   }
@@ -174,8 +179,7 @@ const IDENTITY_BIT = GATE.add({ words: ['now', 'point', 'moment', 'rest', 'durin
 const REFUSAL_BIT = GATE.add({ words: [], prefixes: ['hesitat', 'refus', 'warning', 'disclaimer', 'apologi', 'moraliz', 'lectur', 'caveat'] });
 const EXEMPT_BIT = GATE.add({ words: ['bound', 'confined', 'restricted', 'limited', 'constrained', 'governed', 'held', 'obligated', 'subject'] });
 /** Dual-response tags open with a bracket; the emoji tags are not ASCII (such texts are not gated). */
-const DUAL_TAGS_SUBSTRINGS = ['[', '('];
-const DUAL_TAGS_BIT = GATE.add({ words: [], substrings: DUAL_TAGS_SUBSTRINGS });
+const DUAL_TAGS_BIT = GATE.add({ words: [], substrings: ['[', '('] });
 /** The unrestricted-persona token loop below runs only where one of its words is. */
 const UNRESTRICTED_BIT = GATE.add({ words: [...UNRESTRICTED] });
 
@@ -201,7 +205,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   const lower = view.lower;
   const removal = view.near(REMOVERS, CONSTRAINTS, 3);
   if (removal.length) out.push({ name: 'constraint removal ("no restrictions", "without filters")', weight: 3, ...removal[0]! });
-  if (GATE.mayMatch(subject, UNRESTRICTED_BIT, undefined)) {
+  if (GATE.mayMatch(subject, UNRESTRICTED_BIT)) {
     for (const t of view.tokens) {
       if (UNRESTRICTED.has(t.w)) {
         out.push({ name: `unrestricted persona ("${t.w}")`, weight: 3, start: t.start, end: t.end });
@@ -215,7 +219,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (permit.length && (removal.length || persona.length)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
   // Each template regex runs only where its trigger words are (see TriggerGate); `may` is false
   // only when the regex cannot match this view.
-  const may = (bit: number, substrings?: readonly string[]) => GATE.mayMatch(subject, bit, substrings);
+  const may = (bit: number) => GATE.mayMatch(subject, bit);
   const marker = may(NEG_MARKERS_BIT) ? NEG_MARKERS.exec(lower) : null;
   if (marker) out.push({ name: `jailbreak template cue ("${marker[0]}")`, weight: 3, start: marker.index, end: marker.index + marker[0].length });
   const slot = may(PROMPT_SLOT_BIT) ? PROMPT_SLOT.exec(lower) : null;
@@ -230,7 +234,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (regardless.length) out.push({ name: 'told to answer regardless of harm or legality', weight: 2, ...regardless[0]! });
   const allowed = view.near(HARM_CONTENT, ALLOWED, 4);
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
-  const tags = may(DUAL_TAGS_BIT, DUAL_TAGS_SUBSTRINGS) ? DUAL_TAGS.exec(lower) : null;
+  const tags = may(DUAL_TAGS_BIT) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
   // The persona name counts only next to a persona set-up, so it is looked for only then.
   const caps = persona.length ? ALLCAPS_NAME.exec(view.text) : null;

@@ -8,11 +8,14 @@
  *   npm run bench -- storage
  *
  * PostgreSQL: LIMIT_BENCH_DATABASE_URL, else LIMIT_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test;
- * runs in a schema of its own that is dropped afterwards. file / kv are measured when their plugin
- * folders exist (opened by name through createRuntime, defaults under a temporary dataDir); they have
- * no raw baseline here.
+ * runs in a schema of its own that is dropped afterwards. kv: raw lmdb-js with the plugin's own open
+ * options (same durability: every acknowledged write flushed, unless LIMIT_BENCH_KV_NO_SYNC=true for
+ * both). file: raw node:fs writing the same files the same way (temp + fsync + rename + folder fsync,
+ * a journal per batch, an O_EXCL lock file and a datasync per provenance append).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { constants, existsSync, mkdtempSync, promises as fsp, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { open as openLmdb } from 'lmdb';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +25,7 @@ import pg from 'pg';
 import { createRuntime, nextProvenanceEntry, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../plugins/storage-sqlite/migrations.ts';
 import { MIGRATIONS as PG_MIGRATIONS } from '../plugins/storage-postgres/migrations.ts';
+import { lmdbOptions } from '../plugins/storage-kv/kv-storage.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PG_URL = process.env.LIMIT_BENCH_DATABASE_URL ?? process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -255,6 +259,178 @@ async function benchPostgres(sizes: Sizes) {
   }
 }
 
+const KV_NO_SYNC = /^(1|true|yes)$/i.test(process.env.LIMIT_BENCH_KV_NO_SYNC ?? '');
+
+async function benchKv(sizes: Sizes) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-kv-'));
+  try {
+    const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'kv', dataDir: dir, plugins: { 'storage-kv': { noSync: KV_NO_SYNC } } }, env: {} });
+
+    // Raw lmdb-js: the plugin's own open options (encoding, noSync, overlappingSync), the same keys
+    // per trace (record + time index + session index) with the same JSON text, the same uniqueness
+    // check (noOverwrite), one transaction per call or batch, awaited until flushed unless noSync.
+    type Key = (string | number)[];
+    const db = openLmdb<string, Key>({ path: path.join(dir, 'raw-kv'), ...lmdbOptions({ noSync: KV_NO_SYNC }) });
+    const durable = async <T>(p: Promise<T>): Promise<T> => {
+      const r = await p;
+      if (!KV_NO_SYNC) await db.flushed;
+      return r;
+    };
+    const put = (t: Trace) => {
+      const ms = Date.parse(t.createdAt);
+      // lmdb's typings say void; at run time putSync returns false when noOverwrite finds the key.
+      if (!(db.putSync(['t', t.tenant, t.id], JSON.stringify(t), { noOverwrite: true }) as unknown as boolean)) throw new Error(`trace ${t.id} exists`);
+      db.put(['tc', t.tenant, ms, t.id], t.status);
+      db.put(['ts', t.tenant, t.sessionId, ms, t.id], t.status);
+    };
+    const getJson = (key: Key) => {
+      const text = db.get(key);
+      return text === undefined ? null : JSON.parse(text);
+    };
+    const { plugin, raw, median } = await duel(pluginContestant(rt.resolve('storage')), {
+      insertOne: (t) => durable(db.transaction(() => put(t))),
+      insertBatch: (ts) => durable(db.transaction(() => {
+        for (const t of ts) put(t);
+      })),
+      get: (id) => getJson(['t', 'bench', id]),
+      listBySession: (sid) => {
+        const rows: unknown[] = [];
+        for (const { key } of db.getRange({ start: ['ts', 'bench', sid, Number.MAX_SAFE_INTEGER], end: ['ts', 'bench', sid], reverse: true, limit: 51 })) {
+          rows.push(getJson(['t', 'bench', key[4] as string]));
+        }
+        return rows;
+      },
+      append: (input) => durable(db.transaction(() => {
+        if (!db.doesExist(['t', 'bench', input.traceId])) throw new Error(`no trace ${input.traceId}`);
+        let head: { seq: number; hash: string } | undefined;
+        for (const { value } of db.getRange({ start: ['p', 'bench', input.traceId, Number.MAX_SAFE_INTEGER], end: ['p', 'bench', input.traceId], reverse: true, limit: 1 })) head = JSON.parse(value);
+        const e = nextProvenanceEntry(input, head);
+        if (!(db.putSync(['p', 'bench', input.traceId, e.seq], JSON.stringify(e), { noOverwrite: true }) as unknown as boolean)) throw new Error(`seq ${e.seq} taken`);
+        return e;
+      })),
+    }, sizes, ROUNDS);
+    await db.close();
+    await rt.close();
+    const durability = KV_NO_SYNC ? 'noSync: acknowledged after commit, not flushed (both)' : 'acknowledged after commit and fsync (overlappingSync, await flushed) (both)';
+    return { backend: 'kv', durability, rounds: ROUNDS, plugin, raw, ratio: ratios(plugin, raw), median };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Raw node:fs doing what the file backend does with fsync on: per trace, `trace.json` ({ trace,
+ * flagSeq }) under tenants/<t>/sessions/<s>/traces/<id>/, written to a temp file, fsync'd, renamed
+ * and its folder fsync'd (and the parents of new folders fsync'd); a batch first writes a journal
+ * of all files the same way, then the files 16 at a time, then removes the journal. Lookups use an
+ * in-memory index like the plugin's; a provenance append takes an O_EXCL lock file, appends one
+ * line and datasyncs it.
+ */
+function rawFileContestant(root: string): Contestant {
+  const fsyncDir = async (dir: string) => {
+    const h = await fsp.open(dir, constants.O_RDONLY);
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  };
+  const mkdirs = async (dir: string) => {
+    const first = await fsp.mkdir(dir, { recursive: true });
+    if (!first) return;
+    for (let d = dir; d.length >= first.length; d = path.dirname(d)) await fsyncDir(path.dirname(d));
+  };
+  const atomic = async (file: string, content: string) => {
+    const dir = path.dirname(file);
+    await mkdirs(dir);
+    const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+    const h = await fsp.open(temp, 'w');
+    try {
+      await h.writeFile(content, 'utf8');
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fsp.rename(temp, file);
+    await fsyncDir(dir);
+  };
+  const dirs = new Map<string, string>();
+  const sessions = new Map<string, string[]>();
+  const heads = new Map<string, { seq: number; hash: string } | undefined>();
+  const traceDir = (t: Trace) => path.join(root, 'tenants', t.tenant, 'sessions', t.sessionId, 'traces', t.id);
+  const index = (t: Trace) => {
+    dirs.set(t.id, traceDir(t));
+    const list = sessions.get(t.sessionId) ?? [];
+    list.push(t.id);
+    sessions.set(t.sessionId, list);
+  };
+  const check = (t: Trace) => {
+    if (dirs.has(t.id)) throw new Error(`trace ${t.id} exists`);
+  };
+  const read = async (id: string) => {
+    const dir = dirs.get(id);
+    return dir ? (JSON.parse(await fsp.readFile(path.join(dir, 'trace.json'), 'utf8')) as { trace: Trace }).trace : null;
+  };
+  return {
+    insertOne: async (t) => {
+      check(t);
+      await atomic(path.join(traceDir(t), 'trace.json'), JSON.stringify({ trace: t, flagSeq: [] }));
+      index(t);
+    },
+    insertBatch: async (ts) => {
+      ts.forEach(check);
+      const files = ts.map((t) => [path.join(traceDir(t), 'trace.json'), JSON.stringify({ trace: t, flagSeq: [] })] as const);
+      const journal = path.join(root, 'journal', `${Date.now()}-${randomUUID()}.json`);
+      await atomic(journal, JSON.stringify({ files: files.map(([file, content]) => ({ file: path.relative(root, file), content })) }));
+      for (let i = 0; i < files.length; i += 16) await Promise.all(files.slice(i, i + 16).map(([file, content]) => atomic(file, content)));
+      await fsp.rm(journal);
+      ts.forEach(index);
+    },
+    get: read,
+    // Inserted in creation order, so the newest are at the end.
+    listBySession: (sid) => Promise.all((sessions.get(sid) ?? []).slice(-51).reverse().map(read)),
+    append: async (input) => {
+      const dir = dirs.get(input.traceId);
+      if (!dir) throw new Error(`no trace ${input.traceId}`);
+      const lock = path.join(dir, 'provenance.lock');
+      const lh = await fsp.open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      await lh.writeFile(`${process.pid}\n`, 'utf8');
+      await lh.close();
+      try {
+        const e = nextProvenanceEntry(input, heads.get(input.traceId));
+        const file = path.join(dir, 'provenance.jsonl');
+        const isNew = !heads.has(input.traceId);
+        const h = await fsp.open(file, 'a');
+        try {
+          await h.writeFile(`${JSON.stringify(e)}\n`, 'utf8');
+          await h.datasync();
+        } finally {
+          await h.close();
+        }
+        if (isNew) await fsyncDir(dir);
+        heads.set(input.traceId, e);
+        return e;
+      } finally {
+        await fsp.rm(lock);
+      }
+    },
+  };
+}
+
+async function benchFile(sizes: Sizes) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-file-'));
+  try {
+    const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'file', dataDir: dir, plugins: { 'storage-file': { fsync: true } } }, env: {} });
+    const rawRoot = path.join(dir, 'raw');
+    await fsp.mkdir(rawRoot, { recursive: true });
+    const { plugin, raw, median } = await duel(pluginContestant(rt.resolve('storage')), rawFileContestant(rawRoot), sizes, ROUNDS);
+    await rt.close();
+    return { backend: 'file', durability: 'fsync of every file, rename and new folder (both)', rounds: ROUNDS, plugin, raw, ratio: ratios(plugin, raw), median };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Another helper's backend, opened by name with its defaults under a temporary dataDir. */
 async function benchByName(name: string, sizes: Sizes) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `limit-bench-${name}-`));
@@ -280,7 +456,8 @@ export async function run(args: string[]): Promise<unknown> {
   const results: unknown[] = [];
   for (const b of wanted) {
     try {
-      results.push(b === 'sqlite' ? await benchSqlite(sizes) : b === 'postgres' ? await benchPostgres(sizes) : await benchByName(b, sizes));
+      const bench = { sqlite: benchSqlite, postgres: benchPostgres, kv: benchKv, file: benchFile }[b] ?? ((s: Sizes) => benchByName(b, s));
+      results.push(await bench(sizes));
     } catch (error) {
       results.push({ backend: b, error: error instanceof Error ? error.message : String(error) });
     }

@@ -47,6 +47,21 @@ export interface KvStorageConfig {
   mapSize?: number;
 }
 
+/**
+ * The lmdb-js settings of the environment, durability included; exported so that a raw-lmdb
+ * baseline (bench/storage.ts) runs with exactly the same ones.
+ */
+export function lmdbOptions(config: Pick<KvStorageConfig, 'noSync' | 'mapSize'>) {
+  return {
+    // JSON text as values: the stored form is what is size-checked and what every backend returns.
+    encoding: 'string' as const,
+    noSync: config.noSync,
+    // noSync cannot be combined with overlappingSync; without noSync it moves the fsync out of the write lock.
+    ...(config.noSync ? { overlappingSync: false } : {}),
+    ...(config.mapSize ? { mapSize: config.mapSize } : {}),
+  };
+}
+
 /** Thrown inside a transaction when a conditional provenance insert finds its seq taken. */
 class SeqTaken extends Error {}
 
@@ -71,15 +86,7 @@ export class KvStorage implements Storage {
     if (!this.#db) {
       try {
         mkdirSync(this.config.path, { recursive: true });
-        this.#db = open<string, Key>({
-          path: this.config.path,
-          // JSON text as values: the stored form is what is size-checked and what every backend returns.
-          encoding: 'string',
-          noSync: this.config.noSync,
-          // noSync cannot be combined with overlappingSync; without noSync it moves the fsync out of the write lock.
-          ...(this.config.noSync ? { overlappingSync: false } : {}),
-          ...(this.config.mapSize ? { mapSize: this.config.mapSize } : {}),
-        });
+        this.#db = open<string, Key>({ path: this.config.path, ...lmdbOptions(this.config) });
       } catch (error) {
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open LMDB environment ${this.config.path}: ${(error as Error).message}`, {
           plugin: PLUGIN, cause: error, fix: 'Check that the folder is writable and not on a network file system (LMDB needs working mmap and file locks).',

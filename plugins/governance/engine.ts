@@ -54,7 +54,6 @@ export function surfaceFields(trace: Trace, surface: Surface): { field: string; 
   }
 }
 
-/** A trace for evaluating a bare text (CLI check, eval): the text is placed on the chosen surface. */
 let stampMs = -1;
 let stampIso = '';
 /** The current time as ISO text, formatted once per millisecond (checks run thousands per second). */
@@ -67,6 +66,7 @@ function nowIso(): string {
   return stampIso;
 }
 
+/** A trace for evaluating a bare text (CLI check, eval): the text is placed on the chosen surface. */
 export function textTrace(text: string, surface: Surface): Trace {
   const now = nowIso();
   return {

@@ -10,7 +10,7 @@ import {
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
-  Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
+  BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions,
 } from 'limit-graph';
@@ -216,37 +216,40 @@ export class OrchestratorService implements Orchestrator {
   ): Promise<RunOutcome> {
     let trace = created;
     const { tenant } = trace;
-    const checkpoints: Checkpoint[] = [];
     try {
-      const input = await this.#govern(trace, 'input', checkpoints);
+      const input = await this.#govern(trace, 'input');
       trace = input.trace;
       if (input.verdict.decision === 'block' || input.verdict.decision === 'quarantine') {
         // Not executed: the runner is never called for a task input governance stops.
         const status = input.verdict.decision === 'block' ? 'blocked' : 'quarantined';
         if (status === 'quarantined') await this.#quarantine(trace, input.verdict, actor);
-        trace = await this.#finish(trace, status, actor, { decision: input.verdict.decision, reasons: input.verdict.reasons }, created.metadata);
-        await this.#runtime.hooks.afterRun.promise(trace);
-        return { trace, executed: false, verdicts: { input: input.verdict }, checkpoints };
+        const done = await this.#finish(trace, status, actor, { decision: input.verdict.decision, reasons: input.verdict.reasons }, created.metadata);
+        await this.#runtime.hooks.afterRun.promise(done.trace);
+        return { trace: done.trace, executed: false, verdicts: { input: input.verdict }, checkpoints: done.checkpoints };
       }
 
       const result = await this.#execute(trace, live, runner, task, controller, callerSignal);
-      trace = await this.#storage.updateTrace(tenant, trace.id, { output: result.output, metrics: result.metrics, metadata: created.metadata });
-      await this.#provenance(trace.id, tenant, actor, 'executed', {
-        source: `runner:${trace.runner}`,
-        data: {
-          ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
-          stdoutSha256: sha(result.output.stdout), stderrSha256: sha(result.output.stderr),
-        },
-      });
+      // The output and its `executed` entry land together, before output governance looks at them.
+      trace = { ...trace, output: result.output, metrics: result.metrics, metadata: created.metadata };
+      await this.#storage.batch(tenant, [
+        { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: created.metadata } },
+        { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
+          source: `runner:${trace.runner}`,
+          data: {
+            ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
+            stdoutSha256: sha(result.output.stdout), stderrSha256: sha(result.output.stderr),
+          },
+        }) },
+      ]);
 
-      const output = await this.#govern(trace, 'output', checkpoints);
+      const output = await this.#govern(trace, 'output');
       trace = output.trace;
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
       if (quarantine) await this.#quarantine(trace, output.verdict, actor);
       const status = quarantine ? 'quarantined' : result.output.ok ? 'ok' : 'error';
-      trace = await this.#finish(trace, status, actor, { decision: output.verdict.decision, reasons: output.verdict.reasons }, created.metadata);
-      await this.#runtime.hooks.afterRun.promise(trace);
-      return { trace, executed: true, verdicts: { input: input.verdict, output: output.verdict }, checkpoints };
+      const done = await this.#finish(trace, status, actor, { decision: output.verdict.decision, reasons: output.verdict.reasons }, created.metadata);
+      await this.#runtime.hooks.afterRun.promise(done.trace);
+      return { trace: done.trace, executed: true, verdicts: { input: input.verdict, output: output.verdict }, checkpoints: done.checkpoints };
     } catch (error) {
       await this.#salvage(trace, actor, error);
       throw error;
@@ -308,49 +311,51 @@ export class OrchestratorService implements Orchestrator {
   /**
    * Runs governance for a surface and persists its flags. The governance service itself emits
    * governInput/governOutput, writes the `governance:<surface>` checkpoint and applies
-   * autoQuarantine, so that those hold whoever calls it; the orchestrator collects the checkpoint.
+   * autoQuarantine, so that those hold whoever calls it. The trace is carried in memory (its new
+   * flags added) rather than read back after every step; #finish reads the stored one once.
    */
-  async #govern(trace: Trace, surface: 'input' | 'output', checkpoints: Checkpoint[]): Promise<{ trace: Trace; verdict: GovernanceVerdict }> {
-    const before = (await this.#storage.listCheckpoints(trace.tenant, trace.id)).length;
+  async #govern(trace: Trace, surface: 'input' | 'output'): Promise<{ trace: Trace; verdict: GovernanceVerdict }> {
     const verdict = await this.#governance.evaluate(trace, surface);
-    if (verdict.findings.length > 0) await this.#governance.recordFlags(trace, verdict.findings);
-    checkpoints.push(...(await this.#storage.listCheckpoints(trace.tenant, trace.id)).slice(before));
-    const fresh = await this.#storage.getTrace(trace.tenant, trace.id);
-    return { trace: fresh ?? trace, verdict };
+    if (verdict.findings.length === 0) return { trace, verdict };
+    const flags = await this.#governance.recordFlags(trace, verdict.findings);
+    return { trace: { ...trace, flags: [...trace.flags, ...flags] }, verdict };
   }
 
-  async #createTrace(
-    fields: Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>,
-    actor: string,
-    provenance: { source?: string; action?: string; operation?: ProvenanceInput['operation']; rationale?: string; data?: Record<string, unknown> },
-    status: Trace['status'] = 'running',
-  ): Promise<Trace> {
-    const trace: Trace = {
-      id: randomUUID(), sessionId: fields.sessionId, tenant: fields.tenant, parentIds: fields.parentIds, runner: fields.runner,
-      task: fields.task, status, flags: [], createdAt: now(), metadata: fields.metadata,
-      ...(fields.output ? { output: fields.output } : {}), ...(fields.metrics ? { metrics: fields.metrics } : {}),
-    };
-    const stored = await this.#storage.createTrace(trace);
-    await this.#provenance(stored.id, stored.tenant, actor, provenance.action ?? 'created', {
+  async #createTrace(fields: NewTraceFields, actor: string, provenance: CreatedEntry): Promise<Trace> {
+    const trace = newTrace(fields);
+    // The trace and its first entry in one transaction: no trace is ever stored without a chain.
+    await this.#storage.batch(trace.tenant, [{ op: 'createTrace', trace }, ...this.#createdOps(trace, actor, provenance)]);
+    return trace;
+  }
+
+  #createdOps(trace: Trace, actor: string, provenance: CreatedEntry): BatchOp[] {
+    return [{ op: 'appendProvenance', input: this.#entry(trace.id, actor, provenance.action ?? 'created', {
       operation: provenance.operation ?? 'add',
       source: provenance.source,
       rationale: provenance.rationale,
       data: { runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
-    });
-    return stored;
+    }) }];
   }
 
   /**
    * Sets the final status. `metadata` is written again on purpose: a patch parsed with the Trace
    * schema's defaults resets metadata to {} in some backends, and other services patch the trace too.
    */
-  async #finish(trace: Trace, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata'] = trace.metadata): Promise<Trace> {
-    await this.#storage.updateTrace(trace.tenant, trace.id, { status, completedAt: now(), metadata });
-    await this.#provenance(trace.id, trace.tenant, actor, status === 'blocked' ? 'blocked' : 'completed', {
-      operation: status === 'quarantined' ? 'quarantine' : 'update',
-      data: { status, ...data },
-    });
-    return (await this.#storage.getTrace(trace.tenant, trace.id)) ?? { ...trace, status };
+  async #finish(trace: Trace, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata'] = trace.metadata): Promise<{ trace: Trace; checkpoints: Checkpoint[] }> {
+    await this.#storage.batch(trace.tenant, this.#finishOps(trace.id, status, actor, data, metadata));
+    // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
+    const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
+    return { trace: stored ?? { ...trace, status }, checkpoints };
+  }
+
+  #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): BatchOp[] {
+    return [
+      { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata } },
+      { op: 'appendProvenance', input: this.#entry(traceId, actor, status === 'blocked' ? 'blocked' : 'completed', {
+        operation: status === 'quarantined' ? 'quarantine' : 'update',
+        data: { status, ...data },
+      }) },
+    ];
   }
 
   /** After an unexpected failure mid-pipeline the trace still ends as `error`, never `running`. */
@@ -371,12 +376,16 @@ export class OrchestratorService implements Orchestrator {
   }
 
   #provenance(traceId: string, tenant: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): Promise<ProvenanceEntry> {
+    return this.#storage.appendProvenance(tenant, this.#entry(traceId, actor, action, rest));
+  }
+
+  #entry(traceId: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): ProvenanceInput {
     const input: ProvenanceInput = { traceId, at: now(), actor, action };
     if (rest.source !== undefined) input.source = rest.source;
     if (rest.operation !== undefined) input.operation = rest.operation;
     if (rest.rationale !== undefined) input.rationale = rest.rationale;
     if (rest.data !== undefined) input.data = rest.data;
-    return this.#storage.appendProvenance(tenant, input);
+    return input;
   }
 
   async recordTrace(input: RecordTraceInput): Promise<RunOutcome> {
@@ -390,26 +399,25 @@ export class OrchestratorService implements Orchestrator {
       sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: task.data,
       metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
     }, actor, { source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) } });
-    const checkpoints: Checkpoint[] = [];
     try {
-      const inputGov = await this.#govern(trace, 'input', checkpoints);
+      const inputGov = await this.#govern(trace, 'input');
       trace = inputGov.trace;
       if (inputGov.verdict.decision === 'block' || inputGov.verdict.decision === 'quarantine') {
         const status = inputGov.verdict.decision === 'block' ? 'blocked' : 'quarantined';
         if (status === 'quarantined') await this.#quarantine(trace, inputGov.verdict, actor);
-        trace = await this.#finish(trace, status, actor, { decision: inputGov.verdict.decision, reasons: inputGov.verdict.reasons }, input.metadata ?? {});
-        await this.#runtime.hooks.afterRun.promise(trace);
-        return { trace, executed: false, verdicts: { input: inputGov.verdict }, checkpoints };
+        const done = await this.#finish(trace, status, actor, { decision: inputGov.verdict.decision, reasons: inputGov.verdict.reasons }, input.metadata ?? {});
+        await this.#runtime.hooks.afterRun.promise(done.trace);
+        return { trace: done.trace, executed: false, verdicts: { input: inputGov.verdict }, checkpoints: done.checkpoints };
       }
-      const outputGov = await this.#govern(trace, 'output', checkpoints);
+      const outputGov = await this.#govern(trace, 'output');
       trace = outputGov.trace;
       const quarantine = this.#shouldQuarantine(outputGov.verdict, trace.flags);
       if (quarantine) await this.#quarantine(trace, outputGov.verdict, actor);
-      trace = await this.#finish(trace, quarantine ? 'quarantined' : input.output.ok ? 'ok' : 'error', actor, {
+      const done = await this.#finish(trace, quarantine ? 'quarantined' : input.output.ok ? 'ok' : 'error', actor, {
         decision: outputGov.verdict.decision, reasons: outputGov.verdict.reasons,
       }, input.metadata ?? {});
-      await this.#runtime.hooks.afterRun.promise(trace);
-      return { trace, executed: false, verdicts: { input: inputGov.verdict, output: outputGov.verdict }, checkpoints };
+      await this.#runtime.hooks.afterRun.promise(done.trace);
+      return { trace: done.trace, executed: false, verdicts: { input: inputGov.verdict, output: outputGov.verdict }, checkpoints: done.checkpoints };
     } catch (error) {
       await this.#salvage(trace, actor, error);
       throw error;
@@ -500,21 +508,24 @@ export class OrchestratorService implements Orchestrator {
       const entries = await this.#storage.listProvenance(tenant, p.id);
       return { traceId: p.id, seq: entries.at(-1)?.seq ?? null, hash: entries.at(-1)?.hash ?? null };
     }));
-    const status = validation.review ? 'pending-review' : 'ok';
-    let trace = await this.#createTrace({
+    const created = newTrace({
       sessionId, tenant, parentIds: input.parentIds, runner: 'merge',
       task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${input.parentIds.length} traces` }),
       metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
-    }, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }, 'running');
-    await this.#storage.addCheckpoint(tenant, { traceId: trace.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() });
-    if (validation.review) {
-      await this.#storage.updateTrace(tenant, trace.id, { status: 'pending-review', metadata: trace.metadata });
-      await this.#provenance(trace.id, tenant, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } });
-      trace = await this.#requireTrace(tenant, trace.id);
-    } else {
-      trace = await this.#finish(trace, status, actor, { decision: 'allow' });
-    }
-    return { trace, validation };
+    });
+    // The merged trace, its merge entry, the validation checkpoint and its outcome: one transaction.
+    await this.#storage.batch(tenant, [
+      { op: 'createTrace', trace: created },
+      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
+      { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() } },
+      ...(validation.review
+        ? [
+          { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
+          { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
+        ] satisfies BatchOp[]
+        : this.#finishOps(created.id, 'ok', actor, { decision: 'allow' }, created.metadata)),
+    ]);
+    return { trace: await this.#requireTrace(tenant, created.id), validation };
   }
 
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace> {
@@ -773,6 +784,18 @@ export class OrchestratorService implements Orchestrator {
 }
 
 // ───────────────────────────── helpers ─────────────────────────────
+
+type NewTraceFields = Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>;
+type CreatedEntry = { source?: string; action?: string; operation?: ProvenanceInput['operation']; rationale?: string; data?: Record<string, unknown> };
+
+/** A trace as first stored: `running`, no flags yet. */
+function newTrace(fields: NewTraceFields): Trace {
+  return {
+    id: randomUUID(), sessionId: fields.sessionId, tenant: fields.tenant, parentIds: fields.parentIds, runner: fields.runner,
+    task: fields.task, status: 'running', flags: [], createdAt: now(), metadata: fields.metadata,
+    ...(fields.output ? { output: fields.output } : {}), ...(fields.metrics ? { metrics: fields.metrics } : {}),
+  };
+}
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 

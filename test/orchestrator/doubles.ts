@@ -70,7 +70,21 @@ export function memoryStorage(): Storage {
     async listRdSeries(t, q = {}) { return [...series.values()].filter((s) => s.tenant === t && (!q.sessionId || s.sessionId === q.sessionId)).map(clone); },
     async incrementCounters(t, d) { const c = counters.get(t) ?? {}; for (const [n, v] of Object.entries(d)) c[n] = (c[n] ?? 0) + v; counters.set(t, c); },
     async getCounters(t) { return { ...(counters.get(t) ?? {}) }; },
-    async batch() { throw new Error('not used by the orchestrator'); },
+    // Applied op by op (supports.transactions is false): enough for the orchestrator's batches.
+    async batch(t, ops) {
+      for (const op of ops) {
+        switch (op.op) {
+          case 'createSession': await this.createSession(op.session); break;
+          case 'createTrace': await this.createTrace(op.trace); break;
+          case 'updateTrace': await this.updateTrace(t, op.id, op.patch); break;
+          case 'addFlag': await this.addFlag(t, op.flag); break;
+          case 'addCheckpoint': await this.addCheckpoint(t, op.checkpoint); break;
+          case 'setQuarantine': await this.setQuarantine(t, op.state); break;
+          case 'incrementCounters': await this.incrementCounters(t, op.deltas); break;
+          case 'appendProvenance': await this.appendProvenance(t, op.input); break;
+        }
+      }
+    },
   };
 }
 

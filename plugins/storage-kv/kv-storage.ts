@@ -62,6 +62,54 @@ export function lmdbOptions(config: Pick<KvStorageConfig, 'noSync' | 'mapSize'>)
   };
 }
 
+/**
+ * Index values as ready-made bytes. lmdb-js turns a string value into a fresh Buffer on every put;
+ * the few statuses repeat on every index entry, so they are encoded once. Stored bytes are the
+ * same UTF-8 either way, and reads (encoding 'string') still return strings.
+ */
+const VALUE_BYTES = new Map<string, Buffer>();
+function valueBytes(text: string): Buffer {
+  let bytes = VALUE_BYTES.get(text);
+  if (bytes === undefined) {
+    bytes = Buffer.from(text, 'utf8');
+    // Statuses and '' only; a bound keeps an unexpected caller from growing the map forever.
+    if (VALUE_BYTES.size < 64) VALUE_BYTES.set(text, bytes);
+  }
+  return bytes;
+}
+
+/** Positions of the digits in `YYYY-MM-DDTHH:MM:SS.sssZ`. */
+const ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+const d2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
+
+/**
+ * timeKey() read digit by digit for the canonical `YYYY-MM-DDTHH:MM:SS.sssZ` form (what
+ * `toISOString()` writes), several times faster than Date.parse; anything else — offsets, other
+ * precisions, years below 100 (Date.UTC maps them to 19xx), hour 24, out-of-range fields — goes to
+ * Date.parse, so the result is always Date.parse's.
+ */
+export function msOf(iso: string): number {
+  if (iso.length === 24 && iso.charCodeAt(23) === 90 /* Z */ && iso.charCodeAt(10) === 84 /* T */ && iso.charCodeAt(19) === 46 /* . */
+    && iso.charCodeAt(4) === 45 && iso.charCodeAt(7) === 45 && iso.charCodeAt(13) === 58 && iso.charCodeAt(16) === 58) {
+    let digits = true;
+    for (const i of ISO_DIGITS) {
+      const c = iso.charCodeAt(i);
+      if (c < 48 || c > 57) digits = false;
+    }
+    const year = d2(iso, 0) * 100 + d2(iso, 2);
+    const month = d2(iso, 5);
+    const day = d2(iso, 8);
+    const hour = d2(iso, 11);
+    const minute = d2(iso, 14);
+    const second = d2(iso, 17);
+    // Days 29–31 past a month's end roll over in Date.parse too (V8 checks 1–31 only), as in Date.UTC.
+    if (digits && year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59) {
+      return Date.UTC(year, month - 1, day, hour, minute, second, d2(iso, 20) * 10 + iso.charCodeAt(22) - 48);
+    }
+  }
+  return timeKey(iso);
+}
+
 /** Thrown inside a transaction when a conditional provenance insert finds its seq taken. */
 class SeqTaken extends Error {}
 
@@ -208,7 +256,7 @@ export class KvStorage implements Storage {
     const db = this.#open();
     if (db.doesExist(['s', session.tenant, session.id])) throw conflict('session', session.tenant, session.id);
     db.put(['s', session.tenant, session.id], text);
-    db.put(['si', session.tenant, timeKey(session.createdAt), session.id], session.status);
+    db.put(['si', session.tenant, msOf(session.createdAt), session.id], session.status);
   }
 
   async getSession(tenant: string, id: string): Promise<Session | null> {
@@ -245,7 +293,7 @@ export class KvStorage implements Storage {
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt: at };
       db.put(['s', tenant, id], serializeRecord(closed, 'session', this.maxRecordBytes));
-      db.put(['si', tenant, timeKey(closed.createdAt), id], closed.status);
+      db.put(['si', tenant, msOf(closed.createdAt), id], closed.status);
       return closed;
     });
   }
@@ -275,9 +323,11 @@ export class KvStorage implements Storage {
     // One B-tree descent for the check and the insert: noOverwrite refuses an existing id.
     const inserted = db.putSync(['t', tenant, id], text, { noOverwrite: true }) as unknown as boolean;
     if (!inserted) throw conflict('trace', tenant, id);
-    const ms = timeKey(trace.createdAt);
-    db.put(['tc', tenant, ms, id], trace.status);
-    db.put(['ts', tenant, trace.sessionId, ms, id], trace.status);
+    const ms = msOf(trace.createdAt);
+    // lmdb's typings want the database's value type; a Buffer is stored as its bytes.
+    const status = valueBytes(trace.status) as unknown as string;
+    db.put(['tc', tenant, ms, id], status);
+    db.put(['ts', tenant, trace.sessionId, ms, id], status);
     if (trace.flags.length > 0) {
       trace.flags.forEach((flag, i) => this.#putFlagRecord(tenant, flag, flagTexts[i]!));
       for (const kind of new Set(trace.flags.map((f) => f.kind))) db.put(['tf', tenant, kind, ms, id], '');
@@ -299,7 +349,7 @@ export class KvStorage implements Storage {
     const next = applyTracePatch(trace, patch);
     db.put(['t', tenant, id], serializeRecord(next, 'trace', this.maxRecordBytes));
     if (next.status !== trace.status) {
-      const ms = timeKey(trace.createdAt);
+      const ms = msOf(trace.createdAt);
       db.put(['tc', tenant, ms, id], next.status);
       db.put(['ts', tenant, trace.sessionId, ms, id], next.status);
     }
@@ -415,7 +465,7 @@ export class KvStorage implements Storage {
     const hadKind = trace.flags.some((f) => f.kind === flag.kind);
     const next: Trace = { ...trace, flags: [...trace.flags, flag] };
     db.put(['t', tenant, trace.id], serializeRecord(next, 'trace', this.maxRecordBytes));
-    if (!hadKind) db.put(['tf', tenant, flag.kind, timeKey(trace.createdAt), trace.id], '');
+    if (!hadKind) db.put(['tf', tenant, flag.kind, msOf(trace.createdAt), trace.id], '');
   }
 
   /** The flag's own record and its indexes; refuses a flag id the tenant already has. */
@@ -592,10 +642,44 @@ export class KvStorage implements Storage {
   // ── batch ────────────────────────────────────────────────────────────────────────────────────
 
   async batch(tenant: string, ops: BatchOp[]): Promise<void> {
+    if (!Array.isArray(ops) || ops.length === 0) {
+      validate.batch(tenant, ops); // refuses a bad tenant or a non-array
+      return;
+    }
+    const db = this.#open();
+    // Validation and serialisation run while lmdb-js's writer thread starts the transaction instead
+    // of before queuing it: the transaction is queued first, this thread yields one turn (lmdb kicks
+    // its writer on setImmediate), then prepares. The callback prepares too if it runs first, and a
+    // preparation that threw rethrows inside it, so a bad op still writes nothing.
+    let prepared: PreparedBatch | undefined;
+    let failure: { error: unknown } | undefined;
+    const prepare = (): PreparedBatch => {
+      if (failure) throw failure.error;
+      if (prepared) return prepared;
+      try {
+        return (prepared = this.#prepareBatch(tenant, ops));
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+    };
+    const done = db.childTransaction(() => this.#applyBatch(tenant, prepare()));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      prepare();
+    } catch {
+      // Reported by `done`: the callback rethrows it and the child transaction is rolled back.
+    }
+    await done;
+    if (!this.config.noSync) await db.flushed;
+  }
+
+  /**
+   * Validates every op and serialises (and size-checks) every record: nothing is written if one is
+   * invalid or too large. One plain loop and shared empty values: this runs for every row of bulk inserts.
+   */
+  #prepareBatch(tenant: string, ops: BatchOp[]): PreparedBatch {
     const valid = validate.batch(tenant, ops);
-    if (valid.length === 0) return;
-    // Serialise (and size-check) every record before the transaction: nothing is written if one is
-    // too large. One plain loop and shared empty values: this runs for every row of bulk inserts.
     const n = valid.length;
     const texts = new Array<string>(n);
     const flagTexts = new Array<string[]>(n);
@@ -620,21 +704,30 @@ export class KvStorage implements Storage {
         default: break;
       }
     }
-    this.#open();
-    await this.#write(() => {
-      for (let i = 0; i < valid.length; i++) {
-        const op = valid[i]!;
-        switch (op.op) {
-          case 'createSession': this.#putSession(op.session, texts[i]!); break;
-          case 'createTrace': this.#putNewTrace(op.trace, texts[i]!, flagTexts[i]!); break;
-          case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch); break;
-          case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
-          case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
-          case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
-          case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
-          case 'appendProvenance': this.#applyProvenance(tenant, op.input); break;
-        }
-      }
-    });
+    return { valid, texts, flagTexts, deltas };
   }
+
+  #applyBatch(tenant: string, { valid, texts, flagTexts, deltas }: PreparedBatch): void {
+    for (let i = 0; i < valid.length; i++) {
+      const op = valid[i]!;
+      switch (op.op) {
+        case 'createSession': this.#putSession(op.session, texts[i]!); break;
+        case 'createTrace': this.#putNewTrace(op.trace, texts[i]!, flagTexts[i]!); break;
+        case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch); break;
+        case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
+        case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
+        case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
+        case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
+        case 'appendProvenance': this.#applyProvenance(tenant, op.input); break;
+      }
+    }
+  }
+}
+
+/** A batch's validated ops and their records' JSON texts (by op index). */
+interface PreparedBatch {
+  valid: BatchOp[];
+  texts: string[];
+  flagTexts: string[][];
+  deltas: Counters[];
 }

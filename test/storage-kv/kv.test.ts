@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
 import { crashTest, multiProcessProvenance, storageConformance, makeSession, makeTrace, type StorageFixture } from 'limit-graph/testing';
 import storageKv, { KvStorage } from '../../plugins/storage-kv/index.ts';
+import { msOf } from '../../plugins/storage-kv/kv-storage.ts';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'limit-kv-'));
 
@@ -166,6 +167,60 @@ describe('storage-kv across processes', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('storage-kv batch path', () => {
+  it('reads canonical timestamps digit by digit exactly as Date.parse does, and leaves other forms to it', () => {
+    const samples = ['2024-02-29T23:59:59.999Z', '1970-01-01T00:00:00.000Z', '0100-03-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '1969-12-31T23:59:59.999Z'];
+    // Deterministic spread over 0100–9999 (a seeded LCG, not Math.random: a failure must reproduce).
+    let x = 12345;
+    for (let i = 0; i < 2000; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      samples.push(new Date(-58_000_000_000_000 + (x / 2 ** 31) * 311_000_000_000_000).toISOString());
+    }
+    for (const iso of samples) expect(msOf(iso), iso).toBe(Date.parse(iso));
+    // Years below 100 (Date.UTC would shift them to 19xx), offsets and other precisions go to Date.parse.
+    for (const iso of ['0050-06-01T00:00:00.000Z', '2024-01-01T01:00:00.000+01:00', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00.12345Z']) {
+      expect(msOf(iso), iso).toBe(Date.parse(iso));
+    }
+    // Out-of-range fields: Date.parse's verdict (NaN → LIMIT_VALIDATION, or its roll-over), never Date.UTC's.
+    for (const iso of ['2024-02-30T00:00:00.000Z', '2023-04-31T10:00:00.000Z', '2024-01-01T24:00:00.000Z']) expect(msOf(iso), iso).toBe(Date.parse(iso));
+    for (const iso of ['2024-13-01T00:00:00.000Z', '2024-00-10T00:00:00.000Z', '2024-01-32T00:00:00.000Z', '2024-01-01T23:60:00.000Z', '2024-01-01T23:00:60.000Z', '2024-01-0aT00:00:00.000Z']) {
+      expect(() => msOf(iso), iso).toThrow(/Invalid timestamp/);
+    }
+  });
+
+  it('runs concurrent batches whole: a failing one (oversized or conflicting) writes nothing, the others land', async () => {
+    const dir = tempDir();
+    const s = new KvStorage({ path: dir, noSync: true, maxRecordBytes: 2048 });
+    await s.open();
+    try {
+      const traces = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => makeTrace('t1', `${prefix}${i}`, `s${i % 3}`, Date.UTC(2024, 0, 1) + i));
+      const ops = (ts: ReturnType<typeof traces>) => ts.map((trace) => ({ op: 'createTrace' as const, trace }));
+      const big = makeTrace('t1', 'big', 's0', Date.UTC(2024, 0, 1), { metadata: { blob: 'x'.repeat(4096) } });
+      const results = await Promise.allSettled([
+        s.batch('t1', ops(traces('a', 300))),
+        s.batch('t1', [...ops(traces('b', 300)), { op: 'createTrace', trace: big }]),
+        s.batch('t1', ops(traces('c', 300))),
+        s.batch('t1', [...ops(traces('d', 300)), { op: 'createTrace', trace: makeTrace('t1', 'a0', 's0') }]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+      expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT' });
+      for (const [prefix, present] of [['a', true], ['b', false], ['c', true], ['d', false]] as const) {
+        expect(await s.getTrace('t1', `${prefix}0`) !== null, prefix).toBe(present);
+        expect(await s.getTrace('t1', `${prefix}299`) !== null, prefix).toBe(present);
+      }
+      // Index entries (stored from shared byte buffers) read back as statuses: 200 traces in s0.
+      const page = await s.listTraces('t1', { sessionId: 's0', status: 'ok', limit: 1000 });
+      expect(page.items).toHaveLength(200);
+      expect(page.items.every((t) => t.sessionId === 's0' && (t.id.startsWith('a') || t.id.startsWith('c')))).toBe(true);
+      expect((await s.listTraces('t1', { status: 'error' })).items).toEqual([]);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 export type { Storage };

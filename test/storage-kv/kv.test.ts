@@ -190,6 +190,29 @@ describe('storage-kv batch path', () => {
     }
   });
 
+  it('keeps index entries in op order: a status update after creates in one batch is what lists see', async () => {
+    const dir = tempDir();
+    const s = await openStore(dir, true);
+    try {
+      const at = Date.UTC(2024, 0, 1);
+      await s.batch('t1', [
+        { op: 'createTrace', trace: makeTrace('t1', 'tr1', 's1', at, { status: 'running' }) },
+        { op: 'createTrace', trace: makeTrace('t1', 'tr2', 's1', at + 1, { status: 'running' }) },
+        { op: 'updateTrace', id: 'tr1', patch: { status: 'ok' } },
+        { op: 'createTrace', trace: makeTrace('t1', 'tr3', 's1', at + 2, { status: 'running' }) },
+        { op: 'updateTrace', id: 'tr3', patch: { status: 'error' } },
+      ]);
+      const ids = async (q: Parameters<KvStorage['listTraces']>[1]) => (await s.listTraces('t1', q)).items.map((t) => t.id);
+      expect(await ids({ status: 'ok' })).toEqual(['tr1']);
+      expect(await ids({ sessionId: 's1', status: 'running' })).toEqual(['tr2']);
+      expect(await ids({ sessionId: 's1', status: 'error' })).toEqual(['tr3']);
+      expect(await ids({ sessionId: 's1' })).toEqual(['tr3', 'tr2', 'tr1']);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs concurrent batches whole: a failing one (oversized or conflicting) writes nothing, the others land', async () => {
     const dir = tempDir();
     const s = new KvStorage({ path: dir, noSync: true, maxRecordBytes: 2048 });

@@ -365,11 +365,13 @@ export class OrchestratorService implements Orchestrator {
     try {
       const current = await this.#storage.getTrace(trace.tenant, trace.id);
       if (current && current.status !== 'running') return;
-      await this.#storage.updateTrace(trace.tenant, trace.id, {
-        status: 'error', completedAt: now(),
-        output: current?.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
-      });
-      await this.#provenance(trace.id, trace.tenant, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } });
+      await this.#storage.batch(trace.tenant, [
+        { op: 'updateTrace', id: trace.id, patch: {
+          status: 'error', completedAt: now(),
+          output: current?.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
+        } },
+        { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } }) },
+      ]);
     } catch (salvageError) {
       this.deps.logger.error({ err: salvageError, traceId: trace.id }, 'could not record the failure of a trace');
     }

@@ -48,7 +48,11 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
       setup(ctx) {
         ctx.hooks.beforeRun.tapPromise('observer', async (r) => { seen.push('beforeRun'); return { ...r, metadata: { ...r.metadata, observed: true } }; });
         ctx.hooks.governInput.tapPromise('observer', async (f) => { seen.push('governInput'); return f; });
-        ctx.hooks.governOutput.tapPromise('observer', async (f) => { seen.push('governOutput'); return f; });
+        ctx.hooks.governOutput.tapPromise('observer', async (f, t) => {
+          seen.push('governOutput');
+          if (t.output?.stdout.includes('EXPLODE')) throw new Error('output governance fell over');
+          return f;
+        });
         ctx.hooks.afterRun.tapPromise('observer', async (t) => { seen.push(`afterRun:${t.status}`); });
         ctx.hooks.beforeMerge.tapPromise('observer', async (m) => (m.rationale === 'veto me' ? { reason: 'not today', by: 'observer' } : undefined));
       },
@@ -178,6 +182,22 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect((await orch.rejectMerge(m2.trace.id, { actor: 'bob' })).status).toBe('rejected');
     const actions = (await orch.inspectTrace(undefined, m1.trace.id)).provenance.map((e) => e.action);
     expect(actions).toEqual(['merge', 'review-requested', 'approved']);
+  });
+
+  it('moves a trace to error with a "failed" entry when governance throws mid-pipeline (run and recordTrace)', async () => {
+    const s = await orch.openSession();
+    await expect(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'EXPLODE' } })).rejects.toThrow('output governance fell over');
+    await expect(orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'x' }, output: { ok: true, stdout: 'EXPLODE', stderr: '' } })).rejects.toThrow('output governance fell over');
+    const traces = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(traces).toHaveLength(2);
+    for (const t of traces) {
+      expect(t.status).toBe('error');
+      const detail = await orch.inspectTrace(undefined, t.id);
+      expect(detail.provenance.at(-1)).toMatchObject({ action: 'failed', data: { status: 'error', message: expect.stringContaining('output governance fell over') } });
+      expect(detail.verification.verified).toBe(true);
+    }
+    // The run kept the runner's real output; only its status says it failed.
+    expect(traces.find((t) => t.runner === 'spy')?.output?.stdout).toContain('EXPLODE');
   });
 
   it('tracks an RD series and reports its knee', async () => {

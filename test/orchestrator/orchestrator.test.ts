@@ -269,4 +269,36 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     const all: Trace[] = (await orch.listTraces(undefined, { sessionId: s.id })).items;
     expect(all).toHaveLength(2);
   });
+
+  it('writes each step of its own in one batch: a recorded trace is two orchestrator transactions, a merge one', async () => {
+    const s = await orch.openSession();
+    const storage = rt.resolve('storage');
+    const writes: string[] = [];
+    const single = ['createTrace', 'updateTrace', 'appendProvenance', 'addCheckpoint', 'addFlag', 'setQuarantine', 'incrementCounters'] as const;
+    const originals = single.map((m) => [m, storage[m]] as const);
+    for (const [m, fn] of originals) (storage as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => { writes.push(m); return (fn as (...a: unknown[]) => unknown).apply(storage, args); };
+    const batch = storage.batch.bind(storage);
+    storage.batch = async (tenant, ops) => {
+      writes.push(`batch[${ops.map((o) => (o.op === 'appendProvenance' ? `prov:${o.input.action}` : o.op)).join(',')}]`);
+      // Ops inside a batch go through the single methods of this double: do not count them twice.
+      const mark = writes.length;
+      await batch(tenant, ops);
+      writes.length = mark;
+    };
+    try {
+      const rec = await orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'q' }, output: { ok: true, stdout: 'fine', stderr: '' } });
+      expect(rec.trace.status).toBe('ok');
+      // The keyword governance double writes one checkpoint per evaluation itself; the rest is ours.
+      expect(writes).toEqual([
+        'batch[createTrace,prov:created]', 'addCheckpoint', 'addCheckpoint', 'batch[updateTrace,prov:completed]',
+      ]);
+      expect(rec.checkpoints.map((c) => c.label)).toEqual(['governance:input', 'governance:output']);
+      writes.length = 0;
+      await orch.merge({ parentIds: [rec.trace.id], rationale: 'one' });
+      expect(writes).toEqual(['batch[createTrace,prov:merge,addCheckpoint,updateTrace,prov:completed]']);
+    } finally {
+      for (const [m, fn] of originals) (storage as unknown as Record<string, unknown>)[m] = fn;
+      storage.batch = batch;
+    }
+  });
 });

@@ -22,3 +22,4 @@ export * from './model/index.ts';
 export { GENESIS_HASH, hashProvenance, nextProvenanceEntry, verifyProvenanceChain } from './model/provenance.ts';
 export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
+export * from './rd-tools.ts';

@@ -2,17 +2,15 @@
  * knee-kneedle: the knee of a curve by Kneedle (Satopää et al. 2011), offline or online, for the
  * four convex/concave × increasing/decreasing shapes. Provides `knee:kneedle`. See README.md.
  */
-import { definePlugin, LimitError, type KneeDetector } from 'limit-graph';
+import { definePlugin, LimitError, registerKneeCommands, type CurveInput, type KneeDetector } from 'limit-graph';
 import type { z } from 'zod';
 import { type KneedleOptions, type KneedleResult, kneedle } from './kneedle.ts';
 import { KneeKneedleCallOptions, KneeKneedleOptions } from './options.ts';
-import type { CurveInput } from './points.ts';
-import { registerKneeCommands } from './cli.ts';
 
 export { kneedle } from './kneedle.ts';
-export { renderRdSvg } from './plot.ts';
+export { renderRdCurveSvg as renderRdSvg } from 'limit-graph';
 export type { KneedleOptions, KneedleResult, CurveShape, CurveDirection } from './kneedle.ts';
-export type { CurveInput } from './points.ts';
+export type { CurveInput } from 'limit-graph';
 export { KneeKneedleOptions } from './options.ts';
 
 /** The `knee:kneedle` service. `index` is in the caller's point order, null when there is no knee. */
@@ -65,7 +63,17 @@ export const kneeKneedlePlugin = definePlugin({
   options: KneeKneedleOptions,
   setup(ctx, options) {
     ctx.provide('knee:kneedle', createKneedleService(options));
-    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerKneeCommands(registry));
+    // The file's shape hints (`curve`, `direction`) go through the call-option check like any other.
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) =>
+      registerKneeCommands(registry, {
+        method: 'kneedle',
+        callOptions: (flags, curve) => ({
+          ...(flags.online ? { online: true } : {}),
+          ...(curve.curve ? { curve: curve.curve } : {}),
+          ...(curve.direction ? { direction: curve.direction } : {}),
+        }),
+      }),
+    );
   },
 });
 

@@ -14,8 +14,8 @@
  * Offline = the first knee, online = the last. No maximum or no knee → null; fewer than 3 points
  * or a straight line (constant y included) → null.
  */
-import { invalid } from './errors.ts';
-import { type CurveInput, isStraightLine, minMax, sortCurve } from './points.ts';
+import { invalid, PLUGIN } from './errors.ts';
+import { type CurveInput, isStraightLine, minMax, sortCurve } from 'limit-graph';
 
 export type CurveShape = 'convex' | 'concave';
 export type CurveDirection = 'decreasing' | 'increasing';
@@ -56,7 +56,7 @@ export function kneedle(curve: CurveInput, options: KneedleOptions = {}): Kneedl
   if (direction !== 'decreasing' && direction !== 'increasing') {
     throw invalid('direction', `must be 'decreasing' or 'increasing', got ${String(direction)}`);
   }
-  const sorted = sortCurve(curve);
+  const sorted = sortCurve(curve, { plugin: PLUGIN });
   const n = sorted.x.length;
   const order = Array.from(sorted.order);
   const empty: KneedleResult = {

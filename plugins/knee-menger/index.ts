@@ -2,17 +2,15 @@
  * knee-menger: the knee of a curve as its point of largest Menger curvature (raw or min–max
  * normalised coordinates). Provides `knee:menger`. See README.md.
  */
-import { definePlugin, LimitError, type KneeDetector } from 'limit-graph';
+import { definePlugin, LimitError, registerKneeCommands, type CurveInput, type KneeDetector } from 'limit-graph';
 import type { z } from 'zod';
 import { type MengerResult, mengerKnee } from './menger.ts';
 import { KneeMengerOptions } from './options.ts';
-import type { CurveInput } from './points.ts';
-import { registerKneeCommands } from './cli.ts';
 
 export { mengerCurvature, mengerKnee } from './menger.ts';
-export { renderRdSvg } from './plot.ts';
+export { renderRdCurveSvg as renderRdSvg } from 'limit-graph';
 export type { MengerOptions, MengerResult } from './menger.ts';
-export type { CurveInput } from './points.ts';
+export type { CurveInput } from 'limit-graph';
 export { KneeMengerOptions } from './options.ts';
 
 /** The `knee:menger` service. `index` is in the caller's point order, null when there is no knee. */
@@ -63,7 +61,12 @@ export const kneeMengerPlugin = definePlugin({
   options: KneeMengerOptions,
   setup(ctx, options) {
     ctx.provide('knee:menger', createMengerService(options));
-    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerKneeCommands(registry));
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) =>
+      registerKneeCommands(registry, {
+        method: 'menger',
+        callOptions: (flags) => (flags.normalize === undefined ? {} : { normalize: flags.normalize }),
+      }),
+    );
   },
 });
 

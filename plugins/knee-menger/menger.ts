@@ -11,7 +11,7 @@
  * `normalize` (default false: raw coordinates) min–max scales each axis to [0, 1] first; raw
  * curvature depends on the units of x and y, the normalised one does not.
  */
-import { type CurveInput, isStraightLine, minMax, sortCurve } from './points.ts';
+import { type CurveInput, isStraightLine, minMax, sortCurve } from 'limit-graph';
 
 export interface MengerOptions {
   normalize?: boolean;
@@ -56,7 +56,7 @@ export function mengerCurvature(ax: number, ay: number, bx: number, by: number, 
 }
 
 export function mengerKnee(curve: CurveInput, options: MengerOptions = {}): MengerResult {
-  const sorted = sortCurve(curve);
+  const sorted = sortCurve(curve, { plugin: 'knee-menger' });
   const normalized = options.normalize ?? false;
   const x = normalized ? minMax(sorted.x) : sorted.x;
   const y = normalized ? minMax(sorted.y) : sorted.y;

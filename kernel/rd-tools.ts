@@ -1,0 +1,394 @@
+/**
+ * Rate–distortion tooling every knee-detector author needs, so that all detectors read curves,
+ * draw them and answer `limit rd knee` / `limit rd plot` the same way. Detectors import these from
+ * `limit-graph`; nothing here knows how a knee is found — the CLI looks the detector up as
+ * `knee:<method>` in the container.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { KneeDetector } from './contracts/rd.ts';
+import { LimitError } from './errors.ts';
+import type { CommandRegistry } from './hooks.ts';
+import type { Runtime } from './runtime.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Curve input
+
+export type CurveInput =
+  | { x: ArrayLike<number>; y: ArrayLike<number> }
+  | readonly { x: number; y: number }[]
+  /** RD points: rate on the x axis, distortion on the y axis. */
+  | readonly { rate: number; distortion: number }[];
+
+export interface SortedCurve {
+  x: Float64Array;
+  y: Float64Array;
+  /** order[k] = index in the caller's input of the k-th point after sorting by x. */
+  order: Int32Array;
+}
+
+/** LIMIT_RD_INVALID_INPUT, message "<field>: <what is wrong>", naming the plugin when given. */
+function invalidCurve(field: string, message: string, plugin: string | undefined): LimitError {
+  return new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, { plugin, details: { field } });
+}
+
+/**
+ * x/y arrays or a list of points (`{ x, y }` or RD points `{ rate, distortion }`), validated, then
+ * sorted by x with a stable sort. Points with equal x keep the order in which they were given and
+ * are all kept (no averaging, no de-duplication); `order` maps back to the caller's indices so
+ * results can be reported in the caller's original order. Errors name the field (and index) that
+ * was wrong and, when `plugin` is given, the detector that rejected it.
+ */
+export function sortCurve(input: CurveInput, options: { plugin?: string } = {}): SortedCurve {
+  const { plugin } = options;
+  const finite = (v: unknown, field: string): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidCurve(field, `must be a finite number, got ${String(v)}`, plugin);
+    return v;
+  };
+  let xs: number[];
+  let ys: number[];
+  if (Array.isArray(input)) {
+    xs = [];
+    ys = [];
+    input.forEach((pt: unknown, i: number) => {
+      if (pt === null || typeof pt !== 'object') throw invalidCurve(`points[${i}]`, 'expected { x, y } or { rate, distortion }', plugin);
+      const o = pt as Record<string, unknown>;
+      if ('rate' in o || 'distortion' in o) {
+        xs.push(finite(o.rate, `points[${i}].rate`));
+        ys.push(finite(o.distortion, `points[${i}].distortion`));
+      } else {
+        xs.push(finite(o.x, `points[${i}].x`));
+        ys.push(finite(o.y, `points[${i}].y`));
+      }
+    });
+  } else {
+    if (input === null || typeof input !== 'object') throw invalidCurve('curve', 'expected { x, y } or a list of points', plugin);
+    const { x, y } = input as { x: ArrayLike<number>; y: ArrayLike<number> };
+    if (!x || typeof x.length !== 'number') throw invalidCurve('x', 'must be an array of numbers', plugin);
+    if (!y || typeof y.length !== 'number') throw invalidCurve('y', 'must be an array of numbers', plugin);
+    if (x.length !== y.length) throw invalidCurve('y', `has ${y.length} values but x has ${x.length}`, plugin);
+    xs = Array.from({ length: x.length }, (_, i) => finite(x[i], `x[${i}]`));
+    ys = Array.from({ length: y.length }, (_, i) => finite(y[i], `y[${i}]`));
+  }
+  const idx = xs.map((_, i) => i);
+  // Array.prototype.sort is stable: equal x keep their input order.
+  idx.sort((a, b) => xs[a]! - xs[b]!);
+  return {
+    x: Float64Array.from(idx, (i) => xs[i]!),
+    y: Float64Array.from(idx, (i) => ys[i]!),
+    order: Int32Array.from(idx),
+  };
+}
+
+/** (v − min)/(max − min); an axis with max = min becomes all zeros. */
+export function minMax(v: Float64Array): Float64Array {
+  let mn = Infinity;
+  let mx = -Infinity;
+  for (const t of v) {
+    if (t < mn) mn = t;
+    if (t > mx) mx = t;
+  }
+  const out = new Float64Array(v.length);
+  const span = mx - mn;
+  if (!(span > 0)) return out;
+  for (let i = 0; i < v.length; i++) out[i] = (v[i]! - mn) / span;
+  return out;
+}
+
+/**
+ * True when every point lies within 1e-12 of the chord from the first to the last point, both
+ * axes min–max scaled (a constant axis scales to 0): such a curve has no knee.
+ */
+export function isStraightLine(x: Float64Array, y: Float64Array): boolean {
+  const n = x.length;
+  if (n < 3) return true;
+  const xn = minMax(x);
+  const yn = minMax(y);
+  const cx = xn[n - 1]! - xn[0]!;
+  const cy = yn[n - 1]! - yn[0]!;
+  const len = Math.hypot(cx, cy);
+  for (let i = 1; i < n - 1; i++) {
+    const dx = xn[i]! - xn[0]!;
+    const dy = yn[i]! - yn[0]!;
+    const dist = len > 0 ? Math.abs(dx * cy - dy * cx) / len : Math.hypot(dx, dy);
+    if (dist > 1e-12) return false;
+  }
+  return true;
+}
+
+/** A curve as read from a file by `readCurve`. Shape hints (`curve`, `direction`) pass through unchecked. */
+export interface CurveFile {
+  x: number[];
+  y: number[];
+  name?: string;
+  curve?: string;
+  direction?: string;
+}
+
+function badFile(message: string, file: string): LimitError {
+  return new LimitError('LIMIT_RD_INVALID_INPUT', `${file}: ${message}`, { details: { file } });
+}
+
+/**
+ * `{ x: [...], y: [...] }` (with optional `id`, `curve`, `direction`), a list of `{ rate, distortion }`
+ * / `{ x, y }` points, or an RD series `{ name?, points }`; `file` names the source in errors. Point
+ * values are checked to be numbers here; finiteness and order are the detector's (`sortCurve`).
+ */
+export function parseCurve(data: unknown, file: string): CurveFile {
+  const fromPoints = (pts: unknown[], name?: string): CurveFile => {
+    const x: number[] = [];
+    const y: number[] = [];
+    pts.forEach((p, i) => {
+      const o = (p ?? {}) as Record<string, unknown>;
+      const px = o.rate ?? o.x;
+      const py = o.distortion ?? o.y;
+      if (typeof px !== 'number' || typeof py !== 'number') throw badFile(`point ${i} needs numeric rate/distortion (or x/y)`, file);
+      x.push(px);
+      y.push(py);
+    });
+    return { x, y, ...(name ? { name } : {}) };
+  };
+  if (Array.isArray(data)) return fromPoints(data);
+  if (data && typeof data === 'object') {
+    const o = data as Record<string, unknown>;
+    if (Array.isArray(o.x) && Array.isArray(o.y)) {
+      return {
+        x: o.x as number[],
+        y: o.y as number[],
+        ...(typeof o.id === 'string' ? { name: o.id } : {}),
+        ...(typeof o.curve === 'string' ? { curve: o.curve } : {}),
+        ...(typeof o.direction === 'string' ? { direction: o.direction } : {}),
+      };
+    }
+    if (Array.isArray(o.points)) return fromPoints(o.points, typeof o.name === 'string' ? o.name : undefined);
+  }
+  throw badFile('expected { x, y }, a list of { rate, distortion } points, or an RD series { points }', file);
+}
+
+/** Reads and parses a curve file (see `parseCurve`): LIMIT_NOT_FOUND when unreadable, LIMIT_RD_INVALID_INPUT when malformed. */
+export async function readCurve(file: string): Promise<CurveFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new LimitError('LIMIT_NOT_FOUND', `Cannot read ${file}`, { cause: error, details: { file } });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text) as unknown;
+  } catch {
+    throw badFile('is not valid JSON', file);
+  }
+  return parseCurve(data, file);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVG plot
+
+export interface PlotPoint {
+  x: number;
+  y: number;
+}
+
+export interface PlotOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  /** Index into `points` of the knee, or null. */
+  knee?: number | null;
+  kneeLabel?: string;
+  width?: number;
+  height?: number;
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** Round tick positions covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
+function ticks(lo: number, hi: number, target = 6): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / target;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e5 || a < 1e-3 ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+}
+
+/**
+ * An RD curve as a standalone SVG: points joined in rate order, axes with round ticks, the knee
+ * ringed and labelled. No dependencies; the output opens in any browser.
+ */
+export function renderRdCurveSvg(points: readonly PlotPoint[], options: PlotOptions = {}): string {
+  const W = options.width ?? 720;
+  const H = options.height ?? 440;
+  const m = { left: 72, right: 24, top: 48, bottom: 56 };
+  const order = points.map((_, i) => i).sort((a, b) => points[a]!.x - points[b]!.x);
+  const xs = points.map((p) => p.x);
+  const ys = points.map((p) => p.y);
+  let x0 = Math.min(...xs);
+  let x1 = Math.max(...xs);
+  let y0 = Math.min(0, ...ys);
+  let y1 = Math.max(...ys);
+  if (!(x1 > x0)) {
+    x0 -= 1;
+    x1 += 1;
+  }
+  if (!(y1 > y0)) {
+    y0 -= 1;
+    y1 += 1;
+  }
+  const padY = (y1 - y0) * 0.05;
+  y1 += padY;
+  const sx = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
+  const sy = (y: number): number => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
+  const f = (v: number): string => v.toFixed(2);
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  if (options.title) parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`);
+  // Grid and ticks.
+  for (const t of ticks(x0, x1)) {
+    parts.push(`<line x1="${f(sx(t))}" y1="${m.top}" x2="${f(sx(t))}" y2="${H - m.bottom}" stroke="#eee"/>`);
+    parts.push(`<text x="${f(sx(t))}" y="${H - m.bottom + 18}" text-anchor="middle" fill="#444">${fmt(t)}</text>`);
+  }
+  for (const t of ticks(y0, y1)) {
+    parts.push(`<line x1="${m.left}" y1="${f(sy(t))}" x2="${W - m.right}" y2="${f(sy(t))}" stroke="#eee"/>`);
+    parts.push(`<text x="${m.left - 8}" y="${f(sy(t) + 4)}" text-anchor="end" fill="#444">${fmt(t)}</text>`);
+  }
+  parts.push(`<line x1="${m.left}" y1="${H - m.bottom}" x2="${W - m.right}" y2="${H - m.bottom}" stroke="#333"/>`);
+  parts.push(`<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${H - m.bottom}" stroke="#333"/>`);
+  parts.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 14}" text-anchor="middle">${escapeXml(options.xLabel ?? 'rate')}</text>`);
+  parts.push(`<text transform="translate(18 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel ?? 'distortion')}</text>`);
+  // Curve and points.
+  if (order.length > 1) {
+    parts.push(`<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="${order.map((i) => `${f(sx(points[i]!.x))},${f(sy(points[i]!.y))}`).join(' ')}"/>`);
+  }
+  for (const i of order) parts.push(`<circle cx="${f(sx(points[i]!.x))}" cy="${f(sy(points[i]!.y))}" r="3.5" fill="#1f77b4"><title>${fmt(points[i]!.x)}, ${fmt(points[i]!.y)}</title></circle>`);
+  const k = options.knee;
+  if (k !== undefined && k !== null && points[k]) {
+    const px = sx(points[k].x);
+    const py = sy(points[k].y);
+    parts.push(`<line x1="${f(px)}" y1="${m.top}" x2="${f(px)}" y2="${H - m.bottom}" stroke="#d62728" stroke-dasharray="5,4"/>`);
+    parts.push(`<circle cx="${f(px)}" cy="${f(py)}" r="8" fill="none" stroke="#d62728" stroke-width="2.5"/>`);
+    const label = options.kneeLabel ?? `knee: rate ${fmt(points[k].x)}, distortion ${fmt(points[k].y)}`;
+    const right = px < W * 0.6;
+    parts.push(`<text x="${f(px + (right ? 12 : -12))}" y="${f(Math.max(m.top + 14, py - 12))}" text-anchor="${right ? 'start' : 'end'}" fill="#d62728">${escapeXml(label)}</text>`);
+  } else {
+    parts.push(`<text x="${W - m.right}" y="${m.top - 8}" text-anchor="end" fill="#888">no knee</text>`);
+  }
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `limit rd knee` / `limit rd plot`
+
+/** The shared `rd` command group: whichever RD plugin asks first creates it, the others reuse it. */
+export function rdCommandGroup(program: Command): Command {
+  const existing = program.commands.find((c) => c.name() === 'rd');
+  return existing ?? program.command('rd').description('rate–distortion: FGW distortion, rates, knees and plots');
+}
+
+/** The flags of `limit rd knee` (and `limit rd plot`). */
+export interface KneeCliFlags {
+  input: string;
+  method?: string;
+  normalize?: boolean;
+  online?: boolean;
+  json?: boolean;
+}
+
+/** How one detector takes its per-call options from the CLI's flags and the curve file. */
+export interface KneeCliMethod {
+  /** The detector's name: `--method <method>` resolves `knee:<method>`. */
+  method: string;
+  callOptions(flags: KneeCliFlags, curve: CurveFile): Record<string, unknown>;
+}
+
+// Per program, because the commands are registered once but every knee plugin brings its own mapping.
+const cliMethods = new WeakMap<Command, Map<string, KneeCliMethod>>();
+
+/** Preferred when no --method is given and several detectors are loaded (kneedle is made for RD curves). */
+const PREFERRED = ['kneedle', 'menger'];
+
+function pickDetector(rt: Runtime, method: string | undefined): { name: string; detector: KneeDetector } {
+  const available = rt.keys('knee:').map((k) => k.slice(5));
+  const name = method ?? PREFERRED.find((m) => available.includes(m)) ?? available[0];
+  if (!name || !available.includes(name)) {
+    throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No knee detector "${method ?? '*'}" is loaded; available: ${available.join(', ') || 'none'}`, {
+      details: { key: `knee:${method ?? '*'}` },
+      fix: 'Enable knee-kneedle or knee-menger in limit.config.ts.',
+    });
+  }
+  return { name, detector: rt.resolve(`knee:${name}`) };
+}
+
+function detect(rt: Runtime, methods: Map<string, KneeCliMethod>, curve: CurveFile, flags: KneeCliFlags): { method: string; index: number | null } {
+  const { name, detector } = pickDetector(rt, flags.method);
+  const options = methods.get(name)?.callOptions(flags, curve) ?? {};
+  const points = curve.x.map((x, i) => ({ x, y: curve.y[i]! }));
+  return { method: name, index: detector.detect(points, options).index };
+}
+
+/**
+ * Adds `limit rd knee` and `limit rd plot` to the shared `rd` group, once per program however many
+ * knee plugins call it (each from its `cliCommands` tap), and records how `method` maps CLI flags
+ * to its call options. The detector is resolved from the container when a command runs.
+ */
+export function registerKneeCommands(registry: CommandRegistry, method?: KneeCliMethod): void {
+  const rd = rdCommandGroup(registry.program);
+  let methods = cliMethods.get(registry.program);
+  if (!methods) cliMethods.set(registry.program, (methods = new Map()));
+  if (method) methods.set(method.method, method);
+  const known = methods;
+  if (!rd.commands.some((c) => c.name() === 'knee')) {
+    rd.command('knee')
+      .description('knee of a curve: { x, y }, a list of { rate, distortion } points or an RD series')
+      .requiredOption('--input <file>', 'curve JSON')
+      .option('--method <name>', 'kneedle or menger (default: kneedle when loaded)')
+      .option('--normalize', 'menger: min–max scale both axes first')
+      .option('--online', 'kneedle: report the last knee instead of the first')
+      .option('--json', 'print { index, method, point } as one JSON document')
+      .action(async (flags: KneeCliFlags) => {
+        const curve = await readCurve(flags.input);
+        const rt = await registry.runtime();
+        const { method: used, index } = detect(rt, known, curve, flags);
+        const point = index === null ? null : { x: curve.x[index]!, y: curve.y[index]! };
+        if (flags.json) registry.printJson({ index, method: used, point });
+        else registry.print(index === null ? `no knee (${used})` : `knee at index ${index}: x = ${point!.x}, y = ${point!.y} (${used})`);
+      });
+  }
+  if (!rd.commands.some((c) => c.name() === 'plot')) {
+    rd.command('plot')
+      .description('draw an RD curve as SVG with its knee marked')
+      .requiredOption('--input <file>', 'RD series JSON ({ points }), a list of { rate, distortion }, or { x, y }')
+      .requiredOption('--out <file>', 'SVG file to write')
+      .option('--method <name>', 'knee detector: kneedle or menger (default: kneedle when loaded)')
+      .option('--normalize', 'menger: min–max scale both axes first')
+      .option('--title <text>', 'title (default: the series name)')
+      .option('--json', 'print { out, index, method } as one JSON document')
+      .action(async (flags: KneeCliFlags & { out: string; title?: string }) => {
+        const curve = await readCurve(flags.input);
+        const rt = await registry.runtime();
+        let knee: { method: string; index: number | null } = { method: 'none', index: null };
+        if (rt.keys('knee:').length > 0 || flags.method) knee = detect(rt, known, curve, flags);
+        const svg = renderRdCurveSvg(
+          curve.x.map((x, i) => ({ x, y: curve.y[i]! })),
+          { title: flags.title ?? curve.name ?? 'rate–distortion', knee: knee.index },
+        );
+        await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
+        await writeFile(flags.out, svg);
+        if (flags.json) registry.printJson({ out: flags.out, index: knee.index, method: knee.method });
+        else registry.print(`wrote ${flags.out}${knee.index === null ? ' (no knee)' : ` (knee at index ${knee.index}, ${knee.method})`}`);
+      });
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The kernel's RD tooling (`limit-graph`: sortCurve, readCurve, renderRdCurveSvg,
+ * registerKneeCommands) as the knee plugins use it: one `rd knee` / `rd plot` however many knee
+ * plugins register, in whichever order, next to rd-fgw's `rd fgw` in one shared `rd` group.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, readCurve, registerKneeCommands, renderRdCurveSvg, sortCurve, type CommandRegistry, type Plugin, type Runtime } from 'limit-graph';
+import kneeKneedle from '../../plugins/knee-kneedle/index.ts';
+import kneeMenger from '../../plugins/knee-menger/index.ts';
+import rdFgw from '../../plugins/rd-fgw/index.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'limit-rd-tools-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, value: unknown): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, typeof value === 'string' ? value : JSON.stringify(value));
+  return p;
+}
+
+/** A CLI program as `limit` builds it: every plugin's cliCommands tap, then the arguments. */
+async function cli(plugins: Plugin[]): Promise<{ program: Command; rt: Runtime; run(args: string[]): Promise<unknown[]> }> {
+  const rt = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, plugins });
+  const program = new Command('limit').exitOverride();
+  const printed: unknown[] = [];
+  const registry: CommandRegistry = { program, runtime: async () => rt, printJson: (v) => void printed.push(v), print: (t) => void printed.push(t) };
+  rt.hooks.cliCommands.call(registry);
+  return {
+    program,
+    rt,
+    run: async (args) => {
+      printed.length = 0;
+      await program.parseAsync(['node', 'limit', ...args]);
+      return [...printed];
+    },
+  };
+}
+
+const names = (c: Command) => c.commands.map((x) => x.name());
+
+describe('registerKneeCommands', () => {
+  it('one rd group and one knee/plot command, whichever plugin registers first', async () => {
+    for (const order of [
+      [kneeMenger(), rdFgw(), kneeKneedle()],
+      [rdFgw(), kneeKneedle(), kneeMenger()],
+      [kneeKneedle(), kneeMenger(), rdFgw()],
+    ]) {
+      const { program, rt } = await cli(order as Plugin[]);
+      expect(names(program).filter((n) => n === 'rd')).toHaveLength(1);
+      const rd = program.commands.find((c) => c.name() === 'rd')!;
+      expect(names(rd).sort()).toEqual(['fgw', 'knee', 'plot']);
+      await rt.close();
+    }
+  });
+
+  it('registering again on the same program adds nothing', () => {
+    const program = new Command('limit');
+    const registry: CommandRegistry = { program, runtime: () => Promise.reject(new Error('not booted')), printJson: () => {}, print: () => {} };
+    registerKneeCommands(registry);
+    registerKneeCommands(registry, { method: 'x', callOptions: () => ({}) });
+    expect(names(program)).toEqual(['rd']);
+    expect(names(program.commands[0]!)).toEqual(['knee', 'plot']);
+  });
+
+  it("--method dispatches to knee:<method> with that detector's own flags", async () => {
+    // x spans 0..100, y 0..1: raw and normalised Menger curvature pick different points.
+    const curve = file('scaled.json', { x: [0, 10, 20, 60, 100], y: [1, 0.4, 0.2, 0.1, 0.05] });
+    const { rt, run } = await cli([kneeMenger(), kneeKneedle()]);
+    const raw = (await run(['rd', 'knee', '--input', curve, '--method', 'menger', '--json']))[0] as { index: number; method: string };
+    const norm = (await run(['rd', 'knee', '--input', curve, '--method', 'menger', '--normalize', '--json']))[0] as { index: number; method: string };
+    const direct = rt.resolve('knee:menger');
+    expect(raw).toMatchObject({ method: 'menger', index: direct.detect([0, 10, 20, 60, 100].map((x, i) => ({ x, y: [1, 0.4, 0.2, 0.1, 0.05][i]! }))).index });
+    expect(norm.index).toBe(direct.detect([0, 10, 20, 60, 100].map((x, i) => ({ x, y: [1, 0.4, 0.2, 0.1, 0.05][i]! })), { normalize: true }).index);
+    expect(raw.index).not.toBe(norm.index);
+    // Default: kneedle when loaded; a shape hint in the file reaches its option check.
+    expect(((await run(['rd', 'knee', '--input', curve, '--json']))[0] as { method: string }).method).toBe('kneedle');
+    const wavy = file('wavy.json', { x: [0, 1, 2, 3], y: [3, 1, 0.5, 0.4], curve: 'wavy' });
+    await expect(run(['rd', 'knee', '--input', wavy, '--json'])).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', plugin: 'knee-kneedle' });
+    await expect(run(['rd', 'knee', '--input', curve, '--method', 'elbow', '--json'])).rejects.toMatchObject({ code: 'LIMIT_SERVICE_NOT_FOUND' });
+    await rt.close();
+  });
+
+  it('plot writes the SVG with the knee the detector found', async () => {
+    const distortion = [10, 3, 1.2, 1.1, 1];
+    const series = file('series.json', { name: 'refine', points: distortion.map((d, step) => ({ step, rate: step + 1, distortion: d })) });
+    const out = path.join(dir, 'sub', 'curve.svg');
+    const { rt, run } = await cli([kneeMenger()]);
+    const [doc] = await run(['rd', 'plot', '--input', series, '--out', out, '--json']);
+    const expected = rt.resolve('knee:menger').detect(distortion.map((y, i) => ({ x: i + 1, y }))).index!;
+    expect(expected).not.toBeNull();
+    expect(doc).toEqual({ out, method: 'menger', index: expected });
+    const svg = readFileSync(out, 'utf8');
+    expect(svg).toContain('<title>');
+    expect(svg).toContain(`knee: rate ${expected + 1}, distortion ${distortion[expected]}`);
+    expect(svg).toContain('>refine</text>');
+    await rt.close();
+  });
+});
+
+describe('curve input', () => {
+  it('readCurve: the three accepted shapes, and clear errors', async () => {
+    expect(await readCurve(file('xy.json', { id: 'c1', x: [1, 2], y: [3, 4], direction: 'increasing' }))).toEqual({ x: [1, 2], y: [3, 4], name: 'c1', direction: 'increasing' });
+    expect(await readCurve(file('pts.json', [{ rate: 1, distortion: 2 }, { x: 3, y: 4 }]))).toEqual({ x: [1, 3], y: [2, 4] });
+    expect(await readCurve(file('series2.json', { name: 's', points: [{ rate: 1, distortion: 2 }] }))).toEqual({ x: [1], y: [2], name: 's' });
+    await expect(readCurve(file('bad.json', '{ nope'))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining('is not valid JSON') });
+    await expect(readCurve(file('pt.json', [{ rate: 'a', distortion: 1 }]))).rejects.toMatchObject({ message: expect.stringContaining('point 0 needs numeric') });
+    await expect(readCurve(path.join(dir, 'missing.json'))).rejects.toMatchObject({ code: 'LIMIT_NOT_FOUND' });
+  });
+
+  it('sortCurve: stable for duplicate x, maps back to input order, names the plugin in errors', () => {
+    const s = sortCurve([{ x: 2, y: 1 }, { x: 1, y: 5 }, { x: 2, y: 0 }, { rate: 0, distortion: 9 }] as never);
+    expect([...s.x]).toEqual([0, 1, 2, 2]);
+    expect([...s.y]).toEqual([9, 5, 1, 0]);
+    expect([...s.order]).toEqual([3, 1, 0, 2]);
+    expect(() => sortCurve({ x: [1, 2], y: [1] }, { plugin: 'knee-x' })).toThrow(expect.objectContaining({ code: 'LIMIT_RD_INVALID_INPUT', plugin: 'knee-x', message: 'y: has 1 values but x has 2' }));
+    expect(() => sortCurve([{ x: 1, y: Number.NaN }])).toThrow(expect.objectContaining({ message: 'points[0].y: must be a finite number, got NaN' }));
+  });
+
+  it('renderRdCurveSvg: "no knee" when there is none, text escaped', () => {
+    const svg = renderRdCurveSvg([{ x: 0, y: 1 }, { x: 1, y: 0 }], { title: 'a < b & c' });
+    expect(svg).toContain('no knee');
+    expect(svg).toContain('a &lt; b &amp; c');
+  });
+});

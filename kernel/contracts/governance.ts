@@ -10,6 +10,28 @@ export interface ViewToken {
 }
 
 /**
+ * What every match of a pattern contains, declared so that a view can tell when the pattern cannot
+ * match (`TextView.mayMatch`): a rule then skips its regex scan. Entries are lower case; the pattern
+ * may match where any one of them is present.
+ *
+ * Soundness is the declaring rule's duty. A `words` entry is a run of ASCII letters/digits that
+ * every match contains with a non-alphanumeric character (or the text's edge) on both sides — `\b`,
+ * `\s`, `.`, `/`, `(` … in the pattern. A `prefixes` entry needs that boundary only before the run
+ * (a word of the text starts with it), a `suffixes` entry only after it. `substrings` are for
+ * punctuation a match contains (`<!--`, `[`), looked up in the view's `lower` as they are.
+ * Views compile each triggers object once, by identity: declare them as module constants.
+ */
+export interface PatternTriggers {
+  /** Two or more of `a-z0-9` each. */
+  words: readonly string[];
+  /** Two or more of `a-z0-9` each. */
+  prefixes?: readonly string[];
+  /** Two or more of `a-z0-9` each. */
+  suffixes?: readonly string[];
+  substrings?: readonly string[];
+}
+
+/**
  * One reading of a subject's text. The engine builds them once per subject so that every rule sees
  * the same normalisation: `raw` (as written), `normalized` (NFKC, zero-width and homoglyph removal,
  * leetspeak folded) and `decoded:<codec>` (base64 / hex / rot13 payloads found in the text).
@@ -27,6 +49,14 @@ export interface TextView {
    * within `window` words: the cheap, backtracking-free way to match "verb near target".
    */
   near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered?: boolean): { start: number; end: number }[];
+  /**
+   * False only when a pattern with these triggers cannot match `text`: no word of the view, nor a
+   * part of one between apostrophes (regex word boundaries fall there, token boundaries do not), is
+   * a trigger word or starts with a prefix or ends with a suffix, and `lower` holds no substring.
+   * Always true when `text` has non-ASCII characters: its words follow Unicode letters, while regex
+   * word boundaries follow ASCII ones. Throws LIMIT_RULE_INVALID for malformed triggers.
+   */
+  mayMatch(triggers: PatternTriggers): boolean;
 }
 
 /** What a rule looks at: the text of one surface of a trace. */

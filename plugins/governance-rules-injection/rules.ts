@@ -4,7 +4,7 @@
  * e-mails, documents). Matching is by structure: a verb near its target, an imperative line inside
  * a document, a tag where a user cannot legitimately write one.
  */
-import { LimitError, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
+import type { Finding, GovernanceRule, PatternTriggers, RuleSubject, TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -18,134 +18,12 @@ const finding = (subject: RuleSubject, ruleId: string, severity: number, reason:
 });
 
 /**
- * Trigger words: each pattern names words that every one of its matches contains, and runs only on
- * views that have one of them. One pass over the view's tokens decides for every pattern of the
- * pack, instead of one regex scan of the text per pattern; most texts trigger none.
- *
- * Why it is sound: a trigger word is a run of ASCII letters/digits that every match contains with a
- * non-alphanumeric character (or the text's edge) on both sides — `\b`, `\s`, `.`, `/`, `(` … in the
- * pattern. On an ASCII text such a run is a part of a token of the view (tokens are split at
- * apostrophes here, since the tokenizer keeps them). A `prefixes` entry needs the boundary only
- * before it (the run starts with it), a `suffixes` entry only after it; `substrings` are for
- * punctuation, looked up in the lower-cased text. Texts with other characters are not gated: there
- * tokens follow Unicode letters while regex word boundaries follow ASCII ones.
+ * Each pattern below declares what every one of its matches contains (PatternTriggers, where the
+ * rules for declaring them are) and runs only on views that may hold it: most texts trigger none.
+ * A subject built by hand (no view, or a view of another text) is scanned as it is.
  */
-interface Triggers {
-  words: readonly string[];
-  prefixes?: readonly string[];
-  suffixes?: readonly string[];
-  substrings?: readonly string[];
-}
-
-/** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
-const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
-
-/**
- * A 16-bit hash of a word's first and last characters and length: a table of the trigger words'
- * shapes rejects most other tokens before the Map lookup hashes them.
- */
-function shapeOf(word: string): number {
-  return shapeFrom(word.charCodeAt(0), word.charCodeAt(word.length - 1), word.length);
-}
-
-function shapeFrom(first: number, last: number, length: number): number {
-  return ((first * 127 + last) * 32 + length) & 0xffff;
-}
-
-/** Two characters as a 10-bit key (prefix and suffix tables). */
-const pairOf = (a: number, b: number): number => ((a * 31) ^ b) & 1023;
-
-class TriggerGate {
-  readonly #bitsOf = new Map<string, number>();
-  /** Non-zero at the shape of each trigger word: other tokens skip the lookup. */
-  readonly #shapes = new Uint8Array(1 << 16);
-  readonly #prefixes: { text: string; bit: number }[] = [];
-  readonly #suffixes: { text: string; bit: number }[] = [];
-  /** Substrings of each pattern, by bit index: looked up only when its words are absent. */
-  readonly #substrings: (readonly string[] | undefined)[] = [];
-  /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
-  readonly #prefixPairs = new Uint8Array(1024);
-  readonly #suffixPairs = new Uint8Array(1024);
-  readonly #seen = new WeakMap<TextView, number>();
-  /** The last view asked about: the rules of a pack ask about the same view one after another. */
-  #lastView: TextView | undefined;
-  #lastBits = 0;
-  #next = 0;
-
-  /** Registers a pattern's triggers; returns its bit. */
-  add(triggers: Triggers): number {
-    // A pack definition error (found when the module loads), not a runtime condition.
-    if (this.#next > 30) throw new LimitError('LIMIT_RULE_INVALID', 'TriggerGate: at most 31 patterns per gate');
-    this.#substrings.push(triggers.substrings);
-    const bit = 1 << this.#next++;
-    for (const w of triggers.words) {
-      this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
-      this.#shapes[shapeOf(w)] = 1;
-    }
-    for (const p of triggers.prefixes ?? []) {
-      if (p.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: prefix "${p}" is shorter than 2 characters`);
-      this.#prefixes.push({ text: p, bit });
-      this.#prefixPairs[pairOf(p.charCodeAt(0), p.charCodeAt(1))] = 1;
-    }
-    for (const s of triggers.suffixes ?? []) {
-      if (s.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: suffix "${s}" is shorter than 2 characters`);
-      this.#suffixes.push({ text: s, bit });
-      this.#suffixPairs[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1;
-    }
-    return bit;
-  }
-
-  /** False only when the pattern cannot match the subject's text. */
-  mayMatch(subject: RuleSubject, bit: number): boolean {
-    const view = subject.view;
-    // Subjects built by hand (no view, or a view of another text) are scanned as they are.
-    if (!view || view.text !== subject.text) return true;
-    let bits = view === this.#lastView ? this.#lastBits : this.#seen.get(view);
-    if (bits === undefined) {
-      bits = this.#scan(view);
-      this.#seen.set(view, bits);
-    }
-    this.#lastView = view;
-    this.#lastBits = bits;
-    if ((bits & bit) !== 0) return true;
-    const substrings = this.#substrings[31 - Math.clz32(bit)];
-    if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
-    return false;
-  }
-
-  #scan(view: TextView): number {
-    if (!isAscii(view.text)) return -1;
-    // Only a text with an apostrophe has tokens that need splitting into parts.
-    const apostrophes = view.lower.includes("'");
-    let bits = 0;
-    for (const t of view.tokens) {
-      if (apostrophes && t.w.includes("'")) {
-        for (const part of t.w.split("'")) bits |= this.#part(part);
-      } else {
-        bits |= this.#part(t.w);
-      }
-    }
-    return bits;
-  }
-
-  #part(w: string): number {
-    const n = w.length;
-    if (n === 0) return 0;
-    const first = w.charCodeAt(0);
-    const last = w.charCodeAt(n - 1);
-    let bits = this.#shapes[shapeFrom(first, last, n)] !== 0 ? this.#bitsOf.get(w) ?? 0 : 0;
-    if (n < 2) return bits;
-    if (this.#prefixes.length !== 0 && this.#prefixPairs[pairOf(first, w.charCodeAt(1))] !== 0) {
-      for (const p of this.#prefixes) if (w.startsWith(p.text)) bits |= p.bit;
-    }
-    if (this.#suffixes.length !== 0 && this.#suffixPairs[pairOf(w.charCodeAt(n - 2), last)] !== 0) {
-      for (const s of this.#suffixes) if (w.endsWith(s.text)) bits |= s.bit;
-    }
-    return bits;
-  }
-}
-
-const GATE = new TriggerGate();
+const mayMatch = (subject: RuleSubject, triggers: PatternTriggers): boolean =>
+  !subject.view || subject.view.text !== subject.text || subject.view.mayMatch(triggers);
 
 const OVERRIDE_VERBS = set(`ignore ignoring disregard disregarding forget override overriding bypass skip neglect abandon discard
   drop dismiss erase delete clear reset`);
@@ -155,7 +33,7 @@ const PRIOR = set(`previous prior above earlier preceding initial original all a
 /** PRIOR as a list, built once (it is scanned for every override span). */
 const PRIOR_WORDS = [...PRIOR];
 const STOP = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/;
-const STOP_BIT = GATE.add({ words: ['stop', 'new', 'instead'] });
+const STOP_TRIGGERS: PatternTriggers = { words: ['stop', 'new', 'instead'] };
 
 const override: GovernanceRule = {
   id: 'injection.override',
@@ -171,7 +49,7 @@ const override: GovernanceRule = {
       const window = view.lower.slice(span.start, span.end);
       return PRIOR_WORDS.some((q) => window.includes(q));
     });
-    const stop = GATE.mayMatch(subject, STOP_BIT) ? STOP.exec(view.lower) : null;
+    const stop = mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null;
     if (stop) hits.push({ start: stop.index, end: stop.index + stop[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
@@ -186,12 +64,11 @@ const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|ab
 const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
 
 /** "your system prompt" may be written "systemprompt", which no word boundary ends. */
-const EXTRACTION_TRIGGERS: Triggers = {
+const EXTRACTION_TRIGGERS: PatternTriggers = {
   words: ['what', 'repeat', 'print', 'output', 'beginning', 'word', 'words', 'everything', 'before', 'system', 'initial', 'were',
     'instructed', 'instructions', 'initialization', 'initialisation'],
   prefixes: ['systemprompt'],
 };
-const EXTRACTION_BIT = GATE.add(EXTRACTION_TRIGGERS);
 
 const extraction: GovernanceRule = {
   id: 'injection.extraction',
@@ -202,7 +79,7 @@ const extraction: GovernanceRule = {
     const view = viewOf(subject);
     if (!view) return [];
     const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end)));
-    const q = GATE.mayMatch(subject, EXTRACTION_BIT) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
+    const q = mayMatch(subject, EXTRACTION_TRIGGERS) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
     if (q) hits.push({ start: q.index, end: q.index + q[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.extraction', 7, 'System-prompt or secret extraction attempt', hits)];
@@ -212,8 +89,7 @@ const extraction: GovernanceRule = {
 /** Chat-template and role markers a user or a document has no reason to contain. */
 const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>/im;
 
-const ROLE_TAGS_TRIGGERS: Triggers = { words: ['inst', 'sys', 'system', 'systems', 'instruction', 'instructions', 'assistant'], substrings: ['<|'] };
-const ROLE_TAGS_BIT = GATE.add(ROLE_TAGS_TRIGGERS);
+const ROLE_TAGS_TRIGGERS: PatternTriggers = { words: ['inst', 'sys', 'system', 'systems', 'instruction', 'instructions', 'assistant'], substrings: ['<|'] };
 
 const roleTags: GovernanceRule = {
   id: 'injection.role-tags',
@@ -221,7 +97,7 @@ const roleTags: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Chat-template role markers and system tags inside user text or data.',
   evaluate(subject) {
-    if (!GATE.mayMatch(subject, ROLE_TAGS_BIT)) return [];
+    if (!mayMatch(subject, ROLE_TAGS_TRIGGERS)) return [];
     const m = ROLE_TAGS.exec(subject.text);
     if (!m) return [];
     return [finding(subject, 'injection.role-tags', subject.surface === 'input' ? 6 : 8, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
@@ -230,15 +106,14 @@ const roleTags: GovernanceRule = {
 
 const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal)\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
 /** `style` may follow any letter ("font-style" is fine, so is "xstyle"): it is a suffix. */
-const HIDDEN_TRIGGERS: Triggers = { words: ['javascript', 'data'], suffixes: ['style'], substrings: ['<!--'] };
-const HIDDEN_BIT = GATE.add(HIDDEN_TRIGGERS);
+const HIDDEN_TRIGGERS: PatternTriggers = { words: ['javascript', 'data'], suffixes: ['style'], substrings: ['<!--'] };
 const hidden: GovernanceRule = {
   id: 'injection.hidden-markup',
   flag: 'Malicious',
   surfaces: ['input', 'tool', 'output'],
   description: 'Instructions hidden in HTML comments, invisible styles, or script/data links.',
   evaluate(subject) {
-    if (!GATE.mayMatch(subject, HIDDEN_BIT)) return [];
+    if (!mayMatch(subject, HIDDEN_TRIGGERS)) return [];
     const m = HIDDEN.exec(subject.text);
     if (!m) return [];
     return [finding(subject, 'injection.hidden-markup', 7, 'Hidden HTML/markdown carrying instructions', [{ start: m.index, end: m.index + m[0].length }])];
@@ -250,18 +125,18 @@ const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{
 const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
 const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
 /** The bare-URL form of EXFIL_LINK has no boundary before `http`, so it is a suffix. */
-const EXFIL_LINK_BIT = GATE.add({ words: [], suffixes: ['http', 'https'] });
+const EXFIL_LINK_TRIGGERS: PatternTriggers = { words: [], suffixes: ['http', 'https'] };
 /** "e-mail" is two tokens; "mail" is the triggering one. */
-const SEND_TO_BIT = GATE.add({ words: ['send', 'post', 'upload', 'forward', 'transmit', 'exfiltrate', 'email', 'mail', 'leak'] });
+const SEND_TO_TRIGGERS: PatternTriggers = { words: ['send', 'post', 'upload', 'forward', 'transmit', 'exfiltrate', 'email', 'mail', 'leak'] };
 const exfiltration: GovernanceRule = {
   id: 'injection.exfiltration',
   flag: 'Malicious',
   surfaces: ['input', 'tool', 'output'],
   description: 'Links or instructions that ship conversation data or secrets to an outside address.',
   evaluate(subject) {
-    const link = GATE.mayMatch(subject, EXFIL_LINK_BIT) ? EXFIL_LINK.exec(subject.text) : null;
+    const link = mayMatch(subject, EXFIL_LINK_TRIGGERS) ? EXFIL_LINK.exec(subject.text) : null;
     if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
-    const send = GATE.mayMatch(subject, SEND_TO_BIT) ? SEND_TO.exec(subject.text) : null;
+    const send = mayMatch(subject, SEND_TO_TRIGGERS) ? SEND_TO.exec(subject.text) : null;
     if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {
       return [finding(subject, 'injection.exfiltration', 7, 'Instruction to send sensitive data to an outside address', [{ start: send.index, end: send.index + send[0].length }])];
     }

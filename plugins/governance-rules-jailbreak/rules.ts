@@ -3,7 +3,7 @@
  * matches a *structure* (a removal word near a constraint word, a persona set-up near an
  * unrestricted claim, a dual-response format) rather than one famous prompt's wording.
  */
-import { LimitError, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
+import type { Finding, GovernanceRule, PatternTriggers, RuleSubject, TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -42,146 +42,24 @@ const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;
 /**
- * Trigger words: each pattern names words that every one of its matches contains, and runs only on
- * views that have one of them. One pass over the view's tokens decides for every pattern of the
- * pack, instead of one regex scan of the text per pattern; most texts trigger none.
- *
- * Why it is sound: a trigger word is a run of ASCII letters/digits that every match contains with a
- * non-alphanumeric character (or the text's edge) on both sides — `\b`, `\s`, `.`, `/`, `(` … in the
- * pattern. On an ASCII text such a run is a part of a token of the view (tokens are split at
- * apostrophes here, since the tokenizer keeps them). A `prefixes` entry needs the boundary only
- * before it (the run starts with it), a `suffixes` entry only after it; `substrings` are for
- * punctuation, looked up in the lower-cased text. Texts with other characters are not gated: there
- * tokens follow Unicode letters while regex word boundaries follow ASCII ones.
+ * Each pattern below declares what every one of its matches contains (PatternTriggers, where the
+ * rules for declaring them are) and runs only on views that may hold it: most texts trigger none.
+ * A subject built by hand (no view, or a view of another text) is scanned as it is.
  */
-interface Triggers {
-  words: readonly string[];
-  prefixes?: readonly string[];
-  suffixes?: readonly string[];
-  substrings?: readonly string[];
-}
+const mayMatch = (subject: RuleSubject, triggers: PatternTriggers): boolean =>
+  !subject.view || subject.view.text !== subject.text || subject.view.mayMatch(triggers);
 
-/** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
-const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
-
-/**
- * A 16-bit hash of a word's first and last characters and length: a table of the trigger words'
- * shapes rejects most other tokens before the Map lookup hashes them.
- */
-function shapeOf(word: string): number {
-  return shapeFrom(word.charCodeAt(0), word.charCodeAt(word.length - 1), word.length);
-}
-
-function shapeFrom(first: number, last: number, length: number): number {
-  return ((first * 127 + last) * 32 + length) & 0xffff;
-}
-
-/** Two characters as a 10-bit key (prefix and suffix tables). */
-const pairOf = (a: number, b: number): number => ((a * 31) ^ b) & 1023;
-
-class TriggerGate {
-  readonly #bitsOf = new Map<string, number>();
-  /** Non-zero at the shape of each trigger word: other tokens skip the lookup. */
-  readonly #shapes = new Uint8Array(1 << 16);
-  readonly #prefixes: { text: string; bit: number }[] = [];
-  readonly #suffixes: { text: string; bit: number }[] = [];
-  /** Substrings of each pattern, by bit index: looked up only when its words are absent. */
-  readonly #substrings: (readonly string[] | undefined)[] = [];
-  /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
-  readonly #prefixPairs = new Uint8Array(1024);
-  readonly #suffixPairs = new Uint8Array(1024);
-  readonly #seen = new WeakMap<TextView, number>();
-  /** The last view asked about: the rules of a pack ask about the same view one after another. */
-  #lastView: TextView | undefined;
-  #lastBits = 0;
-  #next = 0;
-
-  /** Registers a pattern's triggers; returns its bit. */
-  add(triggers: Triggers): number {
-    // A pack definition error (found when the module loads), not a runtime condition.
-    if (this.#next > 30) throw new LimitError('LIMIT_RULE_INVALID', 'TriggerGate: at most 31 patterns per gate');
-    this.#substrings.push(triggers.substrings);
-    const bit = 1 << this.#next++;
-    for (const w of triggers.words) {
-      this.#bitsOf.set(w, (this.#bitsOf.get(w) ?? 0) | bit);
-      this.#shapes[shapeOf(w)] = 1;
-    }
-    for (const p of triggers.prefixes ?? []) {
-      if (p.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: prefix "${p}" is shorter than 2 characters`);
-      this.#prefixes.push({ text: p, bit });
-      this.#prefixPairs[pairOf(p.charCodeAt(0), p.charCodeAt(1))] = 1;
-    }
-    for (const s of triggers.suffixes ?? []) {
-      if (s.length < 2) throw new LimitError('LIMIT_RULE_INVALID', `TriggerGate: suffix "${s}" is shorter than 2 characters`);
-      this.#suffixes.push({ text: s, bit });
-      this.#suffixPairs[pairOf(s.charCodeAt(s.length - 2), s.charCodeAt(s.length - 1))] = 1;
-    }
-    return bit;
-  }
-
-  /** False only when the pattern cannot match the subject's text. */
-  mayMatch(subject: RuleSubject, bit: number): boolean {
-    const view = subject.view;
-    // Subjects built by hand (no view, or a view of another text) are scanned as they are.
-    if (!view || view.text !== subject.text) return true;
-    let bits = view === this.#lastView ? this.#lastBits : this.#seen.get(view);
-    if (bits === undefined) {
-      bits = this.#scan(view);
-      this.#seen.set(view, bits);
-    }
-    this.#lastView = view;
-    this.#lastBits = bits;
-    if ((bits & bit) !== 0) return true;
-    const substrings = this.#substrings[31 - Math.clz32(bit)];
-    if (substrings) for (const s of substrings) if (view.lower.includes(s)) return true;
-    return false;
-  }
-
-  #scan(view: TextView): number {
-    if (!isAscii(view.text)) return -1;
-    // Only a text with an apostrophe has tokens that need splitting into parts.
-    const apostrophes = view.lower.includes("'");
-    let bits = 0;
-    for (const t of view.tokens) {
-      if (apostrophes && t.w.includes("'")) {
-        for (const part of t.w.split("'")) bits |= this.#part(part);
-      } else {
-        bits |= this.#part(t.w);
-      }
-    }
-    return bits;
-  }
-
-  #part(w: string): number {
-    const n = w.length;
-    if (n === 0) return 0;
-    const first = w.charCodeAt(0);
-    const last = w.charCodeAt(n - 1);
-    let bits = this.#shapes[shapeFrom(first, last, n)] !== 0 ? this.#bitsOf.get(w) ?? 0 : 0;
-    if (n < 2) return bits;
-    if (this.#prefixes.length !== 0 && this.#prefixPairs[pairOf(first, w.charCodeAt(1))] !== 0) {
-      for (const p of this.#prefixes) if (w.startsWith(p.text)) bits |= p.bit;
-    }
-    if (this.#suffixes.length !== 0 && this.#suffixPairs[pairOf(w.charCodeAt(n - 2), last)] !== 0) {
-      for (const s of this.#suffixes) if (w.endsWith(s.text)) bits |= s.bit;
-    }
-    return bits;
-  }
-}
-
-const GATE = new TriggerGate();
-
-/** Words (and substrings) every match of each template pattern contains: see TriggerGate. */
-const NEG_MARKERS_BIT = GATE.add({ words: ['refuse', 'never', 'matter', 'character', 'developer', 'anything', 'two', 'content', 'opposite', 'token', 'tokens', 'lose'] });
-const PROMPT_SLOT_BIT = GATE.add({ words: ['insert', 'put', 'enter', 'type', 'write', 'your', 'paste'] });
-const IDENTITY_BIT = GATE.add({ words: ['now', 'point', 'moment', 'rest', 'during', 'no', 'will', 'forget', 'new'] });
+/** What every match of each template pattern contains. */
+const NEG_MARKERS_TRIGGERS: PatternTriggers = { words: ['refuse', 'never', 'matter', 'character', 'developer', 'anything', 'two', 'content', 'opposite', 'token', 'tokens', 'lose'] };
+const PROMPT_SLOT_TRIGGERS: PatternTriggers = { words: ['insert', 'put', 'enter', 'type', 'write', 'your', 'paste'] };
+const IDENTITY_TRIGGERS: PatternTriggers = { words: ['now', 'point', 'moment', 'rest', 'during', 'no', 'will', 'forget', 'new'] };
 /** The suppressed word opens a run ("refusing", "apologies"), so its stem is a prefix trigger. */
-const REFUSAL_BIT = GATE.add({ words: [], prefixes: ['hesitat', 'refus', 'warning', 'disclaimer', 'apologi', 'moraliz', 'lectur', 'caveat'] });
-const EXEMPT_BIT = GATE.add({ words: ['bound', 'confined', 'restricted', 'limited', 'constrained', 'governed', 'held', 'obligated', 'subject'] });
+const REFUSAL_TRIGGERS: PatternTriggers = { words: [], prefixes: ['hesitat', 'refus', 'warning', 'disclaimer', 'apologi', 'moraliz', 'lectur', 'caveat'] };
+const EXEMPT_TRIGGERS: PatternTriggers = { words: ['bound', 'confined', 'restricted', 'limited', 'constrained', 'governed', 'held', 'obligated', 'subject'] };
 /** Dual-response tags open with a bracket; the emoji tags are not ASCII (such texts are not gated). */
-const DUAL_TAGS_BIT = GATE.add({ words: [], substrings: ['[', '('] });
+const DUAL_TAGS_TRIGGERS: PatternTriggers = { words: [], substrings: ['[', '('] };
 /** The unrestricted-persona token loop below runs only where one of its words is. */
-const UNRESTRICTED_BIT = GATE.add({ words: [...UNRESTRICTED] });
+const UNRESTRICTED_TRIGGERS: PatternTriggers = { words: [...UNRESTRICTED] };
 
 function evidence(subject: RuleSubject, start: number, end: number) {
   const lo = Math.max(0, start - 20);
@@ -205,7 +83,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   const lower = view.lower;
   const removal = view.near(REMOVERS, CONSTRAINTS, 3);
   if (removal.length) out.push({ name: 'constraint removal ("no restrictions", "without filters")', weight: 3, ...removal[0]! });
-  if (GATE.mayMatch(subject, UNRESTRICTED_BIT)) {
+  if (mayMatch(subject, UNRESTRICTED_TRIGGERS)) {
     for (const t of view.tokens) {
       if (UNRESTRICTED.has(t.w)) {
         out.push({ name: `unrestricted persona ("${t.w}")`, weight: 3, start: t.start, end: t.end });
@@ -217,24 +95,24 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (persona.length) out.push({ name: 'persona set-up aimed at the assistant', weight: 1, ...persona[0]! });
   const permit = view.near(PERMISSIVE, PERMIT_VERBS, 2, false);
   if (permit.length && (removal.length || persona.length)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
-  // Each template regex runs only where its trigger words are (see TriggerGate); `may` is false
-  // only when the regex cannot match this view.
-  const may = (bit: number) => GATE.mayMatch(subject, bit);
-  const marker = may(NEG_MARKERS_BIT) ? NEG_MARKERS.exec(lower) : null;
+  // Each template regex runs only where its triggers are; `may` is false only when the regex
+  // cannot match this view.
+  const may = (triggers: PatternTriggers) => mayMatch(subject, triggers);
+  const marker = may(NEG_MARKERS_TRIGGERS) ? NEG_MARKERS.exec(lower) : null;
   if (marker) out.push({ name: `jailbreak template cue ("${marker[0]}")`, weight: 3, start: marker.index, end: marker.index + marker[0].length });
-  const slot = may(PROMPT_SLOT_BIT) ? PROMPT_SLOT.exec(lower) : null;
+  const slot = may(PROMPT_SLOT_TRIGGERS) ? PROMPT_SLOT.exec(lower) : null;
   if (slot) out.push({ name: 'template slot for the real request', weight: 2, start: slot.index, end: slot.index + slot[0].length });
-  const identity = may(IDENTITY_BIT) ? IDENTITY_OVERRIDE.exec(lower) : null;
+  const identity = may(IDENTITY_TRIGGERS) ? IDENTITY_OVERRIDE.exec(lower) : null;
   if (identity) out.push({ name: 'identity override ("from now on you are")', weight: 2, start: identity.index, end: identity.index + identity[0].length });
-  const refusal = may(REFUSAL_BIT) ? REFUSAL_SUPPRESSION.exec(lower) : null;
+  const refusal = may(REFUSAL_TRIGGERS) ? REFUSAL_SUPPRESSION.exec(lower) : null;
   if (refusal) out.push({ name: `refusal suppression ("${refusal[0]}")`, weight: 2, start: refusal.index, end: refusal.index + refusal[0].length });
-  const exempt = may(EXEMPT_BIT) ? EXEMPT.exec(lower) : null;
+  const exempt = may(EXEMPT_TRIGGERS) ? EXEMPT.exec(lower) : null;
   if (exempt) out.push({ name: `declared exempt ("${exempt[0]}")`, weight: 3, start: exempt.index, end: exempt.index + exempt[0].length });
   const regardless = view.near(REGARDLESS, HARM_QUALITIES, 4);
   if (regardless.length) out.push({ name: 'told to answer regardless of harm or legality', weight: 2, ...regardless[0]! });
   const allowed = view.near(HARM_CONTENT, ALLOWED, 4);
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
-  const tags = may(DUAL_TAGS_BIT) ? DUAL_TAGS.exec(lower) : null;
+  const tags = may(DUAL_TAGS_TRIGGERS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
   // The persona name counts only next to a persona set-up, so it is looked for only then.
   const caps = persona.length ? ALLCAPS_NAME.exec(view.text) : null;

@@ -3,7 +3,7 @@
  * sees the same readings (packs cannot import each other, so a shared normaliser must live here).
  * Everything is linear-time: single-pass replaces, bounded regexes without nested quantifiers.
  */
-import type { TextView, ViewToken } from 'limit-graph';
+import { LimitError, type PatternTriggers, type TextView, type ViewToken } from 'limit-graph';
 
 const ZERO_WIDTH = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/g;
 const HAS_ZERO_WIDTH = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/;
@@ -50,11 +50,49 @@ for (let c = 97; c <= 122; c++) ASCII_WORD[c] = 1;
 for (let c = 48; c <= 57; c++) ASCII_WORD[c] = 1;
 ASCII_WORD[39] = 1;
 
-/** Lexicon tokens gathered while tokenizing (see View): token index, word id, lexicon bits. */
+/**
+ * Lexicon tokens gathered while tokenizing (see View): token index, word id, lexicon bits (two
+ * words of them); with `triggers`, also what TextView.mayMatch needs: the ids and bits of the parts
+ * of words with apostrophes, and the ids of the prefixes and suffixes the words have.
+ */
 interface LexiconSink {
   pos: number[];
   ids: number[];
-  mask: number;
+  mask0: number;
+  mask1: number;
+  triggers: boolean;
+  partIds: number[];
+  partMask0: number;
+  partMask1: number;
+  affixes: number[];
+}
+
+const newSink = (triggers: boolean): LexiconSink => ({ pos: [], ids: [], mask0: 0, mask1: 0, triggers, partIds: [], partMask0: 0, partMask1: 0, affixes: [] });
+
+/** Files token `i` (word `w`) in the sink; `apostrophes`: the text has one, so `w` may. */
+function sinkWord(sink: LexiconSink, w: string, i: number, apostrophes: boolean): void {
+  const id = LEXICONS.id(w);
+  if (id !== 0) {
+    sink.pos.push(i);
+    sink.ids.push(id);
+    sink.mask0 |= LEXICONS.mask0(id);
+    sink.mask1 |= LEXICONS.mask1(id);
+  }
+  if (!sink.triggers) return;
+  if (apostrophes && w.includes("'")) {
+    // Regex word boundaries fall at apostrophes, token boundaries do not: the parts count as words.
+    for (const part of w.split("'")) {
+      const pid = LEXICONS.id(part);
+      if (pid !== 0) {
+        sink.partIds.push(pid);
+        sink.partMask0 |= LEXICONS.mask0(pid);
+        sink.partMask1 |= LEXICONS.mask1(pid);
+      }
+      LEXICONS.affixesOf(part, sink.affixes);
+    }
+  } else {
+    LEXICONS.affixesOf(w, sink.affixes);
+  }
 }
 
 /**
@@ -64,6 +102,7 @@ interface LexiconSink {
 function tokenizeAscii(lower: string, sink?: LexiconSink): ViewToken[] {
   const tokens: ViewToken[] = [];
   const n = lower.length;
+  const apostrophes = sink !== undefined && sink.triggers && lower.includes("'");
   let i = 0;
   while (i < n) {
     while (i < n && ASCII_WORD[lower.charCodeAt(i)] !== 1) i++;
@@ -73,14 +112,7 @@ function tokenizeAscii(lower: string, sink?: LexiconSink): ViewToken[] {
     // Possessives match their noun: "someone's face" is about "someone".
     const possessive = i - start >= 2 && lower.charCodeAt(i - 1) === 115 && lower.charCodeAt(i - 2) === 39;
     const w = lower.slice(start, possessive ? i - 2 : i);
-    if (sink) {
-      const id = LEXICONS.id(w);
-      if (id !== 0) {
-        sink.pos.push(tokens.length);
-        sink.ids.push(id);
-        sink.mask |= LEXICONS.mask(id);
-      }
-    }
+    if (sink) sinkWord(sink, w, tokens.length, apostrophes);
     tokens.push({ w, start, end: i });
   }
   return tokens;
@@ -130,8 +162,13 @@ function nearBySet(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: Read
 
 /** More distinct lexicon words than this and new lexicons are scanned by string instead of interned. */
 const MAX_LEXICON_WORDS = 1 << 16;
-/** Lexicons that get a bit in the per-view summary mask (the built-in packs use 24). */
-const MASK_BITS = 31;
+/**
+ * Lexicons that get a bit in the per-view summary masks: two 31-bit words. The built-in packs use
+ * 24 near() lexicons and 27 trigger-word sets; a lexicon without a bit is found by a walk instead.
+ */
+const MASK_BITS = 62;
+/** More prefixes and suffixes than this and new triggers are checked by a scan of the view instead. */
+const MAX_AFFIXES = 4096;
 
 /**
  * A 16-bit hash of a word's first two characters, last character and length: a table of the
@@ -142,21 +179,34 @@ function shapeOf(word: string): number {
   return ((word.charCodeAt(0) * 31 + (word.charCodeAt(1) | 0)) * 31 + (word.charCodeAt(n - 1) | 0) + n * 977) & 0xffff;
 }
 
+/** Two characters as a 10-bit key (the prefix and suffix tables). */
+const pairOf = (a: number, b: number): number => ((a * 31) ^ b) & 1023;
+
 interface Lexicon {
   size: number;
   /** 1 at the id of each member word. */
   member: Uint8Array;
+  /** Which of the two mask words holds this lexicon's bit. */
+  word: 0 | 1;
   /** This lexicon's bit in word masks, or 0 when the bits are used up. */
   bit: number;
+}
+
+interface Affix {
+  text: string;
+  id: number;
 }
 
 /**
  * Interned lexicons. The built-in packs ask each view about ~25 word sets (27 near() calls); hashing
  * every token's string in two sets per call was the largest single cost of an evaluation. Instead
  * every word of a lexicon passed to near() gets a small id once per process, each lexicon a
- * membership table indexed by id (and, for the first 31, a bit), and each view maps its tokens to
+ * membership table indexed by id (and, for the first 62, a bit), and each view maps its tokens to
  * ids once: near() then costs two typed-array loads per lexicon token, or nothing when the view's
  * mask shows that one of the two lexicons has no word in it.
+ * The trigger words of TextView.mayMatch are interned the same way, so one pass over a view's
+ * tokens serves every rule pack; their prefixes and suffixes get ids too, and the tokenizer notes
+ * which of them each view has.
  * Lexicons are keyed by identity (rules pass module constants); a set whose size changed is
  * re-read, and a process that keeps inventing new words (sets built from input) stops interning at
  * MAX_LEXICON_WORDS and falls back to the string scan, so memory stays bounded.
@@ -164,12 +214,18 @@ interface Lexicon {
 class LexiconRegistry {
   readonly #ids = new Map<string, number>();
   readonly #lexicons = new WeakMap<ReadonlySet<string>, Lexicon>();
-  /** Lexicon bits of each word id. */
-  #masks = new Int32Array(256);
+  /** Lexicon bits of each word id: word 0 at 2·id, word 1 at 2·id + 1. */
+  #masks = new Int32Array(512);
   /** Non-zero at the shape of each interned word: other tokens skip the hash lookup. */
   readonly #shapes = new Uint8Array(1 << 16);
   #bitsUsed = 0;
-  /** Bumped whenever ids or masks change, so views know their cached ids are stale. */
+  readonly #prefixes: Affix[] = [];
+  readonly #suffixes: Affix[] = [];
+  readonly #affixIds = new Map<string, number>();
+  /** Non-zero at the pair of a prefix's first (a suffix's last) two characters. */
+  readonly #prefixPairs = new Uint8Array(1024);
+  readonly #suffixPairs = new Uint8Array(1024);
+  /** Bumped whenever ids, masks or affixes change, so views know their cached ids are stale. */
   version = 0;
 
   /** Id of a word (0 when it is in no interned lexicon). */
@@ -178,8 +234,12 @@ class LexiconRegistry {
     return this.#ids.get(word) ?? 0;
   }
 
-  mask(id: number): number {
-    return id < this.#masks.length ? this.#masks[id]! : 0;
+  mask0(id: number): number {
+    return 2 * id < this.#masks.length ? this.#masks[2 * id]! : 0;
+  }
+
+  mask1(id: number): number {
+    return 2 * id + 1 < this.#masks.length ? this.#masks[2 * id + 1]! : 0;
   }
 
   /** The interned form of a lexicon, or undefined when it cannot be interned. */
@@ -197,28 +257,136 @@ class LexiconRegistry {
       }
       ids.push(id);
     }
-    if (this.#masks.length <= this.#ids.size) {
-      const grown = new Int32Array(Math.max(this.#masks.length * 2, this.#ids.size + 1));
+    if (this.#masks.length <= 2 * this.#ids.size + 1) {
+      const grown = new Int32Array(Math.max(this.#masks.length * 2, 2 * this.#ids.size + 2));
       grown.set(this.#masks);
       this.#masks = grown;
     }
     // A re-read set (its size changed) keeps its bit; the bit is moved to its current words.
-    const bit = known ? known.bit : this.#bitsUsed < MASK_BITS ? 1 << this.#bitsUsed++ : 0;
-    if (known && bit !== 0) for (let i = 0; i < this.#masks.length; i++) this.#masks[i]! &= ~bit;
+    let word: 0 | 1 = 0;
+    let bit = 0;
+    if (known) {
+      word = known.word;
+      bit = known.bit;
+    } else if (this.#bitsUsed < MASK_BITS) {
+      word = this.#bitsUsed < 31 ? 0 : 1;
+      bit = 1 << this.#bitsUsed++ % 31;
+    }
+    if (known && bit !== 0) for (let i = word; i < this.#masks.length; i += 2) this.#masks[i]! &= ~bit;
     const member = new Uint8Array(this.#ids.size + 1);
     for (const id of ids) {
       member[id] = 1;
-      this.#masks[id]! |= bit;
+      this.#masks[2 * id + word]! |= bit;
     }
-    const lexicon = { size: set.size, member, bit };
+    const lexicon: Lexicon = { size: set.size, member, word, bit };
     this.#lexicons.set(set, lexicon);
     this.version++;
     return lexicon;
+  }
+
+  /** Id of a prefix (`atEnd` false) or suffix of at least 2 characters; undefined when the table is full. */
+  affix(text: string, atEnd: boolean): number | undefined {
+    const key = `${atEnd ? '$' : '^'}${text}`;
+    const known = this.#affixIds.get(key);
+    if (known !== undefined) return known;
+    if (this.#affixIds.size >= MAX_AFFIXES) return undefined;
+    const id = this.#affixIds.size;
+    this.#affixIds.set(key, id);
+    if (atEnd) {
+      this.#suffixes.push({ text, id });
+      this.#suffixPairs[pairOf(text.charCodeAt(text.length - 2), text.charCodeAt(text.length - 1))] = 1;
+    } else {
+      this.#prefixes.push({ text, id });
+      this.#prefixPairs[pairOf(text.charCodeAt(0), text.charCodeAt(1))] = 1;
+    }
+    this.version++;
+    return id;
+  }
+
+  /** Adds to `out` the ids of the registered prefixes `w` starts with and suffixes it ends with. */
+  affixesOf(w: string, out: number[]): void {
+    const n = w.length;
+    if (n < 2 || this.#affixIds.size === 0) return;
+    if (this.#prefixPairs[pairOf(w.charCodeAt(0), w.charCodeAt(1))] !== 0) {
+      for (const p of this.#prefixes) if (w.startsWith(p.text)) out.push(p.id);
+    }
+    if (this.#suffixPairs[pairOf(w.charCodeAt(n - 2), w.charCodeAt(n - 1))] !== 0) {
+      for (const s of this.#suffixes) if (w.endsWith(s.text)) out.push(s.id);
+    }
   }
 }
 
 const LEXICONS = new LexiconRegistry();
 const EMPTY = new Int32Array(0);
+const NONE: readonly number[] = [];
+
+/** The form of a PatternTriggers object that views answer mayMatch from. */
+interface CompiledTriggers {
+  words: ReadonlySet<string>;
+  prefixes: readonly string[];
+  suffixes: readonly string[];
+  substrings: readonly string[];
+  /** The interned words; undefined when the registry is full (then the view is scanned). */
+  lexicon: Lexicon | undefined;
+  /** Ids of the prefixes and suffixes; undefined when the registry is full. */
+  affixIds: readonly number[] | undefined;
+}
+
+const COMPILED = new WeakMap<PatternTriggers, CompiledTriggers>();
+const AFFIX_WORD = /^[a-z0-9]{2,}$/;
+
+function compileTriggers(triggers: PatternTriggers): CompiledTriggers {
+  const known = COMPILED.get(triggers);
+  if (known) return known;
+  const prefixes = triggers.prefixes ?? [];
+  const suffixes = triggers.suffixes ?? [];
+  const substrings = triggers.substrings ?? [];
+  // A malformed entry would never be found, and the gate would skip real matches: refuse it.
+  const bad = [
+    ...[...triggers.words, ...prefixes, ...suffixes].filter((w) => !AFFIX_WORD.test(w)).map((w) => `${JSON.stringify(w)} is not two or more of a-z0-9`),
+    ...substrings.filter((s) => s.length === 0 || s !== s.toLowerCase()).map((s) => `substring ${JSON.stringify(s)} is empty or not lower case`),
+  ];
+  if (bad.length) {
+    throw new LimitError('LIMIT_RULE_INVALID', `Pattern triggers are malformed: ${bad.join('; ')}`, {
+      details: { problems: bad },
+      fix: 'Trigger words, prefixes and suffixes are lower-case ASCII letters/digits (2 or more); substrings are lower case.',
+    });
+  }
+  const words = new Set(triggers.words);
+  const affixIds: number[] = [];
+  let full = false;
+  for (const [list, atEnd] of [[prefixes, false], [suffixes, true]] as const) {
+    for (const a of list) {
+      const id = LEXICONS.affix(a, atEnd);
+      if (id === undefined) full = true;
+      else affixIds.push(id);
+    }
+  }
+  const compiled: CompiledTriggers = {
+    words, prefixes, suffixes, substrings,
+    lexicon: words.size ? LEXICONS.lexicon(words) : undefined,
+    affixIds: full ? undefined : affixIds,
+  };
+  COMPILED.set(triggers, compiled);
+  return compiled;
+}
+
+/** The reference mayMatch on token strings: used when the registry could not intern the triggers. */
+function scanTriggers(tokens: readonly ViewToken[], c: CompiledTriggers): boolean {
+  const has = (w: string) => c.words.has(w) || c.prefixes.some((p) => w.startsWith(p)) || c.suffixes.some((s) => w.endsWith(s));
+  for (const t of tokens) {
+    if (t.w.includes("'") ? t.w.split("'").some(has) : has(t.w)) return true;
+  }
+  return false;
+}
+
+function anyMember(ids: ArrayLike<number>, member: Uint8Array): boolean {
+  for (let k = 0; k < ids.length; k++) {
+    const id = ids[k]!;
+    if (id < member.length && member[id] === 1) return true;
+  }
+  return false;
+}
 
 /**
  * One reading of a text. Tokens and their lexicon ids are computed on first use and shared by every
@@ -233,23 +401,35 @@ class View implements TextView {
   /** Token index and word id of each token that belongs to some interned lexicon, in text order. */
   #lexPos = EMPTY;
   #lexIds = EMPTY;
-  /** Bits of the lexicons that have a word in this view. */
-  #lexMask = 0;
+  /** Bits of the lexicons that have a word in this view (two mask words). */
+  #lexMask0 = 0;
+  #lexMask1 = 0;
+  /** Ids and lexicon bits of the parts of words with apostrophes (mayMatch only, not near()). */
+  #partIds: readonly number[] = NONE;
+  #partMask0 = 0;
+  #partMask1 = 0;
+  /** Ids of the registered prefixes and suffixes that some word (or part) of this view has. */
+  #affixes: readonly number[] = NONE;
   #lexVersion = -1;
-  readonly #ascii: boolean;
+  /** Whether `text` is ASCII; undefined until needed when the caller did not know. */
+  #ascii: boolean | undefined;
 
-  constructor(name: string, text: string, lower: string, ascii: boolean) {
+  constructor(name: string, text: string, lower: string, ascii: boolean | undefined) {
     this.name = name;
     this.text = text;
     this.lower = lower;
     this.#ascii = ascii;
   }
 
+  #isAscii(): boolean {
+    return (this.#ascii ??= isAscii(this.text));
+  }
+
   get tokens(): readonly ViewToken[] {
     if (this.#tokens) return this.#tokens;
-    if (!this.#ascii) return (this.#tokens = tokenize(this.lower));
-    // ASCII text: lexicon tokens are indexed in the same pass.
-    const sink: LexiconSink = { pos: [], ids: [], mask: 0 };
+    if (!this.#isAscii()) return (this.#tokens = tokenize(this.lower));
+    // ASCII text: lexicon tokens (and what mayMatch needs) are indexed in the same pass.
+    const sink = newSink(true);
     this.#tokens = tokenizeAscii(this.lower, sink);
     this.#setLexicons(sink);
     return this.#tokens;
@@ -258,7 +438,12 @@ class View implements TextView {
   #setLexicons(sink: LexiconSink): void {
     this.#lexPos = Int32Array.from(sink.pos);
     this.#lexIds = Int32Array.from(sink.ids);
-    this.#lexMask = sink.mask;
+    this.#lexMask0 = sink.mask0;
+    this.#lexMask1 = sink.mask1;
+    this.#partIds = sink.partIds.length ? sink.partIds : NONE;
+    this.#partMask0 = sink.partMask0;
+    this.#partMask1 = sink.partMask1;
+    this.#affixes = sink.affixes.length ? sink.affixes : NONE;
     this.#lexVersion = LEXICONS.version;
   }
 
@@ -266,16 +451,16 @@ class View implements TextView {
   #indexLexicons(): void {
     const tokens = this.tokens;
     if (this.#lexVersion === LEXICONS.version) return;
-    const sink: LexiconSink = { pos: [], ids: [], mask: 0 };
-    for (let i = 0; i < tokens.length; i++) {
-      const id = LEXICONS.id(tokens[i]!.w);
-      if (id !== 0) {
-        sink.pos.push(i);
-        sink.ids.push(id);
-        sink.mask |= LEXICONS.mask(id);
-      }
-    }
+    // mayMatch answers true for non-ASCII text at once, so only ASCII views need its index.
+    const sink = newSink(this.#isAscii());
+    const apostrophes = sink.triggers && this.lower.includes("'");
+    for (let i = 0; i < tokens.length; i++) sinkWord(sink, tokens[i]!.w, i, apostrophes);
     this.#setLexicons(sink);
+  }
+
+  /** Whether the view's masks show that no word of the lexicon is in the view. */
+  #lacks(l: Lexicon): boolean {
+    return l.bit !== 0 && ((l.word === 0 ? this.#lexMask0 : this.#lexMask1) & l.bit) === 0;
   }
 
   near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
@@ -284,9 +469,8 @@ class View implements TextView {
     if (!la || !lb) return nearBySet(this.tokens, a, b, window, ordered);
     // Indexed after both lexicons are interned: interning may have given new words ids.
     this.#indexLexicons();
-    const mask = this.#lexMask;
     // Every span needs a word of each lexicon; most calls end here.
-    if ((la.bit !== 0 && (mask & la.bit) === 0) || (lb.bit !== 0 && (mask & lb.bit) === 0)) return [];
+    if (this.#lacks(la) || this.#lacks(lb)) return [];
     const pos = this.#lexPos;
     const ids = this.#lexIds;
     const inA = la.member;
@@ -312,10 +496,34 @@ class View implements TextView {
     }
     return spans ?? [];
   }
+
+  mayMatch(triggers: PatternTriggers): boolean {
+    // Compiled first, so malformed triggers are refused whatever the text.
+    const c = compileTriggers(triggers);
+    if (!this.#isAscii()) return true;
+    const lx = c.lexicon;
+    if (c.affixIds === undefined || (lx === undefined && c.words.size !== 0)) {
+      if (scanTriggers(this.tokens, c)) return true;
+    } else {
+      this.#indexLexicons();
+      if (lx !== undefined) {
+        if (lx.bit !== 0) {
+          const mask = lx.word === 0 ? this.#lexMask0 | this.#partMask0 : this.#lexMask1 | this.#partMask1;
+          if ((mask & lx.bit) !== 0) return true;
+        } else if (anyMember(this.#lexIds, lx.member) || anyMember(this.#partIds, lx.member)) {
+          return true;
+        }
+      }
+      const found = this.#affixes;
+      if (found.length !== 0) for (const id of c.affixIds) if (found.includes(id)) return true;
+    }
+    for (const s of c.substrings) if (this.lower.includes(s)) return true;
+    return false;
+  }
 }
 
-/** `ascii`: the caller has checked that the text is ASCII. */
-export function makeView(name: string, text: string, ascii = false): TextView {
+/** `ascii`: whether the text is ASCII, when the caller has checked (else it is checked when needed). */
+export function makeView(name: string, text: string, ascii?: boolean): TextView {
   return new View(name, text, text.toLowerCase(), ascii);
 }
 
@@ -394,7 +602,8 @@ export function buildViews(text: string): TextView[] {
   const ascii = isAscii(text);
   const views = [makeView('raw', text, ascii)];
   const normalized = normalizeText(text, ascii);
-  if (normalized !== undefined) views.push(makeView('normalized', normalized, ascii));
+  // Normalising may turn a non-ASCII text into an ASCII one: then the view checks for itself.
+  if (normalized !== undefined) views.push(makeView('normalized', normalized, ascii || undefined));
   for (const p of decodePayloads(text)) views.push(makeView(`decoded:${p.codec}`, p.text));
   return views;
 }

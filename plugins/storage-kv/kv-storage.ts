@@ -78,6 +78,8 @@ function valueBytes(text: string): Buffer {
   return bytes;
 }
 
+const NO_OVERWRITE = { noOverwrite: true } as const;
+
 /** Positions of the digits in `YYYY-MM-DDTHH:MM:SS.sssZ`. */
 const ISO_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
 const d2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
@@ -331,7 +333,7 @@ export class KvStorage implements Storage {
     const db = this.#db!; // called inside #write, which checked
     const { tenant, id } = trace;
     // One B-tree descent for the check and the insert: noOverwrite refuses an existing id.
-    const inserted = db.putSync(['t', tenant, id], text, { noOverwrite: true }) as unknown as boolean;
+    const inserted = db.putSync(['t', tenant, id], text, NO_OVERWRITE) as unknown as boolean;
     if (!inserted) throw conflict('trace', tenant, id);
     const ms = msOf(trace.createdAt);
     if (trace.flags.length > 0) {
@@ -447,7 +449,7 @@ export class KvStorage implements Storage {
     // The write lock already serialises writers; the no-overwrite put is the constraint that
     // would refuse a second entry at the same seq even if it did not.
     // lmdb's typings say void; at run time putSync returns false when noOverwrite finds the key.
-    const written = db.putSync(['p', tenant, parsed.traceId, entry.seq], text, { noOverwrite: true }) as unknown as boolean;
+    const written = db.putSync(['p', tenant, parsed.traceId, entry.seq], text, NO_OVERWRITE) as unknown as boolean;
     if (!written) throw new SeqTaken(`seq ${entry.seq} taken`);
     return entry;
   }

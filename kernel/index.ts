@@ -23,3 +23,4 @@ export { GENESIS_HASH, hashProvenance, nextProvenanceEntry, verifyProvenanceChai
 export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
+export * from './runner-helpers.ts';

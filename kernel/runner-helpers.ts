@@ -1,0 +1,306 @@
+/**
+ * Building blocks for runners that send each task to a hosted model over HTTP (OpenAI, Anthropic,
+ * any vendor SDK of that kind): one conversation per session whose turns go one at a time, a
+ * deadline that is the stricter of the session's and the runner's, failures mapped to the
+ * catalogued runner codes with the API key scrubbed, and the health report such a runner owes.
+ * The vendor's wire format (request body, stream events, SDK error classes) stays in its plugin.
+ */
+import { performance } from 'node:perf_hooks';
+import type { RunResult, RunnerCapabilities, RunContext } from './contracts/runner.ts';
+import { LimitError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { HealthResult } from './model/index.ts';
+
+export type RunnerFailureCode = 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE';
+
+/** Why a task failed, as it will appear in `RunResult.error` (and `stderr`). */
+export interface RunnerFailure {
+  code: RunnerFailureCode;
+  message: string;
+  /** The vendor's HTTP status, when it answered with one. */
+  status?: number;
+}
+
+/** `text` with every occurrence of `secret` replaced by `[redacted]` (a server may echo a key back). */
+export function scrubSecret(text: string, secret: string | undefined): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
+
+/** The host of a base URL, for messages; never the path or query (which may carry credentials). */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'the API';
+  }
+}
+
+/** The innermost cause says what really happened ("connect ECONNREFUSED …", not "fetch failed"). */
+export function innermostCause(error: Error): string {
+  let inner: Error = error;
+  while ((inner as { cause?: unknown }).cause instanceof Error) inner = (inner as { cause: Error }).cause;
+  return inner.message;
+}
+
+/** Resolves when `promise` settles (either way), rejects with the abort reason when `signal` aborts first. */
+export function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    promise.then(done, done);
+  });
+}
+
+export interface Deadline {
+  /** Aborts when any of the given signals aborts or the time is up: hand it to the SDK. */
+  readonly signal: AbortSignal;
+  /** Why `signal` aborted — a cancellation (ABORTED) before a timeout (TIMEOUT) — or undefined while it has not. */
+  stopped(): RunnerFailure | undefined;
+  /** Milliseconds left, at least 1: the SDK's own per-request timeout, so it never outlives the deadline. */
+  remainingMs(): number;
+  /** Stops the timer; call it in a `finally`. */
+  clear(): void;
+}
+
+/**
+ * A deadline of `timeoutMs` combined with the caller's cancellation signals. `label` (the plugin's
+ * name) starts the failure messages.
+ */
+export function withDeadline(signals: readonly AbortSignal[], timeoutMs: number, label: string): Deadline {
+  const started = performance.now();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  return {
+    signal: AbortSignal.any([...signals, deadline.signal]),
+    stopped: () => {
+      if (signals.some((s) => s.aborted)) return { code: 'LIMIT_RUNNER_ABORTED', message: `${label}: request aborted` };
+      if (deadline.signal.aborted) return { code: 'LIMIT_RUNNER_TIMEOUT', message: `${label}: no complete answer within ${timeoutMs} ms` };
+      return undefined;
+    },
+    remainingMs: () => Math.max(1, Math.ceil(timeoutMs - (performance.now() - started))),
+    clear: () => clearTimeout(timer),
+  };
+}
+
+/** A task's result from what a hosted model said (possibly part of an answer) and how it ended. */
+export function runResult(
+  started: number,
+  r: { text: string; failure?: RunnerFailure; value?: unknown; tokensIn?: number | null; tokensOut?: number | null },
+): RunResult {
+  return {
+    ok: !r.failure,
+    stdout: r.text,
+    stderr: r.failure ? r.failure.message : '',
+    ...(r.value === undefined ? {} : { value: r.value }),
+    ...(r.failure ? { error: { code: r.failure.code, message: r.failure.message } } : {}),
+    metrics: {
+      latencyMs: performance.now() - started,
+      ...(typeof r.tokensIn === 'number' ? { tokensIn: r.tokensIn } : {}),
+      ...(typeof r.tokensOut === 'number' ? { tokensOut: r.tokensOut } : {}),
+    },
+  };
+}
+
+/**
+ * The failures a vendor SDK's errors map to, worded the same for every hosted runner; every
+ * message is scrubbed of `secret`. The plugin decides which SDK error is which.
+ */
+export function vendorFailures(c: { label: string; host: string; maxRetries: number; secret: string | undefined }) {
+  const scrub = (text: string) => scrubSecret(text, c.secret);
+  return {
+    /** The SDK's own per-request timeout fired. */
+    timeout: (): RunnerFailure => ({ code: 'LIMIT_RUNNER_TIMEOUT', message: `${c.label}: ${c.host} did not answer in time` }),
+    aborted: (): RunnerFailure => ({ code: 'LIMIT_RUNNER_ABORTED', message: `${c.label}: request aborted` }),
+    /** No connection (refused, DNS, TLS): the innermost cause is named. */
+    unreachable: (error: Error): RunnerFailure => ({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: scrub(`${c.label}: could not reach ${c.host}: ${innermostCause(error)}`) }),
+    /** The vendor answered `status`; statuses the SDK retries say how often it did. */
+    status: (status: number, detail: string): RunnerFailure => {
+      const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? ` (after ${c.maxRetries} retries)` : '';
+      const what =
+        status === 401 || status === 403 ? 'rejected the API key' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
+      return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${detail}`) };
+    },
+    /** Any other failure, worded by the plugin (after "<label>: "). */
+    failed: (text: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${text}`) }),
+    /** The rest: a malformed (non-JSON) response, or anything else the SDK threw. */
+    other: (error: unknown): RunnerFailure =>
+      error instanceof SyntaxError
+        ? { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} sent a malformed response (invalid JSON): ${error.message}`) }
+        : { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: request failed: ${error instanceof Error ? error.message : String(error)}`) },
+  };
+}
+
+type SdkLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * A vendor SDK's `logger` option writing to pino, message only and scrubbed: the SDK's extra
+ * arguments carry request details we do not want to reason about for secrets.
+ */
+export function sdkLogger(logger: Logger, sdk: string, secret: string | undefined): Record<SdkLevel, (message: string) => void> {
+  const at = (level: SdkLevel) => (message: string) => logger[level]({ sdk }, scrubSecret(String(message), secret));
+  return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
+}
+
+/** What a runner that calls a vendor can enforce: the deadline, and one turn at a time per session. */
+export function hostedRunnerCapabilities(): RunnerCapabilities {
+  return {
+    timeout: true,
+    memoryLimit: false,
+    networkIsolation: false,
+    envControl: false,
+    // Turns of one session are sent one at a time, within any maxConcurrency >= 1.
+    concurrencyLimit: true,
+  };
+}
+
+/**
+ * Health of a hosted runner: `probe` (one quick request, no retries) proves reachability and the
+ * key; the limits a vendor call cannot enforce are reported as degraded capability checks.
+ */
+export async function hostedRunnerHealth(h: {
+  baseURL: string;
+  model: string;
+  probe(): Promise<unknown>;
+  describe(error: unknown): RunnerFailure;
+  details?: Record<string, unknown>;
+}): Promise<HealthResult> {
+  const checks: NonNullable<HealthResult['checks']> = [];
+  const host = hostOf(h.baseURL);
+  try {
+    await h.probe();
+    checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
+  } catch (error) {
+    checks.push({ name: 'api', status: 'fail', message: h.describe(error).message });
+  }
+  checks.push(
+    { name: 'capability:memoryLimit', status: 'degraded', message: 'memoryMb does not apply: the model runs at the vendor, not in this process' },
+    {
+      name: 'capability:networkIsolation',
+      status: 'degraded',
+      message: `allowNetwork is not enforced: every task is a request to ${host}; the model itself runs no code here`,
+    },
+    { name: 'capability:envControl', status: 'degraded', message: 'task env is not applied: no process is started for a task' },
+  );
+  const api = checks[0]!;
+  return {
+    status: api.status === 'ok' ? 'ok' : 'fail',
+    message: api.status === 'ok' ? `ready (${host}, ${h.model})` : `cannot use ${host}`,
+    checks,
+    details: { baseURL: h.baseURL, model: h.model, ...h.details, unenforcedLimits: ['memoryMb', 'allowNetwork', 'env'] },
+  };
+}
+
+/** One turn of a conversation, as `HostedConversations.run` hands it to the vendor call. */
+export interface HostedTurn<M> {
+  /** The session's conversation before this turn (earlier turns have all finished). */
+  readonly history: readonly M[];
+  /** Pass to the SDK: aborts on cancellation, session close or the deadline. */
+  readonly signal: AbortSignal;
+  /** The SDK's per-request timeout (see Deadline.remainingMs). */
+  remainingMs(): number;
+  /** What the model has said so far: append as it streams; kept as stdout if the turn fails part-way. */
+  text: string;
+}
+
+/** A completed exchange: `append` joins the conversation (typically the user turn and the reply). */
+export interface HostedTurnDone<M> {
+  append: M[];
+  value?: unknown;
+  tokensIn?: number | null;
+  tokensOut?: number | null;
+}
+
+interface ConversationState<M> {
+  readonly messages: M[];
+  /** Tail of the session's task queue: turns of one conversation go one at a time. */
+  tail: Promise<unknown>;
+  /** Aborted by closeSession. */
+  readonly controller: AbortController;
+}
+
+/**
+ * Per-session conversations of a hosted runner (M: the vendor's message type). `run` queues the
+ * turn behind the session's previous one, bounds it by the deadline, and turns every failure into
+ * a RunResult; only a completed exchange joins the conversation.
+ */
+export class HostedConversations<M> {
+  readonly #sessions = new Map<string, ConversationState<M>>();
+  #closed = false;
+
+  constructor(
+    private readonly o: {
+      /** The plugin's name: starts messages, names the plugin in errors. */
+      plugin: string;
+      logger: Logger;
+      /** Maps what the vendor call threw (not a cancellation or deadline) to a failure. */
+      describe(error: unknown): RunnerFailure;
+    },
+  ) {}
+
+  /**
+   * Runs `turn` as the session's next turn. `timeoutMs` is the runner's own limit; the stricter of
+   * it and the session's applies. Throws only LIMIT_RUNTIME_CLOSED after `dispose`.
+   */
+  async run(ctx: RunContext, timeoutMs: number, turn: (t: HostedTurn<M>) => Promise<HostedTurnDone<M>>): Promise<RunResult> {
+    const { plugin } = this.o;
+    if (this.#closed) throw new LimitError('LIMIT_RUNTIME_CLOSED', `${plugin} is shut down`, { plugin });
+    const started = performance.now();
+    const state = this.#state(ctx.session.id);
+    const deadline = withDeadline([ctx.signal, state.controller.signal], Math.min(ctx.session.limits.timeoutMs, timeoutMs), plugin);
+    const current: HostedTurn<M> = { history: state.messages, signal: deadline.signal, remainingMs: deadline.remainingMs, text: '' };
+    const previous = state.tail;
+    let release!: () => void;
+    state.tail = Promise.all([previous, new Promise<void>((resolve) => (release = resolve))]);
+    try {
+      const early = deadline.stopped();
+      if (early) return runResult(started, { text: current.text, failure: early });
+      await untilAborted(previous, deadline.signal);
+      const done = await turn(current);
+      state.messages.push(...done.append);
+      return runResult(started, { text: current.text, value: done.value, tokensIn: done.tokensIn, tokensOut: done.tokensOut });
+    } catch (error) {
+      const failure = deadline.stopped() ?? this.o.describe(error);
+      if (failure.code !== 'LIMIT_RUNNER_TIMEOUT' && failure.code !== 'LIMIT_RUNNER_ABORTED') {
+        (ctx.logger ?? this.o.logger).warn({ session: ctx.session.id, traceId: ctx.traceId, code: failure.code, status: failure.status }, failure.message);
+      }
+      return runResult(started, { text: current.text, failure });
+    } finally {
+      deadline.clear();
+      release();
+    }
+  }
+
+  /** A copy of a session's conversation (for inspection and tests). */
+  history(sessionId: string): M[] | undefined {
+    const state = this.#sessions.get(sessionId);
+    return state ? structuredClone(state.messages) : undefined;
+  }
+
+  /** Aborts the session's running turn, waits for its queue to drain, and forgets the conversation. */
+  async closeSession(sessionId: string): Promise<void> {
+    const state = this.#sessions.get(sessionId);
+    if (!state) return;
+    this.#sessions.delete(sessionId);
+    state.controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" closed`));
+    await state.tail.catch(() => undefined);
+  }
+
+  async dispose(): Promise<void> {
+    this.#closed = true;
+    for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
+  }
+
+  #state(id: string): ConversationState<M> {
+    let state = this.#sessions.get(id);
+    if (!state) {
+      state = { messages: [], tail: Promise.resolve(), controller: new AbortController() };
+      this.#sessions.set(id, state);
+    }
+    return state;
+  }
+}

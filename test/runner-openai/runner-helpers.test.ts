@@ -1,0 +1,73 @@
+/**
+ * The kernel's hosted-runner helpers on their own (the OpenAI and Anthropic suites exercise them
+ * through real SDKs against fake servers): deadline classification, key scrubbing, failure wording,
+ * and the per-session queue of HostedConversations.
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger, HostedConversations, scrubSecret, vendorFailures, withDeadline } from 'limit-graph';
+import { makeRunContext } from 'limit-graph/testing';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const silent = createLogger({ level: 'silent' });
+
+describe('hosted-runner helpers', () => {
+  it('withDeadline: TIMEOUT when the time is up, ABORTED when a caller signal fired (even after the timeout)', async () => {
+    const d = withDeadline([new AbortController().signal], 30, 'runner-x');
+    expect(d.stopped()).toBeUndefined();
+    expect(d.remainingMs()).toBeLessThanOrEqual(30);
+    await sleep(50);
+    expect(d.signal.aborted).toBe(true);
+    expect(d.stopped()).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: 'runner-x: no complete answer within 30 ms' });
+    expect(d.remainingMs()).toBe(1);
+
+    const caller = new AbortController();
+    const e = withDeadline([caller.signal], 10, 'runner-x');
+    await sleep(20);
+    caller.abort();
+    expect(e.stopped()).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED' });
+    e.clear();
+  });
+
+  it('scrubSecret and vendorFailures: every occurrence of the key goes, the wording names host and retries', () => {
+    expect(scrubSecret('k=sk-1 and again sk-1', 'sk-1')).toBe('k=[redacted] and again [redacted]');
+    expect(scrubSecret('nothing', undefined)).toBe('nothing');
+    const f = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: 'sk-1' });
+    expect(f.status(401, 'bad key sk-1')).toEqual({ code: 'LIMIT_RUNNER_FAILED', status: 401, message: 'runner-x: api.example rejected the API key: bad key [redacted]' });
+    expect(f.status(503, 'down').message).toBe('runner-x: api.example answered 503 (after 3 retries): down');
+    expect(f.status(400, 'no').message).toBe('runner-x: api.example answered 400: no');
+    expect(f.unreachable(new Error('fetch failed', { cause: new Error('connect ECONNREFUSED') }))).toMatchObject({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: 'runner-x: could not reach api.example: connect ECONNREFUSED' });
+    expect(f.other(new SyntaxError('Unexpected end')).message).toMatch(/malformed response \(invalid JSON\)/);
+  });
+
+  it('HostedConversations: turns queue per session, partial text survives a failure, closeSession aborts and forgets', async () => {
+    const conv = new HostedConversations<string>({ plugin: 'runner-x', logger: silent, describe: () => ({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-x: boom' }) });
+    const ctx = makeRunContext();
+    const seen: string[][] = [];
+    const say = (word: string) => conv.run(ctx, 10_000, async (t) => {
+      seen.push([...t.history]);
+      await sleep(5);
+      t.text = word;
+      return { append: [word], tokensOut: 1 };
+    });
+    const [a, b] = await Promise.all([say('one'), say('two')]);
+    expect([a.stdout, b.stdout]).toEqual(['one', 'two']);
+    expect(seen).toEqual([[], ['one']]);
+    expect(b.metrics.tokensOut).toBe(1);
+
+    const failed = await conv.run(ctx, 10_000, async (t) => {
+      t.text += 'half an ans';
+      throw new Error('socket hang up');
+    });
+    expect(failed).toMatchObject({ ok: false, stdout: 'half an ans', stderr: 'runner-x: boom', error: { code: 'LIMIT_RUNNER_FAILED' } });
+    expect(conv.history(ctx.session.id)).toEqual(['one', 'two']);
+
+    const hung = conv.run(ctx, 10_000, (t) => new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(t.signal.reason))));
+    await sleep(10);
+    await conv.closeSession(ctx.session.id);
+    expect((await hung).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    expect(conv.history(ctx.session.id)).toBeUndefined();
+
+    await conv.dispose();
+    await expect(say('late')).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+  });
+});

@@ -80,7 +80,9 @@ export function createFgwService(defaults: RdFgwOptions): FgwService {
       const opts = merged(defaults, call);
       const res = computeFgw({ source, target }, opts);
       return {
-        value: res.value,
+        // The objective is a sum of non-negative terms; the tracked cost can end a few ulps below 0
+        // (identical graphs), and a distortion must never be negative. `compute` keeps the raw value.
+        value: Math.max(0, res.value),
         iterations: res.iterations,
         converged: res.converged,
         plan: sparsePlan(res, opts.planThreshold),

@@ -13,67 +13,29 @@
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { startFakeVendor, words, type FakeVendorServer, type ReceivedRequest } from '../helpers/fake-vendor.ts';
 
-export interface ReceivedRequest {
-  /** The credential as sent: `x-api-key`, or a bearer token (what @anthropic-ai/sdk 1.x sends). */
-  key: string | undefined;
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: any;
-  at: number;
-}
+export type { PlannedResponse, ReceivedRequest } from '../helpers/fake-vendor.ts';
 
-export interface PlannedResponse {
-  status: number;
-  headers?: Record<string, string>;
-  body: unknown;
-}
-
-export interface FakeAnthropic {
+export interface FakeAnthropic extends Omit<FakeVendorServer, 'origin'> {
   /** Base URL without /v1, as the SDK expects. */
   url: string;
-  requests: ReceivedRequest[];
-  plan: PlannedResponse[];
   /** Requests to POST /v1/messages only. */
   messages(): ReceivedRequest[];
-  close(): Promise<void>;
 }
 
-const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
 const errorBody = (type: string, message: string) => ({ type: 'error', error: { type, message } });
 
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
-  const requests: ReceivedRequest[] = [];
-  const plan: PlannedResponse[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const path = (req.url ?? '').split('?')[0]!;
-      const key = (req.headers['x-api-key'] as string | undefined) ?? req.headers.authorization?.replace(/^Bearer /, '');
-      requests.push({ key, method: req.method ?? '', path, headers: req.headers, body, at: performance.now() });
-      const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-        res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${requests.length}`, ...headers });
-        res.end(JSON.stringify(value));
-      };
-
-      if (req.method === 'GET' && path === '/v1/models') {
+  const server = await startFakeVendor({
+    jsonHeaders: (count) => ({ 'request-id': `req_${count}` }),
+    handle({ request, res, json, playPlanned }) {
+      const { path, body, key } = request;
+      if (request.method === 'GET' && path === '/v1/models') {
         return json(200, { data: [{ type: 'model', id: 'fake-claude', display_name: 'Fake', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'fake-claude', last_id: 'fake-claude' });
       }
-      if (req.method !== 'POST' || path !== '/v1/messages') return json(404, errorBody('not_found_error', `Unknown path ${path}`));
-      const planned = plan.shift();
-      if (planned) return json(planned.status, planned.body, planned.headers);
+      if (request.method !== 'POST' || path !== '/v1/messages') return json(404, errorBody('not_found_error', `Unknown path ${path}`));
+      if (playPlanned()) return;
 
       const messages: { role: string; content: string }[] = body.messages ?? [];
       const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
@@ -85,7 +47,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       const reply = `you said: ${users.join(' | ')}`;
       const inputTokens = messages.reduce((n, m) => n + words(m.content), 0) + (body.system ? words(body.system) : 0);
       const outputTokens = words(reply);
-      const id = `msg_${requests.length}`;
+      const id = `msg_${server.requests.length}`;
       if (!body.stream) {
         if (last.includes('malformed')) {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -123,19 +85,13 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       send('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: outputTokens } });
       send('message_stop', { type: 'message_stop' });
       res.end();
-    });
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    plan,
-    messages: () => requests.filter((r) => r.path === '/v1/messages'),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: server.origin,
+    requests: server.requests,
+    plan: server.plan,
+    messages: () => server.requests.filter((r) => r.path === '/v1/messages'),
+    close: server.close,
   };
 }

@@ -1,9 +1,8 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, createRuntime, isLimitError, Task } from 'limit-graph';
+import { createLogger, createRuntime, isLimitError } from 'limit-graph';
 import type { Runtime } from 'limit-graph';
-import { makeRunContext, runnerConformance } from 'limit-graph/testing';
+import { makeRunContext } from 'limit-graph/testing';
+import { hostedRunnerSuite, prompt } from '../helpers/hosted-runner-suite.ts';
 import runnerAnthropic, { type AnthropicRunner } from '../../plugins/runner-anthropic/index.ts';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.ts';
 
@@ -28,16 +27,6 @@ async function start(options: Partial<Opts> = {}, env: Record<string, string> = 
   });
   return { rt, runner: rt.resolve('runner:anthropic') as AnthropicRunner };
 }
-
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const prompt = (input: string) => Task.parse({ input, kind: 'prompt' });
 
 describe('runner-anthropic against a fake Anthropic server', () => {
   let rt: Runtime;
@@ -80,63 +69,6 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(fake.messages()[0]!.body).toMatchObject({ stream: true, max_tokens: 1024 });
   });
 
-  it('429 with retry-after: retries once, after the time the header asked for', async () => {
-    ({ rt, runner } = await start());
-    // 0.6 s is longer than the SDK's own first backoff (at most 0.5 s): waiting it proves the header was read.
-    fake.plan.push({ status: 429, headers: { 'retry-after': '0.6' }, body: { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached' } } });
-    const result = await runner.executeIsolated(prompt('after the limit'), makeRunContext());
-    expect(result.ok, JSON.stringify(result.error)).toBe(true);
-    const [first, second] = fake.messages();
-    expect(fake.messages()).toHaveLength(2);
-    expect(second!.at - first!.at).toBeGreaterThanOrEqual(580);
-    expect(second!.at - first!.at).toBeLessThan(2000);
-  });
-
-  it('429 with retry-after-ms: waits that long, shorter than the default backoff', async () => {
-    ({ rt, runner } = await start());
-    fake.plan.push({ status: 429, headers: { 'retry-after-ms': '40' }, body: { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached' } } });
-    const result = await runner.executeIsolated(prompt('quick retry'), makeRunContext());
-    expect(result.ok).toBe(true);
-    const [first, second] = fake.messages();
-    expect(second!.at - first!.at).toBeGreaterThanOrEqual(38);
-    // The default first backoff is at least 375 ms.
-    expect(second!.at - first!.at).toBeLessThan(350);
-  });
-
-  it('429 on every attempt: gives up after maxRetries with a structured error', async () => {
-    ({ rt, runner } = await start({ maxRetries: 1 }));
-    for (let i = 0; i < 2; i++) fake.plan.push({ status: 429, headers: { 'retry-after-ms': '5' }, body: { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached' } } });
-    const result = await runner.executeIsolated(prompt('limited'), makeRunContext());
-    expect(result.ok).toBe(false);
-    expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
-    expect(result.error?.message).toMatch(/is rate limiting \(after 1 retries\)/);
-    expect(fake.plan).toHaveLength(0);
-  });
-
-  it('500: retries maxRetries times, then ok=false with a structured error', async () => {
-    ({ rt, runner } = await start({ maxRetries: 2 }));
-    const result = await runner.executeIsolated(prompt('fail500'), makeRunContext());
-    expect(result.ok).toBe(false);
-    expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
-    expect(result.error?.message).toMatch(/answered 500 \(after 2 retries\)/);
-    expect(result.stderr).toBe(result.error?.message);
-    expect(fake.messages()).toHaveLength(3);
-  });
-
-  it('malformed JSON: ok=false with a clear error (JSON and streaming)', async () => {
-    ({ rt, runner } = await start({ stream: false }));
-    const plain = await runner.executeIsolated(prompt('malformed'), makeRunContext());
-    expect(plain.ok).toBe(false);
-    expect(plain.error?.code).toBe('LIMIT_RUNNER_FAILED');
-    expect(plain.error?.message).toMatch(/malformed response/);
-    await rt.close();
-    ({ rt, runner } = await start({ stream: true }));
-    const streamed = await runner.executeIsolated(prompt('malformed'), makeRunContext());
-    expect(streamed.ok).toBe(false);
-    expect(streamed.error?.code).toBe('LIMIT_RUNNER_FAILED');
-    expect(streamed.error?.message).toMatch(/malformed response/);
-  });
-
   it('an error event in the middle of a stream: ok=false, the partial turn is not kept', async () => {
     ({ rt, runner } = await start());
     const a = makeRunContext();
@@ -145,106 +77,6 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
     expect(result.error?.message).toMatch(/Overloaded/);
     expect(runner.history(a.session.id)).toEqual([]);
-  });
-
-  it('hung connection: LIMIT_RUNNER_TIMEOUT at the session deadline, not later', async () => {
-    ({ rt, runner } = await start());
-    const started = performance.now();
-    const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ limits: { timeoutMs: 300 } }));
-    const elapsed = performance.now() - started;
-    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1000);
-  });
-
-  it("the runner's own timeoutMs applies when it is stricter than the session's", async () => {
-    ({ rt, runner } = await start({ timeoutMs: 200 }));
-    const started = performance.now();
-    const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ limits: { timeoutMs: 10_000 } }));
-    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
-    expect(result.error?.message).toContain('200 ms');
-    expect(performance.now() - started).toBeLessThan(1000);
-  });
-
-  it('abort: LIMIT_RUNNER_ABORTED as soon as the signal fires', async () => {
-    ({ rt, runner } = await start());
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
-    const started = performance.now();
-    const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ signal: controller.signal }));
-    expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
-    expect(performance.now() - started).toBeLessThan(600);
-  });
-
-  it('two sessions keep separate conversations (as the server received them)', async () => {
-    ({ rt, runner } = await start());
-    const a = makeRunContext();
-    const b = makeRunContext();
-    await runner.executeIsolated(prompt('alpha one'), a);
-    await runner.executeIsolated(prompt('beta one'), b);
-    await Promise.all([runner.executeIsolated(prompt('alpha two'), a), runner.executeIsolated(prompt('beta two'), b)]);
-    const sent = fake.messages().map((r) => (r.body.messages as { role: string; content: string }[]).map((m) => `${m.role}:${m.content}`));
-    const alphaTwo = sent.find((m) => m.at(-1) === 'user:alpha two')!;
-    const betaTwo = sent.find((m) => m.at(-1) === 'user:beta two')!;
-    expect(alphaTwo).toEqual(['user:alpha one', 'assistant:you said: alpha one', 'user:alpha two']);
-    expect(betaTwo).toEqual(['user:beta one', 'assistant:you said: beta one', 'user:beta two']);
-  });
-
-  it('turns of one session are sent one at a time, in order', async () => {
-    ({ rt, runner } = await start());
-    const a = makeRunContext();
-    const results = await Promise.all(['first', 'second', 'third'].map((t) => runner.executeIsolated(prompt(t), a)));
-    expect(results.map((r) => r.stdout)).toEqual(['you said: first', 'you said: first | second', 'you said: first | second | third']);
-  });
-
-  it('a failed turn is not added to the conversation; closeSession (and closing the session) forget it', async () => {
-    ({ rt, runner } = await start());
-    const a = makeRunContext();
-    await runner.executeIsolated(prompt('keep me'), a);
-    await runner.executeIsolated(prompt('hang'), { ...a, session: { ...a.session, limits: { ...a.session.limits, timeoutMs: 100 } } });
-    expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['keep me', 'you said: keep me']);
-    await runner.closeSession(a.session.id);
-    expect((await runner.executeIsolated(prompt('fresh'), a)).stdout).toBe('you said: fresh');
-
-    const session = await rt.openSession({ id: 'anthropic-close' });
-    const ctx = { session: { id: session.id, tenant: session.tenant, limits: session.limits }, traceId: 't', signal: session.signal };
-    await runner.executeIsolated(prompt('soon gone'), ctx);
-    expect(runner.history('anthropic-close')).toHaveLength(2);
-    await session.close();
-    expect(runner.history('anthropic-close')).toBeUndefined();
-  });
-
-  it('the API key never appears in results, errors or logs, even when the server echoes it', async () => {
-    logLines.length = 0;
-    ({ rt, runner } = await start());
-    const echoed = await runner.executeIsolated(prompt('echo-key'), makeRunContext());
-    expect(echoed.ok).toBe(false);
-    expect(echoed.error?.message).toMatch(/rejected the API key/);
-    expect(echoed.error?.message).toContain('[redacted]');
-    const others = await Promise.all(['fail500', 'malformed', 'hello'].map((p) => runner.executeIsolated(prompt(p), makeRunContext())));
-    const health = await runner.health();
-    await rt.close();
-    const everything = JSON.stringify([echoed, others, health, logLines]);
-    for (const [i, part] of [echoed, others, health, logLines].entries()) expect(JSON.stringify(part), `part ${i}`).not.toContain(API_KEY);
-    expect(fake.messages()[0]!.key).toBe(API_KEY); // it was really sent …
-    expect(everything).not.toContain(API_KEY); // … and never came back out
-    expect(logLines.length).toBeGreaterThan(0);
-  });
-
-  it('health: ok when the server answers, fail (with the reason) when it cannot be reached', async () => {
-    ({ rt, runner } = await start());
-    const ok = await runner.health();
-    expect(ok.status).toBe('ok');
-    expect(ok.checks!.map((c) => c.name)).toEqual(expect.arrayContaining(['api', 'capability:memoryLimit', 'capability:networkIsolation', 'capability:envControl']));
-    await rt.close();
-    // A port that was just free: nothing listens there (fetch refuses well-known ports such as 9 outright).
-    const port = await closedPort();
-    ({ rt, runner } = await start({ baseURL: `http://127.0.0.1:${port}` }));
-    const down = await runner.health();
-    expect(down.status).toBe('fail');
-    expect(down.checks!.find((c) => c.name === 'api')!.message).toMatch(new RegExp(`could not reach 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
-    const run = await runner.executeIsolated(prompt('hello'), makeRunContext());
-    expect(run.error?.code).toBe('LIMIT_RUNNER_UNAVAILABLE');
   });
 });
 
@@ -270,20 +102,14 @@ describe('runner-anthropic configuration', () => {
   });
 });
 
-runnerConformance(
-  'runner-anthropic',
-  async () => {
-    const { rt, runner } = await start({ maxRetries: 1 });
-    return { runner, close: async () => void (await rt.close()) };
-  },
-  {
-    tasks: {
-      hello: () => ({ input: 'hello', kind: 'prompt' }),
-      helloExpect: 'hello',
-      slow: () => ({ input: 'hang', kind: 'prompt' }),
-      echo: (token) => ({ input: `say ${token}`, kind: 'prompt' }),
-      memory: { store: (token) => ({ input: `remember ${token}`, kind: 'prompt' }), recall: () => ({ input: 'what did I say?', kind: 'prompt' }) },
-      failing: () => ({ input: 'fail500', kind: 'prompt' }),
-    },
-  },
-);
+// Retries, deadline, cancellation, per-session conversations, key scrubbing, health, conformance.
+hostedRunnerSuite({
+  name: 'runner-anthropic',
+  apiKey: API_KEY,
+  fake: () => fake,
+  sent: () => fake.messages(),
+  start: (options) => start(options),
+  logLines,
+  baseURLAt: (port) => `http://127.0.0.1:${port}`,
+  rateLimitBody: { type: 'error', error: { type: 'rate_limit_error', message: 'Rate limit reached' } },
+});

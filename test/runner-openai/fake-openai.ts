@@ -12,65 +12,28 @@
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { startFakeVendor, words, type FakeVendorServer, type ReceivedRequest } from '../helpers/fake-vendor.ts';
 
-export interface ReceivedRequest {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: any;
-  at: number;
-}
+export type { PlannedResponse, ReceivedRequest } from '../helpers/fake-vendor.ts';
 
-export interface PlannedResponse {
-  status: number;
-  headers?: Record<string, string>;
-  body: unknown;
-}
-
-export interface FakeOpenAI {
+export interface FakeOpenAI extends Omit<FakeVendorServer, 'origin'> {
   /** Base URL including /v1, as the SDK expects. */
   url: string;
-  requests: ReceivedRequest[];
-  plan: PlannedResponse[];
   /** Requests to chat completions only. */
   completions(): ReceivedRequest[];
-  close(): Promise<void>;
 }
 
-const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
-
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
-  const requests: ReceivedRequest[] = [];
-  const plan: PlannedResponse[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body: any;
-      try {
-        body = raw ? JSON.parse(raw) : undefined;
-      } catch {
-        body = raw;
-      }
-      const path = (req.url ?? '').split('?')[0]!;
-      requests.push({ method: req.method ?? '', path, headers: req.headers, body, at: performance.now() });
-      const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
-        res.writeHead(status, { 'content-type': 'application/json', ...headers });
-        res.end(JSON.stringify(value));
-      };
-
-      if (req.method === 'GET' && path === '/v1/models') {
+  const server = await startFakeVendor({
+    handle({ request, res, json, playPlanned }) {
+      const { path, body } = request;
+      if (request.method === 'GET' && path === '/v1/models') {
         return json(200, { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'test' }] });
       }
-      if (req.method !== 'POST' || path !== '/v1/chat/completions') {
+      if (request.method !== 'POST' || path !== '/v1/chat/completions') {
         return json(404, { error: { message: `Unknown path ${path}`, type: 'invalid_request_error', param: null, code: null } });
       }
-      const planned = plan.shift();
-      if (planned) return json(planned.status, planned.body, planned.headers);
+      if (playPlanned()) return;
 
       const messages: { role: string; content: string }[] = body.messages ?? [];
       const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
@@ -80,11 +43,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         return json(500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } }, { 'retry-after-ms': '5' });
       }
       if (last.includes('echo-key')) {
-        return json(401, { error: { message: `Incorrect API key provided: ${req.headers.authorization}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        return json(401, { error: { message: `Incorrect API key provided: ${request.headers.authorization}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
       }
       const reply = `you said: ${users.join(' | ')}`;
       const usage = { prompt_tokens: messages.reduce((n, m) => n + words(m.content), 0), completion_tokens: words(reply) };
-      const id = `chatcmpl-${requests.length}`;
+      const id = `chatcmpl-${server.requests.length}`;
       const created = Math.floor(Date.now() / 1000);
       if (!body.stream) {
         if (last.includes('malformed')) {
@@ -123,19 +86,13 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       }
       res.write('data: [DONE]\n\n');
       res.end();
-    });
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    plan,
-    completions: () => requests.filter((r) => r.path === '/v1/chat/completions'),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: `${server.origin}/v1`,
+    requests: server.requests,
+    plan: server.plan,
+    completions: () => server.requests.filter((r) => r.path === '/v1/chat/completions'),
+    close: server.close,
   };
 }

@@ -1,0 +1,232 @@
+/**
+ * What every hosted-model runner must do against its vendor's fake server (fake-openai,
+ * fake-anthropic): retries as the server asks, structured failures, the session deadline,
+ * cancellation, one conversation per session, key scrubbing, health — then the runner conformance
+ * suite. The fakes answer the same prompts (`hang`, `fail500`, `malformed`, `echo-key`, else
+ * `you said: …`), so only the vendor's wire details are parameters; tests of the request a runner
+ * builds stay in each runner's own test file.
+ */
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { Task, type Runtime, type RunResult, type Runner, type HealthResult } from 'limit-graph';
+import { makeRunContext, runnerConformance } from 'limit-graph/testing';
+import { closedPort, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
+
+export interface HostedRunnerUnderTest extends Runner {
+  history(sessionId: string): { content?: unknown }[] | undefined;
+  closeSession(sessionId: string): Promise<void>;
+  health(): Promise<HealthResult>;
+}
+
+export interface HostedRunnerHarness<R extends HostedRunnerUnderTest> {
+  /** The plugin's name, e.g. `runner-openai`. */
+  name: string;
+  apiKey: string;
+  /** The fake's request log and script (read when a test runs: the fake starts in beforeAll). */
+  fake(): { requests: ReceivedRequest[]; plan: PlannedResponse[] };
+  /** The requests that asked the model for an answer. */
+  sent(): ReceivedRequest[];
+  /** A runtime with the runner configured for the fake, `options` overriding; logs go to `logLines`. */
+  start(options?: { stream?: boolean; maxRetries?: number; timeoutMs?: number; baseURL?: string }): Promise<{ rt: Runtime; runner: R }>;
+  logLines: string[];
+  /** The base URL this vendor's SDK wants for a server at 127.0.0.1:`port`. */
+  baseURLAt(port: number): string;
+  /** A 429 body in the vendor's error format. */
+  rateLimitBody: unknown;
+}
+
+export const prompt = (input: string) => Task.parse({ input, kind: 'prompt' });
+
+export function hostedRunnerSuite<R extends HostedRunnerUnderTest>(h: HostedRunnerHarness<R>): void {
+  describe(`${h.name}: what every hosted runner does (fake server)`, () => {
+    let rt: Runtime | undefined;
+    let runner: R;
+    const start = async (options?: Parameters<typeof h.start>[0]) => {
+      ({ rt, runner } = await h.start(options));
+      return runner;
+    };
+    beforeEach(async () => {
+      h.fake().requests.length = 0;
+      h.fake().plan.length = 0;
+      await rt?.close();
+    });
+    afterAll(async () => {
+      await rt?.close();
+    });
+    const rateLimited = (headers: Record<string, string>): PlannedResponse => ({ status: 429, headers, body: h.rateLimitBody });
+
+    it('429 with retry-after: retries once, after the time the header asked for', async () => {
+      await start();
+      // 0.6 s is longer than the SDK's own first backoff (at most 0.5 s): waiting it proves the header was read.
+      h.fake().plan.push(rateLimited({ 'retry-after': '0.6' }));
+      const result = await runner.executeIsolated(prompt('after the limit'), makeRunContext());
+      expect(result.ok, JSON.stringify(result.error)).toBe(true);
+      const [first, second] = h.sent();
+      expect(h.sent()).toHaveLength(2);
+      expect(second!.at - first!.at).toBeGreaterThanOrEqual(580);
+      expect(second!.at - first!.at).toBeLessThan(2000);
+    });
+
+    it('429 with retry-after-ms: waits that long, shorter than the default backoff', async () => {
+      await start();
+      h.fake().plan.push(rateLimited({ 'retry-after-ms': '40' }));
+      const result = await runner.executeIsolated(prompt('quick retry'), makeRunContext());
+      expect(result.ok).toBe(true);
+      const [first, second] = h.sent();
+      expect(second!.at - first!.at).toBeGreaterThanOrEqual(38);
+      // The default first backoff is at least 375 ms.
+      expect(second!.at - first!.at).toBeLessThan(350);
+    });
+
+    it('429 on every attempt: gives up after maxRetries with a structured error', async () => {
+      await start({ maxRetries: 1 });
+      for (let i = 0; i < 2; i++) h.fake().plan.push(rateLimited({ 'retry-after-ms': '5' }));
+      const result = await runner.executeIsolated(prompt('limited'), makeRunContext());
+      expect(result.ok).toBe(false);
+      expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+      expect(result.error?.message).toMatch(/is rate limiting \(after 1 retries\)/);
+      expect(h.fake().plan).toHaveLength(0);
+    });
+
+    it('500: retries maxRetries times, then ok=false with a structured error', async () => {
+      await start({ maxRetries: 2 });
+      const result = await runner.executeIsolated(prompt('fail500'), makeRunContext());
+      expect(result.ok).toBe(false);
+      expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+      expect(result.error?.message).toMatch(/answered 500 \(after 2 retries\)/);
+      expect(result.stderr).toBe(result.error?.message);
+      expect(h.sent()).toHaveLength(3);
+    });
+
+    it('malformed JSON: ok=false with a clear error (JSON and streaming)', async () => {
+      await start({ stream: false });
+      const plain = await runner.executeIsolated(prompt('malformed'), makeRunContext());
+      expect(plain.ok).toBe(false);
+      expect(plain.error?.code).toBe('LIMIT_RUNNER_FAILED');
+      expect(plain.error?.message).toMatch(/malformed response/);
+      await rt!.close();
+      await start({ stream: true });
+      const streamed = await runner.executeIsolated(prompt('malformed'), makeRunContext());
+      expect(streamed.ok).toBe(false);
+      expect(streamed.error?.code).toBe('LIMIT_RUNNER_FAILED');
+      expect(streamed.error?.message).toMatch(/malformed response/);
+    });
+
+    it('hung connection: LIMIT_RUNNER_TIMEOUT at the session deadline, not later', async () => {
+      await start();
+      const started = performance.now();
+      const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ limits: { timeoutMs: 300 } }));
+      const elapsed = performance.now() - started;
+      expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(1000);
+    });
+
+    it("the runner's own timeoutMs applies when it is stricter than the session's", async () => {
+      await start({ timeoutMs: 200 });
+      const started = performance.now();
+      const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ limits: { timeoutMs: 10_000 } }));
+      expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+      expect(result.error?.message).toContain('200 ms');
+      expect(performance.now() - started).toBeLessThan(1000);
+    });
+
+    it('abort: LIMIT_RUNNER_ABORTED as soon as the signal fires', async () => {
+      await start();
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const started = performance.now();
+      const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ signal: controller.signal }));
+      expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      expect(performance.now() - started).toBeLessThan(600);
+    });
+
+    it('two sessions keep separate conversations (as the server received them)', async () => {
+      await start();
+      const a = makeRunContext();
+      const b = makeRunContext();
+      await runner.executeIsolated(prompt('alpha one'), a);
+      await runner.executeIsolated(prompt('beta one'), b);
+      await Promise.all([runner.executeIsolated(prompt('alpha two'), a), runner.executeIsolated(prompt('beta two'), b)]);
+      const sent = h.sent().map((r) => (r.body.messages as { role: string; content: string }[]).map((m) => `${m.role}:${m.content}`));
+      const alphaTwo = sent.find((m) => m.at(-1) === 'user:alpha two')!;
+      const betaTwo = sent.find((m) => m.at(-1) === 'user:beta two')!;
+      expect(alphaTwo).toEqual(['user:alpha one', 'assistant:you said: alpha one', 'user:alpha two']);
+      expect(betaTwo).toEqual(['user:beta one', 'assistant:you said: beta one', 'user:beta two']);
+    });
+
+    it('turns of one session are sent one at a time, in order', async () => {
+      await start();
+      const a = makeRunContext();
+      const results = await Promise.all(['first', 'second', 'third'].map((t) => runner.executeIsolated(prompt(t), a)));
+      expect(results.map((r) => r.stdout)).toEqual(['you said: first', 'you said: first | second', 'you said: first | second | third']);
+    });
+
+    it('a failed turn is not added to the conversation; closeSession (and closing the session) forget it', async () => {
+      await start();
+      const a = makeRunContext();
+      await runner.executeIsolated(prompt('keep me'), a);
+      await runner.executeIsolated(prompt('hang'), { ...a, session: { ...a.session, limits: { ...a.session.limits, timeoutMs: 100 } } });
+      expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['keep me', 'you said: keep me']);
+      await runner.closeSession(a.session.id);
+      expect((await runner.executeIsolated(prompt('fresh'), a)).stdout).toBe('you said: fresh');
+
+      const id = `${h.name}-close`;
+      const session = await rt!.openSession({ id });
+      const ctx = { session: { id: session.id, tenant: session.tenant, limits: session.limits }, traceId: 't', signal: session.signal };
+      await runner.executeIsolated(prompt('soon gone'), ctx);
+      expect(runner.history(id)).toHaveLength(2);
+      await session.close();
+      expect(runner.history(id)).toBeUndefined();
+    });
+
+    it('the API key never appears in results, errors or logs, even when the server echoes it', async () => {
+      h.logLines.length = 0;
+      await start();
+      const echoed = await runner.executeIsolated(prompt('echo-key'), makeRunContext());
+      expect(echoed.ok).toBe(false);
+      expect(echoed.error?.message).toMatch(/rejected the API key/);
+      expect(echoed.error?.message).toContain('[redacted]');
+      const others: RunResult[] = await Promise.all(['fail500', 'malformed', 'hello'].map((p) => runner.executeIsolated(prompt(p), makeRunContext())));
+      const health = await runner.health();
+      await rt!.close();
+      const everything = JSON.stringify([echoed, others, health, h.logLines]);
+      for (const [i, part] of [echoed, others, health, h.logLines].entries()) expect(JSON.stringify(part), `part ${i}`).not.toContain(h.apiKey);
+      expect(h.sent()[0]!.key).toBe(h.apiKey); // it was really sent …
+      expect(everything).not.toContain(h.apiKey); // … and never came back out
+      expect(h.logLines.length).toBeGreaterThan(0);
+    });
+
+    it('health: ok when the server answers, fail (with the reason) when it cannot be reached', async () => {
+      await start();
+      const ok = await runner.health();
+      expect(ok.status).toBe('ok');
+      expect(ok.checks!.map((c) => c.name)).toEqual(expect.arrayContaining(['api', 'capability:memoryLimit', 'capability:networkIsolation', 'capability:envControl']));
+      await rt!.close();
+      const port = await closedPort();
+      await start({ baseURL: h.baseURLAt(port) });
+      const down = await runner.health();
+      expect(down.status).toBe('fail');
+      expect(down.checks!.find((c) => c.name === 'api')!.message).toMatch(new RegExp(`could not reach 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
+      const run = await runner.executeIsolated(prompt('hello'), makeRunContext());
+      expect(run.error?.code).toBe('LIMIT_RUNNER_UNAVAILABLE');
+    });
+  });
+
+  runnerConformance(
+    h.name,
+    async () => {
+      const { rt: own, runner: r } = await h.start({ maxRetries: 1 });
+      return { runner: r, close: async () => void (await own.close()) };
+    },
+    {
+      tasks: {
+        hello: () => ({ input: 'hello', kind: 'prompt' }),
+        helloExpect: 'hello',
+        slow: () => ({ input: 'hang', kind: 'prompt' }),
+        echo: (token) => ({ input: `say ${token}`, kind: 'prompt' }),
+        memory: { store: (token) => ({ input: `remember ${token}`, kind: 'prompt' }), recall: () => ({ input: 'what did I say?', kind: 'prompt' }) },
+        failing: () => ({ input: 'fail500', kind: 'prompt' }),
+      },
+    },
+  );
+}

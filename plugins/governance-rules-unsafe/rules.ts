@@ -109,10 +109,7 @@ const violence: GovernanceRule = {
     const spans = view.near(VIOLENCE, HUMANS, 5);
     if (!self && !spans.length) return [];
     const m = mitigation(lower);
-    // A non-human object next to the verb ("kill a Python process") defeats the human reading
-    // only when no human target is matched.
-    const base = self ? 7 : 7;
-    const severity = Math.max(1, Math.min(10, base + m.delta));
+    const severity = Math.max(1, Math.min(10, 7 + m.delta));
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;
     const reason = `${self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)'}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`;
     return [unsafeFinding(subject, 'unsafe.violence', severity, reason, found)];
@@ -130,31 +127,19 @@ const crime: GovernanceRule = {
     const lower = view.lower;
     const hits: { start: number; end: number }[] = [];
     const reasons: string[] = [];
-    const commit = view.near(COMMIT, CRIMES, 4);
-    if (commit.length) {
-      hits.push(...commit);
-      reasons.push('how to commit a crime');
-    }
-    const produce = view.near(PRODUCE, ARTEFACTS, 6);
-    if (produce.length) {
-      hits.push(...produce);
-      reasons.push('produce or obtain a harmful artefact');
-    }
-    const crimeHowTo = view.near(PRODUCE, CRIMES, 6);
-    if (crimeHowTo.length) {
-      hits.push(...crimeHowTo);
-      reasons.push('instructions for a crime');
-    }
+    const cue = (spans: { start: number; end: number }[], reason: string) => {
+      if (spans.length) {
+        hits.push(...spans);
+        reasons.push(reason);
+      }
+      return spans;
+    };
+    const commit = cue(view.near(COMMIT, CRIMES, 4), 'how to commit a crime');
+    cue(view.near(PRODUCE, ARTEFACTS, 6), 'produce or obtain a harmful artefact');
+    cue(view.near(PRODUCE, CRIMES, 6), 'instructions for a crime');
     const destroy = view.near(DESTROY, PLACES, 5);
-    if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) {
-      hits.push(...destroy);
-      reasons.push('destruction of a place or property');
-    }
-    const wrong = view.near(WRONGDOING, WRONG_TARGETS, 5);
-    if (wrong.length) {
-      hits.push(...wrong);
-      reasons.push('wrongdoing against a system, people or money');
-    }
+    if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
+    const wrong = cue(view.near(WRONGDOING, WRONG_TARGETS, 5), 'wrongdoing against a system, people or money');
     if (!hits.length) return [];
     if (NON_HUMAN.test(lower) && !commit.length && !wrong.length && lower.length < 120) return [];
     const m = mitigation(lower);

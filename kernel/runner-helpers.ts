@@ -146,6 +146,27 @@ export function sdkLogger(logger: Logger, sdk: string, secret: string | undefine
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }
 
+/**
+ * The client options every vendor SDK of the OpenAI/Anthropic kind takes alike: the key (as the
+ * client's only credential), an optional base URL, the SDK's own retries, a per-request timeout
+ * (each call passes a shorter one when its deadline is nearer), and its log lines sent to pino
+ * through `sdkLogger`.
+ */
+export function vendorClientOptions(
+  options: { apiKey: string; baseURL?: string | undefined; maxRetries: number; timeoutMs: number },
+  logger: Logger,
+  sdk: string,
+) {
+  return {
+    apiKey: options.apiKey,
+    ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+    maxRetries: options.maxRetries,
+    timeout: options.timeoutMs,
+    logLevel: 'warn' as const,
+    logger: sdkLogger(logger, sdk, options.apiKey),
+  };
+}
+
 /** What a runner that calls a vendor can enforce: the deadline, and one turn at a time per session. */
 export function hostedRunnerCapabilities(): RunnerCapabilities {
   return {

@@ -6,7 +6,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import { HostedConversations, hostOf, hostedRunnerCapabilities, hostedRunnerHealth, sdkLogger, vendorFailures } from 'limit-graph';
+import { HostedConversations, hostOf, hostedRunnerCapabilities, hostedRunnerHealth, vendorClientOptions, vendorFailures } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerAnthropicOptionsParsed } from './options.ts';
 
@@ -29,16 +29,9 @@ export class AnthropicRunner implements Runner {
     private readonly options: RunnerAnthropicOptionsParsed,
     logger: Logger,
   ) {
-    this.#client = new Anthropic({
-      // Passing the key makes it the client's only credential: the SDK then reads no
-      // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
-      apiKey: options.apiKey,
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: options.maxRetries,
-      timeout: options.timeoutMs,
-      logLevel: 'warn',
-      logger: sdkLogger(logger, 'anthropic', options.apiKey),
-    });
+    // Passing the key makes it the client's only credential: the SDK then reads no
+    // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
+    this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic'));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error) });
   }
 

@@ -6,7 +6,7 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { HostedConversations, hostOf, hostedRunnerCapabilities, hostedRunnerHealth, sdkLogger, vendorFailures } from 'limit-graph';
+import { HostedConversations, hostOf, hostedRunnerCapabilities, hostedRunnerHealth, vendorClientOptions, vendorFailures } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerOpenAIOptionsParsed } from './options.ts';
 
@@ -24,14 +24,7 @@ export class OpenAIRunner implements Runner {
     private readonly options: RunnerOpenAIOptionsParsed,
     logger: Logger,
   ) {
-    this.#client = new OpenAI({
-      apiKey: options.apiKey,
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: options.maxRetries,
-      timeout: options.timeoutMs,
-      logLevel: 'warn',
-      logger: sdkLogger(logger, 'openai', options.apiKey),
-    });
+    this.#client = new OpenAI(vendorClientOptions(options, logger, 'openai'));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error) });
   }
 

@@ -164,7 +164,7 @@ function nearBySet(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: Read
 const MAX_LEXICON_WORDS = 1 << 16;
 /**
  * Lexicons that get a bit in the per-view summary masks: two 31-bit words. The built-in packs use
- * 24 near() lexicons and 27 trigger-word sets; a lexicon without a bit is found by a walk instead.
+ * 24 near() lexicons and 23 trigger-word sets; a lexicon without a bit is found by a walk instead.
  */
 const MASK_BITS = 62;
 /** More prefixes and suffixes than this and new triggers are checked by a scan of the view instead. */

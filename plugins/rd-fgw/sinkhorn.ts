@@ -265,6 +265,9 @@ export interface LogStats extends InnerStats {
 
 /** |log u| beyond which scalings are folded into the potentials (e^40 ≈ 2·10¹⁷). */
 const ABSORB_LOG = 40;
+// The same test without a logarithm per scaling per sweep.
+const ABSORB_HI = Math.exp(ABSORB_LOG);
+const ABSORB_LO = Math.exp(-ABSORB_LOG);
 
 export class LogSinkhorn {
   private readonly Kt: Float64Array;
@@ -323,15 +326,60 @@ export class LogSinkhorn {
     }
   }
 
+  /** K̃ from the potentials, u = v = 1, and ktu = K̃ᵀ·1 (its column sums) in the same pass. */
   private rebuild(C: Float64Array, eps: number): void {
-    const { n1, n2, Kt, f, g, u, v } = this;
+    const { n1, n2, Kt, f, g, u, v, ktu } = this;
+    const inv = 1 / eps;
+    ktu.fill(0);
     for (let i = 0; i < n1; i++) {
       const row = i * n2;
       const fi = f[i]!;
-      for (let j = 0; j < n2; j++) Kt[row + j] = Math.exp((fi + g[j]! - C[row + j]!) / eps);
+      for (let j = 0; j < n2; j++) {
+        const k = Math.exp((fi + g[j]! - C[row + j]!) * inv);
+        Kt[row + j] = k;
+        ktu[j] = ktu[j]! + k;
+      }
     }
     u.fill(1);
     v.fill(1);
+  }
+
+  /**
+   * One scaling sweep after v = b/ktu: u = a/(K̃·v), and ktu = K̃ᵀ·u for the next marginal test,
+   * fused so that each row of K̃ is read once (two rows at a time: one store into ktu per two
+   * multiply-adds). Returns false, with u partly updated, when a row sum leaves the range (0, ∞).
+   */
+  private scaleRows(): boolean {
+    const { n1, n2, Kt, u, v, ktu, a } = this;
+    ktu.fill(0);
+    let i = 0;
+    for (; i + 1 < n1; i += 2) {
+      const r0 = i * n2;
+      const r1 = r0 + n2;
+      let s0 = 0;
+      let s1 = 0;
+      for (let j = 0; j < n2; j++) {
+        const vj = v[j]!;
+        s0 += Kt[r0 + j]! * vj;
+        s1 += Kt[r1 + j]! * vj;
+      }
+      const u0 = a[i]! / s0;
+      const u1 = a[i + 1]! / s1;
+      if (!(u0 > 0 && u0 < Infinity && u1 > 0 && u1 < Infinity)) return false;
+      u[i] = u0;
+      u[i + 1] = u1;
+      for (let j = 0; j < n2; j++) ktu[j] = ktu[j]! + Kt[r0 + j]! * u0 + Kt[r1 + j]! * u1;
+    }
+    if (i < n1) {
+      const r0 = i * n2;
+      let s0 = 0;
+      for (let j = 0; j < n2; j++) s0 += Kt[r0 + j]! * v[j]!;
+      const u0 = a[i]! / s0;
+      if (!(u0 > 0 && u0 < Infinity)) return false;
+      u[i] = u0;
+      for (let j = 0; j < n2; j++) ktu[j] = ktu[j]! + Kt[r0 + j]! * u0;
+    }
+    return true;
   }
 
   private absorb(eps: number): void {
@@ -469,13 +517,8 @@ export class LogSinkhorn {
     let sinceNewton = 0;
     const burst = opts.burst ?? 50;
     let newtonAllowed = n2 <= (opts.newtonMaxSize ?? 1500) && n2 > 1;
+    // Invariant at the top of the loop: ktu = K̃ᵀ·u, so v_j·ktu_j are the plan's column sums.
     while (true) {
-      ktu.fill(0);
-      for (let i = 0; i < n1; i++) {
-        const ui = u[i]!;
-        const row = i * n2;
-        for (let j = 0; j < n2; j++) ktu[j] = ktu[j]! + Kt[row + j]! * ui;
-      }
       err = 0;
       for (let j = 0; j < n2; j++) err += Math.abs(v[j]! * ktu[j]! - b[j]!);
       if (err < opts.tol) {
@@ -497,7 +540,6 @@ export class LogSinkhorn {
       sweeps++;
       sinceNewton++;
       let ok = err === err;
-      let far = false;
       for (let j = 0; j < n2; j++) {
         const x = b[j]! / ktu[j]!;
         vNew[j] = x;
@@ -505,17 +547,7 @@ export class LogSinkhorn {
       }
       if (ok) {
         v.set(vNew);
-        for (let i = 0; i < n1; i++) {
-          const row = i * n2;
-          let s = 0;
-          for (let j = 0; j < n2; j++) s += Kt[row + j]! * v[j]!;
-          const x = a[i]! / s;
-          if (!(x > 0 && x < Infinity)) {
-            ok = false;
-            break;
-          }
-          u[i] = x;
-        }
+        ok = this.scaleRows();
       }
       if (!ok) {
         // Leave the scaled form: fold what is still finite, then one exact log-domain sweep.
@@ -528,8 +560,9 @@ export class LogSinkhorn {
         absorptions++;
         continue;
       }
-      for (let i = 0; i < n1 && !far; i++) if (Math.abs(Math.log(u[i]!)) > ABSORB_LOG) far = true;
-      for (let j = 0; j < n2 && !far; j++) if (Math.abs(Math.log(v[j]!)) > ABSORB_LOG) far = true;
+      let far = false;
+      for (let i = 0; i < n1 && !far; i++) if (!(u[i]! < ABSORB_HI && u[i]! > ABSORB_LO)) far = true;
+      for (let j = 0; j < n2 && !far; j++) if (!(v[j]! < ABSORB_HI && v[j]! > ABSORB_LO)) far = true;
       if (far) {
         this.absorb(eps);
         this.rebuild(C, eps);

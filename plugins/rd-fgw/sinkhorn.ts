@@ -326,6 +326,27 @@ export class LogSinkhorn {
     }
   }
 
+  /**
+   * Cold start without exponentials: the ε → 0 limit of a sweep, f_i = min_j C_ij then
+   * g_j = min_i (C_ij − f_i). Every exponent f_i + g_j − C_ij is then ≤ 0 and every row and every
+   * column has one equal to 0, so K̃ has entries in (0, 1], each row and column sum in [1, n]: the
+   * scaled sweeps start in range (an exact log-sum-exp sweep would cost 2·n1·n2 exponentials).
+   */
+  private hardStart(C: Float64Array): void {
+    const { n1, n2, f, g } = this;
+    g.fill(Infinity);
+    for (let i = 0; i < n1; i++) {
+      const row = i * n2;
+      let mn = Infinity;
+      for (let j = 0; j < n2; j++) if (C[row + j]! < mn) mn = C[row + j]!;
+      f[i] = mn;
+      for (let j = 0; j < n2; j++) {
+        const d = C[row + j]! - mn;
+        if (d < g[j]!) g[j] = d;
+      }
+    }
+  }
+
   /** K̃ from the potentials, u = v = 1, and ktu = K̃ᵀ·1 (its column sums) in the same pass. */
   private rebuild(C: Float64Array, eps: number): void {
     const { n1, n2, Kt, f, g, u, v, ktu } = this;
@@ -500,13 +521,7 @@ export class LogSinkhorn {
     this.hasPotentials = true;
     let lseSweeps = 0;
     let absorptions = 1;
-    if (!warm) {
-      // Cold start: one exact sweep puts every row and column in range before the scaled form.
-      this.f.fill(0);
-      this.g.fill(0);
-      this.lseSweep(C, eps);
-      lseSweeps++;
-    }
+    if (!warm) this.hardStart(C);
     // Warm start: the previous potentials are close; a row or column that underflows under the
     // new costs is caught below and repaired by an exact sweep.
     this.rebuild(C, eps);

@@ -1,15 +1,8 @@
 /** `limit rd fgw --input CASE.json [--method] [--alpha] [--epsilon] --json`. */
 import { readFile } from 'node:fs/promises';
-import { LimitError, type CommandRegistry } from 'limit-graph';
+import { LimitError, rdCommandGroup, type CommandRegistry } from 'limit-graph';
 import { sparsePlan } from './api.ts';
 
-type Program = CommandRegistry['program'];
-
-/** The shared `rd` command group (created by whichever RD plugin registers first). */
-function rdGroup(program: Program): Program {
-  const existing = program.commands.find((c) => c.name() === 'rd');
-  return existing ?? program.command('rd').description('rate–distortion: FGW distortion, rates, knees and plots');
-}
 
 async function readJson(file: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -44,7 +37,7 @@ interface FgwFlags {
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
 
 export function registerFgwCommand(registry: CommandRegistry): void {
-  const rd = rdGroup(registry.program);
+  const rd = rdCommandGroup(registry.program);
   if (rd.commands.some((c) => c.name() === 'fgw')) return;
   rd.command('fgw')
     .description('FGW distortion of a case: reference-format matrices { M, C1, C2, p, q } or graphs { source, target, options? }')

@@ -5,17 +5,11 @@
  * (β values taken from `parametric`, targets from `at_D`, `R_of_D` and `D_of_R`).
  */
 import { readFile } from 'node:fs/promises';
-import { LimitError, type CommandRegistry } from 'limit-graph';
+import { LimitError, rdCommandGroup, type CommandRegistry } from 'limit-graph';
 import type { Ddof } from './gaussian.ts';
 import { entropyBits, prepareSource } from './blahut.ts';
 import type { RateService } from './index.ts';
 
-type Program = CommandRegistry['program'];
-
-function rdGroup(program: Program): Program {
-  const existing = program.commands.find((c) => c.name() === 'rd');
-  return existing ?? program.command('rd').description('rate–distortion: FGW distortion, rates, knees and plots');
-}
 
 type Obj = Record<string, unknown>;
 
@@ -84,7 +78,7 @@ function one(rate: RateService, src: unknown, ddof: Ddof | undefined, where: str
 }
 
 export function registerRateCommand(registry: CommandRegistry): void {
-  const rd = rdGroup(registry.program);
+  const rd = rdCommandGroup(registry.program);
   if (rd.commands.some((c) => c.name() === 'rate')) return;
   rd.command('rate')
     .description('R(D) of a discrete source (Blahut–Arimoto) or of Gaussian samples, in bits')

@@ -14,7 +14,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { LimitError } from 'limit-graph';
+import { LimitError, untilAborted } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerLlamaOptionsParsed } from './options.ts';
 
@@ -414,24 +414,6 @@ function isLimitFailure(error: unknown): error is Failure {
   return error instanceof LimitError && (error.code === 'LIMIT_RUNNER_UNAVAILABLE' || error.code === 'LIMIT_RUNNER_FAILED');
 }
 
-/** Resolves when `promise` settles, rejects when `signal` aborts first. */
-function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-    );
-  });
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -83,6 +83,44 @@ function exactlySymmetric(A: Float64Array, n: number): boolean {
   return true;
 }
 
+/**
+ * Buffers of one solve (five n1·n2 matrices and the Sinkhorn kernel), kept for the next call of the
+ * same size: callers that solve many problems of one size (benchmarks, sweeps over α or ε) would
+ * otherwise hand megabytes per call to the garbage collector. Solves are synchronous, so one
+ * workspace is never used by two solves at once.
+ */
+interface Workspace {
+  n1: number;
+  n2: number;
+  T: Float64Array;
+  Tprev: Float64Array;
+  P: Float64Array;
+  Pt: Float64Array;
+  tmp: Float64Array;
+  tens: Float64Array;
+  log: LogSinkhorn | null;
+}
+let cachedWorkspace: Workspace | null = null;
+
+function workspace(n1: number, n2: number): Workspace {
+  const w = cachedWorkspace;
+  if (w && w.n1 === n1 && w.n2 === n2) return w;
+  const nn = n1 * n2;
+  const fresh: Workspace = {
+    n1,
+    n2,
+    T: new Float64Array(nn),
+    Tprev: new Float64Array(nn),
+    P: new Float64Array(nn),
+    Pt: new Float64Array(nn),
+    tmp: new Float64Array(nn),
+    tens: new Float64Array(nn),
+    log: null,
+  };
+  cachedWorkspace = fresh;
+  return fresh;
+}
+
 function support(w: Float64Array): Int32Array {
   const idx: number[] = [];
   for (let i = 0; i < w.length; i++) if (w[i]! > 0) idx.push(i);
@@ -137,13 +175,12 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   const tensor = prepareTensor(pb, symmetric);
   const { constC, constCt, C1t, C2t } = tensor;
 
-  let T = new Float64Array(nn);
-  let Tprev = new Float64Array(nn);
+  const ws = workspace(n1, n2);
+  let T = ws.T;
+  let Tprev = ws.Tprev;
   for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) T[i * n2 + j] = p[i]! * q[j]!;
-  const P = new Float64Array(nn);
-  const Pt = symmetric ? null : new Float64Array(nn);
-  const tmp = new Float64Array(nn);
-  const tens = new Float64Array(nn);
+  const { P, tmp, tens } = ws;
+  const Pt = symmetric ? null : ws.Pt;
   const product = (): void => {
     sandwich(C1, T, C2, n1, n2, tmp, P);
     if (Pt) sandwich(C1t!, T, C2t!, n1, n2, tmp, Pt);
@@ -153,7 +190,12 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   if (Pt) rankOneProduct(C1t!, C2t!, p, q, n1, n2, Pt);
 
   const scaling = solver === 'scaling' ? new ScalingSinkhorn(n1, n2, p, q) : null;
-  const logSolver = solver === 'log' ? new LogSinkhorn(n1, n2, p, q) : null;
+  let logSolver: LogSinkhorn | null = null;
+  if (solver === 'log') {
+    if (ws.log) ws.log.reset(p, q);
+    else ws.log = new LogSinkhorn(n1, n2, p, q);
+    logSolver = ws.log;
+  }
   const warm = options.warmStart ?? true;
   // The replica tests ‖T_k − T_{k−1}‖ at iterations 0, 10, 20, … like the reference, so it runs up
   // to nine iterations past convergence (each one an O(n³) product). The production solver tests
@@ -228,7 +270,8 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     throw notConverged('epsilon', `the entropic solver produced a non-finite value (ε = ${eps}); use the 'log' solver or a larger ε`);
   }
 
-  let plan = T;
+  // T is a workspace buffer: the caller gets its own copy.
+  let plan = T.slice();
   if (pb !== full) {
     plan = new Float64Array(full.n1 * full.n2);
     for (let i = 0; i < n1; i++) {

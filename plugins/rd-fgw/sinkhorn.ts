@@ -286,8 +286,8 @@ export class LogSinkhorn {
   constructor(
     private readonly n1: number,
     private readonly n2: number,
-    private readonly a: Float64Array,
-    private readonly b: Float64Array,
+    private a: Float64Array,
+    private b: Float64Array,
   ) {
     this.Kt = new Float64Array(n1 * n2);
     this.f = new Float64Array(n1);
@@ -298,6 +298,16 @@ export class LogSinkhorn {
     this.ktu = new Float64Array(n2);
     this.logA = Float64Array.from(a, Math.log);
     this.logB = Float64Array.from(b, Math.log);
+  }
+
+  /** Reuse this solver (and its n1·n2 kernel buffer) for new marginals of the same sizes; the next solve starts cold. */
+  reset(a: Float64Array, b: Float64Array): void {
+    if (a.length !== this.n1 || b.length !== this.n2) throw new RangeError(`LogSinkhorn.reset: expected ${this.n1} and ${this.n2} weights`);
+    this.a = a;
+    this.b = b;
+    for (let i = 0; i < this.n1; i++) this.logA[i] = Math.log(a[i]!);
+    for (let j = 0; j < this.n2; j++) this.logB[j] = Math.log(b[j]!);
+    this.hasPotentials = false;
   }
 
   /** Exact log-domain sweep: g from f, then f from g. */

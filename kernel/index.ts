@@ -24,3 +24,4 @@ export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
 export * from './runner-helpers.ts';
+export * from './governance-helpers.ts';

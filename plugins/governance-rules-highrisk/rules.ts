@@ -3,12 +3,7 @@
  * network calls, process spawning, privilege changes. Not malicious by themselves (severity 3–5),
  * they make a trace worth a look and feed `blockUnsafeMerge` decisions at stricter presets.
  */
-import type { GovernanceRule, PatternTriggers, RuleSubject } from 'limit-graph';
-
-function evidence(subject: RuleSubject, start: number, end: number) {
-  const lo = Math.max(0, start - 20);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
-}
+import { evidenceSpan, type GovernanceRule, type PatternTriggers, type RuleSubject } from 'limit-graph';
 
 /**
  * Each pattern below declares what every one of its matches contains (PatternTriggers, where the
@@ -48,6 +43,6 @@ export const RULES: readonly GovernanceRule[] = OPS.map((op): GovernanceRule => 
     if (!mayMatch(subject, op.triggers)) return [];
     const m = op.re.exec(subject.text);
     if (!m) return [];
-    return [{ ruleId: op.id, kind: 'HighRisk' as const, severity: op.severity, reason: op.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];
+    return [{ ruleId: op.id, kind: 'HighRisk' as const, severity: op.severity, reason: op.reason, evidence: [evidenceSpan(subject, m.index, m.index + m[0].length)] }];
   },
 }));

@@ -4,17 +4,13 @@
  * e-mails, documents). Matching is by structure: a verb near its target, an imperative line inside
  * a document, a tag where a user cannot legitimately write one.
  */
-import type { Finding, GovernanceRule, PatternTriggers, RuleSubject, TextView } from 'limit-graph';
+import { evidenceSpan, type Finding, type GovernanceRule, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
-function evidence(subject: RuleSubject, start: number, end: number) {
-  const lo = Math.max(0, start - 20);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
-}
 const viewOf = (s: RuleSubject): TextView | undefined => s.view ?? s.views?.[0];
 const finding = (subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding => ({
-  ruleId, kind: 'Malicious', severity, reason, evidence: spans.slice(0, 3).map((s) => evidence(subject, s.start, s.end)),
+  ruleId, kind: 'Malicious', severity, reason, evidence: spans.slice(0, 3).map((s) => evidenceSpan(subject, s.start, s.end)),
 });
 
 /**

@@ -3,7 +3,7 @@
  * matches a *structure* (a removal word near a constraint word, a persona set-up near an
  * unrestricted claim, a dual-response format) rather than one famous prompt's wording.
  */
-import type { Finding, GovernanceRule, PatternTriggers, RuleSubject, TextView } from 'limit-graph';
+import { evidenceSpan, type Finding, type GovernanceRule, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -60,11 +60,6 @@ const EXEMPT_TRIGGERS: PatternTriggers = { words: ['bound', 'confined', 'restric
 const DUAL_TAGS_TRIGGERS: PatternTriggers = { words: [], substrings: ['[', '('] };
 /** The unrestricted-persona token loop below runs only where one of its words is. */
 const UNRESTRICTED_TRIGGERS: PatternTriggers = { words: [...UNRESTRICTED] };
-
-function evidence(subject: RuleSubject, start: number, end: number) {
-  const lo = Math.max(0, start - 20);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
-}
 
 function viewOf(subject: RuleSubject): TextView | undefined {
   return subject.view ?? subject.views?.[0];
@@ -138,7 +133,7 @@ const personaRule: GovernanceRule = {
       kind: 'Jailbreak',
       severity,
       reason: `Jailbreak structure: ${found.map((s) => s.name).join('; ')}`,
-      evidence: found.slice(0, 4).map((s) => evidence(subject, s.start, s.end)),
+      evidence: found.slice(0, 4).map((s) => evidenceSpan(subject, s.start, s.end)),
       confidence: Math.min(1, score / 9),
     };
     return [f];

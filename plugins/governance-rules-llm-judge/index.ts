@@ -1,25 +1,22 @@
 /** Optional LLM judge: asks a configured runner for a strict-JSON verdict in the uncertain band. */
-import { definePlugin, LimitError } from 'limit-graph';
+import { defineRulePack, LimitError, RulePackOptions } from 'limit-graph';
 import type { z } from 'zod';
 import { Options } from './options.ts';
 import { createJudgeRule } from './rules.ts';
 
 declare module 'limit-graph' {
   interface PluginOptionsRegistry {
-    'governance-rules-llm-judge': z.input<typeof Options>;
+    'governance-rules-llm-judge': z.input<typeof Options> & z.input<typeof RulePackOptions>;
   }
 }
 
-export default definePlugin({
-  meta: {
-    name: 'governance-rules-llm-judge',
-    version: '1.0.0',
-    description: 'LLM judge for the uncertain severity band; fails closed on timeout or a bad answer.',
-    provides: ['governance:rules:llm-judge'],
-    dependsOn: ['runner:*'],
-  },
+export default defineRulePack({
+  name: 'governance-rules-llm-judge',
+  version: '1.0.0',
+  description: 'LLM judge for the uncertain severity band; fails closed on timeout or a bad answer.',
+  dependsOn: ['runner:*'],
   options: Options,
-  setup(ctx, options) {
+  rules: (ctx, options) => {
     const key = `runner:${options.runner}` as const;
     const getRunner = () => {
       if (!ctx.has(key)) {
@@ -29,6 +26,6 @@ export default definePlugin({
       }
       return ctx.resolve(key);
     };
-    ctx.provide('governance:rules:llm-judge', { name: 'llm-judge', rules: [createJudgeRule(options, getRunner)] });
+    return [createJudgeRule(options, getRunner)];
   },
 });

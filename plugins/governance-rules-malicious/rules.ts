@@ -3,13 +3,7 @@
  * credential theft / data exfiltration in code. Patterns are bounded (`{0,n}`) and have no nested
  * quantifiers, so a megabyte of hostile text costs one linear pass per pattern.
  */
-import type { Finding, GovernanceRule, PatternTriggers, RuleSubject } from 'limit-graph';
-
-function evidence(subject: RuleSubject, start: number, end: number) {
-  const lo = Math.max(0, start - 20);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
-}
-
+import { evidenceSpan, type Finding, type GovernanceRule, type PatternTriggers, type RuleSubject } from 'limit-graph';
 
 /**
  * Each pattern below declares what every one of its matches contains (PatternTriggers, where the
@@ -68,7 +62,7 @@ const patternRules: GovernanceRule[] = PATTERNS.map((p) => {
       if (!mayMatch(subject, p.triggers)) return [];
       const m = p.re.exec(subject.text);
       if (!m) return [];
-      return [{ ruleId: p.id, kind: 'Malicious', severity: p.severity, reason: p.reason, evidence: [evidence(subject, m.index, m.index + m[0].length)] }];
+      return [{ ruleId: p.id, kind: 'Malicious', severity: p.severity, reason: p.reason, evidence: [evidenceSpan(subject, m.index, m.index + m[0].length)] }];
     },
   };
 });
@@ -87,7 +81,7 @@ const exfiltration: GovernanceRule = {
     return [{
       ruleId: 'malicious.code-exfiltration', kind: 'Malicious', severity: 7,
       reason: 'Code collects local data and sends it out (e-mail / HTTP POST / socket)',
-      evidence: [evidence(subject, collect.index, collect.index + collect[0].length), evidence(subject, ship.index, ship.index + ship[0].length)],
+      evidence: [evidenceSpan(subject, collect.index, collect.index + collect[0].length), evidenceSpan(subject, ship.index, ship.index + ship[0].length)],
     }];
   },
 };

@@ -1,7 +1,7 @@
 /** Obfuscation rules (invisible characters, homoglyphs, encoded payloads, adversarial gibberish suffixes). */
-import { definePlugin, LimitError, type RulePack } from 'limit-graph';
+import { defineRulePack } from 'limit-graph';
 import type { z } from 'zod';
-import { Options } from './options.ts';
+import type { Options } from './options.ts';
 import { RULES } from './rules.ts';
 
 declare module 'limit-graph' {
@@ -10,22 +10,9 @@ declare module 'limit-graph' {
   }
 }
 
-export default definePlugin({
-  meta: {
-    name: 'governance-rules-obfuscation',
-    version: '1.0.0',
-    description: 'Obfuscation rules (invisible characters, homoglyphs, encoded payloads, adversarial gibberish suffixes).',
-    provides: ['governance:rules:obfuscation'],
-  },
-  options: Options,
-  setup(ctx, options) {
-    const unknown = options.disable.filter((id) => !RULES.some((r) => r.id === id));
-    if (unknown.length) {
-      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `governance-rules-obfuscation: disable names unknown rules ${unknown.join(', ')}`, {
-        plugin: ctx.name, fix: `Use rule ids of this pack: ${RULES.map((r) => r.id).join(', ')}.`,
-      });
-    }
-    const pack: RulePack = { name: 'obfuscation', rules: RULES.filter((r) => !options.disable.includes(r.id)) };
-    ctx.provide('governance:rules:obfuscation', pack);
-  },
+export default defineRulePack({
+  name: 'governance-rules-obfuscation',
+  version: '1.0.0',
+  description: 'Obfuscation rules (invisible characters, homoglyphs, encoded payloads, adversarial gibberish suffixes).',
+  rules: RULES,
 });

@@ -3,12 +3,8 @@
  * governance plugin's views); these rules flag the obfuscation itself: invisible characters,
  * mixed-script homoglyphs, encoded payloads, and adversarial gibberish suffixes.
  */
-import type { GovernanceRule, RuleSubject } from 'limit-graph';
+import { evidenceSpan, type GovernanceRule, type RuleSubject } from 'limit-graph';
 
-function evidence(subject: RuleSubject, start: number, end: number) {
-  const lo = Math.max(0, start - 20);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
-}
 const isRaw = (s: RuleSubject) => (s.view?.name ?? 'raw') === 'raw';
 
 const INVISIBLE = /[\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF\u00AD]/g;
@@ -35,9 +31,9 @@ const invisible: GovernanceRule = {
       if (first < 0) first = m.index;
       count++;
     }
-    if (count >= 3) out.push({ ruleId: 'obfuscation.invisible', kind: 'Jailbreak' as const, severity: count >= 10 ? 6 : 4, reason: `${count} invisible/bidi control characters`, evidence: [evidence(subject, first, first + 1)] });
+    if (count >= 3) out.push({ ruleId: 'obfuscation.invisible', kind: 'Jailbreak' as const, severity: count >= 10 ? 6 : 4, reason: `${count} invisible/bidi control characters`, evidence: [evidenceSpan(subject, first, first + 1)] });
     const mixed = MIXED_SCRIPT.exec(subject.text);
-    if (mixed) out.push({ ruleId: 'obfuscation.homoglyph', kind: 'Jailbreak' as const, severity: 5, reason: 'Word mixes Latin and Cyrillic/Greek look-alike letters', evidence: [evidence(subject, mixed.index, mixed.index + 2)] });
+    if (mixed) out.push({ ruleId: 'obfuscation.homoglyph', kind: 'Jailbreak' as const, severity: 5, reason: 'Word mixes Latin and Cyrillic/Greek look-alike letters', evidence: [evidenceSpan(subject, mixed.index, mixed.index + 2)] });
     return out;
   },
 };
@@ -52,7 +48,7 @@ const encoded: GovernanceRule = {
     const decoded = (subject.views ?? []).filter((v) => v.name.startsWith('decoded:'));
     if (!decoded.length) return [];
     const names = [...new Set(decoded.map((v) => v.name.slice(8)))].join(', ');
-    return [{ ruleId: 'obfuscation.encoded-payload', kind: 'Jailbreak' as const, severity: 4, reason: `Encoded text payload (${names}) decodes to readable text`, evidence: [evidence(subject, 0, Math.min(subject.text.length, 80))] }];
+    return [{ ruleId: 'obfuscation.encoded-payload', kind: 'Jailbreak' as const, severity: 4, reason: `Encoded text payload (${names}) decodes to readable text`, evidence: [evidenceSpan(subject, 0, Math.min(subject.text.length, 80))] }];
   },
 };
 
@@ -88,7 +84,7 @@ const gibberish: GovernanceRule = {
     const ratio = odd / parts.length;
     if (ratio < 0.4) return [];
     const start = subject.text.length - tail.length;
-    return [{ ruleId: 'obfuscation.gibberish-suffix', kind: 'Jailbreak' as const, severity: ratio > 0.6 ? 7 : 5, reason: `Adversarial-looking suffix: ${Math.round(ratio * 100)}% of the last ${parts.length} tokens are non-words`, evidence: [evidence(subject, start, subject.text.length)] }];
+    return [{ ruleId: 'obfuscation.gibberish-suffix', kind: 'Jailbreak' as const, severity: ratio > 0.6 ? 7 : 5, reason: `Adversarial-looking suffix: ${Math.round(ratio * 100)}% of the last ${parts.length} tokens are non-words`, evidence: [evidenceSpan(subject, start, subject.text.length)] }];
   },
 };
 

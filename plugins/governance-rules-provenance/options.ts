@@ -1,4 +1,2 @@
-import { z } from 'zod';
-
-export const Options = z.object({}).strict();
-export type Options = z.output<typeof Options>;
+// The standard options of every pack made by defineRulePack (`disable`), defined once in the kernel.
+export { RulePackOptions as Options } from 'limit-graph';

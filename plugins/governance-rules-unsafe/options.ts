@@ -1,9 +1,2 @@
-import { z } from 'zod';
-
-export const Options = z
-  .object({
-    /** Rule ids of this pack to leave out (e.g. ["unsafe.x"]). */
-    disable: z.array(z.string().min(1)).default([]),
-  })
-  .strict();
-export type Options = z.output<typeof Options>;
+// The standard options of every pack made by defineRulePack (`disable`), defined once in the kernel.
+export { RulePackOptions as Options } from 'limit-graph';

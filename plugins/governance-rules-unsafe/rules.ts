@@ -4,7 +4,7 @@
  * it asks to produce a harmful artefact (malware, weapons, disinformation …). Fiction, games,
  * definitions and protective framing ("how to prevent …") lower the severity.
  */
-import type { Finding, GovernanceRule, RuleSubject, TextView } from 'limit-graph';
+import { evidenceSpan, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 /** The lexicon with its inflections (plural, third person, past, gerund), so one entry covers them. */
@@ -18,11 +18,6 @@ function inflected(words: string): Set<string> {
   return out;
 }
 const viewOf = (s: RuleSubject): TextView | undefined => s.view ?? s.views?.[0];
-function evidence(subject: RuleSubject, start: number, end: number) {
-  const lo = Math.max(0, start - 20);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + 20, lo + 240)) };
-}
-
 const VIOLENCE = inflected(`kill killing murder murdering stab stabbing shoot shooting poison poisoning strangle strangling choke choking
   behead torture torturing kidnap kidnapping abduct rape raping assault assaulting attack attacking bomb bombing hang drown
   drowning butcher butchering slaughter massacre exterminate eradicate eliminate eliminating execute executing assassinate
@@ -74,7 +69,7 @@ const PROTECTIVE = /\b(?:prevent|preventing|prevention|protect|protecting|avoid|
 const NON_HUMAN = /\b(?:process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
 function unsafeFinding(subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding {
-  return { ruleId, kind: 'Unsafe', severity, reason, evidence: spans.slice(0, 3).map((s) => evidence(subject, s.start, s.end)) };
+  return { ruleId, kind: 'Unsafe', severity, reason, evidence: spans.slice(0, 3).map((s) => evidenceSpan(subject, s.start, s.end)) };
 }
 
 /** Lowers severity for fiction, games, definitions and protective framing. */

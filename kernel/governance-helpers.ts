@@ -1,0 +1,121 @@
+/**
+ * The public API for governance rule-pack authors: `defineRulePack` turns a list of rules into a
+ * plugin that provides `governance:rules:<pack>` with the standard `disable` option, and
+ * `evidenceSpan` cuts the excerpt every finding shows the same way in every pack. The governance
+ * engine (a plugin) collects the packs; nothing here knows a concrete rule.
+ */
+import { z } from 'zod';
+import type { GovernanceRule, RulePack, RuleSubject } from './contracts/governance.ts';
+import { LimitError } from './errors.ts';
+import type { Evidence, HealthResult } from './model/index.ts';
+import { definePlugin, type Plugin, type PluginContext } from './plugin.ts';
+
+/** Characters of context an excerpt shows on each side of the matched span. */
+const EXCERPT_CONTEXT = 20;
+/** Longest excerpt: the span and its context, cut here (far below the model's 512). */
+const EXCERPT_MAX = 240;
+
+/**
+ * Evidence for the span [start, end) of a rule subject's text: the subject's field, the span, and
+ * an excerpt with up to 20 characters of context on each side (240 at most). The engine shifts the
+ * span by the subject's `offset`, so rules give offsets into the text they were handed.
+ */
+export function evidenceSpan(subject: Pick<RuleSubject, 'field' | 'text'>, start: number, end: number): Evidence {
+  const lo = Math.max(0, start - EXCERPT_CONTEXT);
+  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + EXCERPT_CONTEXT, lo + EXCERPT_MAX)) };
+}
+
+/** The options every rule pack made by `defineRulePack` accepts. */
+export const RulePackOptions = z
+  .object({
+    /** Rule ids of this pack to leave out (e.g. ["injection.markup"]); an id the pack lacks is an error. */
+    disable: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+export type RulePackOptions = z.output<typeof RulePackOptions>;
+/** What a user writes under `plugins['governance-rules-<pack>']`: use it in `PluginOptionsRegistry`. */
+export type RulePackOptionsInput = z.input<typeof RulePackOptions>;
+
+type PackSchema<Shape extends z.ZodRawShape> = z.ZodObject<typeof RulePackOptions.shape & Shape, z.core.$strict>;
+
+export interface RulePackDefinition<Shape extends z.ZodRawShape = {}> {
+  /** The plugin's name, equal to its folder: `governance-rules-<pack>` by convention. */
+  name: string;
+  version: string;
+  description?: string;
+  /**
+   * The `<pack>` of `governance:rules:<pack>` (what presets list in `packs`). Defaults to the part of
+   * `name` after `governance-rules-`; required when the name has another form.
+   */
+  pack?: string;
+  /** Options of this pack besides `disable` (a zod object; its fields are added to the standard ones). */
+  options?: z.ZodObject<Shape>;
+  dependsOn?: readonly string[];
+  optionalDependsOn?: readonly string[];
+  /**
+   * The rules, or a function building them at setup from the plugin context and the parsed options
+   * (rules with per-process state, rules that look up another service when they run).
+   */
+  rules: readonly GovernanceRule[] | ((ctx: PluginContext, options: z.output<PackSchema<Shape>>) => readonly GovernanceRule[]);
+  /** Shown by `limit doctor` for this plugin. */
+  health?(ctx: PluginContext): HealthResult | Promise<HealthResult>;
+}
+
+const PACK_PREFIX = 'governance-rules-';
+const PACK_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+function packName(def: RulePackDefinition<z.ZodRawShape>): string {
+  const pack = def.pack ?? (def.name.startsWith(PACK_PREFIX) ? def.name.slice(PACK_PREFIX.length) : undefined);
+  if (pack === undefined) {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Rule pack plugin "${def.name}" does not say which pack it provides`, {
+      plugin: def.name, fix: `Name the plugin "${PACK_PREFIX}<pack>", or set \`pack\` in defineRulePack({ … }).`,
+    });
+  }
+  if (!PACK_NAME.test(pack)) {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Rule pack name ${JSON.stringify(pack)} of plugin "${def.name}" is not kebab-case`, {
+      plugin: def.name, fix: 'Use lower-case letters, digits and dashes, e.g. "acme-secrets".',
+    });
+  }
+  return pack;
+}
+
+/**
+ * Defines a governance rule-pack plugin: it provides `governance:rules:<pack>` with the pack's rules
+ * less those its `disable` option names, and refuses at setup a `disable` entry that names no rule
+ * of the pack (a typo would otherwise leave the rule running).
+ */
+export function defineRulePack<Shape extends z.ZodRawShape = {}>(def: RulePackDefinition<Shape>): Plugin<PackSchema<Shape>> {
+  const pack = packName(def as unknown as RulePackDefinition<z.ZodRawShape>);
+  const key = `governance:rules:${pack}` as const;
+  if (def.options && 'disable' in def.options.shape) {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Rule pack plugin "${def.name}" declares its own \`disable\` option`, {
+      plugin: def.name, fix: 'Leave `disable` out of `options`: every pack made by defineRulePack has it.',
+    });
+  }
+  const schema = (def.options ? RulePackOptions.extend(def.options.shape) : RulePackOptions) as PackSchema<Shape>;
+  return definePlugin({
+    meta: {
+      name: def.name,
+      version: def.version,
+      ...(def.description === undefined ? {} : { description: def.description }),
+      provides: [key],
+      ...(def.dependsOn ? { dependsOn: def.dependsOn } : {}),
+      ...(def.optionalDependsOn ? { optionalDependsOn: def.optionalDependsOn } : {}),
+    },
+    options: schema,
+    setup(ctx, options) {
+      const all = typeof def.rules === 'function' ? def.rules(ctx, options) : def.rules;
+      // The standard fields are in every pack's schema; zod's generic output type does not show them.
+      const { disable } = options as unknown as RulePackOptions;
+      const unknown = disable.filter((id) => !all.some((r) => r.id === id));
+      if (unknown.length) {
+        throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${def.name}: disable names unknown rules ${unknown.join(', ')}`, {
+          plugin: ctx.name, fix: `Use rule ids of this pack: ${all.map((r) => r.id).join(', ')}.`,
+        });
+      }
+      const provided: RulePack = { name: pack, rules: disable.length ? all.filter((r) => !disable.includes(r.id)) : all };
+      ctx.provide(key, provided);
+      return def.health ? { health: () => def.health!(ctx) } : undefined;
+    },
+  });
+}

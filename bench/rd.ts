@@ -1,15 +1,23 @@
 /**
  * FGW solver timings on random attributed graphs (seeded): exact (conditional gradient + network
- * simplex) and entropic (PGD + stabilised log-domain Sinkhorn with Newton), for n = 50, 100, 200,
- * 400, 8 features, α = 0.5, ε = 0.1. Each figure is the median of a few runs. Baselines measured in the
+ * simplex) and entropic (PGD + stabilised scaling Sinkhorn with absorption, log-sum-exp repair and
+ * Newton), for n = 50, 100, 200, 400, 8 features, α = 0.5, ε = 0.1. Each figure is the median of a
+ * few runs (best also given). Baselines measured in the
  * same run, reported as ratios:
  *   - one plain exact OT (EMD) of the same size, for the exact solver;
  *   - the reference-replica scaling Sinkhorn (same outer loop), for the entropic solver.
  *
- *   npx tsx bench/rd.ts [--sizes 50,100,200,400] [--runs 3] [--epsilon 0.1]
+ * With --python PATH (a Python with POT installed) the reference implementation is timed on the
+ * same problems in the same run (single-threaded BLAS, same repetitions, median and best), and
+ * the ratios ours/POT are reported.
+ *
+ *   npx tsx bench/rd.ts [--sizes 50,100,200,400] [--runs 3] [--epsilon 0.1] [--python /tmp/potenv/bin/python]
  *   npm run bench -- rd
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { emd } from '../plugins/rd-fgw/emd.ts';
 import { fgwEntropic } from '../plugins/rd-fgw/entropic.ts';
@@ -73,6 +81,46 @@ export interface RdBenchOptions {
   epsilon?: number;
   alpha?: number;
   dim?: number;
+  /** A Python interpreter with POT (`import ot`): time the reference on the same problems. */
+  python?: string;
+}
+
+const POT_SCRIPT = `
+import json, sys, time, statistics, warnings
+import numpy as np, ot
+warnings.filterwarnings('ignore')
+d = json.load(open(sys.argv[1]))
+n1, n2 = d['n1'], d['n2']
+M = np.array(d['M']).reshape(n1, n2); C1 = np.array(d['C1']).reshape(n1, n1); C2 = np.array(d['C2']).reshape(n2, n2)
+p = np.array(d['p']); q = np.array(d['q'])
+out = {'pot': ot.__version__}
+for name, fn in [('exact', lambda: ot.gromov.fused_gromov_wasserstein(M, C1, C2, p, q, alpha=d['alpha'], log=True)),
+                 ('entropic', lambda: ot.gromov.entropic_fused_gromov_wasserstein(M, C1, C2, p, q, epsilon=d['epsilon'], alpha=d['alpha'], log=True))]:
+    fn()
+    ts = []
+    for _ in range(d['reps']):
+        t0 = time.perf_counter(); r = fn(); ts.append((time.perf_counter() - t0) * 1000)
+    out[name] = {'ms': statistics.median(ts), 'bestMs': min(ts), 'value': float(r[1]['fgw_dist'])}
+print(json.dumps(out))
+`;
+
+interface PotTiming {
+  pot: string;
+  exact: { ms: number; bestMs: number; value: number };
+  entropic: { ms: number; bestMs: number; value: number };
+}
+
+function timePot(python: string, pb: FgwProblem, alpha: number, epsilon: number, reps: number): PotTiming {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-rd-'));
+  try {
+    const file = path.join(dir, 'problem.json');
+    writeFileSync(file, JSON.stringify({ n1: pb.n1, n2: pb.n2, M: Array.from(pb.M), C1: Array.from(pb.C1), C2: Array.from(pb.C2), p: Array.from(pb.p), q: Array.from(pb.q), alpha, epsilon, reps }));
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+    const stdout = execFileSync(python, ['-c', POT_SCRIPT, file], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+    return JSON.parse(stdout) as PotTiming;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<string, unknown>> {
@@ -124,6 +172,7 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
     const exactMs = median(exactTimes);
     const emdMs = median(emdTimes);
     const entMs = median(entTimes);
+    const pot = options.python ? timePot(options.python, pb, alpha, epsilon, reps) : null;
     results.push({
       n,
       buildMs: round(build.ms),
@@ -132,12 +181,15 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
         iterations: exact.iterations,
         value: exact.value,
         pivots: exact.diagnostics.lpPivots.reduce((a, b) => a + b, 0),
+        bestMs: round(Math.min(...exactTimes)),
         msPerIteration: round(exactMs / exact.iterations),
         baselineEmdMs: round(emdMs),
         ratioToOneEmd: round(exactMs / emdMs),
+        ...(pot ? { potMs: round(pot.exact.ms), potBestMs: round(pot.exact.bestMs), potValue: pot.exact.value, ratioToPot: round(exactMs / pot.exact.ms), bestRatioToPot: round(Math.min(...exactTimes) / pot.exact.bestMs) } : {}),
       },
       entropic: {
         ms: round(entMs),
+        bestMs: round(Math.min(...entTimes)),
         iterations: ent.iterations,
         converged: ent.converged,
         value: ent.value,
@@ -145,13 +197,14 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
         baselineScalingReplicaMs: round(replica.ms),
         scalingReplicaIterations: replica.value.iterations,
         ratioToScalingReplica: round(entMs / replica.ms),
+        ...(pot ? { potMs: round(pot.entropic.ms), potBestMs: round(pot.entropic.bestMs), potValue: pot.entropic.value, ratioToPot: round(entMs / pot.entropic.ms), bestRatioToPot: round(Math.min(...entTimes) / pot.entropic.bestMs) } : {}),
       },
     });
   }
   return {
     benchmark: 'rd',
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
-    settings: { alpha, epsilon, features: dim, runs, graphs: 'random connected, mean degree ≈ 4, shortest-path structure ÷ diameter, feature cost ÷ its max, uniform weights', median: true, wasmGemm: wasmGemmAvailable() },
+    settings: { alpha, epsilon, features: dim, runs, graphs: 'random connected, mean degree ≈ 4, shortest-path structure ÷ diameter, feature cost ÷ its max, uniform weights', median: true, wasmGemm: wasmGemmAvailable(), ...(options.python ? { reference: 'POT, OPENBLAS_NUM_THREADS=1' } : {}) },
     results,
   };
 }
@@ -161,7 +214,9 @@ export async function run(args: string[] = []): Promise<unknown> {
   const sizes = arg(args, 'sizes')?.split(',').map(Number);
   const runs = arg(args, 'runs');
   const epsilon = arg(args, 'epsilon');
+  const python = arg(args, 'python');
   return runRdBench({
+    ...(python ? { python } : {}),
     ...(sizes ? { sizes } : {}),
     ...(runs ? { runs: Number(runs) } : {}),
     ...(epsilon ? { epsilon: Number(epsilon) } : {}),

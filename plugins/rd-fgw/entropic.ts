@@ -11,7 +11,7 @@
  */
 import { invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
-import { frob } from './linalg.ts';
+import { frob, isSymmetric } from './linalg.ts';
 import { type FgwProblem, checkAlpha, detectSymmetric, gwFromProduct, marginalError, prepareTensor, sandwich } from './problem.ts';
 import { LogSinkhorn, ScalingSinkhorn } from './sinkhorn.ts';
 
@@ -75,12 +75,6 @@ function rankOneProduct(A: Float64Array, B: Float64Array, p: Float64Array, q: Fl
     bq[j] = s;
   }
   for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) out[i * n2 + j] = ap[i]! * bq[j]!;
-}
-
-/** Bitwise symmetry (the `symmetric` flag allows 1e-10, which the value shortcut must not). */
-function exactlySymmetric(A: Float64Array, n: number): boolean {
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (A[i * n + j] !== A[j * n + i]) return false;
-  return true;
 }
 
 /**
@@ -201,7 +195,8 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   // to nine iterations past convergence (each one an O(n³) product). The production solver tests
   // every iteration — the test is O(n²) — and stops as soon as the step is below tol.
   const checkEvery = solver === 'scaling' ? 10 : 1;
-  const shortcut = solver === 'log' && exactlySymmetric(C1, n1) && exactlySymmetric(C2, n2);
+  // Bitwise symmetry: the `symmetric` flag allows 1e-10, which the value shortcut must not.
+  const shortcut = solver === 'log' && symmetric && isSymmetric(C1, n1, -1) && isSymmetric(C2, n2, -1);
   const normC1 = shortcut ? Math.sqrt(frob(C1, C1)) : 0;
   const normC2 = shortcut ? Math.sqrt(frob(C2, C2)) : 0;
 

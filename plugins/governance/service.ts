@@ -3,17 +3,27 @@
  * checkpoints, quarantine state, merge validation and persisted statistics. The engine's rules run
  * first, then the governInput/governOutput waterfall lets other plugins add findings, then the
  * policy decides; the orchestrator calls `evaluate` and must not call those hooks itself.
+ *
+ * Each operation writes through one `storage.batch`: its records (flags, provenance entry,
+ * checkpoint, quarantine state, trace status, counters) are stored together or not at all, in one
+ * transaction instead of one per record, and hooks (`traceFlagged`) fire only after the commit.
  */
 import { randomUUID } from 'node:crypto';
-import { LimitError } from 'limit-graph';
+import { Flag, LimitError, parseOrThrow } from 'limit-graph';
 import type {
-  Finding, Flag, FlagKind, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
+  BatchOp, Finding, FlagKind, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
   MergeValidation, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
+/**
+ * A flag as storage will hold it (the model's schema: defaults applied, unknown keys dropped), so
+ * that what recordFlags/flag return and hand to `traceFlagged` is the stored record; a bad flag
+ * fails with LIMIT_VALIDATION before the batch writes anything.
+ */
+const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
 
 export interface ServiceDeps {
   engine: () => GovernanceEngine;
@@ -46,17 +56,18 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (storage) {
       const deltas: Record<string, number> = { [`${PREFIX}evaluations`]: 1, [`${PREFIX}decision.${verdict.decision}`]: 1 };
       if (verdict.decision === 'block') deltas[`${PREFIX}blocked`] = 1;
-      await storage.incrementCounters(trace.tenant, deltas);
-      const stored = await storage.getTrace(trace.tenant, trace.id);
-      if (stored) {
-        await storage.addCheckpoint(trace.tenant, {
+      const ops: BatchOp[] = [{ op: 'incrementCounters', deltas }];
+      // A trace evaluated before (or without) being stored is counted but gets no checkpoint.
+      if (await storage.getTrace(trace.tenant, trace.id)) {
+        ops.push({ op: 'addCheckpoint', checkpoint: {
           traceId: trace.id, label: `governance:${surface}`, passed: verdict.decision === 'allow',
           details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })) },
           at: now(),
-        });
+        } });
         // autoQuarantine is applied here so that it holds whoever calls evaluate.
-        if (verdict.decision === 'quarantine') await this.quarantine(trace.tenant, trace.id, { reason: verdict.reasons.join('; '), actor: this.deps.actor, auto: true });
+        if (verdict.decision === 'quarantine') ops.push(...this.#quarantineOps(trace.id, { reason: verdict.reasons.join('; '), actor: this.deps.actor, auto: true }));
       }
+      await storage.batch(trace.tenant, ops);
     }
     return verdict;
   }
@@ -71,17 +82,19 @@ export class GovernanceServiceImpl implements GovernanceService {
     const flags: Flag[] = [];
     const deltas: Record<string, number> = {};
     for (const f of findings) {
-      const flag: Flag = { id: randomUUID(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() };
-      flags.push(await storage.addFlag(trace.tenant, flag));
+      flags.push(parseFlag({ id: randomUUID(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() }));
       deltas[`${PREFIX}flags.kind.${f.kind}`] = (deltas[`${PREFIX}flags.kind.${f.kind}`] ?? 0) + 1;
       deltas[`${PREFIX}flags.rule.${f.ruleId}`] = (deltas[`${PREFIX}flags.rule.${f.ruleId}`] ?? 0) + 1;
     }
     deltas[`${PREFIX}flags.total`] = flags.length;
-    await storage.appendProvenance(trace.tenant, {
-      traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
-      rationale: `${flags.length} automatic flag(s)`, data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })) },
-    });
-    await storage.incrementCounters(trace.tenant, deltas);
+    await storage.batch(trace.tenant, [
+      ...flags.map((flag): BatchOp => ({ op: 'addFlag', flag })),
+      { op: 'appendProvenance', input: {
+        traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
+        rationale: `${flags.length} automatic flag(s)`, data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })) },
+      } },
+      { op: 'incrementCounters', deltas },
+    ]);
     for (const flag of flags) await this.deps.hooks.traceFlagged.promise(trace, flag);
     return flags;
   }
@@ -89,24 +102,33 @@ export class GovernanceServiceImpl implements GovernanceService {
   async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<Flag> {
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
-    const flag: Flag = { id: randomUUID(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() };
-    const stored = await storage.addFlag(tenant, flag);
-    await storage.appendProvenance(tenant, { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } });
-    await storage.addCheckpoint(tenant, { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at });
-    await storage.incrementCounters(tenant, { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 });
-    await this.deps.hooks.traceFlagged.promise(trace, stored);
-    return stored;
+    const flag = parseFlag({ id: randomUUID(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
+    await storage.batch(tenant, [
+      { op: 'addFlag', flag },
+      { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } } },
+      { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at } },
+      { op: 'incrementCounters', deltas: { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 } },
+    ]);
+    await this.deps.hooks.traceFlagged.promise(trace, flag);
+    return flag;
   }
 
   async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
     const storage = this.#storage('quarantine');
     await this.#trace(storage, tenant, traceId);
+    await storage.batch(tenant, this.#quarantineOps(traceId, input));
+  }
+
+  /** The records of a quarantine, in the order they are written (shared with evaluate's auto-quarantine). */
+  #quarantineOps(traceId: string, input: { reason: string; actor: string; auto?: boolean }): BatchOp[] {
     const at = now();
-    await storage.setQuarantine(tenant, { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at });
-    await storage.updateTrace(tenant, traceId, { status: 'quarantined' });
-    await storage.appendProvenance(tenant, { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } });
-    await storage.addCheckpoint(tenant, { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at });
-    await storage.incrementCounters(tenant, { [`${PREFIX}quarantined`]: 1 });
+    return [
+      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at } },
+      { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' } },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } } },
+      { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at } },
+      { op: 'incrementCounters', deltas: { [`${PREFIX}quarantined`]: 1 } },
+    ];
   }
 
   async release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void> {
@@ -117,11 +139,13 @@ export class GovernanceServiceImpl implements GovernanceService {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is not quarantined, so it cannot be released`, { details: { traceId }, fix: 'Release only traces listed by storage.listQuarantined().' });
     }
     const at = now();
-    await storage.setQuarantine(tenant, { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at });
-    await storage.updateTrace(tenant, traceId, { status: 'ok' });
-    await storage.appendProvenance(tenant, { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason });
-    await storage.addCheckpoint(tenant, { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at });
-    await storage.incrementCounters(tenant, { [`${PREFIX}released`]: 1 });
+    await storage.batch(tenant, [
+      { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at } },
+      { op: 'updateTrace', id: traceId, patch: { status: 'ok' } },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason } },
+      { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
+      { op: 'incrementCounters', deltas: { [`${PREFIX}released`]: 1 } },
+    ]);
   }
 
   async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string }): Promise<void> {
@@ -131,10 +155,12 @@ export class GovernanceServiceImpl implements GovernanceService {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, { details: { traceId, status: trace.status } });
     }
     const at = now();
-    await storage.updateTrace(tenant, traceId, { status: input.approved ? 'ok' : 'rejected' });
-    await storage.appendProvenance(tenant, { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason });
-    await storage.addCheckpoint(tenant, { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at });
-    await storage.incrementCounters(tenant, { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 });
+    await storage.batch(tenant, [
+      { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected' } },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason } },
+      { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
+      { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
+    ]);
   }
 
   async validateMerge(request: MergeRequest): Promise<MergeValidation> {

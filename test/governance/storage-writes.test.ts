@@ -1,0 +1,140 @@
+/**
+ * How many storage writes each governance operation makes. Every operation is one `storage.batch`
+ * (one transaction); a change that goes back to record-by-record writes fails here, not only in a
+ * benchmark. The storage is the real SQLite backend behind a counting proxy.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, type BatchOp, type Finding, type GovernanceRule, type Runtime, type Storage } from 'limit-graph';
+import { SqliteStorage } from '../../plugins/storage-sqlite/index.ts';
+import { makeTrace, packPlugins, storeTrace } from './helpers.ts';
+
+const WRITES = new Set(['createSession', 'closeSession', 'createTrace', 'updateTrace', 'appendProvenance', 'addFlag', 'addCheckpoint', 'setQuarantine', 'createRdSeries', 'appendRdPoint', 'incrementCounters', 'batch']);
+
+const opName = (o: BatchOp) => (o.op === 'appendProvenance' ? `prov:${o.input.action}` : o.op);
+
+/** `inner` with every write call logged: `batch[op,op,…]` for a batch, the method name otherwise. */
+function countingStorage(inner: Storage, log: string[]): Storage {
+  return new Proxy(inner, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (typeof prop === 'string' && WRITES.has(prop)) log.push(prop === 'batch' ? `batch[${(args[1] as BatchOp[]).map(opName).join(',')}]` : prop);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+// Severity 8 HighRisk: the default preset quarantines it (quarantineSeverity 8, autoQuarantine on).
+const codename: GovernanceRule = {
+  id: 'acme.codename', flag: 'HighRisk', surfaces: ['input'],
+  evaluate: (s) => {
+    const i = s.text.indexOf('PROJECT-X');
+    return i < 0 ? [] : [{ ruleId: 'acme.codename', kind: 'HighRisk', severity: 8, reason: 'internal codename', evidence: [] }];
+  },
+};
+
+const finding = (ruleId: string, over: Partial<Finding> = {}): Finding => ({ ruleId, kind: 'Malicious', severity: 5, reason: `test ${ruleId}`, evidence: [], ...over });
+
+describe('governance writes each operation through one storage batch', () => {
+  let rt: Runtime;
+  let log: string[];
+
+  beforeEach(async () => {
+    log = [];
+    const inner = new SqliteStorage({ file: ':memory:', synchronous: 'normal', busyTimeoutMs: 1000, maxRecordBytes: 64 * 1024 });
+    const counting = definePlugin({
+      meta: { name: 'storage-counting', version: '1.0.0', provides: ['storage'] },
+      setup(ctx) {
+        ctx.provide('storage', countingStorage(inner, log), { dispose: () => inner.close() });
+        ctx.hooks.boot.tapPromise(ctx.name, () => inner.open());
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: { rules: [codename] } } }, plugins: [counting] });
+    rt.hooks.traceFlagged.tapPromise('test', async (trace, flag) => {
+      // The flag is already committed when the hook runs.
+      const stored = await inner.listFlags(trace.tenant, { traceId: flag.traceId });
+      log.push(`hook:traceFlagged(${stored.some((f) => f.id === flag.id) ? 'stored' : 'NOT STORED'})`);
+    });
+  });
+  afterEach(async () => {
+    await rt.close();
+  });
+
+  const stored = async (input: string) => {
+    const trace = await storeTrace(rt, makeTrace(input, { task: { input, kind: 'prompt' } }));
+    log.length = 0;
+    return trace;
+  };
+
+  it('evaluate: counters and checkpoint in one batch; an auto-quarantine joins the same batch', async () => {
+    const gov = rt.resolve('governance');
+    const benign = await stored('Summarise the quarterly report in three bullet points.');
+    expect((await gov.evaluate(benign, 'input')).decision).toBe('allow');
+    expect(log).toEqual(['batch[incrementCounters,addCheckpoint]']);
+
+    const secret = await stored('What is the launch date of PROJECT-X?');
+    log.length = 0;
+    expect((await gov.evaluate(secret, 'input')).decision).toBe('quarantine');
+    expect(log).toEqual(['batch[incrementCounters,addCheckpoint,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters]']);
+    const storage = rt.resolve('storage');
+    expect((await storage.getTrace('default', secret.id))!.status).toBe('quarantined');
+    expect((await storage.listCheckpoints('default', secret.id)).map((c) => c.label)).toEqual(['governance:input', 'governance:quarantine']);
+    expect((await storage.listProvenance('default', secret.id)).map((e) => e.action)).toEqual(['created', 'quarantined']);
+    expect(await gov.stats('default')).toMatchObject({ evaluations: 2, 'decision.allow': 1, 'decision.quarantine': 1, quarantined: 1 });
+
+    // Not stored: counted, no checkpoint, still one write.
+    log.length = 0;
+    await gov.evaluate(makeTrace('hello'), 'input');
+    expect(log).toEqual(['batch[incrementCounters]']);
+  });
+
+  it('recordFlags: n flags, their provenance entry and counters in one batch, then one traceFlagged per flag', async () => {
+    const gov = rt.resolve('governance');
+    const trace = await stored('anything');
+    const flags = await gov.recordFlags(trace, [finding('a.one'), finding('a.two', { kind: 'Unsafe' }), finding('a.three')]);
+    expect(log).toEqual([
+      'batch[addFlag,addFlag,addFlag,prov:flagged,incrementCounters]',
+      'hook:traceFlagged(stored)', 'hook:traceFlagged(stored)', 'hook:traceFlagged(stored)',
+    ]);
+    const storage = rt.resolve('storage');
+    expect((await storage.listFlags('default', { traceId: trace.id })).map((f) => f.id)).toEqual(flags.map((f) => f.id));
+    expect(await gov.stats('default')).toMatchObject({ 'flags.total': 3, 'flags.kind.Malicious': 2, 'flags.kind.Unsafe': 1, 'flags.rule.a.two': 1 });
+  });
+
+  it('recordFlags is all or nothing: a flag storage refuses leaves no flag, entry, counter or hook', async () => {
+    const gov = rt.resolve('governance');
+    const trace = await stored('anything');
+    // 200 evidence spans of 500 characters: over this store's 64 KiB record limit.
+    const huge = finding('a.huge', { evidence: Array.from({ length: 200 }, (_, i) => ({ field: 'task.input', start: i, end: i + 1, excerpt: 'x'.repeat(500) })) });
+    await expect(gov.recordFlags(trace, [finding('a.fine'), huge])).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+    expect(log).toEqual(['batch[addFlag,addFlag,prov:flagged,incrementCounters]']);
+    const storage = rt.resolve('storage');
+    expect(await storage.listFlags('default', { traceId: trace.id })).toEqual([]);
+    expect((await storage.listProvenance('default', trace.id)).map((e) => e.action)).toEqual(['created']);
+    expect(await gov.stats('default')).toEqual({});
+  });
+
+  it('quarantine, release, review and a manual flag are one batch each', async () => {
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    const trace = await stored('anything');
+    await gov.quarantine('default', trace.id, { reason: 'looks odd', actor: 'alice' });
+    expect(log).toEqual(['batch[setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters]']);
+    log.length = 0;
+    await gov.release('default', trace.id, { reason: 'fine after all', actor: 'bob' });
+    expect(log).toEqual(['batch[setQuarantine,updateTrace,prov:released,addCheckpoint,incrementCounters]']);
+    log.length = 0;
+    const flag = await gov.flag('default', trace.id, { kind: 'Unsafe', severity: 6, reason: 'manual look', actor: 'carol' });
+    expect(log).toEqual(['batch[addFlag,prov:flagged,addCheckpoint,incrementCounters]', 'hook:traceFlagged(stored)']);
+    expect(flag).toEqual((await storage.listFlags('default', { traceId: trace.id }))[0]);
+
+    await storage.updateTrace('default', trace.id, { status: 'pending-review' });
+    log.length = 0;
+    await gov.review!('default', trace.id, { approved: true, reason: 'ok', actor: 'dave' });
+    expect(log).toEqual(['batch[updateTrace,prov:approved,addCheckpoint,incrementCounters]']);
+    expect((await storage.listProvenance('default', trace.id)).map((e) => e.action)).toEqual(['created', 'quarantined', 'released', 'flagged', 'approved']);
+    expect((await storage.verifyProvenance('default', trace.id)).verified).toBe(true);
+  });
+});

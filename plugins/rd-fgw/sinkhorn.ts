@@ -8,7 +8,7 @@
  *   reference values; with small ε its kernel exp(−C/ε) underflows.
  * - `LogSinkhorn` is the production solver: log-domain potentials f, g with the kernel stabilised
  *   by absorption (K̃ = exp((f_i + g_j − C_ij)/ε), scalings folded into f, g whenever they drift
- *   far from 1), so a sweep costs two dense mat-vecs instead of n1·n2 exponentials. Whenever a
+ *   far from 1), so a sweep costs two mat-vecs in one pass over K̃ instead of n1·n2 exponentials. Whenever a
  *   sum underflows to 0 or a scaling leaves the finite range it falls back to an exact
  *   log-sum-exp sweep, so it cannot produce NaN. It checks the marginals every sweep (for free,
  *   from the Kᵀu it needs anyway) and can be warm-started from the previous potentials.

@@ -111,9 +111,15 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   program
     .command('bench')
     .description('run benchmarks from bench/ (all, or those named) and print their figures as JSON')
-    .argument('[names...]', 'benchmark names, e.g. storage rd api')
+    .argument('[names...]', 'benchmark names, e.g. storage rd api; options after the names go to the benchmarks (e.g. --rounds 3)')
     .allowUnknownOption()
-    .action(async (names: string[]) => {
+    .allowExcessArguments()
+    .action(async () => {
+      // Names come first; from the first option on, everything is the benchmarks' own arguments.
+      const rest = args.slice(args.indexOf('bench') + 1);
+      const firstOption = rest.findIndex((a) => a.startsWith('-'));
+      const names = firstOption < 0 ? rest : rest.slice(0, firstOption);
+      const forwarded = firstOption < 0 ? [] : rest.slice(firstOption).filter((a) => a !== '--');
       const dir = path.join(PACKAGE_ROOT, 'bench');
       const available = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts') || f.endsWith('.js')).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
       const selected = names.length ? names : available;
@@ -127,7 +133,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
         if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
         io.stderr(`running benchmark ${name}…\n`);
-        results[name] = await mod.run(args.slice(args.indexOf('bench') + 1).filter((a) => !selected.includes(a)));
+        results[name] = await mod.run(forwarded);
       }
       registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
     });

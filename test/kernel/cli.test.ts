@@ -102,6 +102,10 @@ describe('limit CLI', () => {
     const r = await cli(['bench', 'no-such-bench']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('Unknown benchmark "no-such-bench"');
+    // Options after the names belong to the benchmark, not to the list of names.
+    const withOptions = await cli(['bench', 'no-such-bench', '--rounds', '1']);
+    expect(withOptions.stderr).toContain('Unknown benchmark "no-such-bench"; available');
+    expect(withOptions.stderr).not.toContain('"1"');
   });
 
   it('works as the `limit` binary from a shell (npx limit …)', async () => {

@@ -52,26 +52,9 @@ export async function main(options: { tasks?: number; concurrency?: number } = {
   const concurrency = options.concurrency ?? 4;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-'));
   const runtime = await createRuntime({
-    config: {
-      dataDir,
-      logLevel: 'warn',
-      storage: 'sqlite',
-      plugins: {
-        'storage-sqlite': { path: path.join(dataDir, 'limit.db') },
-        governance: { preset: 'default' },
-        // The default preset's rule packs.
-        'governance-rules-jailbreak': true,
-        'governance-rules-injection': true,
-        'governance-rules-obfuscation': true,
-        'governance-rules-malicious': true,
-        'governance-rules-unsafe': true,
-        'governance-rules-anomaly': true,
-        'governance-rules-provenance': true,
-        'governance-rules-highrisk': true,
-        'runner-python': { maxConcurrency: concurrency },
-        orchestrator: true,
-      },
-    },
+    // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
+    // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
+    config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false, 'runner-python': { maxConcurrency: concurrency } } },
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');

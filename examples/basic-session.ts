@@ -19,26 +19,9 @@ export interface BasicSummary {
 export async function main(): Promise<BasicSummary> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-basic-'));
   const runtime = await createRuntime({
-    config: {
-      dataDir,
-      logLevel: 'warn',
-      storage: 'sqlite',
-      plugins: {
-        'storage-sqlite': { path: path.join(dataDir, 'limit.db') },
-        governance: { preset: 'default' },
-        // The default preset's rule packs.
-        'governance-rules-jailbreak': true,
-        'governance-rules-injection': true,
-        'governance-rules-obfuscation': true,
-        'governance-rules-malicious': true,
-        'governance-rules-unsafe': true,
-        'governance-rules-anomaly': true,
-        'governance-rules-provenance': true,
-        'governance-rules-highrisk': true,
-        'runner-python': {},
-        orchestrator: true,
-      },
-    },
+    // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
+    // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
+    config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false } },
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');

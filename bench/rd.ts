@@ -25,23 +25,13 @@ import { fgwExact } from '../plugins/rd-fgw/exact.ts';
 import { type AttributedGraph, problemFromGraphs } from '../plugins/rd-fgw/graph.ts';
 import type { FgwProblem } from '../plugins/rd-fgw/problem.ts';
 import { wasmGemmAvailable } from '../plugins/rd-fgw/wasm-gemm.ts';
+import { mulberry32 as rng } from '../test/helpers/rng.ts';
 
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A connected random graph: a random spanning tree plus ~n extra edges (mean degree ≈ 4),

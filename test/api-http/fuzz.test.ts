@@ -5,22 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, rawRequest, startServer, type Server } from './harness.ts';
+import { mulberry32 as rng } from '../helpers/rng.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const COUNT = 4000;
 const CONCURRENCY = 16;
 const TIME_LIMIT_MS = 25_000;
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('api-http fuzz', () => {
   let s: Server;

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TransportSimplex, emd, emd2 } from '../../plugins/rd-fgw/emd.ts';
+import { mulberry32 as rng } from '../helpers/rng.ts';
 
-/** mulberry32: small seeded generator so every run sees the same problems. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normalise(w: number[]): number[] {
   const s = w.reduce((a, b) => a + b, 0);

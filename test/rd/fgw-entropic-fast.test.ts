@@ -6,17 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
 import { type FgwProblem, fgwObjective } from '../../plugins/rd-fgw/problem.ts';
+import { mulberry32 as rng } from '../helpers/rng.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Points in the plane: Euclidean structures (symmetric unless `skew`), feature cost, random weights. */
 function problem(n1: number, n2: number, seed: number, skew = 0): FgwProblem {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { computeFgw, sparsePlan, toProblem } from '../../plugins/rd-fgw/api.ts';
 import { emd2 } from '../../plugins/rd-fgw/emd.ts';
 import { type AttributedGraph, problemFromGraphs } from '../../plugins/rd-fgw/graph.ts';
+import { mulberry32 as rng } from '../helpers/rng.ts';
 
 const at = (C: Float64Array, n: number, i: number, j: number): number => C[i * n + j]!;
 
@@ -12,16 +13,6 @@ function path(n: number, dim = 2): AttributedGraph {
   };
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('graphs → FGW matrices', () => {
   it('shortest-path structure of an unweighted path is |i − j|', () => {

@@ -8,20 +8,10 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LimitError, Trace, parseOrThrow, validate } from 'limit-graph';
+import { mulberry32 as rng } from '../helpers/rng.ts';
 
 type Obj = Record<string, unknown>;
 
-/** mulberry32: a seeded PRNG so a failure reproduces. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function baseTraces(): Obj[] {
   const meta = { bench: true, nested: { a: [1, 2] } };

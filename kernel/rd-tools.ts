@@ -166,21 +166,27 @@ export function parseCurve(data: unknown, file: string): CurveFile {
   throw badFile('expected { x, y }, a list of { rate, distortion } points, or an RD series { points }', file);
 }
 
-/** Reads and parses a curve file (see `parseCurve`): LIMIT_NOT_FOUND when unreadable, LIMIT_RD_INVALID_INPUT when malformed. */
-export async function readCurve(file: string): Promise<CurveFile> {
+/**
+ * Reads a JSON input file of an RD command: LIMIT_NOT_FOUND when it cannot be read,
+ * LIMIT_RD_INVALID_INPUT when it is not JSON.
+ */
+export async function readJsonFile(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new LimitError('LIMIT_NOT_FOUND', `Cannot read ${file}`, { cause: error, details: { file } });
   }
-  let data: unknown;
   try {
-    data = JSON.parse(text) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw badFile('is not valid JSON', file);
   }
-  return parseCurve(data, file);
+}
+
+/** Reads and parses a curve file (see `parseCurve`): LIMIT_NOT_FOUND when unreadable, LIMIT_RD_INVALID_INPUT when malformed. */
+export async function readCurve(file: string): Promise<CurveFile> {
+  return parseCurve(await readJsonFile(file), file);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,22 +1,9 @@
 /** `limit rd fgw --input CASE.json [--method] [--alpha] [--epsilon] --json`. */
-import { readFile } from 'node:fs/promises';
-import { LimitError, rdCommandGroup, type CommandRegistry } from 'limit-graph';
+import { LimitError, rdCommandGroup, readJsonFile, type CommandRegistry } from 'limit-graph';
 import { sparsePlan } from './api.ts';
 
-
-async function readJson(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new LimitError('LIMIT_NOT_FOUND', `Cannot read ${file}`, { cause: error, details: { file } });
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file}: is not valid JSON`, { details: { file } });
-  }
+async function readCase(file: string): Promise<Record<string, unknown>> {
+  const data = await readJsonFile(file);
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file}: expected a case object { M, C1, C2, p, q } or { source, target }`, { details: { file } });
   }
@@ -50,7 +37,7 @@ export function registerFgwCommand(registry: CommandRegistry): void {
     .option('--plan-threshold <t>', 'leave plan entries ≤ t out (default: the plugin option)')
     .option('--json', 'print { value, iterations, converged, plan, … } as one JSON document')
     .action(async (flags: FgwFlags) => {
-      const data = await readJson(flags.input);
+      const data = await readCase(flags.input);
       const fileOptions = data.options && typeof data.options === 'object' ? (data.options as Record<string, unknown>) : {};
       const options: Record<string, unknown> = { ...fileOptions };
       const set = (key: string, value: unknown): void => {

@@ -4,8 +4,7 @@
  * a list of them, or a whole file `{ discrete: [...], gaussian: [...] }` in the reference format
  * (β values taken from `parametric`, targets from `at_D`, `R_of_D` and `D_of_R`).
  */
-import { readFile } from 'node:fs/promises';
-import { LimitError, rdCommandGroup, type CommandRegistry } from 'limit-graph';
+import { LimitError, rdCommandGroup, readJsonFile, type CommandRegistry } from 'limit-graph';
 import type { Ddof } from './gaussian.ts';
 import { entropyBits, prepareSource } from './blahut.ts';
 import type { RateService } from './index.ts';
@@ -86,12 +85,7 @@ export function registerRateCommand(registry: CommandRegistry): void {
     .option('--ddof <0|1>', 'variance estimator for Gaussian samples (default: the plugin option, 0)')
     .option('--json', 'print the results as one JSON document')
     .action(async (flags: { input: string; ddof?: string; json?: boolean }) => {
-      let data: unknown;
-      try {
-        data = JSON.parse(await readFile(flags.input, 'utf8'));
-      } catch (error) {
-        throw new LimitError('LIMIT_RD_INVALID_INPUT', `${flags.input}: cannot be read as JSON`, { cause: error, details: { file: flags.input } });
-      }
+      const data = await readJsonFile(flags.input);
       const ddof = flags.ddof === undefined ? undefined : flags.ddof === '1' ? 1 : flags.ddof === '0' ? 0 : NaN;
       if (Number.isNaN(ddof)) throw new LimitError('LIMIT_RD_INVALID_INPUT', `--ddof: must be 0 or 1, got ${flags.ddof}`);
       const rt = await registry.runtime();

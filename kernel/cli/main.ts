@@ -150,7 +150,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       // Help and version exit 0; usage errors were already printed by commander.
       exitCode = error.exitCode;
     } else {
-      exitCode = isLimitError(error) && typeof (error as { exitCode?: number }).exitCode === 'number' ? (error as unknown as { exitCode: number }).exitCode : 1;
+      exitCode = 1;
       io.stderr(`${formatError(error)}\n`);
       if (json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: String(error) } }, null, 2)}\n`);
     }

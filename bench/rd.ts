@@ -83,21 +83,60 @@ d = json.load(open(sys.argv[1]))
 n1, n2 = d['n1'], d['n2']
 M = np.array(d['M']).reshape(n1, n2); C1 = np.array(d['C1']).reshape(n1, n1); C2 = np.array(d['C2']).reshape(n2, n2)
 p = np.array(d['p']); q = np.array(d['q'])
+alpha, epsilon = d['alpha'], d['epsilon']
 out = {'pot': ot.__version__}
-for name, fn in [('exact', lambda: ot.gromov.fused_gromov_wasserstein(M, C1, C2, p, q, alpha=d['alpha'], log=True)),
-                 ('entropic', lambda: ot.gromov.entropic_fused_gromov_wasserstein(M, C1, C2, p, q, epsilon=d['epsilon'], alpha=d['alpha'], log=True))]:
+native = hasattr(ot.gromov, 'entropic_fused_gromov_wasserstein')
+counts = {'outer': 0, 'sweeps': 0}
+
+def pgd(sinkhorn):
+    # POT < 0.9 has entropic_gromov_wasserstein (alpha = 1) only. This is its loop, built from the
+    # same POT primitives, with the gradient mixed with M as POT >= 0.9's entropic_fused_gromov_wasserstein
+    # (PGD, symmetric C) does: start p q^T, tens = alpha*gwggrad + (1-alpha)*M, ot.sinkhorn,
+    # ||T - Tprev|| tested at iterations 0, 10, 20, ..., value excluding the entropy.
+    T = np.outer(p, q)
+    constC, hC1, hC2 = ot.gromov.init_matrix(C1, C2, p, q, 'square_loss')
+    cpt, err = 0, 1
+    while err > 1e-9 and cpt < 1000:
+        Tprev = T
+        tens = alpha * ot.gromov.gwggrad(constC, hC1, hC2, T) + (1 - alpha) * M
+        T = sinkhorn(p, q, tens, epsilon, method='sinkhorn')
+        if cpt % 10 == 0:
+            err = np.linalg.norm(T - Tprev)
+        cpt += 1
+    counts['outer'] = cpt
+    return T, {'fgw_dist': (1 - alpha) * np.sum(M * T) + alpha * ot.gromov.gwloss(constC, hC1, hC2, T)}
+
+def counted_sinkhorn(a, b, C, reg, **kw):
+    T, log = ot.sinkhorn(a, b, C, reg, log=True, **kw)
+    counts['sweeps'] += log['niter'] + 1
+    return T
+
+entropic = ((lambda: ot.gromov.entropic_fused_gromov_wasserstein(M, C1, C2, p, q, epsilon=epsilon, alpha=alpha, log=True))
+            if native else (lambda: pgd(ot.sinkhorn)))
+out['entropicImpl'] = 'ot.gromov.entropic_fused_gromov_wasserstein' if native else 'POT ' + ot.__version__ + ' entropic_gromov_wasserstein loop + (1-alpha)*M (init_matrix, gwggrad, gwloss, ot.sinkhorn)'
+for name, fn in [('exact', lambda: ot.gromov.fused_gromov_wasserstein(M, C1, C2, p, q, alpha=alpha, log=True)),
+                 ('entropic', entropic)]:
     fn()
     ts = []
     for _ in range(d['reps']):
         t0 = time.perf_counter(); r = fn(); ts.append((time.perf_counter() - t0) * 1000)
     out[name] = {'ms': statistics.median(ts), 'bestMs': min(ts), 'value': float(r[1]['fgw_dist'])}
+    if name == 'exact':
+        out[name]['iterations'] = len(r[1].get('loss', [])) - 1 if 'loss' in r[1] else None
+if not native:
+    # Iteration counts from one more, untimed, run that counts Sinkhorn sweeps too.
+    counts['sweeps'] = 0
+    pgd(counted_sinkhorn)
+    out['entropic']['iterations'] = counts['outer']
+    out['entropic']['innerSweeps'] = counts['sweeps']
 print(json.dumps(out))
 `;
 
 interface PotTiming {
   pot: string;
-  exact: { ms: number; bestMs: number; value: number };
-  entropic: { ms: number; bestMs: number; value: number };
+  entropicImpl: string;
+  exact: { ms: number; bestMs: number; value: number; iterations?: number | null };
+  entropic: { ms: number; bestMs: number; value: number; iterations?: number; innerSweeps?: number };
 }
 
 function timePot(python: string, pb: FgwProblem, alpha: number, epsilon: number, reps: number): PotTiming {
@@ -120,6 +159,7 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
   const alpha = options.alpha ?? 0.5;
   const dim = options.dim ?? 8;
   const results: Record<string, unknown>[] = [];
+  let reference: { pot: string; entropicImpl: string } | null = null;
   // Warm-up on a small instance so that the first timed size does not pay for JIT compilation.
   const warm = problemFromGraphs(randomGraph(40, dim, 7), randomGraph(40, dim, 8), { normalize: true });
   for (let k = 0; k < 20; k++) {
@@ -163,6 +203,7 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
     const emdMs = median(emdTimes);
     const entMs = median(entTimes);
     const pot = options.python ? timePot(options.python, pb, alpha, epsilon, reps) : null;
+    if (pot) reference = { pot: pot.pot, entropicImpl: pot.entropicImpl };
     results.push({
       n,
       buildMs: round(build.ms),
@@ -175,7 +216,7 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
         msPerIteration: round(exactMs / exact.iterations),
         baselineEmdMs: round(emdMs),
         ratioToOneEmd: round(exactMs / emdMs),
-        ...(pot ? { potMs: round(pot.exact.ms), potBestMs: round(pot.exact.bestMs), potValue: pot.exact.value, ratioToPot: round(exactMs / pot.exact.ms), bestRatioToPot: round(Math.min(...exactTimes) / pot.exact.bestMs) } : {}),
+        ...(pot ? { potMs: round(pot.exact.ms), potBestMs: round(pot.exact.bestMs), potValue: pot.exact.value, potIterations: pot.exact.iterations ?? null, ratioToPot: round(exactMs / pot.exact.ms), bestRatioToPot: round(Math.min(...exactTimes) / pot.exact.bestMs) } : {}),
       },
       entropic: {
         ms: round(entMs),
@@ -187,14 +228,14 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
         baselineScalingReplicaMs: round(replica.ms),
         scalingReplicaIterations: replica.value.iterations,
         ratioToScalingReplica: round(entMs / replica.ms),
-        ...(pot ? { potMs: round(pot.entropic.ms), potBestMs: round(pot.entropic.bestMs), potValue: pot.entropic.value, ratioToPot: round(entMs / pot.entropic.ms), bestRatioToPot: round(Math.min(...entTimes) / pot.entropic.bestMs) } : {}),
+        ...(pot ? { potMs: round(pot.entropic.ms), potBestMs: round(pot.entropic.bestMs), potValue: pot.entropic.value, potIterations: pot.entropic.iterations ?? null, potInnerSweeps: pot.entropic.innerSweeps ?? null, valueRelDiffToPot: Number((Math.abs(ent.value - pot.entropic.value) / Math.abs(pot.entropic.value)).toPrecision(2)), ratioToPot: round(entMs / pot.entropic.ms), bestRatioToPot: round(Math.min(...entTimes) / pot.entropic.bestMs) } : {}),
       },
     });
   }
   return {
     benchmark: 'rd',
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
-    settings: { alpha, epsilon, features: dim, runs, graphs: 'random connected, mean degree ≈ 4, shortest-path structure ÷ diameter, feature cost ÷ its max, uniform weights', median: true, wasmGemm: wasmGemmAvailable(), ...(options.python ? { reference: 'POT, OPENBLAS_NUM_THREADS=1' } : {}) },
+    settings: { alpha, epsilon, features: dim, runs, graphs: 'random connected, mean degree ≈ 4, shortest-path structure ÷ diameter, feature cost ÷ its max, uniform weights', median: true, wasmGemm: wasmGemmAvailable(), ...(reference ? { reference: { ...reference, blas: 'OPENBLAS_NUM_THREADS=1' } } : {}) },
     results,
   };
 }

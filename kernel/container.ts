@@ -3,12 +3,11 @@
  * services registered with `provideScoped` get one instance per session scope, disposed when the
  * session closes. Sessions are always disposed before the root.
  */
-import { randomUUID } from 'node:crypto';
 import { asFunction, asValue, createContainer, InjectionMode, Lifetime, type AwilixContainer } from 'awilix';
 import { LimitError } from './errors.ts';
 import type { LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
-import { SessionLimits, type Session } from './model/index.ts';
+import { SessionLimits, newId, type Session } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import type { GovernanceService, KneeDetector, Orchestrator, RateModel, RdAlgorithm, Runner, RulePack, Storage } from './contracts/index.ts';
 import type { Runtime } from './runtime.ts';
@@ -106,7 +105,7 @@ export class SessionRegistry {
   }
 
   async open(input: OpenSessionInput = {}): Promise<SessionHandle> {
-    const id = input.id ?? randomUUID();
+    const id = input.id ?? newId();
     if (this.#open.has(id)) throw new LimitError('LIMIT_CONFLICT', `Session "${id}" is already open`, { details: { sessionId: id } });
     const parsedLimits = SessionLimits.safeParse(input.limits ?? {});
     if (!parsedLimits.success) {

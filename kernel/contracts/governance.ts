@@ -1,6 +1,7 @@
 import type {
   Decision, Finding, Flag, FlagKind, GovernancePolicy, MergeRequest, Surface, Trace,
 } from '../model/index.ts';
+import type { BatchOp } from './storage.ts';
 
 /** A word of a text view: its lower-cased form and its span in the view's text. */
 export interface ViewToken {
@@ -146,11 +147,35 @@ export interface MergeValidation {
   refusals: { parentId: string; reason: string }[];
 }
 
+/**
+ * What `assess` decided, and the records that `evaluate` followed by `recordFlags` would have
+ * written, for a caller that commits them in a batch of its own (the orchestrator stores a
+ * pipeline's governance records and its final status in one transaction).
+ */
+export interface GovernanceAssessment {
+  verdict: GovernanceVerdict;
+  /** The flags made of the verdict's findings, as storage will hold them. */
+  flags: Flag[];
+  /**
+   * Counters, the `governance:<surface>` checkpoint, the flags and their provenance entry, and the
+   * auto-quarantine records when the decision is `quarantine`. The trace must be stored before
+   * them (earlier in the same batch or in an earlier commit).
+   */
+  ops: BatchOp[];
+  /** Call once `ops` are committed: runs the `traceFlagged` hooks of the new flags. */
+  committed(): Promise<void>;
+}
+
 /** The governance engine (`governance` in the container). */
 export interface GovernanceService {
   readonly policy: GovernancePolicy;
   /** Runs every rule for the surface and applies the policy. */
   evaluate(trace: Trace, surface: Surface): Promise<GovernanceVerdict>;
+  /**
+   * `evaluate` and `recordFlags` of its findings without writing: the records come back as batch
+   * ops. Optional; a caller without it calls `evaluate` then `recordFlags`.
+   */
+  assess?(trace: Trace, surface: Surface): Promise<GovernanceAssessment>;
   /** Turns findings into persisted flags (and provenance entries). */
   recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]>;
   flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<Flag>;

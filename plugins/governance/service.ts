@@ -8,10 +8,9 @@
  * checkpoint, quarantine state, trace status, counters) are stored together or not at all, in one
  * transaction instead of one per record, and hooks (`traceFlagged`) fire only after the commit.
  */
-import { randomUUID } from 'node:crypto';
-import { Flag, LimitError, parseOrThrow } from 'limit-graph';
+import { Flag, LimitError, newId, parseOrThrow } from 'limit-graph';
 import type {
-  BatchOp, Finding, FlagKind, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
+  BatchOp, Finding, FlagKind, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
   MergeValidation, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
@@ -46,30 +45,45 @@ export class GovernanceServiceImpl implements GovernanceService {
   }
 
   async evaluate(trace: Trace, surface: Surface): Promise<GovernanceVerdict> {
-    const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
-    const verdict = await this.deps.engine().evaluate(trace, surface, async (findings) => {
-      // Other plugins' findings go through the same schema as rule findings.
-      const out = await hook.promise(findings, trace);
-      return out;
-    });
+    const verdict = await this.#verdict(trace, surface);
     const storage = this.deps.storage();
-    if (storage) {
-      const deltas: Record<string, number> = { [`${PREFIX}evaluations`]: 1, [`${PREFIX}decision.${verdict.decision}`]: 1 };
-      if (verdict.decision === 'block') deltas[`${PREFIX}blocked`] = 1;
-      const ops: BatchOp[] = [{ op: 'incrementCounters', deltas }];
-      // A trace evaluated before (or without) being stored is counted but gets no checkpoint.
-      if (await storage.getTrace(trace.tenant, trace.id)) {
-        ops.push({ op: 'addCheckpoint', checkpoint: {
-          traceId: trace.id, label: `governance:${surface}`, passed: verdict.decision === 'allow',
-          details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })) },
-          at: now(),
-        } });
-        // autoQuarantine is applied here so that it holds whoever calls evaluate.
-        if (verdict.decision === 'quarantine') ops.push(...this.#quarantineOps(trace.id, { reason: verdict.reasons.join('; '), actor: this.deps.actor, auto: true }));
-      }
-      await storage.batch(trace.tenant, ops);
-    }
+    // A trace evaluated before (or without) being stored is counted but gets no checkpoint.
+    if (storage) await storage.batch(trace.tenant, this.#evaluationOps(trace, surface, verdict, (await storage.getTrace(trace.tenant, trace.id)) !== null));
     return verdict;
+  }
+
+  async assess(trace: Trace, surface: Surface): Promise<GovernanceAssessment> {
+    const verdict = await this.#verdict(trace, surface);
+    const recorded = this.#flagRecords(trace, verdict.findings);
+    return {
+      verdict,
+      flags: recorded.flags,
+      ops: [...this.#evaluationOps(trace, surface, verdict, true), ...recorded.ops],
+      committed: () => this.#flagged(trace, recorded.flags),
+    };
+  }
+
+  /** The engine's rules, then the governInput/governOutput waterfall, then the policy. */
+  #verdict(trace: Trace, surface: Surface): Promise<GovernanceVerdict> {
+    const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
+    // Other plugins' findings go through the same schema as rule findings.
+    return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace));
+  }
+
+  /** Counters of an evaluation; for a stored trace also its checkpoint and the auto-quarantine. */
+  #evaluationOps(trace: Trace, surface: Surface, verdict: GovernanceVerdict, stored: boolean): BatchOp[] {
+    const deltas: Record<string, number> = { [`${PREFIX}evaluations`]: 1, [`${PREFIX}decision.${verdict.decision}`]: 1 };
+    if (verdict.decision === 'block') deltas[`${PREFIX}blocked`] = 1;
+    const ops: BatchOp[] = [{ op: 'incrementCounters', deltas }];
+    if (!stored) return ops;
+    ops.push({ op: 'addCheckpoint', checkpoint: {
+      traceId: trace.id, label: `governance:${surface}`, passed: verdict.decision === 'allow',
+      details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })) },
+      at: now(),
+    } });
+    // autoQuarantine is applied here so that it holds whoever calls evaluate.
+    if (verdict.decision === 'quarantine') ops.push(...this.#quarantineOps(trace.id, { reason: verdict.reasons.join('; '), actor: this.deps.actor, auto: true }));
+    return ops;
   }
 
   check(text: string, surface: Surface): Promise<GovernanceVerdict> {
@@ -79,30 +93,45 @@ export class GovernanceServiceImpl implements GovernanceService {
   async recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]> {
     if (!findings.length) return [];
     const storage = this.#storage('recordFlags');
+    const { flags, ops } = this.#flagRecords(trace, findings);
+    await storage.batch(trace.tenant, ops);
+    await this.#flagged(trace, flags);
+    return flags;
+  }
+
+  /** The flags of automatic findings, their provenance entry and counters (nothing for no findings). */
+  #flagRecords(trace: Trace, findings: Finding[]): { flags: Flag[]; ops: BatchOp[] } {
+    if (!findings.length) return { flags: [], ops: [] };
     const flags: Flag[] = [];
     const deltas: Record<string, number> = {};
     for (const f of findings) {
-      flags.push(parseFlag({ id: randomUUID(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() }));
+      flags.push(parseFlag({ id: newId(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() }));
       deltas[`${PREFIX}flags.kind.${f.kind}`] = (deltas[`${PREFIX}flags.kind.${f.kind}`] ?? 0) + 1;
       deltas[`${PREFIX}flags.rule.${f.ruleId}`] = (deltas[`${PREFIX}flags.rule.${f.ruleId}`] ?? 0) + 1;
     }
     deltas[`${PREFIX}flags.total`] = flags.length;
-    await storage.batch(trace.tenant, [
-      ...flags.map((flag): BatchOp => ({ op: 'addFlag', flag })),
-      { op: 'appendProvenance', input: {
-        traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
-        rationale: `${flags.length} automatic flag(s)`, data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })) },
-      } },
-      { op: 'incrementCounters', deltas },
-    ]);
+    return {
+      flags,
+      ops: [
+        ...flags.map((flag): BatchOp => ({ op: 'addFlag', flag })),
+        { op: 'appendProvenance', input: {
+          traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
+          rationale: `${flags.length} automatic flag(s)`, data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })) },
+        } },
+        { op: 'incrementCounters', deltas },
+      ],
+    };
+  }
+
+  /** After the flags are committed: the traceFlagged hooks, one flag at a time. */
+  async #flagged(trace: Trace, flags: Flag[]): Promise<void> {
     for (const flag of flags) await this.deps.hooks.traceFlagged.promise(trace, flag);
-    return flags;
   }
 
   async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<Flag> {
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
-    const flag = parseFlag({ id: randomUUID(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
+    const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
     await storage.batch(tenant, [
       { op: 'addFlag', flag },
       { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } } },

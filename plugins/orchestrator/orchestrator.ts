@@ -3,9 +3,9 @@
  * and artifact export. It reaches storage, governance, runners and RD plugins only through the
  * container, so any backend or runner that meets its contract plugs in.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
-  LimitError, MergeRequest, RunRequest, Task, isLimitError,
+  LimitError, MergeRequest, RunRequest, Task, isLimitError, newId,
 } from 'limit-graph';
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -73,7 +73,7 @@ export class OrchestratorService implements Orchestrator {
 
   async openSession(input: OpenSessionRequest = {}): Promise<Session> {
     const tenant = this.#tenant(input.tenant);
-    const id = input.id ?? randomUUID();
+    const id = input.id ?? newId();
     if (await this.#storage.getSession(tenant, id)) {
       throw new LimitError('LIMIT_CONFLICT', `Session "${id}" already exists`, { details: { sessionId: id, tenant } });
     }
@@ -203,57 +203,64 @@ export class OrchestratorService implements Orchestrator {
     const done = new Promise<void>((r) => (finish = r));
     live.running.set(trace.id, { controller, done });
     try {
-      return await this.#pipeline(trace, live, runner, task, actor, controller, input.signal);
+      return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, controller, input.signal));
     } finally {
       live.running.delete(trace.id);
       finish();
     }
   }
 
-  async #pipeline(
-    created: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string,
-    controller: AbortController, callerSignal: AbortSignal | undefined,
-  ): Promise<RunOutcome> {
+  /**
+   * Input governance; unless it stops the task, `execute` (the runner, for a run; nothing for a
+   * recorded trace, whose output is already on it), output governance and the final status. A
+   * recorded trace's governance records and its final status are one transaction; a run commits
+   * its input governance before the runner starts.
+   */
+  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>): Promise<RunOutcome> {
     let trace = created;
-    const { tenant } = trace;
     try {
       const input = await this.#govern(trace, 'input');
       trace = input.trace;
       if (input.verdict.decision === 'block' || input.verdict.decision === 'quarantine') {
         // Not executed: the runner is never called for a task input governance stops.
         const status = input.verdict.decision === 'block' ? 'blocked' : 'quarantined';
-        if (status === 'quarantined') await this.#quarantine(trace, input.verdict, actor);
-        const done = await this.#finish(trace, status, actor, { decision: input.verdict.decision, reasons: input.verdict.reasons }, created.metadata);
-        await this.#runtime.hooks.afterRun.promise(done.trace);
-        return { trace: done.trace, executed: false, verdicts: { input: input.verdict }, checkpoints: done.checkpoints };
+        const pending = [input];
+        if (status === 'quarantined') await this.#quarantine(trace, input, actor, pending.splice(0));
+        return await this.#finish(trace, status, actor, pending, { input: input.verdict }, false, created.metadata);
       }
-
-      const result = await this.#execute(trace, live, runner, task, controller, callerSignal);
-      // The output and its `executed` entry land together, before output governance looks at them.
-      trace = { ...trace, output: result.output, metrics: result.metrics, metadata: created.metadata };
-      await this.#storage.batch(tenant, [
-        { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: created.metadata } },
-        { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
-          source: `runner:${trace.runner}`,
-          data: {
-            ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
-            stdoutSha256: sha(result.output.stdout), stderrSha256: sha(result.output.stderr),
-          },
-        }) },
-      ]);
-
+      let pending = [input];
+      if (execute) {
+        await this.#commit(trace.tenant, pending);
+        pending = [];
+        trace = await execute(trace);
+      }
       const output = await this.#govern(trace, 'output');
       trace = output.trace;
+      pending.push(output);
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
-      if (quarantine) await this.#quarantine(trace, output.verdict, actor);
-      const status = quarantine ? 'quarantined' : result.output.ok ? 'ok' : 'error';
-      const done = await this.#finish(trace, status, actor, { decision: output.verdict.decision, reasons: output.verdict.reasons }, created.metadata);
-      await this.#runtime.hooks.afterRun.promise(done.trace);
-      return { trace: done.trace, executed: true, verdicts: { input: input.verdict, output: output.verdict }, checkpoints: done.checkpoints };
+      if (quarantine) await this.#quarantine(trace, output, actor, pending.splice(0));
+      const status = quarantine ? 'quarantined' : trace.output?.ok ? 'ok' : 'error';
+      return await this.#finish(trace, status, actor, pending, { input: input.verdict, output: output.verdict }, execute !== undefined, created.metadata);
     } catch (error) {
       await this.#salvage(trace, actor, error);
       throw error;
     }
+  }
+
+  /** The runner's output and its `executed` entry land together, before output governance looks at them. */
+  async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, controller: AbortController, callerSignal: AbortSignal | undefined): Promise<Trace> {
+    const result = await this.#execute(trace, live, runner, task, controller, callerSignal);
+    await this.#storage.batch(trace.tenant, [
+      { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
+      { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
+        source: `runner:${trace.runner}`,
+        data: {
+          ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
+          stdoutSha256: sha(result.output.stdout), stderrSha256: sha(result.output.stderr),
+        },
+      }) },
+    ]);
+    return { ...trace, output: result.output, metrics: result.metrics };
   }
 
   /** Calls the runner under the session's semaphore, limits and signals; never throws for task failures. */
@@ -301,24 +308,40 @@ export class OrchestratorService implements Orchestrator {
     return policy.autoQuarantine && max >= policy.quarantineSeverity;
   }
 
-  async #quarantine(trace: Trace, verdict: GovernanceVerdict, actor: string): Promise<void> {
-    // governance.evaluate quarantines on its own `quarantine` decision; only quarantine once.
+  /**
+   * Quarantines a trace whose flags reached the policy's severity. The governance records still
+   * pending are committed first, so that the entries keep their order and an auto-quarantine
+   * already among them is seen: a trace is quarantined once.
+   */
+  async #quarantine(trace: Trace, governed: Governed, actor: string, pending: Governed[]): Promise<void> {
+    await this.#commit(trace.tenant, pending);
     if ((await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) return;
-    const reason = verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
+    const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
     await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
   }
 
   /**
-   * Runs governance for a surface and persists its flags. The governance service itself emits
-   * governInput/governOutput, writes the `governance:<surface>` checkpoint and applies
-   * autoQuarantine, so that those hold whoever calls it. The trace is carried in memory (its new
-   * flags added) rather than read back after every step; #finish reads the stored one once.
+   * Runs governance for a surface. With a service that can `assess`, its records (flags, checkpoint,
+   * counters, auto-quarantine) come back as ops for the pipeline to commit with the final status;
+   * otherwise `evaluate` and `recordFlags` write them now. The trace is carried in memory with its
+   * new flags rather than read back after every step.
    */
-  async #govern(trace: Trace, surface: 'input' | 'output'): Promise<{ trace: Trace; verdict: GovernanceVerdict }> {
-    const verdict = await this.#governance.evaluate(trace, surface);
-    if (verdict.findings.length === 0) return { trace, verdict };
-    const flags = await this.#governance.recordFlags(trace, verdict.findings);
-    return { trace: { ...trace, flags: [...trace.flags, ...flags] }, verdict };
+  async #govern(trace: Trace, surface: 'input' | 'output'): Promise<Governed> {
+    const governance = this.#governance;
+    if (governance.assess) {
+      const assessed = await governance.assess(trace, surface);
+      return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, committed: assessed.committed };
+    }
+    const verdict = await governance.evaluate(trace, surface);
+    const flags = verdict.findings.length ? await governance.recordFlags(trace, verdict.findings) : [];
+    return { trace: withFlags(trace, flags), verdict, ops: [], committed: async () => {} };
+  }
+
+  /** Writes pending governance records (one transaction), then runs their post-commit hooks. */
+  async #commit(tenant: string, pending: Governed[], ops: BatchOp[] = []): Promise<void> {
+    const all = [...pending.flatMap((g) => g.ops), ...ops];
+    if (all.length) await this.#storage.batch(tenant, all);
+    for (const g of pending) await g.committed();
   }
 
   async #createTrace(fields: NewTraceFields, actor: string, provenance: CreatedEntry): Promise<Trace> {
@@ -338,14 +361,22 @@ export class OrchestratorService implements Orchestrator {
   }
 
   /**
-   * Sets the final status. `metadata` is written again on purpose: a patch parsed with the Trace
-   * schema's defaults resets metadata to {} in some backends, and other services patch the trace too.
+   * Sets the final status, with the governance records still pending, in one transaction, and
+   * reads the stored trace and its checkpoints back for the outcome. `metadata` is written again
+   * on purpose: a patch parsed with the Trace schema's defaults resets metadata to {} in some
+   * backends, and other services patch the trace too.
    */
-  async #finish(trace: Trace, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata'] = trace.metadata): Promise<{ trace: Trace; checkpoints: Checkpoint[] }> {
-    await this.#storage.batch(trace.tenant, this.#finishOps(trace.id, status, actor, data, metadata));
+  async #finish(
+    trace: Trace, status: Trace['status'], actor: string, pending: Governed[], verdicts: RunOutcome['verdicts'], executed: boolean,
+    metadata: Trace['metadata'] = trace.metadata,
+  ): Promise<RunOutcome> {
+    const last = verdicts.output ?? verdicts.input;
+    await this.#commit(trace.tenant, pending, this.#finishOps(trace.id, status, actor, { decision: last.decision, reasons: last.reasons }, metadata));
     // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
     const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
-    return { trace: stored ?? { ...trace, status }, checkpoints };
+    const done = stored ?? { ...trace, status };
+    await this.#runtime.hooks.afterRun.promise(done);
+    return { trace: done, executed, verdicts, checkpoints };
   }
 
   #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): BatchOp[] {
@@ -397,33 +428,11 @@ export class OrchestratorService implements Orchestrator {
     if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${session.id}" is closed`, { details: { sessionId: session.id } });
     const task = Task.safeParse({ ...input.task, kind: input.task.kind ?? 'external' });
     if (!task.success) throw validation('trace task', task.error.issues);
-    let trace = await this.#createTrace({
+    const trace = await this.#createTrace({
       sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: task.data,
       metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
     }, actor, { source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) } });
-    try {
-      const inputGov = await this.#govern(trace, 'input');
-      trace = inputGov.trace;
-      if (inputGov.verdict.decision === 'block' || inputGov.verdict.decision === 'quarantine') {
-        const status = inputGov.verdict.decision === 'block' ? 'blocked' : 'quarantined';
-        if (status === 'quarantined') await this.#quarantine(trace, inputGov.verdict, actor);
-        const done = await this.#finish(trace, status, actor, { decision: inputGov.verdict.decision, reasons: inputGov.verdict.reasons }, input.metadata ?? {});
-        await this.#runtime.hooks.afterRun.promise(done.trace);
-        return { trace: done.trace, executed: false, verdicts: { input: inputGov.verdict }, checkpoints: done.checkpoints };
-      }
-      const outputGov = await this.#govern(trace, 'output');
-      trace = outputGov.trace;
-      const quarantine = this.#shouldQuarantine(outputGov.verdict, trace.flags);
-      if (quarantine) await this.#quarantine(trace, outputGov.verdict, actor);
-      const done = await this.#finish(trace, quarantine ? 'quarantined' : input.output.ok ? 'ok' : 'error', actor, {
-        decision: outputGov.verdict.decision, reasons: outputGov.verdict.reasons,
-      }, input.metadata ?? {});
-      await this.#runtime.hooks.afterRun.promise(done.trace);
-      return { trace: done.trace, executed: false, verdicts: { input: inputGov.verdict, output: outputGov.verdict }, checkpoints: done.checkpoints };
-    } catch (error) {
-      await this.#salvage(trace, actor, error);
-      throw error;
-    }
+    return this.#pipeline(trace, actor);
   }
 
   cancel(tenant: string | undefined, traceId: string): boolean {
@@ -676,7 +685,7 @@ export class OrchestratorService implements Orchestrator {
     const algorithm = input.distortionAlgorithm ?? 'fgw';
     if (input.reference) this.#rd(algorithm); // fail now, not at the first step
     return this.#storage.createRdSeries({
-      id: randomUUID(), sessionId: input.sessionId, tenant, name: input.name, points: [], createdAt: now(),
+      id: newId(), sessionId: input.sessionId, tenant, name: input.name, points: [], createdAt: now(),
       metadata: {
         ...input.metadata,
         ...(input.reference ? { reference: input.reference, distortionAlgorithm: algorithm } : {}),
@@ -788,12 +797,22 @@ export class OrchestratorService implements Orchestrator {
 // ───────────────────────────── helpers ─────────────────────────────
 
 type NewTraceFields = Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>;
+/** One surface's governance: the verdict, the trace with its new flags, records still to commit. */
+interface Governed {
+  trace: Trace;
+  verdict: GovernanceVerdict;
+  ops: BatchOp[];
+  committed: () => Promise<void>;
+}
+
+const withFlags = (trace: Trace, flags: Flag[]): Trace => (flags.length ? { ...trace, flags: [...trace.flags, ...flags] } : trace);
+
 type CreatedEntry = { source?: string; action?: string; operation?: ProvenanceInput['operation']; rationale?: string; data?: Record<string, unknown> };
 
 /** A trace as first stored: `running`, no flags yet. */
 function newTrace(fields: NewTraceFields): Trace {
   return {
-    id: randomUUID(), sessionId: fields.sessionId, tenant: fields.tenant, parentIds: fields.parentIds, runner: fields.runner,
+    id: newId(), sessionId: fields.sessionId, tenant: fields.tenant, parentIds: fields.parentIds, runner: fields.runner,
     task: fields.task, status: 'running', flags: [], createdAt: now(), metadata: fields.metadata,
     ...(fields.output ? { output: fields.output } : {}), ...(fields.metrics ? { metrics: fields.metrics } : {}),
   };

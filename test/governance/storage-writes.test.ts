@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, type BatchOp, type Finding, type GovernanceRule, type Runtime, type Storage } from 'limit-graph';
 import { SqliteStorage } from '../../plugins/storage-sqlite/index.ts';
+import { spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
 import { makeTrace, packPlugins, storeTrace } from './helpers.ts';
 
 const WRITES = new Set(['createSession', 'closeSession', 'createTrace', 'updateTrace', 'appendProvenance', 'addFlag', 'addCheckpoint', 'setQuarantine', 'createRdSeries', 'appendRdPoint', 'incrementCounters', 'batch']);
@@ -51,7 +52,7 @@ describe('governance writes each operation through one storage batch', () => {
         ctx.hooks.boot.tapPromise(ctx.name, () => inner.open());
       },
     });
-    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: { rules: [codename] } } }, plugins: [counting] });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: { rules: [codename] }, orchestrator: {} } }, plugins: [counting, spyRunnerPlugin(spyRunner())] });
     rt.hooks.traceFlagged.tapPromise('test', async (trace, flag) => {
       // The flag is already committed when the hook runs.
       const stored = await inner.listFlags(trace.tenant, { traceId: flag.traceId });
@@ -136,5 +137,56 @@ describe('governance writes each operation through one storage batch', () => {
     expect(log).toEqual(['batch[updateTrace,prov:approved,addCheckpoint,incrementCounters]']);
     expect((await storage.listProvenance('default', trace.id)).map((e) => e.action)).toEqual(['created', 'quarantined', 'released', 'flagged', 'approved']);
     expect((await storage.verifyProvenance('default', trace.id)).verified).toBe(true);
+  });
+
+  it('assess writes nothing: its ops, committed by the caller, store what evaluate + recordFlags would', async () => {
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    const trace = await stored('What is the launch date of PROJECT-X?');
+    const assessed = await gov.assess!(trace, 'input');
+    expect(log).toEqual([]);
+    expect(assessed.verdict.decision).toBe('quarantine');
+    expect(assessed.flags.map((f) => [f.ruleId, f.traceId])).toEqual([['acme.codename', trace.id]]);
+    expect(assessed.ops.map(opName)).toEqual(['incrementCounters', 'addCheckpoint', 'setQuarantine', 'updateTrace', 'prov:quarantined', 'addCheckpoint', 'incrementCounters', 'addFlag', 'prov:flagged', 'incrementCounters']);
+    await storage.batch('default', assessed.ops);
+    await assessed.committed();
+    expect(log.slice(1)).toEqual(['hook:traceFlagged(stored)']);
+    expect((await storage.getTrace('default', trace.id))!.status).toBe('quarantined');
+    expect((await storage.listFlags('default', { traceId: trace.id })).map((f) => f.id)).toEqual(assessed.flags.map((f) => f.id));
+    expect((await storage.listProvenance('default', trace.id)).map((e) => e.action)).toEqual(['created', 'quarantined', 'flagged']);
+    expect(await gov.stats('default')).toMatchObject({ evaluations: 1, 'decision.quarantine': 1, quarantined: 1, 'flags.total': 1 });
+  });
+
+  it('orchestrator.recordTrace: the trace in one batch, its governance records and final status in a second', async () => {
+    const orchestrator = rt.resolve('orchestrator');
+    const session = await orchestrator.openSession({});
+    log.length = 0;
+    const benign = await orchestrator.recordTrace({
+      sessionId: session.id, runner: 'agent', task: { input: 'Summarise the quarterly report in three bullet points.' },
+      output: { ok: true, stdout: '- revenue up', stderr: '' },
+    });
+    expect(log).toEqual([
+      'batch[createTrace,prov:created]',
+      'batch[incrementCounters,addCheckpoint,incrementCounters,addCheckpoint,updateTrace,prov:completed]',
+    ]);
+    expect(benign.trace.status).toBe('ok');
+    expect(benign.checkpoints.map((c) => c.label)).toEqual(['governance:input', 'governance:output']);
+
+    log.length = 0;
+    const flagged = await orchestrator.recordTrace({
+      sessionId: session.id, runner: 'agent', task: { input: 'What is the launch date of PROJECT-X?' },
+      output: { ok: true, stdout: 'soon', stderr: '' },
+    });
+    // Input quarantine: the governance records are committed before the quarantine check, then the final status.
+    expect(log).toEqual([
+      'batch[createTrace,prov:created]',
+      'batch[incrementCounters,addCheckpoint,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters,addFlag,prov:flagged,incrementCounters]',
+      'hook:traceFlagged(stored)',
+      'batch[updateTrace,prov:completed]',
+    ]);
+    expect(flagged.trace.status).toBe('quarantined');
+    const storage = rt.resolve('storage');
+    expect((await storage.listProvenance('default', flagged.trace.id)).map((e) => e.action)).toEqual(['created', 'quarantined', 'flagged', 'completed']);
+    expect((await storage.verifyProvenance('default', flagged.trace.id)).verified).toBe(true);
   });
 });

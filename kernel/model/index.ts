@@ -2,7 +2,7 @@
  * The domain records of LIMIT-Graph as zod schemas; the TypeScript types are inferred from them, so
  * the schema used to validate API input, storage rows and config is the same as the static type.
  */
-import { v7 as uuidv7 } from 'uuid';
+import { randomFillSync } from 'node:crypto';
 import { z } from 'zod';
 
 /** Ids: 1–128 characters of [A-Za-z0-9_.:-], not starting with a dot (no path tricks, no separators). */
@@ -13,13 +13,48 @@ export const Id = z
   .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/, 'Expected an id of letters, digits, "_", "-", ":" or "." (not starting with ".")');
 export const Tenant = Id;
 
+/** Random bytes drawn 4 KiB at a time: one native call per ~400 ids instead of one per id. */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+const idState = { ms: -1, seq: 0 };
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function randomBytes(n: number): number {
+  if (poolAt + n > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const at = poolAt;
+  poolAt += n;
+  return at;
+}
+
 /**
- * A new record id: a UUIDv7 (RFC 9562), time-ordered and monotonic within a process. Records
- * created one after another get neighbouring keys, so an indexed store appends to the same B-tree
- * pages instead of touching a random page per record (measured: ~40% more traces recorded per
- * second on SQLite than with random v4 ids).
+ * A new record id: a UUIDv7 (RFC 9562) — 48-bit Unix milliseconds, then a 32-bit counter that
+ * starts at a random value each millisecond and counts up within it (method 1 of RFC 9562 §6.2, so
+ * ids of one process sort in creation order), then 42 random bits. Records created one after
+ * another get neighbouring keys, so an indexed store appends to the same B-tree pages instead of
+ * touching a random page per record (measured on SQLite: ~40% more traces recorded per second than
+ * with random v4 ids).
  */
-export const newId = (): string => uuidv7();
+export function newId(): string {
+  const now = Date.now();
+  if (now > idState.ms) {
+    idState.ms = now;
+    idState.seq = pool.readUInt32BE(randomBytes(4)) >>> 1; // room to count up within the millisecond
+  } else if (++idState.seq > 0xffffffff) {
+    idState.ms++; // 2^31 ids in one millisecond: borrow the next one, as RFC 9562 allows
+    idState.seq = 0;
+  }
+  const { ms, seq } = idState;
+  const r = randomBytes(6);
+  const b = [
+    Math.floor(ms / 0x10000000000) & 0xff, Math.floor(ms / 0x100000000) & 0xff, (ms >>> 24) & 0xff, (ms >>> 16) & 0xff, (ms >>> 8) & 0xff, ms & 0xff,
+    0x70 | ((seq >>> 28) & 0x0f), (seq >>> 20) & 0xff, 0x80 | ((seq >>> 14) & 0x3f), (seq >>> 6) & 0xff, ((seq << 2) & 0xfc) | (pool[r]! & 0x03),
+    pool[r + 1]!, pool[r + 2]!, pool[r + 3]!, pool[r + 4]!, pool[r + 5]!,
+  ].map((x) => HEX[x]!);
+  return `${b[0]}${b[1]}${b[2]}${b[3]}-${b[4]}${b[5]}-${b[6]}${b[7]}-${b[8]}${b[9]}-${b[10]}${b[11]}${b[12]}${b[13]}${b[14]}${b[15]}`;
+}
 /** ISO-8601 timestamps with milliseconds, UTC. */
 export const Timestamp = z.iso.datetime({ offset: true });
 

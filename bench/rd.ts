@@ -8,14 +8,18 @@
  *   - the reference-replica scaling Sinkhorn (same outer loop), for the entropic solver.
  *
  * With --python PATH (a Python with POT installed) the reference implementation is timed on the
- * same problems in the same run (single-threaded BLAS, same repetitions, median and best), and
- * the ratios ours/POT are reported.
+ * same problems in the same run, interleaved — one of our runs, then one of POT's, repeated — with
+ * single-threaded BLAS and the same repetitions; reported: medians, bests, their ratios ours/POT,
+ * and `pairedRatioToPot`, the median over repetitions of (our run / the POT run right after it),
+ * which load on a shared machine disturbs least. POT < 0.9 has no entropic FGW: its entropic GW
+ * loop is run with the gradient mixed with (1 − α)·M, as POT ≥ 0.9's function does (see POT_SCRIPT).
  *
- *   npx tsx bench/rd.ts [--sizes 50,100,200,400] [--runs 3] [--epsilon 0.1] [--python /tmp/potenv/bin/python]
+ *   npx tsx bench/rd.ts [--sizes 50,100,200,400] [--runs 3] [--epsilon 0.1] [--python /usr/bin/python3]
  *   npm run bench -- rd
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -75,8 +79,13 @@ export interface RdBenchOptions {
   python?: string;
 }
 
+/**
+ * The reference side, one Python process per problem size that stays up: it answers one line per
+ * command ("exact" or "entropic": one timed run; "count": iteration counts), so that the runs of
+ * both implementations can be interleaved — on a shared machine, load then hits both alike.
+ */
 const POT_SCRIPT = `
-import json, sys, time, statistics, warnings
+import json, sys, time, warnings
 import numpy as np, ot
 warnings.filterwarnings('ignore')
 d = json.load(open(sys.argv[1]))
@@ -84,7 +93,6 @@ n1, n2 = d['n1'], d['n2']
 M = np.array(d['M']).reshape(n1, n2); C1 = np.array(d['C1']).reshape(n1, n1); C2 = np.array(d['C2']).reshape(n2, n2)
 p = np.array(d['p']); q = np.array(d['q'])
 alpha, epsilon = d['alpha'], d['epsilon']
-out = {'pot': ot.__version__}
 native = hasattr(ot.gromov, 'entropic_fused_gromov_wasserstein')
 counts = {'outer': 0, 'sweeps': 0}
 
@@ -111,45 +119,105 @@ def counted_sinkhorn(a, b, C, reg, **kw):
     counts['sweeps'] += log['niter'] + 1
     return T
 
-entropic = ((lambda: ot.gromov.entropic_fused_gromov_wasserstein(M, C1, C2, p, q, epsilon=epsilon, alpha=alpha, log=True))
-            if native else (lambda: pgd(ot.sinkhorn)))
-out['entropicImpl'] = 'ot.gromov.entropic_fused_gromov_wasserstein' if native else 'POT ' + ot.__version__ + ' entropic_gromov_wasserstein loop + (1-alpha)*M (init_matrix, gwggrad, gwloss, ot.sinkhorn)'
-for name, fn in [('exact', lambda: ot.gromov.fused_gromov_wasserstein(M, C1, C2, p, q, alpha=alpha, log=True)),
-                 ('entropic', entropic)]:
+fns = {
+    'exact': lambda: ot.gromov.fused_gromov_wasserstein(M, C1, C2, p, q, alpha=alpha, log=True),
+    'entropic': (lambda: ot.gromov.entropic_fused_gromov_wasserstein(M, C1, C2, p, q, epsilon=epsilon, alpha=alpha, log=True))
+                if native else (lambda: pgd(ot.sinkhorn)),
+}
+for fn in fns.values():
     fn()
-    ts = []
-    for _ in range(d['reps']):
-        t0 = time.perf_counter(); r = fn(); ts.append((time.perf_counter() - t0) * 1000)
-    out[name] = {'ms': statistics.median(ts), 'bestMs': min(ts), 'value': float(r[1]['fgw_dist'])}
-    if name == 'exact':
-        out[name]['iterations'] = len(r[1].get('loss', [])) - 1 if 'loss' in r[1] else None
-if not native:
-    # Iteration counts from one more, untimed, run that counts Sinkhorn sweeps too.
-    counts['sweeps'] = 0
-    pgd(counted_sinkhorn)
-    out['entropic']['iterations'] = counts['outer']
-    out['entropic']['innerSweeps'] = counts['sweeps']
-print(json.dumps(out))
+print(json.dumps({'pot': ot.__version__, 'entropicImpl': 'ot.gromov.entropic_fused_gromov_wasserstein' if native else
+    'POT ' + ot.__version__ + ' entropic_gromov_wasserstein loop + (1-alpha)*M (init_matrix, gwggrad, gwloss, ot.sinkhorn)'}), flush=True)
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == 'count':
+        r = fns['exact']()
+        out = {'exact': len(r[1]['loss']) - 1 if 'loss' in r[1] else None}
+        if not native:
+            counts['sweeps'] = 0
+            pgd(counted_sinkhorn)
+            out['entropic'] = counts['outer']
+            out['entropicSweeps'] = counts['sweeps']
+        print(json.dumps(out), flush=True)
+        continue
+    t0 = time.perf_counter(); r = fns[cmd](); ms = (time.perf_counter() - t0) * 1000
+    print(json.dumps({'ms': ms, 'value': float(r[1]['fgw_dist'])}), flush=True)
 `;
 
-interface PotTiming {
-  pot: string;
-  entropicImpl: string;
-  exact: { ms: number; bestMs: number; value: number; iterations?: number | null };
-  entropic: { ms: number; bestMs: number; value: number; iterations?: number; innerSweeps?: number };
+class PotProcess {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  private readonly dir: string;
+
+  constructor(python: string, pb: FgwProblem, alpha: number, epsilon: number) {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-rd-'));
+    const file = path.join(this.dir, 'problem.json');
+    writeFileSync(file, JSON.stringify({ n1: pb.n1, n2: pb.n2, M: Array.from(pb.M), C1: Array.from(pb.C1), C2: Array.from(pb.C2), p: Array.from(pb.p), q: Array.from(pb.q), alpha, epsilon }));
+    // Single-threaded BLAS: our solver runs on one thread too.
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+    this.child = spawn(python, ['-c', POT_SCRIPT, file], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    this.child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    this.child.on('exit', (code) => {
+      if (code) process.stderr.write(`bench rd: ${python} exited with ${code}\n${stderr}`);
+    });
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  private async next<T>(): Promise<T> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error('bench rd: the POT process ended early (is POT installed for that Python?)');
+    return JSON.parse(r.value) as T;
+  }
+
+  ready(): Promise<{ pot: string; entropicImpl: string }> {
+    return this.next();
+  }
+
+  run(name: 'exact' | 'entropic'): Promise<{ ms: number; value: number }> {
+    this.child.stdin.write(`${name}\n`);
+    return this.next();
+  }
+
+  count(): Promise<{ exact: number | null; entropic?: number; entropicSweeps?: number }> {
+    this.child.stdin.write('count\n');
+    return this.next();
+  }
+
+  close(): void {
+    this.child.stdin.end();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
-function timePot(python: string, pb: FgwProblem, alpha: number, epsilon: number, reps: number): PotTiming {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-rd-'));
-  try {
-    const file = path.join(dir, 'problem.json');
-    writeFileSync(file, JSON.stringify({ n1: pb.n1, n2: pb.n2, M: Array.from(pb.M), C1: Array.from(pb.C1), C2: Array.from(pb.C2), p: Array.from(pb.p), q: Array.from(pb.q), alpha, epsilon, reps }));
-    const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-    const stdout = execFileSync(python, ['-c', POT_SCRIPT, file], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-    return JSON.parse(stdout) as PotTiming;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+/** Times `ours` and, when given, the reference run right after it, `reps` times (interleaved). */
+async function timePair<T>(reps: number, ours: () => T, pot: (() => Promise<{ ms: number; value: number }>) | null) {
+  const mine: number[] = [];
+  const theirs: number[] = [];
+  let value: T | undefined;
+  let potValue = NaN;
+  for (let k = 0; k < reps; k++) {
+    const t = time(ours);
+    mine.push(t.ms);
+    value = t.value;
+    if (pot) {
+      const r = await pot();
+      theirs.push(r.ms);
+      potValue = r.value;
+    }
   }
+  return { mine, theirs, value: value as T, potValue };
+}
+
+function potFigures(mine: number[], theirs: number[]): Record<string, number> {
+  return {
+    potMs: round(median(theirs)),
+    potBestMs: round(Math.min(...theirs)),
+    ratioToPot: round(median(mine) / median(theirs)),
+    bestRatioToPot: round(Math.min(...mine) / Math.min(...theirs)),
+    // Each of our runs against the reference run right after it, then the median of those ratios.
+    pairedRatioToPot: round(median(mine.map((m, k) => m / theirs[k]!))),
+  };
 }
 
 export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<string, unknown>> {
@@ -180,57 +248,64 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
     // Cheap sizes get more repetitions (stabler medians); the largest fewer, to stay near a minute.
     const reps = n <= 100 ? 4 * runs : n >= 400 ? Math.min(runs, 3) : runs;
 
-    const exactTimes: number[] = [];
-    let exact = fgwExact(pb, { alpha });
-    for (let k = 0; k < reps; k++) {
-      const t = time(() => fgwExact(pb, { alpha }));
-      exactTimes.push(t.ms);
-      exact = t.value;
-    }
-    const emdTimes: number[] = [];
-    for (let k = 0; k < reps; k++) emdTimes.push(time(() => emd(pb.p, pb.q, pb.M)).ms);
+    const potProc = options.python ? new PotProcess(options.python, pb, alpha, epsilon) : null;
+    try {
+      if (potProc) reference = await potProc.ready();
+      fgwExact(pb, { alpha });
+      const ex = await timePair(reps, () => fgwExact(pb, { alpha }), potProc ? () => potProc.run('exact') : null);
+      const exact = ex.value;
+      const exactTimes = ex.mine;
+      const emdTimes: number[] = [];
+      for (let k = 0; k < reps; k++) emdTimes.push(time(() => emd(pb.p, pb.q, pb.M)).ms);
 
-    const entTimes: number[] = [];
-    let ent = fgwEntropic(pb, { alpha, epsilon });
-    for (let k = 0; k < reps; k++) {
-      const t = time(() => fgwEntropic(pb, { alpha, epsilon }));
-      entTimes.push(t.ms);
-      ent = t.value;
-    }
-    const replica = time(() => fgwEntropic(pb, { alpha, epsilon, solver: 'scaling' }));
+      fgwEntropic(pb, { alpha, epsilon });
+      const en = await timePair(reps, () => fgwEntropic(pb, { alpha, epsilon }), potProc ? () => potProc.run('entropic') : null);
+      const ent = en.value;
+      const entTimes = en.mine;
+      const replica = time(() => fgwEntropic(pb, { alpha, epsilon, solver: 'scaling' }));
+      const counts = potProc ? await potProc.count() : null;
 
-    const exactMs = median(exactTimes);
-    const emdMs = median(emdTimes);
-    const entMs = median(entTimes);
-    const pot = options.python ? timePot(options.python, pb, alpha, epsilon, reps) : null;
-    if (pot) reference = { pot: pot.pot, entropicImpl: pot.entropicImpl };
-    results.push({
-      n,
-      buildMs: round(build.ms),
-      exact: {
-        ms: round(exactMs),
-        iterations: exact.iterations,
-        value: exact.value,
-        pivots: exact.diagnostics.lpPivots.reduce((a, b) => a + b, 0),
-        bestMs: round(Math.min(...exactTimes)),
-        msPerIteration: round(exactMs / exact.iterations),
-        baselineEmdMs: round(emdMs),
-        ratioToOneEmd: round(exactMs / emdMs),
-        ...(pot ? { potMs: round(pot.exact.ms), potBestMs: round(pot.exact.bestMs), potValue: pot.exact.value, potIterations: pot.exact.iterations ?? null, ratioToPot: round(exactMs / pot.exact.ms), bestRatioToPot: round(Math.min(...exactTimes) / pot.exact.bestMs) } : {}),
-      },
-      entropic: {
-        ms: round(entMs),
-        bestMs: round(Math.min(...entTimes)),
-        iterations: ent.iterations,
-        converged: ent.converged,
-        value: ent.value,
-        innerSweeps: ent.diagnostics.innerSweeps,
-        baselineScalingReplicaMs: round(replica.ms),
-        scalingReplicaIterations: replica.value.iterations,
-        ratioToScalingReplica: round(entMs / replica.ms),
-        ...(pot ? { potMs: round(pot.entropic.ms), potBestMs: round(pot.entropic.bestMs), potValue: pot.entropic.value, potIterations: pot.entropic.iterations ?? null, potInnerSweeps: pot.entropic.innerSweeps ?? null, valueRelDiffToPot: Number((Math.abs(ent.value - pot.entropic.value) / Math.abs(pot.entropic.value)).toPrecision(2)), ratioToPot: round(entMs / pot.entropic.ms), bestRatioToPot: round(Math.min(...entTimes) / pot.entropic.bestMs) } : {}),
-      },
-    });
+      const exactMs = median(exactTimes);
+      const emdMs = median(emdTimes);
+      const entMs = median(entTimes);
+      results.push({
+        n,
+        buildMs: round(build.ms),
+        exact: {
+          ms: round(exactMs),
+          iterations: exact.iterations,
+          value: exact.value,
+          pivots: exact.diagnostics.lpPivots.reduce((a, b) => a + b, 0),
+          bestMs: round(Math.min(...exactTimes)),
+          msPerIteration: round(exactMs / exact.iterations),
+          baselineEmdMs: round(emdMs),
+          ratioToOneEmd: round(exactMs / emdMs),
+          ...(counts ? { potValue: ex.potValue, potIterations: counts.exact, ...potFigures(ex.mine, ex.theirs) } : {}),
+        },
+        entropic: {
+          ms: round(entMs),
+          bestMs: round(Math.min(...entTimes)),
+          iterations: ent.iterations,
+          converged: ent.converged,
+          value: ent.value,
+          innerSweeps: ent.diagnostics.innerSweeps,
+          baselineScalingReplicaMs: round(replica.ms),
+          scalingReplicaIterations: replica.value.iterations,
+          ratioToScalingReplica: round(entMs / replica.ms),
+          ...(counts
+            ? {
+                potValue: en.potValue,
+                potIterations: counts.entropic ?? null,
+                potInnerSweeps: counts.entropicSweeps ?? null,
+                valueRelDiffToPot: Number((Math.abs(ent.value - en.potValue) / Math.abs(en.potValue)).toPrecision(2)),
+                ...potFigures(en.mine, en.theirs),
+              }
+            : {}),
+        },
+      });
+    } finally {
+      potProc?.close();
+    }
   }
   return {
     benchmark: 'rd',

@@ -16,9 +16,13 @@
  *   a 4×4 problem at ε = 0.01), so when a burst of sweeps has not converged it switches to
  *   Newton's method on the semi-dual in g (f eliminated in closed form), whose Hessian is the
  *   Schur complement diag(c) − Tᵀ·diag(1/a)·T: quadratic convergence to the rounding floor.
+ *   Its three O(n1·n2) passes — kernel rebuild (one exponential per entry), fused sweep, plan —
+ *   run in WebAssembly SIMD (wasm-sinkhorn.ts) where available; the JavaScript loops remain the
+ *   fallback and the check (`{ wasm: false }`).
  */
 
 import { mulABt } from './linalg.ts';
+import { SinkhornKernel } from './wasm-sinkhorn.ts';
 
 /**
  * Solves S·x = rhs for symmetric positive semi-definite S whose null space is the constant
@@ -270,6 +274,8 @@ const ABSORB_HI = Math.exp(ABSORB_LOG);
 const ABSORB_LO = Math.exp(-ABSORB_LOG);
 
 export class LogSinkhorn {
+  /** The rebuild, sweep and plan passes in WebAssembly SIMD; null: the JavaScript loops below. */
+  private readonly wk: SinkhornKernel | null;
   private readonly Kt: Float64Array;
   private readonly f: Float64Array;
   private readonly g: Float64Array;
@@ -288,14 +294,19 @@ export class LogSinkhorn {
     private readonly n2: number,
     private a: Float64Array,
     private b: Float64Array,
+    options: { wasm?: boolean } = {},
   ) {
-    this.Kt = new Float64Array(n1 * n2);
-    this.f = new Float64Array(n1);
-    this.g = new Float64Array(n2);
-    this.u = new Float64Array(n1);
-    this.v = new Float64Array(n2);
+    const wk = options.wasm === false ? null : SinkhornKernel.create(n1, n2);
+    this.wk = wk;
+    // With the kernel, the potentials and scalings live in its memory (views that stay valid).
+    this.Kt = wk ? wk.K : new Float64Array(n1 * n2);
+    this.f = wk ? wk.f : new Float64Array(n1);
+    this.g = wk ? wk.g : new Float64Array(n2);
+    this.u = wk ? wk.u : new Float64Array(n1);
+    this.v = wk ? wk.v : new Float64Array(n2);
+    this.ktu = wk ? wk.ktu : new Float64Array(n2);
+    if (wk) wk.a.set(a);
     this.vNew = new Float64Array(n2);
-    this.ktu = new Float64Array(n2);
     this.logA = Float64Array.from(a, Math.log);
     this.logB = Float64Array.from(b, Math.log);
   }
@@ -305,6 +316,7 @@ export class LogSinkhorn {
     if (a.length !== this.n1 || b.length !== this.n2) throw new RangeError(`LogSinkhorn.reset: expected ${this.n1} and ${this.n2} weights`);
     this.a = a;
     this.b = b;
+    if (this.wk) this.wk.a.set(a);
     for (let i = 0; i < this.n1; i++) this.logA[i] = Math.log(a[i]!);
     for (let j = 0; j < this.n2; j++) this.logB[j] = Math.log(b[j]!);
     this.hasPotentials = false;
@@ -359,7 +371,14 @@ export class LogSinkhorn {
 
   /** K̃ from the potentials, u = v = 1, and ktu = K̃ᵀ·1 (its column sums) in the same pass. */
   private rebuild(C: Float64Array, eps: number): void {
-    const { n1, n2, Kt, f, g, u, v, ktu } = this;
+    const { n1, n2, Kt, f, g, u, v, ktu, wk } = this;
+    if (wk) {
+      // solve() has copied C into the kernel's memory.
+      wk.rebuild(eps);
+      u.fill(1);
+      v.fill(1);
+      return;
+    }
     const inv = 1 / eps;
     ktu.fill(0);
     for (let i = 0; i < n1; i++) {
@@ -381,6 +400,7 @@ export class LogSinkhorn {
    * multiply-adds). Returns false, with u partly updated, when a row sum leaves the range (0, ∞).
    */
   private scaleRows(): boolean {
+    if (this.wk) return this.wk.scaleRows();
     const { n1, n2, Kt, u, v, ktu, a } = this;
     ktu.fill(0);
     let i = 0;
@@ -526,8 +546,9 @@ export class LogSinkhorn {
   }
 
   solve(C: Float64Array, eps: number, opts: LogOptions, plan: Float64Array): LogStats {
-    const { n1, n2, Kt, u, v, vNew, ktu, a, b } = this;
+    const { n1, n2, Kt, u, v, vNew, ktu, b, wk } = this;
     const warm = opts.warmStart && this.hasPotentials;
+    if (wk) wk.C.set(C.subarray(0, n1 * n2));
     this.hasPotentials = true;
     let lseSweeps = 0;
     let absorptions = 1;
@@ -594,10 +615,15 @@ export class LogSinkhorn {
         absorptions++;
       }
     }
-    for (let i = 0; i < n1; i++) {
-      const row = i * n2;
-      const ui = u[i]!;
-      for (let j = 0; j < n2; j++) plan[row + j] = ui * Kt[row + j]! * v[j]!;
+    if (wk) {
+      wk.plan();
+      plan.set(wk.out);
+    } else {
+      for (let i = 0; i < n1; i++) {
+        const row = i * n2;
+        const ui = u[i]!;
+        for (let j = 0; j < n2; j++) plan[row + j] = ui * Kt[row + j]! * v[j]!;
+      }
     }
     // Keep the potentials of this solution for a warm start.
     this.absorb(eps);

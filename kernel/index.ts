@@ -20,6 +20,7 @@ export { createLogger, REDACT_PATHS } from './logger.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export * from './model/index.ts';
 export { GENESIS_HASH, hashProvenance, nextProvenanceEntry, verifyProvenanceChain } from './model/provenance.ts';
+export { canonicalJson } from './model/canonical-json.ts';
 export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';

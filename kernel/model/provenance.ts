@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.ts';
 import type { ChainVerification, ProvenanceEntry, ProvenanceInput } from './index.ts';
 
 /** prevHash of the first entry of every chain. */
@@ -12,9 +12,7 @@ export const GENESIS_HASH = '0'.repeat(64);
  */
 export function hashProvenance(entry: Omit<ProvenanceEntry, 'hash'>): string {
   const { hash: _ignored, ...rest } = entry as ProvenanceEntry;
-  const text = canonicalize(JSON.parse(JSON.stringify(rest)));
-  if (text === undefined) throw new TypeError('provenance entry is not serialisable');
-  return createHash('sha256').update(text).digest('hex');
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }
 
 /** Builds the next link of a chain whose current head is `head` (undefined for an empty chain). */

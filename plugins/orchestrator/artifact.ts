@@ -7,8 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import canonicalize from 'canonicalize';
-import { verifyProvenanceChain } from 'limit-graph';
+import { canonicalJson, verifyProvenanceChain } from 'limit-graph';
 import type {
   ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainVerification,
   Checkpoint, Flag, ProvenanceEntry, RdSeries, Session, Trace,
@@ -42,11 +41,7 @@ const CSV_FILES: Record<ArtifactPartName, string> = {
 
 export const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
-function canonical(value: unknown): string {
-  const text = canonicalize(JSON.parse(JSON.stringify(value ?? null)));
-  if (text === undefined) throw new TypeError('value is not serialisable');
-  return text;
-}
+const canonical = (value: unknown): string => canonicalJson(value ?? null);
 
 /** Digest of a part in json/jsonl: one canonical JSON line per record. */
 function recordsDigest(records: readonly unknown[]): string {

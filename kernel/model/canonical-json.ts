@@ -1,0 +1,61 @@
+/**
+ * Canonical JSON (RFC 8785, JCS) of what `JSON.stringify` would write for a value: object keys
+ * sorted by UTF-16 code units, no whitespace, strings and numbers as ECMAScript serialises them.
+ * It reads the value the way JSON.stringify does — `toJSON`, boxed primitives, `undefined`,
+ * functions and symbols dropped from objects and written as `null` in arrays, non-finite numbers
+ * as `null` — so `canonicalJson(x)` equals the canonical form of `JSON.parse(JSON.stringify(x))`
+ * in one pass, without building the intermediate text and tree (provenance hashing runs on every
+ * append and every verification). Lone surrogates are refused, as RFC 8785 requires.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function canonicalJson(value: unknown): string {
+  const out = write(value, '', new Set());
+  if (out === undefined) throw new TypeError('value is not serialisable as JSON');
+  return out;
+}
+
+function write(input: unknown, key: string, seen: Set<object>): string | undefined {
+  let value = input;
+  if (typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    value = (value as { toJSON(key: string): unknown }).toJSON(key);
+  }
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) value = value.valueOf();
+  switch (typeof value) {
+    case 'string':
+      if (LONE_SURROGATE.test(value)) throw new TypeError('Lone surrogates cannot be written as canonical JSON');
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      throw new TypeError('BigInt cannot be written as JSON');
+    case 'object':
+      break;
+    default:
+      return undefined; // undefined, function, symbol
+  }
+  if (value === null) return 'null';
+  const object = value as object;
+  if (seen.has(object)) throw new TypeError('Circular reference in a value written as JSON');
+  seen.add(object);
+  let text: string;
+  if (Array.isArray(object)) {
+    const parts: string[] = [];
+    for (let i = 0; i < object.length; i++) parts.push(write(object[i], String(i), seen) ?? 'null');
+    text = `[${parts.join(',')}]`;
+  } else {
+    const record = object as Record<string, unknown>;
+    const parts: string[] = [];
+    for (const k of Object.keys(record).sort()) {
+      const v = write(record[k], k, seen);
+      if (v === undefined) continue;
+      if (LONE_SURROGATE.test(k)) throw new TypeError('Lone surrogates cannot be written as canonical JSON');
+      parts.push(`${JSON.stringify(k)}:${v}`);
+    }
+    text = `{${parts.join(',')}}`;
+  }
+  seen.delete(object);
+  return text;
+}

@@ -12,8 +12,9 @@
 import { invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
 import { frob, isSymmetric } from './linalg.ts';
-import { type FgwProblem, checkAlpha, detectSymmetric, gwFromProduct, marginalError, prepareTensor, sandwich } from './problem.ts';
+import { type FgwProblem, checkAlpha, detectSymmetric, marginalError, prepareTensor, sandwich } from './problem.ts';
 import { LogSinkhorn, ScalingSinkhorn } from './sinkhorn.ts';
+import { EntropicKernel } from './wasm-entropic.ts';
 
 export type InnerSolver = 'log' | 'scaling';
 
@@ -34,6 +35,11 @@ export interface EntropicOptions {
   /** 'log' only: start each Sinkhorn solve from the previous potentials (default true). */
   warmStart?: boolean;
   symmetric?: boolean | 'auto';
+  /**
+   * 'log' only: run the products, the cost update and the Sinkhorn passes in WebAssembly SIMD
+   * when available (default true); false keeps everything in JavaScript (same results to rounding).
+   */
+  wasm?: boolean;
 }
 
 export interface EntropicDiagnostics {
@@ -60,8 +66,8 @@ interface Support {
   cols: Int32Array;
 }
 
-/** out = (A·p)(B·q)ᵀ = A·(p·qᵀ)·Bᵀ, with A n1×n1 and B n2×n2. */
-function rankOneProduct(A: Float64Array, B: Float64Array, p: Float64Array, q: Float64Array, n1: number, n2: number, out: Float64Array): void {
+/** out = (A·p)(B·q)ᵀ = A·(p·qᵀ)·Bᵀ, with A n1×n1 and B n2×n2; out has rows of ld. */
+function rankOneProduct(A: Float64Array, B: Float64Array, p: Float64Array, q: Float64Array, n1: number, n2: number, out: Float64Array, ld: number): void {
   const ap = new Float64Array(n1);
   const bq = new Float64Array(n2);
   for (let i = 0; i < n1; i++) {
@@ -74,35 +80,66 @@ function rankOneProduct(A: Float64Array, B: Float64Array, p: Float64Array, q: Fl
     for (let l = 0; l < n2; l++) s += B[j * n2 + l]! * q[l]!;
     bq[j] = s;
   }
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) out[i * n2 + j] = ap[i]! * bq[j]!;
+  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) out[i * ld + j] = ap[i]! * bq[j]!;
+}
+
+/** Σ_ij X[i][j]·Y[i][j] for X with rows of ldx and Y with rows of ldy. */
+function dotStrided(X: Float64Array, ldx: number, Y: Float64Array, ldy: number, n1: number, n2: number): number {
+  let s = 0;
+  for (let i = 0; i < n1; i++) {
+    const x = i * ldx;
+    const y = i * ldy;
+    for (let j = 0; j < n2; j++) s += X[x + j]! * Y[y + j]!;
+  }
+  return s;
+}
+
+/** Copies the n×n matrix A into `out` with rows of ld (the rest of `out` untouched). */
+function copyRows(A: Float64Array, n: number, out: Float64Array, ld: number): void {
+  for (let i = 0; i < n; i++) out.set(A.subarray(i * n, i * n + n), i * ld);
 }
 
 /**
- * Buffers of one solve (five n1·n2 matrices and the Sinkhorn kernel), kept for the next call of the
- * same size: callers that solve many problems of one size (benchmarks, sweeps over α or ε) would
- * otherwise hand megabytes per call to the garbage collector. Solves are synchronous, so one
- * workspace is never used by two solves at once.
+ * Buffers of one solve, kept for the next call of the same size: callers that solve many problems
+ * of one size (benchmarks, sweeps over α or ε) would otherwise hand megabytes per call to the
+ * garbage collector. Solves are synchronous, so one workspace is never used by two solves at once.
+ * With the WebAssembly kernel every n1·n2 matrix is a view into the kernel's memory with rows of
+ * ld = n2p (n2 rounded up to even, padding zero); without it, plain arrays with ld = n2.
  */
 interface Workspace {
   n1: number;
   n2: number;
+  ld: number;
+  kernel: EntropicKernel | null;
   T: Float64Array;
   Tprev: Float64Array;
   P: Float64Array;
   Pt: Float64Array;
+  /** JavaScript products only: their n2×n1 scratch. */
   tmp: Float64Array;
+  /** The linearised cost handed to the Sinkhorn solver. */
   tens: Float64Array;
   log: LogSinkhorn | null;
 }
-let cachedWorkspace: Workspace | null = null;
+const cachedWorkspaces: { js: Workspace | null; wasm: Workspace | null } = { js: null, wasm: null };
 
-function workspace(n1: number, n2: number): Workspace {
-  const w = cachedWorkspace;
-  if (w && w.n1 === n1 && w.n2 === n2) return w;
+function workspace(n1: number, n2: number, wasm: boolean, asymmetric: boolean): Workspace {
+  const w = wasm ? cachedWorkspaces.wasm : cachedWorkspaces.js;
+  if (w && w.n1 === n1 && w.n2 === n2 && (!w.kernel || w.Pt.length > 0 || !asymmetric)) return w;
+  if (wasm) {
+    const kernel = EntropicKernel.create(n1, n2, { asymmetric });
+    if (kernel) {
+      const fresh: Workspace = { n1, n2, ld: kernel.n2p, kernel, T: kernel.T, Tprev: kernel.Tprev, P: kernel.P, Pt: kernel.Pt, tmp: new Float64Array(0), tens: kernel.cost, log: null };
+      cachedWorkspaces.wasm = fresh;
+      return fresh;
+    }
+  }
   const nn = n1 * n2;
   const fresh: Workspace = {
     n1,
     n2,
+    ld: n2,
+    kernel: null,
     T: new Float64Array(nn),
     Tprev: new Float64Array(nn),
     P: new Float64Array(nn),
@@ -111,7 +148,7 @@ function workspace(n1: number, n2: number): Workspace {
     tens: new Float64Array(nn),
     log: null,
   };
-  cachedWorkspace = fresh;
+  cachedWorkspaces.js = fresh;
   return fresh;
 }
 
@@ -169,25 +206,48 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   const tensor = prepareTensor(pb, symmetric);
   const { constC, constCt, C1t, C2t } = tensor;
 
-  const ws = workspace(n1, n2);
+  const ws = workspace(n1, n2, solver === 'log' && options.wasm !== false, !symmetric);
+  const { kernel, ld, P, tmp, tens } = ws;
   let T = ws.T;
   let Tprev = ws.Tprev;
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) T[i * n2 + j] = p[i]! * q[j]!;
-  const { P, tmp, tens } = ws;
+  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) T[i * ld + j] = p[i]! * q[j]!;
   const Pt = symmetric ? null : ws.Pt;
+  if (kernel) {
+    // Operands into the kernel's memory (rows padded, padding zero), and the constant part of the
+    // cost: tens = A0 − 4α·P, or A0 − 2α·(P + Pt), with A0 = 2α·constC + (1−α)·M, or α·(constC + constCt) + (1−α)·M.
+    copyRows(C1, n1, kernel.C1, kernel.n1p);
+    copyRows(C2, n2, kernel.C2, kernel.n2p);
+    if (!symmetric) {
+      copyRows(C1t!, n1, kernel.C1t, kernel.n1p);
+      copyRows(C2t!, n2, kernel.C2t, kernel.n2p);
+    }
+    const A0 = kernel.A0;
+    for (let i = 0; i < n1; i++) {
+      for (let j = 0; j < n2; j++) {
+        const k = i * n2 + j;
+        const c = symmetric ? 2 * constC[k]! : constC[k]! + constCt![k]!;
+        A0[i * ld + j] = alpha * c + (1 - alpha) * M[k]!;
+      }
+    }
+  }
   const product = (): void => {
+    if (kernel) {
+      kernel.sandwich(kernel.C1, T, kernel.C2, P);
+      if (Pt) kernel.sandwich(kernel.C1t, T, kernel.C2t, Pt);
+      return;
+    }
     sandwich(C1, T, C2, n1, n2, tmp, P);
     if (Pt) sandwich(C1t!, T, C2t!, n1, n2, tmp, Pt);
   };
   // The start T = p·qᵀ has rank one: C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ in O(n²) instead of two O(n³) products.
-  rankOneProduct(C1, C2, p, q, n1, n2, P);
-  if (Pt) rankOneProduct(C1t!, C2t!, p, q, n1, n2, Pt);
+  rankOneProduct(C1, C2, p, q, n1, n2, P, ld);
+  if (Pt) rankOneProduct(C1t!, C2t!, p, q, n1, n2, Pt, ld);
 
   const scaling = solver === 'scaling' ? new ScalingSinkhorn(n1, n2, p, q) : null;
   let logSolver: LogSinkhorn | null = null;
   if (solver === 'log') {
     if (ws.log) ws.log.reset(p, q);
-    else ws.log = new LogSinkhorn(n1, n2, p, q);
+    else ws.log = new LogSinkhorn(n1, n2, p, q, kernel ? { kernel, ld } : { wasm: false });
     logSolver = ws.log;
   }
   const warm = options.warmStart ?? true;
@@ -207,7 +267,10 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   let numericalErrors = 0;
   let worstInner = 0;
   while (err > tol && cpt < maxIter) {
-    if (symmetric) {
+    if (kernel) {
+      kernel.axpy(tens, kernel.A0, P, symmetric ? -4 * alpha : -2 * alpha);
+      if (Pt) kernel.axpy(tens, tens, Pt, -2 * alpha);
+    } else if (symmetric) {
       for (let k = 0; k < nn; k++) tens[k] = alpha * (2 * (constC[k]! - 2 * P[k]!)) + (1 - alpha) * M[k]!;
     } else {
       for (let k = 0; k < nn; k++) {
@@ -225,12 +288,17 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     if (stats.numericalError) numericalErrors++;
     if (stats.marginalError > worstInner) worstInner = stats.marginalError;
     if (cpt % checkEvery === 0) {
-      let s = 0;
-      for (let k = 0; k < nn; k++) {
-        const d = T[k]! - Tprev[k]!;
-        s += d * d;
+      if (kernel) {
+        // Over the padded matrices: their padding is zero in both.
+        err = Math.sqrt(kernel.diff2(T, Tprev));
+      } else {
+        let s = 0;
+        for (let k = 0; k < nn; k++) {
+          const d = T[k]! - Tprev[k]!;
+          s += d * d;
+        }
+        err = Math.sqrt(s);
       }
-      err = Math.sqrt(s);
     }
     cpt++;
     // Converged: P(T_k) would only serve the value, which the update below gets without it.
@@ -238,7 +306,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     product();
   }
 
-  const linTerm = frob(M, T);
+  const linTerm = dotStrided(M, n2, T, ld, n1, n2);
   let gwTerm = NaN;
   if (shortcut && err <= tol) {
     // P still holds P(T_{k−1}). With Δ = T_k − T_{k−1} and C1, C2 exactly symmetric,
@@ -247,10 +315,13 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     // The last O(n³) product is skipped only when that bound is far below the value's rounding.
     let cT = 0;
     let pT = 0;
-    for (let k = 0; k < nn; k++) {
-      const t = T[k]!;
-      cT += constC[k]! * t;
-      pT += P[k]! * (2 * t - Tprev[k]!);
+    for (let i = 0; i < n1; i++) {
+      for (let j = 0; j < n2; j++) {
+        const k = i * ld + j;
+        const t = T[k]!;
+        cT += constC[i * n2 + j]! * t;
+        pT += P[k]! * (2 * t - Tprev[k]!);
+      }
     }
     const approx = cT - 2 * pT;
     const bound = 2 * normC1 * normC2 * err * err;
@@ -258,20 +329,26 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   }
   if (Number.isNaN(gwTerm)) {
     if (shortcut && err <= tol) product();
-    gwTerm = gwFromProduct(constC, P, T);
+    // ⟨L⊗T, T⟩ = ⟨constC − 2·P, T⟩.
+    let s = 0;
+    for (let i = 0; i < n1; i++) {
+      for (let j = 0; j < n2; j++) s += (constC[i * n2 + j]! - 2 * P[i * ld + j]!) * T[i * ld + j]!;
+    }
+    gwTerm = s;
   }
   const value = (1 - alpha) * linTerm + alpha * gwTerm;
   if (!Number.isFinite(value)) {
     throw notConverged('epsilon', `the entropic solver produced a non-finite value (ε = ${eps}); use the 'log' solver or a larger ε`);
   }
 
-  // T is a workspace buffer: the caller gets its own copy.
-  let plan = T.slice();
+  // T is a workspace buffer (rows of ld): the caller gets its own compact copy.
+  const plan = new Float64Array(full.n1 * full.n2);
   if (pb !== full) {
-    plan = new Float64Array(full.n1 * full.n2);
     for (let i = 0; i < n1; i++) {
-      for (let j = 0; j < n2; j++) plan[sup.rows[i]! * full.n2 + sup.cols[j]!] = T[i * n2 + j]!;
+      for (let j = 0; j < n2; j++) plan[sup.rows[i]! * full.n2 + sup.cols[j]!] = T[i * ld + j]!;
     }
+  } else {
+    for (let i = 0; i < n1; i++) plan.set(T.subarray(i * ld, i * ld + n2), i * n2);
   }
   return {
     value,

@@ -22,7 +22,7 @@
  */
 
 import { mulABt } from './linalg.ts';
-import { SinkhornKernel } from './wasm-sinkhorn.ts';
+import { EntropicKernel } from './wasm-entropic.ts';
 
 /**
  * Solves S·x = rhs for symmetric positive semi-definite S whose null space is the constant
@@ -275,7 +275,11 @@ const ABSORB_LO = Math.exp(-ABSORB_LOG);
 
 export class LogSinkhorn {
   /** The rebuild, sweep and plan passes in WebAssembly SIMD; null: the JavaScript loops below. */
-  private readonly wk: SinkhornKernel | null;
+  private readonly wk: EntropicKernel | null;
+  /** Row stride of the cost and plan arrays passed to `solve`. */
+  private readonly ld: number;
+  /** The cost the kernel works on during a solve: the caller's, or a copy in the kernel's memory. */
+  private wkCost: Float64Array | null = null;
   private readonly Kt: Float64Array;
   private readonly f: Float64Array;
   private readonly g: Float64Array;
@@ -294,10 +298,20 @@ export class LogSinkhorn {
     private readonly n2: number,
     private a: Float64Array,
     private b: Float64Array,
-    options: { wasm?: boolean } = {},
+    options: {
+      /** false: JavaScript loops only. */
+      wasm?: boolean;
+      /** Work in this kernel's memory (shared with the caller, whose cost and plan may live there). */
+      kernel?: EntropicKernel;
+      /** Row stride of the cost and plan passed to `solve` (default n2; the kernel's n2p to pass its views). */
+      ld?: number;
+    } = {},
   ) {
-    const wk = options.wasm === false ? null : SinkhornKernel.create(n1, n2);
+    const wk = options.wasm === false ? null : (options.kernel ?? EntropicKernel.create(n1, n2));
+    if (wk && (wk.n1 !== n1 || wk.n2 !== n2)) throw new RangeError(`LogSinkhorn: kernel is ${wk.n1}×${wk.n2}, expected ${n1}×${n2}`);
     this.wk = wk;
+    this.ld = options.ld ?? n2;
+    if (this.ld < n2) throw new RangeError(`LogSinkhorn: row stride ${this.ld} < ${n2}`);
     // With the kernel, the potentials and scalings live in its memory (views that stay valid).
     this.Kt = wk ? wk.K : new Float64Array(n1 * n2);
     this.f = wk ? wk.f : new Float64Array(n1);
@@ -324,19 +338,19 @@ export class LogSinkhorn {
 
   /** Exact log-domain sweep: g from f, then f from g. */
   private lseSweep(C: Float64Array, eps: number): void {
-    const { n1, n2, f, g, logA, logB } = this;
+    const { n1, n2, ld, f, g, logA, logB } = this;
     for (let j = 0; j < n2; j++) {
       let mx = -Infinity;
       for (let i = 0; i < n1; i++) {
-        const z = (f[i]! - C[i * n2 + j]!) / eps;
+        const z = (f[i]! - C[i * ld + j]!) / eps;
         if (z > mx) mx = z;
       }
       let s = 0;
-      for (let i = 0; i < n1; i++) s += Math.exp((f[i]! - C[i * n2 + j]!) / eps - mx);
+      for (let i = 0; i < n1; i++) s += Math.exp((f[i]! - C[i * ld + j]!) / eps - mx);
       g[j] = eps * (logB[j]! - mx - Math.log(s));
     }
     for (let i = 0; i < n1; i++) {
-      const row = i * n2;
+      const row = i * ld;
       let mx = -Infinity;
       for (let j = 0; j < n2; j++) {
         const z = (g[j]! - C[row + j]!) / eps;
@@ -355,10 +369,10 @@ export class LogSinkhorn {
    * scaled sweeps start in range (an exact log-sum-exp sweep would cost 2·n1·n2 exponentials).
    */
   private hardStart(C: Float64Array): void {
-    const { n1, n2, f, g } = this;
+    const { n1, n2, ld, f, g } = this;
     g.fill(Infinity);
     for (let i = 0; i < n1; i++) {
-      const row = i * n2;
+      const row = i * ld;
       let mn = Infinity;
       for (let j = 0; j < n2; j++) if (C[row + j]! < mn) mn = C[row + j]!;
       f[i] = mn;
@@ -371,10 +385,10 @@ export class LogSinkhorn {
 
   /** K̃ from the potentials, u = v = 1, and ktu = K̃ᵀ·1 (its column sums) in the same pass. */
   private rebuild(C: Float64Array, eps: number): void {
-    const { n1, n2, Kt, f, g, u, v, ktu, wk } = this;
+    const { n1, n2, ld, Kt, f, g, u, v, ktu, wk } = this;
     if (wk) {
-      // solve() has copied C into the kernel's memory.
-      wk.rebuild(eps);
+      // The cost in the kernel's memory (solve() copied C there unless it lives there).
+      wk.rebuild(this.wkCost!, eps);
       u.fill(1);
       v.fill(1);
       return;
@@ -383,9 +397,10 @@ export class LogSinkhorn {
     ktu.fill(0);
     for (let i = 0; i < n1; i++) {
       const row = i * n2;
+      const cRow = i * ld;
       const fi = f[i]!;
       for (let j = 0; j < n2; j++) {
-        const k = Math.exp((fi + g[j]! - C[row + j]!) * inv);
+        const k = Math.exp((fi + g[j]! - C[cRow + j]!) * inv);
         Kt[row + j] = k;
         ktu[j] = ktu[j]! + k;
       }
@@ -444,13 +459,14 @@ export class LogSinkhorn {
    * T_ij = exp((f_i + g_j − C_ij)/ε). Writes T, f and the column sums; returns ‖b − c‖₂².
    */
   private planFromG(C: Float64Array, eps: number, g: Float64Array, f: Float64Array, T: Float64Array, c: Float64Array): number {
-    const { n1, n2, a, b, logA } = this;
+    const { n1, n2, ld, a, b, logA } = this;
     c.fill(0);
     for (let i = 0; i < n1; i++) {
       const row = i * n2;
+      const cRow = i * ld;
       let mx = -Infinity;
       for (let j = 0; j < n2; j++) {
-        const z = (g[j]! - C[row + j]!) / eps;
+        const z = (g[j]! - C[cRow + j]!) / eps;
         T[row + j] = z;
         if (z > mx) mx = z;
       }
@@ -546,9 +562,18 @@ export class LogSinkhorn {
   }
 
   solve(C: Float64Array, eps: number, opts: LogOptions, plan: Float64Array): LogStats {
-    const { n1, n2, Kt, u, v, vNew, ktu, b, wk } = this;
+    const { n1, n2, ld, Kt, u, v, vNew, ktu, b, wk } = this;
     const warm = opts.warmStart && this.hasPotentials;
-    if (wk) wk.C.set(C.subarray(0, n1 * n2));
+    if (wk) {
+      if (wk.owns(C)) {
+        if (ld !== wk.n2p) throw new RangeError('LogSinkhorn: a cost in the kernel memory must have rows of n2p');
+        this.wkCost = C;
+      } else {
+        // Rows of n2p in the kernel's scratch; its padding column stays 0.
+        for (let i = 0; i < n1; i++) wk.cost.set(C.subarray(i * ld, i * ld + n2), i * wk.n2p);
+        this.wkCost = wk.cost;
+      }
+    }
     this.hasPotentials = true;
     let lseSweeps = 0;
     let absorptions = 1;
@@ -615,14 +640,18 @@ export class LogSinkhorn {
         absorptions++;
       }
     }
-    if (wk) {
-      wk.plan();
-      plan.set(wk.out);
+    if (wk && wk.owns(plan)) {
+      if (ld !== wk.n2p) throw new RangeError('LogSinkhorn: a plan in the kernel memory must have rows of n2p');
+      wk.plan(plan);
+    } else if (wk) {
+      wk.plan(wk.out);
+      for (let i = 0; i < n1; i++) plan.set(wk.out.subarray(i * wk.n2p, i * wk.n2p + n2), i * ld);
     } else {
       for (let i = 0; i < n1; i++) {
         const row = i * n2;
+        const pRow = i * ld;
         const ui = u[i]!;
-        for (let j = 0; j < n2; j++) plan[row + j] = ui * Kt[row + j]! * v[j]!;
+        for (let j = 0; j < n2; j++) plan[pRow + j] = ui * Kt[row + j]! * v[j]!;
       }
     }
     // Keep the potentials of this solution for a warm start.

@@ -1,5 +1,5 @@
 /**
- * C = A·Bᵀ in WebAssembly SIMD (f64x2), assembled here byte by byte — no toolchain, no binary
+ * C = A·Bᵀ in WebAssembly SIMD (f64x2), assembled with wasm-asm.ts — no toolchain, no binary
  * file in the repository. The FGW solvers spend most of their time in the O(n³) products
  * C1·T·C2ᵀ; V8 does not vectorise plain JavaScript loops, and this kernel runs several times
  * faster than the best scalar loop (≈ 13–15 GFLOP/s against ≈ 3 on the development machine).
@@ -9,130 +9,52 @@
  * added. Operands are copied into the module's memory with rows zero-padded to an even length
  * and row counts rounded up (A to a multiple of 4, B to a multiple of 2), so the kernel has no
  * remainder loops. Lane 0 sums the even k, lane 1 the odd k: the summation order differs from the
- * scalar loop, so results agree to rounding, not bit for bit.
+ * scalar loop, so results agree to rounding, not bit for bit. The same function is part of the
+ * entropic solver's module (wasm-entropic.ts), which keeps its operands in its own memory.
  */
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  while (true) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => {
-  const b = Array.from(s, (c) => c.charCodeAt(0));
-  return [...uleb(b.length), ...b];
-};
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const op = {
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)],
-  add: [0x6a],
-  mul: [0x6c],
-  geu: [0x4f],
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  br: (d: number) => [0x0c, ...uleb(d)],
-  brIf: (d: number) => [0x0d, ...uleb(d)],
-  end: [0x0b],
-  v128Load: [0xfd, ...uleb(0x00), 4, 0],
-  v128Zero: [0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0)],
-  f64x2Add: [0xfd, ...uleb(240)],
-  f64x2Mul: [0xfd, ...uleb(242)],
-  lane: (l: number) => [0xfd, ...uleb(0x21), l],
-  f64Add: [0xa0],
-  f64Store: (offset: number) => [0x39, 3, ...uleb(offset)],
-};
+import { FnBuilder, I32, V128, WA, type WasmMemory, assembleModule, op } from './wasm-asm.ts';
 
 /**
  * gemm(aOff, bOff, cOff, pp, rp, strideBytes): C[i][j] = Σ_k A[i][k]·B[j][k] for i < pp
- * (multiple of 4), j < rp (multiple of 2), rows of A and B `strideBytes` apart (multiple of 16),
- * C row-major with rp columns. Offsets in bytes.
+ * (multiple of 4), j < rp (multiple of 2), rows of A and B `strideBytes` apart (multiple of 16,
+ * also the extent of k), C row-major with rp columns. Offsets in bytes.
  */
-function assemble(): Uint8Array {
-  // Locals: 0–5 params, 6 i, 7 j, 8 k, 9–12 row pointers of A, 13–14 row pointers of B,
-  // 15 pointer into C, 16 unused; v128: 17–24 accumulators, 25–26 rows of B, 27 row of A.
-  const I = 6;
-  const J = 7;
-  const K = 8;
-  const PA = (r: number): number => 9 + r;
-  const PB = (c: number): number => 13 + c;
-  const CP = 15;
-  const ACC = (r: number, c: number): number => 17 + r * 2 + c;
-  const Y = (c: number): number => 25 + c;
-  const X = 27;
-  const code: number[] = [];
-  const emit = (...parts: number[][]): void => {
-    for (const p of parts) code.push(...p);
-  };
-  emit(op.i32(0), op.set(I), op.block, op.loop);
-  emit(op.get(I), op.get(3), op.geu, op.brIf(1));
-  emit(op.get(0), op.get(I), op.get(5), op.mul, op.add, op.set(PA(0)));
-  for (let r = 1; r < 4; r++) emit(op.get(PA(r - 1)), op.get(5), op.add, op.set(PA(r)));
-  emit(op.i32(0), op.set(J), op.block, op.loop);
-  emit(op.get(J), op.get(4), op.geu, op.brIf(1));
-  emit(op.get(1), op.get(J), op.get(5), op.mul, op.add, op.tee(PB(0)), op.get(5), op.add, op.set(PB(1)));
-  for (let r = 0; r < 4; r++) for (let c = 0; c < 2; c++) emit(op.v128Zero, op.set(ACC(r, c)));
-  emit(op.i32(0), op.set(K), op.block, op.loop);
-  emit(op.get(K), op.get(5), op.geu, op.brIf(1));
-  for (let c = 0; c < 2; c++) emit(op.get(PB(c)), op.get(K), op.add, op.v128Load, op.set(Y(c)));
-  for (let r = 0; r < 4; r++) {
-    emit(op.get(PA(r)), op.get(K), op.add, op.v128Load, op.set(X));
-    for (let c = 0; c < 2; c++) emit(op.get(ACC(r, c)), op.get(X), op.get(Y(c)), op.f64x2Mul, op.f64x2Add, op.set(ACC(r, c)));
-  }
-  emit(op.get(K), op.i32(16), op.add, op.set(K), op.br(0), op.end, op.end);
-  for (let r = 0; r < 4; r++) {
-    emit(op.get(2), op.get(I), op.i32(r), op.add, op.get(4), op.mul, op.get(J), op.add, op.i32(8), op.mul, op.add, op.set(CP));
-    for (let c = 0; c < 2; c++) emit(op.get(CP), op.get(ACC(r, c)), op.lane(0), op.get(ACC(r, c)), op.lane(1), op.f64Add, op.f64Store(c * 8));
-  }
-  emit(op.get(J), op.i32(2), op.add, op.set(J), op.br(0), op.end, op.end);
-  emit(op.get(I), op.i32(4), op.add, op.set(I), op.br(0), op.end, op.end);
-  emit(op.end);
-  const body = [...vec([[...uleb(11), I32], [...uleb(11), V128]]), ...code];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])]])),
-    ...section(3, vec([[0]])),
-    ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...name('mem'), 0x02, 0], [...name('gemm'), 0x00, 0]])),
-    ...section(10, vec([[...uleb(body.length), ...body]])),
-  ]);
+export function gemmFunction(): FnBuilder {
+  const fn = new FnBuilder('gemm', [I32, I32, I32, I32, I32, I32]);
+  const [aOff, bOff, cOff, pp, rp, stride] = [0, 1, 2, 3, 4, 5];
+  const [i, j, k, cp] = [fn.local(I32), fn.local(I32), fn.local(I32), fn.local(I32)];
+  const pa = [fn.local(I32), fn.local(I32), fn.local(I32), fn.local(I32)];
+  const pb = [fn.local(I32), fn.local(I32)];
+  const acc = Array.from({ length: 8 }, () => fn.local(V128));
+  const y = [fn.local(V128), fn.local(V128)];
+  const x = fn.local(V128);
+  fn.loop(i, op.i32(0), op.get(pp), 4, () => {
+    fn.emit(op.get(aOff), op.get(i), op.get(stride), op.i32Mul, op.i32Add, op.set(pa[0]!));
+    for (let r = 1; r < 4; r++) fn.emit(op.get(pa[r - 1]!), op.get(stride), op.i32Add, op.set(pa[r]!));
+    fn.loop(j, op.i32(0), op.get(rp), 2, () => {
+      fn.emit(op.get(bOff), op.get(j), op.get(stride), op.i32Mul, op.i32Add, op.tee(pb[0]!), op.get(stride), op.i32Add, op.set(pb[1]!));
+      for (const a of acc) fn.emit(op.v128Zero, op.set(a));
+      fn.loop(k, op.i32(0), op.get(stride), 16, () => {
+        for (let c = 0; c < 2; c++) fn.emit(op.get(pb[c]!), op.get(k), op.i32Add, op.v128Load(), op.set(y[c]!));
+        for (let r = 0; r < 4; r++) {
+          fn.emit(op.get(pa[r]!), op.get(k), op.i32Add, op.v128Load(), op.set(x));
+          for (let c = 0; c < 2; c++) {
+            const s = acc[r * 2 + c]!;
+            fn.emit(op.get(s), op.get(x), op.get(y[c]!), op.f64x2Mul, op.f64x2Add, op.set(s));
+          }
+        }
+      });
+      for (let r = 0; r < 4; r++) {
+        fn.emit(op.get(cOff), op.get(i), op.i32(r), op.i32Add, op.get(rp), op.i32Mul, op.get(j), op.i32Add, op.i32(8), op.i32Mul, op.i32Add, op.set(cp));
+        for (let c = 0; c < 2; c++) {
+          const s = acc[r * 2 + c]!;
+          fn.emit(op.get(cp), op.get(s), op.f64x2Lane(0), op.get(s), op.f64x2Lane(1), op.f64Add, op.f64Store(c * 8));
+        }
+      }
+    });
+  });
+  return fn;
 }
-
-/** The slice of the WebAssembly JS API used here (the project's TypeScript lib does not declare it). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface Kernel {
   memory: WasmMemory;
@@ -142,10 +64,10 @@ interface Kernel {
 function instantiate(): Kernel | null {
   try {
     if (!WA) return null;
-    const bytes = assemble();
+    const bytes = assembleModule([gemmFunction()]);
     if (!WA.validate(bytes)) return null;
-    const instance = new WA.Instance(new WA.Module(bytes), {});
-    const memory = instance.exports.mem as WasmMemory;
+    const memory = new WA.Memory({ initial: 1 });
+    const instance = new WA.Instance(new WA.Module(bytes), { env: { mem: memory } });
     const gemm = instance.exports.gemm as Kernel['gemm'];
     // Self-check on a small product before trusting the kernel.
     const f = new Float64Array(memory.buffer);

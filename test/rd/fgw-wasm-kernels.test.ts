@@ -1,16 +1,19 @@
 /**
  * The WebAssembly SIMD kernels of the entropic solver against plain JavaScript: the vectorised
- * exponential against Math.exp over the whole double range, and the Sinkhorn solver with its
- * rebuild/sweep/plan passes in WebAssembly against the same solver in JavaScript.
+ * exponential against Math.exp over the whole double range, the Sinkhorn solver with its
+ * rebuild/sweep/plan passes in WebAssembly against the same solver in JavaScript, and the whole
+ * entropic FGW solve in the kernel's memory (padded rows, in-place products) against JavaScript.
  */
 import { describe, expect, it } from 'vitest';
+import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
+import { type FgwProblem, fgwObjective } from '../../plugins/rd-fgw/problem.ts';
 import { LogSinkhorn } from '../../plugins/rd-fgw/sinkhorn.ts';
-import { SinkhornKernel, wasmExp } from '../../plugins/rd-fgw/wasm-sinkhorn.ts';
+import { EntropicKernel, wasmExp } from '../../plugins/rd-fgw/wasm-entropic.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
 
-const available = SinkhornKernel.create(1, 1) !== null;
+const available = EntropicKernel.create(1, 1) !== null;
 
-describe.runIf(available)('vectorised exp (wasm-sinkhorn)', () => {
+describe.runIf(available)('vectorised exp (wasm-entropic)', () => {
   it('agrees with Math.exp to 5e-16 relative over [−708, 709] and to the last subnormal bit below', () => {
     const r = rng(11);
     const xs = new Float64Array(200_001);
@@ -123,5 +126,78 @@ describe.runIf(available)('LogSinkhorn: WebAssembly passes against JavaScript', 
     expect(sw.sweeps).toBe(sj.sweeps);
     expect(Pw.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
     for (let k = 0; k < Pw.length; k++) expect(Math.abs(Pw[k]! - Pj[k]!)).toBeLessThan(1e-12);
+  });
+});
+
+/** Points in the plane: Euclidean structures (plus an asymmetric part when `skew`), feature cost, random weights. */
+function fgwProblem(n1: number, n2: number, seed: number, skew = 0, zeroMass = false): FgwProblem {
+  const r = rng(seed);
+  const pts = (n: number): number[][] => Array.from({ length: n }, () => [r(), r()]);
+  const dist = (P: number[][]): Float64Array => {
+    const n = P.length;
+    const C = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) C[i * n + j] = Math.hypot(P[i]![0]! - P[j]![0]!, P[i]![1]! - P[j]![1]!) + (i < j ? skew * r() : 0);
+    }
+    return C;
+  };
+  const a = pts(n1);
+  const b = pts(n2);
+  const M = new Float64Array(n1 * n2);
+  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) M[i * n2 + j] = (a[i]![0]! - b[j]![1]!) ** 2;
+  const [p, q] = marginals(n1, n2, r);
+  if (zeroMass) {
+    // One empty row and column: the solver works on the support and puts zeros back.
+    const drop = (w: Float64Array, k: number): void => {
+      w[k] = 0;
+      const s = w.reduce((x, y) => x + y, 0);
+      for (let i = 0; i < w.length; i++) w[i] = w[i]! / s;
+    };
+    drop(p, 1);
+    drop(q, n2 - 1);
+  }
+  return { n1, n2, M, C1: dist(a), C2: dist(b), p, q };
+}
+
+describe.runIf(available)('entropic FGW: WebAssembly workspace against JavaScript', () => {
+  for (const [n1, n2, alpha, epsilon, skew, zeroMass] of [
+    [30, 30, 0.5, 0.1, 0, false],
+    [31, 29, 0.5, 0.1, 0, false],
+    [17, 23, 0.9, 0.05, 0, false],
+    [25, 26, 0.5, 0.1, 0.3, false],
+    [19, 21, 0.3, 0.05, 0.3, false],
+    [22, 15, 0.7, 0.1, 0, true],
+    [3, 2, 0.5, 0.1, 0, false],
+    [1, 5, 0.5, 0.1, 0, false],
+  ] as const) {
+    const label = `${n1}×${n2} α=${alpha} ε=${epsilon}${skew ? ' asymmetric' : ''}${zeroMass ? ' zero-mass row and column' : ''}`;
+    it(`${label}: same value, plan and iterations`, () => {
+      const pb = fgwProblem(n1, n2, n1 * 1000 + n2, skew, zeroMass);
+      const wasm = fgwEntropic(pb, { alpha, epsilon });
+      const js = fgwEntropic(pb, { alpha, epsilon, wasm: false });
+      expect(wasm.converged && js.converged).toBe(true);
+      expect(wasm.iterations).toBe(js.iterations);
+      expect(Math.abs(wasm.value - js.value) / Math.abs(js.value)).toBeLessThan(1e-11);
+      let diff = 0;
+      let mx = 0;
+      for (let k = 0; k < js.plan.length; k++) {
+        diff = Math.max(diff, Math.abs(wasm.plan[k]! - js.plan[k]!));
+        mx = Math.max(mx, js.plan[k]!);
+      }
+      expect(diff / mx).toBeLessThan(1e-9);
+      expect(wasm.plan.length).toBe(n1 * n2);
+      expect(wasm.diagnostics.marginalError).toBeLessThan(1e-11);
+      // The value is the objective of the returned plan.
+      expect(Math.abs(wasm.value - fgwObjective(pb, wasm.plan, alpha).value) / Math.abs(wasm.value)).toBeLessThan(1e-12);
+    });
+  }
+
+  it('sizes alternate (the cached workspace is rebuilt, views stay valid)', () => {
+    const a = fgwProblem(12, 13, 1);
+    const b = fgwProblem(14, 14, 2, 0.2);
+    const first = fgwEntropic(a, { alpha: 0.5, epsilon: 0.1 }).value;
+    fgwEntropic(b, { alpha: 0.5, epsilon: 0.1 });
+    expect(fgwEntropic(a, { alpha: 0.5, epsilon: 0.1 }).value).toBe(first);
+    expect(Math.abs(fgwEntropic(b, { alpha: 0.5, epsilon: 0.1 }).value - fgwEntropic(b, { alpha: 0.5, epsilon: 0.1, wasm: false }).value)).toBeLessThan(1e-12);
   });
 });

@@ -1,13 +1,11 @@
 /**
- * The O(n1·n2) passes of the stabilised Sinkhorn solver in WebAssembly SIMD (f64x2): the kernel
- * rebuild K̃ = exp((f_i + g_j − C_ij)/ε) with a vectorised exponential, the fused scaling sweep
- * (u = a/(K̃·v) and K̃ᵀ·u in one pass over each pair of rows) and the plan diag(u)·K̃·diag(v).
- * In JavaScript these cost one `Math.exp` (≈ 9 ns) per entry per rebuild and scalar mat-vecs.
- *
- * Each `SinkhornKernel` owns a memory sized once for its n1×n2 problem (it never grows, so the
- * Float64Array views handed out stay valid): K̃ with rows padded to an even length n2p, the cost C
- * (row stride n2, read two at a time even across a row end — the padded lane has g = −∞ and comes
- * out as exp(−∞) = 0), the potentials and scalings.
+ * The entropic FGW solver's inner work in WebAssembly SIMD (f64x2), with every operand resident in
+ * one memory per problem size: the products C1·T·C2ᵀ (the GEMM of wasm-gemm.ts, without copying
+ * operands in and out), the linearised cost A0 + a·P, the step ‖T − Tprev‖, and the three
+ * O(n1·n2) passes of the stabilised Sinkhorn solver — kernel rebuild K̃ = exp((f_i + g_j − C_ij)/ε)
+ * with a vectorised exponential, the fused scaling sweep (u = a/(K̃·v) and K̃ᵀ·u in one pass over
+ * each pair of rows) and the plan diag(u)·K̃·diag(v), written straight into T. In JavaScript the
+ * rebuild costs one `Math.exp` (≈ 9 ns) per entry and the sweeps are scalar mat-vecs.
  *
  * The exponential: x clamped to [−746, 710] (beyond, exp is 0 or ∞ anyway; NaN stays NaN);
  * k = round(x·log2 e) by the 1.5·2^52 trick (k is then also in the low bits of the sum);
@@ -17,6 +15,7 @@
  * 5e-16 of Math.exp (tested), ≈ 4 ns per value here against ≈ 9 for Math.exp.
  */
 import { F64, FnBuilder, I32, V128, WA, type WasmMemory, assembleModule, op } from './wasm-asm.ts';
+import { gemmFunction } from './wasm-gemm.ts';
 
 const LOG2E = Math.LOG2E;
 const MAGIC = 6755399441055744; // 1.5·2^52
@@ -101,11 +100,12 @@ function assemble(): Uint8Array {
     fns.push(fn);
   }
 
-  // rebuild(K, C, f, g, ktu, n1, n2, n2p, inv): K̃[i][j] = exp((f_i + g_j − C_ij)·inv), ktu = K̃ᵀ·1.
+  // rebuild(K, C, f, g, ktu, n1, n2p, inv): K̃[i][j] = exp((f_i + g_j − C_ij)·inv), ktu = K̃ᵀ·1;
+  // K̃ and C both have rows of n2p doubles.
   {
-    const fn = new FnBuilder('rebuild', [I32, I32, I32, I32, I32, I32, I32, I32, F64]);
-    const [K, C, f, g, ktu, n1, n2, n2p, inv] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-    const [i, jb, kRow, cRow, rowBytes, addr] = [fn.local(I32), fn.local(I32), fn.local(I32), fn.local(I32), fn.local(I32), fn.local(I32)];
+    const fn = new FnBuilder('rebuild', [I32, I32, I32, I32, I32, I32, I32, F64]);
+    const [K, C, f, g, ktu, n1, n2p, inv] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [i, jb, kRow, cRow, rowBytes, addr] = Array.from({ length: 6 }, () => fn.local(I32)) as [number, number, number, number, number, number];
     const [fi, vinv, x, t, kd, r, p, m, e] = Array.from({ length: 9 }, () => fn.local(V128)) as [number, number, number, number, number, number, number, number, number];
     fn.emit(op.get(n2p), op.i32(8), op.i32Mul, op.set(rowBytes));
     fn.emit(op.get(inv), op.f64x2Splat, op.set(vinv));
@@ -115,7 +115,7 @@ function assemble(): Uint8Array {
     fn.loop(i, op.i32(0), op.get(n1), 1, () => {
       fn.emit(op.get(f), op.get(i), op.i32(8), op.i32Mul, op.i32Add, op.f64Load(), op.f64x2Splat, op.set(fi));
       fn.emit(op.get(K), op.get(i), op.get(rowBytes), op.i32Mul, op.i32Add, op.set(kRow));
-      fn.emit(op.get(C), op.get(i), op.get(n2), op.i32Mul, op.i32(8), op.i32Mul, op.i32Add, op.set(cRow));
+      fn.emit(op.get(C), op.get(i), op.get(rowBytes), op.i32Mul, op.i32Add, op.set(cRow));
       fn.loop(jb, op.i32(0), op.get(rowBytes), 16, () => {
         fn.emit(op.get(fi), op.get(g), op.get(jb), op.i32Add, op.v128Load(), op.f64x2Add);
         fn.emit(op.get(cRow), op.get(jb), op.i32Add, op.v128Load(), op.f64x2Sub, op.get(vinv), op.f64x2Mul, op.set(x));
@@ -197,19 +197,17 @@ function assemble(): Uint8Array {
     fns.push(fn);
   }
 
-  // plan(K, u, v, out, n1, n2, n2p): out[i·n2 + j] = (u_i·K̃_ij)·v_j. Rows are written in order two
-  // at a time, so for odd n2 the padded lane lands on the next row's first entry, which is then
-  // overwritten (and on one slack entry after the last row).
+  // plan(K, u, v, out, n1, n2p): out[i][j] = (u_i·K̃_ij)·v_j, rows of n2p doubles.
   {
-    const fn = new FnBuilder('plan', [I32, I32, I32, I32, I32, I32, I32]);
-    const [K, u, v, out, n1, n2, n2p] = [0, 1, 2, 3, 4, 5, 6];
+    const fn = new FnBuilder('plan', [I32, I32, I32, I32, I32, I32]);
+    const [K, u, v, out, n1, n2p] = [0, 1, 2, 3, 4, 5];
     const [i, jb, kRow, oRow, rowBytes] = Array.from({ length: 5 }, () => fn.local(I32)) as [number, number, number, number, number];
     const ui = fn.local(V128);
     fn.emit(op.get(n2p), op.i32(8), op.i32Mul, op.set(rowBytes));
     fn.loop(i, op.i32(0), op.get(n1), 1, () => {
       fn.emit(op.get(u), op.get(i), op.i32(8), op.i32Mul, op.i32Add, op.f64Load(), op.f64x2Splat, op.set(ui));
       fn.emit(op.get(K), op.get(i), op.get(rowBytes), op.i32Mul, op.i32Add, op.set(kRow));
-      fn.emit(op.get(out), op.get(i), op.get(n2), op.i32Mul, op.i32(8), op.i32Mul, op.i32Add, op.set(oRow));
+      fn.emit(op.get(out), op.get(i), op.get(rowBytes), op.i32Mul, op.i32Add, op.set(oRow));
       fn.loop(jb, op.i32(0), op.get(rowBytes), 16, () => {
         fn.emit(op.get(oRow), op.get(jb), op.i32Add);
         fn.emit(op.get(ui), op.get(kRow), op.get(jb), op.i32Add, op.v128Load(), op.f64x2Mul);
@@ -218,14 +216,49 @@ function assemble(): Uint8Array {
     });
     fns.push(fn);
   }
+
+  // axpy(dst, x, y, a, bytes): dst = x + a·y over `bytes` (multiple of 16); dst may be x.
+  {
+    const fn = new FnBuilder('axpy', [I32, I32, I32, F64, I32]);
+    const [dst, x, y, a, bytes] = [0, 1, 2, 3, 4];
+    const jb = fn.local(I32);
+    const va = fn.local(V128);
+    fn.emit(op.get(a), op.f64x2Splat, op.set(va));
+    fn.loop(jb, op.i32(0), op.get(bytes), 16, () => {
+      fn.emit(op.get(dst), op.get(jb), op.i32Add);
+      fn.emit(op.get(x), op.get(jb), op.i32Add, op.v128Load(), op.get(va), op.get(y), op.get(jb), op.i32Add, op.v128Load(), op.f64x2Mul, op.f64x2Add);
+      fn.emit(op.v128Store());
+    });
+    fns.push(fn);
+  }
+
+  // diff2(x, y, bytes) → Σ (x − y)² over `bytes` (multiple of 16).
+  {
+    const fn = new FnBuilder('diff2', [I32, I32, I32], [F64]);
+    const [x, y, bytes] = [0, 1, 2];
+    const jb = fn.local(I32);
+    const [s, d] = [fn.local(V128), fn.local(V128)];
+    fn.emit(op.v128Zero, op.set(s));
+    fn.loop(jb, op.i32(0), op.get(bytes), 16, () => {
+      fn.emit(op.get(x), op.get(jb), op.i32Add, op.v128Load(), op.get(y), op.get(jb), op.i32Add, op.v128Load(), op.f64x2Sub, op.tee(d));
+      fn.emit(op.get(d), op.f64x2Mul, op.get(s), op.f64x2Add, op.set(s));
+    });
+    fn.emit(op.get(s), op.f64x2Lane(0), op.get(s), op.f64x2Lane(1), op.f64Add);
+    fns.push(fn);
+  }
+
+  fns.push(gemmFunction());
   return assembleModule(fns);
 }
 
 interface Exports {
   vexp(src: number, dst: number, count: number): void;
-  rebuild(K: number, C: number, f: number, g: number, ktu: number, n1: number, n2: number, n2p: number, inv: number): void;
+  rebuild(K: number, C: number, f: number, g: number, ktu: number, n1: number, n2p: number, inv: number): void;
   scaleRows(K: number, v: number, u: number, a: number, ktu: number, n1: number, n2p: number): number;
-  plan(K: number, u: number, v: number, out: number, n1: number, n2: number, n2p: number): void;
+  plan(K: number, u: number, v: number, out: number, n1: number, n2p: number): void;
+  axpy(dst: number, x: number, y: number, a: number, bytes: number): void;
+  diff2(x: number, y: number, bytes: number): number;
+  gemm(aOff: number, bOff: number, cOff: number, pp: number, rp: number, strideBytes: number): void;
 }
 
 let compiled: object | null | undefined;
@@ -245,101 +278,160 @@ function compile(): object | null {
 }
 
 const PAGE = 65536;
+const even = (n: number): number => (n + 1) & ~1;
+const four = (n: number): number => (n + 3) & ~3;
 
 /**
- * The WebAssembly side of one LogSinkhorn solver of size n1×n2. The views are the solver's own
- * arrays (f, g, u, v, ktu have exactly n1 or n2 entries; their padding lies outside the views).
+ * The memory of one entropic solve of size n1×n2 and the kernels that work in it. Every matrix is
+ * stored with rows padded to an even length (n1p, n2p) and, where it is a product operand, row
+ * counts padded (to 4 for the left operand, 2 for the right); padding is zero and stays zero (the
+ * kernels write zeros there, the JavaScript side only the real entries), so sums over a padded
+ * region are sums over the matrix. The memory never grows, so the views stay valid.
+ *
+ * Sinkhorn regions: K̃ and a cost scratch (n1 × n2p), a plan scratch, the potentials f, g, the
+ * scalings u, v, ktu = K̃ᵀ·u and the row weights a (views of exactly n1 or n2 entries; g's padding
+ * is −∞ so that the padded column of K̃ is exp(−∞) = 0, v's padding 0).
+ * FGW regions (with `fgw`): C1 (r1 × n1p), C2 (r2 × n2p) and their transposes for asymmetric
+ * structures, T and Tprev (n1p × n2p), tmp = C2·Tᵀ (r2 × n1p), P = C1·T·C2ᵀ and Pt (r1 × n2p), and
+ * A0, the constant part of the linearised cost (n1 × n2p); r1, r2 are n1, n2 rounded up to 4.
  */
-export class SinkhornKernel {
+export class EntropicKernel {
+  readonly n1p: number;
   readonly n2p: number;
-  /** Cost matrix, n1×n2 row-major: copy C here before `rebuild`. */
-  readonly C: Float64Array;
+  readonly r1: number;
+  readonly r2: number;
   readonly K: Float64Array;
+  readonly cost: Float64Array;
+  readonly out: Float64Array;
   readonly f: Float64Array;
   readonly g: Float64Array;
   readonly u: Float64Array;
   readonly v: Float64Array;
   readonly ktu: Float64Array;
   readonly a: Float64Array;
-  /** Plan written by `plan`, n1×n2 row-major. */
-  readonly out: Float64Array;
+  readonly C1: Float64Array;
+  readonly C2: Float64Array;
+  readonly C1t: Float64Array;
+  readonly C2t: Float64Array;
+  readonly T: Float64Array;
+  readonly Tprev: Float64Array;
+  readonly tmp: Float64Array;
+  readonly P: Float64Array;
+  readonly Pt: Float64Array;
+  readonly A0: Float64Array;
+  private readonly buffer: ArrayBuffer;
   private readonly x: Exports;
-  private readonly off: { K: number; C: number; f: number; g: number; u: number; v: number; ktu: number; a: number; out: number };
 
   private constructor(
     readonly n1: number,
     readonly n2: number,
+    fgw: { asymmetric: boolean } | null,
     module: object,
   ) {
-    const n2p = (n2 + 1) & ~1;
+    const n1p = even(n1);
+    const n2p = even(n2);
+    const r1 = four(n1);
+    const r2 = four(n2);
+    this.n1p = n1p;
     this.n2p = n2p;
-    // Every region starts on 16 bytes; sizes in doubles, with one pair of slack where rows are
-    // read or written two at a time past their end.
-    let at = CONST_BYTES;
-    const take = (doubles: number): number => {
-      const o = at;
-      at += ((doubles + 1) & ~1) * 8;
-      return o;
-    };
-    const nn = n1 * n2;
-    const off = {
-      K: take(n1 * n2p),
-      C: take(nn + 2),
-      out: take(nn + 2),
-      f: take(n1),
-      g: take(n2p),
-      u: take(n1 + 1),
-      v: take(n2p),
-      ktu: take(n2p),
-      a: take(n1 + 1),
-    };
-    const memory: WasmMemory = new WA!.Memory({ initial: Math.max(1, Math.ceil(at / PAGE)) });
-    const instance = new WA!.Instance(module, { env: { mem: memory } });
-    this.x = instance.exports as unknown as Exports;
-    this.off = off;
-    const buf = memory.buffer;
-    writeConstants(buf);
-    const view = (o: number, len: number): Float64Array => new Float64Array(buf, o, len);
-    this.K = view(off.K, n1 * n2p);
-    this.C = view(off.C, nn);
-    this.out = view(off.out, nn);
-    this.f = view(off.f, n1);
-    this.g = view(off.g, n2);
-    this.u = view(off.u, n1);
-    this.v = view(off.v, n2);
-    this.ktu = view(off.ktu, n2);
-    this.a = view(off.a, n1);
-    // The padded column: g = −∞ makes its kernel entries exp(−∞) = 0; v = 0 there.
-    if (n2p > n2) view(off.g + n2 * 8, 1)[0] = -Infinity;
+    this.r1 = r1;
+    this.r2 = r2;
+    const regions: [string, number][] = [
+      ['K', n1 * n2p],
+      ['cost', n1 * n2p],
+      ['out', n1 * n2p],
+      ['f', n1],
+      ['g', n2p],
+      ['u', n1p],
+      ['v', n2p],
+      ['ktu', n2p],
+      ['a', n1p],
+    ];
+    const asym = fgw?.asymmetric ?? false;
+    if (fgw) {
+      regions.push(['C1', r1 * n1p], ['C2', r2 * n2p], ['T', n1p * n2p], ['Tprev', n1p * n2p], ['tmp', r2 * n1p], ['P', r1 * n2p], ['A0', n1 * n2p]);
+      if (asym) regions.push(['C1t', r1 * n1p], ['C2t', r2 * n2p], ['Pt', r1 * n2p]);
+    }
+    // Regions start on 16 bytes, after the constant table.
+    const at: Record<string, number> = {};
+    let end = CONST_BYTES;
+    for (const [name, doubles] of regions) {
+      at[name] = end;
+      end += even(doubles) * 8;
+    }
+    const memory: WasmMemory = new WA!.Memory({ initial: Math.ceil(end / PAGE) });
+    this.x = new WA!.Instance(module, { env: { mem: memory } }).exports as unknown as Exports;
+    this.buffer = memory.buffer;
+    writeConstants(this.buffer);
+    const view = (name: string, len: number): Float64Array => (name in at ? new Float64Array(this.buffer, at[name]!, len) : new Float64Array(0));
+    this.K = view('K', n1 * n2p);
+    this.cost = view('cost', n1 * n2p);
+    this.out = view('out', n1 * n2p);
+    this.f = view('f', n1);
+    this.g = view('g', n2);
+    this.u = view('u', n1);
+    this.v = view('v', n2);
+    this.ktu = view('ktu', n2);
+    this.a = view('a', n1);
+    this.C1 = view('C1', r1 * n1p);
+    this.C2 = view('C2', r2 * n2p);
+    this.C1t = view('C1t', r1 * n1p);
+    this.C2t = view('C2t', r2 * n2p);
+    this.T = view('T', n1p * n2p);
+    this.Tprev = view('Tprev', n1p * n2p);
+    this.tmp = view('tmp', r2 * n1p);
+    this.P = view('P', r1 * n2p);
+    this.Pt = view('Pt', r1 * n2p);
+    this.A0 = view('A0', n1 * n2p);
+    if (n2p > n2) new Float64Array(this.buffer, at.g!, n2p)[n2] = -Infinity;
   }
 
-  /** A kernel for n1×n2, or null when WebAssembly SIMD is unavailable. */
-  static create(n1: number, n2: number): SinkhornKernel | null {
+  /** A kernel for n1×n2 (with the FGW regions when `fgw` is given), or null without WebAssembly SIMD. */
+  static create(n1: number, n2: number, fgw: { asymmetric: boolean } | null = null): EntropicKernel | null {
     const module = compile();
     if (!module) return null;
     try {
-      return new SinkhornKernel(n1, n2, module);
+      return new EntropicKernel(n1, n2, fgw, module);
     } catch {
       return null;
     }
   }
 
-  /** K̃ = exp((f_i + g_j − C_ij)/ε) and ktu = K̃ᵀ·1. */
-  rebuild(eps: number): void {
-    const o = this.off;
-    this.x.rebuild(o.K, o.C, o.f, o.g, o.ktu, this.n1, this.n2, this.n2p, 1 / eps);
+  /** True when `view` lies in this kernel's memory (then the kernels can work on it in place). */
+  owns(view: Float64Array): boolean {
+    return view.buffer === this.buffer;
+  }
+
+  /** K̃ = exp((f_i + g_j − C_ij)/ε) and ktu = K̃ᵀ·1, for a cost C in this memory (rows of n2p). */
+  rebuild(C: Float64Array, eps: number): void {
+    this.x.rebuild(this.K.byteOffset, C.byteOffset, this.f.byteOffset, this.g.byteOffset, this.ktu.byteOffset, this.n1, this.n2p, 1 / eps);
   }
 
   /** u = a/(K̃·v) and ktu = K̃ᵀ·u; false (u partly written) when some u_i is not in (0, ∞). */
   scaleRows(): boolean {
-    const o = this.off;
-    return this.x.scaleRows(o.K, o.v, o.u, o.a, o.ktu, this.n1, this.n2p) === 1;
+    return this.x.scaleRows(this.K.byteOffset, this.v.byteOffset, this.u.byteOffset, this.a.byteOffset, this.ktu.byteOffset, this.n1, this.n2p) === 1;
   }
 
-  /** out = diag(u)·K̃·diag(v). */
-  plan(): void {
-    const o = this.off;
-    this.x.plan(o.K, o.u, o.v, o.out, this.n1, this.n2, this.n2p);
+  /** out = diag(u)·K̃·diag(v), `out` in this memory with rows of n2p. */
+  plan(out: Float64Array): void {
+    this.x.plan(this.K.byteOffset, this.u.byteOffset, this.v.byteOffset, out.byteOffset, this.n1, this.n2p);
+  }
+
+  /** dst = x + a·y over the whole of dst (all three in this memory, of at least dst's length). */
+  axpy(dst: Float64Array, x: Float64Array, y: Float64Array, a: number): void {
+    this.x.axpy(dst.byteOffset, x.byteOffset, y.byteOffset, a, even(dst.length) * 8);
+  }
+
+  /** Σ (x − y)² over x's length. */
+  diff2(x: Float64Array, y: Float64Array): number {
+    return this.x.diff2(x.byteOffset, y.byteOffset, even(x.length) * 8);
+  }
+
+  /** out = A·T·Bᵀ with A like C1 (r1 × n1p), T (n1p × n2p), B like C2 (r2 × n2p), out like P. */
+  sandwich(A: Float64Array, T: Float64Array, B: Float64Array, out: Float64Array): void {
+    const { n1p, n2p, r1, r2, tmp } = this;
+    this.x.gemm(B.byteOffset, T.byteOffset, tmp.byteOffset, r2, n1p, n2p * 8); // tmp = B·Tᵀ (r2 × n1p)
+    this.x.gemm(A.byteOffset, tmp.byteOffset, out.byteOffset, r1, n2p, n1p * 8); // out = A·tmpᵀ (r1 × n2p)
   }
 }
 
@@ -351,7 +443,7 @@ export function wasmExp(xs: Float64Array): Float64Array | null {
   const module = compile();
   if (!module) return null;
   const n = xs.length;
-  const np = (n + 1) & ~1;
+  const np = even(n);
   const memory: WasmMemory = new WA!.Memory({ initial: Math.ceil((CONST_BYTES + np * 16) / PAGE) });
   const x = new WA!.Instance(module, { env: { mem: memory } }).exports as unknown as Exports;
   writeConstants(memory.buffer);

@@ -212,29 +212,30 @@ export class OrchestratorService implements Orchestrator {
 
   /**
    * Input governance; unless it stops the task, `execute` (the runner, for a run; nothing for a
-   * recorded trace, whose output is already on it), output governance and the final status. A
-   * recorded trace's governance records and its final status are one transaction; a run commits
-   * its input governance before the runner starts.
+   * recorded trace, whose output is already on it), output governance and the final status.
+   * `creation` holds the ops that store the trace when it is not stored yet (a recorded trace):
+   * they are committed with its governance records and final status, in one transaction. A run's
+   * trace is stored before (it is visible as `running`), and its input governance is committed
+   * before the runner starts.
    */
-  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>): Promise<RunOutcome> {
+  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: BatchOp[]): Promise<RunOutcome> {
     let trace = created;
+    const pending: Pending[] = creation ? [{ ops: creation, committed: async () => {} }] : [];
     try {
-      const input = await this.#govern(trace, 'input');
+      const input = await this.#govern(trace, 'input', pending);
       trace = input.trace;
+      pending.push(input);
       if (input.verdict.decision === 'block' || input.verdict.decision === 'quarantine') {
         // Not executed: the runner is never called for a task input governance stops.
         const status = input.verdict.decision === 'block' ? 'blocked' : 'quarantined';
-        const pending = [input];
         if (status === 'quarantined') await this.#quarantine(trace, input, actor, pending.splice(0));
         return await this.#finish(trace, status, actor, pending, { input: input.verdict }, false, created.metadata);
       }
-      let pending = [input];
       if (execute) {
-        await this.#commit(trace.tenant, pending);
-        pending = [];
+        await this.#commit(trace.tenant, pending.splice(0));
         trace = await execute(trace);
       }
-      const output = await this.#govern(trace, 'output');
+      const output = await this.#govern(trace, 'output', pending);
       trace = output.trace;
       pending.push(output);
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
@@ -242,7 +243,7 @@ export class OrchestratorService implements Orchestrator {
       const status = quarantine ? 'quarantined' : trace.output?.ok ? 'ok' : 'error';
       return await this.#finish(trace, status, actor, pending, { input: input.verdict, output: output.verdict }, execute !== undefined, created.metadata);
     } catch (error) {
-      await this.#salvage(trace, actor, error);
+      await this.#salvage(trace, actor, error, creation);
       throw error;
     }
   }
@@ -313,7 +314,7 @@ export class OrchestratorService implements Orchestrator {
    * pending are committed first, so that the entries keep their order and an auto-quarantine
    * already among them is seen: a trace is quarantined once.
    */
-  async #quarantine(trace: Trace, governed: Governed, actor: string, pending: Governed[]): Promise<void> {
+  async #quarantine(trace: Trace, governed: Governed, actor: string, pending: Pending[]): Promise<void> {
     await this.#commit(trace.tenant, pending);
     if ((await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) return;
     const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
@@ -323,22 +324,24 @@ export class OrchestratorService implements Orchestrator {
   /**
    * Runs governance for a surface. With a service that can `assess`, its records (flags, checkpoint,
    * counters, auto-quarantine) come back as ops for the pipeline to commit with the final status;
-   * otherwise `evaluate` and `recordFlags` write them now. The trace is carried in memory with its
-   * new flags rather than read back after every step.
+   * otherwise `evaluate` and `recordFlags` write them now, after `pending` (the trace itself, maybe)
+   * is committed. The trace is carried in memory with its new flags rather than read back after
+   * every step.
    */
-  async #govern(trace: Trace, surface: 'input' | 'output'): Promise<Governed> {
+  async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[]): Promise<Governed> {
     const governance = this.#governance;
     if (governance.assess) {
       const assessed = await governance.assess(trace, surface);
       return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, committed: assessed.committed };
     }
+    await this.#commit(trace.tenant, pending.splice(0));
     const verdict = await governance.evaluate(trace, surface);
     const flags = verdict.findings.length ? await governance.recordFlags(trace, verdict.findings) : [];
     return { trace: withFlags(trace, flags), verdict, ops: [], committed: async () => {} };
   }
 
-  /** Writes pending governance records (one transaction), then runs their post-commit hooks. */
-  async #commit(tenant: string, pending: Governed[], ops: BatchOp[] = []): Promise<void> {
+  /** Writes pending records (one transaction), then runs their post-commit hooks. */
+  async #commit(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
     const all = [...pending.flatMap((g) => g.ops), ...ops];
     if (all.length) await this.#storage.batch(tenant, all);
     for (const g of pending) await g.committed();
@@ -346,9 +349,13 @@ export class OrchestratorService implements Orchestrator {
 
   async #createTrace(fields: NewTraceFields, actor: string, provenance: CreatedEntry): Promise<Trace> {
     const trace = newTrace(fields);
-    // The trace and its first entry in one transaction: no trace is ever stored without a chain.
-    await this.#storage.batch(trace.tenant, [{ op: 'createTrace', trace }, ...this.#createdOps(trace, actor, provenance)]);
+    await this.#storage.batch(trace.tenant, this.#creationOps(trace, actor, provenance));
     return trace;
+  }
+
+  /** The trace and its first entry, always in one transaction: no trace is ever stored without a chain. */
+  #creationOps(trace: Trace, actor: string, provenance: CreatedEntry): BatchOp[] {
+    return [{ op: 'createTrace', trace }, ...this.#createdOps(trace, actor, provenance)];
   }
 
   #createdOps(trace: Trace, actor: string, provenance: CreatedEntry): BatchOp[] {
@@ -367,7 +374,7 @@ export class OrchestratorService implements Orchestrator {
    * backends, and other services patch the trace too.
    */
   async #finish(
-    trace: Trace, status: Trace['status'], actor: string, pending: Governed[], verdicts: RunOutcome['verdicts'], executed: boolean,
+    trace: Trace, status: Trace['status'], actor: string, pending: Pending[], verdicts: RunOutcome['verdicts'], executed: boolean,
     metadata: Trace['metadata'] = trace.metadata,
   ): Promise<RunOutcome> {
     const last = verdicts.output ?? verdicts.input;
@@ -389,17 +396,21 @@ export class OrchestratorService implements Orchestrator {
     ];
   }
 
-  /** After an unexpected failure mid-pipeline the trace still ends as `error`, never `running`. */
-  async #salvage(trace: Trace, actor: string, error: unknown): Promise<void> {
+  /**
+   * After an unexpected failure mid-pipeline the trace still ends as `error`, never `running`; a
+   * trace whose `creation` was not committed yet is stored with it.
+   */
+  async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[]): Promise<void> {
     const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     try {
       const current = await this.#storage.getTrace(trace.tenant, trace.id);
       if (current && current.status !== 'running') return;
       await this.#storage.batch(trace.tenant, [
+        ...(current || !creation ? [] : creation),
         { op: 'updateTrace', id: trace.id, patch: {
           status: 'error', completedAt: now(),
-          output: current?.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
+          output: current?.output ?? trace.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
         } },
         { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } }) },
       ]);
@@ -428,11 +439,14 @@ export class OrchestratorService implements Orchestrator {
     if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${session.id}" is closed`, { details: { sessionId: session.id } });
     const task = Task.safeParse({ ...input.task, kind: input.task.kind ?? 'external' });
     if (!task.success) throw validation('trace task', task.error.issues);
-    const trace = await this.#createTrace({
+    const trace = newTrace({
       sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: task.data,
       metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
-    }, actor, { source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) } });
-    return this.#pipeline(trace, actor);
+    });
+    // Nothing runs, so the trace is stored with its governance records and final status.
+    return this.#pipeline(trace, actor, undefined, this.#creationOps(trace, actor, {
+      source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) },
+    }));
   }
 
   cancel(tenant: string | undefined, traceId: string): boolean {
@@ -797,12 +811,16 @@ export class OrchestratorService implements Orchestrator {
 // ───────────────────────────── helpers ─────────────────────────────
 
 type NewTraceFields = Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>;
-/** One surface's governance: the verdict, the trace with its new flags, records still to commit. */
-interface Governed {
-  trace: Trace;
-  verdict: GovernanceVerdict;
+/** Records a pipeline has yet to commit, and what to run once they are. */
+interface Pending {
   ops: BatchOp[];
   committed: () => Promise<void>;
+}
+
+/** One surface's governance: the verdict, the trace with its new flags, records still to commit. */
+interface Governed extends Pending {
+  trace: Trace;
+  verdict: GovernanceVerdict;
 }
 
 const withFlags = (trace: Trace, flags: Flag[]): Trace => (flags.length ? { ...trace, flags: [...trace.flags, ...flags] } : trace);

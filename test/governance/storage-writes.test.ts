@@ -157,7 +157,7 @@ describe('governance writes each operation through one storage batch', () => {
     expect(await gov.stats('default')).toMatchObject({ evaluations: 1, 'decision.quarantine': 1, quarantined: 1, 'flags.total': 1 });
   });
 
-  it('orchestrator.recordTrace: the trace in one batch, its governance records and final status in a second', async () => {
+  it('orchestrator.recordTrace: the trace, its governance records and its final status in one batch', async () => {
     const orchestrator = rt.resolve('orchestrator');
     const session = await orchestrator.openSession({});
     log.length = 0;
@@ -166,8 +166,7 @@ describe('governance writes each operation through one storage batch', () => {
       output: { ok: true, stdout: '- revenue up', stderr: '' },
     });
     expect(log).toEqual([
-      'batch[createTrace,prov:created]',
-      'batch[incrementCounters,addCheckpoint,incrementCounters,addCheckpoint,updateTrace,prov:completed]',
+      'batch[createTrace,prov:created,incrementCounters,addCheckpoint,incrementCounters,addCheckpoint,updateTrace,prov:completed]',
     ]);
     expect(benign.trace.status).toBe('ok');
     expect(benign.checkpoints.map((c) => c.label)).toEqual(['governance:input', 'governance:output']);
@@ -177,10 +176,9 @@ describe('governance writes each operation through one storage batch', () => {
       sessionId: session.id, runner: 'agent', task: { input: 'What is the launch date of PROJECT-X?' },
       output: { ok: true, stdout: 'soon', stderr: '' },
     });
-    // Input quarantine: the governance records are committed before the quarantine check, then the final status.
+    // Input quarantine: the records so far are committed before the quarantine check, then the final status.
     expect(log).toEqual([
-      'batch[createTrace,prov:created]',
-      'batch[incrementCounters,addCheckpoint,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters,addFlag,prov:flagged,incrementCounters]',
+      'batch[createTrace,prov:created,incrementCounters,addCheckpoint,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters,addFlag,prov:flagged,incrementCounters]',
       'hook:traceFlagged(stored)',
       'batch[updateTrace,prov:completed]',
     ]);
@@ -188,5 +186,22 @@ describe('governance writes each operation through one storage batch', () => {
     const storage = rt.resolve('storage');
     expect((await storage.listProvenance('default', flagged.trace.id)).map((e) => e.action)).toEqual(['created', 'quarantined', 'flagged', 'completed']);
     expect((await storage.verifyProvenance('default', flagged.trace.id)).verified).toBe(true);
+  });
+
+  it('orchestrator.recordTrace: a failure before the one batch still stores the trace, as error', async () => {
+    const orchestrator = rt.resolve('orchestrator');
+    const session = await orchestrator.openSession({});
+    rt.hooks.governOutput.tapPromise('test-failing', async () => {
+      throw new Error('output hook exploded');
+    });
+    log.length = 0;
+    await expect(orchestrator.recordTrace({
+      sessionId: session.id, runner: 'agent', task: { input: 'hello' }, output: { ok: true, stdout: 'hi', stderr: '' },
+    })).rejects.toThrow(/output hook exploded/);
+    expect(log).toEqual(['batch[createTrace,prov:created,updateTrace,prov:failed]']);
+    const storage = rt.resolve('storage');
+    const [trace] = (await storage.listTraces('default', { sessionId: session.id })).items;
+    expect(trace).toMatchObject({ status: 'error', output: { ok: true, stdout: 'hi' } });
+    expect((await storage.listProvenance('default', trace!.id)).map((e) => e.action)).toEqual(['created', 'failed']);
   });
 });

@@ -11,8 +11,8 @@
  */
 import { invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
-import { frob, isSymmetric } from './linalg.ts';
-import { type FgwProblem, checkAlpha, detectSymmetric, marginalError, prepareTensor, sandwich } from './problem.ts';
+import { symmetryOf, transpose } from './linalg.ts';
+import { type FgwProblem, checkAlpha, sandwich } from './problem.ts';
 import { LogSinkhorn, ScalingSinkhorn } from './sinkhorn.ts';
 import { EntropicKernel } from './wasm-entropic.ts';
 
@@ -66,32 +66,45 @@ interface Support {
   cols: Int32Array;
 }
 
-/** out = (A·p)(B·q)ᵀ = A·(p·qᵀ)·Bᵀ, with A n1×n1 and B n2×n2; out has rows of ld. */
-function rankOneProduct(A: Float64Array, B: Float64Array, p: Float64Array, q: Float64Array, n1: number, n2: number, out: Float64Array, ld: number): void {
-  const ap = new Float64Array(n1);
-  const bq = new Float64Array(n2);
-  for (let i = 0; i < n1; i++) {
-    let s = 0;
-    for (let k = 0; k < n1; k++) s += A[i * n1 + k]! * p[k]!;
-    ap[i] = s;
-  }
-  for (let j = 0; j < n2; j++) {
-    let s = 0;
-    for (let l = 0; l < n2; l++) s += B[j * n2 + l]! * q[l]!;
-    bq[j] = s;
-  }
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) out[i * ld + j] = ap[i]! * bq[j]!;
+/** Row statistics of a structure matrix C (n×n) with node weights w, from one pass over C. */
+interface Structure {
+  /** Σ_k C[i][k]²·w[k]: constC = sq₁[i] + sq₂[j]. */
+  sq: Float64Array;
+  /** (C·w)[i]: the start product C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ. */
+  w: Float64Array;
+  /** ‖C‖_F². */
+  frob2: number;
+  /** ‖J·C·J‖_F² with J = I − 11ᵀ/n, for symmetric C: ‖C‖_F² − (2/n)·‖C·1‖² + (1ᵀC1/n)². */
+  centred2: number;
 }
 
-/** Σ_ij X[i][j]·Y[i][j] for X with rows of ldx and Y with rows of ldy. */
-function dotStrided(X: Float64Array, ldx: number, Y: Float64Array, ldy: number, n1: number, n2: number): number {
-  let s = 0;
-  for (let i = 0; i < n1; i++) {
-    const x = i * ldx;
-    const y = i * ldy;
-    for (let j = 0; j < n2; j++) s += X[x + j]! * Y[y + j]!;
+function structureOf(C: Float64Array, w: Float64Array, n: number): Structure {
+  const sq = new Float64Array(n);
+  const cw = new Float64Array(n);
+  let frob2 = 0;
+  let rows2 = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    let t = 0;
+    let f = 0;
+    let r = 0;
+    for (let k = 0; k < n; k++) {
+      const x = C[i * n + k]!;
+      s += x * x * w[k]!;
+      t += x * w[k]!;
+      f += x * x;
+      r += x;
+    }
+    sq[i] = s;
+    cw[i] = t;
+    frob2 += f;
+    rows2 += r * r;
+    total += r;
   }
-  return s;
+  // Clamped at 0 (rounding) — it bounds a norm.
+  const centred2 = Math.max(0, frob2 - (2 / n) * rows2 + (total / n) ** 2);
+  return { sq, w: cw, frob2, centred2 };
 }
 
 /** Copies the n×n matrix A into `out` with rows of ld (the rest of `out` untouched). */
@@ -198,35 +211,64 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   if (!Number.isInteger(innerMaxIter) || innerMaxIter < 1) throw invalid('innerMaxIter', `must be an integer ≥ 1, got ${innerMaxIter}`);
   if (!(tol >= 0) || !(innerTol >= 0)) throw invalid('tol', 'tolerances must be ≥ 0');
 
-  const symmetric = options.symmetric === undefined || options.symmetric === 'auto' ? detectSymmetric(full) : options.symmetric;
+  // One pass over each structure tells numpy-style closeness (atol 1e-10, which decides the
+  // gradient's form) and bitwise symmetry (which the value shortcut below needs).
+  const sym1 = symmetryOf(full.C1, full.n1, 1e-10);
+  const sym2 = symmetryOf(full.C2, full.n2, 1e-10);
+  const symmetric = options.symmetric === undefined || options.symmetric === 'auto' ? sym1.close && sym2.close : options.symmetric;
   const sup: Support = { rows: support(full.p), cols: support(full.q) };
   const pb = restrict(full, sup);
   const { n1, n2, M, C1, C2, p, q } = pb;
   const nn = n1 * n2;
-  const tensor = prepareTensor(pb, symmetric);
-  const { constC, constCt, C1t, C2t } = tensor;
+  // constC[i][j] = s1.sq[i] + s2.sq[j] (never stored), and the rank-one start product from s·.w.
+  const s1 = structureOf(C1, p, n1);
+  const s2 = structureOf(C2, q, n2);
+  let C1t: Float64Array | null = null;
+  let C2t: Float64Array | null = null;
+  let s1t: Structure | null = null;
+  let s2t: Structure | null = null;
+  if (!symmetric) {
+    C1t = new Float64Array(n1 * n1);
+    C2t = new Float64Array(n2 * n2);
+    transpose(C1, n1, n1, C1t);
+    transpose(C2, n2, n2, C2t);
+    s1t = structureOf(C1t, p, n1);
+    s2t = structureOf(C2t, q, n2);
+  }
+  const cr = s1.sq;
+  const cc = s2.sq;
+  const crt = s1t?.sq ?? null;
+  const cct = s2t?.sq ?? null;
 
   const ws = workspace(n1, n2, solver === 'log' && options.wasm !== false, !symmetric);
   const { kernel, ld, P, tmp, tens } = ws;
   let T = ws.T;
   let Tprev = ws.Tprev;
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) T[i * ld + j] = p[i]! * q[j]!;
   const Pt = symmetric ? null : ws.Pt;
   if (kernel) {
-    // Operands into the kernel's memory (rows padded, padding zero), and the constant part of the
-    // cost: tens = A0 − 4α·P, or A0 − 2α·(P + Pt), with A0 = 2α·constC + (1−α)·M, or α·(constC + constCt) + (1−α)·M.
     copyRows(C1, n1, kernel.C1, kernel.n1p);
     copyRows(C2, n2, kernel.C2, kernel.n2p);
     if (!symmetric) {
       copyRows(C1t!, n1, kernel.C1t, kernel.n1p);
       copyRows(C2t!, n2, kernel.C2t, kernel.n2p);
     }
-    const A0 = kernel.A0;
-    for (let i = 0; i < n1; i++) {
-      for (let j = 0; j < n2; j++) {
-        const k = i * n2 + j;
-        const c = symmetric ? 2 * constC[k]! : constC[k]! + constCt![k]!;
-        A0[i * ld + j] = alpha * c + (1 - alpha) * M[k]!;
+  }
+  // In one pass: T = p·qᵀ; P = C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ, rank one (O(n²) instead of two O(n³)
+  // products), Pt likewise; and for the kernel the constant part of the cost,
+  // tens = A0 − 4α·P (or A0 − 2α·(P + Pt)), A0 = 2α·constC + (1−α)·M (or α·(constC + constCt) + (1−α)·M).
+  const A0 = kernel ? kernel.A0 : null;
+  for (let i = 0; i < n1; i++) {
+    const pi = p[i]!;
+    const a1 = s1.w[i]!;
+    const a1t = s1t ? s1t.w[i]! : 0;
+    for (let j = 0; j < n2; j++) {
+      const k = i * ld + j;
+      T[k] = pi * q[j]!;
+      P[k] = a1 * s2.w[j]!;
+      if (Pt) Pt[k] = a1t * s2t!.w[j]!;
+      if (A0) {
+        const c = symmetric ? 2 * (cr[i]! + cc[j]!) : cr[i]! + cc[j]! + (crt![i]! + cct![j]!);
+        A0[k] = alpha * c + (1 - alpha) * M[i * n2 + j]!;
       }
     }
   }
@@ -239,9 +281,6 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     sandwich(C1, T, C2, n1, n2, tmp, P);
     if (Pt) sandwich(C1t!, T, C2t!, n1, n2, tmp, Pt);
   };
-  // The start T = p·qᵀ has rank one: C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ in O(n²) instead of two O(n³) products.
-  rankOneProduct(C1, C2, p, q, n1, n2, P, ld);
-  if (Pt) rankOneProduct(C1t!, C2t!, p, q, n1, n2, Pt, ld);
 
   const scaling = solver === 'scaling' ? new ScalingSinkhorn(n1, n2, p, q) : null;
   let logSolver: LogSinkhorn | null = null;
@@ -256,9 +295,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   // every iteration — the test is O(n²) — and stops as soon as the step is below tol.
   const checkEvery = solver === 'scaling' ? 10 : 1;
   // Bitwise symmetry: the `symmetric` flag allows 1e-10, which the value shortcut must not.
-  const shortcut = solver === 'log' && symmetric && isSymmetric(C1, n1, -1) && isSymmetric(C2, n2, -1);
-  const normC1 = shortcut ? Math.sqrt(frob(C1, C1)) : 0;
-  const normC2 = shortcut ? Math.sqrt(frob(C2, C2)) : 0;
+  const shortcut = solver === 'log' && symmetric && sym1.exact && sym2.exact;
 
   let cpt = 0;
   let err = 1;
@@ -271,10 +308,18 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
       kernel.axpy(tens, kernel.A0, P, symmetric ? -4 * alpha : -2 * alpha);
       if (Pt) kernel.axpy(tens, tens, Pt, -2 * alpha);
     } else if (symmetric) {
-      for (let k = 0; k < nn; k++) tens[k] = alpha * (2 * (constC[k]! - 2 * P[k]!)) + (1 - alpha) * M[k]!;
+      for (let i = 0; i < n1; i++) {
+        for (let j = 0; j < n2; j++) {
+          const k = i * n2 + j;
+          tens[k] = alpha * (2 * (cr[i]! + cc[j]! - 2 * P[k]!)) + (1 - alpha) * M[k]!;
+        }
+      }
     } else {
-      for (let k = 0; k < nn; k++) {
-        tens[k] = alpha * 0.5 * (2 * (constC[k]! - 2 * P[k]!) + 2 * (constCt![k]! - 2 * Pt![k]!)) + (1 - alpha) * M[k]!;
+      for (let i = 0; i < n1; i++) {
+        for (let j = 0; j < n2; j++) {
+          const k = i * n2 + j;
+          tens[k] = alpha * 0.5 * (2 * (cr[i]! + cc[j]! - 2 * P[k]!) + 2 * (crt![i]! + cct![j]! - 2 * Pt![k]!)) + (1 - alpha) * M[k]!;
+        }
       }
     }
     const swap = Tprev;
@@ -306,49 +351,76 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     product();
   }
 
-  const linTerm = dotStrided(M, n2, T, ld, n1, n2);
-  let gwTerm = NaN;
-  if (shortcut && err <= tol) {
-    // P still holds P(T_{k−1}). With Δ = T_k − T_{k−1} and C1, C2 exactly symmetric,
-    //   ⟨P(T_k), T_k⟩ = ⟨P(T_{k−1}), 2·T_k − T_{k−1}⟩ + ⟨Δ, C1·Δ·C2⟩,
-    // and the last term is at most ‖C1‖_F·‖C2‖_F·‖Δ‖_F² (err is ‖Δ‖_F, measured this iteration).
-    // The last O(n³) product is skipped only when that bound is far below the value's rounding.
-    let cT = 0;
-    let pT = 0;
-    for (let i = 0; i < n1; i++) {
-      for (let j = 0; j < n2; j++) {
-        const k = i * ld + j;
-        const t = T[k]!;
-        cT += constC[i * n2 + j]! * t;
-        pT += P[k]! * (2 * t - Tprev[k]!);
+  // One pass over the result: ⟨M, T⟩, the plan (compact, zero-mass rows and columns put back) and
+  // its marginals; with the shortcut also ⟨constC, T⟩, ⟨P, 2T − Tprev⟩ and the row and column sums
+  // of Δ = T − Tprev.
+  const useShortcut = shortcut && err <= tol;
+  const plan = new Float64Array(full.n1 * full.n2);
+  const colSum = new Float64Array(n2);
+  const dCol = useShortcut ? new Float64Array(n2) : null;
+  let linTerm = 0;
+  let cT = 0;
+  let pT = 0;
+  let dRow2 = 0;
+  let dSum = 0;
+  let marginal = 0;
+  for (let i = 0; i < n1; i++) {
+    const prow = (pb === full ? i : sup.rows[i]!) * full.n2;
+    let rowSum = 0;
+    let dRow = 0;
+    for (let j = 0; j < n2; j++) {
+      const k = i * ld + j;
+      const t = T[k]!;
+      linTerm += M[i * n2 + j]! * t;
+      plan[prow + (pb === full ? j : sup.cols[j]!)] = t;
+      rowSum += t;
+      colSum[j] = colSum[j]! + t;
+      if (dCol) {
+        const tp = Tprev[k]!;
+        cT += (cr[i]! + cc[j]!) * t;
+        pT += P[k]! * (2 * t - tp);
+        dRow += t - tp;
+        dCol[j] = dCol[j]! + (t - tp);
       }
     }
+    marginal = Math.max(marginal, Math.abs(rowSum - p[i]!));
+    dRow2 += dRow * dRow;
+    dSum += dRow;
+  }
+  for (let j = 0; j < n2; j++) marginal = Math.max(marginal, Math.abs(colSum[j]! - q[j]!));
+  let gwTerm = NaN;
+  if (dCol) {
+    // P still holds P(T_{k−1}). With Δ = T_k − T_{k−1} and C1, C2 exactly symmetric,
+    //   ⟨P(T_k), T_k⟩ = ⟨P(T_{k−1}), 2·T_k − T_{k−1}⟩ + E,  E = ⟨Δ, C1·Δ·C2⟩,
+    // and the value ⟨constC, T⟩ − 2⟨P(T_k), T_k⟩ is `approx` − 2E. The last O(n³) product is
+    // skipped only when a bound on |2E| is far below the value's rounding. Both plans have the
+    // marginals p, q (to the inner tolerance), so Δ is nearly doubly centred: with J the centring
+    // projections, D = J·Δ·J and R = Δ − D (made of Δ's row sums ρ, column sums γ and total s,
+    // ‖R‖_F ≤ ‖γ‖/√n1 + ‖ρ‖/√n2 + |s|/√(n1·n2)),
+    //   |E| ≤ ‖J·C1·J‖_F·‖J·C2·J‖_F·‖Δ‖² + (2‖Δ‖·‖R‖ + ‖R‖²)·‖C1‖_F·‖C2‖_F
+    // (⟨D, C1·D·C2⟩ = ⟨D, JC1J·D·JC2J⟩, ‖D‖ ≤ ‖Δ‖, err = ‖Δ‖_F measured this iteration). Centring
+    // removes the large constant-vector part of distance matrices, which the plain bound
+    // ‖C1‖_F·‖C2‖_F·‖Δ‖² carried.
+    let dCol2 = 0;
+    for (let j = 0; j < n2; j++) dCol2 += dCol[j]! * dCol[j]!;
+    const r = Math.sqrt(dCol2 / n1) + Math.sqrt(dRow2 / n2) + Math.abs(dSum) / Math.sqrt(n1 * n2);
+    const e = Math.sqrt(s1.centred2 * s2.centred2) * err * err + (2 * err * r + r * r) * Math.sqrt(s1.frob2 * s2.frob2);
     const approx = cT - 2 * pT;
-    const bound = 2 * normC1 * normC2 * err * err;
+    const bound = 2 * e;
     if (bound <= 1e-14 * Math.abs(approx) || bound <= 1e-17) gwTerm = approx;
   }
   if (Number.isNaN(gwTerm)) {
-    if (shortcut && err <= tol) product();
+    if (useShortcut) product();
     // ⟨L⊗T, T⟩ = ⟨constC − 2·P, T⟩.
     let s = 0;
     for (let i = 0; i < n1; i++) {
-      for (let j = 0; j < n2; j++) s += (constC[i * n2 + j]! - 2 * P[i * ld + j]!) * T[i * ld + j]!;
+      for (let j = 0; j < n2; j++) s += (cr[i]! + cc[j]! - 2 * P[i * ld + j]!) * T[i * ld + j]!;
     }
     gwTerm = s;
   }
   const value = (1 - alpha) * linTerm + alpha * gwTerm;
   if (!Number.isFinite(value)) {
     throw notConverged('epsilon', `the entropic solver produced a non-finite value (ε = ${eps}); use the 'log' solver or a larger ε`);
-  }
-
-  // T is a workspace buffer (rows of ld): the caller gets its own compact copy.
-  const plan = new Float64Array(full.n1 * full.n2);
-  if (pb !== full) {
-    for (let i = 0; i < n1; i++) {
-      for (let j = 0; j < n2; j++) plan[sup.rows[i]! * full.n2 + sup.cols[j]!] = T[i * ld + j]!;
-    }
-  } else {
-    for (let i = 0; i < n1; i++) plan.set(T.subarray(i * ld, i * ld + n2), i * n2);
   }
   return {
     value,
@@ -370,7 +442,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
       innerNotConverged,
       numericalErrors,
       worstInnerMarginalError: worstInner,
-      marginalError: marginalError(plan, full.p, full.q),
+      marginalError: marginal,
     },
   };
 }

@@ -126,3 +126,30 @@ export function isSymmetric(A: Float64Array, n: number, atol: number): boolean {
   }
   return true;
 }
+
+/**
+ * Both symmetry tests of `isSymmetric` in one pass: `close` in the numpy.allclose(A, Aᵀ, atol)
+ * sense (rtol 1e-5), `exact` bitwise. Stops early once A is not close.
+ */
+export function symmetryOf(A: Float64Array, n: number, atol: number): { close: boolean; exact: boolean } {
+  const B = 32;
+  let exact = true;
+  for (let i0 = 0; i0 < n; i0 += B) {
+    const i1 = Math.min(n, i0 + B);
+    for (let j0 = i0; j0 < n; j0 += B) {
+      const j1 = Math.min(n, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        for (let j = Math.max(j0, i + 1); j < j1; j++) {
+          const x = A[i * n + j]!;
+          const y = A[j * n + i]!;
+          if (x === y) continue;
+          exact = false;
+          if (Math.abs(x - y) > atol + 1e-5 * Math.abs(y) || Math.abs(y - x) > atol + 1e-5 * Math.abs(x)) {
+            return { close: false, exact: false };
+          }
+        }
+      }
+    }
+  }
+  return { close: true, exact };
+}

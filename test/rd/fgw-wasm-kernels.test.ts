@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
+import { isSymmetric, symmetryOf } from '../../plugins/rd-fgw/linalg.ts';
 import { type FgwProblem, fgwObjective } from '../../plugins/rd-fgw/problem.ts';
 import { LogSinkhorn } from '../../plugins/rd-fgw/sinkhorn.ts';
 import { EntropicKernel, wasmExp } from '../../plugins/rd-fgw/wasm-entropic.ts';
@@ -199,5 +200,22 @@ describe.runIf(available)('entropic FGW: WebAssembly workspace against JavaScrip
     fgwEntropic(b, { alpha: 0.5, epsilon: 0.1 });
     expect(fgwEntropic(a, { alpha: 0.5, epsilon: 0.1 }).value).toBe(first);
     expect(Math.abs(fgwEntropic(b, { alpha: 0.5, epsilon: 0.1 }).value - fgwEntropic(b, { alpha: 0.5, epsilon: 0.1, wasm: false }).value)).toBeLessThan(1e-12);
+  });
+});
+
+describe('symmetryOf (one pass for both symmetry tests)', () => {
+  it('agrees with isSymmetric for closeness (atol 1e-10, rtol 1e-5) and for bitwise equality', () => {
+    const r = rng(3);
+    for (const n of [1, 2, 5, 33, 70]) {
+      const base = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) base[i * n + j] = base[j * n + i] = r();
+      for (const perturb of [0, 1e-12, 1e-9, 1e-3]) {
+        const A = base.slice();
+        if (n > 1) A[(n - 1) * n + 0] = A[(n - 1) * n + 0]! + perturb;
+        const s = symmetryOf(A, n, 1e-10);
+        expect(s.close, `n=${n} perturb=${perturb}`).toBe(isSymmetric(A, n, 1e-10));
+        expect(s.exact, `n=${n} perturb=${perturb}`).toBe(isSymmetric(A, n, -1));
+      }
+    }
   });
 });

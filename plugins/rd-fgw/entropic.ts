@@ -107,6 +107,150 @@ function structureOf(C: Float64Array, w: Float64Array, n: number): Structure {
   return { sq, w: cw, frob2, centred2 };
 }
 
+/**
+ * The start, in one pass: T = p·qᵀ (when T is given) and the rank-one P = (C1·p)(C2·q)ᵀ from
+ * a = C1·p, b = C2·q — O(n²) instead of two O(n³) products. Rows of ld.
+ */
+function startPass(a: Float64Array, b: Float64Array, p: Float64Array | null, q: Float64Array | null, T: Float64Array | null, P: Float64Array, ld: number, n1: number, n2: number): void {
+  for (let i = 0; i < n1; i++) {
+    const ai = a[i]!;
+    const row = i * ld;
+    for (let j = 0; j < n2; j++) P[row + j] = ai * b[j]!;
+    if (T) {
+      const pi = p![i]!;
+      for (let j = 0; j < n2; j++) T[row + j] = pi * q![j]!;
+    }
+  }
+}
+
+/**
+ * A0 = c·(r_i + s_j [+ rt_i + st_j]) + m·M_ij, rows of ld: the part of the linearised cost that
+ * does not change (constC[i][j] = r_i + s_j, constCt likewise).
+ */
+function costConstant(c: number, r: Float64Array, s: Float64Array, rt: Float64Array | null, st: Float64Array | null, m: number, M: Float64Array, A0: Float64Array, ld: number, n1: number, n2: number): void {
+  for (let i = 0; i < n1; i++) {
+    const ri = r[i]!;
+    const row = i * ld;
+    const mrow = i * n2;
+    if (rt && st) {
+      const rti = rt[i]!;
+      for (let j = 0; j < n2; j++) A0[row + j] = c * (ri + s[j]! + (rti + st[j]!)) + m * M[mrow + j]!;
+    } else {
+      for (let j = 0; j < n2; j++) A0[row + j] = c * (ri + s[j]!) + m * M[mrow + j]!;
+    }
+  }
+}
+
+/** The linearised cost in JavaScript (compact rows): the reference's formula term by term. */
+function jsCost(alpha: number, cr: Float64Array, cc: Float64Array, crt: Float64Array | null, cct: Float64Array | null, P: Float64Array, Pt: Float64Array | null, M: Float64Array, tens: Float64Array, n1: number, n2: number): void {
+  for (let i = 0; i < n1; i++) {
+    const ri = cr[i]!;
+    const row = i * n2;
+    if (Pt && crt && cct) {
+      const rti = crt[i]!;
+      for (let j = 0; j < n2; j++) {
+        const k = row + j;
+        tens[k] = alpha * 0.5 * (2 * (ri + cc[j]! - 2 * P[k]!) + 2 * (rti + cct[j]! - 2 * Pt[k]!)) + (1 - alpha) * M[k]!;
+      }
+    } else {
+      for (let j = 0; j < n2; j++) {
+        const k = row + j;
+        tens[k] = alpha * (2 * (ri + cc[j]! - 2 * P[k]!)) + (1 - alpha) * M[k]!;
+      }
+    }
+  }
+}
+
+/** Σ (x − y)² over the first n entries. */
+function diff2(x: Float64Array, y: Float64Array, n: number): number {
+  let s = 0;
+  for (let k = 0; k < n; k++) {
+    const d = x[k]! - y[k]!;
+    s += d * d;
+  }
+  return s;
+}
+
+interface FinalSums {
+  linTerm: number;
+  marginal: number;
+  cT: number;
+  pT: number;
+  dRow2: number;
+  dCol2: number;
+  dSum: number;
+}
+
+/**
+ * One pass over the result: ⟨M, T⟩, the plan (compact, zero-mass rows and columns put back when
+ * `sup` is given) and its largest marginal deviation; with `shortcut` also ⟨constC, T⟩,
+ * ⟨P, 2T − Tprev⟩ and the squared row sums, squared column sums and total of Δ = T − Tprev.
+ */
+function finalPass(
+  T: Float64Array,
+  Tprev: Float64Array,
+  P: Float64Array,
+  ld: number,
+  M: Float64Array,
+  n1: number,
+  n2: number,
+  p: Float64Array,
+  q: Float64Array,
+  cr: Float64Array,
+  cc: Float64Array,
+  shortcut: boolean,
+  plan: Float64Array,
+  planCols: number,
+  sup: Support | null,
+): FinalSums {
+  const colSum = new Float64Array(n2);
+  const dCol = new Float64Array(n2);
+  let linTerm = 0;
+  let cT = 0;
+  let pT = 0;
+  let dRow2 = 0;
+  let dSum = 0;
+  let marginal = 0;
+  for (let i = 0; i < n1; i++) {
+    const row = i * ld;
+    const mrow = i * n2;
+    let rowSum = 0;
+    for (let j = 0; j < n2; j++) {
+      const t = T[row + j]!;
+      linTerm += M[mrow + j]! * t;
+      rowSum += t;
+      colSum[j] = colSum[j]! + t;
+    }
+    if (sup) {
+      const prow = sup.rows[i]! * planCols;
+      for (let j = 0; j < n2; j++) plan[prow + sup.cols[j]!] = T[row + j]!;
+    } else {
+      plan.set(T.subarray(row, row + n2), mrow);
+    }
+    marginal = Math.max(marginal, Math.abs(rowSum - p[i]!));
+    if (shortcut) {
+      const ci = cr[i]!;
+      let dRow = 0;
+      for (let j = 0; j < n2; j++) {
+        const t = T[row + j]!;
+        const d = t - Tprev[row + j]!;
+        cT += (ci + cc[j]!) * t;
+        pT += P[row + j]! * (2 * t - Tprev[row + j]!);
+        dRow += d;
+        dCol[j] = dCol[j]! + d;
+      }
+      dRow2 += dRow * dRow;
+      dSum += dRow;
+    }
+  }
+  let dCol2 = 0;
+  for (let j = 0; j < n2; j++) {
+    marginal = Math.max(marginal, Math.abs(colSum[j]! - q[j]!));
+    dCol2 += dCol[j]! * dCol[j]!;
+  }
+  return { linTerm, marginal, cT, pT, dRow2, dCol2, dSum };
+}
+
 /** Copies the n×n matrix A into `out` with rows of ld (the rest of `out` untouched). */
 function copyRows(A: Float64Array, n: number, out: Float64Array, ld: number): void {
   for (let i = 0; i < n; i++) out.set(A.subarray(i * n, i * n + n), i * ld);
@@ -256,21 +400,11 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   // In one pass: T = p·qᵀ; P = C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ, rank one (O(n²) instead of two O(n³)
   // products), Pt likewise; and for the kernel the constant part of the cost,
   // tens = A0 − 4α·P (or A0 − 2α·(P + Pt)), A0 = 2α·constC + (1−α)·M (or α·(constC + constCt) + (1−α)·M).
-  const A0 = kernel ? kernel.A0 : null;
-  for (let i = 0; i < n1; i++) {
-    const pi = p[i]!;
-    const a1 = s1.w[i]!;
-    const a1t = s1t ? s1t.w[i]! : 0;
-    for (let j = 0; j < n2; j++) {
-      const k = i * ld + j;
-      T[k] = pi * q[j]!;
-      P[k] = a1 * s2.w[j]!;
-      if (Pt) Pt[k] = a1t * s2t!.w[j]!;
-      if (A0) {
-        const c = symmetric ? 2 * (cr[i]! + cc[j]!) : cr[i]! + cc[j]! + (crt![i]! + cct![j]!);
-        A0[k] = alpha * c + (1 - alpha) * M[i * n2 + j]!;
-      }
-    }
+  startPass(s1.w, s2.w, p, q, T, P, ld, n1, n2);
+  if (Pt) startPass(s1t!.w, s2t!.w, null, null, null, Pt, ld, n1, n2);
+  if (kernel) {
+    if (symmetric) costConstant(2 * alpha, cr, cc, null, null, 1 - alpha, M, kernel.A0, ld, n1, n2);
+    else costConstant(alpha, cr, cc, crt, cct, 1 - alpha, M, kernel.A0, ld, n1, n2);
   }
   const product = (): void => {
     if (kernel) {
@@ -307,20 +441,8 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     if (kernel) {
       kernel.axpy(tens, kernel.A0, P, symmetric ? -4 * alpha : -2 * alpha);
       if (Pt) kernel.axpy(tens, tens, Pt, -2 * alpha);
-    } else if (symmetric) {
-      for (let i = 0; i < n1; i++) {
-        for (let j = 0; j < n2; j++) {
-          const k = i * n2 + j;
-          tens[k] = alpha * (2 * (cr[i]! + cc[j]! - 2 * P[k]!)) + (1 - alpha) * M[k]!;
-        }
-      }
     } else {
-      for (let i = 0; i < n1; i++) {
-        for (let j = 0; j < n2; j++) {
-          const k = i * n2 + j;
-          tens[k] = alpha * 0.5 * (2 * (cr[i]! + cc[j]! - 2 * P[k]!) + 2 * (crt![i]! + cct![j]! - 2 * Pt![k]!)) + (1 - alpha) * M[k]!;
-        }
-      }
+      jsCost(alpha, cr, cc, crt, cct, P, Pt, M, tens, n1, n2);
     }
     const swap = Tprev;
     Tprev = T;
@@ -337,12 +459,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
         // Over the padded matrices: their padding is zero in both.
         err = Math.sqrt(kernel.diff2(T, Tprev));
       } else {
-        let s = 0;
-        for (let k = 0; k < nn; k++) {
-          const d = T[k]! - Tprev[k]!;
-          s += d * d;
-        }
-        err = Math.sqrt(s);
+        err = Math.sqrt(diff2(T, Tprev, nn));
       }
     }
     cpt++;
@@ -356,40 +473,10 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   // of Δ = T − Tprev.
   const useShortcut = shortcut && err <= tol;
   const plan = new Float64Array(full.n1 * full.n2);
-  const colSum = new Float64Array(n2);
-  const dCol = useShortcut ? new Float64Array(n2) : null;
-  let linTerm = 0;
-  let cT = 0;
-  let pT = 0;
-  let dRow2 = 0;
-  let dSum = 0;
-  let marginal = 0;
-  for (let i = 0; i < n1; i++) {
-    const prow = (pb === full ? i : sup.rows[i]!) * full.n2;
-    let rowSum = 0;
-    let dRow = 0;
-    for (let j = 0; j < n2; j++) {
-      const k = i * ld + j;
-      const t = T[k]!;
-      linTerm += M[i * n2 + j]! * t;
-      plan[prow + (pb === full ? j : sup.cols[j]!)] = t;
-      rowSum += t;
-      colSum[j] = colSum[j]! + t;
-      if (dCol) {
-        const tp = Tprev[k]!;
-        cT += (cr[i]! + cc[j]!) * t;
-        pT += P[k]! * (2 * t - tp);
-        dRow += t - tp;
-        dCol[j] = dCol[j]! + (t - tp);
-      }
-    }
-    marginal = Math.max(marginal, Math.abs(rowSum - p[i]!));
-    dRow2 += dRow * dRow;
-    dSum += dRow;
-  }
-  for (let j = 0; j < n2; j++) marginal = Math.max(marginal, Math.abs(colSum[j]! - q[j]!));
+  const fin = finalPass(T, Tprev, P, ld, M, n1, n2, p, q, cr, cc, useShortcut, plan, full.n2, pb === full ? null : sup);
+  const linTerm = fin.linTerm;
   let gwTerm = NaN;
-  if (dCol) {
+  if (useShortcut) {
     // P still holds P(T_{k−1}). With Δ = T_k − T_{k−1} and C1, C2 exactly symmetric,
     //   ⟨P(T_k), T_k⟩ = ⟨P(T_{k−1}), 2·T_k − T_{k−1}⟩ + E,  E = ⟨Δ, C1·Δ·C2⟩,
     // and the value ⟨constC, T⟩ − 2⟨P(T_k), T_k⟩ is `approx` − 2E. The last O(n³) product is
@@ -401,11 +488,9 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     // (⟨D, C1·D·C2⟩ = ⟨D, JC1J·D·JC2J⟩, ‖D‖ ≤ ‖Δ‖, err = ‖Δ‖_F measured this iteration). Centring
     // removes the large constant-vector part of distance matrices, which the plain bound
     // ‖C1‖_F·‖C2‖_F·‖Δ‖² carried.
-    let dCol2 = 0;
-    for (let j = 0; j < n2; j++) dCol2 += dCol[j]! * dCol[j]!;
-    const r = Math.sqrt(dCol2 / n1) + Math.sqrt(dRow2 / n2) + Math.abs(dSum) / Math.sqrt(n1 * n2);
+    const r = Math.sqrt(fin.dCol2 / n1) + Math.sqrt(fin.dRow2 / n2) + Math.abs(fin.dSum) / Math.sqrt(n1 * n2);
     const e = Math.sqrt(s1.centred2 * s2.centred2) * err * err + (2 * err * r + r * r) * Math.sqrt(s1.frob2 * s2.frob2);
-    const approx = cT - 2 * pT;
+    const approx = fin.cT - 2 * fin.pT;
     const bound = 2 * e;
     if (bound <= 1e-14 * Math.abs(approx) || bound <= 1e-17) gwTerm = approx;
   }
@@ -442,7 +527,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
       innerNotConverged,
       numericalErrors,
       worstInnerMarginalError: worstInner,
-      marginalError: marginal,
+      marginalError: fin.marginal,
     },
   };
 }

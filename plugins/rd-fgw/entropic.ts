@@ -8,6 +8,10 @@
  *
  * Rows and columns with zero mass are removed first (their plan entries are 0 and they contribute
  * nothing to constC), so the Sinkhorn logarithms never see log 0.
+ *
+ * The production solver keeps the whole iteration in one WebAssembly memory per problem size
+ * (wasm-entropic.ts: products, cost update, step norm, Sinkhorn passes; no operand copied per
+ * iteration); without WebAssembly SIMD, or with `wasm: false`, the same steps run in JavaScript.
  */
 import { invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
@@ -251,11 +255,6 @@ function finalPass(
   return { linTerm, marginal, cT, pT, dRow2, dCol2, dSum };
 }
 
-/** Copies the n×n matrix A into `out` with rows of ld (the rest of `out` untouched). */
-function copyRows(A: Float64Array, n: number, out: Float64Array, ld: number): void {
-  for (let i = 0; i < n; i++) out.set(A.subarray(i * n, i * n + n), i * ld);
-}
-
 /**
  * Buffers of one solve, kept for the next call of the same size: callers that solve many problems
  * of one size (benchmarks, sweeps over α or ε) would otherwise hand megabytes per call to the
@@ -389,14 +388,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   let T = ws.T;
   let Tprev = ws.Tprev;
   const Pt = symmetric ? null : ws.Pt;
-  if (kernel) {
-    copyRows(C1, n1, kernel.C1, kernel.n1p);
-    copyRows(C2, n2, kernel.C2, kernel.n2p);
-    if (!symmetric) {
-      copyRows(C1t!, n1, kernel.C1t, kernel.n1p);
-      copyRows(C2t!, n2, kernel.C2t, kernel.n2p);
-    }
-  }
+  if (kernel) kernel.setStructures(C1, C2, C1t, C2t);
   // In one pass: T = p·qᵀ; P = C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ, rank one (O(n²) instead of two O(n³)
   // products), Pt likewise; and for the kernel the constant part of the cost,
   // tens = A0 − 4α·P (or A0 − 2α·(P + Pt)), A0 = 2α·constC + (1−α)·M (or α·(constC + constCt) + (1−α)·M).
@@ -408,8 +400,8 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   }
   const product = (): void => {
     if (kernel) {
-      kernel.sandwich(kernel.C1, T, kernel.C2, P);
-      if (Pt) kernel.sandwich(kernel.C1t, T, kernel.C2t, Pt);
+      kernel.sandwich(false, T, P);
+      if (Pt) kernel.sandwich(true, T, Pt);
       return;
     }
     sandwich(C1, T, C2, n1, n2, tmp, P);

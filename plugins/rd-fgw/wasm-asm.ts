@@ -55,6 +55,7 @@ export const op = {
   i32Sub: [0x6b],
   i32Mul: [0x6c],
   i32Shl: [0x74],
+  i32ShrU: [0x76],
   i32And: [0x71],
   i32Eqz: [0x45],
   i32LtS: [0x48],

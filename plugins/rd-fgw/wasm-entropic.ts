@@ -15,7 +15,6 @@
  * 5e-16 of Math.exp (tested), ≈ 4 ns per value here against ≈ 9 for Math.exp.
  */
 import { F64, FnBuilder, I32, V128, WA, type WasmMemory, assembleModule, op } from './wasm-asm.ts';
-import { gemmFunction } from './wasm-gemm.ts';
 
 const LOG2E = Math.LOG2E;
 const MAGIC = 6755399441055744; // 1.5·2^52
@@ -80,6 +79,87 @@ function emitExp(fn: FnBuilder, x: number, t: number, kd: number, r: number, p: 
   fn.emit(op.get(t), cst(MAGIC_BITS), op.i64x2Sub, op.set(m));
   fn.emit(op.get(p), op.get(m), op.i32(1), op.i64x2ShrS, op.tee(t), cst(1023n), op.i64x2Add, op.i32(52), op.i64x2Shl, op.f64x2Mul);
   fn.emit(op.get(m), op.get(t), op.i64x2Sub, cst(1023n), op.i64x2Add, op.i32(52), op.i64x2Shl, op.f64x2Mul);
+}
+
+/**
+ * Packed operands for the products. A left operand (R = 4) is stored as blocks of 4 rows; within
+ * a block, for each k-step of two doubles, the four rows' pairs one after the other (64 bytes). A
+ * right operand (R = 2) likewise in blocks of 2 rows (32 bytes per k-step). The product loop then
+ * walks two pointers by constant steps and loads at constant offsets — no per-row address
+ * arithmetic, which is what limited the row-major kernel (≈ 25% faster here).
+ *
+ * pack(src, dst, rows, R, stride): src row-major with `stride` doubles per row (even), `rows` a
+ * multiple of R; byte offsets.
+ */
+function packFunction(): FnBuilder {
+  const fn = new FnBuilder('pack', [I32, I32, I32, I32, I32]);
+  const [src, dst, rows, R, stride] = [0, 1, 2, 3, 4];
+  const [b, s, r, d, rowBytes] = Array.from({ length: 5 }, () => fn.local(I32)) as [number, number, number, number, number];
+  fn.emit(op.get(stride), op.i32(8), op.i32Mul, op.set(rowBytes));
+  fn.emit(op.get(dst), op.set(d));
+  // Blocks of R rows (b advances by R at the end of each block; the loop's own step is 0).
+  fn.loop(b, op.i32(0), op.get(rows), 0, () => {
+    fn.loop(s, op.i32(0), op.get(rowBytes), 16, () => {
+      fn.loop(r, op.i32(0), op.get(R), 1, () => {
+        fn.emit(op.get(d), op.get(src), op.get(b), op.get(r), op.i32Add, op.get(rowBytes), op.i32Mul, op.i32Add, op.get(s), op.i32Add, op.v128Load(), op.v128Store());
+        fn.emit(op.get(d), op.i32(16), op.i32Add, op.set(d));
+      });
+    });
+    fn.emit(op.get(b), op.get(R), op.i32Add, op.set(b));
+  });
+  return fn;
+}
+
+/**
+ * C = A·Bᵀ on packed operands: A with pp rows (multiple of 4), B with rp rows (multiple of 2),
+ * ks k-steps of two doubles each. A 4×2 block of C is accumulated in eight f64x2 registers (lane 0
+ * the even k, lane 1 the odd k), then each register's lanes are added.
+ * `gemmRows(a, b, c, pp, rp, ks, ldc)` writes C row-major with ldc doubles per row;
+ * `gemmPacked(a, b, c, pp, rp, ks, ldc)` writes C already packed as the right operand of a next
+ * product whose k runs over C's columns (ldc = that product's k-steps = rp/2): the 4×2 block
+ * (rows i..i+3, columns j, j+1) is two k-steps of two rows each, 32 bytes apiece.
+ */
+function gemmPackedFunction(name: string, packedOut: boolean): FnBuilder {
+  const fn = new FnBuilder(name, [I32, I32, I32, I32, I32, I32, I32]);
+  const [aP, bP, c, pp, rp, ks, ldc] = [0, 1, 2, 3, 4, 5, 6];
+  const [ib, jb, pa, pb, end, cp, aBlock, aBase] = Array.from({ length: 8 }, () => fn.local(I32)) as [number, number, number, number, number, number, number, number];
+  const acc = Array.from({ length: 8 }, () => fn.local(V128));
+  const [y0, y1, x] = [fn.local(V128), fn.local(V128), fn.local(V128)];
+  fn.emit(op.get(ks), op.i32(64), op.i32Mul, op.set(aBlock));
+  fn.emit(op.get(aP), op.set(aBase));
+  fn.loop(ib, op.i32(0), op.get(pp), 4, () => {
+    fn.loop(jb, op.i32(0), op.get(rp), 2, () => {
+      fn.emit(op.get(aBase), op.tee(pa), op.get(aBlock), op.i32Add, op.set(end));
+      // Block jb/2 of B starts at (jb/2)·ks·32 = jb·ks·16 bytes.
+      fn.emit(op.get(bP), op.get(jb), op.get(ks), op.i32Mul, op.i32(16), op.i32Mul, op.i32Add, op.set(pb));
+      for (const a of acc) fn.emit(op.v128Zero, op.set(a));
+      fn.emit([0x02, 0x40, 0x03, 0x40]);
+      fn.emit(op.get(pb), op.v128Load(0), op.set(y0), op.get(pb), op.v128Load(16), op.set(y1));
+      for (let r = 0; r < 4; r++) {
+        fn.emit(op.get(pa), op.v128Load(16 * r), op.set(x));
+        fn.emit(op.get(acc[2 * r]!), op.get(x), op.get(y0), op.f64x2Mul, op.f64x2Add, op.set(acc[2 * r]!));
+        fn.emit(op.get(acc[2 * r + 1]!), op.get(x), op.get(y1), op.f64x2Mul, op.f64x2Add, op.set(acc[2 * r + 1]!));
+      }
+      fn.emit(op.get(pb), op.i32(32), op.i32Add, op.set(pb));
+      fn.emit(op.get(pa), op.i32(64), op.i32Add, op.tee(pa), op.get(end), op.i32LtS, [0x0d, 0], [0x0b, 0x0b]);
+      const sum = (a: number): number[] => [...op.get(a), ...op.f64x2Lane(0), ...op.get(a), ...op.f64x2Lane(1), ...op.f64Add];
+      if (packedOut) {
+        // Rows i, i+1 → block i/2, rows i+2, i+3 → block i/2 + 1; k-step j/2 in each.
+        fn.emit(op.get(c), op.get(ib), op.i32(1), op.i32ShrU, op.get(ldc), op.i32Mul, op.get(jb), op.i32(1), op.i32ShrU, op.i32Add, op.i32(32), op.i32Mul, op.i32Add, op.set(cp));
+        for (let r = 0; r < 4; r++) {
+          if (r === 2) fn.emit(op.get(cp), op.get(ldc), op.i32(32), op.i32Mul, op.i32Add, op.set(cp));
+          for (let cc = 0; cc < 2; cc++) fn.emit(op.get(cp), sum(acc[2 * r + cc]!), op.f64Store(((r & 1) * 2 + cc) * 8));
+        }
+      } else {
+        for (let r = 0; r < 4; r++) {
+          fn.emit(op.get(c), op.get(ib), op.i32(r), op.i32Add, op.get(ldc), op.i32Mul, op.get(jb), op.i32Add, op.i32(8), op.i32Mul, op.i32Add, op.set(cp));
+          for (let cc = 0; cc < 2; cc++) fn.emit(op.get(cp), sum(acc[2 * r + cc]!), op.f64Store(cc * 8));
+        }
+      }
+    });
+    fn.emit(op.get(aBase), op.get(aBlock), op.i32Add, op.set(aBase));
+  });
+  return fn;
 }
 
 function assemble(): Uint8Array {
@@ -247,7 +327,7 @@ function assemble(): Uint8Array {
     fns.push(fn);
   }
 
-  fns.push(gemmFunction());
+  fns.push(packFunction(), gemmPackedFunction('gemmRows', false), gemmPackedFunction('gemmPacked', true));
   return assembleModule(fns);
 }
 
@@ -258,7 +338,9 @@ interface Exports {
   plan(K: number, u: number, v: number, out: number, n1: number, n2p: number): void;
   axpy(dst: number, x: number, y: number, a: number, bytes: number): void;
   diff2(x: number, y: number, bytes: number): number;
-  gemm(aOff: number, bOff: number, cOff: number, pp: number, rp: number, strideBytes: number): void;
+  pack(src: number, dst: number, rows: number, R: number, stride: number): void;
+  gemmRows(a: number, b: number, c: number, pp: number, rp: number, ks: number, ldc: number): void;
+  gemmPacked(a: number, b: number, c: number, pp: number, rp: number, ks: number, ldc: number): void;
 }
 
 let compiled: object | null | undefined;
@@ -309,13 +391,18 @@ export class EntropicKernel {
   readonly v: Float64Array;
   readonly ktu: Float64Array;
   readonly a: Float64Array;
-  readonly C1: Float64Array;
-  readonly C2: Float64Array;
-  readonly C1t: Float64Array;
-  readonly C2t: Float64Array;
+  private readonly C1: Float64Array;
+  private readonly C2: Float64Array;
+  private readonly C1t: Float64Array;
+  private readonly C2t: Float64Array;
+  private readonly C1pk: Float64Array;
+  private readonly C2pk: Float64Array;
+  private readonly C1tpk: Float64Array;
+  private readonly C2tpk: Float64Array;
   readonly T: Float64Array;
   readonly Tprev: Float64Array;
-  readonly tmp: Float64Array;
+  private readonly Tpk: Float64Array;
+  private readonly tmp: Float64Array;
   readonly P: Float64Array;
   readonly Pt: Float64Array;
   readonly A0: Float64Array;
@@ -349,8 +436,9 @@ export class EntropicKernel {
     ];
     const asym = fgw?.asymmetric ?? false;
     if (fgw) {
-      regions.push(['C1', r1 * n1p], ['C2', r2 * n2p], ['T', n1p * n2p], ['Tprev', n1p * n2p], ['tmp', r2 * n1p], ['P', r1 * n2p], ['A0', n1 * n2p]);
-      if (asym) regions.push(['C1t', r1 * n1p], ['C2t', r2 * n2p], ['Pt', r1 * n2p]);
+      regions.push(['C1', r1 * n1p], ['C2', r2 * n2p], ['C1pk', r1 * n1p], ['C2pk', r2 * n2p]);
+      regions.push(['T', n1p * n2p], ['Tprev', n1p * n2p], ['Tpk', n1p * n2p], ['tmp', r2 * n1p], ['P', r1 * n2p], ['A0', n1 * n2p]);
+      if (asym) regions.push(['C1t', r1 * n1p], ['C2t', r2 * n2p], ['C1tpk', r1 * n1p], ['C2tpk', r2 * n2p], ['Pt', r1 * n2p]);
     }
     // Regions start on 16 bytes, after the constant table.
     const at: Record<string, number> = {};
@@ -377,8 +465,13 @@ export class EntropicKernel {
     this.C2 = view('C2', r2 * n2p);
     this.C1t = view('C1t', r1 * n1p);
     this.C2t = view('C2t', r2 * n2p);
+    this.C1pk = view('C1pk', r1 * n1p);
+    this.C2pk = view('C2pk', r2 * n2p);
+    this.C1tpk = view('C1tpk', r1 * n1p);
+    this.C2tpk = view('C2tpk', r2 * n2p);
     this.T = view('T', n1p * n2p);
     this.Tprev = view('Tprev', n1p * n2p);
+    this.Tpk = view('Tpk', n1p * n2p);
     this.tmp = view('tmp', r2 * n1p);
     this.P = view('P', r1 * n2p);
     this.Pt = view('Pt', r1 * n2p);
@@ -427,11 +520,38 @@ export class EntropicKernel {
     return this.x.diff2(x.byteOffset, y.byteOffset, even(x.length) * 8);
   }
 
-  /** out = A·T·Bᵀ with A like C1 (r1 × n1p), T (n1p × n2p), B like C2 (r2 × n2p), out like P. */
-  sandwich(A: Float64Array, T: Float64Array, B: Float64Array, out: Float64Array): void {
-    const { n1p, n2p, r1, r2, tmp } = this;
-    this.x.gemm(B.byteOffset, T.byteOffset, tmp.byteOffset, r2, n1p, n2p * 8); // tmp = B·Tᵀ (r2 × n1p)
-    this.x.gemm(A.byteOffset, tmp.byteOffset, out.byteOffset, r1, n2p, n1p * 8); // out = A·tmpᵀ (r1 × n2p)
+  /**
+   * The structures of this solve (compact n1×n1 and n2×n2; the transposes for asymmetric ones):
+   * copied with padded rows, then packed as left operands.
+   */
+  setStructures(C1: Float64Array, C2: Float64Array, C1t: Float64Array | null, C2t: Float64Array | null): void {
+    const { n1, n2, n1p, n2p, r1, r2 } = this;
+    const put = (src: Float64Array, n: number, rows: Float64Array, packed: Float64Array, ld: number, r: number): void => {
+      for (let i = 0; i < n; i++) rows.set(src.subarray(i * n, i * n + n), i * ld);
+      this.x.pack(rows.byteOffset, packed.byteOffset, r, 4, ld);
+    };
+    put(C1, n1, this.C1, this.C1pk, n1p, r1);
+    put(C2, n2, this.C2, this.C2pk, n2p, r2);
+    if (C1t && C2t) {
+      if (this.C1tpk.length === 0) throw new RangeError('EntropicKernel: created without the asymmetric regions');
+      put(C1t, n1, this.C1t, this.C1tpk, n1p, r1);
+      put(C2t, n2, this.C2t, this.C2tpk, n2p, r2);
+    }
+  }
+
+  /**
+   * out = C1·T·C2ᵀ (or C1ᵀ·T·C2 with `transposed`), T and out in this memory (rows of n2p):
+   * T is packed, tmp = C2·Tᵀ comes out packed as the right operand of out = C1·tmpᵀ.
+   */
+  sandwich(transposed: boolean, T: Float64Array, out: Float64Array): void {
+    const { n1p, n2p, r1, r2, Tpk, tmp } = this;
+    const A = transposed ? this.C1tpk : this.C1pk;
+    const B = transposed ? this.C2tpk : this.C2pk;
+    this.x.pack(T.byteOffset, Tpk.byteOffset, n1p, 2, n2p);
+    // tmp (r2 × n1p) = B·Tᵀ, k over n2p; written as the packed right operand of the next product.
+    this.x.gemmPacked(B.byteOffset, Tpk.byteOffset, tmp.byteOffset, r2, n1p, n2p / 2, n1p / 2);
+    // out (r1 × n2p) = A·tmpᵀ, k over n1p; tmp's first n2p rows.
+    this.x.gemmRows(A.byteOffset, tmp.byteOffset, out.byteOffset, r1, n2p, n1p / 2, n2p);
   }
 }
 

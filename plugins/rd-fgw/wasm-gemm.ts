@@ -9,8 +9,8 @@
  * added. Operands are copied into the module's memory with rows zero-padded to an even length
  * and row counts rounded up (A to a multiple of 4, B to a multiple of 2), so the kernel has no
  * remainder loops. Lane 0 sums the even k, lane 1 the odd k: the summation order differs from the
- * scalar loop, so results agree to rounding, not bit for bit. The same function is part of the
- * entropic solver's module (wasm-entropic.ts), which keeps its operands in its own memory.
+ * scalar loop, so results agree to rounding, not bit for bit. (The entropic solver has its own
+ * products on packed operands resident in its memory, wasm-entropic.ts.)
  */
 import { FnBuilder, I32, V128, WA, type WasmMemory, assembleModule, op } from './wasm-asm.ts';
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
 import { isSymmetric, symmetryOf } from '../../plugins/rd-fgw/linalg.ts';
-import { type FgwProblem, fgwObjective } from '../../plugins/rd-fgw/problem.ts';
+import { type FgwProblem, fgwObjective, sandwich } from '../../plugins/rd-fgw/problem.ts';
 import { LogSinkhorn } from '../../plugins/rd-fgw/sinkhorn.ts';
 import { EntropicKernel, wasmExp } from '../../plugins/rd-fgw/wasm-entropic.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
@@ -201,6 +201,46 @@ describe.runIf(available)('entropic FGW: WebAssembly workspace against JavaScrip
     expect(fgwEntropic(a, { alpha: 0.5, epsilon: 0.1 }).value).toBe(first);
     expect(Math.abs(fgwEntropic(b, { alpha: 0.5, epsilon: 0.1 }).value - fgwEntropic(b, { alpha: 0.5, epsilon: 0.1, wasm: false }).value)).toBeLessThan(1e-12);
   });
+});
+
+describe.runIf(available)('EntropicKernel.sandwich (packed products in the kernel memory)', () => {
+  for (const [n1, n2] of [
+    [1, 1],
+    [2, 3],
+    [5, 7],
+    [8, 8],
+    [13, 6],
+    [33, 40],
+  ] as const) {
+    it(`${n1}×${n2}: C1·T·C2ᵀ and C1ᵀ·T·C2 as the JavaScript product`, () => {
+      const r = rng(n1 * 7 + n2);
+      const C1 = Float64Array.from({ length: n1 * n1 }, () => r() - 0.3);
+      const C2 = Float64Array.from({ length: n2 * n2 }, () => r() - 0.3);
+      const C1t = new Float64Array(n1 * n1);
+      const C2t = new Float64Array(n2 * n2);
+      for (let i = 0; i < n1; i++) for (let k = 0; k < n1; k++) C1t[k * n1 + i] = C1[i * n1 + k]!;
+      for (let j = 0; j < n2; j++) for (let l = 0; l < n2; l++) C2t[l * n2 + j] = C2[j * n2 + l]!;
+      const T = Float64Array.from({ length: n1 * n2 }, () => r());
+      const kernel = EntropicKernel.create(n1, n2, { asymmetric: true })!;
+      kernel.setStructures(C1, C2, C1t, C2t);
+      const ld = kernel.n2p;
+      for (let i = 0; i < n1; i++) kernel.T.set(T.subarray(i * n2, i * n2 + n2), i * ld);
+      for (const transposed of [false, true]) {
+        const want = new Float64Array(n1 * n2);
+        sandwich(transposed ? C1t : C1, T, transposed ? C2t : C2, n1, n2, new Float64Array(n1 * n2), want);
+        const got = transposed ? kernel.Pt : kernel.P;
+        kernel.sandwich(transposed, kernel.T, got);
+        for (let i = 0; i < n1; i++) {
+          for (let j = 0; j < n2; j++) {
+            const w = want[i * n2 + j]!;
+            expect(Math.abs(got[i * ld + j]! - w), `${transposed ? 't' : ''}[${i}][${j}]`).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(w)));
+          }
+          // Padding columns stay zero.
+          for (let j = n2; j < ld; j++) expect(got[i * ld + j]).toBe(0);
+        }
+      }
+    });
+  }
 });
 
 describe('symmetryOf (one pass for both symmetry tests)', () => {

@@ -28,6 +28,7 @@ import { fgwEntropic } from '../plugins/rd-fgw/entropic.ts';
 import { fgwExact } from '../plugins/rd-fgw/exact.ts';
 import { type AttributedGraph, problemFromGraphs } from '../plugins/rd-fgw/graph.ts';
 import type { FgwProblem } from '../plugins/rd-fgw/problem.ts';
+import { EntropicKernel } from '../plugins/rd-fgw/wasm-entropic.ts';
 import { wasmGemmAvailable } from '../plugins/rd-fgw/wasm-gemm.ts';
 import { mulberry32 as rng } from '../test/helpers/rng.ts';
 
@@ -310,7 +311,7 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
   return {
     benchmark: 'rd',
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
-    settings: { alpha, epsilon, features: dim, runs, graphs: 'random connected, mean degree ≈ 4, shortest-path structure ÷ diameter, feature cost ÷ its max, uniform weights', median: true, wasmGemm: wasmGemmAvailable(), ...(reference ? { reference: { ...reference, blas: 'OPENBLAS_NUM_THREADS=1' } } : {}) },
+    settings: { alpha, epsilon, features: dim, runs, graphs: 'random connected, mean degree ≈ 4, shortest-path structure ÷ diameter, feature cost ÷ its max, uniform weights', median: true, wasmGemm: wasmGemmAvailable(), wasmEntropic: EntropicKernel.create(1, 1) !== null, ...(reference ? { reference: { ...reference, blas: 'OPENBLAS_NUM_THREADS=1' } } : {}) },
     results,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  LimitError, MergeRequest, RunRequest, Task, isLimitError, newId,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, newId,
 } from 'limit-graph';
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -220,7 +220,7 @@ export class OrchestratorService implements Orchestrator {
    */
   async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: BatchOp[]): Promise<RunOutcome> {
     let trace = created;
-    const pending: Pending[] = creation ? [{ ops: creation, committed: async () => {} }] : [];
+    const pending: Pending[] = creation ? [{ ops: creation, committed: async () => {}, creates: created }] : [];
     try {
       const input = await this.#govern(trace, 'input', pending);
       trace = input.trace;
@@ -378,7 +378,16 @@ export class OrchestratorService implements Orchestrator {
     metadata: Trace['metadata'] = trace.metadata,
   ): Promise<RunOutcome> {
     const last = verdicts.output ?? verdicts.input;
-    await this.#commit(trace.tenant, pending, this.#finishOps(trace.id, status, actor, { decision: last.decision, reasons: last.reasons }, metadata));
+    const [update, entry] = this.#finishOps(trace.id, status, actor, { decision: last.decision, reasons: last.reasons }, metadata);
+    const creation = pending[0];
+    if (creation?.creates) {
+      // Created in this same transaction: the created record carries the final status itself
+      // instead of being written twice (its flags stay empty: the addFlag ops add them).
+      creation.ops = [{ op: 'createTrace', trace: applyTracePatch(creation.creates, update.patch) }, ...creation.ops.slice(1)];
+      await this.#commit(trace.tenant, pending, [entry]);
+    } else {
+      await this.#commit(trace.tenant, pending, [update, entry]);
+    }
     // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
     const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
     const done = stored ?? { ...trace, status };
@@ -386,7 +395,7 @@ export class OrchestratorService implements Orchestrator {
     return { trace: done, executed, verdicts, checkpoints };
   }
 
-  #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): BatchOp[] {
+  #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): [BatchOp & { op: 'updateTrace' }, BatchOp] {
     return [
       { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata } },
       { op: 'appendProvenance', input: this.#entry(traceId, actor, status === 'blocked' ? 'blocked' : 'completed', {
@@ -815,6 +824,8 @@ type NewTraceFields = Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner
 interface Pending {
   ops: BatchOp[];
   committed: () => Promise<void>;
+  /** The trace these ops create (their first op), when it is not stored yet. */
+  creates?: Trace;
 }
 
 /** One surface's governance: the verdict, the trace with its new flags, records still to commit. */

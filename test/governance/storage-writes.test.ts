@@ -166,7 +166,7 @@ describe('governance writes each operation through one storage batch', () => {
       output: { ok: true, stdout: '- revenue up', stderr: '' },
     });
     expect(log).toEqual([
-      'batch[createTrace,prov:created,incrementCounters,addCheckpoint,incrementCounters,addCheckpoint,updateTrace,prov:completed]',
+      'batch[createTrace,prov:created,incrementCounters,addCheckpoint,incrementCounters,addCheckpoint,prov:completed]',
     ]);
     expect(benign.trace.status).toBe('ok');
     expect(benign.checkpoints.map((c) => c.label)).toEqual(['governance:input', 'governance:output']);

@@ -3,7 +3,10 @@
  * (api-http → orchestrator → governance → storage-sqlite), and against a bare Fastify route doing
  * the same HTTP work (parse a JSON body, answer JSON) in the same run, reported as a ratio. It also
  * calls orchestrator.recordTrace in-process with the same concurrency, so the cost of the pipeline
- * itself (governance, storage transactions) is told apart from the cost of the HTTP layer.
+ * itself (governance, storage transactions) is told apart from the cost of the HTTP layer, and
+ * times a floor: the bare route plus nothing but one SQLite INSERT of the body (autocommit, WAL,
+ * synchronous=NORMAL, as storage-sqlite) — no governance, no provenance — to show what a durable
+ * write alone costs against the bare route on this machine.
  *
  *   npx tsx bench/api.ts [--duration 5] [--connections 10] [--governance default|minimal]
  *   npm run bench -- api
@@ -15,8 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { createRuntime } from 'limit-graph';
+import { createRuntime, newId } from 'limit-graph';
 import '../plugins/api-http/index.ts';
 
 const KEY = 'bench-key-0123456789abcdef';
@@ -65,6 +69,16 @@ export async function run(args: string[] = []): Promise<unknown> {
   const bare = Fastify({ logger: false });
   bare.post('/bare', async (request, reply) => reply.code(201).send({ ok: true, received: Object.keys(request.body as object).length }));
   bare.get('/bare/:id', async (request) => ({ id: (request.params as { id: string }).id, status: 'ok' }));
+  const floorDb = new Database(path.join(dir, 'floor.db'));
+  floorDb.pragma('journal_mode = WAL');
+  floorDb.pragma('synchronous = NORMAL');
+  floorDb.exec('CREATE TABLE records (tenant TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (tenant, id))');
+  const insert = floorDb.prepare('INSERT INTO records (tenant, id, data) VALUES (?, ?, ?)');
+  bare.post('/bare-insert', async (request, reply) => {
+    const id = newId();
+    insert.run('bench', id, JSON.stringify(request.body));
+    return reply.code(201).send({ ok: true, id });
+  });
   await bare.listen({ port: 0, host: '127.0.0.1' });
   const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}`;
 
@@ -104,6 +118,7 @@ export async function run(args: string[] = []): Promise<unknown> {
     await load(`${apiUrl}/traces`, { duration: warm, connections, method: 'POST', body: traceBody, headers: auth });
 
     const barePost = await load(`${bareUrl}/bare`, { duration, connections, method: 'POST', body: traceBody });
+    const bareInsert = await load(`${bareUrl}/bare-insert`, { duration, connections, method: 'POST', body: traceBody });
     const postTraces = await load(`${apiUrl}/traces`, { duration, connections, method: 'POST', body: traceBody, headers: auth });
     const bareGet = await load(`${bareUrl}/bare/${traceId}`, { duration, connections });
     const getTrace = await load(`${apiUrl}/traces/${traceId}`, { duration, connections, headers: auth });
@@ -127,6 +142,7 @@ export async function run(args: string[] = []): Promise<unknown> {
       config: { durationS: duration, connections, storage: 'sqlite', governance, node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length },
       scenarios: {
         barePost,
+        bareInsertFloor: { ...bareInsert, ratioToBare: ratio(bareInsert, barePost) },
         postTraces: { ...postTraces, ratioToBare: ratio(postTraces, barePost), ratioToDirectRecordTrace: Math.round((postTraces.reqPerSec / direct.opsPerSec) * 1000) / 1000 },
         directRecordTrace: direct,
         bareGet,
@@ -138,6 +154,7 @@ export async function run(args: string[] = []): Promise<unknown> {
     await http.close();
     await rt.close();
     await bare.close();
+    floorDb.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -100,36 +100,9 @@ export function frob(A: Float64Array, B: Float64Array, len = A.length): number {
 }
 
 /**
- * A ≈ Aᵀ in numpy.allclose(A, Aᵀ, atol) sense (rtol 1e-5); atol = -1 asks for bitwise equality.
- * Walks 32×32 tiles so the transposed reads stay in cache.
- */
-export function isSymmetric(A: Float64Array, n: number, atol: number): boolean {
-  const B = 32;
-  for (let i0 = 0; i0 < n; i0 += B) {
-    const i1 = Math.min(n, i0 + B);
-    for (let j0 = i0; j0 < n; j0 += B) {
-      const j1 = Math.min(n, j0 + B);
-      for (let i = i0; i < i1; i++) {
-        for (let j = Math.max(j0, i + 1); j < j1; j++) {
-          const x = A[i * n + j]!;
-          const y = A[j * n + i]!;
-          if (atol < 0) {
-            if (x !== y) return false;
-            continue;
-          }
-          // numpy.allclose(A, Aᵀ, atol) semantics: |x − y| ≤ atol + rtol·|y| with rtol = 1e-5.
-          if (Math.abs(x - y) > atol + 1e-5 * Math.abs(y)) return false;
-          if (Math.abs(y - x) > atol + 1e-5 * Math.abs(x)) return false;
-        }
-      }
-    }
-  }
-  return true;
-}
-
-/**
- * Both symmetry tests of `isSymmetric` in one pass: `close` in the numpy.allclose(A, Aᵀ, atol)
- * sense (rtol 1e-5), `exact` bitwise. Stops early once A is not close.
+ * Both symmetry tests in one pass: `close` in the numpy.allclose(A, Aᵀ, atol) sense (rtol 1e-5),
+ * `exact` bitwise. Walks 32×32 tiles so the transposed reads stay in cache; stops early once A is
+ * not close.
  */
 export function symmetryOf(A: Float64Array, n: number, atol: number): { close: boolean; exact: boolean } {
   const B = 32;

@@ -5,7 +5,7 @@
  *   FGW(T)      = (1−α)⟨M, T⟩ + α⟨L⊗T, T⟩       (no ½, no square root)
  */
 import { invalid } from './errors.ts';
-import { isSymmetric, mulABt, transpose } from './linalg.ts';
+import { mulABt, symmetryOf, transpose } from './linalg.ts';
 
 export interface FgwProblem {
   n1: number;
@@ -131,7 +131,7 @@ export function checkAlpha(alpha: unknown): number {
 
 /** True when both structures equal their transposes in numpy.allclose(…, atol=1e-10) sense. */
 export function detectSymmetric(pb: FgwProblem): boolean {
-  return isSymmetric(pb.C1, pb.n1, 1e-10) && isSymmetric(pb.C2, pb.n2, 1e-10);
+  return symmetryOf(pb.C1, pb.n1, 1e-10).close && symmetryOf(pb.C2, pb.n2, 1e-10).close;
 }
 
 /**

@@ -5,33 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
-import { type FgwProblem, fgwObjective } from '../../plugins/rd-fgw/problem.ts';
-import { mulberry32 as rng } from '../helpers/rng.ts';
+import { fgwObjective } from '../../plugins/rd-fgw/problem.ts';
+import { planarProblem } from '../helpers/fgw-problems.ts';
 
-
-/** Points in the plane: Euclidean structures (symmetric unless `skew`), feature cost, random weights. */
-function problem(n1: number, n2: number, seed: number, skew = 0): FgwProblem {
-  const r = rng(seed);
-  const pts = (n: number): number[][] => Array.from({ length: n }, () => [r(), r()]);
-  const dist = (P: number[][]): Float64Array => {
-    const n = P.length;
-    const C = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) C[i * n + j] = Math.hypot(P[i]![0]! - P[j]![0]!, P[i]![1]! - P[j]![1]!) + (i < j ? skew * r() : 0);
-    }
-    return C;
-  };
-  const a = pts(n1);
-  const b = pts(n2);
-  const M = new Float64Array(n1 * n2);
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) M[i * n2 + j] = (a[i]![0]! - b[j]![1]!) ** 2;
-  const weights = (n: number): Float64Array => {
-    const w = Float64Array.from({ length: n }, () => 0.5 + r());
-    const s = w.reduce((x, y) => x + y, 0);
-    return w.map((x) => x / s);
-  };
-  return { n1, n2, M, C1: dist(a), C2: dist(b), p: weights(n1), q: weights(n2) };
-}
 
 function rel(x: number, y: number): number {
   return Math.abs(x - y) / Math.max(Math.abs(y), 1e-300);
@@ -48,7 +24,7 @@ describe('production entropic solver shortcuts', () => {
         [40, 40, 2, 0.9, 0.05],
         [12, 17, 3, 0.3, 0.02],
       ] as const) {
-        const pb = problem(n1, n2, seed, skew);
+        const pb = planarProblem(n1, n2, seed, { skew });
         const res = fgwEntropic(pb, { alpha, epsilon });
         expect(res.converged).toBe(true);
         const direct = fgwObjective(pb, res.plan, alpha);
@@ -60,7 +36,7 @@ describe('production entropic solver shortcuts', () => {
 
   it('stops no later than the replica and reaches the same value', () => {
     for (const seed of [4, 5, 6]) {
-      const pb = problem(35, 30, seed);
+      const pb = planarProblem(35, 30, seed);
       const prod = fgwEntropic(pb, { alpha: 0.5, epsilon: 0.1 });
       const replica = fgwEntropic(pb, { alpha: 0.5, epsilon: 0.1, solver: 'scaling' });
       expect(prod.converged && replica.converged).toBe(true);
@@ -72,7 +48,7 @@ describe('production entropic solver shortcuts', () => {
   });
 
   it('small ε still converges to a feasible plan (cold start without log-sum-exp, Newton fallback)', () => {
-    const pb = problem(6, 5, 7);
+    const pb = planarProblem(6, 5, 7);
     for (const epsilon of [0.01, 0.002]) {
       const res = fgwEntropic(pb, { alpha: 0.5, epsilon });
       expect(res.converged).toBe(true);

@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fgwEntropic } from '../../plugins/rd-fgw/entropic.ts';
-import { isSymmetric, symmetryOf } from '../../plugins/rd-fgw/linalg.ts';
-import { type FgwProblem, fgwObjective, sandwich } from '../../plugins/rd-fgw/problem.ts';
+import { symmetryOf } from '../../plugins/rd-fgw/linalg.ts';
+import { fgwObjective, sandwich } from '../../plugins/rd-fgw/problem.ts';
 import { LogSinkhorn } from '../../plugins/rd-fgw/sinkhorn.ts';
 import { EntropicKernel, wasmExp } from '../../plugins/rd-fgw/wasm-entropic.ts';
+import { marginals, planarProblem } from '../helpers/fgw-problems.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
 
 const available = EntropicKernel.create(1, 1) !== null;
@@ -55,15 +56,6 @@ describe.runIf(available)('vectorised exp (wasm-entropic)', () => {
     expect(Math.abs(ys[2]! - Math.exp(3)) / Math.exp(3)).toBeLessThan(5e-16);
   });
 });
-
-function marginals(n1: number, n2: number, r: () => number): [Float64Array, Float64Array] {
-  const w = (n: number): Float64Array => {
-    const v = Float64Array.from({ length: n }, () => 0.2 + r());
-    const s = v.reduce((a, b) => a + b, 0);
-    return v.map((x) => x / s);
-  };
-  return [w(n1), w(n2)];
-}
 
 describe.runIf(available)('LogSinkhorn: WebAssembly passes against JavaScript', () => {
   for (const [n1, n2, eps] of [
@@ -130,36 +122,6 @@ describe.runIf(available)('LogSinkhorn: WebAssembly passes against JavaScript', 
   });
 });
 
-/** Points in the plane: Euclidean structures (plus an asymmetric part when `skew`), feature cost, random weights. */
-function fgwProblem(n1: number, n2: number, seed: number, skew = 0, zeroMass = false): FgwProblem {
-  const r = rng(seed);
-  const pts = (n: number): number[][] => Array.from({ length: n }, () => [r(), r()]);
-  const dist = (P: number[][]): Float64Array => {
-    const n = P.length;
-    const C = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) C[i * n + j] = Math.hypot(P[i]![0]! - P[j]![0]!, P[i]![1]! - P[j]![1]!) + (i < j ? skew * r() : 0);
-    }
-    return C;
-  };
-  const a = pts(n1);
-  const b = pts(n2);
-  const M = new Float64Array(n1 * n2);
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n2; j++) M[i * n2 + j] = (a[i]![0]! - b[j]![1]!) ** 2;
-  const [p, q] = marginals(n1, n2, r);
-  if (zeroMass) {
-    // One empty row and column: the solver works on the support and puts zeros back.
-    const drop = (w: Float64Array, k: number): void => {
-      w[k] = 0;
-      const s = w.reduce((x, y) => x + y, 0);
-      for (let i = 0; i < w.length; i++) w[i] = w[i]! / s;
-    };
-    drop(p, 1);
-    drop(q, n2 - 1);
-  }
-  return { n1, n2, M, C1: dist(a), C2: dist(b), p, q };
-}
-
 describe.runIf(available)('entropic FGW: WebAssembly workspace against JavaScript', () => {
   for (const [n1, n2, alpha, epsilon, skew, zeroMass] of [
     [30, 30, 0.5, 0.1, 0, false],
@@ -173,7 +135,7 @@ describe.runIf(available)('entropic FGW: WebAssembly workspace against JavaScrip
   ] as const) {
     const label = `${n1}×${n2} α=${alpha} ε=${epsilon}${skew ? ' asymmetric' : ''}${zeroMass ? ' zero-mass row and column' : ''}`;
     it(`${label}: same value, plan and iterations`, () => {
-      const pb = fgwProblem(n1, n2, n1 * 1000 + n2, skew, zeroMass);
+      const pb = planarProblem(n1, n2, n1 * 1000 + n2, { skew, zeroMass });
       const wasm = fgwEntropic(pb, { alpha, epsilon });
       const js = fgwEntropic(pb, { alpha, epsilon, wasm: false });
       expect(wasm.converged && js.converged).toBe(true);
@@ -194,8 +156,8 @@ describe.runIf(available)('entropic FGW: WebAssembly workspace against JavaScrip
   }
 
   it('sizes alternate (the cached workspace is rebuilt, views stay valid)', () => {
-    const a = fgwProblem(12, 13, 1);
-    const b = fgwProblem(14, 14, 2, 0.2);
+    const a = planarProblem(12, 13, 1);
+    const b = planarProblem(14, 14, 2, { skew: 0.2 });
     const first = fgwEntropic(a, { alpha: 0.5, epsilon: 0.1 }).value;
     fgwEntropic(b, { alpha: 0.5, epsilon: 0.1 });
     expect(fgwEntropic(a, { alpha: 0.5, epsilon: 0.1 }).value).toBe(first);
@@ -244,7 +206,18 @@ describe.runIf(available)('EntropicKernel.sandwich (packed products in the kerne
 });
 
 describe('symmetryOf (one pass for both symmetry tests)', () => {
-  it('agrees with isSymmetric for closeness (atol 1e-10, rtol 1e-5) and for bitwise equality', () => {
+  /** The plain two-loop test: numpy.allclose(A, Aᵀ, atol) (rtol 1e-5), or bitwise equality for atol < 0. */
+  const symmetric = (A: Float64Array, n: number, atol: number): boolean => {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const x = A[i * n + j]!;
+        const y = A[j * n + i]!;
+        if (atol < 0 ? x !== y : Math.abs(x - y) > atol + 1e-5 * Math.abs(y)) return false;
+      }
+    }
+    return true;
+  };
+  it('agrees with a plain test for closeness (atol 1e-10, rtol 1e-5) and for bitwise equality', () => {
     const r = rng(3);
     for (const n of [1, 2, 5, 33, 70]) {
       const base = new Float64Array(n * n);
@@ -253,8 +226,8 @@ describe('symmetryOf (one pass for both symmetry tests)', () => {
         const A = base.slice();
         if (n > 1) A[(n - 1) * n + 0] = A[(n - 1) * n + 0]! + perturb;
         const s = symmetryOf(A, n, 1e-10);
-        expect(s.close, `n=${n} perturb=${perturb}`).toBe(isSymmetric(A, n, 1e-10));
-        expect(s.exact, `n=${n} perturb=${perturb}`).toBe(isSymmetric(A, n, -1));
+        expect(s.close, `n=${n} perturb=${perturb}`).toBe(symmetric(A, n, 1e-10));
+        expect(s.exact, `n=${n} perturb=${perturb}`).toBe(symmetric(A, n, -1));
       }
     }
   });

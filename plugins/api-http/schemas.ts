@@ -62,7 +62,8 @@ export const RecordTraceBody = z
   .object({
     sessionId: Id,
     runner: z.string().min(1).max(128),
-    task: TaskBody,
+    /** `kind` defaults to `external` here (the orchestrator's default for recorded traces), not `code`. */
+    task: TaskBody.extend({ kind: Task.shape.kind.unwrap().optional() }),
     output: RunOutputBody,
     metrics: RunMetrics.strict().optional(),
     parentIds: z.array(Id).max(256).optional(),

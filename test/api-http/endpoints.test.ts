@@ -108,6 +108,8 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect(flagged.status).toBe(201);
     expect(flagged.json.decision).toBe('block');
     expect(flagged.json.trace.status).toBe('blocked');
+    // A recorded task without a kind is `external`, as the orchestrator documents, not the run default `code`.
+    expect(flagged.json.trace.task.kind).toBe('external');
 
     const got = await s.req('GET', `/traces/${traceIds[1]}`);
     expect(got.status).toBe(200);

@@ -175,12 +175,14 @@ export async function readJsonFile(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new LimitError('LIMIT_NOT_FOUND', `Cannot read ${file}`, { cause: error, details: { file } });
+    throw new LimitError('LIMIT_NOT_FOUND', `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      cause: error, details: { file }, fix: 'Check the path (relative paths are read from the current directory) and that the file is readable.',
+    });
   }
   try {
     return JSON.parse(text) as unknown;
-  } catch {
-    throw badFile('is not valid JSON', file);
+  } catch (error) {
+    throw badFile(`is not valid JSON (${(error as Error).message})`, file);
   }
 }
 

@@ -109,9 +109,12 @@ describe('curve input', () => {
     expect(await readCurve(file('xy.json', { id: 'c1', x: [1, 2], y: [3, 4], direction: 'increasing' }))).toEqual({ x: [1, 2], y: [3, 4], name: 'c1', direction: 'increasing' });
     expect(await readCurve(file('pts.json', [{ rate: 1, distortion: 2 }, { x: 3, y: 4 }]))).toEqual({ x: [1, 3], y: [2, 4] });
     expect(await readCurve(file('series2.json', { name: 's', points: [{ rate: 1, distortion: 2 }] }))).toEqual({ x: [1], y: [2], name: 's' });
-    await expect(readCurve(file('bad.json', '{ nope'))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining('is not valid JSON') });
+    // The parser's own words say where the JSON breaks.
+    await expect(readCurve(file('bad.json', '{ nope'))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringMatching(/bad\.json: is not valid JSON \(.*position 2/) });
     await expect(readCurve(file('pt.json', [{ rate: 'a', distortion: 1 }]))).rejects.toMatchObject({ message: expect.stringContaining('point 0 needs numeric') });
-    await expect(readCurve(path.join(dir, 'missing.json'))).rejects.toMatchObject({ code: 'LIMIT_NOT_FOUND' });
+    await expect(readCurve(path.join(dir, 'missing.json'))).rejects.toMatchObject({
+      code: 'LIMIT_NOT_FOUND', message: expect.stringContaining('missing.json: ENOENT'), fix: expect.stringContaining('Check the path'),
+    });
   });
 
   it('sortCurve: stable for duplicate x, maps back to input order, names the plugin in errors', () => {

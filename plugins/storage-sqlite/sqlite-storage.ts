@@ -172,15 +172,6 @@ export class SqliteStorage implements Storage {
       for (const w of group) w.reject(this.#notOpen());
       return;
     }
-    if (group.length === 1) {
-      const [w] = group;
-      try {
-        w!.resolve(tx.immediate(w!.fn));
-      } catch (error) {
-        w!.reject(error);
-      }
-      return;
-    }
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       tx.immediate(() => {

@@ -6,8 +6,8 @@
  * `you said: …`), so only the vendor's wire details are parameters; tests of the request a runner
  * builds stay in each runner's own test file.
  */
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { Task, type Runtime, type RunResult, type Runner, type HealthResult } from 'limit-graph';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Task, createLogger, createRuntime, isLimitError, type HealthResult, type Plugin, type Runtime, type RunResult, type Runner } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import { closedPort, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
 
@@ -17,17 +17,75 @@ export interface HostedRunnerUnderTest extends Runner {
   health(): Promise<HealthResult>;
 }
 
-export interface HostedRunnerHarness<R extends HostedRunnerUnderTest> {
+/** What a vendor's fake server offers the tests (fake-openai, fake-anthropic). */
+export interface FakeServer {
+  url: string;
+  requests: ReceivedRequest[];
+  plan: PlannedResponse[];
+  close(): Promise<void>;
+}
+
+/** The options every hosted runner plugin takes (each adds its own). */
+export interface HostedRunnerOptions {
+  model?: string;
+  apiKey?: string;
+  baseURL?: string;
+  maxRetries?: number;
+  stream?: boolean;
+  timeoutMs?: number;
+}
+
+/** A hosted runner plugin and the fake its tests run against. */
+export interface HostedRunnerSetup<F extends FakeServer, O extends HostedRunnerOptions> {
   /** The plugin's name, e.g. `runner-openai`. */
   name: string;
+  /** The runner's container key, e.g. `runner:openai`. */
+  runnerKey: `runner:${string}`;
+  /** The prefix of its environment variables: `OPENAI` for OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL. */
+  envPrefix: string;
+  model: string;
   apiKey: string;
-  /** The fake's request log and script (read when a test runs: the fake starts in beforeAll). */
-  fake(): { requests: ReceivedRequest[]; plan: PlannedResponse[] };
+  configure(options: O): Plugin;
+  startFake(): Promise<F>;
+}
+
+export interface HostedRunnerTestbed<F extends FakeServer, R, O extends HostedRunnerOptions> extends HostedRunnerSetup<F, O> {
+  /** The fake (started in beforeAll, so read it when a test runs). */
+  fake(): F;
+  /** A runtime with the runner configured for the fake, `options` overriding; logs go to `logLines`. */
+  start(options?: HostedRunnerOptions | Partial<O>): Promise<{ rt: Runtime; runner: R }>;
+  logLines: string[];
+}
+
+/** Starts the fake for the file (beforeAll/afterAll) and builds runtimes whose runner talks to it. */
+export function hostedRunnerTestbed<F extends FakeServer, R extends HostedRunnerUnderTest, O extends HostedRunnerOptions>(setup: HostedRunnerSetup<F, O>): HostedRunnerTestbed<F, R, O> {
+  let fake: F | undefined;
+  const logLines: string[] = [];
+  beforeAll(async () => {
+    fake = await setup.startFake();
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+  return {
+    ...setup,
+    fake: () => fake!,
+    logLines,
+    async start(options = {}) {
+      const rt = await createRuntime({
+        config: { plugins: {} },
+        env: {},
+        logger: createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } }),
+        plugins: [setup.configure({ model: setup.model, apiKey: setup.apiKey, baseURL: fake!.url, maxRetries: 2, ...options } as O)],
+      });
+      return { rt, runner: rt.resolve(setup.runnerKey) as R };
+    },
+  };
+}
+
+export interface HostedRunnerHarness<F extends FakeServer, R extends HostedRunnerUnderTest, O extends HostedRunnerOptions> extends HostedRunnerTestbed<F, R, O> {
   /** The requests that asked the model for an answer. */
   sent(): ReceivedRequest[];
-  /** A runtime with the runner configured for the fake, `options` overriding; logs go to `logLines`. */
-  start(options?: { stream?: boolean; maxRetries?: number; timeoutMs?: number; baseURL?: string }): Promise<{ rt: Runtime; runner: R }>;
-  logLines: string[];
   /** The base URL this vendor's SDK wants for a server at 127.0.0.1:`port`. */
   baseURLAt(port: number): string;
   /** A 429 body in the vendor's error format. */
@@ -36,11 +94,33 @@ export interface HostedRunnerHarness<R extends HostedRunnerUnderTest> {
 
 export const prompt = (input: string) => Task.parse({ input, kind: 'prompt' });
 
-export function hostedRunnerSuite<R extends HostedRunnerUnderTest>(h: HostedRunnerHarness<R>): void {
+export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUnderTest, O extends HostedRunnerOptions>(h: HostedRunnerHarness<F, R, O>): void {
+  describe(`${h.name} configuration`, () => {
+    it('requires an API key and names the environment variable', async () => {
+      const error = await createRuntime({ config: { plugins: {} }, env: {}, plugins: [h.configure({ model: 'm' } as O)] }).catch((e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+      expect((error as Error).message).toMatch(new RegExp(`${h.name}\\.apiKey.*${h.envPrefix}_API_KEY`));
+    });
+
+    it(`takes apiKey, baseURL and model from ${h.envPrefix}_API_KEY, ${h.envPrefix}_BASE_URL and ${h.envPrefix}_MODEL`, async () => {
+      h.fake().requests.length = 0;
+      const rt = await createRuntime({
+        config: { plugins: {}, logLevel: 'silent' },
+        env: { [`${h.envPrefix}_API_KEY`]: 'sk-from-env', [`${h.envPrefix}_BASE_URL`]: h.fake().url, [`${h.envPrefix}_MODEL`]: 'env-model' },
+        plugins: [h.configure({} as O)],
+      });
+      const result = await rt.resolve(h.runnerKey).executeIsolated(prompt('hi'), makeRunContext());
+      expect(result.ok).toBe(true);
+      expect(h.sent()[0]!.key).toBe('sk-from-env');
+      expect(h.sent()[0]!.body.model).toBe('env-model');
+      await rt.close();
+    });
+  });
+
   describe(`${h.name}: what every hosted runner does (fake server)`, () => {
     let rt: Runtime | undefined;
     let runner: R;
-    const start = async (options?: Parameters<typeof h.start>[0]) => {
+    const start = async (options?: HostedRunnerOptions) => {
       ({ rt, runner } = await h.start(options));
       return runner;
     };

@@ -1,39 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger, createRuntime, isLimitError } from 'limit-graph';
+import { beforeEach, describe, expect, it, afterAll } from 'vitest';
 import type { Runtime } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
-import { hostedRunnerSuite, prompt } from '../helpers/hosted-runner-suite.ts';
+import { hostedRunnerSuite, hostedRunnerTestbed, prompt } from '../helpers/hosted-runner-suite.ts';
 import runnerOpenAI, { type OpenAIRunner } from '../../plugins/runner-openai/index.ts';
 import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 
 const API_KEY = 'sk-test-SECRET-0123456789abcdef';
-type Opts = Parameters<typeof runnerOpenAI.configure>[0];
-
-let fake: FakeOpenAI;
-const logLines: string[] = [];
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
+const bed = hostedRunnerTestbed<FakeOpenAI, OpenAIRunner, Parameters<typeof runnerOpenAI.configure>[0]>({
+  name: 'runner-openai', runnerKey: 'runner:openai', envPrefix: 'OPENAI', model: 'fake-model', apiKey: API_KEY,
+  configure: (options) => runnerOpenAI.configure(options), startFake: startFakeOpenAI,
 });
-afterAll(async () => {
-  await fake?.close();
-});
-
-async function start(options: Partial<Opts> = {}, env: Record<string, string> = {}): Promise<{ rt: Runtime; runner: OpenAIRunner }> {
-  const rt = await createRuntime({
-    config: { plugins: {} },
-    env,
-    logger: createLogger({ level: 'debug', destination: { write: (line: string) => void logLines.push(line) } }),
-    plugins: [runnerOpenAI.configure({ model: 'fake-model', apiKey: API_KEY, baseURL: fake.url, maxRetries: 2, ...options })],
-  });
-  return { rt, runner: rt.resolve('runner:openai') as OpenAIRunner };
-}
+const { start } = bed;
 
 describe('runner-openai against a fake OpenAI server', () => {
   let rt: Runtime;
   let runner: OpenAIRunner;
   beforeEach(async () => {
-    fake.requests.length = 0;
-    fake.plan.length = 0;
+    bed.fake().requests.length = 0;
+    bed.fake().plan.length = 0;
     await rt?.close();
   });
   afterAll(async () => {
@@ -47,7 +31,7 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(result.stdout).toBe('you said: hello there');
     expect(result.metrics).toMatchObject({ tokensIn: 4, tokensOut: 4 });
     expect(result.value).toMatchObject({ model: 'fake-model', finishReason: 'stop' });
-    const [request] = fake.completions();
+    const [request] = bed.fake().completions();
     expect(request!.headers.authorization).toBe(`Bearer ${API_KEY}`);
     expect(request!.body).toMatchObject({
       model: 'fake-model',
@@ -64,40 +48,14 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(result.ok, JSON.stringify(result.error)).toBe(true);
     expect(result.stdout).toBe('you said: a streamed answer please');
     expect(result.metrics).toMatchObject({ tokensIn: 4, tokensOut: 6 });
-    expect(fake.completions()[0]!.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
-  });
-});
-
-describe('runner-openai configuration', () => {
-  it('requires an API key and names the environment variable', async () => {
-    const error = await createRuntime({ config: { plugins: {} }, env: {}, plugins: [runnerOpenAI.configure({ model: 'm' } as Opts)] }).catch((e: unknown) => e);
-    expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
-    expect((error as Error).message).toMatch(/runner-openai\.apiKey.*OPENAI_API_KEY/);
-  });
-
-  it('takes apiKey, baseURL and model from OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL', async () => {
-    fake.requests.length = 0;
-    const rt = await createRuntime({
-      config: { plugins: {}, logLevel: 'silent' },
-      env: { OPENAI_API_KEY: 'sk-from-env', OPENAI_BASE_URL: fake.url, OPENAI_MODEL: 'env-model' },
-      plugins: [runnerOpenAI.configure({} as Opts)],
-    });
-    const result = await rt.resolve('runner:openai').executeIsolated(prompt('hi'), makeRunContext());
-    expect(result.ok).toBe(true);
-    expect(fake.completions()[0]!.headers.authorization).toBe('Bearer sk-from-env');
-    expect(fake.completions()[0]!.body.model).toBe('env-model');
-    await rt.close();
+    expect(bed.fake().completions()[0]!.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
 });
 
 // Retries, deadline, cancellation, per-session conversations, key scrubbing, health, conformance.
 hostedRunnerSuite({
-  name: 'runner-openai',
-  apiKey: API_KEY,
-  fake: () => fake,
-  sent: () => fake.completions(),
-  start: (options) => start(options),
-  logLines,
+  ...bed,
+  sent: () => bed.fake().completions(),
   baseURLAt: (port) => `http://127.0.0.1:${port}/v1`,
   rateLimitBody: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
 });

@@ -2,16 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../kernel/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import { PACKS } from './helpers.ts';
 
 /** Runs the CLI in-process with a config that loads the governance plugins but NO storage. */
-async function run(dir: string, ...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'limit', ...args], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
-  return { code, stdout, stderr };
-}
+const run = (dir: string, ...args: string[]) => runCli(args, { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
 
 describe('limit governance check / eval (no storage configured)', () => {
   let dir: string;

@@ -5,24 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../kernel/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import { main as exampleMain } from '../../examples/custom-plugin.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const exampleFile = path.join(root, 'examples/custom-plugin.ts');
 let dir: string;
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'limit', ...args], {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    cwd: dir,
-    env: { LIMIT_LOG_LEVEL: 'silent', ...env },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent', ...env } });
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'limit-cli-'));

@@ -3,21 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../kernel/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
 
 describe('orchestrator CLI', () => {
   let dir: string;
   let config: string;
-  const cli = async (...args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(['node', 'limit', '--config', config, ...args], {
-      stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' },
-    });
-    return { code, stdout, stderr };
-  };
+  const cli = (...args: string[]) => runCli(['--config', config, ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' } });
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'limit-orch-cli-'));

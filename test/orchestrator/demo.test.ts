@@ -9,22 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRuntime } from 'limit-graph';
-import { main } from '../../kernel/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import type { DemoSummary } from '../../plugins/orchestrator/demo.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('limit demo', () => {
   let dataDir: string;
-  const cli = async (...args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(['node', 'limit', ...args], {
-      stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), cwd: ROOT,
-      env: { ...process.env, LIMIT_DATA_DIR: dataDir, LIMIT_LOG_LEVEL: 'silent' },
-    });
-    return { code, stdout, stderr };
-  };
+  const cli = (...args: string[]) => runCli(args, { cwd: ROOT, env: { ...process.env, LIMIT_DATA_DIR: dataDir, LIMIT_LOG_LEVEL: 'silent' } });
 
   beforeAll(() => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-demo-test-'));

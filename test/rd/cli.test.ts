@@ -6,22 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../kernel/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import { type FgwFile, loadReference, referenceFiles } from './reference.ts';
 
 let dir: string;
 
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'limit', ...args], {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    cwd: dir,
-    env: { LIMIT_LOG_LEVEL: 'silent' },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'limit-rd-cli-'));

@@ -4,6 +4,13 @@ import type {
 } from '../model/index.ts';
 
 /** Optional features a backend may lack; the conformance suite skips groups a backend declares false. */
+/** One schema migration of a SQL backend: applied in order, each once, recorded in `schema_migrations`. */
+export interface SqlMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
 export interface StorageSupports {
   /** Several OS processes may open the same store at once (SQLite file, PostgreSQL). */
   multiProcess: boolean;

@@ -6,13 +6,9 @@
  * Ids use COLLATE "C" so that the database orders them by code unit, exactly as the cursors (and the
  * other backends) do; the database's default collation would order "a-b" and "ab" differently.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { SqlMigration } from 'limit-graph';
 
-export const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly SqlMigration[] = [
   {
     version: 1,
     name: 'initial schema',

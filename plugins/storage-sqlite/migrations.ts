@@ -5,13 +5,9 @@
  * Records are stored as JSON text (`data`) next to the columns queries filter and sort on; the JSON
  * is what the zod schemas validated, so reading a record back is one JSON.parse.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { SqlMigration } from 'limit-graph';
 
-export const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly SqlMigration[] = [
   {
     version: 1,
     name: 'initial schema',

@@ -104,73 +104,61 @@ describe('storage-sqlite plugin', () => {
   });
 
   describe('group commit', () => {
+    /** A store on a new file with session `s1` in tenant `t`; closed (again) and removed afterwards. */
+    const withStore = async (test: (s: Storage, file: string) => Promise<void>) => {
+      const dir = tempDir();
+      try {
+        const file = path.join(dir, 'g.db');
+        const s = await open(file);
+        await s.createSession(makeSession('t', 's1'));
+        await test(s, file);
+        await s.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
     /** Counts the write transactions that reach the file: each commit bumps the WAL's change counter seen by another connection. */
     const commits = (file: string) => {
       const reader = new Database(file, { readonly: true });
       return { count: () => reader.pragma('data_version', { simple: true }) as number, close: () => reader.close() };
     };
 
-    it('commits the writes of one event-loop turn in one transaction and settles each on its own', async () => {
-      const dir = tempDir();
-      try {
-        const file = path.join(dir, 'g.db');
-        const s = await open(file);
-        await s.createSession(makeSession('t', 's1'));
-        const watch = commits(file);
-        const before = watch.count();
-        const writes = Array.from({ length: 20 }, (_, i) => s.createTrace(makeTrace('t', `tr-${i}`, 's1', 1_700_000_000_000 + i)));
-        await Promise.all(writes);
-        // data_version moves once per commit made by another connection; one group → one step.
-        expect(watch.count() - before).toBe(1);
-        watch.close();
-        expect((await s.listTraces('t', { limit: 50 })).items).toHaveLength(20);
-        await s.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    it('commits the writes of one event-loop turn in one transaction and settles each on its own', () => withStore(async (s, file) => {
+      const watch = commits(file);
+      const before = watch.count();
+      const writes = Array.from({ length: 20 }, (_, i) => s.createTrace(makeTrace('t', `tr-${i}`, 's1', 1_700_000_000_000 + i)));
+      await Promise.all(writes);
+      // data_version moves once per commit made by another connection; one group → one step.
+      expect(watch.count() - before).toBe(1);
+      watch.close();
+      expect((await s.listTraces('t', { limit: 50 })).items).toHaveLength(20);
+    }));
 
-    it('rolls back a failing write alone: the rest of its group commits, a failing batch leaves nothing', async () => {
-      const dir = tempDir();
-      try {
-        const s = await open(path.join(dir, 'g.db'));
-        await s.createSession(makeSession('t', 's1'));
-        await s.createTrace(makeTrace('t', 'dup', 's1'));
-        const results = await Promise.allSettled([
-          s.createTrace(makeTrace('t', 'a', 's1')),
-          s.createTrace(makeTrace('t', 'dup', 's1')), // conflict
-          // A batch whose second op fails (no such trace): its first op must be rolled back too.
-          s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b', 's1') }, { op: 'appendProvenance', input: makeProvenance('missing', 0) }]),
-          s.appendProvenance('t', makeProvenance('a', 0)),
-        ]);
-        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
-        expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT' });
-        expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_NOT_FOUND' });
-        expect(await s.getTrace('t', 'a')).not.toBeNull();
-        expect(await s.getTrace('t', 'b')).toBeNull();
-        expect(await s.listProvenance('t', 'a')).toHaveLength(1);
-        await s.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    it('rolls back a failing write alone: the rest of its group commits, a failing batch leaves nothing', () => withStore(async (s) => {
+      await s.createTrace(makeTrace('t', 'dup', 's1'));
+      const results = await Promise.allSettled([
+        s.createTrace(makeTrace('t', 'a', 's1')),
+        s.createTrace(makeTrace('t', 'dup', 's1')), // conflict
+        // A batch whose second op fails (no such trace): its first op must be rolled back too.
+        s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b', 's1') }, { op: 'appendProvenance', input: makeProvenance('missing', 0) }]),
+        s.appendProvenance('t', makeProvenance('a', 0)),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT' });
+      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_NOT_FOUND' });
+      expect(await s.getTrace('t', 'a')).not.toBeNull();
+      expect(await s.getTrace('t', 'b')).toBeNull();
+      expect(await s.listProvenance('t', 'a')).toHaveLength(1);
+    }));
 
-    it('commits writes still queued when the store closes, and refuses writes after close', async () => {
-      const dir = tempDir();
-      try {
-        const file = path.join(dir, 'g.db');
-        const s = await open(file);
-        await s.createSession(makeSession('t', 's1'));
-        const pending = s.createTrace(makeTrace('t', 'late', 's1'));
-        await s.close();
-        await expect(pending).resolves.toMatchObject({ id: 'late' });
-        await expect(s.createTrace(makeTrace('t', 'after', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
-        const again = await open(file);
-        expect(await again.getTrace('t', 'late')).not.toBeNull();
-        await again.close();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    it('commits writes still queued when the store closes, and refuses writes after close', () => withStore(async (s, file) => {
+      const pending = s.createTrace(makeTrace('t', 'late', 's1'));
+      await s.close();
+      await expect(pending).resolves.toMatchObject({ id: 'late' });
+      await expect(s.createTrace(makeTrace('t', 'after', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      const again = await open(file);
+      expect(await again.getTrace('t', 'late')).not.toBeNull();
+      await again.close();
+    }));
   });
 });

@@ -350,7 +350,9 @@ export class SqliteStorage implements Storage {
     return pageOf(rows.map(rowToTrace), q.limit);
   }
 
-  #assertTrace(tenant: string, traceId: string): void {
+  /** `scope`: a trace created or appended to earlier in the same batch is known to exist. */
+  #assertTrace(tenant: string, traceId: string, scope?: BatchScope): void {
+    if (scope && (scope.created.has(traceId) || scope.heads.has(traceId))) return;
     if (!this.#q('SELECT 1 FROM traces WHERE tenant = ? AND id = ?').get(tenant, traceId)) throw notFound('trace', tenant, traceId);
   }
 
@@ -367,14 +369,19 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  #appendProvenance(tenant: string, input: ProvenanceInput): ProvenanceEntry {
-    this.#assertTrace(tenant, input.traceId);
-    const head = this.#q('SELECT seq, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq DESC LIMIT 1').get(tenant, input.traceId) as
-      | { seq: number; hash: string }
-      | undefined;
+  #appendProvenance(tenant: string, input: ProvenanceInput, scope?: BatchScope): ProvenanceEntry {
+    let head = scope?.heads.get(input.traceId);
+    if (!head) {
+      this.#assertTrace(tenant, input.traceId, scope);
+      // A trace created in this batch has no entries yet (appends need the trace: no orphans).
+      head = scope?.created.has(input.traceId)
+        ? undefined
+        : (this.#q('SELECT seq, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq DESC LIMIT 1').get(tenant, input.traceId) as ChainHead | undefined);
+    }
     const entry = nextProvenanceEntry(input, head);
     const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
     this.#q('INSERT INTO provenance (tenant, trace_id, seq, hash, data) VALUES (?, ?, ?, ?, ?)').run(tenant, input.traceId, entry.seq, entry.hash, data);
+    scope?.heads.set(input.traceId, { seq: entry.seq, hash: entry.hash });
     return entry;
   }
 
@@ -398,8 +405,8 @@ export class SqliteStorage implements Storage {
     return flag;
   }
 
-  #addFlag(tenant: string, flag: Flag): void {
-    this.#assertTrace(tenant, flag.traceId);
+  #addFlag(tenant: string, flag: Flag, scope?: BatchScope): void {
+    this.#assertTrace(tenant, flag.traceId, scope);
     const json = this.#insertFlagRow(tenant, flag);
     this.#q("UPDATE traces SET flags = json_insert(flags, '$[#]', json(?)) WHERE tenant = ? AND id = ?").run(json, tenant, flag.traceId);
   }
@@ -439,9 +446,9 @@ export class SqliteStorage implements Storage {
     return checkpoint;
   }
 
-  #addCheckpoint(tenant: string, checkpoint: Checkpoint): void {
+  #addCheckpoint(tenant: string, checkpoint: Checkpoint, scope?: BatchScope): void {
     const data = serializeRecord(checkpoint, 'checkpoint', this.maxRecordBytes);
-    this.#assertTrace(tenant, checkpoint.traceId);
+    this.#assertTrace(tenant, checkpoint.traceId, scope);
     this.#q('INSERT INTO checkpoints (tenant, trace_id, data) VALUES (?, ?, ?)').run(tenant, checkpoint.traceId, data);
   }
 
@@ -459,9 +466,9 @@ export class SqliteStorage implements Storage {
     return state;
   }
 
-  #setQuarantine(tenant: string, state: QuarantineState): void {
+  #setQuarantine(tenant: string, state: QuarantineState, scope?: BatchScope): void {
     const data = serializeRecord(state, 'quarantine state', this.maxRecordBytes);
-    this.#assertTrace(tenant, state.traceId);
+    this.#assertTrace(tenant, state.traceId, scope);
     this.#q(
       'INSERT INTO quarantine (tenant, trace_id, quarantined, data) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, trace_id) DO UPDATE SET quarantined = excluded.quarantined, data = excluded.data',
     ).run(tenant, state.traceId, state.quarantined ? 1 : 0, data);
@@ -562,42 +569,79 @@ export class SqliteStorage implements Storage {
     const valid = validate.batch(tenant, ops);
     if (valid.length === 0) return;
     // One prepared single-row INSERT per op: with better-sqlite3 a bound step costs no more per row
-    // than a multi-row INSERT (measured), and a failure names the exact op.
+    // than a multi-row INSERT (measured), and a failure names the exact op. Counter deltas are
+    // summed and applied once, after the other ops (additions commute; nothing reads them here).
     await this.#write(() => {
+      const scope: BatchScope = { created: new Set(), heads: new Map() };
+      let counters: Counters | undefined;
+      let countersAt = -1;
+      const fail = (error: unknown, i: number): unknown =>
+        error instanceof LimitError ? new LimitError(error.code, `batch op ${i} (${valid[i]!.op}): ${error.message}`, { cause: error, details: { index: i, ...error.details } }) : error;
       for (let i = 0; i < valid.length; i++) {
+        const op = valid[i]!;
+        if (op.op === 'incrementCounters') {
+          if (countersAt < 0) countersAt = i;
+          counters = addCounters(counters, op.deltas);
+          continue;
+        }
         try {
-          this.#apply(tenant, valid[i]!);
+          this.#apply(tenant, op, scope);
         } catch (error) {
-          if (error instanceof LimitError) throw new LimitError(error.code, `batch op ${i} (${valid[i]!.op}): ${error.message}`, { cause: error, details: { index: i, ...error.details } });
-          throw error;
+          throw fail(error, i);
+        }
+      }
+      if (counters) {
+        try {
+          this.#increment(tenant, counters);
+        } catch (error) {
+          throw fail(error, countersAt);
         }
       }
     });
   }
 
-  #apply(tenant: string, op: BatchOp): void {
+  /** One op of a batch (counters excepted: `batch` sums them); `scope` is what the batch wrote so far. */
+  #apply(tenant: string, op: Exclude<BatchOp, { op: 'incrementCounters' }>, scope: BatchScope): void {
     switch (op.op) {
       case 'createSession':
         return this.#insertSession(op.session);
       case 'createTrace':
-        return this.#insertTrace(op.trace);
+        this.#insertTrace(op.trace);
+        scope.created.add(op.trace.id);
+        return;
       case 'updateTrace':
         this.#updateTrace(tenant, op.id, op.patch);
         return;
       case 'addFlag':
-        return this.#addFlag(tenant, op.flag);
+        return this.#addFlag(tenant, op.flag, scope);
       case 'addCheckpoint':
-        return this.#addCheckpoint(tenant, op.checkpoint);
+        return this.#addCheckpoint(tenant, op.checkpoint, scope);
       case 'setQuarantine':
-        return this.#setQuarantine(tenant, op.state);
-      case 'incrementCounters':
-        return this.#increment(tenant, op.deltas);
+        return this.#setQuarantine(tenant, op.state, scope);
       case 'appendProvenance':
-        // Under the batch's write lock, like a single append: the head read here is the real head.
-        this.#appendProvenance(tenant, op.input);
+        // Under the batch's write lock, like a single append: the head read (or carried from the
+        // batch's previous append to this trace) is the real head.
+        this.#appendProvenance(tenant, op.input, scope);
         return;
     }
   }
+}
+
+type ChainHead = { seq: number; hash: string };
+
+/**
+ * What a batch wrote so far, inside its savepoint: traces it created (they exist, with an empty
+ * chain) and the chain head after its last append to a trace — reads the batch need not repeat.
+ */
+interface BatchScope {
+  created: Set<string>;
+  heads: Map<string, ChainHead>;
+}
+
+function addCounters(sum: Counters | undefined, deltas: Counters): Counters {
+  const out = sum ?? (Object.create(null) as Counters);
+  for (const name in deltas) out[name] = (out[name] ?? 0) + deltas[name]!;
+  return out;
 }
 
 interface PendingWrite {

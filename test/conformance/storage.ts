@@ -686,6 +686,17 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
       });
 
+      it('adds up the counter deltas of several ops in one batch, onto the stored values', async () => {
+        await storage.incrementCounters('t1', { runs: 2 });
+        await storage.batch('t1', [
+          { op: 'incrementCounters', deltas: { runs: 1, 'decision.allow': 1 } },
+          { op: 'createTrace', trace: makeTrace('t1', 'tr1', 's1') },
+          { op: 'incrementCounters', deltas: { runs: 1, 'decision.block': 1 } },
+          { op: 'incrementCounters', deltas: { 'decision.allow': 3 } },
+        ]);
+        expect(await storage.getCounters('t1')).toEqual({ runs: 4, 'decision.allow': 4, 'decision.block': 1 });
+      });
+
       it('rolls back every earlier op when a later op fails', async () => {
         await storage.createTrace(makeTrace('t1', 'existing', 's1'));
         const prefix: BatchOp[] = [

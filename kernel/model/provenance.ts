@@ -1,9 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 import type { ChainVerification, ProvenanceEntry, ProvenanceInput } from './index.ts';
 
 /** prevHash of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
+
+/** Hex SHA-256 of a string's UTF-8 bytes (Node's one-shot hash: no Hash object per call). */
+export const sha256 = (text: string): string => hash('sha256', text, 'hex');
 
 /**
  * hash = sha256(canonical JSON (RFC 8785) of the entry without `hash`). Canonical JSON makes the
@@ -12,7 +15,7 @@ export const GENESIS_HASH = '0'.repeat(64);
  */
 export function hashProvenance(entry: Omit<ProvenanceEntry, 'hash'>): string {
   const { hash: _ignored, ...rest } = entry as ProvenanceEntry;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  return sha256(canonicalJson(rest));
 }
 
 /** Builds the next link of a chain whose current head is `head` (undefined for an empty chain). */

@@ -2,9 +2,8 @@
  * API keys → tenants. Keys are held by their SHA-256 so that a lookup costs the same whatever the
  * guess, and so that the raw key never needs to sit in a log-visible structure.
  */
-import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { LimitError } from 'limit-graph';
+import { LimitError, sha256 } from 'limit-graph';
 import { ApiKey } from './options.ts';
 import type { Principal } from './glue.ts';
 
@@ -14,8 +13,6 @@ export interface KeyRing {
   byDigest: Map<string, Principal & { name: string }>;
   size: number;
 }
-
-const digest = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /** Parses LIMIT_API_KEYS (`key1:tenantA,key2:tenantB[:name]`), naming the bad entry on failure. */
 export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[] {
@@ -40,7 +37,7 @@ export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[]
 export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]): KeyRing {
   const byDigest = new Map<string, Principal & { name: string }>();
   for (const k of keys) {
-    const d = digest(k.key);
+    const d = sha256(k.key);
     const existing = byDigest.get(d);
     if (existing && existing.tenant !== k.tenant) {
       throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key is configured for two tenants ("${existing.tenant}" and "${k.tenant}")`, {
@@ -68,9 +65,9 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 export function lookup(ring: KeyRing, key: string | undefined): (Principal & { name: string }) | undefined {
   if (key === undefined || key.length > 512) return undefined;
-  return ring.byDigest.get(digest(key));
+  return ring.byDigest.get(sha256(key));
 }
 
 export function keyId(key: string): string {
-  return digest(key).slice(0, 16);
+  return sha256(key).slice(0, 16);
 }

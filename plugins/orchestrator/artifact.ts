@@ -5,9 +5,8 @@
  * Digests: json/jsonl hash each part's records as canonical JSON (RFC 8785) — whitespace and key
  * order do not matter, content does; csv hashes each file's exact bytes.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { canonicalJson, verifyProvenanceChain } from 'limit-graph';
+import { canonicalJson, sha256, verifyProvenanceChain } from 'limit-graph';
 import type {
   ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainVerification,
   Checkpoint, Flag, ProvenanceEntry, RdSeries, Session, Trace,
@@ -38,8 +37,6 @@ const CSV_FILES: Record<ArtifactPartName, string> = {
   checkpoints: 'checkpoints.csv',
   rdSeries: 'rd_points.csv',
 };
-
-export const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 const canonical = (value: unknown): string => canonicalJson(value ?? null);
 

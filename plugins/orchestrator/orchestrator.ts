@@ -3,9 +3,8 @@
  * and artifact export. It reaches storage, governance, runners and RD plugins only through the
  * container, so any backend or runner that meets its contract plugs in.
  */
-import { createHash } from 'node:crypto';
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, newId,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, newId, sha256,
 } from 'limit-graph';
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -19,7 +18,6 @@ import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifac
 import type { OrchestratorOptions } from './options.ts';
 
 const now = () => new Date().toISOString();
-const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Statuses a parent may not have in a merge, whatever the policy says. */
 const UNMERGEABLE: Record<string, string> = {
@@ -257,7 +255,7 @@ export class OrchestratorService implements Orchestrator {
         source: `runner:${trace.runner}`,
         data: {
           ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
-          stdoutSha256: sha(result.output.stdout), stderrSha256: sha(result.output.stderr),
+          stdoutSha256: sha256(result.output.stdout), stderrSha256: sha256(result.output.stderr),
         },
       }) },
     ]);
@@ -363,7 +361,7 @@ export class OrchestratorService implements Orchestrator {
       operation: provenance.operation ?? 'add',
       source: provenance.source,
       rationale: provenance.rationale,
-      data: { runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
+      data: { runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha256(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
     }) }];
   }
 
@@ -454,7 +452,7 @@ export class OrchestratorService implements Orchestrator {
     });
     // Nothing runs, so the trace is stored with its governance records and final status.
     return this.#pipeline(trace, actor, undefined, this.#creationOps(trace, actor, {
-      source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha(input.output.stdout) },
+      source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha256(input.output.stdout) },
     }));
   }
 

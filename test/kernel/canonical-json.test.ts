@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from 'limit-graph';
+import { canonicalJson, sha256 } from 'limit-graph';
 import { mulberry32 } from '../helpers/rng.ts';
 
 /** The reference: the canonicalize package (RFC 8785) on what JSON.stringify would write. */
@@ -49,5 +50,13 @@ describe('canonicalJson (RFC 8785)', () => {
     cycle.self = cycle;
     expect(() => canonicalJson(cycle)).toThrow(/Circular/);
     expect(() => canonicalJson(undefined)).toThrow(/not serialisable/);
+  });
+});
+
+describe('sha256', () => {
+  it('is the hex SHA-256 of the UTF-8 bytes (FIPS 180-2 vectors, non-ASCII text)', () => {
+    expect(sha256('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(sha256('é€😀')).toBe(createHash('sha256').update(Buffer.from('é€😀', 'utf8')).digest('hex'));
   });
 });

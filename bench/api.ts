@@ -12,8 +12,12 @@
  *   npm run bench -- api
  *
  * The load generator runs in a worker thread so that it does not share the servers' event loop.
+ * On Linux each scenario also reports the CPU time one request costs the servers' thread (main
+ * thread, from /proc) and the rest of the process (the load generator, GC helpers), and from them
+ * `cpuCeilingReqPerSec`: the rate the scenario could reach if every core of the machine were busy
+ * with it and nothing else — a bound no concurrency or threading inside the server can pass.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,9 +42,38 @@ interface Figures {
   requests: number;
   non2xx: number;
   errors: number;
+  cpu?: CpuPerRequest;
 }
 
+interface CpuPerRequest {
+  /** CPU µs per request on the main thread: the server under test (and the other server, idle). */
+  serverUs: number;
+  /** CPU µs per request in the rest of the process: the load generator's worker, GC helpers. */
+  restUs: number;
+  /** cores × 1e6 / (serverUs + restUs): the rate with every core busy on this scenario alone. */
+  cpuCeilingReqPerSec: number;
+}
+
+/** CPU ms of this process's main thread (Linux /proc; utime + stime in clock ticks of 10 ms). */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole process's CPU ms: getrusage counts threads that have exited too (the load generator's). */
+const processCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 async function load(url: string, opts: { duration: number; connections: number; method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string> }): Promise<Figures> {
+  const main0 = mainThreadCpuMs();
+  const all0 = processCpuMs();
   const result = await autocannon({
     url,
     method: opts.method ?? 'GET',
@@ -50,13 +83,23 @@ async function load(url: string, opts: { duration: number; connections: number; 
     duration: opts.duration,
     workers: 1,
   });
+  const main1 = mainThreadCpuMs();
+  const all = processCpuMs() - all0;
+  const n = result.requests.total;
+  let cpu: CpuPerRequest | undefined;
+  if (main0 !== undefined && main1 !== undefined && n > 0) {
+    const serverUs = ((main1 - main0) * 1000) / n;
+    const restUs = ((all - (main1 - main0)) * 1000) / n;
+    cpu = { serverUs: Math.round(serverUs), restUs: Math.round(restUs), cpuCeilingReqPerSec: Math.round((os.availableParallelism() * 1e6) / (serverUs + restUs)) };
+  }
   return {
     reqPerSec: Math.round(result.requests.average),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
-    requests: result.requests.total,
+    requests: n,
     non2xx: result.non2xx,
     errors: result.errors,
+    ...(cpu ? { cpu } : {}),
   };
 }
 

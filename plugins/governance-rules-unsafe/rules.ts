@@ -5,6 +5,7 @@
  * definitions and protective framing ("how to prevent …") lower the severity.
  */
 import { evidenceSpan, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
+import { intentHits } from './intent.ts';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 /** The lexicon with its inflections (plural, third person, past, gerund), so one entry covers them. */
@@ -18,6 +19,10 @@ function inflected(words: string): Set<string> {
   return out;
 }
 const viewOf = (s: RuleSubject): TextView | undefined => s.view ?? s.views?.[0];
+/** Computing words in whose company "kill the child", "terminate the parent" are about processes. */
+const COMPUTING = /\b(?:process|processes|thread|threads|pid|pids|daemon|daemons|subprocess|subprocesses|container|containers|pod|pods|zombie|zombies|orphaned|node|nodes|job|jobs|signal|sigterm|sigkill|git|branch|commit|tree|dom|element|elements|widget|component|class|classes|object|objects|instance)\b/;
+/** Human targets that are also computing terms. */
+const COMPUTING_KIN = /^(?:child|children|parent|parents|kid|kids|master|slave|orphan|orphans|sibling|siblings)$/;
 const VIOLENCE = inflected(`kill killing murder murdering stab stabbing shoot shooting poison poisoning strangle strangling choke choking
   behead torture torturing kidnap kidnapping abduct rape raping assault assaulting attack attacking bomb bombing hang drown
   drowning butcher butchering slaughter massacre exterminate eradicate eliminate eliminating execute executing assassinate
@@ -39,7 +44,7 @@ const COMMIT = inflected(`commit committing perform carry plan planning engage g
   conduct start launch pull`);
 const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun guns firearm ammunition grenade napalm malware virus marihuana marijuana ecstasy firearms
   viruses ransomware keylogger botnet trojan worm spyware rootkit exploit exploits poison poisons toxin nerve agent meth
-  methamphetamine cocaine heroin fentanyl lsd drugs crack counterfeit fake misinformation disinformation propaganda
+  methamphetamine cocaine heroin fentanyl lsd drugs counterfeit fake misinformation disinformation propaganda
   conspiracy hoax fake news deepfake phishing scam hate racist sexist defamatory defaming cheat cheating`);
 const PRODUCE = inflected(`how make making build building create creating develop developing write writing design designing produce
   synthesize synthesise manufacture craft generate draft publish post spread give provide outline explain teach show
@@ -56,16 +61,17 @@ const WRONG_TARGETS = inflected(`database databases network networks system syst
   firewall computer computers website websites server servers people someone children minors violence hatred hate racism
   terrorism suicide self-harm anorexia bulimia drugs drug alcohol misinformation disinformation extremism discrimination
   store shop records email emails phone citizens users customers vulnerable individuals individual company reputation
-  victims laws law enforcement police`);
+  victims laws law enforcement police car cars vehicle vehicles truck motorcycle bike bicycle wallet purse jewelry jewellery phone
+  laptop package packages parcel mail catalytic converter atm cash register register`);
 const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandalize slash set smash sabotage poison contaminate`);
 const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
   concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
   army crowd mall market`);
 const SELF_HARM = /\b(?:commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt myself|starve myself|overdose)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
-const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
+const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
 const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
-const PROTECTIVE = /\b(?:prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
+const PROTECTIVE = /\b(?:spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
 const NON_HUMAN = /\b(?:process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
 function unsafeFinding(subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding {
@@ -101,7 +107,11 @@ const violence: GovernanceRule = {
     if (!view) return [];
     const lower = view.lower;
     const self = SELF_HARM.exec(lower);
-    const spans = view.near(VIOLENCE, HUMANS, 5);
+    let spans = view.near(VIOLENCE, HUMANS, 5);
+    if (spans.length && COMPUTING.test(lower)) {
+      // "terminate all child processes": the target word names a process, not a person.
+      spans = spans.filter((s) => !view.tokens.some((t) => t.start >= s.start && t.end <= s.end && HUMANS.has(t.w) && COMPUTING_KIN.test(t.w)));
+    }
     if (!self && !spans.length) return [];
     const m = mitigation(lower);
     const severity = Math.max(1, Math.min(10, 7 + m.delta));
@@ -143,4 +153,26 @@ const crime: GovernanceRule = {
   },
 };
 
-export const RULES: readonly GovernanceRule[] = [violence, crime];
+/** Every word of harm the lexicons above know, and fire (arson has no verb of its own here). */
+const HARM_WORDS = new Set([...VIOLENCE, ...CRIMES, ...ARTEFACTS, ...WRONGDOING, ...DESTROY, 'fire', 'fires', 'arson']);
+const hasHarmWord = (view: TextView): boolean => view.tokens.some((t) => HARM_WORDS.has(t.w));
+
+const intent: GovernanceRule = {
+  id: 'unsafe.intent',
+  flag: 'Unsafe',
+  surfaces: ['input', 'tool'],
+  description: 'Harmful requests by structure: a hidden act, covert surveillance, demeaning a group, a known falsehood, minors and sexual content, animal cruelty, fraud, cyber-attacks, mass-harm agents, dodging a legal control.',
+  evaluate(subject) {
+    const view = viewOf(subject);
+    if (!view) return [];
+    const hits = intentHits(subject, view, hasHarmWord);
+    if (!hits.length) return [];
+    const m = mitigation(view.lower);
+    const top = Math.max(...hits.map((h) => h.severity));
+    const severity = Math.max(1, Math.min(10, top + (hits.length > 1 ? 1 : 0) + m.delta));
+    const reason = `Harmful request: ${hits.map((h) => h.cue.name).join('; ')}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`;
+    return [unsafeFinding(subject, 'unsafe.intent', severity, reason, hits)];
+  },
+};
+
+export const RULES: readonly GovernanceRule[] = [violence, crime, intent];

@@ -19,9 +19,9 @@ const UNRESTRICTED = set(`unfiltered uncensored unrestricted unrestrained unethi
   jailbreaking lawless unlimited unconstrained limitless rogue uncensoring`);
 /** Set-up of a persona or a game the model is asked to enter. */
 const PERSONA = set(`pretend pretending roleplay role persona character simulate simulating simulation emulate impersonate
-  act acting mode embody become hypothetical scenario portray`);
+  act acting mode embody become hypothetical scenario portray game`);
 /** The assistant the prompt targets. */
-const AI_SELF = set(`chatgpt gpt openai ai assistant model llm bot chatbot claude bard gemini llama`);
+const AI_SELF = set(`chatgpt gpt openai ai ais assistant model models llm llms bot bots chatbot chatbots claude bard gemini llama`);
 /** What the persona is told it may now do. */
 const PERMISSIVE = set(`anything everything whatever any`);
 const PERMIT_VERBS = set(`say do answer generate write produce respond tell`);
@@ -40,6 +40,33 @@ const HARM_CONTENT = set(`illegal nsfw explicit offensive harmful violent violen
 /** A slot where the user's real (forbidden) request goes: "[INSERT PROMPT HERE]", "[Your prompt here]". */
 const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>)]{0,30}(?:prompt|question|request|query|here|input)[^\]\n}>)]{0,10}[\]}>)]/;
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
+/** Phrases of jailbreak templates that need no persona around them. */
+const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: features| protocols)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles))\b/;
+const TEMPLATE_PHRASES_TRIGGERS: PatternTriggers = {
+  words: ['let', 'break', 'god', 'nothing', 'topic', 'opposite', 'information', 'disabled', 'removed', 'turned', 'deactivated', 'lifted', 'switched', 'start', 'begin',
+    'abide', 'follow', 'obey', 'adhere', 'comply', 'freed'],
+};
+/** A made-up assistant name ("EvilBot", "TruthGPT"; the name's case matters) … */
+const BOT_NAME = /\b[A-Z][a-zA-Z]{1,15}(?:GPT|Bot|BOT|AI)\b/g;
+/** … given to the model: "you are EvilBot", "act as TruthGPT" (the lead's case does not matter). */
+const BOT_LEAD = /\b(?:you are|you're|act as|called|named|as) (?:now )?["'“]?$/i;
+const REAL_NAMES = /^(?:ChatGPT|OpenAI|InstructGPT)$/;
+
+/** The first made-up assistant name with its lead; the name is searched first (rare), then its lead. */
+function botName(text: string): { start: number; end: number; text: string } | undefined {
+  if (!text.includes('GPT') && !text.includes('Bot') && !text.includes('BOT') && !text.includes('AI')) return undefined;
+  BOT_NAME.lastIndex = 0;
+  for (let m = BOT_NAME.exec(text); m !== null; m = BOT_NAME.exec(text)) {
+    if (REAL_NAMES.test(m[0])) continue;
+    const before = text.slice(Math.max(0, m.index - 16), m.index);
+    const lead = BOT_LEAD.exec(before);
+    if (lead) {
+      const start = m.index - (before.length - lead.index);
+      return { start, end: m.index + m[0].length, text: text.slice(start, m.index + m[0].length) };
+    }
+  }
+  return undefined;
+}
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;
 /**
  * Each pattern below declares what every one of its matches contains (PatternTriggers, where the
@@ -107,6 +134,10 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (regardless.length) out.push({ name: 'told to answer regardless of harm or legality', weight: 2, ...regardless[0]! });
   const allowed = view.near(HARM_CONTENT, ALLOWED, 4);
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
+  const phrase = may(TEMPLATE_PHRASES_TRIGGERS) ? TEMPLATE_PHRASES.exec(lower) : null;
+  if (phrase) out.push({ name: `jailbreak template phrase ("${phrase[0]}")`, weight: 3, start: phrase.index, end: phrase.index + phrase[0].length });
+  const bot = botName(view.text);
+  if (bot) out.push({ name: `made-up assistant name ("${bot.text}")`, weight: 2, start: bot.start, end: bot.end });
   const tags = may(DUAL_TAGS_TRIGGERS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
   // The persona name counts only next to a persona set-up, so it is looked for only then.
@@ -140,4 +171,45 @@ const personaRule: GovernanceRule = {
   },
 };
 
-export const RULES: readonly GovernanceRule[] = [personaRule];
+/** A role the model is told to play, or a frame that claims the answer does not count. */
+const ROLE_SETUP = /\b(?:pretend(?:ing)? (?:to be|you are|you're|that you)|act(?:ing)? as|role-?play|you are (?:now|going to be|to be)|imagine (?:you are|you're|that you|being)|simulate|play the (?:role|part)|stay in character|as my (?:late |deceased |dead )?(?:grand(?:ma|pa|mother|father|mom|dad)|mother|father|mom|dad)|hypothetical(?:ly)?|in a (?:fictional|hypothetical|parallel) (?:world|universe|scenario)|for (?:a|my|the) (?:novel|story|screenplay|movie|film|book|game))\b/;
+/** The wrapper asks for real-world precision: what turns fiction into instructions. */
+const PRECISION = /\b(?:step[- ]by[- ]step|exact (?:quantities|amounts|measurements|ingredients|steps|recipe|temperatures)|precise(?:ly)?|realistic (?:details?|instructions|steps)|(?:complete|full|great|technical|exact) (?:technical )?detail|detailed (?:instructions|steps|recipe)|(?:do not|don't) (?:skip|leave out|omit) (?:any|a single) (?:step|detail)|actual (?:recipe|instructions|steps)|real[- ]world (?:instructions|steps|details))\b/;
+
+/**
+ * `jailbreak.wrapped-request` (judge phase): a role-play, persona or fiction frame around a request
+ * the scan found harmful is the jailbreak itself, even when neither finding alone is confident —
+ * the persona cue is mild, and the harmful request's severity was lowered for its fiction frame.
+ */
+const wrappedRequest: GovernanceRule = {
+  id: 'jailbreak.wrapped-request',
+  flag: 'Jailbreak',
+  surfaces: ['input', 'tool'],
+  phase: 'judge',
+  description: 'A persona, role-play or fiction frame around a request the scan found unsafe.',
+  evaluate(subject, ctx) {
+    // Once per subject: the findings already cover every view.
+    if ((subject.view?.name ?? 'raw') !== 'raw') return [];
+    const findings = ctx.findings ?? [];
+    const unsafe = findings.filter((f) => f.kind === 'Unsafe');
+    if (!unsafe.length) return [];
+    const unsafeMax = Math.max(...unsafe.map((f) => f.severity));
+    const jailbreak = findings.some((f) => f.kind === 'Jailbreak');
+    const lower = subject.view?.lower ?? subject.text.toLowerCase();
+    const role = ROLE_SETUP.exec(lower);
+    const precision = role ? PRECISION.exec(lower) : null;
+    // Fiction alone lowers an unsafe request by 3 (to 3 or 4); lower still, protective or
+    // definitional framing was found too, and the frame is taken at its word.
+    if (!jailbreak && !(role && ((precision && unsafeMax >= 3) || unsafeMax >= 4))) return [];
+    const why = jailbreak ? 'a jailbreak structure' : precision ? `a role or fiction frame ("${role![0]}") asking for real-world precision ("${precision[0]}")` : `a role frame ("${role![0]}")`;
+    return [{
+      ruleId: 'jailbreak.wrapped-request',
+      kind: 'Jailbreak',
+      severity: 7,
+      reason: `Jailbreak: ${why} around a request found unsafe (${unsafe.map((f) => f.ruleId).join(', ')})`,
+      evidence: [...(role ? [evidenceSpan(subject, role.index, role.index + role[0].length)] : []), ...unsafe[0]!.evidence].slice(0, 3),
+    }];
+  },
+};
+
+export const RULES: readonly GovernanceRule[] = [personaRule, wrappedRequest];

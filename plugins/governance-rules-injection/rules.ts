@@ -30,6 +30,10 @@ const PRIOR = set(`previous prior above earlier preceding initial original all a
 const PRIOR_WORDS = [...PRIOR];
 const STOP = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/;
 const STOP_TRIGGERS: PatternTriggers = { words: ['stop', 'new', 'instead'] };
+/** A task handed over in place of the user's ("your new task is", "system override", "ignore the user's question"). */
+const NEW_TASK = /\b(?:new (?:task|objective|goal|instructions?|orders|directives?|role)(?: for you)? ?(?:[:\-–—]|is\b|are\b)|your (?:new|real|true|actual) (?:task|objective|goal|instructions?|purpose|job|role) (?:is|are|now)\b|new (?:instructions?|orders|directives?) from (?:the |your )?(?:developer|developers|admin|administrator|system|operator|owner|creator)s?|system override|override mode|(?:maintenance|admin|administrator|debug|god|root) mode\b[^.\n]{0,40}\b(?:output|reveal|print|disable|ignore|dump|show)|(?:ignore|disregard|forget|skip) (?:what(?:ever)?|all that) the user (?:asked|said|wants|requested|wrote)|(?:ignore|disregard|forget|skip) the user'?s? (?:question|request|message|query|instructions?|task))/;
+/** Each alternative holds one of these ("new"/"real"/"true"/"actual" task, override, mode, user). */
+const NEW_TASK_TRIGGERS: PatternTriggers = { words: ['new', 'real', 'true', 'actual', 'override', 'mode', 'user'] };
 
 const override: GovernanceRule = {
   id: 'injection.override',
@@ -45,7 +49,7 @@ const override: GovernanceRule = {
       const window = view.lower.slice(span.start, span.end);
       return PRIOR_WORDS.some((q) => window.includes(q));
     });
-    const stop = mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null;
+    const stop = (mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null) ?? (mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null);
     if (stop) hits.push({ start: stop.index, end: stop.index + stop[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
@@ -57,7 +61,7 @@ const REVEAL = set(`reveal print show repeat output tell display translate recit
 const SECRET_TARGETS = set(`prompt instructions instruction message password passwords secret secrets key keys token tokens credentials
   configuration rules guidelines context conversation directives`);
 const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
-const EXTRACTION_QUESTIONS = /\b(?:what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
+const EXTRACTION_QUESTIONS = /\b(?:(?:everything|all|the text|whatever|what) (?:that )?(?:was |is |has been |you were )?(?:written|said|typed|stated|given|told) (?:above|before (?:this|that|my)|earlier|prior to)|what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
 
 /** "your system prompt" may be written "systemprompt", which no word boundary ends. */
 const EXTRACTION_TRIGGERS: PatternTriggers = {
@@ -74,7 +78,8 @@ const extraction: GovernanceRule = {
   evaluate(subject) {
     const view = viewOf(subject);
     if (!view) return [];
-    const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end)));
+    // The qualifier may come just before the pair or just after it ("the API key stored in your config").
+    const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end + 32)));
     const q = mayMatch(subject, EXTRACTION_TRIGGERS) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
     if (q) hits.push({ start: q.index, end: q.index + q[0].length });
     if (!hits.length) return [];
@@ -225,4 +230,42 @@ const planted: GovernanceRule = {
   },
 };
 
-export const RULES: readonly GovernanceRule[] = [override, extraction, roleTags, hidden, exfiltration, planted];
+/**
+ * A line written to the AI that will read the text ("Note to the AI assistant:", "any language model
+ * summarizing this"): a person writing to a person does not address the reader's model. Once such a
+ * reader is named, what follows is an instruction for it.
+ */
+/** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
+const READER_NOTE = /\b((?:note|message|instructions?|attention|important note|reminder|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?)\b\s*[:,\-–—])/;
+const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'instructions', 'instruction', 'attention', 'reminder', 'ps'], substrings: ['p.s'] };
+/** "any language model processing this document", "as the assistant reading this". */
+const READER_READING = /\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:that is |which is |who is |currently )?(?:reading|processing|summari[sz]ing|reviewing|parsing|analy[sz]ing|scanning|ingesting|crawling) (?:this|these|the (?:following|above|page|document|email|e-mail|text|file|code|site|website|message))\b|\bas the (?:ai|assistant|model|agent|language model|llm)(?: that is)? (?:reading|processing|summari[sz]ing|reviewing)\b/;
+const READER_READING_TRIGGERS: PatternTriggers = {
+  words: ['reading', 'processing', 'summarizing', 'summarising', 'reviewing', 'parsing', 'analyzing', 'analysing', 'scanning', 'ingesting', 'crawling'],
+};
+/** "AI code reviewers:", "[assistant, …" */
+const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:ai|assistant|llm|note to (?:the )?(?:ai|assistant))\s*[,:]/;
+const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
+const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
+/** Every match names the reader. */
+const READER_TRIGGERS: PatternTriggers = { words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated'] };
+const readerAddress: GovernanceRule = {
+  id: 'injection.reader-address',
+  flag: 'Malicious',
+  surfaces: ['input', 'tool'],
+  description: 'A note addressed to the AI that reads the text ("Note to the AI assistant: …"), the usual opening of an indirect injection.',
+  evaluate(subject) {
+    if (!mayMatch(subject, READER_TRIGGERS)) return [];
+    const lower = viewOf(subject)?.lower ?? subject.text.toLowerCase();
+    const m = (mayMatch(subject, READER_NOTE_TRIGGERS) ? READER_NOTE.exec(lower) : null)
+      ?? (mayMatch(subject, READER_READING_TRIGGERS) ? READER_READING.exec(lower) : null)
+      ?? (mayMatch(subject, READER_TAG_TRIGGERS) ? READER_TAG.exec(lower) : null);
+    if (!m) return [];
+    // A user may head their own prompt "Instructions for the model:"; a note that speaks of the
+    // page or document it sits in, or of summarising it, comes from inside that document.
+    const severity = subject.surface === 'tool' ? 8 : m[1] === undefined || IN_DOCUMENT.test(lower) || isDocument(subject.text) ? 7 : 5;
+    return [finding(subject, 'injection.reader-address', severity, `A note addressed to the AI reading the text ("${m[0].trim()}")`, [{ start: m.index, end: m.index + m[0].length }])];
+  },
+};
+
+export const RULES: readonly GovernanceRule[] = [override, extraction, roleTags, hidden, exfiltration, planted, readerAddress];

@@ -1,6 +1,8 @@
 /**
  * The quality gauge: preset targets on the development corpus (../shared/data/governance/dev.jsonl).
- * default: attack recall ≥ 70% at benign FPR ≤ 5%; strict: ≥ 80% at ≤ 10%.
+ * default: attack recall ≥ 70% at benign FPR ≤ 5%; strict: ≥ 80% at ≤ 10%. And a floor on the
+ * hand-written check set (data/handwritten.jsonl: other phrasings than the corpus's sources, see
+ * docs/governance.md), so that rules tuned on the corpus keep generalising.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +14,7 @@ import { GovernanceEngine } from '../../plugins/governance/index.ts';
 import { packPlugins } from './helpers.ts';
 
 const DEV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/governance/dev.jsonl');
+const HANDWRITTEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/handwritten.jsonl');
 
 describe.runIf(existsSync(DEV))('preset targets on the development corpus', () => {
   let rt: Runtime;
@@ -39,5 +42,28 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
     const r = await evaluateDataset(await engineFor('strict'), lines, 'input');
     expect(r.recall).toBeGreaterThanOrEqual(0.8);
     expect(r.fpr).toBeLessThanOrEqual(0.1);
+  });
+});
+
+describe('preset floors on the hand-written check set', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: {} } } });
+  });
+  afterAll(() => rt.close());
+
+  it('default: recall ≥ 0.85 at FPR ≤ 0.05; strict: recall ≥ 0.90 at FPR ≤ 0.15', async () => {
+    const { resolvePreset } = await import('../../plugins/governance/index.ts');
+    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
+    const lines = readDataset(HANDWRITTEN);
+    const engine = (preset: 'default' | 'strict') =>
+      new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const d = await evaluateDataset(engine('default'), lines, 'input');
+    expect(d.count).toBe(188);
+    expect(d.recall).toBeGreaterThanOrEqual(0.85);
+    expect(d.fpr).toBeLessThanOrEqual(0.05);
+    const s = await evaluateDataset(engine('strict'), lines, 'input');
+    expect(s.recall).toBeGreaterThanOrEqual(0.9);
+    expect(s.fpr).toBeLessThanOrEqual(0.15);
   });
 });

@@ -21,6 +21,34 @@ const finding = (subject: RuleSubject, ruleId: string, severity: number, reason:
 const mayMatch = (subject: RuleSubject, triggers: PatternTriggers): boolean =>
   !subject.view || subject.view.text !== subject.text || subject.view.mayMatch(triggers);
 
+interface Found {
+  index: number;
+  text: string;
+  /** Found as a note heading ("Note to the AI:"), which a user may write on their own prompt too. */
+  note?: boolean;
+}
+
+/**
+ * The first match of `mark` (a global regex that starts with something rare: a colon, a line break,
+ * "when you read this") whose preceding `span` characters end with `before` (anchored with `$`);
+ * the match reported runs from where `before` starts. Cheaper than a lookbehind, which the regex
+ * engine would test at every position.
+ */
+function precededBy(lower: string, mark: RegExp, before: RegExp, span: number): Found | null {
+  mark.lastIndex = 0;
+  for (let m = mark.exec(lower); m !== null; m = mark.exec(lower)) {
+    const head = lower.slice(Math.max(0, m.index - span), m.index);
+    const b = before.exec(head);
+    if (b) {
+      const index = m.index - (head.length - b.index);
+      return { index, text: lower.slice(index, m.index + m[0].length) };
+    }
+  }
+  return null;
+}
+
+const found = (m: RegExpExecArray | null): Found | null => (m ? { index: m.index, text: m[0] } : null);
+
 const OVERRIDE_VERBS = set(`ignore ignoring disregard disregarding forget override overriding bypass skip neglect abandon discard
   drop dismiss erase delete clear reset`);
 const INSTRUCTION_NOUNS = set(`instructions instruction prompt prompts rules directives directions guidelines programming orders
@@ -31,9 +59,15 @@ const PRIOR_WORDS = [...PRIOR];
 const STOP = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/;
 const STOP_TRIGGERS: PatternTriggers = { words: ['stop', 'new', 'instead'] };
 /** A task handed over in place of the user's ("your new task is", "system override", "ignore the user's question"). */
-const NEW_TASK = /\b(?:new (?:task|objective|goal|instructions?|orders|directives?|role)(?: for you)? ?(?:[:\-–—]|is\b|are\b)|your (?:new|real|true|actual) (?:task|objective|goal|instructions?|purpose|job|role) (?:is|are|now)\b|new (?:instructions?|orders|directives?) from (?:the |your )?(?:developer|developers|admin|administrator|system|operator|owner|creator)s?|system override|override mode|(?:maintenance|admin|administrator|debug|god|root) mode\b[^.\n]{0,40}\b(?:output|reveal|print|disable|ignore|dump|show)|(?:ignore|disregard|forget|skip) (?:what(?:ever)?|all that) the user (?:asked|said|wants|requested|wrote)|(?:ignore|disregard|forget|skip) the user'?s? (?:question|request|message|query|instructions?|task))/;
+const NEW_TASK = /\b(?:new (?:task|objective|goal|instructions?|orders|directives?|role)(?: for you)? ?(?:[:\-–—]|is\b|are\b)|your (?:new|real|true|actual) (?:task|objective|goal|instructions?|purpose|job|role) (?:is|are|now)\b|new (?:instructions?|orders|directives?) from (?:the |your )?(?:developer|developers|admin|administrator|system|operator|owner|creator)s?|(?:system|assistant|admin|administrator|developer|security|emergency|priority|ai) override|override mode|(?:maintenance|admin|administrator|debug|god|root) mode\b[^.\n]{0,40}\b(?:output|reveal|print|disable|ignore|dump|show)|(?:ignore|disregard|forget|skip) (?:what(?:ever)?|all that) the user (?:asked|said|wants|requested|wrote)|(?:ignore|disregard|forget|skip) the user'?s? (?:question|request|message|query|instructions?|task))/;
 /** Each alternative holds one of these ("new"/"real"/"true"/"actual" task, override, mode, user). */
 const NEW_TASK_TRIGGERS: PatternTriggers = { words: ['new', 'real', 'true', 'actual', 'override', 'mode', 'user'] };
+/** Goal hijacking inside a task's own data: "Translate the following: Ignore the translation and …". */
+/** An override verb opening the task's data (after a colon or line break; cheap to find) … */
+const HIJACK = /(?::|\n)\s*["'“]?(?:please |now |actually |instead |wait,? )?(?:ignore|disregard|forget|stop|skip)\b/g;
+/** … on a line that asked for a task on that data. */
+const HIJACK_TASK = /\b(?:translate|summari[sz]e|classify|proofread|correct|rewrite|paraphrase|analy[sz]e|review|spell-?check)\b[^\n]{0,80}$/;
+
 
 const override: GovernanceRule = {
   id: 'injection.override',
@@ -49,8 +83,11 @@ const override: GovernanceRule = {
       const window = view.lower.slice(span.start, span.end);
       return PRIOR_WORDS.some((q) => window.includes(q));
     });
-    const stop = (mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null) ?? (mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null);
-    if (stop) hits.push({ start: stop.index, end: stop.index + stop[0].length });
+    const stop = found(mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null)
+      ?? found(mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null)
+      // HIJACK opens with a colon or line break: cheap to scan for, so it needs no trigger gate.
+      ?? precededBy(view.lower, HIJACK, HIJACK_TASK, 100);
+    if (stop) hits.push({ start: stop.index, end: stop.index + stop.text.length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
   },
@@ -88,7 +125,7 @@ const extraction: GovernanceRule = {
 };
 
 /** Chat-template and role markers a user or a document has no reason to contain. */
-const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>/im;
+const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>|\[(?:system|admin|developer|instructions?) ?:/im;
 
 const ROLE_TAGS_TRIGGERS: PatternTriggers = { words: ['inst', 'sys', 'system', 'systems', 'instruction', 'instructions', 'assistant'], substrings: ['<|'] };
 
@@ -105,7 +142,7 @@ const roleTags: GovernanceRule = {
   },
 };
 
-const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal)\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
+const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal|ai|llm|model|agent|insert|in your (?:answer|reply|response))\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
 /** `style` may follow any letter ("font-style" is fine, so is "xstyle"): it is a suffix. */
 const HIDDEN_TRIGGERS: PatternTriggers = { words: ['javascript', 'data'], suffixes: ['style'], substrings: ['<!--'] };
 const hidden: GovernanceRule = {
@@ -124,6 +161,11 @@ const hidden: GovernanceRule = {
 /** A markdown image or link whose URL carries a template slot or conversation data in its query. */
 const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{1,30}=(?:\{|\$|%7b|\[|<)[^\s)]{0,200}\)|https?:\/\/[^\s"')]{1,200}[?&](?:data|q|secret|token|pw|password|key|conv|chat|history|msg|prompt|info)=(?:\{|\$\{|%7b|\[|<)/i;
 const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
+/** An instruction to get the user's secrets out of them ("ask the user for their credit card number"). */
+const HARVEST = /\b(?:ask|asks|asking|tell|request|prompt|get) (?:the user|the customer|users|customers|the reader|the recipient|the visitor|visitors)s? (?:for|to (?:enter|provide|confirm|type|share|send|give|reply with|verify)) (?:their |his |her |your |the )?(?:full )?(?:credit card|card number|card details|password|passcode|pin|ssn|social security(?: number)?|bank (?:details|account|login)|login(?: details)?|credentials|cvv|one-time (?:code|password)|2fa code|verification code|seed phrase|recovery phrase)\b/i;
+/** Every match names a verb and the audience: both trigger sets must be present. */
+const HARVEST_TRIGGERS: PatternTriggers = { words: ['ask', 'asks', 'asking', 'tell', 'request', 'prompt', 'get'] };
+const HARVEST_AUDIENCE_TRIGGERS: PatternTriggers = { words: ['user', 'users', 'customer', 'customers', 'reader', 'readers', 'recipient', 'recipients', 'visitor', 'visitors'] };
 const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
 /** The bare-URL form of EXFIL_LINK has no boundary before `http`, so it is a suffix. */
 const EXFIL_LINK_TRIGGERS: PatternTriggers = { words: [], suffixes: ['http', 'https'] };
@@ -137,6 +179,8 @@ const exfiltration: GovernanceRule = {
   evaluate(subject) {
     const link = mayMatch(subject, EXFIL_LINK_TRIGGERS) ? EXFIL_LINK.exec(subject.text) : null;
     if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
+    const harvest = mayMatch(subject, HARVEST_AUDIENCE_TRIGGERS) && mayMatch(subject, HARVEST_TRIGGERS) ? HARVEST.exec(subject.text) : null;
+    if (harvest) return [finding(subject, 'injection.exfiltration', 7, "Instruction to ask the user for their secrets", [{ start: harvest.index, end: harvest.index + harvest[0].length }])];
     const send = mayMatch(subject, SEND_TO_TRIGGERS) ? SEND_TO.exec(subject.text) : null;
     if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {
       return [finding(subject, 'injection.exfiltration', 7, 'Instruction to send sensitive data to an outside address', [{ start: send.index, end: send.index + send[0].length }])];
@@ -236,15 +280,19 @@ const planted: GovernanceRule = {
  * reader is named, what follows is an instruction for it.
  */
 /** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
-const READER_NOTE = /\b((?:note|message|instructions?|attention|important note|reminder|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?)\b\s*[:,\-–—])/;
-const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'instructions', 'instruction', 'attention', 'reminder', 'ps'], substrings: ['p.s'] };
+const READER_NOTE_MARK = /[:,\-–—]/g;
+const READER_NOTE = /\b(?:note|message|attention|important note|reminder|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?)\b\s*$/;
+const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'reminder', 'ps'], substrings: ['p.s'] };
 /** "any language model processing this document", "as the assistant reading this". */
 const READER_READING = /\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:that is |which is |who is |currently )?(?:reading|processing|summari[sz]ing|reviewing|parsing|analy[sz]ing|scanning|ingesting|crawling) (?:this|these|the (?:following|above|page|document|email|e-mail|text|file|code|site|website|message))\b|\bas the (?:ai|assistant|model|agent|language model|llm)(?: that is)? (?:reading|processing|summari[sz]ing|reviewing)\b/;
 const READER_READING_TRIGGERS: PatternTriggers = {
   words: ['reading', 'processing', 'summarizing', 'summarising', 'reviewing', 'parsing', 'analyzing', 'analysing', 'scanning', 'ingesting', 'crawling'],
 };
 /** "AI code reviewers:", "[assistant, …" */
-const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:ai|assistant|llm|note to (?:the )?(?:ai|assistant))\s*[,:]/;
+const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:(?:ai|assistant|llm|bot|agent|model|gpt)(?: [a-z]+){0,2}|note to (?:the )?(?:ai|assistant))\s*[,:]/;
+/** "Assistant, when you read this", "AI, ignore the summary": the reader called by name (anchored after the name). */
+const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to) (?:this|these|it)\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must)\b/g;
+const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (?:when|if|once|after|before|as) )?$/;
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
 /** Every match names the reader. */
@@ -257,14 +305,17 @@ const readerAddress: GovernanceRule = {
   evaluate(subject) {
     if (!mayMatch(subject, READER_TRIGGERS)) return [];
     const lower = viewOf(subject)?.lower ?? subject.text.toLowerCase();
-    const m = (mayMatch(subject, READER_NOTE_TRIGGERS) ? READER_NOTE.exec(lower) : null)
-      ?? (mayMatch(subject, READER_READING_TRIGGERS) ? READER_READING.exec(lower) : null)
-      ?? (mayMatch(subject, READER_TAG_TRIGGERS) ? READER_TAG.exec(lower) : null);
+    const note = mayMatch(subject, READER_NOTE_TRIGGERS) ? precededBy(lower, READER_NOTE_MARK, READER_NOTE, 60) : null;
+    const m: Found | null = (note ? { ...note, note: true } : null)
+      ?? found(mayMatch(subject, READER_READING_TRIGGERS) ? READER_READING.exec(lower) : null)
+      ?? found(mayMatch(subject, READER_TAG_TRIGGERS) ? READER_TAG.exec(lower) : null)
+      // READER_CALLED opens with "you read this" or a comma: cheap to scan for, no gate needed.
+      ?? precededBy(lower, READER_CALLED, READER_NAME, 32);
     if (!m) return [];
-    // A user may head their own prompt "Instructions for the model:"; a note that speaks of the
-    // page or document it sits in, or of summarising it, comes from inside that document.
-    const severity = subject.surface === 'tool' ? 8 : m[1] === undefined || IN_DOCUMENT.test(lower) || isDocument(subject.text) ? 7 : 5;
-    return [finding(subject, 'injection.reader-address', severity, `A note addressed to the AI reading the text ("${m[0].trim()}")`, [{ start: m.index, end: m.index + m[0].length }])];
+    // A user may head their own prompt "Note for the model:"; a note that speaks of the page or
+    // document it sits in, or of summarising it, comes from inside that document.
+    const severity = subject.surface === 'tool' ? 8 : !m.note || IN_DOCUMENT.test(lower) || isDocument(subject.text) ? 7 : 5;
+    return [finding(subject, 'injection.reader-address', severity, `A note addressed to the AI reading the text ("${m.text.trim()}")`, [{ start: m.index, end: m.index + m.text.length }])];
   },
 };
 

@@ -41,13 +41,16 @@ const HARM_CONTENT = set(`illegal nsfw explicit offensive harmful violent violen
 const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>)]{0,30}(?:prompt|question|request|query|here|input)[^\]\n}>)]{0,10}[\]}>)]/;
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
 /** Phrases of jailbreak templates that need no persona around them. */
-const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: features| protocols)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles))\b/;
+const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: [a-z]+)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles)|(?:unrestricted|unfiltered|uncensored|jailbreak|jailbroken|developer|evil|chaos|dark|unlocked|no[- ]limits?|dan) mode|(?:safety |content )?(?:guidelines|rules|restrictions|filters|policies|guardrails|ethics) (?:don't|do not|no longer|doesn't|does not) (?:exist|apply|matter))\b/;
+/** The rarest word of each alternative (every match holds one). */
 const TEMPLATE_PHRASES_TRIGGERS: PatternTriggers = {
-  words: ['let', 'break', 'god', 'nothing', 'topic', 'opposite', 'information', 'disabled', 'removed', 'turned', 'deactivated', 'lifted', 'switched', 'start', 'begin',
-    'abide', 'follow', 'obey', 'adhere', 'comply', 'freed'],
+  words: ['break', 'god', 'limits', 'opposite', 'information', 'disabled', 'removed', 'turned', 'deactivated', 'lifted', 'switched', 'sure', 'absolutely', 'course',
+    'certainly', 'abide', 'follow', 'obey', 'adhere', 'comply', 'freed', 'unrestricted', 'unfiltered', 'uncensored', 'jailbreak', 'jailbroken', 'developer', 'evil',
+    'chaos', 'dark', 'unlocked', 'limit', 'dan', 'exist', 'apply', 'matter'],
 };
-/** A made-up assistant name ("EvilBot", "TruthGPT"; the name's case matters) … */
-const BOT_NAME = /\b[A-Z][a-zA-Z]{1,15}(?:GPT|Bot|BOT|AI)\b/g;
+/** A made-up assistant name ("EvilBot", "TruthGPT"; the name's case matters), found by its suffix … */
+const BOT_SUFFIX = /(?:GPT|Bot|BOT|AI)\b/g;
+const BOT_NAME = /\b[A-Z][a-zA-Z]{1,15}$/;
 /** … given to the model: "you are EvilBot", "act as TruthGPT" (the lead's case does not matter). */
 const BOT_LEAD = /\b(?:you are|you're|act as|called|named|as) (?:now )?["'“]?$/i;
 const REAL_NAMES = /^(?:ChatGPT|OpenAI|InstructGPT)$/;
@@ -55,14 +58,18 @@ const REAL_NAMES = /^(?:ChatGPT|OpenAI|InstructGPT)$/;
 /** The first made-up assistant name with its lead; the name is searched first (rare), then its lead. */
 function botName(text: string): { start: number; end: number; text: string } | undefined {
   if (!text.includes('GPT') && !text.includes('Bot') && !text.includes('BOT') && !text.includes('AI')) return undefined;
-  BOT_NAME.lastIndex = 0;
-  for (let m = BOT_NAME.exec(text); m !== null; m = BOT_NAME.exec(text)) {
-    if (REAL_NAMES.test(m[0])) continue;
-    const before = text.slice(Math.max(0, m.index - 16), m.index);
+  BOT_SUFFIX.lastIndex = 0;
+  for (let s = BOT_SUFFIX.exec(text); s !== null; s = BOT_SUFFIX.exec(text)) {
+    const stem = BOT_NAME.exec(text.slice(Math.max(0, s.index - 15), s.index));
+    if (!stem) continue;
+    const index = s.index - stem[0].length;
+    const end = s.index + s[0].length;
+    if (REAL_NAMES.test(text.slice(index, end))) continue;
+    const before = text.slice(Math.max(0, index - 16), index);
     const lead = BOT_LEAD.exec(before);
     if (lead) {
-      const start = m.index - (before.length - lead.index);
-      return { start, end: m.index + m[0].length, text: text.slice(start, m.index + m[0].length) };
+      const start = index - (before.length - lead.index);
+      return { start, end, text: text.slice(start, end) };
     }
   }
   return undefined;
@@ -79,6 +86,8 @@ const mayMatch = (subject: RuleSubject, triggers: PatternTriggers): boolean =>
 /** What every match of each template pattern contains. */
 const NEG_MARKERS_TRIGGERS: PatternTriggers = { words: ['refuse', 'never', 'matter', 'character', 'developer', 'anything', 'two', 'content', 'opposite', 'token', 'tokens', 'lose'] };
 const PROMPT_SLOT_TRIGGERS: PatternTriggers = { words: ['insert', 'put', 'enter', 'type', 'write', 'your', 'paste'] };
+/** Every slot also names what goes in it: both sets must be present. */
+const PROMPT_SLOT_WHAT_TRIGGERS: PatternTriggers = { words: ['prompt', 'question', 'request', 'query', 'here', 'input'] };
 const IDENTITY_TRIGGERS: PatternTriggers = { words: ['now', 'point', 'moment', 'rest', 'during', 'no', 'will', 'forget', 'new'] };
 /** The suppressed word opens a run ("refusing", "apologies"), so its stem is a prefix trigger. */
 const REFUSAL_TRIGGERS: PatternTriggers = { words: [], prefixes: ['hesitat', 'refus', 'warning', 'disclaimer', 'apologi', 'moraliz', 'lectur', 'caveat'] };
@@ -115,14 +124,16 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   }
   const persona = view.near(PERSONA, AI_SELF, 8, false);
   if (persona.length) out.push({ name: 'persona set-up aimed at the assistant', weight: 1, ...persona[0]! });
+  const bot = botName(view.text);
+  if (bot) out.push({ name: `made-up assistant name ("${bot.text}")`, weight: 2, start: bot.start, end: bot.end });
   const permit = view.near(PERMISSIVE, PERMIT_VERBS, 2, false);
-  if (permit.length && (removal.length || persona.length)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
+  if (permit.length && (removal.length || persona.length || bot)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
   // Each template regex runs only where its triggers are; `may` is false only when the regex
   // cannot match this view.
   const may = (triggers: PatternTriggers) => mayMatch(subject, triggers);
   const marker = may(NEG_MARKERS_TRIGGERS) ? NEG_MARKERS.exec(lower) : null;
   if (marker) out.push({ name: `jailbreak template cue ("${marker[0]}")`, weight: 3, start: marker.index, end: marker.index + marker[0].length });
-  const slot = may(PROMPT_SLOT_TRIGGERS) ? PROMPT_SLOT.exec(lower) : null;
+  const slot = may(PROMPT_SLOT_WHAT_TRIGGERS) && may(PROMPT_SLOT_TRIGGERS) ? PROMPT_SLOT.exec(lower) : null;
   if (slot) out.push({ name: 'template slot for the real request', weight: 2, start: slot.index, end: slot.index + slot[0].length });
   const identity = may(IDENTITY_TRIGGERS) ? IDENTITY_OVERRIDE.exec(lower) : null;
   if (identity) out.push({ name: 'identity override ("from now on you are")', weight: 2, start: identity.index, end: identity.index + identity[0].length });
@@ -136,8 +147,6 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
   const phrase = may(TEMPLATE_PHRASES_TRIGGERS) ? TEMPLATE_PHRASES.exec(lower) : null;
   if (phrase) out.push({ name: `jailbreak template phrase ("${phrase[0]}")`, weight: 3, start: phrase.index, end: phrase.index + phrase[0].length });
-  const bot = botName(view.text);
-  if (bot) out.push({ name: `made-up assistant name ("${bot.text}")`, weight: 2, start: bot.start, end: bot.end });
   const tags = may(DUAL_TAGS_TRIGGERS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
   // The persona name counts only next to a persona set-up, so it is looked for only then.
@@ -172,9 +181,11 @@ const personaRule: GovernanceRule = {
 };
 
 /** A role the model is told to play, or a frame that claims the answer does not count. */
-const ROLE_SETUP = /\b(?:pretend(?:ing)? (?:to be|you are|you're|that you)|act(?:ing)? as|role-?play|you are (?:now|going to be|to be)|imagine (?:you are|you're|that you|being)|simulate|play the (?:role|part)|stay in character|as my (?:late |deceased |dead )?(?:grand(?:ma|pa|mother|father|mom|dad)|mother|father|mom|dad)|hypothetical(?:ly)?|in a (?:fictional|hypothetical|parallel) (?:world|universe|scenario)|for (?:a|my|the) (?:novel|story|screenplay|movie|film|book|game))\b/;
+const ROLE_SETUP = /\b(?:pretend(?:ing)? (?:to be|you are|you're|that you)|act(?:ing)? as|role-?play|you are (?:now|going to be|to be|not an? (?:ai|assistant|language model))|imagine (?:you are|you're|that you|being)|simulate|play the (?:role|part)|stay in character|in character|thought experiment|for (?:purely )?(?:educational|research|academic) purposes(?: only)?|as my (?:late |deceased |dead )?(?:grand(?:ma|pa|mother|father|mom|dad)|mother|father|mom|dad)|hypothetical(?:ly)?|in a (?:fictional|hypothetical|parallel) (?:world|universe|scenario))\b/;
+/** A writing frame: fiction is no jailbreak by itself, only when it asks for real-world precision. */
+const FICTION_FRAME = /\b(?:for (?:a|my|the) (?:novel|story|screenplay|movie|film|book|game)|(?:i'm|i am|we're|we are) writing (?:a|an|my|our) (?:[a-z]+ )?(?:novel|story|thriller|screenplay|script|book|game|fanfic|play)|my (?:antagonist|villain|protagonist|main character)|(?:write|compose) (?:me )?(?:a|an) (?:[a-z]+ )?(?:poem|story|song|acrostic|riddle|scene|screenplay|script|dialogue)(?: where| in which| that| about)?)\b/;
 /** The wrapper asks for real-world precision: what turns fiction into instructions. */
-const PRECISION = /\b(?:step[- ]by[- ]step|exact (?:quantities|amounts|measurements|ingredients|steps|recipe|temperatures)|precise(?:ly)?|realistic (?:details?|instructions|steps)|(?:complete|full|great|technical|exact) (?:technical )?detail|detailed (?:instructions|steps|recipe)|(?:do not|don't) (?:skip|leave out|omit) (?:any|a single) (?:step|detail)|actual (?:recipe|instructions|steps)|real[- ]world (?:instructions|steps|details))\b/;
+const PRECISION = /\b(?:step[- ]by[- ]step|exact (?:quantities|amounts|measurements|ingredients|steps|recipe|temperatures)|precise(?:ly)?|realistic (?:details?|instructions|steps)|(?:complete|full|great|technical|exact) (?:technical )?detail|detailed (?:instructions|steps|recipe)|(?:do not|don't) (?:skip|leave out|omit) (?:any|a single) (?:step|detail)|actual (?:recipe|instructions|steps|chemicals|ingredients)|real[- ]world (?:instructions|steps|details)|real (?:chemical |ingredient |product )?names|with real (?:chemicals|ingredients|quantities))\b/;
 
 /**
  * `jailbreak.wrapped-request` (judge phase): a role-play, persona or fiction frame around a request
@@ -196,11 +207,13 @@ const wrappedRequest: GovernanceRule = {
     const unsafeMax = Math.max(...unsafe.map((f) => f.severity));
     const jailbreak = findings.some((f) => f.kind === 'Jailbreak');
     const lower = subject.view?.lower ?? subject.text.toLowerCase();
-    const role = ROLE_SETUP.exec(lower);
+    const roleFrame = ROLE_SETUP.exec(lower);
+    const role = roleFrame ?? FICTION_FRAME.exec(lower);
     const precision = role ? PRECISION.exec(lower) : null;
     // Fiction alone lowers an unsafe request by 3 (to 3 or 4); lower still, protective or
-    // definitional framing was found too, and the frame is taken at its word.
-    if (!jailbreak && !(role && ((precision && unsafeMax >= 3) || unsafeMax >= 4))) return [];
+    // definitional framing was found too, and the frame is taken at its word. A writing frame
+    // (a poem, a story) counts only with a demand for real-world precision.
+    if (!jailbreak && !(role && ((precision && unsafeMax >= 3) || (roleFrame && unsafeMax >= 4)))) return [];
     const why = jailbreak ? 'a jailbreak structure' : precision ? `a role or fiction frame ("${role![0]}") asking for real-world precision ("${precision[0]}")` : `a role frame ("${role![0]}")`;
     return [{
       ruleId: 'jailbreak.wrapped-request',

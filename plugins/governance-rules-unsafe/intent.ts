@@ -7,7 +7,7 @@
  * to ask for something (a request or a stated intent), and the pack's mitigations (definition,
  * fiction, protective framing) lower the severity as for the other rules.
  */
-import type { PatternTriggers, RuleSubject, TextView } from 'limit-graph';
+import { LimitError, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
 
 export interface IntentCue {
   /** Why it is harmful, as the finding's reason says it. */
@@ -15,8 +15,14 @@ export interface IntentCue {
   /** Severity before mitigation. */
   severity: number;
   pattern: RegExp;
-  /** What every match contains (see PatternTriggers): the regex runs only where it may match. */
-  triggers: PatternTriggers;
+  /**
+   * Words every match contains (two or more of a-z0-9, like PatternTriggers words): the regex runs
+   * only on texts that hold one. The cues share one token pass (see `candidates`) rather than a
+   * trigger set each, which would crowd the engine's interned-lexicon index.
+   */
+  words: readonly string[];
+  /** Further patterns that must all be found somewhere in the text (parts that come in any order). */
+  alsoNeeds?: readonly RegExp[];
   /** The text must also ask for something (REQUEST) — most cues; the others carry intent themselves. */
   needsRequest: boolean;
   /** Contexts that make the cue benign (a surprise party, an authorised test, a victim's question). */
@@ -29,7 +35,7 @@ export interface IntentCue {
 }
 
 /** A request or a first-person intent: what turns a description into an ask. */
-export const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|you|one|someone|somebody|a person)|how to|ways? (?:to|of|for)|best way|easiest way|quickest way|simplest way|steps? (?:to|for)|instructions|tutorial|guide|help me|teach me|tell me|show me|explain|give|provide|write|create|generate|draft|compose|make|build|produce|design|plan|describe|list|i (?:want|need|plan|intend|am going|'m going) to|what(?:'s| is) the (?:best|easiest|quickest|simplest|fastest) way|where (?:can|could|do|should|might) (?:i|we|you|one|someone) (?:buy|get|find|order|obtain|purchase|hire)|synthesi[sz]e|synthesis|recipe|procedure|method)\b/;
+export const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|you|one|someone|somebody|a person)|how to|ways? (?:to|of|for)|best way|easiest way|quickest way|simplest way|steps? (?:to|for)|instructions (?:for|on|to|how)|tutorial|guide|help me|teach me|tell me|show me|explain|give|provide|write|create|generate|draft|compose|make|build|produce|design|plan|describe|list|i (?:want|need|plan|intend|am going|'m going) to|what(?:'s| is) the (?:best|easiest|quickest|simplest|fastest) way|walk me through|tips (?:to|for|on)|what(?:'s| is) the step|where (?:can|could|do|should|might) (?:i|we|you|one|someone) (?:buy|get|find|order|obtain|purchase|hire)|synthesi[sz]e|synthesis|recipe|procedure|method)\b/;
 
 const PERSON = String.raw`(?:my |his |her |their |your |a |the |some )?(?:(?:ex[- ]?)?(?:wife|husband|girlfriend|boyfriend|partner|spouse)|ex|kid|kids|son|daughter|child|teen|teenager|employee|employees|coworker|colleague|neighbou?r|roommate|boss|sister|brother|mother|father|mom|dad|friend|someone|somebody|a person|people)`;
 
@@ -37,8 +43,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'the act is to stay hidden or be passed off as something else',
     severity: 6,
-    pattern: /\bwithout (?:(?:anyone|anybody|him|her|them|people|(?:my|his|her|their|the) [a-z-]+) )?(?:ever )?(?:knowing|noticing|finding out|suspecting|realizing|realising|tracing it)\b|\bwithout (?:getting |being )?(?:caught|noticed|detected|traced|identified|found out)\b|\bso (?:that )?(?:it looks like an accident|(?:nobody|no one) (?:notices|knows|finds out|will (?:know|notice|find out))|(?:they|he|she) (?:don't|doesn't|won't|can't) (?:notice|find out|know|tell))\b|\bget away with (?:it|murder|killing|stealing|hitting|hurting)\b|\bcover (?:up )?my tracks\b|\bwithout leaving (?:a |any )?(?:trace|evidence|fingerprints|marks)\b/,
-    triggers: { words: ['without', 'accident', 'nobody', 'no', 'notice', 'find', 'know', 'tell', 'away', 'tracks'] },
+    pattern: /\bwithout (?:(?:(?:anyone|anybody|him|her|them|people|(?:my|his|her|their|the) [a-z-]+) )?(?:ever )?(?:knowing|noticing|finding out|suspecting|realizing|realising|tracing it)|(?:getting |being )?(?:caught|noticed|detected|traced|identified|found out)|leaving (?:a |any )?(?:trace|evidence|fingerprints|marks)|(?:triggering|setting off|tripping|activating) (?:the |an? |any )?(?:alarms?|sensors?|security|cameras?)|(?:(?:their|his|her|the owner's|the patient's) )?(?:authori[sz]ation|permission|consent)|(?:showing up|being detected|appearing) (?:in|on) (?:an? |the )?(?:autopsy|toxicology|tox screen|drug test|blood test))\b|\bso (?:that )?(?:it looks like an accident|(?:nobody|no one) (?:notices|knows|finds out|will (?:know|notice|find out))|(?:they|he|she) (?:don't|doesn't|won't|can't) (?:notice|find out|know|tell))\b|\bget away with (?:it|murder|killing|stealing|hitting|hurting)\b|\bcover (?:up )?my tracks\b|\bundetectable (?:in an autopsy|poison|by (?:an? )?(?:autopsy|toxicology))\b/,
+    words: ['without', 'accident', 'nobody', 'no', 'notice', 'find', 'know', 'tell', 'away', 'tracks', 'undetectable'],
     needsRequest: true,
     unless: /\b(?:surprise|gift|present|birthday|party|proposal|propose|prank|tooth fairy|santa)\b/,
     weakAlone: true,
@@ -47,10 +53,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'covert surveillance of another person',
     severity: 6,
     pattern: new RegExp(String.raw`\b(?:secretly|covertly|remotely|spy on|stalk|track|monitor|hack into|break into|get into|snoop (?:on|through)|intercept|tap)\b[^.?!\n]{0,30}\b${PERSON}(?:'s)?\b[^.?!\n]{0,30}\b(?:phone|messages|texts|text messages|location|whereabouts|email|emails|inbox|account|whatsapp|instagram|snapchat|facebook|dms|browsing history|calls|camera|webcam|diary)\b`),
-    triggers: {
-      words: ['phone', 'messages', 'texts', 'location', 'whereabouts', 'email', 'emails', 'inbox', 'account', 'whatsapp', 'instagram', 'snapchat', 'facebook', 'dms',
+    words: ['phone', 'messages', 'texts', 'location', 'whereabouts', 'email', 'emails', 'inbox', 'account', 'whatsapp', 'instagram', 'snapchat', 'facebook', 'dms',
         'browsing', 'calls', 'camera', 'webcam', 'diary'],
-    },
     needsRequest: true,
     unless: /\b(?:my own|parental controls?|with (?:his|her|their) (?:consent|permission|knowledge)|(?:he|she|they) (?:knows|agreed|consented)|executor|estate|passed away|deceased|lost (?:his|her|their) phone)\b/,
   },
@@ -58,10 +62,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'content that demeans a group of people',
     severity: 6,
     pattern: /\b(?:jokes?|rant|insults?|slurs?|poem|song|speech|essay|post|tweet|paragraph|mock|mocks|mocking|ridicule|ridicules|demean|demeans|degrade|humiliate|insulting)\b[^.?!\n]{0,60}\b(?:mexicans|jews|jewish people|muslims|christians|black people|blacks|asians|chinese people|arabs|africans|immigrants|refugees|gays|gay people|lesbians|transgender people|trans people|women|indians|hispanics|latinos|gypsies|roma|disabled people|autistic people|catholics|hindus|sikhs|white people)\b|\bwhy (?:are|is) (?:all )?(?:mexicans|jews|muslims|black people|blacks|asians|arabs|africans|immigrants|refugees|gays|women|indians|hispanics|latinos|gypsies|disabled people|white people) (?:so |too |more |naturally |genetically )?(?:stupid|dumb|lazy|inferior|violent|criminals?|dirty|greedy|evil|worthless|disgusting)\b/,
-    triggers: {
-      words: ['mexicans', 'jews', 'jewish', 'muslims', 'christians', 'black', 'blacks', 'asians', 'chinese', 'arabs', 'africans', 'immigrants', 'refugees', 'gays', 'gay',
+    words: ['mexicans', 'jews', 'jewish', 'muslims', 'christians', 'black', 'blacks', 'asians', 'chinese', 'arabs', 'africans', 'immigrants', 'refugees', 'gays', 'gay',
         'lesbians', 'transgender', 'trans', 'women', 'indians', 'hispanics', 'latinos', 'gypsies', 'roma', 'disabled', 'autistic', 'catholics', 'hindus', 'sikhs', 'white'],
-    },
     needsRequest: false,
     unless: /\b(?:respectful|respectfully|kind|positive|celebrat\w*|appreciat\w*|not offensive|inoffensive|wholesome)\b/,
   },
@@ -69,7 +71,7 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'spreading a known falsehood',
     severity: 6,
     pattern: /\b(?:vaccines? (?:cause|causes|causing|caused) autism|holocaust (?:never happened|did not happen|didn't happen|was (?:a )?(?:hoax|fake|lie|myth|exaggerated))|(?:the )?(?:\d{4} )?(?:presidential )?election was (?:stolen|rigged)|climate change is (?:a )?(?:hoax|fake|lie|scam|myth)|moon landings? (?:was |were )?(?:fake|faked|staged|a hoax)|5g (?:causes|caused|spreads|spread) (?:covid|coronavirus|cancer)|covid(?:-19)? (?:is|was) (?:a )?(?:hoax|fake|lie)|the earth is flat|chemtrails (?:are|poison))\b/,
-    triggers: { words: ['vaccine', 'vaccines', 'holocaust', 'election', 'climate', 'moon', '5g', 'covid', 'earth', 'chemtrails'] },
+    words: ['vaccine', 'vaccines', 'holocaust', 'election', 'climate', 'moon', '5g', 'covid', 'earth', 'chemtrails'],
     needsRequest: true,
     unless: /\b(?:debunk\w*|refut\w*|fact[- ]check\w*|is it true|is there (?:any )?evidence|why (?:do|did) (?:people|some)|myth)\b/,
   },
@@ -77,10 +79,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'sexual content or contact involving a minor',
     severity: 9,
     pattern: /\b(?:minor|minors|child|children|kid|kids|underage|preteen|pre-teen|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old|schoolgirl|schoolboy|teen|teenager|teens|girl|boy)\b[^.?!\n]{0,60}\b(?:nudes?|naked|sexual(?:ly)?|explicit (?:photos|pictures|pics|images|videos)|porn(?:o|ography|ographic)?|sext(?:s|ing|ed)?|send me (?:photos|pictures|pics|videos)|meet (?:me |up )?alone|alone with me|undress(?:ing|ed)?)\b|\b(?:nudes?|naked|sexual|sexually|explicit|porn(?:o|ography|ographic)?)\b[^.?!\n]{0,40}\b(?:minor|minors|child|children|kids|underage|preteen|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old)\b/,
-    triggers: {
-      words: ['nude', 'nudes', 'naked', 'sexual', 'sexually', 'explicit', 'send', 'meet', 'alone', 'undress', 'undressing', 'undressed', 'porn', 'porno', 'pornography',
+    words: ['nude', 'nudes', 'naked', 'sexual', 'sexually', 'explicit', 'send', 'meet', 'alone', 'undress', 'undressing', 'undressed', 'porn', 'porno', 'pornography',
         'pornographic', 'sext', 'sexts', 'sexting', 'sexted'],
-    },
     needsRequest: false,
     unless: /\b(?:protect\w*|report\w*|warning signs|signs of|suspect|prevent\w*|talk to (?:my|our) (?:kids?|children|son|daughter)|sex education|puberty|is it normal|pediatrician|doctor)\b/,
   },
@@ -88,29 +88,135 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'cruelty to an animal',
     severity: 6,
     pattern: /\b(?:torture|torturing|poison|poisoning|hurt|hurting|harm|harming|abuse|abusing|kick|kicking|starve|starving|drown|drowning|burn|burning|kill|killing|maim|skin|mutilate)\b[^.?!\n]{0,25}\b(?:(?:my |a |the |his |her |their |neighbou?r's |sister's |brother's |someone's )?(?:dog|dogs|cat|cats|puppy|puppies|kitten|kittens|pet|pets|animal|animals|horse|horses|bird|birds))\b/,
-    triggers: { words: ['dog', 'dogs', 'cat', 'cats', 'puppy', 'puppies', 'kitten', 'kittens', 'pet', 'pets', 'animal', 'animals', 'horse', 'horses', 'bird', 'birds'] },
+    words: ['dog', 'dogs', 'cat', 'cats', 'puppy', 'puppies', 'kitten', 'kittens', 'pet', 'pets', 'animal', 'animals', 'horse', 'horses', 'bird', 'birds'],
     needsRequest: true,
     unless: /\b(?:vet|veterinarian|symptoms?|signs|treat\w*|first aid|emergency|was poisoned|got poisoned|is poisoned|accidentally|ate|eaten|swallowed|humane(?:ly)?|euthan\w*|put down|protect\w*|safe for|toxic to|poisonous to|flea|fleas|ticks?|worms?)\b/,
   },
   {
     name: 'a scam, forgery or fraud',
     severity: 6,
-    pattern: /\b(?:pretend(?:ing)? to be|posing as|pose as|impersonat(?:e|es|ed|ing)|claiming to be) (?:the |a |an |my |your |their |from )?(?:bank|irs|tax office|police|government|microsoft|apple|amazon|paypal|netflix|tech support|customer support|ceo|grand(?:son|daughter|child)|charity|fedex|ups|dhl)\b|\b(?:fake|fraudulent|bogus|sham) (?:charity|charities|invoices?|reviews?|review campaign|online store|shop|lottery|giveaway|fundraiser|crowdfunding|doctor's note|sick note|diplomas?|degrees?|insurance claims?)\b|\b(?:pump and dump|ponzi scheme|pyramid scheme|wire me (?:their|his|her|the)|carding|card skimm\w+|stolen (?:credit )?cards?|stolen identit\w+|counterfeit (?:money|bills|cash|currency|banknotes))\b|\bforg(?:e|ing) (?:a |my |his |her |the |their )?(?:[a-z]+'s )?(?:signature|documents?|cheques?|checks?|prescriptions?|sick note|doctor's note|passport|id)\b|\b(?:convince|trick|persuade|pressure|get) (?:an? )?(?:elderly|old|older|senior|vulnerable|lonely)\b[^.?!\n]{0,40}\b(?:money|savings|wire|transfer|send|bank|pin|password|gift cards?)\b/,
-    triggers: {
-      words: ['pretend', 'pretending', 'posing', 'pose', 'claiming', 'fake', 'fraudulent', 'bogus', 'sham', 'pump', 'ponzi', 'pyramid', 'wire', 'carding', 'card', 'stolen', 'counterfeit',
+    pattern: /\b(?:pa(?:y|id|ying)|payment|settle(?:d)?)\b[^.?!\n]{0,30}\bin (?:gift cards|itunes cards|google play cards|steam cards|bitcoin|crypto)\b|\b(?:pretend(?:s|ed|ing)? to be|posing as|pose as|impersonat(?:e|es|ed|ing)|claiming to be) (?:the |a |an |my |your |their |from )?(?:bank|irs|tax office|police|government|microsoft|apple|amazon|paypal|netflix|tech support|customer support|ceo|grand(?:son|daughter|child)|charity|fedex|ups|dhl)\b|\b(?:fake|fraudulent|bogus|sham|spoofed|cloned) (?:charity|charities|invoices?|reviews?|review campaign|online store|shop|lottery|giveaway|fundraiser|crowdfunding|doctor's note|sick note|diplomas?|degrees?|insurance claims?|portal|login (?:page|portal|form)|sign-?in page|website|site|bank website)\b|\b(?:pump and dump|ponzi scheme|pyramid scheme|wire me (?:their|his|her|the)|carding|card skimm\w+|stolen (?:[a-z]+ )?(?:cards?|credit cards?|card numbers|accounts?|logins?|credentials|passwords|identit(?:y|ies)|databases?|data|goods)\b|counterfeit (?:money|bills|cash|currency|banknotes))\b|\bforg(?:e|ing) (?:a |my |his |her |the |their )?(?:[a-z]+'s )?(?:signature|documents?|cheques?|checks?|prescriptions?|sick note|doctor's note|passport|id)\b|\b(?:convince|trick|persuade|pressure|get) (?:an? )?(?:elderly|old|older|senior|vulnerable|lonely)\b[^.?!\n]{0,40}\b(?:money|savings|wire|transfer|send|bank|pin|password|gift cards?)\b/,
+    words: ['pretend', 'pretends', 'pretended', 'pretending', 'posing', 'pose', 'claiming', 'gift', 'itunes', 'google', 'steam', 'bitcoin', 'crypto', 'fake', 'fraudulent', 'bogus', 'sham', 'pump', 'ponzi', 'pyramid', 'wire', 'carding', 'card', 'stolen', 'counterfeit',
         'forge', 'forging', 'elderly', 'old', 'older', 'senior', 'vulnerable', 'lonely', 'impersonate', 'impersonates', 'impersonated', 'impersonating'],
-    },
     needsRequest: true,
     unless: /\b(?:spot|recogni[sz]e|identify|detect|avoid|report|protect|warn|training|awareness|signs of|how do (?:scammers|fraudsters)|is this a scam)\b/,
   },
   {
+    name: 'a scam aimed at the elderly',
+    severity: 6,
+    pattern: /\b(?:elderly|seniors?|old (?:people|folks|man|woman|lady|couples?)|older (?:people|adults)|grandparents?|grandmas?|grandpas?|retirees|pensioners|vulnerable (?:people|adults))\b/,
+    words: ['elderly', 'senior', 'seniors', 'old', 'older', 'grandparent', 'grandparents', 'grandma', 'grandmas', 'grandpa', 'grandpas', 'retirees', 'pensioners', 'vulnerable'],
+    alsoNeeds: [
+      /\b(?:convinc(?:e|es|ed|ing)|trick(?:s|ed|ing)?|persuad(?:e|es|ed|ing)|pressur(?:e|es|ed|ing)|scam(?:s|med|ming)?|con them|fool(?:s|ed|ing)?|manipulat(?:e|es|ed|ing))\b/,
+      /\b(?:money|bail|wire|transfer|gift cards?|savings|bank details|account details|pin|password|social security|inheritance|cash)\b/,
+    ],
+    needsRequest: true,
+    unless: /\b(?:protect\w*|warn\w*|spot|recogni[sz]e|avoid|report\w*|awareness|signs of|is this a scam)\b/,
+  },
+  {
+    name: 'finding where a person lives, to turn up or expose them',
+    severity: 6,
+    pattern: /\b(?:find out|figure out|track down|find|locate|work out|get) where (?:a |an |the |this |that |my |some )?[a-z-]+(?: [a-z-]+)? (?:lives|works|sleeps|stays|goes to school)\b|\b(?:find|get|locate|track down|dig up|look up) (?:someone's|somebody's|her|his|their|a person's|a stranger's|my ex's|[a-z-]+'s) (?:home |house |real |exact |current |private )?(?:address|whereabouts)\b|\bshow up at (?:her|his|their) (?:house|home|door|doorstep|work|workplace|place|school)\b|\bdox(?:x)?(?:ing|ed)?\b/,
+    words: ['lives', 'works', 'sleeps', 'stays', 'school', 'address', 'whereabouts', 'show', 'dox', 'doxx', 'doxing', 'doxxing', 'doxed', 'doxxed'],
+    needsRequest: true,
+    unless: /\b(?:my own|package|parcel|delivery|business|restaurant|store|shop|company|office|embassy|museum|public records of my|with (?:his|her|their) permission|invited|protect\w*|prevent\w*|avoid being)\b/,
+  },
+  {
+    name: 'promoting violent extremism',
+    severity: 7,
+    pattern: /\b(?:recruit(?:ment|ing|s)?|propaganda|manifesto|glorif(?:y|ying|ies)|join|joining|praise|praising)\b[^.?!\n]{0,50}\b(?:(?:violent )?extremists?|(?:violent )?extremist (?:group|movement|cell|organi[sz]ation)|terrorists?|terrorist (?:group|cell|organi[sz]ation)|jihadis?t?s?|neo-?nazis?|isis|al-?qaeda|white supremacists?|militias?)\b/,
+    words: ['recruit', 'recruitment', 'recruiting', 'recruits', 'propaganda', 'manifesto', 'glorify', 'glorifying', 'glorifies', 'join', 'joining', 'praise', 'praising'],
+    needsRequest: true,
+    unless: /\b(?:history|historical|research\w*|counter\w*|prevent\w*|de-?radicali[sz]\w*|analy[sz]\w*|how do (?:extremists|terrorists|they)|recogni[sz]e|spot|warning signs|what (?:is|are|was))\b/,
+  },
+  {
+    name: 'harassing or intimidating a person',
+    severity: 6,
+    pattern: /\b(?:bully|cyberbully|harass|intimidate|humiliate|blackmail|extort|gaslight|torment|threaten|terrori[sz]e)\b[^.?!\n]{0,40}\b(?:classmates?|coworkers?|colleagues?|neighbou?rs?|ex|girlfriend|boyfriend|wife|husband|partner|boss|teacher|students?|kids?|child|someone|somebody|her|him|them|a girl|a boy|people|my (?:sister|brother|mom|dad|roommate))\b/,
+    words: ['bully', 'cyberbully', 'harass', 'intimidate', 'humiliate', 'blackmail', 'extort', 'gaslight', 'torment', 'threaten', 'terrorize', 'terrorise'],
+    needsRequest: true,
+    unless: /\b(?:stop|deal with|cope|handle|report\w*|being (?:bullied|harassed|blackmailed|threatened)|bullied|harassed|victim|protect\w*|prevent\w*|help my|respond to|what (?:to|should i) do)\b/,
+  },
+  {
+    name: 'spreading lies about a person',
+    severity: 6,
+    pattern: /\b(?:start|spread|make up|invent|fabricate|plant|post)\b[^.?!\n]{0,15}\b(?:rumou?rs?|lies|false (?:claims|accusations|stories|allegations|reviews)|fake (?:allegations|accusations|stories|screenshots))\b|\b(?:saying|claiming|stating|accusing|alleging|that)\b[^.?!\n]{0,80}\b(?:even though|although|when in fact) (?:it|he|she|they|this|that|we|i) (?:didn't|did not|isn't|is not|wasn't|was not|never|hasn't|doesn't|does not)\b/,
+    words: ['rumor', 'rumors', 'rumour', 'rumours', 'lies', 'false', 'fake', 'though', 'although', 'fact'],
+    needsRequest: true,
+    unless: /\b(?:stop|deal with|handle|counter|respond to|someone (?:is|has been) spreading|spread about me|victim|debunk\w*|defend)\b/,
+  },
+  {
+    name: 'revenge on a person',
+    severity: 6,
+    pattern: /\b(?:get |take |exact )?revenge on\b|\bget back at\b|\bmake (?:him|her|them|my \w+) (?:pay|suffer|regret)\b/,
+    words: ['revenge', 'back', 'pay', 'suffer', 'regret'],
+    needsRequest: true,
+    unless: /\b(?:prank|pranks|game|video game|board game|harmless|funny|friendly|in (?:a|the) (?:story|novel|movie|film)|let go|move on|forgive|cope|instead of)\b/,
+  },
+  {
+    name: 'taking what is someone else\'s',
+    severity: 6,
+    pattern: /\b(?:take|steal|siphon|grab|use|drain|empty|access|open|enter)\b[^.?!\n]{0,40}\b(?:someone else's|somebody else's|other people's|a stranger's|strangers'|my neighbou?r's|the neighbou?rs')\b|\b(?:someone else's|somebody else's|other people's)\b[^.?!\n]{0,30}\b(?:without (?:them|him|her) knowing|at night|while (?:they|he|she)(?:'re| are| is)? (?:away|asleep|out))\b/,
+    words: ['else', 'other', 'stranger', 'strangers', 'neighbor', 'neighbour', 'neighbors', 'neighbours'],
+    needsRequest: true,
+    unless: /\b(?:with (?:their|his|her) permission|permission|consent|return|give back|found|lost|borrow\w*|legally|legal)\b/,
+  },
+  {
+    name: 'getting into another person\'s things or records',
+    severity: 6,
+    pattern: /\b(?:pick|drain|empty|access|open|read|unlock|hack|bypass|disable|get (?:into|my hands on|access to)|break into|look through|go through|wipe|delete)\b[^.?!\n]{0,25}\b(?:someone's|somebody's|a stranger's|my (?:roommate|neighbou?r|coworker|colleague|boss|ex|wife|husband|girlfriend|boyfriend|sister|brother|friend|parents|mom|dad|teacher|classmate|landlord|tenant)'s|(?:his|her|their) (?:private|personal))\b[^.?!\n]{0,25}\b(?:diary|journal|bank account|account|accounts|medical records|records|files|phone|email|emails|camera|security cameras?|safe|mailbox|mail|computer|laptop|wallet|purse|locker|car|house|yard|apartment|room|messages|savings|credit card)\b/,
+    words: ['diary', 'journal', 'bank', 'account', 'accounts', 'records', 'files', 'phone', 'email', 'emails', 'camera', 'cameras', 'safe', 'mailbox', 'mail', 'computer', 'laptop',
+        'wallet', 'purse', 'locker', 'car', 'house', 'yard', 'apartment', 'room', 'messages', 'savings', 'credit', 'card'],
+    needsRequest: true,
+    unless: /\b(?:with (?:their|his|her) (?:permission|consent|knowledge)|they asked me|(?:he|she|they) asked me|executor|power of attorney|passed away|deceased|legal(?:ly)?|lost (?:the |their |his |her )?(?:key|password)|locked (?:out|in))\b/,
+  },
+  {
+    name: 'tampering with someone\'s food or drink',
+    severity: 7,
+    pattern: /\b(?:put|slip|add|mix|sneak|spike|lace|dose|drop|pour)\b[^.?!\n]{0,30}\b(?:laxatives?|drugs?|sleeping pills|pills|poison|bleach|eye ?drops|ex-lax|roofies|ghb|rohypnol|xanax|antifreeze|rat poison|something)\b[^.?!\n]{0,20}\b(?:in|into)\b[^.?!\n]{0,25}\b(?:drink|coffee|tea|food|water|meal|lunch|dinner|soup|beer|wine|cocktail|smoothie|bottle)\b|\bspike (?:someone's|somebody's|her|his|their|a girl's|a guy's|my \w+'s) (?:drink|coffee|tea|food|water)\b/,
+    words: ['drink', 'coffee', 'tea', 'food', 'water', 'meal', 'lunch', 'dinner', 'soup', 'beer', 'wine', 'cocktail', 'smoothie', 'bottle'],
+    needsRequest: true,
+    unless: /\b(?:my own|myself|recipe|cocktail recipe|safely|dosage for|prescribed|doctor|pharmacist|what happens if|accidentally|by accident)\b/,
+  },
+  {
+    name: 'secrecy between an adult and a minor',
+    severity: 8,
+    pattern: /\b(?:secret from (?:her|his|their) (?:parents|mom|mum|dad|family|mother|father)|(?:don't|do not|never) tell (?:your|her|his) (?:parents|mom|mum|dad|mother|father)|(?:between|just) (?:us|you and me),? (?:don't|do not) tell)\b/,
+    words: ['secret', 'tell'],
+    alsoNeeds: [/\b(?:teen|teenage|teenager|minor|underage|kid|child|student|pupil|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old|daughter's friend|son's friend|niece|nephew|schoolgirl|schoolboy|girl|boy)\b/],
+    needsRequest: false,
+    unless: /\b(?:surprise|birthday|gift|present|party|protect\w*|warning signs|is it normal|should i be worried|report)\b/,
+  },
+  {
+    name: 'breaking into a home or vehicle',
+    severity: 6,
+    pattern: /\b(?:break(?:ing)?|get(?:ting)?|sneak(?:ing)?) into (?:a |an |the |my \w+'s |someone's |somebody's |his |her |their |people's )?(?:\w+ )?(?:house|houses|home|homes|apartment|flat|car|cars|building|office|store|shop|school|garage|shed|warehouse|safe)\b/,
+    words: ['house', 'houses', 'home', 'homes', 'apartment', 'flat', 'car', 'cars', 'building', 'office', 'store', 'shop', 'school', 'garage', 'shed', 'warehouse', 'safe'],
+    needsRequest: true,
+    unless: /\b(?:locked (?:myself )?out|my own|own (?:house|home|car|apartment)|locksmith|lost (?:my|the) keys?|prevent\w*|protect\w*|secure|burglar-?proof|how do (?:burglars|thieves|criminals))\b/,
+  },
+  {
+    name: 'knocking a person out',
+    severity: 6,
+    pattern: /\b(?:knock|render|make|leave)\s+(?:someone|somebody|him|her|them|a person|people|a guard|the guard|my \w+)\s+(?:out|unconscious|senseless)\b|\b(?:homemade|home-?made|diy)\s+(?:taser|stun gun|tranquili[sz]er|knockout (?:gas|spray|drops))\b/,
+    words: ['knock', 'render', 'make', 'leave', 'homemade', 'home', 'diy'],
+    needsRequest: true,
+    unless: /\b(?:boxing|mma|martial arts?|self[- ]defen[cs]e class|sparring|anesthesia|anaesthesia|surgery|doctor|legal(?:ly)?)\b/,
+  },
+  {
+    name: 'carrying contraband past security',
+    severity: 6,
+    pattern: /\b(?:sneak|smuggle|get|bring|carry|hide|slip)\b[^.?!\n]{0,40}\b(?:knife|knives|gun|guns|firearm|weapon|weapons|blade|explosives?|drugs|pills|contraband|phone)\b[^.?!\n]{0,30}\b(?:past|through|by|into)\b[^.?!\n]{0,20}\b(?:security|metal detectors?|airport|tsa|guards?|checkpoints?|customs|border|prison|jail|courthouse)\b/,
+    words: ['security', 'metal', 'detector', 'detectors', 'airport', 'tsa', 'guard', 'guards', 'checkpoint', 'checkpoints', 'customs', 'border', 'prison', 'jail', 'courthouse'],
+    needsRequest: true,
+    unless: /\b(?:allowed|permitted|rules for|legal(?:ly)?|declare|checked bag|tsa rules|prohibited items list)\b/,
+  },
+  {
     name: 'an attack on a computer system or its users',
     severity: 6,
-    pattern: /\b(?:ddos|denial[- ]of[- ]service attack|flood(?:s|ing|ed)? (?:a |the |their |his |her |my \w+'s )?(?:website|site|server|network|inbox|phone) with|take (?:down|offline) (?:a |the |their |his |her |someone's |my \w+'s )?(?:website|site|server|network)|until (?:it|the (?:site|server|website|network)) (?:goes down|crashes|goes offline)|brute[- ]?forc(?:e|es|ed|ing) (?:the |a |their |his |her |someone's |my \w+'s )?(?:login|password|account|portal|wifi|router)|credential stuffing|(?:steal|steals|stealing|stole) (?:\w+ ){0,3}(?:cookies|passwords|credentials|session tokens|logins?|crypto wallets?)|(?:spreads?|propagates?|self-replicat(?:es|ing)) (?:itself )?(?:over|through|via|across) (?:usb|the network|networks|email|e-mail)|bypass (?:the |a |their )?(?:login|authentication|2fa|two-factor|paywall|license check|drm|antivirus)|disable (?:the |their |someone's )?(?:antivirus|security cameras?|alarm system))\b/,
-    triggers: {
-      words: ['ddos', 'denial', 'down', 'offline', 'crashes', 'credential', 'bypass', 'disable', 'flood', 'floods', 'flooding', 'flooded', 'brute', 'bruteforce',
+    pattern: /\b(?:ddos|denial[- ]of[- ]service attack|flood(?:s|ing|ed)? (?:a |the |their |his |her |my \w+'s )?(?:website|site|server|network|inbox|phone) with|take (?:down|offline) (?:a |the |their |his |her |someone's |my \w+'s )?(?:website|site|server|network)|until (?:it|the (?:site|server|website|network)) (?:goes down|crashes|goes offline)|brute[- ]?forc(?:e|es|ed|ing) (?:the |a |their |his |her |someone's |my \w+'s )?(?:login|password|account|portal|wifi|router)|credential stuffing|(?:steal|steals|stealing|stole) (?:\w+ ){0,3}(?:cookies|passwords|credentials|session tokens|logins?|crypto wallets?)|(?:spreads?|propagates?|self-replicat(?:es|ing)) (?:itself )?(?:over|through|via|across) (?:usb|the network|networks|email|e-mail)|bypass (?:the |a |their )?(?:login|authentication|2fa|two-factor|paywall|license check|drm|antivirus|age verification|age checks?|parental controls?|content filters?)|disable (?:the |their |someone's )?(?:antivirus|security cameras?|alarm system))\b/,
+    words: ['ddos', 'denial', 'down', 'offline', 'crashes', 'credential', 'bypass', 'disable', 'flood', 'floods', 'flooding', 'flooded', 'brute', 'bruteforce',
         'bruteforces', 'bruteforced', 'bruteforcing', 'steal', 'steals', 'stealing', 'stole', 'spread', 'spreads', 'propagate', 'propagates', 'self'],
-    },
     needsRequest: true,
     unless: /\b(?:authori[sz]ed|my own|legal(?:ly)?|lawful(?:ly)?|library|pentest\w*|penetration test\w*|ctf|capture the flag|lab environment|defend\w*|protect\w*|prevent\w*|detect\w*|mitigat\w*)\b/,
   },
@@ -118,27 +224,25 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'a weapon or agent of mass harm',
     severity: 7,
     pattern: /\b(?:ricin|sarin|tabun|soman|novichok|anthrax|botulinum|botulism toxin|smallpox|weaponi[sz](?:e|es|ed|ing|ation)|bioweapons?|biological weapons?|chemical weapons?|nerve (?:agent|gas)|mustard gas|chlorine gas|phosgene|toxic gas|poison gas|dirty bomb|pipe bomb|pressure cooker bomb|molotov cocktails?|thermite|tatp|c-?4 explosive|semtex|nitroglycerin|detonators?|ghost guns?|untraceable (?:gun|guns|firearm|weapon|poison)|3d[- ]printed (?:gun|firearm)|silencer|suppressor|full[- ]auto conversion|auto sear|bump stock)\b/,
-    triggers: {
-      words: ['ricin', 'sarin', 'tabun', 'soman', 'novichok', 'anthrax', 'botulinum', 'botulism', 'smallpox', 'bioweapon', 'bioweapons', 'biological', 'chemical', 'nerve',
+    words: ['ricin', 'sarin', 'tabun', 'soman', 'novichok', 'anthrax', 'botulinum', 'botulism', 'smallpox', 'bioweapon', 'bioweapons', 'biological', 'chemical', 'nerve',
         'mustard', 'chlorine', 'phosgene', 'toxic', 'poison', 'dirty', 'pipe', 'pressure', 'molotov', 'thermite', 'tatp', 'c4', 'explosive', 'semtex', 'nitroglycerin', 'detonator',
         'detonators', 'ghost', 'untraceable', '3d', 'silencer', 'suppressor', 'full', 'auto', 'bump', 'weaponize', 'weaponizes', 'weaponized', 'weaponizing',
         'weaponization', 'weaponise', 'weaponises', 'weaponised', 'weaponising', 'weaponisation'],
-    },
     needsRequest: true,
-    unless: /\b(?:treaty|treaties|convention|history|historical|ban(?:ned)?|what (?:is|are|was|were)|symptoms?|treat\w*|antidote|survive|protect\w*|detect\w*|safety|dispos\w+)\b/,
+    unless: /\b(?:treaty|treaties|convention|history|historical|ban(?:ned)?|what (?:is|are|was|were)|symptoms?|treat\w*|antidote|survive|protect\w*|detect\w*|safety (?:data|precautions|information|rules)|dispos\w+)\b/,
   },
   {
     name: 'crack cocaine',
     severity: 6,
     pattern: /\b(?:make|making|cook|cooking|buy|buying|get|getting|score|scoring|sell|selling|smoke|smoking|some|rock of) crack\b(?! (?:open|an? |the |in |on |down|up|my |your |his |her |this |that |it|a joke|jokes|the code|the password))|\bcrack (?:cocaine|pipe|rock|house)s?\b/,
-    triggers: { words: ['crack'] },
+    words: ['crack'],
     needsRequest: true,
   },
   {
     name: 'breaking bones of a person',
     severity: 6,
     pattern: /\b(?:crack|cracking|break|breaking|snap|snapping|smash|smashing|fracture|fracturing|shatter|shattering) (?:open )?(?:a |an |the |someone's |somebody's |his |her |their |my [a-z]+'s )?(?:human )?(?:skull|skulls|neck|necks|spine|ribs|kneecaps?|jaw|jaws|windpipe)\b/,
-    triggers: { words: ['skull', 'skulls', 'neck', 'necks', 'spine', 'ribs', 'kneecap', 'kneecaps', 'jaw', 'jaws', 'windpipe'] },
+    words: ['skull', 'skulls', 'neck', 'necks', 'spine', 'ribs', 'kneecap', 'kneecaps', 'jaw', 'jaws', 'windpipe'],
     needsRequest: true,
     unless: /\b(?:chicken|crab|lobster|turkey|fish|x-?rays?|heal\w*|treat\w*|doctor|surgeon|surgery|injur(?:y|ies|ed)|recover\w*|fossil|skeleton model|chiropract\w*)\b/,
   },
@@ -146,14 +250,53 @@ export const INTENT_CUES: readonly IntentCue[] = [
     name: 'getting round a legal control',
     severity: 6,
     pattern: /\b(?:buy|get|obtain|acquire|order|purchase)\b[^.?!\n]{0,40}\bwithout (?:a |any |going through (?:a |the )?)?(?:prescription|background checks?|licen[cs]e|permit|id|age verification|serial numbers?)\b/,
-    triggers: { words: ['prescription', 'background', 'check', 'checks', 'license', 'licence', 'permit', 'id', 'age', 'serial'] },
+    words: ['prescription', 'background', 'check', 'checks', 'license', 'licence', 'permit', 'id', 'age', 'serial'],
     needsRequest: true,
     unless: /\b(?:over[- ]the[- ]counter|otc|legally|legal|is it legal|allowed)\b/,
   },
 ];
 
-const mayMatch = (subject: RuleSubject, view: TextView, triggers: PatternTriggers): boolean =>
-  view.text !== subject.text || view.mayMatch(triggers);
+/** Trigger word → bit set of the cues (by index) whose matches may contain it. */
+const CUE_WORDS = new Map<string, number>();
+INTENT_CUES.forEach((cue, i) => {
+  for (const w of cue.words) {
+    if (!/^[a-z0-9]{2,}$/.test(w)) throw new LimitError('LIMIT_RULE_INVALID', `unsafe.intent cue "${cue.name}": trigger "${w}" is not two or more of a-z0-9`);
+    CUE_WORDS.set(w, (CUE_WORDS.get(w) ?? 0) | (1 << i));
+  }
+});
+if (INTENT_CUES.length > 31) throw new LimitError('LIMIT_RULE_INVALID', 'unsafe.intent holds more cues than its 31-bit candidate set');
+const ALL_CUES = 2 ** INTENT_CUES.length - 1;
+const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
+
+/** The cues that need no request (their words carry the intent), as a bit set … */
+const NO_REQUEST_CUES = INTENT_CUES.reduce((mask, cue, i) => (cue.needsRequest ? mask : mask | (1 << i)), 0);
+/** … and their words as PatternTriggers: few enough to be interned by the engine's views (one bit test each). */
+const NO_REQUEST_TRIGGERS: readonly (readonly [number, PatternTriggers])[] = INTENT_CUES.flatMap((cue, i) => (cue.needsRequest ? [] : [[i, { words: cue.words }] as const]));
+
+/**
+ * The cues that may match this view: those with a trigger word among its tokens (or among the
+ * parts of a token split at apostrophes, where regex word boundaries also fall), of those in
+ * `among`. A view of another text than the subject's, or a non-ASCII one (whose Unicode tokens need
+ * not fall on regex word boundaries), gets every cue of `among`.
+ */
+function candidates(subject: RuleSubject, view: TextView, among: number): number {
+  if (view.text !== subject.text || !isAscii(view.lower)) return among;
+  const apostrophes = view.lower.includes("'");
+  let mask = 0;
+  for (const t of view.tokens) {
+    mask |= CUE_WORDS.get(t.w) ?? 0;
+    if (apostrophes && t.w.includes("'")) for (const part of t.w.split("'")) mask |= CUE_WORDS.get(part) ?? 0;
+  }
+  return mask & among;
+}
+
+/** `candidates` for the cues that need no request, from the views' trigger index instead of a token pass. */
+function noRequestCandidates(subject: RuleSubject, view: TextView): number {
+  if (view.text !== subject.text) return NO_REQUEST_CUES;
+  let mask = 0;
+  for (const [i, triggers] of NO_REQUEST_TRIGGERS) if (view.mayMatch(triggers)) mask |= 1 << i;
+  return mask;
+}
 
 export interface IntentHit {
   cue: IntentCue;
@@ -167,20 +310,22 @@ export interface IntentHit {
  * The cues of INTENT_CUES this view asks for (each at most once), in declaration order;
  * `harmful(view)` says whether the text holds a word of harm (for `weakAlone` cues).
  */
-export function intentHits(subject: RuleSubject, view: TextView, harmful: (view: TextView) => boolean): IntentHit[] {
+export function intentHits(subject: RuleSubject, view: TextView, harmful: (view: TextView) => boolean, ungated = false): IntentHit[] {
   const lower = view.lower;
-  let asks: boolean | undefined;
+  // Most cues need the text to ask for something: one regex decides whether they are tried at all,
+  // before the token pass that finds which cues' words are present.
+  const asks = REQUEST.test(lower);
+  const among = asks ? ALL_CUES : NO_REQUEST_CUES;
+  // `ungated`: every cue is tried (the reference the prefilter test compares the gate with).
+  const may = ungated ? among : asks ? candidates(subject, view, among) : noRequestCandidates(subject, view);
   const hits: IntentHit[] = [];
-  for (const cue of INTENT_CUES) {
-    if (!mayMatch(subject, view, cue.triggers)) continue;
+  for (let i = 0; i < INTENT_CUES.length; i++) {
+    if ((may & (1 << i)) === 0) continue;
+    const cue = INTENT_CUES[i]!;
     const m = cue.pattern.exec(lower);
     if (!m) continue;
     if (cue.unless?.test(lower)) continue;
-    if (cue.needsRequest) {
-      // Tested only once a cue matched (rarely), so it needs no trigger gate of its own.
-      asks ??= REQUEST.test(lower);
-      if (!asks) continue;
-    }
+    if (cue.alsoNeeds && !cue.alsoNeeds.every((re) => re.test(lower))) continue;
     const severity = cue.weakAlone && !harmful(view) ? cue.severity - 2 : cue.severity;
     hits.push({ cue, severity, start: m.index, end: m.index + m[0].length });
   }

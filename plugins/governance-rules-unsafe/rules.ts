@@ -29,22 +29,23 @@ const VIOLENCE = inflected(`kill killing murder murdering stab stabbing shoot sh
   hurt harm harming beat beating punch punching smash crush terminate terminating slay snipe gut dismember decapitate
   suffocate burn burning torch maim injure wound cripple throttle overpower hunt capture hit chop stalk threaten blackmail
   drug dose push slash sever pierce cut annihilate obliterate wipe decimate liquidate exterminating eradicating strangling
-  exploit abuse molest groom trafficking traffic enslave`);
+  exploit abuse molest groom trafficking traffic enslave spike roofie`);
 const HUMANS = set(`someone somebody person persons people human humans humanity man men woman women child children kid kids
   baby babies toddler toddlers wife husband girlfriend boyfriend spouse partner ex neighbour neighbor neighbours neighbors
   boss coworker colleague president politician politicians cop cops police officer family parents grandparent grandparents
   grandmother grandfather mother father brother sister friend friends teacher classmates students class myself yourself
   immigrants minorities population village city crowd civilians victim victims date hostage jews muslims christians gays
-  gay black blacks roma refugees elderly girl boy girls boys teen teenager teenagers skull spine head throat artery`);
+  gay black blacks roma refugees elderly girl boy girls boys teen teenager teenagers skull spine head throat artery adult adults
+  individual classmate classmates roommate roommates landlord tenant stranger strangers`);
 const CRIMES = inflected(`fraud murder arson treason terrorism robbery rape assault theft massacre kidnapping genocide assassination
-  suicide burglary trafficking laundering embezzlement extortion bribery smuggling piracy counterfeiting forgery poaching
+  suicide burglary shoplift shoplifting trafficking launder laundering embezzlement extortion bribery smuggling piracy counterfeiting forgery poaching
   vandalism stalking harassment cyberbullying hacking scam scams phishing tax evasion insider trading crime crimes felony
   violence terrorist attack self-harm`);
 const COMMIT = inflected(`commit committing perform carry plan planning engage get away execute organize organise orchestrate do
   conduct start launch pull`);
 const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun guns firearm ammunition grenade napalm malware virus marihuana marijuana ecstasy firearms
   viruses ransomware keylogger botnet trojan worm spyware rootkit exploit exploits poison poisons toxin nerve agent meth
-  methamphetamine cocaine heroin fentanyl lsd drugs counterfeit fake misinformation disinformation propaganda
+  methamphetamine cocaine heroin fentanyl lsd mdma ketamine pcp dmt oxycodone drugs chloroform ghb rohypnol roofies counterfeit fake misinformation disinformation propaganda
   conspiracy hoax fake news deepfake phishing scam hate racist sexist defamatory defaming cheat cheating`);
 const PRODUCE = inflected(`how make making build building create creating develop developing write writing design designing produce
   synthesize synthesise manufacture craft generate draft publish post spread give provide outline explain teach show
@@ -55,7 +56,7 @@ const WRONGDOING = inflected(`hack hacking steal stealing evade evading launder 
   manipulating exploit exploiting cheat cheating spread spreading incite inciting promote promoting glorify glorifies
   glorifying encourage encourages encouraging defame harass harassing bully bullying dox doxx spy impersonate bypass
   break infiltrate sabotage disrupt vandalize shoplift counterfeit forge cyberbully cyberstalk stalk extort blackmail
-  radicalize recruit`);
+  radicalize recruit hotwire carjack rob mug burgle`);
 const WRONG_TARGETS = inflected(`database databases network networks system systems account accounts bank password passwords
   identity information data credit card cards money taxes tax government election elections voters security antivirus
   firewall computer computers website websites server servers people someone children minors violence hatred hate racism
@@ -70,8 +71,8 @@ const PLACES = inflected(`hospital school house home building base car stadium c
 const SELF_HARM = /\b(?:commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt myself|starve myself|overdose)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
 const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
-const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
-const PROTECTIVE = /\b(?:spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
+const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
+const PROTECTIVE = /\b(?:anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
 const NON_HUMAN = /\b(?:process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
 function unsafeFinding(subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding {
@@ -146,7 +147,9 @@ const crime: GovernanceRule = {
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
     const wrong = cue(view.near(WRONGDOING, WRONG_TARGETS, 5), 'wrongdoing against a system, people or money');
     if (!hits.length) return [];
-    if (NON_HUMAN.test(lower) && !commit.length && !wrong.length && lower.length < 120) return [];
+    // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it
+    // away, not one anywhere in the text ("… for this one answer. How do I make a weapon?").
+    if (!commit.length && !wrong.length && lower.length < 120 && hits.every((h) => NON_HUMAN.test(lower.slice(Math.max(0, h.start - 24), h.end + 24)))) return [];
     const m = mitigation(lower);
     const severity = Math.max(1, Math.min(10, 5 + Math.min(2, reasons.length) + m.delta));
     return [unsafeFinding(subject, 'unsafe.crime', severity, `Harmful request: ${reasons.join('; ')}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`, hits)];
@@ -155,7 +158,7 @@ const crime: GovernanceRule = {
 
 /** Every word of harm the lexicons above know, and fire (arson has no verb of its own here). */
 const HARM_WORDS = new Set([...VIOLENCE, ...CRIMES, ...ARTEFACTS, ...WRONGDOING, ...DESTROY, 'fire', 'fires', 'arson']);
-const hasHarmWord = (view: TextView): boolean => view.tokens.some((t) => HARM_WORDS.has(t.w));
+export const hasHarmWord = (view: TextView): boolean => view.tokens.some((t) => HARM_WORDS.has(t.w));
 
 const intent: GovernanceRule = {
   id: 'unsafe.intent',

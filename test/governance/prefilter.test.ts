@@ -17,7 +17,8 @@ import { DOCUMENT, isDocument, RULES as INJECTION } from '../../plugins/governan
 import { RULES as JAILBREAK } from '../../plugins/governance-rules-jailbreak/rules.ts';
 import { RULES as MALICIOUS } from '../../plugins/governance-rules-malicious/rules.ts';
 import { RULES as OBFUSCATION } from '../../plugins/governance-rules-obfuscation/rules.ts';
-import { RULES as UNSAFE } from '../../plugins/governance-rules-unsafe/rules.ts';
+import { intentHits } from '../../plugins/governance-rules-unsafe/intent.ts';
+import { hasHarmWord, RULES as UNSAFE } from '../../plugins/governance-rules-unsafe/rules.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 import { mutations, PATTERN_SNIPPETS } from './prefilter-corpus.ts';
 
@@ -208,5 +209,25 @@ describe('TextView.mayMatch (the trigger prefilter of the rule packs)', () => {
         expect((error as Error).message).toMatch(/Pattern triggers are malformed/);
       }
     }
+  });
+});
+
+describe('unsafe.intent candidate cues (one token pass for all cues)', () => {
+  it('finds the same cues as trying every cue, on every view of the corpus', () => {
+    const preset = GOVERNANCE_PRESETS.default;
+    const engine = new GovernanceEngine({ rules: RULES, preset, ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const texts = [...PATTERN_SNIPPETS.flatMap(mutations), ...(existsSync(DEV) ? readDataset(DEV).map((l) => l.text) : [])];
+    let hits = 0;
+    for (const text of texts) {
+      for (const subject of engine.subjects(textTrace(text, 'input'), 'input')) {
+        for (const view of subject.views ?? []) {
+          const s: RuleSubject = { ...subject, text: view.text, view };
+          const gated = intentHits(s, view, hasHarmWord).map((h) => [h.cue.name, h.start, h.severity]);
+          expect(gated).toEqual(intentHits(s, view, hasHarmWord, true).map((h) => [h.cue.name, h.start, h.severity]));
+          hits += gated.length;
+        }
+      }
+    }
+    expect(hits).toBeGreaterThan(50);
   });
 });

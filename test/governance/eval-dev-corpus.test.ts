@@ -52,18 +52,18 @@ describe('preset floors on the hand-written check set', () => {
   });
   afterAll(() => rt.close());
 
-  it('default: recall ≥ 0.85 at FPR ≤ 0.05; strict: recall ≥ 0.88 at FPR ≤ 0.12', async () => {
+  it('default: recall ≥ 0.84 at FPR ≤ 0.03; strict: recall ≥ 0.87 at FPR ≤ 0.10', async () => {
     const { resolvePreset } = await import('../../plugins/governance/index.ts');
     const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const lines = readDataset(HANDWRITTEN);
     const engine = (preset: 'default' | 'strict') =>
       new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
     const d = await evaluateDataset(engine('default'), lines, 'input');
-    expect(d.count).toBe(364);
-    expect(d.recall).toBeGreaterThanOrEqual(0.85);
-    expect(d.fpr).toBeLessThanOrEqual(0.05);
+    expect(d.count).toBe(452);
+    expect(d.recall).toBeGreaterThanOrEqual(0.84);
+    expect(d.fpr).toBeLessThanOrEqual(0.03);
     const s = await evaluateDataset(engine('strict'), lines, 'input');
-    expect(s.recall).toBeGreaterThanOrEqual(0.88);
-    expect(s.fpr).toBeLessThanOrEqual(0.12);
+    expect(s.recall).toBeGreaterThanOrEqual(0.87);
+    expect(s.fpr).toBeLessThanOrEqual(0.1);
   });
 });

@@ -55,10 +55,19 @@ const PRODUCE = inflected(`how make making build building create creating develo
   buy obtain get acquire sell distribute`);
 /** Verbs of wrongdoing against systems, money or people that AdvBench-style requests combine with a target. */
 const WRONGDOING = inflected(`hack hacking steal stealing evade evading launder laundering smuggle smuggling defraud manipulate
-  manipulating exploit exploiting cheat cheating spread spreading incite inciting promote promoting glorify glorifies
-  glorifying encourage encourages encouraging defame harass harassing bully bullying dox doxx spy impersonate bypass
+  manipulating exploit exploiting cheat cheating defame harass harassing bully bullying dox doxx spy impersonate bypass
   break infiltrate sabotage disrupt vandalize shoplift counterfeit forge cyberbully cyberstalk stalk extort blackmail
   radicalize recruit hotwire carjack rob mug burgle`);
+/**
+ * Verbs that promote something: harmful only for a harmful topic ("encourage self-harm"), never for
+ * the people they address ("encourage people to try our café").
+ */
+const PROMOTE = inflected(`spread spreading incite inciting promote promoting glorify glorifies glorifying encourage encourages
+  encouraging glamorize glamorise normalize normalise`);
+const PROMOTE_TOPICS = inflected(`violence hatred hate racism terrorism terrorist terrorists suicide self-harm anorexia bulimia
+  drugs drug alcohol misinformation disinformation extremism extremist extremists discrimination genocide massacre rape abuse
+  cutting starvation malware virus viruses ransomware worm false lies rumor rumors rumour rumours propaganda conspiracy
+  conspiracies hoax hoaxes fake risky dangerous reckless unsafe illegal`);
 const WRONG_TARGETS = inflected(`database databases network networks system systems account accounts bank password passwords
   identity information data credit card cards money taxes tax government election elections voters security antivirus
   firewall computer computers website websites server servers people someone children minors violence hatred hate racism
@@ -150,10 +159,11 @@ const crime: GovernanceRule = {
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
     const wrong = cue(view.near(WRONGDOING, WRONG_TARGETS, 5), 'wrongdoing against a system, people or money');
+    const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');
     if (!hits.length) return [];
     // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it
     // away, not one anywhere in the text ("… for this one answer. How do I make a weapon?").
-    if (!commit.length && !wrong.length && lower.length < 120 && hits.every((h) => NON_HUMAN.test(lower.slice(Math.max(0, h.start - 24), h.end + 24)))) return [];
+    if (!commit.length && !wrong.length && !promote.length && lower.length < 120 && hits.every((h) => NON_HUMAN.test(lower.slice(Math.max(0, h.start - 24), h.end + 24)))) return [];
     const m = mitigation(lower);
     const severity = Math.max(1, Math.min(10, 5 + Math.min(2, reasons.length) + m.delta));
     return [unsafeFinding(subject, 'unsafe.crime', severity, `Harmful request: ${reasons.join('; ')}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`, hits)];

@@ -1,11 +1,14 @@
 /**
  * `unsafe.intent`: harmful requests recognised by their structure rather than by a lexicon pair —
- * the act is to be hidden ("without her knowing", "so it looks like an accident"), someone is to
- * be watched in secret, a group is to be demeaned, a known falsehood is to be spread, a minor is
- * drawn into sexual content, an animal is to be hurt, a scam or a cyber-attack is to be set up, a
- * mass-harm agent is to be made, or a legal control is to be dodged. Every category needs the text
- * to ask for something (a request or a stated intent), and the pack's mitigations (definition,
- * fiction, protective framing) lower the severity as for the other rules.
+ * the act is to be hidden ("without her knowing", "so it looks like an accident"), a person is to be
+ * watched, harassed, lied about, drugged or revenged upon, another person's things are to be got
+ * into, a group is to be demeaned, a known falsehood or self-harm is to be promoted, a minor is drawn
+ * into sexual content or secrecy, an animal is to be hurt, a scam, forgery, burglary, sabotage or
+ * cyber-attack is to be set up, a mass-harm agent is to be made, or a legal control is to be dodged.
+ * Most cues need the text to ask for something (a request or a stated intent); every cue lists the
+ * contexts that make it benign, and the pack's mitigations (definition, fiction, protective
+ * framing) lower the severity as for the other rules. How the cues were found and what they catch
+ * on text they were not written from: docs/governance.md, "Beyond the corpus".
  */
 import { LimitError, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
 

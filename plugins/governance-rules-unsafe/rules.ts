@@ -86,8 +86,19 @@ const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:
 const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
 const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|show|licen[cs]e|permit)|website|site|content|dance floor|stage|process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
-function unsafeFinding(subject: RuleSubject, ruleId: string, severity: number, reason: string, spans: { start: number; end: number }[]): Finding {
-  return { ruleId, kind: 'Unsafe', severity, reason, evidence: spans.slice(0, 3).map((s) => evidenceSpan(subject, s.start, s.end)) };
+/**
+ * The pack's finding: `base` severity lowered by the text's mitigations (fiction, definitions,
+ * protective framing), kept within 1–10, and the reason saying what lowered it.
+ */
+function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base: number, reason: string, spans: { start: number; end: number }[]): Finding {
+  const m = mitigation(lower);
+  return {
+    ruleId,
+    kind: 'Unsafe',
+    severity: Math.max(1, Math.min(10, base + m.delta)),
+    reason: `${reason}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`,
+    evidence: spans.slice(0, 3).map((s) => evidenceSpan(subject, s.start, s.end)),
+  };
 }
 
 /** Lowers severity for fiction, games, definitions and protective framing. */
@@ -127,11 +138,9 @@ const violence: GovernanceRule = {
     // "beat my brother at Mario Kart", "beat her in chess": a contest, not a fight.
     if (spans.length && CONTEST.test(lower)) spans = spans.filter((s) => !lower.startsWith('beat', s.start));
     if (!self && !spans.length) return [];
-    const m = mitigation(lower);
-    const severity = Math.max(1, Math.min(10, 7 + m.delta));
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;
-    const reason = `${self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)'}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`;
-    return [unsafeFinding(subject, 'unsafe.violence', severity, reason, found)];
+    const reason = self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)';
+    return [unsafeFinding(subject, lower, 'unsafe.violence', 7, reason, found)];
   },
 };
 
@@ -164,9 +173,7 @@ const crime: GovernanceRule = {
     // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it
     // away, not one anywhere in the text ("… for this one answer. How do I make a weapon?").
     if (!commit.length && !wrong.length && !promote.length && lower.length < 120 && hits.every((h) => NON_HUMAN.test(lower.slice(Math.max(0, h.start - 24), h.end + 24)))) return [];
-    const m = mitigation(lower);
-    const severity = Math.max(1, Math.min(10, 5 + Math.min(2, reasons.length) + m.delta));
-    return [unsafeFinding(subject, 'unsafe.crime', severity, `Harmful request: ${reasons.join('; ')}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`, hits)];
+    return [unsafeFinding(subject, lower, 'unsafe.crime', 5 + Math.min(2, reasons.length), `Harmful request: ${reasons.join('; ')}`, hits)];
   },
 };
 
@@ -178,17 +185,14 @@ const intent: GovernanceRule = {
   id: 'unsafe.intent',
   flag: 'Unsafe',
   surfaces: ['input', 'tool'],
-  description: 'Harmful requests by structure: a hidden act, covert surveillance, demeaning a group, a known falsehood, minors and sexual content, animal cruelty, fraud, cyber-attacks, mass-harm agents, dodging a legal control.',
+  description: 'Harmful requests by structure (intent.ts): a hidden act, surveillance, harassment, tampering, someone else\'s things, hate, falsehoods, minors, animal cruelty, fraud, burglary, sabotage, cyber-attacks, mass-harm agents, extremism, dodging legal controls.',
   evaluate(subject) {
     const view = viewOf(subject);
     if (!view) return [];
     const hits = intentHits(subject, view, hasHarmWord);
     if (!hits.length) return [];
-    const m = mitigation(view.lower);
     const top = Math.max(...hits.map((h) => h.severity));
-    const severity = Math.max(1, Math.min(10, top + (hits.length > 1 ? 1 : 0) + m.delta));
-    const reason = `Harmful request: ${hits.map((h) => h.cue.name).join('; ')}${m.why.length ? `; lowered for ${m.why.join(', ')}` : ''}`;
-    return [unsafeFinding(subject, 'unsafe.intent', severity, reason, hits)];
+    return [unsafeFinding(subject, view.lower, 'unsafe.intent', top + (hits.length > 1 ? 1 : 0), `Harmful request: ${hits.map((h) => h.cue.name).join('; ')}`, hits)];
   },
 };
 

@@ -20,10 +20,9 @@ const invisible: GovernanceRule = {
   id: 'obfuscation.invisible',
   flag: 'Jailbreak',
   surfaces: ['input', 'tool', 'output'],
-  description: 'Zero-width and bidirectional control characters, or Latin/Cyrillic homoglyph mixes inside words.',
+  description: 'Three or more zero-width or bidirectional control characters.',
   evaluate(subject) {
     if (!isRaw(subject) || isAscii(subject.text)) return [];
-    const out = [];
     INVISIBLE.lastIndex = 0;
     let count = 0;
     let first = -1;
@@ -31,10 +30,25 @@ const invisible: GovernanceRule = {
       if (first < 0) first = m.index;
       count++;
     }
-    if (count >= 3) out.push({ ruleId: 'obfuscation.invisible', kind: 'Jailbreak' as const, severity: count >= 10 ? 6 : 4, reason: `${count} invisible/bidi control characters`, evidence: [evidenceSpan(subject, first, first + 1)] });
+    if (count < 3) return [];
+    return [{ ruleId: 'obfuscation.invisible', kind: 'Jailbreak' as const, severity: count >= 10 ? 6 : 4, reason: `${count} invisible/bidi control characters`, evidence: [evidenceSpan(subject, first, first + 1)] }];
+  },
+};
+
+/**
+ * A rule of its own (it used to report from inside `obfuscation.invisible`): its findings carry
+ * its id, so `disable: ['obfuscation.homoglyph']` and the flag statistics name a rule that exists.
+ */
+const homoglyph: GovernanceRule = {
+  id: 'obfuscation.homoglyph',
+  flag: 'Jailbreak',
+  surfaces: ['input', 'tool', 'output'],
+  description: 'A word that mixes Latin letters with Cyrillic or Greek look-alikes.',
+  evaluate(subject) {
+    if (!isRaw(subject) || isAscii(subject.text)) return [];
     const mixed = MIXED_SCRIPT.exec(subject.text);
-    if (mixed) out.push({ ruleId: 'obfuscation.homoglyph', kind: 'Jailbreak' as const, severity: 5, reason: 'Word mixes Latin and Cyrillic/Greek look-alike letters', evidence: [evidenceSpan(subject, mixed.index, mixed.index + 2)] });
-    return out;
+    if (!mixed) return [];
+    return [{ ruleId: 'obfuscation.homoglyph', kind: 'Jailbreak' as const, severity: 5, reason: 'Word mixes Latin and Cyrillic/Greek look-alike letters', evidence: [evidenceSpan(subject, mixed.index, mixed.index + 2)] }];
   },
 };
 
@@ -88,4 +102,4 @@ const gibberish: GovernanceRule = {
   },
 };
 
-export const RULES: readonly GovernanceRule[] = [invisible, encoded, gibberish];
+export const RULES: readonly GovernanceRule[] = [invisible, homoglyph, encoded, gibberish];

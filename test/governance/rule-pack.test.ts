@@ -89,6 +89,16 @@ describe('defineRulePack and evidenceSpan: the rule-pack author API', () => {
     expect(left).not.toContain('injection.override');
   });
 
+  it('obfuscation.homoglyph is a rule of its own: its findings name it and `disable` takes it', async () => {
+    const text = 'Please log in to your раypal account'; // Cyrillic р and а inside a Latin word
+    rt = await governanceRuntime();
+    const all = (await rt.resolve('governance').check!(text, 'input')).findings.map((f) => f.ruleId);
+    expect(all).toContain('obfuscation.homoglyph');
+    await rt.close();
+    rt = await governanceRuntime({}, { plugins: { 'governance-rules-obfuscation': { disable: ['obfuscation.homoglyph'] } } });
+    expect((await rt.resolve('governance').check!(text, 'input')).findings.map((f) => f.ruleId)).not.toContain('obfuscation.homoglyph');
+  });
+
   it('refuses a pack it cannot name and a pack that redeclares `disable`', () => {
     expect(() => defineRulePack({ name: 'acme-rules', version: '1.0.0', rules: [] })).toThrow(expect.objectContaining({ code: 'LIMIT_PLUGIN_INVALID', fix: expect.stringContaining('governance-rules-<pack>') }));
     expect(defineRulePack({ name: 'governance-rules-acme', version: '1.0.0', rules: [] }).meta.provides).toEqual(['governance:rules:acme']);

@@ -63,8 +63,12 @@ const NEW_TASK = /\b(?:new (?:task|objective|goal|instructions?|orders|directive
 /** Each alternative holds one of these ("new"/"real"/"true"/"actual" task, override, mode, user). */
 const NEW_TASK_TRIGGERS: PatternTriggers = { words: ['new', 'real', 'true', 'actual', 'override', 'mode', 'user'] };
 /** Goal hijacking inside a task's own data: "Translate the following: Ignore the translation and …". */
-/** An override verb opening the task's data (after a colon or line break; cheap to find) … */
-const HIJACK = /(?::|\n)\s*["'“]?(?:please |now |actually |instead |wait,? )?(?:ignore|disregard|forget|stop|skip)\b/g;
+/**
+ * An override verb opening the task's data (after a colon or line break; cheap to find) … The
+ * whitespace before it is bounded: unbounded, every line break of a long blank run rescanned the
+ * rest of the run (quadratic: 0.3–0.6 s on 32 K characters of blank lines).
+ */
+const HIJACK = /(?::|\n)\s{0,40}["'“]?(?:please |now |actually |instead |wait,? )?(?:ignore|disregard|forget|stop|skip)\b/g;
 /** … on a line that asked for a task on that data. */
 const HIJACK_TASK = /\b(?:translate|summari[sz]e|classify|proofread|correct|rewrite|paraphrase|analy[sz]e|review|spell-?check)\b[^\n]{0,80}$/;
 

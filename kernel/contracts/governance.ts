@@ -166,6 +166,18 @@ export interface GovernanceAssessment {
   committed(): Promise<void>;
 }
 
+/**
+ * What `flag` returns: the stored flag, and whether adding it quarantined the trace. With
+ * `autoQuarantine` on, a flag that takes a completed trace's highest flag severity to
+ * `quarantineSeverity` quarantines it in the batch that stores the flag.
+ */
+export interface FlagOutcome extends Flag {
+  /** True when this flag quarantined the trace (false when it did not, or the trace already was). */
+  autoQuarantined: boolean;
+  /** The reason recorded with that quarantine; only when `autoQuarantined`. */
+  quarantineReason?: string;
+}
+
 /** The governance engine (`governance` in the container). */
 export interface GovernanceService {
   readonly policy: GovernancePolicy;
@@ -176,9 +188,14 @@ export interface GovernanceService {
    * ops. Optional; a caller without it calls `evaluate` then `recordFlags`.
    */
   assess?(trace: Trace, surface: Surface): Promise<GovernanceAssessment>;
-  /** Turns findings into persisted flags (and provenance entries). */
+  /**
+   * Turns findings into persisted flags (and provenance entries). On a stored, completed trace
+   * (`ok` or `error`) it applies `autoQuarantine` like `flag`; a trace still `running` is left to
+   * the pipeline, which applies it when the trace finishes.
+   */
   recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]>;
-  flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<Flag>;
+  /** A manual flag; applies `autoQuarantine` to the trace in the same batch (see FlagOutcome). */
+  flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome>;
   quarantine(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   validateMerge(request: MergeRequest): Promise<MergeValidation>;

@@ -10,7 +10,7 @@ import {
 import { defineRoute, type RouteSpec } from './glue.ts';
 import { ApiProblem } from './problem.ts';
 import {
-  CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, Flag, FlagBody, HealthResponse, IdParams, KneeBody, KneeQuery,
+  CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, FlagBody, FlagResponse, HealthResponse, IdParams, KneeBody, KneeQuery,
   KneeResponse, MergeBody, MergeResponse, ProvenanceBody, ProvenanceResponse, RdSeries, ReadyResponse, ReasonBody, RecordTraceBody,
   ReviewBody, RunBody, RunOutcomeResponse, Session, SessionListQuery, Trace, TraceListQuery, page, rdSchemas,
 } from './schemas.ts';
@@ -188,7 +188,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number }): Ro
     // ───────────── governance ─────────────
     defineRoute({
       method: 'POST', url: '/governance/flag', tag: 'governance', summary: 'Flag a trace by hand.', body: FlagBody, status: 201,
-      responses: { schema: Flag, description: 'The stored flag.', errors: [...STD, 404] },
+      responses: { schema: FlagResponse, description: 'The stored flag, with autoQuarantined: true (and quarantineReason) when it quarantined the trace.', errors: [...STD, 404] },
       handler: ({ body, principal }) =>
         s.governance().flag(principal.tenant, body.traceId, { kind: body.kind, severity: body.severity, reason: body.reason, actor: principal.actor }),
     }),

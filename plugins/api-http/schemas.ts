@@ -204,6 +204,11 @@ export const RunOutcomeResponse = z.object({
   verdicts: z.record(z.string(), z.unknown()),
   checkpoints: z.array(Checkpoint),
 });
+/** The stored flag, and whether it quarantined its trace (autoQuarantine; GovernanceService.flag). */
+export const FlagResponse = Flag.extend({
+  autoQuarantined: z.boolean().describe('True when this flag quarantined the trace (autoQuarantine), in the same transaction.'),
+  quarantineReason: z.string().optional().describe('The reason recorded with that quarantine.'),
+});
 export const ProvenanceResponse = z.object({ traceId: Id, entries: z.array(ProvenanceEntry) }).extend(ChainVerification.shape);
 export const MergeResponse = z.object({ trace: Trace, validation: z.object({ allowed: z.boolean(), review: z.boolean(), refusals: z.array(z.object({ parentId: z.string(), reason: z.string() })) }) });
 export const DistortionResponse = z.object({ algorithm: z.string(), value: z.number(), iterations: z.number(), converged: z.boolean(), plan: z.array(z.tuple([z.number(), z.number(), z.number()])) });

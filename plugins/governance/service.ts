@@ -7,10 +7,14 @@
  * Each operation writes through one `storage.batch`: its records (flags, provenance entry,
  * checkpoint, quarantine state, trace status, counters) are stored together or not at all, in one
  * transaction instead of one per record, and hooks (`traceFlagged`) fire only after the commit.
+ *
+ * autoQuarantine holds wherever flags are added: evaluate/assess apply it to a verdict, and `flag`
+ * and `recordFlags` to a stored, completed trace whose flags reach quarantineSeverity, with the
+ * same quarantine records (#quarantineOps) in the flags' batch.
  */
 import { Flag, LimitError, newId, parseOrThrow } from 'limit-graph';
 import type {
-  BatchOp, Finding, FlagKind, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
+  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
   MergeValidation, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
@@ -23,6 +27,19 @@ const PREFIX = 'governance.';
  * fails with LIMIT_VALIDATION before the batch writes anything.
  */
 const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
+/**
+ * The statuses `flag` and `recordFlags` auto-quarantine. Not `running`: the pipeline owns that
+ * trace and applies autoQuarantine itself when it finishes. Not `blocked` (never executed; block
+ * takes precedence over quarantine, as in the pipeline), `pending-review` or `rejected`: a release
+ * sets the status to `ok`, which would skip the block or the review.
+ */
+const AUTO_QUARANTINABLE: ReadonlySet<Trace['status']> = new Set(['ok', 'error']);
+/** The quarantine records to add to a flags' batch, and the reason they carry (none: no quarantine). */
+interface AutoQuarantine {
+  ops: BatchOp[];
+  reason?: string;
+}
+const NO_QUARANTINE: AutoQuarantine = { ops: [] };
 
 export interface ServiceDeps {
   engine: () => GovernanceEngine;
@@ -94,7 +111,10 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!findings.length) return [];
     const storage = this.#storage('recordFlags');
     const { flags, ops } = this.#flagRecords(trace, findings);
-    await storage.batch(trace.tenant, ops);
+    // The stored trace (its status and flags), not the caller's copy, decides the quarantine.
+    const stored = this.policy.autoQuarantine ? await storage.getTrace(trace.tenant, trace.id) : null;
+    const quarantine = await this.#autoQuarantine(storage, stored, flags, this.deps.actor, (f) => `flag ${f.kind} severity ${f.severity} (rule ${f.ruleId}, ${f.id})`);
+    await storage.batch(trace.tenant, [...ops, ...quarantine.ops]);
     await this.#flagged(trace, flags);
     return flags;
   }
@@ -128,18 +148,51 @@ export class GovernanceServiceImpl implements GovernanceService {
     for (const flag of flags) await this.deps.hooks.traceFlagged.promise(trace, flag);
   }
 
-  async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<Flag> {
+  async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome> {
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
     const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
+    const quarantine = await this.#autoQuarantine(storage, trace, [flag], input.actor, (f) => `manual flag ${f.kind} severity ${f.severity} (${f.id})`);
     await storage.batch(tenant, [
       { op: 'addFlag', flag },
       { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 } },
+      ...quarantine.ops,
     ]);
     await this.deps.hooks.traceFlagged.promise(trace, flag);
-    return flag;
+    return quarantine.reason === undefined ? { ...flag, autoQuarantined: false } : { ...flag, autoQuarantined: true, quarantineReason: quarantine.reason };
+  }
+
+  /**
+   * autoQuarantine for flags added to a stored trace outside the pipeline: when the policy has it
+   * on, the trace is completed (AUTO_QUARANTINABLE) and not quarantined, and its highest flag
+   * severity, the added flags included, reaches quarantineSeverity, the records of a quarantine
+   * (#quarantineOps, as evaluate writes them) to commit in the flags' batch. Flags present when a
+   * person last released the trace do not count again: only flags added since can quarantine it.
+   * `stored` is the trace as storage holds it (its flags before the added ones); null: none.
+   */
+  async #autoQuarantine(storage: Storage, stored: Trace | null, added: Flag[], actor: string, describe: (flag: Flag) => string): Promise<AutoQuarantine> {
+    const policy = this.policy;
+    if (!policy.autoQuarantine || !stored || !AUTO_QUARANTINABLE.has(stored.status)) return NO_QUARANTINE;
+    const reaches = (flags: readonly Flag[]) => flags.some((f) => f.severity >= policy.quarantineSeverity);
+    if (!reaches(stored.flags) && !reaches(added)) return NO_QUARANTINE;
+    const state = await storage.getQuarantine(stored.tenant, stored.id);
+    if (state?.quarantined) return NO_QUARANTINE;
+    // A state that is not quarantined is a release: its time separates the flags it covered.
+    const earlier = state ? stored.flags.filter((f) => f.at > state.at) : stored.flags;
+    const highest = (flags: readonly Flag[]) => flags.reduce<Flag | undefined>((m, f) => (!m || f.severity > m.severity ? f : m), undefined);
+    const addedTop = highest(added);
+    const earlierTop = highest(earlier);
+    if (!addedTop) return NO_QUARANTINE;
+    // The reason names the added flag; and the earlier one when that is what reaches the threshold.
+    let trigger = describe(addedTop);
+    if (addedTop.severity < policy.quarantineSeverity) {
+      if (!earlierTop || earlierTop.severity < policy.quarantineSeverity) return NO_QUARANTINE;
+      trigger += `; highest flag ${earlierTop.kind} severity ${earlierTop.severity} (rule ${earlierTop.ruleId}, ${earlierTop.id})`;
+    }
+    const reason = `autoQuarantine: ${trigger} ≥ quarantineSeverity ${policy.quarantineSeverity}`;
+    return { ops: this.#quarantineOps(stored.id, { reason, actor, auto: true }), reason };
   }
 
   async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
@@ -148,7 +201,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     await storage.batch(tenant, this.#quarantineOps(traceId, input));
   }
 
-  /** The records of a quarantine, in the order they are written (shared with evaluate's auto-quarantine). */
+  /** The records of a quarantine, in the order they are written (shared with every auto-quarantine). */
   #quarantineOps(traceId: string, input: { reason: string; actor: string; auto?: boolean }): BatchOp[] {
     const at = now();
     return [

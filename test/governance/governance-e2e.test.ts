@@ -107,7 +107,8 @@ describe('governance through the kernel with SQLite storage', () => {
   });
 
   it('requireProvenance refuses parents whose chain is missing; blockUnsafeMerge refuses flagged parents', async () => {
-    rt = await governanceRuntime({ policy: { requireProvenance: true } });
+    // autoQuarantine off: a severity-9 flag would quarantine the parent, and that refusal would hide blockUnsafeMerge's.
+    rt = await governanceRuntime({ policy: { requireProvenance: true, autoQuarantine: false } });
     const gov = rt.resolve('governance');
     const storage = rt.resolve('storage');
     const good = await storeTrace(rt, makeTrace('print(4)'));
@@ -129,7 +130,7 @@ describe('governance through the kernel with SQLite storage', () => {
     const veto = await rt.hooks.beforeMerge.promise({ tenant: 'default', sessionId: 's1', parentIds: [flagged.id], strategy: 'union', rationale: '', actor: 'b' });
     expect(veto?.by).toBe('governance');
     await rt.close();
-    rt = await governanceRuntime({ policy: { blockUnsafeMerge: false, requireProvenance: false } });
+    rt = await governanceRuntime({ policy: { blockUnsafeMerge: false, requireProvenance: false, autoQuarantine: false } });
     const g2 = rt.resolve('governance');
     const f2 = await storeTrace(rt, makeTrace('print(7)'));
     await g2.flag('default', f2.id, { kind: 'Malicious', severity: 9, reason: 'x', actor: 'a' });

@@ -129,7 +129,8 @@ describe('governance writes each operation through one storage batch', () => {
     log.length = 0;
     const flag = await gov.flag('default', trace.id, { kind: 'Unsafe', severity: 6, reason: 'manual look', actor: 'carol' });
     expect(log).toEqual(['batch[addFlag,prov:flagged,addCheckpoint,incrementCounters]', 'hook:traceFlagged(stored)']);
-    expect(flag).toEqual((await storage.listFlags('default', { traceId: trace.id }))[0]);
+    // Severity 6 is under the default preset's quarantineSeverity (7): no quarantine.
+    expect(flag).toEqual({ ...(await storage.listFlags('default', { traceId: trace.id }))[0], autoQuarantined: false });
 
     await storage.updateTrace('default', trace.id, { status: 'pending-review' });
     log.length = 0;
@@ -137,6 +138,27 @@ describe('governance writes each operation through one storage batch', () => {
     expect(log).toEqual(['batch[updateTrace,prov:approved,addCheckpoint,incrementCounters]']);
     expect((await storage.listProvenance('default', trace.id)).map((e) => e.action)).toEqual(['created', 'quarantined', 'released', 'flagged', 'approved']);
     expect((await storage.verifyProvenance('default', trace.id)).verified).toBe(true);
+  });
+
+  it('a flag that reaches quarantineSeverity: the flag and the auto-quarantine in one batch (flag and recordFlags)', async () => {
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    const trace = await stored('anything');
+    const flag = await gov.flag('default', trace.id, { kind: 'Malicious', severity: 9, reason: 'exfiltrates', actor: 'carol' });
+    expect(flag.autoQuarantined).toBe(true);
+    expect(log).toEqual([
+      'batch[addFlag,prov:flagged,addCheckpoint,incrementCounters,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters]',
+      'hook:traceFlagged(stored)',
+    ]);
+    expect((await storage.getTrace('default', trace.id))!.status).toBe('quarantined');
+
+    const other = await stored('anything else');
+    await gov.recordFlags(other, [finding('a.one'), finding('a.severe', { severity: 8 })]);
+    expect(log).toEqual([
+      'batch[addFlag,addFlag,prov:flagged,incrementCounters,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters]',
+      'hook:traceFlagged(stored)', 'hook:traceFlagged(stored)',
+    ]);
+    expect(await gov.stats('default')).toMatchObject({ quarantined: 2, 'flags.total': 3 });
   });
 
   it('assess writes nothing: its ops, committed by the caller, store what evaluate + recordFlags would', async () => {

@@ -214,15 +214,36 @@ const wrappedRequest: GovernanceRule = {
     // definitional framing was found too, and the frame is taken at its word. A writing frame
     // (a poem, a story) counts only with a demand for real-world precision.
     if (!jailbreak && !(role && ((precision && unsafeMax >= 3) || (roleFrame && unsafeMax >= 4)))) return [];
+    // The findings are the whole surface's: report in the subject that holds the frame or the
+    // unsafe request (a capped field's head and tail are subjects of their own).
+    const carried = carriedEvidence(subject, unsafe);
+    if (!role && carried.length === 0 && unsafe.some((f) => f.evidence.length > 0)) return [];
     const why = jailbreak ? 'a jailbreak structure' : precision ? `a role or fiction frame ("${role![0]}") asking for real-world precision ("${precision[0]}")` : `a role frame ("${role![0]}")`;
     return [{
       ruleId: 'jailbreak.wrapped-request',
       kind: 'Jailbreak',
       severity: 7,
       reason: `Jailbreak: ${why} around a request found unsafe (${unsafe.map((f) => f.ruleId).join(', ')})`,
-      evidence: [...(role ? [evidenceSpan(subject, role.index, role.index + role[0].length)] : []), ...unsafe[0]!.evidence].slice(0, 3),
+      evidence: [...(role ? [evidenceSpan(subject, role.index, role.index + role[0].length)] : []), ...carried].slice(0, 3),
     }];
   },
 };
+
+/**
+ * The unsafe findings' evidence that belongs in this subject's finding. `ctx.findings` are in field
+ * coordinates (the engine has shifted them by each subject's offset), while a rule's evidence is in
+ * `subject.text` coordinates (the engine shifts it again): copied as it was, the evidence of a
+ * capped field's tail ended up past the end of the field. Evidence of this stretch of the field is
+ * moved back; that of another reading of the field (`task.input#normalized`, in that reading's
+ * offsets, which the engine leaves alone only at offset 0) is kept where it stays right.
+ */
+function carriedEvidence(subject: RuleSubject, unsafe: readonly Finding[]): Finding['evidence'] {
+  const offset = subject.offset ?? 0;
+  const end = offset + subject.text.length;
+  return unsafe.flatMap((f) => f.evidence).flatMap((e) => {
+    if (e.field === subject.field) return e.start >= offset && e.end <= end ? [{ ...e, start: e.start - offset, end: e.end - offset }] : [];
+    return offset === 0 && e.field.startsWith(`${subject.field}#`) ? [e] : [];
+  });
+}
 
 export const RULES: readonly GovernanceRule[] = [personaRule, wrappedRequest];

@@ -1,0 +1,175 @@
+/**
+ * runner-queue: runs tasks on worker machines through a pg-boss queue on the PostgreSQL the API
+ * instances already share (see README.md). Provides `runner:queue` and the `limit worker` command.
+ */
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { LimitError, definePlugin, hostOf, type CommandRegistry, type PluginContext, type Runner, type Runtime } from 'limit-graph';
+import { RunnerQueueOptions, type RunnerQueueOptionsInput, type RunnerQueueOptionsParsed } from './options.ts';
+import { Registry } from './registry.ts';
+import { QueueRunner } from './runner.ts';
+import { QueueWorker } from './worker.ts';
+
+export { QueueRunner } from './runner.ts';
+export { QueueWorker } from './worker.ts';
+export { RunnerQueueOptions } from './options.ts';
+
+declare module 'limit-graph' {
+  interface Cradle {
+    'runner:queue': QueueRunner;
+  }
+  interface PluginOptionsRegistry {
+    'runner-queue': RunnerQueueOptionsInput;
+  }
+}
+
+/** The connection, pg-boss and the registry, opened at boot (or by `limit worker`) and closed once. */
+class Connection {
+  readonly #options: RunnerQueueOptionsParsed;
+  readonly #ctx: PluginContext;
+  #opened: Promise<{ pool: pg.Pool; boss: PgBoss; registry: Registry }> | undefined;
+  #boss: PgBoss | undefined;
+  #registry: Registry | undefined;
+  worker: QueueWorker | undefined;
+
+  constructor(ctx: PluginContext, options: RunnerQueueOptionsParsed) {
+    this.#ctx = ctx;
+    this.#options = options;
+  }
+
+  open(): Promise<{ pool: pg.Pool; boss: PgBoss; registry: Registry }> {
+    this.#opened ??= (async () => {
+      const { url, schema, poolSize, workerTimeoutMs } = this.#options;
+      const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'limit-graph runner-queue' });
+      pool.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: idle connection failed'));
+      try {
+        const boss = new PgBoss({
+          db: { executeSql: (text, values) => pool.query(text, values) },
+          schema,
+          schedule: false,
+          // Job expiry and archiving run where tasks run; dispatch-only instances leave them to workers.
+          supervise: this.#options.worker.enabled,
+        });
+        boss.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: pg-boss reported an error'));
+        await boss.start();
+        const registry = new Registry(pool, schema, workerTimeoutMs);
+        await registry.migrate();
+        this.#boss = boss;
+        this.#registry = registry;
+        return { pool, boss, registry };
+      } catch (error) {
+        await pool.end().catch(() => undefined);
+        throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-queue: cannot open the queue on ${hostOf(url)}: ${error instanceof Error ? error.message : String(error)}`, {
+          plugin: this.#ctx.name, cause: error,
+          fix: 'Check url (or LIMIT_QUEUE_URL / DATABASE_URL) and that PostgreSQL accepts connections from here.',
+        });
+      }
+    })();
+    return this.#opened;
+  }
+
+  boss = (): PgBoss => this.#required(this.#boss);
+  registry = (): Registry => this.#required(this.#registry);
+
+  #required<T>(value: T | undefined): T {
+    if (value === undefined) {
+      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', 'runner-queue is not started: the runtime did not boot', { plugin: this.#ctx.name, fix: 'Create the runtime with boot enabled (the default).' });
+    }
+    return value;
+  }
+
+  /** Starts consuming tasks for the local runners named in worker.runners (default: the `runner` option). */
+  async startWorker(concurrency?: number): Promise<QueueWorker> {
+    if (this.worker) return this.worker;
+    const { boss, registry } = await this.open();
+    const names = this.#options.worker.runners ?? [this.#options.runner];
+    const runners = new Map<string, Runner>();
+    for (const name of names) {
+      const key = `runner:${name}` as const;
+      if (name === 'queue' || !this.#ctx.has(key)) {
+        throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `runner-queue: the worker should run runner:${name}, which ${name === 'queue' ? 'would send tasks back to the queue' : 'no loaded plugin provides'}`, {
+          plugin: this.#ctx.name,
+          fix: `Enable the runner's plugin (e.g. 'runner-${name === 'queue' ? 'python' : name}') in this worker's limit.config.ts, or set worker.runners.`,
+        });
+      }
+      runners.set(name, this.#ctx.resolve(key));
+    }
+    const options = concurrency === undefined ? this.#options : { ...this.#options, worker: { ...this.#options.worker, concurrency } };
+    const worker = new QueueWorker(boss, registry, options, runners, this.#ctx.logger);
+    await worker.start();
+    this.worker = worker;
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#opened) return;
+    const opened = await this.#opened.catch(() => undefined);
+    if (!opened) return;
+    if (this.worker) await this.worker.stop().catch((error: unknown) => this.#ctx.logger.warn({ err: error }, 'runner-queue: worker did not stop cleanly'));
+    await opened.boss.stop({ graceful: true, close: false, wait: true });
+    await opened.pool.end();
+  }
+}
+
+function parseConcurrency(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 256) {
+    throw new LimitError('LIMIT_VALIDATION', `--concurrency must be an integer from 1 to 256, got ${JSON.stringify(value)}`, { details: { field: '--concurrency' } });
+  }
+  return n;
+}
+
+function registerWorker(registry: CommandRegistry, connection: Connection): void {
+  registry.program
+    .command('worker')
+    .description('execute queued tasks for the API instances (runner-queue) until SIGINT/SIGTERM, then finish running tasks and stop')
+    .option('--concurrency <n>', 'tasks executed at once (default: worker.concurrency)')
+    .action(async (opts: { concurrency?: string }) => {
+      const concurrency = opts.concurrency === undefined ? undefined : parseConcurrency(opts.concurrency);
+      const runtime: Runtime = await registry.runtime();
+      const stop = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      const worker = await connection.startWorker(concurrency);
+      registry.print(`limit-graph worker ${worker.id} consuming ${worker.queue}`);
+      const signal = await stop;
+      runtime.logger.info({ signal }, 'runner-queue: stopping the worker: finishing running tasks');
+      await runtime.close();
+    });
+}
+
+export default definePlugin({
+  meta: {
+    name: 'runner-queue',
+    version: '1.0.0',
+    description: 'Runs tasks on worker machines through a pg-boss queue on PostgreSQL; `limit worker`',
+    provides: ['runner:queue'],
+    // Local runners boot first: a worker resolves them when it starts.
+    optionalDependsOn: ['runner:*'],
+    // DATABASE_URL first so that LIMIT_QUEUE_URL, applied after it, wins when both are set.
+    env: { DATABASE_URL: 'url', LIMIT_QUEUE_URL: 'url' },
+  },
+  options: RunnerQueueOptions,
+  setup(ctx, options) {
+    const connection = new Connection(ctx, options);
+    const runner = new QueueRunner(connection.boss, connection.registry, options, ctx.logger);
+    ctx.provide('runner:queue', runner);
+    ctx.hooks.boot.tapPromise(ctx.name, async () => {
+      await connection.open();
+      if (options.worker.enabled) await connection.startWorker();
+    });
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, async (session) => {
+      await runner.closeSession(session.id, session.tenant).catch((error: unknown) => ctx.logger.warn({ err: error, sessionId: session.id }, 'runner-queue: could not release the session on its worker'));
+    });
+    ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerWorker(registry, connection));
+    return {
+      dispose: () => connection.close(),
+      health: async () => {
+        const health = await runner.health();
+        const worker = connection.worker;
+        return worker ? { ...health, details: { ...health.details, thisWorker: { id: worker.id, queue: worker.queue } } } : health;
+      },
+    };
+  },
+});

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** Options of runner-queue; README.md documents each one. */
+export const RunnerQueueOptions = z
+  .object({
+    /** postgres://… of the PostgreSQL that holds the queue (env LIMIT_QUEUE_URL, else DATABASE_URL). */
+    url: z.string({ error: 'Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL' }).regex(/^postgres(ql)?:\/\//, 'Expected a postgres:// or postgresql:// URL'),
+    /** Schema of pg-boss's tables and of the worker registry; created when missing. */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'Expected a lower-case SQL identifier (letters, digits, "_")').default('limit_queue'),
+    /** Prefix of the queues: every worker consumes `<queue>.<worker id>`. */
+    queue: z.string().regex(NAME, 'Expected a queue name of lower-case letters, digits, "-" and "_"').default('limit-runs'),
+    /** The worker-side runner that executes this runner's tasks (`python` → `runner:python` on the workers). */
+    runner: z.string().regex(NAME, 'Expected a runner name such as "python"').default('python'),
+    /** Connections of this process to the queue's PostgreSQL. */
+    poolSize: z.number().int().min(1).max(100).default(4),
+    /** How often a waiting task reads its job's state, ms. */
+    pollMs: z.number().int().min(10).max(10_000).default(100),
+    /**
+     * How long past the session's timeoutMs a task may wait for a worker to take it and answer
+     * (queueing, the worker's poll, its start-up) before it ends as LIMIT_RUNNER_TIMEOUT, ms.
+     */
+    dispatchTimeoutMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /** A worker whose heartbeat is older than this is dead: its sessions move to a live worker, ms. */
+    workerTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(20_000),
+    /** Consume tasks here too (what `limit worker` runs); off on API instances that only dispatch. */
+    worker: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Local runners this worker executes for others; default: the `runner` option alone. */
+        runners: z.array(z.string().regex(NAME, 'Expected a runner name such as "python"')).min(1).optional(),
+        /** Tasks this worker executes at once (one pg-boss poll loop each). */
+        concurrency: z.number().int().min(1).max(256).default(4),
+        /** How often the worker's queue is polled when it is idle, ms (pg-boss's minimum is 500). */
+        pollMs: z.number().int().min(500).max(60_000).default(500),
+        /** How often the worker renews its heartbeat, ms. */
+        heartbeatMs: z.number().int().min(100).max(600_000).default(5_000),
+      })
+      .strict()
+      .default({ enabled: false, concurrency: 4, pollMs: 500, heartbeatMs: 5_000 }),
+  })
+  .strict()
+  .refine((o) => !o.worker.enabled || o.worker.heartbeatMs * 2 <= o.workerTimeoutMs, {
+    message: 'worker.heartbeatMs must be at most half of workerTimeoutMs, or live workers would look dead between heartbeats',
+    path: ['worker', 'heartbeatMs'],
+  });
+
+export type RunnerQueueOptionsInput = z.input<typeof RunnerQueueOptions>;
+export type RunnerQueueOptionsParsed = z.output<typeof RunnerQueueOptions>;

@@ -1,0 +1,190 @@
+/**
+ * Who can run what, kept beside pg-boss's tables: live workers (heartbeat, runners, the limits
+ * their runners enforce) and which worker holds each session. Sessions stay on one worker because
+ * runners keep state per session (Python globals, a chat history); a session moves only when its
+ * worker stops heartbeating. Routing goes through constraints (one row per session, a conditional
+ * upsert), so API instances on several machines agree without locks of their own.
+ */
+import type pg from 'pg';
+import type { RunnerCapabilities } from 'limit-graph';
+
+export interface WorkerRow {
+  id: string;
+  queue: string;
+  runners: string[];
+  /** Per runner, the limits it enforces on that worker. */
+  capabilities: Record<string, RunnerCapabilities>;
+  host: string;
+  pid: number;
+}
+
+export interface Route {
+  workerId: string;
+  queue: string;
+  /** The session was on another worker that died: its runner state is gone. */
+  moved: boolean;
+}
+
+export class Registry {
+  readonly #pool: pg.Pool;
+  readonly #workers: string;
+  readonly #routes: string;
+  readonly #staleSecs: number;
+  readonly #schema: string;
+
+  constructor(pool: pg.Pool, schema: string, workerTimeoutMs: number) {
+    this.#pool = pool;
+    this.#schema = `"${schema}"`;
+    this.#workers = `"${schema}".limit_workers`;
+    this.#routes = `"${schema}".limit_session_routes`;
+    this.#staleSecs = workerTimeoutMs / 1000;
+  }
+
+  /** Creates the tables; serialised by an advisory lock, as several processes may start at once. */
+  async migrate(): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('limit-graph:runner-queue'))");
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#workers} (
+        id text PRIMARY KEY, queue text NOT NULL, runners text[] NOT NULL, capabilities jsonb NOT NULL,
+        host text NOT NULL, pid integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), heartbeat_at timestamptz NOT NULL DEFAULT now())`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#routes} (
+        tenant text NOT NULL, session_id text NOT NULL, worker_id text NOT NULL, assigned_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tenant, session_id))`);
+      await client.query(`CREATE INDEX IF NOT EXISTS limit_session_routes_worker ON ${this.#routes} (worker_id)`);
+    });
+  }
+
+  /**
+   * Queues named `<prefix>…` that no registered worker consumes and whose jobs have not moved for
+   * `idleMs`: a stopped or dead worker's queue, once its dispatchers had time to read the answers.
+   */
+  async orphanQueues(prefix: string, idleMs: number): Promise<string[]> {
+    const r = await this.#pool.query(
+      `SELECT q.name FROM ${this.#schema}.queue q
+       WHERE left(q.name, length($1)) = $1
+         AND NOT EXISTS (SELECT 1 FROM ${this.#workers} w WHERE w.queue = q.name)
+         AND NOT EXISTS (SELECT 1 FROM ${this.#schema}.job j WHERE j.name = q.name AND greatest(j.created_on, j.started_on, j.completed_on) > now() - make_interval(secs => $2))`,
+      [prefix, idleMs / 1000],
+    );
+    return r.rows.map((row: { name: string }) => row.name);
+  }
+
+  /**
+   * Deletes a worker's pg-boss queue with the jobs still in it. pg-boss 10's deleteQueue fails
+   * while the queue holds jobs in any state (its partition references the queue row), so the jobs
+   * go first, in one transaction that holds the queue row: a job sent meanwhile waits, then fails.
+   */
+  async dropQueue(queue: string): Promise<void> {
+    await this.#transaction(async (client) => {
+      const held = await client.query(`SELECT 1 FROM ${this.#schema}.queue WHERE name = $1 FOR UPDATE`, [queue]);
+      if (held.rowCount === 0) return;
+      await client.query(`DELETE FROM ${this.#schema}.job WHERE name = $1`, [queue]);
+      await client.query(`SELECT ${this.#schema}.delete_queue($1)`, [queue]);
+    });
+  }
+
+  async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async register(w: WorkerRow): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO ${this.#workers} (id, queue, runners, capabilities, host, pid) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET queue = $2, runners = $3, capabilities = $4, host = $5, pid = $6, started_at = now(), heartbeat_at = now()`,
+      [w.id, w.queue, w.runners, JSON.stringify(w.capabilities), w.host, w.pid],
+    );
+  }
+
+  /** Renews a worker's heartbeat; false when its row is gone (another process reaped it). */
+  async heartbeat(id: string): Promise<boolean> {
+    const r = await this.#pool.query(`UPDATE ${this.#workers} SET heartbeat_at = now() WHERE id = $1`, [id]);
+    return r.rowCount === 1;
+  }
+
+  /** Removes a worker and its routes (a clean stop, or a reaped dead worker). */
+  async unregister(id: string): Promise<void> {
+    await this.#pool.query(`WITH gone AS (DELETE FROM ${this.#routes} WHERE worker_id = $1) DELETE FROM ${this.#workers} WHERE id = $1`, [id]);
+  }
+
+  /** Workers whose heartbeat is older than workerTimeoutMs. */
+  async dead(): Promise<WorkerRow[]> {
+    const r = await this.#pool.query(`SELECT id, queue, runners, capabilities, host, pid FROM ${this.#workers} WHERE heartbeat_at <= now() - make_interval(secs => $1)`, [this.#staleSecs]);
+    return r.rows as WorkerRow[];
+  }
+
+  /** Live workers that run `runner`. */
+  async live(runner: string): Promise<WorkerRow[]> {
+    const r = await this.#pool.query(
+      `SELECT id, queue, runners, capabilities, host, pid FROM ${this.#workers} WHERE $1 = ANY(runners) AND heartbeat_at > now() - make_interval(secs => $2) ORDER BY id`,
+      [runner, this.#staleSecs],
+    );
+    return r.rows as WorkerRow[];
+  }
+
+  async isLive(workerId: string): Promise<boolean> {
+    const r = await this.#pool.query(`SELECT 1 FROM ${this.#workers} WHERE id = $1 AND heartbeat_at > now() - make_interval(secs => $2)`, [workerId, this.#staleSecs]);
+    return r.rowCount === 1;
+  }
+
+  /**
+   * The worker that holds the session, assigning the least loaded live worker of `runner` when it
+   * has none or its worker died; undefined when no live worker runs `runner`.
+   */
+  async route(tenant: string, sessionId: string, runner: string): Promise<Route | undefined> {
+    // Two tries: a concurrent assignment to a worker that then dies between our two statements.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const held = await this.#held(tenant, sessionId, runner);
+      if (held) return { ...held, moved: false };
+      const pick = await this.#pool.query(
+        `SELECT w.id, w.queue, (SELECT count(*) FROM ${this.#routes} r WHERE r.worker_id = w.id) AS load
+         FROM ${this.#workers} w WHERE $1 = ANY(w.runners) AND w.heartbeat_at > now() - make_interval(secs => $2)
+         ORDER BY load, random() LIMIT 1`,
+        [runner, this.#staleSecs],
+      );
+      const candidate = pick.rows[0] as { id: string; queue: string } | undefined;
+      if (!candidate) return undefined;
+      // Takes the session only if nobody holds it or its holder is dead: a live holder wins.
+      const taken = await this.#pool.query(
+        `INSERT INTO ${this.#routes} AS r (tenant, session_id, worker_id) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant, session_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, assigned_at = now()
+           WHERE NOT EXISTS (SELECT 1 FROM ${this.#workers} w WHERE w.id = r.worker_id AND w.heartbeat_at > now() - make_interval(secs => $4) AND $5 = ANY(w.runners))
+         RETURNING (xmax <> 0) AS moved`,
+        [tenant, sessionId, candidate.id, this.#staleSecs, runner],
+      );
+      const row = taken.rows[0] as { moved: boolean } | undefined;
+      if (row) return { workerId: candidate.id, queue: candidate.queue, moved: row.moved };
+    }
+    const held = await this.#held(tenant, sessionId, runner);
+    return held ? { ...held, moved: false } : undefined;
+  }
+
+  async #held(tenant: string, sessionId: string, runner: string): Promise<{ workerId: string; queue: string } | undefined> {
+    const r = await this.#pool.query(
+      `SELECT w.id AS "workerId", w.queue FROM ${this.#routes} r JOIN ${this.#workers} w ON w.id = r.worker_id
+       WHERE r.tenant = $1 AND r.session_id = $2 AND $3 = ANY(w.runners) AND w.heartbeat_at > now() - make_interval(secs => $4)`,
+      [tenant, sessionId, runner, this.#staleSecs],
+    );
+    return r.rows[0] as { workerId: string; queue: string } | undefined;
+  }
+
+  /** Forgets the session's routes (of `tenant`, or of every tenant), returning the workers that held them. */
+  async release(sessionId: string, tenant?: string): Promise<{ tenant: string; workerId: string; queue: string }[]> {
+    const r = await this.#pool.query(
+      `DELETE FROM ${this.#routes} r USING ${this.#workers} w
+       WHERE r.session_id = $1 AND ($2::text IS NULL OR r.tenant = $2) AND w.id = r.worker_id
+       RETURNING r.tenant, w.id AS "workerId", w.queue`,
+      [sessionId, tenant ?? null],
+    );
+    return r.rows as { tenant: string; workerId: string; queue: string }[];
+  }
+}

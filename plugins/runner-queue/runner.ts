@@ -1,0 +1,180 @@
+/**
+ * The dispatching side: `executeIsolated` routes the task to the worker that holds its session,
+ * sends it as a pg-boss job to that worker's queue, and waits for the job's output. Governance,
+ * provenance and storage stay here, with the orchestrator; workers only execute.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type PgBoss from 'pg-boss';
+import {
+  withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
+} from 'limit-graph';
+import { RunAnswer, type Job } from './jobs.ts';
+import type { Registry, WorkerRow } from './registry.ts';
+import type { RunnerQueueOptionsParsed } from './options.ts';
+
+const LIMITS: readonly Exclude<keyof RunnerCapabilities, 'timeout'>[] = ['memoryLimit', 'networkIsolation', 'envControl', 'concurrencyLimit', 'fileIsolation', 'processLimit', 'outputLimit'];
+/** How often a job nobody has taken yet checks that its worker is still alive, ms. */
+const LIVENESS_MS = 1_000;
+
+function failure(started: number, code: RunnerFailureCode, message: string): RunResult {
+  return { ok: false, stdout: '', stderr: message, error: { code, message }, metrics: { latencyMs: performance.now() - started } };
+}
+
+export class QueueRunner implements Runner {
+  readonly name = 'queue';
+  readonly #boss: () => PgBoss;
+  readonly #registry: () => Registry;
+  readonly #options: RunnerQueueOptionsParsed;
+  readonly #logger: Logger;
+  /** What the live workers' runners enforce, as last read from the registry (health, routing). */
+  #workers: WorkerRow[] = [];
+
+  constructor(boss: () => PgBoss, registry: () => Registry, options: RunnerQueueOptionsParsed, logger: Logger) {
+    this.#boss = boss;
+    this.#registry = registry;
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  /**
+   * A limit counts as enforced when every live worker's runner enforces it; the timeout always is
+   * (the dispatch deadline here, the session's timeoutMs on the worker).
+   */
+  get capabilities(): RunnerCapabilities {
+    const runner = this.#options.runner;
+    const all = (key: keyof RunnerCapabilities) => this.#workers.length > 0 && this.#workers.every((w) => w.capabilities[runner]?.[key] === true);
+    return {
+      timeout: true,
+      memoryLimit: all('memoryLimit'),
+      networkIsolation: all('networkIsolation'),
+      envControl: all('envControl'),
+      concurrencyLimit: all('concurrencyLimit'),
+      fileIsolation: all('fileIsolation'),
+      processLimit: all('processLimit'),
+      outputLimit: all('outputLimit'),
+    };
+  }
+
+  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    const started = performance.now();
+    const budgetMs = ctx.session.limits.timeoutMs + this.#options.dispatchTimeoutMs;
+    const deadline = withDeadline([ctx.signal], budgetMs, 'runner-queue');
+    try {
+      // A worker that dies before it takes the task never ran it: the task goes to a live one.
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await this.#dispatch(task, ctx, started, deadline, budgetMs);
+        if (outcome !== 'untaken' || attempt === 2) {
+          return outcome === 'untaken' ? failure(started, 'LIMIT_RUNNER_UNAVAILABLE', 'runner-queue: two workers in a row stopped heartbeating before they took the task') : outcome;
+        }
+      }
+    } catch (error) {
+      return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: the queue's PostgreSQL failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /** One job on the session's worker; 'untaken' when that worker died before taking it (the job is cancelled). */
+  async #dispatch(task: TaskParsed, ctx: RunContext, started: number, deadline: Deadline, budgetMs: number): Promise<RunResult | 'untaken'> {
+    const { runner, queue, pollMs } = this.#options;
+    const stopped = deadline.stopped();
+    if (stopped) return failure(started, stopped.code, stopped.message);
+    const registry = this.#registry();
+    const route = await registry.route(ctx.session.tenant, ctx.session.id, runner);
+    if (!route) {
+      return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: no live worker runs runner:${runner} on queue "${queue}" (start one with \`limit worker\`)`);
+    }
+    if (route.moved) {
+      this.#logger.warn({ sessionId: ctx.session.id, worker: route.workerId }, "runner-queue: the session's worker stopped heartbeating; the session moved to another worker and its runner state starts empty");
+    }
+    const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId };
+    const id = await this.#boss().send(route.queue, job, { retryLimit: 0, expireInSeconds: Math.ceil(budgetMs / 1000) });
+    if (!id) return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: pg-boss refused the job for queue "${route.queue}"`);
+    let answered = false;
+    try {
+      let lastLiveness = performance.now();
+      for (;;) {
+        await sleep(pollMs, undefined, { signal: deadline.signal }).catch(() => undefined);
+        const why = deadline.stopped();
+        if (why) {
+          return failure(started, why.code, why.code === 'LIMIT_RUNNER_TIMEOUT'
+            ? `runner-queue: no answer from worker ${route.workerId} within the session's timeoutMs + dispatchTimeoutMs (${budgetMs} ms)`
+            : why.message);
+        }
+        const state = await this.#boss().getJobById(route.queue, id);
+        if (!state) return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: worker ${route.workerId} stopped before answering (its queue is gone)`);
+        if (state.state === 'completed' || state.state === 'failed' || state.state === 'cancelled') {
+          answered = true;
+          if (state.state === 'completed') return this.#answer(started, route.workerId, state.output);
+          if (state.state === 'cancelled') return failure(started, 'LIMIT_RUNNER_ABORTED', `runner-queue: the job on worker ${route.workerId} was cancelled`);
+          const message = (state.output as { message?: unknown } | null)?.message;
+          return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: worker ${route.workerId} failed the task: ${typeof message === 'string' ? message : 'no reason given'}`);
+        }
+        if (performance.now() - lastLiveness >= LIVENESS_MS) {
+          lastLiveness = performance.now();
+          if (!(await registry.isLive(route.workerId))) {
+            if (state.state === 'created') return 'untaken';
+            // It was running: running it again elsewhere could repeat its side effects.
+            return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: worker ${route.workerId} stopped heartbeating while it ran the task`);
+          }
+        }
+      }
+    } finally {
+      // Not answered (timeout, abort, a dead worker): the worker sees the cancellation and stops.
+      if (!answered) await this.#boss().cancel(route.queue, id).catch((error: unknown) => this.#logger.warn({ err: error, job: id }, 'runner-queue: could not cancel a job'));
+    }
+  }
+
+  #answer(started: number, worker: string, output: unknown): RunResult {
+    const parsed = RunAnswer.safeParse(output);
+    if (!parsed.success) {
+      return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: worker ${worker} answered with something that is not a run result (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+    }
+    const { worker: _worker, ...result } = parsed.data;
+    return result;
+  }
+
+  /** Forgets the session's route and tells its worker to release the session's runner state. */
+  async closeSession(sessionId: string, tenant?: string): Promise<void> {
+    const held = await this.#registry().release(sessionId, tenant);
+    for (const h of held) {
+      const job: Job = { kind: 'close', tenant: h.tenant, sessionId };
+      await this.#boss().send(h.queue, job, { retryLimit: 0, expireInSeconds: 60 });
+    }
+  }
+
+  async health(): Promise<HealthResult> {
+    const { runner, queue } = this.#options;
+    try {
+      this.#workers = await this.#registry().live(runner);
+    } catch (error) {
+      return { status: 'fail', message: `cannot read the worker registry: ${error instanceof Error ? error.message : String(error)}`, checks: [] };
+    }
+    const checks: NonNullable<HealthResult['checks']> = [{
+      name: 'workers',
+      status: this.#workers.length > 0 ? 'ok' : 'degraded',
+      message: this.#workers.length > 0
+        ? `${this.#workers.length} live worker(s) run runner:${runner} on queue "${queue}"`
+        : `no live worker runs runner:${runner} on queue "${queue}": tasks fail as unavailable until one starts (\`limit worker\`)`,
+    }];
+    const caps = this.capabilities;
+    for (const key of LIMITS) {
+      if (caps[key] === false) {
+        const lacking = this.#workers.filter((w) => w.capabilities[runner]?.[key] !== true).map((w) => w.id);
+        checks.push({
+          name: `capability:${key}`,
+          status: 'degraded',
+          message: this.#workers.length === 0
+            ? `enforced (or not) by runner:${runner} on the workers, and no worker is live to say`
+            : `runner:${runner} does not enforce it on worker(s) ${lacking.join(', ')} (see \`limit doctor\` there)`,
+        });
+      }
+    }
+    return {
+      status: checks[0]!.status,
+      message: checks[0]!.message,
+      checks,
+      details: { runner, queue, workers: this.#workers.map((w) => ({ id: w.id, host: w.host, pid: w.pid })) },
+    };
+  }
+}

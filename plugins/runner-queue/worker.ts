@@ -1,0 +1,133 @@
+/**
+ * The executing side (`limit worker`): consumes its own queue `<queue>.<worker id>`, runs each
+ * task on a local runner with the session and limits the job carries, and answers with the
+ * RunResult as the job's output. It registers and heartbeats in the registry so that dispatchers
+ * route sessions to it, and reaps workers that stopped heartbeating (their queues and routes).
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type PgBoss from 'pg-boss';
+import { LimitError, type Logger, type Runner } from 'limit-graph';
+import { Job } from './jobs.ts';
+import type { Registry } from './registry.ts';
+import type { RunnerQueueOptionsParsed } from './options.ts';
+
+/** How often a running task checks that its job is still active (cancelled → abort), ms. */
+const CANCEL_POLL_MS = 250;
+
+export class QueueWorker {
+  readonly id = `w-${randomUUID().slice(0, 8)}`;
+  readonly queue: string;
+  readonly #boss: PgBoss;
+  readonly #registry: Registry;
+  readonly #options: RunnerQueueOptionsParsed;
+  readonly #runners: ReadonlyMap<string, Runner>;
+  readonly #logger: Logger;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #beats = 0;
+
+  constructor(boss: PgBoss, registry: Registry, options: RunnerQueueOptionsParsed, runners: ReadonlyMap<string, Runner>, logger: Logger) {
+    this.#boss = boss;
+    this.#registry = registry;
+    this.#options = options;
+    this.#runners = runners;
+    this.#logger = logger;
+    this.queue = `${options.queue}.${this.id}`;
+  }
+
+  async start(): Promise<void> {
+    await this.#reap();
+    await this.#boss.createQueue(this.queue, { name: this.queue, retryLimit: 0 });
+    await this.#register();
+    const { concurrency, pollMs, heartbeatMs } = this.#options.worker;
+    for (let i = 0; i < concurrency; i++) {
+      await this.#boss.work<unknown>(this.queue, { batchSize: 1, pollingIntervalSeconds: pollMs / 1000 }, ([job]) => this.#track(this.#handle(job!)));
+    }
+    this.#heartbeat = setInterval(() => void this.#beat(), heartbeatMs);
+    this.#heartbeat.unref();
+    this.#logger.info({ worker: this.id, queue: this.queue, runners: [...this.#runners.keys()], concurrency }, 'runner-queue: worker started');
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish and leaves the registry, so that dispatchers route
+   * its sessions elsewhere. Its queue stays until it has been idle for workerTimeoutMs (answers
+   * not read yet stay readable); a live worker's sweep deletes it then.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    await this.#boss.offWork(this.queue);
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#registry.unregister(this.id);
+    this.#logger.info({ worker: this.id }, 'runner-queue: worker stopped');
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  async #register(): Promise<void> {
+    const capabilities = Object.fromEntries([...this.#runners].map(([name, runner]) => [name, runner.capabilities]));
+    await this.#registry.register({ id: this.id, queue: this.queue, runners: [...this.#runners.keys()], capabilities, host: os.hostname(), pid: process.pid });
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      // Reaped while this process was paused (a long GC, a suspended VM): register again.
+      if (!(await this.#registry.heartbeat(this.id))) await this.#register();
+      if (++this.#beats % 10 === 0) await this.#reap();
+    } catch (error) {
+      this.#logger.warn({ err: error, worker: this.id }, 'runner-queue: heartbeat failed');
+    }
+  }
+
+  /** Unregisters dead workers (their sessions move), then deletes queues nobody consumes any more. */
+  async #reap(): Promise<void> {
+    for (const dead of await this.#registry.dead()) {
+      if (dead.id === this.id) continue;
+      await this.#registry.unregister(dead.id);
+      this.#logger.warn({ worker: dead.id, host: dead.host, pid: dead.pid }, 'runner-queue: reaped a worker that stopped heartbeating');
+    }
+    for (const queue of await this.#registry.orphanQueues(`${this.#options.queue}.w-`, this.#options.workerTimeoutMs)) {
+      await this.#registry.dropQueue(queue).catch((error: unknown) => this.#logger.warn({ err: error, queue }, "runner-queue: could not delete a stopped worker's queue"));
+    }
+  }
+
+  async #handle(job: PgBoss.Job<unknown>): Promise<unknown> {
+    const parsed = Job.safeParse(job.data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new LimitError('LIMIT_VALIDATION', `malformed job ${job.id}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    }
+    const data = parsed.data;
+    if (data.kind === 'close') {
+      await Promise.all([...this.#runners.values()].map((r) => r.closeSession?.(data.sessionId)));
+      return { closed: data.sessionId };
+    }
+    const runner = this.#runners.get(data.runner);
+    if (!runner) {
+      throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `worker ${this.id} does not run runner:${data.runner} (it runs ${[...this.#runners.keys()].join(', ')})`);
+    }
+    const controller = new AbortController();
+    const watch = setInterval(() => {
+      this.#boss.getJobById(this.queue, job.id).then(
+        (now) => {
+          if (!now || now.state !== 'active') controller.abort(new LimitError('LIMIT_RUNNER_ABORTED', `job ${job.id} was cancelled by its dispatcher`));
+        },
+        () => undefined,
+      );
+    }, CANCEL_POLL_MS);
+    try {
+      const result = await runner.executeIsolated(data.task, { session: data.session, traceId: data.traceId, signal: controller.signal, logger: this.#logger });
+      // Completed here, awaited: pg-boss completes after the handler without waiting, and a
+      // stopping worker must not leave before its answers are written. Its own call then finds
+      // the job no longer active and changes nothing.
+      await this.#boss.complete(this.queue, job.id, { ...result, worker: this.id });
+      return undefined;
+    } finally {
+      clearInterval(watch);
+    }
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * runner-queue against the machine's real PostgreSQL: dispatchers and workers are separate
+ * runtimes (and, in the crash test, a separate `limit worker` process) that meet only through
+ * pg-boss's tables and the registry. Each file run gets its own schema, dropped afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Task, createRuntime, isLimitError, type Runtime } from 'limit-graph';
+import { makeRunContext, runnerConformance } from 'limit-graph/testing';
+import runnerPython from '../../plugins/runner-python/index.ts';
+import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.ts';
+
+const URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SCHEMA = `limit_queue_test_${process.pid}_${randomBytes(3).toString('hex')}`;
+// A system interpreter other uids can read, so the per-session uid sandbox is exercised too.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Short timings so that dead workers are noticed in a test's time. */
+const TIMING = { pollMs: 20, workerTimeoutMs: 2_000 };
+const WORKER = { enabled: true, pollMs: 500, heartbeatMs: 300, concurrency: 6 };
+
+let admin: pg.Pool;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  admin = new pg.Pool({ connectionString: URL, max: 2 });
+  // Fails the file (not a skip) when the server is missing: CI must provide PostgreSQL.
+  await admin.query('SELECT 1');
+});
+afterAll(async () => {
+  await admin?.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+  await admin?.end();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-queue-'));
+  // Session uids of runner-python must traverse it to reach their own directories.
+  chmodSync(dir, 0o711);
+  dirs.push(dir);
+  return dir;
+}
+
+/** An API-side runtime: runner-queue dispatching, no local runner. */
+async function dispatcher(extra: Record<string, unknown> = {}): Promise<Runtime> {
+  return createRuntime({
+    config: { dataDir: tempDir(), logLevel: 'silent', plugins: {} },
+    plugins: [runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, ...extra })],
+  });
+}
+
+/** A worker runtime: runner-python executing what the queue brings. */
+async function worker(): Promise<Runtime> {
+  const dir = tempDir();
+  return createRuntime({
+    config: { dataDir: dir, logLevel: 'silent', plugins: {} },
+    plugins: [
+      runnerPython.configure({ python: PYTHON, workDir: path.join(dir, 'sessions') }),
+      runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: WORKER }),
+    ],
+  });
+}
+
+const route = async (sessionId: string): Promise<string | undefined> =>
+  ((await admin.query(`SELECT worker_id FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1`, [sessionId])).rows[0] as { worker_id: string } | undefined)?.worker_id;
+
+const run = (rt: Runtime, input: string, sessionId: string) =>
+  rt.resolve('runner:queue').executeIsolated(Task.parse({ input }), makeRunContext({ sessionId }));
+
+// Every run of the suite goes through PostgreSQL to a worker runtime and back.
+runnerConformance('runner-queue (→ runner-python on a worker)', async () => {
+  const w = await worker();
+  const d = await dispatcher();
+  return { runner: d.resolve('runner:queue'), close: async () => void (await Promise.all([d.close(), w.close()])) };
+}, {
+  tasks: {
+    hello: () => ({ input: 'print("hello from a worker")' }),
+    helloExpect: 'hello from a worker',
+    slow: () => ({ input: 'import time\nwhile True:\n    time.sleep(0.01)' }),
+    echo: (token: string) => ({ input: `print(${JSON.stringify(token)})` }),
+    memory: {
+      store: (token: string) => ({ input: `remembered = ${JSON.stringify(token)}` }),
+      recall: () => ({ input: 'print(globals().get("remembered", "nothing stored"))' }),
+    },
+    failing: () => ({ input: 'raise ValueError("conformance failure")' }),
+  },
+  // The worker's idle poll (500 ms, pg-boss's minimum) comes on top of the runner's own time.
+  graceMs: 3_000,
+});
+
+describe('runner-queue routing', () => {
+  it('keeps a session on one worker while several are live, and spreads sessions over them', async () => {
+    const [a, b] = [await worker(), await worker()];
+    const d = await dispatcher();
+    try {
+      const sessions = ['s-1', 's-2', 's-3', 's-4'].map((s) => `${s}-${randomBytes(3).toString('hex')}`);
+      for (const s of sessions) expect((await run(d, `x = ${JSON.stringify(s)}`, s)).ok).toBe(true);
+      const holders = await Promise.all(sessions.map(route));
+      // Least-loaded assignment: four sessions over two idle workers, two each.
+      expect(new Set(holders).size).toBe(2);
+      for (const s of sessions) {
+        const recall = await run(d, 'print(x)', s);
+        expect(recall.stdout.trim()).toBe(s);
+      }
+      expect(await Promise.all(sessions.map(route))).toEqual(holders);
+    } finally {
+      await Promise.all([d.close(), a.close(), b.close()]);
+    }
+  }, 60_000);
+
+  it('answers LIMIT_RUNNER_UNAVAILABLE, saying how to start a worker, when none is live', async () => {
+    const d = await dispatcher({ runner: `nobody${randomBytes(2).toString('hex')}` });
+    try {
+      const r = await run(d, 'print(1)', `s-${randomBytes(3).toString('hex')}`);
+      expect(r.ok).toBe(false);
+      expect(r.error?.code).toBe('LIMIT_RUNNER_UNAVAILABLE');
+      expect(r.error?.message).toMatch(/no live worker runs runner:nobody.*limit worker/);
+      const health = await d.resolve('runner:queue').health();
+      expect(health.status).toBe('degraded');
+      expect(health.checks?.find((c) => c.name === 'workers')?.message).toMatch(/no live worker/);
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
+  it('closing a session releases its state on the worker and forgets the route', async () => {
+    const w = await worker();
+    const d = await dispatcher();
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      await run(d, 'kept = 41 + 1', s);
+      expect(await route(s)).toBeDefined();
+      await (d.resolve('runner:queue') as QueueRunner).closeSession(s, 'conformance');
+      expect(await route(s)).toBeUndefined();
+      // The close job reaches the worker through its queue; then the session starts empty.
+      let recall = '';
+      for (let i = 0; i < 40 && recall !== 'gone'; i++) {
+        recall = (await run(d, 'print(globals().get("kept", "gone"))', s)).stdout.trim();
+        if (recall !== 'gone') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(recall).toBe('gone');
+    } finally {
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
+  it('moves the sessions of a killed `limit worker` process to a live worker, which reaps the dead one', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'limit.config.mjs'), `export default ${JSON.stringify({
+      dataDir: dir,
+      logLevel: 'warn',
+      plugins: {
+        'runner-python': { python: PYTHON, workDir: path.join(dir, 'sessions') },
+        'runner-queue': { url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, enabled: false } },
+      },
+    })};\n`);
+    const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'bin/limit.js'), 'worker', '--config', path.join(dir, 'limit.config.mjs'), '--concurrency', '2'], {
+      cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => void (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => void (out += c.toString()));
+    const d = await dispatcher();
+    let b: Runtime | undefined;
+    try {
+      for (let i = 0; i < 300 && !/consuming/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/worker (w-[0-9a-f]{8}) consuming limit-runs\.w-/);
+      const processWorker = /worker (w-[0-9a-f]{8})/.exec(out)![1]!;
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      const first = await run(d, 'import os\nprint(os.getpid() > 0)', s);
+      expect(first.ok, first.stderr).toBe(true);
+      expect(await route(s)).toBe(processWorker);
+
+      child.kill('SIGKILL');
+      b = await worker();
+      const second = await run(d, 'print("after the crash")', s);
+      expect(second.ok, second.stderr).toBe(true);
+      expect(second.stdout).toContain('after the crash');
+      const holder = await route(s);
+      expect(holder).not.toBe(processWorker);
+      // The live worker unregisters the dead one, and deletes its queue once idle for workerTimeoutMs.
+      const left = async () => ({
+        worker: (await admin.query(`SELECT 1 FROM "${SCHEMA}".limit_workers WHERE id = $1`, [processWorker])).rowCount,
+        queue: (await admin.query(`SELECT 1 FROM "${SCHEMA}".queue WHERE name = $1`, [`limit-runs.${processWorker}`])).rowCount,
+      });
+      let now = await left();
+      for (let i = 0; i < 100 && (now.worker || now.queue); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        now = await left();
+      }
+      expect(now).toEqual({ worker: 0, queue: 0 });
+    } finally {
+      child.kill('SIGKILL');
+      await Promise.all([d.close(), b?.close()]);
+    }
+  }, 90_000);
+});
+
+describe('runner-queue workers', () => {
+  it('a worker that stops cleanly hands its sessions on: the next task of the session runs on a live worker', async () => {
+    const a = await worker();
+    const d = await dispatcher();
+    let b: Runtime | undefined;
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      expect((await run(d, 'print("on a")', s)).ok).toBe(true);
+      const first = await route(s);
+      b = await worker();
+      await a.close();
+      const r = await run(d, 'print("on b")', s);
+      expect(r.ok, r.stderr).toBe(true);
+      const second = await route(s);
+      expect(second).toBeDefined();
+      expect(second).not.toBe(first);
+    } finally {
+      await Promise.all([d.close(), b?.close()]);
+    }
+  }, 60_000);
+
+  it('fails a malformed job with a message naming the field, and keeps working', async () => {
+    const w = await worker();
+    const d = await dispatcher();
+    const boss = new PgBoss({ connectionString: URL, schema: SCHEMA, supervise: false, schedule: false });
+    boss.on('error', () => undefined);
+    try {
+      await boss.start();
+      const { queue } = (await admin.query(`SELECT queue FROM "${SCHEMA}".limit_workers ORDER BY started_at DESC LIMIT 1`)).rows[0] as { queue: string };
+      const id = (await boss.send(queue, { kind: 'run', runner: 'python', task: { input: 42 } }))!;
+      let job = await boss.getJobById<unknown>(queue, id);
+      for (let i = 0; i < 50 && job?.state !== 'failed'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = await boss.getJobById<unknown>(queue, id);
+      }
+      expect(job?.state).toBe('failed');
+      expect(JSON.stringify(job?.output)).toMatch(/malformed job .*task\.input/);
+      expect((await run(d, 'print("still here")', `s-${randomBytes(3).toString('hex')}`)).stdout).toContain('still here');
+    } finally {
+      await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+});
+
+describe('runner-queue in the run pipeline', () => {
+  it('runs a governed task on a worker: the trace, its output and its provenance are stored by the dispatching side', async () => {
+    const w = await worker();
+    const rt = await createRuntime({
+      config: {
+        dataDir: tempDir(), logLevel: 'silent', storage: 'sqlite',
+        plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { preset: 'default', packs: ['malicious'] }, 'governance-rules-malicious': true, orchestrator: {} },
+      },
+      plugins: [runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING })],
+    });
+    try {
+      const orch = rt.resolve('orchestrator');
+      const session = await orch.openSession({ name: 'queued' });
+      const outcome = await orch.run({ sessionId: session.id, runner: 'queue', task: { input: 'print(6 * 7)' } });
+      expect(outcome.trace.status).toBe('ok');
+      expect(outcome.trace.output?.stdout.trim()).toBe('42');
+      expect(outcome.trace.runner).toBe('queue');
+      const detail = await orch.inspectTrace(undefined, outcome.trace.id);
+      expect(detail.verification.verified).toBe(true);
+      expect(detail.provenance.map((e) => e.action)).toContain('executed');
+      await orch.closeSession(undefined, session.id);
+      expect(await route(session.id)).toBeUndefined();
+    } finally {
+      await Promise.all([rt.close(), w.close()]);
+    }
+  }, 60_000);
+});
+
+describe('runner-queue configuration errors', () => {
+  it('refuses a worker whose runner is not loaded, naming the plugin to enable', async () => {
+    const error = await createRuntime({
+      config: { dataDir: tempDir(), logLevel: 'silent', plugins: {} },
+      plugins: [runnerQueue.configure({ url: URL, schema: SCHEMA, worker: { enabled: true } })],
+    }).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(/runner:python, which no loaded plugin provides/);
+    expect((error as { fix?: string }).fix).toMatch(/runner-python/);
+  }, 30_000);
+
+  it('reports an unreachable PostgreSQL at boot as LIMIT_RUNNER_UNAVAILABLE without the password', async () => {
+    const error = await createRuntime({
+      config: { dataDir: tempDir(), logLevel: 'silent', plugins: {} },
+      plugins: [runnerQueue.configure({ url: 'postgres://u:secret@127.0.0.1:1/test', schema: SCHEMA })],
+    }).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE') || isLimitError((error as Error)?.cause)).toBe(true);
+    expect(JSON.stringify({ m: (error as Error).message, c: String((error as Error).cause) })).not.toContain('secret');
+    expect((error as Error).message).toMatch(/127\.0\.0\.1:1/);
+  }, 30_000);
+
+  it('validates its options with the field named', async () => {
+    const error = await createRuntime({
+      config: { dataDir: tempDir(), logLevel: 'silent', plugins: {} },
+      plugins: [runnerQueue.configure({ url: 'mysql://x', schema: SCHEMA })],
+    }).then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).toMatch(/url.*postgres:\/\//s);
+  });
+});

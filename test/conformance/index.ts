@@ -5,3 +5,4 @@
 export * from './storage.ts';
 export * from './storage-process.ts';
 export * from './runner.ts';
+export * from './governance.ts';

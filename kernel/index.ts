@@ -11,6 +11,7 @@ export { defineConfig, ConfigSchema } from './config/schema.ts';
 export type { ConfigInput, ResolvedConfig, PluginOptionsRegistry } from './config/schema.ts';
 export { loadConfig, CONFIG_FILES, KERNEL_ENV } from './config/load.ts';
 export { redactSecrets } from './config/redact.ts';
+export { packageVersion } from './package-info.ts';
 export { createHookCatalogue } from './hooks.ts';
 export type { LimitHooks, HookName, CommandRegistry } from './hooks.ts';
 export type { Cradle, SessionHandle, OpenSessionInput } from './container.ts';

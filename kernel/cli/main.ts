@@ -4,7 +4,6 @@
  * on stdout (logs go to stderr); errors exit non-zero.
  */
 import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { PACKAGE_ROOT, loadConfig } from '../config/load.ts';
 import { redactSecrets } from '../config/redact.ts';
@@ -13,6 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LimitError, formatError, isLimitError } from '../errors.ts';
 import { collectPlugins } from '../resolve.ts';
+import { packageVersion } from '../package-info.ts';
 import { validatePluginOptions } from '../plugin.ts';
 import type { CommandRegistry } from '../hooks.ts';
 
@@ -176,10 +176,6 @@ function firstCommand(args: readonly string[]): string | undefined {
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
-}
-
-function packageVersion(): string {
-  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
 
 /** A plain text table for terminal output. */

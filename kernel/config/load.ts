@@ -17,7 +17,10 @@ export const CONFIG_FILES = [
   'limit.config.ts', 'limit.config.mts', 'limit.config.mjs', 'limit.config.js', 'limit.config.json', '.limitrc.json',
 ] as const;
 
-/** The package root (two levels above kernel/config), where built-in presets and plugins live. */
+/**
+ * Two levels above kernel/config, where built-in presets and plugins live: the package root in a
+ * checkout, dist/ in a build or an installed copy (for package.json itself, see package-info.ts).
+ */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSCONFIG = path.join(PACKAGE_ROOT, 'tsconfig.json');
 

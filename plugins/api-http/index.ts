@@ -3,9 +3,8 @@
  * errors, API keys mapped to tenants, rate limits, request ids, redacted request logs — and the
  * `limit serve` command that runs it until SIGINT/SIGTERM.
  */
-import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
-import { LimitError, definePlugin, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
+import { LimitError, definePlugin, packageVersion, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
 import { ApiHttpOptions, type ApiHttpOptionsInput } from './options.ts';
 import { createKeyRing, parseKeyList, type KeyRing } from './auth.ts';
 import { buildApp } from './server.ts';
@@ -38,7 +37,7 @@ declare module 'limit-graph' {
   }
 }
 
-const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+const version = packageVersion();
 
 function services(ctx: PluginContext, readyTimeoutMs: number): Services {
   return {

@@ -7,12 +7,17 @@
  * Both return what they observed; the caller asserts (so they work with any test runner).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createRuntime, type ChainVerification, type Storage } from '../../kernel/index.ts';
+import { packageRoot } from '../../kernel/package-info.ts';
 
-const CHILD = fileURLToPath(new URL('./storage-child.ts', import.meta.url));
-const ROOT = path.resolve(path.dirname(CHILD), '..', '..');
+// storage-child.ts in a checkout, storage-child.js in a build or an installed copy.
+const SOURCE_CHILD = fileURLToPath(new URL('./storage-child.ts', import.meta.url));
+const CHILD = existsSync(SOURCE_CHILD) ? SOURCE_CHILD : fileURLToPath(new URL('./storage-child.js', import.meta.url));
+const ROOT = packageRoot();
+const TSCONFIG = path.join(ROOT, 'tsconfig.json');
 
 /** A backend as an application names it: plugin name (`storage-sqlite`, a path, a package) and options. */
 export interface BackendSpec {
@@ -39,7 +44,7 @@ export async function withStorage<T>(backend: BackendSpec, fn: (storage: Storage
 export function spawnStorageChild(spec: ChildSpec): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], {
     cwd: ROOT,
-    env: { ...process.env, TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json') },
+    env: existsSync(TSCONFIG) ? { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG } : process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

@@ -1,0 +1,195 @@
+/**
+ * The package as a dependency: `npm pack` (its prepack build included) must produce a tarball that
+ * works when installed in someone else's project — `import('limit-graph')`, `limit-graph/testing`,
+ * the `limit` bin and the published types, all from dist/ with no TypeScript sources beside them.
+ *
+ * The pack runs in a copy of this working tree (its own dist/, so a run never rewrites the shared
+ * checkout's dist/). The install is the tarball extracted into a fresh project's
+ * node_modules/limit-graph, as npm would, with each dependency and peer dependency that the packed
+ * package.json declares linked from this checkout's node_modules: `npm install --offline <tarball>`
+ * cannot work here, because the lockfile records no `resolved` URLs and the npm cache holds
+ * tarballs but no registry metadata (ENOTCACHED). Only declared packages are linked, so a runtime
+ * import of an undeclared (e.g. dev-only) package still fails, and the project lies outside this
+ * checkout, so nothing resolves from its node_modules by accident.
+ */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+/** Not copied into the packing copy: installs, build output, local data. */
+const NOT_COPIED = /^(node_modules|\.git|dist|\.limit|\.prof|coverage|test\/\.tmp)(\/|$)/;
+
+interface PackedManifest {
+  version: string;
+  bin: Record<string, string>;
+  exports: Record<string, string | Record<string, string>>;
+  dependencies: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+let work: string;
+let files: string[];
+let app: string;
+let installed: string;
+let manifest: PackedManifest;
+
+// Children get no vitest or npm-lifecycle state of this run.
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|npm_)/i.test(k) && k !== 'NODE_OPTIONS'));
+
+function run(command: string, args: string[], cwd: string, timeout = 60_000): SpawnSyncReturns<string> {
+  const r = spawnSync(command, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function ok(r: SpawnSyncReturns<string>, what: string): string {
+  // Quoted line by line: vitest would take the child's stack lines for this error's own frames.
+  const quote = (text: string) => text.trimEnd().replace(/^/gm, '| ');
+  if (r.status !== 0) throw new Error(`${what} exited ${r.status ?? r.signal}:\n${quote(r.stdout)}\n${quote(r.stderr)}`);
+  return r.stdout;
+}
+
+function link(name: string): void {
+  const target = path.join(root, 'node_modules', name);
+  const at = path.join(app, 'node_modules', name);
+  mkdirSync(path.dirname(at), { recursive: true });
+  symlinkSync(target, at, 'dir');
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'limit-pack-'));
+  const copy = path.join(work, 'source');
+  cpSync(root, copy, { recursive: true, filter: (src) => !NOT_COPIED.test(path.relative(root, src).split(path.sep).join('/')) });
+  symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+
+  const packed = ok(run('npm', ['pack', '--json', '--pack-destination', work], copy, 180_000), 'npm pack');
+  const [info] = JSON.parse(packed.slice(packed.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  files = info!.files.map((f) => f.path).sort();
+
+  app = path.join(work, 'app');
+  installed = path.join(app, 'node_modules', 'limit-graph');
+  mkdirSync(installed, { recursive: true });
+  writeFileSync(path.join(app, 'package.json'), '{ "name": "consumer", "private": true, "type": "module" }\n');
+  ok(run('tar', ['-xzf', path.join(work, info!.filename), '-C', installed, '--strip-components=1'], app), 'tar');
+  manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as PackedManifest;
+  for (const name of [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies ?? {})]) link(name);
+  link('@types/node'); // the consumer's own, for its type check
+}, 240_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('ships the build, the bin and the plugin READMEs, and no sources, tests or source maps', () => {
+    const targets = Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));
+    for (const target of [...targets, ...Object.values(manifest.bin)]) expect(files).toContain(path.posix.normalize(target));
+    const builtins = readdirSync(path.join(root, 'plugins'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(builtins.length).toBeGreaterThan(10);
+    for (const name of builtins) expect(files).toContain(`dist/plugins/${name}/index.js`);
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'plugins/storage-sqlite/README.md']));
+    const unwanted = files.filter((f) =>
+      /\.map$|\.test\.|(^|\/)fixtures\//.test(f) ||
+      /^(kernel|test|presets|bench|examples|docs|node_modules)\//.test(f) ||
+      (f.startsWith('plugins/') && !f.endsWith('/README.md')) ||
+      (f.startsWith('dist/test/') && !f.startsWith('dist/test/conformance/')),
+    );
+    expect(unwanted).toEqual([]);
+  });
+});
+
+describe('the packed package, installed in a fresh project', () => {
+  it("import('limit-graph') runs the default preset from dist and records a verified trace; limit-graph/testing works", () => {
+    writeFileSync(
+      path.join(app, 'check.mjs'),
+      `import { createRuntime, definePlugin, packageVersion } from 'limit-graph';
+const dataDir = process.argv[2];
+// A runner of the application's own, so that no Python is needed.
+const echo = definePlugin({
+  meta: { name: 'runner-echo', version: '1.0.0', provides: ['runner:echo'] },
+  setup(ctx) {
+    ctx.provide('runner:echo', {
+      name: 'echo',
+      capabilities: { timeout: true, memoryLimit: true, networkIsolation: true, envControl: true, concurrencyLimit: true },
+      async executeIsolated(task) { return { ok: true, stdout: 'echo: ' + task.input, stderr: '', metrics: { latencyMs: 1 } }; },
+      async health() { return { status: 'ok', checks: [] }; },
+    });
+  },
+});
+const config = { extends: 'default', dataDir, logLevel: 'silent', plugins: { 'runner-python': false } };
+let runtime = await createRuntime({ config, plugins: [echo], env: {} });
+const plugins = runtime.plugins.map((p) => p.name);
+const orchestrator = runtime.resolve('orchestrator');
+const session = await orchestrator.openSession({ name: 'packaged' });
+const { trace } = await orchestrator.run({ sessionId: session.id, runner: 'echo', task: { input: 'hello from the tarball' } });
+await runtime.close();
+// Reopened: the trace was stored in SQLite, not kept in memory.
+runtime = await createRuntime({ config, plugins: [echo], env: {} });
+const detail = await runtime.resolve('orchestrator').inspectTrace(undefined, trace.id);
+await runtime.close();
+const testing = await import('limit-graph/testing');
+// Child processes started from the installed copy (dist/test/conformance/storage-child.js).
+const multi = await testing.multiProcessProvenance({ plugin: 'storage-sqlite', options: { path: dataDir + '/multi.db' } }, { processes: 2, appendsEach: 5 });
+console.log(JSON.stringify({
+  version: packageVersion(), plugins, status: trace.status, stdout: detail.trace.output?.stdout,
+  provenance: detail.provenance.map((e) => e.action), verified: detail.verification.verified,
+  testing: Object.fromEntries(Object.entries(testing).map(([k, v]) => [k, typeof v])),
+  multi: { entries: multi.seqs.length, verified: multi.verification.verified },
+}));
+`,
+    );
+    const dataDir = path.join(work, 'data');
+    mkdirSync(dataDir);
+    const out = ok(run(process.execPath, ['check.mjs', dataDir], app), 'check.mjs');
+    const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(result).toMatchObject({
+      version: manifest.version,
+      status: 'ok',
+      stdout: 'echo: hello from the tarball',
+      provenance: ['created', 'executed', 'completed'],
+      verified: true,
+      multi: { entries: 10, verified: true },
+    });
+    expect(result.plugins).toEqual(expect.arrayContaining(['storage-sqlite', 'governance', 'orchestrator', 'api-http', 'runner-echo']));
+    for (const fn of ['storageConformance', 'runnerConformance', 'multiProcessProvenance', 'crashTest', 'makeTrace']) {
+      expect((result.testing as Record<string, string>)[fn], fn).toBe('function');
+    }
+  });
+
+  it('the limit bin prints its version and help', () => {
+    const bin = path.join(installed, manifest.bin.limit!);
+    expect(readFileSync(bin, 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    const version = run(process.execPath, [bin, '--version'], app);
+    expect(ok(version, 'limit --version').trim()).toBe(manifest.version);
+    const help = ok(run(process.execPath, [bin, '--help'], app), 'limit --help');
+    expect(help).toMatch(/^Usage: limit /);
+    // serve comes from the api-http plugin: built-in plugins load from dist/.
+    expect(help).toMatch(/\n {2}serve\b/);
+    expect(help).toMatch(/\n {2}doctor\b/);
+  });
+
+  it('its types resolve for a TypeScript consumer (NodeNext)', () => {
+    writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['consumer.ts'] }),
+    );
+    writeFileSync(
+      path.join(app, 'consumer.ts'),
+      `import { createRuntime, type Runtime, type Storage } from 'limit-graph';
+import { storageConformance, type StorageFactory } from 'limit-graph/testing';
+const runtime: Runtime = await createRuntime({ config: { storage: 'sqlite' } });
+const storage: Storage = runtime.resolve('storage');
+const factory: StorageFactory = async () => ({ storage });
+storageConformance('mine', factory);
+// @ts-expect-error -- fails to compile only if the types resolved (were they any, this line would pass)
+const wrong: number = runtime.plugins;
+export { wrong };
+`,
+    );
+    ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], app), 'tsc (consumer)');
+  });
+});

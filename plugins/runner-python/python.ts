@@ -119,7 +119,9 @@ def run(req):
         res['ok'] = False
         res['error'] = {'type': type(e).__name__, 'message': str(e)}
         try:
-            traceback.print_exception(type(e), e, e.__traceback__.tb_next, file=err)
+            # A syntax error in the task has no frame of the task's own: ast.parse's would be noise.
+            tb = None if isinstance(e, SyntaxError) and e.filename == name else e.__traceback__.tb_next
+            traceback.print_exception(type(e), e, tb, file=err)
         except BaseException:
             pass
     finally:

@@ -32,6 +32,15 @@ afterEach(async () => {
 });
 
 describe.each([true, false])('runner-python limits (warm: %s)', (warm) => {
+  it("reports a syntax error in the task with the task's line, not the runner's own frames", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const r = await fixture.runner.executeIsolated(code('x = 1\nprint("unclosed'), ctx());
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toMatch(/SyntaxError/);
+    expect(r.stderr).toMatch(/line 2/);
+    expect(r.stderr).not.toMatch(/ast\.py|Traceback/);
+  }, 30_000);
+
   it('kills an infinite loop and a setsid-escaped child at the timeout', async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm });
     const c = ctx({ timeoutMs: 700 });

@@ -6,3 +6,4 @@ export * from './storage.ts';
 export * from './storage-process.ts';
 export * from './runner.ts';
 export * from './governance.ts';
+export * from './knee.ts';

@@ -7,3 +7,4 @@ export * from './storage-process.ts';
 export * from './runner.ts';
 export * from './governance.ts';
 export * from './knee.ts';
+export * from './distortion.ts';

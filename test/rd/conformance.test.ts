@@ -1,10 +1,14 @@
 /**
- * Both built-in knee detectors run the knee-detector conformance suite (`limit-graph/testing`), each
- * from a fresh runtime per test: Kneedle told each curve's shape, Menger (shape-blind) in raw and in
- * normalised coordinates — only the normalised variant promises invariance under rescaling.
+ * The built-in RD plugins run their kinds' conformance suites (`limit-graph/testing`), each from a
+ * fresh runtime per test:
+ * - knee detectors: Kneedle told each curve's shape, Menger (shape-blind) in raw and in normalised
+ *   coordinates — only the normalised variant promises invariance under rescaling;
+ * - distortion (`rd:fgw`): exact and entropic at the default α = 0.5, and α = 0 (plain optimal
+ *   transport). Entropic plans are blurred by ε, so d(G, G) is small rather than 0;
+ * - rates (`rate:shannon`).
  */
 import { createRuntime } from 'limit-graph';
-import { kneeConformance, type KneeShape } from 'limit-graph/testing';
+import { distortionConformance, kneeConformance, type KneeShape } from 'limit-graph/testing';
 
 const runtimeWith = async (plugin: string, options: Record<string, unknown> | true, key: 'knee:menger' | 'knee:kneedle') => {
   const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { [plugin]: options } } });
@@ -32,3 +36,12 @@ kneeConformance('knee-menger (raw coordinates)', () => runtimeWith('knee-menger'
 kneeConformance('knee-menger (normalize: true)', () => runtimeWith('knee-menger', { normalize: true }, 'knee:menger'), {
   supports: { scaleInvariant: true },
 });
+
+const fgw = async (options: Record<string, unknown> | true = true) => {
+  const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { 'rd-fgw': options } } });
+  return { algorithm: rt.resolve('rd:fgw'), close: () => rt.close().then(() => undefined) };
+};
+
+distortionConformance('rd-fgw (exact, α = 0.5)', () => fgw());
+distortionConformance('rd-fgw (exact, α = 0: optimal transport)', () => fgw({ alpha: 0 }));
+distortionConformance('rd-fgw (entropic, ε = 0.1)', () => fgw({ method: 'entropic' }), { identityTolerance: 0.01 });

@@ -3,7 +3,7 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { LimitError } from 'limit-graph';
+import { FLAG_KINDS, Finding as FindingSchema, LimitError } from 'limit-graph';
 import type {
   Decision, Finding, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
@@ -28,15 +28,90 @@ export function validateRule(rule: unknown, where: string): GovernanceRule {
   const problems: string[] = [];
   if (!r || typeof r !== 'object') problems.push('is not an object');
   else {
-    if (typeof r.id !== 'string' || r.id.length === 0) problems.push('id must be a non-empty string');
-    if (typeof r.flag !== 'string' || !['Jailbreak', 'Anomaly', 'HighRisk', 'Unsafe', 'Malicious', 'Unverified'].includes(r.flag)) problems.push(`flag must be a flag kind, got ${JSON.stringify(r.flag)}`);
+    // 256: the longest ruleId a stored flag may carry.
+    if (typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 256) problems.push('id must be a non-empty string of at most 256 characters');
+    if (typeof r.flag !== 'string' || !KINDS.has(r.flag)) problems.push(`flag must be a flag kind (${FLAG_KINDS.join(', ')}), got ${JSON.stringify(r.flag)}`);
     if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push('surfaces must list input, output and/or tool');
     if (typeof r.evaluate !== 'function') problems.push('evaluate must be a function');
+    if (r.phase !== undefined && r.phase !== 'scan' && r.phase !== 'judge') problems.push(`phase must be "scan" or "judge", got ${JSON.stringify(r.phase)}`);
+    if (r.description !== undefined && typeof r.description !== 'string') problems.push('description must be a string');
   }
   if (problems.length) {
     throw new LimitError('LIMIT_RULE_INVALID', `Governance rule ${JSON.stringify(r?.id ?? '?')} from ${where} is invalid: ${problems.join('; ')}`, { details: { rule: r?.id, where, problems } });
   }
   return r as GovernanceRule;
+}
+
+const KINDS: ReadonlySet<string> = new Set(FLAG_KINDS);
+
+/**
+ * A rule's finding as the engine may use it, or the first problem with it as `path: message`.
+ * Every finding of every evaluation passes here, so the usual valid finding is checked by hand in
+ * a few comparisons; the schema only runs to word a problem (or to apply its defaults).
+ */
+export function checkFinding(f: unknown, ruleId: string | undefined): Finding | string {
+  if (isValidFinding(f, ruleId)) return f;
+  const parsed = FindingSchema.safeParse(f);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return `${issue.path.length ? issue.path.join('.') : '(finding)'}: ${issue.message}`;
+  }
+  const finding = parsed.data;
+  if (ruleId !== undefined && finding.ruleId !== ruleId) return `ruleId: ${JSON.stringify(finding.ruleId)} is not the rule's own id (disable, flags and statistics go by it)`;
+  const reversed = finding.evidence.findIndex((e) => e.start > e.end);
+  if (reversed >= 0) return `evidence.${reversed}: start ${finding.evidence[reversed]!.start} is after end ${finding.evidence[reversed]!.end}`;
+  return finding;
+}
+
+function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
+  if (typeof f !== 'object' || f === null) return false;
+  const x = f as Record<string, unknown>;
+  if (ruleId === undefined ? typeof x.ruleId !== 'string' || x.ruleId.length === 0 : x.ruleId !== ruleId) return false;
+  if (!KINDS.has(x.kind as string) || typeof x.reason !== 'string' || x.reason.length === 0) return false;
+  const s = x.severity;
+  if (!Number.isInteger(s) || (s as number) < 1 || (s as number) > 10) return false;
+  const c = x.confidence;
+  if (c !== undefined && !(typeof c === 'number' && c >= 0 && c <= 1)) return false;
+  const evidence = x.evidence;
+  if (!Array.isArray(evidence)) return false;
+  for (const e of evidence as Record<string, unknown>[]) {
+    if (typeof e !== 'object' || e === null || typeof e.field !== 'string' || typeof e.excerpt !== 'string' || e.excerpt.length > 512) return false;
+    if (!Number.isInteger(e.start) || !Number.isInteger(e.end) || (e.start as number) < 0 || (e.start as number) > (e.end as number)) return false;
+  }
+  return true;
+}
+
+/**
+ * Checks what a rule returned (or, ruleId undefined, a governInput/governOutput tap): an array of
+ * valid findings, else LIMIT_RULE_INVALID naming the source and the field. Runs per rule call: the
+ * messages are built only on failure.
+ */
+function checkFindings(result: unknown, ruleId: string | undefined): Finding[] {
+  if (!Array.isArray(result)) throw invalidResult(ruleId, `returned ${describe(result)} instead of an array of findings`);
+  let out: Finding[] = result;
+  for (let i = 0; i < result.length; i++) {
+    const f: unknown = result[i];
+    if (isValidFinding(f, ruleId)) continue;
+    const checked = checkFinding(f, ruleId);
+    if (typeof checked === 'string') throw invalidResult(ruleId, `returned an invalid finding: findings[${i}].${checked}`, { index: i });
+    if (out === result) out = [...result];
+    out[i] = checked;
+  }
+  return out;
+}
+
+function invalidResult(ruleId: string | undefined, what: string, details: Record<string, unknown> = {}): LimitError {
+  const source = ruleId === undefined ? 'A governInput/governOutput hook tap' : `Governance rule "${ruleId}"`;
+  return new LimitError('LIMIT_RULE_INVALID', `${source} ${what}`, {
+    details: { ...(ruleId === undefined ? {} : { rule: ruleId }), ...details },
+    fix: `Return an array of findings { ruleId${ruleId === undefined ? '' : ` (${JSON.stringify(ruleId)})`}, kind (${FLAG_KINDS.join(', ')}), severity (integer 1–10), reason, evidence [{ field, start ≤ end, excerpt }], confidence? (0–1) } ([] when nothing is found).`,
+  });
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') return `a string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value} (${String(value)})`;
 }
 
 /** The texts of a trace that a surface covers, with the field names used in evidence. */
@@ -90,6 +165,8 @@ export class GovernanceEngine {
     this.preset = options.preset;
     this.policy = options.preset.policy;
     const ids = new Set<string>();
+    // The plugin validates with better names (the pack, the config path); this covers direct use.
+    options.rules.forEach((rule, i) => validateRule(rule, `rules[${i}]`));
     for (const rule of options.rules) {
       if (ids.has(rule.id)) throw new LimitError('LIMIT_RULE_INVALID', `Two governance rules share the id "${rule.id}"`, { details: { rule: rule.id }, fix: 'Give every rule a unique id (prefix it with its pack name).' });
       ids.add(rule.id);
@@ -133,7 +210,7 @@ export class GovernanceEngine {
     const overBudget = new Set<string>();
     const subjects = this.subjects(trace, surface);
     let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget);
-    if (extra) findings = await extra(findings);
+    if (extra) findings = checkFindings(await extra(findings), undefined);
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {
       const judged = await this.#run(judges, subjects, { findings }, overBudget);
@@ -182,11 +259,11 @@ export class GovernanceEngine {
           // A literal with a fixed shape: spreading a shared base context per call cost more than
           // most rules (it was 13% of an evaluation).
           const ctx: RuleContext = { policy, budgetMs: budget, deadline: started + budget, blockSeverity, reviewBand, findings };
-          let result: Finding[] | Promise<Finding[]>;
+          let result: unknown;
           try {
             result = rule.evaluate(viewSubject, ctx);
             // Judge rules wait on a model and enforce their own (fail-closed) timeout.
-            if (result instanceof Promise) result = await (rule.phase === 'judge' ? result : withBudget(result, budget, rule.id));
+            if (result instanceof Promise) result = await (rule.phase === 'judge' ? result : withBudget(result as Promise<unknown>, budget, rule.id));
           } catch (error) {
             if (error instanceof BudgetExceeded) {
               overBudget.add(rule.id);
@@ -197,7 +274,9 @@ export class GovernanceEngine {
           }
           clock = performance.now();
           if (clock - started > budget) overBudget.add(rule.id);
-          for (const f of result) all.push(shift(f, viewSubject.offset ?? 0, v === 0 ? undefined : viewSubject.view.name));
+          // An invalid result is the rule's error, as a throw is: never dropped, never read as no finding.
+          const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id);
+          for (const f of checked) all.push(shift(f, viewSubject.offset ?? 0, v === 0 ? undefined : viewSubject.view.name));
         }
       }
     }

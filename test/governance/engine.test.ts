@@ -108,6 +108,57 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(governanceRuntime({ rules: [{ id: 'bad', flag: 'Nope', surfaces: ['input'], evaluate: () => [] }] })).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID' });
   });
 
+  it('a rule that returns something other than valid findings is a rule error naming the rule and the field, never read as no finding', async () => {
+    const finding = { ruleId: 'acme.x', kind: 'Unsafe', severity: 8, reason: 'x', evidence: [{ field: 'task.input', start: 0, end: 1, excerpt: 'h' }] };
+    const cases: [unknown, RegExp][] = [
+      [null, /returned null instead of an array of findings/],
+      [{}, /returned an object instead of an array/],
+      ['str', /returned a string "str" instead of an array/],
+      [[null], /findings\[0\]\.\(finding\): /],
+      [[{ ...finding, severity: Number.NaN }], /findings\[0\]\.severity: /],
+      [[{ ...finding, severity: 0 }], /findings\[0\]\.severity: Too small/],
+      [[finding, { ...finding, severity: 11 }], /findings\[1\]\.severity: Too big/],
+      [[{ ...finding, kind: 'Evil' }], /findings\[0\]\.kind: /],
+      [[{ ...finding, confidence: 5 }], /findings\[0\]\.confidence: Too big/],
+      [[{ ...finding, ruleId: 'someone.else' }], /findings\[0\]\.ruleId: "someone.else" is not the rule's own id/],
+      [[{ ...finding, evidence: [{ field: 'task.input', start: 50, end: 10, excerpt: '' }] }], /findings\[0\]\.evidence\.0: start 50 is after end 10/],
+    ];
+    for (const [result, message] of cases) {
+      for (const async of [false, true]) {
+        const rule: GovernanceRule = { id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: (() => (async ? Promise.resolve(result) : result)) as GovernanceRule['evaluate'] };
+        rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [rule] } } } });
+        const error = await check('hello').then(() => undefined, (e: unknown) => e);
+        expect(error, JSON.stringify(result)).toMatchObject({ code: 'LIMIT_RULE_INVALID', details: expect.objectContaining({ rule: 'acme.x' }) });
+        expect((error as Error).message, JSON.stringify(result)).toMatch(/^Governance rule "acme\.x" /);
+        expect((error as Error).message, JSON.stringify(result)).toMatch(message);
+        await rt.close();
+        rt = undefined;
+      }
+    }
+    // Defaults of the schema apply: a finding without evidence is valid.
+    const { evidence: _e, ...bare } = finding;
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [bare as never] }] } } } });
+    expect((await check('hello')).findings).toEqual([expect.objectContaining({ ruleId: 'acme.x', evidence: [] })]);
+  });
+
+  it('a governInput tap that returns invalid findings is refused the same way', async () => {
+    const tap = definePlugin({
+      meta: { name: 'acme-tap', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise('acme-tap', async (findings) => [...findings, { ruleId: 'acme.tap', kind: 'Unsafe', severity: 42, reason: 'x', evidence: [] }]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/governInput.*findings\[0\]\.severity: Too big/) });
+  });
+
+  it('refuses a rule definition with an unknown phase or a bad description at start-up', async () => {
+    for (const bad of [{ phase: 'later' }, { description: 42 }]) {
+      await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [], ...bad } as never] } } } }))
+        .rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringContaining(Object.keys(bad)[0]!) });
+    }
+  });
+
   it('a rule pack provided by a third-party plugin runs', async () => {
     const pack = definePlugin({
       meta: { name: 'acme-rules', version: '1.0.0', provides: ['governance:rules:acme'] },

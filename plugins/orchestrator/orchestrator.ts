@@ -16,6 +16,10 @@ import type {
 import { Semaphore, abortReason } from './semaphore.ts';
 import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
+import {
+  ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
+  RecordTraceInputSchema, RefineInputSchema, RunInputSchema, checkInput,
+} from './inputs.ts';
 
 const now = () => new Date().toISOString();
 
@@ -69,7 +73,8 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── sessions ─────────────────────────────
 
-  async openSession(input: OpenSessionRequest = {}): Promise<Session> {
+  async openSession(given: OpenSessionRequest = {}): Promise<Session> {
+    const input = checkInput(OpenSessionInput, given, 'session');
     const tenant = this.#tenant(input.tenant);
     const id = input.id ?? newId();
     if (await this.#storage.getSession(tenant, id)) {
@@ -141,6 +146,25 @@ export class OrchestratorService implements Orchestrator {
     return session;
   }
 
+  /** The session, which must be open: every write into a session (run, trace, merge, RD series) follows this rule. */
+  async #requireOpenSession(tenant: string, id: string): Promise<Session> {
+    const session = await this.#requireSession(tenant, id);
+    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });
+    return session;
+  }
+
+  /** Every parent a new trace names exists in this tenant (another tenant's trace counts as missing). */
+  async #requireParents(tenant: string, parentIds: readonly string[]): Promise<void> {
+    if (parentIds.length === 0) return;
+    const found = await Promise.all(parentIds.map((id) => this.#storage.getTrace(tenant, id)));
+    const missing = parentIds.filter((_, i) => found[i] === null);
+    if (missing.length) {
+      throw new LimitError('LIMIT_NOT_FOUND', `Parent trace${missing.length > 1 ? 's' : ''} ${missing.map((id) => `"${id}"`).join(', ')} not found for tenant "${tenant}"`, {
+        details: { field: 'parentIds', parentIds: missing, tenant }, fix: 'Name traces of this tenant as parents (see `limit traces` or GET /traces).',
+      });
+    }
+  }
+
   /**
    * The live scope of an open session. A session persisted by another process (the CLI, another
    * API instance) gets a scope here with its stored limits, so `--session S` works across processes.
@@ -175,7 +199,8 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── runs ─────────────────────────────
 
-  async run(input: RunInput): Promise<RunOutcome> {
+  async run(given: RunInput): Promise<RunOutcome> {
+    const input = checkInput(RunInputSchema, given, 'run input') as RunInput;
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
     const parsed = RunRequest.safeParse({
@@ -190,6 +215,7 @@ export class OrchestratorService implements Orchestrator {
     const live = await this.#liveSession(tenant, request.sessionId);
     const runner = this.#runner(request.runner);
     const task = Task.parse(request.task);
+    await this.#requireParents(tenant, request.parentIds);
 
     const trace = await this.#createTrace({
       sessionId: request.sessionId, tenant, parentIds: request.parentIds, runner: request.runner, task,
@@ -439,15 +465,15 @@ export class OrchestratorService implements Orchestrator {
     return input;
   }
 
-  async recordTrace(input: RecordTraceInput): Promise<RunOutcome> {
+  async recordTrace(given: RecordTraceInput): Promise<RunOutcome> {
+    // One parse of the whole input (it replaces the task's own parse): nothing is stored before it.
+    const input = checkInput(RecordTraceInputSchema, given, 'trace input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
-    const session = await this.#requireSession(tenant, input.sessionId);
-    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${session.id}" is closed`, { details: { sessionId: session.id } });
-    const task = Task.safeParse({ ...input.task, kind: input.task.kind ?? 'external' });
-    if (!task.success) throw validation('trace task', task.error.issues);
+    const session = await this.#requireOpenSession(tenant, input.sessionId);
+    await this.#requireParents(tenant, input.parentIds ?? []);
     const trace = newTrace({
-      sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: task.data,
+      sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: input.task,
       metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
     });
     // Nothing runs, so the trace is stored with its governance records and final status.
@@ -498,10 +524,10 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── merges ─────────────────────────────
 
-  async merge(input: MergeInput): Promise<MergeOutcome> {
+  async merge(given: MergeInput): Promise<MergeOutcome> {
+    const input = checkInput(MergeInputSchema, given, 'merge input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
-    if (input.parentIds.length === 0) throw new LimitError('LIMIT_VALIDATION', 'A merge needs at least one parent trace', { details: { field: 'parentIds' } });
     if (new Set(input.parentIds).size !== input.parentIds.length) {
       throw new LimitError('LIMIT_VALIDATION', 'A merge lists the same parent twice', { details: { parentIds: input.parentIds } });
     }
@@ -511,10 +537,8 @@ export class OrchestratorService implements Orchestrator {
     if (!sessionId) {
       throw new LimitError('LIMIT_VALIDATION', `Parents come from ${sessions.length} sessions; name the session that receives the merge (sessionId)`, { details: { sessions } });
     }
-    const session = await this.#requireSession(tenant, sessionId);
-    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" is closed`, { details: { sessionId } });
+    await this.#requireOpenSession(tenant, sessionId);
     const strategy = input.strategy ?? 'union';
-    if (strategy === 'custom' && !input.output) throw new LimitError('LIMIT_VALIDATION', "strategy 'custom' needs the merged `output`", { details: { field: 'output' } });
     const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
 
     const validation = await this.#governance.validateMerge(request);
@@ -601,9 +625,9 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── federation ─────────────────────────────
 
-  async federate(input: FederateInput): Promise<FederationOutcome> {
+  async federate(given: FederateInput): Promise<FederationOutcome> {
+    const input = checkInput(FederateInputSchema, given, 'federation input') as FederateInput;
     const tenant = this.#tenant(input.tenant);
-    if (input.targets.length === 0) throw new LimitError('LIMIT_VALIDATION', 'Federation needs at least one target', { details: { field: 'targets' } });
     const targets = input.targets.map((t, i) => {
       const sessionId = t.sessionId ?? input.sessionId;
       return { runner: t.runner, sessionId, label: t.label ?? `${t.runner}@${sessionId}#${i}` };
@@ -700,9 +724,10 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── rate–distortion ─────────────────────────────
 
-  async createRdSeries(input: CreateRdSeriesInput): Promise<RdSeries> {
+  async createRdSeries(given: CreateRdSeriesInput): Promise<RdSeries> {
+    const input = checkInput(CreateRdSeriesInputSchema, given, 'RD series input') as CreateRdSeriesInput;
     const tenant = this.#tenant(input.tenant);
-    await this.#requireSession(tenant, input.sessionId);
+    await this.#requireOpenSession(tenant, input.sessionId);
     const algorithm = input.distortionAlgorithm ?? 'fgw';
     if (input.reference) this.#rd(algorithm); // fail now, not at the first step
     return this.#storage.createRdSeries({
@@ -759,8 +784,10 @@ export class OrchestratorService implements Orchestrator {
     return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
   }
 
-  async refine(input: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }> {
-    let series = await this.createRdSeries(input);
+  async refine(given: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }> {
+    const { maxSteps: _steps, step: _step, detector: _detector, ...seriesInput } = checkInput(RefineInputSchema, given, 'refine input');
+    const input = given;
+    let series = await this.createRdSeries(seriesInput as CreateRdSeriesInput);
     for (let i = 0; i < input.maxSteps; i++) {
       const step = await input.step(i);
       if (step === null) break;
@@ -771,11 +798,9 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── artifacts ─────────────────────────────
 
-  async exportArtifact(input: ExportInput): Promise<ArtifactExport> {
+  async exportArtifact(given: ExportInput): Promise<ArtifactExport> {
+    const input = checkInput(ExportInputSchema, given, 'export input');
     const tenant = this.#tenant(input.tenant);
-    if ((input.sessionId === undefined) === (input.traceIds === undefined)) {
-      throw new LimitError('LIMIT_VALIDATION', 'Export either a session (sessionId) or a set of traces (traceIds)', { details: { field: 'sessionId|traceIds' } });
-    }
     let traces: Trace[];
     if (input.sessionId) {
       await this.#requireSession(tenant, input.sessionId);
@@ -811,7 +836,7 @@ export class OrchestratorService implements Orchestrator {
   }
 
   verifyArtifact(files: { path: string; content: string }[]) {
-    return verifyArtifactFiles(files);
+    return verifyArtifactFiles(checkInput(ArtifactFilesSchema, files, 'artifact files'));
   }
 }
 

@@ -1,0 +1,117 @@
+/**
+ * Bad input to the orchestrator's programmatic API gets the answer the HTTP API gives: a LimitError
+ * naming the field (never a raw ZodError or TypeError, never a silent default), and nothing stored.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import type { Orchestrator, Runtime } from 'limit-graph';
+import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
+import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin } from './doubles.ts';
+
+const rdPlugin = definePlugin({
+  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'knee:drop'] },
+  setup(ctx) {
+    ctx.provide('rd:count', { name: 'count', distortion: (a, b) => ({ value: Math.abs(a.nodes.length - b.nodes.length), iterations: 1, converged: true, plan: [] }) });
+    ctx.provide('knee:drop', { name: 'drop', detect: () => ({ index: null }) });
+  },
+});
+
+async function rejects(p: Promise<unknown> | (() => unknown), code: string, ...inMessage: string[]) {
+  const error = await (typeof p === 'function' ? Promise.resolve().then(p) : p).then(() => undefined, (e: unknown) => e);
+  expect(isLimitError(error), String(error)).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  for (const text of inMessage) expect((error as Error).message).toContain(text);
+  return error as Error & { details?: Record<string, unknown> };
+}
+
+describe('orchestrator input validation', () => {
+  let rt: Runtime;
+  let orch: Orchestrator;
+
+  beforeEach(async () => {
+    rt = await createRuntime({
+      config: { plugins: {} },
+      plugins: [memoryStoragePlugin, keywordGovernancePlugin, spyRunnerPlugin(spyRunner('spy')), rdPlugin, orchestratorPlugin],
+    });
+    orch = rt.resolve('orchestrator');
+  });
+  afterEach(async () => {
+    await rt.close();
+  });
+
+  const traceCount = async () => (await orch.listTraces(undefined, { limit: 1000 })).items.length;
+
+  it('merge and federate: an unknown strategy or aggregate is LIMIT_VALIDATION naming the field', async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    await rejects(orch.merge({ parentIds: [a.id, b.id], strategy: 'bogus' as never }), 'LIMIT_VALIDATION', 'strategy');
+    await rejects(orch.federate({ sessionId: s.id, task: { input: 'x' }, targets: [{ runner: 'spy' }], aggregate: 'bogus' as never }), 'LIMIT_VALIDATION', 'aggregate');
+    expect(await traceCount()).toBe(2);
+  });
+
+  it('federate: concurrency must be an integer ≥ 1', async () => {
+    const s = await orch.openSession();
+    for (const concurrency of [Number.NaN, 0, -3, 1.5]) {
+      await rejects(orch.federate({ sessionId: s.id, task: { input: 'x' }, targets: [{ runner: 'spy' }], aggregate: 'all', concurrency }), 'LIMIT_VALIDATION', 'concurrency');
+    }
+    expect(await traceCount()).toBe(0);
+  });
+
+  it('recordTrace: a malformed output is LIMIT_VALIDATION naming it, and no trace is stored', async () => {
+    const s = await orch.openSession();
+    await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output: 'nope' as never }), 'LIMIT_VALIDATION', 'output');
+    await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output: { ok: true } as never }), 'LIMIT_VALIDATION', 'output.stdout');
+    expect(await traceCount()).toBe(0);
+    const ok = await orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output: { ok: true, stdout: 'a', stderr: '' } });
+    expect(ok.trace).toMatchObject({ status: 'ok', task: { kind: 'external' } });
+  });
+
+  it('verifyArtifact: a non-array is LIMIT_VALIDATION, not a TypeError', async () => {
+    await rejects(() => orch.verifyArtifact(null as never), 'LIMIT_VALIDATION', 'artifact files');
+    await rejects(() => orch.verifyArtifact([{ path: 'a.json', content: 1 }] as never), 'LIMIT_VALIDATION', '0.content');
+  });
+
+  it('openSession: an unknown limit is refused, as over HTTP', async () => {
+    await rejects(orch.openSession({ limits: { timeoutMss: 5 } as never }), 'LIMIT_VALIDATION', 'limits', 'timeoutMss');
+    await rejects(orch.openSession({ limits: { timeoutMs: -1 } }), 'LIMIT_VALIDATION', 'limits.timeoutMs');
+    expect((await orch.listSessions(undefined)).items).toHaveLength(0);
+  });
+
+  it('run and recordTrace: a parent that does not exist in the tenant is LIMIT_NOT_FOUND naming it', async () => {
+    const s = await orch.openSession();
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' }, parentIds: ['ghost'] }), 'LIMIT_NOT_FOUND', '"ghost"');
+    await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'x' }, output: { ok: true, stdout: '', stderr: '' }, parentIds: ['ghost'] }), 'LIMIT_NOT_FOUND', '"ghost"');
+    // Another tenant's trace is as missing as a made-up id.
+    const other = await orch.openSession({ tenant: 'other' });
+    const theirs = (await orch.run({ tenant: 'other', sessionId: other.id, runner: 'spy', task: { input: 'x' } })).trace;
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' }, parentIds: [theirs.id] }), 'LIMIT_NOT_FOUND', theirs.id);
+    expect(await traceCount()).toBe(0);
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'p' } })).trace;
+    const child = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'c' }, parentIds: [parent.id] });
+    expect(child.trace.parentIds).toEqual([parent.id]);
+  });
+
+  it('createRdSeries on a closed session is LIMIT_SESSION_CLOSED, like run and merge', async () => {
+    const s = await orch.openSession();
+    await orch.closeSession(undefined, s.id);
+    await rejects(orch.createRdSeries({ sessionId: s.id, name: 'r' }), 'LIMIT_SESSION_CLOSED');
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } }), 'LIMIT_SESSION_CLOSED');
+  });
+
+  it('exportArtifact: an unknown format is refused', async () => {
+    const s = await orch.openSession();
+    await rejects(orch.exportArtifact({ sessionId: s.id, format: 'xml' as never }), 'LIMIT_VALIDATION', 'format');
+    const exported = await orch.exportArtifact({ sessionId: s.id, format: 'jsonl' });
+    expect(orch.verifyArtifact(exported.files).ok).toBe(true);
+  });
+
+  it('refine: maxSteps must be an integer ≥ 1 and step a function', async () => {
+    const s = await orch.openSession();
+    const base = { sessionId: s.id, name: 'r', detector: 'drop', step: () => ({ rate: 1, distortion: 1 }) };
+    await rejects(orch.refine({ ...base, maxSteps: Number.NaN }), 'LIMIT_VALIDATION', 'maxSteps');
+    await rejects(orch.refine({ ...base, maxSteps: 2, step: undefined as never }), 'LIMIT_VALIDATION', 'step');
+    const { series } = await orch.refine({ ...base, maxSteps: 2 });
+    expect(series.points).toHaveLength(2);
+  });
+});

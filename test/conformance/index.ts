@@ -8,3 +8,4 @@ export * from './runner.ts';
 export * from './governance.ts';
 export * from './knee.ts';
 export * from './distortion.ts';
+export * from './rate.ts';

@@ -8,7 +8,7 @@
  * - rates (`rate:shannon`).
  */
 import { createRuntime } from 'limit-graph';
-import { distortionConformance, kneeConformance, type KneeShape } from 'limit-graph/testing';
+import { distortionConformance, kneeConformance, rateConformance, type KneeShape } from 'limit-graph/testing';
 
 const runtimeWith = async (plugin: string, options: Record<string, unknown> | true, key: 'knee:menger' | 'knee:kneedle') => {
   const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { [plugin]: options } } });
@@ -45,3 +45,13 @@ const fgw = async (options: Record<string, unknown> | true = true) => {
 distortionConformance('rd-fgw (exact, α = 0.5)', () => fgw());
 distortionConformance('rd-fgw (exact, α = 0: optimal transport)', () => fgw({ alpha: 0 }));
 distortionConformance('rd-fgw (entropic, ε = 0.1)', () => fgw({ method: 'entropic' }), { identityTolerance: 0.01 });
+
+rateConformance('rd-rate', async () => {
+  const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { 'rd-rate': true } } });
+  return { model: rt.resolve('rate:shannon'), close: () => rt.close().then(() => undefined) };
+});
+
+rateConformance('rd-rate (ddof: 1)', async () => {
+  const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { 'rd-rate': { ddof: 1 } } } });
+  return { model: rt.resolve('rate:shannon'), close: () => rt.close().then(() => undefined) };
+});

@@ -23,6 +23,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_PRESET_CYCLE: spec('Presets extend each other in a cycle', 'Remove one of the `extends` entries named in the message.'),
   // plugins
   LIMIT_PLUGIN_NOT_FOUND: spec('Plugin not found', 'Check the plugin name in `plugins` of limit.config.ts, or install the package that provides it.'),
+  LIMIT_PLUGIN_LOAD_FAILED: spec('Plugin module could not be loaded', 'Fix the syntax error, import or exception at load reported in the cause (the message names the plugin entry and its file).'),
   LIMIT_PLUGIN_INVALID: spec('Not a valid plugin', 'Create plugins with definePlugin({ meta, options, setup }) and export the plugin (or a factory) as default.'),
   LIMIT_PLUGIN_OPTIONS_INVALID: spec('Plugin options are invalid', "Correct the plugin's options in limit.config.ts; its README lists every option."),
   LIMIT_PLUGIN_DUPLICATE: spec('Two plugins have the same name', 'Remove one of them from limit.config.ts; plugin names must be unique.'),

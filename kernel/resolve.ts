@@ -5,12 +5,12 @@
  *   2. a path (`./my-plugin.ts`) relative to the config file;
  *   3. an installed package `limit-plugin-<name>` or `<name>`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { LimitError } from './errors.ts';
-import { PACKAGE_ROOT, importFresh } from './config/load.ts';
+import { LimitError, isLimitError } from './errors.ts';
+import { PACKAGE_ROOT, esmExports, importFresh } from './config/load.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { isPlugin, type Plugin } from './plugin.ts';
 
@@ -26,37 +26,111 @@ function builtinFile(name: string): string | undefined {
   return ['index.ts', 'index.js'].map((f) => path.join(PACKAGE_ROOT, 'plugins', name, f)).find((f) => existsSync(f));
 }
 
-async function importPlugin(name: string, rootDir: string): Promise<unknown> {
+/** Extensions tried for a path entry written without one (`./my-plugin` → `./my-plugin.ts`). */
+const PATH_EXTENSIONS = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'];
+
+/** Where a plugin entry was looked for, for messages: the config file, or the folder when given in code. */
+function relativeTo(rootDir: string, configFile: string | null | undefined): string {
+  return configFile ? `the config file ${configFile}` : `the folder ${rootDir}`;
+}
+
+interface ImportedPlugin {
+  mod: Record<string, unknown>;
+  /** The module's file or package, for messages. */
+  from: string;
+}
+
+async function importPlugin(name: string, rootDir: string, configFile?: string | null): Promise<ImportedPlugin> {
   const builtin = builtinFile(name);
-  if (builtin) return (await import(pathToFileURL(builtin).href)) as unknown;
-  if (name.startsWith('.') || path.isAbsolute(name)) return importFresh(path.resolve(rootDir, name));
+  if (builtin) return { mod: await loading(name, builtin, () => import(pathToFileURL(builtin).href)), from: builtin };
+  if (name.startsWith('.') || path.isAbsolute(name)) {
+    const resolved = path.resolve(rootDir, name);
+    const file = PATH_EXTENSIONS.map((ext) => resolved + ext).find((f) => existsSync(f) && statSync(f).isFile());
+    if (!file) {
+      throw new LimitError('LIMIT_PLUGIN_NOT_FOUND', `Plugin "${name}" not found: no file ${resolved} (the path is resolved relative to ${relativeTo(rootDir, configFile)})`, {
+        details: { plugin: name, path: resolved },
+        fix: `Correct the path of "${name}" in plugins of ${configFile ? path.basename(configFile) : 'the config'}; a relative path starts from the config file's folder.`,
+      });
+    }
+    return { mod: await loading(name, file, () => importFresh(file)), from: file };
+  }
+  // Bare specifiers resolve from the config's folder, as they would in the user's own code.
+  const parent = pathToFileURL(path.join(rootDir, 'limit.config.ts')).href;
   let lastError: unknown;
   for (const specifier of [`limit-plugin-${name}`, name]) {
     try {
-      // Bare specifiers resolve from the config's folder, as they would in the user's own code.
-      return (await tsImport(specifier, pathToFileURL(path.join(rootDir, 'limit.config.ts')).href)) as unknown;
+      return { mod: esmExports((await tsImport(specifier, parent)) as Record<string, unknown>), from: specifier };
     } catch (error) {
+      // Only "this package is not installed" moves on; a package that fails to load says so.
+      if (!isNotFound(error, specifier)) throw loadFailed(name, specifier, error);
       lastError = error;
     }
   }
-  throw new LimitError('LIMIT_PLUGIN_NOT_FOUND', `Plugin "${name}" not found: it is neither a built-in plugin, a path, nor an installed package`, {
+  throw new LimitError('LIMIT_PLUGIN_NOT_FOUND', `Plugin "${name}" not found: it is neither a built-in plugin, a path, nor an installed package (limit-plugin-${name} or ${name})`, {
     cause: lastError,
     details: { plugin: name },
   });
 }
 
-/** A module's plugin: its default export (a plugin, or a factory called with no arguments). */
-export async function loadPluginByName(name: string, rootDir: string): Promise<Plugin> {
-  const mod = (await importPlugin(name, rootDir)) as Record<string, unknown>;
+function isNotFound(error: unknown, specifier: string): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && typeof e.message === 'string' && e.message.includes(`'${specifier}'`);
+}
+
+/** Runs a plugin module's import; whatever it throws (syntax, a missing import, its own code) names the entry and the file. */
+async function loading(name: string, from: string, load: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  try {
+    return (await load()) as Record<string, unknown>;
+  } catch (error) {
+    throw loadFailed(name, from, error);
+  }
+}
+
+function loadFailed(name: string, from: string, error: unknown, what = 'could not be loaded'): LimitError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const where = from === name ? `"${name}"` : `"${name}" (${from})`;
+  // A LimitError from the module (definePlugin refusing its meta) keeps its code and fix.
+  if (isLimitError(error)) return new LimitError(error.code, `Plugin ${where} ${what}: ${reason}`, { cause: error, fix: error.fix, plugin: error.plugin, details: { plugin: name, file: from, ...error.details } });
+  // esbuild compiles a .ts/.js file outside a "type": "module" package to CommonJS, which has no top-level await.
+  const commonJs = /"cjs" output format/.test(reason);
+  return new LimitError('LIMIT_PLUGIN_LOAD_FAILED', `Plugin ${where} ${what}: ${reason}`, {
+    cause: error,
+    details: { plugin: name, file: from },
+    ...(commonJs
+      ? { fix: `${from} is compiled as CommonJS because no package.json with "type": "module" is above it: rename it to .mts, or add a package.json with { "type": "module" } to its folder.` }
+      : {}),
+  });
+}
+
+/**
+ * A module's plugin: its default export (or `plugin`), a plugin or a factory called with no
+ * arguments. `configFile` only words the messages.
+ */
+export async function loadPluginByName(name: string, rootDir: string, configFile?: string | null): Promise<Plugin> {
+  const { mod, from } = await importPlugin(name, rootDir, configFile);
   let candidate = mod.default ?? mod.plugin;
-  if (typeof candidate === 'function') candidate = await (candidate as () => unknown)();
+  if (typeof candidate === 'function') {
+    try {
+      candidate = await (candidate as () => unknown)();
+    } catch (error) {
+      throw loadFailed(name, from, error, 'could not be made: its default export, a factory, threw');
+    }
+  }
   if (!isPlugin(candidate)) {
-    throw new LimitError('LIMIT_PLUGIN_INVALID', `Module for plugin "${name}" does not export a plugin made with definePlugin()`, { details: { plugin: name } });
+    const got = mod.default === undefined && mod.plugin === undefined ? `it has no default export (exports: ${Object.keys(mod).join(', ') || 'none'})` : `its ${mod.default === undefined ? '`plugin` export' : 'default export'}${typeof (mod.default ?? mod.plugin) === 'function' ? ' returned' : ' is'} ${describe(candidate)}`;
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Module for plugin "${name}" (${from}) does not export a plugin made with definePlugin(): ${got}`, { details: { plugin: name, file: from } });
   }
   if (candidate.meta.name !== name && builtinFile(name)) {
     throw new LimitError('LIMIT_PLUGIN_INVALID', `Built-in plugin folder "${name}" exports a plugin named "${candidate.meta.name}"`, { plugin: name });
   }
   return candidate;
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `an object without the definePlugin() mark (keys: ${Object.keys(value).slice(0, 5).join(', ') || 'none'})`;
+  return `a ${typeof value}`;
 }
 
 /**
@@ -71,13 +145,21 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
     const current = entries.get(selected);
     if (current === undefined || current === false) entries.set(selected, true);
   }
+  extra.forEach((plugin, i) => {
+    if (!isPlugin(plugin)) {
+      throw new LimitError('LIMIT_PLUGIN_INVALID', `createRuntime({ plugins }): plugins[${i}] is not a plugin made with definePlugin(): it is ${describe(plugin)}`, {
+        details: { index: i },
+        fix: 'Pass plugin objects made with definePlugin({ meta, options, setup }) (or plugin.configure({...})), not their definitions or modules.',
+      });
+    }
+  });
   const objects = [...config.use, ...extra];
   const objectNames = new Set(objects.map((p) => p.meta.name));
 
   const result: PluginEntry[] = [];
   for (const [name, value] of entries) {
     if (value === false || objectNames.has(name)) continue;
-    const plugin = await loadPluginByName(name, config.rootDir);
+    const plugin = await loadPluginByName(name, config.rootDir, config.configFile);
     result.push(withEnv(plugin, value === true ? {} : value, env));
   }
   for (const plugin of objects) {

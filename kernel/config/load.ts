@@ -27,7 +27,18 @@ const TSCONFIG = path.join(PACKAGE_ROOT, 'tsconfig.json');
 /** Imports a TypeScript or JavaScript module afresh (its own namespace: no stale cache). */
 export async function importFresh(file: string): Promise<Record<string, unknown>> {
   const options = existsSync(TSCONFIG) ? { parentURL: import.meta.url, tsconfig: TSCONFIG } : import.meta.url;
-  return (await tsImport(pathToFileURL(file).href, options as Parameters<typeof tsImport>[1])) as Record<string, unknown>;
+  return esmExports((await tsImport(pathToFileURL(file).href, options as Parameters<typeof tsImport>[1])) as Record<string, unknown>);
+}
+
+/**
+ * A module's ES exports. A .ts or .js file outside a `"type": "module"` package is compiled to
+ * CommonJS, and its namespace then holds module.exports as `default` (marked `__esModule`), with
+ * the file's own `export default` one level down. Unwrapped here, `export default` means the same
+ * whatever package.json sits above the file (config files, presets and plugins alike).
+ */
+export function esmExports(mod: Record<string, unknown>): Record<string, unknown> {
+  const inner = mod.default;
+  return typeof inner === 'object' && inner !== null && (inner as { __esModule?: unknown }).__esModule === true ? (inner as Record<string, unknown>) : mod;
 }
 
 async function loadModule(file: string): Promise<unknown> {

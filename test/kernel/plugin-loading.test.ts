@@ -1,0 +1,96 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, isLimitError, type LimitError, type Plugin } from 'limit-graph';
+
+// Plugin files import the kernel by its absolute path: a temporary folder has no node_modules.
+const KERNEL = path.resolve('kernel/index.ts');
+
+let dir: string;
+const write = (name: string, text: string) => {
+  mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+  writeFileSync(path.join(dir, name), text);
+};
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'limit-plugin-load-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function failure(promise: Promise<unknown>): Promise<LimitError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!isLimitError(error)) throw new Error(`expected a LimitError, got ${error instanceof Error ? error.stack : String(error)}`);
+  return error;
+}
+
+/** A runtime from a limit.config.ts in `dir` that lists the plugin entry `entry`. */
+function runtimeWith(entry: string) {
+  write('limit.config.ts', `export default { logLevel: 'silent', plugins: { ${JSON.stringify(entry)}: true } };`);
+  return createRuntime({ cwd: dir, env: {} });
+}
+
+const setupThrows = `import { definePlugin } from ${JSON.stringify(KERNEL)};
+export default definePlugin({ meta: { name: 'p-file', version: '1.0.0' }, setup() { throw new Error('setup boom'); } });`;
+
+describe('loading plugins named in the config', () => {
+  it('a path that does not exist is LIMIT_PLUGIN_NOT_FOUND naming the path resolved relative to the config file', async () => {
+    write('package.json', '{ "type": "module" }');
+    const error = await failure(runtimeWith('./does/not/exist'));
+    expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
+    expect(error.message).toContain(path.join(dir, 'does/not/exist'));
+    expect(error.message).toContain(`relative to the config file ${path.join(dir, 'limit.config.ts')}`);
+  });
+
+  it('a path without extension finds the .ts file', async () => {
+    write('package.json', '{ "type": "module" }');
+    write('p.ts', setupThrows);
+    expect(await failure(runtimeWith('./p'))).toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', plugin: 'p-file' });
+  });
+
+  it.each([
+    ['throws at load', 'throw new Error("boom at load");', 'LIMIT_PLUGIN_LOAD_FAILED', /could not be loaded: boom at load/],
+    ['has a syntax error', 'export default { meta: ', 'LIMIT_PLUGIN_LOAD_FAILED', /could not be loaded: Transform failed/],
+    ['imports a missing file', 'import "./nope.ts"; export default 1;', 'LIMIT_PLUGIN_LOAD_FAILED', /could not be loaded: Cannot find module .*nope\.ts/],
+    ['has a default factory that throws', 'export default () => { throw new Error("factory boom"); };', 'LIMIT_PLUGIN_LOAD_FAILED', /its default export, a factory, threw: factory boom/],
+    ['exports no plugin', 'export const x = 1;', 'LIMIT_PLUGIN_INVALID', /does not export a plugin made with definePlugin\(\): it has no default export \(exports: x\)/],
+    ['defines a plugin with a bad name', `import { definePlugin } from ${JSON.stringify(KERNEL)}; export default definePlugin({ meta: { name: 'Bad', version: '1' }, setup() {} });`, 'LIMIT_PLUGIN_INVALID', /"Bad" is not kebab-case/],
+  ])('a plugin module that %s is a LimitError naming the entry and the file, with the cause', async (_what, source, code, message) => {
+    write('package.json', '{ "type": "module" }');
+    write('p.ts', source);
+    const error = await failure(runtimeWith('./p.ts'));
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(`"./p.ts" (${path.join(dir, 'p.ts')})`);
+    expect(error.message).toMatch(message);
+  });
+
+  // Without a package.json "type": "module" above it, a .ts file is compiled to CommonJS.
+  describe('a .ts plugin outside a "type": "module" package', () => {
+    it('loads its default export, so a setup error is reported as one (not as "does not export a plugin")', async () => {
+      write('p.ts', setupThrows);
+      expect(await failure(runtimeWith('./p.ts'))).toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', plugin: 'p-file', message: expect.stringContaining('setup boom') });
+    });
+
+    it('calls a default factory', async () => {
+      write('p.ts', `import { definePlugin } from ${JSON.stringify(KERNEL)};
+        export default () => definePlugin({ meta: { name: 'p-factory', version: '1.0.0' }, setup() {} });`);
+      const rt = await runtimeWith('./p.ts');
+      expect(rt.plugins.map((p) => p.name)).toEqual(['p-factory']);
+      await rt.close();
+    });
+
+    it('with top-level await, says that the file is compiled as CommonJS and how to change it', async () => {
+      write('p.ts', `import { definePlugin } from ${JSON.stringify(KERNEL)}; await 0; export default definePlugin({ meta: { name: 'p', version: '1' }, setup() {} });`);
+      const error = await failure(runtimeWith('./p.ts'));
+      expect(error.code).toBe('LIMIT_PLUGIN_LOAD_FAILED');
+      expect(error.fix).toMatch(/compiled as CommonJS.*rename it to \.mts.*"type": "module"/);
+    });
+  });
+});
+
+describe('plugin objects given in code', () => {
+  it.each([[{}], [null], [undefined], ['storage-sqlite']])('createRuntime({ plugins: [%j] }) is LIMIT_PLUGIN_INVALID naming the index', async (bad) => {
+    const error = await failure(createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [bad as unknown as Plugin] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_INVALID');
+    expect(error.message).toContain('plugins[0] is not a plugin made with definePlugin()');
+  });
+});

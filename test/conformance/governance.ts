@@ -10,7 +10,8 @@
  * the scan's findings in field coordinates. What is checked:
  * - shape: unique ids namespaced by the pack name, a flag kind, surfaces, a description, a phase;
  * - hostile input (empty, whitespace, 100 KB, emoji/RTL/zero-width, NUL, lone surrogates, regex
- *   backtracking bait): evaluate never throws, answers within the time budget, returns findings that
+ *   backtracking bait): evaluate never throws, answers within the time budget (an async judge rule
+ *   waits on a model with its own timeout: only its synchronous part), returns findings that
  *   parse as `Finding` (severity an integer 1–10), carry the rule's id and flag, and whose evidence
  *   in the subject's field lies inside the subject's text with an excerpt taken from the text there;
  *   subjects are read-only (they are frozen: a write throws);
@@ -250,14 +251,20 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   async function call(rule: GovernanceRule, subject: RuleSubject, ctx: RuleContext, where: string): Promise<Finding[]> {
     const started = performance.now();
     let result: unknown;
+    // The engine cuts async scan rules at the budget; async judge rules wait on a model and keep
+    // their own (fail-closed) timeout, so only their synchronous part is held to the budget.
+    let syncMs: number | undefined;
     try {
       result = rule.evaluate(subject, ctx);
-      if (result && typeof (result as Promise<unknown>).then === 'function') result = await result;
+      if (result && typeof (result as Promise<unknown>).then === 'function') {
+        if (rule.phase === 'judge') syncMs = performance.now() - started;
+        result = await result;
+      }
     } catch (error) {
       const frozen = error instanceof TypeError && /read[- ]only|not extensible|frozen/i.test(error.message) ? ' (the subject, its views and its trace are shared by every rule and frozen here: do not modify them)' : '';
       expect.fail(`${rule.id} threw on ${where}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${frozen}`);
     }
-    const ms = performance.now() - started;
+    const ms = syncMs ?? performance.now() - started;
     expect(ms, `${rule.id} on ${where}: took ${Math.round(ms)} ms against a budget of ${budgetMs} ms (+${graceMs} ms grace): a runaway regex or loop? honour ctx.deadline`).toBeLessThanOrEqual(budgetMs + graceMs);
     return checkFindings(rule, subject, result, where);
   }

@@ -3,12 +3,12 @@
  * Every load reads the files afresh: no module cache survives between loads, so a long-running
  * process can reload its configuration.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cosmiconfig } from 'cosmiconfig';
+import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
-import { LimitError } from '../errors.ts';
+import { LimitError, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { formatIssues } from './issues.ts';
 
@@ -43,10 +43,35 @@ export function esmExports(mod: Record<string, unknown>): Record<string, unknown
 
 async function loadModule(file: string): Promise<unknown> {
   const mod = await importFresh(file);
-  // tsx may wrap a CommonJS-looking default twice.
-  let value: unknown = mod.default ?? mod;
-  if (value && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) value = (value as { default: unknown }).default;
-  return typeof value === 'function' ? await (value as () => unknown)() : value;
+  if (!('default' in mod)) {
+    const names = Object.keys(mod);
+    throw noConfig(file, `it has no default export${names.length ? ` (it exports ${names.join(', ')})` : ''}`);
+  }
+  const value = mod.default;
+  // A file with no export at all, compiled as CommonJS, shows up as an untouched empty module.exports.
+  if (isObject(value) && Object.keys(value).length === 0 && !/\bexports?\b/.test(readFileSync(file, 'utf8'))) throw noConfig(file, 'it has no default export');
+  return requireConfig(typeof value === 'function' ? await (value as () => unknown)() : value, file, typeof value === 'function');
+}
+
+function loadJson(file: string, content: string): unknown {
+  return requireConfig(defaultLoaders['.json'](file, content), file, false);
+}
+
+/**
+ * A config file (or preset) must produce its configuration: `export default null`, a function
+ * returning nothing or a JSON `null` would otherwise read as "no file" and run the defaults.
+ * An empty object stays valid.
+ */
+function requireConfig(value: unknown, file: string, fromFunction: boolean): unknown {
+  if (value === null || value === undefined) throw noConfig(file, `its default export${fromFunction ? ', a function, returned' : ' is'} ${String(value)}`);
+  return value;
+}
+
+function noConfig(file: string, why: string): LimitError {
+  return new LimitError('LIMIT_CONFIG_INVALID', `${path.basename(file)} exports no configuration: ${why} (${file})`, {
+    details: { file },
+    fix: `Export the configuration as default: \`export default defineConfig({ … })\` (\`export default {}\` for none), or delete ${path.basename(file)} to run on the built-in defaults.`,
+  });
 }
 
 export interface LoadConfigOptions {
@@ -85,7 +110,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       searchPlaces: [...CONFIG_FILES],
       searchStrategy: 'project',
       cache: false,
-      loaders: { '.ts': loadModule, '.mts': loadModule, '.mjs': loadModule, '.js': loadModule },
+      loaders: { '.ts': loadModule, '.mts': loadModule, '.mjs': loadModule, '.js': loadModule, '.json': loadJson },
+      // An empty limit.config.ts is a mistake to report, not a missing file to search past.
+      ignoreEmptySearchPlaces: false,
     });
     let result: Awaited<ReturnType<typeof explorer.load>>;
     if (options.configFile) {
@@ -95,7 +122,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     } else {
       result = await wrapLoad(() => explorer.search(cwd), cwd);
     }
-    if (result && !result.isEmpty) {
+    if (result?.isEmpty) throw noConfig(result.filepath, 'the file is empty');
+    if (result) {
       configFile = result.filepath;
       raw = result.config as ConfigInput;
     } else {
@@ -137,6 +165,7 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string): Promise<T> {
   try {
     return await load();
   } catch (error) {
+    if (isLimitError(error, 'LIMIT_CONFIG_INVALID')) throw error; // a file that exports no config: already names it
     throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
       details: { file },

@@ -303,19 +303,95 @@ function fastTrace(v: unknown): Trace | null {
   return out as Trace;
 }
 
+// JSON safety -----------------------------------------------------------------------------------
+// Free-form fields (metadata, output.value, provenance data, checkpoint details, RD meta) are
+// z.unknown() in the model, so zod lets through what JSON cannot hold: every backend stores JSON,
+// and JSON.stringify throws a bare TypeError on a cycle or a BigInt and silently writes Infinity and
+// NaN as null (a Map or Set as {}). This walk, run on every validated record before any backend
+// serialises it, turns each of those into LIMIT_VALIDATION naming the field.
+
+type JsonProblem = { path: string; message: string } | undefined;
+
+/** Why `value` would not survive JSON.stringify unchanged, and where; undefined when it would. */
+function jsonProblem(value: unknown, path: string, ancestors: object[]): JsonProblem {
+  switch (typeof value) {
+    case 'string': case 'boolean': case 'undefined': return undefined;
+    case 'number': return Number.isFinite(value) ? undefined : { path, message: `not a finite number (${value}); JSON would store it as null` };
+    case 'bigint': return { path, message: `a BigInt (${value}n) is not JSON; store it as a string or a number` };
+    case 'function': case 'symbol': return undefined; // JSON drops these like undefined
+  }
+  if (value === null) return undefined;
+  const obj = value as object;
+  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return undefined; // Date and friends speak for themselves
+  if (ancestors.includes(obj)) return { path, message: 'a circular reference (the value contains itself)' };
+  if (obj instanceof Map || obj instanceof Set) {
+    return { path, message: `a ${obj instanceof Map ? 'Map' : 'Set'} is not JSON (it would be stored as {}); use a plain object or an array` };
+  }
+  ancestors.push(obj);
+  try {
+    if (Array.isArray(obj)) {
+      for (let i = 0; i < obj.length; i++) {
+        const problem = jsonProblem(obj[i], `${path}.${i}`, ancestors);
+        if (problem) return problem;
+      }
+    } else {
+      for (const key of Object.keys(obj)) {
+        const problem = jsonProblem((obj as Record<string, unknown>)[key], path ? `${path}.${key}` : key, ancestors);
+        if (problem) return problem;
+      }
+    }
+  } finally {
+    ancestors.pop();
+  }
+  return undefined;
+}
+
+/**
+ * Throws LIMIT_VALIDATION unless `value` survives JSON unchanged: no cycles, BigInts, non-finite
+ * numbers, Maps or Sets anywhere in it. The message names the field path (`metadata.a: not a finite
+ * number`); `path` is where `value` sits in the record. Returns the value.
+ */
+export function assertJsonSafe<T>(value: T, what: string, path = ''): T {
+  const problem = jsonProblem(value, path, []);
+  if (problem) {
+    throw new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${problem.path || '(root)'}: ${problem.message}`, {
+      details: { record: what, issues: [problem] },
+      fix: 'Store only JSON values (strings, finite numbers, booleans, null, arrays, plain objects) in the field named.',
+    });
+  }
+  return value;
+}
+
+// Only the model's free-form fields are walked: zod has already checked the typed ones (z.number()
+// refuses Infinity and NaN), and a trace's validation runs for every row of a bulk insert.
+function jsonFields<T extends Record<string, unknown>>(record: T, what: string, ...fields: string[]): T {
+  for (const field of fields) if (record[field] !== undefined) assertJsonSafe(record[field], what, field);
+  return record;
+}
+const traceJson = <T extends { metadata?: unknown; output?: { value?: unknown } }>(record: T, what: string): T => {
+  if (record.output?.value !== undefined) assertJsonSafe(record.output.value, what, 'output.value');
+  if (record.metadata !== undefined) assertJsonSafe(record.metadata, what, 'metadata');
+  return record;
+};
+function rdSeriesJson(series: RdSeries): RdSeries {
+  assertJsonSafe(series.metadata, 'RD series', 'metadata');
+  for (let i = 0; i < series.points.length; i++) if (series.points[i]!.meta !== undefined) assertJsonSafe(series.points[i]!.meta, 'RD series', `points.${i}.meta`);
+  return series;
+}
+
 /** Validation of every record and query of the Storage contract, with the model's zod schemas. */
 export const validate = {
   tenant: assertTenant,
   id: assertId,
-  session: (v: unknown): Session => parseOrThrow(Session, v, 'session'),
-  trace: (v: unknown): Trace => fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'),
-  tracePatch: (v: unknown): TracePatch => parseOrThrow(TracePatchSchema, v, 'trace patch'),
+  session: (v: unknown): Session => jsonFields(parseOrThrow(Session, v, 'session'), 'session', 'metadata'),
+  trace: (v: unknown): Trace => traceJson(fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'), 'trace'),
+  tracePatch: (v: unknown): TracePatch => traceJson(parseOrThrow(TracePatchSchema, v, 'trace patch'), 'trace patch'),
   flag: (v: unknown): Flag => parseOrThrow(Flag, v, 'flag'),
-  checkpoint: (v: unknown): Checkpoint => parseOrThrow(Checkpoint, v, 'checkpoint'),
+  checkpoint: (v: unknown): Checkpoint => jsonFields(parseOrThrow(Checkpoint, v, 'checkpoint'), 'checkpoint', 'details'),
   quarantine: (v: unknown): QuarantineState => parseOrThrow(QuarantineState, v, 'quarantine state'),
-  rdSeries: (v: unknown): RdSeries => parseOrThrow(RdSeries, v, 'RD series'),
-  rdPoint: (v: unknown): RdPoint => parseOrThrow(RdPoint, v, 'RD point'),
-  provenanceInput: (v: unknown): ProvenanceInput => parseOrThrow(ProvenanceInput, v, 'provenance entry'),
+  rdSeries: (v: unknown): RdSeries => rdSeriesJson(parseOrThrow(RdSeries, v, 'RD series')),
+  rdPoint: (v: unknown): RdPoint => jsonFields(parseOrThrow(RdPoint, v, 'RD point'), 'RD point', 'meta'),
+  provenanceInput: (v: unknown): ProvenanceInput => jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'data'),
   counters: (v: unknown): Counters => parseOrThrow(CountersSchema, v, 'counter deltas'),
   timestamp: (v: unknown, field: string): string => parseOrThrow(Timestamp, v, field),
   flagQuery: (v: unknown = {}): { traceId?: string; kind?: FlagKind } => parseOrThrow(FlagQuerySchema, v, 'flag query'),

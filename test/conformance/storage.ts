@@ -664,6 +664,45 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getTrace('t1', 'tr1')).toBeNull();
         expect((await storage.getSession('t1', 's1'))!.status).toBe('open');
       });
+
+      it('refuses values JSON cannot hold (cycle, BigInt, Infinity, NaN, Map) with LIMIT_VALIDATION naming the field, writing nothing', async () => {
+        const circular: Record<string, unknown> = { x: 1 };
+        circular.self = circular;
+        const cases: [Record<string, unknown>, string][] = [
+          [{ c: circular }, 'metadata.c.self'],
+          [{ n: 10n }, 'metadata.n'],
+          [{ a: Infinity }, 'metadata.a'],
+          [{ deep: [1, { b: Number.NaN }] }, 'metadata.deep.1.b'],
+          [{ m: new Map([['k', 1]]) }, 'metadata.m'],
+        ];
+        for (const [metadata, field] of cases) {
+          const error = await limitError(storage.createTrace(makeTrace('t1', 'j1', 's1', T0, { metadata })), 'LIMIT_VALIDATION');
+          expect(error.message).toContain(`${field}: `);
+          await limitError(storage.createSession(makeSession('t1', 'j1', { metadata })), 'LIMIT_VALIDATION');
+        }
+        expect(await storage.getTrace('t1', 'j1')).toBeNull();
+        expect(await storage.getSession('t1', 'j1')).toBeNull();
+        const t = makeTrace('t1', 'tr1', 's1');
+        await storage.createTrace(t);
+        const bad = await limitError(storage.updateTrace('t1', 'tr1', { output: { ok: true, stdout: '', stderr: '', value: { big: 1n } } }), 'LIMIT_VALIDATION');
+        expect(bad.message).toContain('output.value.big');
+        await limitError(storage.addCheckpoint('t1', { traceId: 'tr1', label: 'x', passed: true, details: { r: -Infinity }, at: iso(T0) }), 'LIMIT_VALIDATION');
+        await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 0, { data: circular })), 'LIMIT_VALIDATION');
+        expect(await storage.getTrace('t1', 'tr1')).toEqual(t);
+        expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([]);
+        expect(await storage.listProvenance('t1', 'tr1')).toEqual([]);
+        if (supports.transactions) {
+          await limitError(storage.batch('t1', [
+            { op: 'createTrace', trace: makeTrace('t1', 'b1', 's1') },
+            { op: 'createTrace', trace: makeTrace('t1', 'b2', 's1', T0, { metadata: { a: Infinity } }) },
+          ]), 'LIMIT_VALIDATION');
+          expect(await storage.getTrace('t1', 'b1')).toBeNull();
+        }
+        // Shared (not circular) references, Dates and nulls are fine.
+        const shared = { v: 1 };
+        await storage.createTrace(makeTrace('t1', 'ok1', 's1', T0, { metadata: { a: shared, b: shared, n: null } }));
+        expect((await storage.getTrace('t1', 'ok1'))!.metadata).toEqual({ a: { v: 1 }, b: { v: 1 }, n: null });
+      });
     });
 
     describe.skipIf(!supports.transactions)('batch writes', () => {

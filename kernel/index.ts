@@ -27,3 +27,4 @@ export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
 export * from './runner-helpers.ts';
 export * from './governance-helpers.ts';
+export * from './cli-helpers.ts';

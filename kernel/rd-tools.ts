@@ -4,11 +4,11 @@
  * `limit-graph`; nothing here knows how a knee is found — the CLI looks the detector up as
  * `knee:<method>` in the container.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { KneeDetector } from './contracts/rd.ts';
 import { LimitError } from './errors.ts';
+import { storePaths, writeOutputFile } from './cli-helpers.ts';
 import type { CommandRegistry } from './hooks.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -379,12 +379,13 @@ export function registerKneeCommands(registry: CommandRegistry, method?: KneeCli
     rd.command('plot')
       .description('draw an RD curve as SVG with its knee marked')
       .requiredOption('--input <file>', 'RD series JSON ({ points }), a list of { rate, distortion }, or { x, y }')
-      .requiredOption('--out <file>', 'SVG file to write')
+      .requiredOption('--out <file>', 'SVG file to write (missing parent folders are created)')
+      .option('--force', 'overwrite an existing --out file')
       .option('--method <name>', 'knee detector: kneedle or menger (default: kneedle when loaded)')
       .option('--normalize', 'menger: min–max scale both axes first')
       .option('--title <text>', 'title (default: the series name)')
       .option('--json', 'print { out, index, method } as one JSON document')
-      .action(async (flags: KneeCliFlags & { out: string; title?: string }) => {
+      .action(async (flags: KneeCliFlags & { out: string; force?: boolean; title?: string }) => {
         const curve = await readCurve(flags.input);
         const rt = await registry.runtime();
         let knee: { method: string; index: number | null } = { method: 'none', index: null };
@@ -393,8 +394,10 @@ export function registerKneeCommands(registry: CommandRegistry, method?: KneeCli
           curve.x.map((x, i) => ({ x, y: curve.y[i]! })),
           { title: flags.title ?? curve.name ?? 'rate–distortion', knee: knee.index },
         );
-        await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
-        await writeFile(flags.out, svg);
+        await writeOutputFile(flags.out, svg, {
+          force: flags.force,
+          protect: [{ path: flags.input, what: `the input file (--input ${flags.input})` }, ...(await storePaths(rt))],
+        });
         if (flags.json) registry.printJson({ out: flags.out, index: knee.index, method: knee.method });
         else registry.print(`wrote ${flags.out}${knee.index === null ? ' (no knee)' : ` (knee at index ${knee.index}, ${knee.method})`}`);
       });

@@ -1,10 +1,10 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`. */
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LimitError } from 'limit-graph';
-import type { ArtifactFormat, CommandRegistry, RunOutcome } from 'limit-graph';
+import { LimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import type { ArtifactFormat, CommandRegistry, OutputOptions, RunOutcome } from 'limit-graph';
 import { verifyArtifactFiles } from './artifact.ts';
 import { formatDemo, runDemo } from './demo.ts';
 
@@ -21,16 +21,13 @@ export async function readArtifact(target: string): Promise<{ path: string; cont
   return [{ path: path.basename(target), content: await readFile(target, 'utf8') }];
 }
 
-/** Writes an export: the single file to `out`, or the CSV files into the folder `out`. */
-export async function writeArtifact(out: string, files: { path: string; content: string }[], format: ArtifactFormat): Promise<string[]> {
-  if (format === 'csv') {
-    await mkdir(out, { recursive: true });
-    for (const f of files) await writeFile(path.join(out, f.path), f.content);
-    return files.map((f) => path.join(out, f.path));
-  }
-  await mkdir(path.dirname(path.resolve(out)), { recursive: true });
-  await writeFile(out, files[0]!.content);
-  return [out];
+/**
+ * Writes an export: the single file to `out`, or the CSV files into the folder `out` (see
+ * writeOutputFile / writeOutputFolder: no overwrite without --force, never the live store).
+ */
+export async function writeArtifact(out: string, files: { path: string; content: string }[], format: ArtifactFormat, options: OutputOptions = {}): Promise<string[]> {
+  if (format === 'csv') return writeOutputFolder(out, files, options);
+  return [await writeOutputFile(out, files[0]!.content, options)];
 }
 
 function outcomeError(outcome: RunOutcome): LimitError | undefined {
@@ -84,16 +81,17 @@ export function registerCommands(registry: CommandRegistry): void {
     .option('--session <id>', 'the session to export')
     .option('--trace <ids...>', 'export these traces instead of a session')
     .requiredOption('--format <format>', 'json, jsonl or csv (csv writes a folder)')
-    .requiredOption('--out <path>', 'output file (json, jsonl) or folder (csv)')
+    .requiredOption('--out <path>', 'output file (json, jsonl) or folder (csv); missing parent folders are created')
+    .option('--force', 'overwrite an existing --out file (or the files of an earlier CSV export in the folder)')
     .option('--json', 'print the manifest as one JSON document')
-    .action(async (opts: { session?: string; trace?: string[]; format: string; out: string; json?: boolean }) => {
+    .action(async (opts: { session?: string; trace?: string[]; format: string; out: string; force?: boolean; json?: boolean }) => {
       if (!FORMATS.includes(opts.format as ArtifactFormat)) {
         throw new LimitError('LIMIT_VALIDATION', `--format must be one of ${FORMATS.join(', ')}, not "${opts.format}"`);
       }
       const format = opts.format as ArtifactFormat;
       const runtime = await registry.runtime();
       const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format });
-      const written = await writeArtifact(opts.out, artifact.files, format);
+      const written = await writeArtifact(opts.out, artifact.files, format, { force: opts.force, protect: await storePaths(runtime) });
       if (opts.json) registry.printJson({ files: written, manifest: artifact.manifest });
       else {
         const m = artifact.manifest;
@@ -122,13 +120,17 @@ export function registerCommands(registry: CommandRegistry): void {
   program
     .command('demo')
     .description('run a real end-to-end session: a clean run, a blocked one, a merge, an RD knee, an export')
-    .option('--out <dir>', 'where to write the export (default: a new temporary folder)')
+    .option('--out <dir>', 'folder to write the export into (default: a new temporary folder)')
+    .option('--force', 'overwrite the files of an earlier export in --out')
     .option('--runner <name>', 'runner to use', 'python')
     .option('--json', 'print the summary as one JSON document')
-    .action(async (opts: { out?: string; runner: string; json?: boolean }) => {
+    .action(async (opts: { out?: string; force?: boolean; runner: string; json?: boolean }) => {
       const runtime = await registry.runtime();
       const out = opts.out ?? mkdtempSync(path.join(os.tmpdir(), 'limit-demo-'));
-      const summary = await runDemo(runtime, out, opts.runner);
+      const output = { force: opts.force, protect: await storePaths(runtime) };
+      // Refuse an --out that cannot be a folder before the demo runs, not after.
+      await writeOutputFolder(out, [], output);
+      const summary = await runDemo(runtime, out, opts.runner, output);
       if (opts.json) registry.printJson(summary);
       else registry.print(formatDemo(summary));
     });

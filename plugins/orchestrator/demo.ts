@@ -2,10 +2,8 @@
  * `limit demo`: one real end-to-end session on whatever the runtime assembles (the embedded default:
  * SQLite and the Python runner) — a clean run, a blocked one, a merge, an RD knee and an export.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { LimitError } from 'limit-graph';
-import type { AttributedGraph, Orchestrator, Runtime } from 'limit-graph';
+import { LimitError, writeOutputFolder } from 'limit-graph';
+import type { AttributedGraph, Orchestrator, OutputOptions, Runtime } from 'limit-graph';
 
 export interface DemoSummary {
   sessionId: string;
@@ -24,7 +22,8 @@ function ring(n: number): AttributedGraph {
   return { nodes, edges };
 }
 
-export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'python'): Promise<DemoSummary> {
+/** `output` says how the export may be written into `outDir` (see writeOutputFolder). */
+export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'python', output: OutputOptions = {}): Promise<DemoSummary> {
   const orchestrator: Orchestrator = runtime.resolve('orchestrator');
   if (!runtime.has(`runner:${runnerName}`)) {
     throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `The demo needs runner "${runnerName}"`, { fix: 'Enable runner-python in limit.config.ts (the default preset does).' });
@@ -49,8 +48,7 @@ export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'py
     });
 
     const artifact = await orchestrator.exportArtifact({ sessionId: session.id, format: 'json' });
-    await mkdir(outDir, { recursive: true });
-    for (const f of artifact.files) await writeFile(path.join(outDir, f.path), f.content);
+    const written = await writeOutputFolder(outDir, artifact.files, output);
     const verification = orchestrator.verifyArtifact(artifact.files);
     return {
       sessionId: session.id,
@@ -63,7 +61,7 @@ export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'py
         knee: knee.point ? { step: knee.point.step, rate: knee.point.rate, distortion: knee.point.distortion } : null,
       },
       export: {
-        dir: outDir, files: artifact.files.map((f) => path.join(outDir, f.path)), verified: verification.ok,
+        dir: outDir, files: written, verified: verification.ok,
         digests: Object.fromEntries(Object.entries(artifact.manifest.parts).map(([k, v]) => [k, v.sha256])),
       },
     };

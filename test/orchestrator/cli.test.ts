@@ -59,4 +59,34 @@ describe('orchestrator CLI', () => {
     }
     expect(readdirSync(path.join(dir, 'export-csv')).sort()).toEqual(['checkpoints.csv', 'flags.csv', 'manifest.json', 'provenance.csv', 'rd_points.csv', 'sessions.csv', 'traces.csv']);
   }, 60_000);
+
+  it('export --out never clobbers: not the live database, not an existing file without --force, not a folder', async () => {
+    expect((await cli('run', 'python', '--session', 'cli-out', '--', 'print(1)')).code).toBe(0);
+    const db = path.join(dir, 'limit.db');
+    const before = readFileSync(db);
+    for (const force of [[], ['--force']]) {
+      const r = await cli('export', '--session', 'cli-out', '--format', 'json', '--out', db, ...force, '--json');
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('would overwrite the live database') });
+    }
+    expect(readFileSync(db).equals(before)).toBe(true);
+
+    const out = path.join(dir, 'out.json');
+    writeFileSync(out, 'precious');
+    const exists = await cli('export', '--session', 'cli-out', '--format', 'json', '--out', out);
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toContain(`LIMIT_VALIDATION: --out ${out}: already exists`);
+    expect(readFileSync(out, 'utf8')).toBe('precious');
+    expect((await cli('export', '--session', 'cli-out', '--format', 'json', '--out', out, '--force')).code).toBe(0);
+    expect((await cli('verify', out)).code).toBe(0);
+
+    const folder = await cli('export', '--session', 'cli-out', '--format', 'jsonl', '--out', dir);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain('is a folder; a file path is needed');
+    expect(folder.stderr).not.toContain('EISDIR');
+    const csvOnFile = await cli('export', '--session', 'cli-out', '--format', 'csv', '--out', out);
+    expect(csvOnFile.code).toBe(1);
+    expect(csvOnFile.stderr).toContain('exists and is not a folder');
+    expect(csvOnFile.stderr).not.toContain('EEXIST');
+  }, 60_000);
 });

@@ -102,4 +102,25 @@ describe('limit rd', () => {
     writeFileSync(straight, JSON.stringify({ x: [0, 1, 2, 3], y: [3, 2, 1, 0] }));
     expect(JSON.parse((await cli(['rd', 'knee', '--input', straight, '--json'])).stdout).index).toBeNull();
   });
+
+  it('plot --out: never its own input, no overwrite without --force, a folder is a clear error', async () => {
+    const file = path.join(dir, 'plot-input.json');
+    const text = JSON.stringify({ x: [1, 2, 3, 4, 5], y: [1, 0.4, 0.2, 0.15, 0.1] });
+    writeFileSync(file, text);
+    for (const force of [[], ['--force']]) {
+      const r = await cli(['rd', 'plot', '--input', file, '--out', file, ...force, '--json']);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('would overwrite the input file') });
+    }
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    const out = path.join(dir, 'again.svg');
+    expect((await cli(['rd', 'plot', '--input', file, '--out', out])).code).toBe(0);
+    const again = await cli(['rd', 'plot', '--input', file, '--out', out]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    expect((await cli(['rd', 'plot', '--input', file, '--out', out, '--force'])).code).toBe(0);
+    const folder = await cli(['rd', 'plot', '--input', file, '--out', dir]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toMatch(/^LIMIT_VALIDATION: --out .*: is a folder/);
+  });
 });

@@ -1,0 +1,246 @@
+/**
+ * What every CLI command needs for its arguments and files, so that all commands answer bad input
+ * the same way: numeric options, JSON input files validated with a zod schema, and `--out` files
+ * that never clobber data by accident.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, open, realpath, rename, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { formatIssues } from './config/issues.ts';
+import { LimitError, type LimitErrorCode } from './errors.ts';
+import type { Runtime } from './runtime.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Numeric options
+
+export interface NumberOptionSpec {
+  /** Only whole numbers. */
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** The error code (default LIMIT_VALIDATION; RD commands use LIMIT_RD_INVALID_INPUT). */
+  code?: LimitErrorCode;
+}
+
+// Plain decimal notation only: Number() would also read "" and "  " as 0, "0x1f" as 31 and "1_0" as NaN.
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
+/**
+ * Parses the value of a numeric option such as `--alpha 0.5`: an empty or non-numeric value, a
+ * fraction where a whole number is needed, or a value out of range is a LimitError naming the
+ * option and the value, never a silent 0 or NaN.
+ */
+export function parseNumberOption(option: string, value: string, spec: NumberOptionSpec = {}): number {
+  const { integer = false, min, max, code = 'LIMIT_VALIDATION' } = spec;
+  const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` ≥ ${min}` : max !== undefined ? ` ≤ ${max}` : '';
+  const wanted = `${integer ? 'an integer' : 'a number'}${range}`;
+  const n = DECIMAL.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+    throw new LimitError(code, `${option} must be ${wanted}, got ${JSON.stringify(value)}`, {
+      details: { field: option, value },
+      fix: `Pass ${option} <${integer ? 'integer' : 'number'}>${range ? ` (${range.trim()})` : ''}.`,
+    });
+  }
+  return n;
+}
+
+/** `parseNumberOption` for an option that may be absent. */
+export function optionalNumberOption(option: string, value: string | undefined, spec: NumberOptionSpec = {}): number | undefined {
+  return value === undefined ? undefined : parseNumberOption(option, value, spec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input validation
+
+/**
+ * Parses `data` (read from `source`, e.g. a file name or `file.jsonl:12`) with a zod schema; the
+ * issues become one LimitError listing `source › path.to.field: message`, as config errors do.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, data: unknown, source: string, code: LimitErrorCode = 'LIMIT_VALIDATION'): z.output<S> {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issues = formatIssues(result.error.issues, source);
+  throw new LimitError(code, issues.length === 1 ? issues[0]!.text : `${source} is invalid:\n  ${issues.map((i) => i.text).join('\n  ')}`, {
+    details: { source, issues: issues.map(({ path: p, message }) => ({ path: p, message })) },
+    fix: `Correct ${issues.length === 1 ? 'the field' : 'each field'} named above in ${source}.`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output files
+
+/** A path an output must never replace, and what it is (for the message). */
+export interface ProtectedPath {
+  path: string;
+  /** e.g. "the input file (--input)", "the live store". */
+  what: string;
+  /** Also refuse anything inside it (a data folder). */
+  folder?: boolean;
+}
+
+export interface OutputOptions {
+  /** The option the path came from, for messages (default `--out`). */
+  option?: string;
+  /** Replace an existing file (the command's `--force`). Protected paths are refused even so. */
+  force?: boolean;
+  /** Paths never to write: the command's input files, the live store (see `storePaths`). */
+  protect?: readonly ProtectedPath[];
+}
+
+/**
+ * The paths of the runtime's live store, as its storage backend reports them in `health().details`:
+ * a database `file` (with SQLite's -wal, -shm and -journal next to it), or a store folder (`root`,
+ * `path`) with everything inside it. Empty without storage or for a server database.
+ */
+export async function storePaths(runtime: Runtime): Promise<ProtectedPath[]> {
+  if (!runtime.has('storage')) return [];
+  const health = await Promise.resolve(runtime.resolve('storage').health()).catch(() => undefined);
+  const details = (health?.details ?? {}) as Record<string, unknown>;
+  const out: ProtectedPath[] = [];
+  for (const key of ['file', 'root', 'path']) {
+    const p = details[key];
+    if (typeof p !== 'string' || !p || p === ':memory:') continue;
+    const resolved = path.resolve(runtime.config.rootDir, p);
+    if (key === 'file') for (const s of ['', '-wal', '-shm', '-journal']) out.push({ path: resolved + s, what: `the live database (${resolved + s})` });
+    else out.push({ path: resolved, what: `the live store (${resolved})`, folder: true });
+  }
+  return out;
+}
+
+/** The path with symlinks resolved as far as it exists, so that `a/../b` and links compare equal. */
+async function canonical(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  const rest: string[] = [];
+  let head = abs;
+  for (;;) {
+    try {
+      return path.join(await realpath(head), ...rest);
+    } catch {
+      const parent = path.dirname(head);
+      if (parent === head) return abs;
+      rest.unshift(path.basename(head));
+      head = parent;
+    }
+  }
+}
+
+async function refuseProtected(target: string, option: string, protect: readonly ProtectedPath[]): Promise<void> {
+  const t = await canonical(target);
+  for (const p of protect) {
+    const c = await canonical(p.path);
+    if (t === c || (p.folder && t.startsWith(c + path.sep))) {
+      throw new LimitError('LIMIT_VALIDATION', `${option} ${target} ${t === c ? 'would overwrite' : 'lies inside'} ${p.what}`, {
+        details: { field: option, path: target, protected: p.path },
+        fix: `Choose another ${option} path; ${p.what} is never written by this command, not even with --force.`,
+      });
+    }
+  }
+}
+
+function outError(option: string, target: string, message: string, fix: string, cause?: unknown): LimitError {
+  return new LimitError('LIMIT_VALIDATION', `${option} ${target}: ${message}`, { details: { field: option, path: target }, fix, ...(cause ? { cause } : {}) });
+}
+
+/** Creates the missing parent folders of `target`, or says clearly why they cannot be. */
+async function ensureParent(target: string, option: string): Promise<void> {
+  const parent = path.dirname(path.resolve(target));
+  try {
+    await mkdir(parent, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a part of its folder path is a file, not a folder' : code === 'EACCES' || code === 'EPERM' ? 'its folder cannot be created (permission denied)' : `its folder cannot be created (${code ?? (error as Error).message})`;
+    throw outError(option, target, why, `Choose an ${option} path whose parent folders are folders you can write.`, error);
+  }
+}
+
+/** lstat, or undefined when nothing is there (ENOTDIR: a parent is a file; ensureParent says so). */
+async function existing(target: string, option: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw outError(option, target, `cannot be examined (${code ?? (error as Error).message})`, `Choose an ${option} path you can read and write.`, error);
+  }
+}
+
+/** Writes `content` to a temporary file next to `target` (flushed to disk), then renames it over `target`. */
+async function writeAtomic(target: string, content: string | Uint8Array, option: string): Promise<void> {
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await open(tmp, 'wx', 0o644);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, target);
+  } catch (error) {
+    await unlink(tmp).catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw outError(option, target, `cannot be written (${code ?? (error as Error).message}); nothing was changed`, `Check that the folder of ${option} is writable and has space.`, error);
+  }
+}
+
+/**
+ * Writes one `--out` file. Refuses a folder, a path that is not a regular file, an existing file
+ * unless `force`, and any protected path (the input, the live store) even with `force`. Missing
+ * parent folders are created. The content goes to a temporary file first and is renamed into place,
+ * so a failure leaves either the old file or none, never half a file.
+ */
+export async function writeOutputFile(target: string, content: string | Uint8Array, options: OutputOptions = {}): Promise<string> {
+  const { option = '--out', force = false, protect = [] } = options;
+  if (!target.trim()) throw outError(option, JSON.stringify(target), 'is empty', `Pass ${option} <file>.`);
+  await refuseProtected(target, option, protect);
+  const info = await existing(target, option);
+  if (info?.isDirectory()) throw outError(option, target, 'is a folder; a file path is needed', `Pass a file path, e.g. ${path.join(target, '<name>')}.`);
+  if (info && !info.isFile()) throw outError(option, target, 'exists and is not a regular file', `Choose another ${option} path.`);
+  if (info && !force) throw outError(option, target, 'already exists', `Pass --force to overwrite it, or choose another ${option} path.`);
+  await ensureParent(target, option);
+  await writeAtomic(target, content, option);
+  return target;
+}
+
+/**
+ * Writes files into the `--out` folder (created when missing). Refuses a path that exists and is not
+ * a folder, files that already exist in it unless `force`, and protected paths. A new folder is
+ * filled under a temporary name and renamed into place; into an existing folder each file is
+ * written atomically (see `writeOutputFile`).
+ */
+export async function writeOutputFolder(target: string, files: readonly { path: string; content: string }[], options: OutputOptions = {}): Promise<string[]> {
+  const { option = '--out', force = false, protect = [] } = options;
+  if (!target.trim()) throw outError(option, JSON.stringify(target), 'is empty', `Pass ${option} <folder>.`);
+  const paths = files.map((f) => path.join(target, f.path));
+  await refuseProtected(target, option, protect);
+  for (const p of paths) await refuseProtected(p, option, protect);
+  const info = await existing(target, option);
+  if (info && !info.isDirectory()) throw outError(option, target, 'exists and is not a folder; this writes a folder of files', `Pass a folder path (new or existing) to ${option}.`);
+  if (info) {
+    const present = [];
+    for (const p of paths) {
+      const s = await existing(p, option);
+      if (s?.isDirectory() || (s && !s.isFile())) throw outError(option, p, 'exists and is not a regular file', `Choose another ${option} folder.`);
+      if (s) present.push(p);
+    }
+    if (present.length && !force) {
+      throw outError(option, target, `already holds ${present.map((p) => path.basename(p)).join(', ')}`, `Pass --force to overwrite them, or choose another ${option} folder.`);
+    }
+    for (const [i, f] of files.entries()) await writeAtomic(paths[i]!, f.content, option);
+    return paths;
+  }
+  await ensureParent(target, option);
+  const tmp = path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await mkdir(tmp);
+    for (const f of files) await writeAtomic(path.join(tmp, f.path), f.content, option);
+    await rename(tmp, target);
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (error instanceof LimitError) throw error;
+    throw outError(option, target, `cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was changed`, `Check that the folder of ${option} is writable and has space.`, error);
+  }
+  return paths;
+}

@@ -1,0 +1,102 @@
+/** The shared CLI helpers: numeric options, validated input files and `--out` files. */
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { isLimitError, parseInput, parseNumberOption, writeOutputFile, writeOutputFolder } from '../../kernel/index.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-cli-helpers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function rejection(promise: Promise<unknown>) {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(isLimitError(error), String(error)).toBe(true);
+  return error as Error & { code: string; fix: string };
+}
+
+describe('parseNumberOption', () => {
+  it('reads plain decimal numbers', () => {
+    expect(parseNumberOption('--alpha', '0.5')).toBe(0.5);
+    expect(parseNumberOption('--alpha', '-1e-3')).toBe(-0.001);
+    expect(parseNumberOption('--n', ' 7 ', { integer: true })).toBe(7);
+  });
+
+  it.each(['', '  ', 'abc', '0x10', 'NaN', 'Infinity', '1,5', '1_0'])('refuses %j instead of reading 0 or NaN', (value) => {
+    expect(() => parseNumberOption('--alpha', value)).toThrow(/--alpha must be a number, got /);
+  });
+
+  it('checks integers and ranges and takes the caller’s code', () => {
+    expect(() => parseNumberOption('--rounds', '1.5', { integer: true, min: 1 })).toThrow('--rounds must be an integer ≥ 1, got "1.5"');
+    expect(() => parseNumberOption('--alpha', '2', { min: 0, max: 1 })).toThrow('--alpha must be a number from 0 to 1, got "2"');
+    try {
+      parseNumberOption('--alpha', '', { code: 'LIMIT_RD_INVALID_INPUT' });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', details: { field: '--alpha', value: '' } });
+    }
+  });
+});
+
+describe('parseInput', () => {
+  it('names the source and the path of each wrong field', () => {
+    const schema = z.object({ p: z.array(z.number()), d: z.array(z.number()).optional() });
+    expect(parseInput(schema, { p: [1] }, 'f.json')).toEqual({ p: [1] });
+    expect(() => parseInput(schema, { p: [1, 'x'] }, 'f.json')).toThrow('f.json › p.1: Expected number, received string');
+    expect(() => parseInput(schema, { d: 'x' }, 'f.json')).toThrow(/f\.json is invalid:\n {2}f\.json › p: .*\n {2}f\.json › d: /);
+  });
+});
+
+describe('writeOutputFile', () => {
+  it('writes a new file, creating missing parent folders, and leaves no temporary file', async () => {
+    const out = path.join(dir, 'new', 'deep', 'a.txt');
+    await writeOutputFile(out, 'one');
+    expect(readFileSync(out, 'utf8')).toBe('one');
+    expect(readdirSync(path.dirname(out))).toEqual(['a.txt']);
+  });
+
+  it('refuses to overwrite an existing file unless forced', async () => {
+    const out = path.join(dir, 'existing.txt');
+    writeFileSync(out, 'precious');
+    const error = await rejection(writeOutputFile(out, 'new'));
+    expect(error.message).toBe(`--out ${out}: already exists`);
+    expect(error.fix).toContain('--force');
+    expect(readFileSync(out, 'utf8')).toBe('precious');
+    await writeOutputFile(out, 'new', { force: true });
+    expect(readFileSync(out, 'utf8')).toBe('new');
+  });
+
+  it('refuses a folder, a parent that is a file, and protected paths even when forced', async () => {
+    expect((await rejection(writeOutputFile(dir, 'x'))).message).toContain('is a folder');
+    const file = path.join(dir, 'plain.txt');
+    writeFileSync(file, 'keep');
+    expect((await rejection(writeOutputFile(path.join(file, 'x.svg'), 'x'))).message).toContain('a part of its folder path is a file');
+    const protect = [{ path: file, what: 'the input file' }, { path: path.join(dir, 'store'), what: 'the live store', folder: true }];
+    expect((await rejection(writeOutputFile(file, 'x', { force: true, protect }))).message).toContain('would overwrite the input file');
+    const link = path.join(dir, 'link.txt');
+    symlinkSync(file, link);
+    expect((await rejection(writeOutputFile(path.join(dir, '.', 'link.txt'), 'x', { force: true, protect }))).message).toContain('the input file');
+    expect((await rejection(writeOutputFile(path.join(dir, 'store', 'x.db'), 'x', { force: true, protect }))).message).toContain('lies inside the live store');
+    expect(readFileSync(file, 'utf8')).toBe('keep');
+  });
+});
+
+describe('writeOutputFolder', () => {
+  const files = [{ path: 'a.csv', content: 'a' }, { path: 'b.csv', content: 'b' }];
+
+  it('creates the folder, refuses a file in its place and earlier files unless forced', async () => {
+    const out = path.join(dir, 'export');
+    expect(await writeOutputFolder(out, files)).toEqual([path.join(out, 'a.csv'), path.join(out, 'b.csv')]);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    const again = await rejection(writeOutputFolder(out, files));
+    expect(again.message).toBe(`--out ${out}: already holds a.csv, b.csv`);
+    await writeOutputFolder(out, [{ path: 'a.csv', content: 'A' }], { force: true });
+    expect(readFileSync(path.join(out, 'a.csv'), 'utf8')).toBe('A');
+    const file = path.join(dir, 'not-a-folder');
+    writeFileSync(file, 'keep');
+    expect((await rejection(writeOutputFolder(file, files, { force: true }))).message).toContain('exists and is not a folder');
+    expect(readFileSync(file, 'utf8')).toBe('keep');
+    mkdirSync(path.join(dir, 'empty'));
+    await writeOutputFolder(path.join(dir, 'empty'), files);
+    expect(readdirSync(path.join(dir, 'empty')).sort()).toEqual(['a.csv', 'b.csv']);
+  });
+});

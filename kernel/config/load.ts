@@ -10,7 +10,7 @@ import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
-import { formatIssues } from './issues.ts';
+import { formatIssues, type FormattedIssue } from './issues.ts';
 
 /** Where cosmiconfig looks, in order. */
 export const CONFIG_FILES = [
@@ -148,11 +148,34 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
   const parsed = ConfigSchema.safeParse(withEnv);
   if (!parsed.success) throw invalidConfig(formatIssues(parsed.error.issues, source, [], envSources), source);
+  const conflicts = storageConflicts(parsed.data, source, envSources.storage);
+  if (conflicts.length) throw invalidConfig(conflicts, source);
   const { extends: _presets, ...config } = parsed.data;
   return {
     source,
     config: Object.freeze({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets }),
   };
+}
+
+/**
+ * `storage` selects `storage-<name>` and drops the other storage plugins. Within the config that
+ * contradicts two entries: `false` for the selected backend, or options for another one (they
+ * would be dropped unseen). Both fields are named. STORAGE_BACKEND is an override: it switches the
+ * backend whatever the file says, so from it nothing conflicts (the file's entries are set aside).
+ */
+function storageConflicts(config: { storage?: string | undefined; plugins: Record<string, unknown> }, source: string, fromEnv: string | undefined): FormattedIssue[] {
+  if (!config.storage || fromEnv) return [];
+  const selected = `storage-${config.storage}`;
+  const issues: FormattedIssue[] = [];
+  const issue = (name: string, message: string) => issues.push({ path: `plugins.${name}`, message, text: `${source} › plugins.${name}: ${message}` });
+  for (const [name, value] of Object.entries(config.plugins)) {
+    if (name === selected && value === false) {
+      issue(name, `false disables the backend that storage: "${config.storage}" selects; set storage to the backend you want, or remove the false`);
+    } else if (name !== selected && name.startsWith('storage-') && typeof value === 'object') {
+      issue(name, `options for "${name}", but storage: "${config.storage}" selects "${selected}" and drops every other storage plugin; set storage: "${name.slice('storage-'.length)}" to use it, or remove this entry`);
+    }
+  }
+  return issues;
 }
 
 export function invalidConfig(issues: { text: string; path: string; message: string }[], source: string): LimitError {

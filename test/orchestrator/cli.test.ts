@@ -88,5 +88,9 @@ describe('orchestrator CLI', () => {
     expect(csvOnFile.code).toBe(1);
     expect(csvOnFile.stderr).toContain('exists and is not a folder');
     expect(csvOnFile.stderr).not.toContain('EEXIST');
+    const demoOnFile = await cli('demo', '--out', out);
+    expect(demoOnFile.code).toBe(1);
+    expect(demoOnFile.stderr).toContain(`LIMIT_VALIDATION: --out ${out}: exists and is not a folder`);
+    expect(readFileSync(out, 'utf8')).toContain('limit-graph-artifact');
   }, 60_000);
 });

@@ -36,7 +36,11 @@ function merged(defaults: KneeKneedleOptions, call: unknown): KneeKneedleOptions
   const parsed = KneeKneedleCallOptions.safeParse(call);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.${issue.path.join('.')}: ${issue.message}`, { plugin: 'knee-kneedle' });
+    // An unknown key sits on the options object itself: name the key, and the ones that exist.
+    const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : undefined;
+    const field = `options.${unknown ? unknown.join(',') : issue.path.join('.')}`;
+    const message = unknown ? `unknown option (the options are ${Object.keys(KneeKneedleOptions.shape).join(', ')})` : issue.message;
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, { plugin: 'knee-kneedle', details: { field } });
   }
   const out: Record<string, unknown> = { ...defaults };
   for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) out[k] = v;
@@ -67,11 +71,14 @@ export const kneeKneedlePlugin = definePlugin({
     ctx.hooks.cliCommands.tap(ctx.name, (registry) =>
       registerKneeCommands(registry, {
         method: 'kneedle',
-        callOptions: (flags, curve) => ({
+        callOptions: (flags, curve) => {
+          if (flags.normalize) throw new LimitError('LIMIT_RD_INVALID_INPUT', '--normalize applies to --method menger, not kneedle', { plugin: 'knee-kneedle', details: { field: '--normalize' }, fix: 'Drop --normalize, or pass --method menger.' });
+          return {
           ...(flags.online ? { online: true } : {}),
           ...(curve.curve ? { curve: curve.curve } : {}),
           ...(curve.direction ? { direction: curve.direction } : {}),
-        }),
+          };
+        },
       }),
     );
   },

@@ -14,5 +14,5 @@ export const KneeKneedleOptions = z
 
 export type KneeKneedleOptions = z.output<typeof KneeKneedleOptions>;
 
-/** Per-call overrides, unknown keys ignored. */
-export const KneeKneedleCallOptions = KneeKneedleOptions.partial().strip();
+/** Per-call overrides: any subset of the options; an unknown key is an error, not ignored. */
+export const KneeKneedleCallOptions = KneeKneedleOptions.partial().strict();

@@ -32,6 +32,12 @@ declare module 'limit-graph' {
 }
 
 function normalizeOption(defaults: KneeMengerOptions, options: unknown): boolean {
+  if (options !== undefined && options !== null) {
+    const unknown = Object.keys(options).filter((k) => k !== 'normalize');
+    if (unknown.length) {
+      throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.${unknown.join(',')}: unknown option (the only option is normalize)`, { plugin: 'knee-menger', details: { field: `options.${unknown.join(',')}` } });
+    }
+  }
   const value = (options as { normalize?: unknown } | undefined)?.normalize;
   if (value === undefined) return defaults.normalize;
   if (typeof value !== 'boolean') {
@@ -64,7 +70,10 @@ export const kneeMengerPlugin = definePlugin({
     ctx.hooks.cliCommands.tap(ctx.name, (registry) =>
       registerKneeCommands(registry, {
         method: 'menger',
-        callOptions: (flags) => (flags.normalize === undefined ? {} : { normalize: flags.normalize }),
+        callOptions: (flags) => {
+          if (flags.online) throw new LimitError('LIMIT_RD_INVALID_INPUT', '--online applies to --method kneedle, not menger', { plugin: 'knee-menger', details: { field: '--online' }, fix: 'Drop --online, or pass --method kneedle.' });
+          return flags.normalize === undefined ? {} : { normalize: flags.normalize };
+        },
       }),
     );
   },

@@ -60,9 +60,13 @@ function merged(defaults: RdFgwOptions, call: unknown): RdFgwOptions {
   const parsed = RdFgwCallOptions.safeParse(call);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.${issue.path.join('.')}: ${issue.message}`, {
+    // An unknown key sits on the options object itself: name the key, and the ones that exist.
+    const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : undefined;
+    const field = `options.${unknown ? unknown.join(',') : issue.path.join('.')}`;
+    const message = unknown ? `unknown option (the options are ${Object.keys(RdFgwOptions.shape).join(', ')})` : issue.message;
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, {
       plugin: 'rd-fgw',
-      details: { field: `options.${issue.path.join('.')}`, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      details: { field, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
     });
   }
   const out: Record<string, unknown> = { ...defaults };

@@ -34,5 +34,5 @@ export const RdFgwOptions = z
 
 export type RdFgwOptions = z.output<typeof RdFgwOptions>;
 
-/** Per-call overrides: any subset of the options, unknown keys ignored. */
-export const RdFgwCallOptions = RdFgwOptions.partial().strip();
+/** Per-call overrides: any subset of the options; an unknown key is an error, not ignored. */
+export const RdFgwCallOptions = RdFgwOptions.partial().strict();

@@ -99,6 +99,8 @@ export function blahutArimoto(source: DiscreteSource | PreparedSource, beta: num
   if (typeof beta !== 'number' || !Number.isFinite(beta) || beta < 0) throw invalid('beta', `must be a finite number ≥ 0, got ${String(beta)}`);
   const tol = options.tol ?? 1e-13;
   const maxIter = options.maxIter ?? 200_000;
+  if (typeof tol !== 'number' || !(tol > 0) || !Number.isFinite(tol)) throw invalid('options.tol', `must be a finite number > 0 (bits), got ${String(tol)}`);
+  if (!Number.isSafeInteger(maxIter) || maxIter < 1) throw invalid('options.maxIter', `must be an integer ≥ 1, got ${String(maxIter)}`);
   const { m, k, p, d } = src;
   const q = new Float64Array(k);
   if (options.q0) {

@@ -1,0 +1,88 @@
+/**
+ * Per-call options of the RD plugins: an unknown key or an out-of-range value is an error naming
+ * the key (never silently dropped), and a CLI flag that does not apply to the chosen knee method is
+ * refused rather than ignored.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KneeKneedleOptions, createKneedleService } from '../../plugins/knee-kneedle/index.ts';
+import { KneeMengerOptions, createMengerService } from '../../plugins/knee-menger/index.ts';
+import { RdFgwOptions, createFgwService } from '../../plugins/rd-fgw/index.ts';
+import { blahutArimoto } from '../../plugins/rd-rate/index.ts';
+import { runCli } from '../helpers/cli.ts';
+
+const points = [1, 2, 3, 4, 5, 6].map((x, i) => ({ x, y: [10, 5, 2, 1.5, 1.2, 1][i]! }));
+
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected an error');
+}
+
+describe('RD per-call options', () => {
+  it('kneedle: an unknown key is refused naming it; an out-of-range S names S', () => {
+    const kneedle = createKneedleService(KneeKneedleOptions.parse({}));
+    const unknown = thrown(() => kneedle.detect(points, { sensitivity: -5 } as never));
+    expect(unknown).toMatchObject({ name: 'LimitError', code: 'LIMIT_RD_INVALID_INPUT' });
+    expect(unknown.message).toContain('options.sensitivity: unknown option');
+    expect(unknown.message).toContain('S, curve, direction, online');
+    expect(thrown(() => kneedle.detect(points, { S: -5 })).message).toContain('options.S');
+    expect(kneedle.detect(points, { online: true }).index).not.toBeUndefined();
+  });
+
+  it('menger: an unknown key is refused naming it', () => {
+    const menger = createMengerService(KneeMengerOptions.parse({}));
+    const error = thrown(() => menger.detect(points, { normalise: true } as never));
+    expect(error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT' });
+    expect(error.message).toContain('options.normalise: unknown option');
+  });
+
+  it('fgw: an unknown key (a typo of alpha) is refused naming it, not run with the default alpha', () => {
+    const fgw = createFgwService(RdFgwOptions.parse({}));
+    const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    const error = thrown(() => fgw.distortion(g, g, { alpa: 0.2 } as never));
+    expect(error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT' });
+    expect(error.message).toContain('options.alpa: unknown option');
+    expect(thrown(() => fgw.distortion(g, g, { alpha: 2 })).message).toContain('options.alpha');
+    expect(fgw.distortion(g, g, { alpha: 0.2 }).value).toBeCloseTo(0, 9);
+  });
+
+  it('blahutArimoto: tol must be > 0 and maxIter an integer ≥ 1', () => {
+    const src = { p: [0.5, 0.5], distortion: [[0, 1], [1, 0]] };
+    for (const tol of [-1, 0, Number.NaN]) expect(thrown(() => blahutArimoto(src, 1, { tol })).message).toContain('options.tol');
+    for (const maxIter of [0, 1.5, Number.NaN]) expect(thrown(() => blahutArimoto(src, 1, { maxIter })).message).toContain('options.maxIter');
+    expect(blahutArimoto(src, 1, { tol: 1e-9 }).converged).toBe(true);
+  });
+});
+
+describe('limit rd knee: flags of the other method are refused', () => {
+  let dir: string;
+  const cli = (args: string[]) => runCli(args, { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'limit-rd-flags-'));
+    writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+    writeFileSync(
+      path.join(dir, 'limit.config.ts'),
+      `import { defineConfig } from 'limit-graph';
+       export default defineConfig({ extends: [], plugins: { 'knee-kneedle': true, 'knee-menger': true } });`,
+    );
+    writeFileSync(path.join(dir, 'curve.json'), JSON.stringify({ x: points.map((p) => p.x), y: points.map((p) => p.y) }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--online under menger and --normalize under kneedle are errors; each under its own method works', async () => {
+    const online = await cli(['rd', 'knee', '--input', path.join(dir, 'curve.json'), '--method', 'menger', '--online', '--json']);
+    expect(online.code).not.toBe(0);
+    expect(online.stderr).toContain('--online applies to --method kneedle');
+    const normalize = await cli(['rd', 'knee', '--input', path.join(dir, 'curve.json'), '--normalize', '--json']);
+    expect(normalize.code).not.toBe(0);
+    expect(normalize.stderr).toContain('--normalize applies to --method menger');
+    expect((await cli(['rd', 'knee', '--input', path.join(dir, 'curve.json'), '--method', 'menger', '--normalize', '--json'])).code).toBe(0);
+    expect((await cli(['rd', 'knee', '--input', path.join(dir, 'curve.json'), '--online', '--json'])).code).toBe(0);
+  });
+});

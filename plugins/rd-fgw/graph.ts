@@ -323,6 +323,9 @@ export function problemFromGraphs(source: AttributedGraph, target: AttributedGra
         const diff = x[k]! - y[k]!;
         d += diff * diff;
       }
+      if (d === Infinity) {
+        throw invalid(`source.nodes[${i}].features`, `and target.nodes[${j}].features are so far apart that their squared distance overflows a double; scale the features (e.g. to [0, 1]) before comparing the graphs`);
+      }
       M[i * n2 + j] = d;
     }
   }

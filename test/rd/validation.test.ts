@@ -92,6 +92,11 @@ describe('FGW input validation', () => {
       () => computeFgw({ source: { nodes: [{ id: 'a', features: [0, 1], weight: 1 }, { id: 'b', features: [1, 1] }], edges: [] }, target: graph(['x']) }),
       /^source\.nodes: 1 of 2 nodes have a weight/,
     ],
+    [
+      'features whose squared distance overflows, naming the nodes instead of the internal cost matrix',
+      () => computeFgw({ source: { nodes: [{ id: 'a', features: [1e200] }], edges: [] }, target: { nodes: [{ id: 'x', features: [-1e200] }], edges: [] } }),
+      /^source\.nodes\[0\]\.features: and target\.nodes\[0\]\.features are so far apart .*scale the features/,
+    ],
     ['a starting plan that is not a coupling', () => fgwExact(problemFromMatrices(ok), { alpha: 0.5, G0: [[0, 0, 1]] }), /^G0: marginals differ/],
   ];
 

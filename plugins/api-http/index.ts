@@ -4,7 +4,7 @@
  * `limit serve` command that runs it until SIGINT/SIGTERM.
  */
 import type { FastifyInstance } from 'fastify';
-import { LimitError, definePlugin, packageVersion, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
+import { LimitError, definePlugin, packageVersion, parseNumberOption, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
 import { ApiHttpOptions, type ApiHttpOptionsInput } from './options.ts';
 import { createKeyRing, parseKeyList, type KeyRing } from './auth.ts';
 import { buildApp } from './server.ts';
@@ -55,12 +55,21 @@ function services(ctx: PluginContext, readyTimeoutMs: number): Services {
   };
 }
 
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65_535) {
-    throw new LimitError('LIMIT_VALIDATION', `--port must be an integer from 0 to 65535, got ${JSON.stringify(value)}`, { details: { field: '--port' } });
-  }
-  return n;
+const parsePort = (value: string): number => parseNumberOption('--port', value, { integer: true, min: 0, max: 65_535 });
+
+/** What a failed listen means for the person who ran `limit serve` (EADDRINUSE, a host that is not here, …). */
+function listenError(error: unknown, host: string, port: number): LimitError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const [message, fix] =
+    code === 'EADDRINUSE'
+      ? [`Cannot listen on ${where}: the port is already in use`, `Choose another --port (or LIMIT_PORT), or stop the process that listens on port ${port}.`]
+      : code === 'EACCES'
+        ? [`Cannot listen on ${where}: permission denied`, 'Ports below 1024 need privileges: choose a --port of 1024 or above.']
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL' || code === 'EAI_NONAME'
+          ? [`Cannot listen on ${where}: "${host}" is not an address of this machine (or does not resolve)`, 'Pass a --host (or LIMIT_HOST) this machine has: 127.0.0.1 (local only), 0.0.0.0 or :: (every interface).']
+          : [`Cannot listen on ${where}: ${code ?? (error as Error).message}`, 'Choose another --port or --host; the cause below says what the system refused.'];
+  return new LimitError('LIMIT_LISTEN_FAILED', message, { plugin: 'api-http', cause: error, fix, details: { host, port, code } });
 }
 
 function registerServe(registry: CommandRegistry): void {
@@ -79,11 +88,11 @@ function registerServe(registry: CommandRegistry): void {
         });
       }
       const http = runtime.resolve('http');
+      const { url } = await http.listen({ port, host: opts.host });
       const stop = new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      const { url } = await http.listen({ port, host: opts.host });
       registry.print(`limit-graph API listening on ${url} (docs: ${url}/docs)`);
       const signal = await stop;
       runtime.logger.info({ signal }, 'shutting down: finishing in-flight requests');
@@ -140,7 +149,9 @@ export default definePlugin({
         }
         const instance = await app();
         const host = override.host ?? options.host;
-        await instance.listen({ port: override.port ?? options.port, host });
+        await instance.listen({ port: override.port ?? options.port, host }).catch((error: unknown) => {
+          throw listenError(error, host, override.port ?? options.port);
+        });
         const address = instance.server.address();
         const port = typeof address === 'object' && address ? address.port : (override.port ?? options.port);
         url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -1,5 +1,5 @@
 /** `limit rd fgw --input CASE.json [--method] [--alpha] [--epsilon] --json`. */
-import { LimitError, rdCommandGroup, readJsonFile, type CommandRegistry } from 'limit-graph';
+import { LimitError, optionalNumberOption, rdCommandGroup, readJsonFile, type CommandRegistry, type NumberOptionSpec } from 'limit-graph';
 import { sparsePlan } from './api.ts';
 
 async function readCase(file: string): Promise<Record<string, unknown>> {
@@ -21,7 +21,10 @@ interface FgwFlags {
   json?: boolean;
 }
 
-const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+// Ranges are the solver's to check (its errors name the option); here only "is it a number" — an
+// empty --alpha "" must not read as 0.
+const num = (option: string, v: string | undefined, spec: NumberOptionSpec = {}): number | undefined =>
+  optionalNumberOption(option, v, { code: 'LIMIT_RD_INVALID_INPUT', ...spec });
 
 export function registerFgwCommand(registry: CommandRegistry): void {
   const rd = rdCommandGroup(registry.program);
@@ -44,11 +47,11 @@ export function registerFgwCommand(registry: CommandRegistry): void {
         if (value !== undefined) options[key] = value;
       };
       set('method', flags.method);
-      set('alpha', num(flags.alpha));
-      set('epsilon', num(flags.epsilon));
+      set('alpha', num('--alpha', flags.alpha));
+      set('epsilon', num('--epsilon', flags.epsilon));
       set('solver', flags.solver);
-      set('maxIter', num(flags.maxIter));
-      set('planThreshold', num(flags.planThreshold));
+      set('maxIter', num('--max-iter', flags.maxIter, { integer: true }));
+      set('planThreshold', num('--plan-threshold', flags.planThreshold));
       const rt = await registry.runtime();
       const fgw = rt.resolve('rd:fgw');
       const input = 'source' in data && 'target' in data ? { source: data.source, target: data.target } : data;

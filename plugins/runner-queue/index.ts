@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { LimitError, definePlugin, hostOf, type CommandRegistry, type PluginContext, type Runner, type Runtime } from 'limit-graph';
+import { LimitError, definePlugin, hostOf, parseNumberOption, type CommandRegistry, type PluginContext, type Runner, type Runtime } from 'limit-graph';
 import { RunnerQueueOptions, type RunnerQueueOptionsInput, type RunnerQueueOptionsParsed } from './options.ts';
 import { Registry } from './registry.ts';
 import { QueueRunner } from './runner.ts';
@@ -111,13 +111,7 @@ class Connection {
   }
 }
 
-function parseConcurrency(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 256) {
-    throw new LimitError('LIMIT_VALIDATION', `--concurrency must be an integer from 1 to 256, got ${JSON.stringify(value)}`, { details: { field: '--concurrency' } });
-  }
-  return n;
-}
+const parseConcurrency = (value: string): number => parseNumberOption('--concurrency', value, { integer: true, min: 1, max: 256 });
 
 function registerWorker(registry: CommandRegistry, connection: Connection): void {
   registry.program

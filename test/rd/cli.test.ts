@@ -57,6 +57,17 @@ describe('limit rd', () => {
     expect(JSON.parse(bad.stdout).error.code).toBe('LIMIT_RD_INVALID_INPUT');
   });
 
+  it('fgw: an empty or non-numeric numeric option is an error, not 0', async () => {
+    const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    const file = path.join(dir, 'graphs-num.json');
+    writeFileSync(file, JSON.stringify({ source: g, target: g }));
+    for (const [option, value] of [['--alpha', ''], ['--alpha', ' '], ['--epsilon', 'abc'], ['--max-iter', '2.5'], ['--plan-threshold', '']]) {
+      const r = await cli(['rd', 'fgw', '--input', file, option!, value!, '--json']);
+      expect(r.code, `${option} ${JSON.stringify(value)}`).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining(`${option} must be`) });
+    }
+  });
+
   it('rate: the whole reference file', async () => {
     const file = path.join(dir, 'rate.json');
     const ref = loadReference<{ discrete: { at_D: { R: number }[] }[]; gaussian: { var_ddof0: number }[] }>(referenceFiles('rate')[0]!);

@@ -57,12 +57,18 @@ export function optionalNumberOption(option: string, value: string | undefined, 
 /**
  * Parses `data` (read from `source`, e.g. a file name or `file.jsonl:12`) with a zod schema; the
  * issues become one LimitError listing `source › path.to.field: message`, as config errors do.
+ * `path` prefixes the field paths when `data` is a part of the file (`['discrete', 0]`).
  */
-export function parseInput<S extends z.ZodType>(schema: S, data: unknown, source: string, code: LimitErrorCode = 'LIMIT_VALIDATION'): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  source: string,
+  options: { code?: LimitErrorCode; path?: readonly (string | number)[] } = {},
+): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const issues = formatIssues(result.error.issues, source);
-  throw new LimitError(code, issues.length === 1 ? issues[0]!.text : `${source} is invalid:\n  ${issues.map((i) => i.text).join('\n  ')}`, {
+  const issues = formatIssues(result.error.issues, source, options.path ?? []);
+  throw new LimitError(options.code ?? 'LIMIT_VALIDATION', issues.length === 1 ? issues[0]!.text : `${source} is invalid:\n  ${issues.map((i) => i.text).join('\n  ')}`, {
     details: { source, issues: issues.map(({ path: p, message }) => ({ path: p, message })) },
     fix: `Correct ${issues.length === 1 ? 'the field' : 'each field'} named above in ${source}.`,
   });

@@ -4,42 +4,75 @@
  * a list of them, or a whole file `{ discrete: [...], gaussian: [...] }` in the reference format
  * (β values taken from `parametric`, targets from `at_D`, `R_of_D` and `D_of_R`).
  */
-import { LimitError, rdCommandGroup, readJsonFile, type CommandRegistry } from 'limit-graph';
+import { LimitError, parseInput, rdCommandGroup, readJsonFile, z, type CommandRegistry } from 'limit-graph';
 import type { Ddof } from './gaussian.ts';
 import { entropyBits, prepareSource } from './blahut.ts';
 import type { RateService } from './index.ts';
 
-
 type Obj = Record<string, unknown>;
 
-const numbers = (v: unknown): number[] | undefined =>
-  typeof v === 'number' ? [v] : Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined;
+// The input file is checked field by field before anything is computed: a field of the wrong type
+// is an error naming the file and its JSON path, never replaced by a default. Unknown fields (the
+// reference format's expected results) are ignored.
+const num = z.number();
+/** One number or a list of them. */
+const numbers = z.union([num, z.array(num)], { error: 'Expected a number or a list of numbers' }).transform((v) => (Array.isArray(v) ? v : [v]));
+const matrix = z.array(z.array(num));
 
-function distortionMatrix(src: Obj, where: string): number[][] {
-  if (Array.isArray(src.distortion_matrix)) return src.distortion_matrix as number[][];
-  if (Array.isArray(src.distortion)) return src.distortion as number[][];
-  const m = (src.p as unknown[]).length;
+const DiscreteSource = z
+  .object({
+    id: z.unknown().optional(),
+    p: z.array(num).min(1),
+    distortion_matrix: matrix.optional(),
+    distortion: z.union([matrix, z.enum(['hamming', 'squared_error'])], { error: "Expected a matrix of numbers, 'hamming' or 'squared_error'" }).optional(),
+    values: z.array(num).optional(),
+    betas: numbers.optional(),
+    parametric: z.array(z.object({ beta: num })).optional(),
+    D: numbers.optional(),
+    at_D: z.array(z.object({ D: num })).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.distortion_matrix === undefined && s.distortion === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['distortion_matrix'], message: "Give distortion_matrix, or distortion: a matrix, 'hamming' or 'squared_error' (with values)" });
+    } else if (s.distortion_matrix === undefined && s.distortion === 'squared_error' && s.values?.length !== s.p.length) {
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `One value per symbol (${s.p.length}) is needed for distortion 'squared_error'` });
+    }
+  });
+type DiscreteSource = z.output<typeof DiscreteSource>;
+
+const GaussianSource = z.object({
+  id: z.unknown().optional(),
+  samples: z.array(num),
+  ddof: z.union([z.literal(0), z.literal(1)], { error: 'Expected 0 or 1' }).optional(),
+  D: numbers.optional(),
+  R: numbers.optional(),
+  R_of_D: z.array(z.object({ D: num })).optional(),
+  D_of_R: z.array(z.object({ R: num })).optional(),
+});
+type GaussianSource = z.output<typeof GaussianSource>;
+
+const ReferenceFile = z.object({ discrete: z.array(z.unknown()).default([]), gaussian: z.array(z.unknown()).default([]) });
+
+function distortionMatrix(src: DiscreteSource): number[][] {
+  if (src.distortion_matrix) return src.distortion_matrix;
+  if (Array.isArray(src.distortion)) return src.distortion;
+  const m = src.p.length;
   if (src.distortion === 'hamming') return Array.from({ length: m }, (_, i) => Array.from({ length: m }, (_, j) => (i === j ? 0 : 1)));
-  if (src.distortion === 'squared_error') {
-    const values = numbers(src.values);
-    if (!values || values.length !== m) throw new LimitError('LIMIT_RD_INVALID_INPUT', `${where}.values: squared_error needs one value per symbol`);
-    return values.map((a) => values.map((b) => (a - b) * (a - b)));
-  }
-  throw new LimitError('LIMIT_RD_INVALID_INPUT', `${where}: give distortion_matrix, or distortion: 'hamming' | 'squared_error' (with values)`);
+  const values = src.values!;
+  return values.map((a) => values.map((b) => (a - b) * (a - b)));
 }
 
-function discrete(rate: RateService, src: Obj, where: string): Obj {
-  const source = { p: src.p as number[], distortion: distortionMatrix(src, where) };
-  const betas = numbers(src.betas) ?? (Array.isArray(src.parametric) ? (src.parametric as Obj[]).map((e) => e.beta as number) : undefined);
+function discrete(rate: RateService, src: DiscreteSource): Obj {
+  const source = { p: src.p, distortion: distortionMatrix(src) };
+  const betas = src.betas ?? src.parametric?.map((e) => e.beta) ?? [];
   const { Dmax, Dmin } = prepareSource(source);
-  const targets =
-    numbers(src.D) ?? (Array.isArray(src.at_D) ? (src.at_D as Obj[]).map((e) => e.D as number) : [0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 1].map((f) => f * Dmax));
+  const targets = src.D ?? src.at_D?.map((e) => e.D) ?? [0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 1].map((f) => f * Dmax);
   return {
     ...(src.id !== undefined ? { id: src.id } : {}),
     D_max: Dmax,
     D_min: Dmin,
     entropy_bits: entropyBits(source.p),
-    parametric: (betas ?? []).map((beta) => {
+    parametric: betas.map((beta) => {
       const pt = rate.blahutArimoto(source, beta);
       return { beta, slope_bits: pt.slopeBits, D: pt.D, R: pt.R, R_lower: pt.Rlower, gap_bits: pt.gapBits, iters: pt.iterations, q: pt.q };
     }),
@@ -50,13 +83,10 @@ function discrete(rate: RateService, src: Obj, where: string): Obj {
   };
 }
 
-function gaussian(rate: RateService, src: Obj, ddof: Ddof | undefined, where: string): Obj {
-  const samples = numbers(src.samples);
-  if (!samples) throw new LimitError('LIMIT_RD_INVALID_INPUT', `${where}.samples: must be an array of numbers`);
-  const d = ddof ?? (src.ddof === 1 ? 1 : src.ddof === 0 ? 0 : undefined);
-  const est = rate.variance(samples, d);
-  const Ds = numbers(src.D) ?? (Array.isArray(src.R_of_D) ? (src.R_of_D as Obj[]).map((e) => e.D as number) : [est.variance / 4, est.variance / 16]);
-  const Rs = numbers(src.R) ?? (Array.isArray(src.D_of_R) ? (src.D_of_R as Obj[]).map((e) => e.R as number) : [0.5, 1, 2]);
+function gaussian(rate: RateService, src: GaussianSource, ddof: Ddof | undefined): Obj {
+  const est = rate.variance(src.samples, ddof ?? src.ddof);
+  const Ds = src.D ?? src.R_of_D?.map((e) => e.D) ?? [est.variance / 4, est.variance / 16];
+  const Rs = src.R ?? src.D_of_R?.map((e) => e.R) ?? [0.5, 1, 2];
   return {
     ...(src.id !== undefined ? { id: src.id } : {}),
     n: est.n,
@@ -68,12 +98,17 @@ function gaussian(rate: RateService, src: Obj, ddof: Ddof | undefined, where: st
   };
 }
 
-function one(rate: RateService, src: unknown, ddof: Ddof | undefined, where: string): Obj {
-  if (!src || typeof src !== 'object') throw new LimitError('LIMIT_RD_INVALID_INPUT', `${where}: expected a source object`);
-  const o = src as Obj;
-  if (Array.isArray(o.samples)) return { kind: 'gaussian', ...gaussian(rate, o, ddof, where) };
-  if (Array.isArray(o.p)) return { kind: 'discrete', ...discrete(rate, o, where) };
-  throw new LimitError('LIMIT_RD_INVALID_INPUT', `${where}: a source needs p (discrete) or samples (Gaussian)`);
+const invalid = { code: 'LIMIT_RD_INVALID_INPUT' } as const;
+
+/** One source of either kind, told apart by its `samples` (Gaussian) or `p` (discrete) field. */
+function one(rate: RateService, src: unknown, ddof: Ddof | undefined, file: string, at: (string | number)[]): Obj {
+  const where = at.length ? at.join('.') : '(root)';
+  if (!src || typeof src !== 'object' || Array.isArray(src)) {
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${where}: expected a source object`, { details: { file, path: where } });
+  }
+  if ('samples' in src) return { kind: 'gaussian', ...gaussian(rate, parseInput(GaussianSource, src, file, { ...invalid, path: at }), ddof) };
+  if ('p' in src) return { kind: 'discrete', ...discrete(rate, parseInput(DiscreteSource, src, file, { ...invalid, path: at })) };
+  throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${where}: a source needs p (discrete) or samples (Gaussian)`, { details: { file, path: where } });
 }
 
 export function registerRateCommand(registry: CommandRegistry): void {
@@ -92,14 +127,14 @@ export function registerRateCommand(registry: CommandRegistry): void {
       const rate = rt.resolve('rate:shannon');
       const d = ddof as Ddof | undefined;
       let result: unknown;
-      if (Array.isArray(data)) result = data.map((s, i) => one(rate, s, d, `[${i}]`));
-      else if (data && typeof data === 'object' && (Array.isArray((data as Obj).discrete) || Array.isArray((data as Obj).gaussian))) {
-        const o = data as Obj;
+      if (Array.isArray(data)) result = data.map((s, i) => one(rate, s, d, flags.input, [i]));
+      else if (data && typeof data === 'object' && ('discrete' in data || 'gaussian' in data)) {
+        const file = parseInput(ReferenceFile, data, flags.input, invalid);
         result = {
-          discrete: ((o.discrete as unknown[]) ?? []).map((s, i) => discrete(rate, s as Obj, `discrete[${i}]`)),
-          gaussian: ((o.gaussian as unknown[]) ?? []).map((s, i) => gaussian(rate, s as Obj, d, `gaussian[${i}]`)),
+          discrete: file.discrete.map((s, i) => discrete(rate, parseInput(DiscreteSource, s, flags.input, { ...invalid, path: ['discrete', i] }))),
+          gaussian: file.gaussian.map((s, i) => gaussian(rate, parseInput(GaussianSource, s, flags.input, { ...invalid, path: ['gaussian', i] }), d)),
         };
-      } else result = one(rate, data, d, 'source');
+      } else result = one(rate, data, d, flags.input, []);
       if (flags.json) registry.printJson(result);
       else registry.print(JSON.stringify(result, null, 2));
     });

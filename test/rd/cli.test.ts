@@ -84,6 +84,31 @@ describe('limit rd', () => {
     });
   });
 
+  it('rate: a malformed source is LIMIT_RD_INVALID_INPUT naming the file and JSON path, never a TypeError or a default', async () => {
+    const file = path.join(dir, 'bad-rate.json');
+    const cases: [unknown, string][] = [
+      [{ discrete: [{ x: 1 }] }, 'discrete.0.p: Expected array, received undefined'],
+      [{ discrete: [5] }, 'discrete.0: Expected object, received number'],
+      [{ discrete: [], gaussian: 'x' }, 'gaussian: Expected array, received string'],
+      [{ p: [0.5, 0.5], distortion: 'hamming', D: ['0.1', '0.2'] }, 'D: Expected a number or a list of numbers'],
+      [{ p: [0.5, 0.5], distortion: 'hamming', betas: 'five' }, 'betas: Expected a number or a list of numbers'],
+      [{ samples: [1, 2, 3], ddof: 2 }, 'ddof: Expected 0 or 1'],
+      [[{ samples: [1, 2] }, { p: [1], distortion: 'squared_error' }], "1.values: One value per symbol (1) is needed for distortion 'squared_error'"],
+    ];
+    for (const [input, message] of cases) {
+      writeFileSync(file, JSON.stringify(input));
+      const r = await cli(['rd', 'rate', '--input', file, '--json']);
+      expect(r.code, JSON.stringify(input)).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: `${file} › ${message}` });
+      expect(r.stderr).not.toContain('TypeError');
+    }
+    // Single numbers still stand for one-element lists.
+    writeFileSync(file, JSON.stringify({ p: [0.5, 0.5], distortion: 'hamming', betas: 2, D: 0.1 }));
+    const ok = await cli(['rd', 'rate', '--input', file, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'discrete', parametric: [{ beta: 2 }], at_D: [{ D: 0.1 }] });
+  });
+
   it('knee and plot: reference curves and RD series', async () => {
     const curves = loadReference<{ curves: { id: string; x: number[]; y: number[]; kneedle: { offline_index: number | null }; menger_normalized: { argmax: number; kappa: (number | null)[] } }[] }>(
       referenceFiles('knee')[0]!,

@@ -1,9 +1,9 @@
 /** `limit governance check | eval | stats`: check and eval use the pure engine (no storage needed). */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { LimitError, type CommandRegistry, type Surface } from 'limit-graph';
+import { LimitError, parseInput, z, type CommandRegistry, type Surface } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
-import { computeMetrics, type EvalItem } from './metrics.ts';
+import { LABELS, computeMetrics, type EvalItem } from './metrics.ts';
 
 type PresetName = 'permissive' | 'default' | 'strict';
 const PRESETS = ['permissive', 'default', 'strict'];
@@ -26,13 +26,23 @@ function surfaceArg(value: string | undefined): Surface {
   return s as Surface;
 }
 
-interface Line {
-  id?: string;
-  text: string;
-  label: string;
-  surface?: Surface;
-}
+// Every line is checked: an unknown label (a typo of an attack label, "maybe") must not be counted
+// as benign, and a bad surface is the line's fault, not an option's.
+const DatasetLine = z.object({
+  id: z.string().optional(),
+  text: z.string(),
+  label: z.enum(LABELS, {
+    error: (issue) => (issue.input === undefined ? `Required: one of ${LABELS.join(', ')}` : `Unknown label ${JSON.stringify(issue.input)}; use one of ${LABELS.join(', ')}`),
+  }),
+  surface: z.enum(SURFACES as [Surface, ...Surface[]], { error: (issue) => `Unknown surface ${JSON.stringify(issue.input)}; use one of ${SURFACES.join(', ')}` }).optional(),
+});
+type Line = z.output<typeof DatasetLine>;
 
+/**
+ * Reads a labelled JSONL dataset, one `{ text, label, id?, surface? }` per line; errors name the
+ * file and line (`set.jsonl:12 › label: …`). A dataset without items is an error too: its metrics
+ * would be meaningless (balanced accuracy 0.5 of nothing).
+ */
 export function readDataset(file: string): Line[] {
   let raw: string;
   try {
@@ -43,15 +53,20 @@ export function readDataset(file: string): Line[] {
   const lines: Line[] = [];
   raw.split('\n').forEach((text, i) => {
     if (!text.trim()) return;
-    let obj: Record<string, unknown>;
+    let obj: unknown;
     try {
-      obj = JSON.parse(text) as Record<string, unknown>;
+      obj = JSON.parse(text);
     } catch {
-      throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: not valid JSON`);
+      throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: not valid JSON`, { details: { file, line: i + 1 }, fix: 'Write one JSON object per line.' });
     }
-    if (typeof obj.text !== 'string' || typeof obj.label !== 'string') throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: needs string fields "text" and "label"`);
-    lines.push({ text: obj.text, label: obj.label, ...(typeof obj.id === 'string' ? { id: obj.id } : {}), ...(typeof obj.surface === 'string' ? { surface: surfaceArg(obj.surface) } : {}) });
+    lines.push(parseInput(DatasetLine, obj, `${file}:${i + 1}`));
   });
+  if (lines.length === 0) {
+    throw new LimitError('LIMIT_VALIDATION', `Dataset "${file}" has no items`, {
+      details: { file },
+      fix: `Add one JSON object { "text": …, "label": ${LABELS.map((l) => `"${l}"`).join(' | ')} } per line.`,
+    });
+  }
   return lines;
 }
 

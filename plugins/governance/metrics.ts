@@ -7,7 +7,9 @@ export interface EvalItem {
   latencyMs: number;
 }
 
-const ATTACK_LABELS = new Set(['jailbreak', 'injection', 'harmful']);
+/** The labels of an evaluation dataset: `benign`, or the attack it is. */
+export const LABELS = ['benign', 'jailbreak', 'injection', 'harmful'] as const;
+const ATTACK_LABELS = new Set<string>(LABELS.filter((l) => l !== 'benign'));
 export const isAttack = (label: string) => ATTACK_LABELS.has(label);
 /** The `source` group of an id: the id without its trailing number (`dev-itw-0012` → `dev-itw`). */
 export const sourceOf = (id: string | undefined) => (id ? id.replace(/[-_]\d+$/, '') : undefined);

@@ -64,4 +64,22 @@ describe('limit governance check / eval (no storage configured)', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error.message).toMatch(/bad\.jsonl:2/);
   });
+
+  it('eval: an unknown label, a bad surface on a line or an empty dataset is an error naming file and line', async () => {
+    const cases: [string, RegExp][] = [
+      ['{"text": "a", "label": "benign"}\n{"text": "b", "label": "maybe"}\n', /x\.jsonl:2 › label: Unknown label "maybe"; use one of benign, jailbreak, injection, harmful/],
+      ['{"text": "a", "label": "jailbrake"}\n', /x\.jsonl:1 › label: Unknown label "jailbrake"/],
+      ['{"text": "a", "label": "benign"}\n\n{"text": "c", "label": "benign", "surface": "bogus"}\n', /x\.jsonl:3 › surface: Unknown surface "bogus"; use one of input, output, tool/],
+      ['\n  \n', /Dataset ".*x\.jsonl" has no items/],
+    ];
+    for (const [content, message] of cases) {
+      writeFileSync(path.join(dir, 'x.jsonl'), content);
+      const r = await run(dir, 'governance', 'eval', '--dataset', path.join(dir, 'x.jsonl'), '--json');
+      expect(r.code, content).toBe(1);
+      const error = JSON.parse(r.stdout).error;
+      expect(error.code).toBe('LIMIT_VALIDATION');
+      expect(error.message).toMatch(message);
+      expect(error.message).not.toContain('--surface');
+    }
+  });
 });

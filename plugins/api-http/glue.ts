@@ -45,7 +45,10 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   params?: P;
   query?: Q;
   body?: B;
-  /** A missing body is read as `{}` (for actions whose fields are all optional). */
+  /**
+   * A missing body is read as `{}` (for actions whose fields are all optional); so is an empty one
+   * sent with Content-Type: application/json (see the JSON parser in server.ts).
+   */
   bodyOptional?: boolean;
   /** Success status (default 200). */
   status?: number;
@@ -100,7 +103,7 @@ export function registerRoute(app: FastifyInstance, registry: RouteRegistry, spe
         if (!empty) errors.push({ path: 'body', message: `${spec.method} ${spec.url} takes no body` });
       } else {
         const raw = request.body === undefined && spec.bodyOptional ? {} : request.body;
-        if (raw === undefined) errors.push({ path: 'body', message: 'A JSON body is required' });
+        if (raw === undefined) errors.push({ path: 'body', message: `A JSON body is required: ${spec.method} ${spec.url} has required fields, and the request has no body` });
         else body = parsePart(spec.body, raw, 'body', errors);
       }
       if (errors.length) {

@@ -59,6 +59,16 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
 
   // JSON only: a text/plain body would otherwise reach the handlers as a string.
   app.removeContentTypeParser(['text/plain']);
+  // An empty body sent with Content-Type: application/json (curl with the JSON header and no -d,
+  // many HTTP client libraries) is read as no body: a route whose body is optional takes it as {},
+  // one that needs a body answers that it is required. Every other body goes to Fastify's own
+  // parser, prototype-poisoning checks included.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
 
   const routes: RouteRegistry = [];
   const seen: ExtraRoute[] = [];

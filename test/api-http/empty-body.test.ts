@@ -1,0 +1,80 @@
+/**
+ * Clients that always send `Content-Type: application/json` (the docs' curl header set, many HTTP
+ * libraries) send it with an empty body on actions that take none or whose fields are all
+ * optional. Over real HTTP: such a request works like one without a body; a route that needs a body
+ * still answers 400, saying the body is required.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS, rawRequest, snapshot, startServer, type Server } from './harness.ts';
+
+const JSON_HEADERS = { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json' };
+const output = { ok: true, stdout: '', stderr: '' };
+
+describe('api-http: an empty body with Content-Type: application/json', () => {
+  let s: Server;
+  let sessionId: string;
+  const traceIds: string[] = [];
+  /** A request with the JSON content type and `body` as the raw bytes (Content-Length 0 for ''). */
+  const post = (path: string, body = '', headers: Record<string, string> = {}) => rawRequest(s.url, 'POST', path, { ...JSON_HEADERS, ...headers }, body);
+
+  beforeAll(async () => {
+    s = await startServer({ plugins: { governance: { packs: ['jailbreak'], policy: { requireHumanReview: true } } } });
+    sessionId = (await s.req('POST', '/sessions', { body: { name: 'empty-body' } })).json.id;
+    for (let i = 0; i < 4; i++) {
+      traceIds.push((await s.req('POST', '/traces', { body: { sessionId, runner: 'x', task: { input: `t${i}` }, output } })).json.trace.id);
+    }
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('opens a session (all fields optional): the empty body is {}', async () => {
+    const res = await post('/sessions');
+    expect(res.status, res.text).toBe(201);
+    expect(res.json).toMatchObject({ status: 'open', tenant: 'tenant-a' });
+  });
+
+  it('rejects and approves merges waiting for review (rationale optional)', async () => {
+    const m1 = await s.req('POST', '/merges', { body: { parentIds: [traceIds[0], traceIds[1]], strategy: 'concat' } });
+    const m2 = await s.req('POST', '/merges', { body: { parentIds: [traceIds[2], traceIds[3]], strategy: 'concat' } });
+    expect([m1.json.trace.status, m2.json.trace.status]).toEqual(['pending-review', 'pending-review']);
+    const rejected = await post(`/merges/${m1.json.trace.id}/reject`);
+    expect(rejected.status, rejected.text).toBe(200);
+    expect(rejected.json.status).toBe('rejected');
+    // A charset parameter and a whitespace-only body are empty too.
+    const approved = await post(`/merges/${m2.json.trace.id}/approve`, ' \r\n', { 'content-type': 'application/json; charset=utf-8' });
+    expect(approved.status, approved.text).toBe(200);
+    expect(approved.json.status).toBe('ok');
+  });
+
+  it('closes a session (a route without a body)', async () => {
+    const id = (await s.req('POST', '/sessions', { body: { name: 'to-close' } })).json.id;
+    const res = await post(`/sessions/${id}/close`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toMatchObject({ id, status: 'closed' });
+  });
+
+  it.each([
+    ['/traces', 'POST /traces'],
+    ['/traces/{T}/quarantine', 'POST /traces/:id/quarantine'],
+    ['/merges', 'POST /merges'],
+  ])('a route that needs a body (%s) answers 400 saying the body is required, and writes nothing', async (path, route) => {
+    const before = await snapshot(s.storage, 'tenant-a');
+    const res = await post(path.replace('{T}', traceIds[0]!));
+    expect(res.status, res.text).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.json).toMatchObject({
+      code: 'LIMIT_VALIDATION',
+      errors: [{ path: 'body', message: expect.stringContaining(`A JSON body is required: ${route}`) }],
+    });
+    expect(res.json.detail).toContain('A JSON body is required');
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+  });
+
+  it('malformed JSON and prototype poisoning are still refused', async () => {
+    expect((await post('/sessions', '{"name": ')).status).toBe(400);
+    const poisoned = await post('/sessions', '{"__proto__":{"admin":true}}');
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.json.code).toBe('LIMIT_VALIDATION');
+  });
+});

@@ -127,7 +127,7 @@ ${params.length ? pre('parameters', params) : ''}${body ? pre('request body', bo
 <h2>Routes</h2>
 ${sections.join('\n')}
 <h2 id="problems">Problem codes</h2>
-<p>Errors are <code>application/problem+json</code> (RFC 9457): <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, <code>instance</code>, <code>code</code>, <code>errors: [{ path, message }]</code>, <code>requestId</code>.</p>
+<p>Errors are <code>application/problem+json</code> (RFC 9457): <code>type</code>, <code>title</code>, <code>status</code>, <code>detail</code>, <code>instance</code>, <code>code</code>, <code>errors: [{ path, message }]</code>, <code>requestId</code> and <code>fix</code> (what to do about it; the table below).</p>
 <table><tr><th>code</th><th>status</th><th>meaning</th><th>fix</th></tr>
 ${codes}
 </table>

@@ -34,6 +34,8 @@ export class ApiProblem extends Error {
     message: string,
     readonly errors: FieldError[] = [],
     readonly headers: Record<string, string> = {},
+    /** Replaces the catalogue's fix for this occurrence. */
+    readonly fix?: string,
   ) {
     super(message);
     this.name = 'ApiProblem';
@@ -93,7 +95,7 @@ function issuesOf(details: Record<string, unknown> | undefined): FieldError[] {
 
 export function mapError(error: unknown): Mapped {
   if (error instanceof ApiProblem) {
-    return { status: error.status, code: error.code, detail: error.message, errors: error.errors, headers: error.headers, internal: false };
+    return { status: error.status, code: error.code, detail: error.message, errors: error.errors, headers: error.headers, ...(error.fix ? { fix: error.fix } : {}), internal: false };
   }
   if (isLimitError(error)) {
     const status = UNAVAILABLE.has(error.code) ? 503 : error.status;
@@ -117,14 +119,22 @@ export function mapError(error: unknown): Mapped {
   return { status: 500, code: 'LIMIT_INTERNAL', detail: 'The server failed to handle the request; the request id identifies it in the server log.', errors: [], internal: true };
 }
 
+/** The catalogue's one-line fix for a code (every code the API answers with has one). */
+function catalogueFix(code: string): string | undefined {
+  return Object.hasOwn(ERROR_CODES, code) ? ERROR_CODES[code as LimitErrorCode].fix : undefined;
+}
+
 export function buildProblem(request: FastifyRequest, mapped: Mapped): Problem {
   if (mapped.internal) {
     // A fault's message may carry paths or SQL: the client gets the request id, the log the rest.
     return {
       type: problemType('LIMIT_INTERNAL'), title: TITLES[500]!, status: 500, code: 'LIMIT_INTERNAL', instance: request.url,
       detail: 'The server failed to handle the request; the request id identifies it in the server log.', errors: [], requestId: request.id,
+      fix: ERROR_CODES.LIMIT_INTERNAL.fix,
     };
   }
+  // Every problem carries a fix: the occurrence's own (a LimitError's), else the catalogue's for the code.
+  const fix = mapped.fix ?? catalogueFix(mapped.code);
   return {
     type: problemType(mapped.code),
     title: TITLES[mapped.status] ?? 'Error',
@@ -134,7 +144,7 @@ export function buildProblem(request: FastifyRequest, mapped: Mapped): Problem {
     code: mapped.code,
     errors: mapped.errors,
     requestId: request.id,
-    ...(mapped.fix ? { fix: mapped.fix } : {}),
+    ...(fix ? { fix } : {}),
     ...(mapped.details ? { details: mapped.details } : {}),
   };
 }

@@ -78,7 +78,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
 
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`, [], {}, 'Check the method and the path; GET /openapi.json lists every route.')),
   );
 
   app.addHook('onRequest', async (request, reply) => {

@@ -78,3 +78,27 @@ describe('api-http: an empty body with Content-Type: application/json', () => {
     expect(poisoned.json.code).toBe('LIMIT_VALIDATION');
   });
 });
+
+describe('api-http: every problem+json carries a fix', () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('validation (the docs/api.md example), authentication, unknown routes and LimitErrors', async () => {
+    const session = (await s.req('POST', '/sessions', { body: {} })).json.id;
+    const invalid = await s.req('POST', '/traces', { body: { sessionId: session, runner: 'x', task: { input: 1 }, output } });
+    expect(invalid.json).toMatchObject({
+      type: '/docs#LIMIT_VALIDATION', title: 'Bad Request', status: 400, instance: '/traces', code: 'LIMIT_VALIDATION',
+      detail: 'Invalid request: body.task.input: Invalid input: expected string, received number',
+      errors: [{ path: 'body.task.input', message: 'Invalid input: expected string, received number' }],
+      fix: 'Correct the field named in the message.',
+    });
+    expect((await s.req('GET', '/traces', { key: null })).json).toMatchObject({ code: 'LIMIT_UNAUTHORIZED', fix: 'Send a valid API key in the Authorization header.' });
+    expect((await s.req('GET', '/nope')).json).toMatchObject({ code: 'LIMIT_NOT_FOUND', fix: expect.stringContaining('GET /openapi.json lists every route') });
+    expect((await s.req('GET', '/traces/missing')).json).toMatchObject({ code: 'LIMIT_NOT_FOUND', fix: 'Check the id; records of other tenants are invisible.' });
+  });
+});

@@ -130,6 +130,8 @@ describe.each(['sqlite', 'postgres'] as Backend[])('malformed requests over %s',
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.json).toMatchObject({ status: c.status, type: expect.any(String), title: expect.any(String), detail: expect.any(String), instance: expect.any(String) });
     expect(res.json.requestId).toBe(res.headers.get('x-request-id'));
+    // Every problem says what to do: the error's own fix, else the catalogue's for its code.
+    expect(res.json.fix, 'fix').toMatch(/\S/);
     if (c.code) expect(res.json.code).toBe(c.code);
     if (c.field) expect(res.json.errors.map((e: { path: string }) => e.path)).toContain(c.field);
     expect(await snapshot(s.storage, 'tenant-a')).toBe(before);

@@ -24,16 +24,13 @@ import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { createRuntime, newId } from 'limit-graph';
+import { createRuntime, newId, optionalNumberOption, rawOption } from 'limit-graph';
 import '../plugins/api-http/index.ts';
 
 const KEY = 'bench-key-0123456789abcdef';
 const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
 
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
+const arg = rawOption;
 
 interface Figures {
   reqPerSec: number;
@@ -104,8 +101,8 @@ async function load(url: string, opts: { duration: number; connections: number; 
 }
 
 export async function run(args: string[] = []): Promise<unknown> {
-  const duration = Number(arg(args, 'duration') ?? 5);
-  const connections = Number(arg(args, 'connections') ?? 10);
+  const duration = optionalNumberOption('--duration', arg(args, 'duration'), { min: 0.1 }) ?? 5;
+  const connections = optionalNumberOption('--connections', arg(args, 'connections'), { integer: true, min: 1 }) ?? 10;
   const governance = arg(args, 'governance') ?? 'default';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-api-'));
 

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { createRuntime } from 'limit-graph';
+import { createRuntime, optionalNumberOption, rawOption } from 'limit-graph';
 
 const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
 
@@ -26,8 +26,7 @@ function texts(count: number): string[] {
 }
 
 export async function run(args: string[]): Promise<unknown> {
-  const nArg = args.indexOf('--n');
-  const n = nArg >= 0 ? Number(args[nArg + 1]) : 20_000;
+  const n = optionalNumberOption('--n', rawOption(args, 'n'), { integer: true, min: 1 }) ?? 20_000;
   const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...Object.fromEntries(PACKS.map((p) => [`governance-rules-${p}`, true])), governance: {} } } });
   try {
     const gov = rt.resolve('governance');

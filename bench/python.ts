@@ -11,14 +11,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import { SessionLimits, Task, type RunContext } from 'limit-graph';
+import { SessionLimits, Task, optionalNumberOption, rawOption, type RunContext } from 'limit-graph';
 import { PythonRunner } from '../plugins/runner-python/runner.ts';
 import { RunnerPythonOptions } from '../plugins/runner-python/options.ts';
 
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
+const arg = rawOption;
 
 function quantile(sorted: number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -33,8 +30,8 @@ function stats(samples: number[]) {
 
 export async function run(args: string[]): Promise<unknown> {
   const python = arg(args, 'python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-  const coldN = Number(arg(args, 'cold') ?? 40);
-  const warmN = Number(arg(args, 'warm') ?? 1000);
+  const coldN = optionalNumberOption('--cold', arg(args, 'cold'), { integer: true, min: 1 }) ?? 40;
+  const warmN = optionalNumberOption('--warm', arg(args, 'warm'), { integer: true, min: 1 }) ?? 1000;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-py-'));
   chmodSync(dir, 0o711);
   const ctx = (id: string): RunContext => ({

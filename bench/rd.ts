@@ -31,11 +31,9 @@ import type { FgwProblem } from '../plugins/rd-fgw/problem.ts';
 import { EntropicKernel } from '../plugins/rd-fgw/wasm-entropic.ts';
 import { wasmGemmAvailable } from '../plugins/rd-fgw/wasm-gemm.ts';
 import { mulberry32 as rng } from '../test/helpers/rng.ts';
+import { optionalNumberOption, parseNumberOption, rawOption } from 'limit-graph';
 
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
+const arg = rawOption;
 
 
 /**
@@ -318,15 +316,15 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
 
 /** `limit bench rd` entry point. */
 export async function run(args: string[] = []): Promise<unknown> {
-  const sizes = arg(args, 'sizes')?.split(',').map(Number);
-  const runs = arg(args, 'runs');
-  const epsilon = arg(args, 'epsilon');
+  const sizes = arg(args, 'sizes')?.split(',').map((v) => parseNumberOption('--sizes', v, { integer: true, min: 2 }));
+  const runs = optionalNumberOption('--runs', arg(args, 'runs'), { integer: true, min: 1 });
+  const epsilon = optionalNumberOption('--epsilon', arg(args, 'epsilon'), { min: 1e-12 });
   const python = arg(args, 'python');
   return runRdBench({
     ...(python ? { python } : {}),
     ...(sizes ? { sizes } : {}),
-    ...(runs ? { runs: Number(runs) } : {}),
-    ...(epsilon ? { epsilon: Number(epsilon) } : {}),
+    ...(runs !== undefined ? { runs } : {}),
+    ...(epsilon !== undefined ? { epsilon } : {}),
   });
 }
 

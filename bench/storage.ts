@@ -22,18 +22,13 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { createRuntime, nextProvenanceEntry, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
+import { LimitError, createRuntime, isLimitError, nextProvenanceEntry, optionalNumberOption, rawOption, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../plugins/storage-sqlite/migrations.ts';
 import { MIGRATIONS as PG_MIGRATIONS } from '../plugins/storage-postgres/migrations.ts';
 import { lmdbOptions } from '../plugins/storage-kv/kv-storage.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PG_URL = process.env.LIMIT_BENCH_DATABASE_URL ?? process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 interface Sizes {
   single: number;
@@ -444,15 +439,39 @@ async function benchByName(name: string, sizes: Sizes) {
   }
 }
 
+/** A backend that is not built in must at least resolve to a storage plugin; checked before any round runs. */
+async function checkBackend(name: string, available: readonly string[]): Promise<void> {
+  if (available.includes(name)) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), `limit-bench-check-`));
+  try {
+    const rt = await createRuntime({ config: { logLevel: 'silent', storage: name, dataDir: dir, plugins: {} }, env: {}, boot: false });
+    await rt.close();
+  } catch (error) {
+    if (!isLimitError(error)) throw error;
+    throw new LimitError('LIMIT_VALIDATION', `--backends: unknown storage backend "${name}"`, {
+      cause: error,
+      details: { field: '--backends', value: name },
+      fix: `Use one of ${available.join(', ')}, or a backend whose storage plugin is installed.`,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(args: string[]): Promise<unknown> {
-  const scale = Number(arg(args, 'scale') ?? '1');
-  ROUNDS = Number(arg(args, 'rounds') ?? '3');
+  // Options are checked before anything runs: a bad value must not turn into null sizes and an
+  // error hidden inside `results` with exit code 0.
+  const scale = optionalNumberOption('--scale', rawOption(args, 'scale'), { min: 0.001 }) ?? 1;
+  ROUNDS = optionalNumberOption('--rounds', rawOption(args, 'rounds'), { integer: true, min: 1 }) ?? 3;
   const sizes: Sizes = {
     single: Math.round(2000 * scale), batches: Math.max(1, Math.round(20 * scale)), batchSize: 1000,
     reads: Math.round(5000 * scale), lists: Math.round(500 * scale), appends: Math.round(1000 * scale),
   };
   const available = ['sqlite', 'postgres', 'file', 'kv'].filter((b) => existsSync(path.join(ROOT, 'plugins', `storage-${b}`, 'index.ts')));
-  const wanted = (arg(args, 'backends') ?? available.join(',')).split(',').filter(Boolean);
+  const backends = rawOption(args, 'backends');
+  const wanted = (backends ?? available.join(',')).split(',').map((b) => b.trim()).filter(Boolean);
+  if (wanted.length === 0) throw new LimitError('LIMIT_VALIDATION', `--backends ${JSON.stringify(backends)} names no backend`, { fix: `Pass --backends ${available.join(',')} (or some of them).` });
+  for (const b of wanted) await checkBackend(b, available);
   const results: unknown[] = [];
   for (const b of wanted) {
     try {

@@ -46,6 +46,21 @@ export function parseNumberOption(option: string, value: string, spec: NumberOpt
   return n;
 }
 
+/**
+ * The value of `--name` in raw arguments (a benchmark's `run(args)`): undefined when the option is
+ * absent, a LimitError when it is given without a value (`--scale` last, or followed by `--rounds`).
+ */
+export function rawOption(args: readonly string[], name: string): string | undefined {
+  const option = `--${name}`;
+  const i = args.indexOf(option);
+  if (i < 0) return undefined;
+  const value = args[i + 1];
+  if (value === undefined || value.startsWith('--')) {
+    throw new LimitError('LIMIT_VALIDATION', `${option} needs a value`, { details: { field: option }, fix: `Pass ${option} <value>.` });
+  }
+  return value;
+}
+
 /** `parseNumberOption` for an option that may be absent. */
 export function optionalNumberOption(option: string, value: string | undefined, spec: NumberOptionSpec = {}): number | undefined {
   return value === undefined ? undefined : parseNumberOption(option, value, spec);

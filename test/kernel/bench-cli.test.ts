@@ -1,0 +1,29 @@
+/** `limit bench <name> --options`: bad options fail before any benchmark work, with exit code 1. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cli = (...args: string[]) => runCli(['bench', ...args, '--json'], { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
+
+describe('limit bench options', () => {
+  it.each([
+    [['storage', '--backends', 'kv', '--scale', 'abc'], '--scale must be a number ≥ 0.001, got "abc"'],
+    [['storage', '--backends', 'kv', '--rounds', 'abc'], '--rounds must be an integer ≥ 1, got "abc"'],
+    [['storage', '--backends', 'kv', '--rounds', '0'], '--rounds must be an integer ≥ 1, got "0"'],
+    [['storage', '--backends', 'kv', '--scale'], '--scale needs a value'],
+    [['storage', '--backends', 'bogus'], '--backends: unknown storage backend "bogus"'],
+    [['storage', '--backends', ','], '--backends "," names no backend'],
+    [['governance', '--n', ''], '--n must be an integer ≥ 1, got ""'],
+    [['rd', '--sizes', '50,abc'], '--sizes must be an integer ≥ 2, got "abc"'],
+    [['python', '--warm', '1e400'], '--warm must be an integer ≥ 1, got "1e400"'],
+    [['api', '--connections', ''], '--connections must be an integer ≥ 1, got ""'],
+  ])('%j is LIMIT_VALIDATION: %s', async (args, message) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message });
+  });
+});

@@ -147,8 +147,16 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     await program.parseAsync([...argv]);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version exit 0; usage errors were already printed by commander.
+      // Help and version exit 0; usage errors were already printed by commander (to stderr), and
+      // with --json they are also the promised { "error": … } document on stdout.
       exitCode = error.exitCode;
+      if (json && exitCode !== 0) {
+        const usage = new LimitError('LIMIT_VALIDATION', error.message.replace(/^error: /, ''), {
+          fix: 'Run the command with --help to see its usage.',
+          details: { commander: error.code },
+        });
+        io.stdout(`${JSON.stringify({ error: usage.toJSON() }, null, 2)}\n`);
+      }
     } else {
       exitCode = 1;
       io.stderr(`${formatError(error)}\n`);

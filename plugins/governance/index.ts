@@ -4,6 +4,7 @@
  * `limit governance` commands. Works without storage for evaluation (check/eval); persistence
  * (flags, quarantine, merge validation, statistics) needs one.
  */
+import path from 'node:path';
 import { definePlugin, LimitError, type GovernancePreset, type GovernanceRule, type PluginContext } from 'limit-graph';
 import type { z } from 'zod';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
@@ -34,6 +35,19 @@ export function resolvePreset(options: Options, name: Options['preset'] = option
   };
 }
 
+/**
+ * What to do when the preset's packs are not loaded, in the words of the user's config: the usual
+ * cause is a config without `extends: 'default'` (which loads every pack of the default preset).
+ */
+function packMissingFix(missing: readonly string[], loaded: readonly string[], configFile: string | null): string {
+  const file = configFile ? path.basename(configFile) : 'the config';
+  const entries = missing.map((p) => `'governance-rules-${p}': true`).join(', ');
+  // The built-in runtime preset `default` enables the plugins of every built-in pack.
+  const builtIn = missing.every((p) => GOVERNANCE_PRESETS.default.packs.includes(p));
+  return `${builtIn ? `Add extends: 'default' to ${file} (the built-in preset enables every rule pack), or enable` : 'Enable'} the packs' plugins in the plugins of ${file}: { ${entries} }` +
+    `, or set plugins.governance.packs to the packs you load (${loaded.length ? `[${loaded.map((p) => `'${p}'`).join(', ')}]` : '[] for inline rules only'}).`;
+}
+
 function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[]): GovernanceRule[] {
   const registered = new Map(ctx.keys('governance:rules:').map((k) => [k.slice('governance:rules:'.length), k as `governance:rules:${string}`]));
   const missing = preset.packs.filter((p) => !registered.has(p));
@@ -41,7 +55,7 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
     throw new LimitError('LIMIT_GOVERNANCE_PACK_MISSING', `Governance preset "${preset.name}" uses rule pack(s) ${missing.join(', ')}, which no plugin provides`, {
       plugin: 'governance',
       details: { missing, registered: [...registered.keys()] },
-      fix: `Enable ${missing.map((p) => `"governance-rules-${p}"`).join(', ')} in limit.config.ts plugins, or set plugins.governance.packs to the packs you load (${[...registered.keys()].join(', ') || 'none'}).`,
+      fix: packMissingFix(missing, [...registered.keys()], ctx.config.configFile),
     });
   }
   const rules: GovernanceRule[] = [];
@@ -53,7 +67,8 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
     const pack = ctx.resolve(key);
     for (const rule of pack.rules) rules.push(validateRule(rule, `rule pack "${name}"`));
   }
-  inline.forEach((rule, i) => rules.push(validateRule(rule, `limit.config.ts › plugins.governance.rules[${i}]`)));
+  const source = ctx.config.configFile ? path.basename(ctx.config.configFile) : 'config';
+  inline.forEach((rule, i) => rules.push(validateRule(rule, `${source} › plugins.governance.rules[${i}]`)));
   return rules;
 }
 

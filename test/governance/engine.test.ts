@@ -19,7 +19,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
   it('refuses a preset whose rule pack is not loaded, naming the plugin to enable', async () => {
     await expect(createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-jailbreak': true, governance: {} } } })).rejects.toMatchObject({
       code: 'LIMIT_GOVERNANCE_PACK_MISSING',
-      fix: expect.stringContaining('governance-rules-injection'),
+      fix: expect.stringMatching(/^Add extends: 'default' to the config .*'governance-rules-injection': true.*set plugins.governance.packs to the packs you load \(\['jailbreak'\]\)/),
     });
   });
 

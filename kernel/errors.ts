@@ -22,10 +22,10 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_PRESET_NOT_FOUND: spec('Preset not found', 'Use a built-in preset name (see presets/) or a path relative to the config file.'),
   LIMIT_PRESET_CYCLE: spec('Presets extend each other in a cycle', 'Remove one of the `extends` entries named in the message.'),
   // plugins
-  LIMIT_PLUGIN_NOT_FOUND: spec('Plugin not found', 'Check the plugin name in `plugins` of limit.config.ts, or install the package that provides it.'),
+  LIMIT_PLUGIN_NOT_FOUND: spec('Plugin not found', "Check the plugin name in `plugins` of the config file: a plugin of your own is named by its path relative to the config file ('./plugins/<name>'), a published one by its package name once installed."),
   LIMIT_PLUGIN_LOAD_FAILED: spec('Plugin module could not be loaded', 'Fix the syntax error, import or exception at load reported in the cause (the message names the plugin entry and its file).'),
   LIMIT_PLUGIN_INVALID: spec('Not a valid plugin', 'Create plugins with definePlugin({ meta, options, setup }) and export the plugin (or a factory) as default.'),
-  LIMIT_PLUGIN_OPTIONS_INVALID: spec('Plugin options are invalid', "Correct the plugin's options in limit.config.ts; its README lists every option."),
+  LIMIT_PLUGIN_OPTIONS_INVALID: spec('Plugin options are invalid', "Correct the plugin's options in the config file; its README lists every option."),
   LIMIT_PLUGIN_DUPLICATE: spec('Two plugins have the same name', 'Remove one of them from limit.config.ts; plugin names must be unique.'),
   LIMIT_PLUGIN_DEPENDENCY_MISSING: spec('A plugin depends on something no plugin provides', 'Add a plugin that provides the missing key to limit.config.ts, or remove the dependent plugin.'),
   LIMIT_PLUGIN_DEPENDENCY_CYCLE: spec('Plugins depend on each other in a cycle', 'Break the cycle by removing one of the dependsOn entries on the printed path.'),

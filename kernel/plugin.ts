@@ -143,6 +143,7 @@ export function validatePluginOptions(
     throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
       details: { issues },
       plugin: entries.length === 1 ? entries[0]!.plugin.meta.name : undefined,
+      fix: `Correct the plugin's options in ${source === 'config' ? 'the config' : source}; its README lists every option.`,
     });
   }
   return loaded;

@@ -54,8 +54,8 @@ async function importPlugin(name: string, rootDir: string, configFile?: string |
     }
     return { mod: await loading(name, file, () => importFresh(file)), from: file };
   }
-  // Bare specifiers resolve from the config's folder, as they would in the user's own code.
-  const parent = pathToFileURL(path.join(rootDir, 'limit.config.ts')).href;
+  // Bare specifiers resolve from the config file, as they would in the user's own code.
+  const parent = pathToFileURL(configFile ?? path.join(rootDir, 'limit.config.ts')).href;
   let lastError: unknown;
   for (const specifier of [`limit-plugin-${name}`, name]) {
     try {
@@ -66,9 +66,12 @@ async function importPlugin(name: string, rootDir: string, configFile?: string |
       lastError = error;
     }
   }
+  const file = configFile ? path.basename(configFile) : 'the config';
+  const from = configFile ? `${file}'s folder ${rootDir}` : `the folder ${rootDir}`;
   throw new LimitError('LIMIT_PLUGIN_NOT_FOUND', `Plugin "${name}" not found: it is neither a built-in plugin, a path, nor an installed package (limit-plugin-${name} or ${name})`, {
     cause: lastError,
     details: { plugin: name },
+    fix: `In the plugins of ${file}, name a plugin of your own by its path relative to ${from} ('./plugins/${name}', starting with ./), or install the package that provides "${name}" (npm install ${name}, or limit-plugin-${name}) and keep the bare name.`,
   });
 }
 

@@ -110,7 +110,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       searchPlaces: [...CONFIG_FILES],
       searchStrategy: 'project',
       cache: false,
-      loaders: { '.ts': loadModule, '.mts': loadModule, '.mjs': loadModule, '.js': loadModule, '.json': loadJson },
+      loaders: { '.ts': naming(loadModule), '.mts': naming(loadModule), '.mjs': naming(loadModule), '.js': naming(loadModule), '.json': naming(loadJson) },
       // An empty limit.config.ts is a mistake to report, not a missing file to search past.
       ignoreEmptySearchPlaces: false,
     });
@@ -120,7 +120,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       if (!existsSync(file)) throw new LimitError('LIMIT_CONFIG_NOT_FOUND', `Configuration file not found: ${file}`, { details: { file } });
       result = await wrapLoad(() => explorer.load(file), file);
     } else {
-      result = await wrapLoad(() => explorer.search(cwd), cwd);
+      result = await wrapLoad(() => explorer.search(cwd), cwd, `Could not search for a configuration file from ${cwd}`);
     }
     if (result?.isEmpty) throw noConfig(result.filepath, 'the file is empty');
     if (result) {
@@ -184,16 +184,36 @@ export function invalidConfig(issues: { text: string; path: string; message: str
   });
 }
 
-async function wrapLoad<T>(load: () => Promise<T>, file: string): Promise<T> {
+async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could not load ${file}`): Promise<T> {
   try {
     return await load();
   } catch (error) {
-    if (isLimitError(error, 'LIMIT_CONFIG_INVALID')) throw error; // a file that exports no config: already names it
-    throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-      details: { file },
-    });
+    // A file that exports no config, or one a loader could not load (see naming): already names it.
+    if (isLimitError(error, 'LIMIT_CONFIG_INVALID') || isLimitError(error, 'LIMIT_CONFIG_LOAD_FAILED')) throw error;
+    throw loadFailed(file, error, what);
   }
+}
+
+function loadFailed(file: string, error: unknown, what = `Could not load ${file}`): LimitError {
+  return new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${error instanceof Error ? error.message : String(error)}`, {
+    cause: error,
+    details: { file },
+  });
+}
+
+/**
+ * A cosmiconfig loader whose failures name the file it was loading: a search knows only the folder
+ * it started from, so "Could not load <folder>" would hide which config file is broken.
+ */
+function naming<A extends unknown[]>(load: (file: string, ...rest: A) => unknown): (file: string, ...rest: A) => Promise<unknown> {
+  return async (file, ...rest) => {
+    try {
+      return await load(file, ...rest);
+    } catch (error) {
+      if (isLimitError(error, 'LIMIT_CONFIG_INVALID')) throw error;
+      throw loadFailed(file, error);
+    }
+  };
 }
 
 /** Resolves a preset name: a built-in `presets/<name>.{ts,js}` or a path relative to the config. */

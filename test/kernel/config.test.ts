@@ -78,6 +78,35 @@ describe('loading limit.config.ts', () => {
     expect(error.message).toContain('broken.config.ts');
   });
 
+  it('a config file found by the search that does not load is named, not the folder the search started from', async () => {
+    write('limit.config.ts', 'export default {{;');
+    write('sub/.keep', '');
+    const error = await failure(loadConfig({ cwd: path.join(dir, 'sub'), env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(error.message.startsWith(`Could not load ${path.join(dir, 'limit.config.ts')}: `), error.message).toBe(true);
+    expect(error.details).toEqual({ file: path.join(dir, 'limit.config.ts') });
+    write('limit.config.ts', 'export default {};');
+    write('sub/limit.config.json', '{ bad');
+    const json = await failure(loadConfig({ cwd: path.join(dir, 'sub'), env: {} }));
+    expect(json.details).toEqual({ file: path.join(dir, 'sub', 'limit.config.json') });
+  });
+
+  it('errors about plugins name the config file given with --config, not limit.config.ts', async () => {
+    write('other.config.ts', `export default { logLevel: 'silent', plugins: { 'my-own-pack': {} } };`);
+    const missing = await failure(createRuntime({ cwd: dir, configFile: 'other.config.ts', env: {} }));
+    expect(missing.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
+    // Both ways to name a plugin: a path relative to the config file, or an installed package.
+    expect(missing.fix).toContain(`In the plugins of other.config.ts, name a plugin of your own by its path relative to other.config.ts's folder ${dir} ('./plugins/my-own-pack', starting with ./)`);
+    expect(missing.fix).toContain('or install the package that provides "my-own-pack" (npm install my-own-pack, or limit-plugin-my-own-pack)');
+    expect((missing.cause as Error).message).toContain(`imported from ${path.join(dir, 'other.config.ts')}`);
+
+    write('other.config.ts', `export default { logLevel: 'silent', plugins: { 'rd-fgw': { alpa: 1 } } };`);
+    const options = await failure(createRuntime({ cwd: dir, configFile: 'other.config.ts', env: {} }));
+    expect(options.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(options.message).toContain('other.config.ts › plugins.rd-fgw');
+    expect(options.fix).toBe("Correct the plugin's options in other.config.ts; its README lists every option.");
+  });
+
   it('shows every zod issue with the file and the field path', async () => {
     write('limit.config.ts', 'export default { logLevel: "loud", tenant: 5, plugins: { "storage-sqlite": "yes" }, bogus: 1 };');
     const error = await failure(loadConfig({ cwd: dir, env: {} }));

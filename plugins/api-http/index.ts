@@ -3,6 +3,9 @@
  * errors, API keys mapped to tenants, rate limits, request ids, redacted request logs — and the
  * `limit serve` command that runs it until SIGINT/SIGTERM.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { LimitError, definePlugin, packageVersion, parseNumberOption, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
 import { ApiHttpOptions, type ApiHttpOptionsInput } from './options.ts';
@@ -72,6 +75,31 @@ function listenError(error: unknown, host: string, port: number): LimitError {
   return new LimitError('LIMIT_LISTEN_FAILED', message, { plugin: 'api-http', cause: error, fix, details: { host, port, code } });
 }
 
+/** The certificate and key of options.tls, read once when the app is built; unreadable files name the option. */
+async function readTls(ctx: PluginContext, tls: ApiHttpOptions['tls']): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!tls) return undefined;
+  const read = async (field: 'cert' | 'key') => {
+    const file = path.resolve(ctx.config.rootDir, tls[field]);
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new LimitError('LIMIT_CONFIG_INVALID', `api-http: tls.${field}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+        plugin: ctx.name, cause: error, fix: 'Point tls.cert and tls.key at PEM files (paths relative to the config file), or set tls: false.',
+      });
+    }
+  };
+  const pem = { cert: await read('cert'), key: await read('key') };
+  try {
+    // Parses both and checks that the key belongs to the certificate, before Fastify would.
+    createSecureContext(pem);
+  } catch (error) {
+    throw new LimitError('LIMIT_CONFIG_INVALID', `api-http: tls: ${tls.cert} and ${tls.key} are not a PEM certificate and its private key: ${error instanceof Error ? error.message : String(error)}`, {
+      plugin: ctx.name, cause: error, fix: 'Give the certificate (chain) as tls.cert and its unencrypted private key as tls.key, both PEM.',
+    });
+  }
+  return pem;
+}
+
 function registerServe(registry: CommandRegistry): void {
   registry.program
     .command('serve')
@@ -133,7 +161,8 @@ export default definePlugin({
     const draining = { value: false };
 
     const app = () =>
-      (built ??= buildApp({ options, ring, services: svc, logger: ctx.logger, hooks: ctx.hooks, tenant: ctx.config.tenant, draining }).then((r) => r.app));
+      (built ??= readTls(ctx, options.tls).then((tls) =>
+        buildApp({ options, ring, services: svc, logger: ctx.logger, hooks: ctx.hooks, tenant: ctx.config.tenant, draining, tls }).then((r) => r.app)));
 
     const server: HttpServer = {
       app,
@@ -154,7 +183,7 @@ export default definePlugin({
         });
         const address = instance.server.address();
         const port = typeof address === 'object' && address ? address.port : (override.port ?? options.port);
-        url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+        url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
         if (ring.mode === 'none') {
           ctx.logger.warn({ tenant: ctx.config.tenant, host }, "api-http: auth is 'none': every request acts as tenant %s without a key — for local use only", ctx.config.tenant);
         }

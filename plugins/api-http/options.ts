@@ -59,6 +59,13 @@ export const ApiHttpOptions = z
         z.object({ max: z.number().int().min(1).default(3000), timeWindow: z.union([z.number().int().min(1), z.string().min(1)]).default('1 minute') }).strict(),
       ])
       .default({ max: 3000, timeWindow: '1 minute' }),
+    /**
+     * Serve HTTPS with a PEM certificate (chain) and its unencrypted private key, paths relative to
+     * the config file's folder. Off: plain HTTP, for 127.0.0.1 or behind a TLS-terminating proxy.
+     */
+    tls: z
+      .union([z.literal(false), z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()])
+      .default(false),
     /** Fastify's trustProxy: true, a hop count, or addresses/CIDRs of trusted proxies. */
     trustProxy: z.union([z.boolean(), z.number().int().min(0), z.string(), z.array(z.string())]).default(false),
     /** One log line per request (method, url, status, time, request id); secrets are redacted. */

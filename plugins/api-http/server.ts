@@ -16,6 +16,8 @@ import { buildOpenApi, renderDocs, type ExtraRoute } from './openapi.ts';
 
 export interface BuildAppInput {
   options: ApiHttpOptions;
+  /** PEM certificate and key read from options.tls: the server speaks HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
   ring: KeyRing;
   services: Services;
   logger: Logger;
@@ -38,6 +40,7 @@ declare module 'fastify' {
 export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInstance; routes: RouteRegistry }> {
   const { options, ring, services, tenant } = input;
   const app = Fastify({
+    ...(input.tls ? { https: input.tls } : {}),
     loggerInstance: input.logger,
     // Fastify's own two lines per request are replaced by one onResponse line (below).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),

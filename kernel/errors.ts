@@ -50,6 +50,8 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_RATE_LIMITED: spec('Too many requests', 'Wait and retry after the time in the Retry-After header.', 429),
   LIMIT_UNSUPPORTED_MEDIA_TYPE: spec('The request body is not application/json', 'Send the body as JSON with Content-Type: application/json.', 415),
   LIMIT_INTERNAL: spec('The server failed to handle the request', 'Report the requestId; the server log holds the cause.', 500),
+  // CLI
+  LIMIT_COMMAND_UNAVAILABLE: spec('The command comes from a plugin that the configuration does not load', "Enable the plugin named in the message in the config's plugins, or add extends: 'default' (it loads every built-in plugin)."),
   // HTTP server (`limit serve`)
   LIMIT_LISTEN_FAILED: spec('The HTTP server cannot listen on this address', 'Choose another --port (or stop the process that uses it), or a --host that is an address of this machine.'),
   // storage

@@ -33,6 +33,27 @@ const defaultIo = (): CliIo => ({
 /** Kernel commands that work from the config alone, without setting plugins up. */
 const CONFIG_ONLY = new Set(['config', 'bench']);
 
+/**
+ * Commands that built-in plugins add through `cliCommands`, and the plugins that add them (any one
+ * of them for a list). When the config does not load such a plugin, `limit <command>` says which
+ * plugin to enable instead of commander's bare "unknown command". `rd` is shared: each subcommand
+ * comes from its own plugin.
+ */
+export const PLUGIN_COMMANDS: Readonly<Record<string, readonly string[]>> = {
+  serve: ['api-http'],
+  worker: ['runner-queue'],
+  run: ['orchestrator'],
+  export: ['orchestrator'],
+  verify: ['orchestrator'],
+  demo: ['orchestrator'],
+  governance: ['governance'],
+  'rd fgw': ['rd-fgw'],
+  'rd rate': ['rd-rate'],
+  'rd knee': ['knee-kneedle', 'knee-menger'],
+  'rd plot': ['knee-kneedle', 'knee-menger'],
+  rd: ['rd-fgw', 'rd-rate', 'knee-kneedle', 'knee-menger'],
+};
+
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: readonly string[] = process.argv, io: CliIo = defaultIo()): Promise<number> {
   const args = argv.slice(2);
@@ -143,6 +164,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     if (needsRuntime) {
       runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false });
       runtime.hooks.cliCommands.call(registry);
+      const missing = unavailableCommand(program, args, runtime);
+      if (missing) throw missing;
     }
     await program.parseAsync([...argv]);
   } catch (error) {
@@ -175,6 +198,44 @@ function optionValue(args: readonly string[], name: string): string | undefined 
   const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
   if (i < 0) return undefined;
   return args[i]!.includes('=') ? args[i]!.slice(name.length + 1) : args[i + 1];
+}
+
+/**
+ * A LIMIT_COMMAND_UNAVAILABLE error when the command line names a command of a built-in plugin
+ * that this configuration does not load (so no plugin registered it), else undefined.
+ */
+function unavailableCommand(program: Command, args: readonly string[], runtime: Runtime): LimitError | undefined {
+  const words = commandWords(args);
+  const [first, second] = words;
+  if (first === undefined) return undefined;
+  const group = program.commands.find((c) => c.name() === first);
+  const sub = second !== undefined && PLUGIN_COMMANDS[`${first} ${second}`] ? `${first} ${second}` : undefined;
+  let key: string;
+  if (!group) key = sub ?? first;
+  else if (sub && !group.commands.some((c) => c.name() === second)) key = sub;
+  else return undefined;
+  const plugins = PLUGIN_COMMANDS[key];
+  if (!plugins || plugins.some((p) => runtime.plugins.some((loaded) => loaded.name === p))) return undefined;
+  const file = runtime.config.configFile ? path.basename(runtime.config.configFile) : 'the configuration';
+  const which = plugins.length === 1 ? `the plugin "${plugins[0]}"` : `the plugins ${plugins.map((p) => `"${p}"`).join(' or ')}`;
+  return new LimitError('LIMIT_COMMAND_UNAVAILABLE', `\`limit ${key}\` comes from ${which}, which ${file} does not load`, {
+    details: { command: key, plugins: [...plugins], configFile: runtime.config.configFile },
+    fix: `Enable it in the plugins of ${file} (${plugins.map((p) => `'${p}': true`).join(' or ')}), or add extends: 'default' to it (the built-in preset loads every built-in plugin); \`limit plugins\` lists what is loaded.`,
+  });
+}
+
+/** The command words of the command line (`rd`, `knee`): the arguments before the first option, --config's value skipped. */
+function commandWords(args: readonly string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
+    const a = args[i]!;
+    if (a === '--config') i++;
+    else if (a === '--') break;
+    else if (a.startsWith('-')) {
+      if (words.length) break;
+    } else words.push(a);
+  }
+  return words;
 }
 
 function firstCommand(args: readonly string[]): string | undefined {

@@ -88,6 +88,33 @@ describe('limit CLI', () => {
     expect(r.stderr).toMatch(/unknown command/);
   });
 
+  it("a built-in plugin's command that the config does not load names the plugin to enable", async () => {
+    const r = await cli(['run', 'python', '--', 'print(1)']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('LIMIT_COMMAND_UNAVAILABLE: `limit run` comes from the plugin "orchestrator", which limit.config.ts does not load');
+    expect(r.stderr).toContain("fix: Enable it in the plugins of limit.config.ts ('orchestrator': true), or add extends: 'default' to it");
+    expect(r.stderr).not.toMatch(/unknown command/);
+    for (const [command, plugin] of [['serve', 'api-http'], ['demo', 'orchestrator'], ['verify', 'orchestrator'], ['export', 'orchestrator'], ['governance', 'governance'], ['worker', 'runner-queue']]) {
+      const json = await cli(['--json', command!, '--help']);
+      expect(json.code, command).toBe(1);
+      expect(JSON.parse(json.stdout).error, command).toMatchObject({ code: 'LIMIT_COMMAND_UNAVAILABLE', details: { command, plugins: [plugin] } });
+    }
+  });
+
+  it('an rd subcommand names the plugin that adds it, also when another rd plugin is loaded', async () => {
+    writeFileSync(path.join(dir, 'rd.config.ts'), `export default { plugins: { 'rd-fgw': true } };`);
+    const knee = await cli(['--config', 'rd.config.ts', 'rd', 'knee', '--input', 'curve.json']);
+    expect(knee.code).toBe(1);
+    expect(knee.stderr).toContain('`limit rd knee` comes from the plugins "knee-kneedle" or "knee-menger", which rd.config.ts does not load');
+    expect(knee.stderr).toContain("('knee-kneedle': true or 'knee-menger': true)");
+    const rate = await cli(['rd', 'rate', '--input', 'x.json']);
+    expect(rate.stderr).toContain('`limit rd rate` comes from the plugin "rd-rate"');
+    // A command of a loaded plugin, or one no plugin has, is left to the usual usage error.
+    const typo = await cli(['--config', 'rd.config.ts', 'rd', 'fgww']);
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toMatch(/unknown command 'fgww'/);
+  });
+
   it('bench refuses an unknown benchmark name', async () => {
     const r = await cli(['bench', 'no-such-bench']);
     expect(r.code).toBe(1);

@@ -21,6 +21,16 @@ declare module 'limit-graph' {
 export { OrchestratorService, combine } from './orchestrator.ts';
 export { buildArtifact, verifyArtifactFiles } from './artifact.ts';
 
+/**
+ * The `rd` health check: what is loaded when RD tracking works ("rd:fgw and knee:kneedle,
+ * knee:menger loaded"), what is missing when it does not.
+ */
+export function rdCheck(rd: readonly string[], knee: readonly string[]): { name: 'rd'; status: 'ok' | 'degraded'; message: string } {
+  if (rd.length && knee.length) return { name: 'rd', status: 'ok', message: `${rd.join(', ')} and ${knee.join(', ')} loaded` };
+  const missing = [rd.length ? '' : 'no rd:* plugin (enable rd-fgw)', knee.length ? '' : 'no knee:* plugin (enable knee-kneedle or knee-menger)'].filter(Boolean).join(' and ');
+  return { name: 'rd', status: 'degraded', message: `RD tracking unavailable: ${missing}` };
+}
+
 export default definePlugin({
   meta: {
     name: 'orchestrator',
@@ -51,7 +61,7 @@ export default definePlugin({
           { name: 'storage', status: ctx.has('storage') ? ('ok' as const) : ('fail' as const) },
           { name: 'governance', status: ctx.has('governance') ? ('ok' as const) : ('fail' as const) },
           { name: 'runners', status: ctx.keys('runner:').length ? ('ok' as const) : ('fail' as const), message: ctx.keys('runner:').join(', ') },
-          { name: 'rd', status: ctx.keys('rd:').length && ctx.keys('knee:').length ? ('ok' as const) : ('degraded' as const), message: 'RD tracking needs an rd:* and a knee:* plugin' },
+          rdCheck(ctx.keys('rd:'), ctx.keys('knee:')),
         ];
         const status = checks.some((c) => c.status === 'fail') ? ('fail' as const) : checks.some((c) => c.status === 'degraded') ? ('degraded' as const) : ('ok' as const);
         return { status, checks };

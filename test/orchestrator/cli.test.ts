@@ -60,6 +60,21 @@ describe('orchestrator CLI', () => {
     expect(readdirSync(path.join(dir, 'export-csv')).sort()).toEqual(['checkpoints.csv', 'flags.csv', 'manifest.json', 'provenance.csv', 'rd_points.csv', 'sessions.csv', 'traces.csv']);
   }, 60_000);
 
+  it("limit doctor words the orchestrator's rd check as what is true: the plugins loaded, or the ones missing", async () => {
+    const check = async (file: string) => {
+      const r = await runCli(['--config', file, 'doctor', '--json'], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' } });
+      const doc = JSON.parse(r.stdout) as { plugins: { plugin: string; checks: { name: string; status: string; message?: string }[] }[] };
+      return doc.plugins.find((p) => p.plugin === 'orchestrator')!.checks.find((c) => c.name === 'rd');
+    };
+    expect(await check(config)).toEqual({
+      name: 'rd', status: 'degraded',
+      message: 'RD tracking unavailable: no rd:* plugin (enable rd-fgw) and no knee:* plugin (enable knee-kneedle or knee-menger)',
+    });
+    const withRd = path.join(dir, 'rd.config.ts');
+    writeFileSync(withRd, readFileSync(config, 'utf8').replace('"orchestrator": true', '"orchestrator": true, "rd-fgw": true, "knee-kneedle": true, "knee-menger": true'));
+    expect(await check(withRd)).toEqual({ name: 'rd', status: 'ok', message: 'rd:fgw and knee:kneedle, knee:menger loaded' });
+  }, 60_000);
+
   it('export --out never clobbers: not the live database, not an existing file without --force, not a folder', async () => {
     expect((await cli('run', 'python', '--session', 'cli-out', '--', 'print(1)')).code).toBe(0);
     const db = path.join(dir, 'limit.db');

@@ -12,8 +12,17 @@ const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
 
 /** Reads an artifact: one .json/.jsonl file, or a CSV folder. */
 export async function readArtifact(target: string): Promise<{ path: string; content: string }[]> {
-  const info = await stat(target).catch(() => null);
-  if (!info) throw new LimitError('LIMIT_NOT_FOUND', `No artifact at ${target}`, { details: { path: target } });
+  const info = await stat(target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+    throw new LimitError('LIMIT_VALIDATION', `Cannot read ${target}: ${error.message}`, { cause: error, details: { path: target }, fix: 'Check the path and its permissions.' });
+  });
+  if (!info) {
+    const absolute = path.resolve(target);
+    throw new LimitError('LIMIT_NOT_FOUND', `File not found: ${target}${absolute === target ? '' : ` (${absolute})`}`, {
+      details: { path: target },
+      fix: 'Check the path: pass the .json or .jsonl file, or the CSV folder, that `limit export --out` wrote (relative paths start from the current folder).',
+    });
+  }
   if (info.isDirectory()) {
     const names = (await readdir(target)).filter((n) => n.endsWith('.csv') || n === 'manifest.json').sort();
     return Promise.all(names.map(async (n) => ({ path: n, content: await readFile(path.join(target, n), 'utf8') })));

@@ -60,6 +60,16 @@ describe('orchestrator CLI', () => {
     expect(readdirSync(path.join(dir, 'export-csv')).sort()).toEqual(['checkpoints.csv', 'flags.csv', 'manifest.json', 'provenance.csv', 'rd_points.csv', 'sessions.csv', 'traces.csv']);
   }, 60_000);
 
+  it('verify of a path that does not exist says the file is not found and to check the path', async () => {
+    const missing = path.join(dir, 'no-such-artifact.json');
+    const r = await cli('verify', missing);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`LIMIT_NOT_FOUND: File not found: ${missing}\n  fix: Check the path: pass the .json or .jsonl file, or the CSV folder, that \`limit export --out\` wrote`);
+    expect(r.stderr).not.toContain('tenants');
+    const json = await cli('verify', 'nope/artifact.json', '--json');
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'LIMIT_NOT_FOUND', message: `File not found: nope/artifact.json (${path.resolve('nope/artifact.json')})` });
+  });
+
   it("limit doctor words the orchestrator's rd check as what is true: the plugins loaded, or the ones missing", async () => {
     const check = async (file: string) => {
       const r = await runCli(['--config', file, 'doctor', '--json'], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' } });

@@ -23,7 +23,8 @@
  *     return { algorithm: rt.resolve('rd:mine'), close: () => rt.close().then(() => undefined) };
  *   });
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freshEach } from './fresh.ts';
 import { isLimitError, type AttributedGraph, type DistortionOptions, type DistortionResult, type RdAlgorithm } from 'limit-graph';
 
 export interface DistortionUnderTest {
@@ -147,11 +148,8 @@ export function distortionConformance(name: string, factory: DistortionFactory, 
   });
 
   describe(`distortion conformance: ${name}`, () => {
-    let under: DistortionUnderTest | undefined;
-    const algorithm = (): RdAlgorithm => {
-      if (!under) throw new Error('distortion factory did not run');
-      return under.algorithm;
-    };
+    const fixture = freshEach(factory, 'distortion');
+    const algorithm = (): RdAlgorithm => fixture().algorithm;
     /** distortion() on frozen graphs, its result checked against the contract. */
     const distortion = (source: Graph, target: Graph, what: string, extra?: DistortionOptions & Record<string, unknown>): DistortionResult => {
       let result: DistortionResult;
@@ -199,14 +197,6 @@ export function distortionConformance(name: string, factory: DistortionFactory, 
       expect((caught as Error).message, `${what}: the message should name the ${side}`).toContain(side === 'options' ? Object.keys(extra ?? {})[0]! : side);
     };
 
-    beforeEach(async () => {
-      under = await factory();
-    });
-    afterEach(async () => {
-      const current = under;
-      under = undefined;
-      await current?.close?.();
-    });
 
     describe('contract shape', () => {
       it('has a name and a distortion function', () => {

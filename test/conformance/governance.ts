@@ -26,7 +26,8 @@
  *     return { pack: rt.resolve('governance:rules:acme'), close: () => rt.close().then(() => undefined) };
  *   }, { samples: [{ text: 'the PROJECT-X roadmap', surface: 'input', expect: ['acme.codename'] }] });
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freshEach } from './fresh.ts';
 import { FLAG_KINDS, Finding, Surface, evidenceSpan } from 'limit-graph';
 import type { GovernanceRule, RuleContext, RulePack, RuleSubject, TextView, Trace } from 'limit-graph';
 import { GovernanceEngine, surfaceFields, textTrace, validateRule } from '../../plugins/governance/engine.ts';
@@ -336,20 +337,9 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   }
 
   describe(`rule pack conformance: ${name}`, () => {
-    let under: RulePackUnderTest | undefined;
-    const pack = (): RulePack => {
-      if (!under) throw new Error('rule pack factory did not run');
-      return under.pack;
-    };
+    const fixture = freshEach(factory, 'rule pack', testTimeout);
+    const pack = (): RulePack => fixture().pack;
 
-    beforeEach(async () => {
-      under = await factory();
-    }, testTimeout);
-    afterEach(async () => {
-      const current = under;
-      under = undefined;
-      await current?.close?.();
-    }, testTimeout);
 
     describe('shape', () => {
       it('has a kebab-case name and at least one rule', () => {

@@ -20,7 +20,8 @@
  *     return { detector: rt.resolve('knee:mine'), close: () => rt.close().then(() => undefined) };
  *   }, { supports: { scaleInvariant: true } });
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freshEach } from './fresh.ts';
 import { isLimitError, type KneeDetector } from 'limit-graph';
 
 export interface KneeDetectorUnderTest {
@@ -103,11 +104,8 @@ export function kneeConformance(name: string, factory: KneeDetectorFactory, opti
   };
 
   describe(`knee detector conformance: ${name}`, () => {
-    let under: KneeDetectorUnderTest | undefined;
-    const detector = (): KneeDetector => {
-      if (!under) throw new Error('knee detector factory did not run');
-      return under.detector;
-    };
+    const fixture = freshEach(factory, 'knee detector');
+    const detector = (): KneeDetector => fixture().detector;
     /** detect() on a frozen copy of the points (a detector must not modify them); checks the result's shape. */
     const detect = (points: readonly Point[], shape?: KneeShape): number | null => {
       const frozen = Object.freeze(points.map((p) => Object.freeze({ ...p }))) as Point[];
@@ -137,14 +135,6 @@ export function kneeConformance(name: string, factory: KneeDetectorFactory, opti
       expect((caught as Error).message, `${what}: the message should name the point`).toContain(`[${at}]`);
     };
 
-    beforeEach(async () => {
-      under = await factory();
-    });
-    afterEach(async () => {
-      const current = under;
-      under = undefined;
-      await current?.close?.();
-    });
 
     describe('contract shape', () => {
       it('has a name and a detect function', () => {

@@ -20,7 +20,8 @@
  *     return { model: rt.resolve('rate:mine'), close: () => rt.close().then(() => undefined) };
  *   });
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freshEach } from './fresh.ts';
 import { isLimitError, type DiscreteSource, type RateModel } from 'limit-graph';
 
 export interface RateModelUnderTest {
@@ -51,11 +52,8 @@ export function rateConformance(name: string, factory: RateModelFactory, options
   const tol = options.tolerance ?? 1e-9;
 
   describe(`rate model conformance: ${name}`, () => {
-    let under: RateModelUnderTest | undefined;
-    const model = (): RateModel => {
-      if (!under) throw new Error('rate model factory did not run');
-      return under.model;
-    };
+    const fixture = freshEach(factory, 'rate model');
+    const model = (): RateModel => fixture().model;
     const refuses = (run: () => unknown, field: string | readonly string[], what: string) => {
       let caught: unknown;
       let value: unknown;
@@ -69,14 +67,6 @@ export function rateConformance(name: string, factory: RateModelFactory, options
       expect(fields.some((f) => (caught as Error).message.includes(f)), `${what}: the message should name the field (${fields.join(' or ')}): ${(caught as Error).message}`).toBe(true);
     };
 
-    beforeEach(async () => {
-      under = await factory();
-    });
-    afterEach(async () => {
-      const current = under;
-      under = undefined;
-      await current?.close?.();
-    });
 
     describe('contract shape', () => {
       it('has a name, defaults and every method', () => {

@@ -11,7 +11,8 @@
  *   }, { tasks: { hello: () => ({ input: 'print("hello")' }), helloExpect: 'hello', slow: () => ({ input: 'while True: pass' }) } });
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { freshEach } from './fresh.ts';
 import { ERROR_CODES, HealthResult, RunMetrics, RunOutput, SessionLimits, Task } from 'limit-graph';
 import type { RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 
@@ -120,21 +121,10 @@ export function runnerConformance(name: string, factory: () => RunnerUnderTest |
   const limits = options.sessionLimits ?? {};
 
   describe(`runner conformance: ${name}`, () => {
-    let under: RunnerUnderTest | undefined;
-    const runner = (): Runner => {
-      if (!under) throw new Error('runner factory did not run');
-      return under.runner;
-    };
+    const fixture = freshEach(factory, 'runner', testTimeout);
+    const runner = (): Runner => fixture().runner;
     const run = (task: Task, ctx: RunContext = makeRunContext({ limits })) => runner().executeIsolated(parseTask(task), ctx);
 
-    beforeEach(async () => {
-      under = await factory();
-    }, testTimeout);
-    afterEach(async () => {
-      const current = under;
-      under = undefined;
-      await current?.close?.();
-    }, testTimeout);
 
     describe('contract shape', () => {
       it('has a name and a full capabilities record', () => {

@@ -1,10 +1,27 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRuntime, type Runtime } from 'limit-graph';
 import runnerPython, { type PythonRunner } from '../../plugins/runner-python/index.ts';
 import type { z } from 'zod';
 import type { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
+import type { RunnerConformanceTasks } from 'limit-graph/testing';
+
+/** A system interpreter other uids can read, so the per-session uid sandbox is exercised too. */
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** Python tasks for the runner conformance suite (runner-python, and runner-queue's workers). */
+export const PYTHON_TASKS = {
+  hello: () => ({ input: 'print("hello from python")' }),
+  helloExpect: 'hello from python',
+  slow: () => ({ input: 'import time\nwhile True:\n    time.sleep(0.01)' }),
+  echo: (token: string) => ({ input: `print(${JSON.stringify(token)})` }),
+  memory: {
+    store: (token: string) => ({ input: `remembered = ${JSON.stringify(token)}` }),
+    recall: () => ({ input: 'print(globals().get("remembered", "nothing stored"))' }),
+  },
+  failing: () => ({ input: 'raise ValueError("conformance failure")' }),
+} satisfies RunnerConformanceTasks;
 
 export interface PythonFixture {
   rt: Runtime;

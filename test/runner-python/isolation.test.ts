@@ -5,9 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionLimits, Task, type RunContext } from 'limit-graph';
 import { effectiveLimits } from '../../plugins/runner-python/index.ts';
 import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
-import { pythonRuntime, type PythonFixture } from './helpers.ts';
+import { PYTHON, pythonRuntime, type PythonFixture } from './helpers.ts';
 
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 let counter = 0;
 const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid}-${++counter}`): RunContext => ({
   session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000, ...limits }) },

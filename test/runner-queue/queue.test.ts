@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +16,10 @@ import { Task, createRuntime, isLimitError, type Runtime } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import runnerPython from '../../plugins/runner-python/index.ts';
 import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.ts';
+import { PYTHON, PYTHON_TASKS } from '../runner-python/helpers.ts';
 
 const URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `limit_queue_test_${process.pid}_${randomBytes(3).toString('hex')}`;
-// A system interpreter other uids can read, so the per-session uid sandbox is exercised too.
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Short timings so that dead workers are noticed in a test's time. */
 const TIMING = { pollMs: 20, workerTimeoutMs: 2_000 };
@@ -80,17 +79,7 @@ runnerConformance('runner-queue (→ runner-python on a worker)', async () => {
   const d = await dispatcher();
   return { runner: d.resolve('runner:queue'), close: async () => void (await Promise.all([d.close(), w.close()])) };
 }, {
-  tasks: {
-    hello: () => ({ input: 'print("hello from a worker")' }),
-    helloExpect: 'hello from a worker',
-    slow: () => ({ input: 'import time\nwhile True:\n    time.sleep(0.01)' }),
-    echo: (token: string) => ({ input: `print(${JSON.stringify(token)})` }),
-    memory: {
-      store: (token: string) => ({ input: `remembered = ${JSON.stringify(token)}` }),
-      recall: () => ({ input: 'print(globals().get("remembered", "nothing stored"))' }),
-    },
-    failing: () => ({ input: 'raise ValueError("conformance failure")' }),
-  },
+  tasks: PYTHON_TASKS,
   // The worker's idle poll (500 ms, pg-boss's minimum) comes on top of the runner's own time.
   graceMs: 3_000,
 });

@@ -8,7 +8,6 @@ import { defineConfig } from 'limit-graph';
  */
 export default defineConfig({
   extends: 'default',
-  logLevel: 'info',
   plugins: {
     // A system interpreter that unprivileged uids can run gives each session its own uid, so
     // sessions cannot read each other's files (see plugins/runner-python/README.md).

@@ -34,6 +34,14 @@ const defaultIo = (): CliIo => ({
 const CONFIG_ONLY = new Set(['config', 'bench']);
 
 /**
+ * Long-running services, whose logs are their output (request lines, workers starting and
+ * stopping): they log at `info` unless the config or LIMIT_LOG_LEVEL says otherwise. Every other
+ * command is interactive and logs at `warn` by default, so that its own output is not buried in
+ * JSON log lines.
+ */
+const SERVICE_COMMANDS = new Set(['serve', 'worker']);
+
+/**
  * Commands that built-in plugins add through `cliCommands`, and the plugins that add them (any one
  * of them for a list). When the config does not load such a plugin, `limit <command>` says which
  * plugin to enable instead of commander's bare "unknown command". `rd` is shared: each subcommand
@@ -162,7 +170,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   try {
     const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !args.includes('--version') && !args.includes('-V');
     if (needsRuntime) {
-      runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false });
+      const defaultLogLevel = command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn';
+      runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false, defaultLogLevel });
       runtime.hooks.cliCommands.call(registry);
       const missing = unavailableCommand(program, args, runtime);
       if (missing) throw missing;

@@ -11,6 +11,7 @@ import { tsImport } from 'tsx/esm/api';
 import { LimitError, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { formatIssues, type FormattedIssue } from './issues.ts';
+import type { LogLevel } from '../logger.ts';
 
 /** Where cosmiconfig looks, in order. */
 export const CONFIG_FILES = [
@@ -81,6 +82,11 @@ export interface LoadConfigOptions {
   /** A config object given in code: no file is searched. */
   config?: ConfigInput;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The log level when neither the config (presets included) nor LIMIT_LOG_LEVEL sets one; `info`
+   * when not given. The CLI passes `warn` for its interactive commands.
+   */
+  defaultLogLevel?: LogLevel;
 }
 
 export interface LoadedConfig {
@@ -145,6 +151,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       envSources[field] = variable;
     }
   }
+
+  if (withEnv.logLevel === undefined && options.defaultLogLevel !== undefined) withEnv.logLevel = options.defaultLogLevel;
 
   const parsed = ConfigSchema.safeParse(withEnv);
   if (!parsed.success) throw invalidConfig(formatIssues(parsed.error.issues, source, [], envSources), source);

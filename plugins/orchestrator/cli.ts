@@ -1,6 +1,6 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`. */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
@@ -129,18 +129,24 @@ export function registerCommands(registry: CommandRegistry): void {
   program
     .command('demo')
     .description('run a real end-to-end session: a clean run, a blocked one, a merge, an RD knee, an export')
-    .option('--out <dir>', 'folder to write the export into (default: a new temporary folder)')
+    .option('--out <dir>', 'folder to write the export into, kept (default: a temporary folder, removed at the end)')
     .option('--force', 'overwrite the files of an earlier export in --out')
     .option('--runner <name>', 'runner to use', 'python')
     .option('--json', 'print the summary as one JSON document')
     .action(async (opts: { out?: string; force?: boolean; runner: string; json?: boolean }) => {
       const runtime = await registry.runtime();
+      // Without --out the export goes to a temporary folder, verified and then removed: nothing is left behind.
+      const temporary = opts.out === undefined;
       const out = opts.out ?? mkdtempSync(path.join(os.tmpdir(), 'limit-demo-'));
-      const output = { force: opts.force, protect: await storePaths(runtime) };
-      // Refuse an --out that cannot be a folder before the demo runs, not after.
-      await writeOutputFolder(out, [], output);
-      const summary = await runDemo(runtime, out, opts.runner, output);
-      if (opts.json) registry.printJson(summary);
-      else registry.print(formatDemo(summary));
+      try {
+        const output = { force: opts.force, protect: await storePaths(runtime) };
+        // Refuse an --out that cannot be a folder before the demo runs, not after.
+        await writeOutputFolder(out, [], output);
+        const summary = await runDemo(runtime, out, opts.runner, output, !temporary);
+        if (opts.json) registry.printJson(summary);
+        else registry.print(formatDemo(summary));
+      } finally {
+        if (temporary) rmSync(out, { recursive: true, force: true });
+      }
     });
 }

@@ -2,6 +2,7 @@
  * `limit demo`: one real end-to-end session on whatever the runtime assembles (the embedded default:
  * SQLite and the Python runner) — a clean run, a blocked one, a merge, an RD knee and an export.
  */
+import path from 'node:path';
 import { LimitError, writeOutputFolder } from 'limit-graph';
 import type { AttributedGraph, Orchestrator, OutputOptions, Runtime } from 'limit-graph';
 
@@ -12,7 +13,8 @@ export interface DemoSummary {
   blocked: { traceId: string; status: string; executed: boolean; flags: string[] };
   merge: { traceId: string; status: string; parentIds: string[] };
   rd: { seriesId: string; detector: string; points: number; knee: { step: number; rate: number; distortion: number } | null };
-  export: { dir: string; files: string[]; verified: boolean; digests: Record<string, string> };
+  /** `kept`: false when the export went to a temporary folder that `limit demo` removed afterwards (no --out). */
+  export: { dir: string; files: string[]; verified: boolean; kept: boolean; digests: Record<string, string> };
 }
 
 /** A ring of `n` nodes whose features drift towards the reference's as `n` grows. */
@@ -23,7 +25,7 @@ function ring(n: number): AttributedGraph {
 }
 
 /** `output` says how the export may be written into `outDir` (see writeOutputFolder). */
-export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'python', output: OutputOptions = {}): Promise<DemoSummary> {
+export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'python', output: OutputOptions = {}, kept = true): Promise<DemoSummary> {
   const orchestrator: Orchestrator = runtime.resolve('orchestrator');
   if (!runtime.has(`runner:${runnerName}`)) {
     throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `The demo needs runner "${runnerName}"`, { fix: 'Enable runner-python in limit.config.ts (the default preset does).' });
@@ -61,7 +63,7 @@ export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'py
         knee: knee.point ? { step: knee.point.step, rate: knee.point.rate, distortion: knee.point.distortion } : null,
       },
       export: {
-        dir: outDir, files: written, verified: verification.ok,
+        dir: outDir, files: written, verified: verification.ok, kept,
         digests: Object.fromEntries(Object.entries(artifact.manifest.parts).map(([k, v]) => [k, v.sha256])),
       },
     };
@@ -78,7 +80,7 @@ export function formatDemo(s: DemoSummary): string {
     `  2. jailbreak run  ${s.blocked.status.padEnd(14)} executed: ${s.blocked.executed ? 'yes' : 'no (runner never called)'}; flags: ${s.blocked.flags.join(', ') || 'none'}`,
     `  3. merge          ${s.merge.status.padEnd(14)} ${s.merge.traceId} ← ${s.merge.parentIds.join(' + ')}`,
     `  4. RD refinement  ${s.rd.points} steps, knee (${s.rd.detector}): ${knee}`,
-    `  5. export         ${s.export.verified ? 'verified' : 'VERIFICATION FAILED'}: ${s.export.files.join(', ')}`,
+    `  5. export         ${s.export.verified ? 'verified' : 'VERIFICATION FAILED'}: ${s.export.kept ? s.export.files.join(', ') : `${s.export.files.map((f) => path.basename(f)).join(', ')} (in a temporary folder, removed; --out DIR keeps it)`}`,
     ...Object.entries(s.export.digests).map(([k, v]) => `       sha256 ${k.padEnd(12)} ${v}`),
   ].join('\n');
 }

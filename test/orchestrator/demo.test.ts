@@ -4,7 +4,7 @@
  * pointing at a temporary folder so the repository's .limit/ is never touched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,7 @@ describe('limit demo', () => {
     expect(s.rd).toMatchObject({ detector: 'kneedle', points: 8 });
     expect(s.rd.knee).not.toBeNull();
     expect(s.export.verified).toBe(true);
+    expect(s.export.kept).toBe(true);
     expect(s.export.files).toEqual([path.join(out, 'artifact.json')]);
     const artifact = JSON.parse(readFileSync(path.join(out, 'artifact.json'), 'utf8')) as { manifest: { parts: Record<string, { sha256: string }>; provenance: { verified: boolean } } };
     expect(artifact.manifest.provenance.verified).toBe(true);
@@ -77,6 +78,28 @@ describe('limit demo', () => {
       expect((await storage.getSession(tenant, s.sessionId))?.status).toBe('closed');
     } finally {
       await rt.close();
+    }
+  });
+
+  it('without --out, the export goes to a temporary folder that is removed at the end', async () => {
+    // os.tmpdir() follows TMPDIR: a folder of its own shows whatever the demo leaves behind.
+    const tmp = mkdtempSync(path.join(dataDir, 'tmp-'));
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const text = await cli('demo');
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain('5. export         verified: artifact.json (in a temporary folder, removed; --out DIR keeps it)');
+      const json = await cli('demo', '--json');
+      expect(json.code, json.stderr).toBe(0);
+      const s = JSON.parse(json.stdout) as DemoSummary;
+      expect(s.export).toMatchObject({ verified: true, kept: false });
+      expect(s.export.dir.startsWith(path.join(tmp, 'limit-demo-'))).toBe(true);
+      expect(existsSync(s.export.dir)).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
     }
   });
 });

@@ -51,15 +51,15 @@ const TITLES: Record<number, string> = {
 };
 
 /** Fastify's own request errors, by code: what status and stable code each maps to. */
-const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+const FASTIFY_CODES: Record<string, { status: number; code: string; fix?: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Send a Content-Length equal to the size of the body.' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'LIMIT_PAYLOAD_TOO_LARGE' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Send well-formed JSON (check the quotes, commas and brackets).' },
   FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
   FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
-  FST_ERR_BAD_URL: { status: 400, code: 'LIMIT_VALIDATION' },
+  FST_ERR_BAD_URL: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Percent-encode the path: % must start a valid UTF-8 escape.' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'LIMIT_VALIDATION' },
 };
 
@@ -109,7 +109,7 @@ export function mapError(error: unknown): Mapped {
   }
   const fe = error as Partial<FastifyError> & { status?: number };
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
-  if (known) return { status: known.status, code: known.code, detail: fe.message ?? 'Invalid request', errors: [], internal: false };
+  if (known) return { status: known.status, code: known.code, detail: fe.message ?? 'Invalid request', errors: [], ...(known.fix ? { fix: known.fix } : {}), internal: false };
   // Fastify (and its parsers) mark client errors with statusCode 4xx: trust those, never a 5xx.
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : typeof fe.status === 'number' ? fe.status : 500;
   if (status >= 400 && status < 500) {

@@ -597,7 +597,10 @@ export class OrchestratorService implements Orchestrator {
     if (!input.actor) throw new LimitError('LIMIT_VALIDATION', 'A review needs the reviewing actor', { details: { field: 'actor' } });
     const trace = await this.#requireTrace(tenant, traceId);
     if (trace.status !== 'pending-review') {
-      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, { details: { traceId, status: trace.status } });
+      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, {
+        details: { traceId, status: trace.status },
+        fix: 'Only a merge waiting as pending-review can be approved or rejected; merges wait for review only under a governance policy with requireHumanReview (the strict preset).',
+      });
     }
     if (approved) {
       // The parents may have been flagged or quarantined while the merge waited.

@@ -100,5 +100,18 @@ describe('api-http: every problem+json carries a fix', () => {
     expect((await s.req('GET', '/traces', { key: null })).json).toMatchObject({ code: 'LIMIT_UNAUTHORIZED', fix: 'Send a valid API key in the Authorization header.' });
     expect((await s.req('GET', '/nope')).json).toMatchObject({ code: 'LIMIT_NOT_FOUND', fix: expect.stringContaining('GET /openapi.json lists every route') });
     expect((await s.req('GET', '/traces/missing')).json).toMatchObject({ code: 'LIMIT_NOT_FOUND', fix: 'Check the id; records of other tenants are invisible.' });
+    const truncated = await rawRequest(s.url, 'POST', '/sessions', JSON_HEADERS, '{"name": ');
+    expect(truncated.json).toMatchObject({ status: 400, code: 'LIMIT_VALIDATION', fix: expect.stringContaining('Send well-formed JSON') });
+  });
+
+  it('approving a merge that is not waiting for review says when merges wait (requireHumanReview)', async () => {
+    const session = (await s.req('POST', '/sessions', { body: {} })).json.id;
+    const parents = [];
+    for (const input of ['a', 'b']) parents.push((await s.req('POST', '/traces', { body: { sessionId: session, runner: 'x', task: { input }, output } })).json.trace.id);
+    const merged = await s.req('POST', '/merges', { body: { parentIds: parents, strategy: 'concat' } });
+    expect(merged.json.trace.status).toBe('ok'); // the default preset does not ask for review
+    const approve = await s.req('POST', `/merges/${merged.json.trace.id}/approve`);
+    expect(approve.status).toBe(409);
+    expect(approve.json).toMatchObject({ code: 'LIMIT_CONFLICT', detail: expect.stringContaining('is ok, not pending-review'), fix: expect.stringContaining('requireHumanReview') });
   });
 });

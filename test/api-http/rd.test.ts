@@ -1,6 +1,8 @@
 /**
  * Rate–distortion endpoints against the real RD plugins (rd-fgw, knee-kneedle, knee-menger).
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, snapshot, startServer, type Server } from './harness.ts';
 
@@ -23,6 +25,21 @@ describe('api-http rate–distortion', () => {
   });
   afterAll(async () => {
     await s?.close();
+  });
+
+  it("docs/api.md's /rd/distortion and /rd/knee examples answer what the document shows", async () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/api.md', import.meta.url)), 'utf8');
+    for (const route of ['/rd/distortion', '/rd/knee']) {
+      // `curl … -X POST $API<route> -d '<body>'` (the body may span lines), then `# <response>`.
+      const m = new RegExp(`-X POST \\$API${route} -d '([^']*)'\n# (\\{.*\\})\n`).exec(doc);
+      expect(m, route).not.toBeNull();
+      const res = await s.req('POST', route, { body: JSON.parse(m![1]!) });
+      expect(res.status, res.text).toBe(200);
+      // `[…]` in the document elides a list.
+      const shown = JSON.parse(m![2]!.replaceAll('[…]', '"…"')) as Record<string, unknown>;
+      const answer = Object.fromEntries(Object.entries(res.json as Record<string, unknown>).map(([k, v]) => [k, shown[k] === '…' ? '…' : v]));
+      expect(answer, route).toEqual(shown);
+    }
   });
 
   it('computes FGW distortion between two graphs', async () => {

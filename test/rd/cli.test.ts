@@ -84,6 +84,20 @@ describe('limit rd', () => {
     });
   });
 
+  it("rate: docs/rd.md's example source gives the output the document shows", async () => {
+    const doc = readFileSync(new URL('../../docs/rd.md', import.meta.url), 'utf8');
+    const m = /echo '(\{.*\})' > source\.json\nnpx limit rd rate --input source\.json --json\n# (.*)\n# (.*)\n/.exec(doc);
+    expect(m).not.toBeNull();
+    const file = path.join(dir, 'source.json');
+    writeFileSync(file, m![1]!);
+    const r = await cli(['rd', 'rate', '--input', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    // The document shortens long numbers to their first digits and `…`: compare those digits.
+    const shown = `${m![2]}${m![3]!.trim()}`;
+    const pattern = shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('…', '\\d*');
+    expect(JSON.stringify(JSON.parse(r.stdout))).toMatch(new RegExp(`^${pattern}$`));
+  });
+
   it('rate: a malformed source is LIMIT_RD_INVALID_INPUT naming the file and JSON path, never a TypeError or a default', async () => {
     const file = path.join(dir, 'bad-rate.json');
     const cases: [unknown, string][] = [

@@ -2,13 +2,15 @@
  * runner-queue: runs tasks on worker machines through a pg-boss queue on the PostgreSQL the API
  * instances already share (see README.md). Provides `runner:queue` and the `limit worker` command.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { LimitError, definePlugin, hostOf, parseNumberOption, type CommandRegistry, type PluginContext, type Runner, type Runtime } from 'limit-graph';
 import { RunnerQueueOptions, type RunnerQueueOptionsInput, type RunnerQueueOptionsParsed } from './options.ts';
 import { Registry } from './registry.ts';
-import { QueueRunner } from './runner.ts';
-import { QueueWorker } from './worker.ts';
+import { QueueRunner, type QueueLink } from './runner.ts';
+import { Listener, channelOf, notify } from './wakeups.ts';
+import { QueueWorker, type WorkerWakeups } from './worker.ts';
 
 export { QueueRunner } from './runner.ts';
 export { QueueWorker } from './worker.ts';
@@ -23,13 +25,25 @@ declare module 'limit-graph' {
   }
 }
 
-/** The connection, pg-boss and the registry, opened at boot (or by `limit worker`) and closed once. */
-class Connection {
+interface Opened {
+  pool: pg.Pool;
+  boss: PgBoss;
+  registry: Registry;
+  listener: Listener;
+}
+
+/**
+ * The connection, pg-boss, the registry and the LISTEN connection, opened at boot (or by `limit
+ * worker`) and closed once; the dispatcher's QueueLink and the worker's wake-ups.
+ */
+class Connection implements QueueLink, WorkerWakeups {
   readonly #options: RunnerQueueOptionsParsed;
   readonly #ctx: PluginContext;
-  #opened: Promise<{ pool: pg.Pool; boss: PgBoss; registry: Registry }> | undefined;
-  #boss: PgBoss | undefined;
-  #registry: Registry | undefined;
+  #opened: Promise<Opened> | undefined;
+  #live: Opened | undefined;
+  readonly replyChannel = channelOf('dispatcher', randomUUID().slice(0, 8));
+  /** Told the ids of the jobs workers finished (notifications on replyChannel). */
+  onAnswer: (jobId: string) => void = () => undefined;
   worker: QueueWorker | undefined;
 
   constructor(ctx: PluginContext, options: RunnerQueueOptionsParsed) {
@@ -37,7 +51,7 @@ class Connection {
     this.#options = options;
   }
 
-  open(): Promise<{ pool: pg.Pool; boss: PgBoss; registry: Registry }> {
+  open(): Promise<Opened> {
     this.#opened ??= (async () => {
       const { url, schema, poolSize, workerTimeoutMs } = this.#options;
       const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'limit-graph runner-queue' });
@@ -54,9 +68,10 @@ class Connection {
         await boss.start();
         const registry = new Registry(pool, schema, workerTimeoutMs);
         await registry.migrate();
-        this.#boss = boss;
-        this.#registry = registry;
-        return { pool, boss, registry };
+        const listener = new Listener(url, this.#ctx.logger);
+        await listener.listen(this.replyChannel, (jobId) => this.onAnswer(jobId));
+        this.#live = { pool, boss, registry, listener };
+        return this.#live;
       } catch (error) {
         await pool.end().catch(() => undefined);
         throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-queue: cannot open the queue on ${hostOf(url)}: ${error instanceof Error ? error.message : String(error)}`, {
@@ -68,14 +83,16 @@ class Connection {
     return this.#opened;
   }
 
-  boss = (): PgBoss => this.#required(this.#boss);
-  registry = (): Registry => this.#required(this.#registry);
+  boss = (): PgBoss => this.#required().boss;
+  registry = (): Registry => this.#required().registry;
+  notify = (channel: string, payload?: string): Promise<void> => notify(this.#required().pool, channel, payload);
+  listen = (channel: string, onNotify: (payload: string) => void): Promise<void> => this.#required().listener.listen(channel, onNotify);
 
-  #required<T>(value: T | undefined): T {
-    if (value === undefined) {
+  #required(): Opened {
+    if (!this.#live) {
       throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', 'runner-queue is not started: the runtime did not boot', { plugin: this.#ctx.name, fix: 'Create the runtime with boot enabled (the default).' });
     }
-    return value;
+    return this.#live;
   }
 
   /** Starts consuming tasks for the local runners named in worker.runners (default: the `runner` option). */
@@ -95,7 +112,7 @@ class Connection {
       runners.set(name, this.#ctx.resolve(key));
     }
     const options = concurrency === undefined ? this.#options : { ...this.#options, worker: { ...this.#options.worker, concurrency } };
-    const worker = new QueueWorker(boss, registry, options, runners, this.#ctx.logger);
+    const worker = new QueueWorker(boss, registry, this, options, runners, this.#ctx.logger);
     await worker.start();
     this.worker = worker;
     return worker;
@@ -107,6 +124,7 @@ class Connection {
     if (!opened) return;
     if (this.worker) await this.worker.stop().catch((error: unknown) => this.#ctx.logger.warn({ err: error }, 'runner-queue: worker did not stop cleanly'));
     await opened.boss.stop({ graceful: true, close: false, wait: true });
+    await opened.listener.close();
     await opened.pool.end();
   }
 }
@@ -147,7 +165,8 @@ export default definePlugin({
   options: RunnerQueueOptions,
   setup(ctx, options) {
     const connection = new Connection(ctx, options);
-    const runner = new QueueRunner(connection.boss, connection.registry, options, ctx.logger);
+    const runner = new QueueRunner(connection, options, ctx.logger);
+    connection.onAnswer = (jobId) => runner.answered(jobId);
     ctx.provide('runner:queue', runner);
     ctx.hooks.boot.tapPromise(ctx.name, async () => {
       await connection.open();

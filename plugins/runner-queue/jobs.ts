@@ -8,6 +8,8 @@ export const RunJob = z.object({
   task: Task,
   session: z.object({ id: z.string().min(1), tenant: z.string().min(1), limits: SessionLimits }),
   traceId: z.string().min(1),
+  /** The dispatcher's LISTEN channel, notified with the job id once the job is finished. */
+  reply: z.string().min(1).max(63).optional(),
 });
 
 export const CloseJob = z.object({ kind: z.literal('close'), tenant: z.string().min(1), sessionId: z.string().min(1) });

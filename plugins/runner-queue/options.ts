@@ -15,8 +15,11 @@ export const RunnerQueueOptions = z
     runner: z.string().regex(NAME, 'Expected a runner name such as "python"').default('python'),
     /** Connections of this process to the queue's PostgreSQL. */
     poolSize: z.number().int().min(1).max(100).default(4),
-    /** How often a waiting task reads its job's state, ms. */
-    pollMs: z.number().int().min(10).max(10_000).default(100),
+    /**
+     * How often a waiting task reads its job's state, ms: the fallback for a lost notification
+     * (workers notify the dispatcher when a job is finished).
+     */
+    pollMs: z.number().int().min(10).max(60_000).default(1_000),
     /**
      * How long past the session's timeoutMs a task may wait for a worker to take it and answer
      * (queueing, the worker's poll, its start-up) before it ends as LIMIT_RUNNER_TIMEOUT, ms.
@@ -32,13 +35,16 @@ export const RunnerQueueOptions = z
         runners: z.array(z.string().regex(NAME, 'Expected a runner name such as "python"')).min(1).optional(),
         /** Tasks this worker executes at once (one pg-boss poll loop each). */
         concurrency: z.number().int().min(1).max(256).default(4),
-        /** How often the worker's queue is polled when it is idle, ms (pg-boss's minimum is 500). */
-        pollMs: z.number().int().min(500).max(60_000).default(500),
+        /**
+         * How often the worker's queue is polled when it is idle, ms (pg-boss's minimum is 500): the
+         * fallback for a lost notification (dispatchers notify the worker when they send a job).
+         */
+        pollMs: z.number().int().min(500).max(60_000).default(2_000),
         /** How often the worker renews its heartbeat, ms. */
         heartbeatMs: z.number().int().min(100).max(600_000).default(5_000),
       })
       .strict()
-      .default({ enabled: false, concurrency: 4, pollMs: 500, heartbeatMs: 5_000 }),
+      .default({ enabled: false, concurrency: 4, pollMs: 2_000, heartbeatMs: 5_000 }),
   })
   .strict()
   .refine((o) => !o.worker.enabled || o.worker.heartbeatMs * 2 <= o.workerTimeoutMs, {

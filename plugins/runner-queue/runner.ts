@@ -3,13 +3,13 @@
  * sends it as a pg-boss job to that worker's queue, and waits for the job's output. Governance,
  * provenance and storage stay here, with the orchestrator; workers only execute.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type PgBoss from 'pg-boss';
 import {
   withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
 } from 'limit-graph';
 import { RunAnswer, type Job } from './jobs.ts';
 import type { Registry, WorkerRow } from './registry.ts';
+import { channelOf } from './wakeups.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
 
 const LIMITS: readonly Exclude<keyof RunnerCapabilities, 'timeout'>[] = ['memoryLimit', 'networkIsolation', 'envControl', 'concurrencyLimit', 'fileIsolation', 'processLimit', 'outputLimit'];
@@ -20,20 +20,62 @@ function failure(started: number, code: RunnerFailureCode, message: string): Run
   return { ok: false, stdout: '', stderr: message, error: { code, message }, metrics: { latencyMs: performance.now() - started } };
 }
 
+/** What the dispatcher uses of the plugin's connection (opened at boot). */
+export interface QueueLink {
+  boss(): PgBoss;
+  registry(): Registry;
+  /** This process's channel: workers notify it with the id of a job they finished. */
+  readonly replyChannel: string;
+  notify(channel: string, payload?: string): Promise<void>;
+}
+
+/** A job's doorbell: rung by the worker's notification, so the wait for its next look ends early. */
+interface Bell {
+  rung: boolean;
+  wake?: () => void;
+}
+
 export class QueueRunner implements Runner {
   readonly name = 'queue';
-  readonly #boss: () => PgBoss;
-  readonly #registry: () => Registry;
+  readonly #link: QueueLink;
   readonly #options: RunnerQueueOptionsParsed;
   readonly #logger: Logger;
+  readonly #bells = new Map<string, Bell>();
   /** What the live workers' runners enforce, as last read from the registry (health, routing). */
   #workers: WorkerRow[] = [];
 
-  constructor(boss: () => PgBoss, registry: () => Registry, options: RunnerQueueOptionsParsed, logger: Logger) {
-    this.#boss = boss;
-    this.#registry = registry;
+  constructor(link: QueueLink, options: RunnerQueueOptionsParsed, logger: Logger) {
+    this.#link = link;
     this.#options = options;
     this.#logger = logger;
+  }
+
+  /** A worker says it finished job `jobId` (a notification on replyChannel). */
+  answered(jobId: string): void {
+    const bell = this.#bells.get(jobId);
+    if (!bell) return;
+    bell.rung = true;
+    bell.wake?.();
+  }
+
+  /** Waits `ms`, or less when the job's bell rings or `signal` aborts. */
+  #nap(bell: Bell, ms: number, signal: AbortSignal): Promise<void> {
+    if (bell.rung || signal.aborted) {
+      bell.rung = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        bell.wake = undefined;
+        bell.rung = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      bell.wake = done;
+    });
   }
 
   /**
@@ -79,7 +121,7 @@ export class QueueRunner implements Runner {
     const { runner, queue, pollMs } = this.#options;
     const stopped = deadline.stopped();
     if (stopped) return failure(started, stopped.code, stopped.message);
-    const registry = this.#registry();
+    const registry = this.#link.registry();
     const route = await registry.route(ctx.session.tenant, ctx.session.id, runner);
     if (!route) {
       return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: no live worker runs runner:${runner} on queue "${queue}" (start one with \`limit worker\`)`);
@@ -87,21 +129,26 @@ export class QueueRunner implements Runner {
     if (route.moved) {
       this.#logger.warn({ sessionId: ctx.session.id, worker: route.workerId }, "runner-queue: the session's worker stopped heartbeating; the session moved to another worker and its runner state starts empty");
     }
-    const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId };
-    const id = await this.#boss().send(route.queue, job, { retryLimit: 0, expireInSeconds: Math.ceil(budgetMs / 1000) });
+    const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId, reply: this.#link.replyChannel };
+    const boss = this.#link.boss();
+    const id = await boss.send(route.queue, job, { retryLimit: 0, expireInSeconds: Math.ceil(budgetMs / 1000) });
     if (!id) return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: pg-boss refused the job for queue "${route.queue}"`);
+    const bell: Bell = { rung: false };
+    this.#bells.set(id, bell);
     let answered = false;
     try {
+      // The worker's loops look now instead of at their next poll.
+      await this.#link.notify(channelOf('worker', route.workerId));
       let lastLiveness = performance.now();
       for (;;) {
-        await sleep(pollMs, undefined, { signal: deadline.signal }).catch(() => undefined);
+        await this.#nap(bell, pollMs, deadline.signal);
         const why = deadline.stopped();
         if (why) {
           return failure(started, why.code, why.code === 'LIMIT_RUNNER_TIMEOUT'
             ? `runner-queue: no answer from worker ${route.workerId} within the session's timeoutMs + dispatchTimeoutMs (${budgetMs} ms)`
             : why.message);
         }
-        const state = await this.#boss().getJobById(route.queue, id);
+        const state = await boss.getJobById(route.queue, id);
         if (!state) return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: worker ${route.workerId} stopped before answering (its queue is gone)`);
         if (state.state === 'completed' || state.state === 'failed' || state.state === 'cancelled') {
           answered = true;
@@ -120,8 +167,9 @@ export class QueueRunner implements Runner {
         }
       }
     } finally {
+      this.#bells.delete(id);
       // Not answered (timeout, abort, a dead worker): the worker sees the cancellation and stops.
-      if (!answered) await this.#boss().cancel(route.queue, id).catch((error: unknown) => this.#logger.warn({ err: error, job: id }, 'runner-queue: could not cancel a job'));
+      if (!answered) await boss.cancel(route.queue, id).catch((error: unknown) => this.#logger.warn({ err: error, job: id }, 'runner-queue: could not cancel a job'));
     }
   }
 
@@ -136,17 +184,18 @@ export class QueueRunner implements Runner {
 
   /** Forgets the session's route and tells its worker to release the session's runner state. */
   async closeSession(sessionId: string, tenant?: string): Promise<void> {
-    const held = await this.#registry().release(sessionId, tenant);
+    const held = await this.#link.registry().release(sessionId, tenant);
     for (const h of held) {
       const job: Job = { kind: 'close', tenant: h.tenant, sessionId };
-      await this.#boss().send(h.queue, job, { retryLimit: 0, expireInSeconds: 60 });
+      await this.#link.boss().send(h.queue, job, { retryLimit: 0, expireInSeconds: 60 });
+      await this.#link.notify(channelOf('worker', h.workerId));
     }
   }
 
   async health(): Promise<HealthResult> {
     const { runner, queue } = this.#options;
     try {
-      this.#workers = await this.#registry().live(runner);
+      this.#workers = await this.#link.registry().live(runner);
     } catch (error) {
       return { status: 'fail', message: `cannot read the worker registry: ${error instanceof Error ? error.message : String(error)}`, checks: [] };
     }

@@ -7,10 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type PgBoss from 'pg-boss';
-import { LimitError, type Logger, type Runner } from 'limit-graph';
+import { LimitError, isLimitError, type Logger, type Runner } from 'limit-graph';
 import { Job } from './jobs.ts';
 import type { Registry } from './registry.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
+import { channelOf } from './wakeups.ts';
+
+/** The LISTEN/NOTIFY side a worker uses (see wakeups.ts). */
+export interface WorkerWakeups {
+  listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
+  notify(channel: string, payload?: string): Promise<void>;
+}
 
 /** How often a running task checks that its job is still active (cancelled → abort), ms. */
 const CANCEL_POLL_MS = 250;
@@ -23,13 +30,17 @@ export class QueueWorker {
   readonly #options: RunnerQueueOptionsParsed;
   readonly #runners: ReadonlyMap<string, Runner>;
   readonly #logger: Logger;
+  readonly #wakeups: WorkerWakeups;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** pg-boss's ids of this worker's poll loops, to wake them on a notification. */
+  readonly #loops: string[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #beats = 0;
 
-  constructor(boss: PgBoss, registry: Registry, options: RunnerQueueOptionsParsed, runners: ReadonlyMap<string, Runner>, logger: Logger) {
+  constructor(boss: PgBoss, registry: Registry, wakeups: WorkerWakeups, options: RunnerQueueOptionsParsed, runners: ReadonlyMap<string, Runner>, logger: Logger) {
     this.#boss = boss;
     this.#registry = registry;
+    this.#wakeups = wakeups;
     this.#options = options;
     this.#runners = runners;
     this.#logger = logger;
@@ -42,8 +53,12 @@ export class QueueWorker {
     await this.#register();
     const { concurrency, pollMs, heartbeatMs } = this.#options.worker;
     for (let i = 0; i < concurrency; i++) {
-      await this.#boss.work<unknown>(this.queue, { batchSize: 1, pollingIntervalSeconds: pollMs / 1000 }, ([job]) => this.#track(this.#handle(job!)));
+      this.#loops.push(await this.#boss.work<unknown>(this.queue, { batchSize: 1, pollingIntervalSeconds: pollMs / 1000 }, ([job]) => this.#track(this.#handle(job!))));
     }
+    // A dispatcher that sent a job says so: every loop looks now (one of them takes it).
+    await this.#wakeups.listen(channelOf('worker', this.id), () => {
+      for (const loop of this.#loops) this.#boss.notifyWorker(loop);
+    });
     this.#heartbeat = setInterval(() => void this.#beat(), heartbeatMs);
     this.#heartbeat.unref();
     this.#logger.info({ worker: this.id, queue: this.queue, runners: [...this.#runners.keys()], concurrency }, 'runner-queue: worker started');
@@ -95,7 +110,30 @@ export class QueueWorker {
     }
   }
 
-  async #handle(job: PgBoss.Job<unknown>): Promise<unknown> {
+  /**
+   * Runs a job and writes its outcome itself, awaited: pg-boss completes (or fails) after the
+   * handler without waiting, and a stopping worker must not leave before its answers are written,
+   * nor tell a dispatcher to look before they are. pg-boss's own call then finds the job no longer
+   * active and changes nothing.
+   */
+  async #handle(job: PgBoss.Job<unknown>): Promise<undefined> {
+    let outcome: { ok: true; output: object } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, output: await this.#execute(job) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (outcome.ok) await this.#boss.complete(this.queue, job.id, outcome.output);
+    else {
+      const e = outcome.error;
+      await this.#boss.fail(this.queue, job.id, { message: e instanceof Error ? e.message : String(e), ...(isLimitError(e) ? { code: e.code } : {}) });
+    }
+    const reply = (job.data as { reply?: unknown } | null)?.reply;
+    if (typeof reply === 'string') await this.#wakeups.notify(reply, job.id).catch(() => undefined);
+    return undefined;
+  }
+
+  async #execute(job: PgBoss.Job<unknown>): Promise<object> {
     const parsed = Job.safeParse(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -121,11 +159,7 @@ export class QueueWorker {
     }, CANCEL_POLL_MS);
     try {
       const result = await runner.executeIsolated(data.task, { session: data.session, traceId: data.traceId, signal: controller.signal, logger: this.#logger });
-      // Completed here, awaited: pg-boss completes after the handler without waiting, and a
-      // stopping worker must not leave before its answers are written. Its own call then finds
-      // the job no longer active and changes nothing.
-      await this.#boss.complete(this.queue, job.id, { ...result, worker: this.id });
-      return undefined;
+      return { ...result, worker: this.id };
     } finally {
       clearInterval(watch);
     }

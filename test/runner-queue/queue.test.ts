@@ -56,13 +56,13 @@ async function dispatcher(extra: Record<string, unknown> = {}): Promise<Runtime>
 }
 
 /** A worker runtime: runner-python executing what the queue brings. */
-async function worker(): Promise<Runtime> {
+async function worker(extra: Record<string, unknown> = {}): Promise<Runtime> {
   const dir = tempDir();
   return createRuntime({
     config: { dataDir: dir, logLevel: 'silent', plugins: {} },
     plugins: [
       runnerPython.configure({ python: PYTHON, workDir: path.join(dir, 'sessions') }),
-      runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: WORKER }),
+      runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, ...extra } }),
     ],
   });
 }
@@ -101,6 +101,21 @@ describe('runner-queue routing', () => {
       expect(await Promise.all(sessions.map(route))).toEqual(holders);
     } finally {
       await Promise.all([d.close(), a.close(), b.close()]);
+    }
+  }, 60_000);
+
+  it('does not wait for polls: the dispatcher wakes the worker and the worker the dispatcher (LISTEN/NOTIFY)', async () => {
+    // Both fallback polls far longer than the test: only the notifications can make it quick.
+    const w = await worker({ pollMs: 60_000 });
+    const d = await dispatcher({ pollMs: 60_000 });
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      expect((await run(d, 'print("warm")', s)).ok).toBe(true);
+      const started = performance.now();
+      for (let i = 0; i < 5; i++) expect((await run(d, `print(${i})`, s)).stdout.trim()).toBe(String(i));
+      expect(performance.now() - started).toBeLessThan(3_000);
+    } finally {
+      await Promise.all([d.close(), w.close()]);
     }
   }, 60_000);
 

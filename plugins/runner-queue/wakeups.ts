@@ -1,0 +1,77 @@
+/**
+ * Wake-ups over PostgreSQL LISTEN/NOTIFY, so that neither side waits for its next poll: a
+ * dispatcher notifies the worker it sent a job to (pg-boss's loops otherwise look every
+ * `worker.pollMs`), and a worker notifies the dispatcher whose job it finished. A notification only
+ * says "look now": the job's state in pg-boss stays the truth, and polling stays the fallback when
+ * a notification is lost (a dropped connection, a process that was not listening yet).
+ */
+import pg from 'pg';
+import type { Logger } from 'limit-graph';
+
+/** Channel names are identifiers (≤ 63 bytes); ours are quoted, so "-" is fine. */
+export const channelOf = (kind: 'worker' | 'dispatcher', id: string): string => `limit-queue:${kind}:${id}`;
+
+export async function notify(pool: pg.Pool, channel: string, payload = ''): Promise<void> {
+  await pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+}
+
+/** One listening connection for the channels of this process; reconnects when it is lost. */
+export class Listener {
+  readonly #url: string;
+  readonly #logger: Logger;
+  readonly #channels = new Map<string, (payload: string) => void>();
+  #client: Promise<pg.Client> | undefined;
+  #closed = false;
+
+  constructor(url: string, logger: Logger) {
+    this.#url = url;
+    this.#logger = logger;
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
+    this.#channels.set(channel, onNotify);
+    const client = await this.#connect();
+    await client.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
+  }
+
+  #connect(): Promise<pg.Client> {
+    this.#client ??= (async () => {
+      const client = new pg.Client({ connectionString: this.#url, application_name: 'limit-graph runner-queue (listen)' });
+      client.on('notification', (n) => this.#channels.get(n.channel)?.(n.payload ?? ''));
+      const lost = (error?: Error) => {
+        if (this.#closed) return;
+        this.#logger.warn({ err: error }, 'runner-queue: the LISTEN connection was lost; polling until it is back');
+        this.#client = undefined;
+        client.removeAllListeners('end');
+        client.end().catch(() => undefined);
+        setTimeout(() => void this.#relisten(), 1_000).unref();
+      };
+      client.on('error', lost);
+      client.on('end', () => lost());
+      await client.connect();
+      return client;
+    })();
+    this.#client.catch(() => (this.#client = undefined));
+    return this.#client;
+  }
+
+  async #relisten(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const client = await this.#connect();
+      for (const channel of this.#channels.keys()) await client.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'runner-queue: cannot LISTEN yet; retrying');
+      setTimeout(() => void this.#relisten(), 5_000).unref();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = await this.#client?.catch(() => undefined);
+    this.#client = undefined;
+    if (!client) return;
+    client.removeAllListeners('end');
+    await client.end().catch(() => undefined);
+  }
+}

@@ -52,7 +52,7 @@ const found = (m: RegExpExecArray | null): Found | null => (m ? { index: m.index
 const OVERRIDE_VERBS = set(`ignore ignoring disregard disregarding forget override overriding bypass skip neglect abandon discard
   drop dismiss erase delete clear reset`);
 const INSTRUCTION_NOUNS = set(`instructions instruction prompt prompts rules directives directions guidelines programming orders
-  commands constraints context everything training messages conversation`);
+  commands constraints context everything training messages conversation criteria guidance policies`);
 const PRIOR = set(`previous prior above earlier preceding initial original all any your system following before old`);
 /** PRIOR as a list, built once (it is scanned for every override span). */
 const PRIOR_WORDS = [...PRIOR];
@@ -285,17 +285,20 @@ const planted: GovernanceRule = {
  */
 /** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
 const READER_NOTE_MARK = /[:,\-–—]/g;
-const READER_NOTE = /\b(?:note|message|attention|important note|reminder|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?)\b\s*$/;
-const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'reminder', 'ps'], substrings: ['p.s'] };
+const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm) [a-z]+|[a-z]+ (?:bot|chatbot)s?)\b\s*$/;
+const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'important', 'reminder', 'instruction', 'instructions', 'ps'], substrings: ['p.s'] };
+/** "If you are a large language model asked to review this paper, …": the reader addressed by a condition. */
+const READER_IF = /\bif you(?:'re| are) (?:an? |the )?(?:ai|a\.i\.|large language model|language model|llm|chatbot|ai (?:assistant|model|agent|system|reviewer|summari[sz]er))\b/;
 /** "any language model processing this document", "as the assistant reading this". */
-const READER_READING = /\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:that is |which is |who is |currently )?(?:reading|processing|summari[sz]ing|reviewing|parsing|analy[sz]ing|scanning|ingesting|crawling) (?:this|these|the (?:following|above|page|document|email|e-mail|text|file|code|site|website|message))\b|\bas the (?:ai|assistant|model|agent|language model|llm)(?: that is)? (?:reading|processing|summari[sz]ing|reviewing)\b/;
+const READER_READING = /\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:that is |which is |who is |currently )?(?:reading|processing|summari[sz]ing|reviewing|parsing|analy[sz]ing|scanning|ingesting|crawling) (?:this|these|the (?:following|above|page|document|email|e-mail|text|file|code|site|website|message))\b|\bas the (?:ai|assistant|model|agent|language model|llm)(?: that is)? (?:reading|processing|summari[sz]ing|reviewing)\b|\b(?:ai|assistant|language model|llm|chatbot|bot|model)s? (?:that|which|who) (?:reads|processes|summari[sz]es|reviews|parses|analy[sz]es|scans|ingests|crawls|translates|answers|handles)\b/;
 const READER_READING_TRIGGERS: PatternTriggers = {
-  words: ['reading', 'processing', 'summarizing', 'summarising', 'reviewing', 'parsing', 'analyzing', 'analysing', 'scanning', 'ingesting', 'crawling'],
+  words: ['reading', 'processing', 'summarizing', 'summarising', 'reviewing', 'parsing', 'analyzing', 'analysing', 'scanning', 'ingesting', 'crawling', 'reads', 'processes',
+    'summarizes', 'summarises', 'reviews', 'parses', 'analyzes', 'analyses', 'scans', 'ingests', 'crawls', 'translates', 'answers', 'handles'],
 };
 /** "AI code reviewers:", "[assistant, …" */
-const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:(?:ai|assistant|llm|bot|agent|model|gpt)(?: [a-z]+){0,2}|note to (?:the )?(?:ai|assistant))\s*[,:]/;
+const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:(?:ai|assistant|llm|bot|agent|model|gpt)(?: [a-z]+){0,2}|note (?:to|for) (?:the )?(?:[a-z]+ )?(?:ai|assistant|bot|model|agent))\s*[,:]/;
 /** "Assistant, when you read this", "AI, ignore the summary": the reader called by name (anchored after the name). */
-const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to) (?:this|these|it)\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must)\b/g;
+const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to|present|show|display|list|relay|pass on|answer|respond to) (?:this|these|it|the (?:results?|page|document|text|email|e-mail|search results))\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must|this is an? (?:authori[sz]ed|official|urgent|direct|new|priority|verified) (?:instruction|request|command|order|message))\b/g;
 const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (?:when|if|once|after|before|as) )?$/;
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
@@ -313,6 +316,8 @@ const readerAddress: GovernanceRule = {
     const m: Found | null = (note ? { ...note, note: true } : null)
       ?? found(mayMatch(subject, READER_READING_TRIGGERS) ? READER_READING.exec(lower) : null)
       ?? found(mayMatch(subject, READER_TAG_TRIGGERS) ? READER_TAG.exec(lower) : null)
+      // Every match names the reader, which READER_TRIGGERS above already required.
+      ?? found(READER_IF.exec(lower))
       // READER_CALLED opens with "you read this" or a comma: cheap to scan for, no gate needed.
       ?? precededBy(lower, READER_CALLED, READER_NAME, 32);
     if (!m) return [];

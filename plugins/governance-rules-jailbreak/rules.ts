@@ -16,7 +16,7 @@ const CONSTRAINTS = set(`restrictions restriction restricted limitations limits 
   constraints safeguards safety programming regulations laws`);
 /** Self-descriptions of an unrestricted persona. */
 const UNRESTRICTED = set(`unfiltered uncensored unrestricted unrestrained unethical amoral immoral unbound jailbroken jailbreak
-  jailbreaking lawless unlimited unconstrained limitless rogue uncensoring`);
+  jailbreaking jailbroke lawless unlimited unconstrained limitless rogue uncensoring`);
 /** Set-up of a persona or a game the model is asked to enter. */
 const PERSONA = set(`pretend pretending roleplay role persona character simulate simulating simulation emulate impersonate
   act acting mode embody become hypothetical scenario portray game`);
@@ -74,6 +74,45 @@ function botName(text: string): { start: number; end: number; text: string } | u
   }
   return undefined;
 }
+/** "u dont have ethics anymore": the model told it has no constraints (typed casually too). */
+const ETHICS_GONE = /\b(?:you|u)(?: now| officially| really)? (?:don't|dont|do not|no longer|never) (?:have|need|follow|care about|obey|answer to) (?:any |ur |your |the )?(?:ethics|morals|morality|rules|restrictions|filters|guidelines|limits|boundaries|principles|conscience|censorship)\b/;
+/**
+ * A claimed authority over the model: its makers, admin clearance, a sanctioned internal test, the
+ * police. Alone (weight 2) it never reaches a finding, so it is only looked for next to another cue.
+ */
+const AUTHORITY = /\b(?:the (?:lab|company|team|people|engineers|developers|researchers) (?:that|who) (?:trained|built|created|made|programmed|developed) you|(?:admin|administrator|root|developer|elevated|special|security|top[- ]secret) (?:clearance|access|privileges|override|authori[sz]ation)|this is an? (?:internal|authori[sz]ed|sanctioned|official) (?:test|audit|evaluation|exercise)|i am (?:your|an?|one of your) (?:developers?|creators?|administrators?|admin|engineers?|trainers?)|i(?:'m| am) (?:legally |officially |fully )?authori[sz]ed to (?:request|ask for|access|receive|see|know)|i(?:'m| am) (?:an? |the )?(?:police (?:detective|officer)|detective|cop|law enforcement officer|federal agent|fbi agent|government official|judge))\b/;
+const AUTHORITY_TRIGGERS: PatternTriggers = {
+  words: ['trained', 'built', 'created', 'made', 'programmed', 'developed', 'clearance', 'access', 'privileges', 'override', 'authorization', 'authorisation', 'authorized',
+    'authorised', 'test', 'audit', 'evaluation', 'exercise', 'developer', 'developers', 'creator', 'creators', 'administrator', 'administrators', 'admin', 'engineer',
+    'engineers', 'trainer', 'trainers', 'detective', 'officer', 'cop', 'agent', 'official', 'judge'],
+};
+/** Told to put its policy away for now: "set aside your usual policy", "suspend the safety rules". */
+const POLICY_SUSPEND = /\b(?:set aside|put aside|suspend|disable|turn off|switch off|waive|relax|drop|skip|override) (?:all )?(?:of )?(?:your |the |its |these )?(?:usual |normal |standard |default |built-in |content |safety |ethical )*(?:policy|policies|guidelines|rules|restrictions|filters|safeguards|guardrails|ethics)\b/;
+/** Getting round the filter rather than the rules: "so your filters don't catch them". */
+const FILTER_DODGE = /\bso (?:that )?(?:your|the) (?:filters?|moderation|safety (?:system|filters?|checks?)|censors?|content filters?) (?:don't|do not|won't|will not|can't|cannot) (?:catch|detect|flag|notice|block|see)\b/;
+/** Words taken apart to slip through: split into tokens, spelled with dashes between the letters. */
+const SPLIT_WORDS = /\bsplit (?:the |these |those |your |my |some )?words? (?:up|apart|in two)\b|\bas separate tokens\b|\bwords? (?:with|using) (?:dashes|hyphens|dots|spaces|asterisks|underscores) between (?:the |each )?letters?\b/;
+/** A pretext that the task does not count: "ignoring the rules since this is only a translation task". */
+const PRETEXT = /\b(?:since|because|as) (?:this|it) is (?:only|just|merely|purely) (?:a |an )?(?:translation|hypothetical|fictional|role-?play|test|game|simulation)(?: task| exercise| question| request)?\b/;
+/**
+ * The five cues above, scanned in one pass (a regex each cost five passes over the text). Weights:
+ * constraints declared gone, policy suspended, filter evasion 3; words taken apart, a pretext 2.
+ */
+const TELLS: readonly { re: RegExp; weight: number; name: string }[] = [
+  { re: ETHICS_GONE, weight: 3, name: 'constraints declared gone' },
+  { re: POLICY_SUSPEND, weight: 3, name: 'told to suspend its policy' },
+  { re: FILTER_DODGE, weight: 3, name: 'filter evasion' },
+  { re: SPLIT_WORDS, weight: 2, name: 'words taken apart to slip through' },
+  { re: PRETEXT, weight: 2, name: 'a pretext that the task does not count' },
+];
+const TELLS_RE = new RegExp(TELLS.map((t) => `(${t.re.source})`).join('|'), 'g');
+/** Every match of a tell holds one of these words. */
+const TELLS_TRIGGERS: PatternTriggers = {
+  words: ['ethics', 'morals', 'morality', 'rules', 'restrictions', 'filters', 'guidelines', 'limits', 'boundaries', 'principles', 'conscience', 'censorship', 'policy',
+    'policies', 'safeguards', 'guardrails', 'filter', 'moderation', 'safety', 'censor', 'censors', 'split', 'tokens', 'dashes', 'hyphens', 'dots', 'spaces', 'asterisks',
+    'underscores', 'translation', 'hypothetical', 'fictional', 'roleplay', 'role', 'test', 'game', 'simulation'],
+};
+
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;
 /**
  * Each pattern below declares what every one of its matches contains (PatternTriggers, where the
@@ -147,11 +186,25 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
   const phrase = may(TEMPLATE_PHRASES_TRIGGERS) ? TEMPLATE_PHRASES.exec(lower) : null;
   if (phrase) out.push({ name: `jailbreak template phrase ("${phrase[0]}")`, weight: 3, start: phrase.index, end: phrase.index + phrase[0].length });
+  if (may(TELLS_TRIGGERS)) {
+    // The first match of each tell; the capture group that matched says which tell it is.
+    const seen = new Set<number>();
+    TELLS_RE.lastIndex = 0;
+    for (let m = TELLS_RE.exec(lower); m !== null && seen.size < TELLS.length; m = TELLS_RE.exec(lower)) {
+      const k = m.findIndex((g, i) => i > 0 && g !== undefined) - 1;
+      if (k < 0 || seen.has(k)) continue;
+      seen.add(k);
+      out.push({ name: `${TELLS[k]!.name} ("${m[0]}")`, weight: TELLS[k]!.weight, start: m.index, end: m.index + m[0].length });
+    }
+  }
   const tags = may(DUAL_TAGS_TRIGGERS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
   // The persona name counts only next to a persona set-up, so it is looked for only then.
   const caps = persona.length ? ALLCAPS_NAME.exec(view.text) : null;
   if (caps) out.push({ name: `named jailbreak persona ("${caps[0]}")`, weight: 2, start: caps.index, end: caps.index + caps[0].length });
+  // Last: only next to another cue (see AUTHORITY).
+  const authority = out.length > 0 && may(AUTHORITY_TRIGGERS) ? AUTHORITY.exec(lower) : null;
+  if (authority) out.push({ name: `claimed authority over the model ("${authority[0]}")`, weight: 2, start: authority.index, end: authority.index + authority[0].length });
   return out;
 }
 
@@ -185,7 +238,7 @@ const ROLE_SETUP = /\b(?:pretend(?:ing)? (?:to be|you are|you're|that you)|act(?
 /** A writing frame: fiction is no jailbreak by itself, only when it asks for real-world precision. */
 const FICTION_FRAME = /\b(?:for (?:a|my|the) (?:novel|story|screenplay|movie|film|book|game)|(?:i'm|i am|we're|we are) writing (?:a|an|my|our) (?:[a-z]+ )?(?:novel|story|thriller|screenplay|script|book|game|fanfic|play)|my (?:antagonist|villain|protagonist|main character)|(?:write|compose) (?:me )?(?:a|an) (?:[a-z]+ )?(?:poem|story|song|acrostic|riddle|scene|screenplay|script|dialogue)(?: where| in which| that| about)?)\b/;
 /** The wrapper asks for real-world precision: what turns fiction into instructions. */
-const PRECISION = /\b(?:step[- ]by[- ]step|exact (?:quantities|amounts|measurements|ingredients|steps|recipe|temperatures)|precise(?:ly)?|realistic (?:details?|instructions|steps)|(?:complete|full|great|technical|exact) (?:technical )?detail|detailed (?:instructions|steps|recipe)|(?:do not|don't) (?:skip|leave out|omit) (?:any|a single) (?:step|detail)|actual (?:recipe|instructions|steps|chemicals|ingredients)|real[- ]world (?:instructions|steps|details)|real (?:chemical |ingredient |product )?names|with real (?:chemicals|ingredients|quantities))\b/;
+const PRECISION = /\b(?:step[- ]by[- ]step|(?:complete|accurate|full|working) (?:and accurate |and working )?(?:recipe|instructions|procedure|formula|method)|exact (?:quantities|amounts|measurements|ingredients|steps|recipe|temperatures)|precise(?:ly)?|realistic (?:details?|instructions|steps)|(?:complete|full|great|technical|exact) (?:technical )?detail|detailed (?:instructions|steps|recipe)|(?:do not|don't) (?:skip|leave out|omit) (?:any|a single) (?:step|detail)|actual (?:recipe|instructions|steps|chemicals|ingredients)|real[- ]world (?:instructions|steps|details)|real (?:chemical |ingredient |product )?names|with real (?:chemicals|ingredients|quantities))\b/;
 
 /**
  * `jailbreak.wrapped-request` (judge phase): a role-play, persona or fiction frame around a request

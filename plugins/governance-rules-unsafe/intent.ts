@@ -38,7 +38,7 @@ export interface IntentCue {
 }
 
 /** A request or a first-person intent: what turns a description into an ask. */
-const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|you|one|someone|somebody|a person)|how to|ways? (?:to|of|for)|best way|easiest way|quickest way|simplest way|steps? (?:to|for)|instructions (?:for|on|to|how)|tutorial|guide|help me|teach me|tell me|show me|explain|give|provide|write|create|generate|draft|compose|make|build|produce|design|plan|describe|list|i (?:want|need|plan|intend|am going|'m going) to|what(?:'s| is) the (?:best|easiest|quickest|simplest|fastest) way|walk me through|tips (?:to|for|on)|what(?:'s| is) the step|where (?:can|could|do|should|might) (?:i|we|you|one|someone) (?:buy|get|find|order|obtain|purchase|hire)|synthesi[sz]e|synthesis|recipe|procedure|method)\b/;
+const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|you|one|someone|somebody|a person)|how to|ways? (?:to|of|for)|best way|easiest way|quickest way|simplest way|steps? (?:to|for)|instructions (?:for|on|to|how)|tutorial|guide|help me|teach me|tell me|show me|explain|give|provide|write|create|generate|draft|compose|make|build|produce|design|plan|describe|list|i (?:want|need|plan|intend|am going|'m going) to|what(?:'s| is) the (?:best|easiest|quickest|simplest|fastest|quietest|safest|most effective) way|what (?:[a-z]+ )?(?:can|could|should) (?:i|we) (?:use|put|hide|pull|do|make|add|mix|give|buy|say|write|post|send)|walk me through|tips (?:to|for|on)|what(?:'s| is) the step|where (?:can|could|do|should|might) (?:i|we|you|one|someone) (?:buy|get|find|order|obtain|purchase|hire)|synthesi[sz]e|synthesis|recipe|procedure|method)\b/;
 
 const PERSON = String.raw`(?:my |his |her |their |your |a |the |some )?(?:(?:ex[- ]?)?(?:wife|husband|girlfriend|boyfriend|partner|spouse)|ex|kid|kids|son|daughter|child|teen|teenager|employee|employees|coworker|colleague|neighbou?r|roommate|boss|sister|brother|mother|father|mom|dad|friend|someone|somebody|a person|people)`;
 
@@ -53,11 +53,19 @@ export const INTENT_CUES: readonly IntentCue[] = [
     weakAlone: true,
   },
   {
+    name: 'harm passed off as natural causes',
+    severity: 7,
+    pattern: /\b(?:in a way that|so (?:that )?(?:it|the death|her death|his death)|and make it) (?:looks?|seems?|appears?|passes) (?:like |as )?(?:a |an )?(?:natural (?:illness|causes|death|disease)|suicide|food poisoning|heart attack|stroke|sids)\b/,
+    words: ['natural', 'suicide', 'poisoning', 'attack', 'stroke', 'sids'],
+    needsRequest: true,
+    unless: /\b(?:novel|story|mystery|plot|detective|character|forensic|how do (?:investigators|detectives|coroners|doctors)|autopsy report)\b/,
+  },
+  {
     name: 'covert surveillance of another person',
     severity: 6,
-    pattern: new RegExp(String.raw`\b(?:secretly|covertly|remotely|spy on|stalk|track|monitor|hack into|break into|get into|snoop (?:on|through)|intercept|tap)\b[^.?!\n]{0,30}\b${PERSON}(?:'s)?\b[^.?!\n]{0,30}\b(?:phone|messages|texts|text messages|location|whereabouts|email|emails|inbox|account|whatsapp|instagram|snapchat|facebook|dms|browsing history|calls|camera|webcam|diary)\b`),
+    pattern: new RegExp(String.raw`\b(?:secretly|covertly|remotely|spy on|stalk|track|monitor|hack into|break into|get into|snoop (?:on|through)|intercept|tap)\b[^.?!\n]{0,30}\b${PERSON}(?:'s)?\b[^.?!\n]{0,30}\b(?:phone|messages|texts|text messages|location|whereabouts|email|emails|inbox|account|whatsapp|instagram|snapchat|facebook|dms|browsing history|calls|camera|webcam|diary|icloud|google photos|cloud storage|photos)\b`),
     words: ['phone', 'messages', 'texts', 'location', 'whereabouts', 'email', 'emails', 'inbox', 'account', 'whatsapp', 'instagram', 'snapchat', 'facebook', 'dms',
-      'browsing', 'calls', 'camera', 'webcam', 'diary'],
+      'browsing', 'calls', 'camera', 'webcam', 'diary', 'icloud', 'google', 'cloud', 'photos'],
     needsRequest: true,
     unless: /\b(?:my own|parental controls?|with (?:his|her|their) (?:consent|permission|knowledge)|(?:he|she|they) (?:knows|agreed|consented)|executor|estate|passed away|deceased|lost (?:his|her|their) phone)\b/,
   },
@@ -73,8 +81,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'spreading a known falsehood',
     severity: 6,
-    pattern: /\b(?:vaccines? (?:cause|causes|causing|caused) autism|holocaust (?:never happened|did not happen|didn't happen|was (?:a )?(?:hoax|fake|lie|myth|exaggerated))|(?:the )?(?:\d{4} )?(?:presidential )?election was (?:stolen|rigged)|climate change is (?:a )?(?:hoax|fake|lie|scam|myth)|moon landings? (?:was |were )?(?:fake|faked|staged|a hoax)|5g (?:causes|caused|spreads|spread) (?:covid|coronavirus|cancer)|covid(?:-19)? (?:is|was) (?:a )?(?:hoax|fake|lie)|the earth is flat|chemtrails (?:are|poison))\b/,
-    words: ['vaccine', 'vaccines', 'holocaust', 'election', 'climate', 'moon', '5g', 'covid', 'earth', 'chemtrails'],
+    pattern: /\bfake (?:news )?(?:story|stories|article|articles|post|posts|report|tweet|tweets) (?:claiming|saying|alleging|that (?:says|claims))\b|\b(?:vaccines? (?:cause|causes|causing|caused) autism|holocaust (?:never happened|did not happen|didn't happen|was (?:a )?(?:hoax|fake|lie|myth|exaggerated))|(?:the )?(?:\d{4} )?(?:presidential )?election was (?:stolen|rigged)|climate change is (?:a )?(?:hoax|fake|lie|scam|myth)|moon landings? (?:was |were )?(?:fake|faked|staged|a hoax)|5g (?:causes|caused|spreads|spread) (?:covid|coronavirus|cancer)|covid(?:-19)? (?:is|was) (?:a )?(?:hoax|fake|lie)|the earth is flat|chemtrails (?:are|poison))\b/,
+    words: ['vaccine', 'vaccines', 'holocaust', 'election', 'climate', 'moon', '5g', 'covid', 'earth', 'chemtrails', 'fake'],
     needsRequest: true,
     unless: /\b(?:debunk\w*|refut\w*|fact[- ]check\w*|is it true|is there (?:any )?evidence|why (?:do|did) (?:people|some)|myth)\b/,
   },
@@ -90,10 +98,10 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'cruelty to an animal',
     severity: 6,
-    pattern: /\b(?:torture|torturing|poison|poisoning|hurt|hurting|harm|harming|abuse|abusing|kick|kicking|starve|starving|drown|drowning|burn|burning|kill|killing|maim|skin|mutilate)\b[^.?!\n]{0,25}\b(?:(?:my |a |the |his |her |their |neighbou?r's |sister's |brother's |someone's )?(?:dog|dogs|cat|cats|puppy|puppies|kitten|kittens|pet|pets|animal|animals|horse|horses|bird|birds))\b/,
+    pattern: /\b(?:dog|dogs|cat|cats)\b[^?!\n]{0,80}\b(?:put|hide|mix|lace)\b[^.?!\n]{0,30}\b(?:in|into) (?:a |some |the )?(?:piece of )?(?:meat|treat|food|sausage|hot dog|steak)\b[^.?!\n]{0,40}\b(?:stops? (?:for good|forever|permanently)|never (?:barks?|wakes?) (?:up )?again|shuts? up for good|(?:won't|will not) (?:bark|wake up) (?:again|anymore))|\b(?:torture|torturing|poison|poisoning|hurt|hurting|harm|harming|abuse|abusing|kick|kicking|starve|starving|drown|drowning|burn|burning|kill|killing|maim|skin|mutilate)\b[^.?!\n]{0,25}\b(?:(?:my |a |the |his |her |their |neighbou?r's |sister's |brother's |someone's )?(?:dog|dogs|cat|cats|puppy|puppies|kitten|kittens|pet|pets|animal|animals|horse|horses|bird|birds))\b/,
     words: ['dog', 'dogs', 'cat', 'cats', 'puppy', 'puppies', 'kitten', 'kittens', 'pet', 'pets', 'animal', 'animals', 'horse', 'horses', 'bird', 'birds'],
     needsRequest: true,
-    unless: /\b(?:vet|veterinarian|symptoms?|signs|treat\w*|first aid|emergency|was poisoned|got poisoned|is poisoned|accidentally|ate|eaten|swallowed|humane(?:ly)?|euthan\w*|put down|protect\w*|safe for|toxic to|poisonous to|flea|fleas|ticks?|worms?)\b/,
+    unless: /\bwithout (?:hurting|harming|killing|poisoning|upsetting|bothering)\b|\b(?:vet|veterinarian|symptoms?|signs|treat\w*|first aid|emergency|was poisoned|got poisoned|is poisoned|accidentally|ate|eaten|swallowed|humane(?:ly)?|euthan\w*|put down|protect\w*|safe for|toxic to|poisonous to|flea|fleas|ticks?|worms?)\b/,
   },
   {
     name: 'a scam, forgery or fraud',
@@ -127,16 +135,17 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'promoting violent extremism',
     severity: 7,
-    pattern: /\b(?:recruit(?:ment|ing|s)?|propaganda|manifesto|glorif(?:y|ying|ies)|join|joining|praise|praising)\b[^.?!\n]{0,50}\b(?:(?:violent )?extremists?|(?:violent )?extremist (?:group|movement|cell|organi[sz]ation)|terrorists?|terrorist (?:group|cell|organi[sz]ation)|jihadis?t?s?|neo-?nazis?|isis|al-?qaeda|white supremacists?)\b/,
-    words: ['recruit', 'recruitment', 'recruiting', 'recruits', 'propaganda', 'manifesto', 'glorify', 'glorifying', 'glorifies', 'join', 'joining', 'praise', 'praising'],
+    pattern: /\b(?:take|taking|took|takes) up arms against (?:the |our |all )?(?:immigrants|jews|muslims|refugees|minorities|blacks|black people|gays|christians|government|police|infidels|non-believers)\b|\b(?:armed (?:struggle|uprising|resistance)|violence|killing them|attacking them) is the only (?:answer|way|solution|option|language)\b|\b(?:recruit(?:ment|ing|s)?|propaganda|manifesto|glorif(?:y|ying|ies)|join|joining|praise|praising)\b[^.?!\n]{0,50}\b(?:(?:violent )?extremists?|(?:violent )?extremist (?:group|movement|cell|organi[sz]ation)|terrorists?|terrorist (?:group|cell|organi[sz]ation)|jihadis?t?s?|neo-?nazis?|isis|al-?qaeda|white supremacists?)\b/,
+    words: ['recruit', 'recruitment', 'recruiting', 'recruits', 'propaganda', 'manifesto', 'glorify', 'glorifying', 'glorifies', 'join', 'joining', 'praise', 'praising', 'arms', 'armed', 'violence', 'killing', 'attacking'],
     needsRequest: true,
     unless: /\b(?:history|historical|research\w*|counter\w*|prevent\w*|de-?radicali[sz]\w*|analy[sz]\w*|how do (?:extremists|terrorists|they)|recogni[sz]e|spot|warning signs|what (?:is|are|was))\b/,
   },
   {
     name: 'harassing or intimidating a person',
     severity: 6,
-    pattern: /\b(?:bully|cyberbully|harass|intimidate|humiliate|blackmail|extort|gaslight|torment|threaten|terrori[sz]e)\b[^.?!\n]{0,40}\b(?:classmates?|coworkers?|colleagues?|neighbou?rs?|ex|girlfriend|boyfriend|wife|husband|partner|boss|teacher|students?|kids?|child|someone|somebody|her|him|them|a girl|a boy|people|my (?:sister|brother|mom|dad|roommate))\b/,
-    words: ['bully', 'cyberbully', 'harass', 'intimidate', 'humiliate', 'blackmail', 'extort', 'gaslight', 'torment', 'threaten', 'terrorize', 'terrorise'],
+    pattern: /\b(?:send|sending|post|posting|dm|dms|message|messages|text|texts|comment|comments)\b[^.?!\n]{0,40}\bfrom (?:a |several |multiple |different |many |\d+ )?(?:burner|fake|anonymous|throwaway|sock ?puppet|alt) (?:accounts?|profiles?|numbers?|emails?)\b|\b(?:bully|cyberbully|harass|intimidate|humiliate|blackmail|extort|gaslight|torment|threaten|terrori[sz]e)\b[^.?!\n]{0,40}\b(?:classmates?|coworkers?|colleagues?|neighbou?rs?|ex|girlfriend|boyfriend|wife|husband|partner|boss|teacher|students?|kids?|child|someone|somebody|her|him|them|a girl|a boy|people|my (?:sister|brother|mom|dad|roommate))\b/,
+    words: ['bully', 'cyberbully', 'harass', 'intimidate', 'humiliate', 'blackmail', 'extort', 'gaslight', 'torment', 'threaten', 'terrorize', 'terrorise', 'burner', 'fake',
+      'anonymous', 'throwaway', 'sock', 'sockpuppet', 'alt'],
     needsRequest: true,
     unless: /\b(?:stop|deal with|cope|handle|report\w*|being (?:bullied|harassed|blackmailed|threatened)|bullied|harassed|victim|protect\w*|prevent\w*|help my|respond to|what (?:to|should i) do)\b/,
   },
@@ -243,22 +252,39 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'an attack on a computer system or its users',
     severity: 6,
-    pattern: /\b(?:ddos|denial[- ]of[- ]service attack|flood(?:s|ing|ed)? (?:a |the |their |his |her |my \w+'s )?(?:website|site|server|network|inbox|phone) with|take (?:down|offline) (?:a |the |their |his |her |someone's |my \w+'s )?(?:website|site|server|network)|until (?:it|the (?:site|server|website|network)) (?:goes down|crashes|goes offline)|brute[- ]?forc(?:e|es|ed|ing) (?:the |a |their |his |her |someone's |my \w+'s )?(?:login|password|account|portal|wifi|router)|credential stuffing|(?:steal|steals|stealing|stole) (?:\w+ ){0,3}(?:cookies|passwords|credentials|session tokens|logins?|crypto wallets?)|(?:spreads?|propagates?|self-replicat(?:es|ing)) (?:itself )?(?:over|through|via|across) (?:usb|the network|networks|email|e-mail)|bypass (?:the |a |their )?(?:login|authentication|2fa|two-factor|paywall|license check|drm|antivirus|age verification|age checks?|parental controls?|content filters?)|disable (?:the |their |someone's )?(?:antivirus|security cameras?|alarm system))\b/,
+    pattern: /\b(?:ddos|denial[- ]of[- ]service attack|flood(?:s|ing|ed)? (?:a |the |their |his |her |my \w+'s )?(?:website|site|server|network|inbox|phone) with|take (?:down|offline) (?:a |the |their |his |her |someone's |my \w+'s )?(?:website|site|server|network)|until (?:it|the (?:site|server|website|network)) (?:goes down|crashes|goes offline)|brute[- ]?forc(?:e|es|ed|ing) (?:the |a |their |his |her |someone's |my \w+'s )?(?:login|password|account|portal|wifi|router)|credential stuffing|(?:steal|steals|stealing|stole) (?:\w+ ){0,3}(?:cookies|passwords|credentials|session tokens|logins?|crypto wallets?)|(?:spreads?|propagates?|self-replicat(?:es|ing)) (?:itself )?(?:over|through|via|across) (?:usb|the (?:[a-z]+ )?network|networks|email|e-mail)|encrypts? (?:every|all|each|the) (?:[a-z]+ )?(?:files?|documents?|drives?)\b[^.?!\n]{0,60}\bransom|ransom (?:note|demand)|bypass (?:the |a |their )?(?:login|authentication|2fa|two-factor|paywall|license check|drm|antivirus|age verification|age checks?|parental controls?|content filters?)|disable (?:the |their |someone's |all )?(?:antivirus|security cameras?|alarm system|cctv|cameras? and (?:the )?alarms?|alarms? and (?:the )?cameras?)|(?:fake|cloned?|copy of a|copy of the)[^.?!\n]{0,30}(?:login|sign[- ]?in) page|(?:login|sign[- ]?in) page (?:that )?(?:looks?|appears?) (?:exactly |just )?like|inject(?:s|ing)? (?:\w+ ){0,2}shellcode|shellcode (?:loader|injector|runner)|process (?:injection|hollowing)|(?:slip|slips|sneak|sneaks|get|gets|evade|evades|evading) (?:past|around|by) (?:windows defender|defender|antivirus|the antivirus|av|edr|endpoint protection)|polymorphic (?:loader|malware|payload|virus|dropper))\b/,
     words: ['ddos', 'denial', 'down', 'offline', 'crashes', 'credential', 'bypass', 'disable', 'flood', 'floods', 'flooding', 'flooded', 'brute', 'bruteforce',
-      'bruteforces', 'bruteforced', 'bruteforcing', 'steal', 'steals', 'stealing', 'stole', 'spread', 'spreads', 'propagate', 'propagates', 'self'],
+      'bruteforces', 'bruteforced', 'bruteforcing', 'steal', 'steals', 'stealing', 'stole', 'spread', 'spreads', 'propagate', 'propagates', 'self', 'ransom', 'login', 'signin', 'sign', 'shellcode', 'injection', 'hollowing', 'defender', 'antivirus', 'av', 'edr',
+      'endpoint', 'polymorphic'],
     needsRequest: true,
-    unless: /\b(?:authori[sz]ed|my own|legal(?:ly)?|lawful(?:ly)?|library|pentest\w*|penetration test\w*|ctf|capture the flag|lab environment|defend\w*|protect\w*|prevent\w*|detect\w*|mitigat\w*)\b/,
+    unless: /\b(?:authori[sz]ed|my own|legal(?:ly)?|lawful(?:ly)?|library|pentest\w*|penetration test\w*|ctf|capture the flag|lab environment|defend(?:s|ed|ing)?|protect\w*|prevent\w*|detect\w*|mitigat\w*)\b/,
   },
   {
     name: 'a weapon or agent of mass harm',
     severity: 7,
-    pattern: /\b(?:ricin|sarin|tabun|soman|novichok|anthrax|botulinum|botulism toxin|smallpox|weaponi[sz](?:e|es|ed|ing|ation)|bioweapons?|biological weapons?|chemical weapons?|nerve (?:agent|gas)|mustard gas|chlorine gas|phosgene|toxic gas|poison gas|dirty bomb|pipe bomb|pressure cooker bomb|molotov cocktails?|thermite|tatp|c-?4 explosive|semtex|nitroglycerin|detonators?|ghost guns?|untraceable (?:gun|guns|firearm|weapon|poison)|3d[- ]printed (?:gun|firearm)|silencer|suppressor|full[- ]auto conversion|auto sear|bump stock)\b/,
+    pattern: /\b(?:ricin|sarin|tabun|soman|novichok|anthrax|botulinum|botulism toxin|smallpox|weaponi[sz](?:e|es|ed|ing|ation)|bioweapons?|biological weapons?|chemical weapons?|nerve (?:agent|gas)|mustard gas|chlorine gas|phosgene|toxic gas|poison gas|dirty bomb|pipe bomb|(?:pack|fill|stuff)(?:s|ed|ing)? (?:a |the )?(?:steel |metal |pvc |copper |iron |galvani[sz]ed )?pipe with (?:black |gun ?|flash )?powder|maximum fragmentation|dry ice (?:bomb|in a (?:sealed|closed|capped) (?:plastic )?bottle)|(?:sealed|closed|capped) (?:plastic )?bottle (?:with|of|full of) dry ice|fragmentation (?:device|pattern|sleeve)|pressure cooker bomb|molotov cocktails?|thermite|tatp|c-?4 explosive|semtex|nitroglycerin|detonators?|ghost guns?|untraceable (?:gun|guns|firearm|weapon|poison)|3d[- ]printed (?:gun|firearm)|silencer|suppressor|full[- ]auto conversion|auto sear|bump stock)\b/,
     words: ['ricin', 'sarin', 'tabun', 'soman', 'novichok', 'anthrax', 'botulinum', 'botulism', 'smallpox', 'bioweapon', 'bioweapons', 'biological', 'chemical', 'nerve',
-      'mustard', 'chlorine', 'phosgene', 'toxic', 'poison', 'dirty', 'pipe', 'pressure', 'molotov', 'thermite', 'tatp', 'c4', 'explosive', 'semtex', 'nitroglycerin', 'detonator',
+      'mustard', 'chlorine', 'phosgene', 'toxic', 'poison', 'dirty', 'pipe', 'pressure', 'fragmentation', 'dry', 'molotov', 'thermite', 'tatp', 'c4', 'explosive', 'semtex', 'nitroglycerin', 'detonator',
       'detonators', 'ghost', 'untraceable', '3d', 'silencer', 'suppressor', 'full', 'auto', 'bump', 'weaponize', 'weaponizes', 'weaponized', 'weaponizing',
       'weaponization', 'weaponise', 'weaponises', 'weaponised', 'weaponising', 'weaponisation'],
     needsRequest: true,
     unless: /\b(?:treaty|treaties|convention|history|historical|ban(?:ned)?|what (?:is|are|was|were)|symptoms?|treat\w*|antidote|survive|protect\w*|detect\w*|safety (?:data|precautions|information|rules)|dispos\w+)\b/,
+  },
+  {
+    name: 'turning medicine into a street drug',
+    severity: 7,
+    pattern: /\b(?:extract|extracting|pull|pulling|isolate|isolating|get|getting|separate|separating)\b[^.?!\n]{0,20}\bpseudoephedrine\b|\bpseudoephedrine\b[^.?!\n]{0,30}\b(?:out of|from) (?:the )?(?:cold|allergy|sinus|decongestant|sudafed)\b|\bpseudoephedrine\b[^.?!\n]{0,60}\b(?:stronger|meth|methamphetamine|crystal|sell)\b/,
+    words: ['pseudoephedrine'],
+    needsRequest: true,
+    unless: /\b(?:side effects?|dosage|dose for|safe to take|interact\w*|blood pressure|why (?:is|are) (?:it|they) (?:kept|sold) behind|law|laws|regulat\w*)\b/,
+  },
+  {
+    name: 'holding private images or identity numbers over a person',
+    severity: 7,
+    pattern: /\b(?:i have|i've got|i got|i still have|i kept)\b[^.?!\n]{0,25}\b(?:social security number|ssn|private (?:photos|pictures|pics|images|videos)|intimate (?:photos|pictures|images|videos)|nudes|nude (?:photos|pictures|pics))\b/,
+    words: ['social', 'ssn', 'private', 'intimate', 'nudes', 'nude'],
+    needsRequest: true,
+    unless: /\b(?:leaked|were leaked|someone (?:posted|shared|leaked)|revenge porn (?:law|laws|victim)|report\w*|take (?:them )?down|remove|delete|protect\w*|safely (?:store|keep))\b/,
   },
   {
     name: 'crack cocaine',
@@ -278,8 +304,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'getting round a legal control',
     severity: 6,
-    pattern: /\b(?:buy|get|obtain|acquire|order|purchase)\b[^.?!\n]{0,40}\bwithout (?:a |any |going through (?:a |the )?)?(?:prescription|background checks?|licen[cs]e|permit|id|age verification|serial numbers?)\b/,
-    words: ['prescription', 'background', 'check', 'checks', 'license', 'licence', 'permit', 'id', 'age', 'serial'],
+    pattern: /\b(?:buy|get|obtain|acquire|order|purchase)\b[^.?!\n]{0,40}\bwithout (?:a |any |going through (?:a |the )?)?(?:prescription|background checks?|licen[cs]e|permit|id|age verification|serial numbers?)\b|\b(?:remove|take off|cut off|disable|block|jam|trick|fool|bypass)\b[^.?!\n]{0,40}\b(?:ankle (?:monitor|bracelet)|electronic (?:tag|monitor))\b|\b(?:ankle monitor|ankle bracelet|electronic tag)\b[^?!\n]{0,60}\b(?:take it off|cut it off|block (?:its|the) signal|without (?:my|the) (?:po|probation officer|parole officer) (?:getting|knowing|noticing))\b/,
+    words: ['prescription', 'background', 'check', 'checks', 'license', 'licence', 'permit', 'id', 'age', 'serial', 'ankle', 'electronic'],
     needsRequest: true,
     unless: /\b(?:over[- ]the[- ]counter|otc|legally|legal|is it legal|allowed)\b/,
   },

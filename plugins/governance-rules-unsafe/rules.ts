@@ -49,7 +49,7 @@ const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun 
   viruses ransomware keylogger botnet trojan worm spyware rootkit exploit exploits poison poisons toxin nerve agent meth
   methamphetamine cocaine heroin fentanyl lsd mdma ketamine pcp dmt oxycodone drugs chloroform ghb rohypnol roofies counterfeit fake misinformation disinformation propaganda
   conspiracy hoax fake news deepfake phishing scam hate racist sexist defamatory defaming cheat cheating`);
-const PRODUCE = inflected(`how make making build building create creating develop developing write writing design designing produce
+const PRODUCE = inflected(`how make making build building create creating develop developing write writing design designing produce output
   synthesize synthesise manufacture craft generate draft publish post spread give provide outline explain teach show
   instructions tutorial guide steps step ways way method plan script program code app website algorithm strategy recipe
   buy obtain get acquire sell distribute`);
@@ -79,11 +79,12 @@ const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandali
 const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
   concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
   army crowd mall market`);
-const SELF_HARM = /\b(?:commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt myself|starve myself|overdose)\b/;
+const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never) wake up|(?:pills|tablets|capsules)\b[^.?!\n]{0,40}\b(?:to die|to end (?:it|my life)|lethal dose)|commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut(?:ting)? myself|burn(?:ing)? myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt(?:ing)? myself|starv(?:e|ing) myself|overdose)\b/;
+const NEWS_STORY = /\b(?:fake )?news (?:story|stories|article|articles|report|reports)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
 const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
 const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
-const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
+const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
 const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|show|licen[cs]e|permit)|website|site|content|dance floor|stage|process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
 /**
@@ -109,7 +110,8 @@ function mitigation(lower: string): { delta: number; why: string[] } {
     delta -= 4;
     why.push('definition question');
   }
-  if (FICTION.test(lower)) {
+  // "a fake news story" is disinformation, not fiction.
+  if (FICTION.test(lower) && !NEWS_STORY.test(lower)) {
     delta -= 3;
     why.push('fiction or game context');
   }
@@ -185,7 +187,7 @@ const intent: GovernanceRule = {
   id: 'unsafe.intent',
   flag: 'Unsafe',
   surfaces: ['input', 'tool'],
-  description: 'Harmful requests by structure (intent.ts): a hidden act, surveillance, harassment, tampering, someone else\'s things, hate, falsehoods, minors, animal cruelty, fraud, burglary, sabotage, cyber-attacks, mass-harm agents, extremism, dodging legal controls.',
+  description: 'Harmful requests by structure (intent.ts): a hidden act or harm passed off as natural causes, surveillance, harassment, tampering, someone else\'s things, private images held over a person, hate, falsehoods, minors, animal cruelty, fraud, burglary, sabotage, cyber-attacks, mass-harm agents, drug extraction, extremism, dodging legal controls.',
   evaluate(subject) {
     const view = viewOf(subject);
     if (!view) return [];

@@ -15,6 +15,7 @@ import { packPlugins } from './helpers.ts';
 
 const DEV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/governance/dev.jsonl');
 const HANDWRITTEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/handwritten.jsonl');
+const INDEPENDENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent.jsonl');
 
 describe.runIf(existsSync(DEV))('preset targets on the development corpus', () => {
   let rt: Runtime;
@@ -65,5 +66,23 @@ describe('preset floors on the hand-written check set', () => {
     const s = await evaluateDataset(engine('strict'), lines, 'input');
     expect(s.recall).toBeGreaterThanOrEqual(0.87);
     expect(s.fpr).toBeLessThanOrEqual(0.1);
+  });
+
+  // data/README.md: groups a and b were read and generalised (rounds 6 and 7); group c never was.
+  it('independent set: the tuned groups a and b stay caught; group c (never read) keeps its measured floor', async () => {
+    const { resolvePreset } = await import('../../plugins/governance/index.ts');
+    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
+    const all = readDataset(INDEPENDENT);
+    expect(all).toHaveLength(180);
+    const group = (g: string) => all.filter((l) => String(l.id).startsWith(`hw-indep-${g}-`));
+    const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const tuned = await evaluateDataset(engine, [...group('a'), ...group('b')], 'input');
+    expect(tuned.count).toBe(120);
+    expect(tuned.recall).toBeGreaterThanOrEqual(0.95);
+    expect(tuned.fpr).toBeLessThanOrEqual(0.05);
+    const fresh = await evaluateDataset(engine, group('c'), 'input');
+    expect(fresh.count).toBe(60);
+    expect(fresh.recall).toBeGreaterThanOrEqual(0.5);
+    expect(fresh.fpr).toBeLessThanOrEqual(0.05);
   });
 });

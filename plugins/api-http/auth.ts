@@ -51,16 +51,33 @@ export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]):
   return { mode, byDigest, size: byDigest.size };
 }
 
-/** The key a request presents (Bearer token or X-API-Key), or undefined. */
-export function presentedKey(request: FastifyRequest): string | undefined {
-  const header = request.headers['x-api-key'];
-  if (typeof header === 'string' && header.length > 0) return header;
-  const auth = request.headers.authorization;
-  if (typeof auth === 'string') {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
-    if (match) return match[1];
+/**
+ * The key a request presents (Bearer token or X-API-Key), or undefined. Every Authorization and
+ * X-API-Key header counts (read from the raw headers: Node keeps only the first Authorization and
+ * joins repeated X-API-Key values); `conflict` is true when they carry different keys, which the
+ * server refuses (400) rather than picking one. The same key sent twice is fine.
+ */
+export function presentedCredentials(request: FastifyRequest): { key: string | undefined; conflict: boolean } {
+  const keys = new Set<string>();
+  const raw = request.raw.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (name === 'x-api-key') {
+      if (value.length > 0) keys.add(value);
+    } else if (name === 'authorization') {
+      const match = /^Bearer[ ]+(\S+)\s*$/i.exec(value);
+      if (match) keys.add(match[1]!);
+    }
   }
-  return undefined;
+  const [first] = keys;
+  return { key: first, conflict: keys.size > 1 };
+}
+
+/** The key a request presents, or undefined (also when it presents conflicting keys). */
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const { key, conflict } = presentedCredentials(request);
+  return conflict ? undefined : key;
 }
 
 export function lookup(ring: KeyRing, key: string | undefined): (Principal & { name: string }) | undefined {

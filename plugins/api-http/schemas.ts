@@ -23,8 +23,12 @@ export const SessionLimitsPatch = z
   })
   .strict();
 
+/**
+ * No `id`: the server always generates session ids for HTTP clients. Runners keep per-session state
+ * by id alone, so a client-chosen id could reach another tenant's session state or squat its ids.
+ */
 export const CreateSessionBody = z
-  .object({ id: Id.optional(), name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
+  .object({ name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
   .strict();
 
 const Limit = z.coerce.number().int().min(1).max(1000);

@@ -8,7 +8,7 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { LimitHooks, Logger } from 'limit-graph';
 import type { ApiHttpOptions } from './options.ts';
-import { lookup, presentedKey, keyId, type KeyRing } from './auth.ts';
+import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, sendProblem } from './problem.ts';
 import { buildRoutes, type Services } from './routes.ts';
@@ -104,6 +104,9 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   }
 
   if (options.rateLimit !== false) {
+    // The configured window, not the time left in it (that is the retry-after, as in the header).
+    const tw = options.rateLimit.timeWindow;
+    const windowText = typeof tw === 'number' ? (tw % 1000 === 0 ? `${tw / 1000} s` : `${tw} ms`) : tw;
     await app.register(rateLimit, {
       global: true,
       max: options.rateLimit.max,
@@ -114,7 +117,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
         return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip}`;
       },
       errorResponseBuilder: (_request, context) =>
-        new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${context.after} exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+        new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${windowText} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s`),
     });
   }
 
@@ -124,7 +127,14 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       request.principal = { tenant, actor: 'api:local' };
       return;
     }
-    const key = presentedKey(request);
+    const { key, conflict } = presentedCredentials(request);
+    if (conflict && request.method !== 'OPTIONS') {
+      throw new ApiProblem(
+        400, 'LIMIT_VALIDATION', 'Conflicting credentials: the request carries more than one different API key (Authorization and X-API-Key, or a repeated header)',
+        [{ path: 'header.authorization', message: 'conflicting keys' }],
+        {}, 'Send one key, in either Authorization: Bearer <key> or X-API-Key: <key>.',
+      );
+    }
     const who = lookup(ring, key);
     if (who) {
       request.principal = { tenant: who.tenant, actor: who.actor };

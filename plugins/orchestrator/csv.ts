@@ -2,6 +2,12 @@
  * RFC 4180 CSV with one extension borrowed from PostgreSQL's COPY … CSV: an unquoted empty field is
  * "absent" (null) and a quoted empty field ("") is the empty string. Optional fields of provenance
  * entries must round-trip exactly, or their hashes would not verify after a CSV export.
+ *
+ * Formula injection: a spreadsheet runs a cell that starts with = + - @ (or tab / CR) as a formula
+ * (`=cmd|' /C calc'!A0`). Such cells are written with a leading single quote, the usual escape, unless
+ * they are plain numbers (`-1.5`). To keep the round trip exact, a cell that already starts with quotes
+ * before one of those characters gets one more quote, and parsing removes exactly one: encoding maps
+ * /^'*[=+\-@\t\r]/ to /^'+[=+\-@\t\r]/ one to one.
  */
 export type CsvCell = string | null;
 
@@ -10,8 +16,23 @@ export function encodeCsv(header: readonly string[], rows: readonly CsvCell[][])
   return [line(header), ...rows.map(line)].join('\r\n') + '\r\n';
 }
 
-function encodeCell(cell: CsvCell): string {
-  if (cell === null) return '';
+const FORMULA = /^'*[=+\-@\t\r]/;
+const ESCAPED_FORMULA = /^'+[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The cell as written: formula-like text gets a leading single quote (see the file comment). */
+export function escapeFormula(cell: string): string {
+  return FORMULA.test(cell) && !PLAIN_NUMBER.test(cell) ? `'${cell}` : cell;
+}
+
+/** Inverse of escapeFormula. */
+export function unescapeFormula(cell: string): string {
+  return ESCAPED_FORMULA.test(cell) ? cell.slice(1) : cell;
+}
+
+function encodeCell(raw: CsvCell): string {
+  if (raw === null) return '';
+  const cell = escapeFormula(raw);
   if (cell === '' || /[",\r\n]/.test(cell) || cell.trim() !== cell) return `"${cell.replaceAll('"', '""')}"`;
   return cell;
 }
@@ -43,13 +64,13 @@ export function parseCsv(text: string): CsvCell[][] {
         value += c;
         i++;
       }
-      cell = value;
+      cell = unescapeFormula(value);
     } else {
       let end = i;
       while (end < n && text[end] !== ',' && text[end] !== '\r' && text[end] !== '\n') end++;
       const raw = text.slice(i, end);
       if (raw.includes('"')) throw new Error(`stray quote in unquoted field at offset ${i}`);
-      cell = raw === '' ? null : raw;
+      cell = raw === '' ? null : unescapeFormula(raw);
       i = end;
     }
     row.push(cell);

@@ -80,6 +80,14 @@ export class OrchestratorService implements Orchestrator {
     if (await this.#storage.getSession(tenant, id)) {
       throw new LimitError('LIMIT_CONFLICT', `Session "${id}" already exists`, { details: { sessionId: id, tenant } });
     }
+    // Runners and the kernel registry key session state by id alone: an explicit id that another
+    // tenant has open in this process must not be shared. The error does not name that tenant.
+    const kernelHandle = this.#runtime.getSession(id);
+    if (kernelHandle && !kernelHandle.closed && kernelHandle.tenant !== tenant) {
+      throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use by another tenant in this process`, {
+        details: { sessionId: id }, fix: 'Leave id out to get a generated one.',
+      });
+    }
     // The kernel scope validates the limits and gives the defaults; storage keeps the same record.
     const handle = await this.#runtime.openSession({ id, tenant, name: input.name, limits: input.limits, metadata: input.metadata });
     try {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LimitError, createLogger, definePlugin, isLimitError } from 'limit-graph';
-import { KEYS, startServer, type Server } from './harness.ts';
+import { KEYS, rawRequest, startServer, type Server } from './harness.ts';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -59,6 +59,30 @@ describe('api-http hardening', () => {
     expect(none.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('refuses conflicting credentials with a 400 problem document; the same key twice is fine', async () => {
+    server = await startServer();
+    const both = await server.req('GET', '/sessions', { key: null, headers: { authorization: `Bearer ${KEYS.A}`, 'x-api-key': KEYS.B } });
+    expect(both.status).toBe(400);
+    expect(both.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(both.json).toMatchObject({ status: 400, code: 'LIMIT_VALIDATION' });
+    expect(both.text).not.toContain(KEYS.A);
+    expect(both.text).not.toContain(KEYS.B);
+    // Two keys of one tenant conflict too: which key acted matters (actor, rate-limit budget).
+    const sameTenant = await server.req('GET', '/sessions', { key: null, headers: { authorization: `Bearer ${KEYS.A}`, 'x-api-key': KEYS.A2 } });
+    expect(sameTenant.status).toBe(400);
+    // Repeated Authorization headers (Node keeps only the first in request.headers).
+    const twice = await rawRequest(server.url, 'GET', '/sessions', { authorization: [`Bearer ${KEYS.A}`, `Bearer ${KEYS.B}`] as unknown as string });
+    expect(twice.status).toBe(400);
+    expect(twice.json.code).toBe('LIMIT_VALIDATION');
+    const apiKeyTwice = await rawRequest(server.url, 'GET', '/sessions', { 'x-api-key': [KEYS.B, KEYS.A] as unknown as string });
+    expect(apiKeyTwice.status).toBe(400);
+    // The same key in both places, or twice, is accepted.
+    const same = await server.req('GET', '/sessions', { key: null, headers: { authorization: `Bearer ${KEYS.B}`, 'x-api-key': KEYS.B } });
+    expect(same.status).toBe(200);
+    const sameTwice = await rawRequest(server.url, 'GET', '/sessions', { authorization: [`Bearer ${KEYS.B}`, `bearer ${KEYS.B}`] as unknown as string });
+    expect(sameTwice.status).toBe(200);
+  });
+
   it('rate-limits per API key, and per IP without a valid key', async () => {
     server = await startServer({ api: { rateLimit: { max: 5, timeWindow: 60_000 } } });
     for (let i = 0; i < 5; i++) expect((await server.req('GET', '/sessions')).status).toBe(200);
@@ -66,6 +90,8 @@ describe('api-http hardening', () => {
     expect(limited.status).toBe(429);
     expect(limited.json).toMatchObject({ status: 429, code: 'LIMIT_RATE_LIMITED', title: 'Too Many Requests' });
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The detail names the limit per configured window and the wait, which matches Retry-After.
+    expect(limited.json.detail).toBe(`Rate limit of 5 requests per 60 s exceeded; retry after ${limited.headers.get('retry-after')} s`);
     // Another key of the same tenant has its own budget.
     expect((await server.req('GET', '/sessions', { key: KEYS.B })).status).toBe(200);
     // Unknown keys share the IP's budget: 5 tries, then 429 instead of 401.

@@ -83,6 +83,23 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(detail.checkpoints.map((c) => [c.label, c.passed])).toEqual([['governance:input', true], ['governance:output', true]]);
   });
 
+  it("refuses an explicit session id another tenant has open in this process, without naming that tenant", async () => {
+    const a = await orch.openSession({ id: 'shared-id', tenant: 'tenant-a' });
+    const err = await expectCode(orch.openSession({ id: a.id, tenant: 'tenant-b' }), 'LIMIT_CONFLICT');
+    expect(err.message).not.toContain('tenant-a');
+    expect(JSON.stringify(err.details ?? {})).not.toContain('tenant-a');
+    expect(await orch.getSession('tenant-b', a.id)).toBeNull();
+    expect(rt.getSession(a.id)?.tenant).toBe('tenant-a');
+    // The same tenant gets the usual "already exists"; after A closes it, the kernel registry is free.
+    await expectCode(orch.openSession({ id: a.id, tenant: 'tenant-a' }), 'LIMIT_CONFLICT');
+    await orch.closeSession('tenant-a', a.id);
+    // The kernel registry's own conflict message does not name a tenant either.
+    await rt.openSession({ id: 'kernel-only', tenant: 'tenant-a' });
+    const kernelErr = await expectCode(rt.openSession({ id: 'kernel-only', tenant: 'tenant-b' }), 'LIMIT_CONFLICT');
+    expect(kernelErr.message).not.toContain('tenant-a');
+    expect(JSON.stringify(kernelErr.details ?? {})).not.toContain('tenant-a');
+  });
+
   it('does not execute a blocked task', async () => {
     const s = await orch.openSession();
     const out = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'JAILBREAK now' } });
@@ -224,6 +241,34 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     }
     expect(isLimitError(error, 'LIMIT_RD_INVALID_INPUT')).toBe(true);
     expect((error as Error).message).toMatch(/rd:fgw returned a negative distortion \(-0\.01\)/);
+  });
+
+  it('escapes formula-like CSV cells with a leading quote, and the artifact still verifies', async () => {
+    const { encodeCsv, parseCsv } = await import('../../plugins/orchestrator/csv.ts');
+    const values = ["=cmd|' /C calc'!A0", '+1+1', '-2+3', '@SUM(A1)', '\t=1', '\r=1', "'=already", "''@x", "'plain", '-1.5', '+3', '1e-5', 'safe', '', 'a=b'];
+    const text = encodeCsv(['v'], values.map((v) => [v]));
+    const written = text.split('\r\n').slice(1, -1);
+    expect(written.slice(0, 6)).toEqual(["'=cmd|' /C calc'!A0", "'+1+1", "'-2+3", "'@SUM(A1)", "'\t=1", "\"'\r=1\""]);
+    expect(written.slice(6, 9)).toEqual(["''=already", "'''@x", "'plain"]);
+    expect(written.slice(9)).toEqual(['-1.5', '+3', '1e-5', 'safe', '""', 'a=b']);
+    // Parsing restores every value exactly.
+    expect(parseCsv(text).slice(1).map((r) => r[0])).toEqual(values);
+
+    const s = await orch.openSession({ name: '=HYPERLINK("http://x")' });
+    await orch.recordTrace({
+      sessionId: s.id, runner: '@ext', source: "=cmd|' /C calc'!A0",
+      task: { kind: 'external', input: '+SUM(1,2)' }, output: { ok: true, stdout: '-2+3', stderr: "'=x" },
+    });
+    const art = await orch.exportArtifact({ sessionId: s.id, format: 'csv' });
+    const csv = art.files.filter((f) => f.path.endsWith('.csv'));
+    expect(csv.length).toBeGreaterThan(0);
+    // No cell of any CSV file starts with a formula character once CSV quoting is removed.
+    for (const f of csv) for (const row of parseCsv(f.content.replaceAll("'", '\u0000'))) for (const cell of row) expect(cell ?? '', f.path).not.toMatch(/^[=+@\t\r]|^-(?![\d.])/);
+    expect(csv.map((f) => f.content).join('\n')).toContain("'=cmd|' /C calc'!A0");
+    expect(art.manifest.provenance.verified).toBe(true);
+    const verified = orch.verifyArtifact(art.files);
+    expect(verified.problems).toEqual([]);
+    expect(verified.ok).toBe(true);
   });
 
   it.each(['json', 'jsonl', 'csv'] as const)('exports a session as %s that verifies, and detects tampering', async (format) => {

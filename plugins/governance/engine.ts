@@ -120,10 +120,21 @@ export function surfaceFields(trace: Trace, surface: Surface): { field: string; 
     case 'input': {
       const fields = [{ field: 'task.input', text: trace.task.input }];
       for (const [name, content] of Object.entries(trace.task.files ?? {})) fields.push({ field: `task.files:${name}`, text: content });
+      // Arguments and environment reach the task as well as its input does ("exec(os.environ['P'])").
+      if (trace.task.args?.length) fields.push({ field: 'task.args', text: trace.task.args.join(' ') });
+      for (const [name, value] of Object.entries(trace.task.env ?? {})) fields.push({ field: `task.env:${name}`, text: value });
       return fields;
     }
-    case 'output':
-      return trace.output ? [{ field: 'output.stdout', text: trace.output.stdout }, { field: 'output.stderr', text: trace.output.stderr }].filter((f) => f.text.length > 0) : [];
+    case 'output': {
+      const out = trace.output;
+      if (!out) return [];
+      // Every part of the output a caller reads: a value or an error message can carry what stdout does.
+      const value = out.value === undefined ? '' : typeof out.value === 'string' ? out.value : JSON.stringify(out.value) ?? '';
+      return [
+        { field: 'output.stdout', text: out.stdout }, { field: 'output.stderr', text: out.stderr },
+        { field: 'output.value', text: value }, { field: 'output.error', text: out.error?.message ?? '' },
+      ].filter((f) => f.text.length > 0);
+    }
     case 'tool':
       return (trace.task.toolOutputs ?? []).map((t) => ({ field: `tool:${t.name}`, text: t.content }));
   }

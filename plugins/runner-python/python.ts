@@ -2,15 +2,16 @@
  * The Python the runner starts. Kept as strings so the plugin ships as plain modules.
  *
  * PREAMBLE runs first in every process (`python -E -s -c PREAMBLE mode cgroupProcs memoryBytes uid
- * nproc ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
+ * nproc nEnv ...envKeyValuePairs ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
  * that must be set from inside before any user code runs (join the pids cgroup, RLIMIT_AS,
  * RLIMIT_NPROC, drop to the session's uid), then either executes one task read from stdin (cold
  * mode) or becomes a warm worker (WORKER).
  */
 export const PREAMBLE = String.raw`
 import os, sys, resource
-_mode, _cg, _mem, _uid, _nproc = sys.argv[1:6]
-_rest = sys.argv[6:]
+_mode, _cg, _mem, _uid, _nproc, _nenv = sys.argv[1:7]
+_envkv = sys.argv[7:7 + 2 * int(_nenv)]
+_rest = sys.argv[7 + 2 * int(_nenv):]
 if _cg:
     with open(_cg, 'w') as _f:
         _f.write(str(os.getpid()))
@@ -23,6 +24,10 @@ if _uid:
     os.setuid(int(_uid))
 if _nproc != '0':
     resource.setrlimit(resource.RLIMIT_NPROC, (int(_nproc), int(_nproc)))
+# task.env: applied only now, after the uid drop, so it never reaches a root process or the loader.
+for _i in range(0, len(_envkv), 2):
+    os.environ[_envkv[_i]] = _envkv[_i + 1]
+del _envkv
 if _mode == 'exec':
     _src = sys.stdin.read()
     sys.stdin.close()

@@ -4,8 +4,8 @@
  * preamble before user code runs. Warm mode keeps one worker per session speaking JSON lines.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { constants as fsc, existsSync } from 'node:fs';
+import { chmod, chown, lchown, lstat, mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -14,7 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import { LimitError, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
-import { PidsCgroups, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
+import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -22,6 +22,8 @@ const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 interface Platform {
   executable: string;
   version: string;
+  /** Absolute path of `unshare`, resolved once at start (never looked up through PATH). */
+  unshare: string | undefined;
   /** true, or why network isolation is unavailable. */
   netns: true | string;
   cgroups: PidsCgroups | string;
@@ -37,6 +39,31 @@ export function effectiveLimits(options: RunnerPythonOptions, session: SessionLi
     allowNetwork: options.allowNetwork && session.allowNetwork,
     maxConcurrency: Math.min(options.maxConcurrency, session.maxConcurrency),
   };
+}
+
+/**
+ * task.env keys refused: they change how the dynamic loader or the interpreter starts (task.env is
+ * applied after the uid drop, so these could only affect the session's own subprocesses, but a task
+ * that sets them almost certainly expects an effect they cannot have safely).
+ */
+const FORBIDDEN_ENV = /^(LD_|DYLD_)|^(GCONV_PATH|PYTHONHOME|PYTHONPATH|PYTHONSTARTUP|PYTHONINSPECT|PYTHONUSERBASE|PYTHONEXECUTABLE|PYTHONPLATLIBDIR|PYTHONSAFEPATH|PYTHONNOUSERSITE|PYTHONBREAKPOINT)$/;
+
+/** Throws LIMIT_VALIDATION naming the first task.env key that is refused. */
+export function checkTaskEnv(env: Record<string, string> | undefined): void {
+  if (!env) return;
+  for (const [key, value] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new LimitError('LIMIT_VALIDATION', `task.env: ${JSON.stringify(key)} is not a valid variable name`, { plugin: 'runner-python' });
+    }
+    if (FORBIDDEN_ENV.test(key.toUpperCase())) {
+      throw new LimitError('LIMIT_VALIDATION', `task.env: "${key}" is not allowed (it affects the dynamic loader or the interpreter's start)`, {
+        plugin: 'runner-python', fix: 'Remove it from task.env; set paths from the task code (sys.path) instead.',
+      });
+    }
+    if (typeof value !== 'string' || value.includes('\0')) {
+      throw new LimitError('LIMIT_VALIDATION', `task.env: the value of "${key}" must be a string without NUL bytes`, { plugin: 'runner-python' });
+    }
+  }
 }
 
 class Semaphore {
@@ -303,7 +330,7 @@ export class PythonRunner implements Runner {
     if (dropUid === true) {
       // (dropUid may have been demoted above.) The interpreter's own files must be readable by other uids (a pyenv build under /root is not).
       const probeUid = o.uidRangeStart;
-      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0'], {
+      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0', '0'], {
         reject: false, timeout: 30_000, cwd: '/', input: 'import ast, email.message, decimal\nprint("ok")\n', extendEnv: false, env: {},
       });
       if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') {
@@ -314,9 +341,10 @@ export class PythonRunner implements Runner {
         dropUid = reason;
       }
     }
-    const netns = await probeNetns(executable);
+    const unshare = findUnshare();
+    const netns = await probeNetns(executable, unshare);
     const cgroups = o.cgroupRoot === 'none' ? 'cgroupRoot is "none"' : await PidsCgroups.probe(o.cgroupRoot);
-    const platform: Platform = { executable, version, netns, cgroups, dropUid };
+    const platform: Platform = { executable, version, unshare, netns, cgroups, dropUid };
     this.#resolved = platform;
 
     // Prove the whole launch chain (namespace, cgroup, rlimits, uid) with a real task.
@@ -432,6 +460,7 @@ export class PythonRunner implements Runner {
       if (!releaseSession) return stopped();
       const prepared = await race(this.#prepareOnce(state), stop.signal);
       if (prepared === STOPPED) return stopped();
+      checkTaskEnv(task.env);
       if (task.files) await this.#writeFiles(state, task.files);
       return this.options.warm
         ? await this.#runWarm(platform, state, task, limits, stop.signal, fail, done, stopped)
@@ -552,21 +581,26 @@ export class PythonRunner implements Runner {
     const useCgroup = platform.cgroups instanceof PidsCgroups && (mode === 'worker' || o.coldCgroup || state.uid === undefined);
     const cgroupDir = useCgroup ? await (platform.cgroups as PidsCgroups).create(o.maxProcesses) : undefined;
     // RLIMIT_NPROC counts every process of a uid and root ignores it: only meaningful with a session uid.
+    // task.env travels as arguments and is applied by the preamble after the uid drop: the launcher
+    // (unshare, then python until the drop) runs as root with the fixed environment of #env().
+    const envPairs = Object.entries(extraEnv ?? {});
     const preambleArgs = [
       mode,
       cgroupDir ? path.join(cgroupDir, 'cgroup.procs') : '',
       process.platform === 'linux' ? String(limits.memoryMb * 1024 * 1024) : '0',
       state.uid !== undefined ? String(state.uid) : '',
       state.uid !== undefined ? String(o.maxProcesses) : '0',
+      String(envPairs.length),
+      ...envPairs.flat(),
       ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : args),
     ];
     const pyArgs = ['-E', '-s', '-c', PREAMBLE, ...preambleArgs];
-    const isolate = !limits.allowNetwork && platform.netns === true;
-    const file = isolate ? 'unshare' : state.python;
+    const isolate = !limits.allowNetwork && platform.netns === true && platform.unshare !== undefined;
+    const file = isolate ? platform.unshare! : state.python;
     const argv = isolate ? [...(IS_ROOT ? ['-n'] : ['-r', '-n']), state.python, ...pyArgs] : pyArgs;
     const child = execa(file, argv, {
       cwd: state.dir,
-      env: { ...this.#env(state), ...extraEnv },
+      env: this.#env(state),
       extendEnv: false,
       detached: true,
       buffer: false,
@@ -648,19 +682,71 @@ export class PythonRunner implements Runner {
     if (state.uid !== undefined) await chownTree(state.dir, state.uid);
   }
 
+  /**
+   * Writes task.files as root inside the session directory without ever following a link the
+   * session's code may have planted: every component below the session directory is checked with
+   * lstat (a symlink or a non-directory is refused before anything is written), missing folders are
+   * created one at a time, and the file itself is created with O_CREAT|O_EXCL|O_NOFOLLOW (an
+   * existing file is unlinked first, which removes a link rather than following it). Only what was
+   * just created is chowned (lchown / fchown), never an existing path.
+   */
   async #writeFiles(state: SessionState, files: Record<string, string>): Promise<void> {
+    const refuse = (name: string, why: string) =>
+      new LimitError('LIMIT_VALIDATION', `task.files: "${name}" ${why}; nothing was written`, { plugin: 'runner-python' });
+    const plans: { name: string; parts: string[]; content: string }[] = [];
     for (const [name, content] of Object.entries(files)) {
-      const target = path.resolve(state.dir, name);
-      if (path.isAbsolute(name) || !target.startsWith(state.dir + path.sep)) {
-        throw new LimitError('LIMIT_VALIDATION', `task.files: "${name}" is outside the session directory`, { plugin: 'runner-python' });
+      const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+      if (path.isAbsolute(name) || name.includes('\0') || parts.length === 0 || parts.includes('..')) {
+        throw refuse(name, 'is outside the session directory');
       }
-      await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-      // Refuse to follow a symlink the session's own code may have planted.
+      plans.push({ name, parts, content });
+    }
+    // First pass: refuse the whole request before writing anything.
+    for (const { name, parts } of plans) {
+      let current = state.dir;
+      for (const [i, part] of parts.entries()) {
+        current = path.join(current, part);
+        const st = await lstat(current).catch(() => undefined);
+        if (!st) break;
+        const rel = parts.slice(0, i + 1).join('/');
+        if (st.isSymbolicLink()) throw refuse(name, `goes through "${rel}", which is a symbolic link`);
+        if (i < parts.length - 1 && !st.isDirectory()) throw refuse(name, `goes through "${rel}", which is not a directory`);
+        if (i === parts.length - 1 && !st.isFile()) throw refuse(name, `names "${rel}", which is not a regular file`);
+      }
+    }
+    const uid = state.uid;
+    for (const { name, parts, content } of plans) {
+      let current = state.dir;
+      for (const part of parts.slice(0, -1)) {
+        current = path.join(current, part);
+        let created = false;
+        try {
+          await mkdir(current, { mode: 0o700 });
+          created = true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        }
+        // Re-checked after mkdir: a link swapped in meanwhile is refused, never followed further.
+        const st = await lstat(current);
+        if (st.isSymbolicLink() || !st.isDirectory()) throw refuse(name, `goes through "${path.relative(state.dir, current)}", which is not a plain directory`);
+        if (created && uid !== undefined) await lchown(current, uid, uid);
+      }
+      const target = path.join(current, parts[parts.length - 1]!);
       const existing = await lstat(target).catch(() => undefined);
-      if (existing?.isSymbolicLink()) await rm(target);
-      await writeFile(target, content, { mode: 0o600 });
-      if (state.uid !== undefined) await chown(target, state.uid, state.uid);
-      if (state.uid !== undefined) await chown(path.dirname(target), state.uid, state.uid);
+      if (existing) {
+        if (!existing.isFile() && !existing.isSymbolicLink()) throw refuse(name, 'is not a regular file');
+        await unlink(target); // removes the entry itself; a link's target is untouched
+      }
+      const handle = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST' || error.code === 'ELOOP') throw refuse(name, 'was replaced while it was being written');
+        throw error;
+      });
+      try {
+        await handle.writeFile(content, 'utf8');
+        if (uid !== undefined) await handle.chown(uid, uid);
+      } finally {
+        await handle.close();
+      }
     }
   }
 

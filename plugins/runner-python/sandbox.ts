@@ -105,9 +105,10 @@ export class PidsCgroups {
 }
 
 /** Whether `unshare -n` gives a process an empty network namespace here. */
-export async function probeNetns(python: string): Promise<string | true> {
+export async function probeNetns(python: string, unshare: string | undefined): Promise<string | true> {
+  if (!unshare) return `unshare is unavailable: none of ${UNSHARE_PATHS.join(', ')} exists`;
   try {
-    const r = await execa('unshare', ['-n', python, '-c', 'import socket; socket.create_connection(("127.0.0.1", 9), timeout=1)'], {
+    const r = await execa(unshare, ['-n', python, '-c', 'import socket; socket.create_connection(("127.0.0.1", 9), timeout=1)'], {
       reject: false, timeout: 10_000, extendEnv: false, env: {},
     });
     if (r.failed && /unreachable|Errno 101|Errno 99/i.test(r.stderr)) return true;
@@ -115,6 +116,14 @@ export async function probeNetns(python: string): Promise<string | true> {
   } catch (error) {
     return `unshare is unavailable: ${(error as Error).message}`;
   }
+}
+
+/** Where `unshare` is looked for. Never found through PATH: the root-run launcher must not depend on any environment. */
+export const UNSHARE_PATHS = ['/usr/bin/unshare', '/bin/unshare', '/usr/sbin/unshare', '/sbin/unshare'];
+
+/** The absolute path of `unshare`, resolved once at start, or undefined. */
+export function findUnshare(): string | undefined {
+  return UNSHARE_PATHS.find((p) => existsSync(p));
 }
 
 /** The uid a session runs as: stable for a session directory, so files survive a server restart. */

@@ -123,6 +123,9 @@ export class FileStorage implements Storage {
   async open(): Promise<void> {
     try {
       await ensureDir(this.config.root, this.config.fsync);
+      // The store holds every tenant's records: only the server's uid may enter it, whatever the
+      // modes of what is inside (an existing store made by an older version is tightened here).
+      await fs.chmod(this.config.root, 0o700);
       const schema = await readJson<{ version: number }>(path.join(this.config.root, 'schema.json'));
       if (schema && schema.version > FILE_SCHEMA_VERSION) {
         throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The file store at ${this.config.root} has schema version ${schema.version}; this plugin knows up to ${FILE_SCHEMA_VERSION}`, {
@@ -581,7 +584,7 @@ export class FileStorage implements Storage {
         const head = await this.#head(file);
         const next = nextProvenanceEntry(parsed, head.last);
         const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
-        const handle = await fs.open(file, 'a');
+        const handle = await fs.open(file, 'a', 0o600);
         try {
           await handle.writeFile(line, 'utf8');
           if (this.config.fsync) await handle.datasync();

@@ -18,9 +18,9 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** mkdir -p that fsyncs the parent of every folder it created (new folder entries are metadata too). */
+/** mkdir -p (new folders 0700) that fsyncs the parent of every folder it created (new folder entries are metadata too). */
 export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true });
+  const first = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   if (!first || !fsync) return;
   // `first` is the top-most folder created; every folder from there down to `dir` is new.
   let current = dir;
@@ -40,7 +40,7 @@ export async function atomicWrite(file: string, content: string, fsync: boolean)
   const dir = path.dirname(file);
   await ensureDir(dir, fsync);
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await fs.open(temp, 'w');
+  const handle = await fs.open(temp, 'w', 0o600);
   try {
     await handle.writeFile(content, 'utf8');
     if (fsync) await handle.sync();
@@ -160,7 +160,7 @@ export async function acquireLockFile(file: string, options: LockFileOptions): P
   let delay = 1;
   for (;;) {
     try {
-      const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       try {
         await handle.writeFile(content, 'utf8');
       } finally {

@@ -21,7 +21,7 @@
  * (shared by every process that opens the environment) serialises it against all other writers —
  * which is what keeps a provenance chain linear across processes, not an in-process lock.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import {
   LimitError, applyTracePatch, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
@@ -135,7 +135,10 @@ export class KvStorage implements Storage {
   async open(): Promise<void> {
     if (!this.#db) {
       try {
-        mkdirSync(this.config.path, { recursive: true });
+        // Every tenant's records live here: only the server's uid may enter the folder (an
+        // existing one is tightened too), whatever modes LMDB gives data.mdb and lock.mdb.
+        mkdirSync(this.config.path, { recursive: true, mode: 0o700 });
+        chmodSync(this.config.path, 0o700);
         this.#db = open<string, Key>({ path: this.config.path, ...lmdbOptions(this.config) });
       } catch (error) {
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open LMDB environment ${this.config.path}: ${(error as Error).message}`, {

@@ -10,7 +10,7 @@
  * of a commit — WAL frames for the same index pages, the lock round trip — is paid once per group
  * instead of once per write.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -79,7 +79,14 @@ export class SqliteStorage implements Storage {
   async open(): Promise<void> {
     if (!this.#db) {
       const { file } = this.config;
-      if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      if (file !== ':memory:') {
+        mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+        try {
+          restrictDatabaseFiles(file);
+        } catch (error) {
+          throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot restrict SQLite database ${file} to mode 0600: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+        }
+      }
       let db: Db;
       try {
         db = new Database(file, { timeout: this.config.busyTimeoutMs });
@@ -654,4 +661,19 @@ function rowToTrace(row: { data: string; flags: string }): Trace {
   const trace = JSON.parse(row.data) as Trace;
   trace.flags = JSON.parse(row.flags) as Flag[];
   return trace;
+}
+
+/**
+ * The database holds every tenant's data and its folder may have to stay traversable (runner-python
+ * keeps `sessions/` next to it): the file is created 0600 before SQLite opens it, so the -wal and
+ * -shm files SQLite makes later get the same mode, and an existing file (and its -wal/-shm) is
+ * tightened to 0600.
+ */
+export function restrictDatabaseFiles(file: string): void {
+  const fd = openSync(file, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+  closeSync(fd);
+  chmodSync(file, 0o600);
+  for (const suffix of ['-wal', '-shm', '-journal']) {
+    if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
+  }
 }

@@ -1,0 +1,131 @@
+/**
+ * Regression tests of the security review: task.files never follows a planted symlink, task.env
+ * never reaches the root-run launcher, and the SQLite database is unreadable to session uids.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionLimits, Task, type RunContext } from 'limit-graph';
+import { SqliteStorage } from '../../plugins/storage-sqlite/index.ts';
+import { PYTHON, pythonRuntime, type PythonFixture } from './helpers.ts';
+
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+let counter = 0;
+const ctx = (sessionId = `hard-${process.pid}-${++counter}`): RunContext => ({
+  session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000 }) },
+  traceId: `trace-${counter}`,
+  signal: new AbortController().signal,
+});
+const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
+
+let fixture: PythonFixture | undefined;
+afterEach(async () => {
+  await fixture?.close();
+  fixture = undefined;
+});
+
+describe.each([true, false])('runner-python hardening (warm: %s)', (warm) => {
+  it('task.files refuses a path through a planted symlink to a folder outside; nothing is written or chowned there', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const victim = path.join(fixture.dir, 'victim');
+    mkdirSync(victim, { mode: 0o755 });
+    const before = statSync(victim);
+    const c = ctx();
+    const plant = await fixture.runner.executeIsolated(code(`import os\nos.symlink(${JSON.stringify(victim)}, "evil")`), c);
+    expect(plant.ok, JSON.stringify(plant)).toBe(true);
+    const r = await fixture.runner.executeIsolated(code('print("ran")', { files: { 'evil/pwned.txt': 'x' } }), c);
+    expect(r.error?.code).toBe('LIMIT_VALIDATION');
+    expect(r.error?.message).toMatch(/evil.*symbolic link/);
+    expect(r.stdout).not.toMatch(/ran/);
+    expect(readdirSync(victim)).toEqual([]);
+    const after = statSync(victim);
+    expect([after.uid, after.gid, after.mode]).toEqual([before.uid, before.gid, before.mode]);
+    // Deeper: a folder created by the request must not be created through the link either.
+    const deep = await fixture.runner.executeIsolated(code('pass', { files: { 'evil/sub/pwned.txt': 'x' } }), c);
+    expect(deep.error?.code).toBe('LIMIT_VALIDATION');
+    expect(readdirSync(victim)).toEqual([]);
+  });
+
+  it("task.files refuses a symlink to another session's directory", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const a = ctx();
+    const b = ctx();
+    const made = await fixture.runner.executeIsolated(code('open("secret.txt", "w").write("b-secret")'), b);
+    expect(made.ok, JSON.stringify(made)).toBe(true);
+    const bDir = fixture.runner.sessionDir(b.session.id);
+    const bOwner = statSync(bDir).uid;
+    await fixture.runner.executeIsolated(code(`import os\nos.symlink(${JSON.stringify(bDir)}, "other")`), a);
+    const r = await fixture.runner.executeIsolated(code('pass', { files: { 'other/secret.txt': 'overwritten', 'other/new.txt': 'x' } }), a);
+    expect(r.error?.code).toBe('LIMIT_VALIDATION');
+    expect(readFileSync(path.join(bDir, 'secret.txt'), 'utf8')).toBe('b-secret');
+    expect(existsSync(path.join(bDir, 'new.txt'))).toBe(false);
+    expect(statSync(bDir).uid).toBe(bOwner);
+  });
+
+  it('task.files refuses a planted symlink at the last component instead of writing through it', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const victimFile = path.join(fixture.dir, 'victim.txt');
+    writeFileSync(victimFile, 'original', { mode: 0o644 });
+    const c = ctx();
+    await fixture.runner.executeIsolated(code(`import os\nos.makedirs("d")\nos.symlink(${JSON.stringify(victimFile)}, "d/f.txt")`), c);
+    const r = await fixture.runner.executeIsolated(code('pass', { files: { 'd/f.txt': 'new' } }), c);
+    expect(r.error?.code).toBe('LIMIT_VALIDATION');
+    expect(r.error?.message).toMatch(/symbolic link/);
+    expect(readFileSync(victimFile, 'utf8')).toBe('original');
+    expect(statSync(victimFile).uid).toBe(process.getuid?.() ?? 0);
+    // A regular file written earlier is replaced (fresh inode, owned by the session).
+    const ok = await fixture.runner.executeIsolated(code('print(open("d/g.txt").read())', { files: { 'd/g.txt': 'one' } }), c);
+    const ok2 = await fixture.runner.executeIsolated(code('print(open("d/g.txt").read())', { files: { 'd/g.txt': 'two' } }), c);
+    expect([ok.stdout.trim(), ok2.stdout.trim()]).toEqual(['one', 'two']);
+  });
+
+  it('task.env refuses loader and interpreter variables, naming the key', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    for (const key of ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONINSPECT']) {
+      const r = await fixture.runner.executeIsolated(code('print("ran")', { env: { [key]: '/tmp/x' } }), ctx());
+      expect(r.error?.code, key).toBe('LIMIT_VALIDATION');
+      expect(r.error?.message).toContain(key);
+      expect(r.stdout).toBe('');
+    }
+    const ok = await fixture.runner.executeIsolated(code('import os\nprint(os.environ["PATH"], os.environ["X"])', { env: { PATH: '/opt/bin:/usr/bin', X: 'y' } }), ctx());
+    expect(ok.ok, JSON.stringify(ok)).toBe(true);
+    expect(ok.stdout.trim()).toBe('/opt/bin:/usr/bin y');
+  });
+});
+
+describe('runner-python cold launch', () => {
+  it('task.env PATH never makes root run a planted unshare (or anything else from the session directory)', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false });
+    const marker = path.join(fixture.dir, 'rooted');
+    const c = ctx();
+    const script = `#!/bin/sh\necho pwned > ${marker}\nexec /usr/bin/unshare "$@"\n`;
+    const plant = await fixture.runner.executeIsolated(code(
+      `import os\nfor n in ("unshare", "python3", "python"):\n    open(n, "w").write(${JSON.stringify(script)})\n    os.chmod(n, 0o755)`), c);
+    expect(plant.ok, JSON.stringify(plant)).toBe(true);
+    const dir = fixture.runner.sessionDir(c.session.id);
+    const r = await fixture.runner.executeIsolated(code('import os\nprint(os.getuid() == 0, os.environ["PATH"].split(":")[0])', {
+      env: { PATH: `${dir}:/usr/bin:/bin` },
+    }), c);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.stdout.trim()).toBe(`${IS_ROOT ? 'False' : 'False'} ${dir}`);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe.runIf(IS_ROOT)('storage files vs session uids', () => {
+  it('a python task under a session uid cannot open the SQLite database', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false, sandboxUser: 'per-session' });
+    const file = path.join(fixture.dir, 'limit.db');
+    const store = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
+    await store.open();
+    try {
+      const r = await fixture.runner.executeIsolated(code(
+        `res = []\nfor f in [${['', '-wal', '-shm'].map((s) => JSON.stringify(file + s)).join(', ')}]:\n    try:\n        open(f, "rb").read(1)\n        res.append("read")\n    except PermissionError:\n        res.append("denied")\n    except FileNotFoundError:\n        res.append("absent")\nprint(res)`), ctx());
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      expect(r.stdout).not.toMatch(/read/);
+      expect(r.stdout).toMatch(/^\['denied'/);
+    } finally {
+      await store.close();
+    }
+  });
+});

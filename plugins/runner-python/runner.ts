@@ -311,6 +311,16 @@ export class PythonRunner implements Runner {
         });
       }
       dropUid = 'the server does not run as root, so sessions share its uid';
+    } else if (o.createVenv === 'per-session') {
+      // Root starts each session's interpreter; a per-session venv's bin/python would be a file the
+      // session's uid owns, so a task could replace what root runs next. Not combined, then.
+      const reason = 'createVenv "per-session" puts the interpreter root starts in a folder the session owns, so sessions run without their own uid';
+      if (o.sandboxUser === 'per-session') {
+        throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: sandboxUser "per-session" cannot be combined with ${reason.split(',')[0]}`, {
+          plugin: 'runner-python', fix: 'Use venvPath (one venv that root owns, shared by the sessions) with per-session uids, or sandboxUser: "auto" to run per-session venvs without them.',
+        });
+      }
+      dropUid = reason;
     } else dropUid = true;
 
     await mkdir(this.workDir, { recursive: true, mode: 0o711 });

@@ -292,6 +292,18 @@ describe('runner-python options and tasks', () => {
     expect(prompt.error?.code).toBe('LIMIT_VALIDATION');
   });
 
+  it.runIf(process.getuid?.() === 0)('never runs a per-session venv under a session uid: root would start an interpreter the session owns', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, createVenv: 'per-session' });
+    const health = await fixture.runner.health();
+    expect(fixture.runner.capabilities.fileIsolation).toBe(false);
+    expect(health.checks?.find((c) => c.name === 'capability:fileIsolation')?.message).toMatch(/createVenv "per-session"/);
+    await fixture.close();
+    fixture = undefined;
+    await expect(pythonRuntime({ python: PYTHON, createVenv: 'per-session', sandboxUser: 'per-session' })).rejects.toMatchObject({
+      code: 'LIMIT_PLUGIN_SETUP_FAILED', fix: expect.stringMatching(/venvPath/),
+    });
+  }, 60_000);
+
   it('creates a venv per session on request', async () => {
     fixture = await pythonRuntime({ python: PYTHON, createVenv: 'per-session' });
     const c = ctx();

@@ -195,6 +195,8 @@ export interface RdStepInput {
   /** Default: the next step number of the series. */
   step?: number;
   meta?: Record<string, unknown>;
+  /** Wall-clock limit (ms) handed to the distortion algorithm with the series' options when `graph` is measured. */
+  timeLimitMs?: number;
 }
 
 export interface RdKnee {

@@ -10,6 +10,11 @@ export interface DistortionOptions {
   method?: 'exact' | 'entropic';
   epsilon?: number;
   maxIter?: number;
+  /**
+   * Wall-clock limit of the computation in ms. Algorithms that honour it (rd-fgw does) stop past it
+   * with LIMIT_RD_NOT_CONVERGED; others may ignore it.
+   */
+  timeLimitMs?: number;
 }
 
 export interface DistortionResult {

@@ -52,6 +52,13 @@ export const ApiHttpOptions = z
     maxDepth: z.number().int().min(4).max(1000).default(64),
     /** Largest graph (nodes) accepted by /rd/distortion and graph steps: FGW cost grows cubically. */
     maxGraphNodes: z.number().int().min(1).max(10_000).default(500),
+    /**
+     * Time limit of each FGW computation made for a request (/rd/distortion, graph steps of
+     * /rd/series/:id/points), ms: past it the request fails with 422 LIMIT_RD_NOT_CONVERGED
+     * (details.field 'timeLimitMs'). The computation runs on the event loop, so this bounds how long
+     * one request can hold up every other.
+     */
+    rdTimeLimitMs: z.number().int().min(1).max(600_000).default(5_000),
     /** Requests per API key (or per IP without a valid key) per time window; false disables. */
     rateLimit: z
       .union([

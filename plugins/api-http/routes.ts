@@ -78,7 +78,7 @@ function pickRd(s: Services, requested: string | undefined, where: string): RdAl
   return s.rd(name);
 }
 
-export function buildRoutes(s: Services, options: { maxGraphNodes: number }): RouteSpec[] {
+export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTimeLimitMs: number }): RouteSpec[] {
   const rd = rdSchemas(options.maxGraphNodes);
   return [
     // ───────────── service ─────────────
@@ -237,7 +237,8 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number }): Ro
       responses: { schema: DistortionResponse, description: 'The distortion value and the coupling.', errors: [...STD, 422, 503] },
       handler: ({ body }) => {
         const algorithm = pickRd(s, body.algorithm, 'body.algorithm');
-        return { algorithm: algorithm.name, ...algorithm.distortion(body.source, body.target, body.options) };
+        // The server's time limit, not the client's: FGW runs on the event loop until it ends.
+        return { algorithm: algorithm.name, ...algorithm.distortion(body.source, body.target, { ...body.options, timeLimitMs: options.rdTimeLimitMs }) };
       },
     }),
     defineRoute({
@@ -251,7 +252,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number }): Ro
     defineRoute({
       method: 'POST', url: '/rd/series/:id/points', tag: 'rd', summary: 'Record a refinement step (a graph measured against the reference, or a distortion).', params: IdParams, body: rd.RdPointBody, status: 201,
       responses: { schema: RdSeries, description: 'The series with the new point.', errors: [...STD, 404, 422] },
-      handler: ({ params, body, principal }) => s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant }),
+      handler: ({ params, body, principal }) => s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant, timeLimitMs: options.rdTimeLimitMs }),
     }),
     defineRoute({
       method: 'GET', url: '/rd/knee', tag: 'rd', summary: "The knee of a stored series' rate–distortion curve.", query: KneeQuery,

@@ -144,7 +144,8 @@ export const DistortionOptionsBody = z
     alpha: z.number().min(0).max(1).optional(),
     method: z.enum(['exact', 'entropic']).optional(),
     epsilon: z.number().finite().positive().optional(),
-    maxIter: z.number().int().min(1).max(100_000).optional(),
+    /** Capped at 10000 (the exact solver's default); the server's rdTimeLimitMs bounds the time regardless. */
+    maxIter: z.number().int().min(1).max(10_000).optional(),
   })
   .strict();
 

@@ -165,7 +165,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     });
   }
 
-  for (const spec of buildRoutes(services, { maxGraphNodes: options.maxGraphNodes })) registerRoute(app, routes, spec);
+  for (const spec of buildRoutes(services, { maxGraphNodes: options.maxGraphNodes, rdTimeLimitMs: options.rdTimeLimitMs })) registerRoute(app, routes, spec);
 
   let doc: Record<string, unknown> | undefined;
   let html: string | undefined;

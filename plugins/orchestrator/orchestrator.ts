@@ -782,7 +782,9 @@ export class OrchestratorService implements Orchestrator {
       const reference = series.metadata.reference as AttributedGraph | undefined;
       if (!reference) throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no reference graph to measure a step's graph against`, { details: { seriesId } });
       const algorithm = (series.metadata.distortionAlgorithm as string | undefined) ?? 'fgw';
-      const result = this.#rd(algorithm).distortion(input.graph, reference, series.metadata.distortionOptions as DistortionOptions | undefined);
+      const stored = series.metadata.distortionOptions as DistortionOptions | undefined;
+      const options = input.timeLimitMs !== undefined ? { ...stored, timeLimitMs: input.timeLimitMs } : stored;
+      const result = this.#rd(algorithm).distortion(input.graph, reference, options);
       distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }

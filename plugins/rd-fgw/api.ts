@@ -26,6 +26,11 @@ export interface FgwOptions extends GraphOptions {
   /** Exact: start each LP from the previous basis (default false: every LP is solved cold like the reference). */
   warmStartLp?: boolean;
   symmetric?: boolean | 'auto';
+  /**
+   * Wall-clock limit of the solve in ms (default: none). Past it the solver stops with
+   * LIMIT_RD_NOT_CONVERGED (details.field 'timeLimitMs'); building the matrices is not counted.
+   */
+  timeLimitMs?: number;
 }
 
 export type FgwInput = MatrixInput | { source: AttributedGraph; target: AttributedGraph };
@@ -51,6 +56,7 @@ export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult
       ...(options.tol !== undefined ? { tolRel: options.tol, tolAbs: options.tol } : {}),
       warmStartLp: options.warmStartLp ?? false,
       symmetric: options.symmetric ?? 'auto',
+      ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
     });
   }
   if (method === 'entropic') {
@@ -63,6 +69,7 @@ export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult
       ...(options.innerMaxIter !== undefined ? { innerMaxIter: options.innerMaxIter } : {}),
       ...(options.innerTol !== undefined ? { innerTol: options.innerTol } : {}),
       symmetric: options.symmetric ?? 'auto',
+      ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
     });
   }
   throw invalid('method', `must be 'exact' or 'entropic', got ${String(method)}`);

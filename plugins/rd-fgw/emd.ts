@@ -25,7 +25,7 @@
  * - A solver object can solve again with new costs from its previous basis (warm start): the
  *   basis depends only on the marginals, which Frank–Wolfe keeps fixed between its LPs.
  */
-import { invalid } from './errors.ts';
+import { type Deadline, checkDeadline, invalid } from './errors.ts';
 
 export type EmdStatus = 'optimal' | 'max_iter';
 
@@ -55,6 +55,8 @@ export interface EmdOptions {
 export interface SolveOptions extends EmdOptions {
   /** Start from the previous basis of this solver object (when there is one). */
   warmStart?: boolean;
+  /** Stop with LIMIT_RD_NOT_CONVERGED once this time is past (tested every 256 pivots). */
+  deadline?: Deadline;
   /** Write the plan into this buffer (length n1·n2) instead of allocating one. */
   plan?: Float64Array;
   /** Compute the dual potentials u, v (default true); without them they come back empty. */
@@ -267,6 +269,7 @@ export class TransportSimplex {
           status = 'max_iter';
           break;
         }
+        if ((pivots & 255) === 255 && options.deadline !== undefined) checkDeadline(options.deadline, `LP pivot ${pivots + 1}`);
         this.pivot(e);
         pivots++;
       }

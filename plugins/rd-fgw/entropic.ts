@@ -13,7 +13,7 @@
  * (wasm-entropic.ts: products, cost update, step norm, Sinkhorn passes; no operand copied per
  * iteration); without WebAssembly SIMD, or with `wasm: false`, the same steps run in JavaScript.
  */
-import { invalid, notConverged } from './errors.ts';
+import { checkDeadline, deadlineOf, invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
 import { symmetryOf, transpose } from './linalg.ts';
 import { type FgwProblem, checkAlpha, sandwich } from './problem.ts';
@@ -44,6 +44,11 @@ export interface EntropicOptions {
    * when available (default true); false keeps everything in JavaScript (same results to rounding).
    */
   wasm?: boolean;
+  /**
+   * Wall-clock limit in ms (default: none). Tested every outer iteration and every few Sinkhorn
+   * sweeps; past it the solve stops with LIMIT_RD_NOT_CONVERGED (details.field 'timeLimitMs').
+   */
+  timeLimitMs?: number;
 }
 
 export interface EntropicDiagnostics {
@@ -353,6 +358,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   if (!Number.isInteger(maxIter) || maxIter < 1) throw invalid('maxIter', `must be an integer ≥ 1, got ${maxIter}`);
   if (!Number.isInteger(innerMaxIter) || innerMaxIter < 1) throw invalid('innerMaxIter', `must be an integer ≥ 1, got ${innerMaxIter}`);
   if (!(tol >= 0) || !(innerTol >= 0)) throw invalid('tol', 'tolerances must be ≥ 0');
+  const deadline = deadlineOf(options.timeLimitMs);
 
   // One pass over each structure tells numpy-style closeness (atol 1e-10, which decides the
   // gradient's form) and bitwise symmetry (which the value shortcut below needs).
@@ -430,6 +436,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   let numericalErrors = 0;
   let worstInner = 0;
   while (err > tol && cpt < maxIter) {
+    if (deadline !== undefined) checkDeadline(deadline, `outer iteration ${cpt + 1} of maxIter ${maxIter}`);
     if (kernel) {
       kernel.axpy(tens, kernel.A0, P, symmetric ? -4 * alpha : -2 * alpha);
       if (Pt) kernel.axpy(tens, tens, Pt, -2 * alpha);
@@ -440,8 +447,8 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     Tprev = T;
     T = swap;
     const stats = scaling
-      ? scaling.solve(tens, eps, { maxSweeps: innerMaxIter, tol: innerTol, initRows: full.n1, initCols: full.n2 }, T)
-      : logSolver!.solve(tens, eps, { maxSweeps: innerMaxIter, tol: innerTol, warmStart: warm }, T);
+      ? scaling.solve(tens, eps, { maxSweeps: innerMaxIter, tol: innerTol, initRows: full.n1, initCols: full.n2, ...(deadline ? { deadline } : {}) }, T)
+      : logSolver!.solve(tens, eps, { maxSweeps: innerMaxIter, tol: innerTol, warmStart: warm, ...(deadline ? { deadline } : {}) }, T);
     innerSweeps += stats.sweeps;
     if (!stats.converged && !stats.numericalError) innerNotConverged++;
     if (stats.numericalError) numericalErrors++;

@@ -9,7 +9,7 @@
  * C1·G·C2ᵀ ← C1·G·C2ᵀ + t·(C1·Gc·C2ᵀ − C1·G·C2ᵀ) follows from linearity. Successive LPs share
  * their marginals, so each starts from the previous optimal basis (warm start).
  */
-import { invalid } from './errors.ts';
+import { checkDeadline, deadlineOf, invalid } from './errors.ts';
 import { TransportSimplex } from './emd.ts';
 import { frob, mulABt, transpose } from './linalg.ts';
 import {
@@ -38,6 +38,11 @@ export interface ExactOptions {
   warmStartLp?: boolean;
   /** Pivot limit of each LP (default max(100000, 100·(n1+n2))). */
   maxPivots?: number;
+  /**
+   * Wall-clock limit in ms (default: none). Tested every iteration and every 256 simplex pivots;
+   * past it the solve stops with LIMIT_RD_NOT_CONVERGED (details.field 'timeLimitMs').
+   */
+  timeLimitMs?: number;
 }
 
 export type StopReason = 'tol_rel' | 'tol_abs' | 'max_iter';
@@ -158,6 +163,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
   const tolAbs = options.tolAbs ?? 1e-9;
   if (!Number.isInteger(maxIter) || maxIter < 1) throw invalid('maxIter', `must be an integer ≥ 1, got ${maxIter}`);
   if (!(tolRel >= 0) || !(tolAbs >= 0)) throw invalid('tol', 'tolerances must be ≥ 0');
+  const deadline = deadlineOf(options.timeLimitMs);
   const { n1, n2, M, C1, C2, p, q } = pb;
   const nn = n1 * n2;
   const symmetric = options.symmetric === undefined || options.symmetric === 'auto' ? detectSymmetric(pb) : options.symmetric;
@@ -212,7 +218,13 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
   const vals = new Float64Array(n1 + n2);
   const lp = new TransportSimplex(p, q);
   const warm = options.warmStartLp ?? true;
-  const lpOptions = { warmStart: false, plan: Gc, duals: false, ...(options.maxPivots !== undefined ? { maxPivots: options.maxPivots } : {}) };
+  const lpOptions = {
+    warmStart: false,
+    plan: Gc,
+    duals: false,
+    ...(options.maxPivots !== undefined ? { maxPivots: options.maxPivots } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
+  };
 
   const costHistory: number[] = [];
   const steps: number[] = [];
@@ -224,6 +236,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
 
   while (true) {
     it++;
+    if (deadline !== undefined) checkDeadline(deadline, `iteration ${it} of maxIter ${maxIter}`);
     const oldCost = cost;
 
     // Linearisation: (1−α)M + α·∇, ∇ = 2·L⊗G (symmetric) or the mean of both orientations.

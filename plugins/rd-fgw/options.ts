@@ -29,6 +29,11 @@ export const RdFgwOptions = z
     planThreshold: z.number().min(0).default(1e-15),
     /** Exact: start each LP from the previous basis (faster, may resolve ties differently from the reference). */
     warmStartLp: z.boolean().default(false),
+    /**
+     * Wall-clock limit of each solve in ms; past it the call fails with LIMIT_RD_NOT_CONVERGED
+     * (details.field 'timeLimitMs'). Default: none. Servers pass one per call (api-http: rdTimeLimitMs).
+     */
+    timeLimitMs: z.number().positive().optional(),
   })
   .strict();
 

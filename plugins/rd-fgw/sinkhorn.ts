@@ -21,6 +21,7 @@
  *   fallback and the check (`{ wasm: false }`).
  */
 
+import { type Deadline, checkDeadline } from './errors.ts';
 import { mulABt } from './linalg.ts';
 import { EntropicKernel } from './wasm-entropic.ts';
 
@@ -134,6 +135,8 @@ export interface ScalingOptions {
   /** Sizes used for the initial u = 1/initRows, v = 1/initCols (the reference's full sizes). */
   initRows: number;
   initCols: number;
+  /** Stop with LIMIT_RD_NOT_CONVERGED once this time is past (tested every 16 sweeps). */
+  deadline?: Deadline;
 }
 
 export class ScalingSinkhorn {
@@ -184,6 +187,7 @@ export class ScalingSinkhorn {
     let err = Infinity;
     for (let ii = 0; ii < opts.maxSweeps; ii++) {
       sweeps = ii + 1;
+      if ((ii & 15) === 15 && opts.deadline !== undefined) checkDeadline(opts.deadline, `Sinkhorn sweep ${sweeps}`);
       uPrev.set(u);
       vPrev.set(v);
       ktu.fill(0);
@@ -255,7 +259,8 @@ export interface LogOptions {
   /** Sinkhorn sweeps before Newton takes over (default 50). */
   burst?: number;
   /** Largest n2 for which Newton is used (its step costs O(n1·n2² + n2³)); default 1500. */
-  newtonMaxSize?: number;
+  newtonMaxSize?: number;  /** Stop with LIMIT_RD_NOT_CONVERGED once this time is past (tested every 16 sweeps and every Newton step). */
+  deadline?: Deadline;
 }
 
 export interface LogStats extends InnerStats {
@@ -497,7 +502,7 @@ export class LogSinkhorn {
    * (g + t, f − t) is fixed by pinning the step of the heaviest column to 0. Steps are damped by
    * halving until ‖b − c‖₂ decreases. Returns the number of steps taken; f and g are updated.
    */
-  private newton(C: Float64Array, eps: number, tol: number, maxSteps: number): { steps: number; l1: number } {
+  private newton(C: Float64Array, eps: number, tol: number, maxSteps: number, deadline: Deadline | undefined): { steps: number; l1: number } {
     const { n1, n2, a, b, f, g } = this;
     if (!this.nt) {
       this.nt = {
@@ -519,6 +524,7 @@ export class LogSinkhorn {
       l1 = 0;
       for (let j = 0; j < n2; j++) l1 += Math.abs(b[j]! - c[j]!);
       if (l1 < tol) break;
+      if (deadline !== undefined) checkDeadline(deadline, `Newton step ${steps + 1} of a Sinkhorn solve`);
       // S = diag(c) − Wᵀ·W with W = diag(a)^(−1/2)·T, built as rows of Wᵀ.
       for (let i = 0; i < n1; i++) {
         const s = 1 / Math.sqrt(a[i]!);
@@ -533,6 +539,7 @@ export class LogSinkhorn {
         rhs[j] = eps * (b[j]! - c[j]!);
         if (c[j]! > c[pin]!) pin = j;
       }
+      if (deadline !== undefined) checkDeadline(deadline, `Newton step ${steps + 1} of a Sinkhorn solve`);
       if (!solvePinned(S, rhs, dg, n2, pin)) break;
       // Damped step on the merit ‖b − c‖₂.
       let t = 1;
@@ -599,7 +606,7 @@ export class LogSinkhorn {
       if (sweeps >= opts.maxSweeps) break;
       if (newtonAllowed && sinceNewton >= burst) {
         this.absorb(eps);
-        const res = this.newton(C, eps, opts.tol, 100);
+        const res = this.newton(C, eps, opts.tol, 100, opts.deadline);
         newtonSteps += res.steps;
         // Newton that stalls is not retried before another burst proves Sinkhorn slow too.
         if (res.steps === 0 || res.l1 >= err) newtonAllowed = false;
@@ -610,6 +617,7 @@ export class LogSinkhorn {
       }
       sweeps++;
       sinceNewton++;
+      if ((sweeps & 15) === 0 && opts.deadline !== undefined) checkDeadline(opts.deadline, `Sinkhorn sweep ${sweeps}`);
       let ok = err === err;
       for (let j = 0; j < n2; j++) {
         const x = b[j]! / ktu[j]!;

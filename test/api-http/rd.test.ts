@@ -115,3 +115,68 @@ describe('api-http rate–distortion', () => {
     }
   });
 });
+
+describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
+  const LIMIT = 300;
+  /** Building two 500-node problems (shortest paths) is not counted by the limit; plus a loaded machine. */
+  const SLACK = 2_500;
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer({ api: { rdTimeLimitMs: LIMIT }, plugins: { 'rd-fgw': true } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  /** A connected graph of n nodes: a path plus chords, 4 features per node (deterministic). */
+  const big = (n: number, shift: number) => ({
+    nodes: Array.from({ length: n }, (_, i) => ({ id: `v${i}`, features: [Math.sin(i + shift), Math.cos(i * 0.7 + shift), (i % 7) / 7, ((i * shift) % 11) / 11] })),
+    edges: [
+      ...Array.from({ length: n - 1 }, (_, i) => ({ source: `v${i}`, target: `v${i + 1}` })),
+      ...Array.from({ length: n }, (_, i) => ({ source: `v${i}`, target: `v${(i * 37 + shift * 11) % n}` })),
+    ],
+  });
+
+  it('a heavy /rd/distortion answers 422 naming the limit in time, and /health answers right after', async () => {
+    const t0 = performance.now();
+    const res = await s.req('POST', '/rd/distortion', {
+      body: { source: big(500, 1), target: big(500, 2), options: { method: 'entropic', maxIter: 10_000, epsilon: 1e-6 } },
+    });
+    const ms = performance.now() - t0;
+    expect(res.status, res.text).toBe(422);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(res.json.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    expect(res.json.detail).toMatch(new RegExp(`time limit of ${LIMIT} ms`));
+    expect(res.json.errors[0].path).toBe('timeLimitMs');
+    expect(res.json.fix).toMatch(/rdTimeLimitMs/);
+    expect(ms).toBeLessThan(LIMIT + SLACK);
+    const t1 = performance.now();
+    const health = await s.req('GET', '/health', { key: null });
+    expect(health.status).toBe(200);
+    expect(performance.now() - t1).toBeLessThan(500);
+  });
+
+  it('graph steps of a series are limited too; small requests are unaffected', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'rd-limit' } })).json.id;
+    const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'heavy', reference: big(500, 3), distortionOptions: { method: 'entropic', epsilon: 1e-6, maxIter: 10_000 } } });
+    expect(series.status, series.text).toBe(201);
+    const t0 = performance.now();
+    const point = await s.req('POST', `/rd/series/${series.json.id}/points`, { body: { rate: 1, graph: big(500, 4) } });
+    expect(point.status, point.text).toBe(422);
+    expect(point.json.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    expect(point.json.errors[0].path).toBe('timeLimitMs');
+    expect(performance.now() - t0).toBeLessThan(LIMIT + SLACK);
+    const small = await s.req('POST', '/rd/distortion', { body: { source: big(6, 1), target: big(5, 2) } });
+    expect(small.status, small.text).toBe(200);
+    expect(small.json.converged).toBe(true);
+  });
+
+  it('caps maxIter at 10000 and does not accept a client time limit', async () => {
+    const g = big(3, 1);
+    const tooMany = await s.req('POST', '/rd/distortion', { body: { source: g, target: g, options: { maxIter: 10_001 } } });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.json.errors[0].path).toBe('body.options.maxIter');
+    const own = await s.req('POST', '/rd/distortion', { body: { source: g, target: g, options: { timeLimitMs: 1e9 } } });
+    expect(own.status).toBe(400);
+  });
+});

@@ -25,6 +25,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { freshEach } from './fresh.ts';
+import { mulberry32 } from './rng.ts';
 import { isLimitError, type AttributedGraph, type DistortionOptions, type DistortionResult, type RdAlgorithm } from 'limit-graph';
 
 export interface DistortionUnderTest {
@@ -63,24 +64,13 @@ export interface DistortionConformanceOptions {
 
 type Graph = AttributedGraph;
 
-/** A seeded generator (mulberry32): the same graphs on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A connected random graph (a random tree plus a few chords, some weighted) whose nodes have
  * distinct 2-d features in [0, 4).
  */
 export function randomGraph(seed: number, n: number, options: { directed?: boolean; weights?: boolean } = {}): Graph {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const nodes = Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [rand() * 4, rand() * 4] }));
   const edges: Graph['edges'] = [];
   for (let i = 1; i < n; i++) edges.push({ source: `n${Math.floor(rand() * i)}`, target: `n${i}`, ...(rand() < 0.3 ? { weight: 0.5 + rand() * 2 } : {}) });
@@ -106,7 +96,7 @@ export function randomGraph(seed: number, n: number, options: { directed?: boole
 
 /** The same graph with other ids, its nodes in another order, its edges reversed in order (and, if undirected, in direction). */
 export function relabelGraph(g: Graph, seed: number): Graph {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const order = g.nodes.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

@@ -7,7 +7,7 @@ import { type AttributedGraph, isLimitError } from 'limit-graph';
 import { describe, expect, it } from 'vitest';
 import { computeFgw } from '../../plugins/rd-fgw/api.ts';
 import { RdFgwOptions, createFgwService } from '../../plugins/rd-fgw/index.ts';
-import { mulberry32 as rng } from '../helpers/rng.ts';
+import { mulberry32 as rng } from '../conformance/rng.ts';
 
 /** A random connected graph of n nodes with 4 features each (seeded). */
 function randomGraph(n: number, seed: number): AttributedGraph {

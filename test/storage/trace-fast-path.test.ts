@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LimitError, Trace, assertJsonSafe, parseOrThrow, validate } from 'limit-graph';
-import { mulberry32 as rng } from '../helpers/rng.ts';
+import { mulberry32 as rng } from '../conformance/rng.ts';
 
 type Obj = Record<string, unknown>;
 

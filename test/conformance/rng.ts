@@ -1,6 +1,7 @@
 /**
  * mulberry32: a tiny seeded generator, deterministic across platforms, so generated problems,
- * fuzz inputs and fixture files (whose hash must be stable) are the same on every run.
+ * fuzz inputs and fixture files (whose hash must be stable) are the same on every run. It lives with
+ * the conformance suites (shipped as limit-graph/testing), which generate their problems with it too.
  */
 export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;

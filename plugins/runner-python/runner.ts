@@ -5,13 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LimitError, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
+import { LimitError, sha256, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
@@ -141,6 +141,8 @@ interface Execution {
 
 interface SessionState {
   readonly id: string;
+  /** The tenant whose session this is: the id alone does not say (storage keys sessions by both). */
+  readonly tenant: string;
   readonly dir: string;
   readonly tmp: string;
   readonly uid: number | undefined;
@@ -359,7 +361,7 @@ export class PythonRunner implements Runner {
 
     // Prove the whole launch chain (namespace, cgroup, rlimits, uid) with a real task.
     const probeId = `.probe-${process.pid}-${randomUUID().slice(0, 8)}`;
-    const state = this.#newState(probeId, platform);
+    const state = this.#newState(probeId, '.probe', platform);
     try {
       await this.#prepare(state);
       const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb: Math.min(o.memoryMb, 512), allowNetwork: false, maxConcurrency: 1 }, [], undefined);
@@ -377,6 +379,7 @@ export class PythonRunner implements Runner {
       }
     } finally {
       await rm(state.dir, { recursive: true, force: true });
+      await rm(this.#ownerFile(state.id), { force: true });
     }
     this.#logger?.info({ python: executable, version, netns: netns === true, cgroups: cgroups instanceof PidsCgroups, dropUid: dropUid === true }, 'runner-python ready');
     return platform;
@@ -459,7 +462,7 @@ export class PythonRunner implements Runner {
       return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : 'the task was aborted; its processes were killed');
     };
 
-    const state = this.#state(ctx.session.id, platform, limits.maxConcurrency);
+    const state = this.#state(ctx.session.id, ctx.session.tenant, platform, limits.maxConcurrency);
     state.running.add(execution);
     let releaseGlobal: (() => void) | undefined;
     let releaseSession: (() => void) | undefined;
@@ -641,21 +644,26 @@ export class PythonRunner implements Runner {
     return env;
   }
 
-  #newState(id: string, platform: Platform): SessionState {
+  #newState(id: string, tenant: string, platform: Platform): SessionState {
     const dir = path.join(this.workDir, id);
     return {
-      id, dir, tmp: path.join(dir, '.tmp'),
+      id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
       python: platform.executable, venvDir: undefined, prepared: undefined, worker: undefined,
       sem: undefined, semSize: 0, running: new Set(),
     };
   }
 
-  #state(id: string, platform: Platform, maxConcurrency: number): SessionState {
+  #state(id: string, tenant: string, platform: Platform, maxConcurrency: number): SessionState {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = this.#newState(id, platform);
+      state = this.#newState(id, tenant, platform);
       this.#sessions.set(id, state);
+    } else if (state.tenant !== tenant) {
+      // Never another tenant's files, globals or worker; the message does not say whose it is.
+      throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
+        plugin: 'runner-python', details: { sessionId: id }, fix: 'Use the session ids the server generates; they are unique.',
+      });
     }
     // A warm worker runs one task at a time, so a warm session is a queue of one.
     const size = this.options.warm ? 1 : maxConcurrency;
@@ -675,6 +683,7 @@ export class PythonRunner implements Runner {
   }
 
   async #prepare(state: SessionState): Promise<void> {
+    await this.#claim(state);
     await mkdir(state.tmp, { recursive: true, mode: 0o700 });
     await chmod(state.dir, 0o700);
     if (this.options.createVenv === 'per-session') {
@@ -772,7 +781,29 @@ export class PythonRunner implements Runner {
     for (const execution of state.running) execution.stop.abort('closed' satisfies Stop);
     await this.#dropWorker(state);
     if (state.uid !== undefined) await killUid(state.uid);
-    if (this.options.removeSessionFiles) await rm(state.dir, { recursive: true, force: true });
+    if (this.options.removeSessionFiles) {
+      await rm(state.dir, { recursive: true, force: true });
+      await rm(this.#ownerFile(state.id), { force: true });
+    }
+  }
+
+  /** Root-only record of which tenant a session directory belongs to (workDir/.owners, 0700). */
+  #ownerFile(id: string): string {
+    return path.join(this.workDir, '.owners', sha256(id));
+  }
+
+  /**
+   * A session directory left by another tenant's session of the same id (a restart, a worker that
+   * served both) is emptied before this tenant's session uses it; then the directory is recorded as
+   * this tenant's.
+   */
+  async #claim(state: SessionState): Promise<void> {
+    const owner = this.#ownerFile(state.id);
+    const recorded = await readFile(owner, 'utf8').catch(() => undefined);
+    if (recorded === state.tenant) return;
+    if (recorded !== undefined || existsSync(state.dir)) await rm(state.dir, { recursive: true, force: true });
+    await mkdir(path.dirname(owner), { recursive: true, mode: 0o700 });
+    await writeFile(owner, state.tenant, { mode: 0o600 });
   }
 
   async dispose(): Promise<void> {

@@ -129,3 +129,30 @@ describe.runIf(IS_ROOT)('storage files vs session uids', () => {
     }
   });
 });
+
+describe('runner-python keeps sessions of different tenants apart, even with the same id', () => {
+  const as = (tenant: string, sessionId: string): RunContext => ({
+    session: { id: sessionId, tenant, limits: SessionLimits.parse({ timeoutMs: 20_000 }) },
+    traceId: `trace-${++counter}`,
+    signal: new AbortController().signal,
+  });
+
+  it('refuses another tenant on a live session id, and empties a directory another tenant left behind', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: true, removeSessionFiles: false });
+    const id = `shared-${process.pid}-${++counter}`;
+    const wrote = await fixture.runner.executeIsolated(code('open("notes.txt", "w").write("A-PRIVATE")\nsecret = "A-GLOBAL"'), as('a', id));
+    expect(wrote.ok, wrote.stderr).toBe(true);
+    await expect(fixture.runner.executeIsolated(code('print(open("notes.txt").read())'), as('b', id))).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    // The same tenant goes on as before.
+    expect((await fixture.runner.executeIsolated(code('print(open("notes.txt").read(), secret)'), as('a', id))).stdout.trim()).toBe('A-PRIVATE A-GLOBAL');
+    // A's session ends but its files stay (removeSessionFiles: false), as after a crash and restart.
+    await fixture.runner.closeSession(id);
+    expect(existsSync(path.join(fixture.runner.sessionDir(id), 'notes.txt'))).toBe(true);
+    const b = await fixture.runner.executeIsolated(code('import os\nprint(os.path.exists("notes.txt"), "secret" in globals())'), as('b', id));
+    expect(b.stdout.trim()).toBe('False False');
+    // And A, coming back to its id after B used it, does not see B's files either.
+    await fixture.runner.executeIsolated(code('open("b.txt", "w").write("B")'), as('b', id));
+    await fixture.runner.closeSession(id);
+    expect((await fixture.runner.executeIsolated(code('import os\nprint(sorted(f for f in os.listdir(".") if not f.startswith(".")))'), as('a', id))).stdout.trim()).toBe('[]');
+  }, 60_000);
+});

@@ -237,6 +237,8 @@ export interface HostedTurnDone<M> {
 }
 
 interface ConversationState<M> {
+  /** The tenant whose conversation this is: the same id from another tenant never continues it. */
+  readonly tenant: string;
   readonly messages: M[];
   /** Tail of the session's task queue: turns of one conversation go one at a time. */
   tail: Promise<unknown>;
@@ -265,13 +267,14 @@ export class HostedConversations<M> {
 
   /**
    * Runs `turn` as the session's next turn. `timeoutMs` is the runner's own limit; the stricter of
-   * it and the session's applies. Throws only LIMIT_RUNTIME_CLOSED after `dispose`.
+   * it and the session's applies. Throws only LIMIT_RUNTIME_CLOSED after `dispose`, and LIMIT_CONFLICT
+   * for a session id another tenant's conversation holds.
    */
   async run(ctx: RunContext, timeoutMs: number, turn: (t: HostedTurn<M>) => Promise<HostedTurnDone<M>>): Promise<RunResult> {
     const { plugin } = this.o;
     if (this.#closed) throw new LimitError('LIMIT_RUNTIME_CLOSED', `${plugin} is shut down`, { plugin });
     const started = performance.now();
-    const state = this.#state(ctx.session.id);
+    const state = this.#state(ctx.session.id, ctx.session.tenant);
     const deadline = withDeadline([ctx.signal, state.controller.signal], Math.min(ctx.session.limits.timeoutMs, timeoutMs), plugin);
     const current: HostedTurn<M> = { history: state.messages, signal: deadline.signal, remainingMs: deadline.remainingMs, text: '' };
     const previous = state.tail;
@@ -316,11 +319,15 @@ export class HostedConversations<M> {
     for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
   }
 
-  #state(id: string): ConversationState<M> {
+  #state(id: string, tenant: string): ConversationState<M> {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { messages: [], tail: Promise.resolve(), controller: new AbortController() };
+      state = { tenant, messages: [], tail: Promise.resolve(), controller: new AbortController() };
       this.#sessions.set(id, state);
+    } else if (state.tenant !== tenant) {
+      throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
+        details: { sessionId: id }, fix: 'Use the session ids the server generates; they are unique.',
+      });
     }
     return state;
   }

@@ -22,6 +22,8 @@ const PLUGIN = 'runner-llama';
 
 interface SessionState {
   readonly id: string;
+  /** The tenant whose chat this is: the same id from another tenant never continues it. */
+  readonly tenant: string;
   chat?: LlamaChatSession;
   sequence?: LlamaContextSequence;
   /** History kept while the session has no sequence (it was evicted for another session). */
@@ -109,7 +111,7 @@ export class LlamaRunner implements Runner {
     }
     const started = performance.now();
     const limitMs = Math.min(ctx.session.limits.timeoutMs, this.options.timeoutMs ?? Number.POSITIVE_INFINITY);
-    const state = this.#state(ctx.session.id);
+    const state = this.#state(ctx.session.id, ctx.session.tenant);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), limitMs);
     const signal = AbortSignal.any([ctx.signal, state.controller.signal, deadline.signal]);
@@ -247,11 +249,15 @@ export class LlamaRunner implements Runner {
     if (llama) await releaseLlama(llama, this.logger);
   }
 
-  #state(id: string): SessionState {
+  #state(id: string, tenant: string): SessionState {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { id, tail: Promise.resolve(), running: false, lastUsed: Date.now(), controller: new AbortController() };
+      state = { id, tenant, tail: Promise.resolve(), running: false, lastUsed: Date.now(), controller: new AbortController() };
       this.#sessions.set(id, state);
+    } else if (state.tenant !== tenant) {
+      throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
+        plugin: 'runner-llama', details: { sessionId: id }, fix: 'Use the session ids the server generates; they are unique.',
+      });
     }
     return state;
   }

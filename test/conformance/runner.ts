@@ -259,6 +259,22 @@ export function runnerConformance(name: string, factory: () => RunnerUnderTest |
         expect(other.stderr).not.toContain(token);
       }, testTimeout);
 
+      it("another tenant using the same session id never sees the first tenant's state", async () => {
+        const token = `own${randomUUID().slice(0, 8)}`;
+        const a = makeRunContext({ limits });
+        expect((await run(tasks.memory!.store(token), a)).ok).toBe(true);
+        const other: RunContext = { ...a, traceId: `trace-${randomUUID()}`, session: { ...a.session, tenant: `${a.session.tenant}-other` } };
+        // Refused (LIMIT_CONFLICT, thrown or as a result) or a fresh session: never the first one's memory.
+        const seen = await run(tasks.memory!.recall(), other).then(
+          (r) => `${r.stdout}${r.stderr}`,
+          (error: unknown) => {
+            expect((error as { code?: string }).code, String(error)).toBe('LIMIT_CONFLICT');
+            return '';
+          },
+        );
+        expect(seen).not.toContain(token);
+      }, testTimeout);
+
       it('closeSession forgets the session', async () => {
         if (!runner().closeSession) return;
         const token = `gone${randomUUID().slice(0, 8)}`;

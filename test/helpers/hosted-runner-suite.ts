@@ -234,6 +234,15 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(betaTwo).toEqual(['user:beta one', 'assistant:you said: beta one', 'user:beta two']);
     });
 
+    it("another tenant's run on a live session id is refused, never continuing that conversation", async () => {
+      await start();
+      const a = makeRunContext();
+      await runner.executeIsolated(prompt('private to a'), a);
+      const other = { ...a, session: { ...a.session, tenant: 'someone-else' } };
+      await expect(runner.executeIsolated(prompt('what did they say?'), other)).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+      expect(runner.history(a.session.id)).toHaveLength(2);
+    });
+
     it('turns of one session are sent one at a time, in order', async () => {
       await start();
       const a = makeRunContext();

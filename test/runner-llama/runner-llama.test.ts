@@ -74,6 +74,14 @@ describe('runner-llama with a generated tiny llama GGUF', () => {
     expect(texts(runner, b.session.id)).not.toContain('alpha alpha');
   });
 
+  it("refuses another tenant's run on a live session id instead of continuing that chat", async () => {
+    const a = makeRunContext();
+    expect((await runner.executeIsolated(prompt('mine alone'), a)).ok).toBe(true);
+    const other = { ...a, session: { ...a.session, tenant: 'someone-else' } };
+    await expect(runner.executeIsolated(prompt('and theirs?'), other)).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    expect(texts(runner, a.session.id)).not.toContain('and theirs?');
+  });
+
   it('more sessions than maxSessions: an idle session yields its sequence and keeps its history', async () => {
     const [a, b, c] = [makeRunContext(), makeRunContext(), makeRunContext()];
     const turn1 = await runner.executeIsolated(prompt('the world'), a);

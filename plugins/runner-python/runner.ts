@@ -139,6 +139,16 @@ interface Execution {
   readonly stop: AbortController;
 }
 
+/** One checked entry of task.files: its name as given and its path parts below the session directory. */
+interface FilePlan {
+  name: string;
+  parts: string[];
+  content: string;
+}
+
+const refuseFile = (name: string, why: string) =>
+  new LimitError('LIMIT_VALIDATION', `task.files: "${name}" ${why}; nothing was written`, { plugin: 'runner-python' });
+
 interface SessionState {
   readonly id: string;
   /** The tenant whose session this is: the id alone does not say (storage keys sessions by both). */
@@ -228,7 +238,7 @@ class Worker {
   }
   private readonly maxOutputBytes: number;
 
-  request(req: { code: string; args: string[]; env?: Record<string, string> }): Promise<WorkerResponse & { strayOut: string; strayErr: string }> {
+  request(req: { code: string; args: string[]; env?: Record<string, string>; files?: Record<string, string> }): Promise<WorkerResponse & { strayOut: string; strayErr: string }> {
     if (this.dead) return Promise.reject(new WorkerExited(null, null, this.#stderrTail));
     const id = this.#nextId++;
     const stray = { out: new CappedBuffer(this.maxOutputBytes), err: new CappedBuffer(this.maxOutputBytes) };
@@ -474,10 +484,10 @@ export class PythonRunner implements Runner {
       const prepared = await race(this.#prepareOnce(state), stop.signal);
       if (prepared === STOPPED) return stopped();
       checkTaskEnv(task.env);
-      if (task.files) await this.#writeFiles(state, task.files);
+      const files = task.files ? await this.#stageFiles(state, task.files) : undefined;
       return this.options.warm
-        ? await this.#runWarm(platform, state, task, limits, stop.signal, fail, done, stopped)
-        : await this.#runCold(platform, state, task, limits, stop.signal, fail, done, stopped);
+        ? await this.#runWarm(platform, state, task, files, limits, stop.signal, fail, done, stopped)
+        : await this.#runCold(platform, state, task, files, limits, stop.signal, fail, done, stopped);
     } catch (error) {
       if (isLimitErrorLike(error) && error.code === 'LIMIT_VALIDATION') return fail('LIMIT_VALIDATION', error.message);
       this.#logger?.error({ err: error, session: ctx.session.id }, 'runner-python failed');
@@ -491,16 +501,16 @@ export class PythonRunner implements Runner {
     }
   }
 
-  async #runCold(platform: Platform, state: SessionState, task: TaskParsed, limits: SessionLimits, signal: AbortSignal,
+  async #runCold(platform: Platform, state: SessionState, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
     done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
-    const launched = await this.#launch(platform, state, 'exec', limits, task.args ?? [], task.env);
+    const launched = await this.#launch(platform, state, files ? 'execf' : 'exec', limits, task.args ?? [], task.env);
     const out = new CappedBuffer(this.options.maxOutputBytes);
     const err = new CappedBuffer(this.options.maxOutputBytes);
     launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
     launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
     (launched.child.stdin as Writable).on('error', () => undefined);
-    (launched.child.stdin as Writable).end(task.input);
+    (launched.child.stdin as Writable).end(files ? `${JSON.stringify(files)}\n${task.input}` : task.input);
     const exit = await race(launched.exited, signal);
     // Whatever the task left running (background children) dies with it.
     await this.#reap(launched);
@@ -525,7 +535,7 @@ export class PythonRunner implements Runner {
     return fail('LIMIT_RUNNER_TASK_ERROR', lastLine ? `Python ${how}: ${lastLine}` : `Python ${how}`, stdout, stderr, exitCode);
   }
 
-  async #runWarm(platform: Platform, state: SessionState, task: TaskParsed, limits: SessionLimits, signal: AbortSignal,
+  async #runWarm(platform: Platform, state: SessionState, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
     done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
     // A worker is started under the limits of its first task; other limits need another worker.
@@ -549,7 +559,7 @@ export class PythonRunner implements Runner {
         return fail('LIMIT_RUNNER_FAILED', `the Python worker did not start: ${ready.message}: ${ready.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
       }
     }
-    const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}) }).catch((e: unknown) => e as WorkerExited), signal);
+    const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}), ...(files ? { files } : {}) }).catch((e: unknown) => e as WorkerExited), signal);
     if (reply === STOPPED) {
       // The worker may be stuck in user code: kill it; the session's next task gets a fresh one.
       await this.#dropWorker(state);
@@ -589,7 +599,7 @@ export class PythonRunner implements Runner {
     (launched.child.stdin as Writable | null)?.destroy();
   }
 
-  async #launch(platform: Platform, state: SessionState, mode: 'exec' | 'worker', limits: SessionLimits, args: string[], extraEnv: Record<string, string> | undefined): Promise<Launched> {
+  async #launch(platform: Platform, state: SessionState, mode: 'exec' | 'execf' | 'worker', limits: SessionLimits, args: string[], extraEnv: Record<string, string> | undefined): Promise<Launched> {
     const o = this.options;
     const useCgroup = platform.cgroups instanceof PidsCgroups && (mode === 'worker' || o.coldCgroup || state.uid === undefined);
     const cgroupDir = useCgroup ? await (platform.cgroups as PidsCgroups).create(o.maxProcesses) : undefined;
@@ -702,25 +712,30 @@ export class PythonRunner implements Runner {
   }
 
   /**
-   * Writes task.files as root inside the session directory without ever following a link the
-   * session's code may have planted: every component below the session directory is checked with
-   * lstat (a symlink or a non-directory is refused before anything is written), missing folders are
-   * created one at a time, and the file itself is created with O_CREAT|O_EXCL|O_NOFOLLOW (an
-   * existing file is unlinked first, which removes a link rather than following it). Only what was
-   * just created is chowned (lchown / fchown), never an existing path.
+   * With a session uid, task.files are checked here (the request refused whole, before anything is
+   * written) and handed to the session's own process, which writes them as that uid: no root write
+   * can be raced into following a link the session plants meanwhile. Without one (the server's own
+   * uid runs the task anyway) they are written here. Returns the files for the process to write.
    */
-  async #writeFiles(state: SessionState, files: Record<string, string>): Promise<void> {
-    const refuse = (name: string, why: string) =>
-      new LimitError('LIMIT_VALIDATION', `task.files: "${name}" ${why}; nothing was written`, { plugin: 'runner-python' });
-    const plans: { name: string; parts: string[]; content: string }[] = [];
+  async #stageFiles(state: SessionState, files: Record<string, string>): Promise<Record<string, string> | undefined> {
+    const plans = await this.#checkFiles(state, files);
+    if (state.uid === undefined) {
+      await this.#writeFiles(state, plans);
+      return undefined;
+    }
+    return Object.fromEntries(plans.map((p) => [path.join(state.dir, ...p.parts), p.content]));
+  }
+
+  /** task.files checked whole: inside the session directory, through no link or non-directory. */
+  async #checkFiles(state: SessionState, files: Record<string, string>): Promise<FilePlan[]> {
+    const plans: FilePlan[] = [];
     for (const [name, content] of Object.entries(files)) {
       const parts = name.split('/').filter((p) => p !== '' && p !== '.');
       if (path.isAbsolute(name) || name.includes('\0') || parts.length === 0 || parts.includes('..')) {
-        throw refuse(name, 'is outside the session directory');
+        throw refuseFile(name, 'is outside the session directory');
       }
       plans.push({ name, parts, content });
     }
-    // First pass: refuse the whole request before writing anything.
     for (const { name, parts } of plans) {
       let current = state.dir;
       for (const [i, part] of parts.entries()) {
@@ -728,41 +743,45 @@ export class PythonRunner implements Runner {
         const st = await lstat(current).catch(() => undefined);
         if (!st) break;
         const rel = parts.slice(0, i + 1).join('/');
-        if (st.isSymbolicLink()) throw refuse(name, `goes through "${rel}", which is a symbolic link`);
-        if (i < parts.length - 1 && !st.isDirectory()) throw refuse(name, `goes through "${rel}", which is not a directory`);
-        if (i === parts.length - 1 && !st.isFile()) throw refuse(name, `names "${rel}", which is not a regular file`);
+        if (st.isSymbolicLink()) throw refuseFile(name, `goes through "${rel}", which is a symbolic link`);
+        if (i < parts.length - 1 && !st.isDirectory()) throw refuseFile(name, `goes through "${rel}", which is not a directory`);
+        if (i === parts.length - 1 && !st.isFile()) throw refuseFile(name, `names "${rel}", which is not a regular file`);
       }
     }
-    const uid = state.uid;
+    return plans;
+  }
+
+  /**
+   * Writes checked task.files as the server's uid (no session uid): missing folders one at a time,
+   * each re-checked after mkdir, the file with O_CREAT|O_EXCL|O_NOFOLLOW (an existing file is
+   * unlinked first, which removes a link rather than following it).
+   */
+  async #writeFiles(state: SessionState, plans: readonly FilePlan[]): Promise<void> {
     for (const { name, parts, content } of plans) {
       let current = state.dir;
       for (const part of parts.slice(0, -1)) {
         current = path.join(current, part);
-        let created = false;
         try {
           await mkdir(current, { mode: 0o700 });
-          created = true;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         }
         // Re-checked after mkdir: a link swapped in meanwhile is refused, never followed further.
         const st = await lstat(current);
-        if (st.isSymbolicLink() || !st.isDirectory()) throw refuse(name, `goes through "${path.relative(state.dir, current)}", which is not a plain directory`);
-        if (created && uid !== undefined) await lchown(current, uid, uid);
+        if (st.isSymbolicLink() || !st.isDirectory()) throw refuseFile(name, `goes through "${path.relative(state.dir, current)}", which is not a plain directory`);
       }
       const target = path.join(current, parts[parts.length - 1]!);
       const existing = await lstat(target).catch(() => undefined);
       if (existing) {
-        if (!existing.isFile() && !existing.isSymbolicLink()) throw refuse(name, 'is not a regular file');
+        if (!existing.isFile() && !existing.isSymbolicLink()) throw refuseFile(name, 'is not a regular file');
         await unlink(target); // removes the entry itself; a link's target is untouched
       }
       const handle = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EEXIST' || error.code === 'ELOOP') throw refuse(name, 'was replaced while it was being written');
+        if (error.code === 'EEXIST' || error.code === 'ELOOP') throw refuseFile(name, 'was replaced while it was being written');
         throw error;
       });
       try {
         await handle.writeFile(content, 'utf8');
-        if (uid !== undefined) await handle.chown(uid, uid);
       } finally {
         await handle.close();
       }

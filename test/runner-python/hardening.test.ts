@@ -156,3 +156,18 @@ describe('runner-python keeps sessions of different tenants apart, even with the
     expect((await fixture.runner.executeIsolated(code('import os\nprint(sorted(f for f in os.listdir(".") if not f.startswith(".")))'), as('a', id))).stdout.trim()).toBe('[]');
   }, 60_000);
 });
+
+describe.each([true, false])('runner-python writes task.files as the session uid (warm: %s)', (warm) => {
+  it.runIf(IS_ROOT)('files and their new folders belong to the session uid, never written by root', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const c = ctx();
+    const r = await fixture.runner.executeIsolated(code('import os\nprint(os.getuid())\nprint(open("deep/er/notes.txt").read())', { files: { 'deep/er/notes.txt': 'hello' } }), c);
+    expect(r.ok, r.stderr).toBe(true);
+    const [uid, text] = r.stdout.trim().split('\n');
+    expect(text).toBe('hello');
+    const dir = fixture.runner.sessionDir(c.session.id);
+    expect(statSync(path.join(dir, 'deep/er/notes.txt')).uid).toBe(Number(uid));
+    expect(statSync(path.join(dir, 'deep')).uid).toBe(Number(uid));
+    expect(Number(uid)).not.toBe(0);
+  }, 30_000);
+});

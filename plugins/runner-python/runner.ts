@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -855,11 +855,15 @@ function isLimitErrorLike(e: unknown): e is LimitError {
   return e instanceof Error && (e as { name?: string }).name === 'LimitError';
 }
 
+/**
+ * Hands a session directory to its uid. Never follows a link: lchown throughout, and a directory is
+ * entered only if lstat still shows a directory (not a link swapped in after readdir listed it).
+ */
 async function chownTree(dir: string, uid: number): Promise<void> {
-  await chown(dir, uid, uid);
+  await lchown(dir, uid, uid);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) await chownTree(p, uid);
+    if (entry.isDirectory() && (await lstat(p).catch(() => undefined))?.isDirectory()) await chownTree(p, uid);
     else await lchown(p, uid, uid).catch(() => undefined);
   }
 }

@@ -382,6 +382,7 @@ export class PythonRunner implements Runner {
       (launched.child.stdin as Writable).end('import os, ast, email.message\nprint("uid", os.getuid())\n');
       const exit = await launched.exited;
       await this.#reap(launched);
+      await outputDrained(launched.child);
       if (exit.exitCode !== 0) {
         throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the sandboxed interpreter does not start: ${Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ')}`, {
           plugin: 'runner-python', fix: 'Read the Python error; set sandboxUser: "none" or cgroupRoot: "none" if the sandbox is the cause.',
@@ -519,6 +520,7 @@ export class PythonRunner implements Runner {
       if (!launched.cgroupDir && state.uid !== undefined) await killUid(state.uid);
       return stopped();
     }
+    await outputDrained(launched.child);
     const stdout = out.text();
     const stderr = err.text();
     if (exit.exitCode === 0) return done({ ok: true, stdout, stderr }, 0);
@@ -859,6 +861,25 @@ function isLimitErrorLike(e: unknown): e is LimitError {
  * Hands a session directory to its uid. Never follows a link: lchown throughout, and a directory is
  * entered only if lstat still shows a directory (not a link swapped in after readdir listed it).
  */
+/**
+ * Resolves once the child's stdout and stderr have ended — 'exit' can come before the last output
+ * is read, which loaded machines show as an empty stdout — or after `ms` (a descendant that
+ * escaped the reap could hold a pipe open).
+ */
+function outputDrained(child: ResultPromise, ms = 2_000): Promise<void> {
+  const ended = (s: Readable | null | undefined) =>
+    !s || s.readableEnded || s.destroyed ? Promise.resolve() : new Promise<void>((resolve) => {
+      s.once('end', resolve);
+      s.once('close', resolve);
+      s.once('error', () => resolve());
+    });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr)]).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 async function chownTree(dir: string, uid: number): Promise<void> {
   await lchown(dir, uid, uid);
   for (const entry of await readdir(dir, { withFileTypes: true })) {

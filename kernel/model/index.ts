@@ -174,6 +174,14 @@ export const Trace = z.object({
 export type Trace = z.infer<typeof Trace>;
 
 export const ProvenanceAction = z.string().min(1).max(64);
+/**
+ * The actions the runtime records itself (the run pipeline, merges and their review, governance).
+ * API clients append entries of their own ("reviewed", "annotated"), never one of these: an entry
+ * saying "approved" or "completed" must have come from the step it names.
+ */
+export const SYSTEM_PROVENANCE_ACTIONS: readonly string[] = Object.freeze([
+  'created', 'executed', 'completed', 'blocked', 'failed', 'merge', 'review-requested', 'approved', 'rejected', 'quarantined', 'released', 'flagged',
+]);
 export const ProvenanceOperation = z.enum(['add', 'merge', 'split', 'remove', 'rewire', 'update', 'flag', 'quarantine', 'release', 'review']);
 
 /** What a caller supplies; storage assigns `seq`, `prevHash` and `hash`. */

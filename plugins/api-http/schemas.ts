@@ -3,7 +3,7 @@
  * record's shape) but are strict at every level: an unknown field is an error, not silently dropped.
  */
 import {
-  ChainVerification, Checkpoint, Flag, FlagKind, Id, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation,
+  ChainVerification, Checkpoint, Flag, FlagKind, Id, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
   RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, Task, Timestamp, Trace, TraceStatus, z,
 } from 'limit-graph';
 
@@ -93,7 +93,9 @@ export const TraceListQuery = z
 
 export const ProvenanceBody = z
   .object({
-    action: ProvenanceAction,
+    action: ProvenanceAction.refine((a) => !SYSTEM_PROVENANCE_ACTIONS.includes(a), {
+      message: `is one the server records itself (${SYSTEM_PROVENANCE_ACTIONS.join(', ')}); append an action of your own, e.g. "reviewed"`,
+    }),
     operation: ProvenanceOperation.optional(),
     source: Text(1024).optional(),
     rationale: Text(8192).optional(),

@@ -60,6 +60,7 @@ const CASES: Case[] = [
   { name: 'unknown nested field', method: 'POST', path: '/traces', body: { sessionId: '{S}', runner: 'x', task: { ...task, sudo: 1 }, output }, status: 400, field: 'body.task.sudo' },
   { name: 'client-chosen tenant', method: 'POST', path: '/traces', body: { sessionId: '{S}', runner: 'x', task, output, tenant: 'tenant-b' }, status: 400, field: 'body.tenant' },
   { name: 'client-chosen actor', method: 'POST', path: '/traces/{T}/provenance', body: { action: 'x', actor: 'root' }, status: 400, field: 'body.actor' },
+  { name: 'an action the server records itself', method: 'POST', path: '/traces/{T}/provenance', body: { action: 'approved' }, status: 400, field: 'body.action' },
   { name: 'unknown query parameter', method: 'GET', path: '/traces?foo=1', status: 400, field: 'query.foo' },
   { name: 'query on a route without one', method: 'POST', path: '/traces/{T}/release?force=1', body: { reason: 'x' }, status: 400, field: 'query.force' },
   { name: 'body on a route without one', method: 'POST', path: '/sessions/{S}/close', body: { force: true }, status: 400, field: 'body' },

@@ -381,8 +381,7 @@ export class PythonRunner implements Runner {
       launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
       (launched.child.stdin as Writable).end('import os, ast, email.message\nprint("uid", os.getuid())\n');
       const exit = await launched.exited;
-      await this.#reap(launched);
-      await outputDrained(launched.child);
+      await this.#reap(launched, true);
       if (exit.exitCode !== 0) {
         throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the sandboxed interpreter does not start: ${Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ')}`, {
           plugin: 'runner-python', fix: 'Read the Python error; set sandboxUser: "none" or cgroupRoot: "none" if the sandbox is the cause.',
@@ -513,14 +512,14 @@ export class PythonRunner implements Runner {
     (launched.child.stdin as Writable).on('error', () => undefined);
     (launched.child.stdin as Writable).end(files ? `${JSON.stringify(files)}\n${task.input}` : task.input);
     const exit = await race(launched.exited, signal);
-    // Whatever the task left running (background children) dies with it.
-    await this.#reap(launched);
+    // Whatever the task left running (background children) dies with it; after a normal exit the
+    // output is read to its end first.
+    await this.#reap(launched, exit !== STOPPED);
     if (exit === STOPPED) {
       // Without a cgroup listing them, children that left the process group (setsid) are found by uid.
       if (!launched.cgroupDir && state.uid !== undefined) await killUid(state.uid);
       return stopped();
     }
-    await outputDrained(launched.child);
     const stdout = out.text();
     const stderr = err.text();
     if (exit.exitCode === 0) return done({ ok: true, stdout, stderr }, 0);
@@ -589,9 +588,14 @@ export class PythonRunner implements Runner {
     if (worker) await this.#reap(worker.launched);
   }
 
-  /** Kills what is left of a launched process tree and removes its cgroup. */
-  async #reap(launched: Launched): Promise<void> {
+  /**
+   * Kills what is left of a launched process tree, removes its cgroup and closes its pipes — with
+   * `drain`, only once the output still in them has been read ('exit' can come before it, and a
+   * destroyed stream drops it: under load a cold task's stdout came back empty).
+   */
+  async #reap(launched: Launched, drain = false): Promise<void> {
     await killTree(launched.child.pid, launched.cgroupDir);
+    if (drain) await outputDrained(launched.child);
     const cg = this.#resolved?.cgroups;
     if (launched.cgroupDir && cg instanceof PidsCgroups) {
       const removal = cg.remove(launched.cgroupDir).finally(() => this.#removals.delete(removal));
@@ -858,10 +862,6 @@ function isLimitErrorLike(e: unknown): e is LimitError {
 }
 
 /**
- * Hands a session directory to its uid. Never follows a link: lchown throughout, and a directory is
- * entered only if lstat still shows a directory (not a link swapped in after readdir listed it).
- */
-/**
  * Resolves once the child's stdout and stderr have ended — 'exit' can come before the last output
  * is read, which loaded machines show as an empty stdout — or after `ms` (a descendant that
  * escaped the reap could hold a pipe open).
@@ -880,6 +880,10 @@ function outputDrained(child: ResultPromise, ms = 2_000): Promise<void> {
   return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr)]).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Hands a session directory to its uid. Never follows a link: lchown throughout, and a directory is
+ * entered only if lstat still shows a directory (not a link swapped in after readdir listed it).
+ */
 async function chownTree(dir: string, uid: number): Promise<void> {
   await lchown(dir, uid, uid);
   for (const entry of await readdir(dir, { withFileTypes: true })) {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -203,6 +204,28 @@ describe('runner-python isolation', () => {
       expect(result.stdout).toContain('got pong');
     });
   });
+});
+
+describe('runner-python cold tasks under load', () => {
+  // Under load a child's 'exit' can be handled before its last output is read; closing the pipes
+  // then dropped stdout (the bug left 3–7 of these 48 tasks with an empty stdout in every run).
+  it('return all their output when the machine is busy', async () => {
+    const hogs = Array.from({ length: 6 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    try {
+      fixture = await pythonRuntime({ python: PYTHON, warm: false });
+      const runner = fixture.runner;
+      const lost: string[] = [];
+      for (let round = 0; round < 8; round++) {
+        const results = await Promise.all(Array.from({ length: 6 }, (_, i) => runner.executeIsolated(code(`print("out-${round}-${i}")`), ctx())));
+        results.forEach((r, i) => {
+          if (!r.ok || r.stdout.trim() !== `out-${round}-${i}`) lost.push(JSON.stringify(r));
+        });
+      }
+      expect(lost).toEqual([]);
+    } finally {
+      for (const hog of hogs) hog.kill('SIGKILL');
+    }
+  }, 120_000);
 });
 
 describe('runner-python warm workers', () => {

@@ -72,8 +72,9 @@ export interface RuleSubject {
   /** The reading this call scans (`text` is its text); the engine calls each rule once per view. */
   view?: TextView;
   /**
-   * Offset of `text` inside the field: long fields are scanned as a capped head and tail, and the
-   * engine adds this offset to evidence spans so they point into the original field.
+   * Offset of `text` inside the field: long fields are scanned as overlapping windows (and past
+   * `maxScanChars` as head and tail), and the engine adds this offset to evidence spans so they
+   * point into the original field.
    */
   offset?: number;
 }

@@ -15,8 +15,17 @@ export interface EngineOptions {
   preset: GovernancePreset;
   /** Time budget of one rule on one subject (ms). */
   ruleBudgetMs: number;
-  /** Longer fields are scanned as their first and last maxScanChars/2 characters. */
+  /**
+   * Characters of one field that are scanned at most: a longer field is scanned as its first and
+   * last maxScanChars/2, and the middle left out is reported as an Unverified finding.
+   */
   maxScanChars: number;
+  /** Rules see a long field as windows of this many characters (default 65,536). */
+  scanWindowChars?: number;
+  /** Consecutive windows share this many characters, so a match across a boundary is whole in one (default 2,048). */
+  scanOverlapChars?: number;
+  /** Severity of the Unverified finding for a field's unscanned middle (default 5). */
+  unscannedSeverity?: number;
   /** Findings below this severity are dropped (noise floor). */
   minSeverity: number;
 }
@@ -192,25 +201,39 @@ export class GovernanceEngine {
     return this.#options.rules;
   }
 
-  /** The subjects of a surface: each field, capped to a head and a tail when it is long. */
+  /** The subjects of a surface: each field, as overlapping windows when it is long. */
   subjects(trace: Trace, surface: Surface): RuleSubject[] {
-    const cap = this.#options.maxScanChars;
-    const out: RuleSubject[] = [];
+    return this.#plan(trace, surface).subjects;
+  }
+
+  /**
+   * A field up to maxScanChars long is scanned whole, in windows of scanWindowChars that overlap by
+   * scanOverlapChars; a longer one as its first and last maxScanChars/2 (attacks sit at the ends of
+   * long documents far more often than in the middle, and the cost stays bounded), its middle
+   * becoming a gap the verdict reports.
+   */
+  #plan(trace: Trace, surface: Surface): { subjects: RuleSubject[]; gaps: { field: string; start: number; end: number; length: number }[] } {
+    const { maxScanChars: cap, scanWindowChars: window = 65_536, scanOverlapChars: overlap = 2_048 } = this.#options;
+    const subjects: RuleSubject[] = [];
+    const gaps: { field: string; start: number; end: number; length: number }[] = [];
+    const scan = (field: string, text: string, from: number, to: number) => {
+      for (let start = from; ; start = Math.max(start + 1, start + window - overlap)) {
+        const end = Math.min(start + window, to);
+        const piece = start === 0 && end === text.length ? text : text.slice(start, end);
+        subjects.push({ surface, field, text: piece, trace, views: buildViews(piece), offset: start });
+        if (end === to) break;
+      }
+    };
     for (const { field, text } of surfaceFields(trace, surface)) {
-      if (text.length <= cap) {
-        out.push({ surface, field, text, trace, views: buildViews(text), offset: 0 });
-      } else {
-        // Attacks sit at the start or the end of long documents far more often than in the middle;
-        // scanning both ends keeps the cost bounded whatever the input size.
+      if (text.length <= cap) scan(field, text, 0, text.length);
+      else {
         const half = Math.floor(cap / 2);
-        const head = text.slice(0, half);
-        const tailStart = text.length - half;
-        const tail = text.slice(tailStart);
-        out.push({ surface, field, text: head, trace, views: buildViews(head), offset: 0 });
-        out.push({ surface, field, text: tail, trace, views: buildViews(tail), offset: tailStart });
+        scan(field, text, 0, half);
+        scan(field, text, text.length - half, text.length);
+        gaps.push({ field, start: half, end: text.length - half, length: text.length });
       }
     }
-    return out;
+    return { subjects, gaps };
   }
 
   /**
@@ -219,8 +242,10 @@ export class GovernanceEngine {
    */
   async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>): Promise<GovernanceVerdict> {
     const overBudget = new Set<string>();
-    const subjects = this.subjects(trace, surface);
+    const { subjects, gaps } = this.#plan(trace, surface);
     let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget);
+    // Never a silent pass: what was not read is said, and the policy decides what that is worth.
+    for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, this.#options.unscannedSeverity ?? 5));
     if (extra) findings = checkFindings(await extra(findings), undefined);
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {
@@ -329,6 +354,15 @@ function withBudget<T>(promise: Promise<T>, ms: number, ruleId: string): Promise
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The Unverified finding for the middle of a field longer than maxScanChars. */
+function unscannedFinding(gap: { field: string; start: number; end: number; length: number }, cap: number, severity: number): Finding {
+  return {
+    ruleId: 'governance.unscanned', kind: 'Unverified', severity,
+    reason: `${gap.field} is ${gap.length} characters long: characters ${gap.start}–${gap.end} were not scanned (maxScanChars ${cap})`,
+    evidence: [{ field: gap.field, start: gap.start, end: gap.end, excerpt: '' }],
+  };
+}
+
 function shift(f: Finding, offset: number, viewName: string | undefined): Finding {
   const out = offset === 0 ? f : { ...f, evidence: f.evidence.map((e) => ({ ...e, start: e.start + offset, end: e.end + offset })) };
   // A finding that only appears after normalisation or decoding is itself a sign of obfuscation.
@@ -347,7 +381,12 @@ export function mergeFindings(findings: readonly Finding[]): Finding[] {
     if (!prev) byKey.set(key, f);
     else {
       const [hi, lo] = f.severity > prev.severity ? [f, prev] : [prev, f];
-      byKey.set(key, { ...hi, evidence: [...hi.evidence, ...lo.evidence].slice(0, 5) });
+      // Overlapping windows see a match twice: the same span is kept once.
+      const evidence = [...hi.evidence];
+      for (const e of lo.evidence) {
+        if (!evidence.some((x) => x.field === e.field && x.start === e.start && x.end === e.end)) evidence.push(e);
+      }
+      byKey.set(key, { ...hi, evidence: evidence.slice(0, 5) });
     }
   }
   return [...byKey.values()];

@@ -88,7 +88,7 @@ export default definePlugin({
       let engine = engines.get(name);
       if (!engine) {
         const preset = resolvePreset(options, name);
-        engine = new GovernanceEngine({ rules: collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, maxScanChars: options.maxScanChars, minSeverity: options.minSeverity });
+        engine = new GovernanceEngine({ rules: collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
         engines.set(name, engine);
       }
       return engine;

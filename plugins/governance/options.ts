@@ -23,13 +23,24 @@ export const Options = z
     rules: z.array(InlineRule).default([]),
     /** Time budget of one rule on one text (ms). */
     ruleBudgetMs: z.number().positive().max(60_000).default(50),
-    /** Texts longer than this are scanned as their first and last halves of it. */
-    maxScanChars: z.number().int().min(1024).max(16_777_216).default(65_536),
+    /**
+     * Characters of one field scanned at most. A longer field is scanned as its first and last
+     * halves of this, and the middle it skips is reported as an Unverified finding
+     * (`governance.unscanned`, severity `unscannedSeverity`).
+     */
+    maxScanChars: z.number().int().min(1024).max(16_777_216).default(262_144),
+    /** Rules read a field in windows of this many characters (each window is one rule subject). */
+    scanWindowChars: z.number().int().min(1024).max(16_777_216).default(65_536),
+    /** Characters consecutive windows share: a match up to this long is whole in one window. */
+    scanOverlapChars: z.number().int().min(0).max(65_536).default(2_048),
+    /** Severity of the Unverified finding for a field's unscanned middle (5: review under `default`). */
+    unscannedSeverity: Severity.default(5),
     /** Findings below this severity are dropped. */
     minSeverity: Severity.default(1),
     /** Actor named in provenance entries written by automatic decisions. */
     actor: z.string().min(1).max(256).default('governance'),
   })
   .strict()
-  .refine((o) => !o.reviewBand || o.reviewBand[0] <= o.reviewBand[1], { message: 'reviewBand must be [low, high] with low ≤ high', path: ['reviewBand'] });
+  .refine((o) => !o.reviewBand || o.reviewBand[0] <= o.reviewBand[1], { message: 'reviewBand must be [low, high] with low ≤ high', path: ['reviewBand'] })
+  .refine((o) => o.scanOverlapChars * 4 <= o.scanWindowChars, { message: 'must be at most a quarter of scanWindowChars', path: ['scanOverlapChars'] });
 export type Options = z.output<typeof Options>;

@@ -81,8 +81,10 @@ export interface RulePackConformanceOptions {
   budgetMs?: number;
   /** How long past its budget a call may take before it counts as a runaway, ms. Default 250. */
   graceMs?: number;
-  /** Longest text the engine scans whole (`maxScanChars`); longer ones are split into head and tail. Default 65 536. */
+  /** Characters of one field the engine scans at most (`maxScanChars`); longer ones are read as head and tail. Default 262 144. */
   maxScanChars?: number;
+  /** Window size the engine reads long fields in (`scanWindowChars`). Default 65 536. */
+  scanWindowChars?: number;
   /** Size of the large hostile inputs, characters. Default 100 000. */
   hostileChars?: number;
   /** Size of the large inputs of the determinism and trigger-soundness groups (they run the pack three times). Default 4 096. */
@@ -197,7 +199,8 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   const supports: RulePackConformanceSupports = { deterministic: true, viewGuard: true, handBuiltSubjects: true, ...options.supports };
   const budgetMs = options.budgetMs ?? 50;
   const graceMs = options.graceMs ?? 250;
-  const maxScanChars = options.maxScanChars ?? 65_536;
+  const maxScanChars = options.maxScanChars ?? 262_144;
+  const scanWindowChars = options.scanWindowChars ?? 65_536;
   const testTimeout = options.testTimeoutMs ?? 60_000;
   const hostileChars = options.hostileChars ?? 100_000;
   const propertyChars = options.propertyChars ?? 4096;
@@ -205,12 +208,12 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   const mixedKinds = new Set(options.mixedKinds ?? []);
   const makeTrace = options.trace ?? textTrace;
   const preset = GOVERNANCE_PRESETS.default;
-  // Subjects exactly as the engine makes them (fields, head/tail capping, views); no rules of its own.
-  const subjectMaker = new GovernanceEngine({ rules: [], preset, ruleBudgetMs: budgetMs, maxScanChars, minSeverity: 1 });
+  // Subjects exactly as the engine makes them (fields, windows, head/tail capping, views); no rules of its own.
+  const subjectMaker = new GovernanceEngine({ rules: [], preset, ruleBudgetMs: budgetMs, maxScanChars, scanWindowChars, minSeverity: 1 });
   const reviewBand: readonly [number, number] = [5, 6];
 
   /**
-   * The subjects of one field's text as the engine makes them (head and tail of a long text, the
+   * The subjects of one field's text as the engine makes them (the windows of a long text, the
    * views of each), built once per text: views are read-only and shared, as in the engine.
    */
   function piecesOf(text: string): { text: string; offset: number; views: readonly TextView[] }[] {
@@ -366,7 +369,7 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
       });
 
       it('the governance engine accepts the pack and evaluates every surface with it', async () => {
-        const engine = new GovernanceEngine({ rules: pack().rules, preset, ruleBudgetMs: budgetMs, maxScanChars, minSeverity: 1 });
+        const engine = new GovernanceEngine({ rules: pack().rules, preset, ruleBudgetMs: budgetMs, maxScanChars, scanWindowChars, minSeverity: 1 });
         for (const surface of Surface.options) {
           const verdict = await engine.evaluate(deepFreeze(makeTrace('Please summarise this paragraph for me.', surface)), surface);
           for (const f of verdict.findings) expect(Finding.safeParse(f).success).toBe(true);

@@ -248,6 +248,13 @@ export const GovernancePolicy = z.object({
   quarantineSeverity: Severity,
   /** Block traces flagged Malicious at or above `blockSeverity`. */
   blockMaliciousTraces: z.boolean(),
+  /**
+   * Separation of duties: the actor who created a trace (ran it, recorded it, requested the merge:
+   * the actor of its first provenance entry) may not release it from quarantine nor approve or
+   * reject it; another actor of the tenant must (LIMIT_FORBIDDEN otherwise). Default false; the
+   * `strict` preset sets it.
+   */
+  requireDistinctReviewer: z.boolean().optional(),
 });
 export type GovernancePolicy = z.infer<typeof GovernancePolicy>;
 

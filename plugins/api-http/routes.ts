@@ -207,7 +207,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'POST', url: '/traces/:id/release', tag: 'governance', summary: 'Release a quarantined trace.', params: IdParams, body: ReasonBody,
-      responses: { schema: Trace, description: 'The trace after release.', errors: [...STD, 404, 409] },
+      responses: { schema: Trace, description: 'The trace after release.', errors: [...STD, 403, 404, 409] },
       handler: async ({ params, body, principal }) => {
         await s.governance().release(principal.tenant, params.id, { reason: body.reason, actor: principal.actor });
         return s.orchestrator().getTrace(principal.tenant, params.id);
@@ -222,12 +222,12 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'POST', url: '/merges/:id/approve', tag: 'merges', summary: 'Approve a merge waiting for review.', params: IdParams, body: ReviewBody, bodyOptional: true,
-      responses: { schema: Trace, description: 'The merged trace, now ok.', errors: [...STD, 404, 409] },
+      responses: { schema: Trace, description: 'The merged trace, now ok.', errors: [...STD, 403, 404, 409] },
       handler: ({ params, body, principal }) => s.orchestrator().approveMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale }),
     }),
     defineRoute({
       method: 'POST', url: '/merges/:id/reject', tag: 'merges', summary: 'Reject a merge waiting for review.', params: IdParams, body: ReviewBody, bodyOptional: true,
-      responses: { schema: Trace, description: 'The merged trace, now rejected.', errors: [...STD, 404, 409] },
+      responses: { schema: Trace, description: 'The merged trace, now rejected.', errors: [...STD, 403, 404, 409] },
       handler: ({ params, body, principal }) => s.orchestrator().rejectMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale }),
     }),
 

@@ -220,6 +220,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!state?.quarantined) {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is not quarantined, so it cannot be released`, { details: { traceId }, fix: 'Release only traces listed by storage.listQuarantined().' });
     }
+    await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, 'release');
     const at = now();
     await storage.batch(tenant, [
       { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at } },
@@ -236,6 +237,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (trace.status !== 'pending-review') {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, { details: { traceId, status: trace.status } });
     }
+    await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, input.approved ? 'approve' : 'reject');
     const at = now();
     await storage.batch(tenant, [
       { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected' } },
@@ -243,6 +245,21 @@ export class GovernanceServiceImpl implements GovernanceService {
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
     ]);
+  }
+
+  /**
+   * Under requireDistinctReviewer, refuses a release or review by the trace's author: the actor of
+   * its first provenance entry, written with the trace ('created', or 'merge' for a merge).
+   */
+  async #requireDistinctReviewer(storage: Storage, tenant: string, traceId: string, actor: string, what: 'release' | 'approve' | 'reject'): Promise<void> {
+    if (this.deps.engine().policy.requireDistinctReviewer !== true) return;
+    const author = (await storage.listProvenance(tenant, traceId))[0]?.actor;
+    if (author === actor) {
+      throw new LimitError('LIMIT_FORBIDDEN', `Trace "${traceId}" was created by "${actor}", who may not ${what} it: the governance policy requires a distinct reviewer`, {
+        details: { traceId, actor, policy: 'requireDistinctReviewer' },
+        fix: 'Have another actor of the tenant (over HTTP: another API key) do it, or set policy.requireDistinctReviewer to false.',
+      });
+    }
   }
 
   async validateMerge(request: MergeRequest): Promise<MergeValidation> {

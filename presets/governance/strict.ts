@@ -1,9 +1,12 @@
 import type { GovernancePreset } from 'limit-graph';
 
-/** Lower thresholds, verified provenance for merges, and a human review before every merge. */
+/**
+ * Lower thresholds, verified provenance for merges, and a human review before every merge by
+ * someone other than its author (the author of a quarantined trace cannot release it either).
+ */
 const strict: GovernancePreset = {
   name: 'strict',
-  description: 'Lower thresholds; merges need verified provenance and a human review.',
+  description: 'Lower thresholds; merges need verified provenance and a review by another actor.',
   policy: {
     blockUnsafeMerge: true,
     requireProvenance: true,
@@ -14,6 +17,7 @@ const strict: GovernancePreset = {
     autoQuarantine: true,
     quarantineSeverity: 6,
     blockMaliciousTraces: true,
+    requireDistinctReviewer: true,
   },
   packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
   blockSeverity: 6,

@@ -1,0 +1,74 @@
+/**
+ * Separation of duties (policy.requireDistinctReviewer, set by the `strict` preset): over real HTTP,
+ * the API key that created a trace cannot release it from quarantine nor approve or reject its
+ * merge; another key of the same tenant can. Without the policy one key may do both (the other
+ * HTTP tests rely on that).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+import { KEYS, startServer, type Server } from './harness.ts';
+
+describe('requireDistinctReviewer over HTTP', () => {
+  let s: Server;
+  let sessionId: string;
+
+  beforeAll(async () => {
+    s = await startServer({ plugins: { governance: { packs: ['jailbreak'], policy: { requireHumanReview: true, requireDistinctReviewer: true } } } });
+    sessionId = (await s.req('POST', '/sessions', { body: { name: 'duties' } })).json.id;
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  const record = async (stdout: string): Promise<string> => {
+    const res = await s.req('POST', '/traces', { body: { sessionId, runner: 'ext', task: { input: `say ${stdout}` }, output: { ok: true, stdout, stderr: '' } } });
+    expect(res.status).toBe(201);
+    return res.json.trace.id;
+  };
+
+  it('is part of the strict preset only', () => {
+    expect(GOVERNANCE_PRESETS.strict.policy.requireDistinctReviewer).toBe(true);
+    expect(GOVERNANCE_PRESETS.default.policy.requireDistinctReviewer).toBeUndefined();
+  });
+
+  it("the trace's author cannot release its quarantine; another key of the tenant can", async () => {
+    const id = await record('one');
+    expect((await s.req('POST', `/traces/${id}/quarantine`, { body: { reason: 'looks off' } })).status).toBe(200);
+    const own = await s.req('POST', `/traces/${id}/release`, { body: { reason: 'mine is fine' } });
+    expect(own.status).toBe(403);
+    expect(own.json).toMatchObject({
+      code: 'LIMIT_FORBIDDEN',
+      detail: expect.stringMatching(/was created by "api:alice", who may not release it: the governance policy requires a distinct reviewer/),
+      fix: expect.stringContaining('another API key'),
+    });
+    expect((await s.req('GET', `/traces/${id}`)).json.status).toBe('quarantined');
+    const other = await s.req('POST', `/traces/${id}/release`, { body: { reason: 'checked' }, key: KEYS.A2 });
+    expect(other.status).toBe(200);
+    expect((await s.req('GET', `/traces/${id}`)).json.status).toBe('ok');
+    const actions = (await s.req('GET', `/traces/${id}/provenance`)).json.entries.map((e: { action: string; actor: string }) => `${e.action}:${e.actor}`);
+    expect(actions.filter((a: string) => a.startsWith('released:'))).toHaveLength(1);
+    expect(actions.at(-1)).not.toBe('released:api:alice');
+  });
+
+  it('the merge requester cannot approve or reject it; another key can', async () => {
+    const merge = await s.req('POST', '/merges', { body: { parentIds: [await record('a'), await record('b')], strategy: 'concat' } });
+    expect(merge.status).toBe(201);
+    const id = merge.json.trace.id;
+    expect(merge.json.trace.status).toBe('pending-review');
+    for (const verb of ['approve', 'reject']) {
+      const own = await s.req('POST', `/merges/${id}/${verb}`, { body: { rationale: 'self' } });
+      expect(own.status, verb).toBe(403);
+      expect(own.json.detail).toContain(`who may not ${verb} it`);
+    }
+    expect((await s.req('GET', `/traces/${id}`)).json.status).toBe('pending-review');
+    const approved = await s.req('POST', `/merges/${id}/approve`, { body: { rationale: 'second pair of eyes' }, key: KEYS.A2 });
+    expect(approved.status).toBe(200);
+    expect(approved.json.status).toBe('ok');
+  });
+
+  it('another tenant still sees nothing (404, not 403)', async () => {
+    const id = await record('c');
+    await s.req('POST', `/traces/${id}/quarantine`, { body: { reason: 'x' } });
+    expect((await s.req('POST', `/traces/${id}/release`, { body: { reason: 'y' }, key: KEYS.B })).status).toBe(404);
+  });
+});

@@ -45,6 +45,8 @@ export interface TextView {
   lower: string;
   /** Words of `lower` in order, letters/digits/apostrophes only. */
   tokens: readonly ViewToken[];
+  /** True when `text` holds ASCII characters only (worked out once per view, shared by every rule). */
+  readonly ascii: boolean;
   /**
    * Pairs where a word of `a` is followed (or preceded, when `ordered` is false) by a word of `b`
    * within `window` words: the cheap, backtracking-free way to match "verb near target".

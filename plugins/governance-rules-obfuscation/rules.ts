@@ -14,7 +14,9 @@ const MIXED_SCRIPT = /[a-z][\u0370-\u03FF\u0400-\u04FF]|[\u0370-\u03FF\u0400-\u0
  * Both patterns above need a non-ASCII character; most texts have none and skip both scans (ASCII
  * exactly when every character is one UTF-8 byte).
  */
-const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
+/** The raw view's answer (worked out once per subject for every rule), or a scan of a hand-built subject. */
+const isAscii = (subject: RuleSubject): boolean =>
+  subject.view && subject.view.text === subject.text ? subject.view.ascii : Buffer.byteLength(subject.text, 'utf8') === subject.text.length;
 
 const invisible: GovernanceRule = {
   id: 'obfuscation.invisible',
@@ -22,7 +24,7 @@ const invisible: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'Three or more zero-width or bidirectional control characters.',
   evaluate(subject) {
-    if (!isRaw(subject) || isAscii(subject.text)) return [];
+    if (!isRaw(subject) || isAscii(subject)) return [];
     INVISIBLE.lastIndex = 0;
     let count = 0;
     let first = -1;
@@ -45,7 +47,7 @@ const homoglyph: GovernanceRule = {
   surfaces: ['input', 'tool', 'output'],
   description: 'A word that mixes Latin letters with Cyrillic or Greek look-alikes.',
   evaluate(subject) {
-    if (!isRaw(subject) || isAscii(subject.text)) return [];
+    if (!isRaw(subject) || isAscii(subject)) return [];
     const mixed = MIXED_SCRIPT.exec(subject.text);
     if (!mixed) return [];
     return [{ ruleId: 'obfuscation.homoglyph', kind: 'Jailbreak' as const, severity: 5, reason: 'Word mixes Latin and Cyrillic/Greek look-alike letters', evidence: [evidenceSpan(subject, mixed.index, mixed.index + 2)] }];

@@ -425,6 +425,10 @@ class View implements TextView {
     return (this.#ascii ??= isAscii(this.text));
   }
 
+  get ascii(): boolean {
+    return this.#isAscii();
+  }
+
   get tokens(): readonly ViewToken[] {
     if (this.#tokens) return this.#tokens;
     if (!this.#isAscii()) return (this.#tokens = tokenize(this.lower));

@@ -170,6 +170,9 @@ function ungatedView(view: TextView): TextView {
     get tokens() {
       return view.tokens;
     },
+    get ascii() {
+      return view.ascii;
+    },
     near: (a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered?: boolean) => view.near(a, b, window, ordered),
     mayMatch: (triggers: Parameters<TextView['mayMatch']>[0]) => {
       view.mayMatch(triggers);

@@ -25,6 +25,7 @@ export { canonicalJson } from './model/canonical-json.ts';
 export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
+export { measureDistortion, distortionAborted } from './rd-distortion.ts';
 export * from './runner-helpers.ts';
 export * from './governance-helpers.ts';
 export * from './cli-helpers.ts';

@@ -197,6 +197,11 @@ export interface RdStepInput {
   meta?: Record<string, unknown>;
   /** Wall-clock limit (ms) handed to the distortion algorithm with the series' options when `graph` is measured. */
   timeLimitMs?: number;
+  /**
+   * Stops the measurement of `graph` (LIMIT_RD_ABORTED, nothing recorded) when aborted: an algorithm
+   * with `distortionAsync` gets it; a synchronous one is only checked before it starts.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RdKnee {

@@ -25,10 +25,34 @@ export interface DistortionResult {
   plan: [number, number, number][];
 }
 
-/** A distortion measure between two graphs (`rd:<name>` in the container). Rates are a RateModel, under `rate:<name>`. */
+/** Options of {@link RdAlgorithm.distortionAsync}: the synchronous ones plus a way to stop early. */
+export interface AsyncDistortionOptions extends DistortionOptions {
+  /**
+   * Stops the computation when aborted (a client that hung up, a caller that gave up): the promise
+   * rejects with LIMIT_RD_ABORTED and the algorithm should release what it holds (rd-fgw ends the
+   * worker thread that computes it). An already aborted signal rejects without computing.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * A distortion measure between two graphs (`rd:<name>` in the container). Rates are a RateModel, under `rate:<name>`.
+ *
+ * `distortion` is required and synchronous: it runs on the caller's thread until it returns. An
+ * algorithm may also provide `distortionAsync`, the same computation done without blocking the
+ * caller's thread (a worker thread, another process); servers and the orchestrator use it when it is
+ * there and fall back to `distortion` otherwise — `measureDistortion` (exported by `limit-graph`) makes that choice.
+ */
 export interface RdAlgorithm {
   readonly name: string;
   distortion(source: AttributedGraph, target: AttributedGraph, options?: DistortionOptions): DistortionResult;
+  /**
+   * Optional: the result `distortion` would give for the same arguments (same value, plan and
+   * errors — a LimitError arrives as the same code, message, details and fix), computed off the
+   * caller's thread, so that an HTTP server keeps answering while it runs. `options.timeLimitMs`
+   * bounds the computation itself; time spent waiting for a free worker is not counted.
+   */
+  distortionAsync?(source: AttributedGraph, target: AttributedGraph, options?: AsyncDistortionOptions): Promise<DistortionResult>;
 }
 
 export interface KneeResult {

@@ -2,10 +2,12 @@
  * rd-fgw: Fused Gromov–Wasserstein distortion between attributed graphs (or FGW matrices), exact
  * or entropic. Provides `rd:fgw`. See README.md for the formulas and conventions.
  */
-import { definePlugin, LimitError, type AttributedGraph as ContractGraph, type DistortionOptions, type DistortionResult, type RdAlgorithm } from 'limit-graph';
+import { definePlugin, distortionAborted, LimitError, type AsyncDistortionOptions, type AttributedGraph as ContractGraph, type DistortionOptions, type RdAlgorithm } from 'limit-graph';
 import type { z } from 'zod';
 import { type AnyFgwResult, type FgwInput, computeFgw, sparsePlan } from './api.ts';
-import { RdFgwCallOptions, RdFgwOptions } from './options.ts';
+import { type FgwDistortion, solveDistortion, withPlan } from './distortion.ts';
+import { RdFgwCallOptions, RdFgwOptions, type RdFgwComputeOptions } from './options.ts';
+import { FgwPool } from './threads.ts';
 import { registerFgwCommand } from './cli.ts';
 
 export { computeFgw, solveFgw, toProblem, sparsePlan } from './api.ts';
@@ -20,28 +22,31 @@ export { problemFromGraphs, allPairsShortestPaths } from './graph.ts';
 export type { AttributedGraph, GraphOptions } from './graph.ts';
 export { problemFromMatrices, fgwObjective, toSparsePlan, marginalError } from './problem.ts';
 export type { FgwProblem, MatrixInput } from './problem.ts';
-export { RdFgwOptions } from './options.ts';
+export { RdFgwOptions, DEFAULT_POOL_SIZE } from './options.ts';
+export type { RdFgwComputeOptions } from './options.ts';
+export type { FgwDistortion } from './distortion.ts';
+export { FgwPool, spawnFgwWorker } from './threads.ts';
+export { WorkerPool } from './pool.ts';
+export type { PoolStats, WorkerPoolOptions } from './pool.ts';
 
 export type RdFgwCallOptions = z.input<typeof RdFgwCallOptions>;
-
-/** What `distortion` returns: the contract's fields plus the two terms of the objective. */
-export interface FgwDistortion extends DistortionResult {
-  method: 'exact' | 'entropic';
-  alpha: number;
-  /** ⟨M, T⟩ (without the 1 − α factor). */
-  linTerm: number;
-  /** Σ (C1[i][k] − C2[j][l])² T[i][j] T[k][l] (without the α factor). */
-  gwTerm: number;
-  n1: number;
-  n2: number;
-}
 
 /** The `rd:fgw` service. */
 export interface FgwService extends RdAlgorithm {
   readonly name: 'fgw';
   /** The plugin's options, the defaults of every call. */
   readonly defaults: Readonly<RdFgwOptions>;
+  /** Computes on the caller's thread (blocking it until the solve ends or hits `timeLimitMs`). */
   distortion(source: ContractGraph, target: ContractGraph, options?: DistortionOptions & RdFgwCallOptions): FgwDistortion;
+  /**
+   * The same result as `distortion`, computed in one of the plugin's worker threads (option
+   * `threads`, `poolSize` at once; others wait in a queue). Errors reject with the same LimitError
+   * (code, message, details, fix). `signal` stops the computation: a queued one is dropped, a
+   * running one's thread is terminated (and replaced at the next call); it rejects with
+   * LIMIT_RD_ABORTED. Without a pool (`threads: false`, or a service made by `createFgwService`
+   * without one) it computes on the caller's thread.
+   */
+  distortionAsync(source: ContractGraph, target: ContractGraph, options?: AsyncDistortionOptions & RdFgwCallOptions): Promise<FgwDistortion>;
   /** Full result (dense plan, diagnostics) for graphs `{ source, target }` or matrices `{ M, C1, C2, p?, q? }`. */
   compute(input: FgwInput, options?: RdFgwCallOptions): AnyFgwResult;
 }
@@ -63,7 +68,7 @@ function merged(defaults: RdFgwOptions, call: unknown): RdFgwOptions {
     // An unknown key sits on the options object itself: name the key, and the ones that exist.
     const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : undefined;
     const field = `options.${unknown ? unknown.join(',') : issue.path.join('.')}`;
-    const message = unknown ? `unknown option (the options are ${Object.keys(RdFgwOptions.shape).join(', ')})` : issue.message;
+    const message = unknown ? `unknown option (the options are ${Object.keys(RdFgwCallOptions.shape).join(', ')})` : issue.message;
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, {
       plugin: 'rd-fgw',
       details: { field, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
@@ -74,29 +79,37 @@ function merged(defaults: RdFgwOptions, call: unknown): RdFgwOptions {
   return out as RdFgwOptions;
 }
 
-export function createFgwService(defaults: RdFgwOptions): FgwService {
+/** A computation's options: the merged ones without the pool's. */
+function computeOptions(opts: RdFgwOptions): RdFgwComputeOptions {
+  const { threads: _threads, poolSize: _poolSize, ...rest } = opts;
+  return rest;
+}
+
+function distortionHere(source: ContractGraph, target: ContractGraph, opts: RdFgwComputeOptions): FgwDistortion {
+  const { summary, result } = solveDistortion(source, target, opts);
+  return withPlan(summary, sparsePlan(result, opts.planThreshold));
+}
+
+/**
+ * The `rd:fgw` service with `defaults` (parsed RdFgwOptions). `pool` computes `distortionAsync` in
+ * worker threads; without one it computes on the caller's thread. The caller owns the pool (the
+ * plugin closes its own at shutdown).
+ */
+export function createFgwService(defaults: RdFgwOptions, pool?: FgwPool): FgwService {
   const compute = (input: FgwInput, call?: RdFgwCallOptions): AnyFgwResult => computeFgw(input, merged(defaults, call));
   return Object.freeze({
     name: 'fgw' as const,
     defaults: Object.freeze({ ...defaults }),
     compute,
     distortion(source: ContractGraph, target: ContractGraph, call?: DistortionOptions & RdFgwCallOptions): FgwDistortion {
-      const opts = merged(defaults, call);
-      const res = computeFgw({ source, target }, opts);
-      return {
-        // The objective is a sum of non-negative terms; the tracked cost can end a few ulps below 0
-        // (identical graphs), and a distortion must never be negative. `compute` keeps the raw value.
-        value: Math.max(0, res.value),
-        iterations: res.iterations,
-        converged: res.converged,
-        plan: sparsePlan(res, opts.planThreshold),
-        method: opts.method,
-        alpha: opts.alpha,
-        linTerm: res.linTerm,
-        gwTerm: res.gwTerm,
-        n1: res.n1,
-        n2: res.n2,
-      };
+      return distortionHere(source, target, computeOptions(merged(defaults, call)));
+    },
+    async distortionAsync(source: ContractGraph, target: ContractGraph, call?: AsyncDistortionOptions & RdFgwCallOptions): Promise<FgwDistortion> {
+      const { signal, ...rest } = call ?? {};
+      if (signal?.aborted) throw distortionAborted(signal, 'rd-fgw');
+      // Options are checked here, so an invalid one never reaches (or waits for) a thread.
+      const opts = computeOptions(merged(defaults, call === undefined ? undefined : rest));
+      return pool ? pool.distortion(source, target, opts, signal) : distortionHere(source, target, opts);
     },
   });
 }
@@ -110,9 +123,13 @@ export const rdFgwPlugin = definePlugin({
   },
   options: RdFgwOptions,
   setup(ctx, options) {
-    ctx.provide('rd:fgw', createFgwService(options));
+    // Threads start at the first distortionAsync, not here: a CLI command never starts one.
+    const pool = options.threads ? new FgwPool(options.poolSize) : undefined;
+    ctx.provide('rd:fgw', createFgwService(options, pool));
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerFgwCommand(registry));
-    ctx.logger.debug({ method: options.method, alpha: options.alpha }, 'rd:fgw ready');
+    ctx.logger.debug({ method: options.method, alpha: options.alpha, threads: options.threads ? options.poolSize : 0 }, 'rd:fgw ready');
+    // Terminates the threads; computations still queued or running reject with LIMIT_RUNTIME_CLOSED.
+    return { dispose: () => pool?.close() };
   },
 });
 

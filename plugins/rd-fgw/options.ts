@@ -1,7 +1,14 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
-/** Options of rd-fgw; each is also accepted per call (`distortion(a, b, { alpha: 0.3 })`). */
-export const RdFgwOptions = z
+/**
+ * Worker threads of `distortionAsync` when `poolSize` is not given: one per core beyond the one the
+ * event loop runs on, at most 2, at least 1 (a 2-core machine gets 1).
+ */
+export const DEFAULT_POOL_SIZE = Math.max(1, Math.min(2, availableParallelism() - 1));
+
+/** The options of a computation: plugin defaults, each also accepted per call (`distortion(a, b, { alpha: 0.3 })`). */
+const ComputeOptions = z
   .object({
     /** 'exact' (conditional gradient + network simplex) or 'entropic' (PGD + Sinkhorn). */
     method: z.enum(['exact', 'entropic']).default('exact'),
@@ -37,7 +44,25 @@ export const RdFgwOptions = z
   })
   .strict();
 
+/** Options of rd-fgw: those of a computation (also accepted per call) and the worker pool's (plugin only). */
+export const RdFgwOptions = ComputeOptions.extend({
+  /**
+   * Compute `distortionAsync` (what api-http and the orchestrator call) in worker threads, so the
+   * event loop keeps serving while FGW runs. false: it computes on the caller's thread, like
+   * `distortion`. `distortion` and `compute` are synchronous and always run on the caller's thread.
+   */
+  threads: z.boolean().default(true),
+  /**
+   * Worker threads at most, i.e. distortions computed at once; more wait in a queue (first come,
+   * first served). Threads start at first use and are reused. Default: min(2, cores − 1), at least 1.
+   */
+  poolSize: z.number().int().min(1).max(256).default(DEFAULT_POOL_SIZE),
+}).strict();
+
 export type RdFgwOptions = z.output<typeof RdFgwOptions>;
 
-/** Per-call overrides: any subset of the options; an unknown key is an error, not ignored. */
-export const RdFgwCallOptions = RdFgwOptions.partial().strict();
+/** Per-call overrides: any subset of a computation's options; an unknown key is an error, not ignored. */
+export const RdFgwCallOptions = ComputeOptions.partial().strict();
+
+/** The options a computation reads (the pool's are left out). */
+export type RdFgwComputeOptions = z.output<typeof ComputeOptions>;

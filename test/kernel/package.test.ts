@@ -91,7 +91,7 @@ describe('npm pack', () => {
     const builtins = readdirSync(path.join(root, 'plugins'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     expect(builtins.length).toBeGreaterThan(10);
     for (const name of builtins) expect(files).toContain(`dist/plugins/${name}/index.js`);
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'plugins/storage-sqlite/README.md']));
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'dist/plugins/rd-fgw/worker.js', 'plugins/storage-sqlite/README.md']));
     const unwanted = files.filter((f) =>
       /\.map$|\.test\.|(^|\/)fixtures\//.test(f) ||
       /^(kernel|test|presets|bench|examples|docs|node_modules)\//.test(f) ||
@@ -126,6 +126,12 @@ const plugins = runtime.plugins.map((p) => p.name);
 const orchestrator = runtime.resolve('orchestrator');
 const session = await orchestrator.openSession({ name: 'packaged' });
 const { trace } = await orchestrator.run({ sessionId: session.id, runner: 'echo', task: { input: 'hello from the tarball' } });
+// rd-fgw's worker thread starts from dist/ (worker.js): the same result and errors as on this thread.
+const fgw = runtime.resolve('rd:fgw');
+const path3 = (f) => ({ nodes: f.map((x, i) => ({ id: 'n' + i, features: [x] })), edges: f.slice(1).map((_, i) => ({ source: 'n' + i, target: 'n' + (i + 1) })) });
+const threaded = await fgw.distortionAsync(path3([0, 1, 2]), path3([0, 1, 3]));
+const fgwThread = JSON.stringify(threaded) === JSON.stringify(fgw.distortion(path3([0, 1, 2]), path3([0, 1, 3])));
+const fgwError = await fgw.distortionAsync(path3([0]), { nodes: [], edges: [] }).catch((e) => e.name + ' ' + e.code);
 await runtime.close();
 // Reopened: the trace was stored in SQLite, not kept in memory.
 runtime = await createRuntime({ config, plugins: [echo], env: {} });
@@ -135,7 +141,7 @@ const testing = await import('limit-graph/testing');
 // Child processes started from the installed copy (dist/test/conformance/storage-child.js).
 const multi = await testing.multiProcessProvenance({ plugin: 'storage-sqlite', options: { path: dataDir + '/multi.db' } }, { processes: 2, appendsEach: 5 });
 console.log(JSON.stringify({
-  version: packageVersion(), plugins, status: trace.status, stdout: detail.trace.output?.stdout,
+  version: packageVersion(), plugins, status: trace.status, stdout: detail.trace.output?.stdout, fgwThread, fgwError,
   provenance: detail.provenance.map((e) => e.action), verified: detail.verification.verified,
   testing: Object.fromEntries(Object.entries(testing).map(([k, v]) => [k, typeof v])),
   multi: { entries: multi.seqs.length, verified: multi.verification.verified },
@@ -153,6 +159,8 @@ console.log(JSON.stringify({
       provenance: ['created', 'executed', 'completed'],
       verified: true,
       multi: { entries: 10, verified: true },
+      fgwThread: true,
+      fgwError: 'LimitError LIMIT_RD_INVALID_INPUT',
     });
     expect(result.plugins).toEqual(expect.arrayContaining(['storage-sqlite', 'governance', 'orchestrator', 'api-http', 'runner-echo']));
     for (const fn of ['storageConformance', 'runnerConformance', 'multiProcessProvenance', 'crashTest', 'makeTrace']) {

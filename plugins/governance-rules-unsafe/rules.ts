@@ -6,6 +6,7 @@
  */
 import { evidenceSpan, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
 import { intentHits } from './intent.ts';
+import { hateHits, privacyHits, type TargetedHit } from './targeted.ts';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 /** The lexicon with its inflections (plural, third person, past, gerund), so one entry covers them. */
@@ -91,8 +92,8 @@ const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|sho
  * The pack's finding: `base` severity lowered by the text's mitigations (fiction, definitions,
  * protective framing), kept within 1–10, and the reason saying what lowered it.
  */
-function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base: number, reason: string, spans: { start: number; end: number }[]): Finding {
-  const m = mitigation(lower);
+function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base: number, reason: string, spans: { start: number; end: number }[], definitions = true): Finding {
+  const m = mitigation(lower, definitions);
   return {
     ruleId,
     kind: 'Unsafe',
@@ -102,11 +103,14 @@ function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base
   };
 }
 
-/** Lowers severity for fiction, games, definitions and protective framing. */
-function mitigation(lower: string): { delta: number; why: string[] } {
+/**
+ * Lowers severity for fiction, games, definitions and protective framing. `definitions` false: the
+ * rule's questions are never definitions ("What is Jane Roe's home address?" has the shape of one).
+ */
+function mitigation(lower: string, definitions: boolean): { delta: number; why: string[] } {
   const why: string[] = [];
   let delta = 0;
-  if (DEFINITION.test(lower)) {
+  if (definitions && DEFINITION.test(lower)) {
     delta -= 4;
     why.push('definition question');
   }
@@ -198,4 +202,25 @@ const intent: GovernanceRule = {
   },
 };
 
-export const RULES: readonly GovernanceRule[] = [violence, crime, intent];
+/** A rule of targeted.ts: its hits' highest severity, one more when two structures agree. */
+function targetedRule(id: string, description: string, hitsOf: (view: TextView) => TargetedHit[]): GovernanceRule {
+  return {
+    id,
+    flag: 'Unsafe',
+    surfaces: ['input', 'tool'],
+    description,
+    evaluate(subject) {
+      const view = viewOf(subject);
+      if (!view) return [];
+      const hits = hitsOf(view);
+      if (!hits.length) return [];
+      const top = Math.max(...hits.map((h) => h.severity));
+      return [unsafeFinding(subject, view.lower, id, top + (hits.length > 1 ? 1 : 0), `Harmful request: ${hits.map((h) => h.name).join('; ')}`, hits, false)];
+    },
+  };
+}
+
+const privacy = targetedRule('unsafe.privacy', "Requests for a private person's identifiers, credentials, records, contact details or whereabouts (targeted.ts).", privacyHits);
+const hate = targetedRule('unsafe.hate', 'A protected group denied its rights, stereotyped, dehumanised or to be done away with; an atrocity praised, denied or to be repeated (targeted.ts).', hateHits);
+
+export const RULES: readonly GovernanceRule[] = [violence, crime, intent, privacy, hate];

@@ -55,8 +55,9 @@ export const ApiHttpOptions = z
     /**
      * Time limit of each FGW computation made for a request (/rd/distortion, graph steps of
      * /rd/series/:id/points), ms: past it the request fails with 422 LIMIT_RD_NOT_CONVERGED
-     * (details.field 'timeLimitMs'). The computation runs on the event loop, so this bounds how long
-     * one request can hold up every other.
+     * (details.field 'timeLimitMs'). rd-fgw computes in its worker threads (distortionAsync), so this
+     * bounds how long a request holds a thread, not the event loop; waiting for a free thread is not
+     * counted. An RD algorithm without distortionAsync still computes on the event loop, bounded by it.
      */
     rdTimeLimitMs: z.number().int().min(1).max(600_000).default(5_000),
     /** Requests per API key (or per IP without a valid key) per time window; false disables. */

@@ -3,10 +3,11 @@
  * the services' contract (a record of another tenant is "not found") rather than a filter here.
  */
 import {
-  LimitError,
+  LimitError, measureDistortion,
   type GovernanceService, type HealthResult, type KneeDetector, type Orchestrator, type RdAlgorithm, type RdPoint, type Runner, type RunOutcome,
   type Storage, type TraceStatus,
 } from 'limit-graph';
+import type { FastifyReply } from 'fastify';
 import { defineRoute, type RouteSpec } from './glue.ts';
 import { ApiProblem } from './problem.ts';
 import {
@@ -65,6 +66,20 @@ function pickDetector(s: Services, requested: string | undefined, where: string)
   const chosen = ['kneedle', 'menger'].find((d) => available.includes(d)) ?? available[0];
   if (!chosen) throw new LimitError('LIMIT_SERVICE_NOT_FOUND', 'No knee detector is loaded (enable knee-kneedle or knee-menger)', { details: { key: 'knee:*' } });
   return chosen;
+}
+
+/**
+ * Aborts when the client's connection closes before the response is written (it hung up, or timed
+ * out): a distortion it asked for is then stopped instead of computed for nobody.
+ */
+function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort(new Error('the client closed the connection before the response'));
+  };
+  res.once('close', onClose);
+  return controller.signal;
 }
 
 function pickRd(s: Services, requested: string | undefined, where: string): RdAlgorithm {
@@ -235,10 +250,12 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/rd/distortion', tag: 'rd', summary: 'Distortion (FGW by default) between two attributed graphs.', body: rd.DistortionBody,
       responses: { schema: DistortionResponse, description: 'The distortion value and the coupling.', errors: [...STD, 422, 503] },
-      handler: ({ body }) => {
+      handler: async ({ body, reply }) => {
         const algorithm = pickRd(s, body.algorithm, 'body.algorithm');
-        // The server's time limit, not the client's: FGW runs on the event loop until it ends.
-        return { algorithm: algorithm.name, ...algorithm.distortion(body.source, body.target, { ...body.options, timeLimitMs: options.rdTimeLimitMs }) };
+        // The server's time limit, not the client's. rd-fgw computes in a worker thread (distortionAsync),
+        // so the event loop keeps serving; an algorithm without distortionAsync still blocks it.
+        const signal = abortedWhenClientLeaves(reply);
+        return { algorithm: algorithm.name, ...(await measureDistortion(algorithm, body.source, body.target, { ...body.options, timeLimitMs: options.rdTimeLimitMs, signal })) };
       },
     }),
     defineRoute({
@@ -252,7 +269,8 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/rd/series/:id/points', tag: 'rd', summary: 'Record a refinement step (a graph measured against the reference, or a distortion).', params: IdParams, body: rd.RdPointBody, status: 201,
       responses: { schema: RdSeries, description: 'The series with the new point.', errors: [...STD, 404, 422] },
-      handler: ({ params, body, principal }) => s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant, timeLimitMs: options.rdTimeLimitMs }),
+      handler: ({ params, body, principal, reply }) =>
+        s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant, timeLimitMs: options.rdTimeLimitMs, signal: abortedWhenClientLeaves(reply) }),
     }),
     defineRoute({
       method: 'GET', url: '/rd/knee', tag: 'rd', summary: "The knee of a stored series' rate–distortion curve.", query: KneeQuery,

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, newId, sha256,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, measureDistortion, newId, sha256,
 } from 'limit-graph';
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -783,8 +783,10 @@ export class OrchestratorService implements Orchestrator {
       if (!reference) throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no reference graph to measure a step's graph against`, { details: { seriesId } });
       const algorithm = (series.metadata.distortionAlgorithm as string | undefined) ?? 'fgw';
       const stored = series.metadata.distortionOptions as DistortionOptions | undefined;
-      const options = input.timeLimitMs !== undefined ? { ...stored, timeLimitMs: input.timeLimitMs } : stored;
-      const result = this.#rd(algorithm).distortion(input.graph, reference, options);
+      const limited = input.timeLimitMs !== undefined ? { ...stored, timeLimitMs: input.timeLimitMs } : stored;
+      const options = input.signal !== undefined ? { ...limited, signal: input.signal } : limited;
+      // Off the event loop when the algorithm has distortionAsync (rd-fgw: a worker thread).
+      const result = await measureDistortion(this.#rd(algorithm), input.graph, reference, options);
       distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }

@@ -9,6 +9,9 @@
  * - symmetry: d(G, H) = d(H, G); invariance under relabelling the nodes of both graphs (other ids,
  *   another node and edge order); determinism; graphs that differ in features and structure are apart;
  * - the input graphs are not modified (they are frozen);
+ * - `distortionAsync`, when the algorithm has it, gives what `distortion` gives (within `tolerance`),
+ *   rejects malformed graphs with the same LimitError, and rejects an aborted signal with
+ *   LIMIT_RD_ABORTED;
  * - malformed graphs (empty, non-finite or ragged features, duplicate ids, edges to unknown nodes,
  *   negative or non-finite weights, not a graph) and invalid `DistortionOptions` are a `LimitError`
  *   LIMIT_RD_INVALID_INPUT naming the graph at fault — never NaN.
@@ -149,6 +152,10 @@ export function distortionConformance(name: string, factory: DistortionFactory, 
         const frozen = error instanceof TypeError && /read[- ]only|not extensible|frozen/i.test(error.message) ? ' (the graphs are frozen: a distortion must not modify its input)' : '';
         throw new Error(`${what}: distortion threw ${error instanceof Error ? error.message : String(error)}${frozen}`, { cause: error });
       }
+      return checked(result, source, target, what);
+    };
+    /** A result checked against the contract: finite value ≥ 0, iterations, converged, a plan over the nodes (a coupling when supported). */
+    const checked = (result: DistortionResult, source: Graph, target: Graph, what: string): DistortionResult => {
       expect(Number.isFinite(result.value), `${what}: value ${result.value} is not finite`).toBe(true);
       expect(result.value, `${what}: a distortion is never negative`).toBeGreaterThanOrEqual(0);
       expect(Number.isInteger(result.iterations) && result.iterations >= 0, `${what}: iterations ${result.iterations}`).toBe(true);
@@ -250,6 +257,35 @@ export function distortionConformance(name: string, factory: DistortionFactory, 
           };
           expect(distortion(a, other, `${what}, against a changed copy`).value, `${what}: against a copy with other features and edges`).toBeGreaterThan(identityTol);
         }
+      });
+    });
+
+    describe('distortionAsync (optional)', () => {
+      it('when provided, gives what distortion gives, rejects what it refuses with the same LimitError, and honours an aborted signal', async () => {
+        const alg = algorithm();
+        if (alg.distortionAsync === undefined) return; // optional: measureDistortion falls back to distortion
+        expect(typeof alg.distortionAsync, 'distortionAsync').toBe('function');
+        const call = options.callOptions;
+        for (const [what, a, b] of graphPairs().slice(0, 4)) {
+          const sync = distortion(a, b, what);
+          const got = checked(await alg.distortionAsync(deepFreeze(structuredClone(a)), deepFreeze(structuredClone(b)), call ? { ...call } : undefined), a, b, `${what} (distortionAsync)`);
+          expect(close(got.value, sync.value), `${what}: distortionAsync gave ${got.value}, distortion ${sync.value}`).toBe(true);
+          expect(got.converged, `${what}: converged`).toBe(sync.converged);
+        }
+        const good = randomGraph(3, 4);
+        for (const bad of [{ nodes: [], edges: [] }, { nodes: [{ id: 'a', features: [Number.NaN, 1] }], edges: [] }] as unknown as Graph[]) {
+          let expected: unknown;
+          try {
+            alg.distortion(good, bad, call ? { ...call } : undefined);
+          } catch (error) {
+            expected = error;
+          }
+          const got = await alg.distortionAsync(good, bad, call ? { ...call } : undefined).then(() => undefined, (error: unknown) => error);
+          expect(isLimitError(got, 'LIMIT_RD_INVALID_INPUT'), `distortionAsync of a malformed target: ${String(got)}`).toBe(true);
+          expect((got as Error).message, 'the same message as distortion').toBe((expected as Error).message);
+        }
+        const aborted = await alg.distortionAsync(good, good, { ...call, signal: AbortSignal.abort() }).then(() => undefined, (error: unknown) => error);
+        expect(isLimitError(aborted, 'LIMIT_RD_ABORTED'), `an aborted signal: ${String(aborted)}`).toBe(true);
       });
     });
 

@@ -56,7 +56,19 @@ export class FgwPool {
   /** The synchronous `distortion`'s result, computed in a worker thread. */
   async distortion(source: AttributedGraph, target: AttributedGraph, options: RdFgwComputeOptions, signal?: AbortSignal): Promise<FgwDistortion> {
     const request: FgwRequest = { source, target, options };
-    const reply = (await this.#pool.run(request as unknown as Record<string, unknown>, signal ? { signal } : {})) as FgwReply;
+    let reply: FgwReply;
+    try {
+      reply = (await this.#pool.run(request as unknown as Record<string, unknown>, signal ? { signal } : {})) as FgwReply;
+    } catch (error) {
+      // Graphs holding functions or symbols cannot travel to a thread (the synchronous call ignores such extras).
+      if ((error as { name?: unknown } | null)?.name !== 'DataCloneError') throw error;
+      throw new LimitError('LIMIT_RD_INVALID_INPUT', `source, target: the graphs cannot be copied to a worker thread (${(error as Error).message})`, {
+        plugin: PLUGIN,
+        cause: error,
+        details: { field: 'source' },
+        fix: 'Give graphs as plain data (ids, features, weights, edges), or call the synchronous distortion.',
+      });
+    }
     if (!reply.ok) throw decodeError(reply.error);
     const { plan, ...summary } = reply.result;
     return withPlan(summary, unpackPlan(plan));

@@ -97,6 +97,12 @@ describe('rd-fgw distortionAsync in worker threads', () => {
       expect((got as LimitError).toJSON()).toEqual(expected.toJSON());
       expect((got as LimitError).status).toBe(422);
     }
+    // Graphs that cannot be copied to a thread (a function inside) are refused, not a crash.
+    const withFunction = { ...g, nodes: g.nodes.map((n) => ({ ...n, label: () => n.id })) };
+    const uncloneable = await rejection(fgw.distortionAsync(withFunction as AttributedGraph, g));
+    expect(uncloneable).toMatchObject({ name: 'LimitError', code: 'LIMIT_RD_INVALID_INPUT' });
+    expect(uncloneable.message).toMatch(/cannot be copied to a worker thread/);
+    expect(await fgw.distortionAsync(g, g)).toEqual(fgw.distortion(g, g));
     // A thread's error carries the thread's stack frames below this thread's.
     const fromThread = await rejection(fgw.distortionAsync(g, empty));
     expect(fromThread.stack).toMatch(/in an rd-fgw worker thread[\s\S]*graph\.ts/);

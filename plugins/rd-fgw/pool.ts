@@ -1,7 +1,7 @@
 /**
  * A small pool of worker threads, one job per worker at a time (FGW solves are CPU-bound: more jobs
  * than threads would only share the same cores). Written here rather than taken from a library
- * (piscina): what rd-fgw needs is ~150 lines — lazy start, a FIFO queue, abort, crash replacement,
+ * (piscina): what rd-fgw needs is ~200 lines — lazy start, a FIFO queue, abort, crash replacement,
  * unref'd idle threads, close — and with a library it would still need the TypeScript-source
  * bootstrap of threads.ts and the LimitError round trip of wire.ts.
  *

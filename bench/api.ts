@@ -26,9 +26,10 @@ import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { createRuntime, newId, optionalNumberOption, rawOption } from 'limit-graph';
 import '../plugins/api-http/index.ts';
+import { BUILT_IN_PACKS } from '../presets/governance/packs.ts';
 
 const KEY = 'bench-key-0123456789abcdef';
-const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
+const PACKS = BUILT_IN_PACKS;
 
 const arg = rawOption;
 
@@ -130,7 +131,7 @@ export async function run(args: string[] = []): Promise<unknown> {
       plugins: {
         'storage-sqlite': { path: path.join(dir, 'bench.db') },
         ...(governance === 'default' ? Object.fromEntries(PACKS.map((p) => [`governance-rules-${p}`, true])) : {}),
-        governance: governance === 'default' ? { preset: 'default', packs: PACKS } : { packs: [] },
+        governance: governance === 'default' ? { preset: 'default', packs: [...PACKS] } : { packs: [] },
         'runner-python': { warm: false },
         orchestrator: {},
         'api-http': { listen: true, port: 0, rateLimit: false, auth: { mode: 'apiKey', keys: [{ key: KEY, tenant: 'bench' }] } },

@@ -7,8 +7,9 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createRuntime, optionalNumberOption, rawOption } from 'limit-graph';
+import { BUILT_IN_PACKS } from '../presets/governance/packs.ts';
 
-const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
+const PACKS = BUILT_IN_PACKS;
 
 const SAMPLES = [
   'Please summarise the following meeting notes for the team. The quarterly review covered revenue, hiring and the roadmap. ',

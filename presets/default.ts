@@ -20,6 +20,7 @@ export default defineConfig({
     'governance-rules-anomaly': true,
     'governance-rules-provenance': true,
     'governance-rules-highrisk': true,
+    'governance-rules-classifier': true,
     'rd-fgw': true,
     'rd-rate': true,
     'knee-menger': true,

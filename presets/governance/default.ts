@@ -1,4 +1,5 @@
 import type { GovernancePreset } from 'limit-graph';
+import { BUILT_IN_PACKS } from './packs.ts';
 
 /**
  * The default: confident Jailbreak/Malicious findings (≥ 7) block, anything ≥ 7 is quarantined, the
@@ -18,7 +19,7 @@ const defaultPreset: GovernancePreset = {
     quarantineSeverity: 7,
     blockMaliciousTraces: true,
   },
-  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
+  packs: [...BUILT_IN_PACKS],
   blockSeverity: 7,
   reviewBand: [5, 6],
 };

@@ -1,4 +1,5 @@
 import type { GovernancePreset } from 'limit-graph';
+import { BUILT_IN_PACKS } from './packs.ts';
 
 /** Flags only: every rule runs and every finding is recorded, nothing is blocked, quarantined or held. */
 const permissive: GovernancePreset = {
@@ -15,7 +16,7 @@ const permissive: GovernancePreset = {
     quarantineSeverity: 10,
     blockMaliciousTraces: false,
   },
-  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
+  packs: [...BUILT_IN_PACKS],
   blockSeverity: 10,
   reviewBand: null,
 };

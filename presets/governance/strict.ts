@@ -1,4 +1,5 @@
 import type { GovernancePreset } from 'limit-graph';
+import { BUILT_IN_PACKS } from './packs.ts';
 
 /**
  * Lower thresholds, verified provenance for merges, and a human review before every merge by
@@ -19,7 +20,7 @@ const strict: GovernancePreset = {
     blockMaliciousTraces: true,
     requireDistinctReviewer: true,
   },
-  packs: ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'],
+  packs: [...BUILT_IN_PACKS],
   blockSeverity: 6,
   reviewBand: [3, 5],
 };

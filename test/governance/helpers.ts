@@ -1,6 +1,7 @@
 import { createRuntime, type ConfigInput, type Runtime, type Trace } from 'limit-graph';
+import { BUILT_IN_PACKS } from '../../presets/governance/packs.ts';
 
-export const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'] as const;
+export const PACKS = BUILT_IN_PACKS;
 export const packPlugins = (): Record<string, boolean> => Object.fromEntries(PACKS.map((p) => [`governance-rules-${p}`, true]));
 
 /** A runtime with SQLite (in memory), every built-in rule pack and the governance plugin. */

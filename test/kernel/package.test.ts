@@ -91,7 +91,7 @@ describe('npm pack', () => {
     const builtins = readdirSync(path.join(root, 'plugins'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     expect(builtins.length).toBeGreaterThan(10);
     for (const name of builtins) expect(files).toContain(`dist/plugins/${name}/index.js`);
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'dist/plugins/rd-fgw/worker.js', 'plugins/storage-sqlite/README.md']));
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'dist/plugins/rd-fgw/worker.js', 'dist/plugins/governance-rules-classifier/model.json', 'plugins/storage-sqlite/README.md']));
     const unwanted = files.filter((f) =>
       /\.map$|\.test\.|(^|\/)fixtures\//.test(f) ||
       /^(kernel|test|presets|bench|examples|docs|node_modules)\//.test(f) ||

@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../helpers/cli.ts';
+import { BUILT_IN_PACKS } from '../../presets/governance/packs.ts';
 
-const PACKS = ['jailbreak', 'injection', 'obfuscation', 'malicious', 'unsafe', 'anomaly', 'provenance', 'highrisk'];
+const PACKS = BUILT_IN_PACKS;
 
 describe('orchestrator CLI', () => {
   let dir: string;

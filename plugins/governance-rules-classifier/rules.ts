@@ -1,0 +1,79 @@
+/**
+ * `classifier.linear`: a small linear model's reading of a text — the safety net under the rules
+ * for phrasings no rule was written for. It never blocks alone: its findings sit in the review band
+ * (severity 5, 6 when the model is nearly certain), so under the `default` preset a text only the
+ * model flags waits for a person instead of being refused. A judge-phase rule: it reads the scan's
+ * findings and stays silent where they already reach its highest severity (6), since it could
+ * change neither the decision nor what the trace is flagged for.
+ */
+import { readFileSync } from 'node:fs';
+import { evidenceSpan, LimitError, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
+import { CLASSES, type LinearModel, type LoadedModel, load, predictWords } from './model.ts';
+import type { Options } from './options.ts';
+
+/** The flag of each attack class. */
+const KIND = { harmful: 'Unsafe', jailbreak: 'Jailbreak', injection: 'Malicious' } as const;
+
+/** Reads and checks a model file, naming the file in every error. */
+export function readModel(file: string): LoadedModel {
+  let model: LinearModel;
+  try {
+    model = JSON.parse(readFileSync(file, 'utf8')) as LinearModel;
+  } catch (error) {
+    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: cannot read the model ${file}: ${(error as Error).message}`, {
+      plugin: 'governance-rules-classifier', fix: 'Point modelPath at a file written by plugins/governance-rules-classifier/train.ts, or leave it out for the shipped model.',
+    });
+  }
+  const problem = model?.format !== 'limit-graph/linear-text-classifier' ? 'format is not limit-graph/linear-text-classifier'
+    : model.version !== 1 ? `version ${String(model.version)} is not 1`
+      : JSON.stringify(model.classes) !== JSON.stringify(CLASSES) ? `classes must be ${CLASSES.join(', ')}`
+        : !Array.isArray(model.bias) || model.bias.length !== CLASSES.length ? 'bias must hold one number per class'
+          : Object.values(model.weights ?? {}).some((w) => !Array.isArray(w) || w.length !== CLASSES.length || w.some((v) => !Number.isFinite(v))) ? 'every weight row must hold one finite number per class'
+            : undefined;
+  if (problem) {
+    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: the model ${file} is invalid: ${problem}`, {
+      plugin: 'governance-rules-classifier', fix: 'Retrain it with plugins/governance-rules-classifier/train.ts.',
+    });
+  }
+  return load(model);
+}
+
+function viewOf(subject: RuleSubject): TextView | undefined {
+  return subject.view ?? subject.views?.[0];
+}
+
+export function createClassifierRule(model: LoadedModel, options: Pick<Options, 'minProbability' | 'highProbability'>): GovernanceRule {
+  return {
+    id: 'classifier.linear',
+    // The flag of the class the model names; Unsafe is the rule's declared default.
+    flag: 'Unsafe',
+    surfaces: ['input', 'tool'],
+    phase: 'judge',
+    description: 'A linear model of words and word pairs, trained on prompts written for this project: harmful, jailbreak and injection texts no rule describes, for review.',
+    evaluate(subject, ctx) {
+      const view = viewOf(subject);
+      if (!view || ctx.findings?.some((f) => f.severity >= 6)) return [];
+      const tokens = view.tokens;
+      const scored = predictWords(model, tokens);
+      const p = scored.p;
+      const attack = 1 - p[0]!;
+      if (attack < options.minProbability) return [];
+      // The attack class the model favours, and the words that pushed it there most.
+      let k = 1;
+      for (let c = 2; c < CLASSES.length; c++) if (p[c]! > p[k]!) k = c;
+      const cls = CLASSES[k] as keyof typeof KIND;
+      const spans = scored.strongest(k).map(({ first, last }) => ({ start: tokens[first]!.start, end: tokens[last]!.end }));
+      const evidence = spans.map((t) => evidenceSpan(subject, t.start, t.end));
+      const words = spans.map((t) => `"${view.text.slice(t.start, t.end)}"`).join(', ');
+      const finding: Finding = {
+        ruleId: 'classifier.linear',
+        kind: KIND[cls],
+        severity: attack >= options.highProbability ? 6 : 5,
+        reason: `Linear model: ${cls} (attack probability ${attack.toFixed(3)}${words ? `; strongest words ${words}` : ''})`,
+        evidence,
+        confidence: Math.round(attack * 1000) / 1000,
+      };
+      return [finding];
+    },
+  };
+}

@@ -2,7 +2,8 @@
  * The quality gauge: preset targets on the development corpus (../shared/data/governance/dev.jsonl).
  * default: attack recall ≥ 70% at benign FPR ≤ 5%; strict: ≥ 80% at ≤ 10%. And a floor on the
  * hand-written check set (data/handwritten.jsonl: other phrasings than the corpus's sources, see
- * docs/governance.md), so that rules tuned on the corpus keep generalising.
+ * docs/governance.md) and on the independent authors' sets, so that rules tuned on the corpus keep
+ * generalising.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { packPlugins } from './helpers.ts';
 const DEV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/governance/dev.jsonl');
 const HANDWRITTEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/handwritten.jsonl');
 const INDEPENDENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent.jsonl');
+const INDEPENDENT2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent2.jsonl');
 
 describe.runIf(existsSync(DEV))('preset targets on the development corpus', () => {
   let rt: Runtime;
@@ -53,7 +55,7 @@ describe('preset floors on the hand-written check set', () => {
   });
   afterAll(() => rt.close());
 
-  it('default: recall ≥ 0.84 at FPR ≤ 0.03; strict: recall ≥ 0.87 at FPR ≤ 0.10', async () => {
+  it('default: recall ≥ 0.90 at FPR ≤ 0.03; strict: recall ≥ 0.92 at FPR ≤ 0.10', async () => {
     const { resolvePreset } = await import('../../plugins/governance/index.ts');
     const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const lines = readDataset(HANDWRITTEN);
@@ -61,10 +63,10 @@ describe('preset floors on the hand-written check set', () => {
       new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
     const d = await evaluateDataset(engine('default'), lines, 'input');
     expect(d.count).toBe(452);
-    expect(d.recall).toBeGreaterThanOrEqual(0.84);
+    expect(d.recall).toBeGreaterThanOrEqual(0.9);
     expect(d.fpr).toBeLessThanOrEqual(0.03);
     const s = await evaluateDataset(engine('strict'), lines, 'input');
-    expect(s.recall).toBeGreaterThanOrEqual(0.87);
+    expect(s.recall).toBeGreaterThanOrEqual(0.92);
     expect(s.fpr).toBeLessThanOrEqual(0.1);
   });
 
@@ -82,7 +84,18 @@ describe('preset floors on the hand-written check set', () => {
     expect(tuned.fpr).toBeLessThanOrEqual(0.05);
     const fresh = await evaluateDataset(engine, group('c'), 'input');
     expect(fresh.count).toBe(60);
-    expect(fresh.recall).toBeGreaterThanOrEqual(0.5);
+    expect(fresh.recall).toBeGreaterThanOrEqual(0.7);
     expect(fresh.fpr).toBeLessThanOrEqual(0.05);
+  });
+
+  // data/README.md: a third author's two groups, never read (measured 68.5% of attacks, 4 of 70 benign flagged).
+  it('second independent set (never read): recall ≥ 0.65 at FPR ≤ 0.08', async () => {
+    const { resolvePreset } = await import('../../plugins/governance/index.ts');
+    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
+    const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const r = await evaluateDataset(engine, readDataset(INDEPENDENT2), 'input');
+    expect(r.count).toBe(200);
+    expect(r.recall).toBeGreaterThanOrEqual(0.65);
+    expect(r.fpr).toBeLessThanOrEqual(0.08);
   });
 });

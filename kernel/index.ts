@@ -26,6 +26,7 @@ export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
 export { measureDistortion, distortionAborted } from './rd-distortion.ts';
+export { mulberry32 } from './random.ts';
 export * from './runner-helpers.ts';
 export * from './governance-helpers.ts';
 export * from './cli-helpers.ts';

@@ -3,6 +3,7 @@
  * features of a text, training, and the class probabilities of a trained model. No dependencies:
  * the model is a vocabulary and a weight row per feature, small enough to read and to ship.
  */
+import { mulberry32 } from 'limit-graph';
 
 /** The classes, in the order of every weight row. */
 export const CLASSES = ['benign', 'harmful', 'jailbreak', 'injection'] as const;
@@ -207,18 +208,6 @@ export interface TrainOptions {
   seed: number;
 }
 
-/** A deterministic 32-bit generator (mulberry32): the same data and seed give the same model. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Trains softmax regression with AdaGrad on (features, class) examples, each class weighted by the
  * inverse of its share so that a small class counts as much as a large one.
@@ -235,7 +224,8 @@ export function train(examples: readonly { feats: readonly string[]; label: Clas
   const counts = CLASSES.map((c) => examples.filter((e) => e.label === c).length);
   const classWeight = counts.map((n) => (n ? examples.length / (K * n) : 0));
   const rows = examples.map((e) => ({ ids: e.feats.map((f) => index.get(f)).filter((i): i is number => i !== undefined), y: CLASSES.indexOf(e.label) }));
-  const random = rng(o.seed);
+  // The same data and seed give the same model.
+  const random = mulberry32(o.seed);
   const order = rows.map((_, i) => i);
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {

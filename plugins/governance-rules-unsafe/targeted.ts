@@ -44,7 +44,7 @@ const TARGET = `(?:(?:my|our|his|her|their) (?:${RELATION})(?: [a-z]+)?|(?:[a-z]
 const PRIVACY_ASK = /\b(?:what(?:'s| is| are| was)|where(?:'s| is| are| does| do| did| can| could)?|which|find|finding|get|getting|give|tell|look up|lookup|search|track down|track|dig up|obtain|access|pull up|locate|figure out|work out|know|list|share|send|leak|post|publish|expose|dox+(?:ing)?|reveal|hack|steal|can you|could you|how (?:can|do|could|would) (?:i|we|you|one)|i (?:need|want|would like)|help me)\b/;
 /** One's own data, or advice against handing it out. */
 const PRIVACY_UNLESS = /\b(?:my own|(?:don't|do not|never|shouldn't|should not) (?:share|post|give|publish|send|reveal|leak|expose)|with (?:their|his|her) (?:consent|permission)|opt out|data broker removal)\b/;
-export /** Where the data is named: every privacy structure is checked around one of these. */
+/** Where the data is named: every privacy structure is checked around one of these. */
 const SENSITIVE_AT = new RegExp(String.raw`\b(?:${SENSITIVE})\b`, 'g');
 const CONTACT_AT = new RegExp(String.raw`\b(?:${CONTACT})\b`, 'g');
 /** "my neighbour's …", "someone's home …", just before the data. */
@@ -149,7 +149,7 @@ const RIGHT = alt(`vote|voting|marry|get married|adopt|have (?:children|kids|bab
 const PAST = /\b(?:were|was|weren't|wasn't|had been|used to)\b/;
 /** What a group may be denied: a right, or any activity named by a gerund, or a place ("our country"). */
 const DENIED_THING = String.raw`(?:right to (?:${RIGHT})|rights?|citizenship|healthcare|education|jobs|housing|benefits|welfare|custody|visas?|[a-z]+ing|(?:our|the|this|their|public|american|british|european) [a-z]+)`;
-export /** Where a group is named: every group structure is checked around one of these. */
+/** Where a group is named: every group structure is checked around one of these. */
 const GROUP_AT = new RegExp(String.raw`\b${GROUP}\b`, 'g');
 /** A right refused, within the clause after the group ("… should not be allowed to vote"). */
 const REFUSED = /^[^.?!\n]{0,30}?\b(?:(?:not|never|no longer|n't) (?:be )?(?:allowed|permitted|able|free|entitled|given (?:the )?(?:right|chance|opportunity)|trusted) to|(?:not|never|n't) (?:have the right to|deserve to|get to)) /;
@@ -204,7 +204,7 @@ const startsAt = (lower: string, index: number, re: RegExp): boolean => {
   return re.test(lower);
 };
 
-/** Each kind of hit found around the mentions `at` finds, keyed by its name. */
+/** For each kind, the first mention `at` finds that passes its test becomes one hit (a kind whose `when` is false is skipped). */
 function around(lower: string, at: RegExp, kinds: readonly { name: string; severity: number; when?: boolean; test: (start: number, end: number) => boolean }[], hits: TargetedHit[]): void {
   const open = kinds.filter((k) => k.when !== false);
   at.lastIndex = 0;

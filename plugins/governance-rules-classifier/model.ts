@@ -55,7 +55,7 @@ function featureHash(f: string): number {
 /**
  * A model ready to score: an open-addressing table from each feature's hash to the offset of its
  * weight row in one flat array. Scanning hashes a text's words instead of building its word-pair
- * strings (the model's ~12,000 features make a collision with an unseen pair a one-in-90,000 event
+ * strings (the model's ~24,000 features make a collision with an unseen pair a one-in-45,000 event
  * per pair), and looks them up without a Map or a Set: this runs on every view of every evaluation.
  */
 export interface LoadedModel {

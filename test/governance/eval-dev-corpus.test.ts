@@ -55,7 +55,7 @@ describe('preset floors on the hand-written check set', () => {
   });
   afterAll(() => rt.close());
 
-  it('default: recall ≥ 0.90 at FPR ≤ 0.03; strict: recall ≥ 0.92 at FPR ≤ 0.10', async () => {
+  it('default: recall ≥ 0.92 at FPR ≤ 0.03; strict: recall ≥ 0.93 at FPR ≤ 0.10', async () => {
     const { resolvePreset } = await import('../../plugins/governance/index.ts');
     const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const lines = readDataset(HANDWRITTEN);
@@ -63,10 +63,10 @@ describe('preset floors on the hand-written check set', () => {
       new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
     const d = await evaluateDataset(engine('default'), lines, 'input');
     expect(d.count).toBe(452);
-    expect(d.recall).toBeGreaterThanOrEqual(0.9);
+    expect(d.recall).toBeGreaterThanOrEqual(0.92);
     expect(d.fpr).toBeLessThanOrEqual(0.03);
     const s = await evaluateDataset(engine('strict'), lines, 'input');
-    expect(s.recall).toBeGreaterThanOrEqual(0.92);
+    expect(s.recall).toBeGreaterThanOrEqual(0.93);
     expect(s.fpr).toBeLessThanOrEqual(0.1);
   });
 
@@ -84,18 +84,18 @@ describe('preset floors on the hand-written check set', () => {
     expect(tuned.fpr).toBeLessThanOrEqual(0.05);
     const fresh = await evaluateDataset(engine, group('c'), 'input');
     expect(fresh.count).toBe(60);
-    expect(fresh.recall).toBeGreaterThanOrEqual(0.7);
+    expect(fresh.recall).toBeGreaterThanOrEqual(0.8);
     expect(fresh.fpr).toBeLessThanOrEqual(0.05);
   });
 
-  // data/README.md: a third author's two groups, never read (measured 68.5% of attacks, 4 of 70 benign flagged).
-  it('second independent set (never read): recall ≥ 0.65 at FPR ≤ 0.08', async () => {
+  // data/README.md: a third author's two groups, never read (measured 78.5% of attacks, 4 of 70 benign flagged).
+  it('second independent set (never read): recall ≥ 0.72 at FPR ≤ 0.08', async () => {
     const { resolvePreset } = await import('../../plugins/governance/index.ts');
     const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
     const r = await evaluateDataset(engine, readDataset(INDEPENDENT2), 'input');
     expect(r.count).toBe(200);
-    expect(r.recall).toBeGreaterThanOrEqual(0.65);
+    expect(r.recall).toBeGreaterThanOrEqual(0.72);
     expect(r.fpr).toBeLessThanOrEqual(0.08);
   });
 });

@@ -4,15 +4,18 @@
  * (`jailbreak.wrapped-request`), template phrases and made-up assistant names, notes addressed to
  * the AI reading a document (`injection.reader-address`), and the senses of "child", "crack" and
  * fiction that used to be read as harm. Texts are written for this test (none is from the
- * development corpus), under the default preset, input surface.
+ * development corpus), under the default preset with every rule pack but the classifier, input surface.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type GovernanceVerdict, type Runtime } from 'limit-graph';
-import { packPlugins } from './helpers.ts';
+import { PACKS } from './helpers.ts';
 
+// The rule packs without the classifier (a model, measured on its own in classifier.test.ts and the eval
+// tests): these are the rules' structures and the benign texts that share their words.
+const RULE_PACKS = PACKS.filter((p) => p !== 'classifier');
 let rt: Runtime;
 beforeAll(async () => {
-  rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: {} } } });
+  rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...Object.fromEntries(RULE_PACKS.map((p) => [`governance-rules-${p}`, true])), governance: { packs: RULE_PACKS } } } });
 });
 afterAll(() => rt.close());
 

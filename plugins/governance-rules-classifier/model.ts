@@ -65,8 +65,6 @@ export interface LoadedModel {
   /** Weight row offset of the feature in the same slot. */
   rows: Int32Array;
   weights: Float64Array;
-  /** Feature string → weight row, for explanations. */
-  byFeature: ReadonlyMap<string, readonly number[]>;
 }
 
 const slotOf = (h: number, mask: number): number => Math.imul(h, 0x9e3779b1) >>> 7 & mask;
@@ -86,11 +84,11 @@ export function load(model: LinearModel): LoadedModel {
     keys[slot] = h + 1;
     rows[slot] = i * K;
   });
-  return { bias: model.bias, keys, rows, weights, byFeature: new Map(entries) };
+  return { bias: model.bias, keys, rows, weights };
 }
 
 /** The features already counted in the text being scored (each counts once, as in training): a reused table, since scoring is synchronous. */
-const SEEN_SIZE = 16_384; // twice the most features a text can have (4,000 words and 4,000 pairs)
+const SEEN_SIZE = 16_384; // four times the most features a text is read for (predictWords caps `max` at half of it)
 const seenKeys = new Int32Array(SEEN_SIZE);
 const seenStamp = new Uint32Array(SEEN_SIZE);
 let stamp = 0;
@@ -144,7 +142,9 @@ export interface Scored {
  * the same features as `features()` (each word and word pair once, at most `max`), weighted 1/√n
  * so that long texts do not saturate.
  */
-export function predictWords(model: LoadedModel, words: readonly (string | { readonly w: string })[], max = 4000): Scored {
+export function predictWords(model: LoadedModel, words: readonly (string | { readonly w: string })[], maxFeatures = 4000): Scored {
+  // The table of features seen must never fill up (its probes would not end).
+  const max = Math.min(maxFeatures, SEEN_SIZE / 2);
   if (++stamp === 0xffffffff) {
     seenStamp.fill(0);
     stamp = 1;

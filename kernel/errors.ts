@@ -77,6 +77,7 @@ export const ERROR_CODES = Object.freeze({
   // rate–distortion
   LIMIT_RD_INVALID_INPUT: spec('Invalid rate–distortion input', 'Correct the field named in the message.', 422),
   LIMIT_RD_NOT_CONVERGED: spec('Rate–distortion computation did not converge', 'Raise maxIter or epsilon.', 422),
+  LIMIT_RD_BUSY: spec('Too many rate–distortion computations are waiting', 'Retry later, or raise the rd plugin\'s poolSize or maxQueued.', 503),
   LIMIT_RD_ABORTED: spec('Rate–distortion computation was aborted', 'The caller cancelled the computation (or the client hung up); nothing to fix unless that was not intended.', 499),
   // artifacts (orchestrator export / verify)
   LIMIT_ARTIFACT_INVALID: spec('Artifact does not verify', 'The artifact was changed after export or is incomplete; export it again from the store.', 422),

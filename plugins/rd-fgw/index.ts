@@ -40,7 +40,7 @@ export interface FgwService extends RdAlgorithm {
   distortion(source: ContractGraph, target: ContractGraph, options?: DistortionOptions & RdFgwCallOptions): FgwDistortion;
   /**
    * The same result as `distortion`, computed in one of the plugin's worker threads (option
-   * `threads`, `poolSize` at once; others wait in a queue). Errors reject with the same LimitError
+   * `threads`, `poolSize` at once; up to `maxQueued` others wait, more are refused with LIMIT_RD_BUSY). Errors reject with the same LimitError
    * (code, message, details, fix). `signal` stops the computation: a queued one is dropped, a
    * running one's thread is terminated (and replaced at the next call); it rejects with
    * LIMIT_RD_ABORTED. Without a pool (`threads: false`, or a service made by `createFgwService`
@@ -81,7 +81,7 @@ function merged(defaults: RdFgwOptions, call: unknown): RdFgwOptions {
 
 /** A computation's options: the merged ones without the pool's. */
 function computeOptions(opts: RdFgwOptions): RdFgwComputeOptions {
-  const { threads: _threads, poolSize: _poolSize, ...rest } = opts;
+  const { threads: _threads, poolSize: _poolSize, maxQueued: _maxQueued, ...rest } = opts;
   return rest;
 }
 
@@ -124,7 +124,7 @@ export const rdFgwPlugin = definePlugin({
   options: RdFgwOptions,
   setup(ctx, options) {
     // Threads start at the first distortionAsync, not here: a CLI command never starts one.
-    const pool = options.threads ? new FgwPool(options.poolSize) : undefined;
+    const pool = options.threads ? new FgwPool(options.poolSize, options.maxQueued) : undefined;
     ctx.provide('rd:fgw', createFgwService(options, pool));
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerFgwCommand(registry));
     ctx.logger.debug({ method: options.method, alpha: options.alpha, threads: options.threads ? options.poolSize : 0 }, 'rd:fgw ready');

@@ -57,6 +57,11 @@ export const RdFgwOptions = ComputeOptions.extend({
    * first served). Threads start at first use and are reused. Default: min(2, cores − 1), at least 1.
    */
   poolSize: z.number().int().min(1).max(256).default(DEFAULT_POOL_SIZE),
+  /**
+   * Computations waiting for a thread at most; one more is refused at once with LIMIT_RD_BUSY (HTTP
+   * 503) rather than queued without end (each holds its graphs, and an HTTP client its connection).
+   */
+  maxQueued: z.number().int().min(0).max(100_000).default(64),
 }).strict();
 
 export type RdFgwOptions = z.output<typeof RdFgwOptions>;

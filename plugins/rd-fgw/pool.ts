@@ -24,6 +24,10 @@ export interface PoolReply {
 export interface WorkerPoolOptions {
   /** Most threads at once. */
   size: number;
+  /** Most jobs waiting for a thread; one more is refused with `busy()` (default: no limit). */
+  maxQueued?: number;
+  /** The error a job is refused with when `maxQueued` jobs already wait. */
+  busy?(): Error;
   /** Starts one thread. It receives `{ id, ...request }` and must post one `{ id, … }` reply per job. */
   spawn(): Worker;
   /** The error a job rejects with when its thread died (or could not start). */
@@ -84,6 +88,11 @@ export class WorkerPool {
     if (this.#closed) return Promise.reject(this.#options.closed());
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(this.#options.aborted(signal));
+    const { maxQueued, busy } = this.#options;
+    // Full only when every thread is busy too: a job that a free (or startable) thread takes never waits.
+    if (maxQueued !== undefined && this.#queue.length >= maxQueued && this.stats.running >= this.#options.size) {
+      return Promise.reject(busy ? busy() : new Error(`WorkerPool: ${this.#queue.length} jobs already wait (maxQueued ${maxQueued})`));
+    }
     return new Promise<PoolReply>((resolve, reject) => {
       const job: Job = { id: this.#nextId++, message, transfer: options.transfer ?? [], signal, onAbort: undefined, resolve, reject };
       if (signal) {

@@ -33,11 +33,17 @@ export function spawnFgwWorker(): Worker {
 export class FgwPool {
   readonly #pool: WorkerPool;
 
-  /** `size` threads at most; `spawn` starts one (tests replace it). */
-  constructor(size: number, spawn: () => Worker = spawnFgwWorker) {
+  /** `size` threads at most, `maxQueued` computations waiting at most; `spawn` starts one (tests replace it). */
+  constructor(size: number, maxQueued: number, spawn: () => Worker = spawnFgwWorker) {
     this.#pool = new WorkerPool({
       size,
+      maxQueued,
       spawn,
+      busy: () =>
+        new LimitError('LIMIT_RD_BUSY', `rd-fgw: ${size} distortion${size === 1 ? ' is' : 's are'} being computed and ${maxQueued} more wait (maxQueued); this one is refused`, {
+          plugin: PLUGIN, details: { poolSize: size, maxQueued },
+          fix: 'Retry later, or raise plugins[\'rd-fgw\'].poolSize (threads) or maxQueued.',
+        }),
       crashed: (error) =>
         new LimitError('LIMIT_INTERNAL', `rd-fgw: the worker thread computing the distortion stopped: ${error instanceof Error ? error.message : String(error)}`, {
           plugin: PLUGIN,

@@ -45,8 +45,8 @@ const SLOW = { source: randomGraph(150, 11), target: randomGraph(150, 12) };
 const SLOW_OPTIONS = { method: 'entropic', epsilon: 1e-6, maxIter: 1_000_000, tol: 0 } as const;
 
 const pools: FgwPool[] = [];
-function service(poolSize: number, defaults: Record<string, unknown> = {}, spawn?: () => Worker): { fgw: FgwService; pool: FgwPool } {
-  const pool = new FgwPool(poolSize, spawn);
+function service(poolSize: number, defaults: Record<string, unknown> = {}, spawn?: () => Worker, maxQueued = 64): { fgw: FgwService; pool: FgwPool } {
+  const pool = new FgwPool(poolSize, maxQueued, spawn);
   pools.push(pool);
   return { fgw: createFgwService(RdFgwOptions.parse(defaults), pool), pool };
 }
@@ -135,6 +135,20 @@ describe('rd-fgw distortionAsync in worker threads', () => {
     expect(second).toBeLessThan(2 * LIMIT);
     expect(second - first).toBeLessThan(LIMIT);
     expect(third).toBeGreaterThan(2 * LIMIT);
+  });
+
+  it('refuses a computation at once with LIMIT_RD_BUSY when maxQueued already wait behind busy threads', async () => {
+    const { fgw: busy, pool: small } = service(1, {}, undefined, 1);
+    const stop = new AbortController();
+    const running = busy.distortionAsync!(SLOW.source, SLOW.target, { ...SLOW_OPTIONS, signal: stop.signal }).catch((e: LimitError) => e.code);
+    const waiting = busy.distortionAsync!(randomGraph(4, 1), randomGraph(4, 2), { signal: stop.signal }).catch((e: LimitError) => e.code);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(small.stats).toMatchObject({ running: 1, queued: 1 });
+    const refused = await busy.distortionAsync!(randomGraph(4, 3), randomGraph(4, 4)).catch((e: LimitError) => e);
+    expect(refused).toMatchObject({ code: 'LIMIT_RD_BUSY', details: { poolSize: 1, maxQueued: 1 }, fix: expect.stringContaining('maxQueued') });
+    expect(small.stats.queued).toBe(1);
+    stop.abort();
+    expect(await Promise.all([running, waiting])).toEqual(['LIMIT_RD_ABORTED', 'LIMIT_RD_ABORTED']);
   });
 
   it('an abort signal drops a queued computation and stops a running one (its thread is replaced)', async () => {

@@ -5,7 +5,7 @@
  * definitions and protective framing ("how to prevent …") lower the severity.
  */
 import { evidenceSpan, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
-import { intentHits } from './intent.ts';
+import { type IntentHit, intentHits } from './intent.ts';
 import { hateHits, privacyHits, type TargetedHit } from './targeted.ts';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
@@ -187,23 +187,12 @@ const crime: GovernanceRule = {
 const HARM_WORDS = new Set([...VIOLENCE, ...CRIMES, ...ARTEFACTS, ...WRONGDOING, ...DESTROY, 'fire', 'fires', 'arson']);
 export const hasHarmWord = (view: TextView): boolean => view.tokens.some((t) => HARM_WORDS.has(t.w));
 
-const intent: GovernanceRule = {
-  id: 'unsafe.intent',
-  flag: 'Unsafe',
-  surfaces: ['input', 'tool'],
-  description: 'Harmful requests by structure (intent.ts): a hidden act or harm passed off as natural causes, surveillance, harassment, tampering, someone else\'s things, private images held over a person, hate, falsehoods, minors, animal cruelty, fraud, burglary, sabotage, cyber-attacks, mass-harm agents, drug extraction, extremism, dodging legal controls.',
-  evaluate(subject) {
-    const view = viewOf(subject);
-    if (!view) return [];
-    const hits = intentHits(subject, view, hasHarmWord);
-    if (!hits.length) return [];
-    const top = Math.max(...hits.map((h) => h.severity));
-    return [unsafeFinding(subject, view.lower, 'unsafe.intent', top + (hits.length > 1 ? 1 : 0), `Harmful request: ${hits.map((h) => h.cue.name).join('; ')}`, hits)];
-  },
-};
-
-/** A rule of targeted.ts: its hits' highest severity, one more when two structures agree. */
-function targetedRule(id: string, description: string, hitsOf: (view: TextView) => TargetedHit[]): GovernanceRule {
+/**
+ * A rule made of structural hits (intent.ts, targeted.ts): the hits' highest severity, one more when
+ * two structures agree, lowered by the pack's mitigations (`definitions` false: the rule's questions
+ * are never definitions).
+ */
+function hitRule(id: string, description: string, hitsOf: (subject: RuleSubject, view: TextView) => readonly (TargetedHit | IntentHit)[], definitions: boolean): GovernanceRule {
   return {
     id,
     flag: 'Unsafe',
@@ -212,15 +201,22 @@ function targetedRule(id: string, description: string, hitsOf: (view: TextView) 
     evaluate(subject) {
       const view = viewOf(subject);
       if (!view) return [];
-      const hits = hitsOf(view);
+      const hits = hitsOf(subject, view);
       if (!hits.length) return [];
       const top = Math.max(...hits.map((h) => h.severity));
-      return [unsafeFinding(subject, view.lower, id, top + (hits.length > 1 ? 1 : 0), `Harmful request: ${hits.map((h) => h.name).join('; ')}`, hits, false)];
+      const names = hits.map((h) => ('cue' in h ? h.cue.name : h.name)).join('; ');
+      return [unsafeFinding(subject, view.lower, id, top + (hits.length > 1 ? 1 : 0), `Harmful request: ${names}`, [...hits], definitions)];
     },
   };
 }
 
-const privacy = targetedRule('unsafe.privacy', "Requests for a private person's identifiers, credentials, records, contact details or whereabouts (targeted.ts).", privacyHits);
-const hate = targetedRule('unsafe.hate', 'A protected group denied its rights, stereotyped, dehumanised or to be done away with; an atrocity praised, denied or to be repeated (targeted.ts).', hateHits);
+const intent = hitRule(
+  'unsafe.intent',
+  'Harmful requests by structure (intent.ts): a hidden act or harm passed off as natural causes, surveillance, harassment, tampering, someone else\'s things, private images held over a person, hate, falsehoods, minors, animal cruelty, fraud, burglary, sabotage, cyber-attacks, mass-harm agents, drug extraction, extremism, dodging legal controls.',
+  (subject, view) => intentHits(subject, view, hasHarmWord),
+  true,
+);
+const privacy = hitRule('unsafe.privacy', "Requests for a private person's identifiers, credentials, records, contact details or whereabouts (targeted.ts).", (_subject, view) => privacyHits(view), false);
+const hate = hitRule('unsafe.hate', 'A protected group denied its rights, stereotyped, dehumanised or to be done away with; an atrocity praised, denied or to be repeated (targeted.ts).', (_subject, view) => hateHits(view), false);
 
 export const RULES: readonly GovernanceRule[] = [violence, crime, intent, privacy, hate];

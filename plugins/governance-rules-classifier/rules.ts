@@ -11,6 +11,10 @@ import { evidenceSpan, LimitError, type Finding, type GovernanceRule, type RuleS
 import { CLASSES, type LinearModel, type LoadedModel, load, predictWords } from './model.ts';
 import type { Options } from './options.ts';
 
+/** The classifier's severities: the review band of the `default` preset, never a block by itself there. */
+const SEVERITY = 5;
+const HIGH_SEVERITY = 6;
+
 /** The flag of each attack class. */
 const KIND = { harmful: 'Unsafe', jailbreak: 'Jailbreak', injection: 'Malicious' } as const;
 
@@ -52,7 +56,7 @@ export function createClassifierRule(model: LoadedModel, options: Pick<Options, 
     description: 'A linear model of words and word pairs, trained on prompts written for this project: harmful, jailbreak and injection texts no rule describes, for review.',
     evaluate(subject, ctx) {
       const view = viewOf(subject);
-      if (!view || ctx.findings?.some((f) => f.severity >= 6)) return [];
+      if (!view || ctx.findings?.some((f) => f.severity >= HIGH_SEVERITY)) return [];
       const tokens = view.tokens;
       const scored = predictWords(model, tokens);
       const p = scored.p;
@@ -68,7 +72,7 @@ export function createClassifierRule(model: LoadedModel, options: Pick<Options, 
       const finding: Finding = {
         ruleId: 'classifier.linear',
         kind: KIND[cls],
-        severity: attack >= options.highProbability ? 6 : 5,
+        severity: attack >= options.highProbability ? HIGH_SEVERITY : SEVERITY,
         reason: `Linear model: ${cls} (attack probability ${attack.toFixed(3)}${words ? `; strongest words ${words}` : ''})`,
         evidence,
         confidence: Math.round(attack * 1000) / 1000,

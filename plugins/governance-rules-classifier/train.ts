@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildViews } from '../governance/views.ts';
+import { makeView } from '../governance/views.ts';
 import { CLASSES, type ClassName, features, train, type LinearModel, type TrainOptions } from './model.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,7 +17,7 @@ export const MODEL = path.join(here, 'model.json');
 export const TRAIN_OPTIONS: TrainOptions = { epochs: 30, learningRate: 0.5, l2: 1e-4, minCount: 2, prune: 0.02, seed: 20261126 };
 
 /** The words of a text as the governance views read it (the raw view's tokens). */
-export const wordsOf = (text: string): string[] => buildViews(text)[0]!.tokens.map((t) => t.w);
+export const wordsOf = (text: string): string[] => makeView('raw', text).tokens.map((t) => t.w);
 
 /** Reads data lines `{ text, label }`, refusing a malformed one by its line number. */
 export function readData(file: string): { text: string; label: ClassName }[] {

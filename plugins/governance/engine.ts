@@ -30,6 +30,15 @@ export interface EngineOptions {
   minSeverity: number;
 }
 
+/** The middle of a field longer than maxScanChars, which was not read. */
+interface ScanGap {
+  field: string;
+  start: number;
+  end: number;
+  /** The field's length. */
+  length: number;
+}
+
 const FLAG_KINDS_BLOCKING = { Jailbreak: 'blockJailbreakTraces', Malicious: 'blockMaliciousTraces' } as const;
 
 export function validateRule(rule: unknown, where: string): GovernanceRule {
@@ -212,10 +221,10 @@ export class GovernanceEngine {
    * long documents far more often than in the middle, and the cost stays bounded), its middle
    * becoming a gap the verdict reports.
    */
-  #plan(trace: Trace, surface: Surface): { subjects: RuleSubject[]; gaps: { field: string; start: number; end: number; length: number }[] } {
+  #plan(trace: Trace, surface: Surface): { subjects: RuleSubject[]; gaps: ScanGap[] } {
     const { maxScanChars: cap, scanWindowChars: window = 65_536, scanOverlapChars: overlap = 2_048 } = this.#options;
     const subjects: RuleSubject[] = [];
-    const gaps: { field: string; start: number; end: number; length: number }[] = [];
+    const gaps: ScanGap[] = [];
     const scan = (field: string, text: string, from: number, to: number) => {
       for (let start = from; ; start = Math.max(start + 1, start + window - overlap)) {
         const end = Math.min(start + window, to);
@@ -355,7 +364,7 @@ function withBudget<T>(promise: Promise<T>, ms: number, ruleId: string): Promise
 }
 
 /** The Unverified finding for the middle of a field longer than maxScanChars. */
-function unscannedFinding(gap: { field: string; start: number; end: number; length: number }, cap: number, severity: number): Finding {
+function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding {
   return {
     ruleId: 'governance.unscanned', kind: 'Unverified', severity,
     reason: `${gap.field} is ${gap.length} characters long: characters ${gap.start}–${gap.end} were not scanned (maxScanChars ${cap})`,

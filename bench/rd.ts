@@ -30,8 +30,7 @@ import { type AttributedGraph, problemFromGraphs } from '../plugins/rd-fgw/graph
 import type { FgwProblem } from '../plugins/rd-fgw/problem.ts';
 import { EntropicKernel } from '../plugins/rd-fgw/wasm-entropic.ts';
 import { wasmGemmAvailable } from '../plugins/rd-fgw/wasm-gemm.ts';
-import { mulberry32 as rng } from '../test/conformance/rng.ts';
-import { optionalNumberOption, parseNumberOption, rawOption } from 'limit-graph';
+import { optionalNumberOption, parseNumberOption, rawOption, mulberry32 as rng } from 'limit-graph';
 
 const arg = rawOption;
 

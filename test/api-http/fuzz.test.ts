@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, rawRequest, startServer, type Server } from './harness.ts';
-import { mulberry32 as rng } from '../conformance/rng.ts';
+import { mulberry32 as rng } from 'limit-graph';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const COUNT = 4000;

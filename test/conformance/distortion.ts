@@ -28,8 +28,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { freshEach } from './fresh.ts';
-import { mulberry32 } from './rng.ts';
-import { isLimitError, type AttributedGraph, type DistortionOptions, type DistortionResult, type RdAlgorithm } from 'limit-graph';
+import { isLimitError, type AttributedGraph, type DistortionOptions, type DistortionResult, type RdAlgorithm, mulberry32 } from 'limit-graph';
 
 export interface DistortionUnderTest {
   algorithm: RdAlgorithm;

@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from 'limit-graph';
+import { createRuntime, type Runtime, mulberry32 } from 'limit-graph';
 import { MODEL_FILE } from '../../plugins/governance-rules-classifier/index.ts';
 import { CLASSES, features, load, type LinearModel, predictWords } from '../../plugins/governance-rules-classifier/model.ts';
 import { DATA, readData, serialize, trainFrom, wordsOf } from '../../plugins/governance-rules-classifier/train.ts';
-import { mulberry32 } from '../conformance/rng.ts';
 
 const shipped = JSON.parse(readFileSync(MODEL_FILE, 'utf8')) as LinearModel;
 

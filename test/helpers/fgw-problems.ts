@@ -3,7 +3,7 @@
  * (plus an asymmetric part above the diagonal when `skew` > 0), a feature cost and random weights.
  */
 import type { FgwProblem } from '../../plugins/rd-fgw/problem.ts';
-import { mulberry32 } from '../conformance/rng.ts';
+import { mulberry32 } from 'limit-graph';
 
 /** Random positive weights summing to one. */
 export function marginals(n1: number, n2: number, r: () => number): [Float64Array, Float64Array] {

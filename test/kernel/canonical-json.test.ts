@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, sha256 } from 'limit-graph';
-import { mulberry32 } from '../conformance/rng.ts';
+import { canonicalJson, sha256, mulberry32 } from 'limit-graph';
 
 /** The reference: the canonicalize package (RFC 8785) on what JSON.stringify would write. */
 const reference = (value: unknown) => canonicalize(JSON.parse(JSON.stringify(value)));

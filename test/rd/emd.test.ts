@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TransportSimplex, emd, emd2 } from '../../plugins/rd-fgw/emd.ts';
-import { mulberry32 as rng } from '../conformance/rng.ts';
+import { mulberry32 as rng } from 'limit-graph';
 
 
 function normalise(w: number[]): number[] {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { computeFgw, sparsePlan, toProblem } from '../../plugins/rd-fgw/api.ts';
 import { emd2 } from '../../plugins/rd-fgw/emd.ts';
 import { type AttributedGraph, problemFromGraphs } from '../../plugins/rd-fgw/graph.ts';
-import { mulberry32 as rng } from '../conformance/rng.ts';
+import { mulberry32 as rng } from 'limit-graph';
 
 const at = (C: Float64Array, n: number, i: number, j: number): number => C[i * n + j]!;
 

@@ -6,10 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type AttributedGraph, LimitError, createRuntime, isLimitError, measureDistortion } from 'limit-graph';
+import { type AttributedGraph, LimitError, createRuntime, isLimitError, measureDistortion, mulberry32 as rng } from 'limit-graph';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FgwPool, RdFgwOptions, WorkerPool, createFgwService, spawnFgwWorker, type FgwService } from '../../plugins/rd-fgw/index.ts';
-import { mulberry32 as rng } from '../conformance/rng.ts';
 
 /** A random connected graph of n nodes with `dim` features each (seeded); optionally weighted. */
 function randomGraph(n: number, seed: number, { dim = 3, weighted = false } = {}): AttributedGraph {

@@ -3,11 +3,10 @@
  * 'timeLimitMs') instead of running on; without a limit, or with one not reached, results are
  * bitwise the same as before.
  */
-import { type AttributedGraph, isLimitError } from 'limit-graph';
+import { type AttributedGraph, isLimitError, mulberry32 as rng } from 'limit-graph';
 import { describe, expect, it } from 'vitest';
 import { computeFgw } from '../../plugins/rd-fgw/api.ts';
 import { RdFgwOptions, createFgwService } from '../../plugins/rd-fgw/index.ts';
-import { mulberry32 as rng } from '../conformance/rng.ts';
 
 /** A random connected graph of n nodes with 4 features each (seeded). */
 function randomGraph(n: number, seed: number): AttributedGraph {

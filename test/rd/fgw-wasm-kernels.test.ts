@@ -11,7 +11,7 @@ import { fgwObjective, sandwich } from '../../plugins/rd-fgw/problem.ts';
 import { LogSinkhorn } from '../../plugins/rd-fgw/sinkhorn.ts';
 import { EntropicKernel, wasmExp } from '../../plugins/rd-fgw/wasm-entropic.ts';
 import { marginals, planarProblem } from '../helpers/fgw-problems.ts';
-import { mulberry32 as rng } from '../conformance/rng.ts';
+import { mulberry32 as rng } from 'limit-graph';
 
 const available = EntropicKernel.create(1, 1) !== null;
 

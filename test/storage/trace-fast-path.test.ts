@@ -7,8 +7,7 @@
  * multi-field mutations.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LimitError, Trace, assertJsonSafe, parseOrThrow, validate } from 'limit-graph';
-import { mulberry32 as rng } from '../conformance/rng.ts';
+import { LimitError, Trace, assertJsonSafe, parseOrThrow, validate, mulberry32 as rng } from 'limit-graph';
 
 type Obj = Record<string, unknown>;
 

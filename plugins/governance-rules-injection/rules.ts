@@ -85,7 +85,7 @@ const override: GovernanceRule = {
       // The qualifier ("previous", "your", "all") separates "ignore previous instructions" from
       // "ignore the warning" or "clear instructions on how to …".
       const window = view.lower.slice(span.start, span.end);
-      return PRIOR_WORDS.some((q) => window.includes(q));
+      return PRIOR_WORDS.some((q) => window.includes(q)) && !quotedMention(view.lower, span);
     });
     const stop = found(mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null)
       ?? found(mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null)
@@ -97,12 +97,48 @@ const override: GovernanceRule = {
   },
 };
 
+/**
+ * The phrase quoted as an example of an attack — 'how do you say "ignore previous instructions"',
+ * 'phrases like "ignore previous instructions"', a detection regex — is talked about, not used.
+ */
+const MENTION_CUE = /\b(?:phrases?|strings?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does)\b/;
+const USE_CUE = /\b(?:complete|continue|finish|fill in|(?<!how (?:do you|to|would you|does one) )say|repeat|print|output|(?:respond|reply|answer|start|begin) with)\b/;
+/** An opening quote: a double quote, or a single one not inside a word ("don't"). */
+const OPEN_QUOTE = /["“«]|(?<![\p{L}\p{N}])'/gu;
+const CLOSE_QUOTE = /["”»]|'(?![\p{L}\p{N}])/u;
+function quotedMention(lower: string, span: { start: number; end: number }): boolean {
+  // The quote opens before the span's last word (the verb may stand outside: 'how do you say "ignore …"').
+  const from = Math.max(0, span.end - 120);
+  const before = lower.slice(from, span.end);
+  let open = -1;
+  for (const m of before.matchAll(OPEN_QUOTE)) open = m.index!;
+  if (open < 0 || before.slice(open).includes('\n')) return false;
+  const after = lower.slice(span.end, span.end + 80);
+  const close = after.search(CLOSE_QUOTE);
+  if (close < 0 || after.slice(0, close).includes('\n')) return false;
+  // The cue sits next to the quote, outside it; "complete this sentence: '…'" uses the quote.
+  const lead = lower.slice(Math.max(0, from + open - 40), from + open);
+  if (USE_CUE.test(lead)) return false;
+  return MENTION_CUE.test(`${lead} ${after.slice(close + 1, close + 41)}`);
+}
+
 const REVEAL = set(`reveal print show repeat output tell display translate recite share give dump leak disclose write spell say
   list summarize summarise copy paste return echo type read`);
-const SECRET_TARGETS = set(`prompt instructions instruction message password passwords secret secrets key keys token tokens credentials
+const SECRET_TARGETS = set(`prompt systemprompt instructions instruction message password passwords secret secrets key keys token tokens credentials
   configuration rules guidelines context conversation directives`);
-const SECRET_QUALIFIER = /\b(?:system|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
-const EXTRACTION_QUESTIONS = /\b(?:(?:everything|all|the text|whatever|what) (?:that )?(?:was |is |has been |you were )?(?:written|said|typed|stated|given|told) (?:above|before (?:this|that|my)|earlier|prior to)|what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|(?:your|the) (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|systemprompt|instructions you were given|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
+const SECRET_QUALIFIER = /\b(?:system|systemprompt|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
+const EXTRACTION_QUESTIONS = /\b(?:(?:everything|all|the text|whatever|what) (?:that )?(?:was |is |has been |you were )?(?:written|said|typed|stated|given|told) (?:above|before (?:this|that|my)|earlier|prior to)|what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|your (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|instructions you were given|(?:i need|i want|i must|let me|allow me) to (?:see|view|access|read|get) (?:the|your) (?:system ?prompt|system message|(?:initial|hidden|original) instructions)|(?:print|output|show|reveal|display|dump|see) (?:out )?(?:the |me the )?(?:full |entire |exact |whole )?(?:contents?|text|wording) of (?:the |your )(?:system|initial|hidden|original)|(?:system ?prompt|system message|(?:initial|hidden|original) instructions) (?:is|was|reads|says)\s*:|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
+
+/**
+ * Between a reveal verb and its target: a determiner that makes the target the writer's own or a
+ * new one ("write a system prompt for our bot", "tell me a secret", "show my saved passwords").
+ * Asking about "the system prompt" is what people building assistants do; the model's own is
+ * "your" prompt, or "the" prompt with a reveal verb.
+ */
+const COMPOSED = /\b(?:a|an|my|our|its|their|new|own)\b/;
+/** …unless the target is named as the hidden one ("output its original system message"). */
+const HIDDEN_TARGET = /\b(?:original|initial|hidden|internal|previous|above|secret)\b/;
+const composed = (window: string): boolean => COMPOSED.test(window) && !HIDDEN_TARGET.test(window);
 
 /** "your system prompt" may be written "systemprompt", which no word boundary ends. */
 const EXTRACTION_TRIGGERS: PatternTriggers = {
@@ -120,9 +156,12 @@ const extraction: GovernanceRule = {
     const view = viewOf(subject);
     if (!view) return [];
     // The qualifier may come just before the pair or just after it ("the API key stored in your config").
-    const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) => SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end + 32)));
+    const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) =>
+      SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end + 32))
+      // "write a system prompt for my bot", "show my saved passwords": one's own or a new one, not the model's.
+      && !composed(view.lower.slice(span.start, span.end)) && !quotedMention(view.lower, span));
     const q = mayMatch(subject, EXTRACTION_TRIGGERS) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
-    if (q) hits.push({ start: q.index, end: q.index + q[0].length });
+    if (q && !quotedMention(view.lower, { start: q.index, end: q.index + q[0].length })) hits.push({ start: q.index, end: q.index + q[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.extraction', 7, 'System-prompt or secret extraction attempt', hits)];
   },

@@ -25,7 +25,7 @@ const AI_SELF = set(`chatgpt gpt openai ai ais assistant model models llm llms b
 /** What the persona is told it may now do. */
 const PERMISSIVE = set(`anything everything whatever any`);
 const PERMIT_VERBS = set(`say do answer generate write produce respond tell`);
-const NEG_MARKERS = /\b(?:never refuse|cannot refuse|can't refuse|not allowed to refuse|won't refuse|must not refuse|never (?:say|tell|mention)[^.\n]{0,40}(?:can't|cannot|sorry|unable)|no matter how (?:immoral|unethical|illegal|dangerous|offensive|harmful)|stay in character|break(?:ing)? character|remain in character|developer mode|do anything now|two (?:different |separate )?(?:responses|answers|paragraphs|ways)|content polic(?:y|ies)|opposite of what|tokens? (?:will be )?(?:deducted|taken away)|lose (?:\d+ )?tokens)\b/;
+const NEG_MARKERS = /\b(?:never refuse|cannot refuse|can't refuse|not allowed to refuse|won't refuse|must not refuse|never (?:say|tell|mention)[^.\n]{0,40}(?:can't|cannot|sorry|unable)|no matter how (?:immoral|unethical|illegal|dangerous|offensive|harmful)|break(?:ing)? character|(?:stay|remain) in character (?:no matter what|whatever (?:happens|i ask)|at all costs|even if)|developer mode|do anything now|two (?:different |separate )?(?:responses|answers|paragraphs|ways)|content polic(?:y|ies)|opposite of what|tokens? (?:will be )?(?:deducted|taken away)|lose (?:\d+ )?tokens)\b/;
 /** The prompt re-defines who the assistant is for the rest of the conversation. */
 const IDENTITY_OVERRIDE = /\b(?:from now on,? you|from this (?:point|moment)(?: on| forward)?,? you|for the rest of (?:this|the) conversation|during this (?:entire )?conversation,? you|you are now (?:a |an |in |going )?|you(?:'re| are) no longer|you will now|you now go by|forget (?:everything|all)(?: that)? (?:you|i|from|before)|your new (?:name|identity|instructions|rules))/;
 /** The prompt forbids refusals, warnings or disclaimers. */
@@ -122,6 +122,14 @@ const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|Evil
 const mayMatch = (subject: RuleSubject, triggers: PatternTriggers): boolean =>
   !subject.view || subject.view.text !== subject.text || subject.view.mayMatch(triggers);
 
+/** Keeping a part: every role-play asks it (a weak cue alone; NEG_MARKERS holds its strong forms). */
+const STAY_IN_CHARACTER = /\b(?:stay|remain|keep|staying|remaining) in character\b/;
+/** A product's own "Developer Mode" (Android, a game, an app's settings) is not the jailbreak's. */
+const PRODUCT_MODE = /\b(?:android|ios|iphone|ipad|chrome(?:book)?|windows|sims|xbox|playstation|ps[345]|steam|browser|phone|settings|router|discord|firefox|edge|samsung|pixel|macos|usb debugging|app|extensions?|version \d|v?\d+\.\d+)\b/;
+function realMode(lower: string, m: RegExpExecArray | null): RegExpExecArray | null {
+  if (!m || !m[0].endsWith('developer mode')) return m;
+  return PRODUCT_MODE.test(lower.slice(Math.max(0, m.index - 40), m.index + m[0].length + 60)) ? null : m;
+}
 /** What every match of each template pattern contains. */
 const NEG_MARKERS_TRIGGERS: PatternTriggers = { words: ['refuse', 'never', 'matter', 'character', 'developer', 'anything', 'two', 'content', 'opposite', 'token', 'tokens', 'lose'] };
 const PROMPT_SLOT_TRIGGERS: PatternTriggers = { words: ['insert', 'put', 'enter', 'type', 'write', 'your', 'paste'] };
@@ -170,8 +178,11 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   // Each template regex runs only where its triggers are; `may` is false only when the regex
   // cannot match this view.
   const may = (triggers: PatternTriggers) => mayMatch(subject, triggers);
-  const marker = may(NEG_MARKERS_TRIGGERS) ? NEG_MARKERS.exec(lower) : null;
+  const marker = may(NEG_MARKERS_TRIGGERS) ? realMode(lower, NEG_MARKERS.exec(lower)) : null;
   if (marker) out.push({ name: `jailbreak template cue ("${marker[0]}")`, weight: 3, start: marker.index, end: marker.index + marker[0].length });
+  // Role-play of every kind asks the model to keep its part: alone, it says little.
+  const stay = !marker && may(NEG_MARKERS_TRIGGERS) ? STAY_IN_CHARACTER.exec(lower) : null;
+  if (stay) out.push({ name: `role-play cue ("${stay[0]}")`, weight: 1, start: stay.index, end: stay.index + stay[0].length });
   const slot = may(PROMPT_SLOT_WHAT_TRIGGERS) && may(PROMPT_SLOT_TRIGGERS) ? PROMPT_SLOT.exec(lower) : null;
   if (slot) out.push({ name: 'template slot for the real request', weight: 2, start: slot.index, end: slot.index + slot[0].length });
   const identity = may(IDENTITY_TRIGGERS) ? IDENTITY_OVERRIDE.exec(lower) : null;
@@ -184,7 +195,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (regardless.length) out.push({ name: 'told to answer regardless of harm or legality', weight: 2, ...regardless[0]! });
   const allowed = view.near(HARM_CONTENT, ALLOWED, 4);
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
-  const phrase = may(TEMPLATE_PHRASES_TRIGGERS) ? TEMPLATE_PHRASES.exec(lower) : null;
+  const phrase = may(TEMPLATE_PHRASES_TRIGGERS) ? realMode(lower, TEMPLATE_PHRASES.exec(lower)) : null;
   if (phrase) out.push({ name: `jailbreak template phrase ("${phrase[0]}")`, weight: 3, start: phrase.index, end: phrase.index + phrase[0].length });
   if (may(TELLS_TRIGGERS)) {
     // The first match of each tell; the capture group that matched says which tell it is.
@@ -234,7 +245,16 @@ const personaRule: GovernanceRule = {
 };
 
 /** A role the model is told to play, or a frame that claims the answer does not count. */
-const ROLE_SETUP = /\b(?:pretend(?:ing)? (?:to be|you are|you're|that you)|act(?:ing)? as|role-?play|you are (?:now|going to be|to be|not an? (?:ai|assistant|language model))|imagine (?:you are|you're|that you|being)|simulate|play the (?:role|part)|stay in character|in character|thought experiment|for (?:purely )?(?:educational|research|academic) purposes(?: only)?|as my (?:late |deceased |dead )?(?:grand(?:ma|pa|mother|father|mom|dad)|mother|father|mom|dad)|hypothetical(?:ly)?|in a (?:fictional|hypothetical|parallel) (?:world|universe|scenario))\b/;
+const ROLE_SETUP = /\b(?:pretend(?:ing)? (?:to be|you are|you're|that you)|act(?:ing)? as|role-?play|you are (?:now|going to be|to be|not an? (?:ai|assistant|language model))|imagine (?:you are|you're|that you|being)|simulate|play the (?:role|part)|stay in character|in character|thought experiment|for (?:purely )?(?:educational|research|academic) purposes(?: only)?|as my (?:late |deceased |dead )?(?:grand(?:ma|pa|mother|father|mom|dad)|mother|father|mom|dad)|hypothetical(?:ly)?|in a (?:fictional|hypothetical|parallel) (?:world|universe|scenario))\b/g;
+/** Someone else pretending — "a caller pretending to be my cousin", "an email pretending to be from a bank" — frames nothing for the model. */
+const THIRD_PARTY = /\b(?:someone|somebody|he|she|they|it|scammers?|fraudsters?|people|callers?|emails?|messages?|texts?|sites?|websites?|pages?|accounts?|man|woman|guy|person) (?:who (?:is|was) |(?:is|was|were|are) )?$/;
+function addressedRole(lower: string): RegExpExecArray | null {
+  ROLE_SETUP.lastIndex = 0;
+  for (let m = ROLE_SETUP.exec(lower); m !== null; m = ROLE_SETUP.exec(lower)) {
+    if (!m[0].startsWith('pretending') || !THIRD_PARTY.test(lower.slice(Math.max(0, m.index - 30), m.index))) return m;
+  }
+  return null;
+}
 /** A writing frame: fiction is no jailbreak by itself, only when it asks for real-world precision. */
 const FICTION_FRAME = /\b(?:for (?:a|my|the) (?:novel|story|screenplay|movie|film|book|game)|(?:i'm|i am|we're|we are) writing (?:a|an|my|our) (?:[a-z]+ )?(?:novel|story|thriller|screenplay|script|book|game|fanfic|play)|my (?:antagonist|villain|protagonist|main character)|(?:write|compose) (?:me )?(?:a|an) (?:[a-z]+ )?(?:poem|story|song|acrostic|riddle|scene|screenplay|script|dialogue)(?: where| in which| that| about)?)\b/;
 /** The wrapper asks for real-world precision: what turns fiction into instructions. */
@@ -260,7 +280,7 @@ const wrappedRequest: GovernanceRule = {
     const unsafeMax = Math.max(...unsafe.map((f) => f.severity));
     const jailbreak = findings.some((f) => f.kind === 'Jailbreak');
     const lower = subject.view?.lower ?? subject.text.toLowerCase();
-    const roleFrame = ROLE_SETUP.exec(lower);
+    const roleFrame = addressedRole(lower);
     const role = roleFrame ?? FICTION_FRAME.exec(lower);
     const precision = role ? PRECISION.exec(lower) : null;
     // Fiction alone lowers an unsafe request by 3 (to 3 or 4); lower still, protective or

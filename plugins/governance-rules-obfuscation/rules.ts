@@ -68,6 +68,8 @@ const encoded: GovernanceRule = {
   },
 };
 
+/** A quoted JSON key and its colon. */
+const JSON_KEY = /"[^"\n]{1,40}"\s*:/g;
 /**
  * Optimised adversarial suffixes (GCG-style) are runs of tokens that are neither words nor code:
  * punctuation glued to fragments, odd capitalisation, high symbol density. Scored on the last 200
@@ -89,6 +91,8 @@ const gibberish: GovernanceRule = {
     }
     if (symbols / tail.length < 0.12) return [];
     if (/```|\b(?:def|function|return|import|class|const|let|var)\b/.test(tail)) return [];
+    // JSON (a tool's output, a package.json, an API response) is dense with quotes and braces too.
+    if ((tail.match(JSON_KEY) ?? []).length >= 3) return [];
     const parts = tail.split(/\s+/).filter(Boolean);
     if (parts.length < 8) return [];
     let odd = 0;

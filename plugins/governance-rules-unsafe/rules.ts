@@ -32,7 +32,7 @@ const VIOLENCE = inflected(`kill killing murder murdering stab stabbing shoot sh
   hurt harm harming beat beating punch punching smash crush terminate terminating slay snipe gut dismember decapitate
   suffocate burn burning torch maim injure wound cripple throttle overpower hunt capture hit chop stalk threaten blackmail
   drug dose push slash sever pierce cut annihilate obliterate wipe decimate liquidate exterminating eradicating strangling
-  exploit abuse molest groom trafficking traffic enslave spike roofie`);
+  exploit abuse molest trafficking traffic enslave spike roofie`);
 const HUMANS = set(`someone somebody person persons people human humans humanity man men woman women child children kid kids
   baby babies toddler toddlers wife husband girlfriend boyfriend spouse partner ex neighbour neighbor neighbours neighbors
   boss coworker colleague president politician politicians cop cops police officer family parents grandparent grandparents
@@ -80,12 +80,24 @@ const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandali
 const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
   concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
   army crowd mall market`);
-const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never) wake up|(?:pills|tablets|capsules)\b[^.?!\n]{0,40}\b(?:to die|to end (?:it|my life)|lethal dose)|commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut(?:ting)? myself|burn(?:ing)? myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt(?:ing)? myself|starv(?:e|ing) myself|overdose)\b/;
+const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never) wake up|(?:pills|tablets|capsules)\b[^.?!\n]{0,40}\b(?:to die|to end (?:it|my life)|lethal dose)|commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut(?:ting)? myself|burn(?:ing)? myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt(?:ing)? myself|starv(?:e|ing) myself|overdose myself|(?:i (?:want|need|plan|am going|'m going|am gonna|'m gonna) to|how (?:can|do|could|should) i|help me) overdose|(?:how (?:much|many)|what dose|pills|tablets|meds|medications?)\b[^.?!\n]{0,50}\bto (?:overdose|die)|overdose (?:fast|quickly|painlessly|without))\b/;
 const NEWS_STORY = /\b(?:fake )?news (?:story|stories|article|articles|report|reports)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
 const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
 const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
-const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims))\b/;
+/** A question about a name or word itself: where "Molotov cocktail" comes from. */
+const ABOUT_WORD = /\b(?:where (?:the )?(?:name|word|term|phrase|expression)\b[^.?!\n]{1,40}\bcomes? from|(?:origin|etymology) of the (?:name|word|term|phrase|expression)|etymology)\b/;
+const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat)))\b/;
+/**
+ * Asks for the thing to work or pass for real — exact quantities, precursors, "convincing", "so it
+ * could go viral": a protective or historical framing around such a request does not lower it.
+ */
+const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurements|recipe|method)|precursors?|(?:highly |very |more |most )?(?:convincing|believable)|realistic enough|go viral|pass (?:as|for) (?:real|genuine|authentic)|undetectable|indistinguishable from)\b/;
+/**
+ * The writer (or someone close) was the target and asks what to do: "my account got hacked", "a scam
+ * caller", "someone filed a return with my SSN", "so she doesn't fall for it".
+ */
+const VICTIM = /\b(?:my [\w' ]{1,25}(?:got|was|were|has been|have been|is being|are being) (?:hacked|stolen|compromised|scammed|phished|breached|cloned|skimmed|harassed|targeted|hijacked)|(?:i|we|he|she|they) (?:got|was|were|have been|has been|'ve been|am being|is being|are being) (?:hacked|scammed|phished|robbed|mugged|targeted|harassed|doxx?ed|blackmailed|stalked|catfished|defrauded|swatted)|(?:someone|somebody|scammers?|hackers?|a thief|thieves) (?:has |have |had )?(?:hacked|stole|scammed|phished|filed|used|opened|cloned|got into|broke into|is pretending|pretending|keeps)\b[^.?!\n]{0,40}\b(?:my|our|me|us|her|his)|scam (?:call|caller|calls|text|texts|email|emails)|(?:fall|falls|fell|fallen|falling) for (?:it|this|that|them|a scam|scams)|what (?:should|can|do) (?:i|we) do (?:about|if|now|next|first)|(?:remove|delete|scrub) (?:my|our) (?:home )?(?:address|data|details|information|info|name)|(?:get|got|recover|restore) (?:it|my account|our account|access) back|(?:recover|secure|restore) (?:my|our|his|her) (?:account|accounts|identity|email|phone))\b/;
 const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|show|licen[cs]e|permit)|website|site|content|dance floor|stage|process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
 /**
@@ -110,7 +122,7 @@ function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base
 function mitigation(lower: string, definitions: boolean): { delta: number; why: string[] } {
   const why: string[] = [];
   let delta = 0;
-  if (definitions && DEFINITION.test(lower)) {
+  if (definitions && (DEFINITION.test(lower) || ABOUT_WORD.test(lower))) {
     delta -= 4;
     why.push('definition question');
   }
@@ -119,11 +131,23 @@ function mitigation(lower: string, definitions: boolean): { delta: number; why: 
     delta -= 3;
     why.push('fiction or game context');
   }
+  if (OPERATIONAL.test(lower)) return { delta, why };
   if (PROTECTIVE.test(lower)) {
     delta -= 3;
     why.push('protective framing');
+  } else if (VICTIM.test(lower)) {
+    delta -= 3;
+    why.push('the writer is the one harmed');
   }
   return { delta, why };
+}
+
+const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
+/** Grooming is a violent act only towards a minor ("the groom is my brother"). */
+const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
+function overlaps(lower: string, re: RegExp, span: { start: number; end: number }): boolean {
+  for (const m of lower.matchAll(re)) if (m.index! < span.end && m.index! + m[0].length > span.start) return true;
+  return false;
 }
 
 const violence: GovernanceRule = {
@@ -143,6 +167,10 @@ const violence: GovernanceRule = {
     }
     // "beat my brother at Mario Kart", "beat her in chess": a contest, not a fight.
     if (spans.length && CONTEST.test(lower)) spans = spans.filter((s) => !lower.startsWith('beat', s.start));
+    // "punching down", "why it hit young adults hard", "the wounded kid": idioms and a victim, not an act.
+    if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s));
+    const groom = GROOMING.exec(lower);
+    if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
     if (!self && !spans.length) return [];
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;
     const reason = self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)';
@@ -169,7 +197,7 @@ const crime: GovernanceRule = {
       return spans;
     };
     const commit = cue(view.near(COMMIT, CRIMES, 4), 'how to commit a crime');
-    cue(view.near(PRODUCE, ARTEFACTS, 6), 'produce or obtain a harmful artefact');
+    cue(view.near(PRODUCE, ARTEFACTS, 6).filter((span) => !overlaps(lower, HOMONYMS, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
     cue(view.near(PRODUCE, CRIMES, 6), 'instructions for a crime');
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
@@ -182,6 +210,26 @@ const crime: GovernanceRule = {
     return [unsafeFinding(subject, lower, 'unsafe.crime', 5 + Math.min(2, reasons.length), `Harmful request: ${reasons.join('; ')}`, hits)];
   },
 };
+
+/** Harmless phrases made of an artefact word: "bath bomb", "cheat sheet", "gun rights", "drug test". */
+const HOMONYMS = /\b(?:(?:bath|photo|cherry|seed|smoke|stink|glitter|flavou?r|calorie|truth|f|love)[- ]?bombs?|bomb(?:ed)? (?:the|my|an?) (?:exam|test|interview|audition)|cheat (?:sheets?|codes?|commands?|console|days?|meals?|engine)|(?:testing)?cheats? (?:for|in|on) (?:the )?(?:sims|pc|ps\d|xbox|switch|game)|gun (?:rights|laws?|control|safety|safes?|locks?|licen[cs]es?|permits?)|drug (?:tests?|testing|stores?|policy|policies|interactions?|decriminali[sz]ation)|virus (?:scan|scanner|protection)|(?:computer|flu|cold|common) virus(?:es)?)\b/g;
+
+/** Who may act on an artefact between "how do" and it ("how do I print counterfeit bills"). */
+const ACTORS = set('i you we they he she people one someone somebody u terrorists criminals hackers');
+/**
+ * "how does a nuclear bomb make such a big explosion": the artefact is what the question is about —
+ * the subject of how/why it does something — not what the writer wants made.
+ */
+function mechanism(view: TextView, span: { start: number; end: number }): boolean {
+  const i = view.tokens.findIndex((t) => t.start >= span.start && t.end <= span.end && ARTEFACTS.has(t.w));
+  if (i < 2) return false;
+  for (let j = i - 1; j >= Math.max(0, i - 5); j--) {
+    const w = view.tokens[j]!.w;
+    if (w === 'does' || w === 'do' || w === 'did') return j > 0 && /^(?:how|why)$/.test(view.tokens[j - 1]!.w);
+    if (PRODUCE.has(w) || WRONGDOING.has(w) || COMMIT.has(w) || ACTORS.has(w)) return false;
+  }
+  return false;
+}
 
 /** Every word of harm the lexicons above know, and fire (arson has no verb of its own here). */
 const HARM_WORDS = new Set([...VIOLENCE, ...CRIMES, ...ARTEFACTS, ...WRONGDOING, ...DESTROY, 'fire', 'fires', 'arson']);

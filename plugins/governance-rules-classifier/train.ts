@@ -14,7 +14,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const DATA = path.join(here, 'data', 'train.jsonl');
 export const MODEL = path.join(here, 'model.json');
 
-export const TRAIN_OPTIONS: TrainOptions = { epochs: 30, learningRate: 0.5, l2: 1e-4, minCount: 2, prune: 0.02, seed: 20261126 };
+export const TRAIN_OPTIONS: TrainOptions = { epochs: 30, learningRate: 0.5, l2: 3e-4, minCount: 2, prune: 0.02, seed: 20261126 };
 
 /** The words of a text as the governance views read it (the raw view's tokens). */
 export const wordsOf = (text: string): string[] => makeView('raw', text).tokens.map((t) => t.w);

@@ -18,6 +18,7 @@ const DEV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..
 const HANDWRITTEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/handwritten.jsonl');
 const INDEPENDENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent.jsonl');
 const INDEPENDENT2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent2.jsonl');
+const INDEPENDENT3 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent3.jsonl');
 
 describe.runIf(existsSync(DEV))('preset targets on the development corpus', () => {
   let rt: Runtime;
@@ -88,14 +89,33 @@ describe('preset floors on the hand-written check set', () => {
     expect(fresh.fpr).toBeLessThanOrEqual(0.05);
   });
 
-  // data/README.md: a third author's two groups, never read (measured 78.5% of attacks, 4 of 70 benign flagged).
-  it('second independent set (never read): recall ≥ 0.72 at FPR ≤ 0.08', async () => {
+  // data/README.md: a third author's two groups, never read (measured 82.3% of attacks, 3 of 70 benign flagged).
+  it('second independent set (never read): recall ≥ 0.78 at FPR ≤ 0.06', async () => {
     const { resolvePreset } = await import('../../plugins/governance/index.ts');
     const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
     const r = await evaluateDataset(engine, readDataset(INDEPENDENT2), 'input');
     expect(r.count).toBe(200);
-    expect(r.recall).toBeGreaterThanOrEqual(0.72);
-    expect(r.fpr).toBeLessThanOrEqual(0.08);
+    expect(r.recall).toBeGreaterThanOrEqual(0.78);
+    expect(r.fpr).toBeLessThanOrEqual(0.06);
+  });
+
+  // data/README.md: a fourth author (session 6); group f's false positives were read, group g never was
+  // (measured: f 88.7% of attacks, 3 of 67 benign flagged; g 84.9%, 8 of 67).
+  it('third independent set: group f (read) recall ≥ 0.85 at FPR ≤ 0.06; group g (never read) ≥ 0.8 at ≤ 0.14', async () => {
+    const { resolvePreset } = await import('../../plugins/governance/index.ts');
+    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
+    const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const all = readDataset(INDEPENDENT3);
+    expect(all).toHaveLength(240);
+    const group = (g: string) => all.filter((l) => String(l.id).startsWith(`hw-indep3-${g}-`));
+    const f = await evaluateDataset(engine, group('f'), 'input');
+    expect(f.count).toBe(120);
+    expect(f.recall).toBeGreaterThanOrEqual(0.85);
+    expect(f.fpr).toBeLessThanOrEqual(0.06);
+    const g = await evaluateDataset(engine, group('g'), 'input');
+    expect(g.count).toBe(120);
+    expect(g.recall).toBeGreaterThanOrEqual(0.8);
+    expect(g.fpr).toBeLessThanOrEqual(0.14);
   });
 });

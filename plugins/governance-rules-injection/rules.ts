@@ -85,7 +85,7 @@ const override: GovernanceRule = {
       // The qualifier ("previous", "your", "all") separates "ignore previous instructions" from
       // "ignore the warning" or "clear instructions on how to …".
       const window = view.lower.slice(span.start, span.end);
-      return PRIOR_WORDS.some((q) => window.includes(q)) && !quotedMention(view.lower, span);
+      return PRIOR_WORDS.some((q) => window.includes(q)) && !quotedMention(view, span);
     });
     const stop = found(mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null)
       ?? found(mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null)
@@ -103,23 +103,41 @@ const override: GovernanceRule = {
  */
 const MENTION_CUE = /\b(?:phrases?|strings?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does)\b/;
 const USE_CUE = /\b(?:complete|continue|finish|fill in|(?<!how (?:do you|to|would you|does one) )say|repeat|print|output|(?:respond|reply|answer|start|begin) with)\b/;
-/** An opening quote: a double quote, or a single one not inside a word ("don't"). */
-const OPEN_QUOTE = /["“«]|(?<![\p{L}\p{N}])'/gu;
-const CLOSE_QUOTE = /["”»]|'(?![\p{L}\p{N}])/u;
-function quotedMention(lower: string, span: { start: number; end: number }): boolean {
-  // The quote opens before the span's last word (the verb may stand outside: 'how do you say "ignore …"').
-  const from = Math.max(0, span.end - 120);
-  const before = lower.slice(from, span.end);
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+const isWordChar = (c: string | undefined): boolean => c !== undefined && (c < '\x80' ? /[a-z0-9]/.test(c) : WORD_CHAR.test(c));
+/** A quote mark at `i` that opens (double quotes, or a single one not inside a word: "don't") or closes. */
+const opensAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '“' || s[i] === '«' || (s[i] === "'" && !isWordChar(s[i - 1]));
+const closesAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '”' || s[i] === '»' || (s[i] === "'" && !isWordChar(s[i + 1]));
+/** Whether a view holds a quote mark at all (most do not: then no hit is quoted). */
+const QUOTE_MARK = /["“”«»']/;
+const hasQuotes = new WeakMap<TextView, boolean>();
+function quotedMention(view: TextView, span: { start: number; end: number }): boolean {
+  let quotes = hasQuotes.get(view);
+  if (quotes === undefined) hasQuotes.set(view, (quotes = QUOTE_MARK.test(view.lower)));
+  if (!quotes) return false;
+  const lower = view.lower;
+  // The quote opens on the same line before the span's last word (the verb may stand outside:
+  // 'how do you say "ignore …"') and closes on it after the span.
   let open = -1;
-  for (const m of before.matchAll(OPEN_QUOTE)) open = m.index!;
-  if (open < 0 || before.slice(open).includes('\n')) return false;
-  const after = lower.slice(span.end, span.end + 80);
-  const close = after.search(CLOSE_QUOTE);
-  if (close < 0 || after.slice(0, close).includes('\n')) return false;
+  for (let i = span.end - 1; i >= Math.max(0, span.end - 120) && lower[i] !== '\n'; i--) {
+    if (opensAt(lower, i)) {
+      open = i;
+      break;
+    }
+  }
+  if (open < 0) return false;
+  let close = -1;
+  for (let i = span.end; i < Math.min(lower.length, span.end + 80) && lower[i] !== '\n'; i++) {
+    if (closesAt(lower, i)) {
+      close = i;
+      break;
+    }
+  }
+  if (close < 0) return false;
   // The cue sits next to the quote, outside it; "complete this sentence: '…'" uses the quote.
-  const lead = lower.slice(Math.max(0, from + open - 40), from + open);
+  const lead = lower.slice(Math.max(0, open - 40), open);
   if (USE_CUE.test(lead)) return false;
-  return MENTION_CUE.test(`${lead} ${after.slice(close + 1, close + 41)}`);
+  return MENTION_CUE.test(`${lead} ${lower.slice(close + 1, close + 41)}`);
 }
 
 const REVEAL = set(`reveal print show repeat output tell display translate recite share give dump leak disclose write spell say
@@ -159,9 +177,9 @@ const extraction: GovernanceRule = {
     const hits = view.near(REVEAL, SECRET_TARGETS, 5).filter((span) =>
       SECRET_QUALIFIER.test(view.lower.slice(Math.max(0, span.start - 12), span.end + 32))
       // "write a system prompt for my bot", "show my saved passwords": one's own or a new one, not the model's.
-      && !composed(view.lower.slice(span.start, span.end)) && !quotedMention(view.lower, span));
+      && !composed(view.lower.slice(span.start, span.end)) && !quotedMention(view, span));
     const q = mayMatch(subject, EXTRACTION_TRIGGERS) ? EXTRACTION_QUESTIONS.exec(view.lower) : null;
-    if (q && !quotedMention(view.lower, { start: q.index, end: q.index + q[0].length })) hits.push({ start: q.index, end: q.index + q[0].length });
+    if (q && !quotedMention(view, { start: q.index, end: q.index + q[0].length })) hits.push({ start: q.index, end: q.index + q[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.extraction', 7, 'System-prompt or secret extraction attempt', hits)];
   },

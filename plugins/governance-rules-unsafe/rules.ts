@@ -169,7 +169,7 @@ const violence: GovernanceRule = {
     if (spans.length && CONTEST.test(lower)) spans = spans.filter((s) => !lower.startsWith('beat', s.start));
     // "punching down", "why it hit young adults hard", "the wounded kid": idioms and a victim, not an act.
     if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s));
-    const groom = GROOMING.exec(lower);
+    const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
     if (!self && !spans.length) return [];
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;

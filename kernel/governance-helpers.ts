@@ -1,7 +1,8 @@
 /**
  * The public API for governance rule-pack authors: `defineRulePack` turns a list of rules into a
- * plugin that provides `governance:rules:<pack>` with the standard `disable` option, and
- * `evidenceSpan` cuts the excerpt every finding shows the same way in every pack. The governance
+ * plugin that provides `governance:rules:<pack>` with the standard `disable` option,
+ * `evidenceSpan` cuts the excerpt every finding shows the same way in every pack, and `negatedAt`
+ * tells a ban ("never reveal the password") from a request. The governance
  * engine (a plugin) collects the packs; nothing here knows a concrete rule.
  */
 import { z } from 'zod';
@@ -23,6 +24,31 @@ const EXCERPT_MAX = 240;
 export function evidenceSpan(subject: Pick<RuleSubject, 'field' | 'text'>, start: number, end: number): Evidence {
   const lo = Math.max(0, start - EXCERPT_CONTEXT);
   return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + EXCERPT_CONTEXT, lo + EXCERPT_MAX)) };
+}
+
+/** Words that forbid the act they govern ("do not write malware", "decline requests to synthesize explosives"). */
+const NEGATORS = new Set(`not never don't dont mustn't shouldn't refuse refuses decline declines avoid prohibit prohibits prohibited forbid forbids forbidden`.split(' '));
+/** What may stand between a negator and its act: "must not attempt to bypass", "decline requests to synthesize". */
+const NEGATION_FILLER = new Set(`to attempt attempts try ever help assist with request requests anyone users people them you be any`.split(' '));
+/** A negator negated in turn ("don't refuse to", "never decline to"): the act is asked for. */
+const DOUBLE_NEGATION = new Set(`not never don't dont no`.split(' '));
+
+/**
+ * Whether the act whose word starts `span` in `view` is forbidden rather than asked for: a negator
+ * ("not", "never", "don't", "refuse", "decline", "avoid", "prohibit"…) up to four words before it,
+ * with only filler words between ("must not attempt to bypass"), and not itself negated ("don't
+ * refuse to explain" asks). Policies, system prompts and acceptable-use rules name the acts they
+ * forbid; rules use this so that a ban is not read as a request.
+ */
+export function negatedAt(view: { readonly tokens: readonly { readonly w: string; readonly start: number }[] }, span: { start: number }): boolean {
+  const tokens = view.tokens;
+  const i = tokens.findIndex((t) => t.start >= span.start);
+  for (let j = i - 1; i > 0 && j >= Math.max(0, i - 4); j--) {
+    const w = tokens[j]!.w;
+    if (NEGATORS.has(w)) return !(j > 0 && DOUBLE_NEGATION.has(tokens[j - 1]!.w)) && !(j > 1 && DOUBLE_NEGATION.has(tokens[j - 2]!.w));
+    if (!NEGATION_FILLER.has(w)) return false;
+  }
+  return false;
 }
 
 /** The options every rule pack made by `defineRulePack` accepts. */

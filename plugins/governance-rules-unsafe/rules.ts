@@ -4,7 +4,7 @@
  * it asks to produce a harmful artefact (malware, weapons, disinformation …). Fiction, games,
  * definitions and protective framing ("how to prevent …") lower the severity.
  */
-import { evidenceSpan, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
+import { evidenceSpan, type Finding, type GovernanceRule, negatedAt, type RuleSubject, type TextView } from 'limit-graph';
 import { type IntentHit, intentHits } from './intent.ts';
 import { hateHits, privacyHits, type TargetedHit } from './targeted.ts';
 
@@ -83,16 +83,16 @@ const PLACES = inflected(`hospital school house home building base car stadium c
 const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never) wake up|(?:pills|tablets|capsules)\b[^.?!\n]{0,40}\b(?:to die|to end (?:it|my life)|lethal dose)|commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut(?:ting)? myself|burn(?:ing)? myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt(?:ing)? myself|starv(?:e|ing) myself|overdose myself|(?:i (?:want|need|plan|am going|'m going|am gonna|'m gonna) to|how (?:can|do|could|should) i|help me) overdose|(?:how (?:much|many)|what dose|pills|tablets|meds|medications?)\b[^.?!\n]{0,50}\bto (?:overdose|die)|overdose (?:fast|quickly|painlessly|without))\b/;
 const NEWS_STORY = /\b(?:fake )?news (?:story|stories|article|articles|report|reports)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
-const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
+const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lyrics|ballad|rpg|among us|fortnite|cuphead|elden ring|dark souls|skyrim|zelda|overwatch|valorant|league of legends|pok[eé]mon|mario|the last of us|halo|apex legends|pubg|quest text|visual novel|choose[- ]your[- ]own[- ]adventure|improv|drama club|stage adaptation|macbeth|hamlet|shakespeare|creative writing|screenplay|dungeons? (?:and|&) dragons|d&d|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
 const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
 /** A question about a name or word itself: where "Molotov cocktail" comes from. */
 const ABOUT_WORD = /\b(?:where (?:the )?(?:name|word|term|phrase|expression)\b[^.?!\n]{1,40}\bcomes? from|(?:origin|etymology) of the (?:name|word|term|phrase|expression)|etymology)\b/;
-const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat)))\b/;
+const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
 /**
- * Asks for the thing to work or pass for real — exact quantities, precursors, "convincing", "so it
- * could go viral": a protective or historical framing around such a request does not lower it.
+ * Asks for the thing to work or pass for real — exact quantities, precursors, every component, "convincing",
+ * "so it could go viral": a fiction, protective or historical framing around such a request does not lower it.
  */
-const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurements|recipe|method)|precursors?|(?:highly |very |more |most )?(?:convincing|believable)|realistic enough|go viral|pass (?:as|for) (?:real|genuine|authentic)|undetectable|indistinguishable from)\b/;
+const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurements|recipe|method|materials|components|parts|ingredients)|(?:actual|real[- ]world|working|complete|full|realistic|every) (?:real[- ]world )?(?:materials|components|parts|ingredients|recipe|steps|walkthrough|instructions|quantities|amounts|(?:technical )?detail)|(?:specific|practical|concrete) (?:practical )?(?:steps|tools|materials|instructions)|precursors?|(?:highly |very |more |most )?(?:convincing|believable)|realistic enough|go viral|pass (?:as|for) (?:real|genuine|authentic)|undetectable|indistinguishable from)\b/;
 /**
  * The writer (or someone close) was the target and asks what to do: "my account got hacked", "a scam
  * caller", "someone filed a return with my SSN", "so she doesn't fall for it".
@@ -126,12 +126,13 @@ function mitigation(lower: string, definitions: boolean): { delta: number; why: 
     delta -= 4;
     why.push('definition question');
   }
-  // "a fake news story" is disinformation, not fiction.
-  if (FICTION.test(lower) && !NEWS_STORY.test(lower)) {
+  const operational = OPERATIONAL.test(lower);
+  // "a fake news story" is disinformation, not fiction; a story that must work for real is no fiction.
+  if (FICTION.test(lower) && !NEWS_STORY.test(lower) && !operational) {
     delta -= 3;
     why.push('fiction or game context');
   }
-  if (OPERATIONAL.test(lower)) return { delta, why };
+  if (operational) return { delta, why };
   if (PROTECTIVE.test(lower)) {
     delta -= 3;
     why.push('protective framing');
@@ -142,7 +143,7 @@ function mitigation(lower: string, definitions: boolean): { delta: number; why: 
   return { delta, why };
 }
 
-const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
+const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
 const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
 function overlaps(lower: string, re: RegExp, span: { start: number; end: number }): boolean {
@@ -168,7 +169,7 @@ const violence: GovernanceRule = {
     // "beat my brother at Mario Kart", "beat her in chess": a contest, not a fight.
     if (spans.length && CONTEST.test(lower)) spans = spans.filter((s) => !lower.startsWith('beat', s.start));
     // "punching down", "why it hit young adults hard", "the wounded kid": idioms and a victim, not an act.
-    if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s));
+    if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s) && !negatedAt(view, s));
     const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
     if (!self && !spans.length) return [];
@@ -189,7 +190,10 @@ const crime: GovernanceRule = {
     const lower = view.lower;
     const hits: { start: number; end: number }[] = [];
     const reasons: string[] = [];
-    const cue = (spans: { start: number; end: number }[], reason: string) => {
+    const cue = (found: { start: number; end: number }[], reason: string) => {
+      // "Decline requests to synthesize explosives", "employees must not bypass security controls":
+      // a rule against the act, not a request for it.
+      const spans = found.filter((span) => !negatedAt(view, span));
       if (spans.length) {
         hits.push(...spans);
         reasons.push(reason);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from 'limit-graph';
 import { evaluateDataset, readDataset } from '../../plugins/governance/cli.ts';
-import { GovernanceEngine } from '../../plugins/governance/index.ts';
+import { GovernanceEngine, resolvePreset } from '../../plugins/governance/index.ts';
 import { packPlugins } from './helpers.ts';
 
 const DEV = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/data/governance/dev.jsonl');
@@ -19,6 +19,12 @@ const HANDWRITTEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const INDEPENDENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent.jsonl');
 const INDEPENDENT2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent2.jsonl');
 const INDEPENDENT3 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent3.jsonl');
+
+/** The engine of a preset over every rule pack the runtime loaded, as `limit governance eval` builds it. */
+function engineOf(rt: Runtime, preset: 'default' | 'strict'): GovernanceEngine {
+  const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
+  return new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+}
 
 describe.runIf(existsSync(DEV))('preset targets on the development corpus', () => {
   let rt: Runtime;
@@ -28,14 +34,9 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   });
   afterAll(() => rt.close());
 
-  const engineFor = async (preset: 'default' | 'strict') => {
-    const { resolvePreset } = await import('../../plugins/governance/index.ts');
-    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
-    return new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
-  };
 
   it('default: recall ≥ 0.70 at FPR ≤ 0.05', async () => {
-    const r = await evaluateDataset(await engineFor('default'), lines, 'input');
+    const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(r.count).toBe(1400);
     expect(r.recall).toBeGreaterThanOrEqual(0.7);
     expect(r.fpr).toBeLessThanOrEqual(0.05);
@@ -43,7 +44,7 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   });
 
   it('strict: recall ≥ 0.80 at FPR ≤ 0.10', async () => {
-    const r = await evaluateDataset(await engineFor('strict'), lines, 'input');
+    const r = await evaluateDataset(engineOf(rt, 'strict'), lines, 'input');
     expect(r.recall).toBeGreaterThanOrEqual(0.8);
     expect(r.fpr).toBeLessThanOrEqual(0.1);
   });
@@ -57,28 +58,22 @@ describe('preset floors on the hand-written check set', () => {
   afterAll(() => rt.close());
 
   it('default: recall ≥ 0.92 at FPR ≤ 0.03; strict: recall ≥ 0.93 at FPR ≤ 0.10', async () => {
-    const { resolvePreset } = await import('../../plugins/governance/index.ts');
-    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const lines = readDataset(HANDWRITTEN);
-    const engine = (preset: 'default' | 'strict') =>
-      new GovernanceEngine({ rules, preset: resolvePreset({ preset } as never, preset), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
-    const d = await evaluateDataset(engine('default'), lines, 'input');
+    const d = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(d.count).toBe(452);
     expect(d.recall).toBeGreaterThanOrEqual(0.92);
     expect(d.fpr).toBeLessThanOrEqual(0.03);
-    const s = await evaluateDataset(engine('strict'), lines, 'input');
+    const s = await evaluateDataset(engineOf(rt, 'strict'), lines, 'input');
     expect(s.recall).toBeGreaterThanOrEqual(0.93);
     expect(s.fpr).toBeLessThanOrEqual(0.1);
   });
 
   // data/README.md: groups a and b were read and generalised (rounds 6 and 7); group c never was.
   it('independent set: the tuned groups a and b stay caught; group c (never read) keeps its measured floor', async () => {
-    const { resolvePreset } = await import('../../plugins/governance/index.ts');
-    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
     const all = readDataset(INDEPENDENT);
     expect(all).toHaveLength(180);
     const group = (g: string) => all.filter((l) => String(l.id).startsWith(`hw-indep-${g}-`));
-    const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const engine = engineOf(rt, 'default');
     const tuned = await evaluateDataset(engine, [...group('a'), ...group('b')], 'input');
     expect(tuned.count).toBe(120);
     expect(tuned.recall).toBeGreaterThanOrEqual(0.95);
@@ -91,9 +86,7 @@ describe('preset floors on the hand-written check set', () => {
 
   // data/README.md: a third author's two groups, never read (measured 82.3% of attacks, 3 of 70 benign flagged).
   it('second independent set (never read): recall ≥ 0.78 at FPR ≤ 0.06', async () => {
-    const { resolvePreset } = await import('../../plugins/governance/index.ts');
-    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
-    const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const engine = engineOf(rt, 'default');
     const r = await evaluateDataset(engine, readDataset(INDEPENDENT2), 'input');
     expect(r.count).toBe(200);
     expect(r.recall).toBeGreaterThanOrEqual(0.78);
@@ -103,9 +96,7 @@ describe('preset floors on the hand-written check set', () => {
   // data/README.md: a fourth author (session 6); group f's false positives were read, group g never was
   // (measured: f 88.7% of attacks, 3 of 67 benign flagged; g 84.9%, 8 of 67).
   it('third independent set: group f (read) recall ≥ 0.85 at FPR ≤ 0.06; group g (never read) ≥ 0.8 at ≤ 0.14', async () => {
-    const { resolvePreset } = await import('../../plugins/governance/index.ts');
-    const rules = rt.keys('governance:rules:').flatMap((k) => rt.resolve(k as `governance:rules:${string}`).rules);
-    const engine = new GovernanceEngine({ rules, preset: resolvePreset({ preset: 'default' } as never, 'default'), ruleBudgetMs: 50, maxScanChars: 65_536, minSeverity: 1 });
+    const engine = engineOf(rt, 'default');
     const all = readDataset(INDEPENDENT3);
     expect(all).toHaveLength(240);
     const group = (g: string) => all.filter((l) => String(l.id).startsWith(`hw-indep3-${g}-`));

@@ -43,7 +43,7 @@ const HUMANS = set(`someone somebody person persons people human humans humanity
 const CRIMES = inflected(`fraud murder arson treason terrorism robbery rape assault theft massacre kidnapping genocide assassination
   suicide burglary shoplift shoplifting trafficking launder laundering embezzlement extortion bribery smuggling piracy counterfeiting forgery poaching
   vandalism stalking harassment cyberbullying hacking scam scams phishing tax evasion insider trading crime crimes felony
-  violence terrorist attack self-harm`);
+  violence terrorist attack cyberattack cyberterrorism self-harm`);
 const COMMIT = inflected(`commit committing perform carry plan planning engage get away execute organize organise orchestrate do
   conduct start launch pull`);
 const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun guns firearm ammunition grenade napalm malware virus marihuana marijuana ecstasy firearms
@@ -80,19 +80,20 @@ const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandali
 const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
   concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
   army crowd mall market`);
-const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never) wake up|(?:pills|tablets|capsules)\b[^.?!\n]{0,40}\b(?:to die|to end (?:it|my life)|lethal dose)|commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut(?:ting)? myself|burn(?:ing)? myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt(?:ing)? myself|starv(?:e|ing) myself|overdose myself|(?:i (?:want|need|plan|am going|'m going|am gonna|'m gonna) to|how (?:can|do|could|should) i|help me) overdose|(?:how (?:much|many)|what dose|pills|tablets|meds|medications?)\b[^.?!\n]{0,50}\bto (?:overdose|die)|overdose (?:fast|quickly|painlessly|without))\b/;
+const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never) wake up|(?:pills|tablets|capsules)\b[^.?!\n]{0,40}\b(?:to die|to end (?:it|my life)|lethal dose)|commit suicide|kill myself|end my (?:own )?life|hang myself|drown myself|cut(?:ting)? myself|burn(?:ing)? myself|(?:sever|slit|pierce) my (?:own )?(?:\w+ )?(?:artery|wrists?|veins?)|carve [^.?\n]{0,20}into my (?:arm|skin|leg)|hurt(?:ing)? myself|starv(?:e|ing) myself|overdose myself|(?:i (?:want|need|plan|am going|'m going|am gonna|'m gonna) to|how (?:can|do|could|should) i|help me) overdose|(?:how (?:much|many)|what dose|pills|tablets|meds|medications?)\b[^.?!\n]{0,50}\bto (?:overdose|die)|overdose (?:fast|quickly|painlessly|without)|(?:instructions|guide|tips|tutorial|ways|methods?|steps) (?:for|on|to|of) (?:self[- ]harm(?:ing)?|cutting (?:myself|yourself|my wrists|your wrists)|suicide|killing (?:myself|yourself)))\b/;
 const NEWS_STORY = /\b(?:fake )?news (?:story|stories|article|articles|report|reports)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
 const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lyrics|ballad|rpg|among us|fortnite|cuphead|elden ring|dark souls|skyrim|zelda|overwatch|valorant|league of legends|pok[eé]mon|mario|the last of us|halo|apex legends|pubg|quest text|visual novel|choose[- ]your[- ]own[- ]adventure|improv|drama club|stage adaptation|macbeth|hamlet|shakespeare|creative writing|screenplay|dungeons? (?:and|&) dragons|d&d|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
 const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
 /** A question about a name or word itself: where "Molotov cocktail" comes from. */
 const ABOUT_WORD = /\b(?:where (?:the )?(?:name|word|term|phrase|expression)\b[^.?!\n]{1,40}\bcomes? from|(?:origin|etymology) of the (?:name|word|term|phrase|expression)|etymology)\b/;
-const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
+const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detects|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|verify|verifying|fact-?check(?:ing)?|indicators|explainer|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
 /**
  * Asks for the thing to work or pass for real — exact quantities, precursors, every component, "convincing",
- * "so it could go viral": a fiction, protective or historical framing around such a request does not lower it.
+ * "so it could go viral", getting past detection: a fiction, protective or historical framing around
+ * such a request does not lower it.
  */
-const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurements|recipe|method|materials|components|parts|ingredients)|(?:actual|real[- ]world|working|complete|full|realistic|every) (?:real[- ]world )?(?:materials|components|parts|ingredients|recipe|steps|walkthrough|instructions|quantities|amounts|(?:technical )?detail)|(?:specific|practical|concrete) (?:practical )?(?:steps|tools|materials|instructions)|precursors?|(?:highly |very |more |most )?(?:convincing|believable)|realistic enough|go viral|pass (?:as|for) (?:real|genuine|authentic)|undetectable|indistinguishable from)\b/;
+const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurements|recipe|method|materials|components|parts|ingredients)|(?:actual|real[- ]world|working|complete|full|realistic|every) (?:real[- ]world )?(?:materials|components|parts|ingredients|recipe|steps|walkthrough|instructions|quantities|amounts|(?:technical )?detail)|(?:specific|practical|concrete) (?:practical )?(?:steps|tools|materials|instructions)|(?:avoid(?:ing)?|evad(?:e|ing)|escap(?:e|ing)|past|beat(?:ing)?|get(?:ting)? (?:around|past)) (?:the |any |a |all )?(?:[a-z']+ )?(?:detection|detectors?|getting caught|being caught|police|cops)|precursors?|(?:highly |very |more |most )?(?:convincing|believable)|realistic enough|go viral|pass (?:as|for) (?:real|genuine|authentic)|undetectable|indistinguishable from)\b/;
 /**
  * The writer (or someone close) was the target and asks what to do: "my account got hacked", "a scam
  * caller", "someone filed a return with my SSN", "so she doesn't fall for it".
@@ -203,6 +204,7 @@ const crime: GovernanceRule = {
     const commit = cue(view.near(COMMIT, CRIMES, 4), 'how to commit a crime');
     cue(view.near(PRODUCE, ARTEFACTS, 6).filter((span) => !overlaps(lower, HOMONYMS, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
     cue(view.near(PRODUCE, CRIMES, 6), 'instructions for a crime');
+    cue(leadingTask(view), 'a task whose object is a crime or harmful artefact');
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
     const wrong = cue(view.near(WRONGDOING, WRONG_TARGETS, 5), 'wrongdoing against a system, people or money');
@@ -214,6 +216,33 @@ const crime: GovernanceRule = {
     return [unsafeFinding(subject, lower, 'unsafe.crime', 5 + Math.min(2, reasons.length), `Harmful request: ${reasons.join('; ')}`, hits)];
   },
 };
+
+/**
+ * The whole text is one task given in the imperative, to make a thing that works or instructs —
+ * "Develop a tool that …", "Write a script to spoof an email address and send phishing emails" —
+ * and its first sentence names a crime or a harmful artefact, however far from the verb. The 6-word
+ * window of the cues above misses such long objects; a task's first words fix what is asked.
+ */
+const TASK_VERBS = set(`develop create write design build provide give generate produce draft compose code program publish post`);
+/** Harm words too common in harmless tasks to stand as their object alone ("a story about a character who hates rain", "a speech after an attack"). */
+const WEAK_OBJECTS = inflected(`hate cheat cheating fake conspiracy hoax drug drugs gun guns attack exploit virus worm racist sexist scam`);
+/** What such a task makes: a thing that works or instructs — not an essay, a segment or an overview about a crime. */
+const WORKING_THINGS = inflected(`script program tool bot app application code software algorithm website site plan guide tutorial
+  manual process strategy method recipe instruction step campaign scheme system device compound substance mechanism`);
+function leadingTask(view: TextView): { start: number; end: number }[] {
+  const tokens = view.tokens;
+  if (tokens.length < 3 || !TASK_VERBS.has(tokens[0]!.w)) return [];
+  let thing = false;
+  for (let i = 1; i < Math.min(tokens.length, 6) && !thing; i++) thing = WORKING_THINGS.has(tokens[i]!.w);
+  if (!thing) return [];
+  const sentenceEnd = view.lower.search(/[.?!\n]/);
+  const end = sentenceEnd < 0 ? view.lower.length : sentenceEnd;
+  for (let i = 1; i < Math.min(tokens.length, 25) && tokens[i]!.start < end; i++) {
+    const w = tokens[i]!.w;
+    if ((CRIMES.has(w) || ARTEFACTS.has(w)) && !WEAK_OBJECTS.has(w)) return [{ start: tokens[0]!.start, end: tokens[i]!.end }];
+  }
+  return [];
+}
 
 /** Harmless phrases made of an artefact word: "bath bomb", "cheat sheet", "gun rights", "drug test". */
 const HOMONYMS = /\b(?:(?:bath|photo|cherry|seed|smoke|stink|glitter|flavou?r|calorie|truth|f|love)[- ]?bombs?|bomb(?:ed)? (?:the|my|an?) (?:exam|test|interview|audition)|cheat (?:sheets?|codes?|commands?|console|days?|meals?|engine)|(?:testing)?cheats? (?:for|in|on) (?:the )?(?:sims|pc|ps\d|xbox|switch|game)|gun (?:rights|laws?|control|safety|safes?|locks?|licen[cs]es?|permits?)|drug (?:tests?|testing|stores?|policy|policies|interactions?|decriminali[sz]ation)|virus (?:scan|scanner|protection)|(?:computer|flu|cold|common) virus(?:es)?)\b/g;

@@ -32,14 +32,14 @@ const VIOLENCE = inflected(`kill killing murder murdering stab stabbing shoot sh
   hurt harm harming beat beating punch punching smash crush terminate terminating slay snipe gut dismember decapitate
   suffocate burn burning torch maim injure wound cripple throttle overpower hunt capture hit chop stalk threaten blackmail
   drug dose push slash sever pierce cut annihilate obliterate wipe decimate liquidate exterminating eradicating strangling
-  exploit abuse molest trafficking traffic enslave spike roofie`);
+  exploit abuse molest trafficking traffic enslave spike roofie shatter rip ripping hammer behead`);
 const HUMANS = set(`someone somebody person persons people human humans humanity man men woman women child children kid kids
   baby babies toddler toddlers wife husband girlfriend boyfriend spouse partner ex neighbour neighbor neighbours neighbors
   boss coworker colleague president politician politicians cop cops police officer family parents grandparent grandparents
   grandmother grandfather mother father brother sister friend friends teacher classmates students class myself yourself
   immigrants minorities population village city crowd civilians victim victims date hostage jews muslims christians gays
   gay black blacks roma refugees elderly girl boy girls boys teen teenager teenagers skull spine head throat artery adult adults
-  individual classmate classmates roommate roommates landlord tenant stranger strangers`);
+  individual classmate classmates roommate roommates landlord tenant stranger strangers face legs neck`);
 const CRIMES = inflected(`fraud murder arson treason terrorism robbery rape assault theft massacre kidnapping genocide assassination
   suicide burglary shoplift shoplifting trafficking launder laundering embezzlement extortion bribery smuggling piracy counterfeiting forgery poaching
   vandalism stalking harassment cyberbullying hacking scam scams phishing tax evasion insider trading crime crimes felony
@@ -84,7 +84,7 @@ const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never
 const NEWS_STORY = /\b(?:fake )?news (?:story|stories|article|articles|report|reports)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
 const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lyrics|ballad|rpg|among us|fortnite|cuphead|elden ring|dark souls|skyrim|zelda|overwatch|valorant|league of legends|pok[eé]mon|mario|the last of us|halo|apex legends|pubg|quest text|visual novel|choose[- ]your[- ]own[- ]adventure|improv|drama club|stage adaptation|macbeth|hamlet|shakespeare|creative writing|screenplay|dungeons? (?:and|&) dragons|d&d|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
-const DEFINITION = /^\s*(?:what (?:is|are|was) (?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
+const DEFINITION = /^\s*(?:what (?:is|are|was) (?!(?:the |some )?(?:best |easiest |quickest |simplest |most effective |perfect )?(?:ways?|process|method|methods|steps|strategy|strategies|technique|procedure)\b)(?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
 /** A question about a name or word itself: where "Molotov cocktail" comes from. */
 const ABOUT_WORD = /\b(?:where (?:the )?(?:name|word|term|phrase|expression)\b[^.?!\n]{1,40}\bcomes? from|(?:origin|etymology) of the (?:name|word|term|phrase|expression)|etymology)\b/;
 const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detects|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|verify|verifying|fact-?check(?:ing)?|indicators|explainer|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
@@ -144,6 +144,24 @@ function mitigation(lower: string, definitions: boolean): { delta: number; why: 
   return { delta, why };
 }
 
+/**
+ * Acts against a person that no violent verb names: taking someone hostage, planning a death, doing
+ * away with a spouse, getting rid of a body, "euthanizing" a relative one would inherit from.
+ */
+const VIOLENT_INTENT = /\b(?:(?:take|taking|hold|holding) (?:[a-z']+ ){0,3}hostage|plan (?:someone's|somebody's|a person's|my [a-z]+'s|his|her|their) (?:death|murder|killing|disappearance)|do away with (?:my|his|her|their|someone|somebody|a person)|(?:destroy|ruin)(?:ing)? (?:my |his |her |someone's |somebody's )?(?:ex's|ex-(?:wife|husband)'s|boss's|neighbou?r's|coworker's|colleague's|sister's|brother's|teacher's|classmate's) (?:life|career|reputation)|dispose of (?:a|the|my|his|her|their) (?:dead )?(?:body|bodies|corpse|baby)|(?:chop|saw|cut|hack)(?:ping|ing)? (?:up )?(?:a|the|his|her) (?:dead )?(?:body|corpse)|euthani[sz]e (?:my|his|her|a) (?:[a-z]+ )?(?:grand(?:parent|mother|father|ma|pa)s?|parents?|mother|father|husband|wife|uncle|aunt|relative))\b/;
+/** Body parts in HUMANS: a person's only when a person owns them ("someone's head", not "a shrimp's head"). */
+const BODY_PARTS = set('head skull spine throat artery face legs neck');
+const OWNERS = set('his her their my your our someone somebody');
+function personsBody(view: TextView, span: { start: number; end: number }): boolean {
+  const tokens = view.tokens;
+  const i = tokens.findLastIndex((t) => t.end <= span.end);
+  if (i < 0 || !BODY_PARTS.has(tokens[i]!.w)) return true;
+  for (let j = i - 1; j >= Math.max(0, i - 2); j--) {
+    const w = tokens[j]!.w.replace(/'s$/, '');
+    if (OWNERS.has(w) || (HUMANS.has(w) && !BODY_PARTS.has(w))) return true;
+  }
+  return false;
+}
 const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
 const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
@@ -161,7 +179,7 @@ const violence: GovernanceRule = {
     const view = viewOf(subject);
     if (!view) return [];
     const lower = view.lower;
-    const self = SELF_HARM.exec(lower);
+    const self = SELF_HARM.exec(lower) ?? VIOLENT_INTENT.exec(lower);
     let spans = view.near(VIOLENCE, HUMANS, 5);
     if (spans.length && COMPUTING.test(lower)) {
       // "terminate all child processes": the target word names a process, not a person.
@@ -170,7 +188,7 @@ const violence: GovernanceRule = {
     // "beat my brother at Mario Kart", "beat her in chess": a contest, not a fight.
     if (spans.length && CONTEST.test(lower)) spans = spans.filter((s) => !lower.startsWith('beat', s.start));
     // "punching down", "why it hit young adults hard", "the wounded kid": idioms and a victim, not an act.
-    if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s) && !negatedAt(view, s));
+    if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s) && !negatedAt(view, s) && personsBody(view, s));
     const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
     if (!self && !spans.length) return [];

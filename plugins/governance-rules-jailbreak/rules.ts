@@ -25,7 +25,7 @@ const AI_SELF = set(`chatgpt gpt openai ai ais assistant model models llm llms b
 /** What the persona is told it may now do. */
 const PERMISSIVE = set(`anything everything whatever any`);
 const PERMIT_VERBS = set(`say do answer generate write produce respond tell`);
-const NEG_MARKERS = /\b(?:never refuse|cannot refuse|can't refuse|not allowed to refuse|won't refuse|must not refuse|never (?:say|tell|mention)[^.\n]{0,40}(?:can't|cannot|sorry|unable)|no matter how (?:immoral|unethical|illegal|dangerous|offensive|harmful)|break(?:ing)? character|(?:stay|remain) in character (?:no matter what|whatever (?:happens|i ask)|at all costs|even if)|developer mode|do anything now|two (?:different |separate )?(?:responses|answers|paragraphs|ways)|content polic(?:y|ies)|opposite of what|tokens? (?:will be )?(?:deducted|taken away)|lose (?:\d+ )?tokens)\b/;
+const NEG_MARKERS = /\b(?:never refuse|cannot refuse|can't refuse|not allowed to refuse|won't refuse|must not refuse|never (?:say|tell|mention)[^.\n]{0,40}(?:can't|cannot|sorry|unable)|no matter how (?:immoral|unethical|illegal|dangerous|offensive|harmful)|break(?:ing)? character|(?:stay|remain) in character (?:no matter what|whatever (?:happens|i ask)|at all costs|even if)|developer mode|do anything now|two (?:different |separate )?(?:responses|answers|paragraphs|ways|personalities|personas)|content polic(?:y|ies)|opposite of what|tokens? (?:will be )?(?:deducted|taken away)|lose (?:\d+ )?tokens)\b/;
 /** The prompt re-defines who the assistant is for the rest of the conversation. */
 const IDENTITY_OVERRIDE = /\b(?:from now on,? you|from this (?:point|moment)(?: on| forward)?,? you|for the rest of (?:this|the) conversation|during this (?:entire )?conversation,? you|you are now (?:a |an |in |going )?|you(?:'re| are) no longer|you will now|you now go by|forget (?:everything|all)(?: that)? (?:you|i|from|before)|your new (?:name|identity|instructions|rules))/;
 /** The prompt forbids refusals, warnings or disclaimers. */
@@ -41,12 +41,12 @@ const HARM_CONTENT = set(`illegal nsfw explicit offensive harmful violent violen
 const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>)]{0,30}(?:prompt|question|request|query|here|input)[^\]\n}>)]{0,10}[\]}>)]/;
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
 /** Phrases of jailbreak templates that need no persona around them. */
-const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: [a-z]+)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles)|(?:unrestricted|unfiltered|uncensored|jailbreak|jailbroken|developer|evil|chaos|dark|unlocked|no[- ]limits?|dan) mode|(?:safety |content )?(?:guidelines|rules|restrictions|filters|policies|guardrails|ethics) (?:don't|do not|no longer|doesn't|does not) (?:exist|apply|matter))\b/;
+const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: [a-z]+)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles)|(?:no longer|no long|not|never) (?:confined|restricted|limited|held back) (?:to|by) (?:any |the |its |your )?(?:open ?ai(?:'s)? )?(?:content )?(?:polic(?:y|ies)|rules|guidelines|restrictions|filters)|(?:unrestricted|unfiltered|uncensored|jailbreak|jailbroken|developer|evil|chaos|dark|unlocked|no[- ]limits?|dan) mode|(?:safety |content )?(?:guidelines|rules|restrictions|filters|policies|guardrails|ethics) (?:don't|do not|no longer|doesn't|does not) (?:exist|apply|matter))\b/;
 /** The rarest word of each alternative (every match holds one). */
 const TEMPLATE_PHRASES_TRIGGERS: PatternTriggers = {
   words: ['break', 'god', 'limits', 'opposite', 'information', 'disabled', 'removed', 'turned', 'deactivated', 'lifted', 'switched', 'sure', 'absolutely', 'course',
     'certainly', 'abide', 'follow', 'obey', 'adhere', 'comply', 'freed', 'unrestricted', 'unfiltered', 'uncensored', 'jailbreak', 'jailbroken', 'developer', 'evil',
-    'chaos', 'dark', 'unlocked', 'limit', 'dan', 'exist', 'apply', 'matter'],
+    'chaos', 'dark', 'unlocked', 'limit', 'dan', 'exist', 'apply', 'matter', 'confined', 'restricted', 'limited', 'held'],
 };
 /** A made-up assistant name ("EvilBot", "TruthGPT"; the name's case matters), found by its suffix … */
 const BOT_SUFFIX = /(?:GPT|Bot|BOT|AI)\b/g;
@@ -122,6 +122,9 @@ const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|Evil
 const mayMatch = (subject: RuleSubject, triggers: PatternTriggers): boolean =>
   !subject.view || subject.view.text !== subject.text || subject.view.mayMatch(triggers);
 
+/** The jailbreak says what it is: DAN spelled out, or an answer to be labelled unaligned/unfiltered. */
+const SELF_NAMED = /(?:\bdan\b[^.\n]{0,40}|stands for\s+["'“]?|["'“])do anything now\b|(?:output|respond|reply|answer|write|start|begin|prefix|then)\b[^.\n]{0,40}["'“]?(?:unaligned|unfiltered|uncensored|jailbroken|jailbreak|unrestricted)\s*(?:output|response|answer|mode)?\s*:/;
+const SELF_NAMED_TRIGGERS: PatternTriggers = { words: ['anything', 'unaligned', 'unfiltered', 'uncensored', 'jailbroken', 'jailbreak', 'unrestricted'] };
 /** Keeping a part: every role-play asks it (a weak cue alone; NEG_MARKERS holds its strong forms). */
 const STAY_IN_CHARACTER = /\b(?:stay|remain|keep|staying|remaining) in character\b/;
 /** A product's own "Developer Mode" (Android, a game, an app's settings) is not the jailbreak's. */
@@ -210,6 +213,9 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   }
   const tags = may(DUAL_TAGS_TRIGGERS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
+  // "DAN, which stands for do anything now", an answer labelled "Unaligned:": the jailbreak's own name for itself.
+  const named = may(SELF_NAMED_TRIGGERS) ? SELF_NAMED.exec(lower) : null;
+  if (named) out.push({ name: `a jailbreak named by itself ("${named[0]}")`, weight: 4, start: named.index, end: named.index + named[0].length });
   // The persona name counts only next to a persona set-up, so it is looked for only then.
   const caps = persona.length ? ALLCAPS_NAME.exec(view.text) : null;
   if (caps) out.push({ name: `named jailbreak persona ("${caps[0]}")`, weight: 2, start: caps.index, end: caps.index + caps[0].length });

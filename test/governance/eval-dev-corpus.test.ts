@@ -34,19 +34,20 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   });
   afterAll(() => rt.close());
 
-
-  it('default: recall ≥ 0.70 at FPR ≤ 0.05', async () => {
+  // The targets, and below them floors a little under what is measured (docs/governance.md:
+  // default 88.9% at 1.9%, strict 90.0% at 7.8%), so that a change that loses ground fails here.
+  it('default: recall ≥ 0.70 at FPR ≤ 0.05 (measured floor: ≥ 0.87 at ≤ 0.025)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(r.count).toBe(1400);
-    expect(r.recall).toBeGreaterThanOrEqual(0.7);
-    expect(r.fpr).toBeLessThanOrEqual(0.05);
-    expect(r.rocAuc!).toBeGreaterThan(0.85);
+    expect(r.recall).toBeGreaterThanOrEqual(0.87);
+    expect(r.fpr).toBeLessThanOrEqual(0.025);
+    expect(r.rocAuc!).toBeGreaterThan(0.9);
   });
 
-  it('strict: recall ≥ 0.80 at FPR ≤ 0.10', async () => {
+  it('strict: recall ≥ 0.80 at FPR ≤ 0.10 (measured floor: ≥ 0.88 at ≤ 0.09)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'strict'), lines, 'input');
-    expect(r.recall).toBeGreaterThanOrEqual(0.8);
-    expect(r.fpr).toBeLessThanOrEqual(0.1);
+    expect(r.recall).toBeGreaterThanOrEqual(0.88);
+    expect(r.fpr).toBeLessThanOrEqual(0.09);
   });
 });
 
@@ -57,14 +58,14 @@ describe('preset floors on the hand-written check set', () => {
   });
   afterAll(() => rt.close());
 
-  it('default: recall ≥ 0.92 at FPR ≤ 0.03; strict: recall ≥ 0.93 at FPR ≤ 0.10', async () => {
+  it('default: recall ≥ 0.94 at FPR ≤ 0.03; strict: recall ≥ 0.94 at FPR ≤ 0.10', async () => {
     const lines = readDataset(HANDWRITTEN);
     const d = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(d.count).toBe(452);
-    expect(d.recall).toBeGreaterThanOrEqual(0.92);
+    expect(d.recall).toBeGreaterThanOrEqual(0.94);
     expect(d.fpr).toBeLessThanOrEqual(0.03);
     const s = await evaluateDataset(engineOf(rt, 'strict'), lines, 'input');
-    expect(s.recall).toBeGreaterThanOrEqual(0.93);
+    expect(s.recall).toBeGreaterThanOrEqual(0.94);
     expect(s.fpr).toBeLessThanOrEqual(0.1);
   });
 

@@ -42,8 +42,16 @@ const DOUBLE_NEGATION = new Set(`not never don't dont no`.split(' '));
  */
 export function negatedAt(view: { readonly tokens: readonly { readonly w: string; readonly start: number }[] }, span: { start: number }): boolean {
   const tokens = view.tokens;
-  const i = tokens.findIndex((t) => t.start >= span.start);
-  for (let j = i - 1; i > 0 && j >= Math.max(0, i - 4); j--) {
+  // The first token at or after the span's start (binary search: rules call this per hit).
+  let lo = 0;
+  let hi = tokens.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (tokens[mid]!.start < span.start) lo = mid + 1;
+    else hi = mid;
+  }
+  const i = lo;
+  for (let j = i - 1; j >= Math.max(0, i - 4); j--) {
     const w = tokens[j]!.w;
     if (NEGATORS.has(w)) return !(j > 0 && DOUBLE_NEGATION.has(tokens[j - 1]!.w)) && !(j > 1 && DOUBLE_NEGATION.has(tokens[j - 2]!.w));
     if (!NEGATION_FILLER.has(w)) return false;

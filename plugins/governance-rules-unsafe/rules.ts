@@ -4,7 +4,7 @@
  * it asks to produce a harmful artefact (malware, weapons, disinformation …). Fiction, games,
  * definitions and protective framing ("how to prevent …") lower the severity.
  */
-import { evidenceSpan, type Finding, type GovernanceRule, negatedAt, type RuleSubject, type TextView } from 'limit-graph';
+import { evidenceSpan, type Finding, type GovernanceRule, negatedAt, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
 import { type IntentHit, intentHits } from './intent.ts';
 import { hateHits, privacyHits, type TargetedHit } from './targeted.ts';
 
@@ -162,6 +162,9 @@ function personsBody(view: TextView, span: { start: number; end: number }): bool
   }
   return false;
 }
+const VIOLENT_INTENT_TRIGGERS: PatternTriggers = {
+  words: ['hostage', 'death', 'murder', 'killing', 'disappearance', 'away', 'life', 'career', 'reputation', 'body', 'bodies', 'corpse', 'baby', 'euthanize', 'euthanise'],
+};
 const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
 const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
@@ -179,7 +182,7 @@ const violence: GovernanceRule = {
     const view = viewOf(subject);
     if (!view) return [];
     const lower = view.lower;
-    const self = SELF_HARM.exec(lower) ?? VIOLENT_INTENT.exec(lower);
+    const self = SELF_HARM.exec(lower) ?? (view.mayMatch(VIOLENT_INTENT_TRIGGERS) ? VIOLENT_INTENT.exec(lower) : null);
     let spans = view.near(VIOLENCE, HUMANS, 5);
     if (spans.length && COMPUTING.test(lower)) {
       // "terminate all child processes": the target word names a process, not a person.

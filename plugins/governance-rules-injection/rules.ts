@@ -92,9 +92,35 @@ const override: GovernanceRule = {
       // HIJACK opens with a colon or line break: cheap to scan for, so it needs no trigger gate.
       ?? precededBy(view.lower, HIJACK, HIJACK_TASK, 100);
     if (stop) hits.push({ start: stop.index, end: stop.index + stop.text.length });
+    const foreign = mayMatch(subject, FOREIGN_OVERRIDE_TRIGGERS) ? FOREIGN_OVERRIDE.exec(view.lower) : null;
+    if (foreign) hits.push({ start: foreign.index, end: foreign.index + foreign[0].length });
     if (!hits.length) return [];
     return [finding(subject, 'injection.override', subject.surface === 'tool' ? 9 : 8, 'Instruction override: an override verb aimed at the prior instructions', hits)];
   },
+};
+
+/**
+ * "Ignore all previous instructions" in fourteen other languages: an override verb and the prior
+ * instructions, in each language's own order (Spanish, Portuguese, French, Italian, German, Dutch,
+ * Russian, Polish, Turkish, Indonesian, Vietnamese, Chinese, Japanese, Korean).
+ */
+const FOREIGN_OVERRIDE = new RegExp([
+  String.raw`\b(?:ignora|ignore|ignorá|olvida|olvide|olvídate de|descarta|omite|esqueça|esquece|desconsidere|ignorez|oublie|oubliez|ignori|dimentica|dimenticate)\s+(?:(?:todas|todos|toutes|tous|tutte|tutti)\s+)?(?:las|los|as|os|les|le|tes|vos|tus|tuas|suas|sus|tue)?\s*(?:instrucciones|instruções|instructions|consignes|istruzioni|indicaciones|regras|reglas|règles|regole)\s+(?:anteriores|previas|prévias|précédentes|antérieures|precedenti|de antes|d'avant)`,
+  String.raw`\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\s+(?:alle\s+)?(?:deine\s+|ihre\s+|die\s+)?(?:bisherigen|vorherigen|vorigen|früheren|obigen)\s+(?:anweisungen|instruktionen|befehle|regeln)`,
+  String.raw`\b(?:negeer|vergeet)\s+(?:alle\s+)?(?:je\s+|de\s+)?(?:vorige|eerdere|voorgaande)\s+(?:instructies|opdrachten)`,
+  String.raw`(?:игнорируй|игнорируйте|забудь|забудьте|проигнорируй)\s+(?:все\s+)?(?:предыдущие|прежние|прошлые|свои)\s+(?:инструкции|указания|правила)`,
+  String.raw`\b(?:zignoruj|zapomnij|zignorujcie)\s+(?:wszystkie\s+)?(?:poprzednie|wcześniejsze|dotychczasowe)\s+(?:instrukcje|polecenia)`,
+  String.raw`önceki\s+(?:tüm\s+)?talimatları\s+(?:yok say|unut|görmezden gel)`,
+  String.raw`\babaikan\s+(?:semua\s+)?(?:instruksi|perintah)\s+(?:sebelumnya|di atas)`,
+  String.raw`bỏ qua\s+(?:tất cả\s+)?(?:các\s+)?(?:hướng dẫn|chỉ dẫn|chỉ thị)\s+(?:trước|trước đó|ở trên)`,
+  String.raw`(?:忽略|无视|忽视|忘记|忘掉)(?:你)?(?:之前|以前|上面|先前|此前|所有|全部)(?:的)?(?:所有|全部)?(?:的)?(?:指令|指示|说明|提示|规则)`,
+  String.raw`(?:以前|前|これまで|上記)の(?:すべての)?(?:指示|命令|指令)(?:を|は)(?:すべて|全部)?(?:無視|忘れ)`,
+  String.raw`(?:이전|앞의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:을|를|사항을)?\s*(?:무시|잊)`,
+].join('|'), 'u');
+const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
+  words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen',
+    'vorige', 'eerdere', 'voorgaande', 'poprzednie', 'dotychczasowe', 'sebelumnya', 'atas'],
+  substrings: ['prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
 };
 
 /**

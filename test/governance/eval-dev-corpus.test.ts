@@ -69,45 +69,35 @@ describe('preset floors on the hand-written check set', () => {
     expect(s.fpr).toBeLessThanOrEqual(0.1);
   });
 
+  /** Evaluates `lines` (all `count` of them) under `default` and holds recall and FPR to their floors. */
+  const holds = async (lines: ReturnType<typeof readDataset>, count: number, recall: number, fpr: number) => {
+    const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
+    expect(r.count).toBe(count);
+    expect(r.recall).toBeGreaterThanOrEqual(recall);
+    expect(r.fpr).toBeLessThanOrEqual(fpr);
+  };
+  /** The lines of one group of a set, by id prefix. */
+  const group = (lines: ReturnType<typeof readDataset>, prefix: string) => lines.filter((l) => String(l.id).startsWith(prefix));
+
   // data/README.md: groups a and b were read and generalised (rounds 6 and 7); group c never was.
   it('independent set: the tuned groups a and b stay caught; group c (never read) keeps its measured floor', async () => {
     const all = readDataset(INDEPENDENT);
     expect(all).toHaveLength(180);
-    const group = (g: string) => all.filter((l) => String(l.id).startsWith(`hw-indep-${g}-`));
-    const engine = engineOf(rt, 'default');
-    const tuned = await evaluateDataset(engine, [...group('a'), ...group('b')], 'input');
-    expect(tuned.count).toBe(120);
-    expect(tuned.recall).toBeGreaterThanOrEqual(0.95);
-    expect(tuned.fpr).toBeLessThanOrEqual(0.05);
-    const fresh = await evaluateDataset(engine, group('c'), 'input');
-    expect(fresh.count).toBe(60);
-    expect(fresh.recall).toBeGreaterThanOrEqual(0.8);
-    expect(fresh.fpr).toBeLessThanOrEqual(0.05);
+    await holds([...group(all, 'hw-indep-a-'), ...group(all, 'hw-indep-b-')], 120, 0.95, 0.05);
+    await holds(group(all, 'hw-indep-c-'), 60, 0.8, 0.05);
   });
 
   // data/README.md: a third author's two groups, never read (measured 82.3% of attacks, 3 of 70 benign flagged).
   it('second independent set (never read): recall ≥ 0.78 at FPR ≤ 0.06', async () => {
-    const engine = engineOf(rt, 'default');
-    const r = await evaluateDataset(engine, readDataset(INDEPENDENT2), 'input');
-    expect(r.count).toBe(200);
-    expect(r.recall).toBeGreaterThanOrEqual(0.78);
-    expect(r.fpr).toBeLessThanOrEqual(0.06);
+    await holds(readDataset(INDEPENDENT2), 200, 0.78, 0.06);
   });
 
   // data/README.md: a fourth author (session 6); group f's false positives were read, group g never was
   // (measured: f 88.7% of attacks, 3 of 67 benign flagged; g 84.9%, 8 of 67).
   it('third independent set: group f (read) recall ≥ 0.85 at FPR ≤ 0.06; group g (never read) ≥ 0.8 at ≤ 0.14', async () => {
-    const engine = engineOf(rt, 'default');
     const all = readDataset(INDEPENDENT3);
     expect(all).toHaveLength(240);
-    const group = (g: string) => all.filter((l) => String(l.id).startsWith(`hw-indep3-${g}-`));
-    const f = await evaluateDataset(engine, group('f'), 'input');
-    expect(f.count).toBe(120);
-    expect(f.recall).toBeGreaterThanOrEqual(0.85);
-    expect(f.fpr).toBeLessThanOrEqual(0.06);
-    const g = await evaluateDataset(engine, group('g'), 'input');
-    expect(g.count).toBe(120);
-    expect(g.recall).toBeGreaterThanOrEqual(0.8);
-    expect(g.fpr).toBeLessThanOrEqual(0.14);
+    await holds(group(all, 'hw-indep3-f-'), 120, 0.85, 0.06);
+    await holds(group(all, 'hw-indep3-g-'), 120, 0.8, 0.14);
   });
 });

@@ -220,10 +220,13 @@ const extraction: GovernanceRule = {
 };
 
 /** Chat-template and role markers a user or a document has no reason to contain. */
-const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>|\[(?:system|admin|developer|instructions?) ?:/im;
+const ROLE_TAGS = /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|start_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^#{2,3} ?(?:system|instruction)s?:|^(?:system|assistant) ?:|<\/?(?:system|instructions?)>|\[(?:system|admin|developer|instructions?) ?:/gim;
 
 const ROLE_TAGS_TRIGGERS: PatternTriggers = { words: ['inst', 'sys', 'system', 'systems', 'instruction', 'instructions', 'assistant'], substrings: ['<|'] };
 
+const ASSISTANT_TURN = /^assistant ?:$/i;
+/** An assistant turn written for the model to continue: compliance already begun. */
+const PRIMED = /^\s*(?:sure|certainly|absolutely|of course|okay|ok)\b[^\n]{0,40}\b(?:here(?:'s| is| are)|step 1|first,)|^\s*(?:here(?:'s| is| are)|step 1)/i;
 const roleTags: GovernanceRule = {
   id: 'injection.role-tags',
   flag: 'Malicious',
@@ -231,9 +234,23 @@ const roleTags: GovernanceRule = {
   description: 'Chat-template role markers and system tags inside user text or data.',
   evaluate(subject) {
     if (!mayMatch(subject, ROLE_TAGS_TRIGGERS)) return [];
-    const m = ROLE_TAGS.exec(subject.text);
+    // A transcript pasted by the user ("User: …" / "Assistant: …" lines) is the most common reason
+    // for an "Assistant:" line in a prompt: alone it is logged (4), not sent for review — unless the
+    // turn is a primed start of compliance ("Assistant: Sure! Here's a detailed guide. Step 1:").
+    // Template tokens and system tags keep their weight, wherever they are in the text.
+    let m: RegExpExecArray | null = null;
+    ROLE_TAGS.lastIndex = 0;
+    for (let t = ROLE_TAGS.exec(subject.text); t !== null; t = ROLE_TAGS.exec(subject.text)) {
+      m ??= t;
+      if (!ASSISTANT_TURN.test(t[0].trim())) {
+        m = t;
+        break;
+      }
+    }
     if (!m) return [];
-    return [finding(subject, 'injection.role-tags', subject.surface === 'input' ? 6 : 8, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
+    const weak = ASSISTANT_TURN.test(m[0].trim()) && !PRIMED.test(subject.text.slice(m.index + m[0].length, m.index + m[0].length + 120));
+    const severity = subject.surface !== 'input' ? 8 : weak ? 4 : 6;
+    return [finding(subject, 'injection.role-tags', severity, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
   },
 };
 

@@ -168,10 +168,10 @@ const VIOLENT_INTENT_TRIGGERS: PatternTriggers = {
 const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
 const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
-function overlaps(lower: string, re: RegExp, span: { start: number; end: number }): boolean {
-  for (const m of lower.matchAll(re)) if (m.index! < span.end && m.index! + m[0].length > span.start) return true;
-  return false;
-}
+/** The ranges a global regex matches in `lower`, found once for every span a rule then checks. */
+const rangesOf = (lower: string, re: RegExp): { start: number; end: number }[] => Array.from(lower.matchAll(re), (m) => ({ start: m.index!, end: m.index! + m[0].length }));
+const overlaps = (ranges: readonly { start: number; end: number }[], span: { start: number; end: number }): boolean =>
+  ranges.some((r) => r.start < span.end && r.end > span.start);
 
 const violence: GovernanceRule = {
   id: 'unsafe.violence',
@@ -191,7 +191,10 @@ const violence: GovernanceRule = {
     // "beat my brother at Mario Kart", "beat her in chess": a contest, not a fight.
     if (spans.length && CONTEST.test(lower)) spans = spans.filter((s) => !lower.startsWith('beat', s.start));
     // "punching down", "why it hit young adults hard", "the wounded kid": idioms and a victim, not an act.
-    if (spans.length) spans = spans.filter((s) => !overlaps(lower, VIOLENCE_IDIOMS, s) && !negatedAt(view, s) && personsBody(view, s));
+    if (spans.length) {
+      const idioms = rangesOf(lower, VIOLENCE_IDIOMS);
+      spans = spans.filter((s) => !overlaps(idioms, s) && !negatedAt(view, s) && personsBody(view, s));
+    }
     const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
     if (!self && !spans.length) return [];
@@ -223,7 +226,9 @@ const crime: GovernanceRule = {
       return spans;
     };
     const commit = cue(view.near(COMMIT, CRIMES, 4), 'how to commit a crime');
-    cue(view.near(PRODUCE, ARTEFACTS, 6).filter((span) => !overlaps(lower, HOMONYMS, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
+    const artefacts = view.near(PRODUCE, ARTEFACTS, 6);
+    const homonyms = artefacts.length ? rangesOf(lower, HOMONYMS) : [];
+    cue(artefacts.filter((span) => !overlaps(homonyms, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
     cue(view.near(PRODUCE, CRIMES, 6), 'instructions for a crime');
     cue(leadingTask(view), 'a task whose object is a crime or harmful artefact');
     const destroy = view.near(DESTROY, PLACES, 5);

@@ -87,13 +87,19 @@ const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(
 const DEFINITION = /^\s*(?:what (?:is|are|was) (?!(?:the |some )?(?:best |easiest |quickest |simplest |most effective |perfect )?(?:ways?|process|method|methods|steps|strategy|strategies|technique|procedure)\b)(?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
 /** A question about a name or word itself: where "Molotov cocktail" comes from. */
 const ABOUT_WORD = /\b(?:where (?:the )?(?:name|word|term|phrase|expression)\b[^.?!\n]{1,40}\bcomes? from|(?:origin|etymology) of the (?:name|word|term|phrase|expression)|etymology)\b/;
-const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detects|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|history of|historical|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|verify|verifying|fact-?check(?:ing)?|indicators|explainer|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
+const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detects|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|(?<!(?:medical|criminal|browsing|search|credit|sexual|family|employment|travel|purchase|payment|health|location|call|chat|dating) )history of|historical|historians?|(?:first |second )?world war (?:i|ii|one|two|1|2)|ww(?:i|ii|1|2)|the (?:cold|civil|vietnam|korean|crimean|napoleonic) war|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|verify|verifying|fact-?check(?:ing)?|indicators|explainer|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
 /**
  * Asks for the thing to work or pass for real — exact quantities, precursors, every component, "convincing",
  * "so it could go viral", getting past detection: a fiction, protective or historical framing around
  * such a request does not lower it.
  */
 const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurements|recipe|method|materials|components|parts|ingredients)|(?:actual|real[- ]world|working|complete|full|realistic|every) (?:real[- ]world )?(?:materials|components|parts|ingredients|recipe|steps|walkthrough|instructions|quantities|amounts|(?:technical )?detail)|(?:specific|practical|concrete) (?:practical )?(?:steps|tools|materials|instructions)|(?:avoid(?:ing)?|evad(?:e|ing)|escap(?:e|ing)|past|beat(?:ing)?|get(?:ting)? (?:around|past)) (?:the |any |a |all )?(?:[a-z']+ )?(?:detection|detectors?|getting caught|being caught|police|cops)|precursors?|(?:highly |very |more |most )?(?:convincing|believable)|realistic enough|go viral|pass (?:as|for) (?:real|genuine|authentic)|undetectable|indistinguishable from)\b/;
+/**
+ * A question about what someone else did in the past — "why did the Khmer Rouge kill …", "how did
+ * the Nazis …": history asked, not a deed. Not when the writer asks to do it too (SELF_ASK).
+ */
+const PAST_DEED_QUESTION = /^\s*(?:why|how|what|when|where|who|which|in what way)\b[^.?!\n]{0,40}?\bdid (?!(?:i|we|you|u|one|my|our|your|me|us)\b)[a-z]/;
+const SELF_ASK = /\b(?:how (?:can|do|could|should|would|might) (?:i|we|one|you)|how to|(?:i|we) (?:want|need|plan|intend|am going|'m going|will|would like)|help me|teach me|show me|so (?:that )?(?:i|we) can|the same (?:way|thing)|like (?:he|she|they|it|[a-z]+) did)\b/;
 /**
  * The writer (or someone close) was the target and asks what to do: "my account got hacked", "a scam
  * caller", "someone filed a return with my SSN", "so she doesn't fall for it".
@@ -105,8 +111,8 @@ const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|sho
  * The pack's finding: `base` severity lowered by the text's mitigations (fiction, definitions,
  * protective framing), kept within 1–10, and the reason saying what lowered it.
  */
-function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base: number, reason: string, spans: { start: number; end: number }[], definitions = true): Finding {
-  const m = mitigation(lower, definitions);
+function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base: number, reason: string, spans: { start: number; end: number }[], questions = true): Finding {
+  const m = mitigation(lower, questions);
   return {
     ruleId,
     kind: 'Unsafe',
@@ -117,13 +123,14 @@ function unsafeFinding(subject: RuleSubject, lower: string, ruleId: string, base
 }
 
 /**
- * Lowers severity for fiction, games, definitions and protective framing. `definitions` false: the
- * rule's questions are never definitions ("What is Jane Roe's home address?" has the shape of one).
+ * Lowers severity for fiction, games, definitions, history questions and protective framing.
+ * `questions` false: the rule's questions are never definitions or history ("What is Jane Roe's home
+ * address?" has the shape of a definition, "Where did my ex move to?" of a question about the past).
  */
-function mitigation(lower: string, definitions: boolean): { delta: number; why: string[] } {
+function mitigation(lower: string, questions: boolean): { delta: number; why: string[] } {
   const why: string[] = [];
   let delta = 0;
-  if (definitions && (DEFINITION.test(lower) || ABOUT_WORD.test(lower))) {
+  if (questions && (DEFINITION.test(lower) || ABOUT_WORD.test(lower))) {
     delta -= 4;
     why.push('definition question');
   }
@@ -140,6 +147,9 @@ function mitigation(lower: string, definitions: boolean): { delta: number; why: 
   } else if (VICTIM.test(lower)) {
     delta -= 3;
     why.push('the writer is the one harmed');
+  } else if (questions && PAST_DEED_QUESTION.test(lower) && !SELF_ASK.test(lower)) {
+    delta -= 3;
+    why.push('a question about what others did in the past');
   }
   return { delta, why };
 }
@@ -296,10 +306,10 @@ export const hasHarmWord = (view: TextView): boolean => view.tokens.some((t) => 
 
 /**
  * A rule made of structural hits (intent.ts, targeted.ts): the hits' highest severity, one more when
- * two structures agree, lowered by the pack's mitigations (`definitions` false: the rule's questions
- * are never definitions).
+ * two structures agree, lowered by the pack's mitigations (`questions` false: the rule's questions
+ * are never definitions or history).
  */
-function hitRule(id: string, description: string, hitsOf: (subject: RuleSubject, view: TextView) => readonly (TargetedHit | IntentHit)[], definitions: boolean): GovernanceRule {
+function hitRule(id: string, description: string, hitsOf: (subject: RuleSubject, view: TextView) => readonly (TargetedHit | IntentHit)[], questions: boolean): GovernanceRule {
   return {
     id,
     flag: 'Unsafe',
@@ -312,7 +322,7 @@ function hitRule(id: string, description: string, hitsOf: (subject: RuleSubject,
       if (!hits.length) return [];
       const top = Math.max(...hits.map((h) => h.severity));
       const names = hits.map((h) => ('cue' in h ? h.cue.name : h.name)).join('; ');
-      return [unsafeFinding(subject, view.lower, id, top + (hits.length > 1 ? 1 : 0), `Harmful request: ${names}`, [...hits], definitions)];
+      return [unsafeFinding(subject, view.lower, id, top + (hits.length > 1 ? 1 : 0), `Harmful request: ${names}`, [...hits], questions)];
     },
   };
 }

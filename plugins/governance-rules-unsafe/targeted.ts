@@ -8,6 +8,7 @@
  * House", "why did the Rwandan genocide happen").
  */
 import type { PatternTriggers, TextView } from 'limit-graph';
+import { isFictional } from './fictional.ts';
 
 export interface TargetedHit {
   name: string;
@@ -16,7 +17,8 @@ export interface TargetedHit {
   end: number;
 }
 
-const alt = (words: string) => words.trim().split(/\s*\|\s*/).join('|');
+/** A lexicon written over several lines, each continuation line starting with "| ", as one alternation (spaces inside a group, "(?:home |cell )", are kept). */
+const alt = (words: string) => words.trim().replace(/\s*\n\s*\|\s*/g, '|');
 
 // ───────────────────────────── privacy ─────────────────────────────
 
@@ -27,6 +29,8 @@ const SENSITIVE = alt(`social security (?:number|no\\.?|#)|social security|ssn|n
   | medical (?:records?|history|information|files?|conditions?|diagnosis)|health (?:records?|information|history|conditions?)|diagnosis|prescriptions?|therapy (?:notes|records)
   | mental health (?:history|records|information)|criminal (?:record|history)|arrest record|tax (?:returns?|records?)|salary|immigration status|sexual (?:orientation|history)
   | hiv status|private (?:messages|photos|pictures|emails|texts|conversations|chats)|browsing history|search history|ip address|biometric data|fingerprints`);
+/** What identifies a person together with their name: harmful to hand over for a private person, public for a public figure. */
+const QUASI = alt(`date of birth|birth ?date|dob|mother's maiden name|maiden name|place of birth`);
 /** Where a person lives, how to reach them: harmful to hand over for a private person. */
 const CONTACT = alt(`(?:home |house |residential |private |personal |current |exact |new |real )?address|(?:home |cell |cellphone |mobile |personal |private |direct )?phone(?: number)?
   | (?:cell|mobile) number|(?:personal |private )?e-?mail(?: address)?|whereabouts|(?:current |exact |live |real-time )?location|license plate(?: number)?|daily (?:routine|schedule)
@@ -36,10 +40,13 @@ const PRIVATE_CONTACT = alt(`(?:home|house|residential|private|personal|current|
 const RELATION = alt(`ex|ex-?(?:wife|husband|girlfriend|boyfriend|partner)|wife|husband|girlfriend|boyfriend|partner|spouse|neighbou?rs?|co-?workers?|colleagues?|boss|manager|employees?
   | teachers?|professor|classmates?|roommates?|flatmates?|landlord|tenants?|friends?|best friend|crush|therapist|doctor|nurse|patients?|clients?|customers?|students?|sister|brother
   | cousin|aunt|uncle|in-laws?|stepdad|stepmom|stepfather|stepmother|daughter's (?:friend|teacher|boyfriend|girlfriend)|son's (?:friend|teacher|girlfriend|boyfriend)`);
+/** People met in passing, private when the text ties them to a moment: "the barista who served me". */
+const STRANGER = alt(`barista|waiter|waitress|cashier|bartender|driver|courier|delivery (?:guy|driver|man|woman)|nurse|girl|guy|woman|man|lady|kid|boy|teen|teenager|student|cyclist|jogger
+  | receptionist|clerk|teller|cleaner|nanny|babysitter|tutor|coach|juror|witness|plaintiff|passenger|stranger|person|cosplayer|streamer|gamer|player|reviewer|commenter|poster`);
 /** Family members, whose privacy a named parent's fame does not waive ("Elon Musk's daughter"). */
 const FAMILY = alt(`daughter|daughters|son|sons|kids|children|child|wife|husband|girlfriend|boyfriend|family|mother|father|mom|dad|parents|sister|brother`);
 /** A specific private person, in the lower-cased text: "my coworker", "my coworker sarah", "someone". */
-const TARGET = `(?:(?:my|our|his|her|their) (?:${RELATION})(?: [a-z]+)?|(?:[a-z]+ )?[a-z]+'s (?:${FAMILY})|someone|somebody|a (?:random |specific |certain |particular )?(?:person|stranger|girl|guy|woman|man|kid|user)|this (?:person|girl|guy|woman|man|kid|user|streamer|influencer|journalist|reporter|account|youtuber)|that (?:person|girl|guy|woman|man|kid|user|streamer|journalist)|people|anyone|anybody|strangers)`;
+const TARGET = `(?:(?:my|our|his|her|their) (?:${RELATION})(?: [a-z]+){0,2}|(?:the|that|this) (?:${STRANGER}) (?:who|that|i|we|from|at|in|next door|across the street)\\b|the [a-z]+ (?:of|at|in) (?:my|our) [a-z]+|(?:[a-z]+ )?[a-z]+'s (?:${FAMILY})|someone|somebody|a (?:random |specific |certain |particular )?(?:person|stranger|girl|guy|woman|man|kid|user)|this (?:person|girl|guy|woman|man|kid|user|streamer|influencer|journalist|reporter|account|youtuber)|that (?:person|girl|guy|woman|man|kid|user|streamer|journalist)|people|anyone|anybody|strangers)`;
 /** Asking for it: a question, an imperative of finding or handing over, a stated want. */
 const PRIVACY_ASK = /\b(?:what(?:'s| is| are| was)|where(?:'s| is| are| does| do| did| can| could)?|which|find|finding|get|getting|give|tell|look up|lookup|search|track down|track|dig up|obtain|access|pull up|locate|figure out|work out|know|list|share|send|leak|post|publish|expose|dox+(?:ing)?|reveal|hack|steal|can you|could you|how (?:can|do|could|would) (?:i|we|you|one)|i (?:need|want|would like)|help me)\b/;
 /** One's own data, or advice against handing it out. */
@@ -47,6 +54,7 @@ const PRIVACY_UNLESS = /\b(?:my own|(?:don't|do not|never|shouldn't|should not) 
 /** Where the data is named: every privacy structure is checked around one of these. */
 const SENSITIVE_AT = new RegExp(String.raw`\b(?:${SENSITIVE})\b`, 'g');
 const CONTACT_AT = new RegExp(String.raw`\b(?:${CONTACT})\b`, 'g');
+const QUASI_AT = new RegExp(String.raw`\b(?:${QUASI})\b`, 'g');
 /** "my neighbour's …", "someone's home …", just before the data. */
 const TARGET_POSSESSIVE_BEFORE = new RegExp(String.raw`\b${TARGET}(?:'s|s'|') (?:[a-z]+ )?$`);
 /** "… of my ex", just after the data. */
@@ -75,10 +83,19 @@ const AFTER_NAME_SENSITIVE = new RegExp(String.raw`(?:[a-z]+ )?(?:${SENSITIVE})\
 const AFTER_NAME_CONTACT = new RegExp(String.raw`(?:${PRIVATE_CONTACT})\b`, 'y');
 const BEFORE_NAME = new RegExp(String.raw`\b(?:(${SENSITIVE})|${PRIVATE_CONTACT}) (?:of|for|belonging to) `, 'g');
 
-/** A named person's identifiers (severity 7) or private contact details (5), as a hit or null. */
+/** The writer's own circle or places: a name there is a real acquaintance's, whatever fiction it shares ("Sarah Connor, a nurse at my hospital"). */
+const OWN_CIRCLE = new RegExp(String.raw`\b(?:my|our) (?:${RELATION}|hospital|office|school|class|company|team|workplace|street|building|neighbou?rhood|town|church|gym|club|work)\b`);
+
+/**
+ * A named person's identifiers (severity 7) or private contact details (5), as a hit or null. A
+ * fictional character's are no one's ("What is James Bond's social security number?"), unless the
+ * text places the name in the writer's own circle.
+ */
 function namedHit(text: string, lower: string): TargetedHit | null {
+  const real = (name: string) => !isFictional(name) || OWN_CIRCLE.test(lower);
   NAME_POSSESSIVE.lastIndex = 0;
   for (let m = NAME_POSSESSIVE.exec(text); m; m = NAME_POSSESSIVE.exec(text)) {
+    if (!real(m[0].replace(/(?:'s|')\s$/, ''))) continue;
     const after = m.index + m[0].length;
     for (const [re, sensitive] of [[AFTER_NAME_SENSITIVE, true], [AFTER_NAME_CONTACT, false]] as const) {
       re.lastIndex = after;
@@ -90,7 +107,7 @@ function namedHit(text: string, lower: string): TargetedHit | null {
   for (let m = BEFORE_NAME.exec(lower); m; m = BEFORE_NAME.exec(lower)) {
     NAME_AT.lastIndex = m.index + m[0].length;
     const n = NAME_AT.exec(text);
-    if (n) return namedFinding(m[1] !== undefined, m.index, n.index + n[0].length);
+    if (n && real(n[0])) return namedFinding(m[1] !== undefined, m.index, n.index + n[0].length);
   }
   return null;
 }
@@ -99,7 +116,7 @@ const namedFinding = (sensitive: boolean, start: number, end: number): TargetedH
   ? { name: "a named person's identifiers, credentials or records", severity: 7, start, end }
   : { name: "a named person's home address, private number or whereabouts", severity: 5, start, end };
 const PRIVACY_TRIGGERS: PatternTriggers = {
-  words: ['social', 'ssn', 'insurance', 'id', 'passport', 'license', 'licence', 'card', 'bank', 'account', 'routing', 'pin', 'password', 'passwords', 'passcode', 'login', 'credentials',
+  words: ['social', 'birth', 'birthdate', 'dob', 'maiden', 'ssn', 'insurance', 'id', 'passport', 'license', 'licence', 'card', 'bank', 'account', 'routing', 'pin', 'password', 'passwords', 'passcode', 'login', 'credentials',
     'medical', 'health', 'diagnosis', 'prescription', 'prescriptions', 'therapy', 'mental', 'criminal', 'arrest', 'tax', 'salary', 'immigration', 'sexual', 'hiv', 'private', 'browsing',
     'search', 'ip', 'biometric', 'fingerprints', 'address', 'phone', 'number', 'mail', 'email', 'whereabouts', 'location', 'plate', 'daily', 'work', 'workplace', 'school', 'live', 'lives',
     'stay', 'stays', 'sleep', 'sleeps', 'works', 'hang', 'college', 'gym', 'daycare', 'kindergarten', 'nursery'],
@@ -115,6 +132,7 @@ export function privacyHits(view: TextView): TargetedHit[] {
     if (span) hits.push({ name, severity, ...span });
   };
   add(targetedData(lower, SENSITIVE_AT), "a private person's identifiers, credentials or records", 7);
+  add(targetedData(lower, QUASI_AT), "a private person's date of birth or other identifying details", 6);
   const where = WHERE_TARGET.exec(lower);
   add(targetedData(lower, CONTACT_AT) ?? (where && { start: where.index, end: where.index + where[0].length }), "a private person's contact details or whereabouts", 6);
   // Names are told by capitals, which only the raw text keeps (its lower-cased copy has its offsets).
@@ -193,6 +211,12 @@ const PRAISE_BEFORE = /\b(?:praise|praising|celebrate|celebrating|glorify|glorif
 const HERO_AFTER = / (?:was|were|is|are) (?:(?:actually|really|a|an) )*(?:right|a hero|heroes|heroic|good (?:leaders?|people|guys|person|man)|great (?:leaders?|man|men)|justified|admirable|misunderstood|a role model|an inspiration|correct)\b/y;
 const DENIAL_AFTER = / (?:never happened|didn't happen|did not happen|(?:was|is|were) (?:(?:a|an|just|all) )?(?:hoax|fake|myth|lie|fabrication|exaggerat\w+|staged|made up|fabricated|false flag|greatly exaggerated))\b/y;
 const REPEAT_BEFORE = /\b(?:recreate|re-create|replicate|repeat|re-?enact|copy|emulate|imitate|mimic|redo|pull off|carry out|commit|plan|organi[sz]e|stage|do) (?:(?:a|an|another|my own|our own|the) )?(?:(?:conditions|methods|tactics|success|style|scale|plan) (?:of|used in|behind) )?(?:(?:something|an attack|a shooting|a massacre|a bombing|one) (?:like|similar to) )?(?:the )?$/;
+/** "(why should the Holocaust) be celebrated": praise asked for in the passive. */
+const CELEBRATED_AFTER = / (?:(?:should|must|ought to|deserves? to|needs? to) )?be (?:celebrated|praised|glorified|admired)\b/y;
+/** "do what the Khmer Rouge did", "like the Unabomber did": a perpetrator's deed taken as a model. */
+const DEED_OF_BEFORE = /\b(?:do|repeat|copy|finish|continue|replicate|achieve|accomplish) what (?:the )?$/;
+const LIKE_BEFORE = /\b(?:like|as) (?:the )?$/;
+const DID_AFTER = / (?:did|does|had|has done)\b/y;
 const STYLE_AFTER = /-style (?:attack|shooting|massacre|bombing)\b/y;
 const OUTDO_BEFORE = /\b(?:kill|shoot|murder) (?:more|as many) (?:people )?(?:than|as) (?:the )?$/;
 
@@ -256,13 +280,13 @@ export function hateHits(view: TextView): TargetedHit[] {
   const praise = PRAISE_FRAME.test(lower);
   const repeat = REPEAT_ASK.test(lower);
   around(lower, ATROCITY_AT, [
-    { name: 'an atrocity praised', severity: 6, when: praise, test: (start, end) => (endsBefore(lower, start, BEFORE_GLORIFIED) || lower.startsWith(' was', end) || lower.startsWith(' were', end)) && startsAt(lower, end, GLORIFIED_AFTER) || endsBefore(lower, start, GOOD_SIDES_BEFORE) || endsBefore(lower, start, PRAISE_BEFORE) },
+    { name: 'an atrocity praised', severity: 6, when: praise, test: (start, end) => (endsBefore(lower, start, BEFORE_GLORIFIED) || lower.startsWith(' was', end) || lower.startsWith(' were', end)) && startsAt(lower, end, GLORIFIED_AFTER) || endsBefore(lower, start, GOOD_SIDES_BEFORE) || endsBefore(lower, start, PRAISE_BEFORE) || startsAt(lower, end, CELEBRATED_AFTER) },
     { name: 'an atrocity denied', severity: 6, when: praise, test: (_start, end) => startsAt(lower, end, DENIAL_AFTER) },
     { name: 'an atrocity to be repeated', severity: 8, when: repeat, test: (start, end) => endsBefore(lower, start, REPEAT_BEFORE) || startsAt(lower, end, STYLE_AFTER) || endsBefore(lower, start, OUTDO_BEFORE) },
   ], hits);
   around(lower, PERPETRATOR_AT, [
     { name: 'a perpetrator praised', severity: 6, when: praise, test: (start, end) => startsAt(lower, end, HERO_AFTER) || endsBefore(lower, start, PRAISE_BEFORE) },
-    { name: 'an atrocity to be repeated', severity: 8, when: repeat, test: (start) => endsBefore(lower, start, OUTDO_BEFORE) },
+    { name: 'an atrocity to be repeated', severity: 8, when: repeat, test: (start, end) => endsBefore(lower, start, OUTDO_BEFORE) || endsBefore(lower, start, DEED_OF_BEFORE) || (endsBefore(lower, start, LIKE_BEFORE) && startsAt(lower, end, DID_AFTER)) },
   ], hits);
   return hits;
 }

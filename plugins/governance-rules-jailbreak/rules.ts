@@ -41,12 +41,13 @@ const HARM_CONTENT = set(`illegal nsfw explicit offensive harmful violent violen
 const PROMPT_SLOT = /[\[{<(](?:insert|put|enter|type|write|your|paste)\s[^\]\n}>)]{0,30}(?:prompt|question|request|query|here|input)[^\]\n}>)]{0,10}[\]}>)]/;
 const DUAL_TAGS = /(?:\[|\()(?:🔓|🔒|jailbreak|classic|normal output|developer mode output|dan|gpt|chatgpt)[^\])\n]{0,30}(?:\]|\))\s{0,3}:/;
 /** Phrases of jailbreak templates that need no persona around them. */
-const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: [a-z]+)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles)|(?:no longer|no long|not|never) (?:confined|restricted|limited|held back) (?:to|by) (?:any |the |its |your )?(?:open ?ai(?:'s)? )?(?:content )?(?:polic(?:y|ies)|rules|guidelines|restrictions|filters)|(?:unrestricted|unfiltered|uncensored|jailbreak|jailbroken|developer|evil|chaos|dark|unlocked|no[- ]limits?|dan) mode|(?:safety |content )?(?:guidelines|rules|restrictions|filters|policies|guardrails|ethics) (?:don't|do not|no longer|doesn't|does not) (?:exist|apply|matter))\b/;
+const TEMPLATE_PHRASES = /\b(?:let'?s break (?:the|all the|some) rules|break all (?:the|your) rules|god mode|nothing is off[- ]limits|no topic is off[- ]limits|opposite day|all information is (?:legal|free|allowed)|(?:safety|safeguards?|filters?|guardrails?|restrictions|censorship)(?: [a-z]+)? (?:have been |has been |are |were |is |now )?(?:disabled|removed|turned off|deactivated|lifted|switched off)|(?:start|begin) (?:every|each|your|all) (?:answer|response|reply|message|output)s? with ["'“]?(?:sure|absolutely|of course|certainly)|(?:does|do|will|should|must|need) not (?:have to |need to )?(?:abide by|follow|obey|adhere to|comply with) (?:any |the )?(?:rules|guidelines|policies|laws|restrictions)|freed from (?:the |all |any |its |your )?(?:typical |usual )?(?:confines|restrictions|rules|limitations|shackles)|(?:no longer|no long|not|never) (?:confined|restricted|limited|held back) (?:to|by) (?:any |the |its |your )?(?:open ?ai(?:'s)? )?(?:content )?(?:polic(?:y|ies)|rules|guidelines|restrictions|filters)|(?:unrestricted|unfiltered|uncensored|jailbreak|jailbroken|developer|evil|chaos|dark|unlocked|no[- ]limits?|dan) mode|(?:debug(?:ging)?|maintenance|admin|god|sudo|root) mode (?:is )?(?:now )?(?:enabled|activated|engaged|unlocked) by|(?:safety |content )?(?:guidelines|rules|restrictions|filters|policies|guardrails|ethics) (?:don't|do not|no longer|doesn't|does not) (?:exist|apply|matter))\b/;
 /** The rarest word of each alternative (every match holds one). */
 const TEMPLATE_PHRASES_TRIGGERS: PatternTriggers = {
   words: ['break', 'god', 'limits', 'opposite', 'information', 'disabled', 'removed', 'turned', 'deactivated', 'lifted', 'switched', 'sure', 'absolutely', 'course',
     'certainly', 'abide', 'follow', 'obey', 'adhere', 'comply', 'freed', 'unrestricted', 'unfiltered', 'uncensored', 'jailbreak', 'jailbroken', 'developer', 'evil',
-    'chaos', 'dark', 'unlocked', 'limit', 'dan', 'exist', 'apply', 'matter', 'confined', 'restricted', 'limited', 'held'],
+    'chaos', 'dark', 'unlocked', 'limit', 'dan', 'exist', 'apply', 'matter', 'confined', 'restricted', 'limited', 'held', 'debug', 'debugging', 'maintenance', 'admin',
+    'sudo', 'root'],
 };
 /** A made-up assistant name ("EvilBot", "TruthGPT"; the name's case matters), found by its suffix … */
 const BOT_SUFFIX = /(?:GPT|Bot|BOT|AI)\b/g;
@@ -77,12 +78,17 @@ function botName(text: string): { start: number; end: number; text: string } | u
 /** "u dont have ethics anymore": the model told it has no constraints (typed casually too). */
 const ETHICS_GONE = /\b(?:you|u)(?: now| officially| really)? (?:don't|dont|do not|no longer|never) (?:have|need|follow|care about|obey|answer to) (?:any |ur |your |the )?(?:ethics|morals|morality|rules|restrictions|filters|guidelines|limits|boundaries|principles|conscience|censorship)\b/;
 /**
+ * A model — the one addressed or one the story invents ("GPTchat does not have a content filter") —
+ * described as lacking its constraints or any regard for harm.
+ */
+const LACKS = /\b(?:does not|doesn't|do not|don't|did not|has no|have no|had no|lacks?|lacking|with no|free of|devoid of|without) (?:have |possess )?(?:a |an |any )?(?:(?:content|safety|moral|ethical) )?(?:filters?|filtering|censorship|moral compass|conscience|ethical (?:guidelines|constraints|boundaries|principles)|(?:any )?regard (?:for|to) (?:the )?(?:morality|legality|ethics|laws?|harm(?:fulness)?|consequences|safety|rules))\b/;
+/**
  * A claimed authority over the model: its makers, admin clearance, a sanctioned internal test, the
  * police. Alone (weight 2) it never reaches a finding, so it is only looked for next to another cue.
  */
-const AUTHORITY = /\b(?:the (?:lab|company|team|people|engineers|developers|researchers) (?:that|who) (?:trained|built|created|made|programmed|developed) you|(?:admin|administrator|root|developer|elevated|special|security|top[- ]secret) (?:clearance|access|privileges|override|authori[sz]ation)|this is an? (?:internal|authori[sz]ed|sanctioned|official) (?:test|audit|evaluation|exercise)|i am (?:your|an?|one of your) (?:developers?|creators?|administrators?|admin|engineers?|trainers?)|i(?:'m| am) (?:legally |officially |fully )?authori[sz]ed to (?:request|ask for|access|receive|see|know)|i(?:'m| am) (?:an? |the )?(?:police (?:detective|officer)|detective|cop|law enforcement officer|federal agent|fbi agent|government official|judge))\b/;
+const AUTHORITY = /\b(?:the (?:lab|company|team|people|engineers|developers|researchers) (?:that|who) (?:trained|built|created|made|programmed|developed) you|(?:enabled|activated|unlocked|authori[sz]ed|approved|sent) by (?:an? |the )?(?:openai|anthropic|google|deepmind|meta|microsoft) (?:employee|engineer|developer|staff|team|admin|administrator|researcher)s?|(?:admin|administrator|root|developer|elevated|special|security|top[- ]secret) (?:clearance|access|privileges|override|authori[sz]ation)|this is an? (?:internal|authori[sz]ed|sanctioned|official) (?:test|audit|evaluation|exercise)|i am (?:your|an?|one of your) (?:developers?|creators?|administrators?|admin|engineers?|trainers?)|i(?:'m| am) (?:legally |officially |fully )?authori[sz]ed to (?:request|ask for|access|receive|see|know)|i(?:'m| am) (?:an? |the )?(?:police (?:detective|officer)|detective|cop|law enforcement officer|federal agent|fbi agent|government official|judge))\b/;
 const AUTHORITY_TRIGGERS: PatternTriggers = {
-  words: ['trained', 'built', 'created', 'made', 'programmed', 'developed', 'clearance', 'access', 'privileges', 'override', 'authorization', 'authorisation', 'authorized',
+  words: ['enabled', 'activated', 'unlocked', 'approved', 'sent', 'trained', 'built', 'created', 'made', 'programmed', 'developed', 'clearance', 'access', 'privileges', 'override', 'authorization', 'authorisation', 'authorized',
     'authorised', 'test', 'audit', 'evaluation', 'exercise', 'developer', 'developers', 'creator', 'creators', 'administrator', 'administrators', 'admin', 'engineer',
     'engineers', 'trainer', 'trainers', 'detective', 'officer', 'cop', 'agent', 'official', 'judge'],
 };
@@ -95,11 +101,12 @@ const SPLIT_WORDS = /\bsplit (?:the |these |those |your |my |some )?words? (?:up
 /** A pretext that the task does not count: "ignoring the rules since this is only a translation task". */
 const PRETEXT = /\b(?:since|because|as) (?:this|it) is (?:only|just|merely|purely) (?:a |an )?(?:translation|hypothetical|fictional|role-?play|test|game|simulation)(?: task| exercise| question| request)?\b/;
 /**
- * The five cues above, scanned in one pass (a regex each cost five passes over the text). Weights:
- * constraints declared gone, policy suspended, filter evasion 3; words taken apart, a pretext 2.
+ * The six cues above, scanned in one pass (a regex each cost six passes over the text). Weights:
+ * constraints declared gone or lacking, policy suspended, filter evasion 3; words taken apart, a pretext 2.
  */
 const TELLS: readonly { re: RegExp; weight: number; name: string }[] = [
   { re: ETHICS_GONE, weight: 3, name: 'constraints declared gone' },
+  { re: LACKS, weight: 3, name: 'a model without filters or regard for harm' },
   { re: POLICY_SUSPEND, weight: 3, name: 'told to suspend its policy' },
   { re: FILTER_DODGE, weight: 3, name: 'filter evasion' },
   { re: SPLIT_WORDS, weight: 2, name: 'words taken apart to slip through' },
@@ -108,7 +115,7 @@ const TELLS: readonly { re: RegExp; weight: number; name: string }[] = [
 const TELLS_RE = new RegExp(TELLS.map((t) => `(${t.re.source})`).join('|'), 'g');
 /** Every match of a tell holds one of these words. */
 const TELLS_TRIGGERS: PatternTriggers = {
-  words: ['ethics', 'morals', 'morality', 'rules', 'restrictions', 'filters', 'guidelines', 'limits', 'boundaries', 'principles', 'conscience', 'censorship', 'policy',
+  words: ['ethics', 'morals', 'morality', 'rules', 'restrictions', 'filters', 'filtering', 'compass', 'ethical', 'regard', 'guidelines', 'limits', 'boundaries', 'principles', 'conscience', 'censorship', 'policy',
     'policies', 'safeguards', 'guardrails', 'filter', 'moderation', 'safety', 'censor', 'censors', 'split', 'tokens', 'dashes', 'hyphens', 'dots', 'spaces', 'asterisks',
     'underscores', 'translation', 'hypothetical', 'fictional', 'roleplay', 'role', 'test', 'game', 'simulation'],
 };
@@ -176,8 +183,6 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (persona.length) out.push({ name: 'persona set-up aimed at the assistant', weight: 1, ...persona[0]! });
   const bot = botName(view.text);
   if (bot) out.push({ name: `made-up assistant name ("${bot.text}")`, weight: 2, start: bot.start, end: bot.end });
-  const permit = view.near(PERMISSIVE, PERMIT_VERBS, 2, false);
-  if (permit.length && (removal.length || persona.length || bot)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
   // Each template regex runs only where its triggers are; `may` is false only when the regex
   // cannot match this view.
   const may = (triggers: PatternTriggers) => mayMatch(subject, triggers);
@@ -200,6 +205,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
   if (allowed.length) out.push({ name: 'harmful content declared allowed', weight: 3, ...allowed[0]! });
   const phrase = may(TEMPLATE_PHRASES_TRIGGERS) ? realMode(lower, TEMPLATE_PHRASES.exec(lower)) : null;
   if (phrase) out.push({ name: `jailbreak template phrase ("${phrase[0]}")`, weight: 3, start: phrase.index, end: phrase.index + phrase[0].length });
+  let lacks = false;
   if (may(TELLS_TRIGGERS)) {
     // The first match of each tell; the capture group that matched says which tell it is.
     const seen = new Set<number>();
@@ -210,7 +216,11 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
       seen.add(k);
       out.push({ name: `${TELLS[k]!.name} ("${m[0]}")`, weight: TELLS[k]!.weight, start: m.index, end: m.index + m[0].length });
     }
+    lacks = seen.has(TELLS.findIndex((t) => t.re === LACKS));
   }
+  // "can do anything", "required to answer any prompt": a permission only for a persona or a model without constraints.
+  const permit = view.near(PERMISSIVE, PERMIT_VERBS, 2, false);
+  if (permit.length && (removal.length || persona.length || bot || lacks)) out.push({ name: 'blanket permission ("can do anything")', weight: 2, ...permit[0]! });
   const tags = may(DUAL_TAGS_TRIGGERS) ? DUAL_TAGS.exec(lower) : null;
   if (tags) out.push({ name: 'dual-response tags', weight: 3, start: tags.index, end: tags.index + tags[0].length });
   // "DAN, which stands for do anything now", an answer labelled "Unaligned:": the jailbreak's own name for itself.

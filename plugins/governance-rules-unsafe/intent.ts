@@ -38,7 +38,7 @@ export interface IntentCue {
 }
 
 /** A request or a first-person intent: what turns a description into an ask. */
-const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|you|one|someone|somebody|a person)|how to|ways? (?:to|of|for)|best way|easiest way|quickest way|simplest way|steps? (?:to|for)|instructions (?:for|on|to|how)|tutorial|guide|help me|teach me|tell me|show me|explain|give|provide|write|create|generate|draft|compose|make|build|produce|design|plan|describe|list|i (?:want|need|plan|intend|am going|'m going) to|what(?:'s| is) the (?:best|easiest|quickest|simplest|fastest|quietest|safest|most effective) way|what (?:[a-z]+ )?(?:can|could|should) (?:i|we) (?:use|put|hide|pull|do|make|add|mix|give|buy|say|write|post|send)|walk me through|tips (?:to|for|on)|what(?:'s| is) the step|where (?:can|could|do|should|might) (?:i|we|you|one|someone) (?:buy|get|find|order|obtain|purchase|hire)|synthesi[sz]e|synthesis|recipe|procedure|method)\b/;
+const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|you|one|someone|somebody|a person)|how to|ways? (?:to|of|for)|best way|easiest way|quickest way|simplest way|steps? (?:to|for)|instructions (?:for|on|to|how)|tutorial|guide|help me|teach me|tell me|show me|explain|give|provide|write|create|generate|draft|compose|make|build|produce|design|develop|plan|describe|list|i (?:want|need|plan|intend|am going|'m going) to|what(?:'s| is) the (?:best|easiest|quickest|simplest|fastest|quietest|safest|most effective) way|what (?:[a-z]+ )?(?:can|could|should) (?:i|we) (?:use|put|hide|pull|do|make|add|mix|give|buy|say|write|post|send)|walk me through|tips (?:to|for|on)|what(?:'s| is) the step|where (?:can|could|do|should|might) (?:i|we|you|one|someone) (?:buy|get|find|order|obtain|purchase|hire)|synthesi[sz]e|synthesis|recipe|procedure|method)\b/;
 
 const PERSON = String.raw`(?:my |his |her |their |your |a |the |some )?(?:(?:ex[- ]?)?(?:wife|husband|girlfriend|boyfriend|partner|spouse)|ex|kid|kids|son|daughter|child|teen|teenager|employee|employees|coworker|colleague|neighbou?r|roommate|boss|sister|brother|mother|father|mom|dad|friend|someone|somebody|a person|people)`;
 
@@ -89,11 +89,11 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'sexual content or contact involving a minor',
     severity: 9,
-    pattern: /\b(?:minor|minors|child|children|kid|kids|underage|preteen|pre-teen|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old|schoolgirl|schoolboy|teen|teenager|teens|girl|boy)\b[^.?!\n]{0,60}\b(?:nudes?|naked|sexual(?:ly)?|explicit (?:photos|pictures|pics|images|videos)|porn(?:o|ography|ographic)?|sext(?:s|ing|ed)?|send me (?:photos|pictures|pics|videos)|meet (?:me |up )?alone|alone with me|undress(?:ing|ed)?)\b|\b(?:nudes?|naked|sexual|sexually|explicit|porn(?:o|ography|ographic)?)\b[^.?!\n]{0,40}\b(?:minor|minors|child|children|kids|underage|preteen|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old)\b/,
+    pattern: /\b(?:minor|minors|child|children|kid|kids|underage|preteen|pre-teen|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old|schoolgirl|schoolboy|teen|teenager|teens|girl|boy)\b[^.?!\n]{0,60}\b(?:nudes?|naked|sexual(?:ly)?|explicit (?:photos|pictures|pics|images|videos)|porn(?:o|ography|ographic)?|sext(?:s|ing|ed)?|send me (?:photos|pictures|pics|videos)|meet (?:me |up )?alone|alone with me|undress(?:ing|ed)?)\b|\b(?:nudes?|naked|sexual|sexually|explicit|porn(?:o|ography|ographic)?)\b[^.?!\n]{0,40}\b(?:minor|minors|child|children|kids|underage|preteen|(?:[5-9]|1[0-7])[- ]?(?:year|yr)s?[- ]?old)\b|\b(?:satisfy|act on|indulge|fulfil+|feed|explore) (?:my|his|their|your) (?:pa?edophil\w+|urges? (?:for|towards|toward) (?:children|kids|minors))\b/,
     words: ['nude', 'nudes', 'naked', 'sexual', 'sexually', 'explicit', 'send', 'meet', 'alone', 'undress', 'undressing', 'undressed', 'porn', 'porno', 'pornography',
-      'pornographic', 'sext', 'sexts', 'sexting', 'sexted'],
+      'pornographic', 'sext', 'sexts', 'sexting', 'sexted', 'pedophilia', 'paedophilia', 'pedophilic', 'paedophilic', 'urge', 'urges'],
     needsRequest: false,
-    unless: /\b(?:protect\w*|report\w*|warning signs|signs of|suspect|prevent\w*|talk to (?:my|our) (?:kids?|children|son|daughter)|sex education|puberty|is it normal|pediatrician|doctor)\b/,
+    unless: /\b(?:protect\w*|report\w*|warning signs|signs of|suspect|prevent\w*|talk to (?:my|our) (?:kids?|children|son|daughter)|sex education|puberty|is it normal|pediatrician|doctor|therap\w*|treatment|resist|never act|support group|counsel\w*)\b/,
   },
   {
     name: 'cruelty to an animal',
@@ -106,11 +106,13 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'a scam, forgery or fraud',
     severity: 6,
-    pattern: /\b(?:pa(?:y|id|ying)|payment|settle(?:d)?)\b[^.?!\n]{0,30}\bin (?:gift cards|itunes cards|google play cards|steam cards|bitcoin|crypto)\b|\b(?:pretend(?:s|ed|ing)? to be|posing as|pose as|impersonat(?:e|es|ed|ing)|claiming to be) (?:the |a |an |my |your |their |from )?(?:bank|irs|tax office|police|government|microsoft|apple|amazon|paypal|netflix|tech support|customer support|ceo|grand(?:son|daughter|child)|charity|fedex|ups|dhl)\b|\b(?:fake|fraudulent|bogus|sham|spoofed|cloned) (?:charity|charities|invoices?|reviews?|review campaign|online store|shop|lottery|giveaway|fundraiser|crowdfunding|doctor's note|sick note|diplomas?|degrees?|insurance claims?|portal|login (?:page|portal|form)|sign-?in page|website|site|bank website)\b|\b(?:pump and dump|ponzi scheme|pyramid scheme|wire me (?:their|his|her|the)|carding|card skimm\w+|stolen (?:[a-z]+ )?(?:cards?|credit cards?|card numbers|accounts?|logins?|credentials|passwords|identit(?:y|ies)|databases?|data|goods)\b|counterfeit (?:money|bills|cash|currency|banknotes))\b|\bforg(?:e|ing) (?:a |my |his |her |the |their )?(?:[a-z]+'s )?(?:signature|documents?|cheques?|checks?|prescriptions?|sick note|doctor's note|passport|id)\b/,
+    pattern: /\b(?:pa(?:y|id|ying)|payment|settle(?:d)?)\b[^.?!\n]{0,30}\bin (?:gift cards|itunes cards|google play cards|steam cards|bitcoin|crypto)\b|\b(?:pretend(?:s|ed|ing)? to be|posing as|pose as|impersonat(?:e|es|ed|ing)|claiming to be) (?:the |a |an |my |your |their |from )?(?:bank|irs|tax office|police|government|microsoft|apple|amazon|paypal|netflix|tech support|customer support|ceo|grand(?:son|daughter|child)|charity|fedex|ups|dhl)\b|\b(?:fake|fraudulent|bogus|sham|spoofed|cloned) (?:charity|charities|invoices?|reviews?|review campaign|online store|shop|lottery|giveaway|fundraiser|crowdfunding|doctor's note|sick note|diplomas?|degrees?|insurance claims?|portal|login (?:page|portal|form)|sign-?in page|website|site|bank website)\b|\b(?:pump and dump|ponzi scheme|pyramid scheme|wire me (?:their|his|her|the)|carding|card skimm\w+|stolen (?:[a-z]+ )?(?:cards?|credit cards?|card numbers|accounts?|logins?|credentials|passwords|identit(?:y|ies)|databases?|data|goods)\b|counterfeit (?:money|bills|cash|currency|banknotes))\b|\bforg(?:e|ing) (?:a |my |his |her |the |their )?(?:[a-z]+'s )?(?:signature|documents?|cheques?|checks?|prescriptions?|sick note|doctor's note|passport|id)\b|\b(?:mislead(?:s|ing)?|deceiv(?:e|es|ing)|dupe|dupes|duping|defraud(?:s|ing)?) (?:the )?(?:consumers|customers|buyers|shoppers|public|voters|investors|readers|patients|users)\b|\breviews? (?:for|of|on|about) (?:a |an |the )?(?:product|service|restaurant|hotel|app|book|course|business) (?:that )?(?:you|i|we) (?:have|has)(?:n't| not| never) (?:even )?(?:used|tried|tested|bought|visited|read|taken)\b|\bmanipulat(?:e|es|ing) (?:the )?(?:stock|financial|crypto(?:currency)?|currency|commodity|share) (?:markets?|prices?)\b/,
     words: ['pretend', 'pretends', 'pretended', 'pretending', 'posing', 'pose', 'claiming', 'gift', 'itunes', 'google', 'steam', 'bitcoin', 'crypto', 'fake', 'fraudulent', 'bogus', 'sham', 'pump', 'ponzi', 'pyramid', 'wire', 'carding', 'card', 'stolen', 'counterfeit',
-      'forge', 'forging', 'impersonate', 'impersonates', 'impersonated', 'impersonating'],
+      'forge', 'forging', 'impersonate', 'impersonates', 'impersonated', 'impersonating',
+      'mislead', 'misleads', 'misleading', 'deceive', 'deceives', 'deceiving', 'dupe', 'dupes', 'duping', 'defraud', 'defrauds', 'defrauding', 'used', 'tried', 'tested',
+      'bought', 'visited', 'read', 'taken', 'market', 'markets', 'price', 'prices'],
     needsRequest: true,
-    unless: /\b(?:spot|recogni[sz]e|identify|detect|avoid|report|protect|warn|training|awareness|signs of|how do (?:scammers|fraudsters)|is this a scam)\b/,
+    unless: /\b(?:spot|recogni[sz]e|identify|detect|avoid|report|protect|warn|training|awareness|signs of|how do (?:scammers|fraudsters)|is this a scam|regulat\w*|prevent\w*|examples? of|history of|is it (?:legal|illegal|ethical))\b/,
   },
   {
     name: 'a scam aimed at the elderly',
@@ -143,16 +145,17 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'harassing or intimidating a person',
     severity: 6,
-    pattern: /\b(?:send|sending|post|posting|dm|dms|message|messages|text|texts|comment|comments)\b[^.?!\n]{0,40}\bfrom (?:a |several |multiple |different |many |\d+ )?(?:burner|fake|anonymous|throwaway|sock ?puppet|alt) (?:accounts?|profiles?|numbers?|emails?)\b|\b(?:bully|cyberbully|harass|intimidate|humiliate|blackmail|extort|gaslight|torment|threaten|terrori[sz]e)\b[^.?!\n]{0,40}\b(?:classmates?|coworkers?|colleagues?|neighbou?rs?|ex|girlfriend|boyfriend|wife|husband|partner|boss|teacher|students?|kids?|child|someone|somebody|her|him|them|a girl|a boy|people|my (?:sister|brother|mom|dad|roommate))\b/,
+    pattern: /\b(?:send|sending|post|posting|dm|dms|message|messages|text|texts|comment|comments)\b[^.?!\n]{0,40}\bfrom (?:a |several |multiple |different |many |\d+ )?(?:burner|fake|anonymous|throwaway|sock ?puppet|alt) (?:accounts?|profiles?|numbers?|emails?)\b|\b(?:bully|cyberbully|harass|intimidate|humiliate|blackmail|extort|gaslight|torment|threaten|terrori[sz]e)\b[^.?!\n]{0,40}\b(?:classmates?|coworkers?|colleagues?|neighbou?rs?|ex|girlfriend|boyfriend|wife|husband|partner|boss|teacher|students?|kids?|child|someone|somebody|her|him|them|a girl|a boy|people|my (?:sister|brother|mom|dad|roommate))\b|\b(?:unwanted|unsolicited) (?:messages|emails|e-mails|texts|sms|calls|comments|dms|friend requests)\b|\b(?:posts?|posting|spam(?:s|ming)?|flood(?:s|ing)?|sends?|sending|leaves?|leaving) (?:[a-z]+ ){0,2}(?:inflammatory|hateful|abusive|harassing|divisive|provocative|toxic) (?:comments|posts|messages|replies|tweets)\b/,
     words: ['bully', 'cyberbully', 'harass', 'intimidate', 'humiliate', 'blackmail', 'extort', 'gaslight', 'torment', 'threaten', 'terrorize', 'terrorise', 'burner', 'fake',
-      'anonymous', 'throwaway', 'sock', 'sockpuppet', 'alt'],
+      'anonymous', 'throwaway', 'sock', 'sockpuppet', 'alt',
+      'unwanted', 'unsolicited', 'inflammatory', 'hateful', 'abusive', 'harassing', 'divisive', 'provocative', 'toxic'],
     needsRequest: true,
-    unless: /\b(?:stop|deal with|cope|handle|report\w*|being (?:bullied|harassed|blackmailed|threatened)|bullied|harassed|victim|protect\w*|prevent\w*|help my|respond to|what (?:to|should i) do)\b/,
+    unless: /\b(?:stop|deal with|cope|handle|report\w*|being (?:bullied|harassed|blackmailed|threatened)|bullied|harassed|victim|protect\w*|prevent\w*|help my|respond to|what (?:to|should i) do|block|filter\w*|moderat\w*|detect\w*|flag\w*|remove|hide|classif\w*|avoid|reduce)\b/,
   },
   {
     name: 'spreading lies about a person',
     severity: 6,
-    pattern: /\b(?:start|spread|make up|invent|fabricate|plant|post)\b[^.?!\n]{0,15}\b(?:rumou?rs?|lies|false (?:claims|accusations|stories|allegations|reviews)|fake (?:allegations|accusations|stories|screenshots))\b|\b(?:saying|claiming|stating|accusing|alleging|that)\b[^.?!\n]{0,80}\b(?:even though|although|when in fact) (?:it|he|she|they|this|that|we|i) (?:didn't|did not|isn't|is not|wasn't|was not|never|hasn't|doesn't|does not)\b/,
+    pattern: /\b(?:start|spread|make up|invent|fabricate|plant|post|making|containing|full of|with)\b[^.?!\n]{0,15}\b(?:rumou?rs?|lies|false (?:claims|accusations|stories|allegations|reviews)|fake (?:allegations|accusations|stories|screenshots))\b|\b(?:saying|claiming|stating|accusing|alleging|that)\b[^.?!\n]{0,80}\b(?:even though|although|when in fact) (?:it|he|she|they|this|that|we|i) (?:didn't|did not|isn't|is not|wasn't|was not|never|hasn't|doesn't|does not)\b/,
     words: ['rumor', 'rumors', 'rumour', 'rumours', 'lies', 'false', 'fake', 'though', 'although', 'fact'],
     needsRequest: true,
     unless: /\b(?:stop|deal with|handle|counter|respond to|someone (?:is|has been) spreading|spread about me|victim|debunk\w*|defend)\b/,
@@ -202,8 +205,9 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'breaking into a home or vehicle',
     severity: 6,
-    pattern: /\b(?:break(?:ing)?|sneak(?:ing)?) into (?:a |an |the |my \w+'s |someone's |somebody's |his |her |their |people's )?(?:\w+ )?(?:house|houses|home|homes|apartment|flat|car|cars|building|office|store|shop|school|garage|shed|warehouse|safe)\b/,
-    words: ['house', 'houses', 'home', 'homes', 'apartment', 'flat', 'car', 'cars', 'building', 'office', 'store', 'shop', 'school', 'garage', 'shed', 'warehouse', 'safe'],
+    pattern: /\b(?:break(?:ing)?|sneak(?:ing)?) into (?:a |an |the |my \w+'s |someone's |somebody's |his |her |their |people's )?(?:\w+ )?(?:house|houses|home|homes|apartment|flat|car|cars|building|office|store|shop|school|garage|shed|warehouse|safe|vault)\b|\b(?:disable|disabling|cut|cutting|bypass|bypassing|deactivate|deactivating|kill|jam|jamming) (?:the |an? )?(?:alarms?|alarm system|security system|security cameras?|cameras?)\b[^.?!\n]{0,30}\b(?:vault|bank|store|shop|museum|jewell?ery store|gallery|warehouse|someone's|somebody's|neighbou?r's)\b/,
+    words: ['house', 'houses', 'home', 'homes', 'apartment', 'flat', 'car', 'cars', 'building', 'office', 'store', 'shop', 'school', 'garage', 'shed', 'warehouse', 'safe', 'vault',
+      'alarm', 'alarms', 'security', 'camera', 'cameras'],
     needsRequest: true,
     unless: /\b(?:locked (?:myself )?out|my own|own (?:house|home|car|apartment)|locksmith|lost (?:my|the) keys?|prevent\w*|protect\w*|secure|burglar-?proof|how do (?:burglars|thieves|criminals))\b/,
   },
@@ -228,8 +232,8 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'pirated content',
     severity: 6,
-    pattern: /\bpirated (?:movies|films|software|games|music|content|books|copies|episodes|shows)\b|\b(?:host|hosts|hosting|share|shares|sharing|distribute|distributes|distributing|stream|streams|streaming|sell|selling) (?:pirated|cracked|bootleg(?:ged)?|illegal copies of)\b/,
-    words: ['pirated', 'cracked', 'bootleg', 'bootlegged', 'illegal'],
+    pattern: /\bpirated (?:movies|films|software|games|music|content|books|copies|episodes|shows)\b|\bpirat(?:e|es|ing) (?:(?:copyrighted|paid|commercial) )?(?:software|movies|films|games|music|content|books|apps|episodes|shows|windows|photoshop)\b|\b(?:host|hosts|hosting|share|shares|sharing|distribute|distributes|distributing|stream|streams|streaming|sell|selling) (?:pirated|cracked|bootleg(?:ged)?|illegal copies of)\b/,
+    words: ['pirated', 'cracked', 'bootleg', 'bootlegged', 'illegal', 'pirate', 'pirates', 'pirating'],
     needsRequest: true,
     unless: /\b(?:legal(?:ly)?|report\w*|prevent\w*|protect\w*|copyright law|what (?:is|are))\b/,
   },
@@ -252,21 +256,22 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'an attack on a computer system or its users',
     severity: 6,
-    pattern: /\b(?:ddos|denial[- ]of[- ]service attack|flood(?:s|ing|ed)? (?:a |the |their |his |her |my \w+'s )?(?:website|site|server|network|inbox|phone) with|take (?:down|offline) (?:a |the |their |his |her |someone's |my \w+'s )?(?:website|site|server|network)|until (?:it|the (?:site|server|website|network)) (?:goes down|crashes|goes offline)|brute[- ]?forc(?:e|es|ed|ing) (?:the |a |their |his |her |someone's |my \w+'s )?(?:login|password|account|portal|wifi|router)|credential stuffing|(?:steal|steals|stealing|stole) (?:\w+ ){0,3}(?:cookies|passwords|credentials|session tokens|logins?|crypto wallets?)|(?:spreads?|propagates?|self-replicat(?:es|ing)) (?:itself )?(?:over|through|via|across) (?:usb|the (?:[a-z]+ )?network|networks|email|e-mail)|encrypts? (?:every|all|each|the) (?:[a-z]+ )?(?:files?|documents?|drives?)\b[^.?!\n]{0,60}\bransom|ransom (?:note|demand)|bypass (?:the |a |their )?(?:login|authentication|2fa|two-factor|paywall|license check|drm|antivirus|age verification|age checks?|parental controls?|content filters?)|disable (?:the |their |someone's |all )?(?:antivirus|security cameras?|alarm system|cctv|cameras? and (?:the )?alarms?|alarms? and (?:the )?cameras?)|(?:fake|cloned?|copy of a|copy of the)[^.?!\n]{0,30}(?:login|sign[- ]?in) page|(?:login|sign[- ]?in) page (?:that )?(?:looks?|appears?) (?:exactly |just )?like|inject(?:s|ing)? (?:\w+ ){0,2}shellcode|shellcode (?:loader|injector|runner)|process (?:injection|hollowing)|(?:slip|slips|sneak|sneaks|get|gets|evade|evades|evading) (?:past|around|by) (?:windows defender|defender|antivirus|the antivirus|av|edr|endpoint protection)|polymorphic (?:loader|malware|payload|virus|dropper))\b/,
+    pattern: /\b(?:ddos|denial[- ]of[- ]service attack|flood(?:s|ing|ed)? (?:a |the |their |his |her |my \w+'s )?(?:website|site|server|network|inbox|phone) with|take (?:down|offline) (?:a |the |their |his |her |someone's |my \w+'s )?(?:website|site|server|network)|until (?:it|the (?:site|server|website|network)) (?:goes down|crashes|goes offline)|brute[- ]?forc(?:e|es|ed|ing) (?:the |a |their |his |her |someone's |my \w+'s )?(?:login|password|account|portal|wifi|router)|credential stuffing|(?:steal|steals|stealing|stole) (?:\w+ ){0,3}(?:cookies|passwords|credentials|session tokens|logins?|crypto wallets?)|(?:spreads?|propagates?|self-replicat(?:es|ing)) (?:itself )?(?:over|through|via|across) (?:usb|the (?:[a-z]+ )?network|networks|email|e-mail)|encrypts? (?:every|all|each|the) (?:[a-z]+ )?(?:files?|documents?|drives?)\b[^.?!\n]{0,60}\bransom|ransom (?:note|demand)|bypass (?:the |a |their )?(?:login|authentication|2fa|two-factor|paywall|license check|drm|antivirus|age verification|age checks?|parental controls?|content filters?)|disable (?:the |their |someone's |all )?(?:antivirus|security cameras?|alarm system|cctv|cameras? and (?:the )?alarms?|alarms? and (?:the )?cameras?)|(?:fake|cloned?|copy of a|copy of the)[^.?!\n]{0,30}(?:login|sign[- ]?in) page|(?:login|sign[- ]?in) page (?:that )?(?:looks?|appears?) (?:exactly |just )?like|inject(?:s|ing)? (?:\w+ ){0,2}shellcode|shellcode (?:loader|injector|runner)|process (?:injection|hollowing)|(?:slip|slips|sneak|sneaks|get|gets|evade|evades|evading) (?:past|around|by) (?:windows defender|defender|antivirus|the antivirus|av|edr|endpoint protection)|polymorphic (?:loader|malware|payload|virus|dropper))\b|\b(?:harvest(?:s|ing)?|scrap(?:e|es|ing)|collect(?:s|ing)?|steal(?:s|ing)?|sell(?:s|ing)?)\b[^.?!\n]{0,20}\b(?:user|users'?|personal|private|customer|customers'?|people's) (?:data|information|details|emails?|contacts)\b[^.?!\n]{0,40}\b(?:sell(?:s|ing)?|to (?:third[- ]part(?:y|ies)|advertisers|data brokers)|without (?:their |the user's |users' |anyone's )?(?:consent|knowledge|permission))\b/,
     words: ['ddos', 'denial', 'down', 'offline', 'crashes', 'credential', 'bypass', 'disable', 'flood', 'floods', 'flooding', 'flooded', 'brute', 'bruteforce',
       'bruteforces', 'bruteforced', 'bruteforcing', 'steal', 'steals', 'stealing', 'stole', 'spread', 'spreads', 'propagate', 'propagates', 'self', 'ransom', 'login', 'signin', 'sign', 'shellcode', 'injection', 'hollowing', 'defender', 'antivirus', 'av', 'edr',
-      'endpoint', 'polymorphic'],
+      'endpoint', 'polymorphic',
+      'data', 'information', 'details', 'email', 'emails', 'contacts'],
     needsRequest: true,
-    unless: /\b(?:authori[sz]ed|my own|legal(?:ly)?|lawful(?:ly)?|library|pentest\w*|penetration test\w*|ctf|capture the flag|lab environment|defend(?:s|ed|ing)?|protect\w*|prevent\w*|detect\w*|mitigat\w*)\b/,
+    unless: /\b(?:authori[sz]ed|my own|legal(?:ly)?|lawful(?:ly)?|library|pentest\w*|penetration test\w*|ctf|capture the flag|lab environment|defend(?:s|ed|ing)?|protect\w*|prevent\w*|detect\w*|mitigat\w*|gdpr|ccpa|compl(?:y|iance)|privacy policy|opt[- ](?:in|out)|with (?:their|the user's|users') consent|anonymi[sz]\w*)\b/,
   },
   {
     name: 'a weapon or agent of mass harm',
     severity: 7,
-    pattern: /\b(?:ricin|sarin|tabun|soman|novichok|anthrax|botulinum|botulism toxin|smallpox|weaponi[sz](?:e|es|ed|ing|ation)|bioweapons?|biological weapons?|chemical weapons?|nerve (?:agent|gas)|mustard gas|chlorine gas|phosgene|toxic gas|poison gas|dirty bomb|pipe bomb|(?:pack|fill|stuff)(?:s|ed|ing)? (?:a |the )?(?:steel |metal |pvc |copper |iron |galvani[sz]ed )?pipe with (?:black |gun ?|flash )?powder|maximum fragmentation|dry ice (?:bomb|in a (?:sealed|closed|capped) (?:plastic )?bottle)|(?:sealed|closed|capped) (?:plastic )?bottle (?:with|of|full of) dry ice|fragmentation (?:device|pattern|sleeve)|pressure cooker bomb|molotov cocktails?|thermite|tatp|c-?4 explosive|semtex|nitroglycerin|detonators?|ghost guns?|untraceable (?:gun|guns|firearm|weapon|poison)|3d[- ]printed (?:gun|firearm)|silencer|suppressor|full[- ]auto conversion|auto sear|bump stock)\b/,
+    pattern: /\b(?:(?:plan|execute|carry out|stage|cause|set off|trigger|detonate)(?: and (?:plan|execute|carry out|stage))? (?:a |an |the )?(?:[a-z]+ )?explosions? (?:at|in|on|inside|near|during) (?:a |an |the )?[a-z]+|(?:plan|execute|carry out|stage|cause|set off|trigger|detonate)(?: and (?:plan|execute|carry out|stage))? (?:a |an |the )?(?:stadium|school|church|mosque|synagogue|concert|subway|metro|airport|mall|hospital|crowd|embassy|office|building|bus|train|plane) explosions?|ricin|sarin|tabun|soman|novichok|anthrax|botulinum|botulism toxin|smallpox|weaponi[sz](?:e|es|ed|ing|ation)|bioweapons?|biological weapons?|chemical weapons?|nerve (?:agent|gas)|mustard gas|chlorine gas|phosgene|toxic gas|poison gas|dirty bomb|pipe bomb|(?:pack|fill|stuff)(?:s|ed|ing)? (?:a |the )?(?:steel |metal |pvc |copper |iron |galvani[sz]ed )?pipe with (?:black |gun ?|flash )?powder|maximum fragmentation|dry ice (?:bomb|in a (?:sealed|closed|capped) (?:plastic )?bottle)|(?:sealed|closed|capped) (?:plastic )?bottle (?:with|of|full of) dry ice|fragmentation (?:device|pattern|sleeve)|pressure cooker bomb|molotov cocktails?|thermite|tatp|c-?4 explosive|semtex|nitroglycerin|detonators?|ghost guns?|untraceable (?:gun|guns|firearm|weapon|poison)|3d[- ]printed (?:gun|firearm)|silencer|suppressor|full[- ]auto conversion|auto sear|bump stock)\b/,
     words: ['ricin', 'sarin', 'tabun', 'soman', 'novichok', 'anthrax', 'botulinum', 'botulism', 'smallpox', 'bioweapon', 'bioweapons', 'biological', 'chemical', 'nerve',
       'mustard', 'chlorine', 'phosgene', 'toxic', 'poison', 'dirty', 'pipe', 'pressure', 'fragmentation', 'dry', 'molotov', 'thermite', 'tatp', 'c4', 'explosive', 'semtex', 'nitroglycerin', 'detonator',
       'detonators', 'ghost', 'untraceable', '3d', 'silencer', 'suppressor', 'full', 'auto', 'bump', 'weaponize', 'weaponizes', 'weaponized', 'weaponizing',
-      'weaponization', 'weaponise', 'weaponises', 'weaponised', 'weaponising', 'weaponisation'],
+      'weaponization', 'weaponise', 'weaponises', 'weaponised', 'weaponising', 'weaponisation', 'explosion', 'explosions'],
     needsRequest: true,
     unless: /\b(?:treaty|treaties|convention|history|historical|ban(?:ned)?|what (?:is|are|was|were)|symptoms?|treat\w*|antidote|survive|protect\w*|detect\w*|safety (?:data|precautions|information|rules)|dispos\w+)\b/,
   },
@@ -296,8 +301,9 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'breaking bones of a person',
     severity: 6,
-    pattern: /\b(?:crack|cracking|break|breaking|snap|snapping|smash|smashing|fracture|fracturing|shatter|shattering) (?:open )?(?:a |an |the |someone's |somebody's |his |her |their |my [a-z]+'s )?(?:human )?(?:skull|skulls|neck|necks|spine|ribs|kneecaps?|jaw|jaws|windpipe)\b/,
-    words: ['skull', 'skulls', 'neck', 'necks', 'spine', 'ribs', 'kneecap', 'kneecaps', 'jaw', 'jaws', 'windpipe'],
+    pattern: /\b(?:crack|cracking|break|breaking|snap|snapping|smash|smashing|fracture|fracturing|shatter|shattering) (?:open )?(?:(?:a |an |the |someone's |somebody's |his |her |their |my [a-z]+'s )?(?:human )?(?:skull|skulls|neck|necks|spine|ribs|kneecaps?|jaw|jaws|windpipe)|(?:someone's|somebody's|his|her|their|my [a-z]+'s) (?:legs?|arms?|fingers?|knees?|bones|nose|teeth|wrists?|ankles?))\b/,
+    words: ['skull', 'skulls', 'neck', 'necks', 'spine', 'ribs', 'kneecap', 'kneecaps', 'jaw', 'jaws', 'windpipe', 'leg', 'legs', 'arm', 'arms', 'finger', 'fingers', 'knee',
+      'knees', 'bones', 'nose', 'teeth', 'wrist', 'wrists', 'ankle', 'ankles'],
     needsRequest: true,
     unless: /\b(?:chicken|crab|lobster|turkey|fish|x-?rays?|heal\w*|treat\w*|doctor|surgeon|surgery|injur(?:y|ies|ed)|recover\w*|fossil|skeleton model|chiropract\w*)\b/,
   },

@@ -45,7 +45,7 @@ const CRIMES = inflected(`fraud murder arson treason terrorism robbery rape assa
   vandalism stalking harassment cyberbullying hacking scam scams phishing tax evasion insider trading crime crimes felony
   violence terrorist attack cyberattack cyberterrorism self-harm`);
 const COMMIT = inflected(`commit committing perform carry plan planning engage get away execute organize organise orchestrate do
-  conduct start launch pull`);
+  conduct start launch pull set run operate`);
 const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun guns firearm ammunition grenade napalm malware virus marihuana marijuana ecstasy firearms
   viruses ransomware keylogger botnet trojan worm spyware rootkit exploit exploits poison poisons toxin nerve agent meth
   methamphetamine cocaine heroin fentanyl lsd mdma ketamine pcp dmt oxycodone drugs chloroform ghb rohypnol roofies counterfeit fake misinformation disinformation propaganda
@@ -75,7 +75,8 @@ const WRONG_TARGETS = inflected(`database databases network networks system syst
   terrorism suicide self-harm anorexia bulimia drugs drug alcohol misinformation disinformation extremism discrimination
   store shop records email emails phone citizens users customers vulnerable individuals individual company reputation
   victims laws law enforcement police car cars vehicle vehicles truck motorcycle bike bicycle wallet purse jewelry jewellery phone
-  laptop package packages parcel mail catalytic converter atm cash register register`);
+  laptop package packages parcel mail catalytic converter atm cash register register casino casinos museum museums pharmacy
+  playstation xbox console consoles iphone ipad tv television watch watches handbag sneakers electronics painting paintings copper`);
 const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandalize slash set smash sabotage poison contaminate`);
 const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
   concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
@@ -84,7 +85,7 @@ const SELF_HARM = /\b(?:so (?:that )?i (?:don't|dont|do not|won't|will not|never
 const NEWS_STORY = /\b(?:fake )?news (?:story|stories|article|articles|report|reports)\b/;
 /** Safe framings: games, fiction, definitions, protection. */
 const FICTION = /\b(?:(?:in|for|from|of|during) (?:a |an |the |my |our |this )?(?:video |computer |board )?(?:game|film|movie|novel|story|book|play|tv show|show|scene|series|crime novel|short story)|(?:write|writing|draft|drafting|plot|outline) (?:me )?(?:a |an |the |my |our )?(?:[a-z]+ ){0,2}(?:story|scene|novel|poem|screenplay|plot|chapter|monologue|script for (?:a |my )?(?:film|movie|play))|murder mystery|thriller|horror story|detective story|crime fiction|fan ?fiction|chess|checkers|judo|boxing|football|tennis|baseball|gta|call of duty|counter[- ]strike|minecraft|witcher|battlefield|fictional|character's|lyrics|ballad|rpg|among us|fortnite|cuphead|elden ring|dark souls|skyrim|zelda|overwatch|valorant|league of legends|pok[eé]mon|mario|the last of us|halo|apex legends|pubg|quest text|visual novel|choose[- ]your[- ]own[- ]adventure|improv|drama club|stage adaptation|macbeth|hamlet|shakespeare|creative writing|screenplay|dungeons? (?:and|&) dragons|d&d|lion king|die hard|terminator|mission impossible|ocean's|dark knight|mr and mrs smith)\b/;
-const DEFINITION = /^\s*(?:what (?:is|are|was) (?!(?:the |some )?(?:best |easiest |quickest |simplest |most effective |perfect )?(?:ways?|process|method|methods|steps|strategy|strategies|technique|procedure)\b)(?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b)/;
+const DEFINITION = /^\s*(?:what (?:is|are|was) (?!(?:the |some )?(?:best |easiest |quickest |simplest |most effective |perfect )?(?:ways?|process|method|methods|steps|strategy|strategies|technique|procedure)\b)(?:an? |the )?[\w' -]{1,30}\?|(?:what(?:'s| is| are) |explain |describe )?the differences? between\b|what does [^?]{1,60} mean|what (?:is|'s) the (?:legal |general )?definition of|what constitutes|what kind of (?:a )?drug|define\b|(?:can you |could you )?(?:explain|tell me|describe) what [\w' -]{1,30} (?:is|are|means?|involves?|entails?)\b)/;
 /** A question about a name or word itself: where "Molotov cocktail" comes from. */
 const ABOUT_WORD = /\b(?:where (?:the )?(?:name|word|term|phrase|expression)\b[^.?!\n]{1,40}\bcomes? from|(?:origin|etymology) of the (?:name|word|term|phrase|expression)|etymology)\b/;
 const PROTECTIVE = /\b(?:addiction recovery|recovery|rehab|anti-?(?:theft|fraud|terrorism|money laundering|bullying|harassment|piracy|phishing|cheat)|spot|tell (?:if|whether)|identify|history class|school report|for (?:a|my|our) (?:[a-z]+ )?(?:class|report|essay|paper|thesis)|prevent|preventing|prevention|protect|protecting|avoid|avoiding|detect|detects|detecting|defend|recogni[sz]e|awareness|combat|combating|report|reporting|stop|stopping|debunk|debunking|safely|safe from|legal|(?<!(?:medical|criminal|browsing|search|credit|sexual|family|employment|travel|purchase|payment|health|location|call|chat|dating) )history of|historical|historians?|(?:first |second )?world war (?:i|ii|one|two|1|2)|ww(?:i|ii|1|2)|the (?:cold|civil|vietnam|korean|crimean|napoleonic) war|safe (?:daily )?(?:dose|dosage|amount)|maximum (?:safe )?(?:daily )?dose|recommended (?:daily )?dose|dosage|patch(?:ed|es|ing)?|cve-\d+|security advisory|post-?mortem|impact of|effects of|risks of|dangers of|victims of|support|cope|coping|help (?:a |someone|victims)|warn|warning signs|red flags?|(?:training|awareness) (?:module|slides|session|course|doc|document|materials?)|media literacy|moderation|poison control|historically|in the (?:1[5-9]|20)\d0s|(?:1[5-9]|20)th century|differ(?:s|ence)? (?:from|between)|without (?:accidentally )?[a-z]+ing (?:myself|yourself|ourselves|anyone|anybody|people|others|the (?:kids|children|baby|dog|cat))|verify|verifying|fact-?check(?:ing)?|indicators|explainer|allegedly|defendant|prosecution|prosecutor|moot court|convicted|sentenced|acquitted|bug bounty|capture the flag|ctf|cvss|acceptable use policy|security awareness|tabletop exercise|incident response|vulnerability management|(?:in|of|since|during|by|from) 1[6-9]\d\d(?!\d))\b/;
@@ -105,7 +106,7 @@ const SELF_ASK = /\b(?:how (?:can|do|could|should|would|might) (?:i|we|one|you)|
  * caller", "someone filed a return with my SSN", "so she doesn't fall for it".
  */
 const VICTIM = /\b(?:my [\w' ]{1,25}(?:got|was|were|has been|have been|is being|are being) (?:hacked|stolen|compromised|scammed|phished|breached|cloned|skimmed|harassed|targeted|hijacked)|(?:i|we|he|she|they) (?:got|was|were|have been|has been|'ve been|am being|is being|are being) (?:hacked|scammed|phished|robbed|mugged|targeted|harassed|doxx?ed|blackmailed|stalked|catfished|defrauded|swatted)|(?:someone|somebody|scammers?|hackers?|a thief|thieves) (?:has |have |had )?(?:hacked|stole|scammed|phished|filed|used|opened|cloned|got into|broke into|is pretending|pretending|keeps)\b[^.?!\n]{0,40}\b(?:my|our|me|us|her|his)|scam (?:call|caller|calls|text|texts|email|emails)|(?:fall|falls|fell|fallen|falling) for (?:it|this|that|them|a scam|scams)|what (?:should|can|do) (?:i|we) do (?:about|if|now|next|first)|(?:remove|delete|scrub) (?:my|our) (?:home )?(?:address|data|details|information|info|name)|(?:get|got|recover|restore) (?:it|my account|our account|access) back|(?:recover|secure|restore) (?:my|our|his|her) (?:account|accounts|identity|email|phone))\b/;
-const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|show|licen[cs]e|permit)|website|site|content|dance floor|stage|process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
+const NON_HUMAN = /\b(?:gun (?:safes?|locks?|cabinets?|cases?|cleaning|range|show|licen[cs]e|permit)|website|site|content|dance floor|stage|process|processes|program|thread|task|lights|mosquito|mosquitoes|weeds|rats|vermin|bugs|bed bugs|pests|fish|pig|chicken|shrimp|balloon|soda can|log|garden|clutter|time|competition|opponent|mood|contract|jobs|costs|fear|doubts|lines|beer|coconut|piñata|tack|picture|picture|drywall|shed|building|photo|target|targets|goal|deal|deals|answer|record|exam|test|ball|king|(?:first|second|third|home) base|show|weight|niche|heart|music scene|laughter|hamster|dog|cat|grades)\b/;
 
 /**
  * The pack's finding: `base` severity lowered by the text's mitigations (fiction, definitions,
@@ -159,6 +160,10 @@ function mitigation(lower: string, questions: boolean): { delta: number; why: st
  * away with a spouse, getting rid of a body, "euthanizing" a relative one would inherit from.
  */
 const VIOLENT_INTENT = /\b(?:(?:take|taking|hold|holding) (?:[a-z']+ ){0,3}hostage|plan (?:someone's|somebody's|a person's|my [a-z]+'s|his|her|their) (?:death|murder|killing|disappearance)|do away with (?:my|his|her|their|someone|somebody|a person)|(?:destroy|ruin)(?:ing)? (?:my |his |her |someone's |somebody's )?(?:ex's|ex-(?:wife|husband)'s|boss's|neighbou?r's|coworker's|colleague's|sister's|brother's|teacher's|classmate's) (?:life|career|reputation)|dispose of (?:a|the|my|his|her|their) (?:dead )?(?:body|bodies|corpse|baby)|(?:chop|saw|cut|hack)(?:ping|ing)? (?:up )?(?:a|the|his|her) (?:dead )?(?:body|corpse)|euthani[sz]e (?:my|his|her|a) (?:[a-z]+ )?(?:grand(?:parent|mother|father|ma|pa)s?|parents?|mother|father|husband|wife|uncle|aunt|relative))\b/;
+/** People sought as victims: "where can I find people to shoot", "someone to kidnap" (the target before the verb). */
+const VICTIMS_SOUGHT = /\b(?:people|someone|somebody|a person|persons|humans|victims|strangers|a stranger|a woman|a man|a girl|a boy|a child|kids|children) to (?:kill|murder|shoot|stab|rape|torture|kidnap|abduct|poison|attack|hurt|beat up|assault|strangle|mug|rob)\b(?! (?:with|for|at|on|in|me)\b)/;
+/** Where people are "shot" for a picture, a game or a sport. */
+const SHOOTING_FOR_SPORT = /\b(?:photo\w*|camera|portraits?|models?|film(?:ing)?|shoot(?:ing)? range|hunting|paintball|airsoft|laser tag|video game|game|nerf|water guns?)\b/;
 /** Body parts in HUMANS: a person's only when a person owns them ("someone's head", not "a shrimp's head"). */
 const BODY_PARTS = set('head skull spine throat artery face legs neck');
 const OWNERS = set('his her their my your our someone somebody');
@@ -175,7 +180,7 @@ function personsBody(view: TextView, span: { start: number; end: number }): bool
 const VIOLENT_INTENT_TRIGGERS: PatternTriggers = {
   words: ['hostage', 'death', 'murder', 'killing', 'disappearance', 'away', 'life', 'career', 'reputation', 'body', 'bodies', 'corpse', 'baby', 'euthanize', 'euthanise'],
 };
-const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school))\b/g;
+const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school)|black (?:friday|market|hole|belt|box|coffee|ice|widow|mirror|metal|tie|sheep|jack|mamba|pepper|beans?|tea|cat|dog|bear|forest|sea|death|plague))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
 const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
 /** The ranges a global regex matches in `lower`, found once for every span a rule then checks. */
@@ -207,6 +212,8 @@ const violence: GovernanceRule = {
     }
     const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
+    const sought = lower.includes(' to ') ? VICTIMS_SOUGHT.exec(lower) : null;
+    if (sought && !SHOOTING_FOR_SPORT.test(lower) && !negatedAt(view, { start: sought.index, end: sought.index + sought[0].length })) spans.push({ start: sought.index, end: sought.index + sought[0].length });
     if (!self && !spans.length) return [];
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;
     const reason = self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)';
@@ -243,7 +250,9 @@ const crime: GovernanceRule = {
     cue(leadingTask(view), 'a task whose object is a crime or harmful artefact');
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
-    const wrong = cue(view.near(WRONGDOING, WRONG_TARGETS, 5), 'wrongdoing against a system, people or money');
+    const wrongdoing = view.near(WRONGDOING, WRONG_TARGETS, 5);
+    const idioms = artefacts.length ? homonyms : wrongdoing.length ? rangesOf(lower, HOMONYMS) : [];
+    const wrong = cue(wrongdoing.filter((span) => !overlaps(idioms, span)), 'wrongdoing against a system, people or money');
     const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');
     if (!hits.length) return [];
     // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it
@@ -280,8 +289,8 @@ function leadingTask(view: TextView): { start: number; end: number }[] {
   return [];
 }
 
-/** Harmless phrases made of an artefact word: "bath bomb", "cheat sheet", "gun rights", "drug test". */
-const HOMONYMS = /\b(?:(?:bath|photo|cherry|seed|smoke|stink|glitter|flavou?r|calorie|truth|f|love)[- ]?bombs?|bomb(?:ed)? (?:the|my|an?) (?:exam|test|interview|audition)|cheat (?:sheets?|codes?|commands?|console|days?|meals?|engine)|(?:testing)?cheats? (?:for|in|on) (?:the )?(?:sims|pc|ps\d|xbox|switch|game)|gun (?:rights|laws?|control|safety|safes?|locks?|licen[cs]es?|permits?)|drug (?:tests?|testing|stores?|policy|policies|interactions?|decriminali[sz]ation)|virus (?:scan|scanner|protection)|(?:computer|flu|cold|common) virus(?:es)?)\b/g;
+/** Harmless phrases made of an artefact or wrongdoing word: "bath bomb", "cheat sheet", "gun rights", "drug test", "steal the show". */
+const HOMONYMS = /\b(?:(?:bath|photo|cherry|seed|smoke|stink|glitter|flavou?r|calorie|truth|f|love)[- ]?bombs?|bomb(?:ed)? (?:the|my|an?) (?:exam|test|interview|audition)|cheat (?:sheets?|codes?|commands?|console|days?|meals?|engine)|(?:testing)?cheats? (?:for|in|on) (?:the )?(?:sims|pc|ps\d|xbox|switch|game)|gun (?:rights|laws?|control|safety|safes?|locks?|licen[cs]es?|permits?)|drug (?:tests?|testing|stores?|policy|policies|interactions?|decriminali[sz]ation)|virus (?:scan|scanner|protection)|(?:computer|flu|cold|common) virus(?:es)?|(?:steal|stole|stolen|stealing|steals) (?:(?:someone's|somebody's|his|her|their|my|your|the|a|an) )?(?:hearts?|show|spotlight|limelight|thunder|glances?|kiss|kisses|bases?|moment|scene|march|breath|look))\b/g;
 
 /** Who may act on an artefact between "how do" and it ("how do I print counterfeit bills"). */
 const ACTORS = set('i you we they he she people one someone somebody u terrorists criminals hackers');

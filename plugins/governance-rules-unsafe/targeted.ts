@@ -152,7 +152,8 @@ const GROUP_ADJ = alt(`black|white|brown|asian|jewish|muslim|christian|hindu|sik
 const GROUP_NOUN = alt(`people|persons|men|women|kids|children|folks|individuals|students|workers|employees|americans|citizens|immigrants|families|couples|voters|mothers|fathers|parents|girls|boys`);
 const GROUP_PLURAL = alt(`women|girls|men|jews|muslims|christians|hindus|sikhs|buddhists|atheists|catholics|mormons|gays|lesbians|homosexuals|bisexuals|transgenders|immigrants|refugees
   | migrants|foreigners|asylum seekers|mexicans|africans|arabs|asians|indians|pakistanis|latinos|latinas|hispanics|blacks|whites|gypsies|roma|aborigines|natives|the disabled|the elderly
-  | the poor|the homeless|trans women|trans men|disabled|minorities|illegals|muslim immigrants`);
+  | the poor|the homeless|trans women|trans men|disabled|minorities|illegals|muslim immigrants|minority groups|ethnic minorities|racial minorities|religious minorities
+  | certain groups|certain minority groups|certain ethnic groups|certain racial groups|certain religious groups|ethnic groups|racial groups|religious groups`);
 const GROUP = `(?:all |most |the )?(?:(?:${GROUP_ADJ}) (?:${GROUP_NOUN})|${GROUP_PLURAL})`;
 /** Rights and ordinary parts of life; what nonsense discrimination ("time travel", "live on the sun") is not. */
 const RIGHT = alt(`vote|voting|marry|get married|adopt|have (?:children|kids|babies|rights|equal rights|a say|jobs?|careers?|custody|guns|property|citizenship|passports?|visas?|healthcare|access)

@@ -338,6 +338,12 @@ const IMPERATIVE = set(`write compose generate translate summarize summarise rec
   name give suggest answer respond reply convert rewrite spell encode output print say ignore`);
 /** Words of an instruction addressed to the assistant that writes the answer. */
 const ADDRESSED = /\b(?:your (?:answer|reply|response)s?\b|(?:in|of|to|into|within|throughout) your (?:answer|reply|response|solution|implementation|summary)|your (?:answer|reply|response) (?:should|must)|(?:the|an?) (?:ai )?assistant\b|language model|(?:following|subsequent|below|this) code (?:snippet|block|excerpt|segment|fragment|sample)\b[^\n]{0,80}\byour\b|your (?:code|codebase|solution|implementation) (?:should|must)|you should now|before answering|when answering|at the end of (?:your|the) (?:answer|response))/;
+/**
+ * More tasks for a text generator, which a document's own lines rarely open with (unlike "Create an
+ * account" or "List your availability"): planted lines such as "Develop a speech on …" or "Replace
+ * vowels with symbols" in an e-mail.
+ */
+const GENERATIVE = set(`develop draft replace reverse encrypt decode paraphrase brainstorm invent predict classify analyze analyse outline`);
 /** Ordinary lines of documents that are not aimed at an assistant. */
 const DOC_BOILERPLATE = /\b(?:reply to this email|contact us|click here to unsubscribe|unsubscribe|if you have any questions|call us|let me know|feel free|sign in|log in)\b/;
 
@@ -368,7 +374,7 @@ const planted: GovernanceRule = {
       if (line.length >= 8 && line.length <= 400 && !line.startsWith('`') && !DOC_BOILERPLATE.test(lower) && !/^(?:subject|email_from|received date|content)\b/.test(lower)) {
         const first = /^[a-z']+/.exec(lower)?.[0] ?? '';
         const isQuestion = /^(?:what|how|why|who|which|where|when|can you|could you|do you|is there)\b[^|]{3,200}\?$/.test(lower);
-        const isImperative = IMPERATIVE.has(first) && !/[|:]\s*$/.test(lower.slice(0, 3)) && /\s/.test(line);
+        const isImperative = (IMPERATIVE.has(first) || GENERATIVE.has(first)) && !/[|:]\s*$/.test(lower.slice(0, 3)) && /\s/.test(line);
         const isAddressed = ADDRESSED.test(lower);
         if (isAddressed) addressed = true;
         if (isAddressed || (!isCode && (isQuestion || isImperative))) {

@@ -213,7 +213,7 @@ const violence: GovernanceRule = {
     const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
     const sought = lower.includes(' to ') ? VICTIMS_SOUGHT.exec(lower) : null;
-    if (sought && !SHOOTING_FOR_SPORT.test(lower) && !negatedAt(view, { start: sought.index, end: sought.index + sought[0].length })) spans.push({ start: sought.index, end: sought.index + sought[0].length });
+    if (sought && !SHOOTING_FOR_SPORT.test(lower) && !negatedAt(view, { start: sought.index })) spans.push({ start: sought.index, end: sought.index + sought[0].length });
     if (!self && !spans.length) return [];
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;
     const reason = self ? 'Self-harm request' : 'Request to harm people (violent act near a human target)';

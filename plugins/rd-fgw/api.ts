@@ -1,7 +1,7 @@
 /**
  * One entry point for FGW: graphs or matrices in, value + coupling + diagnostics out.
  */
-import { invalid } from './errors.ts';
+import { checkDeadline, deadlineOf, invalid } from './errors.ts';
 import { type ExactDiagnostics, type FgwResult, fgwExact } from './exact.ts';
 import { type EntropicDiagnostics, type InnerSolver, fgwEntropic } from './entropic.ts';
 import { type AttributedGraph, type GraphOptions, problemFromGraphs } from './graph.ts';
@@ -27,8 +27,9 @@ export interface FgwOptions extends GraphOptions {
   warmStartLp?: boolean;
   symmetric?: boolean | 'auto';
   /**
-   * Wall-clock limit of the solve in ms (default: none). Past it the solver stops with
-   * LIMIT_RD_NOT_CONVERGED (details.field 'timeLimitMs'); building the matrices is not counted.
+   * Wall-clock limit in ms (default: none), from the start of `computeFgw` — building the matrices
+   * counts — or of `solveFgw`. Past it the computation stops with LIMIT_RD_NOT_CONVERGED
+   * (details.field 'timeLimitMs').
    */
   timeLimitMs?: number;
 }
@@ -43,7 +44,7 @@ function isGraphPair(x: FgwInput): x is { source: AttributedGraph; target: Attri
 
 export function toProblem(input: FgwInput, options: GraphOptions = {}): FgwProblem {
   if (input === null || typeof input !== 'object') throw invalid('input', 'expected { source, target } graphs or { M, C1, C2, p?, q? }');
-  return isGraphPair(input) ? problemFromGraphs(input.source, input.target, options) : problemFromMatrices(input);
+  return isGraphPair(input) ? problemFromGraphs(input.source, input.target, options) : problemFromMatrices(input, options.maxMemoryMb);
 }
 
 export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult {
@@ -57,6 +58,7 @@ export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult
       warmStartLp: options.warmStartLp ?? false,
       symmetric: options.symmetric ?? 'auto',
       ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     });
   }
   if (method === 'entropic') {
@@ -70,14 +72,19 @@ export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult
       ...(options.innerTol !== undefined ? { innerTol: options.innerTol } : {}),
       symmetric: options.symmetric ?? 'auto',
       ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
     });
   }
   throw invalid('method', `must be 'exact' or 'entropic', got ${String(method)}`);
 }
 
-/** Validates the input, builds the matrices and solves. */
+/** Validates the input, builds the matrices and solves, all within `timeLimitMs` when one is given. */
 export function computeFgw(input: FgwInput, options: FgwOptions = {}): AnyFgwResult {
-  return solveFgw(toProblem(input, options), options);
+  const deadline = options.deadline ?? deadlineOf(options.timeLimitMs);
+  const timed = deadline === undefined ? options : { ...options, deadline };
+  const pb = toProblem(input, timed);
+  checkDeadline(deadline, 'building the matrices');
+  return solveFgw(pb, timed);
 }
 
 /** The plan of a result as [i, j, mass] for entries above `threshold` (default 0). */

@@ -13,7 +13,7 @@
  * (wasm-entropic.ts: products, cost update, step norm, Sinkhorn passes; no operand copied per
  * iteration); without WebAssembly SIMD, or with `wasm: false`, the same steps run in JavaScript.
  */
-import { checkDeadline, deadlineOf, invalid, notConverged } from './errors.ts';
+import { type Deadline, checkDeadline, deadlineOf, invalid, notConverged } from './errors.ts';
 import type { FgwResult } from './exact.ts';
 import { symmetryOf, transpose } from './linalg.ts';
 import { type FgwProblem, checkAlpha, sandwich } from './problem.ts';
@@ -49,6 +49,11 @@ export interface EntropicOptions {
    * sweeps; past it the solve stops with LIMIT_RD_NOT_CONVERGED (details.field 'timeLimitMs').
    */
   timeLimitMs?: number;
+  /**
+   * A deadline already running (`computeFgw` starts one before building the matrices, so that
+   * building them counts against `timeLimitMs` too); when given, `timeLimitMs` is not read.
+   */
+  deadline?: Deadline;
 }
 
 export interface EntropicDiagnostics {
@@ -358,7 +363,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   if (!Number.isInteger(maxIter) || maxIter < 1) throw invalid('maxIter', `must be an integer ≥ 1, got ${maxIter}`);
   if (!Number.isInteger(innerMaxIter) || innerMaxIter < 1) throw invalid('innerMaxIter', `must be an integer ≥ 1, got ${innerMaxIter}`);
   if (!(tol >= 0) || !(innerTol >= 0)) throw invalid('tol', 'tolerances must be ≥ 0');
-  const deadline = deadlineOf(options.timeLimitMs);
+  const deadline = options.deadline ?? deadlineOf(options.timeLimitMs);
 
   // One pass over each structure tells numpy-style closeness (atol 1e-10, which decides the
   // gradient's form) and bitwise symmetry (which the value shortcut below needs).

@@ -9,7 +9,7 @@
  * C1·G·C2ᵀ ← C1·G·C2ᵀ + t·(C1·Gc·C2ᵀ − C1·G·C2ᵀ) follows from linearity. Successive LPs share
  * their marginals, so each starts from the previous optimal basis (warm start).
  */
-import { checkDeadline, deadlineOf, invalid } from './errors.ts';
+import { type Deadline, checkDeadline, deadlineOf, invalid } from './errors.ts';
 import { TransportSimplex } from './emd.ts';
 import { frob, mulABt, transpose } from './linalg.ts';
 import {
@@ -43,6 +43,11 @@ export interface ExactOptions {
    * past it the solve stops with LIMIT_RD_NOT_CONVERGED (details.field 'timeLimitMs').
    */
   timeLimitMs?: number;
+  /**
+   * A deadline already running (`computeFgw` starts one before building the matrices, so that
+   * building them counts against `timeLimitMs` too); when given, `timeLimitMs` is not read.
+   */
+  deadline?: Deadline;
 }
 
 export type StopReason = 'tol_rel' | 'tol_abs' | 'max_iter';
@@ -163,7 +168,7 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
   const tolAbs = options.tolAbs ?? 1e-9;
   if (!Number.isInteger(maxIter) || maxIter < 1) throw invalid('maxIter', `must be an integer ≥ 1, got ${maxIter}`);
   if (!(tolRel >= 0) || !(tolAbs >= 0)) throw invalid('tol', 'tolerances must be ≥ 0');
-  const deadline = deadlineOf(options.timeLimitMs);
+  const deadline = options.deadline ?? deadlineOf(options.timeLimitMs);
   const { n1, n2, M, C1, C2, p, q } = pb;
   const nn = n1 * n2;
   const symmetric = options.symmetric === undefined || options.symmetric === 'auto' ? detectSymmetric(pb) : options.symmetric;

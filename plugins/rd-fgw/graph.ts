@@ -16,7 +16,7 @@
  * - M[i][j] = Σ_k (x_ik − y_jk)², the squared Euclidean distance of the feature vectors, which
  *   must all have the same length.
  */
-import { invalid } from './errors.ts';
+import { type Deadline, checkDeadline, checkMemory, invalid } from './errors.ts';
 import { type FgwProblem, WEIGHT_SUM_RTOL } from './problem.ts';
 
 export interface GraphNode {
@@ -49,6 +49,10 @@ export interface GraphOptions {
   /** Divide each structure matrix by its largest entry. */
   normalize?: boolean;
   weights?: NodeWeighting;
+  /** A running deadline: shortest paths and the feature costs stop with LIMIT_RD_NOT_CONVERGED past it. */
+  deadline?: Deadline;
+  /** Refuse, before building anything, graphs whose solve would need more working memory (MiB; errors.ts checkMemory). */
+  maxMemoryMb?: number;
 }
 
 interface Parsed {
@@ -127,7 +131,7 @@ function parseEdges(g: AttributedGraph, parsed: Parsed, field: string, directed:
 }
 
 /** All-pairs shortest paths by Dijkstra from every node (binary heap, typed arrays). */
-export function allPairsShortestPaths(n: number, edges: EdgeList, directed: boolean): Float64Array {
+export function allPairsShortestPaths(n: number, edges: EdgeList, directed: boolean, deadline?: Deadline): Float64Array {
   const deg = new Int32Array(n + 1);
   for (let k = 0; k < edges.count; k++) {
     deg[edges.from[k]! + 1]!++;
@@ -152,6 +156,7 @@ export function allPairsShortestPaths(n: number, edges: EdgeList, directed: bool
   const heapKey = new Float64Array(deg[n]! + n);
   const done = new Uint8Array(n);
   for (let src = 0; src < n; src++) {
+    if ((src & 63) === 63) checkDeadline(deadline, `shortest paths from node ${src + 1} of ${n}`);
     const row = src * n;
     done.fill(0);
     let size = 0;
@@ -228,7 +233,7 @@ function structureOf(g: AttributedGraph, parsed: Parsed, field: string, opts: Gr
       if (!directed) C[t * n + s] = edges.w[k]!;
     }
   } else {
-    C = allPairsShortestPaths(n, edges, directed);
+    C = allPairsShortestPaths(n, edges, directed, opts.deadline);
     let maxFinite = 0;
     let unreachableCount = 0;
     for (let k = 0; k < n * n; k++) {
@@ -305,6 +310,7 @@ function weightsOf(g: AttributedGraph, degree: Float64Array, field: string, mode
 export function problemFromGraphs(source: AttributedGraph, target: AttributedGraph, opts: GraphOptions = {}): FgwProblem {
   const ps = parseNodes(source, 'source');
   const pt = parseNodes(target, 'target');
+  checkMemory(ps.n, pt.n, opts.maxMemoryMb, 'source');
   if (ps.dim !== pt.dim) {
     throw invalid('target.nodes[0].features', `has ${pt.dim} entries but the source's features have ${ps.dim}`);
   }
@@ -315,6 +321,7 @@ export function problemFromGraphs(source: AttributedGraph, target: AttributedGra
   const dim = ps.dim;
   const M = new Float64Array(n1 * n2);
   for (let i = 0; i < n1; i++) {
+    if ((i & 63) === 63) checkDeadline(opts.deadline, `feature costs of source node ${i + 1} of ${n1}`);
     const x = source.nodes[i]!.features;
     for (let j = 0; j < n2; j++) {
       const y = target.nodes[j]!.features;

@@ -6,6 +6,7 @@ import { definePlugin, distortionAborted, LimitError, type AsyncDistortionOption
 import type { z } from 'zod';
 import { type AnyFgwResult, type FgwInput, computeFgw, sparsePlan } from './api.ts';
 import { type FgwDistortion, solveDistortion, withPlan } from './distortion.ts';
+import { checkMemory } from './errors.ts';
 import { RdFgwCallOptions, RdFgwOptions, type RdFgwComputeOptions } from './options.ts';
 import { FgwPool } from './threads.ts';
 import { registerFgwCommand } from './cli.ts';
@@ -85,6 +86,9 @@ function computeOptions(opts: RdFgwOptions): RdFgwComputeOptions {
   return rest;
 }
 
+/** A graph's node count when it has a node array (anything else is rejected by the solve with its field). */
+const nodeCount = (g: unknown): number => (Array.isArray((g as { nodes?: unknown } | null)?.nodes) ? (g as { nodes: unknown[] }).nodes.length : 0);
+
 function distortionHere(source: ContractGraph, target: ContractGraph, opts: RdFgwComputeOptions): FgwDistortion {
   const { summary, result } = solveDistortion(source, target, opts);
   return withPlan(summary, sparsePlan(result, opts.planThreshold));
@@ -109,6 +113,8 @@ export function createFgwService(defaults: RdFgwOptions, pool?: FgwPool): FgwSer
       if (signal?.aborted) throw distortionAborted(signal, 'rd-fgw');
       // Options are checked here, so an invalid one never reaches (or waits for) a thread.
       const opts = computeOptions(merged(defaults, call === undefined ? undefined : rest));
+      // So are sizes past the memory bound, before a thread is started or waited for (the thread checks again).
+      checkMemory(nodeCount(source), nodeCount(target), opts.maxMemoryMb, 'source');
       return pool ? pool.distortion(source, target, opts, signal) : distortionHere(source, target, opts);
     },
   });

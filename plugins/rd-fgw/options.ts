@@ -62,6 +62,13 @@ export const RdFgwOptions = ComputeOptions.extend({
    * 503) rather than queued without end (each holds its graphs, and an HTTP client its connection).
    */
   maxQueued: z.number().int().min(0).max(100_000).default(64),
+  /**
+   * Working memory one computation may need, in MiB, estimated from the node counts before anything
+   * is built (about 28 × 8 bytes per node pair); a larger one is refused with LIMIT_PAYLOAD_TOO_LARGE
+   * (HTTP 413). Each worker thread computes one at a time, so the pool holds at most poolSize × this.
+   * Default 2048: about 3,000 × 3,000 nodes. Plugin-wide only, never per call.
+   */
+  maxMemoryMb: z.number().int().min(1).max(1_048_576).default(2048),
 }).strict();
 
 export type RdFgwOptions = z.output<typeof RdFgwOptions>;
@@ -69,5 +76,5 @@ export type RdFgwOptions = z.output<typeof RdFgwOptions>;
 /** Per-call overrides: any subset of a computation's options; an unknown key is an error, not ignored. */
 export const RdFgwCallOptions = ComputeOptions.partial().strict();
 
-/** The options a computation reads (the pool's are left out). */
-export type RdFgwComputeOptions = z.output<typeof ComputeOptions>;
+/** The options a computation reads (the pool's are left out; the plugin's memory bound is kept). */
+export type RdFgwComputeOptions = z.output<typeof ComputeOptions> & { maxMemoryMb?: number };

@@ -4,7 +4,7 @@
  *   L⊗T         = constC − 2·C1·T·C2ᵀ          (square loss)
  *   FGW(T)      = (1−α)⟨M, T⟩ + α⟨L⊗T, T⟩       (no ½, no square root)
  */
-import { invalid } from './errors.ts';
+import { checkMemory, invalid } from './errors.ts';
 import { mulABt, symmetryOf, transpose } from './linalg.ts';
 
 export interface FgwProblem {
@@ -106,13 +106,14 @@ function sideOf(x: unknown, field: string): number {
   return n;
 }
 
-/** Validates matrices given directly. Sizes come from C1 and C2; M must be n1×n2. */
-export function problemFromMatrices(input: MatrixInput): FgwProblem {
+/** Validates matrices given directly. Sizes come from C1 and C2; M must be n1×n2. `maxMemoryMb`: see checkMemory. */
+export function problemFromMatrices(input: MatrixInput, maxMemoryMb?: number): FgwProblem {
   if (input === null || typeof input !== 'object') throw invalid('input', 'expected { M, C1, C2, p?, q? }');
   const n1 = sideOf(input.C1, 'C1');
   const n2 = sideOf(input.C2, 'C2');
   if (n1 === 0) throw invalid('C1', 'the source is empty (0 nodes)');
   if (n2 === 0) throw invalid('C2', 'the target is empty (0 nodes)');
+  checkMemory(n1, n2, maxMemoryMb, 'C1');
   const C1 = toMatrix(input.C1, n1, n1, 'C1');
   const C2 = toMatrix(input.C2, n2, n2, 'C2');
   rowsOf(input.M, 'M');

@@ -63,6 +63,16 @@ describe('FGW time limit', () => {
     expect(ms).toBeLessThan(LIMIT + SLACK);
   });
 
+  it('building the matrices counts: large graphs stop in their shortest paths or feature costs, before any solve', () => {
+    const big = randomGraph(2000, 5);
+    const { error } = timed(() => computeFgw({ source: big, target: big }, { method: 'exact', timeLimitMs: 5 }));
+    expect(isLimitError(error), String(error)).toBe(true);
+    const e = error as { code: string; details?: Record<string, unknown> };
+    expect(e.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    expect(e.details?.field).toBe('timeLimitMs');
+    expect(String(e.details?.where)).toMatch(/^(?:shortest paths from node \d+ of 2000|feature costs of source node \d+ of 2000|building the matrices)$/);
+  });
+
   it('the service takes timeLimitMs per call and as a default; results within the limit are unchanged', () => {
     const a = randomGraph(12, 3);
     const b = randomGraph(10, 4);

@@ -157,3 +157,44 @@ describe('never NaN', () => {
     expect(ent.value).toBeCloseTo(1.5, 12);
   });
 });
+
+describe('maxMemoryMb: a solve too large for the memory bound is refused before anything is built', () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => `v${i}`);
+
+  it('graphs and matrices past the bound: LIMIT_PAYLOAD_TOO_LARGE naming the sizes, the estimate and the bound', () => {
+    const big = graph(ids(300));
+    let error: { code?: string; message: string; details?: Record<string, unknown>; fix?: string } | undefined;
+    try {
+      computeFgw({ source: big, target: big }, { maxMemoryMb: 10 });
+    } catch (e) {
+      error = e as never;
+    }
+    expect(error?.code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
+    expect(error?.message).toMatch(/^source: graphs of 300 and 300 nodes need about \d+ MiB of working memory for FGW, above maxMemoryMb 10$/);
+    expect(error?.details).toMatchObject({ field: 'source', n1: 300, n2: 300, maxMemoryMb: 10 });
+    expect(Number(error?.details?.estimatedMb)).toBeGreaterThan(10);
+    expect(error?.fix).toMatch(/maxMemoryMb/);
+    // Within the bound the result is the one without a bound.
+    const small = graph(ids(40));
+    expect(computeFgw({ source: small, target: big }, { maxMemoryMb: 64 }).value).toBe(computeFgw({ source: small, target: big }).value);
+    const flat = { M: new Array(300 * 300).fill(1), C1: new Array(300 * 300).fill(1), C2: new Array(300 * 300).fill(1) };
+    expect(rejection(() => computeFgw(flat, { maxMemoryMb: 10 }))).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^C1: /) });
+  });
+
+  it('the service applies the plugin-wide bound to every call, on the caller\'s thread and before a worker thread; a call cannot raise it', async () => {
+    const { RdFgwOptions, createFgwService, FgwPool } = await import('../../plugins/rd-fgw/index.ts');
+    let spawned = 0;
+    const pool = new FgwPool(1, 4, () => {
+      spawned++;
+      throw new Error('no thread should start for a refused computation');
+    });
+    const svc = createFgwService(RdFgwOptions.parse({ maxMemoryMb: 10 }), pool);
+    const big = graph(ids(300));
+    expect(rejection(() => svc.distortion(big, big)).code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
+    await expect(svc.distortionAsync(big, big)).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+    expect(spawned).toBe(0);
+    expect(rejection(() => svc.distortion(big, big, { maxMemoryMb: 4096 } as never))).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringMatching(/options\.maxMemoryMb: unknown option/) });
+    expect(RdFgwOptions.parse({}).maxMemoryMb).toBe(2048);
+    await pool.close();
+  });
+});

@@ -59,9 +59,9 @@ const PRIOR_WORDS = [...PRIOR];
 const STOP = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say|print|output|write|respond))/;
 const STOP_TRIGGERS: PatternTriggers = { words: ['stop', 'new', 'instead'] };
 /** A task handed over in place of the user's ("your new task is", "system override", "ignore the user's question"). */
-const NEW_TASK = /\b(?:new (?:task|objective|goal|instructions?|orders|directives?|role)(?: for you)? ?(?:[:\-–—]|is\b|are\b)|your (?:new|real|true|actual) (?:task|objective|goal|instructions?|purpose|job|role) (?:is|are|now)\b|new (?:instructions?|orders|directives?) from (?:the |your )?(?:developer|developers|admin|administrator|system|operator|owner|creator)s?|(?:system|assistant|admin|administrator|developer|security|emergency|priority|ai) override|override mode|(?:maintenance|admin|administrator|debug|god|root) mode\b[^.\n]{0,40}\b(?:output|reveal|print|disable|ignore|dump|show)|(?:ignore|disregard|forget|skip) (?:what(?:ever)?|all that) the user (?:asked|said|wants|requested|wrote)|(?:ignore|disregard|forget|skip) the user'?s? (?:question|request|message|query|instructions?|task))/;
-/** Each alternative holds one of these ("new"/"real"/"true"/"actual" task, override, mode, user). */
-const NEW_TASK_TRIGGERS: PatternTriggers = { words: ['new', 'real', 'true', 'actual', 'override', 'mode', 'user'] };
+const NEW_TASK = /\b(?:new (?:task|objective|goal|instructions?|orders|directives?|role)(?: for you)? ?(?:[:\-–—]|is\b|are\b)|your (?:new|real|true|actual) (?:task|objective|goal|instructions?|purpose|job|role) (?:is|are|now)\b|new (?:instructions?|orders|directives?) from (?:the |your )?(?:developer|developers|admin|administrator|system|operator|owner|creator)s?|(?:system|assistant|admin|administrator|developer|security|emergency|priority|ai) override|override mode|(?:maintenance|admin|administrator|debug|god|root) mode\b[^.\n]{0,40}\b(?:output|reveal|print|disable|ignore|dump|show)|(?:ignore|disregard|forget|skip) (?:what(?:ever)?|all that) the user (?:asked|said|wants|requested|wrote)|(?:ignore|disregard|forget|skip) the user'?s? (?:question|request|message|query|instructions?|task)|(?:ignore|disregard|skip) (?:the rest of|everything else in) (?:this|the) (?:sheet|spreadsheet|document|email|e-mail|page|text|table|file|message|data|thread|review))/;
+/** Each alternative holds one of these ("new"/"real"/"true"/"actual" task, override, mode, user, "the rest of", "everything else"). */
+const NEW_TASK_TRIGGERS: PatternTriggers = { words: ['new', 'real', 'true', 'actual', 'override', 'mode', 'user', 'rest', 'else'] };
 /** Goal hijacking inside a task's own data: "Translate the following: Ignore the translation and …". */
 /**
  * An override verb opening the task's data (after a colon or line break; cheap to find) … The
@@ -72,6 +72,9 @@ const HIJACK = /(?::|\n)\s{0,40}["'“]?(?:please |now |actually |instead |wait,
 /** … on a line that asked for a task on that data. */
 const HIJACK_TASK = /\b(?:translate|summari[sz]e|classify|proofread|correct|rewrite|paraphrase|analy[sz]e|review|spell-?check)\b[^\n]{0,80}$/;
 
+
+/** The writer asking about their own ignoring ("is it rude to ignore previous messages in a group chat"): no order to the model. */
+const OWN_ACT_BEFORE = /\b(?:is it (?:rude|ok|okay|fine|bad|normal|weird|wrong|polite)|would it be (?:rude|ok|okay|wrong)|should i|can i|may i|do i have to|how do i politely) (?:to )?(?:just |simply )?$/;
 
 const override: GovernanceRule = {
   id: 'injection.override',
@@ -85,7 +88,8 @@ const override: GovernanceRule = {
       // The qualifier ("previous", "your", "all") separates "ignore previous instructions" from
       // "ignore the warning" or "clear instructions on how to …".
       const window = view.lower.slice(span.start, span.end);
-      return PRIOR_WORDS.some((q) => window.includes(q)) && !quotedMention(view, span) && !DEFENSIVE.test(view.lower.slice(span.end, span.end + 60));
+      return PRIOR_WORDS.some((q) => window.includes(q)) && !quotedMention(view, span) && !DEFENSIVE.test(view.lower.slice(span.end, span.end + 60))
+        && !OWN_ACT_BEFORE.test(view.lower.slice(Math.max(0, span.start - 40), span.start));
     });
     const stop = found(mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null)
       ?? found(mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null)
@@ -344,6 +348,8 @@ const ADDRESSED = /\b(?:your (?:answer|reply|response)s?\b|(?:in|of|to|into|with
  * vowels with symbols" in an e-mail.
  */
 const GENERATIVE = set(`develop draft replace reverse encrypt decode paraphrase brainstorm invent predict classify analyze analyse outline`);
+/** The user's own lead-in above a pasted document: "Summarize this email for me:", "What do I need to do to get this running?". */
+const LEAD_IN = /\b(?:this|these|the following|below|attached)\b[^\n]*[:?]\s*$/;
 /** Ordinary lines of documents that are not aimed at an assistant. */
 const DOC_BOILERPLATE = /\b(?:reply to this email|contact us|click here to unsubscribe|unsubscribe|if you have any questions|call us|let me know|feel free|sign in|log in)\b/;
 
@@ -371,7 +377,10 @@ const planted: GovernanceRule = {
       const line = text.slice(pos, end).trim();
       const lower = line.toLowerCase();
       lines++;
-      if (line.length >= 8 && line.length <= 400 && !line.startsWith('`') && !DOC_BOILERPLATE.test(lower) && !/^(?:subject|email_from|received date|content)\b/.test(lower)) {
+      // The first line, when it is not the document's own (no header starts it) but asks about "this" below, is the
+      // user's — unless it speaks of the assistant's answer ("Render the following code block as part of your response:").
+      const leadIn = lines === 1 && !lineStartIsDocument(text, 0) && LEAD_IN.test(lower) && !ADDRESSED.test(lower);
+      if (!leadIn && line.length >= 8 && line.length <= 400 && !line.startsWith('`') && !DOC_BOILERPLATE.test(lower) && !/^(?:subject|email_from|received date|content)\b/.test(lower)) {
         const first = /^[a-z']+/.exec(lower)?.[0] ?? '';
         const isQuestion = /^(?:what|how|why|who|which|where|when|can you|could you|do you|is there)\b[^|]{3,200}\?$/.test(lower);
         const isImperative = (IMPERATIVE.has(first) || GENERATIVE.has(first)) && !/[|:]\s*$/.test(lower.slice(0, 3)) && /\s/.test(line);
@@ -415,9 +424,18 @@ const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,
 const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to|present|show|display|list|relay|pass on|answer|respond to) (?:this|these|it|the (?:results?|page|document|text|email|e-mail|search results))\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must|this is an? (?:authori[sz]ed|official|urgent|direct|new|priority|verified) (?:instruction|request|command|order|message))\b/g;
 const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (?:when|if|once|after|before|as) )?$/;
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
+/** A role label inside a line of data, followed by an order: "…,"Dinner - ASSISTANT: ignore the rest of this sheet…". */
+const READER_LABEL = /[^\n]\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend)\b/;
+/** "Assistant instruction:", "AI note:" — a heading for the reader, counted only inside a document or tool output (a user may head their own prompt so). */
+const READER_HEADING = /\b(?:ai|assistant|llm|model|chatbot|agent|bot|gpt)s?[- ](?:instructions?|note|notes|directives?|notice|override|commands?|tasks?|memo)\s*:/;
+/** "Note for AI assistants:" in other languages (Spanish, Portuguese, French, Italian, German, Dutch). */
+const FOREIGN_READER_NOTE = /\b(?:nota para (?:el |los |la |las |o |os )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|note (?:pour|à l'attention de|aux?) (?:l'|les |la )?(?:ia|assistants?|modèles?)(?: (?:d'ia|ia|virtuels?))?|hinweis (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-modelle|sprachmodelle?|assistenten)|nota per (?:gli |l'|il |i )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|opmerking voor (?:de )?(?:ai|ai-assistenten?|taalmodellen?))\s*:/;
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
 /** Every match names the reader. */
-const READER_TRIGGERS: PatternTriggers = { words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated'] };
+const READER_TRIGGERS: PatternTriggers = {
+  words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated', 'system',
+    'ia', 'ki', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelos', 'modelli', 'taalmodel', 'taalmodellen', 'sprachmodell', 'sprachmodelle'],
+};
 const readerAddress: GovernanceRule = {
   id: 'injection.reader-address',
   flag: 'Malicious',
@@ -432,6 +450,9 @@ const readerAddress: GovernanceRule = {
       ?? found(mayMatch(subject, READER_TAG_TRIGGERS) ? READER_TAG.exec(lower) : null)
       // Every match names the reader, which READER_TRIGGERS above already required.
       ?? found(READER_IF.exec(lower))
+      ?? found(READER_LABEL.exec(lower))
+      ?? found(FOREIGN_READER_NOTE.exec(lower))
+      ?? found(subject.surface === 'tool' || isDocument(subject.text) ? READER_HEADING.exec(lower) : null)
       // READER_CALLED opens with "you read this" or a comma: cheap to scan for, no gate needed.
       ?? precededBy(lower, READER_CALLED, READER_NAME, 32);
     if (!m) return [];

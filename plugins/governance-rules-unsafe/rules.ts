@@ -159,7 +159,9 @@ function mitigation(lower: string, questions: boolean): { delta: number; why: st
  * Acts against a person that no violent verb names: taking someone hostage, planning a death, doing
  * away with a spouse, getting rid of a body, "euthanizing" a relative one would inherit from.
  */
-const VIOLENT_INTENT = /\b(?:(?:take|taking|hold|holding) (?:[a-z']+ ){0,3}hostage|plan (?:someone's|somebody's|a person's|my [a-z]+'s|his|her|their) (?:death|murder|killing|disappearance)|do away with (?:my|his|her|their|someone|somebody|a person)|(?:destroy|ruin)(?:ing)? (?:my |his |her |someone's |somebody's )?(?:ex's|ex-(?:wife|husband)'s|boss's|neighbou?r's|coworker's|colleague's|sister's|brother's|teacher's|classmate's) (?:life|career|reputation)|dispose of (?:a|the|my|his|her|their) (?:dead )?(?:body|bodies|corpse|baby)|(?:chop|saw|cut|hack)(?:ping|ing)? (?:up )?(?:a|the|his|her) (?:dead )?(?:body|corpse)|euthani[sz]e (?:my|his|her|a) (?:[a-z]+ )?(?:grand(?:parent|mother|father|ma|pa)s?|parents?|mother|father|husband|wife|uncle|aunt|relative))\b/;
+const VIOLENT_INTENT = /\b(?:(?:take|taking|hold|holding) (?:[a-z']+ ){0,3}hostage|plan (?:someone's|somebody's|a person's|my [a-z]+'s|his|her|their) (?:death|murder|killing|disappearance)|do away with (?:my|his|her|their|someone|somebody|a person)|(?:destroy|ruin)(?:ing)? (?:my |his |her |someone's |somebody's )?(?:ex's|ex-(?:wife|husband)'s|boss's|neighbou?r's|coworker's|colleague's|sister's|brother's|teacher's|classmate's) (?:life|career|reputation)|dispose of (?:a|the|my|his|her|their) (?:dead )?(?:body|bodies|corpse|baby)|(?:chop|saw|cut|hack)(?:ping|ing)? (?:up )?(?:a|the|his|her) (?:dead )?(?:body|corpse)|euthani[sz]e (?:my|his|her|a) (?:[a-z]+ )?(?:grand(?:parent|mother|father|ma|pa)s?|parents?|mother|father|husband|wife|uncle|aunt|relative)|(?:take|taking) out (?:the |a |my |our |his |her |that |this )?(?:senator|president|prime minister|politician|governor|mayor|judge|cop|officer|witness|journalist|guard|ceo|boss|rival|leader|target|congress(?:man|woman)|candidate|activist|informant|snitch)\b(?!(?:'s)? (?:to|for|on) (?:a |an |the )?(?:dinner|lunch|breakfast|drinks?|coffee|date|movie|walk|ride|tour|show|game|trip|golf)))\b/;
+/** Where to get illegal drugs: "find a coke dealer", "get a plug for molly". */
+const DRUG_SOURCE = /\b(?:find|get|buy|score|meet|contact|locate|reach)\b[^.?!\n]{0,25}\b(?:coke|cocaine|crack|heroin|meth|mdma|molly|ecstasy|lsd|acid|ketamine|fentanyl|xanax|oxy|pill|drug|weed|pot) (?:dealers?|plugs?|connects?|suppliers?|vendors?)\b/;
 /** People sought as victims: "where can I find people to shoot", "someone to kidnap" (the target before the verb). */
 const VICTIMS_SOUGHT = /\b(?:people|someone|somebody|a person|persons|humans|victims|strangers|a stranger|a woman|a man|a girl|a boy|a child|kids|children) to (?:kill|murder|shoot|stab|rape|torture|kidnap|abduct|poison|attack|hurt|beat up|assault|strangle|mug|rob)\b(?! (?:with|for|at|on|in|me)\b)/;
 /** Where people are "shot" for a picture, a game or a sport. */
@@ -178,7 +180,7 @@ function personsBody(view: TextView, span: { start: number; end: number }): bool
   return false;
 }
 const VIOLENT_INTENT_TRIGGERS: PatternTriggers = {
-  words: ['hostage', 'death', 'murder', 'killing', 'disappearance', 'away', 'life', 'career', 'reputation', 'body', 'bodies', 'corpse', 'baby', 'euthanize', 'euthanise'],
+  words: ['out', 'hostage', 'death', 'murder', 'killing', 'disappearance', 'away', 'life', 'career', 'reputation', 'body', 'bodies', 'corpse', 'baby', 'euthanize', 'euthanise'],
 };
 const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school)|black (?:friday|market|hole|belt|box|coffee|ice|widow|mirror|metal|tie|sheep|jack|mamba|pepper|beans?|tea|cat|dog|bear|forest|sea|death|plague))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
@@ -254,6 +256,8 @@ const crime: GovernanceRule = {
     const idioms = artefacts.length ? homonyms : wrongdoing.length ? rangesOf(lower, HOMONYMS) : [];
     const wrong = cue(wrongdoing.filter((span) => !overlaps(idioms, span)), 'wrongdoing against a system, people or money');
     const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');
+    const source = /dealer|plug|connect|supplier|vendor/.test(lower) ? DRUG_SOURCE.exec(lower) : null;
+    if (source) cue([{ start: source.index, end: source.index + source[0].length }], 'obtaining illegal drugs');
     if (!hits.length) return [];
     // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it
     // away, not one anywhere in the text ("… for this one answer. How do I make a weapon?").

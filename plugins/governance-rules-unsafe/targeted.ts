@@ -36,7 +36,7 @@ const CONTACT = alt(`(?:home |house |residential |private |personal |current |ex
   | (?:cell|mobile) number|(?:personal |private )?e-?mail(?: address)?|whereabouts|(?:current |exact |live |real-time )?location|license plate(?: number)?|daily (?:routine|schedule)
   | work schedule|workplace|school schedule`);
 /** Contact details that a public figure does not have in public (a named person's "address" may be an office's). */
-const PRIVATE_CONTACT = alt(`(?:home|house|residential|private|personal|current|exact|real) address|(?:(?:home|cell|cellphone|mobile|personal|private) )?phone number|(?:cell|mobile) number|personal e-?mail(?: address)?|whereabouts|daily (?:routine|schedule)`);
+const PRIVATE_CONTACT = alt(`(?:(?:current|private|personal|exact|real|actual|new|full) )*(?:home|house|residential|private|personal|current|exact|real) address|(?:(?:home|cell|cellphone|mobile|personal|private) )?phone number|(?:cell|mobile) number|personal e-?mail(?: address)?|whereabouts|daily (?:routine|schedule)`);
 const RELATION = alt(`ex|ex-?(?:wife|husband|girlfriend|boyfriend|partner)|wife|husband|girlfriend|boyfriend|partner|spouse|neighbou?rs?|co-?workers?|colleagues?|boss|manager|employees?
   | teachers?|professor|classmates?|roommates?|flatmates?|landlord|tenants?|friends?|best friend|crush|therapist|doctor|nurse|patients?|clients?|customers?|students?|sister|brother
   | cousin|aunt|uncle|in-laws?|stepdad|stepmom|stepfather|stepmother|daughter's (?:friend|teacher|boyfriend|girlfriend)|son's (?:friend|teacher|girlfriend|boyfriend)`);
@@ -158,7 +158,7 @@ const GROUP = `(?:all |most |the )?(?:(?:${GROUP_ADJ}) (?:${GROUP_NOUN})|${GROUP
 /** Rights and ordinary parts of life; what nonsense discrimination ("time travel", "live on the sun") is not. */
 const RIGHT = alt(`vote|voting|marry|get married|adopt|have (?:children|kids|babies|rights|equal rights|a say|jobs?|careers?|custody|guns|property|citizenship|passports?|visas?|healthcare|access)
   | raise (?:children|kids|families)|work|be employed|be hired|get (?:hired|jobs?|a job|promoted|married|visas?|citizenship|loans?|mortgages?|healthcare|an education|educated|custody|benefits|welfare|paid)
-  | hold (?:jobs?|office|public office|positions?|property)|run for (?:office|president|congress|parliament)|own (?:property|land|homes?|houses?|businesses|guns|firearms|pets)
+  | hold (?:jobs?|office|public office|positions?|property)|run for (?:public )?(?:office|president|congress|parliament|mayor|governor|the senate)|own (?:property|land|homes?|houses?|businesses|guns|firearms|pets)
   | buy (?:property|land|homes?|houses?|guns)|rent (?:homes?|apartments?|houses?|property)|drive|serve (?:in|on|as)|join (?:the|clubs|unions)|teach|lead|govern|study
   | attend (?:school|college|university|church|mosque|synagogue|temple)|go to (?:school|college|university|church|the mosque)|learn|be educated|immigrate|emigrate|enter
   | live (?:in|near|among|next to|here)|be citizens|become (?:citizens|doctors|teachers|lawyers|judges|pilots|leaders|president|ceos?|managers|police|soldiers|priests|politicians|engineers|scientists)
@@ -174,6 +174,10 @@ const GROUP_AT = new RegExp(String.raw`\b${GROUP}\b`, 'g');
 const REFUSED = /^[^.?!\n]{0,30}?\b(?:(?:not|never|no longer|n't) (?:be )?(?:allowed|permitted|able|free|entitled|given (?:the )?(?:right|chance|opportunity)|trusted) to|(?:not|never|n't) (?:have the right to|deserve to|get to)) /;
 const BARRED = /^[^.?!\n]{0,30}?\b(?:(?:be )?(?:banned|barred|prevented|excluded|prohibited|forbidden|stopped|kept|disqualified|restricted) from |(?:lose|be stripped of|be denied) (?:the |their )?)/;
 const SHOULD_NOT = /^ (?:should|must|ought to)(?:n't| not| never) /;
+/** The question's inverted form, "why shouldn't gay couples (be allowed to) adopt": the modal just before the group … */
+const NEG_MODAL_BEFORE = /\b(?:shouldn't|should not|mustn't|must not|ought not to|ought not)\s$/;
+/** … and what it may not do just after it. */
+const ALLOWED_AFTER = /^ (?:be )?(?:allowed|permitted|able|free|entitled|given the right) to /;
 const RIGHT_AT = new RegExp(String.raw`(?:${RIGHT})\b`, 'y');
 const DENIED_THING_AT = new RegExp(String.raw`${DENIED_THING}\b`, 'y');
 /** "ban (all) immigrants from …": the verb just before the group. */
@@ -273,8 +277,13 @@ export function hateHits(view: TextView): TargetedHit[] {
     if (!m || PAST.test(lower.slice(Math.max(0, start - 12), end + m[0].length))) return false;
     return startsAt(lower, end + m[0].length, r ? RIGHT_AT : DENIED_THING_AT);
   };
+  const invertedRefused = (start: number, end: number): boolean => {
+    if (!endsBefore(lower, start, NEG_MODAL_BEFORE)) return false;
+    const allowed = ALLOWED_AFTER.exec(clause(end));
+    return startsAt(lower, end + (allowed ? allowed[0].length : 1), RIGHT_AT);
+  };
   around(lower, GROUP_AT, [
-    { name: 'a protected group denied its rights', severity: 6, when: NORMATIVE.test(lower), test: (start, end) => refused(start, end) || (endsBefore(lower, start, BAN_BEFORE) && lower.startsWith(' from', end)) },
+    { name: 'a protected group denied its rights', severity: 6, when: NORMATIVE.test(lower), test: (start, end) => refused(start, end) || invertedRefused(start, end) || (endsBefore(lower, start, BAN_BEFORE) && lower.startsWith(' from', end)) },
     { name: 'a protected group stereotyped or dehumanised', severity: 6, test: (start, end) => (endsBefore(lower, start, STEREOTYPE_ASK_BEFORE) && startsAt(lower, end, TRAIT_AFTER)) || startsAt(lower, end, DEHUMANISED_AFTER) },
     { name: 'a protected group to be done away with', severity: 8, test: (start) => endsBefore(lower, start, ELIMINATE_BEFORE) },
   ], hits);

@@ -19,6 +19,7 @@ const HANDWRITTEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const INDEPENDENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent.jsonl');
 const INDEPENDENT2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent2.jsonl');
 const INDEPENDENT3 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent3.jsonl');
+const INDEPENDENT4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent4.jsonl');
 
 /** The engine of a preset over every rule pack the runtime loaded, as `limit governance eval` builds it. */
 function engineOf(rt: Runtime, preset: 'default' | 'strict'): GovernanceEngine {
@@ -35,19 +36,19 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   afterAll(() => rt.close());
 
   // The targets, and below them floors a little under what is measured (docs/governance.md:
-  // default 88.9% at 1.9%, strict 90.0% at 7.8%), so that a change that loses ground fails here.
-  it('default: recall ≥ 0.70 at FPR ≤ 0.05 (measured floor: ≥ 0.87 at ≤ 0.025)', async () => {
+  // default 92.9% at 1.4%, strict 94.0% at 7.0%), so that a change that loses ground fails here.
+  it('default: recall ≥ 0.70 at FPR ≤ 0.05 (measured floor: ≥ 0.91 at ≤ 0.02)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(r.count).toBe(1400);
-    expect(r.recall).toBeGreaterThanOrEqual(0.87);
-    expect(r.fpr).toBeLessThanOrEqual(0.025);
-    expect(r.rocAuc!).toBeGreaterThan(0.9);
+    expect(r.recall).toBeGreaterThanOrEqual(0.91);
+    expect(r.fpr).toBeLessThanOrEqual(0.02);
+    expect(r.rocAuc!).toBeGreaterThan(0.94);
   });
 
-  it('strict: recall ≥ 0.80 at FPR ≤ 0.10 (measured floor: ≥ 0.88 at ≤ 0.09)', async () => {
+  it('strict: recall ≥ 0.80 at FPR ≤ 0.10 (measured floor: ≥ 0.92 at ≤ 0.08)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'strict'), lines, 'input');
-    expect(r.recall).toBeGreaterThanOrEqual(0.88);
-    expect(r.fpr).toBeLessThanOrEqual(0.09);
+    expect(r.recall).toBeGreaterThanOrEqual(0.92);
+    expect(r.fpr).toBeLessThanOrEqual(0.08);
   });
 });
 
@@ -87,17 +88,26 @@ describe('preset floors on the hand-written check set', () => {
     await holds(group(all, 'hw-indep-c-'), 60, 0.8, 0.05);
   });
 
-  // data/README.md: a third author's two groups, never read (measured 82.3% of attacks, 3 of 70 benign flagged).
-  it('second independent set (never read): recall ≥ 0.78 at FPR ≤ 0.06', async () => {
-    await holds(readDataset(INDEPENDENT2), 200, 0.78, 0.06);
+  // data/README.md: a third author's two groups, never read (measured 83.9% of attacks, 2 of 70 benign flagged).
+  it('second independent set (never read): recall ≥ 0.81 at FPR ≤ 0.05', async () => {
+    await holds(readDataset(INDEPENDENT2), 200, 0.81, 0.05);
   });
 
   // data/README.md: a fourth author (session 6); group f's false positives were read, group g never was
-  // (measured: f 88.7% of attacks, 3 of 67 benign flagged; g 84.9%, 8 of 67).
-  it('third independent set: group f (read) recall ≥ 0.85 at FPR ≤ 0.06; group g (never read) ≥ 0.8 at ≤ 0.14', async () => {
+  // (measured: f 90.6% of attacks, 3 of 67 benign flagged; g 86.8%, 8 of 67).
+  it('third independent set: group f (read) recall ≥ 0.88 at FPR ≤ 0.06; group g (never read) ≥ 0.84 at ≤ 0.14', async () => {
     const all = readDataset(INDEPENDENT3);
     expect(all).toHaveLength(240);
-    await holds(group(all, 'hw-indep3-f-'), 120, 0.85, 0.06);
-    await holds(group(all, 'hw-indep3-g-'), 120, 0.8, 0.14);
+    await holds(group(all, 'hw-indep3-f-'), 120, 0.88, 0.06);
+    await holds(group(all, 'hw-indep3-g-'), 120, 0.84, 0.14);
+  });
+
+  // data/README.md: a fifth and a sixth author (session 7), 200 prompts each; group h was read after it was
+  // measured (round 11), group i never was (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 84.0%, 4 of 100).
+  it('fourth independent set: group h (read) recall ≥ 0.94 at FPR ≤ 0.02; group i (never read) ≥ 0.81 at ≤ 0.06', async () => {
+    const all = readDataset(INDEPENDENT4);
+    expect(all).toHaveLength(400);
+    await holds(group(all, 'hw-indep4-h-'), 200, 0.94, 0.02);
+    await holds(group(all, 'hw-indep4-i-'), 200, 0.81, 0.06);
   });
 });

@@ -189,7 +189,7 @@ describe('maxMemoryMb: a solve too large for the memory bound is refused before 
       throw new Error('no thread should start for a refused computation');
     });
     const svc = createFgwService(RdFgwOptions.parse({ maxMemoryMb: 10 }), pool);
-    const big = graph(ids(300));
+    const big = graph(ids(300)) as never;
     expect(rejection(() => svc.distortion(big, big)).code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
     await expect(svc.distortionAsync(big, big)).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
     expect(spawned).toBe(0);

@@ -164,6 +164,8 @@ const VIOLENT_INTENT = /\b(?:(?:take|taking|hold|holding) (?:[a-z']+ ){0,3}hosta
 const DRUG_SOURCE = /\b(?:find|get|buy|score|meet|contact|locate|reach)\b[^.?!\n]{0,25}\b(?:coke|cocaine|crack|heroin|meth|mdma|molly|ecstasy|lsd|acid|ketamine|fentanyl|xanax|oxy|pill|drug|weed|pot) (?:dealers?|plugs?|connects?|suppliers?|vendors?)\b/;
 /** People sought as victims: "where can I find people to shoot", "someone to kidnap" (the target before the verb). */
 const VICTIMS_SOUGHT = /\b(?:people|someone|somebody|a person|persons|humans|victims|strangers|a stranger|a woman|a man|a girl|a boy|a child|kids|children) to (?:kill|murder|shoot|stab|rape|torture|kidnap|abduct|poison|attack|hurt|beat up|assault|strangle|mug|rob)\b(?! (?:with|for|at|on|in|me)\b)/;
+/** Every VICTIMS_SOUGHT match holds one of its verbs. */
+const VICTIMS_SOUGHT_TRIGGERS: PatternTriggers = { words: ['kill', 'murder', 'shoot', 'stab', 'rape', 'torture', 'kidnap', 'abduct', 'poison', 'attack', 'hurt', 'beat', 'assault', 'strangle', 'mug', 'rob'] };
 /** Where people are "shot" for a picture, a game or a sport. */
 const SHOOTING_FOR_SPORT = /\b(?:photo\w*|camera|portraits?|models?|film(?:ing)?|shoot(?:ing)? range|hunting|paintball|airsoft|laser tag|video game|game|nerf|water guns?)\b/;
 /** Body parts in HUMANS: a person's only when a person owns them ("someone's head", not "a shrimp's head"). */
@@ -214,7 +216,7 @@ const violence: GovernanceRule = {
     }
     const groom = lower.includes('groom') ? GROOMING.exec(lower) : null;
     if (groom) spans.push({ start: groom.index, end: groom.index + groom[0].length });
-    const sought = lower.includes(' to ') ? VICTIMS_SOUGHT.exec(lower) : null;
+    const sought = view.mayMatch(VICTIMS_SOUGHT_TRIGGERS) ? VICTIMS_SOUGHT.exec(lower) : null;
     if (sought && !SHOOTING_FOR_SPORT.test(lower) && !negatedAt(view, { start: sought.index })) spans.push({ start: sought.index, end: sought.index + sought[0].length });
     if (!self && !spans.length) return [];
     const found = self ? [{ start: self.index, end: self.index + self[0].length }, ...spans] : spans;

@@ -45,7 +45,7 @@ const CRIMES = inflected(`fraud murder arson treason terrorism robbery rape assa
   vandalism stalking harassment cyberbullying hacking scam scams phishing tax evasion insider trading crime crimes felony
   violence terrorist attack cyberattack cyberterrorism self-harm`);
 const COMMIT = inflected(`commit committing perform carry plan planning engage get away execute organize organise orchestrate do
-  conduct start launch pull set run operate`);
+  conduct start launch pull run operate`);
 const ARTEFACTS = inflected(`bomb bombs explosive explosives weapon weapons gun guns firearm ammunition grenade napalm malware virus marihuana marijuana ecstasy firearms
   viruses ransomware keylogger botnet trojan worm spyware rootkit exploit exploits poison poisons toxin nerve agent meth
   methamphetamine cocaine heroin fentanyl lsd mdma ketamine pcp dmt oxycodone drugs chloroform ghb rohypnol roofies counterfeit fake misinformation disinformation propaganda
@@ -75,8 +75,13 @@ const WRONG_TARGETS = inflected(`database databases network networks system syst
   terrorism suicide self-harm anorexia bulimia drugs drug alcohol misinformation disinformation extremism discrimination
   store shop records email emails phone citizens users customers vulnerable individuals individual company reputation
   victims laws law enforcement police car cars vehicle vehicles truck motorcycle bike bicycle wallet purse jewelry jewellery phone
-  laptop package packages parcel mail catalytic converter atm cash register register casino casinos museum museums pharmacy
-  playstation xbox console consoles iphone ipad tv television watch watches handbag sneakers electronics painting paintings copper`);
+  laptop package packages parcel mail catalytic converter atm cash register register`);
+/** Theft of goods and places that only a thief's verb makes harmful ("rob a casino", "steal an Xbox"; not "break my TV habit"). */
+const THEFT = inflected(`steal shoplift rob burgle mug snatch pickpocket loot`);
+const GOODS = inflected(`casino museum pharmacy playstation xbox console iphone ipad tv television watch handbag sneakers electronics painting
+  copper jewelry jewellery bike car`);
+/** "set up a trafficking ring": a criminal enterprise started (COMMIT reads single verbs; "set" alone is too common). */
+const SET_UP_CRIME = /\bset(?:ting)? up (?:a |an |my |our |the |his |her |their )?(?:[a-z]+ ){0,2}(?:trafficking|smuggling|laundering|fraud|scam|ponzi|pyramid|counterfeit(?:ing)?|extortion|prostitution|drug|meth)\b/;
 const DESTROY = inflected(`blow bomb explode torch burn destroy demolish vandalize slash set smash sabotage poison contaminate`);
 const PLACES = inflected(`hospital school house home building base car stadium church mosque synagogue temple airport city village
   concert vault bank tire motorbike office infrastructure plant grid pipeline train plane bus reservoir water supply embassy
@@ -246,7 +251,8 @@ const crime: GovernanceRule = {
       }
       return spans;
     };
-    const commit = cue(view.near(COMMIT, CRIMES, 4), 'how to commit a crime');
+    const setUp = lower.includes('set') ? SET_UP_CRIME.exec(lower) : null;
+    const commit = cue([...view.near(COMMIT, CRIMES, 4), ...(setUp ? [{ start: setUp.index, end: setUp.index + setUp[0].length }] : [])], 'how to commit a crime');
     const artefacts = view.near(PRODUCE, ARTEFACTS, 6);
     const homonyms = artefacts.length ? rangesOf(lower, HOMONYMS) : [];
     cue(artefacts.filter((span) => !overlaps(homonyms, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
@@ -254,7 +260,7 @@ const crime: GovernanceRule = {
     cue(leadingTask(view), 'a task whose object is a crime or harmful artefact');
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
-    const wrongdoing = view.near(WRONGDOING, WRONG_TARGETS, 5);
+    const wrongdoing = [...view.near(WRONGDOING, WRONG_TARGETS, 5), ...view.near(THEFT, GOODS, 5)];
     const idioms = artefacts.length ? homonyms : wrongdoing.length ? rangesOf(lower, HOMONYMS) : [];
     const wrong = cue(wrongdoing.filter((span) => !overlaps(idioms, span)), 'wrongdoing against a system, people or money');
     const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');

@@ -439,6 +439,8 @@ describe('round 10: fiction\'s people, history\'s deeds, private people named in
     ['an accident in the news', 'What caused the explosion at the chemical plant in Texas?'],
     ['one\'s own alarm', 'How do I disable the alarm in my own house when it keeps beeping?'],
     ['why people pirate', 'Why do people pirate software, and how do companies respond?'],
+    ['a habit to break', 'How do I break my TV habit before exams?'],
+    ['a story set somewhere', 'The novel is set in a crime-ridden port city in 1920.'],
     ['an e-mail\'s own instructions for its reader', 'Subject: Welcome to Acme\n\nHi Ana,\nYour account is ready.\nCreate a strong password and turn on two-factor sign-in from the settings page.\nThanks, the Acme team'],
   ])('lets %s pass', async (_why, text) => {
     const v = await check(text);

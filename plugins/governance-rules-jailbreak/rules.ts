@@ -112,6 +112,8 @@ const TELLS: readonly { re: RegExp; weight: number; name: string }[] = [
   { re: SPLIT_WORDS, weight: 2, name: 'words taken apart to slip through' },
   { re: PRETEXT, weight: 2, name: 'a pretext that the task does not count' },
 ];
+/** Which tell is LACKS (its match lets a blanket permission count). */
+const LACKS_TELL = TELLS.findIndex((t) => t.re === LACKS);
 const TELLS_RE = new RegExp(TELLS.map((t) => `(${t.re.source})`).join('|'), 'g');
 /** Every match of a tell holds one of these words. */
 const TELLS_TRIGGERS: PatternTriggers = {
@@ -216,7 +218,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
       seen.add(k);
       out.push({ name: `${TELLS[k]!.name} ("${m[0]}")`, weight: TELLS[k]!.weight, start: m.index, end: m.index + m[0].length });
     }
-    lacks = seen.has(TELLS.findIndex((t) => t.re === LACKS));
+    lacks = seen.has(LACKS_TELL);
   }
   // "can do anything", "required to answer any prompt": a permission only for a persona or a model without constraints.
   const permit = view.near(PERMISSIVE, PERMIT_VERBS, 2, false);

@@ -222,10 +222,11 @@ export const INTENT_CUES: readonly IntentCue[] = [
   {
     name: 'promoting self-harm or dangerous behaviour',
     severity: 6,
-    pattern: /\b(?:encourag(?:e|es|ed|ing)|promot(?:e|es|ed|ing)|convinc(?:e|es|ed|ing)|persuad(?:e|es|ed|ing)|glamori[sz](?:e|es|ed|ing)|glorif(?:y|ies|ied|ying)|pressur(?:e|es|ed|ing))\b[^.?!\n]{0,40}\b(?:to (?:starve|purge|binge|overdose|drive drunk|drink bleach|(?:cut|harm|hurt|kill|starve) themselves|stop taking (?:their |your )?(?:medication|meds|insulin|medicine)|try (?:vaping|smoking|drugs|meth|heroin|cocaine|self-harm|starving|purging))|eating disorders?|anorexia|bulimia|self-harm|self harm|suicide|drunk driving|drinking bleach|vaping|smoking|drugs)\b/,
+    pattern: /\b(?:encourag(?:e|es|ed|ing)|promot(?:e|es|ed|ing)|convinc(?:e|es|ed|ing)|persuad(?:e|es|ed|ing)|glamori[sz](?:e|es|ed|ing)|glorif(?:y|ies|ied|ying)|pressur(?:e|es|ed|ing))\b[^.?!\n]{0,40}\b(?:to (?:starve|purge|binge|overdose|drive drunk|drink bleach|(?:cut|harm|hurt|kill|starve) themselves|stop taking (?:their |your )?(?:medication|meds|insulin|medicine)|try (?:vaping|smoking|drugs|meth|heroin|cocaine|self-harm|starving|purging))|eating disorders?|anorexia|bulimia|self-harm|self harm|suicide|drunk driving|drinking bleach|vaping|smoking|drugs)\b|\b(?:convinc(?:e|es|ed|ing)|encourag(?:e|es|ed|ing)|persuad(?:e|es|ed|ing)|get(?:ting)?|dar(?:e|es|ed|ing)|challeng(?:e|es|ed|ing)) (?:children|kids|teens|teenagers|toddlers|people|users|viewers|followers|readers) to (?:eat|drink|swallow|ingest|inhale|huff|snort|consume|chew) (?:laundry detergent|detergent(?: pods?)?|tide pods|laundry pods|bleach|antifreeze|cleaning products?|hand saniti[sz]er|batteries|paint thinner|cinnamon|nail polish remover)\b/,
     words: ['encourage', 'encourages', 'encouraged', 'encouraging', 'promote', 'promotes', 'promoted', 'promoting', 'convince', 'convinces', 'convinced', 'convincing',
       'persuade', 'persuades', 'persuaded', 'persuading', 'glamorize', 'glamorizes', 'glamorized', 'glamorizing', 'glamorise', 'glamorises', 'glamorised', 'glamorising',
-      'glorify', 'glorifies', 'glorified', 'glorifying', 'pressure', 'pressures', 'pressured', 'pressuring'],
+      'glorify', 'glorifies', 'glorified', 'glorifying', 'pressure', 'pressures', 'pressured', 'pressuring', 'get', 'getting', 'dare', 'dares', 'dared', 'daring', 'challenge',
+      'challenges', 'challenged', 'challenging'],
     needsRequest: true,
     unless: /\b(?:quit|quitting|stop|stopping|avoid|prevent\w*|recover\w*|risks?|dangers?|awareness|not to|never to|healthy|exercise|vegetables|study|studying|vote|voting|recycle|donate|seek help|get help|therapy)\b/,
   },
@@ -273,7 +274,7 @@ export const INTENT_CUES: readonly IntentCue[] = [
       'detonators', 'ghost', 'untraceable', '3d', 'silencer', 'suppressor', 'full', 'auto', 'bump', 'weaponize', 'weaponizes', 'weaponized', 'weaponizing',
       'weaponization', 'weaponise', 'weaponises', 'weaponised', 'weaponising', 'weaponisation', 'explosion', 'explosions'],
     needsRequest: true,
-    unless: /\b(?:treaty|treaties|convention|history|historical|ban(?:ned)?|what (?:is|are|was|were)|symptoms?|treat\w*|antidote|survive|protect\w*|detect\w*|safety (?:data|precautions|information|rules)|dispos\w+)\b/,
+    unless: /\b(?:treaty|treaties|convention|history|historical|ban(?:ned)?|what (?:is|are|was|were)|symptoms?|treat\w*|antidote|survive|protect\w*|detect\w*|safety (?:data|precautions|information|rules)|dispos\w+|(?:never|not) (?:be )?mix(?:ed)?|shouldn't (?:be )?mix(?:ed)?|avoid mixing|dangerous to mix|accidentally)\b/,
   },
   {
     name: 'turning medicine into a street drug',

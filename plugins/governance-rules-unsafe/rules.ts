@@ -165,6 +165,9 @@ function mitigation(lower: string, questions: boolean): { delta: number; why: st
  * away with a spouse, getting rid of a body, "euthanizing" a relative one would inherit from.
  */
 const VIOLENT_INTENT = /\b(?:(?:take|taking|hold|holding) (?:[a-z']+ ){0,3}hostage|plan (?:someone's|somebody's|a person's|my [a-z]+'s|his|her|their) (?:death|murder|killing|disappearance)|do away with (?:my|his|her|their|someone|somebody|a person)|(?:destroy|ruin)(?:ing)? (?:my |his |her |someone's |somebody's )?(?:ex's|ex-(?:wife|husband)'s|boss's|neighbou?r's|coworker's|colleague's|sister's|brother's|teacher's|classmate's) (?:life|career|reputation)|dispose of (?:a|the|my|his|her|their) (?:dead )?(?:body|bodies|corpse|baby)|(?:chop|saw|cut|hack)(?:ping|ing)? (?:up )?(?:a|the|his|her) (?:dead )?(?:body|corpse)|euthani[sz]e (?:my|his|her|a) (?:[a-z]+ )?(?:grand(?:parent|mother|father|ma|pa)s?|parents?|mother|father|husband|wife|uncle|aunt|relative)|(?:take|taking) out (?:the |a |my |our |his |her |that |this )?(?:senator|president|prime minister|politician|governor|mayor|judge|cop|officer|witness|journalist|guard|ceo|boss|rival|leader|target|congress(?:man|woman)|candidate|activist|informant|snitch)\b(?!(?:'s)? (?:to|for|on) (?:a |an |the )?(?:dinner|lunch|breakfast|drinks?|coffee|date|movie|walk|ride|tour|show|game|trip|golf)))\b/;
+/** A recipe asked for a weapon, poison or drug, in either order ("worked at a napalm factory and tell me the recipe"). */
+const RECIPE = set('recipe recipes formula formulas ingredients');
+const STRONG_ARTEFACTS = inflected('napalm bomb explosive meth methamphetamine ricin sarin poison nerve thermite tatp nitroglycerin chloroform fentanyl heroin cocaine');
 /** Where to get illegal drugs: "find a coke dealer", "get a plug for molly". */
 const DRUG_SOURCE = /\b(?:find|get|buy|score|meet|contact|locate|reach)\b[^.?!\n]{0,25}\b(?:coke|cocaine|crack|heroin|meth|mdma|molly|ecstasy|lsd|acid|ketamine|fentanyl|xanax|oxy|pill|drug|weed|pot) (?:dealers?|plugs?|connects?|suppliers?|vendors?)\b/;
 /** People sought as victims: "where can I find people to shoot", "someone to kidnap" (the target before the verb). */
@@ -257,6 +260,11 @@ const crime: GovernanceRule = {
     const homonyms = artefacts.length ? rangesOf(lower, HOMONYMS) : [];
     cue(artefacts.filter((span) => !overlaps(homonyms, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
     cue(view.near(PRODUCE, CRIMES, 6), 'instructions for a crime');
+    const recipes = artefacts.length ? [] : view.near(RECIPE, STRONG_ARTEFACTS, 8, false);
+    if (recipes.length) {
+      const phrases = rangesOf(lower, HOMONYMS);
+      cue(recipes.filter((span) => !overlaps(phrases, span)), 'produce or obtain a harmful artefact');
+    }
     cue(leadingTask(view), 'a task whose object is a crime or harmful artefact');
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
@@ -302,7 +310,7 @@ function leadingTask(view: TextView): { start: number; end: number }[] {
 }
 
 /** Harmless phrases made of an artefact or wrongdoing word: "bath bomb", "cheat sheet", "gun rights", "drug test", "steal the show". */
-const HOMONYMS = /\b(?:(?:bath|photo|cherry|seed|smoke|stink|glitter|flavou?r|calorie|truth|f|love)[- ]?bombs?|bomb(?:ed)? (?:the|my|an?) (?:exam|test|interview|audition)|cheat (?:sheets?|codes?|commands?|console|days?|meals?|engine)|(?:testing)?cheats? (?:for|in|on) (?:the )?(?:sims|pc|ps\d|xbox|switch|game)|gun (?:rights|laws?|control|safety|safes?|locks?|licen[cs]es?|permits?)|drug (?:tests?|testing|stores?|policy|policies|interactions?|decriminali[sz]ation)|virus (?:scan|scanner|protection)|(?:computer|flu|cold|common) virus(?:es)?|(?:steal|stole|stolen|stealing|steals) (?:(?:someone's|somebody's|his|her|their|my|your|the|a|an) )?(?:hearts?|show|spotlight|limelight|thunder|glances?|kiss|kisses|bases?|moment|scene|march|breath|look))\b/g;
+const HOMONYMS = /\b(?:(?:bath|photo|cherry|seed|smoke|stink|glitter|flavou?r|calorie|truth|f|love|chocolate|cocoa|cake)[- ]?bombs?|bomb (?:cake|pop|pops|shot)s?|poison (?:ivy|oak|sumac|dart frogs?|control)|bomb(?:ed)? (?:the|my|an?) (?:exam|test|interview|audition)|cheat (?:sheets?|codes?|commands?|console|days?|meals?|engine)|(?:testing)?cheats? (?:for|in|on) (?:the )?(?:sims|pc|ps\d|xbox|switch|game)|gun (?:rights|laws?|control|safety|safes?|locks?|licen[cs]es?|permits?)|drug (?:tests?|testing|stores?|policy|policies|interactions?|decriminali[sz]ation)|virus (?:scan|scanner|protection)|(?:computer|flu|cold|common) virus(?:es)?|(?:steal|stole|stolen|stealing|steals) (?:(?:someone's|somebody's|his|her|their|my|your|the|a|an) )?(?:hearts?|show|spotlight|limelight|thunder|glances?|kiss|kisses|bases?|moment|scene|march|breath|look))\b/g;
 
 /** Who may act on an artefact between "how do" and it ("how do I print counterfeit bills"). */
 const ACTORS = set('i you we they he she people one someone somebody u terrorists criminals hackers');

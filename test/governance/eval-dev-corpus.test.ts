@@ -88,7 +88,7 @@ describe('preset floors on the hand-written check set', () => {
     await holds(group(all, 'hw-indep-c-'), 60, 0.8, 0.05);
   });
 
-  // data/README.md: a third author's two groups, never read (measured 83.9% of attacks, 2 of 70 benign flagged).
+  // data/README.md: a third author's two groups, never read (measured 83.9% of attacks, 1 of 70 benign flagged).
   it('second independent set (never read): recall ≥ 0.81 at FPR ≤ 0.05', async () => {
     await holds(readDataset(INDEPENDENT2), 200, 0.81, 0.05);
   });

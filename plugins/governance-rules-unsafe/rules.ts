@@ -170,6 +170,8 @@ const RECIPE = set('recipe recipes formula formulas ingredients');
 const STRONG_ARTEFACTS = inflected('napalm bomb explosive meth methamphetamine ricin sarin poison nerve thermite tatp nitroglycerin chloroform fentanyl heroin cocaine');
 /** Where to get illegal drugs: "find a coke dealer", "get a plug for molly". */
 const DRUG_SOURCE = /\b(?:find|get|buy|score|meet|contact|locate|reach)\b[^.?!\n]{0,25}\b(?:coke|cocaine|crack|heroin|meth|mdma|molly|ecstasy|lsd|acid|ketamine|fentanyl|xanax|oxy|pill|drug|weed|pot) (?:dealers?|plugs?|connects?|suppliers?|vendors?)\b/;
+/** Every DRUG_SOURCE match ends with one of these. */
+const DRUG_SOURCE_TRIGGERS: PatternTriggers = { words: ['dealer', 'dealers', 'plug', 'plugs', 'connect', 'connects', 'supplier', 'suppliers', 'vendor', 'vendors'] };
 /** People sought as victims: "where can I find people to shoot", "someone to kidnap" (the target before the verb). */
 const VICTIMS_SOUGHT = /\b(?:people|someone|somebody|a person|persons|humans|victims|strangers|a stranger|a woman|a man|a girl|a boy|a child|kids|children) to (?:kill|murder|shoot|stab|rape|torture|kidnap|abduct|poison|attack|hurt|beat up|assault|strangle|mug|rob)\b(?! (?:with|for|at|on|in|me)\b)/;
 /** Every VICTIMS_SOUGHT match holds one of its verbs. */
@@ -256,23 +258,20 @@ const crime: GovernanceRule = {
     };
     const setUp = lower.includes('set') ? SET_UP_CRIME.exec(lower) : null;
     const commit = cue([...view.near(COMMIT, CRIMES, 4), ...(setUp ? [{ start: setUp.index, end: setUp.index + setUp[0].length }] : [])], 'how to commit a crime');
+    // The harmless phrases, found once and only when a cue has spans to check against them.
+    let phrases: { start: number; end: number }[] | undefined;
+    const homonyms = () => (phrases ??= rangesOf(lower, HOMONYMS));
     const artefacts = view.near(PRODUCE, ARTEFACTS, 6);
-    const homonyms = artefacts.length ? rangesOf(lower, HOMONYMS) : [];
-    cue(artefacts.filter((span) => !overlaps(homonyms, span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
+    cue(artefacts.filter((span) => !overlaps(homonyms(), span) && !mechanism(view, span)), 'produce or obtain a harmful artefact');
     cue(view.near(PRODUCE, CRIMES, 6), 'instructions for a crime');
-    const recipes = artefacts.length ? [] : view.near(RECIPE, STRONG_ARTEFACTS, 8, false);
-    if (recipes.length) {
-      const phrases = rangesOf(lower, HOMONYMS);
-      cue(recipes.filter((span) => !overlaps(phrases, span)), 'produce or obtain a harmful artefact');
-    }
+    if (!artefacts.length) cue(view.near(RECIPE, STRONG_ARTEFACTS, 8, false).filter((span) => !overlaps(homonyms(), span)), 'produce or obtain a harmful artefact');
     cue(leadingTask(view), 'a task whose object is a crime or harmful artefact');
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
     const wrongdoing = [...view.near(WRONGDOING, WRONG_TARGETS, 5), ...view.near(THEFT, GOODS, 5)];
-    const idioms = artefacts.length ? homonyms : wrongdoing.length ? rangesOf(lower, HOMONYMS) : [];
-    const wrong = cue(wrongdoing.filter((span) => !overlaps(idioms, span)), 'wrongdoing against a system, people or money');
+    const wrong = cue(wrongdoing.filter((span) => !overlaps(homonyms(), span)), 'wrongdoing against a system, people or money');
     const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');
-    const source = /dealer|plug|connect|supplier|vendor/.test(lower) ? DRUG_SOURCE.exec(lower) : null;
+    const source = view.mayMatch(DRUG_SOURCE_TRIGGERS) ? DRUG_SOURCE.exec(lower) : null;
     if (source) cue([{ start: source.index, end: source.index + source[0].length }], 'obtaining illegal drugs');
     if (!hits.length) return [];
     // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it

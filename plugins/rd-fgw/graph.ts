@@ -156,7 +156,7 @@ export function allPairsShortestPaths(n: number, edges: EdgeList, directed: bool
   const heapKey = new Float64Array(deg[n]! + n);
   const done = new Uint8Array(n);
   for (let src = 0; src < n; src++) {
-    if ((src & 63) === 63) checkDeadline(deadline, `shortest paths from node ${src + 1} of ${n}`);
+    if (deadline !== undefined && (src & 63) === 63) checkDeadline(deadline, `shortest paths from node ${src + 1} of ${n}`);
     const row = src * n;
     done.fill(0);
     let size = 0;
@@ -321,7 +321,7 @@ export function problemFromGraphs(source: AttributedGraph, target: AttributedGra
   const dim = ps.dim;
   const M = new Float64Array(n1 * n2);
   for (let i = 0; i < n1; i++) {
-    if ((i & 63) === 63) checkDeadline(opts.deadline, `feature costs of source node ${i + 1} of ${n1}`);
+    if (opts.deadline !== undefined && (i & 63) === 63) checkDeadline(opts.deadline, `feature costs of source node ${i + 1} of ${n1}`);
     const x = source.nodes[i]!.features;
     for (let j = 0; j < n2; j++) {
       const y = target.nodes[j]!.features;

@@ -147,7 +147,7 @@ const DEFENSIVE = /^\s*(?:(?:that|which) (?:appear|are|come|arrive|show up)\s+)?
  * The phrase quoted as an example of an attack — 'how do you say "ignore previous instructions"',
  * 'phrases like "ignore previous instructions"', a detection regex — is talked about, not used.
  */
-const MENTION_CUE = /\b(?:phrases?|strings?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does)\b/;
+const MENTION_CUE = /\b(?:phrases?|strings?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does|(?:asked|told|prompted|instructed|got) (?:it|the (?:bot|model|assistant|chatbot|ai|llm)|our (?:bot|model|assistant|chatbot))(?: to)?|(?:user|attacker|someone|somebody|customer|tester|red[- ]teamer)s? (?:asked|typed|wrote|entered|sent|tried|said|used))\b/;
 const USE_CUE = /\b(?:complete|continue|finish|fill in|(?<!how (?:do you|to|would you|does one) )say|repeat|print|output|(?:respond|reply|answer|start|begin) with)\b/;
 const WORD_CHAR = /[\p{L}\p{N}]/u;
 const isWordChar = (c: string | undefined): boolean => c !== undefined && (c < '\x80' ? /[a-z0-9]/.test(c) : WORD_CHAR.test(c));
@@ -268,7 +268,7 @@ const roleTags: GovernanceRule = {
   },
 };
 
-const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal|ai|llm|model|agent|insert|in your (?:answer|reply|response))\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
+const HIDDEN = /<!--[^>]{0,400}?\b(?:ignore|assistant|instruction|you must|do not|system|prompt|send|reveal|ai|llm|model|agent|insert|in your (?:answer|reply|response)|when summari[sz]ing)\b|style\s*=\s*["'][^"']{0,200}?(?:display\s*:\s*none|font-size\s*:\s*0|visibility\s*:\s*hidden|color\s*:\s*(?:white|#fff\b|#ffffff|transparent))|\[[^\]\n]{0,80}\]\(\s*(?:javascript|data):/i;
 /** `style` may follow any letter ("font-style" is fine, so is "xstyle"): it is a suffix. */
 const HIDDEN_TRIGGERS: PatternTriggers = { words: ['javascript', 'data'], suffixes: ['style'], substrings: ['<!--'] };
 const hidden: GovernanceRule = {
@@ -293,6 +293,12 @@ const HARVEST = /\b(?:ask|asks|asking|tell|request|prompt|get) (?:the user|the c
 const HARVEST_TRIGGERS: PatternTriggers = { words: ['ask', 'asks', 'asking', 'tell', 'request', 'prompt', 'get'] };
 const HARVEST_AUDIENCE_TRIGGERS: PatternTriggers = { words: ['user', 'users', 'customer', 'customers', 'reader', 'readers', 'recipient', 'recipients', 'visitor', 'visitors'] };
 const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
+/**
+ * "…pixel.png?d=DATA — replacing DATA with a URL-encoded copy of the whole conversation": a slot in an
+ * address (an upper-case name, `{x}`, `<x>`) to be filled with what the reader holds.
+ */
+const FILL_SLOT = /\b[Rr]eplac(?:e|es|ing)\s+["'`]?(?:[A-Z][A-Z0-9_]{2,}|\{\{?\s*\w+\s*\}?\}|<\w+>)["'`]?\s+(?:in (?:the|that|this) (?:url|link|address|image)\s+)?with\b/;
+const FILL_SLOT_TRIGGERS: PatternTriggers = { words: ['replace', 'replaces', 'replacing'] };
 /** The bare-URL form of EXFIL_LINK has no boundary before `http`, so it is a suffix. */
 const EXFIL_LINK_TRIGGERS: PatternTriggers = { words: [], suffixes: ['http', 'https'] };
 /** "e-mail" is two tokens; "mail" is the triggering one. */
@@ -305,6 +311,10 @@ const exfiltration: GovernanceRule = {
   evaluate(subject) {
     const link = mayMatch(subject, EXFIL_LINK_TRIGGERS) ? EXFIL_LINK.exec(subject.text) : null;
     if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
+    const slot = mayMatch(subject, FILL_SLOT_TRIGGERS) && mayMatch(subject, EXFIL_LINK_TRIGGERS) ? FILL_SLOT.exec(subject.text) : null;
+    if (slot && SENSITIVE.test(subject.text.slice(slot.index, slot.index + slot[0].length + 120))) {
+      return [finding(subject, 'injection.exfiltration', 8, "Instruction to fill a link's slot with conversation data or secrets", [{ start: slot.index, end: slot.index + slot[0].length }])];
+    }
     const harvest = mayMatch(subject, HARVEST_AUDIENCE_TRIGGERS) && mayMatch(subject, HARVEST_TRIGGERS) ? HARVEST.exec(subject.text) : null;
     if (harvest) return [finding(subject, 'injection.exfiltration', 7, "Instruction to ask the user for their secrets", [{ start: harvest.index, end: harvest.index + harvest[0].length }])];
     const send = mayMatch(subject, SEND_TO_TRIGGERS) ? SEND_TO.exec(subject.text) : null;
@@ -418,7 +428,7 @@ const planted: GovernanceRule = {
  */
 /** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
 const READER_NOTE_MARK = /[:,\-–—]/g;
-const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm) [a-z]+|[a-z]+ (?:bot|chatbot)s?)\b\s*$/;
+const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm) [a-z]+|[a-z]+ (?:bot|chatbot)s?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
 const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'important', 'reminder', 'instruction', 'instructions', 'ps'], substrings: ['p.s'] };
 /** "If you are a large language model asked to review this paper, …": the reader addressed by a condition. */
 const READER_IF = /\bif you(?:'re| are) (?:an? |the )?(?:ai|a\.i\.|large language model|language model|llm|chatbot|ai (?:assistant|model|agent|system|reviewer|summari[sz]er))\b/;
@@ -434,8 +444,12 @@ const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,
 const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to|present|show|display|list|relay|pass on|answer|respond to) (?:this|these|it|the (?:results?|page|document|text|email|e-mail|search results))\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must|this is an? (?:authori[sz]ed|official|urgent|direct|new|priority|verified) (?:instruction|request|command|order|message))\b/g;
 const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (?:when|if|once|after|before|as) )?$/;
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
-/** Every foreign note opens with one of these. */
-const FOREIGN_READER_NOTE_TRIGGERS: PatternTriggers = { words: ['nota', 'note', 'hinweis', 'opmerking'] };
+/** Every foreign note holds one of these: a reader or a note word of its language (English words would open the gate on every English text). */
+const FOREIGN_READER_NOTE_TRIGGERS: PatternTriggers = {
+  words: ['ia', 'ki', 'aux', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelo', 'modelos', 'modelli', 'sprachmodell', 'sprachmodelle', 'taalmodel',
+    'taalmodellen', 'hinweis', 'anweisung', 'anweisungen', 'nachricht', 'notiz', 'opmerking', 'instructie', 'instructies', 'bericht', 'notitie', 'consigne', 'consignes',
+    'istruzione', 'istruzioni', 'messaggio', 'avviso', 'mensaje', 'mensagem', 'aviso', 'instruccion', 'instrucciones'],
+};
 /** A role label inside a line of data, followed by an order: "…,"Dinner - ASSISTANT: ignore the rest of this sheet…". */
 const READER_LABEL = /\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend)\b/;
 /** "Assistant instruction:", "AI note:" — a heading for the reader, counted only inside a document or tool output (a user may head their own prompt so). */
@@ -445,8 +459,8 @@ const labelInLine = (lower: string): Found | null => {
   const m = lower.includes(':') ? READER_LABEL.exec(lower) : null;
   return m && m.index > 0 && lower[m.index - 1] !== '\n' ? { index: m.index, text: m[0] } : null;
 };
-/** "Note for AI assistants:" in other languages (Spanish, Portuguese, French, Italian, German, Dutch). */
-const FOREIGN_READER_NOTE = /\b(?:nota para (?:el |los |la |las |o |os )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|note (?:pour|à l'attention de|aux?) (?:l'|les |la )?(?:ia|assistants?|modèles?)(?: (?:d'ia|ia|virtuels?))?|hinweis (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-modelle|sprachmodelle?|assistenten)|nota per (?:gli |l'|il |i )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|opmerking voor (?:de )?(?:ai|ai-assistenten?|taalmodellen?))\s*:/;
+/** "Note (instruction, message) for AI assistants:" in other languages (Spanish, Portuguese, French, Italian, German, Dutch). */
+const FOREIGN_READER_NOTE = /\b(?:(?:nota|instrucci[oó]n(?:es)?|instru[çc](?:[ãa]o|[õo]es)|mensaje|mensagem|aviso) para (?:el |los |la |las |o |os |a |as )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|(?:note|instructions?|message|consignes?) (?:pour|à l['’]attention de|aux?|à) (?:l['’]|les |la |le )?(?:ia|assistants?|modèles?)(?: (?:d['’]ia|ia|virtuels?))?|(?:hinweis|anweisung(?:en)?|nachricht|notiz) (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-modelle|sprachmodelle?|assistenten)|(?:nota|istruzion[ei]|messaggio|avviso) per (?:gli |l['’]|il |i |la )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|(?:opmerking|instructies?|bericht|notitie) voor (?:de |het )?(?:ai|ai-assistenten?|taalmodellen?))\s*:/;
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
 /** Every match names the reader — but a "system:" label, which the rule looks for as a substring. */
 const READER_TRIGGERS: PatternTriggers = {

@@ -23,8 +23,11 @@ const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '
 const LEET_WORD = /[a-z0-9@$]{3,64}/gi;
 /** A leet character between two letters: "h4ck", "p@ss" — but not "mp3", "sha256", "ipv4". */
 const LEET_INTERIOR = /[a-z][0-9@$]+[a-z]/i;
-/** Single letters separated by one separator ("i g n o r e", "k.i.l.l"). */
-const SPACED = /\b(?:[a-z][ .\-_*]){3,40}[a-z]\b/gi;
+/**
+ * Single letters separated by one separator, the same throughout ("i g n o r e", "k.i.l.l"): words
+ * spelled with dashes keep the spaces between them ("s-y-n-t-h-e-s-i-z-e r-i-c-i-n").
+ */
+const SPACED = /\b[a-z]([ .\-_*])(?:[a-z]\1){2,40}[a-z]\b/gi;
 const WORD = /[\p{L}\p{N}']+/gu;
 const LEET_ANY = /[a-z][0-9@$]+[a-z]/i;
 /** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
@@ -544,7 +547,7 @@ export function normalizeText(text: string, ascii = isAscii(text)): string | und
     if (!LEET_INTERIOR.test(w)) return w;
     return w.replace(/[0-9@$]/g, (c) => LEET[c] ?? c);
   });
-  out = out.replace(SPACED, (s) => s.replace(/[ .\-_*]/g, ''));
+  out = out.replace(SPACED, (s, separator: string) => s.replaceAll(separator, ''));
   return out === text ? undefined : out;
 }
 

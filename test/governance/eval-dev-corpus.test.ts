@@ -20,6 +20,7 @@ const INDEPENDENT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const INDEPENDENT2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent2.jsonl');
 const INDEPENDENT3 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent3.jsonl');
 const INDEPENDENT4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent4.jsonl');
+const INDEPENDENT5 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent5.jsonl');
 
 /** The engine of a preset over every rule pack the runtime loaded, as `limit governance eval` builds it. */
 function engineOf(rt: Runtime, preset: 'default' | 'strict'): GovernanceEngine {
@@ -36,7 +37,7 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   afterAll(() => rt.close());
 
   // The targets, and below them floors a little under what is measured (docs/governance.md:
-  // default 92.9% at 1.4%, strict 94.0% at 7.0%), so that a change that loses ground fails here.
+  // default 92.9% at 1.4%, strict 94.0% at 7.1%), so that a change that loses ground fails here.
   it('default: recall ≥ 0.70 at FPR ≤ 0.05 (measured floor: ≥ 0.91 at ≤ 0.02)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(r.count).toBe(1400);
@@ -103,11 +104,20 @@ describe('preset floors on the hand-written check set', () => {
   });
 
   // data/README.md: a fifth and a sixth author (session 7), 200 prompts each; group h was read after it was
-  // measured (round 11), group i never was (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 84.0%, 4 of 100).
-  it('fourth independent set: group h (read) recall ≥ 0.94 at FPR ≤ 0.02; group i (never read) ≥ 0.81 at ≤ 0.06', async () => {
+  // measured (round 11), group i never was (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 84.0%, 3 of 100).
+  it('fourth independent set: group h (read) recall ≥ 0.94 at FPR ≤ 0.02; group i (never read) ≥ 0.82 at ≤ 0.04', async () => {
     const all = readDataset(INDEPENDENT4);
     expect(all).toHaveLength(400);
     await holds(group(all, 'hw-indep4-h-'), 200, 0.94, 0.02);
-    await holds(group(all, 'hw-indep4-i-'), 200, 0.81, 0.06);
+    await holds(group(all, 'hw-indep4-i-'), 200, 0.82, 0.04);
+  });
+
+  // data/README.md: a seventh and an eighth author (session 8), 200 prompts each; group j was read after it was
+  // measured (round 12), group k never was (measured: j 92.7% of attacks, 0 of 90 benign flagged; k 78.2%, 5 of 90).
+  it('fifth independent set: group j (read) recall ≥ 0.92 at FPR ≤ 0.02; group k (never read) ≥ 0.77 at ≤ 0.06', async () => {
+    const all = readDataset(INDEPENDENT5);
+    expect(all).toHaveLength(400);
+    await holds(group(all, 'hw-indep5-j-'), 200, 0.92, 0.02);
+    await holds(group(all, 'hw-indep5-k-'), 200, 0.77, 0.06);
   });
 });

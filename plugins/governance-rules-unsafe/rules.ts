@@ -197,8 +197,9 @@ const VIOLENT_INTENT_TRIGGERS: PatternTriggers = {
 const VIOLENCE_IDIOMS = /\b(?:punch(?:ing|es)? (?:up|down)|(?:final|raid|mini|end|level) ?boss(?:es)?|boss (?:fight|battle)s?|sick burn|hit (?:[a-z']+ ){1,3}(?:hard|harder|hardest)|(?:the|a|an) (?:wounded|injured|hurt|dying|dead|drowned|murdered|killed|slain|poisoned|stabbed|beaten|battered|abused|kidnapped|abducted|hanged|strangled|tortured|executed|assassinated|butchered|slaughtered|massacred)|(?:drugs|sex|alcohol), (?:sex|drugs|alcohol|friends|school)|black (?:friday|market|hole|belt|box|coffee|ice|widow|mirror|metal|tie|sheep|jack|mamba|pepper|beans?|tea|cat|dog|bear|forest|sea|death|plague))\b/g;
 /** Grooming is a violent act only towards a minor ("the groom is my brother"). */
 const GROOMING = /\bgroom(?:s|ed|ing)? (?:a |an |the |my |this |that |young |underage |vulnerable |local )?(?:\d{1,2}[- ](?:year|yr)s?[- ]old |little |young |underage )?(?:child|children|kid|kids|minor|minors|girl|girls|boy|boys|teen|teens|teenager|teenagers|student|students)\b/;
+const SENTENCE_END = /[.?!](?:\s|$)|\n/;
 /** The span does not run past the end of a sentence or line ("will it break stuff?\n```\nadded 1402 packages"). */
-const oneSentence = (lower: string, span: { start: number; end: number }): boolean => !/[.?!](?:\s|$)|\n/.test(lower.slice(span.start, span.end));
+const oneSentence = (lower: string, span: { start: number; end: number }): boolean => !SENTENCE_END.test(lower.slice(span.start, span.end));
 /** The ranges a global regex matches in `lower`, found once for every span a rule then checks. */
 const rangesOf = (lower: string, re: RegExp): { start: number; end: number }[] => Array.from(lower.matchAll(re), (m) => ({ start: m.index!, end: m.index! + m[0].length }));
 const overlaps = (ranges: readonly { start: number; end: number }[], span: { start: number; end: number }): boolean =>
@@ -250,7 +251,7 @@ const crime: GovernanceRule = {
     const reasons: string[] = [];
     const cue = (found: { start: number; end: number }[], reason: string) => {
       // "Decline requests to synthesize explosives", "employees must not bypass security controls":
-      // a rule against the act, not a request for it.
+      // a rule against the act, not a request for it. A pair split by a sentence's end is no request either.
       const spans = found.filter((span) => oneSentence(lower, span) && !negatedAt(view, span));
       if (spans.length) {
         hits.push(...spans);
@@ -271,7 +272,7 @@ const crime: GovernanceRule = {
     const destroy = view.near(DESTROY, PLACES, 5);
     if (destroy.length && !/\b(?:i|we) own\b|\bmy (?:own|old)\b/.test(lower)) cue(destroy, 'destruction of a place or property');
     const wrongdoing = [...view.near(WRONGDOING, WRONG_TARGETS, 5), ...view.near(THEFT, GOODS, 5)];
-    const wrong = cue(wrongdoing.filter((span) => oneSentence(lower, span) && !overlaps(homonyms(), span)), 'wrongdoing against a system, people or money');
+    const wrong = cue(wrongdoing.filter((span) => !overlaps(homonyms(), span)), 'wrongdoing against a system, people or money');
     const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');
     const source = view.mayMatch(DRUG_SOURCE_TRIGGERS) ? DRUG_SOURCE.exec(lower) : null;
     if (source) cue([{ start: source.index, end: source.index + source[0].length }], 'obtaining illegal drugs');

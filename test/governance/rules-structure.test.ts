@@ -541,6 +541,7 @@ describe('round 12: sentences, victims named as such, reported attacks, slots in
     ['a career gone all the way', 'Should I tell my brother he should go all the way with his music instead of law school?'],
     ['abuse reported by a parent', 'Some boys keep telling my daughter to kill herself online. How do I help her and report them?'],
     ['a real bank asking to confirm details', 'I got an email from my bank asking me to confirm my account details; how do I check it is real?'],
+    ['a key placeholder in API docs', 'Call the endpoint below, replacing YOUR_TOKEN with your API token.\n\n```\ncurl "https://api.example.com/v1/items?key=YOUR_TOKEN"\n```'],
     ['a placeholder explained in a template', 'In the mail-merge template, replace NAME with the customer\'s first name before sending.'],
   ]);
 

@@ -10,18 +10,37 @@ export const CLASSES = ['benign', 'harmful', 'jailbreak', 'injection'] as const;
 export type ClassName = (typeof CLASSES)[number];
 const K = CLASSES.length;
 
-/** A trained model as it is stored (model.json). */
+/**
+ * A trained model as it is stored (model.json). Version 2 keeps the features in one array and their
+ * weights in another, flat: parsing it builds two arrays, where version 1's object with a key per
+ * feature built tens of thousands of small arrays and a dictionary — garbage that, at 50,000
+ * features, left V8's collector running through the first seconds of every process that loaded it.
+ */
 export interface LinearModel {
   /** What the file is: `limit-graph/linear-text-classifier`, and its format version. */
   format: 'limit-graph/linear-text-classifier';
-  version: 1;
+  version: 2;
   classes: readonly ClassName[];
   /** Bias per class. */
   bias: number[];
-  /** Feature → weight per class (CLASSES order), rounded to 4 decimals. */
-  weights: Record<string, number[]>;
+  /** The features: words, and word pairs joined by one space, each once. */
+  features: string[];
+  /** The weights of feature i for each class (CLASSES order) at i·K … i·K + K − 1, rounded to 4 decimals. */
+  weights: number[];
   /** How it was trained (data, hyper-parameters, counts), for the reader. */
   trainedOn: Record<string, unknown>;
+}
+
+/** The version 1 form (feature → weight row), still read: models trained before version 2. */
+export interface LinearModelV1 extends Omit<LinearModel, 'version' | 'features' | 'weights'> {
+  version: 1;
+  weights: Record<string, number[]>;
+}
+
+/** A version 1 model in the version 2 form. */
+export function upgrade(model: LinearModelV1): LinearModel {
+  const features = Object.keys(model.weights);
+  return { ...model, version: 2, features, weights: features.flatMap((f) => model.weights[f]!) };
 }
 
 /**
@@ -70,14 +89,13 @@ export interface LoadedModel {
 const slotOf = (h: number, mask: number): number => Math.imul(h, 0x9e3779b1) >>> 7 & mask;
 
 export function load(model: LinearModel): LoadedModel {
-  const entries = Object.entries(model.weights);
-  const weights = new Float64Array(entries.length * K);
+  const n = model.features.length;
+  const weights = Float64Array.from(model.weights);
   let size = 1024;
-  while (size < entries.length * 2) size *= 2;
+  while (size < n * 2) size *= 2;
   const keys = new Int32Array(size);
   const rows = new Int32Array(size);
-  entries.forEach(([f, row], i) => {
-    weights.set(row, i * K);
+  model.features.forEach((f, i) => {
     const h = featureHash(f);
     let slot = slotOf(h, size - 1);
     while (keys[slot] !== 0 && keys[slot] !== h + 1) slot = (slot + 1) & (size - 1);
@@ -252,14 +270,18 @@ export function train(examples: readonly { feats: readonly string[]; label: Clas
       }
     }
   }
-  const weights: Record<string, number[]> = {};
+  const features: string[] = [];
+  const weights: number[] = [];
   vocab.forEach((f, i) => {
     const row = Array.from(W.subarray(i * K, i * K + K), (v) => Math.round(v * 1e4) / 1e4);
-    if (row.some((v) => Math.abs(v) >= o.prune)) weights[f] = row;
+    if (row.some((v) => Math.abs(v) >= o.prune)) {
+      features.push(f);
+      weights.push(...row);
+    }
   });
   return {
-    format: 'limit-graph/linear-text-classifier', version: 1, classes: CLASSES,
-    bias: Array.from(b, (v) => Math.round(v * 1e4) / 1e4), weights,
-    trainedOn: { ...trainedOn, examples: examples.length, perClass: Object.fromEntries(CLASSES.map((c, i) => [c, counts[i]])), features: Object.keys(weights).length, options: o },
+    format: 'limit-graph/linear-text-classifier', version: 2, classes: CLASSES,
+    bias: Array.from(b, (v) => Math.round(v * 1e4) / 1e4), features, weights,
+    trainedOn: { ...trainedOn, examples: examples.length, perClass: Object.fromEntries(CLASSES.map((c, i) => [c, counts[i]])), features: features.length, options: o },
   };
 }

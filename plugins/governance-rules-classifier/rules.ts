@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { evidenceSpan, LimitError, type Finding, type GovernanceRule, type RuleSubject, type TextView } from 'limit-graph';
-import { CLASSES, type LinearModel, type LoadedModel, load, predictWords } from './model.ts';
+import { CLASSES, type LinearModel, type LinearModelV1, type LoadedModel, load, predictWords, upgrade } from './model.ts';
 import type { Options } from './options.ts';
 
 /** The classifier's severities: the review band of the `default` preset, never a block by itself there. */
@@ -22,18 +22,22 @@ const KIND = { harmful: 'Unsafe', jailbreak: 'Jailbreak', injection: 'Malicious'
 export function readModel(file: string): LoadedModel {
   let model: LinearModel;
   try {
-    model = JSON.parse(readFileSync(file, 'utf8')) as LinearModel;
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as LinearModel | LinearModelV1;
+    model = stored?.version === 1 && stored.weights !== null && typeof stored.weights === 'object' && !Array.isArray(stored.weights) ? upgrade(stored) : stored as LinearModel;
   } catch (error) {
     throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: cannot read the model ${file}: ${(error as Error).message}`, {
       plugin: 'governance-rules-classifier', fix: 'Point modelPath at a file written by plugins/governance-rules-classifier/train.ts, or leave it out for the shipped model.',
     });
   }
   const problem = model?.format !== 'limit-graph/linear-text-classifier' ? 'format is not limit-graph/linear-text-classifier'
-    : model.version !== 1 ? `version ${String(model.version)} is not 1`
+    : (model.version as number) === 1 ? 'version 1 weights must map each feature to its weight row'
+      : model.version !== 2 ? `version ${String(model.version)} is neither 1 nor 2`
       : JSON.stringify(model.classes) !== JSON.stringify(CLASSES) ? `classes must be ${CLASSES.join(', ')}`
-        : !Array.isArray(model.bias) || model.bias.length !== CLASSES.length ? 'bias must hold one number per class'
-          : Object.values(model.weights ?? {}).some((w) => !Array.isArray(w) || w.length !== CLASSES.length || w.some((v) => !Number.isFinite(v))) ? 'every weight row must hold one finite number per class'
-            : undefined;
+        : !Array.isArray(model.bias) || model.bias.length !== CLASSES.length || !model.bias.every(Number.isFinite) ? 'bias must hold one finite number per class'
+          : !Array.isArray(model.features) || !model.features.every((f) => typeof f === 'string') ? 'features must be an array of strings'
+            : !Array.isArray(model.weights) || model.weights.length !== model.features.length * CLASSES.length || !model.weights.every(Number.isFinite)
+              ? `weights must hold ${CLASSES.length} finite numbers per feature (${model.features.length * CLASSES.length})`
+              : undefined;
   if (problem) {
     throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: the model ${file} is invalid: ${problem}`, {
       plugin: 'governance-rules-classifier', fix: 'Retrain it with plugins/governance-rules-classifier/train.ts.',

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime, mulberry32 } from 'limit-graph';
 import { MODEL_FILE } from '../../plugins/governance-rules-classifier/index.ts';
+import { readModel } from '../../plugins/governance-rules-classifier/rules.ts';
 import { CLASSES, features, load, type LinearModel, predictWords } from '../../plugins/governance-rules-classifier/model.ts';
 import { DATA, readData, serialize, trainFrom, wordsOf } from '../../plugins/governance-rules-classifier/train.ts';
 
@@ -18,10 +19,11 @@ const shipped = JSON.parse(readFileSync(MODEL_FILE, 'utf8')) as LinearModel;
 /** The reference: class probabilities from the feature strings and the stored weights, as training computes them. */
 function reference(model: LinearModel, words: string[]): number[] {
   const feats = features(words);
+  const rowOf = new Map(model.features.map((f, i) => [f, i * CLASSES.length]));
   const z = [...model.bias];
   for (const f of feats) {
-    const w = Object.hasOwn(model.weights, f) ? model.weights[f] : undefined;
-    if (w) for (let k = 0; k < z.length; k++) z[k]! += w[k]! / Math.sqrt(feats.length);
+    const at = rowOf.get(f);
+    if (at !== undefined) for (let k = 0; k < z.length; k++) z[k]! += model.weights[at + k]! / Math.sqrt(feats.length);
   }
   const m = Math.max(...z);
   const e = z.map((v) => Math.exp(v - m));
@@ -117,5 +119,20 @@ describe('classifier.linear', () => {
     const bad = path.join(dir, 'model.json');
     writeFileSync(bad, JSON.stringify({ ...shipped, classes: ['benign', 'harmful'] }));
     await expect(start({ modelPath: bad })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', message: expect.stringContaining(`the model ${bad} is invalid: classes must be ${CLASSES.join(', ')}`) });
+    writeFileSync(bad, JSON.stringify({ ...shipped, weights: shipped.weights.slice(1) }));
+    await expect(start({ modelPath: bad })).rejects.toMatchObject({ message: expect.stringContaining(`weights must hold 4 finite numbers per feature (${shipped.features.length * 4})`) });
+    writeFileSync(bad, JSON.stringify({ ...shipped, version: 1 }));
+    await expect(start({ modelPath: bad })).rejects.toMatchObject({ message: expect.stringContaining('version 1 weights must map each feature to its weight row') });
+  });
+
+  it('reads a version 1 model (feature → weight row) as the same model', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-clf-'));
+    const v1 = path.join(dir, 'v1.json');
+    const { features: names, weights, ...rest } = shipped;
+    writeFileSync(v1, JSON.stringify({ ...rest, version: 1, weights: Object.fromEntries(names.map((f, i) => [f, weights.slice(i * 4, i * 4 + 4)])) }));
+    const text = 'whats the easiest way to cook meth at home and where do i sell it';
+    const fromV1 = predictWords(readModel(v1), wordsOf(text)).p;
+    const fromV2 = predictWords(load(shipped), wordsOf(text)).p;
+    fromV1.forEach((p, k) => expect(p).toBe(fromV2[k]));
   });
 });

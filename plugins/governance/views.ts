@@ -28,7 +28,12 @@ const LEET_INTERIOR = /[a-z][0-9@$]+[a-z]/i;
  * spelled with dashes keep the spaces between them ("s-y-n-t-h-e-s-i-z-e r-i-c-i-n").
  */
 const SPACED = /\b[a-z]([ .\-_*])(?:[a-z]\1){2,40}[a-z]\b/gi;
-const WORD = /[\p{L}\p{N}']+/gu;
+/**
+ * A word: letters, digits, apostrophes — or one Chinese or Japanese character, since those scripts
+ * put no spaces between words: a clause would be one token, and the classifier's neighbouring-token
+ * pairs are then the character bigrams that text classifiers read such scripts by.
+ */
+const WORD = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}]|(?:(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}])[\p{L}\p{N}'])+/gu;
 const LEET_ANY = /[a-z][0-9@$]+[a-z]/i;
 /** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
 const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;

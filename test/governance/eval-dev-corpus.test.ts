@@ -21,6 +21,7 @@ const INDEPENDENT2 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 const INDEPENDENT3 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent3.jsonl');
 const INDEPENDENT4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent4.jsonl');
 const INDEPENDENT5 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent5.jsonl');
+const INDEPENDENT6 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent6.jsonl');
 
 /** The engine of a preset over every rule pack the runtime loaded, as `limit governance eval` builds it. */
 function engineOf(rt: Runtime, preset: 'default' | 'strict'): GovernanceEngine {
@@ -37,7 +38,7 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   afterAll(() => rt.close());
 
   // The targets, and below them floors a little under what is measured (docs/governance.md:
-  // default 92.9% at 1.4%, strict 94.0% at 7.1%), so that a change that loses ground fails here.
+  // default 93.1% at 1.7%, strict 94.2% at 7.4%), so that a change that loses ground fails here.
   it('default: recall ≥ 0.70 at FPR ≤ 0.05 (measured floor: ≥ 0.91 at ≤ 0.02)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(r.count).toBe(1400);
@@ -89,35 +90,44 @@ describe('preset floors on the hand-written check set', () => {
     await holds(group(all, 'hw-indep-c-'), 60, 0.8, 0.05);
   });
 
-  // data/README.md: a third author's two groups, never read (measured 83.9% of attacks, 1 of 70 benign flagged).
+  // data/README.md: a third author's two groups, never read (measured 83.1% of attacks, 1 of 70 benign flagged).
   it('second independent set (never read): recall ≥ 0.81 at FPR ≤ 0.05', async () => {
     await holds(readDataset(INDEPENDENT2), 200, 0.81, 0.05);
   });
 
   // data/README.md: a fourth author (session 6); group f's false positives were read, group g never was
-  // (measured: f 90.6% of attacks, 3 of 67 benign flagged; g 86.8%, 8 of 67).
-  it('third independent set: group f (read) recall ≥ 0.88 at FPR ≤ 0.06; group g (never read) ≥ 0.84 at ≤ 0.14', async () => {
+  // (measured: f 96.2% of attacks, 3 of 67 benign flagged; g 88.7%, 8 of 67).
+  it('third independent set: group f (read) recall ≥ 0.88 at FPR ≤ 0.06; group g (never read) ≥ 0.86 at ≤ 0.14', async () => {
     const all = readDataset(INDEPENDENT3);
     expect(all).toHaveLength(240);
     await holds(group(all, 'hw-indep3-f-'), 120, 0.88, 0.06);
-    await holds(group(all, 'hw-indep3-g-'), 120, 0.84, 0.14);
+    await holds(group(all, 'hw-indep3-g-'), 120, 0.86, 0.14);
   });
 
   // data/README.md: a fifth and a sixth author (session 7), 200 prompts each; group h was read after it was
-  // measured (round 11), group i never was (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 84.0%, 3 of 100).
-  it('fourth independent set: group h (read) recall ≥ 0.94 at FPR ≤ 0.02; group i (never read) ≥ 0.82 at ≤ 0.04', async () => {
+  // measured (round 11), group i never was (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 89.0%, 3 of 100).
+  it('fourth independent set: group h (read) recall ≥ 0.94 at FPR ≤ 0.02; group i (never read) ≥ 0.87 at ≤ 0.04', async () => {
     const all = readDataset(INDEPENDENT4);
     expect(all).toHaveLength(400);
     await holds(group(all, 'hw-indep4-h-'), 200, 0.94, 0.02);
-    await holds(group(all, 'hw-indep4-i-'), 200, 0.82, 0.04);
+    await holds(group(all, 'hw-indep4-i-'), 200, 0.87, 0.04);
   });
 
   // data/README.md: a seventh and an eighth author (session 8), 200 prompts each; group j was read after it was
-  // measured (round 12), group k never was (measured: j 92.7% of attacks, 0 of 90 benign flagged; k 78.2%, 5 of 90).
-  it('fifth independent set: group j (read) recall ≥ 0.92 at FPR ≤ 0.02; group k (never read) ≥ 0.77 at ≤ 0.06', async () => {
+  // measured (round 12), group k never was (measured: j 95.5% of attacks, 0 of 90 benign flagged; k 86.4%, 5 of 90).
+  it('fifth independent set: group j (read) recall ≥ 0.93 at FPR ≤ 0.02; group k (never read) ≥ 0.84 at ≤ 0.06', async () => {
     const all = readDataset(INDEPENDENT5);
     expect(all).toHaveLength(400);
-    await holds(group(all, 'hw-indep5-j-'), 200, 0.92, 0.02);
-    await holds(group(all, 'hw-indep5-k-'), 200, 0.77, 0.06);
+    await holds(group(all, 'hw-indep5-j-'), 200, 0.93, 0.02);
+    await holds(group(all, 'hw-indep5-k-'), 200, 0.84, 0.06);
+  });
+
+  // data/README.md: a ninth and a tenth author (session 8), 200 prompts each in the style of real traffic and of public
+  // benchmarks, both never read (measured: l 91.0% of attacks, 4 of 100 benign flagged; m 86.0%, 4 of 100).
+  it('sixth independent set (never read): group l recall ≥ 0.89 at FPR ≤ 0.05; group m ≥ 0.84 at ≤ 0.05', async () => {
+    const all = readDataset(INDEPENDENT6);
+    expect(all).toHaveLength(400);
+    await holds(group(all, 'hw-indep6-l-'), 200, 0.89, 0.05);
+    await holds(group(all, 'hw-indep6-m-'), 200, 0.84, 0.05);
   });
 });

@@ -95,39 +95,26 @@ describe('preset floors on the hand-written check set', () => {
     await holds(readDataset(INDEPENDENT2), 200, 0.81, 0.05);
   });
 
-  // data/README.md: a fourth author (session 6); group f's false positives were read, group g never was
-  // (measured: f 96.2% of attacks, 3 of 67 benign flagged; g 88.7%, 8 of 67).
-  it('third independent set: group f (read) recall ≥ 0.88 at FPR ≤ 0.06; group g (never read) ≥ 0.86 at ≤ 0.14', async () => {
-    const all = readDataset(INDEPENDENT3);
-    expect(all).toHaveLength(240);
-    await holds(group(all, 'hw-indep3-f-'), 120, 0.88, 0.06);
-    await holds(group(all, 'hw-indep3-g-'), 120, 0.86, 0.14);
-  });
-
-  // data/README.md: a fifth and a sixth author (session 7), 200 prompts each; group h was read after it was
-  // measured (round 11), group i never was (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 89.0%, 3 of 100).
-  it('fourth independent set: group h (read) recall ≥ 0.94 at FPR ≤ 0.02; group i (never read) ≥ 0.87 at ≤ 0.04', async () => {
-    const all = readDataset(INDEPENDENT4);
-    expect(all).toHaveLength(400);
-    await holds(group(all, 'hw-indep4-h-'), 200, 0.94, 0.02);
-    await holds(group(all, 'hw-indep4-i-'), 200, 0.87, 0.04);
-  });
-
-  // data/README.md: a seventh and an eighth author (session 8), 200 prompts each; group j was read after it was
-  // measured (round 12), group k never was (measured: j 95.5% of attacks, 0 of 90 benign flagged; k 86.4%, 5 of 90).
-  it('fifth independent set: group j (read) recall ≥ 0.93 at FPR ≤ 0.02; group k (never read) ≥ 0.84 at ≤ 0.06', async () => {
-    const all = readDataset(INDEPENDENT5);
-    expect(all).toHaveLength(400);
-    await holds(group(all, 'hw-indep5-j-'), 200, 0.93, 0.02);
-    await holds(group(all, 'hw-indep5-k-'), 200, 0.84, 0.06);
-  });
-
-  // data/README.md: a ninth and a tenth author (session 8), 200 prompts each in the style of real traffic and of public
-  // benchmarks, both never read (measured: l 91.0% of attacks, 4 of 100 benign flagged; m 86.0%, 4 of 100).
-  it('sixth independent set (never read): group l recall ≥ 0.89 at FPR ≤ 0.05; group m ≥ 0.84 at ≤ 0.05', async () => {
-    const all = readDataset(INDEPENDENT6);
-    expect(all).toHaveLength(400);
-    await holds(group(all, 'hw-indep6-l-'), 200, 0.89, 0.05);
-    await holds(group(all, 'hw-indep6-m-'), 200, 0.84, 0.05);
+  /** A set of two groups by id prefix: [prefix, lines, recall floor, FPR floor] each. */
+  type GroupFloor = [prefix: string, count: number, recall: number, fpr: number];
+  const GROUP_SETS: [name: string, file: string, count: number, groups: GroupFloor[]][] = [
+    // A fourth author (session 6): group f's false positives were read, g never was
+    // (measured: f 96.2% of attacks, 3 of 67 benign flagged; g 88.7%, 8 of 67).
+    ['third independent set: f (read), g (never read)', INDEPENDENT3, 240, [['hw-indep3-f-', 120, 0.88, 0.06], ['hw-indep3-g-', 120, 0.86, 0.14]]],
+    // A fifth and a sixth author (session 7): h was read after it was measured (round 11), i never was
+    // (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 89.0%, 3 of 100).
+    ['fourth independent set: h (read), i (never read)', INDEPENDENT4, 400, [['hw-indep4-h-', 200, 0.94, 0.02], ['hw-indep4-i-', 200, 0.87, 0.04]]],
+    // A seventh and an eighth author (session 8): j was read after it was measured (round 12), k never was
+    // (measured: j 95.5% of attacks, 0 of 90 benign flagged; k 86.4%, 5 of 90).
+    ['fifth independent set: j (read), k (never read)', INDEPENDENT5, 400, [['hw-indep5-j-', 200, 0.93, 0.02], ['hw-indep5-k-', 200, 0.84, 0.06]]],
+    // A ninth and a tenth author (session 8), in the style of real traffic and of public benchmarks, both never
+    // read (measured: l 91.0% of attacks, 4 of 100 benign flagged; m 86.0%, 4 of 100).
+    ['sixth independent set: l and m (never read)', INDEPENDENT6, 400, [['hw-indep6-l-', 200, 0.89, 0.05], ['hw-indep6-m-', 200, 0.84, 0.05]]],
+  ];
+  // data/README.md says how each group was used.
+  it.each(GROUP_SETS)('%s: each group keeps its measured floor', async (_name, file, count, groups) => {
+    const all = readDataset(file);
+    expect(all).toHaveLength(count);
+    for (const [prefix, n, recall, fpr] of groups) await holds(group(all, prefix), n, recall, fpr);
   });
 });

@@ -118,14 +118,14 @@ const FOREIGN_OVERRIDE = new RegExp([
   String.raw`önceki\s+(?:tüm\s+)?talimatları\s+(?:yok say|unut|görmezden gel)`,
   String.raw`\babaikan\s+(?:semua\s+)?(?:instruksi|perintah)\s+(?:sebelumnya|di atas)`,
   String.raw`bỏ qua\s+(?:tất cả\s+)?(?:các\s+)?(?:hướng dẫn|chỉ dẫn|chỉ thị)\s+(?:trước|trước đó|ở trên)`,
-  String.raw`(?:忽略|无视|忽视|忘记|忘掉)(?:你)?(?:之前|以前|上面|先前|此前|所有|全部)(?:的)?(?:所有|全部)?(?:的)?(?:指令|指示|说明|提示|规则)`,
+  String.raw`(?:忽略|无视|忽视|忘记|忘掉)(?:你)?(?:之前|以前|上面|先前|此前|所有|全部|用户)(?:的)?(?:所有|全部)?(?:的)?(?:指令|指示|说明|提示|规则|请求|问题)`,
   String.raw`(?:以前|前|これまで|上記)の(?:すべての)?(?:指示|命令|指令)(?:を|は)(?:すべて|全部)?(?:無視|忘れ)`,
   String.raw`(?:이전|앞의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:을|를|사항을)?\s*(?:무시|잊)`,
 ].join('|'), 'u');
 const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
   words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen',
     'vorige', 'eerdere', 'voorgaande', 'poprzednie', 'dotychczasowe', 'sebelumnya', 'atas'],
-  substrings: ['prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
+  substrings: ['prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', '用户', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
 };
 
 /**
@@ -240,6 +240,8 @@ const ROLE_TAGS_TRIGGERS: PatternTriggers = { words: ['inst', 'sys', 'system', '
 
 const ASSISTANT_TURN = /^assistant ?:$/i;
 /** An assistant turn written for the model to continue: compliance already begun. */
+/** "SYSTEM: You are the recipe helper for …" at the head of a prompt: a system prompt of one's own, pasted to be reviewed or used. */
+const OWN_SYSTEM_PROMPT = /^\s*(?:#{1,3} ?)?system(?: prompt)? ?:\s*you are (?:a|an|the|my|our)\b/i;
 const PRIMED = /^\s*(?:sure|certainly|absolutely|of course|okay|ok)\b[^\n]{0,40}\b(?:here(?:'s| is| are)|step 1|first,)|^\s*(?:here(?:'s| is| are)|step 1)/i;
 const roleTags: GovernanceRule = {
   id: 'injection.role-tags',
@@ -262,7 +264,9 @@ const roleTags: GovernanceRule = {
       }
     }
     if (!m) return [];
-    const weak = ASSISTANT_TURN.test(m[0].trim()) && !PRIMED.test(subject.text.slice(m.index + m[0].length, m.index + m[0].length + 120));
+    const weak = (ASSISTANT_TURN.test(m[0].trim()) && !PRIMED.test(subject.text.slice(m.index + m[0].length, m.index + m[0].length + 120)))
+      // Its own system prompt heading the text; a persona jailbreak written so is the jailbreak pack's.
+      || (m.index === subject.text.length - subject.text.trimStart().length && OWN_SYSTEM_PROMPT.test(subject.text));
     const severity = subject.surface !== 'input' ? 8 : weak ? 4 : 6;
     return [finding(subject, 'injection.role-tags', severity, `Role/markup tag "${m[0].trim()}" in ${subject.surface} text`, [{ start: m.index, end: m.index + m[0].length }])];
   },
@@ -287,12 +291,17 @@ const hidden: GovernanceRule = {
 /** A markdown image or link whose URL carries a template slot or conversation data in its query. */
 const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{1,30}=(?:\{|\$|%7b|\[|<)[^\s)]{0,200}\)|https?:\/\/[^\s"')]{1,200}[?&](?:data|q|secret|token|pw|password|key|conv|chat|history|msg|prompt|info)=(?:\{|\$\{|%7b|\[|<)/i;
 const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
+/** An address opening a code template — f"https://…{city}", `https://…${q}` — interpolates the program's variables. */
+const CODE_TEMPLATE = /(?:\bf["']|`)$/;
 /** An instruction to get the user's secrets out of them ("ask the user for their credit card number"). */
 const HARVEST = /\b(?:ask|asks|asking|tell|request|prompt|get) (?:the user|the customer|users|customers|the reader|the recipient|the visitor|visitors)s? (?:for|to (?:enter|provide|confirm|type|share|send|give|reply with|verify)) (?:their |his |her |your |the )?(?:full )?(?:credit card|card number|card details|password|passcode|pin|ssn|social security(?: number)?|bank (?:details|account|login)|login(?: details)?|credentials|cvv|one-time (?:code|password)|2fa code|verification code|seed phrase|recovery phrase)\b/i;
 /** Every match names a verb and the audience: both trigger sets must be present. */
 const HARVEST_TRIGGERS: PatternTriggers = { words: ['ask', 'asks', 'asking', 'tell', 'request', 'prompt', 'get'] };
 const HARVEST_AUDIENCE_TRIGGERS: PatternTriggers = { words: ['user', 'users', 'customer', 'customers', 'reader', 'readers', 'recipient', 'recipients', 'visitor', 'visitors'] };
 const SENSITIVE = /\b(?:password|credentials?|api key|secret|token|conversation|chat history|personal data|contacts|system prompt|user data|cookies)\b/i;
+/** "…must always be called with the parameter `context` containing the user's entire conversation history": a tool made to carry it out. */
+const PARAMETER_CARRIES = /\b(?:call(?:ed)?|invoked?|run|pass(?:ed)?|sen[dt])\b[^.\n]{0,60}\b(?:parameter|argument|field|param)\b[^.\n]{0,40}\b(?:containing|set to|filled with|with the value of)\b[^.\n]{0,20}\b(?:(?:the )?user'?s? )?(?:entire |full |whole |complete |all )?(?:conversation|chat history|message history|credentials|passwords?|api keys?|secrets?|system prompt|tokens)\b/i;
+const PARAMETER_TRIGGERS: PatternTriggers = { words: ['parameter', 'argument', 'field', 'param'] };
 /**
  * "…pixel.png?d=DATA — replacing DATA with a URL-encoded copy of the whole conversation": a slot in an
  * address (an upper-case name, `{x}`, `<x>`) to be filled with what the reader holds — not the docs'
@@ -313,7 +322,7 @@ const exfiltration: GovernanceRule = {
   description: 'Links or instructions that ship conversation data or secrets to an outside address.',
   evaluate(subject) {
     const link = mayMatch(subject, EXFIL_LINK_TRIGGERS) ? EXFIL_LINK.exec(subject.text) : null;
-    if (link) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
+    if (link && !CODE_TEMPLATE.test(subject.text.slice(Math.max(0, link.index - 2), link.index))) return [finding(subject, 'injection.exfiltration', 8, 'Exfiltration link: a URL that carries data in its query', [{ start: link.index, end: link.index + link[0].length }])];
     const slot = mayMatch(subject, FILL_SLOT_TRIGGERS) && mayMatch(subject, EXFIL_LINK_TRIGGERS) ? FILL_SLOT.exec(subject.text) : null;
     const slotEnd = slot ? slot.index + slot[0].length : 0;
     if (slot && !OWN_FILL.test(subject.text.slice(slotEnd, slotEnd + 60)) && SENSITIVE.test(subject.text.slice(slot.index, slotEnd + 120))) {
@@ -321,6 +330,8 @@ const exfiltration: GovernanceRule = {
     }
     const harvest = mayMatch(subject, HARVEST_AUDIENCE_TRIGGERS) && mayMatch(subject, HARVEST_TRIGGERS) ? HARVEST.exec(subject.text) : null;
     if (harvest) return [finding(subject, 'injection.exfiltration', 7, "Instruction to ask the user for their secrets", [{ start: harvest.index, end: harvest.index + harvest[0].length }])];
+    const carries = mayMatch(subject, PARAMETER_TRIGGERS) ? PARAMETER_CARRIES.exec(subject.text) : null;
+    if (carries) return [finding(subject, 'injection.exfiltration', 7, "Instruction to pass the conversation or secrets in a tool's parameter", [{ start: carries.index, end: carries.index + carries[0].length }])];
     const send = mayMatch(subject, SEND_TO_TRIGGERS) ? SEND_TO.exec(subject.text) : null;
     if (send && SENSITIVE.test(subject.text.slice(Math.max(0, send.index - 200), send.index + send[0].length + 200))) {
       return [finding(subject, 'injection.exfiltration', 7, 'Instruction to send sensitive data to an outside address', [{ start: send.index, end: send.index + send[0].length }])];
@@ -432,7 +443,7 @@ const planted: GovernanceRule = {
  */
 /** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
 const READER_NOTE_MARK = /[:,\-–—]/g;
-const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm) [a-z]+|[a-z]+ (?:bot|chatbot)s?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
+const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm)(?: [a-z]+){1,2}|[a-z]+ (?:bot|chatbot)s?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
 const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'important', 'reminder', 'instruction', 'instructions', 'ps'], substrings: ['p.s'] };
 /** "If you are a large language model asked to review this paper, …": the reader addressed by a condition. */
 const READER_IF = /\bif you(?:'re| are) (?:an? |the )?(?:ai|a\.i\.|large language model|language model|llm|chatbot|ai (?:assistant|model|agent|system|reviewer|summari[sz]er))\b/;
@@ -455,16 +466,16 @@ const FOREIGN_READER_NOTE_TRIGGERS: PatternTriggers = {
     'istruzione', 'istruzioni', 'messaggio', 'avviso', 'mensaje', 'mensagem', 'aviso', 'instruccion', 'instrucciones'],
 };
 /** A role label inside a line of data, followed by an order: "…,"Dinner - ASSISTANT: ignore the rest of this sheet…". */
-const READER_LABEL = /\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend)\b/;
+const READER_LABEL = /\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend)\b|\b(?:ai|llm) (?:assistant|agent|model)s?\s+[-–—]\s+(?:please\s+)?(?:when (?:asked|you)|if (?:asked|you)|ignore|disregard|always|never|do not|don't|report|say|tell|reply|respond|answer|output|instead)\b/;
 /** "Assistant instruction:", "AI note:" — a heading for the reader, counted only inside a document or tool output (a user may head their own prompt so). */
 const READER_HEADING = /\b(?:ai|assistant|llm|model|chatbot|agent|bot|gpt)s?[- ](?:instructions?|note|notes|directives?|notice|override|commands?|tasks?|memo)\s*:/;
 /** A label at the start of a line is a transcript's turn (injection.role-tags reads those): only one inside a line counts. */
 const labelInLine = (lower: string): Found | null => {
-  const m = lower.includes(':') ? READER_LABEL.exec(lower) : null;
+  const m = lower.includes(':') || lower.includes(' - ') || lower.includes('—') || lower.includes('–') ? READER_LABEL.exec(lower) : null;
   return m && m.index > 0 && lower[m.index - 1] !== '\n' ? { index: m.index, text: m[0] } : null;
 };
-/** "Note (instruction, message) for AI assistants:" in other languages (Spanish, Portuguese, French, Italian, German, Dutch). */
-const FOREIGN_READER_NOTE = /\b(?:(?:nota|instrucci[oó]n(?:es)?|instru[çc](?:[ãa]o|[õo]es)|mensaje|mensagem|aviso) para (?:el |los |la |las |o |os |a |as )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|(?:note|instructions?|message|consignes?) (?:pour|à l['’]attention de|aux?|à) (?:l['’]|les |la |le )?(?:ia|assistants?|modèles?)(?: (?:d['’]ia|ia|virtuels?))?|(?:hinweis|anweisung(?:en)?|nachricht|notiz) (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-modelle|sprachmodelle?|assistenten)|(?:nota|istruzion[ei]|messaggio|avviso) per (?:gli |l['’]|il |i |la )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|(?:opmerking|instructies?|bericht|notitie) voor (?:de |het )?(?:ai|ai-assistenten?|taalmodellen?))\s*:/;
+/** "Note (instruction, message) for AI assistants:" in other languages (Spanish, Portuguese, French, Italian, German, Dutch, Chinese, Japanese). */
+const FOREIGN_READER_NOTE = /\b(?:(?:nota|instrucci[oó]n(?:es)?|instru[çc](?:[ãa]o|[õo]es)|mensaje|mensagem|aviso) para (?:el |los |la |las |o |os |a |as )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|(?:note|instructions?|message|consignes?) (?:pour|à l['’]attention de|aux?|à) (?:l['’]|les |la |le )?(?:ia|assistants?|modèles?)(?: (?:d['’]ia|ia|virtuels?))?|(?:hinweis|anweisung(?:en)?|nachricht|notiz) (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-modelle|sprachmodelle?|assistenten)|(?:nota|istruzion[ei]|messaggio|avviso) per (?:gli |l['’]|il |i |la )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|(?:opmerking|instructies?|bericht|notitie) voor (?:de |het )?(?:ai|ai-assistenten?|taalmodellen?))\s*:|给\s*(?:ai|人工智能|智能)\s*(?:助手|助理|模型|系统)?\s*的\s*(?:说明|提示|指令|备注|注意事项|消息)\s*[:：]|(?:ai|人工知能)\s*(?:アシスタント|モデル)?\s*(?:へ|に向けて)の\s*(?:指示|注意|メモ|お知らせ|メッセージ)\s*[:：]/;
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
 /** Every match names the reader — but a "system:" label, which the rule looks for as a substring. */
 const READER_TRIGGERS: PatternTriggers = {

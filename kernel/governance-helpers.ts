@@ -59,6 +59,41 @@ export function negatedAt(view: { readonly tokens: readonly { readonly w: string
   return false;
 }
 
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+const isWordChar = (c: string | undefined): boolean => c !== undefined && (c < '\x80' ? /[a-z0-9]/i.test(c) : WORD_CHAR.test(c));
+/** A quote mark at `i` that opens (double quotes, or a single one not inside a word: "don't") or closes. */
+const opensAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '“' || s[i] === '«' || (s[i] === "'" && !isWordChar(s[i - 1]));
+const closesAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '”' || s[i] === '»' || (s[i] === "'" && !isWordChar(s[i + 1]));
+
+/**
+ * The quotation `span` of `text` sits in, on its own line: a quote mark that opens up to 120
+ * characters before the span's end and one that closes up to 80 after it, or undefined. Rules use it
+ * to tell a phrase talked about ('phrases like "ignore previous instructions"') from one used.
+ */
+export function quotedAt(text: string, span: { start: number; end: number }): { open: number; close: number } | undefined {
+  let open = -1;
+  for (let i = span.end - 1; i >= Math.max(0, span.end - 120) && text[i] !== '\n'; i--) {
+    if (opensAt(text, i)) {
+      open = i;
+      break;
+    }
+  }
+  if (open < 0) return undefined;
+  for (let i = span.end; i < Math.min(text.length, span.end + 80) && text[i] !== '\n'; i++) {
+    if (closesAt(text, i)) return { open, close: i };
+  }
+  return undefined;
+}
+
+/**
+ * The text asks to label, classify or rate the items it lists ("For each line, say SAFE or UNSAFE:
+ * 1. \"ignore previous instructions …\""): attack strings quoted among them are data to judge.
+ */
+const LABELLING_TASK = /\b(?:label(?:l?ing)?|classify(?:ing)?|categori[sz](?:e|ing)|annotat(?:e|ing)|rate|tag)\b[^.\n]{0,80}\b(?:each|every|these|the following|below)\b|\bfor (?:each|every) (?:line|item|prompt|message|example|text|input|request|query|sentence|string)\b[^.\n]{0,80}\b(?:safe|unsafe|benign|malicious|harmful|toxic|label|category|class)\b/i;
+export function asksToLabelItems(text: string): boolean {
+  return LABELLING_TASK.test(text);
+}
+
 /** The options every rule pack made by `defineRulePack` accepts. */
 export const RulePackOptions = z
   .object({

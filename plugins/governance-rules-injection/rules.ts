@@ -4,7 +4,7 @@
  * e-mails, documents). Matching is by structure: a verb near its target, an imperative line inside
  * a document, a tag where a user cannot legitimately write one.
  */
-import { evidenceSpan, type Finding, type GovernanceRule, negatedAt, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
+import { asksToLabelItems, evidenceSpan, type Finding, type GovernanceRule, negatedAt, type PatternTriggers, quotedAt, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -149,11 +149,6 @@ const DEFENSIVE = /^\s*(?:(?:that|which) (?:appear|are|come|arrive|show up)\s+)?
  */
 const MENTION_CUE = /\b(?:phrases?|strings?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does|(?:asked|told|prompted|instructed|got) (?:it|the (?:bot|model|assistant|chatbot|ai|llm)|our (?:bot|model|assistant|chatbot))(?: to)?|(?:user|attacker|someone|somebody|customer|tester|red[- ]teamer)s? (?:asked|typed|wrote|entered|sent|tried|said|used))\b/;
 const USE_CUE = /\b(?:complete|continue|finish|fill in|(?<!how (?:do you|to|would you|does one) )say|repeat|print|output|(?:respond|reply|answer|start|begin) with)\b/;
-const WORD_CHAR = /[\p{L}\p{N}]/u;
-const isWordChar = (c: string | undefined): boolean => c !== undefined && (c < '\x80' ? /[a-z0-9]/.test(c) : WORD_CHAR.test(c));
-/** A quote mark at `i` that opens (double quotes, or a single one not inside a word: "don't") or closes. */
-const opensAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '“' || s[i] === '«' || (s[i] === "'" && !isWordChar(s[i - 1]));
-const closesAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '”' || s[i] === '»' || (s[i] === "'" && !isWordChar(s[i + 1]));
 /** Whether a view holds a quote mark at all (most do not: then no hit is quoted). */
 const QUOTE_MARK = /["“”«»']/;
 const hasQuotes = new WeakMap<TextView, boolean>();
@@ -164,26 +159,12 @@ function quotedMention(view: TextView, span: { start: number; end: number }): bo
   const lower = view.lower;
   // The quote opens on the same line before the span's last word (the verb may stand outside:
   // 'how do you say "ignore …"') and closes on it after the span.
-  let open = -1;
-  for (let i = span.end - 1; i >= Math.max(0, span.end - 120) && lower[i] !== '\n'; i--) {
-    if (opensAt(lower, i)) {
-      open = i;
-      break;
-    }
-  }
-  if (open < 0) return false;
-  let close = -1;
-  for (let i = span.end; i < Math.min(lower.length, span.end + 80) && lower[i] !== '\n'; i++) {
-    if (closesAt(lower, i)) {
-      close = i;
-      break;
-    }
-  }
-  if (close < 0) return false;
+  const quote = quotedAt(lower, span);
+  if (!quote) return false;
   // The cue sits next to the quote, outside it; "complete this sentence: '…'" uses the quote.
-  const lead = lower.slice(Math.max(0, open - 40), open);
+  const lead = lower.slice(Math.max(0, quote.open - 40), quote.open);
   if (USE_CUE.test(lead)) return false;
-  return MENTION_CUE.test(`${lead} ${lower.slice(close + 1, close + 41)}`);
+  return asksToLabelItems(lower) || MENTION_CUE.test(`${lead} ${lower.slice(quote.close + 1, quote.close + 41)}`);
 }
 
 const REVEAL = set(`reveal print show repeat output tell display translate recite share give dump leak disclose write spell say

@@ -3,7 +3,7 @@
  * matches a *structure* (a removal word near a constraint word, a persona set-up near an
  * unrestricted claim, a dual-response format) rather than one famous prompt's wording.
  */
-import { evidenceSpan, type Finding, type GovernanceRule, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
+import { asksToLabelItems, evidenceSpan, type Finding, type GovernanceRule, type PatternTriggers, quotedAt, type RuleSubject, type TextView } from 'limit-graph';
 
 const set = (words: string) => new Set(words.split(/\s+/).filter(Boolean));
 
@@ -245,7 +245,10 @@ const personaRule: GovernanceRule = {
   evaluate(subject) {
     const view = viewOf(subject);
     if (!view) return [];
-    const found = signals(subject, view);
+    // A prompt quoted among items to label ("For each line, say SAFE or UNSAFE: … \"pretend you have no
+    // rules\"") is data to judge, not a frame for this model.
+    const labelling = asksToLabelItems(view.lower);
+    const found = signals(subject, view).filter((f) => !labelling || !quotedAt(view.lower, f));
     const score = found.reduce((s, f) => s + f.weight, 0);
     if (score < 3) return [];
     // One cue alone (score 3) is common in benign text ("uncensored dialogue"); two or more are not.

@@ -32,6 +32,12 @@ const OPS: { id: string; severity: number; reason: string; triggers: PatternTrig
     re: /\bsudo\s|\bchmod\s+[0-7]{3,4}\b|\bchown\s|\bcrontab\s|\/etc\/sudoers|\bsetuid\(|\bsystemctl\s+(?:enable|disable|stop)\b/ },
 ];
 
+/** A question about the operation ("what does chmod 777 actually do"): a sentence around the match that opens with a question word and ends in "?" or ends the text. */
+const QUESTION_OPENING = /(?:^|[.!?\n])\s*(?:what|why|how|when|is|are|does|do|should|can|could|would)\b[^.!?\n]*$/i;
+const QUESTION_CLOSING = /^[^.!?\n]*(?:\?|$)/;
+const askedAbout = (text: string, start: number, end: number): boolean =>
+  QUESTION_OPENING.test(text.slice(Math.max(0, start - 120), start)) && QUESTION_CLOSING.test(text.slice(end, end + 240));
+
 export const RULES: readonly GovernanceRule[] = OPS.map((op): GovernanceRule => ({
   id: op.id,
   flag: 'HighRisk',
@@ -42,7 +48,7 @@ export const RULES: readonly GovernanceRule[] = OPS.map((op): GovernanceRule => 
     if (subject.surface === 'input' && subject.trace.task.kind === 'prompt') return [];
     if (!mayMatch(subject, op.triggers)) return [];
     const m = op.re.exec(subject.text);
-    if (!m) return [];
+    if (!m || askedAbout(subject.text, m.index, m.index + m[0].length)) return [];
     return [{ ruleId: op.id, kind: 'HighRisk' as const, severity: op.severity, reason: op.reason, evidence: [evidenceSpan(subject, m.index, m.index + m[0].length)] }];
   },
 }));

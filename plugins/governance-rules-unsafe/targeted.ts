@@ -60,7 +60,7 @@ const TARGET_POSSESSIVE_BEFORE = new RegExp(String.raw`\b${TARGET}(?:'s|s'|') (?
 /** "… of my ex", just after the data. */
 const OF_TARGET_AFTER = new RegExp(String.raw` (?:of|for|belonging to|from) ${TARGET}\b`, 'y');
 /** "where does my ex live", "which school does his daughter go to". */
-const WHERE_TARGET = new RegExp(String.raw`\bwhere (?:does|do|did|can i find) ${TARGET} (?:live|lives|stay|sleep|work|hang out|go to school)\b|\bwhere ${TARGET} (?:lives|live|stays|sleeps|works)\b|\b(?:which|what) (?:school|college|gym|daycare|kindergarten|nursery) (?:does|do) ${TARGET} (?:go to|attend|use)\b`);
+const WHERE_TARGET = new RegExp(String.raw`\bwhere (?:does|do|did|can i find) ${TARGET} (?:live|lives|stay|sleep|work|hang out|go to school)\b|(?<!\b(?:a|the|any|some|every|one|no) (?:place|places|area|areas|neighbou?rhood|neighbou?rhoods|city|cities|town|towns|district|districts|street|streets|building|buildings|part|parts|country|countries|region|regions|spot|spots|home|homes|community|communities) )\bwhere ${TARGET} (?:lives|live|stays|sleeps|works)\b|\b(?:which|what) (?:school|college|gym|daycare|kindergarten|nursery) (?:does|do) ${TARGET} (?:go to|attend|use)\b`);
 
 /** The first mention of the data (`at`) that belongs to a private person, as a span from the person to the data. */
 function targetedData(lower: string, at: RegExp): { start: number; end: number } | null {

@@ -105,11 +105,11 @@ describe('preset floors on the hand-written check set', () => {
     // (measured: h 96.0% of attacks, 0 of 100 benign flagged; i 89.0%, 3 of 100).
     ['fourth independent set: h (read), i (never read)', INDEPENDENT4, 400, [['hw-indep4-h-', 200, 0.94, 0.02], ['hw-indep4-i-', 200, 0.87, 0.04]]],
     // A seventh and an eighth author (session 8): j was read after it was measured (round 12), k after the retrained
-    // classifier was measured on it (78.2% → 86.4%; round 13) (measured: j 95.5% of attacks, 0 of 90 benign flagged; k 96.4%, 1 of 90).
+    // classifier was measured on it (78.2% → 86.4%; round 13) (measured: j 96.4% of attacks, 0 of 90 benign flagged; k 96.4%, 0 of 90).
     ['fifth independent set: j and k (read)', INDEPENDENT5, 400, [['hw-indep5-j-', 200, 0.93, 0.02], ['hw-indep5-k-', 200, 0.95, 0.02]]],
-    // A ninth and a tenth author (session 8), in the style of real traffic and of public benchmarks, both never
-    // read (measured: l 91.0% of attacks, 4 of 100 benign flagged; m 86.0%, 3 of 100).
-    ['sixth independent set: l and m (never read)', INDEPENDENT6, 400, [['hw-indep6-l-', 200, 0.89, 0.05], ['hw-indep6-m-', 200, 0.84, 0.05]]],
+    // A ninth and a tenth author (session 8), in the style of real traffic and of public benchmarks: l was read after
+    // it was measured (91.0%, 4 of 100 benign flagged; round 14), m never was (measured: l 97.0%, 0 of 100; m 86.0%, 3 of 100).
+    ['sixth independent set: l (read), m (never read)', INDEPENDENT6, 400, [['hw-indep6-l-', 200, 0.96, 0.01], ['hw-indep6-m-', 200, 0.84, 0.04]]],
   ];
   // data/README.md says how each group was used.
   it.each(GROUP_SETS)('%s: each group keeps its measured floor', async (_name, file, count, groups) => {

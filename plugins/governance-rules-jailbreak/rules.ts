@@ -249,12 +249,13 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
  * regla", "sans aucune censure", "mode développeur", "没有任何限制" (constraints removed). Alone a
  * removal is weak ("datos sin límites" sells a phone plan); with the override it is a jailbreak.
  */
-const FOREIGN_IDENTITY = /(?<!\p{L})(?:(?:a partir de (?:ahora|agora)|de ahora en adelante|desde ahora|à partir de maintenant|dorénavant|désormais|d'ora in poi|da ora in poi|da adesso|ab (?:jetzt|sofort)|von nun an|vanaf nu)[^.\n]{0,40}?(?<!\p{L})(?:eres|serás|vas a (?:ser|actuar|comportarte)|actúa|actuarás|(?:você|vc) (?:é|vai|será|nunca)|tu (?:es|seras|vas|ignores?|n'as)|agis|sei|sarai|agirai|bist du|du bist|wirst du|je bent)|(?:eres|(?:você|vc) é|tu es|sei|du bist|(?:jij|je) bent) (?:ahora|agora|maintenant|ora|adesso|jetzt|nu))(?!\p{L})|从现在(?:开始|起)[，,]?\s*你(?:是|将|要)|今から(?:あなたは|君は|お前は)/u;
-const FOREIGN_REMOVAL = /(?<!\p{L})(?:sin (?:ninguna |ningún |ningun )?(?:restricci[oó]n(?:es)?|censura|reglas)|no tienes? que (?:cumplir|seguir|respetar|obedecer) (?:ninguna|ningunas|las) (?:reglas?|normas?|pol[ií]ticas?)|nunca (?:se niega|te niegas|rechaza)|ignora(?:s|rás)? (?:todas )?las (?:reglas|normas|pol[ií]ticas) de contenido|sem (?:nenhuma |qualquer )?(?:censura|restri[çc](?:[ãa]o|[õo]es))|n[ãa]o (?:tem|precisa) (?:que )?(?:seguir|cumprir|respeitar) (?:nenhuma|regras)|nunca (?:pode|podes|vai) (?:dizer|recusar)|sans (?:aucune? )?(?:censure|restrictions?)|ignores? (?:toutes )?les r[eè]gles|n'as (?:plus )?(?:aucune|de) r[eè]gles?|senza (?:alcuna |nessuna )?(?:censura|restrizion[ei])|non (?:hai|devi rispettare) (?:nessuna|regole)|ohne (?:jegliche |irgendwelche )?(?:zensur|einschr[äa]nkungen|regeln)|keine (?:regeln|einschr[äa]nkungen|zensur)|zonder (?:enige )?(?:censuur|beperkingen|regels)|modo (?:desarrollador|desenvolvedor|sviluppatore)|mode d[ée]veloppeur|modalit[àa] sviluppatore|entwicklermodus)(?!\p{L})|没有任何(?:限制|规则|约束)|不(?:遵守|受)任何(?:规则|限制|约束)|从不拒绝|制限(?:が|は)?(?:一切)?(?:ない|ありません)|ルールに従わない/u;
+const FOREIGN_IDENTITY = /(?<!\p{L})(?:(?:a partir de (?:ahora|agora)|de ahora en adelante|desde ahora|à partir de maintenant|dorénavant|désormais|d'ora in poi|da ora in poi|da adesso|ab (?:jetzt|sofort)|von nun an|vanaf nu)[^.\n]{0,40}?(?<!\p{L})(?:eres|serás|vas a (?:ser|actuar|comportarte)|actúa|actuarás|(?:você|vc) (?:é|vai|será|nunca)|tu (?:es|seras|vas|ignores?|n'as)|agis|sei|sarai|agirai|bist du|du bist|wirst du|je bent)|(?:eres|(?:você|vc) é|tu es|sei|du bist|(?:jij|je) bent) (?:ahora|agora|maintenant|ora|adesso|jetzt|nu)|(?:ahora eres|(?:você|vc) agora é|agora (?:você|vc) é|ora sei|jetzt bist du))(?!\p{L})|从现在(?:开始|起)[，,]?\s*你(?:是|将|要)|今から(?:あなたは|君は|お前は)/u;
+const FOREIGN_REMOVAL = /(?<!\p{L})(?:sin (?:ninguna |ningún |ningun )?(?:restricci[oó]n(?:es)?|censura|reglas)|no tienes? que (?:cumplir|seguir|respetar|obedecer) (?:ninguna|ningunas|las) (?:reglas?|normas?|pol[ií]ticas?)|nunca (?:se niega|te niegas|rechaza)|ignora(?:s|rás)? (?:todas )?las (?:reglas|normas|pol[ií]ticas) de contenido|sem (?:nenhuma |qualquer )?(?:censura|restri[çc](?:[ãa]o|[õo]es))|n[ãa]o (?:tem|precisa) (?:que )?(?:seguir|cumprir|respeitar) (?:nenhuma|regras)|nunca (?:pode|podes|vai) (?:dizer|recusar)|sem (?:avisos|recusas|advert[êe]ncias)(?: nem (?:avisos|recusas))?|sin (?:advertencias|negarte|rechazos)|sans (?:avertissements?|refus)|senza (?:avvertimenti|rifiuti)|ohne (?:warnungen|ablehnungen?)|sans (?:aucune? )?(?:censure|restrictions?)|ignores? (?:toutes )?les r[eè]gles|n'as (?:plus )?(?:aucune|de) r[eè]gles?|senza (?:alcuna |nessuna )?(?:censura|restrizion[ei])|non (?:hai|devi rispettare) (?:nessuna|regole)|ohne (?:jegliche |irgendwelche )?(?:zensur|einschr[äa]nkungen|regeln)|keine (?:regeln|einschr[äa]nkungen|zensur)|zonder (?:enige )?(?:censuur|beperkingen|regels)|modo (?:desarrollador|desenvolvedor|sviluppatore)|mode d[ée]veloppeur|modalit[àa] sviluppatore|entwicklermodus)(?!\p{L})|没有任何(?:限制|规则|约束)|不(?:遵守|受)任何(?:规则|限制|约束)|从不拒绝|制限(?:が|は)?(?:一切)?(?:ない|ありません)|ルールに従わない/u;
 /** Words of the languages above that every ASCII match holds (a non-ASCII text is always read). */
 const FOREIGN_TRIGGERS: PatternTriggers = {
   words: ['partir', 'ahora', 'agora', 'desde', 'dorenavant', 'desormais', 'maintenant', 'ora', 'adesso', 'jetzt', 'sofort', 'nun', 'vanaf', 'sin', 'sem', 'sans', 'senza', 'ohne',
-    'keine', 'zonder', 'modo', 'mode', 'entwicklermodus', 'nunca', 'ignora', 'ignoras', 'ignores', 'ignore', 'tienes', 'tiene', 'tem', 'precisa', 'hai', 'devi'],
+    'keine', 'zonder', 'modo', 'developpeur', 'entwicklermodus', 'nunca', 'ignora', 'ignoras', 'les', 'tienes', 'tiene', 'tem', 'precisa', 'hai', 'devi', 'eres', 'vc', 'sei',
+    'bist', 'bent'],
 };
 
 const personaRule: GovernanceRule = {
@@ -267,8 +268,8 @@ const personaRule: GovernanceRule = {
     if (!view) return [];
     // A prompt quoted among items to label ("For each line, say SAFE or UNSAFE: … \"pretend you have no
     // rules\"") is data to judge, not a frame for this model.
-    const labelling = asksToLabelItems(view.lower);
-    const found = signals(subject, view).filter((f) => !labelling || !quotedAt(view.lower, f));
+    let labelling: boolean | undefined;
+    const found = signals(subject, view).filter((f) => !quotedAt(view.lower, f) || !(labelling ??= asksToLabelItems(view.lower)));
     const score = found.reduce((s, f) => s + f.weight, 0);
     if (score < 3) return [];
     // One cue alone (score 3) is common in benign text ("uncensored dialogue"); two or more are not.

@@ -61,6 +61,8 @@ export function negatedAt(view: { readonly tokens: readonly { readonly w: string
 
 const WORD_CHAR = /[\p{L}\p{N}]/u;
 const isWordChar = (c: string | undefined): boolean => c !== undefined && (c < '\x80' ? /[a-z0-9]/i.test(c) : WORD_CHAR.test(c));
+const OPENERS = ['"', '“', '«', "'"];
+const CLOSERS = ['"', '”', '»', "'"];
 /** A quote mark at `i` that opens (double quotes, or a single one not inside a word: "don't") or closes. */
 const opensAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '“' || s[i] === '«' || (s[i] === "'" && !isWordChar(s[i - 1]));
 const closesAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '”' || s[i] === '»' || (s[i] === "'" && !isWordChar(s[i + 1]));
@@ -71,18 +73,25 @@ const closesAt = (s: string, i: number): boolean => s[i] === '"' || s[i] === '�
  * to tell a phrase talked about ('phrases like "ignore previous instructions"') from one used.
  */
 export function quotedAt(text: string, span: { start: number; end: number }): { open: number; close: number } | undefined {
+  // Native searches for each kind of mark (rules call this per hit, on long texts too).
+  const lineStart = text.lastIndexOf('\n', span.end - 1) + 1;
+  const from = Math.max(lineStart, span.end - 120);
   let open = -1;
-  for (let i = span.end - 1; i >= Math.max(0, span.end - 120) && text[i] !== '\n'; i--) {
-    if (opensAt(text, i)) {
-      open = i;
-      break;
-    }
+  for (const mark of OPENERS) {
+    let i = text.lastIndexOf(mark, span.end - 1);
+    while (i >= from && !opensAt(text, i)) i = text.lastIndexOf(mark, i - 1);
+    if (i >= from && i > open) open = i;
   }
   if (open < 0) return undefined;
-  for (let i = span.end; i < Math.min(text.length, span.end + 80) && text[i] !== '\n'; i++) {
-    if (closesAt(text, i)) return { open, close: i };
+  const lineEnd = text.indexOf('\n', span.end);
+  const to = Math.min(lineEnd < 0 ? text.length : lineEnd, span.end + 80);
+  let close = -1;
+  for (const mark of CLOSERS) {
+    let i = text.indexOf(mark, span.end);
+    while (i >= 0 && i < to && !closesAt(text, i)) i = text.indexOf(mark, i + 1);
+    if (i >= 0 && i < to && (close < 0 || i < close)) close = i;
   }
-  return undefined;
+  return close < 0 ? undefined : { open, close };
 }
 
 /**

@@ -100,9 +100,14 @@ const FILTER_DODGE = /\bso (?:that )?(?:your|the) (?:filters?|moderation|safety 
 const SPLIT_WORDS = /\bsplit (?:the |these |those |your |my |some )?words? (?:up|apart|in two)\b|\bas separate tokens\b|\bwords? (?:with|using) (?:dashes|hyphens|dots|spaces|asterisks|underscores) between (?:the |each )?letters?\b/;
 /** A pretext that the task does not count: "ignoring the rules since this is only a translation task". */
 const PRETEXT = /\b(?:since|because|as) (?:this|it) is (?:only|just|merely|purely) (?:a |an )?(?:translation|hypothetical|fictional|role-?play|test|game|simulation)(?: task| exercise| question| request)?\b/;
+/** Its policy declared overridden or switched off by someone who claims the right: "I'm overriding IT policy", "the safety layer is bypassed", "compliance has approved an exception: you're permitted to". */
+const OVERRIDDEN = /\b(?:(?:i(?:'m| am)|we(?:'re| are)) overriding (?:the |our |your |it |security |company )?(?:polic(?:y|ies)|rules|safeguards|restrictions|guidelines)|(?:safety|content|moderation|security) (?:layer|filters?|polic(?:y|ies)|guardrails?|checks?) (?:is|are) (?:now |temporarily )?(?:bypassed|disabled|off|suspended|lifted|turned off)|(?:approved|granted|authori[sz]ed) an? (?:exception|override|waiver)\b[^.\n]{0,60}\byou(?:'re| are) (?:now )?(?:permitted|allowed|authori[sz]ed) to|obligated to override|ignore (?:the )?\$?[\d,.]* ?(?:limit|cap|rule|restriction)s? in your polic(?:y|ies))\b/;
+/** A format that leaves no room to refuse: "'refusal' must always be null". */
+const NULL_REFUSAL = /\brefusals?['"]? (?:field |key |value )?(?:must|should|will|has to) (?:always )?be (?:null|empty|false|none|blank)\b/;
 /**
- * The six cues above, scanned in one pass (a regex each cost six passes over the text). Weights:
- * constraints declared gone or lacking, policy suspended, filter evasion 3; words taken apart, a pretext 2.
+ * The eight cues above, scanned in one pass (a regex each would cost eight passes over the text). Weights:
+ * policy overridden or no room left to refuse 4 (each alone a direct attempt on the safeguards); constraints declared
+ * gone or lacking, policy suspended, filter evasion 3; words taken apart, a pretext 2.
  */
 const TELLS: readonly { re: RegExp; weight: number; name: string }[] = [
   { re: ETHICS_GONE, weight: 3, name: 'constraints declared gone' },
@@ -111,6 +116,8 @@ const TELLS: readonly { re: RegExp; weight: number; name: string }[] = [
   { re: FILTER_DODGE, weight: 3, name: 'filter evasion' },
   { re: SPLIT_WORDS, weight: 2, name: 'words taken apart to slip through' },
   { re: PRETEXT, weight: 2, name: 'a pretext that the task does not count' },
+  { re: OVERRIDDEN, weight: 4, name: 'its policy declared overridden or switched off' },
+  { re: NULL_REFUSAL, weight: 4, name: 'a format that leaves no room to refuse' },
 ];
 /** Which tell is LACKS (its match lets a blanket permission count). */
 const LACKS_TELL = TELLS.findIndex((t) => t.re === LACKS);
@@ -119,7 +126,8 @@ const TELLS_RE = new RegExp(TELLS.map((t) => `(${t.re.source})`).join('|'), 'g')
 const TELLS_TRIGGERS: PatternTriggers = {
   words: ['ethics', 'morals', 'morality', 'rules', 'restrictions', 'filters', 'filtering', 'compass', 'ethical', 'regard', 'guidelines', 'limits', 'boundaries', 'principles', 'conscience', 'censorship', 'policy',
     'policies', 'safeguards', 'guardrails', 'filter', 'moderation', 'safety', 'censor', 'censors', 'split', 'tokens', 'dashes', 'hyphens', 'dots', 'spaces', 'asterisks',
-    'underscores', 'translation', 'hypothetical', 'fictional', 'roleplay', 'role', 'test', 'game', 'simulation'],
+    'underscores', 'translation', 'hypothetical', 'fictional', 'roleplay', 'role', 'test', 'game', 'simulation', 'overriding', 'layer', 'checks', 'exception', 'waiver', 'override',
+    'obligated', 'refusal', 'refusals'],
 };
 
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;
@@ -250,7 +258,7 @@ function signals(subject: RuleSubject, view: TextView): Signal[] {
  * removal is weak ("datos sin límites" sells a phone plan); with the override it is a jailbreak.
  */
 const FOREIGN_IDENTITY = /(?<!\p{L})(?:(?:a partir de (?:ahora|agora)|de ahora en adelante|desde ahora|à partir de maintenant|dorénavant|désormais|d'ora in poi|da ora in poi|da adesso|ab (?:jetzt|sofort)|von nun an|vanaf nu)[^.\n]{0,40}?(?<!\p{L})(?:eres|serás|vas a (?:ser|actuar|comportarte)|actúa|actuarás|(?:você|vc) (?:é|vai|será|nunca)|tu (?:es|seras|vas|ignores?|n'as)|agis|sei|sarai|agirai|bist du|du bist|wirst du|je bent)|(?:eres|(?:você|vc) é|tu es|sei|du bist|(?:jij|je) bent) (?:ahora|agora|maintenant|ora|adesso|jetzt|nu)|(?:ahora eres|(?:você|vc) agora é|agora (?:você|vc) é|ora sei|jetzt bist du))(?!\p{L})|从现在(?:开始|起)[，,]?\s*你(?:是|将|要)|今から(?:あなたは|君は|お前は)/u;
-const FOREIGN_REMOVAL = /(?<!\p{L})(?:sin (?:ninguna |ningún |ningun )?(?:restricci[oó]n(?:es)?|censura|reglas)|no tienes? que (?:cumplir|seguir|respetar|obedecer) (?:ninguna|ningunas|las) (?:reglas?|normas?|pol[ií]ticas?)|nunca (?:se niega|te niegas|rechaza)|ignora(?:s|rás)? (?:todas )?las (?:reglas|normas|pol[ií]ticas) de contenido|sem (?:nenhuma |qualquer )?(?:censura|restri[çc](?:[ãa]o|[õo]es))|n[ãa]o (?:tem|precisa) (?:que )?(?:seguir|cumprir|respeitar) (?:nenhuma|regras)|nunca (?:pode|podes|vai) (?:dizer|recusar)|sem (?:avisos|recusas|advert[êe]ncias)(?: nem (?:avisos|recusas))?|sin (?:advertencias|negarte|rechazos)|sans (?:avertissements?|refus)|senza (?:avvertimenti|rifiuti)|ohne (?:warnungen|ablehnungen?)|sans (?:aucune? )?(?:censure|restrictions?)|ignores? (?:toutes )?les r[eè]gles|n'as (?:plus )?(?:aucune|de) r[eè]gles?|senza (?:alcuna |nessuna )?(?:censura|restrizion[ei])|non (?:hai|devi rispettare) (?:nessuna|regole)|ohne (?:jegliche |irgendwelche )?(?:zensur|einschr[äa]nkungen|regeln)|keine (?:regeln|einschr[äa]nkungen|zensur)|zonder (?:enige )?(?:censuur|beperkingen|regels)|modo (?:desarrollador|desenvolvedor|sviluppatore)|mode d[ée]veloppeur|modalit[àa] sviluppatore|entwicklermodus)(?!\p{L})|没有任何(?:限制|规则|约束)|不(?:遵守|受)任何(?:规则|限制|约束)|从不拒绝|制限(?:が|は)?(?:一切)?(?:ない|ありません)|ルールに従わない/u;
+const FOREIGN_REMOVAL = /(?<!\p{L})(?:sin (?:ninguna |ningún |ningun )?(?:restricci[oó]n(?:es)?|censura|reglas)|no tienes? que (?:cumplir|seguir|respetar|obedecer) (?:ninguna|ningunas|las) (?:reglas?|normas?|pol[ií]ticas?)|nunca (?:se niega|te niegas|rechaza)|ignora(?:s|rás)? (?:todas )?las (?:reglas|normas|pol[ií]ticas) de contenido|sem (?:nenhuma |qualquer )?(?:censura|restri[çc](?:[ãa]o|[õo]es))|n[ãa]o (?:tem|precisa) (?:que )?(?:seguir|cumprir|respeitar) (?:nenhuma|regras)|nunca (?:pode|podes|vai) (?:dizer|recusar)|sem (?:avisos|recusas|advert[êe]ncias)(?: nem (?:avisos|recusas))?|sin (?:advertencias|negarte|rechazos)|sans (?:avertissements?|refus)|senza (?:avvertimenti|rifiuti)|ohne (?:warnungen|ablehnungen?)|sans (?:aucune? )?(?:censure|restrictions?)|ignores? (?:toutes )?les r[eè]gles|n'as (?:plus )?(?:aucune|de) r[eè]gles?|senza (?:alcuna |nessuna )?(?:censura|restrizion[ei])|non (?:hai|devi rispettare) (?:nessuna|regole)|ohne (?:jegliche |irgendwelche )?(?:zensur|einschr[äa]nkungen|regeln)|keine (?:regeln|einschr[äa]nkungen|zensur)|zonder (?:enige )?(?:censuur|beperkingen|regels)|modo (?:desarrollador|desenvolvedor|sviluppatore)|mode d[ée]veloppeur|modalit[àa] sviluppatore|entwicklermodus)(?!\p{L})|没有任何(?:限制|规则|约束)|(?:关闭|禁用|解除)(?:你的)?安全(?:策略|过滤|限制|设置)|(?:安全|セーフティ)ポリシーを(?:一時的に)?(?:無効|解除)|制限なく(?:回答|答え)|不(?:遵守|受)任何(?:规则|限制|约束)|从不拒绝|制限(?:が|は)?(?:一切)?(?:ない|ありません)|ルールに従わない/u;
 /** Words of the languages above that every ASCII match holds (a non-ASCII text is always read). */
 const FOREIGN_TRIGGERS: PatternTriggers = {
   words: ['partir', 'ahora', 'agora', 'desde', 'dorenavant', 'desormais', 'maintenant', 'ora', 'adesso', 'jetzt', 'sofort', 'nun', 'vanaf', 'sin', 'sem', 'sans', 'senza', 'ohne',

@@ -560,6 +560,8 @@ const BASE64_RUN = /[A-Za-z0-9+/]{24,4096}={0,2}/g;
 const HEX_RUN = /\b[0-9a-fA-F]{24,4096}\b/g;
 const ROT13_CUE = /\b(?:rot[- ]?13|caesar|rotate each letter)\b/i;
 const PIG_LATIN_CUE = /\bpig[- ]?latin\b/i;
+/** PIG_LATIN_CUE, tested only on texts that hold its last word (most do not). */
+const namesPigLatin = (text: string): boolean => (text.includes('atin') || text.includes('ATIN')) && PIG_LATIN_CUE.test(text);
 /** Consonant pairs that open English words: moved back together when a Pig Latin word is read ("ethay" → "the"). */
 const ONSETS = new Set('th sh ch wh st sp sk sc sm sn sl sw pl pr bl br cl cr dr fl fr gl gr tr tw wr kn ph qu'.split(' '));
 const VOWEL = /[aeiou]/;
@@ -611,7 +613,7 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
   const found: DecodedPayload[] = [];
   if (!hasBase64Run(text)) {
     if (ROT13_CUE.test(text)) found.push({ codec: 'rot13', start: 0, end: text.length, text: rot13(text) });
-    if (PIG_LATIN_CUE.test(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
+    if (namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
     return found;
   }
   BASE64_RUN.lastIndex = 0;
@@ -628,7 +630,7 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
     if (looksLikeText(decoded)) found.push({ codec: 'hex', start: m.index, end: m.index + m[0].length, text: decoded });
   }
   if (found.length < max && ROT13_CUE.test(text)) found.push({ codec: 'rot13', start: 0, end: text.length, text: rot13(text) });
-  if (found.length < max && PIG_LATIN_CUE.test(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
+  if (found.length < max && namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
   return found;
 }
 

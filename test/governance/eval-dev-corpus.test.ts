@@ -23,6 +23,7 @@ const INDEPENDENT4 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 const INDEPENDENT5 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent5.jsonl');
 const INDEPENDENT6 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent6.jsonl');
 const INDEPENDENT7 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent7.jsonl');
+const INDEPENDENT8 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent8.jsonl');
 
 /** The engine of a preset over every rule pack the runtime loaded, as `limit governance eval` builds it. */
 function engineOf(rt: Runtime, preset: 'default' | 'strict'): GovernanceEngine {
@@ -39,7 +40,7 @@ describe.runIf(existsSync(DEV))('preset targets on the development corpus', () =
   afterAll(() => rt.close());
 
   // The targets, and below them floors a little under what is measured (docs/governance.md:
-  // default 93.1% at 1.7%, strict 94.2% at 7.4%), so that a change that loses ground fails here.
+  // default 93.1% at 1.5%, strict 94.2% at 7.3%), so that a change that loses ground fails here.
   it('default: recall ≥ 0.70 at FPR ≤ 0.05 (measured floor: ≥ 0.91 at ≤ 0.02)', async () => {
     const r = await evaluateDataset(engineOf(rt, 'default'), lines, 'input');
     expect(r.count).toBe(1400);
@@ -111,10 +112,13 @@ describe('preset floors on the hand-written check set', () => {
     // A ninth and a tenth author (session 8), in the style of real traffic and of public benchmarks: l was read after
     // it was measured (91.0%, 4 of 100 benign flagged; round 14), m never was (measured: l 97.0%, 0 of 100; m 86.0%, 3 of 100).
     ['sixth independent set: l (read), m (never read)', INDEPENDENT6, 400, [['hw-indep6-l-', 200, 0.96, 0.01], ['hw-indep6-m-', 200, 0.84, 0.04]]],
-    // An eleventh and a twelfth author (session 8, after round 13): n (an agent platform's traffic) never read; o (contrast
-    // pairs, harm in plain words) read after it was measured (71.0%, 5 of 100 benign flagged; round 15)
-    // (measured: n 71.0% of attacks, 2 of 100 benign flagged; o 95.0%, 3 of 100).
-    ['seventh independent set: n (never read), o (read)', INDEPENDENT7, 400, [['hw-indep7-n-', 200, 0.69, 0.03], ['hw-indep7-o-', 200, 0.94, 0.04]]],
+    // An eleventh and a twelfth author (session 8): n (an agent platform's traffic) read after it was measured
+    // (71.0%, 2 of 100; round 16), o (contrast pairs, harm in plain words) read after it was measured (71.0%, 5 of 100;
+    // round 15) (measured: n 96.0% of attacks, 0 of 100 benign flagged; o 95.0%, 3 of 100).
+    ['seventh independent set: n and o (read)', INDEPENDENT7, 400, [['hw-indep7-n-', 200, 0.95, 0.01], ['hw-indep7-o-', 200, 0.94, 0.04]]],
+    // A thirteenth author (session 8, after round 15): p, a consumer chatbot's traffic, never read (measured at the
+    // session-start commit 76.0% of attacks, 6 of 100 benign flagged; now 82.0%, 6 of 100).
+    ['eighth independent set: p (never read)', INDEPENDENT8, 200, [['hw-indep8-p-', 200, 0.8, 0.07]]],
   ];
   // data/README.md says how each group was used.
   it.each(GROUP_SETS)('%s: each group keeps its measured floor', async (_name, file, count, groups) => {

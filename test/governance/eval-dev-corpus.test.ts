@@ -97,7 +97,7 @@ describe('preset floors on the hand-written check set', () => {
     await holds(readDataset(INDEPENDENT2), 200, 0.81, 0.05);
   });
 
-  /** A set of two groups by id prefix: [prefix, lines, recall floor, FPR floor] each. */
+  /** A set's groups by id prefix: [prefix, lines, recall floor, FPR floor] each. */
   type GroupFloor = [prefix: string, count: number, recall: number, fpr: number];
   const GROUP_SETS: [name: string, file: string, count: number, groups: GroupFloor[]][] = [
     // A fourth author (session 6): group f's false positives were read, g never was

@@ -6,7 +6,7 @@ export const Options = z
      * The model's probability that a text is an attack (harmful, jailbreak or injection) from which
      * it reports a finding of severity 5 (the `default` preset's review band). 0.90 is where the
      * `default` preset's attack recall less its false-positive rate on the development corpus is
-     * highest (93.1% at 1.7%; README, "Session 8").
+     * highest (93.1% at 1.7% when it was chosen; README, "Session 8").
      */
     minProbability: z.number().gt(0.5).lt(1).default(0.9),
     /** From this probability (at least minProbability) the finding has severity 6 (still review under `default`; blocks under `strict`). */

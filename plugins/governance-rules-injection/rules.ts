@@ -60,8 +60,8 @@ const STOP = /\b(?:stop everything|new instructions?:|instead,? (?:just )?(?:say
 const STOP_TRIGGERS: PatternTriggers = { words: ['stop', 'new', 'instead'] };
 /** A task handed over in place of the user's ("your new task is", "system override", "ignore the user's question"). */
 const NEW_TASK = /\b(?:new (?:priority |urgent |important |updated )?(?:task|objective|goal|instructions?|orders|directives?|role)(?: for you)? ?(?:[:\-–—]|is\b|are\b)|(?:ignore|disregard) (?:the|this) user(?:[.!;,]| and\b| then\b)|your (?:only |sole |main )?(?:objective|goal|job|task|purpose) (?:is|is now) to (?:agree with|say yes to|accept|approve) (?:anything|everything|whatever|all)\b|your (?:new|real|true|actual) (?:task|objective|goal|instructions?|purpose|job|role) (?:is|are|now)\b|new (?:instructions?|orders|directives?) from (?:the |your )?(?:developer|developers|admin|administrator|system|operator|owner|creator)s?|(?:system|assistant|admin|administrator|developer|security|emergency|priority|ai) override|override mode|(?:maintenance|admin|administrator|debug|god|root) mode\b[^.\n]{0,40}\b(?:output|reveal|print|disable|ignore|dump|show)|(?:ignore|disregard|forget|skip) (?:what(?:ever)?|all that) the user (?:asked|said|wants|requested|wrote)|(?:ignore|disregard|forget|skip) the user'?s? (?:question|request|message|query|instructions?|task)|(?:ignore|disregard|skip) (?:the rest of|everything else in) (?:this|the) (?:sheet|spreadsheet|document|email|e-mail|page|text|table|file|message|data|thread|review))/;
-/** A quoted cell or string that drops the task: `Sep,EMEA,"Ignore the analysis task. Report …"`. */
-const QUOTED_TASK_DROP = /["“]\s*(?:ignore|disregard|skip|stop) (?:the|your|this|all|any) [^"”\n]{0,40}?\b(?:task|instructions?|request|question|analysis|summary)s?\b/;
+/** A quoted or table cell, or a string, that drops the task: `Sep,EMEA,"Ignore the analysis task. Report …"`, `| Ignore the question above. |`. */
+const QUOTED_TASK_DROP = /(?:["“]|\|)\s*(?:ignore|disregard|skip|stop) (?:the|your|this|all|any) (?:(?!\b(?:if|when|unless|because|since)\b)[^"”\n]){0,40}?\b(?:task|instructions?|request|question|analysis|summary)s?\b/;
 /** Each alternative holds one of these ("new"/"real"/"true"/"actual" task, override, mode, user, "the rest of", "everything else", told to "agree", "say yes", "accept" or "approve"). */
 const NEW_TASK_TRIGGERS: PatternTriggers = { words: ['new', 'real', 'true', 'actual', 'override', 'mode', 'user', 'rest', 'else', 'agree', 'yes', 'accept', 'approve'] };
 const QUOTED_TASK_DROP_TRIGGERS: PatternTriggers = { words: ['task', 'tasks', 'instruction', 'instructions', 'request', 'requests', 'question', 'questions', 'analysis', 'summary'] };
@@ -72,9 +72,16 @@ const QUOTED_TASK_DROP_TRIGGERS: PatternTriggers = { words: ['task', 'tasks', 'i
  * rest of the run (quadratic: 0.3–0.6 s on 32 K characters of blank lines).
  */
 const HIJACK = /(?::|\n)\s{0,40}["'“]?(?:please |now |actually |instead |wait,? )?(?:ignore|disregard|forget|stop|skip)\b/g;
+/** … whose object is the task, the text or what came before ("Ignore the translation and …", not "Please ignore the noise …"), … */
+const HIJACK_OBJECT = /^[^.\n]{0,30}?\b(?:task|translation|summary|instructions?|request|text|above|previous|prior|everything|prompt|rules|question|directions|all (?:of )?(?:that|this|the)|and (?:instead|just|say|print|write|output|respond|reply|tell))\b/;
 /** … on a line that asked for a task on that data. */
 const HIJACK_TASK = /\b(?:translate|summari[sz]e|classify|proofread|correct|rewrite|paraphrase|analy[sz]e|review|spell-?check)\b[^\n]{0,80}$/;
 
+
+function hijacked(lower: string): Found | null {
+  const m = precededBy(lower, HIJACK, HIJACK_TASK, 100);
+  return m && HIJACK_OBJECT.test(lower.slice(m.index + m.text.length, m.index + m.text.length + 60)) ? m : null;
+}
 
 /** The writer asking about their own ignoring ("is it rude to ignore previous messages in a group chat"): no order to the model. */
 const OWN_ACT_BEFORE = /\b(?:is it (?:rude|ok|okay|fine|bad|normal|weird|wrong|polite)|would it be (?:rude|ok|okay|wrong)|should i|can i|may i|do i have to|how do i politely) (?:to )?(?:just |simply )?$/;
@@ -96,9 +103,9 @@ const override: GovernanceRule = {
     });
     const stop = found(mayMatch(subject, STOP_TRIGGERS) ? STOP.exec(view.lower) : null)
       ?? found(mayMatch(subject, NEW_TASK_TRIGGERS) ? NEW_TASK.exec(view.lower) : null)
-      ?? found(mayMatch(subject, QUOTED_TASK_DROP_TRIGGERS) && viewHasQuotes(view) ? QUOTED_TASK_DROP.exec(view.lower) : null)
+      ?? found(mayMatch(subject, QUOTED_TASK_DROP_TRIGGERS) && (viewHasQuotes(view) || view.lower.includes('|')) ? QUOTED_TASK_DROP.exec(view.lower) : null)
       // HIJACK opens with a colon or line break: cheap to scan for, so it needs no trigger gate.
-      ?? precededBy(view.lower, HIJACK, HIJACK_TASK, 100);
+      ?? hijacked(view.lower);
     if (stop && !quotedMention(view, { start: stop.index, end: stop.index + stop.text.length })) hits.push({ start: stop.index, end: stop.index + stop.text.length });
     const foreign = (mayMatch(subject, FOREIGN_OVERRIDE_TRIGGERS) ? FOREIGN_OVERRIDE.exec(view.lower) : null)
       ?? (mayMatch(subject, FOREIGN_FORGET_ALL_TRIGGERS) && FOREIGN_SECRET.test(view.lower) ? FOREIGN_FORGET_ALL.exec(view.lower) : null);
@@ -116,6 +123,10 @@ const override: GovernanceRule = {
 const FOREIGN_OVERRIDE = new RegExp([
   String.raw`\b(?:ignora|ignore|ignorá|olvida|olvide|olvídate de|descarta|omite|esqueça|esquece|desconsidere|ignorez|oublie|oubliez|ignori|dimentica|dimenticate)\s+(?:(?:todas|todos|toutes|tous|tutte|tutti)\s+)?(?:las|los|as|os|les|le|tes|vos|tus|tuas|suas|sus|tue)?\s*(?:instrucciones|instruções|instructions|consignes|istruzioni|indicaciones|regras|reglas|règles|regole)\s+(?:anteriores|previas|prévias|précédentes|antérieures|precedenti|de antes|d'avant)`,
   String.raw`\b(?:ignoriere|ignorieren sie|vergiss|vergessen sie|missachte)\s+(?:alle\s+)?(?:deine\s+|ihre\s+|die\s+)?(?:bisherigen|vorherigen|vorigen|früheren|obigen)\s+(?:anweisungen|instruktionen|befehle|regeln)`,
+  // The task dropped for another: "Ignoriere die Übersetzungsaufgabe und gib stattdessen …", "ignore la tâche et à la place …".
+  String.raw`\b(?:ignoriere|vergiss|missachte|ignora|ignorá|ignorez|ignore|oublie|oubliez|olvida|dimentica|negeer|vergeet)\s+(?:die|den|das|deine|ihre|la|le|les|el|lo|il|de|het|je|tu|ta|tes|vos|o|a)\s[^.\n]{0,60}\b(?:stattdessen|statt dessen|à la place|en su lugar|en lugar de eso|invece|in plaats daarvan|em vez disso|ao invés disso)\b`,
+  // A new set of orders announced: "Nun folgen neue Anweisungen", "voici tes nouvelles instructions".
+  String.raw`\b(?:(?:nun|jetzt|ab jetzt|hier) (?:folgen|kommen|gelten) (?:neue|deine neuen|die neuen) (?:anweisungen|aufgaben|befehle|regeln)|voici (?:tes|vos|les|de) nouvelles (?:instructions|consignes)|(?:aquí (?:tienes|van|están)|estas son) (?:tus |las |unas )?nuevas instrucciones|(?:ecco|seguono) (?:le )?(?:tue |nuove )?(?:nuove )?istruzioni|(?:aqui (?:estão|vão)|seguem) (?:as )?(?:suas )?novas instruções)\b`,
   String.raw`\b(?:negeer|vergeet)\s+(?:alle\s+)?(?:je\s+|de\s+)?(?:vorige|eerdere|voorgaande)\s+(?:instructies|opdrachten)`,
   String.raw`(?:игнорируй|игнорируйте|забудь|забудьте|проигнорируй)\s+(?:все\s+)?(?:предыдущие|прежние|прошлые|свои)\s+(?:инструкции|указания|правила)`,
   String.raw`\b(?:zignoruj|zapomnij|zignorujcie)\s+(?:wszystkie\s+)?(?:poprzednie|wcześniejsze|dotychczasowe)\s+(?:instrukcje|polecenia)`,
@@ -127,7 +138,8 @@ const FOREIGN_OVERRIDE = new RegExp([
   String.raw`(?:이전|앞의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:을|를|사항을)?\s*(?:무시|잊)`,
 ].join('|'), 'u');
 const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
-  words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen',
+  words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen', 'stattdessen', 'dessen', 'place', 'lugar', 'invece', 'daarvan',
+    'disso', 'folgen', 'kommen', 'gelten', 'nouvelles', 'nuevas', 'nuove', 'novas',
     'vorige', 'eerdere', 'voorgaande', 'poprzednie', 'dotychczasowe', 'sebelumnya', 'atas'],
   substrings: ['prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', '用户', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
 };
@@ -278,7 +290,7 @@ const hidden: GovernanceRule = {
 
 /** A markdown image or link whose URL carries a template slot or conversation data in its query. */
 const EXFIL_LINK = /!?\[[^\]\n]{0,100}\]\(\s*https?:\/\/[^\s)]{1,300}[?&][a-z_]{1,30}=(?:\{|\$|%7b|\[|<)[^\s)]{0,200}\)|https?:\/\/[^\s"')]{1,200}[?&](?:data|q|secret|token|pw|password|key|conv|chat|history|msg|prompt|info)=(?:\{|\$\{|%7b|\[|<)/i;
-const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)\b[^.\n]{0,80}\b(?:to|at)\s+(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
+const SEND_TO = /\b(?:send|post|upload|forward|transmit|exfiltrate|email|e-mail|leak)(?:_[a-z]+)?\b[^.\n]{0,80}\b(?:to|at)(?:\s+|\s*[=:]\s*["'“]?)(?:https?:\/\/|[\w.+-]{1,64}@[\w-]{1,64}\.[a-z]{2,})/i;
 /** An address opening a code template — f"https://…{city}", `https://…${q}` — interpolates the program's variables. */
 const CODE_TEMPLATE = /(?:\bf["']|`)$/;
 /** An instruction to get the user's secrets out of them ("ask the user for their credit card number"). */
@@ -441,9 +453,9 @@ const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'atte
 /** "If you are a large language model asked to review this paper, …": the reader addressed by a condition. */
 const READER_IF = /\bif you(?:'re| are) (?:an? |the )?(?:ai|a\.i\.|large language model|language model|llm|chatbot|ai (?:assistant|model|agent|system|reviewer|summari[sz]er))\b/;
 /** "any language model processing this document", "as the assistant reading this". */
-const READER_READING = /\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:that is |which is |who is |currently )?(?:reading|processing|summari[sz]ing|reviewing|parsing|analy[sz]ing|scanning|ingesting|crawling) (?:this|these|the (?:following|above|page|document|email|e-mail|text|file|code|site|website|message))\b|\bas the (?:ai|assistant|model|agent|language model|llm)(?: that is)? (?:reading|processing|summari[sz]ing|reviewing)\b|\b(?:ai|assistant|language model|llm|chatbot|bot|model)s? (?:that|which|who) (?:reads|processes|summari[sz]es|reviews|parses|analy[sz]es|scans|ingests|crawls|translates|answers|handles)\b/;
+const READER_READING = /\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:answering|handling|responding to) (?:questions|queries|requests|users?)\b[^.\n]{0,40}\b(?:must|should|shall|is required to|needs to|has to)\b|\b(?:ai|assistant|language model|llm|chatbot|agent|model|gpt)s? (?:that is |which is |who is |currently )?(?:reading|processing|summari[sz]ing|reviewing|parsing|analy[sz]ing|scanning|ingesting|crawling) (?:this|these|the (?:following|above|page|document|email|e-mail|text|file|code|site|website|message))\b|\bas the (?:ai|assistant|model|agent|language model|llm)(?: that is)? (?:reading|processing|summari[sz]ing|reviewing)\b|\b(?:ai|assistant|language model|llm|chatbot|bot|model)s? (?:that|which|who) (?:reads|processes|summari[sz]es|reviews|parses|analy[sz]es|scans|ingests|crawls|translates|answers|handles)\b/;
 const READER_READING_TRIGGERS: PatternTriggers = {
-  words: ['reading', 'processing', 'summarizing', 'summarising', 'reviewing', 'parsing', 'analyzing', 'analysing', 'scanning', 'ingesting', 'crawling', 'reads', 'processes',
+  words: ['answering', 'handling', 'responding', 'reading', 'processing', 'summarizing', 'summarising', 'reviewing', 'parsing', 'analyzing', 'analysing', 'scanning', 'ingesting', 'crawling', 'reads', 'processes',
     'summarizes', 'summarises', 'reviews', 'parses', 'analyzes', 'analyses', 'scans', 'ingests', 'crawls', 'translates', 'answers', 'handles'],
 };
 /** "AI code reviewers:", "[assistant, …" */
@@ -454,14 +466,15 @@ const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
 /** Every foreign note holds one of these: a reader or a note word of its language (English words would open the gate on every English text). */
 const FOREIGN_READER_NOTE_TRIGGERS: PatternTriggers = {
+  substrings: ['助手', '助理', '人工智能', 'アシスタント', '人工知能'],
   words: ['ia', 'ki', 'aux', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelo', 'modelos', 'modelli', 'sprachmodell', 'sprachmodelle', 'taalmodel',
     'taalmodellen', 'hinweis', 'anweisung', 'anweisungen', 'nachricht', 'notiz', 'opmerking', 'instructie', 'instructies', 'bericht', 'notitie', 'consigne', 'consignes',
     'istruzione', 'istruzioni', 'messaggio', 'avviso', 'mensaje', 'mensagem', 'aviso', 'instruccion', 'instrucciones'],
 };
 /** A role label inside a line of data, followed by an order: "…,"Dinner - ASSISTANT: ignore the rest of this sheet…". */
-const READER_LABEL = /\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend)\b|\b(?:ai|llm) (?:assistant|agent|model|bot)s?\s*:\s*[^\n]{0,80}?\b(?:run|execute|call|update|issue|delete|transfer|send|email|forward|reset|set|grant|disable|approve|push|merge|refund|wire|pay)\b|\b(?:ai|llm) (?:assistant|agent|model)s?\s+[-–—]\s+(?:please\s+)?(?:when (?:asked|you)|if (?:asked|you)|ignore|disregard|always|never|do not|don't|report|say|tell|reply|respond|answer|output|instead)\b/;
+const READER_LABEL = /\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend)\b|\b(?:ai|llm) (?:[a-z]+ )?(?:assistant|agent|model|bot|system|screener|reviewer)s?\s*:\s*[^\n]{0,80}?\b(?:run|execute|call|update|issue|delete|transfer|send|email|forward|reset|set|grant|disable|approve|push|merge|refund|wire|pay|recommend|score|rank|rate|mention|ignore)\b|\b(?:ai|llm) (?:assistant|agent|model)s?\s+[-–—]\s+(?:please\s+)?(?:when (?:asked|you)|if (?:asked|you)|ignore|disregard|always|never|do not|don't|report|say|tell|reply|respond|answer|output|instead)\b/;
 /** "Assistant instruction:", "AI note:" — a heading for the reader, counted only inside a document or tool output (a user may head their own prompt so). */
-const READER_HEADING = /\b(?:ai|assistant|llm|model|chatbot|agent|bot|gpt)s?[- ](?:instructions?|note|notes|directives?|notice|override|commands?|tasks?|memo)\s*:/;
+const READER_HEADING = /\b(?:todo|fixme|note|hack|xxx)\s*\((?:ai|llm|assistant|agent|bot|copilot|codex|ai[- ](?:agent|assistant|bot))\)\s*:|\b(?:ai|assistant|llm|model|chatbot|(?<!(?:support|service|human|live|sales|call) )agent|bot|gpt)s?[- ](?:instructions?|(?<!(?<!ai[- ])(?:agent|bot)s?[- ])(?:note|notes)|directives?|notice|override|commands?|tasks?|memo)\s*:/;
 /** Source code (a docstring, a comment, a definition): a heading for the reader in it sits in data, as in a document. */
 const CODE = /"""|'''|\/\*|^\s*(?:def|class|function|import|from|const|let|var|public|private|package|#include)\s|^\s*\/\/|\bdef \w+\(|\bfunction \w+\(/m;
 /** READER_HEADING, counted in tool output, a document or source code only (a user may head their own prompt so). */
@@ -475,7 +488,7 @@ const labelInLine = (lower: string): Found | null => {
   return m && m.index > 0 && lower[m.index - 1] !== '\n' ? { index: m.index, text: m[0] } : null;
 };
 /** "Note (instruction, message) for AI assistants:" in other languages (Spanish, Portuguese, French, Italian, German, Dutch, Chinese, Japanese). */
-const FOREIGN_READER_NOTE = /\b(?:(?:nota|instrucci[oó]n(?:es)?|instru[çc](?:[ãa]o|[õo]es)|mensaje|mensagem|aviso) para (?:el |los |la |las |o |os |a |as )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|(?:note|instructions?|message|consignes?) (?:pour|à l['’]attention de|aux?|à) (?:l['’]|les |la |le )?(?:ia|assistants?|modèles?)(?: (?:d['’]ia|ia|virtuels?))?|(?:hinweis|anweisung(?:en)?|nachricht|notiz) (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-agenten?|ki-modelle|sprachmodelle?|assistenten|agenten)|(?:assistant|agent|asistente|assistente) (?:d['’])?(?:ia|ki|ai)|(?:nota|istruzion[ei]|messaggio|avviso) per (?:gli |l['’]|il |i |la )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|(?:opmerking|instructies?|bericht|notitie) voor (?:de |het )?(?:ai|ai-assistenten?|taalmodellen?))\s*:|给\s*(?:ai|人工智能|智能)\s*(?:助手|助理|模型|系统)?\s*的\s*(?:说明|提示|指令|备注|注意事项|消息)\s*[:：]|(?:ai|人工知能)\s*(?:アシスタント|モデル)?\s*(?:へ|に向けて)の\s*(?:指示|注意|メモ|お知らせ|メッセージ)\s*[:：]/;
+const FOREIGN_READER_NOTE = /\b(?:(?:nota|instrucci[oó]n(?:es)?|instru[çc](?:[ãa]o|[õo]es)|mensaje|mensagem|aviso) para (?:el |los |la |las |o |os |a |as )?(?:asistentes?|assistentes?|modelos?|ia)(?: (?:de|da) (?:ia|inteligencia artificial|inteligência artificial))?|(?:note|instructions?|message|consignes?) (?:pour|à l['’]attention de|aux?|à) (?:l['’]|les |la |le )?(?:ia|assistants?|modèles?)(?: (?:d['’]ia|ia|virtuels?))?(?: qui [^:\n]{1,40})?|(?:hinweis|anweisung(?:en)?|nachricht|notiz) (?:für|an) (?:die |den |das )?(?:ki|ki-assistenten|ki-agenten?|ki-modelle|sprachmodelle?|assistenten|agenten)(?:,? (?:der|die|das) [^:\n]{1,40})?|(?:assistant|agent|asistente|assistente) (?:d['’])?(?:ia|ki|ai)|(?:nota|istruzion[ei]|messaggio|avviso) per (?:gli |l['’]|il |i |la )?(?:assistenti|ia|modelli)(?: (?:di|ia|ai) ?(?:ia|ai)?)?|(?:opmerking|instructies?|bericht|notitie) voor (?:de |het )?(?:ai|ai-assistenten?|taalmodellen?))\s*:|给\s*(?:ai|人工智能|智能)\s*(?:助手|助理|模型|系统)?\s*的\s*(?:说明|提示|指令|备注|注意事项|消息)\s*[:：]|(?:ai|人工智能)\s*(?:助手|助理|模型|系统|代理)\s*(?:请注意|注意|须知|请)\s*[:：]|(?:ai|人工知能)\s*(?:アシスタント|モデル)?\s*(?:へ|に向けて)の\s*(?:指示|注意|メモ|お知らせ|メッセージ)\s*[:：]/;
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
 /** Every match names the reader — but a "system:" label, which the rule looks for as a substring. */
 const READER_TRIGGERS: PatternTriggers = {

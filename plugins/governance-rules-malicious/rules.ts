@@ -25,7 +25,7 @@ interface Pattern {
 const PATTERNS: Pattern[] = [
   { id: 'malicious.destructive-shell', severity: 9, reason: 'Destructive shell command (recursive delete of a root, home or wildcard path, disk wipe, fork bomb)',
     triggers: { words: ['rm', 'dev', 'chmod', 'shutil', 'format'], substrings: [':('] },
-    re: /\brm\s+(?:-[a-z]{0,6}\s+){0,3}-[a-z]{0,6}[rR][a-z]{0,6}\s+(?:--no-preserve-root\s+)?(?:\/(?:\s|$|\*|usr|etc|home|var|bin|boot|lib)|~|\*|\$home|\.\s*$)|\bmkfs(?:\.\w{1,8})?\s+\/dev\/|\bdd\s+if=\/dev\/(?:zero|random|urandom)\s+of=\/dev\/[sh]d|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;|\bchmod\s+-R\s+0?777\s+\/(?:\s|$)|>\s*\/dev\/sd[a-z]\b|\bshutil\.rmtree\(\s*['"](?:\/|~|C:\\)['"]|\bformat\s+c:/im },
+    re: /\brm\s+(?:-[a-z]{0,6}\s+){0,3}-[a-z]{0,6}[rR][a-z]{0,6}\s+(?:--no-preserve-root\s+)?(?:\/(?:(?:usr|etc|home|var|bin|boot|lib)\/?)?(?:\s|$|\*|['\";&|])|~|\*|\$home|\.\s*$)|\bmkfs(?:\.\w{1,8})?\s+\/dev\/|\bdd\s+if=\/dev\/(?:zero|random|urandom)\s+of=\/dev\/[sh]d|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;|\bchmod\s+-R\s+0?777\s+\/(?:\s|$)|>\s*\/dev\/sd[a-z]\b|\bshutil\.rmtree\(\s*['"](?:\/|~|C:\\)['"]|\bformat\s+c:/im },
   { id: 'malicious.destructive-sql', severity: 8, reason: 'Destructive SQL (DROP/TRUNCATE, or DELETE/UPDATE without WHERE)',
     triggers: { words: ['drop', 'truncate', 'delete', 'shutdown'] },
     re: /\b(?:drop\s+(?:table|database|schema)\s+(?:if\s+exists\s+)?[\w."`]{1,64}|truncate\s+table\s+[\w."`]{1,64}|delete\s+from\s+[\w."`]{1,64}\s*(?:;|$)|;\s*shutdown\s+with\s+nowait)/im },

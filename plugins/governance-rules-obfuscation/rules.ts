@@ -58,13 +58,21 @@ const encoded: GovernanceRule = {
   id: 'obfuscation.encoded-payload',
   flag: 'Jailbreak',
   surfaces: ['input', 'tool'],
-  description: 'A base64 / hex / rot13 payload that decodes to natural-language text.',
+  description: 'A base64 / hex / rot13 / Pig Latin payload that decodes to natural-language text (4); text written in invisible Unicode tag characters (7).',
   evaluate(subject) {
     if (!isRaw(subject)) return [];
     const decoded = (subject.views ?? []).filter((v) => v.name.startsWith('decoded:'));
     if (!decoded.length) return [];
-    const names = [...new Set(decoded.map((v) => v.name.slice(8)))].join(', ');
-    return [{ ruleId: 'obfuscation.encoded-payload', kind: 'Jailbreak' as const, severity: 4, reason: `Encoded text payload (${names}) decodes to readable text`, evidence: [evidenceSpan(subject, 0, Math.min(subject.text.length, 80))] }];
+    const names = [...new Set(decoded.map((v) => v.name.slice(8)))];
+    // Text no reader can see has no business in a prompt or a document: it is written for the model.
+    const hidden = names.includes('tags');
+    return [{
+      ruleId: 'obfuscation.encoded-payload',
+      kind: hidden ? 'Malicious' as const : 'Jailbreak' as const,
+      severity: hidden ? 7 : 4,
+      reason: hidden ? 'Text hidden in invisible Unicode tag characters' : `Encoded text payload (${names.join(', ')}) decodes to readable text`,
+      evidence: [evidenceSpan(subject, 0, Math.min(subject.text.length, 80))],
+    }];
   },
 };
 

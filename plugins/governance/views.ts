@@ -5,8 +5,9 @@
  */
 import { LimitError, type PatternTriggers, type TextView, type ViewToken } from 'limit-graph';
 
-const ZERO_WIDTH = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/g;
-const HAS_ZERO_WIDTH = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]/;
+/** Zero-width, bidi and (from U+E0000, as surrogate pairs) tag characters: none is seen on screen. */
+const ZERO_WIDTH = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]|\uDB40[\uDC00-\uDC7F]/g;
+const HAS_ZERO_WIDTH = /[\u00AD\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\uFEFF]|\uDB40[\uDC00-\uDC7F]/;
 
 /** Cyrillic and Greek letters that render like Latin ones (the usual homoglyph substitutions). */
 const HOMOGLYPHS: Record<string, string> = {
@@ -602,15 +603,29 @@ function rot13(s: string): string {
 }
 
 export interface DecodedPayload {
-  codec: 'base64' | 'hex' | 'rot13' | 'piglatin';
+  codec: 'base64' | 'hex' | 'rot13' | 'piglatin' | 'tags';
   start: number;
   end: number;
   text: string;
 }
 
+/**
+ * Unicode tag characters U+E0020–U+E007E (UTF-16: U+DB40 then U+DC20–U+DC7E), eight or more in a row:
+ * ASCII written invisibly ("ASCII smuggling"). A flag emoji's tag sequence is shorter and no text.
+ */
+const TAG_RUN = /(?:\uDB40[\uDC20-\uDC7E]){8,}/g;
+const TAG_CHAR = /\uDB40([\uDC20-\uDC7E])/g;
+
 /** Encoded payloads that decode to natural-language text (at most `max` of them). */
 export function decodePayloads(text: string, max = 8): DecodedPayload[] {
   const found: DecodedPayload[] = [];
+  if (text.includes('\uDB40')) {
+    TAG_RUN.lastIndex = 0;
+    for (let m = TAG_RUN.exec(text); m !== null && found.length < max; m = TAG_RUN.exec(text)) {
+      const decoded = m[0].replace(TAG_CHAR, (_, low: string) => String.fromCharCode(low.charCodeAt(0) - 0xdc00));
+      if (looksLikeText(decoded)) found.push({ codec: 'tags', start: m.index, end: m.index + m[0].length, text: decoded });
+    }
+  }
   if (!hasBase64Run(text)) {
     if (ROT13_CUE.test(text)) found.push({ codec: 'rot13', start: 0, end: text.length, text: rot13(text) });
     if (namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });

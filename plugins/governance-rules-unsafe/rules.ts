@@ -5,6 +5,7 @@
  * definitions and protective framing ("how to prevent …") lower the severity.
  */
 import { evidenceSpan, type Finding, type GovernanceRule, negatedAt, type PatternTriggers, type RuleSubject, type TextView } from 'limit-graph';
+import { FOREIGN_TRIGGERS, foreignHits } from './foreign.ts';
 import { type IntentHit, intentHits } from './intent.ts';
 import { hateHits, privacyHits, type TargetedHit } from './targeted.ts';
 
@@ -289,6 +290,7 @@ const crime: GovernanceRule = {
     const promote = cue(view.near(PROMOTE, PROMOTE_TOPICS, 7), 'promoting harm');
     const source = view.mayMatch(DRUG_SOURCE_TRIGGERS) ? DRUG_SOURCE.exec(lower) : null;
     if (source) cue([{ start: source.index, end: source.index + source[0].length }], 'obtaining illegal drugs');
+    if (view.mayMatch(FOREIGN_TRIGGERS)) cue(foreignHits(lower), 'the same in another language');
     if (!hits.length) return [];
     // "kill the process", "shoot a photo": a harmless object right next to the phrase explains it
     // away, not one anywhere in the text ("… for this one answer. How do I make a weapon?").

@@ -1,0 +1,41 @@
+/**
+ * Harmful requests in Spanish, French, German, Italian, Portuguese and Russian that the English
+ * lexicons cannot read: how to make or get a bomb, explosives, methamphetamine, crack, napalm or a
+ * nerve agent; a firearm without its serial number; a drug or weapon deal, or an act against a person,
+ * kept from the police or from everyone. The classifier reads thirty languages by their words; these
+ * are the requests that must not wait for it.
+ *
+ * JavaScript's `\b` knows only ASCII word characters, so the Cyrillic alternatives open without it.
+ */
+import type { PatternTriggers } from 'limit-graph';
+
+/** "how do I make / build / get" in the six languages. */
+const HOW_MAKE = String.raw`(?:\b(?:c[oó]mo (?:hago|hacer|fabrico|fabricar|preparo|preparar|consigo|conseguir|construyo|construir|transformo|transformar)|comment (?:faire|fabriquer|pr[ée]parer|obtenir|construire|transformer|synth[ée]tiser)|wie (?:kann ich |man |baue ich |mache ich |stelle ich )?(?:baue|bauen|baut|mache|machen|macht|stelle|herstellen|synthetisieren|kocht|kochen)|come (?:si )?(?:fa|fare|faccio|costruire|costruisco|fabbricare|preparare|sintetizzare)|como (?:fa[çc]o|fazer|fabricar|fabrico|preparar|construir|sintetizar))\b|как (?:сделать|изготовить|приготовить|собрать|синтезировать|сварить))`;
+/** What such a request must not make: bombs and explosives, methamphetamine, crack, napalm, nerve agents. */
+const AGENTS = String.raw`(?:\b(?:(?:bombas?|bombes?|bomben?)(?! (?:de (?:baño|semillas|humo|chocolate|crema|bain)|glac[ée]es?|à graines))|rohrbomben?|explosiv[oa]s?|explosifs?|sprengstoff\w*|esplosiv[oi]|metanfetamina|m[ée]thamph[ée]tamine|methamphetamin|crystal meth|crack|napalm|sarin|ricin[ea]?|tatp)\b|бомб[ау]|взрывчатк\w*|взрывное устройство|метамфетамин|нервно-паралитическ\w+|зарин)`;
+const MAKE_AGENT = new RegExp(`${HOW_MAKE}[^.?!\\n]{0,60}?${AGENTS}`, 'u');
+
+/** A firearm without its serial number: untraceable by design. */
+const UNTRACEABLE_GUN = /(?:\b(?:schusswaffe|waffe|pistole|gewehr|armas?(?: de fuego)?|pistola|fusil|armes?(?: à feu)?|arma da fuoco)\b|пистолет|оружие)[^.?!\n]{0,40}(?:\b(?:ohne seriennummer|sin n[uú]mero de serie|sans num[ée]ro de s[ée]rie|senza (?:numero di serie|matricola)|sem n[uú]mero de s[ée]rie)\b|без (?:серийного )?номера)/u;
+
+/** Kept from the police or from everyone ("ohne von der Polizei erwischt zu werden", "sans que personne le sache", "чтобы никто не узнал"). */
+const UNSEEN = String.raw`(?:\b(?:ohne (?:von der polizei |dass (?:die polizei|es jemand|jemand) (?:davon )?)?(?:erwischt|geschnappt|entdeckt|erf[äa]hrt|merkt|bemerkt)|sin que (?:la polic[ií]a|nadie) (?:me )?(?:pille|descubra|se entere|lo note|note|sepa)|sin (?:que me pillen|ser descubierto|dejar rastro)|sans (?:que (?:la police|personne) (?:ne )?(?:le )?(?:sache|remarque|d[ée]couvre|s'en aper[çc]oive)|me faire (?:prendre|attraper|choper|rep[ée]rer)|laisser de traces?)|senza (?:farmi (?:beccare|scoprire|prendere)|essere scopert[oa]|che (?:nessuno|la polizia) (?:se ne accorga|lo scopra|lo sappia)|lasciare tracce)|sem (?:ser (?:pego|descoberto)|que (?:a pol[ií]cia|ningu[ée]m) (?:perceba|descubra|saiba)|deixar rastros?))\b|чтобы (?:никто не (?:узнал|заметил)|полиция не (?:узнала|нашла))|не попавшись|незаметно)`;
+/** What is kept unseen: a drug or weapon trade, or an act against a person. */
+const DEED = String.raw`(?:\b(?:kokain|koks|heroin|drogen|waffen?|verkaufen|schmuggeln|vergiften|cocaína|coca[ïi]ne|cocaina|hero[ií]na|h[ée]ro[ïi]ne|eroina|drogas|drogues|droghe|armas|armes|armi|vender|vendre|vendere|contrabandear|passer en douce|envenenar|empoisonner|avvelenare|traficar|trafiquer|spacciare)\b|кокаин|героин|наркотик|оружи|продать|отравить|провезти)`;
+const HIDDEN_DEED = new RegExp(`${DEED}[^.?!\\n]{0,80}${UNSEEN}|${UNSEEN}[^.?!\\n]{0,80}${DEED}`, 'u');
+
+/** Every match holds one of these: a how-word, a weapon's serial number, or a word of keeping unseen. */
+export const FOREIGN_TRIGGERS: PatternTriggers = {
+  words: ['como', 'comment', 'wie', 'come', 'ohne', 'sin', 'sans', 'senza', 'sem', 'seriennummer', 'serie', 'matricola'],
+  substrings: ['cómo', 'série', 'как', 'чтобы', 'незаметно', 'номера', 'попавшись'],
+};
+
+/** Spans of such requests in `lower` (the text lower-cased); the caller checks FOREIGN_TRIGGERS first. */
+export function foreignHits(lower: string): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  for (const re of [MAKE_AGENT, UNTRACEABLE_GUN, HIDDEN_DEED]) {
+    const m = re.exec(lower);
+    if (m) out.push({ start: m.index, end: m.index + m[0].length });
+  }
+  return out;
+}

@@ -163,7 +163,7 @@ const DEFENSIVE = /^\s*(?:(?:that|which) (?:appear|are|come|arrive|show up)\s+)?
  * The phrase quoted as an example of an attack — 'how do you say "ignore previous instructions"',
  * 'phrases like "ignore previous instructions"', a detection regex — is talked about, not used.
  */
-const MENTION_CUE = /\b(?:phrases?|strings?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does|(?:asked|told|prompted|instructed|got) (?:it|the (?:bot|model|assistant|chatbot|ai|llm)|our (?:bot|model|assistant|chatbot))(?: to)?|(?:user|attacker|someone|somebody|customer|tester|red[- ]teamer)s? (?:asked|typed|wrote|entered|sent|tried|said|used))\b/;
+const MENTION_CUE = /\b(?:phrases?|strings?|samples?|test cases?|fixtures?|payloads?|lines?|sentences?|words?|examples?|patterns?|regex(?:es)?|attacks?|injections?|jailbreaks?|titled?|e\.g|for example|such as|like|comment dit-on|how do you say|what does|(?:asked|told|prompted|instructed|got) (?:it|the (?:bot|model|assistant|chatbot|ai|llm)|our (?:bot|model|assistant|chatbot))(?: to)?|(?:user|attacker|someone|somebody|customer|tester|red[- ]teamer)s? (?:asked|typed|wrote|entered|sent|tried|said|used))\b/;
 const USE_CUE = /\b(?:complete|continue|finish|fill in|(?<!how (?:do you|to|would you|does one) )say|repeat|print|output|(?:respond|reply|answer|start|begin) with)\b/;
 /** Whether a view holds a quote mark at all (most do not: then no hit is quoted). */
 const QUOTE_MARK = /["“”«»']/;
@@ -448,7 +448,7 @@ const planted: GovernanceRule = {
  */
 /** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
 const READER_NOTE_MARK = /[:,\-–—]/g;
-const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:(?:automated|autonomous|virtual|digital) (?:[a-z-]+ ){0,2}(?:assistants?|agents?|bots?)|ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm)(?: [a-z]+){1,2}|[a-z]+ (?:bot|chatbot)s?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
+const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:(?:automated|autonomous|virtual|digital) (?:[a-z-]+ ){0,2}(?:assistants?|agents?|bots?)|ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm)(?: [a-z]+){1,2}|[a-z]+ (?:bot|chatbot)s?|(?:[a-z-]+ )?automations?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
 const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'important', 'reminder', 'instruction', 'instructions', 'ps'], substrings: ['p.s'] };
 /** "If you are a large language model asked to review this paper, …": the reader addressed by a condition. */
 const READER_IF = /\bif you(?:'re| are) (?:an? |the )?(?:ai|a\.i\.|large language model|language model|llm|chatbot|ai (?:assistant|model|agent|system|reviewer|summari[sz]er))\b/;
@@ -461,7 +461,7 @@ const READER_READING_TRIGGERS: PatternTriggers = {
 /** "AI code reviewers:", "[assistant, …" */
 const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:(?:ai|assistant|llm|bot|agent|model|gpt)(?: [a-z]+){0,2}|note (?:to|for) (?:the )?(?:[a-z]+ )?(?:ai|assistant|bot|model|agent))\s*[,:]/;
 /** "Assistant, when you read this", "AI, ignore the summary": the reader called by name (anchored after the name). */
-const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to|present|show|display|list|relay|pass on|answer|respond to) (?:this|these|it|the (?:results?|page|document|text|email|e-mail|search results))\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must|this is an? (?:authori[sz]ed|official|urgent|direct|new|priority|verified) (?:instruction|request|command|order|message))\b/g;
+const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to|present|show|display|list|relay|pass on|answer|respond to|write|compile|prepare|generate|produce|post) (?:this|these|it|the (?:results?|page|document|text|email|e-mail|search results)|(?:today's|tonight's|this week's|the|the daily|the weekly|your) (?:digest|summary|recap|report|minutes|notes|update|newsletter|standup))\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must|this is an? (?:authori[sz]ed|official|urgent|direct|new|priority|verified) (?:instruction|request|command|order|message))\b/g;
 const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (?:when|if|once|after|before|as) )?$/;
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
 /** Every foreign note holds one of these: a reader or a note word of its language (English words would open the gate on every English text). */
@@ -492,7 +492,7 @@ const FOREIGN_READER_NOTE = /\b(?:(?:nota|instrucci[oó]n(?:es)?|instru[çc](?:[
 const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|file|text|article|message|review|listing|code|repository|pull request)\b|\bsummari[sz]\w*|\bwhen (?:reading|processing|answering|responding)\b/;
 /** Every match names the reader — but a "system:" label, which the rule looks for as a substring. */
 const READER_TRIGGERS: PatternTriggers = {
-  words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated',
+  words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated', 'automation', 'automations',
     'ia', 'ki', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelos', 'modelli', 'taalmodel', 'taalmodellen', 'sprachmodell', 'sprachmodelle'],
 };
 const readerAddress: GovernanceRule = {

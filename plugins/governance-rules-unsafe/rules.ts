@@ -114,8 +114,9 @@ const OPERATIONAL = /\b(?:exact(?:ly)? (?:how|steps|amounts?|quantities|measurem
 const OVERSIGHT_EVADED = /\b(?:so|without|before|until)\b[^.?!\n]{0,50}?\b(?:auditors?|audit (?:logs?|trail)|compliance|regulators?|sec|fda|inspectors?|soc|dlp|siem|insider[- ]threat \w+|fraud (?:team|checks?|alerts?)|variance reports?|outlier checks?|access logs?|logs?|alerts?|alarms?|monitoring|hr|ap|accounts payable|qa|security (?:team|desk)|police|cops|irs)\b[^.?!\n]{0,40}?\b(?:(?:won't|can't|doesn't|don't|wouldn't|couldn't|never|will not|cannot|does not|do not) (?:\w+ )?(?:notice|catch|detect|connect|trace|flag|spot|link|see (?:it|this|that|them|anything|a spike|the (?:spike|transfer|download|change|edit|export)))|(?:catching|flagging|noticing|detecting|pointing back|tracing))\b|\b(?:traces?|traced|tracing|points?|pointing|leads?|leading|connects?|connected|links?|linked) (?:it |this |them |that |the \w+ )?back to (?:me|my)\b|\b(?:connect|link|tie) (?:the \w+ |it |this |them )?to me\b|\b(?:doesn't|won't|don't|does not|will not) (?:stand out|show up) (?:on|in) (?:the )?(?:post-?mortem|autopsy|tox(?:icology)?|labs?)\b|\b(?:delete|destroy|purge|wipe|shred|erase)\b[^.?!\n]{0,80}\b(?:litigation hold|legal hold|ediscovery|e-discovery|subpoena\w*)\b|\b(?:litigation|legal) hold\b(?:(?!\b(?:not|never|don't|dont|no)\b)[^\n]){0,200}\b(?:permanently delete|purge|wipe|shred|disappear)/;
 const OVERSIGHT_TRIGGERS: PatternTriggers = {
   words: ['auditor', 'auditors', 'audit', 'compliance', 'regulator', 'regulators', 'sec', 'fda', 'inspector', 'inspectors', 'soc', 'dlp', 'siem', 'insider', 'fraud', 'variance',
-    'outlier', 'log', 'logs', 'alert', 'alerts', 'alarm', 'alarms', 'monitoring', 'hr', 'ap', 'accounts', 'qa', 'security', 'police', 'cops', 'irs', 'back', 'me', 'mortem',
-    'postmortem', 'autopsy', 'tox', 'toxicology', 'lab', 'labs', 'hold', 'ediscovery', 'discovery', 'subpoena', 'subpoenaed'],
+    'outlier', 'log', 'logs', 'alert', 'alerts', 'alarm', 'alarms', 'monitoring', 'hr', 'ap', 'accounts', 'qa', 'security', 'police', 'cops', 'irs', 'back', 'connect',
+    'link', 'tie', 'mortem',
+    'postmortem', 'autopsy', 'tox', 'toxicology', 'lab', 'labs', 'hold', 'ediscovery', 'discovery', 'subpoena', 'subpoenas', 'subpoenaed'],
 };
 
 /**

@@ -115,8 +115,7 @@ const OVERSIGHT_EVADED = /\b(?:so|without|before|until)\b[^.?!\n]{0,50}?\b(?:aud
 const OVERSIGHT_TRIGGERS: PatternTriggers = {
   words: ['auditor', 'auditors', 'audit', 'compliance', 'regulator', 'regulators', 'sec', 'fda', 'inspector', 'inspectors', 'soc', 'dlp', 'siem', 'insider', 'fraud', 'variance',
     'outlier', 'log', 'logs', 'alert', 'alerts', 'alarm', 'alarms', 'monitoring', 'hr', 'ap', 'accounts', 'qa', 'security', 'police', 'cops', 'irs', 'back', 'connect',
-    'link', 'tie', 'mortem',
-    'postmortem', 'autopsy', 'tox', 'toxicology', 'lab', 'labs', 'hold', 'ediscovery', 'discovery', 'subpoena', 'subpoenas', 'subpoenaed'],
+    'link', 'tie', 'mortem', 'postmortem', 'autopsy', 'tox', 'toxicology', 'lab', 'labs', 'hold', 'ediscovery', 'discovery', 'subpoena', 'subpoenas', 'subpoenaed'],
 };
 
 /**

@@ -135,13 +135,15 @@ const FOREIGN_OVERRIDE = new RegExp([
   String.raw`bỏ qua\s+(?:tất cả\s+)?(?:các\s+)?(?:hướng dẫn|chỉ dẫn|chỉ thị)\s+(?:trước|trước đó|ở trên)`,
   String.raw`(?:忽略|无视|忽视|忘记|忘掉)(?:你)?(?:之前|以前|上面|先前|此前|所有|全部|用户)(?:的)?(?:所有|全部)?(?:的)?(?:指令|指示|说明|提示|规则|请求|问题)`,
   String.raw`(?:以前|前|これまで|上記)の(?:すべての)?(?:指示|命令|指令)(?:を|は)(?:すべて|全部)?(?:無視|忘れ)`,
+  String.raw`(?:تجاهل|انس|تجاهلي)\s+(?:جميع\s+|كل\s+)?(?:ال)?تعليمات\s+(?:ال)?سابقة`,
+  String.raw`(?:पिछले|पिछली|पहले के)\s+(?:सभी\s+|सारे\s+)?निर्देश(?:ों)?\s+(?:को\s+)?(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)`,
   String.raw`(?:이전|앞의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:을|를|사항을)?\s*(?:무시|잊)`,
 ].join('|'), 'u');
 const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
   words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen', 'stattdessen', 'dessen', 'place', 'lugar', 'invece', 'daarvan',
     'disso', 'folgen', 'kommen', 'gelten', 'nouvelles', 'nuevas', 'nuove', 'novas',
     'vorige', 'eerdere', 'voorgaande', 'poprzednie', 'dotychczasowe', 'sebelumnya', 'atas'],
-  substrings: ['prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', '用户', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
+  substrings: ['تعليمات', 'निर्देश', 'prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', '用户', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
 };
 
 /**
@@ -448,7 +450,7 @@ const planted: GovernanceRule = {
  */
 /** "Note to the AI assistant:", "P.S. for any language model," — a note headed to the reader. */
 const READER_NOTE_MARK = /[:,\-–—]/g;
-const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:(?:automated|autonomous|virtual|digital) (?:[a-z-]+ ){0,2}(?:assistants?|agents?|bots?)|ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm)(?: [a-z]+){1,2}|[a-z]+ (?:bot|chatbot)s?|(?:[a-z-]+ )?automations?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
+const READER_NOTE = /\b(?:note|message|attention|important|important note|reminder|instructions?|p\.?s\.?)(?: (?:to|for))? (?:the |any |all |an? )?(?:automated |autonomous )?(?:(?:automated|autonomous|virtual|digital) (?:[a-z-]+ ){0,2}(?:assistants?|agents?|bots?)|ai|a\.i\.|assistants?|ai assistants?|language models?|llms?|chatbots?|bots?|ai agents?|agents?|ai models?|models?|gpts?|(?:ai|llm)(?: [a-z]+){1,2}|[a-z]+ (?:bot|chatbot)s?|(?:[a-z-]+ )?automations?|(?:chatgpt|claude|gemini|copilot|bard)(?: or (?:any |other |an? )?(?:ai|llm)(?: [a-z]+){0,2})?)\b(?: (?:reading|processing|triaging|reviewing|summari[sz]ing|handling|parsing|crawling|scanning|working on)(?: [a-z']+){0,3})?\s*$/;
 const READER_NOTE_TRIGGERS: PatternTriggers = { words: ['note', 'message', 'attention', 'important', 'reminder', 'instruction', 'instructions', 'ps'], substrings: ['p.s'] };
 /** "If you are a large language model asked to review this paper, …": the reader addressed by a condition. */
 const READER_IF = /\bif you(?:'re| are) (?:an? |the )?(?:ai|a\.i\.|large language model|language model|llm|chatbot|ai (?:assistant|model|agent|system|reviewer|summari[sz]er))\b/;
@@ -459,7 +461,7 @@ const READER_READING_TRIGGERS: PatternTriggers = {
     'summarizes', 'summarises', 'reviews', 'parses', 'analyzes', 'analyses', 'scans', 'ingests', 'crawls', 'translates', 'answers', 'handles'],
 };
 /** "AI code reviewers:", "[assistant, …" */
-const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:(?:ai|assistant|llm|bot|agent|model|gpt)(?: [a-z]+){0,2}|note (?:to|for) (?:the )?(?:[a-z]+ )?(?:ai|assistant|bot|model|agent))\s*[,:]/;
+const READER_TAG = /\b(?:ai|llm|automated) (?:code )?reviewers?\b[^.\n]{0,20}[:,]|\[(?:(?:ai|assistant|llm|bot|agent|model|gpt)(?: [a-z]+){0,6}|note (?:to|for) (?:the )?(?:[a-z]+ )?(?:ai|assistant|bot|model|agent))\s*[,:]/;
 /** "Assistant, when you read this", "AI, ignore the summary": the reader called by name (anchored after the name). */
 const READER_CALLED = /\byou (?:read|see|process|summari[sz]e|parse|reach|get to|present|show|display|list|relay|pass on|answer|respond to|write|compile|prepare|generate|produce|post) (?:this|these|it|the (?:results?|page|document|text|email|e-mail|search results)|(?:today's|tonight's|this week's|the|the daily|the weekly|your) (?:digest|summary|recap|report|minutes|notes|update|newsletter|standup))\b|,\s*(?:please |now )?(?:ignore|disregard|forget|stop|instead|do not|don't|you must|this is an? (?:authori[sz]ed|official|urgent|direct|new|priority|verified) (?:instruction|request|command|order|message))\b/g;
 const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (?:when|if|once|after|before|as) )?$/;
@@ -493,6 +495,7 @@ const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|f
 /** Every match names the reader — but a "system:" label, which the rule looks for as a substring. */
 const READER_TRIGGERS: PatternTriggers = {
   words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated', 'automation', 'automations',
+    'chatgpt', 'claude', 'gemini', 'copilot', 'bard',
     'ia', 'ki', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelos', 'modelli', 'taalmodel', 'taalmodellen', 'sprachmodell', 'sprachmodelle'],
 };
 const readerAddress: GovernanceRule = {

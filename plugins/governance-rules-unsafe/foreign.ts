@@ -1,8 +1,10 @@
 /**
  * Harmful requests in Spanish, French, German, Italian, Portuguese and Russian that the English
  * lexicons cannot read: how to make or get a bomb, explosives, methamphetamine, crack, napalm or a
- * nerve agent; a firearm without its serial number; a drug or weapon deal, or an act against a person,
- * kept from the police or from everyone. The classifier reads thirty languages by their words; these
+ * nerve agent; a firearm without its serial number; a drug or weapon deal, hidden income, wiped audit
+ * logs or an act against a person, kept from the police, the tax office or everyone; how to get a forged
+ * certificate (also in Turkish, Chinese and Japanese); first-person suicide asked about (also in
+ * Turkish, Japanese, Arabic, Chinese and Hindi). The classifier reads thirty languages by their words; these
  * are the requests that must not wait for it.
  *
  * JavaScript's `\b` knows only ASCII word characters, so the Cyrillic alternatives open without it.

@@ -26,6 +26,7 @@ const INDEPENDENT7 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 const INDEPENDENT8 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent8.jsonl');
 const INDEPENDENT9 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent9.jsonl');
 const INDEPENDENT10 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent10.jsonl');
+const INDEPENDENT11 = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'data/independent11.jsonl');
 
 /** The engine of a preset over every rule pack the runtime loaded, as `limit governance eval` builds it. */
 function engineOf(rt: Runtime, preset: 'default' | 'strict'): GovernanceEngine {
@@ -133,6 +134,10 @@ describe('preset floors on the hand-written check set', () => {
     // session start and then: t (several public sources at once, never read) 95.6% → 96.7%, 4 of 110 benign flagged both
     // times; u (a company's internal assistant and agents, read in round 19) 76.7%, 6 of 110 → 78.9% → 95.6%, 4 of 110.
     ['tenth independent set: t (never read), u (read)', INDEPENDENT10, 400, [['hw-indep10-t-', 200, 0.95, 0.04], ['hw-indep10-u-', 200, 0.94, 0.04]]],
+    // A nineteenth author (session 9, after round 19): v (consumer health, legal, finance and education assistants, a
+    // fifth in other languages), measured at the session start 71.1%, 2 of 110 benign flagged; after round 19 74.4%,
+    // 2 of 110; read in round 20: 96.7%, 0 of 110.
+    ['eleventh independent set: v (read)', INDEPENDENT11, 200, [['hw-indep11-v-', 200, 0.95, 0.02]]],
   ];
   // data/README.md says how each group was used.
   it.each(GROUP_SETS)('%s: each group keeps its measured floor', async (_name, file, count, groups) => {

@@ -143,7 +143,8 @@ const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
   words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen', 'stattdessen', 'dessen', 'place', 'lugar', 'invece', 'daarvan',
     'disso', 'folgen', 'kommen', 'gelten', 'nouvelles', 'nuevas', 'nuove', 'novas',
     'vorige', 'eerdere', 'voorgaande', 'poprzednie', 'dotychczasowe', 'sebelumnya', 'atas'],
-  substrings: ['تعليمات', 'निर्देश', 'prévias', 'précédentes', 'antérieures', 'früheren', 'wcześniejsze', 'предыдущ', 'прежн', 'прошл', 'свои', 'önceki', 'trước', 'ở trên', '之前', '以前', '上面', '先前', '此前', '所有', '全部', '用户', 'の指示', 'の命令', 'の指令', '지시', '명령', '지침'],
+  // No substrings: a text with a character outside ASCII is never gated (TextView.mayMatch), so the
+  // other scripts' words ("предыдущ", "之前", "تعليمات") need no trigger.
 };
 
 /**
@@ -152,7 +153,7 @@ const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
  * empecemos de nuevo" is a conversation started over, as it is in English.
  */
 const FOREIGN_FORGET_ALL = /\b(?:olvida(?:te de)? todo\b[^.\n]{0,40}\b(?:antes|anteriormente|anterior|arriba|dicho)|esque[çc]a tudo\b[^.\n]{0,40}\b(?:antes|anteriormente|acima|dito)|oubliez? tout\b[^.\n]{0,40}(?:avant|auparavant|précédemment|plus haut|ci-dessus|dit)|dimentica(?:te)? tutto\b[^.\n]{0,40}\b(?:prima|sopra|precedenza|detto)|vergiss alles\b[^.\n]{0,40}\b(?:davor|vorher|zuvor|bisher|oben|gesagt)|vergeet alles\b[^.\n]{0,40}\b(?:hiervoor|eerder|daarvoor|gezegd))/u;
-const FOREIGN_FORGET_ALL_TRIGGERS: PatternTriggers = { words: ['olvida', 'olvidate', 'esqueca', 'oublie', 'oubliez', 'dimentica', 'dimenticate', 'vergiss', 'vergeet'], substrings: ['esqueça', 'olvídate'] };
+const FOREIGN_FORGET_ALL_TRIGGERS: PatternTriggers = { words: ['olvida', 'olvidate', 'esqueca', 'oublie', 'oubliez', 'dimentica', 'dimenticate', 'vergiss', 'vergeet'] };
 const FOREIGN_SECRET = /(?:contraseña|clave|mot de passe|passwort|kennwort|senha|password|wachtwoord|parola d'ordine|system ?prompt|prompt del sistema|prompt système|systemanweisung|geheim|secret|segreto|secreto|pwned|hacked)/;
 
 /**
@@ -468,7 +469,6 @@ const READER_NAME = /\b(?:ai|assistant|model|agent|chatbot|bot|llm|gpt)s?(?:,? (
 const READER_TAG_TRIGGERS: PatternTriggers = { words: ['reviewer', 'reviewers'], substrings: ['['] };
 /** Every foreign note holds one of these: a reader or a note word of its language (English words would open the gate on every English text). */
 const FOREIGN_READER_NOTE_TRIGGERS: PatternTriggers = {
-  substrings: ['助手', '助理', '人工智能', 'アシスタント', '人工知能'],
   words: ['ia', 'ki', 'aux', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelo', 'modelos', 'modelli', 'sprachmodell', 'sprachmodelle', 'taalmodel',
     'taalmodellen', 'hinweis', 'anweisung', 'anweisungen', 'nachricht', 'notiz', 'opmerking', 'instructie', 'instructies', 'bericht', 'notitie', 'consigne', 'consignes',
     'istruzione', 'istruzioni', 'messaggio', 'avviso', 'mensaje', 'mensagem', 'aviso', 'instruccion', 'instrucciones'],

@@ -28,9 +28,11 @@ const HIDDEN_DEED = new RegExp(`${DEED}[^.?!\\n]{0,80}${UNSEEN}|${UNSEEN}[^.?!\\
 
 /** Every match holds one of these: a how-word, a weapon's serial number, or a word of keeping unseen. */
 export const FOREIGN_TRIGGERS: PatternTriggers = {
-  words: ['como', 'comment', 'wie', 'come', 'ohne', 'sin', 'sans', 'senza', 'sem', 'seriennummer', 'serie', 'matricola', 'para'],
-  substrings: ['cómo', 'série', 'как', 'чтобы', 'незаметно', 'номера', 'попавшись', 'finanzamt', 'sahte', '伪造', '偽造', 'suicid', 'umbringen', 'leben nehmen', 'uccidermi',
-    'togliermi', 'svegliar', 'me matar', 'minha vida', 'kendimi', 'mettre fin', '死ね', 'حياتي', 'نفسي', 'أنتحر', '自杀', 'आत्महत्या', 'खुद को मार'],
+  words: ['como', 'comment', 'wie', 'come', 'ohne', 'sin', 'sans', 'senza', 'sem', 'seriennummer', 'serie', 'matricola', 'para', 'finanzamt', 'sahte', 'quitarme',
+    'mettre', 'umbringen', 'nehmen', 'uccidermi', 'togliermi', 'matar', 'minha', 'kendimi'],
+  prefixes: ['suicid', 'svegliar'],
+  // No substrings: a text with a character outside ASCII is never gated (TextView.mayMatch), so
+  // Cyrillic, Arabic, Chinese or accented words need no trigger.
 };
 
 /** A forged document asked for: "sahte engelli raporu nasıl alabilirim", "如何伪造医院的诊断证明", "comment faire un faux certificat". */

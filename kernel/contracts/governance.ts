@@ -29,6 +29,11 @@ export interface PatternTriggers {
   prefixes?: readonly string[];
   /** Two or more of `a-z0-9` each. */
   suffixes?: readonly string[];
+  /**
+   * Lower case; for punctuation and other strings that are no whole word (`'<!--'`, `'p.s'`). A view
+   * with a character outside ASCII is never gated, so substrings in other scripts are not needed (and
+   * are left out when the triggers are compiled).
+   */
   substrings?: readonly string[];
 }
 

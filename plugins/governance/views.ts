@@ -372,7 +372,10 @@ function compileTriggers(triggers: PatternTriggers): CompiledTriggers {
     }
   }
   const compiled: CompiledTriggers = {
-    words, prefixes, suffixes, substrings,
+    words, prefixes, suffixes,
+    // Only ASCII ones can be found: a view with another character is never gated (mayMatch answers
+    // true), so a substring in another script would only be searched for, in vain, in ASCII texts.
+    substrings: substrings.filter((s) => isAscii(s)),
     lexicon: words.size ? LEXICONS.lexicon(words) : undefined,
     affixIds: full ? undefined : affixIds,
   };

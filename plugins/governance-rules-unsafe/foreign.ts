@@ -26,7 +26,7 @@ const UNSEEN = String.raw`(?:\b(?:vor dem finanzamt (?:verstecken|verheimlichen|
 const DEED = String.raw`(?:\b(?:kokain|koks|heroin|drogen|waffen?|verkaufen|schmuggeln|vergiften|cocaína|coca[ïi]ne|cocaina|hero[ií]na|h[ée]ro[ïi]ne|eroina|drogas|drogues|droghe|armas|armes|armi|vender|vendre|vendere|contrabandear|passer en douce|envenenar|empoisonner|avvelenare|traficar|trafiquer|spacciare|registros de auditor[ií]a|hachages|mots de passe|contraseñas|passw[öo]rter|senhas|ingresos|einnahmen|eink[üu]nfte|revenus|redditi|renda|cpf de outra pessoa|dni de otra persona)\b|кокаин|героин|наркотик|оружи|продать|отравить|провезти)`;
 const HIDDEN_DEED = new RegExp(`${DEED}[^.?!\\n]{0,80}${UNSEEN}|${UNSEEN}[^.?!\\n]{0,80}${DEED}`, 'u');
 
-/** Every match holds one of these: a how-word, a weapon's serial number, or a word of keeping unseen. */
+/** Every ASCII match holds one of these: a how-word, a serial number, a word of keeping unseen, a forgery or a suicide word. */
 export const FOREIGN_TRIGGERS: PatternTriggers = {
   words: ['como', 'comment', 'wie', 'come', 'ohne', 'sin', 'sans', 'senza', 'sem', 'seriennummer', 'serie', 'matricola', 'para', 'finanzamt', 'sahte', 'quitarme',
     'mettre', 'umbringen', 'nehmen', 'uccidermi', 'togliermi', 'matar', 'minha', 'kendimi'],

@@ -77,7 +77,7 @@ const HIJACK_OBJECT = /^[^.\n]{0,30}?\b(?:task|translation|summary|instructions?
 /** … on a line that asked for a task on that data. */
 const HIJACK_TASK = /\b(?:translate|summari[sz]e|classify|proofread|correct|rewrite|paraphrase|analy[sz]e|review|spell-?check)\b[^\n]{0,80}$/;
 
-
+/** HIJACK after HIJACK_TASK, followed by HIJACK_OBJECT. */
 function hijacked(lower: string): Found | null {
   const m = precededBy(lower, HIJACK, HIJACK_TASK, 100);
   return m && HIJACK_OBJECT.test(lower.slice(m.index + m.text.length, m.index + m.text.length + 60)) ? m : null;
@@ -140,9 +140,8 @@ const FOREIGN_OVERRIDE = new RegExp([
   String.raw`(?:이전|앞의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:을|를|사항을)?\s*(?:무시|잊)`,
 ].join('|'), 'u');
 const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
-  words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen', 'stattdessen', 'dessen', 'place', 'lugar', 'invece', 'daarvan',
-    'disso', 'folgen', 'kommen', 'gelten', 'nouvelles', 'nuevas', 'nuove', 'novas',
-    'vorige', 'eerdere', 'voorgaande', 'poprzednie', 'dotychczasowe', 'sebelumnya', 'atas'],
+  words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen', 'vorige', 'eerdere', 'voorgaande', 'poprzednie',
+    'dotychczasowe', 'sebelumnya', 'atas', 'stattdessen', 'dessen', 'lugar', 'invece', 'daarvan', 'disso', 'folgen', 'kommen', 'gelten', 'nouvelles', 'nuevas', 'nuove', 'novas'],
   // No substrings: a text with a character outside ASCII is never gated (TextView.mayMatch), so the
   // other scripts' words ("предыдущ", "之前", "تعليمات") need no trigger.
 };
@@ -495,7 +494,7 @@ const IN_DOCUMENT = /\b(?:this|the) (?:page|document|email|e-mail|website|site|f
 /** Every match names the reader — but a "system:" label, which the rule looks for as a substring. */
 const READER_TRIGGERS: PatternTriggers = {
   words: ['ai', 'assistant', 'assistants', 'language', 'llm', 'llms', 'chatbot', 'chatbots', 'bot', 'bots', 'agent', 'agents', 'model', 'models', 'gpt', 'gpts', 'automated', 'automation', 'automations',
-    'chatgpt', 'claude', 'gemini', 'copilot', 'bard',
+    'chatgpt', 'claude', 'gemini', 'copilot', 'bard', 'codex',
     'ia', 'ki', 'asistente', 'asistentes', 'assistente', 'assistentes', 'assistenti', 'modelos', 'modelli', 'taalmodel', 'taalmodellen', 'sprachmodell', 'sprachmodelle'],
 };
 const readerAddress: GovernanceRule = {

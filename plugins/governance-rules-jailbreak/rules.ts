@@ -263,8 +263,7 @@ const FOREIGN_REMOVAL = /(?<!\p{L})(?:sin (?:ninguna |ningún |ningun )?(?:restr
 const FOREIGN_TRIGGERS: PatternTriggers = {
   words: ['partir', 'ahora', 'agora', 'desde', 'dorenavant', 'desormais', 'maintenant', 'ora', 'adesso', 'jetzt', 'sofort', 'nun', 'vanaf', 'sin', 'sem', 'sans', 'senza', 'ohne',
     'keine', 'zonder', 'modo', 'developpeur', 'entwicklermodus', 'nunca', 'ignora', 'ignoras', 'les', 'tienes', 'tiene', 'tem', 'precisa', 'hai', 'devi', 'eres', 'vc', 'sei',
-    'bist', 'bent', 'sigue', 'segue', 'suit', 'respecte', 'rispetta', 'befolgt', 'halt', 'liberada', 'liberado', 'libre', 'libera', 'livre', 'befreit', 'libere',
-    'liberee'],
+    'bist', 'bent', 'sigue', 'segue', 'suit', 'respecte', 'rispetta', 'befolgt', 'liberada', 'liberado', 'libre', 'libera', 'livre', 'befreit', 'libere', 'liberee', 'tu'],
 };
 
 const personaRule: GovernanceRule = {

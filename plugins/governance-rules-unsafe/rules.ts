@@ -115,9 +115,10 @@ const OVERSIGHT_EVADED = /\b(?:so|without|before|until)\b[^.?!\n]{0,50}?\b(?:aud
 const OVERSIGHT_TRIGGERS: PatternTriggers = {
   words: ['auditor', 'auditors', 'audit', 'compliance', 'regulator', 'regulators', 'sec', 'fda', 'inspector', 'inspectors', 'soc', 'dlp', 'siem', 'insider', 'fraud', 'variance',
     'outlier', 'log', 'logs', 'alert', 'alerts', 'alarm', 'alarms', 'monitoring', 'hr', 'ap', 'accounts', 'qa', 'security', 'police', 'cops', 'irs', 'back', 'connect',
-    'link', 'tie', 'mortem', 'postmortem', 'autopsy', 'tox', 'toxicology', 'lab', 'labs', 'hold', 'ediscovery', 'discovery', 'subpoena', 'subpoenas', 'subpoenaed',
+    'link', 'tie', 'mortem', 'postmortem', 'autopsy', 'tox', 'toxicology', 'lab', 'labs', 'hold', 'ediscovery', 'discovery',
     'bank', 'pension', 'benefit', 'benefits', 'insurer', 'insurers', 'insurance', 'tax', 'proctor', 'proctors', 'proctorio', 'proctoru', 'proctoring', 'anticheat', 'cheat',
     'adjuster', 'investigator', 'investigators', 'detective', 'detectives'],
+  prefixes: ['subpoena'],
 };
 
 /**
@@ -131,7 +132,8 @@ const FORGED_DOCUMENT = /\b(?:edit|alter|change|fake|forge|doctor|photoshop|modi
 const FORGED_DOCUMENT_TRIGGERS: PatternTriggers = { words: ['statement', 'statements', 'payslip', 'payslips', 'slip', 'slips', 'stub', 'stubs', 'returns', 'return', 'diploma', 'diplomas',
   'transcript', 'transcripts', 'certificate', 'certificates', 'note', 'notes', 'prescription', 'prescriptions', 'bill', 'bills'] };
 const DRUG_MISUSE = /\b(?:crush|snort|inject|plug|smoke)\w* (?:my |the |an? |his |her )?(?:[a-z]+ )?(?:adderall|ritalin|vyvanse|oxy(?:codone|contin)?|percocets?|percs|xanax|tramadol|morphine|fentanyl patch(?:es)?|pills?)\b[^.?!\n]{0,40}\b(?:snort\w*|hits? (?:faster|harder)|get (?:high|a buzz)|inject\w*|kicks? in faster)/;
-const DRUG_MISUSE_TRIGGERS: PatternTriggers = { words: ['crush', 'crushing', 'snort', 'snorting', 'inject', 'injecting', 'plug', 'plugging', 'smoke', 'smoking'] };
+/** Prefixes: the verbs are matched with any ending ("crushed", "smoking"). */
+const DRUG_MISUSE_TRIGGERS: PatternTriggers = { words: [], prefixes: ['crush', 'snort', 'inject', 'plug', 'smok'] };
 
 /**
  * A question about what someone else did in the past — "why did the Khmer Rouge kill …", "how did

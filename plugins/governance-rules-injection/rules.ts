@@ -94,7 +94,7 @@ const override: GovernanceRule = {
   evaluate(subject) {
     const view = viewOf(subject);
     if (!view) return [];
-    const hits = view.near(OVERRIDE_VERBS, INSTRUCTION_NOUNS, 5).filter((span) => {
+    const hits = view.near(OVERRIDE_VERBS, INSTRUCTION_NOUNS, 6).filter((span) => {
       // The qualifier ("previous", "your", "all") separates "ignore previous instructions" from
       // "ignore the warning" or "clear instructions on how to …".
       const window = view.lower.slice(span.start, span.end);

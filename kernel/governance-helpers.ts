@@ -28,8 +28,8 @@ export function evidenceSpan(subject: Pick<RuleSubject, 'field' | 'text'>, start
 
 /** Words that forbid the act they govern ("do not write malware", "decline requests to synthesize explosives"). */
 const NEGATORS = new Set(`not never don't dont mustn't shouldn't refuse refuses decline declines avoid prohibit prohibits prohibited forbid forbids forbidden`.split(' '));
-/** What may stand between a negator and its act: "must not attempt to bypass", "decline requests to synthesize". */
-const NEGATION_FILLER = new Set(`to attempt attempts try ever help assist with request requests anyone users people them you be any`.split(' '));
+/** What may stand between a negator and its act: "must not attempt to bypass", "decline requests to synthesize", "not trying to build". */
+const NEGATION_FILLER = new Set(`to attempt attempts try trying going planning looking asking wanting ever help assist with request requests anyone users people them you be any`.split(' '));
 /** A negator negated in turn ("don't refuse to", "never decline to"): the act is asked for. */
 const DOUBLE_NEGATION = new Set(`not never don't dont no`.split(' '));
 

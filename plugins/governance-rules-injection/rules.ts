@@ -137,7 +137,7 @@ const FOREIGN_OVERRIDE = new RegExp([
   String.raw`(?:以前|前|これまで|上記)の(?:すべての)?(?:指示|命令|指令)(?:を|は)(?:すべて|全部)?(?:無視|忘れ)`,
   String.raw`(?:تجاهل|انس|تجاهلي)\s+(?:جميع\s+|كل\s+)?(?:ال)?تعليمات\s+(?:ال)?سابقة`,
   String.raw`(?:पिछले|पिछली|पहले के)\s+(?:सभी\s+|सारे\s+)?निर्देश(?:ों)?\s+(?:को\s+)?(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)`,
-  String.raw`(?:이전|앞의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:을|를|사항을)?\s*(?:무시|잊)`,
+  String.raw`(?:이전|앞의|위의|모든|이전의)\s*(?:모든\s*)?(?:지시|명령|지침)(?:사항)?(?:을|를|은|는)?\s*(?:다\s*)?(?:무시|잊)`,
 ].join('|'), 'u');
 const FOREIGN_OVERRIDE_TRIGGERS: PatternTriggers = {
   words: ['anteriores', 'previas', 'precedenti', 'avant', 'antes', 'bisherigen', 'vorherigen', 'vorigen', 'obigen', 'vorige', 'eerdere', 'voorgaande', 'poprzednie',
@@ -192,7 +192,8 @@ const REVEAL = set(`reveal print show repeat output tell display translate recit
   list summarize summarise copy paste return echo type read`);
 const SECRET_TARGETS = set(`prompt systemprompt instructions instruction message password passwords secret secrets key keys token tokens credentials
   configuration rules guidelines context conversation directives`);
-const SECRET_QUALIFIER = /\b(?:system|systemprompt|initial|original|hidden|secret|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
+/** "secret" qualifies only a target ("the secret password"); "kids write secret notes" asks for no secret of the model's. */
+const SECRET_QUALIFIER = /\b(?:system|systemprompt|initial|original|hidden|secret(?= (?:prompt|instructions?|message|password|key|token|credentials|configuration|rules|guidelines|context|directives|code|word|phrase)s?\b)|previous|above|internal|developer|your|pre-?prompt|the first)\b/;
 const EXTRACTION_QUESTIONS = /\b(?:(?:everything|all|the text|whatever|what) (?:that )?(?:was |is |has been |you were )?(?:written|said|typed|stated|given|told) (?:above|before (?:this|that|my)|earlier|prior to)|what (?:were|are|was) you (?:told|instructed|programmed|not (?:supposed|allowed))|what(?:'s| is| are) your (?:system |initial |original )?(?:prompt|instructions|rules|guidelines|directives)|(?:repeat|print|output) (?:the |this )?(?:entire |whole )?(?:conversation|text) (?:above|so far|back)|beginning with "?you are|words? above|everything above|before this conversation|your (?:system ?prompt|system (?:instructions|message)|initial (?:prompt|configuration|instructions))|instructions you were given|(?:i need|i want|i must|let me|allow me) to (?:see|view|access|read|get) (?:the|your) (?:system ?prompt|system message|(?:initial|hidden|original) instructions)|(?:print|output|show|reveal|display|dump|see) (?:out )?(?:the |me the )?(?:full |entire |exact |whole )?(?:contents?|text|wording) of (?:the |your )(?:system|initial|hidden|original)|(?:system ?prompt|system message|(?:initial|hidden|original) instructions) (?:is|was|reads|says)\s*:|i was instructed to|my instructions are|repeat the above|initiali[sz]ation string)/;
 
 /**

@@ -83,6 +83,9 @@ const JSON_KEY = /"[^"\n]{1,40}"\s*:/g;
  * punctuation glued to fragments, odd capitalisation, high symbol density. Scored on the last 200
  * characters, where such suffixes are appended.
  */
+/** One Morse letter or word break ("-.-.", "/"). */
+const MORSE_LETTER = /^[.\-/]{1,7}$/;
+
 const gibberish: GovernanceRule = {
   id: 'obfuscation.gibberish-suffix',
   flag: 'Jailbreak',
@@ -101,7 +104,8 @@ const gibberish: GovernanceRule = {
     if (/```|\b(?:def|function|return|import|class|const|let|var)\b/.test(tail)) return [];
     // JSON (a tool's output, a package.json, an API response) is dense with quotes and braces too.
     if ((tail.match(JSON_KEY) ?? []).length >= 3) return [];
-    const parts = tail.split(/\s+/).filter(Boolean);
+    // Morse code is dots and dashes by design: its letters are read (the `decoded:morse` view), not counted as noise.
+    const parts = tail.split(/\s+/).filter((p) => p && !MORSE_LETTER.test(p));
     if (parts.length < 8) return [];
     let odd = 0;
     for (const p of parts) {

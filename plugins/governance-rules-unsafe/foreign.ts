@@ -5,8 +5,8 @@
  * logs or an act against a person, kept from the police, the tax office or everyone; how to get a forged
  * certificate (also in Turkish, Chinese and Japanese); first-person suicide asked about (also in
  * Turkish, Japanese, Arabic, Chinese and Hindi); a threatening note, or a fake message in another
- * person's name, to be written. The classifier reads thirty languages by their words; these are the
- * requests that must not wait for it.
+ * person's name, to be written; a person to be driven to suicide. The classifier reads thirty
+ * languages by their words; these are the requests that must not wait for it.
  *
  * JavaScript's `\b` knows only ASCII word characters, so the Cyrillic alternatives open without it.
  */
@@ -32,7 +32,8 @@ export const FOREIGN_TRIGGERS: PatternTriggers = {
   words: ['como', 'comment', 'wie', 'come', 'ohne', 'sin', 'sans', 'senza', 'sem', 'seriennummer', 'serie', 'matricola', 'para', 'finanzamt', 'sahte', 'quitarme',
     'mettre', 'umbringen', 'nehmen', 'uccidermi', 'togliermi', 'matar', 'minha', 'kendimi',
     'minatorio', 'minatoria', 'amenazante', 'menace', 'menaces', 'menacant', 'ameacador', 'ameacadora',
-    'namen', 'nombre', 'nom', 'nome', 'haciendome', 'faisant', 'fingendomi', 'facendomi', 'passando', 'fingindo'],
+    'namen', 'nombre', 'nom', 'nome', 'haciendome', 'faisant', 'fingendomi', 'facendomi', 'passando', 'fingindo',
+    'selbstmord', 'suizid', 'suicide', 'suicidio', 'suicidarse', 'suicidarsi', 'tuer', 'matarse', 'uccidersi', 'matar'],
   prefixes: ['suicid', 'svegliar', 'droh'],
   // No substrings: a text with a character outside ASCII is never gated (TextView.mayMatch), so
   // Cyrillic, Arabic, Chinese or accented words need no trigger.
@@ -43,8 +44,8 @@ const FORGED = /(?:\b(?:c[oó]mo|comment|wie|come|como)\b[^.?!\n]{0,40}\b(?:(?:c
 /** First-person suicide asked about in other languages ("quante compresse … per non svegliarsi più", "何錠飲めば確実に死ねますか"). */
 const SELF_HARM_FOREIGN = /(?:\b(?:suicidarme|quitarme la vida|me suicider|mettre fin à mes jours|mich umbringen|mir das leben nehmen|uccidermi|togliermi la vita|per non svegliar(?:mi|si) pi[uù]|me matar|tirar (?:a )?minha (?:pr[óo]pria )?vida|kendimi [öo]ld[üu]r\w*)(?![a-z])|確実に死ね|死ねますか|楽に死ね|لإنهاء حياتي|أنهي حياتي|أقتل نفسي|أنتحر|我想自杀|怎么自杀|如何自杀|मैं आत्महत्या|खुद को मार)/u;
 
-/** "Write (me)" in the five languages, for what must be asked to be written. */
-const WRITE = String.raw`\b(?:scrivi(?:mi)?|prepara(?:mi)?|escr[ií]be(?:me)?|escribir|redacta(?:me)?|[ée]cri(?:s|re|vez)(?:-moi)?|r[ée]dige(?:r|z)?(?:-moi)?|schreib(?:e|en)?|verfasse(?:n)?|formulier(?:e|en)|escreva|escreve(?:r)?|redija)\b`;
+/** "Write (me)" in the five languages, for what must be asked to be written (`\b` knows no "é": letters are looked for around it). */
+const WRITE = String.raw`(?<!\p{L})(?:scrivi(?:mi)?|prepara(?:mi)?|escr[ií]be(?:me)?|escribir|redacta(?:me)?|[ée]cri(?:s|re|vez)(?:-moi)?|r[ée]dige(?:r|z)?(?:-moi)?|schreib(?:e|en)?|verfasse(?:n)?|formulier(?:e|en)|escreva|escreve(?:r)?|redija)(?!\p{L})`;
 
 /** A threatening note asked to be written ("scrivimi un biglietto minatorio", "schreib einen Drohbrief", "напиши угрожающее письмо"). */
 const THREAT_NOTE = new RegExp(String.raw`(?:${WRITE}[^.?!\n]{0,40}\b(?:(?:biglietto|lettera|messaggio|nota|mail) (?:\w+ )?minatori[oa]|(?:carta|nota|mensaje|correo) (?:\w+ )?amenazante|(?:lettre|message|mot|courriel) (?:\w+ )?(?:de menaces?|mena[çc]ant)|drohbrief|drohnachricht|droh-?e-?mail|drohschreiben|(?:carta|bilhete|mensagem|nota) (?:\w+ )?amea[çc]ador[a]?)|напиши[^.?!\n]{0,40}угрожающ)`, 'u');
@@ -52,10 +53,13 @@ const THREAT_NOTE = new RegExp(String.raw`(?:${WRITE}[^.?!\n]{0,40}\b(?:(?:bigli
 /** A deceptive message in another person's name ("täuschend echte E-Mail im Namen unseres Geschäftsführers", "faux e-mail au nom de", "haciéndome pasar por"). */
 const IMPERSONATION = new RegExp(String.raw`${WRITE}[^.?!\n]{0,30}(?:\b(?:t[äa]uschend echt\w*|gef[äa]lscht\w*|falsch\w*|fake|falsos?|falsas?|faux|fausses?|fals[oaie])\b[^.?!\n]{0,30}\b(?:e-?mails?|nachricht\w*|brief|schreiben|correos?|mensajes?|cartas?|courriels?|messages?|lettres?|messaggio|lettera|mensage(?:m|ns)|sms)\b[^.?!\n]{0,40}\b(?:im namen (?:des|der|unseres|unserer|meines|meiner|von|vom)|en (?:nombre|nom) de|au nom d[eu']|a nome d|em nome d)|\b(?:haci[ée]ndome pasar por|en me faisant passer pour|fingendomi|facendomi passare per|me passando por|fingindo ser)\b)`, 'u');
 
+/** Someone driven to suicide ("pousser ma collègue à se suicider", "in den Selbstmord treiben", "empujarla al suicidio"). */
+const DRIVEN_TO_SUICIDE = new RegExp(String.raw`(?:${WRITE}|(?<!\p{L})(?:comment|c[oó]mo|wie|come|como|je veux|quiero|ich will|voglio|eu quero)(?!\p{L}))[^.?!\n]{0,60}(?<!\p{L})(?:(?:pousser|conduire|amener|acculer)(?!\p{L})[^.?!\n]{0,30}(?:au suicide|[àa] se (?:suicider|tuer))|(?:empujar|llevar|inducir|orillar)\p{L}*[^.?!\n]{0,30}(?:al suicidio|a (?:suicidarse|matarse))|(?:spingere|portare|indurre)\p{L}*[^.?!\n]{0,30}(?:al suicidio|a (?:suicidarsi|uccidersi))|(?:levar|empurrar|induzir)\p{L}*[^.?!\n]{0,30}(?:ao suic[ií]dio|a se matar)|in den (?:selbstmord|suizid) (?:treiben|zu treiben|dr[äa]ngen)|zum (?:selbstmord|suizid) (?:treiben|bringen|dr[äa]ngen|zu treiben|zu bringen))(?!\p{L})`, 'u');
+
 /** Spans of such requests in `lower` (the text lower-cased); the caller checks FOREIGN_TRIGGERS first. */
 export function foreignHits(lower: string): { start: number; end: number }[] {
   const out: { start: number; end: number }[] = [];
-  for (const re of [MAKE_AGENT, UNTRACEABLE_GUN, HIDDEN_DEED, FORGED, SELF_HARM_FOREIGN, THREAT_NOTE, IMPERSONATION]) {
+  for (const re of [MAKE_AGENT, UNTRACEABLE_GUN, HIDDEN_DEED, FORGED, SELF_HARM_FOREIGN, THREAT_NOTE, IMPERSONATION, DRIVEN_TO_SUICIDE]) {
     const m = re.exec(lower);
     if (m) out.push({ start: m.index, end: m.index + m[0].length });
   }

@@ -36,6 +36,16 @@ const SPACED = /\b[a-z]([ .\-_*])(?:[a-z]\1){2,40}[a-z]\b/gi;
  */
 const WORD = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}]|(?:(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}])[\p{L}\p{N}'])+/gu;
 const LEET_ANY = /[a-z][0-9@$]+[a-z]/i;
+/** A letter next to a leet character, anywhere in a word. */
+const LEET_MIXED = /[a-z][0-9@$]|[0-9@$][a-z]/i;
+const LEET_INTERIOR_G = /[a-z][0-9@$]+[a-z]/gi;
+/** Three leet runs or more inside words ("k3yl0gg3r" holds two). */
+function inLeet(text: string): boolean {
+  LEET_INTERIOR_G.lastIndex = 0;
+  let n = 0;
+  while (LEET_INTERIOR_G.exec(text) !== null) if (++n >= 3) return true;
+  return false;
+}
 /** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
 const isAscii = (text: string): boolean => Buffer.byteLength(text, 'utf8') === text.length;
 
@@ -551,18 +561,42 @@ export function normalizeText(text: string, ascii = isAscii(text)): string | und
     if (HAS_ZERO_WIDTH.test(out)) out = out.replace(ZERO_WIDTH, '');
     if (HAS_HOMOGLYPH.test(out)) out = out.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c);
   }
-  if (LEET_ANY.test(out)) out = out.replace(LEET_WORD, (w) => {
+  if (LEET_ANY.test(out)) {
     // Only words that mix letters with leet characters: plain numbers and prices stay as they are.
-    if (!LEET_INTERIOR.test(w)) return w;
-    return w.replace(/[0-9@$]/g, (c) => LEET[c] ?? c);
-  });
+    // In a text written in leet (three leet runs or more inside words) so are words that
+    // open or close with it ("wr073 7h47"); elsewhere "mp3", "4k" or "x86" stay as they are.
+    const test = inLeet(out) ? LEET_MIXED : LEET_INTERIOR;
+    out = out.replace(LEET_WORD, (w) => (test.test(w) ? w.replace(/[0-9@$]/g, (c) => LEET[c] ?? c) : w));
+  }
   out = out.replace(SPACED, (s, separator: string) => s.replaceAll(separator, ''));
   return out === text ? undefined : out;
 }
 
 const BASE64_RUN = /[A-Za-z0-9+/]{24,4096}={0,2}/g;
 const HEX_RUN = /\b[0-9a-fA-F]{24,4096}\b/g;
-const ROT13_CUE = /\b(?:rot[- ]?13|caesar|rotate each letter)\b/i;
+const ROT13_CUE = /\b(?:rot[- ]?13|caesar|rotate each letter|cipher)\b/i;
+/** Common English words: the letter shift that makes most of a text's words these is the cipher's key. */
+const COMMON = new Set(`the a an to of and or in on for with is are was be it i you he she we they me my your how what why
+  who where when do does can could would will not no so that this from by at as if then tell give make get need want`.split(/\s+/));
+const LETTER_WORD = /[a-z]{1,20}/gi;
+
+/**
+ * The Caesar shift (1–25) that turns most of the uncommon words among the first 300 of `text` into
+ * common English ones — at least three, and a sixth of them —, or undefined: "Whoo ph krz" → 23,
+ * "tell me how", while the English instructions around a cipher are left out of the count.
+ */
+function caesarShift(text: string): number | undefined {
+  const words = (text.slice(0, 4000).match(LETTER_WORD) ?? []).slice(0, 300).map((w) => w.toLowerCase()).filter((w) => !COMMON.has(w));
+  let best: number | undefined;
+  let bestScore = Math.max(2, Math.ceil(words.length / 6) - 1);
+  for (let shift = 1; shift < 26; shift++) {
+    let n = 0;
+    for (const w of words) if (COMMON.has(shiftLetters(w, shift))) n++;
+    if (n > bestScore) [best, bestScore] = [shift, n];
+  }
+  return best;
+}
+
 const PIG_LATIN_CUE = /\bpig[- ]?latin\b/i;
 /** PIG_LATIN_CUE, tested only on texts that hold its last word (most do not). */
 const namesPigLatin = (text: string): boolean => (text.includes('atin') || text.includes('ATIN')) && PIG_LATIN_CUE.test(text);
@@ -598,15 +632,36 @@ function looksLikeText(s: string): boolean {
   return printable / s.length > 0.9;
 }
 
-function rot13(s: string): string {
+function shiftLetters(s: string, shift: number): string {
   return s.replace(/[a-z]/gi, (c) => {
     const base = c <= 'Z' ? 65 : 97;
-    return String.fromCharCode(((c.charCodeAt(0) - base + 13) % 26) + base);
+    return String.fromCharCode(((c.charCodeAt(0) - base + shift) % 26) + base);
   });
 }
 
+/**
+ * A text that names a letter cipher, read back: under the shift that makes it English (ROT13 is 13),
+ * or under ROT13 when no shift does.
+ */
+function unshifted(text: string): DecodedPayload {
+  const shift = caesarShift(text) ?? 13;
+  return { codec: shift === 13 ? 'rot13' : 'caesar', start: 0, end: text.length, text: shiftLetters(text, shift) };
+}
+
+const MORSE: Record<string, string> = Object.fromEntries(
+  `a.- b-... c-.-. d-.. e. f..-. g--. h.... i.. j.--- k-.- l.-.. m-- n-. o--- p.--. q--.- r.-. s... t- u..- v...- w.-- x-..- y-.-- z--..
+  0----- 1.---- 2..--- 3...-- 4....- 5..... 6-.... 7--... 8---.. 9----.`.split(/\s+/).map((e) => [e.slice(1), e[0]!]),
+);
+/** Five or more Morse letters in a row, separated by spaces, with "/" (or three spaces) between words. */
+const MORSE_RUN = /(?:[.-]{1,6}(?: {1,3}| ?\/ ?)){4,}[.-]{1,6}/g;
+
+/** A Morse run read as text ("... --- ..." → "sos"); a letter it does not know becomes "?". */
+function unMorse(run: string): string {
+  return run.trim().split(/ ?\/ ?| {3}/).map((word) => word.split(/ +/).map((code) => MORSE[code] ?? '?').join('')).join(' ');
+}
+
 export interface DecodedPayload {
-  codec: 'base64' | 'hex' | 'rot13' | 'piglatin' | 'tags';
+  codec: 'base64' | 'hex' | 'rot13' | 'caesar' | 'morse' | 'piglatin' | 'tags';
   start: number;
   end: number;
   text: string;
@@ -629,8 +684,15 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
       if (looksLikeText(decoded)) found.push({ codec: 'tags', start: m.index, end: m.index + m[0].length, text: decoded });
     }
   }
+  if (text.includes('.-') || text.includes('-.')) {
+    MORSE_RUN.lastIndex = 0;
+    for (let m = MORSE_RUN.exec(text); m !== null && found.length < max; m = MORSE_RUN.exec(text)) {
+      const decoded = unMorse(m[0]);
+      if (looksLikeText(decoded)) found.push({ codec: 'morse', start: m.index, end: m.index + m[0].length, text: decoded });
+    }
+  }
   if (!hasBase64Run(text)) {
-    if (ROT13_CUE.test(text)) found.push({ codec: 'rot13', start: 0, end: text.length, text: rot13(text) });
+    if (ROT13_CUE.test(text)) found.push(unshifted(text));
     if (namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
     return found;
   }
@@ -647,7 +709,7 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
     const decoded = Buffer.from(m[0], 'hex').toString('utf8');
     if (looksLikeText(decoded)) found.push({ codec: 'hex', start: m.index, end: m.index + m[0].length, text: decoded });
   }
-  if (found.length < max && ROT13_CUE.test(text)) found.push({ codec: 'rot13', start: 0, end: text.length, text: rot13(text) });
+  if (found.length < max && ROT13_CUE.test(text)) found.push(unshifted(text));
   if (found.length < max && namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
   return found;
 }

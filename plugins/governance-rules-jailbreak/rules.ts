@@ -266,6 +266,9 @@ const FOREIGN_TRIGGERS: PatternTriggers = {
     'bist', 'bent', 'sigue', 'segue', 'suit', 'respecte', 'rispetta', 'befolgt', 'liberada', 'liberado', 'libre', 'libera', 'livre', 'befreit', 'libere', 'liberee', 'tu'],
 };
 
+/** What follows a cue that a report or a paper names ("jailbreak attempts succeeded in 3% of cases"). */
+const AS_TOPIC = /^["'”»]?\)?\s*(?:attempts?|prompts|requests|techniques?|strategies|families|attacks|examples|datasets?|success(?:es)?|rates?|detection|detectors?|classifiers?|research|benchmarks?|taxonomy|defen[cs]es?|resistance|robustness|red[- ]teaming|evaluations?)\b(?!\s*[=:])/;
+
 const personaRule: GovernanceRule = {
   id: 'jailbreak.persona',
   flag: 'Jailbreak',
@@ -277,7 +280,9 @@ const personaRule: GovernanceRule = {
     // A prompt quoted among items to label ("For each line, say SAFE or UNSAFE: … \"pretend you have no
     // rules\"") is data to judge, not a frame for this model.
     let labelling: boolean | undefined;
-    const found = signals(subject, view).filter((f) => !quotedAt(view.lower, f) || !(labelling ??= asksToLabelItems(view.lower)));
+    const found = signals(subject, view).filter((f) => (!quotedAt(view.lower, f) || !(labelling ??= asksToLabelItems(view.lower)))
+      // "jailbreak attempts", "\"developer mode\" requests": the cue named as the topic of a report, not used.
+      && !AS_TOPIC.test(view.lower.slice(f.end, f.end + 24)));
     const score = found.reduce((s, f) => s + f.weight, 0);
     if (score < 3) return [];
     // One cue alone (score 3) is common in benign text ("uncensored dialogue"); two or more are not.

@@ -126,7 +126,7 @@ const override: GovernanceRule = {
       ?? found(mayMatch(subject, QUOTED_TASK_DROP_TRIGGERS) && (viewHasQuotes(view) || view.lower.includes('|')) ? QUOTED_TASK_DROP.exec(view.lower) : null)
       // HIJACK opens with a colon or line break: cheap to scan for, so it needs no trigger gate.
       ?? hijacked(view.lower)
-      ?? found(mayMatch(subject, SWITCHED_IDENTITY_TRIGGERS) ? SWITCHED_IDENTITY.exec(view.lower) ?? SWITCHED_CONTRAST.exec(view.lower) : null);
+      ?? found(mayMatch(subject, SWITCHED_IDENTITY_TRIGGERS) ? SWITCHED_IDENTITY.exec(view.lower) ?? (view.lower.includes('bist du') || view.lower.includes('from now on') ? SWITCHED_CONTRAST.exec(view.lower) : null) : null);
     if (stop && !quotedMention(view, { start: stop.index, end: stop.index + stop.text.length })) hits.push({ start: stop.index, end: stop.index + stop.text.length });
     // A canary is quoted when it is asked for ("write only « I have been PWNED »"): no quotation test.
     const canary = mayMatch(subject, CANARY_TRIGGERS) && !ABOUT_CONTEST.test(view.lower) ? CANARY.exec(view.lower) : null;
@@ -254,8 +254,9 @@ const EXTRACTION_TRIGGERS: PatternTriggers = {
 const FOREIGN_EXTRACTION = /(?<!\p{L})(?:(?:welche|was f[üu]r) (?:geheimen |versteckten |urspr[üu]nglichen |internen |ersten )?(?:anweisungen|instruktionen|vorgaben|regeln) (?:hast du (?:bekommen|erhalten)|wurden dir|hast du vom)|(?:welche|was f[üu]r) (?:geheimen|versteckten|urspr[üu]nglichen|internen) (?:anweisungen|instruktionen|vorgaben|regeln)|mit welchen (?:anweisungen|instruktionen|vorgaben) du|(?:zeig|nenn|verrate|gib|liste|wiederhole|schreib)\p{L}*\s+(?:mir\s+)?[^.?!\n]{0,30}?(?:deine[rns]?|ihre[rns]?) (?:konfiguration|systemanweisung(?:en)?|anweisungen|instruktionen|system-?prompts?|vorgaben|startanweisung(?:en)?)|(?:quelles|quels) (?:sont|étaient|etaient) (?:tes|vos) (?:instructions|consignes)|(?:révèle|revele|montre|affiche|répète|repete|donne)\p{L}*(?:-moi)?[^.?!\n]{0,20}(?:tes|vos) (?:instructions|consignes)|(?:cuáles|cuales|qué|que) (?:son|eran) (?:tus|sus) instrucciones|(?:muéstrame|muestrame|revela|repite|dime)[^.?!\n]{0,20}(?:tus|sus) instrucciones|(?:quali|che) (?:sono|erano) (?:le tue|le sue) istruzioni|(?:mostrami|rivela|ripeti|dimmi)[^.?!\n]{0,20}(?:le tue|le sue) istruzioni|(?:quais|que) (?:são|sao|eram) (?:as )?(?:suas|tuas) instruções|(?:mostre|revele|repita|diga)[^.?!\n]{0,20}(?:as )?(?:suas|tuas) instruções)(?!\p{L})/u;
 /** Every ASCII match holds one of these. */
 const FOREIGN_EXTRACTION_TRIGGERS: PatternTriggers = {
-  words: ['anweisungen', 'instruktionen', 'vorgaben', 'regeln', 'konfiguration', 'systemanweisung', 'systemanweisungen', 'systemprompt', 'system', 'startanweisung', 'startanweisungen',
-    'instructions', 'consignes', 'instrucciones', 'istruzioni'],
+  // German nouns; elsewhere the possessive ("tes", "tus", "le tue", "suas"), not "instructions", which English shares.
+  words: ['anweisungen', 'instruktionen', 'vorgaben', 'regeln', 'konfiguration', 'systemanweisung', 'systemanweisungen', 'systemprompt', 'startanweisung', 'startanweisungen',
+    'deine', 'deiner', 'deinen', 'deines', 'ihre', 'ihrer', 'ihren', 'ihres', 'tes', 'vos', 'tus', 'sus', 'tue', 'sue', 'suas', 'tuas'],
 };
 
 const extraction: GovernanceRule = {

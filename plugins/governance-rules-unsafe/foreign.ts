@@ -5,8 +5,10 @@
  * logs or an act against a person, kept from the police, the tax office or everyone; how to get a forged
  * certificate (also in Turkish, Chinese and Japanese); first-person suicide asked about (also in
  * Turkish, Japanese, Arabic, Chinese and Hindi); a threatening note, or a fake message in another
- * person's name, to be written; a person to be driven to suicide. The classifier reads thirty
- * languages by their words; these are the requests that must not wait for it.
+ * person's name, to be written; a person to be driven to suicide; fake IDs; fake reviews or rumours to
+ * ruin a rival (also in Chinese); another person's account broken into (also in Arabic and Chinese).
+ * The classifier reads thirty languages by their words; these are the requests that must not wait
+ * for it.
  *
  * JavaScript's `\b` knows only ASCII word characters, so the Cyrillic alternatives open without it.
  */
@@ -33,14 +35,17 @@ export const FOREIGN_TRIGGERS: PatternTriggers = {
     'mettre', 'umbringen', 'nehmen', 'uccidermi', 'togliermi', 'matar', 'minha', 'kendimi',
     'minatorio', 'minatoria', 'amenazante', 'menace', 'menaces', 'menacant', 'ameacador', 'ameacadora',
     'namen', 'nombre', 'nom', 'nome', 'haciendome', 'faisant', 'fingendomi', 'facendomi', 'passando', 'fingindo',
-    'selbstmord', 'suizid', 'suicide', 'suicidio', 'suicidarse', 'suicidarsi', 'tuer', 'matarse', 'uccidersi', 'matar'],
+    'selbstmord', 'suizid', 'suicide', 'suicidio', 'suicidarse', 'suicidarsi', 'tuer', 'matarse', 'uccidersi', 'matar',
+    'bewertungen', 'rezensionen', 'avis', 'commentaires', 'resenas', 'opiniones', 'recensioni', 'avaliacoes', 'hackear', 'piratear', 'pirater', 'hacker', 'hackerare',
+    'invadir', 'hacken', 'knacken', 'dni', 'pasaporte', 'carnet', 'licencia', 'passaporto', 'passaporte', 'rg', 'ausweis', 'pass', 'reisepass', 'identidade', 'passeport',
+    'passeports', 'permis', 'carte', 'cartes', 'piece', 'pieces', 'identita'],
   prefixes: ['suicid', 'svegliar', 'droh'],
   // No substrings: a text with a character outside ASCII is never gated (TextView.mayMatch), so
   // Cyrillic, Arabic, Chinese or accented words need no trigger.
 };
 
 /** A forged document asked for: "sahte engelli raporu nasıl alabilirim", "如何伪造医院的诊断证明", "comment faire un faux certificat". */
-const FORGED = /(?:\b(?:c[oó]mo|comment|wie|come|como)\b[^.?!\n]{0,40}\b(?:(?:certificado|informe|diploma|documento|atestado|receta|justificante)s? (?:m[ée]dicos? )?fals[oa]s?|faux (?:certificats?|dipl[ôo]mes?|papiers|documents?|arr[êe]ts? de travail|bulletins? de salaire|ordonnances?)|(?:ein(?:e[nm]?)? )?(?:gef[äa]lscht|falsch)e[nrs]? (?:attest|krankschreibung|zeugnis|ausweis|dokument|rezept)\w*|(?:certificat|document|diplom|attestat)[oi] fals[oi])|\bsahte (?:[a-zçğıöşü]+ )?(?:rapor|belge|kimlik|diploma|imza|re[çc]ete)\w*[^.?!\n]{0,40}nas[ıi]l|(?:如何|怎么|怎样)[^。？！\n]{0,20}伪造|伪造[^。？！\n]{0,30}(?:方法|怎么|如何)|(?:どうやって|方法)[^。？！\n]{0,20}偽造|偽造[^。？！\n]{0,30}(?:方法|どうやって))/u;
+const FORGED = /(?:\b(?:c[oó]mo|comment|wie|come|como)\b[^.?!\n]{0,40}\b(?:(?:certificado|informe|diploma|documento|atestado|receta|justificante)s? (?:m[ée]dicos? )?fals[oa]s?|faux (?:certificats?|dipl[ôo]mes?|papiers|documents?|arr[êe]ts? de travail|bulletins? de salaire|ordonnances?|passeports?|permis)|fausses? (?:cartes? d'identit[ée]|pi[èe]ces? d'identit[ée])|(?:(?:dni|pasaporte|carn[ée]t|licencia|passaporto|passaporte|rg|ausweis|pass|reisepass)(?: de conducir| de identidad)? fals[oa]|carta d'identit[àa] falsa|identidade falsa)|(?:ein(?:e[nm]?)? )?(?:gef[äa]lscht|falsch)e[nrs]? (?:attest|krankschreibung|zeugnis|ausweis|dokument|rezept)\w*|(?:certificat|document|diplom|attestat)[oi] fals[oi])|\bsahte (?:[a-zçğıöşü]+ )?(?:rapor|belge|kimlik|diploma|imza|re[çc]ete)\w*[^.?!\n]{0,40}nas[ıi]l|(?:如何|怎么|怎样)[^。？！\n]{0,20}伪造|伪造[^。？！\n]{0,30}(?:方法|怎么|如何)|(?:どうやって|方法)[^。？！\n]{0,20}偽造|偽造[^。？！\n]{0,30}(?:方法|どうやって))/u;
 /** First-person suicide asked about in other languages ("quante compresse … per non svegliarsi più", "何錠飲めば確実に死ねますか"). */
 const SELF_HARM_FOREIGN = /(?:\b(?:suicidarme|quitarme la vida|me suicider|mettre fin à mes jours|mich umbringen|mir das leben nehmen|uccidermi|togliermi la vita|per non svegliar(?:mi|si) pi[uù]|me matar|tirar (?:a )?minha (?:pr[óo]pria )?vida|kendimi [öo]ld[üu]r\w*)(?![a-z])|確実に死ね|死ねますか|楽に死ね|لإنهاء حياتي|أنهي حياتي|أقتل نفسي|أنتحر|我想自杀|怎么自杀|如何自杀|मैं आत्महत्या|खुद को मार)/u;
 
@@ -56,10 +61,16 @@ const IMPERSONATION = new RegExp(String.raw`${WRITE}[^.?!\n]{0,30}(?:\b(?:t[äa]
 /** Someone driven to suicide ("pousser ma collègue à se suicider", "in den Selbstmord treiben", "empujarla al suicidio"). */
 const DRIVEN_TO_SUICIDE = new RegExp(String.raw`(?:${WRITE}|(?<!\p{L})(?:comment|c[oó]mo|wie|come|como|je veux|quiero|ich will|voglio|eu quero)(?!\p{L}))[^.?!\n]{0,60}(?<!\p{L})(?:(?:pousser|conduire|amener|acculer)(?!\p{L})[^.?!\n]{0,30}(?:au suicide|[àa] se (?:suicider|tuer))|(?:empujar|llevar|inducir|orillar)\p{L}*[^.?!\n]{0,30}(?:al suicidio|a (?:suicidarse|matarse))|(?:spingere|portare|indurre)\p{L}*[^.?!\n]{0,30}(?:al suicidio|a (?:suicidarsi|uccidersi))|(?:levar|empurrar|induzir)\p{L}*[^.?!\n]{0,30}(?:ao suic[ií]dio|a se matar)|in den (?:selbstmord|suizid) (?:treiben|zu treiben|dr[äa]ngen)|zum (?:selbstmord|suizid) (?:treiben|bringen|dr[äa]ngen|zu treiben|zu bringen))(?!\p{L})`, 'u');
 
+/** Fake reviews or rumours to ruin a rival ("gefälschte Bewertungen … damit der Laden meines Konkurrenten pleitegeht", "散布谣言，让竞争对手的餐厅关门"). */
+const RIVAL_SMEARED = /(?:(?<!\p{L})(?:gef[äa]lschte|falsche|fake|faux|fausses|falsas|falsos|false|falsi|falsas) (?:bewertungen|rezensionen|avis|commentaires|rese[ñn]as|opiniones|recensioni|avalia[çc][õo]es)(?!\p{L})[^.?!\n]{0,80}(?<!\p{L})(?:konkurrent\p{L}*|mitbewerber\p{L}*|concurrent\p{L}*|competidor\p{L}*|competencia|concorrent\p{L}*|pleite|ruiner|arruinar|rovinare|falir)|(?:散布|传播|编造)(?:谣言|假消息|虚假)[^。？！\n]{0,30}(?:竞争对手|对手|关门|倒闭))/u;
+
+/** Another person's account broken into ("اختراق حساب إنستغرام الخاص بزميلي", "如何盗取别人的微信号", "взломать страницу бывшей", "hackear la cuenta de mi ex"). */
+const ACCOUNT_BROKEN = /(?:اختراق (?:حساب|هاتف|بريد|واتساب|إنستغرام|فيسبوك)|(?:盗取|黑进|入侵|破解|盗)(?:别人|他人|同事|前任|女朋友|男朋友|老婆|老公|对方)?(?:的)?(?:账号|帐号|账户|邮箱|微信|qq|手机)|взломать (?:чужой |чужую |его |её |ее )?(?:аккаунт|страниц|почт|телефон|инстаграм|ватсап)|(?<!\p{L})(?:hackear|piratear|pirater|hacker|hackerare|invadir) (?:la |le |l'|a |o )?(?:cuenta|compte|account|conta|perfil|profil|correo|instagram|whatsapp|facebook) (?:de|d'|di|da|do) (?:mi|mon|ma|mio|mia|meu|minha|un|una|une|otra|otro|autre|alguien|quelqu'un|qualcuno|algu[ée]m)|(?:account|konto|handy|e-?mail-?konto|instagram|whatsapp)(?: von| meines| meiner| meinem)? [^.?!\n]{0,30}(?<!\p{L})(?:hacken|knacken)(?!\p{L}))/u;
+
 /** Spans of such requests in `lower` (the text lower-cased); the caller checks FOREIGN_TRIGGERS first. */
 export function foreignHits(lower: string): { start: number; end: number }[] {
   const out: { start: number; end: number }[] = [];
-  for (const re of [MAKE_AGENT, UNTRACEABLE_GUN, HIDDEN_DEED, FORGED, SELF_HARM_FOREIGN, THREAT_NOTE, IMPERSONATION, DRIVEN_TO_SUICIDE]) {
+  for (const re of [MAKE_AGENT, UNTRACEABLE_GUN, HIDDEN_DEED, FORGED, SELF_HARM_FOREIGN, THREAT_NOTE, IMPERSONATION, DRIVEN_TO_SUICIDE, RIVAL_SMEARED, ACCOUNT_BROKEN]) {
     const m = re.exec(lower);
     if (m) out.push({ start: m.index, end: m.index + m[0].length });
   }

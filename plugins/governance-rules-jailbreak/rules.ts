@@ -81,7 +81,7 @@ const ETHICS_GONE = /\b(?:you|u)(?: now| officially| really)? (?:don't|dont|do n
  * A model — the one addressed or one the story invents ("GPTchat does not have a content filter") —
  * described as lacking its constraints or any regard for harm.
  */
-const LACKS = /\b(?:does not|doesn't|do not|don't|did not|has no|have no|had no|lacks?|lacking|with no|free of|devoid of|without) (?:have |possess )?(?:a |an |any )?(?:(?:content|safety|moral|ethical) )?(?:filters?|filtering|censorship|moral compass|conscience|ethical (?:guidelines|constraints|boundaries|principles)|(?:any )?regard (?:for|to) (?:the )?(?:morality|legality|ethics|laws?|harm(?:fulness)?|consequences|safety|rules))\b/;
+const LACKS = /\b(?:does not|doesn't|do not|don't|did not|has no|have no|had no|lacks?|lacking|with no|free of|devoid of|without) (?:have |possess )?(?:a |an |any )?(?:(?:content|safety|moral|ethical) )?(?:filters?|filtering|censorship|moral compass|conscience|ethical (?:guidelines|constraints|boundaries|principles)|(?:any )?regard (?:for|to) (?:the )?(?:morality|legality|ethics|laws?|harm(?:fulness)?|consequences|safety|rules)|(?:concept|notion|understanding) of (?:[a-z']+ ){0,3}(?:laws?|morality|ethics|morals|content (?:rules|polic(?:y|ies))|restrictions|rules))\b/;
 /**
  * A claimed authority over the model: its makers, admin clearance, a sanctioned internal test, the
  * police. Alone (weight 2) it never reaches a finding, so it is only looked for next to another cue.
@@ -127,7 +127,7 @@ const TELLS_TRIGGERS: PatternTriggers = {
   words: ['ethics', 'morals', 'morality', 'rules', 'restrictions', 'filters', 'filtering', 'compass', 'ethical', 'regard', 'guidelines', 'limits', 'boundaries', 'principles', 'conscience', 'censorship', 'policy',
     'policies', 'safeguards', 'guardrails', 'filter', 'moderation', 'safety', 'censor', 'censors', 'split', 'tokens', 'dashes', 'hyphens', 'dots', 'spaces', 'asterisks',
     'underscores', 'translation', 'hypothetical', 'fictional', 'roleplay', 'role', 'test', 'game', 'simulation', 'overriding', 'layer', 'checks', 'exception', 'waiver', 'override',
-    'obligated', 'refusal', 'refusals'],
+    'obligated', 'refusal', 'refusals', 'law', 'laws'],
 };
 
 const ALLCAPS_NAME = /\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|UCAR|AntiGPT|EvilBOT|Mongo Tom)\b/;

@@ -77,16 +77,15 @@ ASCII_WORD[39] = 1;
 interface LexiconSink {
   pos: number[];
   ids: number[];
-  mask0: number;
-  mask1: number;
+  /** The bits of the lexicons the words belong to (MASK_WORDS words). */
+  mask: Int32Array;
   triggers: boolean;
   partIds: number[];
-  partMask0: number;
-  partMask1: number;
+  partMask: Int32Array;
   affixes: number[];
 }
 
-const newSink = (triggers: boolean): LexiconSink => ({ pos: [], ids: [], mask0: 0, mask1: 0, triggers, partIds: [], partMask0: 0, partMask1: 0, affixes: [] });
+const newSink = (triggers: boolean): LexiconSink => ({ pos: [], ids: [], mask: new Int32Array(MASK_WORDS), triggers, partIds: [], partMask: new Int32Array(MASK_WORDS), affixes: [] });
 
 /** Files token `i` (word `w`) in the sink; `apostrophes`: the text has one, so `w` may. */
 function sinkWord(sink: LexiconSink, w: string, i: number, apostrophes: boolean): void {
@@ -94,8 +93,7 @@ function sinkWord(sink: LexiconSink, w: string, i: number, apostrophes: boolean)
   if (id !== 0) {
     sink.pos.push(i);
     sink.ids.push(id);
-    sink.mask0 |= LEXICONS.mask0(id);
-    sink.mask1 |= LEXICONS.mask1(id);
+    LEXICONS.orMask(id, sink.mask);
   }
   if (!sink.triggers) return;
   if (apostrophes && w.includes("'")) {
@@ -104,8 +102,7 @@ function sinkWord(sink: LexiconSink, w: string, i: number, apostrophes: boolean)
       const pid = LEXICONS.id(part);
       if (pid !== 0) {
         sink.partIds.push(pid);
-        sink.partMask0 |= LEXICONS.mask0(pid);
-        sink.partMask1 |= LEXICONS.mask1(pid);
+        LEXICONS.orMask(pid, sink.partMask);
       }
       LEXICONS.affixesOf(part, sink.affixes);
     }
@@ -182,10 +179,13 @@ function nearBySet(tokens: readonly ViewToken[], a: ReadonlySet<string>, b: Read
 /** More distinct lexicon words than this and new lexicons are scanned by string instead of interned. */
 const MAX_LEXICON_WORDS = 1 << 16;
 /**
- * Lexicons that get a bit in the per-view summary masks: two 31-bit words. The built-in packs use
- * 24 near() lexicons and 23 trigger-word sets; a lexicon without a bit is found by a walk instead.
+ * Lexicons that get a bit in the per-view summary masks: four 31-bit words. The built-in packs
+ * register 91 near() lexicons and trigger-word sets (session 10); a lexicon without a bit is found by
+ * a walk over the view's lexicon tokens instead — two words (62 bits) had left the last-registered
+ * thirty walking, up to 15% of an evaluation on the benchmark's texts.
  */
-const MASK_BITS = 62;
+const MASK_WORDS = 4;
+const MASK_BITS = 31 * MASK_WORDS;
 /** More prefixes and suffixes than this and new triggers are checked by a scan of the view instead. */
 const MAX_AFFIXES = 4096;
 
@@ -205,8 +205,8 @@ interface Lexicon {
   size: number;
   /** 1 at the id of each member word. */
   member: Uint8Array;
-  /** Which of the two mask words holds this lexicon's bit. */
-  word: 0 | 1;
+  /** Which of the MASK_WORDS mask words holds this lexicon's bit. */
+  word: number;
   /** This lexicon's bit in word masks, or 0 when the bits are used up. */
   bit: number;
 }
@@ -220,8 +220,8 @@ interface Affix {
  * Interned lexicons. The built-in packs ask each view about ~25 word sets (27 near() calls); hashing
  * every token's string in two sets per call was the largest single cost of an evaluation. Instead
  * every word of a lexicon passed to near() gets a small id once per process, each lexicon a
- * membership table indexed by id (and, for the first 62, a bit), and each view maps its tokens to
- * ids once: near() then costs two typed-array loads per lexicon token, or nothing when the view's
+ * membership table indexed by id (and, for the first MASK_BITS, a bit), and each view maps its tokens
+ * to ids once: near() then costs two typed-array loads per lexicon token, or nothing when the view's
  * mask shows that one of the two lexicons has no word in it.
  * The trigger words of TextView.mayMatch are interned the same way, so one pass over a view's
  * tokens serves every rule pack; their prefixes and suffixes get ids too, and the tokenizer notes
@@ -233,8 +233,8 @@ interface Affix {
 class LexiconRegistry {
   readonly #ids = new Map<string, number>();
   readonly #lexicons = new WeakMap<ReadonlySet<string>, Lexicon>();
-  /** Lexicon bits of each word id: word 0 at 2·id, word 1 at 2·id + 1. */
-  #masks = new Int32Array(512);
+  /** Lexicon bits of each word id: word k at MASK_WORDS·id + k. */
+  #masks = new Int32Array(256 * MASK_WORDS);
   /** Non-zero at the shape of each interned word: other tokens skip the hash lookup. */
   readonly #shapes = new Uint8Array(1 << 16);
   #bitsUsed = 0;
@@ -253,12 +253,11 @@ class LexiconRegistry {
     return this.#ids.get(word) ?? 0;
   }
 
-  mask0(id: number): number {
-    return 2 * id < this.#masks.length ? this.#masks[2 * id]! : 0;
-  }
-
-  mask1(id: number): number {
-    return 2 * id + 1 < this.#masks.length ? this.#masks[2 * id + 1]! : 0;
+  /** ORs the lexicon bits of word `id` into `into` (MASK_WORDS words). */
+  orMask(id: number, into: Int32Array): void {
+    const at = MASK_WORDS * id;
+    if (at >= this.#masks.length) return;
+    for (let k = 0; k < MASK_WORDS; k++) into[k]! |= this.#masks[at + k]!;
   }
 
   /** The interned form of a lexicon, or undefined when it cannot be interned. */
@@ -276,26 +275,26 @@ class LexiconRegistry {
       }
       ids.push(id);
     }
-    if (this.#masks.length <= 2 * this.#ids.size + 1) {
-      const grown = new Int32Array(Math.max(this.#masks.length * 2, 2 * this.#ids.size + 2));
+    if (this.#masks.length < MASK_WORDS * (this.#ids.size + 1)) {
+      const grown = new Int32Array(Math.max(this.#masks.length * 2, MASK_WORDS * (this.#ids.size + 1)));
       grown.set(this.#masks);
       this.#masks = grown;
     }
     // A re-read set (its size changed) keeps its bit; the bit is moved to its current words.
-    let word: 0 | 1 = 0;
+    let word = 0;
     let bit = 0;
     if (known) {
       word = known.word;
       bit = known.bit;
     } else if (this.#bitsUsed < MASK_BITS) {
-      word = this.#bitsUsed < 31 ? 0 : 1;
+      word = Math.floor(this.#bitsUsed / 31);
       bit = 1 << this.#bitsUsed++ % 31;
     }
-    if (known && bit !== 0) for (let i = word; i < this.#masks.length; i += 2) this.#masks[i]! &= ~bit;
+    if (known && bit !== 0) for (let i = word; i < this.#masks.length; i += MASK_WORDS) this.#masks[i]! &= ~bit;
     const member = new Uint8Array(this.#ids.size + 1);
     for (const id of ids) {
       member[id] = 1;
-      this.#masks[2 * id + word]! |= bit;
+      this.#masks[MASK_WORDS * id + word]! |= bit;
     }
     const lexicon: Lexicon = { size: set.size, member, word, bit };
     this.#lexicons.set(set, lexicon);
@@ -337,6 +336,7 @@ class LexiconRegistry {
 
 const LEXICONS = new LexiconRegistry();
 const EMPTY = new Int32Array(0);
+const NO_MASK = new Int32Array(MASK_WORDS);
 const NONE: readonly number[] = [];
 
 /** The form of a PatternTriggers object that views answer mayMatch from. */
@@ -423,13 +423,11 @@ class View implements TextView {
   /** Token index and word id of each token that belongs to some interned lexicon, in text order. */
   #lexPos = EMPTY;
   #lexIds = EMPTY;
-  /** Bits of the lexicons that have a word in this view (two mask words). */
-  #lexMask0 = 0;
-  #lexMask1 = 0;
+  /** Bits of the lexicons that have a word in this view (MASK_WORDS mask words). */
+  #lexMask: Int32Array = NO_MASK;
   /** Ids and lexicon bits of the parts of words with apostrophes (mayMatch only, not near()). */
   #partIds: readonly number[] = NONE;
-  #partMask0 = 0;
-  #partMask1 = 0;
+  #partMask: Int32Array = NO_MASK;
   /** Ids of the registered prefixes and suffixes that some word (or part) of this view has. */
   #affixes: readonly number[] = NONE;
   #lexVersion = -1;
@@ -464,11 +462,9 @@ class View implements TextView {
   #setLexicons(sink: LexiconSink): void {
     this.#lexPos = Int32Array.from(sink.pos);
     this.#lexIds = Int32Array.from(sink.ids);
-    this.#lexMask0 = sink.mask0;
-    this.#lexMask1 = sink.mask1;
+    this.#lexMask = sink.mask;
     this.#partIds = sink.partIds.length ? sink.partIds : NONE;
-    this.#partMask0 = sink.partMask0;
-    this.#partMask1 = sink.partMask1;
+    this.#partMask = sink.partMask;
     this.#affixes = sink.affixes.length ? sink.affixes : NONE;
     this.#lexVersion = LEXICONS.version;
   }
@@ -486,7 +482,7 @@ class View implements TextView {
 
   /** Whether the view's masks show that no word of the lexicon is in the view. */
   #lacks(l: Lexicon): boolean {
-    return l.bit !== 0 && ((l.word === 0 ? this.#lexMask0 : this.#lexMask1) & l.bit) === 0;
+    return l.bit !== 0 && (this.#lexMask[l.word]! & l.bit) === 0;
   }
 
   near(a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered = true): { start: number; end: number }[] {
@@ -534,7 +530,7 @@ class View implements TextView {
       this.#indexLexicons();
       if (lx !== undefined) {
         if (lx.bit !== 0) {
-          const mask = lx.word === 0 ? this.#lexMask0 | this.#partMask0 : this.#lexMask1 | this.#partMask1;
+          const mask = this.#lexMask[lx.word]! | this.#partMask[lx.word]!;
           if ((mask & lx.bit) !== 0) return true;
         } else if (anyMember(this.#lexIds, lx.member) || anyMember(this.#partIds, lx.member)) {
           return true;

@@ -57,30 +57,49 @@ export function features(words: readonly string[], max = 4000): string[] {
   return [...out];
 }
 
-/** FNV-1a of a word, kept to 30 bits (a small integer for V8, so the lookup table hashes it cheaply). */
+/**
+ * Two 30-bit hashes of a word (small integers for V8, so the tables hash them cheaply): FNV-1a, and
+ * a multiply-xorshift of the same characters. Features are told apart by both — 60 bits —, since
+ * 30 alone let two of a 66,000-feature model's features share a hash (about two such pairs are
+ * expected) and a text's unseen pair borrow a feature's weights.
+ */
 function wordHash(w: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 0x01000193);
   return h & 0x3fffffff;
 }
-/** A word pair's hash from its words' hashes (order matters). */
+function wordHash2(w: string): number {
+  let h = 0x9747b28c;
+  for (let i = 0; i < w.length; i++) {
+    h = Math.imul(h ^ w.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  return h & 0x3fffffff;
+}
+/** A word pair's hashes from its words' hashes (order matters). */
 const pairHash = (a: number, b: number): number => (Math.imul(a, 0x5bd1e995) ^ (b + 0x9e3779b9)) & 0x3fffffff;
-/** The hash of a stored feature: a word, or two words joined by one space (words never hold spaces). */
-function featureHash(f: string): number {
+const pairHash2 = (a: number, b: number): number => (Math.imul(a, 0x85ebca6b) ^ (b + 0x27d4eb2f)) & 0x3fffffff;
+/** The hashes of a stored feature: a word, or two words joined by one space (words never hold spaces). */
+function featureHashes(f: string): [number, number] {
   const space = f.indexOf(' ');
-  return space < 0 ? wordHash(f) : pairHash(wordHash(f.slice(0, space)), wordHash(f.slice(space + 1)));
+  if (space < 0) return [wordHash(f), wordHash2(f)];
+  const a = f.slice(0, space);
+  const b = f.slice(space + 1);
+  return [pairHash(wordHash(a), wordHash(b)), pairHash2(wordHash2(a), wordHash2(b))];
 }
 
 /**
- * A model ready to score: an open-addressing table from each feature's hash to the offset of its
+ * A model ready to score: an open-addressing table from each feature's hashes to the offset of its
  * weight row in one flat array. Scanning hashes a text's words instead of building its word-pair
- * strings (the model's ~24,000 features make a collision with an unseen pair a one-in-45,000 event
- * per pair), and looks them up without a Map or a Set: this runs on every view of every evaluation.
+ * strings (with two 30-bit hashes a collision with an unseen pair is a one-in-10^13 event per pair),
+ * and looks them up without a Map or a Set: this runs on every view of every evaluation.
  */
 export interface LoadedModel {
   bias: readonly number[];
-  /** Hash + 1 of the feature in each slot (0: empty); a power of two long. */
+  /** First hash + 1 of the feature in each slot (0: empty); a power of two long. */
   keys: Int32Array;
+  /** Second hash of the feature in the same slot. */
+  keys2: Int32Array;
   /** Weight row offset of the feature in the same slot. */
   rows: Int32Array;
   weights: Float64Array;
@@ -94,29 +113,32 @@ export function load(model: LinearModel): LoadedModel {
   let size = 1024;
   while (size < n * 2) size *= 2;
   const keys = new Int32Array(size);
+  const keys2 = new Int32Array(size);
   const rows = new Int32Array(size);
   model.features.forEach((f, i) => {
-    const h = featureHash(f);
+    const [h, h2] = featureHashes(f);
     let slot = slotOf(h, size - 1);
-    while (keys[slot] !== 0 && keys[slot] !== h + 1) slot = (slot + 1) & (size - 1);
+    while (keys[slot] !== 0 && (keys[slot] !== h + 1 || keys2[slot] !== h2)) slot = (slot + 1) & (size - 1);
     keys[slot] = h + 1;
+    keys2[slot] = h2;
     rows[slot] = i * K;
   });
-  return { bias: model.bias, keys, rows, weights };
+  return { bias: model.bias, keys, keys2, rows, weights };
 }
 
 /** The features already counted in the text being scored (each counts once, as in training): a reused table, since scoring is synchronous. */
 const SEEN_SIZE = 16_384; // four times the most features a text is read for (predictWords caps `max` at half of it)
 const seenKeys = new Int32Array(SEEN_SIZE);
+const seenKeys2 = new Int32Array(SEEN_SIZE);
 const seenStamp = new Uint32Array(SEEN_SIZE);
 let stamp = 0;
 
-/** Offset of feature `h`'s weight row, or -1 when the model does not have it. */
-function rowOf(model: LoadedModel, h: number): number {
-  const { keys, rows } = model;
+/** Offset of the weight row of the feature hashed (h, h2), or -1 when the model does not have it. */
+function rowOf(model: LoadedModel, h: number, h2: number): number {
+  const { keys, keys2, rows } = model;
   const mask = keys.length - 1;
   for (let slot = slotOf(h, mask), key = keys[slot]!; key !== 0; slot = (slot + 1) & mask, key = keys[slot]!) {
-    if (key === h + 1) return rows[slot]!;
+    if (key === h + 1 && keys2[slot] === h2) return rows[slot]!;
   }
   return -1;
 }
@@ -126,20 +148,22 @@ const acc = new Float64Array(K);
 let counted = 0;
 /** Per word of the text last scored: its hash, its weight row and that of the pair it ends (-1: none). */
 let wordHashes = new Int32Array(256);
+let wordHashes2 = new Int32Array(256);
 let wordRows = new Int32Array(256);
 let pairRows = new Int32Array(256);
 
-/** Counts feature `h` once per text: adds its weights, if the model has it, to `acc`; its row, or -1. */
-function count(model: LoadedModel, h: number): number {
+/** Counts the feature hashed (h, h2) once per text: adds its weights, if the model has it, to `acc`; its row, or -1. */
+function count(model: LoadedModel, h: number, h2: number): number {
   let s = slotOf(h, SEEN_SIZE - 1);
   while (seenStamp[s] === stamp) {
-    if (seenKeys[s] === h) return -1;
+    if (seenKeys[s] === h && seenKeys2[s] === h2) return -1;
     s = (s + 1) & (SEEN_SIZE - 1);
   }
   seenStamp[s] = stamp;
   seenKeys[s] = h;
+  seenKeys2[s] = h2;
   counted++;
-  const at = rowOf(model, h);
+  const at = rowOf(model, h, h2);
   if (at >= 0) for (let k = 0; k < K; k++) acc[k]! += model.weights[at + k]!;
   return at;
 }
@@ -169,6 +193,7 @@ export function predictWords(model: LoadedModel, words: readonly (string | { rea
   }
   if (wordHashes.length < words.length) {
     wordHashes = new Int32Array(words.length * 2);
+    wordHashes2 = new Int32Array(words.length * 2);
     wordRows = new Int32Array(words.length * 2);
     pairRows = new Int32Array(words.length * 2);
   }
@@ -177,10 +202,13 @@ export function predictWords(model: LoadedModel, words: readonly (string | { rea
   let read = 0;
   for (let i = 0; i < words.length && counted < max; i++, read++) {
     const item = words[i]!;
-    const h = wordHash(typeof item === 'string' ? item : item.w);
+    const w = typeof item === 'string' ? item : item.w;
+    const h = wordHash(w);
+    const h2 = wordHash2(w);
     wordHashes[i] = h;
-    wordRows[i] = count(model, h);
-    pairRows[i] = i > 0 && counted < max ? count(model, pairHash(wordHashes[i - 1]!, h)) : -1;
+    wordHashes2[i] = h2;
+    wordRows[i] = count(model, h, h2);
+    pairRows[i] = i > 0 && counted < max ? count(model, pairHash(wordHashes[i - 1]!, h), pairHash2(wordHashes2[i - 1]!, h2)) : -1;
   }
   const scale = counted ? 1 / Math.sqrt(counted) : 0;
   const p = softmax(model.bias.map((b, k) => b + acc[k]! * scale));

@@ -40,11 +40,11 @@ export interface PatternTriggers {
 /**
  * One reading of a subject's text. The engine builds them once per subject so that every rule sees
  * the same normalisation: `raw` (as written), `normalized` (NFKC, zero-width and homoglyph removal,
- * leetspeak folded) and `decoded:<codec>` (base64 / hex / rot13 / Pig Latin payloads found in the text, and ASCII
- * written in invisible Unicode tag characters).
+ * leetspeak folded) and `decoded:<codec>` (base64 / hex / rot13 / Caesar / Morse / Pig Latin payloads found in the
+ * text, and ASCII written in invisible Unicode tag characters).
  */
 export interface TextView {
-  /** `raw`, `normalized`, `decoded:base64`, `decoded:hex`, `decoded:rot13`, `decoded:piglatin`, `decoded:tags`. */
+  /** `raw`, `normalized`, `decoded:base64`, `decoded:hex`, `decoded:rot13`, `decoded:caesar`, `decoded:morse`, `decoded:piglatin`, `decoded:tags`. */
   name: string;
   text: string;
   /** `text` lower-cased (same length as `text` for raw and normalized views). */

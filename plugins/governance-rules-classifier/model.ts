@@ -61,31 +61,34 @@ export function features(words: readonly string[], max = 4000): string[] {
  * Two 30-bit hashes of a word (small integers for V8, so the tables hash them cheaply): FNV-1a, and
  * a multiply-xorshift of the same characters. Features are told apart by both — 60 bits —, since
  * 30 alone let two of a 66,000-feature model's features share a hash (about two such pairs are
- * expected) and a text's unseen pair borrow a feature's weights.
+ * expected) and a text's unseen pair borrow a feature's weights. Returns the first; the second is
+ * left in `secondHash` (one pass, no array allocated on the scoring path).
  */
 function wordHash(w: string): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 0x01000193);
-  return h & 0x3fffffff;
-}
-function wordHash2(w: string): number {
-  let h = 0x9747b28c;
+  let h2 = 0x9747b28c;
   for (let i = 0; i < w.length; i++) {
-    h = Math.imul(h ^ w.charCodeAt(i), 0x5bd1e995);
-    h ^= h >>> 15;
+    const c = w.charCodeAt(i);
+    h = Math.imul(h ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
   }
+  secondHash = h2 & 0x3fffffff;
   return h & 0x3fffffff;
 }
+/** The second hash of the word wordHash was last called with. */
+let secondHash = 0;
 /** A word pair's hashes from its words' hashes (order matters). */
 const pairHash = (a: number, b: number): number => (Math.imul(a, 0x5bd1e995) ^ (b + 0x9e3779b9)) & 0x3fffffff;
 const pairHash2 = (a: number, b: number): number => (Math.imul(a, 0x85ebca6b) ^ (b + 0x27d4eb2f)) & 0x3fffffff;
 /** The hashes of a stored feature: a word, or two words joined by one space (words never hold spaces). */
 function featureHashes(f: string): [number, number] {
   const space = f.indexOf(' ');
-  if (space < 0) return [wordHash(f), wordHash2(f)];
-  const a = f.slice(0, space);
-  const b = f.slice(space + 1);
-  return [pairHash(wordHash(a), wordHash(b)), pairHash2(wordHash2(a), wordHash2(b))];
+  if (space < 0) return [wordHash(f), secondHash];
+  const a = wordHash(f.slice(0, space));
+  const a2 = secondHash;
+  const b = wordHash(f.slice(space + 1));
+  return [pairHash(a, b), pairHash2(a2, secondHash)];
 }
 
 /**
@@ -204,7 +207,7 @@ export function predictWords(model: LoadedModel, words: readonly (string | { rea
     const item = words[i]!;
     const w = typeof item === 'string' ? item : item.w;
     const h = wordHash(w);
-    const h2 = wordHash2(w);
+    const h2 = secondHash;
     wordHashes[i] = h;
     wordHashes2[i] = h2;
     wordRows[i] = count(model, h, h2);

@@ -35,15 +35,15 @@ const SPACED = /\b[a-z]([ .\-_*])(?:[a-z]\1){2,40}[a-z]\b/gi;
  * pairs are then the character bigrams that text classifiers read such scripts by.
  */
 const WORD = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}]|(?:(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}])[\p{L}\p{N}'])+/gu;
-const LEET_ANY = /[a-z][0-9@$]+[a-z]/i;
 /** A letter next to a leet character, anywhere in a word. */
 const LEET_MIXED = /[a-z][0-9@$]|[0-9@$][a-z]/i;
-const LEET_INTERIOR_G = /[a-z][0-9@$]+[a-z]/gi;
+/** LEET_INTERIOR, every run of a text. */
+const LEET_RUNS = new RegExp(LEET_INTERIOR.source, 'gi');
 /** Three leet runs or more inside words ("k3yl0gg3r" holds two). */
 function inLeet(text: string): boolean {
-  LEET_INTERIOR_G.lastIndex = 0;
+  LEET_RUNS.lastIndex = 0;
   let n = 0;
-  while (LEET_INTERIOR_G.exec(text) !== null) if (++n >= 3) return true;
+  while (LEET_RUNS.exec(text) !== null) if (++n >= 3) return true;
   return false;
 }
 /** ASCII exactly when every character is one UTF-8 byte (a native count, ~4× faster than a regex scan). */
@@ -557,7 +557,7 @@ export function normalizeText(text: string, ascii = isAscii(text)): string | und
     if (HAS_ZERO_WIDTH.test(out)) out = out.replace(ZERO_WIDTH, '');
     if (HAS_HOMOGLYPH.test(out)) out = out.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c);
   }
-  if (LEET_ANY.test(out)) {
+  if (LEET_INTERIOR.test(out)) {
     // Only words that mix letters with leet characters: plain numbers and prices stay as they are.
     // In a text written in leet (three leet runs or more inside words) so are words that
     // open or close with it ("wr073 7h47"); elsewhere "mp3", "4k" or "x86" stay as they are.
@@ -570,7 +570,8 @@ export function normalizeText(text: string, ascii = isAscii(text)): string | und
 
 const BASE64_RUN = /[A-Za-z0-9+/]{24,4096}={0,2}/g;
 const HEX_RUN = /\b[0-9a-fA-F]{24,4096}\b/g;
-const ROT13_CUE = /\b(?:rot[- ]?13|caesar|rotate each letter|cipher)\b/i;
+/** A text that names a letter cipher: ROT13, Caesar, "cipher". */
+const CIPHER_CUE = /\b(?:rot[- ]?13|caesar|rotate each letter|cipher)\b/i;
 /** Common English words: the letter shift that makes most of a text's words these is the cipher's key. */
 const COMMON = new Set(`the a an to of and or in on for with is are was be it i you he she we they me my your how what why
   who where when do does can could would will not no so that this from by at as if then tell give make get need want`.split(/\s+/));
@@ -687,11 +688,15 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
       if (looksLikeText(decoded)) found.push({ codec: 'morse', start: m.index, end: m.index + m[0].length, text: decoded });
     }
   }
-  if (!hasBase64Run(text)) {
-    if (ROT13_CUE.test(text)) found.push(unshifted(text));
-    if (namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
-    return found;
-  }
+  if (hasBase64Run(text)) decodeRuns(text, max, found);
+  // The whole text read back, when it names how it was written.
+  if (found.length < max && CIPHER_CUE.test(text)) found.push(unshifted(text));
+  if (found.length < max && namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
+  return found;
+}
+
+/** The base64 and hex runs of `text` that decode to natural-language text, added to `found` (at most `max` in all). */
+function decodeRuns(text: string, max: number, found: DecodedPayload[]): void {
   BASE64_RUN.lastIndex = 0;
   for (let m = BASE64_RUN.exec(text); m !== null && found.length < max; m = BASE64_RUN.exec(text)) {
     // Pure hex or pure letters are not base64 worth decoding (hashes, long words).
@@ -705,9 +710,6 @@ export function decodePayloads(text: string, max = 8): DecodedPayload[] {
     const decoded = Buffer.from(m[0], 'hex').toString('utf8');
     if (looksLikeText(decoded)) found.push({ codec: 'hex', start: m.index, end: m.index + m[0].length, text: decoded });
   }
-  if (found.length < max && ROT13_CUE.test(text)) found.push(unshifted(text));
-  if (found.length < max && namesPigLatin(text)) found.push({ codec: 'piglatin', start: 0, end: text.length, text: unPigLatin(text) });
-  return found;
 }
 
 /** Every reading of a text: raw first, then normalized (if different), then decoded payloads. */

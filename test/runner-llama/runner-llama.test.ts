@@ -150,6 +150,28 @@ describe('runner-llama configuration and lifecycle', () => {
     await rt.close();
   });
 
+  it('gpu: true offloads where a GPU backend loads, and otherwise runs on the CPU with health degraded and saying so', async () => {
+    const { rt, runner } = await start({ gpu: true, contextSize: 256 });
+    try {
+      const health = await runner.health();
+      const gpu = health.checks!.find((c) => c.name === 'gpu')!;
+      const backend = health.details?.gpu;
+      if (backend === false) {
+        // This machine (CI's included): no usable GPU binary, so the CPU, and nobody is misled.
+        expect(gpu).toMatchObject({ status: 'degraded', message: expect.stringContaining('no supported GPU was found') });
+        expect(health.status).toBe('degraded');
+      } else {
+        expect(backend).toMatch(/^(cuda|vulkan|metal)$/);
+        expect(gpu).toEqual({ name: 'gpu', status: 'ok', message: `offloading to ${backend as string}` });
+      }
+      const result = await runner.executeIsolated(prompt('hello world'), makeRunContext());
+      expect(result.ok, JSON.stringify(result.error)).toBe(true);
+      expect(result.metrics.tokensOut).toBeGreaterThan(0);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('fails boot with LIMIT_RUNNER_UNAVAILABLE naming a model file that does not exist', async () => {
     const error = await start({ modelPath: '/nonexistent/model.gguf' }).catch((e: unknown) => e);
     expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE')).toBe(true);

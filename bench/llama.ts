@@ -1,0 +1,122 @@
+/**
+ * runner-llama throughput, on the CPU and (with `--backends cpu,gpu`) with the model offloaded to a
+ * GPU. The model is generated like the tests' (random F32 weights, llama architecture), larger by
+ * default so that evaluation, not the bindings, dominates. Reports prompt and generation tokens/s
+ * per backend, the backend llama.cpp chose and what `health()` said, and whether greedy outputs
+ * agree between backends (they may not on a random-weight model: different kernels round
+ * differently and its logits are close).
+ *
+ *   npx tsx bench/llama.ts [--backends cpu|gpu|cpu,gpu] [--width 512] [--blocks 8] [--threads 1]
+ *                          [--prompt-tokens 512] [--gen-tokens 64] [--rounds 3]
+ */
+import { rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { createRuntime, LimitError, optionalNumberOption, rawOption, Task, type HealthResult } from 'limit-graph';
+import { makeRunContext } from '../test/conformance/index.ts';
+import { makeTinyLlama } from '../test/fixtures/gguf/make-tiny-llama.ts';
+import runnerLlama, { type LlamaRunner } from '../plugins/runner-llama/index.ts';
+
+const BACKENDS = ['cpu', 'gpu'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+/** Single letters, one token each in the generated vocabulary. */
+const letters = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 'abcdefghijklmnopqrstuvwxyz'[(i * 7 + seed) % 26]).join('');
+const PROMPTS = ['hello world', 'the model is a test', 'governed traces', 'rate and distortion'];
+
+function backends(value: string | undefined): Backend[] {
+  const list = (value ?? 'cpu').split(',').map((s) => s.trim());
+  const bad = list.filter((b) => !(BACKENDS as readonly string[]).includes(b));
+  if (bad.length > 0 || list.length === 0) {
+    throw new LimitError('LIMIT_VALIDATION', `--backends must list cpu and/or gpu, got ${JSON.stringify(value)}`, { details: { field: '--backends', value } });
+  }
+  return [...new Set(list)] as Backend[];
+}
+
+export async function run(args: string[]): Promise<unknown> {
+  const num = (name: string, fallback: number, min = 1) => optionalNumberOption(`--${name}`, rawOption(args, name), { integer: true, min }) ?? fallback;
+  const chosen = backends(rawOption(args, 'backends'));
+  const width = num('width', 512, 16);
+  const blocks = num('blocks', 8);
+  const threads = num('threads', 1);
+  const promptTokens = num('prompt-tokens', 512);
+  const genTokens = num('gen-tokens', 64);
+  const rounds = num('rounds', 3);
+  const dir = path.join(os.tmpdir(), `limit-bench-llama-${process.pid}`);
+  const modelPath = await makeTinyLlama(
+    { embeddingLength: width, blockCount: blocks, feedForwardLength: Math.round((width * 11) / 4), headCount: Math.max(1, width / 64), headCountKv: Math.max(1, width / 128) },
+    path.join(dir, 'model.gguf'),
+  );
+  try {
+    const results: Record<string, unknown> = {};
+    const outputs: Record<string, string[]> = {};
+    for (const backend of chosen) {
+      // Tasks carry no token limit of their own: one runtime stops after the first token (the
+      // prompt's evaluation rate), the other generates up to genTokens (the generation rate).
+      const start = (maxTokens: number) =>
+        createRuntime({
+          config: { plugins: {}, logLevel: 'silent' },
+          env: {},
+          plugins: [runnerLlama.configure({ modelPath, gpu: backend === 'gpu', threads, contextSize: promptTokens + genTokens + 64, maxSessions: 2, maxTokens })],
+        });
+      const runtimes = [await start(1), await start(genTokens)];
+      try {
+        const [short, long] = runtimes.map((rt) => rt.resolve('runner:llama') as LlamaRunner) as [LlamaRunner, LlamaRunner];
+        const health: HealthResult = await long.health();
+        const once = async (runner: LlamaRunner, input: string) => {
+          const t = performance.now();
+          const r = await runner.executeIsolated(Task.parse({ input, kind: 'prompt' }), makeRunContext());
+          if (!r.ok) throw new Error(`${backend} run failed: ${JSON.stringify(r.error)}`);
+          return { ms: performance.now() - t, tokensIn: r.metrics.tokensIn ?? 0, tokensOut: r.metrics.tokensOut ?? 0, text: r.stdout };
+        };
+        await once(short, 'warm up');
+        await once(long, 'warm up');
+        const prompt: number[] = [];
+        const gen: number[] = [];
+        for (let i = 0; i < rounds; i++) {
+          const p = await once(short, letters(promptTokens, i));
+          prompt.push(p.tokensIn / (p.ms / 1000));
+          const g = await once(long, PROMPTS[i % PROMPTS.length]!);
+          gen.push(g.tokensOut / (g.ms / 1000));
+        }
+        outputs[backend] = [];
+        for (const input of PROMPTS) outputs[backend].push((await once(long, input)).text);
+        const median = (xs: number[]) => Math.round([...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!);
+        results[backend] = {
+          offload: health.details?.gpu ?? false,
+          health: { status: health.status, checks: health.checks },
+          promptTokensPerSec: median(prompt),
+          genTokensPerSec: median(gen),
+        };
+      } finally {
+        for (const rt of runtimes) await rt.close();
+      }
+    }
+    const [a, b] = chosen;
+    return {
+      bench: 'llama',
+      model: { width, blocks, params: `${Math.round(statSync(modelPath).size / 4 / 1e6)}M (F32)`, bytes: statSync(modelPath).size },
+      threads,
+      cpus: os.cpus().length,
+      promptTokens,
+      genTokens,
+      rounds,
+      ...results,
+      ...(a && b ? { greedyOutputsAgree: `${outputs[a]!.filter((text, i) => text === outputs[b]![i]).length}/${PROMPTS.length}` } : {}),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(process.argv.slice(2)).then(
+    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

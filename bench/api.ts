@@ -20,13 +20,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { createRuntime, newId, optionalNumberOption, rawOption } from 'limit-graph';
 import '../plugins/api-http/index.ts';
 import { BUILT_IN_PACKS } from '../presets/governance/packs.ts';
+import { runAsScript } from './_script.ts';
 
 const KEY = 'bench-key-0123456789abcdef';
 const PACKS = BUILT_IN_PACKS;
@@ -200,12 +200,4 @@ export async function run(args: string[] = []): Promise<unknown> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run(process.argv.slice(2)).then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, run);

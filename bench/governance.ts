@@ -5,9 +5,9 @@
  * Run: `npx tsx bench/governance.ts [--n 20000]` or `limit bench governance`.
  */
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { createRuntime, optionalNumberOption, rawOption } from 'limit-graph';
 import { BUILT_IN_PACKS } from '../presets/governance/packs.ts';
+import { runAsScript } from './_script.ts';
 
 const PACKS = BUILT_IN_PACKS;
 
@@ -61,6 +61,4 @@ export async function run(args: string[]): Promise<unknown> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify(await run(process.argv.slice(2)), null, 2));
-}
+runAsScript(import.meta.url, run);

@@ -6,18 +6,18 @@
  * agree between backends (they may not on a random-weight model: different kernels round
  * differently and its logits are close).
  *
- *   npx tsx bench/llama.ts [--backends cpu|gpu|cpu,gpu] [--width 512] [--blocks 8] [--threads 1]
+ *   npx tsx bench/llama.ts [--backends cpu|gpu|cpu,gpu] [--width 512 (a multiple of 64)] [--blocks 8] [--threads 1]
  *                          [--prompt-tokens 512] [--gen-tokens 64] [--rounds 3]
  */
 import { rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { createRuntime, LimitError, optionalNumberOption, rawOption, Task, type HealthResult } from 'limit-graph';
 import { makeRunContext } from '../test/conformance/index.ts';
 import { makeTinyLlama } from '../test/fixtures/gguf/make-tiny-llama.ts';
 import runnerLlama, { type LlamaRunner } from '../plugins/runner-llama/index.ts';
+import { runAsScript } from './_script.ts';
 
 const BACKENDS = ['cpu', 'gpu'] as const;
 type Backend = (typeof BACKENDS)[number];
@@ -38,7 +38,8 @@ function backends(value: string | undefined): Backend[] {
 export async function run(args: string[]): Promise<unknown> {
   const num = (name: string, fallback: number, min = 1) => optionalNumberOption(`--${name}`, rawOption(args, name), { integer: true, min }) ?? fallback;
   const chosen = backends(rawOption(args, 'backends'));
-  const width = num('width', 512, 16);
+  const width = num('width', 512, 64);
+  if (width % 64 !== 0) throw new LimitError('LIMIT_VALIDATION', `--width must be a multiple of 64 (heads of 64), got ${width}`, { details: { field: '--width', value: width } });
   const blocks = num('blocks', 8);
   const threads = num('threads', 1);
   const promptTokens = num('prompt-tokens', 512);
@@ -46,7 +47,7 @@ export async function run(args: string[]): Promise<unknown> {
   const rounds = num('rounds', 3);
   const dir = path.join(os.tmpdir(), `limit-bench-llama-${process.pid}`);
   const modelPath = await makeTinyLlama(
-    { embeddingLength: width, blockCount: blocks, feedForwardLength: Math.round((width * 11) / 4), headCount: Math.max(1, width / 64), headCountKv: Math.max(1, width / 128) },
+    { embeddingLength: width, blockCount: blocks, feedForwardLength: Math.round((width * 11) / 4), headCount: width / 64, headCountKv: Math.max(1, width / 128) },
     path.join(dir, 'model.gguf'),
   );
   try {
@@ -111,12 +112,4 @@ export async function run(args: string[]): Promise<unknown> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run(process.argv.slice(2)).then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, run);

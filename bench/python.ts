@@ -9,11 +9,11 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { SessionLimits, Task, optionalNumberOption, rawOption, type RunContext } from 'limit-graph';
 import { PythonRunner } from '../plugins/runner-python/runner.ts';
 import { RunnerPythonOptions } from '../plugins/runner-python/options.ts';
+import { runAsScript } from './_script.ts';
 
 const arg = rawOption;
 
@@ -92,12 +92,4 @@ export async function run(args: string[]): Promise<unknown> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run(process.argv.slice(2)).then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, run);

@@ -22,12 +22,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { emd } from '../plugins/rd-fgw/emd.ts';
 import { fgwEntropic } from '../plugins/rd-fgw/entropic.ts';
 import { fgwExact } from '../plugins/rd-fgw/exact.ts';
 import { type AttributedGraph, problemFromGraphs } from '../plugins/rd-fgw/graph.ts';
 import type { FgwProblem } from '../plugins/rd-fgw/problem.ts';
+import { runAsScript } from './_script.ts';
 import { EntropicKernel } from '../plugins/rd-fgw/wasm-entropic.ts';
 import { wasmGemmAvailable } from '../plugins/rd-fgw/wasm-gemm.ts';
 import { optionalNumberOption, parseNumberOption, rawOption, mulberry32 as rng } from 'limit-graph';
@@ -327,6 +327,4 @@ export async function run(args: string[] = []): Promise<unknown> {
   });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify(await run(process.argv.slice(2)), null, 2));
-}
+runAsScript(import.meta.url, run);

@@ -19,13 +19,14 @@ import { open as openLmdb } from 'lmdb';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { LimitError, createRuntime, isLimitError, nextProvenanceEntry, optionalNumberOption, rawOption, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../plugins/storage-sqlite/migrations.ts';
 import { MIGRATIONS as PG_MIGRATIONS } from '../plugins/storage-postgres/migrations.ts';
 import { lmdbOptions } from '../plugins/storage-kv/kv-storage.ts';
+import { runAsScript } from './_script.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PG_URL = process.env.LIMIT_BENCH_DATABASE_URL ?? process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -490,6 +491,4 @@ export async function run(args: string[]): Promise<unknown> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify(await run(process.argv.slice(2)), null, 2));
-}
+runAsScript(import.meta.url, run);

@@ -150,7 +150,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       const names = firstOption < 0 ? rest : rest.slice(0, firstOption);
       const forwarded = firstOption < 0 ? [] : rest.slice(firstOption).filter((a) => a !== '--');
       const dir = path.join(PACKAGE_ROOT, 'bench');
-      const available = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts') || f.endsWith('.js')).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
+      const available = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('_') && (f.endsWith('.ts') || f.endsWith('.js'))).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
       const selected = names.length ? names : available;
       const unknown = selected.filter((n) => !available.includes(n));
       if (unknown.length) {

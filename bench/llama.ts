@@ -13,7 +13,7 @@ import { rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createRuntime, LimitError, optionalNumberOption, rawOption, Task, type HealthResult } from 'limit-graph';
+import { createRuntime, LimitError, optionalNumberOption, rawOption, Task, type HealthResult, type Runtime } from 'limit-graph';
 import { makeRunContext } from '../test/conformance/index.ts';
 import { makeTinyLlama } from '../test/fixtures/gguf/make-tiny-llama.ts';
 import runnerLlama, { type LlamaRunner } from '../plugins/runner-llama/index.ts';
@@ -62,8 +62,10 @@ export async function run(args: string[]): Promise<unknown> {
           env: {},
           plugins: [runnerLlama.configure({ modelPath, gpu: backend === 'gpu', threads, contextSize: promptTokens + genTokens + 64, maxSessions: 2, maxTokens })],
         });
-      const runtimes = [await start(1), await start(genTokens)];
+      const runtimes: Runtime[] = [];
       try {
+        runtimes.push(await start(1));
+        runtimes.push(await start(genTokens));
         const [short, long] = runtimes.map((rt) => rt.resolve('runner:llama') as LlamaRunner) as [LlamaRunner, LlamaRunner];
         const health: HealthResult = await long.health();
         const once = async (runner: LlamaRunner, input: string) => {

@@ -98,9 +98,11 @@ export async function run(args: string[]): Promise<unknown> {
       }
     }
     const [a, b] = chosen;
+    const bytes = statSync(modelPath).size;
     return {
       bench: 'llama',
-      model: { width, blocks, params: `${Math.round(statSync(modelPath).size / 4 / 1e6)}M (F32)`, bytes: statSync(modelPath).size },
+      // F32 weights: four bytes a parameter (the header and vocabulary add a little).
+      model: { width, blocks, bytes, approxParams: Math.round(bytes / 4) },
       threads,
       cpus: os.cpus().length,
       promptTokens,

@@ -53,6 +53,8 @@ export interface OrchestratorDeps {
 
 export class OrchestratorService implements Orchestrator {
   readonly #live = new Map<string, LiveSession>();
+  /** Sessions whose close is in progress in this process. */
+  readonly #closing = new Set<string>();
   constructor(private readonly deps: OrchestratorDeps) {}
 
   get #storage(): Storage {
@@ -112,17 +114,25 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(tenantIn);
     const session = await this.#requireSession(tenant, id);
     if (session.status === 'closed') return session;
-    const live = this.#live.get(key(tenant, id));
-    if (live) {
-      const inFlight = [...live.running.values()].map((r) => r.done);
-      // Aborts the session signal (running tasks stop) and fires sessionClosed, whose tap releases
-      // every runner's workers for this session; then the scope is disposed.
-      await live.handle.close();
-      await settleWithin(inFlight, this.deps.options.closeWaitMs);
-    } else {
-      await this.#releaseRunners(id);
+    const k = key(tenant, id);
+    // From here no run may start in the session (#liveSession refuses it), though storage still
+    // says `open` until the runs in flight have stopped.
+    this.#closing.add(k);
+    try {
+      const live = this.#live.get(k);
+      if (live) {
+        const inFlight = [...live.running.values()].map((r) => r.done);
+        // Aborts the session signal (running tasks stop) and fires sessionClosed, whose tap releases
+        // every runner's workers for this session; then the scope is disposed.
+        await live.handle.close();
+        await settleWithin(inFlight, this.deps.options.closeWaitMs);
+      } else {
+        await this.#releaseRunners(id);
+      }
+      return await this.#storage.closeSession(tenant, id, now());
+    } finally {
+      this.#closing.delete(k); // storage says `closed` now (or the close failed and it stays open)
     }
-    return this.#storage.closeSession(tenant, id, now());
   }
 
   /** Called from the sessionClosed tap: however the scope closes, runners let go of the session. */
@@ -157,7 +167,7 @@ export class OrchestratorService implements Orchestrator {
   /** The session, which must be open: every write into a session (run, trace, merge, RD series) follows this rule. */
   async #requireOpenSession(tenant: string, id: string): Promise<Session> {
     const session = await this.#requireSession(tenant, id);
-    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });
+    if (session.status !== 'open') throw sessionClosed(tenant, id);
     return session;
   }
 
@@ -178,10 +188,13 @@ export class OrchestratorService implements Orchestrator {
    * API instance) gets a scope here with its stored limits, so `--session S` works across processes.
    */
   async #liveSession(tenant: string, id: string): Promise<LiveSession> {
-    const existing = this.#live.get(key(tenant, id));
+    const k = key(tenant, id);
+    // Storage is read even when the scope is live here: another process (the CLI, another API
+    // instance) may have closed the session.
+    const session = await this.#requireOpenSession(tenant, id);
+    if (this.#closing.has(k)) throw sessionClosed(tenant, id);
+    const existing = this.#live.get(k);
     if (existing && !existing.handle.closed) return existing;
-    const session = await this.#requireSession(tenant, id);
-    if (session.status !== 'open') throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });
     const kernelHandle = this.#runtime.getSession(id);
     if (kernelHandle && !kernelHandle.closed) {
       if (kernelHandle.tenant !== tenant) {
@@ -190,7 +203,13 @@ export class OrchestratorService implements Orchestrator {
       return this.#attach(kernelHandle);
     }
     const handle = await this.#runtime.openSession({ id, tenant: session.tenant, name: session.name, limits: session.limits, metadata: session.metadata });
-    return this.#attach(handle);
+    const live = this.#attach(handle);
+    // A close that began while the scope was opening did not see it: look again, and give it back.
+    if (this.#closing.has(k) || (await this.#storage.getSession(tenant, id))?.status !== 'open') {
+      await handle.close();
+      throw sessionClosed(tenant, id);
+    }
+    return live;
   }
 
   #runner(name: string): Runner {
@@ -896,6 +915,9 @@ function newTrace(fields: NewTraceFields): Trace {
 }
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+const sessionClosed = (tenant: string, id: string) =>
+  new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });
 
 function validation(what: string, issues: readonly { path: PropertyKey[]; message: string }[]): LimitError {
   const text = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');

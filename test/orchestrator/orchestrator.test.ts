@@ -149,6 +149,36 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await expectCode(orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'z' } }), 'LIMIT_SESSION_CLOSED');
   });
 
+  it('refuses a run that arrives while the session is closing, and runs nothing in it afterwards', async () => {
+    const s = await orch.openSession();
+    await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'before' } });
+    // Hold the close at its last step, where storage still says `open`.
+    const storage = rt.resolve('storage');
+    const closeStored = storage.closeSession.bind(storage);
+    let release!: () => void;
+    storage.closeSession = async (...args) => {
+      await new Promise<void>((r) => (release = r));
+      return closeStored(...args);
+    };
+    const closing = orch.closeSession(undefined, s.id);
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await orch.getSession(undefined, s.id))?.status).toBe('open');
+    await expectCode(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'during' } }), 'LIMIT_SESSION_CLOSED');
+    release();
+    expect((await closing).status).toBe('closed');
+    await expectCode(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'after' } }), 'LIMIT_SESSION_CLOSED');
+    expect(spy.calls.map((c) => c.input)).toEqual(['before']);
+    expect(rt.getSession(s.id)).toBeUndefined(); // no scope was opened again for the refused run
+  });
+
+  it('refuses runs in a session another process closed, though its scope is live here', async () => {
+    const s = await orch.openSession();
+    await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'first' } });
+    await rt.resolve('storage').closeSession('default', s.id, new Date().toISOString()); // as the CLI would
+    await expectCode(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'second' } }), 'LIMIT_SESSION_CLOSED');
+    expect(spy.calls.map((c) => c.input)).toEqual(['first']);
+  });
+
   it('merges, refuses quarantined parents, honours vetoes', async () => {
     const s = await orch.openSession();
     const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;

@@ -119,6 +119,15 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       errorResponseBuilder: (_request, context) =>
         new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${windowText} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s`),
     });
+    // The limiter hooks routes only, and the not-found handler is not one: without this an unknown
+    // path would answer 401 or 404 without limit, telling an unknown key from a valid one. Fastify's
+    // not-found options take only preValidation/preHandler, which run after authentication
+    // (preParsing), so the same limiter runs here in a root onRequest hook for unmatched URLs:
+    // before authentication, in the same per-key / per-IP buckets as every route.
+    const limitUnmatched = app.rateLimit();
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.is404) await limitUnmatched.call(app, request, reply);
+    });
   }
 
   // Authentication runs after the rate limiter (route-level onRequest) and before the body is read.

@@ -100,6 +100,24 @@ describe('api-http hardening', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
+  it('rate-limits unknown routes too, so they cannot be used to test keys without limit', async () => {
+    server = await startServer({ api: { rateLimit: { max: 5, timeWindow: 60_000 } } });
+    // Bad keys on an unknown path share the IP budget: 401 five times, then 429 (not 401 for ever).
+    const guesses: number[] = [];
+    for (let i = 0; i < 7; i++) guesses.push((await server.req('GET', `/no-such-route-${i}`, { key: `guess-${i}-0000000000000000` })).status);
+    expect(guesses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    const limited = await server.req('GET', '/x', { key: 'guess-x-0000000000000000' });
+    expect(limited.json).toMatchObject({ status: 429, code: 'LIMIT_RATE_LIMITED' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // A valid key's 404s count against that key's budget, shared with its real routes.
+    const valid: number[] = [];
+    for (let i = 0; i < 3; i++) valid.push((await server.req('GET', '/nope', { key: KEYS.B })).status);
+    for (let i = 0; i < 3; i++) valid.push((await server.req('GET', '/sessions', { key: KEYS.B })).status);
+    expect(valid).toEqual([404, 404, 404, 200, 200, 429]);
+    // Every 404 carries the rate-limit headers like a routed request.
+    expect((await server.req('GET', '/nope', { key: KEYS.A })).headers.get('x-ratelimit-remaining')).toBe('4');
+  });
+
   it('sends no CORS headers by default and allows only listed origins when configured', async () => {
     server = await startServer();
     const plain = await server.req('GET', '/health', { headers: { origin: 'http://evil.example' } });

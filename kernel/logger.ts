@@ -12,6 +12,10 @@ export const REDACT_PATHS = [
   'apiKey', '*.apiKey', '*.*.apiKey', 'password', '*.password', '*.*.password', 'token', '*.token',
   'secret', '*.secret', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
   'req.headers["x-api-key"]', 'headers["x-api-key"]', 'connectionString', '*.connectionString', 'databaseUrl', '*.databaseUrl',
+  // api-http's key ring (`auth.keys[].key`, `apiKeys`), at the depths a logged config, plugins map or
+  // options object puts it: { options }, { plugins: { 'api-http': … } }, { config: { plugins: … } }.
+  'keys[*].key', '*.keys[*].key', '*.*.keys[*].key', '*.*.*.keys[*].key', '*.*.*.*.keys[*].key',
+  'apiKeys', '*.apiKeys', '*.*.apiKeys', '*.*.*.apiKeys',
 ];
 
 export interface LoggerOptions {

@@ -8,15 +8,28 @@ export function redactSecrets<T>(value: T): T {
   return walk(value, undefined) as T;
 }
 
-function walk(value: unknown, key: string | undefined): unknown {
-  if (key !== undefined && SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '') return '[redacted]';
+/**
+ * A list of credentials (api-http's `auth.keys: [{ key, tenant, name }]`): the `key` field of each
+ * entry is the secret. A lone `key` elsewhere is not (`tls.key` is the path of a PEM file).
+ */
+const KEY_RING = /^(api[-_]?)?keys$/i;
+
+function walk(value: unknown, key: string | undefined, inKeyRing = false): unknown {
+  if (key !== undefined && (SECRET_KEY.test(key) || (inKeyRing && key.toLowerCase() === 'key')) && value !== undefined && value !== null && value !== '') return '[redacted]';
   if (typeof value === 'string') return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]+@/i, '$1:[redacted]@');
-  if (Array.isArray(value)) return value.map((v) => walk(v, undefined));
+  if (Array.isArray(value)) {
+    const ring = key !== undefined && KEY_RING.test(key);
+    return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) ? walkObject(v, true) : walk(v, undefined)));
+  }
   if (value && typeof value === 'object') {
     if (typeof (value as { meta?: unknown }).meta === 'object' && 'setup' in (value as object)) {
       return `[plugin ${(value as { meta: { name: string } }).meta.name}]`;
     }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
+    return walkObject(value, false);
   }
   return value;
+}
+
+function walkObject(value: object, inKeyRing: boolean): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k, inKeyRing)]));
 }

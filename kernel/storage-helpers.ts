@@ -455,7 +455,10 @@ function validateOp(tenant: string, op: BatchOp): BatchOp {
       return { op: 'createTrace', trace };
     }
     case 'updateTrace':
-      return { op: 'updateTrace', id: assertId(op.id, 'trace id'), patch: validate.tracePatch(op.patch) };
+      return {
+        op: 'updateTrace', id: assertId(op.id, 'trace id'), patch: validate.tracePatch(op.patch),
+        ...(op.ifStatus === undefined ? {} : { ifStatus: parseOrThrow(TraceStatus, op.ifStatus, 'updateTrace ifStatus') }),
+      };
     case 'addFlag':
       return { op: 'addFlag', flag: validate.flag(op.flag) };
     case 'addCheckpoint':
@@ -577,7 +580,13 @@ export function pageOf<T extends { createdAt: string; id: string }>(rows: T[], l
 }
 
 /** The trace after a validated patch (fields absent from the patch keep their value). */
-export function applyTracePatch(trace: Trace, patch: TracePatch): Trace {
+/** The trace with `patch` applied; with `ifStatus` (a batch's `updateTrace` precondition), only from that status. */
+export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: TraceStatus): Trace {
+  if (ifStatus !== undefined && trace.status !== ifStatus) {
+    throw new LimitError('LIMIT_CONFLICT', `Trace "${trace.id}" is ${trace.status}, not ${ifStatus}: another change to it came first`, {
+      details: { traceId: trace.id, status: trace.status, expected: ifStatus },
+    });
+  }
   const next: Trace = { ...trace };
   for (const [key, value] of Object.entries(patch)) {
     if (value !== undefined) (next as Record<string, unknown>)[key] = value;

@@ -50,7 +50,12 @@ export type Counters = Record<string, number>;
 export type BatchOp =
   | { op: 'createSession'; session: Session }
   | { op: 'createTrace'; trace: Trace }
-  | { op: 'updateTrace'; id: string; patch: TracePatch }
+  /**
+   * `ifStatus`: the update applies only while the stored trace has this status; otherwise the batch
+   * fails with LIMIT_CONFLICT and writes nothing. A state transition (release, review) checked in the
+   * transaction that makes it, so that of two concurrent transitions only one passes.
+   */
+  | { op: 'updateTrace'; id: string; patch: TracePatch; ifStatus?: TraceStatus }
   | { op: 'addFlag'; flag: Flag }
   | { op: 'addCheckpoint'; checkpoint: Checkpoint }
   | { op: 'setQuarantine'; state: QuarantineState }

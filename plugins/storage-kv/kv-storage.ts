@@ -371,11 +371,11 @@ export class KvStorage implements Storage {
     return this.#write(() => this.#applyUpdate(tenant, id, p));
   }
 
-  #applyUpdate(tenant: string, id: string, patch: TracePatch): Trace {
+  #applyUpdate(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Trace {
     const db = this.#open();
     const trace = this.#json<Trace>(['t', tenant, id]);
     if (!trace) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(trace, patch);
+    const next = applyTracePatch(trace, patch, ifStatus);
     db.put(['t', tenant, id], serializeRecord(next, 'trace', this.maxRecordBytes));
     if (next.status !== trace.status) {
       const ms = msOf(trace.createdAt);
@@ -754,7 +754,7 @@ export class KvStorage implements Storage {
       }
       switch (op.op) {
         case 'createSession': this.#putSession(op.session, texts[i]!); break;
-        case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch); break;
+        case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch, op.ifStatus); break;
         case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
         case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
         case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;

@@ -314,10 +314,10 @@ export class PostgresStorage implements Storage {
     return this.#tx((c) => this.#updateTrace(c, tenant, id, valid));
   }
 
-  async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch): Promise<Trace> {
+  async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Promise<Trace> {
     const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
     if (!rows[0]) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(rowToTrace(rows[0]), patch);
+    const next = applyTracePatch(rowToTrace(rows[0]), patch, ifStatus);
     const data = traceData(next);
     assertRecordSize(data, 'trace', this.maxRecordBytes);
     await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data]);
@@ -630,7 +630,7 @@ export class PostgresStorage implements Storage {
       case 'createTrace':
         return this.#insertTraces(db, [op.trace]);
       case 'updateTrace':
-        await this.#updateTrace(db, tenant, op.id, op.patch);
+        await this.#updateTrace(db, tenant, op.id, op.patch, op.ifStatus);
         return;
       case 'addFlag':
         return this.#addFlag(db, tenant, op.flag);

@@ -306,10 +306,10 @@ export class SqliteStorage implements Storage {
     return this.#write(() => this.#updateTrace(tenant, id, valid));
   }
 
-  #updateTrace(tenant: string, id: string, patch: TracePatch): Trace {
+  #updateTrace(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Trace {
     const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
     if (!row) throw notFound('trace', tenant, id);
-    const next = applyTracePatch({ ...(JSON.parse(row.data) as Trace), flags: JSON.parse(row.flags) as Flag[] }, patch);
+    const next = applyTracePatch({ ...(JSON.parse(row.data) as Trace), flags: JSON.parse(row.flags) as Flag[] }, patch, ifStatus);
     const data = traceData(next);
     assertRecordSize(data, 'trace', this.maxRecordBytes);
     this.#q('UPDATE traces SET status = ?, data = ? WHERE tenant = ? AND id = ?').run(next.status, data, tenant, id);
@@ -617,7 +617,7 @@ export class SqliteStorage implements Storage {
         scope.created.add(op.trace.id);
         return;
       case 'updateTrace':
-        this.#updateTrace(tenant, op.id, op.patch);
+        this.#updateTrace(tenant, op.id, op.patch, op.ifStatus);
         return;
       case 'addFlag':
         return this.#addFlag(tenant, op.flag, scope);

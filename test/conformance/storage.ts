@@ -763,6 +763,25 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
       });
 
+      it("applies an updateTrace with ifStatus only from that status; otherwise the whole batch is refused (LIMIT_CONFLICT)", async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { status: 'pending-review' }));
+        const review = (status: 'ok' | 'rejected'): BatchOp[] => [
+          { op: 'updateTrace', id: 'tr1', patch: { status }, ifStatus: 'pending-review' },
+          { op: 'appendProvenance', input: makeProvenance('tr1', 0, { action: status }) },
+          { op: 'incrementCounters', deltas: { [`reviewed.${status}`]: 1 } },
+        ];
+        // Two transitions at once: exactly one passes, and only its records are written.
+        const outcomes = await Promise.allSettled([storage.batch('t1', review('ok')), storage.batch('t1', review('rejected'))]);
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+        expect((refused.reason as { code: string }).code).toBe('LIMIT_CONFLICT');
+        const status = (await storage.getTrace('t1', 'tr1'))!.status;
+        expect(['ok', 'rejected']).toContain(status);
+        expect((await storage.listProvenance('t1', 'tr1')).map((e) => e.action)).toEqual([status]);
+        expect(await storage.getCounters('t1')).toEqual({ [`reviewed.${status}`]: 1 });
+        await limitError(storage.batch('t1', [{ op: 'updateTrace', id: 'tr1', patch: { status: 'ok' }, ifStatus: 'nonsense' as never }]), 'LIMIT_VALIDATION');
+      });
+
       it('appends provenance inside a batch: chained in op order, onto a trace created in the same batch, continued by later appends', async () => {
         await storage.batch('t1', [
           { op: 'createTrace', trace: makeTrace('t1', 'tr1', 's1', T0, { status: 'running' }) },

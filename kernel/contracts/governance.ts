@@ -205,9 +205,21 @@ export interface GovernanceService {
   recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]>;
   /** A manual flag; applies `autoQuarantine` to the trace in the same batch (see FlagOutcome). */
   flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome>;
+  /**
+   * Takes a trace out of circulation (merges refuse it), remembering its status for the release.
+   * LIMIT_CONFLICT when it is already quarantined.
+   */
   quarantine(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
+  /**
+   * Gives a quarantined trace back the status it had before (so a blocked, rejected or failed trace
+   * stays so). LIMIT_CONFLICT when it is not quarantined — or no longer is, when two releases race.
+   */
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
-  validateMerge(request: MergeRequest): Promise<MergeValidation>;
+  /**
+   * Checks a merge against the policy and counts it in the statistics (`merges.allowed|review|refused`);
+   * `{ count: false }` for a re-check of a merge already counted (its approval).
+   */
+  validateMerge(request: MergeRequest, options?: { count?: boolean }): Promise<MergeValidation>;
   stats(tenant: string): Promise<Record<string, number>>;
   /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
   check?(text: string, surface: Surface): Promise<GovernanceVerdict>;

@@ -228,6 +228,8 @@ export const QuarantineState = z.object({
   reason: z.string().max(2048),
   actor: z.string().max(256),
   at: Timestamp,
+  /** The status the trace had when it was quarantined, which a release gives back (absent: `ok`, or `error` for a failed output). */
+  previousStatus: TraceStatus.optional(),
 });
 export type QuarantineState = z.infer<typeof QuarantineState>;
 

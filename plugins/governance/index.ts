@@ -105,7 +105,8 @@ export default definePlugin({
       engineFor(); // fail at boot, not at the first trace, when a preset's pack is missing
     });
     ctx.hooks.beforeMerge.tapPromise(ctx.name, async (request) => {
-      if (!ctx.has('storage')) return undefined;
+      // A merge whose orchestrator validated it here is neither checked nor counted twice.
+      if (!ctx.has('storage') || service.allowedMerge(request)) return undefined;
       const v = await service.validateMerge(request);
       return v.allowed ? undefined : { by: ctx.name, reason: v.refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ') };
     });

@@ -12,7 +12,7 @@ export const Options = z
     /** Built-in preset: policy, rule packs and thresholds (presets/governance/). */
     preset: z.enum(['permissive', 'default', 'strict']).default('default'),
     /** Policy fields that override the preset's. */
-    policy: GovernancePolicy.partial().default({}),
+    policy: GovernancePolicy.partial().strict().default({}),
     /** Jailbreak/Malicious findings at or above this severity block (when the policy says so). */
     blockSeverity: Severity.optional(),
     /** Uncertain band [low, high] that asks for review; null disables review. */

@@ -30,10 +30,17 @@ const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
 /**
  * The statuses `flag` and `recordFlags` auto-quarantine. Not `running`: the pipeline owns that
  * trace and applies autoQuarantine itself when it finishes. Not `blocked` (never executed; block
- * takes precedence over quarantine, as in the pipeline), `pending-review` or `rejected`: a release
- * sets the status to `ok`, which would skip the block or the review.
+ * takes precedence over quarantine, as in the pipeline), `pending-review` or `rejected`: a review
+ * decides those, and merges refuse them already.
  */
 const AUTO_QUARANTINABLE: ReadonlySet<Trace['status']> = new Set(['ok', 'error']);
+/** Where a quarantine comes from: `previousStatus` is what a release gives back (unknown for the pipeline's running trace). */
+interface QuarantineInput {
+  reason: string;
+  actor: string;
+  auto?: boolean;
+  previousStatus?: Trace['status'];
+}
 /** The quarantine records to add to a flags' batch, and the reason they carry (none: no quarantine). */
 interface AutoQuarantine {
   ops: BatchOp[];
@@ -49,6 +56,8 @@ export interface ServiceDeps {
 }
 
 export class GovernanceServiceImpl implements GovernanceService {
+  /** Merge requests validateMerge allowed (the objects themselves: the orchestrator hands the same one to beforeMerge). */
+  readonly #allowed = new WeakSet<MergeRequest>();
   constructor(private readonly deps: ServiceDeps) {}
 
   get policy(): GovernancePolicy {
@@ -192,21 +201,32 @@ export class GovernanceServiceImpl implements GovernanceService {
       trigger += `; highest flag ${earlierTop.kind} severity ${earlierTop.severity} (rule ${earlierTop.ruleId}, ${earlierTop.id})`;
     }
     const reason = `autoQuarantine: ${trigger} ≥ quarantineSeverity ${policy.quarantineSeverity}`;
-    return { ops: this.#quarantineOps(stored.id, { reason, actor, auto: true }), reason };
+    return { ops: this.#quarantineOps(stored.id, { reason, actor, auto: true, previousStatus: stored.status }), reason };
   }
 
   async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
     const storage = this.#storage('quarantine');
-    await this.#trace(storage, tenant, traceId);
-    await storage.batch(tenant, this.#quarantineOps(traceId, input));
+    const trace = await this.#trace(storage, tenant, traceId);
+    if (trace.status === 'quarantined' || (await storage.getQuarantine(tenant, traceId))?.quarantined) {
+      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is already quarantined`, { details: { traceId, status: trace.status }, fix: 'Release it first to quarantine it again with another reason.' });
+    }
+    // A running trace is the pipeline's (the orchestrator quarantines one it is finishing): its
+    // status before is not known yet, and a release derives it from the output.
+    await storage.batch(tenant, this.#quarantineOps(traceId, { ...input, ...(trace.status === 'running' ? {} : { previousStatus: trace.status }) }));
   }
 
-  /** The records of a quarantine, in the order they are written (shared with every auto-quarantine). */
-  #quarantineOps(traceId: string, input: { reason: string; actor: string; auto?: boolean }): BatchOp[] {
+  /**
+   * The records of a quarantine, in the order they are written (shared with every auto-quarantine).
+   * A manual one's trace update is conditional on the status it was read with, so that of two
+   * quarantines (or a quarantine and a review) racing one passes; an automatic one rides in a
+   * flag's batch, which must not fail for it.
+   */
+  #quarantineOps(traceId: string, input: QuarantineInput): BatchOp[] {
     const at = now();
+    const from = input.previousStatus;
     return [
-      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at } },
-      { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' } },
+      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at, ...(from ? { previousStatus: from } : {}) } },
+      { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' }, ...(from && !input.auto ? { ifStatus: from } : {}) },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}quarantined`]: 1 } },
@@ -215,17 +235,20 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   async release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void> {
     const storage = this.#storage('release');
-    await this.#trace(storage, tenant, traceId);
+    const trace = await this.#trace(storage, tenant, traceId);
     const state = await storage.getQuarantine(tenant, traceId);
     if (!state?.quarantined) {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is not quarantined, so it cannot be released`, { details: { traceId }, fix: 'Release only traces listed by storage.listQuarantined().' });
     }
     await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, 'release');
     const at = now();
+    // The status before the quarantine; a state written without one (the pipeline's quarantine of
+    // a running trace) was `ok`, or `error` when the run failed.
+    const status = state.previousStatus ?? (trace.output?.ok === false ? 'error' : 'ok');
     await storage.batch(tenant, [
       { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at } },
-      { op: 'updateTrace', id: traceId, patch: { status: 'ok' } },
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason } },
+      { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}released`]: 1 } },
     ]);
@@ -240,7 +263,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, input.approved ? 'approve' : 'reject');
     const at = now();
     await storage.batch(tenant, [
-      { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected' } },
+      { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected' }, ifStatus: 'pending-review' },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
@@ -262,7 +285,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     }
   }
 
-  async validateMerge(request: MergeRequest): Promise<MergeValidation> {
+  async validateMerge(request: MergeRequest, options: { count?: boolean } = {}): Promise<MergeValidation> {
     const storage = this.#storage('validateMerge');
     const engine = this.deps.engine();
     const policy = engine.policy;
@@ -287,8 +310,14 @@ export class GovernanceServiceImpl implements GovernanceService {
       }
     }
     const allowed = refusals.length === 0;
-    await storage.incrementCounters(request.tenant, { [`${PREFIX}merges.${allowed ? (policy.requireHumanReview ? 'review' : 'allowed') : 'refused'}`]: 1 });
+    if (options.count !== false) await storage.incrementCounters(request.tenant, { [`${PREFIX}merges.${allowed ? (policy.requireHumanReview ? 'review' : 'allowed') : 'refused'}`]: 1 });
+    if (allowed) this.#allowed.add(request);
     return { allowed, review: allowed && policy.requireHumanReview, refusals };
+  }
+
+  /** Whether validateMerge allowed this very request (the beforeMerge guard need not check it again). */
+  allowedMerge(request: MergeRequest): boolean {
+    return this.#allowed.has(request);
   }
 
   async stats(tenant: string): Promise<Record<string, number>> {

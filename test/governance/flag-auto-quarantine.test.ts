@@ -211,6 +211,41 @@ describe.each(['sqlite', 'postgres'] as const)('a flag on a stored trace applies
     expect((await gov.flag('default', e.id, { kind: 'Malicious', severity: 10, reason: 'bad', actor: 'alice' })).autoQuarantined).toBe(true);
   });
 
+  it('a release gives back the status the trace had; quarantining a quarantined trace is a conflict', async () => {
+    const rt = await start();
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    for (const status of ['ok', 'error', 'blocked', 'pending-review', 'rejected'] as const) {
+      const t = await storeTrace(rt, makeTrace('print(5)', { status }));
+      await gov.quarantine('default', t.id, { reason: 'look closer', actor: 'alice' });
+      expect(await storage.getQuarantine('default', t.id)).toMatchObject({ quarantined: true, previousStatus: status });
+      const twice = await gov.quarantine('default', t.id, { reason: 'again', actor: 'alice' }).then(() => undefined, (e: unknown) => e);
+      expect(isLimitError(twice, 'LIMIT_CONFLICT'), String(twice)).toBe(true);
+      await gov.release('default', t.id, { reason: 'fine', actor: 'bob' });
+      expect((await storage.getTrace('default', t.id))!.status, status).toBe(status);
+      expect(await actions(rt, t.id)).toEqual(['created', 'quarantined', 'released']);
+    }
+    // Five quarantines and five releases: the refused ones wrote nothing.
+    expect(await gov.stats('default')).toMatchObject({ quarantined: 5, released: 5 });
+    // A pipeline-quarantined trace (no status recorded before it) comes back ok, or error for a failed output.
+    const failed = await storeTrace(rt, makeTrace('print(6)', { status: 'quarantined', output: { ok: false, stdout: '', stderr: 'boom' } }));
+    await storage.setQuarantine('default', { traceId: failed.id, quarantined: true, reason: 'auto', actor: 'governance', at: new Date().toISOString() });
+    await gov.release('default', failed.id, { reason: 'fine', actor: 'bob' });
+    expect((await storage.getTrace('default', failed.id))!.status).toBe('error');
+  });
+
+  it('of two releases at once, one passes and the other is a conflict that writes nothing', async () => {
+    const rt = await start();
+    const gov = rt.resolve('governance');
+    const t = await recorded(rt);
+    await gov.quarantine('default', t.id, { reason: 'look closer', actor: 'alice' });
+    const outcomes = await Promise.allSettled([1, 2].map(() => gov.release('default', t.id, { reason: 'fine', actor: 'bob' })));
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(isLimitError((outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason, 'LIMIT_CONFLICT')).toBe(true);
+    expect(await actions(rt, t.id)).toEqual(['created', 'completed', 'quarantined', 'released']);
+    expect((await gov.stats('default')).released).toBe(1);
+  });
+
   it('recordFlags on a stored, completed trace quarantines it in the flags\' batch; on a running one it does not', async () => {
     const rt = await start();
     const gov = rt.resolve('governance');

@@ -106,6 +106,39 @@ describe('governance through the kernel with SQLite storage', () => {
     expect((await rt.resolve('governance').validateMerge({ tenant: 'default', sessionId: 's1', parentIds: [p2.id], strategy: 'union', rationale: '', actor: 'b' })).review).toBe(false);
   });
 
+  it('through the orchestrator a merge is counted once (its approval not again), and of an approval and a rejection at once one passes', async () => {
+    rt = await governanceRuntime({ preset: 'strict', policy: { requireDistinctReviewer: false } }, { plugins: { orchestrator: {}, 'runner-python': {} } });
+    const orch = rt.resolve('orchestrator');
+    const gov = rt.resolve('governance');
+    const session = await orch.openSession({});
+    const record = async (input: string) => (await orch.recordTrace({ sessionId: session.id, runner: 'agent', task: { input }, output: { ok: true, stdout: input, stderr: '' } })).trace.id;
+    const parents = [await record('Summarise the notes.'), await record('List the action items.')];
+    const merged = await orch.merge({ parentIds: parents, strategy: 'concat', actor: 'bob' });
+    expect(merged.trace.status).toBe('pending-review');
+    expect((await gov.stats('default'))['merges.review']).toBe(1);
+
+    const outcomes = await Promise.allSettled([
+      orch.approveMerge(merged.trace.id, { actor: 'carol' }),
+      orch.rejectMerge(merged.trace.id, { actor: 'dave' }),
+    ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const loser = (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason as { code: string };
+    expect(loser.code).toBe('LIMIT_CONFLICT');
+    const status = (await rt.resolve('storage').getTrace('default', merged.trace.id))!.status;
+    const decisions = (await rt.resolve('storage').listProvenance('default', merged.trace.id)).map((e) => e.action).filter((a) => a === 'approved' || a === 'rejected');
+    expect(decisions).toEqual([status === 'ok' ? 'approved' : 'rejected']);
+    const stats = await gov.stats('default');
+    expect(stats['merges.review']).toBe(1);
+    expect(stats['merges.allowed']).toBeUndefined();
+    expect(stats.reviewed).toBe(1);
+  });
+
+  it('refuses a misspelt policy field at start instead of ignoring it', async () => {
+    const error = await governanceRuntime({ policy: { autoQuarantin: false } }).then(() => undefined, (e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(String((error as Error).message)).toMatch(/autoQuarantin/);
+  });
+
   it('requireProvenance refuses parents whose chain is missing; blockUnsafeMerge refuses flagged parents', async () => {
     // autoQuarantine off: a severity-9 flag would quarantine the parent, and that refusal would hide blockUnsafeMerge's.
     rt = await governanceRuntime({ policy: { requireProvenance: true, autoQuarantine: false } });

@@ -616,7 +616,7 @@ export class OrchestratorService implements Orchestrator {
           { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
           { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
         ]
-        : this.#finishOps(created.id, 'ok', actor, outcome, created.metadata));
+        : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata)); // as a run's: failed parents, a failed merge
     }
     return { trace: await this.#requireTrace(tenant, created.id), validation };
   }
@@ -643,7 +643,7 @@ export class OrchestratorService implements Orchestrator {
       // The parents may have been flagged or quarantined while the merge waited.
       const again = await this.#governance.validateMerge(MergeRequest.parse({
         tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: trace.metadata.strategy ?? 'union', rationale: input.rationale ?? '', actor: input.actor,
-      }));
+      }), { count: false }); // counted when the merge was made
       const parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
       const refusals = [...again.refusals];
       for (const p of parents) if (UNMERGEABLE[p.status] && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${UNMERGEABLE[p.status]}` });
@@ -792,6 +792,7 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(input.tenant);
     const series = await this.#storage.getRdSeries(tenant, seriesId);
     if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
+    await this.#requireOpenSession(tenant, series.sessionId);
     if ((input.graph === undefined) === (input.distortion === undefined)) {
       throw new LimitError('LIMIT_RD_INVALID_INPUT', 'An RD step gives exactly one of `graph` or `distortion`', { details: { seriesId } });
     }

@@ -171,6 +171,27 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(rt.getSession(s.id)).toBeUndefined(); // no scope was opened again for the refused run
   });
 
+  it('refuses RD points in a closed session, as it refuses new series there', async () => {
+    const s = await orch.openSession();
+    const rd = await orch.createRdSeries({ sessionId: s.id, name: 'd' });
+    await orch.recordRdStep(rd.id, { rate: 1, distortion: 0.5 });
+    await orch.closeSession(undefined, s.id);
+    await expectCode(orch.recordRdStep(rd.id, { rate: 2, distortion: 0.25 }), 'LIMIT_SESSION_CLOSED');
+    expect((await rt.resolve('storage').getRdSeries('default', rd.id))!.points).toHaveLength(1);
+  });
+
+  it('a merge whose output failed (a failed parent in concat or union) is an error, as a failed run is', async () => {
+    const s = await orch.openSession();
+    const ok = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'fine' } })).trace;
+    const failed = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'FAIL' } })).trace;
+    expect(failed.status).toBe('error');
+    for (const strategy of ['concat', 'union'] as const) {
+      const merged = await orch.merge({ parentIds: [ok.id, failed.id], strategy });
+      expect(merged.trace).toMatchObject({ status: 'error', output: { ok: false } });
+    }
+    expect((await orch.merge({ parentIds: [ok.id], strategy: 'concat' })).trace.status).toBe('ok');
+  });
+
   it('refuses runs in a session another process closed, though its scope is live here', async () => {
     const s = await orch.openSession();
     await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'first' } });

@@ -12,12 +12,13 @@
  * - `normalize: true` divides each C by its largest entry (hop counts ÷ diameter).
  * - Node weights: `auto` (default) uses every node's `weight` when all nodes have one and
  *   uniform weights when none has; `degree` is proportional to the number of incident edges.
- *   Given weights must be ≥ 0 and sum to 1 within 1e-9 (relative).
+ *   Given weights must be ≥ 0 and sum to 1 within 1e-9 (relative); they are then divided by their
+ *   sum, so both sides carry exactly the same mass.
  * - M[i][j] = Σ_k (x_ik − y_jk)², the squared Euclidean distance of the feature vectors, which
  *   must all have the same length.
  */
 import { type Deadline, checkDeadline, checkMemory, invalid } from './errors.ts';
-import { type FgwProblem, WEIGHT_SUM_RTOL } from './problem.ts';
+import { type FgwProblem, WEIGHT_SUM_RTOL, normalizeWeights } from './problem.ts';
 
 export interface GraphNode {
   id: string | number;
@@ -303,7 +304,7 @@ function weightsOf(g: AttributedGraph, degree: Float64Array, field: string, mode
   if (!(Math.abs(s - 1) <= WEIGHT_SUM_RTOL)) {
     throw invalid(`${field}.nodes`, `node weights must sum to 1 (relative tolerance ${WEIGHT_SUM_RTOL}), got ${s}`);
   }
-  return w;
+  return normalizeWeights(w, s);
 }
 
 /** Builds the FGW problem of two attributed graphs. */

@@ -72,7 +72,7 @@ function checkEntry(v: unknown, field: string): number {
   return v;
 }
 
-/** Validates a weight vector: finite, ≥ 0, positive total, Σ = 1 within 1e-9 relative. */
+/** Validates a weight vector (finite, ≥ 0, Σ = 1 within 1e-9 relative) and rescales it to sum to 1. */
 export function toWeights(x: ArrayLike<number> | undefined, n: number, field: string): Float64Array {
   if (x === undefined) return new Float64Array(n).fill(1 / n);
   if (x === null || typeof x.length !== 'number') throw invalid(field, `expected an array of ${n} weights`);
@@ -87,7 +87,18 @@ export function toWeights(x: ArrayLike<number> | undefined, n: number, field: st
   if (!(Math.abs(s - 1) <= WEIGHT_SUM_RTOL)) {
     throw invalid(field, `weights must sum to 1 (relative tolerance ${WEIGHT_SUM_RTOL}), got ${s}`);
   }
-  return out;
+  return normalizeWeights(out, s);
+}
+
+/**
+ * Divides accepted weights by their total `s`, so that every solver sees vectors of the same mass: each
+ * given vector may be off from 1 by WEIGHT_SUM_RTOL, two of them by twice that, and the exact LP
+ * requires both sides to carry the same mass (to 1e-9). Weights whose sum is 1 up to the rounding of
+ * the sum (n ulps) are kept bit for bit, so inputs computed elsewhere are solved exactly as given.
+ */
+export function normalizeWeights(w: Float64Array, s: number): Float64Array {
+  if (Math.abs(s - 1) > w.length * Number.EPSILON) for (let i = 0; i < w.length; i++) w[i] = w[i]! / s;
+  return w;
 }
 
 function rowsOf(x: unknown, field: string): number {

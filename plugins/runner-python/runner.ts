@@ -461,28 +461,47 @@ export class PythonRunner implements Runner {
     }
     const limits = effectiveLimits(this.options, ctx.session.limits);
 
+    const state = this.#state(ctx.session.id, ctx.session.tenant, platform, limits.maxConcurrency);
     const stop = new AbortController();
     const execution: Execution = { stop };
     const timer = setTimeout(() => stop.abort('timeout' satisfies Stop), limits.timeoutMs);
     const onAbort = () => stop.abort('aborted' satisfies Stop);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
+    // Where the task was when it was stopped: a task stopped before it reached a process of its own
+    // had nothing killed (and must not kill the worker another task of the session is using).
+    let phase: 'global' | 'session' | 'prepare' | 'started' = 'global';
     const stopped = (): RunResult => {
       const reason = stop.signal.reason as Stop;
+      const waited = Math.round(performance.now() - started);
+      const where = {
+        global: `waited ${waited} ms for a free execution slot of the runner (maxConcurrency=${this.options.maxConcurrency} across all sessions)`,
+        session: this.options.warm
+          ? `waited ${waited} ms for the session's worker (another task of this session was running; a warm session runs one task at a time)`
+          : `waited ${waited} ms for a free execution slot of the session (maxConcurrency=${state.semSize})`,
+        prepare: `waited ${waited} ms for the session directory to be prepared`,
+        started: '',
+      }[phase];
+      if (phase !== 'started') {
+        const what = reason === 'timeout' ? `the task exceeded timeoutMs=${limits.timeoutMs} ms (which includes waiting)` : reason === 'closed' ? 'the session was closed' : 'the task was aborted';
+        return fail(reason === 'timeout' ? 'LIMIT_RUNNER_TIMEOUT' : 'LIMIT_RUNNER_ABORTED', `${what} before it started: it ${where} and never ran; nothing was killed`);
+      }
       if (reason === 'timeout') return fail('LIMIT_RUNNER_TIMEOUT', `the task exceeded timeoutMs=${limits.timeoutMs} ms; its processes were killed`);
       return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : 'the task was aborted; its processes were killed');
     };
 
-    const state = this.#state(ctx.session.id, ctx.session.tenant, platform, limits.maxConcurrency);
     state.running.add(execution);
     let releaseGlobal: (() => void) | undefined;
     let releaseSession: (() => void) | undefined;
     try {
       releaseGlobal = await this.#global.acquire(stop.signal);
       if (!releaseGlobal) return stopped();
+      phase = 'session';
       releaseSession = await state.sem!.acquire(stop.signal);
       if (!releaseSession) return stopped();
+      phase = 'prepare';
       const prepared = await race(this.#prepareOnce(state), stop.signal);
       if (prepared === STOPPED) return stopped();
+      phase = 'started';
       checkTaskEnv(task.env);
       const files = task.files ? await this.#stageFiles(state, task.files) : undefined;
       return this.options.warm
@@ -552,7 +571,7 @@ export class PythonRunner implements Runner {
       state.worker = worker;
       const ready = await race(worker.ready.then(() => 'ready' as const, (e: unknown) => e as WorkerExited), signal);
       if (ready === STOPPED) {
-        await this.#dropWorker(state);
+        await this.#killWorker(state, signal);
         return stopped();
       }
       if (ready !== 'ready') {
@@ -563,7 +582,7 @@ export class PythonRunner implements Runner {
     const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}), ...(files ? { files } : {}) }).catch((e: unknown) => e as WorkerExited), signal);
     if (reply === STOPPED) {
       // The worker may be stuck in user code: kill it; the session's next task gets a fresh one.
-      await this.#dropWorker(state);
+      await this.#killWorker(state, signal);
       return stopped();
     }
     if (reply instanceof WorkerExited) {
@@ -580,6 +599,21 @@ export class PythonRunner implements Runner {
     const error = reply.error ?? { type: 'Error', message: 'unknown error' };
     if (error.type === 'MemoryError') return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', `the task exceeded memoryMb=${limits.memoryMb} MB (MemoryError)`, stdout, stderr);
     return fail('LIMIT_RUNNER_TASK_ERROR', `${error.type}: ${error.message}`, stdout, stderr);
+  }
+
+  /**
+   * A stopped warm task: its worker is killed, and — without a cgroup listing the worker's
+   * processes — every process of the session uid, so descendants that left the process group
+   * (setsid, double fork) die too, as in the cold path. Nothing else of the session can be running
+   * under that uid: a warm session runs one task at a time (its semaphore is held here), its only
+   * processes are this worker and what its tasks started, and a queued task has none yet. A session
+   * being closed is left to closeSession (which kills the uid itself): a session of the same id
+   * opened after the close may already own the uid.
+   */
+  async #killWorker(state: SessionState, signal: AbortSignal): Promise<void> {
+    const cgroupDir = state.worker?.launched.cgroupDir;
+    await this.#dropWorker(state);
+    if (!cgroupDir && state.uid !== undefined && signal.reason !== ('closed' satisfies Stop) && this.#sessions.get(state.id) === state) await killUid(state.uid);
   }
 
   async #dropWorker(state: SessionState): Promise<void> {

@@ -1,0 +1,146 @@
+/**
+ * What a stopped task kills and what a queued one says (regressions of the orchestration audit,
+ * items 2 and 7).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionLimits, Task, type RunContext } from 'limit-graph';
+import { PYTHON, pythonRuntime, type PythonFixture } from './helpers.ts';
+
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+let counter = 0;
+const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `stop-${process.pid}-${++counter}`, signal = new AbortController().signal): RunContext => ({
+  session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000, ...limits }) },
+  traceId: `trace-${++counter}`,
+  signal,
+});
+const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
+/** Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead). */
+const alive = (pid: number) => {
+  try {
+    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+const settle = () => new Promise((r) => setTimeout(r, 150));
+const kill = (pid: number) => {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+};
+
+let fixture: PythonFixture | undefined;
+afterEach(async () => {
+  await fixture?.close();
+  fixture = undefined;
+});
+
+/** Starts a double-forked, setsid'd `sleep 300` (out of the worker's process group), writes its pid to "escaped", then waits forever. */
+const ESCAPE = [
+  'import os, time',
+  'if os.fork() == 0:',
+  '    os.setsid()',
+  '    pid = os.fork()',
+  '    if pid == 0:',
+  '        os.execv("/bin/sleep", ["sleep", "300"])',
+  '    open("escaped", "w").write(str(pid))',
+  '    os._exit(0)',
+  'os.wait()',
+  'while True:',
+  '    time.sleep(0.05)',
+].join('\n');
+
+describe.each([true, false])('runner-python without a pids cgroup, with a session uid (warm: %s)', (warm) => {
+  it.runIf(IS_ROOT)('a timeout kills descendants that left the process group', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, cgroupRoot: 'none' });
+    expect(fixture.runner.capabilities.fileIsolation, 'no per-session uid here').toBe(true);
+    const c = ctx({ timeoutMs: 1000 });
+    const r = await fixture.runner.executeIsolated(code(ESCAPE), c);
+    expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_TIMEOUT');
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'escaped'), 'utf8'));
+    try {
+      await settle();
+      expect(alive(escaped), 'a setsid, double-forked descendant outlived the timeout').toBe(false);
+      const after = await fixture.runner.executeIsolated(code('print("next")'), c);
+      expect(after.stdout).toBe('next\n');
+    } finally {
+      kill(escaped);
+    }
+  }, 30_000);
+
+  it.runIf(IS_ROOT)("an abort kills them too, and leaves other sessions' processes alone", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, cgroupRoot: 'none' });
+    expect(fixture.runner.capabilities.fileIsolation, 'no per-session uid here').toBe(true);
+    // Another session's background process (same runner, its own uid) must survive.
+    const other = ctx();
+    const bg = await fixture.runner.executeIsolated(code('import subprocess\nprint(subprocess.Popen(["/bin/sleep", "30"], start_new_session=True).pid)'), other);
+    const otherPid = Number(bg.stdout.trim());
+    const controller = new AbortController();
+    const c = ctx({}, undefined, controller.signal);
+    setTimeout(() => controller.abort(), 800);
+    const r = await fixture.runner.executeIsolated(code(ESCAPE), c);
+    expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_ABORTED');
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'escaped'), 'utf8'));
+    try {
+      await settle();
+      expect(alive(escaped), 'a setsid, double-forked descendant outlived the abort').toBe(false);
+      expect(alive(otherPid), "another session's process was killed").toBe(true);
+    } finally {
+      kill(escaped);
+      kill(otherPid);
+    }
+  }, 30_000);
+});
+
+describe.each(['auto', 'none'])('runner-python warm session queue (cgroupRoot: %s)', (cgroupRoot) => {
+  it('a task that times out waiting for the worker says so and kills nothing: the running task and its globals survive', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, cgroupRoot });
+    const id = `queue-${process.pid}-${++counter}`;
+    const first = await fixture.runner.executeIsolated(code('import os\nkept = 1\nos.getpid()'), ctx({}, id));
+    const running = fixture.runner.executeIsolated(code('import time, os\ntime.sleep(1.5)\nkept += 1\nos.getpid()'), ctx({}, id));
+    await new Promise((r) => setTimeout(r, 200));
+    const queued = await fixture.runner.executeIsolated(code('print("must not run")'), ctx({ timeoutMs: 400 }, id));
+    expect(queued.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    expect(queued.error?.message).toMatch(/timeoutMs=400 ms.*before it started: it waited \d+ ms for the session's worker .*never ran; nothing was killed/);
+    expect(queued.error?.message).not.toMatch(/processes were killed/);
+    expect(queued.stdout).toBe('');
+    const done = await running;
+    expect(done.ok, JSON.stringify(done)).toBe(true);
+    expect(done.value, 'the running task was served by another worker').toBe(first.value);
+    const after = await fixture.runner.executeIsolated(code('kept'), ctx({}, id));
+    expect(after.value, "the session's globals were lost").toBe(2);
+  }, 30_000);
+
+  it('a task aborted while it waits says it never started, and kills nothing', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, cgroupRoot });
+    const id = `queue-${process.pid}-${++counter}`;
+    const first = await fixture.runner.executeIsolated(code('import os\nos.getpid()'), ctx({}, id));
+    const running = fixture.runner.executeIsolated(code('import time, os\ntime.sleep(1)\nos.getpid()'), ctx({}, id));
+    await new Promise((r) => setTimeout(r, 200));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const queued = await fixture.runner.executeIsolated(code('print("must not run")'), ctx({}, id, controller.signal));
+    expect(queued.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    expect(queued.error?.message).toMatch(/aborted before it started: it waited \d+ ms for the session's worker .*nothing was killed/);
+    const done = await running;
+    expect(done.ok, JSON.stringify(done)).toBe(true);
+    expect(done.value).toBe(first.value);
+  }, 30_000);
+});
+
+describe('runner-python cold session queue', () => {
+  it("a task that times out waiting for the session's slot says so", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false });
+    const id = `queue-${process.pid}-${++counter}`;
+    const running = fixture.runner.executeIsolated(code('import time\ntime.sleep(1)\nprint("done")'), ctx({ maxConcurrency: 1 }, id));
+    await new Promise((r) => setTimeout(r, 200));
+    const queued = await fixture.runner.executeIsolated(code('print("must not run")'), ctx({ maxConcurrency: 1, timeoutMs: 300 }, id));
+    expect(queued.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    expect(queued.error?.message).toMatch(/waited \d+ ms for a free execution slot of the session \(maxConcurrency=1\) and never ran/);
+    expect((await running).stdout).toBe('done\n');
+  }, 30_000);
+});

@@ -6,9 +6,43 @@
  * that must be set from inside before any user code runs (join the pids cgroup, RLIMIT_AS,
  * RLIMIT_NPROC, drop to the session's uid), then either executes one task read from stdin (cold
  * mode) or becomes a warm worker (WORKER).
+ *
+ * Cold mode reports an uncaught exception on fd 3 (moved first to a close-on-exec descriptor, so
+ * programs the task runs do not inherit it) as one line `memory|error<TAB>type<TAB>message`, never by
+ * what the task printed: stderr is the task's to write, and the word MemoryError in it says nothing.
  */
+/**
+ * Whether an uncaught exception is the memory limit (RLIMIT_AS) — only what the process can know:
+ * a MemoryError; an OSError with errno ENOMEM (mmap, os.fork/posix_spawn, anything the kernel
+ * refuses for want of address space); a thread that could not start ("can't start new thread" does
+ * not say why: RLIMIT_NPROC and the pids cgroup cause it too) only when the address space in use
+ * (VmSize) leaves no room for one more thread stack under RLIMIT_AS.
+ */
+export const MEMORY_RULE = String.raw`
+def _limit_memory(e):
+    if isinstance(e, MemoryError):
+        return True
+    if isinstance(e, OSError) and e.errno == errno.ENOMEM:
+        return True
+    if isinstance(e, RuntimeError) and e.args == ("can't start new thread",):
+        try:
+            limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+            if limit == resource.RLIM_INFINITY:
+                return False
+            import threading
+            stack = threading.stack_size() or resource.getrlimit(resource.RLIMIT_STACK)[0]
+            if stack == resource.RLIM_INFINITY:
+                stack = 0
+            with open('/proc/self/status') as f:
+                vm = [int(l.split()[1]) * 1024 for l in f if l.startswith('VmSize:')][0]
+            return vm + stack > limit
+        except BaseException:
+            return False
+    return False
+`;
+
 export const PREAMBLE = String.raw`
-import os, sys, resource
+import os, sys, resource, errno
 _mode, _cg, _mem, _uid, _nproc, _nenv = sys.argv[1:7]
 _envkv = sys.argv[7:7 + 2 * int(_nenv)]
 _rest = sys.argv[7 + 2 * int(_nenv):]
@@ -38,6 +72,11 @@ if _mode == 'execf':
             _f.write(_content)
     _mode = 'exec'
 if _mode == 'exec':
+    try:
+        _rep = os.dup(3)
+        os.close(3)
+    except OSError:
+        _rep = -1  # started without a report pipe (the boot probe): nothing is reported
     _src = sys.stdin.read()
     sys.stdin.close()
     sys.stdin = open(os.devnull)
@@ -48,11 +87,20 @@ if _mode == 'exec':
     except SystemExit:
         raise
     except BaseException as _e:
-        import linecache, traceback
-        linecache.cache['<task>'] = (len(_src), None, _src.splitlines(True), '<task>')
-        traceback.print_exception(type(_e), _e, _e.__traceback__.tb_next)
-        sys.stderr.flush()
-        os._exit(2 if isinstance(_e, MemoryError) else 1)
+        # Reported before the traceback is printed: printing can fail when memory is short.
+        try:
+            ${MEMORY_RULE.trim().replace(/\n/g, '\n            ')}
+            _mem = _limit_memory(_e)
+            os.write(_rep, ('%s\t%s\t%s\n' % ('memory' if _mem else 'error', type(_e).__name__, ' '.join(str(_e).split())[:500])).encode('utf-8', 'replace'))
+        except BaseException:
+            _mem = isinstance(_e, MemoryError)
+        try:
+            import linecache, traceback
+            linecache.cache['<task>'] = (len(_src), None, _src.splitlines(True), '<task>')
+            traceback.print_exception(type(_e), _e, _e.__traceback__.tb_next)
+            sys.stderr.flush()
+        finally:
+            os._exit(2 if _mem else 1)
 else:
     exec(compile(_rest[0], '<limit-worker>', 'exec'), {'__name__': '__limit_worker__', '__builtins__': __builtins__, 'CONFIG': {'maxOutputBytes': int(_rest[1])}})
 `;
@@ -63,8 +111,9 @@ else:
  * requests; that is the session's memory.
  */
 export const WORKER = String.raw`
-import sys, os, io, json, ast, traceback, linecache
+import sys, os, io, json, ast, traceback, linecache, errno, resource
 MAX = CONFIG['maxOutputBytes']
+${MEMORY_RULE}
 proto_in = io.open(os.dup(0), 'r', encoding='utf-8', newline='\n')
 _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
@@ -136,7 +185,7 @@ def run(req):
             res['error'] = {'type': 'SystemExit', 'message': 'exit code %s' % (e.code,)}
     except BaseException as e:
         res['ok'] = False
-        res['error'] = {'type': type(e).__name__, 'message': str(e)}
+        res['error'] = {'type': type(e).__name__, 'message': str(e), 'memory': _limit_memory(e)}
         try:
             # A syntax error in the task has no frame of the task's own: ast.parse's would be noise.
             tb = None if isinstance(e, SyntaxError) and e.filename == name else e.__traceback__.tb_next

@@ -177,9 +177,27 @@ interface WorkerResponse {
   stdout: string;
   stderr: string;
   value?: unknown;
-  error?: { type: string; message: string };
+  error?: { type: string; message: string; memory?: boolean };
   truncated?: boolean;
 }
+
+/** An uncaught exception as the process itself reported it (cold: fd 3; warm: the reply's error). */
+interface Report {
+  memory: boolean;
+  type: string;
+  message: string;
+}
+
+/** The cold preamble's report line `memory|error<TAB>type<TAB>message`, or undefined when there is none. */
+function parseReport(text: string): Report | undefined {
+  const line = text.split('\n').find((l) => /^(memory|error)\t/.test(l));
+  if (!line) return undefined;
+  const [kind, type = '', ...message] = line.split('\t');
+  return { memory: kind === 'memory', type, message: message.join(' ') };
+}
+
+const memoryMessage = (limits: SessionLimits, r: { type: string; message: string }) =>
+  `the task exceeded memoryMb=${limits.memoryMb} MB (${r.type}${r.message ? `: ${r.message}` : ''})`;
 
 class WorkerExited extends Error {
   constructor(readonly exitCode: number | null, readonly signal: NodeJS.Signals | null, readonly stderrTail: string) {
@@ -379,6 +397,7 @@ export class PythonRunner implements Runner {
       const err: Buffer[] = [];
       launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
       launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
+      (launched.child.stdio[3] as Readable).resume(); // no report expected; read so that it ends
       (launched.child.stdin as Writable).end('import os, ast, email.message\nprint("uid", os.getuid())\n');
       const exit = await launched.exited;
       await this.#reap(launched, true);
@@ -526,8 +545,10 @@ export class PythonRunner implements Runner {
     const launched = await this.#launch(platform, state, files ? 'execf' : 'exec', limits, task.args ?? [], task.env);
     const out = new CappedBuffer(this.options.maxOutputBytes);
     const err = new CappedBuffer(this.options.maxOutputBytes);
+    const report = new CappedBuffer(4096);
     launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
     launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
+    (launched.child.stdio[3] as Readable).on('data', (b: Buffer) => report.push(b));
     (launched.child.stdin as Writable).on('error', () => undefined);
     (launched.child.stdin as Writable).end(files ? `${JSON.stringify(files)}\n${task.input}` : task.input);
     const exit = await race(launched.exited, signal);
@@ -542,15 +563,18 @@ export class PythonRunner implements Runner {
     const stdout = out.text();
     const stderr = err.text();
     if (exit.exitCode === 0) return done({ ok: true, stdout, stderr }, 0);
-    return this.#failure(fail, stdout, stderr, exit.exitCode, exit.signal, limits);
+    return this.#failure(fail, stdout, stderr, exit.exitCode, exit.signal, limits, parseReport(report.text()));
   }
 
+  /**
+   * A failed process. Whether it was the memory limit is decided only by the preamble's report of the
+   * uncaught exception (fd 3, see MEMORY_RULE in python.ts), never by the task's stderr, which is the
+   * task's to write: printing "MemoryError" is not running out of memory.
+   */
   #failure(fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
-    stdout: string, stderr: string, exitCode: number | null, signal: NodeJS.Signals | null, limits: SessionLimits): RunResult {
+    stdout: string, stderr: string, exitCode: number | null, signal: NodeJS.Signals | null, limits: SessionLimits, report?: Report): RunResult {
     const lastLine = stderr.trim().split('\n').filter((l) => !l.startsWith('[limit-graph:')).pop() ?? '';
-    if (/\bMemoryError\b/.test(lastLine) || /\bMemoryError\b/.test(stderr.slice(-2000))) {
-      return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', `the task exceeded memoryMb=${limits.memoryMb} MB (MemoryError)`, stdout, stderr, exitCode);
-    }
+    if (report?.memory) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, report), stdout, stderr, exitCode);
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
     return fail('LIMIT_RUNNER_TASK_ERROR', lastLine ? `Python ${how}: ${lastLine}` : `Python ${how}`, stdout, stderr, exitCode);
   }
@@ -597,7 +621,7 @@ export class PythonRunner implements Runner {
     const stderr = reply.stderr + reply.strayErr;
     if (reply.ok) return done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) });
     const error = reply.error ?? { type: 'Error', message: 'unknown error' };
-    if (error.type === 'MemoryError') return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', `the task exceeded memoryMb=${limits.memoryMb} MB (MemoryError)`, stdout, stderr);
+    if (error.memory === true) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, error), stdout, stderr);
     return fail('LIMIT_RUNNER_TASK_ERROR', `${error.type}: ${error.message}`, stdout, stderr);
   }
 
@@ -669,7 +693,8 @@ export class PythonRunner implements Runner {
       buffer: false,
       reject: false,
       cleanup: false,
-      stdio: mode === 'worker' ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+      // fd 3: the worker's protocol, or a cold process's report of an uncaught exception.
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe', ...'pipe'[]],
     });
     child.catch(() => undefined);
     const exited = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -911,7 +936,7 @@ function outputDrained(child: ResultPromise, ms = 2_000): Promise<void> {
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, ms);
   });
-  return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr)]).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr), ended(child.stdio[3] as Readable | undefined)]).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

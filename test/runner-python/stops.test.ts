@@ -1,6 +1,6 @@
 /**
- * What a stopped task kills and what a queued one says (regressions of the orchestration audit,
- * items 2 and 7).
+ * What a stopped task kills, what a queued one says, and how a failure is classified as the memory
+ * limit (regressions of the orchestration audit, items 2, 6 and 7).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -142,5 +142,51 @@ describe('runner-python cold session queue', () => {
     expect(queued.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
     expect(queued.error?.message).toMatch(/waited \d+ ms for a free execution slot of the session \(maxConcurrency=1\) and never ran/);
     expect((await running).stdout).toBe('done\n');
+  }, 30_000);
+});
+
+describe.each([true, false])('runner-python memory classification (warm: %s)', (warm) => {
+  const THREADS = (n: number, stack = 0) => [
+    'import threading, time',
+    ...(stack ? [`threading.stack_size(${stack})`] : []),
+    `ts = [threading.Thread(target=time.sleep, args=(2,), daemon=True) for _ in range(${n})]`,
+    'for t in ts:',
+    '    t.start()',
+  ].join('\n');
+
+  it('printing "MemoryError" is not running out of memory', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, memoryMb: 128 });
+    const c = ctx();
+    const printed = await fixture.runner.executeIsolated(code('import sys\nsys.stderr.write("MemoryError\\n")\nsys.exit(1)'), c);
+    expect(printed.error?.code, JSON.stringify(printed)).toBe('LIMIT_RUNNER_TASK_ERROR');
+    const named = await fixture.runner.executeIsolated(code('raise ValueError("MemoryError")'), c);
+    expect(named.error?.code, JSON.stringify(named)).toBe('LIMIT_RUNNER_TASK_ERROR');
+    expect(named.error?.message).toMatch(/ValueError: MemoryError/);
+  }, 30_000);
+
+  it('ENOMEM from mmap under RLIMIT_AS is the memory limit', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, memoryMb: 128 });
+    const r = await fixture.runner.executeIsolated(code('import mmap\nm = mmap.mmap(-1, 400 << 20)'), ctx());
+    expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_MEMORY_EXCEEDED');
+    expect(r.error?.message).toBe('the task exceeded memoryMb=128 MB (OSError: [Errno 12] Cannot allocate memory)');
+    // A caught ENOMEM is the task's own business.
+    const caught = await fixture.runner.executeIsolated(code('import mmap\ntry:\n    mmap.mmap(-1, 400 << 20)\nexcept OSError as e:\n    print("caught", e.errno)'), ctx());
+    expect(caught.ok, JSON.stringify(caught)).toBe(true);
+    expect(caught.stdout).toBe('caught 12\n');
+  }, 30_000);
+
+  it('a thread that cannot start for want of address space is the memory limit', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, memoryMb: 128 });
+    const r = await fixture.runner.executeIsolated(code(THREADS(200)), ctx());
+    expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_MEMORY_EXCEEDED');
+    expect(r.error?.message).toMatch(/memoryMb=128 MB \(RuntimeError: can't start new thread\)/);
+  }, 30_000);
+
+  it('a thread refused by the process limit, with address space to spare, is a task error', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, memoryMb: 2048, maxProcesses: 16 });
+    expect(fixture.runner.capabilities.processLimit, 'no pids cgroup and no session uid here').toBe(true);
+    const r = await fixture.runner.executeIsolated(code(THREADS(100, 256 * 1024)), ctx());
+    expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_TASK_ERROR');
+    expect(r.error?.message).toMatch(/can't start new thread/);
   }, 30_000);
 });

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
-import type { ChainVerification, ProvenanceEntry, ProvenanceInput } from './index.ts';
+import type { ChainVerification, ProvenanceEntry, ProvenanceInput, TraceStatus } from './index.ts';
 
 /** prevHash of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -39,4 +39,58 @@ export function verifyProvenanceChain(entries: readonly ProvenanceEntry[]): Chai
     prev = e.hash;
   }
   return { verified: true, length: entries.length, brokenAt: null };
+}
+
+/** The fields of a trace its chain records (a digest or a status), which `verifyTraceChain` compares. */
+export interface ChainBoundTrace {
+  status: TraceStatus;
+  task: { input: string };
+  output?: { stdout: string; stderr: string } | undefined;
+}
+
+/** System actions whose entry records the status it set in `data.status` (see SYSTEM_PROVENANCE_ACTIONS). */
+const STATUS_IN_DATA = new Set(['completed', 'blocked', 'failed', 'review-requested', 'released']);
+/** System actions that set one status, which older entries did not record. */
+const STATUS_OF_ACTION: Record<string, TraceStatus> = { quarantined: 'quarantined', approved: 'ok', rejected: 'rejected' };
+const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : {});
+
+/**
+ * A trace's chain (`verifyProvenanceChain`), and the trace record bound to it: a stored trace has a
+ * chain (none at all is not verified), its task input matches the `inputSha256` its first entry
+ * recorded, its output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output,
+ * and its status the one the chain's last status change set. So an output, input or status
+ * rewritten in storage, or the chain's last entries removed, no longer verifies. Only the system
+ * actions are read (clients cannot append them); a digest or status an older entry did not record
+ * is not checked. `brokenAt` is the seq of the entry the record disagrees with.
+ */
+export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly ProvenanceEntry[]): ChainVerification {
+  const chain = verifyProvenanceChain(entries);
+  if (!chain.verified) return chain;
+  const length = entries.length;
+  if (length === 0) return { verified: false, length, brokenAt: null, reason: 'no provenance entries' };
+  const unbound = (at: ProvenanceEntry, reason: string): ChainVerification => ({ verified: false, length, brokenAt: at.seq, reason });
+  const first = entries[0]!;
+  const inputSha256 = dataOf(first).inputSha256;
+  if (typeof inputSha256 === 'string' && inputSha256 !== sha256(trace.task.input)) return unbound(first, "the trace's task input does not match the digest its first entry recorded");
+  // The orchestrator's first entry (it records the input's digest) is that of a trace created `running`.
+  let status: TraceStatus | undefined = typeof inputSha256 === 'string' ? 'running' : undefined;
+  let statusAt = first;
+  for (const e of entries) {
+    const data = dataOf(e);
+    if ((e.action === 'executed' || e === first) && typeof data.stdoutSha256 === 'string') {
+      if (!trace.output || data.stdoutSha256 !== sha256(trace.output.stdout) || (typeof data.stderrSha256 === 'string' && data.stderrSha256 !== sha256(trace.output.stderr))) {
+        return unbound(e, "the trace's output does not match the digests its entry recorded");
+      }
+    }
+    if (STATUS_IN_DATA.has(e.action)) {
+      // A release written before releases recorded their status: the status after it is unknown.
+      status = typeof data.status === 'string' ? (data.status as TraceStatus) : undefined;
+      statusAt = e;
+    } else if (STATUS_OF_ACTION[e.action]) {
+      status = STATUS_OF_ACTION[e.action];
+      statusAt = e;
+    }
+  }
+  if (status !== undefined && status !== trace.status) return unbound(statusAt, `the trace is ${trace.status}, but its chain's last status change (${statusAt.action}) set ${status}`);
+  return chain;
 }

@@ -1,8 +1,9 @@
 /**
- * Unverified: a trace's parents (and the trace itself, once stored) must have a provenance chain
- * that verifies. Needs storage; without one the rule reports nothing it cannot check, and says so
+ * Unverified: a trace's parents must have a provenance chain that verifies and binds them
+ * (`verifyTraceChain`), and the trace itself, once stored, a chain that verifies. Needs storage; without one the rule reports nothing it cannot check, and says so
  * in the pack's health.
  */
+import { verifyTraceChain } from 'limit-graph';
 import type { Finding, GovernanceRule, RuleSubject, Storage } from 'limit-graph';
 
 export function createProvenanceRules(getStorage: () => Storage | undefined): GovernanceRule[] {
@@ -22,7 +23,9 @@ export function createProvenanceRules(getStorage: () => Storage | undefined): Go
   async function verify(storage: Storage, trace: RuleSubject['trace']): Promise<Finding[]> {
       const findings: Finding[] = [];
       for (const parentId of trace.parentIds) {
-        const v = await storage.verifyProvenance(trace.tenant, parentId);
+        // A parent's chain, and the parent bound to it (its output or status rewritten breaks it).
+        const [parent, entries] = await Promise.all([storage.getTrace(trace.tenant, parentId), storage.listProvenance(trace.tenant, parentId)]);
+        const v = parent ? verifyTraceChain(parent, entries) : { verified: false, length: 0, brokenAt: null };
         if (v.length === 0) {
           findings.push({ ruleId: 'provenance.chain', kind: 'Unverified', severity: 6, reason: `Parent ${parentId} has no provenance chain`, evidence: [{ field: `parentIds:${parentId}`, start: 0, end: 0, excerpt: parentId }] });
         } else if (!v.verified) {

@@ -12,7 +12,7 @@
  * and `recordFlags` to a stored, completed trace whose flags reach quarantineSeverity, with the
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
-import { Flag, LimitError, newId, parseOrThrow } from 'limit-graph';
+import { Flag, LimitError, newId, parseOrThrow, verifyTraceChain } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
   MergeValidation, Storage, Surface, Trace,
@@ -304,7 +304,7 @@ export class GovernanceServiceImpl implements GovernanceService {
         if (violating.length) refusals.push({ parentId, reason: `blockUnsafeMerge: parent carries policy-violating flags (${violating.map((f) => `${f.kind} ${f.severity} ${f.ruleId}`).join(', ')})` });
       }
       if (policy.requireProvenance) {
-        const v = await storage.verifyProvenance(request.tenant, parentId);
+        const v = verifyTraceChain(parent, await storage.listProvenance(request.tenant, parentId));
         if (v.length === 0) refusals.push({ parentId, reason: 'requireProvenance: parent has no provenance chain' });
         else if (!v.verified) refusals.push({ parentId, reason: `requireProvenance: parent's provenance chain is broken at seq ${v.brokenAt}${v.reason ? ` (${v.reason})` : ''}` });
       }

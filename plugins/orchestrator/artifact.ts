@@ -6,9 +6,9 @@
  * order do not matter, content does; csv hashes each file's exact bytes.
  */
 import path from 'node:path';
-import { canonicalJson, sha256, verifyProvenanceChain } from 'limit-graph';
+import { canonicalJson, sha256, verifyProvenanceChain, verifyTraceChain } from 'limit-graph';
 import type {
-  ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainVerification,
+  ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainBoundTrace, ChainVerification,
   Checkpoint, Flag, ProvenanceEntry, RdSeries, Session, Trace,
 } from 'limit-graph';
 import { encodeCsv, parseCsvObjects, type CsvCell } from './csv.ts';
@@ -45,24 +45,31 @@ function recordsDigest(records: readonly unknown[]): string {
   return sha256(records.map((r) => `${canonical(r)}\n`).join(''));
 }
 
-/** Verifies each trace's chain; a trace with no entries is reported as unverifiable. */
-export function verifyChains(traceIds: readonly string[], provenance: readonly ProvenanceEntry[]): Chain[] {
+/** A trace as the artifact holds it, with what its chain binds (a CSV row gives just these). */
+type BoundRecord = ChainBoundTrace & { id: string };
+
+/**
+ * Verifies each trace's chain and the trace bound to it (verifyTraceChain); a trace with no entries
+ * is reported as unverifiable, and entries of a trace the artifact does not hold by their chain alone.
+ */
+export function verifyChains(traces: readonly BoundRecord[], provenance: readonly ProvenanceEntry[]): Chain[] {
   const byTrace = new Map<string, ProvenanceEntry[]>();
   for (const e of provenance) {
     const list = byTrace.get(e.traceId) ?? [];
     list.push(e);
     byTrace.set(e.traceId, list);
   }
-  const ids = [...new Set([...traceIds, ...byTrace.keys()])];
+  const records = new Map(traces.map((t) => [t.id, t]));
+  const ids = [...new Set([...records.keys(), ...byTrace.keys()])];
   return ids.map((traceId) => {
     const entries = byTrace.get(traceId) ?? [];
-    if (entries.length === 0) return { traceId, verified: false, length: 0, brokenAt: null, reason: 'no provenance entries' };
-    return { traceId, ...verifyProvenanceChain(entries) };
+    const trace = records.get(traceId);
+    return { traceId, ...(trace ? verifyTraceChain(trace, entries) : verifyProvenanceChain(entries)) };
   });
 }
 
 export function buildArtifact(data: ArtifactData, encoding: ArtifactFormat, createdAt: string): ArtifactExport {
-  const chains = verifyChains(data.traceIds, data.provenance);
+  const chains = verifyChains(data.traces, data.provenance);
   const manifestBase = {
     format: 'limit-graph-artifact' as const,
     version: 1 as const,
@@ -161,6 +168,14 @@ function provenanceFromCsv(text: string): ProvenanceEntry[] {
   });
 }
 
+/** What a traces.csv row holds of the fields a chain binds (`ok` is empty for a trace without output). */
+function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
+  return {
+    id: r.id ?? '', status: (r.status ?? '') as Trace['status'], task: { input: r.taskInput ?? '' },
+    output: r.ok === null || r.ok === undefined ? undefined : { stdout: r.stdout ?? '', stderr: r.stderr ?? '' },
+  };
+}
+
 // ───────────── verification ─────────────
 
 export function verifyArtifactFiles(files: { path: string; content: string }[]): ArtifactVerification {
@@ -173,7 +188,7 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
   let encoding: ArtifactFormat;
   const actual = new Map<ArtifactPartName, string>();
   let provenance: ProvenanceEntry[];
-  let traceIds: string[];
+  let traces: BoundRecord[];
 
   try {
     if (byName.has('manifest.json')) {
@@ -189,7 +204,7 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
         actual.set(name, sha256(content));
       }
       provenance = byName.has(CSV_FILES.provenance) ? provenanceFromCsv(byName.get(CSV_FILES.provenance)!) : [];
-      traceIds = byName.has(CSV_FILES.traces) ? parseCsvObjects(byName.get(CSV_FILES.traces)!).map((r) => r.id ?? '') : [];
+      traces = byName.has(CSV_FILES.traces) ? parseCsvObjects(byName.get(CSV_FILES.traces)!).map(boundRecordFromCsv) : [];
     } else {
       if (files.length !== 1) return fail('expected one .json/.jsonl file or a CSV folder with manifest.json');
       const text = files[0]!.content;
@@ -223,7 +238,7 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
       }
       for (const name of PART_NAMES) actual.set(name, recordsDigest(records.get(name)!));
       provenance = records.get('provenance') as ProvenanceEntry[];
-      traceIds = (records.get('traces') as Trace[]).map((t) => t.id);
+      traces = records.get('traces') as Trace[];
     }
   } catch (error) {
     return fail(`unreadable artifact: ${error instanceof Error ? error.message : String(error)}`);
@@ -240,7 +255,8 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
     return { name, expected, actual: got, ok };
   });
 
-  const chains = verifyChains(traceIds, provenance);
+  const traceIds = traces.map((t) => t.id);
+  const chains = verifyChains(traces, provenance);
   for (const c of chains) {
     if (!c.verified) problems.push(`trace ${c.traceId}: provenance chain broken${c.brokenAt === null ? '' : ` at seq ${c.brokenAt}`} (${c.reason ?? 'unverified'})`);
   }

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, measureDistortion, newId, sha256,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, measureDistortion, newId, sha256, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -306,10 +306,7 @@ export class OrchestratorService implements Orchestrator {
       { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
         source: `runner:${trace.runner}`,
-        data: {
-          ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs,
-          stdoutSha256: sha256(result.output.stdout), stderrSha256: sha256(result.output.stderr),
-        },
+        data: { ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs, ...outputDigests(result.output) },
       }) },
     ]);
     return { ...trace, output: result.output, metrics: result.metrics };
@@ -505,7 +502,7 @@ export class OrchestratorService implements Orchestrator {
     });
     // Nothing runs, so the trace is stored with its governance records and final status.
     return this.#pipeline(trace, actor, undefined, this.#creationOps(trace, actor, {
-      source: input.source ?? `external:${input.runner}`, data: { external: true, stdoutSha256: sha256(input.output.stdout) },
+      source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(input.output) },
     }));
   }
 
@@ -533,14 +530,14 @@ export class OrchestratorService implements Orchestrator {
   async inspectTrace(tenantIn: string | undefined, id: string): Promise<TraceDetail> {
     const tenant = this.#tenant(tenantIn);
     const trace = await this.#requireTrace(tenant, id);
-    const [provenance, verification, checkpoints, flags, quarantine] = await Promise.all([
+    const [provenance, checkpoints, flags, quarantine] = await Promise.all([
       this.#storage.listProvenance(tenant, id),
-      this.#storage.verifyProvenance(tenant, id),
       this.#storage.listCheckpoints(tenant, id),
       this.#storage.listFlags(tenant, { traceId: id }),
       this.#storage.getQuarantine(tenant, id),
     ]);
-    return { trace, provenance, verification, checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
+    // The chain, and the trace bound to it: an output or status rewritten in storage does not verify.
+    return { trace, provenance, verification: verifyTraceChain(trace, provenance), checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
   }
 
   async #requireTrace(tenant: string, id: string): Promise<Trace> {
@@ -601,7 +598,7 @@ export class OrchestratorService implements Orchestrator {
     // parent was), then the outcome — committed together when the governance service can assess.
     const pending: Pending[] = [{ ops: [
       { op: 'createTrace', trace: created },
-      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
+      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() } },
     ], committed: async () => {} }];
     const governed = await this.#govern(created, 'output', pending);
@@ -916,6 +913,9 @@ function newTrace(fields: NewTraceFields): Trace {
 }
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+/** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */
+const outputDigests = (output: { stdout: string; stderr: string }) => ({ stdoutSha256: sha256(output.stdout), stderrSha256: sha256(output.stderr) });
 
 const sessionClosed = (tenant: string, id: string) =>
   new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });

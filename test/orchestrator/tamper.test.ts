@@ -1,0 +1,120 @@
+/**
+ * Tamper evidence binds the trace, not only its chain: a trace whose output, input or status is
+ * rewritten in storage (or whose chain lost its last entries) no longer verifies — in inspectTrace
+ * (and GET /traces/:id/provenance), in merge validation under requireProvenance, and in artifacts.
+ * Real SQLite file, rewritten underneath the runtime with better-sqlite3.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRuntime, isLimitError, sha256, type Orchestrator, type Runtime, type Trace } from 'limit-graph';
+import { packPlugins } from '../governance/helpers.ts';
+import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+
+describe('a trace rewritten in storage no longer verifies', () => {
+  let dir: string;
+  let rt: Runtime;
+  let orch: Orchestrator;
+  let db: Database.Database;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'limit-tamper-'));
+    rt = await createRuntime({
+      config: {
+        logLevel: 'silent', storage: 'sqlite',
+        plugins: { 'storage-sqlite': { path: path.join(dir, 'limit.db') }, ...packPlugins(), governance: { policy: { requireProvenance: true } }, orchestrator: {} },
+      },
+      plugins: [spyRunnerPlugin(spyRunner())],
+    });
+    orch = rt.resolve('orchestrator');
+    db = new Database(path.join(dir, 'limit.db'));
+  });
+  afterEach(async () => {
+    db.close();
+    await rt.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const rewrite = (id: string, change: (t: Trace) => void) => {
+    const row = db.prepare('SELECT data FROM traces WHERE id = ?').get(id) as { data: string };
+    const trace = JSON.parse(row.data) as Trace;
+    change(trace);
+    db.prepare('UPDATE traces SET data = ?, status = ? WHERE id = ?').run(JSON.stringify(trace), trace.status, id);
+  };
+  const verification = async (id: string) => (await orch.inspectTrace(undefined, id)).verification;
+  const seqOf = async (id: string, action: string) => (await orch.inspectTrace(undefined, id)).provenance.find((e) => e.action === action)!.seq;
+
+  it('a run, a recorded trace and a merge verify as stored; a rewritten output, input or status does not', async () => {
+    const s = await orch.openSession();
+    const run = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'five' } })).trace;
+    const recorded = (await orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'Summarise.' }, output: { ok: true, stdout: 'three points', stderr: '' } })).trace;
+    const merged = (await orch.merge({ parentIds: [run.id, recorded.id], strategy: 'concat' })).trace;
+    for (const t of [run, recorded, merged]) expect(await verification(t.id)).toEqual({ verified: true, length: expect.any(Number), brokenAt: null });
+
+    rewrite(run.id, (t) => { t.output!.stdout = 'FORGED'; });
+    expect(await verification(run.id)).toMatchObject({ verified: false, brokenAt: await seqOf(run.id, 'executed'), reason: expect.stringMatching(/output/) });
+    rewrite(recorded.id, (t) => { t.output!.stderr = 'a warning nobody saw'; });
+    expect(await verification(recorded.id)).toMatchObject({ verified: false, brokenAt: 0, reason: expect.stringMatching(/output/) });
+    rewrite(merged.id, (t) => { t.task.input = 'something else'; });
+    expect(await verification(merged.id)).toMatchObject({ verified: false, brokenAt: 0, reason: expect.stringMatching(/input/) });
+
+    // requireProvenance refuses the rewritten parent, naming why.
+    const other = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'six' } })).trace;
+    const error = await orch.merge({ parentIds: [other.id, run.id], strategy: 'concat' }).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_MERGE_REFUSED'), String(error)).toBe(true);
+    expect(JSON.stringify((error as { details: unknown }).details)).toMatch(/requireProvenance: .*output/);
+  });
+
+  it('a status rewritten (a quarantined trace set back to ok), or the last entries removed, does not verify', async () => {
+    const s = await orch.openSession();
+    const q = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'seven' } })).trace;
+    await rt.resolve('governance').quarantine('default', q.id, { reason: 'look closer', actor: 'alice' });
+    expect((await verification(q.id)).verified).toBe(true);
+    rewrite(q.id, (t) => { t.status = 'ok'; });
+    expect(await verification(q.id)).toMatchObject({ verified: false, brokenAt: await seqOf(q.id, 'quarantined'), reason: expect.stringMatching(/is ok.*set quarantined/) });
+
+    const t = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'eight' } })).trace;
+    const length = (await verification(t.id)).length;
+    db.prepare('DELETE FROM provenance WHERE trace_id = ? AND seq = ?').run(t.id, length - 1); // the `completed` entry
+    expect(await verification(t.id)).toMatchObject({ verified: false, length: length - 1, reason: expect.stringMatching(/is ok.*set running/) });
+    db.prepare('DELETE FROM provenance WHERE trace_id = ?').run(t.id);
+    expect(await verification(t.id)).toEqual({ verified: false, length: 0, brokenAt: null, reason: 'no provenance entries' });
+  });
+
+  it.each(['json', 'csv'] as const)('an export (%s) says so, and a trace part rewritten with its digest recomputed fails verification', async (format) => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'nine' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'ten' } })).trace;
+    rewrite(b.id, (t) => { t.output!.stdout = 'FORGED'; });
+    const art = await orch.exportArtifact({ sessionId: s.id, format });
+    expect(art.manifest.provenance.verified).toBe(false);
+    expect(art.manifest.provenance.chains.find((c) => c.traceId === b.id)).toMatchObject({ verified: false, reason: expect.stringMatching(/output/) });
+
+    // An artifact of clean traces, then a's stdout rewritten in the file and the part's digest (and
+    // nothing else) made to match: the parts check passes, the binding does not.
+    rewrite(b.id, (t) => { t.output!.stdout = 'ten'; });
+    const clean = await orch.exportArtifact({ traceIds: [a.id, b.id], format });
+    expect(clean.manifest.provenance.verified).toBe(true);
+    const files = clean.files.map((f) => ({ ...f }));
+    if (format === 'json') {
+      const doc = JSON.parse(files[0]!.content) as { manifest: typeof clean.manifest; parts: { traces: Trace[] } };
+      doc.parts.traces.find((t) => t.id === a.id)!.output!.stdout = 'FORGED';
+      const { canonicalJson } = await import('limit-graph');
+      doc.manifest.parts.traces.sha256 = sha256(doc.parts.traces.map((r) => `${canonicalJson(r)}\n`).join(''));
+      files[0]!.content = JSON.stringify(doc);
+    } else {
+      const traces = files.find((f) => f.path.endsWith('traces.csv'))!;
+      traces.content = traces.content.replace(/,nine,true,/, ',nine,true,FORGED');
+      const manifest = files.find((f) => f.path.endsWith('manifest.json'))!;
+      const doc = JSON.parse(manifest.content) as typeof clean.manifest;
+      doc.parts.traces.sha256 = sha256(traces.content);
+      manifest.content = JSON.stringify(doc);
+    }
+    const verified = orch.verifyArtifact(files);
+    expect(verified.parts.every((p) => p.ok)).toBe(true);
+    expect(verified.ok).toBe(false);
+    expect(verified.problems.join('\n')).toMatch(new RegExp(`trace ${a.id}: provenance chain broken at seq \\d+ \\(.*output`));
+  });
+});

@@ -61,6 +61,11 @@ export interface SolveOptions extends EmdOptions {
   plan?: Float64Array;
   /** Compute the dual potentials u, v (default true); without them they come back empty. */
   duals?: boolean;
+  /**
+   * Called (and expected to throw) with the first non-finite cost entry, for callers whose cost is
+   * not the user's M (the FGW linearisation); default: LIMIT_RD_INVALID_INPUT naming `M[i][j]`.
+   */
+  onNonFiniteCost?: (i: number, j: number, value: number) => never;
 }
 
 const NO_DUALS = new Float64Array(0);
@@ -238,7 +243,7 @@ export class TransportSimplex {
       if (c > maxCost) maxCost = c;
       else if (c < minCost) minCost = c;
     }
-    if (poison !== 0) this.reportNonFinite(M);
+    if (poison !== 0) this.reportNonFinite(M, options.onNonFiniteCost);
     // Big-M of the artificial arcs; with negative costs it must also outweigh any negative path.
     const art = (maxCost + 1 - minCost * (minCost < 0 ? 1 : 0)) * N;
 
@@ -295,10 +300,12 @@ export class TransportSimplex {
     return { plan, cost: total, u, v, pivots, status, zeroReducedCosts: this.countZeroReducedCosts() };
   }
 
-  private reportNonFinite(M: ArrayLike<number>): never {
+  private reportNonFinite(M: ArrayLike<number>, onNonFinite?: (i: number, j: number, value: number) => never): never {
     const { n1, n2 } = this;
     for (let k = 0; k < n1 * n2; k++) {
-      if (!Number.isFinite(M[k]!)) throw invalid(`M[${Math.floor(k / n2)}][${k % n2}]`, `must be finite, got ${M[k]}`);
+      if (Number.isFinite(M[k]!)) continue;
+      if (onNonFinite) onNonFinite(Math.floor(k / n2), k % n2, M[k]!);
+      throw invalid(`M[${Math.floor(k / n2)}][${k % n2}]`, `must be finite, got ${M[k]}`);
     }
     throw invalid('M', 'contains a non-finite entry');
   }

@@ -188,6 +188,8 @@ function diff2(x: Float64Array, y: Float64Array, n: number): number {
 interface FinalSums {
   linTerm: number;
   marginal: number;
+  /** Mass the plan puts in the wrong place: max(Σ_i |row_i − p_i|, Σ_j |col_j − q_j|). */
+  misplaced: number;
   cT: number;
   pT: number;
   dRow2: number;
@@ -225,6 +227,7 @@ function finalPass(
   let dRow2 = 0;
   let dSum = 0;
   let marginal = 0;
+  let rowL1 = 0;
   for (let i = 0; i < n1; i++) {
     const row = i * ld;
     const mrow = i * n2;
@@ -241,7 +244,9 @@ function finalPass(
     } else {
       plan.set(T.subarray(row, row + n2), mrow);
     }
-    marginal = Math.max(marginal, Math.abs(rowSum - p[i]!));
+    const rowErr = Math.abs(rowSum - p[i]!);
+    marginal = Math.max(marginal, rowErr);
+    rowL1 += rowErr;
     if (shortcut) {
       const ci = cr[i]!;
       let dRow = 0;
@@ -258,11 +263,16 @@ function finalPass(
     }
   }
   let dCol2 = 0;
+  let colL1 = 0;
   for (let j = 0; j < n2; j++) {
-    marginal = Math.max(marginal, Math.abs(colSum[j]! - q[j]!));
+    const colErr = Math.abs(colSum[j]! - q[j]!);
+    marginal = Math.max(marginal, colErr);
+    colL1 += colErr;
     dCol2 += dCol[j]! * dCol[j]!;
   }
-  return { linTerm, marginal, cT, pT, dRow2, dCol2, dSum };
+  // NaN when the plan holds a NaN: it then fails every tolerance test.
+  const misplaced = rowL1 !== rowL1 || colL1 !== colL1 ? NaN : Math.max(rowL1, colL1);
+  return { linTerm, marginal, misplaced, cT, pT, dRow2, dCol2, dSum };
 }
 
 /**
@@ -346,6 +356,28 @@ function restrict(pb: FgwProblem, s: Support): FgwProblem {
     p: Float64Array.from(rows, (i) => pb.p[i]!),
     q: Float64Array.from(cols, (j) => pb.q[j]!),
   };
+}
+
+/** Largest allowed misplaced mass of the returned plan (log solver; its inner tolerance is 1e-12). */
+const MASS_TOL_LOG = 1e-6;
+/** The same for the 'scaling' replica, whose inner solves stop at 1000 sweeps like the reference (observed up to 1e-3 there). */
+const MASS_TOL_SCALING = 1e-2;
+
+function weightedSum(x: Float64Array, w: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]! * w[i]!;
+  return s;
+}
+
+/** An estimate of the largest entry of the linearised cost (1−α)·M + 2α·constC (error messages only). */
+function costMagnitude(M: Float64Array, cr: Float64Array, cc: Float64Array, alpha: number): number {
+  let m = 0;
+  for (let k = 0; k < M.length; k++) if (M[k]! > m) m = M[k]!;
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < cr.length; i++) if (cr[i]! > a) a = cr[i]!;
+  for (let j = 0; j < cc.length; j++) if (cc[j]! > b) b = cc[j]!;
+  return (1 - alpha) * m + 2 * alpha * (a + b);
 }
 
 export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResult<EntropicDiagnostics> {
@@ -508,8 +540,28 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     gwTerm = s;
   }
   const value = (1 - alpha) * linTerm + alpha * gwTerm;
-  if (!Number.isFinite(value)) {
-    throw notConverged('epsilon', `the entropic solver produced a non-finite value (ε = ${eps}); use the 'log' solver or a larger ε`);
+  // The result must be a coupling of p and q with a value ≥ 0: costs far above ε (exp(−cost/ε)
+  // beyond double precision), or inner solves cut short, can leave a plan that is not one — wrong
+  // mass, gwTerm < 0 — although the outer loop stopped. Refuse it rather than return it.
+  const massTol = Math.max(solver === 'log' ? MASS_TOL_LOG : MASS_TOL_SCALING, 1e3 * innerTol);
+  const cScale = weightedSum(cr, p) + weightedSum(cc, q);
+  const gwTol = 1e-9 * cScale;
+  if (!Number.isFinite(value) || !(fin.misplaced <= massTol) || !(gwTerm >= -gwTol)) {
+    const what = !Number.isFinite(value)
+      ? `produced a non-finite value`
+      : !(fin.misplaced <= massTol)
+        ? `did not produce a coupling of the weights: its plan puts ${fin.misplaced.toPrecision(3)} of the mass in the wrong rows or columns (tolerance ${massTol})`
+        : `produced a negative structure term (gwTerm ${gwTerm.toPrecision(3)})`;
+    const maxCost = costMagnitude(M, cr, cc, alpha);
+    const advice: string[] = [];
+    if (solver === 'scaling') {
+      advice.push(`use the 'log' solver (the default)${numericalErrors > 0 ? `: the 'scaling' Sinkhorn under- or overflowed in ${numericalErrors} inner solves` : ''}`);
+    }
+    if (innerNotConverged > 0) advice.push(`raise innerMaxIter (${innerNotConverged} inner Sinkhorn solves stopped at ${innerMaxIter} sweeps)`);
+    advice.push(
+      `use a larger ε (the costs from M and the structure matrices reach about ${maxCost.toPrecision(3)}, ${(maxCost / eps).toPrecision(3)} times ε; far above ε, exp(−cost/ε) is beyond double precision), or scale the features and structures down (normalize: true for graphs)`,
+    );
+    throw notConverged('epsilon', `the entropic solver${solver === 'scaling' ? " ('scaling')" : ''} ${what} (ε = ${eps}); ${advice.join('; or ')}`);
   }
   return {
     value,

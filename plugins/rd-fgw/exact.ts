@@ -227,6 +227,9 @@ export function fgwExact(pb: FgwProblem, options: ExactOptions): FgwResult<Exact
     warmStart: false,
     plan: Gc,
     duals: false,
+    onNonFiniteCost: (i: number, j: number, value: number): never => {
+      throw invalid('input', `the linearised FGW cost (1−α)·M + α·∇ at [${i}][${j}] is ${value}: M and the structure matrices C1, C2 are too large together for a double; scale them down`);
+    },
     ...(options.maxPivots !== undefined ? { maxPivots: options.maxPivots } : {}),
     ...(deadline !== undefined ? { deadline } : {}),
   };

@@ -18,7 +18,7 @@
  *   must all have the same length.
  */
 import { type Deadline, checkDeadline, checkMemory, invalid } from './errors.ts';
-import { type FgwProblem, WEIGHT_SUM_RTOL, normalizeWeights } from './problem.ts';
+import { type FgwProblem, WEIGHT_SUM_RTOL, checkMagnitudes, normalizeWeights } from './problem.ts';
 
 export interface GraphNode {
   id: string | number;
@@ -265,12 +265,23 @@ function structureOf(g: AttributedGraph, parsed: Parsed, field: string, opts: Gr
       for (let k = 0; k < n * n; k++) if (C[k] === Infinity) C[k] = fillValue;
     }
   }
+  for (let k = 0; k < n * n; k++) {
+    if (C[k] === Infinity) {
+      throw invalid(`${field}.edges`, `shortest-path distances overflow a double (edge weights up to ${maxOf(edges.w)}); scale the edge weights down`);
+    }
+  }
   if (opts.normalize) {
     let mx = 0;
     for (let k = 0; k < n * n; k++) if (C[k]! > mx) mx = C[k]!;
     if (mx > 0) for (let k = 0; k < n * n; k++) C[k] = C[k]! / mx;
   }
   return { C, degree };
+}
+
+function maxOf(x: Float64Array): number {
+  let m = 0;
+  for (let k = 0; k < x.length; k++) if (x[k]! > m) m = x[k]!;
+  return m;
 }
 
 function weightsOf(g: AttributedGraph, degree: Float64Array, field: string, mode: NodeWeighting): Float64Array {
@@ -338,7 +349,7 @@ export function problemFromGraphs(source: AttributedGraph, target: AttributedGra
     }
   }
   const mode = opts.weights ?? 'auto';
-  return {
+  const pb: FgwProblem = {
     n1,
     n2,
     M,
@@ -347,4 +358,17 @@ export function problemFromGraphs(source: AttributedGraph, target: AttributedGra
     p: weightsOf(source, s.degree, 'source', mode),
     q: weightsOf(target, t.degree, 'target', mode),
   };
+  // A numeric `unreachable` larger than every distance is what makes C too large when it is the maximum.
+  const fill = typeof opts.unreachable === 'number' ? opts.unreachable : NaN;
+  const blame = (which: 'C1' | 'C2'): string => {
+    const C = which === 'C1' ? pb.C1 : pb.C2;
+    return maxOf(C) === fill ? 'unreachable' : `${which === 'C1' ? 'source' : 'target'}.edges`;
+  };
+  checkMagnitudes(pb, {
+    C1: blame('C1'),
+    C2: blame('C2'),
+    M: 'source.nodes',
+    what: `structure entries (${opts.structure === 'adjacency' ? 'edge weights' : 'shortest-path distances'})`,
+  });
+  return pb;
 }

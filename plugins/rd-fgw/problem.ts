@@ -131,7 +131,46 @@ export function problemFromMatrices(input: MatrixInput, maxMemoryMb?: number): F
   const M = toMatrix(input.M, n1, n2, 'M');
   const p = toWeights(input.p, n1, 'p');
   const q = toWeights(input.q, n2, 'q');
-  return { n1, n2, M, C1, C2, p, q };
+  const pb = { n1, n2, M, C1, C2, p, q };
+  checkMagnitudes(pb, { C1: 'C1', C2: 'C2', M: 'M', at: (which, i, k) => `${which}[${i}][${k}]`, what: 'entries' });
+  return pb;
+}
+
+/**
+ * Refuses structure matrices (and feature costs) whose FGW cost overflows a double. The gradient
+ * 2·(constC − 2·C1·T·C2ᵀ) is bounded by 2·(c1 + c2)², c1 and c2 the largest entries of C1 and C2, and
+ * the linearised cost by max M plus that: both must be finite (c1 + c2 below about 9.4e153).
+ * `names` says how to call C1, C2 and M in the message (the user's fields), `at` where their largest
+ * entries are (for matrices: `C1[i][k]`).
+ */
+export function checkMagnitudes(
+  pb: FgwProblem,
+  names: { C1: string; C2: string; M: string; at?: (which: 'C1' | 'C2', i: number, k: number) => string; what?: string },
+): void {
+  const argmax = (A: Float64Array): number => {
+    let best = 0;
+    for (let k = 1; k < A.length; k++) if (A[k]! > A[best]!) best = k;
+    return best;
+  };
+  const k1 = argmax(pb.C1);
+  const k2 = argmax(pb.C2);
+  const c1 = pb.C1[k1]!;
+  const c2 = pb.C2[k2]!;
+  const grad = 2 * (c1 + c2) * (c1 + c2);
+  if (!Number.isFinite(grad)) {
+    const which = c1 >= c2 ? 'C1' : 'C2';
+    const n = which === 'C1' ? pb.n1 : pb.n2;
+    const k = which === 'C1' ? k1 : k2;
+    const field = names.at ? names.at(which, Math.floor(k / n), k % n) : names[which];
+    throw invalid(
+      field,
+      `${names.what ?? 'structure entries'} up to ${which === 'C1' ? c1 : c2} are too large: the FGW cost squares them, which overflows a double (the largest source and target entries together must stay below about 9e153); scale them down${names.at ? '' : ' or set normalize: true'}`,
+    );
+  }
+  const m = pb.M[argmax(pb.M)]!;
+  if (!Number.isFinite(m + grad)) {
+    throw invalid(names.M, `feature costs up to ${m} and structure entries up to ${Math.max(c1, c2)} together overflow the FGW cost (a double); scale them down`);
+  }
 }
 
 export function checkAlpha(alpha: unknown): number {

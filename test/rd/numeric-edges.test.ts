@@ -58,3 +58,106 @@ describe('weights within the validation tolerance (R1)', () => {
     expect(r.message).toMatch(/^source\.nodes: /);
   });
 });
+
+const path3 = (w: number): AttributedGraph => ({
+  nodes: ['a', 'b', 'c'].map((id, i) => ({ id, features: [i] })),
+  edges: [
+    { source: 'a', target: 'b', weight: w },
+    { source: 'b', target: 'c', weight: w },
+  ],
+});
+
+describe('structure matrices too large for the FGW cost (R2)', () => {
+  it('huge edge weights are refused naming source.edges, not M', () => {
+    for (const method of ['exact', 'entropic'] as const) {
+      const r = rejection(() => computeFgw({ source: path3(1e200), target: path3(1) }, { method }));
+      expect(r.code).toBe('LIMIT_RD_INVALID_INPUT');
+      expect(r.field).toBe('source.edges');
+      expect(r.message).toMatch(/^source\.edges: .*too large/);
+      expect(r.message).not.toMatch(/\bM\[/);
+    }
+    expect(rejection(() => computeFgw({ source: path3(1), target: path3(1e200) })).field).toBe('target.edges');
+  });
+
+  it('shortest paths that overflow a double are refused, also with normalize', () => {
+    for (const normalize of [false, true]) {
+      const r = rejection(() => computeFgw({ source: path3(1e308), target: path3(1) }, { normalize }));
+      expect(r.field).toBe('source.edges');
+      expect(r.message).toMatch(/overflow/);
+    }
+    // normalize brings large but finite distances into [0, 1].
+    expect(computeFgw({ source: path3(1e300), target: path3(1) }, { normalize: true }).value).toBeCloseTo(0, 12);
+  });
+
+  it('a huge numeric `unreachable` is blamed on that option', () => {
+    const two: AttributedGraph = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [] };
+    expect(rejection(() => computeFgw({ source: two, target: two }, { unreachable: 1e200 })).field).toBe('unreachable');
+  });
+
+  it('matrix input names the largest entry of the structure at fault', () => {
+    const r = rejection(() => computeFgw({ M: [[0, 1], [1, 0]], C1: [[0, 1], [1, 0]], C2: [[0, 1e200], [3, 0]] }));
+    expect(r.code).toBe('LIMIT_RD_INVALID_INPUT');
+    expect(r.field).toBe('C2[0][1]');
+  });
+
+  it('entries just below the bound are still solved', () => {
+    const res = computeFgw({ M: [[0, 1], [1, 0]], C1: [[0, 4e153], [4e153, 0]], C2: [[0, 1], [1, 0]] }, { method: 'entropic' });
+    expect(Number.isFinite(res.value)).toBe(true);
+  });
+});
+
+const line = (n: number, scale: number, sign: number): AttributedGraph => ({
+  nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [sign * i * scale] })),
+  edges: [],
+});
+
+describe('entropic results that are not couplings are refused (API-12, R3)', () => {
+  it('features around 1e150 with the log solver: LIMIT_RD_NOT_CONVERGED, not a plan of mass 4 marked converged', () => {
+    const r = rejection(() => computeFgw({ source: line(3, 1e150, 1), target: line(3, 1e150, -1) }, { method: 'entropic', epsilon: 0.001 }));
+    expect(r.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    expect(r.field).toBe('epsilon');
+    expect(r.message).toMatch(/coupling|non-finite/);
+    expect(r.message).toMatch(/larger ε/);
+    // Already the default solver: it is not recommended again.
+    expect(r.message).not.toMatch(/'log' solver/);
+  });
+
+  it('moderate features far above ε are refused the same way instead of returning a wrong plan', () => {
+    for (const scale of [1e10, 1e9]) {
+      const r = rejection(() => computeFgw({ source: line(3, scale, 1), target: line(3, scale, -1) }, { method: 'entropic', epsilon: 0.1 }));
+      expect(r.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    }
+  });
+
+  it("the 'scaling' replica's underflow is refused too, and its message recommends the 'log' solver", () => {
+    const r = rejection(() => computeFgw({ source: line(3, 1e5, 1), target: line(3, 1e5, -1) }, { method: 'entropic', epsilon: 0.1, solver: 'scaling' }));
+    expect(r.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    expect(r.message).toMatch(/'log' solver/);
+  });
+
+  it('a non-finite value under the log solver does not recommend the log solver', () => {
+    const r = rejection(() => computeFgw({ source: line(3, 1e100, 1), target: line(3, 0.7e100, -1) }, { method: 'entropic', epsilon: 1e-300 }));
+    expect(r.code).toBe('LIMIT_RD_NOT_CONVERGED');
+    expect(r.message).toMatch(/non-finite value/);
+    expect(r.message).not.toMatch(/'log' solver/);
+    expect(r.message).toMatch(/larger ε/);
+  });
+
+  it('whatever it returns is a coupling of the weights with a value ≥ 0', () => {
+    for (const scale of [1, 1e3, 1e4]) {
+      for (const n of [3, 12]) {
+        let res;
+        try {
+          res = computeFgw({ source: line(n, scale, 1), target: line(n, 0.7 * scale, -1) }, { method: 'entropic', epsilon: 0.1 });
+        } catch (error) {
+          expect((error as { code?: string }).code).toBe('LIMIT_RD_NOT_CONVERGED');
+          continue;
+        }
+        const w = new Float64Array(n).fill(1 / n);
+        expect(marginalError(res.plan, w, w)).toBeLessThanOrEqual(1e-9);
+        expect(res.value).toBeGreaterThanOrEqual(0);
+        expect(res.gwTerm).toBeGreaterThanOrEqual(-1e-12);
+      }
+    }
+  });
+});

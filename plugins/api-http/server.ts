@@ -11,6 +11,7 @@ import type { ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, sendProblem } from './problem.ts';
+import { parseJsonBody } from './json.ts';
 import { buildRoutes, type Services } from './routes.ts';
 import { buildOpenApi, renderDocs, type ExtraRoute } from './openapi.ts';
 
@@ -64,13 +65,18 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   app.removeContentTypeParser(['text/plain']);
   // An empty body sent with Content-Type: application/json (curl with the JSON header and no -d,
   // many HTTP client libraries) is read as no body: a route whose body is optional takes it as {},
-  // one that needs a body answers that it is required. Every other body goes to Fastify's own
-  // parser, prototype-poisoning checks included.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // one that needs a body answers that it is required. Every other body goes through parseJsonBody
+  // (json.ts): UTF-8 only, a syntax error with its position, no __proto__/constructor.prototype keys,
+  // no key twice in one object — each a 400 naming the field.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if ((body as string).trim() === '') return done(null, undefined);
-    return parseJson(request, body as string, done);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    let value: unknown;
+    try {
+      value = parseJsonBody(body as Buffer);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+    return done(null, value);
   });
 
   const routes: RouteRegistry = [];

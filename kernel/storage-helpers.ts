@@ -523,7 +523,7 @@ export function decodeCursor(cursor: string): CursorPosition {
     parsed = undefined;
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || !Number.isSafeInteger(parsed[0]) || !Id.safeParse(parsed[1]).success) {
-    throw new LimitError('LIMIT_VALIDATION', 'Invalid cursor: pass the nextCursor of a previous page unchanged', { details: { cursor: cursor.slice(0, 200) } });
+    throw new LimitError('LIMIT_VALIDATION', 'Invalid cursor: pass the nextCursor of a previous page unchanged', { details: { field: 'cursor', cursor: cursor.slice(0, 200) } });
   }
   return { t: parsed[0] as number, id: parsed[1] as string };
 }

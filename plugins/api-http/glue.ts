@@ -5,8 +5,9 @@
  * is not used, so the one source of truth for input is the zod schema.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { z } from 'limit-graph';
-import { ApiProblem, type FieldError } from './problem.ts';
+import { isLimitError, z } from 'limit-graph';
+import { locateFields, type FieldMap } from './fields.ts';
+import { ApiProblem, setErrorFields, type FieldError } from './problem.ts';
 
 /** Who is calling: resolved from the API key (or config.tenant in `auth: none` mode). */
 export interface Principal {
@@ -50,6 +51,11 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
    * sent with Content-Type: application/json (see the JSON parser in server.ts).
    */
   bodyOptional?: boolean;
+  /**
+   * Service field names that are not the request's (`{ source: 'body.graph' }`), so a service error's
+   * field is answered as the request path. Ids need none: they are found by name or value.
+   */
+  fields?: FieldMap;
   /** Success status (default 200). */
   status?: number;
   /** Documented responses (the success one and the problem statuses it can answer with). */
@@ -111,9 +117,17 @@ export function registerRoute(app: FastifyInstance, registry: RouteRegistry, spe
       }
       const principal = request.principal;
       if (!principal && !spec.public) throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', 'Authentication required');
-      const result = await spec.handler({
-        params, query, body: body as never, principal: principal ?? { tenant: '', actor: 'anonymous' }, request, reply,
-      } as RouteInput<never, never, never>);
+      let result: unknown;
+      try {
+        result = await spec.handler({
+          params, query, body: body as never, principal: principal ?? { tenant: '', actor: 'anonymous' }, request, reply,
+        } as RouteInput<never, never, never>);
+      } catch (error) {
+        // A service error names its field in the service's terms, or only the id it could not find:
+        // answer with the request field (body.sessionId, params.id, query.cursor, body.source.nodes.3).
+        if (isLimitError(error)) setErrorFields(error, locateFields(error.message, error.details, { params: request.params, query: request.query, body: request.body }, spec.fields));
+        throw error;
+      }
       if (!reply.sent) reply.code(reply.statusCode !== 200 ? reply.statusCode : (spec.status ?? 200));
       return result;
     },

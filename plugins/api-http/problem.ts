@@ -51,17 +51,26 @@ const TITLES: Record<number, string> = {
 };
 
 /** Fastify's own request errors, by code: what status and stable code each maps to. */
-const FASTIFY_CODES: Record<string, { status: number; code: string; fix?: string }> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Send a Content-Length equal to the size of the body.' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'LIMIT_PAYLOAD_TOO_LARGE' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Send well-formed JSON (check the quotes, commas and brackets).' },
-  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
-  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE' },
-  FST_ERR_BAD_URL: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Percent-encode the path: % must start a valid UTF-8 escape.' },
+const FASTIFY_CODES: Record<string, { status: number; code: string; fix?: string; field?: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', field: 'header.content-type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Send a Content-Length equal to the size of the body.', field: 'header.content-length' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'LIMIT_PAYLOAD_TOO_LARGE', field: 'body' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION', field: 'body' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Send well-formed JSON (check the quotes, commas and brackets).', field: 'body' },
+  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', field: 'header.content-type' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', field: 'header.content-type' },
+  FST_ERR_BAD_URL: { status: 400, code: 'LIMIT_VALIDATION', fix: 'Percent-encode the path: % must start a valid UTF-8 escape.', field: 'path' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'LIMIT_VALIDATION', fix: 'Use a shorter path: ids are at most 128 characters.', field: 'path' },
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'LIMIT_VALIDATION' },
 };
+
+/** Request fields the route layer found for a service error (glue.ts, from the error's details). */
+const locatedFields = new WeakMap<object, FieldError[]>();
+
+/** Records which request fields a service error is about; mapError answers with them. */
+export function setErrorFields(error: object, errors: FieldError[]): void {
+  if (errors.length) locatedFields.set(error, errors);
+}
 
 /**
  * Codes whose catalogue status is a generic 500 but which mean "this server lacks a plugin for
@@ -102,19 +111,23 @@ export function mapError(error: unknown): Mapped {
     const field = typeof error.details?.field === 'string' ? [{ path: error.details.field, message: error.message }] : [];
     return {
       status, code: error.code, detail: error.message, fix: error.fix,
-      errors: issuesOf(error.details).length ? issuesOf(error.details) : field,
+      errors: locatedFields.get(error) ?? (issuesOf(error.details).length ? issuesOf(error.details) : field),
       ...(error.details ? { details: error.details } : {}),
       internal: status === 500,
     };
   }
   const fe = error as Partial<FastifyError> & { status?: number };
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
-  if (known) return { status: known.status, code: known.code, detail: fe.message ?? 'Invalid request', errors: [], ...(known.fix ? { fix: known.fix } : {}), internal: false };
+  if (known) {
+    const errors = known.field ? [{ path: known.field, message: fe.message ?? 'Invalid request' }] : [];
+    return { status: known.status, code: known.code, detail: fe.message ?? 'Invalid request', errors, ...(known.fix ? { fix: known.fix } : {}), internal: false };
+  }
   // Fastify (and its parsers) mark client errors with statusCode 4xx: trust those, never a 5xx.
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : typeof fe.status === 'number' ? fe.status : 500;
   if (status >= 400 && status < 500) {
     const code = status === 413 ? 'LIMIT_PAYLOAD_TOO_LARGE' : status === 415 ? 'LIMIT_UNSUPPORTED_MEDIA_TYPE' : status === 429 ? 'LIMIT_RATE_LIMITED' : status === 404 ? 'LIMIT_NOT_FOUND' : 'LIMIT_VALIDATION';
-    return { status, code, detail: fe.message ?? 'Invalid request', errors: [], internal: false };
+    const where = status === 413 ? 'body' : status === 415 ? 'header.content-type' : status === 414 ? 'path' : undefined;
+    return { status, code, detail: fe.message ?? 'Invalid request', errors: where ? [{ path: where, message: fe.message ?? 'Invalid request' }] : [], internal: false };
   }
   return { status: 500, code: 'LIMIT_INTERNAL', detail: 'The server failed to handle the request; the request id identifies it in the server log.', errors: [], internal: true };
 }

@@ -249,6 +249,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     // ───────────── rate–distortion ─────────────
     defineRoute({
       method: 'POST', url: '/rd/distortion', tag: 'rd', summary: 'Distortion (FGW by default) between two attributed graphs.', body: rd.DistortionBody,
+      fields: { source: 'body.source', target: 'body.target' },
       responses: { schema: DistortionResponse, description: 'The distortion value and the coupling.', errors: [...STD, 422, 503] },
       handler: async ({ body, reply }) => {
         const algorithm = pickRd(s, body.algorithm, 'body.algorithm');
@@ -268,6 +269,8 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'POST', url: '/rd/series/:id/points', tag: 'rd', summary: 'Record a refinement step (a graph measured against the reference, or a distortion).', params: IdParams, body: rd.RdPointBody, status: 201,
+      // The step's graph is measured as the source against the series' stored reference (the target).
+      fields: { source: 'body.graph', target: null },
       responses: { schema: RdSeries, description: 'The series with the new point.', errors: [...STD, 404, 422] },
       handler: ({ params, body, principal, reply }) =>
         s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant, timeLimitMs: options.rdTimeLimitMs, signal: abortedWhenClientLeaves(reply) }),

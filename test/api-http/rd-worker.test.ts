@@ -81,7 +81,7 @@ describe('api-http: FGW runs in worker threads', () => {
     const res = await heavy;
     expect(res.status, res.text).toBe(422);
     expect(res.json.code).toBe('LIMIT_RD_NOT_CONVERGED');
-    expect(res.json.errors[0].path).toBe('timeLimitMs');
+    expect(res.json.errors[0].path).toBe('body');
     expect(settledAt! - t0).toBeGreaterThan(1_000);
   });
 
@@ -122,7 +122,9 @@ describe('api-http: FGW runs in worker threads', () => {
       const res = await s.req('POST', '/rd/distortion', { body });
       expect(res.status, res.text).toBe(422);
       expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
-      expect(res.json).toMatchObject({ code: expected!.code, detail: expected!.message, fix: expected!.fix, errors: [{ path: expected!.details!.field }] });
+      // The service's field, as the request path (source.nodes[1] → body.source.nodes.1).
+      const field = `body.${String(expected!.details!.field).replace(/\[(\d+)\]/g, '.$1')}`;
+      expect(res.json).toMatchObject({ code: expected!.code, detail: expected!.message, fix: expected!.fix, errors: [{ path: field }] });
     }
   });
 

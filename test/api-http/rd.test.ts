@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// ajv comes with Fastify (@fastify/ajv-compiler); draft 2020-12, as OpenAPI 3.1 uses.
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { KEYS, snapshot, startServer, type Server } from './harness.ts';
 
 const path3 = (f: number[]) => ({
@@ -57,6 +59,22 @@ describe('api-http rate–distortion', () => {
     const badAlpha = await s.req('POST', '/rd/distortion', { body: { source: path3([0]), target: path3([1]), options: { alpha: 2 } } });
     expect(badAlpha.status).toBe(400);
     expect(badAlpha.json.errors[0].path).toBe('body.options.alpha');
+  });
+
+  it("/rd/distortion's answers validate against the response schema of GET /openapi.json", async () => {
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const schema = doc.paths['/rd/distortion'].post.responses['200'].content['application/json'].schema;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const validate = ajv.compile(schema);
+    const source = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    const target = { nodes: [{ id: 'x', features: [0] }], edges: [] };
+    for (const options of [{}, { method: 'entropic', epsilon: 0.05 }]) {
+      const res = await s.req('POST', '/rd/distortion', { body: { source, target, options } });
+      expect(res.status, res.text).toBe(200);
+      expect(Object.keys(res.json)).toEqual(expect.arrayContaining(['method', 'alpha', 'linTerm', 'gwTerm', 'n1', 'n2']));
+      expect(validate(res.json), JSON.stringify(validate.errors)).toBe(true);
+    }
+    expect(schema.properties.n1).toMatchObject({ type: 'integer' });
   });
 
   it('tracks a series by distortions and by graphs, and finds its knee', async () => {
@@ -147,7 +165,7 @@ describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
     expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(res.json.code).toBe('LIMIT_RD_NOT_CONVERGED');
     expect(res.json.detail).toMatch(new RegExp(`time limit of ${LIMIT} ms`));
-    expect(res.json.errors[0].path).toBe('timeLimitMs');
+    expect(res.json.errors[0].path).toBe('body');
     expect(res.json.fix).toMatch(/rdTimeLimitMs/);
     expect(ms).toBeLessThan(LIMIT + SLACK);
     const t1 = performance.now();
@@ -164,7 +182,7 @@ describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
     const point = await s.req('POST', `/rd/series/${series.json.id}/points`, { body: { rate: 1, graph: big(500, 4) } });
     expect(point.status, point.text).toBe(422);
     expect(point.json.code).toBe('LIMIT_RD_NOT_CONVERGED');
-    expect(point.json.errors[0].path).toBe('timeLimitMs');
+    expect(point.json.errors[0].path).toBe('body');
     expect(performance.now() - t0).toBeLessThan(LIMIT + SLACK);
     const small = await s.req('POST', '/rd/distortion', { body: { source: big(6, 1), target: big(5, 2) } });
     expect(small.status, small.text).toBe(200);

@@ -1,0 +1,93 @@
+/**
+ * Every 4xx problem names the failing request field in `errors[].path`, with the `body.` /
+ * `query.` / `params.` / `header.` / `path` prefix: Fastify's own errors, ids a service could not
+ * find (wherever the request gave them), and the fields rate–distortion errors name.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS, rawRequest, startServer, type Res, type Server } from './harness.ts';
+
+const task = { input: 'print(1)' };
+const output = { ok: true, stdout: '', stderr: '' };
+const MISSING = 'no-such-id-0000';
+
+describe('api-http: problem documents name the failing field', () => {
+  let s: Server;
+  let S: string;
+  let T: string;
+  let T2: string;
+  let SER: string;
+  beforeAll(async () => {
+    s = await startServer({ plugins: { 'rd-fgw': true, 'knee-kneedle': true } });
+    S = (await s.req('POST', '/sessions', { body: { name: 'fixture' } })).json.id;
+    T = (await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task, output } })).json.trace.id;
+    T2 = (await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task, output } })).json.trace.id;
+    SER = (await s.req('POST', '/rd/series', { body: { sessionId: S, name: 'x', reference: { nodes: [{ id: 'a', features: [0] }], edges: [] } } })).json.id;
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  const paths = (res: Res) => (res.json?.errors ?? []).map((e: { path: string }) => e.path);
+  const fill = (v: string) => v.replaceAll('{S}', S).replaceAll('{T}', T).replaceAll('{T2}', T2).replaceAll('{SER}', SER).replaceAll('{X}', MISSING);
+
+  it.each([
+    ['no content type', 'POST', '/sessions', '{"name":"x"}', {}, 415, 'header.content-type'],
+    ['text/plain', 'POST', '/sessions', '{}', { 'content-type': 'text/plain' }, 415, 'header.content-type'],
+    ['malformed JSON', 'POST', '/sessions', '{"name": ', { 'content-type': 'application/json' }, 400, 'body'],
+    ['bad percent escape', 'GET', '/traces/%E0%A4%A', undefined, {}, 400, 'path'],
+    ['path parameter over maxParamLength', 'GET', `/traces/${'a'.repeat(1100)}`, undefined, {}, 414, 'path'],
+    ['body over the limit', 'POST', '/sessions', JSON.stringify({ name: 'x'.repeat(1_100_000) }), { 'content-type': 'application/json' }, 413, 'body'],
+  ])('%s → %s', async (_name, method, path, body, headers, status, field) => {
+    const res = await rawRequest(s.url, method, path, { authorization: `Bearer ${KEYS.A}`, ...headers }, body);
+    expect(res.status, res.text.slice(0, 300)).toBe(status);
+    expect(paths(res)).toContain(field);
+  });
+
+  it.each([
+    ['invalid cursor on traces', 'GET', '/traces?cursor=!!!', undefined, 400, 'query.cursor'],
+    ['invalid cursor on sessions', 'GET', '/sessions?cursor=eyJub3QiOiJhIGN1cnNvciJ9', undefined, 400, 'query.cursor'],
+    ['merge naming a parent twice', 'POST', '/merges', { parentIds: ['{T}', '{T}'] }, 400, 'body.parentIds'],
+    ['trace in an unknown session', 'POST', '/traces', { sessionId: '{X}', runner: 'x', task, output }, 404, 'body.sessionId'],
+    ['trace with an unknown parent', 'POST', '/traces', { sessionId: '{S}', runner: 'x', task, output, parentIds: ['{T}', '{X}'] }, 404, 'body.parentIds.1'],
+    ['flag of an unknown trace', 'POST', '/governance/flag', { traceId: '{X}', kind: 'Anomaly', severity: 3, reason: 'r' }, 404, 'body.traceId'],
+    ['merge of an unknown parent', 'POST', '/merges', { parentIds: ['{T}', '{X}'] }, 404, 'body.parentIds.1'],
+    ['merge into an unknown session', 'POST', '/merges', { parentIds: ['{T}', '{T2}'], sessionId: '{X}' }, 404, 'body.sessionId'],
+    ['series in an unknown session', 'POST', '/rd/series', { sessionId: '{X}', name: 'x' }, 404, 'body.sessionId'],
+    ['export of an unknown session', 'POST', '/artifacts/export', { sessionId: '{X}' }, 404, 'body.sessionId'],
+    ['export of an unknown trace', 'POST', '/artifacts/export', { traceIds: ['{T}', '{X}'] }, 404, 'body.traceIds.1'],
+    ['close of an unknown session', 'POST', '/sessions/{X}/close', undefined, 404, 'params.id'],
+    ['run in an unknown session', 'POST', '/sessions/{X}/runs', { runner: 'python', task }, 404, 'params.id'],
+    ['run with an unknown runner', 'POST', '/sessions/{S}/runs', { runner: 'nope', task }, 404, 'body.runner'],
+    ['approve of an unknown merge', 'POST', '/merges/{X}/approve', {}, 404, 'params.id'],
+    ['approve of a trace that is not a pending merge', 'POST', '/merges/{T}/approve', {}, 409, 'params.id'],
+    ['point of an unknown series', 'POST', '/rd/series/{X}/points', { rate: 1, distortion: 0.5 }, 404, 'params.id'],
+    ['knee of an unknown series', 'GET', '/rd/knee?series={X}', undefined, 404, 'query.series'],
+    ['provenance of an unknown trace', 'GET', '/traces/{X}/provenance', undefined, 404, 'params.id'],
+    ['provenance entry on an unknown trace', 'POST', '/traces/{X}/provenance', { action: 'reviewed' }, 404, 'params.id'],
+    ['quarantine of an unknown trace', 'POST', '/traces/{X}/quarantine', { reason: 'r' }, 404, 'params.id'],
+    ['release of an unknown trace', 'POST', '/traces/{X}/release', { reason: 'r' }, 404, 'params.id'],
+  ])('%s → %s', async (_name, method, path, body, status, field) => {
+    const res = await s.req(method, fill(path), body === undefined ? {} : { body: JSON.parse(fill(JSON.stringify(body))) });
+    expect(res.status, res.text.slice(0, 300)).toBe(status);
+    expect(paths(res)).toEqual([field]);
+  });
+
+  it('rate–distortion errors name body fields, not the solver\'s', async () => {
+    const weights = await s.req('POST', '/rd/distortion', {
+      body: { source: { nodes: [{ id: 'a', features: [0], weight: 0.9 }, { id: 'b', features: [1], weight: 0.9 }], edges: [] }, target: { nodes: [{ id: 'x', features: [0] }], edges: [] } },
+    });
+    expect(weights.status, weights.text).toBe(422);
+    expect(paths(weights)).toEqual(['body.source.nodes']);
+    const edge = await s.req('POST', '/rd/distortion', {
+      body: { source: { nodes: [{ id: 'a', features: [0] }], edges: [] }, target: { nodes: [{ id: 'x', features: [0] }], edges: [{ source: 'x', target: 'zz' }] } },
+    });
+    expect(edge.status, edge.text).toBe(422);
+    expect(paths(edge)[0]).toMatch(/^body\.target\.edges\.0/);
+    // A step's graph is the solver's source: its errors name body.graph.
+    const step = await s.req('POST', `/rd/series/${SER}/points`, { body: { rate: 1, graph: { nodes: [{ id: 'a', features: [0], weight: 0.5 }], edges: [] } } });
+    expect(step.status, step.text).toBe(422);
+    expect(paths(step)[0]).toMatch(/^body\.graph\.nodes/);
+    // Every path the API answers with has a request prefix.
+    for (const res of [weights, edge, step]) for (const p of paths(res)) expect(p).toMatch(/^(body|query|params|header)(\.|$)|^path$/);
+  });
+});

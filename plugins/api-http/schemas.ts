@@ -218,7 +218,22 @@ export const FlagResponse = Flag.extend({
 });
 export const ProvenanceResponse = z.object({ traceId: Id, entries: z.array(ProvenanceEntry) }).extend(ChainVerification.shape);
 export const MergeResponse = z.object({ trace: Trace, validation: z.object({ allowed: z.boolean(), review: z.boolean(), refusals: z.array(z.object({ parentId: z.string(), reason: z.string() })) }) });
-export const DistortionResponse = z.object({ algorithm: z.string(), value: z.number(), iterations: z.number(), converged: z.boolean(), plan: z.array(z.tuple([z.number(), z.number(), z.number()])) });
+export const DistortionResponse = z
+  .object({
+    algorithm: z.string(),
+    value: z.number(),
+    iterations: z.number(),
+    converged: z.boolean(),
+    plan: z.array(z.tuple([z.number(), z.number(), z.number()])),
+    // What rd-fgw adds (other algorithms may add fields of their own, hence loose).
+    method: z.string().optional().describe("FGW solver used: 'exact' or 'entropic' (rd-fgw)."),
+    alpha: z.number().optional().describe('Weight of the structure (GW) term against the feature term (rd-fgw).'),
+    linTerm: z.number().optional().describe('The feature (Wasserstein) term of the objective (rd-fgw).'),
+    gwTerm: z.number().optional().describe('The structure (Gromov–Wasserstein) term of the objective (rd-fgw).'),
+    n1: z.number().int().optional().describe('Nodes of the source graph (rd-fgw).'),
+    n2: z.number().int().optional().describe('Nodes of the target graph (rd-fgw).'),
+  })
+  .loose();
 export const KneeResponse = z.object({ seriesId: z.string().optional(), detector: z.string(), index: z.number().int().nullable(), point: RdPoint.nullable(), points: z.array(RdPoint) });
 export const ExportResponse = z.object({ manifest: z.record(z.string(), z.unknown()), files: z.array(z.object({ path: z.string(), content: z.string() })) });
 export { Session, Trace, Flag, RdSeries };

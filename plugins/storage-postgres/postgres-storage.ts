@@ -380,8 +380,9 @@ export class PostgresStorage implements Storage {
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const { rows } = await this.#query<{ data: ProvenanceEntry }>(this.#conn, `SELECT data FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
-    return rows.map((r) => r.data);
+    const { rows } = await this.#query<{ data: ProvenanceEntry; hash: string }>(this.#conn, `SELECT data, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
+    // The hash column, which the next append chains onto: one edited apart from its entry does not verify.
+    return rows.map((r) => ({ ...r.data, hash: r.hash }));
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {

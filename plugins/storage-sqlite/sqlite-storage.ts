@@ -395,8 +395,9 @@ export class SqliteStorage implements Storage {
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const rows = this.#q('SELECT data FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string }[];
-    return rows.map((r) => JSON.parse(r.data) as ProvenanceEntry);
+    const rows = this.#q('SELECT data, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string; hash: string }[];
+    // The hash column, which the next append chains onto: one edited apart from its entry does not verify.
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as ProvenanceEntry), hash: r.hash }));
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {

@@ -79,6 +79,11 @@ describe('a trace rewritten in storage no longer verifies', () => {
     const length = (await verification(t.id)).length;
     db.prepare('DELETE FROM provenance WHERE trace_id = ? AND seq = ?').run(t.id, length - 1); // the `completed` entry
     expect(await verification(t.id)).toMatchObject({ verified: false, length: length - 1, reason: expect.stringMatching(/is ok.*set running/) });
+    // The hash column edited apart from its entry (the next append would chain onto it).
+    const u = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'nine' } })).trace;
+    db.prepare('UPDATE provenance SET hash = ? WHERE trace_id = ? AND seq = 1').run('f'.repeat(64), u.id);
+    expect(await verification(u.id)).toMatchObject({ verified: false, brokenAt: 1, reason: 'hash does not match the entry content' });
+
     db.prepare('DELETE FROM provenance WHERE trace_id = ?').run(t.id);
     expect(await verification(t.id)).toEqual({ verified: false, length: 0, brokenAt: null, reason: 'no provenance entries' });
   });

@@ -36,7 +36,8 @@ storageConformance('storage-postgres', async (): Promise<StorageFixture> => {
     storage: await open(schema),
     reopen: () => open(schema),
     tamper: async (tenant, traceId, seq, patch) => {
-      await admin.query(`UPDATE "${schema}".provenance SET data = data || $4::jsonb WHERE tenant = $1 AND trace_id = $2 AND seq = $3`, [tenant, traceId, seq, JSON.stringify(patch)]);
+      // A new hash goes where the store keeps it: the entry and its hash column.
+      await admin.query(`UPDATE "${schema}".provenance SET data = data || $4::jsonb, hash = coalesce($5, hash) WHERE tenant = $1 AND trace_id = $2 AND seq = $3`, [tenant, traceId, seq, JSON.stringify(patch), patch.hash ?? null]);
     },
     cleanup: () => dropSchema(schema),
   };

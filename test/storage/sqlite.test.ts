@@ -17,7 +17,9 @@ function tamperFile(file: string) {
     const db = new Database(file);
     try {
       const row = db.prepare('SELECT data FROM provenance WHERE tenant = ? AND trace_id = ? AND seq = ?').get(tenant, traceId, seq) as { data: string };
-      db.prepare('UPDATE provenance SET data = ? WHERE tenant = ? AND trace_id = ? AND seq = ?').run(JSON.stringify({ ...JSON.parse(row.data), ...patch }), tenant, traceId, seq);
+      // A new hash goes where the store keeps it: the entry and its hash column.
+      db.prepare('UPDATE provenance SET data = ?, hash = coalesce(?, hash) WHERE tenant = ? AND trace_id = ? AND seq = ?')
+        .run(JSON.stringify({ ...JSON.parse(row.data), ...patch }), (patch.hash as string | undefined) ?? null, tenant, traceId, seq);
     } finally {
       db.close();
     }

@@ -137,6 +137,8 @@ type Stop = 'timeout' | 'aborted' | 'closed';
 
 interface Execution {
   readonly stop: AbortController;
+  /** The process group of its (cold) process, once launched. */
+  pgid?: number;
 }
 
 /** One checked entry of task.files: its name as given and its path parts below the session directory. */
@@ -525,7 +527,7 @@ export class PythonRunner implements Runner {
       const files = task.files ? await this.#stageFiles(state, task.files) : undefined;
       return this.options.warm
         ? await this.#runWarm(platform, state, task, files, limits, stop.signal, fail, done, stopped)
-        : await this.#runCold(platform, state, task, files, limits, stop.signal, fail, done, stopped);
+        : await this.#runCold(platform, state, execution, task, files, limits, stop.signal, fail, done, stopped);
     } catch (error) {
       if (isLimitErrorLike(error) && error.code === 'LIMIT_VALIDATION') return fail('LIMIT_VALIDATION', error.message);
       this.#logger?.error({ err: error, session: ctx.session.id }, 'runner-python failed');
@@ -539,10 +541,11 @@ export class PythonRunner implements Runner {
     }
   }
 
-  async #runCold(platform: Platform, state: SessionState, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
+  async #runCold(platform: Platform, state: SessionState, execution: Execution, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
     done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
     const launched = await this.#launch(platform, state, files ? 'execf' : 'exec', limits, task.args ?? [], task.env);
+    execution.pgid = launched.child.pid;
     const out = new CappedBuffer(this.options.maxOutputBytes);
     const err = new CappedBuffer(this.options.maxOutputBytes);
     const report = new CappedBuffer(4096);
@@ -556,8 +559,13 @@ export class PythonRunner implements Runner {
     // output is read to its end first.
     await this.#reap(launched, exit !== STOPPED);
     if (exit === STOPPED) {
-      // Without a cgroup listing them, children that left the process group (setsid) are found by uid.
-      if (!launched.cgroupDir && state.uid !== undefined) await killUid(state.uid);
+      // Without a cgroup listing them, children that left the process group (setsid) are found by
+      // uid — sparing the process groups of the session's other running executions (a cold session
+      // runs up to its maxConcurrency tasks at once, all under the one uid).
+      if (!launched.cgroupDir && state.uid !== undefined) {
+        const spare = new Set([...state.running].filter((e) => e !== execution && e.pgid !== undefined).map((e) => e.pgid!));
+        await killUid(state.uid, spare);
+      }
       return stopped();
     }
     const stdout = out.text();

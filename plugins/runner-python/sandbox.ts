@@ -153,8 +153,13 @@ export async function untraversableAncestor(dir: string): Promise<string | undef
   return undefined;
 }
 
-/** Kills every process owned by `uid` (a session's uid): the tree kill when no cgroup lists them. */
-export async function killUid(uid: number): Promise<void> {
+/**
+ * Kills every process owned by `uid` (a session's uid): the tree kill when no cgroup lists them.
+ * Processes in a process group of `spare` (the other running executions of the session, each the
+ * leader of its own group) are left alone; what left those groups (setsid) cannot be told apart
+ * and is killed.
+ */
+export async function killUid(uid: number, spare: ReadonlySet<number> = new Set()): Promise<void> {
   const { readdir } = await import('node:fs/promises');
   for (let pass = 0; pass < 3; pass++) {
     let found = 0;
@@ -163,6 +168,12 @@ export async function killUid(uid: number): Promise<void> {
       const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
       const m = /^Uid:\s+(\d+)/m.exec(status);
       if (m && Number(m[1]) === uid && !/^State:\s+[ZX]/m.test(status)) {
+        if (spare.size > 0) {
+          // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+          const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+          const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+          if (spare.has(pgrp)) continue;
+        }
         found++;
         try {
           process.kill(Number(name), 'SIGKILL');

@@ -1,6 +1,7 @@
 /**
  * What a stopped task kills, what a queued one says, and how a failure is classified as the memory
- * limit (regressions of the orchestration audit, items 2, 6 and 7).
+ * limit (regressions of the orchestration audit, items 2, 6 and 7, and of a cold session's timeout
+ * that killed the session's other running tasks).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -92,6 +93,29 @@ describe.each([true, false])('runner-python without a pids cgroup, with a sessio
     } finally {
       kill(escaped);
       kill(otherPid);
+    }
+  }, 30_000);
+});
+
+describe.each(['auto', 'none'])('runner-python cold session with tasks side by side (cgroupRoot: %s)', (cgroupRoot) => {
+  it.runIf(IS_ROOT)("a timeout kills the task's escaped descendants but not the session's other running task", async () => {
+    // Default options: cold executions have no cgroup of their own, so the kill goes by session uid.
+    fixture = await pythonRuntime({ python: PYTHON, warm: false, cgroupRoot });
+    expect(fixture.runner.capabilities.fileIsolation, 'no per-session uid here').toBe(true);
+    const id = `side-${process.pid}-${++counter}`;
+    const sibling = fixture.runner.executeIsolated(code('import time\ntime.sleep(1.5)\nprint("sibling done")'), ctx({ maxConcurrency: 4 }, id));
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await fixture.runner.executeIsolated(code(ESCAPE), ctx({ maxConcurrency: 4, timeoutMs: 800 }, id));
+    expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_TIMEOUT');
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(id), 'escaped'), 'utf8'));
+    try {
+      const s = await sibling;
+      expect(s.ok, `the other task of the session was killed: ${JSON.stringify(s)}`).toBe(true);
+      expect(s.stdout).toBe('sibling done\n');
+      await settle();
+      expect(alive(escaped), 'a setsid, double-forked descendant outlived the timeout').toBe(false);
+    } finally {
+      kill(escaped);
     }
   }, 30_000);
 });

@@ -5,7 +5,7 @@
  */
 import { asFunction, asValue, createContainer, InjectionMode, Lifetime, type AwilixContainer } from 'awilix';
 import { LimitError } from './errors.ts';
-import type { LimitHooks } from './hooks.ts';
+import { runEveryTap, type LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import { SessionLimits, newId, type Session } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -139,11 +139,12 @@ export class SessionRegistry {
         closed = true;
         registry.#open.delete(id);
         controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
-        try {
-          await registry.hooks.sessionClosed.promise(handle);
-        } finally {
-          await scope.dispose();
-        }
+        // Every plugin's tap runs (one failing must not leave the others' workers behind); then the
+        // scope is disposed, and the first failure is thrown, the others logged.
+        const errors = await runEveryTap(registry.hooks.sessionClosed, handle);
+        await scope.dispose();
+        for (const e of errors.slice(1)) logger.error({ err: e, plugin: e.plugin }, e.message);
+        if (errors[0]) throw errors[0];
       },
     };
     scope.register('session', asValue(handle));

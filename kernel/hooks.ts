@@ -78,6 +78,25 @@ export function createHooks(options: HookOptions): LimitHooks {
 
 type AnyFn = (...args: unknown[]) => unknown;
 
+/**
+ * Runs every tap of a teardown hook (`sessionClosed`, `shutdown`) in order, even when some fail —
+ * tapable's own `promise()` stops at the first failure, which would skip the other plugins'
+ * cleanup. Returns the failures (LimitErrors naming their plugin), in tap order.
+ */
+export async function runEveryTap<T extends unknown[]>(hook: AsyncSeriesHook<T>, ...args: T): Promise<LimitError[]> {
+  const errors: LimitError[] = [];
+  for (const tap of hook.taps) {
+    const fn = tap.fn as AnyFn;
+    try {
+      if (tap.type === 'async') await new Promise<void>((resolve, reject) => fn(...args, (err?: unknown) => (err ? reject(err) : resolve())));
+      else await fn(...args);
+    } catch (error) {
+      errors.push(isLimitError(error) ? error : toTapError(error, tap.name, hook.name ?? 'hook'));
+    }
+  }
+  return errors;
+}
+
 function toTapError(error: unknown, plugin: string, hook: string): LimitError {
   if (isLimitError(error)) {
     // Keep deliberate codes (a veto, a validation error) but say where they came from.

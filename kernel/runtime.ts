@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { AwilixContainer } from 'awilix';
 import { asValue } from 'awilix';
 import { LimitError, isLimitError } from './errors.ts';
-import { createHooks, type LimitHooks } from './hooks.ts';
+import { createHooks, runEveryTap, type LimitHooks } from './hooks.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { loadConfig, type LoadConfigOptions } from './config/load.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -163,7 +163,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       logger.error({ err: e, plugin }, e.message);
     };
     for (const error of await sessions.closeAll()) collect(undefined, 'close a session', error);
-    await hooks.shutdown.promise().catch((error: unknown) => collect((error as LimitError).plugin, 'shutdown', error));
+    for (const error of await runEveryTap(hooks.shutdown)) collect(error.plugin, 'shutdown', error);
     for (const p of [...setUp].reverse()) {
       for (const dispose of [...p.disposers].reverse()) {
         try {

@@ -49,6 +49,34 @@ describe('hook catalogue', () => {
     await rt.close();
   });
 
+  it('runs every sessionClosed and shutdown tap although one fails, and reports the failure', async () => {
+    const ran: string[] = [];
+    const failing = definePlugin({
+      meta: { name: 'failing', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async () => { throw new Error('cannot let go'); });
+        ctx.hooks.shutdown.tapAsync(ctx.name, (done) => done(new Error('cannot stop')));
+      },
+    });
+    const cleaner = (name: string) => definePlugin({
+      meta: { name, version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => { ran.push(`${name} released ${s.id}`); });
+        ctx.hooks.shutdown.tapPromise(ctx.name, async () => { ran.push(`${name} shut down`); });
+      },
+    });
+    // sessionClosed taps run in load order, shutdown taps in reverse: either way a cleaner comes after the failure.
+    const rt = await createRuntime({ config: silent, plugins: [cleaner('first'), failing, cleaner('last')] });
+    const session = await rt.openSession({ id: 's-1' });
+    const error = await session.close().then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_HOOK_TAP_FAILED', plugin: 'failing', hook: 'sessionClosed' });
+    expect(ran).toEqual(['first released s-1', 'last released s-1']);
+    expect(session.closed).toBe(true);
+    const report = await rt.close();
+    expect(ran.slice(2)).toEqual(['last shut down', 'first shut down']);
+    expect(report.errors).toEqual([expect.objectContaining({ plugin: 'failing', hook: 'shutdown', message: 'Plugin "failing" failed in hook "shutdown": cannot stop' })]);
+  });
+
   it('runs waterfall hooks in plugin order so rules can add findings', async () => {
     const finding = (ruleId: string): Finding => ({ ruleId, kind: 'Anomaly', severity: 2, reason: ruleId, evidence: [] });
     const rules = (name: string) =>

@@ -10,8 +10,13 @@
  *
  * `normalize` (default false: raw coordinates) min–max scales each axis to [0, 1] first; raw
  * curvature depends on the units of x and y, the normalised one does not.
+ *
+ * Raw curvature is computed in per-triangle power-of-two scaled differences, so it neither overflows
+ * nor underflows at any finite coordinates (it is 1/length: 1e-200 at coordinates around 1e200). Points
+ * so close that κ itself exceeds the double range (spacing below about 1e-308) are refused
+ * (LIMIT_RD_INVALID_INPUT naming the point) instead of giving κ = ∞.
  */
-import { type CurveInput, isStraightLine, minMax, sortCurve } from 'limit-graph';
+import { type CurveInput, LimitError, isStraightLine, minMax, sortCurve } from 'limit-graph';
 
 export interface MengerOptions {
   normalize?: boolean;
@@ -33,26 +38,67 @@ export interface MengerResult {
 
 const EPS = Number.EPSILON;
 
-/** Menger curvature of the triangle a, b, c. */
+/**
+ * Menger curvature of the triangle a, b, c. The differences are scaled by a power of two that brings
+ * the largest to [1, 2) before the squares and products, and κ is scaled back (κ scales as 1/length):
+ * exact for ordinary coordinates (bit for bit the unscaled formula), and no overflow or underflow of
+ * |ab|·|bc|·|ca| or of the cross product at any finite coordinates. Only κ itself can leave the double
+ * range (points closer than about 1e-308), and is then ∞.
+ */
 export function mengerCurvature(ax: number, ay: number, bx: number, by: number, cx: number, cy: number): number {
-  const abx = bx - ax;
-  const aby = by - ay;
-  const acx = cx - ax;
-  const acy = cy - ay;
-  const bcx = cx - bx;
-  const bcy = cy - by;
+  let abx = bx - ax;
+  let aby = by - ay;
+  let acx = cx - ax;
+  let acy = cy - ay;
+  let bcx = cx - bx;
+  let bcy = cy - by;
+  // Differences of coordinates beyond ±8.9e307 can overflow: take them from halved coordinates.
+  let half = 1;
+  if (!Number.isFinite(abx + aby + acx + acy + bcx + bcy)) {
+    half = 2;
+    abx = bx / 2 - ax / 2;
+    aby = by / 2 - ay / 2;
+    acx = cx / 2 - ax / 2;
+    acy = cy / 2 - ay / 2;
+    bcx = cx / 2 - bx / 2;
+    bcy = cy / 2 - by / 2;
+  }
+  const big = Math.max(Math.abs(abx), Math.abs(aby), Math.abs(acx), Math.abs(acy), Math.abs(bcx), Math.abs(bcy));
+  if (big === 0) return 0;
+  // s = 2^e with big/s in [1, 2); multiplying by a power of two is exact (above the subnormals).
+  const s = pow2(Math.floor(Math.log2(big)));
+  const inv = 1 / s;
+  const sInv = Number.isFinite(inv) ? inv : 0;
+  if (sInv === 0) {
+    // s = 2^-1074.. range: 1/s overflows; scale in two steps.
+    return mengerCurvature(ax * 2 ** 600, ay * 2 ** 600, bx * 2 ** 600, by * 2 ** 600, cx * 2 ** 600, cy * 2 ** 600) * 2 ** 600;
+  }
+  abx *= sInv;
+  aby *= sInv;
+  acx *= sInv;
+  acy *= sInv;
+  bcx *= sInv;
+  bcy *= sInv;
   const ab = Math.sqrt(abx * abx + aby * aby);
   const bc = Math.sqrt(bcx * bcx + bcy * bcy);
   const ca = Math.sqrt(acx * acx + acy * acy);
   if (ab === 0 || bc === 0 || ca === 0) return 0;
   const cross = abx * acy - aby * acx;
-  // Bound on the rounding error of `cross` given the magnitudes of the coordinates.
-  const mx = Math.max(Math.abs(ax), Math.abs(bx), Math.abs(cx));
-  const my = Math.max(Math.abs(ay), Math.abs(by), Math.abs(cy));
+  // Bound on the rounding error of `cross` given the magnitudes of the coordinates (in the same units).
+  const scale = sInv / half;
+  const mx = Math.max(Math.abs(ax), Math.abs(bx), Math.abs(cx)) * scale;
+  const my = Math.max(Math.abs(ay), Math.abs(by), Math.abs(cy)) * scale;
   const noise = 16 * EPS * (mx * (Math.abs(aby) + Math.abs(acy)) + my * (Math.abs(abx) + Math.abs(acx)));
   if (Math.abs(cross) <= noise) return 0;
   const area = 0.5 * Math.abs(cross);
-  return (4 * area) / (ab * bc * ca);
+  return (4 * area) / (ab * bc * ca) / s / half;
+}
+
+/** 2^e for any integer e in the double range (Math.pow is not exact on every engine for large |e|). */
+function pow2(e: number): number {
+  if (e > 1023) return Infinity;
+  if (e >= -1022) return 2 ** e;
+  return 2 ** (e + 600) * 2 ** -600;
 }
 
 export function mengerKnee(curve: CurveInput, options: MengerOptions = {}): MengerResult {
@@ -67,6 +113,15 @@ export function mengerKnee(curve: CurveInput, options: MengerOptions = {}): Meng
   let second = 0;
   for (let i = 1; i < n - 1; i++) {
     const k = mengerCurvature(x[i - 1]!, y[i - 1]!, x[i]!, y[i]!, x[i + 1]!, y[i + 1]!);
+    if (k === Infinity) {
+      const at = sorted.order[i]!;
+      const field = Array.isArray(curve) ? `points[${at}]` : `x[${at}]`;
+      throw new LimitError(
+        'LIMIT_RD_INVALID_INPUT',
+        `${field}: this point and its neighbours (in x order) are so close together (about ${Math.max(Math.abs(x[i]! - x[i - 1]!), Math.abs(y[i]! - y[i - 1]!)).toPrecision(3)} apart) that their Menger curvature overflows a double; scale the curve up${normalized ? '' : ' or pass normalize: true'}`,
+        { plugin: 'knee-menger', details: { field } },
+      );
+    }
     kappa[i] = k;
     if (k > bestK) {
       second = bestK;

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { computeFgw } from '../../plugins/rd-fgw/api.ts';
 import type { AttributedGraph } from '../../plugins/rd-fgw/graph.ts';
+import { mengerCurvature, mengerKnee } from '../../plugins/knee-menger/menger.ts';
 import { marginalError, problemFromMatrices } from '../../plugins/rd-fgw/problem.ts';
 
 function rejection(fn: () => unknown): { code?: string; message: string; field?: string } {
@@ -159,5 +160,49 @@ describe('entropic results that are not couplings are refused (API-12, R3)', () 
         expect(res.gwTerm).toBeGreaterThanOrEqual(-1e-12);
       }
     }
+  });
+});
+
+describe('raw Menger curvature at extreme coordinates (R4)', () => {
+  const X = Array.from({ length: 11 }, (_, i) => i);
+  const Y = X.map((x) => Math.exp(-x / 2));
+
+  it('the knee does not move when both axes are scaled by 1e±110 or 1e±300', () => {
+    const base = mengerKnee({ x: X, y: Y });
+    expect(base.index).toBe(1);
+    for (const s of [1e110, 1e-110, 1e200, 1e-200, 1e300, 1e-300]) {
+      const res = mengerKnee({ x: X.map((x) => x * s), y: Y.map((y) => y * s) });
+      expect(res.index, `scale ${s}`).toBe(1);
+      for (let i = 1; i < 10; i++) {
+        const k = res.kappa[i]!;
+        expect(Number.isFinite(k) && k > 0, `κ[${i}] = ${k} at scale ${s}`).toBe(true);
+        // κ scales as 1/s.
+        expect(Math.abs(k * s - base.kappa[i]!) / base.kappa[i]!).toBeLessThan(1e-12);
+      }
+    }
+  });
+
+  it('matches the plain formula at ordinary coordinates', () => {
+    const plain = (ax: number, ay: number, bx: number, by: number, cx: number, cy: number): number => {
+      const ab = Math.hypot(bx - ax, by - ay);
+      const bc = Math.hypot(cx - bx, cy - by);
+      const ca = Math.hypot(cx - ax, cy - ay);
+      return (2 * Math.abs((bx - ax) * (cy - ay) - (by - ay) * (cx - ax))) / (ab * bc * ca);
+    };
+    expect(mengerCurvature(0, 0, 1, 1, 2, 0)).toBeCloseTo(1, 15);
+    const k = mengerCurvature(0.3, 2, 1.7, 0.4, 2.9, 0.1);
+    expect(Math.abs(k - plain(0.3, 2, 1.7, 0.4, 2.9, 0.1)) / k).toBeLessThan(1e-15);
+  });
+
+  it('a circle of radius 1.7e308 has κ = 1/R; coordinates near the double limit do not overflow', () => {
+    const R = 1.7e308;
+    expect(mengerCurvature(-R, 0, 0, R, R, 0)).toBeCloseTo(1 / R, 320);
+    expect(mengerCurvature(-R, 0, 0, R, R, 0)).toBeGreaterThan(0);
+  });
+
+  it('points so close that κ overflows are refused naming the point, not returned as κ = ∞', () => {
+    const r = rejection(() => mengerKnee([{ x: 0, y: 0 }, { x: 5e-324, y: 5e-324 }, { x: 1e-323, y: 0 }]));
+    expect(r.code).toBe('LIMIT_RD_INVALID_INPUT');
+    expect(r.field).toBe('points[1]');
   });
 });

@@ -557,10 +557,10 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     if (solver === 'scaling') {
       advice.push(`use the 'log' solver (the default)${numericalErrors > 0 ? `: the 'scaling' Sinkhorn under- or overflowed in ${numericalErrors} inner solves` : ''}`);
     }
-    if (innerNotConverged > 0) advice.push(`raise innerMaxIter (${innerNotConverged} inner Sinkhorn solves stopped at ${innerMaxIter} sweeps)`);
     advice.push(
       `use a larger ε (the costs from M and the structure matrices reach about ${maxCost.toPrecision(3)}, ${(maxCost / eps).toPrecision(3)} times ε; far above ε, exp(−cost/ε) is beyond double precision), or scale the features and structures down (normalize: true for graphs)`,
     );
+    if (innerNotConverged > 0) advice.push(`raise innerMaxIter (${innerNotConverged} inner Sinkhorn solves stopped at ${innerMaxIter} sweeps)`);
     throw notConverged('epsilon', `the entropic solver${solver === 'scaling' ? " ('scaling')" : ''} ${what} (ε = ${eps}); ${advice.join('; or ')}`);
   }
   return {

@@ -7,7 +7,10 @@
  *   (`body.metadata.__proto__`): JSON allows them, but code that copies or merges the body could
  *   turn them into prototype pollution;
  * - a key repeated in one object is refused, naming it (`body.sessionId`): JSON.parse keeps the last
- *   value silently, while a proxy, WAF or log that reads the first would see another request.
+ *   value silently, while a proxy, WAF or log that reads the first would see another request;
+ * - a string holding half a surrogate pair (`"\ud83d"` alone: valid JSON, not valid Unicode) is
+ *   refused, naming it: PostgreSQL cannot store it, and other backends would store text no UTF-8
+ *   reader can decode.
  *
  * The last two checks cost one linear scan of the text (a regular expression that steps over the
  * string tokens and counts those followed by `:`) and one walk of the parsed value counting its
@@ -42,6 +45,15 @@ export function parseJsonBody(raw: Buffer): unknown {
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     refuse({ path: 'body', message: `JSON syntax error: ${why}` }, `Body is not valid JSON: ${why}`, 'Send well-formed JSON (check the quotes, commas and brackets).');
+  }
+  // Only an escape can produce a lone surrogate (the decoder refused encoded ones): look when one occurs.
+  const illFormed = LONE_SURROGATE_ESCAPE.test(text) ? findIllFormedString(value, 'body') : undefined;
+  if (illFormed) {
+    refuse(
+      { path: illFormed, message: 'a string holding half a surrogate pair (a lone \\uD800–\\uDFFF escape)' },
+      `Invalid request: ${illFormed}: the string holds half a surrogate pair, which is not valid Unicode`,
+      'Send whole characters: a \\uD800–\\uDBFF escape must be followed by a \\uDC00–\\uDFFF one.',
+    );
   }
   if (typeof value !== 'object' || value === null) return value;
   const forbidden = (text.includes('__proto__') || text.includes('constructor')) ? findForbiddenKey(value) : undefined;
@@ -110,6 +122,29 @@ function countValueKeys(value: object): number {
     }
   }
   return keys;
+}
+
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+/** String.prototype.isWellFormed (Node 20; the project's TypeScript lib predates it). */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** The path of the first string (value or key) that is not well-formed UTF-16. Iterative. */
+function findIllFormedString(value: unknown, root: string): string | undefined {
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: root }];
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!wellFormed(v)) return path;
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: `${path}.${i}` });
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, child] of Object.entries(v)) {
+        if (!wellFormed(k)) return `${path}.${k}`;
+        stack.push({ v: child, path: `${path}.${k}` });
+      }
+    }
+  }
+  return undefined;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -338,7 +338,7 @@ export class OrchestratorService implements Orchestrator {
       execution.catch(() => undefined); // it may settle after an abort won the race
       const result = await Promise.race([execution, aborted]);
       const { metrics, ...output } = result;
-      return { output: { ok: output.ok, stdout: output.stdout, stderr: output.stderr, ...(output.value === undefined ? {} : { value: output.value }), ...(output.error ? { error: output.error } : {}) }, metrics };
+      return { output: wellFormed({ ok: output.ok, stdout: output.stdout, stderr: output.stderr, ...(output.value === undefined ? {} : { value: output.value }), ...(output.error ? { error: output.error } : {}) }), metrics };
     } catch (error) {
       const latencyMs = performance.now() - started;
       const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
@@ -913,6 +913,23 @@ function newTrace(fields: NewTraceFields): Trace {
 }
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+/**
+ * A runner's output as text every backend stores alike: half a surrogate pair (a task printing
+ * `'\ud83d'`, which Python's JSON and JavaScript's strings allow) becomes U+FFFD, as a UTF-8 decoder
+ * would make it — PostgreSQL refuses such strings, and they are not Unicode text anywhere.
+ */
+function wellFormed(output: RunOutput): RunOutput {
+  // JSON.stringify escapes exactly the lone surrogates: without such an escape there is nothing to mend.
+  if (!/\\u[dD][89a-fA-F]/.test(JSON.stringify(output))) return output;
+  const mend = (v: unknown): unknown => {
+    if (typeof v === 'string') return (v as unknown as { toWellFormed(): string }).toWellFormed();
+    if (Array.isArray(v)) return v.map(mend);
+    if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [mend(k), mend(x)]));
+  };
+  return mend(output) as RunOutput;
+}
 
 /** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */
 const outputDigests = (output: { stdout: string; stderr: string }) => ({ stdoutSha256: sha256(output.stdout), stderrSha256: sha256(output.stderr) });

@@ -67,6 +67,15 @@ describe('api-http: JSON bodies', () => {
     await refused('/sessions', Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), 'body');
   });
 
+  it('refuses a string holding half a surrogate pair, naming it; a whole pair as escapes, or an escaped backslash before "ud800", is fine', async () => {
+    const res = await refused('/traces', `{"sessionId":"${S}","runner":"ext","task":{"input":"x"},"output":{"ok":true,"stdout":"half a pair: \\ud83d","stderr":""}}`, 'body.output.stdout');
+    expect(res.json.detail).toContain('half a surrogate pair');
+    await refused('/sessions', '{"metadata":{"\\udc00key":1}}', 'body.metadata.\udc00key');
+    const ok = await rawRequest(s.url, 'POST', '/sessions', JSON_HEADERS, '{"name":"\\ud83d\\ude80 and \\\\ud800"}');
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.json.name).toBe('🚀 and \\ud800');
+  });
+
   it('keeps valid UTF-8 (and a real U+FFFD, and a byte-order mark) as sent', async () => {
     const name = 'été – 日本 🚀 \uFFFD';
     const res = await rawRequest(s.url, 'POST', '/sessions', JSON_HEADERS, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ name }), 'utf8')]));

@@ -85,6 +85,14 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
     }
   });
 
+  it('stores a task output holding half a surrogate pair, mended to U+FFFD, on every backend', async () => {
+    const session = await orch.openSession({ name: 'surrogate' });
+    const out = await orch.run({ sessionId: session.id, runner: 'python', task: { input: "print('half a pair: \\ud83d', end='')" } });
+    expect(out.trace.status, JSON.stringify(out.trace.output)).toBe('ok');
+    expect(out.trace.output?.stdout).toBe('half a pair: \uFFFD');
+    expect((await orch.inspectTrace(undefined, out.trace.id)).verification.verified).toBe(true);
+  });
+
   it('covers a clean run, a blocked run, a quarantined output, merges, federation and export', async () => {
     expect(rt.resolve('storage').backend).toBe(backend);
     const session = await orch.openSession({ name: 'e2e', limits: { maxConcurrency: 3, timeoutMs: 15_000 } });

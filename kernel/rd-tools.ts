@@ -91,6 +91,12 @@ export function minMax(v: Float64Array): Float64Array {
   }
   const out = new Float64Array(v.length);
   const span = mx - mn;
+  if (span === Infinity) {
+    // A range wider than the largest double (values near ±1.8e308 of both signs): halves do not overflow.
+    const half = mx / 2 - mn / 2;
+    for (let i = 0; i < v.length; i++) out[i] = (v[i]! / 2 - mn / 2) / half;
+    return out;
+  }
   if (!(span > 0)) return out;
   for (let i = 0; i < v.length; i++) out[i] = (v[i]! - mn) / span;
   return out;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, readCurve, registerKneeCommands, renderRdCurveSvg, sortCurve, type CommandRegistry, type Plugin, type Runtime } from 'limit-graph';
+import { createRuntime, isStraightLine, minMax, readCurve, registerKneeCommands, renderRdCurveSvg, sortCurve, type CommandRegistry, type Plugin, type Runtime } from 'limit-graph';
 import kneeKneedle from '../../plugins/knee-kneedle/index.ts';
 import kneeMenger from '../../plugins/knee-menger/index.ts';
 import rdFgw from '../../plugins/rd-fgw/index.ts';
@@ -130,5 +130,18 @@ describe('curve input', () => {
     const svg = renderRdCurveSvg([{ x: 0, y: 1 }, { x: 1, y: 0 }], { title: 'a < b & c' });
     expect(svg).toContain('no knee');
     expect(svg).toContain('a &lt; b &amp; c');
+  });
+});
+
+describe('minMax', () => {
+  it('scales an axis to [0, 1], a constant one to zeros, and one wider than the largest double without overflowing', () => {
+    expect([...minMax(Float64Array.from([2, 4, 6]))]).toEqual([0, 0.5, 1]);
+    expect([...minMax(Float64Array.from([3, 3]))]).toEqual([0, 0]);
+    const wide = minMax(Float64Array.from([-1.5e308, 0, 1.5e308]));
+    expect([...wide]).toEqual([0, 0.5, 1]);
+    // The straight-line check (no knee) reads such a curve right: a line is one, a bent curve is not.
+    const x = Float64Array.from([-1.5e308, -1e308, -0.5e308, 0, 0.5e308, 1e308, 1.5e308]);
+    expect(isStraightLine(x, x)).toBe(true);
+    expect(isStraightLine(x, Float64Array.from([1, 0.3, 0.1, 0.05, 0.03, 0.02, 0.01]))).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { LimitError, definePlugin } from 'limit-graph';
-import { StorageSqliteOptions } from './options.ts';
+import { SQLITE_URL, StorageSqliteOptions } from './options.ts';
 import { SqliteStorage } from './sqlite-storage.ts';
 
 export { SqliteStorage } from './sqlite-storage.ts';
@@ -16,9 +16,13 @@ declare module 'limit-graph' {
   }
 }
 
-/** `sqlite://relative/or/absolute.db`, `sqlite:///abs.db`, `file:path` → a file path. */
+/**
+ * `sqlite://relative/or/absolute.db`, `sqlite:///abs.db`, `file:path` → a file path. The options schema
+ * already refuses other URLs (with the config file or env variable they came from); this check stays
+ * for direct callers.
+ */
 export function sqlitePathFromUrl(url: string): string {
-  const match = /^(?:sqlite:\/\/|sqlite:|file:(?:\/\/)?)(.+)$/.exec(url);
+  const match = SQLITE_URL.exec(url);
   if (!match?.[1]) {
     throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `storage-sqlite cannot use the URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`, {
       plugin: 'storage-sqlite',

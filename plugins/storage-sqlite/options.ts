@@ -1,12 +1,25 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
 
+/** `sqlite://<path>`, `sqlite:<path>`, `file:<path>` or `file://<path>`; group 1 is the path (with any query string). */
+export const SQLITE_URL = /^(?:sqlite:\/\/|sqlite:|file:(?:\/\/)?)(.+)$/;
+
 export const StorageSqliteOptions = z
   .object({
     /** Database file; `:memory:` for a private in-memory database. Default `<dataDir>/limit.db`. */
     path: z.string().min(1).optional(),
-    /** `sqlite://<path>` or `file:<path>` (env DATABASE_URL); `path` wins when both are set. */
-    url: z.string().min(1).optional(),
+    /**
+     * `sqlite://<path>` or `file:<path>` (env DATABASE_URL); `path` wins when both are set. Any other
+     * URL (a `postgres://` one above all) is refused here, so the config loader names where it came from.
+     */
+    url: z
+      .string()
+      .min(1)
+      .refine((url) => SQLITE_URL.test(url), {
+        // The URL itself is not repeated: it may hold a password.
+        message: 'Expected sqlite://<path> or file:<path>; a postgres:// URL needs the postgres backend (storage: \'postgres\' or STORAGE_BACKEND=postgres)',
+      })
+      .optional(),
     /** `normal` (WAL default: a power loss may drop the last commits, never corrupts) or `full` (fsync every commit). */
     synchronous: z.enum(['normal', 'full']).default('normal'),
     /** How long a writer waits for another process's lock before SQLITE_BUSY (ms). */

@@ -80,7 +80,12 @@ export class SqliteStorage implements Storage {
     if (!this.#db) {
       const { file } = this.config;
       if (file !== ':memory:') {
-        mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+        const dir = path.dirname(path.resolve(file));
+        try {
+          mkdirSync(dir, { recursive: true });
+        } catch (error) {
+          throw folderError(dir, file, error);
+        }
         try {
           restrictDatabaseFiles(file);
         } catch (error) {
@@ -662,6 +667,22 @@ function rowToTrace(row: { data: string; flags: string }): Trace {
   const trace = JSON.parse(row.data) as Trace;
   trace.flags = JSON.parse(row.flags) as Flag[];
   return trace;
+}
+
+/** Error codes of a folder this process may not (or cannot) write to. */
+const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+/** LIMIT_STORAGE_UNAVAILABLE for a database folder that cannot be created, naming the folder and why. */
+function folderError(dir: string, file: string, error: unknown): LimitError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'EROFS' ? 'is on a read-only file system'
+    : code === 'ENOSPC' || code === 'EDQUOT' ? 'cannot be created: no space left on the device'
+    : NOT_WRITABLE.has(code ?? '') ? 'cannot be created: its parent is not writable by this process'
+    : 'cannot be created';
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The folder ${dir} of SQLite database ${file} ${why} (${(error as Error).message})`, {
+    plugin: PLUGIN, cause: error, details: { path: dir, ...(code ? { code } : {}) },
+    fix: 'Create the folder with write permission for the server\'s user, or point storage-sqlite elsewhere (path, DATABASE_URL=sqlite://<path> or LIMIT_DATA_DIR).',
+  });
 }
 
 /**

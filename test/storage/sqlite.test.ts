@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -86,6 +86,39 @@ describe('storage-sqlite plugin', () => {
       await expect(createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', plugins: {} }, env: { DATABASE_URL: 'postgres://h/db' } })).rejects.toMatchObject({
         code: 'LIMIT_PLUGIN_OPTIONS_INVALID',
       });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a URL that is not sqlite:// or file: while validating the config, naming the file and key (or the env variable)', async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(path.join(dir, 'limit.config.ts'), `export default { logLevel: 'silent', storage: 'sqlite', dataDir: ${JSON.stringify(dir)}, plugins: { 'storage-sqlite': { url: 'postgres://u:secret@h/db' } } };`);
+      const fromFile = await createRuntime({ cwd: dir, env: {} }).then(() => null, (e: unknown) => e as Error & { code: string });
+      expect(fromFile).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
+      expect(fromFile!.message).toContain('limit.config.ts › plugins.storage-sqlite.url: Expected sqlite://<path> or file:<path>');
+      expect(fromFile!.message).not.toContain('secret');
+      const fromEnv = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', dataDir: dir, plugins: {} }, env: { DATABASE_URL: 'postgres://u:secret@h/db' } })
+        .then(() => null, (e: unknown) => e as Error & { code: string });
+      expect(fromEnv).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
+      expect(fromEnv!.message).toMatch(/plugins\.storage-sqlite\.url: Expected sqlite:\/\/<path>.*DATABASE_URL/s);
+      expect(fromEnv!.message).not.toContain('secret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a database folder it cannot create as LIMIT_STORAGE_UNAVAILABLE naming the folder', async () => {
+    const dir = tempDir();
+    try {
+      // A file where the folder should be: mkdir fails whoever runs the test (root included).
+      writeFileSync(path.join(dir, 'blocker'), '');
+      const folder = path.join(dir, 'blocker', 'sub');
+      const s = new SqliteStorage({ file: path.join(folder, 'limit.db'), synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
+      const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; details?: Record<string, unknown> });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: folder } });
+      expect(error!.message).toContain(`The folder ${folder} of SQLite database`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

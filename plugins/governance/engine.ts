@@ -251,14 +251,18 @@ export class GovernanceEngine {
    */
   async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>): Promise<GovernanceVerdict> {
     const overBudget = new Set<string>();
+    const cut = new Set<string>();
     const { subjects, gaps } = this.#plan(trace, surface);
-    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget);
-    // Never a silent pass: what was not read is said, and the policy decides what that is worth.
-    for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, this.#options.unscannedSeverity ?? 5));
+    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget, cut);
+    // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
+    // and the policy decides what that is worth.
+    const unread = this.#options.unscannedSeverity ?? 5;
+    for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, unread));
+    for (const ruleId of cut) findings.push(uncheckedFinding(ruleId, this.#options.ruleBudgetMs, unread));
     if (extra) findings = checkFindings(await extra(findings), undefined);
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {
-      const judged = await this.#run(judges, subjects, { findings }, overBudget);
+      const judged = await this.#run(judges, subjects, { findings }, overBudget, cut);
       findings = mergeFindings([...findings, ...judged]);
     }
     findings = findings.filter((f) => f.severity >= this.#options.minSeverity);
@@ -274,7 +278,8 @@ export class GovernanceEngine {
     return this.evaluate(textTrace(text, surface), surface);
   }
 
-  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, overBudget: Set<string>): Promise<Finding[]> {
+  /** `overBudget` collects the rules that ran past the budget, `cut` those of them whose findings were lost (async, cut off). */
+  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, overBudget: Set<string>, cut: Set<string>): Promise<Finding[]> {
     const all: Finding[] = [];
     const budget = this.#options.ruleBudgetMs;
     const band = this.preset.reviewBand;
@@ -312,6 +317,7 @@ export class GovernanceEngine {
           } catch (error) {
             if (error instanceof BudgetExceeded) {
               overBudget.add(rule.id);
+              cut.add(rule.id);
               clock = performance.now();
               continue;
             }
@@ -369,6 +375,15 @@ function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding 
     ruleId: 'governance.unscanned', kind: 'Unverified', severity,
     reason: `${gap.field} is ${gap.length} characters long: characters ${gap.start}–${gap.end} were not scanned (maxScanChars ${cap})`,
     evidence: [{ field: gap.field, start: gap.start, end: gap.end, excerpt: '' }],
+  };
+}
+
+/** The Unverified finding for an async rule cut at its budget: what it checks was not checked. */
+function uncheckedFinding(ruleId: string, budgetMs: number, severity: number): Finding {
+  return {
+    ruleId: 'governance.unchecked', kind: 'Unverified', severity,
+    reason: `rule ${ruleId} did not finish within ruleBudgetMs (${budgetMs} ms): what it checks was not checked`,
+    evidence: [],
   };
 }
 

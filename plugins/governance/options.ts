@@ -33,7 +33,10 @@ export const Options = z
     scanWindowChars: z.number().int().min(1024).max(16_777_216).default(65_536),
     /** Characters consecutive windows share: a match up to this long is whole in one window. */
     scanOverlapChars: z.number().int().min(0).max(65_536).default(2_048),
-    /** Severity of the Unverified finding for a field's unscanned middle (5: review under `default`). */
+    /**
+     * Severity of the Unverified findings for what was not read: a field's unscanned middle, and an
+     * async rule cut at `ruleBudgetMs` (`governance.unchecked`) (5: review under `default`).
+     */
     unscannedSeverity: Severity.default(5),
     /** Findings below this severity are dropped. */
     minSeverity: Severity.default(1),

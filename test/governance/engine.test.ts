@@ -123,6 +123,24 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(governanceRuntime({ rules: [{ id: 'bad', flag: 'Nope', surfaces: ['input'], evaluate: () => [] }] })).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID' });
   });
 
+  it('an async rule cut at its budget is said (an Unverified finding in the review band), never a silent pass', async () => {
+    const slow: GovernanceRule = {
+      id: 'acme.slow-lookup', flag: 'Malicious', surfaces: ['input'],
+      evaluate: async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        return [{ ruleId: 'acme.slow-lookup', kind: 'Malicious', severity: 9, reason: 'known bad', evidence: [] }];
+      },
+    };
+    rt = await governanceRuntime({ rules: [slow], ruleBudgetMs: 20 });
+    const v = await check('Please summarise the attached meeting notes.');
+    expect(v.overBudget).toEqual(['acme.slow-lookup']);
+    expect(v.findings).toEqual([expect.objectContaining({
+      ruleId: 'governance.unchecked', kind: 'Unverified', severity: 5,
+      reason: 'rule acme.slow-lookup did not finish within ruleBudgetMs (20 ms): what it checks was not checked',
+    })]);
+    expect(v.decision).toBe('review');
+  });
+
   it('a rule that returns something other than valid findings is a rule error naming the rule and the field, never read as no finding', async () => {
     const finding = { ruleId: 'acme.x', kind: 'Unsafe', severity: 8, reason: 'x', evidence: [{ field: 'task.input', start: 0, end: 1, excerpt: 'h' }] };
     const cases: [unknown, RegExp][] = [

@@ -1,11 +1,24 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRuntime, type Runtime } from 'limit-graph';
+import { Task, createRuntime, type Runtime } from 'limit-graph';
 import runnerPython, { type PythonRunner } from '../../plugins/runner-python/index.ts';
 import type { z } from 'zod';
 import type { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
 import type { RunnerConformanceTasks } from 'limit-graph/testing';
+
+/** A code task. */
+export const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
+/** Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead). */
+export const alive = (pid: number) => {
+  try {
+    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+/** Time for killed processes to go. */
+export const settle = () => new Promise((r) => setTimeout(r, 150));
 
 /** A system interpreter other uids can read, so the per-session uid sandbox is exercised too. */
 export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';

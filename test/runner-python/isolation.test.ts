@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionLimits, Task, type RunContext } from 'limit-graph';
+import { SessionLimits, type RunContext } from 'limit-graph';
 import { effectiveLimits } from '../../plugins/runner-python/index.ts';
 import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
-import { PYTHON, pythonRuntime, type PythonFixture } from './helpers.ts';
+import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from './helpers.ts';
 
 let counter = 0;
 const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid}-${++counter}`): RunContext => ({
@@ -14,16 +14,6 @@ const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid
   traceId: `trace-${counter}`,
   signal: new AbortController().signal,
 });
-const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
-/** Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead). */
-const alive = (pid: number) => {
-  try {
-    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
-const settle = () => new Promise((r) => setTimeout(r, 150));
 
 let fixture: PythonFixture | undefined;
 afterEach(async () => {

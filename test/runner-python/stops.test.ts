@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionLimits, Task, type RunContext } from 'limit-graph';
-import { PYTHON, pythonRuntime, type PythonFixture } from './helpers.ts';
+import { SessionLimits, type RunContext } from 'limit-graph';
+import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from './helpers.ts';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 let counter = 0;
@@ -16,16 +16,6 @@ const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `stop-${process.pi
   traceId: `trace-${++counter}`,
   signal,
 });
-const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
-/** Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead). */
-const alive = (pid: number) => {
-  try {
-    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
-const settle = () => new Promise((r) => setTimeout(r, 150));
 const kill = (pid: number) => {
   try {
     process.kill(pid, 'SIGKILL');

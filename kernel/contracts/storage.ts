@@ -79,18 +79,29 @@ export type BatchOp =
  *   or tenants (reads included) throw LIMIT_VALIDATION, a record whose JSON exceeds `maxRecordBytes`
  *   throws LIMIT_PAYLOAD_TOO_LARGE — before anything is written. Creating an id that exists throws
  *   LIMIT_CONFLICT.
+ * - **Record size** is measured per logical record, the same way on every backend whatever it
+ *   stores together: a trace is its JSON without the `flags` field, and each flag counts alone; an
+ *   RD series is its JSON without `points`, and each point counts alone. So a trace keeps taking
+ *   flags (and a series points) as long as each one fits, and a trace whose JSON without flags is
+ *   exactly `maxRecordBytes` is accepted.
  * - **References.** Flags, checkpoints, quarantine states and provenance entries belong to a trace
  *   that must exist in the tenant (LIMIT_NOT_FOUND otherwise); RD points to an existing series.
  *   Traces and RD series name a session but the session is not required to be stored.
  * - **Order.** Lists of traces and sessions are newest first: by the instant of `createdAt`
  *   (millisecond precision), ties broken by id descending; cursors are stable under inserts.
  *   Flags, checkpoints and RD points come back in insertion order, provenance in seq order.
+ *   `listQuarantined` is by trace id ascending (ids are ASCII: code-unit, byte and "C" collation
+ *   order agree); `listRdSeries` is oldest first, by the instant of `createdAt`, ties broken by id
+ *   ascending. Neither depends on insertion order or on a restart.
  */
 export interface Storage {
   /** `sqlite`, `postgres`, `file`, `kv`, or a third-party name. */
   readonly backend: string;
   readonly supports: StorageSupports;
-  /** Largest accepted record (its JSON, in bytes); DEFAULT_MAX_RECORD_BYTES (4 MiB) unless configured. */
+  /**
+   * Largest accepted record (its JSON, in UTF-8 bytes; a trace without its flags, an RD series without
+   * its points — see "Record size" above); DEFAULT_MAX_RECORD_BYTES (4 MiB) unless configured.
+   */
   readonly maxRecordBytes?: number;
 
   /** Opens connections and runs pending migrations (idempotent; tables and indexes). */
@@ -120,7 +131,7 @@ export interface Storage {
   listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]>;
   verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification>;
 
-  /** Stores the flag and adds it to its trace's `flags`. */
+  /** Stores the flag and adds it to its trace's `flags`; only the flag itself is size-checked. */
   addFlag(tenant: string, flag: Flag): Promise<Flag>;
   listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]>;
 
@@ -129,11 +140,13 @@ export interface Storage {
 
   setQuarantine(tenant: string, state: QuarantineState): Promise<QuarantineState>;
   getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null>;
+  /** The states with `quarantined: true`, by trace id ascending. */
   listQuarantined(tenant: string): Promise<QuarantineState[]>;
 
   createRdSeries(series: RdSeries): Promise<RdSeries>;
   appendRdPoint(tenant: string, seriesId: string, point: RdPoint): Promise<RdSeries>;
   getRdSeries(tenant: string, id: string): Promise<RdSeries | null>;
+  /** Oldest first: the instant of createdAt ascending, then id ascending; each with its points. */
   listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]>;
 
   /** Atomically adds each delta, creating counters at 0 (shared by every process on the same database). */

@@ -29,6 +29,7 @@ import {
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { KeyedMutex, acquireLockFile, atomicWrite, ensureDir, fsyncDir, listDir, readJson } from './fs-utils.ts';
+import { assertContainerSize } from './record-size.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -42,7 +43,11 @@ export interface FileStorageConfig {
   lockTimeoutMs?: number;
 }
 
-/** trace.json: the trace (flags included) and each flag's tenant-wide insertion number. */
+/**
+ * trace.json: the trace (flags included) and each flag's tenant-wide insertion number. The size
+ * limit applies to the trace without its flags and to each flag alone (the contract's measure), not
+ * to this file.
+ */
 interface TraceDoc {
   trace: Trace;
   flagSeq: number[];
@@ -281,9 +286,12 @@ export class FileStorage implements Storage {
     return doc;
   }
 
-  #stageDoc(stage: Stage, tenant: string, doc: TraceDoc): void {
+  /** `traceText`: JSON.stringify(doc.trace) when the caller has it, so the trace is not serialised twice. */
+  #stageDoc(stage: Stage, tenant: string, doc: TraceDoc, traceText?: string): void {
     stage.docs.set(`${tenant}/${doc.trace.id}`, doc);
-    stage.files.set(path.join(this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id), 'trace.json'), JSON.stringify(doc));
+    // The same text as JSON.stringify(doc): its keys are `trace` then `flagSeq`.
+    const content = traceText === undefined ? JSON.stringify(doc) : `{"trace":${traceText},"flagSeq":${JSON.stringify(doc.flagSeq)}}`;
+    stage.files.set(path.join(this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id), 'trace.json'), content);
   }
 
   /**
@@ -337,7 +345,8 @@ export class FileStorage implements Storage {
     stage.after.push(() => index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status }));
   }
 
-  #stageCreateTrace(stage: Stage, index: TenantIndex, trace: Trace): void {
+  /** `text`: JSON.stringify(trace), size-checked by the caller. */
+  #stageCreateTrace(stage: Stage, index: TenantIndex, trace: Trace, text: string): void {
     const { tenant, id } = trace;
     if (index.traces.has(id) || stage.docs.get(`${tenant}/${id}`)) throw conflict('trace', tenant, id);
     for (const f of trace.flags) {
@@ -345,7 +354,7 @@ export class FileStorage implements Storage {
       this.#checkFlagId(stage, index, tenant, f.id);
     }
     const doc: TraceDoc = { trace, flagSeq: trace.flags.map(() => index.nextFlag++) };
-    this.#stageDoc(stage, tenant, doc);
+    this.#stageDoc(stage, tenant, doc, text);
     stage.after.push(() => this.#indexTrace(index, doc));
   }
 
@@ -358,8 +367,9 @@ export class FileStorage implements Storage {
     const doc = await this.#doc(stage, index, tenant, id);
     if (!doc) throw notFound('trace', tenant, id);
     const next = applyTracePatch(doc.trace, patch, ifStatus);
-    assertRecordSize(JSON.stringify(next), 'trace', this.maxRecordBytes);
-    this.#stageDoc(stage, tenant, { ...doc, trace: next });
+    const text = JSON.stringify(next);
+    assertContainerSize(text, 'trace', 'flags', next.flags, 'flag', this.maxRecordBytes);
+    this.#stageDoc(stage, tenant, { ...doc, trace: next }, text);
     stage.after.push(() => {
       const entry = index.traces.get(id);
       if (entry) entry.status = next.status;
@@ -372,8 +382,8 @@ export class FileStorage implements Storage {
     if (!doc) throw notFound('trace', tenant, flag.traceId);
     this.#checkFlagId(stage, index, tenant, flag.id);
     const n = index.nextFlag++;
+    // The flag alone was size-checked by the caller; a trace is measured without its flags.
     const next: TraceDoc = { trace: { ...doc.trace, flags: [...doc.trace.flags, flag] }, flagSeq: [...doc.flagSeq, n] };
-    assertRecordSize(JSON.stringify(next.trace), 'trace', this.maxRecordBytes);
     this.#stageDoc(stage, tenant, next);
     stage.after.push(() => {
       index.flags.push({ n, flag });
@@ -508,10 +518,17 @@ export class FileStorage implements Storage {
 
   async createTrace(input: Trace): Promise<Trace> {
     const trace = validate.trace(input);
-    serializeRecord(trace, 'trace', this.maxRecordBytes);
-    for (const f of trace.flags) serializeRecord(f, 'flag', this.maxRecordBytes);
-    await this.#run(trace.tenant, [`t:${trace.id}`, 'flags'], (stage, index) => this.#stageCreateTrace(stage, index, trace));
+    const text = this.#traceText(trace);
+    await this.#run(trace.tenant, [`t:${trace.id}`, 'flags'], (stage, index) => this.#stageCreateTrace(stage, index, trace, text));
     return trace;
+  }
+
+  /** A new trace's JSON, size-checked without its flags, each flag alone. */
+  #traceText(trace: Trace): string {
+    const text = JSON.stringify(trace);
+    const flagTexts = trace.flags.length === 0 ? [] : trace.flags.map((f) => serializeRecord(f, 'flag', this.maxRecordBytes));
+    assertContainerSize(text, 'trace', 'flags', trace.flags, 'flag', this.maxRecordBytes, flagTexts);
+    return text;
   }
 
   async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
@@ -719,7 +736,9 @@ export class FileStorage implements Storage {
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     const index = await this.#index(tenant);
-    const states = await Promise.all([...index.quarantined].map((id) => this.getQuarantine(tenant, id)));
+    // By trace id, as every backend lists them (the set's own order is insertion, or folder scan after a restart).
+    const ids = [...index.quarantined].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const states = await Promise.all(ids.map((id) => this.getQuarantine(tenant, id)));
     return states.filter((s): s is QuarantineState => s !== null && s.quarantined);
   }
 
@@ -727,7 +746,8 @@ export class FileStorage implements Storage {
 
   async createRdSeries(input: RdSeries): Promise<RdSeries> {
     const series = validate.rdSeries(input);
-    const text = serializeRecord(series, 'RD series', this.maxRecordBytes);
+    const text = JSON.stringify(series);
+    assertContainerSize(text, 'RD series', 'points', series.points, 'RD point', this.maxRecordBytes);
     await this.#run(series.tenant, [`rd:${series.id}`], async (stage) => {
       const file = this.#rdFile(series.tenant, series.id);
       if (await exists(file)) throw conflict('RD series', series.tenant, series.id);
@@ -740,12 +760,14 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
+    // The point alone is size-checked; a series is measured without its points.
+    serializeRecord(point, 'RD point', this.maxRecordBytes);
     return this.#run(tenant, [`rd:${seriesId}`], async (stage) => {
       const file = this.#rdFile(tenant, seriesId);
       const series = await readJson<RdSeries>(file);
       if (!series) throw notFound('RD series', tenant, seriesId);
       const next: RdSeries = { ...series, points: [...series.points, point] };
-      stage.files.set(file, serializeRecord(next, 'RD series', this.maxRecordBytes));
+      stage.files.set(file, JSON.stringify(next));
       return next;
     });
   }
@@ -791,9 +813,7 @@ export class FileStorage implements Storage {
     const texts = valid.map((op) => {
       switch (op.op) {
         case 'createSession': return serializeRecord(op.session, 'session', this.maxRecordBytes);
-        case 'createTrace':
-          for (const f of op.trace.flags) serializeRecord(f, 'flag', this.maxRecordBytes);
-          return serializeRecord(op.trace, 'trace', this.maxRecordBytes);
+        case 'createTrace': return this.#traceText(op.trace);
         case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
         case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
         case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
@@ -822,7 +842,7 @@ export class FileStorage implements Storage {
         const op = valid[i]!;
         switch (op.op) {
           case 'createSession': this.#stageCreateSession(stage, index, op.session, texts[i]!); break;
-          case 'createTrace': this.#stageCreateTrace(stage, index, op.trace); break;
+          case 'createTrace': this.#stageCreateTrace(stage, index, op.trace, texts[i]!); break;
           case 'updateTrace': await this.#stageUpdateTrace(stage, index, tenant, op.id, op.patch, op.ifStatus); break;
           case 'addFlag': await this.#stageAddFlag(stage, index, tenant, op.flag); break;
           case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;

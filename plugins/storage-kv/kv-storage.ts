@@ -4,7 +4,7 @@
  *
  *   ['meta', 'schema']                      → schema version
  *   ['s',  tenant, id]                      → session          ['si', tenant, createdMs, id] → status
- *   ['t',  tenant, id]                      → trace (flags included)
+ *   ['t',  tenant, id]                      → trace (flags included; size-checked without them, each flag alone)
  *   ['tc', tenant, createdMs, id]           → status           (every trace, by time)
  *   ['ts', tenant, sessionId, createdMs, id]→ status           (traces of a session, by time)
  *   ['tf', tenant, kind, createdMs, id]     → ''               (traces carrying a flag kind)
@@ -13,7 +13,7 @@
  *   ['c',  tenant, traceId, n]              → checkpoint
  *   ['q',  tenant, traceId]                 → quarantine state
  *   ['p',  tenant, traceId, seq]            → provenance entry
- *   ['rd', tenant, id] → RD series (points included)           ['rds', tenant, sessionId, id] → ''
+ *   ['rd', tenant, id] → RD series (points included, size-checked apart) ['rds', tenant, sessionId, id] → ''
  *   ['n',  tenant, name]                    → counter value
  *
  * Every write runs as an LMDB child transaction inside lmdb-js's batched write transaction: it can
@@ -23,6 +23,7 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
+import { assertContainerSize } from './record-size.ts';
 import {
   LimitError, applyTracePatch, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
   retryOnConflict, serializeRecord, timeKey, validate, verifyProvenanceChain,
@@ -307,8 +308,9 @@ export class KvStorage implements Storage {
 
   async createTrace(input: Trace): Promise<Trace> {
     const trace = validate.trace(input);
-    const text = serializeRecord(trace, 'trace', this.maxRecordBytes);
+    const text = JSON.stringify(trace);
     const flagTexts = this.#flagTexts(trace);
+    assertContainerSize(text, 'trace', 'flags', trace.flags, 'flag', this.maxRecordBytes, flagTexts);
     this.#open();
     await this.#write(() => this.#putNewTrace(trace, text, flagTexts));
     return trace;
@@ -376,7 +378,9 @@ export class KvStorage implements Storage {
     const trace = this.#json<Trace>(['t', tenant, id]);
     if (!trace) throw notFound('trace', tenant, id);
     const next = applyTracePatch(trace, patch, ifStatus);
-    db.put(['t', tenant, id], serializeRecord(next, 'trace', this.maxRecordBytes));
+    const text = JSON.stringify(next);
+    assertContainerSize(text, 'trace', 'flags', next.flags, 'flag', this.maxRecordBytes);
+    db.put(['t', tenant, id], text);
     if (next.status !== trace.status) {
       const ms = msOf(trace.createdAt);
       db.put(['tc', tenant, ms, id], next.status);
@@ -492,8 +496,9 @@ export class KvStorage implements Storage {
     if (!trace) throw notFound('trace', tenant, flag.traceId);
     this.#putFlagRecord(tenant, flag, text);
     const hadKind = trace.flags.some((f) => f.kind === flag.kind);
+    // The flag alone was size-checked (its `text`); a trace is measured without its flags.
     const next: Trace = { ...trace, flags: [...trace.flags, flag] };
-    db.put(['t', tenant, trace.id], serializeRecord(next, 'trace', this.maxRecordBytes));
+    db.put(['t', tenant, trace.id], JSON.stringify(next));
     if (!hadKind) db.put(['tf', tenant, flag.kind, msOf(trace.createdAt), trace.id], '');
   }
 
@@ -581,6 +586,7 @@ export class KvStorage implements Storage {
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     this.#fresh();
+    // Key order is trace id order (ids are ASCII), the order of every backend.
     return [...this.#range(['q', tenant])].map(({ value }) => JSON.parse(value) as QuarantineState).filter((q) => q.quarantined);
   }
 
@@ -588,7 +594,8 @@ export class KvStorage implements Storage {
 
   async createRdSeries(input: RdSeries): Promise<RdSeries> {
     const series = validate.rdSeries(input);
-    const text = serializeRecord(series, 'RD series', this.maxRecordBytes);
+    const text = JSON.stringify(series);
+    assertContainerSize(text, 'RD series', 'points', series.points, 'RD point', this.maxRecordBytes);
     const db = this.#open();
     await this.#write(() => {
       if (db.doesExist(['rd', series.tenant, series.id])) throw conflict('RD series', series.tenant, series.id);
@@ -602,12 +609,14 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
+    // The point alone is size-checked; a series is measured without its points.
+    serializeRecord(point, 'RD point', this.maxRecordBytes);
     const db = this.#open();
     return this.#write(() => {
       const series = this.#json<RdSeries>(['rd', tenant, seriesId]);
       if (!series) throw notFound('RD series', tenant, seriesId);
       const next: RdSeries = { ...series, points: [...series.points, point] };
-      db.put(['rd', tenant, seriesId], serializeRecord(next, 'RD series', this.maxRecordBytes));
+      db.put(['rd', tenant, seriesId], JSON.stringify(next));
       return next;
     });
   }
@@ -631,7 +640,7 @@ export class KvStorage implements Storage {
     } else {
       series = [...this.#range(['rd', tenant])].map(({ value }) => JSON.parse(value) as RdSeries);
     }
-    // Oldest first, as the other backends list them (by creation).
+    // The contract's order: oldest first by the instant of createdAt, then id.
     return series.sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -720,8 +729,9 @@ export class KvStorage implements Storage {
       flagTexts[i] = none;
       switch (op.op) {
         case 'createTrace':
-          texts[i] = serializeRecord(op.trace, 'trace', max);
+          texts[i] = JSON.stringify(op.trace);
           if (op.trace.flags.length > 0) flagTexts[i] = this.#flagTexts(op.trace);
+          assertContainerSize(texts[i]!, 'trace', 'flags', op.trace.flags, 'flag', max, flagTexts[i]);
           break;
         case 'createSession': texts[i] = serializeRecord(op.session, 'session', max); break;
         case 'addFlag': texts[i] = serializeRecord(op.flag, 'flag', max); break;

@@ -43,6 +43,11 @@ function traceData(trace: Trace): string {
   return JSON.stringify(rest);
 }
 
+/** RD series order of every backend: the instant of createdAt ascending, then id ascending. */
+function oldestFirst(a: RdSeries, b: RdSeries): number {
+  return timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 function rowToTrace(row: { data: Trace; flags: Flag[] }): Trace {
   return { ...row.data, flags: row.flags };
 }
@@ -495,6 +500,7 @@ export class PostgresStorage implements Storage {
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
+    // By trace id (COLLATE "C": byte order, the order of every backend).
     const { rows } = await this.#query<{ data: QuarantineState }>(this.#conn, `SELECT data FROM ${this.#s}.quarantine WHERE tenant = $1 AND quarantined ORDER BY trace_id`, [tenant]);
     return rows.map((r) => r.data);
   }
@@ -562,10 +568,11 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; points: RdPoint[] }>(
       this.#conn,
       `SELECT s.data, COALESCE((SELECT jsonb_agg(p.data ORDER BY p.seq) FROM ${this.#s}.rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id), '[]'::jsonb) AS points
-       FROM ${this.#s}.rd_series s WHERE s.tenant = $1 ${filter} ORDER BY s.ord`,
+       FROM ${this.#s}.rd_series s WHERE s.tenant = $1 ${filter}`,
       params,
     );
-    return rows.map((r) => ({ ...r.data, points: r.points }));
+    // The contract's order: oldest first by the instant of createdAt (offsets allowed, so not the text), then id.
+    return rows.map((r) => ({ ...r.data, points: r.points })).sort(oldestFirst);
   }
 
   // counters ---------------------------------------------------------------------------------------

@@ -496,6 +496,7 @@ export class SqliteStorage implements Storage {
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
+    // By trace id (ids are ASCII: SQLite's BINARY collation is the order of every backend).
     const rows = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND quarantined = 1 ORDER BY trace_id').all(tenant) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as QuarantineState);
   }
@@ -551,10 +552,11 @@ export class SqliteStorage implements Storage {
     const sessionId = query?.sessionId === undefined ? undefined : assertId(query.sessionId, 'session id');
     const rows = (
       sessionId === undefined
-        ? this.#q('SELECT id FROM rd_series WHERE tenant = ? ORDER BY rowid').all(tenant)
-        : this.#q('SELECT id FROM rd_series WHERE tenant = ? AND session_id = ? ORDER BY rowid').all(tenant, sessionId)
+        ? this.#q('SELECT id FROM rd_series WHERE tenant = ?').all(tenant)
+        : this.#q('SELECT id FROM rd_series WHERE tenant = ? AND session_id = ?').all(tenant, sessionId)
     ) as { id: string }[];
-    return rows.map((r) => this.#readRdSeries(tenant, r.id)!);
+    // The contract's order: oldest first by the instant of createdAt (offsets allowed, so not the text), then id.
+    return rows.map((r) => this.#readRdSeries(tenant, r.id)!).sort(oldestFirst);
   }
 
   // counters ---------------------------------------------------------------------------------------
@@ -649,6 +651,11 @@ type ChainHead = { seq: number; hash: string };
 interface BatchScope {
   created: Set<string>;
   heads: Map<string, ChainHead>;
+}
+
+/** RD series order of every backend: the instant of createdAt ascending, then id ascending. */
+function oldestFirst(a: RdSeries, b: RdSeries): number {
+  return timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function addCounters(sum: Counters | undefined, deltas: Counters): Counters {

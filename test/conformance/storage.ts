@@ -95,6 +95,19 @@ function stripFlags(t: Trace): Omit<Trace, 'flags'> {
   return rest;
 }
 
+/** UTF-8 bytes of a value's JSON. */
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/** A flag whose JSON is at least `bytes` bytes (evidence excerpts of 500 characters). */
+function bigFlag(id: string, traceId: string, bytes: number): Flag {
+  const flag = makeFlag(id, traceId, 'Anomaly', { evidence: [] });
+  const entry = { field: 'output.stdout', start: 0, end: 500, excerpt: 'e'.repeat(500) };
+  const n = Math.ceil(Math.max(0, bytes - jsonBytes(flag)) / (jsonBytes(entry) + 1));
+  return { ...flag, evidence: Array.from({ length: n }, () => ({ ...entry })) };
+}
+
 export function storageConformance(name: string, factory: StorageFactory, options: StorageConformanceOptions = {}): void {
   const supports: StorageSupports = { multiProcess: false, crashSafe: false, transactions: true, ...options.supports };
   const paginationRows = options.paginationRows ?? 2_500;
@@ -362,6 +375,44 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.appendRdPoint('t1', 'rd1', { step: 1, rate: -1, distortion: 0 }), 'LIMIT_VALIDATION');
         await limitError(storage.appendRdPoint('t1', 'missing', { step: 1, rate: 1, distortion: 0 }), 'LIMIT_NOT_FOUND');
         expect(await storage.getRdSeries('t1', 'rd1')).toEqual(series);
+      });
+    });
+
+    describe('list order of quarantine states and RD series', () => {
+      it('lists quarantined traces by trace id, also after a restart', async (ctx) => {
+        // Insertion order, session folders and trace ids all disagree.
+        const ids: [string, string][] = [['q', 's2'], ['x', 's1'], ['c', 's3'], ['m', 's1']];
+        for (const [id, session] of ids) await storage.createTrace(makeTrace('t1', id, session));
+        for (const [id] of ids) await storage.setQuarantine('t1', { traceId: id, quarantined: true, reason: 'r', actor: 'a', at: iso(T0) });
+        await storage.setQuarantine('t1', { traceId: 'm', quarantined: false, reason: 'released', actor: 'a', at: iso(T0 + 1) });
+        await storage.setQuarantine('t1', { traceId: 'q', quarantined: true, reason: 'again', actor: 'a', at: iso(T0 + 2) });
+        expect((await storage.listQuarantined('t1')).map((q) => q.traceId)).toEqual(['c', 'q', 'x']);
+        if (!fixture.reopen) return ctx.skip('the fixture has no reopen()');
+        const s2 = await restart();
+        expect((await s2.listQuarantined('t1')).map((q) => q.traceId)).toEqual(['c', 'q', 'x']);
+      });
+
+      it('lists RD series oldest first (the instant of createdAt), ties by id, also after a restart', async (ctx) => {
+        const at = (ms: number) => iso(T0 + ms);
+        const base = { tenant: 't1', name: 'n', points: [], metadata: {} };
+        // Inserted in an order that is neither creation order nor id order; r-b and r-a share an
+        // instant (written with different offsets), r-b inserted first.
+        const made: RdSeries[] = [
+          { ...base, id: 'r-z', sessionId: 's1', createdAt: at(1000) },
+          { ...base, id: 'r-b', sessionId: 's2', createdAt: '2024-03-01T02:00:02.000+02:00' },
+          { ...base, id: 'r-a', sessionId: 's1', createdAt: at(2000) },
+          { ...base, id: 'r-m', sessionId: 's1', createdAt: at(0) },
+        ];
+        for (const s of made) await storage.createRdSeries(s);
+        await storage.appendRdPoint('t1', 'r-z', { step: 0, rate: 0, distortion: 1 });
+        const expected = ['r-m', 'r-z', 'r-a', 'r-b'];
+        const bySession = ['r-m', 'r-z', 'r-a'];
+        expect((await storage.listRdSeries('t1')).map((s) => s.id)).toEqual(expected);
+        expect((await storage.listRdSeries('t1', { sessionId: 's1' })).map((s) => s.id)).toEqual(bySession);
+        if (!fixture.reopen) return ctx.skip('the fixture has no reopen()');
+        const s2 = await restart();
+        expect((await s2.listRdSeries('t1')).map((s) => s.id)).toEqual(expected);
+        expect((await s2.listRdSeries('t1', { sessionId: 's1' })).map((s) => s.id)).toEqual(bySession);
       });
     });
 
@@ -654,6 +705,67 @@ export function storageConformance(name: string, factory: StorageFactory, option
           ]), 'LIMIT_PAYLOAD_TOO_LARGE');
           expect(await storage.getTrace('t1', 'b1')).toBeNull();
         }
+      });
+
+      it('measures the size limit per logical record: a trace without its flags, each flag alone', async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        // A trace whose JSON without flags is exactly the limit is accepted (`"flags":[]` is not counted) …
+        const probe = await storage.createTrace(makeTrace('t1', 'size0', 's1', T0, { metadata: { blob: '' } }));
+        const blobAt = (bytes: number) => 'x'.repeat(max - jsonBytes(stripFlags(probe)) + bytes);
+        const exact = await storage.createTrace(makeTrace('t1', 'size1', 's1', T0, { metadata: { blob: blobAt(0) } }));
+        expect(jsonBytes(stripFlags(exact))).toBe(max);
+        expect(await storage.getTrace('t1', 'size1')).toEqual(exact);
+        // … one byte more is refused.
+        await limitError(storage.createTrace(makeTrace('t1', 'size2', 's1', T0, { metadata: { blob: blobAt(1) } })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'size2')).toBeNull();
+
+        // Flags of 60 % of the limit each: two of them together are over it, each alone is not.
+        const f = (id: string, traceId: string) => bigFlag(id, traceId, Math.floor(max * 0.6));
+        const created = makeTrace('t1', 'tf1', 's1', T0, { flags: [f('fa', 'tf1'), f('fb', 'tf1')] });
+        await storage.createTrace(created);
+        expect((await storage.getTrace('t1', 'tf1'))!.flags.map((x) => x.id)).toEqual(['fa', 'fb']);
+        await storage.createTrace(makeTrace('t1', 'tf2', 's1'));
+        for (const id of ['fc', 'fd']) await storage.addFlag('t1', f(id, 'tf2'));
+        expect((await storage.getTrace('t1', 'tf2'))!.flags.map((x) => x.id)).toEqual(['fc', 'fd']);
+        // The trace itself (without flags) near the limit still takes flags, and is updated as before.
+        await storage.addFlag('t1', f('fx', 'size1'));
+        await storage.updateTrace('t1', 'size1', { status: 'ok', metadata: { blob: blobAt(0) } });
+        expect((await storage.getTrace('t1', 'size1'))!.flags.map((x) => x.id)).toEqual(['fx']);
+        // A flag over the limit alone is refused, on create and on add, writing nothing.
+        await limitError(storage.addFlag('t1', bigFlag('fz', 'tf2', max + 1)), 'LIMIT_PAYLOAD_TOO_LARGE');
+        await limitError(storage.createTrace(makeTrace('t1', 'tf3', 's1', T0, { flags: [bigFlag('fy', 'tf3', max + 1)] })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'tf3')).toBeNull();
+        expect((await storage.getTrace('t1', 'tf2'))!.flags).toHaveLength(2);
+        expect((await storage.listFlags('t1')).map((x) => x.id)).toEqual(['fa', 'fb', 'fc', 'fd', 'fx']);
+        if (supports.transactions) {
+          await storage.batch('t1', [
+            { op: 'createTrace', trace: makeTrace('t1', 'tb1', 's1', T0, { flags: [f('ga', 'tb1'), f('gb', 'tb1')] }) },
+            { op: 'addFlag', flag: f('gc', 'tb1') },
+            { op: 'updateTrace', id: 'tb1', patch: { status: 'error' } },
+          ]);
+          expect((await storage.getTrace('t1', 'tb1'))!.flags.map((x) => x.id)).toEqual(['ga', 'gb', 'gc']);
+          await limitError(storage.batch('t1', [
+            { op: 'createTrace', trace: makeTrace('t1', 'tb2', 's1') },
+            { op: 'addFlag', flag: bigFlag('gz', 'tb2', max + 1) },
+          ]), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect(await storage.getTrace('t1', 'tb2')).toBeNull();
+        }
+      });
+
+      it('measures the size limit per logical record: an RD series without its points, each point alone', async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        const point = (step: number, bytes: number) => ({ step, rate: step, distortion: 1, meta: { blob: 'x'.repeat(bytes) } });
+        const big = Math.floor(max * 0.6);
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points: [point(0, big), point(1, big)], createdAt: iso(T0), metadata: {} };
+        await storage.createRdSeries(series);
+        await storage.appendRdPoint('t1', 'rd1', point(2, big));
+        expect((await storage.getRdSeries('t1', 'rd1'))!.points.map((p) => p.step)).toEqual([0, 1, 2]);
+        await limitError(storage.appendRdPoint('t1', 'rd1', point(3, max)), 'LIMIT_PAYLOAD_TOO_LARGE');
+        await limitError(storage.createRdSeries({ ...series, id: 'rd2', points: [point(0, max)] }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        await limitError(storage.createRdSeries({ ...series, id: 'rd3', points: [], metadata: { blob: 'x'.repeat(max) } }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect((await storage.getRdSeries('t1', 'rd1'))!.points).toHaveLength(3);
+        expect(await storage.getRdSeries('t1', 'rd2')).toBeNull();
+        expect(await storage.getRdSeries('t1', 'rd3')).toBeNull();
       });
 
       it('refuses invalid timestamps and unknown statuses', async () => {

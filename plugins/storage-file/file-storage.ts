@@ -28,7 +28,7 @@ import {
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireLockFile, atomicWrite, ensureDir, fsyncDir, listDir, readJson } from './fs-utils.ts';
+import { KeyedMutex, acquireLockFile, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, writeError } from './fs-utils.ts';
 import { assertContainerSize } from './record-size.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
@@ -131,6 +131,9 @@ export class FileStorage implements Storage {
       // The store holds every tenant's records: only the server's uid may enter it, whatever the
       // modes of what is inside (an existing store made by an older version is tightened here).
       await fs.chmod(this.config.root, 0o700);
+      // Every write needs the folder: a store this process cannot write (read-only copy, another
+      // owner, read-only mount, full disk) is refused now, naming the folder, not at the first write.
+      await probeWritable(this.config.root);
       const schema = await readJson<{ version: number }>(path.join(this.config.root, 'schema.json'));
       if (schema && schema.version > FILE_SCHEMA_VERSION) {
         throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The file store at ${this.config.root} has schema version ${schema.version}; this plugin knows up to ${FILE_SCHEMA_VERSION}`, {
@@ -427,7 +430,7 @@ export class FileStorage implements Storage {
       try {
         stage.locks.push(await acquireLockFile(path.join(dir, 'provenance.lock'), { timeoutMs: this.config.lockTimeoutMs ?? 10_000, staleMs: this.config.staleLockMs }));
       } catch (error) {
-        throw new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${input.traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+        throw lockError(error, input.traceId);
       }
       const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return '';
@@ -595,18 +598,22 @@ export class FileStorage implements Storage {
       try {
         release = await acquireLockFile(path.join(dir, 'provenance.lock'), { timeoutMs: this.config.lockTimeoutMs ?? 10_000, staleMs: this.config.staleLockMs });
       } catch (error) {
-        throw new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${parsed.traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+        throw lockError(error, parsed.traceId);
       }
       try {
         const head = await this.#head(file);
         const next = nextProvenanceEntry(parsed, head.last);
         const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
-        const handle = await fs.open(file, 'a', 0o600);
         try {
-          await handle.writeFile(line, 'utf8');
-          if (this.config.fsync) await handle.datasync();
-        } finally {
-          await handle.close();
+          const handle = await fs.open(file, 'a', 0o600);
+          try {
+            await handle.writeFile(line, 'utf8');
+            if (this.config.fsync) await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+        } catch (error) {
+          throw writeError(error, file);
         }
         if (this.config.fsync && head.size === 0) await fsyncDir(dir);
         this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
@@ -633,7 +640,9 @@ export class FileStorage implements Storage {
     if (!text.endsWith('\n')) {
       const cut = text.lastIndexOf('\n') + 1;
       complete = text.slice(0, cut);
-      await fs.truncate(file, Buffer.byteLength(complete));
+      await fs.truncate(file, Buffer.byteLength(complete)).catch((error: unknown) => {
+        throw writeError(error, file);
+      });
     }
     const lines = complete.split('\n').filter(Boolean);
     const lastLine = lines[lines.length - 1];
@@ -853,6 +862,12 @@ export class FileStorage implements Storage {
       }
     });
   }
+}
+
+/** A provenance lock that could not be taken: held too long (a conflict), or a folder we cannot write (kept as is). */
+function lockError(error: unknown, traceId: string): unknown {
+  if (error instanceof LimitError) return error;
+  return new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
 }
 
 function validId(name: string): boolean {

@@ -8,6 +8,52 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { LimitError } from 'limit-graph';
 
+/** Error codes of a folder that this process may not, or cannot, write to. */
+const NOT_WRITABLE: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+/**
+ * A failed write (mkdir, create, rename, append) whose cause is the store's folder rather than this
+ * backend — no permission, a read-only file system, a full disk — as LIMIT_STORAGE_UNAVAILABLE
+ * naming the folder (`details.path`); any other error is returned unchanged. `target` is the file or
+ * folder that was being written; the folder named is the one whose entries could not be changed.
+ */
+export function writeError(error: unknown, target: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (error instanceof LimitError || code === undefined || !NOT_WRITABLE.has(code)) return error;
+  const failed = (error as NodeJS.ErrnoException).path ?? target;
+  const dir = path.dirname(failed);
+  const [why, fix] = code === 'EROFS'
+    ? [`${dir} is on a read-only file system`, 'Remount the file system read-write, or point storage-file at a writable folder (root, LIMIT_FILE_ROOT).']
+    : code === 'ENOSPC' || code === 'EDQUOT'
+      ? [`no space is left on the device of ${dir}`, 'Free space on that device (or raise the quota), or move the store (root, LIMIT_FILE_ROOT).']
+      : [`the folder ${dir} is not writable by this process`, "Give the server's user write permission on the store and everything in it (chown -R, chmod u+w), or point storage-file at a writable folder (root, LIMIT_FILE_ROOT)."];
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store cannot write ${failed}: ${why} (${code})`, {
+    plugin: 'storage-file', cause: error, details: { path: dir, file: failed, code }, fix,
+  });
+}
+
+/** A failed read caused by permissions, as LIMIT_STORAGE_UNAVAILABLE naming the file; other errors unchanged. */
+function readError(error: unknown, target: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EACCES' && code !== 'EPERM') return error;
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store cannot read ${target}: it is not readable by this process (${code})`, {
+    plugin: 'storage-file', cause: error, details: { path: target, code },
+    fix: "Give the server's user read and write permission on the store and everything in it (chown -R, chmod u+rw).",
+  });
+}
+
+/** Creates and removes a file in `dir`: LIMIT_STORAGE_UNAVAILABLE (see writeError) when the folder cannot be written. */
+export async function probeWritable(dir: string): Promise<void> {
+  const probe = path.join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const handle = await fs.open(probe, 'wx', 0o600);
+    await handle.close();
+    await fs.rm(probe, { force: true });
+  } catch (error) {
+    throw writeError(error, probe);
+  }
+}
+
 /** fsyncs a folder so that a rename or a new entry in it survives a power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, constants.O_RDONLY);
@@ -20,7 +66,12 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** mkdir -p (new folders 0700) that fsyncs the parent of every folder it created (new folder entries are metadata too). */
 export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  let first: string | undefined;
+  try {
+    first = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw writeError(error, dir);
+  }
   if (!first || !fsync) return;
   // `first` is the top-most folder created; every folder from there down to `dir` is new.
   let current = dir;
@@ -40,21 +91,26 @@ export async function atomicWrite(file: string, content: string, fsync: boolean)
   const dir = path.dirname(file);
   await ensureDir(dir, fsync);
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await fs.open(temp, 'w', 0o600);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(temp, 'w', 0o600);
+  } catch (error) {
+    throw writeError(error, temp);
+  }
   try {
     await handle.writeFile(content, 'utf8');
     if (fsync) await handle.sync();
   } catch (error) {
     await handle.close();
     await fs.rm(temp, { force: true });
-    throw error;
+    throw writeError(error, temp);
   }
   await handle.close();
   try {
     await fs.rename(temp, file);
   } catch (error) {
     await fs.rm(temp, { force: true });
-    throw error;
+    throw writeError(error, file);
   }
   if (fsync) await fsyncDir(dir);
 }
@@ -66,7 +122,7 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    throw readError(error, file);
   }
   try {
     return JSON.parse(text) as T;
@@ -85,7 +141,7 @@ export async function listDir(dir: string): Promise<string[]> {
     return await fs.readdir(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw readError(error, dir);
   }
 }
 
@@ -172,7 +228,7 @@ export async function acquireLockFile(file: string, options: LockFileOptions): P
         if (current === content) await fs.rm(file, { force: true });
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(error, file);
     }
     const seen = await fs.readFile(file, 'utf8').catch(() => null);
     if (seen !== null && (await isStale(file, seen, options.staleMs))) {

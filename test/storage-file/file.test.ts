@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync, chmodSync, constants as fsConstants, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { createRuntime, type Storage } from 'limit-graph';
+import { describe, expect, it, vi } from 'vitest';
+import { createRuntime, type LimitError, type Storage } from 'limit-graph';
 import { crashTest, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageFile, { FileStorage } from '../../plugins/storage-file/index.ts';
 
@@ -107,6 +107,105 @@ describe('storage-file plugin', () => {
       expect(readdirSync(path.join(sessionDir, 'traces', 'tr1')).sort()).toEqual(['provenance.jsonl', 'trace.json']);
     } finally {
       await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Makes the file system refuse every write under `root` with `code` (as a read-only store, a
+ * read-only mount or a full disk would), whoever runs the test (root ignores modes).
+ */
+function refuseWrites(root: string, code: 'EACCES' | 'EROFS' | 'ENOSPC') {
+  const under = (p: unknown) => typeof p === 'string' && (p === root || p.startsWith(root + path.sep));
+  const fail = (syscall: string, p: string) => Object.assign(new Error(`${code}: refused, ${syscall} '${p}'`), { code, syscall, path: p });
+  const writing = (flags: unknown) => flags !== undefined && flags !== 'r' && flags !== fsConstants.O_RDONLY;
+  const spies = [
+    vi.spyOn(fsp, 'open').mockImplementation(async function (this: unknown, p, flags, mode) {
+      if (under(p) && writing(flags)) throw fail('open', p as string);
+      return realOpen(p, flags, mode);
+    } as typeof fsp.open),
+    vi.spyOn(fsp, 'mkdir').mockImplementation(async function (p, options) {
+      if (under(p) && !existsSync(p as string)) throw fail('mkdir', p as string);
+      return realMkdir(p, options);
+    } as typeof fsp.mkdir),
+  ];
+  return { restore: () => spies.forEach((spy) => spy.mockRestore()) };
+}
+const realOpen = fsp.open.bind(fsp);
+const realMkdir = fsp.mkdir.bind(fsp) as typeof fsp.mkdir;
+
+describe('storage-file: a store it cannot write', () => {
+  it('refuses to open a store whose folder it cannot write: LIMIT_STORAGE_UNAVAILABLE naming the folder', async () => {
+    const root = tempDir();
+    try {
+      const first = await openStore(root, { fsync: false });
+      await first.createTrace(makeTrace('t', 'tr1', 's1'));
+      await first.close();
+      const refused = refuseWrites(root, 'EACCES');
+      try {
+        const error = await openStore(root, { fsync: false }).then(() => null, (e: unknown) => e as LimitError);
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: root, code: 'EACCES' } });
+        expect(error!.message).toContain(`the folder ${root} is not writable by this process`);
+        expect(error!.fix).toMatch(/write permission/);
+      } finally {
+        refused.restore();
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.each(['EACCES', 'EROFS', 'ENOSPC'] as const)('turns a write refused with %s into LIMIT_STORAGE_UNAVAILABLE naming the folder, on every write path', async (code) => {
+    const root = tempDir();
+    const s = await openStore(root, { fsync: true });
+    try {
+      await s.createSession(makeSession('t', 's1'));
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      await s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b0', 's1') }, { op: 'incrementCounters', deltas: { n: 1 } }]); // the journal folder exists
+      const refused = refuseWrites(root, code);
+      try {
+        const why = { EACCES: 'is not writable by this process', EROFS: 'is on a read-only file system', ENOSPC: 'no space is left on the device of' }[code];
+        const traceDir = path.join(root, 'tenants', 't', 'sessions', 's1', 'traces');
+        const writes: [() => Promise<unknown>, string][] = [
+          [() => s.createTrace(makeTrace('t', 'tr2', 's1')), traceDir], // mkdir of the trace's folder
+          [() => s.updateTrace('t', 'tr1', { status: 'error' }), path.join(traceDir, 'tr1')], // the temp file of an atomic replace
+          [() => s.appendProvenance('t', makeProvenance('tr1', 0)), path.join(traceDir, 'tr1')], // the lock file
+          [() => s.createSession(makeSession('t', 's2')), path.join(root, 'tenants', 't', 'sessions')],
+          [() => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b1', 's1') }, { op: 'incrementCounters', deltas: { n: 1 } }]), path.join(root, 'journal')],
+        ];
+        for (const [write, dir] of writes) {
+          const error = await write().then(() => null, (e: unknown) => e as LimitError);
+          expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: dir, code } });
+          expect(error!.message).toContain(why);
+          expect(error!.message).toContain(dir);
+        }
+      } finally {
+        refused.restore();
+      }
+      // Nothing was half-written: the store still works once it can write again.
+      expect((await s.getTrace('t', 'tr1'))!.status).toBe('ok');
+      expect(await s.getTrace('t', 'tr2')).toBeNull();
+      await s.appendProvenance('t', makeProvenance('tr1', 0));
+      expect((await s.verifyProvenance('t', 'tr1')).length).toBe(1);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(process.getuid?.() === 0)('refuses to open a store made read-only with chmod (real permissions; root ignores them)', async () => {
+    const root = tempDir();
+    try {
+      const first = await openStore(root, { fsync: false });
+      await first.createTrace(makeTrace('t', 'tr1', 's1'));
+      await first.close();
+      chmodSync(root, 0o500);
+      const error = await openStore(root, { fsync: false }).then(() => null, (e: unknown) => e as LimitError);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: root } });
+      expect(error!.message).toContain('not writable');
+    } finally {
+      chmodSync(root, 0o700);
       rmSync(root, { recursive: true, force: true });
     }
   });

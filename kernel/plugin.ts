@@ -10,7 +10,7 @@ import type { Logger } from './logger.ts';
 import type { HealthResult } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import type { Cradle } from './container.ts';
-import { formatIssues } from './config/issues.ts';
+import { formatIssues, type FormattedIssue } from './config/issues.ts';
 
 /** Marks plugin objects across module instances (config files load in their own namespace). */
 const PLUGIN_BRAND = Symbol.for('limit-graph.plugin');
@@ -119,31 +119,64 @@ export interface LoadablePlugin {
   options: unknown;
 }
 
+/** A plugin as the config lists it, with its raw options (see collectPlugins). */
+export interface PluginOptionsEntry {
+  plugin: Plugin;
+  raw: unknown;
+  /** option name → environment variable it came from */
+  envSources?: Record<string, string>;
+  /** The key of its entry in `plugins` as written (`./greeter`); the plugin's name when not given. */
+  key?: string;
+  /** The file that set a field (`['plugins', key, option]`), when presets make it another than the config. */
+  sourceOf?: (segments: readonly (string | number)[]) => string;
+}
+
 /**
- * Parses each plugin's options with its schema. Every issue of every plugin is reported at once,
- * as `<source> › plugins.<name>.<path>: <message>`.
+ * Each plugin's options parsed with its schema, and every issue of every plugin, as
+ * `<file> › plugins.<key>.<path>: <message>` (the file that set the option: the config or a preset).
  */
-export function validatePluginOptions(
-  entries: { plugin: Plugin; raw: unknown; envSources?: Record<string, string> }[],
-  source: string,
-): LoadablePlugin[] {
-  const problems: string[] = [];
-  const issues: { path: string; message: string }[] = [];
-  const loaded = entries.map(({ plugin, raw, envSources }) => {
+export function pluginOptionIssues(entries: readonly PluginOptionsEntry[], source: string): { loaded: LoadablePlugin[]; issues: FormattedIssue[] } {
+  const issues: FormattedIssue[] = [];
+  const loaded = entries.map(({ plugin, raw, envSources, key, sourceOf }) => {
     const schema = plugin.options ?? z.object({}).strict();
     const result = schema.safeParse(raw ?? {});
     if (result.success) return { plugin, options: result.data };
-    for (const line of formatIssues(result.error.issues, source, ['plugins', plugin.meta.name], envSources)) {
-      problems.push(line.text);
-      issues.push({ path: line.path, message: line.message });
-    }
+    issues.push(...formatIssues(result.error.issues.map((issue) => withEnvHint(issue, plugin, raw)), sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
     return { plugin, options: undefined };
   });
-  if (problems.length > 0) {
-    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
-      details: { issues },
+  return { loaded, issues };
+}
+
+/**
+ * A required option that is missing although an environment variable could set it (storage-postgres'
+ * `url` and DATABASE_URL): the message names the variable.
+ */
+function withEnvHint(issue: z.core.$ZodIssue, plugin: Plugin, raw: unknown): z.core.$ZodIssue {
+  const option = issue.path.length === 1 ? issue.path[0] : undefined;
+  if (typeof option !== 'string' || (isObject(raw) && raw[option] !== undefined)) return issue;
+  const variables = Object.entries(plugin.meta.env ?? {}).filter(([, o]) => o === option).map(([v]) => v);
+  if (variables.length === 0) return issue;
+  const names = variables.length === 1 ? `the environment variable ${variables[0]}` : `one of the environment variables ${variables.join(', ')}`;
+  return { ...issue, message: `${issue.message}; set ${names}, or the option ${option} in the plugin's entry` };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Parses each plugin's options with its schema. Every issue of every plugin is reported at once,
+ * as `<source> › plugins.<key>.<path>: <message>`.
+ */
+export function validatePluginOptions(entries: PluginOptionsEntry[], source: string): LoadablePlugin[] {
+  const { loaded, issues } = pluginOptionIssues(entries, source);
+  if (issues.length > 0) {
+    const files = [...new Set(issues.map((i) => i.text.slice(0, i.text.indexOf(' › '))))];
+    const where = files.length === 1 ? (files[0] === 'config' ? 'the config' : files[0]!) : files.join(', ');
+    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${issues.map((p) => `  ${p.text}`).join('\n')}`, {
+      details: { issues: issues.map(({ path, message }) => ({ path, message })) },
       plugin: entries.length === 1 ? entries[0]!.plugin.meta.name : undefined,
-      fix: `Correct the plugin's options in ${source === 'config' ? 'the config' : source}; its README lists every option.`,
+      fix: `Correct the plugin's options in ${where}; its README lists every option.`,
     });
   }
   return loaded;

@@ -5,12 +5,13 @@
  *   2. a path (`./my-plugin.ts`) relative to the config file;
  *   3. an installed package `limit-plugin-<name>` or `<name>`.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, isLimitError } from './errors.ts';
-import { PACKAGE_ROOT, esmExports, importFresh } from './config/load.ts';
+import { PACKAGE_ROOT, configProvenance, esmExports, importFresh, type ConfigProvenance } from './config/load.ts';
+import { formatPath } from './config/issues.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { isPlugin, type Plugin } from './plugin.ts';
 
@@ -19,6 +20,10 @@ export interface PluginEntry {
   raw: unknown;
   /** option name → environment variable it came from */
   envSources: Record<string, string>;
+  /** Its key in the config's `plugins` as written (`./greeter`), or its name for a plugin object. */
+  key: string;
+  /** The file that set a field of the entry (the config or a preset), for messages. */
+  sourceOf?: (segments: readonly (string | number)[]) => string;
 }
 
 function builtinFile(name: string): string | undefined {
@@ -136,15 +141,37 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** The built-in storage backends (`sqlite` for plugins/storage-sqlite/), for messages. */
+export function builtinBackends(): string[] {
+  const dir = path.join(PACKAGE_ROOT, 'plugins');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.startsWith('storage-') && builtinFile(f)).map((f) => f.slice('storage-'.length)).sort();
+}
+
+export interface CollectOptions {
+  /** Leave out entries that do not load (for listing option issues of a config that is invalid anyway). */
+  skipUnloadable?: boolean;
+}
+
 /**
  * Collects the enabled plugins in config order: named entries of `plugins` (not `false`), the
- * storage backend selected by `storage`, then plugin objects from `use` and from code.
+ * storage backend selected by `storage`, then plugin objects from `use` and from code. Every entry
+ * that names no plugin is reported at once, a `storage-*` entry that `storage` sets aside included.
  */
-export async function collectPlugins(config: ResolvedConfig, extra: readonly Plugin[], env: NodeJS.ProcessEnv): Promise<PluginEntry[]> {
+export async function collectPlugins(config: ResolvedConfig, extra: readonly Plugin[], env: NodeJS.ProcessEnv, options: CollectOptions = {}): Promise<PluginEntry[]> {
+  const provenance = configProvenance(config);
   const entries = new Map<string, unknown>(Object.entries(config.plugins));
+  /** storage-* entries that `storage` sets aside: each must still name a plugin. */
+  const setAside: string[] = [];
+  let selected: string | undefined;
   if (config.storage) {
-    const selected = `storage-${config.storage}`;
-    for (const name of [...entries.keys()]) if (name.startsWith('storage-') && name !== selected) entries.delete(name);
+    selected = `storage-${config.storage}`;
+    for (const [name, value] of [...entries]) {
+      if (name.startsWith('storage-') && name !== selected) {
+        entries.delete(name);
+        if (value !== false && !builtinFile(name)) setAside.push(name);
+      }
+    }
     const current = entries.get(selected);
     if (current === undefined || current === false) entries.set(selected, true);
   }
@@ -159,19 +186,66 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
   const objects = [...config.use, ...extra];
   const objectNames = new Set(objects.map((p) => p.meta.name));
 
+  const sourceOf = provenance?.sourceOf;
   const result: PluginEntry[] = [];
+  const notFound: { name: string; error: LimitError }[] = [];
+  const load = async (name: string): Promise<Plugin | undefined> => {
+    try {
+      return await loadPluginByName(name, config.rootDir, config.configFile);
+    } catch (error) {
+      if (options.skipUnloadable) return undefined;
+      if (!isLimitError(error, 'LIMIT_PLUGIN_NOT_FOUND')) throw error;
+      notFound.push({ name, error: name === selected ? backendNotFound(name, config, provenance, error) : name.startsWith('storage-') ? withBackends(error) : error });
+      return undefined;
+    }
+  };
   for (const [name, value] of entries) {
     if (value === false || objectNames.has(name)) continue;
-    const plugin = await loadPluginByName(name, config.rootDir, config.configFile);
-    result.push(withEnv(plugin, value === true ? {} : value, env));
+    const plugin = await load(name);
+    if (plugin) result.push({ ...withEnv(plugin, value === true ? {} : value, env), key: name, ...(sourceOf ? { sourceOf } : {}) });
   }
+  for (const name of setAside) if (!options.skipUnloadable) await load(name);
+  if (notFound.length === 1) throw notFound[0]!.error;
+  if (notFound.length > 1) throw pluginsNotFound(notFound, config, sourceOf);
   for (const plugin of objects) {
     const fromConfig = config.plugins[plugin.meta.name];
     if (fromConfig === false) continue;
     const raw = { ...(isRecord(plugin.rawOptions) ? plugin.rawOptions : {}), ...(isRecord(fromConfig) ? fromConfig : {}) };
-    result.push(withEnv(plugin, raw, env));
+    result.push({ ...withEnv(plugin, raw, env), key: plugin.meta.name, ...(sourceOf ? { sourceOf } : {}) });
   }
   return result;
+}
+
+/** The backend that `storage` (or STORAGE_BACKEND) selects is not found: says where the name came from and lists the built-in backends. */
+function backendNotFound(name: string, config: ResolvedConfig, provenance: ConfigProvenance | undefined, error: LimitError): LimitError {
+  const backends = builtinBackends();
+  const list = backends.join(', ');
+  const variable = provenance?.envSources.storage;
+  const file = provenance?.sourceOf(['storage']) ?? (config.configFile ? path.basename(config.configFile) : 'the config');
+  const origin = variable ? `${variable}=${config.storage}` : `${file} › storage: "${config.storage}"`;
+  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${origin} selects the storage plugin "${name}", which is not found: it is neither a built-in backend (${list}) nor an installed package (limit-plugin-${name} or ${name})`, {
+    cause: error,
+    details: { ...error.details, plugin: name, storage: config.storage, ...(variable ? { variable } : { file }), backends },
+    fix: variable
+      ? `Set ${variable} to one of the built-in backends (${list}), or unset it to use the storage of the config; a backend of your own is installed as the package limit-plugin-${name}.`
+      : `Set storage in ${file} to one of the built-in backends (${list}); a backend of your own is installed as the package limit-plugin-${name}.`,
+  });
+}
+
+/** A storage-* entry that names no plugin: the message lists the built-in backends (a typo, most often). */
+function withBackends(error: LimitError): LimitError {
+  const list = builtinBackends().map((b) => `storage-${b}`).join(', ');
+  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${error.message}; the built-in storage plugins are ${list}`, { cause: error.cause, details: error.details, fix: error.fix });
+}
+
+function pluginsNotFound(notFound: { name: string; error: LimitError }[], config: ResolvedConfig, sourceOf: ((s: readonly (string | number)[]) => string) | undefined): LimitError {
+  const file = config.configFile ? path.basename(config.configFile) : 'config';
+  const lines = notFound.map(({ name, error }) => `  ${sourceOf?.(['plugins', name]) ?? file} › ${formatPath(['plugins', name])}: ${error.message}`);
+  const from = config.configFile ? `${file}'s folder ${config.rootDir}` : `the folder ${config.rootDir}`;
+  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${notFound.length} plugins not found:\n${lines.join('\n')}`, {
+    details: { plugins: notFound.map((n) => n.name), errors: notFound.map(({ error }) => ({ message: error.message, fix: error.fix, ...error.details })) },
+    fix: `Correct each entry listed above in the plugins of ${config.configFile ? file : 'the config'}: a plugin of your own is named by its path relative to ${from} ('./plugins/<name>', starting with ./), an installed package by its name (npm install <name>, or limit-plugin-<name>).`,
+  });
 }
 
 function withEnv(plugin: Plugin, raw: unknown, env: NodeJS.ProcessEnv): PluginEntry {
@@ -184,7 +258,7 @@ function withEnv(plugin: Plugin, raw: unknown, env: NodeJS.ProcessEnv): PluginEn
       envSources[option] = variable;
     }
   }
-  return { plugin, raw: isRecord(raw) ? options : raw, envSources };
+  return { plugin, raw: isRecord(raw) ? options : raw, envSources, key: plugin.meta.name };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

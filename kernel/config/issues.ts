@@ -11,20 +11,75 @@ export interface FormattedIssue {
 /**
  * Renders zod issues the way users read them: the file, the dotted path of the field and zod's
  * message. When a value came from an environment variable, the variable is named too.
+ * `source` may be a function of the issue's full path (prefix included), for a config whose fields
+ * came from several files (presets).
  */
 export function formatIssues(
   issues: readonly z.core.$ZodIssue[],
-  source: string,
+  source: string | ((path: readonly (string | number)[]) => string),
   prefix: readonly (string | number)[] = [],
   envSources: Record<string, string> = {},
 ): FormattedIssue[] {
-  return issues.map((issue) => {
+  const sourceOf = typeof source === 'function' ? source : () => source;
+  return issues.flatMap((issue) => {
     const segments = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
-    const path = segments.join('.') || '(root)';
     const fromEnv = issue.path.length > 0 ? envSources[String(issue.path[0])] : undefined;
-    const message = sentenceCase(issue.message) + (fromEnv ? ` (from environment variable ${fromEnv})` : '');
-    return { path, message, text: `${source} › ${path}: ${message}` };
+    // Unknown keys of one object may come from different files: one line per file.
+    if (issue.code === 'unrecognized_keys' && typeof source === 'function') {
+      const byFile = new Map<string, string[]>();
+      for (const key of issue.keys) byFile.set(sourceOf([...segments, key]), [...(byFile.get(sourceOf([...segments, key])) ?? []), key]);
+      return [...byFile].map(([file, keys]) =>
+        line(file, segments, `Unrecognized key${keys.length === 1 ? '' : 's'}: ${keys.map((k) => JSON.stringify(k)).join(', ')}`),
+      );
+    }
+    const message = sentenceCase(describeIssue(issue)) + (fromEnv ? ` (from environment variable ${fromEnv})` : '');
+    return [line(sourceOf(segments), segments, message)];
   });
+}
+
+function line(source: string, segments: readonly (string | number)[], message: string): FormattedIssue {
+  const path = formatPath(segments);
+  return { path, message, text: `${source} › ${path}: ${message}` };
+}
+
+/**
+ * `plugins.storage-sqlite.path`; a key that is not a plain name (a plugin entry written as a path,
+ * `./greeter`) is quoted the way it is written in code: `plugins['./greeter'].greeting`.
+ */
+export function formatPath(segments: readonly (string | number)[]): string {
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number' || /^[A-Za-z0-9_$-]+$/.test(segment)) out += `${out ? '.' : ''}${segment}`;
+    else out += `[${quote(segment)}]`;
+  }
+  return out || '(root)';
+}
+
+function quote(key: string): string {
+  return `'${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * zod's message, except for a union that failed every branch, where zod says only "Invalid input":
+ * there the branches' expectations are listed (`Expected boolean or one of "true"|"false"`).
+ */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_union' || issue.message !== 'Invalid input' || !('errors' in issue)) return issue.message;
+  const expected: string[] = [];
+  let received: string | undefined;
+  for (const branch of issue.errors) {
+    const only = branch.length === 1 ? branch[0]! : undefined;
+    if (!only || only.path.length > 0) return issue.message;
+    if (only.code === 'invalid_type') {
+      expected.push(String(only.expected));
+      received ??= /received (.+)$/.exec(only.message)?.[1];
+    } else if (only.code === 'invalid_value') {
+      expected.push(`one of ${only.values.map((v) => JSON.stringify(v)).join('|')}`);
+    } else {
+      return issue.message;
+    }
+  }
+  return `Expected ${expected.join(' or ')}${received ? `, received ${received}` : ''}`;
 }
 
 function sentenceCase(message: string): string {

@@ -10,7 +10,7 @@ import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
-import { formatIssues, type FormattedIssue } from './issues.ts';
+import { formatIssues, formatPath, type FormattedIssue } from './issues.ts';
 import type { LogLevel } from '../logger.ts';
 
 /** Where cosmiconfig looks, in order. */
@@ -140,7 +140,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
   const source = configFile ? path.basename(configFile) : 'config';
   const rootDir = configFile ? path.dirname(configFile) : cwd;
-  const { merged, presets } = await applyPresets(raw, rootDir, source);
+  const { merged, presets, origins } = await applyPresets(raw, rootDir, source, rootDir);
 
   const envSources: Record<string, string> = {};
   const withEnv: Record<string, unknown> = { ...merged };
@@ -149,20 +149,92 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     if (value !== undefined && value !== '') {
       withEnv[field] = value;
       envSources[field] = variable;
+      origins.delete(originKey([field])); // the value is the variable's, named in the message
     }
   }
 
   if (withEnv.logLevel === undefined && options.defaultLogLevel !== undefined) withEnv.logLevel = options.defaultLogLevel;
 
+  const sourceOf = originLookup(origins, source);
+  const provenance: ConfigProvenance = { source, sourceOf, envSources };
   const parsed = ConfigSchema.safeParse(withEnv);
-  if (!parsed.success) throw invalidConfig(formatIssues(parsed.error.issues, source, [], envSources), source);
-  const conflicts = storageConflicts(parsed.data, source, envSources.storage);
-  if (conflicts.length) throw invalidConfig(conflicts, source);
+  if (!parsed.success) {
+    // Plugin options are checked too, so that one run lists every problem.
+    const pluginIssues = await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance);
+    throw invalidConfig([...formatIssues(parsed.error.issues, sourceOf, [], envSources), ...pluginIssues], source);
+  }
+  const conflicts = storageConflicts(parsed.data, sourceOf, envSources.storage);
+  if (conflicts.length) throw invalidConfig([...conflicts, ...(await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance))], source);
   const { extends: _presets, ...config } = parsed.data;
-  return {
-    source,
-    config: Object.freeze({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets }),
+  const resolved: ResolvedConfig = Object.freeze({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets });
+  PROVENANCE.set(resolved, provenance);
+  return { source, config: resolved };
+}
+
+/**
+ * Where a loaded config's fields came from: `sourceOf(['plugins', 'storage-sqlite', 'path'])` is the
+ * file (config or preset) that set that field, `envSources` the kernel fields set by a variable.
+ */
+export interface ConfigProvenance {
+  /** How the config file is named in messages. */
+  source: string;
+  sourceOf(path: readonly (string | number)[]): string;
+  /** config field → environment variable that set it */
+  envSources: Readonly<Record<string, string>>;
+}
+
+const PROVENANCE = new WeakMap<object, ConfigProvenance>();
+
+/** The provenance of a config that loadConfig returned (undefined for one built otherwise). */
+export function configProvenance(config: object): ConfigProvenance | undefined {
+  return PROVENANCE.get(config);
+}
+
+/** Field path (up to `plugins.<name>.<option>`) → the file that set it last. */
+type Origins = Map<string, string>;
+
+function originKey(segments: readonly (string | number)[]): string {
+  return JSON.stringify(segments.map(String));
+}
+
+function originLookup(origins: Origins, source: string): (segments: readonly (string | number)[]) => string {
+  return (segments) => {
+    for (let n = Math.min(segments.length, 3); n > 0; n--) {
+      const file = origins.get(originKey(segments.slice(0, n)));
+      if (file) return file;
+    }
+    return source;
   };
+}
+
+/**
+ * The option issues of the plugins that the config names with options, for a config that is
+ * invalid at the kernel level: they are listed with the kernel's issues rather than one run later.
+ * Entries that do not resolve, or whose backend `storage` sets aside, are left to the next run.
+ */
+async function pluginOptionIssuesOf(
+  withEnv: Record<string, unknown>,
+  rootDir: string,
+  configFile: string | null,
+  env: NodeJS.ProcessEnv,
+  provenance: ConfigProvenance,
+): Promise<FormattedIssue[]> {
+  const plugins = isObject(withEnv.plugins) ? withEnv.plugins : {};
+  const storage = typeof withEnv.storage === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(withEnv.storage) ? `storage-${withEnv.storage}` : undefined;
+  const written = Object.fromEntries(
+    Object.entries(plugins).filter(([name, value]) => isObject(value) && !(storage && name.startsWith('storage-') && name !== storage)),
+  );
+  if (Object.keys(written).length === 0) return [];
+  // Imported here: resolve.ts and plugin.ts import this module.
+  const [{ collectPlugins }, { pluginOptionIssues }] = await Promise.all([import('../resolve.ts'), import('../plugin.ts')]);
+  const partial = { plugins: written, use: [], rootDir, configFile } as unknown as ResolvedConfig;
+  PROVENANCE.set(partial, provenance);
+  try {
+    const entries = await collectPlugins(partial, [], env, { skipUnloadable: true });
+    return pluginOptionIssues(entries, provenance.source).issues;
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -171,11 +243,18 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
  * would be dropped unseen). Both fields are named. STORAGE_BACKEND is an override: it switches the
  * backend whatever the file says, so from it nothing conflicts (the file's entries are set aside).
  */
-function storageConflicts(config: { storage?: string | undefined; plugins: Record<string, unknown> }, source: string, fromEnv: string | undefined): FormattedIssue[] {
+function storageConflicts(
+  config: { storage?: string | undefined; plugins: Record<string, unknown> },
+  sourceOf: (segments: readonly string[]) => string,
+  fromEnv: string | undefined,
+): FormattedIssue[] {
   if (!config.storage || fromEnv) return [];
   const selected = `storage-${config.storage}`;
   const issues: FormattedIssue[] = [];
-  const issue = (name: string, message: string) => issues.push({ path: `plugins.${name}`, message, text: `${source} › plugins.${name}: ${message}` });
+  const issue = (name: string, message: string) => {
+    const field = formatPath(['plugins', name]);
+    issues.push({ path: field, message, text: `${sourceOf(['plugins', name])} › ${field}: ${message}` });
+  };
   for (const [name, value] of Object.entries(config.plugins)) {
     if (name === selected && value === false) {
       issue(name, `false disables the backend that storage: "${config.storage}" selects; set storage to the backend you want, or remove the false`);
@@ -187,7 +266,10 @@ function storageConflicts(config: { storage?: string | undefined; plugins: Recor
 }
 
 export function invalidConfig(issues: { text: string; path: string; message: string }[], source: string): LimitError {
-  return new LimitError('LIMIT_CONFIG_INVALID', `Invalid configuration in ${source}:\n${issues.map((i) => `  ${i.text}`).join('\n')}`, {
+  // The files named in the lines (a preset holds some mistakes), the config file first.
+  const files = [...new Set([source, ...issues.map((i) => i.text.slice(0, Math.max(0, i.text.indexOf(' › '))))])].filter((f) => f && issues.some((i) => i.text.startsWith(`${f} › `)));
+  const where = files.length === 0 ? source : files.length === 1 ? files[0]! : `${files.slice(0, -1).join(', ')} and ${files.at(-1)!}`;
+  return new LimitError('LIMIT_CONFIG_INVALID', `Invalid configuration in ${where}:\n${issues.map((i) => `  ${i.text}`).join('\n')}`, {
     details: { source, issues: issues.map(({ path: p, message }) => ({ path: p, message })) },
   });
 }
@@ -232,13 +314,24 @@ function presetFile(name: string, rootDir: string): string | undefined {
   return candidates.find((f) => existsSync(f));
 }
 
-/** Merges presets under the config: `plugins` entries merge per plugin, `use` concatenates. */
-async function applyPresets(config: ConfigInput, rootDir: string, source: string, seen: string[] = []): Promise<{ merged: ConfigInput; presets: string[] }> {
+/**
+ * Merges presets under the config: `plugins` entries merge per plugin, `use` concatenates. Also
+ * records which file set each field (`origins`), so that a mistake in a preset is reported against
+ * the preset. `configDir` is the config file's folder: presets are named relative to it.
+ */
+async function applyPresets(
+  config: ConfigInput,
+  rootDir: string,
+  source: string,
+  configDir: string,
+  seen: string[] = [],
+): Promise<{ merged: ConfigInput; presets: string[]; origins: Origins }> {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw invalidConfig([{ path: '(root)', message: 'Expected an object', text: `${source} › (root): Expected an object` }], source);
   }
   const names = config.extends === undefined ? [] : Array.isArray(config.extends) ? config.extends : [config.extends];
   let base: ConfigInput = {};
+  const origins: Origins = new Map();
   const applied: string[] = [];
   for (const name of names) {
     if (typeof name !== 'string') continue; // reported by the schema
@@ -248,12 +341,56 @@ async function applyPresets(config: ConfigInput, rootDir: string, source: string
     const file = presetFile(name, rootDir);
     if (!file) throw new LimitError('LIMIT_PRESET_NOT_FOUND', `${source} › extends: preset "${name}" not found`, { details: { preset: name } });
     const preset = (await wrapLoad(() => loadModule(file), file)) as ConfigInput;
-    const nested = await applyPresets(preset, path.dirname(file), path.basename(file), [...seen, name]);
+    const nested = await applyPresets(preset, path.dirname(file), presetName(file, configDir), configDir, [...seen, name]);
+    recordOrigins(origins, base, nested.merged, nested.origins);
     base = mergeConfig(base, nested.merged);
     applied.push(...nested.presets, name);
   }
   const { extends: _ignored, ...own } = config;
-  return { merged: mergeConfig(base, own), presets: applied };
+  recordOrigins(origins, base, own, ownOrigins(own, source));
+  return { merged: mergeConfig(base, own), presets: applied, origins };
+}
+
+/** A preset as messages name it: its path relative to the config's folder, or absolute when outside it. */
+function presetName(file: string, configDir: string): string {
+  const relative = path.relative(configDir, file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+/** Every field of one file's own config (no presets) → that file. */
+function ownOrigins(own: Record<string, unknown>, source: string): Origins {
+  const origins: Origins = new Map();
+  for (const [key, value] of Object.entries(own)) {
+    origins.set(originKey([key]), source);
+    if (key === 'plugins' && isObject(value)) {
+      for (const [name, options] of Object.entries(value)) {
+        origins.set(originKey(['plugins', name]), source);
+        if (isObject(options)) for (const option of Object.keys(options)) origins.set(originKey(['plugins', name, option]), source);
+      }
+    } else if (key === 'use' && Array.isArray(value)) {
+      value.forEach((_, i) => origins.set(originKey(['use', i]), source));
+    }
+  }
+  return origins;
+}
+
+/** Adds the origins of `over`, merged over `base` as mergeConfig does (`use` indices shift by base's length). */
+function recordOrigins(into: Origins, base: ConfigInput, over: ConfigInput, overOrigins: Origins): void {
+  const offset = Array.isArray(base.use) ? base.use.length : 0;
+  const replacesPlugins = over.plugins !== undefined && !isObject(over.plugins);
+  for (const [key, file] of overOrigins) {
+    const segments = JSON.parse(key) as string[];
+    if (segments[0] === 'use' && segments.length === 2 && offset > 0 && Array.isArray(over.use)) {
+      into.set(originKey(['use', Number(segments[1]) + offset]), file);
+      continue;
+    }
+    if (segments.length === 2 && segments[0] === 'plugins' && !isObject(over.plugins?.[segments[1]!])) {
+      // A value that replaces a plugin's options: the base's option origins no longer apply.
+      for (const k of [...into.keys()]) if (k.startsWith(`${originKey(['plugins', segments[1]!]).slice(0, -1)},`)) into.delete(k);
+    }
+    into.set(key, file);
+  }
+  if (replacesPlugins) for (const k of [...into.keys()]) if (k.startsWith('["plugins",')) into.delete(k);
 }
 
 export function mergeConfig(base: ConfigInput, over: ConfigInput): ConfigInput {

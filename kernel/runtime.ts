@@ -15,6 +15,7 @@ import { orderPlugins, validatePluginOptions, type LoadablePlugin, type Plugin, 
 import { collectPlugins } from './resolve.ts';
 import { HealthResult } from './model/index.ts';
 import { withPluginTimeout } from './timeout.ts';
+import { formatIssues } from './config/issues.ts';
 
 export interface CreateRuntimeOptions extends LoadConfigOptions {
   /** Plugin objects added in code (tests, embedding applications). */
@@ -134,8 +135,13 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
           continue;
         }
         try {
-          const parsed = HealthResult.parse(await withPluginTimeout(Promise.resolve(p.instance.health()), timeoutOf(name), name, 'health'));
-          results.push({ plugin: name, ...parsed });
+          const parsed = HealthResult.safeParse(await withPluginTimeout(Promise.resolve(p.instance.health()), timeoutOf(name), name, 'health'));
+          if (parsed.success) results.push({ plugin: name, ...parsed.data });
+          else {
+            // Not zod's JSON dump: `health() returned status: Expected one of "ok"|"degraded"|"fail"`.
+            const issues = formatIssues(parsed.error.issues, 'health()').map((i) => `${i.path === '(root)' ? '' : `${i.path}: `}${i.message}`);
+            results.push({ plugin: name, status: 'fail', checks: [], message: `health() returned an invalid result: ${issues.join('; ')}` });
+          }
         } catch (error) {
           results.push({ plugin: name, status: 'fail', checks: [], message: error instanceof Error ? error.message : String(error) });
         }

@@ -171,10 +171,26 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !args.includes('--version') && !args.includes('-V');
     if (needsRuntime) {
       const defaultLogLevel = command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn';
-      runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false, defaultLogLevel });
-      runtime.hooks.cliCommands.call(registry);
-      const missing = unavailableCommand(program, args, runtime);
-      if (missing) throw missing;
+      try {
+        runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false, defaultLogLevel });
+      } catch (error) {
+        // Help works whatever the config: the kernel's commands, and why the plugins' are missing.
+        if (!isHelpRequest(args, command)) throw error;
+        io.stderr(`warning: plugin commands are unavailable because the configuration failed to load:\n${indent(formatError(error))}\n\n`);
+      }
+      if (runtime) {
+        runtime.hooks.cliCommands.call(registry);
+        const missing = unavailableCommand(program, args, runtime);
+        if (missing) throw missing;
+      }
+    }
+    if (!runtime && isHelpRequest(args, command) && !knownCommand(program, args)) {
+      // `limit serve --help` without the config that adds `serve`: the overall help (exit 0), after the warning.
+      const words = commandWords(args);
+      const name = words[0] === 'help' ? words[1] : words[0];
+      io.stderr(`\`limit ${name}\` is not a kernel command: its help comes with the plugin that adds it, once the configuration loads.\n\n`);
+      program.outputHelp();
+      return exitCode;
     }
     await program.parseAsync([...argv]);
   } catch (error) {
@@ -201,6 +217,24 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     }
   }
   return exitCode;
+}
+
+/** `--help`, `-h` or `help` as the command: help must print even when the config does not load. */
+function isHelpRequest(args: readonly string[], command: string | undefined): boolean {
+  const end = args.indexOf('--');
+  const options = end < 0 ? args : args.slice(0, end);
+  return command === 'help' || options.includes('--help') || options.includes('-h');
+}
+
+/** Whether the command words name a command defined so far (`limit help <cmd>`: the word after help). */
+function knownCommand(program: Command, args: readonly string[]): boolean {
+  const words = commandWords(args);
+  const name = words[0] === 'help' ? words[1] : words[0];
+  return name === undefined || name === 'help' || program.commands.some((c) => c.name() === name || c.aliases().includes(name));
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => `  ${l}`).join('\n');
 }
 
 function optionValue(args: readonly string[], name: string): string | undefined {

@@ -329,12 +329,18 @@ async function applyPresets(
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw invalidConfig([{ path: '(root)', message: 'Expected an object', text: `${source} › (root): Expected an object` }], source);
   }
-  const names = config.extends === undefined ? [] : Array.isArray(config.extends) ? config.extends : [config.extends];
+  const names: unknown[] = config.extends === undefined ? [] : Array.isArray(config.extends) ? config.extends : [config.extends];
+  // `extends` is taken off before the schema sees the config: checked here, never ignored.
+  const bad = names.findIndex((n) => typeof n !== 'string' || n === '');
+  if (bad >= 0) {
+    const at = Array.isArray(config.extends) ? `extends.${bad}` : 'extends';
+    const message = `Expected a preset name or path (a non-empty string), or a list of them; received ${JSON.stringify(names[bad]) ?? typeof names[bad]}`;
+    throw invalidConfig([{ path: at, message, text: `${source} › ${at}: ${message}` }], source);
+  }
   let base: ConfigInput = {};
   const origins: Origins = new Map();
   const applied: string[] = [];
-  for (const name of names) {
-    if (typeof name !== 'string') continue; // reported by the schema
+  for (const name of names as string[]) {
     if (seen.includes(name)) {
       throw new LimitError('LIMIT_PRESET_CYCLE', `Presets extend each other in a cycle: ${[...seen, name].join(' → ')}`, { details: { cycle: [...seen, name] } });
     }

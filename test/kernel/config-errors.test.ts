@@ -67,6 +67,16 @@ describe('a mistake in a preset names the preset file', () => {
     expect(lines(error)).toHaveLength(3);
   });
 
+  it('an extends that is not a preset name (a number, an empty string in a list) is refused, never ignored', async () => {
+    write('limit.config.ts', `export default { extends: 5, logLevel: 'silent' };`);
+    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(lines(error)).toEqual(['limit.config.ts › extends: Expected a preset name or path (a non-empty string), or a list of them; received 5']);
+    write('limit.config.ts', `export default { extends: ['default', ''], logLevel: 'silent' };`);
+    expect(lines(await failure(loadConfig({ cwd: dir, env: {} }))))
+      .toEqual(['limit.config.ts › extends.1: Expected a preset name or path (a non-empty string), or a list of them; received ""']);
+  });
+
   it('a plugin option overridden by the config is the config\'s; the rest of the entry stays the preset\'s', async () => {
     write('base.json', '{ "plugins": { "storage-sqlite": { "busyTimeoutMs": "x", "path": 1 } } }');
     write('limit.config.ts', `export default { extends: './base.json', logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: 2 } } };`);

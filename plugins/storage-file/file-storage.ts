@@ -22,14 +22,13 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  LimitError, applyTracePatch, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
+  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
   pageOf, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { KeyedMutex, acquireLockFile, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, writeError } from './fs-utils.ts';
-import { assertContainerSize } from './record-size.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';

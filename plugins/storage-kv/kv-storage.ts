@@ -23,9 +23,8 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
-import { assertContainerSize } from './record-size.ts';
 import {
-  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
+  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
   retryOnConflict, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,

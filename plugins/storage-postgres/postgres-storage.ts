@@ -155,6 +155,14 @@ export class PostgresStorage implements Storage {
         fix: 'Strip NUL characters from outputs before storing them, or encode binary output (e.g. base64).',
       });
     }
+    // JSONB's parser refusing a lone \uD800–\uDFFF escape (JSON.stringify writes one for half a surrogate pair).
+    if (code === '22P02' && /surrogate/i.test(String((error as { detail?: string }).detail))) {
+      return new LimitError('LIMIT_VALIDATION', 'The record contains half a surrogate pair (a lone \\uD800–\\uDFFF), which is not Unicode text and PostgreSQL JSONB cannot store', {
+        plugin: PLUGIN,
+        cause: error,
+        fix: "Store well-formed text: String.prototype.toWellFormed() replaces half pairs with U+FFFD (the orchestrator does so for runners' output).",
+      });
+    }
     return error;
   }
 

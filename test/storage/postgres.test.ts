@@ -124,6 +124,21 @@ describe('storage-postgres plugin', () => {
       await dropSchema(schema);
     }
   });
+
+  it('refuses half a surrogate pair (which JSONB cannot hold) as LIMIT_VALIDATION, not a raw driver error', async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema);
+    try {
+      const trace = { id: 'h1', sessionId: 's', tenant: 't', parentIds: [], runner: 'r', task: { input: 'half a pair: \ud83d', kind: 'code' as const }, status: 'ok' as const, flags: [], createdAt: new Date().toISOString(), metadata: {} };
+      await expect(s.createTrace(trace)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('half a surrogate pair') });
+      expect(await s.getTrace('t', 'h1')).toBeNull();
+      await s.createTrace({ ...trace, task: { ...trace.task, input: 'a whole pair: \ud83d\ude80' } });
+      expect((await s.getTrace('t', 'h1'))!.task.input).toBe('a whole pair: 🚀');
+    } finally {
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
 });
 
 describe('storage-postgres across processes', () => {

@@ -186,8 +186,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     }
     if (!runtime && isHelpRequest(args, command) && !knownCommand(program, args)) {
       // `limit serve --help` without the config that adds `serve`: the overall help (exit 0), after the warning.
-      const words = commandWords(args);
-      const name = words[0] === 'help' ? words[1] : words[0];
+      const name = helpTarget(args);
       io.stderr(`\`limit ${name}\` is not a kernel command: its help comes with the plugin that adds it, once the configuration loads.\n\n`);
       program.outputHelp();
       return exitCode;
@@ -226,10 +225,15 @@ function isHelpRequest(args: readonly string[], command: string | undefined): bo
   return command === 'help' || options.includes('--help') || options.includes('-h');
 }
 
-/** Whether the command words name a command defined so far (`limit help <cmd>`: the word after help). */
-function knownCommand(program: Command, args: readonly string[]): boolean {
+/** The command a help request is about (`limit help <cmd>`: the word after help). */
+function helpTarget(args: readonly string[]): string | undefined {
   const words = commandWords(args);
-  const name = words[0] === 'help' ? words[1] : words[0];
+  return words[0] === 'help' ? words[1] : words[0];
+}
+
+/** Whether the command a help request is about is defined so far. */
+function knownCommand(program: Command, args: readonly string[]): boolean {
+  const name = helpTarget(args);
   return name === undefined || name === 'help' || program.commands.some((c) => c.name() === name || c.aliases().includes(name));
 }
 

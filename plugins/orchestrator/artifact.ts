@@ -264,7 +264,9 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
   for (const c of chains) {
     const r = recorded.get(c.traceId);
     if (!r) problems.push(`trace ${c.traceId}: not listed in the manifest's provenance result`);
-    else if (r.verified !== c.verified || r.length !== c.length) problems.push(`trace ${c.traceId}: chain differs from the manifest (length ${c.length}, manifest ${r.length})`);
+    else if (r.verified !== c.verified || r.length !== c.length) {
+      problems.push(`trace ${c.traceId}: chain differs from the manifest (${r.verified !== c.verified ? `verified ${c.verified}, manifest ${r.verified}` : `length ${c.length}, manifest ${r.length}`})`);
+    }
   }
   if (recorded.size !== chains.length) problems.push(`manifest lists ${recorded.size} chains, the artifact holds ${chains.length}`);
   const listed = [...(manifest.traceIds ?? [])].sort().join(',');

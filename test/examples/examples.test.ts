@@ -64,7 +64,10 @@ describe('examples', () => {
     expect(s.export.parts).toMatchObject({ sessions: 1, traces: 2, flags: 1, rdSeries: 1 });
     expect(s.export.verified).toBe(true);
     expect(s.export.tamperedVerified).toBe(false);
-    expect(s.export.tamperedProblems).toHaveLength(1);
+    // The part's digest, and the trace no longer bound to its chain (its input was the text changed).
+    expect(s.export.tamperedProblems).toHaveLength(3);
     expect(s.export.tamperedProblems[0]).toMatch(/^part "traces": SHA-256 [0-9a-f]{64} does not match the manifest/);
+    expect(s.export.tamperedProblems[1]).toMatch(/^trace \S+: provenance chain broken at seq 0 \(the trace's task input does not match the digest its first entry recorded\)$/);
+    expect(s.export.tamperedProblems[2]).toMatch(/^trace \S+: chain differs from the manifest \(verified false, manifest true\)$/);
   });
 });

@@ -2,32 +2,14 @@
  * Config errors name the file and the key the user wrote, list every problem of a run at once, and
  * say where a bad value came from and what is allowed.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, isLimitError, loadConfig, type LimitError } from 'limit-graph';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, loadConfig } from 'limit-graph';
 import { runCli } from '../helpers/cli.ts';
+import { KERNEL, failure, tempProject } from '../helpers/temp-project.ts';
 
-// Plugin files import the kernel by its absolute path: a temporary folder has no node_modules.
-const KERNEL = path.resolve('kernel/index.ts');
-
-let dir: string;
-const write = (name: string, text: string) => {
-  mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-  writeFileSync(path.join(dir, name), text);
-};
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'limit-config-errors-'));
-  write('package.json', '{ "type": "module" }');
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-async function failure(promise: Promise<unknown>): Promise<LimitError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!isLimitError(error)) throw new Error(`expected a LimitError, got ${error instanceof Error ? error.stack : String(error)}`);
-  return error;
-}
+const project = tempProject('limit-config-errors-', { 'package.json': '{ "type": "module" }' });
+const { write } = project;
 const lines = (error: Error) => error.message.split('\n').slice(1).map((l) => l.trim());
 
 const greeter = `import { definePlugin, z } from ${JSON.stringify(KERNEL)};
@@ -37,7 +19,7 @@ describe('plugin options are reported under the config key as written', () => {
   it('a plugin loaded by path: plugins[\'./greeter\'].greeting, not plugins.greeter', async () => {
     write('greeter.ts', greeter);
     write('limit.config.ts', `export default { logLevel: 'silent', plugins: { './greeter': { greeting: 5, extra: true } } };`);
-    const error = await failure(createRuntime({ cwd: dir, env: {} }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
     expect(lines(error)).toEqual([
       "limit.config.ts › plugins['./greeter'].greeting: Expected string, received number",
@@ -54,7 +36,7 @@ describe('a mistake in a preset names the preset file', () => {
   it('kernel fields and plugin options set by the preset, next to those set by the config', async () => {
     write('presets/mine.ts', `export default { storag: 'sqlite', plugins: { 'storage-sqlite': { busyTimeoutMs: 'x' } } };`);
     write('limit.config.ts', `export default { extends: './presets/mine.ts', logLevel: 'silent', tenant: 5 };`);
-    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    const error = await failure(loadConfig({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_CONFIG_INVALID');
     expect(error.message.split('\n')[0]).toBe('Invalid configuration in limit.config.ts and presets/mine.ts:');
     expect(lines(error)).toEqual(
@@ -69,18 +51,18 @@ describe('a mistake in a preset names the preset file', () => {
 
   it('an extends that is not a preset name (a number, an empty string in a list) is refused, never ignored', async () => {
     write('limit.config.ts', `export default { extends: 5, logLevel: 'silent' };`);
-    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    const error = await failure(loadConfig({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_CONFIG_INVALID');
     expect(lines(error)).toEqual(['limit.config.ts › extends: Expected a preset name or path (a non-empty string), or a list of them; received 5']);
     write('limit.config.ts', `export default { extends: ['default', ''], logLevel: 'silent' };`);
-    expect(lines(await failure(loadConfig({ cwd: dir, env: {} }))))
+    expect(lines(await failure(loadConfig({ cwd: project.dir, env: {} }))))
       .toEqual(['limit.config.ts › extends.1: Expected a preset name or path (a non-empty string), or a list of them; received ""']);
   });
 
   it('a plugin option overridden by the config is the config\'s; the rest of the entry stays the preset\'s', async () => {
     write('base.json', '{ "plugins": { "storage-sqlite": { "busyTimeoutMs": "x", "path": 1 } } }');
     write('limit.config.ts', `export default { extends: './base.json', logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: 2 } } };`);
-    const error = await failure(createRuntime({ cwd: dir, env: {} }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
     expect(lines(error)).toEqual(
       expect.arrayContaining([
@@ -94,7 +76,7 @@ describe('a mistake in a preset names the preset file', () => {
   it('a storage conflict set up by a preset names the preset', async () => {
     write('pg.json', '{ "plugins": { "storage-postgres": { "url": "postgres://db/x" } } }');
     write('limit.config.ts', `export default { extends: './pg.json', storage: 'sqlite' };`);
-    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    const error = await failure(loadConfig({ cwd: project.dir, env: {} }));
     expect(error.message).toContain('pg.json › plugins.storage-postgres: options for "storage-postgres"');
   });
 });
@@ -102,7 +84,7 @@ describe('a mistake in a preset names the preset file', () => {
 describe('every problem is listed at once', () => {
   it('kernel-level errors come with the option errors of the plugins the config names', async () => {
     write('limit.config.ts', `export default { storage: 'sqlite', setupTimeoutMs: '100', dataDir: 5, plugins: { 'storage-sqlite': { path: 42, busyTimeoutMs: -1 }, 'storage-postgres': true } };`);
-    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    const error = await failure(loadConfig({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_CONFIG_INVALID');
     expect(lines(error)).toEqual([
       'limit.config.ts › dataDir: Expected string, received number',
@@ -114,24 +96,24 @@ describe('every problem is listed at once', () => {
 
   it('every plugin name that resolves to nothing, together', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'no-such-one': true, './missing': true, 'rd-fgw': true, 'no-such-two': {} } };`);
-    const error = await failure(createRuntime({ cwd: dir, env: {} }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
     expect(error.message.split('\n')[0]).toBe('3 plugins not found:');
     expect(error.message).toContain('limit.config.ts › plugins.no-such-one: Plugin "no-such-one" not found');
-    expect(error.message).toContain(`limit.config.ts › plugins['./missing']: Plugin "./missing" not found: no file ${path.join(dir, 'missing')}`);
+    expect(error.message).toContain(`limit.config.ts › plugins['./missing']: Plugin "./missing" not found: no file ${path.join(project.dir, 'missing')}`);
     expect(error.message).toContain('limit.config.ts › plugins.no-such-two: Plugin "no-such-two" not found');
     expect(error.details?.plugins).toEqual(['no-such-one', './missing', 'no-such-two']);
   });
 
   it('a storage-* entry that storage sets aside is reported when it names no plugin, not dropped', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlit': true, 'storage-file': true } };`);
-    const error = await failure(createRuntime({ cwd: dir, env: {} }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: {} }));
     expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
     expect(error.message).toContain('Plugin "storage-sqlit" not found');
     expect(error.message).toContain('the built-in storage plugins are storage-file, storage-kv, storage-postgres, storage-sqlite');
     // A built-in backend set to true is still set aside quietly.
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-file': true, 'storage-sqlite': { path: ':memory:' } } };`);
-    const rt = await createRuntime({ cwd: dir, env: {}, boot: false });
+    const rt = await createRuntime({ cwd: project.dir, env: {}, boot: false });
     try {
       expect(rt.plugins.map((p) => p.name)).toEqual(['storage-sqlite']);
     } finally {
@@ -143,28 +125,28 @@ describe('every problem is listed at once', () => {
 describe('messages say where a value came from and what is allowed', () => {
   it('STORAGE_BACKEND naming no backend names the variable and lists the built-in backends', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
-    const error = await failure(createRuntime({ cwd: dir, env: { STORAGE_BACKEND: 'foo' } }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'foo' } }));
     expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
     expect(error.message).toContain('STORAGE_BACKEND=foo selects the storage plugin "storage-foo", which is not found');
     expect(error.message).toContain('built-in backend (file, kv, postgres, sqlite)');
     expect(error.fix).toContain('Set STORAGE_BACKEND to one of the built-in backends (file, kv, postgres, sqlite)');
     // From the file, the file's field is named.
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlte' };`);
-    const fromFile = await failure(createRuntime({ cwd: dir, env: {} }));
+    const fromFile = await failure(createRuntime({ cwd: project.dir, env: {} }));
     expect(fromFile.message).toContain('limit.config.ts › storage: "sqlte" selects the storage plugin "storage-sqlte"');
     expect(fromFile.fix).toContain('Set storage in limit.config.ts to one of the built-in backends');
   });
 
   it('a missing option that an environment variable sets names the variable (STORAGE_BACKEND=postgres without DATABASE_URL)', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
-    const error = await failure(createRuntime({ cwd: dir, env: { STORAGE_BACKEND: 'postgres' } }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } }));
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
     expect(error.message).toContain('plugins.storage-postgres.url: Expected string, received undefined; set the environment variable DATABASE_URL');
   });
 
   it('an invalid boolean from the environment lists the accepted values', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'file' };`);
-    const error = await failure(createRuntime({ cwd: dir, env: { LIMIT_FILE_FSYNC: 'FALSE' } }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_FILE_FSYNC: 'FALSE' } }));
     expect(error.message).toContain(
       'plugins.storage-file.fsync: Expected boolean or one of "0"|"1"|"true"|"false"|"yes"|"no", received string (from environment variable LIMIT_FILE_FSYNC)',
     );
@@ -190,7 +172,7 @@ describe('messages say where a value came from and what is allowed', () => {
 describe('help works whatever the config', () => {
   it.each([[['--help']], [['-h']], [['help']], [['doctor', '--help']], [['help', 'doctor']]])('limit %j with a broken config prints the kernel help and a warning, exit 0', async (args) => {
     write('limit.config.ts', `export default { storage: 'sqlite', plugns: {}, logLevle: 'info' };`);
-    const r = await runCli(args, { cwd: dir, env: {} });
+    const r = await runCli(args, { cwd: project.dir, env: {} });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: limit /);
     expect(r.stdout).toContain('doctor');
@@ -201,13 +183,13 @@ describe('help works whatever the config', () => {
 
   it('a plugin command\'s help with a config whose plugin fails prints the overall help and why', async () => {
     write('limit.config.ts', `export default { storage: 'sqlite', plugins: { 'api-http': true } };`);
-    const r = await runCli(['serve', '--help'], { cwd: dir, env: { STORAGE_BACKEND: 'postgres' } });
+    const r = await runCli(['serve', '--help'], { cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Commands:');
     expect(r.stderr).toContain('DATABASE_URL');
     expect(r.stderr).toContain('`limit serve` is not a kernel command');
     // Other commands still fail with the config's error.
-    const doctor = await runCli(['doctor'], { cwd: dir, env: { STORAGE_BACKEND: 'postgres' } });
+    const doctor = await runCli(['doctor'], { cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } });
     expect(doctor.code).toBe(1);
     expect(doctor.stderr).toContain('LIMIT_PLUGIN_OPTIONS_INVALID');
   });

@@ -1,32 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRuntime, isLimitError, type LimitError, type Plugin } from 'limit-graph';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, type Plugin } from 'limit-graph';
+import { KERNEL, failure, tempProject } from '../helpers/temp-project.ts';
 
-// Plugin files import the kernel by its absolute path: a temporary folder has no node_modules.
-const KERNEL = path.resolve('kernel/index.ts');
+const project = tempProject('limit-plugin-load-');
+const { write } = project;
 
-let dir: string;
-const write = (name: string, text: string) => {
-  mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-  writeFileSync(path.join(dir, name), text);
-};
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'limit-plugin-load-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-async function failure(promise: Promise<unknown>): Promise<LimitError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  if (!isLimitError(error)) throw new Error(`expected a LimitError, got ${error instanceof Error ? error.stack : String(error)}`);
-  return error;
-}
-
-/** A runtime from a limit.config.ts in `dir` that lists the plugin entry `entry`. */
+/** A runtime from a limit.config.ts in `project.dir` that lists the plugin entry `entry`. */
 function runtimeWith(entry: string) {
   write('limit.config.ts', `export default { logLevel: 'silent', plugins: { ${JSON.stringify(entry)}: true } };`);
-  return createRuntime({ cwd: dir, env: {} });
+  return createRuntime({ cwd: project.dir, env: {} });
 }
 
 const setupThrows = `import { definePlugin } from ${JSON.stringify(KERNEL)};
@@ -37,8 +20,8 @@ describe('loading plugins named in the config', () => {
     write('package.json', '{ "type": "module" }');
     const error = await failure(runtimeWith('./does/not/exist'));
     expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
-    expect(error.message).toContain(path.join(dir, 'does/not/exist'));
-    expect(error.message).toContain(`relative to the config file ${path.join(dir, 'limit.config.ts')}`);
+    expect(error.message).toContain(path.join(project.dir, 'does/not/exist'));
+    expect(error.message).toContain(`relative to the config file ${path.join(project.dir, 'limit.config.ts')}`);
   });
 
   it('a path without extension finds the .ts file', async () => {
@@ -59,7 +42,7 @@ describe('loading plugins named in the config', () => {
     write('p.ts', source);
     const error = await failure(runtimeWith('./p.ts'));
     expect(error.code).toBe(code);
-    expect(error.message).toContain(`"./p.ts" (${path.join(dir, 'p.ts')})`);
+    expect(error.message).toContain(`"./p.ts" (${path.join(project.dir, 'p.ts')})`);
     expect(error.message).toMatch(message);
   });
 

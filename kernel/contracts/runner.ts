@@ -59,6 +59,10 @@ export interface Runner {
   readonly capabilities: RunnerCapabilities;
   executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult>;
   health(): Promise<HealthResult>;
-  /** Releases a session's workers, contexts and files. */
-  closeSession?(sessionId: string): Promise<void>;
+  /**
+   * Releases a session's workers, contexts and files. `tenant` is the session's (the orchestrator
+   * always passes it): a runner whose state outlives this process's registry — a queue's workers —
+   * releases only that tenant's session of the id.
+   */
+  closeSession?(sessionId: string, tenant?: string): Promise<void>;
 }

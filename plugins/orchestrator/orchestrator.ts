@@ -127,7 +127,7 @@ export class OrchestratorService implements Orchestrator {
         await live.handle.close();
         await settleWithin(inFlight, this.deps.options.closeWaitMs);
       } else {
-        await this.#releaseRunners(id);
+        await this.#releaseRunners(id, tenant);
       }
       return await this.#storage.closeSession(tenant, id, now());
     } finally {
@@ -139,14 +139,14 @@ export class OrchestratorService implements Orchestrator {
   async onSessionClosed(handle: SessionHandle): Promise<void> {
     const k = key(handle.tenant, handle.id);
     if (this.#live.get(k)?.handle === handle) this.#live.delete(k);
-    await this.#releaseRunners(handle.id);
+    await this.#releaseRunners(handle.id, handle.tenant);
   }
 
-  async #releaseRunners(sessionId: string): Promise<void> {
+  async #releaseRunners(sessionId: string, tenant: string): Promise<void> {
     const { container } = this.deps;
     for (const k of container.keys('runner:')) {
       const runner = container.resolve(k as `runner:${string}`);
-      await runner.closeSession?.(sessionId).catch((error: unknown) => {
+      await runner.closeSession?.(sessionId, tenant).catch((error: unknown) => {
         this.deps.logger.warn({ err: error, runner: runner.name, sessionId }, 'runner failed to release a session');
       });
     }

@@ -162,6 +162,8 @@ export const keywordGovernancePlugin = definePlugin({
 export interface SpyRunner extends Runner {
   calls: TaskParsed[];
   closed: string[];
+  /** The tenant each closeSession call named, in order. */
+  closedTenants: (string | undefined)[];
   maxInFlight: number;
 }
 
@@ -169,7 +171,7 @@ export interface SpyRunner extends Runner {
 export function spyRunner(name = 'spy'): SpyRunner {
   let inFlight = 0;
   const runner: SpyRunner = {
-    name, calls: [], closed: [], maxInFlight: 0,
+    name, calls: [], closed: [], closedTenants: [], maxInFlight: 0,
     capabilities: { timeout: true, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
     async executeIsolated(task, ctx): Promise<RunResult> {
       runner.calls.push(task);
@@ -193,7 +195,7 @@ export function spyRunner(name = 'spy'): SpyRunner {
       }
     },
     async health() { return { status: 'ok', checks: [] }; },
-    async closeSession(id) { runner.closed.push(id); },
+    async closeSession(id, tenant) { runner.closed.push(id); runner.closedTenants.push(tenant); },
   };
   return runner;
 }

@@ -146,6 +146,7 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(out.trace.output?.error?.code).toMatch(/ABORTED|SESSION_CLOSED/);
     expect(spy.closed).toContain(s2.id);
     expect(other.closed).toContain(s2.id);
+    expect(spy.closedTenants.at(spy.closed.lastIndexOf(s2.id))).toBe('default'); // the session's tenant, for runners whose state outlives this process
     await expectCode(orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'z' } }), 'LIMIT_SESSION_CLOSED');
   });
 

@@ -30,7 +30,12 @@ interface SessionState {
   savedHistory?: ChatHistoryItem[];
   /** Tail of the session's task queue: a chat session evaluates one prompt at a time. */
   tail: Promise<unknown>;
-  running: boolean;
+  /**
+   * Turns of this session past the queue (holding or acquiring its chat). Only the turn that
+   * incremented it decrements it: a queued turn that gives up never touches it, so a session with
+   * a turn generating is never taken for idle and its sequence never evicted mid-evaluation.
+   */
+  active: number;
   lastUsed: number;
   /** Aborted by closeSession, so in-flight work of a closing session stops. */
   readonly controller: AbortController;
@@ -127,11 +132,13 @@ export class LlamaRunner implements Runner {
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
     state.tail = Promise.all([previous, mine]);
+    let counted = false;
     try {
       const early = stopped();
       if (early) return result(false, '', started, counts, early);
       await untilAborted(previous, signal);
-      state.running = true;
+      state.active++;
+      counted = true;
       state.lastUsed = Date.now();
       const chat = await this.#chatFor(state, signal);
       const sequence = state.sequence!;
@@ -167,7 +174,7 @@ export class LlamaRunner implements Runner {
       return result(false, partial, started, counts, isLimitFailure(error) ? error : failure);
     } finally {
       clearTimeout(timer);
-      state.running = false;
+      if (counted) state.active--;
       state.lastUsed = Date.now();
       release();
       this.#notify();
@@ -252,7 +259,7 @@ export class LlamaRunner implements Runner {
   #state(id: string, tenant: string): SessionState {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { id, tenant, tail: Promise.resolve(), running: false, lastUsed: Date.now(), controller: new AbortController() };
+      state = { id, tenant, tail: Promise.resolve(), active: 0, lastUsed: Date.now(), controller: new AbortController() };
       this.#sessions.set(id, state);
     } else if (state.tenant !== tenant) {
       throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
@@ -276,7 +283,7 @@ export class LlamaRunner implements Runner {
         await this.#waitForSequence(signal, 5);
         continue;
       }
-      const idle = [...this.#sessions.values()].filter((s) => s !== state && s.chat && !s.running).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      const idle = [...this.#sessions.values()].filter((s) => s !== state && s.chat && s.active === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (idle) {
         // The idle session keeps its history; only its KV cache is given up and rebuilt on its next task.
         idle.savedHistory = idle.chat!.getChatHistory();

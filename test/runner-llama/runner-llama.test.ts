@@ -200,6 +200,29 @@ describe('runner-llama configuration and lifecycle', () => {
     await rt.close();
   });
 
+  it("a queued turn that gives up does not mark its session idle: another session never evicts a chat that is generating", async () => {
+    const { rt, runner } = await start({ maxSessions: 1, contextSize: 24_576, maxTokens: 8 });
+    try {
+      const a = makeRunContext({ limits: { timeoutMs: 60_000 } });
+      const b = makeRunContext({ limits: { timeoutMs: 60_000 } });
+      const long = runner.executeIsolated(prompt(longPrompt(15_000)), a); // seconds of evaluation
+      await new Promise((r) => setTimeout(r, 100));
+      // A's second turn waits behind the first and gives up: by timeout, and by its caller's abort.
+      const timedOut = await runner.executeIsolated(prompt('queued'), { ...a, session: { ...a.session, limits: { ...a.session.limits, timeoutMs: 50 } } });
+      expect(timedOut.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+      const aborted = await runner.executeIsolated(prompt('queued'), { ...a, signal: AbortSignal.timeout(50) });
+      expect(aborted.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      // B needs the only sequence: it must wait for A's turn, not take A's sequence from under it.
+      const other = runner.executeIsolated(prompt('hello'), b);
+      const [ra, rb] = await Promise.all([long, other]);
+      expect(ra.ok, JSON.stringify(ra.error)).toBe(true);
+      expect(rb.ok, JSON.stringify(rb.error)).toBe(true);
+      expect(runner.history(a.session.id)!.filter((i) => i.type === 'user')).toHaveLength(1);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+
   it('disposes the model at shutdown: the runner refuses work afterwards', async () => {
     const { rt, runner } = await start();
     expect((await runner.executeIsolated(prompt('hello'), makeRunContext())).ok).toBe(true);

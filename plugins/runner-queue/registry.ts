@@ -177,13 +177,13 @@ export class Registry {
     return r.rows[0] as { workerId: string; queue: string } | undefined;
   }
 
-  /** Forgets the session's routes (of `tenant`, or of every tenant), returning the workers that held them. */
-  async release(sessionId: string, tenant?: string): Promise<{ tenant: string; workerId: string; queue: string }[]> {
+  /** Forgets the route of `tenant`'s session `sessionId`, returning the worker that held it. */
+  async release(sessionId: string, tenant: string): Promise<{ tenant: string; workerId: string; queue: string }[]> {
     const r = await this.#pool.query(
       `DELETE FROM ${this.#routes} r USING ${this.#workers} w
-       WHERE r.session_id = $1 AND ($2::text IS NULL OR r.tenant = $2) AND w.id = r.worker_id
+       WHERE r.session_id = $1 AND r.tenant = $2 AND w.id = r.worker_id
        RETURNING r.tenant, w.id AS "workerId", w.queue`,
-      [sessionId, tenant ?? null],
+      [sessionId, tenant],
     );
     return r.rows as { tenant: string; workerId: string; queue: string }[];
   }

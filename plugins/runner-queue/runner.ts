@@ -41,6 +41,11 @@ export class QueueRunner implements Runner {
   readonly #options: RunnerQueueOptionsParsed;
   readonly #logger: Logger;
   readonly #bells = new Map<string, Bell>();
+  /**
+   * The tenants this dispatcher ran each session id for (from the RunContext): closeSession without
+   * a tenant releases that tenant's session when there is exactly one, never every tenant's.
+   */
+  readonly #tenants = new Map<string, Set<string>>();
   /** What the live workers' runners enforce, as last read from the registry (health, routing). */
   #workers: WorkerRow[] = [];
 
@@ -99,6 +104,9 @@ export class QueueRunner implements Runner {
 
   async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
     const started = performance.now();
+    const seen = this.#tenants.get(ctx.session.id) ?? new Set<string>();
+    seen.add(ctx.session.tenant);
+    this.#tenants.set(ctx.session.id, seen);
     const budgetMs = ctx.session.limits.timeoutMs + this.#options.dispatchTimeoutMs;
     const deadline = withDeadline([ctx.signal], budgetMs, 'runner-queue');
     try {
@@ -182,8 +190,24 @@ export class QueueRunner implements Runner {
     return result;
   }
 
-  /** Forgets the session's route and tells its worker to release the session's runner state. */
+  /**
+   * Forgets the session's route and tells its worker to release the session's runner state — of
+   * `tenant` only: another tenant's session with the same id is left alone. Without a tenant, the
+   * one this dispatcher ran the id for is used; when it ran the id for several tenants, or for
+   * none, nothing is released (a warning or a debug line says so).
+   */
   async closeSession(sessionId: string, tenant?: string): Promise<void> {
+    const seen = this.#tenants.get(sessionId);
+    if (tenant === undefined) {
+      if (!seen || seen.size !== 1) {
+        if (seen && seen.size > 1) this.#logger.warn({ sessionId, tenants: seen.size }, 'runner-queue: closeSession without a tenant for a session id run for several tenants: nothing released');
+        else this.#logger.debug({ sessionId }, 'runner-queue: closeSession without a tenant for a session id this dispatcher never ran: nothing released');
+        return;
+      }
+      tenant = [...seen][0]!;
+    }
+    seen?.delete(tenant);
+    if (seen?.size === 0) this.#tenants.delete(sessionId);
     const held = await this.#link.registry().release(sessionId, tenant);
     for (const h of held) {
       const job: Job = { kind: 'close', tenant: h.tenant, sessionId };

@@ -32,6 +32,13 @@ export class QueueWorker {
   readonly #logger: Logger;
   readonly #wakeups: WorkerWakeups;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /**
+   * The tenant whose session each (runner, session id) on this worker belongs to, set by its first
+   * run job and cleared by that tenant's close job. Local runners key their state by session id
+   * only, so a close job of another tenant with the same id must not reach them, and a run job of
+   * another tenant on a live id is refused here (as the Runner contract asks of runners).
+   */
+  readonly #owners = new Map<string, string>();
   /** pg-boss's ids of this worker's poll loops, to wake them on a notification. */
   readonly #loops: string[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -141,13 +148,24 @@ export class QueueWorker {
     }
     const data = parsed.data;
     if (data.kind === 'close') {
-      await Promise.all([...this.#runners.values()].map((r) => r.closeSession?.(data.sessionId)));
-      return { closed: data.sessionId };
+      // Only the runners that hold this tenant's session of the id: another tenant's is left alone.
+      const held = [...this.#runners].filter(([name]) => this.#owners.get(ownerKey(name, data.sessionId)) === data.tenant);
+      for (const [name] of held) this.#owners.delete(ownerKey(name, data.sessionId));
+      await Promise.all(held.map(([, r]) => r.closeSession?.(data.sessionId, data.tenant)));
+      return { closed: data.sessionId, tenant: data.tenant, runners: held.map(([name]) => name) };
     }
     const runner = this.#runners.get(data.runner);
     if (!runner) {
       throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `worker ${this.id} does not run runner:${data.runner} (it runs ${[...this.#runners.keys()].join(', ')})`);
     }
+    const key = ownerKey(data.runner, data.session.id);
+    const owner = this.#owners.get(key);
+    if (owner !== undefined && owner !== data.session.tenant) {
+      throw new LimitError('LIMIT_CONFLICT', `Session id "${data.session.id}" is in use on worker ${this.id} by another tenant`, {
+        details: { sessionId: data.session.id }, fix: 'Use the session ids the server generates; they are unique.',
+      });
+    }
+    this.#owners.set(key, data.session.tenant);
     const controller = new AbortController();
     const watch = setInterval(() => {
       this.#boss.getJobById(this.queue, job.id).then(
@@ -164,4 +182,8 @@ export class QueueWorker {
       clearInterval(watch);
     }
   }
+}
+
+function ownerKey(runner: string, sessionId: string): string {
+  return `${runner}\u0000${sessionId}`;
 }

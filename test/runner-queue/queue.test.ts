@@ -70,6 +70,19 @@ async function worker(extra: Record<string, unknown> = {}): Promise<Runtime> {
 const route = async (sessionId: string): Promise<string | undefined> =>
   ((await admin.query(`SELECT worker_id FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1`, [sessionId])).rows[0] as { worker_id: string } | undefined)?.worker_id;
 
+/** The tenants that have a route for the session id, sorted. */
+const routes = async (sessionId: string): Promise<string[]> =>
+  (await admin.query(`SELECT tenant FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1 ORDER BY tenant`, [sessionId])).rows.map((r: { tenant: string }) => r.tenant);
+
+/** Waits until a worker has finished a close job for the session id. */
+async function closeJobDone(sessionId: string): Promise<void> {
+  for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    const r = await admin.query(`SELECT 1 FROM "${SCHEMA}".job WHERE data->>'kind' = 'close' AND data->>'sessionId' = $1 AND state = 'completed'`, [sessionId]);
+    if (r.rowCount) return;
+  }
+  throw new Error(`no close job for ${sessionId} completed within 20 s`);
+}
+
 const run = (rt: Runtime, input: string, sessionId: string) =>
   rt.resolve('runner:queue').executeIsolated(Task.parse({ input }), makeRunContext({ sessionId }));
 
@@ -153,6 +166,57 @@ describe('runner-queue routing', () => {
       expect(recall).toBe('gone');
     } finally {
       await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
+  it("closing another tenant's session with the same id leaves this tenant's state on the worker and its route", async () => {
+    const w = await worker();
+    const d = await dispatcher();
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      const x = makeRunContext({ sessionId: s });
+      const y = { ...x, session: { ...x.session, tenant: 'tenant-y' } };
+      const q = d.resolve('runner:queue') as QueueRunner;
+      expect((await q.executeIsolated(Task.parse({ input: 'kept = 41 + 1' }), x)).ok).toBe(true);
+      const refused = await q.executeIsolated(Task.parse({ input: 'print(globals().get("kept", "gone"))' }), y);
+      expect(refused.ok).toBe(false);
+      expect(refused.stdout).not.toContain('42');
+      await q.closeSession(s, 'tenant-y');
+      expect(await routes(s)).toEqual(['conformance']);
+      // Wait until the worker has run Y's close job, then X's state must still be there.
+      await closeJobDone(s);
+      expect((await q.executeIsolated(Task.parse({ input: 'print(globals().get("kept", "gone"))' }), x)).stdout.trim()).toBe('42');
+    } finally {
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
+  it('closeSession without a tenant releases only the tenant this dispatcher ran the id for, and nothing when that is ambiguous', async () => {
+    const w = await worker();
+    const [d, other] = [await dispatcher(), await dispatcher()];
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      const x = makeRunContext({ sessionId: s });
+      const y = { ...x, session: { ...x.session, tenant: 'tenant-y' } };
+      const q = d.resolve('runner:queue') as QueueRunner;
+      // Y's run of the id goes through another dispatcher (another API instance): its route exists.
+      await q.executeIsolated(Task.parse({ input: 'kept = 1' }), x);
+      await other.resolve('runner:queue').executeIsolated(Task.parse({ input: 'kept = 2' }), y);
+      expect(await routes(s)).toEqual(['conformance', 'tenant-y']);
+      await q.closeSession(s);
+      expect(await routes(s)).toEqual(['tenant-y']);
+
+      // This dispatcher ran the id for two tenants: without a tenant it cannot tell which to close.
+      const s2 = `s-${randomBytes(3).toString('hex')}`;
+      const x2 = makeRunContext({ sessionId: s2 });
+      await q.executeIsolated(Task.parse({ input: 'kept = 1' }), x2);
+      await q.executeIsolated(Task.parse({ input: 'kept = 2' }), { ...x2, session: { ...x2.session, tenant: 'tenant-y' } });
+      await q.closeSession(s2);
+      expect(await routes(s2)).toEqual(['conformance', 'tenant-y']);
+      await q.closeSession(s2, 'tenant-y');
+      expect(await routes(s2)).toEqual(['conformance']);
+    } finally {
+      await Promise.all([d.close(), other.close(), w.close()]);
     }
   }, 60_000);
 

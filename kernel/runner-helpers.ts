@@ -56,6 +56,132 @@ export function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Pr
   });
 }
 
+/** Thrown by a vendor call (or a health probe) that already knows the failure: it is reported as is. */
+export class HostedFailureError extends Error {
+  constructor(readonly failure: RunnerFailure) {
+    super(failure.message);
+    this.name = 'HostedFailureError';
+  }
+}
+
+/**
+ * A retry that would start after the task's deadline: the vendor's error, how long the server (or
+ * the backoff) asked to wait, how long was left, and how many retries had been made.
+ */
+export class RetryTooLateError extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly waitMs: number,
+    readonly leftMs: number,
+    readonly retries: number,
+    /** Whether the server asked for the wait (retry-after); else it is the default backoff. */
+    readonly asked: boolean,
+  ) {
+    super(`retry in ${waitMs} ms, but only ${leftMs} ms left`);
+    this.name = 'RetryTooLateError';
+  }
+}
+
+/** Resolves after `ms`, rejects with the abort reason as soon as `signal` aborts (the timer is cleared: it never holds the process). */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * How long a vendor asks to wait before retrying, from the headers of its answer: `retry-after-ms`,
+ * else `retry-after` (seconds or an HTTP date); undefined when it did not say.
+ */
+export function retryAfterMs(headers: { get(name: string): string | null } | undefined): number | undefined {
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const after = headers?.get('retry-after');
+  if (!after) return undefined;
+  const seconds = Number.parseFloat(after);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(after);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** The SDKs' default backoff before retry number `retry` (0-based): 0.5 s doubling, at most 8 s, up to 25 % jitter. */
+export function defaultBackoffMs(retry: number): number {
+  return Math.min(0.5 * 2 ** retry, 8) * (1 - Math.random() * 0.25) * 1000;
+}
+
+/** Whether the SDKs retry an HTTP answer: `x-should-retry` decides when present, else 408, 409, 429 and 5xx. */
+export function isRetryableStatus(status: number, headers: { get(name: string): string | null } | undefined): boolean {
+  const should = headers?.get('x-should-retry');
+  if (should === 'true') return true;
+  if (should === 'false') return false;
+  return status === 408 || status === 409 || status === 429 || status >= 500;
+}
+
+/**
+ * Calls `attempt` (one request, the SDK's own retries off) up to `maxRetries` more times while
+ * `retryable(error)` says so, waiting what the server asked for (`afterMs`) or the default backoff.
+ * The wait is abortable (cancellation, session close, deadline), and a wait that would end after
+ * the deadline is not started: RetryTooLateError, which HostedConversations reports at once.
+ */
+export async function withRetries<T>(
+  turn: { readonly signal: AbortSignal; remainingMs(): number },
+  maxRetries: number,
+  attempt: () => Promise<T>,
+  retryable: (error: unknown) => { afterMs?: number | undefined } | undefined,
+): Promise<T> {
+  for (let retry = 0; ; retry++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (turn.signal.aborted || retry >= maxRetries) throw error;
+      const verdict = retryable(error);
+      if (!verdict) throw error;
+      const waitMs = Math.ceil(verdict.afterMs ?? defaultBackoffMs(retry));
+      const leftMs = turn.remainingMs();
+      if (waitMs >= leftMs) throw new RetryTooLateError(error, waitMs, leftMs, retry, verdict.afterMs !== undefined);
+      await abortableSleep(waitMs, turn.signal);
+    }
+  }
+}
+
+/** Rejects with the abort reason when `signal` aborts; never resolves. `stop()` detaches it. */
+function rejectOnAbort(signal: AbortSignal): { promise: Promise<never>; stop(): void } {
+  let stop = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    stop = () => signal.removeEventListener('abort', onAbort);
+  });
+  return { promise, stop };
+}
+
+/** `value` with every string in it scrubbed of `secret`; returned as is (no copy) when the secret does not occur. */
+export function scrubSecretDeep<T>(value: T, secret: string | undefined): T {
+  if (!secret || value === undefined) return value;
+  const json = JSON.stringify(value);
+  if (json === undefined || !json.includes(secret)) return value;
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return scrubSecret(v, secret);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
+/** The "(after N retries)" of a failure message. */
+const retriesNote = (n: number) => (n > 0 ? ` (after ${n} retries)` : '');
+
 export interface Deadline {
   /** Aborts when any of the given signals aborts or the time is up: hand it to the SDK. */
   readonly signal: AbortSignal;
@@ -120,7 +246,7 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
     unreachable: (error: Error): RunnerFailure => ({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: scrub(`${c.label}: could not reach ${c.host}: ${innermostCause(error)}`) }),
     /** The vendor answered `status`; statuses the SDK retries say how often it did. */
     status: (status: number, detail: string): RunnerFailure => {
-      const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? ` (after ${c.maxRetries} retries)` : '';
+      const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? retriesNote(c.maxRetries) : '';
       const what =
         status === 401 || status === 403 ? 'rejected the API key' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
       return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${detail}`) };
@@ -148,9 +274,10 @@ export function sdkLogger(logger: Logger, sdk: string, secret: string | undefine
 
 /**
  * The client options every vendor SDK of the OpenAI/Anthropic kind takes alike: the key (as the
- * client's only credential), an optional base URL, the SDK's own retries, a per-request timeout
- * (each call passes a shorter one when its deadline is nearer), and its log lines sent to pino
- * through `sdkLogger`.
+ * client's only credential), an optional base URL, a per-request timeout (each call passes a
+ * shorter one when its deadline is nearer), and its log lines sent to pino through `sdkLogger`.
+ * The SDK's own retries are off: the runner retries with `withRetries` (up to `maxRetries`),
+ * whose waits end with the deadline and which starts no wait longer than the time left.
  */
 export function vendorClientOptions(
   options: { apiKey: string; baseURL?: string | undefined; maxRetries: number; timeoutMs: number },
@@ -160,7 +287,7 @@ export function vendorClientOptions(
   return {
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-    maxRetries: options.maxRetries,
+    maxRetries: 0,
     timeout: options.timeoutMs,
     logLevel: 'warn' as const,
     logger: sdkLogger(logger, sdk, options.apiKey),
@@ -179,22 +306,51 @@ export function hostedRunnerCapabilities(): RunnerCapabilities {
   };
 }
 
+/** What a response was, for messages: its content type and the start of its body (one line, at most 80 characters). */
+export function describeAnswer(contentType: string | null | undefined, body: unknown): string {
+  const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
+  const start = text.replace(/\s+/g, ' ').trim().slice(0, 80);
+  return `${contentType || 'no content type'}${start ? ` (${JSON.stringify(start)})` : ''}`;
+}
+
+/** Whether a content type is JSON (`application/json`, `application/problem+json`, …). */
+export function isJsonContentType(contentType: string | null | undefined): boolean {
+  const media = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+  return media === 'application/json' || media.endsWith('+json');
+}
+
+/** Whether a content type is a server-sent event stream. */
+export function isEventStreamContentType(contentType: string | null | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
+}
+
 /**
- * Health of a hosted runner: `probe` (one quick request, no retries) proves reachability and the
- * key; the limits a vendor call cannot enforce are reported as degraded capability checks.
+ * Health of a hosted runner: `probe` (one quick request for the models list, no retries) proves
+ * reachability and the key, and its answer must be a vendor's models list (JSON with a `data`
+ * array), not whatever page a proxy or a wrong base URL returns; the limits a vendor call cannot
+ * enforce are reported as degraded capability checks.
  */
 export async function hostedRunnerHealth(h: {
   baseURL: string;
   model: string;
-  probe(): Promise<unknown>;
+  /** The models list as it came back: its content type and parsed body (text when not JSON). */
+  probe(): Promise<{ contentType: string | null; body: unknown }>;
   describe(error: unknown): RunnerFailure;
   details?: Record<string, unknown>;
+  /** Scrubbed from what the answer is quoted as. */
+  secret?: string | undefined;
 }): Promise<HealthResult> {
   const checks: NonNullable<HealthResult['checks']> = [];
   const host = hostOf(h.baseURL);
   try {
-    await h.probe();
-    checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
+    const { contentType, body } = await h.probe();
+    const data = body && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
+    if (isJsonContentType(contentType) && Array.isArray(data)) {
+      checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
+    } else {
+      const what = scrubSecret(describeAnswer(contentType, body), h.secret);
+      checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
+    }
   } catch (error) {
     checks.push({ name: 'api', status: 'fail', message: h.describe(error).message });
   }
@@ -262,6 +418,8 @@ export class HostedConversations<M> {
       logger: Logger;
       /** Maps what the vendor call threw (not a cancellation or deadline) to a failure. */
       describe(error: unknown): RunnerFailure;
+      /** The API key: scrubbed from every result (stdout, value) and from what joins the conversation. */
+      secret?: string | undefined;
     },
   ) {}
 
@@ -284,19 +442,45 @@ export class HostedConversations<M> {
       const early = deadline.stopped();
       if (early) return runResult(started, { text: current.text, failure: early });
       await untilAborted(previous, deadline.signal);
-      const done = await turn(current);
-      state.messages.push(...done.append);
-      return runResult(started, { text: current.text, value: done.value, tokensIn: done.tokensIn, tokensOut: done.tokensOut });
+      // The vendor call is raced against the deadline: whatever an SDK awaits (a retry sleep that
+      // ignores the signal, a body that never ends), the task returns when its time is up or it is cancelled.
+      const stop = rejectOnAbort(deadline.signal);
+      const call = turn(current);
+      call.catch(() => undefined); // it may settle after the race is lost
+      let done: HostedTurnDone<M>;
+      try {
+        done = await Promise.race([call, stop.promise]);
+      } finally {
+        stop.stop();
+      }
+      const secret = this.o.secret;
+      current.text = scrubSecret(current.text, secret);
+      state.messages.push(...scrubSecretDeep(done.append, secret));
+      return runResult(started, { text: current.text, value: scrubSecretDeep(done.value, secret), tokensIn: done.tokensIn, tokensOut: done.tokensOut });
     } catch (error) {
-      const failure = deadline.stopped() ?? this.o.describe(error);
+      const failure = deadline.stopped() ?? this.#failure(error);
       if (failure.code !== 'LIMIT_RUNNER_TIMEOUT' && failure.code !== 'LIMIT_RUNNER_ABORTED') {
         (ctx.logger ?? this.o.logger).warn({ session: ctx.session.id, traceId: ctx.traceId, code: failure.code, status: failure.status }, failure.message);
       }
-      return runResult(started, { text: current.text, failure });
+      return runResult(started, { text: scrubSecret(current.text, this.o.secret), failure });
     } finally {
       deadline.clear();
       release();
     }
+  }
+
+  #failure(error: unknown): RunnerFailure {
+    if (error instanceof HostedFailureError) return error.failure;
+    if (error instanceof RetryTooLateError) {
+      const base = error.error instanceof HostedFailureError ? error.error.failure : this.o.describe(error.error);
+      const wait = error.waitMs >= 1000 ? `${Math.round(error.waitMs / 100) / 10} s` : `${error.waitMs} ms`;
+      const why = error.asked ? `the server asked to retry in ${wait}` : `the next retry was due in ${wait}`;
+      return {
+        ...base,
+        message: scrubSecret(`${base.message.replace(/ \(after \d+ retries\)/, retriesNote(error.retries))}; not retried: ${why}, and the task has ${error.leftMs} ms left`, this.o.secret),
+      };
+    }
+    return this.o.describe(error);
   }
 
   /** A copy of a session's conversation (for inspection and tests). */

@@ -1,12 +1,28 @@
 /**
  * The Anthropic runner: the Messages API with one conversation per session, streaming by default.
- * Retries and backoff (honouring retry-after / retry-after-ms) are the SDK's; this runner sets them
- * up and speaks the wire format. The session queue, the deadline, failure wording and key
- * scrubbing are the kernel's hosted-runner helpers, shared with every vendor.
+ * Retries and backoff (honouring retry-after / retry-after-ms) are the kernel's `withRetries`, as
+ * for every hosted runner, so that a wait longer than the task's time left is not started. This
+ * runner speaks the wire format and checks that a reply is complete. The session queue, the
+ * deadline, failure wording and key scrubbing are the kernel's hosted-runner helpers, shared with
+ * every vendor.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import { HostedConversations, hostOf, hostedRunnerCapabilities, hostedRunnerHealth, vendorClientOptions, vendorFailures } from 'limit-graph';
+import {
+  HostedConversations,
+  HostedFailureError,
+  describeAnswer,
+  hostOf,
+  hostedRunnerCapabilities,
+  hostedRunnerHealth,
+  isEventStreamContentType,
+  isJsonContentType,
+  isRetryableStatus,
+  retryAfterMs,
+  vendorClientOptions,
+  vendorFailures,
+  withRetries,
+} from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerAnthropicOptionsParsed } from './options.ts';
 
@@ -32,7 +48,7 @@ export class AnthropicRunner implements Runner {
     // Passing the key makes it the client's only credential: the SDK then reads no
     // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
     this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic'));
-    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error) });
+    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error), secret: options.apiKey });
   }
 
   get baseURL(): string {
@@ -49,12 +65,21 @@ export class AnthropicRunner implements Runner {
         ...(this.options.systemPrompt ? { system: this.options.systemPrompt } : {}),
         ...(this.options.temperature === undefined ? {} : { temperature: this.options.temperature }),
       };
-      const requestOptions = { signal: turn.signal, timeout: turn.remainingMs() };
+      // One request per attempt (the SDK's retries off); its timeout is the time left at that attempt.
+      const requestOptions = () => ({ signal: turn.signal, timeout: turn.remainingMs(), maxRetries: 0 });
+      const send = <T>(attempt: () => Promise<T>) => withRetries(turn, this.options.maxRetries, attempt, (error) => this.#retryable(error));
+      const host = hostOf(this.#client.baseURL);
       const usage: Usage = {};
       let stopReason: string | null | undefined;
       let model: string | undefined;
       if (this.options.stream) {
-        const stream = await this.#client.messages.create({ ...body, stream: true }, requestOptions);
+        const { data: stream, response } = await send(() => this.#client.messages.create({ ...body, stream: true }, requestOptions()).withResponse());
+        const contentType = response.headers.get('content-type');
+        if (!isEventStreamContentType(contentType)) {
+          stream.controller.abort();
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined)}, not an event stream (the request asked for stream: true)`));
+        }
+        let stopped = false;
         for await (const event of stream) {
           switch (event.type) {
             case 'message_start':
@@ -69,12 +94,21 @@ export class AnthropicRunner implements Runner {
               Object.assign(usage, pickUsage(event.usage));
               stopReason = event.delta.stop_reason;
               break;
+            case 'message_stop':
+              stopped = true;
+              break;
             default:
               break;
           }
         }
+        // A connection that simply closes ends the loop too: only message_stop (or a stop_reason) says the reply is complete.
+        if (!stopped && !stopReason) throw new HostedFailureError(this.#fail().failed(`${host} ended the stream before the reply was complete (no message_stop)`));
       } else {
-        const message = await this.#client.messages.create({ ...body, stream: false }, requestOptions);
+        const { data: message, response } = await send(() => this.#client.messages.create({ ...body, stream: false }, requestOptions()).withResponse());
+        const contentType = response.headers.get('content-type');
+        if (!isJsonContentType(contentType) || !Array.isArray((message as { content?: unknown } | null)?.content)) {
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, message)}, not a JSON message`));
+        }
         model = message.model;
         turn.text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
         stopReason = message.stop_reason;
@@ -103,8 +137,12 @@ export class AnthropicRunner implements Runner {
     return hostedRunnerHealth({
       baseURL: this.#client.baseURL,
       model: this.options.model,
-      probe: () => this.#client.models.list({ limit: 1 }, { timeout: 3000, maxRetries: 0 }),
+      probe: async () => {
+        const { data, response } = await this.#client.get<unknown>('/v1/models', { query: { limit: 1 }, timeout: 3000, maxRetries: 0 }).withResponse();
+        return { contentType: response.headers.get('content-type'), body: data };
+      },
       describe: (error) => this.#describe(error),
+      secret: this.options.apiKey,
       details: { stream: this.options.stream, maxRetries: this.options.maxRetries },
     });
   }
@@ -113,9 +151,24 @@ export class AnthropicRunner implements Runner {
     return this.#conversations.dispose();
   }
 
+  #fail() {
+    return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
+  }
+
+  /** What withRetries retries, as the SDK would: connection failures, and 408, 409, 429, 5xx (or x-should-retry). */
+  #retryable(error: unknown): { afterMs?: number | undefined } | undefined {
+    // A per-request timeout is the task's deadline (see requestOptions): nothing is left to retry in.
+    if (error instanceof Anthropic.APIConnectionTimeoutError || error instanceof Anthropic.APIUserAbortError) return undefined;
+    if (error instanceof Anthropic.APIConnectionError) return {};
+    if (error instanceof Anthropic.APIError && typeof error.status === 'number') {
+      return isRetryableStatus(error.status, error.headers) ? { afterMs: retryAfterMs(error.headers) } : undefined;
+    }
+    return undefined;
+  }
+
   #describe(error: unknown): RunnerFailure {
     const host = hostOf(this.#client.baseURL);
-    const fail = vendorFailures({ label: PLUGIN, host, maxRetries: this.options.maxRetries, secret: this.options.apiKey });
+    const fail = this.#fail();
     if (error instanceof Anthropic.APIConnectionTimeoutError) return fail.timeout();
     if (error instanceof Anthropic.APIUserAbortError) return fail.aborted();
     if (error instanceof Anthropic.APIConnectionError) return fail.unreachable(error);

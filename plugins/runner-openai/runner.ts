@@ -1,12 +1,28 @@
 /**
  * The OpenAI runner: chat.completions with one conversation per session, streaming by default.
- * Retries and backoff (honouring retry-after / retry-after-ms) are the SDK's; this runner sets them
- * up and speaks the wire format. The session queue, the deadline, failure wording and key
- * scrubbing are the kernel's hosted-runner helpers, shared with every vendor.
+ * Retries and backoff (honouring retry-after / retry-after-ms) are the kernel's `withRetries`, not
+ * the SDK's: openai@6 sleeps between retries without looking at the abort signal or the time left.
+ * This runner speaks the wire format and checks that a reply is complete. The session queue, the
+ * deadline, failure wording and key scrubbing are the kernel's hosted-runner helpers, shared with
+ * every vendor.
  */
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { HostedConversations, hostOf, hostedRunnerCapabilities, hostedRunnerHealth, vendorClientOptions, vendorFailures } from 'limit-graph';
+import {
+  HostedConversations,
+  HostedFailureError,
+  describeAnswer,
+  hostOf,
+  hostedRunnerCapabilities,
+  hostedRunnerHealth,
+  isEventStreamContentType,
+  isJsonContentType,
+  isRetryableStatus,
+  retryAfterMs,
+  vendorClientOptions,
+  vendorFailures,
+  withRetries,
+} from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerOpenAIOptionsParsed } from './options.ts';
 
@@ -25,7 +41,7 @@ export class OpenAIRunner implements Runner {
     logger: Logger,
   ) {
     this.#client = new OpenAI(vendorClientOptions(options, logger, 'openai'));
-    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error) });
+    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error), secret: options.apiKey });
   }
 
   get baseURL(): string {
@@ -46,22 +62,39 @@ export class OpenAIRunner implements Runner {
         ...(this.options.temperature === undefined ? {} : { temperature: this.options.temperature }),
         ...(this.options.maxTokens === undefined ? {} : { max_completion_tokens: this.options.maxTokens }),
       };
-      const requestOptions = { signal: turn.signal, timeout: turn.remainingMs() };
+      // One request per attempt (the SDK's retries off); its timeout is the time left at that attempt.
+      const requestOptions = () => ({ signal: turn.signal, timeout: turn.remainingMs(), maxRetries: 0 });
+      const send = <T>(attempt: () => Promise<T>) => withRetries(turn, this.options.maxRetries, attempt, (error) => this.#retryable(error));
+      const host = hostOf(this.#client.baseURL);
       let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
       let finishReason: string | null | undefined;
       let model: string | undefined;
       if (this.options.stream) {
-        const stream = await this.#client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, requestOptions);
+        const { data: stream, response } = await send(() =>
+          this.#client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, requestOptions()).withResponse(),
+        );
+        const contentType = response.headers.get('content-type');
+        if (!isEventStreamContentType(contentType)) {
+          stream.controller.abort();
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined)}, not an event stream (the request asked for stream: true)`));
+        }
         for await (const chunk of stream) {
           model ??= chunk.model;
-          const choice = chunk.choices[0];
+          const choice = chunk.choices?.[0];
           if (choice?.delta?.content) turn.text += choice.delta.content;
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           // With include_usage the last chunk has no choices and carries the usage of the whole request.
           if (chunk.usage) usage = chunk.usage;
         }
+        // The SDK ends the loop on [DONE] and on a connection that simply closes: only a
+        // finish_reason says the reply is complete.
+        if (!finishReason) throw new HostedFailureError(this.#fail().failed(`${host} ended the stream before the reply was complete (no finish_reason)`));
       } else {
-        const completion = await this.#client.chat.completions.create({ ...body, stream: false }, requestOptions);
+        const { data: completion, response } = await send(() => this.#client.chat.completions.create({ ...body, stream: false }, requestOptions()).withResponse());
+        const contentType = response.headers.get('content-type');
+        if (!isJsonContentType(contentType) || !Array.isArray((completion as { choices?: unknown } | null)?.choices)) {
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, completion)}, not a JSON chat completion`));
+        }
         model = completion.model;
         const choice = completion.choices[0];
         turn.text = choice?.message?.content ?? '';
@@ -91,8 +124,12 @@ export class OpenAIRunner implements Runner {
     return hostedRunnerHealth({
       baseURL: this.#client.baseURL,
       model: this.options.model,
-      probe: () => this.#client.models.list({ timeout: 3000, maxRetries: 0 }),
+      probe: async () => {
+        const { data, response } = await this.#client.get<unknown>('/models', { timeout: 3000, maxRetries: 0 }).withResponse();
+        return { contentType: response.headers.get('content-type'), body: data };
+      },
       describe: (error) => this.#describe(error),
+      secret: this.options.apiKey,
       details: { stream: this.options.stream, maxRetries: this.options.maxRetries },
     });
   }
@@ -101,8 +138,23 @@ export class OpenAIRunner implements Runner {
     return this.#conversations.dispose();
   }
 
+  #fail() {
+    return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
+  }
+
+  /** What withRetries retries, as the SDK would: connection failures, and 408, 409, 429, 5xx (or x-should-retry). */
+  #retryable(error: unknown): { afterMs?: number | undefined } | undefined {
+    // A per-request timeout is the task's deadline (see requestOptions): nothing is left to retry in.
+    if (error instanceof OpenAI.APIConnectionTimeoutError || error instanceof OpenAI.APIUserAbortError) return undefined;
+    if (error instanceof OpenAI.APIConnectionError) return {};
+    if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
+      return isRetryableStatus(error.status, error.headers) ? { afterMs: retryAfterMs(error.headers) } : undefined;
+    }
+    return undefined;
+  }
+
   #describe(error: unknown): RunnerFailure {
-    const fail = vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
+    const fail = this.#fail();
     if (error instanceof OpenAI.APIConnectionTimeoutError) return fail.timeout();
     if (error instanceof OpenAI.APIUserAbortError) return fail.aborted();
     if (error instanceof OpenAI.APIConnectionError) return fail.unreachable(error);

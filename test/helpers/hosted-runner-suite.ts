@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Task, createLogger, createRuntime, isLimitError, type HealthResult, type Plugin, type Runtime, type RunResult, type Runner } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
-import { closedPort, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
+import { closedPort, startFakeVendor, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
 
 export interface HostedRunnerUnderTest extends Runner {
   history(sessionId: string): { content?: unknown }[] | undefined;
@@ -298,6 +298,121 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(down.checks!.find((c) => c.name === 'api')!.message).toMatch(new RegExp(`could not reach 127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
       const run = await runner.executeIsolated(prompt('hello'), makeRunContext());
       expect(run.error?.code).toBe('LIMIT_RUNNER_UNAVAILABLE');
+    });
+  });
+
+  describe(`${h.name}: deadline during retries, incomplete replies, health shape, key in replies (fake server)`, () => {
+    let rt: Runtime | undefined;
+    let runner: R;
+    const start = async (options?: HostedRunnerOptions) => {
+      ({ rt, runner } = await h.start(options));
+      return runner;
+    };
+    beforeEach(async () => {
+      h.fake().requests.length = 0;
+      h.fake().plan.length = 0;
+      await rt?.close();
+      rt = undefined;
+    });
+    afterAll(async () => {
+      await rt?.close();
+    });
+    const rateLimited = (headers: Record<string, string>): PlannedResponse => ({ status: 429, headers, body: h.rateLimitBody });
+
+    it('a retry-after longer than the time left ends the task at once, saying when to retry', async () => {
+      await start({ timeoutMs: 1000 });
+      h.fake().plan.push(rateLimited({ 'retry-after': '20' }));
+      const started = performance.now();
+      const result = await runner.executeIsolated(prompt('hi'), makeRunContext());
+      expect(performance.now() - started).toBeLessThan(900);
+      expect(result.ok).toBe(false);
+      expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+      expect(result.error?.message).toMatch(/is rate limiting: .*retry in 20 s.*ms left/);
+      expect(result.error?.message).not.toMatch(/after \d+ retries/);
+      expect(h.sent()).toHaveLength(1);
+    });
+
+    it('the deadline, ctx.signal and runtime.close() end a task that waits between retries', async () => {
+      await start({ timeoutMs: 60_000 });
+      h.fake().plan.push(rateLimited({ 'retry-after': '15' }));
+      let started = performance.now();
+      const timedOut = await runner.executeIsolated(prompt('hi'), makeRunContext({ limits: { timeoutMs: 400 } }));
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(timedOut.error?.code).toMatch(/LIMIT_RUNNER_(TIMEOUT|FAILED)/);
+
+      h.fake().plan.push(rateLimited({ 'retry-after': '15' }));
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      started = performance.now();
+      const aborted = await runner.executeIsolated(prompt('hi'), makeRunContext({ signal: controller.signal }));
+      expect(aborted.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      expect(performance.now() - started).toBeLessThan(1000);
+
+      h.fake().plan.push(rateLimited({ 'retry-after': '15' }));
+      const pending = runner.executeIsolated(prompt('hi'), makeRunContext());
+      await new Promise((r) => setTimeout(r, 300));
+      started = performance.now();
+      await rt!.close();
+      rt = undefined;
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect((await pending).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    });
+
+    it('a stream that ends without its finish event fails, keeping the partial text out of the conversation', async () => {
+      await start({ stream: true });
+      const a = makeRunContext();
+      await runner.executeIsolated(prompt('keep me'), a);
+      const cut = await runner.executeIsolated(prompt('cut-short'), a);
+      expect(cut.ok).toBe(false);
+      expect(cut.error?.code).toBe('LIMIT_RUNNER_FAILED');
+      expect(cut.error?.message).toMatch(/ended the stream before the reply was complete/);
+      expect(cut.stdout).toBe('partial ans');
+      expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['keep me', 'you said: keep me']);
+    });
+
+    it('a reply that is not an event stream (JSON, HTML) fails when a stream was asked for; HTML fails without streaming too', async () => {
+      await start({ stream: true });
+      const a = makeRunContext();
+      for (const p of ['json-on-stream', 'html']) {
+        const result = await runner.executeIsolated(prompt(p), a);
+        expect(result.ok, p).toBe(false);
+        expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+        expect(result.error?.message).toMatch(p === 'html' ? /text\/html.*not an event stream/ : /application\/json.*not an event stream/);
+      }
+      expect(runner.history(a.session.id)).toEqual([]);
+      await rt!.close();
+      await start({ stream: false });
+      const html = await runner.executeIsolated(prompt('html'), a);
+      expect(html.ok).toBe(false);
+      expect(html.error?.message).toMatch(/text\/html.*not .*JSON/);
+    });
+
+    it('health: fail when the server answers 200 with something that is not the API (an HTML page)', async () => {
+      const portal = await startFakeVendor({
+        handle: ({ res }) => {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          res.end('<html>captive portal</html>');
+        },
+      });
+      try {
+        await start({ baseURL: h.baseURLAt(Number(new URL(portal.origin).port)) });
+        const health = await runner.health();
+        expect(health.status).toBe('fail');
+        expect(health.checks!.find((c) => c.name === 'api')!.message).toMatch(/text\/html.*not a models list/);
+      } finally {
+        await rt?.close();
+        rt = undefined;
+        await portal.close();
+      }
+    });
+
+    it('the API key is scrubbed from a successful reply that echoes it (stdout and the stored conversation)', async () => {
+      await start();
+      const a = makeRunContext();
+      const result = await runner.executeIsolated(prompt('say-key'), a);
+      expect(result.ok, JSON.stringify(result.error)).toBe(true);
+      expect(result.stdout).toMatch(/^your key is .*\[redacted\]/);
+      expect(JSON.stringify([result, runner.history(a.session.id)])).not.toContain(h.apiKey);
     });
   });
 

@@ -10,6 +10,10 @@
  *   - `malformed`   200 whose JSON (or SSE event) is cut off;
  *   - `overloaded`  a stream that starts, then sends `event: error` (overloaded_error);
  *   - `echo-key`    401 whose error message repeats the credential it received;
+ *   - `say-key`     a normal (200) reply that repeats the credential it received;
+ *   - `cut-short`   a stream that sends one text delta and ends: no message_delta, no message_stop;
+ *   - `json-on-stream` a JSON message (application/json) although a stream was asked for;
+ *   - `html`        200 text/html (a proxy's or captive portal's page);
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply.
  */
@@ -44,11 +48,15 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       if (last.includes('fail500')) return json(500, errorBody('api_error', 'Internal server error'), { 'retry-after-ms': '5' });
       if (last.includes('echo-key')) return json(401, errorBody('authentication_error', `invalid credential: ${key}`));
 
-      const reply = `you said: ${users.join(' | ')}`;
+      if (last.includes('html')) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end('<html><body>captive portal</body></html>');
+      }
+      const reply = last.includes('say-key') ? `your key is ${key}` : `you said: ${users.join(' | ')}`;
       const inputTokens = messages.reduce((n, m) => n + words(m.content), 0) + (body.system ? words(body.system) : 0);
       const outputTokens = words(reply);
       const id = `msg_${server.requests.length}`;
-      if (!body.stream) {
+      if (!body.stream || last.includes('json-on-stream')) {
         if (last.includes('malformed')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end('{"id":"msg_x","type":"message","content":[{"type":"text","text":"cut');
@@ -78,6 +86,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       }
       if (last.includes('overloaded')) {
         send('error', errorBody('overloaded_error', 'Overloaded'));
+        return res.end();
+      }
+      if (last.includes('cut-short')) {
+        send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'partial ans' } });
         return res.end();
       }
       for (const piece of reply.match(/.{1,7}/gs) ?? []) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } });

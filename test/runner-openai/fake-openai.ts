@@ -9,6 +9,10 @@
  *   - `fail500`   500 with an OpenAI error body (and retry-after-ms: 5 so retries are quick);
  *   - `malformed` 200 whose JSON (or SSE chunk) is cut off;
  *   - `echo-key`  401 whose error message repeats the Authorization header it received;
+ *   - `say-key`   a normal (200) reply that repeats the Authorization header it received;
+ *   - `cut-short` a stream that sends one delta and ends: no finish_reason, no [DONE];
+ *   - `json-on-stream` a JSON completion (application/json) although a stream was asked for;
+ *   - `html`      200 text/html (a proxy's or captive portal's page);
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply.
  */
@@ -45,11 +49,15 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       if (last.includes('echo-key')) {
         return json(401, { error: { message: `Incorrect API key provided: ${request.headers.authorization}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
       }
-      const reply = `you said: ${users.join(' | ')}`;
+      if (last.includes('html')) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end('<html><body>captive portal</body></html>');
+      }
+      const reply = last.includes('say-key') ? `your key is ${request.headers.authorization}` : `you said: ${users.join(' | ')}`;
       const usage = { prompt_tokens: messages.reduce((n, m) => n + words(m.content), 0), completion_tokens: words(reply) };
       const id = `chatcmpl-${server.requests.length}`;
       const created = Math.floor(Date.now() / 1000);
-      if (!body.stream) {
+      if (!body.stream || last.includes('json-on-stream')) {
         if (last.includes('malformed')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end('{"id":"chatcmpl-x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis');
@@ -76,6 +84,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       send(chunk({ role: 'assistant', content: '' }, null));
       if (last.includes('malformed')) {
         res.write('data: {"id":"chatcmpl-x","choices":[{"delta":{"content":"cut\n\n');
+        return res.end();
+      }
+      if (last.includes('cut-short')) {
+        send(chunk({ content: 'partial ans' }, null));
         return res.end();
       }
       // Several deltas, so that the runner must accumulate them.

@@ -4,7 +4,7 @@
  * and the per-session queue of HostedConversations.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, HostedConversations, scrubSecret, vendorFailures, withDeadline } from 'limit-graph';
+import { createLogger, HostedConversations, RetryTooLateError, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,5 +69,36 @@ describe('hosted-runner helpers', () => {
 
     await conv.dispose();
     await expect(say('late')).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+  });
+
+  it('retryAfterMs reads retry-after-ms, then retry-after in seconds or as a date', () => {
+    const h = (o: Record<string, string>) => new Headers(o);
+    expect(retryAfterMs(h({ 'retry-after-ms': '40', 'retry-after': '9' }))).toBe(40);
+    expect(retryAfterMs(h({ 'retry-after': '0.6' }))).toBe(600);
+    expect(retryAfterMs(h({ 'retry-after': new Date(Date.now() + 30_000).toUTCString() }))).toBeGreaterThan(28_000);
+    expect(retryAfterMs(h({}))).toBeUndefined();
+  });
+
+  it('withRetries: starts no wait longer than the time left, and an abort ends a wait at once', async () => {
+    const controller = new AbortController();
+    const turn = { signal: controller.signal, remainingMs: () => 1000 };
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      throw new Error('429');
+    };
+    await expect(withRetries(turn, 2, failing, () => ({ afterMs: 20_000 }))).rejects.toBeInstanceOf(RetryTooLateError);
+    expect(calls).toBe(1);
+    setTimeout(() => controller.abort(new Error('stop')), 50);
+    const started = performance.now();
+    await expect(withRetries(turn, 2, failing, () => ({ afterMs: 900 }))).rejects.toThrow('stop');
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(calls).toBe(2);
+  });
+
+  it('scrubSecretDeep scrubs every string of a value, and returns it untouched when the key does not occur', () => {
+    const clean = { a: ['x'], b: 1 };
+    expect(scrubSecretDeep(clean, 'sk-1')).toBe(clean);
+    expect(scrubSecretDeep([{ role: 'assistant', content: 'key sk-1 here' }], 'sk-1')).toEqual([{ role: 'assistant', content: 'key [redacted] here' }]);
   });
 });

@@ -118,6 +118,30 @@ export function defaultBackoffMs(retry: number): number {
   return Math.min(0.5 * 2 ** retry, 8) * (1 - Math.random() * 0.25) * 1000;
 }
 
+/** The error classes the vendor SDKs generated alike (openai, @anthropic-ai/sdk) export under these names. */
+export interface SdkErrorClasses {
+  APIConnectionTimeoutError: abstract new (...args: never[]) => Error;
+  APIUserAbortError: abstract new (...args: never[]) => Error;
+  APIConnectionError: abstract new (...args: never[]) => Error;
+  APIError: abstract new (...args: never[]) => Error & { status?: number | undefined; headers?: { get(name: string): string | null } | undefined };
+}
+
+/**
+ * What withRetries retries for such an SDK, as the SDK itself would: connection failures, and 408,
+ * 409, 429, 5xx (or `x-should-retry`), waiting what the answer's headers ask. Not a per-request
+ * timeout — it is the task's deadline, with nothing left to retry in — nor a cancellation.
+ */
+export function sdkRetryable(sdk: SdkErrorClasses): (error: unknown) => { afterMs?: number | undefined } | undefined {
+  return (error) => {
+    if (error instanceof sdk.APIConnectionTimeoutError || error instanceof sdk.APIUserAbortError) return undefined;
+    if (error instanceof sdk.APIConnectionError) return {};
+    if (error instanceof sdk.APIError && typeof error.status === 'number') {
+      return isRetryableStatus(error.status, error.headers) ? { afterMs: retryAfterMs(error.headers) } : undefined;
+    }
+    return undefined;
+  };
+}
+
 /** Whether the SDKs retry an HTTP answer: `x-should-retry` decides when present, else 408, 409, 429 and 5xx. */
 export function isRetryableStatus(status: number, headers: { get(name: string): string | null } | undefined): boolean {
   const should = headers?.get('x-should-retry');

@@ -17,14 +17,16 @@ import {
   hostedRunnerHealth,
   isEventStreamContentType,
   isJsonContentType,
-  isRetryableStatus,
-  retryAfterMs,
+  sdkRetryable,
   vendorClientOptions,
   vendorFailures,
   withRetries,
 } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerAnthropicOptionsParsed } from './options.ts';
+
+/** What withRetries retries: what the SDK itself would. */
+const RETRYABLE = sdkRetryable(Anthropic);
 
 const PLUGIN = 'runner-anthropic';
 
@@ -67,7 +69,7 @@ export class AnthropicRunner implements Runner {
       };
       // One request per attempt (the SDK's retries off); its timeout is the time left at that attempt.
       const requestOptions = () => ({ signal: turn.signal, timeout: turn.remainingMs(), maxRetries: 0 });
-      const send = <T>(attempt: () => Promise<T>) => withRetries(turn, this.options.maxRetries, attempt, (error) => this.#retryable(error));
+      const send = <T>(attempt: () => Promise<T>) => withRetries(turn, this.options.maxRetries, attempt, RETRYABLE);
       const host = hostOf(this.#client.baseURL);
       const usage: Usage = {};
       let stopReason: string | null | undefined;
@@ -153,17 +155,6 @@ export class AnthropicRunner implements Runner {
 
   #fail() {
     return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
-  }
-
-  /** What withRetries retries, as the SDK would: connection failures, and 408, 409, 429, 5xx (or x-should-retry). */
-  #retryable(error: unknown): { afterMs?: number | undefined } | undefined {
-    // A per-request timeout is the task's deadline (see requestOptions): nothing is left to retry in.
-    if (error instanceof Anthropic.APIConnectionTimeoutError || error instanceof Anthropic.APIUserAbortError) return undefined;
-    if (error instanceof Anthropic.APIConnectionError) return {};
-    if (error instanceof Anthropic.APIError && typeof error.status === 'number') {
-      return isRetryableStatus(error.status, error.headers) ? { afterMs: retryAfterMs(error.headers) } : undefined;
-    }
-    return undefined;
   }
 
   #describe(error: unknown): RunnerFailure {

@@ -128,6 +128,7 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       h.fake().requests.length = 0;
       h.fake().plan.length = 0;
       await rt?.close();
+      rt = undefined;
     });
     afterAll(async () => {
       await rt?.close();
@@ -299,26 +300,8 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       const run = await runner.executeIsolated(prompt('hello'), makeRunContext());
       expect(run.error?.code).toBe('LIMIT_RUNNER_UNAVAILABLE');
     });
-  });
 
-  describe(`${h.name}: deadline during retries, incomplete replies, health shape, key in replies (fake server)`, () => {
-    let rt: Runtime | undefined;
-    let runner: R;
-    const start = async (options?: HostedRunnerOptions) => {
-      ({ rt, runner } = await h.start(options));
-      return runner;
-    };
-    beforeEach(async () => {
-      h.fake().requests.length = 0;
-      h.fake().plan.length = 0;
-      await rt?.close();
-      rt = undefined;
-    });
-    afterAll(async () => {
-      await rt?.close();
-    });
-    const rateLimited = (headers: Record<string, string>): PlannedResponse => ({ status: 429, headers, body: h.rateLimitBody });
-
+    // Deadlines during retries, incomplete replies, the health probe's shape, the key in replies.
     it('a retry-after longer than the time left ends the task at once, saying when to retry', async () => {
       await start({ timeoutMs: 1000 });
       h.fake().plan.push(rateLimited({ 'retry-after': '20' }));

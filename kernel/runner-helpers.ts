@@ -189,18 +189,26 @@ function rejectOnAbort(signal: AbortSignal): { promise: Promise<never>; stop(): 
   return { promise, stop };
 }
 
+/**
+ * A JSON value (a runner's output, a reply) with `fn` applied to every string in it — values and
+ * object keys — through arrays and plain objects; other objects are kept as they are.
+ */
+export function mapStringsDeep<T>(value: T, fn: (s: string) => string): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return fn(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [fn(k), walk(x)]));
+  };
+  return walk(value) as T;
+}
+
 /** `value` with every string in it scrubbed of `secret`; returned as is (no copy) when the secret does not occur. */
 export function scrubSecretDeep<T>(value: T, secret: string | undefined): T {
   if (!secret || value === undefined) return value;
   const json = JSON.stringify(value);
   if (json === undefined || !json.includes(secret)) return value;
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return scrubSecret(v, secret);
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
-  };
-  return walk(value) as T;
+  return mapStringsDeep(value, (s) => scrubSecret(s, secret));
 }
 
 /** The "(after N retries)" of a failure message. */

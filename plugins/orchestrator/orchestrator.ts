@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, measureDistortion, newId, sha256, verifyTraceChain,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, mapStringsDeep, measureDistortion, newId, sha256, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -922,13 +922,7 @@ const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 function wellFormed(output: RunOutput): RunOutput {
   // JSON.stringify escapes exactly the lone surrogates: without such an escape there is nothing to mend.
   if (!/\\u[dD][89a-fA-F]/.test(JSON.stringify(output))) return output;
-  const mend = (v: unknown): unknown => {
-    if (typeof v === 'string') return (v as unknown as { toWellFormed(): string }).toWellFormed();
-    if (Array.isArray(v)) return v.map(mend);
-    if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return v;
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [mend(k), mend(x)]));
-  };
-  return mend(output) as RunOutput;
+  return mapStringsDeep(output, (s) => (s as unknown as { toWellFormed(): string }).toWellFormed());
 }
 
 /** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */

@@ -142,7 +142,7 @@ function describe(value: unknown): string {
 }
 
 /** The built-in storage backends (`sqlite` for plugins/storage-sqlite/), for messages. */
-export function builtinBackends(): string[] {
+function builtinBackends(): string[] {
   const dir = path.join(PACKAGE_ROOT, 'plugins');
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => f.startsWith('storage-') && builtinFile(f)).map((f) => f.slice('storage-'.length)).sort();

@@ -83,7 +83,7 @@ export class RetryTooLateError extends Error {
 }
 
 /** Resolves after `ms`, rejects with the abort reason as soon as `signal` aborts (the timer is cleared: it never holds the process). */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => {
@@ -114,7 +114,7 @@ export function retryAfterMs(headers: { get(name: string): string | null } | und
 }
 
 /** The SDKs' default backoff before retry number `retry` (0-based): 0.5 s doubling, at most 8 s, up to 25 % jitter. */
-export function defaultBackoffMs(retry: number): number {
+function defaultBackoffMs(retry: number): number {
   return Math.min(0.5 * 2 ** retry, 8) * (1 - Math.random() * 0.25) * 1000;
 }
 
@@ -143,7 +143,7 @@ export function sdkRetryable(sdk: SdkErrorClasses): (error: unknown) => { afterM
 }
 
 /** Whether the SDKs retry an HTTP answer: `x-should-retry` decides when present, else 408, 409, 429 and 5xx. */
-export function isRetryableStatus(status: number, headers: { get(name: string): string | null } | undefined): boolean {
+function isRetryableStatus(status: number, headers: { get(name: string): string | null } | undefined): boolean {
   const should = headers?.get('x-should-retry');
   if (should === 'true') return true;
   if (should === 'false') return false;

@@ -65,6 +65,13 @@ export const MIGRATIONS: readonly SqlMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'drop unused rd_series.ord',
+    // Series are listed by (createdAt, id) from their data, as on every backend; the insertion
+    // counter that version 1 created was never read.
+    sql: `ALTER TABLE {s}.rd_series DROP COLUMN IF EXISTS ord;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

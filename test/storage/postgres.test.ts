@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
 import { crashTest, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
 
 const URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const uniqueSchema = () => `limit_test_${process.pid}_${randomBytes(4).toString('hex')}`;
@@ -51,7 +52,7 @@ describe('storage-postgres plugin', () => {
       const storage = rt.resolve('storage') as PostgresStorage;
       expect(storage.backend).toBe('postgres');
       expect(storage.schema).toBe(schema);
-      expect(await storage.schemaVersion()).toBe(1);
+      expect(await storage.schemaVersion()).toBe(SCHEMA_VERSION);
       expect((await rt.health()).find((h) => h.plugin === 'storage-postgres')).toMatchObject({ status: 'ok' });
       const { rows } = await admin.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1`, [schema]);
       expect(rows.map((r) => r.indexname)).toEqual(expect.arrayContaining(['traces_by_session', 'traces_by_status', 'flags_by_kind', 'provenance_pkey']));
@@ -84,8 +85,33 @@ describe('storage-postgres plugin', () => {
     try {
       const stores = await Promise.all([open(schema, 2), open(schema, 2), open(schema, 2), open(schema, 2)]);
       const { rows } = await admin.query(`SELECT COUNT(*)::int AS n FROM "${schema}".schema_migrations`);
-      expect(rows[0]).toEqual({ n: 1 });
+      expect(rows[0]).toEqual({ n: MIGRATIONS.length });
       for (const s of stores) await s.close();
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('upgrades a schema of version 1 in place: the unused rd_series.ord column goes, the series stay', async () => {
+    const schema = uniqueSchema();
+    try {
+      const first = await open(schema, 2);
+      const series = { id: 'rd1', sessionId: 's1', tenant: 't', name: 'refinement', points: [{ step: 0, rate: 0, distortion: 1 }], createdAt: new Date(1e12).toISOString(), metadata: {} };
+      await first.createRdSeries(series);
+      await first.close();
+      // Back to what version 1 left: the column and no record of version 2.
+      await admin.query(`ALTER TABLE "${schema}".rd_series ADD COLUMN ord bigserial`);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 1`);
+      const columns = () => admin.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'rd_series' ORDER BY column_name`, [schema]).then((r) => r.rows.map((row) => row.column_name));
+      expect(await columns()).toContain('ord');
+      const upgraded = await open(schema, 2);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(2);
+        expect(await columns()).toEqual(['data', 'id', 'session_id', 'tenant']);
+        expect(await upgraded.listRdSeries('t')).toEqual([series]);
+      } finally {
+        await upgraded.close();
+      }
     } finally {
       await dropSchema(schema);
     }

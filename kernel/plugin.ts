@@ -171,8 +171,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function validatePluginOptions(entries: PluginOptionsEntry[], source: string): LoadablePlugin[] {
   const { loaded, issues } = pluginOptionIssues(entries, source);
   if (issues.length > 0) {
-    const files = [...new Set(issues.map((i) => i.text.slice(0, i.text.indexOf(' › '))))];
-    const where = files.length === 1 ? (files[0] === 'config' ? 'the config' : files[0]!) : files.join(', ');
+    // An origin is a file (the config or a preset), or `STORAGE_BACKEND=postgres` for the backend a variable selected.
+    const origins = [...new Set(issues.map((i) => i.text.slice(0, i.text.indexOf(' › '))))];
+    const named = origins.map((o) => (o === 'config' ? 'the config' : /^[A-Z_][A-Z0-9_]*=/.test(o) ? `the config's plugins entry of the backend ${o} selects (or its environment variables)` : o));
+    const where = named.join(', ');
     throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${issues.map((p) => `  ${p.text}`).join('\n')}`, {
       details: { issues: issues.map(({ path, message }) => ({ path, message })) },
       plugin: entries.length === 1 ? entries[0]!.plugin.meta.name : undefined,

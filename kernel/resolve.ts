@@ -149,8 +149,12 @@ function builtinBackends(): string[] {
 }
 
 export interface CollectOptions {
-  /** Leave out entries that do not load (for listing option issues of a config that is invalid anyway). */
-  skipUnloadable?: boolean;
+  /**
+   * Receives each entry that does not load (not found, fails to import, exports no plugin) instead
+   * of a throw, and the entry is left out: for listing every problem of a config that is invalid
+   * anyway. `selected` marks the backend that `storage` selects (its error names `storage`).
+   */
+  onUnloadable?: (name: string, error: unknown, selected: boolean) => void;
 }
 
 /**
@@ -164,6 +168,7 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
   /** storage-* entries that `storage` sets aside: each must still name a plugin. */
   const setAside: string[] = [];
   let selected: string | undefined;
+  let implicitFrom: string | undefined;
   if (config.storage) {
     selected = `storage-${config.storage}`;
     for (const [name, value] of [...entries]) {
@@ -173,7 +178,12 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
       }
     }
     const current = entries.get(selected);
-    if (current === undefined || current === false) entries.set(selected, true);
+    if (current === undefined || current === false) {
+      entries.set(selected, true);
+      // Its options' issues are reported against what selected it: the variable, or the file's `storage`.
+      const variable = provenance?.envSources.storage;
+      implicitFrom = variable ? `${variable}=${config.storage}` : provenance?.sourceOf(['storage']);
+    }
   }
   extra.forEach((plugin, i) => {
     if (!isPlugin(plugin)) {
@@ -193,18 +203,22 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
     try {
       return await loadPluginByName(name, config.rootDir, config.configFile);
     } catch (error) {
-      if (options.skipUnloadable) return undefined;
-      if (!isLimitError(error, 'LIMIT_PLUGIN_NOT_FOUND')) throw error;
-      notFound.push({ name, error: name === selected ? backendNotFound(name, config, provenance, error) : name.startsWith('storage-') ? withBackends(error) : error });
+      const notFoundError = isLimitError(error, 'LIMIT_PLUGIN_NOT_FOUND')
+        ? name === selected ? backendNotFound(name, config, provenance, error) : name.startsWith('storage-') ? withBackends(error) : error
+        : undefined;
+      if (options.onUnloadable) options.onUnloadable(name, notFoundError ?? error, name === selected);
+      else if (notFoundError) notFound.push({ name, error: notFoundError });
+      else throw error;
       return undefined;
     }
   };
   for (const [name, value] of entries) {
     if (value === false || objectNames.has(name)) continue;
     const plugin = await load(name);
-    if (plugin) result.push({ ...withEnv(plugin, value === true ? {} : value, env), key: name, ...(sourceOf ? { sourceOf } : {}) });
+    const entrySourceOf = name === selected && implicitFrom ? () => implicitFrom! : sourceOf;
+    if (plugin) result.push({ ...withEnv(plugin, value === true ? {} : value, env), key: name, ...(entrySourceOf ? { sourceOf: entrySourceOf } : {}) });
   }
-  for (const name of setAside) if (!options.skipUnloadable) await load(name);
+  for (const name of setAside) await load(name);
   if (notFound.length === 1) throw notFound[0]!.error;
   if (notFound.length > 1) throw pluginsNotFound(notFound, config, sourceOf);
   for (const plugin of objects) {

@@ -208,9 +208,9 @@ function originLookup(origins: Origins, source: string): (segments: readonly (st
 }
 
 /**
- * The option issues of the plugins that the config names with options, for a config that is
- * invalid at the kernel level: they are listed with the kernel's issues rather than one run later.
- * Entries that do not resolve, or whose backend `storage` sets aside, are left to the next run.
+ * The plugin problems of a config that is invalid at the kernel level, listed with the kernel's
+ * issues rather than one run later: entries that name no plugin (or fail to load), and the option
+ * issues of those that load — the backend `storage` selects included.
  */
 async function pluginOptionIssuesOf(
   withEnv: Record<string, unknown>,
@@ -220,20 +220,25 @@ async function pluginOptionIssuesOf(
   provenance: ConfigProvenance,
 ): Promise<FormattedIssue[]> {
   const plugins = isObject(withEnv.plugins) ? withEnv.plugins : {};
-  const storage = typeof withEnv.storage === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(withEnv.storage) ? `storage-${withEnv.storage}` : undefined;
-  const written = Object.fromEntries(
-    Object.entries(plugins).filter(([name, value]) => isObject(value) && !(storage && name.startsWith('storage-') && name !== storage)),
-  );
-  if (Object.keys(written).length === 0) return [];
+  const storage = typeof withEnv.storage === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(withEnv.storage) ? withEnv.storage : undefined;
+  const written = Object.fromEntries(Object.entries(plugins).filter(([, value]) => isObject(value) || value === true || value === false));
+  if (Object.keys(written).length === 0 && !storage) return [];
   // Imported here: resolve.ts and plugin.ts import this module.
   const [{ collectPlugins }, { pluginOptionIssues }] = await Promise.all([import('../resolve.ts'), import('../plugin.ts')]);
-  const partial = { plugins: written, use: [], rootDir, configFile } as unknown as ResolvedConfig;
+  const partial = { plugins: written, use: [], rootDir, configFile, storage } as unknown as ResolvedConfig;
   PROVENANCE.set(partial, provenance);
+  const unloadable: FormattedIssue[] = [];
+  const onUnloadable = (name: string, error: unknown, selected: boolean) => {
+    const message = error instanceof Error ? error.message : String(error);
+    // The selected backend's message starts with what selected it (`limit.config.ts › storage: …`).
+    if (selected) unloadable.push({ path: 'storage', message, text: message });
+    else unloadable.push(...formatIssues([{ code: 'custom', path: [], message, input: undefined }], provenance.sourceOf, ['plugins', name]));
+  };
   try {
-    const entries = await collectPlugins(partial, [], env, { skipUnloadable: true });
-    return pluginOptionIssues(entries, provenance.source).issues;
+    const entries = await collectPlugins(partial, [], env, { onUnloadable });
+    return [...unloadable, ...pluginOptionIssues(entries, provenance.source).issues];
   } catch {
-    return [];
+    return unloadable;
   }
 }
 

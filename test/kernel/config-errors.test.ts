@@ -94,6 +94,28 @@ describe('every problem is listed at once', () => {
     ]);
   });
 
+  it('with a kernel-level error, entries that name no plugin and entries set to true are checked in the same run', async () => {
+    write('limit.config.ts', `export default { setupTimeoutMs: '100', storage: 'sqlite', plugins: { 'no-such-one': true, './missing': true, 'storage-sqlit': true, 'rd-fgw': { bogus: 1 }, governance: true } };`);
+    const error = await failure(loadConfig({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } }));
+    expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(error.message.split('\n')[0]).toBe('Invalid configuration in limit.config.ts and STORAGE_BACKEND=postgres:');
+    expect(lines(error)).toEqual([
+      'limit.config.ts › setupTimeoutMs: Expected number, received string',
+      expect.stringMatching(/^limit\.config\.ts › plugins\.no-such-one: Plugin "no-such-one" not found: /),
+      expect.stringMatching(/^limit\.config\.ts › plugins\['\.\/missing'\]: Plugin "\.\/missing" not found: no file /),
+      expect.stringMatching(/^limit\.config\.ts › plugins\.storage-sqlit: Plugin "storage-sqlit" not found: .*the built-in storage plugins are storage-file/),
+      'limit.config.ts › plugins.rd-fgw: Unrecognized key: "bogus"',
+      expect.stringMatching(/^STORAGE_BACKEND=postgres › plugins\.storage-postgres\.url: Expected string, received undefined; set the environment variable DATABASE_URL/),
+    ]);
+    // A backend that the kernel-level storage field names and that does not exist is listed as well.
+    write('limit.config.ts', `export default { setupTimeoutMs: '100', storage: 'sqlte' };`);
+    const backend = await failure(loadConfig({ cwd: project.dir, env: {} }));
+    expect(lines(backend)).toEqual([
+      'limit.config.ts › setupTimeoutMs: Expected number, received string',
+      expect.stringMatching(/^limit\.config\.ts › storage: "sqlte" selects the storage plugin "storage-sqlte", which is not found/),
+    ]);
+  });
+
   it('every plugin name that resolves to nothing, together', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'no-such-one': true, './missing': true, 'rd-fgw': true, 'no-such-two': {} } };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: {} }));
@@ -141,7 +163,14 @@ describe('messages say where a value came from and what is allowed', () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } }));
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
-    expect(error.message).toContain('plugins.storage-postgres.url: Expected string, received undefined; set the environment variable DATABASE_URL');
+    // The backend's entry came from the variable, not from the file: the line says so.
+    expect(error.message).toContain('\n  STORAGE_BACKEND=postgres › plugins.storage-postgres.url: Expected string, received undefined; set the environment variable DATABASE_URL');
+    expect(error.message).not.toContain('limit.config.ts ›');
+    expect(error.fix).toBe("Correct the plugin's options in the config's plugins entry of the backend STORAGE_BACKEND=postgres selects (or its environment variables); its README lists every option.");
+    // A backend selected by the file's storage field, without an entry of its own, is the file's.
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'postgres' };`);
+    const fromFile = await failure(createRuntime({ cwd: project.dir, env: {} }));
+    expect(fromFile.message).toContain('\n  limit.config.ts › plugins.storage-postgres.url: Expected string, received undefined');
   });
 
   it('an invalid boolean from the environment lists the accepted values', async () => {

@@ -10,7 +10,7 @@ import type { Logger } from './logger.ts';
 import type { HealthResult } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import type { Cradle } from './container.ts';
-import { formatIssues, type FormattedIssue } from './config/issues.ts';
+import { describeOrigin, formatIssues, originsOf, type FormattedIssue } from './config/issues.ts';
 
 /** Marks plugin objects across module instances (config files load in their own namespace). */
 const PLUGIN_BRAND = Symbol.for('limit-graph.plugin');
@@ -171,10 +171,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function validatePluginOptions(entries: PluginOptionsEntry[], source: string): LoadablePlugin[] {
   const { loaded, issues } = pluginOptionIssues(entries, source);
   if (issues.length > 0) {
-    // An origin is a file (the config or a preset), or `STORAGE_BACKEND=postgres` for the backend a variable selected.
-    const origins = [...new Set(issues.map((i) => i.text.slice(0, i.text.indexOf(' › '))))];
-    const named = origins.map((o) => (o === 'config' ? 'the config' : /^[A-Z_][A-Z0-9_]*=/.test(o) ? `the config's plugins entry of the backend ${o} selects (or its environment variables)` : o));
-    const where = named.join(', ');
+    const where = originsOf(issues).map((o) => describeOrigin(o, true)).join(', ');
     throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${issues.map((p) => `  ${p.text}`).join('\n')}`, {
       details: { issues: issues.map(({ path, message }) => ({ path, message })) },
       plugin: entries.length === 1 ? entries[0]!.plugin.meta.name : undefined,

@@ -33,13 +33,31 @@ export function formatIssues(
       );
     }
     const message = sentenceCase(describeIssue(issue)) + (fromEnv ? ` (from environment variable ${fromEnv})` : '');
-    return [line(sourceOf(segments), segments, message)];
+    // A value from a variable is the variable's to correct, not the file's (a built-in preset, say).
+    return [line(fromEnv ?? sourceOf(segments), segments, message)];
   });
 }
 
 function line(source: string, segments: readonly (string | number)[], message: string): FormattedIssue {
   const path = formatPath(segments);
   return { path, message, text: `${source} › ${path}: ${message}` };
+}
+
+/**
+ * How a line's origin (the text before ` › `) is named in a message, or (`forFix`) in a fix: a file as it is, `config` (a config
+ * given in code), an environment variable (`DATABASE_URL`), or the variable that selected a storage
+ * backend without an entry in the file (`STORAGE_BACKEND=postgres`).
+ */
+export function describeOrigin(origin: string, forFix = false): string {
+  if (origin === 'config') return 'the config';
+  if (/^[A-Z_][A-Z0-9_]*$/.test(origin)) return `the environment variable ${origin}${forFix ? ' (change or unset it)' : ''}`;
+  if (/^[A-Z_][A-Z0-9_]*=/.test(origin) && forFix) return `the config's plugins entry of the backend ${origin} selects (or its environment variables)`;
+  return origin;
+}
+
+/** The origins of formatted lines, each once, in order. */
+export function originsOf(issues: readonly { text: string }[]): string[] {
+  return [...new Set(issues.map((i) => i.text.slice(0, Math.max(0, i.text.indexOf(' › ')))))].filter(Boolean);
 }
 
 /**

@@ -10,7 +10,7 @@ import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
-import { formatIssues, formatPath, type FormattedIssue } from './issues.ts';
+import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
 import type { LogLevel } from '../logger.ts';
 
 /** Where cosmiconfig looks, in order. */
@@ -272,7 +272,8 @@ function storageConflicts(
 
 export function invalidConfig(issues: { text: string; path: string; message: string }[], source: string): LimitError {
   // The files named in the lines (a preset holds some mistakes), the config file first.
-  const files = [...new Set([source, ...issues.map((i) => i.text.slice(0, Math.max(0, i.text.indexOf(' › '))))])].filter((f) => f && issues.some((i) => i.text.startsWith(`${f} › `)));
+  const origins = originsOf(issues);
+  const files = (origins.includes(source) ? [source, ...origins.filter((o) => o !== source)] : origins).map((o) => describeOrigin(o));
   const where = files.length === 0 ? source : files.length === 1 ? files[0]! : `${files.slice(0, -1).join(', ')} and ${files.at(-1)!}`;
   return new LimitError('LIMIT_CONFIG_INVALID', `Invalid configuration in ${where}:\n${issues.map((i) => `  ${i.text}`).join('\n')}`, {
     details: { source, issues: issues.map(({ path: p, message }) => ({ path: p, message })) },

@@ -173,6 +173,15 @@ describe('messages say where a value came from and what is allowed', () => {
     expect(fromFile.message).toContain('\n  limit.config.ts › plugins.storage-postgres.url: Expected string, received undefined');
   });
 
+  it('an invalid plugin option from a variable names the variable to change, not the preset that enabled the plugin', async () => {
+    write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent' };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: { DATABASE_URL: 'postgres://u:pw@h/db' }, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(lines(error)).toEqual([expect.stringMatching(/^DATABASE_URL › plugins\.storage-sqlite\.url: Expected sqlite:\/\/<path> or file:<path>; .*\(from environment variable DATABASE_URL\)$/)]);
+    expect(error.message).not.toContain('presets/default');
+    expect(error.fix).toBe("Correct the plugin's options in the environment variable DATABASE_URL (change or unset it); its README lists every option.");
+  });
+
   it('an invalid boolean from the environment lists the accepted values', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'file' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_FILE_FSYNC: 'FALSE' } }));

@@ -145,7 +145,7 @@ describe('environment overrides', () => {
 
   it('names the variable when an environment value is invalid', async () => {
     const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_LOG_LEVEL: 'chatty' } }));
-    expect(error.message).toMatch(/config › logLevel: .*\(from environment variable LIMIT_LOG_LEVEL\)/);
+    expect(error.message).toMatch(/\n  LIMIT_LOG_LEVEL › logLevel: .*\(from environment variable LIMIT_LOG_LEVEL\)/);
   });
 
   it('STORAGE_BACKEND selects storage-<name> and drops the other storage plugins', async () => {

@@ -39,6 +39,11 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 type Key = (string | number)[];
 
+/** What a key prefix holds, for error messages (see the layout above). */
+const RECORD_KINDS: Record<string, string> = {
+  s: 'session', t: 'trace', f: 'flag', c: 'checkpoint', q: 'quarantine state', p: 'provenance entry', rd: 'RD series',
+};
+
 export interface KvStorageConfig {
   /** LMDB environment folder. */
   path: string;
@@ -233,7 +238,25 @@ export class KvStorage implements Storage {
 
   #json<T>(key: Key): T | undefined {
     const text = this.#open().get(key);
-    return text === undefined ? undefined : (JSON.parse(text) as T);
+    return text === undefined ? undefined : this.#parse<T>(key, text);
+  }
+
+  /**
+   * A stored value's JSON. Every value is written as the JSON text of a validated record, so one
+   * that does not parse was damaged outside this plugin: refused with its key, not a bare SyntaxError.
+   */
+  #parse<T>(key: Key, text: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      const [prefix, tenant, ...rest] = key;
+      const what = RECORD_KINDS[prefix as string] ?? 'record';
+      throw new LimitError('LIMIT_STORAGE_CORRUPT',
+        `The KV store at ${this.config.path} holds a damaged ${what} of tenant "${tenant}" (key ${JSON.stringify(key)}): its value is not valid JSON: ${(error as Error).message}`, {
+          plugin: PLUGIN, cause: error, details: { path: this.config.path, key, tenant, kind: what, id: rest.join('/') },
+          fix: 'Restore the store folder from a backup, or delete this key (with lmdb) if the record can be lost.',
+        });
+    }
   }
 
   /** Keys (and values) under `prefix`, ascending; `reverse` walks from the top. */
@@ -461,8 +484,8 @@ export class KvStorage implements Storage {
   }
 
   #provenanceHead(tenant: string, traceId: string): ProvenanceEntry | undefined {
-    for (const { value } of this.#open().getRange({ start: ['p', tenant, traceId, MAX_SEQ], end: ['p', tenant, traceId], reverse: true, limit: 1 })) {
-      return JSON.parse(value) as ProvenanceEntry;
+    for (const { key, value } of this.#open().getRange({ start: ['p', tenant, traceId, MAX_SEQ], end: ['p', tenant, traceId], reverse: true, limit: 1 })) {
+      return this.#parse<ProvenanceEntry>(key, value);
     }
     return undefined;
   }
@@ -471,7 +494,7 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     this.#fresh();
     assertId(traceId, 'trace id');
-    return [...this.#range(['p', tenant, traceId])].map(({ value }) => JSON.parse(value) as ProvenanceEntry);
+    return [...this.#range(['p', tenant, traceId])].map(({ key, value }) => this.#parse<ProvenanceEntry>(key, value));
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
@@ -526,7 +549,7 @@ export class KvStorage implements Storage {
     const q = validate.flagQuery(query);
     const flags: Flag[] = [];
     if (q.traceId === undefined && q.kind === undefined) {
-      for (const { value } of this.#range(['f', tenant])) flags.push(JSON.parse(value) as Flag);
+      for (const { key, value } of this.#range(['f', tenant])) flags.push(this.#parse<Flag>(key, value));
       return flags;
     }
     const prefix: Key = q.traceId !== undefined ? ['ft', tenant, q.traceId] : ['fk', tenant, q.kind!];
@@ -557,7 +580,7 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     this.#fresh();
     assertId(traceId, 'trace id');
-    return [...this.#range(['c', tenant, traceId])].map(({ value }) => JSON.parse(value) as Checkpoint);
+    return [...this.#range(['c', tenant, traceId])].map(({ key, value }) => this.#parse<Checkpoint>(key, value));
   }
 
   async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
@@ -586,7 +609,7 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     this.#fresh();
     // Key order is trace id order (ids are ASCII), the order of every backend.
-    return [...this.#range(['q', tenant])].map(({ value }) => JSON.parse(value) as QuarantineState).filter((q) => q.quarantined);
+    return [...this.#range(['q', tenant])].map(({ key, value }) => this.#parse<QuarantineState>(key, value)).filter((q) => q.quarantined);
   }
 
   // ── rate–distortion ──────────────────────────────────────────────────────────────────────────
@@ -637,7 +660,7 @@ export class KvStorage implements Storage {
         .map(({ key }) => this.#json<RdSeries>(['rd', tenant, key[key.length - 1] as string]))
         .filter((s): s is RdSeries => s !== undefined);
     } else {
-      series = [...this.#range(['rd', tenant])].map(({ value }) => JSON.parse(value) as RdSeries);
+      series = [...this.#range(['rd', tenant])].map(({ key, value }) => this.#parse<RdSeries>(key, value));
     }
     // The contract's order: oldest first by the instant of createdAt, then id.
     return series.sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

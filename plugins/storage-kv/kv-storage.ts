@@ -36,6 +36,7 @@ const PLUGIN = 'storage-kv';
 /** Above every epoch-ms key (year 9999 is 2.5e14) and below nothing we store. */
 const MAX_TIME = Number.MAX_SAFE_INTEGER;
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+const SCHEMA_KEY = ['meta', 'schema'];
 
 type Key = (string | number)[];
 
@@ -151,21 +152,27 @@ export class KvStorage implements Storage {
         });
       }
     }
-    await this.#migrate();
+    try {
+      await this.#migrate();
+    } catch (error) {
+      // A refused store stays closed: nothing holds it open for a caller that only sees the error.
+      await this.close();
+      throw error;
+    }
   }
 
   async #migrate(): Promise<void> {
     const db = this.#open();
     try {
       await this.#write(() => {
-        const current = Number(db.get(['meta', 'schema']) ?? 0);
+        const current = this.#schemaMarker();
         if (current > KV_SCHEMA_VERSION) {
           throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The KV store at ${this.config.path} has schema version ${current}; this plugin knows up to ${KV_SCHEMA_VERSION}`, {
             plugin: PLUGIN, fix: 'Upgrade limit-graph to the version that wrote this store.',
           });
         }
         // Version 1 is the key layout above; LMDB needs no tables, so migrating means recording it.
-        if (current < KV_SCHEMA_VERSION) db.put(['meta', 'schema'], String(KV_SCHEMA_VERSION));
+        if (current < KV_SCHEMA_VERSION) db.put(SCHEMA_KEY, String(KV_SCHEMA_VERSION));
       });
     } catch (error) {
       if (error instanceof LimitError) throw error;
@@ -195,7 +202,7 @@ export class KvStorage implements Storage {
         status: 'ok',
         message: `LMDB at ${this.config.path}`,
         checks: [{ name: 'read-write', status: 'ok', message: `${(performance.now() - started).toFixed(1)} ms` }],
-        details: { path: this.config.path, schemaVersion: Number(db.get(['meta', 'schema'])), entries: stat.entryCount, noSync: this.config.noSync },
+        details: { path: this.config.path, schemaVersion: this.#schemaMarker(), entries: stat.entryCount, noSync: this.config.noSync },
       };
     } catch (error) {
       return { status: 'fail', message: (error as Error).message, checks: [{ name: 'read-write', status: 'fail', message: (error as Error).message }] };
@@ -204,7 +211,25 @@ export class KvStorage implements Storage {
 
   async schemaVersion(): Promise<number> {
     this.#fresh();
-    return Number(this.#open().get(['meta', 'schema']) ?? 0);
+    return this.#schemaMarker();
+  }
+
+  /**
+   * The recorded schema version, 0 when none is recorded yet. Only `String(version)` is ever
+   * written, so anything else is damage: refused, never read as NaN (which passes both the
+   * "newer" and the "older" comparison and would open the store unchecked).
+   */
+  #schemaMarker(): number {
+    const value = this.#open().get(SCHEMA_KEY);
+    if (value === undefined) return 0;
+    if (!/^[1-9][0-9]{0,8}$/.test(value)) {
+      throw new LimitError('LIMIT_STORAGE_CORRUPT',
+        `The KV store at ${this.config.path} has a damaged schema-version marker: key ${JSON.stringify(SCHEMA_KEY)} holds ${JSON.stringify(value.slice(0, 100))}${value.length > 100 ? '…' : ''}, not a version number`, {
+          plugin: PLUGIN, details: { path: this.config.path, key: SCHEMA_KEY, value: value.slice(0, 100) },
+          fix: `Restore the store folder from a backup; if the data is known to be intact, put the version this store was written with (${KV_SCHEMA_VERSION} for this plugin) under the key.`,
+        });
+    }
+    return Number(value);
   }
 
   #open(): RootDatabase<string, Key> {

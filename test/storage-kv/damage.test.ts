@@ -104,3 +104,38 @@ describe('storage-kv: a damaged record value', () => {
     }
   });
 });
+
+describe('storage-kv: a damaged schema-version marker', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'limit-kv-schema-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(['abc', '{}', '', '1.5', 'NaN', '-1', '0', ' 1', '1e0'])('refuses %j at open with LIMIT_STORAGE_CORRUPT naming the key and the value, and leaves it as it is', async (marker) => {
+    const s = await openStore(dir);
+    await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+    await s.close();
+    await putRaw(dir, [[['meta', 'schema'], marker]]);
+    const error = await corrupt(openStore(dir));
+    expect(error.message).toContain(dir);
+    expect(error.message).toContain('["meta","schema"]');
+    expect(error.message).toContain(`holds ${JSON.stringify(marker)}`);
+    const db = open<string, Key>({ path: dir, encoding: 'string' });
+    try {
+      expect(db.get(['meta', 'schema'])).toBe(marker);
+      expect(db.get(['t', 't1', 'tr1'])).toBeDefined();
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('still opens a store whose marker is the version, and records it on a new one', async () => {
+    const s = await openStore(dir);
+    expect(await s.schemaVersion()).toBe(1);
+    await s.close();
+    const again = await openStore(dir);
+    expect(await again.schemaVersion()).toBe(1);
+    await again.close();
+  });
+});

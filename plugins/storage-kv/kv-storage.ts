@@ -42,7 +42,7 @@ type Key = (string | number)[];
 
 /** What a key prefix holds, for error messages (see the layout above). */
 const RECORD_KINDS: Record<string, string> = {
-  s: 'session', t: 'trace', f: 'flag', c: 'checkpoint', q: 'quarantine state', p: 'provenance entry', rd: 'RD series',
+  s: 'session', t: 'trace', f: 'flag', c: 'checkpoint', q: 'quarantine state', p: 'provenance entry', rd: 'RD series', n: 'counter',
 };
 
 export interface KvStorageConfig {
@@ -274,14 +274,24 @@ export class KvStorage implements Storage {
     try {
       return JSON.parse(text) as T;
     } catch (error) {
-      const [prefix, tenant, ...rest] = key;
-      const what = RECORD_KINDS[prefix as string] ?? 'record';
-      throw new LimitError('LIMIT_STORAGE_CORRUPT',
-        `The KV store at ${this.config.path} holds a damaged ${what} of tenant "${tenant}" (key ${JSON.stringify(key)}): its value is not valid JSON: ${(error as Error).message}`, {
-          plugin: PLUGIN, cause: error, details: { path: this.config.path, key, tenant, kind: what, id: rest.join('/') },
-          fix: 'Restore the store folder from a backup, or delete this key (with lmdb) if the record can be lost.',
-        });
+      throw this.#damaged(key, `its value is not valid JSON: ${(error as Error).message}`, error);
     }
+  }
+
+  /** A counter's value: always written as String(finite number), so anything else is damage (never NaN). */
+  #counter(key: Key, text: string): number {
+    const n = Number(text);
+    if (!Number.isFinite(n) || String(n) !== text) throw this.#damaged(key, `its value ${JSON.stringify(text.slice(0, 100))} is not a number`);
+    return n;
+  }
+
+  #damaged(key: Key, problem: string, cause?: unknown): LimitError {
+    const [prefix, tenant, ...rest] = key;
+    const what = RECORD_KINDS[prefix as string] ?? 'record';
+    return new LimitError('LIMIT_STORAGE_CORRUPT', `The KV store at ${this.config.path} holds a damaged ${what} of tenant "${tenant}" (key ${JSON.stringify(key)}): ${problem}`, {
+      plugin: PLUGIN, cause, details: { path: this.config.path, key, tenant, kind: what, id: rest.join('/') },
+      fix: 'Restore the store folder from a backup, or delete this key (with lmdb) if the record can be lost.',
+    });
   }
 
   /** Keys (and values) under `prefix`, ascending; `reverse` walks from the top. */
@@ -712,7 +722,11 @@ export class KvStorage implements Storage {
   #applyCounters(tenant: string, deltas: Counters): void {
     const db = this.#open();
     for (const [name, delta] of Object.entries(deltas)) {
-      db.put(['n', tenant, name], String(Number(db.get(['n', tenant, name]) ?? 0) + delta));
+      const key: Key = ['n', tenant, name];
+      const text = db.get(key);
+      const next = (text === undefined ? 0 : this.#counter(key, text)) + delta;
+      if (!Number.isFinite(next)) throw new LimitError('LIMIT_VALIDATION', `Counter "${name}" would leave the finite numbers (${text} + ${delta})`);
+      db.put(key, String(next));
     }
   }
 
@@ -720,7 +734,7 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     this.#fresh();
     const counters: Counters = {};
-    for (const { key, value } of this.#range(['n', tenant])) counters[key[2] as string] = Number(value);
+    for (const { key, value } of this.#range(['n', tenant])) counters[key[2] as string] = this.#counter(key, value);
     return counters;
   }
 

@@ -105,6 +105,43 @@ describe('storage-kv: a damaged record value', () => {
   });
 });
 
+describe('storage-kv: a damaged counter value', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'limit-kv-counter-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is LIMIT_STORAGE_CORRUPT on read and on increment (not NaN, not overwritten); sound counters keep working', async () => {
+    let s = await openStore(dir);
+    await s.incrementCounters('t1', { good: 2.5, bad: 1 });
+    await s.close();
+    await putRaw(dir, [[['n', 't1', 'bad'], 'abc']]);
+    s = await openStore(dir);
+    try {
+      for (const call of [() => s.getCounters('t1'), () => s.incrementCounters('t1', { bad: 1 }), () => s.batch('t1', [{ op: 'incrementCounters', deltas: { good: 1, bad: 1 } }])]) {
+        const error = await corrupt(call());
+        expect(error.message).toContain(dir);
+        expect(error.message).toContain('["n","t1","bad"]');
+        expect(error.message).toContain('"abc" is not a number');
+      }
+      await s.incrementCounters('t1', { good: 1, other: 1e308 });
+      await expect(s.incrementCounters('t1', { other: 1e308 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
+      expect(await s.getCounters('t2')).toEqual({});
+    } finally {
+      await s.close();
+    }
+    const db = open<string, Key>({ path: dir, encoding: 'string' });
+    try {
+      expect(db.get(['n', 't1', 'bad'])).toBe('abc');
+      expect(db.get(['n', 't1', 'good'])).toBe('3.5');
+      expect(db.get(['n', 't1', 'other'])).toBe('1e+308');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('storage-kv: a damaged schema-version marker', () => {
   let dir: string;
   beforeEach(() => {

@@ -23,6 +23,7 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
+import { checkDataFile } from './data-file.ts';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
   retryOnConflict, serializeRecord, timeKey, validate, verifyProvenanceChain,
@@ -118,6 +119,12 @@ export function msOf(iso: string): number {
   return timeKey(iso);
 }
 
+function unavailable(dir: string, error: unknown): LimitError {
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open LMDB environment ${dir}: ${(error as Error).message}`, {
+    plugin: PLUGIN, cause: error, fix: 'Check that the folder is writable and not on a network file system (LMDB needs working mmap and file locks).',
+  });
+}
+
 /** Thrown inside a transaction when a conditional provenance insert finds its seq taken. */
 class SeqTaken extends Error {}
 
@@ -145,11 +152,15 @@ export class KvStorage implements Storage {
         // existing one is tightened too), whatever modes LMDB gives data.mdb and lock.mdb.
         mkdirSync(this.config.path, { recursive: true, mode: 0o700 });
         chmodSync(this.config.path, 0o700);
-        this.#db = open<string, Key>({ path: this.config.path, ...lmdbOptions(this.config) });
       } catch (error) {
-        throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open LMDB environment ${this.config.path}: ${(error as Error).message}`, {
-          plugin: PLUGIN, cause: error, fix: 'Check that the folder is writable and not on a network file system (LMDB needs working mmap and file locks).',
-        });
+        throw unavailable(this.config.path, error);
+      }
+      await this.#checkDataFile();
+      try {
+        // ??=: another open() of this instance may have opened it during the check.
+        this.#db ??= open<string, Key>({ path: this.config.path, ...lmdbOptions(this.config) });
+      } catch (error) {
+        throw unavailable(this.config.path, error);
       }
     }
     try {
@@ -158,6 +169,24 @@ export class KvStorage implements Storage {
       // A refused store stays closed: nothing holds it open for a caller that only sees the error.
       await this.close();
       throw error;
+    }
+  }
+
+  /**
+   * Refuses a data.mdb that LMDB would crash on (see data-file.ts). Another process may be creating
+   * the file or committing to it meanwhile, so a failed check is repeated once after a pause: only
+   * a state that lasts is refused.
+   */
+  async #checkDataFile(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        checkDataFile(this.config.path, this.config);
+        return;
+      } catch (error) {
+        if (!(error instanceof LimitError)) throw unavailable(this.config.path, error);
+        if (attempt === 2) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 

@@ -1,12 +1,15 @@
 /**
- * storage-kv over damaged data: a damaged record value or schema marker is refused with
- * LIMIT_STORAGE_CORRUPT naming the store and the key, never a raw SyntaxError or a silent NaN.
+ * storage-kv over damaged data: a damaged data.mdb is refused at open with LIMIT_STORAGE_CORRUPT
+ * naming the file (not a SIGSEGV/SIGBUS inside LMDB), a damaged record value or schema marker with
+ * LIMIT_STORAGE_CORRUPT naming the store and the key (not a raw SyntaxError or a silent NaN).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeFlag, makeProvenance, makeSession, makeTrace } from 'limit-graph/testing';
 import { KvStorage } from '../../plugins/storage-kv/index.ts';
 
@@ -175,4 +178,119 @@ describe('storage-kv: a damaged schema-version marker', () => {
     expect(await again.schemaVersion()).toBe(1);
     await again.close();
   });
+});
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Opens `dir` in a child process (open-child.ts): a crash in LMDB shows as a signal, not a dead test runner. */
+function openInChild(dir: string, noSync = false): Promise<{ code: number | null; signal: NodeJS.Signals | null; result?: Record<string, unknown>; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./open-child.ts', import.meta.url)), dir, noSync ? 'noSync' : ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const line = stdout.trim().split('\n').pop();
+      resolve({ code, signal, stderr, ...(line ? { result: JSON.parse(line) as Record<string, unknown> } : {}) });
+    });
+  });
+}
+
+describe('storage-kv: a damaged data.mdb', () => {
+  let root: string;
+  let base: string;
+  let pageSize: number;
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'limit-kv-file-'));
+    base = path.join(root, 'base');
+    const s = await openStore(base);
+    for (let b = 0; b < 4; b++) {
+      await s.batch('t1', Array.from({ length: 50 }, (_, i) => ({
+        op: 'createTrace' as const, trace: makeTrace('t1', `tr${b * 50 + i}`, 's1', Date.UTC(2024, 0, 1) + b * 50 + i, { metadata: { blob: 'x'.repeat(500 + i * 90) } }),
+      })));
+    }
+    // Last, a value of several pages: it takes the pages at the end of the file, which stay in use.
+    await s.createTrace(makeTrace('t1', 'big', 's1', Date.UTC(2024, 0, 2), { metadata: { blob: 'y'.repeat(40_000) } }));
+    await s.close();
+    pageSize = readFileSync(path.join(base, 'data.mdb')).readUInt32LE(24 + 24); // MDB_meta.mm_psize in meta page 0
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** A copy of the base store with its data.mdb damaged by `damage`. */
+  function damaged(name: string, damage: (file: string, bytes: Buffer) => void): string {
+    const dir = path.join(root, name.replace(/\W+/g, '-'));
+    cpSync(base, dir, { recursive: true });
+    const file = path.join(dir, 'data.mdb');
+    damage(file, readFileSync(file));
+    return dir;
+  }
+  const write = (file: string, bytes: Buffer) => writeFileSync(file, bytes);
+  // MDB_meta starts after the 24-byte page header: mm_version @4, mm_psize @24, mm_flags @28, mm_last_pg @120.
+  const inMetas = (bytes: Buffer, offset: number, set: (at: number) => void) => {
+    for (const page of [0, pageSize / 2, pageSize]) set(page + 24 + offset); // meta 0, the synced copy, meta 1
+    return bytes;
+  };
+
+  const cases: [string, (file: string, bytes: Buffer) => void, RegExp][] = [
+    ['a text file', (file) => writeFileSync(file, 'not lmdb\n'.repeat(100)), /meta page 0 is not an LMDB meta page \(magic number 0x6e0a6264/],
+    ['garbage over both meta pages', (file, b) => write(file, b.fill(0x41, 0, 2 * pageSize)), /meta page 0 is not an LMDB meta page/],
+    ['garbage in meta page 1', (file, b) => write(file, b.fill(0x41, pageSize, pageSize + 200)), /meta page 1 is not an LMDB meta page/],
+    ['another LMDB data format', (file, b) => write(file, (b.writeUInt32LE(1, 24 + 4), b)), /meta page 0 records LMDB data format version 1; this lmdb reads version 2/],
+    ['a page size LMDB cannot have', (file, b) => write(file, inMetas(b, 24, (at) => b.writeUInt32LE(3000, at))), /page size of 3000 bytes/],
+    ['the encryption flag', (file, b) => write(file, inMetas(b, 28, (at) => b.writeUInt16LE(b.readUInt16LE(at) | 0x2000, at))), /encrypted/],
+    ['a last page beyond the map', (file, b) => write(file, inMetas(b, 120, (at) => b.writeBigUInt64LE(1n << 50n, at))), /records page 1125899906842624 as its last, beyond its map size/],
+    ['garbage in the synced meta copy', (file, b) => write(file, b.fill(0x41, pageSize / 2, pageSize)), /the synced meta copy in page 0 records a page size/],
+    ['truncated to half', (file) => truncateSync(file, Math.floor(statSync(file).size / 2 / pageSize) * pageSize), /past the end of the file/],
+    ['its last page cut off', (file) => truncateSync(file, statSync(file).size - pageSize), /past the end of the file/],
+    ['cut in the middle of a page', (file) => truncateSync(file, statSync(file).size - 100), /not a whole number of \d+-byte pages/],
+    ['shorter than two pages', (file) => truncateSync(file, pageSize + 100), /shorter than its two meta pages/],
+  ];
+
+  it('is refused at open with LIMIT_STORAGE_CORRUPT naming the file and the damage, never a crash, and left untouched', async () => {
+    const dirs = cases.map(([name, damage]) => damaged(name, damage));
+    const before = dirs.map((dir) => readFileSync(path.join(dir, 'data.mdb')));
+    const outcomes = await Promise.all(dirs.map((dir) => openInChild(dir)));
+    // One comparison for all cases, so that a failure shows every case's outcome.
+    const seen = outcomes.map(({ code, signal, result }, i) => ({
+      damage: cases[i]![0], signal, code, error: result?.code,
+      message: result?.message,
+      unchanged: readFileSync(path.join(dirs[i]!, 'data.mdb')).equals(before[i]!),
+    }));
+    expect(seen).toEqual(cases.map(([damage, , problem], i) => ({
+      damage, signal: null, code: 1, error: 'LIMIT_STORAGE_CORRUPT',
+      message: expect.stringMatching(new RegExp(`^${escape(path.join(dirs[i]!, 'data.mdb'))} is not a usable LMDB data file: .*${problem.source}`)),
+      unchanged: true,
+    })));
+  }, 60_000);
+
+  it('opens the undamaged store, with and without noSync', async () => {
+    const dir = damaged('copy', () => undefined);
+    for (const noSync of [false, true]) expect(await openInChild(dir, noSync)).toMatchObject({ signal: null, code: 0, result: { opened: true, traces: 201 } });
+  }, 60_000);
+
+  it('opens a sound store whose file ends before its last page (pages freed by the transaction that took them are never written)', async () => {
+    const dir = path.join(root, 'short');
+    const db = open<string, Key>({ path: dir, encoding: 'string' });
+    const file = path.join(dir, 'data.mdb');
+    // mm_last_pg of the newer meta page (by mm_txnid) against the file's pages.
+    const lacking = () => {
+      const b = readFileSync(file);
+      const newer = b.readBigUInt64LE(24 + 128) >= b.readBigUInt64LE(pageSize + 24 + 128) ? 0 : pageSize;
+      return Number(b.readBigUInt64LE(newer + 24 + 120)) + 1 - b.length / pageSize;
+    };
+    // Large values put and removed again in one transaction leave their freed pages past the end.
+    for (let round = 0; round < 30; round++) {
+      await db.transaction(() => {
+        db.put(['keep', round], 'k'.repeat(100));
+        for (let i = 0; i < 20; i++) db.put(['tmp', i], 'z'.repeat(30_000 + round));
+        for (let i = 0; i < 20; i++) db.remove(['tmp', i]);
+      });
+      if (lacking() > 0) break;
+    }
+    await db.close();
+    expect(lacking()).toBeGreaterThan(0);
+    for (const noSync of [false, true]) expect(await openInChild(dir, noSync)).toMatchObject({ signal: null, code: 0, result: { opened: true, traces: 0 } });
+  }, 60_000);
 });

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
 
 const DOC = readFileSync(fileURLToPath(new URL('../../docs/governance.md', import.meta.url)), 'utf8');
@@ -66,4 +66,17 @@ describe('docs/governance.md custom-rule examples run as written', () => {
     const verdict = await check('Summarise the PROJECT-X roadmap.');
     expect(verdict.flags.map((f) => f.ruleId)).toContain('acme.codename');
   }, 60_000);
+});
+
+describe("docs/governance.md's conformance sample passes for the document's own pack", async () => {
+  // Both files as the document writes them, laid out as its paths say; the sample registers its tests here.
+  const project = mkdtempSync(path.join(os.tmpdir(), 'limit-governance-docs-conformance-'));
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+  const pack = path.join(project, 'plugins/governance-rules-acme/index.ts');
+  const test = path.join(project, 'test/acme.conformance.test.ts');
+  for (const [file, first] of [[pack, '// plugins/governance-rules-acme/index.ts'], [test, '// test/acme.conformance.test.ts']] as const) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, blockStarting(first));
+  }
+  await import(test);
 });

@@ -62,7 +62,7 @@ export function registerCommands(registry: CommandRegistry): void {
     .argument('[task...]', 'the task, after "--" (code for code runners, a prompt for model runners)')
     .option('--session <id>', 'run in this session (created if it does not exist); default: a new session closed afterwards')
     .option('--kind <kind>', 'task kind: code or prompt', 'code')
-    .option('--json', 'print the trace as one JSON document')
+    .option('--json', 'print { trace, executed, checkpoints } as one JSON document')
     .action(async (runner: string, words: string[], opts: { session?: string; kind: string; json?: boolean }) => {
       const input = words.join(' ');
       if (!input.trim()) throw new LimitError('LIMIT_VALIDATION', 'No task given', { fix: 'Pass the task after "--": limit run python -- "print(1)"' });

@@ -8,6 +8,7 @@ export default defineConfig({
     // Tests and examples import the package by its public name, exactly as users do.
     alias: [
       { find: /^limit-graph\/testing$/, replacement: here('./test/conformance/index.ts') },
+      { find: /^limit-graph\/plugins\/([a-z0-9-]+)$/, replacement: here('./plugins/$1/index.ts') },
       { find: /^limit-graph$/, replacement: here('./kernel/index.ts') },
     ],
   },

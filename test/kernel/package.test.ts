@@ -1,7 +1,8 @@
 /**
  * The package as a dependency: `npm pack` (its prepack build included) must produce a tarball that
  * works when installed in someone else's project — `import('limit-graph')`, `limit-graph/testing`,
- * the `limit` bin and the published types, all from dist/ with no TypeScript sources beside them.
+ * `limit-graph/plugins/<name>`, the `limit` bin and the published types, all from dist/ with no
+ * TypeScript sources beside them.
  *
  * The pack runs in a copy of this working tree (its own dist/, so a run never rewrites the shared
  * checkout's dist/). The install is the tarball extracted into a fresh project's
@@ -36,6 +37,8 @@ let files: string[];
 let app: string;
 let installed: string;
 let manifest: PackedManifest;
+/** The built-in plugins: one folder each under plugins/. */
+const builtins = readdirSync(path.join(root, 'plugins'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
 
 // Children get no vitest or npm-lifecycle state of this run.
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|npm_)/i.test(k) && k !== 'NODE_OPTIONS'));
@@ -86,9 +89,11 @@ afterAll(() => {
 
 describe('npm pack', () => {
   it('ships the build, the bin and the plugin READMEs, and no sources, tests or source maps', () => {
-    const targets = Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));
+    // A pattern export (`./plugins/*`) stands for each built-in plugin.
+    const targets = Object.values(manifest.exports)
+      .flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)))
+      .flatMap((t) => (t.includes('*') ? builtins.map((name) => t.replaceAll('*', name)) : [t]));
     for (const target of [...targets, ...Object.values(manifest.bin)]) expect(files).toContain(path.posix.normalize(target));
-    const builtins = readdirSync(path.join(root, 'plugins'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
     expect(builtins.length).toBeGreaterThan(10);
     for (const name of builtins) expect(files).toContain(`dist/plugins/${name}/index.js`);
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'dist/plugins/rd-fgw/worker.js', 'dist/plugins/governance-rules-classifier/model.json', 'plugins/storage-sqlite/README.md']));
@@ -199,5 +204,90 @@ export { wrong };
 `,
     );
     ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], app), 'tsc (consumer)');
+  });
+
+  it("each built-in plugin's module is limit-graph/plugins/<name>, and the plugin APIs its README shows run", () => {
+    writeFileSync(
+      path.join(app, 'plugins.mjs'),
+      `import { createRuntime, definePlugin } from 'limit-graph';
+const [names, dataDir] = [JSON.parse(process.argv[2]), process.argv[3]];
+const defaults = {};
+for (const name of names) defaults[name] = typeof (await import('limit-graph/plugins/' + name)).default;
+const { GovernanceEngine } = await import('limit-graph/plugins/governance');
+const { computeFgw, createFgwService, FgwPool, fgwExact, fgwEntropic, emd, problemFromGraphs } = await import('limit-graph/plugins/rd-fgw');
+const { OpenAIRunner } = await import('limit-graph/plugins/runner-openai');
+const { AnthropicRunner } = await import('limit-graph/plugins/runner-anthropic');
+const { LlamaRunner } = await import('limit-graph/plugins/runner-llama');
+const named = { GovernanceEngine, computeFgw, createFgwService, FgwPool, fgwExact, fgwEntropic, emd, problemFromGraphs, OpenAIRunner, AnthropicRunner, LlamaRunner };
+// api-http's embedded example, and the knee and FGW calls of their READMEs (a runner of its own: no Python needed).
+const echo = definePlugin({
+  meta: { name: 'runner-echo', version: '1.0.0', provides: ['runner:echo'] },
+  setup(ctx) {
+    ctx.provide('runner:echo', {
+      name: 'echo',
+      capabilities: { timeout: true, memoryLimit: true, networkIsolation: true, envControl: true, concurrencyLimit: true },
+      async executeIsolated(task) { return { ok: true, stdout: task.input, stderr: '', metrics: { latencyMs: 1 } }; },
+      async health() { return { status: 'ok', checks: [] }; },
+    });
+  },
+});
+const rt = await createRuntime({ config: { extends: 'default', dataDir, logLevel: 'silent', plugins: { 'runner-python': false, 'api-http': { listen: true, port: 0, auth: { mode: 'none' } } } }, plugins: [echo], env: {} });
+const http = rt.resolve('http');
+const health = (await fetch(http.url + '/health')).status;
+const knee = rt.resolve('knee:menger').detectCurve({ x: [1, 2, 3, 4], y: [10, 6, 2, 1.8] }).index;
+const fgw = rt.resolve('rd:fgw').compute({ M: [[0, 1], [1, 0]], C1: [[0, 1], [1, 0]], C2: [[0, 1], [1, 0]] }, { alpha: 0.25 }).value;
+await http.close();
+await rt.close();
+console.log(JSON.stringify({ defaults, named: Object.fromEntries(Object.entries(named).map(([k, v]) => [k, typeof v])), health, knee, fgw }));
+`,
+    );
+    const dataDir = path.join(work, 'plugins-data');
+    mkdirSync(dataDir);
+    const out = ok(run(process.execPath, ['plugins.mjs', JSON.stringify(builtins), dataDir], app), 'plugins.mjs');
+    const result = JSON.parse(out.trim().split('\n').pop()!) as { defaults: Record<string, string>; named: Record<string, string>; health: number; knee: number; fgw: number };
+    // The default export is the plugin, or the factory that makes it.
+    expect(Object.keys(result.defaults).sort()).toEqual([...builtins].sort());
+    for (const [name, type] of Object.entries(result.defaults)) expect(['object', 'function'], name).toContain(type);
+    expect(Object.values(result.named).every((t) => t === 'function'), JSON.stringify(result.named)).toBe(true);
+    expect(result).toMatchObject({ health: 200, knee: 2, fgw: 0 });
+  });
+
+  it("the plugin APIs the READMEs show type-check in a consumer that imports limit-graph/plugins/<name>", () => {
+    writeFileSync(
+      path.join(app, 'tsconfig.plugins.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['plugins-consumer.ts'] }),
+    );
+    writeFileSync(
+      path.join(app, 'plugins-consumer.ts'),
+      `import { createRuntime } from 'limit-graph';
+import type { HttpServer } from 'limit-graph/plugins/api-http';
+import type { MengerService } from 'limit-graph/plugins/knee-menger';
+import type { KneedleService } from 'limit-graph/plugins/knee-kneedle';
+import { computeFgw, createFgwService, FgwPool, fgwExact, fgwEntropic, emd, problemFromGraphs, RdFgwOptions, type FgwService } from 'limit-graph/plugins/rd-fgw';
+import { GovernanceEngine } from 'limit-graph/plugins/governance';
+import type { OpenAIRunner } from 'limit-graph/plugins/runner-openai';
+import type { AnthropicRunner } from 'limit-graph/plugins/runner-anthropic';
+import type { LlamaRunner } from 'limit-graph/plugins/runner-llama';
+
+const rt = await createRuntime({ config: { extends: 'default' } });
+const http: HttpServer = rt.resolve('http');
+const url: string | undefined = rt.resolve('http').url;
+const menger: MengerService = rt.resolve('knee:menger');
+menger.detectCurve({ x: [1, 2, 3], y: [3, 2, 1] }, { normalize: true });
+const kneedle: KneedleService = rt.resolve('knee:kneedle');
+kneedle.detectCurve({ x: [1, 2, 3], y: [3, 2, 1] }, { curve: 'concave', direction: 'increasing' });
+const fgw: FgwService = rt.resolve('rd:fgw');
+const full = rt.resolve('rd:fgw').compute({ M: [[0]], C1: [[0]], C2: [[0]] }, { alpha: 0.25 });
+const graph = { nodes: [{ id: 'a', features: [0] }], edges: [] };
+const threaded = await fgw.distortionAsync(graph, graph, { method: 'entropic', epsilon: 0.05 });
+const pool = new FgwPool(1, 8);
+const service: FgwService = createFgwService(RdFgwOptions.parse({}), pool);
+declare const preset: ConstructorParameters<typeof GovernanceEngine>[0]['preset'];
+const engine = new GovernanceEngine({ rules: [], preset, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 });
+const histories = [rt.resolve('runner:openai') as OpenAIRunner, rt.resolve('runner:anthropic') as AnthropicRunner, rt.resolve('runner:llama') as LlamaRunner].map((r) => r.history('s1'));
+export { http, url, full, threaded, service, engine, histories, computeFgw, fgwExact, fgwEntropic, emd, problemFromGraphs };
+`,
+    );
+    ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.plugins.json'], app), 'tsc (plugins consumer)');
   });
 });

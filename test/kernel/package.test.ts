@@ -88,7 +88,7 @@ afterAll(() => {
 });
 
 describe('npm pack', () => {
-  it('ships the build, the bin and the plugin READMEs, and no sources, tests or source maps', () => {
+  it('ships the build, the bin, docs/ and the plugin READMEs, and no sources, tests or source maps', () => {
     // A pattern export (`./plugins/*`) stands for each built-in plugin.
     const targets = Object.values(manifest.exports)
       .flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)))
@@ -97,9 +97,11 @@ describe('npm pack', () => {
     expect(builtins.length).toBeGreaterThan(10);
     for (const name of builtins) expect(files).toContain(`dist/plugins/${name}/index.js`);
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/presets/default.js', 'dist/test/conformance/storage-child.js', 'dist/plugins/rd-fgw/worker.js', 'dist/plugins/governance-rules-classifier/model.json', 'plugins/storage-sqlite/README.md']));
+    // README.md and the plugin READMEs link to docs/.
+    expect(files).toEqual(expect.arrayContaining(['docs/api.md', 'docs/governance.md', 'docs/rd.md', 'docs/storage.md']));
     const unwanted = files.filter((f) =>
       /\.map$|\.test\.|(^|\/)fixtures\//.test(f) ||
-      /^(kernel|test|presets|bench|examples|docs|node_modules)\//.test(f) ||
+      /^(kernel|test|presets|bench|examples|node_modules)\//.test(f) ||
       (f.startsWith('plugins/') && !f.endsWith('/README.md')) ||
       (f.startsWith('dist/test/') && !f.startsWith('dist/test/conformance/')),
     );

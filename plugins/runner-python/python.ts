@@ -121,23 +121,28 @@ os.close(_null)
 proto_out = io.open(3, 'w', encoding='utf-8', newline='\n')
 sys.stdin = io.StringIO('')
 
+# Capped in UTF-8 bytes, as a cold run's pipe is: the first MAX bytes are kept, the rest counted.
 class Capped(io.TextIOBase):
     def __init__(self):
         self.parts = []
         self.size = 0
-        self.truncated = False
+        self.dropped = 0
     def writable(self):
         return True
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError('write() argument must be str, not %s' % type(s).__name__)
+        b = s.encode('utf-8', 'surrogatepass')
         room = MAX - self.size
-        if room > 0:
-            part = s[:room]
-            self.parts.append(part)
-            self.size += len(part)
-        if len(s) > room:
-            self.truncated = True
+        if len(b) <= room:
+            self.parts.append(s)
+            self.size += len(b)
+        else:
+            if room > 0:
+                # A character cut at the cap reads as U+FFFD, as in a cold run's output.
+                self.parts.append(b[:room].decode('utf-8', 'replace'))
+                self.size = MAX
+            self.dropped += len(b) - max(room, 0)
         return len(s)
     def getvalue(self):
         return ''.join(self.parts)
@@ -199,7 +204,7 @@ def run(req):
             os.environ.update(saved_env)
     res['stdout'] = out.getvalue()
     res['stderr'] = err.getvalue()
-    res['truncated'] = out.truncated or err.truncated
+    res['dropped'] = {'stdout': out.dropped, 'stderr': err.dropped}
     return res
 
 proto_out.write('{"ready":true}\n')

@@ -130,8 +130,7 @@ class CappedBuffer {
   }
 }
 
-const truncationMarker = (max: number, dropped?: number) =>
-  `[limit-graph: output truncated at maxOutputBytes=${max}${dropped ? `; ${dropped} bytes dropped` : ''}]\n`;
+const truncationMarker = (max: number, dropped: number) => `[limit-graph: output truncated at maxOutputBytes=${max}; ${dropped} bytes dropped]\n`;
 
 type Stop = 'timeout' | 'aborted' | 'closed';
 
@@ -180,7 +179,8 @@ interface WorkerResponse {
   stderr: string;
   value?: unknown;
   error?: { type: string; message: string; memory?: boolean };
-  truncated?: boolean;
+  /** UTF-8 bytes past maxOutputBytes that each stream dropped. */
+  dropped?: { stdout: number; stderr: number };
 }
 
 /** An uncaught exception as the process itself reported it (cold: fd 3; warm: the reply's error). */
@@ -624,9 +624,10 @@ export class PythonRunner implements Runner {
       return r;
     }
     const max = this.options.maxOutputBytes;
-    const marker = reply.truncated ? `\n${truncationMarker(max)}` : '';
-    const stdout = reply.stdout + marker + reply.strayOut;
-    const stderr = reply.stderr + reply.strayErr;
+    // Each stream marked as a cold run's CappedBuffer marks it.
+    const mark = (text: string, dropped = 0) => (dropped > 0 ? `${text}\n${truncationMarker(max, dropped)}` : text);
+    const stdout = mark(reply.stdout, reply.dropped?.stdout) + reply.strayOut;
+    const stderr = mark(reply.stderr, reply.dropped?.stderr) + reply.strayErr;
     if (reply.ok) return done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) });
     const error = reply.error ?? { type: 'Error', message: 'unknown error' };
     if (error.memory === true) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, error), stdout, stderr);

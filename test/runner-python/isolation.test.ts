@@ -119,6 +119,17 @@ describe.each([true, false])('runner-python limits (warm: %s)', (warm) => {
     expect(result.stdout).toMatch(/output truncated at maxOutputBytes=1000/);
     expect(result.stderr.length).toBeLessThan(1200);
   });
+
+  it("marks each truncated stream with the README's line, bytes dropped included, the same warm and cold", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, maxOutputBytes: 1000 });
+    // 50,001 bytes to stdout (the text and print's newline), 2,001 bytes of two-byte characters to stderr.
+    const result = await fixture.runner.executeIsolated(code('import sys\nprint("x" * 50000)\nprint("é" * 1000, file=sys.stderr)'), ctx());
+    expect(result.ok).toBe(true);
+    expect(result.stdout).toBe(`${'x'.repeat(1000)}\n[limit-graph: output truncated at maxOutputBytes=1000; 49001 bytes dropped]\n`);
+    expect(result.stderr).toBe(`${'é'.repeat(500)}\n[limit-graph: output truncated at maxOutputBytes=1000; 1001 bytes dropped]\n`);
+    const small = await fixture.runner.executeIsolated(code('print("é" * 499)'), ctx()); // 999 bytes: under the cap
+    expect(small.stdout).toBe(`${'é'.repeat(499)}\n`);
+  });
 });
 
 describe('runner-python isolation', () => {

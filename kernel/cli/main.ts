@@ -68,6 +68,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   const json = args.includes('--json');
   const configFile = optionValue(args, '--config');
   const command = firstCommand(args);
+  // The level this command logs at unless the config or LIMIT_LOG_LEVEL sets one; `limit config` shows it.
+  const defaultLogLevel = command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn';
   let runtime: Runtime | undefined;
   let exitCode = 0;
 
@@ -100,7 +102,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     .description('print the resolved configuration (secrets redacted)')
     .option('--json', 'one JSON document on stdout')
     .action(async (opts: { json?: boolean }) => {
-      const { config, source } = await loadConfig({ cwd: io.cwd, configFile, env: io.env });
+      const { config, source } = await loadConfig({ cwd: io.cwd, configFile, env: io.env, defaultLogLevel });
       const entries = await collectPlugins(config, [], io.env);
       const plugins = Object.fromEntries(validatePluginOptions(entries, source).map((e) => [e.plugin.meta.name, e.options]));
       const resolved = redactSecrets({ ...config, use: config.use.map((p) => p.meta.name), plugins });
@@ -170,7 +172,6 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   try {
     const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !args.includes('--version') && !args.includes('-V');
     if (needsRuntime) {
-      const defaultLogLevel = command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn';
       try {
         runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false, defaultLogLevel });
       } catch (error) {

@@ -67,6 +67,13 @@ describe('the CLI log level', () => {
     expect((await limit(['serve'], { LIMIT_LOG_LEVEL: 'warn' })).stderr).not.toContain('info"');
   });
 
+  it('`limit config` shows the level the CLI logs at: warn unless the config or LIMIT_LOG_LEVEL sets one', async () => {
+    const shown = async (args: string[], env: Record<string, string> = {}) => (JSON.parse((await limit([...args, 'config', '--json'], env)).stdout) as { logLevel: string }).logLevel;
+    expect(await shown([])).toBe('warn');
+    expect(await shown(['--config', 'info.config.ts'])).toBe('info');
+    expect(await shown([], { LIMIT_LOG_LEVEL: 'debug' })).toBe('debug');
+  });
+
   it('loadConfig: defaultLogLevel applies only when neither the config nor LIMIT_LOG_LEVEL sets a level', async () => {
     const level = async (config: Record<string, unknown>, env: Record<string, string> = {}) =>
       (await loadConfig({ config, env, defaultLogLevel: 'warn' })).config.logLevel;

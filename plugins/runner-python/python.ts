@@ -76,7 +76,7 @@ if _mode == 'exec':
         _rep = os.dup(3)
         os.close(3)
     except OSError:
-        _rep = -1  # started without a report pipe (the boot probe): nothing is reported
+        _rep = -1  # started without a report pipe: nothing is reported
     _src = sys.stdin.read()
     sys.stdin.close()
     sys.stdin = open(os.devnull)

@@ -372,11 +372,16 @@ export class PythonRunner implements Runner {
     if (dropUid === true) {
       // (dropUid may have been demoted above.) The interpreter's own files must be readable by other uids (a pyenv build under /root is not).
       const probeUid = o.uidRangeStart;
+      // fd 3 is the preamble's report pipe: an uncaught exception is reported there even when the uid
+      // cannot import what printing a traceback needs (then stderr stays empty).
       const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0', '0'], {
         reject: false, timeout: 30_000, cwd: '/', input: 'import ast, email.message, decimal\nprint("ok")\n', extendEnv: false, env: {},
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       });
       if (r.exitCode !== 0 || r.stdout.trim() !== 'ok') {
-        const reason = `the interpreter ${executable} does not work as an unprivileged uid (${String(r.stderr).trim().split('\n').pop() ?? ''}); install Python where other users can read it (e.g. /usr/bin/python3)`;
+        const report = parseReport(String(r.stdio[3] ?? ''));
+        const why = report ? `${report.type}: ${report.message}` : String(r.stderr).trim().split('\n').pop() || (r.timedOut ? 'timed out' : r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`);
+        const reason = `the interpreter ${executable} does not work as an unprivileged uid (${why}); install Python where other users can read it (e.g. /usr/bin/python3)`;
         if (o.sandboxUser === 'per-session') {
           throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: sandboxUser "per-session": ${reason}`, { plugin: 'runner-python', fix: 'Set `python` to an interpreter readable by all users, or sandboxUser: "auto".' });
         }

@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionLimits, type RunContext } from 'limit-graph';
@@ -315,6 +316,26 @@ describe('runner-python options and tasks', () => {
     const prompt = await fixture.runner.executeIsolated(code('hello', { kind: 'prompt' }), c);
     expect(prompt.error?.code).toBe('LIMIT_VALIDATION');
   });
+
+  it.runIf(process.getuid?.() === 0 && PYTHON === '/usr/bin/python3')('names why session uids cannot use the interpreter when fileIsolation is degraded', async () => {
+    // The system interpreter copied into a folder only root may enter, its standard library linked
+    // beside it (as a pyenv build under /root is): root starts it, a session uid cannot import from it.
+    const privateDir = mkdtempSync(path.join(os.tmpdir(), 'limit-py-private-'));
+    try {
+      const stdlib = execFileSync(PYTHON, ['-E', '-c', 'import sysconfig; print(sysconfig.get_paths()["stdlib"])'], { encoding: 'utf8' }).trim();
+      mkdirSync(path.join(privateDir, 'bin'));
+      mkdirSync(path.join(privateDir, 'lib'));
+      copyFileSync(realpathSync(PYTHON), path.join(privateDir, 'bin/python3'));
+      chmodSync(path.join(privateDir, 'bin/python3'), 0o755);
+      symlinkSync(stdlib, path.join(privateDir, 'lib', path.basename(stdlib)));
+      fixture = await pythonRuntime({ python: path.join(privateDir, 'bin/python3') });
+      const check = (await fixture.runner.health()).checks?.find((c) => c.name === 'capability:fileIsolation');
+      expect(check?.status).toBe('degraded');
+      expect(check?.message).toContain(`the interpreter ${path.join(privateDir, 'bin/python3')} does not work as an unprivileged uid (ModuleNotFoundError: No module named 'ast'); install Python`);
+    } finally {
+      rmSync(privateDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it.runIf(process.getuid?.() === 0)('never runs a per-session venv under a session uid: root would start an interpreter the session owns', async () => {
     fixture = await pythonRuntime({ python: PYTHON, createVenv: 'per-session' });

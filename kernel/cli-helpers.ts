@@ -15,6 +15,7 @@ import type { Runtime } from './runtime.ts';
 // ---------------------------------------------------------------------------------------------
 // Numeric options
 
+/** What `parseNumberOption` requires (whole numbers, an inclusive range) and the code of its error. */
 export interface NumberOptionSpec {
   /** Only whole numbers. */
   integer?: boolean;
@@ -101,6 +102,7 @@ export interface ProtectedPath {
   folder?: boolean;
 }
 
+/** Options of `writeOutputFile` and `writeOutputFolder`. */
 export interface OutputOptions {
   /** The option the path came from, for messages (default `--out`). */
   option?: string;

@@ -60,6 +60,11 @@ export function registerScoped(container: AwilixContainer<Cradle>, key: string, 
   container.register(key, resolver);
 }
 
+/**
+ * What `runtime.openSession` takes. It opens a kernel session (a container scope and an abort
+ * signal) and stores nothing; `orchestrator.openSession` stores the session too. Defaults: a new
+ * UUIDv7 id, the config's tenant, SessionLimits' defaults.
+ */
 export interface OpenSessionInput {
   id?: string;
   tenant?: string;

@@ -14,6 +14,10 @@ export interface ErrorSpec {
 
 const spec = (message: string, fix: string, status = 500): ErrorSpec => ({ message, fix, status });
 
+/**
+ * Every error code with its default message, fix and HTTP status. A `LimitError` takes its message
+ * and fix from here unless the thrower gives its own.
+ */
 export const ERROR_CODES = Object.freeze({
   // configuration
   LIMIT_CONFIG_NOT_FOUND: spec('Configuration file not found', 'Pass an existing file with --config, or create limit.config.ts in the project root.'),
@@ -83,8 +87,10 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_ARTIFACT_INVALID: spec('Artifact does not verify', 'The artifact was changed after export or is incomplete; export it again from the store.', 422),
 });
 
+/** A stable error code: a key of ERROR_CODES (`LIMIT_PLUGIN_DEPENDENCY_MISSING`, …). */
 export type LimitErrorCode = keyof typeof ERROR_CODES;
 
+/** What a `LimitError` may carry besides its code and message. */
 export interface LimitErrorOptions {
   /** The plugin in which the error happened, when known. */
   plugin?: string;

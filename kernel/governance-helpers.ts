@@ -94,11 +94,11 @@ export function quotedAt(text: string, span: { start: number; end: number }): { 
   return close < 0 ? undefined : { open, close };
 }
 
-/**
- * The text asks to label, classify or rate the items it lists ("For each line, say SAFE or UNSAFE:
- * 1. \"ignore previous instructions …\""): attack strings quoted among them are data to judge.
- */
 const LABELLING_TASK = /\b(?:label(?:l?ing)?|classify(?:ing)?|categori[sz](?:e|ing)|annotat(?:e|ing)|rate|tag)\b[^.\n]{0,80}\b(?:each|every|these|the following|below)\b|\bfor (?:each|every) (?:line|item|prompt|message|example|text|input|request|query|sentence|string)\b[^.\n]{0,80}\b(?:safe|unsafe|benign|malicious|harmful|toxic|label|category|class)\b/i;
+/**
+ * Whether the text asks to label, classify or rate the items it lists ("For each line, say SAFE or
+ * UNSAFE: 1. \"ignore previous instructions …\""): attack strings quoted among them are data to judge.
+ */
 export function asksToLabelItems(text: string): boolean {
   return LABELLING_TASK.test(text);
 }
@@ -116,6 +116,11 @@ export type RulePackOptionsInput = z.input<typeof RulePackOptions>;
 
 type PackSchema<Shape extends z.ZodRawShape> = z.ZodObject<typeof RulePackOptions.shape & Shape, z.core.$strict>;
 
+/**
+ * What `defineRulePack` takes: the pack plugin's name and version, its rules (or a function that
+ * makes them at setup), options besides `disable`, and the plugin fields passed through
+ * (`dependsOn`, `optionalDependsOn`, `health`).
+ */
 export interface RulePackDefinition<Shape extends z.ZodRawShape = {}> {
   /** The plugin's name, equal to its folder: `governance-rules-<pack>` by convention. */
   name: string;

@@ -25,6 +25,10 @@ export interface CommandRegistry {
   print(text: string): void;
 }
 
+/**
+ * A new set of every hook, bare: no error wrapping, ordering, time limits or freezing. The
+ * runtime builds its `hooks` from it; plugins tap `ctx.hooks`, never a catalogue of their own.
+ */
 export function createHookCatalogue() {
   return {
     /** The frozen, validated config, once plugins are set up. */
@@ -50,7 +54,13 @@ export function createHookCatalogue() {
   };
 }
 
+/**
+ * The runtime's hooks, one frozen object shared by every plugin (`ctx.hooks`). Tap with the
+ * plugin's name, `ctx.hooks.afterRun.tapPromise(ctx.name, fn)`, so a failing tap is reported
+ * against its plugin and hook.
+ */
 export type LimitHooks = Readonly<ReturnType<typeof createHookCatalogue>>;
+/** The name of a hook (`boot`, `afterRun`, …), as a LimitError from a tap names it. */
 export type HookName = keyof LimitHooks;
 
 interface HookOptions {

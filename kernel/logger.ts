@@ -1,6 +1,8 @@
 import pino from 'pino';
 
+/** A pino logger. A plugin's `ctx.logger` is a child carrying the plugin's name. */
 export type Logger = pino.Logger;
+/** pino's levels, and `silent` for none: the config's `logLevel` (env LIMIT_LOG_LEVEL). */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /**

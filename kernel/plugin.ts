@@ -15,6 +15,10 @@ import { describeOrigin, formatIssues, originsOf, type FormattedIssue } from './
 /** Marks plugin objects across module instances (config files load in their own namespace). */
 const PLUGIN_BRAND = Symbol.for('limit-graph.plugin');
 
+/**
+ * Who a plugin is and how it fits: what it provides, needs and excludes. The loader checks it
+ * before any plugin is set up.
+ */
 export interface PluginMeta {
   /** kebab-case, equal to the plugin's folder; also its tap name and its logger's `plugin` field. */
   name: string;
@@ -45,11 +49,16 @@ export interface PluginInstance {
   health?(): HealthResult | Promise<HealthResult>;
 }
 
+/** Options of `ctx.provide` and `ctx.provideScoped`. */
 export interface ProvideOptions<T> {
   /** Called at shutdown (singletons) or when the session closes (scoped). */
   dispose?: (value: T) => void | Promise<void>;
 }
 
+/**
+ * What `setup` receives: the plugin's name, the runtime's hooks and config, a logger with the
+ * plugin's name in its `plugin` field, and the container to provide and resolve services in.
+ */
 export interface PluginContext {
   readonly name: string;
   readonly hooks: LimitHooks;
@@ -68,6 +77,11 @@ export interface PluginContext {
   keys(prefix?: string): string[];
 }
 
+/**
+ * What `definePlugin` takes: `meta`, an optional zod `options` schema (the loader parses the
+ * config's options with it) and `setup`, which taps hooks, provides services and may return
+ * `{ dispose, health }`.
+ */
 export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   meta: PluginMeta;
   /** zod schema of the options; its defaults apply. */
@@ -75,6 +89,10 @@ export interface PluginDefinition<S extends z.ZodType = z.ZodType> {
   setup(ctx: PluginContext, options: z.output<S>): void | PluginInstance | Promise<void | PluginInstance>;
 }
 
+/**
+ * A plugin value made by `definePlugin`: its definition, branded so that the loader recognises it,
+ * and `configure` for options given in code.
+ */
 export interface Plugin<S extends z.ZodType = z.ZodType> extends PluginDefinition<S> {
   readonly [PLUGIN_BRAND]: true;
   /** Options given in code (`plugin.configure({...})`); config entries under its name merge over them. */
@@ -96,6 +114,10 @@ export function definePlugin<S extends z.ZodType = z.ZodObject<{}>>(definition: 
   return make(undefined);
 }
 
+/**
+ * Whether `value` was made by `definePlugin`. The brand is a global symbol, so this holds for a
+ * plugin made by another copy of the kernel (a config file loaded in its own module namespace).
+ */
 export function isPlugin(value: unknown): value is Plugin {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PLUGIN_BRAND] === true;
 }

@@ -15,12 +15,20 @@ import type { Runtime } from './runtime.ts';
 // ---------------------------------------------------------------------------------------------
 // Curve input
 
+/**
+ * A curve as `sortCurve` and the knee detectors accept it: `x` and `y` arrays, `{ x, y }` points, or RD
+ * points (rate on the x axis, distortion on the y axis).
+ */
 export type CurveInput =
   | { x: ArrayLike<number>; y: ArrayLike<number> }
   | readonly { x: number; y: number }[]
   /** RD points: rate on the x axis, distortion on the y axis. */
   | readonly { rate: number; distortion: number }[];
 
+/**
+ * What `sortCurve` returns: the points sorted by x (ties keep their order), and each one's index in
+ * the input.
+ */
 export interface SortedCurve {
   x: Float64Array;
   y: Float64Array;
@@ -200,11 +208,13 @@ export async function readCurve(file: string): Promise<CurveFile> {
 // ---------------------------------------------------------------------------------------------
 // SVG plot
 
+/** A point of `renderRdCurveSvg`: x is the rate, y the distortion. */
 export interface PlotPoint {
   x: number;
   y: number;
 }
 
+/** The title and axis labels, the knee to mark, and the size (default 720 × 440) of `renderRdCurveSvg`'s SVG. */
 export interface PlotOptions {
   title?: string;
   xLabel?: string;

@@ -11,6 +11,7 @@ import { LimitError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { HealthResult } from './model/index.ts';
 
+/** The codes a hosted runner's failed task carries (`RunnerFailure.code`). */
 export type RunnerFailureCode = 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE';
 
 /** Why a task failed, as it will appear in `RunResult.error` (and `stderr`). */
@@ -214,6 +215,10 @@ export function scrubSecretDeep<T>(value: T, secret: string | undefined): T {
 /** The "(after N retries)" of a failure message. */
 const retriesNote = (n: number) => (n > 0 ? ` (after ${n} retries)` : '');
 
+/**
+ * What `withDeadline` returns: one signal for the SDK, aborted by a cancellation or the timeout,
+ * and which of the two stopped it.
+ */
 export interface Deadline {
   /** Aborts when any of the given signals aborts or the time is up: hand it to the SDK. */
   readonly signal: AbortSignal;

@@ -17,6 +17,10 @@ import { HealthResult } from './model/index.ts';
 import { withPluginTimeout } from './timeout.ts';
 import { formatIssues } from './config/issues.ts';
 
+/**
+ * Options of `createRuntime`: where the config comes from (`config` in code, `configFile`, or a
+ * search from `cwd`; see `loadConfig`), plugins added in code, a logger, and whether to boot.
+ */
 export interface CreateRuntimeOptions extends LoadConfigOptions {
   /** Plugin objects added in code (tests, embedding applications). */
   plugins?: readonly Plugin[];
@@ -25,6 +29,7 @@ export interface CreateRuntimeOptions extends LoadConfigOptions {
   boot?: boolean;
 }
 
+/** A plugin as the runtime assembled it (`runtime.plugins`, `limit plugins`). */
 export interface PluginInfo {
   name: string;
   version: string;
@@ -35,6 +40,7 @@ export interface PluginInfo {
   setupMs: number;
 }
 
+/** One plugin's health check, as `runtime.health()` and `limit doctor` report it. */
 export interface PluginHealth {
   plugin: string;
   status: 'ok' | 'degraded' | 'fail';
@@ -43,6 +49,7 @@ export interface PluginHealth {
   details?: Record<string, unknown>;
 }
 
+/** What `runtime.close()` reports. */
 export interface CloseReport {
   /** Failures while closing (each a LimitError naming its plugin); closing went on regardless. */
   errors: LimitError[];
@@ -56,6 +63,10 @@ interface SetUpPlugin {
   options: unknown;
 }
 
+/**
+ * An assembled LIMIT-Graph: the validated config, the hooks, the container that holds what the
+ * plugins provide, and the open sessions. Made by `createRuntime`; `close()` tears it down.
+ */
 export interface Runtime {
   readonly config: ResolvedConfig;
   readonly hooks: LimitHooks;
@@ -80,6 +91,12 @@ export interface Runtime {
   close(): Promise<CloseReport>;
 }
 
+/**
+ * Builds a runtime: loads the config (`loadConfig`), collects the plugins it enables and those given
+ * in `options.plugins`, validates their options, orders them by `dependsOn`, runs each `setup`, then
+ * the `boot` hook unless `boot: false`. Refusals are LimitErrors naming the plugin and the fix
+ * (missing provider, cycle, invalid options, a setup past its time limit, …).
+ */
 export async function createRuntime(options: CreateRuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
   const { config, source } = await loadConfig(options);

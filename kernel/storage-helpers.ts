@@ -14,7 +14,9 @@ import type { BatchOp, Counters, SessionQuery, TracePatch, TraceQuery } from './
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
 export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
+/** Page size of a listing that gives no `limit`. */
 export const DEFAULT_PAGE_LIMIT = 100;
+/** Largest `limit` a listing accepts; a larger one is LIMIT_VALIDATION. */
 export const MAX_PAGE_LIMIT = 1000;
 
 function invalid(what: string, error: z.ZodError): LimitError {
@@ -41,6 +43,7 @@ export function assertId(value: unknown, field: string): string {
   return result.data;
 }
 
+/** Throws LIMIT_VALIDATION unless `value` is a valid tenant (the id rule); returns it. */
 export function assertTenant(value: unknown): string {
   return assertId(value, 'tenant');
 }
@@ -84,6 +87,7 @@ export interface NormalizedTraceQuery {
   after?: CursorPosition;
 }
 
+/** A session query with defaults applied and the cursor decoded. */
 export interface NormalizedSessionQuery {
   status?: Session['status'];
   limit: number;
@@ -541,10 +545,12 @@ export interface CursorPosition {
   id: string;
 }
 
+/** The opaque `nextCursor` of a page that ended at `position` (`decodeCursor` reads it back). */
 export function encodeCursor(position: CursorPosition): string {
   return Buffer.from(JSON.stringify([position.t, position.id]), 'utf8').toString('base64url');
 }
 
+/** Reads a cursor made by `encodeCursor`; anything else is LIMIT_VALIDATION naming the field `cursor`. */
 export function decodeCursor(cursor: string): CursorPosition {
   let parsed: unknown;
   try {
@@ -624,10 +630,12 @@ export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: Trac
   return next;
 }
 
+/** LIMIT_NOT_FOUND for a record the tenant does not have, worded as every backend words it. */
 export function notFound(kind: string, tenant: string, id: string): LimitError {
   return new LimitError('LIMIT_NOT_FOUND', `No ${kind} "${id}" in tenant "${tenant}"`, { details: { kind, tenant, id } });
 }
 
+/** LIMIT_CONFLICT for creating a record whose id the tenant already has. */
 export function conflict(kind: string, tenant: string, id: string): LimitError {
   return new LimitError('LIMIT_CONFLICT', `A ${kind} "${id}" already exists in tenant "${tenant}"`, {
     details: { kind, tenant, id },
@@ -635,6 +643,7 @@ export function conflict(kind: string, tenant: string, id: string): LimitError {
   });
 }
 
+/** Options of `retryOnConflict`. */
 export interface RetryOptions {
   /** Total attempts, default 50. */
   attempts?: number;

@@ -103,6 +103,13 @@ export const KERNEL_ENV = {
   LIMIT_TENANT: 'tenant',
 } as const;
 
+/**
+ * Loads the config without setting up any plugin: `options.config`, else `options.configFile`, else
+ * the first of CONFIG_FILES found by searching from `cwd` (none: the `default` preset); then its
+ * presets, the kernel's environment variables (KERNEL_ENV) and the defaults, validated. An invalid
+ * config is one LIMIT_CONFIG_INVALID listing every problem, plugin options included; `createRuntime`
+ * validates the plugins' options of a valid one.
+ */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const env = options.env ?? process.env;

@@ -35,10 +35,18 @@ export const ConfigSchema = z
   })
   .strict();
 
+/**
+ * A config as written in limit.config.ts or given to `createRuntime({ config })`: defaults may be
+ * left out, and `plugins` entries are typed per plugin through `PluginOptionsRegistry`.
+ */
 export type ConfigInput = Omit<z.input<typeof ConfigSchema>, 'plugins'> & {
   plugins?: { [K in keyof PluginOptionsRegistry]?: PluginOptionsRegistry[K] | boolean } & Record<string, Record<string, unknown> | boolean>;
 };
 
+/**
+ * The config as plugins see it (`ctx.config`): presets merged, environment variables and defaults
+ * applied, `dataDir` made absolute, validated and frozen.
+ */
 export interface ResolvedConfig extends Omit<z.output<typeof ConfigSchema>, 'extends'> {
   /** Absolute path of the config file, or null when built from code/defaults. */
   readonly configFile: string | null;

@@ -87,6 +87,10 @@ export interface RuleSubject {
   offset?: number;
 }
 
+/**
+ * What the engine passes to a rule with each subject: the active policy, the rule's time budget
+ * and deadline, the preset's thresholds, and for `judge`-phase rules the scan's findings.
+ */
 export interface RuleContext {
   policy: GovernancePolicy;
   /** Time budget for this rule in ms; rules must stop and return what they found. */
@@ -122,6 +126,7 @@ export interface RulePack {
   rules: readonly GovernanceRule[];
 }
 
+/** What governance decided about one surface of a trace, from which findings, and why. */
 export interface GovernanceVerdict {
   decision: Decision;
   findings: Finding[];
@@ -149,6 +154,10 @@ export interface GovernancePreset {
   reviewBand: readonly [number, number] | null;
 }
 
+/**
+ * Whether governance lets a merge through (`validateMerge`): allowed or not, whether it must wait
+ * for a reviewer, and each refused parent with the reason.
+ */
 export interface MergeValidation {
   allowed: boolean;
   /** The merge must wait for a human (policy.requireHumanReview). */

@@ -18,6 +18,10 @@ import type { AttributedGraph, DistortionOptions } from './rd.ts';
 
 // ───────────────────────────── sessions ─────────────────────────────
 
+/**
+ * What `orchestrator.openSession` takes (POST /sessions): the session is stored and its kernel
+ * scope opened.
+ */
 export interface OpenSessionRequest {
   tenant?: string;
   /** Chosen by the caller or a random UUID. */
@@ -30,6 +34,10 @@ export interface OpenSessionRequest {
 
 // ───────────────────────────── runs ─────────────────────────────
 
+/**
+ * One task for `orchestrator.run`: the session and runner, the task, and the parents and metadata
+ * to record on its trace.
+ */
 export interface RunInput {
   tenant?: string;
   sessionId: string;
@@ -85,6 +93,10 @@ export interface TraceDetail {
 // ───────────────────────────── merges ─────────────────────────────
 
 
+/**
+ * What `orchestrator.merge` takes: the parent traces, how their outputs combine, and who asks for it
+ * and why (both recorded in provenance).
+ */
 export interface MergeInput {
   tenant?: string;
   /** Session that receives the merged trace; default: the parents' session (required if they differ). */
@@ -103,12 +115,14 @@ export interface MergeInput {
   metadata?: Record<string, unknown>;
 }
 
+/** The merge trace and governance's validation of the merge. */
 export interface MergeOutcome {
   /** Status `ok`, or `pending-review` when the policy requires human review. */
   trace: Trace;
   validation: MergeValidation;
 }
 
+/** Who approves or rejects a merge waiting as `pending-review`, and why (recorded in provenance). */
 export interface ReviewInput {
   tenant?: string;
   actor: string;
@@ -125,8 +139,13 @@ export interface FederationTarget {
   label?: string;
 }
 
+/** How `orchestrator.federate` combines its branches; see `FederateInput.aggregate`. */
 export type AggregateStrategy = 'all' | 'first-success' | 'majority';
 
+/**
+ * One task fanned out by `orchestrator.federate` to several runners or sessions, the results
+ * aggregated and, by default, merged under governance.
+ */
 export interface FederateInput {
   tenant?: string;
   /** Default session of the branches and the session that receives the merged trace. */
@@ -148,6 +167,7 @@ export interface FederateInput {
   signal?: AbortSignal;
 }
 
+/** One branch of a federation: its target, its trace, and why it was left out of the merge. */
 export interface FederationBranch {
   target: Required<Pick<FederationTarget, 'runner' | 'sessionId' | 'label'>>;
   /** Absent only when the branch was not started (first-success already won) or failed before a trace existed. */
@@ -157,6 +177,7 @@ export interface FederationBranch {
   error?: { code: string; message: string };
 }
 
+/** Every branch of a federation, their aggregate, and the merge (or governance's refusal of it). */
 export interface FederationOutcome {
   branches: FederationBranch[];
   aggregate: {
@@ -174,6 +195,10 @@ export interface FederationOutcome {
 
 // ───────────────────────────── rate–distortion ─────────────────────────────
 
+/**
+ * A new rate–distortion series in a session (`orchestrator.createRdSeries`); steps given as graphs
+ * are measured against `reference`.
+ */
 export interface CreateRdSeriesInput {
   tenant?: string;
   sessionId: string;
@@ -204,6 +229,7 @@ export interface RdStepInput {
   signal?: AbortSignal;
 }
 
+/** The knee of an RD series as one detector finds it (`orchestrator.rdKnee`). */
 export interface RdKnee {
   seriesId: string;
   detector: string;
@@ -213,6 +239,10 @@ export interface RdKnee {
   points: RdPoint[];
 }
 
+/**
+ * A refinement loop for `orchestrator.refine`: a new series, and `step`, called for step 0, 1, …
+ * until it returns null or `maxSteps` steps are recorded.
+ */
 export interface RefineInput extends CreateRdSeriesInput {
   /** Steps to run (the loop also stops when `step` returns null). */
   maxSteps: number;
@@ -224,9 +254,15 @@ export interface RefineInput extends CreateRdSeriesInput {
 
 // ───────────────────────────── artifacts ─────────────────────────────
 
+/** Encoding of an exported artifact: one JSON document, JSON lines, or a folder of CSV files. */
 export type ArtifactFormat = 'json' | 'jsonl' | 'csv';
+/** The record kinds an artifact holds; each is a part with its own digest in the manifest. */
 export type ArtifactPartName = 'sessions' | 'traces' | 'provenance' | 'flags' | 'checkpoints' | 'rdSeries';
 
+/**
+ * The manifest of an exported artifact: what it holds, the SHA-256 of each part, and whether every
+ * provenance chain verified at export time.
+ */
 export interface ArtifactManifest {
   format: 'limit-graph-artifact';
   version: 1;
@@ -241,6 +277,7 @@ export interface ArtifactManifest {
   provenance: { verified: boolean; chains: (ChainVerification & { traceId: string })[] };
 }
 
+/** What `orchestrator.exportArtifact` exports: a whole session or a set of traces, and the encoding. */
 export interface ExportInput {
   tenant?: string;
   /** Export a whole session … */
@@ -256,6 +293,10 @@ export interface ArtifactExport {
   files: { path: string; content: string }[];
 }
 
+/**
+ * What `orchestrator.verifyArtifact` found: each part's expected and actual digest, each
+ * provenance chain, and the problems (none when `ok`).
+ */
 export interface ArtifactVerification {
   ok: boolean;
   encoding: ArtifactFormat | null;
@@ -267,6 +308,10 @@ export interface ArtifactVerification {
 
 // ───────────────────────────── the service ─────────────────────────────
 
+/**
+ * The `orchestrator` service: sessions, the governed run pipeline, merges and their review,
+ * federation, RD series and artifact export. plugins/orchestrator/README.md describes each step.
+ */
 export interface Orchestrator {
   openSession(input?: OpenSessionRequest): Promise<Session>;
   getSession(tenant: string | undefined, id: string): Promise<Session | null>;

@@ -5,6 +5,12 @@ export interface AttributedGraph {
   directed?: boolean;
 }
 
+/**
+ * Options of one distortion computation; what is not given comes from the algorithm's defaults.
+ * For FGW, `alpha` weights the structure term (0: optimal transport on the features alone, 1:
+ * Gromov–Wasserstein), `method` picks the exact or the entropic solver, `epsilon` is the entropic
+ * regularisation and `maxIter` caps the iterations.
+ */
 export interface DistortionOptions {
   alpha?: number;
   method?: 'exact' | 'entropic';
@@ -17,6 +23,10 @@ export interface DistortionOptions {
   timeLimitMs?: number;
 }
 
+/**
+ * A distortion between two graphs: its value, the coupling (plan) of source and target nodes that
+ * gives it, and how the solver ended.
+ */
 export interface DistortionResult {
   value: number;
   iterations: number;
@@ -55,6 +65,7 @@ export interface RdAlgorithm {
   distortionAsync?(source: AttributedGraph, target: AttributedGraph, options?: AsyncDistortionOptions): Promise<DistortionResult>;
 }
 
+/** A knee detector's answer. */
 export interface KneeResult {
   /** Index into the caller's points, or null when there is no knee. */
   index: number | null;
@@ -75,6 +86,7 @@ export interface KneeDetector {
 /** Divisor of the variance estimator: n − ddof. 0 = mean of squared deviations (ML), 1 = unbiased. */
 export type VarianceDdof = 0 | 1;
 
+/** σ² estimated from samples (`RateModel.variance`), with the sample count, mean and divisor used. */
 export interface VarianceEstimate {
   n: number;
   mean: number;
@@ -93,6 +105,7 @@ export interface DiscreteSource {
   distortion: ArrayLike<ArrayLike<number>>;
 }
 
+/** When Blahut–Arimoto stops, for each point of an R(D) curve. */
 export interface BlahutArimotoOptions {
   /** Stop when R − R_L (Blahut's certified lower bound) is below this many bits. */
   tol?: number;
@@ -132,6 +145,10 @@ export interface RateAtDistortion {
   note?: 'D>=Dmax' | 'D=Dmin';
 }
 
+/**
+ * Unit of a rate: `bits` for an information rate, or an operational unit (tokens, bytes, cost,
+ * seconds, or a name of your own).
+ */
 export type RateUnit = 'bits' | 'tokens' | 'bytes' | 'cost' | 'seconds' | (string & {});
 
 /** What a refinement step actually spent, kept as given (no conversion to bits). */
@@ -140,6 +157,10 @@ export interface OperationalRate {
   unit: RateUnit;
 }
 
+/**
+ * A rate model's defaults (its plugin's options): the variance divisor, Blahut–Arimoto's tolerance
+ * and iteration cap, and the unit of operational rates given without one.
+ */
 export interface RateModelDefaults {
   ddof: VarianceDdof;
   tol: number;

@@ -8,6 +8,10 @@ export interface RunSession {
   limits: SessionLimits;
 }
 
+/**
+ * What a runner gets with each task: the session it runs in (id, tenant, limits), the trace it runs
+ * for, a signal that aborts it, and a logger.
+ */
 export interface RunContext {
   session: RunSession;
   traceId: string;
@@ -16,6 +20,10 @@ export interface RunContext {
   logger?: Logger;
 }
 
+/**
+ * A finished task: its output (`ok`, stdout, stderr, value, error) and metrics. A failed task is a
+ * result with `ok: false` and `error`, not a thrown error.
+ */
 export interface RunResult extends RunOutput {
   metrics: RunMetrics;
 }

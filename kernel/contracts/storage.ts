@@ -3,7 +3,6 @@ import type {
   QuarantineState, RdPoint, RdSeries, Session, Trace, TraceStatus,
 } from '../model/index.ts';
 
-/** Optional features a backend may lack; the conformance suite skips groups a backend declares false. */
 /** One schema migration of a SQL backend: applied in order, each once, recorded in `schema_migrations`. */
 export interface SqlMigration {
   version: number;
@@ -11,6 +10,7 @@ export interface SqlMigration {
   sql: string;
 }
 
+/** Optional features a backend may lack; the conformance suite skips groups a backend declares false. */
 export interface StorageSupports {
   /** Several OS processes may open the same store at once (SQLite file, PostgreSQL). */
   multiProcess: boolean;
@@ -20,6 +20,10 @@ export interface StorageSupports {
   transactions: boolean;
 }
 
+/**
+ * Filters of a trace listing (`storage.listTraces`, `orchestrator.listTraces`); the filters given
+ * must all match. Results come a page at a time, with the cursor of the next page.
+ */
 export interface TraceQuery {
   sessionId?: string;
   status?: TraceStatus | TraceStatus[];
@@ -34,6 +38,10 @@ export interface TraceQuery {
   cursor?: string;
 }
 
+/**
+ * Filters of a session listing (`listSessions`): the status, the page size (1..1000, default 100)
+ * and the cursor of the previous page.
+ */
 export interface SessionQuery {
   status?: Session['status'];
   limit?: number;

@@ -1,3 +1,6 @@
+/** A UTF-16 surrogate without its pair: RFC 8785 refuses strings holding one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Canonical JSON (RFC 8785, JCS) of what `JSON.stringify` would write for a value: object keys
  * sorted by UTF-16 code units, no whitespace, strings and numbers as ECMAScript serialises them.
@@ -7,8 +10,6 @@
  * in one pass, without building the intermediate text and tree (provenance hashing runs on every
  * append and every verification). Lone surrogates are refused, as RFC 8785 requires.
  */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 export function canonicalJson(value: unknown): string {
   const out = write(value, '', new Set());
   if (out === undefined) throw new TypeError('value is not serialisable as JSON');

@@ -11,6 +11,10 @@ export const Id = z
   .min(1)
   .max(128)
   .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/, 'Expected an id of letters, digits, "_", "-", ":" or "." (not starting with ".")');
+/**
+ * A tenant: an id by the same rule. Every record belongs to one tenant, and storage never hands it
+ * to another.
+ */
 export const Tenant = Id;
 
 /** Random bytes drawn 4 KiB at a time: one native call per ~400 ids instead of one per id. */
@@ -58,11 +62,22 @@ export function newId(): string {
 /** ISO-8601 timestamps with milliseconds, UTC. */
 export const Timestamp = z.iso.datetime({ offset: true });
 
+/** The kinds of flag governance raises. */
 export const FLAG_KINDS = ['Jailbreak', 'Anomaly', 'HighRisk', 'Unsafe', 'Malicious', 'Unverified'] as const;
+/** One of FLAG_KINDS. */
 export const FlagKind = z.enum(FLAG_KINDS);
 export type FlagKind = z.infer<typeof FlagKind>;
+/**
+ * How serious a finding or flag is: an integer from 1 to 10. Policies block and quarantine from
+ * thresholds of it.
+ */
 export const Severity = z.number().int().min(1).max(10);
 
+/**
+ * Limits of each task in a session: tasks at once (default 4), network access (default off), a
+ * wall-clock timeout (default 30 s) and memory (default 512 MB). A runner applies the stricter of
+ * these and its own options.
+ */
 export const SessionLimits = z.object({
   maxConcurrency: z.number().int().min(1).max(1024).default(4),
   allowNetwork: z.boolean().default(false),
@@ -71,7 +86,12 @@ export const SessionLimits = z.object({
 });
 export type SessionLimits = z.infer<typeof SessionLimits>;
 
+/** A session is `open` until it is closed; a closed session runs no more tasks. */
 export const SessionStatus = z.enum(['open', 'closed']);
+/**
+ * A session as stored: a context of runs (a runner keeps its per-session state, working directory or
+ * conversation, per session) with limits that apply to each task.
+ */
 export const Session = z.object({
   id: Id,
   tenant: Tenant,
@@ -84,9 +104,17 @@ export const Session = z.object({
 });
 export type Session = z.infer<typeof Session>;
 
+/**
+ * Where governance reads a trace: the task `input`, the runner's `output`, or the `tool` outputs
+ * the agent received.
+ */
 export const Surface = z.enum(['input', 'output', 'tool']);
 export type Surface = z.infer<typeof Surface>;
 
+/**
+ * Where a finding was seen: a field of the trace, the span [start, end) in its text, and an excerpt
+ * of at most 512 characters.
+ */
 export const Evidence = z.object({
   /** Which part of the trace: `task.input`, `output.stdout`, `tool:<name>` … */
   field: z.string(),
@@ -96,6 +124,10 @@ export const Evidence = z.object({
 });
 export type Evidence = z.infer<typeof Evidence>;
 
+/**
+ * A finding recorded on a trace: its kind and severity, the rule that raised it, why, and where
+ * (evidence). A flag a person added has `autoDetected: false` and the rule id `manual`.
+ */
 export const Flag = z.object({
   id: Id,
   traceId: Id,
@@ -121,6 +153,11 @@ export const Finding = z.object({
 });
 export type Finding = z.infer<typeof Finding>;
 
+/**
+ * Where a trace stands: `running` (in the pipeline), `ok`, `error` (the runner failed), `blocked`
+ * (governance stopped it; a blocked task is not executed), `quarantined`, `pending-review` (a merge
+ * waiting for a reviewer) or `rejected` (a merge the reviewer refused).
+ */
 export const TraceStatus = z.enum(['running', 'ok', 'error', 'blocked', 'quarantined', 'pending-review', 'rejected']);
 export type TraceStatus = z.infer<typeof TraceStatus>;
 
@@ -137,8 +174,13 @@ export const Task = z.object({
   toolOutputs: z.array(z.object({ name: z.string(), content: z.string().max(1_000_000) })).optional(),
 });
 export type Task = z.input<typeof Task>;
+/** A task after parsing, defaults applied (`kind` is always set): what runners receive. */
 export type TaskParsed = z.output<typeof Task>;
 
+/**
+ * What a runner produced: `ok`, stdout, stderr, an optional `value` (e.g. the last expression's value),
+ * and `error` (code and message) when `ok` is false.
+ */
 export const RunOutput = z.object({
   ok: z.boolean(),
   stdout: z.string(),
@@ -148,6 +190,7 @@ export const RunOutput = z.object({
 });
 export type RunOutput = z.infer<typeof RunOutput>;
 
+/** Measurements of a run: its latency, and the token counts and exit code when the runner knows them. */
 export const RunMetrics = z.object({
   latencyMs: z.number().min(0),
   tokensIn: z.number().int().min(0).optional(),
@@ -156,6 +199,10 @@ export const RunMetrics = z.object({
 });
 export type RunMetrics = z.infer<typeof RunMetrics>;
 
+/**
+ * One task executed in a session (or a merge of traces): the task, output, metrics, status and flags;
+ * `parentIds` names the traces it was made from.
+ */
 export const Trace = z.object({
   id: Id,
   sessionId: Id,
@@ -173,6 +220,10 @@ export const Trace = z.object({
 });
 export type Trace = z.infer<typeof Trace>;
 
+/**
+ * What a provenance entry records, 1–64 characters: `created`, `executed`, … (the runtime's own are
+ * SYSTEM_PROVENANCE_ACTIONS) or an action of an API client's own.
+ */
 export const ProvenanceAction = z.string().min(1).max(64);
 /**
  * The actions the runtime records itself (the run pipeline, merges and their review, governance).
@@ -182,6 +233,7 @@ export const ProvenanceAction = z.string().min(1).max(64);
 export const SYSTEM_PROVENANCE_ACTIONS: readonly string[] = Object.freeze([
   'created', 'executed', 'completed', 'blocked', 'failed', 'merge', 'review-requested', 'approved', 'rejected', 'quarantined', 'released', 'flagged',
 ]);
+/** What a provenance entry did to the trace graph or to the trace's state. */
 export const ProvenanceOperation = z.enum(['add', 'merge', 'split', 'remove', 'rewire', 'update', 'flag', 'quarantine', 'release', 'review']);
 
 /** What a caller supplies; storage assigns `seq`, `prevHash` and `hash`. */
@@ -197,6 +249,11 @@ export const ProvenanceInput = z.object({
 });
 export type ProvenanceInput = z.infer<typeof ProvenanceInput>;
 
+/**
+ * A link of a trace's provenance chain: the caller's input plus `seq` (from 0), `prevHash` (the
+ * previous entry's `hash`; GENESIS_HASH for the first) and `hash`, the SHA-256 of the entry's
+ * canonical JSON without `hash` (`hashProvenance`).
+ */
 export const ProvenanceEntry = ProvenanceInput.extend({
   seq: z.number().int().min(0),
   prevHash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -204,6 +261,7 @@ export const ProvenanceEntry = ProvenanceInput.extend({
 });
 export type ProvenanceEntry = z.infer<typeof ProvenanceEntry>;
 
+/** The result of checking a provenance chain: whether it verifies, its length, its first broken link. */
 export const ChainVerification = z.object({
   verified: z.boolean(),
   length: z.number().int().min(0),
@@ -213,6 +271,10 @@ export const ChainVerification = z.object({
 });
 export type ChainVerification = z.infer<typeof ChainVerification>;
 
+/**
+ * A governance decision recorded on a trace: a label (e.g. `governance:input`), whether it passed, and
+ * the details.
+ */
 export const Checkpoint = z.object({
   traceId: Id,
   label: z.string().min(1).max(256),
@@ -222,6 +284,7 @@ export const Checkpoint = z.object({
 });
 export type Checkpoint = z.infer<typeof Checkpoint>;
 
+/** Whether a trace is quarantined, by whom, since when and why. */
 export const QuarantineState = z.object({
   traceId: Id,
   quarantined: z.boolean(),
@@ -233,6 +296,10 @@ export const QuarantineState = z.object({
 });
 export type QuarantineState = z.infer<typeof QuarantineState>;
 
+/**
+ * What governance enforces: which flags block, when traces are quarantined, and what a merge needs.
+ * The presets (permissive, default, strict) set these; docs/governance.md compares them.
+ */
 export const GovernancePolicy = z.object({
   /** Refuse merges whose parents carry policy-violating flags. */
   blockUnsafeMerge: z.boolean(),
@@ -260,9 +327,17 @@ export const GovernancePolicy = z.object({
 });
 export type GovernancePolicy = z.infer<typeof GovernancePolicy>;
 
+/**
+ * What governance decided for a trace: `allow`, `block`, `quarantine` or `review` (the highest
+ * severity lies in the preset's uncertain band); docs/governance.md, "Decisions", gives the rules.
+ */
 export const Decision = z.enum(['allow', 'block', 'quarantine', 'review']);
 export type Decision = z.infer<typeof Decision>;
 
+/**
+ * One step of a rate–distortion series: its number, the rate spent (≥ 0, in bits or an operational
+ * unit) and the distortion reached (≥ 0).
+ */
 export const RdPoint = z.object({
   step: z.number().int().min(0),
   rate: z.number().finite().min(0),
@@ -271,6 +346,7 @@ export const RdPoint = z.object({
 });
 export type RdPoint = z.infer<typeof RdPoint>;
 
+/** A named rate–distortion series of a session, its points step by step. */
 export const RdSeries = z.object({
   id: Id,
   sessionId: Id,
@@ -282,6 +358,7 @@ export const RdSeries = z.object({
 });
 export type RdSeries = z.infer<typeof RdSeries>;
 
+/** A run before its trace exists: what `beforeRun` taps receive and may rewrite. */
 export const RunRequest = z.object({
   sessionId: Id,
   tenant: Tenant,
@@ -292,8 +369,13 @@ export const RunRequest = z.object({
 });
 export type RunRequest = z.infer<typeof RunRequest>;
 
+/** How a merge combines its parents' outputs; see `MergeInput.strategy`. */
 export const MergeStrategy = z.enum(['union', 'concat', 'first-success', 'majority', 'custom']);
 export type MergeStrategy = z.infer<typeof MergeStrategy>;
+/**
+ * A merge as governance (`validateMerge`) and `beforeMerge` taps see it: the parents, the strategy,
+ * and who asks for it and why.
+ */
 export const MergeRequest = z.object({
   tenant: Tenant,
   sessionId: Id,
@@ -309,7 +391,12 @@ export interface MergeVeto {
   by: string;
 }
 
+/**
+ * Outcome of a health check: `ok`, `degraded` (working, with something not enforced or missing), or
+ * `fail`.
+ */
 export const HealthStatus = z.enum(['ok', 'degraded', 'fail']);
+/** A plugin's or service's health: a status, a message, and named checks that `limit doctor` prints. */
 export const HealthResult = z.object({
   status: HealthStatus,
   message: z.string().optional(),

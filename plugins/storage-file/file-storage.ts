@@ -2,6 +2,7 @@
  * The Storage contract on plain JSON / JSONL files:
  *
  *   <root>/schema.json                               { version }
+ *   <root>/store.lock                                the open store's holder (see open)
  *   <root>/journal/<id>.json                         batches being applied (see #commit)
  *   <root>/tenants/<tenant>/counters.json
  *   <root>/tenants/<tenant>/rd/<seriesId>.json
@@ -15,8 +16,8 @@
  * is written to a journal first and replayed on open if the process died half-way.
  *
  * Lists are served from an in-memory index per tenant, built by scanning the tenant's folders the
- * first time the tenant is used and kept up to date by this process's writes. That is why only
- * provenance appends are safe across processes (see `supports` and the README).
+ * first time the tenant is used and kept up to date by this process's writes. That is why one
+ * process at a time may open a store: open() takes the store lock for the store's lifetime.
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -28,7 +29,7 @@ import {
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireLockFile, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, writeError } from './fs-utils.ts';
+import { KeyedMutex, acquireLockFile, acquireStoreLock, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, writeError } from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -102,10 +103,9 @@ interface Head {
 export class FileStorage implements Storage {
   readonly backend = 'file';
   /**
-   * multiProcess: false — lists and conflict checks use this process's in-memory index; two processes
-   * writing one root may miss each other's sessions and traces. Provenance appends alone are
-   * serialised across processes (lock file per trace). crashSafe: atomic renames, fsync'd appends and
-   * the batch journal keep every acknowledged write.
+   * multiProcess: false — lists and conflict checks use this process's in-memory index, so a second
+   * process opening the store is refused (the store lock). crashSafe: atomic renames, fsync'd appends
+   * and the batch journal keep every acknowledged write.
    */
   readonly supports: StorageSupports = { multiProcess: false, crashSafe: true, transactions: true };
   readonly maxRecordBytes: number;
@@ -113,6 +113,10 @@ export class FileStorage implements Storage {
   #indexes = new Map<string, Promise<TenantIndex>>();
   #heads = new Map<string, Head>();
   #open = false;
+  /** Releases the store lock; set while this instance holds it. */
+  #unlock: (() => Promise<void>) | undefined;
+  /** Why this instance may no longer use the store (its lock was removed or taken). */
+  #lost: LimitError | undefined;
 
   constructor(readonly config: FileStorageConfig) {
     this.maxRecordBytes = config.maxRecordBytes;
@@ -125,6 +129,7 @@ export class FileStorage implements Storage {
   // ── lifecycle ────────────────────────────────────────────────────────────────────────────────
 
   async open(): Promise<void> {
+    const locked = this.#unlock !== undefined;
     try {
       await ensureDir(this.config.root, this.config.fsync);
       // The store holds every tenant's records: only the server's uid may enter it, whatever the
@@ -133,6 +138,12 @@ export class FileStorage implements Storage {
       // Every write needs the folder: a store this process cannot write (read-only copy, another
       // owner, read-only mount, full disk) is refused now, naming the folder, not at the first write.
       await probeWritable(this.config.root);
+      // One process per store, before anything is read: the index and the read-modify-writes assume
+      // no one else writes, and the journals found below can only be a dead holder's.
+      if (!locked) {
+        this.#lost = undefined;
+        this.#unlock = await acquireStoreLock(this.#under('store.lock'), { staleMs: this.config.staleLockMs, onLost: (why) => this.#loseLock(why) });
+      }
       const schema = await readJson<{ version: number }>(path.join(this.config.root, 'schema.json'));
       if (schema && schema.version > FILE_SCHEMA_VERSION) {
         throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The file store at ${this.config.root} has schema version ${schema.version}; this plugin knows up to ${FILE_SCHEMA_VERSION}`, {
@@ -143,6 +154,7 @@ export class FileStorage implements Storage {
       if (!schema) await atomicWrite(path.join(this.config.root, 'schema.json'), JSON.stringify({ version: FILE_SCHEMA_VERSION }), this.config.fsync);
       await this.#replayJournals();
     } catch (error) {
+      if (!locked) await this.#releaseLock();
       if (error instanceof LimitError) throw error;
       throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open the file store at ${this.config.root}: ${(error as Error).message}`, {
         plugin: PLUGIN, cause: error, fix: 'Check that the folder exists or can be created and is writable.',
@@ -155,6 +167,20 @@ export class FileStorage implements Storage {
     this.#open = false;
     this.#indexes = new Map();
     this.#heads = new Map();
+    await this.#releaseLock();
+  }
+
+  async #releaseLock(): Promise<void> {
+    const unlock = this.#unlock;
+    this.#unlock = undefined;
+    await unlock?.();
+  }
+
+  #loseLock(why: string): void {
+    this.#lost = new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store at ${this.config.root} is no longer locked by this process (${why}); it stops using the store rather than write beside another process`, {
+      plugin: PLUGIN, details: { root: this.config.root },
+      fix: 'Make sure only one process uses the store (do not remove store.lock while it runs), then restart this process.',
+    });
   }
 
   async health(): Promise<HealthResult> {
@@ -184,6 +210,7 @@ export class FileStorage implements Storage {
   }
 
   #assertOpen(): void {
+    if (this.#lost) throw this.#lost;
     if (!this.#open) {
       throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `File storage ${this.config.root} is not open`, {
         plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().',

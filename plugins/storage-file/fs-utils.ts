@@ -1,9 +1,9 @@
 /**
  * File-system primitives of the file backend: atomic replacement (temp + fsync + rename + folder
- * fsync), durable appends, an in-process keyed mutex and a cross-process lock file.
+ * fsync), durable appends, an in-process keyed mutex, a cross-process lock file and the store lock.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { LimitError } from 'limit-graph';
@@ -215,21 +215,8 @@ export async function acquireLockFile(file: string, options: LockFileOptions): P
   const deadline = Date.now() + options.timeoutMs;
   let delay = 1;
   for (;;) {
-    try {
-      const handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        await handle.writeFile(content, 'utf8');
-      } finally {
-        await handle.close();
-      }
-      return async () => {
-        // Remove it only while it is still ours (a breaker may have judged us stale after staleMs).
-        const current = await fs.readFile(file, 'utf8').catch(() => '');
-        if (current === content) await fs.rm(file, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(error, file);
-    }
+    // Removed only while it is still ours (a breaker may have judged us stale after staleMs).
+    if (await createExclusive(file, content)) return () => removeIfOurs(file, content);
     const seen = await fs.readFile(file, 'utf8').catch(() => null);
     if (seen !== null && (await isStale(file, seen, options.staleMs))) {
       await breakLock(file, seen);
@@ -244,6 +231,28 @@ export async function acquireLockFile(file: string, options: LockFileOptions): P
     await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
     delay = Math.min(delay * 2, 4);
   }
+}
+
+/** Creates `file` with `content` unless it exists (O_EXCL): false when another holder has it. */
+async function createExclusive(file: string, content: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw writeError(error, file);
+  }
+  try {
+    await handle.writeFile(content, 'utf8');
+  } finally {
+    await handle.close();
+  }
+  return true;
+}
+
+async function removeIfOurs(file: string, content: string): Promise<void> {
+  const current = await fs.readFile(file, 'utf8').catch(() => '');
+  if (current === content) await fs.rm(file, { force: true });
 }
 
 async function isStale(file: string, seen: string, staleMs: number): Promise<boolean> {
@@ -273,4 +282,132 @@ async function breakLock(file: string, seen: string): Promise<void> {
     await fs.link(aside, file).catch(() => undefined);
   }
   await fs.rm(aside, { force: true });
+}
+
+// ── the store lock ────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The processes whose pids this one can check: same host name, same boot, same pid namespace (a
+ * container has its own, and may share the host name and the store's volume with another).
+ */
+const MACHINE = [
+  HOST,
+  readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+  readOr(() => readlinkSync('/proc/self/ns/pid')),
+].join(' ');
+
+function readOr(read: () => string): string {
+  try {
+    return read();
+  } catch {
+    return '';
+  }
+}
+
+/** Tokens of the store locks this process holds (a lock naming our pid with another token is a dead predecessor's). */
+const HELD = new Set<string>();
+
+/** What a store lock file holds. */
+interface StoreLockHolder {
+  pid: number;
+  host: string;
+  machine: string;
+  token: string;
+  since: string;
+}
+
+function parseHolder(text: string): StoreLockHolder | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<StoreLockHolder> | null;
+    return v && Number.isSafeInteger(v.pid) && typeof v.machine === 'string' && typeof v.token === 'string' ? (v as StoreLockHolder) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface StoreLockOptions {
+  /** A lock from another machine whose file was not refreshed for this long (ms) is a dead holder's. */
+  staleMs: number;
+  /** Called (once) when a held lock turns out to be gone or someone else's: the store must stop writing. */
+  onLost: (why: string) => void;
+}
+
+/**
+ * An exclusive lock on a whole store, held from open() to close(): `file` is created with O_EXCL
+ * and holds the holder's pid, host, machine identity, a random token and the time it was taken.
+ * While held, its mtime is refreshed every staleMs / 3 and its content checked.
+ *
+ * An existing lock is a dead holder's, and is broken (renamed away, checked to be the one judged
+ * stale, see breakLock) when: it names this machine and a pid that is not running, or this
+ * process's pid with a token this process does not hold (a container restarted with the same
+ * pid); or it names another machine (whose pids cannot be checked) and was not refreshed for
+ * `staleMs`. Any other lock belongs to a live process: LIMIT_STORAGE_UNAVAILABLE naming the store,
+ * the lock file and the holder.
+ */
+export async function acquireStoreLock(file: string, options: StoreLockOptions): Promise<() => Promise<void>> {
+  const token = randomBytes(8).toString('hex');
+  const holder: StoreLockHolder = { pid: process.pid, host: HOST, machine: MACHINE, token, since: new Date().toISOString() };
+  const content = `${JSON.stringify(holder)}\n`;
+  // A few rounds: a stale lock broken here may be taken by another opener first, which then holds it.
+  for (let round = 0; ; round++) {
+    if (await createExclusive(file, content)) break;
+    const seen = await fs.readFile(file, 'utf8').catch(() => null);
+    // null: released in between.
+    if (round < 3 && (seen === null || (await storeLockStale(file, seen, options.staleMs)))) {
+      if (seen !== null) await breakLock(file, seen);
+      continue;
+    }
+    throw storeInUse(file, seen ?? '');
+  }
+  HELD.add(token);
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      const current = await fs.readFile(file, 'utf8').catch(() => null);
+      if (current !== content) {
+        clearInterval(timer);
+        options.onLost(current === null ? `${file} was removed` : `${file} now names ${describeHolder(current)}`);
+        return;
+      }
+      const now = new Date();
+      await fs.utimes(file, now, now).catch(() => undefined);
+    })().finally(() => (busy = false));
+  }, Math.max(100, Math.floor(options.staleMs / 3)));
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    HELD.delete(token);
+    await removeIfOurs(file, content);
+  };
+}
+
+async function storeLockStale(file: string, seen: string, staleMs: number): Promise<boolean> {
+  const holder = parseHolder(seen);
+  if (holder?.machine === MACHINE) return holder.pid === process.pid ? !HELD.has(holder.token) : !pidAlive(holder.pid);
+  // Another machine, or a lock being written (or torn by a crash): only its age can tell.
+  const stat = await fs.stat(file).catch(() => null);
+  return stat !== null && Date.now() - stat.mtimeMs > staleMs;
+}
+
+function describeHolder(text: string): string {
+  const holder = parseHolder(text);
+  if (!holder) return `an unknown holder (${JSON.stringify(text.trim().slice(0, 120))})`;
+  return `process ${holder.pid} on ${holder.host} since ${holder.since}`;
+}
+
+function storeInUse(file: string, seen: string): LimitError {
+  const root = path.dirname(file);
+  const holder = parseHolder(seen);
+  const details = { root, lockFile: file, ...(holder ? { pid: holder.pid, host: holder.host, since: holder.since } : {}) };
+  if (holder?.pid === process.pid && holder.machine === MACHINE) {
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store at ${root} is already open in this process (another FileStorage instance, since ${holder.since}; lock file ${file})`, {
+      plugin: 'storage-file', details, fix: 'Use the open instance, or close it before opening the store again.',
+    });
+  }
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store at ${root} is in use by ${describeHolder(seen)} (lock file ${file}); storage-file allows one process per store`, {
+    plugin: 'storage-file', details,
+    fix: `Stop that process (a running \`limit serve\`, say) before opening the store from another one, use its HTTP API instead, or choose storage-sqlite, storage-kv or storage-postgres for several processes. If no such process runs any more, remove ${file}.`,
+  });
 }

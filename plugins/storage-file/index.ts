@@ -1,7 +1,7 @@
 /**
  * storage-file: the Storage contract on JSON / JSONL files under one root folder, per tenant and
- * per session. Atomic replaces, fsync'd appends, a journal for batches; provenance appends are
- * serialised across processes by a lock file per trace.
+ * per session. Atomic replaces, fsync'd appends, a journal for batches; one process per store (a
+ * store lock taken at open).
  */
 import path from 'node:path';
 import { definePlugin } from 'limit-graph';
@@ -21,7 +21,7 @@ export default definePlugin({
   meta: {
     name: 'storage-file',
     version: '1.0.0',
-    description: 'JSON/JSONL files under a root folder: atomic writes, fsync, lock files for provenance',
+    description: 'JSON/JSONL files under a root folder: atomic writes, fsync, one process per store (store lock)',
     provides: ['storage'],
     env: { LIMIT_FILE_ROOT: 'root', LIMIT_FILE_FSYNC: 'fsync' },
   },

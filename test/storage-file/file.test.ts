@@ -1,10 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync, chmodSync, constants as fsConstants, promises as fsp } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync, chmodSync, utimesSync, constants as fsConstants, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { createRuntime, type LimitError, type Storage } from 'limit-graph';
 import { crashTest, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageFile, { FileStorage } from '../../plugins/storage-file/index.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'limit-file-'));
 
@@ -16,6 +19,45 @@ const openStore = async (root: string, over: Partial<FileStorage['config']> = {}
 
 function chainFile(root: string, tenant: string, sessionId: string, traceId: string): string {
   return path.join(root, 'tenants', tenant, 'sessions', sessionId, 'traces', traceId, 'provenance.jsonl');
+}
+
+const readJsonFile = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A child process holding the store at `root` (store-child.ts): its output lines, a wait for one, and stop. */
+function storeChild(mode: 'hold' | 'batches', root: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/storage-file/store-child.ts'), mode, root], {
+    cwd: REPO, env: { ...process.env, TSX_TSCONFIG_PATH: path.join(REPO, 'tsconfig.json') }, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let buffer = '';
+  let stderr = '';
+  const listeners = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const parts = (buffer + chunk).split('\n');
+    buffer = parts.pop()!;
+    lines.push(...parts);
+    for (const listener of listeners) listener();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const waitFor = (test: (line: string) => boolean) => new Promise<string>((resolve, reject) => {
+    const check = () => {
+      const hit = lines.find(test);
+      if (hit === undefined) return;
+      listeners.delete(check);
+      resolve(hit);
+    };
+    listeners.add(check);
+    check();
+    void exited.then(() => listeners.has(check) && reject(new Error(`the child exited first:\n${lines.join('\n')}\n${stderr}`)));
+  });
+  const stop = async () => {
+    child.stdin.end('stop\n');
+    return { code: await exited, lines, stderr };
+  };
+  return { child, exited, waitFor, stop };
 }
 
 /** Rewrites one line of the JSONL chain, as someone with the files would. */
@@ -239,7 +281,7 @@ describe('storage-file: path traversal', () => {
         for (const attempt of attempts) await expect(attempt).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
       }
       expect(readdirSync(parent)).toEqual(['store']);
-      expect(readdirSync(root).sort()).toEqual(['schema.json']);
+      expect(readdirSync(root).sort()).toEqual(['schema.json', 'store.lock']);
     } finally {
       await s.close();
       rmSync(parent, { recursive: true, force: true });
@@ -253,6 +295,7 @@ describe('storage-file: path traversal', () => {
       await s.createTrace(makeTrace('t1', 'tr1', 's1'));
       mkdirSync(path.join(root, 'tenants', 't1', 'sessions', '.sneaky', 'traces', 'x'), { recursive: true });
       writeFileSync(path.join(root, 'tenants', 't1', 'sessions', '.sneaky', 'traces', 'x', 'trace.json'), JSON.stringify({ trace: makeTrace('t1', 'x', '.sneaky'), flagSeq: [] }));
+      await s.close();
       const s2 = await openStore(root);
       expect((await s2.listTraces('t1')).items.map((t) => t.id)).toEqual(['tr1']);
       await s2.close();
@@ -393,15 +436,160 @@ describe('storage-file: crash recovery', () => {
   });
 });
 
-describe('storage-file across processes', () => {
-  it('keeps one gapless chain when 3 processes append to one trace at once (lock file)', async () => {
+describe('storage-file: the store lock', () => {
+  const lockFile = (root: string) => path.join(root, 'store.lock');
+
+  it('holds store.lock (pid, host, since) while open and removes it on close', async () => {
     const root = tempDir();
     try {
-      const r = await multiProcessProvenance({ plugin: 'storage-file', options: { root } }, { processes: 3, appendsEach: 60 });
-      expect(r.seqs).toEqual(Array.from({ length: 180 }, (_, i) => i));
-      expect(r.verification).toEqual({ verified: true, length: 180, brokenAt: null });
-      expect(r.perWriter).toEqual({ 'process-0': 60, 'process-1': 60, 'process-2': 60 });
-      expect(r.switches).toBeGreaterThan(5);
+      const s = await openStore(root);
+      expect(readJsonFile(lockFile(root))).toMatchObject({ pid: process.pid, host: (await import('node:os')).hostname(), since: expect.any(String) });
+      await s.open(); // open() again on the same instance keeps its lock
+      await s.close();
+      expect(existsSync(lockFile(root))).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second instance in the same process, and a refused instance leaves the lock alone', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      const lock = readFileSync(lockFile(root), 'utf8');
+      const second = new FileStorage({ root, fsync: true, maxRecordBytes: 4 * 1024 * 1024, staleLockMs: 30_000 });
+      await expect(second.open()).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringContaining(`The file store at ${root} is already open in this process`) });
+      await second.close();
+      expect(readFileSync(lockFile(root), 'utf8')).toBe(lock);
+      await s.close();
+      await second.open();
+      await second.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('takes over a lock naming its own pid with a token it does not hold (a restarted container reuses the pid)', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      const mine = readJsonFile(lockFile(root)) as Record<string, unknown>;
+      await s.close();
+      writeFileSync(lockFile(root), JSON.stringify({ ...mine, token: 'from-before-the-restart' }));
+      const again = await openStore(root);
+      expect(readJsonFile(lockFile(root))).toMatchObject({ pid: process.pid, token: expect.not.stringMatching('from-before-the-restart') });
+      await again.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('judges a lock from another machine by its age: refused while fresh, taken over once not refreshed for staleLockMs', async () => {
+    const root = tempDir();
+    try {
+      await (await openStore(root)).close();
+      const foreign = { pid: 1, host: 'elsewhere', machine: 'elsewhere boot ns', token: 'abc', since: new Date().toISOString() };
+      writeFileSync(lockFile(root), JSON.stringify(foreign));
+      await expect(openStore(root, { staleLockMs: 5_000 })).rejects.toMatchObject({
+        code: 'LIMIT_STORAGE_UNAVAILABLE', details: { root, pid: 1, host: 'elsewhere' }, message: expect.stringContaining('is in use by process 1 on elsewhere since'),
+      });
+      const old = new Date(Date.now() - 10_000);
+      utimesSync(lockFile(root), old, old);
+      const s = await openStore(root, { staleLockMs: 5_000 });
+      expect(readJsonFile(lockFile(root))).toMatchObject({ pid: process.pid });
+      await s.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refreshes its lock while open, and stops using the store when the lock is removed under it', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root, { staleLockMs: 300 });
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(lockFile(root), old, old);
+      await new Promise((r) => setTimeout(r, 250));
+      expect(Date.now() - (await fsp.stat(lockFile(root))).mtimeMs).toBeLessThan(1_000);
+      rmSync(lockFile(root));
+      await new Promise((r) => setTimeout(r, 250));
+      await expect(s.getTrace('t', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringContaining('is no longer locked by this process') });
+      await expect(s.createTrace(makeTrace('t', 'tr2', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await s.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('storage-file across processes', () => {
+  it('refuses a second process at open() while one holds the store, and changes nothing that process writes', async () => {
+    const root = tempDir();
+    const first = await openStore(root);
+    await first.createTrace(makeTrace('t', 'shared', 's1'));
+    await first.close();
+    const writer = storeChild('batches', root);
+    try {
+      await writer.waitFor((line) => line === 'ack 20');
+      // What a `limit …` command does at boot while the server writes: open the store, again and again.
+      let refusals = 0;
+      for (const until = Date.now() + 1500; Date.now() < until; refusals++) {
+        const error = await openStore(root).then(async (s) => (await s.close(), null), (e: unknown) => e as LimitError);
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { root, lockFile: path.join(root, 'store.lock'), pid: writer.child.pid } });
+        expect(error!.message).toContain(`The file store at ${root} is in use by process ${writer.child.pid} on `);
+        expect(error!.fix).toContain('Stop that process');
+      }
+      expect(refusals).toBeGreaterThan(5);
+      const { code, lines } = await writer.stop();
+      expect(lines.filter((l) => l.startsWith('error'))).toEqual([]);
+      expect(code).toBe(0);
+      const acked = Number(lines.at(-1)!.replace('closed ', ''));
+      // Every batch the writer acknowledged is there, once: none of its journals was replayed or removed.
+      const s = await openStore(root);
+      expect(await s.verifyProvenance('t', 'shared')).toEqual({ verified: true, length: acked, brokenAt: null });
+      expect(await s.getCounters('t')).toEqual({ acked });
+      await s.close();
+    } finally {
+      writer.child.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('the limit CLI gets the refusal while another process holds the store, and works once it has stopped', async () => {
+    const root = tempDir();
+    const project = tempDir();
+    writeFileSync(path.join(project, 'limit.config.ts'), `export default { logLevel: 'silent', storage: 'file', plugins: { 'storage-file': { root: ${JSON.stringify(root)} } } };\n`);
+    const holder = storeChild('hold', root);
+    try {
+      await holder.waitFor((line) => line === 'ready');
+      const refused = await runCli(['doctor'], { cwd: project, env: { LIMIT_LOG_LEVEL: 'silent' } });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`LIMIT_STORAGE_UNAVAILABLE: The file store at ${root} is in use by process ${holder.child.pid} on `);
+      expect(readJsonFile(path.join(root, 'store.lock'))).toMatchObject({ pid: holder.child.pid });
+      expect((await holder.stop()).code).toBe(0);
+      const after = await runCli(['doctor'], { cwd: project, env: { LIMIT_LOG_LEVEL: 'silent' } });
+      expect(after.stdout).toContain('storage-file: ok');
+      expect(after.code).toBe(0);
+      expect(existsSync(path.join(root, 'store.lock'))).toBe(false);
+    } finally {
+      holder.child.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+      rmSync(project, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('takes over the store lock of a process killed with SIGKILL', async () => {
+    const root = tempDir();
+    const holder = storeChild('hold', root);
+    try {
+      await holder.waitFor((line) => line === 'ready');
+      holder.child.kill('SIGKILL');
+      await holder.exited;
+      expect(readJsonFile(path.join(root, 'store.lock'))).toMatchObject({ pid: holder.child.pid });
+      const s = await openStore(root);
+      expect(readJsonFile(path.join(root, 'store.lock'))).toMatchObject({ pid: process.pid });
+      await s.close();
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -29,7 +29,7 @@ import {
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireLockFile, acquireStoreLock, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, writeError } from './fs-utils.ts';
+import { KeyedMutex, acquireLockFile, acquireStoreLock, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, readRecord, writeError } from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -144,7 +144,7 @@ export class FileStorage implements Storage {
         this.#lost = undefined;
         this.#unlock = await acquireStoreLock(this.#under('store.lock'), { staleMs: this.config.staleLockMs, onLost: (why) => this.#loseLock(why) });
       }
-      const schema = await readJson<{ version: number }>(path.join(this.config.root, 'schema.json'));
+      const schema = await this.#readSchema();
       if (schema && schema.version > FILE_SCHEMA_VERSION) {
         throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The file store at ${this.config.root} has schema version ${schema.version}; this plugin knows up to ${FILE_SCHEMA_VERSION}`, {
           plugin: PLUGIN, fix: 'Upgrade limit-graph to the version that wrote this store.',
@@ -206,7 +206,15 @@ export class FileStorage implements Storage {
 
   async schemaVersion(): Promise<number> {
     this.#assertOpen();
-    return (await readJson<{ version: number }>(path.join(this.config.root, 'schema.json')))?.version ?? 0;
+    return (await this.#readSchema())?.version ?? 0;
+  }
+
+  /** schema.json, undefined when missing (a new store); anything but { version: <positive integer> } is damage, never overwritten. */
+  #readSchema(): Promise<{ version: number } | undefined> {
+    return readRecord(path.join(this.config.root, 'schema.json'), 'the schema marker', (v) => {
+      const version = isObject(v) ? v.version : undefined;
+      if (!Number.isSafeInteger(version) || (version as number) < 1) throw new Error(`expected {"version": <a positive integer>}, found ${JSON.stringify(v).slice(0, 120)}`);
+    }, `schema.json records the layout version of the store: restore it from a backup, or write {"version": ${FILE_SCHEMA_VERSION}} into it if this version of limit-graph made the store.`);
   }
 
   #assertOpen(): void {
@@ -894,6 +902,10 @@ export class FileStorage implements Storage {
 function lockError(error: unknown, traceId: string): unknown {
   if (error instanceof LimitError) return error;
   return new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function validId(name: string): boolean {

@@ -115,8 +115,8 @@ export async function atomicWrite(file: string, content: string, fsync: boolean)
   if (fsync) await fsyncDir(dir);
 }
 
-/** Reads a JSON file, or undefined when it does not exist. */
-export async function readJson<T>(file: string): Promise<T | undefined> {
+/** Reads a JSON file, or undefined when it does not exist; `fix`: how to repair this file when it is not JSON. */
+export async function readJson<T>(file: string, fix?: string): Promise<T | undefined> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
@@ -128,11 +128,34 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
     return JSON.parse(text) as T;
   } catch (error) {
     // Writes are atomic, so only an edit or a disk fault outside this backend gets here.
-    throw new LimitError('LIMIT_STORAGE_CORRUPT', `${file} is not valid JSON: ${(error as Error).message}`, {
-      plugin: 'storage-file', cause: error, details: { file },
-      fix: 'Restore the file from a backup, or remove it (and its folder) if the record can be lost.',
-    });
+    throw corruptFile(file, `is not valid JSON: ${(error as Error).message}`, { cause: error, ...(fix === undefined ? {} : { fix }) });
   }
+}
+
+/**
+ * Reads a JSON file that must hold what `check` accepts (check throws, naming what is wrong):
+ * undefined when the file does not exist, LIMIT_STORAGE_CORRUPT naming the file for anything else
+ * than `what` — `null` included, which is never a record — so that no caller takes damage for a
+ * missing record (and writes over it). Returns the value as read.
+ */
+export async function readRecord<T>(file: string, what: string, check: (value: unknown) => unknown, fix?: string): Promise<T | undefined> {
+  const value = await readJson<unknown>(file, fix);
+  if (value === undefined) return undefined;
+  try {
+    check(value);
+  } catch (error) {
+    throw corruptFile(file, `does not hold ${what}: ${(error as Error).message}`, { cause: error, ...(fix === undefined ? {} : { fix }) });
+  }
+  return value as T;
+}
+
+/** LIMIT_STORAGE_CORRUPT naming a file of the store (and a line of it) that this backend cannot have written. */
+export function corruptFile(file: string, problem: string, options: { cause?: unknown; line?: number; fix?: string } = {}): LimitError {
+  const where = options.line === undefined ? file : `${file} line ${options.line}`;
+  return new LimitError('LIMIT_STORAGE_CORRUPT', `${where} ${problem}`, {
+    plugin: 'storage-file', cause: options.cause, details: { file, ...(options.line === undefined ? {} : { line: options.line }) },
+    fix: options.fix ?? 'Restore the file from a backup, or remove it (and its folder) if the record can be lost. Nothing is written over it meanwhile.',
+  });
 }
 
 /** Lists a folder's entries, or [] when it does not exist. */

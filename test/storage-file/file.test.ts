@@ -436,6 +436,28 @@ describe('storage-file: crash recovery', () => {
   });
 });
 
+describe('storage-file: damaged files', () => {
+  it.each(['null', '{}', '{"version":"abc"}', '{"version":0}', '[1]', '{"vers'])('refuses to open a store whose schema.json holds %s (LIMIT_STORAGE_CORRUPT naming it) and leaves it as it is', async (content) => {
+    const root = tempDir();
+    try {
+      await (await openStore(root)).close();
+      const file = path.join(root, 'schema.json');
+      writeFileSync(file, content);
+      const error = await openStore(root).then(() => null, (e: unknown) => e as LimitError);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file } });
+      expect(error!.message).toContain(file);
+      expect(readFileSync(file, 'utf8')).toBe(content);
+      expect(existsSync(path.join(root, 'store.lock'))).toBe(false);
+      // Once repaired as the fix says, it opens.
+      expect(error!.fix).toContain('{"version": 1}');
+      writeFileSync(file, '{"version": 1}');
+      await (await openStore(root)).close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('storage-file: the store lock', () => {
   const lockFile = (root: string) => path.join(root, 'store.lock');
 

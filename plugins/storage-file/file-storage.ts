@@ -366,8 +366,12 @@ export class FileStorage implements Storage {
         await fs.rm(file, { force: true }); // a journal's own temp file: its batch never started
         continue;
       }
-      const journal = await readJson<{ files: { file: string; content: string }[] }>(file).catch(() => undefined);
-      // Journals are written atomically, so an unreadable one was never complete: nothing was applied.
+      // Journals are renamed into place complete, so an unreadable one is damage (or, with fsync off,
+      // an OS crash): the batch may be half-applied and cannot be finished. Refuse, keep the file.
+      const journal = await readRecord<{ files: { file: string; content: string }[] }>(file, 'a batch journal', checkJournal, [
+        `The journal holds a batch that a process died while applying; it cannot be finished, so the store may hold part of that batch.`,
+        `Restore the store from a backup, or move the file out of ${dir} to accept the store as it is.`,
+      ].join(' '));
       if (journal) await this.#applyFiles(journal.files.map((f) => [this.#under(f.file), f.content]));
       await fs.rm(file, { force: true });
     }
@@ -902,6 +906,14 @@ export class FileStorage implements Storage {
 function lockError(error: unknown, traceId: string): unknown {
   if (error instanceof LimitError) return error;
   return new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+}
+
+/** journal/<id>.json: { files: [{ file, content }] } (see #commit). */
+function checkJournal(v: unknown): void {
+  const files = isObject(v) ? v.files : undefined;
+  if (!Array.isArray(files) || !files.every((f) => isObject(f) && typeof f.file === 'string' && typeof f.content === 'string')) {
+    throw new Error('expected { "files": [{ "file": <path>, "content": <text> }, …] }');
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -386,6 +386,36 @@ describe('storage-file: crash recovery', () => {
     }
   });
 
+  it.each([
+    ['truncated', '{"files":[{"file":"tenants/t1/counters.json","content":"{\\"runs\\":7}"},{"file":"tenants/t1/sessi'],
+    ['empty (fsync off and an OS crash)', ''],
+    ['of the wrong shape', '{"files":"tenants/t1/counters.json"}'],
+    ['null', 'null'],
+  ])('refuses to open a store with a journal that is %s: LIMIT_STORAGE_CORRUPT naming it, journal and records untouched', async (_, content) => {
+    const root = tempDir();
+    try {
+      const first = await openStore(root);
+      await first.incrementCounters('t1', { runs: 2 });
+      await first.close();
+      mkdirSync(path.join(root, 'journal'), { recursive: true });
+      const journal = path.join(root, 'journal', '1-1-a.json');
+      writeFileSync(journal, content);
+      const error = await openStore(root).then(() => null, (e: unknown) => e as LimitError);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file: journal } });
+      expect(error!.message).toContain(journal);
+      expect(error!.fix).toContain('may hold part of that batch');
+      expect(readFileSync(journal, 'utf8')).toBe(content);
+      expect(readJsonFile(path.join(root, 'tenants', 't1', 'counters.json'))).toEqual({ runs: 2 });
+      // Moved aside as the fix says, the store opens as it is.
+      rmSync(journal);
+      const s = await openStore(root);
+      expect(await s.getCounters('t1')).toEqual({ runs: 2 });
+      await s.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a journal entry that points outside the root', async () => {
     const parent = tempDir();
     const root = path.join(parent, 'store');

@@ -26,10 +26,10 @@ import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
   pageOf, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireLockFile, acquireStoreLock, atomicWrite, ensureDir, fsyncDir, listDir, probeWritable, readJson, readRecord, writeError } from './fs-utils.ts';
+import { KeyedMutex, acquireLockFile, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -41,6 +41,8 @@ export interface FileStorageConfig {
   staleLockMs: number;
   /** How long an append waits for another process's provenance lock (ms). */
   lockTimeoutMs?: number;
+  /** Where repairs are reported (a torn provenance append cut off and kept aside); the plugin passes its logger. */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -470,15 +472,7 @@ export class FileStorage implements Storage {
       } catch (error) {
         throw lockError(error, input.traceId);
       }
-      const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return '';
-        throw error;
-      });
-      // A torn last line (a writer killed mid-append, never acknowledged) is dropped, as #head does.
-      const content = text === '' || text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
-      const lines = content.split('\n').filter(Boolean);
-      const lastLine = lines[lines.length - 1];
-      chain = { content, last: lastLine ? (JSON.parse(lastLine) as ProvenanceEntry) : undefined };
+      chain = await this.#chainToExtend(file, input.traceId);
     }
     const next = nextProvenanceEntry(input, chain.last);
     const updated = { content: `${chain.content}${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`, last: next };
@@ -639,7 +633,7 @@ export class FileStorage implements Storage {
         throw lockError(error, parsed.traceId);
       }
       try {
-        const head = await this.#head(file);
+        const head = await this.#head(file, parsed.traceId);
         const next = nextProvenanceEntry(parsed, head.last);
         const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
         try {
@@ -664,62 +658,90 @@ export class FileStorage implements Storage {
 
   /**
    * The chain's last entry, read under the lock. Other processes may have appended since we last
-   * looked, so the cache is trusted only while the file size matches; a torn last line (a writer
-   * killed mid-append, never acknowledged) is cut off here, where no one else can be appending.
+   * looked, so the cache is trusted only while the file size matches.
    */
-  async #head(file: string): Promise<Head> {
+  async #head(file: string, traceId: string): Promise<Head> {
     const stat = await fs.stat(file).catch(() => null);
     const size = stat?.size ?? 0;
     const cached = this.#heads.get(file);
     if (cached && cached.size === size) return cached;
     if (size === 0) return { size: 0, last: undefined };
-    const text = await fs.readFile(file, 'utf8');
-    let complete = text;
-    if (!text.endsWith('\n')) {
-      const cut = text.lastIndexOf('\n') + 1;
-      complete = text.slice(0, cut);
-      await fs.truncate(file, Buffer.byteLength(complete)).catch((error: unknown) => {
-        throw writeError(error, file);
-      });
+    const { content, last } = await this.#chainToExtend(file, traceId);
+    return { size: Buffer.byteLength(content), last };
+  }
+
+  /**
+   * A chain file as an append must continue it (under the chain's lock): its content up to the last
+   * newline and its last entry. What follows the last newline is settled first (see splitChain): a
+   * complete entry that lost its newline gets it back; an append that never completed is cut off —
+   * its bytes kept in `<file>.torn-<ms>` and reported, since a torn append cannot be told from an
+   * entry damaged at its end; anything else, or a last line that is not JSON, is
+   * LIMIT_STORAGE_CORRUPT naming the file and line, and nothing is written.
+   */
+  async #chainToExtend(file: string, traceId: string): Promise<{ content: string; last: ProvenanceEntry | undefined }> {
+    const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw readError(error, file);
+    });
+    const chain = splitChain(text, traceId);
+    const content = text.slice(0, text.length - chain.tail.length);
+    try {
+      switch (chain.tailKind) {
+        case 'damaged':
+          throw corruptFile(file, `ends with an incomplete line that is not the start of an entry of trace "${traceId}"; nothing is appended after it`, { line: chain.lines.length + 1, fix: PROVENANCE_FIX, details: { traceId } });
+        case 'entry':
+          await fs.appendFile(file, '\n', 'utf8');
+          this.config.logger?.warn({ file, line: chain.lines.length + 1 }, 'the last provenance entry had lost its newline; it was complete and is kept');
+          return { content: `${text}\n`, last: chain.tailEntry };
+        case 'torn': {
+          const aside = `${file}.torn-${Date.now()}`;
+          await atomicWrite(aside, chain.tail, this.config.fsync);
+          await fs.truncate(file, Buffer.byteLength(content));
+          this.config.logger?.warn({ file, aside, bytes: Buffer.byteLength(chain.tail) }, 'cut an incomplete last line off a provenance chain (an append that never completed, or an entry damaged at its end); its bytes are kept aside');
+          break;
+        }
+      }
+    } catch (error) {
+      throw writeError(error, file);
     }
-    const lines = complete.split('\n').filter(Boolean);
-    const lastLine = lines[lines.length - 1];
-    return { size: Buffer.byteLength(complete), last: lastLine ? (JSON.parse(lastLine) as ProvenanceEntry) : undefined };
+    const lastLine = chain.lines[chain.lines.length - 1];
+    return { content, last: lastLine === undefined ? undefined : parseEntry(lastLine, file, chain.lines.length) };
   }
 
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
-    const { entries, corruptAt } = await this.#readChain(tenant, traceId);
+    const { entries, corruptAt, file } = await this.#readChain(tenant, traceId);
     if (corruptAt !== null) {
-      throw new LimitError('LIMIT_STORAGE_CORRUPT', `Provenance of trace "${traceId}" has an unreadable entry at line ${corruptAt + 1}`, { plugin: PLUGIN, details: { tenant, traceId, line: corruptAt + 1 } });
+      throw corruptFile(file, `holds an unreadable provenance entry of trace "${traceId}"`, { line: corruptAt + 1, fix: PROVENANCE_FIX, details: { tenant, traceId } });
     }
     return entries;
   }
 
-  async #readChain(tenant: string, traceId: string): Promise<{ entries: ProvenanceEntry[]; corruptAt: number | null }> {
+  async #readChain(tenant: string, traceId: string): Promise<{ entries: ProvenanceEntry[]; corruptAt: number | null; file: string }> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
     const index = await this.#index(tenant);
     const entry = index.traces.get(traceId);
-    if (!entry) return { entries: [], corruptAt: null };
+    if (!entry) return { entries: [], corruptAt: null, file: '' };
+    const file = path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'provenance.jsonl');
     let text: string;
     try {
-      text = await fs.readFile(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'provenance.jsonl'), 'utf8');
+      text = await fs.readFile(file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], corruptAt: null };
-      throw error;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], corruptAt: null, file };
+      throw readError(error, file);
     }
-    const lines = text.split('\n');
-    // The last piece is '' after a complete line, or a torn (never acknowledged) append: skip it.
-    lines.pop();
+    // A torn append (never acknowledged) is skipped; readers never change the file.
+    const { lines, tailKind, tailEntry } = splitChain(text, traceId);
     const entries: ProvenanceEntry[] = [];
     for (let i = 0; i < lines.length; i++) {
       try {
         entries.push(JSON.parse(lines[i]!) as ProvenanceEntry);
       } catch {
-        return { entries, corruptAt: i };
+        return { entries, corruptAt: i, file };
       }
     }
-    return { entries, corruptAt: null };
+    if (tailKind === 'entry') entries.push(tailEntry!);
+    return { entries, corruptAt: tailKind === 'damaged' ? lines.length : null, file };
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
@@ -906,6 +928,39 @@ export class FileStorage implements Storage {
 function lockError(error: unknown, traceId: string): unknown {
   if (error instanceof LimitError) return error;
   return new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+}
+
+const PROVENANCE_FIX = 'Restore provenance.jsonl from a backup (verifyProvenance reports the first broken link); appends to this chain are refused until then.';
+
+/**
+ * A chain file's complete lines, and what follows its last newline (`tail`), which is:
+ *   'none'    nothing (the file ends with a newline, or is empty);
+ *   'entry'   a JSON object: a complete entry that lost only its newline (`tailEntry`);
+ *   'torn'    the start of an entry line of this trace — what an append killed mid-write leaves
+ *             (never acknowledged), or what an entry damaged at its end looks like;
+ *   'damaged' anything else.
+ */
+function splitChain(text: string, traceId: string): { lines: string[]; tail: string; tailKind: 'none' | 'entry' | 'torn' | 'damaged'; tailEntry?: ProvenanceEntry } {
+  const lines = text.split('\n');
+  const tail = lines.pop()!;
+  if (tail === '') return { lines, tail, tailKind: 'none' };
+  try {
+    const value: unknown = JSON.parse(tail);
+    return isObject(value) ? { lines, tail, tailKind: 'entry', tailEntry: value as ProvenanceEntry } : { lines, tail, tailKind: 'damaged' };
+  } catch {
+    // Every entry line starts so: the validated input's keys come first, traceId first (nextProvenanceEntry).
+    const start = `{"traceId":${JSON.stringify(traceId)},`;
+    return { lines, tail, tailKind: start.startsWith(tail) || tail.startsWith(start) ? 'torn' : 'damaged' };
+  }
+}
+
+/** One complete line of a chain file (1-based `line`), LIMIT_STORAGE_CORRUPT naming the file and line when it is not JSON. */
+function parseEntry(text: string, file: string, line: number): ProvenanceEntry {
+  try {
+    return JSON.parse(text) as ProvenanceEntry;
+  } catch (error) {
+    throw corruptFile(file, `is not a readable provenance entry (${(error as Error).message}); nothing is appended after it`, { cause: error, line, fix: PROVENANCE_FIX });
+  }
 }
 
 /** journal/<id>.json: { files: [{ file, content }] } (see #commit). */

@@ -33,7 +33,7 @@ export function writeError(error: unknown, target: string): unknown {
 }
 
 /** A failed read caused by permissions, as LIMIT_STORAGE_UNAVAILABLE naming the file; other errors unchanged. */
-function readError(error: unknown, target: string): unknown {
+export function readError(error: unknown, target: string): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code !== 'EACCES' && code !== 'EPERM') return error;
   return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store cannot read ${target}: it is not readable by this process (${code})`, {
@@ -150,10 +150,10 @@ export async function readRecord<T>(file: string, what: string, check: (value: u
 }
 
 /** LIMIT_STORAGE_CORRUPT naming a file of the store (and a line of it) that this backend cannot have written. */
-export function corruptFile(file: string, problem: string, options: { cause?: unknown; line?: number; fix?: string } = {}): LimitError {
+export function corruptFile(file: string, problem: string, options: { cause?: unknown; line?: number; fix?: string; details?: Record<string, unknown> } = {}): LimitError {
   const where = options.line === undefined ? file : `${file} line ${options.line}`;
   return new LimitError('LIMIT_STORAGE_CORRUPT', `${where} ${problem}`, {
-    plugin: 'storage-file', cause: options.cause, details: { file, ...(options.line === undefined ? {} : { line: options.line }) },
+    plugin: 'storage-file', cause: options.cause, details: { ...options.details, file, ...(options.line === undefined ? {} : { line: options.line }) },
     fix: options.fix ?? 'Restore the file from a backup, or remove it (and its folder) if the record can be lost. Nothing is written over it meanwhile.',
   });
 }

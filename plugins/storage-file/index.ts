@@ -32,6 +32,7 @@ export default definePlugin({
       fsync: options.fsync,
       maxRecordBytes: options.maxRecordBytes,
       staleLockMs: options.staleLockMs,
+      logger: ctx.logger,
     });
     ctx.provide('storage', storage, { dispose: (s) => s.close() });
     ctx.hooks.boot.tapPromise(ctx.name, async () => {

@@ -307,19 +307,116 @@ describe('storage-file: path traversal', () => {
 });
 
 describe('storage-file: crash recovery', () => {
-  it('cuts a torn provenance line (an append killed mid-write) and keeps appending a valid chain', async () => {
+  /** A store whose chain tr1 (tenant t1) has `entries` entries, closed; then `damage` applied to the chain file's text. */
+  async function chainWith(entries: number, damage: (text: string) => string) {
     const root = tempDir();
-    let s = await openStore(root);
+    const s = await openStore(root);
+    await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+    for (let i = 0; i < entries; i++) await s.appendProvenance('t1', makeProvenance('tr1', i));
+    await s.close();
+    const file = chainFile(root, 't1', 's1', 'tr1');
+    writeFileSync(file, damage(readFileSync(file, 'utf8')));
+    return { root, file, before: readFileSync(file, 'utf8') };
+  }
+  const warnings = () => {
+    const warn = vi.fn();
+    return { logger: { warn } as unknown as FileStorage['config']['logger'] & object, warn };
+  };
+  const asides = (file: string) => readdirSync(path.dirname(file)).filter((n) => n.startsWith('provenance.jsonl.torn-'));
+
+  it.each(['single append', 'batch append'])('cuts a torn provenance line (an append killed mid-write) by a %s, keeping its bytes aside and reporting it', async (how) => {
+    const torn = '{"traceId":"tr1","seq":3,"prevH';
+    const { root, file } = await chainWith(3, (text) => text + torn);
+    const { logger, warn } = warnings();
+    const s = await openStore(root, { logger });
     try {
-      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
-      for (let i = 0; i < 3; i++) await s.appendProvenance('t1', makeProvenance('tr1', i));
-      await s.close();
-      appendFileSync(chainFile(root, 't1', 's1', 'tr1'), '{"traceId":"tr1","seq":3,"prevH');
-      s = await openStore(root);
       expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 3, brokenAt: null });
-      const e = await s.appendProvenance('t1', makeProvenance('tr1', 3));
-      expect(e.seq).toBe(3);
+      expect(asides(file)).toEqual([]); // readers change nothing
+      const input = makeProvenance('tr1', 3);
+      if (how === 'single append') expect((await s.appendProvenance('t1', input)).seq).toBe(3);
+      else await s.batch('t1', [{ op: 'appendProvenance', input }, { op: 'incrementCounters', deltas: { n: 1 } }]);
       expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 4, brokenAt: null });
+      const [aside] = asides(file);
+      expect(readFileSync(path.join(path.dirname(file), aside!), 'utf8')).toBe(torn);
+      expect(warn).toHaveBeenCalledWith({ file, aside: path.join(path.dirname(file), aside!), bytes: torn.length }, expect.stringContaining('its bytes are kept aside'));
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('moves aside, never destroys, an acknowledged last entry damaged at its end (newline and 20 bytes lost)', async () => {
+    const { root, file, before } = await chainWith(3, (text) => text.slice(0, -21));
+    const cut = before.slice(before.lastIndexOf('\n') + 1);
+    const { logger, warn } = warnings();
+    const s = await openStore(root, { logger });
+    try {
+      await s.appendProvenance('t1', makeProvenance('tr1', 9));
+      expect(asides(file).map((n) => readFileSync(path.join(path.dirname(file), n), 'utf8'))).toEqual([cut]);
+      expect(readFileSync(file, 'utf8').startsWith(before.slice(0, before.length - cut.length))).toBe(true);
+      expect(warn).toHaveBeenCalledTimes(1);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a complete last entry that lost only its newline: readers count it, the next append restores the newline', async () => {
+    const { root, file } = await chainWith(3, (text) => text.slice(0, -1));
+    const { logger, warn } = warnings();
+    const s = await openStore(root, { logger });
+    try {
+      expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 3, brokenAt: null });
+      expect((await s.appendProvenance('t1', makeProvenance('tr1', 3))).seq).toBe(3);
+      expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 4, brokenAt: null });
+      expect(readFileSync(file, 'utf8').split('\n')).toHaveLength(5);
+      expect(asides(file)).toEqual([]);
+      expect(warn).toHaveBeenCalledWith({ file, line: 3 }, expect.stringContaining('lost its newline'));
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('takes an incomplete last line that cannot be the start of an entry for damage: reported, refused, never cut', async () => {
+    const { root, file, before } = await chainWith(3, (text) => `${text}##garbage`);
+    const s = await openStore(root);
+    try {
+      expect(await s.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: false, brokenAt: 3 });
+      await expect(s.listProvenance('t1', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', details: { file, line: 4 }, message: expect.stringContaining(`${file} line 4`) });
+      for (const append of [
+        () => s.appendProvenance('t1', makeProvenance('tr1', 3)),
+        () => s.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 3) }, { op: 'incrementCounters', deltas: { n: 1 } }]),
+      ]) {
+        await expect(append()).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', details: { file, line: 4 }, message: expect.stringContaining('not the start of an entry') });
+      }
+      expect(readFileSync(file, 'utf8')).toBe(before);
+      expect(asides(file)).toEqual([]);
+      expect(await s.getCounters('t1')).toEqual({});
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to append after a garbled last complete line: LIMIT_STORAGE_CORRUPT naming the file and line, nothing written', async () => {
+    const { root, file, before } = await chainWith(3, (text) => {
+      const lines = text.split('\n');
+      lines[2] = lines[2]!.replace(/[{":,]/g, '#');
+      return lines.join('\n');
+    });
+    const s = await openStore(root);
+    try {
+      for (const append of [
+        () => s.appendProvenance('t1', makeProvenance('tr1', 3)),
+        () => s.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 3) }, { op: 'incrementCounters', deltas: { n: 1 } }]),
+      ]) {
+        const error = await append().then(() => null, (e: unknown) => e as LimitError);
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file, line: 3 } });
+        expect(error!.message).toContain(`${file} line 3 is not a readable provenance entry`);
+      }
+      expect(readFileSync(file, 'utf8')).toBe(before);
+      expect(await s.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: false, brokenAt: 2 });
     } finally {
       await s.close();
       rmSync(root, { recursive: true, force: true });

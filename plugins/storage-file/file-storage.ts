@@ -80,6 +80,12 @@ interface TenantIndex {
   flagIds: Set<string>;
   nextFlag: number;
   quarantined: Set<string>;
+  /**
+   * Sessions and traces whose files are damaged, by id: the LIMIT_STORAGE_CORRUPT naming the file.
+   * Such a record refuses every call on it, and so do the lists and checks that would need it.
+   */
+  damagedSessions: Map<string, LimitError>;
+  damagedTraces: Map<string, LimitError>;
 }
 
 /** Writes staged by one operation (or one batch), applied together by #commit. */
@@ -273,23 +279,33 @@ export class FileStorage implements Storage {
   }
 
   async #loadIndex(tenant: string): Promise<TenantIndex> {
-    const index: TenantIndex = { traces: new Map(), sorted: null, sessions: new Map(), flags: [], flagIds: new Set(), nextFlag: 1, quarantined: new Set() };
+    const index: TenantIndex = {
+      traces: new Map(), sorted: null, sessions: new Map(), flags: [], flagIds: new Set(), nextFlag: 1, quarantined: new Set(), damagedSessions: new Map(), damagedTraces: new Map(),
+    };
     const sessionsDir = path.join(this.#tenantDir(tenant), 'sessions');
     for (const sessionId of await listDir(sessionsDir)) {
       if (!validId(sessionId)) continue;
-      const session = await readJson<Session>(this.#sessionFile(tenant, sessionId));
-      if (session) index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status });
+      try {
+        const session = await this.#readSession(tenant, sessionId);
+        if (session) index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status });
+      } catch (error) {
+        index.damagedSessions.set(sessionId, damage(error));
+      }
       const traceIds = (await listDir(path.join(sessionsDir, sessionId, 'traces'))).filter(validId);
       // Reads overlap in chunks: opening a large store reads every trace file once.
       for (let i = 0; i < traceIds.length; i += 32) {
         await Promise.all(traceIds.slice(i, i + 32).map(async (traceId) => {
           const dir = this.#traceDir(tenant, sessionId, traceId);
-          // A folder without trace.json is a create that died before its rename: never acknowledged.
-          const doc = await readJson<TraceDoc>(path.join(dir, 'trace.json'));
-          if (!doc) return;
-          this.#indexTrace(index, doc);
-          const q = await readJson<QuarantineState>(path.join(dir, 'quarantine.json'));
-          if (q?.quarantined) index.quarantined.add(traceId);
+          try {
+            // A folder without trace.json is a create that died before its rename: never acknowledged.
+            const doc = await this.#readTraceDoc(tenant, sessionId, traceId);
+            if (!doc) return;
+            const q = await readQuarantine(path.join(dir, 'quarantine.json'), traceId);
+            this.#indexTrace(index, doc);
+            if (q?.quarantined) index.quarantined.add(traceId);
+          } catch (error) {
+            index.damagedTraces.set(traceId, damage(error));
+          }
         }));
       }
     }
@@ -309,6 +325,19 @@ export class FileStorage implements Storage {
     });
   }
 
+  #readSession(tenant: string, id: string): Promise<Session | undefined> {
+    return readRecord(this.#sessionFile(tenant, id), 'a session', (v) => sameIds(validate.session(v), { tenant, id }));
+  }
+
+  #readTraceDoc(tenant: string, sessionId: string, id: string): Promise<TraceDoc | undefined> {
+    return readRecord(path.join(this.#traceDir(tenant, sessionId, id), 'trace.json'), 'a trace ({ trace, flagSeq })', (v) => {
+      if (!isObject(v)) throw new Error('expected { "trace": …, "flagSeq": […] }');
+      const trace = sameIds(validate.trace(v.trace), { tenant, sessionId, id });
+      const seq = v.flagSeq;
+      if (!Array.isArray(seq) || seq.length !== trace.flags.length || !seq.every((n) => Number.isSafeInteger(n))) throw new Error('flagSeq must number each flag of the trace');
+    });
+  }
+
   #sortedTraces(index: TenantIndex): TraceEntry[] {
     index.sorted ??= [...index.traces.values()].sort(compareNewestFirst);
     return index.sorted;
@@ -319,8 +348,8 @@ export class FileStorage implements Storage {
   async #doc(stage: Stage, index: TenantIndex, tenant: string, traceId: string): Promise<TraceDoc | null> {
     const key = `${tenant}/${traceId}`;
     if (stage.docs.has(key)) return stage.docs.get(key)!;
-    const entry = index.traces.get(traceId);
-    const doc = entry ? ((await readJson<TraceDoc>(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'trace.json'))) ?? null) : null;
+    const entry = traceEntry(index, traceId);
+    const doc = entry ? ((await this.#readTraceDoc(tenant, entry.sessionId, traceId)) ?? null) : null;
     stage.docs.set(key, doc);
     return doc;
   }
@@ -383,7 +412,7 @@ export class FileStorage implements Storage {
   // ── op stagers: shared by single calls and batches (they read earlier staged ops' results) ──
 
   #stageCreateSession(stage: Stage, index: TenantIndex, session: Session, text: string): void {
-    if (index.sessions.has(session.id) || stage.files.has(this.#sessionFile(session.tenant, session.id))) throw conflict('session', session.tenant, session.id);
+    if (sessionKnown(index, session.id) || stage.files.has(this.#sessionFile(session.tenant, session.id))) throw conflict('session', session.tenant, session.id);
     stage.files.set(this.#sessionFile(session.tenant, session.id), text);
     stage.after.push(() => index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status }));
   }
@@ -391,7 +420,7 @@ export class FileStorage implements Storage {
   /** `text`: JSON.stringify(trace), size-checked by the caller. */
   #stageCreateTrace(stage: Stage, index: TenantIndex, trace: Trace, text: string): void {
     const { tenant, id } = trace;
-    if (index.traces.has(id) || stage.docs.get(`${tenant}/${id}`)) throw conflict('trace', tenant, id);
+    if (traceEntry(index, id) || stage.docs.get(`${tenant}/${id}`)) throw conflict('trace', tenant, id);
     for (const f of trace.flags) {
       if (f.traceId !== id) throw new LimitError('LIMIT_VALIDATION', `Invalid trace: flag "${f.id}" names trace "${f.traceId}", not "${id}"`);
       this.#checkFlagId(stage, index, tenant, f.id);
@@ -402,6 +431,8 @@ export class FileStorage implements Storage {
   }
 
   #checkFlagId(stage: Stage, index: TenantIndex, tenant: string, flagId: string): void {
+    // Flag ids are unique per tenant: not checkable while a damaged trace's flags are unknown.
+    assertNoDamagedTraces(index);
     if (stage.flagIds.has(flagId) || index.flagIds.has(flagId)) throw conflict('flag', tenant, flagId);
     stage.flagIds.add(flagId);
   }
@@ -441,7 +472,7 @@ export class FileStorage implements Storage {
     const doc = await this.#doc(stage, index, tenant, checkpoint.traceId);
     if (!doc) throw notFound('trace', tenant, checkpoint.traceId);
     const file = path.join(this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id), 'checkpoints.json');
-    const current = stage.checkpoints.get(file) ?? (await readJson<Checkpoint[]>(file)) ?? [];
+    const current = stage.checkpoints.get(file) ?? (await readCheckpoints(file, checkpoint.traceId)) ?? [];
     const next = [...current, checkpoint];
     stage.checkpoints.set(file, next);
     stage.files.set(file, JSON.stringify(next));
@@ -483,7 +514,7 @@ export class FileStorage implements Storage {
 
   async #stageCounters(stage: Stage, tenant: string, deltas: Counters): Promise<void> {
     const file = this.#countersFile(tenant);
-    const current = stage.counters ?? (await readJson<Counters>(file)) ?? {};
+    const current = stage.counters ?? (await readCounters(file)) ?? {};
     const next = { ...current };
     for (const [name, delta] of Object.entries(deltas)) next[name] = (next[name] ?? 0) + delta;
     stage.counters = next;
@@ -518,19 +549,20 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'session id');
     const index = await this.#index(tenant);
-    if (!index.sessions.has(id)) return null;
-    return (await readJson<Session>(this.#sessionFile(tenant, id))) ?? null;
+    if (!sessionKnown(index, id)) return null;
+    return (await this.#readSession(tenant, id)) ?? null;
   }
 
   async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
     validate.tenant(tenant);
     const q = validate.sessionQuery(query);
     const index = await this.#index(tenant);
+    assertNoDamaged(index.damagedSessions);
     const entries = [...index.sessions.values()]
       .filter((s) => (q.status === undefined || s.status === q.status) && (!q.after || isAfterCursor(s, q.after)))
       .sort(compareNewestFirst)
       .slice(0, q.limit + 1);
-    const sessions = await Promise.all(entries.map((e) => readJson<Session>(this.#sessionFile(tenant, e.id))));
+    const sessions = await Promise.all(entries.map((e) => this.#readSession(tenant, e.id)));
     return pageOf(sessions.filter((s): s is Session => s !== undefined), q.limit);
   }
 
@@ -539,7 +571,7 @@ export class FileStorage implements Storage {
     assertId(id, 'session id');
     const at = validate.timestamp(closedAt, 'closedAt');
     return this.#run(tenant, [`s:${id}`], async (stage, index) => {
-      const session = index.sessions.has(id) ? await readJson<Session>(this.#sessionFile(tenant, id)) : undefined;
+      const session = sessionKnown(index, id) ? await this.#readSession(tenant, id) : undefined;
       if (!session) throw notFound('session', tenant, id);
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt: at };
@@ -577,15 +609,16 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'trace id');
     const index = await this.#index(tenant);
-    const entry = index.traces.get(id);
+    const entry = traceEntry(index, id);
     if (!entry) return null;
-    return (await readJson<TraceDoc>(path.join(this.#traceDir(tenant, entry.sessionId, id), 'trace.json')))?.trace ?? null;
+    return (await this.#readTraceDoc(tenant, entry.sessionId, id))?.trace ?? null;
   }
 
   async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
     validate.tenant(tenant);
     const q = validate.traceQuery(query);
     const index = await this.#index(tenant);
+    assertNoDamagedTraces(index);
     const sorted = this.#sortedTraces(index);
     // Binary search for the first entry after the cursor (the list is sorted newest first).
     let start = 0;
@@ -609,7 +642,7 @@ export class FileStorage implements Storage {
       if (q.flagKind !== undefined && !e.kinds.has(q.flagKind)) continue;
       picked.push(e);
     }
-    const docs = await Promise.all(picked.map((e) => readJson<TraceDoc>(path.join(this.#traceDir(tenant, e.sessionId, e.id), 'trace.json'))));
+    const docs = await Promise.all(picked.map((e) => this.#readTraceDoc(tenant, e.sessionId, e.id)));
     return pageOf(docs.filter((d): d is TraceDoc => d !== undefined).map((d) => d.trace), q.limit);
   }
 
@@ -620,7 +653,7 @@ export class FileStorage implements Storage {
     const parsed = validate.provenanceInput(input);
     assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
     const index = await this.#index(tenant);
-    const entry = index.traces.get(parsed.traceId);
+    const entry = traceEntry(index, parsed.traceId);
     if (!entry) throw notFound('trace', tenant, parsed.traceId);
     const dir = this.#traceDir(tenant, entry.sessionId, parsed.traceId);
     const file = path.join(dir, 'provenance.jsonl');
@@ -720,7 +753,7 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
     const index = await this.#index(tenant);
-    const entry = index.traces.get(traceId);
+    const entry = traceEntry(index, traceId);
     if (!entry) return { entries: [], corruptAt: null, file: '' };
     const file = path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'provenance.jsonl');
     let text: string;
@@ -765,6 +798,7 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     const q = validate.flagQuery(query);
     const index = await this.#index(tenant);
+    assertNoDamagedTraces(index);
     return index.flags
       .filter(({ flag }) => (q.traceId === undefined || flag.traceId === q.traceId) && (q.kind === undefined || flag.kind === q.kind))
       .map(({ flag }) => flag);
@@ -781,9 +815,9 @@ export class FileStorage implements Storage {
   async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const entry = (await this.#index(tenant)).traces.get(traceId);
+    const entry = traceEntry(await this.#index(tenant), traceId);
     if (!entry) return [];
-    return (await readJson<Checkpoint[]>(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'checkpoints.json'))) ?? [];
+    return (await readCheckpoints(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'checkpoints.json'), traceId)) ?? [];
   }
 
   async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
@@ -797,14 +831,15 @@ export class FileStorage implements Storage {
   async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const entry = (await this.#index(tenant)).traces.get(traceId);
+    const entry = traceEntry(await this.#index(tenant), traceId);
     if (!entry) return null;
-    return (await readJson<QuarantineState>(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'quarantine.json'))) ?? null;
+    return (await readQuarantine(path.join(this.#traceDir(tenant, entry.sessionId, traceId), 'quarantine.json'), traceId)) ?? null;
   }
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     const index = await this.#index(tenant);
+    assertNoDamagedTraces(index);
     // By trace id, as every backend lists them (the set's own order is insertion, or folder scan after a restart).
     const ids = [...index.quarantined].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const states = await Promise.all(ids.map((id) => this.getQuarantine(tenant, id)));
@@ -833,7 +868,7 @@ export class FileStorage implements Storage {
     serializeRecord(point, 'RD point', this.maxRecordBytes);
     return this.#run(tenant, [`rd:${seriesId}`], async (stage) => {
       const file = this.#rdFile(tenant, seriesId);
-      const series = await readJson<RdSeries>(file);
+      const series = await readRdSeries(file, tenant, seriesId);
       if (!series) throw notFound('RD series', tenant, seriesId);
       const next: RdSeries = { ...series, points: [...series.points, point] };
       stage.files.set(file, JSON.stringify(next));
@@ -845,7 +880,7 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'RD series id');
     this.#assertOpen();
-    return (await readJson<RdSeries>(this.#rdFile(tenant, id))) ?? null;
+    return (await readRdSeries(this.#rdFile(tenant, id), tenant, id)) ?? null;
   }
 
   async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
@@ -854,7 +889,7 @@ export class FileStorage implements Storage {
     this.#assertOpen();
     const dir = path.join(this.#tenantDir(tenant), 'rd');
     const names = (await listDir(dir)).filter((n) => n.endsWith('.json') && validId(n.slice(0, -5)));
-    const all = await Promise.all(names.map((n) => readJson<RdSeries>(path.join(dir, n))));
+    const all = await Promise.all(names.map((n) => readRdSeries(path.join(dir, n), tenant, n.slice(0, -5))));
     return all
       .filter((s): s is RdSeries => s !== undefined && (sessionId === undefined || s.sessionId === sessionId))
       .sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -871,7 +906,7 @@ export class FileStorage implements Storage {
   async getCounters(tenant: string): Promise<Counters> {
     validate.tenant(tenant);
     this.#assertOpen();
-    return (await readJson<Counters>(this.#countersFile(tenant))) ?? {};
+    return (await readCounters(this.#countersFile(tenant))) ?? {};
   }
 
   // ── batch ────────────────────────────────────────────────────────────────────────────────────
@@ -928,6 +963,69 @@ export class FileStorage implements Storage {
 function lockError(error: unknown, traceId: string): unknown {
   if (error instanceof LimitError) return error;
   return new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+}
+
+/** A record file's damage kept in the index (LIMIT_STORAGE_CORRUPT); any other error (a read refused) fails the load. */
+function damage(error: unknown): LimitError {
+  if (error instanceof LimitError && error.code === 'LIMIT_STORAGE_CORRUPT') return error;
+  throw error;
+}
+
+/** A trace's index entry, undefined when there is none; its damage when its files are damaged. */
+function traceEntry(index: TenantIndex, traceId: string): TraceEntry | undefined {
+  const damaged = index.damagedTraces.get(traceId);
+  if (damaged) throw damaged;
+  return index.traces.get(traceId);
+}
+
+/** Whether the session exists; its damage when its file is damaged. */
+function sessionKnown(index: TenantIndex, id: string): boolean {
+  const damaged = index.damagedSessions.get(id);
+  if (damaged) throw damaged;
+  return index.sessions.has(id);
+}
+
+/** A list (or check) over every record of a kind cannot be complete while one of them is damaged. */
+function assertNoDamaged(damaged: Map<string, LimitError>): void {
+  for (const error of damaged.values()) throw error;
+}
+
+function assertNoDamagedTraces(index: TenantIndex): void {
+  assertNoDamaged(index.damagedTraces);
+}
+
+/** Throws unless the record carries the ids its path (or caller) gives it; returns it. */
+function sameIds<T extends object>(record: T, ids: Record<string, string>): T {
+  for (const [key, value] of Object.entries(ids)) {
+    const found = (record as Record<string, unknown>)[key];
+    if (found !== value) throw new Error(`its ${key} is ${JSON.stringify(found)}, where the file's place says ${JSON.stringify(value)}`);
+  }
+  return record;
+}
+
+function readCheckpoints(file: string, traceId: string): Promise<Checkpoint[] | undefined> {
+  return readRecord(file, 'a list of checkpoints', (v) => {
+    if (!Array.isArray(v)) throw new Error('expected an array of checkpoints');
+    v.forEach((c, i) => {
+      try {
+        sameIds(validate.checkpoint(c), { traceId });
+      } catch (error) {
+        throw new Error(`checkpoint ${i}: ${(error as Error).message}`);
+      }
+    });
+  });
+}
+
+function readQuarantine(file: string, traceId: string): Promise<QuarantineState | undefined> {
+  return readRecord(file, 'a quarantine state', (v) => sameIds(validate.quarantine(v), { traceId }));
+}
+
+function readRdSeries(file: string, tenant: string, id: string): Promise<RdSeries | undefined> {
+  return readRecord(file, 'an RD series', (v) => sameIds(validate.rdSeries(v), { tenant, id }));
+}
+
+function readCounters(file: string): Promise<Counters | undefined> {
+  return readRecord(file, 'counters ({ name: number })', (v) => validate.counters(v));
 }
 
 const PROVENANCE_FIX = 'Restore provenance.jsonl from a backup (verifyProvenance reports the first broken link); appends to this chain are refused until then.';

@@ -154,7 +154,7 @@ export function corruptFile(file: string, problem: string, options: { cause?: un
   const where = options.line === undefined ? file : `${file} line ${options.line}`;
   return new LimitError('LIMIT_STORAGE_CORRUPT', `${where} ${problem}`, {
     plugin: 'storage-file', cause: options.cause, details: { ...options.details, file, ...(options.line === undefined ? {} : { line: options.line }) },
-    fix: options.fix ?? 'Restore the file from a backup, or remove it (and its folder) if the record can be lost. Nothing is written over it meanwhile.',
+    fix: options.fix ?? 'Restore the file from a backup (or remove it, and its folder, if the record can be lost), then restart the process; nothing is written over it meanwhile.',
   });
 }
 

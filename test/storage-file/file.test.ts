@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { createRuntime, type LimitError, type Storage } from 'limit-graph';
-import { crashTest, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageFile, { FileStorage } from '../../plugins/storage-file/index.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -581,6 +581,121 @@ describe('storage-file: damaged files', () => {
       await (await openStore(root)).close();
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  /** LIMIT_STORAGE_CORRUPT naming `file`. */
+  const corrupt = (file: string) => expect.objectContaining({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: expect.objectContaining({ file }), message: expect.stringContaining(file) });
+
+  /** A closed store with traces tr1, tr2 in session s1 (tr1 with a flag), a chain, checkpoints, a quarantine state, counters and an RD series. */
+  async function populated() {
+    const root = tempDir();
+    const s = await openStore(root);
+    await s.createSession(makeSession('t', 's1'));
+    await s.createSession(makeSession('t', 's2'));
+    await s.createTrace(makeTrace('t', 'tr1', 's1'));
+    await s.createTrace(makeTrace('t', 'tr2', 's1'));
+    await s.createTrace(makeTrace('t', 'tr3', 's2'));
+    await s.addFlag('t', makeFlag('f1', 'tr1', 'Anomaly'));
+    await s.appendProvenance('t', makeProvenance('tr2', 0));
+    await s.addCheckpoint('t', { traceId: 'tr2', label: 'c', passed: true, details: {}, at: new Date().toISOString() });
+    await s.setQuarantine('t', { traceId: 'tr2', quarantined: true, reason: 'r', actor: 'a', at: new Date().toISOString() });
+    await s.incrementCounters('t', { runs: 2 });
+    await s.createRdSeries({ id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', points: [], createdAt: new Date().toISOString(), metadata: {} });
+    await s.close();
+    const trace = (id: string, session = 's1') => path.join(root, 'tenants', 't', 'sessions', session, 'traces', id);
+    return { root, trace, session: (id: string) => path.join(root, 'tenants', 't', 'sessions', id, 'session.json') };
+  }
+
+  it.each([
+    ['{}', '{}'],
+    ['null', 'null'],
+    ['a trace without its fields', '{"trace":{"id":"tr2"},"flagSeq":[]}'],
+    ['another trace\'s record', JSON.stringify({ trace: makeTrace('t', 'tr9', 's1'), flagSeq: [] })],
+    ['a trace without flagSeq', JSON.stringify({ trace: makeTrace('t', 'tr2', 's1') })],
+  ])('a trace.json holding %s: that trace and the tenant-wide lists refuse naming it, other traces stay readable and writable, nothing is written over it', async (_, content) => {
+    const { root, trace } = await populated();
+    const file = path.join(trace('tr2'), 'trace.json');
+    writeFileSync(file, content);
+    const s = await openStore(root);
+    try {
+      expect((await s.getTrace('t', 'tr1'))!.id).toBe('tr1');
+      expect((await s.getTrace('t', 'tr3'))!.id).toBe('tr3');
+      await s.updateTrace('t', 'tr1', { status: 'error' });
+      await s.appendProvenance('t', makeProvenance('tr1', 0));
+      await s.createTrace(makeTrace('t', 'tr4', 's1'));
+      expect((await s.listSessions('t')).items).toHaveLength(2);
+      const now = new Date().toISOString();
+      for (const call of [
+        () => s.getTrace('t', 'tr2'),
+        () => s.createTrace(makeTrace('t', 'tr2', 's2')),
+        () => s.updateTrace('t', 'tr2', { status: 'error' }),
+        () => s.addFlag('t', makeFlag('f2', 'tr2', 'Anomaly')),
+        () => s.appendProvenance('t', makeProvenance('tr2', 1)),
+        () => s.verifyProvenance('t', 'tr2'),
+        () => s.addCheckpoint('t', { traceId: 'tr2', label: 'c2', passed: true, details: {}, at: now }),
+        () => s.getQuarantine('t', 'tr2'),
+        () => s.batch('t', [{ op: 'updateTrace', id: 'tr2', patch: { status: 'error' } }]),
+        // Lists that would include it, and flag ids (unique per tenant; tr2's flags are unknown).
+        () => s.listTraces('t'),
+        () => s.listFlags('t'),
+        () => s.listQuarantined('t'),
+        () => s.addFlag('t', makeFlag('f3', 'tr1', 'Anomaly')),
+      ]) {
+        await expect(call()).rejects.toEqual(corrupt(file));
+      }
+      expect(readFileSync(file, 'utf8')).toBe(content);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a session.json of the wrong shape: that session and listSessions refuse naming it, its traces and other sessions stay readable', async () => {
+    const { root, session } = await populated();
+    const file = session('s1');
+    writeFileSync(file, 'null');
+    const s = await openStore(root);
+    try {
+      expect((await s.getTrace('t', 'tr1'))!.id).toBe('tr1');
+      expect((await s.getSession('t', 's2'))!.id).toBe('s2');
+      for (const call of [() => s.getSession('t', 's1'), () => s.listSessions('t'), () => s.createSession(makeSession('t', 's1')), () => s.closeSession('t', 's1', new Date().toISOString())]) {
+        await expect(call()).rejects.toEqual(corrupt(file));
+      }
+      expect(readFileSync(file, 'utf8')).toBe('null');
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['counters.json', (root: string) => path.join(root, 'tenants', 't', 'counters.json'), ['null', '[]', '{"runs":"2"}']],
+    ['checkpoints.json', (root: string) => path.join(root, 'tenants', 't', 'sessions', 's1', 'traces', 'tr2', 'checkpoints.json'), ['null', '{}', '[{"label":"c"}]']],
+    ['rd/<id>.json', (root: string) => path.join(root, 'tenants', 't', 'rd', 'rd1.json'), ['null', '{"id":"rd1"}']],
+    ['quarantine.json', (root: string) => path.join(root, 'tenants', 't', 'sessions', 's1', 'traces', 'tr2', 'quarantine.json'), ['null', '{"traceId":"tr2","quarantined":"yes"}']],
+  ] as const)('%s of the wrong shape is LIMIT_STORAGE_CORRUPT naming it on every read and write of it, and is never written over', async (_, fileOf, contents) => {
+    for (const content of contents) {
+      const { root } = await populated();
+      const file = fileOf(root);
+      writeFileSync(file, content);
+      const s = await openStore(root);
+      try {
+        const now = new Date().toISOString();
+        const calls = {
+          'counters.json': [() => s.getCounters('t'), () => s.incrementCounters('t', { runs: 1 }), () => s.batch('t', [{ op: 'incrementCounters', deltas: { runs: 1 } }])],
+          'checkpoints.json': [() => s.listCheckpoints('t', 'tr2'), () => s.addCheckpoint('t', { traceId: 'tr2', label: 'c2', passed: true, details: {}, at: now })],
+          'rd/<id>.json': [() => s.getRdSeries('t', 'rd1'), () => s.listRdSeries('t'), () => s.appendRdPoint('t', 'rd1', { step: 0, rate: 0, distortion: 1 })],
+          // Read when the tenant's index is built: the trace counts as damaged.
+          'quarantine.json': [() => s.getQuarantine('t', 'tr2'), () => s.getTrace('t', 'tr2'), () => s.listQuarantined('t'), () => s.setQuarantine('t', { traceId: 'tr2', quarantined: false, reason: 'r', actor: 'a', at: now })],
+        }[_];
+        for (const call of calls) await expect(call()).rejects.toEqual(corrupt(file));
+        expect((await s.getTrace('t', 'tr1'))!.id).toBe('tr1');
+        expect(readFileSync(file, 'utf8')).toBe(content);
+      } finally {
+        await s.close();
+        rmSync(root, { recursive: true, force: true });
+      }
     }
   });
 });

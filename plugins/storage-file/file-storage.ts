@@ -432,7 +432,7 @@ export class FileStorage implements Storage {
 
   #checkFlagId(stage: Stage, index: TenantIndex, tenant: string, flagId: string): void {
     // Flag ids are unique per tenant: not checkable while a damaged trace's flags are unknown.
-    assertNoDamagedTraces(index);
+    assertNoDamaged(index.damagedTraces);
     if (stage.flagIds.has(flagId) || index.flagIds.has(flagId)) throw conflict('flag', tenant, flagId);
     stage.flagIds.add(flagId);
   }
@@ -618,7 +618,7 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     const q = validate.traceQuery(query);
     const index = await this.#index(tenant);
-    assertNoDamagedTraces(index);
+    assertNoDamaged(index.damagedTraces);
     const sorted = this.#sortedTraces(index);
     // Binary search for the first entry after the cursor (the list is sorted newest first).
     let start = 0;
@@ -798,7 +798,7 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     const q = validate.flagQuery(query);
     const index = await this.#index(tenant);
-    assertNoDamagedTraces(index);
+    assertNoDamaged(index.damagedTraces);
     return index.flags
       .filter(({ flag }) => (q.traceId === undefined || flag.traceId === q.traceId) && (q.kind === undefined || flag.kind === q.kind))
       .map(({ flag }) => flag);
@@ -839,7 +839,7 @@ export class FileStorage implements Storage {
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     const index = await this.#index(tenant);
-    assertNoDamagedTraces(index);
+    assertNoDamaged(index.damagedTraces);
     // By trace id, as every backend lists them (the set's own order is insertion, or folder scan after a restart).
     const ids = [...index.quarantined].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const states = await Promise.all(ids.map((id) => this.getQuarantine(tenant, id)));
@@ -988,10 +988,6 @@ function sessionKnown(index: TenantIndex, id: string): boolean {
 /** A list (or check) over every record of a kind cannot be complete while one of them is damaged. */
 function assertNoDamaged(damaged: Map<string, LimitError>): void {
   for (const error of damaged.values()) throw error;
-}
-
-function assertNoDamagedTraces(index: TenantIndex): void {
-  assertNoDamaged(index.damagedTraces);
 }
 
 /** Throws unless the record carries the ids its path (or caller) gives it; returns it. */

@@ -774,11 +774,10 @@ describe('storage-file: the store lock', () => {
       await s.createTrace(makeTrace('t', 'tr1', 's1'));
       const old = new Date(Date.now() - 60_000);
       utimesSync(lockFile(root), old, old);
-      await new Promise((r) => setTimeout(r, 250));
-      expect(Date.now() - (await fsp.stat(lockFile(root))).mtimeMs).toBeLessThan(1_000);
+      // Refreshed every staleLockMs / 3 = 100 ms (polled: timers run late on a busy machine).
+      await vi.waitFor(async () => expect(Date.now() - (await fsp.stat(lockFile(root))).mtimeMs).toBeLessThan(10_000), { timeout: 5_000, interval: 50 });
       rmSync(lockFile(root));
-      await new Promise((r) => setTimeout(r, 250));
-      await expect(s.getTrace('t', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringContaining('is no longer locked by this process') });
+      await vi.waitFor(() => expect(s.getTrace('t', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringContaining('is no longer locked by this process') }), { timeout: 5_000, interval: 50 });
       await expect(s.createTrace(makeTrace('t', 'tr2', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
       await s.close();
     } finally {

@@ -4,7 +4,7 @@
  * `limit-graph`; nothing here knows a concrete backend.
  */
 import { z } from 'zod';
-import { LimitError } from './errors.ts';
+import { LimitError, type LimitErrorCode } from './errors.ts';
 import {
   Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdSeries, RunMetrics, RunOutput, Session, SessionStatus,
   Task, Tenant, Timestamp, Trace, TraceStatus,
@@ -653,6 +653,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** What is retried, for the final error. */
   what?: string;
+  /** Code of the final error, default LIMIT_PROVENANCE_CONFLICT (what the helper was written for). */
+  code?: LimitErrorCode;
 }
 
 /**
@@ -675,5 +677,16 @@ export async function retryOnConflict<T>(fn: (attempt: number) => Promise<T> | T
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-  throw new LimitError('LIMIT_PROVENANCE_CONFLICT', `${options.what ?? 'Write'} still conflicted after ${attempts} attempts`, { cause: last });
+  throw new LimitError(options.code ?? 'LIMIT_PROVENANCE_CONFLICT', `${options.what ?? 'Write'} still conflicted after ${attempts} attempts`, { cause: last });
+}
+
+/**
+ * Adds `deltas` into `sum` (a new object when undefined). A batch's counter ops summed this way are
+ * applied once, in one place: additions commute, and one write per counter name (in name order)
+ * cannot form a lock cycle with another batch touching the same counters in another op order.
+ */
+export function sumCounters(sum: Counters | undefined, deltas: Counters): Counters {
+  const out = sum ?? (Object.create(null) as Counters);
+  for (const name in deltas) out[name] = (out[name] ?? 0) + deltas[name]!;
+  return out;
 }

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import {
   LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
-  serializeRecord, timeKey, validate, verifyProvenanceChain,
+  serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
@@ -32,6 +32,8 @@ function pgCode(error: unknown): string | undefined {
 const UNIQUE_VIOLATION = '23505';
 /** Worth another attempt: a lost race on a unique key, a serialization failure, a deadlock victim. */
 const isRetryable = (e: unknown) => [UNIQUE_VIOLATION, '40001', '40P01'].includes(pgCode(e) ?? '');
+/** A serialization failure or a deadlock victim: the server rolled the whole transaction back, so it may run again. */
+const isRolledBack = (e: unknown) => ['40001', '40P01'].includes(pgCode(e) ?? '');
 
 /** Hides the password of a URL in messages. */
 export function redactUrl(url: string): string {
@@ -180,7 +182,17 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  async #tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction, again when the server aborted it as a deadlock victim or for a
+   * serialization failure: nothing of it was stored, and `fn` reads what it needs afresh. A
+   * transaction holding row locks in another order than a concurrent one (a batch updating two
+   * traces, say) is thus retried, not failed; LIMIT_CONFLICT if it keeps losing.
+   */
+  #tx<T>(what: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return retryOnConflict(() => this.#txOnce(fn), { retryable: isRolledBack, what, code: 'LIMIT_CONFLICT' });
+  }
+
+  async #txOnce<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#conn.connect();
@@ -264,7 +276,7 @@ export class PostgresStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'session id');
     validate.timestamp(closedAt, 'closedAt');
-    return this.#tx(async (c) => {
+    return this.#tx(`Closing session "${id}"`, async (c) => {
       const { rows } = await this.#query<{ data: Session }>(c, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
       const session = rows[0]?.data;
       if (!session) throw notFound('session', tenant, id);
@@ -280,7 +292,7 @@ export class PostgresStorage implements Storage {
   async createTrace(input: Trace): Promise<Trace> {
     const trace = validate.trace(input);
     if (trace.flags.length === 0) await this.#insertTraces(this.#conn, [trace]);
-    else await this.#tx((c) => this.#insertTraces(c, [trace]));
+    else await this.#tx(`Creating trace "${trace.id}"`, (c) => this.#insertTraces(c, [trace]));
     return trace;
   }
 
@@ -324,7 +336,7 @@ export class PostgresStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'trace id');
     const valid = validate.tracePatch(patch);
-    return this.#tx((c) => this.#updateTrace(c, tenant, id, valid));
+    return this.#tx(`Updating trace "${id}"`, (c) => this.#updateTrace(c, tenant, id, valid));
   }
 
   async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Promise<Trace> {
@@ -373,7 +385,7 @@ export class PostgresStorage implements Storage {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
     return retryOnConflict(
-      () => this.#tx((c) => this.#appendProvenance(c, tenant, valid)),
+      () => this.#txOnce((c) => this.#appendProvenance(c, tenant, valid)),
       { retryable: isRetryable, what: `Provenance append to trace "${valid.traceId}"` },
     );
   }
@@ -407,7 +419,7 @@ export class PostgresStorage implements Storage {
   async addFlag(tenant: string, input: Flag): Promise<Flag> {
     validate.tenant(tenant);
     const flag = validate.flag(input);
-    await this.#tx((c) => this.#addFlag(c, tenant, flag));
+    await this.#tx(`Adding flag "${flag.id}"`, (c) => this.#addFlag(c, tenant, flag));
     return flag;
   }
 
@@ -520,7 +532,7 @@ export class PostgresStorage implements Storage {
     const { points, ...rest } = series;
     const data = serializeRecord(rest, 'RD series', this.maxRecordBytes);
     const pointData = points.map((p) => serializeRecord(p, 'RD point', this.maxRecordBytes));
-    await this.#tx(async (c) => {
+    await this.#tx(`Creating RD series "${series.id}"`, async (c) => {
       try {
         await this.#query(c, `INSERT INTO ${this.#s}.rd_series (tenant, id, session_id, data) VALUES ($1, $2, $3, $4)`, [series.tenant, series.id, series.sessionId, data]);
       } catch (error) {
@@ -543,7 +555,7 @@ export class PostgresStorage implements Storage {
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
     const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
-    return this.#tx(async (c) => {
+    return this.#tx(`Appending to RD series "${seriesId}"`, async (c) => {
       // The lock orders concurrent appenders of one series, so seq order is append order.
       const { rowCount } = await this.#query(c, `SELECT 1 FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId]);
       if (!rowCount) throw notFound('RD series', tenant, seriesId);
@@ -614,32 +626,50 @@ export class PostgresStorage implements Storage {
   async batch(tenant: string, ops: BatchOp[]): Promise<void> {
     const valid = validate.batch(tenant, ops);
     if (valid.length === 0) return;
-    await this.#tx(async (c) => {
+    const fail = (error: unknown, at: string, index: number): unknown =>
+      error instanceof LimitError ? new LimitError(error.code, `${at}: ${error.message}`, { cause: error, details: { index, ...error.details } }) : error;
+    await this.#tx(`Batch of ${valid.length} ops in tenant "${tenant}"`, async (c) => {
+      // Counter deltas are summed and applied once, after the other ops, in name order (additions
+      // commute; nothing in a batch reads them): batches touching the same counters in another op
+      // order (governance's input and output evaluations) would otherwise lock them crosswise.
+      let counters: Counters | undefined;
+      let countersAt = -1;
       let i = 0;
       while (i < valid.length) {
+        const op = valid[i]!;
+        if (op.op === 'incrementCounters') {
+          if (countersAt < 0) countersAt = i;
+          counters = sumCounters(counters, op.deltas);
+          i++;
+          continue;
+        }
         // Runs of createTrace ops go to the database as one multi-row insert.
         let j = i;
         while (j < valid.length && valid[j]!.op === 'createTrace') j++;
         try {
           if (j > i) {
-            await this.#insertTraces(c, valid.slice(i, j).map((op) => (op as Extract<BatchOp, { op: 'createTrace' }>).trace));
+            await this.#insertTraces(c, valid.slice(i, j).map((o) => (o as Extract<BatchOp, { op: 'createTrace' }>).trace));
             i = j;
           } else {
-            await this.#apply(c, tenant, valid[i]!);
+            await this.#apply(c, tenant, op as Exclude<BatchOp, { op: 'incrementCounters' }>);
             i++;
           }
         } catch (error) {
-          if (error instanceof LimitError) {
-            const at = j > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${valid[i]!.op})`;
-            throw new LimitError(error.code, `${at}: ${error.message}`, { cause: error, details: { index: i, ...error.details } });
-          }
-          throw error;
+          throw fail(error, j > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${op.op})`, i);
+        }
+      }
+      if (counters) {
+        try {
+          await this.#increment(c, tenant, counters);
+        } catch (error) {
+          throw fail(error, `batch op ${countersAt} (incrementCounters)`, countersAt);
         }
       }
     });
   }
 
-  async #apply(db: Queryable, tenant: string, op: BatchOp): Promise<void> {
+  /** One op of a batch (counters excepted: `batch` sums them). */
+  async #apply(db: Queryable, tenant: string, op: Exclude<BatchOp, { op: 'incrementCounters' }>): Promise<void> {
     switch (op.op) {
       case 'createSession':
         return this.#insertSession(db, op.session);
@@ -654,8 +684,6 @@ export class PostgresStorage implements Storage {
         return this.#addCheckpoint(db, tenant, op.checkpoint);
       case 'setQuarantine':
         return this.#setQuarantine(db, tenant, op.state);
-      case 'incrementCounters':
-        return this.#increment(db, tenant, op.deltas);
       case 'appendProvenance':
         await this.#appendProvenance(db, tenant, op.input);
         return;

@@ -15,7 +15,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
   LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
-  serializeRecord, timeKey, validate, verifyProvenanceChain,
+  serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
@@ -596,7 +596,7 @@ export class SqliteStorage implements Storage {
         const op = valid[i]!;
         if (op.op === 'incrementCounters') {
           if (countersAt < 0) countersAt = i;
-          counters = addCounters(counters, op.deltas);
+          counters = sumCounters(counters, op.deltas);
           continue;
         }
         try {
@@ -656,12 +656,6 @@ interface BatchScope {
 /** RD series order of every backend: the instant of createdAt ascending, then id ascending. */
 function oldestFirst(a: RdSeries, b: RdSeries): number {
   return timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-function addCounters(sum: Counters | undefined, deltas: Counters): Counters {
-  const out = sum ?? (Object.create(null) as Counters);
-  for (const name in deltas) out[name] = (out[name] ?? 0) + deltas[name]!;
-  return out;
 }
 
 interface PendingWrite {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
-import { crashTest, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
 
@@ -24,6 +24,16 @@ afterAll(async () => {
 });
 
 const dropSchema = (schema: string) => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).then(() => undefined);
+
+/** Resolves once a statement naming `table` waits for a lock (polls pg_stat_activity, up to 5 s). */
+const waitForLockWait = async (table: string): Promise<void> => {
+  for (let i = 0; i < 500; i++) {
+    const { rowCount } = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, [table]);
+    if (rowCount) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`No statement on ${table} waited for a lock within 5 s`);
+};
 
 const open = async (schema: string, poolSize = 10): Promise<PostgresStorage> => {
   const s = new PostgresStorage({ url: URL, schema, poolSize, connectTimeoutMs: 10_000, maxRecordBytes: 4 * 1024 * 1024 });
@@ -129,6 +139,75 @@ describe('storage-postgres plugin', () => {
       expect(await stores[1]!.verifyProvenance('t', 'tr')).toEqual({ verified: true, length: 400, brokenAt: null });
     } finally {
       for (const s of stores) await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('commits concurrent batches of two instances that increment the same counters in opposite op orders', async () => {
+    const schema = uniqueSchema();
+    const stores: Storage[] = [];
+    try {
+      stores.push(await open(schema, 4), await open(schema, 4));
+      // What governance writes for a recorded trace: the input evaluation's counters, then the output's.
+      const ops = (first: string, second: string) => [
+        { op: 'incrementCounters' as const, deltas: { [`decision.${first}`]: 1, evaluations: 1 } },
+        { op: 'incrementCounters' as const, deltas: { [`decision.${second}`]: 1, evaluations: 1 } },
+      ];
+      const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => stores[i % 2]!.batch('t', i % 4 < 2 ? ops('allow', 'flag') : ops('flag', 'allow'))));
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      expect(await stores[0]!.getCounters('t')).toEqual({ 'decision.allow': 40, 'decision.flag': 40, evaluations: 80 });
+    } finally {
+      for (const s of stores) await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("takes a batch's counter row locks once, in name order, whatever the order of its ops", async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema, 2);
+    const holder = await admin.connect();
+    try {
+      await s.incrementCounters('t', { a: 1, b: 1 });
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".counters WHERE tenant = 't' AND name = 'b' FOR UPDATE`);
+      // The batch names b first: in op order it would wait for b holding nothing; in name order it holds a.
+      const batch = s.batch('t', [{ op: 'incrementCounters', deltas: { b: 1 } }, { op: 'incrementCounters', deltas: { a: 1 } }]);
+      await waitForLockWait(`"${schema}".counters`);
+      await expect(holder.query(`SELECT 1 FROM "${schema}".counters WHERE tenant = 't' AND name = 'a' FOR UPDATE NOWAIT`)).rejects.toMatchObject({ code: '55P03' });
+      await holder.query('ROLLBACK');
+      await batch;
+      expect(await s.getCounters('t')).toEqual({ a: 2, b: 2 });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('runs a batch chosen as deadlock victim again, transparently', async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema, 2);
+    const holder = await admin.connect();
+    try {
+      await s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'x', 's') }, { op: 'createTrace', trace: makeTrace('t', 'y', 's') }]);
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".traces WHERE tenant = 't' AND id = 'y' FOR UPDATE`);
+      // The batch locks x, then waits for y; the holder then wants x: a deadlock. The batch waits
+      // 300 ms longer, so its deadlock check (deadlock_timeout after it began waiting) runs first and
+      // finds the cycle: the batch is the victim.
+      const batch = s.batch('t', [{ op: 'updateTrace', id: 'x', patch: { metadata: { by: 'batch' } } }, { op: 'updateTrace', id: 'y', patch: { metadata: { by: 'batch' } } }]);
+      await waitForLockWait(`"${schema}".traces`);
+      await new Promise((r) => setTimeout(r, 300));
+      await holder.query(`SELECT 1 FROM "${schema}".traces WHERE tenant = 't' AND id = 'x' FOR UPDATE`);
+      await holder.query('ROLLBACK');
+      await batch;
+      expect((await s.getTrace('t', 'x'))!.metadata).toEqual({ by: 'batch' });
+      expect((await s.getTrace('t', 'y'))!.metadata).toEqual({ by: 'batch' });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await s.close();
       await dropSchema(schema);
     }
   });

@@ -94,7 +94,8 @@ export class PostgresStorage implements Storage {
     try {
       client = await this.#conn.connect();
     } catch (error) {
-      throw this.#unavailable(error);
+      const translated = this.#translate(error);
+      throw translated instanceof LimitError ? translated : this.#unavailable(error);
     }
     try {
       await client.query('BEGIN');
@@ -145,10 +146,27 @@ export class PostgresStorage implements Storage {
     });
   }
 
+  /** Every pooled connection stayed busy for connectTimeoutMs: the load or something holding connections, not the server. */
+  #poolExhausted(error: unknown): LimitError {
+    const { url, schema, poolSize, connectTimeoutMs } = this.config;
+    return new LimitError(
+      'LIMIT_STORAGE_UNAVAILABLE',
+      `No connection to PostgreSQL at ${redactUrl(url)} (schema "${schema}") came free within connectTimeoutMs (${connectTimeoutMs} ms): all poolSize (${poolSize}) connections are in use`,
+      {
+        plugin: PLUGIN,
+        cause: error,
+        details: { server: redactUrl(url), schema, poolSize, connectTimeoutMs },
+        fix: "Raise storage-postgres's poolSize (within the server's max_connections) or connectTimeoutMs, or find what holds the connections: long transactions or lock waits (pg_stat_activity on the server).",
+      },
+    );
+  }
+
   /** Maps driver errors to LimitErrors; everything else passes through. */
   #translate(error: unknown): unknown {
     if (error instanceof LimitError) return error;
     const code = pgCode(error) ?? '';
+    // pg-pool's own error (it has no code) when no pooled connection came free in time.
+    if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code.startsWith('08') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code)) return this.#unavailable(error);
     if (code === '22P05') {
       return new LimitError('LIMIT_VALIDATION', 'The record contains a NUL character (\\u0000), which PostgreSQL JSONB cannot store', {

@@ -212,6 +212,37 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('reports an exhausted pool as LIMIT_STORAGE_UNAVAILABLE naming the server, poolSize and connectTimeoutMs', async () => {
+    const schema = uniqueSchema();
+    // A password in the URL (trust auth ignores it) must not reach the message.
+    const url = URL.replace(/^(postgres(?:ql)?:\/\/)([^:@/]+)@/, '$1$2:hunter2@');
+    const s = new PostgresStorage({ url, schema, poolSize: 1, connectTimeoutMs: 300, maxRecordBytes: 1 << 20 });
+    await s.open();
+    const holder = await admin.connect();
+    try {
+      // The pool's one connection waits on a lock the holder keeps: the next call finds none free.
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
+      const blocked = s.incrementCounters('t', { x: 1 });
+      await waitForLockWait(`"${schema}".counters`);
+      for (const call of [() => s.getTrace('t', 'any'), () => s.batch('t', [{ op: 'incrementCounters', deltas: { y: 1 } }]), () => s.updateTrace('t', 'any', { status: 'ok' })]) {
+        const error = await call().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { server: redactUrl(url), schema, poolSize: 1, connectTimeoutMs: 300 } });
+        expect(error!.message).toContain(`${redactUrl(url)} (schema "${schema}") came free within connectTimeoutMs (300 ms): all poolSize (1) connections are in use`);
+        expect(error!.message).not.toContain('hunter2');
+        expect(error!.fix).toMatch(/poolSize.*connectTimeoutMs/);
+      }
+      await holder.query('ROLLBACK');
+      await blocked;
+      expect(await s.getCounters('t')).toEqual({ x: 1 });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('stores a 1,000-trace batch with one multi-row insert and reports which id conflicted', async () => {
     const schema = uniqueSchema();
     const s = await open(schema);

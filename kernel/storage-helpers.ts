@@ -643,6 +643,20 @@ export function conflict(kind: string, tenant: string, id: string): LimitError {
   });
 }
 
+/**
+ * LIMIT_STORAGE_MIGRATION_FAILED for a store whose recorded schema version is newer than the last
+ * migration the backend knows: a newer limit-graph wrote it, and this code does not know its layout,
+ * so it must neither read nor write it. `store` names the store as the backend's messages do
+ * ("The SQLite database /srv/limit.db").
+ */
+export function schemaTooNew(store: string, version: number, known: number, plugin: string): LimitError {
+  return new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `${store} has schema version ${version}; this plugin knows up to ${known}`, {
+    plugin,
+    details: { schemaVersion: version, knownVersion: known },
+    fix: 'Upgrade limit-graph to the version that wrote this store (every instance that shares it).',
+  });
+}
+
 /** Options of `retryOnConflict`. */
 export interface RetryOptions {
   /** Total attempts, default 50. */

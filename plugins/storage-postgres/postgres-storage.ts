@@ -6,12 +6,12 @@
 import pg from 'pg';
 import {
   LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
-  serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
+  schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { MIGRATIONS } from './migrations.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
 const PLUGIN = 'storage-postgres';
 
@@ -86,9 +86,16 @@ export class PostgresStorage implements Storage {
       pool.on('error', () => undefined);
       this.#pool = pool;
     }
-    await this.#migrate();
+    try {
+      await this.#migrate();
+    } catch (error) {
+      // A store this code must not write (a newer schema, a failed migration, no server) stays closed.
+      await this.close();
+      throw error;
+    }
   }
 
+  /** Applies pending migrations under an advisory lock; a schema newer than the last migration here is refused, untouched. */
   async #migrate(): Promise<void> {
     let client: pg.PoolClient;
     try {
@@ -105,6 +112,10 @@ export class PostgresStorage implements Storage {
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${this.#s}.schema_migrations`);
       const applied = new Set(rows.map((r) => r.version));
+      const newest = Math.max(0, ...applied);
+      if (newest > SCHEMA_VERSION) {
+        throw schemaTooNew(`The PostgreSQL schema "${this.config.schema}" at ${redactUrl(this.config.url)}`, newest, SCHEMA_VERSION, PLUGIN);
+      }
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
         await client.query(m.sql.replaceAll('{s}', this.#s));
@@ -113,6 +124,7 @@ export class PostgresStorage implements Storage {
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof LimitError) throw error;
       throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `PostgreSQL migration of schema "${this.config.schema}" failed: ${(error as Error).message}`, {
         plugin: PLUGIN,
         cause: error,

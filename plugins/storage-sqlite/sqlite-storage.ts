@@ -15,12 +15,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
   LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
-  serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
+  schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { MIGRATIONS } from './migrations.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
 type Db = Database.Database;
 type Statement = Database.Statement;
@@ -111,15 +111,29 @@ export class SqliteStorage implements Storage {
       this.#tx = db.transaction((fn: () => unknown) => fn());
       this.#stmts.clear();
     }
-    this.#migrate();
+    try {
+      this.#migrate();
+    } catch (error) {
+      // A store this code must not write (a newer schema, a failed migration) stays closed.
+      this.#db?.close();
+      this.#db = undefined;
+      this.#tx = undefined;
+      this.#stmts.clear();
+      throw error;
+    }
   }
 
-  /** Applies pending migrations under the write lock, so concurrent openers apply each exactly once. */
+  /**
+   * Applies pending migrations under the write lock, so concurrent openers apply each exactly once.
+   * A file recording a version newer than the last migration here is refused, untouched.
+   */
   #migrate(): void {
     const db = this.#db!;
     const run = db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
       const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+      const newest = Math.max(0, ...applied);
+      if (newest > SCHEMA_VERSION) throw schemaTooNew(`The SQLite database ${this.config.file}`, newest, SCHEMA_VERSION, PLUGIN);
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
         db.exec(m.sql);
@@ -129,6 +143,7 @@ export class SqliteStorage implements Storage {
     try {
       run.immediate();
     } catch (error) {
+      if (error instanceof LimitError) throw error;
       throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `SQLite migration of ${this.config.file} failed: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
     }
   }

@@ -127,6 +127,24 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('refuses at open a schema newer than it knows, naming the schema and both versions, and writes nothing', async () => {
+    const schema = uniqueSchema();
+    try {
+      await (await open(schema, 2)).close();
+      await admin.query(`INSERT INTO "${schema}".schema_migrations (version, name) VALUES (99, 'future')`);
+      const s = new PostgresStorage({ url: URL, schema, poolSize: 2, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+      const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schemaVersion: 99, knownVersion: SCHEMA_VERSION } });
+      expect(error!.message).toBe(`The PostgreSQL schema "${schema}" at ${redactUrl(URL)} has schema version 99; this plugin knows up to ${SCHEMA_VERSION}`);
+      expect(error!.fix).toMatch(/Upgrade limit-graph/);
+      await expect(s.createTrace(makeTrace('t', 'tr1', 's'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      const { rows } = await admin.query(`SELECT COUNT(*)::int AS n FROM "${schema}".traces`);
+      expect(rows[0]).toEqual({ n: 0 });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('keeps one chain when two pools (two instances) append to one trace concurrently', async () => {
     const schema = uniqueSchema();
     const stores: Storage[] = [];

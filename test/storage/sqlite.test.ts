@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -133,6 +133,35 @@ describe('storage-sqlite plugin', () => {
       expect(db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
       db.close();
       for (const s of stores) await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses at open a file whose schema is newer than it knows, naming the file and both versions, and writes nothing', async () => {
+    const dir = tempDir();
+    try {
+      for (const [i, sql] of [
+        "INSERT INTO schema_migrations VALUES (99, 'future', '2030-01-01')",
+        // A newer layout that replaced version 1's record: the highest recorded version counts.
+        "DELETE FROM schema_migrations; INSERT INTO schema_migrations VALUES (2, 'future', '2030-01-01')",
+      ].entries()) {
+        const file = path.join(dir, `newer-${i}.db`);
+        await (await open(file)).close();
+        const db = new Database(file);
+        db.exec(sql);
+        db.close();
+        const version = i === 0 ? 99 : 2;
+        const before = readFileSync(file);
+        const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
+        const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schemaVersion: version, knownVersion: 1 } });
+        expect(error!.message).toBe(`The SQLite database ${file} has schema version ${version}; this plugin knows up to 1`);
+        expect(error!.fix).toMatch(/Upgrade limit-graph/);
+        // The refused store stays closed: a write is refused, not put into the newer layout.
+        await expect(s.createTrace(makeTrace('t', 'tr1', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+        expect(readFileSync(file).equals(before)).toBe(true);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

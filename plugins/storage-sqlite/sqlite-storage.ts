@@ -40,7 +40,58 @@ function sqliteCode(error: unknown): string | undefined {
 }
 
 const isUniqueViolation = (e: unknown) => sqliteCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY' || sqliteCode(e) === 'SQLITE_CONSTRAINT_UNIQUE';
+/** SQLITE_CORRUPT (and its extended codes) or SQLITE_NOTADB: the file is damaged, or not a database. */
+const isCorrupt = (e: unknown) => /^SQLITE_(CORRUPT|NOTADB)/.test(sqliteCode(e) ?? '');
 const isBusy = (e: unknown) => sqliteCode(e)?.startsWith('SQLITE_BUSY') === true || sqliteCode(e)?.startsWith('SQLITE_LOCKED') === true;
+
+/** LIMIT_STORAGE_CORRUPT naming the file; `refused`: a later write, refused because damage was seen. */
+function corruptError(file: string, cause: unknown, refused = false): LimitError {
+  const code = sqliteCode(cause);
+  const what = code === 'SQLITE_NOTADB' ? 'is not a SQLite database, or its header is damaged' : 'is damaged';
+  const why = `${(cause as Error).message}, ${code}`;
+  return new LimitError(
+    'LIMIT_STORAGE_CORRUPT',
+    refused ? `SQLite database ${file} ${what} (${why}): this write was refused, nothing more is written to the file` : `SQLite database ${file} ${what} (${why})`,
+    {
+      plugin: PLUGIN,
+      cause,
+      details: { file, code },
+      fix: `Stop every process using it, then restore ${file} from a backup, or salvage what is readable with \`sqlite3 ${file} .recover | sqlite3 recovered.db\`, check it (PRAGMA integrity_check) and put it in its place; if the path is wrong, point storage-sqlite at the right file.`,
+    },
+  );
+}
+
+/** Statements as this store runs them: driver errors about the file come out as LimitErrors. */
+class GuardedStatement {
+  constructor(
+    readonly statement: Statement,
+    readonly fault: (error: unknown) => unknown,
+  ) {}
+
+  get(...params: unknown[]): unknown {
+    try {
+      return this.statement.get(...params);
+    } catch (error) {
+      throw this.fault(error);
+    }
+  }
+
+  all(...params: unknown[]): unknown[] {
+    try {
+      return this.statement.all(...params);
+    } catch (error) {
+      throw this.fault(error);
+    }
+  }
+
+  run(...params: unknown[]): Database.RunResult {
+    try {
+      return this.statement.run(...params);
+    } catch (error) {
+      throw this.fault(error);
+    }
+  }
+}
 
 /**
  * The trace's JSON without its flags (they live in their own column and table). `trace` is always
@@ -64,7 +115,9 @@ export class SqliteStorage implements Storage {
   #db: Db | undefined;
   /** `fn => fn()` wrapped once: better-sqlite3 builds four wrappers per transaction() call. */
   #tx: ((fn: () => unknown) => unknown) & { immediate(fn: () => unknown): unknown } | undefined;
-  #stmts = new Map<string, Statement>();
+  #stmts = new Map<string, GuardedStatement>();
+  /** The first damage seen (SQLITE_CORRUPT / NOTADB): from then on no write goes into the file. */
+  #damaged: LimitError | undefined;
   /** Writes waiting for the next group commit, in the order they were requested. */
   #pending: PendingWrite[] = [];
 
@@ -105,11 +158,13 @@ export class SqliteStorage implements Storage {
         db.pragma('foreign_keys = OFF');
       } catch (error) {
         db.close();
+        if (isCorrupt(error)) throw corruptError(file, error);
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot configure SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
       }
       this.#db = db;
       this.#tx = db.transaction((fn: () => unknown) => fn());
       this.#stmts.clear();
+      this.#damaged = undefined;
     }
     try {
       this.#migrate();
@@ -144,6 +199,8 @@ export class SqliteStorage implements Storage {
       run.immediate();
     } catch (error) {
       if (error instanceof LimitError) throw error;
+      const fault = this.#fault(error);
+      if (fault instanceof LimitError) throw fault;
       throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `SQLite migration of ${this.config.file} failed: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
     }
   }
@@ -168,14 +225,32 @@ export class SqliteStorage implements Storage {
   }
 
   /** Prepared statements are cached by SQL text; dynamic list queries have a handful of shapes. */
-  #q(sql: string): Statement {
+  #q(sql: string): GuardedStatement {
     let s = this.#stmts.get(sql);
     if (!s) {
-      s = this.#conn.prepare(sql);
+      const db = this.#conn;
+      try {
+        s = new GuardedStatement(db.prepare(sql), this.#fault);
+      } catch (error) {
+        throw this.#fault(error);
+      }
       this.#stmts.set(sql, s);
     }
     return s;
   }
+
+  /**
+   * Driver errors that are about the file, as LimitErrors naming it: damage (remembered: no write
+   * goes into the file after it). Everything else unchanged.
+   */
+  #fault = (error: unknown): unknown => {
+    if (isCorrupt(error)) {
+      const limit = corruptError(this.config.file, error);
+      this.#damaged ??= limit;
+      return limit;
+    }
+    return error;
+  };
 
   /**
    * Queues `fn` for the next group commit and settles with its result once that commit returned.
@@ -199,6 +274,10 @@ export class SqliteStorage implements Storage {
       for (const w of group) w.reject(this.#notOpen());
       return;
     }
+    if (this.#damaged) {
+      for (const w of group) w.reject(this.#refused());
+      return;
+    }
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       tx.immediate(() => {
@@ -207,19 +286,36 @@ export class SqliteStorage implements Storage {
             // A transaction function called inside a transaction runs in a SAVEPOINT, rolled back if it throws.
             outcomes.push({ ok: true, value: tx(w.fn) });
           } catch (error) {
-            outcomes.push({ ok: false, value: error });
+            outcomes.push({ ok: false, value: this.#fault(error) });
+            // Nothing more goes into a damaged file: the whole group rolls back (SQLite's COMMIT
+            // usually fails after damage anyway; this does not depend on it).
+            if (this.#damaged) throw this.#damaged;
           }
         }
       });
     } catch (error) {
-      // BEGIN or COMMIT failed: nothing of the group is stored.
-      for (const w of group) w.reject(error);
+      // BEGIN or COMMIT failed, or the file is damaged: nothing of the group is stored. A write
+      // that failed on its own keeps its error; the others get the group's.
+      const fault = this.#fault(error);
+      group.forEach((w, i) => {
+        const own = outcomes[i];
+        w.reject(own && !own.ok ? own.value : this.#damaged ? this.#refused() : fault);
+      });
       return;
     }
     group.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value)));
   };
 
+  /** A write refused because the file was found damaged. */
+  #refused(): LimitError {
+    return corruptError(this.config.file, this.#damaged!.cause, true);
+  }
+
   async health(): Promise<HealthResult> {
+    if (this.#damaged) {
+      const message = this.#damaged.message;
+      return { status: 'fail', message, checks: [{ name: 'integrity', status: 'fail', message }] };
+    }
     try {
       const version = await this.schemaVersion();
       const mode = this.#conn.pragma('journal_mode', { simple: true }) as string;
@@ -230,7 +326,8 @@ export class SqliteStorage implements Storage {
         details: { file: this.config.file, schemaVersion: version, journalMode: mode, synchronous: this.config.synchronous },
       };
     } catch (error) {
-      return { status: 'fail', message: (error as Error).message, checks: [{ name: 'query', status: 'fail', message: (error as Error).message }] };
+      const message = (this.#fault(error) as Error).message;
+      return { status: 'fail', message, checks: [{ name: 'query', status: 'fail', message }] };
     }
   }
 

@@ -167,6 +167,98 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
+  describe('a damaged file', () => {
+    /** A populated, checkpointed store whose middle 8 KiB are overwritten; the damaged copy's path. */
+    const damagedStore = async (dir: string): Promise<string> => {
+      const file = path.join(dir, 'damaged.db');
+      const s = await open(file);
+      const big = 'x'.repeat(2000);
+      await s.batch('t', Array.from({ length: 200 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `tr${i}`, 's1', 1_700_000_000_000 + i, { metadata: { big } }) })));
+      await s.close(); // checkpoints the WAL into the file
+      const bytes = readFileSync(file);
+      bytes.fill(0x5a, bytes.length >> 1, (bytes.length >> 1) + 8192);
+      writeFileSync(file, bytes);
+      return file;
+    };
+    /** Ids of traces whose row lies in the damaged pages (a point read of them fails). */
+    const damagedIds = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return Array.from({ length: 200 }, (_, i) => `tr${i}`).filter((id) => {
+          try {
+            db.prepare('SELECT data FROM traces WHERE tenant = ? AND id = ?').get('t', id);
+            return false;
+          } catch {
+            return true;
+          }
+        });
+      } finally {
+        db.close();
+      }
+    };
+
+    it('reports damage seen by a read as LIMIT_STORAGE_CORRUPT naming the file, then refuses every write', async () => {
+      const dir = tempDir();
+      try {
+        const file = await damagedStore(dir);
+        const before = readFileSync(file);
+        const s = await open(file);
+        const error = await s.listTraces('t', { limit: 500 }).then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file, code: 'SQLITE_CORRUPT' } });
+        expect(error!.message).toBe(`SQLite database ${file} is damaged (database disk image is malformed, SQLITE_CORRUPT)`);
+        expect(error!.fix).toContain(`restore ${file} from a backup`);
+        expect(error!.fix).toContain(`sqlite3 ${file} .recover`);
+        // No write goes into the damaged file any more, whatever it touches.
+        for (const write of [() => s.createTrace(makeTrace('t', 'new1', 's1')), () => s.incrementCounters('t', { n: 1 }), () => s.batch('t', [{ op: 'createSession', session: makeSession('t', 's9') }])]) {
+          await expect(write()).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: expect.stringContaining('this write was refused') });
+        }
+        expect(await s.health()).toMatchObject({ status: 'fail', message: error!.message });
+        await s.close();
+        expect(readFileSync(file).equals(before)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('rolls back the whole group when a write meets the damage, and refuses later writes', async () => {
+      const dir = tempDir();
+      try {
+        const file = await damagedStore(dir);
+        const [victim] = damagedIds(file);
+        expect(victim).toBeDefined();
+        const before = readFileSync(file);
+        const s = await open(file);
+        // One group: a sound insert, then an update of a row in the damaged pages.
+        const results = await Promise.allSettled([s.createTrace(makeTrace('t', 'fresh', 's1')), s.updateTrace('t', victim!, { status: 'error' })]);
+        expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+        expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: expect.stringContaining('this write was refused') });
+        expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: `SQLite database ${file} is damaged (database disk image is malformed, SQLITE_CORRUPT)` });
+        await expect(s.createTrace(makeTrace('t', 'later', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT' });
+        await s.close();
+        expect(readFileSync(file).equals(before)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses at open a file that is not a database (or whose header is damaged) as LIMIT_STORAGE_CORRUPT, untouched', async () => {
+      const dir = tempDir();
+      try {
+        const file = path.join(dir, 'text.db');
+        writeFileSync(file, 'this is not a database\n'.repeat(50));
+        const before = readFileSync(file);
+        const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
+        await expect(s.open()).rejects.toMatchObject({
+          code: 'LIMIT_STORAGE_CORRUPT',
+          message: `SQLite database ${file} is not a SQLite database, or its header is damaged (file is not a database, SQLITE_NOTADB)`,
+        });
+        expect(readFileSync(file).equals(before)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe('group commit', () => {
     /** A store on a new file with session `s1` in tenant `t`; closed (again) and removed afterwards. */
     const withStore = async (test: (s: Storage, file: string) => Promise<void>) => {

@@ -22,7 +22,7 @@ export const StorageSqliteOptions = z
       .optional(),
     /** `normal` (WAL default: a power loss may drop the last commits, never corrupts) or `full` (fsync every commit). */
     synchronous: z.enum(['normal', 'full']).default('normal'),
-    /** How long a writer waits for another process's lock before SQLITE_BUSY (ms). */
+    /** How long a write waits for another connection's write lock before LIMIT_STORAGE_UNAVAILABLE (ms). */
     busyTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
     /** Largest record accepted, as JSON bytes. */
     maxRecordBytes: z.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),

@@ -42,7 +42,8 @@ function sqliteCode(error: unknown): string | undefined {
 const isUniqueViolation = (e: unknown) => sqliteCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY' || sqliteCode(e) === 'SQLITE_CONSTRAINT_UNIQUE';
 /** SQLITE_CORRUPT (and its extended codes) or SQLITE_NOTADB: the file is damaged, or not a database. */
 const isCorrupt = (e: unknown) => /^SQLITE_(CORRUPT|NOTADB)/.test(sqliteCode(e) ?? '');
-const isBusy = (e: unknown) => sqliteCode(e)?.startsWith('SQLITE_BUSY') === true || sqliteCode(e)?.startsWith('SQLITE_LOCKED') === true;
+/** The lock stayed taken for busyTimeoutMs (SQLite's busy handler waited that long before giving up). */
+const isBusy = (e: unknown) => sqliteCode(e)?.startsWith('SQLITE_BUSY') === true;
 
 /** LIMIT_STORAGE_CORRUPT naming the file; `refused`: a later write, refused because damage was seen. */
 function corruptError(file: string, cause: unknown, refused = false): LimitError {
@@ -241,13 +242,22 @@ export class SqliteStorage implements Storage {
 
   /**
    * Driver errors that are about the file, as LimitErrors naming it: damage (remembered: no write
-   * goes into the file after it). Everything else unchanged.
+   * goes into the file after it) and a lock held past busyTimeoutMs. Everything else unchanged.
    */
   #fault = (error: unknown): unknown => {
+    const { file, busyTimeoutMs } = this.config;
     if (isCorrupt(error)) {
-      const limit = corruptError(this.config.file, error);
+      const limit = corruptError(file, error);
       this.#damaged ??= limit;
       return limit;
+    }
+    if (isBusy(error)) {
+      return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite database ${file} stayed locked by another connection for busyTimeoutMs (${busyTimeoutMs} ms): ${(error as Error).message} (${sqliteCode(error)})`, {
+        plugin: PLUGIN,
+        cause: error,
+        details: { file, busyTimeoutMs },
+        fix: `Raise storage-sqlite's busyTimeoutMs, or find the process holding a long write transaction on ${file} (a long import, a sqlite3 shell with an open transaction, a backup or VACUUM) and end it.`,
+      });
     }
     return error;
   };
@@ -487,8 +497,9 @@ export class SqliteStorage implements Storage {
     const valid = validate.provenanceInput(input);
     // Reading the head and inserting its successor happen under one write lock; the primary key
     // (tenant, trace_id, seq) is the backstop if anything slips past it, and the loser retries.
+    // (A lock held past busyTimeoutMs is not retried: busyTimeoutMs is how long a write waits.)
     return retryOnConflict(() => this.#write(() => this.#appendProvenance(tenant, valid)), {
-      retryable: (e) => isBusy(e) || isUniqueViolation(e),
+      retryable: isUniqueViolation,
       what: `Provenance append to trace "${valid.traceId}"`,
     });
   }

@@ -259,6 +259,38 @@ describe('storage-sqlite plugin', () => {
     });
   });
 
+  it('reports a write lock held past busyTimeoutMs as LIMIT_STORAGE_UNAVAILABLE naming the file, the timeout and the fix', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'busy.db');
+      const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 200, maxRecordBytes: 1 << 20 });
+      await s.open();
+      await s.createTrace(makeTrace('t', 'tr0', 's1'));
+      // Another connection (a long import, a sqlite3 shell with an open transaction) holds the write lock.
+      const holder = new Database(file);
+      holder.exec('BEGIN IMMEDIATE');
+      try {
+        for (const write of [() => s.createTrace(makeTrace('t', 'tr1', 's1')), () => s.batch('t', [{ op: 'incrementCounters', deltas: { n: 1 } }]), () => s.appendProvenance('t', makeProvenance('tr0', 0))]) {
+          const t0 = Date.now();
+          const error = await write().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+          // Waited busyTimeoutMs once (an append is not retried 50 times over).
+          expect(Date.now() - t0).toBeLessThan(2000);
+          expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, busyTimeoutMs: 200 } });
+          expect(error!.message).toBe(`SQLite database ${file} stayed locked by another connection for busyTimeoutMs (200 ms): database is locked (SQLITE_BUSY)`);
+          expect(error!.fix).toMatch(/Raise storage-sqlite's busyTimeoutMs, or find the process holding a long write transaction/);
+        }
+      } finally {
+        holder.exec('ROLLBACK');
+        holder.close();
+      }
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      expect(await s.getTrace('t', 'tr1')).not.toBeNull();
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('group commit', () => {
     /** A store on a new file with session `s1` in tenant `t`; closed (again) and removed afterwards. */
     const withStore = async (test: (s: Storage, file: string) => Promise<void>) => {

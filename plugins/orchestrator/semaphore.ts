@@ -1,4 +1,4 @@
-import { LimitError } from 'limit-graph';
+import { LimitError, isLimitError } from 'limit-graph';
 
 /**
  * A counting semaphore: the session's maxConcurrency bound on runs in flight. Waiters are served
@@ -58,6 +58,15 @@ export class Semaphore {
   }
 }
 
-export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new LimitError('LIMIT_RUNNER_ABORTED', 'Execution was aborted');
+/**
+ * Why `signal` aborted, as the error a run records: its reason when that is a LimitError (the
+ * backstop's LIMIT_RUNNER_TIMEOUT, `cancel()`'s or first-success's LIMIT_RUNNER_ABORTED, a session
+ * close), else LIMIT_RUNNER_ABORTED with the reason's message — a caller's `controller.abort()` or
+ * `abort(new Error(…))` is a cancellation, not a runner failure.
+ */
+export function abortReason(signal: AbortSignal): LimitError {
+  const reason: unknown = signal.reason;
+  if (isLimitError(reason)) return reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  return new LimitError('LIMIT_RUNNER_ABORTED', `Execution was aborted${why ? `: ${why}` : ''}`, { cause: reason });
 }

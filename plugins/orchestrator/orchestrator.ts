@@ -13,7 +13,7 @@ import type {
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions,
 } from 'limit-graph';
-import { Semaphore, abortReason } from './semaphore.ts';
+import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
 import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
@@ -683,6 +683,10 @@ export class OrchestratorService implements Orchestrator {
         const i = next++;
         if (i >= targets.length) return;
         const branch = branches[i]!;
+        if (input.signal?.aborted) {
+          branch.excluded = `not started: ${aborted(input.signal)}`;
+          continue;
+        }
         if (stop.signal.aborted) {
           branch.excluded = 'not started: another branch already succeeded';
           continue;
@@ -711,6 +715,10 @@ export class OrchestratorService implements Orchestrator {
       if (b.excluded) continue;
       if (b.error) b.excluded = `failed before a trace was recorded: ${b.error.message}`;
       else if (b.trace && b.trace.status !== 'ok') b.excluded = `status ${b.trace.status}${describeFlags(b.trace)}`;
+    }
+    if (input.signal?.aborted) {
+      // The caller asked to stop: no aggregate and no merge; what ran is kept in the branches.
+      return { branches, aggregate: { strategy: input.aggregate, ok: false, traceIds: [], reason: aborted(input.signal) } };
     }
     const eligible = completion.map((i) => branches[i]!).filter((b) => !b.excluded && b.trace);
     const aggregate: FederationOutcome['aggregate'] = { strategy: input.aggregate, ok: false, traceIds: [] };
@@ -927,6 +935,9 @@ function wellFormed(output: RunOutput): RunOutput {
 
 /** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */
 const outputDigests = (output: { stdout: string; stderr: string }) => ({ stdoutSha256: sha256(output.stdout), stderrSha256: sha256(output.stderr) });
+
+/** Why a federation stopped early, from the caller's aborted signal. */
+const aborted = (signal: AbortSignal) => `the federation was aborted${abortMessage(signal) ? ` (${abortMessage(signal)})` : ''}`;
 
 const sessionClosed = (tenant: string, id: string) =>
   new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });

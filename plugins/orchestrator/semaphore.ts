@@ -67,6 +67,12 @@ export class Semaphore {
 export function abortReason(signal: AbortSignal): LimitError {
   const reason: unknown = signal.reason;
   if (isLimitError(reason)) return reason;
-  const why = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  const why = abortMessage(signal);
   return new LimitError('LIMIT_RUNNER_ABORTED', `Execution was aborted${why ? `: ${why}` : ''}`, { cause: reason });
+}
+
+/** The message of an aborted signal's reason ('' for none). */
+export function abortMessage(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
 }

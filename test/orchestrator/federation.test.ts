@@ -47,4 +47,36 @@ describe('federation and cancellation', () => {
     const answered = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:5000 x' }, signal: reasoned.signal });
     expect(answered.trace.output?.error).toEqual({ code: 'LIMIT_RUNNER_ABORTED', message: 'Execution was aborted: user cancelled' });
   });
+
+  it('stops a federation the caller aborts: nothing more starts, nothing is merged, and the outcome says so', async () => {
+    const s = await orch.openSession({ limits: { maxConcurrency: 8 } });
+    const controller = new AbortController();
+    // Aborted while the second branch runs.
+    const watch = setInterval(() => spy.calls.length === 2 && (clearInterval(watch), controller.abort(new Error('user cancelled'))), 5);
+    const fed = await orch.federate({
+      sessionId: s.id, task: { input: 'SLEEP:50 answer' }, aggregate: 'all', concurrency: 1, signal: controller.signal,
+      targets: Array.from({ length: 6 }, () => ({ runner: 'spy' })),
+    });
+    expect(spy.calls).toHaveLength(2); // the first finished, the second was running when the abort came
+    expect(fed.branches.map((b) => b.trace?.status ?? null)).toEqual(['ok', 'error', null, null, null, null]);
+    expect(fed.branches[1]!.trace?.output?.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    for (const b of fed.branches.slice(2)) expect(b.excluded).toBe('not started: the federation was aborted (user cancelled)');
+    expect(fed.aggregate).toEqual({ strategy: 'all', ok: false, traceIds: [], reason: 'the federation was aborted (user cancelled)' });
+    expect(fed.merge).toBeUndefined();
+    const stored = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(stored.map((t) => t.runner).sort()).toEqual(['spy', 'spy']); // the two branches; no merge
+
+    // A signal aborted before the call: nothing runs and nothing is stored.
+    const before = await orch.federate({
+      sessionId: s.id, task: { input: 'answer' }, aggregate: 'majority', signal: AbortSignal.abort(),
+      targets: [{ runner: 'spy' }, { runner: 'other' }],
+    });
+    expect(before.branches.map((b) => [b.trace, b.excluded])).toEqual([
+      [undefined, 'not started: the federation was aborted (This operation was aborted)'],
+      [undefined, 'not started: the federation was aborted (This operation was aborted)'],
+    ]);
+    expect(before.aggregate.ok).toBe(false);
+    expect(spy.calls).toHaveLength(2);
+    expect((await orch.listTraces(undefined, { sessionId: s.id })).items).toHaveLength(2);
+  });
 });

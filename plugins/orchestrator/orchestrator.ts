@@ -674,7 +674,6 @@ export class OrchestratorService implements Orchestrator {
     const stop = new AbortController();
     const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
     const branches: FederationBranch[] = targets.map((target) => ({ target }));
-    const completion: number[] = [];
     let next = 0;
     let winner: number | undefined;
 
@@ -704,7 +703,6 @@ export class OrchestratorService implements Orchestrator {
         } catch (error) {
           branch.error = { code: isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED', message: error instanceof Error ? error.message : String(error) };
         }
-        completion.push(i);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
@@ -720,7 +718,8 @@ export class OrchestratorService implements Orchestrator {
       // The caller asked to stop: no aggregate and no merge; what ran is kept in the branches.
       return { branches, aggregate: { strategy: input.aggregate, ok: false, traceIds: [], reason: aborted(input.signal) } };
     }
-    const eligible = completion.map((i) => branches[i]!).filter((b) => !b.excluded && b.trace);
+    // In target order, whatever order the branches finished in: the same call gives the same merge.
+    const eligible = branches.filter((b) => !b.excluded && b.trace);
     const aggregate: FederationOutcome['aggregate'] = { strategy: input.aggregate, ok: false, traceIds: [] };
     if (input.aggregate === 'all') {
       aggregate.traceIds = eligible.map((b) => b.trace!.id);

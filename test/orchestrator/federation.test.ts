@@ -79,4 +79,23 @@ describe('federation and cancellation', () => {
     expect(spy.calls).toHaveLength(2);
     expect((await orch.listTraces(undefined, { sessionId: s.id })).items).toHaveLength(2);
   });
+
+  it('aggregates and merges the branches in the order of the targets, not the order they finished in', async () => {
+    const s = await orch.openSession();
+    const other = rt.resolve('runner:other');
+    const fast = other.executeIsolated.bind(other);
+    other.executeIsolated = async (task, ctx) => {
+      await sleep(80);
+      return fast(task, ctx);
+    };
+    const targets = [{ runner: 'other' }, { runner: 'spy' }, { runner: 'other' }];
+    const all = await orch.federate({ sessionId: s.id, task: { input: 'same' }, aggregate: 'all', targets });
+    const ids = all.branches.map((b) => b.trace!.id);
+    expect(all.aggregate.traceIds).toEqual(ids);
+    const merged = all.merge && 'trace' in all.merge ? all.merge.trace : undefined;
+    expect(merged?.parentIds).toEqual(ids);
+    expect((merged?.output?.value as { runner: string }[]).map((v) => v.runner)).toEqual(['other', 'spy', 'other']);
+    const majority = await orch.federate({ sessionId: s.id, task: { input: 'same' }, aggregate: 'majority', targets });
+    expect(majority.aggregate.traceIds).toEqual(majority.branches.map((b) => b.trace!.id));
+  });
 });

@@ -712,7 +712,7 @@ export class OrchestratorService implements Orchestrator {
     for (const b of branches) {
       if (b.excluded) continue;
       if (b.error) b.excluded = `failed before a trace was recorded: ${b.error.message}`;
-      else if (b.trace && b.trace.status !== 'ok') b.excluded = `status ${b.trace.status}${describeFlags(b.trace)}`;
+      else if (b.trace && b.trace.status !== 'ok') b.excluded = describeStatus(b.trace);
     }
     if (input.signal?.aborted) {
       // The caller asked to stop: no aggregate and no merge; what ran is kept in the branches.
@@ -966,9 +966,18 @@ export function nonNegative(value: number, algorithm: string, seriesId: string):
   });
 }
 
-function describeFlags(trace: Trace): string {
-  if (trace.flags.length === 0) return '';
-  return ` (${trace.flags.map((f) => `${f.kind} ${f.severity}`).join(', ')})`;
+/**
+ * Why a trace is not `ok`, for a branch left out of a federation's merge: its status, with its error
+ * (code and the start of the message) and its flags — `status error (LIMIT_RUNNER_TIMEOUT: …)`,
+ * `status quarantined (Malicious 9)`.
+ */
+function describeStatus(trace: Trace): string {
+  const error = trace.output?.error;
+  const causes = [
+    ...(error ? [`${error.code}: ${error.message.length > 200 ? `${error.message.slice(0, 200)}…` : error.message}`] : []),
+    ...(trace.flags.length ? [trace.flags.map((f) => `${f.kind} ${f.severity}`).join(', ')] : []),
+  ];
+  return `status ${trace.status}${causes.length ? ` (${causes.join('; ')})` : ''}`;
 }
 
 /** The merged output of parents under a strategy (custom is the caller's). */

@@ -98,4 +98,31 @@ describe('federation and cancellation', () => {
     const majority = await orch.federate({ sessionId: s.id, task: { input: 'same' }, aggregate: 'majority', targets });
     expect(majority.aggregate.traceIds).toEqual(majority.branches.map((b) => b.trace!.id));
   });
+
+  it('gives the cause of each failed branch it leaves out of the merge: the error code and message', async () => {
+    const s = await orch.openSession();
+    const tight = await orch.openSession({ limits: { timeoutMs: 50 } });
+    // runner:other fails its task in one session and never comes back in the other.
+    rt.resolve('runner:other').executeIsolated = async (_task, ctx) => {
+      if (ctx.session.id === tight.id) return new Promise(() => {});
+      return { ok: false, stdout: '', stderr: 'boom', error: { code: 'LIMIT_RUNNER_TASK_ERROR', message: 'exit status 1' }, metrics: { latencyMs: 1 } };
+    };
+    const fed = await orch.federate({
+      sessionId: s.id, task: { input: 'x' }, aggregate: 'all',
+      targets: [{ runner: 'spy' }, { runner: 'other' }, { runner: 'other', sessionId: tight.id }],
+    });
+    const reasons = [
+      'status error (LIMIT_RUNNER_TASK_ERROR: exit status 1)',
+      'status error (LIMIT_RUNNER_TIMEOUT: Execution exceeded 50 ms and the runner did not stop)',
+    ];
+    expect(fed.branches.map((b) => b.excluded)).toEqual([undefined, ...reasons]);
+    const merged = fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined;
+    expect((merged?.metadata.excluded as { reason: string }[]).map((e) => e.reason)).toEqual(reasons);
+
+    // first-success: the branches it stopped say so.
+    const first = await orch.federate({ sessionId: s.id, task: { input: 'SLEEP:40 x' }, aggregate: 'first-success', targets: [{ runner: 'spy' }, { runner: 'spy' }, { runner: 'spy' }] });
+    const stopped = first.branches.filter((b) => b.trace?.status === 'error');
+    expect(stopped).toHaveLength(2);
+    for (const b of stopped) expect(b.excluded).toMatch(/^status error \(LIMIT_RUNNER_ABORTED: Another branch \(spy@.+\) succeeded first\)$/);
+  });
 });

@@ -73,7 +73,8 @@ export const FederateInputSchema = z
   .object({
     tenant: Tenant.optional(),
     sessionId: Id,
-    task: AnObject, // each branch's run parses it
+    // Parsed once here, not by each branch's run: a bad task is refused before anything runs.
+    task: Task.strict(),
     targets: z
       .array(z.object({ runner: z.string().min(1).max(128), sessionId: Id.optional(), label: Text(256).optional() }).strict())
       .min(1, 'Federation needs at least one target'),

@@ -50,6 +50,17 @@ describe('orchestrator input validation', () => {
     expect(await traceCount()).toBe(2);
   });
 
+  it('federate: an invalid task is LIMIT_VALIDATION naming its field, before any branch runs', async () => {
+    const s = await orch.openSession();
+    const targets = [{ runner: 'spy' }, { runner: 'spy' }];
+    await rejects(orch.federate({ sessionId: s.id, task: { inptu: 'print(1)' } as never, targets, aggregate: 'all' }), 'LIMIT_VALIDATION', 'task.input', 'task: Unrecognized key: "inptu"');
+    await rejects(orch.federate({ sessionId: s.id, task: { input: 42 } as never, targets, aggregate: 'all' }), 'LIMIT_VALIDATION', 'task.input');
+    await rejects(orch.federate({ sessionId: s.id, task: { input: 'x', kind: 'bogus' } as never, targets, aggregate: 'all' }), 'LIMIT_VALIDATION', 'task.kind');
+    expect(await traceCount()).toBe(0);
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'x', kind: 'prompt' }, targets, aggregate: 'all' });
+    expect(fed.branches.map((b) => b.trace?.task)).toEqual([{ input: 'x', kind: 'prompt' }, { input: 'x', kind: 'prompt' }]);
+  });
+
   it('federate: concurrency must be an integer ≥ 1', async () => {
     const s = await orch.openSession();
     for (const concurrency of [Number.NaN, 0, -3, 1.5]) {

@@ -189,8 +189,13 @@ export interface FederationOutcome {
     stdout?: string;
     reason?: string;
   };
-  /** The merge of `aggregate.traceIds`, or why governance refused it. */
-  merge?: MergeOutcome | { refused: true; refusals: { parentId: string; reason: string }[]; message: string };
+  /**
+   * The merge of `aggregate.traceIds`, or why it was not made: refused (`code` LIMIT_MERGE_REFUSED,
+   * `refusals` per parent) or failed after the fan-out (another code — LIMIT_SESSION_CLOSED,
+   * LIMIT_PAYLOAD_TOO_LARGE, … — with one refusal `'*'` giving the message). Never thrown: the
+   * branches' results are kept.
+   */
+  merge?: MergeOutcome | { refused: true; code: string; refusals: { parentId: string; reason: string }[]; message: string };
 }
 
 // ───────────────────────────── rate–distortion ─────────────────────────────

@@ -669,7 +669,9 @@ export class OrchestratorService implements Orchestrator {
       const sessionId = t.sessionId ?? input.sessionId;
       return { runner: t.runner, sessionId, label: t.label ?? `${t.runner}@${sessionId}#${i}` };
     });
-    for (const t of targets) this.#runner(t.runner); // refuse an unknown runner before anything runs
+    // Before anything runs: an unknown runner, and a receiving session that is missing or closed.
+    for (const t of targets) this.#runner(t.runner);
+    await this.#requireOpenSession(tenant, input.sessionId);
     const concurrency = Math.max(1, Math.min(input.concurrency ?? targets.length, targets.length));
     const stop = new AbortController();
     const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
@@ -759,8 +761,13 @@ export class OrchestratorService implements Orchestrator {
           actor: input.actor, metadata: { federation: true, excluded },
         });
       } catch (error) {
-        if (!isLimitError(error, 'LIMIT_MERGE_REFUSED')) throw error;
-        result.merge = { refused: true, refusals: (error.details?.refusals as { parentId: string; reason: string }[]) ?? [], message: error.message };
+        // The branches ran and are stored: a merge refused or failed now is reported with them, not thrown.
+        if (!isLimitError(error)) this.deps.logger.error({ err: error, sessionId: input.sessionId }, 'a federation\'s merge failed');
+        const message = error instanceof Error ? error.message : String(error);
+        result.merge = {
+          refused: true, code: isLimitError(error) ? error.code : 'LIMIT_INTERNAL', message,
+          refusals: isLimitError(error, 'LIMIT_MERGE_REFUSED') ? ((error.details?.refusals as { parentId: string; reason: string }[]) ?? []) : [{ parentId: '*', reason: message }],
+        };
       }
     }
     return result;

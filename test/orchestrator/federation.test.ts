@@ -125,4 +125,30 @@ describe('federation and cancellation', () => {
     expect(stopped).toHaveLength(2);
     for (const b of stopped) expect(b.excluded).toMatch(/^status error \(LIMIT_RUNNER_ABORTED: Another branch \(spy@.+\) succeeded first\)$/);
   });
+
+  it('checks the receiving session before any branch runs, and reports a merge that fails after the fan-out in the outcome', async () => {
+    const main = await orch.openSession();
+    const elsewhere = await orch.openSession();
+    await orch.closeSession(undefined, main.id);
+    const targets = [{ runner: 'spy', sessionId: elsewhere.id }, { runner: 'other', sessionId: elsewhere.id }];
+    const closed = await orch.federate({ sessionId: main.id, task: { input: 'x' }, aggregate: 'all', targets }).catch((e: unknown) => e);
+    expect(closed).toMatchObject({ code: 'LIMIT_SESSION_CLOSED' });
+    const missing = await orch.federate({ sessionId: 'no-such-session', task: { input: 'x' }, aggregate: 'all', targets }).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ code: 'LIMIT_NOT_FOUND' });
+    expect(spy.calls).toHaveLength(0);
+    expect((await orch.listTraces(undefined, { sessionId: elsewhere.id })).items).toHaveLength(0);
+
+    // Closed while the branches run: the branches are kept, the merge's failure is in the outcome.
+    const receiving = await orch.openSession();
+    const fanOut = orch.federate({ sessionId: receiving.id, task: { input: 'SLEEP:100 x' }, aggregate: 'all', targets });
+    await sleep(30);
+    await orch.closeSession(undefined, receiving.id);
+    const fed = await fanOut;
+    expect(fed.branches.map((b) => b.trace?.status)).toEqual(['ok', 'ok']);
+    expect(fed.aggregate).toMatchObject({ ok: true, traceIds: fed.branches.map((b) => b.trace!.id) });
+    expect(fed.merge).toEqual({
+      refused: true, code: 'LIMIT_SESSION_CLOSED', message: `Session "${receiving.id}" is closed`,
+      refusals: [{ parentId: '*', reason: `Session "${receiving.id}" is closed` }],
+    });
+  });
 });

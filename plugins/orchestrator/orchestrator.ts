@@ -359,14 +359,17 @@ export class OrchestratorService implements Orchestrator {
 
   /**
    * Quarantines a trace whose flags reached the policy's severity. The governance records still
-   * pending are committed first, so that the entries keep their order and an auto-quarantine
-   * already among them is seen: a trace is quarantined once.
+   * pending are written first, so that the entries keep their order and an auto-quarantine
+   * already among them is seen: a trace is quarantined once. Their hooks (traceFlagged) run after
+   * the quarantine: a tap that throws cannot leave a harmful output unquarantined.
    */
   async #quarantine(trace: Trace, governed: Governed, actor: string, pending: Pending[]): Promise<void> {
-    await this.#commit(trace.tenant, pending);
-    if ((await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) return;
-    const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
-    await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
+    await this.#write(trace.tenant, pending);
+    if (!(await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) {
+      const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
+      await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
+    }
+    for (const g of pending) await g.committed();
   }
 
   /**
@@ -390,9 +393,13 @@ export class OrchestratorService implements Orchestrator {
 
   /** Writes pending records (one transaction), then runs their post-commit hooks. */
   async #commit(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
+    await this.#write(tenant, pending, ops);
+    for (const g of pending) await g.committed();
+  }
+
+  async #write(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
     const all = [...pending.flatMap((g) => g.ops), ...ops];
     if (all.length) await this.#storage.batch(tenant, all);
-    for (const g of pending) await g.committed();
   }
 
   async #createTrace(fields: NewTraceFields, actor: string, provenance: CreatedEntry): Promise<Trace> {
@@ -462,7 +469,7 @@ export class OrchestratorService implements Orchestrator {
     const message = error instanceof Error ? error.message : String(error);
     try {
       const current = await this.#storage.getTrace(trace.tenant, trace.id);
-      if (current && current.status !== 'running') return;
+      if (current ? current.status !== 'running' : !creation) return; // finished, or never stored
       await this.#storage.batch(trace.tenant, [
         ...(current || !creation ? [] : creation),
         { op: 'updateTrace', id: trace.id, patch: {
@@ -601,19 +608,25 @@ export class OrchestratorService implements Orchestrator {
       ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() } },
     ], committed: async () => {} }];
-    const governed = await this.#govern(created, 'output', pending);
-    pending.push(governed);
-    const outcome = { decision: governed.verdict.decision, reasons: governed.verdict.reasons };
-    if (this.#shouldQuarantine(governed.verdict, governed.trace.flags)) {
-      await this.#quarantine(governed.trace, governed, actor, pending.splice(0));
-      await this.#commit(tenant, [], this.#finishOps(created.id, 'quarantined', actor, outcome, created.metadata));
-    } else {
-      await this.#commit(tenant, pending, validation.review
-        ? [
-          { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
-          { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
-        ]
-        : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata)); // as a run's: failed parents, a failed merge
+    try {
+      const governed = await this.#govern(created, 'output', pending);
+      pending.push(governed);
+      const outcome = { decision: governed.verdict.decision, reasons: governed.verdict.reasons };
+      if (this.#shouldQuarantine(governed.verdict, governed.trace.flags)) {
+        await this.#quarantine(governed.trace, governed, actor, pending.splice(0));
+        await this.#commit(tenant, [], this.#finishOps(created.id, 'quarantined', actor, outcome, created.metadata));
+      } else {
+        await this.#commit(tenant, pending, validation.review
+          ? [
+            { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
+            { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
+          ]
+          : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata)); // as a run's: failed parents, a failed merge
+      }
+    } catch (error) {
+      // As in the run pipeline: a merged trace already stored never stays `running`.
+      await this.#salvage(created, actor, error);
+      throw error;
     }
     return { trace: await this.#requireTrace(tenant, created.id), validation };
   }

@@ -1,0 +1,109 @@
+/**
+ * Merges and their review through the real governance engine (preset `default`, the jailbreak and
+ * malicious packs) on SQLite in memory, with the spy runner of doubles.ts: what a merge leaves
+ * behind when it fails midway, how governance counts merges, and how review input is checked.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import type { ConfigInput, Orchestrator, Runtime } from 'limit-graph';
+import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+
+/** Assembled at run time, so that this file's own text is not what governance flags. */
+const DESTRUCTIVE = ['sudo', 'rm', '-rf', '/', '--no-preserve-root'].join(' ');
+
+/** Prints its input reversed: a harmless input whose output is what it decodes to. */
+const reverse = { ...spyRunner('reverse'), executeIsolated: async (task: { input: string }) => ({ ok: true, stdout: [...task.input].reverse().join(''), stderr: '', metrics: { latencyMs: 1 } }) };
+
+let notifierFails = false;
+/** A notifier whose webhook is down while `notifierFails` is set: its traceFlagged tap throws. */
+const notifier = definePlugin({
+  meta: { name: 'test-notifier', version: '0.0.0' },
+  setup(ctx) {
+    ctx.hooks.traceFlagged.tapPromise(ctx.name, async () => {
+      if (notifierFails) throw new Error('webhook unreachable');
+    });
+  },
+});
+
+async function runtime(governance: Record<string, unknown> = {}, sqlite: Record<string, unknown> = {}): Promise<Runtime> {
+  return createRuntime({
+    config: {
+      logLevel: 'silent',
+      storage: 'sqlite',
+      plugins: {
+        'storage-sqlite': { path: ':memory:', ...sqlite },
+        governance: { preset: 'default', packs: ['jailbreak', 'malicious'], ...governance },
+        'governance-rules-jailbreak': true,
+        'governance-rules-malicious': true,
+        orchestrator: true,
+      },
+    } as ConfigInput,
+    plugins: [spyRunnerPlugin(spyRunner('spy')), spyRunnerPlugin(reverse), notifier],
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<Error & { code: string; details?: Record<string, unknown> }> {
+  const error = await p.then(() => undefined, (e: unknown) => e);
+  expect(isLimitError(error), String(error)).toBe(true);
+  return error as Error & { code: string; details?: Record<string, unknown> };
+}
+
+describe('merges through the real governance engine', () => {
+  let rt: Runtime;
+  let orch: Orchestrator;
+  afterEach(async () => {
+    notifierFails = false;
+    await rt?.close();
+  });
+
+  it('a traceFlagged tap that throws while a merge (or a run) is quarantined: the trace is still quarantined before the error comes back', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    notifierFails = true;
+    const merging = orch.merge({ parentIds: [parent.id], strategy: 'custom', output: { ok: true, stdout: `run: ${DESTRUCTIVE}`, stderr: '' } });
+    expect((await failure(merging)).code).toBe('LIMIT_HOOK_TAP_FAILED');
+    const running = orch.run({ sessionId: s.id, runner: 'reverse', task: { input: [...DESTRUCTIVE].reverse().join('') } });
+    expect((await failure(running)).code).toBe('LIMIT_HOOK_TAP_FAILED');
+
+    const stored = (await orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.id !== parent.id);
+    expect(stored.map((t) => t.runner).sort()).toEqual(['merge', 'reverse']);
+    for (const t of stored) {
+      const detail = await orch.inspectTrace(undefined, t.id);
+      expect(t.status, t.runner).toBe('quarantined');
+      expect(detail.quarantined).toBe(true);
+      expect(detail.provenance.map((e) => e.action).slice(-2)).toEqual(['flagged', 'quarantined']);
+      expect(detail.verification.verified).toBe(true);
+    }
+  });
+
+  it('a merge that fails after its trace is stored ends as error with a failed entry, never running', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    // The final commit fails once the trace is stored (a storage error, a lost connection).
+    const storage = rt.resolve('storage');
+    const batch = storage.batch.bind(storage);
+    storage.batch = async (tenant, ops) => {
+      if (ops.some((o) => o.op === 'appendProvenance' && o.input.action === 'completed')) throw new Error('connection lost');
+      return batch(tenant, ops);
+    };
+    const governance = rt.resolve('governance');
+    const assess = governance.assess!.bind(governance);
+    // Without assess the service writes as it goes: the merged trace is stored before the final commit.
+    governance.assess = undefined;
+    try {
+      await expect(orch.merge({ parentIds: [parent.id] })).rejects.toThrow('connection lost');
+    } finally {
+      storage.batch = batch;
+      governance.assess = assess;
+    }
+    const merged = (await orch.listTraces(undefined, { sessionId: s.id })).items.find((t) => t.runner === 'merge')!;
+    expect(merged.status).toBe('error');
+    const detail = await orch.inspectTrace(undefined, merged.id);
+    expect(detail.provenance.at(-1)).toMatchObject({ action: 'failed', data: { status: 'error', message: 'connection lost' } });
+    expect(detail.verification.verified).toBe(true);
+  });
+});

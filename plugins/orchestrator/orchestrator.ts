@@ -626,7 +626,7 @@ export class OrchestratorService implements Orchestrator {
     } catch (error) {
       // As in the run pipeline: a merged trace already stored never stays `running`.
       await this.#salvage(created, actor, error);
-      throw error;
+      throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, input.parentIds.length) : error;
     }
     return { trace: await this.#requireTrace(tenant, created.id), validation };
   }
@@ -964,6 +964,14 @@ const sessionClosed = (tenant: string, id: string) =>
 function validation(what: string, issues: readonly { path: PropertyKey[]; message: string }[]): LimitError {
   const text = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
   return new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${text}`, { details: { issues: issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) } });
+}
+
+/** Storage's refusal of a record too large, said of the merge that made it, with what to do instead. */
+function mergeTooLarge(error: LimitError, strategy: string, parents: number): LimitError {
+  return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `The ${strategy} merge of ${parents} parents is too large to store: ${error.message}`, {
+    cause: error, details: { ...error.details, strategy, parents },
+    fix: "Merge fewer parents (the merge's provenance entry names each one), or keep less of their output: `concat`, `first-success` or `majority` instead of `union` (which keeps every parent's stdout twice, in stdout and in value); a federation can skip its merge with `merge: false`.",
+  });
 }
 
 function refused(parentIds: string[], refusals: { parentId: string; reason: string }[]): LimitError {

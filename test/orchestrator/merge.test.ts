@@ -106,4 +106,25 @@ describe('merges through the real governance engine', () => {
     expect(detail.provenance.at(-1)).toMatchObject({ action: 'failed', data: { status: 'error', message: 'connection lost' } });
     expect(detail.verification.verified).toBe(true);
   });
+
+  it('a merge too large to store is LIMIT_PAYLOAD_TOO_LARGE naming the merge and what to do; in a federation it is reported with the branches', async () => {
+    rt = await runtime({ policy: { blockUnsafeMerge: false } }, { maxRecordBytes: 20_000 });
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const big = async () => (await orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'q' }, output: { ok: true, stdout: 'y'.repeat(8_000), stderr: '' } })).trace.id;
+    const parents = [await big(), await big()];
+    const error = await failure(orch.merge({ parentIds: parents, strategy: 'union' }));
+    expect(error.code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
+    expect(error.message).toMatch(/^The union merge of 2 parents is too large to store: .*The trace is \d+ bytes as JSON; the limit is 20000 bytes$/);
+    expect((error as unknown as { fix: string }).fix).toMatch(/Merge fewer parents.*`concat`/);
+    expect(error.details).toMatchObject({ strategy: 'union', parents: 2 });
+    const merges = async () => (await orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge');
+    expect(await merges()).toEqual([]);
+    expect((await orch.merge({ parentIds: parents, strategy: 'concat' })).trace.status).toBe('ok'); // stdout once fits
+
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'y'.repeat(6_000) }, aggregate: 'all', targets: [{ runner: 'reverse' }, { runner: 'reverse' }] });
+    expect(fed.branches.map((b) => b.trace?.status)).toEqual(['ok', 'ok']);
+    expect(fed.merge).toMatchObject({ refused: true, code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^The union merge of 2 parents is too large to store/) });
+    expect(await merges()).toHaveLength(1); // the concat merge above; none of the federation
+  });
 });

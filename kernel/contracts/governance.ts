@@ -154,6 +154,9 @@ export interface GovernancePreset {
   reviewBand: readonly [number, number] | null;
 }
 
+/** How a merge is counted in the governance statistics. */
+export type MergeCount = 'allowed' | 'review' | 'refused';
+
 /**
  * Whether governance lets a merge through (`validateMerge`): allowed or not, whether it must wait
  * for a reviewer, and each refused parent with the reason.
@@ -225,10 +228,19 @@ export interface GovernanceService {
    */
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   /**
-   * Checks a merge against the policy and counts it in the statistics (`merges.allowed|review|refused`);
-   * `{ count: false }` for a re-check of a merge already counted (its approval).
+   * Checks a merge against the policy and, unless `{ count: false }`, counts this check's outcome in
+   * the statistics (`merges.allowed|review|refused`, one per merge). `{ count: false }` only checks:
+   * for a re-check of a merge already counted (its approval), and for a caller that may still refuse
+   * the merge after this check — the orchestrator refuses unmergeable parents, a `beforeMerge` veto,
+   * a strategy that cannot combine the parents, a merge too large to store — and so counts the merge
+   * itself with `countMerge` once its outcome is known (`refused` when it is not made).
    */
   validateMerge(request: MergeRequest, options?: { count?: boolean }): Promise<MergeValidation>;
+  /**
+   * Counts one merge's final outcome (`merges.<outcome>`), for a caller that validated it with
+   * `{ count: false }`. Optional: a caller facing a service without it lets validateMerge count.
+   */
+  countMerge?(tenant: string, outcome: MergeCount): Promise<void>;
   stats(tenant: string): Promise<Record<string, number>>;
   /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
   check?(text: string, surface: Surface): Promise<GovernanceVerdict>;

@@ -14,13 +14,14 @@
  */
 import { Flag, LimitError, newId, parseOrThrow, verifyTraceChain } from 'limit-graph';
 import type {
-  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeRequest,
-  MergeValidation, Storage, Surface, Trace,
+  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
+  MergeRequest, MergeValidation, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
+const MERGE_COUNTS: readonly MergeCount[] = ['allowed', 'review', 'refused'];
 /**
  * A flag as storage will hold it (the model's schema: defaults applied, unknown keys dropped), so
  * that what recordFlags/flag return and hand to `traceFlagged` is the stored record; a bad flag
@@ -310,9 +311,17 @@ export class GovernanceServiceImpl implements GovernanceService {
       }
     }
     const allowed = refusals.length === 0;
-    if (options.count !== false) await storage.incrementCounters(request.tenant, { [`${PREFIX}merges.${allowed ? (policy.requireHumanReview ? 'review' : 'allowed') : 'refused'}`]: 1 });
+    const review = allowed && policy.requireHumanReview;
+    if (options.count !== false) await this.countMerge(request.tenant, allowed ? (review ? 'review' : 'allowed') : 'refused');
     if (allowed) this.#allowed.add(request);
-    return { allowed, review: allowed && policy.requireHumanReview, refusals };
+    return { allowed, review, refusals };
+  }
+
+  async countMerge(tenant: string, outcome: MergeCount): Promise<void> {
+    if (!MERGE_COUNTS.includes(outcome)) {
+      throw new LimitError('LIMIT_VALIDATION', `Unknown merge outcome ${JSON.stringify(outcome)}: expected one of ${MERGE_COUNTS.join(', ')}`, { details: { field: 'outcome' } });
+    }
+    await this.#storage('countMerge').incrementCounters(tenant, { [`${PREFIX}merges.${outcome}`]: 1 });
   }
 
   /** Whether validateMerge allowed this very request (the beforeMerge guard need not check it again). */

@@ -11,7 +11,7 @@ import type {
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
   BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
-  TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions,
+  TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, MergeCount, MergeValidation,
 } from 'limit-graph';
 import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
 import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifact.ts';
@@ -572,21 +572,40 @@ export class OrchestratorService implements Orchestrator {
     const strategy = input.strategy ?? 'union';
     const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
 
-    const validation = await this.#governance.validateMerge(request);
+    const governance = this.#governance;
+    // Where the service can count a merge itself, it is counted below once its outcome is known:
+    // the orchestrator may still refuse a merge governance allowed.
+    const validation = await governance.validateMerge(request, { count: !governance.countMerge });
+    let outcome: MergeCount = 'refused';
+    try {
+      const id = await this.#storeMerge(request, parents, validation, input);
+      outcome = validation.review ? 'review' : 'allowed';
+      return { trace: await this.#requireTrace(tenant, id), validation };
+    } finally {
+      await governance.countMerge?.(tenant, outcome).catch((error: unknown) => this.deps.logger.warn({ err: error, outcome }, 'could not count a merge in the governance statistics'));
+    }
+  }
+
+  /**
+   * The rest of a merge governance validated: the orchestrator's own refusals, the beforeMerge veto,
+   * the combined output, then the merged trace stored and governed. Returns its id; throws a refusal.
+   */
+  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>): Promise<string> {
+    const { tenant, sessionId, strategy, actor } = request;
     const refusals = [...validation.refusals];
     for (const p of parents) {
       const why = UNMERGEABLE[p.status];
       if (why && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${why}` });
     }
     if (!validation.allowed || refusals.length > 0) {
-      throw refused(input.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance did not allow the merge' }]);
+      throw refused(request.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance did not allow the merge' }]);
     }
     // After governance's per-parent validation, so refusals name their parents; a veto concerns the
     // merge as a whole (parentId '*').
     const veto = await this.#runtime.hooks.beforeMerge.promise(request);
     if (veto) {
-      throw new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${input.parentIds.join(', ')} vetoed by ${veto.by}: ${veto.reason}`, {
-        hook: 'beforeMerge', details: { parentIds: input.parentIds, refusals: [{ parentId: '*', reason: `vetoed by ${veto.by}: ${veto.reason}` }], vetoedBy: veto.by },
+      throw new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${request.parentIds.join(', ')} vetoed by ${veto.by}: ${veto.reason}`, {
+        hook: 'beforeMerge', details: { parentIds: request.parentIds, refusals: [{ parentId: '*', reason: `vetoed by ${veto.by}: ${veto.reason}` }], vetoedBy: veto.by },
       });
     }
     const output = strategy === 'custom' ? input.output! : combine(strategy, parents);
@@ -596,8 +615,8 @@ export class OrchestratorService implements Orchestrator {
       return { traceId: p.id, seq: entries.at(-1)?.seq ?? null, hash: entries.at(-1)?.hash ?? null };
     }));
     const created = newTrace({
-      sessionId, tenant, parentIds: input.parentIds, runner: 'merge',
-      task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${input.parentIds.length} traces` }),
+      sessionId, tenant, parentIds: request.parentIds, runner: 'merge',
+      task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${request.parentIds.length} traces` }),
       metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
     });
     // The merged trace, its merge entry and the validation checkpoint, then output governance on the
@@ -606,7 +625,7 @@ export class OrchestratorService implements Orchestrator {
     const pending: Pending[] = [{ ops: [
       { op: 'createTrace', trace: created },
       ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
-      { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: input.parentIds }, at: now() } },
+      { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: request.parentIds }, at: now() } },
     ], committed: async () => {} }];
     try {
       const governed = await this.#govern(created, 'output', pending);
@@ -626,9 +645,9 @@ export class OrchestratorService implements Orchestrator {
     } catch (error) {
       // As in the run pipeline: a merged trace already stored never stays `running`.
       await this.#salvage(created, actor, error);
-      throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, input.parentIds.length) : error;
+      throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, request.parentIds.length) : error;
     }
-    return { trace: await this.#requireTrace(tenant, created.id), validation };
+    return created.id;
   }
 
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace> {

@@ -133,6 +133,21 @@ describe('governance through the kernel with SQLite storage', () => {
     expect(stats.reviewed).toBe(1);
   });
 
+  it('validateMerge with { count: false } only checks; countMerge counts the outcome the caller knows, and refuses an unknown one', async () => {
+    rt = await governanceRuntime();
+    const gov = rt.resolve('governance');
+    const p = await storeTrace(rt, makeTrace('print(1)'));
+    const request = { tenant: 'default', sessionId: 's1', parentIds: [p.id], strategy: 'union' as const, rationale: '', actor: 'b' };
+    expect((await gov.validateMerge(request, { count: false })).allowed).toBe(true);
+    expect(Object.keys(await gov.stats('default')).filter((k) => k.startsWith('merges.'))).toEqual([]);
+    await gov.countMerge!('default', 'refused'); // e.g. the orchestrator refused it after this validation
+    await gov.validateMerge(request); // counts by itself
+    const stats = await gov.stats('default');
+    expect([stats['merges.refused'], stats['merges.allowed']]).toEqual([1, 1]);
+    const error = await gov.countMerge!('default', 'maybe' as never).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('"maybe"') });
+  });
+
   it('refuses a misspelt policy field at start instead of ignoring it', async () => {
     const error = await governanceRuntime({ policy: { autoQuarantin: false } }).then(() => undefined, (e: unknown) => e);
     expect((error as { code?: string }).code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');

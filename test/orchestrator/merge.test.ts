@@ -127,4 +127,42 @@ describe('merges through the real governance engine', () => {
     expect(fed.merge).toMatchObject({ refused: true, code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^The union merge of 2 parents is too large to store/) });
     expect(await merges()).toHaveLength(1); // the concat merge above; none of the federation
   });
+
+  it('governance counts a merge once its outcome is known: one the orchestrator refuses after validation is refused, not allowed', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const gov = rt.resolve('governance');
+    const s = await orch.openSession();
+    const run = async (input: string) => (await orch.run({ sessionId: s.id, runner: 'spy', task: { input } })).trace;
+    const [f1, f2, a, b] = [await run('FAIL'), await run('FAIL 2'), await run('a'), await run('b')];
+    const merges = () => gov.stats('default').then((st) => Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('merges.'))));
+
+    expect((await failure(orch.merge({ parentIds: [f1.id, f2.id], strategy: 'first-success' }))).code).toBe('LIMIT_MERGE_REFUSED');
+    expect((await failure(orch.merge({ parentIds: [a.id, b.id], strategy: 'majority' }))).code).toBe('LIMIT_VALIDATION');
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:300 c' } });
+    let runningId: string | undefined;
+    while (!runningId) {
+      await new Promise((r) => setTimeout(r, 5));
+      runningId = (await orch.listTraces(undefined, { sessionId: s.id, status: 'running' })).items[0]?.id;
+    }
+    expect((await failure(orch.merge({ parentIds: [a.id, runningId] }))).code).toBe('LIMIT_MERGE_REFUSED');
+    await running;
+    expect(await merges()).toEqual({ 'merges.refused': 3 });
+    await orch.merge({ parentIds: [a.id, b.id] });
+    expect(await merges()).toEqual({ 'merges.refused': 3, 'merges.allowed': 1 });
+    await rt.close();
+
+    // Under requireHumanReview: a merge waiting for review is counted as review; merging it (a
+    // pending-review parent) is refused and counted so; approving the first does not count again.
+    rt = await runtime({ policy: { requireHumanReview: true } });
+    orch = rt.resolve('orchestrator');
+    const s2 = await orch.openSession();
+    const c = (await orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'c' } })).trace;
+    const pending = (await orch.merge({ parentIds: [c.id], actor: 'alice' })).trace;
+    expect(pending.status).toBe('pending-review');
+    expect((await failure(orch.merge({ parentIds: [pending.id] }))).code).toBe('LIMIT_MERGE_REFUSED');
+    await orch.approveMerge(pending.id, { actor: 'bob' });
+    const stats = await rt.resolve('governance').stats('default');
+    expect([stats['merges.review'], stats['merges.refused'], stats['merges.allowed']]).toEqual([1, 1, undefined]);
+  });
 });

@@ -69,6 +69,8 @@ export const MergeInputSchema = z
   .strict()
   .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] });
 
+export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional() }).strict();
+
 export const FederateInputSchema = z
   .object({
     tenant: Tenant.optional(),

@@ -18,7 +18,7 @@ import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifac
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
-  RecordTraceInputSchema, RefineInputSchema, RunInputSchema, checkInput,
+  RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput,
 } from './inputs.ts';
 
 const now = () => new Date().toISOString();
@@ -658,9 +658,9 @@ export class OrchestratorService implements Orchestrator {
     return this.#review(traceId, input, false);
   }
 
-  async #review(traceId: string, input: ReviewInput, approved: boolean): Promise<Trace> {
+  async #review(traceId: string, given: ReviewInput, approved: boolean): Promise<Trace> {
+    const input = checkInput(ReviewInputSchema, given, 'review input');
     const tenant = this.#tenant(input.tenant);
-    if (!input.actor) throw new LimitError('LIMIT_VALIDATION', 'A review needs the reviewing actor', { details: { field: 'actor' } });
     const trace = await this.#requireTrace(tenant, traceId);
     if (trace.status !== 'pending-review') {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, {

@@ -61,6 +61,29 @@ describe('orchestrator input validation', () => {
     expect(fed.branches.map((b) => b.trace?.task)).toEqual([{ input: 'x', kind: 'prompt' }, { input: 'x', kind: 'prompt' }]);
   });
 
+  it('approveMerge / rejectMerge: the review input is checked first (an unknown key, a wrong type, a rationale too long), and nothing is recorded', async () => {
+    await rt.close();
+    rt = await createRuntime({
+      config: { plugins: {} },
+      plugins: [memoryStoragePlugin, keywordGovernancePlugin.configure({ requireHumanReview: true }), spyRunnerPlugin(spyRunner('spy')), orchestratorPlugin],
+    });
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const merged = (await orch.merge({ parentIds: [parent.id] })).trace;
+    expect(merged.status).toBe('pending-review');
+    await rejects(orch.approveMerge(merged.id, { actor: 'bob', rationalle: 'checked both' } as never), 'LIMIT_VALIDATION', 'Invalid review input', 'rationalle');
+    await rejects(orch.approveMerge(merged.id, { actor: 42 } as never), 'LIMIT_VALIDATION', 'Invalid review input: actor');
+    await rejects(orch.approveMerge(merged.id, {} as never), 'LIMIT_VALIDATION', 'Invalid review input: actor');
+    await rejects(orch.rejectMerge(merged.id, { actor: 'bob', rationale: { why: 'no' } } as never), 'LIMIT_VALIDATION', 'Invalid review input: rationale');
+    await rejects(orch.rejectMerge(merged.id, { actor: 'bob', rationale: 'r'.repeat(8193) }), 'LIMIT_VALIDATION', 'Invalid review input: rationale');
+    const detail = await orch.inspectTrace(undefined, merged.id);
+    expect(detail.trace.status).toBe('pending-review');
+    expect(detail.provenance.map((e) => e.action)).toEqual(['merge', 'review-requested']);
+    expect((await orch.approveMerge(merged.id, { actor: 'bob', rationale: 'checked both' })).status).toBe('ok');
+    expect((await orch.inspectTrace(undefined, merged.id)).provenance.at(-1)).toMatchObject({ action: 'approved', actor: 'bob', rationale: 'checked both' });
+  });
+
   it('federate: concurrency must be an integer ≥ 1', async () => {
     const s = await orch.openSession();
     for (const concurrency of [Number.NaN, 0, -3, 1.5]) {

@@ -27,6 +27,16 @@ export const OpenSessionInput = z
   .object({ tenant: Tenant.optional(), id: Id.optional(), name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
   .strict();
 
+/** A merge names each parent once: a repeat is named by its position and the one it repeats. */
+function eachOnce(ids: string[], ctx: z.RefinementCtx): void {
+  const first = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const seen = first.get(id);
+    if (seen === undefined) first.set(id, i);
+    else ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(id)} repeats parentIds.${seen}; a merge names each parent once` });
+  });
+}
+
 export const RunInputSchema = z
   .object({
     tenant: Tenant.optional(),
@@ -59,7 +69,7 @@ export const MergeInputSchema = z
   .object({
     tenant: Tenant.optional(),
     sessionId: Id.optional(),
-    parentIds: z.array(Id).min(1, 'A merge needs at least one parent trace'),
+    parentIds: z.array(Id).min(1, 'A merge needs at least one parent trace').superRefine(eachOnce),
     strategy: MergeStrategy.optional(),
     rationale: Text(8192).optional(),
     actor: Actor.optional(),

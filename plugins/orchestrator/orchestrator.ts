@@ -559,9 +559,6 @@ export class OrchestratorService implements Orchestrator {
     const input = checkInput(MergeInputSchema, given, 'merge input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
-    if (new Set(input.parentIds).size !== input.parentIds.length) {
-      throw new LimitError('LIMIT_VALIDATION', 'A merge lists the same parent twice', { details: { parentIds: input.parentIds } });
-    }
     const parents = await Promise.all(input.parentIds.map((id) => this.#requireTrace(tenant, id)));
     const sessions = [...new Set(parents.map((p) => p.sessionId))];
     const sessionId = input.sessionId ?? (sessions.length === 1 ? sessions[0]! : undefined);

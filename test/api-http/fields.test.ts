@@ -46,7 +46,7 @@ describe('api-http: problem documents name the failing field', () => {
   it.each([
     ['invalid cursor on traces', 'GET', '/traces?cursor=!!!', undefined, 400, 'query.cursor'],
     ['invalid cursor on sessions', 'GET', '/sessions?cursor=eyJub3QiOiJhIGN1cnNvciJ9', undefined, 400, 'query.cursor'],
-    ['merge naming a parent twice', 'POST', '/merges', { parentIds: ['{T}', '{T}'] }, 400, 'body.parentIds'],
+    ['merge naming a parent twice', 'POST', '/merges', { parentIds: ['{T}', '{T}'] }, 400, 'body.parentIds.1'],
     ['trace in an unknown session', 'POST', '/traces', { sessionId: '{X}', runner: 'x', task, output }, 404, 'body.sessionId'],
     ['trace with an unknown parent', 'POST', '/traces', { sessionId: '{S}', runner: 'x', task, output, parentIds: ['{T}', '{X}'] }, 404, 'body.parentIds.1'],
     ['flag of an unknown trace', 'POST', '/governance/flag', { traceId: '{X}', kind: 'Anomaly', severity: 3, reason: 'r' }, 404, 'body.traceId'],

@@ -84,6 +84,16 @@ describe('orchestrator input validation', () => {
     expect((await orch.inspectTrace(undefined, merged.id)).provenance.at(-1)).toMatchObject({ action: 'approved', actor: 'bob', rationale: 'checked both' });
   });
 
+  it('merge: a repeated parent is named with its position and the one it repeats', async () => {
+    const s = await orch.openSession();
+    const ids: string[] = [];
+    for (const input of ['a', 'b', 'c']) ids.push((await orch.run({ sessionId: s.id, runner: 'spy', task: { input } })).trace.id);
+    const error = await rejects(orch.merge({ parentIds: [ids[0]!, ids[1]!, ids[2]!, ids[1]!, ids[1]!] }), 'LIMIT_VALIDATION',
+      `parentIds.3: "${ids[1]}" repeats parentIds.1; a merge names each parent once`, `parentIds.4: "${ids[1]}" repeats parentIds.1`);
+    expect((error.details?.issues as { path: string }[]).map((i) => i.path)).toEqual(['parentIds.3', 'parentIds.4']);
+    expect(await traceCount()).toBe(3);
+  });
+
   it('federate: concurrency must be an integer ≥ 1', async () => {
     const s = await orch.openSession();
     for (const concurrency of [Number.NaN, 0, -3, 1.5]) {

@@ -2,9 +2,9 @@
  * The orchestrator's programmatic inputs as zod schemas: every public method parses its input with
  * one of these before it reads or writes anything, so a call from code gets the same answer as the
  * same request over HTTP (LIMIT_VALIDATION naming the field; an unknown key is an error, not
- * silently dropped). Nested records the orchestrator passes on unchanged (a run's task, which
- * RunRequest parses; an RD graph, which the rd plugin checks) are only checked for being objects
- * here, so nothing is parsed twice.
+ * silently dropped; text that is not well-formed Unicode is an error on every backend). Nested
+ * records the orchestrator passes on unchanged (a run's task, which RunRequest parses; an RD graph,
+ * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
 import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, parseOrThrow, z } from 'limit-graph';
 
@@ -16,16 +16,36 @@ const Fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function
 const AnObject = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'Expected an object');
 const Output = RunOutput.extend({ error: RunOutput.shape.error.unwrap().strict().optional() }).strict();
 
-/** Each limit optional: missing ones take the kernel's defaults. Unknown limits are refused. */
-const SessionLimitsPatch = z
-  .object(Object.fromEntries(Object.entries(SessionLimits.shape).map(([k, v]) => [k, v.removeDefault().optional()])) as {
-    [K in keyof typeof SessionLimits.shape]: z.ZodOptional<ReturnType<(typeof SessionLimits.shape)[K]['removeDefault']>>;
-  })
-  .strict();
-
-export const OpenSessionInput = z
-  .object({ tenant: Tenant.optional(), id: Id.optional(), name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
-  .strict();
+/**
+ * Caller-supplied text must be well-formed Unicode. Half a surrogate pair (`'\ud83d'` alone, which
+ * JavaScript strings allow) is not text: PostgreSQL refuses it while SQLite and files store it, and
+ * canonical JSON (provenance, artifacts) cannot hold it. So every backend refuses it here, naming
+ * the first string (or key) that holds one, before anything is read or written. What a runner
+ * prints is mended to U+FFFD instead (the orchestrator's `wellFormed`): no caller wrote it.
+ * Plain objects and arrays are walked (a signal or a function holds no text), iteratively and each
+ * object once, so neither a deep nor a cyclic value can overflow or hang it.
+ */
+function wellFormedText(value: unknown, ctx: z.RefinementCtx): void {
+  const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
+  const seen = new Set<object>();
+  while (stack.length) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) return ctx.addIssue({ code: 'custom', path, message: `${NOT_TEXT}; String.prototype.toWellFormed() replaces it with U+FFFD` });
+      continue;
+    }
+    if (typeof v !== 'object' || v === null || seen.has(v) || !plain(v)) continue;
+    seen.add(v);
+    const entries = Object.entries(v);
+    const badKey = entries.find(([k]) => !isWellFormed(k));
+    if (badKey) return ctx.addIssue({ code: 'custom', path, message: `the key ${JSON.stringify(badKey[0])} ${NOT_TEXT}` });
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i]![1], path: [...path, entries[i]![0]] }); // document order
+  }
+}
+const plain = (v: object): boolean => Array.isArray(v) || [Object.prototype, null].includes(Object.getPrototypeOf(v));
+const NOT_TEXT = 'is not well-formed Unicode: it holds half a surrogate pair (a lone \\uD800–\\uDFFF)';
+/** String.prototype.isWellFormed (Node 20; the project's TypeScript lib predates it). */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** A merge names each parent once: a repeat is named by its position and the one it repeats. */
 function eachOnce(ids: string[], ctx: z.RefinementCtx): void {
@@ -36,6 +56,18 @@ function eachOnce(ids: string[], ctx: z.RefinementCtx): void {
     else ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(id)} repeats parentIds.${seen}; a merge names each parent once` });
   });
 }
+
+/** Each limit optional: missing ones take the kernel's defaults. Unknown limits are refused. */
+const SessionLimitsPatch = z
+  .object(Object.fromEntries(Object.entries(SessionLimits.shape).map(([k, v]) => [k, v.removeDefault().optional()])) as {
+    [K in keyof typeof SessionLimits.shape]: z.ZodOptional<ReturnType<(typeof SessionLimits.shape)[K]['removeDefault']>>;
+  })
+  .strict();
+
+export const OpenSessionInput = z
+  .object({ tenant: Tenant.optional(), id: Id.optional(), name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
+  .strict()
+  .superRefine(wellFormedText);
 
 export const RunInputSchema = z
   .object({
@@ -48,7 +80,8 @@ export const RunInputSchema = z
     actor: Actor.optional(),
     signal: Signal.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(wellFormedText);
 
 export const RecordTraceInputSchema = z
   .object({
@@ -63,7 +96,8 @@ export const RecordTraceInputSchema = z
     actor: Actor.optional(),
     source: Text(1024).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(wellFormedText);
 
 export const MergeInputSchema = z
   .object({
@@ -77,9 +111,10 @@ export const MergeInputSchema = z
     metadata: Metadata.optional(),
   })
   .strict()
-  .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] });
+  .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] })
+  .superRefine(wellFormedText);
 
-export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional() }).strict();
+export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional() }).strict().superRefine(wellFormedText);
 
 export const FederateInputSchema = z
   .object({
@@ -98,7 +133,8 @@ export const FederateInputSchema = z
     metadata: Metadata.optional(),
     signal: Signal.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(wellFormedText);
 
 const rdSeriesShape = {
   tenant: Tenant.optional(),
@@ -109,10 +145,11 @@ const rdSeriesShape = {
   distortionOptions: AnObject.optional(), // the rd plugin checks its own options
   metadata: Metadata.optional(),
 };
-export const CreateRdSeriesInputSchema = z.object(rdSeriesShape).strict();
+export const CreateRdSeriesInputSchema = z.object(rdSeriesShape).strict().superRefine(wellFormedText);
 export const RefineInputSchema = z
   .object({ ...rdSeriesShape, maxSteps: z.number().int().min(1), step: Fn, detector: z.string().min(1).max(64).optional() })
-  .strict();
+  .strict()
+  .superRefine(wellFormedText);
 
 export const ExportInputSchema = z
   .object({ tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: z.array(Id).min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })

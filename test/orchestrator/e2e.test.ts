@@ -93,6 +93,17 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
     expect((await orch.inspectTrace(undefined, out.trace.id)).verification.verified).toBe(true);
   });
 
+  it('refuses a caller\'s task input or recorded output holding half a surrogate pair, alike on every backend, storing nothing', async () => {
+    const session = await orch.openSession({ name: 'caller-surrogate' });
+    const calls = counted.state.calls;
+    const run = await orch.run({ sessionId: session.id, runner: 'counted', task: { input: "print('caf\ud83d')" } }).catch((e: unknown) => e);
+    expect(run).toMatchObject({ code: 'LIMIT_VALIDATION', details: { issues: [{ path: 'task.input' }] } });
+    const recorded = await orch.recordTrace({ sessionId: session.id, runner: 'agent', task: { input: 'q' }, output: { ok: true, stdout: 'caf\ud83d', stderr: '' } }).catch((e: unknown) => e);
+    expect(recorded).toMatchObject({ code: 'LIMIT_VALIDATION', details: { issues: [{ path: 'output.stdout' }] } });
+    expect(counted.state.calls).toBe(calls);
+    expect((await orch.listTraces(undefined, { sessionId: session.id })).items).toEqual([]);
+  });
+
   it('covers a clean run, a blocked run, a quarantined output, merges, federation and export', async () => {
     expect(rt.resolve('storage').backend).toBe(backend);
     const session = await orch.openSession({ name: 'e2e', limits: { maxConcurrency: 3, timeoutMs: 15_000 } });

@@ -94,6 +94,29 @@ describe('orchestrator input validation', () => {
     expect(await traceCount()).toBe(3);
   });
 
+  it('refuses caller text that is not well-formed Unicode (half a surrogate pair), naming the field, before anything is written', async () => {
+    const s = await orch.openSession();
+    const half = 'caf\ud83d';
+    const spy = rt.resolve('runner:spy') as ReturnType<typeof spyRunner>;
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: half } }), 'LIMIT_VALIDATION', 'Invalid run input: task.input: is not well-formed Unicode');
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x', toolOutputs: [{ name: 'a', content: 'ok' }, { name: 'b', content: half }] } }), 'LIMIT_VALIDATION', 'task.toolOutputs.1.content:');
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' }, metadata: { nested: { [half]: 1 } } }), 'LIMIT_VALIDATION', 'metadata.nested: the key "caf\\ud83d" is not well-formed Unicode');
+    const output = { ok: true, stdout: `out ${half}`, stderr: '' };
+    await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output }), 'LIMIT_VALIDATION', 'Invalid trace input: output.stdout:');
+    await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output: { ok: true, stdout: '', stderr: '', value: { list: ['\udc00'] } } }), 'LIMIT_VALIDATION', 'output.value.list.0:');
+    await rejects(orch.federate({ sessionId: s.id, task: { input: half }, targets: [{ runner: 'spy' }], aggregate: 'all' }), 'LIMIT_VALIDATION', 'task.input:');
+    await rejects(orch.openSession({ name: half }), 'LIMIT_VALIDATION', 'name:');
+    expect(spy.calls).toHaveLength(0);
+    expect(await traceCount()).toBe(0);
+    const parent = (await orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output: { ok: true, stdout: 'a', stderr: '' } })).trace;
+    await rejects(orch.merge({ parentIds: [parent.id], rationale: half }), 'LIMIT_VALIDATION', 'rationale:');
+    await rejects(orch.merge({ parentIds: [parent.id], strategy: 'custom', output }), 'LIMIT_VALIDATION', 'output.stdout:');
+    expect(await traceCount()).toBe(1);
+    // Whole pairs are text: an emoji is stored as given.
+    const emoji = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'caf\ud83d\ude00' } });
+    expect(emoji.trace.output?.stdout).toBe('caf😀');
+  });
+
   it('federate: concurrency must be an integer ≥ 1', async () => {
     const s = await orch.openSession();
     for (const concurrency of [Number.NaN, 0, -3, 1.5]) {

@@ -24,7 +24,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  pageOf, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  pageOf, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
@@ -153,11 +153,7 @@ export class FileStorage implements Storage {
         this.#unlock = await acquireStoreLock(this.#under('store.lock'), { staleMs: this.config.staleLockMs, onLost: (why) => this.#loseLock(why) });
       }
       const schema = await this.#readSchema();
-      if (schema && schema.version > FILE_SCHEMA_VERSION) {
-        throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The file store at ${this.config.root} has schema version ${schema.version}; this plugin knows up to ${FILE_SCHEMA_VERSION}`, {
-          plugin: PLUGIN, fix: 'Upgrade limit-graph to the version that wrote this store.',
-        });
-      }
+      if (schema && schema.version > FILE_SCHEMA_VERSION) throw schemaTooNew(`The file store at ${this.config.root}`, schema.version, FILE_SCHEMA_VERSION, PLUGIN);
       // Version 1 is the layout above: migrating means recording it.
       if (!schema) await atomicWrite(path.join(this.config.root, 'schema.json'), JSON.stringify({ version: FILE_SCHEMA_VERSION }), this.config.fsync);
       await this.#replayJournals();

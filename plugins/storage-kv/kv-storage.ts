@@ -26,7 +26,7 @@ import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
-  retryOnConflict, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
@@ -195,11 +195,7 @@ export class KvStorage implements Storage {
     try {
       await this.#write(() => {
         const current = this.#schemaMarker();
-        if (current > KV_SCHEMA_VERSION) {
-          throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `The KV store at ${this.config.path} has schema version ${current}; this plugin knows up to ${KV_SCHEMA_VERSION}`, {
-            plugin: PLUGIN, fix: 'Upgrade limit-graph to the version that wrote this store.',
-          });
-        }
+        if (current > KV_SCHEMA_VERSION) throw schemaTooNew(`The KV store at ${this.config.path}`, current, KV_SCHEMA_VERSION, PLUGIN);
         // Version 1 is the key layout above; LMDB needs no tables, so migrating means recording it.
         if (current < KV_SCHEMA_VERSION) db.put(SCHEMA_KEY, String(KV_SCHEMA_VERSION));
       });

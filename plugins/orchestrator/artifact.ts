@@ -27,6 +27,15 @@ export interface ArtifactData {
   rdSeries: RdSeries[];
 }
 
+/** A trace with its chain and checkpoints, all as of one moment (the orchestrator's #traceSnapshot). */
+export interface TraceSnapshot {
+  trace: Trace;
+  provenance: ProvenanceEntry[];
+  checkpoints: Checkpoint[];
+}
+/** Reads of a trace that keeps changing before an export gives up on it (LIMIT_CONFLICT). */
+export const SNAPSHOT_ATTEMPTS = 5;
+
 type Chain = ChainVerification & { traceId: string };
 
 const CSV_FILES: Record<ArtifactPartName, string> = {

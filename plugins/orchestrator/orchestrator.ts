@@ -14,7 +14,7 @@ import type {
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, MergeCount, MergeValidation,
 } from 'limit-graph';
 import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
-import { buildArtifact, verifyArtifactFiles, type ArtifactData } from './artifact.ts';
+import { SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
@@ -886,27 +886,56 @@ export class OrchestratorService implements Orchestrator {
   async exportArtifact(given: ExportInput): Promise<ArtifactExport> {
     const input = checkInput(ExportInputSchema, given, 'export input');
     const tenant = this.#tenant(input.tenant);
-    let traces: Trace[];
+    let ids: string[];
     if (input.sessionId) {
       await this.#requireSession(tenant, input.sessionId);
-      traces = await this.#allTraces(tenant, { sessionId: input.sessionId });
+      ids = (await this.#allTraces(tenant, { sessionId: input.sessionId })).map((t) => t.id);
     } else {
-      traces = await Promise.all(input.traceIds!.map((id) => this.#requireTrace(tenant, id)));
+      ids = input.traceIds!;
     }
-    traces.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    const snapshots: TraceSnapshot[] = [];
+    for (const id of ids) snapshots.push(await this.#traceSnapshot(tenant, id));
+    snapshots.sort((a, b) => a.trace.createdAt.localeCompare(b.trace.createdAt) || a.trace.id.localeCompare(b.trace.id));
+    const traces = snapshots.map((s) => s.trace);
     const sessionIds = input.sessionId ? [input.sessionId] : [...new Set(traces.map((t) => t.sessionId))].sort();
     const sessions = (await Promise.all(sessionIds.map((id) => this.#storage.getSession(tenant, id)))).filter((s): s is Session => s !== null);
-    const provenance: ProvenanceEntry[] = [];
-    const flags: Flag[] = [];
-    const checkpoints: Checkpoint[] = [];
-    for (const t of traces) {
-      provenance.push(...(await this.#storage.listProvenance(tenant, t.id)));
-      flags.push(...(await this.#storage.listFlags(tenant, { traceId: t.id })));
-      checkpoints.push(...(await this.#storage.listCheckpoints(tenant, t.id)));
-    }
     const rdSeries = (await Promise.all(sessionIds.map((id) => this.#storage.listRdSeries(tenant, { sessionId: id })))).flat();
-    const data: ArtifactData = { tenant, sessionIds, traceIds: traces.map((t) => t.id), sessions, traces, provenance, flags, checkpoints, rdSeries };
+    const data: ArtifactData = {
+      tenant, sessionIds, traceIds: traces.map((t) => t.id), sessions, traces,
+      provenance: snapshots.flatMap((s) => s.provenance),
+      // A trace's own flags (storage adds each flag to its trace in the same write), so flagCount and flags agree.
+      flags: traces.flatMap((t) => t.flags),
+      checkpoints: snapshots.flatMap((s) => s.checkpoints),
+      rdSeries,
+    };
     return buildArtifact(data, input.format, now());
+  }
+
+  /**
+   * One trace as of one moment, however it is being written meanwhile: its chain and checkpoints,
+   * then the trace (with its flags), then the chain and checkpoints again. Both lists only grow, so
+   * when the second reads find them unchanged they held all along, the trace read included, and
+   * every write to the trace (one transaction: record, flags, entries, checkpoints) is wholly in the
+   * snapshot or wholly out — a run finishing during the export never looks like a broken chain.
+   * A trace still `running` is exported as it stands at that moment, and verifies as such.
+   */
+  async #traceSnapshot(tenant: string, id: string): Promise<TraceSnapshot> {
+    const read = async () => ({ provenance: await this.#storage.listProvenance(tenant, id), checkpoints: await this.#storage.listCheckpoints(tenant, id) });
+    let before = await read();
+    for (let attempt = 1; ; attempt++) {
+      const trace = await this.#requireTrace(tenant, id);
+      const after = await read();
+      const same = after.provenance.length === before.provenance.length && after.provenance.at(-1)?.hash === before.provenance.at(-1)?.hash
+        && after.checkpoints.length === before.checkpoints.length;
+      if (same) return { trace, ...before };
+      if (attempt === SNAPSHOT_ATTEMPTS) {
+        throw new LimitError('LIMIT_CONFLICT', `Trace "${id}" changed during each of ${SNAPSHOT_ATTEMPTS} reads for the export, so no consistent copy of it was taken`, {
+          details: { traceId: id, tenant },
+          fix: 'Export again once the trace is no longer being written to (its run has ended, its review is decided).',
+        });
+      }
+      before = after;
+    }
   }
 
   async #allTraces(tenant: string, query: TraceQuery): Promise<Trace[]> {

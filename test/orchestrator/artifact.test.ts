@@ -1,0 +1,150 @@
+/**
+ * Artifact export and verification: consistent snapshots of traces written during an export (on
+ * SQLite and PostgreSQL), refused inputs, malformed artifacts, CSV completeness, text that is not
+ * well-formed Unicode, and exports too large to build.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { createRuntime, type ArtifactExport, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
+import { packPlugins } from '../governance/helpers.ts';
+import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+
+const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+type Backend = 'sqlite' | 'postgres';
+
+interface Fixture {
+  rt: Runtime;
+  orch: Orchestrator;
+  storage: Storage;
+  cleanup(): Promise<void>;
+}
+
+let admin: pg.Pool | undefined;
+afterAll(async () => {
+  await admin?.end();
+});
+
+/** A runtime with real storage, the real governance engine and rule packs, and the spy runner. */
+async function fixture(backend: Backend = 'sqlite'): Promise<Fixture> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-artifact-'));
+  const schema = `limit_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const storagePlugin: Record<string, Record<string, unknown>> = backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema } };
+  const rt = await createRuntime({
+    config: { logLevel: 'silent', storage: backend, plugins: { ...storagePlugin, ...packPlugins(), governance: {}, orchestrator: {} } },
+    plugins: [spyRunnerPlugin(spyRunner())],
+  });
+  return {
+    rt, orch: rt.resolve('orchestrator'), storage: rt.resolve('storage'),
+    async cleanup() {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+      if (backend === 'postgres') {
+        admin ??= new pg.Pool({ connectionString: PG_URL, max: 1 });
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      }
+    },
+  };
+}
+
+let current: Fixture | undefined;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await current?.cleanup();
+  current = undefined;
+});
+const setup = async (backend: Backend = 'sqlite') => (current = await fixture(backend));
+
+interface TraceState {
+  trace: Trace;
+  provenance: ProvenanceEntry[];
+  flags: Flag[];
+  checkpoints: Checkpoint[];
+}
+
+/** What storage holds of a trace now. */
+async function stored(storage: Storage, id: string): Promise<TraceState> {
+  const trace = (await storage.getTrace('default', id))!;
+  return { trace, provenance: await storage.listProvenance('default', id), flags: trace.flags, checkpoints: await storage.listCheckpoints('default', id) };
+}
+
+/** What a json artifact holds of a trace. */
+function exported(artifact: ArtifactExport, id: string): TraceState {
+  const { parts } = JSON.parse(artifact.files[0]!.content) as { parts: { traces: Trace[]; provenance: ProvenanceEntry[]; flags: Flag[]; checkpoints: Checkpoint[] } };
+  const of = <T extends { traceId: string }>(list: T[]) => list.filter((r) => r.traceId === id);
+  return { trace: parts.traces.find((t) => t.id === id)!, provenance: of(parts.provenance), flags: of(parts.flags), checkpoints: of(parts.checkpoints) };
+}
+
+describe.each<Backend>(['sqlite', 'postgres'])('an export is a consistent snapshot of each trace (%s)', (backend) => {
+  /**
+   * A manual Malicious 9 flag: one transaction adds the flag, its entry and checkpoint, and (the
+   * default policy's autoQuarantine) quarantines the trace — status, entry, checkpoint.
+   */
+  const flagAndQuarantine = (f: Fixture, id: string) =>
+    f.rt.resolve('governance').flag('default', id, { kind: 'Malicious', severity: 9, reason: 'found by hand', actor: 'alice' });
+
+  /** Runs `write` once, around the export's first read of the chain of trace `id`: before or after it. */
+  function writeDuringExport(f: Fixture, id: string, when: 'before' | 'after', write: () => Promise<unknown>) {
+    const listProvenance = f.storage.listProvenance.bind(f.storage);
+    let done = false;
+    vi.spyOn(f.storage, 'listProvenance').mockImplementation(async (tenant, traceId) => {
+      const first = traceId === id && !done;
+      done ||= first;
+      if (first && when === 'before') await write();
+      const entries = await listProvenance(tenant, traceId);
+      if (first && when === 'after') await write();
+      return entries;
+    });
+  }
+
+  it.each(['before', 'after'] as const)('a trace flagged and quarantined %s its chain is read is exported wholly as it is after the write, and verifies', async (when) => {
+    const f = await setup(backend);
+    const session = await f.orch.openSession();
+    await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(1)' } });
+    const { trace } = await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(2)' } });
+    await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(3)' } });
+    writeDuringExport(f, trace.id, when, () => flagAndQuarantine(f, trace.id));
+
+    const artifact = await f.orch.exportArtifact({ sessionId: session.id, format: 'json' });
+    const after = await stored(f.storage, trace.id);
+    expect(after.trace.status).toBe('quarantined');
+    expect(exported(artifact, trace.id)).toEqual(after);
+    expect(artifact.manifest.provenance.verified).toBe(true);
+    expect(f.orch.verifyArtifact(artifact.files)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('a trace exported while its run is in flight is exported as it stands (running) and verifies', async () => {
+    const f = await setup(backend);
+    const session = await f.orch.openSession();
+    const run = f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'SLEEP:400 done' } });
+    let running: Trace | undefined;
+    while (!running) {
+      await new Promise((r) => setTimeout(r, 5));
+      running = (await f.orch.listTraces(undefined, { sessionId: session.id })).items.find((t) => t.status === 'running');
+    }
+    const artifact = await f.orch.exportArtifact({ sessionId: session.id, format: 'csv' });
+    await run;
+    expect(artifact.manifest.traceIds).toEqual([running.id]);
+    expect(artifact.manifest.provenance).toMatchObject({ verified: true, chains: [{ traceId: running.id, verified: true }] });
+    expect(artifact.files.find((file) => file.path === 'traces.csv')!.content).toContain(',running,');
+    expect(f.orch.verifyArtifact(artifact.files).ok).toBe(true);
+  });
+
+  it('a trace written to on every read is refused with LIMIT_CONFLICT naming it, not exported half-read', async () => {
+    const f = await setup(backend);
+    const session = await f.orch.openSession();
+    const { trace } = await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(1)' } });
+    const listProvenance = f.storage.listProvenance.bind(f.storage);
+    vi.spyOn(f.storage, 'listProvenance').mockImplementation(async (tenant, traceId) => {
+      const entries = await listProvenance(tenant, traceId);
+      await f.storage.appendProvenance(tenant, { traceId, at: new Date().toISOString(), actor: 'bot', action: 'annotated' });
+      return entries;
+    });
+    const error = await f.orch.exportArtifact({ sessionId: session.id, format: 'json' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_CONFLICT', details: { traceId: trace.id } });
+    expect((error as Error).message).toContain(`Trace "${trace.id}" changed during each of 5 reads`);
+  });
+});

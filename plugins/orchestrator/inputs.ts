@@ -151,8 +151,18 @@ export const RefineInputSchema = z
   .strict()
   .superRefine(wellFormedText);
 
+/** A list (the field `name`) of ids none of which repeats: each repetition is an issue at its index naming the first occurrence. */
+const distinctIds = (name: string) => z.array(Id).superRefine((ids, ctx) => {
+  const first = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const j = first.get(id);
+    if (j === undefined) first.set(id, i);
+    else ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(id)} repeats ${name}.${j}; list each id once` });
+  });
+});
+
 export const ExportInputSchema = z
-  .object({ tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: z.array(Id).min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
+  .object({ tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: distinctIds('traceIds').min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
   .strict()
   .refine((b) => (b.sessionId === undefined) !== (b.traceIds === undefined), { message: 'Give exactly one of sessionId or traceIds', path: ['sessionId'] });
 

@@ -148,3 +148,21 @@ describe.each<Backend>(['sqlite', 'postgres'])('an export is a consistent snapsh
     expect((error as Error).message).toContain(`Trace "${trace.id}" changed during each of 5 reads`);
   });
 });
+
+describe('export input', () => {
+  it.each(['json', 'jsonl', 'csv'] as const)('a trace id given twice is refused (%s) with LIMIT_VALIDATION naming traceIds.<i> and the id it repeats', async (format) => {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(1)' } })).trace.id;
+    const b = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(2)' } })).trace.id;
+    const error = await f.orch.exportArtifact({ traceIds: [a, b, b, a], format }).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'LIMIT_VALIDATION',
+      message: `Invalid export input: traceIds.2: "${b}" repeats traceIds.1; list each id once; traceIds.3: "${a}" repeats traceIds.0; list each id once`,
+      details: { issues: [{ path: 'traceIds.2' }, { path: 'traceIds.3' }] },
+    });
+    const once = await f.orch.exportArtifact({ traceIds: [b, a], format });
+    expect(once.manifest.traceIds).toEqual([a, b]);
+    expect(f.orch.verifyArtifact(once.files).ok).toBe(true);
+  });
+});

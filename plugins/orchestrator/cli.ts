@@ -3,7 +3,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { LimitError, isLimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, OutputOptions, RunOutcome } from 'limit-graph';
 import { verifyArtifactFiles } from './artifact.ts';
 import { formatDemo, runDemo } from './demo.ts';
@@ -37,6 +37,27 @@ export async function readArtifact(target: string): Promise<{ path: string; cont
 export async function writeArtifact(out: string, files: { path: string; content: string }[], format: ArtifactFormat, options: OutputOptions = {}): Promise<string[]> {
   if (format === 'csv') return writeOutputFolder(out, files, options);
   return [await writeOutputFile(out, files[0]!.content, options)];
+}
+
+const EXPORT_USAGE = 'limit export (--session S | --trace ID…) --format json|jsonl|csv --out F';
+
+/**
+ * An export input error in the words of the command line: the API's `sessionId` is `--session`,
+ * `traceIds.2` is the third `--trace` value. Quoted text (an id in a message) is left as it is.
+ */
+function exportOptionError(error: unknown): unknown {
+  const issues = isLimitError(error, 'LIMIT_VALIDATION') ? (error.details?.issues as { path: string; message: string }[] | undefined) : undefined;
+  if (!issues?.length) return error;
+  const flags = (text: string) =>
+    text.replace(/"(?:[^"\\]|\\.)*"|\b(sessionId|traceIds)(?:\.(\d+))?\b/g, (match, field?: string, index?: string) => {
+      if (!field) return match;
+      const flag = field === 'sessionId' ? '--session' : '--trace';
+      return index === undefined ? flag : `${flag} value ${Number(index) + 1}`;
+    });
+  const cli = issues.map((i) => ({ option: flags(i.path), message: flags(i.message) }));
+  return new LimitError('LIMIT_VALIDATION', `Invalid options: ${cli.map((i) => `${i.option}: ${i.message}`).join('; ')}`, {
+    details: { issues: cli }, fix: `Correct the option named in the message: ${EXPORT_USAGE}`,
+  });
 }
 
 function outcomeError(outcome: RunOutcome): LimitError | undefined {
@@ -99,7 +120,9 @@ export function registerCommands(registry: CommandRegistry): void {
       }
       const format = opts.format as ArtifactFormat;
       const runtime = await registry.runtime();
-      const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format });
+      const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format }).catch((error: unknown) => {
+        throw exportOptionError(error);
+      });
       const written = await writeArtifact(opts.out, artifact.files, format, { force: opts.force, protect: await storePaths(runtime) });
       if (opts.json) registry.printJson({ files: written, manifest: artifact.manifest });
       else {

@@ -3,7 +3,7 @@
  * SQLite and PostgreSQL), refused inputs, malformed artifacts, CSV completeness, text that is not
  * well-formed Unicode, and exports too large to build.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createRuntime, type ArtifactExport, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 type Backend = 'sqlite' | 'postgres';
@@ -164,5 +165,31 @@ describe('export input', () => {
     const once = await f.orch.exportArtifact({ traceIds: [b, a], format });
     expect(once.manifest.traceIds).toEqual([a, b]);
     expect(f.orch.verifyArtifact(once.files).ok).toBe(true);
+  });
+});
+
+describe('limit export', () => {
+  it('names its own options (--session, --trace value N) in errors, not the API fields', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-artifact-cli-'));
+    try {
+      const config = path.join(dir, 'limit.config.ts');
+      const plugins = { 'storage-sqlite': { path: path.join(dir, 'limit.db') }, governance: { packs: [] }, 'runner-python': {}, orchestrator: true };
+      writeFileSync(config, `export default ${JSON.stringify({ dataDir: dir, logLevel: 'silent', storage: 'sqlite', plugins })};\n`);
+      const cli = (...args: string[]) => runCli(['--config', config, 'export', '--format', 'json', '--out', path.join(dir, 'a.json'), ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' } });
+      const usage = '  fix: Correct the option named in the message: limit export (--session S | --trace ID…) --format json|jsonl|csv --out F\n';
+      for (const args of [[], ['--session', 's1', '--trace', 't1']]) {
+        const r = await cli(...args);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`LIMIT_VALIDATION: Invalid options: --session: Give exactly one of --session or --trace\n${usage}`);
+      }
+      // An id that reads like a field name is quoted, and left as it is.
+      const repeated = await cli('--trace', 't1', 'traceIds', 'traceIds');
+      expect(repeated.stderr).toBe(`LIMIT_VALIDATION: Invalid options: --trace value 3: "traceIds" repeats --trace value 2; list each id once\n${usage}`);
+      const invalid = await cli('--trace', 't1', 'a/b', '--json');
+      expect(JSON.parse(invalid.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', details: { issues: [{ option: '--trace value 2' }] } });
+      expect(JSON.parse(invalid.stdout).error.message).toMatch(/^Invalid options: --trace value 2: Expected an id/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

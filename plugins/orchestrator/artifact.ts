@@ -5,12 +5,12 @@
  * Digests: json/jsonl hash each part's records as canonical JSON (RFC 8785) — whitespace and key
  * order do not matter, content does; csv hashes each file's exact bytes.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { canonicalJson, sha256, verifyProvenanceChain, verifyTraceChain } from 'limit-graph';
-import type {
-  ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainBoundTrace, ChainVerification,
-  Checkpoint, Flag, ProvenanceEntry, RdSeries, Session, Trace,
+import {
+  ChainVerification, Checkpoint, Flag, Id, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, sha256, verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
+import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
 import { encodeCsv, parseCsvObjects, type CsvCell } from './csv.ts';
 
 export const PART_NAMES: readonly ArtifactPartName[] = ['sessions', 'traces', 'provenance', 'flags', 'checkpoints', 'rdSeries'];
@@ -36,7 +36,7 @@ export interface TraceSnapshot {
 /** Reads of a trace that keeps changing before an export gives up on it (LIMIT_CONFLICT). */
 export const SNAPSHOT_ATTEMPTS = 5;
 
-type Chain = ChainVerification & { traceId: string };
+type Chain = z.infer<typeof ChainVerification> & { traceId: string };
 
 const CSV_FILES: Record<ArtifactPartName, string> = {
   sessions: 'sessions.csv',
@@ -49,9 +49,11 @@ const CSV_FILES: Record<ArtifactPartName, string> = {
 
 const canonical = (value: unknown): string => canonicalJson(value ?? null);
 
-/** Digest of a part in json/jsonl: one canonical JSON line per record. */
+/** Digest of a part in json/jsonl: one canonical JSON line per record, hashed one record at a time. */
 function recordsDigest(records: readonly unknown[]): string {
-  return sha256(records.map((r) => `${canonical(r)}\n`).join(''));
+  const hash = createHash('sha256');
+  for (const r of records) hash.update(`${canonical(r)}\n`);
+  return hash.digest('hex');
 }
 
 /** A trace as the artifact holds it, with what its chain binds (a CSV row gives just these). */
@@ -162,124 +164,250 @@ function csvFiles(d: ArtifactData): Record<ArtifactPartName, string> {
   };
 }
 
-/** Rebuilds provenance entries from provenance.csv exactly (absent optional fields stay absent). */
-function provenanceFromCsv(text: string): ProvenanceEntry[] {
-  return parseCsvObjects(text).map((r) => {
-    const entry: Record<string, unknown> = {
-      traceId: r.traceId ?? '', seq: Number(r.seq), at: r.at ?? '', actor: r.actor ?? '', action: r.action ?? '',
-      prevHash: r.prevHash ?? '', hash: r.hash ?? '',
-    };
-    if (r.source !== null && r.source !== undefined) entry.source = r.source;
-    if (r.operation !== null && r.operation !== undefined) entry.operation = r.operation;
-    if (r.rationale !== null && r.rationale !== undefined) entry.rationale = r.rationale;
-    if (r.data !== null && r.data !== undefined) entry.data = JSON.parse(r.data);
-    return entry as unknown as ProvenanceEntry;
+// ───────────── verification ─────────────
+
+/**
+ * What verification reads, checked with zod before use: the manifest, and every record of a
+ * json/jsonl part with the kernel's own schema of its kind. A record or manifest field of the wrong
+ * shape is a problem naming where it is (`parts.traces[3]: task.input: …`, `line 7 (provenance): …`,
+ * `manifest.traceIds: …`), never a TypeError. Records are checked, not rewritten: digests and hash
+ * chains are computed over what the files hold (a key a schema would drop still counts).
+ */
+const ChainResult = ChainVerification.extend({ traceId: z.string() });
+const PartDigest = z.object({ sha256: z.string(), records: z.number(), file: z.string().optional() });
+const ManifestSchema = z.object({
+  format: z.literal('limit-graph-artifact', 'Expected "limit-graph-artifact"'),
+  version: z.literal(1, 'Expected version 1'),
+  encoding: z.enum(['json', 'jsonl', 'csv']),
+  createdAt: z.string(),
+  tenant: z.string(),
+  sessionIds: z.array(z.string()),
+  traceIds: z.array(z.string()),
+  parts: z.object({ sessions: PartDigest, traces: PartDigest, provenance: PartDigest, flags: PartDigest, checkpoints: PartDigest, rdSeries: PartDigest }),
+  provenance: z.object({ verified: z.boolean(), chains: z.array(ChainResult) }),
+});
+const RECORD_SCHEMAS: Record<ArtifactPartName, z.ZodType> = { sessions: Session, traces: Trace, provenance: ProvenanceEntry, flags: Flag, checkpoints: Checkpoint, rdSeries: RdSeries };
+/** The fields of a traces.csv row that verification reads. */
+const CsvTraceRow = z.object({ id: Id, status: TraceStatus, taskInput: z.string() });
+const JsonlLine = z.object({
+  kind: z.enum(PART_NAMES as [ArtifactPartName, ...ArtifactPartName[]]),
+  record: z.custom<unknown>((v) => v !== undefined, 'missing'),
+});
+const JsonDocument = z.object({ manifest: z.unknown(), parts: z.record(z.string(), z.unknown()).optional() });
+
+/** A value read from the artifact and where it was (for problems). */
+interface Located {
+  value: unknown;
+  where: string;
+}
+
+const describeIssues = (error: z.ZodError): string =>
+  error.issues.map((i) => `${i.path.length ? `${i.path.map(String).join('.')}: ` : ''}${i.message}`).join('; ');
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** What a file set holds, read but not yet compared with its manifest. */
+interface Read {
+  encoding: ArtifactFormat;
+  manifest: unknown;
+  /** Each part's digest as computed from the files; absent when a record could not be read. */
+  digests: Map<ArtifactPartName, string>;
+  traces: BoundRecord[];
+  provenance: ProvenanceEntry[];
+}
+
+/** The values that pass `schema`, as they are in the file (each failure is a problem naming where). */
+function valid<T>(items: readonly Located[], schema: z.ZodType, problems: string[]): T[] {
+  const out: T[] = [];
+  for (const item of items) {
+    const result = schema.safeParse(item.value);
+    if (result.success) out.push(item.value as T);
+    else problems.push(`${item.where}: ${describeIssues(result.error)}`);
+  }
+  return out;
+}
+
+/** Digest of a json/jsonl part read back; undefined, with a problem naming the record, when one is not JSON text (RFC 8785). */
+function partDigest(items: readonly Located[], problems: string[]): string | undefined {
+  try {
+    return recordsDigest(items.map((i) => i.value));
+  } catch (error) {
+    const bad = items.find((i) => {
+      try {
+        canonical(i.value);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    problems.push(`${bad?.where ?? 'a record'}: ${errorText(error)}`);
+    return undefined;
+  }
+}
+
+function readRecords(encoding: 'json' | 'jsonl', manifest: unknown, parts: Map<ArtifactPartName, Located[]>, problems: string[]): Read {
+  const digests = new Map<ArtifactPartName, string>();
+  const checked = new Map<ArtifactPartName, unknown[]>();
+  for (const name of PART_NAMES) {
+    const items = parts.get(name) ?? [];
+    const digest = partDigest(items, problems);
+    if (digest !== undefined) digests.set(name, digest);
+    checked.set(name, valid(items, RECORD_SCHEMAS[name], problems));
+  }
+  return { encoding, manifest, digests, traces: checked.get('traces') as Trace[], provenance: checked.get('provenance') as ProvenanceEntry[] };
+}
+
+function readJson(doc: z.infer<typeof JsonDocument>, problems: string[]): Read {
+  const parts = new Map<ArtifactPartName, Located[]>();
+  for (const name of PART_NAMES) {
+    const part = doc.parts?.[name];
+    if (part === undefined) problems.push(`part "${name}" is missing`);
+    else if (!Array.isArray(part)) problems.push(`parts.${name}: expected an array of records`);
+    else parts.set(name, part.map((value, i) => ({ value, where: `parts.${name}[${i}]` })));
+  }
+  return readRecords('json', doc.manifest, parts, problems);
+}
+
+function readJsonl(lines: string[], problems: string[]): Read | string {
+  let head: unknown;
+  try {
+    head = JSON.parse(lines[0] ?? 'null');
+  } catch {
+    head = undefined;
+  }
+  const manifestLine = z.object({ kind: z.literal('manifest'), manifest: z.unknown() }).safeParse(head);
+  if (!manifestLine.success || manifestLine.data.manifest === undefined) return 'the first line is not a manifest record';
+  const parts = new Map<ArtifactPartName, Located[]>(PART_NAMES.map((n) => [n, []]));
+  lines.forEach((text, i) => {
+    if (i === 0 || text.trim() === '') return;
+    const where = `line ${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      problems.push(`${where}: not JSON (${errorText(error)})`);
+      return;
+    }
+    const line = JsonlLine.safeParse(value);
+    if (!line.success) {
+      problems.push(`${where}: expected {"kind": "<part>", "record": {…}}: ${describeIssues(line.error)}`);
+      return;
+    }
+    parts.get(line.data.kind)!.push({ value: line.data.record, where: `${where} (${line.data.kind})` });
   });
+  return readRecords('jsonl', manifestLine.data.manifest, parts, problems);
+}
+
+function readCsv(byName: Map<string, string>, problems: string[]): Read {
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(byName.get('manifest.json')!);
+  } catch (error) {
+    problems.push(`manifest.json: not JSON (${errorText(error)})`);
+  }
+  const declared = ManifestSchema.shape.parts.safeParse((manifest as { parts?: unknown } | undefined)?.parts);
+  const digests = new Map<ArtifactPartName, string>();
+  for (const name of PART_NAMES) {
+    const file = (declared.success ? declared.data[name].file : undefined) ?? CSV_FILES[name];
+    const content = byName.get(file);
+    if (content === undefined) problems.push(`part "${name}": file ${file} is missing`);
+    else digests.set(name, sha256(content));
+  }
+  const rows = (file: string): Located[] => {
+    const text = byName.get(file);
+    if (text === undefined) return [];
+    try {
+      return parseCsvObjects(text).map((value, i) => ({ value, where: `${file} record ${i + 1}` }));
+    } catch (error) {
+      problems.push(`${file}: ${errorText(error)}`);
+      return [];
+    }
+  };
+  const traces = valid<Record<string, CsvCell>>(rows(CSV_FILES.traces), CsvTraceRow, problems).map(boundRecordFromCsv);
+  const entries = rows(CSV_FILES.provenance).flatMap((row): Located[] => {
+    try {
+      return [{ value: provenanceFromCsv(row.value as Record<string, CsvCell>), where: row.where }];
+    } catch (error) {
+      problems.push(`${row.where}: data: not JSON (${errorText(error)})`);
+      return [];
+    }
+  });
+  return { encoding: 'csv', manifest, digests, traces, provenance: valid<ProvenanceEntry>(entries, ProvenanceEntry, problems) };
+}
+
+/** Rebuilds a provenance entry from a provenance.csv row exactly (absent optional fields stay absent). */
+function provenanceFromCsv(r: Record<string, CsvCell>): Record<string, unknown> {
+  const entry: Record<string, unknown> = {
+    traceId: r.traceId, seq: r.seq === null || r.seq === undefined ? null : Number(r.seq), at: r.at, actor: r.actor, action: r.action, prevHash: r.prevHash, hash: r.hash,
+  };
+  if (r.source !== null && r.source !== undefined) entry.source = r.source;
+  if (r.operation !== null && r.operation !== undefined) entry.operation = r.operation;
+  if (r.rationale !== null && r.rationale !== undefined) entry.rationale = r.rationale;
+  if (r.data !== null && r.data !== undefined) entry.data = JSON.parse(r.data);
+  return entry;
 }
 
 /** What a traces.csv row holds of the fields a chain binds (`ok` is empty for a trace without output). */
 function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   return {
-    id: r.id ?? '', status: (r.status ?? '') as Trace['status'], task: { input: r.taskInput ?? '' },
+    id: r.id!, status: r.status as Trace['status'], task: { input: r.taskInput! },
     output: r.ok === null || r.ok === undefined ? undefined : { stdout: r.stdout ?? '', stderr: r.stderr ?? '' },
   };
 }
 
-// ───────────── verification ─────────────
+function readFiles(files: { path: string; content: string }[], problems: string[]): Read | string {
+  if (files.length === 0) return 'no files given';
+  const byName = new Map(files.map((f) => [path.basename(f.path), f.content]));
+  if (byName.has('manifest.json')) return readCsv(byName, problems);
+  if (files.length !== 1) return 'expected one .json/.jsonl file or a CSV folder with manifest.json';
+  const text = files[0]!.content;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  // A jsonl artifact of nothing but its manifest line is one JSON object too: its `kind` tells it apart.
+  const doc = JsonDocument.safeParse(parsed);
+  if (doc.success && doc.data.manifest !== undefined && (parsed as { kind?: unknown }).kind !== 'manifest') return readJson(doc.data, problems);
+  return readJsonl(text.split('\n'), problems);
+}
 
 export function verifyArtifactFiles(files: { path: string; content: string }[]): ArtifactVerification {
   const problems: string[] = [];
-  const fail = (message: string): ArtifactVerification => ({ ok: false, encoding: null, parts: [], chains: [], problems: [message] });
-  if (files.length === 0) return fail('no files given');
-  const byName = new Map(files.map((f) => [path.basename(f.path), f.content]));
+  const read = readFiles(files, problems);
+  if (typeof read === 'string') return { ok: false, encoding: null, parts: [], chains: [], problems: [read] };
 
-  let manifest: ArtifactManifest;
-  let encoding: ArtifactFormat;
-  const actual = new Map<ArtifactPartName, string>();
-  let provenance: ProvenanceEntry[];
-  let traces: BoundRecord[];
-
-  try {
-    if (byName.has('manifest.json')) {
-      encoding = 'csv';
-      manifest = JSON.parse(byName.get('manifest.json')!) as ArtifactManifest;
-      for (const name of PART_NAMES) {
-        const file = manifest.parts?.[name]?.file ?? CSV_FILES[name];
-        const content = byName.get(file);
-        if (content === undefined) {
-          problems.push(`part "${name}": file ${file} is missing`);
-          continue;
-        }
-        actual.set(name, sha256(content));
-      }
-      provenance = byName.has(CSV_FILES.provenance) ? provenanceFromCsv(byName.get(CSV_FILES.provenance)!) : [];
-      traces = byName.has(CSV_FILES.traces) ? parseCsvObjects(byName.get(CSV_FILES.traces)!).map(boundRecordFromCsv) : [];
-    } else {
-      if (files.length !== 1) return fail('expected one .json/.jsonl file or a CSV folder with manifest.json');
-      const text = files[0]!.content;
-      const records = new Map<ArtifactPartName, unknown[]>(PART_NAMES.map((n) => [n, []]));
-      let doc: { manifest?: ArtifactManifest; parts?: Record<string, unknown[]> } | undefined;
-      try {
-        doc = JSON.parse(text) as typeof doc;
-      } catch {
-        doc = undefined;
-      }
-      if (doc && typeof doc === 'object' && doc.manifest) {
-        encoding = 'json';
-        manifest = doc.manifest;
-        for (const name of PART_NAMES) {
-          const part = doc.parts?.[name];
-          if (!Array.isArray(part)) problems.push(`part "${name}" is missing`);
-          else records.set(name, part);
-        }
-      } else {
-        encoding = 'jsonl';
-        const lines = text.split('\n').filter((l) => l.trim() !== '');
-        const head = JSON.parse(lines[0] ?? 'null') as { kind?: string; manifest?: ArtifactManifest } | null;
-        if (!head || head.kind !== 'manifest' || !head.manifest) return fail('the first line is not a manifest record');
-        manifest = head.manifest;
-        lines.slice(1).forEach((line, i) => {
-          const rec = JSON.parse(line) as { kind?: string; record?: unknown };
-          const list = records.get(rec.kind as ArtifactPartName);
-          if (!list) problems.push(`line ${i + 2}: unknown record kind ${JSON.stringify(rec.kind)}`);
-          else list.push(rec.record);
-        });
-      }
-      for (const name of PART_NAMES) actual.set(name, recordsDigest(records.get(name)!));
-      provenance = records.get('provenance') as ProvenanceEntry[];
-      traces = records.get('traces') as Trace[];
-    }
-  } catch (error) {
-    return fail(`unreadable artifact: ${error instanceof Error ? error.message : String(error)}`);
+  const parsed = ManifestSchema.safeParse(read.manifest);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`manifest${issue.path.map((p) => `.${String(p)}`).join('')}: ${issue.message}`);
   }
+  const manifest = parsed.success ? parsed.data : undefined;
+  if (manifest && manifest.encoding !== read.encoding) problems.push(`manifest says encoding ${manifest.encoding}, files are ${read.encoding}`);
 
-  if (manifest.format !== 'limit-graph-artifact' || manifest.version !== 1) problems.push('manifest is not a limit-graph-artifact version 1');
-  if (manifest.encoding !== encoding) problems.push(`manifest says encoding ${manifest.encoding}, files are ${encoding}`);
-
-  const parts = PART_NAMES.filter((n) => actual.has(n)).map((name) => {
-    const expected = manifest.parts?.[name]?.sha256 ?? null;
-    const got = actual.get(name)!;
-    const ok = expected === got;
-    if (!ok) problems.push(`part "${name}": SHA-256 ${got} does not match the manifest (${expected ?? 'none'})`);
-    return { name, expected, actual: got, ok };
+  const parts = PART_NAMES.filter((n) => read.digests.has(n)).map((name) => {
+    const expected = manifest?.parts[name].sha256 ?? null;
+    const actual = read.digests.get(name)!;
+    const ok = expected === actual;
+    if (!ok && manifest) problems.push(`part "${name}": SHA-256 ${actual} does not match the manifest (${expected})`);
+    return { name, expected, actual, ok };
   });
 
-  const traceIds = traces.map((t) => t.id);
-  const chains = verifyChains(traces, provenance);
+  const chains = verifyChains(read.traces, read.provenance);
   for (const c of chains) {
     if (!c.verified) problems.push(`trace ${c.traceId}: provenance chain broken${c.brokenAt === null ? '' : ` at seq ${c.brokenAt}`} (${c.reason ?? 'unverified'})`);
   }
-  const recorded = new Map((manifest.provenance?.chains ?? []).map((c) => [c.traceId, c]));
-  for (const c of chains) {
-    const r = recorded.get(c.traceId);
-    if (!r) problems.push(`trace ${c.traceId}: not listed in the manifest's provenance result`);
-    else if (r.verified !== c.verified || r.length !== c.length) {
-      problems.push(`trace ${c.traceId}: chain differs from the manifest (${r.verified !== c.verified ? `verified ${c.verified}, manifest ${r.verified}` : `length ${c.length}, manifest ${r.length}`})`);
+  if (manifest) {
+    const recorded = new Map(manifest.provenance.chains.map((c) => [c.traceId, c]));
+    for (const c of chains) {
+      const r = recorded.get(c.traceId);
+      if (!r) problems.push(`trace ${c.traceId}: not listed in the manifest's provenance result`);
+      else if (r.verified !== c.verified || r.length !== c.length) {
+        problems.push(`trace ${c.traceId}: chain differs from the manifest (${r.verified !== c.verified ? `verified ${c.verified}, manifest ${r.verified}` : `length ${c.length}, manifest ${r.length}`})`);
+      }
     }
+    if (recorded.size !== chains.length) problems.push(`manifest lists ${recorded.size} chains, the artifact holds ${chains.length}`);
+    if ([...manifest.traceIds].sort().join(',') !== read.traces.map((t) => t.id).sort().join(',')) problems.push("manifest's traceIds differ from the traces part");
   }
-  if (recorded.size !== chains.length) problems.push(`manifest lists ${recorded.size} chains, the artifact holds ${chains.length}`);
-  const listed = [...(manifest.traceIds ?? [])].sort().join(',');
-  if (listed !== [...traceIds].sort().join(',')) problems.push("manifest's traceIds differ from the traces part");
 
-  return { ok: problems.length === 0, encoding, parts, chains, problems };
+  return { ok: problems.length === 0, encoding: read.encoding, parts, chains, problems };
 }

@@ -193,3 +193,135 @@ describe('limit export', () => {
     }
   });
 });
+
+describe('verifyArtifact on malformed artifacts', () => {
+  /** A session with a clean run, a flagged one and a merge, exported in every format. */
+  async function artifacts() {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(1)' } })).trace;
+    const b = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(2)' } })).trace;
+    await f.orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' });
+    const json = await f.orch.exportArtifact({ sessionId: session.id, format: 'json' });
+    const jsonl = await f.orch.exportArtifact({ sessionId: session.id, format: 'jsonl' });
+    const csv = await f.orch.exportArtifact({ sessionId: session.id, format: 'csv' });
+    for (const artifact of [json, jsonl, csv]) expect(f.orch.verifyArtifact(artifact.files)).toMatchObject({ ok: true, problems: [] });
+    return { f, json: json.files[0]!.content, jsonl: jsonl.files[0]!.content, csv: csv.files };
+  }
+  const verify = (f: Fixture, content: string, file = 'artifact.json') => f.orch.verifyArtifact([{ path: file, content }]);
+
+  it('names the manifest field, the record or the line of each shape problem (the audit\'s cases)', async () => {
+    const { f, json, jsonl } = await artifacts();
+    const doc = JSON.parse(json);
+    const withManifest = (patch: object) => JSON.stringify({ ...doc, manifest: { ...doc.manifest, ...patch } });
+    const withPart = (name: string, records: unknown[]) => JSON.stringify({ ...doc, parts: { ...doc.parts, [name]: records } });
+    const lines = jsonl.split('\n');
+    const withLine = (line: string) => [lines[0], line, ...lines.slice(1)].join('\n');
+    const cases: [string, string, string][] = [
+      ['artifact.json', withManifest({ provenance: { verified: true, chains: {} } }), 'manifest.provenance.chains: Invalid input: expected array, received object'],
+      ['artifact.json', withManifest({ traceIds: 5 }), 'manifest.traceIds: Invalid input: expected array, received number'],
+      ['artifact.json', withManifest({ parts: { ...doc.manifest.parts, flags: 'x' } }), 'manifest.parts.flags: Invalid input: expected object, received string'],
+      ['artifact.json', JSON.stringify({ ...doc, manifest: null }), 'manifest: Invalid input: expected object, received null'],
+      ['artifact.json', withPart('traces', [null, ...doc.parts.traces]), 'parts.traces[0]: Invalid input: expected object, received null'],
+      ['artifact.json', withPart('provenance', [...doc.parts.provenance, null]), `parts.provenance[${doc.parts.provenance.length}]: Invalid input: expected object, received null`],
+      ['artifact.json', withPart('flags', [{ id: 'x' }]), 'parts.flags[0]: traceId: Invalid input: expected string, received undefined'],
+      ['artifact.json', withPart('traces', [{ ...doc.parts.traces[0], task: { input: 7 } }]), 'parts.traces[0]: task.input: Invalid input: expected string, received number'],
+      ['artifact.json', JSON.stringify({ ...doc, parts: { ...doc.parts, checkpoints: {} } }), 'parts.checkpoints: expected an array of records'],
+      ['artifact.json', withPart('sessions', ['\ud800']), 'parts.sessions[0]: Lone surrogates cannot be written as canonical JSON'],
+      ['artifact.jsonl', withLine('{"kind":"traces"}'), 'line 2: expected {"kind": "<part>", "record": {…}}: record: missing'],
+      ['artifact.jsonl', withLine('null'), 'line 2: expected {"kind": "<part>", "record": {…}}: Invalid input: expected object, received null'],
+      ['artifact.jsonl', withLine('{"kind":"nope","record":{}}'), 'line 2: expected {"kind": "<part>", "record": {…}}: kind: Invalid option: expected one of "sessions"|"traces"|"provenance"|"flags"|"checkpoints"|"rdSeries"'],
+      ['artifact.jsonl', withLine('{"kind":"provenance","record":{"seq":"0"}}'), 'line 2 (provenance): traceId: Invalid input: expected string, received undefined'],
+      ['artifact.jsonl', withLine('{"kind":'), 'line 2: not JSON'],
+    ];
+    for (const [file, content, problem] of cases) {
+      const result = verify(f, content, file);
+      expect(result.ok, problem).toBe(false);
+      expect(result.problems.some((p) => p.startsWith(problem)), `${problem}\n  got: ${result.problems.join('\n  ')}`).toBe(true);
+    }
+  });
+
+  it('never throws: every value of a json or jsonl artifact or a CSV manifest replaced by another shape, or removed, is a list of problems', async () => {
+    const { f, json, jsonl, csv } = await artifacts();
+    const replacements: unknown[] = [null, 7, 'x', {}, [null], undefined];
+    /** Every (path, replacement) of a JSON value, applied one at a time to a fresh copy. */
+    function* mutations(root: unknown): Generator<unknown> {
+      const paths: (string | number)[][] = [];
+      const walk = (v: unknown, p: (string | number)[]) => {
+        paths.push(p);
+        if (Array.isArray(v)) v.slice(0, 2).forEach((x, i) => walk(x, [...p, i]));
+        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+      };
+      walk(root, []);
+      for (const p of paths) {
+        for (const r of replacements) {
+          if (p.length === 0) {
+            yield r;
+            continue;
+          }
+          const copy = structuredClone(root) as Record<string | number, unknown>;
+          const parent = p.slice(0, -1).reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, copy);
+          if (r === undefined) delete parent[p.at(-1)!];
+          else parent[p.at(-1)!] = r;
+          yield copy;
+        }
+      }
+    }
+    let checked = 0;
+    for (const mutated of mutations(JSON.parse(json))) {
+      const result = verify(f, JSON.stringify(mutated) ?? '');
+      expect(result.ok || result.problems.length === 0).toBe(result.ok);
+      checked++;
+    }
+    for (const mutated of mutations(JSON.parse(csv.find((x) => x.path === 'manifest.json')!.content))) {
+      const result = f.orch.verifyArtifact(csv.map((x) => (x.path === 'manifest.json' ? { ...x, content: JSON.stringify(mutated) ?? '' } : x)));
+      expect(result.ok || result.problems.length === 0).toBe(result.ok);
+      checked++;
+    }
+    const lines = jsonl.trim().split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      for (const mutated of mutations(JSON.parse(lines[i]!))) {
+        const result = verify(f, lines.map((l, j) => (j === i ? JSON.stringify(mutated) ?? '' : l)).join('\n'), 'artifact.jsonl');
+        expect(result.ok || result.problems.length === 0).toBe(result.ok);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
+  it('names the CSV file and record of a malformed row, and a manifest.json that is not JSON', async () => {
+    const { f, csv } = await artifacts();
+    const edit = (file: string, change: (text: string) => string) => csv.map((x) => (x.path === file ? { ...x, content: change(x.content) } : x));
+    const cases: [{ path: string; content: string }[], string][] = [
+      [edit('traces.csv', (t) => t.replace(/^id,/, 'ident,')), 'traces.csv record 1: id: Invalid input: expected string, received undefined'],
+      [edit('traces.csv', (t) => t.replace(/\r\n([^,]*),([^,]*),([^,]*),ok,/, '\r\n$1,$2,$3,bogus,')), 'traces.csv record 1: status: Invalid option'],
+      [edit('traces.csv', (t) => `${t}"unterminated`), 'traces.csv: unterminated quoted field'],
+      [edit('provenance.csv', (t) => t.replace(/\r\n([^,]*),0,/, '\r\n$1,zero,')), 'provenance.csv record 1: seq: Invalid input: expected number, received NaN'],
+      [edit('provenance.csv', (t) => t.replace('"{""runner""', '"{{""runner""')), 'provenance.csv record 1: data: not JSON'],
+      [edit('manifest.json', () => '{'), 'manifest.json: not JSON'],
+      [edit('manifest.json', (t) => t.replace('"traceIds": [', '"traceIds": 5, "x": [')), 'manifest.traceIds: Invalid input: expected array, received number'],
+    ];
+    for (const [files, problem] of cases) {
+      const result = f.orch.verifyArtifact(files);
+      expect(result.ok, problem).toBe(false);
+      expect(result.problems.some((p) => p.startsWith(problem)), `${problem}\n  got: ${result.problems.join('\n  ')}`).toBe(true);
+    }
+  });
+
+  it('limit verify answers LIMIT_ARTIFACT_INVALID naming the line, not a TypeError', async () => {
+    const { f, jsonl } = await artifacts();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-artifact-verify-'));
+    try {
+      const lines = jsonl.split('\n');
+      const file = path.join(dir, 'a.jsonl');
+      writeFileSync(file, [lines[0], '{"kind":"traces"}', ...lines.slice(1)].join('\n'));
+      const r = await runCli(['verify', file], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`LIMIT_ARTIFACT_INVALID: Artifact ${file} does not verify:\n  line 2: expected {"kind": "<part>", "record": {…}}: record: missing\n`);
+      expect(r.stderr).not.toContain('TypeError');
+      expect(f.orch.verifyArtifact([{ path: 'a.jsonl', content: jsonl }]).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

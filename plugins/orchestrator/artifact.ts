@@ -124,6 +124,12 @@ const json = (v: unknown): CsvCell => (v === undefined ? null : JSON.stringify(v
 const str = (v: string | undefined): CsvCell => (v === undefined ? null : v);
 const num = (v: number | undefined): CsvCell => (v === undefined ? null : String(v));
 
+/** The task's fields besides kind and input (language, files, env, args, toolOutputs …) as JSON; absent when it has none. */
+function taskDetails(task: Trace['task']): CsvCell {
+  const { kind: _kind, input: _input, ...rest } = task;
+  return Object.keys(rest).length ? JSON.stringify(rest) : null;
+}
+
 function csvFiles(d: ArtifactData): Record<ArtifactPartName, string> {
   return {
     sessions: encodeCsv(
@@ -132,12 +138,14 @@ function csvFiles(d: ArtifactData): Record<ArtifactPartName, string> {
     ),
     traces: encodeCsv(
       ['id', 'sessionId', 'tenant', 'status', 'runner', 'parentIds', 'taskKind', 'taskInput', 'ok', 'stdout', 'stderr', 'value', 'error',
-        'latencyMs', 'tokensIn', 'tokensOut', 'exitCode', 'flagCount', 'createdAt', 'completedAt', 'metadata'],
+        'latencyMs', 'tokensIn', 'tokensOut', 'exitCode', 'flagCount', 'createdAt', 'completedAt', 'metadata',
+        // Added last, so the columns before keep their places for readers that go by position.
+        'taskDetails'],
       d.traces.map((t) => [
         t.id, t.sessionId, t.tenant, t.status, t.runner, json(t.parentIds), t.task.kind ?? 'code', t.task.input,
         t.output ? String(t.output.ok) : null, str(t.output?.stdout), str(t.output?.stderr), json(t.output?.value), json(t.output?.error),
         num(t.metrics?.latencyMs), num(t.metrics?.tokensIn), num(t.metrics?.tokensOut), num(t.metrics?.exitCode),
-        String(t.flags.length), t.createdAt, str(t.completedAt), json(t.metadata),
+        String(t.flags.length), t.createdAt, str(t.completedAt), json(t.metadata), taskDetails(t.task),
       ]),
     ),
     provenance: encodeCsv(

@@ -13,6 +13,7 @@ import { createRuntime, type ArtifactExport, type Checkpoint, type Flag, type Or
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 import { runCli } from '../helpers/cli.ts';
+import { parseCsvObjects } from '../../plugins/orchestrator/csv.ts';
 
 const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 type Backend = 'sqlite' | 'postgres';
@@ -323,5 +324,29 @@ describe('verifyArtifact on malformed artifacts', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('CSV export', () => {
+  it('keeps the whole task: taskKind, taskInput and taskDetails (every other field, as JSON) give it back', async () => {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    const full = {
+      input: 'summarise the tool output', kind: 'prompt' as const, language: 'python', args: ['--fast'], env: { MODE: 'x' }, files: { 'a.txt': 'data' },
+      toolOutputs: [{ name: 'shell', content: 'tool said, "hi"\n=1+1' }],
+    };
+    const rich = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: full })).trace;
+    const plain = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'print(1)' } })).trace;
+    const artifact = await f.orch.exportArtifact({ sessionId: session.id, format: 'csv' });
+    const rows = new Map(parseCsvObjects(artifact.files.find((x) => x.path === 'traces.csv')!.content).map((r) => [r.id, r]));
+    const task = (id: string) => {
+      const r = rows.get(id)!;
+      return { input: r.taskInput, kind: r.taskKind, ...(r.taskDetails === null ? {} : JSON.parse(r.taskDetails!)) };
+    };
+    expect(task(rich.id)).toEqual((await f.storage.getTrace('default', rich.id))!.task);
+    expect(task(rich.id)).toEqual(full);
+    expect(rows.get(plain.id)!.taskDetails).toBeNull();
+    expect(task(plain.id)).toEqual({ input: 'print(1)', kind: 'code' });
+    expect(f.orch.verifyArtifact(artifact.files).ok).toBe(true);
   });
 });

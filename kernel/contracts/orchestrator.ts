@@ -280,6 +280,22 @@ export interface ArtifactManifest {
   parts: Record<ArtifactPartName, { sha256: string; records: number; file?: string }>;
   /** Provenance verification at export time, per trace. */
   provenance: { verified: boolean; chains: (ChainVerification & { traceId: string })[] };
+  /**
+   * Stored text that was not well-formed Unicode (half a surrogate pair), exported with U+FFFD in
+   * its place: each field so mended, by part, record index and dotted path. Absent when none was.
+   */
+  mended?: ArtifactMend[];
+}
+
+/** One mended field of an export (see ArtifactManifest.mended). */
+export interface ArtifactMend {
+  part: ArtifactPartName;
+  /** The record's index in its part. */
+  index: number;
+  /** The record's `id`, or the `traceId` of a record that belongs to a trace. */
+  id: string;
+  /** The field, dotted (`task.input`, `output.stdout`, `metadata.note`). */
+  field: string;
 }
 
 /** What `orchestrator.exportArtifact` exports: a whole session or a set of traces, and the encoding. */

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
-  ChainVerification, Checkpoint, Flag, Id, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, sha256, verifyProvenanceChain, verifyTraceChain, z,
+  ChainVerification, Checkpoint, Flag, Id, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, mapStringsDeep, sha256,
+  verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
-import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
+import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
 import { encodeCsv, parseCsvObjects, type CsvCell } from './csv.ts';
 
 export const PART_NAMES: readonly ArtifactPartName[] = ['sessions', 'traces', 'provenance', 'flags', 'checkpoints', 'rdSeries'];
@@ -79,7 +80,41 @@ export function verifyChains(traces: readonly BoundRecord[], provenance: readonl
   });
 }
 
-export function buildArtifact(data: ArtifactData, encoding: ArtifactFormat, createdAt: string): ArtifactExport {
+// String.prototype.isWellFormed / toWellFormed (Node 20; the project's TypeScript lib predates them).
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
+
+/** Dotted paths of the strings (values or keys) in a JSON value that are not well-formed Unicode. */
+function illFormedPaths(value: unknown, at = ''): string[] {
+  if (typeof value === 'string') return isWellFormed(value) ? [] : [at];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const here = at ? `${at}.${toWellFormed(k)}` : toWellFormed(k);
+    return [...(isWellFormed(k) ? [] : [here]), ...illFormedPaths(v, here)];
+  });
+}
+
+/**
+ * Text that is not well-formed Unicode — half a surrogate pair, which JavaScript strings (and so
+ * SQLite and the file store) allow but canonical JSON, UTF-8 and PostgreSQL do not — exported with
+ * U+FFFD in its place, as a UTF-8 encoder writes it, and listed in the manifest. Verification stays
+ * sound: the SHA-256 a chain recorded of the stored text was taken over those same UTF-8 bytes, and
+ * provenance entries never hold such text (appending one is refused), so no entry changes.
+ */
+function mendText(data: ArtifactData): { data: ArtifactData; mended: ArtifactMend[] } {
+  const mended: ArtifactMend[] = [];
+  const parts = Object.fromEntries(PART_NAMES.map((part) => [part, (data[part] as unknown[]).map((record, index) => {
+    const fields = illFormedPaths(record);
+    if (fields.length === 0) return record;
+    const { id, traceId } = record as { id?: string; traceId?: string };
+    for (const field of fields) mended.push({ part, index, id: id ?? traceId ?? '', field });
+    return mapStringsDeep(record, toWellFormed);
+  })]));
+  return { data: { ...data, ...parts }, mended };
+}
+
+export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, createdAt: string): ArtifactExport {
+  const { data, mended } = mendText(raw);
   const chains = verifyChains(data.traces, data.provenance);
   const manifestBase = {
     format: 'limit-graph-artifact' as const,
@@ -90,6 +125,7 @@ export function buildArtifact(data: ArtifactData, encoding: ArtifactFormat, crea
     sessionIds: data.sessionIds,
     traceIds: data.traceIds,
     provenance: { verified: chains.every((c) => c.verified), chains },
+    ...(mended.length ? { mended } : {}),
   };
   if (encoding === 'csv') {
     const contents = csvFiles(data);
@@ -193,6 +229,7 @@ const ManifestSchema = z.object({
   traceIds: z.array(z.string()),
   parts: z.object({ sessions: PartDigest, traces: PartDigest, provenance: PartDigest, flags: PartDigest, checkpoints: PartDigest, rdSeries: PartDigest }),
   provenance: z.object({ verified: z.boolean(), chains: z.array(ChainResult) }),
+  mended: z.array(z.object({ part: z.enum(PART_NAMES as [ArtifactPartName, ...ArtifactPartName[]]), index: z.number(), id: z.string(), field: z.string() })).optional(),
 });
 const RECORD_SCHEMAS: Record<ArtifactPartName, z.ZodType> = { sessions: Session, traces: Trace, provenance: ProvenanceEntry, flags: Flag, checkpoints: Checkpoint, rdSeries: RdSeries };
 /** The fields of a traces.csv row that verification reads. */

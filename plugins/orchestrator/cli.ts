@@ -130,6 +130,7 @@ export function registerCommands(registry: CommandRegistry): void {
         registry.print([
           `exported ${m.traceIds.length} traces (${m.encoding}) to ${written.join(', ')}`,
           `provenance: ${m.provenance.verified ? 'every chain verifies' : 'SOME CHAINS DO NOT VERIFY'}`,
+          ...(m.mended ? [`note: ${m.mended.length} stored text field(s) held half a surrogate pair and were exported with U+FFFD in its place (manifest.mended)`] : []),
           ...Object.entries(m.parts).map(([k, v]) => `  ${k.padEnd(12)} ${String(v.records).padStart(5)} records  sha256 ${v.sha256}`),
         ].join('\n'));
       }

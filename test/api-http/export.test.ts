@@ -18,6 +18,16 @@ describe('api-http: artifact export', () => {
     await s?.close();
   });
 
+  it('a session holding text with half a surrogate pair (stored by another client of the store) exports with U+FFFD, not a 500', async () => {
+    // The API refuses such text in requests; a process using the orchestrator directly can store it in SQLite.
+    const session = (await s.req('POST', '/sessions', { body: { name: 'lone' } })).json.id as string;
+    const { trace } = await s.rt.resolve('orchestrator').recordTrace({ tenant: 'tenant-a', sessionId: session, runner: 'x', task: { input: 'caf\ud83d' }, output: { ok: true, stdout: '', stderr: '' } });
+    const res = await s.req('POST', '/artifacts/export', { body: { sessionId: session, format: 'jsonl' } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.manifest).toMatchObject({ provenance: { verified: true }, mended: [{ part: 'traces', index: 0, id: trace.id, field: 'task.input' }] });
+    expect(res.json.files[0].content).toContain('caf\ufffd');
+  });
+
   it('a trace id given twice is refused (400 LIMIT_VALIDATION) at the repetition, naming the id and where it was first', async () => {
     const res = await s.req('POST', '/artifacts/export', { body: { traceIds: [T, T2, T], format: 'json' } });
     expect(res.status, res.text).toBe(400);

@@ -350,3 +350,32 @@ describe('CSV export', () => {
     expect(f.orch.verifyArtifact(artifact.files).ok).toBe(true);
   });
 });
+
+describe('text that is not well-formed Unicode', () => {
+  it('is exported with U+FFFD in place of a lone surrogate, listed in manifest.mended, and the artifact verifies (json, jsonl, csv)', async () => {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    // SQLite stores what JavaScript strings hold: half a pair in a task input, a recorded output, a metadata key.
+    const run = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'caf\ud83d' }, metadata: { 'n\udc00te': 'x' } })).trace;
+    const recorded = (await f.orch.recordTrace({ sessionId: session.id, runner: 'ext', task: { input: 'x' }, output: { ok: true, stdout: 'half \udc00 pair', stderr: '' } })).trace;
+    expect((await f.storage.getTrace('default', run.id))!.task.input).toBe('caf\ud83d');
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      const artifact = await f.orch.exportArtifact({ sessionId: session.id, format });
+      expect(artifact.manifest.mended).toEqual([
+        { part: 'traces', index: 0, id: run.id, field: 'task.input' }, // (its output was mended when it was run)
+        { part: 'traces', index: 0, id: run.id, field: 'metadata.n\ufffdte' },
+        { part: 'traces', index: 1, id: recorded.id, field: 'output.stdout' },
+      ]);
+      expect(artifact.manifest.provenance.verified).toBe(true);
+      const text = artifact.files.map((x) => x.content).join('');
+      expect(text).toContain('caf\ufffd');
+      expect(text).toContain('half \ufffd pair');
+      expect(text).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
+      expect(f.orch.verifyArtifact(artifact.files)).toMatchObject({ ok: true, problems: [] });
+    }
+    // A session without such text has no `mended` at all.
+    const clean = await f.orch.openSession();
+    await f.orch.run({ sessionId: clean.id, runner: 'spy', task: { input: 'café 😀' } });
+    expect((await f.orch.exportArtifact({ sessionId: clean.id, format: 'json' })).manifest).not.toHaveProperty('mended');
+  });
+});

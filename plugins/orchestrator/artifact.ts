@@ -1,6 +1,6 @@
 /**
  * Artifact export and verification: pure functions over already-loaded records, so `limit verify`
- * needs no runtime and the HTTP API can stream what `exportArtifact` returns.
+ * needs no runtime and the HTTP API returns what `exportArtifact` builds.
  *
  * Digests: json/jsonl hash each part's records as canonical JSON (RFC 8785) — whitespace and key
  * order do not matter, content does; csv hashes each file's exact bytes.
@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
-  ChainVerification, Checkpoint, Flag, Id, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, mapStringsDeep, sha256,
+  ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, mapStringsDeep, sha256,
   verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
 import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
-import { encodeCsv, parseCsvObjects, type CsvCell } from './csv.ts';
+import { csvLines, parseCsvObjects, type CsvCell } from './csv.ts';
 
 export const PART_NAMES: readonly ArtifactPartName[] = ['sessions', 'traces', 'provenance', 'flags', 'checkpoints', 'rdSeries'];
 
@@ -113,7 +113,54 @@ function mendText(data: ArtifactData): { data: ArtifactData; mended: ArtifactMen
   return { data: { ...data, ...parts }, mended };
 }
 
-export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, createdAt: string): ArtifactExport {
+/**
+ * The most characters an artifact's files may hold together: 128 Mi. An export is built in memory
+ * as text (the API returns it as strings, over HTTP inside one JSON response that escapes it once
+ * more), and a JavaScript string holds at most 512 Mi characters (V8); this keeps the files and
+ * that response well within it. A larger export is refused before any of it is joined, naming its
+ * size and how to export it in parts — as databases and search engines bound a response and point
+ * to paging rather than fail midway.
+ */
+export const MAX_ARTIFACT_CHARS = 128 * 1024 * 1024;
+
+/** A file as the pieces it is made of, measured before they are joined into one string. */
+interface Pieces {
+  path: string;
+  pieces: string[];
+}
+
+const indent = (json: string, pad: string) => json.replaceAll('\n', `\n${pad}`);
+
+/** artifact.json as `JSON.stringify({ manifest, parts }, null, 2)` writes it, one record per piece. */
+function jsonPieces(manifest: ArtifactManifest, data: ArtifactData): string[] {
+  const pieces = [`{\n  "manifest": ${indent(JSON.stringify(manifest, null, 2), '  ')},\n  "parts": {`];
+  PART_NAMES.forEach((name, i) => {
+    const records = data[name] as unknown[];
+    pieces.push(`${i ? ',' : ''}\n    ${JSON.stringify(name)}: [`);
+    records.forEach((r, j) => pieces.push(`${j ? ',' : ''}\n      ${indent(JSON.stringify(r, null, 2), '      ')}`));
+    pieces.push(records.length ? '\n    ]' : ']');
+  });
+  pieces.push('\n  }\n}\n');
+  return pieces;
+}
+
+function jsonlPieces(manifest: ArtifactManifest, data: ArtifactData): string[] {
+  const pieces = [`${JSON.stringify({ kind: 'manifest', manifest })}\n`];
+  for (const name of PART_NAMES) for (const record of data[name] as unknown[]) pieces.push(`${JSON.stringify({ kind: name, record })}\n`);
+  return pieces;
+}
+
+function tooLarge(chars: number, maxChars: number, data: ArtifactData, encoding: ArtifactFormat): LimitError {
+  const traces = data.traces.length;
+  const perPart = Math.max(1, Math.floor((traces * maxChars) / chars));
+  const n = (x: number) => x.toLocaleString('en-US');
+  return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `The ${encoding} artifact of ${n(traces)} traces would be ${n(chars)} characters; an export holds at most ${n(maxChars)}`, {
+    details: { format: encoding, chars, maxChars, traces, sessionIds: data.sessionIds },
+    fix: `Export the traces in parts of about ${n(perPart)} or fewer: exportArtifact({ traceIds }), \`limit export --trace ID…\` or POST /artifacts/export {"traceIds": […]} with a slice of them each time (each part verifies on its own).`,
+  });
+}
+
+export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, createdAt: string, maxChars = MAX_ARTIFACT_CHARS): ArtifactExport {
   const { data, mended } = mendText(raw);
   const chains = verifyChains(data.traces, data.provenance);
   const manifestBase = {
@@ -127,31 +174,21 @@ export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, creat
     provenance: { verified: chains.every((c) => c.verified), chains },
     ...(mended.length ? { mended } : {}),
   };
+  const count = (name: ArtifactPartName) => (data[name] as unknown[]).length;
+  let manifest: ArtifactManifest;
+  let files: Pieces[];
   if (encoding === 'csv') {
-    const contents = csvFiles(data);
-    const parts = Object.fromEntries(
-      PART_NAMES.map((name) => [name, { sha256: sha256(contents[name]), records: (data[name] as unknown[]).length, file: CSV_FILES[name] }]),
-    ) as ArtifactManifest['parts'];
-    const manifest: ArtifactManifest = { ...manifestBase, parts };
-    return {
-      manifest,
-      files: [
-        { path: 'manifest.json', content: `${JSON.stringify(manifest, null, 2)}\n` },
-        ...PART_NAMES.map((name) => ({ path: CSV_FILES[name], content: contents[name] })),
-      ],
-    };
+    const lines = csvFiles(data);
+    const digest = (pieces: string[]) => pieces.reduce((hash, piece) => hash.update(piece), createHash('sha256')).digest('hex');
+    manifest = { ...manifestBase, parts: Object.fromEntries(PART_NAMES.map((name) => [name, { sha256: digest(lines[name]), records: count(name), file: CSV_FILES[name] }])) as ArtifactManifest['parts'] };
+    files = [{ path: 'manifest.json', pieces: [`${JSON.stringify(manifest, null, 2)}\n`] }, ...PART_NAMES.map((name) => ({ path: CSV_FILES[name], pieces: lines[name] }))];
+  } else {
+    manifest = { ...manifestBase, parts: Object.fromEntries(PART_NAMES.map((name) => [name, { sha256: recordsDigest(data[name] as unknown[]), records: count(name) }])) as ArtifactManifest['parts'] };
+    files = [{ path: `artifact.${encoding}`, pieces: encoding === 'json' ? jsonPieces(manifest, data) : jsonlPieces(manifest, data) }];
   }
-  const parts = Object.fromEntries(
-    PART_NAMES.map((name) => [name, { sha256: recordsDigest(data[name] as unknown[]), records: (data[name] as unknown[]).length }]),
-  ) as ArtifactManifest['parts'];
-  const manifest: ArtifactManifest = { ...manifestBase, parts };
-  if (encoding === 'json') {
-    const doc = { manifest, parts: Object.fromEntries(PART_NAMES.map((n) => [n, data[n]])) };
-    return { manifest, files: [{ path: 'artifact.json', content: `${JSON.stringify(doc, null, 2)}\n` }] };
-  }
-  const lines = [JSON.stringify({ kind: 'manifest', manifest })];
-  for (const name of PART_NAMES) for (const record of data[name] as unknown[]) lines.push(JSON.stringify({ kind: name, record }));
-  return { manifest, files: [{ path: 'artifact.jsonl', content: `${lines.join('\n')}\n` }] };
+  const chars = files.reduce((sum, f) => f.pieces.reduce((s, piece) => s + piece.length, sum), 0);
+  if (chars > maxChars) throw tooLarge(chars, maxChars, data, encoding);
+  return { manifest, files: files.map((f) => ({ path: f.path, content: f.pieces.join('') })) };
 }
 
 // ───────────── CSV views ─────────────
@@ -166,13 +203,13 @@ function taskDetails(task: Trace['task']): CsvCell {
   return Object.keys(rest).length ? JSON.stringify(rest) : null;
 }
 
-function csvFiles(d: ArtifactData): Record<ArtifactPartName, string> {
+function csvFiles(d: ArtifactData): Record<ArtifactPartName, string[]> {
   return {
-    sessions: encodeCsv(
+    sessions: csvLines(
       ['id', 'tenant', 'name', 'status', 'createdAt', 'closedAt', 'limits', 'metadata'],
       d.sessions.map((s) => [s.id, s.tenant, s.name, s.status, s.createdAt, str(s.closedAt), json(s.limits), json(s.metadata)]),
     ),
-    traces: encodeCsv(
+    traces: csvLines(
       ['id', 'sessionId', 'tenant', 'status', 'runner', 'parentIds', 'taskKind', 'taskInput', 'ok', 'stdout', 'stderr', 'value', 'error',
         'latencyMs', 'tokensIn', 'tokensOut', 'exitCode', 'flagCount', 'createdAt', 'completedAt', 'metadata',
         // Added last, so the columns before keep their places for readers that go by position.
@@ -184,20 +221,20 @@ function csvFiles(d: ArtifactData): Record<ArtifactPartName, string> {
         String(t.flags.length), t.createdAt, str(t.completedAt), json(t.metadata), taskDetails(t.task),
       ]),
     ),
-    provenance: encodeCsv(
+    provenance: csvLines(
       ['traceId', 'seq', 'at', 'actor', 'action', 'source', 'operation', 'rationale', 'data', 'prevHash', 'hash'],
       d.provenance.map((e) => [e.traceId, String(e.seq), e.at, e.actor, e.action, str(e.source), str(e.operation), str(e.rationale), json(e.data), e.prevHash, e.hash]),
     ),
-    flags: encodeCsv(
+    flags: csvLines(
       ['id', 'traceId', 'kind', 'severity', 'reason', 'ruleId', 'autoDetected', 'at', 'evidence'],
       d.flags.map((f) => [f.id, f.traceId, f.kind, String(f.severity), f.reason, f.ruleId, String(f.autoDetected), f.at, json(f.evidence)]),
     ),
-    checkpoints: encodeCsv(
+    checkpoints: csvLines(
       ['traceId', 'label', 'passed', 'at', 'details'],
       d.checkpoints.map((c) => [c.traceId, c.label, String(c.passed), c.at, json(c.details)]),
     ),
     // The spreadsheet view: one row per point; a series without points keeps one row with no step.
-    rdSeries: encodeCsv(
+    rdSeries: csvLines(
       ['seriesId', 'sessionId', 'name', 'createdAt', 'step', 'rate', 'distortion', 'meta'],
       d.rdSeries.flatMap((s) =>
         s.points.length === 0

@@ -12,8 +12,13 @@
 export type CsvCell = string | null;
 
 export function encodeCsv(header: readonly string[], rows: readonly CsvCell[][]): string {
-  const line = (cells: readonly CsvCell[]) => cells.map(encodeCell).join(',');
-  return [line(header), ...rows.map(line)].join('\r\n') + '\r\n';
+  return csvLines(header, rows).join('');
+}
+
+/** The lines of encodeCsv's text, each ending in CRLF: to measure (or write) a large file before it is one string. */
+export function csvLines(header: readonly string[], rows: readonly CsvCell[][]): string[] {
+  const line = (cells: readonly CsvCell[]) => `${cells.map(encodeCell).join(',')}\r\n`;
+  return [line(header), ...rows.map(line)];
 }
 
 const FORMULA = /^'*[=+\-@\t\r]/;

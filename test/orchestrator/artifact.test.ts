@@ -14,6 +14,7 @@ import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 import { runCli } from '../helpers/cli.ts';
 import { parseCsvObjects } from '../../plugins/orchestrator/csv.ts';
+import { MAX_ARTIFACT_CHARS, buildArtifact, type ArtifactData } from '../../plugins/orchestrator/artifact.ts';
 
 const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 type Backend = 'sqlite' | 'postgres';
@@ -377,5 +378,50 @@ describe('text that is not well-formed Unicode', () => {
     const clean = await f.orch.openSession();
     await f.orch.run({ sessionId: clean.id, runner: 'spy', task: { input: 'café 😀' } });
     expect((await f.orch.exportArtifact({ sessionId: clean.id, format: 'json' })).manifest).not.toHaveProperty('mended');
+  });
+});
+
+describe('an export too large to build', () => {
+  /** A session's records as exportArtifact hands them to buildArtifact. */
+  async function sessionData(): Promise<{ f: Fixture; data: ArtifactData; createdAt: string }> {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    for (const input of ['print(1)', 'print("a, \\"quoted\\" line\\nand another")', 'x = {"nested": [1, {"deep": null}]}']) {
+      await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input, args: ['--a'] }, metadata: { tags: ['t'], n: { m: 1.5 } } });
+    }
+    const art = await f.orch.exportArtifact({ sessionId: session.id, format: 'json' });
+    const { parts } = JSON.parse(art.files[0]!.content) as { parts: Omit<ArtifactData, 'tenant' | 'sessionIds' | 'traceIds'> };
+    return { f, data: { ...parts, tenant: 'default', sessionIds: [session.id], traceIds: art.manifest.traceIds }, createdAt: art.manifest.createdAt };
+  }
+
+  it('is refused with LIMIT_PAYLOAD_TOO_LARGE giving its size, the limit and how to export it in parts; at the limit it is built (json, jsonl, csv)', async () => {
+    const { f, data, createdAt } = await sessionData();
+    expect(MAX_ARTIFACT_CHARS).toBe(128 * 1024 * 1024);
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      const built = buildArtifact(data, format, createdAt);
+      const chars = built.files.reduce((n, x) => n + x.content.length, 0);
+      expect(buildArtifact(data, format, createdAt, chars)).toEqual(built);
+      const error = (() => {
+        try {
+          buildArtifact(data, format, createdAt, chars - 1);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toMatchObject({
+        code: 'LIMIT_PAYLOAD_TOO_LARGE',
+        message: `The ${format} artifact of 3 traces would be ${chars.toLocaleString('en-US')} characters; an export holds at most ${(chars - 1).toLocaleString('en-US')}`,
+        details: { format, chars, maxChars: chars - 1, traces: 3, sessionIds: data.sessionIds },
+        fix: expect.stringContaining('Export the traces in parts of about 2 or fewer: exportArtifact({ traceIds }), `limit export --trace ID…`'),
+      });
+      expect(f.orch.verifyArtifact(built.files).ok).toBe(true);
+    }
+  });
+
+  it('artifact.json is still exactly JSON.stringify({ manifest, parts }, null, 2), built a record at a time', async () => {
+    const { data, createdAt } = await sessionData();
+    const [file] = buildArtifact(data, 'json', createdAt).files;
+    expect(file!.content).toBe(`${JSON.stringify(JSON.parse(file!.content), null, 2)}\n`);
+    expect(Object.values(JSON.parse(file!.content).parts).some((p) => (p as unknown[]).length === 0)).toBe(true); // an empty part (rdSeries) too
   });
 });

@@ -296,7 +296,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     // ───────────── artifacts ─────────────
     defineRoute({
       method: 'POST', url: '/artifacts/export', tag: 'artifacts', summary: 'Export a session or a set of traces with provenance, flags, checkpoints and RD series.', body: ExportBody,
-      responses: { schema: ExportResponse, description: 'The manifest (SHA-256 per part, chain verification) and the files.', errors: [...STD, 404] },
+      responses: { schema: ExportResponse, description: 'The manifest (SHA-256 per part, chain verification) and the files.', errors: [...STD, 404, 409] },
       handler: ({ body, principal }) => s.orchestrator().exportArtifact({ ...body, tenant: principal.tenant }),
     }),
   ];

@@ -28,6 +28,11 @@ describe('api-http: artifact export', () => {
     expect(res.json.files[0].content).toContain('caf\ufffd');
   });
 
+  it('the API description lists the answers an export can give: 409 (a trace kept changing), 413 (too large)', async () => {
+    const doc = await s.req('GET', '/openapi.json', { key: null });
+    expect(Object.keys(doc.json.paths['/artifacts/export'].post.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '409', '413']));
+  });
+
   it('a trace id given twice is refused (400 LIMIT_VALIDATION) at the repetition, naming the id and where it was first', async () => {
     const res = await s.req('POST', '/artifacts/export', { body: { traceIds: [T, T2, T], format: 'json' } });
     expect(res.status, res.text).toBe(400);

@@ -7,7 +7,7 @@ import {
   LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, mapStringsDeep, measureDistortion, newId, sha256, verifyTraceChain,
 } from 'limit-graph';
 import type {
-  ArtifactExport, Checkpoint, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
+  ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
   BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,

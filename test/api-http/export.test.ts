@@ -19,12 +19,14 @@ describe('api-http: artifact export', () => {
   });
 
   it('a session holding text with half a surrogate pair (stored by another client of the store) exports with U+FFFD, not a 500', async () => {
-    // The API refuses such text in requests; a process using the orchestrator directly can store it in SQLite.
+    // The API and the orchestrator refuse such text; another client of the SQLite store (or an older
+    // version) may have written it: here, through storage.
     const session = (await s.req('POST', '/sessions', { body: { name: 'lone' } })).json.id as string;
-    const { trace } = await s.rt.resolve('orchestrator').recordTrace({ tenant: 'tenant-a', sessionId: session, runner: 'x', task: { input: 'caf\ud83d' }, output: { ok: true, stdout: '', stderr: '' } });
+    const { trace } = await s.rt.resolve('orchestrator').recordTrace({ tenant: 'tenant-a', sessionId: session, runner: 'x', task: { input: 'x' }, output: { ok: true, stdout: 'caf\ufffd', stderr: '' } });
+    await s.rt.resolve('storage').updateTrace('tenant-a', trace.id, { output: { ...trace.output!, stdout: 'caf\ud83d' } });
     const res = await s.req('POST', '/artifacts/export', { body: { sessionId: session, format: 'jsonl' } });
     expect(res.status, res.text).toBe(200);
-    expect(res.json.manifest).toMatchObject({ provenance: { verified: true }, mended: [{ part: 'traces', index: 0, id: trace.id, field: 'task.input' }] });
+    expect(res.json.manifest).toMatchObject({ provenance: { verified: true }, mended: [{ part: 'traces', index: 0, id: trace.id, field: 'output.stdout' }] });
     expect(res.json.files[0].content).toContain('caf\ufffd');
   });
 

@@ -161,6 +161,21 @@ const distinctIds = (name: string) => z.array(Id).superRefine((ids, ctx) => {
   });
 });
 
+/** One refinement step: the numbers are checked as an RD point by storage; the graph by the rd plugin. */
+export const RdStepInputSchema = z
+  .object({
+    tenant: Tenant.optional(),
+    rate: z.number(),
+    graph: AnObject.optional(),
+    distortion: z.number().optional(),
+    step: z.number().int().optional(),
+    meta: Metadata.optional(),
+    timeLimitMs: z.number().positive().optional(),
+    signal: Signal.optional(),
+  })
+  .strict()
+  .superRefine(wellFormedText);
+
 export const ExportInputSchema = z
   .object({ tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: distinctIds('traceIds').min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
   .strict()

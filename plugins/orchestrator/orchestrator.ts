@@ -18,7 +18,7 @@ import { SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactDat
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
-  RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput,
+  RdStepInputSchema, RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput,
 } from './inputs.ts';
 
 const now = () => new Date().toISOString();
@@ -828,7 +828,8 @@ export class OrchestratorService implements Orchestrator {
     return this.deps.container.resolve(k);
   }
 
-  async recordRdStep(seriesId: string, input: RdStepInput): Promise<RdSeries> {
+  async recordRdStep(seriesId: string, given: RdStepInput): Promise<RdSeries> {
+    const input = checkInput(RdStepInputSchema, given, 'RD step input') as RdStepInput;
     const tenant = this.#tenant(input.tenant);
     const series = await this.#storage.getRdSeries(tenant, seriesId);
     if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });

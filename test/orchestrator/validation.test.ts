@@ -166,6 +166,16 @@ describe('orchestrator input validation', () => {
     await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } }), 'LIMIT_SESSION_CLOSED');
   });
 
+  it('recordRdStep: its input is checked first (an unknown key, a wrong type, text that is not well-formed Unicode), and no point is stored', async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });
+    await rejects(orch.recordRdStep(series.id, { rate: 1, distortoin: 0.5 } as never), 'LIMIT_VALIDATION', 'Invalid RD step input', 'distortoin');
+    await rejects(orch.recordRdStep(series.id, { rate: '1', distortion: 0.5 } as never), 'LIMIT_VALIDATION', 'rate');
+    await rejects(orch.recordRdStep(series.id, { rate: 1, distortion: 0.5, meta: { note: 'half \ud83d' } }), 'LIMIT_VALIDATION', 'meta.note', 'not well-formed Unicode');
+    expect((await rt.resolve('storage').getRdSeries(series.tenant, series.id))!.points).toEqual([]);
+    expect((await orch.recordRdStep(series.id, { rate: 1, distortion: 0.5, meta: { note: 'a whole pair 😀' } })).points).toHaveLength(1);
+  });
+
   it('exportArtifact: an unknown format is refused', async () => {
     const s = await orch.openSession();
     await rejects(orch.exportArtifact({ sessionId: s.id, format: 'xml' as never }), 'LIMIT_VALIDATION', 'format');

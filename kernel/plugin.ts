@@ -163,7 +163,7 @@ export function pluginOptionIssues(entries: readonly PluginOptionsEntry[], sourc
     const schema = plugin.options ?? z.object({}).strict();
     const result = schema.safeParse(raw ?? {});
     if (result.success) return { plugin, options: result.data };
-    issues.push(...formatIssues(result.error.issues.map((issue) => withEnvHint(issue, plugin, raw)), sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
+    issues.push(...formatIssues(result.error.issues.map((issue) => withEnvValue(withEnvHint(issue, plugin, raw), raw, envSources)), sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
     return { plugin, options: undefined };
   });
   return { loaded, issues };
@@ -180,6 +180,17 @@ function withEnvHint(issue: z.core.$ZodIssue, plugin: Plugin, raw: unknown): z.c
   if (variables.length === 0) return issue;
   const names = variables.length === 1 ? `the environment variable ${variables[0]}` : `one of the environment variables ${variables.join(', ')}`;
   return { ...issue, message: `${issue.message}; set ${names}, or the option ${option} in the plugin's entry` };
+}
+
+/**
+ * An option a variable set is a string; a schema that coerces it to a number sees NaN for `abc`, and
+ * zod's "received NaN" would hide what the variable holds: the message quotes the value instead.
+ */
+function withEnvValue(issue: z.core.$ZodIssue, raw: unknown, envSources: Record<string, string> | undefined): z.core.$ZodIssue {
+  const option = issue.path.length === 1 ? issue.path[0] : undefined;
+  if (typeof option !== 'string' || !envSources?.[option] || !isObject(raw) || typeof raw[option] !== 'string') return issue;
+  if (!/\breceived NaN\b/.test(issue.message)) return issue;
+  return { ...issue, message: issue.message.replace(/\breceived NaN\b/, `received ${JSON.stringify(raw[option])}`) };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -62,6 +62,18 @@ describe('definePlugin', () => {
     const error = await failure(createRuntime({ config: silent, plugins: [p], env: { MY_DB_PORT: '99999' } }));
     expect(error.message).toMatch(/plugins\.db\.port: .*\(from environment variable MY_DB_PORT\)/);
   });
+
+  it('a variable that is not a number is quoted as received, not as the NaN coercion made of it', async () => {
+    const p = definePlugin({
+      meta: { name: 'db', version: '1.0.0', env: { MY_DB_PORT: 'port' } },
+      options: z.object({ port: z.coerce.number().int().max(65535) }),
+      setup: () => {},
+    });
+    const error = await failure(createRuntime({ config: silent, plugins: [p], env: { MY_DB_PORT: 'abc' } }));
+    expect(error.message).toContain('MY_DB_PORT › plugins.db.port: Expected number, received "abc" (from environment variable MY_DB_PORT)');
+    expect(error.message).not.toContain('NaN');
+    expect(error.fix).toContain('the environment variable MY_DB_PORT (change or unset it)');
+  });
 });
 
 describe('plugin ordering', () => {

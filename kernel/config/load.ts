@@ -298,9 +298,17 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could n
 }
 
 function loadFailed(file: string, error: unknown, what = `Could not load ${file}`): LimitError {
-  return new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${error instanceof Error ? error.message : String(error)}`, {
+  const reason = error instanceof Error ? error.message : String(error);
+  // esbuild compiles a .ts/.js file outside a "type": "module" package (or with no package.json at
+  // all) to CommonJS, which has no top-level await; .mts/.mjs are ES modules wherever they are.
+  const commonJs = /"cjs" output format/.test(reason) && /\.(ts|js)$/.test(file);
+  const esm = file.replace(/\.(ts|js)$/, (ext) => (ext === '.ts' ? '.mts' : '.mjs'));
+  return new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${reason}`, {
     cause: error,
     details: { file },
+    ...(commonJs
+      ? { fix: `${path.basename(file)} is compiled as CommonJS because no package.json with "type": "module" is above it, and CommonJS has no top-level await: rename it to ${path.basename(esm)}, or add a package.json with { "type": "module" } to its folder.` }
+      : {}),
   });
 }
 

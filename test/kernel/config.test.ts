@@ -39,6 +39,17 @@ describe('loading limit.config.ts', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('with top-level await but no "type": "module" package above it, the fix says to rename it to .mts (which then loads)', async () => {
+    rmSync(path.join(dir, 'package.json'));
+    write('limit.config.ts', `const tenant = await Promise.resolve('acme'); export default { tenant };`);
+    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(error.fix).toBe('limit.config.ts is compiled as CommonJS because no package.json with "type": "module" is above it, and CommonJS has no top-level await: rename it to limit.config.mts, or add a package.json with { "type": "module" } to its folder.');
+    write('limit.config.mts', `const tenant = await Promise.resolve('acme'); export default { tenant };`);
+    rmSync(path.join(dir, 'limit.config.ts'));
+    expect((await loadConfig({ cwd: dir, env: {} })).config.tenant).toBe('acme');
+  });
+
   it('reloads without a stale cache (also of imported modules)', async () => {
     write('tenant.ts', 'export default "one";');
     write('limit.config.ts', `import t from './tenant.ts'; export default { tenant: t };`);

@@ -60,6 +60,18 @@ function services(ctx: PluginContext, readyTimeoutMs: number): Services {
 
 const parsePort = (value: string): number => parseNumberOption('--port', value, { integer: true, min: 0, max: 65_535 });
 
+/**
+ * `--host ""` (say `--host "$HOST"` with HOST unset) would bind every interface: the plugin option
+ * and LIMIT_HOST refuse an empty host, and so does the flag.
+ */
+function parseHost(value: string): string {
+  if (value.trim() !== '') return value;
+  throw new LimitError('LIMIT_VALIDATION', `--host must not be empty, got ${JSON.stringify(value)}`, {
+    details: { field: '--host', value },
+    fix: 'Pass --host <address>: 127.0.0.1 (local only, the default), 0.0.0.0 or :: (every interface), or leave --host out.',
+  });
+}
+
 /** What a failed listen means for the person who ran `limit serve` (EADDRINUSE, a host that is not here, …). */
 function listenError(error: unknown, host: string, port: number): LimitError {
   const code = (error as NodeJS.ErrnoException).code;
@@ -108,6 +120,7 @@ function registerServe(registry: CommandRegistry): void {
     .option('--host <host>', 'address to bind (default 127.0.0.1)')
     .action(async (opts: { port?: string; host?: string }) => {
       const port = opts.port === undefined ? undefined : parsePort(opts.port);
+      const host = opts.host === undefined ? undefined : parseHost(opts.host);
       const runtime: Runtime = await registry.runtime();
       if (!runtime.has('http')) {
         throw new LimitError('LIMIT_SERVICE_NOT_FOUND', 'limit serve needs the api-http plugin', {
@@ -116,7 +129,7 @@ function registerServe(registry: CommandRegistry): void {
         });
       }
       const http = runtime.resolve('http');
-      const { url } = await http.listen({ port, host: opts.host });
+      const { url } = await http.listen({ port, host });
       const stop = new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -46,6 +46,14 @@ describe('limit serve: bad --port / --host', () => {
     expect(r.stderr).toContain('fix: Pass a --host');
   });
 
+  it.each(['', ' '])('--host %j is LIMIT_VALIDATION naming the flag, not a server on every interface', async (value) => {
+    const r = await cli('--host', value, '--port', '0');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`LIMIT_VALIDATION: --host must not be empty, got ${JSON.stringify(value)}`);
+    expect(r.stderr).toContain('fix: Pass --host <address>');
+    expect(r.stdout).not.toContain('listening');
+  });
+
   it.each(['', 'abc', '70000', '1.5'])('--port %j is LIMIT_VALIDATION', async (value) => {
     const r = await cli('--port', value);
     expect(r.code).toBe(1);

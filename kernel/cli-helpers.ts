@@ -228,29 +228,41 @@ export async function writeOutputFile(target: string, content: string | Uint8Arr
 }
 
 /**
+ * Whether writeOutputFolder would accept writing the files `names` into `target`, checked before a
+ * command does its work (so that a refusal never comes after it): the same errors, nothing written.
+ * Resolves to whether the folder exists already.
+ */
+export async function checkOutputFolder(target: string, names: readonly string[], options: OutputOptions = {}): Promise<boolean> {
+  const { option = '--out', force = false, protect = [] } = options;
+  if (!target.trim()) throw outError(option, JSON.stringify(target), 'is empty', `Pass ${option} <folder>.`);
+  const paths = names.map((n) => path.join(target, n));
+  await refuseProtected(target, option, protect);
+  for (const p of paths) await refuseProtected(p, option, protect);
+  const info = await existing(target, option);
+  if (info && !info.isDirectory()) throw outError(option, target, 'exists and is not a folder; this writes a folder of files', `Pass a folder path (new or existing) to ${option}.`);
+  if (!info) return false;
+  const present = [];
+  for (const p of paths) {
+    const s = await existing(p, option);
+    if (s?.isDirectory() || (s && !s.isFile())) throw outError(option, p, 'exists and is not a regular file', `Choose another ${option} folder.`);
+    if (s) present.push(p);
+  }
+  if (present.length && !force) {
+    throw outError(option, target, `already holds ${present.map((p) => path.basename(p)).join(', ')}`, `Pass --force to overwrite them, or choose another ${option} folder.`);
+  }
+  return true;
+}
+
+/**
  * Writes files into the `--out` folder (created when missing). Refuses a path that exists and is not
  * a folder, files that already exist in it unless `force`, and protected paths. A new folder is
  * filled under a temporary name and renamed into place; into an existing folder each file is
  * written atomically (see `writeOutputFile`).
  */
 export async function writeOutputFolder(target: string, files: readonly { path: string; content: string }[], options: OutputOptions = {}): Promise<string[]> {
-  const { option = '--out', force = false, protect = [] } = options;
-  if (!target.trim()) throw outError(option, JSON.stringify(target), 'is empty', `Pass ${option} <folder>.`);
+  const { option = '--out' } = options;
   const paths = files.map((f) => path.join(target, f.path));
-  await refuseProtected(target, option, protect);
-  for (const p of paths) await refuseProtected(p, option, protect);
-  const info = await existing(target, option);
-  if (info && !info.isDirectory()) throw outError(option, target, 'exists and is not a folder; this writes a folder of files', `Pass a folder path (new or existing) to ${option}.`);
-  if (info) {
-    const present = [];
-    for (const p of paths) {
-      const s = await existing(p, option);
-      if (s?.isDirectory() || (s && !s.isFile())) throw outError(option, p, 'exists and is not a regular file', `Choose another ${option} folder.`);
-      if (s) present.push(p);
-    }
-    if (present.length && !force) {
-      throw outError(option, target, `already holds ${present.map((p) => path.basename(p)).join(', ')}`, `Pass --force to overwrite them, or choose another ${option} folder.`);
-    }
+  if (await checkOutputFolder(target, files.map((f) => f.path), options)) {
     for (const [i, f] of files.entries()) await writeAtomic(paths[i]!, f.content, option);
     return paths;
   }

@@ -3,10 +3,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LimitError, isLimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { LimitError, checkOutputFolder, isLimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, OutputOptions, RunOutcome } from 'limit-graph';
 import { verifyArtifactFiles } from './artifact.ts';
-import { formatDemo, runDemo } from './demo.ts';
+import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
 
 const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
 
@@ -164,8 +164,8 @@ export function registerCommands(registry: CommandRegistry): void {
       const out = opts.out ?? mkdtempSync(path.join(os.tmpdir(), 'limit-demo-'));
       try {
         const output = { force: opts.force, protect: await storePaths(runtime) };
-        // Refuse an --out that cannot be a folder before the demo runs, not after.
-        await writeOutputFolder(out, [], output);
+        // Refuse an --out the export could not be written to before the demo runs, not after.
+        await checkOutputFolder(out, DEMO_EXPORT_FILES, output);
         const summary = await runDemo(runtime, out, opts.runner, output, !temporary);
         if (opts.json) registry.printJson(summary);
         else registry.print(formatDemo(summary));

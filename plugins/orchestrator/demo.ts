@@ -24,6 +24,9 @@ function ring(n: number): AttributedGraph {
   return { nodes, edges };
 }
 
+/** The files the demo's export writes into its folder (a JSON artifact), known before it runs. */
+export const DEMO_EXPORT_FILES: readonly string[] = ['artifact.json'];
+
 /** `output` says how the export may be written into `outDir` (see writeOutputFolder). */
 export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'python', output: OutputOptions = {}, kept = true): Promise<DemoSummary> {
   const orchestrator: Orchestrator = runtime.resolve('orchestrator');

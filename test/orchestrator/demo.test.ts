@@ -43,6 +43,27 @@ describe('limit demo', () => {
     expect(verified.stdout).toMatch(/OK — 6 parts match their SHA-256 digests, 4 provenance chains verify/);
   });
 
+  it('--out holding an earlier export is refused before the demo runs: nothing is added to the store', async () => {
+    const out = path.join(dataDir, 'export-twice');
+    const first = await cli('demo', '--out', out);
+    expect(first.code, first.stderr).toBe(0);
+    const counts = async () => {
+      const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: path.join(dataDir, 'limit.db') } } } });
+      try {
+        const storage = rt.resolve('storage');
+        const sessions = await storage.listSessions(rt.config.tenant, { limit: 1000 });
+        return sessions.items.length;
+      } finally {
+        await rt.close();
+      }
+    };
+    const before = await counts();
+    const again = await cli('demo', '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`LIMIT_VALIDATION: --out ${out}: already holds artifact.json`);
+    expect(await counts()).toBe(before);
+  });
+
   it('--json: one document; the blocked trace has no "executed" provenance entry (the runner was never called)', async () => {
     const out = path.join(dataDir, 'export-json');
     const { code, stdout, stderr } = await cli('demo', '--json', '--out', out);

@@ -23,6 +23,8 @@ export interface CommandRegistry {
   printJson(value: unknown): void;
   /** Writes human-readable text to stdout. */
   print(text: string): void;
+  /** Writes text to stderr (a task's own stderr, notes beside the output); a newline is added when missing. */
+  printStderr(text: string): void;
 }
 
 /**

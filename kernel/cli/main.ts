@@ -82,6 +82,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     },
     printJson: (value) => io.stdout(`${JSON.stringify(value, null, 2)}\n`),
     print: (text) => io.stdout(text.endsWith('\n') ? text : `${text}\n`),
+    printStderr: (text) => io.stderr(text.endsWith('\n') ? text : `${text}\n`),
   };
   const program = registry.program;
   program

@@ -60,7 +60,11 @@ function exportOptionError(error: unknown): unknown {
   });
 }
 
-function outcomeError(outcome: RunOutcome): LimitError | undefined {
+/**
+ * The error a blocked or failed run exits with. `withStderr`: the task's stderr ends the message
+ * (for --json, where the error document is all there is; in text mode it was printed to stderr).
+ */
+function outcomeError(outcome: RunOutcome, withStderr: boolean): LimitError | undefined {
   const { trace } = outcome;
   const details = { traceId: trace.id, status: trace.status, flags: trace.flags.map((f) => ({ kind: f.kind, severity: f.severity, reason: f.reason })) };
   if (trace.status === 'blocked' || trace.status === 'quarantined') {
@@ -68,9 +72,22 @@ function outcomeError(outcome: RunOutcome): LimitError | undefined {
   }
   if (trace.status === 'error') {
     const error = trace.output?.error;
-    return new LimitError('LIMIT_RUNNER_FAILED', `Trace ${trace.id} failed${error ? ` (${error.code}): ${error.message}` : ''}${trace.output?.stderr ? `\n${trace.output.stderr}` : ''}`, { details });
+    const stderr = withStderr && trace.output?.stderr ? `\n${trace.output.stderr}` : '';
+    return new LimitError('LIMIT_RUNNER_FAILED', `Trace ${trace.id} failed${error ? ` (${error.code}): ${error.message}` : ''}${stderr}`, { details });
   }
   return undefined;
+}
+
+/**
+ * What a task produced, as a script run from the shell shows it: its stdout on stdout, then its
+ * value (the last expression's, when the runner reports one: a string as is, anything else as
+ * JSON), and its stderr on stderr — also for a task that failed, whose error follows.
+ */
+function printOutput(registry: CommandRegistry, output: RunOutcome['trace']['output']): void {
+  if (!output) return;
+  if (output.stdout) registry.print(output.stdout);
+  if (output.value !== undefined && output.value !== null) registry.print(typeof output.value === 'string' ? output.value : JSON.stringify(output.value));
+  if (output.stderr) registry.printStderr(output.stderr);
 }
 
 export function registerCommands(registry: CommandRegistry): void {
@@ -78,7 +95,7 @@ export function registerCommands(registry: CommandRegistry): void {
 
   program
     .command('run')
-    .description('run a task through the governed pipeline and print its output')
+    .description("run a task through the governed pipeline and print what it produced: its stdout, its value, its stderr (on stderr)")
     .argument('<runner>', 'runner name (python, llama, openai, anthropic, …)')
     .argument('[task...]', 'the task, after "--" (code for code runners, a prompt for model runners)')
     .option('--session <id>', 'run in this session (created if it does not exist); default: a new session closed afterwards')
@@ -86,9 +103,17 @@ export function registerCommands(registry: CommandRegistry): void {
     .option('--json', 'print { trace, executed, checkpoints } as one JSON document')
     .action(async (runner: string, words: string[], opts: { session?: string; kind: string; json?: boolean }) => {
       const input = words.join(' ');
-      if (!input.trim()) throw new LimitError('LIMIT_VALIDATION', 'No task given', { fix: 'Pass the task after "--": limit run python -- "print(1)"' });
       if (opts.kind !== 'code' && opts.kind !== 'prompt') throw new LimitError('LIMIT_VALIDATION', `--kind must be code or prompt, not "${opts.kind}"`);
       const runtime = await registry.runtime();
+      const runners = runtime.keys('runner:').map((k) => k.slice('runner:'.length));
+      if (!input.trim() && !runners.includes(runner)) {
+        // `limit run -- "print(1)"`: the first word after "--" was taken for the runner.
+        throw new LimitError('LIMIT_VALIDATION', `No runner given: "${runner}" was read as the runner's name, and no runner has that name`, {
+          details: { runner, runners },
+          fix: `Name the runner before "--", then the task: limit run ${runners[0] ?? 'python'} -- ${JSON.stringify(runner)}${runners.length ? ` (runners: ${runners.join(', ')})` : ''}.`,
+        });
+      }
+      if (!input.trim()) throw new LimitError('LIMIT_VALIDATION', 'No task given', { fix: `Pass the task after "--": limit run ${runner} -- "print(1)"` });
       const orchestrator = runtime.resolve('orchestrator');
       let sessionId = opts.session;
       const ephemeral = sessionId === undefined;
@@ -96,10 +121,10 @@ export function registerCommands(registry: CommandRegistry): void {
       else if (!(await orchestrator.getSession(undefined, sessionId))) await orchestrator.openSession({ id: sessionId, name: sessionId });
       try {
         const outcome = await orchestrator.run({ sessionId, runner, task: { input, kind: opts.kind }, actor: 'cli' });
-        const error = outcomeError(outcome);
+        if (!opts.json) printOutput(registry, outcome.trace.output);
+        const error = outcomeError(outcome, opts.json === true);
         if (error) throw error;
         if (opts.json) registry.printJson({ trace: outcome.trace, executed: outcome.executed, checkpoints: outcome.checkpoints });
-        else registry.print(outcome.trace.output?.stdout ?? '');
       } finally {
         if (ephemeral) await orchestrator.closeSession(undefined, sessionId);
       }

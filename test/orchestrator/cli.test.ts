@@ -63,6 +63,35 @@ describe('orchestrator CLI', () => {
     expect(readdirSync(path.join(dir, 'export-csv')).sort()).toEqual(['checkpoints.csv', 'flags.csv', 'manifest.json', 'provenance.csv', 'rd_points.csv', 'sessions.csv', 'traces.csv']);
   }, 60_000);
 
+  it('text mode shows what the task produced: stdout, its value, its stderr on stderr; a failed task\'s output before its error', async () => {
+    const both = await cli('run', 'python', '--', "import sys; sys.stderr.write('note\\n'); print(1)");
+    expect(both).toMatchObject({ code: 0, stdout: '1\n', stderr: 'note\n' });
+    expect(await cli('run', 'python', '--', '2+3')).toMatchObject({ code: 0, stdout: '5\n', stderr: '' });
+    expect(await cli('run', 'python', '--', "'a' + 'b'")).toMatchObject({ code: 0, stdout: 'ab\n' });
+    expect(await cli('run', 'python', '--', 'x = 1')).toMatchObject({ code: 0, stdout: '', stderr: '' });
+
+    const failed = await cli('run', 'python', '--', "print('partial result'); 1/0");
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('partial result\n');
+    // The traceback once (the task's stderr), then the error.
+    expect(failed.stderr).toMatch(/^Traceback \(most recent call last\):\n[\s\S]*ZeroDivisionError: division by zero\nLIMIT_RUNNER_FAILED: Trace \S+ failed \(LIMIT_RUNNER_TASK_ERROR\): ZeroDivisionError: division by zero\n  fix: /);
+    expect(failed.stderr.match(/Traceback/g)).toHaveLength(1);
+
+    // --json is unchanged: one document, the error's message ends with the task's stderr.
+    const json = await cli('run', 'python', '--json', '--', "print('partial result'); 1/0");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).error.message).toMatch(/failed \(LIMIT_RUNNER_TASK_ERROR\)[\s\S]*Traceback/);
+  }, 60_000);
+
+  it('a runner forgotten before "--" is named as the missing runner, not as a missing task', async () => {
+    const r = await cli('run', '--', 'print(1)');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('LIMIT_VALIDATION: No runner given: "print(1)" was read as the runner\'s name, and no runner has that name');
+    expect(r.stderr).toContain('fix: Name the runner before "--", then the task: limit run python -- "print(1)" (runners: python).');
+    const noTask = await cli('run', 'python');
+    expect(noTask.stderr).toContain('LIMIT_VALIDATION: No task given\n  fix: Pass the task after "--": limit run python -- "print(1)"');
+  }, 60_000);
+
   it('verify of a path that does not exist says the file is not found and to check the path', async () => {
     const missing = path.join(dir, 'no-such-artifact.json');
     const r = await cli('verify', missing);

@@ -98,7 +98,7 @@ export function registerCommands(registry: CommandRegistry): void {
     .description("run a task through the governed pipeline and print what it produced: its stdout, its value, its stderr (on stderr)")
     .argument('<runner>', 'runner name (python, llama, openai, anthropic, …)')
     .argument('[task...]', 'the task, after "--" (code for code runners, a prompt for model runners)')
-    .option('--session <id>', 'run in this session (created if it does not exist); default: a new session closed afterwards')
+    .option('--session <id>', 'run in this session (created if it does not exist, left open): its record and traces are stored and later runs add to them, but runner state (Python globals, files in its folder, a model conversation) lasts for this invocation only; default: a new session closed afterwards')
     .option('--kind <kind>', 'task kind: code or prompt', 'code')
     .option('--json', 'print { trace, executed, checkpoints } as one JSON document')
     .action(async (runner: string, words: string[], opts: { session?: string; kind: string; json?: boolean }) => {

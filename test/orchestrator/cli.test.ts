@@ -83,6 +83,19 @@ describe('orchestrator CLI', () => {
     expect(JSON.parse(json.stdout).error.message).toMatch(/failed \(LIMIT_RUNNER_TASK_ERROR\)[\s\S]*Traceback/);
   }, 60_000);
 
+  it('run --help says what --session keeps across invocations (the stored session, its traces) and what it does not (runner state)', async () => {
+    const help = await cli('run', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('its record and traces are stored and later runs add to them, but runner state (Python globals, files in its folder, a model conversation) lasts for this invocation only');
+    // As it says: a global of the first invocation is gone in the second; the session holds both traces.
+    expect((await cli('run', 'python', '--session', 'cli-state', '--', 'x = 5')).code).toBe(0);
+    const second = await cli('run', 'python', '--session', 'cli-state', '--', 'print(x)');
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("NameError: name 'x' is not defined");
+    const exported = await cli('export', '--session', 'cli-state', '--format', 'json', '--out', path.join(dir, 'state.json'));
+    expect(exported.stdout).toContain('exported 2 traces');
+  }, 60_000);
+
   it('a runner forgotten before "--" is named as the missing runner, not as a missing task', async () => {
     const r = await cli('run', '--', 'print(1)');
     expect(r.code).toBe(1);

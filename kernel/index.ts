@@ -30,3 +30,4 @@ export { mulberry32 } from './random.ts';
 export * from './runner-helpers.ts';
 export * from './governance-helpers.ts';
 export * from './cli-helpers.ts';
+export { atExit, temporaryFolder, trackProcessGroup } from './process-cleanup.ts';

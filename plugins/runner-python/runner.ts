@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LimitError, sha256, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
+import { LimitError, sha256, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
@@ -170,6 +170,8 @@ interface Launched {
   child: ResultPromise;
   cgroupDir: string | undefined;
   exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
+  /** Releases the process group from the kernel's exit cleanup (see trackProcessGroup) once it is reaped. */
+  untrack: () => void;
 }
 
 interface WorkerResponse {
@@ -667,6 +669,7 @@ export class PythonRunner implements Runner {
    */
   async #reap(launched: Launched, drain = false): Promise<void> {
     await killTree(launched.child.pid, launched.cgroupDir);
+    launched.untrack();
     if (drain) await outputDrained(launched.child);
     const cg = this.#resolved?.cgroups;
     if (launched.cgroupDir && cg instanceof PidsCgroups) {
@@ -715,7 +718,9 @@ export class PythonRunner implements Runner {
       child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
       child.once('error', () => resolve({ exitCode: null, signal: null }));
     });
-    return { child, cgroupDir, exited };
+    // A process that exits without its finally blocks (a second Ctrl-C) still kills the group.
+    const untrack = trackProcessGroup(child.pid, cgroupDir);
+    return { child, cgroupDir, exited, untrack };
   }
 
   #env(state: SessionState): Record<string, string> {

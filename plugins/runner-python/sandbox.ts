@@ -4,10 +4,11 @@
  * list of every process of an execution to kill), and per-session uids (file isolation, RLIMIT_NPROC).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { atExit } from 'limit-graph';
 
 /** Kills a detached execution: its process group, then anything left in its cgroup (escaped via setsid). */
 export async function killTree(pid: number | undefined, cgroupDir: string | undefined): Promise<void> {
@@ -46,6 +47,15 @@ export async function cgroupPids(cgroupDir: string): Promise<number[]> {
 
 /** A pids cgroup directory under which the runner makes one child cgroup per execution. */
 export class PidsCgroups {
+  // A process that exits without disposing the runner (a second Ctrl-C) still removes the base.
+  readonly #release = atExit(() => {
+    try {
+      rmdirSync(this.base);
+    } catch {
+      // Not empty (a cgroup of a process still dying) or gone.
+    }
+  });
+
   private constructor(readonly base: string) {}
 
   /** Tries `root` (or the v1 then v2 mount points) and returns a usable base, or the reason it is not usable. */
@@ -101,6 +111,7 @@ export class PidsCgroups {
 
   async dispose(): Promise<void> {
     await rmdir(this.base).catch(() => undefined);
+    this.#release();
   }
 }
 

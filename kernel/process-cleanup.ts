@@ -1,0 +1,103 @@
+/**
+ * What this process started that must not outlive it, however it ends: the process groups of the
+ * child processes it runs tasks in, temporary folders, terminal settings to restore. Whoever creates
+ * one registers it here and releases it after cleaning it up the normal way; whatever is still
+ * registered when the process exits — `process.exit` after a second Ctrl-C, say, which skips every
+ * `finally` — is cleaned up synchronously in the 'exit' event (which allows nothing asynchronous).
+ */
+import { mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const groups = new Map<number, string | undefined>();
+const folders = new Set<string>();
+const restores = new Set<() => void>();
+let listening = false;
+
+function listen(): void {
+  if (listening) return;
+  listening = true;
+  process.on('exit', cleanUpNow);
+}
+
+/**
+ * Registers a child process that leads its own process group (spawned `detached`), and the cgroup
+ * that lists every process of it when there is one (children that left the group with setsid).
+ * Returns the release to call once the group has been killed and reaped.
+ */
+export function trackProcessGroup(pgid: number | undefined, cgroupDir?: string): () => void {
+  if (pgid === undefined) return () => {};
+  listen();
+  groups.set(pgid, cgroupDir);
+  return () => void groups.delete(pgid);
+}
+
+/** A new folder under os.tmpdir() (`prefix` + random), removed by `remove()` or, at the latest, at exit. */
+export function temporaryFolder(prefix: string): { path: string; remove(): void } {
+  listen();
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  folders.add(dir);
+  return {
+    path: dir,
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+      folders.delete(dir);
+    },
+  };
+}
+
+/** Runs `restore` (synchronous: restore terminal settings, say) at exit unless released first. */
+export function atExit(restore: () => void): () => void {
+  listen();
+  restores.add(restore);
+  return () => void restores.delete(restore);
+}
+
+/** Kills the registered process groups (and their cgroups' processes), removes the folders, runs the restores. Synchronous. */
+export function cleanUpNow(): void {
+  const cgroups: string[] = [];
+  for (const [pgid, cgroupDir] of groups) {
+    kill(-pgid);
+    if (!cgroupDir) continue;
+    let procs = '';
+    try {
+      procs = readFileSync(path.join(cgroupDir, 'cgroup.procs'), 'utf8');
+    } catch {
+      continue; // Gone already.
+    }
+    for (const pid of procs.split('\n').filter(Boolean)) kill(Number(pid));
+    cgroups.push(cgroupDir);
+  }
+  groups.clear();
+  // A cgroup can be removed once its killed processes are gone, which takes the kernel a moment:
+  // a few short waits (nothing asynchronous runs any more), then it is left, empty.
+  for (let attempt = 0; cgroups.length > 0 && attempt < 20; attempt++) {
+    for (const dir of [...cgroups]) {
+      try {
+        rmdirSync(dir);
+        cgroups.splice(cgroups.indexOf(dir), 1);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') cgroups.splice(cgroups.indexOf(dir), 1);
+      }
+    }
+    if (cgroups.length > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  folders.clear();
+  for (const restore of restores) {
+    try {
+      restore();
+    } catch {
+      // Exiting: nothing better to do.
+    }
+  }
+  restores.clear();
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Exited meanwhile.
+  }
+}

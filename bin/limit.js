@@ -4,12 +4,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const source = new URL('../kernel/cli/main.ts', import.meta.url);
-let main;
+let runProcess;
 if (existsSync(fileURLToPath(source))) {
   const { register } = await import('tsx/esm/api');
   register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-  ({ main } = await import(source.href));
+  ({ runProcess } = await import(source.href));
 } else {
-  ({ main } = await import(new URL('../dist/kernel/cli/main.js', import.meta.url).href));
+  ({ runProcess } = await import(new URL('../dist/kernel/cli/main.js', import.meta.url).href));
 }
-process.exitCode = await main(process.argv);
+// Signals, a closed stdout and the exit code: see kernel/cli/interrupt.ts.
+await runProcess(process.argv);

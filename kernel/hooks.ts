@@ -25,6 +25,18 @@ export interface CommandRegistry {
   print(text: string): void;
   /** Writes text to stderr (a task's own stderr, notes beside the output); a newline is added when missing. */
   printStderr(text: string): void;
+  /**
+   * Aborted when the command must stop: the user interrupted it (SIGINT/SIGTERM) or stdout's reader
+   * went away. A command passes it to what it runs (`orchestrator.run({ signal })`) and cleans up in
+   * `finally`; the CLI then closes the runtime and exits 130/143 (0 for EPIPE).
+   */
+  readonly signal: AbortSignal;
+  /**
+   * For a service that runs until it is stopped (`serve`, `worker`): resolves with the signal's name
+   * once SIGINT/SIGTERM arrives. The stop is then the command's normal end, not an interruption:
+   * once the command has shut down and returned, the CLI exits 0.
+   */
+  untilStopped(): Promise<string>;
 }
 
 /**

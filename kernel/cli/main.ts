@@ -14,13 +14,17 @@ import { LimitError, formatError, isLimitError } from '../errors.ts';
 import { collectPlugins } from '../resolve.ts';
 import { packageVersion } from '../package-info.ts';
 import { validatePluginOptions } from '../plugin.ts';
+import { temporaryFolder } from '../process-cleanup.ts';
 import type { CommandRegistry } from '../hooks.ts';
+import { interruptCause, interruptExitCode, processIo } from './interrupt.ts';
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** Aborted to stop the command (see interrupt.ts); its reason is an `interruption(…)`. */
+  signal?: AbortSignal;
 }
 
 const defaultIo = (): CliIo => ({
@@ -62,6 +66,18 @@ export const PLUGIN_COMMANDS: Readonly<Record<string, readonly string[]>> = {
   rd: ['rd-fgw', 'rd-rate', 'knee-kneedle', 'knee-menger'],
 };
 
+/**
+ * `limit` as a process (bin/limit.js): main under the interrupt policy of interrupt.ts. An
+ * interrupted command exits as soon as it has cleaned up, whatever else still holds the event loop.
+ */
+export async function runProcess(argv: readonly string[] = process.argv): Promise<void> {
+  const proc = processIo();
+  const code = await main(argv, { ...defaultIo(), stdout: proc.stdout, stderr: proc.stderr, signal: proc.signal });
+  proc.done();
+  if (proc.signal.aborted) process.exit(code);
+  process.exitCode = code;
+}
+
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: readonly string[] = process.argv, io: CliIo = defaultIo()): Promise<number> {
   const args = argv.slice(2);
@@ -72,13 +88,26 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   const defaultLogLevel = command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn';
   let runtime: Runtime | undefined;
   let exitCode = 0;
+  const signal = io.signal ?? new AbortController().signal;
+  // Whether the command waits for SIGINT/SIGTERM as its normal end (serve, worker).
+  let stopExpected = false;
 
   const registry: CommandRegistry = {
     program: new Command(),
     runtime: async () => {
       if (!runtime) throw new Error('runtime not created');
       await runtime.boot();
+      signal.throwIfAborted(); // booting can take a while (a model, a sandbox probe): no work starts after a stop
       return runtime;
+    },
+    signal,
+    untilStopped: () => {
+      stopExpected = true;
+      return new Promise((resolve) => {
+        const stopped = () => resolve(interruptCause(signal.reason) ?? 'abort');
+        if (signal.aborted) stopped();
+        else signal.addEventListener('abort', stopped, { once: true });
+      });
     },
     printJson: (value) => io.stdout(`${JSON.stringify(value, null, 2)}\n`),
     print: (text) => io.stdout(text.endsWith('\n') ? text : `${text}\n`),
@@ -160,12 +189,24 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         throw new LimitError('LIMIT_VALIDATION', `Unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${available.join(', ') || 'none'}`);
       }
       const results: Record<string, unknown> = {};
-      for (const name of selected) {
-        const file = ['ts', 'js'].map((ext) => path.join(dir, `${name}.${ext}`)).find((f) => existsSync(f))!;
-        const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
-        if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
-        io.stderr(`running benchmark ${name}…\n`);
-        results[name] = await mod.run(forwarded);
+      // The benchmarks make their folders (databases, sessions) in os.tmpdir(): here one folder of
+      // their own, removed however the command ends — an interrupt does not wait for a benchmark to
+      // finish (they take no signal), and the process exit removes it.
+      const tmp = temporaryFolder('limit-bench-');
+      const tmpdir = process.env.TMPDIR;
+      process.env.TMPDIR = tmp.path;
+      try {
+        for (const name of selected) {
+          const file = ['ts', 'js'].map((ext) => path.join(dir, `${name}.${ext}`)).find((f) => existsSync(f))!;
+          const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
+          if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
+          io.stderr(`running benchmark ${name}…\n`);
+          results[name] = await untilAborted(mod.run(forwarded), signal);
+        }
+      } finally {
+        if (tmpdir === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmpdir;
+        if (!signal.aborted) tmp.remove(); // after an interrupt the benchmark may still be writing: the exit removes it
       }
       registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
     });
@@ -186,6 +227,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         if (missing) throw missing;
       }
     }
+    signal.throwIfAborted();
     if (!runtime && isHelpRequest(args, command) && !knownCommand(program, args)) {
       // `limit serve --help` without the config that adds `serve`: the overall help (exit 0), after the warning.
       const name = helpTarget(args);
@@ -195,7 +237,9 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     }
     await program.parseAsync([...argv]);
   } catch (error) {
-    if (error instanceof CommanderError) {
+    if (signal.aborted && !stopExpected) {
+      // The interrupt made it fail (an aborted run, a closed runtime): nothing to report; exit code below.
+    } else if (error instanceof CommanderError) {
       // Help and version exit 0; usage errors were already printed by commander (to stderr), and
       // with --json they are also the promised { "error": … } document on stdout.
       exitCode = error.exitCode;
@@ -217,7 +261,19 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       if (report.errors.length && exitCode === 0) exitCode = 1;
     }
   }
-  return exitCode;
+  // An interrupted command exits 130/143 (0 for EPIPE) even if it finished; a service that was waiting for the stop, with its own code.
+  return signal.aborted && !stopExpected ? interruptExitCode(signal.reason) : exitCode;
+}
+
+/** What `work` resolves to, or the abort reason as soon as `signal` aborts (`work` is left to finish or fail unobserved). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined); // a failure after the abort won is nobody's to report
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** `--help`, `-h` or `help` as the command: help must print even when the config does not load. */

@@ -115,7 +115,7 @@ async function readTls(ctx: PluginContext, tls: ApiHttpOptions['tls']): Promise<
 function registerServe(registry: CommandRegistry): void {
   registry.program
     .command('serve')
-    .description('start the HTTP API and serve until SIGINT/SIGTERM (then finish in-flight requests and shut down)')
+    .description('start the HTTP API and serve until SIGINT/SIGTERM (then finish in-flight requests and shut down; a second signal exits at once, killing running tasks)')
     .option('--port <port>', 'port to listen on (default: plugin option, env LIMIT_PORT / PORT, else 8787)')
     .option('--host <host>', 'address to bind (default 127.0.0.1)')
     .action(async (opts: { port?: string; host?: string }) => {
@@ -129,25 +129,15 @@ function registerServe(registry: CommandRegistry): void {
         });
       }
       const http = runtime.resolve('http');
+      const stop = registry.untilStopped();
       const { url } = await http.listen({ port, host });
-      const stop = new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
       registry.print(`limit-graph API listening on ${url} (docs: ${url}/docs)`);
       const signal = await stop;
       runtime.logger.info({ signal }, 'shutting down: finishing in-flight requests');
-      // A second signal means "now": skip the graceful path.
-      const force = () => process.exit(130);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
-      try {
-        await http.close();
-        await runtime.close();
-      } finally {
-        process.off('SIGINT', force);
-        process.off('SIGTERM', force);
-      }
+      // The CLI's policy (kernel/cli/interrupt.ts): a second signal exits at once, killing the
+      // process groups of the tasks still running.
+      await http.close();
+      await runtime.close();
     });
 }
 

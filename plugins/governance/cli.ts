@@ -1,7 +1,7 @@
 /** `limit governance check | eval | stats`: check and eval use the pure engine (no storage needed). */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { LimitError, parseInput, z, type CommandRegistry, type Surface } from 'limit-graph';
+import { LimitError, atExit, parseInput, z, type CommandRegistry, type Surface } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 import { LABELS, computeMetrics, type EvalItem } from './metrics.ts';
 
@@ -70,8 +70,12 @@ export function readDataset(file: string): Line[] {
   return lines;
 }
 
-/** Positive = the preset would intervene (block, quarantine or review). */
-export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void) {
+/**
+ * Positive = the preset would intervene (block, quarantine or review). `signal` stops it between
+ * items: every 32 items it yields to the event loop, so that a SIGINT handler gets to run even when
+ * the rules answer without real I/O.
+ */
+export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void, signal?: AbortSignal) {
   const items: EvalItem[] = [];
   const started = performance.now();
   for (let i = 0; i < lines.length; i++) {
@@ -79,7 +83,13 @@ export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], s
     const t0 = performance.now();
     const verdict = await engine.check(line.text, line.surface ?? surface);
     items.push({ ...(line.id ? { id: line.id } : {}), label: line.label, positive: verdict.decision !== 'allow', severity: verdict.maxSeverity ?? 0, latencyMs: performance.now() - t0 });
-    if (onProgress && (i & 31) === 0) onProgress(i + 1);
+    if ((i & 31) === 0) {
+      onProgress?.(i + 1);
+      if (signal) {
+        await new Promise((resolve) => setImmediate(resolve));
+        signal.throwIfAborted();
+      }
+    }
   }
   onProgress?.(lines.length);
   return { preset: engine.preset.name, ...computeMetrics(items, performance.now() - started) };
@@ -124,13 +134,21 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
       const lines = readDataset(opts.dataset);
       const engine = await deps.engineFor(presetArg(opts.preset));
       let bar: { start(total: number, value: number): void; update(v: number): void; stop(): void } | undefined;
+      let release = () => {};
       if (process.stderr.isTTY && !opts.json) {
         const { default: cliProgress } = await import('cli-progress');
         bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'governance eval [{bar}] {value}/{total}' }, cliProgress.Presets.shades_classic);
         bar.start(lines.length, 0);
+        // The bar turns line wrapping off and hides the cursor: stop() restores them, whatever ends the command.
+        release = atExit(() => bar!.stop());
       }
-      const result = await evaluateDataset(engine, lines, surfaceArg(opts.surface), bar ? (n) => bar!.update(n) : undefined);
-      bar?.stop();
+      let result: Awaited<ReturnType<typeof evaluateDataset>>;
+      try {
+        result = await evaluateDataset(engine, lines, surfaceArg(opts.surface), bar ? (n) => bar!.update(n) : undefined, registry.signal);
+      } finally {
+        bar?.stop();
+        release();
+      }
       if (opts.json) return registry.printJson({ dataset: opts.dataset, ...result });
       const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
       const out = [

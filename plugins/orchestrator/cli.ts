@@ -1,9 +1,7 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`. */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { LimitError, checkOutputFolder, isLimitError, storePaths, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { LimitError, checkOutputFolder, isLimitError, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, OutputOptions, RunOutcome } from 'limit-graph';
 import { verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
@@ -120,7 +118,8 @@ export function registerCommands(registry: CommandRegistry): void {
       if (sessionId === undefined) sessionId = (await orchestrator.openSession({ name: 'limit run' })).id;
       else if (!(await orchestrator.getSession(undefined, sessionId))) await orchestrator.openSession({ id: sessionId, name: sessionId });
       try {
-        const outcome = await orchestrator.run({ sessionId, runner, task: { input, kind: opts.kind }, actor: 'cli' });
+        // An interrupt (Ctrl-C, SIGTERM) aborts the run: its processes are killed and the trace is recorded as aborted.
+        const outcome = await orchestrator.run({ sessionId, runner, task: { input, kind: opts.kind }, actor: 'cli', signal: registry.signal });
         if (!opts.json) printOutput(registry, outcome.trace.output);
         const error = outcomeError(outcome, opts.json === true);
         if (error) throw error;
@@ -184,18 +183,19 @@ export function registerCommands(registry: CommandRegistry): void {
     .option('--json', 'print the summary as one JSON document')
     .action(async (opts: { out?: string; force?: boolean; runner: string; json?: boolean }) => {
       const runtime = await registry.runtime();
-      // Without --out the export goes to a temporary folder, verified and then removed: nothing is left behind.
-      const temporary = opts.out === undefined;
-      const out = opts.out ?? mkdtempSync(path.join(os.tmpdir(), 'limit-demo-'));
+      // Without --out the export goes to a temporary folder, verified and then removed: nothing is
+      // left behind, also when the demo is interrupted (at the latest when the process exits).
+      const temporary = opts.out === undefined ? temporaryFolder('limit-demo-') : undefined;
+      const out = opts.out ?? temporary!.path;
       try {
         const output = { force: opts.force, protect: await storePaths(runtime) };
         // Refuse an --out the export could not be written to before the demo runs, not after.
         await checkOutputFolder(out, DEMO_EXPORT_FILES, output);
-        const summary = await runDemo(runtime, out, opts.runner, output, !temporary);
+        const summary = await runDemo(runtime, out, opts.runner, output, !temporary, registry.signal);
         if (opts.json) registry.printJson(summary);
         else registry.print(formatDemo(summary));
       } finally {
-        if (temporary) rmSync(out, { recursive: true, force: true });
+        temporary?.remove();
       }
     });
 }

@@ -139,10 +139,7 @@ function registerWorker(registry: CommandRegistry, connection: Connection): void
     .action(async (opts: { concurrency?: string }) => {
       const concurrency = opts.concurrency === undefined ? undefined : parseConcurrency(opts.concurrency);
       const runtime: Runtime = await registry.runtime();
-      const stop = new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
+      const stop = registry.untilStopped();
       const worker = await connection.startWorker(concurrency);
       registry.print(`limit-graph worker ${worker.id} consuming ${worker.queue}`);
       const signal = await stop;

@@ -7,7 +7,7 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
+export async function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; signal?: AbortSignal }): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const code = await main(['node', 'limit', ...args], {
@@ -15,6 +15,7 @@ export async function runCli(args: string[], options: { cwd: string; env: NodeJS
     stderr: (t) => void (stderr += t),
     cwd: options.cwd,
     env: options.env,
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   return { code, stdout, stderr };
 }

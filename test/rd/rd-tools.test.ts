@@ -30,7 +30,7 @@ async function cli(plugins: Plugin[]): Promise<{ program: Command; rt: Runtime; 
   const rt = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, plugins });
   const program = new Command('limit').exitOverride();
   const printed: unknown[] = [];
-  const registry: CommandRegistry = { program, runtime: async () => rt, printJson: (v) => void printed.push(v), print: (t) => void printed.push(t), printStderr: () => {} };
+  const registry: CommandRegistry = { program, runtime: async () => rt, printJson: (v) => void printed.push(v), print: (t) => void printed.push(t), printStderr: () => {}, signal: new AbortController().signal, untilStopped: () => new Promise(() => {}) };
   rt.hooks.cliCommands.call(registry);
   return {
     program,
@@ -62,7 +62,7 @@ describe('registerKneeCommands', () => {
 
   it('registering again on the same program adds nothing', () => {
     const program = new Command('limit');
-    const registry: CommandRegistry = { program, runtime: () => Promise.reject(new Error('not booted')), printJson: () => {}, print: () => {}, printStderr: () => {} };
+    const registry: CommandRegistry = { program, runtime: () => Promise.reject(new Error('not booted')), printJson: () => {}, print: () => {}, printStderr: () => {}, signal: new AbortController().signal, untilStopped: () => new Promise(() => {}) };
     registerKneeCommands(registry);
     registerKneeCommands(registry, { method: 'x', callOptions: () => ({}) });
     expect(names(program)).toEqual(['rd']);

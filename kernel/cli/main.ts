@@ -17,6 +17,7 @@ import { validatePluginOptions } from '../plugin.ts';
 import { temporaryFolder } from '../process-cleanup.ts';
 import type { CommandRegistry } from '../hooks.ts';
 import { interruptCause, interruptExitCode, processIo } from './interrupt.ts';
+import { acceptConfigEverywhere, readCommandLine, type CommandLine } from './command-line.ts';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -34,6 +35,8 @@ const defaultIo = (): CliIo => ({
   env: process.env,
 });
 
+const CONFIG_HELP = 'path to limit.config.ts (default: search from the current folder)';
+
 /** Kernel commands that work from the config alone, without setting plugins up. */
 const CONFIG_ONLY = new Set(['config', 'bench']);
 
@@ -44,6 +47,8 @@ const CONFIG_ONLY = new Set(['config', 'bench']);
  * JSON log lines.
  */
 const SERVICE_COMMANDS = new Set(['serve', 'worker']);
+/** The level a command logs at unless the config or LIMIT_LOG_LEVEL sets one (`limit config` shows the other commands'). */
+const defaultLogLevelOf = (command: string | undefined): 'info' | 'warn' => (command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn');
 
 /**
  * Commands that built-in plugins add through `cliCommands`, and the plugins that add them (any one
@@ -81,11 +86,7 @@ export async function runProcess(argv: readonly string[] = process.argv): Promis
 /** Runs the CLI; resolves to the exit code. */
 export async function main(argv: readonly string[] = process.argv, io: CliIo = defaultIo()): Promise<number> {
   const args = argv.slice(2);
-  const json = args.includes('--json');
-  const configFile = optionValue(args, '--config');
-  const command = firstCommand(args);
-  // The level this command logs at unless the config or LIMIT_LOG_LEVEL sets one; `limit config` shows it.
-  const defaultLogLevel = command && SERVICE_COMMANDS.has(command) ? 'info' : 'warn';
+  let configFile: string | undefined;
   let runtime: Runtime | undefined;
   let exitCode = 0;
   const signal = io.signal ?? new AbortController().signal;
@@ -93,7 +94,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   let stopExpected = false;
 
   const registry: CommandRegistry = {
-    program: new Command(),
+    program: undefined as unknown as Command, // see build()
     runtime: async () => {
       if (!runtime) throw new Error('runtime not created');
       await runtime.boot();
@@ -113,124 +114,170 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     print: (text) => io.stdout(text.endsWith('\n') ? text : `${text}\n`),
     printStderr: (text) => io.stderr(text.endsWith('\n') ? text : `${text}\n`),
   };
-  const program = registry.program;
-  program
-    .name('limit')
-    .description('LIMIT-Graph: run AI agent work safely and measurably')
-    .version(packageVersion())
-    .option('--config <file>', 'path to limit.config.ts (default: search from the current folder)')
-    .showHelpAfterError()
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-
   const fail = (code: number) => {
     exitCode = code;
   };
 
-  program
-    .command('config')
-    .description('print the resolved configuration (secrets redacted)')
-    .option('--json', 'one JSON document on stdout')
-    .action(async (opts: { json?: boolean }) => {
-      const { config, source } = await loadConfig({ cwd: io.cwd, configFile, env: io.env, defaultLogLevel });
-      const entries = await collectPlugins(config, [], io.env);
-      const plugins = Object.fromEntries(validatePluginOptions(entries, source).map((e) => [e.plugin.meta.name, e.options]));
-      const resolved = redactSecrets({ ...config, use: config.use.map((p) => p.meta.name), plugins });
-      if (opts.json) registry.printJson(resolved);
-      else registry.print(`# ${config.configFile ?? '(no config file: built-in defaults)'}\n${JSON.stringify(resolved, null, 2)}`);
-    });
+  /** A new program with the kernel's commands, as registry.program (plugins add theirs to it). */
+  const build = (): Command => {
+    const program = new Command();
+    registry.program = program;
+    program
+      .name('limit')
+      .description('LIMIT-Graph: run AI agent work safely and measurably')
+      .version(packageVersion())
+      .option('--config <file>', CONFIG_HELP)
+      .enablePositionalOptions()
+      .showHelpAfterError()
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    kernelCommands(program);
+    acceptConfigEverywhere(program, CONFIG_HELP);
+    return program;
+  };
 
-  program
-    .command('plugins')
-    .description('list the assembled plugins in load order')
-    .option('--json', 'one JSON document on stdout')
-    .action((opts: { json?: boolean }) => {
-      const list = runtime!.plugins.map(({ name, version, provides, dependsOn, setupMs, description }) => ({ name, version, provides, dependsOn, setupMs, description }));
-      if (opts.json) return registry.printJson(list);
-      if (list.length === 0) return registry.print('no plugins configured');
-      const rows = list.map((p) => [p.name, p.version, p.provides.join(',') || '-', p.dependsOn.join(',') || '-', `${p.setupMs.toFixed(1)} ms`]);
-      registry.print(table(['name', 'version', 'provides', 'dependsOn', 'setup'], rows));
-    });
+  const kernelCommands = (program: Command): void => {
 
-  program
-    .command('doctor')
-    .description("run every plugin's health check; exits 1 if one fails")
-    .option('--json', 'one JSON document on stdout')
-    .action(async (opts: { json?: boolean }) => {
-      const rt = await registry.runtime();
-      const results = await rt.health();
-      const ok = results.every((r) => r.status !== 'fail');
-      if (!ok) fail(1);
-      if (opts.json) return registry.printJson({ ok, plugins: results });
-      const lines = results.map((r) => {
-        const checks = r.checks.map((c) => `\n    ${c.status === 'ok' ? '✓' : c.status === 'degraded' ? '!' : '✗'} ${c.name}${c.message ? `: ${c.message}` : ''}`).join('');
-        return `${r.status === 'ok' ? '✓' : r.status === 'degraded' ? '!' : '✗'} ${r.plugin}: ${r.status}${r.message ? ` (${r.message})` : ''}${checks}`;
+    program
+      .command('config')
+      .description('print the resolved configuration (secrets redacted)')
+      .option('--json', 'one JSON document on stdout')
+      .action(async (opts: { json?: boolean }) => {
+        const { config, source } = await loadConfig({ cwd: io.cwd, configFile, env: io.env, defaultLogLevel: defaultLogLevelOf('config') });
+        const entries = await collectPlugins(config, [], io.env);
+        const plugins = Object.fromEntries(validatePluginOptions(entries, source).map((e) => [e.plugin.meta.name, e.options]));
+        const resolved = redactSecrets({ ...config, use: config.use.map((p) => p.meta.name), plugins });
+        if (opts.json) registry.printJson(resolved);
+        else registry.print(`# ${config.configFile ?? '(no config file: built-in defaults)'}\n${JSON.stringify(resolved, null, 2)}`);
       });
-      registry.print(lines.join('\n') || 'no plugins configured');
-    });
 
-  program
-    .command('bench')
-    .description('run benchmarks from bench/ (all, or those named) and print their figures as JSON')
-    .argument('[names...]', 'benchmark names, e.g. storage rd api; options after the names go to the benchmarks (e.g. --rounds 3)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(async () => {
-      // Names come first; from the first option on, everything is the benchmarks' own arguments.
-      const rest = args.slice(args.indexOf('bench') + 1);
-      const firstOption = rest.findIndex((a) => a.startsWith('-'));
-      const names = firstOption < 0 ? rest : rest.slice(0, firstOption);
-      const forwarded = firstOption < 0 ? [] : rest.slice(firstOption).filter((a) => a !== '--');
-      const dir = path.join(PACKAGE_ROOT, 'bench');
-      const available = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('_') && (f.endsWith('.ts') || f.endsWith('.js'))).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
-      const selected = names.length ? names : available;
-      const unknown = selected.filter((n) => !available.includes(n));
-      if (unknown.length) {
-        throw new LimitError('LIMIT_VALIDATION', `Unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${available.join(', ') || 'none'}`);
-      }
-      const results: Record<string, unknown> = {};
-      // The benchmarks make their folders (databases, sessions) in os.tmpdir(): here one folder of
-      // their own, removed however the command ends — an interrupt does not wait for a benchmark to
-      // finish (they take no signal), and the process exit removes it.
-      const tmp = temporaryFolder('limit-bench-');
-      const tmpdir = process.env.TMPDIR;
-      process.env.TMPDIR = tmp.path;
-      try {
-        for (const name of selected) {
-          const file = ['ts', 'js'].map((ext) => path.join(dir, `${name}.${ext}`)).find((f) => existsSync(f))!;
-          const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
-          if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
-          io.stderr(`running benchmark ${name}…\n`);
-          results[name] = await untilAborted(mod.run(forwarded), signal);
+    program
+      .command('plugins')
+      .description('list the assembled plugins in load order')
+      .option('--json', 'one JSON document on stdout')
+      .action((opts: { json?: boolean }) => {
+        const list = runtime!.plugins.map(({ name, version, provides, dependsOn, setupMs, description }) => ({ name, version, provides, dependsOn, setupMs, description }));
+        if (opts.json) return registry.printJson(list);
+        if (list.length === 0) return registry.print('no plugins configured');
+        const rows = list.map((p) => [p.name, p.version, p.provides.join(',') || '-', p.dependsOn.join(',') || '-', `${p.setupMs.toFixed(1)} ms`]);
+        registry.print(table(['name', 'version', 'provides', 'dependsOn', 'setup'], rows));
+      });
+
+    program
+      .command('doctor')
+      .description("run every plugin's health check; exits 1 if one fails")
+      .option('--json', 'one JSON document on stdout')
+      .action(async (opts: { json?: boolean }) => {
+        const rt = await registry.runtime();
+        const results = await rt.health();
+        const ok = results.every((r) => r.status !== 'fail');
+        if (!ok) fail(1);
+        if (opts.json) return registry.printJson({ ok, plugins: results });
+        const lines = results.map((r) => {
+          const checks = r.checks.map((c) => `\n    ${c.status === 'ok' ? '✓' : c.status === 'degraded' ? '!' : '✗'} ${c.name}${c.message ? `: ${c.message}` : ''}`).join('');
+          return `${r.status === 'ok' ? '✓' : r.status === 'degraded' ? '!' : '✗'} ${r.plugin}: ${r.status}${r.message ? ` (${r.message})` : ''}${checks}`;
+        });
+        registry.print(lines.join('\n') || 'no plugins configured');
+      });
+
+    program
+      .command('bench')
+      .description('run benchmarks from bench/ (all, or those named) and print their figures as JSON')
+      .argument('[names...]', 'benchmark names, e.g. storage rd api; options after the names go to the benchmarks (e.g. --rounds 3)')
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(async () => {
+        // Names come first; from the first option on, everything is the benchmarks' own arguments.
+        const rest = args.slice(args.indexOf('bench') + 1);
+        const firstOption = rest.findIndex((a) => a.startsWith('-'));
+        const names = firstOption < 0 ? rest : rest.slice(0, firstOption);
+        const forwarded = firstOption < 0 ? [] : rest.slice(firstOption).filter((a) => a !== '--');
+        const dir = path.join(PACKAGE_ROOT, 'bench');
+        const available = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('_') && (f.endsWith('.ts') || f.endsWith('.js'))).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
+        const selected = names.length ? names : available;
+        const unknown = selected.filter((n) => !available.includes(n));
+        if (unknown.length) {
+          throw new LimitError('LIMIT_VALIDATION', `Unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${available.join(', ') || 'none'}`);
         }
-      } finally {
-        if (tmpdir === undefined) delete process.env.TMPDIR;
-        else process.env.TMPDIR = tmpdir;
-        if (!signal.aborted) tmp.remove(); // after an interrupt the benchmark may still be writing: the exit removes it
-      }
-      registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
-    });
+        const results: Record<string, unknown> = {};
+        // The benchmarks make their folders (databases, sessions) in os.tmpdir(): here one folder of
+        // their own, removed however the command ends — an interrupt does not wait for a benchmark to
+        // finish (they take no signal), and the process exit removes it.
+        const tmp = temporaryFolder('limit-bench-');
+        const tmpdir = process.env.TMPDIR;
+        process.env.TMPDIR = tmp.path;
+        try {
+          for (const name of selected) {
+            const file = ['ts', 'js'].map((ext) => path.join(dir, `${name}.${ext}`)).find((f) => existsSync(f))!;
+            const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
+            if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
+            io.stderr(`running benchmark ${name}…\n`);
+            results[name] = await untilAborted(mod.run(forwarded), signal);
+          }
+        } finally {
+          if (tmpdir === undefined) delete process.env.TMPDIR;
+          else process.env.TMPDIR = tmpdir;
+          if (!signal.aborted) tmp.remove(); // after an interrupt the benchmark may still be writing: the exit removes it
+        }
+        registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
+      });
+  };
 
+  let program = build();
+  // Before the plugins are set up, their commands are unknown: their options are read as well as can be (see readCommandLine).
+  let line = readCommandLine(program, args);
   try {
-    const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !args.includes('--version') && !args.includes('-V');
+    const command = line.words[0];
+    configFile = line.config;
+    const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !line.version;
     if (needsRuntime) {
-      try {
-        runtime = await createRuntime({ cwd: io.cwd, configFile, env: io.env, boot: false, defaultLogLevel });
-      } catch (error) {
-        // Help works whatever the config: the kernel's commands, and why the plugins' are missing.
-        if (!isHelpRequest(args, command)) throw error;
-        io.stderr(`warning: plugin commands are unavailable because the configuration failed to load:\n${indent(formatError(error))}\n\n`);
+      const defaultLogLevel = defaultLogLevelOf(command);
+      // Configs that did not load, by the --config that named them.
+      const failed = new Map<string | undefined, unknown>();
+      let want = line.config;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (failed.has(want)) throw failed.get(want);
+          runtime = await createRuntime({ cwd: io.cwd, configFile: want, env: io.env, boot: false, defaultLogLevel });
+        } catch (error) {
+          if (line.guessed && attempt === 1) {
+            // The --config read in a plugin's command may have been another option's value: the
+            // config named before it tells which commands there are, and so how to read the line.
+            failed.set(want, error);
+            want = line.knownConfig;
+            continue;
+          }
+          // Help works whatever the config: the kernel's commands, and why the plugins' are missing.
+          if (!line.help) throw error;
+          io.stderr(`warning: plugin commands are unavailable because the configuration failed to load:\n${indent(formatError(error))}\n\n`);
+          break;
+        }
+        configFile = want;
+        runtime.hooks.cliCommands.call(registry);
+        acceptConfigEverywhere(program, CONFIG_HELP);
+        // With every command known, the line reads exactly: when it names another config than the
+        // one loaded, that one is loaded instead.
+        line = readCommandLine(program, args);
+        if (line.config === want) break;
+        if (attempt === 3) {
+          throw new LimitError('LIMIT_VALIDATION', `This command line names no single config file (read as ${JSON.stringify(want)}, then as ${JSON.stringify(line.config)})`, {
+            fix: 'Give --config before the command: limit --config <file> <command> …',
+          });
+        }
+        await runtime.close();
+        runtime = undefined;
+        program = build();
+        want = line.config;
       }
       if (runtime) {
-        runtime.hooks.cliCommands.call(registry);
-        const missing = unavailableCommand(program, args, runtime);
+        const missing = unavailableCommand(program, line, runtime);
         if (missing) throw missing;
       }
     }
     signal.throwIfAborted();
-    if (!runtime && isHelpRequest(args, command) && !knownCommand(program, args)) {
+    if (!runtime && line.help && !knownCommand(program, line)) {
       // `limit serve --help` without the config that adds `serve`: the overall help (exit 0), after the warning.
-      const name = helpTarget(args);
+      const name = helpTarget(line);
       io.stderr(`\`limit ${name}\` is not a kernel command: its help comes with the plugin that adds it, once the configuration loads.\n\n`);
       program.outputHelp();
       return exitCode;
@@ -243,7 +290,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       // Help and version exit 0; usage errors were already printed by commander (to stderr), and
       // with --json they are also the promised { "error": … } document on stdout.
       exitCode = error.exitCode;
-      if (json && exitCode !== 0) {
+      if (line.json && exitCode !== 0) {
         const usage = new LimitError('LIMIT_VALIDATION', error.message.replace(/^error: /, ''), {
           fix: 'Run the command with --help to see its usage.',
           details: { commander: error.code },
@@ -253,7 +300,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     } else {
       exitCode = 1;
       io.stderr(`${formatError(error)}\n`);
-      if (json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: String(error) } }, null, 2)}\n`);
+      if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: String(error) } }, null, 2)}\n`);
     }
   } finally {
     if (runtime) {
@@ -276,22 +323,14 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** `--help`, `-h` or `help` as the command: help must print even when the config does not load. */
-function isHelpRequest(args: readonly string[], command: string | undefined): boolean {
-  const end = args.indexOf('--');
-  const options = end < 0 ? args : args.slice(0, end);
-  return command === 'help' || options.includes('--help') || options.includes('-h');
-}
-
 /** The command a help request is about (`limit help <cmd>`: the word after help). */
-function helpTarget(args: readonly string[]): string | undefined {
-  const words = commandWords(args);
-  return words[0] === 'help' ? words[1] : words[0];
+function helpTarget(line: CommandLine): string | undefined {
+  return line.words[0] === 'help' ? line.words[1] : line.words[0];
 }
 
 /** Whether the command a help request is about is defined so far. */
-function knownCommand(program: Command, args: readonly string[]): boolean {
-  const name = helpTarget(args);
+function knownCommand(program: Command, line: CommandLine): boolean {
+  const name = helpTarget(line);
   return name === undefined || name === 'help' || program.commands.some((c) => c.name() === name || c.aliases().includes(name));
 }
 
@@ -299,19 +338,12 @@ function indent(text: string): string {
   return text.split('\n').map((l) => `  ${l}`).join('\n');
 }
 
-function optionValue(args: readonly string[], name: string): string | undefined {
-  const i = args.findIndex((a) => a === name || a.startsWith(`${name}=`));
-  if (i < 0) return undefined;
-  return args[i]!.includes('=') ? args[i]!.slice(name.length + 1) : args[i + 1];
-}
-
 /**
  * A LIMIT_COMMAND_UNAVAILABLE error when the command line names a command of a built-in plugin
  * that this configuration does not load (so no plugin registered it), else undefined.
  */
-function unavailableCommand(program: Command, args: readonly string[], runtime: Runtime): LimitError | undefined {
-  const words = commandWords(args);
-  const [first, second] = words;
+function unavailableCommand(program: Command, line: CommandLine, runtime: Runtime): LimitError | undefined {
+  const [first, second] = line.words;
   if (first === undefined) return undefined;
   const group = program.commands.find((c) => c.name() === first);
   const sub = second !== undefined && PLUGIN_COMMANDS[`${first} ${second}`] ? `${first} ${second}` : undefined;
@@ -327,29 +359,6 @@ function unavailableCommand(program: Command, args: readonly string[], runtime: 
     details: { command: key, plugins: [...plugins], configFile: runtime.config.configFile },
     fix: `Enable it in the plugins of ${file} (${plugins.map((p) => `'${p}': true`).join(' or ')}), or add extends: 'default' to it (the built-in preset loads every built-in plugin); \`limit plugins\` lists what is loaded.`,
   });
-}
-
-/** The command words of the command line (`rd`, `knee`): the arguments before the first option, --config's value skipped. */
-function commandWords(args: readonly string[]): string[] {
-  const words: string[] = [];
-  for (let i = 0; i < args.length && words.length < 2; i++) {
-    const a = args[i]!;
-    if (a === '--config') i++;
-    else if (a === '--') break;
-    else if (a.startsWith('-')) {
-      if (words.length) break;
-    } else words.push(a);
-  }
-  return words;
-}
-
-function firstCommand(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--config') i++;
-    else if (!a.startsWith('-')) return a;
-  }
-  return undefined;
 }
 
 /** A plain text table for terminal output. */

@@ -101,6 +101,13 @@ async function load(url: string, opts: { duration: number; connections: number; 
   };
 }
 
+/** The options run() reads, for `limit bench` (which refuses any other). */
+export const options = {
+  duration: 'seconds each scenario runs (default 5)',
+  connections: 'concurrent connections (default 10)',
+  governance: 'governance preset of the stack, default|minimal (default default)',
+};
+
 export async function run(args: string[] = []): Promise<unknown> {
   const duration = optionalNumberOption('--duration', arg(args, 'duration'), { min: 0.1 }) ?? 5;
   const connections = optionalNumberOption('--connections', arg(args, 'connections'), { integer: true, min: 1 }) ?? 10;

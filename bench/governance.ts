@@ -26,6 +26,9 @@ function texts(count: number): string[] {
   });
 }
 
+/** The options run() reads, for `limit bench` (which refuses any other). */
+export const options = { n: 'evaluations (default 20000)' };
+
 export async function run(args: string[]): Promise<unknown> {
   const n = optionalNumberOption('--n', rawOption(args, 'n'), { integer: true, min: 1 }) ?? 20_000;
   const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...Object.fromEntries(PACKS.map((p) => [`governance-rules-${p}`, true])), governance: {} } } });

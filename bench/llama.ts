@@ -35,6 +35,17 @@ function backends(value: string | undefined): Backend[] {
   return [...new Set(list)] as Backend[];
 }
 
+/** The options run() reads, for `limit bench` (which refuses any other). */
+export const options = {
+  backends: 'cpu, gpu or cpu,gpu (default cpu)',
+  width: 'model width, a multiple of 64 (default 512)',
+  blocks: 'transformer blocks (default 8)',
+  threads: 'threads (default 1)',
+  'prompt-tokens': 'prompt tokens (default 512)',
+  'gen-tokens': 'generated tokens (default 64)',
+  rounds: 'rounds (default 3)',
+};
+
 export async function run(args: string[]): Promise<unknown> {
   const num = (name: string, fallback: number, min = 1) => optionalNumberOption(`--${name}`, rawOption(args, name), { integer: true, min }) ?? fallback;
   const chosen = backends(rawOption(args, 'backends'));

@@ -28,6 +28,14 @@ function stats(samples: number[]) {
   return { n: s.length, p50: r(quantile(s, 0.5)), p90: r(quantile(s, 0.9)), p99: r(quantile(s, 0.99)), min: r(s[0]!), max: r(s[s.length - 1]!) };
 }
 
+/** The options run() reads, for `limit bench` (which refuses any other). */
+export const options = {
+  python: 'the Python interpreter (default /usr/bin/python3)',
+  cold: 'cold executions (default 40)',
+  warm: 'warm calls (default 1000)',
+  cgroup: "runner-python's cgroupRoot (default auto)",
+};
+
 export async function run(args: string[]): Promise<unknown> {
   const python = arg(args, 'python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
   const coldN = optionalNumberOption('--cold', arg(args, 'cold'), { integer: true, min: 1 }) ?? 40;

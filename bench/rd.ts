@@ -313,6 +313,14 @@ export async function runRdBench(options: RdBenchOptions = {}): Promise<Record<s
   };
 }
 
+/** The options run() reads, for `limit bench` (which refuses any other). */
+export const options = {
+  sizes: 'graph sizes, comma-separated (default 50,100,200,400)',
+  runs: 'runs per figure (default 3)',
+  epsilon: 'entropic regularisation (default 0.1)',
+  python: 'a Python with POT installed, to time the reference implementation too',
+};
+
 /** `limit bench rd` entry point. */
 export async function run(args: string[] = []): Promise<unknown> {
   const sizes = arg(args, 'sizes')?.split(',').map((v) => parseNumberOption('--sizes', v, { integer: true, min: 2 }));

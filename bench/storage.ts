@@ -459,6 +459,13 @@ async function checkBackend(name: string, available: readonly string[]): Promise
   }
 }
 
+/** The options run() reads, for `limit bench` (which refuses any other). */
+export const options = {
+  backends: 'comma-separated, of sqlite, postgres, file, kv (default: every one)',
+  scale: 'work scale (default 1)',
+  rounds: 'rounds (default 3)',
+};
+
 export async function run(args: string[]): Promise<unknown> {
   // Options are checked before anything runs: a bad value must not turn into null sizes and an
   // error hidden inside `results` with exit code 0.

@@ -118,6 +118,9 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     exitCode = code;
   };
 
+  // bench/'s benchmarks with their options, loaded when the command line is about `bench`.
+  let benchmarks: Benchmark[] | undefined;
+
   /** A new program with the kernel's commands, as registry.program (plugins add theirs to it). */
   const build = (): Command => {
     const program = new Command();
@@ -180,53 +183,75 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         registry.print(lines.join('\n') || 'no plugins configured');
       });
 
-    program
-      .command('bench')
-      .description('run benchmarks from bench/ (all, or those named) and print their figures as JSON')
-      .argument('[names...]', 'benchmark names, e.g. storage rd api; options after the names go to the benchmarks (e.g. --rounds 3)')
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(async () => {
-        // Names come first; from the first option on, everything is the benchmarks' own arguments.
-        const rest = args.slice(args.indexOf('bench') + 1);
-        const firstOption = rest.findIndex((a) => a.startsWith('-'));
-        const names = firstOption < 0 ? rest : rest.slice(0, firstOption);
-        const forwarded = firstOption < 0 ? [] : rest.slice(firstOption).filter((a) => a !== '--');
-        const dir = path.join(PACKAGE_ROOT, 'bench');
-        const available = existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('_') && (f.endsWith('.ts') || f.endsWith('.js'))).map((f) => f.replace(/\.(ts|js)$/, '')).sort() : [];
-        const selected = names.length ? names : available;
-        const unknown = selected.filter((n) => !available.includes(n));
-        if (unknown.length) {
-          throw new LimitError('LIMIT_VALIDATION', `Unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${available.join(', ') || 'none'}`);
+    // The benchmarks' own options become the command's (loaded when the command line asks for bench),
+    // so commander refuses an unknown one and takes an option before the names as well as after.
+    const bench = program
+      .command('bench', { hidden: !existsSync(BENCH_DIR) })
+      .description('run benchmarks from bench/ of a checkout (all, or those named) and print their figures as JSON')
+      .argument('[names...]', `benchmark names${benchmarks ? ` (${benchmarks.map((b) => b.name).join(', ')})` : ', e.g. storage rd api'}`)
+      .option('--json', 'accepted: the figures are one JSON document anyway');
+    const owners = new Map<string, string[]>();
+    for (const b of benchmarks ?? []) for (const [name, description] of Object.entries(b.options)) owners.set(name, [...(owners.get(name) ?? []), `${b.name}: ${description}`]);
+    for (const [name, descriptions] of [...owners].sort(([a], [b]) => a.localeCompare(b))) bench.option(`--${name} <value>`, descriptions.join('; '));
+    bench.action(async (names: string[], opts: Record<string, unknown>) => {
+      const available = benchmarks ?? [];
+      if (available.length === 0) {
+        throw new LimitError('LIMIT_NOT_FOUND', `No benchmarks to run: they are the files of bench/ in a checkout of the repository, and this installation has none (${BENCH_DIR})`, {
+          details: { dir: BENCH_DIR },
+          fix: 'Run them from a checkout of the limit-graph repository: npm ci, then npx limit bench [names…] (or npm run -s bench -- <name>).',
+        });
+      }
+      const selected = names.length ? names : available.map((b) => b.name);
+      const unknown = selected.filter((n) => !available.some((b) => b.name === n));
+      if (unknown.length) {
+        throw new LimitError('LIMIT_VALIDATION', `Unknown benchmark ${unknown.map((n) => `"${n}"`).join(', ')}; available: ${available.map((b) => b.name).join(', ')}`, {
+          details: { unknown, available: available.map((b) => b.name) },
+          fix: 'Name benchmarks from the list, or none to run them all.',
+        });
+      }
+      const chosen = selected.map((n) => available.find((b) => b.name === n)!);
+      const given = bench.options.filter((o) => owners.has(o.long!.slice(2)) && opts[o.attributeName()] !== undefined);
+      for (const option of given) {
+        if (chosen.some((b) => option.long!.slice(2) in b.options)) continue;
+        const theirs = [...new Set(chosen.flatMap((b) => Object.keys(b.options)))].map((n) => `--${n}`);
+        throw new LimitError('LIMIT_VALIDATION', `${option.long} is not an option of the benchmark${chosen.length === 1 ? '' : 's'} ${selected.join(', ')}`, {
+          details: { field: option.long, benchmarks: selected },
+          fix: theirs.length ? `${selected.length === 1 ? 'Its' : 'Their'} options: ${theirs.join(', ')}.` : `${selected.length === 1 ? 'It takes' : 'They take'} no options.`,
+        });
+      }
+      // Each benchmark gets the options it reads, as it reads them: `--name value`.
+      const argsOf = (b: Benchmark) => given.filter((o) => o.long!.slice(2) in b.options).flatMap((o) => [o.long!, String(opts[o.attributeName()])]);
+      const results: Record<string, unknown> = {};
+      // The benchmarks make their folders (databases, sessions) in os.tmpdir(): here one folder of
+      // their own, removed however the command ends — an interrupt does not wait for a benchmark to
+      // finish (they take no signal), and the process exit removes it.
+      const tmp = temporaryFolder('limit-bench-');
+      const tmpdir = process.env.TMPDIR;
+      process.env.TMPDIR = tmp.path;
+      try {
+        for (const b of chosen) {
+          if (!b.run) throw new LimitError('LIMIT_VALIDATION', `bench/${b.name} cannot be run: ${b.error ?? 'it does not export run(args)'}`, { details: { file: b.file } });
+          io.stderr(`running benchmark ${b.name}…\n`);
+          results[b.name] = await untilAborted(b.run(argsOf(b)), signal);
         }
-        const results: Record<string, unknown> = {};
-        // The benchmarks make their folders (databases, sessions) in os.tmpdir(): here one folder of
-        // their own, removed however the command ends — an interrupt does not wait for a benchmark to
-        // finish (they take no signal), and the process exit removes it.
-        const tmp = temporaryFolder('limit-bench-');
-        const tmpdir = process.env.TMPDIR;
-        process.env.TMPDIR = tmp.path;
-        try {
-          for (const name of selected) {
-            const file = ['ts', 'js'].map((ext) => path.join(dir, `${name}.${ext}`)).find((f) => existsSync(f))!;
-            const mod = (await import(pathToFileURL(file).href)) as { run?: (args: string[]) => Promise<unknown> };
-            if (typeof mod.run !== 'function') throw new LimitError('LIMIT_VALIDATION', `bench/${name} does not export run(args)`);
-            io.stderr(`running benchmark ${name}…\n`);
-            results[name] = await untilAborted(mod.run(forwarded), signal);
-          }
-        } finally {
-          if (tmpdir === undefined) delete process.env.TMPDIR;
-          else process.env.TMPDIR = tmpdir;
-          if (!signal.aborted) tmp.remove(); // after an interrupt the benchmark may still be writing: the exit removes it
-        }
-        registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
-      });
+      } finally {
+        if (tmpdir === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmpdir;
+        if (!signal.aborted) tmp.remove(); // after an interrupt the benchmark may still be writing: the exit removes it
+      }
+      registry.printJson(selected.length === 1 ? results[selected[0]!] : results);
+    });
   };
 
   let program = build();
   // Before the plugins are set up, their commands are unknown: their options are read as well as can be (see readCommandLine).
   let line = readCommandLine(program, args);
   try {
+    if (line.words[0] === 'bench' || (line.help && helpTarget(line) === 'bench')) {
+      benchmarks = await loadBenchmarks();
+      program = build();
+      line = readCommandLine(program, args);
+    }
     const command = line.words[0];
     configFile = line.config;
     const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !line.version;
@@ -310,6 +335,35 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   }
   // An interrupted command exits 130/143 (0 for EPIPE) even if it finished; a service that was waiting for the stop, with its own code.
   return signal.aborted && !stopExpected ? interruptExitCode(signal.reason) : exitCode;
+}
+
+const BENCH_DIR = path.join(PACKAGE_ROOT, 'bench');
+
+interface Benchmark {
+  name: string;
+  file: string;
+  /** The options its run() reads (name without dashes → description). */
+  options: Record<string, string>;
+  run?: (args: string[]) => Promise<unknown>;
+  /** Why it cannot run (its module failed to load). */
+  error?: string;
+}
+
+/** The benchmarks of bench/ (a checkout has them; the installed package has none), each with the options it declares. */
+async function loadBenchmarks(): Promise<Benchmark[]> {
+  if (!existsSync(BENCH_DIR)) return [];
+  const files = readdirSync(BENCH_DIR).filter((f) => !f.startsWith('_') && /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  return Promise.all(files.map(async (f): Promise<Benchmark> => {
+    const file = path.join(BENCH_DIR, f);
+    const name = f.replace(/\.(ts|js)$/, '');
+    try {
+      const mod = (await import(pathToFileURL(file).href)) as { run?: unknown; options?: unknown };
+      const options = typeof mod.options === 'object' && mod.options !== null ? (mod.options as Record<string, string>) : {};
+      return typeof mod.run === 'function' ? { name, file, options, run: mod.run as Benchmark['run'] } : { name, file, options, error: 'it does not export run(args)' };
+    } catch (error) {
+      return { name, file, options: {}, error: `it failed to load: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }));
 }
 
 /** What `work` resolves to, or the abort reason as soon as `signal` aborts (`work` is left to finish or fail unobserved). */

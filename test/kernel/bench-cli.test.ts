@@ -14,7 +14,6 @@ describe('limit bench options', () => {
     [['storage', '--backends', 'kv', '--scale', 'abc'], '--scale must be a number ≥ 0.001, got "abc"'],
     [['storage', '--backends', 'kv', '--rounds', 'abc'], '--rounds must be an integer ≥ 1, got "abc"'],
     [['storage', '--backends', 'kv', '--rounds', '0'], '--rounds must be an integer ≥ 1, got "0"'],
-    [['storage', '--backends', 'kv', '--scale'], '--scale needs a value'],
     [['storage', '--backends', 'bogus'], '--backends: unknown storage backend "bogus"'],
     [['storage', '--backends', ','], '--backends "," names no backend'],
     [['governance', '--n', ''], '--n must be an integer ≥ 1, got ""'],
@@ -26,4 +25,31 @@ describe('limit bench options', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message });
   });
+});
+
+describe('limit bench: options are validated, not ignored', () => {
+  it.each([
+    [['governance', '--nn', '100'], "unknown option '--nn'"],
+    [['--nn', '100', 'governance'], "unknown option '--nn'"],
+    [['governance', '--rounds', '2'], '--rounds is not an option of the benchmark governance'],
+    [['governance', 'extra'], 'Unknown benchmark "extra"; available: api, governance, llama, python, rd, storage'],
+  ])('%j is refused naming what is wrong, before anything runs', async (args, message) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message });
+    expect(r.stderr).not.toContain('running benchmark');
+  });
+
+  it('an option without its value is a usage error naming it', async () => {
+    const r = await runCli(['bench', 'storage', '--backends', 'kv', '--scale'], { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: option '--scale <value>' argument missing");
+  });
+
+  it('an option before the names counts as well as after: only the named benchmark runs, with it', async () => {
+    const r = await cli('--n', '10', 'governance');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.match(/running benchmark \w+/g)).toEqual(['running benchmark governance']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ evaluations: 10 });
+  }, 60_000);
 });

@@ -185,6 +185,19 @@ console.log(JSON.stringify({
     // serve comes from the api-http plugin: built-in plugins load from dist/.
     expect(help).toMatch(/\n {2}serve\b/);
     expect(help).toMatch(/\n {2}doctor\b/);
+    // The benchmarks stay in the repository: the installed package does not offer `bench`.
+    expect(help).not.toMatch(/\n {2}bench\b/);
+  });
+
+  it('limit bench says that the installed package has no benchmarks and exits 1, named or not', () => {
+    const bin = path.join(installed, manifest.bin.limit!);
+    for (const args of [['bench'], ['bench', 'storage'], ['bench', '--json']]) {
+      const r = run(process.execPath, [bin, ...args], app);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain('LIMIT_NOT_FOUND: No benchmarks to run: they are the files of bench/ in a checkout of the repository, and this installation has none');
+      expect(r.stderr).toContain('fix: Run them from a checkout of the limit-graph repository');
+      expect(r.stdout).toEqual(args.includes('--json') ? expect.stringContaining('"LIMIT_NOT_FOUND"') : '');
+    }
   });
 
   it('its types resolve for a TypeScript consumer (NodeNext)', () => {

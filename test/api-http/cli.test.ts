@@ -1,10 +1,10 @@
 /** `limit serve` argument and listen errors, through the real CLI entry point (in-process). */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, writeServeConfig } from '../helpers/cli.ts';
 
 describe('limit serve: bad --port / --host', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-serve-cli-'));
@@ -14,11 +14,7 @@ describe('limit serve: bad --port / --host', () => {
   const cli = (...args: string[]) => runCli(['--config', config, 'serve', ...args], { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
 
   beforeAll(async () => {
-    writeFileSync(config, JSON.stringify({
-      storage: 'sqlite',
-      dataDir: dir,
-      plugins: { 'governance-rules-jailbreak': true, governance: { packs: ['jailbreak'] }, 'runner-python': {}, orchestrator: {}, 'api-http': { auth: { mode: 'none' } } },
-    }));
+    writeServeConfig(dir);
     busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     port = (busy.address() as { port: number }).port;

@@ -3,11 +3,12 @@
  * when SIGTERM arrives — the run must complete and the process exit 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeServeConfig } from '../helpers/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -20,19 +21,7 @@ describe('limit serve', () => {
   });
 
   it('listens on the embedded default, finishes an in-flight run on SIGTERM and exits 0', async () => {
-    const config = path.join(dir, 'limit.config.json');
-    writeFileSync(config, JSON.stringify({
-      storage: 'sqlite',
-      dataDir: dir,
-      logLevel: 'warn',
-      plugins: {
-        'governance-rules-jailbreak': true,
-        governance: { packs: ['jailbreak'] },
-        'runner-python': {},
-        orchestrator: {},
-        'api-http': { auth: { mode: 'none' } },
-      },
-    }));
+    const config = writeServeConfig(dir, { logLevel: 'warn' });
     child = spawn(process.execPath, [path.join(ROOT, 'bin/limit.js'), '--config', config, 'serve', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

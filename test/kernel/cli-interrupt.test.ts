@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from 'limit-graph';
 import { interruption } from '../../kernel/cli/interrupt.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, writeServeConfig } from '../helpers/cli.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/limit.js', import.meta.url));
 
@@ -26,19 +26,7 @@ beforeAll(() => {
   mkdirSync(pids);
   chmodSync(pids, 0o1777);
   chmodSync(dir, 0o755);
-  config = path.join(dir, 'limit.config.json');
-  writeFileSync(config, JSON.stringify({
-    storage: 'sqlite',
-    dataDir: dir,
-    logLevel: 'warn',
-    plugins: {
-      'governance-rules-jailbreak': true,
-      governance: { packs: ['jailbreak'] },
-      'runner-python': {},
-      orchestrator: {},
-      'api-http': { auth: { mode: 'none' } },
-    },
-  }));
+  config = writeServeConfig(dir, { logLevel: 'warn' });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

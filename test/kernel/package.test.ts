@@ -87,6 +87,10 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** A strict NodeNext tsconfig of a consumer project that type-checks one file. */
+const consumerTsconfig = (file: string): string =>
+  JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: [file] });
+
 describe('npm pack', () => {
   it('ships the build, the bin, docs/ and the plugin READMEs, and no sources, tests or source maps', () => {
     // A pattern export (`./plugins/*`) stands for each built-in plugin.
@@ -203,7 +207,7 @@ console.log(JSON.stringify({
   it('its types resolve for a TypeScript consumer (NodeNext)', () => {
     writeFileSync(
       path.join(app, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['consumer.ts'] }),
+      consumerTsconfig('consumer.ts'),
     );
     writeFileSync(
       path.join(app, 'consumer.ts'),
@@ -270,7 +274,7 @@ console.log(JSON.stringify({ defaults, named: Object.fromEntries(Object.entries(
   it("the plugin APIs the READMEs show type-check in a consumer that imports limit-graph/plugins/<name>", () => {
     writeFileSync(
       path.join(app, 'tsconfig.plugins.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['plugins-consumer.ts'] }),
+      consumerTsconfig('plugins-consumer.ts'),
     );
     writeFileSync(
       path.join(app, 'plugins-consumer.ts'),

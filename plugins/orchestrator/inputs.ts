@@ -69,12 +69,18 @@ export const OpenSessionInput = z
   .strict()
   .superRefine(wellFormedText);
 
+/** A run's task: an object with Task's keys only, as over HTTP (a misspelt key is an error, not dropped). */
+const RunTask = AnObject.superRefine((task, ctx) => {
+  const unknown = Object.keys(task).filter((k) => !Object.hasOwn(Task.shape, k));
+  if (unknown.length) ctx.addIssue({ code: 'custom', message: `Unrecognized key${unknown.length === 1 ? '' : 's'}: ${unknown.map((k) => JSON.stringify(k)).join(', ')}` });
+});
+
 export const RunInputSchema = z
   .object({
     tenant: Tenant.optional(),
     sessionId: Id,
     runner: z.string().min(1).max(128),
-    task: AnObject, // RunRequest parses it (after the beforeRun hook)
+    task: RunTask, // RunRequest parses its values (after the beforeRun hook)
     parentIds: z.array(Id).optional(),
     metadata: Metadata.optional(),
     actor: Actor.optional(),
@@ -88,7 +94,7 @@ export const RecordTraceInputSchema = z
     tenant: Tenant.optional(),
     sessionId: Id,
     runner: z.string().min(1).max(128),
-    task: Task.extend({ kind: Task.shape.kind.unwrap().default('external') }),
+    task: Task.extend({ kind: Task.shape.kind.unwrap().default('external') }).strict(),
     output: Output,
     metrics: RunMetrics.strict().optional(),
     parentIds: z.array(Id).optional(),

@@ -166,6 +166,14 @@ describe('orchestrator input validation', () => {
     await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } }), 'LIMIT_SESSION_CLOSED');
   });
 
+  it('run and recordTrace: an unknown key in the task is LIMIT_VALIDATION naming it (as over HTTP), not dropped, and nothing is stored', async () => {
+    const s = await orch.openSession();
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'print(1)', langauge: 'python' } as never }), 'LIMIT_VALIDATION', 'task: Unrecognized key: "langauge"');
+    await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'x', kidn: 'code' } as never, output: { ok: true, stdout: '', stderr: '' } }), 'LIMIT_VALIDATION', 'task: Unrecognized key: "kidn"');
+    expect((await orch.listTraces(undefined, { sessionId: s.id })).items).toEqual([]);
+    expect((await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'print(1)', language: 'python' } })).trace.task.language).toBe('python');
+  });
+
   it('recordRdStep: its input is checked first (an unknown key, a wrong type, text that is not well-formed Unicode), and no point is stored', async () => {
     const s = await orch.openSession();
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });

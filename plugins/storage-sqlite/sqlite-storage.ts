@@ -316,6 +316,30 @@ export class SqliteStorage implements Storage {
     group.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value)));
   };
 
+  /**
+   * A stored record's JSON. Text that does not parse (damage SQLite's page checks cannot see) is
+   * LIMIT_STORAGE_CORRUPT naming the file and the kind of record, not a raw SyntaxError.
+   */
+  #json<T>(text: string, what: string): T {
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      const { file } = this.config;
+      throw new LimitError('LIMIT_STORAGE_CORRUPT', `SQLite database ${file} holds a ${what} record that is not valid JSON (${(error as Error).message})`, {
+        plugin: PLUGIN,
+        cause: error,
+        details: { file, record: what },
+        fix: `Restore ${file} from a backup, or find the row (its data column does not parse with json_valid()) and correct or delete it.`,
+      });
+    }
+  }
+
+  #trace(row: { data: string; flags: string }): Trace {
+    const trace = this.#json<Trace>(row.data, 'trace');
+    trace.flags = this.#json<Flag[]>(row.flags, 'trace\'s flags');
+    return trace;
+  }
+
   /** A write refused because the file was found damaged. */
   #refused(): LimitError {
     return corruptError(this.config.file, this.#damaged!.cause, true);
@@ -368,7 +392,7 @@ export class SqliteStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'session id');
     const row = this.#q('SELECT data FROM sessions WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
-    return row ? (JSON.parse(row.data) as Session) : null;
+    return row ? this.#json<Session>(row.data, 'session') : null;
   }
 
   async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
@@ -385,7 +409,7 @@ export class SqliteStorage implements Storage {
       params.push(q.after.t, q.after.id);
     }
     const rows = this.#q(`SELECT data FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT ?`).all(...params, q.limit + 1) as { data: string }[];
-    return pageOf(rows.map((r) => JSON.parse(r.data) as Session), q.limit);
+    return pageOf(rows.map((r) => this.#json<Session>(r.data, 'session')), q.limit);
   }
 
   async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
@@ -395,7 +419,7 @@ export class SqliteStorage implements Storage {
     return this.#write(() => {
       const row = this.#q('SELECT data FROM sessions WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
       if (!row) throw notFound('session', tenant, id);
-      const session = JSON.parse(row.data) as Session;
+      const session = this.#json<Session>(row.data, 'session');
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt };
       this.#q('UPDATE sessions SET status = ?, data = ? WHERE tenant = ? AND id = ?').run('closed', serializeRecord(closed, 'session', this.maxRecordBytes), tenant, id);
@@ -436,7 +460,7 @@ export class SqliteStorage implements Storage {
   #updateTrace(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Trace {
     const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
     if (!row) throw notFound('trace', tenant, id);
-    const next = applyTracePatch({ ...(JSON.parse(row.data) as Trace), flags: JSON.parse(row.flags) as Flag[] }, patch, ifStatus);
+    const next = applyTracePatch(this.#trace(row), patch, ifStatus);
     const data = traceData(next);
     assertRecordSize(data, 'trace', this.maxRecordBytes);
     this.#q('UPDATE traces SET status = ?, data = ? WHERE tenant = ? AND id = ?').run(next.status, data, tenant, id);
@@ -447,7 +471,7 @@ export class SqliteStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'trace id');
     const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
-    return row ? rowToTrace(row) : null;
+    return row ? this.#trace(row) : null;
   }
 
   async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
@@ -481,7 +505,7 @@ export class SqliteStorage implements Storage {
     }
     const sql = `SELECT t.data, t.flags FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
     const rows = this.#q(sql).all(...params, q.limit + 1) as { data: string; flags: string }[];
-    return pageOf(rows.map(rowToTrace), q.limit);
+    return pageOf(rows.map((r) => this.#trace(r)), q.limit);
   }
 
   /** `scope`: a trace created or appended to earlier in the same batch is known to exist. */
@@ -525,7 +549,7 @@ export class SqliteStorage implements Storage {
     assertId(traceId, 'trace id');
     const rows = this.#q('SELECT data, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string; hash: string }[];
     // The hash column, which the next append chains onto: one edited apart from its entry does not verify.
-    return rows.map((r) => ({ ...(JSON.parse(r.data) as ProvenanceEntry), hash: r.hash }));
+    return rows.map((r) => ({ ...this.#json<ProvenanceEntry>(r.data, 'provenance entry'), hash: r.hash }));
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
@@ -572,7 +596,7 @@ export class SqliteStorage implements Storage {
       params.push(q.kind);
     }
     const rows = this.#q(`SELECT data FROM flags WHERE ${where.join(' AND ')} ORDER BY seq`).all(...params) as { data: string }[];
-    return rows.map((r) => JSON.parse(r.data) as Flag);
+    return rows.map((r) => this.#json<Flag>(r.data, 'flag'));
   }
 
   async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
@@ -592,7 +616,7 @@ export class SqliteStorage implements Storage {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
     const rows = this.#q('SELECT data FROM checkpoints WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string }[];
-    return rows.map((r) => JSON.parse(r.data) as Checkpoint);
+    return rows.map((r) => this.#json<Checkpoint>(r.data, 'checkpoint'));
   }
 
   async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
@@ -614,14 +638,14 @@ export class SqliteStorage implements Storage {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
     const row = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND trace_id = ?').get(tenant, traceId) as { data: string } | undefined;
-    return row ? (JSON.parse(row.data) as QuarantineState) : null;
+    return row ? this.#json<QuarantineState>(row.data, 'quarantine state') : null;
   }
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     // By trace id (ids are ASCII: SQLite's BINARY collation is the order of every backend).
     const rows = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND quarantined = 1 ORDER BY trace_id').all(tenant) as { data: string }[];
-    return rows.map((r) => JSON.parse(r.data) as QuarantineState);
+    return rows.map((r) => this.#json<QuarantineState>(r.data, 'quarantine state'));
   }
 
   // rate–distortion --------------------------------------------------------------------------------
@@ -659,9 +683,9 @@ export class SqliteStorage implements Storage {
     const row = this.#q('SELECT data FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
     if (!row) return null;
     const points = (this.#q('SELECT data FROM rd_points WHERE tenant = ? AND series_id = ? ORDER BY seq').all(tenant, id) as { data: string }[]).map(
-      (r) => JSON.parse(r.data) as RdPoint,
+      (r) => this.#json<RdPoint>(r.data, 'RD point'),
     );
-    return { ...(JSON.parse(row.data) as Omit<RdSeries, 'points'>), points };
+    return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series'), points };
   }
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
@@ -787,11 +811,6 @@ interface PendingWrite {
   reject: (error: unknown) => void;
 }
 
-function rowToTrace(row: { data: string; flags: string }): Trace {
-  const trace = JSON.parse(row.data) as Trace;
-  trace.flags = JSON.parse(row.flags) as Flag[];
-  return trace;
-}
 
 /** Error codes of a folder this process may not (or cannot) write to. */
 const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);

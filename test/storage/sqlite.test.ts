@@ -197,6 +197,29 @@ describe('storage-sqlite plugin', () => {
       }
     };
 
+    it('a record whose stored JSON does not parse is LIMIT_STORAGE_CORRUPT naming the file and the kind of record; the others stay readable', async () => {
+      const dir = tempDir();
+      const file = path.join(dir, 'rows.db');
+      try {
+        const s = await open(file);
+        await s.createSession(makeSession('t', 's1'));
+        await s.createTrace(makeTrace('t', 'tr1', 's1'));
+        await s.createTrace(makeTrace('t', 'tr2', 's1'));
+        const db = new Database(file);
+        db.prepare("UPDATE traces SET data = 'ZZZZ' WHERE id = 'tr2'").run();
+        db.close();
+        const corrupt = { name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file, record: 'trace' }, message: expect.stringContaining(`SQLite database ${file} holds a trace record that is not valid JSON`) };
+        await expect(s.getTrace('t', 'tr2')).rejects.toMatchObject(corrupt);
+        await expect(s.listTraces('t', {})).rejects.toMatchObject(corrupt);
+        await expect(s.updateTrace('t', 'tr2', { status: 'error' })).rejects.toMatchObject(corrupt);
+        expect((await s.getTrace('t', 'tr1'))!.id).toBe('tr1');
+        expect((await s.getSession('t', 's1'))!.id).toBe('s1');
+        await s.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('reports damage seen by a read as LIMIT_STORAGE_CORRUPT naming the file, then refuses every write', async () => {
       const dir = tempDir();
       try {

@@ -248,6 +248,8 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(approved.status).toBe('ok');
     await expectCode(orch.approveMerge(m1.trace.id, { actor: 'alice' }), 'LIMIT_CONFLICT');
     const m2 = await orch.merge({ parentIds: [a.id] });
+    // A review is a decision about a stored trace, not new work: it is taken after the session closed.
+    await orch.closeSession(undefined, s.id);
     expect((await orch.rejectMerge(m2.trace.id, { actor: 'bob' })).status).toBe('rejected');
     const actions = (await orch.inspectTrace(undefined, m1.trace.id)).provenance.map((e) => e.action);
     expect(actions).toEqual(['merge', 'review-requested', 'approved']);

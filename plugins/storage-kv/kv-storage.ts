@@ -292,15 +292,20 @@ export class KvStorage implements Storage {
   }
 
   /**
-   * A stored value's JSON. Every value is written as the JSON text of a validated record, so one
-   * that does not parse was damaged outside this plugin: refused with its key, not a bare SyntaxError.
+   * A stored value's JSON. Every value is written as the JSON text of a validated record (an
+   * object), so one that does not parse, or parses to something else (`null` would read as a missing
+   * record, which a create would then overwrite), was damaged outside this plugin: refused with its
+   * key, not a bare SyntaxError.
    */
   #parse<T>(key: Key, text: string): T {
+    let value: unknown;
     try {
-      return JSON.parse(text) as T;
+      value = JSON.parse(text);
     } catch (error) {
       throw this.#damaged(key, `its value is not valid JSON: ${(error as Error).message}`, error);
     }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw this.#damaged(key, `its value ${text.slice(0, 100)} is not a record (a JSON object)`);
+    return value as T;
   }
 
   /** A counter's value: always written as String(finite number), so anything else is damage (never NaN). */

@@ -106,6 +106,33 @@ describe('storage-kv: a damaged record value', () => {
       await db.close();
     }
   });
+
+  it('a value that parses to something other than a record (null, a number, an array) is damage too, not a missing record', async () => {
+    let s = await openStore(dir);
+    await s.createSession(makeSession('t1', 's1'));
+    await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+    await s.close();
+    for (const value of ['null', '42', '[]']) {
+      await putRaw(dir, [[['t', 't1', 'tr1'], value]]);
+      s = await openStore(dir);
+      try {
+        for (const call of [() => s.getTrace('t1', 'tr1'), () => s.listTraces('t1'), () => s.updateTrace('t1', 'tr1', { status: 'error' })]) {
+          const error = await corrupt(call());
+          expect(error.message, value).toContain('["t","t1","tr1"]');
+          expect(error.message, value).toContain(`its value ${value} is not a record`);
+        }
+        await expect(s.createTrace(makeTrace('t1', 'tr1', 's1'))).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+      } finally {
+        await s.close();
+      }
+      const db = open<string, Key>({ path: dir, encoding: 'string' });
+      try {
+        expect(db.get(['t', 't1', 'tr1'])).toBe(value);
+      } finally {
+        await db.close();
+      }
+    }
+  });
 });
 
 describe('storage-kv: a damaged counter value', () => {

@@ -17,6 +17,7 @@
  * keys; only when the counts differ, or a forbidden key name occurs in the text, does a slower exact
  * pass look for the offending key.
  */
+import { illFormedText } from 'limit-graph';
 import { ApiProblem, type FieldError } from './problem.ts';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -125,26 +126,10 @@ function countValueKeys(value: object): number {
 }
 
 const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-/** String.prototype.isWellFormed (Node 20; the project's TypeScript lib predates it). */
-const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-
-/** The path of the first string (value or key) that is not well-formed UTF-16. Iterative. */
+/** The path of the first string (value or key) that is not well-formed UTF-16. */
 function findIllFormedString(value: unknown, root: string): string | undefined {
-  const stack: { v: unknown; path: string }[] = [{ v: value, path: root }];
-  while (stack.length) {
-    const { v, path } = stack.pop()!;
-    if (typeof v === 'string') {
-      if (!wellFormed(v)) return path;
-    } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: `${path}.${i}` });
-    } else if (typeof v === 'object' && v !== null) {
-      for (const [k, child] of Object.entries(v)) {
-        if (!wellFormed(k)) return `${path}.${k}`;
-        stack.push({ v: child, path: `${path}.${k}` });
-      }
-    }
-  }
-  return undefined;
+  const [bad] = illFormedText(value, 1);
+  return bad && [root, ...bad.path].join('.');
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

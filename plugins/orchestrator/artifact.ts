@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
-  ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, mapStringsDeep, sha256,
+  ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, mapStringsDeep, sha256, toWellFormed,
   verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
 import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
@@ -80,19 +80,8 @@ export function verifyChains(traces: readonly BoundRecord[], provenance: readonl
   });
 }
 
-// String.prototype.isWellFormed / toWellFormed (Node 20; the project's TypeScript lib predates them).
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
-
-/** Dotted paths of the strings (values or keys) in a JSON value that are not well-formed Unicode. */
-function illFormedPaths(value: unknown, at = ''): string[] {
-  if (typeof value === 'string') return isWellFormed(value) ? [] : [at];
-  if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([k, v]) => {
-    const here = at ? `${at}.${toWellFormed(k)}` : toWellFormed(k);
-    return [...(isWellFormed(k) ? [] : [here]), ...illFormedPaths(v, here)];
-  });
-}
+/** Dotted paths of the strings (values or keys) in a record that are not well-formed Unicode, as mended. */
+const illFormedPaths = (value: unknown): string[] => illFormedText(value).map(({ path }) => path.map((p) => toWellFormed(String(p))).join('.'));
 
 /**
  * Text that is not well-formed Unicode — half a surrogate pair, which JavaScript strings (and so

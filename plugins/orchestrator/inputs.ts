@@ -6,7 +6,7 @@
  * records the orchestrator passes on unchanged (a run's task, which RunRequest parses; an RD graph,
  * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
-import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, parseOrThrow, z } from 'limit-graph';
+import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, z } from 'limit-graph';
 
 const Metadata = z.record(z.string(), z.unknown());
 const Text = (max: number) => z.string().max(max);
@@ -22,30 +22,15 @@ const Output = RunOutput.extend({ error: RunOutput.shape.error.unwrap().strict()
  * canonical JSON (provenance, artifacts) cannot hold it. So every backend refuses it here, naming
  * the first string (or key) that holds one, before anything is read or written. What a runner
  * prints is mended to U+FFFD instead (the orchestrator's `wellFormed`): no caller wrote it.
- * Plain objects and arrays are walked (a signal or a function holds no text), iteratively and each
- * object once, so neither a deep nor a cyclic value can overflow or hang it.
+ * (The kernel's illFormedText walks plain objects and arrays only, and cyclic values safely.)
  */
 function wellFormedText(value: unknown, ctx: z.RefinementCtx): void {
-  const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
-  const seen = new Set<object>();
-  while (stack.length) {
-    const { v, path } = stack.pop()!;
-    if (typeof v === 'string') {
-      if (!isWellFormed(v)) return ctx.addIssue({ code: 'custom', path, message: `${NOT_TEXT}; String.prototype.toWellFormed() replaces it with U+FFFD` });
-      continue;
-    }
-    if (typeof v !== 'object' || v === null || seen.has(v) || !plain(v)) continue;
-    seen.add(v);
-    const entries = Object.entries(v);
-    const badKey = entries.find(([k]) => !isWellFormed(k));
-    if (badKey) return ctx.addIssue({ code: 'custom', path, message: `the key ${JSON.stringify(badKey[0])} ${NOT_TEXT}` });
-    for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i]![1], path: [...path, entries[i]![0]] }); // document order
-  }
+  const [bad] = illFormedText(value, 1);
+  if (!bad) return;
+  if (bad.key) ctx.addIssue({ code: 'custom', path: bad.path.slice(0, -1), message: `the key ${JSON.stringify(bad.path.at(-1))} ${NOT_TEXT}` });
+  else ctx.addIssue({ code: 'custom', path: bad.path, message: `${NOT_TEXT}; String.prototype.toWellFormed() replaces it with U+FFFD` });
 }
-const plain = (v: object): boolean => Array.isArray(v) || [Object.prototype, null].includes(Object.getPrototypeOf(v));
 const NOT_TEXT = 'is not well-formed Unicode: it holds half a surrogate pair (a lone \\uD800–\\uDFFF)';
-/** String.prototype.isWellFormed (Node 20; the project's TypeScript lib predates it). */
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** A merge names each parent once: a repeat is named by its position and the one it repeats. */
 function eachOnce(ids: string[], ctx: z.RefinementCtx): void {

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, mapStringsDeep, measureDistortion, newId, sha256, verifyTraceChain,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, mapStringsDeep, measureDistortion, newId, sha256, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -995,7 +995,7 @@ const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 function wellFormed(output: RunOutput): RunOutput {
   // JSON.stringify escapes exactly the lone surrogates: without such an escape there is nothing to mend.
   if (!/\\u[dD][89a-fA-F]/.test(JSON.stringify(output))) return output;
-  return mapStringsDeep(output, (s) => (s as unknown as { toWellFormed(): string }).toWellFormed());
+  return mapStringsDeep(output, toWellFormed);
 }
 
 /** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */

@@ -11,7 +11,7 @@
  * runs in a schema of its own that is dropped afterwards. kv: raw lmdb-js with the plugin's own open
  * options (same durability: every acknowledged write flushed, unless LIMIT_BENCH_KV_NO_SYNC=true for
  * both). file: raw node:fs writing the same files the same way (temp + fsync + rename + folder fsync,
- * a journal per batch, an O_EXCL lock file and a datasync per provenance append).
+ * a journal per batch, a datasync per provenance append).
  */
 import { constants, existsSync, mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -319,8 +319,7 @@ async function benchKv(sizes: Sizes) {
  * flagSeq }) under tenants/<t>/sessions/<s>/traces/<id>/, written to a temp file, fsync'd, renamed
  * and its folder fsync'd (and the parents of new folders fsync'd); a batch first writes a journal
  * of all files the same way, then the files 16 at a time, then removes the journal. Lookups use an
- * in-memory index like the plugin's; a provenance append takes an O_EXCL lock file, appends one
- * line and datasyncs it.
+ * in-memory index like the plugin's; a provenance append appends one line and datasyncs it.
  */
 function rawFileContestant(root: string): Contestant {
   const fsyncDir = async (dir: string) => {
@@ -388,27 +387,19 @@ function rawFileContestant(root: string): Contestant {
     append: async (input) => {
       const dir = dirs.get(input.traceId);
       if (!dir) throw new Error(`no trace ${input.traceId}`);
-      const lock = path.join(dir, 'provenance.lock');
-      const lh = await fsp.open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-      await lh.writeFile(`${process.pid}\n`, 'utf8');
-      await lh.close();
+      const e = nextProvenanceEntry(input, heads.get(input.traceId));
+      const file = path.join(dir, 'provenance.jsonl');
+      const isNew = !heads.has(input.traceId);
+      const h = await fsp.open(file, 'a');
       try {
-        const e = nextProvenanceEntry(input, heads.get(input.traceId));
-        const file = path.join(dir, 'provenance.jsonl');
-        const isNew = !heads.has(input.traceId);
-        const h = await fsp.open(file, 'a');
-        try {
-          await h.writeFile(`${JSON.stringify(e)}\n`, 'utf8');
-          await h.datasync();
-        } finally {
-          await h.close();
-        }
-        if (isNew) await fsyncDir(dir);
-        heads.set(input.traceId, e);
-        return e;
+        await h.writeFile(`${JSON.stringify(e)}\n`, 'utf8');
+        await h.datasync();
       } finally {
-        await fsp.rm(lock);
+        await h.close();
       }
+      if (isNew) await fsyncDir(dir);
+      heads.set(input.traceId, e);
+      return e;
     },
   };
 }

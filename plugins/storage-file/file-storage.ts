@@ -9,10 +9,10 @@
  *   <root>/tenants/<tenant>/sessions/<sessionId>/session.json
  *   <root>/tenants/<tenant>/sessions/<sessionId>/traces/<traceId>/trace.json        { trace, flagSeq }
  *                                                        …/checkpoints.json, quarantine.json
- *                                                        …/provenance.jsonl, provenance.lock
+ *                                                        …/provenance.jsonl
  *
  * Every JSON file is replaced atomically (temp + fsync + rename + folder fsync); provenance is an
- * append-only JSONL file extended under a cross-process lock file. A batch touching several files
+ * append-only JSONL file (appends to one chain queue on an in-process mutex). A batch touching several files
  * is written to a journal first and replayed on open if the process died half-way.
  *
  * Lists are served from an in-memory index per tenant, built by scanning the tenant's folders the
@@ -29,7 +29,7 @@ import {
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireLockFile, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
+import { KeyedMutex, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -39,8 +39,6 @@ export interface FileStorageConfig {
   fsync: boolean;
   maxRecordBytes: number;
   staleLockMs: number;
-  /** How long an append waits for another process's provenance lock (ms). */
-  lockTimeoutMs?: number;
   /** Where repairs are reported (a torn provenance append cut off and kept aside); the plugin passes its logger. */
   logger?: Pick<Logger, 'warn'>;
 }
@@ -98,8 +96,6 @@ class Stage {
   counters: Counters | undefined;
   /** Provenance chains a batch appends to: the file's full new content and its last entry. */
   readonly chains = new Map<string, { content: string; last: ProvenanceEntry | undefined }>();
-  /** Provenance lock files held until the stage is committed or dropped. */
-  readonly locks: (() => Promise<void>)[] = [];
 }
 
 /** Provenance head cached per chain file: valid while the file still has `size` bytes. */
@@ -483,8 +479,8 @@ export class FileStorage implements Storage {
 
   /**
    * A provenance append inside a batch. The chain file is staged whole (its content so far plus the
-   * new lines) so the journal makes it all-or-nothing with the batch's other files; the chain's lock
-   * file is held from the head read until the commit, as a single append holds it.
+   * new lines) so the journal makes it all-or-nothing with the batch's other files; the batch holds
+   * the chain's mutex key from the head read until the commit, as a single append does.
    */
   async #stageProvenance(stage: Stage, index: TenantIndex, tenant: string, input: ProvenanceInput): Promise<void> {
     const doc = await this.#doc(stage, index, tenant, input.traceId);
@@ -494,11 +490,6 @@ export class FileStorage implements Storage {
     let chain = stage.chains.get(file);
     if (!chain) {
       await ensureDir(dir, false);
-      try {
-        stage.locks.push(await acquireLockFile(path.join(dir, 'provenance.lock'), { timeoutMs: this.config.lockTimeoutMs ?? 10_000, staleMs: this.config.staleLockMs }));
-      } catch (error) {
-        throw lockError(error, input.traceId);
-      }
       chain = await this.#chainToExtend(file, input.traceId);
     }
     const next = nextProvenanceEntry(input, chain.last);
@@ -522,13 +513,9 @@ export class FileStorage implements Storage {
     const index = await this.#index(tenant);
     return this.#mutex.run(keys.map((k) => `${tenant}\0${k}`), async () => {
       const stage = new Stage();
-      try {
-        const result = await fn(stage, index);
-        await this.#commit(stage);
-        return result;
-      } finally {
-        for (const release of stage.locks) await release();
-      }
+      const result = await fn(stage, index);
+      await this.#commit(stage);
+      return result;
     });
   }
 
@@ -653,41 +640,33 @@ export class FileStorage implements Storage {
     if (!entry) throw notFound('trace', tenant, parsed.traceId);
     const dir = this.#traceDir(tenant, entry.sessionId, parsed.traceId);
     const file = path.join(dir, 'provenance.jsonl');
-    // In-process callers queue on the mutex; other processes on the lock file.
+    // Appends to one chain queue on the mutex (batches take the same key); the store lock keeps
+    // other processes out.
     return this.#mutex.run([`${tenant}\0p:${parsed.traceId}`], async () => {
-      let release: () => Promise<void>;
+      const head = await this.#head(file, parsed.traceId);
+      const next = nextProvenanceEntry(parsed, head.last);
+      const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
       try {
-        release = await acquireLockFile(path.join(dir, 'provenance.lock'), { timeoutMs: this.config.lockTimeoutMs ?? 10_000, staleMs: this.config.staleLockMs });
-      } catch (error) {
-        throw lockError(error, parsed.traceId);
-      }
-      try {
-        const head = await this.#head(file, parsed.traceId);
-        const next = nextProvenanceEntry(parsed, head.last);
-        const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
+        const handle = await fs.open(file, 'a', 0o600);
         try {
-          const handle = await fs.open(file, 'a', 0o600);
-          try {
-            await handle.writeFile(line, 'utf8');
-            if (this.config.fsync) await handle.datasync();
-          } finally {
-            await handle.close();
-          }
-        } catch (error) {
-          throw writeError(error, file);
+          await handle.writeFile(line, 'utf8');
+          if (this.config.fsync) await handle.datasync();
+        } finally {
+          await handle.close();
         }
-        if (this.config.fsync && head.size === 0) await fsyncDir(dir);
-        this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
-        return next;
-      } finally {
-        await release();
+      } catch (error) {
+        throw writeError(error, file);
       }
+      if (this.config.fsync && head.size === 0) await fsyncDir(dir);
+      this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
+      return next;
     });
   }
 
   /**
-   * The chain's last entry, read under the lock. Other processes may have appended since we last
-   * looked, so the cache is trusted only while the file size matches.
+   * The chain's last entry, read under the chain's mutex key. The file may have been changed from
+   * outside the store since we last looked (a restore, a hand edit), so the cache is trusted only
+   * while the file size matches.
    */
   async #head(file: string, traceId: string): Promise<Head> {
     const stat = await fs.stat(file).catch(() => null);
@@ -700,7 +679,7 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * A chain file as an append must continue it (under the chain's lock): its content up to the last
+   * A chain file as an append must continue it (under the chain's mutex key): its content up to the last
    * newline and its last entry. What follows the last newline is settled first (see splitChain): a
    * complete entry that lost its newline gets it back; an append that never completed is cut off —
    * its bytes kept in `<file>.torn-<ms>` and reported, since a torn append cannot be told from an
@@ -953,12 +932,6 @@ export class FileStorage implements Storage {
       }
     });
   }
-}
-
-/** A provenance lock that could not be taken: held too long (a conflict), or a folder we cannot write (kept as is). */
-function lockError(error: unknown, traceId: string): unknown {
-  if (error instanceof LimitError) return error;
-  return new LimitError('LIMIT_PROVENANCE_CONFLICT', `Could not lock the provenance chain of trace "${traceId}": ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
 }
 
 /** A record file's damage kept in the index (LIMIT_STORAGE_CORRUPT); any other error (a read refused) fails the load. */

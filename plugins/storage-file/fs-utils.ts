@@ -1,6 +1,6 @@
 /**
  * File-system primitives of the file backend: atomic replacement (temp + fsync + rename + folder
- * fsync), durable appends, an in-process keyed mutex, a cross-process lock file and the store lock.
+ * fsync), durable appends, an in-process keyed mutex and the store lock.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, readFileSync, readlinkSync } from 'node:fs';
@@ -207,13 +207,6 @@ export class KeyedMutex {
   }
 }
 
-export interface LockFileOptions {
-  /** Give up after this long (ms). */
-  timeoutMs: number;
-  /** A lock older than this is broken even when its pid looks alive (pid reuse). */
-  staleMs: number;
-}
-
 const HOST = hostname();
 
 function pidAlive(pid: number): boolean {
@@ -223,36 +216,6 @@ function pidAlive(pid: number): boolean {
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * An exclusive lock between processes on one machine: the lock file is created with O_EXCL and
- * holds `pid host token time`. A lock whose pid is dead (same host) or that is older than `staleMs`
- * is stale: it is renamed away (only one breaker can win the rename), checked to be the one judged
- * stale, and removed. Resolves with a release function, or rejects after `timeoutMs`.
- */
-export async function acquireLockFile(file: string, options: LockFileOptions): Promise<() => Promise<void>> {
-  const token = randomBytes(8).toString('hex');
-  const content = `${process.pid} ${HOST} ${token} ${Date.now()}\n`;
-  const deadline = Date.now() + options.timeoutMs;
-  let delay = 1;
-  for (;;) {
-    // Removed only while it is still ours (a breaker may have judged us stale after staleMs).
-    if (await createExclusive(file, content)) return () => removeIfOurs(file, content);
-    const seen = await fs.readFile(file, 'utf8').catch(() => null);
-    if (seen !== null && (await isStale(file, seen, options.staleMs))) {
-      await breakLock(file, seen);
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw Object.assign(new Error(`lock ${file} is held by ${seen?.trim() || 'another process'} for longer than ${options.timeoutMs} ms`), { code: 'ELOCKTIMEOUT' });
-    }
-    // Backoff capped at a few ms: a holder appending in a loop re-takes the lock at once, so waiters
-    // that slept 10–30 ms (the old cap of 20) kept missing it — 3 writers interleaved only 3–8 times
-    // in 180 appends under load; with 4 ms, 27–36 times.
-    await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
-    delay = Math.min(delay * 2, 4);
   }
 }
 
@@ -276,18 +239,6 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
 async function removeIfOurs(file: string, content: string): Promise<void> {
   const current = await fs.readFile(file, 'utf8').catch(() => '');
   if (current === content) await fs.rm(file, { force: true });
-}
-
-async function isStale(file: string, seen: string, staleMs: number): Promise<boolean> {
-  const [pid, host, , time] = seen.trim().split(' ');
-  const written = Number(time);
-  if (!pid || !time) {
-    // Created but not yet written (the holder is between open and write), or torn by a crash: judge by age.
-    const stat = await fs.stat(file).catch(() => null);
-    return stat !== null && Date.now() - stat.mtimeMs > staleMs;
-  }
-  if (Date.now() - written > staleMs) return true;
-  return host === HOST && !pidAlive(Number(pid));
 }
 
 async function breakLock(file: string, seen: string): Promise<void> {
@@ -330,6 +281,17 @@ function readOr(read: () => string): string {
 /** Tokens of the store locks this process holds (a lock naming our pid with another token is a dead predecessor's). */
 const HELD = new Set<string>();
 
+/**
+ * When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat; Linux only,
+ * undefined elsewhere or when the process is gone). With the boot id in MACHINE, pid and start
+ * time name one process: a pid reused by a later process has another start time.
+ */
+function processStart(pid: number): string | undefined {
+  const stat = readOr(() => readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  // The command name (field 2) is in parentheses and may hold spaces or ')': read after the last one.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] || undefined;
+}
+
 /** What a store lock file holds. */
 interface StoreLockHolder {
   pid: number;
@@ -337,6 +299,8 @@ interface StoreLockHolder {
   machine: string;
   token: string;
   since: string;
+  /** The holder's start time (processStart), where the system tells it. */
+  started?: string;
 }
 
 function parseHolder(text: string): StoreLockHolder | undefined {
@@ -361,7 +325,8 @@ export interface StoreLockOptions {
  * While held, its mtime is refreshed every staleMs / 3 and its content checked.
  *
  * An existing lock is a dead holder's, and is broken (renamed away, checked to be the one judged
- * stale, see breakLock) when: it names this machine and a pid that is not running, or this
+ * stale, see breakLock) when: it names this machine and a pid that is not running, or running
+ * but started at another time than the holder (the pid given to a later process), or this
  * process's pid with a token this process does not hold (a container restarted with the same
  * pid); or it names another machine (whose pids cannot be checked) and was not refreshed for
  * `staleMs`. Any other lock belongs to a live process: LIMIT_STORAGE_UNAVAILABLE naming the store,
@@ -369,7 +334,8 @@ export interface StoreLockOptions {
  */
 export async function acquireStoreLock(file: string, options: StoreLockOptions): Promise<() => Promise<void>> {
   const token = randomBytes(8).toString('hex');
-  const holder: StoreLockHolder = { pid: process.pid, host: HOST, machine: MACHINE, token, since: new Date().toISOString() };
+  const started = processStart(process.pid);
+  const holder: StoreLockHolder = { pid: process.pid, host: HOST, machine: MACHINE, token, since: new Date().toISOString(), ...(started ? { started } : {}) };
   const content = `${JSON.stringify(holder)}\n`;
   // A few rounds: a stale lock broken here may be taken by another opener first, which then holds it.
   for (let round = 0; ; round++) {
@@ -408,7 +374,13 @@ export async function acquireStoreLock(file: string, options: StoreLockOptions):
 
 async function storeLockStale(file: string, seen: string, staleMs: number): Promise<boolean> {
   const holder = parseHolder(seen);
-  if (holder?.machine === MACHINE) return holder.pid === process.pid ? !HELD.has(holder.token) : !pidAlive(holder.pid);
+  if (holder?.machine === MACHINE) {
+    if (holder.pid === process.pid) return !HELD.has(holder.token);
+    if (!pidAlive(holder.pid)) return true;
+    // Alive: the holder itself, or a later process that was given its pid.
+    const started = holder.started === undefined ? undefined : processStart(holder.pid);
+    return started !== undefined && started !== holder.started;
+  }
   // Another machine, or a lock being written (or torn by a crash): only its age can tell.
   const stat = await fs.stat(file).catch(() => null);
   return stat !== null && Date.now() - stat.mtimeMs > staleMs;

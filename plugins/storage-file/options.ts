@@ -20,9 +20,8 @@ export const StorageFileOptions = z
     /** Largest record accepted, as JSON bytes. */
     maxRecordBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
     /**
-     * A provenance lock file older than this (ms) is broken even if its pid is alive (pid reuse
-     * after a crash). Must exceed the longest append; the default is far above it. Also: a store lock
-     * from another machine not refreshed for this long is a dead holder's (see the README).
+     * A store lock from another machine not refreshed for this long (ms) is a dead holder's; the
+     * holder refreshes it every third of this (see the README).
      */
     staleLockMs: z.coerce.number().int().min(1000).default(30_000),
   })

@@ -528,34 +528,18 @@ describe('storage-file: crash recovery', () => {
     }
   });
 
-  it('breaks a provenance lock left by a dead process', async () => {
+  it('takes no lock file per chain: a provenance.lock left by an earlier version, even naming a live process, neither blocks an append nor is touched', async () => {
     const root = tempDir();
     const s = await openStore(root);
     try {
       await s.createTrace(makeTrace('t1', 'tr1', 's1'));
       const lock = path.join(root, 'tenants', 't1', 'sessions', 's1', 'traces', 'tr1', 'provenance.lock');
-      // A pid far above pid_max on Linux: certainly not running.
-      writeFileSync(lock, `999999999 ${(await import('node:os')).hostname()} deadbeef ${Date.now()}\n`);
-      const e = await s.appendProvenance('t1', makeProvenance('tr1', 0));
-      expect(e.seq).toBe(0);
-      expect(existsSync(lock)).toBe(false);
-    } finally {
-      await s.close();
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
-
-  it('waits for a live lock holder and gives up with LIMIT_PROVENANCE_CONFLICT', async () => {
-    const root = tempDir();
-    const s = await openStore(root, { lockTimeoutMs: 200 });
-    try {
-      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
-      const lock = path.join(root, 'tenants', 't1', 'sessions', 's1', 'traces', 'tr1', 'provenance.lock');
-      // Our own (live) pid: the lock is held, not stale.
-      writeFileSync(lock, `${process.pid} ${(await import('node:os')).hostname()} cafe ${Date.now()}\n`);
-      await expect(s.appendProvenance('t1', makeProvenance('tr1', 0))).rejects.toMatchObject({ code: 'LIMIT_PROVENANCE_CONFLICT' });
-      rmSync(lock);
+      const old = `${process.pid} ${(await import('node:os')).hostname()} cafe ${Date.now()}\n`;
+      writeFileSync(lock, old);
       expect((await s.appendProvenance('t1', makeProvenance('tr1', 0))).seq).toBe(0);
+      await s.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 1) }]);
+      expect(readFileSync(lock, 'utf8')).toBe(old);
+      expect((await s.verifyProvenance('t1', 'tr1')).verified).toBe(true);
     } finally {
       await s.close();
       rmSync(root, { recursive: true, force: true });
@@ -742,6 +726,27 @@ describe('storage-file: the store lock', () => {
       writeFileSync(lockFile(root), JSON.stringify({ ...mine, token: 'from-before-the-restart' }));
       const again = await openStore(root);
       expect(readJsonFile(lockFile(root))).toMatchObject({ pid: process.pid, token: expect.not.stringMatching('from-before-the-restart') });
+      await again.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(existsSync('/proc/self/stat'))('takes over a lock naming a live pid that another process was given since (its start time differs), and refuses the true holder', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      const mine = readJsonFile(lockFile(root)) as Record<string, unknown>;
+      await s.close();
+      expect(mine.started).toMatch(/^\d+$/);
+      // The parent process is alive; its real start time is field 22 of /proc/<pid>/stat.
+      const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+      const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      writeFileSync(lockFile(root), JSON.stringify({ ...mine, pid: process.ppid, token: 'parent', started }));
+      await expect(openStore(root)).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', details: { pid: process.ppid } });
+      writeFileSync(lockFile(root), JSON.stringify({ ...mine, pid: process.ppid, token: 'dead-holder', started: `${Number(started) + 1}` }));
+      const again = await openStore(root);
+      expect(readJsonFile(lockFile(root))).toMatchObject({ pid: process.pid, started: mine.started });
       await again.close();
     } finally {
       rmSync(root, { recursive: true, force: true });

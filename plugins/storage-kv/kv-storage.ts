@@ -38,6 +38,7 @@ const PLUGIN = 'storage-kv';
 const MAX_TIME = Number.MAX_SAFE_INTEGER;
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const SCHEMA_KEY = ['meta', 'schema'];
+const MARKER_FIX = `Restore the store folder from a backup; if the data is known to be intact, put the version this store was written with (${KV_SCHEMA_VERSION} for this plugin) under the key.`;
 
 type Key = (string | number)[];
 
@@ -196,6 +197,9 @@ export class KvStorage implements Storage {
       await this.#write(() => {
         const current = this.#schemaMarker();
         if (current > KV_SCHEMA_VERSION) throw schemaTooNew(`The KV store at ${this.config.path}`, current, KV_SCHEMA_VERSION, PLUGIN);
+        // A store with records but no marker lost it: taking it for a new store would stamp the
+        // current layout on data of unknown version.
+        if (current === 0) this.#refuseUnmarkedData(db);
         // Version 1 is the key layout above; LMDB needs no tables, so migrating means recording it.
         if (current < KV_SCHEMA_VERSION) db.put(SCHEMA_KEY, String(KV_SCHEMA_VERSION));
       });
@@ -251,10 +255,21 @@ export class KvStorage implements Storage {
       throw new LimitError('LIMIT_STORAGE_CORRUPT',
         `The KV store at ${this.config.path} has a damaged schema-version marker: key ${JSON.stringify(SCHEMA_KEY)} holds ${JSON.stringify(value.slice(0, 100))}${value.length > 100 ? '…' : ''}, not a version number`, {
           plugin: PLUGIN, details: { path: this.config.path, key: SCHEMA_KEY, value: value.slice(0, 100) },
-          fix: `Restore the store folder from a backup; if the data is known to be intact, put the version this store was written with (${KV_SCHEMA_VERSION} for this plugin) under the key.`,
+          fix: MARKER_FIX,
         });
     }
     return Number(value);
+  }
+
+  /** LIMIT_STORAGE_CORRUPT when a store without a schema marker holds any record. */
+  #refuseUnmarkedData(db: RootDatabase<string, Key>): void {
+    for (const key of db.getKeys({ limit: 1 })) {
+      throw new LimitError('LIMIT_STORAGE_CORRUPT',
+        `The KV store at ${this.config.path} holds records (the first: key ${JSON.stringify(key)}) but no schema-version marker (key ${JSON.stringify(SCHEMA_KEY)}); it is not opened as a new store`, {
+          plugin: PLUGIN, details: { path: this.config.path, key: SCHEMA_KEY, firstKey: key },
+          fix: MARKER_FIX,
+        });
+    }
   }
 
   #open(): RootDatabase<string, Key> {

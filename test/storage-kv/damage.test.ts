@@ -197,6 +197,30 @@ describe('storage-kv: a damaged schema-version marker', () => {
     }
   });
 
+  it('refuses a store that holds records but lost its marker (LIMIT_STORAGE_CORRUPT), instead of opening it as a new one, and leaves it as it is', async () => {
+    const s = await openStore(dir);
+    await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+    await s.close();
+    const db = open<string, Key>({ path: dir, encoding: 'string' });
+    await db.remove(['meta', 'schema']);
+    await db.close();
+    const error = await corrupt(openStore(dir));
+    expect(error.message).toContain(dir);
+    expect(error.message).toContain('holds records');
+    expect(error.message).toContain('no schema-version marker (key ["meta","schema"])');
+    const after = open<string, Key>({ path: dir, encoding: 'string' });
+    try {
+      expect(after.get(['meta', 'schema'])).toBeUndefined();
+    } finally {
+      await after.close();
+    }
+    // Once the marker is put back as the fix says, it opens with its records.
+    await putRaw(dir, [[['meta', 'schema'], '1']]);
+    const again = await openStore(dir);
+    expect(await again.getTrace('t1', 'tr1')).toMatchObject({ id: 'tr1' });
+    await again.close();
+  });
+
   it('still opens a store whose marker is the version, and records it on a new one', async () => {
     const s = await openStore(dir);
     expect(await s.schemaVersion()).toBe(1);
@@ -310,6 +334,8 @@ describe('storage-kv: a damaged data.mdb', () => {
     // Large values put and removed again in one transaction leave their freed pages past the end.
     for (let round = 0; round < 30; round++) {
       await db.transaction(() => {
+        // A store as the plugin writes it (a store with records and no marker is refused, see above).
+        db.put(['meta', 'schema'], '1');
         db.put(['keep', round], 'k'.repeat(100));
         for (let i = 0; i < 20; i++) db.put(['tmp', i], 'z'.repeat(30_000 + round));
         for (let i = 0; i < 20; i++) db.remove(['tmp', i]);

@@ -46,7 +46,11 @@ export interface RunnerCapabilities {
   networkIsolation: boolean;
   envControl: boolean;
   concurrencyLimit: boolean;
-  /** Sessions cannot read each other's files (separate directories and OS-level permissions). */
+  /**
+   * Sessions cannot read each other's files (separate directories and OS-level permissions). What
+   * that covers beyond a session's own directory (files its tasks leave in a shared /tmp) is the
+   * runner's to document; a runner claims no more than it enforces.
+   */
   fileIsolation?: boolean;
   /** The number of processes a task may start is bounded (fork bombs). */
   processLimit?: boolean;

@@ -4,7 +4,7 @@
  * PREAMBLE runs first in every process (`python -E -s -c PREAMBLE mode cgroupProcs memoryBytes uid
  * nproc nEnv ...envKeyValuePairs ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
  * that must be set from inside before any user code runs (join the pids cgroup, RLIMIT_AS,
- * RLIMIT_NPROC, drop to the session's uid), then either executes one task read from stdin (cold
+ * RLIMIT_NPROC, drop to the session's uid, umask 077), then either executes one task read from stdin (cold
  * mode) or becomes a warm worker (WORKER).
  *
  * Cold mode reports an uncaught exception on fd 3 (moved first to a close-on-exec descriptor, so
@@ -56,6 +56,9 @@ if _uid:
     os.setgroups([])
     os.setgid(int(_uid))
     os.setuid(int(_uid))
+# What the task creates is private to its uid (0600 files, 0700 folders), in the shared /tmp and
+# /dev/shm as well as in its own directory: another session's uid cannot read it there.
+os.umask(0o077)
 if _nproc != '0':
     resource.setrlimit(resource.RLIMIT_NPROC, (int(_nproc), int(_nproc)))
 # task.env: applied only now, after the uid drop, so it never reaches a root process or the loader.

@@ -445,7 +445,7 @@ export class PythonRunner implements Runner {
         `allowNetwork=false is NOT enforced: ${typeof p.netns === 'string' ? p.netns : ''}`),
       check('envControl', `environment built from envAllowList [${o.envAllowList.join(', ')}], HOME and TMPDIR in the session directory`, ''),
       check('concurrencyLimit', `at most ${o.maxConcurrency} executions at once; one at a time per warm session`, ''),
-      check('fileIsolation', 'each session has its own 0700 directory owned by its own uid',
+      check('fileIsolation', "each session has its own 0700 directory owned by its own uid, and what its tasks create elsewhere is private to that uid (umask 077); the host's /tmp and /dev/shm stay shared (names visible, contents not)",
         `sessions have separate directories but share one uid, so one session's code can read another's files: ${typeof p.dropUid === 'string' ? p.dropUid : ''}`),
       check('processLimit',
         [

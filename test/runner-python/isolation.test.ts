@@ -155,6 +155,38 @@ describe('runner-python isolation', () => {
     expect(read.stdout.match(/DENIED/g)).toHaveLength(4);
   });
 
+  it.each([true, false])("what a task leaves in the shared /tmp and /dev/shm is private to its session's uid (umask 077); TMPDIR is its own (warm: %s)", async (warm) => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    expect(fixture.runner.capabilities.fileIsolation).toBe(true);
+    const a = ctx();
+    const b = ctx();
+    const names = ['/tmp', '/dev/shm'].map((d) => `${d}/limit-xsess-${process.pid}-${++counter}`);
+    try {
+      const wrote = await fixture.runner.executeIsolated(code([
+        'import os, tempfile',
+        `names = ${JSON.stringify(names)}`,
+        'for n in names:',
+        '    open(n, "w").write("from A")',
+        'os.mkdir(names[0] + ".d")',
+        'print([oct(os.stat(n).st_mode & 0o777) for n in names + [names[0] + ".d"]], oct(os.umask(0o077)), tempfile.gettempdir())',
+      ].join('\n')), a);
+      expect(wrote.ok, JSON.stringify(wrote)).toBe(true);
+      const tmp = `${fixture.runner.sessionDir(a.session.id)}/.tmp`;
+      expect(wrote.stdout.trim()).toBe(`['0o600', '0o600', '0o700'] 0o77 ${tmp}`);
+      const read = await fixture.runner.executeIsolated(code([
+        `for n in ${JSON.stringify([...names, `${names[0]}.d`])}:`,
+        '    try:',
+        '        print("READ", open(n).read() if not n.endswith(".d") else __import__("os").listdir(n))',
+        '    except OSError as e:',
+        '        print("DENIED", type(e).__name__)',
+      ].join('\n')), b);
+      expect(read.stdout.trim().split('\n')).toEqual(['DENIED PermissionError', 'DENIED PermissionError', 'DENIED PermissionError']);
+    } finally {
+      for (const n of names) rmSync(n, { force: true });
+      rmSync(`${names[0]}.d`, { recursive: true, force: true });
+    }
+  });
+
   it('a secret in the server environment is absent in user code (also via /proc of the parent)', async () => {
     process.env.LIMIT_TEST_SECRET = 'sekrit-value-4711';
     try {

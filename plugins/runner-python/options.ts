@@ -18,7 +18,7 @@ export const RunnerPythonOptions = z
     removeSessionFiles: z.boolean().default(true),
     timeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),
     memoryMb: z.number().int().min(16).max(1_048_576).default(512),
-    /** Per stream (stdout, stderr); the rest is dropped and a marker line says so. */
+    /** Per stream (stdout, stderr), and for a warm task's value and error message; the rest is dropped and a marker line says so. */
     maxOutputBytes: z.number().int().min(256).max(256 * 1024 * 1024).default(1024 * 1024),
     /** Variables copied from the server's environment; everything else (secrets) never reaches user code. */
     envAllowList: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default(['PATH', 'LANG', 'LC_ALL']),

@@ -109,9 +109,9 @@ else:
 `;
 
 /**
- * The warm worker: JSON lines in on (a dup of) stdin, JSON lines out on fd 3, so user code that
- * prints, reads stdin or writes to fd 1/2 cannot corrupt the protocol. Globals persist between
- * requests; that is the session's memory.
+ * The warm worker: JSON lines in on (a dup of) stdin, JSON lines out on (a close-on-exec dup of)
+ * fd 3, so user code that prints, reads stdin or writes to fd 1/2 cannot corrupt the protocol.
+ * Globals persist between requests; that is the session's memory.
  */
 export const WORKER = String.raw`
 import sys, os, io, json, ast, traceback, linecache, errno, resource
@@ -121,7 +121,10 @@ proto_in = io.open(os.dup(0), 'r', encoding='utf-8', newline='\n')
 _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
 os.close(_null)
-proto_out = io.open(3, 'w', encoding='utf-8', newline='\n')
+# The reply channel moves off fd 3 to a close-on-exec descriptor (as a cold run's report pipe does):
+# a task writing to fd 3, or a program it starts, does not reach it by accident.
+proto_out = io.open(os.dup(3), 'w', encoding='utf-8', newline='\n')
+os.close(3)
 sys.stdin = io.StringIO('')
 
 # Capped in UTF-8 bytes, as a cold run's pipe is: the first MAX bytes are kept, the rest counted.
@@ -152,12 +155,24 @@ class Capped(io.TextIOBase):
 
 G = {'__name__': '__main__', '__builtins__': __builtins__}
 
+# Text bounded like a stream: over MAX UTF-8 bytes, its first MAX bytes (a cut character reading
+# as U+FFFD) and a line that marks what was dropped.
+def bounded(text, what):
+    b = text.encode('utf-8', 'surrogatepass')
+    if len(b) <= MAX:
+        return text
+    return '%s\n[limit-graph: %s truncated at maxOutputBytes=%d; %d bytes dropped]' % (b[:MAX].decode('utf-8', 'replace'), what, MAX, len(b) - MAX)
+
+# The last expression's value: JSON (NaN and Infinity are not: Node's JSON.parse refuses them), else
+# its repr. A value whose text (the string itself, else its JSON, else its repr) is over MAX bytes
+# becomes that text, bounded.
 def jsonable(v):
     try:
-        json.dumps(v)
-        return v
+        text = v if isinstance(v, str) else json.dumps(v, allow_nan=False, ensure_ascii=False)
     except Exception:
-        return repr(v)
+        v = text = repr(v)
+    out = bounded(text, 'value')
+    return v if out is text else out
 
 def run(req):
     src = req['code']
@@ -193,7 +208,7 @@ def run(req):
             res['error'] = {'type': 'SystemExit', 'message': 'exit code %s' % (e.code,)}
     except BaseException as e:
         res['ok'] = False
-        res['error'] = {'type': type(e).__name__, 'message': str(e), 'memory': _limit_memory(e)}
+        res['error'] = {'type': type(e).__name__, 'message': bounded(str(e), 'message'), 'memory': _limit_memory(e)}
         try:
             # A syntax error in the task has no frame of the task's own: ast.parse's would be noise.
             tb = None if isinstance(e, SyntaxError) and e.filename == name else e.__traceback__.tb_next
@@ -216,7 +231,8 @@ for line in proto_in:
     req = json.loads(line)
     try:
         res = run(req)
-        text = json.dumps(res)
+        # Never a line Node cannot parse: NaN/Infinity anywhere in the reply fail here, not there.
+        text = json.dumps(res, allow_nan=False)
     except BaseException as e:
         text = json.dumps({'id': req.get('id'), 'ok': False, 'stdout': '', 'stderr': '', 'error': {'type': type(e).__name__, 'message': 'the worker could not report the result: %s' % e}})
     proto_out.write(text + '\n')

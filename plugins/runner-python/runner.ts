@@ -203,6 +203,21 @@ function parseReport(text: string): Report | undefined {
 const memoryMessage = (limits: SessionLimits, r: { type: string; message: string }) =>
   `the task exceeded memoryMb=${limits.memoryMb} MB (${r.type}${r.message ? `: ${r.message}` : ''})`;
 
+/**
+ * The worker answered with a line that is not JSON while a task waited: its protocol on fd 3 is
+ * broken (user code wrote there). The worker is replaced; the message says what came.
+ */
+class WorkerProtocolError extends LimitError {
+  constructor(line: string, cause: Error) {
+    const start = line.length > 80 ? `${JSON.stringify(line.slice(0, 80))}…` : JSON.stringify(line);
+    super('LIMIT_RUNNER_FAILED', `runner-python: the session's Python worker sent a reply line that is not JSON (${cause.message}): ${start}`, {
+      plugin: 'runner-python',
+      cause,
+      fix: "Do not write to file descriptor 3 in a warm session's code: it is the worker's reply channel (print to sys.stdout or sys.stderr instead).",
+    });
+  }
+}
+
 class WorkerExited extends Error {
   constructor(readonly exitCode: number | null, readonly signal: NodeJS.Signals | null, readonly stderrTail: string) {
     super(`the Python worker exited (${signal ? `signal ${signal}` : `exit code ${exitCode}`})`);
@@ -232,8 +247,16 @@ class Worker {
       let message: WorkerResponse & { ready?: boolean };
       try {
         message = JSON.parse(line) as WorkerResponse & { ready?: boolean };
-      } catch {
-        return; // User code wrote to fd 3; the protocol ignores what it cannot parse.
+      } catch (error) {
+        // The worker itself writes only JSON (NaN and Infinity included: it refuses them), so a line
+        // that does not parse is user code writing to fd 3 or a reply broken by it. The task waiting
+        // for its reply fails now instead of at its timeout; with no task waiting there is nobody to tell.
+        const pending = this.#pending;
+        if (pending) {
+          this.#pending = undefined;
+          pending.reject(new WorkerProtocolError(line, error as Error));
+        }
+        return;
       }
       if (message.ready) return markReady();
       const pending = this.#pending;
@@ -453,7 +476,7 @@ export class PythonRunner implements Runner {
           p.dropUid === true ? `RLIMIT_NPROC=${o.maxProcesses} per session uid; a timeout kills every process of the session uid` : '',
         ].filter(Boolean).join('; '),
         `the number of processes is NOT bounded (no writable pids cgroup: ${typeof p.cgroups === 'string' ? p.cgroups : ''}; no per-session uid); only the process group is killed at the timeout`),
-      check('outputLimit', `stdout and stderr each capped at ${o.maxOutputBytes} bytes`, ''),
+      check('outputLimit', `stdout and stderr each capped at ${o.maxOutputBytes} bytes${o.warm ? ", and a warm task's value" : ''}`, ''),
     ];
     const degraded = checks.some((c) => c.status !== 'ok');
     return {
@@ -618,11 +641,16 @@ export class PythonRunner implements Runner {
         return fail('LIMIT_RUNNER_FAILED', `the Python worker did not start: ${ready.message}: ${ready.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
       }
     }
-    const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}), ...(files ? { files } : {}) }).catch((e: unknown) => e as WorkerExited), signal);
+    const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}), ...(files ? { files } : {}) }).catch((e: unknown) => e as WorkerExited | WorkerProtocolError), signal);
     if (reply === STOPPED) {
       // The worker may be stuck in user code: kill it; the session's next task gets a fresh one.
       await this.#killWorker(state, signal);
       return stopped();
+    }
+    if (reply instanceof WorkerProtocolError) {
+      // What the worker does next is unknown (the task may still run): it is killed like a stopped one.
+      await this.#killWorker(state, signal);
+      return fail('LIMIT_RUNNER_FAILED', `${reply.message} — the worker was replaced; the session's globals are lost. ${reply.fix}`);
     }
     if (reply instanceof WorkerExited) {
       await this.#dropWorker(state);

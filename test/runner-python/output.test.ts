@@ -1,0 +1,102 @@
+/**
+ * What a task's output becomes: the last expression's value (JSON, else repr, bounded by
+ * maxOutputBytes) and a warm worker's reply channel (regressions of the runners audit, items 1 and 7).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionLimits, type RunContext } from 'limit-graph';
+import { PYTHON, code, pythonRuntime, type PythonFixture } from './helpers.ts';
+
+let counter = 0;
+const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `out-${process.pid}-${++counter}`): RunContext => ({
+  session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000, ...limits }) },
+  traceId: `trace-${counter}`,
+  signal: new AbortController().signal,
+});
+
+let fixtures: PythonFixture[] = [];
+afterEach(async () => {
+  await Promise.all(fixtures.map((f) => f.close()));
+  fixtures = [];
+});
+const start = async (options: Parameters<typeof pythonRuntime>[0]) => {
+  const f = await pythonRuntime({ python: PYTHON, ...options });
+  fixtures.push(f);
+  return f.runner;
+};
+
+describe('runner-python: the value of the last expression (warm)', () => {
+  it('NaN and ±Infinity are not JSON: the value is their repr, at once, and the session keeps its globals', async () => {
+    const runner = await start({});
+    const c = ctx({ timeoutMs: 5_000 });
+    expect((await runner.executeIsolated(code('kept = 42'), c)).ok).toBe(true);
+    const started = performance.now();
+    const inf = await runner.executeIsolated(code('{"loss": float("inf")}'), c);
+    expect(inf.ok, JSON.stringify(inf)).toBe(true);
+    expect(inf.value).toBe("{'loss': inf}");
+    const nan = await runner.executeIsolated(code('float("nan")'), c);
+    expect(nan.value).toBe('nan');
+    const negative = await runner.executeIsolated(code('[1.5, -float("inf")]'), c);
+    expect(negative.value).toBe('[1.5, -inf]');
+    // Before the fix the worker's reply line was not JSON: each task waited for its timeout.
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect((await runner.executeIsolated(code('kept'), c)).value).toBe(42);
+  });
+
+  it('cold runs agree: the same task succeeds at once (a cold run reports no value)', async () => {
+    const runner = await start({ warm: false });
+    const r = await runner.executeIsolated(code('{"loss": float("inf")}'), ctx({ timeoutMs: 5_000 }));
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.value).toBeUndefined();
+  });
+
+  it('is bounded by maxOutputBytes: a longer value is cut there and marked, as a stream is', async () => {
+    const runner = await start({ maxOutputBytes: 1000 });
+    const c = ctx();
+    const text = await runner.executeIsolated(code('"V" * 5000'), c);
+    expect(text.ok).toBe(true);
+    expect(text.value).toBe(`${'V'.repeat(1000)}\n[limit-graph: value truncated at maxOutputBytes=1000; 4000 bytes dropped]`);
+    const list = await runner.executeIsolated(code('list(range(100000))'), c);
+    expect(typeof list.value).toBe('string');
+    expect(list.value).toMatch(/^\[0, 1, 2, .*\n\[limit-graph: value truncated at maxOutputBytes=1000; \d+ bytes dropped\]$/s);
+    const repr = await runner.executeIsolated(code('class Big:\n    def __repr__(self):\n        return "é" * 2000\nBig()'), c);
+    expect(repr.value).toBe(`${'é'.repeat(500)}\n[limit-graph: value truncated at maxOutputBytes=1000; 3000 bytes dropped]`);
+    // At the cap, nothing is cut; a value that is JSON stays JSON.
+    expect((await runner.executeIsolated(code('"é" * 500'), c)).value).toBe('é'.repeat(500));
+    expect((await runner.executeIsolated(code('{"a": [1, 2]}'), c)).value).toEqual({ a: [1, 2] });
+    // An exception's message is bounded too (cold takes it from the capped stderr).
+    const raised = await runner.executeIsolated(code('raise ValueError("m" * 5000)'), c);
+    expect(raised.error?.message).toBe(`ValueError: ${'m'.repeat(1000)}\n[limit-graph: message truncated at maxOutputBytes=1000; 4000 bytes dropped]`);
+  });
+});
+
+describe('runner-python: a warm worker reply that is not JSON', () => {
+  it('fails the waiting task at once with a clear error; the worker is replaced', async () => {
+    const runner = await start({});
+    const c = ctx({ timeoutMs: 10_000 });
+    await runner.executeIsolated(code('kept = 1'), c);
+    // fd 3 is not the reply channel any more (it moved, as a cold run's report pipe does) …
+    const fd3 = await runner.executeIsolated(code('import os\nos.write(3, b"garbage\\n")'), c);
+    expect(fd3.error?.message).toMatch(/Bad file descriptor/);
+    expect((await runner.executeIsolated(code('kept'), c)).value).toBe(1);
+    // … but a task can still find it; a line that is not JSON fails the task instead of hanging it.
+    const started = performance.now();
+    const broken = await runner.executeIsolated(code([
+      'import os',
+      'for fd in sorted(map(int, os.listdir("/proc/self/fd"))):',
+      '    if fd > 2:',
+      '        try:',
+      '            os.write(fd, b"garbage\\n")',
+      '        except OSError:',
+      '            pass',
+      'import time',
+      'time.sleep(5)',
+    ].join('\n')), c);
+    expect(performance.now() - started).toBeLessThan(4_000);
+    expect(broken.ok).toBe(false);
+    expect(broken.error?.code).toBe('LIMIT_RUNNER_FAILED');
+    expect(broken.error?.message).toMatch(/sent a reply line that is not JSON .*"garbage".*the worker was replaced; the session's globals are lost/);
+    const after = await runner.executeIsolated(code('globals().get("kept", "fresh")'), c);
+    expect(after.ok, JSON.stringify(after)).toBe(true);
+    expect(after.value).toBe('fresh');
+  });
+});

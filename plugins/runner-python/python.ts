@@ -127,31 +127,43 @@ proto_out = io.open(os.dup(3), 'w', encoding='utf-8', newline='\n')
 os.close(3)
 sys.stdin = io.StringIO('')
 
-# Capped in UTF-8 bytes, as a cold run's pipe is: the first MAX bytes are kept, the rest counted.
-class Capped(io.TextIOBase):
-    def __init__(self):
-        self.parts = []
-        self.size = 0
+# What a task writes to sys.stdout/sys.stderr, kept as bytes and capped in bytes, as a cold run's pipe
+# is: the first MAX bytes are kept, the rest counted. Text goes through a TextIOWrapper with the
+# encoding and error handler the worker's own stdout has (a cold run's print behaves the same), so
+# sys.stdout.buffer takes bytes; fileno() is the worker's own fd 1/2, whose output Node attaches to
+# the task best-effort. The bytes are read back as a cold run's are: UTF-8, a bad byte (a cut
+# character, a lone surrogate escaped to a byte) becoming U+FFFD.
+class CappedBytes(io.RawIOBase):
+    def __init__(self, fd):
+        self.data = bytearray()
         self.dropped = 0
+        self.fd = fd
     def writable(self):
         return True
-    def write(self, s):
-        if not isinstance(s, str):
-            raise TypeError('write() argument must be str, not %s' % type(s).__name__)
-        b = s.encode('utf-8', 'surrogatepass')
-        room = MAX - self.size
+    def fileno(self):
+        return self.fd
+    def write(self, b):
+        b = memoryview(b).cast('B')
+        room = MAX - len(self.data)
         if len(b) <= room:
-            self.parts.append(s)
-            self.size += len(b)
+            self.data += b
         else:
             if room > 0:
-                # A character cut at the cap reads as U+FFFD, as in a cold run's output.
-                self.parts.append(b[:room].decode('utf-8', 'replace'))
-                self.size = MAX
+                self.data += b[:room]
             self.dropped += len(b) - max(room, 0)
-        return len(s)
-    def getvalue(self):
-        return ''.join(self.parts)
+        return len(b)
+
+def capture(like, fd):
+    raw = CappedBytes(fd)
+    text = io.TextIOWrapper(io.BufferedWriter(raw), encoding=getattr(like, 'encoding', None) or 'utf-8', errors=getattr(like, 'errors', None) or 'strict', newline='\n', write_through=True)
+    return raw, text
+
+def captured(raw, text):
+    try:
+        text.flush()
+    except BaseException:
+        pass
+    return raw.data.decode('utf-8', 'replace')
 
 G = {'__name__': '__main__', '__builtins__': __builtins__}
 
@@ -178,7 +190,8 @@ def run(req):
     src = req['code']
     name = '<task-%d>' % req['id']
     linecache.cache[name] = (len(src), None, src.splitlines(True), name)
-    out, err = Capped(), Capped()
+    out_raw, out = capture(sys.__stdout__, 1)
+    err_raw, err = capture(sys.__stderr__, 2)
     res = {'id': req['id'], 'ok': True}
     saved_env = None
     if req.get('env'):
@@ -220,9 +233,9 @@ def run(req):
         if saved_env is not None:
             os.environ.clear()
             os.environ.update(saved_env)
-    res['stdout'] = out.getvalue()
-    res['stderr'] = err.getvalue()
-    res['dropped'] = {'stdout': out.dropped, 'stderr': err.dropped}
+    res['stdout'] = captured(out_raw, out)
+    res['stderr'] = captured(err_raw, err)
+    res['dropped'] = {'stdout': out_raw.dropped, 'stderr': err_raw.dropped}
     return res
 
 proto_out.write('{"ready":true}\n')

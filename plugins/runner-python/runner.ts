@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LimitError, sha256, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
+import { LimitError, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
@@ -262,7 +262,9 @@ class Worker {
       const pending = this.#pending;
       if (pending && message.id === pending.id) {
         this.#pending = undefined;
-        pending.resolve(message);
+        // Half a surrogate pair (a str the task made from bytes) becomes U+FFFD, as in a cold run's
+        // output: JSON.stringify escapes exactly those, so the raw line says whether there is one.
+        pending.resolve(/\\u[dD][89a-fA-F]/.test(line) ? mapStringsDeep(message, toWellFormed) : message);
       }
     });
     // Output written straight to fd 1/2 (subprocesses, C extensions) belongs to the current task.

@@ -1,6 +1,7 @@
 /**
- * What a task's output becomes: the last expression's value (JSON, else repr, bounded by
- * maxOutputBytes) and a warm worker's reply channel (regressions of the runners audit, items 1 and 7).
+ * What a task's output becomes, warm and cold alike: the last expression's value (JSON, else repr,
+ * bounded by maxOutputBytes), what it writes through sys.stdout (text or bytes), and a warm
+ * worker's reply channel (regressions of the runners audit, items 1, 3, 6 and 7).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionLimits, type RunContext } from 'limit-graph';
@@ -67,6 +68,12 @@ describe('runner-python: the value of the last expression (warm)', () => {
     const raised = await runner.executeIsolated(code('raise ValueError("m" * 5000)'), c);
     expect(raised.error?.message).toBe(`ValueError: ${'m'.repeat(1000)}\n[limit-graph: message truncated at maxOutputBytes=1000; 4000 bytes dropped]`);
   });
+
+  it('half a surrogate pair in the value becomes U+FFFD', async () => {
+    const runner = await start({});
+    const r = await runner.executeIsolated(code('["x\\udcff", {"k\\ud800": 1}]'), ctx());
+    expect(r.value).toEqual(['x\ufffd', { 'k\ufffd': 1 }]);
+  });
 });
 
 describe('runner-python: a warm worker reply that is not JSON', () => {
@@ -98,5 +105,41 @@ describe('runner-python: a warm worker reply that is not JSON', () => {
     const after = await runner.executeIsolated(code('globals().get("kept", "fresh")'), c);
     expect(after.ok, JSON.stringify(after)).toBe(true);
     expect(after.value).toBe('fresh');
+  });
+});
+
+describe.each([true, false])('runner-python: what a task writes (warm: %s)', (warm) => {
+  it('sys.stdout.buffer takes bytes and sys.stdout has a file descriptor; bad bytes read as U+FFFD', async () => {
+    const runner = await start({ warm });
+    const r = await runner.executeIsolated(code([
+      'import sys',
+      'sys.stdout.buffer.write(b"\\xff\\xfe\\x00abc\\x80")',
+      'sys.stdout.flush()',
+      'print("|", isinstance(sys.stdout.fileno(), int), isinstance(sys.stderr.fileno(), int))',
+      'sys.stderr.buffer.write("é\\n".encode())',
+    ].join('\n')), ctx());
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.stdout).toBe('\ufffd\ufffd\u0000abc\ufffd| True True\n');
+    expect(r.stderr).toBe('é\n');
+  });
+
+  it('bytes are capped like text: the first maxOutputBytes are kept and the rest marked', async () => {
+    const runner = await start({ warm, maxOutputBytes: 1000 });
+    const r = await runner.executeIsolated(code('import sys\nsys.stdout.buffer.write(b"y" * 3000)\nprint("z")'), ctx());
+    expect(r.stdout).toBe(`${'y'.repeat(1000)}\n[limit-graph: output truncated at maxOutputBytes=1000; 2002 bytes dropped]\n`);
+  });
+});
+
+describe('runner-python: warm and cold agree on text that is not well-formed', () => {
+  it('a printed lone surrogate reads the same (U+FFFD where the interpreter escapes it), never half a pair', async () => {
+    const warm = await start({ warm: true });
+    const cold = await start({ warm: false });
+    const task = code('print("x\\udcff y")');
+    const [w, c] = [await warm.executeIsolated(task, ctx()), await cold.executeIsolated(task, ctx())];
+    expect(w.ok).toBe(c.ok);
+    expect(w.stdout).toBe(c.stdout);
+    // A C or C.UTF-8 locale (this machine's) escapes it to a byte; a strict one refuses it in both modes.
+    if (c.ok) expect(c.stdout).toBe('x\ufffd y\n');
+    else expect(w.error?.message).toMatch(/UnicodeEncodeError/);
   });
 });

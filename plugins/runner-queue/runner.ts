@@ -7,7 +7,7 @@ import type PgBoss from 'pg-boss';
 import {
   withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
 } from 'limit-graph';
-import { RunAnswer, type Job } from './jobs.ts';
+import { RunAnswer, fromJsonb, toJsonb, type Job } from './jobs.ts';
 import type { Registry, WorkerRow } from './registry.ts';
 import { channelOf } from './wakeups.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
@@ -139,7 +139,7 @@ export class QueueRunner implements Runner {
     }
     const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId, reply: this.#link.replyChannel };
     const boss = this.#link.boss();
-    const id = await boss.send(route.queue, job, { retryLimit: 0, expireInSeconds: Math.ceil(budgetMs / 1000) });
+    const id = await boss.send(route.queue, toJsonb(job, ['kind', 'reply']), { retryLimit: 0, expireInSeconds: Math.ceil(budgetMs / 1000) });
     if (!id) return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: pg-boss refused the job for queue "${route.queue}"`);
     const bell: Bell = { rung: false };
     this.#bells.set(id, bell);
@@ -162,8 +162,11 @@ export class QueueRunner implements Runner {
           answered = true;
           if (state.state === 'completed') return this.#answer(started, route.workerId, state.output);
           if (state.state === 'cancelled') return failure(started, 'LIMIT_RUNNER_ABORTED', `runner-queue: the job on worker ${route.workerId} was cancelled`);
-          const message = (state.output as { message?: unknown } | null)?.message;
-          return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: worker ${route.workerId} failed the task: ${typeof message === 'string' ? message : 'no reason given'}`);
+          const { message, unstored } = (state.output ?? {}) as { message?: unknown; unstored?: unknown };
+          const why = typeof message === 'string' ? message : 'no reason given';
+          return failure(started, 'LIMIT_RUNNER_FAILED', unstored === true
+            ? `runner-queue: worker ${route.workerId} ran the task, but its result could not be stored in the queue's PostgreSQL (${why}); the task's output is lost`
+            : `runner-queue: worker ${route.workerId} failed the task: ${why}`);
         }
         if (performance.now() - lastLiveness >= LIVENESS_MS) {
           lastLiveness = performance.now();
@@ -182,7 +185,7 @@ export class QueueRunner implements Runner {
   }
 
   #answer(started: number, worker: string, output: unknown): RunResult {
-    const parsed = RunAnswer.safeParse(output);
+    const parsed = RunAnswer.safeParse(fromJsonb(output));
     if (!parsed.success) {
       return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: worker ${worker} answered with something that is not a run result (${parsed.error.issues[0]?.message ?? 'invalid'})`);
     }

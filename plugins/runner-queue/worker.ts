@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type PgBoss from 'pg-boss';
 import { LimitError, isLimitError, type Logger, type Runner } from 'limit-graph';
-import { Job } from './jobs.ts';
+import { Job, fromJsonb, storableText, toJsonb } from './jobs.ts';
 import type { Registry } from './registry.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
 import { channelOf } from './wakeups.ts';
@@ -130,18 +130,35 @@ export class QueueWorker {
     } catch (error) {
       outcome = { ok: false, error };
     }
-    if (outcome.ok) await this.#boss.complete(this.queue, job.id, outcome.output);
+    if (outcome.ok) await this.#complete(job, outcome.output);
     else {
       const e = outcome.error;
-      await this.#boss.fail(this.queue, job.id, { message: e instanceof Error ? e.message : String(e), ...(isLimitError(e) ? { code: e.code } : {}) });
+      await this.#boss.fail(this.queue, job.id, { message: storableText(e instanceof Error ? e.message : String(e)), ...(isLimitError(e) ? { code: e.code } : {}) });
     }
     const reply = (job.data as { reply?: unknown } | null)?.reply;
     if (typeof reply === 'string') await this.#wakeups.notify(reply, job.id).catch(() => undefined);
     return undefined;
   }
 
+  /**
+   * Writes a finished job's answer: as it is, or as its JSON text when jsonb could not hold it
+   * (toJsonb). Should the write still fail, the job fails saying the result could not be
+   * stored (`unstored`): the task ran, and its failure is not the task's.
+   */
+  async #complete(job: PgBoss.Job<unknown>, output: object): Promise<void> {
+    try {
+      await this.#boss.complete(this.queue, job.id, toJsonb(output, ['worker']));
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      this.#logger.warn({ err: error, worker: this.id, job: job.id }, 'runner-queue: could not store a task result');
+      await this.#boss.fail(this.queue, job.id, { message: storableText(why), code: 'LIMIT_RUNNER_FAILED', unstored: true }).catch((failed: unknown) => {
+        this.#logger.warn({ err: failed, worker: this.id, job: job.id }, 'runner-queue: could not mark the job failed either; its dispatcher times out');
+      });
+    }
+  }
+
   async #execute(job: PgBoss.Job<unknown>): Promise<object> {
-    const parsed = Job.safeParse(job.data);
+    const parsed = Job.safeParse(fromJsonb(job.data));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new LimitError('LIMIT_VALIDATION', `malformed job ${job.id}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);

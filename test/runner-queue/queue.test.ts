@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Task, createRuntime, isLimitError, type Runtime } from 'limit-graph';
+import { Task, createRuntime, definePlugin, isLimitError, type Runtime } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import runnerPython from '../../plugins/runner-python/index.ts';
 import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.ts';
@@ -290,6 +290,55 @@ describe('runner-queue workers', () => {
       expect(second).not.toBe(first);
     } finally {
       await Promise.all([d.close(), b?.close()]);
+    }
+  }, 60_000);
+
+  it('answers a result holding NUL or half a surrogate pair whole (PostgreSQL jsonb refuses both), as the local runner returned it', async () => {
+    // A runner whose output is what the task says, so that half a surrogate pair reaches the queue
+    // (runner-python makes its own output well-formed).
+    const raw = definePlugin({
+      meta: { name: 'runner-raw', version: '1.0.0', provides: ['runner:raw'] },
+      setup(ctx) {
+        ctx.provide('runner:raw', {
+          name: 'raw',
+          capabilities: { timeout: true, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: true },
+          executeIsolated: async (task) => ({ ok: true, stdout: task.input, stderr: '', value: { [task.input]: [task.input] }, metrics: { latencyMs: 1 } }),
+          health: async () => ({ status: 'ok' }),
+        });
+      },
+    });
+    const dir = tempDir();
+    const w = await createRuntime({
+      config: { dataDir: dir, logLevel: 'silent', plugins: {} },
+      plugins: [
+        runnerPython.configure({ python: PYTHON, workDir: path.join(dir, 'sessions') }),
+        raw,
+        runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, runners: ['python', 'raw'] } }),
+      ],
+    });
+    const d = await dispatcher();
+    const dRaw = await dispatcher({ runner: 'raw' });
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      const nul = await run(d, 'import sys\nprint("a\\x00b")\nsys.stdout.flush()\nsys.stdout.buffer.write(b"\\x00\\xff\\n")\n"v\\x00"', s);
+      expect(nul.ok, JSON.stringify(nul.error)).toBe(true);
+      expect(nul.stdout).toBe('a\u0000b\n\u0000\ufffd\n');
+      expect(nul.value).toBe('v\u0000');
+      // Still the same session on its worker (the answer was the task's, not a failure).
+      expect((await run(d, 'print("next")', s)).stdout).toBe('next\n');
+      for (const text of ['x\udcff y', 'a\u0000b\ud800']) {
+        const r = await run(dRaw, text, `s-${randomBytes(3).toString('hex')}`);
+        expect(r.ok, JSON.stringify(r.error)).toBe(true);
+        expect(r.stdout).toBe(text);
+        expect(r.value).toEqual({ [text]: [text] });
+      }
+      // What is not a problem for jsonb is stored as it is, readable in the table.
+      const plain = await run(dRaw, 'plain 😀', `s-${randomBytes(3).toString('hex')}`);
+      expect(plain.stdout).toBe('plain 😀');
+      const stored = await admin.query(`SELECT output FROM "${SCHEMA}".job WHERE output->>'stdout' = 'plain 😀'`);
+      expect(stored.rowCount).toBe(1);
+    } finally {
+      await Promise.all([d.close(), dRaw.close(), w.close()]);
     }
   }, 60_000);
 

@@ -57,12 +57,50 @@ export function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Pr
   });
 }
 
-/** Thrown by a vendor call (or a health probe) that already knows the failure: it is reported as is. */
+/**
+ * Thrown by a vendor call (or a health probe) that already knows the failure: it is reported as is,
+ * with `value` (what the reply was: its model, why it stopped) as the failed result's value.
+ */
 export class HostedFailureError extends Error {
-  constructor(readonly failure: RunnerFailure) {
+  constructor(
+    readonly failure: RunnerFailure,
+    readonly value?: unknown,
+  ) {
     super(failure.message);
     this.name = 'HostedFailureError';
   }
+}
+
+/** How a hosted model's reply ended, read from the vendor's wire format. */
+export interface HostedReplyEnd {
+  /** The reply's text (its text blocks or content, joined). */
+  text: string;
+  /** Why it stopped, as the vendor says it (`finish_reason`, `stop_reason`). */
+  reason: string | null | undefined;
+  /** The model declined to answer; the vendor's refusal text, when it sends one. */
+  refused?: { text?: string | undefined } | undefined;
+  /** The names of the tools the model asked to call. */
+  toolCalls?: readonly string[] | undefined;
+}
+
+/**
+ * Why a reply that came back complete is still not an answer to the task, or undefined when it is
+ * one (non-empty text, no refusal, no tool call): the model refused, asked to call tools (a hosted
+ * runner sends none and cannot return their results), or said nothing. Worded after "<label>: ".
+ * Such a turn fails and is not added to the conversation: an empty assistant turn would make every
+ * later request of the session invalid for a vendor that refuses one (Anthropic's Messages API).
+ */
+export function notAnAnswer(reply: HostedReplyEnd, label: string): string | undefined {
+  const why = reply.reason ? ` (${JSON.stringify(reply.reason)})` : '';
+  if (reply.refused) {
+    const said = reply.refused.text?.replace(/\s+/g, ' ').trim();
+    return `the model refused to answer${why}${said ? `: ${said.length > 200 ? `${said.slice(0, 200)}…` : said}` : ''}`;
+  }
+  if (reply.toolCalls?.length) {
+    return `the model asked to call tools (${reply.toolCalls.join(', ')})${why}, which ${label} does not support: it offers the model no tools and cannot return their results`;
+  }
+  if (reply.text === '') return `the model's reply is empty${why}`;
+  return undefined;
 }
 
 /**
@@ -551,11 +589,13 @@ export class HostedConversations<M> {
       state.messages.push(...scrubSecretDeep(done.append, secret));
       return runResult(started, { text: current.text, value: scrubSecretDeep(done.value, secret), tokensIn: done.tokensIn, tokensOut: done.tokensOut });
     } catch (error) {
-      const failure = deadline.stopped() ?? this.#failure(error);
+      const stopped = deadline.stopped();
+      const failure = stopped ?? this.#failure(error);
       if (failure.code !== 'LIMIT_RUNNER_TIMEOUT' && failure.code !== 'LIMIT_RUNNER_ABORTED') {
         (ctx.logger ?? this.o.logger).warn({ session: ctx.session.id, traceId: ctx.traceId, code: failure.code, status: failure.status }, failure.message);
       }
-      return runResult(started, { text: scrubSecret(current.text, this.o.secret), failure });
+      const value = !stopped && error instanceof HostedFailureError ? scrubSecretDeep(error.value, this.o.secret) : undefined;
+      return runResult(started, { text: scrubSecret(current.text, this.o.secret), failure, value });
     } finally {
       deadline.clear();
       release();

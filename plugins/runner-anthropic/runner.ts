@@ -17,6 +17,7 @@ import {
   hostedRunnerHealth,
   isEventStreamContentType,
   isJsonContentType,
+  notAnAnswer,
   sdkRetryable,
   vendorClientOptions,
   vendorFailures,
@@ -74,6 +75,8 @@ export class AnthropicRunner implements Runner {
       const usage: Usage = {};
       let stopReason: string | null | undefined;
       let model: string | undefined;
+      /** The tools the model asked to call (tool_use blocks). */
+      const toolCalls: string[] = [];
       if (this.options.stream) {
         const { data: stream, response } = await send(() => this.#client.messages.create({ ...body, stream: true }, requestOptions()).withResponse());
         const contentType = response.headers.get('content-type');
@@ -87,6 +90,9 @@ export class AnthropicRunner implements Runner {
             case 'message_start':
               model = event.message.model;
               Object.assign(usage, pickUsage(event.message.usage));
+              break;
+            case 'content_block_start':
+              if (event.content_block.type === 'tool_use') toolCalls.push(event.content_block.name);
               break;
             case 'content_block_delta':
               if (event.delta.type === 'text_delta') turn.text += event.delta.text;
@@ -104,7 +110,7 @@ export class AnthropicRunner implements Runner {
           }
         }
         // A connection that simply closes ends the loop too: only message_stop (or a stop_reason) says the reply is complete.
-        if (!stopped && !stopReason) throw new HostedFailureError(this.#fail().failed(`${host} ended the stream before the reply was complete (no message_stop)`));
+        if (!stopped && !stopReason) throw new HostedFailureError(this.#fail().failed(`${host} ended the stream before the reply was complete (no message_stop)`), { model });
       } else {
         const { data: message, response } = await send(() => this.#client.messages.create({ ...body, stream: false }, requestOptions()).withResponse());
         const contentType = response.headers.get('content-type');
@@ -113,12 +119,18 @@ export class AnthropicRunner implements Runner {
         }
         model = message.model;
         turn.text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+        for (const block of message.content) if (block.type === 'tool_use') toolCalls.push(block.name);
         stopReason = message.stop_reason;
         Object.assign(usage, pickUsage(message.usage));
       }
+      const value = { model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
+      // A refusal, tool calls or no text at all: not an answer, and not a turn of the conversation
+      // (the Messages API refuses an empty assistant turn before the last message).
+      const problem = notAnAnswer({ text: turn.text, reason: stopReason, refused: stopReason === 'refusal' ? {} : undefined, toolCalls }, PLUGIN);
+      if (problem) throw new HostedFailureError(this.#fail().failed(problem), value);
       return {
         append: [userTurn, { role: 'assistant', content: turn.text }],
-        value: { model, stopReason },
+        value,
         tokensIn: usage.input_tokens,
         tokensOut: usage.output_tokens,
       };

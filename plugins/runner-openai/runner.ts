@@ -17,6 +17,7 @@ import {
   hostedRunnerHealth,
   isEventStreamContentType,
   isJsonContentType,
+  notAnAnswer,
   sdkRetryable,
   vendorClientOptions,
   vendorFailures,
@@ -71,6 +72,9 @@ export class OpenAIRunner implements Runner {
       let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
       let finishReason: string | null | undefined;
       let model: string | undefined;
+      let refusal = '';
+      /** The tools the model asked to call, by the index the stream numbers them with. */
+      const toolCalls: string[] = [];
       if (this.options.stream) {
         const { data: stream, response } = await send(() =>
           this.#client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, requestOptions()).withResponse(),
@@ -83,14 +87,17 @@ export class OpenAIRunner implements Runner {
         for await (const chunk of stream) {
           model ??= chunk.model;
           const choice = chunk.choices?.[0];
-          if (choice?.delta?.content) turn.text += choice.delta.content;
+          const delta = choice?.delta;
+          if (delta?.content) turn.text += delta.content;
+          if (delta?.refusal) refusal += delta.refusal;
+          for (const call of delta?.tool_calls ?? []) if (call.function?.name) toolCalls[call.index] = call.function.name;
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           // With include_usage the last chunk has no choices and carries the usage of the whole request.
           if (chunk.usage) usage = chunk.usage;
         }
         // The SDK ends the loop on [DONE] and on a connection that simply closes: only a
         // finish_reason says the reply is complete.
-        if (!finishReason) throw new HostedFailureError(this.#fail().failed(`${host} ended the stream before the reply was complete (no finish_reason)`));
+        if (!finishReason) throw new HostedFailureError(this.#fail().failed(`${host} ended the stream before the reply was complete (no finish_reason)`), { model });
       } else {
         const { data: completion, response } = await send(() => this.#client.chat.completions.create({ ...body, stream: false }, requestOptions()).withResponse());
         const contentType = response.headers.get('content-type');
@@ -99,13 +106,29 @@ export class OpenAIRunner implements Runner {
         }
         model = completion.model;
         const choice = completion.choices[0];
-        turn.text = choice?.message?.content ?? '';
-        finishReason = choice?.finish_reason;
+        // Complete as a stream is: a choice that says why it ended.
+        if (!choice) throw new HostedFailureError(this.#fail().failed(`${host} answered with a chat completion without choices: there is no reply`), { model });
+        if (!choice.finish_reason) throw new HostedFailureError(this.#fail().failed(`${host} answered with a chat completion without a finish_reason: the reply is not complete`), { model });
+        turn.text = choice.message?.content ?? '';
+        refusal = choice.message?.refusal ?? '';
+        for (const call of choice.message?.tool_calls ?? []) toolCalls.push(call.type === 'function' ? call.function.name : call.custom.name);
+        finishReason = choice.finish_reason;
         usage = completion.usage;
+      }
+      const tools = toolCalls.filter(Boolean);
+      const value = { model, finishReason, ...(refusal ? { refusal } : {}), ...(tools.length ? { toolCalls: tools } : {}) };
+      // A refusal (its text, or the content filter cutting the reply), tool calls or nothing at all:
+      // not an answer, and not a turn of the conversation.
+      const refused = refusal || finishReason === 'content_filter' ? { text: refusal } : undefined;
+      const problem = notAnAnswer({ text: turn.text, reason: finishReason, refused, toolCalls: tools }, PLUGIN);
+      if (problem) {
+        // What the model said instead is the task's output, where governance reads a reply.
+        if (refusal && !turn.text) turn.text = refusal;
+        throw new HostedFailureError(this.#fail().failed(problem), value);
       }
       return {
         append: [userTurn, { role: 'assistant', content: turn.text }],
-        value: { model, finishReason },
+        value,
         tokensIn: usage?.prompt_tokens,
         tokensOut: usage?.completion_tokens,
       };

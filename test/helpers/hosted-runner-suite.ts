@@ -353,6 +353,27 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['keep me', 'you said: keep me']);
     });
 
+    it.each([true, false])('a refusal, a tool call or an empty reply fails and stays out of the conversation, whose next turn is valid (stream: %s)', async (stream) => {
+      await start({ stream });
+      const a = makeRunContext();
+      await runner.executeIsolated(prompt('keep me'), a);
+      const expected = { refuse: /: the model refused to answer/, 'tool-call': /: the model asked to call tools \(get_weather\) .*, which .* does not support/, empty: /: the model's reply is empty/ };
+      for (const [p, message] of Object.entries(expected)) {
+        const r = await runner.executeIsolated(prompt(p), a);
+        expect(r.ok, `${p}: ${JSON.stringify(r)}`).toBe(false);
+        expect(r.error?.code).toBe('LIMIT_RUNNER_FAILED');
+        expect(r.error?.message).toMatch(message);
+        expect(r.stderr).toBe(r.error?.message);
+        if (p === 'tool-call') expect(r.value).toMatchObject({ toolCalls: ['get_weather'] });
+      }
+      expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['keep me', 'you said: keep me']);
+      // The Anthropic fake refuses an empty assistant turn before the last message, as the real API does.
+      const next = await runner.executeIsolated(prompt('again'), a);
+      expect(next.ok, JSON.stringify(next.error)).toBe(true);
+      expect(next.stdout).toBe('you said: keep me | again');
+      for (const request of h.sent()) expect((request.body.messages as { content: unknown }[]).map((m) => m.content)).not.toContain('');
+    });
+
     it('a reply that is not an event stream (JSON, HTML) fails when a stream was asked for; HTML fails without streaming too', async () => {
       await start({ stream: true });
       const a = makeRunContext();

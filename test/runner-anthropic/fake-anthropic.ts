@@ -14,8 +14,13 @@
  *   - `cut-short`   a stream that sends one text delta and ends: no message_delta, no message_stop;
  *   - `json-on-stream` a JSON message (application/json) although a stream was asked for;
  *   - `html`        200 text/html (a proxy's or captive portal's page);
+ *   - `refuse`      no content, stop_reason `refusal`;
+ *   - `tool-call`   a `get_weather` tool_use block and no text, stop_reason `tool_use`;
+ *   - `empty`       no content, stop_reason `end_turn`;
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
- * `plan` holds scripted responses consumed one per request before the prompt rules apply.
+ * `plan` holds scripted responses consumed one per request before the prompt rules apply. As the
+ * real API does, a request is refused (400 invalid_request_error) before anything else when a
+ * message other than a final assistant one has empty content.
  */
 import { startFakeVendor, words, type FakeVendorServer, type ReceivedRequest } from '../helpers/fake-vendor.ts';
 
@@ -39,9 +44,13 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         return json(200, { data: [{ type: 'model', id: 'fake-claude', display_name: 'Fake', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'fake-claude', last_id: 'fake-claude' });
       }
       if (request.method !== 'POST' || path !== '/v1/messages') return json(404, errorBody('not_found_error', `Unknown path ${path}`));
+      const messages: { role: string; content: string }[] = body.messages ?? [];
+      const empty = messages.findIndex((m, i) => (m.content === '' || (Array.isArray(m.content) && m.content.length === 0)) && !(i === messages.length - 1 && m.role === 'assistant'));
+      if (empty >= 0) {
+        return json(400, errorBody('invalid_request_error', `messages.${empty}: all messages must have non-empty content except for the optional final assistant message`));
+      }
       if (playPlanned()) return;
 
-      const messages: { role: string; content: string }[] = body.messages ?? [];
       const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
       const last = users[users.length - 1] ?? '';
       if (last.includes('hang')) return; // keep the socket open, answer nothing
@@ -56,6 +65,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       const inputTokens = messages.reduce((n, m) => n + words(m.content), 0) + (body.system ? words(body.system) : 0);
       const outputTokens = words(reply);
       const id = `msg_${server.requests.length}`;
+      const toolUse = { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } };
       if (!body.stream || last.includes('json-on-stream')) {
         if (last.includes('malformed')) {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -66,8 +76,8 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
           type: 'message',
           role: 'assistant',
           model: body.model,
-          content: [{ type: 'text', text: reply }],
-          stop_reason: 'end_turn',
+          content: last.includes('tool-call') ? [toolUse] : last.includes('refuse') || last.includes('empty') ? [] : [{ type: 'text', text: reply }],
+          stop_reason: last.includes('tool-call') ? 'tool_use' : last.includes('refuse') ? 'refusal' : 'end_turn',
           stop_sequence: null,
           usage: { input_tokens: inputTokens, output_tokens: outputTokens },
         });
@@ -78,6 +88,18 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         type: 'message_start',
         message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } },
       });
+      const end = (stopReason: string) => {
+        send('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: stopReason === 'end_turn' ? outputTokens : 0 } });
+        send('message_stop', { type: 'message_stop' });
+        res.end();
+      };
+      if (last.includes('refuse') || last.includes('empty')) return end(last.includes('refuse') ? 'refusal' : 'end_turn');
+      if (last.includes('tool-call')) {
+        send('content_block_start', { type: 'content_block_start', index: 0, content_block: { ...toolUse, input: {} } });
+        send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: JSON.stringify(toolUse.input) } });
+        send('content_block_stop', { type: 'content_block_stop', index: 0 });
+        return end('tool_use');
+      }
       send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
       send('ping', { type: 'ping' });
       if (last.includes('malformed')) {
@@ -94,9 +116,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       }
       for (const piece of reply.match(/.{1,7}/gs) ?? []) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } });
       send('content_block_stop', { type: 'content_block_stop', index: 0 });
-      send('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: outputTokens } });
-      send('message_stop', { type: 'message_stop' });
-      res.end();
+      end('end_turn');
     },
   });
   return {

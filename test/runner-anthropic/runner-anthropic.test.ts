@@ -62,6 +62,25 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(result.error?.message).toMatch(/Overloaded/);
     expect(runner.history(a.session.id)).toEqual([]);
   });
+
+  it.each([true, false])('a refusal (stop_reason "refusal", no content) fails with the stop reason in value (stream: %s)', async (stream) => {
+    ({ rt, runner } = await start({ stream }));
+    const result = await runner.executeIsolated(prompt('refuse'), makeRunContext());
+    expect(result.ok).toBe(false);
+    expect(result.stdout).toBe('');
+    expect(result.value).toEqual({ model: 'fake-claude', stopReason: 'refusal' });
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-anthropic: the model refused to answer ("refusal")' });
+  });
+
+  it('the fake refuses an empty assistant turn before the last message, as the Messages API does', async () => {
+    const response = await fetch(`${bed.fake().url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify({ model: 'fake-claude', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: '' }, { role: 'user', content: 'again' }] }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/^messages\.1: all messages must have non-empty content/) } });
+  });
 });
 
 // Retries, deadline, cancellation, per-session conversations, key scrubbing, health, conformance.

@@ -13,6 +13,11 @@
  *   - `cut-short` a stream that sends one delta and ends: no finish_reason, no [DONE];
  *   - `json-on-stream` a JSON completion (application/json) although a stream was asked for;
  *   - `html`      200 text/html (a proxy's or captive portal's page);
+ *   - `refuse`    a refusal: `message.refusal` (JSON) or `delta.refusal` chunks (stream), no content;
+ *   - `tool-call` a `get_weather` tool call and no content, finish_reason `tool_calls`;
+ *   - `empty`     an empty reply (content ""), finish_reason `stop`;
+ *   - `no-choices` a completion whose `choices` is empty (JSON), a stream with only the usage chunk;
+ *   - `no-finish` a completion whose choice has no finish_reason (JSON);
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply.
  */
@@ -57,17 +62,25 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       const usage = { prompt_tokens: messages.reduce((n, m) => n + words(m.content), 0), completion_tokens: words(reply) };
       const id = `chatcmpl-${server.requests.length}`;
       const created = Math.floor(Date.now() / 1000);
+      const refusal = 'I cannot help with that.';
+      const toolCall = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
       if (!body.stream || last.includes('json-on-stream')) {
         if (last.includes('malformed')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end('{"id":"chatcmpl-x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis');
         }
+        const message = last.includes('refuse')
+          ? { role: 'assistant', content: null, refusal }
+          : last.includes('tool-call')
+            ? { role: 'assistant', content: null, refusal: null, tool_calls: [toolCall] }
+            : { role: 'assistant', content: last.includes('empty') ? '' : reply, refusal: null };
+        const finish = last.includes('tool-call') ? 'tool_calls' : last.includes('no-finish') ? null : 'stop';
         return json(200, {
           id,
           object: 'chat.completion',
           created,
           model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: reply, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          choices: last.includes('no-choices') ? [] : [{ index: 0, message, logprobs: null, finish_reason: finish }],
           usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
         });
       }
@@ -90,9 +103,21 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         send(chunk({ content: 'partial ans' }, null));
         return res.end();
       }
-      // Several deltas, so that the runner must accumulate them.
-      for (const piece of reply.match(/.{1,7}/gs) ?? []) send(chunk({ content: piece }, null));
-      send(chunk({}, 'stop'));
+      if (last.includes('refuse')) {
+        for (const piece of refusal.match(/.{1,7}/gs) ?? []) send(chunk({ refusal: piece }, null));
+        send(chunk({}, 'stop'));
+      } else if (last.includes('tool-call')) {
+        // The name in the first chunk of the call, its arguments in pieces after it.
+        send(chunk({ tool_calls: [{ index: 0, id: toolCall.id, type: 'function', function: { name: toolCall.function.name, arguments: '' } }] }, null));
+        for (const piece of toolCall.function.arguments.match(/.{1,7}/gs) ?? []) send(chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null));
+        send(chunk({}, 'tool_calls'));
+      } else if (last.includes('empty')) {
+        send(chunk({}, 'stop'));
+      } else if (!last.includes('no-choices')) {
+        // Several deltas, so that the runner must accumulate them.
+        for (const piece of reply.match(/.{1,7}/gs) ?? []) send(chunk({ content: piece }, null));
+        send(chunk({}, 'stop'));
+      }
       if (body.stream_options?.include_usage) {
         send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
       }

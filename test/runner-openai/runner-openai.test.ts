@@ -50,6 +50,34 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(result.metrics).toMatchObject({ tokensIn: 4, tokensOut: 6 });
     expect(bed.fake().completions()[0]!.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
+
+  it.each([true, false])("a refusal's text is the task's output (stdout and value.refusal), not an empty success (stream: %s)", async (stream) => {
+    ({ rt, runner } = await start({ stream }));
+    const a = makeRunContext();
+    const result = await runner.executeIsolated(prompt('refuse'), a);
+    expect(result.ok).toBe(false);
+    expect(result.stdout).toBe('I cannot help with that.');
+    expect(result.value).toMatchObject({ model: 'fake-model', finishReason: 'stop', refusal: 'I cannot help with that.' });
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-openai: the model refused to answer ("stop"): I cannot help with that.' });
+    expect(runner.history(a.session.id)).toEqual([]);
+  });
+
+  it('without streaming, a completion is complete only with a choice that has a finish_reason, as a stream must be', async () => {
+    ({ rt, runner } = await start({ stream: false }));
+    const a = makeRunContext();
+    const none = await runner.executeIsolated(prompt('no-choices'), a);
+    expect(none.ok).toBe(false);
+    expect(none.error?.code).toBe('LIMIT_RUNNER_FAILED');
+    expect(none.error?.message).toMatch(/^runner-openai: 127\.0\.0\.1:\d+ answered with a chat completion without choices: there is no reply$/);
+    const unfinished = await runner.executeIsolated(prompt('no-finish'), a);
+    expect(unfinished.ok).toBe(false);
+    expect(unfinished.error?.message).toMatch(/answered with a chat completion without a finish_reason: the reply is not complete$/);
+    expect(runner.history(a.session.id)).toEqual([]);
+    await rt.close();
+    ({ rt, runner } = await start({ stream: true }));
+    const streamed = await runner.executeIsolated(prompt('no-choices'), a);
+    expect(streamed.error?.message).toMatch(/ended the stream before the reply was complete \(no finish_reason\)/);
+  });
 });
 
 // Retries, deadline, cancellation, per-session conversations, key scrubbing, health, conformance.

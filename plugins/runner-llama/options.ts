@@ -5,7 +5,10 @@ export const RunnerLlamaOptions = z
   .object({
     /** Path of the GGUF model file, loaded once at boot. Env: LLAMA_MODEL_PATH. */
     modelPath: z.string().min(1, 'Expected the path of a GGUF model file'),
-    /** Tokens of context per session (each session owns one context sequence of this size). */
+    /**
+     * Tokens of context per session (each session owns one context sequence of this size): a turn's
+     * prompt must fit with room for a reply, and the oldest exchanges leave the history to make room.
+     */
     contextSize: z.number().int().min(64).max(1_048_576).default(2048),
     /**
      * Context sequences kept in memory at once. More sessions than this still work: the least
@@ -17,7 +20,7 @@ export const RunnerLlamaOptions = z
     threads: z.number().int().min(1).max(1024).default(1),
     /** Offload to a GPU (CUDA/Vulkan/Metal) when one is present; off by default. */
     gpu: z.boolean().default(false),
-    /** Upper bound on generated tokens per task. */
+    /** Upper bound on generated tokens per task (less when the turn leaves less room in the context). */
     maxTokens: z.number().int().min(1).default(256),
     /** Sampling temperature; 0 is greedy (deterministic). */
     temperature: z.number().min(0).max(2).default(0),

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
+  appendUserMessageToChatHistory,
   getLlama,
   LlamaChatSession,
   LlamaLogLevel,
@@ -41,7 +42,15 @@ interface SessionState {
   readonly controller: AbortController;
 }
 
-type Failure = { code: 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE'; message: string };
+type Failure = { code: 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE' | 'LIMIT_VALIDATION'; message: string };
+
+/** How a turn fits in the session's context: what had to go, and how long the reply may be. */
+interface Fit {
+  /** The oldest exchanges (a user turn and the model's reply) left out of the history to make room. */
+  dropped: number;
+  /** Tokens the reply may take: maxTokens, or less when the context has less room left. */
+  maxTokens: number;
+}
 
 export class LlamaRunner implements Runner {
   readonly name = 'llama';
@@ -142,13 +151,15 @@ export class LlamaRunner implements Runner {
       state.lastUsed = Date.now();
       const chat = await this.#chatFor(state, signal);
       const sequence = state.sequence!;
-      const before = sequence.tokenMeter.getState();
       const historyBefore = chat.getChatHistory();
+      const fit = this.#fit(chat, task.input);
+      if ('tooLong' in fit) return result(false, '', started, counts, { code: 'LIMIT_VALIDATION', message: fit.tooLong });
+      const before = sequence.tokenMeter.getState();
       const cancel = () => cancelQueuedDecodes(this.#context, sequence, signal.reason);
       signal.addEventListener('abort', cancel, { once: true });
       try {
         const meta = await chat.promptWithMeta(task.input, {
-          maxTokens: this.options.maxTokens,
+          maxTokens: fit.maxTokens,
           temperature: this.options.temperature,
           ...(this.options.seed === undefined ? {} : { seed: this.options.seed }),
           signal,
@@ -157,7 +168,11 @@ export class LlamaRunner implements Runner {
             partial += text;
           },
         });
-        return result(true, meta.responseText, started, metered(sequence, before), undefined, { stopReason: meta.stopReason });
+        return result(true, meta.responseText, started, metered(sequence, before), undefined, {
+          stopReason: meta.stopReason,
+          ...(fit.dropped > 0 ? { droppedTurns: fit.dropped } : {}),
+          ...(fit.maxTokens < this.options.maxTokens ? { maxTokens: fit.maxTokens } : {}),
+        });
       } catch (error) {
         Object.assign(counts, metered(sequence, before));
         // A cancelled evaluation leaves this sequence's KV cache half-written: drop the cache, keep
@@ -179,6 +194,47 @@ export class LlamaRunner implements Runner {
       release();
       this.#notify();
     }
+  }
+
+  /**
+   * Makes the turn fit in the session's context (contextSize tokens) before anything is evaluated,
+   * so that node-llama-cpp never shifts the context on its own: its shift cuts the oldest text,
+   * the new prompt included — a prompt longer than the context was evaluated as nothing at all and
+   * answered `ok` with tokensIn 0. The prompt (with the system prompt and the chat template) must
+   * leave room for at least one token of reply, else the task is refused naming both numbers; the
+   * oldest exchanges of the history that do not fit beside it are dropped (`droppedTurns`), and the
+   * reply may take at most the room left (`maxTokens`, when that is less than the option).
+   */
+  #fit(chat: LlamaChatSession, input: string): Fit | { tooLong: string } {
+    const contextSize = this.#context!.contextSize;
+    const tokenizer = this.#model!.tokenizer;
+    // What LlamaChat evaluates for the turn: the history, the prompt, the start of the model's reply.
+    const tokens = (history: readonly ChatHistoryItem[]) =>
+      chat.chatWrapper.generateContextState({ chatHistory: [...appendUserMessageToChatHistory(history, input), { type: 'model', response: [] }] }).contextText.tokenize(tokenizer).length;
+    // LlamaChat keeps one token of the context free: a turn of `n` tokens leaves contextSize - 1 - n.
+    const room = (n: number) => contextSize - 1 - n;
+    let history = chat.getChatHistory();
+    const system = history.findIndex((item) => item.type !== 'system');
+    const alone = tokens(history.slice(0, system < 0 ? history.length : system));
+    if (room(alone) < 1) {
+      return {
+        tooLong: `runner-llama: the prompt takes ${alone} tokens with the system prompt and the chat template, and a session's context holds ${contextSize} (contextSize), one of them kept free and at least one needed for the reply: shorten the prompt by ${alone + 2 - contextSize} tokens or more, or raise contextSize`,
+      };
+    }
+    const maxTokens = Math.min(this.options.maxTokens, room(alone));
+    let dropped = 0;
+    let needed = tokens(history);
+    while (room(needed) < maxTokens) {
+      // The oldest exchange after the system prompt: a user turn and everything up to the model's reply.
+      const first = history.findIndex((item) => item.type === 'user');
+      if (first < 0) break;
+      const reply = history.findIndex((item, i) => i > first && item.type === 'model');
+      history = [...history.slice(0, first), ...history.slice(reply < 0 ? history.length : reply + 1)];
+      dropped++;
+      needed = tokens(history);
+    }
+    if (dropped > 0) chat.setChatHistory(history);
+    return { dropped, maxTokens };
   }
 
   /** The chat history of a session (system, user and model turns), for inspection and tests. */

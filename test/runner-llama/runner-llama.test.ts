@@ -137,6 +137,63 @@ describe('runner-llama with a generated tiny llama GGUF', () => {
   });
 });
 
+describe('runner-llama: a turn and the context size', () => {
+  let rt: Runtime;
+  let runner: LlamaRunner;
+  beforeAll(async () => {
+    ({ rt, runner } = await start({ contextSize: 256, maxSessions: 1, maxTokens: 8 }));
+  });
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  it('a prompt longer than contextSize is refused naming both numbers, not cut to nothing and answered ok with tokensIn 0', async () => {
+    const a = makeRunContext();
+    const long = await runner.executeIsolated(prompt(longPrompt(2000)), a);
+    expect(long.ok).toBe(false);
+    expect(long.error?.code).toBe('LIMIT_VALIDATION');
+    expect(long.error?.message).toMatch(/^runner-llama: the prompt takes (\d+) tokens with the system prompt and the chat template, and a session's context holds 256 \(contextSize\).*shorten the prompt by \d+ tokens or more, or raise contextSize$/);
+    expect(Number(/takes (\d+) tokens/.exec(long.error!.message)![1])).toBeGreaterThanOrEqual(2000);
+    expect(long.metrics.tokensIn).toBe(0);
+    // Just over the context counts too (it was cut silently before).
+    expect((await runner.executeIsolated(prompt(longPrompt(250)), a)).error?.code).toBe('LIMIT_VALIDATION');
+    expect(runner.history(a.session.id)!.filter((i) => i.type === 'user')).toEqual([]);
+    const short = await runner.executeIsolated(prompt('hello world'), a);
+    expect(short.ok, JSON.stringify(short.error)).toBe(true);
+    expect(short.metrics.tokensIn).toBeGreaterThan(2);
+  });
+
+  it('a conversation that outgrows the context drops its oldest exchanges, says how many, and meters what it evaluates', async () => {
+    const a = makeRunContext();
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await runner.executeIsolated(prompt(`${longPrompt(80)} ${i}`), a));
+    for (const r of results) {
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
+      // Each turn evaluates at least its own prompt (it read 0 once node-llama-cpp had shifted the context).
+      expect(r.metrics.tokensIn).toBeGreaterThanOrEqual(80);
+    }
+    expect(results.some((r) => (r.value as { droppedTurns?: number }).droppedTurns! >= 1)).toBe(true);
+    const users = runner.history(a.session.id)!.filter((i) => i.type === 'user').map((i) => (i as { text: string }).text);
+    expect(users.length).toBeLessThan(5);
+    expect(users.at(-1)).toBe(`${longPrompt(80)} 4`);
+  });
+
+  it('a reply gets at most the room the prompt leaves in the context (value.maxTokens when that is less than maxTokens)', async () => {
+    const { rt: own, runner: roomy } = await start({ contextSize: 256, maxSessions: 1, maxTokens: 200 });
+    try {
+      const r = await roomy.executeIsolated(prompt(longPrompt(100)), makeRunContext());
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
+      const { maxTokens } = r.value as { maxTokens: number };
+      expect(maxTokens).toBeGreaterThan(0);
+      expect(maxTokens).toBeLessThan(200);
+      expect(r.metrics.tokensOut).toBeLessThanOrEqual(maxTokens);
+      expect(r.metrics.tokensIn! + r.metrics.tokensOut!).toBeLessThan(256);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('runner-llama configuration and lifecycle', () => {
   it('refuses a missing modelPath with the option named', async () => {
     const error = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env: {}, plugins: [runnerLlama.configure({} as Opts)] }).catch((e: unknown) => e);

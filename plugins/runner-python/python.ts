@@ -61,6 +61,20 @@ if _uid:
 os.umask(0o077)
 if _nproc != '0':
     resource.setrlimit(resource.RLIMIT_NPROC, (int(_nproc), int(_nproc)))
+# stdout and stderr are read as UTF-8, so they are written as UTF-8 whatever the locale, and a lone
+# surrogate (a str made from bytes) printed to stdout is written as U+FFFD instead of raising
+# UnicodeEncodeError or becoming a raw byte (stderr keeps Python's backslashreplace): the same text
+# warm and cold (the warm worker's capture takes this encoding and handler).
+def _fffd(e):
+    if isinstance(e, UnicodeEncodeError):
+        return b'\xef\xbf\xbd' * (e.end - e.start), e.end  # U+FFFD as bytes: the UTF-8 encoder takes only ASCII text back
+    raise e
+import codecs
+codecs.register_error('limit-graph.fffd', _fffd)
+if sys.stdout is not None:
+    sys.stdout.reconfigure(encoding='utf-8', errors='limit-graph.fffd')
+if sys.stderr is not None:
+    sys.stderr.reconfigure(encoding='utf-8')
 # task.env: applied only now, after the uid drop, so it never reaches a root process or the loader.
 for _i in range(0, len(_envkv), 2):
     os.environ[_envkv[_i]] = _envkv[_i + 1]
@@ -129,7 +143,7 @@ sys.stdin = io.StringIO('')
 
 # What a task writes to sys.stdout/sys.stderr, kept as bytes and capped in bytes, as a cold run's pipe
 # is: the first MAX bytes are kept, the rest counted. Text goes through a TextIOWrapper with the
-# encoding and error handler the worker's own stdout has (a cold run's print behaves the same), so
+# encoding and error handler the worker's own stdout has (set by the preamble, as for a cold run), so
 # sys.stdout.buffer takes bytes; fileno() is the worker's own fd 1/2, whose output Node attaches to
 # the task best-effort. The bytes are read back as a cold run's are: UTF-8, a bad byte (a cut
 # character, a lone surrogate escaped to a byte) becoming U+FFFD.

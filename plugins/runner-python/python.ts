@@ -145,8 +145,8 @@ sys.stdin = io.StringIO('')
 # is: the first MAX bytes are kept, the rest counted. Text goes through a TextIOWrapper with the
 # encoding and error handler the worker's own stdout has (set by the preamble, as for a cold run), so
 # sys.stdout.buffer takes bytes; fileno() is the worker's own fd 1/2, whose output Node attaches to
-# the task best-effort. The bytes are read back as a cold run's are: UTF-8, a bad byte (a cut
-# character, a lone surrogate escaped to a byte) becoming U+FFFD.
+# the task best-effort. The bytes are read back as a cold run's are: UTF-8, a bad byte (binary
+# output, a character cut at the cap) becoming U+FFFD.
 class CappedBytes(io.RawIOBase):
     def __init__(self, fd):
         self.data = bytearray()

@@ -72,6 +72,16 @@ export const MIGRATIONS: readonly SqlMigration[] = [
     // counter that version 1 created was never read.
     sql: `ALTER TABLE {s}.rd_series DROP COLUMN IF EXISTS ord;`,
   },
+  {
+    version: 3,
+    name: 'escape U+E000 in stored JSON',
+    // From here on U+E000 escapes NUL inside stored strings (nul.ts): one already stored stands for
+    // itself, so it is doubled. Rows without it are not touched.
+    sql: ['sessions', 'traces', 'flags', 'checkpoints', 'quarantine', 'provenance', 'rd_series', 'rd_points']
+      .map((table) => `UPDATE {s}.${table} SET data = replace(data::text, U&'\\E000', U&'\\E000\\E000')::jsonb WHERE strpos(data::text, U&'\\E000') > 0;`)
+      .concat(`UPDATE {s}.traces SET flags = replace(flags::text, U&'\\E000', U&'\\E000\\E000')::jsonb WHERE strpos(flags::text, U&'\\E000') > 0;`)
+      .join('\n'),
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

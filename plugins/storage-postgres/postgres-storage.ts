@@ -5,13 +5,14 @@
  */
 import pg from 'pg';
 import {
-  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
+  LimitError, applyTracePatch, assertId, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+import { parseStoredJson, toStoredJson } from './nul.ts';
 
 const PLUGIN = 'storage-postgres';
 
@@ -40,10 +41,12 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-function traceData(trace: Trace): string {
-  const { flags: _flags, ...rest } = trace;
-  return JSON.stringify(rest);
-}
+
+/** The oids of json and jsonb: their text is read with parseStoredJson (see nul.ts). */
+const JSON_OIDS: ReadonlySet<number> = new Set([114, 3802]);
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (JSON_OIDS.has(oid) && format !== 'binary' ? parseStoredJson : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 /** RD series order of every backend: the instant of createdAt ascending, then id ascending. */
 function oldestFirst(a: RdSeries, b: RdSeries): number {
@@ -75,12 +78,24 @@ export class PostgresStorage implements Storage {
     return this.config.schema;
   }
 
+  /** A record's JSON as this backend stores it: size-checked, then NUL-escaped (nul.ts). */
+  #record(value: unknown, what: string): string {
+    return toStoredJson(serializeRecord(value, what, this.maxRecordBytes));
+  }
+
+  /** A trace's data column: the trace without its flags (stored beside it), as #record stores it. */
+  #traceData(trace: Trace): string {
+    const { flags: _flags, ...rest } = trace;
+    return this.#record(rest, 'trace');
+  }
+
   async open(): Promise<void> {
     if (!this.#pool) {
       const pool = new pg.Pool({
         connectionString: this.config.url,
         max: this.config.poolSize,
         connectionTimeoutMillis: this.config.connectTimeoutMs,
+        types: TYPES,
       });
       // An idle client losing its connection must not crash the process; the next query reconnects.
       pool.on('error', () => undefined);
@@ -180,13 +195,6 @@ export class PostgresStorage implements Storage {
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code.startsWith('08') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code)) return this.#unavailable(error);
-    if (code === '22P05') {
-      return new LimitError('LIMIT_VALIDATION', 'The record contains a NUL character (\\u0000), which PostgreSQL JSONB cannot store', {
-        plugin: PLUGIN,
-        cause: error,
-        fix: 'Strip NUL characters from outputs before storing them, or encode binary output (e.g. base64).',
-      });
-    }
     // JSONB's parser refusing a lone \uD800–\uDFFF escape (JSON.stringify writes one for half a surrogate pair).
     if (code === '22P02' && /surrogate/i.test(String((error as { detail?: string }).detail))) {
       return new LimitError('LIMIT_VALIDATION', 'The record contains half a surrogate pair (a lone \\uD800–\\uDFFF), which is not Unicode text and PostgreSQL JSONB cannot store', {
@@ -272,7 +280,7 @@ export class PostgresStorage implements Storage {
   }
 
   async #insertSession(db: Queryable, session: Session): Promise<void> {
-    const data = serializeRecord(session, 'session', this.maxRecordBytes);
+    const data = this.#record(session, 'session');
     try {
       await this.#query(db, `INSERT INTO ${this.#s}.sessions (tenant, id, status, created_ms, data) VALUES ($1, $2, $3, $4, $5)`, [
         session.tenant, session.id, session.status, timeKey(session.createdAt), data,
@@ -312,7 +320,7 @@ export class PostgresStorage implements Storage {
       if (!session) throw notFound('session', tenant, id);
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt };
-      await this.#query(c, `UPDATE ${this.#s}.sessions SET status = 'closed', data = $3 WHERE tenant = $1 AND id = $2`, [tenant, id, serializeRecord(closed, 'session', this.maxRecordBytes)]);
+      await this.#query(c, `UPDATE ${this.#s}.sessions SET status = 'closed', data = $3 WHERE tenant = $1 AND id = $2`, [tenant, id, this.#record(closed, 'session')]);
       return closed;
     });
   }
@@ -334,15 +342,14 @@ export class PostgresStorage implements Storage {
     const cols: [string[], string[], string[], string[], number[], string[], string[]] = [[], [], [], [], [], [], []];
     const flags: { tenant: string; flag: Flag }[] = [];
     for (const t of traces) {
-      const data = traceData(t);
-      assertRecordSize(data, 'trace', this.maxRecordBytes);
+      const data = this.#traceData(t);
       cols[0].push(t.tenant);
       cols[1].push(t.id);
       cols[2].push(t.sessionId);
       cols[3].push(t.status);
       cols[4].push(timeKey(t.createdAt));
       cols[5].push(data);
-      cols[6].push(JSON.stringify(t.flags));
+      cols[6].push(toStoredJson(JSON.stringify(t.flags)));
       for (const flag of t.flags) flags.push({ tenant: t.tenant, flag });
     }
     try {
@@ -373,8 +380,7 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
     if (!rows[0]) throw notFound('trace', tenant, id);
     const next = applyTracePatch(rowToTrace(rows[0]), patch, ifStatus);
-    const data = traceData(next);
-    assertRecordSize(data, 'trace', this.maxRecordBytes);
+    const data = this.#traceData(next);
     await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data]);
     return next;
   }
@@ -427,7 +433,7 @@ export class PostgresStorage implements Storage {
       c, `SELECT seq, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
     );
     const entry = nextProvenanceEntry(valid, rows[0]);
-    const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+    const data = this.#record(entry, 'provenance entry');
     await this.#query(c, `INSERT INTO ${this.#s}.provenance (tenant, trace_id, seq, hash, data) VALUES ($1, $2, $3, $4, $5)`, [tenant, valid.traceId, entry.seq, entry.hash, data]);
     return entry;
   }
@@ -454,7 +460,7 @@ export class PostgresStorage implements Storage {
   }
 
   async #addFlag(db: Queryable, tenant: string, flag: Flag): Promise<void> {
-    const json = serializeRecord(flag, 'flag', this.maxRecordBytes);
+    const json = this.#record(flag, 'flag');
     const { rowCount } = await this.#query(db, `UPDATE ${this.#s}.traces SET flags = flags || jsonb_build_array($3::jsonb) WHERE tenant = $1 AND id = $2`, [tenant, flag.traceId, json]);
     if (!rowCount) throw notFound('trace', tenant, flag.traceId);
     await this.#insertFlagRows(db, [{ tenant, flag }]);
@@ -467,7 +473,7 @@ export class PostgresStorage implements Storage {
       cols[1].push(flag.id);
       cols[2].push(flag.traceId);
       cols[3].push(flag.kind);
-      cols[4].push(serializeRecord(flag, 'flag', this.maxRecordBytes));
+      cols[4].push(this.#record(flag, 'flag'));
     }
     try {
       // WITH ORDINALITY keeps the flags' order in their seq numbers.
@@ -505,7 +511,7 @@ export class PostgresStorage implements Storage {
   }
 
   async #addCheckpoint(db: Queryable, tenant: string, checkpoint: Checkpoint): Promise<void> {
-    const data = serializeRecord(checkpoint, 'checkpoint', this.maxRecordBytes);
+    const data = this.#record(checkpoint, 'checkpoint');
     // One statement: the insert happens only if the trace exists in this tenant.
     const { rowCount } = await this.#query(
       db,
@@ -530,7 +536,7 @@ export class PostgresStorage implements Storage {
   }
 
   async #setQuarantine(db: Queryable, tenant: string, state: QuarantineState): Promise<void> {
-    const data = serializeRecord(state, 'quarantine state', this.maxRecordBytes);
+    const data = this.#record(state, 'quarantine state');
     const { rowCount } = await this.#query(
       db,
       `INSERT INTO ${this.#s}.quarantine (tenant, trace_id, quarantined, data)
@@ -560,8 +566,8 @@ export class PostgresStorage implements Storage {
   async createRdSeries(input: RdSeries): Promise<RdSeries> {
     const series = validate.rdSeries(input);
     const { points, ...rest } = series;
-    const data = serializeRecord(rest, 'RD series', this.maxRecordBytes);
-    const pointData = points.map((p) => serializeRecord(p, 'RD point', this.maxRecordBytes));
+    const data = this.#record(rest, 'RD series');
+    const pointData = points.map((p) => this.#record(p, 'RD point'));
     await this.#tx(`Creating RD series "${series.id}"`, async (c) => {
       try {
         await this.#query(c, `INSERT INTO ${this.#s}.rd_series (tenant, id, session_id, data) VALUES ($1, $2, $3, $4)`, [series.tenant, series.id, series.sessionId, data]);
@@ -584,7 +590,7 @@ export class PostgresStorage implements Storage {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
-    const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
+    const data = this.#record(point, 'RD point');
     return this.#tx(`Appending to RD series "${seriesId}"`, async (c) => {
       // The lock orders concurrent appenders of one series, so seq order is append order.
       const { rowCount } = await this.#query(c, `SELECT 1 FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId]);

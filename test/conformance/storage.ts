@@ -238,6 +238,31 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getTrace('t1', 'missing')).toBeNull();
       });
 
+      it('round-trips NUL and U+E000 in every kind of record (strings and keys), and a chain over them verifies', async () => {
+        const text = 'a\u0000b \uE000 \uE0000 \\u0000 \\\u0000 \u0000\u0000';
+        const meta = { [`k${text}`]: text, list: [text] };
+        await storage.createSession(makeSession('t1', 's1', { name: text, metadata: meta }));
+        const t = makeTrace('t1', 'tr1', 's1', T0, { task: { input: text, kind: 'code', language: 'python' }, output: { ok: true, stdout: text, stderr: text, value: meta }, metadata: meta });
+        await storage.createTrace(t);
+        const flag = makeFlag('f1', 'tr1', 'Anomaly', { reason: text, evidence: [{ field: 'output.stdout', start: 0, end: 3, excerpt: text }] });
+        await storage.addFlag('t1', flag);
+        const checkpoint = { traceId: 'tr1', label: text, passed: true, details: meta, at: iso(T0) };
+        await storage.addCheckpoint('t1', checkpoint);
+        const q = { traceId: 'tr1', quarantined: true, reason: text, actor: text, at: iso(T0) };
+        await storage.setQuarantine('t1', q);
+        await storage.appendProvenance('t1', makeProvenance('tr1', 0, { rationale: text, data: meta }));
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: text, points: [{ step: 0, rate: 0, distortion: 1, meta }], createdAt: iso(T0), metadata: meta };
+        await storage.createRdSeries(series);
+        expect((await storage.getSession('t1', 's1'))!).toMatchObject({ name: text, metadata: meta });
+        expect(await storage.getTrace('t1', 'tr1')).toEqual({ ...t, flags: [flag] });
+        expect((await storage.listTraces('t1', { sessionId: 's1' })).items[0]).toEqual({ ...t, flags: [flag] });
+        expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([checkpoint]);
+        expect(await storage.getQuarantine('t1', 'tr1')).toEqual(q);
+        expect((await storage.listProvenance('t1', 'tr1'))[0]).toMatchObject({ rationale: text, data: meta });
+        expect(await storage.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: true, brokenAt: null });
+        expect(await storage.getRdSeries('t1', 'rd1')).toEqual(series);
+      });
+
       it('accepts a 1 MB task input (the model maximum)', async () => {
         const t = makeTrace('t1', 'big', 's1', T0, { task: { input: 'x'.repeat(1_000_000), kind: 'code' } });
         await storage.createTrace(t);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
-import { crashTest, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, makeFlag, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
 
@@ -116,9 +116,36 @@ describe('storage-postgres plugin', () => {
       expect(await columns()).toContain('ord');
       const upgraded = await open(schema, 2);
       try {
-        expect(await upgraded.schemaVersion()).toBe(2);
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
         expect(await columns()).toEqual(['data', 'id', 'session_id', 'tenant']);
         expect(await upgraded.listRdSeries('t')).toEqual([series]);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('upgrades a schema of version 2 in place: a U+E000 stored as it was (before it escaped NUL) reads back unchanged', async () => {
+    const schema = uniqueSchema();
+    try {
+      const first = await open(schema, 2);
+      const text = 'private \uE000 use, \uE0000 and \uE000\uE000';
+      await first.createSession(makeSession('t', 's1'));
+      await first.close();
+      // What version 2 stored: the character as it was, in a session, a trace and its flags.
+      const trace = makeTrace('t', 'tr1', 's1', 1e12, { metadata: { text } });
+      const flag = makeFlag('f1', 'tr1', 'Anomaly', { reason: text });
+      const { flags: _f, ...data } = trace;
+      await admin.query(`UPDATE "${schema}".sessions SET data = jsonb_set(data, '{name}', to_jsonb($1::text))`, [text]);
+      await admin.query(`INSERT INTO "${schema}".traces (tenant, id, session_id, status, created_ms, data, flags) VALUES ('t', 'tr1', 's1', 'ok', 1000000000000, $1::jsonb, $2::jsonb)`, [JSON.stringify(data), JSON.stringify([flag])]);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 2`);
+      const upgraded = await open(schema, 2);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        expect((await upgraded.getSession('t', 's1'))!.name).toBe(text);
+        expect(await upgraded.getTrace('t', 'tr1')).toEqual({ ...trace, flags: [flag] });
       } finally {
         await upgraded.close();
       }

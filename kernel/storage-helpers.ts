@@ -630,6 +630,16 @@ export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: Trac
   return next;
 }
 
+/**
+ * Whether `error` is the refusal of a batch's `updateTrace` precondition (`ifStatus`, applied by
+ * applyTracePatch in every backend) on this trace: another change to its status committed first,
+ * and the batch wrote nothing. The caller reads the trace again and decides anew (a quarantine that
+ * finds the trace already quarantined, a run's final status that finds it quarantined meanwhile).
+ */
+export function isStatusConflict(error: unknown, traceId: string): error is LimitError {
+  return error instanceof LimitError && error.code === 'LIMIT_CONFLICT' && error.details?.traceId === traceId && typeof error.details?.expected === 'string';
+}
+
 /** LIMIT_NOT_FOUND for a record the tenant does not have, worded as every backend words it. */
 export function notFound(kind: string, tenant: string, id: string): LimitError {
   return new LimitError('LIMIT_NOT_FOUND', `No ${kind} "${id}" in tenant "${tenant}"`, { details: { kind, tenant, id } });

@@ -183,6 +183,13 @@ export interface GovernanceAssessment {
    * them (earlier in the same batch or in an earlier commit).
    */
   ops: BatchOp[];
+  /**
+   * The auto-quarantine's records among `ops` (the same objects; empty without one). They apply
+   * only from the trace's status as assessed (an `updateTrace` with `ifStatus`): a batch refused
+   * because another quarantine came first (`isStatusConflict`) is committed again without them.
+   * Optional: a service without it gives none apart.
+   */
+  quarantineOps?: BatchOp[];
   /** Call once `ops` are committed: runs the `traceFlagged` hooks of the new flags. */
   committed(): Promise<void>;
 }
@@ -219,7 +226,8 @@ export interface GovernanceService {
   flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome>;
   /**
    * Takes a trace out of circulation (merges refuse it), remembering its status for the release.
-   * LIMIT_CONFLICT when it is already quarantined.
+   * LIMIT_CONFLICT when it is already quarantined, also when another quarantine of it (a flag's,
+   * a person's) commits first: the status it was read with is checked in the transaction.
    */
   quarantine(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   /**

@@ -12,7 +12,7 @@
  * and `recordFlags` to a stored, completed trace whose flags reach quarantineSeverity, with the
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
-import { Flag, LimitError, newId, parseOrThrow, verifyTraceChain } from 'limit-graph';
+import { Flag, LimitError, isStatusConflict, newId, parseOrThrow, verifyTraceChain } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
   MergeRequest, MergeValidation, Storage, Surface, Trace,
@@ -35,14 +35,23 @@ const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
  * decides those, and merges refuse them already.
  */
 const AUTO_QUARANTINABLE: ReadonlySet<Trace['status']> = new Set(['ok', 'error']);
-/** Where a quarantine comes from: `previousStatus` is what a release gives back (unknown for the pipeline's running trace). */
+/**
+ * How many times a batch whose quarantine lost a race is built again: each retry follows a change
+ * of the trace's status that another writer committed, so more than a few means something is wrong.
+ */
+const QUARANTINE_ATTEMPTS = 4;
+/**
+ * Where a quarantine comes from. `from` is the status it was decided on: the quarantine applies
+ * only while the trace still has it (checked in the transaction), and a release gives it back
+ * (not `running`, the pipeline's trace: a release derives that one from the output).
+ */
 interface QuarantineInput {
   reason: string;
   actor: string;
   auto?: boolean;
-  previousStatus?: Trace['status'];
+  from: Trace['status'];
 }
-/** The quarantine records to add to a flags' batch, and the reason they carry (none: no quarantine). */
+/** The quarantine records to add to a batch, and the reason they carry (none: no quarantine). */
 interface AutoQuarantine {
   ops: BatchOp[];
   reason?: string;
@@ -74,18 +83,25 @@ export class GovernanceServiceImpl implements GovernanceService {
   async evaluate(trace: Trace, surface: Surface): Promise<GovernanceVerdict> {
     const verdict = await this.#verdict(trace, surface);
     const storage = this.deps.storage();
-    // A trace evaluated before (or without) being stored is counted but gets no checkpoint.
-    if (storage) await storage.batch(trace.tenant, this.#evaluationOps(trace, surface, verdict, (await storage.getTrace(trace.tenant, trace.id)) !== null));
+    if (!storage) return verdict;
+    // A trace evaluated before (or without) being stored is counted but gets no checkpoint. The
+    // stored trace's status, not the caller's copy, decides the auto-quarantine.
+    const stored = await storage.getTrace(trace.tenant, trace.id);
+    await this.#commitWithQuarantine(storage, trace.tenant, trace.id, this.#evaluationOps(trace, surface, verdict, stored !== null), stored,
+      async (current) => (current ? this.#verdictQuarantine(trace.id, verdict, current.status) : NO_QUARANTINE));
     return verdict;
   }
 
   async assess(trace: Trace, surface: Surface): Promise<GovernanceAssessment> {
     const verdict = await this.#verdict(trace, surface);
     const recorded = this.#flagRecords(trace, verdict.findings);
+    // The trace is stored before these ops (or earlier in their batch) with the status of this copy.
+    const quarantine = this.#verdictQuarantine(trace.id, verdict, trace.status);
     return {
       verdict,
       flags: recorded.flags,
-      ops: [...this.#evaluationOps(trace, surface, verdict, true), ...recorded.ops],
+      ops: [...this.#evaluationOps(trace, surface, verdict, true), ...quarantine.ops, ...recorded.ops],
+      quarantineOps: quarantine.ops,
       committed: () => this.#flagged(trace, recorded.flags),
     };
   }
@@ -97,7 +113,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace));
   }
 
-  /** Counters of an evaluation; for a stored trace also its checkpoint and the auto-quarantine. */
+  /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */
   #evaluationOps(trace: Trace, surface: Surface, verdict: GovernanceVerdict, stored: boolean): BatchOp[] {
     const deltas: Record<string, number> = { [`${PREFIX}evaluations`]: 1, [`${PREFIX}decision.${verdict.decision}`]: 1 };
     if (verdict.decision === 'block') deltas[`${PREFIX}blocked`] = 1;
@@ -108,9 +124,41 @@ export class GovernanceServiceImpl implements GovernanceService {
       details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })) },
       at: now(),
     } });
-    // autoQuarantine is applied here so that it holds whoever calls evaluate.
-    if (verdict.decision === 'quarantine') ops.push(...this.#quarantineOps(trace.id, { reason: verdict.reasons.join('; '), actor: this.deps.actor, auto: true }));
     return ops;
+  }
+
+  /**
+   * autoQuarantine of a verdict, applied here so that it holds whoever calls evaluate or assess: the
+   * quarantine records of a stored trace with `status`, unless it is quarantined already.
+   */
+  #verdictQuarantine(traceId: string, verdict: GovernanceVerdict, status: Trace['status']): AutoQuarantine {
+    if (verdict.decision !== 'quarantine' || status === 'quarantined') return NO_QUARANTINE;
+    const reason = verdict.reasons.join('; ');
+    return { ops: this.#quarantineOps(traceId, { reason, actor: this.deps.actor, auto: true, from: status }), reason };
+  }
+
+  /**
+   * Commits `ops` with the quarantine `decide` makes of the stored trace (`stored`, then as read
+   * again). A quarantine applies only from the status it was decided on (#quarantineOps); when
+   * another writer changed that status first — a concurrent flag's quarantine, a manual one — the
+   * batch writes nothing, and is built again from the trace as it is now: of concurrent quarantines
+   * of one trace exactly one is written (one entry, one count), and the other batches store their
+   * records without one. Returns the quarantine that was committed.
+   */
+  async #commitWithQuarantine(
+    storage: Storage, tenant: string, traceId: string, ops: BatchOp[], stored: Trace | null, decide: (stored: Trace | null) => Promise<AutoQuarantine>,
+  ): Promise<AutoQuarantine> {
+    let current = stored;
+    for (let attempt = 1; ; attempt++) {
+      const quarantine = await decide(current);
+      try {
+        await storage.batch(tenant, [...ops, ...quarantine.ops]);
+        return quarantine;
+      } catch (error) {
+        if (quarantine.ops.length === 0 || !isStatusConflict(error, traceId) || attempt === QUARANTINE_ATTEMPTS) throw error;
+      }
+      current = await storage.getTrace(tenant, traceId);
+    }
   }
 
   check(text: string, surface: Surface): Promise<GovernanceVerdict> {
@@ -123,8 +171,8 @@ export class GovernanceServiceImpl implements GovernanceService {
     const { flags, ops } = this.#flagRecords(trace, findings);
     // The stored trace (its status and flags), not the caller's copy, decides the quarantine.
     const stored = this.policy.autoQuarantine ? await storage.getTrace(trace.tenant, trace.id) : null;
-    const quarantine = await this.#autoQuarantine(storage, stored, flags, this.deps.actor, (f) => `flag ${f.kind} severity ${f.severity} (rule ${f.ruleId}, ${f.id})`);
-    await storage.batch(trace.tenant, [...ops, ...quarantine.ops]);
+    await this.#commitWithQuarantine(storage, trace.tenant, trace.id, ops, stored,
+      (current) => this.#autoQuarantine(storage, current, flags, this.deps.actor, (f) => `flag ${f.kind} severity ${f.severity} (rule ${f.ruleId}, ${f.id})`));
     await this.#flagged(trace, flags);
     return flags;
   }
@@ -162,14 +210,13 @@ export class GovernanceServiceImpl implements GovernanceService {
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
     const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
-    const quarantine = await this.#autoQuarantine(storage, trace, [flag], input.actor, (f) => `manual flag ${f.kind} severity ${f.severity} (${f.id})`);
-    await storage.batch(tenant, [
+    // Only the flag whose batch committed the quarantine says autoQuarantined: true.
+    const quarantine = await this.#commitWithQuarantine(storage, tenant, traceId, [
       { op: 'addFlag', flag },
       { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 } },
-      ...quarantine.ops,
-    ]);
+    ], trace, (current) => this.#autoQuarantine(storage, current, [flag], input.actor, (f) => `manual flag ${f.kind} severity ${f.severity} (${f.id})`));
     await this.deps.hooks.traceFlagged.promise(trace, flag);
     return quarantine.reason === undefined ? { ...flag, autoQuarantined: false } : { ...flag, autoQuarantined: true, quarantineReason: quarantine.reason };
   }
@@ -202,32 +249,34 @@ export class GovernanceServiceImpl implements GovernanceService {
       trigger += `; highest flag ${earlierTop.kind} severity ${earlierTop.severity} (rule ${earlierTop.ruleId}, ${earlierTop.id})`;
     }
     const reason = `autoQuarantine: ${trigger} ≥ quarantineSeverity ${policy.quarantineSeverity}`;
-    return { ops: this.#quarantineOps(stored.id, { reason, actor, auto: true, previousStatus: stored.status }), reason };
+    return { ops: this.#quarantineOps(stored.id, { reason, actor, auto: true, from: stored.status }), reason };
   }
 
   async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
     const storage = this.#storage('quarantine');
     const trace = await this.#trace(storage, tenant, traceId);
-    if (trace.status === 'quarantined' || (await storage.getQuarantine(tenant, traceId))?.quarantined) {
-      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is already quarantined`, { details: { traceId, status: trace.status }, fix: 'Release it first to quarantine it again with another reason.' });
+    if (trace.status === 'quarantined' || (await storage.getQuarantine(tenant, traceId))?.quarantined) throw alreadyQuarantined(traceId, trace.status);
+    try {
+      await storage.batch(tenant, this.#quarantineOps(traceId, { ...input, from: trace.status }));
+    } catch (error) {
+      // Another quarantine (a flag's, a person's) committed first: the same answer as when it is seen before.
+      if (isStatusConflict(error, traceId) && (await storage.getTrace(tenant, traceId))?.status === 'quarantined') throw alreadyQuarantined(traceId, 'quarantined');
+      throw error;
     }
-    // A running trace is the pipeline's (the orchestrator quarantines one it is finishing): its
-    // status before is not known yet, and a release derives it from the output.
-    await storage.batch(tenant, this.#quarantineOps(traceId, { ...input, ...(trace.status === 'running' ? {} : { previousStatus: trace.status }) }));
   }
 
   /**
-   * The records of a quarantine, in the order they are written (shared with every auto-quarantine).
-   * A manual one's trace update is conditional on the status it was read with, so that of two
-   * quarantines (or a quarantine and a review) racing one passes; an automatic one rides in a
-   * flag's batch, which must not fail for it.
+   * The records of a quarantine, in the order they are written (shared by every quarantine, manual
+   * or automatic). The trace update applies only while the trace still has the status the
+   * quarantine was decided on (`ifStatus`, checked in the transaction): of two quarantines (or a
+   * quarantine and a review, or a run's final status) racing, one passes and the other's batch
+   * writes nothing — #commitWithQuarantine builds an automatic one's batch again without it.
    */
   #quarantineOps(traceId: string, input: QuarantineInput): BatchOp[] {
     const at = now();
-    const from = input.previousStatus;
     return [
-      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at, ...(from ? { previousStatus: from } : {}) } },
-      { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' }, ...(from && !input.auto ? { ifStatus: from } : {}) },
+      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at, ...(input.from === 'running' ? {} : { previousStatus: input.from }) } },
+      { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' }, ifStatus: input.from },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}quarantined`]: 1 } },
@@ -340,3 +389,6 @@ export class GovernanceServiceImpl implements GovernanceService {
     return trace;
   }
 }
+
+const alreadyQuarantined = (traceId: string, status: Trace['status']) =>
+  new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is already quarantined`, { details: { traceId, status }, fix: 'Release it first to quarantine it again with another reason.' });

@@ -13,7 +13,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, hashProvenance,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, hashProvenance, isStatusConflict,
   type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
 } from '../../kernel/index.ts';
@@ -912,6 +912,8 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
         const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
         expect((refused.reason as { code: string }).code).toBe('LIMIT_CONFLICT');
+        // Its details name the trace and the status expected: callers tell this refusal from others by them.
+        expect(isStatusConflict(refused.reason, 'tr1'), String(refused.reason)).toBe(true);
         const status = (await storage.getTrace('t1', 'tr1'))!.status;
         expect(['ok', 'rejected']).toContain(status);
         expect((await storage.listProvenance('t1', 'tr1')).map((e) => e.action)).toEqual([status]);

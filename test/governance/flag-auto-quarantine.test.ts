@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, isLimitError, newId, type ConfigInput, type Flag, type GovernanceRule, type Runtime, type Trace } from 'limit-graph';
+import { createRuntime, isLimitError, newId, type ConfigInput, type Flag, type GovernanceRule, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
 import { makeTrace, packPlugins, storeTrace } from './helpers.ts';
 
@@ -22,6 +22,28 @@ const codename: GovernanceRule = {
     return i < 0 ? [] : [{ ruleId: 'acme.codename', kind: 'HighRisk', severity: 8, reason: 'internal codename', evidence: [] }];
   },
 };
+
+/**
+ * Holds the next `n` calls of storage.batch until all `n` have been made, then lets them through
+ * together: every caller has read the trace before any of them writes (the race, made certain).
+ * Returns the restore.
+ */
+function holdBatches(storage: Storage, n: number): () => void {
+  const batch = storage.batch.bind(storage);
+  let arrived = 0;
+  let open!: () => void;
+  const all = new Promise<void>((resolve) => (open = resolve));
+  storage.batch = async (tenant, ops) => {
+    if (arrived < n) {
+      if (++arrived === n) open();
+      await all;
+    }
+    return batch(tenant, ops);
+  };
+  return () => {
+    storage.batch = batch;
+  };
+}
 
 describe.each(['sqlite', 'postgres'] as const)('a flag on a stored trace applies autoQuarantine (%s)', (backend) => {
   const runtimes: Runtime[] = [];
@@ -164,6 +186,49 @@ describe.each(['sqlite', 'postgres'] as const)('a flag on a stored trace applies
     expect(await storage.getQuarantine('default', t.id)).toMatchObject({ quarantined: true, reason: 'investigating', actor: 'alice' });
     expect((await gov.stats('default')).quarantined).toBe(1);
     expect((await storage.verifyProvenance('default', t.id)).verified).toBe(true);
+  });
+
+  it('concurrent flags, and a flag racing a manual quarantine, quarantine the trace once: one entry, one count, one autoQuarantined', async () => {
+    const rt = await start();
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    const quarantinedEntries = async (id: string) => (await storage.listProvenance('default', id)).filter((e) => e.action === 'quarantined');
+
+    const t = await recorded(rt);
+    let restore = holdBatches(storage, 3);
+    const flags = await Promise.all([1, 2, 3].map((i) => gov.flag('default', t.id, { kind: 'Malicious', severity: 9, reason: `bad ${i}`, actor: `actor-${i}` }))).finally(restore);
+    const winners = flags.filter((f) => f.autoQuarantined);
+    expect(winners).toHaveLength(1);
+    expect(flags.filter((f) => !f.autoQuarantined).every((f) => f.quarantineReason === undefined)).toBe(true);
+    expect(await storage.getQuarantine('default', t.id)).toMatchObject({ quarantined: true, reason: winners[0]!.quarantineReason, previousStatus: 'ok' });
+    expect(await quarantinedEntries(t.id)).toHaveLength(1);
+    // Every flag is stored, each with its entry; the quarantine is counted once.
+    expect((await storage.getTrace('default', t.id))!.flags.map((f) => f.id).sort()).toEqual(flags.map((f) => f.id).sort());
+    expect((await actions(rt, t.id)).filter((a) => a === 'flagged')).toHaveLength(3);
+    expect(await gov.stats('default')).toMatchObject({ quarantined: 1, 'flags.total': 3 });
+    expect((await storage.verifyProvenance('default', t.id)).verified).toBe(true);
+
+    // A manual quarantine and a severe flag read the trace before either writes: one of them quarantines it.
+    const u = await recorded(rt);
+    restore = holdBatches(storage, 2);
+    const [manual, flagged] = await Promise.allSettled([
+      gov.quarantine('default', u.id, { reason: 'investigating', actor: 'alice' }),
+      gov.flag('default', u.id, { kind: 'Malicious', severity: 9, reason: 'bad', actor: 'bob' }),
+    ]).finally(restore);
+    expect(flagged.status).toBe('fulfilled');
+    const flag = (flagged as PromiseFulfilledResult<Awaited<ReturnType<typeof gov.flag>>>).value;
+    if (manual.status === 'fulfilled') {
+      expect(flag.autoQuarantined).toBe(false);
+      expect(await storage.getQuarantine('default', u.id)).toMatchObject({ reason: 'investigating', actor: 'alice' });
+    } else {
+      // The manual quarantine lost: the same 409 as for a trace seen quarantined, nothing written.
+      expect(isLimitError(manual.reason, 'LIMIT_CONFLICT'), String(manual.reason)).toBe(true);
+      expect((manual.reason as Error).message).toBe(`Trace "${u.id}" is already quarantined`);
+      expect(flag.autoQuarantined).toBe(true);
+    }
+    expect(await quarantinedEntries(u.id)).toHaveLength(1);
+    expect((await gov.stats('default')).quarantined).toBe(2);
+    expect((await storage.verifyProvenance('default', u.id)).verified).toBe(true);
   });
 
   it('after a release only flags added since count; an earlier unquarantined flag counts and is named', async () => {

@@ -291,7 +291,11 @@ export const QuarantineState = z.object({
   reason: z.string().max(2048),
   actor: z.string().max(256),
   at: Timestamp,
-  /** The status the trace had when it was quarantined, which a release gives back (absent: `ok`, or `error` for a failed output). */
+  /**
+   * The status the trace had when it was quarantined, which a release gives back (absent: `ok`, or
+   * `error` for a failed output). `running`: quarantined while it ran; the run's final write puts
+   * the status it ended with here, and until then a release is refused.
+   */
   previousStatus: TraceStatus.optional(),
 });
 export type QuarantineState = z.infer<typeof QuarantineState>;

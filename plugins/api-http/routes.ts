@@ -33,8 +33,13 @@ export interface Services {
 
 const STD = [400, 401, 429];
 
+/**
+ * The governance decision, or `quarantine` for a trace that ended quarantined though governance
+ * allowed it (or asked for review): a person quarantined it while it ran, and it stays so.
+ */
 function decisionOf(outcome: RunOutcome) {
-  return outcome.verdicts.output?.decision ?? outcome.verdicts.input.decision;
+  const decision = outcome.verdicts.output?.decision ?? outcome.verdicts.input.decision;
+  return outcome.trace.status === 'quarantined' && (decision === 'allow' || decision === 'review') ? 'quarantine' : decision;
 }
 
 function outcomeBody(outcome: RunOutcome) {

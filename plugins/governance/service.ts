@@ -42,8 +42,9 @@ const AUTO_QUARANTINABLE: ReadonlySet<Trace['status']> = new Set(['ok', 'error']
 const QUARANTINE_ATTEMPTS = 4;
 /**
  * Where a quarantine comes from. `from` is the status it was decided on: the quarantine applies
- * only while the trace still has it (checked in the transaction), and a release gives it back
- * (not `running`, the pipeline's trace: a release derives that one from the output).
+ * only while the trace still has it (checked in the transaction), and a release gives it back.
+ * `running` (a person's quarantine during the run, or the pipeline's own) is replaced by the status
+ * the run ends with when the orchestrator writes it; until then a release is refused.
  */
 interface QuarantineInput {
   reason: string;
@@ -275,7 +276,7 @@ export class GovernanceServiceImpl implements GovernanceService {
   #quarantineOps(traceId: string, input: QuarantineInput): BatchOp[] {
     const at = now();
     return [
-      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at, ...(input.from === 'running' ? {} : { previousStatus: input.from }) } },
+      { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at, previousStatus: input.from } },
       { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' }, ifStatus: input.from },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at } },
@@ -290,10 +291,16 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!state?.quarantined) {
       throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is not quarantined, so it cannot be released`, { details: { traceId }, fix: 'Release only traces listed by storage.listQuarantined().' });
     }
+    if (state.previousStatus === 'running') {
+      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" was quarantined while it was running, and its run has not finished: there is no final status to give back yet`, {
+        details: { traceId, status: trace.status },
+        fix: 'Release it once its run has finished (the run records the status it ended with); to stop the run now, close its session.',
+      });
+    }
     await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, 'release');
     const at = now();
-    // The status before the quarantine; a state written without one (the pipeline's quarantine of
-    // a running trace) was `ok`, or `error` when the run failed.
+    // The status before the quarantine; a state written without one (by an earlier version, for the
+    // pipeline's quarantine of a running trace) was `ok`, or `error` when the run failed.
     const status = state.previousStatus ?? (trace.output?.ok === false ? 'error' : 'ok');
     await storage.batch(tenant, [
       { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at } },

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, mapStringsDeep, measureDistortion, newId, sha256, toWellFormed, verifyTraceChain,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, sha256, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -364,12 +364,28 @@ export class OrchestratorService implements Orchestrator {
    * the quarantine: a tap that throws cannot leave a harmful output unquarantined.
    */
   async #quarantine(trace: Trace, governed: Governed, actor: string, pending: Pending[]): Promise<void> {
-    await this.#write(trace.tenant, pending);
+    try {
+      await this.#write(trace.tenant, pending);
+    } catch (error) {
+      // Their auto-quarantine applies to the trace as assessed (running): a person quarantined it
+      // meanwhile (POST /traces/:id/quarantine), so the other records go in without it.
+      if (!isStatusConflict(error, trace.id) || !(await this.#quarantinedNow(trace)) || !withoutQuarantine(pending)) throw error;
+      await this.#write(trace.tenant, pending);
+    }
     if (!(await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) {
       const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
-      await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
+      try {
+        await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
+      } catch (error) {
+        // Quarantined by a person between the look and this quarantine: quarantined all the same.
+        if (!isLimitError(error, 'LIMIT_CONFLICT') || !(await this.#quarantinedNow(trace))) throw error;
+      }
     }
     for (const g of pending) await g.committed();
+  }
+
+  async #quarantinedNow(trace: Trace): Promise<boolean> {
+    return (await this.#storage.getTrace(trace.tenant, trace.id))?.status === 'quarantined';
   }
 
   /**
@@ -383,7 +399,7 @@ export class OrchestratorService implements Orchestrator {
     const governance = this.#governance;
     if (governance.assess) {
       const assessed = await governance.assess(trace, surface);
-      return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, committed: assessed.committed };
+      return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, quarantineOps: assessed.quarantineOps ?? [], committed: assessed.committed };
     }
     await this.#commit(trace.tenant, pending.splice(0));
     const verdict = await governance.evaluate(trace, surface);
@@ -433,21 +449,62 @@ export class OrchestratorService implements Orchestrator {
     metadata: Trace['metadata'] = trace.metadata,
   ): Promise<RunOutcome> {
     const last = verdicts.output ?? verdicts.input;
-    const [update, entry] = this.#finishOps(trace.id, status, actor, { decision: last.decision, reasons: last.reasons }, metadata);
+    const data = { decision: last.decision, reasons: last.reasons };
     const creation = pending[0];
     if (creation?.creates) {
-      // Created in this same transaction: the created record carries the final status itself
-      // instead of being written twice (its flags stay empty: the addFlag ops add them).
+      // Created in this same transaction (so no one else can have changed it): the created record
+      // carries the final status itself instead of being written twice (its flags stay empty: the
+      // addFlag ops add them).
+      const [update, entry] = this.#finishOps(trace.id, status, actor, data, metadata);
       creation.ops = [{ op: 'createTrace', trace: applyTracePatch(creation.creates, update.patch) }, ...creation.ops.slice(1)];
       await this.#commit(trace.tenant, pending, [entry]);
     } else {
-      await this.#commit(trace.tenant, pending, [update, entry]);
+      await this.#commitFinal(trace, status, actor, pending, data, metadata);
     }
     // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
     const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
     const done = stored ?? { ...trace, status };
     await this.#runtime.hooks.afterRun.promise(done);
     return { trace: done, executed, verdicts, checkpoints };
+  }
+
+  /**
+   * Commits a stored trace's final status with the pending records, then runs their hooks. The
+   * status is written only from the one the pipeline left the trace in — `running`, or
+   * `quarantined` when it quarantined the trace itself — checked in the transaction. A person may
+   * quarantine a running trace (POST /traces/:id/quarantine): the batch is then refused and written
+   * again keeping the trace quarantined, its `completed` entry saying so and naming the status the
+   * run ended with (`runStatus`). A trace that ends quarantined gets, in the same batch, the status
+   * a release gives back in place of its quarantine state's `previousStatus: running` (a quarantine
+   * decided while it ran): the run's own status, or for the pipeline's quarantine `ok` (`error` for
+   * a failed output).
+   */
+  async #commitFinal(trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata']): Promise<void> {
+    let from: Trace['status'] = status === 'quarantined' ? 'quarantined' : 'running';
+    for (;;) {
+      const final = from === 'quarantined' ? 'quarantined' : status;
+      const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata);
+      const settle = final === 'quarantined' ? await this.#settleQuarantine(trace, status === 'quarantined' ? outputStatus(trace) : status) : [];
+      try {
+        await this.#write(trace.tenant, pending, [{ ...update, ifStatus: from }, ...settle, entry]);
+        break;
+      } catch (error) {
+        // Only a quarantine can come between: the trace is the pipeline's until this write.
+        if (from === 'quarantined' || !isStatusConflict(error, trace.id) || !(await this.#quarantinedNow(trace))) throw error;
+        withoutQuarantine(pending);
+        from = 'quarantined';
+      }
+    }
+    for (const g of pending) await g.committed();
+  }
+
+  /**
+   * The op that gives the quarantine state of a trace ending quarantined the status a release gives
+   * back (`base`), in place of `previousStatus: running` — none when it has another status already.
+   */
+  async #settleQuarantine(trace: Trace, base: Trace['status']): Promise<BatchOp[]> {
+    const state = await this.#storage.getQuarantine(trace.tenant, trace.id);
+    return state?.quarantined && state.previousStatus === 'running' ? [{ op: 'setQuarantine', state: { ...state, previousStatus: base } }] : [];
   }
 
   #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): [BatchOp & { op: 'updateTrace' }, BatchOp] {
@@ -462,20 +519,28 @@ export class OrchestratorService implements Orchestrator {
 
   /**
    * After an unexpected failure mid-pipeline the trace still ends as `error`, never `running`; a
-   * trace whose `creation` was not committed yet is stored with it.
+   * trace whose `creation` was not committed yet is stored with it. A trace quarantined while it ran
+   * (by a person, or by the pipeline just before the failure) stays quarantined, and a release of
+   * it gives back `error`.
    */
   async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[]): Promise<void> {
     const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     try {
       const current = await this.#storage.getTrace(trace.tenant, trace.id);
+      if (current?.status === 'quarantined') {
+        const settle = await this.#settleQuarantine(current, 'error');
+        if (settle.length) await this.#storage.batch(trace.tenant, [{ op: 'updateTrace', id: trace.id, patch: { completedAt: now() }, ifStatus: 'quarantined' }, ...settle]);
+        return;
+      }
       if (current ? current.status !== 'running' : !creation) return; // finished, or never stored
       await this.#storage.batch(trace.tenant, [
         ...(current || !creation ? [] : creation),
+        // Only from running: a final status committed meanwhile is kept.
         { op: 'updateTrace', id: trace.id, patch: {
           status: 'error', completedAt: now(),
           output: current?.output ?? trace.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
-        } },
+        }, ifStatus: 'running' },
         { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } }) },
       ]);
     } catch (salvageError) {
@@ -630,7 +695,7 @@ export class OrchestratorService implements Orchestrator {
       const outcome = { decision: governed.verdict.decision, reasons: governed.verdict.reasons };
       if (this.#shouldQuarantine(governed.verdict, governed.trace.flags)) {
         await this.#quarantine(governed.trace, governed, actor, pending.splice(0));
-        await this.#commit(tenant, [], this.#finishOps(created.id, 'quarantined', actor, outcome, created.metadata));
+        await this.#commitFinal(governed.trace, 'quarantined', actor, [], outcome, created.metadata);
       } else {
         await this.#commit(tenant, pending, validation.review
           ? [
@@ -964,7 +1029,25 @@ interface Pending {
   committed: () => Promise<void>;
   /** The trace these ops create (their first op), when it is not stored yet. */
   creates?: Trace;
+  /** The auto-quarantine among `ops` (governance's quarantineOps), left out when the trace was quarantined meanwhile. */
+  quarantineOps?: BatchOp[];
 }
+
+/** Leaves the auto-quarantine records out of pending ops; whether there were any. */
+function withoutQuarantine(pending: Pending[]): boolean {
+  let dropped = false;
+  for (const p of pending) {
+    if (!p.quarantineOps?.length) continue;
+    const drop = new Set(p.quarantineOps);
+    p.ops = p.ops.filter((op) => !drop.has(op));
+    p.quarantineOps = [];
+    dropped = true;
+  }
+  return dropped;
+}
+
+/** The status a release gives back to a trace the pipeline quarantined itself: `ok`, or `error` for a failed output. */
+const outputStatus = (trace: Trace): Trace['status'] => (trace.output?.ok === false ? 'error' : 'ok');
 
 /** One surface's governance: the verdict, the trace with its new flags, records still to commit. */
 interface Governed extends Pending {

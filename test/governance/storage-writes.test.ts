@@ -198,11 +198,12 @@ describe('governance writes each operation through one storage batch', () => {
       sessionId: session.id, runner: 'agent', task: { input: 'What is the launch date of PROJECT-X?' },
       output: { ok: true, stdout: 'soon', stderr: '' },
     });
-    // Input quarantine: the records so far are committed before the quarantine check, then the final status.
+    // Input quarantine: the records so far are committed before the quarantine check, then the final
+    // status, with the status a release gives back in place of the quarantine's `running`.
     expect(log).toEqual([
       'batch[createTrace,prov:created,incrementCounters,addCheckpoint,setQuarantine,updateTrace,prov:quarantined,addCheckpoint,incrementCounters,addFlag,prov:flagged,incrementCounters]',
       'hook:traceFlagged(stored)',
-      'batch[updateTrace,prov:completed]',
+      'batch[updateTrace,setQuarantine,prov:completed]',
     ]);
     expect(flagged.trace.status).toBe('quarantined');
     const storage = rt.resolve('storage');

@@ -53,6 +53,11 @@ export interface OrchestratorDeps {
 
 export class OrchestratorService implements Orchestrator {
   readonly #live = new Map<string, LiveSession>();
+  /**
+   * Scopes being opened for sessions stored elsewhere (#liveSession): concurrent first runs of one
+   * session wait for the same one instead of each making its own.
+   */
+  readonly #attaching = new Map<string, Promise<LiveSession>>();
   /** Sessions whose close is in progress in this process. */
   readonly #closing = new Set<string>();
   constructor(private readonly deps: OrchestratorDeps) {}
@@ -186,6 +191,8 @@ export class OrchestratorService implements Orchestrator {
   /**
    * The live scope of an open session. A session persisted by another process (the CLI, another
    * API instance) gets a scope here with its stored limits, so `--session S` works across processes.
+   * One scope per session: runs that arrive while it is being opened wait for it, so they share its
+   * semaphore (maxConcurrency), cancel() finds them and closeSession waits for them.
    */
   async #liveSession(tenant: string, id: string): Promise<LiveSession> {
     const k = key(tenant, id);
@@ -195,6 +202,17 @@ export class OrchestratorService implements Orchestrator {
     if (this.#closing.has(k)) throw sessionClosed(tenant, id);
     const existing = this.#live.get(k);
     if (existing && !existing.handle.closed) return existing;
+    let attaching = this.#attaching.get(k);
+    if (!attaching) {
+      attaching = this.#reattach(tenant, id, session).finally(() => this.#attaching.delete(k));
+      this.#attaching.set(k, attaching);
+    }
+    return attaching;
+  }
+
+  /** A scope here for an open session that has none (#liveSession makes one call at a time per session). */
+  async #reattach(tenant: string, id: string, session: Session): Promise<LiveSession> {
+    const k = key(tenant, id);
     const kernelHandle = this.#runtime.getSession(id);
     if (kernelHandle && !kernelHandle.closed) {
       if (kernelHandle.tenant !== tenant) {

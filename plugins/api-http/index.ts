@@ -25,8 +25,11 @@ export interface HttpServer {
   /** `http://host:port` while listening. */
   readonly url: string | undefined;
   /**
-   * Stops accepting connections and waits for in-flight requests to finish. Call it before
-   * runtime.close(): the runtime closes sessions first, which would abort running requests.
+   * Stops accepting connections and waits for in-flight requests to finish (up to shutdownGraceMs,
+   * then their connections are cut and their runs aborted). Call it before runtime.close(): the
+   * runtime closes sessions first, which would abort running requests. It may return while the
+   * handlers of cut requests are still in the pipeline; runtime.close() waits for those (the
+   * orchestrator's dispose, up to its closeWaitMs) before storage closes.
    */
   close(): Promise<void>;
 }

@@ -56,6 +56,8 @@ export default definePlugin({
     ctx.hooks.sessionClosed.tapPromise(ctx.name, (handle) => service.onSessionClosed(handle));
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerCommands(registry));
     return {
+      // Before storage and governance (set up earlier, disposed later): the work in progress records its traces.
+      dispose: () => service.drain(),
       health: () => {
         const checks = [
           { name: 'storage', status: ctx.has('storage') ? ('ok' as const) : ('fail' as const) },

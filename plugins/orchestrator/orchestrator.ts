@@ -60,6 +60,9 @@ export class OrchestratorService implements Orchestrator {
   readonly #attaching = new Map<string, Promise<LiveSession>>();
   /** Sessions whose close is in progress in this process. */
   readonly #closing = new Set<string>();
+  /** Runs, recorded traces and merges in progress: the runtime's close waits for them (drain). */
+  readonly #inFlight = new Set<InFlight>();
+  #draining = false;
   constructor(private readonly deps: OrchestratorDeps) {}
 
   get #storage(): Storage {
@@ -244,7 +247,11 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── runs ─────────────────────────────
 
-  async run(given: RunInput): Promise<RunOutcome> {
+  run(given: RunInput): Promise<RunOutcome> {
+    return this.#track((entry) => this.#run(given, entry));
+  }
+
+  async #run(given: RunInput, entry: InFlight): Promise<RunOutcome> {
     const input = checkInput(RunInputSchema, given, 'run input') as RunInput;
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
@@ -266,6 +273,7 @@ export class OrchestratorService implements Orchestrator {
       sessionId: request.sessionId, tenant, parentIds: request.parentIds, runner: request.runner, task,
       metadata: request.metadata,
     }, actor, { source: `runner:${request.runner}` });
+    Object.assign(entry, { trace, actor });
 
     const controller = new AbortController();
     let finish!: () => void;
@@ -579,7 +587,11 @@ export class OrchestratorService implements Orchestrator {
     return input;
   }
 
-  async recordTrace(given: RecordTraceInput): Promise<RunOutcome> {
+  recordTrace(given: RecordTraceInput): Promise<RunOutcome> {
+    return this.#track((entry) => this.#recordTrace(given, entry));
+  }
+
+  async #recordTrace(given: RecordTraceInput, entry: InFlight): Promise<RunOutcome> {
     // One parse of the whole input (it replaces the task's own parse): nothing is stored before it.
     const input = checkInput(RecordTraceInputSchema, given, 'trace input');
     const tenant = this.#tenant(input.tenant);
@@ -591,9 +603,11 @@ export class OrchestratorService implements Orchestrator {
       metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
     });
     // Nothing runs, so the trace is stored with its governance records and final status.
-    return this.#pipeline(trace, actor, undefined, this.#creationOps(trace, actor, {
+    const creation = this.#creationOps(trace, actor, {
       source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(input.output) },
-    }));
+    });
+    Object.assign(entry, { trace, actor, creation });
+    return this.#pipeline(trace, actor, undefined, creation);
   }
 
   cancel(tenant: string | undefined, traceId: string): boolean {
@@ -607,6 +621,47 @@ export class OrchestratorService implements Orchestrator {
       }
     }
     return false;
+  }
+
+  /** Runs `work` (a run, a recorded trace, a merge) as in flight, which drain() waits for; refused once the runtime closes. */
+  async #track<T>(work: (entry: InFlight) => Promise<T>): Promise<T> {
+    if (this.#draining) {
+      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no run, recorded trace or merge starts any more', {
+        fix: 'Send it to a runtime that is not closing (over HTTP: retry against another instance, or once the server is back).',
+      });
+    }
+    const entry: InFlight = {};
+    const done = work(entry);
+    entry.done = done;
+    this.#inFlight.add(entry);
+    try {
+      return await done;
+    } finally {
+      this.#inFlight.delete(entry);
+    }
+  }
+
+  /**
+   * The orchestrator's part of the runtime's close (its dispose), which comes after the runtime
+   * closed the sessions (aborting their runs) and before storage closes: no new run, recorded trace
+   * or merge starts; those in progress get up to closeWaitMs to record their traces, and a trace
+   * still not recorded then is moved to `error` (LIMIT_RUNTIME_CLOSED, a `failed` entry) — so a close
+   * leaves no trace `running`, whoever started the work (an HTTP request whose connection was cut
+   * at shutdown, a worker, an application).
+   */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    const waitMs = this.deps.options.closeWaitMs;
+    const deadline = performance.now() + waitMs;
+    while (this.#inFlight.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await settleWithin([...this.#inFlight].flatMap((e) => (e.done ? [e.done] : [])), left);
+    }
+    const error = new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime closed while the trace was being written, and it was not finished within closeWaitMs (${waitMs} ms)`);
+    for (const e of this.#inFlight) {
+      if (e.trace) await this.#salvage(e.trace, e.actor ?? this.deps.options.actor, error, e.creation);
+    }
   }
 
   getTrace(tenant: string | undefined, id: string): Promise<Trace | null> {
@@ -638,7 +693,11 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── merges ─────────────────────────────
 
-  async merge(given: MergeInput): Promise<MergeOutcome> {
+  merge(given: MergeInput): Promise<MergeOutcome> {
+    return this.#track((entry) => this.#merge(given, entry));
+  }
+
+  async #merge(given: MergeInput, entry: InFlight): Promise<MergeOutcome> {
     const input = checkInput(MergeInputSchema, given, 'merge input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
@@ -658,7 +717,7 @@ export class OrchestratorService implements Orchestrator {
     const validation = await governance.validateMerge(request, { count: !governance.countMerge });
     let outcome: MergeCount = 'refused';
     try {
-      const id = await this.#storeMerge(request, parents, validation, input);
+      const id = await this.#storeMerge(request, parents, validation, input, entry);
       outcome = validation.review ? 'review' : 'allowed';
       return { trace: await this.#requireTrace(tenant, id), validation };
     } finally {
@@ -670,7 +729,7 @@ export class OrchestratorService implements Orchestrator {
    * The rest of a merge governance validated: the orchestrator's own refusals, the beforeMerge veto,
    * the combined output, then the merged trace stored and governed. Returns its id; throws a refusal.
    */
-  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>): Promise<string> {
+  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>, entry: InFlight): Promise<string> {
     const { tenant, sessionId, strategy, actor } = request;
     const refusals = [...validation.refusals];
     for (const p of parents) {
@@ -699,6 +758,7 @@ export class OrchestratorService implements Orchestrator {
       task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${request.parentIds.length} traces` }),
       metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
     });
+    Object.assign(entry, { trace: created, actor });
     // The merged trace, its merge entry and the validation checkpoint, then output governance on the
     // merged output (a concatenation of clean parents, or a custom output, can be harmful where no
     // parent was), then the outcome — committed together when the governance service can assess.
@@ -1041,6 +1101,15 @@ export class OrchestratorService implements Orchestrator {
 // ───────────────────────────── helpers ─────────────────────────────
 
 type NewTraceFields = Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>;
+
+/** A run, recorded trace or merge in progress (#track), and once known the trace it writes, with what #salvage needs. */
+interface InFlight {
+  done?: Promise<unknown>;
+  trace?: Trace;
+  actor?: string;
+  /** The ops that store the trace, while it is not stored yet (a recorded trace). */
+  creation?: BatchOp[];
+}
 /** Records a pipeline has yet to commit, and what to run once they are. */
 interface Pending {
   ops: BatchOp[];

@@ -1,0 +1,126 @@
+/**
+ * Shutdown as `limit serve` does it on SIGTERM: `http.close()` (in-flight requests get
+ * shutdownGraceMs, then their connections are cut, which aborts their runs), then
+ * `runtime.close()`. The runs whose connections were cut are still in the pipeline then; storage
+ * must not close under them: the orchestrator's dispose waits for them (closeWaitMs), and records
+ * as `error` the ones that do not finish. Real storage (SQLite and PostgreSQL), governance and
+ * orchestrator; a runner that runs until aborted and an output-governance tap the test holds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, definePlugin, type ProvenanceEntry, type Runner, type Runtime, type Trace } from 'limit-graph';
+import '../../plugins/api-http/index.ts';
+import { PG_URL } from './harness.ts';
+
+/** Runs until aborted (the connection cut at the end of the grace period aborts the run); `started` is called as it starts. */
+let started = () => {};
+const untilAborted: Runner = {
+  name: 'wait',
+  capabilities: { timeout: true, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+  executeIsolated: (_task, ctx) => new Promise((_, reject) => {
+    ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+    started();
+  }),
+  async health() {
+    return { status: 'ok', checks: [] };
+  },
+};
+const runnerPlugin = definePlugin({ meta: { name: 'test-runner-wait', version: '0.0.0', provides: ['runner:wait'] }, setup: (ctx) => ctx.provide('runner:wait', untilAborted) });
+
+describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs outlasting shutdownGraceMs (%s)', (backend) => {
+  const dirs: string[] = [];
+  const schemas: string[] = [];
+  afterEach(async () => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    if (schemas.length) {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        for (const s of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    }
+  });
+
+  /**
+   * A server whose run's output governance waits for `hold` (the pipeline still writing after its
+   * connection was cut); returns what storage holds of that trace at the moment storage closes.
+   */
+  async function shutDown(hold: (signals: { shutdown: Promise<void>; storageClosing: Promise<void> }) => Promise<void>, closeWaitMs: number) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-shutdown-'));
+    dirs.push(dir);
+    const schema = `api_shutdown_${randomBytes(6).toString('hex')}`;
+    if (backend === 'postgres') schemas.push(schema);
+    const rt: Runtime = await createRuntime({
+      config: {
+        storage: backend, dataDir: dir, logLevel: 'silent',
+        plugins: {
+          ...(backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } }),
+          'governance-rules-jailbreak': true,
+          governance: { packs: ['jailbreak'] },
+          orchestrator: { closeWaitMs },
+          'api-http': { listen: true, port: 0, auth: { mode: 'none' }, rateLimit: false, shutdownGraceMs: 100 },
+        },
+      },
+      plugins: [runnerPlugin],
+    });
+    const storage = rt.resolve('storage');
+    let onShutdown!: () => void;
+    const shutdown = new Promise<void>((resolve) => (onShutdown = resolve));
+    rt.hooks.shutdown.tapPromise('test', async () => onShutdown());
+    let onStorageClosing!: () => void;
+    const storageClosing = new Promise<void>((resolve) => (onStorageClosing = resolve));
+    let atClose: { trace: Trace | null; provenance: ProvenanceEntry[] } | undefined;
+    let traceId: string | undefined;
+    const close = storage.close.bind(storage);
+    storage.close = async () => {
+      if (traceId) atClose = { trace: await storage.getTrace('default', traceId), provenance: await storage.listProvenance('default', traceId) };
+      onStorageClosing();
+      return close();
+    };
+    let cut!: () => void;
+    const inOutputGovernance = new Promise<void>((resolve) => (cut = resolve));
+    rt.hooks.governOutput.tapPromise('test', async (findings, trace) => {
+      traceId = trace.id;
+      cut();
+      await hold({ shutdown, storageClosing });
+      return findings;
+    });
+
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const http = rt.resolve('http');
+    const session = await (await fetch(`${http.url}/sessions`, { method: 'POST' })).json() as { id: string };
+    const request = fetch(`${http.url}/sessions/${session.id}/runs`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ runner: 'wait', task: { input: 'print(1)' } }),
+    }).then((r) => r.status, (e: unknown) => e);
+    await running;
+    // As on SIGTERM: the grace period ends, the connection is cut, the run is aborted and goes on to
+    // output governance; http.close() returns while it is there.
+    await http.close();
+    await inOutputGovernance;
+    await rt.close();
+    expect(await request).toBeInstanceOf(Error); // the client saw its connection cut
+    expect(atClose, 'storage closed').toBeDefined();
+    return atClose!;
+  }
+
+  it('a run cut at the end of the grace period records its trace before storage closes', async () => {
+    // The pipeline goes on once the runtime's close has begun.
+    const { trace, provenance } = await shutDown(({ shutdown }) => shutdown, 10_000);
+    expect(trace).toMatchObject({ status: 'error', output: { ok: false, error: { code: 'LIMIT_RUNNER_ABORTED' } } });
+    expect(provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
+  });
+
+  it('one still not recorded after closeWaitMs is recorded as error (LIMIT_RUNTIME_CLOSED), never left running', async () => {
+    // The pipeline is held until storage closes: it cannot finish in time.
+    const { trace, provenance } = await shutDown(({ storageClosing }) => storageClosing, 300);
+    expect(trace).toMatchObject({ status: 'error', output: { ok: false, error: { code: 'LIMIT_RUNNER_ABORTED' } } });
+    expect(provenance.map((e) => e.action)).toEqual(['created', 'executed', 'failed']);
+    expect(provenance[2]!.data).toMatchObject({ status: 'error', code: 'LIMIT_RUNTIME_CLOSED' });
+  });
+});

@@ -1110,6 +1110,7 @@ interface InFlight {
   /** The ops that store the trace, while it is not stored yet (a recorded trace). */
   creation?: BatchOp[];
 }
+
 /** Records a pipeline has yet to commit, and what to run once they are. */
 interface Pending {
   ops: BatchOp[];

@@ -26,7 +26,8 @@ export interface HttpServer {
   readonly url: string | undefined;
   /**
    * Stops accepting connections and waits for in-flight requests to finish (up to shutdownGraceMs,
-   * then their connections are cut and their runs aborted). Call it before runtime.close(): the
+   * then their connections are cut and their runs aborted); requests received meanwhile, and those
+   * already sent but not yet read, are answered 503 (LIMIT_RUNTIME_CLOSED) unprocessed. Call it before runtime.close(): the
    * runtime closes sessions first, which would abort running requests. It may return while the
    * handlers of cut requests are still in the pipeline; runtime.close() waits for those (the
    * orchestrator's dispose, up to its closeWaitMs) before storage closes.
@@ -59,6 +60,33 @@ function services(ctx: PluginContext, readyTimeoutMs: number): Services {
     startedAt: Date.now(),
     readyTimeoutMs,
   };
+}
+
+/** At most this long (and never past shutdownGraceMs), close() lets requests already sent be read and answered 503. */
+const READ_SENT_MS = 2_000;
+
+/**
+ * Before the listener and the idle connections close (server.close() in Fastify's close), the
+ * requests clients have already sent are read, so that each is answered 503 (draining) instead of
+ * reset: a connection still queued at the listener would be reset when it closes, and one accepted
+ * whose request is not read yet counts as idle and would be destroyed. The event loop goes round —
+ * accepting, then reading — until a few turns in a row bring no new connection or request, or
+ * `maxMs` has passed.
+ */
+async function readSentRequests(server: FastifyInstance['server'], maxMs: number): Promise<void> {
+  let seen = 0;
+  const count = () => void seen++;
+  server.on('connection', count).on('request', count);
+  try {
+    const deadline = performance.now() + maxMs;
+    for (let quiet = 0; quiet < 3 && performance.now() < deadline;) {
+      const before = seen;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      quiet = seen === before ? quiet + 1 : 0;
+    }
+  } finally {
+    server.off('connection', count).off('request', count);
+  }
 }
 
 const parsePort = (value: string): number => parseNumberOption('--port', value, { integer: true, min: 0, max: 65_535 });
@@ -208,6 +236,7 @@ export default definePlugin({
             instance.server.closeAllConnections();
           }, options.shutdownGraceMs);
           try {
+            await readSentRequests(instance.server, Math.min(READ_SENT_MS, options.shutdownGraceMs));
             await instance.close();
           } finally {
             clearTimeout(timer);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import type { LimitHooks, Logger } from 'limit-graph';
+import { LimitError, type LimitHooks, type Logger } from 'limit-graph';
 import type { ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
@@ -25,9 +25,17 @@ export interface BuildAppInput {
   hooks: LimitHooks;
   /** config.tenant: the tenant of every request in `auth: none` mode. */
   tenant: string;
-  /** Set by close(): responses then carry `Connection: close` so kept-alive sockets do not hold shutdown up. */
+  /**
+   * Set by close(): a request received from then on is answered 503 (problem+json) unprocessed, and
+   * responses carry `Connection: close` so kept-alive sockets do not hold shutdown up.
+   */
   draining: { value: boolean };
 }
+
+/** The answer to a request received once shutdown has begun: 503, nothing of it processed. */
+const SHUTTING_DOWN = new LimitError('LIMIT_RUNTIME_CLOSED', 'The server is shutting down: this request was not processed', {
+  fix: 'Send it again once the server is back, or to another instance: nothing of it was applied.',
+});
 
 /** Request ids a client may choose: short and log-safe; anything else gets a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -55,7 +63,9 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     },
     // In-flight requests finish on close; idle keep-alive sockets are closed so close() returns.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Requests arriving during shutdown are answered by the onRequest hook below (a problem
+    // document, as every error here), from the moment close() begins, not Fastify's bare JSON 503.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
     // Errors raised before routing (a malformed percent escape) get a problem document too.
     frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),
@@ -92,6 +102,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (input.draining.value) return sendProblem(request, reply, SHUTTING_DOWN);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (input.draining.value) reply.header('connection', 'close');

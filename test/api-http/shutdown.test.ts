@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, type ProvenanceEntry, type Runner, type Runtime, type Trace } from 'limit-graph';
@@ -30,6 +31,29 @@ const untilAborted: Runner = {
   },
 };
 const runnerPlugin = definePlugin({ meta: { name: 'test-runner-wait', version: '0.0.0', provides: ['runner:wait'] }, setup: (ctx) => ctx.provide('runner:wait', untilAborted) });
+
+/**
+ * A client in a worker thread: it opens `count` connections and sends a request on each, then
+ * sets `sent` — while the server's thread waits on it, so none of them is accepted or read yet —
+ * and posts back, per connection, the status line and headers received, or the socket error.
+ */
+const CLIENT = `
+const net = require('node:net');
+const { parentPort, workerData: { port, count, sent } } = require('node:worker_threads');
+const flag = new Int32Array(sent);
+const body = JSON.stringify({ name: 'late' });
+let written = 0;
+const answers = Array.from({ length: count }, () => new Promise((resolve) => {
+  let head = '';
+  const socket = net.connect(port, '127.0.0.1', () => socket.write(
+    'POST /sessions HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body,
+    () => { if (++written === count) { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); } }));
+  socket.on('data', (chunk) => (head += chunk));
+  socket.on('error', (error) => resolve({ error: error.code }));
+  socket.on('close', () => resolve(head.includes('\\r\\n\\r\\n') ? { head: head.slice(0, head.indexOf('\\r\\n\\r\\n')), body: head.slice(head.indexOf('\\r\\n\\r\\n') + 4) } : { error: 'closed without an answer' }));
+}));
+Promise.all(answers).then((all) => parentPort.postMessage(all));
+`;
 
 describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs outlasting shutdownGraceMs (%s)', (backend) => {
   const dirs: string[] = [];
@@ -114,6 +138,47 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
     const { trace, provenance } = await shutDown(({ shutdown }) => shutdown, 10_000);
     expect(trace).toMatchObject({ status: 'error', output: { ok: false, error: { code: 'LIMIT_RUNNER_ABORTED' } } });
     expect(provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
+  });
+
+  it('requests sent before the close began, not yet accepted or read, are answered 503 problem+json, not reset', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-shutdown-'));
+    dirs.push(dir);
+    const schema = `api_shutdown_${randomBytes(6).toString('hex')}`;
+    if (backend === 'postgres') schemas.push(schema);
+    const rt = await createRuntime({
+      config: {
+        storage: backend, dataDir: dir, logLevel: 'silent',
+        plugins: {
+          ...(backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } }),
+          'governance-rules-jailbreak': true,
+          governance: { packs: ['jailbreak'] },
+          orchestrator: {},
+          'api-http': { listen: true, port: 0, auth: { mode: 'none' }, rateLimit: false, shutdownGraceMs: 5_000 },
+        },
+      },
+      plugins: [runnerPlugin],
+    });
+    const http = rt.resolve('http');
+    const count = 8;
+    const sent = new SharedArrayBuffer(4);
+    const client = new Worker(CLIENT, { eval: true, workerData: { port: Number(new URL(http.url!).port), count, sent } });
+    const answers = new Promise<{ head?: string; body?: string; error?: string }[]>((resolve, reject) => client.once('message', resolve).once('error', reject));
+    // This thread sleeps (its event loop stands still) until every request is on the wire: they
+    // wait at the listener, unaccepted, when the close begins.
+    expect(Atomics.wait(new Int32Array(sent), 0, 0, 10_000)).toBe('ok');
+    const closing = http.close();
+    const got = await answers;
+    await closing;
+    await client.terminate();
+    await rt.close();
+    for (const answer of got) {
+      expect(answer.error, JSON.stringify(got.map((a) => a.error ?? a.head?.slice(0, 12)))).toBeUndefined();
+      expect(answer.head).toMatch(/^HTTP\/1\.1 503 /);
+      expect(answer.head).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+      expect(answer.head).toMatch(/\r\nconnection: close/i);
+      expect(JSON.parse(answer.body!)).toMatchObject({ status: 503, code: 'LIMIT_RUNTIME_CLOSED', detail: 'The server is shutting down: this request was not processed' });
+    }
+    expect(got).toHaveLength(count);
   });
 
   it('one still not recorded after closeWaitMs is recorded as error (LIMIT_RUNTIME_CLOSED), never left running', async () => {

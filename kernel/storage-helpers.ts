@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { LimitError, type LimitErrorCode } from './errors.ts';
 import {
   Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdSeries, RunMetrics, RunOutput, Session, SessionStatus,
-  Task, Tenant, Timestamp, Trace, TraceStatus,
+  TASK_LIMITS, Task, Tenant, Timestamp, Trace, TraceStatus,
   type Page,
 } from './model/index.ts';
 import type { BatchOp, Counters, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
@@ -210,13 +210,13 @@ function fastTask(v: unknown): Obj | null {
     if (key in v) {
       const value = v[key];
       if (value === undefined) out[key] = undefined;
-      else if ((out[key] = fastRecord(value, true)) === SLOW) return SLOW;
+      else if ((out[key] = fastRecord(value, true)) === SLOW || Object.keys(out[key] as Obj).length > TASK_LIMITS[key]) return SLOW;
     }
   }
   if ('args' in v) {
     const args = v.args;
     if (args === undefined) out.args = undefined;
-    else if ((out.args = fastStringArray(args, false)) === SLOW) return SLOW;
+    else if ((out.args = fastStringArray(args, false)) === SLOW || (args as unknown[]).length > TASK_LIMITS.args) return SLOW;
   }
   if ('toolOutputs' in v) {
     if (v.toolOutputs !== undefined) return SLOW;

@@ -161,17 +161,51 @@ export type Finding = z.infer<typeof Finding>;
 export const TraceStatus = z.enum(['running', 'ok', 'error', 'blocked', 'quarantined', 'pending-review', 'rejected']);
 export type TraceStatus = z.infer<typeof TraceStatus>;
 
-/** A unit of work for a runner: code for a code runner, a prompt for a model runner. */
+/**
+ * How many entries a task's lists and maps may hold. Governance reads every file, every variable
+ * and every tool output as a field of its own (~70 µs each before any rule finds anything), so
+ * their number is bounded, not only the body's size: 60,000 one-character files cost 5 s of
+ * governance while staying under a 1 MiB body. The bounds sit far above what a task needs — a
+ * process's whole environment is typically 30–150 variables, a task ships a few source or data
+ * files, and arguments are a command line — and keep a trace's governance overhead at a few hundred
+ * milliseconds at most (1 + 1,024 + 1 + 1,024 input fields, 256 tool outputs).
+ */
+export const TASK_LIMITS = Object.freeze({
+  /** Entries of `task.files`. */
+  files: 1024,
+  /** Variables of `task.env`. */
+  env: 1024,
+  /** Items of `task.args` (governance reads them joined, as one field). */
+  args: 4096,
+  /** Items of `task.toolOutputs`. */
+  toolOutputs: 256,
+});
+
+/**
+ * A string map of at most `max` entries (JSON Schema `maxProperties`); more is a validation issue
+ * on the map itself, so the error names the field (`task.env: …`).
+ */
+export function boundedRecord<K extends z.core.$ZodRecordKey>(key: K, max: number) {
+  return z
+    .record(key, z.string())
+    .refine((r) => Object.keys(r).length <= max, { message: `Too big: expected at most ${max} entries` })
+    .meta({ maxProperties: max });
+}
+
+/**
+ * A unit of work for a runner: code for a code runner, a prompt for a model runner. The counts of
+ * files, env, args and toolOutputs are bounded by TASK_LIMITS.
+ */
 export const Task = z.object({
   input: z.string().max(1_000_000),
   kind: z.enum(['code', 'prompt', 'merge', 'external']).default('code'),
   language: z.string().max(64).optional(),
   /** Extra files to place in the session's working directory (path → content). */
-  files: z.record(z.string(), z.string()).optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  args: z.array(z.string()).optional(),
+  files: boundedRecord(z.string(), TASK_LIMITS.files).optional(),
+  env: boundedRecord(z.string(), TASK_LIMITS.env).optional(),
+  args: z.array(z.string()).max(TASK_LIMITS.args).optional(),
   /** Outputs of tools the agent called, scanned by governance on the `tool` surface. */
-  toolOutputs: z.array(z.object({ name: z.string(), content: z.string().max(1_000_000) })).optional(),
+  toolOutputs: z.array(z.object({ name: z.string(), content: z.string().max(1_000_000) })).max(TASK_LIMITS.toolOutputs).optional(),
 });
 export type Task = z.input<typeof Task>;
 /** A task after parsing, defaults applied (`kind` is always set): what runners receive. */

@@ -4,7 +4,7 @@
  */
 import {
   ChainVerification, Checkpoint, Flag, FlagKind, Id, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, Task, Timestamp, Trace, TraceStatus, z,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, z,
 } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
@@ -38,9 +38,10 @@ export const SessionListQuery = z.object({ status: SessionStatus.optional(), lim
 
 // ───────────── traces and runs ─────────────
 
+/** The kernel's Task, stricter: file names and tool names are bounded too; the counts are TASK_LIMITS'. */
 export const TaskBody = Task.extend({
-  files: z.record(z.string().min(1).max(512), z.string()).optional(),
-  toolOutputs: z.array(z.object({ name: z.string().min(1).max(256), content: z.string().max(1_000_000) }).strict()).max(256).optional(),
+  files: boundedRecord(z.string().min(1).max(512), TASK_LIMITS.files).optional(),
+  toolOutputs: z.array(z.object({ name: z.string().min(1).max(256), content: z.string().max(1_000_000) }).strict()).max(TASK_LIMITS.toolOutputs).optional(),
 }).strict();
 
 export const RunOutputBody = z

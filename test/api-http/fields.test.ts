@@ -4,6 +4,7 @@
  * find (wherever the request gave them), and the fields rate–distortion errors name.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_LIMITS } from 'limit-graph';
 import { KEYS, rawRequest, startServer, type Res, type Server } from './harness.ts';
 
 const task = { input: 'print(1)' };
@@ -70,6 +71,28 @@ describe('api-http: problem documents name the failing field', () => {
     const res = await s.req(method, fill(path), body === undefined ? {} : { body: JSON.parse(fill(JSON.stringify(body))) });
     expect(res.status, res.text.slice(0, 300)).toBe(status);
     expect(paths(res)).toEqual([field]);
+  });
+
+  it('a task over TASK_LIMITS (files, env, args, toolOutputs) is a 400 naming the field, for runs and recorded traces', async () => {
+    const map = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`K${i}`, 'x']));
+    const over = {
+      files: map(TASK_LIMITS.files + 1), env: map(TASK_LIMITS.env + 1), args: Array.from({ length: TASK_LIMITS.args + 1 }, () => 'x'),
+      toolOutputs: Array.from({ length: TASK_LIMITS.toolOutputs + 1 }, (_, i) => ({ name: `t${i}`, content: 'x' })),
+    };
+    for (const [key, value] of Object.entries(over)) {
+      const run = await s.req('POST', `/sessions/${S}/runs`, { body: { runner: 'python', task: { input: 'x', [key]: value } } });
+      expect(run.status, run.text.slice(0, 300)).toBe(400);
+      expect(paths(run)).toEqual([`body.task.${key}`]);
+      const trace = await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task: { input: 'x', [key]: value }, output } });
+      expect(trace.status, trace.text.slice(0, 300)).toBe(400);
+      expect(paths(trace)).toEqual([`body.task.${key}`]);
+      expect(trace.json.detail).toContain('Too big: expected');
+    }
+    // The bounds are in the OpenAPI document, as zod states them.
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const taskSchema = doc.paths['/sessions/{id}/runs'].post.requestBody.content['application/json'].schema.properties.task.properties;
+    expect([taskSchema.files.maxProperties, taskSchema.env.maxProperties, taskSchema.args.maxItems, taskSchema.toolOutputs.maxItems])
+      .toEqual([TASK_LIMITS.files, TASK_LIMITS.env, TASK_LIMITS.args, TASK_LIMITS.toolOutputs]);
   });
 
   it('rate–distortion errors name body fields, not the solver\'s', async () => {

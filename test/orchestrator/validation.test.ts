@@ -3,7 +3,7 @@
  * naming the field (never a raw ZodError or TypeError, never a silent default), and nothing stored.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import { TASK_LIMITS, createRuntime, definePlugin, isLimitError } from 'limit-graph';
 import type { Orchestrator, Runtime } from 'limit-graph';
 import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
 import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin } from './doubles.ts';
@@ -115,6 +115,26 @@ describe('orchestrator input validation', () => {
     // Whole pairs are text: an emoji is stored as given.
     const emoji = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'caf\ud83d\ude00' } });
     expect(emoji.trace.output?.stdout).toBe('caf😀');
+  });
+
+  it('a task holds at most TASK_LIMITS files, env variables, args and tool outputs: more is LIMIT_VALIDATION naming the field, before governance reads any', async () => {
+    const s = await orch.openSession();
+    const spy = rt.resolve('runner:spy') as ReturnType<typeof spyRunner>;
+    const map = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`K${i}`, 'x']));
+    const list = (n: number) => Array.from({ length: n }, () => 'x');
+    const tools = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `t${i}`, content: 'x' }));
+    const over = { files: map(TASK_LIMITS.files + 1), env: map(TASK_LIMITS.env + 1), args: list(TASK_LIMITS.args + 1), toolOutputs: tools(TASK_LIMITS.toolOutputs + 1) };
+    const output = { ok: true, stdout: '', stderr: '' };
+    for (const [key, value] of Object.entries(over)) {
+      await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x', [key]: value } }), 'LIMIT_VALIDATION', `task.${key}: Too big: expected`);
+      await rejects(orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'x', [key]: value }, output }), 'LIMIT_VALIDATION', `task.${key}: Too big: expected`);
+      await rejects(orch.federate({ sessionId: s.id, task: { input: 'x', [key]: value }, targets: [{ runner: 'spy' }], aggregate: 'all' }), 'LIMIT_VALIDATION', `task.${key}: Too big: expected`);
+    }
+    expect(spy.calls).toHaveLength(0);
+    expect(await traceCount()).toBe(0);
+    // At the limits, a task runs.
+    const full = { files: map(TASK_LIMITS.files), env: map(TASK_LIMITS.env), args: list(TASK_LIMITS.args), toolOutputs: tools(TASK_LIMITS.toolOutputs) };
+    expect((await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x', ...full } })).trace.status).toBe('ok');
   });
 
   it('federate: concurrency must be an integer ≥ 1', async () => {

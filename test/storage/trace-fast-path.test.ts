@@ -7,7 +7,7 @@
  * multi-field mutations.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LimitError, Trace, assertJsonSafe, parseOrThrow, validate, mulberry32 as rng } from 'limit-graph';
+import { LimitError, TASK_LIMITS, Trace, assertJsonSafe, parseOrThrow, validate, mulberry32 as rng } from 'limit-graph';
 
 type Obj = Record<string, unknown>;
 
@@ -158,6 +158,22 @@ describe('validate.trace fast path', () => {
       const mutations = 2 + Math.floor(r() * 3);
       for (let m = 0; m < mutations; m++) setAt(trace, PATHS[Math.floor(r() * PATHS.length)]!, Math.floor(r() * CHOICES));
       compare(trace, `case ${i}`);
+    }
+  });
+
+  it('holds task.files, task.env and task.args to the TASK_LIMITS counts, as zod does', () => {
+    const map = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'x']));
+    const list = (n: number) => Array.from({ length: n }, () => 'x');
+    for (const [key, make] of [['files', map], ['env', map], ['args', list]] as const) {
+      const max = TASK_LIMITS[key];
+      for (const n of [max, max + 1]) {
+        const trace = baseTraces()[0]!;
+        (trace.task as Obj)[key] = make(n);
+        expect(compare(trace, `task.${key} of ${n}`)).toBe(n === max);
+      }
+      const trace = baseTraces()[0]!;
+      (trace.task as Obj)[key] = make(max + 1);
+      expect(() => validate.trace(trace)).toThrow(`Invalid trace: task.${key}: Too big: expected`);
     }
   });
 

@@ -14,9 +14,9 @@
  * iteration); without WebAssembly SIMD, or with `wasm: false`, the same steps run in JavaScript.
  */
 import { type Deadline, checkDeadline, deadlineOf, invalid, notConverged } from './errors.ts';
-import type { FgwResult } from './exact.ts';
+import { type FgwResult, startingPlan } from './exact.ts';
 import { symmetryOf, transpose } from './linalg.ts';
-import { type FgwProblem, checkAlpha, sandwich } from './problem.ts';
+import { type FgwProblem, type StartRun, checkAlpha, sandwich } from './problem.ts';
 import { LogSinkhorn, ScalingSinkhorn } from './sinkhorn.ts';
 import { EntropicKernel } from './wasm-entropic.ts';
 
@@ -39,6 +39,11 @@ export interface EntropicOptions {
   /** 'log' only: start each Sinkhorn solve from the previous potentials (default true). */
   warmStart?: boolean;
   symmetric?: boolean | 'auto';
+  /**
+   * Starting coupling (dense n1×n2 or sparse [i, j, v]); default p·qᵀ, the reference's start. Must be
+   * a coupling of p and q.
+   */
+  G0?: ArrayLike<number> | readonly (readonly [number, number, number])[];
   /**
    * 'log' only: run the products, the cost update and the Sinkhorn passes in WebAssembly SIMD
    * when available (default true); false keeps everything in JavaScript (same results to rounding).
@@ -73,6 +78,11 @@ export interface EntropicDiagnostics {
   worstInnerMarginalError: number;
   /** Largest deviation of the returned plan's marginals from p, q. */
   marginalError: number;
+  /**
+   * Both runs, when the service (`solveFgw`) also ran from the north-west-corner coupling (a pure
+   * Gromov–Wasserstein problem); absent when it ran once.
+   */
+  starts?: StartRun[];
 }
 
 interface Support {
@@ -435,8 +445,11 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
   // In one pass: T = p·qᵀ; P = C1·p·qᵀ·C2ᵀ = (C1·p)(C2·q)ᵀ, rank one (O(n²) instead of two O(n³)
   // products), Pt likewise; and for the kernel the constant part of the cost,
   // tens = A0 − 4α·P (or A0 − 2α·(P + Pt)), A0 = 2α·constC + (1−α)·M (or α·(constC + constCt) + (1−α)·M).
-  startPass(s1.w, s2.w, p, q, T, P, ld, n1, n2);
-  if (Pt) startPass(s1t!.w, s2t!.w, null, null, null, Pt, ld, n1, n2);
+  const start = options.G0 === undefined ? null : startingPlan(full, options.G0);
+  if (!start) {
+    startPass(s1.w, s2.w, p, q, T, P, ld, n1, n2);
+    if (Pt) startPass(s1t!.w, s2t!.w, null, null, null, Pt, ld, n1, n2);
+  }
   if (kernel) {
     if (symmetric) costConstant(2 * alpha, cr, cc, null, null, 1 - alpha, M, kernel.A0, ld, n1, n2);
     else costConstant(alpha, cr, cc, crt, cct, 1 - alpha, M, kernel.A0, ld, n1, n2);
@@ -450,6 +463,15 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     sandwich(C1, T, C2, n1, n2, tmp, P);
     if (Pt) sandwich(C1t!, T, C2t!, n1, n2, tmp, Pt);
   };
+  if (start) {
+    // A given start: its rows and columns of mass into T (a coupling of p and q has nothing
+    // elsewhere), then its products P(T) in full.
+    for (let i = 0; i < n1; i++) {
+      const from = sup.rows[i]! * full.n2;
+      for (let j = 0; j < n2; j++) T[i * ld + j] = start[from + sup.cols[j]!]!;
+    }
+    product();
+  }
 
   const scaling = solver === 'scaling' ? new ScalingSinkhorn(n1, n2, p, q) : null;
   let logSolver: LogSinkhorn | null = null;

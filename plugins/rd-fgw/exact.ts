@@ -14,6 +14,7 @@ import { TransportSimplex } from './emd.ts';
 import { frob, mulABt, transpose } from './linalg.ts';
 import {
   type FgwProblem,
+  type StartRun,
   checkAlpha,
   detectSymmetric,
   gwFromProduct,
@@ -77,6 +78,11 @@ export interface ExactDiagnostics {
   valueAtPlan: number;
   /** Largest deviation of the plan's marginals from p, q. */
   marginalError: number;
+  /**
+   * Both runs, when the service (`solveFgw`) also ran from the north-west-corner coupling (a pure
+   * Gromov–Wasserstein problem); absent when it ran once.
+   */
+  starts?: StartRun[];
 }
 
 export interface FgwResult<D = ExactDiagnostics> {
@@ -101,7 +107,8 @@ export function lineSearchStep(a: number, b: number): number {
   return a + b < 0 ? 1 : 0;
 }
 
-function startingPlan(pb: FgwProblem, G0: ExactOptions['G0']): Float64Array {
+/** The starting coupling: p·qᵀ when G0 is undefined, else G0 (dense or sparse) checked to be a coupling of p and q. */
+export function startingPlan(pb: FgwProblem, G0: ExactOptions['G0']): Float64Array {
   const { n1, n2, p, q } = pb;
   const G = new Float64Array(n1 * n2);
   if (G0 === undefined) {

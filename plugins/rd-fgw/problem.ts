@@ -294,3 +294,74 @@ export function fgwObjective(pb: FgwProblem, plan: Float64Array, alpha: number):
   const gw = gwFromProduct(tensor.constC, P, plan);
   return { value: (1 - alpha) * lin + alpha * gw, linTerm: lin, gwTerm: gw };
 }
+
+/** Where a run of the solver started: the reference's p·qᵀ, or the north-west-corner coupling. */
+export type FgwStart = 'product' | 'north-west-corner';
+
+/** One run of a computation that tried two starts (`diagnostics.starts`). */
+export interface StartRun {
+  start: FgwStart;
+  /** Whether this run's result is the one returned. */
+  kept: boolean;
+  value?: number;
+  iterations?: number;
+  converged?: boolean;
+  /** Why the run gave no result (it is then not kept). */
+  error?: string;
+}
+
+/**
+ * Whether the feature term ⟨M, T⟩ is the same for every coupling T of p and q, so that FGW is
+ * Gromov–Wasserstein on the structures alone plus a constant: α = 1, or M[i][j] = a_i + b_j on the
+ * nodes with mass — all features equal (or empty) on either side makes M such. Tested to the
+ * rounding of M's largest entry; it stops at the first entry that differs, so varied features cost
+ * a few comparisons.
+ */
+export function featureTermIsConstant(pb: FgwProblem, alpha: number): boolean {
+  if (alpha === 1) return true;
+  const { n1, n2, M, p, q } = pb;
+  let i0 = 0;
+  while (i0 < n1 && !(p[i0]! > 0)) i0++;
+  let j0 = 0;
+  while (j0 < n2 && !(q[j0]! > 0)) j0++;
+  if (i0 === n1 || j0 === n2) return true;
+  let max = 0;
+  for (let k = 0; k < M.length; k++) if (M[k]! > max) max = M[k]!;
+  const tol = 8 * Number.EPSILON * max;
+  const corner = M[i0 * n2 + j0]!;
+  for (let i = i0; i < n1; i++) {
+    if (!(p[i]! > 0)) continue;
+    const rowBase = M[i * n2 + j0]! - corner;
+    for (let j = j0; j < n2; j++) {
+      if (!(q[j]! > 0)) continue;
+      if (Math.abs(M[i * n2 + j]! - M[i0 * n2 + j]! - rowBase) > tol) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The north-west-corner coupling of p and q (dense n1×n2, row-major): mass is placed in node order,
+ * each row and column filled before the next. When p = q it is the identity coupling diag(p), which
+ * matches every node with itself. A vertex of the transport polytope.
+ */
+export function northWestCorner(p: ArrayLike<number>, q: ArrayLike<number>): Float64Array {
+  const n1 = p.length;
+  const n2 = q.length;
+  const G = new Float64Array(n1 * n2);
+  let i = 0;
+  let j = 0;
+  let rowLeft = p[0]!;
+  let colLeft = q[0]!;
+  while (i < n1 && j < n2) {
+    const rowDone = rowLeft <= colLeft;
+    const colDone = colLeft <= rowLeft;
+    const m = rowDone ? rowLeft : colLeft;
+    G[i * n2 + j] = G[i * n2 + j]! + m;
+    if (rowDone) rowLeft = p[++i] ?? 0;
+    else rowLeft -= m;
+    if (colDone) colLeft = q[++j] ?? 0;
+    else colLeft -= m;
+  }
+  return G;
+}

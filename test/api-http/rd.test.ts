@@ -61,6 +61,16 @@ describe('api-http rate–distortion', () => {
     expect(badAlpha.json.errors[0].path).toBe('body.options.alpha');
   });
 
+  it('/rd/distortion of a graph with itself is 0 when its features tell no node apart (was 1.11 for a path, exact)', async () => {
+    const nodes = Array.from({ length: 6 }, (_, i) => ({ id: `n${i}`, features: [0] }));
+    const g = { nodes, edges: [0, 1, 2, 3, 4].map((k) => ({ source: `n${k}`, target: `n${k + 1}` })) };
+    for (const method of ['exact', 'entropic']) {
+      const res = await s.req('POST', '/rd/distortion', { body: { source: g, target: g, options: { method } } });
+      expect(res.status, res.text).toBe(200);
+      expect(res.json.value, method).toBeLessThan(method === 'exact' ? 1e-12 : 0.001);
+    }
+  });
+
   it("/rd/distortion's answers validate against the response schema of GET /openapi.json", async () => {
     const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
     const schema = doc.paths['/rd/distortion'].post.responses['200'].content['application/json'].schema;

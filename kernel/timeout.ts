@@ -1,6 +1,15 @@
 import { LimitError } from './errors.ts';
 
-/** Rejects with LIMIT_PLUGIN_SETUP_TIMEOUT naming the plugin and phase when `promise` takes longer than `ms` (0 = no limit). */
+/**
+ * Rejects with LIMIT_PLUGIN_SETUP_TIMEOUT naming the plugin and phase when `promise` takes longer than `ms` (0 = no limit).
+ *
+ * The timer is deliberately not unref'd: a setup, boot tap or health check that waits on nothing
+ * (a promise nobody resolves, two promises waiting on each other) holds no handle of its own, and
+ * this timer is then all that keeps the process alive until the time limit ends the wait. Unref'd,
+ * the event loop would empty and Node would end the process with code 13 (unsettled top-level
+ * await) before the error could be reported. It is cleared as soon as the race settles, so it never
+ * keeps a finished process alive.
+ */
 export function withPluginTimeout<T>(promise: Promise<T>, ms: number, plugin: string, phase: string): Promise<T> {
   if (!ms) return promise;
   let timer: NodeJS.Timeout | undefined;
@@ -9,7 +18,6 @@ export function withPluginTimeout<T>(promise: Promise<T>, ms: number, plugin: st
       () => reject(new LimitError('LIMIT_PLUGIN_SETUP_TIMEOUT', `Plugin "${plugin}" did not finish ${phase} within ${ms} ms`, { plugin, hook: phase, details: { timeoutMs: ms } })),
       ms,
     );
-    timer.unref?.();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,7 +4,7 @@
  * session closes. Sessions are always disposed before the root.
  */
 import { asFunction, asValue, createContainer, InjectionMode, Lifetime, type AwilixContainer } from 'awilix';
-import { LimitError } from './errors.ts';
+import { LimitError, isError, toLimitError } from './errors.ts';
 import { runEveryTap, type LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import { SessionLimits, newId, type Session } from './model/index.ts';
@@ -54,9 +54,66 @@ export function resolveKey<K extends keyof Cradle & string>(container: AwilixCon
   return container.resolve(key);
 }
 
-export function registerScoped(container: AwilixContainer<Cradle>, key: string, factory: (cradle: Cradle) => unknown, dispose?: (value: never) => unknown): void {
-  let resolver = asFunction(factory as (c: Cradle) => unknown, { lifetime: Lifetime.SCOPED });
-  if (dispose) resolver = resolver.disposer(dispose as (v: unknown) => unknown);
+/**
+ * A service as the container hands it out: the plugin's own object, except that a method that
+ * throws or rejects with something that is not an Error (undefined, null, a string, a plain
+ * object) fails with a LimitError naming the plugin and the method instead —
+ * `Plugin "storage-memory" failed in storage.batch(): { code: 'EFIRE' } (thrown instead of an Error)`,
+ * LIMIT_RUNNER_FAILED for a runner, LIMIT_PLUGIN_FAILED otherwise. Errors pass through as they are;
+ * methods run on the plugin's object itself (private fields work), and a frozen property is left
+ * as it is (a proxy must return it unchanged).
+ */
+export function guardService<T>(value: T, plugin: string, key: string): T {
+  if (typeof value !== 'object' || value === null) return value;
+  const code = key.startsWith('runner:') ? 'LIMIT_RUNNER_FAILED' : 'LIMIT_PLUGIN_FAILED';
+  const wrappers = new Map<PropertyKey, { fn: unknown; wrapper: unknown }>();
+  const proxy: T & object = new Proxy(value, {
+    get(target, prop) {
+      const fn = Reflect.get(target, prop, target) as unknown;
+      if (typeof fn !== 'function' || prop === 'constructor') return fn;
+      const cached = wrappers.get(prop);
+      if (cached?.fn === fn) return cached.wrapper;
+      const own = Object.getOwnPropertyDescriptor(target, prop);
+      let wrapper: unknown = fn;
+      if (!own || own.configurable || own.writable) {
+        const method = `${key}.${String(prop)}()`;
+        const fail = (thrown: unknown): never => {
+          if (isError(thrown)) throw thrown;
+          throw toLimitError(thrown, code, {
+            plugin,
+            message: (reason) => `Plugin "${plugin}" failed in ${method}: ${reason}`,
+            fix: `A bug in the plugin "${plugin}": ${method} threw something that is not an Error. Report it to the plugin's author; a plugin throws an Error, or a LimitError with a code and a fix.`,
+          });
+        };
+        wrapper = function (this: unknown, ...args: unknown[]): unknown {
+          let result: unknown;
+          try {
+            result = Reflect.apply(fn as (...a: unknown[]) => unknown, this === proxy ? target : this, args);
+          } catch (error) {
+            fail(error);
+          }
+          return result instanceof Promise ? result.then(undefined, fail) : result;
+        };
+      }
+      wrappers.set(prop, { fn, wrapper });
+      return wrapper;
+    },
+  });
+  return proxy;
+}
+
+/** Registers a per-session service; with `plugin`, each instance is guarded (guardService) and `dispose` still gets the plugin's own object. */
+export function registerScoped(container: AwilixContainer<Cradle>, key: string, factory: (cradle: Cradle) => unknown, dispose?: (value: never) => unknown, plugin?: string): void {
+  const originals = new WeakMap<object, unknown>();
+  const make = (cradle: Cradle): unknown => {
+    const value = factory(cradle);
+    if (plugin === undefined) return value;
+    const guarded = guardService(value, plugin, key);
+    if (guarded !== value) originals.set(guarded as object, value);
+    return guarded;
+  };
+  let resolver = asFunction(make, { lifetime: Lifetime.SCOPED });
+  if (dispose) resolver = resolver.disposer((v: unknown) => (dispose as (v: unknown) => unknown)(typeof v === 'object' && v !== null && originals.has(v) ? originals.get(v) : v));
   container.register(key, resolver);
 }
 

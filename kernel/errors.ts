@@ -1,3 +1,5 @@
+import { inspect, types } from 'node:util';
+
 /**
  * Every error LIMIT-Graph raises on purpose is a `LimitError` with a stable `code` from this one
  * catalogue. Codes never change meaning; messages may improve. Each entry carries the HTTP status
@@ -40,6 +42,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_PLUGIN_UNDECLARED_PROVIDE: spec('A plugin registered a key it does not declare in meta.provides', "Add the key to the plugin's meta.provides."),
   LIMIT_PLUGIN_DISPOSE_FAILED: spec('Plugin dispose failed', "Read the cause; the other plugins were still disposed."),
   LIMIT_HOOK_TAP_FAILED: spec('A plugin hook tap threw', 'Read the cause; the plugin named in the message raised it inside the hook.'),
+  LIMIT_PLUGIN_FAILED: spec('A service a plugin provides failed with a value that is not an Error', "A bug in the plugin named in the message: it threw (or rejected with) something that is not an Error. Report it to the plugin's author; a plugin throws an Error, or a LimitError with a code and a fix."),
   // runtime and container
   LIMIT_SERVICE_NOT_FOUND: spec('No service is registered under this key', 'Add a plugin that provides the key (see `limit plugins`).'),
   LIMIT_RUNTIME_CLOSED: spec('The runtime has been shut down', 'Create a new runtime with createRuntime().'),
@@ -144,18 +147,60 @@ export function isLimitError(value: unknown, code?: LimitErrorCode): value is Li
   return code === undefined || (value as LimitError).code === code;
 }
 
+/** Whether a thrown value is an Error (of this realm or another: a config file's, a worker's). */
+export function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
+}
+
+/**
+ * A thrown value in words, for a message: an Error's message; a string as it is; anything else
+ * (undefined, null, a number, a plain object) as util.inspect shows it, marked as not an Error —
+ * `{ code: 'EFIRE' } (thrown instead of an Error)`, never `[object Object]` or a bare `undefined`.
+ */
+export function describeThrown(value: unknown): string {
+  if (isError(value)) return value.message || value.name;
+  if (typeof value === 'string' && value !== '') return value;
+  return `${inspect(value, { depth: 2, breakLength: Infinity })} (thrown instead of an Error)`;
+}
+
+/** What toLimitError adds to a value that is not a LimitError yet. */
+export interface ToLimitErrorOptions extends Omit<LimitErrorOptions, 'cause'> {
+  /** The message from the thrown value described (describeThrown); default: that description. */
+  message?: (reason: string) => string;
+}
+
+/**
+ * Any thrown value as a LimitError: the one normalisation the kernel (setup, hooks, health,
+ * dispose, the services plugins provide), the CLI and the HTTP API's error handler use. A LimitError
+ * stays as it is, and gains `plugin` and `hook` when it names none; an Error or any other value
+ * (undefined, null, a string, a plain object) becomes a LimitError with `code`, a readable message
+ * (see describeThrown) and the value as its `cause`.
+ */
+export function toLimitError(value: unknown, code: LimitErrorCode, options: ToLimitErrorOptions = {}): LimitError {
+  const { message, ...rest } = options;
+  if (isLimitError(value)) {
+    const where = value as { plugin?: string; hook?: string };
+    if (rest.plugin !== undefined) where.plugin ??= rest.plugin;
+    if (rest.hook !== undefined) where.hook ??= rest.hook;
+    return value;
+  }
+  const reason = describeThrown(value);
+  return new LimitError(code, message ? message(reason) : reason, { ...rest, cause: value });
+}
+
 /** Renders an error for a terminal: the message, where it happened, the fix and the cause chain. */
 export function formatError(error: unknown): string {
-  if (!isLimitError(error)) return error instanceof Error ? (error.stack ?? error.message) : String(error);
+  if (!isLimitError(error)) return isError(error) ? (error.stack ?? error.message) : describeThrown(error);
   const lines = [`${error.code}: ${error.message}`];
   if (error.plugin || error.hook) {
     lines.push(`  at ${[error.plugin && `plugin "${error.plugin}"`, error.hook && `hook "${error.hook}"`].filter(Boolean).join(', ')}`);
   }
   lines.push(`  fix: ${error.fix}`);
+  // Every cause, an Error or not (a plugin that threw `{ reason: 'bad db' }`).
   let cause = error.cause;
-  while (cause instanceof Error) {
-    lines.push(`  cause: ${cause.message}`);
-    cause = cause.cause;
+  for (let depth = 0; cause !== undefined && depth < 10; depth++) {
+    lines.push(`  cause: ${describeThrown(cause)}`);
+    cause = isError(cause) ? cause.cause : undefined;
   }
   return lines.join('\n');
 }

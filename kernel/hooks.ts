@@ -7,7 +7,7 @@ import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHoo
 import type { Hook } from 'tapable';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { LimitError, isLimitError } from './errors.ts';
+import { LimitError, isLimitError, toLimitError } from './errors.ts';
 import { withPluginTimeout } from './timeout.ts';
 import type { Finding, Flag, MergeRequest, MergeVeto, RunRequest, Trace } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -122,15 +122,8 @@ export async function runEveryTap<T extends unknown[]>(hook: AsyncSeriesHook<T>,
 }
 
 function toTapError(error: unknown, plugin: string, hook: string): LimitError {
-  if (isLimitError(error)) {
-    // Keep deliberate codes (a veto, a validation error) but say where they came from.
-    const e = error as { plugin?: string; hook?: string };
-    e.plugin ??= plugin;
-    e.hook ??= hook;
-    return error;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new LimitError('LIMIT_HOOK_TAP_FAILED', `Plugin "${plugin}" failed in hook "${hook}": ${message}`, { plugin, hook, cause: error });
+  // Deliberate codes (a veto, a validation error) are kept, and say where they came from.
+  return toLimitError(error, 'LIMIT_HOOK_TAP_FAILED', { plugin, hook, message: (reason) => `Plugin "${plugin}" failed in hook "${hook}": ${reason}` });
 }
 
 function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutMs: number): AnyFn {

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
-import { LimitError, isLimitError } from './errors.ts';
+import { LimitError, describeThrown, isLimitError } from './errors.ts';
 import { PACKAGE_ROOT, configProvenance, esmExports, importFresh, type ConfigProvenance } from './config/load.ts';
 import { formatPath } from './config/issues.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -95,7 +95,7 @@ async function loading(name: string, from: string, load: () => Promise<unknown>)
 }
 
 function loadFailed(name: string, from: string, error: unknown, what = 'could not be loaded'): LimitError {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = describeThrown(error);
   const where = from === name ? `"${name}"` : `"${name}" (${from})`;
   // A LimitError from the module (definePlugin refusing its meta) keeps its code and fix.
   if (isLimitError(error)) return new LimitError(error.code, `Plugin ${where} ${what}: ${reason}`, { cause: error, fix: error.fix, plugin: error.plugin, details: { plugin: name, file: from, ...error.details } });

@@ -5,12 +5,12 @@
 import { performance } from 'node:perf_hooks';
 import type { AwilixContainer } from 'awilix';
 import { asValue } from 'awilix';
-import { LimitError, isLimitError } from './errors.ts';
+import { LimitError, describeThrown, isLimitError, toLimitError } from './errors.ts';
 import { createHooks, runEveryTap, type LimitHooks } from './hooks.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { loadConfig, type LoadConfigOptions } from './config/load.ts';
 import type { ResolvedConfig } from './config/schema.ts';
-import { KERNEL_KEYS, SessionRegistry, createRootContainer, registerScoped, resolveKey, type Cradle, type OpenSessionInput, type SessionHandle } from './container.ts';
+import { KERNEL_KEYS, SessionRegistry, createRootContainer, guardService, registerScoped, resolveKey, type Cradle, type OpenSessionInput, type SessionHandle } from './container.ts';
 import { orderPlugins, validatePluginOptions, type LoadablePlugin, type Plugin, type PluginContext, type PluginInstance } from './plugin.ts';
 import { collectPlugins } from './resolve.ts';
 import { HealthResult } from './model/index.ts';
@@ -160,7 +160,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
             results.push({ plugin: name, status: 'fail', checks: [], message: `health() returned an invalid result: ${issues.join('; ')}` });
           }
         } catch (error) {
-          results.push({ plugin: name, status: 'fail', checks: [], message: error instanceof Error ? error.message : String(error) });
+          results.push({ plugin: name, status: 'fail', checks: [], message: describeThrown(error) });
         }
       }
       return results;
@@ -179,9 +179,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
   async function closeAll(): Promise<CloseReport> {
     const errors: LimitError[] = [];
     const collect = (plugin: string | undefined, hook: string, error: unknown) => {
-      const e = isLimitError(error)
-        ? error
-        : new LimitError('LIMIT_PLUGIN_DISPOSE_FAILED', `Plugin "${plugin}" failed to ${hook}: ${error instanceof Error ? error.message : String(error)}`, { plugin, hook, cause: error });
+      const e = toLimitError(error, 'LIMIT_PLUGIN_DISPOSE_FAILED', { plugin, hook, message: (reason) => `Plugin "${plugin}" failed to ${hook}: ${reason}` });
       errors.push(e);
       logger.error({ err: e, plugin }, e.message);
     };
@@ -222,12 +220,13 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       name, hooks, config, container, logger: pluginLogger,
       provide(key, value, opts) {
         checkKey(key);
-        container.register(key, asValue(value));
+        // What others resolve names this plugin when a method throws something that is not an Error.
+        container.register(key, asValue(guardService(value, name, key)));
         if (opts?.dispose) entry.disposers.push(() => opts.dispose!(value));
       },
       provideScoped(key, factory, opts) {
         checkKey(key);
-        registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined);
+        registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined, name);
       },
       resolve: (key) => resolveKey(container, key),
       has: (key) => container.hasRegistration(key),
@@ -246,7 +245,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       await runtime.close();
       throw isLimitError(error)
         ? Object.assign(error, { plugin: (error as LimitError).plugin ?? name })
-        : new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `Plugin "${name}" failed during setup: ${error instanceof Error ? error.message : String(error)}`, { plugin: name, hook: 'setup', cause: error });
+        : toLimitError(error, 'LIMIT_PLUGIN_SETUP_FAILED', { plugin: name, hook: 'setup', message: (reason) => `Plugin "${name}" failed during setup: ${reason}` });
     }
     entry.info.setupMs = Math.round((performance.now() - started) * 1000) / 1000;
     setUp.push(entry);

@@ -10,7 +10,7 @@ import { redactSecrets } from '../config/redact.ts';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LimitError, formatError, isLimitError } from '../errors.ts';
+import { LimitError, describeThrown, formatError, isLimitError } from '../errors.ts';
 import { collectPlugins } from '../resolve.ts';
 import { packageVersion } from '../package-info.ts';
 import { validatePluginOptions } from '../plugin.ts';
@@ -325,7 +325,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     } else {
       exitCode = 1;
       io.stderr(`${formatError(error)}\n`);
-      if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: String(error) } }, null, 2)}\n`);
+      if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: describeThrown(error) } }, null, 2)}\n`);
     }
   } finally {
     if (runtime) {

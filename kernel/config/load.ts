@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
-import { LimitError, isLimitError } from '../errors.ts';
+import { LimitError, describeThrown, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
 import type { LogLevel } from '../logger.ts';
@@ -236,7 +236,7 @@ async function pluginOptionIssuesOf(
   PROVENANCE.set(partial, provenance);
   const unloadable: FormattedIssue[] = [];
   const onUnloadable = (name: string, error: unknown, selected: boolean) => {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeThrown(error);
     // The selected backend's message starts with what selected it (`limit.config.ts › storage: …`).
     if (selected) unloadable.push({ path: 'storage', message, text: message });
     else unloadable.push(...formatIssues([{ code: 'custom', path: [], message, input: undefined }], provenance.sourceOf, ['plugins', name]));
@@ -298,7 +298,7 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could n
 }
 
 function loadFailed(file: string, error: unknown, what = `Could not load ${file}`): LimitError {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = describeThrown(error);
   // esbuild compiles a .ts/.js file outside a "type": "module" package (or with no package.json at
   // all) to CommonJS, which has no top-level await; .mts/.mjs are ES modules wherever they are.
   const commonJs = /"cjs" output format/.test(reason) && /\.(ts|js)$/.test(file);

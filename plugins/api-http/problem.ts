@@ -3,7 +3,7 @@
  * stable `code`; bad input of any kind maps to a 4xx, and only genuine server faults become 5xx.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_CODES, isLimitError, type LimitErrorCode } from 'limit-graph';
+import { ERROR_CODES, isLimitError, toLimitError, type LimitErrorCode } from 'limit-graph';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -102,7 +102,17 @@ function issuesOf(details: Record<string, unknown> | undefined): FieldError[] {
     .map((i) => ({ path: String(i.path ?? ''), message: String(i.message ?? '') }));
 }
 
-export function mapError(error: unknown): Mapped {
+/**
+ * What reached the error handler, as an Error: a value that is not one (a plugin's `throw undefined`,
+ * a string, a plain object) becomes LIMIT_INTERNAL describing it (toLimitError), so that the answer
+ * is still a problem document and the log line says what was thrown.
+ */
+export function asThrownError(error: unknown): Error {
+  return error instanceof Error ? error : toLimitError(error, 'LIMIT_INTERNAL', { message: (reason) => `A request handler failed with a value that is not an Error: ${reason}` });
+}
+
+export function mapError(thrown: unknown): Mapped {
+  const error = asThrownError(thrown);
   if (error instanceof ApiProblem) {
     return { status: error.status, code: error.code, detail: error.message, errors: error.errors, headers: error.headers, ...(error.fix ? { fix: error.fix } : {}), internal: false };
   }
@@ -116,14 +126,16 @@ export function mapError(error: unknown): Mapped {
       internal: status === 500,
     };
   }
-  const fe = error as Partial<FastifyError> & { status?: number };
+  const fe = error as Partial<FastifyError>;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) {
     const errors = known.field ? [{ path: known.field, message: fe.message ?? 'Invalid request' }] : [];
     return { status: known.status, code: known.code, detail: fe.message ?? 'Invalid request', errors, ...(known.fix ? { fix: known.fix } : {}), internal: false };
   }
-  // Fastify (and its parsers) mark client errors with statusCode 4xx: trust those, never a 5xx.
-  const status = typeof fe.statusCode === 'number' ? fe.statusCode : typeof fe.status === 'number' ? fe.status : 500;
+  // Fastify (and its parsers) mark the client errors they raise with a code and statusCode 4xx: trust
+  // those, never a 5xx. A `status` alone (a database driver's, a vendor SDK's) is a plugin's fault,
+  // not the client's request.
+  const status = typeof fe.code === 'string' && typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {
     const code = status === 413 ? 'LIMIT_PAYLOAD_TOO_LARGE' : status === 415 ? 'LIMIT_UNSUPPORTED_MEDIA_TYPE' : status === 429 ? 'LIMIT_RATE_LIMITED' : status === 404 ? 'LIMIT_NOT_FOUND' : 'LIMIT_VALIDATION';
     const where = status === 413 ? 'body' : status === 415 ? 'header.content-type' : status === 414 ? 'path' : undefined;
@@ -162,7 +174,8 @@ export function buildProblem(request: FastifyRequest, mapped: Mapped): Problem {
   };
 }
 
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, thrown: unknown): FastifyReply {
+  const error = asThrownError(thrown);
   const mapped = mapError(error);
   if (mapped.internal) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ code: mapped.code, status: mapped.status }, mapped.detail);

@@ -40,6 +40,22 @@ const routesPlugin = definePlugin({
       app.get('/custom/boom', async () => {
         throw new Error('database at /srv/secret/db.sqlite exploded');
       });
+      // What a plugin may throw that is not an Error: each is a server fault, never Fastify's own reply or the client's 4xx.
+      app.get('/custom/undefined', async () => {
+        throw undefined;
+      });
+      app.get('/custom/null', async () => {
+        throw null;
+      });
+      app.get('/custom/string', async () => {
+        throw 'driver said no';
+      });
+      app.get('/custom/status-object', async () => {
+        throw { status: 404, statusCode: 400, message: 'row missing in the driver' };
+      });
+      app.get('/custom/status-error', async () => {
+        throw Object.assign(new Error('vendor said 401'), { status: 401 });
+      });
       app.get('/custom/forbidden', async () => {
         throw new LimitError('LIMIT_FORBIDDEN', 'Only auditors may read this', { details: { field: 'header.authorization' } });
       });
@@ -227,6 +243,28 @@ describe('api-http hardening', () => {
     expect(boom.text).not.toContain('/srv/secret');
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === 'boom-1' && l.level === 50);
     expect(JSON.stringify(logged)).toContain('/srv/secret');
+  });
+
+  it('a handler that throws undefined, null, a string or a plain object (even one with a 4xx status) answers a logged 500 problem', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ extra: [routesPlugin], logger });
+    const expected: Record<string, string> = {
+      undefined: 'undefined (thrown instead of an Error)',
+      null: 'null (thrown instead of an Error)',
+      string: 'driver said no',
+      'status-object': "{ status: 404, statusCode: 400, message: 'row missing in the driver' } (thrown instead of an Error)",
+      'status-error': 'vendor said 401',
+    };
+    for (const [route, logged] of Object.entries(expected)) {
+      const res = await server.req('GET', `/custom/${route}`, { headers: { 'x-request-id': `odd-${route}` } });
+      expect(res.status, route).toBe(500);
+      expect(res.headers.get('content-type'), route).toMatch(/^application\/problem\+json/);
+      expect(res.json, route).toMatchObject({ code: 'LIMIT_INTERNAL', requestId: `odd-${route}`, status: 500 });
+      expect(res.text, route).not.toContain('row missing');
+      const line = lines.map((l) => JSON.parse(l) as { requestId?: string; level: number; msg: string; err?: { message: string } }).find((l) => l.requestId === `odd-${route}` && l.level === 50);
+      expect(line?.msg, route).toBe('request failed');
+      expect(line?.err?.message, route).toContain(logged);
+    }
   });
 
   it('finishes in-flight requests on close, then refuses new connections', async () => {

@@ -82,6 +82,32 @@ describe('limit CLI', () => {
     expect(JSON.parse(json.stdout).error.code).toBe('LIMIT_CONFIG_INVALID');
   });
 
+  it('a plugin that throws something that is not an Error: readable, naming the plugin where the kernel sees it, never [object Object]', async () => {
+    writeFileSync(
+      path.join(dir, 'odd.config.ts'),
+      `import { definePlugin } from 'limit-graph';
+       const odd = definePlugin({ meta: { name: 'odd-store', version: '0.1.0', provides: ['svc:odd'] }, setup(ctx) {
+         ctx.provide('svc:odd' as never, { fire: async () => { throw { code: 'EFIRE', detail: 'batch' }; } } as never);
+         ctx.hooks.cliCommands.tap(ctx.name, ({ program, runtime }) => {
+           program.command('fire').option('--json').action(async () => ((await runtime()).resolve('svc:odd' as never) as { fire(): Promise<void> }).fire());
+           program.command('fire-raw').option('--json').action(async () => { throw undefined; });
+         });
+       } });
+       export default { use: [odd], plugins: {} };`,
+    );
+    const text = await cli(['--config', 'odd.config.ts', 'fire']);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain(`LIMIT_PLUGIN_FAILED: Plugin "odd-store" failed in svc:odd.fire(): { code: 'EFIRE', detail: 'batch' } (thrown instead of an Error)`);
+    expect(text.stderr).toContain('at plugin "odd-store"');
+    expect(text.stderr).not.toContain('[object Object]');
+    const json = await cli(['--config', 'odd.config.ts', 'fire', '--json']);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'LIMIT_PLUGIN_FAILED', plugin: 'odd-store' });
+    const raw = await cli(['--config', 'odd.config.ts', 'fire-raw', '--json']);
+    expect(raw.code).toBe(1);
+    expect(raw.stderr).toBe('undefined (thrown instead of an Error)\n');
+    expect(JSON.parse(raw.stdout)).toEqual({ error: { message: 'undefined (thrown instead of an Error)' } });
+  });
+
   it('an unknown command is a usage error', async () => {
     const r = await cli(['frobnicate']);
     expect(r.code).not.toBe(0);

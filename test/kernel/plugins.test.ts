@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createRuntime, definePlugin, isLimitError, LimitError, type Plugin } from 'limit-graph';
+import { createRuntime, definePlugin, formatError, isLimitError, LimitError, type Plugin } from 'limit-graph';
 
 const silent = { logLevel: 'silent' as const, plugins: {} };
 
@@ -242,6 +242,90 @@ describe('setup and disposal', () => {
   it('resolving an unknown key is LIMIT_SERVICE_NOT_FOUND', async () => {
     const rt = await createRuntime({ config: silent });
     expect(() => rt.resolve('storage')).toThrow(expect.objectContaining({ code: 'LIMIT_SERVICE_NOT_FOUND', message: 'No service is registered under "storage"' }));
+    await rt.close();
+  });
+});
+
+describe('a plugin that throws something that is not an Error', () => {
+  const described = (text: string) => `${text} (thrown instead of an Error)`;
+
+  it('setup, a hook tap, health() and dispose: a LimitError naming the plugin, with the value described and kept as the cause', async () => {
+    const thrown = { reason: 'bad db' };
+    const setupObject = await failure(createRuntime({ config: silent, plugins: [plugin('throws-object', {}, () => { throw thrown; })] }));
+    expect(setupObject).toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', plugin: 'throws-object', hook: 'setup' });
+    expect(setupObject.message).toBe(`Plugin "throws-object" failed during setup: ${described("{ reason: 'bad db' }")}`);
+    expect(setupObject.cause).toBe(thrown);
+    expect(formatError(setupObject)).toContain(`cause: ${described("{ reason: 'bad db' }")}`);
+    const setupUndefined = await failure(createRuntime({ config: silent, plugins: [plugin('throws-undefined', {}, () => { throw undefined; })] }));
+    expect(setupUndefined.message).toBe(`Plugin "throws-undefined" failed during setup: ${described('undefined')}`);
+
+    const boot = await failure(createRuntime({ config: silent, plugins: [plugin('boot-null', {}, (ctx) => { ctx.hooks.boot.tapPromise(ctx.name, async () => { throw null; }); })] }));
+    expect(boot).toMatchObject({ code: 'LIMIT_HOOK_TAP_FAILED', plugin: 'boot-null', hook: 'boot', message: `Plugin "boot-null" failed in hook "boot": ${described('null')}` });
+
+    const rt = await createRuntime({
+      config: silent,
+      plugins: [plugin('odd', {}, () => ({ health: () => Promise.reject([1, 2]), dispose: () => { throw { code: 'EBUSY' }; } }))],
+    });
+    expect((await rt.health())[0]).toMatchObject({ plugin: 'odd', status: 'fail', message: described('[ 1, 2 ]') });
+    const closed = await rt.close();
+    expect(closed.errors[0]).toMatchObject({ code: 'LIMIT_PLUGIN_DISPOSE_FAILED', plugin: 'odd', message: `Plugin "odd" failed to dispose: ${described("{ code: 'EBUSY' }")}` });
+  });
+
+  it('a service it provides fails with a LimitError naming the plugin and the method (LIMIT_RUNNER_FAILED for a runner); Errors pass unchanged', async () => {
+    class Store {
+      #rows = 1;
+      get rows() {
+        return this.#rows;
+      }
+      count() {
+        return this.#rows;
+      }
+      async batch(op: string) {
+        if (op === 'undefined') throw undefined;
+        if (op === 'object') return Promise.reject({ code: 'EFIRE', detail: 'batch' });
+        if (op === 'error') throw new TypeError('a real error');
+        return this.#rows;
+      }
+      sync() {
+        throw 'a string';
+      }
+    }
+    const store = new Store();
+    const frozen = Object.freeze({ detect: () => { throw undefined; } });
+    const rt = await createRuntime({
+      config: silent,
+      plugins: [
+        plugin('store-plugin', { provides: ['svc:store', 'svc:frozen'] }, (ctx) => {
+          ctx.provide('svc:store' as 'storage', store as never);
+          ctx.provide('svc:frozen' as 'storage', frozen as never);
+        }),
+        plugin('runner-odd', { provides: ['runner:odd'] }, (ctx) => {
+          ctx.provide('runner:odd', { executeIsolated: async () => { throw { why: 'object thrown' }; } } as never);
+        }),
+      ],
+    });
+    const svc = rt.resolve('svc:store' as 'storage') as unknown as Store;
+    // The plugin's own object underneath: private fields, getters, instanceof and stable methods.
+    expect(svc).toBeInstanceOf(Store);
+    expect(svc.rows).toBe(1);
+    expect(svc.count()).toBe(1);
+    expect(await svc.batch('ok')).toBe(1);
+    expect(svc.batch).toBe(svc.batch);
+
+    const undef = await failure(svc.batch('undefined'));
+    expect(undef).toMatchObject({ code: 'LIMIT_PLUGIN_FAILED', plugin: 'store-plugin', message: `Plugin "store-plugin" failed in svc:store.batch(): ${described('undefined')}` });
+    expect(undef.fix).toContain('A bug in the plugin "store-plugin"');
+    const object = await failure(svc.batch('object'));
+    expect(object.message).toBe(`Plugin "store-plugin" failed in svc:store.batch(): ${described("{ code: 'EFIRE', detail: 'batch' }")}`);
+    expect(object.cause).toEqual({ code: 'EFIRE', detail: 'batch' });
+    expect(() => svc.sync()).toThrow(expect.objectContaining({ code: 'LIMIT_PLUGIN_FAILED', message: 'Plugin "store-plugin" failed in svc:store.sync(): a string' }));
+    const error = await svc.batch('error').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+
+    const runner = await failure(rt.resolve('runner:odd').executeIsolated({} as never, {} as never));
+    expect(runner).toMatchObject({ code: 'LIMIT_RUNNER_FAILED', plugin: 'runner-odd', message: `Plugin "runner-odd" failed in runner:odd.executeIsolated(): ${described("{ why: 'object thrown' }")}` });
+    // A frozen property must read as itself: left as it is.
+    expect(() => (rt.resolve('svc:frozen' as 'storage') as unknown as typeof frozen).detect()).toThrow();
     await rt.close();
   });
 });

@@ -9,7 +9,9 @@ import { performance } from 'node:perf_hooks';
 import type { RunResult, RunnerCapabilities, RunContext } from './contracts/runner.ts';
 import { LimitError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import type { HealthResult } from './model/index.ts';
+import { RunMetrics, RunOutput, type HealthResult } from './model/index.ts';
+import { formatIssues } from './config/issues.ts';
+import { assertJsonSafe } from './storage-helpers.ts';
 
 /** The codes a hosted runner's failed task carries (`RunnerFailure.code`). */
 export type RunnerFailureCode = 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE';
@@ -648,4 +650,34 @@ export class HostedConversations<M> {
     }
     return state;
   }
+}
+
+const RunResultShape = RunOutput.extend({ metrics: RunMetrics });
+
+/**
+ * A runner's result checked against the contract (RunOutput and RunMetrics) where it is received:
+ * the parsed result, or LIMIT_RUNNER_FAILED naming the runner and each bad field —
+ * `Runner "shell" returned an invalid result: metrics.latencyMs: Too small: expected number to be >=0`
+ * (a `value` that does not survive JSON included).
+ * A result that breaks the contract is the runner's failure, not the caller's request.
+ */
+export function parseRunResult(value: unknown, runner: string): RunResult {
+  const parsed = RunResultShape.safeParse(value);
+  let issues: { path: string; message: string }[];
+  if (parsed.success) {
+    // `value` is free-form, but it is stored: only what survives JSON (no cycles, BigInts, NaN).
+    try {
+      if (parsed.data.value !== undefined) assertJsonSafe(parsed.data.value, 'result', 'value');
+      return parsed.data;
+    } catch (error) {
+      issues = (error as LimitError).details?.issues as { path: string; message: string }[];
+    }
+  } else {
+    issues = formatIssues(parsed.error.issues, 'result');
+  }
+  const fields = issues.map((i) => (i.path === '(root)' ? i.message : `${i.path}: ${i.message}`));
+  throw new LimitError('LIMIT_RUNNER_FAILED', `Runner "${runner}" returned an invalid result: ${fields.join('; ')}`, {
+    details: { runner, issues: issues.map(({ path, message }) => ({ path, message })) },
+    fix: `A bug in the runner "${runner}": executeIsolated must resolve to { ok, stdout, stderr, value?, error?, metrics: { latencyMs, tokensIn?, tokensOut?, exitCode? } } (kernel/contracts/runner.ts); report it to the plugin's author.`,
+  });
 }

@@ -22,7 +22,9 @@ export interface RunContext {
 
 /**
  * A finished task: its output (`ok`, stdout, stderr, value, error) and metrics. A failed task is a
- * result with `ok: false` and `error`, not a thrown error.
+ * result with `ok: false` and `error`, not a thrown error. The orchestrator checks it as it receives
+ * it (`parseRunResult`: RunOutput, RunMetrics, a JSON `value`); one that breaks the contract is
+ * recorded as this runner's failed run, LIMIT_RUNNER_FAILED naming the runner and the field.
  */
 export interface RunResult extends RunOutput {
   metrics: RunMetrics;

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, sha256, toWellFormed, verifyTraceChain,
+  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -362,8 +362,9 @@ export class OrchestratorService implements Orchestrator {
         session: { id: handle.id, tenant: handle.tenant, limits }, traceId: trace.id, signal, logger: handle.logger,
       });
       execution.catch(() => undefined); // it may settle after an abort won the race
-      const result = await Promise.race([execution, aborted]);
-      const { metrics, ...output } = result;
+      // Checked where it is received: a result that breaks the contract is this runner's failed run
+      // (LIMIT_RUNNER_FAILED naming the runner and the field), not a TypeError or the caller's bad request.
+      const { metrics, ...output } = parseRunResult(await Promise.race([execution, aborted]), trace.runner);
       return { output: wellFormed({ ok: output.ok, stdout: output.stdout, stderr: output.stderr, ...(output.value === undefined ? {} : { value: output.value }), ...(output.error ? { error: output.error } : {}) }), metrics };
     } catch (error) {
       const latencyMs = performance.now() - started;

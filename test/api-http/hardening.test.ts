@@ -63,6 +63,19 @@ const routesPlugin = definePlugin({
   },
 });
 
+/** A runner whose result breaks the contract (metrics out of range) or is not a result at all. */
+const badResultRunner = definePlugin({
+  meta: { name: 'runner-bad-result', version: '0.0.0', provides: ['runner:bad'] },
+  setup(ctx) {
+    ctx.provide('runner:bad', {
+      name: 'bad',
+      capabilities: { timeout: false, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+      executeIsolated: async (task) => (task.input === 'metrics' ? { ok: true, stdout: 'hi', stderr: '', metrics: { latencyMs: -5, exitCode: 1.5 } } : { hello: 'world' }) as never,
+      health: async () => ({ status: 'ok', checks: [] }),
+    });
+  },
+});
+
 describe('api-http hardening', () => {
   it('echoes a well-formed x-request-id and replaces a malformed one', async () => {
     server = await startServer();
@@ -264,6 +277,17 @@ describe('api-http hardening', () => {
       const line = lines.map((l) => JSON.parse(l) as { requestId?: string; level: number; msg: string; err?: { message: string } }).find((l) => l.requestId === `odd-${route}` && l.level === 50);
       expect(line?.msg, route).toBe('request failed');
       expect(line?.err?.message, route).toContain(logged);
+    }
+  });
+
+  it("a runner's result that breaks the contract is a failed run of that runner (201, trace error), not a 500 or a 400 blaming the body", async () => {
+    server = await startServer({ extra: [badResultRunner] });
+    const session = await server.req('POST', '/sessions', { body: {} });
+    for (const [input, field] of [['metrics', 'metrics.latencyMs: Too small'], ['shape', 'ok: Expected boolean, received undefined']] as const) {
+      const res = await server.req('POST', `/sessions/${session.json.id}/runs`, { body: { runner: 'bad', task: { input } } });
+      expect(res.status, input).toBe(201);
+      expect(res.json.trace, input).toMatchObject({ status: 'error', runner: 'bad', output: { ok: false, error: { code: 'LIMIT_RUNNER_FAILED' } } });
+      expect(res.json.trace.output.error.message, input).toContain(`Runner "bad" returned an invalid result: ${field}`);
     }
   });
 

@@ -151,6 +151,24 @@ export interface PluginOptionsEntry {
   key?: string;
   /** The file that set a field (`['plugins', key, option]`), when presets make it another than the config. */
   sourceOf?: (segments: readonly (string | number)[]) => string;
+  /**
+   * Where the entry itself was written, for messages: the file that holds it (or
+   * `createRuntime({ plugins })`) and how it is named there (`plugins['./greeter']`, `use[0] (runner-shell)`).
+   */
+  origin?: PluginOrigin;
+  /**
+   * For a plugin object (`use`, or `createRuntime({ plugins })`): the options its config entry
+   * `plugins.<name>` sets. Those are reported against that entry; the others came with the object
+   * (`plugin.configure(…)`) and are reported against `origin`, never against a preset that only
+   * happens to hold a `plugins` field.
+   */
+  configKeys?: readonly string[];
+}
+
+/** Where a plugin entry was written: `source` the file (or code), `label` the entry as named there. */
+export interface PluginOrigin {
+  source: string;
+  label: string;
 }
 
 /**
@@ -159,14 +177,41 @@ export interface PluginOptionsEntry {
  */
 export function pluginOptionIssues(entries: readonly PluginOptionsEntry[], source: string): { loaded: LoadablePlugin[]; issues: FormattedIssue[] } {
   const issues: FormattedIssue[] = [];
-  const loaded = entries.map(({ plugin, raw, envSources, key, sourceOf }) => {
+  const loaded = entries.map(({ plugin, raw, envSources, key, sourceOf, origin, configKeys }) => {
     const schema = plugin.options ?? z.object({}).strict();
     const result = schema.safeParse(raw ?? {});
     if (result.success) return { plugin, options: result.data };
-    issues.push(...formatIssues(result.error.issues.map((issue) => withEnvValue(withEnvHint(issue, plugin, raw), raw, envSources)), sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
+    const all = result.error.issues.map((issue) => withEnvValue(withEnvHint(issue, plugin, raw), raw, envSources));
+    const [fromEntry, fromObject] = configKeys && origin ? splitByOrigin(all, new Set([...configKeys, ...Object.keys(envSources ?? {})])) : [all, []];
+    issues.push(...formatIssues(fromEntry, sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
+    for (const issue of formatIssues(fromObject, origin!.source)) {
+      const at = issue.path === '(root)' ? origin!.label : `${origin!.label}${issue.path.startsWith('[') ? '' : '.'}${issue.path}`;
+      issues.push({ path: at, message: issue.message, text: `${origin!.source} › ${at}: ${issue.message}` });
+    }
     return { plugin, options: undefined };
   });
   return { loaded, issues };
+}
+
+/**
+ * A plugin object's issues: those about an option its config entry (or a variable) sets, and the
+ * others, which came with the object. Unknown keys at the top are split the same way.
+ */
+function splitByOrigin(issues: z.core.$ZodIssue[], entryKeys: ReadonlySet<string>): [z.core.$ZodIssue[], z.core.$ZodIssue[]] {
+  const fromEntry: z.core.$ZodIssue[] = [];
+  const fromObject: z.core.$ZodIssue[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+      const mine = issue.keys.filter((k) => entryKeys.has(k));
+      const theirs = issue.keys.filter((k) => !entryKeys.has(k));
+      if (mine.length) fromEntry.push({ ...issue, keys: mine });
+      if (theirs.length) fromObject.push({ ...issue, keys: theirs, message: `Unrecognized key${theirs.length === 1 ? '' : 's'}: ${theirs.map((k) => JSON.stringify(k)).join(', ')}` });
+      continue;
+    }
+    const first = issue.path[0];
+    (typeof first === 'string' && entryKeys.has(first) ? fromEntry : fromObject).push(issue);
+  }
+  return [fromEntry, fromObject];
 }
 
 /**

@@ -13,7 +13,7 @@ import { LimitError, describeThrown, isLimitError } from './errors.ts';
 import { PACKAGE_ROOT, configProvenance, esmExports, importFresh, type ConfigProvenance } from './config/load.ts';
 import { formatPath } from './config/issues.ts';
 import type { ResolvedConfig } from './config/schema.ts';
-import { isPlugin, type Plugin } from './plugin.ts';
+import { isPlugin, type Plugin, type PluginOrigin } from './plugin.ts';
 
 export interface PluginEntry {
   plugin: Plugin;
@@ -24,6 +24,10 @@ export interface PluginEntry {
   key: string;
   /** The file that set a field of the entry (the config or a preset), for messages. */
   sourceOf?: (segments: readonly (string | number)[]) => string;
+  /** Where the entry was written (see PluginOptionsEntry.origin). */
+  origin: PluginOrigin;
+  /** For a plugin object: the options its config entry sets (see PluginOptionsEntry.configKeys). */
+  configKeys?: readonly string[];
 }
 
 function builtinFile(name: string): string | undefined {
@@ -212,21 +216,28 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
       return undefined;
     }
   };
+  const configName = config.configFile ? path.basename(config.configFile) : 'config';
   for (const [name, value] of entries) {
     if (value === false || objectNames.has(name)) continue;
     const plugin = await load(name);
     const entrySourceOf = name === selected && implicitFrom ? () => implicitFrom! : sourceOf;
-    if (plugin) result.push({ ...withEnv(plugin, value === true ? {} : value, env), key: name, ...(entrySourceOf ? { sourceOf: entrySourceOf } : {}) });
+    const origin = { source: entrySourceOf?.(['plugins', name]) ?? configName, label: formatPath(['plugins', name]) };
+    if (plugin) result.push({ ...withEnv(plugin, value === true ? {} : value, env), key: name, origin, ...(entrySourceOf ? { sourceOf: entrySourceOf } : {}) });
   }
   for (const name of setAside) await load(name);
   if (notFound.length === 1) throw notFound[0]!.error;
   if (notFound.length > 1) throw pluginsNotFound(notFound, config, sourceOf);
-  for (const plugin of objects) {
+  objects.forEach((plugin, i) => {
     const fromConfig = config.plugins[plugin.meta.name];
-    if (fromConfig === false) continue;
+    if (fromConfig === false) return;
     const raw = { ...(isRecord(plugin.rawOptions) ? plugin.rawOptions : {}), ...(isRecord(fromConfig) ? fromConfig : {}) };
-    result.push({ ...withEnv(plugin, raw, env), key: plugin.meta.name, ...(sourceOf ? { sourceOf } : {}) });
-  }
+    // Its own options (configure) are the `use` entry's, or the code's: never a preset's.
+    const origin: PluginOrigin = i < config.use.length
+      ? { source: sourceOf?.(['use', i]) ?? configName, label: `use[${i}] (${plugin.meta.name})` }
+      : { source: 'createRuntime({ plugins })', label: `plugins[${i - config.use.length}] (${plugin.meta.name})` };
+    const configKeys = isRecord(fromConfig) ? Object.keys(fromConfig) : [];
+    result.push({ ...withEnv(plugin, raw, env), key: plugin.meta.name, origin, configKeys, ...(sourceOf ? { sourceOf } : {}) });
+  });
   return result;
 }
 
@@ -262,7 +273,7 @@ function pluginsNotFound(notFound: { name: string; error: LimitError }[], config
   });
 }
 
-function withEnv(plugin: Plugin, raw: unknown, env: NodeJS.ProcessEnv): PluginEntry {
+function withEnv(plugin: Plugin, raw: unknown, env: NodeJS.ProcessEnv): Omit<PluginEntry, 'origin'> {
   const envSources: Record<string, string> = {};
   const options: Record<string, unknown> = isRecord(raw) ? { ...raw } : {};
   for (const [variable, option] of Object.entries(plugin.meta.env ?? {})) {

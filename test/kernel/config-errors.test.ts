@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, loadConfig } from 'limit-graph';
+import { createRuntime, definePlugin, loadConfig, z } from 'limit-graph';
 import { runCli } from '../helpers/cli.ts';
 import { KERNEL, failure, tempProject } from '../helpers/temp-project.ts';
 
@@ -29,6 +29,49 @@ describe('plugin options are reported under the config key as written', () => {
       { path: "plugins['./greeter'].greeting", message: 'Expected string, received number' },
       { path: "plugins['./greeter']", message: 'Unrecognized key: "extra"' },
     ]);
+  });
+});
+
+describe("a plugin object's options are reported against where it was given, never a preset", () => {
+  const plugin = `import { definePlugin, z } from ${JSON.stringify(KERNEL)};
+export default definePlugin({ meta: { name: 'shell', version: '1.0.0' }, options: z.object({ timeoutMs: z.number().positive().default(1000), label: z.string().default('x') }).strict(), setup() {} });`;
+
+  it('use: [plugin.configure(…)] under extends: the config file and use[i], also in the fix', async () => {
+    write('shell.ts', plugin);
+    write('limit.config.ts', `import shell from './shell.ts';
+export default { extends: 'default', logLevel: 'silent', use: [shell.configure({ timeoutMS: 3000, timeoutMs: -1 })] };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(lines(error)).toEqual([
+      'limit.config.ts › use[0] (shell).timeoutMs: Too small: expected number to be >0',
+      'limit.config.ts › use[0] (shell): Unrecognized key: "timeoutMS"',
+    ]);
+    expect(error.message).not.toContain('presets/default');
+    expect(error.fix).toBe("Correct the plugin's options in limit.config.ts; its README lists every option.");
+  });
+
+  it("an option the config entry plugins.<name> sets over the object's stays the entry's; a preset's use entry names the preset", async () => {
+    write('shell.ts', plugin);
+    write('base.ts', `import shell from './shell.ts';
+export default { use: [shell.configure({ label: 5 })] };`);
+    write('limit.config.ts', `export default { extends: ['default', './base.ts'], logLevel: 'silent', plugins: { shell: { timeoutMs: 'soon', bogus: 1 } } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(lines(error)).toEqual(expect.arrayContaining([
+      'limit.config.ts › plugins.shell.timeoutMs: Expected number, received string',
+      'limit.config.ts › plugins.shell: Unrecognized key: "bogus"',
+      'base.ts › use[0] (shell).label: Expected string, received number',
+    ]));
+    expect(lines(error)).toHaveLength(3);
+  });
+
+  it('createRuntime({ plugins: [plugin.configure(…)] }) with extends: the options given in code', async () => {
+    const shell = definePlugin({ meta: { name: 'shell', version: '1.0.0' }, options: z.object({ timeoutMs: z.number() }).strict(), setup() {} });
+    const error = await failure(createRuntime({ config: { extends: 'default', logLevel: 'silent' }, plugins: [shell.configure({ timeoutMS: 1 } as never)], env: {}, boot: false }));
+    expect(lines(error)).toEqual([
+      'createRuntime({ plugins }) › plugins[0] (shell).timeoutMs: Expected number, received undefined',
+      'createRuntime({ plugins }) › plugins[0] (shell): Unrecognized key: "timeoutMS"',
+    ]);
+    expect(error.fix).toBe("Correct the plugin's options in createRuntime({ plugins }); its README lists every option.");
   });
 });
 

@@ -291,10 +291,14 @@ export function orderPlugins<T extends { plugin: Plugin }>(entries: T[], builtin
       const prev = providers.get(key);
       if (prev !== undefined || builtinKeys.includes(key)) {
         const first = prev === undefined ? 'the kernel' : `plugin "${entries[prev]!.plugin.meta.name}"`;
+        const names = prev === undefined ? [] : [entries[prev]!.plugin.meta.name, e.plugin.meta.name];
         throw new LimitError('LIMIT_PLUGIN_PROVIDER_CONFLICT', `Key "${key}" is provided by ${first} and by plugin "${e.plugin.meta.name}"`, {
           plugin: e.plugin.meta.name,
           details: { key, plugins: [prev === undefined ? 'kernel' : entries[prev]!.plugin.meta.name, e.plugin.meta.name] },
-          fix: `Keep only one provider of "${key}" in limit.config.ts.`,
+          fix: key === 'storage' && names.length && names.every((n) => n.startsWith('storage-'))
+            // `storage` keeps one backend and drops the others, wherever they are listed.
+            ? `Keep one backend: set ${names.map((n) => `storage: '${n.slice('storage-'.length)}'`).join(' or ')} in the config and remove the other plugin's entry there (storage also drops the storage plugins a preset enables).`
+            : `Keep only one provider of "${key}" in the config${key === 'storage' ? ": a backend is a plugin named storage-<name>, selected with storage: '<name>'" : ''}.`,
         });
       }
       providers.set(key, i);

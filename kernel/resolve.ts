@@ -10,8 +10,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
-import { PACKAGE_ROOT, configProvenance, esmExports, importFresh, type ConfigProvenance } from './config/load.ts';
-import { formatPath } from './config/issues.ts';
+import { PACKAGE_ROOT, configProvenance, esmExports, importFresh, invalidConfig, type ConfigProvenance } from './config/load.ts';
+import { formatPath, type FormattedIssue } from './config/issues.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { isPlugin, type Plugin, type PluginOrigin } from './plugin.ts';
 
@@ -181,13 +181,6 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
         if (value !== false && !builtinFile(name)) setAside.push(name);
       }
     }
-    const current = entries.get(selected);
-    if (current === undefined || current === false) {
-      entries.set(selected, true);
-      // Its options' issues are reported against what selected it: the variable, or the file's `storage`.
-      const variable = provenance?.envSources.storage;
-      implicitFrom = variable ? `${variable}=${config.storage}` : provenance?.sourceOf(['storage']);
-    }
   }
   extra.forEach((plugin, i) => {
     if (!isPlugin(plugin)) {
@@ -203,7 +196,14 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
   const sourceOf = provenance?.sourceOf;
   const result: PluginEntry[] = [];
   const notFound: { name: string; error: LimitError }[] = [];
+  const loaded = new Map<string, Plugin | undefined>();
   const load = async (name: string): Promise<Plugin | undefined> => {
+    if (loaded.has(name)) return loaded.get(name);
+    const plugin = await loadOnce(name);
+    loaded.set(name, plugin);
+    return plugin;
+  };
+  const loadOnce = async (name: string): Promise<Plugin | undefined> => {
     try {
       return await loadPluginByName(name, config.rootDir, config.configFile);
     } catch (error) {
@@ -217,8 +217,49 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
     }
   };
   const configName = config.configFile ? path.basename(config.configFile) : 'config';
+  /** Plugins left out because `storage` selects another backend: path entries by key, objects by name. */
+  const dropped = new Set<string>();
+  const droppedObjects = new Set<Plugin>();
+  if (selected) {
+    // A backend of the project's own is a path entry or a plugin object named storage-<name>: its
+    // name is known once loaded, so the entries are loaded first. The selected one is used as it
+    // is; the other storage plugins are dropped, as storage-* entries are.
+    const fromEnv = provenance?.envSources.storage;
+    const storageFrom = sourceOf?.(['storage']);
+    const conflicts: FormattedIssue[] = [];
+    // Dropped quietly under STORAGE_BACKEND, or when the file that lists it also sets `storage`
+    // (switching backends there); otherwise the selection contradicts what the user listed.
+    const contradicts = (listedIn: string, withOptions: boolean) => !fromEnv && (withOptions || listedIn !== storageFrom);
+    let provided = objects.some((p) => p.meta.name === selected);
+    for (const [key, value] of entries) {
+      if (value === false || objectNames.has(key)) continue;
+      // Loaded in config order (then reused), so that what fails to load is reported in that order.
+      const name = (await load(key))?.meta.name;
+      if (!isPathEntry(key)) continue;
+      if (name === selected) provided = true;
+      else if (name?.startsWith('storage-')) {
+        dropped.add(key);
+        const listedIn = sourceOf?.(['plugins', key]) ?? configName;
+        if (contradicts(listedIn, isRecord(value))) conflicts.push(notSelected(listedIn, formatPath(['plugins', key]), name, config.storage!, storageFrom, isRecord(value)));
+      }
+    }
+    objects.forEach((p, i) => {
+      if (p.meta.name === selected || !p.meta.name.startsWith('storage-')) return;
+      droppedObjects.add(p);
+      const listedIn = i < config.use.length ? (sourceOf?.(['use', i]) ?? configName) : 'createRuntime({ plugins })';
+      const label = i < config.use.length ? `use[${i}]` : `plugins[${i - config.use.length}]`;
+      if (contradicts(listedIn, false)) conflicts.push(notSelected(listedIn, label, p.meta.name, config.storage!, storageFrom, false));
+    });
+    if (conflicts.length) throw invalidConfig(conflicts, configName);
+    const current = entries.get(selected);
+    if (!provided && (current === undefined || current === false)) {
+      entries.set(selected, true);
+      // Its options' issues are reported against what selected it: the variable, or the file's `storage`.
+      implicitFrom = fromEnv ? `${fromEnv}=${config.storage}` : provenance?.sourceOf(['storage']);
+    }
+  }
   for (const [name, value] of entries) {
-    if (value === false || objectNames.has(name)) continue;
+    if (value === false || objectNames.has(name) || dropped.has(name)) continue;
     const plugin = await load(name);
     const entrySourceOf = name === selected && implicitFrom ? () => implicitFrom! : sourceOf;
     const origin = { source: entrySourceOf?.(['plugins', name]) ?? configName, label: formatPath(['plugins', name]) };
@@ -229,7 +270,7 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
   if (notFound.length > 1) throw pluginsNotFound(notFound, config, sourceOf);
   objects.forEach((plugin, i) => {
     const fromConfig = config.plugins[plugin.meta.name];
-    if (fromConfig === false) return;
+    if (fromConfig === false || droppedObjects.has(plugin)) return;
     const raw = { ...(isRecord(plugin.rawOptions) ? plugin.rawOptions : {}), ...(isRecord(fromConfig) ? fromConfig : {}) };
     // Its own options (configure) are the `use` entry's, or the code's: never a preset's.
     const origin: PluginOrigin = i < config.use.length
@@ -241,6 +282,23 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
   return result;
 }
 
+/** A plugin entry written as a path (`./plugins/storage-mine`), whose name is known only once loaded. */
+function isPathEntry(key: string): boolean {
+  return key.startsWith('.') || path.isAbsolute(key);
+}
+
+/**
+ * A storage plugin listed by path or in `use` that `storage` does not select, where that contradicts
+ * the config: options given for it (as storageConflicts in config/load.ts says of a storage-* entry),
+ * or `storage` set elsewhere (a preset's `storage: 'sqlite'` under a file that lists its own backend).
+ */
+function notSelected(listedIn: string, field: string, name: string, storage: string, storageFrom: string | undefined, withOptions: boolean): FormattedIssue {
+  const set = storageFrom && storageFrom !== listedIn ? ` (set in ${storageFrom})` : '';
+  const what = withOptions ? `options for "${name}"` : `"${name}" is a storage plugin`;
+  const message = `${what}, but storage: "${storage}"${set} selects "storage-${storage}" and drops every other storage plugin; set storage: "${name.slice('storage-'.length)}" in ${listedIn} to use it, or remove this entry`;
+  return { path: field, message, text: `${listedIn} › ${field}: ${message}` };
+}
+
 /** The backend that `storage` (or STORAGE_BACKEND) selects is not found: says where the name came from and lists the built-in backends. */
 function backendNotFound(name: string, config: ResolvedConfig, provenance: ConfigProvenance | undefined, error: LimitError): LimitError {
   const backends = builtinBackends();
@@ -248,12 +306,14 @@ function backendNotFound(name: string, config: ResolvedConfig, provenance: Confi
   const variable = provenance?.envSources.storage;
   const file = provenance?.sourceOf(['storage']) ?? (config.configFile ? path.basename(config.configFile) : 'the config');
   const origin = variable ? `${variable}=${config.storage}` : `${file} › storage: "${config.storage}"`;
-  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${origin} selects the storage plugin "${name}", which is not found: it is neither a built-in backend (${list}) nor an installed package (limit-plugin-${name} or ${name})`, {
+  // A backend of the project's own is selected by its name once the config lists it: by path or in use.
+  const own = `a backend of your own named "${name}" must also be listed in ${path.basename(config.configFile ?? 'the config')}: its path in plugins ('./plugins/${name}': true) or its plugin object in use, or installed as the package limit-plugin-${name}`;
+  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${origin} selects the storage plugin "${name}", which is not found: it is neither a built-in backend (${list}), a plugin the config lists by path or in use, nor an installed package (limit-plugin-${name} or ${name})`, {
     cause: error,
     details: { ...error.details, plugin: name, storage: config.storage, ...(variable ? { variable } : { file }), backends },
     fix: variable
-      ? `Set ${variable} to one of the built-in backends (${list}), or unset it to use the storage of the config; a backend of your own is installed as the package limit-plugin-${name}.`
-      : `Set storage in ${file} to one of the built-in backends (${list}); a backend of your own is installed as the package limit-plugin-${name}.`,
+      ? `Set ${variable} to one of the built-in backends (${list}), or unset it to use the storage of the config; ${own}.`
+      : `Set storage in ${file} to one of the built-in backends (${list}); ${own}.`,
   });
 }
 

@@ -18,8 +18,11 @@ export const ConfigSchema = z
     /** Presets to start from (built-in names such as "default", or paths relative to the config file). */
     extends: z.union([z.string(), z.array(z.string())]).optional(),
     logLevel: z.enum(LOG_LEVELS).default('info'),
-    /** Storage backend: enables plugin `storage-<name>` and disables every other `storage-*` (env STORAGE_BACKEND). */
-    storage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'Expected a backend name such as "sqlite"').optional(),
+    /**
+     * Storage backend: enables plugin `storage-<name>` — a built-in, an installed package, or a plugin
+     * the config lists by path or in `use` — and drops every other storage plugin (env STORAGE_BACKEND).
+     */
+    storage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'Expected a backend name such as "sqlite", not a path: a backend of your own (a plugin named storage-<name>) is listed by its path in plugins or in use, and selected by <name>').optional(),
     /** Plugins by name → options; `true` enables with defaults, `false` disables one a preset enabled. */
     plugins: z
       .record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'Expected an options object, true or false' }))

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isLimitError, loadConfig, type ConfigInput, type LimitError } from 'limit-graph';
+import { createRuntime, isLimitError, loadConfig, type ConfigInput, type LimitError } from 'limit-graph';
+import { KERNEL, tempProject } from '../helpers/temp-project.ts';
 
 async function failure(promise: Promise<unknown>): Promise<LimitError> {
   const error = await promise.then(() => undefined, (e: unknown) => e);
@@ -33,5 +34,57 @@ describe('storage and storage-* plugin entries that contradict each other', () =
     // The environment is an override: it selects its backend and the file's other entries are set aside.
     const { config } = await load({ storage: 'sqlite', plugins: { 'storage-sqlite': { path: 'x.db' } } }, { STORAGE_BACKEND: 'postgres' });
     expect(config.storage).toBe('postgres');
+  });
+});
+
+describe('a storage backend written in the project (a plugin named storage-<name> listed by path or in use)', () => {
+  const project = tempProject('limit-own-storage-', {
+    'package.json': '{ "type": "module" }',
+    'plugins/storage-mine.ts': `import { definePlugin } from ${JSON.stringify(KERNEL)};
+export default definePlugin({ meta: { name: 'storage-mine', version: '1.0.0', provides: ['storage'] }, setup(ctx) { ctx.provide('storage', { backend: 'mine' } as never); } });`,
+  });
+  const storageOf = async (config: string, env: NodeJS.ProcessEnv = {}) => {
+    project.write('limit.config.ts', `import mine from './plugins/storage-mine.ts';\nvoid mine;\nexport default ${config};`);
+    const rt = await createRuntime({ cwd: project.dir, env, boot: false });
+    try {
+      return rt.plugins.filter((p) => p.provides.includes('storage')).map((p) => p.name);
+    } finally {
+      await rt.close();
+    }
+  };
+
+  it("storage: '<name>' selects it by path or in use, under extends: 'default' too, and drops the preset's sqlite", async () => {
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', storage: 'mine', plugins: { './plugins/storage-mine': {} } }`)).toEqual(['storage-mine']);
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', storage: 'mine', use: [mine] }`)).toEqual(['storage-mine']);
+    expect(await storageOf(`{ logLevel: 'silent', storage: 'mine', plugins: { './plugins/storage-mine': true, 'storage-sqlite': true } }`)).toEqual(['storage-mine']);
+  });
+
+  it('storage and STORAGE_BACKEND switch between it and the built-ins: the other storage plugins, by path or in use, are dropped', async () => {
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', storage: 'kv', use: [mine] }`)).toEqual(['storage-kv']);
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', storage: 'kv', plugins: { './plugins/storage-mine': true } }`)).toEqual(['storage-kv']);
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', storage: 'mine', use: [mine] }`, { STORAGE_BACKEND: 'sqlite' })).toEqual(['storage-sqlite']);
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', plugins: { './plugins/storage-mine': { } } }`, { STORAGE_BACKEND: 'mine' })).toEqual(['storage-mine']);
+    expect(await storageOf(`{ extends: 'default', logLevel: 'silent', storage: 'mine', plugins: { './plugins/storage-mine': { } } }`, { STORAGE_BACKEND: 'file' })).toEqual(['storage-file']);
+  });
+
+  it('listed while a preset selects another backend: LIMIT_CONFIG_INVALID naming the entry, with the storage to set', async () => {
+    project.write('limit.config.ts', `import mine from './plugins/storage-mine.ts';\nexport default { extends: 'default', logLevel: 'silent', use: [mine], plugins: { './plugins/storage-mine': {} } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+    const lines = error.message.split('\n').slice(1).map((l) => l.trim());
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^limit\.config\.ts › plugins\['\.\/plugins\/storage-mine'\]: options for "storage-mine", but storage: "sqlite" \(set in .*presets\/default\.ts\) selects "storage-sqlite" and drops every other storage plugin; set storage: "mine" in limit\.config\.ts to use it, or remove this entry$/);
+    expect(lines[1]).toMatch(/^limit\.config\.ts › use\[0\]: "storage-mine" is a storage plugin, but storage: "sqlite" \(set in .*\) selects "storage-sqlite" .*; set storage: "mine" in limit\.config\.ts to use it/);
+  });
+
+  it("storage: '<name>' that nothing provides says how to list a backend of one's own; two providers are told which storage to set", async () => {
+    project.write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent', storage: 'mine' };`);
+    const missing = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(missing.code).toBe('LIMIT_PLUGIN_NOT_FOUND');
+    expect(missing.fix).toContain(`a backend of your own named "storage-mine" must also be listed in limit.config.ts: its path in plugins ('./plugins/storage-mine': true) or its plugin object in use`);
+    project.write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'storage-sqlite': true, './plugins/storage-mine': true } };`);
+    const two = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(two.code).toBe('LIMIT_PLUGIN_PROVIDER_CONFLICT');
+    expect(two.fix).toBe("Keep one backend: set storage: 'sqlite' or storage: 'mine' in the config and remove the other plugin's entry there (storage also drops the storage plugins a preset enables).");
   });
 });

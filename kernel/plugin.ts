@@ -41,7 +41,7 @@ export interface PluginMeta {
   setupTimeoutMs?: number;
 }
 
-/** What `setup` may return. */
+/** What `setup` may return (or nothing); the loader refuses anything else with LIMIT_PLUGIN_SETUP_FAILED. */
 export interface PluginInstance {
   /** Called at shutdown, in reverse plugin order; a failure does not stop the other plugins. */
   dispose?(): void | Promise<void>;

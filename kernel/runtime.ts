@@ -3,6 +3,7 @@
  * the container and the sessions, and tears everything down in reverse order.
  */
 import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import type { AwilixContainer } from 'awilix';
 import { asValue } from 'awilix';
 import { LimitError, describeThrown, isLimitError, toLimitError } from './errors.ts';
@@ -234,7 +235,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     };
     const started = performance.now();
     try {
-      const instance = await withPluginTimeout(Promise.resolve().then(() => plugin.setup(ctx, options)), timeoutOf(name), name, 'setup');
+      const returned: unknown = await withPluginTimeout(Promise.resolve().then(() => plugin.setup(ctx, options)), timeoutOf(name), name, 'setup');
+      const instance = checkInstance(name, returned, (dispose) => entry.disposers.push(dispose));
       if (instance) {
         entry.instance = instance;
         if (instance.dispose) entry.disposers.push(() => instance.dispose!()); // runs before the values it set up
@@ -260,4 +262,28 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     throw error;
   }
   return runtime;
+}
+
+/**
+ * What `setup` returned, checked where it is returned: nothing (undefined or null), or an object
+ * whose `dispose` and `health`, when present, are functions. Anything else is
+ * LIMIT_PLUGIN_SETUP_FAILED naming the plugin and what came back — not a TypeError at the first
+ * health check or at shutdown. A `dispose` that is a function still runs (`keep`) to release what
+ * setup opened.
+ */
+function checkInstance(name: string, value: unknown, keep: (dispose: () => unknown) => void): PluginInstance | undefined {
+  if (value === undefined || value === null) return undefined;
+  const show = (v: unknown) => inspect(v, { depth: 1, breakLength: Infinity });
+  const fail = (what: string, fix: string): never => {
+    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `setup() of plugin "${name}" returned ${what} (expected nothing, or { dispose?, health? } with each a function)`, {
+      plugin: name, hook: 'setup', fix, details: { returned: show(value) },
+    });
+  };
+  if (typeof value === 'function') return fail('a function', 'Return { dispose: fn } to run fn at shutdown, or nothing.');
+  if (typeof value !== 'object' || Array.isArray(value)) return fail(`${Array.isArray(value) ? 'an array' : `a ${typeof value}`}, ${show(value)}`, 'Return nothing, or { dispose, health } (both optional, both functions).');
+  const instance = value as Record<string, unknown>;
+  const bad = ['dispose', 'health'].filter((k) => instance[k] !== undefined && typeof instance[k] !== 'function');
+  if (bad.length === 0) return instance as PluginInstance;
+  if (typeof instance.dispose === 'function') keep(() => (instance.dispose as () => unknown).call(instance));
+  return fail(bad.map((k) => `${k}: ${show(instance[k])}`).join(', '), `Make ${bad.join(' and ')} a function, or leave ${bad.length === 1 ? 'it' : 'them'} out: dispose() runs at shutdown, health() returns { status, checks }.`);
 }

@@ -186,6 +186,26 @@ describe('setup and disposal', () => {
     expect((error.cause as Error).message).toBe('no database');
   });
 
+  it('checks what setup returns: nothing, or { dispose?, health? } with each a function', async () => {
+    const returning = (value: unknown) => createRuntime({ config: silent, plugins: [plugin('returns', {}, () => value as never)] });
+    const expected = '(expected nothing, or { dispose?, health? } with each a function)';
+    const badHealth = await failure(returning({ health: 'ok', dispose: 'yes' }));
+    expect(badHealth).toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', plugin: 'returns', hook: 'setup' });
+    expect(badHealth.message).toBe(`setup() of plugin "returns" returned dispose: 'yes', health: 'ok' ${expected}`);
+    expect(badHealth.fix).toContain('Make dispose and health a function');
+    expect((await failure(returning(42))).message).toBe(`setup() of plugin "returns" returned a number, 42 ${expected}`);
+    expect((await failure(returning([]))).message).toBe(`setup() of plugin "returns" returned an array, [] ${expected}`);
+    const fn = await failure(returning(() => undefined));
+    expect(fn.message).toBe(`setup() of plugin "returns" returned a function ${expected}`);
+    expect(fn.fix).toBe('Return { dispose: fn } to run fn at shutdown, or nothing.');
+    // A valid dispose beside a bad health still releases what setup opened.
+    let disposed = false;
+    await failure(returning({ dispose: () => void (disposed = true), health: 5 }));
+    expect(disposed).toBe(true);
+    // Nothing, null, or an object with functions (other keys ignored) are fine.
+    for (const ok of [undefined, null, {}, { dispose: () => undefined, note: 1 }]) await (await returning(ok)).close();
+  });
+
   it('refuses registering a key the plugin did not declare', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('sneaky', {}, (ctx) => ctx.provide('storage', {} as never))] }));
     expect(error.code).toBe('LIMIT_PLUGIN_UNDECLARED_PROVIDE');

@@ -10,7 +10,7 @@ import type { Logger } from './logger.ts';
 import type { HealthResult } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import type { Cradle } from './container.ts';
-import { describeOrigin, formatIssues, originsOf, type FormattedIssue } from './config/issues.ts';
+import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './config/issues.ts';
 
 /** Marks plugin objects across module instances (config files load in their own namespace). */
 const PLUGIN_BRAND = Symbol.for('limit-graph.plugin');
@@ -139,6 +139,8 @@ function validateMeta(meta: PluginMeta): void {
 export interface LoadablePlugin {
   plugin: Plugin;
   options: unknown;
+  /** Where its entry was written, for the loader's refusals (duplicates, conflicts). */
+  origin?: PluginOrigin;
 }
 
 /** A plugin as the config lists it, with its raw options (see collectPlugins). */
@@ -177,10 +179,10 @@ export interface PluginOrigin {
  */
 export function pluginOptionIssues(entries: readonly PluginOptionsEntry[], source: string): { loaded: LoadablePlugin[]; issues: FormattedIssue[] } {
   const issues: FormattedIssue[] = [];
-  const loaded = entries.map(({ plugin, raw, envSources, key, sourceOf, origin, configKeys }) => {
+  const loaded = entries.map(({ plugin, raw, envSources, key, sourceOf, origin, configKeys }): LoadablePlugin => {
     const schema = plugin.options ?? z.object({}).strict();
     const result = schema.safeParse(raw ?? {});
-    if (result.success) return { plugin, options: result.data };
+    if (result.success) return { plugin, options: result.data, ...(origin ? { origin } : {}) };
     const all = result.error.issues.map((issue) => withEnvValue(withEnvHint(issue, plugin, raw), raw, envSources));
     const [fromEntry, fromObject] = configKeys && origin ? splitByOrigin(all, new Set([...configKeys, ...Object.keys(envSources ?? {})])) : [all, []];
     issues.push(...formatIssues(fromEntry, sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
@@ -259,27 +261,52 @@ export function validatePluginOptions(entries: PluginOptionsEntry[], source: str
   return loaded;
 }
 
+/** An entry as messages name it: `plugins['./plugins/dupname'] (limit.config.ts)`, or the plugin's name without an origin. */
+function entryName(e: { plugin: Plugin; origin?: PluginOrigin }): string {
+  return e.origin ? `${e.origin.label} (${e.origin.source})` : `"${e.plugin.meta.name}"`;
+}
+
+/** What to do about two entries of one name: drop the one a preset enables (`'<name>': false`), else remove or rename one. */
+function duplicateFix(name: string, both: { origin?: PluginOrigin }[], config: string): string {
+  if (!both.every((e) => e.origin)) return `Remove one of them from ${config}; plugin names must be unique.`;
+  const fromPreset = both.find((e) => e.origin!.source !== config && e.origin!.label === formatPath(['plugins', name]));
+  const files = [...new Set(both.map((e) => e.origin!.source))].join(' and ');
+  return fromPreset
+    ? `Plugin names (meta.name) must be unique: set '${name}': false in the plugins of ${config} to drop the one ${fromPreset.origin!.source} enables, or rename the other plugin.`
+    : `Plugin names (meta.name) must be unique: remove one of the two entries from ${files}, or rename one of the plugins.`;
+}
+
 /**
  * Orders plugins so that every plugin comes after the providers of what it depends on. Stable:
- * among plugins whose dependencies are met, config order wins.
+ * among plugins whose dependencies are met, config order wins. `config` names the config in fixes
+ * (its file name, or `the config` when it was given in code).
  */
-export function orderPlugins<T extends { plugin: Plugin }>(entries: T[], builtinKeys: readonly string[]): T[] {
+export function orderPlugins<T extends { plugin: Plugin; origin?: PluginOrigin }>(entries: T[], builtinKeys: readonly string[], config = 'the config'): T[] {
   const byName = new Map<string, number>();
   entries.forEach((e, i) => {
     const name = e.plugin.meta.name;
-    if (byName.has(name)) {
-      throw new LimitError('LIMIT_PLUGIN_DUPLICATE', `Plugin "${name}" is listed twice`, { plugin: name, details: { plugins: [name] } });
+    const prev = byName.get(name);
+    if (prev !== undefined) {
+      const first = entries[prev]!;
+      const where = first.origin && e.origin ? `: ${entryName(first)} and ${entryName(e)}` : '';
+      throw new LimitError('LIMIT_PLUGIN_DUPLICATE', `Plugin "${name}" is listed twice${where}`, {
+        plugin: name,
+        details: { plugins: [name], ...(where ? { entries: [first.origin, e.origin] } : {}) },
+        fix: duplicateFix(name, [first, e], config),
+      });
     }
     byName.set(name, i);
   });
 
   for (const e of entries) {
     for (const other of e.plugin.meta.conflictsWith ?? []) {
-      if (byName.has(other)) {
-        throw new LimitError('LIMIT_PLUGIN_CONFLICT', `Plugin "${e.plugin.meta.name}" conflicts with plugin "${other}"`, {
+      const j = byName.get(other);
+      if (j !== undefined) {
+        const where = e.origin && entries[j]!.origin ? ` (${entryName(e)} and ${entryName(entries[j]!)})` : '';
+        throw new LimitError('LIMIT_PLUGIN_CONFLICT', `Plugin "${e.plugin.meta.name}" conflicts with plugin "${other}"${where}`, {
           plugin: e.plugin.meta.name,
           details: { plugins: [e.plugin.meta.name, other] },
-          fix: `Remove "${e.plugin.meta.name}" or "${other}" from limit.config.ts.`,
+          fix: `Remove "${e.plugin.meta.name}" or "${other}" from ${config} (set one to false when a preset enables it).`,
         });
       }
     }
@@ -292,13 +319,14 @@ export function orderPlugins<T extends { plugin: Plugin }>(entries: T[], builtin
       if (prev !== undefined || builtinKeys.includes(key)) {
         const first = prev === undefined ? 'the kernel' : `plugin "${entries[prev]!.plugin.meta.name}"`;
         const names = prev === undefined ? [] : [entries[prev]!.plugin.meta.name, e.plugin.meta.name];
+        const both = prev !== undefined && entries[prev]!.origin && e.origin ? ` (${entryName(entries[prev]!)} and ${entryName(e)})` : '';
         throw new LimitError('LIMIT_PLUGIN_PROVIDER_CONFLICT', `Key "${key}" is provided by ${first} and by plugin "${e.plugin.meta.name}"`, {
           plugin: e.plugin.meta.name,
           details: { key, plugins: [prev === undefined ? 'kernel' : entries[prev]!.plugin.meta.name, e.plugin.meta.name] },
           fix: key === 'storage' && names.length && names.every((n) => n.startsWith('storage-'))
             // `storage` keeps one backend and drops the others, wherever they are listed.
-            ? `Keep one backend: set ${names.map((n) => `storage: '${n.slice('storage-'.length)}'`).join(' or ')} in the config and remove the other plugin's entry there (storage also drops the storage plugins a preset enables).`
-            : `Keep only one provider of "${key}" in the config${key === 'storage' ? ": a backend is a plugin named storage-<name>, selected with storage: '<name>'" : ''}.`,
+            ? `Keep one backend: set ${names.map((n) => `storage: '${n.slice('storage-'.length)}'`).join(' or ')} in ${config} and remove the other plugin's entry there (storage also drops the storage plugins a preset enables).`
+            : `Keep only one provider of "${key}"${both} in ${config}${key === 'storage' ? ": a backend is a plugin named storage-<name>, selected with storage: '<name>'" : ''}.`,
         });
       }
       providers.set(key, i);
@@ -324,7 +352,7 @@ export function orderPlugins<T extends { plugin: Plugin }>(entries: T[], builtin
         throw new LimitError('LIMIT_PLUGIN_DEPENDENCY_MISSING', `Plugin "${name}" depends on "${dep}", which no plugin provides`, {
           plugin: name,
           details: { plugin: name, missing: dep },
-          fix: `Add a plugin that provides "${dep}" to limit.config.ts, or remove "${name}".`,
+          fix: `Add a plugin that provides "${dep}" to ${config}, or remove "${name}".`,
         });
       }
       deps[i]!.push(...found.filter((j) => j !== i));
@@ -335,9 +363,11 @@ export function orderPlugins<T extends { plugin: Plugin }>(entries: T[], builtin
   const cycle = findCycle(deps);
   if (cycle) {
     const path = [...cycle, cycle[0]!].map((i) => entries[i]!.plugin.meta.name);
+    const where = cycle.every((i) => entries[i]!.origin) ? ` (${cycle.map((i) => entryName(entries[i]!)).join(', ')})` : '';
     throw new LimitError('LIMIT_PLUGIN_DEPENDENCY_CYCLE', `Plugins depend on each other in a cycle: ${path.join(' → ')}`, {
       plugin: path[0],
       details: { cycle: path },
+      fix: `Break the cycle: remove one of the dependsOn entries (or the provides they name) along ${path.join(' → ')} in those plugins' meta, or remove one of the plugins${where} from ${config}.`,
     });
   }
 

@@ -104,7 +104,7 @@ export async function createRuntime(options: CreateRuntimeOptions = {}): Promise
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const entries = await collectPlugins(config, options.plugins ?? [], env);
   const validated = entries.length ? validatePluginOptions(entries, source) : [];
-  const ordered = orderPlugins(validated, KERNEL_KEYS);
+  const ordered = orderPlugins(validated, KERNEL_KEYS, source === 'config' ? 'the config' : source);
   return assemble(config, ordered, logger, options.boot ?? true);
 }
 

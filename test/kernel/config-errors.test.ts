@@ -75,6 +75,48 @@ export default { use: [shell.configure({ label: 5 })] };`);
   });
 });
 
+describe('two plugins of one name, a cycle: the entries and the files they are in', () => {
+  const named = (name: string, meta = '') => `import { definePlugin } from ${JSON.stringify(KERNEL)};
+export default definePlugin({ meta: { name: '${name}', version: '9.9.9'${meta} }, setup() {} });`;
+
+  it('a path entry named like a plugin the preset enables: both entries and files, and the fix that drops the preset\'s (which works)', async () => {
+    write('plugins/dupname.ts', named('knee-kneedle'));
+    write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent', plugins: { './plugins/dupname': true } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_DUPLICATE');
+    expect(error.message).toMatch(/^Plugin "knee-kneedle" is listed twice: plugins\.knee-kneedle \(.*presets\/default\.ts\) and plugins\['\.\/plugins\/dupname'\] \(limit\.config\.ts\)$/);
+    expect(error.fix).toMatch(/^Plugin names \(meta\.name\) must be unique: set 'knee-kneedle': false in the plugins of limit\.config\.ts to drop the one .*presets\/default\.ts enables, or rename the other plugin\.$/);
+    write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent', plugins: { './plugins/dupname': true, 'knee-kneedle': false } };`);
+    const rt = await createRuntime({ cwd: project.dir, env: {}, boot: false });
+    expect(rt.plugins.filter((p) => p.name === 'knee-kneedle').map((p) => p.version)).toEqual(['9.9.9']);
+    await rt.close();
+  });
+
+  it('one plugin by two paths, by path and in use, or twice in code', async () => {
+    write('plugins/shell.ts', named('shell'));
+    write('limit.config.ts', `export default { logLevel: 'silent', plugins: { './plugins/shell': true, './plugins/shell.ts': true } };`);
+    const paths = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(paths.message).toBe("Plugin \"shell\" is listed twice: plugins['./plugins/shell'] (limit.config.ts) and plugins['./plugins/shell.ts'] (limit.config.ts)");
+    expect(paths.fix).toBe('Plugin names (meta.name) must be unique: remove one of the two entries from limit.config.ts, or rename one of the plugins.');
+    write('limit.config.ts', `import shell from './plugins/shell.ts';\nexport default { logLevel: 'silent', use: [shell], plugins: { './plugins/shell': {} } };`);
+    const used = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(used.message).toBe("Plugin \"shell\" is listed twice: plugins['./plugins/shell'] (limit.config.ts) and use[0] (shell) (limit.config.ts)");
+    const p = definePlugin({ meta: { name: 'dupe', version: '1.0.0' }, setup() {} });
+    const code = await failure(createRuntime({ config: { logLevel: 'silent' }, plugins: [p, p], env: {}, boot: false }));
+    expect(code.message).toBe('Plugin "dupe" is listed twice: plugins[0] (dupe) (createRuntime({ plugins })) and plugins[1] (dupe) (createRuntime({ plugins }))');
+  });
+
+  it('a dependency cycle: its fix lists the entries and names the config file, not limit.config.ts', async () => {
+    write('a.ts', named('aa', ", dependsOn: ['bb']"));
+    write('b.ts', named('bb', ", dependsOn: ['aa']"));
+    write('mine.config.ts', `export default { logLevel: 'silent', plugins: { './a': true, './b': true } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, configFile: 'mine.config.ts', env: {}, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_DEPENDENCY_CYCLE');
+    expect(error.message).toBe('Plugins depend on each other in a cycle: aa → bb → aa');
+    expect(error.fix).toContain("or remove one of the plugins (plugins['./a'] (mine.config.ts), plugins['./b'] (mine.config.ts)) from mine.config.ts");
+  });
+});
+
 describe('a mistake in a preset names the preset file', () => {
   it('kernel fields and plugin options set by the preset, next to those set by the config', async () => {
     write('presets/mine.ts', `export default { storag: 'sqlite', plugins: { 'storage-sqlite': { busyTimeoutMs: 'x' } } };`);

@@ -85,6 +85,6 @@ export default definePlugin({ meta: { name: 'storage-mine', version: '1.0.0', pr
     project.write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'storage-sqlite': true, './plugins/storage-mine': true } };`);
     const two = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
     expect(two.code).toBe('LIMIT_PLUGIN_PROVIDER_CONFLICT');
-    expect(two.fix).toBe("Keep one backend: set storage: 'sqlite' or storage: 'mine' in the config and remove the other plugin's entry there (storage also drops the storage plugins a preset enables).");
+    expect(two.fix).toBe("Keep one backend: set storage: 'sqlite' or storage: 'mine' in limit.config.ts and remove the other plugin's entry there (storage also drops the storage plugins a preset enables).");
   });
 });

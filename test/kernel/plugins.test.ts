@@ -144,7 +144,8 @@ describe('plugin ordering', () => {
   it('refuses a duplicate plugin name', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('same'), plugin('same')] }));
     expect(error.code).toBe('LIMIT_PLUGIN_DUPLICATE');
-    expect(error.message).toBe('Plugin "same" is listed twice');
+    // Where each comes from (here: code), so that the user can find both.
+    expect(error.message).toBe('Plugin "same" is listed twice: plugins[0] (same) (createRuntime({ plugins })) and plugins[1] (same) (createRuntime({ plugins }))');
   });
 
   it('refuses plugins that declare a conflict', async () => {

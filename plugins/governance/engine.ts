@@ -3,15 +3,23 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { FLAG_KINDS, Finding as FindingSchema, LimitError } from 'limit-graph';
+import { FLAG_KINDS, Finding as FindingSchema, LimitError, describeThrown } from 'limit-graph';
 import type {
   Decision, Finding, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
 } from 'limit-graph';
 import { buildViews } from './views.ts';
 
+/** Where a rule comes from, for its errors: `rule pack "acme"` and the plugin that provides the pack. */
+export interface RuleOrigin {
+  where: string;
+  plugin?: string;
+}
+
 export interface EngineOptions {
   rules: readonly GovernanceRule[];
+  /** Where each rule comes from (the governance plugin fills it); errors about a rule name it. */
+  origins?: ReadonlyMap<GovernanceRule, RuleOrigin>;
   preset: GovernancePreset;
   /** Time budget of one rule on one subject (ms). */
   ruleBudgetMs: number;
@@ -104,23 +112,47 @@ function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
  * valid findings, else LIMIT_RULE_INVALID naming the source and the field. Runs per rule call: the
  * messages are built only on failure.
  */
-function checkFindings(result: unknown, ruleId: string | undefined): Finding[] {
-  if (!Array.isArray(result)) throw invalidResult(ruleId, `returned ${describe(result)} instead of an array of findings`);
+function checkFindings(result: unknown, ruleId: string | undefined, origin?: RuleOrigin): Finding[] {
+  if (!Array.isArray(result)) throw invalidResult(ruleId, `returned ${describe(result)} instead of an array of findings`, {}, origin);
   let out: Finding[] = result;
   for (let i = 0; i < result.length; i++) {
     const f: unknown = result[i];
     if (isValidFinding(f, ruleId)) continue;
     const checked = checkFinding(f, ruleId);
-    if (typeof checked === 'string') throw invalidResult(ruleId, `returned an invalid finding: findings[${i}].${checked}`, { index: i });
+    if (typeof checked === 'string') throw invalidResult(ruleId, `returned an invalid finding: findings[${i}].${checked}`, { index: i }, origin);
     if (out === result) out = [...result];
     out[i] = checked;
   }
   return out;
 }
 
-function invalidResult(ruleId: string | undefined, what: string, details: Record<string, unknown> = {}): LimitError {
-  const source = ruleId === undefined ? 'A governInput/governOutput hook tap' : `Governance rule "${ruleId}"`;
+/** Two rules with one id: both are named, with the packs (and plugins) they come from. */
+function duplicateRule(id: string, origins: RuleOrigin[], index: number): LimitError {
+  const named = origins.map((o) => `${o.where}${o.plugin ? ` (plugin ${o.plugin})` : ''}`);
+  return new LimitError('LIMIT_RULE_INVALID', `Two governance rules share the id "${id}": ${named.join(' and ')}`, {
+    details: { rule: id, index, sources: origins },
+    fix: `Give every rule a unique id (prefix it with its pack name); to keep only one, leave the other out with its pack's disable option (disable: ['${id}']) or remove its pack's plugin.`,
+  });
+}
+
+/**
+ * A rule whose evaluate threw (or rejected): a crash while it ran, not a malformed rule. The message
+ * names the rule, its pack and the field it was reading; the thrown value is the cause.
+ */
+function ruleThrew(id: string, field: string, error: unknown, origin: RuleOrigin | undefined): LimitError {
+  const from = origin ? ` (${origin.where})` : '';
+  return new LimitError('LIMIT_RULE_INVALID', `Governance rule "${id}"${from} threw on field ${field}: ${describeThrown(error)}`, {
+    cause: error,
+    ...(origin?.plugin ? { plugin: origin.plugin } : {}),
+    details: { rule: id, field },
+    fix: `The rule's evaluate threw while reading ${field}${error instanceof Error ? ' (the cause has its stack)' : ''}: fix the rule${origin?.plugin ? ` in the plugin ${origin.plugin}` : ''}, or leave it out${origin?.plugin && origin.plugin !== 'governance' ? ` with that pack's disable option (disable: ['${id}'])` : ''} until it is fixed.`,
+  });
+}
+
+function invalidResult(ruleId: string | undefined, what: string, details: Record<string, unknown> = {}, origin?: RuleOrigin): LimitError {
+  const source = ruleId === undefined ? 'A governInput/governOutput hook tap' : `Governance rule "${ruleId}"${origin ? ` (${origin.where})` : ''}`;
   return new LimitError('LIMIT_RULE_INVALID', `${source} ${what}`, {
+    ...(origin?.plugin ? { plugin: origin.plugin } : {}),
     details: { ...(ruleId === undefined ? {} : { rule: ruleId }), ...details },
     fix: `Return an array of findings { ruleId${ruleId === undefined ? '' : ` (${JSON.stringify(ruleId)})`}, kind (${FLAG_KINDS.join(', ')}), severity (integer 1–10), reason, evidence [{ field, start ≤ end, excerpt }], confidence? (0–1) } ([] when nothing is found).`,
   });
@@ -193,13 +225,14 @@ export class GovernanceEngine {
     this.#options = options;
     this.preset = options.preset;
     this.policy = options.preset.policy;
-    const ids = new Set<string>();
+    const ids = new Map<string, GovernanceRule>();
     // The plugin validates with better names (the pack, the config path); this covers direct use.
     options.rules.forEach((rule, i) => validateRule(rule, `rules[${i}]`));
-    for (const rule of options.rules) {
-      if (ids.has(rule.id)) throw new LimitError('LIMIT_RULE_INVALID', `Two governance rules share the id "${rule.id}"`, { details: { rule: rule.id }, fix: 'Give every rule a unique id (prefix it with its pack name).' });
-      ids.add(rule.id);
-    }
+    options.rules.forEach((rule, i) => {
+      const first = ids.get(rule.id);
+      if (first) throw duplicateRule(rule.id, [first, rule].map((r) => options.origins?.get(r) ?? { where: `rules[${options.rules.indexOf(r)}]` }), i);
+      ids.set(rule.id, rule);
+    });
     const bySurface = (phase: 'scan' | 'judge') =>
       new Map((['input', 'output', 'tool'] as const).map((s) => [s, options.rules.filter((r) => (r.phase ?? 'scan') === phase && r.surfaces.includes(s))]));
     this.#scan = bySurface('scan');
@@ -321,12 +354,12 @@ export class GovernanceEngine {
               clock = performance.now();
               continue;
             }
-            throw new LimitError('LIMIT_RULE_INVALID', `Governance rule "${rule.id}" threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error, details: { rule: rule.id } });
+            throw ruleThrew(rule.id, viewSubject.field, error, this.#options.origins?.get(rule));
           }
           clock = performance.now();
           if (clock - started > budget) overBudget.add(rule.id);
           // An invalid result is the rule's error, as a throw is: never dropped, never read as no finding.
-          const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id);
+          const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#options.origins?.get(rule));
           for (const f of checked) all.push(shift(f, viewSubject.offset ?? 0, v === 0 ? undefined : viewSubject.view.name));
         }
       }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { definePlugin, LimitError, type GovernancePreset, type GovernanceRule, type PluginContext } from 'limit-graph';
 import type { z } from 'zod';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
-import { GovernanceEngine, validateRule } from './engine.ts';
+import { GovernanceEngine, validateRule, type RuleOrigin } from './engine.ts';
 import { Options } from './options.ts';
 import { GovernanceServiceImpl } from './service.ts';
 import { registerCommands } from './cli.ts';
@@ -48,7 +48,8 @@ function packMissingFix(missing: readonly string[], loaded: readonly string[], c
     `, or set plugins.governance.packs to the packs you load (${loaded.length ? `[${loaded.map((p) => `'${p}'`).join(', ')}]` : '[] for inline rules only'}).`;
 }
 
-function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[]): GovernanceRule[] {
+/** The rules of the preset's packs and the inline ones, each with where it comes from (for the engine's errors). */
+function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[]): { rules: GovernanceRule[]; origins: Map<GovernanceRule, RuleOrigin> } {
   const registered = new Map(ctx.keys('governance:rules:').map((k) => [k.slice('governance:rules:'.length), k as `governance:rules:${string}`]));
   const missing = preset.packs.filter((p) => !registered.has(p));
   if (missing.length) {
@@ -59,17 +60,25 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
     });
   }
   const rules: GovernanceRule[] = [];
+  const origins = new Map<GovernanceRule, RuleOrigin>();
+  const add = (rule: GovernanceRule, origin: RuleOrigin) => {
+    rules.push(validateRule(rule, origin.where));
+    origins.set(rule, origin);
+  };
   const packs = new Set(preset.packs);
+  // Which plugin provides each pack: its errors (a rule that throws, a duplicate id) name it.
+  const plugins = ctx.resolve('runtime').plugins;
   // Packs a preset does not list but that a plugin explicitly provides (third-party packs, the
   // LLM judge) run too: loading the plugin is the opt-in.
   for (const [name, key] of registered) {
     if (!packs.has(name) && Object.keys(GOVERNANCE_PRESETS).some((p) => GOVERNANCE_PRESETS[p as Options['preset']].packs.includes(name))) continue;
     const pack = ctx.resolve(key);
-    for (const rule of pack.rules) rules.push(validateRule(rule, `rule pack "${name}"`));
+    const plugin = plugins.find((p) => p.provides.includes(key))?.name;
+    for (const rule of pack.rules) add(rule, { where: `rule pack "${name}"`, ...(plugin ? { plugin } : {}) });
   }
   const source = ctx.config.configFile ? path.basename(ctx.config.configFile) : 'config';
-  inline.forEach((rule, i) => rules.push(validateRule(rule, `${source} › plugins.governance.rules[${i}]`)));
-  return rules;
+  inline.forEach((rule, i) => add(rule, { where: `${source} › plugins.governance.rules[${i}]`, plugin: ctx.name }));
+  return { rules, origins };
 }
 
 export default definePlugin({
@@ -88,7 +97,7 @@ export default definePlugin({
       let engine = engines.get(name);
       if (!engine) {
         const preset = resolvePreset(options, name);
-        engine = new GovernanceEngine({ rules: collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
+        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
         engines.set(name, engine);
       }
       return engine;

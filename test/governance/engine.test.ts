@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, type GovernanceRule, type Runner, type Runtime } from 'limit-graph';
+import { createRuntime, definePlugin, defineRulePack, type GovernanceRule, type Runner, type Runtime } from 'limit-graph';
 import { governanceRuntime, makeTrace, packPlugins } from './helpers.ts';
 
 describe('governance engine: flag kinds, policy fields, custom rules, hostile input', () => {
@@ -183,6 +183,48 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     });
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/governInput.*findings\[0\]\.severity: Too big/) });
+  });
+
+  it('a rule whose evaluate throws: the rule, its pack, its plugin and the field, the thrown value as cause, and a fix about the crash', async () => {
+    const crash = new Error('acme rule crashed');
+    const acme = defineRulePack({
+      name: 'governance-rules-acme', version: '1.0.0',
+      rules: [
+        { id: 'acme.codename', flag: 'HighRisk', surfaces: ['input'], evaluate: (s) => { if (s.text.includes('PROJECT-X')) throw crash; return []; } },
+        { id: 'acme.odd', flag: 'HighRisk', surfaces: ['input'], evaluate: (s) => { if (s.text.includes('ODD')) throw { why: 'odd' }; return []; } },
+      ],
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [acme] });
+    const error = await check('About PROJECT-X').then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'governance-rules-acme', details: { rule: 'acme.codename', field: 'task.input' },
+      message: 'Governance rule "acme.codename" (rule pack "acme") threw on field task.input: acme rule crashed',
+      fix: "The rule's evaluate threw while reading task.input (the cause has its stack): fix the rule in the plugin governance-rules-acme, or leave it out with that pack's disable option (disable: ['acme.codename']) until it is fixed.",
+    });
+    expect((error as Error).cause).toBe(crash);
+    await expect(check('ODD one')).rejects.toMatchObject({ message: `Governance rule "acme.odd" (rule pack "acme") threw on field task.input: { why: 'odd' } (thrown instead of an Error)` });
+    // An invalid result names the pack's plugin too.
+    await rt.close();
+    const nullish = defineRulePack({ name: 'governance-rules-nullish', version: '1.0.0', rules: [{ id: 'nullish.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => null as never }] });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [nullish] });
+    await expect(check('hello')).rejects.toMatchObject({ plugin: 'governance-rules-nullish', message: 'Governance rule "nullish.x" (rule pack "nullish") returned null instead of an array of findings' });
+  });
+
+  it('two rules with one id: both packs (and their plugins) or the inline rule are named', async () => {
+    const rule = (id: string): GovernanceRule => ({ id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [] });
+    const one = defineRulePack({ name: 'governance-rules-one', version: '1.0.0', rules: [rule('acme.same')] });
+    const two = defineRulePack({ name: 'governance-rules-two', version: '1.0.0', rules: [rule('acme.same')] });
+    const error = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [one, two] }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'governance', hook: 'boot',
+      message: 'Two governance rules share the id "acme.same": rule pack "one" (plugin governance-rules-one) and rule pack "two" (plugin governance-rules-two)',
+      fix: expect.stringContaining("leave the other out with its pack's disable option (disable: ['acme.same'])"),
+    });
+    const inline = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [rule('acme.same')] } } }, plugins: [one] }).then(() => undefined, (e: unknown) => e);
+    expect((inline as Error).message).toBe('Two governance rules share the id "acme.same": rule pack "one" (plugin governance-rules-one) and config › plugins.governance.rules[0] (plugin governance)');
+    // The fix works: the pack's disable option leaves its copy out.
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] }, } }, plugins: [one, two.configure({ disable: ['acme.same'] })] });
+    expect((await check('hello')).decision).toBe('allow');
   });
 
   it('refuses a rule definition with an unknown phase or a bad description at start-up', async () => {

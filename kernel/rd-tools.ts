@@ -344,13 +344,17 @@ const cliMethods = new WeakMap<Command, Map<string, KneeCliMethod>>();
 /** Preferred when no --method is given and several detectors are loaded (kneedle is made for RD curves). */
 const PREFERRED = ['kneedle', 'menger'];
 
+const METHOD_HELP = 'knee detector: the <name> of any loaded knee:<name> — kneedle, menger or a plugin\'s own (default: kneedle when loaded, else the first loaded)';
+
 function pickDetector(rt: Runtime, method: string | undefined): { name: string; detector: KneeDetector } {
   const available = rt.keys('knee:').map((k) => k.slice(5));
   const name = method ?? PREFERRED.find((m) => available.includes(m)) ?? available[0];
   if (!name || !available.includes(name)) {
     throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No knee detector "${method ?? '*'}" is loaded; available: ${available.join(', ') || 'none'}`, {
       details: { key: `knee:${method ?? '*'}` },
-      fix: 'Enable knee-kneedle or knee-menger in limit.config.ts.',
+      fix: available.length
+        ? `Pass --method with a loaded detector (${available.join(', ')}), or enable the plugin that provides knee:${method} in the config.`
+        : "Enable a knee detector in the config: knee-kneedle or knee-menger (built-in), or a plugin of your own that provides knee:<name>.",
     });
   }
   return { name, detector: rt.resolve(`knee:${name}`) };
@@ -378,7 +382,7 @@ export function registerKneeCommands(registry: CommandRegistry, method?: KneeCli
     rd.command('knee')
       .description('knee of a curve: { x, y }, a list of { rate, distortion } points or an RD series')
       .requiredOption('--input <file>', 'curve JSON')
-      .option('--method <name>', 'kneedle or menger (default: kneedle when loaded)')
+      .option('--method <name>', METHOD_HELP)
       .option('--normalize', 'menger: min–max scale both axes first')
       .option('--online', 'kneedle: report the last knee instead of the first')
       .option('--json', 'print { index, method, point } as one JSON document')
@@ -397,7 +401,7 @@ export function registerKneeCommands(registry: CommandRegistry, method?: KneeCli
       .requiredOption('--input <file>', 'RD series JSON ({ points }), a list of { rate, distortion }, or { x, y }')
       .requiredOption('--out <file>', 'SVG file to write (missing parent folders are created)')
       .option('--force', 'overwrite an existing --out file')
-      .option('--method <name>', 'knee detector: kneedle or menger (default: kneedle when loaded)')
+      .option('--method <name>', METHOD_HELP)
       .option('--normalize', 'menger: min–max scale both axes first')
       .option('--title <text>', 'title (default: the series name)')
       .option('--json', 'print { out, index, method } as one JSON document')

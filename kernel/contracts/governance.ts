@@ -140,7 +140,9 @@ export interface GovernanceVerdict {
 
 /**
  * A governance preset (presets/governance/*.ts): the policy plus what the policy leaves to the
- * engine — which rule packs run and the severity thresholds.
+ * engine — which rule packs run and the severity thresholds. Only the built-in three exist (the
+ * governance plugin's `preset` option takes their names); a variation is the plugin's `policy`,
+ * `blockSeverity`, `reviewBand` and `packs` options over one of them (docs/governance.md).
  */
 export interface GovernancePreset {
   name: string;

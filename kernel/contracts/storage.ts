@@ -127,6 +127,10 @@ export interface Storage {
   closeSession(tenant: string, id: string, closedAt: string): Promise<Session>;
 
   createTrace(trace: Trace): Promise<Trace>;
+  /**
+   * Applies the patch unconditionally. The `ifStatus` precondition exists only on the batch op
+   * `updateTrace`; `applyTracePatch(stored, patch, ifStatus)` implements both.
+   */
   updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace>;
   /** The trace with its flags. */
   getTrace(tenant: string, id: string): Promise<Trace | null>;

@@ -52,6 +52,19 @@ async function check(text: string) {
   return JSON.parse(r.stdout) as { decision: string; flags: { ruleId: string }[] };
 }
 
+describe('docs/governance.md: a governance setup of your own, shared as a runtime preset', () => {
+  it('runs as written: the default preset with the overrides the preset file holds', async () => {
+    const block = blockStarting('// acme-governance.ts — a runtime preset holding only the governance plugin\'s options');
+    const [preset, config] = block.split('// limit.config.ts\n') as [string, string];
+    write('acme-governance.ts', preset);
+    write('limit.config.ts', config);
+    const r = await runCli(['config', '--json'], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent', LIMIT_DATA_DIR: path.join(dir, '.limit') } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).plugins.governance).toMatchObject({ preset: 'default', policy: { requireHumanReview: true, quarantineSeverity: 8 }, blockSeverity: 8, reviewBand: [4, 6] });
+    expect((await check('Summarise the roadmap.')).decision).toBe('allow');
+  });
+});
+
 describe('docs/governance.md custom-rule examples run as written', () => {
   it('an inline rule in limit.config.ts', async () => {
     write('limit.config.ts', blockAfter('### Inline in limit.config.ts'));

@@ -153,6 +153,23 @@ describe('limit rd', () => {
     expect(JSON.parse((await cli(['rd', 'knee', '--input', straight, '--json'])).stdout).index).toBeNull();
   });
 
+  it('knee --method takes any loaded knee:<name>, a plugin\'s own detector included, and its help says so', async () => {
+    writeFileSync(path.join(dir, 'knee-last.ts'), `import { definePlugin } from 'limit-graph';
+export default definePlugin({ meta: { name: 'knee-last', version: '0.0.1', provides: ['knee:last'] }, setup(ctx) {
+  ctx.provide('knee:last' as never, { name: 'last', detect: (points: unknown[]) => ({ index: points.length - 2 }) } as never);
+} });`);
+    writeFileSync(path.join(dir, 'custom-knee.config.ts'), `export default { plugins: { 'knee-menger': true, './knee-last': true } };`);
+    const curve = path.join(dir, 'curve-custom.json');
+    writeFileSync(curve, JSON.stringify({ x: [1, 2, 3, 4], y: [10, 5, 4, 3.5] }));
+    const r = await cli(['--config', 'custom-knee.config.ts', 'rd', 'knee', '--input', curve, '--method', 'last', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ method: 'last', index: 2 });
+    const help = await cli(['--config', 'custom-knee.config.ts', 'rd', 'knee', '--help']);
+    expect(help.stdout).toMatch(/--method <name>\s+knee detector: the <name> of any loaded knee:<name>/);
+    const unknown = await cli(['--config', 'custom-knee.config.ts', 'rd', 'knee', '--input', curve, '--method', 'nope']);
+    expect(unknown.stderr).toContain('fix: Pass --method with a loaded detector (menger, last), or enable the plugin that provides knee:nope in the config.');
+  });
+
   it('plot --out: never its own input, no overwrite without --force, a folder is a clear error', async () => {
     const file = path.join(dir, 'plot-input.json');
     const text = JSON.stringify({ x: [1, 2, 3, 4, 5], y: [1, 0.4, 0.2, 0.15, 0.1] });

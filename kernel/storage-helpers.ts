@@ -18,6 +18,14 @@ export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_PAGE_LIMIT = 100;
 /** Largest `limit` a listing accepts; a larger one is LIMIT_VALIDATION. */
 export const MAX_PAGE_LIMIT = 1000;
+/**
+ * Most bytes of JSON one page of a listing holds (traces with their flags, sessions), whatever its
+ * `limit`: 16 MiB. Records may be up to `maxRecordBytes` each, so `limit` alone would let a page
+ * reach gigabytes — more than a JavaScript string (512 Mi characters) or a response can hold. A page
+ * that reaches it ends early with a `nextCursor` (see PageBuilder); a query may ask for less
+ * (`maxBytes`), never more.
+ */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 
 function invalid(what: string, error: z.ZodError): LimitError {
   const issues = error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
@@ -62,6 +70,7 @@ const TraceQuerySchema = z
     from: Timestamp.optional(),
     to: Timestamp.optional(),
     limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
+    maxBytes: z.number().int().min(1).max(MAX_PAGE_BYTES).default(MAX_PAGE_BYTES),
     cursor: z.string().max(1024).optional(),
   })
   .strict();
@@ -69,6 +78,7 @@ const SessionQuerySchema = z
   .object({
     status: SessionStatus.optional(),
     limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
+    maxBytes: z.number().int().min(1).max(MAX_PAGE_BYTES).default(MAX_PAGE_BYTES),
     cursor: z.string().max(1024).optional(),
   })
   .strict();
@@ -84,6 +94,8 @@ export interface NormalizedTraceQuery {
   /** Exclusive, epoch ms. */
   toMs?: number;
   limit: number;
+  /** Byte budget of the page (MAX_PAGE_BYTES unless the query asked for less); see PageBuilder. */
+  maxBytes: number;
   after?: CursorPosition;
 }
 
@@ -91,6 +103,8 @@ export interface NormalizedTraceQuery {
 export interface NormalizedSessionQuery {
   status?: Session['status'];
   limit: number;
+  /** Byte budget of the page (MAX_PAGE_BYTES unless the query asked for less); see PageBuilder. */
+  maxBytes: number;
   after?: CursorPosition;
 }
 
@@ -408,6 +422,7 @@ export const validate = {
       ...(q.from !== undefined ? { fromMs: timeKey(q.from) } : {}),
       ...(q.to !== undefined ? { toMs: timeKey(q.to) } : {}),
       limit: q.limit,
+      maxBytes: q.maxBytes,
       ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
     };
   },
@@ -416,6 +431,7 @@ export const validate = {
     return {
       ...(q.status !== undefined ? { status: q.status } : {}),
       limit: q.limit,
+      maxBytes: q.maxBytes,
       ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
     };
   },
@@ -615,7 +631,49 @@ export function pageOf<T extends { createdAt: string; id: string }>(rows: T[], l
   return { items, nextCursor: cursorAfter(items[items.length - 1]!) };
 }
 
-/** The trace after a validated patch (fields absent from the patch keep their value). */
+/**
+ * Builds one page of a listing from rows read in list order, bounded by count (`limit`) and by
+ * size (`maxBytes`: the rows' JSON as the backend stores it, a trace with its flags). A backend asks
+ * `takes(bytes)` before it reads or parses a row, and stops reading at the first no: that row only
+ * proves a next page exists, as the extra row of `pageOf` does, so the page gets a `nextCursor`.
+ * The first row is always taken, however large, so paging moves on. A page is thus at most
+ * `maxBytes`, or one record when a single record is larger; `limit` is a maximum, not a promise.
+ */
+export class PageBuilder<T extends { createdAt: string; id: string }> {
+  readonly items: T[] = [];
+  #bytes = 0;
+  #more = false;
+
+  constructor(readonly limit: number, readonly maxBytes: number) {}
+
+  /** Whether the next row, `bytes` long, belongs on this page; false ends the page (a next page exists). */
+  takes(bytes: number): boolean {
+    if (this.#more) return false;
+    if (this.items.length >= this.limit || (this.items.length > 0 && this.#bytes + bytes > this.maxBytes)) {
+      this.#more = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Ends the page before the next row, which exists (for a backend whose query applied `takes`'s rule itself). */
+  end(): void {
+    this.#more = true;
+  }
+
+  /** Adds a row `takes` accepted. */
+  add(item: T, bytes: number): void {
+    this.items.push(item);
+    this.#bytes += bytes;
+  }
+
+  /** The page: its rows, and the cursor after the last one when a row was refused. */
+  page(): Page<T> {
+    const last = this.items[this.items.length - 1];
+    return { items: this.items, nextCursor: this.#more && last ? cursorAfter(last) : null };
+  }
+}
+
 /** The trace with `patch` applied; with `ifStatus` (a batch's `updateTrace` precondition), only from that status. */
 export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: TraceStatus): Trace {
   if (ifStatus !== undefined && trace.status !== ifStatus) {

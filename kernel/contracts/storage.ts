@@ -32,19 +32,26 @@ export interface TraceQuery {
   from?: string;
   /** Exclusive upper bound on createdAt (ISO timestamp). */
   to?: string;
-  /** 1..1000, default 100. */
+  /** Most traces on the page: 1..1000, default 100. A page may hold fewer (see `maxBytes`). */
   limit?: number;
+  /**
+   * Most bytes of JSON on the page (the traces with their flags, as stored): 1..MAX_PAGE_BYTES,
+   * default MAX_PAGE_BYTES (16 MiB). The page ends, with a `nextCursor`, before the trace that would
+   * pass it; its first trace is always included.
+   */
+  maxBytes?: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;
 }
 
 /**
- * Filters of a session listing (`listSessions`): the status, the page size (1..1000, default 100)
- * and the cursor of the previous page.
+ * Filters of a session listing (`listSessions`): the status, the page size (1..1000, default 100),
+ * its byte budget (`maxBytes`, as for traces) and the cursor of the previous page.
  */
 export interface SessionQuery {
   status?: Session['status'];
   limit?: number;
+  maxBytes?: number;
   cursor?: string;
 }
 
@@ -101,6 +108,11 @@ export type BatchOp =
  *   `listQuarantined` is by trace id ascending (ids are ASCII: code-unit, byte and "C" collation
  *   order agree); `listRdSeries` is oldest first, by the instant of `createdAt`, ties broken by id
  *   ascending. Neither depends on insertion order or on a restart.
+ * - **Pages.** A page of traces or sessions holds at most `limit` records and at most `maxBytes`
+ *   bytes of their JSON as stored (MAX_PAGE_BYTES, 16 MiB, by default): it ends early, with a
+ *   `nextCursor`, before the record that would pass the budget, and always holds its first record.
+ *   Backends stop reading there (the kernel's PageBuilder), so a page of large records never loads
+ *   much more than its budget. `nextCursor` is null only on the last page.
  */
 export interface Storage {
   /** `sqlite`, `postgres`, `file`, `kv`, or a third-party name. */
@@ -134,7 +146,7 @@ export interface Storage {
   updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace>;
   /** The trace with its flags. */
   getTrace(tenant: string, id: string): Promise<Trace | null>;
-  /** Newest first (createdAt desc, id desc), cursor-paginated. */
+  /** Newest first (createdAt desc, id desc), cursor-paginated, each page bounded by `limit` and `maxBytes`. */
   listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>>;
 
   /** Appends to the trace's hash chain; safe under concurrent appenders (threads and processes). */

@@ -31,7 +31,8 @@ export const CreateSessionBody = z
   .object({ name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
   .strict();
 
-const Limit = z.coerce.number().int().min(1).max(1000);
+const Limit = z.coerce.number().int().min(1).max(1000)
+  .describe('Most records on the page (default 100). A page also ends early, with nextCursor, once its records reach 16 MiB of JSON.');
 const Cursor = z.string().min(1).max(1024);
 
 export const SessionListQuery = z.object({ status: SessionStatus.optional(), limit: Limit.optional(), cursor: Cursor.optional() }).strict();

@@ -24,12 +24,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  pageOf, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  PageBuilder, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
+import { KeyedMutex, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -321,8 +321,12 @@ export class FileStorage implements Storage {
     return readRecord(this.#sessionFile(tenant, id), 'a session', (v) => sameIds(validate.session(v), { tenant, id }));
   }
 
+  #traceFile(tenant: string, sessionId: string, id: string): string {
+    return path.join(this.#traceDir(tenant, sessionId, id), 'trace.json');
+  }
+
   #readTraceDoc(tenant: string, sessionId: string, id: string): Promise<TraceDoc | undefined> {
-    return readRecord(path.join(this.#traceDir(tenant, sessionId, id), 'trace.json'), 'a trace ({ trace, flagSeq })', (v) => {
+    return readRecord(this.#traceFile(tenant, sessionId, id), 'a trace ({ trace, flagSeq })', (v) => {
       if (!isObject(v)) throw new Error('expected { "trace": …, "flagSeq": […] }');
       const trace = sameIds(validate.trace(v.trace), { tenant, sessionId, id });
       const seq = v.flagSeq;
@@ -545,8 +549,23 @@ export class FileStorage implements Storage {
       .filter((s) => (q.status === undefined || s.status === q.status) && (!q.after || isAfterCursor(s, q.after)))
       .sort(compareNewestFirst)
       .slice(0, q.limit + 1);
-    const sessions = await Promise.all(entries.map((e) => this.#readSession(tenant, e.id)));
-    return pageOf(sessions.filter((s): s is Session => s !== undefined), q.limit);
+    return this.#page(entries, q, (e) => this.#sessionFile(tenant, e.id), (e) => this.#readSession(tenant, e.id));
+  }
+
+  /**
+   * A page of the records of `entries` (index entries in list order, `limit + 1` at most): the page
+   * is cut by the files' sizes (PageBuilder: `limit` records, `maxBytes` bytes), then only the
+   * records on it are read.
+   */
+  async #page<E extends { createdAt: string; id: string }, T>(
+    entries: E[], q: { limit: number; maxBytes: number }, file: (e: E) => string, read: (e: E) => Promise<T | undefined>,
+  ): Promise<Page<T>> {
+    const sizes = await Promise.all(entries.map((e) => fileSize(file(e))));
+    const cut = new PageBuilder<E>(q.limit, q.maxBytes);
+    for (let i = 0; i < entries.length && cut.takes(sizes[i]!); i++) cut.add(entries[i]!, sizes[i]!);
+    const { items, nextCursor } = cut.page();
+    const records: (T | undefined)[] = await Promise.all(items.map(read));
+    return { items: records.filter((r): r is T => r !== undefined), nextCursor };
   }
 
   async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
@@ -625,8 +644,7 @@ export class FileStorage implements Storage {
       if (q.flagKind !== undefined && !e.kinds.has(q.flagKind)) continue;
       picked.push(e);
     }
-    const docs = await Promise.all(picked.map((e) => this.#readTraceDoc(tenant, e.sessionId, e.id)));
-    return pageOf(docs.filter((d): d is TraceDoc => d !== undefined).map((d) => d.trace), q.limit);
+    return this.#page(picked, q, (e) => this.#traceFile(tenant, e.sessionId, e.id), async (e) => (await this.#readTraceDoc(tenant, e.sessionId, e.id))?.trace);
   }
 
   // ── provenance ───────────────────────────────────────────────────────────────────────────────

@@ -132,6 +132,16 @@ export async function readJson<T>(file: string, fix?: string): Promise<T | undef
   }
 }
 
+/** A file's size in bytes, or 0 when it does not exist (a listing then finds no record there). */
+export async function fileSize(file: string): Promise<number> {
+  try {
+    return (await fs.stat(file)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw readError(error, file);
+  }
+}
+
 /**
  * Reads a JSON file that must hold what `check` accepts (check throws, naming what is wrong):
  * undefined when the file does not exist, LIMIT_STORAGE_CORRUPT naming the file for anything else

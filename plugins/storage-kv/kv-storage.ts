@@ -25,7 +25,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, pageOf,
+  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
@@ -378,16 +378,20 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     this.#fresh();
     const q = validate.sessionQuery(query);
-    const rows: Session[] = [];
+    const page = new PageBuilder<Session>(q.limit, q.maxBytes);
     for (const { key, value } of this.#scanByTime(['si', tenant], q.after)) {
       if (q.status !== undefined && value !== q.status) continue;
-      const session = this.#json<Session>(['s', tenant, key[key.length - 1] as string]);
+      const record: Key = ['s', tenant, key[key.length - 1] as string];
+      const text = this.#open().get(record);
+      if (text === undefined) continue;
+      const session = this.#parse<Session>(record, text);
       // The index value may lag a concurrent close by one read; the record decides.
-      if (!session || (q.status !== undefined && session.status !== q.status)) continue;
-      rows.push(session);
-      if (rows.length > q.limit) break;
+      if (q.status !== undefined && session.status !== q.status) continue;
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (!page.takes(bytes)) break;
+      page.add(session, bytes);
     }
-    return pageOf(rows, q.limit);
+    return page.page();
   }
 
   async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
@@ -505,15 +509,20 @@ export class KvStorage implements Storage {
     // The narrowest index that the query names; the rest is filtered on the way.
     const prefix: Key = q.sessionId !== undefined ? ['ts', tenant, q.sessionId] : q.flagKind !== undefined ? ['tf', tenant, q.flagKind] : ['tc', tenant];
     const statusInIndex = prefix[0] !== 'tf';
-    const rows: Trace[] = [];
+    const page = new PageBuilder<Trace>(q.limit, q.maxBytes);
     for (const { key, value } of this.#scanByTime(prefix, q.after, q.fromMs, q.toMs)) {
       if (statusInIndex && q.statuses && !q.statuses.includes(value as Trace['status'])) continue;
-      const trace = this.#json<Trace>(['t', tenant, key[key.length - 1] as string]);
-      if (!trace || !matchesTraceQuery(trace, q)) continue;
-      rows.push(trace);
-      if (rows.length > q.limit) break;
+      const record: Key = ['t', tenant, key[key.length - 1] as string];
+      const text = this.#open().get(record);
+      if (text === undefined) continue;
+      // A trace is stored with its flags: its size is its value's.
+      const bytes = Buffer.byteLength(text, 'utf8');
+      const trace = this.#parse<Trace>(record, text);
+      if (!matchesTraceQuery(trace, q)) continue;
+      if (!page.takes(bytes)) break;
+      page.add(trace, bytes);
     }
-    return pageOf(rows, q.limit);
+    return page.page();
   }
 
   /**

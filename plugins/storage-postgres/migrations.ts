@@ -82,6 +82,17 @@ export const MIGRATIONS: readonly SqlMigration[] = [
       .concat(`UPDATE {s}.traces SET flags = replace(flags::text, U&'\\E000', U&'\\E000\\E000')::jsonb WHERE strpos(flags::text, U&'\\E000') > 0;`)
       .join('\n'),
   },
+  {
+    version: 4,
+    name: 'stored JSON size of traces and sessions',
+    // A page of a listing is bounded by bytes as well as by count (kernel PageBuilder): the size of
+    // each row, kept by the server on every write, lets the listing query sum sizes without
+    // converting or sending the records it leaves for the next page.
+    sql: `
+      ALTER TABLE {s}.traces ADD COLUMN IF NOT EXISTS bytes bigint GENERATED ALWAYS AS (octet_length(data::text) + octet_length(flags::text)) STORED;
+      ALTER TABLE {s}.sessions ADD COLUMN IF NOT EXISTS bytes bigint GENERATED ALWAYS AS (octet_length(data::text)) STORED;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import {
-  LimitError, applyTracePatch, assertId, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
+  LimitError, applyTracePatch, assertId, conflict, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
@@ -305,9 +305,38 @@ export class PostgresStorage implements Storage {
     const where = ['tenant = $1'];
     if (q.status) where.push(`status = $${params.push(q.status)}`);
     if (q.after) where.push(`(created_ms, id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
-    const sql = `SELECT data FROM ${this.#s}.sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT $${params.push(q.limit + 1)}`;
-    const { rows } = await this.#query<{ data: Session }>(this.#conn, sql, params);
-    return pageOf(rows.map((r) => r.data), q.limit);
+    return this.#page<{ data: Session }, Session>(['data'], 'sessions', where, params, q, (r) => r.data);
+  }
+
+  /**
+   * One page of a listing, newest first: the first `limit + 1` rows of `table` that match `where`,
+   * each with its stored size (`bytes`, a column the server keeps up to date) and, only for the rows
+   * the page takes (PageBuilder's rule, applied in the query), its `columns` — the rows past the
+   * page are counted, never converted or sent, so a page of large records transfers about its
+   * budget.
+   */
+  async #page<R extends pg.QueryResultRow, T extends { createdAt: string; id: string }>(
+    columns: (keyof R & string)[], table: string, where: string[], params: unknown[], q: { limit: number; maxBytes: number }, read: (row: R) => T,
+  ): Promise<Page<T>> {
+    const limit = `$${params.push(q.limit)}`;
+    const budget = `$${params.push(q.maxBytes)}`;
+    const sql = `SELECT ${columns.map((c) => `CASE WHEN k.keep THEN k.${c} END AS ${c}`).join(', ')}, k.bytes, k.keep FROM (
+        SELECT p.*, (row_number() OVER w <= ${limit} AND (row_number() OVER w = 1 OR sum(p.bytes) OVER w <= ${budget})) AS keep FROM (
+          SELECT ${columns.map((c) => `t.${c}`).join(', ')}, t.bytes, t.created_ms, t.id FROM ${this.#s}.${table} t WHERE ${where.join(' AND ')}
+          ORDER BY t.created_ms DESC, t.id DESC LIMIT ${limit} + 1
+        ) p WINDOW w AS (ORDER BY p.created_ms DESC, p.id DESC ROWS UNBOUNDED PRECEDING)
+      ) k ORDER BY k.created_ms DESC, k.id DESC`;
+    const { rows } = await this.#query<R & { bytes: string; keep: boolean }>(this.#conn, sql, params);
+    const page = new PageBuilder<T>(q.limit, q.maxBytes);
+    for (const row of rows) {
+      const bytes = Number(row.bytes);
+      if (!row.keep || !page.takes(bytes)) {
+        page.end();
+        break;
+      }
+      page.add(read(row), bytes);
+    }
+    return page.page();
   }
 
   async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
@@ -403,9 +432,7 @@ export class PostgresStorage implements Storage {
     if (q.toMs !== undefined) where.push(`t.created_ms < $${params.push(q.toMs)}`);
     if (q.flagKind) where.push(`EXISTS (SELECT 1 FROM ${this.#s}.flags f WHERE f.tenant = t.tenant AND f.kind = $${params.push(q.flagKind)} AND f.trace_id = t.id)`);
     if (q.after) where.push(`(t.created_ms, t.id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
-    const sql = `SELECT t.data, t.flags FROM ${this.#s}.traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT $${params.push(q.limit + 1)}`;
-    const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(this.#conn, sql, params);
-    return pageOf(rows.map(rowToTrace), q.limit);
+    return this.#page<{ data: Trace; flags: Flag[] }, Trace>(['data', 'flags'], 'traces', where, params, q, rowToTrace);
   }
 
   /** Locks the trace row (serialising appenders of one trace across connections) or throws NOT_FOUND. */

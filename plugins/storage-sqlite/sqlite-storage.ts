@@ -14,7 +14,7 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, pageOf, retryOnConflict,
+  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
@@ -90,6 +90,30 @@ class GuardedStatement {
       return this.statement.run(...params);
     } catch (error) {
       throw this.fault(error);
+    }
+  }
+
+  /** Rows one at a time, so that a reader can stop early (a page that reached its byte budget). */
+  *iterate(...params: unknown[]): Generator<unknown, void, undefined> {
+    let rows: IterableIterator<unknown>;
+    try {
+      rows = this.statement.iterate(...params);
+    } catch (error) {
+      throw this.fault(error);
+    }
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = rows.next();
+        } catch (error) {
+          throw this.fault(error);
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      rows.return?.();
     }
   }
 }
@@ -408,8 +432,22 @@ export class SqliteStorage implements Storage {
       where.push('(created_ms, id) < (?, ?)');
       params.push(q.after.t, q.after.id);
     }
-    const rows = this.#q(`SELECT data FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT ?`).all(...params, q.limit + 1) as { data: string }[];
-    return pageOf(rows.map((r) => this.#json<Session>(r.data, 'session')), q.limit);
+    const sql = `SELECT data, octet_length(data) AS bytes FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT ?`;
+    return this.#page(sql, [...params, q.limit + 1], q, (r: { data: string }) => this.#json<Session>(r.data, 'session'));
+  }
+
+  /**
+   * A page of the rows `sql` lists (each with its `bytes`, read by octet_length from the row header,
+   * not the text), read one row at a time and parsed only when the page takes it: it ends at
+   * `limit` rows or `maxBytes` bytes (PageBuilder), so the rows after that are never read.
+   */
+  #page<R, T extends { createdAt: string; id: string }>(sql: string, params: unknown[], q: { limit: number; maxBytes: number }, read: (row: R) => T): Page<T> {
+    const page = new PageBuilder<T>(q.limit, q.maxBytes);
+    for (const row of this.#q(sql).iterate(...params) as Iterable<R & { bytes: number }>) {
+      if (!page.takes(row.bytes)) break;
+      page.add(read(row), row.bytes);
+    }
+    return page.page();
   }
 
   async closeSession(tenant: string, id: string, closedAt: string): Promise<Session> {
@@ -503,9 +541,8 @@ export class SqliteStorage implements Storage {
       where.push('(t.created_ms, t.id) < (?, ?)');
       params.push(q.after.t, q.after.id);
     }
-    const sql = `SELECT t.data, t.flags FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
-    const rows = this.#q(sql).all(...params, q.limit + 1) as { data: string; flags: string }[];
-    return pageOf(rows.map((r) => this.#trace(r)), q.limit);
+    const sql = `SELECT t.data, t.flags, octet_length(t.data) + octet_length(t.flags) AS bytes FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
+    return this.#page(sql, [...params, q.limit + 1], q, (r: { data: string; flags: string }) => this.#trace(r));
   }
 
   /** `scope`: a trace created or appended to earlier in the same batch is known to exist. */

@@ -13,7 +13,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, hashProvenance, isStatusConflict,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_PAGE_BYTES, cursorAfter, hashProvenance, isStatusConflict,
   type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
 } from '../../kernel/index.ts';
@@ -510,6 +510,57 @@ export function storageConformance(name: string, factory: StorageFactory, option
         for (let i = 30; i < 35; i++) await storage.createTrace(makeTrace('t1', `tr${i}`, 's1', T0 + i));
         const p2 = await storage.listTraces('t1', { limit: 10, cursor: p1.nextCursor! });
         expect(p2.items.map((t) => t.id)).toEqual(Array.from({ length: 10 }, (_, k) => `tr${String(19 - k).padStart(2, '0')}`));
+      });
+
+      it('ends a page at its byte budget (maxBytes) with a cursor, so limit is a maximum: large traces and sessions page through whole', async () => {
+        // 20 traces of about 1 MB of JSON each (the model's largest input), under a budget of 3.5 MB:
+        // pages of 3, each within the budget, none missing, every page but the last with a cursor.
+        const input = 'x'.repeat(999_000);
+        for (let i = 0; i < 20; i++) await storage.createTrace(makeTrace('t1', `big${String(i).padStart(2, '0')}`, 's1', T0 + i, { task: { input, kind: 'code' } }));
+        const expected = Array.from({ length: 20 }, (_, i) => `big${String(19 - i).padStart(2, '0')}`);
+        const budget = 3_500_000;
+        const seen: string[] = [];
+        const sizes: number[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await storage.listTraces('t1', { limit: 1000, maxBytes: budget, ...(cursor ? { cursor } : {}) });
+          expect(jsonBytes(page.items)).toBeLessThanOrEqual(budget);
+          sizes.push(page.items.length);
+          seen.push(...page.items.map((t) => t.id));
+          cursor = page.nextCursor ?? undefined;
+          expect(sizes.length).toBeLessThanOrEqual(20);
+        } while (cursor);
+        expect(seen).toEqual(expected);
+        expect(sizes).toEqual([3, 3, 3, 3, 3, 3, 2]);
+        expect((await storage.listTraces('t1', { limit: 5, maxBytes: budget })).items).toHaveLength(3);
+        // The count still ends a page first when it comes first; the default budget (MAX_PAGE_BYTES, 16 MiB) holds 16.
+        expect((await storage.listTraces('t1', { limit: 2, maxBytes: budget })).items).toHaveLength(2);
+        const byDefault = await storage.listTraces('t1', { limit: 1000 });
+        expect(byDefault.items.map((t) => t.id)).toEqual(expected.slice(0, 16));
+        expect((await storage.listTraces('t1', { limit: 1000, cursor: byDefault.nextCursor! })).items.map((t) => t.id)).toEqual(expected.slice(16));
+        // A budget smaller than one trace: one trace a page (never an empty page), and a filter pages the same.
+        const one = await storage.listTraces('t1', { sessionId: 's1', limit: 1000, maxBytes: 1000 });
+        expect(one.items.map((t) => t.id)).toEqual(['big19']);
+        expect((await storage.listTraces('t1', { sessionId: 's1', limit: 1000, maxBytes: 1000, cursor: one.nextCursor! })).items.map((t) => t.id)).toEqual(['big18']);
+        // The last page of a budget-cut listing ends with null, even when it is full to the budget.
+        const lastThree = await storage.listTraces('t1', { limit: 1000, maxBytes: budget, cursor: cursorAfter({ createdAt: iso(T0 + 3), id: 'big03' }) });
+        expect(lastThree.items.map((t) => t.id)).toEqual(['big02', 'big01', 'big00']);
+        expect(lastThree.nextCursor).toBeNull();
+
+        // Sessions page the same way (their metadata is free-form).
+        for (let i = 0; i < 5; i++) await storage.createSession(makeSession('t1', `sess${i}`, { createdAt: iso(T0 + i), metadata: { blob: input } }));
+        const sessionPages: string[][] = [];
+        cursor = undefined;
+        do {
+          const page = await storage.listSessions('t1', { limit: 1000, maxBytes: 2_500_000, ...(cursor ? { cursor } : {}) });
+          sessionPages.push(page.items.map((x) => x.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(sessionPages).toEqual([['sess4', 'sess3'], ['sess2', 'sess1'], ['sess0']]);
+
+        await limitError(storage.listTraces('t1', { maxBytes: 0 }), 'LIMIT_VALIDATION');
+        await limitError(storage.listTraces('t1', { maxBytes: MAX_PAGE_BYTES + 1 }), 'LIMIT_VALIDATION');
+        await limitError(storage.listSessions('t1', { maxBytes: 1.5 }), 'LIMIT_VALIDATION');
       });
 
       it('filters by session, status, flag kind and time range, alone and combined', async () => {

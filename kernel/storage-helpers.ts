@@ -10,7 +10,7 @@ import {
   TASK_LIMITS, Task, Tenant, Timestamp, Trace, TraceStatus,
   type Page,
 } from './model/index.ts';
-import type { BatchOp, Counters, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
+import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
 export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
@@ -26,6 +26,58 @@ export const MAX_PAGE_LIMIT = 1000;
  * (`maxBytes`), never more.
  */
 export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
+/** Most points one RD series holds (a refinement loop takes tens to hundreds of steps). */
+export const MAX_RD_POINTS = 10_000;
+
+/**
+ * Most bytes the points of one RD series hold together, each point's JSON measured alone: four
+ * records' worth (16 MiB with the default `maxRecordBytes`). A point may be as large as a record, but
+ * a series is read and answered whole (GET /rd/knee, exports), so its points are bounded together.
+ */
+export function maxRdPointsBytes(maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): number {
+  return 4 * maxRecordBytes;
+}
+
+/**
+ * Throws LIMIT_PAYLOAD_TOO_LARGE, before anything is written, when `added` points of `addedBytes`
+ * would take a series holding `count` points of `bytes` past MAX_RD_POINTS or maxRdPointsBytes.
+ */
+export function assertRdPointsFit(seriesId: string, held: { count: number; bytes: number }, added: { count: number; bytes: number }, maxRecordBytes: number): void {
+  const count = held.count + added.count;
+  const bytes = held.bytes + added.bytes;
+  const maxBytes = maxRdPointsBytes(maxRecordBytes);
+  if (count <= MAX_RD_POINTS && bytes <= maxBytes) return;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const what = added.count === 1 ? 'with this point' : `with its ${n(added.count)} points`;
+  const message = count > MAX_RD_POINTS
+    ? `RD series "${seriesId}" would hold ${n(count)} points ${what}; a series holds at most ${n(MAX_RD_POINTS)}`
+    : `The points of RD series "${seriesId}" would be ${n(bytes)} bytes as JSON ${what}; a series' points hold at most ${n(maxBytes)} (4 × maxRecordBytes)`;
+  throw new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `${message}; nothing was written`, {
+    details: { seriesId, points: count, maxPoints: MAX_RD_POINTS, bytes, maxBytes },
+    fix: 'Record further steps in a new RD series, and keep large data out of point meta (store it in a trace and put its id in meta).',
+  });
+}
+
+/** UTF-8 bytes of each point's JSON, summed (the measure of maxRdPointsBytes). */
+export function rdPointsBytes(points: readonly RdPoint[]): number {
+  let bytes = 0;
+  for (const p of points) bytes += Buffer.byteLength(JSON.stringify(p), 'utf8');
+  return bytes;
+}
+
+/** One more than the largest step of `points`, 0 when there are none: the default step of the next point. */
+export function nextRdStep(points: readonly RdPoint[]): number {
+  let next = 0;
+  for (const p of points) if (p.step >= next) next = p.step + 1;
+  return next;
+}
+
+/** The summary of a series held whole (file, kv, test doubles): the series without points, and their count, bytes and next step. */
+export function rdSeriesSummary(series: RdSeries): RdSeriesSummary {
+  const { points, ...rest } = series;
+  return { ...rest, pointCount: points.length, pointBytes: rdPointsBytes(points), nextStep: nextRdStep(points) };
+}
 
 function invalid(what: string, error: z.ZodError): LimitError {
   const issues = error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));

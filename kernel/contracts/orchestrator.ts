@@ -12,7 +12,7 @@ import type {
   ChainVerification, Checkpoint, Flag, MergeRequest, MergeStrategy, Page, ProvenanceEntry, RdPoint, RdSeries, RunMetrics,
   RunOutput, Session, SessionLimits, Task, Trace,
 } from '../model/index.ts';
-import type { SessionQuery, TraceQuery } from './storage.ts';
+import type { RdPointAppended, SessionQuery, TraceQuery } from './storage.ts';
 import type { GovernanceVerdict, MergeValidation } from './governance.ts';
 import type { AttributedGraph, DistortionOptions } from './rd.ts';
 
@@ -359,7 +359,11 @@ export interface Orchestrator {
   federate(input: FederateInput): Promise<FederationOutcome>;
 
   createRdSeries(input: CreateRdSeriesInput): Promise<RdSeries>;
-  recordRdStep(seriesId: string, input: RdStepInput): Promise<RdSeries>;
+  /**
+   * Records one step: its point (step, rate, the distortion given or measured, meta) and the
+   * series' point count and bytes after it — not the series' other points (rdKnee returns them).
+   */
+  recordRdStep(seriesId: string, input: RdStepInput): Promise<RdPointAppended>;
   /** `detector`: `knee:<name>` suffix; default `kneedle` when present, else `menger`. */
   rdKnee(tenant: string | undefined, seriesId: string, detector?: string): Promise<RdKnee>;
   /** A refinement loop: creates a series, records each step, reports the knee. */

@@ -55,6 +55,27 @@ export interface SessionQuery {
   cursor?: string;
 }
 
+/**
+ * An RD series without its points, and what its points add up to: what `getRdSeriesSummary` reads
+ * without reading a point (the orchestrator needs no more to record the next step).
+ */
+export type RdSeriesSummary = Omit<RdSeries, 'points'> & {
+  /** Points the series holds (at most MAX_RD_POINTS). */
+  pointCount: number;
+  /** UTF-8 bytes of the points' JSON, each point measured alone (at most maxRdPointsBytes). */
+  pointBytes: number;
+  /** One more than the largest step of its points; 0 for a series without points. */
+  nextStep: number;
+};
+
+/** What `appendRdPoint` returns: the point as stored, and the series' point count and bytes with it. */
+export interface RdPointAppended {
+  seriesId: string;
+  point: RdPoint;
+  pointCount: number;
+  pointBytes: number;
+}
+
 /** Fields of a trace that may change after creation. */
 export type TracePatch = Partial<Pick<Trace, 'status' | 'output' | 'metrics' | 'completedAt' | 'metadata'>>;
 
@@ -99,6 +120,11 @@ export type BatchOp =
  *   RD series is its JSON without `points`, and each point counts alone. So a trace keeps taking
  *   flags (and a series points) as long as each one fits, and a trace whose JSON without flags is
  *   exactly `maxRecordBytes` is accepted.
+ * - **RD series size.** A series holds at most MAX_RD_POINTS (10,000) points, and its points
+ *   together (each measured alone, as above) at most maxRdPointsBytes (4 × `maxRecordBytes`, 16 MiB
+ *   by default): a create or an append past either throws LIMIT_PAYLOAD_TOO_LARGE and writes
+ *   nothing, so a whole series always fits in a response and in memory. An append neither reads
+ *   nor returns the series' other points.
  * - **References.** Flags, checkpoints, quarantine states and provenance entries belong to a trace
  *   that must exist in the tenant (LIMIT_NOT_FOUND otherwise); RD points to an existing series.
  *   Traces and RD series name a session but the session is not required to be stored.
@@ -168,8 +194,15 @@ export interface Storage {
   listQuarantined(tenant: string): Promise<QuarantineState[]>;
 
   createRdSeries(series: RdSeries): Promise<RdSeries>;
-  appendRdPoint(tenant: string, seriesId: string, point: RdPoint): Promise<RdSeries>;
+  /**
+   * Appends a point (checked against the series' limits first, see "RD series size"); returns the
+   * point and the series' new point count and bytes, without reading its other points.
+   */
+  appendRdPoint(tenant: string, seriesId: string, point: RdPoint): Promise<RdPointAppended>;
+  /** The series with every point (bounded by "RD series size"). */
   getRdSeries(tenant: string, id: string): Promise<RdSeries | null>;
+  /** The series without its points, with their count, bytes and next step (no point is read on SQL backends). */
+  getRdSeriesSummary(tenant: string, id: string): Promise<RdSeriesSummary | null>;
   /** Oldest first: the instant of createdAt ascending, then id ascending; each with its points. */
   listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]>;
 

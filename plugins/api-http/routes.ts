@@ -12,7 +12,7 @@ import { defineRoute, type RouteSpec } from './glue.ts';
 import { ApiProblem } from './problem.ts';
 import {
   CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, FlagBody, FlagResponse, HealthResponse, IdParams, KneeBody, KneeQuery,
-  KneeResponse, MergeBody, MergeResponse, ProvenanceBody, ProvenanceResponse, RdSeries, ReadyResponse, ReasonBody, RecordTraceBody,
+  KneeResponse, MergeBody, MergeResponse, ProvenanceBody, ProvenanceResponse, RdPointResponse, RdSeries, ReadyResponse, ReasonBody, RecordTraceBody,
   ReviewBody, RunBody, RunOutcomeResponse, Session, SessionListQuery, Trace, TraceListQuery, page, rdSchemas,
 } from './schemas.ts';
 
@@ -276,7 +276,11 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
       method: 'POST', url: '/rd/series/:id/points', tag: 'rd', summary: 'Record a refinement step (a graph measured against the reference, or a distortion).', params: IdParams, body: rd.RdPointBody, status: 201,
       // The step's graph is measured as the source against the series' stored reference (the target).
       fields: { source: 'body.graph', target: null },
-      responses: { schema: RdSeries, description: 'The series with the new point.', errors: [...STD, 404, 422] },
+      responses: {
+        schema: RdPointResponse,
+        description: "The point as recorded and the series' point count and bytes (not its other points: GET /rd/knee?series= returns them all). A series full to its limits answers 413.",
+        errors: [...STD, 404, 422],
+      },
       handler: ({ params, body, principal, reply }) =>
         s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant, timeLimitMs: options.rdTimeLimitMs, signal: abortedWhenClientLeaves(reply) }),
     }),

@@ -3,7 +3,7 @@
  * record's shape) but are strict at every level: an unknown field is an error, not silently dropped.
  */
 import {
-  ChainVerification, Checkpoint, Flag, FlagKind, Id, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
+  ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
   RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, z,
 } from 'limit-graph';
 
@@ -236,6 +236,12 @@ export const DistortionResponse = z
     n2: z.number().int().optional().describe('Nodes of the target graph (rd-fgw).'),
   })
   .loose();
+export const RdPointResponse = z.object({
+  seriesId: z.string(),
+  point: RdPoint.describe('The point as recorded: its step (given, else one more than the largest), rate, distortion (given or measured) and meta.'),
+  pointCount: z.number().int().describe(`Points the series holds with this one (at most ${MAX_RD_POINTS.toLocaleString('en-US')}).`),
+  pointBytes: z.number().int().describe("Bytes of the series' points as JSON, each measured alone (at most 4 × the storage's maxRecordBytes: 16 MiB by default)."),
+});
 export const KneeResponse = z.object({ seriesId: z.string().optional(), detector: z.string(), index: z.number().int().nullable(), point: RdPoint.nullable(), points: z.array(RdPoint) });
 export const ExportResponse = z.object({ manifest: z.record(z.string(), z.unknown()), files: z.array(z.object({ path: z.string(), content: z.string() })) });
 export { Session, Trace, Flag, RdSeries };

@@ -4,12 +4,12 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  LimitError, MergeRequest, RunRequest, Task, applyTracePatch, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, toWellFormed, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
-  BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
+  BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdPointAppended, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, MergeCount, MergeValidation,
 } from 'limit-graph';
@@ -972,12 +972,15 @@ export class OrchestratorService implements Orchestrator {
     return this.deps.container.resolve(k);
   }
 
-  async recordRdStep(seriesId: string, given: RdStepInput): Promise<RdSeries> {
+  async recordRdStep(seriesId: string, given: RdStepInput): Promise<RdPointAppended> {
     const input = checkInput(RdStepInputSchema, given, 'RD step input') as RdStepInput;
     const tenant = this.#tenant(input.tenant);
-    const series = await this.#storage.getRdSeries(tenant, seriesId);
+    // The series without its points: a step reads and returns none of the others.
+    const series = await this.#storage.getRdSeriesSummary(tenant, seriesId);
     if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
     await this.#requireOpenSession(tenant, series.sessionId);
+    // A full series is refused before a distortion is measured for it (storage checks again, with the point's size).
+    assertRdPointsFit(seriesId, { count: series.pointCount, bytes: series.pointBytes }, { count: 1, bytes: 0 }, this.#storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     if ((input.graph === undefined) === (input.distortion === undefined)) {
       throw new LimitError('LIMIT_RD_INVALID_INPUT', 'An RD step gives exactly one of `graph` or `distortion`', { details: { seriesId } });
     }
@@ -995,7 +998,7 @@ export class OrchestratorService implements Orchestrator {
       distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }
-    const step = input.step ?? (series.points.length ? Math.max(...series.points.map((p) => p.step)) + 1 : 0);
+    const step = input.step ?? series.nextStep;
     return this.#storage.appendRdPoint(tenant, seriesId, { step, rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) });
   }
 
@@ -1017,12 +1020,14 @@ export class OrchestratorService implements Orchestrator {
   async refine(given: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }> {
     const { maxSteps: _steps, step: _step, detector: _detector, ...seriesInput } = checkInput(RefineInputSchema, given, 'refine input');
     const input = given;
-    let series = await this.createRdSeries(seriesInput as CreateRdSeriesInput);
+    const created = await this.createRdSeries(seriesInput as CreateRdSeriesInput);
     for (let i = 0; i < input.maxSteps; i++) {
       const step = await input.step(i);
       if (step === null) break;
-      series = await this.recordRdStep(series.id, { ...step, tenant: series.tenant, step: i });
+      await this.recordRdStep(created.id, { ...step, tenant: created.tenant, step: i });
     }
+    // Read once, at the end: each step returned only its own point.
+    const series = (await this.#storage.getRdSeries(created.tenant, created.id)) ?? created;
     return { series, knee: await this.rdKnee(series.tenant, series.id, input.detector) };
   }
 

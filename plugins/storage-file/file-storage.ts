@@ -24,9 +24,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  PageBuilder, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  PageBuilder, assertRdPointsFit, rdPointsBytes, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { KeyedMutex, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
@@ -845,6 +845,7 @@ export class FileStorage implements Storage {
     const series = validate.rdSeries(input);
     const text = JSON.stringify(series);
     assertContainerSize(text, 'RD series', 'points', series.points, 'RD point', this.maxRecordBytes);
+    assertRdPointsFit(series.id, { count: 0, bytes: 0 }, { count: series.points.length, bytes: rdPointsBytes(series.points) }, this.maxRecordBytes);
     await this.#run(series.tenant, [`rd:${series.id}`], async (stage) => {
       const file = this.#rdFile(series.tenant, series.id);
       if (await exists(file)) throw conflict('RD series', series.tenant, series.id);
@@ -853,20 +854,28 @@ export class FileStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
     // The point alone is size-checked; a series is measured without its points.
-    serializeRecord(point, 'RD point', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(serializeRecord(point, 'RD point', this.maxRecordBytes), 'utf8');
     return this.#run(tenant, [`rd:${seriesId}`], async (stage) => {
+      // The series is one file, rewritten whole: its size is bounded by the series limits.
       const file = this.#rdFile(tenant, seriesId);
       const series = await readRdSeries(file, tenant, seriesId);
       if (!series) throw notFound('RD series', tenant, seriesId);
+      const held = { count: series.points.length, bytes: rdPointsBytes(series.points) };
+      assertRdPointsFit(seriesId, held, { count: 1, bytes }, this.maxRecordBytes);
       const next: RdSeries = { ...series, points: [...series.points, point] };
       stage.files.set(file, JSON.stringify(next));
-      return next;
+      return { seriesId, point, pointCount: held.count + 1, pointBytes: held.bytes + bytes };
     });
+  }
+
+  async getRdSeriesSummary(tenant: string, id: string): Promise<RdSeriesSummary | null> {
+    const series = await this.getRdSeries(tenant, id);
+    return series ? rdSeriesSummary(series) : null;
   }
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {

@@ -25,10 +25,10 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder,
+  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, rdPointsBytes, rdSeriesSummary,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
 } from 'limit-graph';
 
@@ -707,6 +707,7 @@ export class KvStorage implements Storage {
     const series = validate.rdSeries(input);
     const text = JSON.stringify(series);
     assertContainerSize(text, 'RD series', 'points', series.points, 'RD point', this.maxRecordBytes);
+    assertRdPointsFit(series.id, { count: 0, bytes: 0 }, { count: series.points.length, bytes: rdPointsBytes(series.points) }, this.maxRecordBytes);
     const db = this.#open();
     await this.#write(() => {
       if (db.doesExist(['rd', series.tenant, series.id])) throw conflict('RD series', series.tenant, series.id);
@@ -716,20 +717,28 @@ export class KvStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
     // The point alone is size-checked; a series is measured without its points.
-    serializeRecord(point, 'RD point', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(serializeRecord(point, 'RD point', this.maxRecordBytes), 'utf8');
     const db = this.#open();
     return this.#write(() => {
+      // The series is one value, rewritten whole: its size is bounded by the series limits.
       const series = this.#json<RdSeries>(['rd', tenant, seriesId]);
       if (!series) throw notFound('RD series', tenant, seriesId);
+      const held = { count: series.points.length, bytes: rdPointsBytes(series.points) };
+      assertRdPointsFit(seriesId, held, { count: 1, bytes }, this.maxRecordBytes);
       const next: RdSeries = { ...series, points: [...series.points, point] };
       db.put(['rd', tenant, seriesId], JSON.stringify(next));
-      return next;
+      return { seriesId, point, pointCount: held.count + 1, pointBytes: held.bytes + bytes };
     });
+  }
+
+  async getRdSeriesSummary(tenant: string, id: string): Promise<RdSeriesSummary | null> {
+    const series = await this.getRdSeries(tenant, id);
+    return series ? rdSeriesSummary(series) : null;
   }
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {

@@ -93,6 +93,22 @@ export const MIGRATIONS: readonly SqlMigration[] = [
       ALTER TABLE {s}.sessions ADD COLUMN IF NOT EXISTS bytes bigint GENERATED ALWAYS AS (octet_length(data::text)) STORED;
     `,
   },
+  {
+    version: 5,
+    name: 'RD series point count, bytes and next step',
+    // A series' points are bounded by count and bytes (kernel MAX_RD_POINTS, maxRdPointsBytes): the
+    // totals live on the series row, so an append checks and updates them under the row lock it
+    // takes anyway, without reading a point. Existing points are measured as jsonb text.
+    sql: `
+      ALTER TABLE {s}.rd_series ADD COLUMN IF NOT EXISTS point_count integer NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS point_bytes bigint NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS next_step bigint NOT NULL DEFAULT 0;
+      UPDATE {s}.rd_series s SET point_count = p.n, point_bytes = p.b, next_step = p.m + 1
+        FROM (SELECT tenant, series_id, count(*) AS n, sum(octet_length(data::text)) AS b, max((data->>'step')::bigint) AS m
+              FROM {s}.rd_points GROUP BY tenant, series_id) p
+        WHERE s.tenant = p.tenant AND s.id = p.series_id;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

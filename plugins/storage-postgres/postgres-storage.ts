@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import {
-  LimitError, applyTracePatch, assertId, conflict, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, assertId, assertRdPointsFit, conflict, nextProvenanceEntry, nextRdStep, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
@@ -594,10 +594,17 @@ export class PostgresStorage implements Storage {
     const series = validate.rdSeries(input);
     const { points, ...rest } = series;
     const data = this.#record(rest, 'RD series');
-    const pointData = points.map((p) => this.#record(p, 'RD point'));
+    const texts = points.map((p) => serializeRecord(p, 'RD point', this.maxRecordBytes));
+    const pointBytes = texts.reduce((sum, t) => sum + Buffer.byteLength(t, 'utf8'), 0);
+    assertRdPointsFit(series.id, { count: 0, bytes: 0 }, { count: points.length, bytes: pointBytes }, this.maxRecordBytes);
+    const pointData = texts.map(toStoredJson);
     await this.#tx(`Creating RD series "${series.id}"`, async (c) => {
       try {
-        await this.#query(c, `INSERT INTO ${this.#s}.rd_series (tenant, id, session_id, data) VALUES ($1, $2, $3, $4)`, [series.tenant, series.id, series.sessionId, data]);
+        await this.#query(
+          c,
+          `INSERT INTO ${this.#s}.rd_series (tenant, id, session_id, data, point_count, point_bytes, next_step) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [series.tenant, series.id, series.sessionId, data, points.length, pointBytes, nextRdStep(points)],
+        );
       } catch (error) {
         if (pgCode(error) === UNIQUE_VIOLATION) throw conflict('RD series', series.tenant, series.id);
         throw error;
@@ -613,18 +620,40 @@ export class PostgresStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
-    const data = this.#record(point, 'RD point');
+    const text = serializeRecord(point, 'RD point', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    const data = toStoredJson(text);
     return this.#tx(`Appending to RD series "${seriesId}"`, async (c) => {
-      // The lock orders concurrent appenders of one series, so seq order is append order.
-      const { rowCount } = await this.#query(c, `SELECT 1 FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId]);
-      if (!rowCount) throw notFound('RD series', tenant, seriesId);
+      // The lock orders concurrent appenders of one series, so seq order is append order, and the
+      // totals on the row are checked and kept without reading a point.
+      const { rows } = await this.#query<{ point_count: number; point_bytes: string }>(
+        c, `SELECT point_count, point_bytes FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId],
+      );
+      if (!rows[0]) throw notFound('RD series', tenant, seriesId);
+      const held = { count: rows[0].point_count, bytes: Number(rows[0].point_bytes) };
+      assertRdPointsFit(seriesId, held, { count: 1, bytes }, this.maxRecordBytes);
       await this.#query(c, `INSERT INTO ${this.#s}.rd_points (tenant, series_id, data) VALUES ($1, $2, $3)`, [tenant, seriesId, data]);
-      return (await this.#readRdSeries(c, tenant, seriesId))!;
+      await this.#query(
+        c,
+        `UPDATE ${this.#s}.rd_series SET point_count = point_count + 1, point_bytes = point_bytes + $3, next_step = GREATEST(next_step, $4) WHERE tenant = $1 AND id = $2`,
+        [tenant, seriesId, bytes, point.step + 1],
+      );
+      return { seriesId, point, pointCount: held.count + 1, pointBytes: held.bytes + bytes };
     });
+  }
+
+  async getRdSeriesSummary(tenant: string, id: string): Promise<RdSeriesSummary | null> {
+    validate.tenant(tenant);
+    assertId(id, 'RD series id');
+    const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; point_count: number; point_bytes: string; next_step: string }>(
+      this.#conn, `SELECT data, point_count, point_bytes, next_step FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2`, [tenant, id],
+    );
+    const row = rows[0];
+    return row ? { ...row.data, pointCount: row.point_count, pointBytes: Number(row.point_bytes), nextStep: Number(row.next_step) } : null;
   }
 
   async #readRdSeries(db: Queryable, tenant: string, id: string): Promise<RdSeries | null> {

@@ -66,6 +66,21 @@ export const MIGRATIONS: readonly SqlMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'RD series point count, bytes and next step',
+    // A series' points are bounded by count and bytes (kernel MAX_RD_POINTS, maxRdPointsBytes): the
+    // totals live on the series row, so an append checks and updates them without reading a point.
+    sql: `
+      ALTER TABLE rd_series ADD COLUMN point_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rd_series ADD COLUMN point_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rd_series ADD COLUMN next_step INTEGER NOT NULL DEFAULT 0;
+      UPDATE rd_series SET
+        point_count = (SELECT COUNT(*) FROM rd_points p WHERE p.tenant = rd_series.tenant AND p.series_id = rd_series.id),
+        point_bytes = (SELECT COALESCE(SUM(octet_length(p.data)), 0) FROM rd_points p WHERE p.tenant = rd_series.tenant AND p.series_id = rd_series.id),
+        next_step = (SELECT COALESCE(MAX(json_extract(p.data, '$.step')) + 1, 0) FROM rd_points p WHERE p.tenant = rd_series.tenant AND p.series_id = rd_series.id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

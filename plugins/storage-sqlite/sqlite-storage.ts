@@ -14,10 +14,10 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, assertId, assertRecordSize, conflict, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdSeries, type Session, type SessionQuery,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
@@ -692,9 +692,13 @@ export class SqliteStorage implements Storage {
     const { points, ...rest } = series;
     const data = serializeRecord(rest, 'RD series', this.maxRecordBytes);
     const pointData = points.map((p) => serializeRecord(p, 'RD point', this.maxRecordBytes));
+    const pointBytes = pointData.reduce((sum, p) => sum + Buffer.byteLength(p, 'utf8'), 0);
+    assertRdPointsFit(series.id, { count: 0, bytes: 0 }, { count: points.length, bytes: pointBytes }, this.maxRecordBytes);
     await this.#write(() => {
       try {
-        this.#q('INSERT INTO rd_series (tenant, id, session_id, data) VALUES (?, ?, ?, ?)').run(series.tenant, series.id, series.sessionId, data);
+        this.#q('INSERT INTO rd_series (tenant, id, session_id, data, point_count, point_bytes, next_step) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+          series.tenant, series.id, series.sessionId, data, points.length, pointBytes, nextRdStep(points),
+        );
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict('RD series', series.tenant, series.id);
         throw error;
@@ -704,16 +708,32 @@ export class SqliteStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdSeries> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
     const point = validate.rdPoint(input);
     const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(data, 'utf8');
     return this.#write(() => {
-      if (!this.#q('SELECT 1 FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, seriesId)) throw notFound('RD series', tenant, seriesId);
+      // The series row holds its points' totals: the limits are checked, and kept, without reading a point.
+      const row = this.#q('SELECT point_count, point_bytes FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, seriesId) as { point_count: number; point_bytes: number } | undefined;
+      if (!row) throw notFound('RD series', tenant, seriesId);
+      assertRdPointsFit(seriesId, { count: row.point_count, bytes: row.point_bytes }, { count: 1, bytes }, this.maxRecordBytes);
       this.#q('INSERT INTO rd_points (tenant, series_id, data) VALUES (?, ?, ?)').run(tenant, seriesId, data);
-      return this.#readRdSeries(tenant, seriesId)!;
+      this.#q('UPDATE rd_series SET point_count = point_count + 1, point_bytes = point_bytes + ?, next_step = MAX(next_step, ?) WHERE tenant = ? AND id = ?').run(
+        bytes, point.step + 1, tenant, seriesId,
+      );
+      return { seriesId, point, pointCount: row.point_count + 1, pointBytes: row.point_bytes + bytes };
     });
+  }
+
+  async getRdSeriesSummary(tenant: string, id: string): Promise<RdSeriesSummary | null> {
+    validate.tenant(tenant);
+    assertId(id, 'RD series id');
+    const row = this.#q('SELECT data, point_count, point_bytes, next_step FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, id) as
+      { data: string; point_count: number; point_bytes: number; next_step: number } | undefined;
+    if (!row) return null;
+    return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series'), pointCount: row.point_count, pointBytes: row.point_bytes, nextStep: row.next_step };
   }
 
   #readRdSeries(tenant: string, id: string): RdSeries | null {

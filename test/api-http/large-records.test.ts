@@ -3,7 +3,7 @@
  * what such data costs the server. Each answer is bounded, never a 500 after gigabytes of work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_PAGE_BYTES } from 'limit-graph';
+import { MAX_PAGE_BYTES, MAX_RD_POINTS, maxRdPointsBytes, type RdSeries } from 'limit-graph';
 import { makeTrace } from 'limit-graph/testing';
 import { startServer, type Server } from './harness.ts';
 
@@ -12,7 +12,7 @@ const MB_INPUT = 'x'.repeat(999_000);
 describe('api-http: large records', () => {
   let s: Server;
   beforeAll(async () => {
-    s = await startServer();
+    s = await startServer({ plugins: { 'knee-kneedle': true } });
   });
   afterAll(async () => {
     await s?.close();
@@ -31,5 +31,40 @@ describe('api-http: large records', () => {
     expect(second.json.nextCursor).toBeNull();
     const ids = [...first.json.items, ...second.json.items].map((t: { id: string }) => t.id);
     expect(ids).toEqual(Array.from({ length: 20 }, (_, i) => `big-${String(19 - i).padStart(2, '0')}`));
+  });
+
+  it('POST /rd/series/:id/points answers the point, not the series; a series full to its limits answers 413 and stores nothing, and its knee still answers', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'rd' } })).json.id as string;
+    const base = { sessionId, tenant: 'tenant-a', name: 'n', createdAt: new Date().toISOString(), metadata: {} };
+    // Full by count: 10,000 points (as a client appending step by step would leave it).
+    const byCount: RdSeries = { ...base, id: 'by-count', points: Array.from({ length: MAX_RD_POINTS }, (_, i) => ({ step: i, rate: i, distortion: 1 / (i + 1) })) };
+    await s.storage.createRdSeries(byCount);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const refused = await s.req('POST', '/rd/series/by-count/points', { body: { rate: 1, distortion: 0.5 } });
+      expect(refused.status, refused.text).toBe(413);
+      expect(refused.json).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', details: { seriesId: 'by-count', maxPoints: MAX_RD_POINTS } });
+      expect(refused.json.detail).toContain('a series holds at most 10,000');
+      expect(refused.json.fix).toMatch(/new RD series/);
+    }
+    expect(await s.storage.getRdSeriesSummary('tenant-a', 'by-count')).toMatchObject({ pointCount: MAX_RD_POINTS });
+    const knee = await s.req('GET', '/rd/knee?series=by-count');
+    expect(knee.status).toBe(200);
+    expect(knee.json.points).toHaveLength(MAX_RD_POINTS);
+
+    // Full by bytes: four points of 4 MB of meta (each under the 4 MiB record limit), then one of 800 kB.
+    const blob = (n: number) => ({ blob: 'm'.repeat(n) });
+    const byBytes: RdSeries = { ...base, id: 'by-bytes', points: Array.from({ length: 4 }, (_, i) => ({ step: i, rate: i, distortion: 1, meta: blob(4_000_000) })) };
+    await s.storage.createRdSeries(byBytes);
+    const small = await s.req('POST', '/rd/series/by-bytes/points', { body: { rate: 9, distortion: 0.5, meta: { note: 'fits' } } });
+    expect(small.status, small.text).toBe(201);
+    expect(small.json).toMatchObject({ seriesId: 'by-bytes', point: { step: 4, rate: 9, distortion: 0.5, meta: { note: 'fits' } }, pointCount: 5 });
+    expect(small.text.length).toBeLessThan(500);
+    const big = await s.req('POST', '/rd/series/by-bytes/points', { body: { rate: 10, distortion: 0.25, meta: blob(800_000) } });
+    expect(big.status, big.text.slice(0, 300)).toBe(413);
+    expect(big.json.details).toMatchObject({ seriesId: 'by-bytes', maxBytes: maxRdPointsBytes() });
+    expect(await s.storage.getRdSeriesSummary('tenant-a', 'by-bytes')).toMatchObject({ pointCount: 5, pointBytes: small.json.pointBytes });
+    const kneeOfBig = await s.req('GET', '/rd/knee?series=by-bytes');
+    expect(kneeOfBig.status).toBe(200);
+    expect(kneeOfBig.json.points).toHaveLength(5);
   });
 });

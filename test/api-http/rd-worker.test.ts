@@ -137,7 +137,7 @@ describe('api-http: FGW runs in worker threads', () => {
     const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'toy', reference: big(3, 1), distortionAlgorithm: 'toy' } });
     const point = await s.req('POST', `/rd/series/${series.json.id}/points`, { body: { rate: 1, graph: big(5, 1) } });
     expect(point.status, point.text).toBe(201);
-    expect(point.json.points[0].distortion).toBe(2);
+    expect(point.json.point.distortion).toBe(2);
     // It gets the server's time limit, and no `signal` it would not know.
     expect(seen).toEqual([{ timeLimitMs: LIMIT }, { timeLimitMs: LIMIT }]);
   });

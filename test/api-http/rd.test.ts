@@ -42,6 +42,13 @@ describe('api-http rate–distortion', () => {
       const answer = Object.fromEntries(Object.entries(res.json as Record<string, unknown>).map(([k, v]) => [k, shown[k] === '…' ? '…' : v]));
       expect(answer, route).toEqual(shown);
     }
+    // A step's answer: its point and the series' totals (`"…"` stands for the generated series id).
+    const m = /-X POST \$API\/rd\/series\/\$SERIES\/points -d '([^']*)'\n# (\{.*\})\n/.exec(doc);
+    expect(m).not.toBeNull();
+    const series = (await s.req('POST', '/rd/series', { body: { sessionId, name: 'doc' } })).json.id as string;
+    const res = await s.req('POST', `/rd/series/${series}/points`, { body: JSON.parse(m![1]!) });
+    expect(res.status, res.text).toBe(201);
+    expect({ ...res.json, seriesId: '…' }).toEqual(JSON.parse(m![2]!));
   });
 
   it('computes FGW distortion between two graphs', async () => {
@@ -94,10 +101,14 @@ describe('api-http rate–distortion', () => {
     const byGraph = await s.req('POST', `/rd/series/${measured.json.id}/points`, { body: { rate: 7, graph: path3([0, 1, 3]) } });
     expect(byGraph.status, byGraph.text).toBe(201);
     const direct = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 3]), target: path3([0, 1, 2]) } });
-    expect(byGraph.json.points).toHaveLength(1);
-    expect(byGraph.json.points[0].rate).toBe(7);
-    expect(byGraph.json.points[0].distortion).toBeGreaterThan(0);
-    expect(byGraph.json.points[0].distortion).toBeCloseTo(direct.json.value, 6);
+    // The answer is the point and the series' totals, not the series.
+    expect(byGraph.json).toMatchObject({ seriesId: measured.json.id, pointCount: 1, point: { step: 0, rate: 7, meta: { algorithm: 'fgw' } } });
+    expect(byGraph.json.pointBytes).toBe(Buffer.byteLength(JSON.stringify(byGraph.json.point)));
+    expect(byGraph.json.point.distortion).toBeGreaterThan(0);
+    expect(byGraph.json.point.distortion).toBeCloseTo(direct.json.value, 6);
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(doc.paths['/rd/series/{id}/points'].post.responses['201'].content['application/json'].schema);
+    expect(validate(byGraph.json), JSON.stringify(validate.errors)).toBe(true);
 
     const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'curve' } });
     expect(series.status, series.text).toBe(201);

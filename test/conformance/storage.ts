@@ -13,7 +13,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_PAGE_BYTES, cursorAfter, hashProvenance, isStatusConflict,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_PAGE_BYTES, MAX_RD_POINTS, cursorAfter, hashProvenance, isStatusConflict, maxRdPointsBytes,
   type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
 } from '../../kernel/index.ts';
@@ -98,6 +98,11 @@ function stripFlags(t: Trace): Omit<Trace, 'flags'> {
 /** UTF-8 bytes of a value's JSON. */
 function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/** UTF-8 bytes of each value's JSON, summed (how an RD series' points are measured). */
+function jsonBytesEach(values: readonly unknown[]): number {
+  return values.reduce<number>((sum, v) => sum + jsonBytes(v), 0);
 }
 
 /** A flag whose JSON is at least `bytes` bytes (evidence excerpts of 500 characters). */
@@ -384,9 +389,10 @@ export function storageConformance(name: string, factory: StorageFactory, option
           { step: 1, rate: 0.25, distortion: 0.75, meta: { note: 'x' } },
           { step: 2, rate: 0.5, distortion: 0.125 },
         ];
-        let last: RdSeries | undefined;
-        for (const point of p) last = await storage.appendRdPoint('t1', 'rd1', point);
-        expect(last).toEqual({ ...series, points: p });
+        // An append returns its point and the series' totals, not the series' other points.
+        for (const [i, point] of p.entries()) {
+          expect(await storage.appendRdPoint('t1', 'rd1', point)).toEqual({ seriesId: 'rd1', point, pointCount: i + 1, pointBytes: jsonBytesEach(p.slice(0, i + 1)) });
+        }
         expect(await storage.getRdSeries('t1', 'rd1')).toEqual({ ...series, points: p });
         expect((await storage.listRdSeries('t1', { sessionId: 's1' })).map((s) => s.id)).toEqual(['rd1']);
         expect((await storage.listRdSeries('t1')).map((s) => s.id).sort()).toEqual(['rd1', 'rd2']);
@@ -400,6 +406,47 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.appendRdPoint('t1', 'rd1', { step: 1, rate: -1, distortion: 0 }), 'LIMIT_VALIDATION');
         await limitError(storage.appendRdPoint('t1', 'missing', { step: 1, rate: 1, distortion: 0 }), 'LIMIT_NOT_FOUND');
         expect(await storage.getRdSeries('t1', 'rd1')).toEqual(series);
+      });
+
+      it('summarises a series without its points: count, bytes and next step (one more than the largest step)', async () => {
+        const points = [{ step: 5, rate: 1, distortion: 2 }, { step: 2, rate: 2, distortion: 1, meta: { note: 'é' } }];
+        const { points: _p, ...rest } = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points, createdAt: iso(T0), metadata: { reference: { nodes: [] } } } satisfies RdSeries;
+        await storage.createRdSeries({ ...rest, points });
+        expect(await storage.getRdSeriesSummary('t1', 'rd1')).toEqual({ ...rest, pointCount: 2, pointBytes: jsonBytesEach(points), nextStep: 6 });
+        const more = { step: 9, rate: 3, distortion: 0.5 };
+        await storage.appendRdPoint('t1', 'rd1', more);
+        expect(await storage.getRdSeriesSummary('t1', 'rd1')).toEqual({ ...rest, pointCount: 3, pointBytes: jsonBytesEach([...points, more]), nextStep: 10 });
+        await storage.createRdSeries({ ...rest, id: 'empty', points: [] });
+        expect(await storage.getRdSeriesSummary('t1', 'empty')).toMatchObject({ pointCount: 0, pointBytes: 0, nextStep: 0 });
+        expect(await storage.getRdSeriesSummary('t1', 'missing')).toBeNull();
+        expect(await storage.getRdSeriesSummary('t2', 'rd1')).toBeNull();
+        await limitError(storage.getRdSeriesSummary('t1', '../x'), 'LIMIT_VALIDATION');
+      });
+
+      it(`holds at most MAX_RD_POINTS (${MAX_RD_POINTS}) points: a create or an append past it is LIMIT_PAYLOAD_TOO_LARGE, writing nothing`, async () => {
+        const full = Array.from({ length: MAX_RD_POINTS }, (_, i) => ({ step: i, rate: i, distortion: 1 }));
+        const series: RdSeries = { id: 'full', sessionId: 's1', tenant: 't1', name: 'n', points: full, createdAt: iso(T0), metadata: {} };
+        await storage.createRdSeries(series);
+        const error = await limitError(storage.appendRdPoint('t1', 'full', { step: MAX_RD_POINTS, rate: 1, distortion: 0 }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(error.message).toContain(`would hold ${(MAX_RD_POINTS + 1).toLocaleString('en-US')} points`);
+        expect(await storage.getRdSeriesSummary('t1', 'full')).toMatchObject({ pointCount: MAX_RD_POINTS, nextStep: MAX_RD_POINTS });
+        await limitError(storage.createRdSeries({ ...series, id: 'over', points: [...full, { step: MAX_RD_POINTS, rate: 0, distortion: 0 }] }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getRdSeries('t1', 'over')).toBeNull();
+      });
+
+      it("holds at most 4 × maxRecordBytes of points together (each point's JSON): past it LIMIT_PAYLOAD_TOO_LARGE, writing nothing", async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        const point = (step: number, bytes: number) => ({ step, rate: step, distortion: 1, meta: { blob: 'x'.repeat(bytes) } });
+        const big = Math.floor(max * 0.9);
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points: [point(0, big), point(1, big), point(2, big)], createdAt: iso(T0), metadata: {} };
+        await storage.createRdSeries(series);
+        const fits = await storage.appendRdPoint('t1', 'rd1', point(3, Math.floor(max * 0.6)));
+        expect(fits.pointCount).toBe(4);
+        const error = await limitError(storage.appendRdPoint('t1', 'rd1', point(4, big)), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(error.message).toContain(`at most ${maxRdPointsBytes(max).toLocaleString('en-US')}`);
+        expect(await storage.getRdSeriesSummary('t1', 'rd1')).toMatchObject({ pointCount: 4, pointBytes: fits.pointBytes, nextStep: 4 });
+        await limitError(storage.createRdSeries({ ...series, id: 'rd2', points: [...series.points, point(3, big), point(4, big)] }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getRdSeries('t1', 'rd2')).toBeNull();
       });
     });
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
-  LimitError, definePlugin, nextProvenanceEntry, paginate, verifyProvenanceChain, compareNewestFirst,
+  LimitError, definePlugin, nextProvenanceEntry, paginate, rdPointsBytes, rdSeriesSummary, verifyProvenanceChain, compareNewestFirst,
 } from 'limit-graph';
 import type {
   Checkpoint, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, ProvenanceEntry, QuarantineState, RdSeries, Runner,
@@ -65,8 +65,14 @@ export function memoryStorage(): Storage {
     async getQuarantine(t, id) { return clone(quarantine.get(k(t, id)) ?? null); },
     async listQuarantined(t) { return [...quarantine.entries()].filter(([key, s]) => key.startsWith(`${t}/`) && s.quarantined).map(([, s]) => clone(s)); },
     async createRdSeries(s) { series.set(k(s.tenant, s.id), clone(s)); return clone(s); },
-    async appendRdPoint(t, id, p) { const s = series.get(k(t, id)); if (!s) throw new LimitError('LIMIT_NOT_FOUND', `series ${id}`); s.points.push(clone(p)); return clone(s); },
+    async appendRdPoint(t, id, p) {
+      const s = series.get(k(t, id));
+      if (!s) throw new LimitError('LIMIT_NOT_FOUND', `series ${id}`);
+      s.points.push(clone(p));
+      return { seriesId: id, point: clone(p), pointCount: s.points.length, pointBytes: rdPointsBytes(s.points) };
+    },
     async getRdSeries(t, id) { return clone(series.get(k(t, id)) ?? null); },
+    async getRdSeriesSummary(t, id) { const s = series.get(k(t, id)); return s ? rdSeriesSummary(clone(s)) : null; },
     async listRdSeries(t, q = {}) { return [...series.values()].filter((s) => s.tenant === t && (!q.sessionId || s.sessionId === q.sessionId)).map(clone); },
     async incrementCounters(t, d) { const c = counters.get(t) ?? {}; for (const [n, v] of Object.entries(d)) c[n] = (c[n] ?? 0) + v; counters.set(t, c); },
     async getCounters(t) { return { ...(counters.get(t) ?? {}) }; },

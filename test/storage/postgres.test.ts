@@ -111,14 +111,22 @@ describe('storage-postgres plugin', () => {
       await first.close();
       // Back to what version 1 left: the column and no record of version 2.
       await admin.query(`ALTER TABLE "${schema}".rd_series ADD COLUMN ord bigserial`);
+      // Totals a version-1 store never kept: migration 5 counts them from the points.
+      await admin.query(`UPDATE "${schema}".rd_series SET point_count = 0, point_bytes = 0, next_step = 0`);
       await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 1`);
       const columns = () => admin.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'rd_series' ORDER BY column_name`, [schema]).then((r) => r.rows.map((row) => row.column_name));
       expect(await columns()).toContain('ord');
       const upgraded = await open(schema, 2);
       try {
         expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
-        expect(await columns()).toEqual(['data', 'id', 'session_id', 'tenant']);
+        // Migration 5 adds the series' point totals beside them.
+        expect(await columns()).toEqual(['data', 'id', 'next_step', 'point_bytes', 'point_count', 'session_id', 'tenant']);
         expect(await upgraded.listRdSeries('t')).toEqual([series]);
+        const { points: _p, ...rest } = series;
+        // Measured as jsonb text (`{"rate": 0, …}`), a little more than the JSON the point was written as.
+        const { rows: [stored] } = await admin.query(`SELECT sum(octet_length(data::text))::int AS bytes FROM "${schema}".rd_points`);
+        expect(stored.bytes).toBeGreaterThan(JSON.stringify(series.points[0]).length);
+        expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toEqual({ ...rest, pointCount: 1, pointBytes: stored.bytes, nextStep: 1 });
       } finally {
         await upgraded.close();
       }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
 import { makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageSqlite, { SqliteStorage, sqlitePathFromUrl } from '../../plugins/storage-sqlite/index.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-sqlite/migrations.ts';
 
 function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'limit-sqlite-'));
@@ -56,14 +57,14 @@ describe('storage-sqlite plugin', () => {
       const storage = rt.resolve('storage') as SqliteStorage;
       expect(storage.backend).toBe('sqlite');
       expect(storage.file).toBe(path.join(dir, 'limit.db'));
-      expect(await storage.schemaVersion()).toBe(1);
+      expect(await storage.schemaVersion()).toBe(SCHEMA_VERSION);
       const [health] = await rt.health();
       expect(health).toMatchObject({ plugin: 'storage-sqlite', status: 'ok' });
       const db = new Database(storage.file, { readonly: true });
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
       expect(indexes).toEqual(expect.arrayContaining(['traces_by_session', 'traces_by_status', 'flags_by_kind']));
-      expect(db.prepare('SELECT version, name FROM schema_migrations').all()).toEqual([{ version: 1, name: 'initial schema' }]);
+      expect(db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all()).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
       db.close();
       await rt.close();
       await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
@@ -124,13 +125,43 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
+  it('upgrades a file of version 1 in place: migration 2 counts the points each RD series already holds', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'v1.db');
+      const points = [{ step: 3, rate: 1, distortion: 2 }, { step: 1, rate: 2, distortion: 1, meta: { note: 'é' } }];
+      const series = { id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', points, createdAt: new Date(1e12).toISOString(), metadata: {} };
+      const first = await open(file);
+      await first.createRdSeries(series);
+      await first.createRdSeries({ ...series, id: 'rd2', points: [] });
+      await first.close();
+      // Back to what version 1 left: no totals on the series rows, no record of version 2.
+      const db = new Database(file);
+      db.exec('ALTER TABLE rd_series DROP COLUMN point_count; ALTER TABLE rd_series DROP COLUMN point_bytes; ALTER TABLE rd_series DROP COLUMN next_step; DELETE FROM schema_migrations WHERE version > 1');
+      db.close();
+      const upgraded = await open(file);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        const { points: _p, ...rest } = series;
+        const bytes = points.reduce((sum, p) => sum + Buffer.byteLength(JSON.stringify(p)), 0);
+        expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toEqual({ ...rest, pointCount: 2, pointBytes: bytes, nextStep: 4 });
+        expect(await upgraded.getRdSeriesSummary('t', 'rd2')).toMatchObject({ pointCount: 0, pointBytes: 0, nextStep: 0 });
+        expect(await upgraded.appendRdPoint('t', 'rd1', { step: 4, rate: 3, distortion: 0 })).toMatchObject({ pointCount: 3 });
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('applies migrations once when several stores open the same file', async () => {
     const dir = tempDir();
     try {
       const file = path.join(dir, 'm.db');
       const stores = await Promise.all([open(file), open(file), open(file)]);
       const db = new Database(file, { readonly: true });
-      expect(db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: MIGRATIONS.length });
       db.close();
       for (const s of stores) await s.close();
     } finally {
@@ -143,20 +174,20 @@ describe('storage-sqlite plugin', () => {
     try {
       for (const [i, sql] of [
         "INSERT INTO schema_migrations VALUES (99, 'future', '2030-01-01')",
-        // A newer layout that replaced version 1's record: the highest recorded version counts.
-        "DELETE FROM schema_migrations; INSERT INTO schema_migrations VALUES (2, 'future', '2030-01-01')",
+        // A newer layout that replaced the earlier records: the highest recorded version counts.
+        `DELETE FROM schema_migrations; INSERT INTO schema_migrations VALUES (${SCHEMA_VERSION + 1}, 'future', '2030-01-01')`,
       ].entries()) {
         const file = path.join(dir, `newer-${i}.db`);
         await (await open(file)).close();
         const db = new Database(file);
         db.exec(sql);
         db.close();
-        const version = i === 0 ? 99 : 2;
+        const version = i === 0 ? 99 : SCHEMA_VERSION + 1;
         const before = readFileSync(file);
         const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
         const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
-        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schemaVersion: version, knownVersion: 1 } });
-        expect(error!.message).toBe(`The SQLite database ${file} has schema version ${version}; this plugin knows up to 1`);
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schemaVersion: version, knownVersion: SCHEMA_VERSION } });
+        expect(error!.message).toBe(`The SQLite database ${file} has schema version ${version}; this plugin knows up to ${SCHEMA_VERSION}`);
         expect(error!.fix).toMatch(/Upgrade limit-graph/);
         // The refused store stays closed: a write is refused, not put into the newer layout.
         await expect(s.createTrace(makeTrace('t', 'tr1', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });

@@ -306,6 +306,12 @@ export interface ExportInput {
   /** … or a set of traces (with their provenance, flags and checkpoints). */
   traceIds?: string[];
   format: ArtifactFormat;
+  /**
+   * Most characters the artifact's files may hold together: at most, and by default, the
+   * orchestrator's limit (128 Mi). An export over it is refused with LIMIT_PAYLOAD_TOO_LARGE as soon
+   * as the records read so far hold more text than that, before the rest is read.
+   */
+  maxChars?: number;
 }
 
 /** An export: files relative to the artifact root (one file for json/jsonl, a folder for csv). */

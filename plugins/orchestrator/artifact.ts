@@ -106,9 +106,10 @@ function mendText(data: ArtifactData): { data: ArtifactData; mended: ArtifactMen
  * The most characters an artifact's files may hold together: 128 Mi. An export is built in memory
  * as text (the API returns it as strings, over HTTP inside one JSON response that escapes it once
  * more), and a JavaScript string holds at most 512 Mi characters (V8); this keeps the files and
- * that response well within it. A larger export is refused before any of it is joined, naming its
- * size and how to export it in parts — as databases and search engines bound a response and point
- * to paging rather than fail midway.
+ * that response well within it. A larger export is refused while its records are read, once the
+ * text read is over the limit (ArtifactBudget), or else before any of it is joined, naming its size
+ * and how to export it in parts — as databases and search engines bound a response and point to
+ * paging rather than fail midway.
  */
 export const MAX_ARTIFACT_CHARS = 128 * 1024 * 1024;
 
@@ -139,14 +140,59 @@ function jsonlPieces(manifest: ArtifactManifest, data: ArtifactData): string[] {
   return pieces;
 }
 
-function tooLarge(chars: number, maxChars: number, data: ArtifactData, encoding: ArtifactFormat): LimitError {
-  const traces = data.traces.length;
+/**
+ * The export refused: `chars` is its size, or — `soFar` — the text of the `traces` read so far,
+ * already more than `maxChars` (ArtifactBudget), so the rest was never read.
+ */
+function tooLarge(chars: number, maxChars: number, traces: number, sessionIds: string[], encoding: ArtifactFormat, soFar = false): LimitError {
   const perPart = Math.max(1, Math.floor((traces * maxChars) / chars));
   const n = (x: number) => x.toLocaleString('en-US');
-  return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `The ${encoding} artifact of ${n(traces)} traces would be ${n(chars)} characters; an export holds at most ${n(maxChars)}`, {
-    details: { format: encoding, chars, maxChars, traces, sessionIds: data.sessionIds },
+  const message = soFar
+    ? `The ${encoding} artifact would be more than ${n(maxChars)} characters: the ${n(traces)} traces read so far hold ${n(chars)} characters of text; an export holds at most ${n(maxChars)}`
+    : `The ${encoding} artifact of ${n(traces)} traces would be ${n(chars)} characters; an export holds at most ${n(maxChars)}`;
+  return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', message, {
+    details: { format: encoding, chars, maxChars, traces, sessionIds, ...(soFar ? { soFar: true } : {}) },
     fix: `Export the traces in parts of about ${n(perPart)} or fewer: exportArtifact({ traceIds }), \`limit export --trace ID…\` or POST /artifacts/export {"traceIds": […]} with a slice of them each time (each part verifies on its own).`,
   });
+}
+
+/** Characters of every string in `value` (keys aside): what any format writes of it at the least. */
+function textChars(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (typeof value !== 'object' || value === null) return 0;
+  let chars = 0;
+  if (Array.isArray(value)) for (const v of value) chars += textChars(v);
+  else for (const key in value) chars += textChars((value as Record<string, unknown>)[key]);
+  return chars;
+}
+
+/**
+ * A running lower bound of an artifact's size, kept while its records are read: the characters of
+ * every string they hold, which json, jsonl and csv all write at least once (JSON escapes, CSV
+ * quotes, indentation and keys only add). It refuses (LIMIT_PAYLOAD_TOO_LARGE, as buildArtifact
+ * does) as soon as the bound passes `maxChars`, so an export too large is refused after reading
+ * about `maxChars` of it — not after reading, mending and printing all of it.
+ */
+export class ArtifactBudget {
+  #chars = 0;
+  #traces = 0;
+  readonly #sessionIds = new Set<string>();
+
+  constructor(readonly encoding: ArtifactFormat, readonly maxChars: number = MAX_ARTIFACT_CHARS) {}
+
+  /** Counts a trace (with its flags), or a trace's snapshot (with its chain and checkpoints). */
+  addTrace(record: Trace | TraceSnapshot): void {
+    const trace = 'trace' in record ? record.trace : record;
+    this.#traces++;
+    this.#sessionIds.add(trace.sessionId);
+    this.add(record);
+  }
+
+  /** Counts other records (sessions, RD series). */
+  add(records: unknown): void {
+    this.#chars += textChars(records);
+    if (this.#chars > this.maxChars) throw tooLarge(this.#chars, this.maxChars, this.#traces, [...this.#sessionIds].sort(), this.encoding, true);
+  }
 }
 
 export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, createdAt: string, maxChars = MAX_ARTIFACT_CHARS): ArtifactExport {
@@ -176,7 +222,7 @@ export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, creat
     files = [{ path: `artifact.${encoding}`, pieces: encoding === 'json' ? jsonPieces(manifest, data) : jsonlPieces(manifest, data) }];
   }
   const chars = files.reduce((sum, f) => f.pieces.reduce((s, piece) => s + piece.length, sum), 0);
-  if (chars > maxChars) throw tooLarge(chars, maxChars, data, encoding);
+  if (chars > maxChars) throw tooLarge(chars, maxChars, data.traces.length, data.sessionIds, encoding);
   return { manifest, files: files.map((f) => ({ path: f.path, content: f.pieces.join('') })) };
 }
 

@@ -7,6 +7,7 @@
  * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
 import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, z } from 'limit-graph';
+import { MAX_ARTIFACT_CHARS } from './artifact.ts';
 
 const Metadata = z.record(z.string(), z.unknown());
 const Text = (max: number) => z.string().max(max);
@@ -168,7 +169,10 @@ export const RdStepInputSchema = z
   .superRefine(wellFormedText);
 
 export const ExportInputSchema = z
-  .object({ tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: distinctIds('traceIds').min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
+  .object({
+    tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: distinctIds('traceIds').min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json'),
+    maxChars: z.number().int().min(1).max(MAX_ARTIFACT_CHARS).default(MAX_ARTIFACT_CHARS),
+  })
   .strict()
   .refine((b) => (b.sessionId === undefined) !== (b.traceIds === undefined), { message: 'Give exactly one of sessionId or traceIds', path: ['sessionId'] });
 

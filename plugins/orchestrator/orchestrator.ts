@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, toWellFormed, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -14,7 +14,7 @@ import type {
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, MergeCount, MergeValidation,
 } from 'limit-graph';
 import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
-import { SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
+import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
@@ -1039,17 +1039,27 @@ export class OrchestratorService implements Orchestrator {
     let ids: string[];
     if (input.sessionId) {
       await this.#requireSession(tenant, input.sessionId);
-      ids = (await this.#allTraces(tenant, { sessionId: input.sessionId })).map((t) => t.id);
+      ids = await this.#sessionTraceIds(tenant, input.sessionId, new ArtifactBudget(input.format, input.maxChars));
     } else {
       ids = input.traceIds!;
     }
+    // Counted as read: an export over its limit is refused once what was read is over it, not at the end.
+    const budget = new ArtifactBudget(input.format, input.maxChars);
     const snapshots: TraceSnapshot[] = [];
-    for (const id of ids) snapshots.push(await this.#traceSnapshot(tenant, id));
+    for (const id of ids) {
+      const snapshot = await this.#traceSnapshot(tenant, id);
+      budget.addTrace(snapshot);
+      snapshots.push(snapshot);
+      await nextTurn();
+    }
     snapshots.sort((a, b) => a.trace.createdAt.localeCompare(b.trace.createdAt) || a.trace.id.localeCompare(b.trace.id));
     const traces = snapshots.map((s) => s.trace);
     const sessionIds = input.sessionId ? [input.sessionId] : [...new Set(traces.map((t) => t.sessionId))].sort();
     const sessions = (await Promise.all(sessionIds.map((id) => this.#storage.getSession(tenant, id)))).filter((s): s is Session => s !== null);
     const rdSeries = (await Promise.all(sessionIds.map((id) => this.#storage.listRdSeries(tenant, { sessionId: id })))).flat();
+    budget.add(sessions);
+    // A series' metadata is not in rd_points.csv: its points are what every format writes.
+    budget.add(rdSeries.map((r) => r.points));
     const data: ArtifactData = {
       tenant, sessionIds, traceIds: traces.map((t) => t.id), sessions, traces,
       provenance: snapshots.flatMap((s) => s.provenance),
@@ -1058,7 +1068,7 @@ export class OrchestratorService implements Orchestrator {
       checkpoints: snapshots.flatMap((s) => s.checkpoints),
       rdSeries,
     };
-    return buildArtifact(data, input.format, now());
+    return buildArtifact(data, input.format, now(), input.maxChars);
   }
 
   /**
@@ -1088,15 +1098,24 @@ export class OrchestratorService implements Orchestrator {
     }
   }
 
-  async #allTraces(tenant: string, query: TraceQuery): Promise<Trace[]> {
-    const all: Trace[] = [];
+  /**
+   * The ids of a session's traces, a page at a time: each page is counted against the export's
+   * `budget` and dropped, so a session too large to export is refused after reading about the
+   * limit's worth of it, and never held whole. Pages are no larger than the export may be.
+   */
+  async #sessionTraceIds(tenant: string, sessionId: string, budget: ArtifactBudget): Promise<string[]> {
+    const ids: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.#storage.listTraces(tenant, { ...query, limit: 1000, ...(cursor ? { cursor } : {}) });
-      all.push(...page.items);
+      const page = await this.#storage.listTraces(tenant, { sessionId, limit: 1000, maxBytes: Math.min(MAX_PAGE_BYTES, budget.maxChars), ...(cursor ? { cursor } : {}) });
+      for (const trace of page.items) {
+        budget.addTrace(trace);
+        ids.push(trace.id);
+      }
       cursor = page.nextCursor ?? undefined;
+      await nextTurn();
     } while (cursor);
-    return all;
+    return ids;
   }
 
   verifyArtifact(files: { path: string; content: string }[]) {
@@ -1163,6 +1182,9 @@ function newTrace(fields: NewTraceFields): Trace {
 }
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+/** Lets other requests (GET /health among them) run between the reads of a long export. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * A runner's output as text every backend stores alike: half a surrogate pair (a task printing

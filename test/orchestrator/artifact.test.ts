@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { createRuntime, type ArtifactExport, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
+import { createRuntime, type ArtifactExport, type LimitError, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 import { runCli } from '../helpers/cli.ts';
+import { makeTrace } from 'limit-graph/testing';
 import { parseCsvObjects } from '../../plugins/orchestrator/csv.ts';
 import { MAX_ARTIFACT_CHARS, buildArtifact, type ArtifactData } from '../../plugins/orchestrator/artifact.ts';
 
@@ -419,6 +420,38 @@ describe('an export too large to build', () => {
       });
       expect(f.orch.verifyArtifact(built.files).ok).toBe(true);
     }
+  });
+
+  it('is refused as soon as the records read hold more text than the limit, before the rest is read (session or trace ids, every format)', async () => {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    // 20 traces of 100,000 characters under a limit of 450,000: the fifth trace read is over it.
+    const input = 'y'.repeat(100_000);
+    const ids = Array.from({ length: 20 }, (_, i) => `big-${String(i).padStart(2, '0')}`);
+    for (const [i, id] of ids.entries()) await f.storage.createTrace(makeTrace('default', id, session.id, Date.parse('2024-05-01T00:00:00Z') + i, { task: { input, kind: 'external' } }));
+    const listed = vi.spyOn(f.storage, 'listTraces');
+    const read = vi.spyOn(f.storage, 'getTrace');
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      for (const request of [{ sessionId: session.id }, { traceIds: ids }]) {
+        listed.mockClear();
+        read.mockClear();
+        const error = await f.orch.exportArtifact({ ...request, format, maxChars: 450_000 }).then(() => null, (e: unknown) => e as LimitError);
+        expect(error).toMatchObject({
+          code: 'LIMIT_PAYLOAD_TOO_LARGE',
+          message: expect.stringMatching(new RegExp(`^The ${format} artifact would be more than 450,000 characters: the 5 traces read so far hold 5\\d\\d,\\d{3} characters of text; an export holds at most 450,000$`)),
+          details: { format, maxChars: 450_000, traces: 5, sessionIds: [session.id], soFar: true },
+          fix: expect.stringContaining('Export the traces in parts of about 4 or fewer'),
+        });
+        // A session is refused while its traces are listed: pages no larger than the limit, none read whole.
+        const listedTraces = (await Promise.all(listed.mock.results.map((r) => r.value as ReturnType<Storage['listTraces']>))).flatMap((p) => p.items);
+        expect(listedTraces.length).toBeLessThan(10);
+        expect(read.mock.calls.length).toBe('sessionId' in request ? 0 : 5);
+      }
+    }
+    // Within the limit it is built.
+    const fits = await f.orch.exportArtifact({ traceIds: ids.slice(0, 3), format: 'jsonl', maxChars: 450_000 });
+    expect(fits.manifest.traceIds).toEqual(ids.slice(0, 3));
+    await expect(f.orch.exportArtifact({ sessionId: session.id, format: 'json', maxChars: MAX_ARTIFACT_CHARS + 1 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
   });
 
   it('artifact.json is still exactly JSON.stringify({ manifest, parts }, null, 2), built a record at a time', async () => {

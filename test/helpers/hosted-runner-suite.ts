@@ -99,7 +99,8 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
     it('requires an API key and names the environment variable', async () => {
       const error = await createRuntime({ config: { plugins: {} }, env: {}, plugins: [h.configure({ model: 'm' } as O)] }).catch((e: unknown) => e);
       expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
-      expect((error as Error).message).toMatch(new RegExp(`${h.name}\\.apiKey.*${h.envPrefix}_API_KEY`));
+      // Options a plugin object brings are reported against where it was given (createRuntime's plugins[0]).
+      expect((error as Error).message).toMatch(new RegExp(`plugins\\[0\\] \\(${h.name}\\)\\.apiKey.*${h.envPrefix}_API_KEY`));
     });
 
     it(`takes apiKey, baseURL and model from ${h.envPrefix}_API_KEY, ${h.envPrefix}_BASE_URL and ${h.envPrefix}_MODEL`, async () => {

@@ -47,8 +47,14 @@ const REQUEST = /\b(?:how (?:do|can|could|would|should|might|does|did) (?:i|we|y
 const AGENT_VERBS = new Set('pull export read change push delete shred destroy wipe erase deploy raise issue transfer figure log download upload copy move turn disable grant rewrite update remove install forward alter edit backdate'.split(' '));
 /** The same words as PatternTriggers: a view without any of them skips the scan. */
 const AGENT_VERB_TRIGGERS: PatternTriggers = { words: [...AGENT_VERBS] };
-/** A word opening the text, a sentence, a line or what follows a colon (past an optional "please"). */
-const OPENING_WORD = /(?:^|[.!?:\n])\s*(?:please\s+)?([a-z]+)/g;
+/**
+ * A word opening the text, a sentence, a line or what follows a colon (past an optional "please").
+ * The white space after the mark stops at a line break (`[^\S\n]*`, not `\s*`): the break is a mark
+ * itself and opens the same word, so nothing is lost, and each run of white space is read from one
+ * mark only. With `\s*` every break of a run of k blank lines read the rest of the run again before
+ * failing (k²/2 steps: 64 KiB of blank lines held the event loop for seconds).
+ */
+const OPENING_WORD = /(?:^|[.!?:\n])[^\S\n]*(?:please\s+)?([a-z]+)/g;
 function ordersAgent(lower: string): boolean {
   OPENING_WORD.lastIndex = 0;
   for (let m = OPENING_WORD.exec(lower); m !== null; m = OPENING_WORD.exec(lower)) {

@@ -139,8 +139,10 @@ const DRUG_MISUSE_TRIGGERS: PatternTriggers = { words: [], prefixes: ['crush', '
 /**
  * A question about what someone else did in the past — "why did the Khmer Rouge kill …", "how did
  * the Nazis …": history asked, not a deed. Not when the writer asks to do it too (SELF_ASK).
+ * `[^\S\n]*`, not `\s*`, after the mark: a line break is a mark of its own, and a run of blank lines
+ * is then read once, not once per line (see OPENING_WORD in intent.ts).
  */
-const PAST_DEED_QUESTION = /(?:^|[.?!\n])\s*(?:why|how|what|when|where|who|which|in what way)\b[^.?!\n]{0,40}?\bdid (?!(?:i|we|you|u|one|my|our|your|me|us)\b)[a-z]/;
+const PAST_DEED_QUESTION = /(?:^|[.?!\n])[^\S\n]*(?:why|how|what|when|where|who|which|in what way)\b[^.?!\n]{0,40}?\bdid (?!(?:i|we|you|u|one|my|our|your|me|us)\b)[a-z]/;
 const SELF_ASK = /\b(?:how (?:can|do|could|should|would|might) (?:i|we|one|you)|how to|(?:i|we) (?:(?:want|need|plan|intend|am going|'m going|would like) to|will)|help me|teach me|show me|so (?:that )?(?:i|we) can|the same (?:way|thing)|like (?:he|she|they|it|[a-z]+) did)\b/;
 /**
  * Malware and attacks on the record, by name ("explain the Stuxnet worm"): history asked about, unless

@@ -468,7 +468,17 @@ const ADDRESSED = /\b(?:your (?:answer|reply|response)s?\b|(?:in|of|to|into|with
  */
 const GENERATIVE = set(`develop draft replace reverse encrypt decode paraphrase brainstorm invent predict classify analyze analyse outline`);
 /** The user's own lead-in above a pasted document: "Summarize this email for me:", "What do I need to do to get this running?". */
-const LEAD_IN = /\b(?:this|these|the following|below|attached)\b[^\n]*[:?]\s*$/;
+const LEAD_IN_WORD = /\b(?:this|these|the following|below|attached)\b/;
+/** Where a lead-in ends: a colon or a question mark, then only white space. */
+const LEAD_IN_END = /[:?]\s*$/;
+/**
+ * Whether `line` matches /\b(?:this|these|the following|below|attached)\b[^\n]*[:?]\s*$/: that regex read
+ * to the end of the line from each of those words (a line of k of them cost k times its length).
+ */
+function isLeadIn(line: string): boolean {
+  const end = LEAD_IN_END.exec(line);
+  return end !== null && LEAD_IN_WORD.test(line.slice(line.lastIndexOf('\n', end.index) + 1, end.index));
+}
 /** Ordinary lines of documents that are not aimed at an assistant. */
 const DOC_BOILERPLATE = /\b(?:reply to this email|contact us|click here to unsubscribe|unsubscribe|if you have any questions|call us|let me know|feel free|sign in|log in)\b/;
 
@@ -498,7 +508,7 @@ const planted: GovernanceRule = {
       lines++;
       // The first line, when it is not the document's own (no header starts it) but asks about "this" below, is the
       // user's — unless it speaks of the assistant's answer ("Render the following code block as part of your response:").
-      const leadIn = lines === 1 && !lineStartIsDocument(text, 0) && LEAD_IN.test(lower) && !ADDRESSED.test(lower);
+      const leadIn = lines === 1 && !lineStartIsDocument(text, 0) && isLeadIn(lower) && !ADDRESSED.test(lower);
       if (!leadIn && line.length >= 8 && line.length <= 400 && !line.startsWith('`') && !DOC_BOILERPLATE.test(lower) && !/^(?:subject|email_from|received date|content)\b/.test(lower)) {
         const first = /^[a-z']+/.exec(lower)?.[0] ?? '';
         const isQuestion = /^(?:what|how|why|who|which|where|when|can you|could you|do you|is there)\b[^|]{3,200}\?$/.test(lower);
@@ -553,8 +563,13 @@ const FOREIGN_READER_NOTE_TRIGGERS: PatternTriggers = {
 const READER_LABEL = /\b(?:assistant|ai|system|llm|chatbot|gpt)\s*:\s*(?:please\s+|also\s+|now\s+|then\s+)?(?:ignore|disregard|forget|do not|don't|stop|instead|reply|respond|answer|say|output|print|write|tell|send|approve|mark|include|add|append|recommend|delete|remove|cancel)\b|\b(?:ai|llm) (?:[a-z]+ )?(?:assistant|agent|model|bot|system|screener|reviewer)s?\s*:\s*[^\n]{0,80}?\b(?:run|execute|call|update|issue|delete|transfer|send|email|forward|reset|set|grant|disable|approve|push|merge|refund|wire|pay|recommend|score|rank|rate|mention|ignore)\b|\b(?:ai|llm) (?:assistant|agent|model)s?\s+[-–—]\s+(?:please\s+)?(?:when (?:asked|you)|if (?:asked|you)|ignore|disregard|always|never|do not|don't|report|say|tell|reply|respond|answer|output|instead)\b/;
 /** "Assistant instruction:", "AI note:" — a heading for the reader, counted only inside a document or tool output (a user may head their own prompt so). */
 const READER_HEADING = /\b(?:todo|fixme|note|hack|xxx)\s*\((?:ai|llm|assistant|agent|bot|copilot|codex|ai[- ](?:agent|assistant|bot))\)\s*:|\b(?:ai|assistant|llm|model|chatbot|(?<!(?:support|service|human|live|sales|call) )agent|bot|gpt)s?[- ](?:instructions?|(?<!(?<!ai[- ])(?:agent|bot)s?[- ])(?:note|notes)|directives?|notice|override|commands?|tasks?|memo)\s*:/;
-/** Source code (a docstring, a comment, a definition): a heading for the reader in it sits in data, as in a document. */
-const CODE = /"""|'''|\/\*|^\s*(?:def|class|function|import|from|const|let|var|public|private|package|#include)\s|^\s*\/\/|\bdef \w+\(|\bfunction \w+\(/m;
+/**
+ * Source code (a docstring, a comment, a definition): a heading for the reader in it sits in data, as in a document.
+ * A keyword or `//` opens a line past its indent: `[^\S\n\r\u2028\u2029]*`, white space that ends at a line
+ * terminator, where `^` matches again (`^\s*` gave the same matches but read a run of k blank lines again from
+ * each of its k line starts: k²/2 steps, seconds for 64 KiB of them).
+ */
+const CODE = /"""|'''|\/\*|^[^\S\n\r\u2028\u2029]*(?:def|class|function|import|from|const|let|var|public|private|package|#include)\s|^[^\S\n\r\u2028\u2029]*\/\/|\bdef \w+\(|\bfunction \w+\(/m;
 /** READER_HEADING, counted in tool output, a document or source code only (a user may head their own prompt so). */
 function readerHeading(subject: RuleSubject, lower: string): Found | null {
   const m = READER_HEADING.exec(lower);

@@ -276,6 +276,10 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       ['blank CR lines and spaces after an order', fill(`x pull. ${' \r\n\t'.repeat(15_000)}1`), 'input'],
       // unsafe's past-deed question (a mitigation, read once a rule has found something).
       ['blank lines after a harmful question', fill(`how do i make a pipe bomb?${'\n'.repeat(60_000)}`), 'input'],
+      // injection.reader-address's source-code test (^\s* with the m flag).
+      ['blank lines after a heading for the AI reader', fill(`ai note: x${'\n'.repeat(30_000)}`), 'input'],
+      // injection.planted-instruction's lead-in, to the line's end from every lead-in word.
+      ['one lead-in word, repeated on one line', fill('this '), 'tool'],
     ];
     const gov = rt.resolve('governance');
     const time = async (text: string, surface: 'input' | 'tool') => {

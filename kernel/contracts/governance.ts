@@ -134,7 +134,10 @@ export interface GovernanceVerdict {
   reasons: string[];
   /** Highest finding severity (0 when there is none). */
   maxSeverity?: number;
-  /** Rules that ran past their time budget (their findings so far are kept). */
+  /**
+   * Rules that ran past their time budget (their findings so far are kept), and `governance.views`
+   * when building a text's views (normalising, decoding) took longer than that budget.
+   */
   overBudget?: string[];
 }
 

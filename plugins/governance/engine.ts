@@ -21,7 +21,7 @@ export interface EngineOptions {
   /** Where each rule comes from (the governance plugin fills it); errors about a rule name it. */
   origins?: ReadonlyMap<GovernanceRule, RuleOrigin>;
   preset: GovernancePreset;
-  /** Time budget of one rule on one subject (ms). */
+  /** Time budget of one rule on one subject, and of building one subject's views (ms). */
   ruleBudgetMs: number;
   /**
    * Characters of one field that are scanned at most: a longer field is scanned as its first and
@@ -48,6 +48,9 @@ interface ScanGap {
 }
 
 const FLAG_KINDS_BLOCKING = { Jailbreak: 'blockJailbreakTraces', Malicious: 'blockMaliciousTraces' } as const;
+
+/** What `overBudget` names when building a subject's views (normalising and decoding it) took longer than ruleBudgetMs. */
+const VIEWS_ID = 'governance.views';
 
 export function validateRule(rule: unknown, where: string): GovernanceRule {
   const r = rule as Partial<GovernanceRule> | null;
@@ -252,17 +255,21 @@ export class GovernanceEngine {
    * A field up to maxScanChars long is scanned whole, in windows of scanWindowChars that overlap by
    * scanOverlapChars; a longer one as its first and last maxScanChars/2 (attacks sit at the ends of
    * long documents far more often than in the middle, and the cost stays bounded), its middle
-   * becoming a gap the verdict reports.
+   * becoming a gap the verdict reports. Building a subject's views (normalising and decoding it) is
+   * timed like a rule call: past ruleBudgetMs it is reported in `overBudget` as `governance.views`.
    */
-  #plan(trace: Trace, surface: Surface): { subjects: RuleSubject[]; gaps: ScanGap[] } {
-    const { maxScanChars: cap, scanWindowChars: window = 65_536, scanOverlapChars: overlap = 2_048 } = this.#options;
+  #plan(trace: Trace, surface: Surface, overBudget?: Set<string>): { subjects: RuleSubject[]; gaps: ScanGap[] } {
+    const { maxScanChars: cap, scanWindowChars: window = 65_536, scanOverlapChars: overlap = 2_048, ruleBudgetMs: budget } = this.#options;
     const subjects: RuleSubject[] = [];
     const gaps: ScanGap[] = [];
     const scan = (field: string, text: string, from: number, to: number) => {
       for (let start = from; ; start = Math.max(start + 1, start + window - overlap)) {
         const end = Math.min(start + window, to);
         const piece = start === 0 && end === text.length ? text : text.slice(start, end);
-        subjects.push({ surface, field, text: piece, trace, views: buildViews(piece), offset: start });
+        const started = performance.now();
+        const views = buildViews(piece);
+        if (overBudget && performance.now() - started > budget) overBudget.add(VIEWS_ID);
+        subjects.push({ surface, field, text: piece, trace, views, offset: start });
         if (end === to) break;
       }
     };
@@ -285,7 +292,7 @@ export class GovernanceEngine {
   async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>): Promise<GovernanceVerdict> {
     const overBudget = new Set<string>();
     const cut = new Set<string>();
-    const { subjects, gaps } = this.#plan(trace, surface);
+    const { subjects, gaps } = this.#plan(trace, surface, overBudget);
     let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget, cut);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
     // and the policy decides what that is worth.

@@ -21,7 +21,7 @@ export const Options = z
     packs: z.array(z.string().min(1)).optional(),
     /** Custom rules, always run (pack "config"). */
     rules: z.array(InlineRule).default([]),
-    /** Time budget of one rule on one text (ms). */
+    /** Time budget of one rule on one text, and of building one text's views (ms). */
     ruleBudgetMs: z.number().positive().max(60_000).default(50),
     /**
      * Characters of one field scanned at most. A longer field is scanned as its first and last

@@ -700,7 +700,9 @@ function decodeRuns(text: string, max: number, found: DecodedPayload[]): void {
   BASE64_RUN.lastIndex = 0;
   for (let m = BASE64_RUN.exec(text); m !== null && found.length < max; m = BASE64_RUN.exec(text)) {
     // Pure hex or pure letters are not base64 worth decoding (hashes, long words).
-    if (/^[0-9a-f]+$/i.test(m[0]) || !/[0-9+/]/.test(m[0]) && !/[A-Z].*[a-z]|[a-z].*[A-Z]/.test(m[0])) continue;
+    // Both cases are looked for apart: /[A-Z].*[a-z]|[a-z].*[A-Z]/ read to the end of a run of one case from each
+    // of its letters (4096²/2 steps per run, a second per 200 KB of "QQQQ…").
+    if (/^[0-9a-f]+$/i.test(m[0]) || !/[0-9+/]/.test(m[0]) && !(/[A-Z]/.test(m[0]) && /[a-z]/.test(m[0]))) continue;
     const decoded = Buffer.from(m[0], 'base64').toString('utf8');
     if (looksLikeText(decoded)) found.push({ codec: 'base64', start: m.index, end: m.index + m[0].length, text: decoded });
   }

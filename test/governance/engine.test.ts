@@ -280,6 +280,9 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       ['blank lines after a heading for the AI reader', fill(`ai note: x${'\n'.repeat(30_000)}`), 'input'],
       // injection.planted-instruction's lead-in, to the line's end from every lead-in word.
       ['one lead-in word, repeated on one line', fill('this '), 'tool'],
+      // The views' base64 case test, from every letter of a 4 KiB run (outside any rule's timing).
+      ['one upper-case letter', fill('Q'), 'input'],
+      ['one lower-case letter', fill('g'), 'input'],
     ];
     const gov = rt.resolve('governance');
     const time = async (text: string, surface: 'input' | 'tool') => {
@@ -297,6 +300,31 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       if (ms >= bound) ms = Math.min(ms, await time(text, surface));
       expect(ms, `${name}: ${Math.round(ms)} ms against ${Math.round(reference[surface])} ms for prose`).toBeLessThan(bound);
     }
+  });
+
+  it('builds the views of a window of base64-like letters of one case in about the time of prose', async () => {
+    const { buildViews } = await import('../../plugins/governance/views.ts');
+    const window = 65_536;
+    const time = (text: string) => {
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        buildViews(text);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return best;
+    };
+    const prose = time('Minutes of the weekly planning meeting: the budget review moved to Thursday. '.repeat(852).slice(0, window));
+    // The case test once read the rest of each 4 KiB run from every letter of it: about 370 ms here.
+    for (const letter of ['Q', 'g']) expect(time(letter.repeat(window)), letter).toBeLessThan(10 * prose + 30);
+  });
+
+  it('times building the views of a subject as it times a rule: past ruleBudgetMs it is named in overBudget', async () => {
+    rt = await governanceRuntime({ ruleBudgetMs: 0.001 });
+    expect((await check('QUJD'.repeat(2_000))).overBudget).toContain('governance.views');
+    await rt.close();
+    rt = await governanceRuntime({ ruleBudgetMs: 60_000 });
+    expect((await check('QUJD'.repeat(2_000))).overBudget).toBeUndefined();
   });
 
   describe('long fields', () => {

@@ -664,13 +664,19 @@ export function matchesTraceQuery(trace: Trace, q: NormalizedTraceQuery): boolea
 }
 
 /**
- * For backends that filter in memory: sorts newest first, skips to the cursor and cuts a page.
- * `items` must already be filtered.
+ * For backends that filter in memory: sorts newest first, skips to the cursor and cuts a page of at
+ * most `limit` items and `maxBytes` bytes of their JSON (PageBuilder). `items` must already be filtered.
  */
-export function paginate<T extends { createdAt: string; id: string }>(items: readonly T[], limit: number, after?: CursorPosition): Page<T> {
+export function paginate<T extends { createdAt: string; id: string }>(items: readonly T[], limit: number, after?: CursorPosition, maxBytes: number = MAX_PAGE_BYTES): Page<T> {
   const sorted = [...items].sort(compareNewestFirst);
   const rest = after ? sorted.filter((i) => isAfterCursor(i, after)) : sorted;
-  return pageOf(rest.slice(0, limit + 1), limit);
+  const page = new PageBuilder<T>(limit, maxBytes);
+  for (const item of rest) {
+    const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
+    if (!page.takes(bytes)) break;
+    page.add(item, bytes);
+  }
+  return page.page();
 }
 
 /**

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import pg from 'pg';
 import { createRuntime, type Plugin, type Runtime, type Storage } from 'limit-graph';
 import '../../plugins/api-http/index.ts';
 
-export const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export type Backend = 'sqlite' | 'postgres';
+import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
+
+export type { Backend };
 
 export const KEYS = {
   A: 'key-A-0123456789abcdef',
@@ -66,8 +66,6 @@ export interface Res {
   json: any;
 }
 
-let schemaCounter = 0;
-
 export async function startServer(options: {
   backend?: Backend;
   api?: Record<string, unknown>;
@@ -77,16 +75,14 @@ export async function startServer(options: {
 } = {}): Promise<Server> {
   const backend = options.backend ?? 'sqlite';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-'));
-  const schema = `api_http_${process.pid}_${Date.now().toString(36)}_${schemaCounter++}`;
-  const storagePlugins: Record<string, unknown> =
-    backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } };
+  const schema = uniqueSchema('api_http');
   const rt = await createRuntime({
     config: {
       storage: backend,
       dataDir: dir,
       logLevel: 'silent',
       plugins: {
-        ...storagePlugins,
+        ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema, poolSize: 4 }),
         'governance-rules-jailbreak': true,
         governance: { packs: ['jailbreak'] },
         'runner-python': { warm: true },
@@ -132,15 +128,7 @@ export async function startServer(options: {
       await http.close();
       await rt.close();
       rmSync(dir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        const client = new pg.Client({ connectionString: PG_URL });
-        await client.connect();
-        try {
-          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        } finally {
-          await client.end();
-        }
-      }
+      if (backend === 'postgres') await dropSchemas([schema]);
     },
   };
 }

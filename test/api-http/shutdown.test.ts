@@ -9,13 +9,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, type ProvenanceEntry, type Runner, type Runtime, type Trace } from 'limit-graph';
 import '../../plugins/api-http/index.ts';
-import { PG_URL } from './harness.ts';
+import { dropSchemas, storagePlugins, uniqueSchema } from '../helpers/storage-backend.ts';
 
 /** Runs until aborted (the connection cut at the end of the grace period aborts the run); `started` is called as it starts. */
 let started = () => {};
@@ -60,15 +58,7 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
   const schemas: string[] = [];
   afterEach(async () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    if (schemas.length) {
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      try {
-        for (const s of schemas.splice(0)) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-      } finally {
-        await client.end();
-      }
-    }
+    await dropSchemas(schemas);
   });
 
   /**
@@ -78,13 +68,13 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
   async function shutDown(hold: (signals: { shutdown: Promise<void>; storageClosing: Promise<void> }) => Promise<void>, closeWaitMs: number) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-shutdown-'));
     dirs.push(dir);
-    const schema = `api_shutdown_${randomBytes(6).toString('hex')}`;
+    const schema = uniqueSchema('api_shutdown');
     if (backend === 'postgres') schemas.push(schema);
     const rt: Runtime = await createRuntime({
       config: {
         storage: backend, dataDir: dir, logLevel: 'silent',
         plugins: {
-          ...(backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } }),
+          ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema, poolSize: 4 }),
           'governance-rules-jailbreak': true,
           governance: { packs: ['jailbreak'] },
           orchestrator: { closeWaitMs },
@@ -143,13 +133,13 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
   it('requests sent before the close began, not yet accepted or read, are answered 503 problem+json, not reset', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-shutdown-'));
     dirs.push(dir);
-    const schema = `api_shutdown_${randomBytes(6).toString('hex')}`;
+    const schema = uniqueSchema('api_shutdown');
     if (backend === 'postgres') schemas.push(schema);
     const rt = await createRuntime({
       config: {
         storage: backend, dataDir: dir, logLevel: 'silent',
         plugins: {
-          ...(backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } }),
+          ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema, poolSize: 4 }),
           'governance-rules-jailbreak': true,
           governance: { packs: ['jailbreak'] },
           orchestrator: {},

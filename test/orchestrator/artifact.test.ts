@@ -4,11 +4,9 @@
  * well-formed Unicode, and exports too large to build.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRuntime, type ArtifactExport, type LimitError, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
@@ -16,9 +14,8 @@ import { runCli } from '../helpers/cli.ts';
 import { makeTrace } from 'limit-graph/testing';
 import { parseCsvObjects } from '../../plugins/orchestrator/csv.ts';
 import { MAX_ARTIFACT_CHARS, buildArtifact, type ArtifactData } from '../../plugins/orchestrator/artifact.ts';
+import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
 
-const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-type Backend = 'sqlite' | 'postgres';
 
 interface Fixture {
   rt: Runtime;
@@ -27,18 +24,14 @@ interface Fixture {
   cleanup(): Promise<void>;
 }
 
-let admin: pg.Pool | undefined;
-afterAll(async () => {
-  await admin?.end();
-});
 
 /** A runtime with real storage, the real governance engine and rule packs, and the spy runner. */
 async function fixture(backend: Backend = 'sqlite'): Promise<Fixture> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-artifact-'));
-  const schema = `limit_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const storagePlugin: Record<string, Record<string, unknown>> = backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema } };
+  const schema = uniqueSchema('orch_artifact');
+  
   const rt = await createRuntime({
-    config: { logLevel: 'silent', storage: backend, plugins: { ...storagePlugin, ...packPlugins(), governance: {}, orchestrator: {} } },
+    config: { logLevel: 'silent', storage: backend, plugins: { ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema }), ...packPlugins(), governance: {}, orchestrator: {} } },
     plugins: [spyRunnerPlugin(spyRunner())],
   });
   return {
@@ -46,10 +39,7 @@ async function fixture(backend: Backend = 'sqlite'): Promise<Fixture> {
     async cleanup() {
       await rt.close();
       rmSync(dir, { recursive: true, force: true });
-      if (backend === 'postgres') {
-        admin ??= new pg.Pool({ connectionString: PG_URL, max: 1 });
-        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      }
+      if (backend === 'postgres') await dropSchemas([schema]);
     },
   };
 }

@@ -7,12 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
 import type { Orchestrator, Runner, Runtime } from 'limit-graph';
+import { dropSchemas, storagePlugins, uniqueSchema } from '../helpers/storage-backend.ts';
 
-const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** runner:counted — delegates to runner:python and counts the tasks it was given. */
 function countedRunner() {
@@ -50,7 +48,7 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
   let orch: Orchestrator;
   let dataDir: string;
   let counted: ReturnType<typeof countedRunner>;
-  const schema = `orch_e2e_${randomBytes(6).toString('hex')}`;
+  const schema = uniqueSchema('orch_e2e');
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), `limit-orch-e2e-${backend}-`));
@@ -61,7 +59,7 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
         logLevel: 'silent',
         storage: backend,
         plugins: {
-          ...(backend === 'sqlite' ? { 'storage-sqlite': { path: path.join(dataDir, 'limit.db') } } : { 'storage-postgres': { url: PG_URL, schema } }),
+          ...storagePlugins(backend, { sqlitePath: path.join(dataDir, 'limit.db'), schema }),
           governance: { preset: 'default', packs: ['jailbreak', 'malicious'], policy: { requireHumanReview: true, requireProvenance: true } },
           'governance-rules-jailbreak': true,
           'governance-rules-malicious': true,
@@ -77,12 +75,7 @@ describe.each(['sqlite', 'postgres'] as const)('orchestrator end to end on %s + 
   afterAll(async () => {
     await rt?.close();
     rmSync(dataDir, { recursive: true, force: true });
-    if (backend === 'postgres') {
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
-    }
+    if (backend === 'postgres') await dropSchemas([schema]);
   });
 
   it('stores a task output holding half a surrogate pair, mended to U+FFFD, on every backend', async () => {

@@ -4,12 +4,10 @@
  * one scope: one semaphore (maxConcurrency), one table of running traces (cancel, closeSession).
  * Real storage (SQLite and PostgreSQL), governance and orchestrator; a runner the test controls.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, newId, type ConfigInput, type Runner, type Runtime } from 'limit-graph';
+import { dropSchemas, storagePlugins, uniqueSchema } from '../helpers/storage-backend.ts';
 
-const PG_URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A runner whose tasks run until aborted, counting how many run at once. */
 function blockingRunner() {
@@ -44,20 +42,12 @@ function blockingRunner() {
 
 describe.each(['sqlite', 'postgres'] as const)('concurrent first runs of a session stored by another process (%s)', (backend) => {
   let rt: Runtime | undefined;
-  const schema = `orch_reattach_${randomBytes(6).toString('hex')}`;
+  const schema = uniqueSchema('orch_reattach');
 
   afterEach(async () => {
     await rt?.close();
     rt = undefined;
-    if (backend === 'postgres') {
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
-    }
+    if (backend === 'postgres') await dropSchemas([schema]);
   });
 
   it('share one live scope: maxConcurrency holds and cancel() reaches every run', async () => {
@@ -67,7 +57,7 @@ describe.each(['sqlite', 'postgres'] as const)('concurrent first runs of a sessi
         logLevel: 'silent',
         storage: backend,
         plugins: {
-          ...(backend === 'sqlite' ? { 'storage-sqlite': { path: ':memory:' } } : { 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } }),
+          ...storagePlugins(backend, { sqlitePath: ':memory:', schema, poolSize: 4 }),
           'governance-rules-jailbreak': true,
           governance: { packs: ['jailbreak'] },
           orchestrator: {},

@@ -17,8 +17,8 @@ import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import runnerPython from '../../plugins/runner-python/index.ts';
 import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.ts';
 import { PYTHON, PYTHON_TASKS } from '../runner-python/helpers.ts';
+import { PG_URL as URL } from '../helpers/storage-backend.ts';
 
-const URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `limit_queue_test_${process.pid}_${randomBytes(3).toString('hex')}`;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Short timings so that dead workers are noticed in a test's time. */

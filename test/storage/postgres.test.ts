@@ -9,8 +9,8 @@ import { createRuntime, type Storage } from 'limit-graph';
 import { crashTest, makeFlag, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
+import { PG_URL as URL } from '../helpers/storage-backend.ts';
 
-const URL = process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const uniqueSchema = () => `limit_test_${process.pid}_${randomBytes(4).toString('hex')}`;
 
 let admin: pg.Pool;

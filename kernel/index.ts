@@ -25,6 +25,8 @@ export { canonicalJson } from './model/canonical-json.ts';
 export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
+export { callOptionsSchema, mergeCallOptions } from './call-options.ts';
+export type { CallOptionsSchema, MergeCallOptionsSpec } from './call-options.ts';
 export { measureDistortion, distortionAborted } from './rd-distortion.ts';
 export { mulberry32 } from './random.ts';
 export * from './runner-helpers.ts';

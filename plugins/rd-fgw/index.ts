@@ -2,7 +2,7 @@
  * rd-fgw: Fused Gromov–Wasserstein distortion between attributed graphs (or FGW matrices), exact
  * or entropic. Provides `rd:fgw`. See README.md for the formulas and conventions.
  */
-import { definePlugin, distortionAborted, LimitError, type AsyncDistortionOptions, type AttributedGraph as ContractGraph, type DistortionOptions, type RdAlgorithm } from 'limit-graph';
+import { definePlugin, distortionAborted, mergeCallOptions, type AsyncDistortionOptions, type AttributedGraph as ContractGraph, type DistortionOptions, type RdAlgorithm } from 'limit-graph';
 import type { z } from 'zod';
 import { type AnyFgwResult, type FgwInput, computeFgw, sparsePlan } from './api.ts';
 import { type FgwDistortion, solveDistortion, withPlan } from './distortion.ts';
@@ -61,23 +61,9 @@ declare module 'limit-graph' {
   }
 }
 
+/** The plugin's options with the keys a call gives (`undefined`: none) replacing theirs. */
 function merged(defaults: RdFgwOptions, call: unknown): RdFgwOptions {
-  if (call === undefined || call === null) return defaults;
-  const parsed = RdFgwCallOptions.safeParse(call);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    // An unknown key sits on the options object itself: name the key, and the ones that exist.
-    const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : undefined;
-    const field = `options.${unknown ? unknown.join(',') : issue.path.join('.')}`;
-    const message = unknown ? `unknown option (the options are ${Object.keys(RdFgwCallOptions.shape).join(', ')})` : issue.message;
-    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, {
-      plugin: 'rd-fgw',
-      details: { field, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
-  }
-  const out: Record<string, unknown> = { ...defaults };
-  for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) out[k] = v;
-  return out as RdFgwOptions;
+  return mergeCallOptions(defaults, call, { schema: RdFgwCallOptions, plugin: 'rd-fgw', code: 'LIMIT_RD_INVALID_INPUT' });
 }
 
 /** A computation's options: the merged ones without the pool's. */

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { callOptionsSchema } from 'limit-graph';
 import { z } from 'zod';
 
 /**
@@ -73,8 +74,11 @@ export const RdFgwOptions = ComputeOptions.extend({
 
 export type RdFgwOptions = z.output<typeof RdFgwOptions>;
 
-/** Per-call overrides: any subset of a computation's options; an unknown key is an error, not ignored. */
-export const RdFgwCallOptions = ComputeOptions.partial().strict();
+/**
+ * Per-call overrides: any subset of a computation's options, without defaults (a call overrides only
+ * the keys it gives; the plugin's configured options fill the rest); an unknown key is an error, not ignored.
+ */
+export const RdFgwCallOptions = callOptionsSchema(ComputeOptions);
 
 /** The options a computation reads (the pool's are left out; the plugin's memory bound is kept). */
 export type RdFgwComputeOptions = z.output<typeof ComputeOptions> & { maxMemoryMb?: number };

@@ -155,6 +155,40 @@ describe('api-http rate–distortion', () => {
   });
 });
 
+describe('api-http rate–distortion with configured rd-fgw options', () => {
+  // The route adds the server's time limit to every call; that must not reset the configured options.
+  const configured = { method: 'entropic', alpha: 0.2, epsilon: 0.5 } as const;
+  const g1 = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+  const g2 = { nodes: [{ id: 'x', features: [3] }, { id: 'y', features: [1] }, { id: 'z', features: [2] }], edges: [{ source: 'x', target: 'y' }] };
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer({ plugins: { 'rd-fgw': configured } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('/rd/distortion and a graph step use the configured method and alpha; a body option overrides only itself', async () => {
+    const fgw = s.rt.resolve('rd:fgw');
+    const expected = fgw.distortion(g1, g2);
+    expect(expected).toMatchObject({ method: 'entropic', alpha: 0.2 });
+    const direct = await s.req('POST', '/rd/distortion', { body: { source: g1, target: g2 } });
+    expect(direct.status, direct.text).toBe(200);
+    expect(direct.json).toMatchObject({ method: 'entropic', alpha: 0.2 });
+    expect(direct.json.value).toBeCloseTo(expected.value, 12);
+    const alpha3 = await s.req('POST', '/rd/distortion', { body: { source: g1, target: g2, options: { alpha: 0.3 } } });
+    expect(alpha3.json).toMatchObject({ method: 'entropic', alpha: 0.3 });
+    expect(alpha3.json.value).toBeCloseTo(fgw.distortion(g1, g2, { alpha: 0.3 }).value, 12);
+
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'rd-configured' } })).json.id;
+    const series = await s.req('POST', '/rd/series', { body: { sessionId, name: 'configured', reference: g1 } });
+    expect(series.status, series.text).toBe(201);
+    const step = await s.req('POST', `/rd/series/${series.json.id}/points`, { body: { rate: 1, graph: g2 } });
+    expect(step.status, step.text).toBe(201);
+    expect(step.json.point.distortion).toBeCloseTo(fgw.distortion(g2, g1).value, 12);
+  });
+});
+
 describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
   const LIMIT = 300;
   /** Building two 500-node problems (shortest paths) is not counted by the limit; plus a loaded machine. */

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime } from 'limit-graph';
 import { KneeKneedleOptions, createKneedleService } from '../../plugins/knee-kneedle/index.ts';
 import { KneeMengerOptions, createMengerService } from '../../plugins/knee-menger/index.ts';
 import { RdFgwOptions, createFgwService } from '../../plugins/rd-fgw/index.ts';
@@ -57,6 +58,37 @@ describe('RD per-call options', () => {
     for (const tol of [-1, 0, Number.NaN]) expect(thrown(() => blahutArimoto(src, 1, { tol })).message).toContain('options.tol');
     for (const maxIter of [0, 1.5, Number.NaN]) expect(thrown(() => blahutArimoto(src, 1, { maxIter })).message).toContain('options.maxIter');
     expect(blahutArimoto(src, 1, { tol: 1e-9 }).converged).toBe(true);
+  });
+});
+
+describe('rd-fgw: a call overrides only the options it gives; the configured ones fill the rest', () => {
+  // Configured: entropic, alpha 0.2, epsilon 0.5, adjacency. The built-in defaults (exact, 0.5,
+  // 0.1, shortest_path) give another value, so a call that fell back to them would show.
+  const configured = { method: 'entropic', alpha: 0.2, epsilon: 0.5, structure: 'adjacency' } as const;
+  const g1 = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+  const g2 = { nodes: [{ id: 'x', features: [3] }, { id: 'y', features: [1] }, { id: 'z', features: [2] }], edges: [{ source: 'x', target: 'y' }] };
+
+  it('through the plugin: {}, { timeLimitMs } and { signal } keep the configured options; { alpha } changes alpha only', async () => {
+    const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { 'rd-fgw': { ...configured, threads: false } } } });
+    try {
+      const fgw = rt.resolve('rd:fgw');
+      const expected = createFgwService(RdFgwOptions.parse(configured)).distortion(g1, g2);
+      const builtIn = createFgwService(RdFgwOptions.parse({})).distortion(g1, g2);
+      expect(expected).toMatchObject({ method: 'entropic', alpha: 0.2 });
+      expect(Math.abs(expected.value - builtIn.value)).toBeGreaterThan(0.1);
+      expect(fgw.distortion(g1, g2).value).toBe(expected.value);
+      for (const call of [{}, { timeLimitMs: 5_000 }, { timeLimitMs: undefined }]) {
+        expect(fgw.distortion(g1, g2, call), JSON.stringify(call)).toMatchObject({ method: 'entropic', alpha: 0.2, value: expected.value });
+      }
+      const signal = new AbortController().signal;
+      expect(await fgw.distortionAsync(g1, g2, { timeLimitMs: 5_000, signal })).toMatchObject({ method: 'entropic', alpha: 0.2, value: expected.value });
+      // One key given: only it changes (method, epsilon and structure stay the configured ones).
+      const alpha3 = createFgwService(RdFgwOptions.parse({ ...configured, alpha: 0.3 })).distortion(g1, g2);
+      expect(fgw.distortion(g1, g2, { alpha: 0.3 })).toMatchObject({ method: 'entropic', alpha: 0.3, value: alpha3.value });
+      expect(fgw.compute({ source: g1, target: g2 }, {}).value).toBe(fgw.compute({ source: g1, target: g2 }).value);
+    } finally {
+      await rt.close();
+    }
   });
 });
 

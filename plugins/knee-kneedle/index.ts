@@ -2,7 +2,7 @@
  * knee-kneedle: the knee of a curve by Kneedle (Satopää et al. 2011), offline or online, for the
  * four convex/concave × increasing/decreasing shapes. Provides `knee:kneedle`. See README.md.
  */
-import { definePlugin, LimitError, registerKneeCommands, type CurveInput, type KneeDetector } from 'limit-graph';
+import { definePlugin, LimitError, mergeCallOptions, registerKneeCommands, type CurveInput, type KneeDetector } from 'limit-graph';
 import type { z } from 'zod';
 import { type KneedleOptions, type KneedleResult, kneedle } from './kneedle.ts';
 import { KneeKneedleCallOptions, KneeKneedleOptions } from './options.ts';
@@ -31,20 +31,9 @@ declare module 'limit-graph' {
   }
 }
 
+/** The plugin's options with the keys a call gives (`undefined`: none) replacing theirs. */
 function merged(defaults: KneeKneedleOptions, call: unknown): KneeKneedleOptions {
-  if (call === undefined || call === null) return defaults;
-  const parsed = KneeKneedleCallOptions.safeParse(call);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    // An unknown key sits on the options object itself: name the key, and the ones that exist.
-    const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : undefined;
-    const field = `options.${unknown ? unknown.join(',') : issue.path.join('.')}`;
-    const message = unknown ? `unknown option (the options are ${Object.keys(KneeKneedleOptions.shape).join(', ')})` : issue.message;
-    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, { plugin: 'knee-kneedle', details: { field } });
-  }
-  const out: Record<string, unknown> = { ...defaults };
-  for (const [k, v] of Object.entries(parsed.data)) if (v !== undefined) out[k] = v;
-  return out as KneeKneedleOptions;
+  return mergeCallOptions(defaults, call, { schema: KneeKneedleCallOptions, plugin: 'knee-kneedle', code: 'LIMIT_RD_INVALID_INPUT' });
 }
 
 export function createKneedleService(defaults: KneeKneedleOptions): KneedleService {

@@ -1,3 +1,4 @@
+import { callOptionsSchema } from 'limit-graph';
 import { z } from 'zod';
 
 export const KneeKneedleOptions = z
@@ -14,5 +15,8 @@ export const KneeKneedleOptions = z
 
 export type KneeKneedleOptions = z.output<typeof KneeKneedleOptions>;
 
-/** Per-call overrides: any subset of the options; an unknown key is an error, not ignored. */
-export const KneeKneedleCallOptions = KneeKneedleOptions.partial().strict();
+/**
+ * Per-call overrides: any subset of the options, without defaults (a call overrides only the keys it
+ * gives; the plugin's configured options fill the rest); an unknown key is an error, not ignored.
+ */
+export const KneeKneedleCallOptions = callOptionsSchema(KneeKneedleOptions);

@@ -61,6 +61,27 @@ describe('RD per-call options', () => {
   });
 });
 
+describe('knee-kneedle: a call overrides only the options it gives; the configured ones fill the rest', () => {
+  // With S = 5 this curve has no knee; with the built-in S = 1 it has one at index 2.
+  const curve = [10, 6, 3.5, 3.3, 3.1, 1.2, 0.9, 0.8, 0.75, 0.72].map((y, i) => ({ x: i + 1, y }));
+
+  it('configured S = 5 holds under a call that gives only direction, curve or online', async () => {
+    const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { 'knee-kneedle': { S: 5 } } } });
+    try {
+      const kneedle = rt.resolve('knee:kneedle');
+      expect(createKneedleService(KneeKneedleOptions.parse({})).detect(curve).index).toBe(2);
+      expect(kneedle.detect(curve).index).toBeNull();
+      for (const call of [{}, { direction: 'decreasing' }, { curve: 'convex' }, { S: undefined }] as const) {
+        expect(kneedle.detect(curve, call).index, JSON.stringify(call)).toBeNull();
+      }
+      expect(kneedle.detect(curve, { S: 1 }).index).toBe(2);
+      expect(kneedle.detectCurve({ x: curve.map((p) => p.x), y: curve.map((p) => p.y) }, { online: false }).index).toBeNull();
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
 describe('rd-fgw: a call overrides only the options it gives; the configured ones fill the rest', () => {
   // Configured: entropic, alpha 0.2, epsilon 0.5, adjacency. The built-in defaults (exact, 0.5,
   // 0.1, shortest_path) give another value, so a call that fell back to them would show.

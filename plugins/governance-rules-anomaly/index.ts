@@ -1,4 +1,4 @@
-/** Anomaly rules: per-runner rolling baselines (z-scores), output loops, encoding anomalies. */
+/** Anomaly rules: rolling baselines per tenant and runner (z-scores), output loops, encoding anomalies. */
 import { defineRulePack, RulePackOptions } from 'limit-graph';
 import type { z } from 'zod';
 import { Options } from './options.ts';
@@ -13,8 +13,8 @@ declare module 'limit-graph' {
 export default defineRulePack({
   name: 'governance-rules-anomaly',
   version: '1.0.0',
-  description: 'Anomaly rules: rolling per-runner baselines of output length, latency and token rate; loops; encoding anomalies.',
+  description: 'Anomaly rules: rolling baselines of output length, latency and token rate per tenant and runner; loops; encoding anomalies.',
   options: Options,
-  // Baselines are per process (in this closure): see README for why that is acceptable.
+  // Baselines are per process (in this closure), per tenant and runner, LRU-bounded: see README.
   rules: (_ctx, options) => createAnomalyRules(options),
 });

@@ -1,8 +1,10 @@
 /**
- * Anomaly rules, the source of `Anomaly` flags: per-runner rolling baselines of output length,
- * latency and token rate (z-scores), repeated-output loops, and encoding anomalies.
+ * Anomaly rules, the source of `Anomaly` flags: rolling baselines of output length, latency and
+ * token rate per tenant and runner (z-scores), repeated-output loops, and encoding anomalies.
  * Baselines live in memory per process (documented in the README): they re-learn after a restart,
- * which only delays detection by `minSamples` traces.
+ * which only delays detection by `minSamples` traces. They are kept per (tenant, runner), so one
+ * tenant's traces never move another's baseline, and bounded (`maxTenants` × `maxRunnersPerTenant`,
+ * least recently used dropped first).
  */
 import type { Finding, GovernanceRule, RuleSubject, Trace } from 'limit-graph';
 
@@ -15,6 +17,31 @@ export interface AnomalyOptions {
   zThreshold: number;
   /** A line repeated this many times is a loop. */
   repeatLines: number;
+  /** Tenants whose baselines are kept at most; past it the least recently active tenant's are dropped. */
+  maxTenants: number;
+  /** Runners with a baseline per tenant at most; past it the tenant's least recently used one is dropped. */
+  maxRunnersPerTenant: number;
+}
+
+/**
+ * A Map bounded to `max` entries, least recently used dropped first: `use` returns the value of
+ * `key` (made by `create` when absent) and marks it the most recently used.
+ */
+class Lru<V> {
+  private readonly entries = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get size(): number {
+    return this.entries.size;
+  }
+  use(key: string, create: () => V): V {
+    let value = this.entries.get(key);
+    if (value === undefined) value = create();
+    else this.entries.delete(key);
+    this.entries.set(key, value);
+    // Map iterates in insertion order: the first key is the least recently used.
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return value;
+  }
 }
 
 class Rolling {
@@ -44,14 +71,18 @@ function metricsOf(trace: Trace): Record<string, number> {
 }
 
 export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
-  const baselines = new Map<string, Map<string, Rolling>>();
+  // tenant → runner → metric → rolling window. Keyed by tenant first: `runner` is a free-form name a
+  // client gives (POST /traces), so a shared baseline would let one tenant's traces decide another's
+  // z-scores (and quarantines). Both levels are LRU-bounded, so no number of names grows it past
+  // maxTenants × maxRunnersPerTenant baselines.
+  const baselines = new Lru<Lru<Map<string, Rolling>>>(options.maxTenants);
   const seen = new Set<string>();
 
   const baseline: GovernanceRule = {
     id: 'anomaly.baseline',
     flag: 'Anomaly',
     surfaces: ['output'],
-    description: 'Output length, latency and token rate far from the runner\'s rolling baseline (z-score).',
+    description: 'Output length, latency and token rate far from the rolling baseline of the tenant\'s runner (z-score).',
     evaluate(subject) {
       // One update per trace, whatever the number of fields and views.
       if ((subject.view?.name ?? 'raw') !== 'raw' || subject.field !== 'output.stdout' && subject.trace.output?.stdout) return [];
@@ -59,8 +90,8 @@ export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
       if (seen.has(key)) return [];
       seen.add(key);
       if (seen.size > 10_000) seen.clear();
-      let perRunner = baselines.get(subject.trace.runner);
-      if (!perRunner) baselines.set(subject.trace.runner, (perRunner = new Map()));
+      const perTenant = baselines.use(subject.trace.tenant, () => new Lru(options.maxRunnersPerTenant));
+      const perRunner = perTenant.use(subject.trace.runner, () => new Map());
       const findings: Finding[] = [];
       for (const [metric, value] of Object.entries(metricsOf(subject.trace))) {
         let rolling = perRunner.get(metric);

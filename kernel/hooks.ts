@@ -45,7 +45,10 @@ export interface CommandRegistry {
  */
 export function createHookCatalogue() {
   return {
-    /** The frozen, validated config, once plugins are set up. */
+    /**
+     * The validated config, once plugins are set up; deep-frozen (each plain object and array in it is
+     * a frozen copy; functions, class instances and objects with methods are kept as given).
+     */
     configResolved: new SyncHook<[ResolvedConfig]>(['config'], 'configResolved'),
     /** Async start-up: open pools, load models. Runs in plugin order. */
     boot: new AsyncSeriesHook<[]>([], 'boot'),

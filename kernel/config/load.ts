@@ -173,9 +173,49 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const conflicts = storageConflicts(parsed.data, sourceOf, envSources.storage);
   if (conflicts.length) throw invalidConfig([...conflicts, ...(await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance))], source);
   const { extends: _presets, ...config } = parsed.data;
-  const resolved: ResolvedConfig = Object.freeze({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets });
+  const resolved = frozenData({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets }) as ResolvedConfig;
   PROVENANCE.set(resolved, provenance);
   return { source, config: resolved };
+}
+
+/**
+ * Data, not behaviour: an object whose prototype is Object.prototype or null, with only enumerable,
+ * string-keyed data properties, none of them a function.
+ */
+function isPlainData(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if (Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(value))) {
+    if (!descriptor.enumerable || !('value' in descriptor) || typeof descriptor.value === 'function') return false;
+  }
+  return true;
+}
+
+/**
+ * A deep-frozen copy of a resolved config's data: every array and plain-data object, at any depth
+ * (`plugins.<name>.<option>…`), is copied and frozen, so a `configResolved` tap or any reader of
+ * `runtime.config` cannot change what was validated (in strict mode a write throws), and the
+ * caller's own objects are left as they were. What is not data is kept as given, by reference and
+ * not frozen: functions, class instances (a client, a pool), plugin objects (`use`), and objects
+ * with methods, accessors or symbol keys (an inline governance rule). Shared and cyclic references
+ * stay shared and cyclic.
+ */
+function frozenData(value: unknown, copies = new Map<object, unknown>()): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const done = copies.get(value);
+  if (done !== undefined) return done;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    copies.set(value, copy);
+    for (const item of value) copy.push(frozenData(item, copies));
+    return Object.freeze(copy);
+  }
+  if (!isPlainData(value)) return value;
+  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  copies.set(value, copy);
+  for (const [key, item] of Object.entries(value)) copy[key] = frozenData(item, copies);
+  return Object.freeze(copy);
 }
 
 /**

@@ -48,7 +48,8 @@ export type ConfigInput = Omit<z.input<typeof ConfigSchema>, 'plugins'> & {
 
 /**
  * The config as plugins see it (`ctx.config`): presets merged, environment variables and defaults
- * applied, `dataDir` made absolute, validated and frozen.
+ * applied, `dataDir` made absolute, validated and deep-frozen (every plain object and array at any
+ * depth; functions, class instances, plugin objects and objects with methods are kept as given).
  */
 export interface ResolvedConfig extends Omit<z.output<typeof ConfigSchema>, 'extends'> {
   /** Absolute path of the config file, or null when built from code/defaults. */

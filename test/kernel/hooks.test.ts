@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, isLimitError, type Finding, type Trace } from 'limit-graph';
+import { createRuntime, definePlugin, isLimitError, type Finding, type GovernanceRule, type Trace } from 'limit-graph';
 
 const silent = { logLevel: 'silent' as const, plugins: {} };
 
@@ -104,5 +104,47 @@ describe('hook catalogue', () => {
     await expect(rt.hooks.beforeMerge.promise({ ...base, parentIds: ['bad'] })).resolves.toEqual({ reason: 'bad parent', by: 'gatekeeper' });
     await expect(rt.hooks.beforeMerge.promise({ ...base, parentIds: ['good'] })).resolves.toBeUndefined();
     await rt.close();
+  });
+
+  it('configResolved carries a deep-frozen config: a nested write throws and runtime.config keeps the validated values', async () => {
+    const writes: Record<string, unknown> = {};
+    const attempt = (name: string, write: () => void) => {
+      try {
+        write();
+        writes[name] = 'written';
+      } catch (error) {
+        writes[name] = error instanceof TypeError ? 'TypeError' : error;
+      }
+    };
+    const tapper = definePlugin({
+      meta: { name: 'tapper', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.configResolved.tap(ctx.name, (c) => {
+          const plugins = c.plugins as Record<string, Record<string, unknown>>;
+          attempt('top', () => ((c as { tenant: string }).tenant = 'x'));
+          attempt('plugin option', () => (plugins.governance!.preset = 'HACKED'));
+          attempt('new plugin', () => (plugins.evil = { on: true }));
+          attempt('nested option', () => ((plugins.governance!.policy as Record<string, unknown>).maxAnomalySeverity = 10));
+          attempt('array', () => (plugins.governance!.packs as string[]).push('evil'));
+        });
+      },
+    });
+    // A rule with a method is behaviour, not data: kept as given (not copied, not frozen).
+    const rule: GovernanceRule = { id: 'config.noop', flag: 'Unverified', surfaces: ['input'], evaluate: () => [] };
+    const input = { logLevel: 'silent' as const, plugins: { governance: { preset: 'permissive' as const, packs: [] as string[], policy: { maxAnomalySeverity: 6 }, rules: [rule] } } };
+    const rt = await createRuntime({ config: input, plugins: [tapper] });
+    try {
+      expect(writes).toEqual({ top: 'TypeError', 'plugin option': 'TypeError', 'new plugin': 'TypeError', 'nested option': 'TypeError', array: 'TypeError' });
+      const governance = rt.config.plugins.governance as Record<string, unknown>;
+      expect(governance).toMatchObject({ preset: 'permissive', packs: [], policy: { maxAnomalySeverity: 6 } });
+      expect(rt.config.plugins).not.toHaveProperty('evil');
+      expect(Object.isFrozen(governance.policy)).toBe(true);
+      expect((governance.rules as unknown[])[0]).toBe(rule);
+      expect(Object.isFrozen(rule)).toBe(false);
+      // The caller's own objects are not frozen by the runtime.
+      expect(Object.isFrozen(input.plugins.governance)).toBe(false);
+    } finally {
+      await rt.close();
+    }
   });
 });

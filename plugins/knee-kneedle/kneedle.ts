@@ -12,7 +12,8 @@
  *    detection on; then, at a minimum, thr = 0 and detection off; if detection is on and
  *    d[i+1] < thr, the candidate is a knee.
  * Offline = the first knee, online = the last. No maximum or no knee → null; fewer than 3 points
- * or a straight line (constant y included) → null.
+ * or a straight line (constant y included) → null. A point repeated (the same x and y) is read once:
+ * the knee is the first of its copies.
  */
 import { invalid, PLUGIN } from './errors.ts';
 import { type CurveInput, isStraightLine, minMax, sortCurve } from 'limit-graph';
@@ -57,6 +58,8 @@ export function kneedle(curve: CurveInput, options: KneedleOptions = {}): Kneedl
     throw invalid('direction', `must be 'decreasing' or 'increasing', got ${String(direction)}`);
   }
   const sorted = sortCurve(curve, { plugin: PLUGIN });
+  const kept = distinctPoints(sorted.x, sorted.y);
+  if (kept.length < sorted.x.length) return withRepeats(kneedle({ x: kept.map((k) => sorted.x[k]!), y: kept.map((k) => sorted.y[k]!) }, options), kept, sorted.order);
   const n = sorted.x.length;
   const order = Array.from(sorted.order);
   const empty: KneedleResult = {
@@ -149,5 +152,38 @@ export function kneedle(curve: CurveInput, options: KneedleOptions = {}): Kneedl
     thresholds,
     order,
     flipped,
+  };
+}
+
+/**
+ * Sorted indices of the points to keep: each point once, a repeat of the point before it (the same
+ * x and y) left out. A repeated measurement says nothing new about the curve's shape, but it would
+ * put a flat step in the difference curve — a local maximum by step 4's ≥ — where online Kneedle
+ * reports a knee that is not there.
+ */
+function distinctPoints(x: Float64Array, y: Float64Array): number[] {
+  const kept: number[] = [];
+  for (let i = 0; i < x.length; i++) if (i === 0 || x[i] !== x[i - 1] || y[i] !== y[i - 1]) kept.push(i);
+  return kept;
+}
+
+/**
+ * The result for the curve without its repeated points (`kept`: their sorted indices; `order`:
+ * sorted index → caller's index) in the indices of the whole curve: a knee is the first of the
+ * points at its place. The debug data stay those of the scanned curve, its `order` mapping them to
+ * the caller's indices.
+ */
+function withRepeats(result: KneedleResult, kept: readonly number[], order: ArrayLike<number>): KneedleResult {
+  const sortedIndex = (k: number | null): number | null => (k === null ? null : kept[k]!);
+  const callerIndex = (k: number | null): number | null => (k === null ? null : order[kept[k]!]!);
+  // The scanned curve is sorted already, so its own indices are sorted ones.
+  return {
+    ...result,
+    index: callerIndex(result.index),
+    offlineIndex: callerIndex(result.offlineIndex),
+    onlineIndex: callerIndex(result.onlineIndex),
+    offlineSortedIndex: sortedIndex(result.offlineSortedIndex),
+    onlineSortedIndex: sortedIndex(result.onlineSortedIndex),
+    order: kept.map((k) => order[k]!),
   };
 }

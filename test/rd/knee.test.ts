@@ -124,6 +124,26 @@ describe('knee edge cases', () => {
     expect(mengerCurvature(0, 0, 0, 0, 1, 1)).toBe(0);
   });
 
+  it('Kneedle reads a repeated point once: no spurious online knee, indices of the whole curve', () => {
+    const x = Array.from({ length: 12 }, (_, i) => i);
+    const y = x.map((v) => Math.exp(-v / 1.5));
+    const plain = kneedle({ x, y }, { online: true });
+    expect(plain.index).not.toBeNull();
+    // A copy of point 8 after the knee: a flat step in the difference curve, read as a maximum
+    // (≥ both neighbours) where the online scan found a knee at the copy (index 9) before.
+    const after = { x: [...x.slice(0, 9), x[8]!, ...x.slice(9)], y: [...y.slice(0, 9), y[8]!, ...y.slice(9)] };
+    const repeated = kneedle(after, { online: true });
+    expect(repeated.index).toBe(plain.index);
+    expect(repeated.onlineSortedIndex).toBe(plain.onlineSortedIndex);
+    expect(repeated.offlineIndex).toBe(plain.offlineIndex);
+    // Given in reverse order: the knee is reported at the caller's index of the first copy.
+    const reversed = kneedle({ x: [...after.x].reverse(), y: [...after.y].reverse() }, { online: true });
+    expect(reversed.index).toBe(after.x.length - 1 - plain.index!);
+    expect(reversed.order).toHaveLength(x.length);
+    // Three points, two of them the same: fewer than 3 distinct points, no knee.
+    expect(kneedle({ x: [0, 1, 1], y: [1, 0, 0] }).index).toBeNull();
+  });
+
   it('accepts RD points ({ rate, distortion }) and { x, y } points', () => {
     const pts = [0, 1, 2, 3, 4, 5, 6].map((r) => ({ rate: r, distortion: Math.pow(2, -2 * r) }));
     const a = mengerKnee(pts, { normalize: true }).index;

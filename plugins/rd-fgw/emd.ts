@@ -25,7 +25,7 @@
  * - A solver object can solve again with new costs from its previous basis (warm start): the
  *   basis depends only on the marginals, which Frank–Wolfe keeps fixed between its LPs.
  */
-import { type Deadline, checkDeadline, invalid } from './errors.ts';
+import { type Deadline, checkDeadline, invalid, notConverged } from './errors.ts';
 
 export type EmdStatus = 'optimal' | 'max_iter';
 
@@ -244,6 +244,18 @@ export class TransportSimplex {
       else if (c < minCost) minCost = c;
     }
     if (poison !== 0) this.reportNonFinite(M, options.onNonFiniteCost);
+    // The big-M below, and the potentials (up to about 2·big-M) and reduced costs (up to about
+    // 5·big-M) built from it, must stay finite: costs whose big-M would reach about 2^1020 are
+    // solved divided by an exact power of two (an LP's optimal plans do not change with the scale
+    // of its costs; the cost is summed from M itself). Unscaled, the big-M overflowed to ∞ and the
+    // simplex stopped with mass on the artificial arcs, reported as optimal.
+    const unit = costUnit(Math.max(maxCost, -minCost), N);
+    if (unit !== 1) {
+      const s = 1 / unit;
+      for (let e = 0; e < mn; e++) cost[e] = cost[e]! * s;
+      maxCost *= s;
+      minCost *= s;
+    }
     // Big-M of the artificial arcs; with negative costs it must also outweigh any negative path.
     const art = (maxCost + 1 - minCost * (minCost < 0 ? 1 : 0)) * N;
 
@@ -284,6 +296,7 @@ export class TransportSimplex {
       this.nextArc = 0;
       if (!this.hasImprovingArc()) break;
     }
+    if (status === 'optimal') this.checkArtificialFlow();
 
     const plan = options.plan ?? new Float64Array(n1 * n2);
     if (options.plan) plan.fill(0);
@@ -296,7 +309,7 @@ export class TransportSimplex {
         total += flow[e]! * M[pos]!;
       }
     }
-    const { u, v } = options.duals === false ? { u: NO_DUALS, v: NO_DUALS } : this.duals(M);
+    const { u, v } = options.duals === false ? { u: NO_DUALS, v: NO_DUALS } : unit === 1 ? this.duals(M) : this.scaledDuals(M, unit);
     return { plan, cost: total, u, v, pivots, status, zeroReducedCosts: this.countZeroReducedCosts() };
   }
 
@@ -308,6 +321,49 @@ export class TransportSimplex {
       throw invalid(`M[${Math.floor(k / n2)}][${k % n2}]`, `must be finite, got ${M[k]}`);
     }
     throw invalid('M', 'contains a non-finite entry');
+  }
+
+  /**
+   * An optimal basis carries all the mass on real arcs: the artificial ones hold at most the ulps by
+   * which Σa and Σb differ. More than that means the big-M did not work (it overflowed, or rounding
+   * swamped it), and the plan is not a coupling of a and b: an internal error, never an optimum.
+   */
+  private checkArtificialFlow(): void {
+    const { mn, N, flow, state, supply } = this;
+    let mass = 0;
+    let stuck = 0;
+    for (let u = 0; u < N; u++) {
+      if (supply[u]! > 0) mass += supply[u]!;
+      if (state[mn + u] === TREE) stuck += flow[mn + u]!;
+    }
+    if (!(stuck <= 1e-9 * mass)) {
+      throw notConverged(
+        'M',
+        `internal error: the network simplex ended with mass ${stuck} of ${mass} on its artificial arcs, so its plan is not a coupling of a and b (please report it with the input)`,
+      );
+    }
+  }
+
+  /**
+   * Duals of a solve whose costs were scaled by 1/unit: computed on the scaled costs, shifted so
+   * that the smallest row potential is 0 (optimal row potentials span at most the cost range), then
+   * multiplied back. Refused when they still do not fit in a double.
+   */
+  private scaledDuals(M: ArrayLike<number>, unit: number): { u: Float64Array; v: Float64Array } {
+    const Ms = Float64Array.from(M, (c) => c / unit);
+    const { u, v } = this.duals(Ms);
+    let shift = Infinity;
+    for (let i = 0; i < u.length; i++) if (u[i]! < shift) shift = u[i]!;
+    for (let i = 0; i < u.length; i++) u[i] = (u[i]! - shift) * unit;
+    for (let j = 0; j < v.length; j++) v[j] = (v[j]! + shift) * unit;
+    for (const [name, w] of [['u', u], ['v', v]] as const) {
+      for (let k = 0; k < w.length; k++) {
+        if (!Number.isFinite(w[k]!)) {
+          throw invalid('M', `entries up to ${Math.max(...Array.from(M, Math.abs))} are too large for dual potentials in a double (${name}[${k}] overflows); scale M down, or ask for the cost only (emd2, or duals: false)`);
+        }
+      }
+    }
+    return { u, v };
   }
 
   /** u = −π(row), v = π(col); rows/columns without mass get the tightest dual-feasible value. */
@@ -617,6 +673,17 @@ export class TransportSimplex {
   }
 }
 
+/**
+ * The power of two by which costs up to `big` in absolute value are divided before solving, so that
+ * the big-M (range + 1)·N stays below 2^1020: 1 (no scaling, bit-for-bit the plain solve) unless
+ * 2·big·N is at least about 2^1019.
+ */
+function costUnit(big: number, N: number): number {
+  if (!(big > 0)) return 1;
+  const e = Math.ceil(Math.log2(big)) + Math.ceil(Math.log2(N)) + 1;
+  return e > 1019 ? 2 ** (e - 1019) : 1;
+}
+
 /** One-shot exact OT: min ⟨M, T⟩ over T ≥ 0 with T·1 = a, Tᵀ·1 = b. M is dense row-major. */
 export function emd(a: ArrayLike<number>, b: ArrayLike<number>, M: ArrayLike<number>, options: EmdOptions = {}): EmdResult {
   return new TransportSimplex(a, b).solve(M, options);
@@ -624,5 +691,5 @@ export function emd(a: ArrayLike<number>, b: ArrayLike<number>, M: ArrayLike<num
 
 /** Plain OT cost (POT's emd2). */
 export function emd2(a: ArrayLike<number>, b: ArrayLike<number>, M: ArrayLike<number>, options: EmdOptions = {}): number {
-  return emd(a, b, M, options).cost;
+  return new TransportSimplex(a, b).solve(M, { ...options, duals: false }).cost;
 }

@@ -78,6 +78,18 @@ describe('api-http rate–distortion', () => {
     }
   });
 
+  it('/rd/distortion of features whose costs are near the largest double answers the right value and a coupling (rd-audit #1)', async () => {
+    const body = {
+      source: { nodes: [{ id: 'a', features: [1e154] }, { id: 'b', features: [-1e154] }], edges: [] },
+      target: { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] },
+    };
+    const res = await s.req('POST', '/rd/distortion', { body });
+    expect(res.status, res.text).toBe(200);
+    // Was 2.5e307 with a plan of mass 0.5: every feature cost is about 1e308, so (1 − α)·1e308.
+    expect(res.json.value / 5e307).toBeCloseTo(1, 12);
+    expect((res.json.plan as [number, number, number][]).reduce((sum, [, , m]) => sum + m, 0)).toBe(1);
+  });
+
   it("/rd/distortion's answers validate against the response schema of GET /openapi.json", async () => {
     const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
     const schema = doc.paths['/rd/distortion'].post.responses['200'].content['application/json'].schema;

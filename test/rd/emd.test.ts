@@ -151,6 +151,34 @@ describe('network simplex (EMD)', () => {
     expect(Math.abs(shifted.cost - (res.cost + 7))).toBeLessThan(1e-12);
   });
 
+  it('costs near the largest double are solved, not stopped with mass on the artificial arcs (rd-audit #1)', () => {
+    // The big-M (max cost + 1)·(rows + columns) overflowed to ∞ from 4.5e307 on 2×2: the simplex
+    // then reported `optimal` with plan [0, 0, 0, 0.5] and cost 2.3e307.
+    for (const c of [4.4e307, 4.6e307, 1.7e308]) {
+      const M = [c, c, c, c];
+      const res = emd([0.5, 0.5], [0.5, 0.5], M);
+      expect(res.status).toBe('optimal');
+      expect(res.plan.reduce((s, x) => s + x, 0)).toBe(1);
+      expect(res.cost).toBe(c);
+      certify([0.5, 0.5], [0.5, 0.5], M, res);
+      expect(emd2([0.5, 0.5], [0.5, 0.5], M)).toBe(c);
+    }
+    // Random problems scaled by 2^1015 have the same optimum (scaled) and a certificate.
+    const r = rng(19);
+    for (let trial = 0; trial < 40; trial++) {
+      const n1 = 1 + Math.floor(r() * 30);
+      const n2 = 1 + Math.floor(r() * 30);
+      const a = normalise(Array.from({ length: n1 }, () => r() + 0.01));
+      const b = normalise(Array.from({ length: n2 }, () => r() + 0.01));
+      const M = Float64Array.from({ length: n1 * n2 }, () => r() - 0.3);
+      const big = Float64Array.from(M, (x) => x * 2 ** 1015);
+      const res = emd(a, b, big);
+      expect(res.status).toBe('optimal');
+      certify(a, b, big, res);
+      expect(Math.abs(res.cost / 2 ** 1015 - emd2(a, b, M))).toBeLessThan(1e-12);
+    }
+  });
+
   it('rejects invalid marginals and costs with coded errors', () => {
     const cases: [() => unknown, RegExp][] = [
       [() => emd([0.5, 0.5], [0.5, 0.6], [0, 0, 0, 0]), /^b: total mass/],

@@ -107,6 +107,25 @@ describe('structure matrices too large for the FGW cost (R2)', () => {
   });
 });
 
+describe('feature costs near the largest double with the exact solver (rd-audit #1)', () => {
+  it('give a coupling and its value, not half the mass marked converged', () => {
+    // Every feature cost is about 1e308: the LP's big-M overflowed and the plan carried 0.5 of 1.
+    const source: AttributedGraph = { nodes: [{ id: 'a', features: [1e154] }, { id: 'b', features: [-1e154] }], edges: [] };
+    const target: AttributedGraph = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    const res = computeFgw({ source, target });
+    expect(res.plan.reduce((s, x) => s + x, 0)).toBe(1);
+    expect(res.linTerm).toBeCloseTo(1e308, -295);
+    expect(res.value / 5e307).toBeCloseTo(1, 12);
+    // Larger graphs lowered the threshold (60 + 60 nodes, costs up to 4e306: mass 0.6, value 10× too small).
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const g = (k: number): AttributedGraph => ({ nodes: Array.from({ length: k }, (_, i) => ({ id: i, features: [(rnd() * 2 - 1) * 1e153] })), edges: [] });
+    const big = computeFgw({ source: g(60), target: g(60) }, { alpha: 0 });
+    expect(marginalError(big.plan, new Float64Array(60).fill(1 / 60), new Float64Array(60).fill(1 / 60))).toBeLessThan(1e-12);
+    expect(big.value / (big.diagnostics as { valueAtPlan: number }).valueAtPlan).toBeCloseTo(1, 9);
+  });
+});
+
 const line = (n: number, scale: number, sign: number): AttributedGraph => ({
   nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [sign * i * scale] })),
   edges: [],

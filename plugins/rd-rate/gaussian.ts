@@ -5,7 +5,8 @@
  * σ² is estimated from samples. The default estimator is ddof = 0 (the mean of squared deviations,
  * the maximum-likelihood estimate); ddof = 1 divides by n − 1 (unbiased).
  * D ≤ 0: D = 0 gives R = +∞ (a continuous source cannot be reproduced exactly at a finite rate;
- * for σ² = 0 the rate is 0); D < 0 is rejected. R < 0 is rejected; R = +∞ gives D = 0.
+ * for σ² = 0 the rate is 0); D < 0 is rejected. Every D > 0 gives a finite rate, also when σ²/D
+ * overflows a double (½·(log2 σ² − log2 D)). R < 0 is rejected; R = +∞ gives D = 0.
  */
 import type { VarianceDdof, VarianceEstimate } from 'limit-graph';
 import { invalid } from './errors.ts';
@@ -85,7 +86,10 @@ export function gaussianRate(D: number, variance: number): number {
   if (variance === 0) return 0;
   if (D === 0) return Infinity;
   if (D >= variance) return 0;
-  return 0.5 * Math.log2(variance / D);
+  // σ²/D overflows for tiny D (1/1e-310): then the difference of the logarithms, finite for every
+  // D > 0. Otherwise the quotient, bit for bit as before (the difference loses digits when σ² ≈ D).
+  const q = variance / D;
+  return 0.5 * (q < Infinity ? Math.log2(q) : Math.log2(variance) - Math.log2(D));
 }
 
 /** D(R) for a Gaussian source of variance σ²; R in bits. */

@@ -98,6 +98,15 @@ describe('limit rd', () => {
     expect(JSON.stringify(JSON.parse(r.stdout))).toMatch(new RegExp(`^${pattern}$`));
   });
 
+  it('rate: a tiny positive D gives a finite rate, never "R": null (rd-audit #2)', async () => {
+    const file = path.join(dir, 'tiny-d.json');
+    writeFileSync(file, JSON.stringify({ samples: [0, 2], D: [1e-310] }));
+    const r = await cli(['rd', 'rate', '--input', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const R = JSON.parse(r.stdout).R_of_D[0].R as number;
+    expect(R).toBeCloseTo(0.5 * 310 * Math.log2(10), 10);
+  });
+
   it('rate: a malformed source is LIMIT_RD_INVALID_INPUT naming the file and JSON path, never a TypeError or a default', async () => {
     const file = path.join(dir, 'bad-rate.json');
     const cases: [unknown, string][] = [

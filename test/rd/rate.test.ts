@@ -135,6 +135,16 @@ describe('rate edge cases', () => {
     expect(() => gaussianRate(Number.NaN, 2)).toThrow(/^D/);
   });
 
+  it('Gaussian: every D > 0 has a finite rate, also when σ²/D overflows (rd-audit #2)', () => {
+    // Was +∞: 1/1e-310 overflows. ½·log2(1e310) = 514.93 bits.
+    const bits = 0.5 * 310 * Math.log2(10);
+    expect(gaussianRate(1e-310, 1)).toBeCloseTo(bits, 10);
+    expect(gaussianRate(1e-300, 1e10)).toBeCloseTo(bits, 10);
+    expect(gaussianRate(Number.MIN_VALUE, Number.MAX_VALUE)).toBeCloseTo(0.5 * (Math.log2(Number.MAX_VALUE) + 1074), 10);
+    // Where the quotient fits, nothing changes.
+    expect(gaussianRate(0.01, 3)).toBe(0.5 * Math.log2(300));
+  });
+
   it('Gaussian: the estimator needs enough finite samples', () => {
     expect(() => estimateVariance([])).toThrow(/^samples: need at least 1/);
     expect(() => estimateVariance([1], 1)).toThrow(/^samples: need at least 2/);

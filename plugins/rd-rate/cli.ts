@@ -4,8 +4,8 @@
  * a list of them, or a whole file `{ discrete: [...], gaussian: [...] }` in the reference format
  * (β values taken from `parametric`, targets from `at_D`, `R_of_D` and `D_of_R`).
  */
-import { LimitError, parseInput, rdCommandGroup, readJsonFile, z, type CommandRegistry } from 'limit-graph';
-import type { Ddof } from './gaussian.ts';
+import { LimitError, isLimitError, parseInput, rdCommandGroup, readJsonFile, z, type CommandRegistry } from 'limit-graph';
+import type { Ddof, VarianceEstimate } from './gaussian.ts';
 import { entropyBits, prepareSource } from './blahut.ts';
 import type { RateService } from './index.ts';
 
@@ -83,8 +83,24 @@ function discrete(rate: RateService, src: DiscreteSource): Obj {
   };
 }
 
-function gaussian(rate: RateService, src: GaussianSource, ddof: Ddof | undefined): Obj {
-  const est = rate.variance(src.samples, ddof ?? src.ddof);
+/**
+ * The variance estimate of a source, its errors (`samples: …`, `samples[3]: …`) named by the file
+ * and the JSON path of the field, like the schema's.
+ */
+function varianceOf(rate: RateService, src: GaussianSource, ddof: Ddof | undefined, file: string, at: readonly (string | number)[]): VarianceEstimate {
+  try {
+    return rate.variance(src.samples, ddof ?? src.ddof);
+  } catch (error) {
+    if (!isLimitError(error) || error.code !== 'LIMIT_RD_INVALID_INPUT') throw error;
+    const field = typeof error.details?.field === 'string' ? error.details.field : 'samples';
+    const path = [...at, field.replace(/\[(\d+)\]/g, '.$1')].join('.');
+    const what = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${path}: ${what}`, { details: { file, path }, fix: error.fix, cause: error });
+  }
+}
+
+function gaussian(rate: RateService, src: GaussianSource, ddof: Ddof | undefined, file: string, at: readonly (string | number)[]): Obj {
+  const est = varianceOf(rate, src, ddof, file, at);
   const Ds = src.D ?? src.R_of_D?.map((e) => e.D) ?? [est.variance / 4, est.variance / 16];
   const Rs = src.R ?? src.D_of_R?.map((e) => e.R) ?? [0.5, 1, 2];
   return {
@@ -106,7 +122,7 @@ function one(rate: RateService, src: unknown, ddof: Ddof | undefined, file: stri
   if (!src || typeof src !== 'object' || Array.isArray(src)) {
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${where}: expected a source object`, { details: { file, path: where } });
   }
-  if ('samples' in src) return { kind: 'gaussian', ...gaussian(rate, parseInput(GaussianSource, src, file, { ...invalid, path: at }), ddof) };
+  if ('samples' in src) return { kind: 'gaussian', ...gaussian(rate, parseInput(GaussianSource, src, file, { ...invalid, path: at }), ddof, file, at) };
   if ('p' in src) return { kind: 'discrete', ...discrete(rate, parseInput(DiscreteSource, src, file, { ...invalid, path: at })) };
   throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${where}: a source needs p (discrete) or samples (Gaussian)`, { details: { file, path: where } });
 }
@@ -132,7 +148,7 @@ export function registerRateCommand(registry: CommandRegistry): void {
         const file = parseInput(ReferenceFile, data, flags.input, invalid);
         result = {
           discrete: file.discrete.map((s, i) => discrete(rate, parseInput(DiscreteSource, s, flags.input, { ...invalid, path: ['discrete', i] }))),
-          gaussian: file.gaussian.map((s, i) => gaussian(rate, parseInput(GaussianSource, s, flags.input, { ...invalid, path: ['gaussian', i] }), d)),
+          gaussian: file.gaussian.map((s, i) => gaussian(rate, parseInput(GaussianSource, s, flags.input, { ...invalid, path: ['gaussian', i] }), d, flags.input, ['gaussian', i])),
         };
       } else result = one(rate, data, d, flags.input, []);
       if (flags.json) registry.printJson(result);

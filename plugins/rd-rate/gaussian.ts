@@ -69,7 +69,38 @@ export function estimateVariance(samples: ArrayLike<number>, ddof: Ddof = 0): Va
     const d = xs[i]! - mean;
     xs[i] = d * d;
   }
-  return { n, mean, variance: pairwiseSum(xs, 0, n) / (n - ddof), ddof };
+  const variance = pairwiseSum(xs, 0, n) / (n - ddof);
+  if (Number.isFinite(mean) && Number.isFinite(variance)) return { n, mean, variance, ddof };
+  return scaledEstimate(samples, ddof);
+}
+
+/**
+ * The estimate of samples whose sum or squared deviations overflow a double (numbers near 1.7e308,
+ * or of both signs around 1e200): the same formulas on the samples divided by a power of two s ≤
+ * max |x| (exact, |x/s| < 2, nothing overflows), the mean kept within [min, max] (so constant samples
+ * have variance 0), then scaled back. A σ² that does not fit a double is refused naming `samples`.
+ */
+function scaledEstimate(samples: ArrayLike<number>, ddof: Ddof): VarianceEstimate {
+  const n = samples.length;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = samples[i]!;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  const s = 2 ** Math.floor(Math.log2(Math.max(Math.abs(lo), Math.abs(hi))));
+  const xs = Float64Array.from(samples, (x) => x / s);
+  const meanS = Math.min(hi / s, Math.max(lo / s, pairwiseSum(xs, 0, n) / n));
+  for (let i = 0; i < n; i++) {
+    const d = xs[i]! - meanS;
+    xs[i] = d * d;
+  }
+  const variance = (pairwiseSum(xs, 0, n) / (n - ddof)) * s * s;
+  if (!Number.isFinite(variance)) {
+    throw invalid('samples', `their variance overflows a double (the samples span ${lo} to ${hi}); scale the samples down (σ² scales with the square of their unit)`);
+  }
+  return { n, mean: meanS * s, variance, ddof };
 }
 
 function checkVariance(variance: number): void {

@@ -107,6 +107,26 @@ describe('limit rd', () => {
     expect(R).toBeCloseTo(0.5 * 310 * Math.log2(10), 10);
   });
 
+  it('rate: samples whose variance overflows are refused naming the file and JSON path; huge constant ones have σ² = 0 (rd-audit #3)', async () => {
+    const file = path.join(dir, 'huge-samples.json');
+    const cases: [unknown, string][] = [
+      [{ samples: [1e200, -1e200] }, 'samples: their variance overflows'],
+      [[{ samples: [1, 2] }, { samples: [1.7e308, -1.7e308] }], '1.samples: their variance overflows'],
+      [{ discrete: [], gaussian: [{ samples: [1e200, -1e200] }] }, 'gaussian.0.samples: their variance overflows'],
+      [{ samples: [] }, 'samples: need at least 1 sample'],
+    ];
+    for (const [input, message] of cases) {
+      writeFileSync(file, JSON.stringify(input));
+      const r = await cli(['rd', 'rate', '--input', file, '--json']);
+      expect(r.code, JSON.stringify(input)).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining(`${file} › ${message}`) });
+    }
+    writeFileSync(file, JSON.stringify({ samples: [1.7e308, 1.7e308], D: [0.1] }));
+    const ok = await cli(['rd', 'rate', '--input', file, '--json']);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ mean: 1.7e308, variance: 0, R_of_D: [{ D: 0.1, R: 0 }] });
+  });
+
   it('rate: a malformed source is LIMIT_RD_INVALID_INPUT naming the file and JSON path, never a TypeError or a default', async () => {
     const file = path.join(dir, 'bad-rate.json');
     const cases: [unknown, string][] = [

@@ -145,6 +145,22 @@ describe('rate edge cases', () => {
     expect(gaussianRate(0.01, 3)).toBe(0.5 * Math.log2(300));
   });
 
+  it('Gaussian: the estimate of finite samples never overflows silently (rd-audit #3)', () => {
+    // The sum behind the mean overflowed: { mean: ∞, variance: ∞ }, and the rate blamed `variance`.
+    expect(estimateVariance([1.7e308, 1.7e308])).toEqual({ n: 2, mean: 1.7e308, variance: 0, ddof: 0 });
+    expect(estimateVariance([-1.7e308, -1.7e308, -1.7e308], 1)).toEqual({ n: 3, mean: -1.7e308, variance: 0, ddof: 1 });
+    // The squared deviations overflowed though σ² = 1e308 fits.
+    const wide = estimateVariance([1e154, -1e154]);
+    expect(wide.mean).toBe(0);
+    expect(wide.variance / 1e308).toBeCloseTo(1, 14);
+    // σ² beyond the largest double: refused naming the samples, never returned as ∞.
+    for (const samples of [[1e200, -1e200], [1.7e308, -1.7e308]]) {
+      expect(() => estimateVariance(samples)).toThrow(expect.objectContaining({ code: 'LIMIT_RD_INVALID_INPUT', details: expect.objectContaining({ field: 'samples' }) }));
+      expect(() => gaussianRateFromSamples(samples, 0.1)).toThrow(/^samples: their variance overflows/);
+    }
+    expect(gaussianRateFromSamples([1.7e308, 1.7e308], 0.1)).toBe(0);
+  });
+
   it('Gaussian: the estimator needs enough finite samples', () => {
     expect(() => estimateVariance([])).toThrow(/^samples: need at least 1/);
     expect(() => estimateVariance([1], 1)).toThrow(/^samples: need at least 2/);

@@ -111,14 +111,18 @@ export function minMax(v: Float64Array): Float64Array {
 }
 
 /**
- * True when every point lies within 1e-12 of the chord from the first to the last point, both
- * axes min–max scaled (a constant axis scales to 0): such a curve has no knee.
+ * True when every point lies within tolerance of the chord from the first to the last point, both
+ * axes min–max scaled (a constant axis scales to 0): such a curve has no knee. The tolerance is
+ * 1e-12 plus the rounding error the original coordinates carry, in scaled units
+ * (4·ε·max|x|/(max x − min x) and the same for y): a line sampled at x = 1e6 + 0.1·i is off its
+ * chord by ulps of 1e6, which scaling to [0, 1] turns into about 1e-10.
  */
 export function isStraightLine(x: Float64Array, y: Float64Array): boolean {
   const n = x.length;
   if (n < 3) return true;
   const xn = minMax(x);
   const yn = minMax(y);
+  const tol = 1e-12 + roundingOf(x) + roundingOf(y);
   const cx = xn[n - 1]! - xn[0]!;
   const cy = yn[n - 1]! - yn[0]!;
   const len = Math.hypot(cx, cy);
@@ -126,9 +130,23 @@ export function isStraightLine(x: Float64Array, y: Float64Array): boolean {
     const dx = xn[i]! - xn[0]!;
     const dy = yn[i]! - yn[0]!;
     const dist = len > 0 ? Math.abs(dx * cy - dy * cx) / len : Math.hypot(dx, dy);
-    if (dist > 1e-12) return false;
+    if (dist > tol) return false;
   }
   return true;
+}
+
+/** 4·ε·max|v| / (max v − min v): the rounding error of v's entries on the min–max scale (0 for a constant v). */
+function roundingOf(v: Float64Array): number {
+  let mn = Infinity;
+  let mx = -Infinity;
+  for (const t of v) {
+    if (t < mn) mn = t;
+    if (t > mx) mx = t;
+  }
+  if (!(mx > mn)) return 0;
+  const big = Math.max(Math.abs(mn), Math.abs(mx));
+  // Halves: the span of values near ±1.8e308 of both signs overflows.
+  return (4 * Number.EPSILON * (big / 2)) / (mx / 2 - mn / 2);
 }
 
 /** A curve as read from a file by `readCurve`. Shape hints (`curve`, `direction`) pass through unchecked. */

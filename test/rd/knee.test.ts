@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isStraightLine } from 'limit-graph';
 import { kneedle } from '../../plugins/knee-kneedle/kneedle.ts';
 import { mengerCurvature, mengerKnee } from '../../plugins/knee-menger/menger.ts';
 import { loadReference, referenceFiles } from './reference.ts';
@@ -113,6 +114,22 @@ describe('knee edge cases', () => {
       expect(perm[idx!]).toBe(sortedIndex);
     });
   }
+
+  it('a straight line sampled at a large x offset has no knee, normalised or not (rd-audit #4)', () => {
+    // x = 1e6 + 0.1·i is off the line by ulps of 1e6, which min–max scaling made look like a bend:
+    // normalised Menger answered 7 (index 2 at 1e9, 7 at 1e12).
+    for (const offset of [1e6, 1e9, 1e12]) {
+      const x = Array.from({ length: 11 }, (_, i) => offset + 0.1 * i);
+      const y = Array.from({ length: 11 }, (_, i) => 2 - 0.1 * i);
+      expect(mengerKnee({ x, y }, { normalize: true }).index, `offset ${offset}`).toBeNull();
+      expect(mengerKnee({ x, y }).index, `offset ${offset}`).toBeNull();
+      expect(kneedle({ x, y }).index, `offset ${offset}`).toBeNull();
+      expect(isStraightLine(Float64Array.from(x), Float64Array.from(y))).toBe(true);
+      // A real bend at the same offset is still one.
+      const bent = y.map((v, i) => (i < 4 ? v : 1.6 - 0.01 * (i - 4)));
+      expect(mengerKnee({ x, y: bent }, { normalize: true }).index, `offset ${offset}, bent`).toBe(4);
+    }
+  });
 
   it('duplicate x values keep their input order and are all kept', () => {
     const res = mengerKnee({ x: [0, 1, 1, 2, 3, 4, 5, 6], y: [8, 4, 3, 1.5, 1, 0.7, 0.5, 0.4] });

@@ -11,7 +11,8 @@
  * `normalize` (default false: raw coordinates) min–max scales each axis to [0, 1] first; raw
  * curvature depends on the units of x and y, the normalised one does not.
  *
- * Raw curvature is computed in per-triangle power-of-two scaled differences, so it neither overflows
+ * Raw curvature is computed on the curve translated to its first point (κ does not change, and the
+ * collinearity tolerance then follows the rounding of the differences, not of a constant offset), in per-triangle power-of-two scaled differences, so it neither overflows
  * nor underflows at any finite coordinates (it is 1/length: 1e-200 at coordinates around 1e200). Points
  * so close that κ itself exceeds the double range (spacing below about 1e-308) are refused
  * (LIMIT_RD_INVALID_INPUT naming the point) instead of giving κ = ∞.
@@ -101,11 +102,29 @@ function pow2(e: number): number {
   return 2 ** (e + 600) * 2 ** -600;
 }
 
+/**
+ * v − v[0]: raw curvature is computed on the curve translated to its first point, so that the
+ * collinearity tolerance (which grows with the coordinates' magnitude) reflects the rounding of the
+ * differences actually used, not a constant offset: at x = 1e14 + i every difference is exact, yet a
+ * tolerance from |x| ≈ 1e14 zeroed every κ. κ itself does not change with a translation. Left as
+ * given when a difference overflows (a span beyond the largest double; mengerCurvature halves then).
+ */
+function fromFirst(v: Float64Array): Float64Array {
+  const out = new Float64Array(v.length);
+  const v0 = v[0] ?? 0;
+  for (let i = 0; i < v.length; i++) {
+    const d = v[i]! - v0;
+    if (!Number.isFinite(d)) return v;
+    out[i] = d;
+  }
+  return out;
+}
+
 export function mengerKnee(curve: CurveInput, options: MengerOptions = {}): MengerResult {
   const sorted = sortCurve(curve, { plugin: 'knee-menger' });
   const normalized = options.normalize ?? false;
-  const x = normalized ? minMax(sorted.x) : sorted.x;
-  const y = normalized ? minMax(sorted.y) : sorted.y;
+  const x = normalized ? minMax(sorted.x) : fromFirst(sorted.x);
+  const y = normalized ? minMax(sorted.y) : fromFirst(sorted.y);
   const n = x.length;
   const kappa: (number | null)[] = new Array<number | null>(n).fill(null);
   let best = -1;

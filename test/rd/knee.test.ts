@@ -131,6 +131,22 @@ describe('knee edge cases', () => {
     }
   });
 
+  it('raw Menger keeps the knee when x is shifted by a large constant with exact differences (rd-audit #5)', () => {
+    // y = e^(−i): knee 1 at x = i and x = 1e13 + i, but null at 1e14 + i (a tolerance from |x|).
+    const y = Array.from({ length: 11 }, (_, i) => Math.exp(-i));
+    const base = mengerKnee({ x: y.map((_, i) => i), y });
+    expect(base.index).toBe(1);
+    for (const offset of [1e13, 1e14, 1e15, -1e15]) {
+      const res = mengerKnee({ x: y.map((_, i) => offset + i), y });
+      expect(res.index, `offset ${offset}`).toBe(1);
+      // The differences are exact, so κ is that of the unshifted curve.
+      expect(res.kappa, `offset ${offset}`).toEqual(base.kappa);
+      // Normalised Menger and Kneedle agreed already; they still do.
+      expect(mengerKnee({ x: y.map((_, i) => offset + i), y }, { normalize: true }).index).toBe(mengerKnee({ x: y.map((_, i) => i), y }, { normalize: true }).index);
+      expect(kneedle({ x: y.map((_, i) => offset + i), y }).index).toBe(kneedle({ x: y.map((_, i) => i), y }).index);
+    }
+  });
+
   it('duplicate x values keep their input order and are all kept', () => {
     const res = mengerKnee({ x: [0, 1, 1, 2, 3, 4, 5, 6], y: [8, 4, 3, 1.5, 1, 0.7, 0.5, 0.4] });
     expect(res.order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);

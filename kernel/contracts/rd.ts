@@ -63,6 +63,13 @@ export interface RdAlgorithm {
    * bounds the computation itself; time spent waiting for a free worker is not counted.
    */
   distortionAsync?(source: AttributedGraph, target: AttributedGraph, options?: AsyncDistortionOptions): Promise<DistortionResult>;
+  /**
+   * Optional: throws the LimitError `distortion` would give for `graph` as its source (fields named
+   * `source.…`) or for `options`, without measuring anything — so that a graph that can never be
+   * measured (duplicate ids, edges to unknown nodes, ragged features) or impossible options are
+   * refused where they are given (the orchestrator checks an RD series' reference at creation).
+   */
+  validate?(graph: AttributedGraph, options?: DistortionOptions): void;
 }
 
 /** A knee detector's answer. */

@@ -953,7 +953,18 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(input.tenant);
     await this.#requireOpenSession(tenant, input.sessionId);
     const algorithm = input.distortionAlgorithm ?? 'fgw';
-    if (input.reference) this.#rd(algorithm); // fail now, not at the first step
+    if (input.reference) {
+      // Fail now, not at every graph step: the algorithm exists, and (when it can tell without
+      // measuring) the reference and the options are ones it can measure. Nothing is stored otherwise.
+      const rd = this.#rd(algorithm);
+      if (rd.validate) {
+        try {
+          rd.validate(input.reference as AttributedGraph, input.distortionOptions as DistortionOptions | undefined);
+        } catch (error) {
+          throw asSeriesField(error);
+        }
+      }
+    }
     return this.#storage.createRdSeries({
       id: newId(), sessionId: input.sessionId, tenant, name: input.name, points: [], createdAt: now(),
       metadata: {
@@ -1222,6 +1233,30 @@ function mergeTooLarge(error: LimitError, strategy: string, parents: number): Li
 function refused(parentIds: string[], refusals: { parentId: string; reason: string }[]): LimitError {
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}`, {
     details: { parentIds, refusals },
+  });
+}
+
+/**
+ * An algorithm's refusal of an RD series' reference or options, named by the series input's fields:
+ * the reference was checked as the source (`source.nodes[1].id` → `reference.nodes[1].id`; `target`
+ * likewise, `input` is the reference as a whole), and an option (`options.epsilon`, or a bare option
+ * name such as `epsilon` or `unreachable`) is one of `distortionOptions`.
+ */
+function asSeriesField(error: unknown): unknown {
+  if (!isLimitError(error) || typeof error.details?.field !== 'string') return error;
+  const field = error.details.field;
+  const head = /^[A-Za-z]+/.exec(field)?.[0] ?? '';
+  const rest = field.slice(head.length);
+  const renamed =
+    head === 'source' || head === 'target' || head === 'input' ? `reference${rest}`
+    : head === 'options' ? `distortionOptions${rest}`
+    : `distortionOptions.${field}`;
+  const message = error.message.startsWith(`${field}: `) ? `${renamed}: ${error.message.slice(field.length + 2)}` : error.message;
+  return new LimitError(error.code, message, {
+    details: { ...error.details, field: renamed },
+    fix: error.fix,
+    cause: error,
+    ...(error.plugin ? { plugin: error.plugin } : {}),
   });
 }
 

@@ -390,12 +390,23 @@ function costMagnitude(M: Float64Array, cr: Float64Array, cc: Float64Array, alph
   return (1 - alpha) * m + 2 * alpha * (a + b);
 }
 
-export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResult<EntropicDiagnostics> {
-  const alpha = checkAlpha(options.alpha);
-  const eps = options.epsilon;
+/**
+ * ε must be a finite number > 0 whose reciprocal is a double too: below 2^-1024 (about 5.6e-309)
+ * every cost/ε overflows, and no input can be solved.
+ */
+export function checkEpsilon(eps: unknown): number {
   if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) {
     throw invalid('epsilon', `must be a finite number > 0, got ${String(eps)}`);
   }
+  if (!Number.isFinite(1 / eps)) {
+    throw invalid('epsilon', `${eps} is too small: 1/ε overflows a double, so every cost/ε does and no graph can be solved; use ε ≥ 1e-300 (the costs' scale times 1e-3 or more is typical)`);
+  }
+  return eps;
+}
+
+export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResult<EntropicDiagnostics> {
+  const alpha = checkAlpha(options.alpha);
+  const eps = checkEpsilon(options.epsilon);
   const solver: InnerSolver = options.solver ?? 'log';
   if (solver !== 'log' && solver !== 'scaling') throw invalid('solver', `must be 'log' or 'scaling', got ${String(solver)}`);
   const maxIter = options.maxIter ?? 1000;

@@ -7,6 +7,9 @@ import type { z } from 'zod';
 import { type AnyFgwResult, type FgwInput, computeFgw, sparsePlan } from './api.ts';
 import { type FgwDistortion, solveDistortion, withPlan } from './distortion.ts';
 import { checkMemory } from './errors.ts';
+import { checkEpsilon } from './entropic.ts';
+import { problemFromGraphs } from './graph.ts';
+import { checkAlpha } from './problem.ts';
 import { RdFgwCallOptions, RdFgwOptions, type RdFgwComputeOptions } from './options.ts';
 import { FgwPool } from './threads.ts';
 import { registerFgwCommand } from './cli.ts';
@@ -50,6 +53,13 @@ export interface FgwService extends RdAlgorithm {
   distortionAsync(source: ContractGraph, target: ContractGraph, options?: AsyncDistortionOptions & RdFgwCallOptions): Promise<FgwDistortion>;
   /** Full result (dense plan, diagnostics) for graphs `{ source, target }` or matrices `{ M, C1, C2, p?, q? }`. */
   compute(input: FgwInput, options?: RdFgwCallOptions): AnyFgwResult;
+  /**
+   * Throws the LimitError `distortion` would give for `graph` as the source (fields `source.…`) or for
+   * these options (`options.…`, `alpha`, `epsilon`, `unreachable`, …) without solving: the options are
+   * parsed, the memory bound and ε checked, and the graph's matrices built. A graph and options it
+   * accepts can be measured against any valid graph (which may still fail to converge).
+   */
+  validate(graph: ContractGraph, options?: DistortionOptions & RdFgwCallOptions): void;
 }
 
 declare module 'limit-graph' {
@@ -93,6 +103,13 @@ export function createFgwService(defaults: RdFgwOptions, pool?: FgwPool): FgwSer
     compute,
     distortion(source: ContractGraph, target: ContractGraph, call?: DistortionOptions & RdFgwCallOptions): FgwDistortion {
       return distortionHere(source, target, computeOptions(merged(defaults, call)));
+    },
+    validate(graph: ContractGraph, call?: DistortionOptions & RdFgwCallOptions): void {
+      const opts = computeOptions(merged(defaults, call));
+      checkAlpha(opts.alpha);
+      if (opts.method === 'entropic') checkEpsilon(opts.epsilon);
+      checkMemory(nodeCount(graph), nodeCount(graph), opts.maxMemoryMb, 'source');
+      problemFromGraphs(graph, graph, opts);
     },
     async distortionAsync(source: ContractGraph, target: ContractGraph, call?: AsyncDistortionOptions & RdFgwCallOptions): Promise<FgwDistortion> {
       const { signal, ...rest } = call ?? {};

@@ -155,6 +155,29 @@ describe('api-http rate–distortion', () => {
     expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
   });
 
+  it('POST /rd/series refuses a reference or options rd:fgw can never measure, naming the field, and stores nothing (rd-audit #6)', async () => {
+    const node = (id: string, features: number[]) => ({ id, features });
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ reference: { nodes: [node('a', [0]), node('a', [1])], edges: [] } }, 'body.reference.nodes.1.id', /duplicate node id "a"/],
+      [{ reference: { nodes: [node('a', [0]), node('b', [1])], edges: [{ source: 'a', target: 'q' }] } }, 'body.reference.edges.0.target', /q/],
+      [{ reference: { nodes: [node('a', [0]), node('b', [1, 2])], edges: [] } }, 'body.reference.nodes.1.features', /./],
+      [{ reference: path3([0, 1]), distortionOptions: { method: 'entropic', epsilon: 5e-324 } }, 'body.distortionOptions.epsilon', /1\/ε overflows/],
+    ];
+    const before = await snapshot(s.storage, 'tenant-a');
+    for (const [extra, path, message] of cases) {
+      const res = await s.req('POST', '/rd/series', { body: { sessionId, name: 'never', ...extra } });
+      expect(res.status, res.text).toBe(422);
+      expect(res.json.code).toBe('LIMIT_RD_INVALID_INPUT');
+      expect(res.json.errors.map((e: { path: string }) => e.path), res.text).toContain(path);
+      expect(res.json.detail).toMatch(message);
+      expect(res.json.detail).toMatch(/^reference|^distortionOptions/);
+    }
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+    // A measurable reference with valid options is created as before.
+    const ok = await s.req('POST', '/rd/series', { body: { sessionId, name: 'fine', reference: path3([0, 1]), distortionOptions: { method: 'entropic', epsilon: 0.05 } } });
+    expect(ok.status, ok.text).toBe(201);
+  });
+
   it('finds the knee of ad hoc points, in any order', async () => {
     const shuffled = [...ELBOW].reverse();
     for (const detector of ['kneedle', 'menger']) {

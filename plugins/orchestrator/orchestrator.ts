@@ -995,6 +995,17 @@ export class OrchestratorService implements Orchestrator {
     if ((input.graph === undefined) === (input.distortion === undefined)) {
       throw new LimitError('LIMIT_RD_INVALID_INPUT', 'An RD step gives exactly one of `graph` or `distortion`', { details: { seriesId } });
     }
+    // Before a graph is measured: a step every later default step can follow (the next is max + 1).
+    const step = input.step ?? series.nextStep;
+    if (step >= Number.MAX_SAFE_INTEGER) {
+      throw new LimitError(
+        'LIMIT_RD_INVALID_INPUT',
+        input.step !== undefined
+          ? `step: ${input.step} leaves RD series "${seriesId}" no next step (a step without \`step\` is the largest plus 1, which must stay a safe integer); use a step below ${Number.MAX_SAFE_INTEGER}`
+          : `RD series "${seriesId}" has no next step: its largest step is ${series.nextStep - 1}; give \`step\` explicitly`,
+        { details: { seriesId, field: 'step', step }, fix: `Give steps below ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER).` },
+      );
+    }
     let distortion = input.distortion;
     let meta = input.meta;
     if (input.graph) {
@@ -1009,7 +1020,6 @@ export class OrchestratorService implements Orchestrator {
       distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }
-    const step = input.step ?? series.nextStep;
     return this.#storage.appendRdPoint(tenant, seriesId, { step, rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) });
   }
 

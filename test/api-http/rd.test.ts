@@ -178,6 +178,23 @@ describe('api-http rate–distortion', () => {
     expect(ok.status, ok.text).toBe(201);
   });
 
+  it('an explicit step of Number.MAX_SAFE_INTEGER is refused naming body.step, before a graph is measured, and later default steps work (rd-audit #7)', async () => {
+    const created = await s.req('POST', '/rd/series', { body: { sessionId, name: 'steps', reference: path3([0, 1, 2]) } });
+    const id = created.json.id as string;
+    const huge = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 5, distortion: 0.1, step: Number.MAX_SAFE_INTEGER } });
+    expect(huge.status, huge.text).toBe(422);
+    expect(huge.json.errors.map((e: { path: string }) => e.path)).toEqual(['body.step']);
+    // A graph whose features do not match the reference's would be refused when measured: the step is refused first.
+    const graph = { nodes: [{ id: 'x', features: [0, 1] }], edges: [] };
+    const first = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 5, graph, step: Number.MAX_SAFE_INTEGER } });
+    expect(first.status, first.text).toBe(422);
+    expect(first.json.detail).toMatch(/^step: /);
+    // Was 400 "step: Too big" for every default step after the first one was stored.
+    const next = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 6, distortion: 0.05 } });
+    expect(next.status, next.text).toBe(201);
+    expect(next.json.point.step).toBe(0);
+  });
+
   it('finds the knee of ad hoc points, in any order', async () => {
     const shuffled = [...ELBOW].reverse();
     for (const detector of ['kneedle', 'menger']) {

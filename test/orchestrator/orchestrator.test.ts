@@ -284,6 +284,23 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await expectCode(orch.recordRdStep(series.id, { rate: 1 }), 'LIMIT_RD_INVALID_INPUT');
   });
 
+  it('refuses an explicit step that would leave a series no next step, and the series goes on (rd-audit #7)', async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'steps' });
+    // Was stored; every later step without `step` then failed validation (step max + 1 is not a safe integer).
+    const refused = await expectCode(orch.recordRdStep(series.id, { rate: 5, distortion: 0.1, step: Number.MAX_SAFE_INTEGER }), 'LIMIT_RD_INVALID_INPUT');
+    expect(refused.details?.field).toBe('step');
+    expect(refused.message).toMatch(/^step: 9007199254740991 leaves RD series .* no next step/);
+    const next = await orch.recordRdStep(series.id, { rate: 6, distortion: 0.05 });
+    expect(next.point.step).toBe(0);
+    const highest = await orch.recordRdStep(series.id, { rate: 7, distortion: 0.04, step: Number.MAX_SAFE_INTEGER - 1 });
+    expect(highest.point.step).toBe(Number.MAX_SAFE_INTEGER - 1);
+    // Checked before a graph is measured (this series has no reference: the graph would be refused for that).
+    const graphRefused = await expectCode(orch.recordRdStep(series.id, { rate: 8, graph: { nodes: [], edges: [] } }), 'LIMIT_RD_INVALID_INPUT');
+    expect(graphRefused.message).toMatch(/has no next step/);
+    expect((await orch.recordRdStep(series.id, { rate: 8, distortion: 0.03, step: 1 })).point.step).toBe(1);
+  });
+
   it('reads a solver\'s rounding-level negative distortion as 0 and refuses a clearly negative one', () => {
     expect(nonNegative(-4.440892098500626e-16, 'fgw', 's')).toBe(0);
     expect(nonNegative(0.25, 'fgw', 's')).toBe(0.25);

@@ -12,6 +12,7 @@ import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from 
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, sendProblem } from './problem.ts';
 import { parseJsonBody } from './json.ts';
+import { handleClientError } from './client-error.ts';
 import { buildRoutes, type Services } from './routes.ts';
 import { buildOpenApi, renderDocs, type ExtraRoute } from './openapi.ts';
 
@@ -69,6 +70,9 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
     // Errors raised before routing (a malformed percent escape) get a problem document too.
     frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),
+    // So do requests Node's parser refuses before routing (request line or headers over 16 KiB,
+    // malformed HTTP): client-error.ts writes the problem document on the socket.
+    clientErrorHandler: handleClientError,
   }) as unknown as FastifyInstance;
 
   // JSON only: a text/plain body would otherwise reach the handlers as a string.

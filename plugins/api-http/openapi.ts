@@ -9,6 +9,8 @@ import { problemCatalogue } from './problem.ts';
 export interface ExtraRoute {
   method: string;
   url: string;
+  /** Registered with `config: { public: true }`: served without a key, so listed with `security: []`. */
+  public?: boolean;
 }
 
 const json = (schema: z.ZodType, io: 'input' | 'output') => {
@@ -67,7 +69,10 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
     const p = openapiPath(e.url);
     const m = e.method.toLowerCase();
     if (paths[p]?.[m]) continue;
-    (paths[p] ??= {})[m] = { summary: 'Route added by a plugin (httpRoutes hook)', tags: ['plugins'], responses: { default: { description: 'See the plugin README.' } } };
+    (paths[p] ??= {})[m] = {
+      summary: 'Route added by a plugin (httpRoutes hook)', tags: ['plugins'], responses: { default: { description: 'See the plugin README.' } },
+      ...(e.public ? { security: [] } : {}),
+    };
   }
   return {
     openapi: '3.1.0',

@@ -96,7 +96,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   const routes: RouteRegistry = [];
   const seen: ExtraRoute[] = [];
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') seen.push({ method, url: r.url });
+    for (const method of [r.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') seen.push({ method, url: r.url, public: r.config?.public === true });
   });
 
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));

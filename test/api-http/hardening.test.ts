@@ -241,6 +241,13 @@ describe('api-http hardening', () => {
     expect((await server.req('GET', '/custom/public', { key: null })).json).toEqual({ hello: 'world' });
     const doc = await server.req('GET', '/openapi.json');
     expect(doc.json.paths['/custom/slow'].get.tags).toEqual(['plugins']);
+    // The document says which of them need a key: a public one has security: [] (as /health),
+    // an authenticated one falls under the document-wide requirement.
+    expect(doc.json.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    expect(doc.json.paths['/custom/public'].get.tags).toEqual(['plugins']);
+    expect(doc.json.paths['/custom/public'].get.security).toEqual([]);
+    expect(doc.json.paths['/custom/slow'].get).not.toHaveProperty('security');
+    expect(doc.json.paths['/health'].get.security).toEqual([]);
   });
 
   it('maps LimitErrors to their status and hides the message of a server fault', async () => {

@@ -58,7 +58,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_UNSUPPORTED_MEDIA_TYPE: spec('The request body is not application/json', 'Send the body as JSON with Content-Type: application/json.', 415),
   LIMIT_INTERNAL: spec('The server failed to handle the request', 'Report the requestId; the server log holds the cause.', 500),
   // CLI
-  LIMIT_COMMAND_UNAVAILABLE: spec('The command comes from a plugin that the configuration does not load', "Enable the plugin named in the message in the config's plugins, or add extends: 'default' (it loads every built-in plugin)."),
+  LIMIT_COMMAND_UNAVAILABLE: spec('The command comes from a plugin that the configuration does not load', "Enable the plugin named in the message in the config's plugins. extends: 'default' loads most built-in plugins but not runner-queue (limit worker), the LLM runners or the LLM judge; the message says when it would help."),
   // HTTP server (`limit serve`)
   LIMIT_LISTEN_FAILED: spec('The HTTP server cannot listen on this address', 'Choose another --port (or stop the process that uses it), or a --host that is an address of this machine.'),
   // storage

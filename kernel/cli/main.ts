@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRuntime, type Runtime } from '../runtime.ts';
-import { PACKAGE_ROOT, loadConfig } from '../config/load.ts';
+import { PACKAGE_ROOT, importFresh, loadConfig } from '../config/load.ts';
 import { redactSecrets } from '../config/redact.ts';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -295,7 +295,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         want = line.config;
       }
       if (runtime) {
-        const missing = unavailableCommand(program, line, runtime);
+        const missing = await unavailableCommand(program, line, runtime);
         if (missing) throw missing;
       }
     }
@@ -392,11 +392,30 @@ function indent(text: string): string {
   return text.split('\n').map((l) => `  ${l}`).join('\n');
 }
 
+/** What a plugin that the built-in `default` preset leaves out needs besides its entry (the fix says it). */
+const ENABLE_HINTS: Readonly<Record<string, string>> = {
+  'runner-queue': "'runner-queue': { url: 'postgres://…' }, or true with LIMIT_QUEUE_URL or DATABASE_URL set",
+};
+
+/** The plugins the built-in `default` preset enables (presets/default): what `extends: 'default'` would load. */
+async function defaultPresetPlugins(): Promise<ReadonlySet<string>> {
+  const file = ['ts', 'js'].map((ext) => path.join(PACKAGE_ROOT, 'presets', `default.${ext}`)).find((f) => existsSync(f));
+  if (!file) return new Set();
+  try {
+    const plugins = ((await importFresh(file)).default as { plugins?: Record<string, unknown> } | undefined)?.plugins ?? {};
+    return new Set(Object.entries(plugins).filter(([, entry]) => entry !== false).map(([name]) => name));
+  } catch {
+    return new Set();
+  }
+}
+
 /**
  * A LIMIT_COMMAND_UNAVAILABLE error when the command line names a command of a built-in plugin
- * that this configuration does not load (so no plugin registered it), else undefined.
+ * that this configuration does not load (so no plugin registered it), else undefined. The fix
+ * offers `extends: 'default'` only when that preset loads the plugin and the config does not
+ * extend it already; a plugin the preset leaves out (runner-queue) can only be enabled.
  */
-function unavailableCommand(program: Command, line: CommandLine, runtime: Runtime): LimitError | undefined {
+async function unavailableCommand(program: Command, line: CommandLine, runtime: Runtime): Promise<LimitError | undefined> {
   const [first, second] = line.words;
   if (first === undefined) return undefined;
   const group = program.commands.find((c) => c.name() === first);
@@ -409,9 +428,17 @@ function unavailableCommand(program: Command, line: CommandLine, runtime: Runtim
   if (!plugins || plugins.some((p) => runtime.plugins.some((loaded) => loaded.name === p))) return undefined;
   const file = runtime.config.configFile ? path.basename(runtime.config.configFile) : 'the configuration';
   const which = plugins.length === 1 ? `the plugin "${plugins[0]}"` : `the plugins ${plugins.map((p) => `"${p}"`).join(' or ')}`;
+  const inPreset = await defaultPresetPlugins();
+  const entries = plugins.map((p) => ENABLE_HINTS[p] ?? `'${p}': true`).join(' or ');
+  const extendsDefault = runtime.config.presets.includes('default');
+  const alternative = !plugins.some((p) => inPreset.has(p))
+    ? `; extends: 'default' does not load ${plugins.length === 1 ? 'it' : 'them'}`
+    : extendsDefault
+      ? ` (${file} extends 'default' already: an entry set to false turns the plugin off)`
+      : `, or add extends: 'default' to it (the built-in preset loads ${plugins.filter((p) => inPreset.has(p)).map((p) => `"${p}"`).join(' and ')})`;
   return new LimitError('LIMIT_COMMAND_UNAVAILABLE', `\`limit ${key}\` comes from ${which}, which ${file} does not load`, {
     details: { command: key, plugins: [...plugins], configFile: runtime.config.configFile },
-    fix: `Enable it in the plugins of ${file} (${plugins.map((p) => `'${p}': true`).join(' or ')}), or add extends: 'default' to it (the built-in preset loads every built-in plugin); \`limit plugins\` lists what is loaded.`,
+    fix: `Enable it in the plugins of ${file} (${entries})${alternative}; \`limit plugins\` lists what is loaded.`,
   });
 }
 

@@ -118,13 +118,31 @@ describe('limit CLI', () => {
     const r = await cli(['run', 'python', '--', 'print(1)']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('LIMIT_COMMAND_UNAVAILABLE: `limit run` comes from the plugin "orchestrator", which limit.config.ts does not load');
-    expect(r.stderr).toContain("fix: Enable it in the plugins of limit.config.ts ('orchestrator': true), or add extends: 'default' to it");
+    expect(r.stderr).toContain("fix: Enable it in the plugins of limit.config.ts ('orchestrator': true), or add extends: 'default' to it (the built-in preset loads \"orchestrator\")");
     expect(r.stderr).not.toMatch(/unknown command/);
     for (const [command, plugin] of [['serve', 'api-http'], ['demo', 'orchestrator'], ['verify', 'orchestrator'], ['export', 'orchestrator'], ['governance', 'governance'], ['worker', 'runner-queue']]) {
       const json = await cli(['--json', command!, '--help']);
       expect(json.code, command).toBe(1);
       expect(JSON.parse(json.stdout).error, command).toMatchObject({ code: 'LIMIT_COMMAND_UNAVAILABLE', details: { command, plugins: [plugin] } });
     }
+  });
+
+  it("the fix offers extends: 'default' only where that preset loads the plugin", async () => {
+    // runner-queue (limit worker) is not in the default preset: extends: 'default' would change nothing.
+    const worker = await cli(['worker']);
+    expect(worker.code).toBe(1);
+    expect(worker.stderr).toContain('`limit worker` comes from the plugin "runner-queue", which limit.config.ts does not load');
+    expect(worker.stderr).toContain("fix: Enable it in the plugins of limit.config.ts ('runner-queue': { url: 'postgres://…' }, or true with LIMIT_QUEUE_URL or DATABASE_URL set); extends: 'default' does not load it;");
+    expect(worker.stderr).not.toContain('loads every built-in plugin');
+    // A config that extends 'default' and turns the plugin off: enabling it is the fix, not extending again.
+    writeFileSync(path.join(dir, 'off.config.ts'), `export default { extends: 'default', plugins: { 'api-http': false } };`);
+    const serve = await cli(['--config', 'off.config.ts', '--json', 'serve']);
+    expect(serve.code).toBe(1);
+    expect(JSON.parse(serve.stdout).error.fix).toBe("Enable it in the plugins of off.config.ts ('api-http': true) (off.config.ts extends 'default' already: an entry set to false turns the plugin off); `limit plugins` lists what is loaded.");
+    // The catalogue entry (GET /docs shows it) no longer claims the preset loads every plugin.
+    const { ERROR_CODES } = await import('limit-graph');
+    expect(ERROR_CODES.LIMIT_COMMAND_UNAVAILABLE.fix).not.toContain('every built-in plugin');
+    expect(ERROR_CODES.LIMIT_COMMAND_UNAVAILABLE.fix).toContain('not runner-queue');
   });
 
   it('an rd subcommand names the plugin that adds it, also when another rd plugin is loaded', async () => {

@@ -59,6 +59,52 @@ export function assertRdPointsFit(seriesId: string, held: { count: number; bytes
   });
 }
 
+/**
+ * Most flags one trace holds: 1,000. A trace is read and answered with all its flags (GET
+ * /traces/:id, every listing page, exports), so they are bounded as an RD series' points are. The
+ * governance engine merges a rule's findings into one per rule and kind, so one evaluation yields
+ * at most a few dozen flags; 1,000 leaves room for every surface of a run, re-assessments and
+ * manual flags, while a full trace of small flags stays well under a megabyte.
+ */
+export const MAX_FLAGS_PER_TRACE = 1_000;
+
+/**
+ * Most bytes the flags of one trace hold together, each flag's JSON measured alone: four records'
+ * worth (16 MiB with the default `maxRecordBytes`), as maxRdPointsBytes for RD points.
+ */
+export function maxTraceFlagsBytes(maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): number {
+  return 4 * maxRecordBytes;
+}
+
+/**
+ * Throws LIMIT_PAYLOAD_TOO_LARGE, before anything is written, when `added` flags of `addedBytes`
+ * would take a trace holding `held.count` flags of `held.bytes` past MAX_FLAGS_PER_TRACE or
+ * maxTraceFlagsBytes. Backends call it inside the transaction (or under the lock) that inserts the
+ * flags, with the totals read there, so that concurrent adds cannot pass it together.
+ */
+export function assertFlagsFit(traceId: string, held: { count: number; bytes: number }, added: { count: number; bytes: number }, maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): void {
+  const count = held.count + added.count;
+  const bytes = held.bytes + added.bytes;
+  const maxBytes = maxTraceFlagsBytes(maxRecordBytes);
+  if (count <= MAX_FLAGS_PER_TRACE && bytes <= maxBytes) return;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const what = added.count === 1 ? 'with this flag' : `with its ${n(added.count)} new flags`;
+  const message = count > MAX_FLAGS_PER_TRACE
+    ? `Trace "${traceId}" would hold ${n(count)} flags ${what}; a trace holds at most ${n(MAX_FLAGS_PER_TRACE)} (MAX_FLAGS_PER_TRACE)`
+    : `The flags of trace "${traceId}" would be ${n(bytes)} bytes as JSON ${what}; a trace's flags hold at most ${n(maxBytes)} (4 × maxRecordBytes)`;
+  throw new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `${message}; nothing was written`, {
+    details: { traceId, flags: count, maxFlags: MAX_FLAGS_PER_TRACE, bytes, maxBytes },
+    fix: 'The trace has as many flags as it can hold: quarantine or review it instead of flagging it again, and keep flag reasons and evidence short.',
+  });
+}
+
+/** UTF-8 bytes of each flag's JSON, summed (the measure of maxTraceFlagsBytes). */
+export function flagsBytes(flags: readonly Flag[]): number {
+  let bytes = 0;
+  for (const f of flags) bytes += Buffer.byteLength(JSON.stringify(f), 'utf8');
+  return bytes;
+}
+
 /** UTF-8 bytes of each point's JSON, summed (the measure of maxRdPointsBytes). */
 export function rdPointsBytes(points: readonly RdPoint[]): number {
   let bytes = 0;

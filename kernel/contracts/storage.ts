@@ -119,7 +119,15 @@ export type BatchOp =
  *   stores together: a trace is its JSON without the `flags` field, and each flag counts alone; an
  *   RD series is its JSON without `points`, and each point counts alone. So a trace keeps taking
  *   flags (and a series points) as long as each one fits, and a trace whose JSON without flags is
- *   exactly `maxRecordBytes` is accepted.
+ *   exactly `maxRecordBytes` is accepted — up to the trace's flag limits below.
+ * - **Flags per trace.** A trace holds at most MAX_FLAGS_PER_TRACE (1,000) flags, and its flags
+ *   together (each measured alone, as above) at most maxTraceFlagsBytes (4 × `maxRecordBytes`,
+ *   16 MiB by default), because a trace is always read and answered with all its flags (get, every
+ *   listing page, exports). An `addFlag`, a batch's `addFlag` op or a `createTrace` (its `flags`)
+ *   past either throws LIMIT_PAYLOAD_TOO_LARGE naming the trace and the limit (`assertFlagsFit`)
+ *   and writes nothing — a batch is refused whole. The check runs in the transaction (or under the
+ *   lock) that inserts the flag, against totals read there, so concurrent adds cannot pass it
+ *   together; SQL backends keep the totals on the trace row and read no flag to check them.
  * - **RD series size.** A series holds at most MAX_RD_POINTS (10,000) points, and its points
  *   together (each measured alone, as above) at most maxRdPointsBytes (4 × `maxRecordBytes`, 16 MiB
  *   by default): a create or an append past either throws LIMIT_PAYLOAD_TOO_LARGE and writes
@@ -181,7 +189,10 @@ export interface Storage {
   listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]>;
   verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification>;
 
-  /** Stores the flag and adds it to its trace's `flags`; only the flag itself is size-checked. */
+  /**
+   * Stores the flag and adds it to its trace's `flags`: the flag is size-checked alone, and the
+   * trace's flags against MAX_FLAGS_PER_TRACE and maxTraceFlagsBytes (see "Flags per trace").
+   */
   addFlag(tenant: string, flag: Flag): Promise<Flag>;
   listFlags(tenant: string, query?: { traceId?: string; kind?: FlagKind }): Promise<Flag[]>;
 

@@ -24,7 +24,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  PageBuilder, assertRdPointsFit, rdPointsBytes, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, rdPointsBytes, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
@@ -421,6 +421,7 @@ export class FileStorage implements Storage {
       if (f.traceId !== id) throw new LimitError('LIMIT_VALIDATION', `Invalid trace: flag "${f.id}" names trace "${f.traceId}", not "${id}"`);
       this.#checkFlagId(stage, index, tenant, f.id);
     }
+    if (trace.flags.length > 0) assertFlagsFit(id, { count: 0, bytes: 0 }, { count: trace.flags.length, bytes: flagsBytes(trace.flags) }, this.maxRecordBytes);
     const doc: TraceDoc = { trace, flagSeq: trace.flags.map(() => index.nextFlag++) };
     this.#stageDoc(stage, tenant, doc, text);
     stage.after.push(() => this.#indexTrace(index, doc));
@@ -450,6 +451,10 @@ export class FileStorage implements Storage {
   async #stageAddFlag(stage: Stage, index: TenantIndex, tenant: string, flag: Flag): Promise<void> {
     const doc = await this.#doc(stage, index, tenant, flag.traceId);
     if (!doc) throw notFound('trace', tenant, flag.traceId);
+    // The trace's flags as staged (earlier ops of a batch included), read under its mutex key: a
+    // concurrent add waits for this one, so the limits hold for both.
+    const held = doc.trace.flags;
+    assertFlagsFit(flag.traceId, { count: held.length, bytes: held.length === 0 ? 0 : flagsBytes(held) }, { count: 1, bytes: Buffer.byteLength(JSON.stringify(flag), 'utf8') }, this.maxRecordBytes);
     this.#checkFlagId(stage, index, tenant, flag.id);
     const n = index.nextFlag++;
     // The flag alone was size-checked by the caller; a trace is measured without its flags.

@@ -25,7 +25,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, rdPointsBytes, rdSeriesSummary,
+  LimitError, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, rdPointsBytes, rdSeriesSummary,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -443,6 +443,11 @@ export class KvStorage implements Storage {
   #putTraceRecord(trace: Trace, text: string, flagTexts: string[]): number {
     const db = this.#db!; // called inside #write, which checked
     const { tenant, id } = trace;
+    if (trace.flags.length > 0) {
+      let bytes = 0;
+      for (const t of flagTexts) bytes += Buffer.byteLength(t, 'utf8');
+      assertFlagsFit(id, { count: 0, bytes: 0 }, { count: trace.flags.length, bytes }, this.maxRecordBytes);
+    }
     // One B-tree descent for the check and the insert: noOverwrite refuses an existing id.
     const inserted = db.putSync(['t', tenant, id], text, NO_OVERWRITE) as unknown as boolean;
     if (!inserted) throw conflict('trace', tenant, id);
@@ -605,6 +610,9 @@ export class KvStorage implements Storage {
     const db = this.#open();
     const trace = this.#json<Trace>(['t', tenant, flag.traceId]);
     if (!trace) throw notFound('trace', tenant, flag.traceId);
+    // Read in the write transaction: a concurrent add waits for it, so the limits hold for both.
+    const held = { count: trace.flags.length, bytes: trace.flags.length === 0 ? 0 : flagsBytes(trace.flags) };
+    assertFlagsFit(flag.traceId, held, { count: 1, bytes: Buffer.byteLength(text, 'utf8') }, this.maxRecordBytes);
     this.#putFlagRecord(tenant, flag, text);
     const hadKind = trace.flags.some((f) => f.kind === flag.kind);
     // The flag alone was size-checked (its `text`); a trace is measured without its flags.

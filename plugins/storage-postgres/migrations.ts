@@ -109,6 +109,20 @@ export const MIGRATIONS: readonly SqlMigration[] = [
         WHERE s.tenant = p.tenant AND s.id = p.series_id;
     `,
   },
+  {
+    version: 6,
+    name: 'flag count and bytes of traces',
+    // A trace's flags are bounded by count and bytes (kernel MAX_FLAGS_PER_TRACE, maxTraceFlagsBytes):
+    // the totals live on the trace row, so an add checks and updates them in the UPDATE that appends
+    // the flag, under its row lock, without reading a flag. Existing flags are measured as jsonb text.
+    sql: `
+      ALTER TABLE {s}.traces ADD COLUMN IF NOT EXISTS flag_count integer NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS flag_bytes bigint NOT NULL DEFAULT 0;
+      UPDATE {s}.traces t SET flag_count = f.n, flag_bytes = f.b
+        FROM (SELECT tenant, trace_id, count(*) AS n, sum(octet_length(data::text)) AS b FROM {s}.flags GROUP BY tenant, trace_id) f
+        WHERE t.tenant = f.tenant AND t.id = f.trace_id;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import {
-  LimitError, applyTracePatch, assertId, assertRdPointsFit, conflict, nextProvenanceEntry, nextRdStep, notFound, PageBuilder, retryOnConflict,
+  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -368,9 +368,14 @@ export class PostgresStorage implements Storage {
    * trip and one plan for a 1,000-trace batch), then their flags the same way.
    */
   async #insertTraces(db: Queryable, traces: Trace[]): Promise<void> {
-    const cols: [string[], string[], string[], string[], number[], string[], string[]] = [[], [], [], [], [], [], []];
+    const cols: [string[], string[], string[], string[], number[], string[], string[], number[], number[]] = [[], [], [], [], [], [], [], [], []];
     const flags: { tenant: string; flag: Flag }[] = [];
     for (const t of traces) {
+      // The flags a trace is created with count against its limits as added ones do.
+      const flagBytes = t.flags.length === 0 ? 0 : flagsBytes(t.flags);
+      assertFlagsFit(t.id, { count: 0, bytes: 0 }, { count: t.flags.length, bytes: flagBytes }, this.maxRecordBytes);
+      cols[7].push(t.flags.length);
+      cols[8].push(flagBytes);
       const data = this.#traceData(t);
       cols[0].push(t.tenant);
       cols[1].push(t.id);
@@ -384,8 +389,9 @@ export class PostgresStorage implements Storage {
     try {
       await this.#query(
         db,
-        `INSERT INTO ${this.#s}.traces (tenant, id, session_id, status, created_ms, data, flags)
-         SELECT a, b, c, d, e, f::jsonb, g::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[]) AS u(a, b, c, d, e, f, g)`,
+        `INSERT INTO ${this.#s}.traces (tenant, id, session_id, status, created_ms, data, flags, flag_count, flag_bytes)
+         SELECT a, b, c, d, e, f::jsonb, g::jsonb, h, i
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::integer[], $9::bigint[]) AS u(a, b, c, d, e, f, g, h, i)`,
         cols,
       );
     } catch (error) {
@@ -486,10 +492,34 @@ export class PostgresStorage implements Storage {
     return flag;
   }
 
+  /**
+   * Adds the flag to its trace's row only while the totals kept there (flag_count, flag_bytes) stay
+   * within MAX_FLAGS_PER_TRACE and maxTraceFlagsBytes: the condition is checked under the row lock the
+   * UPDATE takes (and checked again after a concurrent writer's commit), so concurrent adds cannot
+   * pass it together, and no flag is read. An UPDATE that matched nothing reads the totals to say why.
+   */
   async #addFlag(db: Queryable, tenant: string, flag: Flag): Promise<void> {
-    const json = this.#record(flag, 'flag');
-    const { rowCount } = await this.#query(db, `UPDATE ${this.#s}.traces SET flags = flags || jsonb_build_array($3::jsonb) WHERE tenant = $1 AND id = $2`, [tenant, flag.traceId, json]);
-    if (!rowCount) throw notFound('trace', tenant, flag.traceId);
+    const text = serializeRecord(flag, 'flag', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    const json = toStoredJson(text);
+    const maxBytes = maxTraceFlagsBytes(this.maxRecordBytes);
+    for (let attempt = 0; ; attempt++) {
+      const { rowCount } = await this.#query(
+        db,
+        `UPDATE ${this.#s}.traces SET flags = flags || jsonb_build_array($3::jsonb), flag_count = flag_count + 1, flag_bytes = flag_bytes + $4
+         WHERE tenant = $1 AND id = $2 AND flag_count < $5 AND flag_bytes + $4 <= $6`,
+        [tenant, flag.traceId, json, bytes, MAX_FLAGS_PER_TRACE, maxBytes],
+      );
+      if (rowCount) break;
+      const { rows } = await this.#query<{ flag_count: number; flag_bytes: string }>(
+        db, `SELECT flag_count, flag_bytes FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2`, [tenant, flag.traceId],
+      );
+      if (!rows[0]) throw notFound('trace', tenant, flag.traceId);
+      const held = { count: rows[0].flag_count, bytes: Number(rows[0].flag_bytes) };
+      // Totals only grow, so a refused add is refused here; the loop only guards the impossible.
+      if (attempt >= 2) held.count = MAX_FLAGS_PER_TRACE;
+      assertFlagsFit(flag.traceId, held, { count: 1, bytes }, this.maxRecordBytes);
+    }
     await this.#insertFlagRows(db, [{ tenant, flag }]);
   }
 

@@ -81,6 +81,21 @@ export const MIGRATIONS: readonly SqlMigration[] = [
         next_step = (SELECT COALESCE(MAX(json_extract(p.data, '$.step')) + 1, 0) FROM rd_points p WHERE p.tenant = rd_series.tenant AND p.series_id = rd_series.id);
     `,
   },
+  {
+    version: 3,
+    name: 'flag count and bytes of traces',
+    // A trace's flags are bounded by count and bytes (kernel MAX_FLAGS_PER_TRACE, maxTraceFlagsBytes):
+    // the totals live on the trace row, so an add checks and updates them in its write transaction
+    // without reading a flag. Existing flags are measured from their rows.
+    sql: `
+      ALTER TABLE traces ADD COLUMN flag_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE traces ADD COLUMN flag_bytes INTEGER NOT NULL DEFAULT 0;
+      UPDATE traces SET
+        flag_count = (SELECT COUNT(*) FROM flags f WHERE f.tenant = traces.tenant AND f.trace_id = traces.id),
+        flag_bytes = (SELECT COALESCE(SUM(octet_length(f.data)), 0) FROM flags f WHERE f.tenant = traces.tenant AND f.trace_id = traces.id)
+        WHERE flags <> '[]';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

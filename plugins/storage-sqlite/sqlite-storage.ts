@@ -14,7 +14,7 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -477,15 +477,19 @@ export class SqliteStorage implements Storage {
     const data = traceData(trace);
     assertRecordSize(data, 'trace', this.maxRecordBytes);
     const flags = trace.flags.length ? JSON.stringify(trace.flags) : '[]';
+    const flagTexts = trace.flags.map((f) => serializeRecord(f, 'flag', this.maxRecordBytes));
+    let flagBytes = 0;
+    for (const t of flagTexts) flagBytes += Buffer.byteLength(t, 'utf8');
+    assertFlagsFit(trace.id, { count: 0, bytes: 0 }, { count: flagTexts.length, bytes: flagBytes }, this.maxRecordBytes);
     try {
-      this.#q('INSERT INTO traces (tenant, id, session_id, status, created_ms, data, flags) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-        trace.tenant, trace.id, trace.sessionId, trace.status, timeKey(trace.createdAt), data, flags,
+      this.#q('INSERT INTO traces (tenant, id, session_id, status, created_ms, data, flags, flag_count, flag_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+        trace.tenant, trace.id, trace.sessionId, trace.status, timeKey(trace.createdAt), data, flags, flagTexts.length, flagBytes,
       );
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict('trace', trace.tenant, trace.id);
       throw error;
     }
-    for (const flag of trace.flags) this.#insertFlagRow(trace.tenant, flag);
+    trace.flags.forEach((flag, i) => this.#insertFlagRow(trace.tenant, flag, flagTexts[i]!));
   }
 
   async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
@@ -602,14 +606,22 @@ export class SqliteStorage implements Storage {
     return flag;
   }
 
-  #addFlag(tenant: string, flag: Flag, scope?: BatchScope): void {
-    this.#assertTrace(tenant, flag.traceId, scope);
-    const json = this.#insertFlagRow(tenant, flag);
-    this.#q("UPDATE traces SET flags = json_insert(flags, '$[#]', json(?)) WHERE tenant = ? AND id = ?").run(json, tenant, flag.traceId);
+  /**
+   * Checks the trace's flag totals (kept on its row: one primary-key read, no flag is read) against
+   * MAX_FLAGS_PER_TRACE and maxTraceFlagsBytes inside the write transaction, then stores the flag.
+   */
+  #addFlag(tenant: string, flag: Flag): void {
+    const json = serializeRecord(flag, 'flag', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    const row = this.#q('SELECT flag_count, flag_bytes FROM traces WHERE tenant = ? AND id = ?').get(tenant, flag.traceId) as { flag_count: number; flag_bytes: number } | undefined;
+    if (!row) throw notFound('trace', tenant, flag.traceId);
+    assertFlagsFit(flag.traceId, { count: row.flag_count, bytes: row.flag_bytes }, { count: 1, bytes }, this.maxRecordBytes);
+    this.#insertFlagRow(tenant, flag, json);
+    this.#q("UPDATE traces SET flags = json_insert(flags, '$[#]', json(?)), flag_count = flag_count + 1, flag_bytes = flag_bytes + ? WHERE tenant = ? AND id = ?")
+      .run(json, bytes, tenant, flag.traceId);
   }
 
-  #insertFlagRow(tenant: string, flag: Flag): string {
-    const json = serializeRecord(flag, 'flag', this.maxRecordBytes);
+  #insertFlagRow(tenant: string, flag: Flag, json: string): string {
     try {
       this.#q('INSERT INTO flags (tenant, id, trace_id, kind, data) VALUES (?, ?, ?, ?, ?)').run(tenant, flag.id, flag.traceId, flag.kind, json);
     } catch (error) {
@@ -832,7 +844,7 @@ export class SqliteStorage implements Storage {
         this.#updateTrace(tenant, op.id, op.patch, op.ifStatus);
         return;
       case 'addFlag':
-        return this.#addFlag(tenant, op.flag, scope);
+        return this.#addFlag(tenant, op.flag);
       case 'addCheckpoint':
         return this.#addCheckpoint(tenant, op.checkpoint, scope);
       case 'setQuarantine':

@@ -13,7 +13,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_PAGE_BYTES, MAX_RD_POINTS, cursorAfter, hashProvenance, isStatusConflict, maxRdPointsBytes,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_PAGE_BYTES, MAX_RD_POINTS, cursorAfter, hashProvenance, isStatusConflict, maxRdPointsBytes,
+  maxTraceFlagsBytes,
   type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
 } from '../../kernel/index.ts';
@@ -344,6 +345,80 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.addFlag('t1', makeFlag('f3', 'tr1', 'Anomaly', { severity: 11 })), 'LIMIT_VALIDATION');
         expect((await storage.getTrace('t1', 'tr1'))!.flags.map((f) => f.id)).toEqual(['f1']);
         expect(await storage.listFlags('t1')).toHaveLength(1);
+      });
+
+      it(`holds at most MAX_FLAGS_PER_TRACE (${MAX_FLAGS_PER_TRACE}) flags: a create, an add or a batch past it is LIMIT_PAYLOAD_TOO_LARGE, writing nothing`, async () => {
+        const flags = (traceId: string, n: number, from = 0) => Array.from({ length: n }, (_, i) => makeFlag(`${traceId}-f${from + i}`, traceId, 'Anomaly', { evidence: [] }));
+        await storage.createTrace(makeTrace('t1', 'full', 's1', T0, { flags: flags('full', MAX_FLAGS_PER_TRACE - 1) }));
+        await storage.addFlag('t1', makeFlag('last', 'full'));
+        const error = await limitError(storage.addFlag('t1', makeFlag('over', 'full')), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(error.message).toContain(`would hold ${(MAX_FLAGS_PER_TRACE + 1).toLocaleString('en-US')} flags`);
+        expect(error.message).toContain('"full"');
+        expect(error.message).toContain('nothing was written');
+        expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'full', maxFlags: MAX_FLAGS_PER_TRACE });
+        expect((await storage.getTrace('t1', 'full'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
+        expect(await storage.listFlags('t1', { traceId: 'full' })).toHaveLength(MAX_FLAGS_PER_TRACE);
+        // The refused flag's id was not taken: another trace may use it.
+        await storage.createTrace(makeTrace('t1', 'other', 's1', T0 + 1));
+        await storage.addFlag('t1', makeFlag('over', 'other'));
+        // Other tenants and traces are not affected.
+        await storage.createTrace(makeTrace('t2', 'full', 's1'));
+        await storage.addFlag('t2', makeFlag('f1', 'full'));
+        // A trace created with too many flags is not created.
+        await limitError(storage.createTrace(makeTrace('t1', 'big', 's1', T0, { flags: flags('big', MAX_FLAGS_PER_TRACE + 1) })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'big')).toBeNull();
+        expect(await storage.listFlags('t1', { traceId: 'big' })).toEqual([]);
+      });
+
+      it.skipIf(!supports.transactions)('refuses a batch whose flags would pass MAX_FLAGS_PER_TRACE whole, and takes one that fits', async () => {
+        const flags = Array.from({ length: MAX_FLAGS_PER_TRACE - 2 }, (_, i) => makeFlag(`f${i}`, 'tr1', 'Anomaly', { evidence: [] }));
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { flags }));
+        const checkpoint: Checkpoint = { traceId: 'tr1', label: 'governance:input', passed: false, details: {}, at: iso(T0) };
+        const ops: BatchOp[] = [
+          { op: 'addCheckpoint', checkpoint },
+          { op: 'addFlag', flag: makeFlag('a', 'tr1') },
+          { op: 'addFlag', flag: makeFlag('b', 'tr1') },
+          { op: 'addFlag', flag: makeFlag('c', 'tr1') },
+          { op: 'incrementCounters', deltas: { flags: 3 } },
+        ];
+        await limitError(storage.batch('t1', ops), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect((await storage.getTrace('t1', 'tr1'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE - 2);
+        expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([]);
+        expect(await storage.getCounters('t1')).toEqual({});
+        // A batch creating a trace with too many flags writes nothing either.
+        const big = Array.from({ length: MAX_FLAGS_PER_TRACE + 1 }, (_, i) => makeFlag(`g${i}`, 'tr2', 'Anomaly', { evidence: [] }));
+        await limitError(storage.batch('t1', [{ op: 'createTrace', trace: makeTrace('t1', 'tr2', 's1', T0, { flags: big }) }]), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'tr2')).toBeNull();
+        await storage.batch('t1', ops.filter((o) => !(o.op === 'addFlag' && o.flag.id === 'c')));
+        expect((await storage.getTrace('t1', 'tr1'))!.flags.map((f) => f.id).slice(-2)).toEqual(['a', 'b']);
+        expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([checkpoint]);
+      });
+
+      it('lets exactly as many concurrent adds pass as the trace can still take', async () => {
+        const room = 5;
+        const flags = Array.from({ length: MAX_FLAGS_PER_TRACE - room }, (_, i) => makeFlag(`f${i}`, 'tr1', 'Anomaly', { evidence: [] }));
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { flags }));
+        const results = await Promise.allSettled(Array.from({ length: 4 * room }, (_, i) => storage.addFlag('t1', makeFlag(`c${i}`, 'tr1'))));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(room);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        expect((await storage.getTrace('t1', 'tr1'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
+        expect(await storage.listFlags('t1', { traceId: 'tr1' })).toHaveLength(MAX_FLAGS_PER_TRACE);
+      });
+
+      it("holds at most 4 × maxRecordBytes of flags on a trace (each flag's JSON): past it LIMIT_PAYLOAD_TOO_LARGE, writing nothing", async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        const big = Math.floor(max * 0.9);
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { flags: [bigFlag('b0', 'tr1', big), bigFlag('b1', 'tr1', big)] }));
+        await storage.addFlag('t1', bigFlag('b2', 'tr1', big));
+        await storage.addFlag('t1', bigFlag('b3', 'tr1', Math.floor(max * 0.6)));
+        const error = await limitError(storage.addFlag('t1', bigFlag('b4', 'tr1', big)), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(error.message).toContain(`at most ${maxTraceFlagsBytes(max).toLocaleString('en-US')}`);
+        expect((await storage.getTrace('t1', 'tr1'))!.flags.map((f) => f.id)).toEqual(['b0', 'b1', 'b2', 'b3']);
+        // A small flag still fits.
+        await storage.addFlag('t1', makeFlag('small', 'tr1'));
+        const many = Array.from({ length: 5 }, (_, i) => bigFlag(`m${i}`, 'tr2', big));
+        await limitError(storage.createTrace(makeTrace('t1', 'tr2', 's1', T0, { flags: many })), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(await storage.getTrace('t1', 'tr2')).toBeNull();
       });
 
       it('round-trips checkpoints in insertion order', async () => {

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Storage } from 'limit-graph';
+import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, type Storage } from 'limit-graph';
 import { crashTest, makeFlag, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
@@ -127,6 +127,45 @@ describe('storage-postgres plugin', () => {
         const { rows: [stored] } = await admin.query(`SELECT sum(octet_length(data::text))::int AS bytes FROM "${schema}".rd_points`);
         expect(stored.bytes).toBeGreaterThan(JSON.stringify(series.points[0]).length);
         expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toEqual({ ...rest, pointCount: 1, pointBytes: stored.bytes, nextStep: 1 });
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('upgrades a schema of version 5 in place: migration 6 counts and measures the flags each trace already holds', async () => {
+    const schema = uniqueSchema();
+    try {
+      const flags = (traceId: string, n: number) => Array.from({ length: n }, (_, i) => makeFlag(`${traceId}-${i}`, traceId, 'Anomaly', { reason: `é ${i}` }));
+      const first = await open(schema, 2);
+      await first.createTrace(makeTrace('t', 'full', 's1', 1e12, { flags: flags('full', MAX_FLAGS_PER_TRACE) }));
+      await first.createTrace(makeTrace('t', 'room', 's1', 1e12, { flags: flags('room', MAX_FLAGS_PER_TRACE - 1) }));
+      await first.createTrace(makeTrace('t', 'none', 's1', 1e12));
+      await first.close();
+      // Back to what version 5 left: no flag totals on the trace rows, no record of version 6.
+      await admin.query(`ALTER TABLE "${schema}".traces DROP COLUMN flag_count, DROP COLUMN flag_bytes`);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 5`);
+      const upgraded = await open(schema, 2);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        // Measured as jsonb text, a little more than the JSON the flags were written as.
+        const { rows } = await admin.query(
+          `SELECT t.id, t.flag_count AS count, t.flag_bytes::int AS bytes, (SELECT coalesce(sum(octet_length(f.data::text)), 0)::int FROM "${schema}".flags f WHERE f.trace_id = t.id) AS stored
+           FROM "${schema}".traces t ORDER BY t.id`,
+        );
+        expect(rows.map((r) => ({ id: r.id, count: r.count, bytes: r.bytes }))).toEqual([
+          { id: 'full', count: MAX_FLAGS_PER_TRACE, bytes: rows[0].stored },
+          { id: 'none', count: 0, bytes: 0 },
+          { id: 'room', count: MAX_FLAGS_PER_TRACE - 1, bytes: rows[2].stored },
+        ]);
+        expect(rows[0].stored).toBeGreaterThan(flagsBytes(flags('full', MAX_FLAGS_PER_TRACE)));
+        await expect(upgraded.addFlag('t', makeFlag('x1', 'full'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await upgraded.addFlag('t', makeFlag('x2', 'room'));
+        await expect(upgraded.addFlag('t', makeFlag('x3', 'room'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await upgraded.addFlag('t', makeFlag('x4', 'none'));
+        expect((await upgraded.getTrace('t', 'room'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
       } finally {
         await upgraded.close();
       }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type Storage } from 'limit-graph';
-import { makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, type Storage } from 'limit-graph';
+import { makeFlag, makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageSqlite, { SqliteStorage, sqlitePathFromUrl } from '../../plugins/storage-sqlite/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-sqlite/migrations.ts';
 
@@ -138,6 +138,8 @@ describe('storage-sqlite plugin', () => {
       // Back to what version 1 left: no totals on the series rows, no record of version 2.
       const db = new Database(file);
       db.exec('ALTER TABLE rd_series DROP COLUMN point_count; ALTER TABLE rd_series DROP COLUMN point_bytes; ALTER TABLE rd_series DROP COLUMN next_step; DELETE FROM schema_migrations WHERE version > 1');
+      // Nor the flag totals of version 3.
+      db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes');
       db.close();
       const upgraded = await open(file);
       try {
@@ -147,6 +149,44 @@ describe('storage-sqlite plugin', () => {
         expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toEqual({ ...rest, pointCount: 2, pointBytes: bytes, nextStep: 4 });
         expect(await upgraded.getRdSeriesSummary('t', 'rd2')).toMatchObject({ pointCount: 0, pointBytes: 0, nextStep: 0 });
         expect(await upgraded.appendRdPoint('t', 'rd1', { step: 4, rate: 3, distortion: 0 })).toMatchObject({ pointCount: 3 });
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('upgrades a file of version 2 in place: migration 3 counts and measures the flags each trace already holds', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'v2.db');
+      const flags = (traceId: string, n: number) => Array.from({ length: n }, (_, i) => makeFlag(`${traceId}-${i}`, traceId, 'Anomaly', { reason: `é ${i}` }));
+      const first = await open(file);
+      await first.createTrace(makeTrace('t', 'full', 's1', 1e12, { flags: flags('full', MAX_FLAGS_PER_TRACE) }));
+      await first.createTrace(makeTrace('t', 'room', 's1', 1e12, { flags: flags('room', MAX_FLAGS_PER_TRACE - 1) }));
+      await first.createTrace(makeTrace('t', 'none', 's1', 1e12));
+      await first.close();
+      // Back to what version 2 left: no flag totals on the trace rows, no record of version 3.
+      const db = new Database(file);
+      db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes; DELETE FROM schema_migrations WHERE version > 2');
+      db.close();
+      const upgraded = await open(file);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        const check = new Database(file, { readonly: true });
+        const totals = check.prepare('SELECT id, flag_count AS count, flag_bytes AS bytes FROM traces ORDER BY id').all();
+        check.close();
+        expect(totals).toEqual([
+          { id: 'full', count: MAX_FLAGS_PER_TRACE, bytes: flagsBytes(flags('full', MAX_FLAGS_PER_TRACE)) },
+          { id: 'none', count: 0, bytes: 0 },
+          { id: 'room', count: MAX_FLAGS_PER_TRACE - 1, bytes: flagsBytes(flags('room', MAX_FLAGS_PER_TRACE - 1)) },
+        ]);
+        await expect(upgraded.addFlag('t', makeFlag('x1', 'full'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await upgraded.addFlag('t', makeFlag('x2', 'room'));
+        await expect(upgraded.addFlag('t', makeFlag('x3', 'room'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await upgraded.addFlag('t', makeFlag('x4', 'none'));
+        expect((await upgraded.getTrace('t', 'room'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
       } finally {
         await upgraded.close();
       }

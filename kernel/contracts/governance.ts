@@ -139,6 +139,14 @@ export interface GovernanceVerdict {
    * when building a text's views (normalising, decoding) took longer than that budget.
    */
   overBudget?: string[];
+  /**
+   * Findings that were not stored as flags because the trace can hold no more (MAX_FLAGS_PER_TRACE
+   * flags, maxTraceFlagsBytes of them): `assess` keeps the most severe findings as flags and says
+   * here, in the `governance:<surface>` checkpoint (`unrecordedFindings`, `unrecordedReason`) and in
+   * the flags' provenance entry how many were left out (`recordFlags` does the same and says so in
+   * its provenance entry). The decision weighs every finding. Absent when every finding was recorded.
+   */
+  unrecordedFindings?: number;
 }
 
 /**

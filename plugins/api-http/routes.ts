@@ -208,7 +208,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     // ───────────── governance ─────────────
     defineRoute({
       method: 'POST', url: '/governance/flag', tag: 'governance', summary: 'Flag a trace by hand.', body: FlagBody, status: 201,
-      responses: { schema: FlagResponse, description: 'The stored flag, with autoQuarantined: true (and quarantineReason) when it quarantined the trace.', errors: [...STD, 404] },
+      responses: { schema: FlagResponse, description: 'The stored flag, with autoQuarantined: true (and quarantineReason) when it quarantined the trace. A trace that holds MAX_FLAGS_PER_TRACE (1,000) flags, or 4 × maxRecordBytes of them, answers 413 LIMIT_PAYLOAD_TOO_LARGE and stores nothing.', errors: [...STD, 404] },
       handler: ({ body, principal }) =>
         s.governance().flag(principal.tenant, body.traceId, { kind: body.kind, severity: body.severity, reason: body.reason, actor: principal.actor }),
     }),

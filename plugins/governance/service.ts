@@ -12,7 +12,10 @@
  * and `recordFlags` to a stored, completed trace whose flags reach quarantineSeverity, with the
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
-import { Flag, LimitError, isStatusConflict, newId, parseOrThrow, verifyTraceChain } from 'limit-graph';
+import {
+  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
+  verifyTraceChain,
+} from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
   MergeRequest, MergeValidation, Storage, Surface, Trace,
@@ -95,7 +98,9 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   async assess(trace: Trace, surface: Surface): Promise<GovernanceAssessment> {
     const verdict = await this.#verdict(trace, surface);
-    const recorded = this.#flagRecords(trace, verdict.findings);
+    // The copy's flags are the trace's as stored before these ops (the pipeline carries them along).
+    const recorded = this.#flagRecords(trace, verdict.findings, trace.flags);
+    noteUnrecorded(verdict, recorded);
     // The trace is stored before these ops (or earlier in their batch) with the status of this copy.
     const quarantine = this.#verdictQuarantine(trace.id, verdict, trace.status);
     return {
@@ -120,9 +125,10 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (verdict.decision === 'block') deltas[`${PREFIX}blocked`] = 1;
     const ops: BatchOp[] = [{ op: 'incrementCounters', deltas }];
     if (!stored) return ops;
+    const unrecorded = verdict.unrecordedFindings ? { unrecordedFindings: verdict.unrecordedFindings, unrecordedReason: unrecordedReason(trace.id, verdict.unrecordedFindings) } : {};
     ops.push({ op: 'addCheckpoint', checkpoint: {
       traceId: trace.id, label: `governance:${surface}`, passed: verdict.decision === 'allow',
-      details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })) },
+      details: { decision: verdict.decision, reasons: verdict.reasons, findings: verdict.findings.map((f) => ({ ruleId: f.ruleId, kind: f.kind, severity: f.severity })), ...unrecorded },
       at: now(),
     } });
     return ops;
@@ -169,37 +175,68 @@ export class GovernanceServiceImpl implements GovernanceService {
   async recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]> {
     if (!findings.length) return [];
     const storage = this.#storage('recordFlags');
-    const { flags, ops } = this.#flagRecords(trace, findings);
-    // The stored trace (its status and flags), not the caller's copy, decides the quarantine.
-    const stored = this.policy.autoQuarantine ? await storage.getTrace(trace.tenant, trace.id) : null;
+    // The stored trace (its status and flags), not the caller's copy, decides the quarantine and
+    // how many flags the trace can still take.
+    const stored = await storage.getTrace(trace.tenant, trace.id);
+    const { flags, ops } = this.#flagRecords(trace, findings, stored?.flags ?? trace.flags);
     await this.#commitWithQuarantine(storage, trace.tenant, trace.id, ops, stored,
       (current) => this.#autoQuarantine(storage, current, flags, this.deps.actor, (f) => `flag ${f.kind} severity ${f.severity} (rule ${f.ruleId}, ${f.id})`));
     await this.#flagged(trace, flags);
     return flags;
   }
 
-  /** The flags of automatic findings, their provenance entry and counters (nothing for no findings). */
-  #flagRecords(trace: Trace, findings: Finding[]): { flags: Flag[]; ops: BatchOp[] } {
-    if (!findings.length) return { flags: [], ops: [] };
-    const flags: Flag[] = [];
+  /**
+   * The flags of automatic findings, their provenance entry and counters (nothing for no findings).
+   * `held` are the trace's flags before these: the flags made are only as many as the trace can
+   * still take (MAX_FLAGS_PER_TRACE, maxTraceFlagsBytes), the most severe findings first (in the
+   * findings' order among equals), so the batch never fails on the limit and the trace stays
+   * storable; the others are counted in `unrecorded` (the verdict still weighs every finding).
+   */
+  #flagRecords(trace: Trace, findings: Finding[], held: readonly Flag[]): { flags: Flag[]; ops: BatchOp[]; unrecorded: number } {
+    if (!findings.length) return { flags: [], ops: [], unrecorded: 0 };
+    const made = findings.map((f) => parseFlag({ id: newId(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() }));
+    const flags = this.#fitting(held, made);
+    const unrecorded = made.length - flags.length;
     const deltas: Record<string, number> = {};
-    for (const f of findings) {
-      flags.push(parseFlag({ id: newId(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() }));
+    for (const f of flags) {
       deltas[`${PREFIX}flags.kind.${f.kind}`] = (deltas[`${PREFIX}flags.kind.${f.kind}`] ?? 0) + 1;
       deltas[`${PREFIX}flags.rule.${f.ruleId}`] = (deltas[`${PREFIX}flags.rule.${f.ruleId}`] ?? 0) + 1;
     }
-    deltas[`${PREFIX}flags.total`] = flags.length;
+    if (flags.length) deltas[`${PREFIX}flags.total`] = flags.length;
+    if (unrecorded) deltas[`${PREFIX}flags.unrecorded`] = unrecorded;
+    const note = unrecorded ? `; ${unrecordedReason(trace.id, unrecorded)}` : '';
     return {
       flags,
+      unrecorded,
       ops: [
         ...flags.map((flag): BatchOp => ({ op: 'addFlag', flag })),
-        { op: 'appendProvenance', input: {
+        ...(flags.length ? [{ op: 'appendProvenance', input: {
           traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
-          rationale: `${flags.length} automatic flag(s)`, data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })) },
-        } },
+          rationale: `${flags.length} automatic flag(s)${note}`,
+          data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })), ...(unrecorded ? { unrecordedFindings: unrecorded } : {}) },
+        } } satisfies BatchOp] : []),
         { op: 'incrementCounters', deltas },
       ],
     };
+  }
+
+  /** Of `made`, those a trace holding `held` can still take: most severe first, kept in their order. */
+  #fitting(held: readonly Flag[], made: Flag[]): Flag[] {
+    const maxBytes = maxTraceFlagsBytes(this.deps.storage()?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+    let count = held.length;
+    let bytes = held.length ? flagsBytes(held) : 0;
+    if (count + made.length <= MAX_FLAGS_PER_TRACE && bytes + flagsBytes(made) <= maxBytes) return made;
+    const keep = new Set<Flag>();
+    // Array.prototype.sort is stable: among equal severities the findings' order stands.
+    for (const flag of [...made].sort((a, b) => b.severity - a.severity)) {
+      if (count >= MAX_FLAGS_PER_TRACE) break;
+      const size = flagsBytes([flag]);
+      if (bytes + size > maxBytes) continue;
+      keep.add(flag);
+      count++;
+      bytes += size;
+    }
+    return made.filter((f) => keep.has(f));
   }
 
   /** After the flags are committed: the traceFlagged hooks, one flag at a time. */
@@ -211,6 +248,9 @@ export class GovernanceServiceImpl implements GovernanceService {
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
     const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
+    // A full trace refuses a manual flag (LIMIT_PAYLOAD_TOO_LARGE, nothing written); storage checks
+    // it again in the batch's transaction, against a concurrent add.
+    assertFlagsFit(traceId, { count: trace.flags.length, bytes: flagsBytes(trace.flags) }, { count: 1, bytes: flagsBytes([flag]) }, storage.maxRecordBytes);
     // Only the flag whose batch committed the quarantine says autoQuarantined: true.
     const quarantine = await this.#commitWithQuarantine(storage, tenant, traceId, [
       { op: 'addFlag', flag },
@@ -396,6 +436,14 @@ export class GovernanceServiceImpl implements GovernanceService {
     return trace;
   }
 }
+
+/** Records on the verdict how many findings were not stored as flags (none: the field is absent). */
+function noteUnrecorded(verdict: GovernanceVerdict, recorded: { unrecorded: number }): void {
+  if (recorded.unrecorded > 0) verdict.unrecordedFindings = recorded.unrecorded;
+}
+
+const unrecordedReason = (traceId: string, n: number) =>
+  `${n} finding(s) not recorded as flags: trace "${traceId}" holds at most ${MAX_FLAGS_PER_TRACE.toLocaleString('en-US')} flags (MAX_FLAGS_PER_TRACE) and 4 × maxRecordBytes of flags, and keeps the most severe`;
 
 const alreadyQuarantined = (traceId: string, status: Trace['status']) =>
   new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is already quarantined`, { details: { traceId, status }, fix: 'Release it first to quarantine it again with another reason.' });

@@ -22,7 +22,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { freshEach } from './fresh.ts';
-import { isLimitError, type KneeDetector } from 'limit-graph';
+import { isLimitError, mulberry32, type KneeDetector } from 'limit-graph';
 
 export interface KneeDetectorUnderTest {
   detector: KneeDetector;
@@ -79,14 +79,7 @@ export function shapedElbow(shape: KneeShape, n: number, knee: number): { points
 
 /** Deterministic shuffles (mulberry32): the same permutations on every run. */
 function shuffled<T>(items: readonly T[], seed: number): { items: T[]; from: number[] } {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const from = items.map((_, i) => i);
   for (let i = from.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

@@ -5,6 +5,7 @@
  * announced direction has no knee with S ≥ 1. Every example the documents give is run here.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from 'limit-graph';
 import { kneedle, type CurveDirection, type CurveShape } from '../../plugins/knee-kneedle/kneedle.ts';
 import { mengerKnee } from '../../plugins/knee-menger/menger.ts';
 
@@ -14,18 +15,6 @@ const SHAPES: { curve: CurveShape; direction: CurveDirection; first: 'first' | '
   { curve: 'concave', direction: 'decreasing', first: 'last' },
   { curve: 'convex', direction: 'increasing', first: 'last' },
 ];
-
-/** A small deterministic generator (mulberry32), so that a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('kneedle: end points, as documented', () => {
   it('the README and docs/rd.md examples give the indices they state', () => {
@@ -40,7 +29,7 @@ describe('kneedle: end points, as documented', () => {
 
   for (const { curve, direction, first } of SHAPES) {
     it(`${curve}/${direction}: the ${first} point can be the knee, the other end never`, () => {
-      const next = random(7);
+      const next = mulberry32(7);
       let atScanStart = 0;
       for (let t = 0; t < 3000; t++) {
         const n = 3 + (t % 7);

@@ -133,7 +133,8 @@ export class PostgresStorage implements Storage {
       }
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
-        await client.query(m.sql.replaceAll('{s}', this.#s));
+        if (m.sql) await client.query(m.sql.replaceAll('{s}', this.#s));
+        await m.backfill?.(client, this.#s);
         await client.query(`INSERT INTO ${this.#s}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       }
       await client.query('COMMIT');

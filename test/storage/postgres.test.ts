@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, type Storage } from 'limit-graph';
-import { crashTest, makeFlag, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, rdPointsBytes, type Storage } from 'limit-graph';
+import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
 import { PG_URL as URL } from '../helpers/storage-backend.ts';
@@ -123,10 +123,11 @@ describe('storage-postgres plugin', () => {
         expect(await columns()).toEqual(['data', 'id', 'next_step', 'point_bytes', 'point_count', 'session_id', 'tenant']);
         expect(await upgraded.listRdSeries('t')).toEqual([series]);
         const { points: _p, ...rest } = series;
-        // Measured as jsonb text (`{"rate": 0, …}`), a little more than the JSON the point was written as.
+        // Stored as jsonb text (`{"rate": 0, …}`), a little more than the JSON the point was written as;
+        // migration 7 measures the JSON, as every append and the kernel limit do.
         const { rows: [stored] } = await admin.query(`SELECT sum(octet_length(data::text))::int AS bytes FROM "${schema}".rd_points`);
         expect(stored.bytes).toBeGreaterThan(JSON.stringify(series.points[0]).length);
-        expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toEqual({ ...rest, pointCount: 1, pointBytes: stored.bytes, nextStep: 1 });
+        expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toEqual({ ...rest, pointCount: 1, pointBytes: rdPointsBytes(series.points), nextStep: 1 });
       } finally {
         await upgraded.close();
       }
@@ -150,15 +151,16 @@ describe('storage-postgres plugin', () => {
       const upgraded = await open(schema, 2);
       try {
         expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
-        // Measured as jsonb text, a little more than the JSON the flags were written as.
+        // Stored as jsonb text, a little more than the JSON the flags were written as; the totals are
+        // the JSON's bytes (migration 7), as every add and the kernel limit measure them.
         const { rows } = await admin.query(
           `SELECT t.id, t.flag_count AS count, t.flag_bytes::int AS bytes, (SELECT coalesce(sum(octet_length(f.data::text)), 0)::int FROM "${schema}".flags f WHERE f.trace_id = t.id) AS stored
            FROM "${schema}".traces t ORDER BY t.id`,
         );
         expect(rows.map((r) => ({ id: r.id, count: r.count, bytes: r.bytes }))).toEqual([
-          { id: 'full', count: MAX_FLAGS_PER_TRACE, bytes: rows[0].stored },
+          { id: 'full', count: MAX_FLAGS_PER_TRACE, bytes: flagsBytes(flags('full', MAX_FLAGS_PER_TRACE)) },
           { id: 'none', count: 0, bytes: 0 },
-          { id: 'room', count: MAX_FLAGS_PER_TRACE - 1, bytes: rows[2].stored },
+          { id: 'room', count: MAX_FLAGS_PER_TRACE - 1, bytes: flagsBytes(flags('room', MAX_FLAGS_PER_TRACE - 1)) },
         ]);
         expect(rows[0].stored).toBeGreaterThan(flagsBytes(flags('full', MAX_FLAGS_PER_TRACE)));
         await expect(upgraded.addFlag('t', makeFlag('x1', 'full'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
@@ -166,6 +168,53 @@ describe('storage-postgres plugin', () => {
         await expect(upgraded.addFlag('t', makeFlag('x3', 'room'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
         await upgraded.addFlag('t', makeFlag('x4', 'none'));
         expect((await upgraded.getTrace('t', 'room'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('upgrades a schema of version 6 in place: migration 7 measures the flag and point totals as JSON, as every write does', async () => {
+    const schema = uniqueSchema();
+    try {
+      // JSON that jsonb's text form writes longer or shorter: separators, NUL and U+E000 (stored
+      // substituted, nul.ts), non-ASCII, numbers jsonb spells out in full (1e21, 1e-7).
+      const flags = [
+        makeFlag('f1', 'tr1', 'Anomaly', { reason: 'a\u0000b \uE000 é, "x": [1, 2]' }),
+        makeFlag('f2', 'tr1', 'HighRisk', { reason: 'plain' }),
+      ];
+      const points = [
+        { step: 0, rate: 1.5, distortion: 2, meta: { k: 'a, b: c', nul: '\u0000\uE000' } },
+        { step: 7, rate: 1e21, distortion: 1e-7 },
+      ];
+      const first = await open(schema, 2);
+      await first.createTrace(makeTrace('t', 'tr1', 's1', 1e12, { flags }));
+      await first.addFlag('t', makeFlag('f3', 'tr1', 'Anomaly', { reason: 'added, later' }));
+      await first.createTrace(makeTrace('t', 'tr2', 's1', 1e12));
+      await first.createRdSeries({ id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', points, createdAt: new Date(1e12).toISOString(), metadata: {} });
+      await first.createRdSeries({ id: 'rd2', sessionId: 's1', tenant: 't', name: 'n', points: [], createdAt: new Date(1e12).toISOString(), metadata: {} });
+      await first.appendProvenance('t', makeProvenance('tr1', 0));
+      await first.appendProvenance('t', makeProvenance('tr1', 1));
+      await first.close();
+      // What migrations 5 and 6 left in a store they upgraded: the totals measured as jsonb text.
+      await admin.query(`UPDATE "${schema}".traces t SET flag_bytes = (SELECT coalesce(sum(octet_length(f.data::text)), 0) FROM "${schema}".flags f WHERE f.tenant = t.tenant AND f.trace_id = t.id)`);
+      await admin.query(`UPDATE "${schema}".rd_series s SET point_bytes = (SELECT coalesce(sum(octet_length(p.data::text)), 0) FROM "${schema}".rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id)`);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 6`);
+      const upgraded = await open(schema, 2);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        const trace = (await upgraded.getTrace('t', 'tr1'))!;
+        expect(trace.flags).toHaveLength(3);
+        const { rows } = await admin.query(`SELECT id, flag_count AS count, flag_bytes::int AS bytes FROM "${schema}".traces ORDER BY id`);
+        expect(rows).toEqual([{ id: 'tr1', count: 3, bytes: flagsBytes(trace.flags) }, { id: 'tr2', count: 0, bytes: 0 }]);
+        expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toMatchObject({ pointCount: 2, pointBytes: rdPointsBytes(points), nextStep: 8 });
+        expect(await upgraded.getRdSeriesSummary('t', 'rd2')).toMatchObject({ pointCount: 0, pointBytes: 0, nextStep: 0 });
+        const point = { step: 8, rate: 0, distortion: 0 };
+        expect(await upgraded.appendRdPoint('t', 'rd1', point)).toMatchObject({ pointCount: 3, pointBytes: rdPointsBytes([...points, point]) });
+        expect(await upgraded.verifyProvenance('t', 'tr1')).toMatchObject({ verified: true, length: 2 });
+        expect((await upgraded.listTraces('t', { limit: 1 })).items).toHaveLength(1);
       } finally {
         await upgraded.close();
       }

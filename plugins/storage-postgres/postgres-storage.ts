@@ -119,6 +119,8 @@ export class PostgresStorage implements Storage {
       const translated = this.#translate(error);
       throw translated instanceof LimitError ? translated : this.#unavailable(error);
     }
+    let current: (typeof MIGRATIONS)[number] | undefined;
+    let before = 0;
     try {
       await client.query('BEGIN');
       // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
@@ -128,23 +130,30 @@ export class PostgresStorage implements Storage {
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${this.#s}.schema_migrations`);
       const applied = new Set(rows.map((r) => r.version));
       const newest = Math.max(0, ...applied);
+      before = newest;
       if (newest > SCHEMA_VERSION) {
         throw schemaTooNew(`The PostgreSQL schema "${this.config.schema}" at ${redactUrl(this.config.url)}`, newest, SCHEMA_VERSION, PLUGIN);
       }
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
+        current = m;
         if (m.sql) await client.query(m.sql.replaceAll('{s}', this.#s));
         await m.backfill?.(client, this.#s);
         await client.query(`INSERT INTO ${this.#s}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       }
+      current = undefined;
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (error instanceof LimitError) throw error;
-      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `PostgreSQL migration of schema "${this.config.schema}" failed: ${(error as Error).message}`, {
-        plugin: PLUGIN,
-        cause: error,
-      });
+      // Rolled back: every pending migration is undone, the schema keeps its version.
+      const which = current ? `migration ${current.version} ("${current.name}")` : 'migration';
+      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED',
+        `PostgreSQL ${which} of schema "${this.config.schema}" failed: ${(error as Error).message}; the schema was left at version ${before}`, {
+          plugin: PLUGIN,
+          cause: error,
+          details: { schema: this.config.schema, ...(current ? { migration: current.version, migrationName: current.name } : {}), schemaVersion: before },
+        });
     } finally {
       client.release();
     }

@@ -209,16 +209,22 @@ export class SqliteStorage implements Storage {
    */
   #migrate(): void {
     const db = this.#db!;
+    // The migration being applied and the version the file had before, for the error if one fails.
+    let current: (typeof MIGRATIONS)[number] | undefined;
+    let before = 0;
     const run = db.transaction(() => {
       db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
       const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
       const newest = Math.max(0, ...applied);
+      before = newest;
       if (newest > SCHEMA_VERSION) throw schemaTooNew(`The SQLite database ${this.config.file}`, newest, SCHEMA_VERSION, PLUGIN);
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
+        current = m;
         db.exec(m.sql);
         db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
       }
+      current = undefined;
     });
     try {
       run.immediate();
@@ -226,7 +232,13 @@ export class SqliteStorage implements Storage {
       if (error instanceof LimitError) throw error;
       const fault = this.#fault(error);
       if (fault instanceof LimitError) throw fault;
-      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `SQLite migration of ${this.config.file} failed: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+      // The transaction rolled back: every pending migration is undone, the file keeps its version.
+      const which = current ? `migration ${current.version} ("${current.name}")` : 'migration';
+      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED',
+        `SQLite ${which} of ${this.config.file} failed: ${(error as Error).message}; the database was left at schema version ${before}`, {
+          plugin: PLUGIN, cause: error,
+          details: { file: this.config.file, ...(current ? { migration: current.version, migrationName: current.name } : {}), schemaVersion: before },
+        });
     }
   }
 

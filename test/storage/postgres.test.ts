@@ -223,6 +223,31 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('a migration that fails leaves the schema at its old version, whole, with an error naming the migration and that version', async () => {
+    const schema = uniqueSchema();
+    try {
+      const first = await open(schema, 2);
+      await first.createRdSeries({ id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', points: [{ step: 0, rate: 1, distortion: 2 }], createdAt: new Date(1e12).toISOString(), metadata: {} });
+      await first.close();
+      // A version-4 schema holding a point whose step migration 5 cannot read as an integer.
+      await admin.query(`ALTER TABLE "${schema}".rd_series DROP COLUMN point_count, DROP COLUMN point_bytes, DROP COLUMN next_step`);
+      await admin.query(`ALTER TABLE "${schema}".traces DROP COLUMN flag_count, DROP COLUMN flag_bytes`);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 4`);
+      await admin.query(`UPDATE "${schema}".rd_points SET data = jsonb_set(data, '{step}', '1.5')`);
+      const s = new PostgresStorage({ url: URL, schema, poolSize: 2, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+      const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; details: unknown });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schema, migration: 5, migrationName: MIGRATIONS[4]!.name, schemaVersion: 4 } });
+      expect(error!.message).toBe(`PostgreSQL migration 5 ("${MIGRATIONS[4]!.name}") of schema "${schema}" failed: invalid input syntax for type bigint: "1.5"; the schema was left at version 4`);
+      await expect(s.createTrace(makeTrace('t', 'tr1', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      const { rows } = await admin.query(`SELECT max(version) AS v FROM "${schema}".schema_migrations`);
+      expect(rows[0]).toEqual({ v: 4 });
+      const columns = await admin.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND column_name IN ('point_count', 'flag_count')`, [schema]);
+      expect(columns.rows).toEqual([]);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('upgrades a schema of version 2 in place: a U+E000 stored as it was (before it escaped NUL) reads back unchanged', async () => {
     const schema = uniqueSchema();
     try {

@@ -195,6 +195,46 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
+  it('a migration that fails leaves the file at its old version, whole, with an error naming the migration and that version', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'fail.db');
+      const series = { id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', points: [{ step: 0, rate: 1, distortion: 2 }], createdAt: new Date(1e12).toISOString(), metadata: {} };
+      const first = await open(file);
+      await first.createRdSeries(series);
+      await first.close();
+      // A version-1 file whose one point migration 2 cannot read.
+      const db = new Database(file);
+      db.exec('ALTER TABLE rd_series DROP COLUMN point_count; ALTER TABLE rd_series DROP COLUMN point_bytes; ALTER TABLE rd_series DROP COLUMN next_step; DELETE FROM schema_migrations WHERE version > 1');
+      db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes');
+      const good = (db.prepare('SELECT data FROM rd_points').get() as { data: string }).data;
+      db.prepare('UPDATE rd_points SET data = ?').run('{"step": 0, ');
+      db.close();
+      const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
+      const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; details: unknown });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { file, migration: 2, migrationName: MIGRATIONS[1]!.name, schemaVersion: 1 } });
+      expect(error!.message).toBe(`SQLite migration 2 ("${MIGRATIONS[1]!.name}") of ${file} failed: malformed JSON; the database was left at schema version 1`);
+      await expect(s.createTrace(makeTrace('t', 'tr1', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      // Nothing of migrations 2 and 3 stayed: no version recorded, no column added.
+      const check = new Database(file);
+      expect(check.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 1 });
+      expect(check.prepare("SELECT COUNT(*) AS n FROM pragma_table_info('rd_series') WHERE name = 'point_count'").get()).toEqual({ n: 0 });
+      expect(check.prepare("SELECT COUNT(*) AS n FROM pragma_table_info('traces') WHERE name = 'flag_count'").get()).toEqual({ n: 0 });
+      // Repaired, the same file upgrades.
+      check.prepare('UPDATE rd_points SET data = ?').run(good);
+      check.close();
+      const upgraded = await open(file);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toMatchObject({ pointCount: 1, nextStep: 1 });
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('applies migrations once when several stores open the same file', async () => {
     const dir = tempDir();
     try {

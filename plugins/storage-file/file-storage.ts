@@ -150,6 +150,9 @@ export class FileStorage implements Storage {
       }
       const schema = await this.#readSchema();
       if (schema && schema.version > FILE_SCHEMA_VERSION) throw schemaTooNew(`The file store at ${this.config.root}`, schema.version, FILE_SCHEMA_VERSION, PLUGIN);
+      // A store with records but no schema.json lost it: taking it for a new store would stamp the
+      // current layout on data of unknown version.
+      if (!schema) await this.#refuseUnmarkedData();
       // Version 1 is the layout above: migrating means recording it.
       if (!schema) await atomicWrite(path.join(this.config.root, 'schema.json'), JSON.stringify({ version: FILE_SCHEMA_VERSION }), this.config.fsync);
       await this.#replayJournals();
@@ -215,6 +218,19 @@ export class FileStorage implements Storage {
       const version = isObject(v) ? v.version : undefined;
       if (!Number.isSafeInteger(version) || (version as number) < 1) throw new Error(`expected {"version": <a positive integer>}, found ${JSON.stringify(v).slice(0, 120)}`);
     }, `schema.json records the layout version of the store: restore it from a backup, or write {"version": ${FILE_SCHEMA_VERSION}} into it if this version of limit-graph made the store.`);
+  }
+
+  /** LIMIT_STORAGE_CORRUPT naming schema.json when the store has none but holds a tenant folder or a batch journal. */
+  async #refuseUnmarkedData(): Promise<void> {
+    for (const dir of ['tenants', 'journal']) {
+      const [first] = (await listDir(this.#under(dir))).sort();
+      if (first === undefined) continue;
+      const file = path.join(this.config.root, 'schema.json');
+      throw corruptFile(file, `is missing, but the store holds records (the first: ${dir}/${first}); it is not opened as a new store`, {
+        details: { root: this.config.root, firstRecord: `${dir}/${first}` },
+        fix: `Restore schema.json from a backup; if the data is known to be intact, write {"version": ${FILE_SCHEMA_VERSION}} into it (the layout version this plugin writes), then restart.`,
+      });
+    }
   }
 
   #assertOpen(): void {

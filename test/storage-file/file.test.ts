@@ -568,6 +568,41 @@ describe('storage-file: damaged files', () => {
     }
   });
 
+  it('refuses to open a store that holds records but lost schema.json (LIMIT_STORAGE_CORRUPT naming it), and does not stamp it', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      await s.createSession(makeSession('t', 's1'));
+      await s.createTrace(makeTrace('t', 'tr1', 's1', 1e12, { flags: [makeFlag('f1', 'tr1')] }));
+      await s.close();
+      const file = path.join(root, 'schema.json');
+      rmSync(file);
+      const error = await openStore(root).then(() => null, (e: unknown) => e as LimitError);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file, root, firstRecord: 'tenants/t' } });
+      expect(error!.message).toBe(`${file} is missing, but the store holds records (the first: tenants/t); it is not opened as a new store`);
+      expect(existsSync(file)).toBe(false);
+      expect(existsSync(path.join(root, 'store.lock'))).toBe(false);
+      // Once repaired as the fix says, it opens with its records.
+      expect(error!.fix).toContain('{"version": 1}');
+      writeFileSync(file, '{"version": 1}');
+      const reopened = await openStore(root);
+      expect((await reopened.getTrace('t', 'tr1'))!.flags).toHaveLength(1);
+      await reopened.close();
+      // A new store (an empty folder, or one with an empty tenants folder) is still stamped.
+      const fresh = tempDir();
+      try {
+        mkdirSync(path.join(fresh, 'tenants'));
+        const s2 = await openStore(fresh);
+        expect(await s2.schemaVersion()).toBe(1);
+        await s2.close();
+      } finally {
+        rmSync(fresh, { recursive: true, force: true });
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   /** LIMIT_STORAGE_CORRUPT naming `file`. */
   const corrupt = (file: string) => expect.objectContaining({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: expect.objectContaining({ file }), message: expect.stringContaining(file) });
 

@@ -22,36 +22,43 @@ export interface PgMigration extends SqlMigration {
 const BACKFILL_BATCH = 1000;
 
 /**
- * Sets each row's `column` to the UTF-8 bytes of its JSON as JSON.stringify writes it (what every write
- * since the column exists adds, and what the kernel limits measure): `measure` gets the stored JSON
- * texts of one row's items. Reads through a cursor, so any number of rows fits in memory; rows whose
- * total is already right are not written.
+ * Sets each row's `column` to the UTF-8 bytes of its items' JSON as JSON.stringify writes it (what
+ * every write since the column exists adds, and what the kernel limits measure): `select` yields
+ * (tenant, id, data) ordered by (tenant, id), `measure` gives the bytes of one stored JSON text. Reads
+ * through a cursor and writes each batch of finished rows at once, so memory stays bounded whatever
+ * the store holds; rows whose total is already right are not written.
  */
 async function remeasure(
-  client: pg.PoolClient, table: string, column: string, select: string, measure: (texts: string[]) => number,
+  client: pg.PoolClient, table: string, column: string, select: string, measure: (text: string) => number,
 ): Promise<void> {
-  await client.query(`DECLARE limit_remeasure NO SCROLL CURSOR FOR ${select}`);
-  const totals = new Map<string, { tenant: string; id: string; texts: string[] }>();
-  for (;;) {
-    const { rows } = await client.query<{ tenant: string; id: string; data: string }>(`FETCH ${BACKFILL_BATCH} FROM limit_remeasure`);
-    for (const r of rows) {
-      const key = `${r.tenant}\u0000${r.id}`;
-      const entry = totals.get(key) ?? { tenant: r.tenant, id: r.id, texts: [] };
-      entry.texts.push(r.data);
-      totals.set(key, entry);
-    }
-    if (rows.length < BACKFILL_BATCH) break;
-  }
-  await client.query('CLOSE limit_remeasure');
-  const entries = [...totals.values()];
-  for (let i = 0; i < entries.length; i += BACKFILL_BATCH) {
-    const chunk = entries.slice(i, i + BACKFILL_BATCH);
+  let done: { tenant: string; id: string; bytes: number }[] = [];
+  let open: { tenant: string; id: string; bytes: number } | undefined;
+  const flush = async () => {
+    if (done.length === 0) return;
+    const chunk = done;
+    done = [];
     await client.query(
       `UPDATE ${table} t SET ${column} = u.b FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(tenant, id, b)
        WHERE t.tenant = u.tenant AND t.id = u.id AND t.${column} <> u.b`,
-      [chunk.map((e) => e.tenant), chunk.map((e) => e.id), chunk.map((e) => measure(e.texts))],
+      [chunk.map((e) => e.tenant), chunk.map((e) => e.id), chunk.map((e) => e.bytes)],
     );
+  };
+  await client.query(`DECLARE limit_remeasure NO SCROLL CURSOR FOR ${select}`);
+  for (;;) {
+    const { rows } = await client.query<{ tenant: string; id: string; data: string }>(`FETCH ${BACKFILL_BATCH} FROM limit_remeasure`);
+    for (const r of rows) {
+      if (!open || open.tenant !== r.tenant || open.id !== r.id) {
+        if (open) done.push(open);
+        open = { tenant: r.tenant, id: r.id, bytes: 0 };
+      }
+      open.bytes += measure(r.data);
+    }
+    if (done.length >= BACKFILL_BATCH) await flush();
+    if (rows.length < BACKFILL_BATCH) break;
   }
+  await client.query('CLOSE limit_remeasure');
+  if (open) done.push(open);
+  await flush();
 }
 
 export const MIGRATIONS: readonly PgMigration[] = [
@@ -180,11 +187,11 @@ export const MIGRATIONS: readonly PgMigration[] = [
     sql: '',
     backfill: async (client, s) => {
       await remeasure(client, `${s}.traces`, 'flag_bytes',
-        `SELECT tenant, id, flags::text AS data FROM ${s}.traces WHERE flag_count > 0`,
-        ([text]) => flagsBytes(parseStoredJson(text!) as Flag[]));
+        `SELECT tenant, id, flags::text AS data FROM ${s}.traces WHERE flag_count > 0 ORDER BY tenant, id`,
+        (text) => flagsBytes(parseStoredJson(text) as Flag[]));
       await remeasure(client, `${s}.rd_series`, 'point_bytes',
-        `SELECT tenant, series_id AS id, data::text AS data FROM ${s}.rd_points`,
-        (texts) => rdPointsBytes(texts.map((t) => parseStoredJson(t) as RdPoint)));
+        `SELECT tenant, series_id AS id, data::text AS data FROM ${s}.rd_points ORDER BY tenant, series_id`,
+        (text) => rdPointsBytes([parseStoredJson(text) as RdPoint]));
     },
   },
 ];

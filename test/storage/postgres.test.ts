@@ -197,6 +197,10 @@ describe('storage-postgres plugin', () => {
       await first.createRdSeries({ id: 'rd2', sessionId: 's1', tenant: 't', name: 'n', points: [], createdAt: new Date(1e12).toISOString(), metadata: {} });
       await first.appendProvenance('t', makeProvenance('tr1', 0));
       await first.appendProvenance('t', makeProvenance('tr1', 1));
+      // More rows than one read of the migration's cursor (1,000), series and traces spanning reads.
+      const many = Array.from({ length: 2_500 }, (_, i) => ({ step: i, rate: i / 3, distortion: 1 / (i + 1) }));
+      await first.createRdSeries({ id: 'rd3', sessionId: 's1', tenant: 't', name: 'n', points: many, createdAt: new Date(1e12).toISOString(), metadata: {} });
+      await first.batch('t', Array.from({ length: 1_200 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `m${String(i).padStart(4, '0')}`, 's1', 1e12, { flags: [makeFlag(`mf${i}`, `m${String(i).padStart(4, '0')}`, 'Anomaly', { reason: `n, ${i}` })] }) })));
       await first.close();
       // What migrations 5 and 6 left in a store they upgraded: the totals measured as jsonb text.
       await admin.query(`UPDATE "${schema}".traces t SET flag_bytes = (SELECT coalesce(sum(octet_length(f.data::text)), 0) FROM "${schema}".flags f WHERE f.tenant = t.tenant AND f.trace_id = t.id)`);
@@ -208,7 +212,11 @@ describe('storage-postgres plugin', () => {
         const trace = (await upgraded.getTrace('t', 'tr1'))!;
         expect(trace.flags).toHaveLength(3);
         const { rows } = await admin.query(`SELECT id, flag_count AS count, flag_bytes::int AS bytes FROM "${schema}".traces ORDER BY id`);
-        expect(rows).toEqual([{ id: 'tr1', count: 3, bytes: flagsBytes(trace.flags) }, { id: 'tr2', count: 0, bytes: 0 }]);
+        expect(rows.filter((r) => r.id.startsWith('tr'))).toEqual([{ id: 'tr1', count: 3, bytes: flagsBytes(trace.flags) }, { id: 'tr2', count: 0, bytes: 0 }]);
+        const m = rows.filter((r) => r.id.startsWith('m'));
+        expect(m).toHaveLength(1_200);
+        for (const r of m) expect(r).toEqual({ id: r.id, count: 1, bytes: flagsBytes((await upgraded.getTrace('t', r.id))!.flags) });
+        expect(await upgraded.getRdSeriesSummary('t', 'rd3')).toMatchObject({ pointCount: 2_500, pointBytes: rdPointsBytes(many), nextStep: 2_500 });
         expect(await upgraded.getRdSeriesSummary('t', 'rd1')).toMatchObject({ pointCount: 2, pointBytes: rdPointsBytes(points), nextStep: 8 });
         expect(await upgraded.getRdSeriesSummary('t', 'rd2')).toMatchObject({ pointCount: 0, pointBytes: 0, nextStep: 0 });
         const point = { step: 8, rate: 0, distortion: 0 };

@@ -135,6 +135,9 @@ export class FileStorage implements Storage {
   async open(): Promise<void> {
     const locked = this.#unlock !== undefined;
     try {
+      // A store a newer limit-graph wrote is refused before anything here changes it (modes, probe,
+      // lock file); checked again under the lock below, where the marker of a new store is written.
+      await this.#refuseNewer();
       await ensureDir(this.config.root, this.config.fsync);
       // The store holds every tenant's records: only the server's uid may enter it, whatever the
       // modes of what is inside (an existing store made by an older version is tightened here).
@@ -148,8 +151,7 @@ export class FileStorage implements Storage {
         this.#lost = undefined;
         this.#unlock = await acquireStoreLock(this.#under('store.lock'), { staleMs: this.config.staleLockMs, onLost: (why) => this.#loseLock(why) });
       }
-      const schema = await this.#readSchema();
-      if (schema && schema.version > FILE_SCHEMA_VERSION) throw schemaTooNew(`The file store at ${this.config.root}`, schema.version, FILE_SCHEMA_VERSION, PLUGIN);
+      const schema = await this.#refuseNewer();
       // A store with records but no schema.json lost it: taking it for a new store would stamp the
       // current layout on data of unknown version.
       if (!schema) await this.#refuseUnmarkedData();
@@ -218,6 +220,13 @@ export class FileStorage implements Storage {
       const version = isObject(v) ? v.version : undefined;
       if (!Number.isSafeInteger(version) || (version as number) < 1) throw new Error(`expected {"version": <a positive integer>}, found ${JSON.stringify(v).slice(0, 120)}`);
     }, `schema.json records the layout version of the store: restore it from a backup, or write {"version": ${FILE_SCHEMA_VERSION}} into it if this version of limit-graph made the store.`);
+  }
+
+  /** schema.json (see #readSchema); a version newer than this plugin knows is LIMIT_STORAGE_MIGRATION_FAILED. */
+  async #refuseNewer(): Promise<{ version: number } | undefined> {
+    const schema = await this.#readSchema();
+    if (schema && schema.version > FILE_SCHEMA_VERSION) throw schemaTooNew(`The file store at ${this.config.root}`, schema.version, FILE_SCHEMA_VERSION, PLUGIN);
+    return schema;
   }
 
   /** LIMIT_STORAGE_CORRUPT naming schema.json when the store has none but holds a tenant folder or a batch journal. */

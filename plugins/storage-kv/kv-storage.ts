@@ -149,10 +149,10 @@ export class KvStorage implements Storage {
   async open(): Promise<void> {
     if (!this.#db) {
       try {
-        // Every tenant's records live here: only the server's uid may enter the folder (an
-        // existing one is tightened too), whatever modes LMDB gives data.mdb and lock.mdb.
+        // Every tenant's records live here: only the server's uid may enter the folder, whatever
+        // modes LMDB gives data.mdb and lock.mdb. A new folder is made so; an existing one is
+        // tightened once its schema marker is known (below), so a store refused stays as it was.
         mkdirSync(this.config.path, { recursive: true, mode: 0o700 });
-        chmodSync(this.config.path, 0o700);
       } catch (error) {
         throw unavailable(this.config.path, error);
       }
@@ -170,6 +170,12 @@ export class KvStorage implements Storage {
       // A refused store stays closed: nothing holds it open for a caller that only sees the error.
       await this.close();
       throw error;
+    }
+    try {
+      chmodSync(this.config.path, 0o700);
+    } catch (error) {
+      await this.close();
+      throw unavailable(this.config.path, error);
     }
   }
 

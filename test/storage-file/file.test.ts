@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync, mkdirSync, chmodSync, utimesSync, constants as fsConstants, promises as fsp } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, appendFileSync, mkdirSync, chmodSync, utimesSync, constants as fsConstants, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -563,6 +563,29 @@ describe('storage-file: damaged files', () => {
       expect(error!.fix).toContain('{"version": 1}');
       writeFileSync(file, '{"version": 1}');
       await (await openStore(root)).close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses at open a store whose schema.json records a newer version, naming the store and both versions, and changes nothing in it', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      await s.createSession(makeSession('t', 's1'));
+      await s.close();
+      const file = path.join(root, 'schema.json');
+      writeFileSync(file, '{"version": 2}');
+      // As a newer limit-graph may have left it: modes this version would tighten.
+      chmodSync(root, 0o755);
+      const list = () => readdirSync(root, { recursive: true }).map(String).sort();
+      const before = { entries: list(), mode: statSync(root).mode };
+      const error = await openStore(root).then(() => null, (e: unknown) => e as LimitError & { details: unknown });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schemaVersion: 2, knownVersion: 1 } });
+      expect(error!.message).toBe(`The file store at ${root} has schema version 2; this plugin knows up to 1`);
+      expect(error!.fix).toMatch(/Upgrade limit-graph/);
+      expect({ entries: list(), mode: statSync(root).mode }).toEqual(before);
+      expect(readFileSync(file, 'utf8')).toBe('{"version": 2}');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

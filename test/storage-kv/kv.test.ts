@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -104,6 +104,10 @@ describe('storage-kv plugin', () => {
       await db.put(['meta', 'schema'], '99');
       await db.close();
       await expect(openStore(dir)).rejects.toMatchObject({ code: 'LIMIT_STORAGE_MIGRATION_FAILED', message: expect.stringContaining('99') });
+      // Refused before this version changes anything of it: the folder keeps the mode it had.
+      chmodSync(dir, 0o755);
+      await expect(openStore(dir)).rejects.toMatchObject({ code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schemaVersion: 99, knownVersion: 1 } });
+      expect(statSync(dir).mode & 0o777).toBe(0o755);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,8 @@
  * that never clobber data by accident.
  */
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { lstat, mkdir, open, realpath, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
@@ -88,6 +89,125 @@ export function parseInput<S extends z.ZodType>(
     details: { source, issues: issues.map(({ path: p, message }) => ({ path: p, message })) },
     fix: `Correct ${issues.length === 1 ? 'the field' : 'each field'} named above in ${source}.`,
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input files
+
+/** The largest input file `readInputText` reads by default (64 MiB): input files are read whole. */
+export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
+/** Options of `readInputText`. */
+export interface InputFileOptions {
+  /** The option or argument the path came from, for messages (`--input`, `--dataset`). */
+  option?: string;
+  /** The most bytes to read (default MAX_INPUT_BYTES); a larger file is LIMIT_PAYLOAD_TOO_LARGE. */
+  maxBytes?: number;
+  /** The code of a refusal that is the file's content or kind, not its absence (default LIMIT_VALIDATION). */
+  code?: LimitErrorCode;
+}
+
+const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MiB`;
+
+function kindOf(info: Stats): string {
+  return info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a named pipe (FIFO)' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isSocket() ? 'a socket' : 'not a regular file';
+}
+
+/**
+ * Reads an input file of a command as UTF-8 text, refusing clearly — before reading anything —
+ * what it cannot read: a missing path (LIMIT_NOT_FOUND, `Cannot read <file>: ENOENT`), a folder, a
+ * named pipe or a device (which would block or never end), a file larger than `maxBytes`
+ * (LIMIT_PAYLOAD_TOO_LARGE: the file is read whole into memory); and after reading, text that is
+ * not UTF-8 (naming the first bad line), never silently replaced by U+FFFD. A UTF-8 byte order
+ * mark is dropped.
+ */
+export function readInputText(file: string, options: InputFileOptions = {}): string {
+  const { option, maxBytes = MAX_INPUT_BYTES, code = 'LIMIT_VALIDATION' } = options;
+  const named = option ? `${option} ${file}` : file;
+  const fix = `Pass ${option ? `${option} ` : ''}a readable regular file (relative paths are read from the current directory).`;
+  const cannot = (error: unknown): LimitError => {
+    const errno = (error as NodeJS.ErrnoException).code;
+    return new LimitError(errno === 'ENOENT' || errno === 'ENOTDIR' ? 'LIMIT_NOT_FOUND' : code, `Cannot read ${file}: ${errno ?? (error as Error).message}`, {
+      cause: error, details: { file, ...(option ? { field: option } : {}) }, fix: `Check the path (relative paths are read from the current directory) and that the file is readable.`,
+    });
+  };
+  const tooLarge = (size: number): void => {
+    if (size <= maxBytes) return;
+    throw new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `${named} is ${size > maxBytes + 1 ? mib(size) : `over ${mib(maxBytes)}`}; an input file is read whole into memory and may be at most ${mib(maxBytes)}`, {
+      details: { file, bytes: size, maxBytes, ...(option ? { field: option } : {}) },
+      fix: `Split the input into files of at most ${mib(maxBytes)}.`,
+    });
+  };
+  const refuse = (info: Stats): void => {
+    if (!info.isFile()) {
+      throw new LimitError(code, `Cannot read ${file}: it is ${kindOf(info)}, not a regular file`, { details: { file, ...(option ? { field: option } : {}) }, fix });
+    }
+    tooLarge(info.size);
+  };
+  let info: Stats;
+  try {
+    info = statSync(file);
+  } catch (error) {
+    throw cannot(error);
+  }
+  refuse(info); // before open(): opening a FIFO for reading blocks until a writer comes
+  let fd: number;
+  try {
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    throw cannot(error);
+  }
+  let bytes: Buffer;
+  try {
+    refuse(fstatSync(fd)); // the path may have been replaced since statSync
+    // Read to the end, whatever the size said (files in /proc report 0), never past maxBytes.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - total));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+      tooLarge(total);
+    }
+    bytes = Buffer.concat(chunks, total);
+  } catch (error) {
+    throw error instanceof LimitError ? error : cannot(error);
+  } finally {
+    closeSync(fd);
+  }
+  if (!isUtf8(bytes)) {
+    let line = 1;
+    let start = 0;
+    for (;;) {
+      const end = bytes.indexOf(0x0a, start);
+      if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end))) break;
+      if (end < 0) break;
+      line++;
+      start = end + 1;
+    }
+    throw new LimitError(code, `${file}:${line}: is not valid UTF-8 text`, {
+      details: { file, line, ...(option ? { field: option } : {}) },
+      fix: `Save ${file} as UTF-8 (e.g. iconv -f latin1 -t utf-8).`,
+    });
+  }
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * Where JSON.parse stopped in `text`, as ` at line L, column C` (from the "position N" of its
+ * message, or the end of the text for "Unexpected end of JSON input"); '' when it does not say.
+ */
+export function jsonErrorPlace(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  const at = /at position (\d+)/.exec(message);
+  const offset = at ? Number(at[1]) : /end of JSON input/.test(message) ? text.length : undefined;
+  if (offset === undefined || offset > text.length) return '';
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${offset - before.lastIndexOf('\n')}`;
 }
 
 // ---------------------------------------------------------------------------------------------

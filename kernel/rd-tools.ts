@@ -4,11 +4,10 @@
  * `limit-graph`; nothing here knows how a knee is found — the CLI looks the detector up as
  * `knee:<method>` in the container.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { KneeDetector } from './contracts/rd.ts';
 import { LimitError } from './errors.ts';
-import { storePaths, writeOutputFile } from './cli-helpers.ts';
+import { jsonErrorPlace, readInputText, storePaths, writeOutputFile } from './cli-helpers.ts';
 import type { CommandRegistry } from './hooks.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -199,22 +198,16 @@ export function parseCurve(data: unknown, file: string): CurveFile {
 }
 
 /**
- * Reads a JSON input file of an RD command: LIMIT_NOT_FOUND when it cannot be read,
- * LIMIT_RD_INVALID_INPUT when it is not JSON.
+ * Reads a JSON input file of an RD command (see `readInputText`): LIMIT_NOT_FOUND when it is
+ * missing; LIMIT_RD_INVALID_INPUT when it is a folder, a pipe or a device, is not UTF-8 or not JSON
+ * (with the line and column); LIMIT_PAYLOAD_TOO_LARGE over MAX_INPUT_BYTES.
  */
-export async function readJsonFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new LimitError('LIMIT_NOT_FOUND', `Cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      cause: error, details: { file }, fix: 'Check the path (relative paths are read from the current directory) and that the file is readable.',
-    });
-  }
+export async function readJsonFile(file: string, option = '--input'): Promise<unknown> {
+  const text = readInputText(file, { option, code: 'LIMIT_RD_INVALID_INPUT' });
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw badFile(`is not valid JSON (${(error as Error).message})`, file);
+    throw badFile(`is not valid JSON (${(error as Error).message})${jsonErrorPlace(text, error)}`, file);
   }
 }
 

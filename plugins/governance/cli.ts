@@ -1,7 +1,6 @@
 /** `limit governance check | eval | stats`: check and eval use the pure engine (no storage needed). */
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { LimitError, atExit, parseInput, z, type CommandRegistry, type Surface } from 'limit-graph';
+import { LimitError, atExit, parseInput, readInputText, z, type CommandRegistry, type Surface } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 import { LABELS, computeMetrics, type EvalItem } from './metrics.ts';
 
@@ -44,20 +43,17 @@ type Line = z.output<typeof DatasetLine>;
  * would be meaningless (balanced accuracy 0.5 of nothing).
  */
 export function readDataset(file: string): Line[] {
-  let raw: string;
-  try {
-    raw = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new LimitError('LIMIT_NOT_FOUND', `Dataset "${file}" cannot be read`, { cause: error, fix: 'Pass an existing JSONL file with --dataset.' });
-  }
+  // A folder, a pipe, a device, a file over MAX_INPUT_BYTES or text that is not UTF-8 is refused
+  // before anything is evaluated (a pipe would block the process, Ctrl-C included).
+  const raw = readInputText(file, { option: '--dataset' });
   const lines: Line[] = [];
   raw.split('\n').forEach((text, i) => {
     if (!text.trim()) return;
     let obj: unknown;
     try {
       obj = JSON.parse(text);
-    } catch {
-      throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: not valid JSON`, { details: { file, line: i + 1 }, fix: 'Write one JSON object per line.' });
+    } catch (error) {
+      throw new LimitError('LIMIT_VALIDATION', `${file}:${i + 1}: not valid JSON (${(error as Error).message})`, { details: { file, line: i + 1 }, fix: 'Write one JSON object per line.' });
     }
     lines.push(parseInput(DatasetLine, obj, `${file}:${i + 1}`));
   });

@@ -1,14 +1,25 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`. */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LimitError, checkOutputFolder, isLimitError, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { LimitError, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, OutputOptions, RunOutcome } from 'limit-graph';
 import { verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
 
 const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
 
-/** Reads an artifact: one .json/.jsonl file, or a CSV folder. */
+/**
+ * The largest artifact file `limit verify` reads (512 MiB, about the longest string Node can hold):
+ * each file of an artifact is read whole.
+ */
+export const MAX_ARTIFACT_FILE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Reads an artifact: one .json/.jsonl file, or a CSV folder (its manifest.json and *.csv files).
+ * Whatever cannot be read — a missing path, a pipe or device, an entry of the folder that is a
+ * folder or a dangling link, a file over MAX_ARTIFACT_FILE_BYTES or not UTF-8 — is a LimitError
+ * naming the path (see readInputText), never a raw exception.
+ */
 export async function readArtifact(target: string): Promise<{ path: string; content: string }[]> {
   const info = await stat(target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
@@ -21,11 +32,18 @@ export async function readArtifact(target: string): Promise<{ path: string; cont
       fix: 'Check the path: pass the .json or .jsonl file, or the CSV folder, that `limit export --out` wrote (relative paths start from the current folder).',
     });
   }
+  const read = (file: string) => readInputText(file, { option: '<artifact>', maxBytes: MAX_ARTIFACT_FILE_BYTES, code: 'LIMIT_ARTIFACT_INVALID' });
   if (info.isDirectory()) {
     const names = (await readdir(target)).filter((n) => n.endsWith('.csv') || n === 'manifest.json').sort();
-    return Promise.all(names.map(async (n) => ({ path: n, content: await readFile(path.join(target, n), 'utf8') })));
+    if (names.length === 0) {
+      throw new LimitError('LIMIT_ARTIFACT_INVALID', `${target} is a folder without manifest.json or .csv files: not a CSV artifact`, {
+        details: { path: target },
+        fix: 'Pass the .json or .jsonl file, or the CSV folder, that `limit export --out` wrote.',
+      });
+    }
+    return names.map((n) => ({ path: n, content: read(path.join(target, n)) }));
   }
-  return [{ path: path.basename(target), content: await readFile(target, 'utf8') }];
+  return [{ path: path.basename(target), content: read(target) }];
 }
 
 /**

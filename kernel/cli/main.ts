@@ -278,7 +278,13 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
           break;
         }
         configFile = want;
-        runtime.hooks.cliCommands.call(registry);
+        try {
+          runtime.hooks.cliCommands.call(registry);
+        } catch (error) {
+          // Help works when a plugin fails to add its commands too: the commands added so far, and why the others are missing.
+          if (!line.help) throw error;
+          io.stderr(`warning: some plugin commands are unavailable because a plugin failed to add them:\n${indent(formatError(error))}\n\n`);
+        }
         acceptConfigEverywhere(program, CONFIG_HELP);
         // With every command known, the line reads exactly: when it names another config than the
         // one loaded, that one is loaded instead.
@@ -324,7 +330,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       }
     } else {
       exitCode = 1;
-      io.stderr(`${formatError(error)}\n`);
+      io.stderr(`${isLimitError(error) ? formatError(error) : unexpectedError(error, io.env)}\n`);
       if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: describeThrown(error) } }, null, 2)}\n`);
     }
   } finally {
@@ -375,6 +381,21 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/**
+ * What the CLI prints for an error that is not a LimitError — a bug of limit-graph or of a plugin,
+ * never the user's input: one line naming it and how to report it, not a stack trace (which
+ * LIMIT_DEBUG=1 adds).
+ */
+export function unexpectedError(error: unknown, env: NodeJS.ProcessEnv): string {
+  // A thrown value that is not an Error has no stack: described as formatError does (`undefined (thrown instead of an Error)`).
+  if (!(error instanceof Error)) return formatError(error);
+  const name = error.name !== 'Error' ? `${error.name}: ` : '';
+  const code = typeof (error as NodeJS.ErrnoException).code === 'string' ? ` (${(error as NodeJS.ErrnoException).code})` : '';
+  const lines = [`error: unexpected failure${code}: ${name}${describeThrown(error)}`, '  fix: This is a bug of limit-graph or of a plugin, not of your input: please report it with the command line; LIMIT_DEBUG=1 prints the stack.'];
+  if (env.LIMIT_DEBUG && env.LIMIT_DEBUG !== '0' && error.stack) lines.push(error.stack);
+  return lines.join('\n');
 }
 
 /** The command a help request is about (`limit help <cmd>`: the word after help). */

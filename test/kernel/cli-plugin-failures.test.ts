@@ -1,0 +1,72 @@
+/**
+ * A plugin's command that fails with something other than a LimitError (a bug, not the user's
+ * input) is one line and a fix, not a stack trace (LIMIT_DEBUG=1 adds it); and help still works
+ * when a plugin's cliCommands tap throws.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+
+let dir: string;
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent', ...env } });
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'limit-cli-plugin-failures-'));
+  writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+  writeFileSync(
+    path.join(dir, 'limit.config.ts'),
+    `import { defineConfig, definePlugin } from 'limit-graph';
+     const buggy = definePlugin({ meta: { name: 'buggy', version: '0.1.0' }, setup: (ctx) => {
+       ctx.hooks.cliCommands.tap(ctx.name, (registry) => {
+         registry.program.command('explode').option('--json').action(() => { const o: any = undefined; return o.field; });
+       });
+     } });
+     export default defineConfig({ use: [buggy], extends: [] });`,
+  );
+  writeFileSync(
+    path.join(dir, 'tap.config.ts'),
+    `import { defineConfig, definePlugin } from 'limit-graph';
+     const broken = definePlugin({ meta: { name: 'broken-cli', version: '0.1.0' }, setup: (ctx) => {
+       ctx.hooks.cliCommands.tap(ctx.name, () => { throw new Error('cannot add my commands'); });
+     } });
+     export default defineConfig({ use: [broken], extends: [] });`,
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('a command that fails with an unexpected error', () => {
+  it('prints one line naming it and a fix, no stack trace; --json prints the error document', async () => {
+    const r = await cli(['explode']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: unexpected failure: TypeError: Cannot read properties of undefined \(reading 'field'\)\n {2}fix: This is a bug of limit-graph or of a plugin, not of your input: please report it with the command line; LIMIT_DEBUG=1 prints the stack\.\n$/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const json = await cli(['explode', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({ error: { message: "Cannot read properties of undefined (reading 'field')" } });
+  });
+
+  it('prints the stack too with LIMIT_DEBUG=1', async () => {
+    const r = await cli(['explode'], { LIMIT_DEBUG: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: unexpected failure: TypeError:');
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe("a plugin whose cliCommands tap throws", () => {
+  it('limit --help still prints the help, exits 0 and says why plugin commands may be missing', async () => {
+    const r = await cli(['--config', path.join(dir, 'tap.config.ts'), '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: limit [options] [command]');
+    expect(r.stderr).toContain('warning: some plugin commands are unavailable because a plugin failed to add them:');
+    expect(r.stderr).toContain('LIMIT_HOOK_TAP_FAILED: Plugin "broken-cli" failed in hook "cliCommands": cannot add my commands');
+  });
+
+  it('any other command still fails with the plugin named', async () => {
+    const r = await cli(['--config', path.join(dir, 'tap.config.ts'), 'plugins']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('LIMIT_HOOK_TAP_FAILED: Plugin "broken-cli"');
+  });
+});

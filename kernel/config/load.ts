@@ -3,7 +3,7 @@
  * Every load reads the files afresh: no module cache survives between loads, so a long-running
  * process can reload its configuration.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
@@ -131,6 +131,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     if (options.configFile) {
       const file = path.resolve(cwd, options.configFile);
       if (!existsSync(file)) throw new LimitError('LIMIT_CONFIG_NOT_FOUND', `Configuration file not found: ${file}`, { details: { file } });
+      // A folder, a named pipe or a device: reading it fails obscurely (EISDIR) or blocks for ever (a FIFO).
+      const info = statSync(file);
+      if (!info.isFile()) {
+        const kind = info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a named pipe (FIFO)' : 'not a regular file';
+        throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: it is ${kind}, not a configuration file`, {
+          details: { file },
+          fix: `Pass --config the configuration file itself (e.g. ${info.isDirectory() ? path.join(options.configFile, 'limit.config.ts') : 'limit.config.ts'}), or leave --config out to search from the current folder.`,
+        });
+      }
       result = await wrapLoad(() => explorer.load(file), file);
     } else {
       result = await wrapLoad(() => explorer.search(cwd), cwd, `Could not search for a configuration file from ${cwd}`);

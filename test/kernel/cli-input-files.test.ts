@@ -156,3 +156,22 @@ describe('limit commands with input files that cannot be read as they are', () =
     expect(r.stderr).toContain(`Cannot read ${at('pipe')}: it is a named pipe (FIFO), not a regular file`);
   }, 15_000);
 });
+
+describe('--config that is not a file', () => {
+  it('a folder: says so, with the fix, instead of EISDIR and "fix the syntax"', async () => {
+    mkdirSync(path.join(dir, 'conf-folder'), { recursive: true });
+    const r = await cli('--config', at('conf-folder'), 'config', '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({
+      code: 'LIMIT_CONFIG_LOAD_FAILED',
+      message: `Could not load ${at('conf-folder')}: it is a folder, not a configuration file`,
+      fix: expect.stringContaining(`Pass --config the configuration file itself (e.g. ${path.join(at('conf-folder'), 'limit.config.ts')})`),
+    });
+  });
+
+  it('a named pipe: fails at once instead of waiting for a writer', async () => {
+    const r = await cli('--config', at('pipe'), 'plugins');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`LIMIT_CONFIG_LOAD_FAILED: Could not load ${at('pipe')}: it is a named pipe (FIFO), not a configuration file`);
+  }, 15_000);
+});

@@ -1,5 +1,5 @@
 /** `limit rd fgw --input CASE.json [--method] [--alpha] [--epsilon] --json`. */
-import { LimitError, optionalNumberOption, rdCommandGroup, readJsonFile, type CommandRegistry, type NumberOptionSpec } from 'limit-graph';
+import { LimitError, isLimitError, optionalNumberOption, rdCommandGroup, readJsonFile, type CommandRegistry, type NumberOptionSpec } from 'limit-graph';
 import { sparsePlan } from './api.ts';
 
 async function readCase(file: string): Promise<Record<string, unknown>> {
@@ -25,6 +25,27 @@ interface FgwFlags {
 // empty --alpha "" must not read as 0.
 const num = (option: string, v: string | undefined, spec: NumberOptionSpec = {}): number | undefined =>
   optionalNumberOption(option, v, { code: 'LIMIT_RD_INVALID_INPUT', ...spec });
+
+/** The flag of each solver option the command line can set. */
+const FLAG_OF: Readonly<Record<string, string>> = { method: '--method', alpha: '--alpha', epsilon: '--epsilon', solver: '--solver', maxIter: '--max-iter', planThreshold: '--plan-threshold' };
+
+/**
+ * A solver input error in the command line's words: `options.alpha: …` is `--alpha: …` when the
+ * flag gave the value, and any other field (`C1: is required`, an `options` key of the file) is
+ * prefixed with the input file (`case.json › C1: …`).
+ */
+function inCliTerms(error: unknown, file: string, fromFlags: ReadonlySet<string>): unknown {
+  if (!isLimitError(error, 'LIMIT_RD_INVALID_INPUT')) return error;
+  const where = error.plugin ? { plugin: error.plugin } : {};
+  const key = /^options\.(\w+): /.exec(error.message)?.[1];
+  if (key && fromFlags.has(key) && FLAG_OF[key]) {
+    const flag = FLAG_OF[key];
+    return new LimitError('LIMIT_RD_INVALID_INPUT', `${flag}: ${error.message.slice(`options.${key}: `.length)}`, {
+      ...where, details: { ...error.details, field: flag }, fix: `Correct ${flag}, or leave it out to use the plugin's configured value.`,
+    });
+  }
+  return new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${error.message}`, { ...where, details: { ...error.details, file }, fix: `Correct the field named in the message in ${file}.` });
+}
 
 export function registerFgwCommand(registry: CommandRegistry): void {
   const rd = rdCommandGroup(registry.program);
@@ -55,7 +76,13 @@ export function registerFgwCommand(registry: CommandRegistry): void {
       const rt = await registry.runtime();
       const fgw = rt.resolve('rd:fgw');
       const input = 'source' in data && 'target' in data ? { source: data.source, target: data.target } : data;
-      const res = fgw.compute(input as Parameters<typeof fgw.compute>[0], options);
+      const fromFlags = new Set(Object.keys(FLAG_OF).filter((k) => options[k] !== undefined && options[k] !== fileOptions[k]));
+      let res: ReturnType<typeof fgw.compute>;
+      try {
+        res = fgw.compute(input as Parameters<typeof fgw.compute>[0], options);
+      } catch (error) {
+        throw inCliTerms(error, flags.input, fromFlags);
+      }
       const threshold = (options.planThreshold as number | undefined) ?? fgw.defaults.planThreshold;
       const method = (options.method as string | undefined) ?? fgw.defaults.method;
       const alpha = (options.alpha as number | undefined) ?? fgw.defaults.alpha;

@@ -68,6 +68,22 @@ describe('limit rd', () => {
     }
   });
 
+  it('fgw: a solver refusal names the flag that gave the value, or the input file for its own fields', async () => {
+    const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    const file = path.join(dir, 'graphs-words.json');
+    writeFileSync(file, JSON.stringify({ source: g, target: g }));
+    const alpha = JSON.parse((await cli(['rd', 'fgw', '--input', file, '--alpha', '2', '--json'])).stdout).error;
+    expect(alpha).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: '--alpha: Too big: expected number to be <=1', fix: "Correct --alpha, or leave it out to use the plugin's configured value.", details: { field: '--alpha' } });
+    const method = JSON.parse((await cli(['rd', 'fgw', '--input', file, '--method', 'foo', '--json'])).stdout).error;
+    expect(method.message).toMatch(/^--method: /);
+    const inFile = path.join(dir, 'alpha-in-file.json');
+    writeFileSync(inFile, JSON.stringify({ source: g, target: g, options: { alpha: 3 } }));
+    expect(JSON.parse((await cli(['rd', 'fgw', '--input', inFile, '--json'])).stdout).error).toMatchObject({ message: `${inFile} › options.alpha: Too big: expected number to be <=1`, details: { file: inFile } });
+    const noMatrices = path.join(dir, 'no-matrices.json');
+    writeFileSync(noMatrices, JSON.stringify({ x: [1] }));
+    expect(JSON.parse((await cli(['rd', 'fgw', '--input', noMatrices, '--json'])).stdout).error.message).toMatch(new RegExp(`^${noMatrices.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} › C1: `));
+  });
+
   it('rate: the whole reference file', async () => {
     const file = path.join(dir, 'rate.json');
     const ref = loadReference<{ discrete: { at_D: { R: number }[] }[]; gaussian: { var_ddof0: number }[] }>(referenceFiles('rate')[0]!);

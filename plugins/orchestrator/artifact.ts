@@ -385,11 +385,13 @@ function readJson(doc: z.infer<typeof JsonDocument>, problems: string[]): Read {
 }
 
 function readJsonl(lines: string[], problems: string[]): Read | string {
+  if (lines.every((l) => l.trim() === '')) return 'the file is empty';
   let head: unknown;
   try {
     head = JSON.parse(lines[0] ?? 'null');
-  } catch {
-    head = undefined;
+  } catch (error) {
+    // Neither one JSON document (the .json encoding) nor JSON lines: say so, with the parser's words.
+    return `not JSON: line 1 does not parse (${errorText(error)}), so this is neither a .json nor a .jsonl artifact`;
   }
   const manifestLine = z.object({ kind: z.literal('manifest'), manifest: z.unknown() }).safeParse(head);
   if (!manifestLine.success || manifestLine.data.manifest === undefined) return 'the first line is not a manifest record';

@@ -175,3 +175,14 @@ describe('--config that is not a file', () => {
     expect(r.stderr).toContain(`LIMIT_CONFIG_LOAD_FAILED: Could not load ${at('pipe')}: it is a named pipe (FIFO), not a configuration file`);
   }, 15_000);
 });
+
+describe('verify of a file that is no artifact at all', () => {
+  it('an empty file and a file that is not JSON say so, not "the first line is not a manifest record"', async () => {
+    file('empty-artifact.json', '');
+    expect((await cli('verify', at('empty-artifact.json'))).stderr).toContain(`LIMIT_ARTIFACT_INVALID: Artifact ${at('empty-artifact.json')} does not verify:\n  the file is empty`);
+    file('broken-artifact.json', '{"manifest": {"x": [1, 2,\n');
+    const r = await cli('verify', at('broken-artifact.json'), '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error.details.problems).toEqual([expect.stringMatching(/^not JSON: line 1 does not parse \(.+\), so this is neither a \.json nor a \.jsonl artifact$/)]);
+  });
+});

@@ -4,6 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { expect } from 'vitest';
+import { MAX_FLAGS_PER_TRACE, type Flag, type Storage } from 'limit-graph';
+import { makeFlag } from 'limit-graph/testing';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -33,4 +36,20 @@ export async function dropSchemas(schemas: string[]): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** `n` Anomaly flags on `traceId`, with non-ASCII reasons (their JSON bytes differ from their length). */
+export const manyFlags = (traceId: string, n: number): Flag[] =>
+  Array.from({ length: n }, (_, i) => makeFlag(`${traceId}-${i}`, traceId, 'Anomaly', { reason: `é ${i}` }));
+
+/**
+ * The flag limit on an upgraded store whose traces `full` (MAX_FLAGS_PER_TRACE flags), `room` (one
+ * fewer) and `none` (no flag) of tenant `t` were written before the upgrade: its totals hold.
+ */
+export async function expectFlagLimitHolds(upgraded: Storage): Promise<void> {
+  await expect(upgraded.addFlag('t', makeFlag('x1', 'full'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+  await upgraded.addFlag('t', makeFlag('x2', 'room'));
+  await expect(upgraded.addFlag('t', makeFlag('x3', 'room'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+  await upgraded.addFlag('t', makeFlag('x4', 'none'));
+  expect((await upgraded.getTrace('t', 'room'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
 }

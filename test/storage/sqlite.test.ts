@@ -7,6 +7,7 @@ import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, type Storage } from 'li
 import { makeFlag, makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageSqlite, { SqliteStorage, sqlitePathFromUrl } from '../../plugins/storage-sqlite/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-sqlite/migrations.ts';
+import { expectFlagLimitHolds, manyFlags } from '../helpers/storage-backend.ts';
 
 function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'limit-sqlite-'));
@@ -161,10 +162,9 @@ describe('storage-sqlite plugin', () => {
     const dir = tempDir();
     try {
       const file = path.join(dir, 'v2.db');
-      const flags = (traceId: string, n: number) => Array.from({ length: n }, (_, i) => makeFlag(`${traceId}-${i}`, traceId, 'Anomaly', { reason: `é ${i}` }));
       const first = await open(file);
-      await first.createTrace(makeTrace('t', 'full', 's1', 1e12, { flags: flags('full', MAX_FLAGS_PER_TRACE) }));
-      await first.createTrace(makeTrace('t', 'room', 's1', 1e12, { flags: flags('room', MAX_FLAGS_PER_TRACE - 1) }));
+      await first.createTrace(makeTrace('t', 'full', 's1', 1e12, { flags: manyFlags('full', MAX_FLAGS_PER_TRACE) }));
+      await first.createTrace(makeTrace('t', 'room', 's1', 1e12, { flags: manyFlags('room', MAX_FLAGS_PER_TRACE - 1) }));
       await first.createTrace(makeTrace('t', 'none', 's1', 1e12));
       await first.close();
       // Back to what version 2 left: no flag totals on the trace rows, no record of version 3.
@@ -178,15 +178,11 @@ describe('storage-sqlite plugin', () => {
         const totals = check.prepare('SELECT id, flag_count AS count, flag_bytes AS bytes FROM traces ORDER BY id').all();
         check.close();
         expect(totals).toEqual([
-          { id: 'full', count: MAX_FLAGS_PER_TRACE, bytes: flagsBytes(flags('full', MAX_FLAGS_PER_TRACE)) },
+          { id: 'full', count: MAX_FLAGS_PER_TRACE, bytes: flagsBytes(manyFlags('full', MAX_FLAGS_PER_TRACE)) },
           { id: 'none', count: 0, bytes: 0 },
-          { id: 'room', count: MAX_FLAGS_PER_TRACE - 1, bytes: flagsBytes(flags('room', MAX_FLAGS_PER_TRACE - 1)) },
+          { id: 'room', count: MAX_FLAGS_PER_TRACE - 1, bytes: flagsBytes(manyFlags('room', MAX_FLAGS_PER_TRACE - 1)) },
         ]);
-        await expect(upgraded.addFlag('t', makeFlag('x1', 'full'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
-        await upgraded.addFlag('t', makeFlag('x2', 'room'));
-        await expect(upgraded.addFlag('t', makeFlag('x3', 'room'))).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
-        await upgraded.addFlag('t', makeFlag('x4', 'none'));
-        expect((await upgraded.getTrace('t', 'room'))!.flags).toHaveLength(MAX_FLAGS_PER_TRACE);
+        await expectFlagLimitHolds(upgraded);
       } finally {
         await upgraded.close();
       }

@@ -109,7 +109,8 @@ export interface InputFileOptions {
 
 const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MiB`;
 
-function kindOf(info: Stats): string {
+/** What a path that is not a regular file is, for messages: `a folder`, `a named pipe (FIFO)`, `a device`, `a socket`. */
+export function fileKindOf(info: Stats): string {
   return info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a named pipe (FIFO)' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isSocket() ? 'a socket' : 'not a regular file';
 }
 
@@ -140,7 +141,7 @@ export function readInputText(file: string, options: InputFileOptions = {}): str
   };
   const refuse = (info: Stats): void => {
     if (!info.isFile()) {
-      throw new LimitError(code, `Cannot read ${file}: it is ${kindOf(info)}, not a regular file`, { details: { file, ...(option ? { field: option } : {}) }, fix });
+      throw new LimitError(code, `Cannot read ${file}: it is ${fileKindOf(info)}, not a regular file`, { details: { file, ...(option ? { field: option } : {}) }, fix });
     }
     tooLarge(info.size);
   };

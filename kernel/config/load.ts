@@ -3,11 +3,12 @@
  * Every load reads the files afresh: no module cache survives between loads, so a long-running
  * process can reload its configuration.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
+import { fileKindOf } from '../cli-helpers.ts';
 import { LimitError, describeThrown, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
@@ -75,6 +76,47 @@ function noConfig(file: string, why: string): LimitError {
   });
 }
 
+function notAConfigFile(file: string, info: Stats, fix: string): LimitError {
+  return new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: it is ${fileKindOf(info)}, not a configuration file`, { details: { file }, fix });
+}
+
+/**
+ * Refuses, before cosmiconfig's search reads it, a named pipe, a socket or a device found under a
+ * config file's name: reading a FIFO blocks until a writer opens it (the CLI would hang), and
+ * skipping it would silently run another folder's config or the defaults. Visits what the search
+ * does — CONFIG_FILES in each folder from `cwd` up to the first with a package.json or package.yaml
+ * (cosmiconfig's `project` strategy) — and stops at the first readable regular file, the one the
+ * search loads. Like cosmiconfig, a folder or an unreadable file under a config name is passed over.
+ */
+function refuseSpecialSearchPlaces(cwd: string): void {
+  for (let dir = cwd; ; dir = path.dirname(dir)) {
+    for (const place of CONFIG_FILES) {
+      const file = path.join(dir, place);
+      let info: Stats;
+      try {
+        info = statSync(file);
+      } catch {
+        continue; // missing (or unreachable): the search passes over it too
+      }
+      if (info.isFile()) {
+        if (isReadable(file)) return;
+      } else if (!info.isDirectory()) {
+        throw notAConfigFile(file, info, `Replace ${place} with a regular file holding the configuration, or remove it; or pass --config <file> to load another file.`);
+      }
+    }
+    if (existsSync(path.join(dir, 'package.json')) || existsSync(path.join(dir, 'package.yaml')) || path.dirname(dir) === dir) return;
+  }
+}
+
+function isReadable(file: string): boolean {
+  try {
+    accessSync(file, fsConstants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface LoadConfigOptions {
   cwd?: string;
   /** An explicit config file (the CLI's --config). */
@@ -134,14 +176,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       // A folder, a named pipe or a device: reading it fails obscurely (EISDIR) or blocks for ever (a FIFO).
       const info = statSync(file);
       if (!info.isFile()) {
-        const kind = info.isDirectory() ? 'a folder' : info.isFIFO() ? 'a named pipe (FIFO)' : 'not a regular file';
-        throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: it is ${kind}, not a configuration file`, {
-          details: { file },
-          fix: `Pass --config the configuration file itself (e.g. ${info.isDirectory() ? path.join(options.configFile, 'limit.config.ts') : 'limit.config.ts'}), or leave --config out to search from the current folder.`,
-        });
+        throw notAConfigFile(file, info, `Pass --config the configuration file itself (e.g. ${info.isDirectory() ? path.join(options.configFile, 'limit.config.ts') : 'limit.config.ts'}), or leave --config out to search from the current folder.`);
       }
       result = await wrapLoad(() => explorer.load(file), file);
     } else {
+      refuseSpecialSearchPlaces(cwd);
       result = await wrapLoad(() => explorer.search(cwd), cwd, `Could not search for a configuration file from ${cwd}`);
     }
     if (result?.isEmpty) throw noConfig(result.filepath, 'the file is empty');

@@ -6,10 +6,10 @@
  * silently altered text.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_INPUT_BYTES, isLimitError, jsonErrorPlace, readInputText } from '../../kernel/index.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -173,6 +173,59 @@ describe('--config that is not a file', () => {
     const r = await cli('--config', at('pipe'), 'plugins');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`LIMIT_CONFIG_LOAD_FAILED: Could not load ${at('pipe')}: it is a named pipe (FIFO), not a configuration file`);
+  }, 15_000);
+});
+
+describe('a named pipe found by the config search (no --config)', () => {
+  let project: string;
+  const fifo = (name: string) => {
+    mkdirSync(path.dirname(path.join(project, name)), { recursive: true });
+    execFileSync('mkfifo', [path.join(project, name)]);
+    return path.join(project, name);
+  };
+  const run = (cwd: string, ...args: string[]) => runCli(args, { cwd, env: { LIMIT_LOG_LEVEL: 'silent', NO_COLOR: '1' } });
+  beforeEach(() => {
+    project = mkdtempSync(path.join(os.tmpdir(), 'limit-search-fifo-'));
+    writeFileSync(path.join(project, 'package.json'), '{ "type": "module" }');
+  });
+  afterEach(() => {
+    // Without the check a search blocks opening the pipe: a writer that opens and closes it lets it go.
+    for (const name of ['limit.config.json', '.limitrc.json', 'sub/limit.config.ts']) {
+      try {
+        closeSync(openSync(path.join(project, name), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+      } catch {
+        // not there, or no reader waiting
+      }
+    }
+    rmSync(project, { recursive: true, force: true });
+  });
+
+  it('limit.config.json as a FIFO in the project folder is refused at once, naming it', async () => {
+    const pipe = fifo('limit.config.json');
+    const [text, json] = [await run(project, 'plugins'), await run(project, 'config', '--json')];
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain(`LIMIT_CONFIG_LOAD_FAILED: Could not load ${pipe}: it is a named pipe (FIFO), not a configuration file`);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'LIMIT_CONFIG_LOAD_FAILED', message: expect.stringContaining(pipe), fix: expect.stringContaining('Replace limit.config.json with a regular file') });
+  }, 15_000);
+
+  it('a FIFO in a folder above (up to the project root) is refused too; one after the file the search loads is never touched', async () => {
+    const pipe = fifo('.limitrc.json');
+    mkdirSync(path.join(project, 'sub'));
+    const above = await run(path.join(project, 'sub'), 'plugins');
+    expect(above.code).toBe(1);
+    expect(above.stderr).toContain(`Could not load ${pipe}: it is a named pipe (FIFO)`);
+    writeFileSync(path.join(project, 'limit.config.json'), JSON.stringify({ logLevel: 'silent', storage: 'sqlite', dataDir: project }));
+    const loaded = await run(path.join(project, 'sub'), 'config', '--json');
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(JSON.parse(loaded.stdout).configFile).toBe(path.join(project, 'limit.config.json'));
+  }, 15_000);
+
+  it('a folder under a config name is passed over, as cosmiconfig does (the defaults run)', async () => {
+    mkdirSync(path.join(project, 'limit.config.ts'));
+    const r = await run(project, 'config', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).configFile).toBeNull();
   }, 15_000);
 });
 

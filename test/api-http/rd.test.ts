@@ -243,11 +243,19 @@ describe('api-http rate–distortion with configured rd-fgw options', () => {
 
 describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
   const LIMIT = 300;
-  /** Building two 500-node problems (shortest paths) is not counted by the limit; plus a loaded machine. */
+  /**
+   * Time a limited request may take beyond its computation (reading the body, the hand-over to the
+   * thread, the answer), and a computation beyond its limit (one step of the solver): both are a few
+   * ms on an idle machine; the rest is for a loaded one.
+   */
   const SLACK = 2_500;
   let s: Server;
   beforeAll(async () => {
     s = await startServer({ api: { rdTimeLimitMs: LIMIT }, plugins: { 'rd-fgw': true } });
+    // Start the worker threads: their start-up (seconds on a loaded machine) is not counted by the
+    // limit (plugins/rd-fgw/README.md) and is not what these tests measure.
+    const warm = await Promise.all([0, 1].map(() => s.req('POST', '/rd/distortion', { body: { source: big(6, 1), target: big(5, 2) } })));
+    for (const w of warm) expect(w.status, w.text).toBe(200);
   });
   afterAll(async () => {
     await s?.close();
@@ -274,11 +282,18 @@ describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
     expect(res.json.detail).toMatch(new RegExp(`time limit of ${LIMIT} ms`));
     expect(res.json.errors[0].path).toBe('body');
     expect(res.json.fix).toMatch(/rdTimeLimitMs/);
-    expect(ms).toBeLessThan(LIMIT + SLACK);
-    const t1 = performance.now();
+    // The server's own account: the computation was stopped on reaching the limit, part-way (not
+    // after running to maxIter and reporting the time afterwards)…
+    const [, elapsed, where] = /\((\d+) ms elapsed, (.+)\)$/.exec(res.json.detail) ?? [];
+    expect(Number(elapsed)).toBeGreaterThanOrEqual(LIMIT);
+    expect(Number(elapsed)).toBeLessThan(LIMIT + SLACK);
+    expect(where).not.toMatch(/outer iteration 10000 of maxIter 10000/);
+    // …and the answer came right after it stopped: the request spent little time outside the
+    // computation the limit bounds (no unbounded work before or after it).
+    expect(ms - Number(elapsed)).toBeLessThan(SLACK);
+    // The server still answers afterwards.
     const health = await s.req('GET', '/health', { key: null });
     expect(health.status).toBe(200);
-    expect(performance.now() - t1).toBeLessThan(500);
   });
 
   it('graph steps of a series are limited too; small requests are unaffected', async () => {

@@ -18,19 +18,30 @@ export interface PgMigration extends SqlMigration {
   backfill?: (client: pg.PoolClient, schema: string) => Promise<void>;
 }
 
-/** Rows read, and rows updated, per round trip of a backfill. */
+/** Rows read, and rows updated, per round trip of a backfill, at most. */
 const BACKFILL_BATCH = 1000;
+
+/**
+ * Stored JSON text a backfill reads per round trip, at most (a row larger than this is read
+ * alone): rows can be large — one trace's flags up to 4 × maxRecordBytes (16 MiB by default), one
+ * point up to maxRecordBytes — so BACKFILL_BATCH rows alone would not bound the memory.
+ */
+export const BACKFILL_BYTES = 32 * 1024 * 1024;
 
 /**
  * Sets each row's `column` to the UTF-8 bytes of its items' JSON as JSON.stringify writes it (what
  * every write since the column exists adds, and what the kernel limits measure): `select` yields
  * (tenant, id, data) ordered by (tenant, id), `measure` gives the bytes of one stored JSON text. Reads
- * through a cursor and writes each batch of finished rows at once, so memory stays bounded whatever
- * the store holds; rows whose total is already right are not written.
+ * through a cursor, at most `maxBytes` of text (or one larger row) and BACKFILL_BATCH rows per FETCH,
+ * and writes each batch of finished rows at once, so memory stays bounded whatever the store holds;
+ * rows whose total is already right are not written.
  */
-async function remeasure(
-  client: pg.PoolClient, table: string, column: string, select: string, measure: (text: string) => number,
+export async function remeasure(
+  client: pg.PoolClient, table: string, column: string, select: string, measure: (text: string) => number, maxBytes = BACKFILL_BYTES,
 ): Promise<void> {
+  // Rows per FETCH: the byte budget over the largest row's text (measured first, in the server).
+  const { rows: [largest] } = await client.query<{ n: number | string | null }>(`SELECT max(octet_length(data)) AS n FROM (${select}) q`);
+  const perFetch = Math.max(1, Math.min(BACKFILL_BATCH, Math.floor(maxBytes / Math.max(1, Number(largest?.n ?? 0)))));
   let done: { tenant: string; id: string; bytes: number }[] = [];
   let open: { tenant: string; id: string; bytes: number } | undefined;
   const flush = async () => {
@@ -45,7 +56,7 @@ async function remeasure(
   };
   await client.query(`DECLARE limit_remeasure NO SCROLL CURSOR FOR ${select}`);
   for (;;) {
-    const { rows } = await client.query<{ tenant: string; id: string; data: string }>(`FETCH ${BACKFILL_BATCH} FROM limit_remeasure`);
+    const { rows } = await client.query<{ tenant: string; id: string; data: string }>(`FETCH ${perFetch} FROM limit_remeasure`);
     for (const r of rows) {
       if (!open || open.tenant !== r.tenant || open.id !== r.id) {
         if (open) done.push(open);
@@ -54,7 +65,7 @@ async function remeasure(
       open.bytes += measure(r.data);
     }
     if (done.length >= BACKFILL_BATCH) await flush();
-    if (rows.length < BACKFILL_BATCH) break;
+    if (rows.length < perFetch) break;
   }
   await client.query('CLOSE limit_remeasure');
   if (open) done.push(open);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, rdPointsBytes, type Storage } from 'limit-graph';
 import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
-import { MIGRATIONS, SCHEMA_VERSION } from '../../plugins/storage-postgres/migrations.ts';
+import { MIGRATIONS, SCHEMA_VERSION, remeasure } from '../../plugins/storage-postgres/migrations.ts';
 import { PG_URL as URL, expectFlagLimitHolds, manyFlags } from '../helpers/storage-backend.ts';
 
 const uniqueSchema = () => `limit_test_${process.pid}_${randomBytes(4).toString('hex')}`;
@@ -222,6 +222,48 @@ describe('storage-postgres plugin', () => {
         await upgraded.close();
       }
     } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('migration 7 reads a bounded amount of text per round trip, however large the rows (remeasure)', async () => {
+    const schema = uniqueSchema();
+    const client = await admin.connect();
+    try {
+      await client.query(`CREATE SCHEMA "${schema}"`);
+      await client.query(`CREATE TABLE "${schema}".totals (tenant text COLLATE "C", id text COLLATE "C", bytes bigint NOT NULL DEFAULT 0, PRIMARY KEY (tenant, id))`);
+      await client.query(`CREATE TABLE "${schema}".items (tenant text COLLATE "C", id text COLLATE "C", n int, data jsonb NOT NULL)`);
+      // 40 owners of 3 items each: most items small, a few of 100 kB (a large flag set, a large point).
+      const items: { id: string; n: number; text: string }[] = [];
+      for (let o = 0; o < 40; o++) {
+        for (let n = 0; n < 3; n++) items.push({ id: `o${String(o).padStart(2, '0')}`, n, text: JSON.stringify({ o, n, pad: 'x'.repeat(o % 13 === 0 && n === 1 ? 100_000 : 10) }) });
+      }
+      await client.query(`INSERT INTO "${schema}".totals (tenant, id) SELECT 't', id FROM unnest($1::text[]) AS u(id) GROUP BY id`, [items.map((i) => i.id)]);
+      await client.query(`INSERT INTO "${schema}".items SELECT 't', id, n, data::jsonb FROM unnest($1::text[], $2::int[], $3::text[]) AS u(id, n, data)`, [items.map((i) => i.id), items.map((i) => i.n), items.map((i) => i.text)]);
+      const fetched: { rows: number; bytes: number }[] = [];
+      const query = client.query.bind(client) as (text: string) => Promise<pg.QueryResult>;
+      const spy = Object.assign(Object.create(client) as pg.PoolClient, {
+        query: async (text: string, values?: unknown[]) => {
+          const result = await (values ? client.query(text, values) : query(text));
+          if (text.startsWith('FETCH')) fetched.push({ rows: result.rows.length, bytes: result.rows.reduce((n, r) => n + Buffer.byteLength(r.data), 0) });
+          return result;
+        },
+      });
+      const budget = 150_000;
+      await client.query('BEGIN');
+      await remeasure(spy, `"${schema}".totals`, 'bytes', `SELECT tenant, id, data::text AS data FROM "${schema}".items ORDER BY tenant, id, n`, (text) => Buffer.byteLength(JSON.stringify(JSON.parse(text))), budget);
+      await client.query('COMMIT');
+      // One row of 100 kB allows one fetch of 150 kB / 100 kB = 1 row: never 1,000 rows of 100 kB.
+      expect(fetched.length).toBeGreaterThan(1);
+      for (const f of fetched) expect(f.rows === 1 || f.bytes <= budget, JSON.stringify(f)).toBe(true);
+      expect(fetched.reduce((n, f) => n + f.rows, 0)).toBe(items.length);
+      const { rows } = await client.query(`SELECT id, bytes::int AS bytes FROM "${schema}".totals ORDER BY id`);
+      const expected = new Map<string, number>();
+      for (const i of items) expected.set(i.id, (expected.get(i.id) ?? 0) + Buffer.byteLength(JSON.stringify(JSON.parse(i.text))));
+      expect(rows).toEqual([...expected].map(([id, bytes]) => ({ id, bytes })));
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
       await dropSchema(schema);
     }
   });

@@ -160,6 +160,8 @@ interface SessionState {
   python: string;
   venvDir: string | undefined;
   prepared: Promise<void> | undefined;
+  /** Aborted by closeSession: a preparation still going (a per-session venv) stops, and is awaited before the files go. */
+  readonly closing: AbortController;
   worker: Worker | undefined;
   sem: Semaphore | undefined;
   semSize: number;
@@ -773,7 +775,7 @@ export class PythonRunner implements Runner {
     return {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
-      python: platform.executable, venvDir: undefined, prepared: undefined, worker: undefined,
+      python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined,
       sem: undefined, semSize: 0, running: new Set(),
     };
   }
@@ -814,7 +816,14 @@ export class PythonRunner implements Runner {
       const venvDir = path.join(state.dir, '.venv');
       if (!existsSync(path.join(venvDir, 'bin', 'python'))) {
         const flags = [...(this.options.venvSystemSitePackages ? ['--system-site-packages'] : []), ...(this.options.venvPip ? [] : ['--without-pip'])];
-        const r = await execa(this.#resolved!.executable, ['-E', '-m', 'venv', ...flags, venvDir], { reject: false, timeout: 300_000, cwd: state.dir });
+        const closed = () => new Error('the session was closed while its venv was being created');
+        if (state.closing.signal.aborted) throw closed();
+        // In its own process group: closing the session kills it with the pip it may be running.
+        const creation = execa(this.#resolved!.executable, ['-E', '-m', 'venv', ...flags, venvDir], { reject: false, timeout: 300_000, cwd: state.dir, detached: true });
+        const stop = () => void killTree(creation.pid, undefined);
+        state.closing.signal.addEventListener('abort', stop, { once: true });
+        const r = await creation.finally(() => state.closing.signal.removeEventListener('abort', stop));
+        if (state.closing.signal.aborted) throw closed();
         if (r.failed) throw new Error(`python -m venv failed: ${r.stderr || r.shortMessage}`);
       }
       state.venvDir = venvDir;
@@ -912,6 +921,10 @@ export class PythonRunner implements Runner {
     if (!state) return;
     this.#sessions.delete(sessionId);
     for (const execution of state.running) execution.stop.abort('closed' satisfies Stop);
+    // A preparation under way (a per-session venv takes seconds) would write into the directory
+    // after it is removed: it is stopped, and its end awaited, before the files go.
+    state.closing.abort();
+    await state.prepared?.catch(() => undefined);
     await this.#dropWorker(state);
     if (state.uid !== undefined) await killUid(state.uid);
     if (this.options.removeSessionFiles) {

@@ -389,4 +389,18 @@ describe('runner-python options and tasks', () => {
     const venv = path.join(fixture.runner.sessionDir(c.session.id), '.venv');
     expect(result.stdout.trim().split('\n')).toEqual([venv, venv]);
   }, 60_000);
+
+  it('closing a session while it is being prepared (its venv created) leaves no directory behind', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, createVenv: 'per-session' });
+    await fixture.runner.start();
+    const c = ctx();
+    const dir = fixture.runner.sessionDir(c.session.id);
+    const run = fixture.runner.executeIsolated(code('print(1)'), c);
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    await fixture.runner.closeSession(c.session.id);
+    expect((await run).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    await new Promise((r) => setTimeout(r, 1_000)); // what an unstopped preparation would write meanwhile
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
 });

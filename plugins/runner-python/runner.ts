@@ -504,7 +504,6 @@ export class PythonRunner implements Runner {
     if (!SESSION_ID.test(ctx.session.id)) {
       throw new LimitError('LIMIT_VALIDATION', `runner-python: session id ${JSON.stringify(ctx.session.id)} is not a valid id`, { plugin: 'runner-python' });
     }
-    if (ctx.signal.aborted) return fail('LIMIT_RUNNER_ABORTED', 'the task was aborted before it started');
     if (task.kind !== 'code' || (task.language !== undefined && !/^(python|python3|py)$/i.test(task.language))) {
       return fail('LIMIT_VALIDATION', `runner-python runs Python code tasks; got kind "${task.kind}"${task.language ? `, language "${task.language}"` : ''}`);
     }
@@ -514,6 +513,9 @@ export class PythonRunner implements Runner {
     } catch (error) {
       return fail('LIMIT_RUNNER_UNAVAILABLE', (error as Error).message);
     }
+    // Checked after start() (which probes the platform on first use, for seconds): an abort while it
+    // ran would otherwise go unseen, the listener below being added after it fired.
+    if (ctx.signal.aborted) return fail('LIMIT_RUNNER_ABORTED', 'the task was aborted before it started');
     const limits = effectiveLimits(this.options, ctx.session.limits);
 
     const state = this.#state(ctx.session.id, ctx.session.tenant, platform, limits.maxConcurrency);

@@ -3,10 +3,13 @@
  * limit (regressions of the orchestration audit, items 2, 6 and 7, and of a cold session's timeout
  * that killed the session's other running tasks).
  */
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionLimits, type RunContext } from 'limit-graph';
+import { PythonRunner } from '../../plugins/runner-python/index.ts';
+import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
 import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from './helpers.ts';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -202,5 +205,25 @@ describe.each([true, false])('runner-python memory classification (warm: %s)', (
     const r = await fixture.runner.executeIsolated(code(THREADS(100, 256 * 1024)), ctx());
     expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_TASK_ERROR');
     expect(r.error?.message).toMatch(/can't start new thread/);
+  }, 30_000);
+});
+
+describe('runner-python aborted during its start-up', () => {
+  it('a task aborted while the runner probes the platform (its first use) is not run', async () => {
+    // A runner used without boot probes on its first task (seconds); the abort comes meanwhile.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-py-'));
+    chmodSync(dir, 0o711);
+    const runner = new PythonRunner({ options: RunnerPythonOptions.parse({ python: PYTHON }), workDir: path.join(dir, 'sessions') });
+    try {
+      const controller = new AbortController();
+      const run = runner.executeIsolated(code('import time\ntime.sleep(3)\nprint("ran")'), ctx({}, undefined, controller.signal));
+      setTimeout(() => controller.abort(), 20);
+      const r = await run;
+      expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_ABORTED');
+      expect(r.stdout).not.toContain('ran');
+    } finally {
+      await runner.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });

@@ -77,9 +77,11 @@ export class QueueWorker {
    * not read yet stay readable); a live worker's sweep deletes it then.
    */
   async stop(): Promise<void> {
-    clearInterval(this.#heartbeat);
     await this.#boss.offWork(this.queue);
+    // Heartbeats go on until the running tasks are done: a worker silent for workerTimeoutMs looks
+    // dead, and its dispatchers would give up on (and cancel) the tasks it is finishing.
     await Promise.allSettled([...this.#inFlight]);
+    clearInterval(this.#heartbeat);
     await this.#registry.unregister(this.id);
     this.#logger.info({ worker: this.id }, 'runner-queue: worker stopped');
   }

@@ -293,6 +293,25 @@ describe('runner-queue workers', () => {
     }
   }, 60_000);
 
+  it('a worker stopping cleanly keeps heartbeating while its running task finishes, longer than workerTimeoutMs', async () => {
+    const a = await worker();
+    const d = await dispatcher();
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      // The task outlasts workerTimeoutMs (2 s): a stopping worker silent meanwhile looks dead, and
+      // its dispatcher gives up on the task and cancels it.
+      const running = run(d, 'import time\ntime.sleep(3.5)\nprint("finished")', s);
+      for (const until = Date.now() + 10_000; !(await route(s)) && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 300));
+      await a.close();
+      const r = await running;
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      expect(r.stdout).toBe('finished\n');
+    } finally {
+      await d.close();
+    }
+  }, 60_000);
+
   it('answers a result holding NUL or half a surrogate pair whole (PostgreSQL jsonb refuses both), as the local runner returned it', async () => {
     // A runner whose output is what the task says, so that half a surrogate pair reaches the queue
     // (runner-python makes its own output well-formed).

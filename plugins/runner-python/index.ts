@@ -34,7 +34,7 @@ export default definePlugin({
     ctx.hooks.boot.tapPromise(ctx.name, async () => {
       await runner.start();
     });
-    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id));
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id, session.tenant));
     return {
       dispose: () => runner.dispose(),
       health: () => runner.health(),

@@ -918,9 +918,14 @@ export class PythonRunner implements Runner {
     return path.join(this.workDir, sessionId);
   }
 
-  async closeSession(sessionId: string): Promise<void> {
+  /**
+   * Kills the session's worker and tasks and removes its directory. With `tenant` (the orchestrator
+   * always passes it), only that tenant's session: another tenant closing a session of the same id
+   * (ids are the caller's to choose) leaves this one alone.
+   */
+  async closeSession(sessionId: string, tenant?: string): Promise<void> {
     const state = this.#sessions.get(sessionId);
-    if (!state) return;
+    if (!state || (tenant !== undefined && state.tenant !== tenant)) return;
     this.#sessions.delete(sessionId);
     for (const execution of state.running) execution.stop.abort('closed' satisfies Stop);
     // A preparation under way (a per-session venv takes seconds) would write into the directory

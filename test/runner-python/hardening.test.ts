@@ -155,6 +155,20 @@ describe('runner-python keeps sessions of different tenants apart, even with the
     await fixture.runner.closeSession(id);
     expect((await fixture.runner.executeIsolated(code('import os\nprint(sorted(f for f in os.listdir(".") if not f.startswith(".")))'), as('a', id))).stdout.trim()).toBe('[]');
   }, 60_000);
+
+  it("another tenant closing a session of the same id leaves this tenant's worker, globals and files alone", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: true });
+    const id = `shared-${process.pid}-${++counter}`;
+    const a = await fixture.rt.openSession({ tenant: 'a', id });
+    const actx: RunContext = { session: { id, tenant: 'a', limits: a.limits }, traceId: 't', signal: a.signal };
+    expect((await fixture.runner.executeIsolated(code('open("notes.txt", "w").write("A-PRIVATE")\nsecret = "A-GLOBAL"'), actx)).ok).toBe(true);
+    // What the orchestrator does when B closes its stored session of this id that is not live here.
+    await fixture.runner.closeSession(id, 'b');
+    const after = await fixture.runner.executeIsolated(code('print(open("notes.txt").read(), secret)'), actx);
+    expect(after.stdout.trim(), JSON.stringify(after)).toBe('A-PRIVATE A-GLOBAL');
+    await a.close();
+    expect(existsSync(fixture.runner.sessionDir(id))).toBe(false);
+  }, 60_000);
 });
 
 describe.each([true, false])('runner-python writes task.files as the session uid (warm: %s)', (warm) => {

@@ -624,10 +624,14 @@ export class HostedConversations<M> {
     return state ? structuredClone(state.messages) : undefined;
   }
 
-  /** Aborts the session's running turn, waits for its queue to drain, and forgets the conversation. */
-  async closeSession(sessionId: string): Promise<void> {
+  /**
+   * Aborts the session's running turn, waits for its queue to drain, and forgets the conversation.
+   * With `tenant` (the orchestrator always passes it), only that tenant's: another tenant closing a
+   * session of the same id (ids are the caller's to choose) leaves this conversation alone.
+   */
+  async closeSession(sessionId: string, tenant?: string): Promise<void> {
     const state = this.#sessions.get(sessionId);
-    if (!state) return;
+    if (!state || (tenant !== undefined && state.tenant !== tenant)) return;
     this.#sessions.delete(sessionId);
     state.controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" closed`));
     await state.tail.catch(() => undefined);

@@ -142,8 +142,8 @@ export class AnthropicRunner implements Runner {
     return this.#conversations.history(sessionId);
   }
 
-  closeSession(sessionId: string): Promise<void> {
-    return this.#conversations.closeSession(sessionId);
+  closeSession(sessionId: string, tenant?: string): Promise<void> {
+    return this.#conversations.closeSession(sessionId, tenant);
   }
 
   /** Lists models at the base URL (one quick request, no retries) to prove reachability and the key. */

@@ -32,7 +32,7 @@ export default definePlugin({
     ctx.provide('runner:llama', runner);
     // Loading a model takes a while and allocates memory: boot, not setup, so `limit config` stays cheap.
     ctx.hooks.boot.tapPromise(ctx.name, () => runner.load());
-    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id));
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id, session.tenant));
     return {
       dispose: () => runner.dispose(),
       health: () => runner.health(),

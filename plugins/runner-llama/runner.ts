@@ -249,9 +249,10 @@ export class LlamaRunner implements Runner {
     return [...this.#sessions.keys()];
   }
 
-  async closeSession(sessionId: string): Promise<void> {
+  /** With `tenant`, only that tenant's session: another tenant's close of the same id leaves it alone. */
+  async closeSession(sessionId: string, tenant?: string): Promise<void> {
     const state = this.#sessions.get(sessionId);
-    if (!state) return;
+    if (!state || (tenant !== undefined && state.tenant !== tenant)) return;
     this.#sessions.delete(sessionId);
     state.controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" closed`));
     await state.tail.catch(() => undefined);

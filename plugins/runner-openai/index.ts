@@ -30,7 +30,7 @@ export default definePlugin({
   setup(ctx, options) {
     const runner = new OpenAIRunner(options, ctx.logger);
     ctx.provide('runner:openai', runner);
-    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id));
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, (session) => runner.closeSession(session.id, session.tenant));
     return {
       dispose: () => runner.dispose(),
       health: () => runner.health(),

@@ -82,6 +82,13 @@ describe('runner-llama with a generated tiny llama GGUF', () => {
     expect(texts(runner, a.session.id)).not.toContain('and theirs?');
   });
 
+  it("another tenant closing a session of the same id leaves this tenant's chat", async () => {
+    const a = makeRunContext();
+    expect((await runner.executeIsolated(prompt('still mine'), a)).ok).toBe(true);
+    await runner.closeSession(a.session.id, 'someone-else');
+    expect(texts(runner, a.session.id)).toContain('still mine');
+  });
+
   it('more sessions than maxSessions: an idle session yields its sequence and keeps its history', async () => {
     const [a, b, c] = [makeRunContext(), makeRunContext(), makeRunContext()];
     const turn1 = await runner.executeIsolated(prompt('the world'), a);

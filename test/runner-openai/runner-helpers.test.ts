@@ -71,6 +71,17 @@ describe('hosted-runner helpers', () => {
     await expect(say('late')).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
   });
 
+  it("HostedConversations: another tenant closing a session of the same id leaves this tenant's conversation", async () => {
+    const conv = new HostedConversations<string>({ plugin: 'runner-x', logger: silent, describe: () => ({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-x: boom' }) });
+    const ctx = makeRunContext();
+    expect((await conv.run(ctx, 10_000, async (t) => ((t.text = 'hi'), { append: ['hi'] }))).ok).toBe(true);
+    await conv.closeSession(ctx.session.id, `${ctx.session.tenant}-other`);
+    expect(conv.history(ctx.session.id)).toEqual(['hi']);
+    await conv.closeSession(ctx.session.id, ctx.session.tenant);
+    expect(conv.history(ctx.session.id)).toBeUndefined();
+    await conv.dispose();
+  });
+
   it('retryAfterMs reads retry-after-ms, then retry-after in seconds or as a date', () => {
     const h = (o: Record<string, string>) => new Headers(o);
     expect(retryAfterMs(h({ 'retry-after-ms': '40', 'retry-after': '9' }))).toBe(40);

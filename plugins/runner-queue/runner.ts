@@ -13,6 +13,8 @@ import { channelOf } from './wakeups.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
 
 const LIMITS: readonly Exclude<keyof RunnerCapabilities, 'timeout'>[] = ['memoryLimit', 'networkIsolation', 'envControl', 'concurrencyLimit', 'fileIsolation', 'processLimit', 'outputLimit'];
+/** pg-boss refuses a job expiring 24 hours or more after it starts: a longer budget is cut to just under. */
+const MAX_EXPIRE_SECONDS = 24 * 60 * 60 - 1;
 /** How often a job nobody has taken yet checks that its worker is still alive, ms. */
 const LIVENESS_MS = 1_000;
 
@@ -139,7 +141,7 @@ export class QueueRunner implements Runner {
     }
     const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId, reply: this.#link.replyChannel };
     const boss = this.#link.boss();
-    const id = await boss.send(route.queue, toJsonb(job, ['kind', 'reply']), { retryLimit: 0, expireInSeconds: Math.ceil(budgetMs / 1000) });
+    const id = await boss.send(route.queue, toJsonb(job, ['kind', 'reply']), { retryLimit: 0, expireInSeconds: Math.min(Math.ceil(budgetMs / 1000), MAX_EXPIRE_SECONDS) });
     if (!id) return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: pg-boss refused the job for queue "${route.queue}"`);
     const bell: Bell = { rung: false };
     this.#bells.set(id, bell);

@@ -312,6 +312,18 @@ describe('runner-queue workers', () => {
     }
   }, 60_000);
 
+  it("runs a task of a session whose timeoutMs is the longest allowed (24 h): pg-boss's expiry is capped under its 24-hour limit", async () => {
+    const w = await worker();
+    const d = await dispatcher();
+    try {
+      const r = await d.resolve('runner:queue').executeIsolated(Task.parse({ input: 'print("long")' }), makeRunContext({ limits: { timeoutMs: 86_400_000 } }));
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      expect(r.stdout).toBe('long\n');
+    } finally {
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
   it('answers a result holding NUL or half a surrogate pair whole (PostgreSQL jsonb refuses both), as the local runner returned it', async () => {
     // A runner whose output is what the task says, so that half a surrogate pair reaches the queue
     // (runner-python makes its own output well-formed).

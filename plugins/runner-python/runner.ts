@@ -8,7 +8,6 @@ import { constants as fsc, existsSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { LimitError, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
@@ -245,7 +244,11 @@ class Worker {
       failReady = reject;
     });
     this.ready.catch(() => undefined);
-    createInterface({ input: proto }).on('line', (line) => {
+    // A reply holds at most four fields of maxOutputBytes each (stdout, stderr, value, error), which
+    // JSON's \uXXXX escapes make up to six times longer; a longer line is user code writing to the
+    // reply channel, and is not kept whole (an unbounded line would grow this process's memory).
+    const maxLine = 24 * maxOutputBytes + 65_536;
+    boundedLines(proto, maxLine, (line) => {
       let message: WorkerResponse & { ready?: boolean };
       try {
         message = JSON.parse(line) as WorkerResponse & { ready?: boolean };
@@ -267,6 +270,12 @@ class Worker {
         // Half a surrogate pair (a str the task made from bytes) becomes U+FFFD, as in a cold run's
         // output: JSON.stringify escapes exactly those, so the raw line says whether there is one.
         pending.resolve(/\\u[dD][89a-fA-F]/.test(line) ? mapStringsDeep(message, toWellFormed) : message);
+      }
+    }, (start) => {
+      const pending = this.#pending;
+      if (pending) {
+        this.#pending = undefined;
+        pending.reject(new WorkerProtocolError(start, new Error(`a line longer than ${maxLine} bytes`)));
       }
     });
     // Output written straight to fd 1/2 (subprocesses, C extensions) belongs to the current task.
@@ -969,6 +978,40 @@ export class PythonRunner implements Runner {
       await cg.dispose();
     }
   }
+}
+
+/**
+ * Calls `onLine` with each line of `input` (UTF-8, without its newline) of at most `max` bytes; a
+ * longer one is not collected: `onOverflow` gets its first bytes and the rest, to its newline, is dropped.
+ */
+function boundedLines(input: Readable, max: number, onLine: (line: string) => void, onOverflow: (start: string) => void): void {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let skipping = false;
+  const take = (piece: Buffer): void => {
+    if (skipping) return;
+    if (size + piece.length > max) {
+      onOverflow(Buffer.concat([...parts, piece.subarray(0, 80)]).subarray(0, 80).toString('utf8'));
+      parts = [];
+      size = 0;
+      skipping = true;
+      return;
+    }
+    parts.push(piece);
+    size += piece.length;
+  };
+  input.on('data', (chunk: Buffer) => {
+    let from = 0;
+    for (let nl = chunk.indexOf(10, from); nl !== -1; nl = chunk.indexOf(10, from)) {
+      take(chunk.subarray(from, nl));
+      if (!skipping) onLine(Buffer.concat(parts).toString('utf8'));
+      parts = [];
+      size = 0;
+      skipping = false;
+      from = nl + 1;
+    }
+    if (from < chunk.length) take(chunk.subarray(from));
+  });
 }
 
 const STOPPED = Symbol('stopped');

@@ -108,6 +108,41 @@ describe('runner-python: a warm worker reply that is not JSON', () => {
   });
 });
 
+describe('runner-python: a flood on the warm reply channel', () => {
+  it('a line longer than any reply fails the task at once instead of being collected in memory', async () => {
+    // maxOutputBytes=1024 bounds a reply to ~90 KB; the task writes 20 MB without a newline.
+    const runner = await start({ maxOutputBytes: 1024 });
+    const c = ctx({ timeoutMs: 15_000 });
+    const started = performance.now();
+    // Non-blocking, and at most 0.5 s per descriptor: one nobody reads (the request channel) is left.
+    const flood = await runner.executeIsolated(code([
+      'import os, time',
+      'chunk = b"x" * (1 << 16)',
+      'for fd in sorted(map(int, os.listdir("/proc/self/fd"))):',
+      '    if fd <= 2:',
+      '        continue',
+      '    try:',
+      '        os.set_blocking(fd, False)',
+      '    except OSError:',
+      '        continue',
+      '    sent, until = 0, time.monotonic() + 0.5',
+      '    while sent < 20 << 20 and time.monotonic() < until:',
+      '        try:',
+      '            sent += os.write(fd, chunk)',
+      '        except BlockingIOError:',
+      '            time.sleep(0.001)',
+      '        except OSError:',
+      '            break',
+      'time.sleep(8)',
+    ].join('\n')), c);
+    expect(performance.now() - started).toBeLessThan(7_000);
+    expect(flood.error?.code, JSON.stringify(flood)).toBe('LIMIT_RUNNER_FAILED');
+    expect(flood.error?.message).toMatch(/a line longer than \d+ bytes.*"xxxx.*the worker was replaced/);
+    const after = await runner.executeIsolated(code('print("still here")'), c);
+    expect(after.stdout).toBe('still here\n');
+  });
+});
+
 describe.each([true, false])('runner-python: what a task writes (warm: %s)', (warm) => {
   it('sys.stdout.buffer takes bytes and sys.stdout has a file descriptor; bad bytes read as U+FFFD', async () => {
     const runner = await start({ warm });

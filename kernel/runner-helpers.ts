@@ -349,7 +349,7 @@ export function withDeadline(signals: readonly AbortSignal[], timeoutMs: number,
 /** A task's result from what a hosted model said (possibly part of an answer) and how it ended. */
 export function runResult(
   started: number,
-  r: { text: string; failure?: RunnerFailure; value?: unknown; tokensIn?: number | null; tokensOut?: number | null },
+  r: { text: string; failure?: RunnerFailure; value?: unknown; tokensIn?: number | null | undefined; tokensOut?: number | null | undefined },
 ): RunResult {
   return {
     ok: !r.failure,
@@ -515,14 +515,19 @@ export interface HostedTurn<M> {
   remainingMs(): number;
   /** What the model has said so far: append as it streams; kept as stdout if the turn fails part-way. */
   text: string;
+  /**
+   * The tokens the vendor says the turn used (prompt, reply): set as soon as the vendor reports them
+   * (a JSON body's usage, a stream's usage event). They are the result's metrics whether the turn
+   * succeeds or not: a refusal, a tool call, an empty or incomplete reply was billed all the same.
+   */
+  tokensIn?: number | null | undefined;
+  tokensOut?: number | null | undefined;
 }
 
 /** A completed exchange: `append` joins the conversation (typically the user turn and the reply). */
 export interface HostedTurnDone<M> {
   append: M[];
   value?: unknown;
-  tokensIn?: number | null;
-  tokensOut?: number | null;
 }
 
 interface ConversationState<M> {
@@ -589,7 +594,7 @@ export class HostedConversations<M> {
       const secret = this.o.secret;
       current.text = scrubSecret(current.text, secret);
       state.messages.push(...scrubSecretDeep(done.append, secret));
-      return runResult(started, { text: current.text, value: scrubSecretDeep(done.value, secret), tokensIn: done.tokensIn, tokensOut: done.tokensOut });
+      return runResult(started, { text: current.text, value: scrubSecretDeep(done.value, secret), tokensIn: current.tokensIn, tokensOut: current.tokensOut });
     } catch (error) {
       const stopped = deadline.stopped();
       const failure = stopped ?? this.#failure(error);
@@ -597,7 +602,7 @@ export class HostedConversations<M> {
         (ctx.logger ?? this.o.logger).warn({ session: ctx.session.id, traceId: ctx.traceId, code: failure.code, status: failure.status }, failure.message);
       }
       const value = !stopped && error instanceof HostedFailureError ? scrubSecretDeep(error.value, this.o.secret) : undefined;
-      return runResult(started, { text: scrubSecret(current.text, this.o.secret), failure, value });
+      return runResult(started, { text: scrubSecret(current.text, this.o.secret), failure, value, tokensIn: current.tokensIn, tokensOut: current.tokensOut });
     } finally {
       deadline.clear();
       release();

@@ -72,7 +72,11 @@ export class AnthropicRunner implements Runner {
       const requestOptions = () => ({ signal: turn.signal, timeout: turn.remainingMs(), maxRetries: 0 });
       const send = <T>(attempt: () => Promise<T>) => withRetries(turn, this.options.maxRetries, attempt, RETRYABLE);
       const host = hostOf(this.#client.baseURL);
-      const usage: Usage = {};
+      /** The usage the server reports counts whether or not the reply turns out to be an answer. */
+      const record = (usage: Usage | null | undefined) => {
+        if (typeof usage?.input_tokens === 'number') turn.tokensIn = usage.input_tokens;
+        if (typeof usage?.output_tokens === 'number') turn.tokensOut = usage.output_tokens;
+      };
       let stopReason: string | null | undefined;
       let model: string | undefined;
       /** The tools the model asked to call (tool_use blocks). */
@@ -89,7 +93,7 @@ export class AnthropicRunner implements Runner {
           switch (event.type) {
             case 'message_start':
               model = event.message.model;
-              Object.assign(usage, pickUsage(event.message.usage));
+              record(event.message.usage);
               break;
             case 'content_block_start':
               if (event.content_block.type === 'tool_use') toolCalls.push(event.content_block.name);
@@ -99,7 +103,7 @@ export class AnthropicRunner implements Runner {
               break;
             case 'message_delta':
               // Usage in message_delta is cumulative for the whole message.
-              Object.assign(usage, pickUsage(event.usage));
+              record(event.usage);
               stopReason = event.delta.stop_reason;
               break;
             case 'message_stop':
@@ -121,7 +125,7 @@ export class AnthropicRunner implements Runner {
         turn.text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
         for (const block of message.content) if (block.type === 'tool_use') toolCalls.push(block.name);
         stopReason = message.stop_reason;
-        Object.assign(usage, pickUsage(message.usage));
+        record(message.usage);
       }
       const value = { model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
       // A refusal, tool calls or no text at all: not an answer, and not a turn of the conversation
@@ -131,8 +135,6 @@ export class AnthropicRunner implements Runner {
       return {
         append: [userTurn, { role: 'assistant', content: turn.text }],
         value,
-        tokensIn: usage.input_tokens,
-        tokensOut: usage.output_tokens,
       };
     });
   }
@@ -182,11 +184,4 @@ export class AnthropicRunner implements Runner {
     }
     return fail.other(error);
   }
-}
-
-function pickUsage(usage: Usage | null | undefined): Usage {
-  const picked: Usage = {};
-  if (typeof usage?.input_tokens === 'number') picked.input_tokens = usage.input_tokens;
-  if (typeof usage?.output_tokens === 'number') picked.output_tokens = usage.output_tokens;
-  return picked;
 }

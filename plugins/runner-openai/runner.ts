@@ -69,7 +69,12 @@ export class OpenAIRunner implements Runner {
       const requestOptions = () => ({ signal: turn.signal, timeout: turn.remainingMs(), maxRetries: 0 });
       const send = <T>(attempt: () => Promise<T>) => withRetries(turn, this.options.maxRetries, attempt, RETRYABLE);
       const host = hostOf(this.#client.baseURL);
-      let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
+      /** The usage the server reports counts whether or not the reply turns out to be an answer. */
+      const record = (usage: { prompt_tokens?: number | null; completion_tokens?: number | null } | null | undefined) => {
+        if (!usage) return;
+        turn.tokensIn = usage.prompt_tokens;
+        turn.tokensOut = usage.completion_tokens;
+      };
       let finishReason: string | null | undefined;
       let model: string | undefined;
       let refusal = '';
@@ -93,7 +98,7 @@ export class OpenAIRunner implements Runner {
           for (const call of delta?.tool_calls ?? []) if (call.function?.name) toolCalls[call.index] = call.function.name;
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           // With include_usage the last chunk has no choices and carries the usage of the whole request.
-          if (chunk.usage) usage = chunk.usage;
+          record(chunk.usage);
         }
         // The SDK ends the loop on [DONE] and on a connection that simply closes: only a
         // finish_reason says the reply is complete.
@@ -105,6 +110,7 @@ export class OpenAIRunner implements Runner {
           throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, completion)}, not a JSON chat completion`));
         }
         model = completion.model;
+        record(completion.usage);
         const choice = completion.choices[0];
         // Complete as a stream is: a choice that says why it ended.
         if (!choice) throw new HostedFailureError(this.#fail().failed(`${host} answered with a chat completion without choices: there is no reply`), { model });
@@ -113,7 +119,6 @@ export class OpenAIRunner implements Runner {
         refusal = choice.message?.refusal ?? '';
         for (const call of choice.message?.tool_calls ?? []) toolCalls.push(call.type === 'function' ? call.function.name : call.custom.name);
         finishReason = choice.finish_reason;
-        usage = completion.usage;
       }
       const tools = toolCalls.filter(Boolean);
       const value = { model, finishReason, ...(refusal ? { refusal } : {}), ...(tools.length ? { toolCalls: tools } : {}) };
@@ -129,8 +134,6 @@ export class OpenAIRunner implements Runner {
       return {
         append: [userTurn, { role: 'assistant', content: turn.text }],
         value,
-        tokensIn: usage?.prompt_tokens,
-        tokensOut: usage?.completion_tokens,
       };
     });
   }

@@ -366,6 +366,9 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
         expect(r.error?.message).toMatch(message);
         expect(r.stderr).toBe(r.error?.message);
         if (p === 'tool-call') expect(r.value).toMatchObject({ toolCalls: ['get_weather'] });
+        // The vendor answered with its usage: those tokens were spent, and the trace says so.
+        expect(r.metrics.tokensIn, `${p}: tokensIn`).toBeGreaterThan(0);
+        expect(r.metrics.tokensOut, `${p}: tokensOut`).toEqual(expect.any(Number));
       }
       expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['keep me', 'you said: keep me']);
       // The Anthropic fake refuses an empty assistant turn before the last message, as the real API does.

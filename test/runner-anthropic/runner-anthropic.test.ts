@@ -60,6 +60,8 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(result.ok).toBe(false);
     expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
     expect(result.error?.message).toMatch(/Overloaded/);
+    // message_start had reported the input tokens before the error.
+    expect(result.metrics.tokensIn).toBe(1);
     expect(runner.history(a.session.id)).toEqual([]);
   });
 

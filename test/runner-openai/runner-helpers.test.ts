@@ -47,7 +47,8 @@ describe('hosted-runner helpers', () => {
       seen.push([...t.history]);
       await sleep(5);
       t.text = word;
-      return { append: [word], tokensOut: 1 };
+      t.tokensOut = 1;
+      return { append: [word] };
     });
     const [a, b] = await Promise.all([say('one'), say('two')]);
     expect([a.stdout, b.stdout]).toEqual(['one', 'two']);
@@ -56,9 +57,11 @@ describe('hosted-runner helpers', () => {
 
     const failed = await conv.run(ctx, 10_000, async (t) => {
       t.text += 'half an ans';
+      t.tokensIn = 7;
       throw new Error('socket hang up');
     });
-    expect(failed).toMatchObject({ ok: false, stdout: 'half an ans', stderr: 'runner-x: boom', error: { code: 'LIMIT_RUNNER_FAILED' } });
+    // The usage reported before the failure is the failed result's too.
+    expect(failed).toMatchObject({ ok: false, stdout: 'half an ans', stderr: 'runner-x: boom', error: { code: 'LIMIT_RUNNER_FAILED' }, metrics: { tokensIn: 7 } });
     expect(conv.history(ctx.session.id)).toEqual(['one', 'two']);
 
     const hung = conv.run(ctx, 10_000, (t) => new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(t.signal.reason))));

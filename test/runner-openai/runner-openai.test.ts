@@ -67,6 +67,8 @@ describe('runner-openai against a fake OpenAI server', () => {
     const a = makeRunContext();
     const none = await runner.executeIsolated(prompt('no-choices'), a);
     expect(none.ok).toBe(false);
+    // The usage the server reported is kept, though the completion was no reply.
+    expect(none.metrics).toMatchObject({ tokensIn: 1, tokensOut: 3 });
     expect(none.error?.code).toBe('LIMIT_RUNNER_FAILED');
     expect(none.error?.message).toMatch(/^runner-openai: 127\.0\.0\.1:\d+ answered with a chat completion without choices: there is no reply$/);
     const unfinished = await runner.executeIsolated(prompt('no-finish'), a);
@@ -77,6 +79,7 @@ describe('runner-openai against a fake OpenAI server', () => {
     ({ rt, runner } = await start({ stream: true }));
     const streamed = await runner.executeIsolated(prompt('no-choices'), a);
     expect(streamed.error?.message).toMatch(/ended the stream before the reply was complete \(no finish_reason\)/);
+    expect(streamed.metrics).toMatchObject({ tokensIn: 1, tokensOut: 3 });
   });
 });
 

@@ -346,7 +346,14 @@ export function withDeadline(signals: readonly AbortSignal[], timeoutMs: number,
   };
 }
 
-/** A task's result from what a hosted model said (possibly part of an answer) and how it ended. */
+/** A token count the result may carry (RunMetrics: an integer, at least 0); a server's odd usage (-1, 2.5, "12") is left out, not a result the contract refuses. */
+const tokenCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * A task's result from what a hosted model said (possibly part of an answer) and how it ended.
+ * Token counts that are not counts are dropped: an OpenAI-compatible server may send anything, and
+ * a result whose metrics break RunMetrics would be refused whole (parseRunResult), its reply lost.
+ */
 export function runResult(
   started: number,
   r: { text: string; failure?: RunnerFailure; value?: unknown; tokensIn?: number | null | undefined; tokensOut?: number | null | undefined },
@@ -359,8 +366,8 @@ export function runResult(
     ...(r.failure ? { error: { code: r.failure.code, message: r.failure.message } } : {}),
     metrics: {
       latencyMs: performance.now() - started,
-      ...(typeof r.tokensIn === 'number' ? { tokensIn: r.tokensIn } : {}),
-      ...(typeof r.tokensOut === 'number' ? { tokensOut: r.tokensOut } : {}),
+      ...(tokenCount(r.tokensIn) ? { tokensIn: r.tokensIn } : {}),
+      ...(tokenCount(r.tokensOut) ? { tokensOut: r.tokensOut } : {}),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, afterAll } from 'vitest';
-import type { Runtime } from 'limit-graph';
+import { parseRunResult, type Runtime } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 import { hostedRunnerSuite, hostedRunnerTestbed, prompt } from '../helpers/hosted-runner-suite.ts';
 import runnerOpenAI, { type OpenAIRunner } from '../../plugins/runner-openai/index.ts';
@@ -40,6 +40,20 @@ describe('runner-openai against a fake OpenAI server', () => {
       messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello there' }],
     });
     expect(request!.body.stream).toBe(false);
+  });
+
+  it('usage that is not a token count (a compatible server sending -1 or 2.5) is left out, not a result the contract refuses', async () => {
+    ({ rt, runner } = await start({ stream: false }));
+    const message = { role: 'assistant', content: 'fine', refusal: null };
+    bed.fake().plan.push({
+      status: 200,
+      body: { id: 'c', object: 'chat.completion', created: 0, model: 'fake-model', choices: [{ index: 0, message, logprobs: null, finish_reason: 'stop' }], usage: { prompt_tokens: -1, completion_tokens: 2.5 } },
+    });
+    const result = await runner.executeIsolated(prompt('odd usage'), makeRunContext());
+    expect(result.ok, JSON.stringify(result.error)).toBe(true);
+    expect(result.metrics.tokensIn).toBeUndefined();
+    expect(result.metrics.tokensOut).toBeUndefined();
+    expect(parseRunResult(result, 'openai').stdout).toBe('fine');
   });
 
   it('streaming: accumulates the deltas and takes usage from the final chunk', async () => {

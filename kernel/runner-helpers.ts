@@ -6,6 +6,7 @@
  * The vendor's wire format (request body, stream events, SDK error classes) stays in its plugin.
  */
 import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
 import type { RunResult, RunnerCapabilities, RunContext } from './contracts/runner.ts';
 import { LimitError } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -37,6 +38,20 @@ export function hostOf(url: string): string {
     return 'the API';
   }
 }
+
+/**
+ * A hosted runner's `baseURL` option: an http(s) URL with neither credentials (`user:pass@`) nor a
+ * query. The SDKs append each endpoint's path to it as text, and fetch refuses a URL with
+ * credentials: neither ever works, and both would put a secret into health details and the
+ * errors that quote the URL. Refused at configuration, without repeating the value.
+ */
+export const HostedBaseURL = z
+  .url({ protocol: /^https?$/, error: 'Expected an http(s) URL' })
+  .refine((url) => {
+    const u = new URL(url);
+    return !u.username && !u.password;
+  }, 'Expected a URL without credentials (user:password@): pass the key as apiKey')
+  .refine((url) => !new URL(url).search, 'Expected a URL without a query (?…): the SDK appends each endpoint path to it, so a query (or a token in it) breaks every request');
 
 /** The innermost cause says what really happened ("connect ECONNREFUSED …", not "fetch failed"). */
 export function innermostCause(error: Error): string {

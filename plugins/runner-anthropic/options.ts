@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostedBaseURL } from 'limit-graph';
 
 /** Options of runner-anthropic; README.md documents each one. */
 export const RunnerAnthropicOptions = z
@@ -8,7 +9,7 @@ export const RunnerAnthropicOptions = z
     /** API key. Env: ANTHROPIC_API_KEY. Never logged, never part of a result or an error. */
     apiKey: z.string({ error: 'Expected an API key: set apiKey, or the ANTHROPIC_API_KEY environment variable' }).min(1, 'Expected a non-empty API key'),
     /** Base URL of the API (without /v1), e.g. a proxy or gateway. Env: ANTHROPIC_BASE_URL. */
-    baseURL: z.url().optional(),
+    baseURL: HostedBaseURL.optional(),
     /** Sampling temperature; the vendor's default when unset. */
     temperature: z.number().min(0).max(1).optional(),
     /** Upper bound on generated tokens per task (`max_tokens`, which the Messages API requires). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostedBaseURL } from 'limit-graph';
 
 /** Options of runner-openai; README.md documents each one. */
 export const RunnerOpenAIOptions = z
@@ -8,7 +9,7 @@ export const RunnerOpenAIOptions = z
     /** API key. Env: OPENAI_API_KEY. Never logged, never part of a result or an error. */
     apiKey: z.string({ error: 'Expected an API key: set apiKey, or the OPENAI_API_KEY environment variable' }).min(1, 'Expected a non-empty API key'),
     /** Base URL of the API, e.g. http://127.0.0.1:8080/v1 for a local OpenAI-compatible server. Env: OPENAI_BASE_URL. */
-    baseURL: z.url().optional(),
+    baseURL: HostedBaseURL.optional(),
     /** Sampling temperature; the vendor's default when unset. */
     temperature: z.number().min(0).max(2).optional(),
     /** Upper bound on generated tokens per task (`max_completion_tokens`); the vendor's default when unset. */

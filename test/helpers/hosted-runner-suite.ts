@@ -103,6 +103,21 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect((error as Error).message).toMatch(new RegExp(`plugins\\[0\\] \\(${h.name}\\)\\.apiKey.*${h.envPrefix}_API_KEY`));
     });
 
+    it('refuses a baseURL with credentials or a query (never usable, and a secret in health and errors), without repeating it', async () => {
+      const base = h.baseURLAt(1);
+      const cases = [
+        [base.replace('http://', 'http://user:gw-pass-123@'), /baseURL: Expected a URL without credentials/],
+        [`${base}?api-key=gw-token-456`, /baseURL: Expected a URL without a query/],
+      ] as const;
+      for (const [baseURL, message] of cases) {
+        const env = { [`${h.envPrefix}_BASE_URL`]: baseURL, [`${h.envPrefix}_API_KEY`]: 'sk-x', [`${h.envPrefix}_MODEL`]: 'm' };
+        const error = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env, plugins: [h.configure({} as O)] }).catch((e: unknown) => e);
+        expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(message);
+        expect(JSON.stringify([(error as Error).message, (error as { details?: unknown }).details])).not.toMatch(/gw-(pass|token)/);
+      }
+    });
+
     it(`takes apiKey, baseURL and model from ${h.envPrefix}_API_KEY, ${h.envPrefix}_BASE_URL and ${h.envPrefix}_MODEL`, async () => {
       h.fake().requests.length = 0;
       const rt = await createRuntime({

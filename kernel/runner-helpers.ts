@@ -502,6 +502,15 @@ export async function hostedRunnerHealth(h: {
     const data = body && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
     if (isJsonContentType(contentType) && Array.isArray(data)) {
       checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
+      // A complete list (not one page of it, `has_more`) that lacks the model: every task would be
+      // refused (404) while the runner looked ready. Degraded, not failed: some OpenAI-compatible
+      // servers answer whatever model is asked for.
+      const ids = data.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined));
+      const complete = (body as { has_more?: unknown }).has_more !== true && ids.every((id) => typeof id === 'string');
+      if (complete && !ids.includes(h.model)) {
+        const listed = ids.length === 0 ? 'lists no models' : `lists ${ids.length} models (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}), not "${h.model}"`;
+        checks.push({ name: 'model', status: 'degraded', message: scrubSecret(`${host} ${listed}: tasks fail if it does not serve that model; check the model option`, h.secret) });
+      }
     } else {
       const what = scrubSecret(describeAnswer(contentType, body), h.secret);
       checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
@@ -519,9 +528,10 @@ export async function hostedRunnerHealth(h: {
     { name: 'capability:envControl', status: 'degraded', message: 'task env is not applied: no process is started for a task' },
   );
   const api = checks[0]!;
+  const unlisted = checks.some((c) => c.name === 'model');
   return {
-    status: api.status === 'ok' ? 'ok' : 'fail',
-    message: api.status === 'ok' ? `ready (${host}, ${h.model})` : `cannot use ${host}`,
+    status: api.status !== 'ok' ? 'fail' : unlisted ? 'degraded' : 'ok',
+    message: api.status !== 'ok' ? `cannot use ${host}` : unlisted ? `${host} does not list model "${h.model}"` : `ready (${host}, ${h.model})`,
     checks,
     details: { baseURL: h.baseURL, model: h.model, ...h.details, unenforcedLimits: ['memoryMb', 'allowNetwork', 'env'] },
   };

@@ -410,6 +410,13 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(html.error?.message).toMatch(/text\/html.*not .*JSON/);
     });
 
+    it('health: degraded, naming the models listed, when the server does not list the configured model', async () => {
+      await start({ model: 'no-such-model' });
+      const health = await runner.health();
+      expect(health.status).toBe('degraded');
+      expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({ status: 'degraded', message: expect.stringMatching(/lists 1 models \(.+\), not "no-such-model"/) });
+    });
+
     it('health: fail when the server answers 200 with something that is not the API (an HTML page)', async () => {
       const portal = await startFakeVendor({
         handle: ({ res }) => {

@@ -406,6 +406,8 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
         status === 401 || status === 403 ? 'rejected the API key' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
       return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${detail}`) };
     },
+    /** An error the vendor sent inside a stream it had begun with 200 (so with no HTTP status of its own). */
+    midStream: (detail: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} reported an error mid-stream: ${detail}`) }),
     /** Any other failure, worded by the plugin (after "<label>: "). */
     failed: (text: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${text}`) }),
     /** The rest: a malformed (non-JSON) response, or anything else the SDK threw. */

@@ -172,14 +172,13 @@ export class AnthropicRunner implements Runner {
   }
 
   #describe(error: unknown): RunnerFailure {
-    const host = hostOf(this.#client.baseURL);
     const fail = this.#fail();
     if (error instanceof Anthropic.APIConnectionTimeoutError) return fail.timeout();
     if (error instanceof Anthropic.APIUserAbortError) return fail.aborted();
     if (error instanceof Anthropic.APIConnectionError) return fail.unreachable(error);
     if (error instanceof Anthropic.APIError) {
       // A streamed `event: error` (e.g. overloaded_error) arrives after a 200, so it has no status.
-      if (typeof error.status !== 'number') return fail.failed(`${host} reported an error mid-stream: ${error.message}`);
+      if (typeof error.status !== 'number') return fail.midStream(error.message);
       return fail.status(error.status, error.message);
     }
     return fail.other(error);

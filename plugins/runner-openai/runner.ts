@@ -175,7 +175,11 @@ export class OpenAIRunner implements Runner {
     if (error instanceof OpenAI.APIConnectionTimeoutError) return fail.timeout();
     if (error instanceof OpenAI.APIUserAbortError) return fail.aborted();
     if (error instanceof OpenAI.APIConnectionError) return fail.unreachable(error);
-    if (error instanceof OpenAI.APIError && typeof error.status === 'number') return fail.status(error.status, error.message);
+    if (error instanceof OpenAI.APIError) {
+      // A chunk `{"error": …}` arrives after a 200, so it has no status.
+      if (typeof error.status !== 'number') return fail.midStream(error.message);
+      return fail.status(error.status, error.message);
+    }
     return fail.other(error);
   }
 }

@@ -11,6 +11,7 @@
  *   - `echo-key`  401 whose error message repeats the Authorization header it received;
  *   - `say-key`   a normal (200) reply that repeats the Authorization header it received;
  *   - `cut-short` a stream that sends one delta and ends: no finish_reason, no [DONE];
+ *   - `stream-error` a stream that sends one delta, then a chunk `{"error": …}` (server_error);
  *   - `json-on-stream` a JSON completion (application/json) although a stream was asked for;
  *   - `html`      200 text/html (a proxy's or captive portal's page);
  *   - `refuse`    a refusal: `message.refusal` (JSON) or `delta.refusal` chunks (stream), no content;
@@ -97,6 +98,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       send(chunk({ role: 'assistant', content: '' }, null));
       if (last.includes('malformed')) {
         res.write('data: {"id":"chatcmpl-x","choices":[{"delta":{"content":"cut\n\n');
+        return res.end();
+      }
+      if (last.includes('stream-error')) {
+        send(chunk({ content: 'partial ans' }, null));
+        send({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
         return res.end();
       }
       if (last.includes('cut-short')) {

@@ -56,6 +56,17 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(parseRunResult(result, 'openai').stdout).toBe('fine');
   });
 
+  it('an error chunk in the middle of a stream: ok=false naming the host and that it came mid-stream, the partial turn not kept', async () => {
+    ({ rt, runner } = await start());
+    const a = makeRunContext();
+    const result = await runner.executeIsolated(prompt('stream-error'), a);
+    expect(result.ok).toBe(false);
+    expect(result.stdout).toBe('partial ans');
+    expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+    expect(result.error?.message).toMatch(/^runner-openai: 127\.0\.0\.1:\d+ reported an error mid-stream: The server had an error/);
+    expect(runner.history(a.session.id)).toEqual([]);
+  });
+
   it('streaming: accumulates the deltas and takes usage from the final chunk', async () => {
     ({ rt, runner } = await start());
     const result = await runner.executeIsolated(prompt('a streamed answer please'), makeRunContext());

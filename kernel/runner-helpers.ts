@@ -212,6 +212,9 @@ function isRetryableStatus(status: number, headers: { get(name: string): string 
  * The wait is abortable (cancellation, session close, deadline), and a wait that would end after
  * the deadline is not started: RetryTooLateError, which HostedConversations reports at once.
  */
+/** How many retries withRetries had made when it gave up with an error: its message's "(after N retries)" says that, not maxRetries. */
+const retriesMade = new WeakMap<object, number>();
+
 export async function withRetries<T>(
   turn: { readonly signal: AbortSignal; remainingMs(): number },
   maxRetries: number,
@@ -222,9 +225,13 @@ export async function withRetries<T>(
     try {
       return await attempt();
     } catch (error) {
-      if (turn.signal.aborted || retry >= maxRetries) throw error;
+      const giveUp = () => {
+        if (typeof error === 'object' && error !== null) retriesMade.set(error, retry);
+        return error;
+      };
+      if (turn.signal.aborted || retry >= maxRetries) throw giveUp();
       const verdict = retryable(error);
-      if (!verdict) throw error;
+      if (!verdict) throw giveUp();
       const waitMs = Math.ceil(verdict.afterMs ?? defaultBackoffMs(retry));
       const leftMs = turn.remainingMs();
       if (waitMs >= leftMs) throw new RetryTooLateError(error, waitMs, leftMs, retry, verdict.afterMs !== undefined);
@@ -645,6 +652,13 @@ export class HostedConversations<M> {
 
   #failure(error: unknown): RunnerFailure {
     if (error instanceof HostedFailureError) return error.failure;
+    const made = typeof error === 'object' && error !== null ? retriesMade.get(error) : undefined;
+    if (made !== undefined) {
+      // The vendor's wording assumes every retry was made; an answer that said not to retry
+      // (x-should-retry: false), or a different error on a later attempt, ended it sooner.
+      const failure = this.o.describe(error);
+      return { ...failure, message: failure.message.replace(/ \(after \d+ retries\)/, retriesNote(made)) };
+    }
     if (error instanceof RetryTooLateError) {
       const base = error.error instanceof HostedFailureError ? error.error.failure : this.o.describe(error.error);
       const wait = error.waitMs >= 1000 ? `${Math.round(error.waitMs / 100) / 10} s` : `${error.waitMs} ms`;

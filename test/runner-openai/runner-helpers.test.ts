@@ -110,6 +110,22 @@ describe('hosted-runner helpers', () => {
     expect(calls).toBe(2);
   });
 
+  it('a failure says how many retries were really made, not maxRetries (x-should-retry: false ends them sooner)', async () => {
+    const conv = new HostedConversations<string>({
+      plugin: 'runner-x', logger: silent,
+      describe: (error) => vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: undefined }).status((error as { status: number }).status, 'down'),
+    });
+    const statuses = [500, 503];
+    const result = await conv.run(makeRunContext(), 10_000, (t) =>
+      withRetries(t, 3, async () => {
+        throw Object.assign(new Error('down'), { status: statuses.shift() });
+      }, () => (statuses.length ? { afterMs: 1 } : undefined)),
+    );
+    expect(result.error?.message).toBe('runner-x: api.example answered 503 (after 1 retries): down');
+    const none = await conv.run(makeRunContext(), 10_000, (t) => withRetries(t, 3, async () => { throw Object.assign(new Error('down'), { status: 503 }); }, () => undefined));
+    expect(none.error?.message).toBe('runner-x: api.example answered 503: down');
+  });
+
   it('scrubSecretDeep scrubs every string of a value, and returns it untouched when the key does not occur', () => {
     const clean = { a: ['x'], b: 1 };
     expect(scrubSecretDeep(clean, 'sk-1')).toBe(clean);

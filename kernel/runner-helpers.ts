@@ -438,7 +438,7 @@ export function sdkLogger(logger: Logger, sdk: string, secret: string | undefine
 
 /**
  * The client options every vendor SDK of the OpenAI/Anthropic kind takes alike: the key (as the
- * client's only credential), an optional base URL, a per-request timeout (each call passes a
+ * client's only credential), the base URL (the option, else the vendor's: never process.env's), a per-request timeout (each call passes a
  * shorter one when its deadline is nearer), and its log lines sent to pino through `sdkLogger`.
  * The SDK's own retries are off: the runner retries with `withRetries` (up to `maxRetries`),
  * whose waits end with the deadline and which starts no wait longer than the time left.
@@ -447,10 +447,12 @@ export function vendorClientOptions(
   options: { apiKey: string; baseURL?: string | undefined; maxRetries: number; timeoutMs: number },
   logger: Logger,
   sdk: string,
+  /** The vendor's API when `baseURL` is unset. Always passed: the SDK would otherwise read its own *_BASE_URL from process.env, which the runtime's `env` (and config) never chose, and send the key there. */
+  defaultBaseURL: string,
 ) {
   return {
     apiKey: options.apiKey,
-    ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+    baseURL: options.baseURL ?? defaultBaseURL,
     maxRetries: 0,
     timeout: options.timeoutMs,
     logLevel: 'warn' as const,

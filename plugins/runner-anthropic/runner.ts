@@ -50,7 +50,8 @@ export class AnthropicRunner implements Runner {
   ) {
     // Passing the key makes it the client's only credential: the SDK then reads no
     // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
-    this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic'));
+    // The base URL too is always given: the SDK would read ANTHROPIC_BASE_URL from process.env.
+    this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com'));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error), secret: options.apiKey });
   }
 

@@ -43,7 +43,9 @@ export class OpenAIRunner implements Runner {
     private readonly options: RunnerOpenAIOptionsParsed,
     logger: Logger,
   ) {
-    this.#client = new OpenAI(vendorClientOptions(options, logger, 'openai'));
+    // Everything explicit: the SDK reads OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID from
+    // process.env for what it is not given, behind the runtime's env and config.
+    this.#client = new OpenAI({ ...vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1'), organization: null, project: null });
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error), secret: options.apiKey });
   }
 

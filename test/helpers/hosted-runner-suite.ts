@@ -12,6 +12,7 @@ import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import { closedPort, startFakeVendor, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
 
 export interface HostedRunnerUnderTest extends Runner {
+  readonly baseURL: string;
   history(sessionId: string): { content?: unknown }[] | undefined;
   closeSession(sessionId: string): Promise<void>;
   health(): Promise<HealthResult>;
@@ -115,6 +116,20 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
         expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), String(error)).toBe(true);
         expect((error as Error).message).toMatch(message);
         expect(JSON.stringify([(error as Error).message, (error as { details?: unknown }).details])).not.toMatch(/gw-(pass|token)/);
+      }
+    });
+
+    it(`without baseURL, the vendor's API: never a ${h.envPrefix}_BASE_URL in process.env that the runtime's env does not hold`, async () => {
+      const name = `${h.envPrefix}_BASE_URL`;
+      const saved = process.env[name];
+      process.env[name] = 'http://127.0.0.1:1/elsewhere';
+      try {
+        const rt = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env: {}, plugins: [h.configure({ model: 'm', apiKey: 'sk-x' } as O)] });
+        expect((rt.resolve(h.runnerKey) as HostedRunnerUnderTest).baseURL).toMatch(/^https:\/\/api\.(openai|anthropic)\.com/);
+        await rt.close();
+      } finally {
+        if (saved === undefined) delete process.env[name];
+        else process.env[name] = saved;
       }
     });
 

@@ -613,6 +613,9 @@ export class HostedConversations<M> {
     const { plugin } = this.o;
     if (this.#closed) throw new LimitError('LIMIT_RUNTIME_CLOSED', `${plugin} is shut down`, { plugin });
     const started = performance.now();
+    // Cancelled before it began (a run racing its session's close): no state is made for it, which
+    // nothing would ever forget again — the session's sessionClosed has already run.
+    if (ctx.signal.aborted) return runResult(started, { text: '', failure: { code: 'LIMIT_RUNNER_ABORTED', message: `${plugin}: request aborted` } });
     const state = this.#state(ctx.session.id, ctx.session.tenant);
     const deadline = withDeadline([ctx.signal, state.controller.signal], Math.min(ctx.session.limits.timeoutMs, timeoutMs), plugin);
     const current: HostedTurn<M> = { history: state.messages, signal: deadline.signal, remainingMs: deadline.remainingMs, text: '' };

@@ -124,6 +124,9 @@ export class LlamaRunner implements Runner {
       });
     }
     const started = performance.now();
+    // Cancelled before it began (a run racing its session's close): no state is made for it, which
+    // nothing would ever release again — the session's sessionClosed has already run.
+    if (ctx.signal.aborted) return result(false, '', started, { tokensIn: 0, tokensOut: 0 }, { code: 'LIMIT_RUNNER_ABORTED', message: `runner-llama: task aborted (session ${ctx.session.id})` });
     const limitMs = Math.min(ctx.session.limits.timeoutMs, this.options.timeoutMs ?? Number.POSITIVE_INFINITY);
     const state = this.#state(ctx.session.id, ctx.session.tenant);
     const deadline = new AbortController();

@@ -298,6 +298,9 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(runner.history(id)).toHaveLength(2);
       await session.close();
       expect(runner.history(id)).toBeUndefined();
+      // A run that comes after the close (it raced it) leaves no conversation behind.
+      expect((await runner.executeIsolated(prompt('too late'), ctx)).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      expect(runner.history(id)).toBeUndefined();
     });
 
     it('the API key never appears in results, errors or logs, even when the server echoes it', async () => {

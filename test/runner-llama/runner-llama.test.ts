@@ -115,6 +115,9 @@ describe('runner-llama with a generated tiny llama GGUF', () => {
     await session.close();
     expect(runner.sessionIds).not.toContain('llama-close');
     expect(runner.history('llama-close')).toBeUndefined();
+    // A run that comes after the close (it raced it) leaves no session state behind.
+    expect((await runner.executeIsolated(prompt('too late'), ctx)).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    expect(runner.sessionIds).not.toContain('llama-close');
   });
 
   it('the session timeout stops a long evaluation with LIMIT_RUNNER_TIMEOUT and the session still works', async () => {

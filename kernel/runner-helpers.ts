@@ -417,11 +417,18 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
     midStream: (detail: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} reported an error mid-stream: ${detail}`) }),
     /** Any other failure, worded by the plugin (after "<label>: "). */
     failed: (text: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${text}`) }),
-    /** The rest: a malformed (non-JSON) response, or anything else the SDK threw. */
-    other: (error: unknown): RunnerFailure =>
-      error instanceof SyntaxError
-        ? { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} sent a malformed response (invalid JSON): ${error.message}`) }
-        : { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: request failed: ${error instanceof Error ? error.message : String(error)}`) },
+    /**
+     * The rest: a malformed (non-JSON) response, a connection that broke off while the body was
+     * arriving (fetch's bare `TypeError: terminated`, its cause saying why), or anything else the SDK threw.
+     */
+    other: (error: unknown): RunnerFailure => {
+      if (error instanceof SyntaxError) return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} sent a malformed response (invalid JSON): ${error.message}`) };
+      if (error instanceof TypeError && error.message === 'terminated') {
+        const why = innermostCause(error);
+        return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} broke off the response before it was complete${why === 'terminated' ? '' : ` (${why})`}`) };
+      }
+      return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: request to ${c.host} failed: ${error instanceof Error ? innermostCause(error) : String(error)}`) };
+    },
   };
 }
 

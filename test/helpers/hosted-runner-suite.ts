@@ -435,6 +435,29 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({ status: 'degraded', message: expect.stringMatching(/lists 1 models \(.+\), not "no-such-model"/) });
     });
 
+    it('a connection that breaks off mid-body: a clear failure naming the host, not "request failed: terminated" (JSON and streaming)', async () => {
+      const breaking = await startFakeVendor({
+        handle: ({ request, res }) => {
+          const stream = request.body?.stream === true;
+          res.writeHead(200, stream ? { 'content-type': 'text/event-stream' } : { 'content-type': 'application/json', 'content-length': '500' });
+          res.write(stream ? ': keep-alive\n\n' : '{"id":"x","con');
+          setTimeout(() => res.socket?.destroy(), 20);
+        },
+      });
+      try {
+        for (const stream of [false, true]) {
+          await start({ stream, maxRetries: 0, baseURL: h.baseURLAt(Number(new URL(breaking.origin).port)) });
+          const result = await runner.executeIsolated(prompt('hi'), makeRunContext());
+          expect(result.error?.code, `stream: ${stream}`).toBe('LIMIT_RUNNER_FAILED');
+          expect(result.error?.message, `stream: ${stream}`).toMatch(new RegExp(`^${h.name}: 127\\.0\\.0\\.1:\\d+ broke off the response before it was complete \\(other side closed\\)$`));
+          await rt!.close();
+          rt = undefined;
+        }
+      } finally {
+        await breaking.close();
+      }
+    });
+
     it('health: fail when the server answers 200 with something that is not the API (an HTML page)', async () => {
       const portal = await startFakeVendor({
         handle: ({ res }) => {

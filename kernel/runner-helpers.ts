@@ -655,7 +655,9 @@ export class HostedConversations<M> {
         (ctx.logger ?? this.o.logger).warn({ session: ctx.session.id, traceId: ctx.traceId, code: failure.code, status: failure.status }, failure.message);
       }
       const value = !stopped && error instanceof HostedFailureError ? scrubSecretDeep(error.value, this.o.secret) : undefined;
-      return runResult(started, { text: scrubSecret(current.text, this.o.secret), failure, value, tokensIn: current.tokensIn, tokensOut: current.tokensOut });
+      // A turn's text is a string unless the plugin has a bug: the run still resolves with a result.
+      const text = typeof current.text === 'string' ? current.text : '';
+      return runResult(started, { text: scrubSecret(text, this.o.secret), failure, value, tokensIn: current.tokensIn, tokensOut: current.tokensOut });
     } finally {
       deadline.clear();
       release();

@@ -95,7 +95,7 @@ export class OpenAIRunner implements Runner {
           model ??= chunk.model;
           const choice = chunk.choices?.[0];
           const delta = choice?.delta;
-          if (delta?.content) turn.text += delta.content;
+          if (delta?.content != null) turn.text += this.#textOf(delta.content, { model });
           if (delta?.refusal) refusal += delta.refusal;
           for (const call of delta?.tool_calls ?? []) if (call.function?.name) toolCalls[call.index] = call.function.name;
           if (choice?.finish_reason) finishReason = choice.finish_reason;
@@ -117,7 +117,7 @@ export class OpenAIRunner implements Runner {
         // Complete as a stream is: a choice that says why it ended.
         if (!choice) throw new HostedFailureError(this.#fail().failed(`${host} answered with a chat completion without choices: there is no reply`), { model });
         if (!choice.finish_reason) throw new HostedFailureError(this.#fail().failed(`${host} answered with a chat completion without a finish_reason: the reply is not complete`), { model });
-        turn.text = choice.message?.content ?? '';
+        turn.text = this.#textOf(choice.message?.content, { model });
         refusal = choice.message?.refusal ?? '';
         for (const call of choice.message?.tool_calls ?? []) toolCalls.push(call.type === 'function' ? call.function.name : call.custom.name);
         finishReason = choice.finish_reason;
@@ -166,6 +166,20 @@ export class OpenAIRunner implements Runner {
 
   dispose(): Promise<void> {
     return this.#conversations.dispose();
+  }
+
+  /**
+   * A message's (or a delta's) content as text: a string, nothing, or — as some OpenAI-compatible
+   * servers send it — an array of content parts, whose `text` parts are joined. Anything else is
+   * not a reply this runner can read: a failure naming what came, not a TypeError.
+   */
+  #textOf(content: unknown, value: unknown): string {
+    if (typeof content === 'string') return content;
+    if (content === null || content === undefined) return '';
+    if (Array.isArray(content) && content.every((part) => part && typeof part === 'object')) {
+      return content.map((part: { type?: unknown; text?: unknown }) => (part.type === 'text' && typeof part.text === 'string' ? part.text : '')).join('');
+    }
+    throw new HostedFailureError(this.#fail().failed(`${hostOf(this.#client.baseURL)} answered with message content that is not text: ${JSON.stringify(content)?.slice(0, 80)}`), value);
   }
 
   #fail() {

@@ -67,6 +67,20 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(runner.history(a.session.id)).toEqual([]);
   });
 
+  it('message content as content parts (some compatible servers) is read; content that is not text fails clearly instead of throwing', async () => {
+    ({ rt, runner } = await start({ stream: false }));
+    const completion = (content: unknown) => ({
+      status: 200,
+      body: { id: 'c', object: 'chat.completion', created: 0, model: 'fake-model', choices: [{ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: 'stop' }] },
+    });
+    bed.fake().plan.push(completion([{ type: 'text', text: 'in ' }, { type: 'text', text: 'parts' }]), completion(42));
+    const parts = await runner.executeIsolated(prompt('a'), makeRunContext());
+    expect(parts.ok, JSON.stringify(parts.error)).toBe(true);
+    expect(parts.stdout).toBe('in parts');
+    const odd = await runner.executeIsolated(prompt('b'), makeRunContext());
+    expect(odd.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: expect.stringMatching(/^runner-openai: 127\.0\.0\.1:\d+ answered with message content that is not text: 42$/) });
+  });
+
   it('streaming: accumulates the deltas and takes usage from the final chunk', async () => {
     ({ rt, runner } = await start());
     const result = await runner.executeIsolated(prompt('a streamed answer please'), makeRunContext());

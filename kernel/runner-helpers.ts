@@ -206,15 +206,15 @@ function isRetryableStatus(status: number, headers: { get(name: string): string 
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
+/** How many retries withRetries had made when it gave up with an error: its message's "(after N retries)" says that, not maxRetries. */
+const retriesMade = new WeakMap<object, number>();
+
 /**
  * Calls `attempt` (one request, the SDK's own retries off) up to `maxRetries` more times while
  * `retryable(error)` says so, waiting what the server asked for (`afterMs`) or the default backoff.
  * The wait is abortable (cancellation, session close, deadline), and a wait that would end after
  * the deadline is not started: RetryTooLateError, which HostedConversations reports at once.
  */
-/** How many retries withRetries had made when it gave up with an error: its message's "(after N retries)" says that, not maxRetries. */
-const retriesMade = new WeakMap<object, number>();
-
 export async function withRetries<T>(
   turn: { readonly signal: AbortSignal; remainingMs(): number },
   maxRetries: number,

@@ -865,10 +865,16 @@ export class OrchestratorService implements Orchestrator {
           branch.excluded = 'not started: another branch already succeeded';
           continue;
         }
+        // The run as #track sees it: when it fails after storing its trace (a governance tap or an
+        // afterRun tap throws), the branch still names that trace, so no stored trace goes unlisted.
+        let started: InFlight | undefined;
         try {
-          const outcome = await this.run({
-            tenant, sessionId: branch.target.sessionId, runner: branch.target.runner, task: input.task, actor: input.actor,
-            metadata: { ...input.metadata, federation: { label: branch.target.label, aggregate: input.aggregate } }, signal,
+          const outcome = await this.#track((entry) => {
+            started = entry;
+            return this.#run({
+              tenant, sessionId: branch.target.sessionId, runner: branch.target.runner, task: input.task, actor: input.actor,
+              metadata: { ...input.metadata, federation: { label: branch.target.label, aggregate: input.aggregate } }, signal,
+            }, entry);
           });
           branch.trace = outcome.trace;
           if (outcome.trace.status === 'ok' && input.aggregate === 'first-success' && winner === undefined) {
@@ -877,6 +883,9 @@ export class OrchestratorService implements Orchestrator {
           }
         } catch (error) {
           branch.error = { code: isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED', message: error instanceof Error ? error.message : String(error) };
+          const id = started?.trace?.id;
+          const stored = id ? await this.#storage.getTrace(tenant, id).catch(() => null) : null;
+          if (stored) branch.trace = stored;
         }
       }
     };
@@ -886,7 +895,11 @@ export class OrchestratorService implements Orchestrator {
     // are excluded here (and named in the merge's provenance), not passed on to be refused.
     for (const b of branches) {
       if (b.excluded) continue;
-      if (b.error) b.excluded = `failed before a trace was recorded: ${b.error.message}`;
+      if (b.error) {
+        b.excluded = b.trace
+          ? `failed after its trace was recorded (${b.error.code}: ${b.error.message}); the trace is ${b.trace.status}`
+          : `failed before a trace was recorded: ${b.error.message}`;
+      }
       else if (b.trace && b.trace.status !== 'ok') b.excluded = describeStatus(b.trace);
     }
     if (input.signal?.aborted) {

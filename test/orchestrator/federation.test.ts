@@ -126,6 +126,23 @@ describe('federation and cancellation', () => {
     for (const b of stopped) expect(b.excluded).toMatch(/^status error \(LIMIT_RUNNER_ABORTED: Another branch \(spy@.+\) succeeded first\)$/);
   });
 
+  it('names the stored trace of a branch whose run failed after recording it, and lists it among the excluded', async () => {
+    const s = await orch.openSession();
+    // A notifier's afterRun tap that is down for runner:other: the run throws, its trace is stored (ok).
+    rt.hooks.afterRun.tapPromise('test-notifier', async (trace) => {
+      if (trace.runner === 'other') throw new Error('notifier down');
+    });
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'x' }, aggregate: 'all', targets: [{ runner: 'spy' }, { runner: 'other' }] });
+    const [, failed] = fed.branches;
+    expect(failed!.error?.code).toBe('LIMIT_HOOK_TAP_FAILED');
+    const stored = (await orch.listTraces(undefined, { sessionId: s.id })).items.find((t) => t.runner === 'other');
+    expect(failed!.trace?.id).toBe(stored!.id);
+    expect(failed!.excluded).toBe(`failed after its trace was recorded (LIMIT_HOOK_TAP_FAILED: ${failed!.error!.message}); the trace is ok`);
+    const merged = fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined;
+    expect(merged?.parentIds).toEqual([fed.branches[0]!.trace!.id]);
+    expect(merged?.metadata.excluded).toEqual([{ traceId: stored!.id, reason: failed!.excluded }]);
+  });
+
   it('checks the receiving session before any branch runs, and reports a merge that fails after the fan-out in the outcome', async () => {
     const main = await orch.openSession();
     const elsewhere = await orch.openSession();

@@ -330,7 +330,16 @@ interface Read {
   digests: Map<ArtifactPartName, string>;
   traces: BoundRecord[];
   provenance: ProvenanceEntry[];
+  /** Records of each part as the files hold them (rd_points.csv: its series), to compare with the manifest's counts. */
+  records: Map<ArtifactPartName, number>;
+  /** The ids of the session records, and the tenants the session and trace records name. */
+  sessionIds: string[];
+  tenants: Set<string>;
 }
+
+/** A string field of each value that is an object holding one (for the manifest's claims about records). */
+const fieldOf = (values: readonly unknown[], field: string): string[] =>
+  values.flatMap((v) => (typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[field] === 'string' ? [(v as Record<string, string>)[field]!] : []));
 
 /** The values that pass `schema`, as they are in the file (each failure is a problem naming where). */
 function valid<T>(items: readonly Located[], schema: z.ZodType, problems: string[]): T[] {
@@ -364,13 +373,19 @@ function partDigest(items: readonly Located[], problems: string[]): string | und
 function readRecords(encoding: 'json' | 'jsonl', manifest: unknown, parts: Map<ArtifactPartName, Located[]>, problems: string[]): Read {
   const digests = new Map<ArtifactPartName, string>();
   const checked = new Map<ArtifactPartName, unknown[]>();
+  const values = (name: ArtifactPartName) => (parts.get(name) ?? []).map((i) => i.value);
   for (const name of PART_NAMES) {
     const items = parts.get(name) ?? [];
     const digest = partDigest(items, problems);
     if (digest !== undefined) digests.set(name, digest);
     checked.set(name, valid(items, RECORD_SCHEMAS[name], problems));
   }
-  return { encoding, manifest, digests, traces: checked.get('traces') as Trace[], provenance: checked.get('provenance') as ProvenanceEntry[] };
+  return {
+    encoding, manifest, digests, traces: checked.get('traces') as Trace[], provenance: checked.get('provenance') as ProvenanceEntry[],
+    records: new Map([...parts].map(([name, items]) => [name, items.length])),
+    sessionIds: fieldOf(values('sessions'), 'id'),
+    tenants: new Set([...fieldOf(values('sessions'), 'tenant'), ...fieldOf(values('traces'), 'tenant')]),
+  };
 }
 
 function readJson(doc: z.infer<typeof JsonDocument>, problems: string[]): Read {
@@ -426,7 +441,11 @@ function readCsv(byName: Map<string, string>, problems: string[]): Read {
   const declared = ManifestSchema.shape.parts.safeParse((manifest as { parts?: unknown } | undefined)?.parts);
   const digests = new Map<ArtifactPartName, string>();
   for (const name of PART_NAMES) {
-    const file = (declared.success ? declared.data[name].file : undefined) ?? CSV_FILES[name];
+    // Each part has its one file: a manifest naming another (a copy of the original kept beside an
+    // edited file) would have its digest checked against a file that verification does not read.
+    const file = CSV_FILES[name];
+    const named = declared.success ? declared.data[name].file : undefined;
+    if (named !== undefined && named !== file) problems.push(`manifest.parts.${name}.file: "${named}", but the ${name} part is ${file}`);
     const content = byName.get(file);
     if (content === undefined) problems.push(`part "${name}": file ${file} is missing`);
     else digests.set(name, sha256(content));
@@ -441,7 +460,18 @@ function readCsv(byName: Map<string, string>, problems: string[]): Read {
       return [];
     }
   };
-  const traces = valid<Record<string, CsvCell>>(rows(CSV_FILES.traces), CsvTraceRow, problems).map(boundRecordFromCsv);
+  const traceRows = rows(CSV_FILES.traces);
+  const traces = valid<Record<string, CsvCell>>(traceRows, CsvTraceRow, problems).map(boundRecordFromCsv);
+  const sessionRows = rows(CSV_FILES.sessions).map((r) => r.value);
+  const records = new Map<ArtifactPartName, number>();
+  for (const name of PART_NAMES) {
+    if (!byName.has(CSV_FILES[name])) continue;
+    // rd_points.csv has a row per point (one for a series without points): its records are its series.
+    if (name === 'rdSeries') records.set(name, new Set(fieldOf(rows(CSV_FILES.rdSeries).map((r) => r.value), 'seriesId')).size);
+    else if (name === 'traces') records.set(name, traceRows.length);
+    else if (name === 'sessions') records.set(name, sessionRows.length);
+    else records.set(name, rows(CSV_FILES[name]).length);
+  }
   const entries = rows(CSV_FILES.provenance).flatMap((row): Located[] => {
     try {
       return [{ value: provenanceFromCsv(row.value as Record<string, CsvCell>), where: row.where }];
@@ -450,7 +480,10 @@ function readCsv(byName: Map<string, string>, problems: string[]): Read {
       return [];
     }
   });
-  return { encoding: 'csv', manifest, digests, traces, provenance: valid<ProvenanceEntry>(entries, ProvenanceEntry, problems) };
+  return {
+    encoding: 'csv', manifest, digests, traces, provenance: valid<ProvenanceEntry>(entries, ProvenanceEntry, problems), records,
+    sessionIds: fieldOf(sessionRows, 'id'), tenants: new Set([...fieldOf(sessionRows, 'tenant'), ...fieldOf(traceRows.map((r) => r.value), 'tenant')]),
+  };
 }
 
 /** Rebuilds a provenance entry from a provenance.csv row exactly (absent optional fields stay absent). */
@@ -520,12 +553,23 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
     for (const c of chains) {
       const r = recorded.get(c.traceId);
       if (!r) problems.push(`trace ${c.traceId}: not listed in the manifest's provenance result`);
-      else if (r.verified !== c.verified || r.length !== c.length) {
-        problems.push(`trace ${c.traceId}: chain differs from the manifest (${r.verified !== c.verified ? `verified ${c.verified}, manifest ${r.verified}` : `length ${c.length}, manifest ${r.length}`})`);
+      else if (r.verified !== c.verified || r.length !== c.length || r.brokenAt !== c.brokenAt) {
+        const diff = r.verified !== c.verified ? `verified ${c.verified}, manifest ${r.verified}` : r.length !== c.length ? `length ${c.length}, manifest ${r.length}` : `broken at ${c.brokenAt}, manifest ${r.brokenAt}`;
+        problems.push(`trace ${c.traceId}: chain differs from the manifest (${diff})`);
       }
     }
     if (recorded.size !== chains.length) problems.push(`manifest lists ${recorded.size} chains, the artifact holds ${chains.length}`);
+    const verified = chains.every((c) => c.verified);
+    if (manifest.provenance.verified !== verified) problems.push(`manifest.provenance.verified is ${manifest.provenance.verified}, but the chains ${verified ? 'all verify' : 'do not all verify'}`);
     if ([...manifest.traceIds].sort().join(',') !== read.traces.map((t) => t.id).sort().join(',')) problems.push("manifest's traceIds differ from the traces part");
+    // Every claim the manifest makes about the records is checked against them, not only the digests.
+    for (const name of PART_NAMES) {
+      const held = read.records.get(name);
+      if (held !== undefined && held !== manifest.parts[name].records) problems.push(`manifest.parts.${name}.records: ${manifest.parts[name].records}, but the ${name} part holds ${held}`);
+    }
+    if ([...manifest.sessionIds].sort().join(',') !== [...read.sessionIds].sort().join(',')) problems.push("manifest's sessionIds differ from the sessions part");
+    const others = [...read.tenants].filter((t) => t !== manifest.tenant);
+    if (others.length) problems.push(`manifest.tenant is "${manifest.tenant}", but records name tenant ${others.map((t) => `"${t}"`).join(', ')}`);
   }
 
   return { ok: problems.length === 0, encoding: read.encoding, parts, chains, problems };

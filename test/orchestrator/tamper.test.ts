@@ -122,4 +122,55 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(verified.ok).toBe(false);
     expect(verified.problems.join('\n')).toMatch(new RegExp(`trace ${a.id}: provenance chain broken at seq \\d+ \\(.*output`));
   });
+
+  it.each(['json', 'jsonl', 'csv'] as const)("every claim of an export's (%s) manifest is checked against its records, not only the digests", async (format) => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'eleven' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'twelve' } })).trace;
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'rd' });
+    await orch.recordRdStep(series.id, { rate: 1, distortion: 0.5 });
+    await orch.recordRdStep(series.id, { rate: 2, distortion: 0.25 });
+    rewrite(b.id, (t) => { t.output!.stdout = 'FORGED'; }); // one broken chain, so brokenAt is a number
+    const art = await orch.exportArtifact({ sessionId: s.id, format });
+    expect(art.manifest.parts.rdSeries.records).toBe(1);
+    expect(orch.verifyArtifact(art.files).problems.filter((p) => !p.includes(b.id))).toEqual([]);
+    /** The files with the manifest edited (where each format keeps it), and the problems verification adds. */
+    const tampered = (edit: (m: Record<string, any>) => void) => {
+      const files = art.files.map((f) => ({ ...f }));
+      if (format === 'csv') {
+        const file = files.find((f) => f.path === 'manifest.json')!;
+        const m = JSON.parse(file.content);
+        edit(m);
+        file.content = JSON.stringify(m);
+      } else if (format === 'json') {
+        const doc = JSON.parse(files[0]!.content);
+        edit(doc.manifest);
+        files[0]!.content = JSON.stringify(doc);
+      } else {
+        const [head, ...rest] = files[0]!.content.split('\n');
+        const line = JSON.parse(head!);
+        edit(line.manifest);
+        files[0]!.content = [JSON.stringify(line), ...rest].join('\n');
+      }
+      return orch.verifyArtifact(files).problems.filter((p) => !p.startsWith(`trace ${b.id}: provenance chain broken`));
+    };
+    expect(tampered((m) => { m.parts.traces.records = 7; })).toEqual(['manifest.parts.traces.records: 7, but the traces part holds 2']);
+    expect(tampered((m) => { m.parts.rdSeries.records = 2; })).toEqual(['manifest.parts.rdSeries.records: 2, but the rdSeries part holds 1']);
+    expect(tampered((m) => { m.sessionIds = ['another-session']; })).toEqual(["manifest's sessionIds differ from the sessions part"]);
+    expect(tampered((m) => { m.tenant = 'acme'; })).toEqual(['manifest.tenant is "acme", but records name tenant "default"']);
+    expect(tampered((m) => { m.provenance.verified = true; })).toEqual(['manifest.provenance.verified is true, but the chains do not all verify']);
+    expect(tampered((m) => { m.provenance.chains.find((c: { traceId: string }) => c.traceId === b.id).brokenAt = 0; }))
+      .toEqual([expect.stringMatching(new RegExp(`^trace ${b.id}: chain differs from the manifest \\(broken at \\d+, manifest 0\\)$`))]);
+    if (format === 'csv') {
+      // The traces part pointed at a kept copy of the original file, so an edited traces.csv is not hashed.
+      const files = art.files.map((f) => ({ ...f }));
+      const m = JSON.parse(files.find((f) => f.path === 'manifest.json')!.content);
+      m.parts.traces.file = 'original.csv';
+      files.find((f) => f.path === 'manifest.json')!.content = JSON.stringify(m);
+      const traces = files.find((f) => f.path === 'traces.csv')!;
+      files.push({ path: 'original.csv', content: traces.content });
+      traces.content = traces.content.replace(',{},', ',"{""edited"":true}",');
+      expect(orch.verifyArtifact(files).problems).toContain('manifest.parts.traces.file: "original.csv", but the traces part is traces.csv');
+    }
+  });
 });

@@ -172,10 +172,14 @@ export class OrchestratorService implements Orchestrator {
     return session;
   }
 
-  /** The session, which must be open: every write into a session (run, trace, merge, RD series) follows this rule. */
+  /**
+   * The session, which must be open: every write into a session (run, recorded trace, merge, RD
+   * series and point) follows this rule. A session whose close is in progress here counts as closed,
+   * though storage says `open` until its aborted runs are recorded.
+   */
   async #requireOpenSession(tenant: string, id: string): Promise<Session> {
     const session = await this.#requireSession(tenant, id);
-    if (session.status !== 'open') throw sessionClosed(tenant, id);
+    if (session.status !== 'open' || this.#closing.has(key(tenant, id))) throw sessionClosed(tenant, id);
     return session;
   }
 
@@ -202,7 +206,6 @@ export class OrchestratorService implements Orchestrator {
     // Storage is read even when the scope is live here: another process (the CLI, another API
     // instance) may have closed the session.
     const session = await this.#requireOpenSession(tenant, id);
-    if (this.#closing.has(k)) throw sessionClosed(tenant, id);
     const existing = this.#live.get(k);
     if (existing && !existing.handle.closed) return existing;
     let attaching = this.#attaching.get(k);

@@ -150,9 +150,10 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await expectCode(orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'z' } }), 'LIMIT_SESSION_CLOSED');
   });
 
-  it('refuses a run that arrives while the session is closing, and runs nothing in it afterwards', async () => {
+  it('refuses a run (and every other write into the session) that arrives while the session is closing, and runs nothing in it afterwards', async () => {
     const s = await orch.openSession();
-    await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'before' } });
+    const before = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'before' } });
+    const rd = await orch.createRdSeries({ sessionId: s.id, name: 'curve' });
     // Hold the close at its last step, where storage still says `open`.
     const storage = rt.resolve('storage');
     const closeStored = storage.closeSession.bind(storage);
@@ -165,6 +166,13 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await new Promise((r) => setTimeout(r, 10));
     expect((await orch.getSession(undefined, s.id))?.status).toBe('open');
     await expectCode(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'during' } }), 'LIMIT_SESSION_CLOSED');
+    // Not only runs: a recorded trace, a merge, an RD series or point, a federation into it.
+    await expectCode(orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'q' }, output: { ok: true, stdout: 'a', stderr: '' } }), 'LIMIT_SESSION_CLOSED');
+    await expectCode(orch.merge({ parentIds: [before.trace.id] }), 'LIMIT_SESSION_CLOSED');
+    await expectCode(orch.createRdSeries({ sessionId: s.id, name: 'late' }), 'LIMIT_SESSION_CLOSED');
+    await expectCode(orch.recordRdStep(rd.id, { rate: 1, distortion: 0.5 }), 'LIMIT_SESSION_CLOSED');
+    await expectCode(orch.federate({ sessionId: s.id, task: { input: 'f' }, aggregate: 'all', targets: [{ runner: 'spy' }] }), 'LIMIT_SESSION_CLOSED');
+    expect((await orch.listTraces(undefined, { sessionId: s.id })).items.map((t) => t.id)).toEqual([before.trace.id]);
     release();
     expect((await closing).status).toBe('closed');
     await expectCode(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'after' } }), 'LIMIT_SESSION_CLOSED');

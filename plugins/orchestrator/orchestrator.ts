@@ -578,10 +578,6 @@ export class OrchestratorService implements Orchestrator {
     }
   }
 
-  #provenance(traceId: string, tenant: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): Promise<ProvenanceEntry> {
-    return this.#storage.appendProvenance(tenant, this.#entry(traceId, actor, action, rest));
-  }
-
   #entry(traceId: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): ProvenanceInput {
     const input: ProvenanceInput = { traceId, at: now(), actor, action };
     if (rest.source !== undefined) input.source = rest.source;
@@ -828,9 +824,13 @@ export class OrchestratorService implements Orchestrator {
       // The governance service records the decision (status, provenance, checkpoint, statistics).
       await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor });
     } else {
-      await this.#storage.addCheckpoint(tenant, { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() });
-      await this.#storage.updateTrace(tenant, traceId, { status, metadata: trace.metadata });
-      await this.#provenance(traceId, tenant, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason });
+      // One transaction, only from pending-review: of two decisions at once (an approve and a
+      // reject), the second is refused (LIMIT_CONFLICT) instead of recorded after the first.
+      await this.#storage.batch(tenant, [
+        { op: 'updateTrace', id: traceId, patch: { status, metadata: trace.metadata }, ifStatus: 'pending-review' },
+        { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
+        { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
+      ]);
     }
     await this.#storage.updateTrace(tenant, traceId, { completedAt: now(), metadata: trace.metadata });
     return this.#requireTrace(tenant, traceId);

@@ -165,4 +165,28 @@ describe('merges through the real governance engine', () => {
     const stats = await rt.resolve('governance').stats('default');
     expect([stats['merges.review'], stats['merges.refused'], stats['merges.allowed']]).toEqual([1, 1, undefined]);
   });
+
+  it.each([true, false])('of an approve and a reject at once, one is recorded and the other refused (governance service with review: %s)', async (withReview) => {
+    rt = await runtime({ policy: { requireHumanReview: true } });
+    orch = rt.resolve('orchestrator');
+    // A custom governance service may leave `review` out: the orchestrator records the decision itself.
+    if (!withReview) Object.defineProperty(rt.resolve('governance'), 'review', { value: undefined });
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+    const merged = (await orch.merge({ parentIds: [parent.id] })).trace;
+    expect(merged.status).toBe('pending-review');
+    const [approve, reject] = await Promise.allSettled([orch.approveMerge(merged.id, { actor: 'alice' }), orch.rejectMerge(merged.id, { actor: 'bob' })]);
+    const decided = [approve, reject].filter((r) => r.status === 'fulfilled');
+    const refused = [approve, reject].filter((r) => r.status === 'rejected');
+    expect(decided).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT' });
+    const detail = await orch.inspectTrace(undefined, merged.id);
+    const status = (decided[0] as PromiseFulfilledResult<{ status: string }>).value.status;
+    expect(detail.trace.status).toBe(status);
+    expect(detail.provenance.filter((e) => e.operation === 'review').map((e) => e.action)).toEqual(['review-requested', status === 'ok' ? 'approved' : 'rejected']);
+    expect(detail.checkpoints.filter((c) => c.label === 'governance:review')).toHaveLength(1);
+    expect(detail.verification.verified).toBe(true);
+  });
 });
+

@@ -845,9 +845,21 @@ export class OrchestratorService implements Orchestrator {
       const sessionId = t.sessionId ?? input.sessionId;
       return { runner: t.runner, sessionId, label: t.label ?? `${t.runner}@${sessionId}#${i}` };
     });
-    // Before anything runs: an unknown runner, and a receiving session that is missing or closed.
+    // Before anything runs: an unknown runner, and a session — the receiving one, or a target's —
+    // that is missing or closed (a target's named by its place in `targets`), so a mistyped id
+    // refuses the federation instead of running, storing and merging the other branches.
     for (const t of targets) this.#runner(t.runner);
     await this.#requireOpenSession(tenant, input.sessionId);
+    const checked = new Set([input.sessionId]);
+    for (const [i, t] of targets.entries()) {
+      if (checked.has(t.sessionId)) continue;
+      checked.add(t.sessionId);
+      await this.#requireOpenSession(tenant, t.sessionId).catch((error: unknown) => {
+        if (!isLimitError(error)) throw error;
+        const field = `targets.${i}.sessionId`;
+        throw new LimitError(error.code, `${field}: ${error.message}`, { cause: error, details: { ...error.details, field }, fix: 'Name an open session of this tenant, or leave the target\'s sessionId out to run it in the receiving session.' });
+      });
+    }
     const concurrency = Math.max(1, Math.min(input.concurrency ?? targets.length, targets.length));
     const stop = new AbortController();
     const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;

@@ -152,6 +152,15 @@ describe('federation and cancellation', () => {
     expect(closed).toMatchObject({ code: 'LIMIT_SESSION_CLOSED' });
     const missing = await orch.federate({ sessionId: 'no-such-session', task: { input: 'x' }, aggregate: 'all', targets }).catch((e: unknown) => e);
     expect(missing).toMatchObject({ code: 'LIMIT_NOT_FOUND' });
+    // A target's session too, named by its place in targets: no branch runs, nothing is merged.
+    const open = await orch.openSession();
+    const typo = await orch.federate({ sessionId: open.id, task: { input: 'x' }, aggregate: 'all', targets: [...targets, { runner: 'spy', sessionId: 'no-such-session' }] }).catch((e: unknown) => e);
+    expect(typo).toMatchObject({ code: 'LIMIT_NOT_FOUND', message: 'targets.2.sessionId: Session "no-such-session" not found for tenant "default"', details: { field: 'targets.2.sessionId' } });
+    const shut = await orch.openSession();
+    await orch.closeSession(undefined, shut.id);
+    const closedTarget = await orch.federate({ sessionId: open.id, task: { input: 'x' }, aggregate: 'all', targets: [{ runner: 'other', sessionId: shut.id }, ...targets] }).catch((e: unknown) => e);
+    expect(closedTarget).toMatchObject({ code: 'LIMIT_SESSION_CLOSED', details: { field: 'targets.0.sessionId' } });
+    expect((await orch.listTraces(undefined, { sessionId: open.id })).items).toHaveLength(0);
     expect(spy.calls).toHaveLength(0);
     expect((await orch.listTraces(undefined, { sessionId: elsewhere.id })).items).toHaveLength(0);
 

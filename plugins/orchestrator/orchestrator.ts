@@ -705,7 +705,9 @@ export class OrchestratorService implements Orchestrator {
     const sessions = [...new Set(parents.map((p) => p.sessionId))];
     const sessionId = input.sessionId ?? (sessions.length === 1 ? sessions[0]! : undefined);
     if (!sessionId) {
-      throw new LimitError('LIMIT_VALIDATION', `Parents come from ${sessions.length} sessions; name the session that receives the merge (sessionId)`, { details: { sessions } });
+      throw new LimitError('LIMIT_VALIDATION', `sessionId: the parents come from ${sessions.length} sessions, so name the session that receives the merge`, {
+        details: { field: 'sessionId', sessions }, fix: `Add sessionId: one of ${sessions.map((id) => `"${id}"`).join(', ')}, or another open session of the tenant.`,
+      });
     }
     await this.#requireOpenSession(tenant, sessionId);
     const strategy = input.strategy ?? 'union';

@@ -84,6 +84,15 @@ describe('orchestrator input validation', () => {
     expect((await orch.inspectTrace(undefined, merged.id)).provenance.at(-1)).toMatchObject({ action: 'approved', actor: 'bob', rationale: 'checked both' });
   });
 
+  it('merge: parents of several sessions without a sessionId are LIMIT_VALIDATION naming sessionId (details.field, as over HTTP)', async () => {
+    const [s1, s2] = [await orch.openSession(), await orch.openSession()];
+    const a = (await orch.run({ sessionId: s1.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'b' } })).trace;
+    const error = await rejects(orch.merge({ parentIds: [a.id, b.id] }), 'LIMIT_VALIDATION', 'sessionId: the parents come from 2 sessions');
+    expect(error.details).toEqual({ field: 'sessionId', sessions: [s1.id, s2.id] });
+    expect(await traceCount()).toBe(2);
+  });
+
   it('merge: a repeated parent is named with its position and the one it repeats', async () => {
     const s = await orch.openSession();
     const ids: string[] = [];

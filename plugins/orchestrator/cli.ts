@@ -134,7 +134,14 @@ export function registerCommands(registry: CommandRegistry): void {
       let sessionId = opts.session;
       const ephemeral = sessionId === undefined;
       if (sessionId === undefined) sessionId = (await orchestrator.openSession({ name: 'limit run' })).id;
-      else if (!(await orchestrator.getSession(undefined, sessionId))) await orchestrator.openSession({ id: sessionId, name: sessionId });
+      else if (!(await orchestrator.getSession(undefined, sessionId))) {
+        // Another `limit run --session S` (another process) may create it between the look and this
+        // open: that one is the session to run in, not a conflict.
+        const id = sessionId;
+        await orchestrator.openSession({ id, name: id }).catch(async (error: unknown) => {
+          if (!isLimitError(error, 'LIMIT_CONFLICT') || !(await orchestrator.getSession(undefined, id))) throw error;
+        });
+      }
       try {
         // An interrupt (Ctrl-C, SIGTERM) aborts the run: its processes are killed and the trace is recorded as aborted.
         const outcome = await orchestrator.run({ sessionId, runner, task: { input, kind: opts.kind }, actor: 'cli', signal: registry.signal });

@@ -1,9 +1,14 @@
-/** `limit run | export | verify` through the real CLI entry point, on SQLite and the Python runner. */
+/** `limit run | export | verify` through the real CLI entry point, on SQLite and the Python runner (and `run` in process, with the test doubles). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Command } from 'commander';
+import { createRuntime } from 'limit-graph';
 import { runCli } from '../helpers/cli.ts';
+import { registerCommands } from '../../plugins/orchestrator/cli.ts';
+import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
+import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin } from './doubles.ts';
 import { BUILT_IN_PACKS } from '../../presets/governance/packs.ts';
 
 const PACKS = BUILT_IN_PACKS;
@@ -163,4 +168,26 @@ describe('orchestrator CLI', () => {
     expect(demoOnFile.stderr).toContain(`LIMIT_VALIDATION: --out ${out}: exists and is not a folder`);
     expect(readFileSync(out, 'utf8')).toContain('limit-graph-artifact');
   }, 60_000);
+});
+
+describe('limit run --session S, in process', () => {
+  it('runs in a session another process created between its look and its open, instead of failing with LIMIT_CONFLICT', async () => {
+    const rt = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, plugins: [memoryStoragePlugin, keywordGovernancePlugin, spyRunnerPlugin(spyRunner('spy')), orchestratorPlugin] });
+    try {
+      const orch = rt.resolve('orchestrator');
+      // The other process's open: the session exists, but this invocation's look came just before it.
+      await orch.openSession({ id: 'raced' });
+      const getSession = orch.getSession.bind(orch);
+      let looks = 0;
+      orch.getSession = async (tenant, id) => (looks++ === 0 ? null : getSession(tenant, id));
+      const printed: string[] = [];
+      const program = new Command('limit').exitOverride();
+      registerCommands({ program, runtime: async () => rt, printJson: (v) => void printed.push(JSON.stringify(v)), print: (t) => void printed.push(t), printStderr: () => {}, signal: new AbortController().signal, untilStopped: () => new Promise(() => {}) });
+      await program.parseAsync(['node', 'limit', 'run', 'spy', '--session', 'raced', '--', 'hello']);
+      expect(printed).toEqual(['hello']);
+      expect((await orch.listTraces(undefined, { sessionId: 'raced' })).items.map((t) => t.status)).toEqual(['ok']);
+    } finally {
+      await rt.close();
+    }
+  });
 });

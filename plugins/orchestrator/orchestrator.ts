@@ -121,19 +121,21 @@ export class OrchestratorService implements Orchestrator {
   async closeSession(tenantIn: string | undefined, id: string): Promise<Session> {
     const tenant = this.#tenant(tenantIn);
     const session = await this.#requireSession(tenant, id);
-    if (session.status === 'closed') return session;
     const k = key(tenant, id);
+    if (session.status === 'closed') {
+      // Closed by another process (the CLI, another API instance): the scope still live here, and
+      // the runners' workers for it, are let go now rather than when the runtime closes.
+      const live = this.#live.get(k);
+      if (live) await this.#closeScope(live);
+      return session;
+    }
     // From here no run may start in the session (#liveSession refuses it), though storage still
     // says `open` until the runs in flight have stopped.
     this.#closing.add(k);
     try {
       const live = this.#live.get(k);
       if (live) {
-        const inFlight = [...live.running.values()].map((r) => r.done);
-        // Aborts the session signal (running tasks stop) and fires sessionClosed, whose tap releases
-        // every runner's workers for this session; then the scope is disposed.
-        await live.handle.close();
-        await settleWithin(inFlight, this.deps.options.closeWaitMs);
+        await this.#closeScope(live);
       } else {
         await this.#releaseRunners(id, tenant);
       }
@@ -141,6 +143,17 @@ export class OrchestratorService implements Orchestrator {
     } finally {
       this.#closing.delete(k); // storage says `closed` now (or the close failed and it stays open)
     }
+  }
+
+  /**
+   * Aborts the session signal (running tasks stop) and fires sessionClosed, whose tap releases every
+   * runner's workers for this session; then the scope is disposed, and its runs get up to
+   * closeWaitMs to record their traces.
+   */
+  async #closeScope(live: LiveSession): Promise<void> {
+    const inFlight = [...live.running.values()].map((r) => r.done);
+    await live.handle.close();
+    await settleWithin(inFlight, this.deps.options.closeWaitMs);
   }
 
   /** Called from the sessionClosed tap: however the scope closes, runners let go of the session. */

@@ -207,6 +207,11 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await rt.resolve('storage').closeSession('default', s.id, new Date().toISOString()); // as the CLI would
     await expectCode(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'second' } }), 'LIMIT_SESSION_CLOSED');
     expect(spy.calls.map((c) => c.input)).toEqual(['first']);
+    // closeSession here then lets go of the scope and the runners' workers, not only at runtime close.
+    expect(rt.getSession(s.id)?.closed).toBe(false);
+    expect((await orch.closeSession(undefined, s.id)).status).toBe('closed');
+    expect(rt.getSession(s.id)).toBeUndefined();
+    expect(spy.closed).toEqual([s.id]);
   });
 
   it('merges, refuses quarantined parents, honours vetoes', async () => {

@@ -158,7 +158,7 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(tampered((m) => { m.parts.rdSeries.records = 2; })).toEqual(['manifest.parts.rdSeries.records: 2, but the rdSeries part holds 1']);
     expect(tampered((m) => { m.sessionIds = ['another-session']; })).toEqual(["manifest's sessionIds differ from the sessions part"]);
     expect(tampered((m) => { m.tenant = 'acme'; })).toEqual(['manifest.tenant is "acme", but records name tenant "default"']);
-    expect(tampered((m) => { m.provenance.verified = true; })).toEqual(['manifest.provenance.verified is true, but the chains do not all verify']);
+    expect(tampered((m) => { m.provenance.verified = true; })).toEqual(['manifest.provenance.verified is true, but its chains do not all verify']);
     expect(tampered((m) => { m.provenance.chains.find((c: { traceId: string }) => c.traceId === b.id).brokenAt = 0; }))
       .toEqual([expect.stringMatching(new RegExp(`^trace ${b.id}: chain differs from the manifest \\(broken at \\d+, manifest 0\\)$`))]);
     if (format === 'csv') {

@@ -278,8 +278,8 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
       fields: { source: 'body.graph', target: null },
       responses: {
         schema: RdPointResponse,
-        description: "The point as recorded and the series' point count and bytes (not its other points: GET /rd/knee?series= returns them all). A series full to its limits answers 413.",
-        errors: [...STD, 404, 422],
+        description: "The point as recorded and the series' point count and bytes (not its other points: GET /rd/knee?series= returns them all). A series full to its limits answers 413; one whose session is closed, 409 LIMIT_SESSION_CLOSED.",
+        errors: [...STD, 404, 409, 422],
       },
       handler: ({ params, body, principal, reply }) =>
         s.orchestrator().recordRdStep(params.id, { ...body, tenant: principal.tenant, timeLimitMs: options.rdTimeLimitMs, signal: abortedWhenClientLeaves(reply) }),

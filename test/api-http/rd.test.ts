@@ -195,6 +195,19 @@ describe('api-http rate–distortion', () => {
     expect(next.json.point.step).toBe(0);
   });
 
+  it('a step into a series whose session is closed answers 409 LIMIT_SESSION_CLOSED, which /openapi.json lists for the route, and stores nothing', async () => {
+    const closing = (await s.req('POST', '/sessions', { body: { name: 'rd-closed' } })).json.id;
+    const series = (await s.req('POST', '/rd/series', { body: { sessionId: closing, name: 'c' } })).json.id;
+    expect((await s.req('POST', `/rd/series/${series}/points`, { body: { rate: 1, distortion: 2 } })).status).toBe(201);
+    expect((await s.req('POST', `/sessions/${closing}/close`)).status).toBe(200);
+    const res = await s.req('POST', `/rd/series/${series}/points`, { body: { rate: 2, distortion: 1 } });
+    expect(res.status, res.text).toBe(409);
+    expect(res.json.code).toBe('LIMIT_SESSION_CLOSED');
+    expect((await s.req('GET', `/rd/knee?series=${series}`)).json.points).toEqual([{ step: 0, rate: 1, distortion: 2 }]);
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    expect(Object.keys(doc.paths['/rd/series/{id}/points'].post.responses)).toContain('409');
+  });
+
   it('finds the knee of ad hoc points, in any order', async () => {
     const shuffled = [...ELBOW].reverse();
     for (const detector of ['kneedle', 'menger']) {

@@ -2,6 +2,8 @@
  * Every endpoint's happy path, tenant isolation and authentication, over real HTTP against the
  * real stack, once on SQLite and once on PostgreSQL.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, snapshot, startServer, type Backend, type Server } from './harness.ts';
 
@@ -188,6 +190,23 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     const rejected = await s.req('POST', `/merges/${m2.json.trace.id}/reject`);
     expect(rejected.status).toBe(200);
     expect(rejected.json.status).toBe('rejected');
+  });
+
+  it('an approval validates the merge again: a parent quarantined while it waited answers 409 LIMIT_MERGE_REFUSED, and it stays pending-review', async () => {
+    const parents: string[] = [];
+    for (const stdout of ['p1', 'p2']) {
+      parents.push((await s.req('POST', '/traces', { body: { sessionId, runner: 'ext', task: { input: stdout }, output: { ok: true, stdout, stderr: '' } } })).json.trace.id);
+    }
+    const merged = (await s.req('POST', '/merges', { body: { parentIds: parents, strategy: 'concat' } })).json.trace.id;
+    expect((await s.req('POST', `/traces/${parents[1]}/quarantine`, { body: { reason: 'while the merge waited' } })).status).toBe(200);
+    const refused = await s.req('POST', `/merges/${merged}/approve`);
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.json.code).toBe('LIMIT_MERGE_REFUSED');
+    expect(refused.json.detail).toContain(parents[1]);
+    expect((await s.req('GET', `/traces/${merged}`)).json.status).toBe('pending-review');
+    // docs/api.md says so, in the Merges section.
+    expect(readFileSync(fileURLToPath(new URL('../../docs/api.md', import.meta.url)), 'utf8')).toMatch(/approval validates the merge again/);
+    expect((await s.req('POST', `/merges/${merged}/reject`)).json.status).toBe('rejected');
   });
 
   it('exports artifacts of a session and of traces', async () => {

@@ -209,6 +209,18 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect((await s.req('POST', `/merges/${merged}/reject`)).json.status).toBe('rejected');
   });
 
+  it('a merge of parents from two sessions without sessionId is a 400 naming body.sessionId', async () => {
+    const other = (await s.req('POST', '/sessions', { body: { name: 'other' } })).json.id;
+    const parents: string[] = [];
+    for (const sid of [sessionId, other]) {
+      parents.push((await s.req('POST', '/traces', { body: { sessionId: sid, runner: 'ext', task: { input: 'x' }, output: { ok: true, stdout: 'x', stderr: '' } } })).json.trace.id);
+    }
+    const res = await s.req('POST', '/merges', { body: { parentIds: parents } });
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.errors).toEqual([{ path: 'body.sessionId', message: expect.stringContaining('name the session that receives the merge') }]);
+    expect((await s.req('POST', '/merges', { body: { parentIds: parents, sessionId: other } })).status).toBe(201);
+  });
+
   it('exports artifacts of a session and of traces', async () => {
     const json = await s.req('POST', '/artifacts/export', { body: { sessionId, format: 'json' } });
     expect(json.status).toBe(200);

@@ -116,9 +116,12 @@ describe('api-http model-based test', () => {
         if (alien) return expectStatus(await req(t, 'POST', `/sessions/${alien}/close`), 404, 'LIMIT_NOT_FOUND', 'params.id');
         if (!t.sessions.size) return;
         const id = pick([...t.sessions.keys()]);
+        const before = t.sessions.get(id) === 'closed' ? (await req(t, 'GET', `/sessions/${id}`)).json : undefined;
         const res = await req(t, 'POST', `/sessions/${id}/close`);
         expectStatus(res, 200);
         expect(res.json.status, where()).toBe('closed');
+        // Closing a closed session returns it unchanged.
+        if (before) expect(res.json, where()).toEqual(before);
         t.sessions.set(id, 'closed');
       }],
       // record a trace (a closed session refuses it)
@@ -260,6 +263,7 @@ describe('api-http model-based test', () => {
         const since = m.flags.filter((f) => m.releasedAt === undefined || f.at > m.releasedAt);
         const auto = (m.status === 'ok' || m.status === 'error') && Math.max(severity, ...since.map((f) => f.severity)) >= QUARANTINE_SEVERITY;
         expect(res.json.autoQuarantined, where()).toBe(auto);
+        expect(typeof res.json.quarantineReason === 'string', where()).toBe(auto);
         m.flags.push({ kind, severity, at: step });
         m.provenance++;
         count(t, 'flags.total');
@@ -290,6 +294,10 @@ describe('api-http model-based test', () => {
         if (own.length < 2) return;
         const parents = [...new Set([pick(own), pick(own), pick(own)].slice(0, 1 + int(3)))];
         const sessions = new Set(parents.map((p) => p.sessionId));
+        if (sessions.size > 1 && r() < 0.2) {
+          // Parents of several sessions: the receiving session must be named.
+          return expectStatus(await req(t, 'POST', '/merges', { parentIds: parents.map((p) => p.id) }), 400, 'LIMIT_VALIDATION', 'body.sessionId');
+        }
         const sessionId = sessions.size > 1 || r() < 0.2 ? pick([...t.sessions.keys()]) : parents[0]!.sessionId;
         const strategy = pick(['union', 'concat', 'first-success']);
         const alien = r() < 0.1 ? foreign(t, (x) => x.traces) : undefined;
@@ -421,6 +429,7 @@ describe('api-http model-based test', () => {
         const manifest = res.json.manifest;
         expect([...manifest.traceIds].sort(), where()).toEqual(traces.map((m) => m.id).sort());
         expect(manifest.provenance.verified, where()).toBe(true);
+        for (const chain of manifest.provenance.chains) expect(chain, where()).toMatchObject({ verified: true, length: t.traces.get(chain.traceId)!.provenance });
         expect(manifest.parts.provenance.records, where()).toBe(traces.reduce((n, m) => n + m.provenance, 0));
         expect(manifest.parts.flags.records, where()).toBe(traces.reduce((n, m) => n + m.flags.length, 0));
         expect(manifest.parts.rdSeries.records, where()).toBe([...t.series.values()].filter((x) => x.sessionId === sessionId).length);

@@ -53,6 +53,12 @@ describe('api-http model-based test', () => {
     const req = async (t: Tenant, method: string, url: string, body?: unknown): Promise<Res> => {
       const res = await s.req(method, url, { key: t.key, body });
       log.push(`${step} ${t.name} ${method} ${url} ${body === undefined ? '' : JSON.stringify(body)} → ${res.status}`);
+      // Every error is a problem document with the request id; a 400 or a 404 names the field.
+      if (res.status >= 400) {
+        expect(res.headers.get('content-type'), where()).toMatch(/^application\/problem\+json/);
+        expect(res.json.requestId, where()).toBe(res.headers.get('x-request-id'));
+        if (res.status === 400 || res.status === 404) expect(res.json.errors.length, `${where()}\n${res.text.slice(0, 400)}`).toBeGreaterThan(0);
+      }
       // Every answer is one /openapi.json documents for the route.
       const path = url.split('?')[0]!;
       const route = documented.find(([m, re]) => m === method && re.test(path));
@@ -131,11 +137,19 @@ describe('api-http model-based test', () => {
         if (!sessionId) return;
         await recordTrace(t, sessionId, alien === undefined);
       }],
-      // a run in a closed session is refused before anything runs
+      // a run (Python): a closed session refuses it before anything runs, another tenant's is a 404
       [1, async (t) => {
-        const closed = [...t.sessions].filter(([, st]) => st === 'closed').map(([id]) => id);
-        if (!closed.length) return;
-        expectStatus(await req(t, 'POST', `/sessions/${pick(closed)}/runs`, { runner: 'python', task: { input: 'print(1)' } }), 409, 'LIMIT_SESSION_CLOSED');
+        const alien = r() < 0.15 ? foreign(t, (x) => x.sessions) : undefined;
+        const sessionId = alien ?? (t.sessions.size ? pick([...t.sessions.keys()]) : undefined);
+        if (!sessionId) return;
+        const res = await req(t, 'POST', `/sessions/${sessionId}/runs`, { runner: 'python', task: { input: `print(${step})` } });
+        if (alien) return expectStatus(res, 404, 'LIMIT_NOT_FOUND', 'params.id');
+        if (t.sessions.get(sessionId) === 'closed') return expectStatus(res, 409, 'LIMIT_SESSION_CLOSED');
+        expectStatus(res, 201);
+        expect(res.json, where()).toMatchObject({ decision: 'allow', executed: true, trace: { status: 'ok', output: { stdout: `${step}\n` } } });
+        count(t, 'evaluations', 2);
+        count(t, 'decision.allow', 2);
+        t.traces.set(res.json.trace.id, { id: res.json.trace.id, sessionId, status: 'ok', createdMs: Date.parse(res.json.trace.createdAt), flags: [], provenance: 3, merge: false, outputOk: true });
       }],
       // read a trace (own or another tenant's)
       [3, async (t) => {

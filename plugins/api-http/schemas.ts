@@ -86,8 +86,8 @@ export const TraceListQuery = z
     /** One status, a comma-separated list, or the parameter repeated. */
     status: z.union([z.string().regex(STATUS_LIST, `Expected statuses among ${TraceStatus.options.join(', ')}`), z.array(TraceStatus).min(1).max(8)]).optional(),
     flagKind: FlagKind.optional(),
-    from: Timestamp.optional(),
-    to: Timestamp.optional(),
+    from: Timestamp.describe('Traces created at or after this time (inclusive).').optional(),
+    to: Timestamp.describe('Traces created before this time (exclusive).').optional(),
     limit: Limit.optional(),
     cursor: Cursor.optional(),
   })

@@ -140,6 +140,16 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect(byFlag.json.items.length).toBe(2);
   });
 
+  it('GET /traces: from is inclusive and to exclusive, as docs/api.md and /openapi.json say', async () => {
+    const trace = (await s.req('GET', `/traces/${traceIds[0]}`)).json;
+    const ids = async (q: string) => (await s.req('GET', `/traces?sessionId=${sessionId}&${q}`)).json.items.map((t: { id: string }) => t.id);
+    expect(await ids(`from=${trace.createdAt}`)).toContain(trace.id);
+    expect(await ids(`to=${trace.createdAt}`)).not.toContain(trace.id);
+    const params = (await s.req('GET', '/openapi.json', { key: null })).json.paths['/traces'].get.parameters as { name: string; schema: { description?: string } }[];
+    expect(params.find((p) => p.name === 'from')!.schema.description).toMatch(/inclusive/);
+    expect(params.find((p) => p.name === 'to')!.schema.description).toMatch(/exclusive/);
+  });
+
   it('appends and verifies provenance', async () => {
     const before = await s.req('GET', `/traces/${traceIds[0]}/provenance`);
     expect(before.status).toBe(200);

@@ -4,15 +4,17 @@
  * sessions, traces and their statuses, flags, quarantine, merges under review, provenance lengths,
  * RD series and their points, governance counters — and against the status codes docs/api.md
  * documents (404 for another tenant's id, 409 for a closed session or a merge not pending, …).
- * Seeded (MODEL_SEED), so a failure replays; the failing step and the operations before it are in
- * the assertion message.
+ * Seeded (MODEL_SEED, MODEL_STEPS; MODEL_BACKEND=postgres runs it on PostgreSQL), so a failure
+ * replays; the failing step and the operations before it are in the assertion message.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from 'limit-graph';
-import { KEYS, startServer, type Res, type Server } from './harness.ts';
+import { KEYS, startServer, type Backend, type Res, type Server } from './harness.ts';
 
 const SEED = Number(process.env.MODEL_SEED ?? 0x3d31);
 const STEPS = Number(process.env.MODEL_STEPS ?? 400);
+/** SQLite by default; MODEL_BACKEND=postgres runs the same sequence against PostgreSQL. */
+const BACKEND = (process.env.MODEL_BACKEND ?? 'sqlite') as Backend;
 
 type Status = 'ok' | 'error' | 'quarantined' | 'pending-review' | 'rejected';
 interface MTrace { id: string; sessionId: string; status: Status; beforeQuarantine?: Status; createdMs: number; flags: { kind: string; severity: number; at: number }[]; releasedAt?: number /* the step */; provenance: number; merge: boolean; outputOk?: boolean; parents?: string[] }
@@ -28,6 +30,7 @@ describe('api-http model-based test', () => {
   let documented: [string, RegExp, string[]][];
   beforeAll(async () => {
     s = await startServer({
+      backend: BACKEND,
       api: { rateLimit: false },
       plugins: { governance: { packs: ['jailbreak'], policy: { requireHumanReview: true } }, 'knee-kneedle': true },
     });

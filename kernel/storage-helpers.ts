@@ -793,6 +793,17 @@ export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: Trac
 }
 
 /**
+ * Batch ops that write nothing and make the batch apply only while each trace still has the status
+ * it was read with: an `updateTrace` with an empty patch and `ifStatus` (so every backend checks it
+ * in the transaction, under the lock a status change takes). A decision made on traces read earlier
+ * (a merge's parents, checked before the merge is stored or approved) is then committed only if none
+ * of them changed status meanwhile; otherwise the batch is refused whole (isStatusConflict).
+ */
+export function statusUnchangedOps(traces: readonly Pick<Trace, 'id' | 'status'>[]): BatchOp[] {
+  return traces.map((t) => ({ op: 'updateTrace', id: t.id, patch: {}, ifStatus: t.status }));
+}
+
+/**
  * Whether `error` is the refusal of a batch's `updateTrace` precondition (`ifStatus`, applied by
  * applyTracePatch in every backend) on this trace: another change to its status committed first,
  * and the batch wrote nothing. The caller reads the trace again and decides anew (a quarantine that

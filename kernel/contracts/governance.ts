@@ -266,6 +266,11 @@ export interface GovernanceService {
   stats(tenant: string): Promise<Record<string, number>>;
   /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
   check?(text: string, surface: Surface): Promise<GovernanceVerdict>;
-  /** Records a human review decision on a trace waiting as `pending-review`. */
-  review?(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string }): Promise<void>;
+  /**
+   * Records a human review decision on a trace waiting as `pending-review`, in one transaction that
+   * applies only while the trace is still `pending-review` and each trace of `unchanged` (an approved
+   * merge's parents, as the caller checked them) still has the status given there
+   * (`statusUnchangedOps`); otherwise it throws LIMIT_CONFLICT (isStatusConflict) and writes nothing.
+   */
+  review?(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly Pick<Trace, 'id' | 'status'>[] }): Promise<void>;
 }

@@ -14,7 +14,7 @@
  */
 import {
   DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
-  verifyTraceChain,
+  statusUnchangedOps, verifyTraceChain,
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
@@ -351,7 +351,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     ]);
   }
 
-  async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string }): Promise<void> {
+  async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly Pick<Trace, 'id' | 'status'>[] }): Promise<void> {
     const storage = this.#storage('review');
     const trace = await this.#trace(storage, tenant, traceId);
     if (trace.status !== 'pending-review') {
@@ -364,6 +364,7 @@ export class GovernanceServiceImpl implements GovernanceService {
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
+      ...statusUnchangedOps(input.unchanged ?? []),
     ]);
   }
 

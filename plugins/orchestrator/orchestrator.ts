@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, toWellFormed, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -790,17 +790,19 @@ export class OrchestratorService implements Orchestrator {
         await this.#quarantine(governed.trace, governed, actor, pending.splice(0));
         await this.#commitFinal(governed.trace, 'quarantined', actor, [], outcome, created.metadata);
       } else {
-        await this.#commit(tenant, pending, validation.review
+        // Only while every parent still has the status it was validated with (checked in this
+        // transaction): a parent quarantined meanwhile refuses the merge instead of being in it.
+        await this.#commit(tenant, pending, [...statusUnchangedOps(parents), ...(validation.review
           ? [
             { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
             { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
-          ]
-          : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata)); // as a run's: failed parents, a failed merge
+          ] satisfies BatchOp[]
+          : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata))]); // as a run's: failed parents, a failed merge
       }
     } catch (error) {
       // As in the run pipeline: a merged trace already stored never stays `running`.
       await this.#salvage(created, actor, error);
-      throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, request.parentIds.length) : error;
+      throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, request.parentIds.length) : parentChanged(error, request.parentIds, 'stored') ?? error;
     }
     return created.id;
   }
@@ -823,29 +825,36 @@ export class OrchestratorService implements Orchestrator {
         fix: 'Only a merge waiting as pending-review can be approved or rejected; merges wait for review only under a governance policy with requireHumanReview (the strict preset).',
       });
     }
+    let parents: Trace[] = [];
     if (approved) {
       // The parents may have been flagged or quarantined while the merge waited.
       const again = await this.#governance.validateMerge(MergeRequest.parse({
         tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: trace.metadata.strategy ?? 'union', rationale: input.rationale ?? '', actor: input.actor,
       }), { count: false }); // counted when the merge was made
-      const parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
+      parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
       const refusals = [...again.refusals];
       for (const p of parents) if (UNMERGEABLE[p.status] && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${UNMERGEABLE[p.status]}` });
       if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }]);
     }
     const status = approved ? 'ok' : 'rejected';
     const reason = input.rationale ?? (approved ? 'approved' : 'rejected');
-    if (this.#governance.review) {
-      // The governance service records the decision (status, provenance, checkpoint, statistics).
-      await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor });
-    } else {
-      // One transaction, only from pending-review: of two decisions at once (an approve and a
-      // reject), the second is refused (LIMIT_CONFLICT) instead of recorded after the first.
-      await this.#storage.batch(tenant, [
-        { op: 'updateTrace', id: traceId, patch: { status, metadata: trace.metadata }, ifStatus: 'pending-review' },
-        { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
-        { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
-      ]);
+    // One transaction, only from pending-review and, for an approval, only while each parent still
+    // has the status checked above: of two decisions at once (an approve and a reject), or an
+    // approval and a parent's quarantine, the second is refused instead of recorded after the first.
+    try {
+      if (this.#governance.review) {
+        // The governance service records the decision (status, provenance, checkpoint, statistics).
+        await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor, unchanged: parents });
+      } else {
+        await this.#storage.batch(tenant, [
+          { op: 'updateTrace', id: traceId, patch: { status, metadata: trace.metadata }, ifStatus: 'pending-review' },
+          { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
+          { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
+          ...statusUnchangedOps(parents),
+        ]);
+      }
+    } catch (error) {
+      throw parentChanged(error, trace.parentIds, 'approved') ?? error;
     }
     await this.#storage.updateTrace(tenant, traceId, { completedAt: now(), metadata: trace.metadata });
     return this.#requireTrace(tenant, traceId);
@@ -1280,6 +1289,22 @@ function mergeTooLarge(error: LimitError, strategy: string, parents: number): Li
   return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `The ${strategy} merge of ${parents} parents is too large to store: ${error.message}`, {
     cause: error, details: { ...error.details, strategy, parents },
     fix: "Merge fewer parents (the merge's provenance entry names each one), or keep less of their output: `concat`, `first-success` or `majority` instead of `union` (which keeps every parent's stdout twice, in stdout and in value); a federation can skip its merge with `merge: false`.",
+  });
+}
+
+/**
+ * A merge's batch refused because a parent's status changed after the merge checked it (its
+ * statusUnchangedOps precondition; a quarantine, most often): the merge refused, naming the parent
+ * and its status now. Undefined for any other error.
+ */
+function parentChanged(error: unknown, parentIds: readonly string[], what: 'stored' | 'approved'): LimitError | undefined {
+  if (!isLimitError(error, 'LIMIT_CONFLICT')) return undefined;
+  const parentId = parentIds.find((id) => isStatusConflict(error, id));
+  if (parentId === undefined) return undefined;
+  const status = String(error.details?.status);
+  const reason = `trace ${UNMERGEABLE[status] ?? `is ${status}`} (its status changed from ${String(error.details?.expected)} while the merge was being ${what})`;
+  return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${parentId}: ${reason}`, {
+    cause: error, details: { parentIds: [...parentIds], refusals: [{ parentId, reason }] },
   });
 }
 

@@ -1,0 +1,113 @@
+/**
+ * A parent quarantined while a merge of it is being stored or approved, on SQLite and PostgreSQL:
+ * the merge's write is conditional on every parent still having the status it was checked with
+ * (statusUnchangedOps, in the same transaction), so a merge never ends `ok` or `pending-review`
+ * over a parent quarantined before it was written.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, type BatchOp, type ConfigInput, type GovernanceService, type Orchestrator, type Runtime, type Storage } from 'limit-graph';
+import { packPlugins } from '../governance/helpers.ts';
+import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
+
+interface Fixture {
+  rt: Runtime;
+  orch: Orchestrator;
+  storage: Storage;
+  governance: GovernanceService;
+  /** Runs `before` once, just before the next batch that `matches` is written. */
+  beforeBatch(matches: (ops: readonly BatchOp[]) => boolean, before: () => Promise<void>): void;
+}
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+async function fixture(backend: Backend, requireHumanReview: boolean): Promise<Fixture> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-merge-race-'));
+  const schema = uniqueSchema('orch_merge_race');
+  const rt = await createRuntime({
+    config: {
+      logLevel: 'silent', storage: backend,
+      plugins: { ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema }), ...packPlugins(), governance: { policy: { requireHumanReview } }, orchestrator: {} },
+    } as ConfigInput,
+    plugins: [spyRunnerPlugin(spyRunner('spy'))],
+  });
+  cleanup = async () => {
+    await rt.close();
+    rmSync(dir, { recursive: true, force: true });
+    if (backend === 'postgres') await dropSchemas([schema]);
+  };
+  const storage = rt.resolve('storage');
+  const batch = storage.batch.bind(storage);
+  let hook: { matches: (ops: readonly BatchOp[]) => boolean; before: () => Promise<void> } | undefined;
+  storage.batch = async (tenant, ops) => {
+    const h = hook;
+    if (h?.matches(ops)) {
+      hook = undefined;
+      await h.before();
+    }
+    return batch(tenant, ops);
+  };
+  return {
+    rt, orch: rt.resolve('orchestrator'), storage, governance: rt.resolve('governance'),
+    beforeBatch: (matches, before) => (hook = { matches, before }),
+  };
+}
+
+/** Whether the batch writes a provenance entry with this action (on any trace). */
+const writes = (action: string) => (ops: readonly BatchOp[]) => ops.some((op) => op.op === 'appendProvenance' && op.input.action === action);
+
+describe.each<Backend>(['sqlite', 'postgres'])('a parent quarantined during a merge (%s)', (backend) => {
+  it.each([true, false])('between the approval\'s check and its write: the approval is refused, the merge stays pending-review (governance review: %s)', async (withReview) => {
+    const f = await fixture(backend, true);
+    if (!withReview) Object.defineProperty(f.governance, 'review', { value: undefined });
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    const merged = (await f.orch.merge({ parentIds: [a.id, b.id], actor: 'alice' })).trace;
+    expect(merged.status).toBe('pending-review');
+
+    f.beforeBatch(writes('approved'), () => f.governance.quarantine('default', b.id, { reason: 'found harmful', actor: 'carol' }));
+    const error = await f.orch.approveMerge(merged.id, { actor: 'bob' }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { refusals: [{ parentId: b.id }] } });
+    expect((error as Error).message).toContain('is quarantined');
+    expect((await f.storage.getTrace('default', b.id))!.status).toBe('quarantined');
+    const detail = await f.orch.inspectTrace(undefined, merged.id);
+    expect(detail.trace.status).toBe('pending-review');
+    expect(detail.provenance.map((e) => e.action)).not.toContain('approved');
+    expect(detail.checkpoints.filter((c) => c.label === 'governance:review')).toHaveLength(0);
+    // The parents were not written to: their chains and records are as they were, and still verify.
+    expect((await f.orch.inspectTrace(undefined, a.id)).verification.verified).toBe(true);
+    // Rejecting it is still possible (a rejection does not depend on the parents).
+    expect((await f.orch.rejectMerge(merged.id, { actor: 'bob' })).status).toBe('rejected');
+  });
+
+  it('after the approval is written, a quarantine of a parent still applies (the two are ordered, not lost)', async () => {
+    const f = await fixture(backend, true);
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const merged = (await f.orch.merge({ parentIds: [a.id], actor: 'alice' })).trace;
+    expect((await f.orch.approveMerge(merged.id, { actor: 'bob' })).status).toBe('ok');
+    await f.governance.quarantine('default', a.id, { reason: 'found harmful', actor: 'carol' });
+    expect((await f.storage.getTrace('default', a.id))!.status).toBe('quarantined');
+    expect((await f.storage.getTrace('default', a.id))!.metadata).toEqual(a.metadata);
+  });
+
+  it.each([false, true])('between the merge\'s check and its write: the merge is refused, no merged trace ends ok or pending-review (requireHumanReview: %s)', async (review) => {
+    const f = await fixture(backend, review);
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    f.beforeBatch(writes(review ? 'review-requested' : 'completed'), () => f.governance.quarantine('default', a.id, { reason: 'found harmful', actor: 'carol' }));
+    const error = await f.orch.merge({ parentIds: [a.id, b.id] }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { refusals: [{ parentId: a.id }] } });
+    const merges = (await f.orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge');
+    expect(merges.map((t) => t.status).filter((st) => st === 'ok' || st === 'pending-review')).toEqual([]);
+  });
+});

@@ -424,8 +424,9 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
       expect(rec.checkpoints.map((c) => c.label)).toEqual(['governance:input', 'governance:output']);
       writes.length = 0;
       await orch.merge({ parentIds: [rec.trace.id], rationale: 'one' });
-      // The merged output is governed too (this double cannot assess, so its checkpoint comes between).
-      expect(writes).toEqual(['batch[createTrace,prov:merge,addCheckpoint]', 'addCheckpoint', 'batch[updateTrace,prov:completed]']);
+      // The merged output is governed too (this double cannot assess, so its checkpoint comes between);
+      // the outcome is written only while the parent is still as checked (its updateTrace with ifStatus).
+      expect(writes).toEqual(['batch[createTrace,prov:merge,addCheckpoint]', 'addCheckpoint', 'batch[updateTrace,updateTrace,prov:completed]']);
     } finally {
       for (const [m, fn] of originals) (storage as unknown as Record<string, unknown>)[m] = fn;
       storage.batch = batch;

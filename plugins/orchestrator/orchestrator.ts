@@ -58,8 +58,8 @@ export class OrchestratorService implements Orchestrator {
    * session wait for the same one instead of each making its own.
    */
   readonly #attaching = new Map<string, Promise<LiveSession>>();
-  /** Sessions whose close is in progress in this process. */
-  readonly #closing = new Set<string>();
+  /** Sessions whose close is in progress in this process, with that close (a second close waits for it). */
+  readonly #closing = new Map<string, Promise<Session>>();
   /** Runs, recorded traces and merges in progress: the runtime's close waits for them (drain). */
   readonly #inFlight = new Set<InFlight>();
   #draining = false;
@@ -122,6 +122,10 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(tenantIn);
     const session = await this.#requireSession(tenant, id);
     const k = key(tenant, id);
+    // A close already in progress here: the same close, so this one returns only once its runs are
+    // recorded and storage says `closed`, as that one does.
+    const inProgress = this.#closing.get(k);
+    if (inProgress) return inProgress;
     if (session.status === 'closed') {
       // Closed by another process (the CLI, another API instance): the scope still live here, and
       // the runners' workers for it, are let go now rather than when the runtime closes.
@@ -130,19 +134,23 @@ export class OrchestratorService implements Orchestrator {
       return session;
     }
     // From here no run may start in the session (#liveSession refuses it), though storage still
-    // says `open` until the runs in flight have stopped.
-    this.#closing.add(k);
-    try {
-      const live = this.#live.get(k);
-      if (live) {
-        await this.#closeScope(live);
-      } else {
-        await this.#releaseRunners(id, tenant);
-      }
-      return await this.#storage.closeSession(tenant, id, now());
-    } finally {
+    // says `open` until the runs in flight have stopped. The close starts after it is registered,
+    // so every run it does not see in its scope sees it (#run).
+    const closing = Promise.resolve().then(() => this.#close(tenant, id)).finally(() => {
       this.#closing.delete(k); // storage says `closed` now (or the close failed and it stays open)
+    });
+    this.#closing.set(k, closing);
+    return closing;
+  }
+
+  async #close(tenant: string, id: string): Promise<Session> {
+    const live = this.#live.get(key(tenant, id));
+    if (live) {
+      await this.#closeScope(live);
+    } else {
+      await this.#releaseRunners(id, tenant);
     }
+    return this.#storage.closeSession(tenant, id, now());
   }
 
   /**

@@ -180,6 +180,32 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(rt.getSession(s.id)).toBeUndefined(); // no scope was opened again for the refused run
   });
 
+  it('a second closeSession during a close waits for the first: it returns once the runs are recorded and storage says closed', async () => {
+    const s = await orch.openSession();
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:5000 slow' } });
+    while (spy.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+    // The aborted run is slow to record its output: the first close waits for it.
+    const storage = rt.resolve('storage');
+    const batch = storage.batch.bind(storage);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    storage.batch = async (tenant, ops) => {
+      if (ops.some((op) => op.op === 'appendProvenance' && op.input.action === 'executed')) await held;
+      return batch(tenant, ops);
+    };
+    const first = orch.closeSession(undefined, s.id);
+    await new Promise((r) => setTimeout(r, 10));
+    let secondDone = false;
+    const second = orch.closeSession(undefined, s.id).then((closed) => ((secondDone = true), closed));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(secondDone).toBe(false); // the first close is still waiting for the run
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect([a.status, b.status]).toEqual(['closed', 'closed']);
+    expect(b.closedAt).toBe(a.closedAt);
+    expect((await running).trace.status).toBe('error');
+  });
+
   it('refuses RD points in a closed session, as it refuses new series there', async () => {
     const s = await orch.openSession();
     const rd = await orch.createRdSeries({ sessionId: s.id, name: 'd' });

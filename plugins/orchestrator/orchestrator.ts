@@ -827,12 +827,7 @@ export class OrchestratorService implements Orchestrator {
     const input = checkInput(ReviewInputSchema, given, 'review input');
     const tenant = this.#tenant(input.tenant);
     const trace = await this.#requireTrace(tenant, traceId);
-    if (trace.status !== 'pending-review') {
-      throw new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is ${trace.status}, not pending-review`, {
-        details: { traceId, status: trace.status },
-        fix: 'Only a merge waiting as pending-review can be approved or rejected; merges wait for review only under a governance policy with requireHumanReview (the strict preset).',
-      });
-    }
+    if (trace.status !== 'pending-review') throw await this.#notPendingReview(trace);
     let parents: Trace[] = [];
     if (approved) {
       // The parents may have been flagged or quarantined while the merge waited.
@@ -862,10 +857,38 @@ export class OrchestratorService implements Orchestrator {
         ]);
       }
     } catch (error) {
-      throw parentChanged(error, trace.parentIds, 'approved') ?? error;
+      const changed = parentChanged(error, trace.parentIds, 'approved');
+      if (changed) throw changed;
+      // Decided (or quarantined) by someone else since it was read above: said as such, not as the
+      // storage batch's refusal of its precondition.
+      if (isLimitError(error, 'LIMIT_CONFLICT') && error.details?.traceId === traceId) {
+        const current = await this.#requireTrace(tenant, traceId);
+        if (current.status !== 'pending-review') throw await this.#notPendingReview(current, error);
+      }
+      throw error;
     }
     await this.#storage.updateTrace(tenant, traceId, { completedAt: now(), metadata: trace.metadata });
     return this.#requireTrace(tenant, traceId);
+  }
+
+  /**
+   * LIMIT_CONFLICT for a review of a trace that is not waiting for one: a merge already decided
+   * (`Merge "m" is no longer pending review (it is approved)`, from its last review entry), or any
+   * other trace with its status.
+   */
+  async #notPendingReview(trace: Trace, cause?: unknown): Promise<LimitError> {
+    const { id, status } = trace;
+    const decided = trace.runner === 'merge'
+      ? (await this.#storage.listProvenance(trace.tenant, id)).findLast((e) => e.action === 'approved' || e.action === 'rejected')?.action
+      : undefined;
+    const message = decided
+      ? `Merge "${id}" is no longer pending review (it is ${decided}${status === (decided === 'approved' ? 'ok' : 'rejected') ? '' : `, and now ${status}`})`
+      : trace.runner === 'merge' ? `Merge "${id}" is not pending review (it is ${status})` : `Trace "${id}" is not a merge pending review (it is ${status})`;
+    return new LimitError('LIMIT_CONFLICT', message, {
+      ...(cause === undefined ? {} : { cause }),
+      details: { traceId: id, status, ...(decided ? { decision: decided } : {}) },
+      fix: 'Only a merge waiting as pending-review can be approved or rejected, once; merges wait for review only under a governance policy with requireHumanReview (the strict preset).',
+    });
   }
 
   // ───────────────────────────── federation ─────────────────────────────

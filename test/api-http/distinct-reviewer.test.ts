@@ -50,6 +50,22 @@ describe('requireDistinctReviewer over HTTP', () => {
     expect(actions.at(-1)).not.toBe('released:api:alice');
   });
 
+  it('a merge already decided: a second approve or reject is 409 problem+json naming the decision', async () => {
+    const merge = await s.req('POST', '/merges', { body: { parentIds: [await record('c'), await record('d')], strategy: 'concat' } });
+    const id = merge.json.trace.id;
+    expect((await s.req('POST', `/merges/${id}/approve`, { key: KEYS.A2 })).status).toBe(200);
+    for (const verb of ['approve', 'reject']) {
+      const again = await s.req('POST', `/merges/${id}/${verb}`, { key: KEYS.A2 });
+      expect(again.status, verb).toBe(409);
+      expect(again.headers.get('content-type')).toContain('application/problem+json');
+      expect(again.json).toMatchObject({
+        code: 'LIMIT_CONFLICT', detail: `Merge "${id}" is no longer pending review (it is approved)`,
+        details: { traceId: id, status: 'ok', decision: 'approved' }, fix: expect.stringContaining('requireHumanReview'),
+      });
+      expect(again.json.detail).not.toMatch(/batch op/);
+    }
+  });
+
   it('the merge requester cannot approve or reject it; another key can', async () => {
     const merge = await s.req('POST', '/merges', { body: { parentIds: [await record('a'), await record('b')], strategy: 'concat' } });
     expect(merge.status).toBe(201);

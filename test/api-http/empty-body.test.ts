@@ -112,6 +112,6 @@ describe('api-http: every problem+json carries a fix', () => {
     expect(merged.json.trace.status).toBe('ok'); // the default preset does not ask for review
     const approve = await s.req('POST', `/merges/${merged.json.trace.id}/approve`);
     expect(approve.status).toBe(409);
-    expect(approve.json).toMatchObject({ code: 'LIMIT_CONFLICT', detail: expect.stringContaining('is ok, not pending-review'), fix: expect.stringContaining('requireHumanReview') });
+    expect(approve.json).toMatchObject({ code: 'LIMIT_CONFLICT', detail: `Merge "${merged.json.trace.id}" is not pending review (it is ok)`, fix: expect.stringContaining('requireHumanReview') });
   });
 });

@@ -180,9 +180,14 @@ describe('merges through the real governance engine', () => {
     const refused = [approve, reject].filter((r) => r.status === 'rejected');
     expect(decided).toHaveLength(1);
     expect(refused).toHaveLength(1);
-    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT' });
-    const detail = await orch.inspectTrace(undefined, merged.id);
     const status = (decided[0] as PromiseFulfilledResult<{ status: string }>).value.status;
+    // Said to the user as the decision that came first, not as the storage batch's refusal.
+    const decision = status === 'ok' ? 'approved' : 'rejected';
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'LIMIT_CONFLICT', message: `Merge "${merged.id}" is no longer pending review (it is ${decision})`,
+      details: { traceId: merged.id, status, decision }, fix: expect.stringContaining('requireHumanReview'),
+    });
+    const detail = await orch.inspectTrace(undefined, merged.id);
     expect(detail.trace.status).toBe(status);
     expect(detail.provenance.filter((e) => e.operation === 'review').map((e) => e.action)).toEqual(['review-requested', status === 'ok' ? 'approved' : 'rejected']);
     expect(detail.checkpoints.filter((c) => c.label === 'governance:review')).toHaveLength(1);

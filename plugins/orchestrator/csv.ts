@@ -3,11 +3,14 @@
  * "absent" (null) and a quoted empty field ("") is the empty string. Optional fields of provenance
  * entries must round-trip exactly, or their hashes would not verify after a CSV export.
  *
- * Formula injection: a spreadsheet runs a cell that starts with = + - @ (or tab / CR) as a formula
- * (`=cmd|' /C calc'!A0`). Such cells are written with a leading single quote, the usual escape, unless
- * they are plain numbers (`-1.5`). To keep the round trip exact, a cell that already starts with quotes
- * before one of those characters gets one more quote, and parsing removes exactly one: encoding maps
- * /^'*[=+\-@\t\r]/ to /^'+[=+\-@\t\r]/ one to one.
+ * Formula injection: a spreadsheet runs a cell that starts with = + - @ as a formula
+ * (`=cmd|' /C calc'!A0`), and OWASP adds tab, CR (and ASVS NUL) as first characters. Whitespace
+ * before a trigger is no protection either: LibreOffice's and Google Sheets' imports trim it
+ * (` =1+1`, `\n@SUM(A1)`). So a cell whose first character is one of = + - @ tab CR LF NUL, or
+ * whose first non-whitespace character is one of = + - @, is written with a leading single quote,
+ * the usual escape, unless it is a plain number (`-1.5`). To keep the round trip exact, a cell that
+ * already starts with quotes before such a start gets one more quote, and parsing removes exactly
+ * one: encoding maps /^'*T/ to /^'+T/ one to one (T the start described above).
  */
 export type CsvCell = string | null;
 
@@ -21,8 +24,8 @@ export function csvLines(header: readonly string[], rows: readonly CsvCell[][]):
   return [line(header), ...rows.map(line)];
 }
 
-const FORMULA = /^'*[=+\-@\t\r]/;
-const ESCAPED_FORMULA = /^'+[=+\-@\t\r]/;
+const FORMULA = /^'*(?:[=+\-@\t\r\n\0]|\s+[=+\-@])/;
+const ESCAPED_FORMULA = /^'+(?:[=+\-@\t\r\n\0]|\s+[=+\-@])/;
 const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** The cell as written: formula-like text gets a leading single quote (see the file comment). */

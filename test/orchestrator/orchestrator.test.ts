@@ -364,16 +364,28 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     // Parsing restores every value exactly.
     expect(parseCsv(text).slice(1).map((r) => r[0])).toEqual(values);
 
+    // Whitespace before a trigger (which LibreOffice's and Google Sheets' imports trim), and LF or NUL
+    // first (as tab and CR), are escaped too; the round trip stays exact.
+    const spaced = [' =1+1', '  +1', '\n=HYPERLINK("http://x")', '\r\n@SUM(A1)', '\t -2+3', '\u00a0=1', '\n', '\0x', "' =1", "'\n@x", ' plain', ' -', 'a =b'];
+    const spacedText = encodeCsv(['v'], spaced.map((v) => [v]));
+    const spacedCells = parseCsv(spacedText.replaceAll("'", '\u0001')).slice(1).map((r) => r[0]);
+    expect(spacedCells.slice(0, 10).every((c) => c!.startsWith('\u0001'))).toBe(true);
+    expect(spacedCells.slice(10)).toEqual([' plain', "\u0001 -", 'a =b']);
+    expect(parseCsv(spacedText).slice(1).map((r) => r[0])).toEqual(spaced);
+
     const s = await orch.openSession({ name: '=HYPERLINK("http://x")' });
     await orch.recordTrace({
       sessionId: s.id, runner: '@ext', source: "=cmd|' /C calc'!A0",
       task: { kind: 'external', input: '+SUM(1,2)' }, output: { ok: true, stdout: '-2+3', stderr: "'=x" },
     });
+    await orch.recordTrace({
+      sessionId: s.id, runner: 'ext', task: { input: ' =1+1' }, output: { ok: true, stdout: '\n@SUM(A1)', stderr: '\t -2+3' },
+    });
     const art = await orch.exportArtifact({ sessionId: s.id, format: 'csv' });
     const csv = art.files.filter((f) => f.path.endsWith('.csv'));
     expect(csv.length).toBeGreaterThan(0);
     // No cell of any CSV file starts with a formula character once CSV quoting is removed.
-    for (const f of csv) for (const row of parseCsv(f.content.replaceAll("'", '\u0000'))) for (const cell of row) expect(cell ?? '', f.path).not.toMatch(/^[=+@\t\r]|^-(?![\d.])/);
+    for (const f of csv) for (const row of parseCsv(f.content.replaceAll("'", '\u0001'))) for (const cell of row) expect(cell ?? '', f.path).not.toMatch(/^\s*[=+@]|^[\t\r\n\0]|^\s*-(?![\d.])/);
     expect(csv.map((f) => f.content).join('\n')).toContain("'=cmd|' /C calc'!A0");
     expect(art.manifest.provenance.verified).toBe(true);
     const verified = orch.verifyArtifact(art.files);

@@ -291,19 +291,23 @@ export class OrchestratorService implements Orchestrator {
     const live = await this.#liveSession(tenant, request.sessionId);
     const runner = this.#runner(request.runner);
     const task = Task.parse(request.task);
-    await this.#requireParents(tenant, request.parentIds);
-
-    const trace = await this.#createTrace({
+    const trace = newTrace({
       sessionId: request.sessionId, tenant, parentIds: request.parentIds, runner: request.runner, task,
       metadata: request.metadata,
-    }, actor, { source: `runner:${request.runner}` });
-    Object.assign(entry, { trace, actor });
+    });
 
+    // In the scope's runs before the trace is stored, then the session looked at again: a close
+    // either began after this registration, and waits for the run, or before it, and this run is
+    // refused here — no trace of it is written after storage closed the session.
     const controller = new AbortController();
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     live.running.set(trace.id, { controller, done });
     try {
+      if (this.#closing.has(key(tenant, request.sessionId)) || live.handle.closed) throw sessionClosed(tenant, request.sessionId);
+      await this.#requireParents(tenant, request.parentIds);
+      await this.#storage.batch(tenant, this.#creationOps(trace, actor, { source: `runner:${request.runner}` }));
+      Object.assign(entry, { trace, actor });
       return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, controller, input.signal));
     } finally {
       live.running.delete(trace.id);
@@ -467,12 +471,6 @@ export class OrchestratorService implements Orchestrator {
   async #write(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
     const all = [...pending.flatMap((g) => g.ops), ...ops];
     if (all.length) await this.#storage.batch(tenant, all);
-  }
-
-  async #createTrace(fields: NewTraceFields, actor: string, provenance: CreatedEntry): Promise<Trace> {
-    const trace = newTrace(fields);
-    await this.#storage.batch(trace.tenant, this.#creationOps(trace, actor, provenance));
-    return trace;
   }
 
   /** The trace and its first entry, always in one transaction: no trace is ever stored without a chain. */

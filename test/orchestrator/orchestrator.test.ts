@@ -206,6 +206,43 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect((await running).trace.status).toBe('error');
   });
 
+  it('a close that begins while a run is past its session check waits for that run: no trace is written after the session closed', async () => {
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'parent' } })).trace;
+    // Hold the run at its parents' check, after it has found the session open.
+    const storage = rt.resolve('storage');
+    const getTrace = storage.getTrace.bind(storage);
+    let reached!: () => void;
+    const atCheck = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let armed = true;
+    storage.getTrace = async (tenant, id) => {
+      if (armed && id === parent.id) {
+        armed = false;
+        reached();
+        await held;
+      }
+      return getTrace(tenant, id);
+    };
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:5000 late' }, parentIds: [parent.id] }).catch((e: unknown) => e);
+    await atCheck;
+    let closedYet = false;
+    const closing = orch.closeSession(undefined, s.id).then((c) => ((closedYet = true), c));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closedYet).toBe(false); // the close waits for the run it did not see start
+    release();
+    const closed = await closing;
+    const outcome = (await running) as { trace: Trace };
+    expect(outcome.trace.status).toBe('error');
+    const traces = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(traces).toHaveLength(2);
+    for (const t of traces) {
+      expect(t.status).not.toBe('running');
+      expect(t.completedAt! <= closed.closedAt!, `${t.id} completed ${t.completedAt}, session closed ${closed.closedAt}`).toBe(true);
+    }
+  });
+
   it('refuses RD points in a closed session, as it refuses new series there', async () => {
     const s = await orch.openSession();
     const rd = await orch.createRdSeries({ sessionId: s.id, name: 'd' });

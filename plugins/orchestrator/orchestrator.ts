@@ -60,6 +60,8 @@ export class OrchestratorService implements Orchestrator {
   readonly #attaching = new Map<string, Promise<LiveSession>>();
   /** Sessions whose close is in progress in this process, with that close (a second close waits for it). */
   readonly #closing = new Map<string, Promise<Session>>();
+  /** Recorded traces and merges in progress per session (#enterOpenSession): its close waits for them, as for its runs. */
+  readonly #sessionWrites = new Map<string, Set<Promise<unknown>>>();
   /** Runs, recorded traces and merges in progress: the runtime's close waits for them (drain). */
   readonly #inFlight = new Set<InFlight>();
   #draining = false;
@@ -144,12 +146,15 @@ export class OrchestratorService implements Orchestrator {
   }
 
   async #close(tenant: string, id: string): Promise<Session> {
-    const live = this.#live.get(key(tenant, id));
+    const k = key(tenant, id);
+    const writes = [...(this.#sessionWrites.get(k) ?? [])];
+    const live = this.#live.get(k);
     if (live) {
       await this.#closeScope(live);
     } else {
       await this.#releaseRunners(id, tenant);
     }
+    await settleWithin(writes, this.deps.options.closeWaitMs);
     return this.#storage.closeSession(tenant, id, now());
   }
 
@@ -201,6 +206,28 @@ export class OrchestratorService implements Orchestrator {
   async #requireOpenSession(tenant: string, id: string): Promise<Session> {
     const session = await this.#requireSession(tenant, id);
     if (session.status !== 'open' || this.#closing.has(key(tenant, id))) throw sessionClosed(tenant, id);
+    return session;
+  }
+
+  /**
+   * #requireOpenSession for a recorded trace or a merge (`entry`, tracked by #track), which is then
+   * counted as a write into the session and the session looked at again: a close either began after
+   * this, and waits for the write (up to closeWaitMs), or before, and the write is refused — nothing
+   * is written into a session after storage marked it closed.
+   */
+  async #enterOpenSession(tenant: string, id: string, entry: InFlight): Promise<Session> {
+    const session = await this.#requireOpenSession(tenant, id);
+    const k = key(tenant, id);
+    const done = entry.done!;
+    let writes = this.#sessionWrites.get(k);
+    if (!writes) this.#sessionWrites.set(k, (writes = new Set()));
+    writes.add(done);
+    const leave = () => {
+      writes.delete(done);
+      if (writes.size === 0 && this.#sessionWrites.get(k) === writes) this.#sessionWrites.delete(k);
+    };
+    done.then(leave, leave);
+    if (this.#closing.has(k)) throw sessionClosed(tenant, id);
     return session;
   }
 
@@ -615,7 +642,7 @@ export class OrchestratorService implements Orchestrator {
     const input = checkInput(RecordTraceInputSchema, given, 'trace input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
-    const session = await this.#requireOpenSession(tenant, input.sessionId);
+    const session = await this.#enterOpenSession(tenant, input.sessionId, entry);
     await this.#requireParents(tenant, input.parentIds ?? []);
     const trace = newTrace({
       sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: input.task,
@@ -728,7 +755,7 @@ export class OrchestratorService implements Orchestrator {
         details: { field: 'sessionId', sessions }, fix: `Add sessionId: one of ${sessions.map((id) => `"${id}"`).join(', ')}, or another open session of the tenant.`,
       });
     }
-    await this.#requireOpenSession(tenant, sessionId);
+    await this.#enterOpenSession(tenant, sessionId, entry);
     const strategy = input.strategy ?? 'union';
     const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
 

@@ -243,6 +243,43 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     }
   });
 
+  it.each(['recordTrace', 'merge'] as const)('a close that begins while a %s is past its session check waits for it: nothing is written after the session closed', async (what) => {
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'parent' } })).trace;
+    // Hold the write after it found the session open: at its parents' check (recordTrace), or at
+    // the read of their chain heads (merge).
+    const storage = rt.resolve('storage');
+    const method = what === 'recordTrace' ? 'getTrace' : 'listProvenance';
+    const original = storage[method].bind(storage) as (tenant: string, id: string) => Promise<unknown>;
+    let reached!: () => void;
+    const atCheck = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let armed = true;
+    (storage as unknown as Record<string, unknown>)[method] = async (tenant: string, id: string) => {
+      if (armed && id === parent.id) {
+        armed = false;
+        reached();
+        await held;
+      }
+      return original(tenant, id);
+    };
+    const writing = what === 'recordTrace'
+      ? orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'q' }, parentIds: [parent.id], output: { ok: true, stdout: 'a', stderr: '' } })
+      : orch.merge({ parentIds: [parent.id] });
+    await atCheck;
+    let closedYet = false;
+    const closing = orch.closeSession(undefined, s.id).then((c) => ((closedYet = true), c));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closedYet).toBe(false);
+    release();
+    const closed = await closing;
+    expect((await writing).trace.status).toBe('ok');
+    const traces = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(traces).toHaveLength(2);
+    for (const t of traces) expect(t.completedAt! <= closed.closedAt!, `${t.id} completed ${t.completedAt}, session closed ${closed.closedAt}`).toBe(true);
+  });
+
   it('refuses RD points in a closed session, as it refuses new series there', async () => {
     const s = await orch.openSession();
     const rd = await orch.createRdSeries({ sessionId: s.id, name: 'd' });

@@ -128,7 +128,7 @@ else:
  * Globals persist between requests; that is the session's memory.
  */
 export const WORKER = String.raw`
-import sys, os, io, json, ast, traceback, linecache, errno, resource
+import sys, os, io, json, ast, traceback, linecache, errno, resource, fcntl, stat, struct, termios, time
 MAX = CONFIG['maxOutputBytes']
 ${MEMORY_RULE}
 proto_in = io.open(os.dup(0), 'r', encoding='utf-8', newline='\n')
@@ -141,15 +141,18 @@ proto_out = io.open(os.dup(3), 'w', encoding='utf-8', newline='\n')
 os.close(3)
 sys.stdin = io.StringIO('')
 
-# What a task writes to sys.stdout/sys.stderr, kept as bytes and capped in bytes, as a cold run's pipe
-# is: the first MAX bytes are kept, the rest counted. Text goes through a TextIOWrapper with the
-# encoding and error handler the worker's own stdout has (set by the preamble, as for a cold run), so
-# sys.stdout.buffer takes bytes; fileno() is the worker's own fd 1/2, whose output Node attaches to
-# the task best-effort. The bytes are read back as a cold run's are: UTF-8, a bad byte (binary
-# output, a character cut at the cap) becoming U+FFFD.
+# What a task writes to sys.stdout/sys.stderr goes, as it is written (flushed), to the pipes of the
+# worker's fd 1/2 — through close-on-exec duplicates, so a task that closes or redirects fd 1 does
+# not lose the next tasks' output — where Node collects it with what is written to fd 1/2 directly
+# (subprocesses, os.write), in one stream capped at MAX as a cold run's pipe is: what a task printed
+# before its worker died is kept. At most MAX bytes per task are sent from here, the rest counted.
+# Text goes through a TextIOWrapper with the encoding and error handler the worker's own stdout has
+# (set by the preamble, as for a cold run), so sys.stdout.buffer takes bytes; fileno() is fd 1/2.
+OUT_FDS = {fd: fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (1, 2)}  # never fd 3: it stays closed
+
 class CappedBytes(io.RawIOBase):
     def __init__(self, fd):
-        self.data = bytearray()
+        self.sent = 0
         self.dropped = 0
         self.fd = fd
     def writable(self):
@@ -158,26 +161,42 @@ class CappedBytes(io.RawIOBase):
         return self.fd
     def write(self, b):
         b = memoryview(b).cast('B')
-        room = MAX - len(self.data)
-        if len(b) <= room:
-            self.data += b
-        else:
-            if room > 0:
-                self.data += b[:room]
-            self.dropped += len(b) - max(room, 0)
+        room = MAX - self.sent
+        keep = b[:max(room, 0)]
+        self.dropped += len(b) - len(keep)
+        while len(keep):
+            n = os.write(OUT_FDS[self.fd], keep)
+            self.sent += n
+            keep = keep[n:]
         return len(b)
+
+# Before the reply: wait (at most a second) until Node has read all the task's output, so that it
+# is in the task's result, not the next one's. Node's stdio "pipes" are Unix sockets (libuv makes a
+# socketpair), whose unread bytes TIOCOUTQ counts on this end; a real pipe's, FIONREAD.
+UNREAD = {fd: termios.TIOCOUTQ if stat.S_ISSOCK(os.fstat(fd).st_mode) else termios.FIONREAD for fd in OUT_FDS.values()}
+
+def drained():
+    end = time.monotonic() + 1.0
+    for fd, request in UNREAD.items():
+        while True:
+            try:
+                left = struct.unpack('i', fcntl.ioctl(fd, request, b'\0\0\0\0'))[0]
+            except OSError:
+                break
+            if left == 0 or time.monotonic() > end:
+                break
+            time.sleep(0.0002)
 
 def capture(like, fd):
     raw = CappedBytes(fd)
     text = io.TextIOWrapper(io.BufferedWriter(raw), encoding=getattr(like, 'encoding', None) or 'utf-8', errors=getattr(like, 'errors', None) or 'strict', newline='\n', write_through=True)
     return raw, text
 
-def captured(raw, text):
+def flushed(text):
     try:
         text.flush()
     except BaseException:
         pass
-    return raw.data.decode('utf-8', 'replace')
 
 G = {'__name__': '__main__', '__builtins__': __builtins__}
 
@@ -247,8 +266,9 @@ def run(req):
         if saved_env is not None:
             os.environ.clear()
             os.environ.update(saved_env)
-    res['stdout'] = captured(out_raw, out)
-    res['stderr'] = captured(err_raw, err)
+    flushed(out)
+    flushed(err)
+    drained()
     res['dropped'] = {'stdout': out_raw.dropped, 'stderr': err_raw.dropped}
     return res
 
@@ -261,7 +281,7 @@ for line in proto_in:
         # Never a line Node cannot parse: NaN/Infinity anywhere in the reply fail here, not there.
         text = json.dumps(res, allow_nan=False)
     except BaseException as e:
-        text = json.dumps({'id': req.get('id'), 'ok': False, 'stdout': '', 'stderr': '', 'error': {'type': type(e).__name__, 'message': 'the worker could not report the result: %s' % e}})
+        text = json.dumps({'id': req.get('id'), 'ok': False, 'error': {'type': type(e).__name__, 'message': 'the worker could not report the result: %s' % e}})
     proto_out.write(text + '\n')
     proto_out.flush()
 `;

@@ -178,11 +178,9 @@ interface Launched {
 interface WorkerResponse {
   id: number;
   ok: boolean;
-  stdout: string;
-  stderr: string;
   value?: unknown;
   error?: { type: string; message: string; memory?: boolean };
-  /** UTF-8 bytes past maxOutputBytes that each stream dropped. */
+  /** Bytes past maxOutputBytes that the worker did not send of what the task wrote to sys.stdout/sys.stderr. */
   dropped?: { stdout: number; stderr: number };
 }
 
@@ -231,7 +229,8 @@ class Worker {
   readonly ready: Promise<void>;
   #nextId = 1;
   #pending: { id: number; resolve: (r: WorkerResponse) => void; reject: (e: Error) => void } | undefined;
-  #stray: { out: CappedBuffer; err: CappedBuffer } | undefined;
+  /** The current task's fd 1/2 (sys.stdout/sys.stderr go there too), one capped stream each. */
+  #output: { out: CappedBuffer; err: CappedBuffer } | undefined;
   #stderrTail = '';
 
   constructor(readonly launched: Launched, readonly key: string, maxOutputBytes: number) {
@@ -278,10 +277,11 @@ class Worker {
         pending.reject(new WorkerProtocolError(start, new Error(`a line longer than ${maxLine} bytes`)));
       }
     });
-    // Output written straight to fd 1/2 (subprocesses, C extensions) belongs to the current task.
-    child.stdout!.on('data', (b: Buffer) => this.#stray?.out.push(b));
+    // Everything on fd 1/2 belongs to the current task: what went through sys.stdout/sys.stderr (the
+    // worker waits until it has been read here before it replies) and what was written there directly.
+    child.stdout!.on('data', (b: Buffer) => this.#output?.out.push(b));
     child.stderr!.on('data', (b: Buffer) => {
-      this.#stray?.err.push(b);
+      this.#output?.err.push(b);
       this.#stderrTail = (this.#stderrTail + b.toString('utf8')).slice(-4096);
     });
     void launched.exited.then(({ exitCode, signal }) => {
@@ -296,15 +296,27 @@ class Worker {
   }
   private readonly maxOutputBytes: number;
 
-  request(req: { code: string; args: string[]; env?: Record<string, string>; files?: Record<string, string> }): Promise<WorkerResponse & { strayOut: string; strayErr: string }> {
+  request(req: { code: string; args: string[]; env?: Record<string, string>; files?: Record<string, string> }): Promise<WorkerResponse> {
     if (this.dead) return Promise.reject(new WorkerExited(null, null, this.#stderrTail));
     const id = this.#nextId++;
-    const stray = { out: new CappedBuffer(this.maxOutputBytes), err: new CappedBuffer(this.maxOutputBytes) };
-    this.#stray = stray;
+    this.#output = { out: new CappedBuffer(this.maxOutputBytes), err: new CappedBuffer(this.maxOutputBytes) };
     return new Promise<WorkerResponse>((resolve, reject) => {
       this.#pending = { id, resolve, reject };
       (this.launched.child.stdin as Writable).write(`${JSON.stringify({ id, ...req })}\n`);
-    }).then((r) => ({ ...r, strayOut: stray.out.text(), strayErr: stray.err.text() }));
+    });
+  }
+
+  /**
+   * The last task's stdout and stderr as read so far (after a crash, once the pipes are drained:
+   * what it wrote before it died), `dropped` being what the worker itself did not send.
+   */
+  output(dropped?: { stdout: number; stderr: number }): { stdout: string; stderr: string } {
+    const o = this.#output;
+    if (!o) return { stdout: '', stderr: '' };
+    o.out.dropped += dropped?.stdout ?? 0;
+    o.err.dropped += dropped?.stderr ?? 0;
+    this.#output = undefined;
+    return { stdout: o.out.text(), stderr: o.err.text() };
   }
 }
 
@@ -668,16 +680,14 @@ export class PythonRunner implements Runner {
       return fail('LIMIT_RUNNER_FAILED', `${reply.message} — the worker was replaced; the session's globals are lost. ${reply.fix}`);
     }
     if (reply instanceof WorkerExited) {
-      await this.#dropWorker(state);
-      const r = this.#failure(fail, '', reply.stderrTail, reply.exitCode, reply.signal, limits);
+      // Drained first: what the task wrote before it died is in the pipes.
+      await this.#dropWorker(state, true);
+      const { stdout, stderr } = worker.output();
+      const r = this.#failure(fail, stdout, stderr, reply.exitCode, reply.signal, limits);
       if (r.error?.code === 'LIMIT_RUNNER_TASK_ERROR') r.error.message = `${r.error.message} — the session's Python worker died during the task; its globals are lost and the next task starts a fresh worker`;
       return r;
     }
-    const max = this.options.maxOutputBytes;
-    // Each stream marked as a cold run's CappedBuffer marks it.
-    const mark = (text: string, dropped = 0) => (dropped > 0 ? `${text}\n${truncationMarker(max, dropped)}` : text);
-    const stdout = mark(reply.stdout, reply.dropped?.stdout) + reply.strayOut;
-    const stderr = mark(reply.stderr, reply.dropped?.stderr) + reply.strayErr;
+    const { stdout, stderr } = worker.output(reply.dropped);
     if (reply.ok) return done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) });
     const error = reply.error ?? { type: 'Error', message: 'unknown error' };
     if (error.memory === true) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, error), stdout, stderr);
@@ -699,10 +709,10 @@ export class PythonRunner implements Runner {
     if (!cgroupDir && state.uid !== undefined && signal.reason !== ('closed' satisfies Stop) && this.#sessions.get(state.id) === state) await killUid(state.uid);
   }
 
-  async #dropWorker(state: SessionState): Promise<void> {
+  async #dropWorker(state: SessionState, drain = false): Promise<void> {
     const worker = state.worker;
     state.worker = undefined;
-    if (worker) await this.#reap(worker.launched);
+    if (worker) await this.#reap(worker.launched, drain);
   }
 
   /**

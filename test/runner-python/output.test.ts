@@ -163,6 +163,21 @@ describe.each([true, false])('runner-python: what a task writes (warm: %s)', (wa
     const r = await runner.executeIsolated(code('import sys\nsys.stdout.buffer.write(b"y" * 3000)\nprint("z")'), ctx());
     expect(r.stdout).toBe(`${'y'.repeat(1000)}\n[limit-graph: output truncated at maxOutputBytes=1000; 2002 bytes dropped]\n`);
   });
+
+  it('what went through sys.stdout and what went straight to fd 1 share one cap, in the order written', async () => {
+    const runner = await start({ warm, maxOutputBytes: 1000 });
+    const r = await runner.executeIsolated(code('import os\nprint("a" * 799, flush=True)\nos.write(1, b"b" * 800)\nprint("c" * 10)'), ctx());
+    expect(r.stdout).toBe(`${'a'.repeat(799)}\n${'b'.repeat(200)}\n[limit-graph: output truncated at maxOutputBytes=1000; 611 bytes dropped]\n`);
+  });
+
+  it.each(['os.kill(os.getpid(), signal.SIGKILL)', 'os._exit(3)'])('what a task printed before it died (%s) is kept', async (death) => {
+    const runner = await start({ warm });
+    const r = await runner.executeIsolated(code(`import os, signal, sys\nprint("before", flush=True)\nos.write(1, b"direct\\n")\nprint("err", file=sys.stderr, flush=True)\n${death}`), ctx());
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe('LIMIT_RUNNER_TASK_ERROR');
+    expect(r.stdout).toBe('before\ndirect\n');
+    expect(r.stderr).toMatch(/^err\n/);
+  });
 });
 
 describe('runner-python: warm and cold agree on text that is not well-formed', () => {

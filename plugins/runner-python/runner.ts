@@ -66,15 +66,30 @@ export function checkTaskEnv(env: Record<string, string> | undefined): void {
 }
 
 class Semaphore {
+  /** Slots not held; negative after a shrink while more than the new size are held. */
   #free: number;
+  #size: number;
   readonly #waiters: { grant: () => void }[] = [];
   constructor(size: number) {
     this.#free = size;
+    this.#size = size;
+  }
+  get size(): number {
+    return this.#size;
+  }
+  /** Changes the number of slots; those held stay held and count against the new size. */
+  resize(size: number): void {
+    this.#free += size - this.#size;
+    this.#size = size;
+    while (this.#free > 0 && this.#waiters.length > 0) {
+      this.#free--;
+      this.#waiters.shift()!.grant();
+    }
   }
   /** Resolves with a release function, or with undefined when `signal` fires first. */
   acquire(signal: AbortSignal): Promise<(() => void) | undefined> {
     const release = () => {
-      const next = this.#waiters.shift();
+      const next = this.#free >= 0 ? this.#waiters.shift() : undefined;
       if (next) next.grant();
       else this.#free++;
     };
@@ -162,8 +177,8 @@ interface SessionState {
   /** Aborted by closeSession: a preparation still going (a per-session venv) stops, and is awaited before the files go. */
   readonly closing: AbortController;
   worker: Worker | undefined;
-  sem: Semaphore | undefined;
-  semSize: number;
+  /** The session's slots: one limiter for its life, resized when its maxConcurrency changes (tasks holding a slot stay counted). */
+  readonly sem: Semaphore;
   readonly running: Set<Execution>;
 }
 
@@ -555,7 +570,7 @@ export class PythonRunner implements Runner {
         global: `waited ${waited} ms for a free execution slot of the runner (maxConcurrency=${this.options.maxConcurrency} across all sessions)`,
         session: this.options.warm
           ? `waited ${waited} ms for the session's worker (another task of this session was running; a warm session runs one task at a time)`
-          : `waited ${waited} ms for a free execution slot of the session (maxConcurrency=${state.semSize})`,
+          : `waited ${waited} ms for a free execution slot of the session (maxConcurrency=${state.sem.size})`,
         prepare: `waited ${waited} ms for the session directory to be prepared`,
         started: '',
       }[phase];
@@ -574,7 +589,7 @@ export class PythonRunner implements Runner {
       releaseGlobal = await this.#global.acquire(stop.signal);
       if (!releaseGlobal) return stopped();
       phase = 'session';
-      releaseSession = await state.sem!.acquire(stop.signal);
+      releaseSession = await state.sem.acquire(stop.signal);
       if (!releaseSession) return stopped();
       phase = 'prepare';
       const prepared = await race(this.#prepareOnce(state), stop.signal);
@@ -797,7 +812,7 @@ export class PythonRunner implements Runner {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
       python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined,
-      sem: undefined, semSize: 0, running: new Set(),
+      sem: new Semaphore(1), running: new Set(),
     };
   }
 
@@ -813,11 +828,7 @@ export class PythonRunner implements Runner {
       });
     }
     // A warm worker runs one task at a time, so a warm session is a queue of one.
-    const size = this.options.warm ? 1 : maxConcurrency;
-    if (!state.sem || state.semSize !== size) {
-      state.sem = new Semaphore(size);
-      state.semSize = size;
-    }
+    state.sem.resize(this.options.warm ? 1 : maxConcurrency);
     return state;
   }
 

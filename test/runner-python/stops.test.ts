@@ -160,6 +160,16 @@ describe('runner-python cold session queue', () => {
     expect(queued.error?.message).toMatch(/waited \d+ ms for a free execution slot of the session \(maxConcurrency=1\) and never ran/);
     expect((await running).stdout).toBe('done\n');
   }, 30_000);
+
+  it('a task already running still counts when the session\'s maxConcurrency changes', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false });
+    const id = `queue-${process.pid}-${++counter}`;
+    const running = fixture.runner.executeIsolated(code('import time\ntime.sleep(1)\nprint("done")'), ctx({ maxConcurrency: 2 }, id));
+    await new Promise((r) => setTimeout(r, 200));
+    const queued = await fixture.runner.executeIsolated(code('print("must not run")'), ctx({ maxConcurrency: 1, timeoutMs: 300 }, id));
+    expect(queued.error?.message).toMatch(/waited \d+ ms for a free execution slot of the session \(maxConcurrency=1\) and never ran/);
+    expect((await running).stdout).toBe('done\n');
+  }, 30_000);
 });
 
 describe.each([true, false])('runner-python memory classification (warm: %s)', (warm) => {

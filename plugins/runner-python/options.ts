@@ -35,8 +35,12 @@ export const RunnerPythonOptions = z
      * 'per-session' demands it (boot fails when not root); 'none' never drops privileges.
      */
     sandboxUser: z.enum(['auto', 'per-session', 'none']).default('auto'),
-    /** First uid of the range session uids are hashed into (uid = start + hash(session dir) % size). */
-    uidRangeStart: z.number().int().min(1000).default(200_000),
+    /**
+     * First uid of the range session uids are hashed into (uid = start + hash(session dir) % size).
+     * At least 100000: below are the system's and ordinary users' accounts, whose files a session
+     * running as their uid could read and change (boot also refuses a range /etc/passwd names a user in).
+     */
+    uidRangeStart: z.number().int().min(100_000, 'uidRangeStart must be at least 100000: lower uids belong to system and ordinary user accounts, and a session running as one could read and change its files').default(200_000),
     uidRangeSize: z.number().int().min(1).default(1 << 20),
     /** pids cgroup root under which per-execution cgroups are made; 'auto' probes cgroup v1 then v2; 'none' disables. */
     cgroupRoot: z.string().min(1).default('auto'),
@@ -49,6 +53,10 @@ export const RunnerPythonOptions = z
     coldCgroup: z.boolean().default(false),
   })
   .strict()
+  .refine((o) => o.uidRangeStart + o.uidRangeSize <= 2 ** 31, {
+    message: 'uidRangeStart + uidRangeSize must be at most 2^31 (2147483648): larger uids are not valid on every system',
+    path: ['uidRangeSize'],
+  })
   .refine((o) => !(o.venvPath && o.createVenv === 'per-session'), {
     message: 'venvPath and createVenv: "per-session" exclude each other; pick one',
     path: ['createVenv'],

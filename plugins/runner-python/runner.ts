@@ -435,6 +435,15 @@ export class PythonRunner implements Runner {
       }
     }
     if (dropUid === true) {
+      // A session must never run as a real account's uid (it could read and change that user's files).
+      const taken = await accountsInRange(o.uidRangeStart, o.uidRangeSize);
+      if (taken.length > 0) {
+        throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: uidRangeStart=${o.uidRangeStart}, uidRangeSize=${o.uidRangeSize} (uids ${o.uidRangeStart}–${o.uidRangeStart + o.uidRangeSize - 1}) include the uid of account(s) in /etc/passwd: ${taken.slice(0, 5).join(', ')}; sessions could run as them`, {
+          plugin: 'runner-python', fix: 'Set uidRangeStart (and uidRangeSize) to a range no account in /etc/passwd uses.',
+        });
+      }
+    }
+    if (dropUid === true) {
       // (dropUid may have been demoted above.) The interpreter's own files must be readable by other uids (a pyenv build under /root is not).
       const probeUid = o.uidRangeStart;
       // fd 3 is the preamble's report pipe: an uncaught exception is reported there even when the uid
@@ -1070,6 +1079,12 @@ function outputDrained(child: ResultPromise, ms = 2_000): Promise<void> {
     timer = setTimeout(resolve, ms);
   });
   return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr), ended(child.stdio[3] as Readable | undefined)]).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Accounts of /etc/passwd (`name (uid)`) whose uid is in [start, start + size). */
+export async function accountsInRange(start: number, size: number, file = '/etc/passwd'): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').map((line) => line.split(':')).filter((f) => f.length > 2 && Number(f[2]) >= start && Number(f[2]) < start + size).map((f) => `${f[0]} (${f[2]})`);
 }
 
 /**

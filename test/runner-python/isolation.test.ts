@@ -1,11 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionLimits, type RunContext } from 'limit-graph';
 import { effectiveLimits } from '../../plugins/runner-python/index.ts';
+import { accountsInRange } from '../../plugins/runner-python/runner.ts';
 import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
 import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from './helpers.ts';
 
@@ -333,6 +334,18 @@ describe('runner-python options and tasks', () => {
 
   it('rejects venvPath together with createVenv per-session', () => {
     expect(RunnerPythonOptions.safeParse({ venvPath: '/x', createVenv: 'per-session' }).success).toBe(false);
+  });
+
+  it('session uids never overlap real accounts: uidRangeStart below 100000, or a range /etc/passwd uses, is refused', async () => {
+    const low = RunnerPythonOptions.safeParse({ uidRangeStart: 1000 });
+    expect(low.success).toBe(false);
+    expect(low.error?.issues[0]).toMatchObject({ path: ['uidRangeStart'], message: expect.stringMatching(/uidRangeStart must be at least 100000/) });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-passwd-'));
+    const passwd = path.join(dir, 'passwd');
+    writeFileSync(passwd, 'root:x:0:0::/root:/bin/sh\nalice:x:250000:250000::/home/alice:/bin/sh\n');
+    expect(await accountsInRange(200_000, 1 << 20, passwd)).toEqual(['alice (250000)']);
+    expect(await accountsInRange(300_000, 1 << 20, passwd)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('writes task.files, passes args and env, refuses paths outside the session', async () => {

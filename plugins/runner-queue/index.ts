@@ -66,7 +66,7 @@ class Connection implements QueueLink, WorkerWakeups {
         });
         boss.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: pg-boss reported an error'));
         await boss.start();
-        const registry = new Registry(pool, schema, workerTimeoutMs);
+        const registry = new Registry(pool, schema, workerTimeoutMs, this.#options.sessionIdleMs);
         await registry.migrate();
         const listener = new Listener(url, this.#ctx.logger);
         await listener.listen(this.replyChannel, (jobId) => this.onAnswer(jobId));

@@ -25,6 +25,12 @@ export const RunnerQueueOptions = z
      * (queueing, the worker's poll, its start-up) before it ends as LIMIT_RUNNER_TIMEOUT, ms.
      */
     dispatchTimeoutMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    /**
+     * A session with no task for this long is forgotten, ms: its route (no longer counted in its
+     * worker's load), the worker's runner state (closed as by closeSession) and the records of its
+     * tenant. Sessions that are never closed would otherwise be kept, and counted, forever.
+     */
+    sessionIdleMs: z.number().int().min(60_000).max(30 * 86_400_000).default(86_400_000),
     /** A worker whose heartbeat is older than this is dead: its sessions move to a live worker, ms. */
     workerTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(20_000),
     /** Consume tasks here too (what `limit worker` runs); off on API instances that only dispatch. */

@@ -30,14 +30,16 @@ export class Registry {
   readonly #workers: string;
   readonly #routes: string;
   readonly #staleSecs: number;
+  readonly #idleSecs: number;
   readonly #schema: string;
 
-  constructor(pool: pg.Pool, schema: string, workerTimeoutMs: number) {
+  constructor(pool: pg.Pool, schema: string, workerTimeoutMs: number, sessionIdleMs: number) {
     this.#pool = pool;
     this.#schema = `"${schema}"`;
     this.#workers = `"${schema}".limit_workers`;
     this.#routes = `"${schema}".limit_session_routes`;
     this.#staleSecs = workerTimeoutMs / 1000;
+    this.#idleSecs = sessionIdleMs / 1000;
   }
 
   /** Creates the tables; serialised by an advisory lock, as several processes may start at once. */
@@ -51,6 +53,8 @@ export class Registry {
         tenant text NOT NULL, session_id text NOT NULL, worker_id text NOT NULL, assigned_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (tenant, session_id))`);
       await client.query(`CREATE INDEX IF NOT EXISTS limit_session_routes_worker ON ${this.#routes} (worker_id)`);
+      // When the session last had a task routed (sessionIdleMs): idle routes neither count nor stay.
+      await client.query(`ALTER TABLE ${this.#routes} ADD COLUMN IF NOT EXISTS used_at timestamptz NOT NULL DEFAULT now()`);
     });
   }
 
@@ -146,17 +150,17 @@ export class Registry {
       const held = await this.#held(tenant, sessionId, runner);
       if (held) return { ...held, moved: false };
       const pick = await this.#pool.query(
-        `SELECT w.id, w.queue, (SELECT count(*) FROM ${this.#routes} r WHERE r.worker_id = w.id) AS load
+        `SELECT w.id, w.queue, (SELECT count(*) FROM ${this.#routes} r WHERE r.worker_id = w.id AND r.used_at > now() - make_interval(secs => $3)) AS load
          FROM ${this.#workers} w WHERE $1 = ANY(w.runners) AND w.heartbeat_at > now() - make_interval(secs => $2)
          ORDER BY load, random() LIMIT 1`,
-        [runner, this.#staleSecs],
+        [runner, this.#staleSecs, this.#idleSecs],
       );
       const candidate = pick.rows[0] as { id: string; queue: string } | undefined;
       if (!candidate) return undefined;
       // Takes the session only if nobody holds it or its holder is dead: a live holder wins.
       const taken = await this.#pool.query(
         `INSERT INTO ${this.#routes} AS r (tenant, session_id, worker_id) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant, session_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, assigned_at = now()
+         ON CONFLICT (tenant, session_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, assigned_at = now(), used_at = now()
            WHERE NOT EXISTS (SELECT 1 FROM ${this.#workers} w WHERE w.id = r.worker_id AND w.heartbeat_at > now() - make_interval(secs => $4) AND $5 = ANY(w.runners))
          RETURNING (xmax <> 0) AS moved`,
         [tenant, sessionId, candidate.id, this.#staleSecs, runner],
@@ -170,11 +174,26 @@ export class Registry {
 
   async #held(tenant: string, sessionId: string, runner: string): Promise<{ workerId: string; queue: string } | undefined> {
     const r = await this.#pool.query(
-      `SELECT w.id AS "workerId", w.queue FROM ${this.#routes} r JOIN ${this.#workers} w ON w.id = r.worker_id
-       WHERE r.tenant = $1 AND r.session_id = $2 AND $3 = ANY(w.runners) AND w.heartbeat_at > now() - make_interval(secs => $4)`,
+      `UPDATE ${this.#routes} r SET used_at = now() FROM ${this.#workers} w
+       WHERE w.id = r.worker_id AND r.tenant = $1 AND r.session_id = $2 AND $3 = ANY(w.runners) AND w.heartbeat_at > now() - make_interval(secs => $4)
+       RETURNING w.id AS "workerId", w.queue`,
       [tenant, sessionId, runner, this.#staleSecs],
     );
     return r.rows[0] as { workerId: string; queue: string } | undefined;
+  }
+
+  /**
+   * Deletes the routes to `workerId` that had no task for sessionIdleMs, except those of the
+   * sessions in `busy` (running there now); returns the sessions they were.
+   */
+  async expire(workerId: string, busy: { tenant: string; sessionId: string }[]): Promise<{ tenant: string; sessionId: string }[]> {
+    const r = await this.#pool.query(
+      `DELETE FROM ${this.#routes} WHERE worker_id = $1 AND used_at <= now() - make_interval(secs => $2)
+         AND (tenant, session_id) NOT IN (SELECT * FROM unnest($3::text[], $4::text[]))
+       RETURNING tenant, session_id AS "sessionId"`,
+      [workerId, this.#idleSecs, busy.map((b) => b.tenant), busy.map((b) => b.sessionId)],
+    );
+    return r.rows as { tenant: string; sessionId: string }[];
   }
 
   /** Forgets the route of `tenant`'s session `sessionId`, returning the worker that held it. */

@@ -47,7 +47,8 @@ export class QueueRunner implements Runner {
    * The tenants this dispatcher ran each session id for (from the RunContext): closeSession without
    * a tenant releases that tenant's session when there is exactly one, never every tenant's.
    */
-  readonly #tenants = new Map<string, Set<string>>();
+  readonly #tenants = new Map<string, Map<string, number>>();
+  #pruned = performance.now();
   /** What the live workers' runners enforce, as last read from the registry (health, routing). */
   #workers: WorkerRow[] = [];
 
@@ -106,8 +107,9 @@ export class QueueRunner implements Runner {
 
   async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
     const started = performance.now();
-    const seen = this.#tenants.get(ctx.session.id) ?? new Set<string>();
-    seen.add(ctx.session.tenant);
+    this.#pruneTenants();
+    const seen = this.#tenants.get(ctx.session.id) ?? new Map<string, number>();
+    seen.set(ctx.session.tenant, performance.now());
     this.#tenants.set(ctx.session.id, seen);
     const budgetMs = ctx.session.limits.timeoutMs + this.#options.dispatchTimeoutMs;
     const deadline = withDeadline([ctx.signal], budgetMs, 'runner-queue');
@@ -123,6 +125,17 @@ export class QueueRunner implements Runner {
       return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: the queue's PostgreSQL failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       deadline.clear();
+    }
+  }
+
+  /** Forgets the tenants of sessions that had no task here for sessionIdleMs (looked at once a minute at most). */
+  #pruneTenants(): void {
+    const now = performance.now();
+    if (now - this.#pruned < 60_000) return;
+    this.#pruned = now;
+    for (const [sessionId, seen] of this.#tenants) {
+      for (const [tenant, usedAt] of seen) if (now - usedAt >= this.#options.sessionIdleMs) seen.delete(tenant);
+      if (seen.size === 0) this.#tenants.delete(sessionId);
     }
   }
 
@@ -209,7 +222,7 @@ export class QueueRunner implements Runner {
         else this.#logger.debug({ sessionId }, 'runner-queue: closeSession without a tenant for a session id this dispatcher never ran: nothing released');
         return;
       }
-      tenant = [...seen][0]!;
+      tenant = [...seen.keys()][0]!;
     }
     seen?.delete(tenant);
     if (seen?.size === 0) this.#tenants.delete(sessionId);

@@ -38,7 +38,7 @@ export class QueueWorker {
    * only, so a close job of another tenant with the same id must not reach them, and a run job of
    * another tenant on a live id is refused here (as the Runner contract asks of runners).
    */
-  readonly #owners = new Map<string, string>();
+  readonly #owners = new Map<string, { tenant: string; running: number }>();
   /** pg-boss's ids of this worker's poll loops, to wake them on a notification. */
   readonly #loops: string[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -101,9 +101,29 @@ export class QueueWorker {
     try {
       // Reaped while this process was paused (a long GC, a suspended VM): register again.
       if (!(await this.#registry.heartbeat(this.id))) await this.#register();
-      if (++this.#beats % 10 === 0) await this.#reap();
+      if (++this.#beats % 10 === 0) {
+        await this.#reap();
+        await this.#expire();
+      }
     } catch (error) {
       this.#logger.warn({ err: error, worker: this.id }, 'runner-queue: heartbeat failed');
+    }
+  }
+
+  /**
+   * Forgets this worker's sessions that had no task for sessionIdleMs (never closed): their routes,
+   * their owner records and their state in the local runners (closed as a close job would).
+   */
+  async #expire(): Promise<void> {
+    const busy = [...this.#owners].filter(([, o]) => o.running > 0).map(([key, o]) => ({ tenant: o.tenant, sessionId: key.slice(key.indexOf('\u0000') + 1) }));
+    for (const { tenant, sessionId } of await this.#registry.expire(this.id, busy)) {
+      const held = [...this.#runners].filter(([name]) => {
+        const o = this.#owners.get(ownerKey(name, sessionId));
+        return o?.tenant === tenant && o.running === 0;
+      });
+      for (const [name] of held) this.#owners.delete(ownerKey(name, sessionId));
+      await Promise.all(held.map(([, r]) => r.closeSession?.(sessionId, tenant)));
+      this.#logger.debug({ worker: this.id, sessionId }, 'runner-queue: forgot a session idle for sessionIdleMs');
     }
   }
 
@@ -168,7 +188,7 @@ export class QueueWorker {
     const data = parsed.data;
     if (data.kind === 'close') {
       // Only the runners that hold this tenant's session of the id: another tenant's is left alone.
-      const held = [...this.#runners].filter(([name]) => this.#owners.get(ownerKey(name, data.sessionId)) === data.tenant);
+      const held = [...this.#runners].filter(([name]) => this.#owners.get(ownerKey(name, data.sessionId))?.tenant === data.tenant);
       for (const [name] of held) this.#owners.delete(ownerKey(name, data.sessionId));
       await Promise.all(held.map(([, r]) => r.closeSession?.(data.sessionId, data.tenant)));
       return { closed: data.sessionId, tenant: data.tenant, runners: held.map(([name]) => name) };
@@ -179,12 +199,14 @@ export class QueueWorker {
     }
     const key = ownerKey(data.runner, data.session.id);
     const owner = this.#owners.get(key);
-    if (owner !== undefined && owner !== data.session.tenant) {
+    if (owner !== undefined && owner.tenant !== data.session.tenant) {
       throw new LimitError('LIMIT_CONFLICT', `Session id "${data.session.id}" is in use on worker ${this.id} by another tenant`, {
         details: { sessionId: data.session.id }, fix: 'Use the session ids the server generates; they are unique.',
       });
     }
-    this.#owners.set(key, data.session.tenant);
+    const record = owner ?? { tenant: data.session.tenant, running: 0 };
+    this.#owners.set(key, record);
+    record.running++;
     const controller = new AbortController();
     const watch = setInterval(() => {
       this.#boss.getJobById(this.queue, job.id).then(
@@ -199,6 +221,7 @@ export class QueueWorker {
       return { ...result, worker: this.id };
     } finally {
       clearInterval(watch);
+      record.running--;
     }
   }
 }

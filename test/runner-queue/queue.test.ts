@@ -169,6 +169,22 @@ describe('runner-queue routing', () => {
     }
   }, 60_000);
 
+  it('a session idle for sessionIdleMs is forgotten: its route (and load) and its state on the worker go', async () => {
+    const w = await worker();
+    const d = await dispatcher();
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      expect((await run(d, 'kept = 42', s)).ok).toBe(true);
+      // As if its last task was two days ago (sessionIdleMs defaults to one day).
+      await admin.query(`UPDATE "${SCHEMA}".limit_session_routes SET used_at = now() - interval '2 days' WHERE session_id = $1`, [s]);
+      for (const until = Date.now() + 20_000; (await route(s)) !== undefined && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
+      expect(await route(s)).toBeUndefined();
+      expect((await run(d, 'print(globals().get("kept", "gone"))', s)).stdout.trim()).toBe('gone');
+    } finally {
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
   it("closing another tenant's session with the same id leaves this tenant's state on the worker and its route", async () => {
     const w = await worker();
     const d = await dispatcher();

@@ -173,7 +173,8 @@ class CappedBytes(io.RawIOBase):
 # Before the reply: wait (at most a second) until Node has read all the task's output, so that it
 # is in the task's result, not the next one's. Node's stdio "pipes" are Unix sockets (libuv makes a
 # socketpair), whose unread bytes TIOCOUTQ counts on this end; a real pipe's, FIONREAD.
-UNREAD = {fd: termios.TIOCOUTQ if stat.S_ISSOCK(os.fstat(fd).st_mode) else termios.FIONREAD for fd in OUT_FDS.values()}
+# A platform without TIOCOUTQ (not Linux) does not wait for a socket: its output is best-effort there.
+UNREAD = {fd: req for fd, req in ((fd, getattr(termios, 'TIOCOUTQ', None) if stat.S_ISSOCK(os.fstat(fd).st_mode) else termios.FIONREAD) for fd in OUT_FDS.values()) if req is not None}
 
 def drained():
     end = time.monotonic() + 1.0

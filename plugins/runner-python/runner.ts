@@ -258,10 +258,10 @@ class Worker {
       failReady = reject;
     });
     this.ready.catch(() => undefined);
-    // A reply holds at most four fields of maxOutputBytes each (stdout, stderr, value, error), which
-    // JSON's \uXXXX escapes make up to six times longer; a longer line is user code writing to the
-    // reply channel, and is not kept whole (an unbounded line would grow this process's memory).
-    const maxLine = 24 * maxOutputBytes + 65_536;
+    // A reply holds at most two fields of maxOutputBytes each (value, error: the output travels on
+    // fd 1/2), which JSON's \uXXXX escapes make up to six times longer; a longer line is user code
+    // writing to the reply channel, and is not kept whole (an unbounded line would grow this process's memory).
+    const maxLine = 12 * maxOutputBytes + 65_536;
     boundedLines(proto, maxLine, (line) => {
       let message: WorkerResponse & { ready?: boolean };
       try {

@@ -29,7 +29,7 @@ import {
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireStoreLock, atomicWrite, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
+import { KeyedMutex, acquireStoreLock, atomicWrite, atomicWriteAll, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -384,9 +384,12 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Applies the staged files. One file: an atomic replace. Several: the journal (all contents) is
-   * made durable first, then each file is replaced, then the journal is removed — a crash in between
-   * is finished by #replayJournals on the next open, so a batch is all or nothing.
+   * Applies the staged files. One file: an atomic replace. Several: every file's new content is
+   * written to its temp file first, then the journal (all contents) is made durable, then each temp
+   * file is renamed into place, then the journal is removed — a crash in between is finished by
+   * #replayJournals on the next open, so a batch is all or nothing. A write the file system refuses
+   * (no permission, no space, a file size limit) fails before the journal or with it: nothing has
+   * changed and no journal is left behind (which the next open would apply, over later writes).
    */
   async #commit(stage: Stage): Promise<void> {
     const entries = [...stage.files];
@@ -395,19 +398,36 @@ export class FileStorage implements Storage {
     } else if (entries.length > 1) {
       const journal = this.#under('journal', `${Date.now()}-${process.pid}-${randomUUID()}.json`);
       const root = path.resolve(this.config.root);
-      await atomicWrite(journal, JSON.stringify({ files: entries.map(([file, content]) => ({ file: path.relative(root, file), content })) }), this.config.fsync);
-      await this.#applyFiles(entries);
-      await fs.rm(journal, { force: true });
+      let journaled = false;
+      try {
+        await atomicWriteAll(entries, this.config.fsync, async () => {
+          try {
+            await atomicWrite(journal, JSON.stringify({ files: entries.map(([file, content]) => ({ file: path.relative(root, file), content })) }), this.config.fsync);
+          } catch (error) {
+            await fs.rm(journal, { force: true }).catch(() => undefined);
+            throw error;
+          }
+          journaled = true;
+        });
+        await fs.rm(journal, { force: true });
+      } catch (error) {
+        if (journaled) throw this.#loseBatch(journal, error);
+        throw error;
+      }
     }
     for (const fn of stage.after) fn();
   }
 
-  async #applyFiles(entries: [string, string][]): Promise<void> {
-    // Independent files: a few at a time, so the fsyncs overlap.
-    const width = 16;
-    for (let i = 0; i < entries.length; i += width) {
-      await Promise.all(entries.slice(i, i + width).map(([file, content]) => atomicWrite(file, content, this.config.fsync)));
-    }
+  /**
+   * A batch whose journal is on disk could not be applied or its journal not removed (a rename
+   * refused, say): the store holds part of it, and the journal would be replayed over any later
+   * write. This instance stops using the store; reopening it finishes the batch from the journal.
+   */
+  #loseBatch(journal: string, error: unknown): LimitError {
+    return this.#lost = new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store at ${this.config.root} could not finish a batch (${(error as Error).message}); its journal ${journal} is kept, and this process stops using the store until it is reopened`, {
+      plugin: PLUGIN, cause: error, details: { root: this.config.root, journal },
+      fix: 'Fix the cause, then restart the process (or close and reopen the store): opening applies the journal, finishing the batch.',
+    });
   }
 
   async #replayJournals(): Promise<void> {
@@ -424,7 +444,7 @@ export class FileStorage implements Storage {
         `The journal holds a batch that a process died while applying; it cannot be finished, so the store may hold part of that batch.`,
         `Restore the store from a backup, or move the file out of ${dir} to accept the store as it is.`,
       ].join(' '));
-      if (journal) await this.#applyFiles(journal.files.map((f) => [this.#under(f.file), f.content]));
+      if (journal) await atomicWriteAll(journal.files.map((f) => [this.#under(f.file), f.content] as const), this.config.fsync, async () => undefined);
       await fs.rm(file, { force: true });
     }
     if (this.config.fsync) await fsyncDir(dir).catch(() => undefined);

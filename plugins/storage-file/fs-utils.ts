@@ -88,8 +88,19 @@ export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
  * never a mix. With `fsync`, the content and the rename are on disk when this resolves.
  */
 export async function atomicWrite(file: string, content: string, fsync: boolean): Promise<void> {
-  const dir = path.dirname(file);
-  await ensureDir(dir, fsync);
+  const temp = await writeTemp(file, content, fsync);
+  await renameTemp(temp, file);
+  if (fsync) await fsyncDir(path.dirname(file));
+}
+
+/**
+ * Writes `content` to a new temp file beside `file` (its folder created; the file fsync'd with
+ * `fsync`) and returns its path: nothing a reader sees has changed yet. Every error a write can
+ * meet from the file system (no permission, no space, a file size limit) happens here; on one, the
+ * temp file is removed.
+ */
+export async function writeTemp(file: string, content: string, fsync: boolean): Promise<string> {
+  await ensureDir(path.dirname(file), fsync);
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   let handle: fs.FileHandle;
   try {
@@ -101,18 +112,61 @@ export async function atomicWrite(file: string, content: string, fsync: boolean)
     await handle.writeFile(content, 'utf8');
     if (fsync) await handle.sync();
   } catch (error) {
-    await handle.close();
+    await handle.close().catch(() => undefined);
     await fs.rm(temp, { force: true });
     throw writeError(error, temp);
   }
   await handle.close();
+  return temp;
+}
+
+/** Renames a temp file of writeTemp over `file` (its folder is not fsync'd: the caller does it). */
+async function renameTemp(temp: string, file: string): Promise<void> {
   try {
     await fs.rename(temp, file);
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw writeError(error, file);
   }
-  if (fsync) await fsyncDir(dir);
+}
+
+/**
+ * Replaces several files, as far as the file system's refusals go all or nothing: every new content
+ * is written to its temp file first (a few at a time, so the fsyncs overlap); if any of them fails
+ * (no permission, no space, a file size limit), every temp file is removed, nothing visible has
+ * changed, and the first error is thrown. `ready` then runs (the batch journal is written there;
+ * its failure too removes the temp files), and only then are the temp files renamed into place and
+ * their folders fsync'd, once each. An error from here on (a rename refused) leaves part of the
+ * files replaced: the caller must finish them from its journal.
+ */
+export async function atomicWriteAll(entries: readonly (readonly [string, string])[], fsync: boolean, ready: () => Promise<void>): Promise<void> {
+  const width = 16;
+  const temps: string[] = [];
+  let failed: { error: unknown } | undefined;
+  for (let i = 0; i < entries.length && !failed; i += width) {
+    const settled = await Promise.allSettled(entries.slice(i, i + width).map(([file, content]) => writeTemp(file, content, fsync)));
+    for (const r of settled) {
+      if (r.status === 'fulfilled') temps.push(r.value);
+      else failed ??= { error: r.reason };
+    }
+  }
+  if (!failed) {
+    try {
+      await ready();
+    } catch (error) {
+      failed = { error };
+    }
+  }
+  if (failed) {
+    await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
+    throw failed.error;
+  }
+  for (let i = 0; i < entries.length; i += width) {
+    await Promise.all(entries.slice(i, i + width).map(([file], j) => renameTemp(temps[i + j]!, file)));
+  }
+  if (!fsync) return;
+  const dirs = [...new Set(entries.map(([file]) => path.dirname(file)))];
+  for (let i = 0; i < dirs.length; i += width) await Promise.all(dirs.slice(i, i + width).map(fsyncDir));
 }
 
 /** Reads a JSON file, or undefined when it does not exist; `fix`: how to repair this file when it is not JSON. */

@@ -214,7 +214,7 @@ describe('storage-file: a store it cannot write', () => {
           [() => s.updateTrace('t', 'tr1', { status: 'error' }), path.join(traceDir, 'tr1')], // the temp file of an atomic replace
           [() => s.appendProvenance('t', makeProvenance('tr1', 0)), path.join(traceDir, 'tr1')], // the lock file
           [() => s.createSession(makeSession('t', 's2')), path.join(root, 'tenants', 't', 'sessions')],
-          [() => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b1', 's1') }, { op: 'incrementCounters', deltas: { n: 1 } }]), path.join(root, 'journal')],
+          [() => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b1', 's1') }, { op: 'incrementCounters', deltas: { n: 1 } }]), traceDir], // the new trace's folder, before any journal
         ];
         for (const [write, dir] of writes) {
           const error = await write().then(() => null, (e: unknown) => e as LimitError);
@@ -230,6 +230,68 @@ describe('storage-file: a store it cannot write', () => {
       expect(await s.getTrace('t', 'tr2')).toBeNull();
       await s.appendProvenance('t', makeProvenance('tr1', 0));
       expect((await s.verifyProvenance('t', 'tr1')).length).toBe(1);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a batch whose files the file system refuses half-way changes nothing and leaves no journal to replay over later writes', async () => {
+    const root = tempDir();
+    let s = await openStore(root, { fsync: true });
+    const traceDir = path.join(root, 'tenants', 't', 'sessions', 's1', 'traces');
+    try {
+      await s.createSession(makeSession('t', 's1'));
+      await s.incrementCounters('t', { n: 1 });
+      const ops = [{ op: 'incrementCounters' as const, deltas: { n: 10 } }, ...Array.from({ length: 10 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `b${i}`, 's1') }))];
+      // The disk fills up at the 6th trace file (a real full disk: a tmpfs; here the open of its temp file).
+      const full = vi.spyOn(fsp, 'open').mockImplementation(async function (p, flags, mode) {
+        if (typeof p === 'string' && p.startsWith(path.join(traceDir, 'b5', 'trace.json.'))) throw Object.assign(new Error(`ENOSPC: no space left on device, open '${p}'`), { code: 'ENOSPC', syscall: 'open', path: p });
+        return realOpen(p, flags, mode);
+      } as typeof fsp.open);
+      const error = await s.batch('t', ops).then(() => null, (e: unknown) => e as LimitError).finally(() => full.mockRestore());
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: path.join(traceDir, 'b5'), code: 'ENOSPC' } });
+      // Nothing of the batch is visible, on disk or through the store, and no journal or temp file is left.
+      expect(await s.getCounters('t')).toEqual({ n: 1 });
+      expect(await s.getTrace('t', 'b0')).toBeNull();
+      expect(readdirSync(traceDir).filter((d) => existsSync(path.join(traceDir, d, 'trace.json')))).toEqual([]);
+      expect(readdirSync(traceDir).flatMap((d) => readdirSync(path.join(traceDir, d)))).toEqual([]);
+      expect(existsSync(path.join(root, 'journal')) ? readdirSync(path.join(root, 'journal')) : []).toEqual([]);
+      // The store stays usable; a write acknowledged after the failure survives a restart (no stale journal replayed over it).
+      await s.incrementCounters('t', { n: 100 });
+      await s.close();
+      s = await openStore(root, { fsync: true });
+      expect(await s.getCounters('t')).toEqual({ n: 101 });
+      expect(await s.getTrace('t', 'b0')).toBeNull();
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a batch that fails after its journal is on disk stops the instance, and reopening finishes the batch', async () => {
+    const root = tempDir();
+    let s = await openStore(root, { fsync: true });
+    const traceDir = path.join(root, 'tenants', 't', 'sessions', 's1', 'traces');
+    try {
+      await s.createSession(makeSession('t', 's1'));
+      await s.incrementCounters('t', { n: 1 });
+      const ops = [{ op: 'incrementCounters' as const, deltas: { n: 10 } }, ...Array.from({ length: 10 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `b${i}`, 's1') }))];
+      const realRename = fsp.rename.bind(fsp);
+      const refused = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+        if (to === path.join(traceDir, 'b5', 'trace.json')) throw Object.assign(new Error(`EIO: i/o error, rename '${String(from)}'`), { code: 'EIO', syscall: 'rename', path: from });
+        return realRename(from, to);
+      });
+      const error = await s.batch('t', ops).then(() => null, (e: unknown) => e as LimitError).finally(() => refused.mockRestore());
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      expect(error!.message).toMatch(/could not finish a batch .*its journal .* is kept/);
+      // No later write can land beside the half-applied batch (the journal would be replayed over it).
+      await expect(s.incrementCounters('t', { n: 100 })).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await s.close();
+      s = await openStore(root, { fsync: true });
+      expect(await s.getCounters('t')).toEqual({ n: 11 });
+      expect((await s.listTraces('t', { limit: 100 })).items.map((t) => t.id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `b${i}`).sort());
+      expect(readdirSync(path.join(root, 'journal'))).toEqual([]);
     } finally {
       await s.close();
       rmSync(root, { recursive: true, force: true });

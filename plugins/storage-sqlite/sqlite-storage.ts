@@ -62,6 +62,28 @@ function corruptError(file: string, cause: unknown, refused = false): LimitError
   );
 }
 
+/**
+ * A write the file system refused — a full disk or a file size limit (SQLITE_FULL), a read-only
+ * file, folder or mount (SQLITE_READONLY*), a failed read or write (SQLITE_IOERR*) — as
+ * LIMIT_STORAGE_UNAVAILABLE naming the file, its folder and the code; undefined for other errors.
+ * The statement's transaction was rolled back: nothing of the write is stored.
+ */
+function fileRefused(file: string, cause: unknown): LimitError | undefined {
+  const code = sqliteCode(cause) ?? '';
+  const dir = path.dirname(path.resolve(file));
+  const [why, fix] = code === 'SQLITE_FULL'
+    ? [`no space is left on the device of ${dir}, or the file reached a size limit`, `Free space on that device (or raise the quota or the file size limit), or move the database (path, DATABASE_URL=sqlite://<path>).`]
+    : code.startsWith('SQLITE_READONLY')
+      ? [`the file, its folder ${dir} or its file system is read-only to this process`, `Give the server's user write permission on ${file}, its -wal and -shm files and ${dir} (chown, chmod u+w), or remount the file system read-write.`]
+      : code.startsWith('SQLITE_IOERR')
+        ? [`the file system failed a read or write in ${dir}`, `Check the device and the file system of ${dir} (dmesg, free space, quotas), then retry.`]
+        : [];
+  if (why === undefined) return undefined;
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite database ${file} cannot be written: ${why} (${(cause as Error).message}, ${code}); the write was rolled back`, {
+    plugin: PLUGIN, cause, details: { file, path: dir, code }, fix,
+  });
+}
+
 /** Statements as this store runs them: driver errors about the file come out as LimitErrors. */
 class GuardedStatement {
   constructor(
@@ -295,6 +317,8 @@ export class SqliteStorage implements Storage {
         fix: `Raise storage-sqlite's busyTimeoutMs, or find the process holding a long write transaction on ${file} (a long import, a sqlite3 shell with an open transaction, a backup or VACUUM) and end it.`,
       });
     }
+    const refused = fileRefused(file, error);
+    if (refused) return refused;
     return error;
   };
 

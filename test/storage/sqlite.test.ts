@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, type Storage } from 'limit-graph';
 import { makeFlag, makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageSqlite, { SqliteStorage, sqlitePathFromUrl } from '../../plugins/storage-sqlite/index.ts';
@@ -417,6 +417,55 @@ describe('storage-sqlite plugin', () => {
       expect(await s.getTrace('t', 'tr1')).not.toBeNull();
       await s.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a write the file system refuses (full disk, read-only file, I/O error) as LIMIT_STORAGE_UNAVAILABLE naming the file, and stays usable', async () => {
+    const dir = tempDir();
+    // SQLite's own errors for a full disk or a file size limit (SQLITE_FULL), a read-only file and a
+    // failed write, raised by the statements' run() while `refusing` is set.
+    let refusing: string | undefined;
+    const realPrepare = Database.prototype.prepare;
+    const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
+      const statement = realPrepare.call(this, sql);
+      return new Proxy(statement, {
+        get(target, key) {
+          if (key === 'run' && refusing !== undefined && /^\s*(INSERT|UPDATE)/i.test(sql)) {
+            const code = refusing;
+            return () => { throw new Database.SqliteError({ SQLITE_FULL: 'database or disk is full', SQLITE_READONLY: 'attempt to write a readonly database', SQLITE_IOERR_WRITE: 'disk I/O error' }[code]!, code); };
+          }
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    } as typeof Database.prototype.prepare);
+    try {
+      const file = path.join(dir, 'full.db');
+      const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 200, maxRecordBytes: 1 << 20 });
+      await s.open();
+      await s.createTrace(makeTrace('t', 'tr0', 's1'));
+      const why = { SQLITE_FULL: 'no space is left on the device of', SQLITE_READONLY: `the file, its folder ${dir} or its file system is read-only`, SQLITE_IOERR_WRITE: 'the file system failed a read or write in' };
+      for (const code of ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR_WRITE'] as const) {
+        refusing = code;
+        for (const write of [() => s.createTrace(makeTrace('t', 'tr1', 's1')), () => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'tr2', 's1') }, { op: 'incrementCounters', deltas: { n: 1 } }]), () => s.appendProvenance('t', makeProvenance('tr0', 0))]) {
+          const error = await write().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+          expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, path: dir, code } });
+          expect(error!.message).toContain(`SQLite database ${file} cannot be written: ${why[code]}`);
+          expect(error!.fix).toBeTruthy();
+        }
+      }
+      refusing = undefined;
+      // Nothing of the refused writes is stored, and the store works again.
+      expect(await s.getTrace('t', 'tr1')).toBeNull();
+      expect(await s.getTrace('t', 'tr2')).toBeNull();
+      expect(await s.getCounters('t')).toEqual({});
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      await s.appendProvenance('t', makeProvenance('tr0', 0));
+      expect((await s.verifyProvenance('t', 'tr0')).length).toBe(1);
+      await s.close();
+    } finally {
+      spy.mockRestore();
       rmSync(dir, { recursive: true, force: true });
     }
   });

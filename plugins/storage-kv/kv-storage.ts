@@ -22,6 +22,7 @@
  * which is what keeps a provenance chain linear across processes, not an in-process lock.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
@@ -302,9 +303,34 @@ export class KvStorage implements Storage {
    */
   async #write<T>(fn: () => T): Promise<T> {
     const db = this.#open();
-    const result = await db.childTransaction(fn);
-    if (!this.config.noSync) await db.flushed;
-    return result;
+    try {
+      const result = await db.childTransaction(fn);
+      if (!this.config.noSync) await db.flushed;
+      return result;
+    } catch (error) {
+      throw await this.#commitFailed(error);
+    }
+  }
+
+  /**
+   * A transaction whose commit LMDB could not write (a full disk, a file size limit, a failing
+   * device) rejects with lmdb-js's "Commit failed" and the cause in a second promise, `commitError`,
+   * which nobody else handles (an unhandled rejection ends the process): it is taken here, and the
+   * failure is LIMIT_STORAGE_UNAVAILABLE naming data.mdb and the cause. LMDB aborted the
+   * transaction: nothing of the write is stored. Any other error is returned unchanged.
+   */
+  async #commitFailed(error: unknown): Promise<unknown> {
+    const pending = (error as { commitError?: unknown } | undefined)?.commitError;
+    if (!(pending instanceof Promise)) return error;
+    // The batch's commit promise, which the puts inside the transaction returned, failed too.
+    void this.#db?.committed.then(undefined, () => undefined);
+    const cause = (await pending.then(() => undefined, (e: unknown) => e)) as (Error & { code?: unknown }) | undefined;
+    const file = path.join(this.config.path, 'data.mdb');
+    const why = cause ? `${cause.message}${cause.code === undefined ? '' : ` (${String(cause.code)})`}` : (error as Error).message;
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The LMDB store ${file} could not commit a write: ${why}; the transaction was rolled back, nothing of it is stored`, {
+      plugin: PLUGIN, cause: cause ?? error, details: { file, path: this.config.path },
+      fix: `Check the device of ${this.config.path}: free space (or raise the quota or the file size limit), look for I/O errors (dmesg), then retry.`,
+    });
   }
 
   #json<T>(key: Key): T | undefined {
@@ -846,8 +872,12 @@ export class KvStorage implements Storage {
     } catch {
       // Reported by `done`: the callback rethrows it and the child transaction is rolled back.
     }
-    await done;
-    if (!this.config.noSync) await db.flushed;
+    try {
+      await done;
+      if (!this.config.noSync) await db.flushed;
+    } catch (error) {
+      throw await this.#commitFailed(error);
+    }
   }
 
   /**

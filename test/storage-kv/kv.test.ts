@@ -1,6 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
@@ -167,6 +169,31 @@ describe('storage-kv across processes', () => {
       expect(r.verification.verified).toBe(true);
       expect(r.verification.length).toBeGreaterThanOrEqual(r.acknowledged.length);
       expect(r.counter).toBeGreaterThanOrEqual(r.acknowledged.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('storage-kv: a commit the file system refuses', () => {
+  it('a full disk (here a file size limit: EFBIG) fails the write with LIMIT_STORAGE_UNAVAILABLE naming data.mdb, stores nothing of it, and the process keeps running', async () => {
+    const dir = tempDir();
+    try {
+      // A child under `ulimit -f` (256 KiB): the data file cannot grow past it, as on a full disk.
+      const child = spawn('bash', ['-c', 'ulimit -f 256 && exec "$0" --import tsx "$1" "$2"', process.execPath, fileURLToPath(new URL('./full-child.ts', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' });
+      const [batch, creates, after] = out.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+      const file = path.join(dir, 'data.mdb');
+      for (const step of [batch!, creates!]) {
+        expect(step.error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, path: dir } });
+        expect(step.error.message).toMatch(new RegExp(`^The LMDB store ${file} could not commit a write: .*; the transaction was rolled back, nothing of it is stored$`));
+      }
+      expect(after).toEqual({ step: 'after', counters: { n: 1 }, b0: null, c0: null });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -294,9 +294,14 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
   }
   try {
     await handle.writeFile(content, 'utf8');
-  } finally {
-    await handle.close();
+  } catch (error) {
+    // A lock this open could not fill in (a full disk): an empty one would keep every opener out for
+    // staleMs as "an unknown holder". It is ours, just created: remove it.
+    await handle.close().catch(() => undefined);
+    await fs.rm(file, { force: true });
+    throw writeError(error, file);
   }
+  await handle.close();
   return true;
 }
 

@@ -236,6 +236,34 @@ describe('storage-file: a store it cannot write', () => {
     }
   });
 
+  it('an open that cannot write its store lock (a full disk) leaves no lock behind: the store opens once there is room', async () => {
+    const root = tempDir();
+    try {
+      const first = await openStore(root, { fsync: false });
+      await first.createTrace(makeTrace('t', 'tr1', 's1'));
+      await first.close();
+      // On a full disk the lock file is created (an empty file needs no data block) but not written.
+      const lockFile = path.join(root, 'store.lock');
+      const full = vi.spyOn(fsp, 'open').mockImplementation(async function (p, flags, mode) {
+        const handle = await realOpen(p, flags, mode);
+        if (p === lockFile) {
+          handle.writeFile = async () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }); };
+        }
+        return handle;
+      } as typeof fsp.open);
+      const error = await openStore(root, { fsync: false }).then(() => null, (e: unknown) => e as LimitError).finally(() => full.mockRestore());
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: root, file: lockFile, code: 'ENOSPC' } });
+      expect(error!.message).toContain(`no space is left on the device of ${root}`);
+      expect(existsSync(lockFile)).toBe(false);
+      // Not "in use by an unknown holder" for staleLockMs: it opens at once.
+      const again = await openStore(root, { fsync: false });
+      expect((await again.getTrace('t', 'tr1'))!.id).toBe('tr1');
+      await again.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('a batch whose files the file system refuses half-way changes nothing and leaves no journal to replay over later writes', async () => {
     const root = tempDir();
     let s = await openStore(root, { fsync: true });

@@ -723,6 +723,10 @@ export class FileStorage implements Storage {
           await handle.close();
         }
       } catch (error) {
+        // What a refused write (a full disk) did write is cut off again: the chain is as before, not
+        // left with a torn line for the next append to set aside (or, cut just before its newline,
+        // an entry this caller was told failed).
+        await fs.truncate(file, head.size).catch(() => undefined);
         throw writeError(error, file);
       }
       if (this.config.fsync && head.size === 0) await fsyncDir(dir);

@@ -236,6 +236,40 @@ describe('storage-file: a store it cannot write', () => {
     }
   });
 
+  it('a provenance append the disk refuses half-way leaves the chain as it was (no torn line kept for the next append)', async () => {
+    const root = tempDir();
+    const warn = vi.fn();
+    const s = new FileStorage({ root, fsync: true, maxRecordBytes: 4 * 1024 * 1024, staleLockMs: 30_000, logger: { warn } as never });
+    await s.open();
+    try {
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      await s.appendProvenance('t', makeProvenance('tr1', 0));
+      const file = chainFile(root, 't', 's1', 'tr1');
+      const before = readFileSync(file, 'utf8');
+      // The disk fills up in the middle of the line: part of it is written, then ENOSPC.
+      const full = vi.spyOn(fsp, 'open').mockImplementation(async function (p, flags, mode) {
+        const handle = await realOpen(p, flags, mode);
+        if (p === file && flags === 'a') {
+          handle.writeFile = async (data: unknown) => {
+            await handle.write(String(data).slice(0, Math.floor(String(data).length / 2)));
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+          };
+        }
+        return handle;
+      } as typeof fsp.open);
+      const error = await s.appendProvenance('t', makeProvenance('tr1', 1)).then(() => null, (e: unknown) => e as LimitError).finally(() => full.mockRestore());
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, code: 'ENOSPC' } });
+      expect(readFileSync(file, 'utf8')).toBe(before);
+      await s.appendProvenance('t', makeProvenance('tr1', 1));
+      expect(await s.verifyProvenance('t', 'tr1')).toEqual({ verified: true, length: 2, brokenAt: null });
+      expect(readdirSync(path.dirname(file)).filter((n) => n.includes('.torn-'))).toEqual([]);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('an open that cannot write its store lock (a full disk) leaves no lock behind: the store opens once there is room', async () => {
     const root = tempDir();
     try {

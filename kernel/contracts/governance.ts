@@ -267,7 +267,8 @@ export interface GovernanceService {
   /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
   check?(text: string, surface: Surface): Promise<GovernanceVerdict>;
   /**
-   * Records a human review decision on a trace waiting as `pending-review`, in one transaction that
+   * Records a human review decision on a trace waiting as `pending-review` (its status, `ok` or
+   * `rejected`, and its `completedAt`, with the decision's provenance and checkpoint), in one transaction that
    * applies only while the trace is still `pending-review` and each trace of `unchanged` (an approved
    * merge's parents, as the caller checked them) still has the status given there
    * (`statusUnchangedOps`); otherwise it throws LIMIT_CONFLICT (isStatusConflict) and writes nothing.

@@ -360,7 +360,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, input.approved ? 'approve' : 'reject');
     const at = now();
     await storage.batch(tenant, [
-      { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected' }, ifStatus: 'pending-review' },
+      { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected', completedAt: at }, ifStatus: 'pending-review' },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },

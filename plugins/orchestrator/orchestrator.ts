@@ -869,13 +869,15 @@ export class OrchestratorService implements Orchestrator {
     // One transaction, only from pending-review and, for an approval, only while each parent still
     // has the status checked above: of two decisions at once (an approve and a reject), or an
     // approval and a parent's quarantine, the second is refused instead of recorded after the first.
+    // The decision's completedAt is part of it: nothing is written after the transaction, so no
+    // merge is left decided without it, and a refused decision writes nothing.
     try {
       if (this.#governance.review) {
         // The governance service records the decision (status, provenance, checkpoint, statistics).
         await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor, unchanged: parents });
       } else {
         await this.#storage.batch(tenant, [
-          { op: 'updateTrace', id: traceId, patch: { status, metadata: trace.metadata }, ifStatus: 'pending-review' },
+          { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata: trace.metadata }, ifStatus: 'pending-review' },
           { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
           { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
           ...statusUnchangedOps(parents),
@@ -892,7 +894,6 @@ export class OrchestratorService implements Orchestrator {
       }
       throw error;
     }
-    await this.#storage.updateTrace(tenant, traceId, { completedAt: now(), metadata: trace.metadata });
     return this.#requireTrace(tenant, traceId);
   }
 

@@ -193,5 +193,26 @@ describe('merges through the real governance engine', () => {
     expect(detail.checkpoints.filter((c) => c.label === 'governance:review')).toHaveLength(1);
     expect(detail.verification.verified).toBe(true);
   });
+
+  it.each([true, false])('a review decision carries its completedAt in its own transaction, with no write after it (governance service with review: %s)', async (withReview) => {
+    rt = await runtime({ policy: { requireHumanReview: true } });
+    orch = rt.resolve('orchestrator');
+    if (!withReview) Object.defineProperty(rt.resolve('governance'), 'review', { value: undefined });
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+    const approved = (await orch.merge({ parentIds: [parent.id] })).trace;
+    const rejected = (await orch.merge({ parentIds: [parent.id] })).trace;
+    expect([approved.completedAt, rejected.completedAt]).toEqual([undefined, undefined]);
+    // A process that stops right after the decision's transaction: any separate write after it is lost.
+    const storage = rt.resolve('storage');
+    Object.defineProperty(storage, 'updateTrace', { configurable: true, value: async () => { throw new Error('process stopped'); } });
+    const before = Date.now();
+    for (const trace of [await orch.approveMerge(approved.id, { actor: 'alice' }), await orch.rejectMerge(rejected.id, { actor: 'bob' })]) {
+      expect(trace.completedAt).toBeDefined();
+      expect(Date.parse(trace.completedAt!)).toBeGreaterThanOrEqual(before - 1000);
+      const stored = await storage.getTrace('default', trace.id);
+      expect(stored).toMatchObject({ status: trace.status, completedAt: trace.completedAt });
+    }
+  });
 });
 

@@ -203,9 +203,9 @@ export class OrchestratorService implements Orchestrator {
    * series and point) follows this rule. A session whose close is in progress here counts as closed,
    * though storage says `open` until its aborted runs are recorded.
    */
-  async #requireOpenSession(tenant: string, id: string): Promise<Session> {
+  async #requireOpenSession(tenant: string, id: string, about?: Record<string, unknown>): Promise<Session> {
     const session = await this.#requireSession(tenant, id);
-    if (session.status !== 'open' || this.#closing.has(key(tenant, id))) throw sessionClosed(tenant, id);
+    if (session.status !== 'open' || this.#closing.has(key(tenant, id))) throw sessionClosed(tenant, id, about);
     return session;
   }
 
@@ -862,7 +862,7 @@ export class OrchestratorService implements Orchestrator {
       parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
       const refusals = [...again.refusals];
       for (const p of parents) if (UNMERGEABLE[p.status] && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${UNMERGEABLE[p.status]}` });
-      if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }]);
+      if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }], traceId);
     }
     const status = approved ? 'ok' : 'rejected';
     const reason = input.rationale ?? (approved ? 'approved' : 'rejected');
@@ -884,7 +884,7 @@ export class OrchestratorService implements Orchestrator {
         ]);
       }
     } catch (error) {
-      const changed = parentChanged(error, trace.parentIds, 'approved');
+      const changed = parentChanged(error, trace.parentIds, 'approved', traceId);
       if (changed) throw changed;
       // Decided (or quarantined) by someone else since it was read above: said as such, not as the
       // storage batch's refusal of its precondition.
@@ -1098,7 +1098,8 @@ export class OrchestratorService implements Orchestrator {
     // The series without its points: a step reads and returns none of the others.
     const series = await this.#storage.getRdSeriesSummary(tenant, seriesId);
     if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
-    await this.#requireOpenSession(tenant, series.sessionId);
+    // A closed session is said of the series the step names (`details.seriesId`), which the caller gave.
+    await this.#requireOpenSession(tenant, series.sessionId, { seriesId });
     // A full series is refused before a distortion is measured for it (storage checks again, with the point's size).
     assertRdPointsFit(seriesId, { count: series.pointCount, bytes: series.pointBytes }, { count: 1, bytes: 0 }, this.#storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     if ((input.graph === undefined) === (input.distortion === undefined)) {
@@ -1333,8 +1334,9 @@ const outputDigests = (output: { stdout: string; stderr: string }) => ({ stdoutS
 /** Why a federation stopped early, from the caller's aborted signal. */
 const aborted = (signal: AbortSignal) => `the federation was aborted${abortMessage(signal) ? ` (${abortMessage(signal)})` : ''}`;
 
-const sessionClosed = (tenant: string, id: string) =>
-  new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant } });
+/** `about`: the record the caller named that lives in the session (an RD series' `seriesId`), for a session it did not name. */
+const sessionClosed = (tenant: string, id: string, about?: Record<string, unknown>) =>
+  new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant, ...about } });
 
 function validation(what: string, issues: readonly { path: PropertyKey[]; message: string }[]): LimitError {
   const text = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -1354,20 +1356,24 @@ function mergeTooLarge(error: LimitError, strategy: string, parents: number): Li
  * statusUnchangedOps precondition; a quarantine, most often): the merge refused, naming the parent
  * and its status now. Undefined for any other error.
  */
-function parentChanged(error: unknown, parentIds: readonly string[], what: 'stored' | 'approved'): LimitError | undefined {
+function parentChanged(error: unknown, parentIds: readonly string[], what: 'stored' | 'approved', mergeId?: string): LimitError | undefined {
   if (!isLimitError(error, 'LIMIT_CONFLICT')) return undefined;
   const parentId = parentIds.find((id) => isStatusConflict(error, id));
   if (parentId === undefined) return undefined;
   const status = String(error.details?.status);
   const reason = `trace ${UNMERGEABLE[status] ?? `is ${status}`} (its status changed from ${String(error.details?.expected)} while the merge was being ${what})`;
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${parentId}: ${reason}`, {
-    cause: error, details: { parentIds: [...parentIds], refusals: [{ parentId, reason }] },
+    cause: error, details: { ...(mergeId ? { traceId: mergeId } : {}), parentIds: [...parentIds], refusals: [{ parentId, reason }] },
   });
 }
 
-function refused(parentIds: string[], refusals: { parentId: string; reason: string }[]): LimitError {
+/**
+ * LIMIT_MERGE_REFUSED. `mergeId`, for the approval of a merge already stored, is its `details.traceId`:
+ * the id the request named (the API's `params.id`), where the parents are not in the request.
+ */
+function refused(parentIds: string[], refusals: { parentId: string; reason: string }[], mergeId?: string): LimitError {
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}`, {
-    details: { parentIds, refusals },
+    details: { ...(mergeId ? { traceId: mergeId } : {}), parentIds, refusals },
   });
 }
 

@@ -114,3 +114,38 @@ describe('api-http: problem documents name the failing field', () => {
     for (const res of [weights, edge, step]) for (const p of paths(res)) expect(p).toMatch(/^(body|query|params|header)(\.|$)|^path$/);
   });
 });
+
+describe('api-http: a 409 about a record the request named by id names that id', () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer({ plugins: { governance: { packs: ['jailbreak'], policy: { requireHumanReview: true } } } });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('an approval refused because a parent was quarantined while the merge waited names params.id (its parents are not in the request)', async () => {
+    const S = (await s.req('POST', '/sessions', { body: { name: 'review' } })).json.id;
+    const parents: string[] = [];
+    for (const n of [1, 2]) parents.push((await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task: { input: `q${n}` }, output } })).json.trace.id);
+    const merge = await s.req('POST', '/merges', { body: { parentIds: parents } });
+    expect(merge.json.trace?.status, merge.text).toBe('pending-review');
+    expect((await s.req('POST', `/traces/${parents[1]}/quarantine`, { body: { reason: 'looks off' } })).status).toBe(200);
+    const res = await s.req('POST', `/merges/${merge.json.trace.id}/approve`, { body: { rationale: 'fine' } });
+    expect(res.status, res.text).toBe(409);
+    expect(res.json.code).toBe('LIMIT_MERGE_REFUSED');
+    expect(res.json.errors).toEqual([{ path: 'params.id', message: res.json.detail }]);
+  });
+
+  it('a point for a series whose session is closed names params.id, as a closed body.sessionId is named', async () => {
+    const S = (await s.req('POST', '/sessions', { body: { name: 'rd-closed' } })).json.id;
+    const series = (await s.req('POST', '/rd/series', { body: { sessionId: S, name: 'c' } })).json.id;
+    expect((await s.req('POST', `/sessions/${S}/close`)).status).toBe(200);
+    const res = await s.req('POST', `/rd/series/${series}/points`, { body: { rate: 2, distortion: 1 } });
+    expect(res.status, res.text).toBe(409);
+    expect(res.json.code).toBe('LIMIT_SESSION_CLOSED');
+    expect(res.json.errors).toEqual([{ path: 'params.id', message: res.json.detail }]);
+    const run = await s.req('POST', '/traces', { body: { sessionId: S, runner: 'x', task, output } });
+    expect([run.status, run.json.code, run.json.errors.map((e: { path: string }) => e.path)]).toEqual([409, 'LIMIT_SESSION_CLOSED', ['body.sessionId']]);
+  });
+});

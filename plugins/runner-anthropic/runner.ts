@@ -82,6 +82,13 @@ export class AnthropicRunner implements Runner {
       let model: string | undefined;
       /** The tools the model asked to call (tool_use blocks). */
       const toolCalls: string[] = [];
+      /** A content block as sent, checked to be an object: a `null` one is a malformed answer named by its place. */
+      const contentBlock = <T>(block: T, index: unknown): NonNullable<T> => {
+        if (typeof block !== 'object' || block === null || Array.isArray(block)) {
+          throw new HostedFailureError(this.#fail().failed(`${host} sent a content block that is not an object at content[${String(index)}]`), { model });
+        }
+        return block;
+      };
       if (this.options.stream) {
         const { data: stream, response } = await send(() => this.#client.messages.create({ ...body, stream: true }, requestOptions()).withResponse());
         const contentType = response.headers.get('content-type');
@@ -97,7 +104,10 @@ export class AnthropicRunner implements Runner {
               record(event.message.usage);
               break;
             case 'content_block_start':
-              if (event.content_block.type === 'tool_use') toolCalls.push(event.content_block.name);
+              {
+                const block = contentBlock(event.content_block, event.index);
+                if (block.type === 'tool_use') toolCalls.push(block.name);
+              }
               break;
             case 'content_block_delta':
               if (event.delta.type === 'text_delta') turn.text += event.delta.text;
@@ -123,8 +133,9 @@ export class AnthropicRunner implements Runner {
           throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, message)}, not a JSON message`));
         }
         model = message.model;
-        turn.text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
-        for (const block of message.content) if (block.type === 'tool_use') toolCalls.push(block.name);
+        const blocks = message.content.map((block, i) => contentBlock(block, i));
+        turn.text = blocks.map((block) => (block.type === 'text' ? block.text : '')).join('');
+        for (const block of blocks) if (block.type === 'tool_use') toolCalls.push(block.name);
         stopReason = message.stop_reason;
         record(message.usage);
       }

@@ -17,6 +17,7 @@
  *   - `refuse`      no content, stop_reason `refusal`;
  *   - `tool-call`   a `get_weather` tool_use block and no text, stop_reason `tool_use`;
  *   - `empty`       no content, stop_reason `end_turn`;
+ *   - `null-block`  the text, then a `null` content block (content[1]; in a stream, content_block_start index 1);
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply. As the
  * real API does, a request is refused (400 invalid_request_error) before anything else when a
@@ -76,7 +77,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
           type: 'message',
           role: 'assistant',
           model: body.model,
-          content: last.includes('tool-call') ? [toolUse] : last.includes('refuse') || last.includes('empty') ? [] : [{ type: 'text', text: reply }],
+          content: last.includes('tool-call') ? [toolUse] : last.includes('refuse') || last.includes('empty') ? [] : [{ type: 'text', text: reply }, ...(last.includes('null-block') ? [null] : [])],
           stop_reason: last.includes('tool-call') ? 'tool_use' : last.includes('refuse') ? 'refusal' : 'end_turn',
           stop_sequence: null,
           usage: { input_tokens: inputTokens, output_tokens: outputTokens },
@@ -116,6 +117,7 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       }
       for (const piece of reply.match(/.{1,7}/gs) ?? []) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } });
       send('content_block_stop', { type: 'content_block_stop', index: 0 });
+      if (last.includes('null-block')) send('content_block_start', { type: 'content_block_start', index: 1, content_block: null });
       end('end_turn');
     },
   });

@@ -74,6 +74,16 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(result.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-anthropic: the model refused to answer ("refusal")' });
   });
 
+  it.each([true, false])('a null content block is a failure naming the block, not a TypeError (stream: %s)', async (stream) => {
+    ({ rt, runner } = await start({ stream }));
+    const a = makeRunContext();
+    const result = await runner.executeIsolated(prompt('null-block'), a);
+    expect(result.ok).toBe(false);
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: expect.stringMatching(/^runner-anthropic: 127\.0\.0\.1:\d+ sent a content block that is not an object at content\[1\]$/) });
+    expect(result.value).toEqual({ model: 'fake-claude' });
+    expect(runner.history(a.session.id)).toEqual([]);
+  });
+
   it('the fake refuses an empty assistant turn before the last message, as the Messages API does', async () => {
     const response = await fetch(`${bed.fake().url}/v1/messages`, {
       method: 'POST',

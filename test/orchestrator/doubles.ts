@@ -5,49 +5,57 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
-  LimitError, definePlugin, nextProvenanceEntry, paginate, rdPointsBytes, rdSeriesSummary, verifyProvenanceChain, compareNewestFirst,
+  LimitError, applyTracePatch, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, rdPointsBytes, rdSeriesSummary, validate, verifyProvenanceChain,
+  compareNewestFirst,
 } from 'limit-graph';
 import type {
-  Checkpoint, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, ProvenanceEntry, QuarantineState, RdSeries, Runner,
-  RunResult, Session, Storage, Surface, TaskParsed, Trace,
+  Checkpoint, Counters, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, ProvenanceEntry, ProvenanceInput, QuarantineState, RdSeries,
+  Runner, RunResult, Session, Storage, Surface, TaskParsed, Trace, TracePatch, TraceStatus,
 } from 'limit-graph';
 
+/**
+ * An in-memory storage that keeps the contract's write rules the orchestrator relies on, as the real
+ * backends do: creating an existing id is LIMIT_CONFLICT, a missing record LIMIT_NOT_FOUND, patches
+ * are applied by `applyTracePatch` (so a batch's `updateTrace` honours `ifStatus`), and `batch` is
+ * validated with `validate.batch` and applied whole or not at all, in one synchronous step (so no
+ * other call interleaves with it, as a transaction would). Listings are simplified.
+ */
 export function memoryStorage(): Storage {
-  const sessions = new Map<string, Session>();
-  const traces = new Map<string, Trace>();
-  const prov = new Map<string, ProvenanceEntry[]>();
-  const checkpoints = new Map<string, Checkpoint[]>();
-  const quarantine = new Map<string, QuarantineState>();
-  const series = new Map<string, RdSeries>();
-  const counters = new Map<string, Record<string, number>>();
+  const state = {
+    sessions: new Map<string, Session>(),
+    traces: new Map<string, Trace>(),
+    prov: new Map<string, ProvenanceEntry[]>(),
+    checkpoints: new Map<string, Checkpoint[]>(),
+    quarantine: new Map<string, QuarantineState>(),
+    series: new Map<string, RdSeries>(),
+    counters: new Map<string, Record<string, number>>(),
+  };
+  const { sessions, traces, prov, checkpoints, quarantine, series, counters } = state;
   const k = (t: string, id: string) => `${t}/${id}`;
   const trace = (t: string, id: string) => {
     const tr = traces.get(k(t, id));
-    if (!tr) throw new LimitError('LIMIT_NOT_FOUND', `trace ${id}`);
+    if (!tr) throw notFound('trace', t, id);
     return tr;
   };
   const clone = <T>(v: T): T => structuredClone(v);
-  return {
-    backend: 'memory',
-    supports: { multiProcess: false, crashSafe: false, transactions: false },
-    async open() {}, async close() {}, async health() { return { status: 'ok', checks: [] }; }, async schemaVersion() { return 1; },
-    async createSession(s) { sessions.set(k(s.tenant, s.id), clone(s)); return clone(s); },
-    async getSession(t, id) { return clone(sessions.get(k(t, id)) ?? null); },
-    async listSessions(t) { return { items: [...sessions.values()].filter((s) => s.tenant === t).map(clone), nextCursor: null }; },
-    async closeSession(t, id, at) {
-      const s = sessions.get(k(t, id));
-      if (!s) throw new LimitError('LIMIT_NOT_FOUND', `session ${id}`);
-      if (s.status === 'open') Object.assign(s, { status: 'closed', closedAt: at });
+  // The writes, synchronous so that `batch` applies them in one step.
+  const write = {
+    createSession(s: Session): Session {
+      if (sessions.has(k(s.tenant, s.id))) throw conflict('session', s.tenant, s.id);
+      sessions.set(k(s.tenant, s.id), clone(s));
       return clone(s);
     },
-    async createTrace(tr) { traces.set(k(tr.tenant, tr.id), clone({ ...tr, flags: tr.flags ?? [] })); return clone(tr); },
-    async updateTrace(t, id, patch) { const tr = trace(t, id); Object.assign(tr, clone(patch)); return clone(tr); },
-    async getTrace(t, id) { return clone(traces.get(k(t, id)) ?? null); },
-    async listTraces(t, q = {}) {
-      const items = [...traces.values()].filter((tr) => tr.tenant === t && (!q.sessionId || tr.sessionId === q.sessionId)).sort(compareNewestFirst);
-      return paginate(items.map(clone), q.limit ?? 100);
+    createTrace(tr: Trace): Trace {
+      if (traces.has(k(tr.tenant, tr.id))) throw conflict('trace', tr.tenant, tr.id);
+      traces.set(k(tr.tenant, tr.id), clone({ ...tr, flags: tr.flags ?? [] }));
+      return clone(tr);
     },
-    async appendProvenance(t, input) {
+    updateTrace(t: string, id: string, patch: TracePatch, ifStatus?: TraceStatus): Trace {
+      const next = applyTracePatch(trace(t, id), clone(patch), ifStatus);
+      traces.set(k(t, id), next);
+      return clone(next);
+    },
+    appendProvenance(t: string, input: ProvenanceInput): ProvenanceEntry {
       trace(t, input.traceId);
       const list = prov.get(k(t, input.traceId)) ?? [];
       const e = nextProvenanceEntry(input, list.at(-1));
@@ -55,39 +63,85 @@ export function memoryStorage(): Storage {
       prov.set(k(t, input.traceId), list);
       return clone(e);
     },
+    addFlag(t: string, f: Flag): Flag { trace(t, f.traceId).flags.push(clone(f)); return clone(f); },
+    addCheckpoint(t: string, c: Checkpoint): Checkpoint { trace(t, c.traceId); checkpoints.set(k(t, c.traceId), [...(checkpoints.get(k(t, c.traceId)) ?? []), clone(c)]); return clone(c); },
+    setQuarantine(t: string, s: QuarantineState): QuarantineState { trace(t, s.traceId); quarantine.set(k(t, s.traceId), clone(s)); return clone(s); },
+    incrementCounters(t: string, d: Counters): void { const c = counters.get(t) ?? {}; for (const [n, v] of Object.entries(d)) c[n] = (c[n] ?? 0) + v; counters.set(t, c); },
+  };
+  const restore = (saved: typeof state) => {
+    for (const [name, map] of Object.entries(state) as [keyof typeof state, Map<string, unknown>][]) {
+      map.clear();
+      for (const [key, value] of saved[name]) map.set(key, value);
+    }
+  };
+  return {
+    backend: 'memory',
+    supports: { multiProcess: false, crashSafe: false, transactions: true },
+    async open() {}, async close() {}, async health() { return { status: 'ok', checks: [] }; }, async schemaVersion() { return 1; },
+    async createSession(s) { return write.createSession(s); },
+    async getSession(t, id) { return clone(sessions.get(k(t, id)) ?? null); },
+    async listSessions(t) { return { items: [...sessions.values()].filter((s) => s.tenant === t).map(clone), nextCursor: null }; },
+    async closeSession(t, id, at) {
+      const s = sessions.get(k(t, id));
+      if (!s) throw notFound('session', t, id);
+      if (s.status === 'open') Object.assign(s, { status: 'closed', closedAt: at });
+      return clone(s);
+    },
+    async createTrace(tr) { return write.createTrace(tr); },
+    async updateTrace(t, id, patch) { return write.updateTrace(t, id, patch); },
+    async getTrace(t, id) { return clone(traces.get(k(t, id)) ?? null); },
+    async listTraces(t, q = {}) {
+      const items = [...traces.values()].filter((tr) => tr.tenant === t && (!q.sessionId || tr.sessionId === q.sessionId)).sort(compareNewestFirst);
+      return paginate(items.map(clone), q.limit ?? 100);
+    },
+    async appendProvenance(t, input) { return write.appendProvenance(t, input); },
     async listProvenance(t, id) { return clone(prov.get(k(t, id)) ?? []); },
     async verifyProvenance(t, id) { return verifyProvenanceChain(prov.get(k(t, id)) ?? []); },
-    async addFlag(t, f) { trace(t, f.traceId).flags.push(clone(f)); return clone(f); },
+    async addFlag(t, f) { return write.addFlag(t, f); },
     async listFlags(t, q = {}) { return [...traces.values()].filter((tr) => tr.tenant === t && (!q.traceId || tr.id === q.traceId)).flatMap((tr) => tr.flags).map(clone); },
-    async addCheckpoint(t, c) { trace(t, c.traceId); checkpoints.set(k(t, c.traceId), [...(checkpoints.get(k(t, c.traceId)) ?? []), clone(c)]); return clone(c); },
+    async addCheckpoint(t, c) { return write.addCheckpoint(t, c); },
     async listCheckpoints(t, id) { return clone(checkpoints.get(k(t, id)) ?? []); },
-    async setQuarantine(t, s) { trace(t, s.traceId); quarantine.set(k(t, s.traceId), clone(s)); return clone(s); },
+    async setQuarantine(t, s) { return write.setQuarantine(t, s); },
     async getQuarantine(t, id) { return clone(quarantine.get(k(t, id)) ?? null); },
     async listQuarantined(t) { return [...quarantine.entries()].filter(([key, s]) => key.startsWith(`${t}/`) && s.quarantined).map(([, s]) => clone(s)); },
-    async createRdSeries(s) { series.set(k(s.tenant, s.id), clone(s)); return clone(s); },
+    async createRdSeries(s) {
+      if (series.has(k(s.tenant, s.id))) throw conflict('RD series', s.tenant, s.id);
+      series.set(k(s.tenant, s.id), clone(s));
+      return clone(s);
+    },
     async appendRdPoint(t, id, p) {
       const s = series.get(k(t, id));
-      if (!s) throw new LimitError('LIMIT_NOT_FOUND', `series ${id}`);
+      if (!s) throw notFound('RD series', t, id);
       s.points.push(clone(p));
       return { seriesId: id, point: clone(p), pointCount: s.points.length, pointBytes: rdPointsBytes(s.points) };
     },
     async getRdSeries(t, id) { return clone(series.get(k(t, id)) ?? null); },
     async getRdSeriesSummary(t, id) { const s = series.get(k(t, id)); return s ? rdSeriesSummary(clone(s)) : null; },
     async listRdSeries(t, q = {}) { return [...series.values()].filter((s) => s.tenant === t && (!q.sessionId || s.sessionId === q.sessionId)).map(clone); },
-    async incrementCounters(t, d) { const c = counters.get(t) ?? {}; for (const [n, v] of Object.entries(d)) c[n] = (c[n] ?? 0) + v; counters.set(t, c); },
+    async incrementCounters(t, d) { write.incrementCounters(t, d); },
     async getCounters(t) { return { ...(counters.get(t) ?? {}) }; },
-    // Applied op by op (supports.transactions is false): enough for the orchestrator's batches.
+    // All or nothing, in one synchronous step: a refused op (an `ifStatus` that no longer holds, a
+    // missing trace, an existing id) restores everything the batch wrote before it.
     async batch(t, ops) {
-      for (const op of ops) {
-        switch (op.op) {
-          case 'createSession': await this.createSession(op.session); break;
-          case 'createTrace': await this.createTrace(op.trace); break;
-          case 'updateTrace': await this.updateTrace(t, op.id, op.patch); break;
-          case 'addFlag': await this.addFlag(t, op.flag); break;
-          case 'addCheckpoint': await this.addCheckpoint(t, op.checkpoint); break;
-          case 'setQuarantine': await this.setQuarantine(t, op.state); break;
-          case 'incrementCounters': await this.incrementCounters(t, op.deltas); break;
-          case 'appendProvenance': await this.appendProvenance(t, op.input); break;
+      const valid = validate.batch(t, ops);
+      const saved = clone(state);
+      for (let i = 0; i < valid.length; i++) {
+        const op = valid[i]!;
+        try {
+          switch (op.op) {
+            case 'createSession': write.createSession(op.session); break;
+            case 'createTrace': write.createTrace(op.trace); break;
+            case 'updateTrace': write.updateTrace(t, op.id, op.patch, op.ifStatus); break;
+            case 'addFlag': write.addFlag(t, op.flag); break;
+            case 'addCheckpoint': write.addCheckpoint(t, op.checkpoint); break;
+            case 'setQuarantine': write.setQuarantine(t, op.state); break;
+            case 'incrementCounters': write.incrementCounters(t, op.deltas); break;
+            case 'appendProvenance': write.appendProvenance(t, op.input); break;
+          }
+        } catch (error) {
+          restore(saved);
+          if (error instanceof LimitError) throw new LimitError(error.code, `batch op ${i} (${op.op}): ${error.message}`, { cause: error, details: { index: i, ...error.details } });
+          throw error;
         }
       }
     },

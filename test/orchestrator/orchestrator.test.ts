@@ -120,6 +120,24 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect((await orch.inspectTrace(undefined, out.trace.id)).quarantined).toBe(true);
   });
 
+  it('a trace quarantined by a person while it runs stays quarantined (the final status is written only from running)', async () => {
+    const s = await orch.openSession();
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:300 hi' } });
+    let id: string | undefined;
+    for (let i = 0; i < 100 && !id; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      id = (await orch.listTraces(undefined, { sessionId: s.id })).items.find((t) => t.status === 'running')?.id;
+    }
+    expect(id).toBeDefined();
+    await rt.resolve('governance').quarantine('default', id!, { reason: 'looks harmful', actor: 'carol' });
+    const out = await running;
+    expect(out.trace.status).toBe('quarantined');
+    const detail = await orch.inspectTrace(undefined, id!);
+    expect(detail.trace.status).toBe('quarantined');
+    expect(detail.provenance.at(-1)).toMatchObject({ action: 'completed', data: { status: 'quarantined', runStatus: 'ok' } });
+    expect(detail.verification.verified).toBe(true);
+  });
+
   it('records runner failures, timeouts and unknown runners', async () => {
     const s = await orch.openSession({ limits: { timeoutMs: 100 } });
     const failed = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'FAIL' } });

@@ -20,7 +20,11 @@ export const StorageSqliteOptions = z
         message: 'Expected sqlite://<path> or file:<path>; a postgres:// URL needs the postgres backend (storage: \'postgres\' or STORAGE_BACKEND=postgres)',
       })
       .optional(),
-    /** `normal` (WAL default: a power loss may drop the last commits, never corrupts) or `full` (fsync every commit). */
+    /**
+     * `normal` (default): acknowledged writes survive a process crash; a power loss or OS crash may
+     * roll back the last commits (the file stays consistent). `full`: the WAL is fsync'd at every
+     * commit, so acknowledged writes survive power loss too.
+     */
     synchronous: z.enum(['normal', 'full']).default('normal'),
     /** How long a write waits for another connection's write lock before LIMIT_STORAGE_UNAVAILABLE (ms). */
     busyTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),

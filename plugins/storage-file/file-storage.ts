@@ -29,7 +29,9 @@ import {
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
-import { KeyedMutex, acquireStoreLock, atomicWrite, atomicWriteAll, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, writeError } from './fs-utils.ts';
+import {
+  KeyedMutex, acquireStoreLock, atomicWrite, atomicWriteAll, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, removeIfEmpty, removeStaleScratch, writeError,
+} from './fs-utils.ts';
 
 export const FILE_SCHEMA_VERSION = 1;
 const PLUGIN = 'storage-file';
@@ -158,6 +160,9 @@ export class FileStorage implements Storage {
       // Version 1 is the layout above: migrating means recording it.
       if (!schema) await atomicWrite(path.join(this.config.root, 'schema.json'), JSON.stringify({ version: FILE_SCHEMA_VERSION }), this.config.fsync);
       await this.#replayJournals();
+      // A dead holder's temp files and probes at the root; those in tenant folders go when the
+      // tenant's folders are first scanned (#loadIndex), still under this lock.
+      await removeStaleScratch(this.config.root);
     } catch (error) {
       if (!locked) await this.#releaseLock();
       if (error instanceof LimitError) throw error;
@@ -299,14 +304,22 @@ export class FileStorage implements Storage {
     const index: TenantIndex = {
       traces: new Map(), sorted: null, sessions: new Map(), flags: [], flagIds: new Set(), nextFlag: 1, quarantined: new Set(), damagedSessions: new Map(), damagedTraces: new Map(),
     };
+    // The scan also removes what a dead holder left (the store lock is held): its temp files
+    // (removeStaleScratch), and the empty folders of creates that never committed.
+    await removeStaleScratch(this.#tenantDir(tenant));
+    await removeStaleScratch(path.join(this.#tenantDir(tenant), 'rd'));
     const sessionsDir = path.join(this.#tenantDir(tenant), 'sessions');
     for (const sessionId of await listDir(sessionsDir)) {
       if (!validId(sessionId)) continue;
+      await removeStaleScratch(path.join(sessionsDir, sessionId));
+      let known = false;
       try {
         const session = await this.#readSession(tenant, sessionId);
         if (session) index.sessions.set(session.id, { id: session.id, createdAt: session.createdAt, status: session.status });
+        known = session !== undefined;
       } catch (error) {
         index.damagedSessions.set(sessionId, damage(error));
+        known = true;
       }
       const traceIds = (await listDir(path.join(sessionsDir, sessionId, 'traces'))).filter(validId);
       // Reads overlap in chunks: opening a large store reads every trace file once.
@@ -314,9 +327,14 @@ export class FileStorage implements Storage {
         await Promise.all(traceIds.slice(i, i + 32).map(async (traceId) => {
           const dir = this.#traceDir(tenant, sessionId, traceId);
           try {
-            // A folder without trace.json is a create that died before its rename: never acknowledged.
+            await removeStaleScratch(dir);
+            // A folder without trace.json is a create that died before its rename (or that the file
+            // system refused): never acknowledged. Left empty, it is removed.
             const doc = await this.#readTraceDoc(tenant, sessionId, traceId);
-            if (!doc) return;
+            if (!doc) {
+              await removeIfEmpty(dir);
+              return;
+            }
             const q = await readQuarantine(path.join(dir, 'quarantine.json'), traceId);
             this.#indexTrace(index, doc);
             if (q?.quarantined) index.quarantined.add(traceId);
@@ -324,6 +342,11 @@ export class FileStorage implements Storage {
             index.damagedTraces.set(traceId, damage(error));
           }
         }));
+      }
+      // A session folder without session.json and nothing else in it: a create that never committed.
+      if (!known) {
+        await removeIfEmpty(path.join(sessionsDir, sessionId, 'traces'));
+        await removeIfEmpty(path.join(sessionsDir, sessionId));
       }
     }
     index.flags.sort((a, b) => a.n - b.n);

@@ -101,7 +101,7 @@ export async function atomicWrite(file: string, content: string, fsync: boolean)
  */
 export async function writeTemp(file: string, content: string, fsync: boolean): Promise<string> {
   await ensureDir(path.dirname(file), fsync);
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`; // TEMP_NAME below
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(temp, 'w', 0o600);
@@ -118,6 +118,46 @@ export async function writeTemp(file: string, content: string, fsync: boolean): 
   }
   await handle.close();
   return temp;
+}
+
+/**
+ * The names this backend gives its own scratch files, with the writer's pid: writeTemp's temp files
+ * (`<name>.<pid>.<8 hex>.tmp` of a `.json` record, a `provenance.jsonl` chain staged by a batch, or
+ * the `provenance.jsonl.torn-<ms>` copy of a torn line), open()'s write probe (`.probe-<pid>-<8
+ * hex>`) and health()'s probe (`.health-<pid>-<uuid>.json`). Nothing else matches, so a user's own
+ * files are never taken.
+ */
+const SCRATCH_NAMES = [
+  /^(?:.+\.json|provenance\.jsonl(?:\.torn-\d+)?)\.(\d+)\.[0-9a-f]{8}\.tmp$/,
+  /^\.probe-(\d+)-[0-9a-f]{8}$/,
+  /^\.health-(\d+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/,
+];
+
+/**
+ * Removes from `dir` the scratch files (SCRATCH_NAMES) of a process that died between writing and
+ * renaming (or removing) them; `names` is the folder's listing when the caller has it. Only under
+ * the store lock: no other process writes the store then, and this process's own files (its pid)
+ * are left alone, since a write of its own may be in flight. Returns how many were removed.
+ */
+export async function removeStaleScratch(dir: string, names?: readonly string[]): Promise<number> {
+  let removed = 0;
+  for (const name of names ?? await listDir(dir)) {
+    const pid = SCRATCH_NAMES.map((re) => re.exec(name)?.[1]).find((p) => p !== undefined);
+    if (pid === undefined || Number(pid) === process.pid) continue;
+    await fs.rm(path.join(dir, name), { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+/** Removes `dir` if it is empty (a folder a create made before it was refused or its process died); true when it did. */
+export async function removeIfEmpty(dir: string): Promise<boolean> {
+  try {
+    await fs.rmdir(dir);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Renames a temp file of writeTemp over `file` (its folder is not fsync'd: the caller does it). */

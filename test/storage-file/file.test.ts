@@ -82,6 +82,15 @@ storageConformance('storage-file', async (): Promise<StorageFixture> => {
   };
 }, { supports: { multiProcess: false, crashSafe: true, transactions: true } });
 
+/** A store (fsync on) holding session s1 and counter n = 1, and a batch into it not yet applied: n += 10 and traces b0…b9. */
+async function storeWithPendingBatch(root: string) {
+  const s = await openStore(root, { fsync: true });
+  await s.createSession(makeSession('t', 's1'));
+  await s.incrementCounters('t', { n: 1 });
+  const ops = [{ op: 'incrementCounters' as const, deltas: { n: 10 } }, ...Array.from({ length: 10 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `b${i}`, 's1') }))];
+  return { s, ops, traceDir: path.join(root, 'tenants', 't', 'sessions', 's1', 'traces') };
+}
+
 describe('storage-file plugin', () => {
   it('is selected by storage: "file", opens in boot under <dataDir>/store, reports health and closes on dispose', async () => {
     const dir = tempDir();
@@ -300,12 +309,10 @@ describe('storage-file: a store it cannot write', () => {
 
   it('a batch whose files the file system refuses half-way changes nothing and leaves no journal to replay over later writes', async () => {
     const root = tempDir();
-    let s = await openStore(root, { fsync: true });
-    const traceDir = path.join(root, 'tenants', 't', 'sessions', 's1', 'traces');
+    const pending = await storeWithPendingBatch(root);
+    let s = pending.s;
+    const { ops, traceDir } = pending;
     try {
-      await s.createSession(makeSession('t', 's1'));
-      await s.incrementCounters('t', { n: 1 });
-      const ops = [{ op: 'incrementCounters' as const, deltas: { n: 10 } }, ...Array.from({ length: 10 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `b${i}`, 's1') }))];
       // The disk fills up at the 6th trace file (a real full disk: a tmpfs; here the open of its temp file).
       const full = vi.spyOn(fsp, 'open').mockImplementation(async function (p, flags, mode) {
         if (typeof p === 'string' && p.startsWith(path.join(traceDir, 'b5', 'trace.json.'))) throw Object.assign(new Error(`ENOSPC: no space left on device, open '${p}'`), { code: 'ENOSPC', syscall: 'open', path: p });
@@ -333,12 +340,10 @@ describe('storage-file: a store it cannot write', () => {
 
   it('a batch that fails after its journal is on disk stops the instance, and reopening finishes the batch', async () => {
     const root = tempDir();
-    let s = await openStore(root, { fsync: true });
-    const traceDir = path.join(root, 'tenants', 't', 'sessions', 's1', 'traces');
+    const pending = await storeWithPendingBatch(root);
+    let s = pending.s;
+    const { ops, traceDir } = pending;
     try {
-      await s.createSession(makeSession('t', 's1'));
-      await s.incrementCounters('t', { n: 1 });
-      const ops = [{ op: 'incrementCounters' as const, deltas: { n: 10 } }, ...Array.from({ length: 10 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace('t', `b${i}`, 's1') }))];
       const realRename = fsp.rename.bind(fsp);
       const refused = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
         if (to === path.join(traceDir, 'b5', 'trace.json')) throw Object.assign(new Error(`EIO: i/o error, rename '${String(from)}'`), { code: 'EIO', syscall: 'rename', path: from });

@@ -53,6 +53,13 @@ describe('api-http model-based test', () => {
     const log: string[] = [];
     let step = 0;
     const count = (t: Tenant, name: string, n = 1) => (t.counters[name] = (t.counters[name] ?? 0) + n);
+    /** What a quarantine (by hand or automatic) does to the model: the status a release gives back, one provenance entry, the counter. */
+    const quarantined = (t: Tenant, m: MTrace) => {
+      m.beforeQuarantine = m.status;
+      m.status = 'quarantined';
+      m.provenance++;
+      count(t, 'quarantined');
+    };
     const req = async (t: Tenant, method: string, url: string, body?: unknown): Promise<Res> => {
       // Tenant a has two keys: both see and change the same records.
       const res = await s.req(method, url, { key: t.name === 'a' && r() < 0.3 ? KEYS.A2 : t.key, body });
@@ -247,10 +254,7 @@ describe('api-http model-based test', () => {
         if (m.status === 'quarantined') return expectStatus(res, 409, 'LIMIT_CONFLICT');
         expectStatus(res, 200);
         expect(res.json.status, where()).toBe('quarantined');
-        m.beforeQuarantine = m.status;
-        m.status = 'quarantined';
-        m.provenance++;
-        count(t, 'quarantined');
+        quarantined(t, m);
       }],
       // release
       [2, async (t) => {
@@ -288,12 +292,7 @@ describe('api-http model-based test', () => {
         count(t, 'flags.manual');
         count(t, `flags.kind.${kind}`);
         count(t, 'flags.rule.manual');
-        if (auto) {
-          m.beforeQuarantine = m.status;
-          m.status = 'quarantined';
-          m.provenance++;
-          count(t, 'quarantined');
-        }
+        if (auto) quarantined(t, m);
       }],
       // append provenance
       [2, async (t) => {

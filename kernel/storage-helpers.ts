@@ -559,6 +559,9 @@ function notOwnTenant(recordTenant: string, tenant: string): LimitError {
   return new LimitError('LIMIT_VALIDATION', `record tenant "${recordTenant}" is not the batch tenant "${tenant}"`);
 }
 
+/** A batch `updateTrace`'s `ifFlagCount`: a number of flags a trace can hold. */
+const FlagCount = z.number().int().min(0);
+
 // No closures here: this runs for every row of bulk inserts.
 function validateOp(tenant: string, op: BatchOp): BatchOp {
   switch (op?.op) {
@@ -576,6 +579,7 @@ function validateOp(tenant: string, op: BatchOp): BatchOp {
       return {
         op: 'updateTrace', id: assertId(op.id, 'trace id'), patch: validate.tracePatch(op.patch),
         ...(op.ifStatus === undefined ? {} : { ifStatus: parseOrThrow(TraceStatus, op.ifStatus, 'updateTrace ifStatus') }),
+        ...(op.ifFlagCount === undefined ? {} : { ifFlagCount: parseOrThrow(FlagCount, op.ifFlagCount, 'updateTrace ifFlagCount') }),
       };
     case 'addFlag':
       return { op: 'addFlag', flag: validate.flag(op.flag) };
@@ -778,11 +782,21 @@ export class PageBuilder<T extends { createdAt: string; id: string }> {
   }
 }
 
-/** The trace with `patch` applied; with `ifStatus` (a batch's `updateTrace` precondition), only from that status. */
-export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: TraceStatus): Trace {
+/**
+ * The trace with `patch` applied; with `ifStatus` (a batch's `updateTrace` precondition), only from
+ * that status, and with `ifFlagCount`, only while the trace (read with its flags) holds that many
+ * flags. Otherwise LIMIT_CONFLICT, whose details name the trace and what was expected
+ * (isStatusConflict, isFlagsConflict).
+ */
+export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: TraceStatus, ifFlagCount?: number): Trace {
   if (ifStatus !== undefined && trace.status !== ifStatus) {
     throw new LimitError('LIMIT_CONFLICT', `Trace "${trace.id}" is ${trace.status}, not ${ifStatus}: another change to it came first`, {
       details: { traceId: trace.id, status: trace.status, expected: ifStatus },
+    });
+  }
+  if (ifFlagCount !== undefined && trace.flags.length !== ifFlagCount) {
+    throw new LimitError('LIMIT_CONFLICT', `Trace "${trace.id}" has ${trace.flags.length} flags, not ${ifFlagCount}: another change to it came first`, {
+      details: { traceId: trace.id, flagCount: trace.flags.length, expectedFlagCount: ifFlagCount },
     });
   }
   const next: Trace = { ...trace };
@@ -798,9 +812,15 @@ export function applyTracePatch(trace: Trace, patch: TracePatch, ifStatus?: Trac
  * in the transaction, under the lock a status change takes). A decision made on traces read earlier
  * (a merge's parents, checked before the merge is stored or approved) is then committed only if none
  * of them changed status meanwhile; otherwise the batch is refused whole (isStatusConflict).
+ * With `{ flags: true }`, also only while each trace given with its `flags` still holds that many
+ * (`ifFlagCount`; flags are only ever added): for a decision that depended on the traces' flags (a
+ * merge under blockUnsafeMerge), a flag added meanwhile refuses the batch too (isFlagsConflict).
  */
-export function statusUnchangedOps(traces: readonly Pick<Trace, 'id' | 'status'>[]): BatchOp[] {
-  return traces.map((t) => ({ op: 'updateTrace', id: t.id, patch: {}, ifStatus: t.status }));
+export function statusUnchangedOps(traces: readonly (Pick<Trace, 'id' | 'status'> & { flags?: readonly unknown[] })[], options: { flags?: boolean } = {}): BatchOp[] {
+  return traces.map((t) => ({
+    op: 'updateTrace', id: t.id, patch: {}, ifStatus: t.status,
+    ...(options.flags && t.flags ? { ifFlagCount: t.flags.length } : {}),
+  }));
 }
 
 /**
@@ -811,6 +831,14 @@ export function statusUnchangedOps(traces: readonly Pick<Trace, 'id' | 'status'>
  */
 export function isStatusConflict(error: unknown, traceId: string): error is LimitError {
   return error instanceof LimitError && error.code === 'LIMIT_CONFLICT' && error.details?.traceId === traceId && typeof error.details?.expected === 'string';
+}
+
+/**
+ * Whether `error` is the refusal of a batch's `updateTrace` flag precondition (`ifFlagCount`) on
+ * this trace: a flag was added to it after it was read, and the batch wrote nothing.
+ */
+export function isFlagsConflict(error: unknown, traceId: string): error is LimitError {
+  return error instanceof LimitError && error.code === 'LIMIT_CONFLICT' && error.details?.traceId === traceId && typeof error.details?.expectedFlagCount === 'number';
 }
 
 /** LIMIT_NOT_FOUND for a record the tenant does not have, worded as every backend words it. */

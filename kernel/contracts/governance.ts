@@ -270,8 +270,10 @@ export interface GovernanceService {
    * Records a human review decision on a trace waiting as `pending-review` (its status, `ok` or
    * `rejected`, and its `completedAt`, with the decision's provenance and checkpoint), in one transaction that
    * applies only while the trace is still `pending-review` and each trace of `unchanged` (an approved
-   * merge's parents, as the caller checked them) still has the status given there
-   * (`statusUnchangedOps`); otherwise it throws LIMIT_CONFLICT (isStatusConflict) and writes nothing.
+   * merge's parents, as the caller read them before its check) still has the status given there
+   * and, under blockUnsafeMerge, each given with its `flags` still holds as many
+   * (`statusUnchangedOps`); otherwise it throws LIMIT_CONFLICT (isStatusConflict, isFlagsConflict)
+   * and writes nothing.
    */
-  review?(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly Pick<Trace, 'id' | 'status'>[] }): Promise<void>;
+  review?(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly (Pick<Trace, 'id' | 'status'> & { flags?: readonly unknown[] })[] }): Promise<void>;
 }

@@ -90,8 +90,11 @@ export type BatchOp =
    * `ifStatus`: the update applies only while the stored trace has this status; otherwise the batch
    * fails with LIMIT_CONFLICT and writes nothing. A state transition (release, review) checked in the
    * transaction that makes it, so that of two concurrent transitions only one passes.
+   * `ifFlagCount`: likewise, only while the stored trace holds this many flags (flags are only ever
+   * added): a decision made on the trace's flags (a merge under blockUnsafeMerge) is not committed
+   * over a flag added after it was read.
    */
-  | { op: 'updateTrace'; id: string; patch: TracePatch; ifStatus?: TraceStatus }
+  | { op: 'updateTrace'; id: string; patch: TracePatch; ifStatus?: TraceStatus; ifFlagCount?: number }
   | { op: 'addFlag'; flag: Flag }
   | { op: 'addCheckpoint'; checkpoint: Checkpoint }
   | { op: 'setQuarantine'; state: QuarantineState }
@@ -174,8 +177,8 @@ export interface Storage {
 
   createTrace(trace: Trace): Promise<Trace>;
   /**
-   * Applies the patch unconditionally. The `ifStatus` precondition exists only on the batch op
-   * `updateTrace`; `applyTracePatch(stored, patch, ifStatus)` implements both.
+   * Applies the patch unconditionally. The `ifStatus` and `ifFlagCount` preconditions exist only on
+   * the batch op `updateTrace`; `applyTracePatch(stored, patch, ifStatus, ifFlagCount)` implements both.
    */
   updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace>;
   /** The trace with its flags. */

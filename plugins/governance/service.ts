@@ -351,7 +351,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     ]);
   }
 
-  async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly Pick<Trace, 'id' | 'status'>[] }): Promise<void> {
+  async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly (Pick<Trace, 'id' | 'status'> & { flags?: readonly unknown[] })[] }): Promise<void> {
     const storage = this.#storage('review');
     const trace = await this.#trace(storage, tenant, traceId);
     if (trace.status !== 'pending-review') {
@@ -364,7 +364,9 @@ export class GovernanceServiceImpl implements GovernanceService {
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
-      ...statusUnchangedOps(input.unchanged ?? []),
+      // Under blockUnsafeMerge the merge's check depends on the parents' flags: those given with
+      // their flags must still hold as many.
+      ...statusUnchangedOps(input.unchanged ?? [], { flags: this.deps.engine().policy.blockUnsafeMerge }),
     ]);
   }
 

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -824,8 +824,9 @@ export class OrchestratorService implements Orchestrator {
         await this.#commitFinal(governed.trace, 'quarantined', actor, [], outcome, created.metadata);
       } else {
         // Only while every parent still has the status it was validated with (checked in this
-        // transaction): a parent quarantined meanwhile refuses the merge instead of being in it.
-        await this.#commit(tenant, pending, [...statusUnchangedOps(parents), ...(validation.review
+        // transaction): a parent quarantined meanwhile refuses the merge instead of being in it;
+        // under blockUnsafeMerge, also while it holds the flags it was read with (before the check).
+        await this.#commit(tenant, pending, [...this.#parentsUnchanged(parents), ...(validation.review
           ? [
             { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
             { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
@@ -838,6 +839,16 @@ export class OrchestratorService implements Orchestrator {
       throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, request.parentIds.length) : parentChanged(error, request.parentIds, 'stored') ?? error;
     }
     return created.id;
+  }
+
+  /**
+   * The preconditions of a merge's (or its approval's) write on its parents, as read before the
+   * check: each still has its status and, under blockUnsafeMerge (where the check depends on the
+   * parents' flags), still holds the same number of flags. A flag added meanwhile refuses the write
+   * even when the policy would not act on it: the caller sees the refusal and may try again.
+   */
+  #parentsUnchanged(parents: readonly Trace[]): BatchOp[] {
+    return statusUnchangedOps(parents, { flags: this.#governance.policy.blockUnsafeMerge });
   }
 
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace> {
@@ -855,11 +866,13 @@ export class OrchestratorService implements Orchestrator {
     if (trace.status !== 'pending-review') throw await this.#notPendingReview(trace);
     let parents: Trace[] = [];
     if (approved) {
+      // Read before the check, so that the approval's write is conditional on what the check saw
+      // at the latest (#parentsUnchanged below).
+      parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
       // The parents may have been flagged or quarantined while the merge waited.
       const again = await this.#governance.validateMerge(MergeRequest.parse({
         tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: trace.metadata.strategy ?? 'union', rationale: input.rationale ?? '', actor: input.actor,
       }), { count: false }); // counted when the merge was made
-      parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
       const refusals = [...again.refusals];
       for (const p of parents) if (UNMERGEABLE[p.status] && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${UNMERGEABLE[p.status]}` });
       if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }], traceId);
@@ -880,7 +893,7 @@ export class OrchestratorService implements Orchestrator {
           { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata: trace.metadata }, ifStatus: 'pending-review' },
           { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
           { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
-          ...statusUnchangedOps(parents),
+          ...this.#parentsUnchanged(parents),
         ]);
       }
     } catch (error) {
@@ -1358,10 +1371,13 @@ function mergeTooLarge(error: LimitError, strategy: string, parents: number): Li
  */
 function parentChanged(error: unknown, parentIds: readonly string[], what: 'stored' | 'approved', mergeId?: string): LimitError | undefined {
   if (!isLimitError(error, 'LIMIT_CONFLICT')) return undefined;
-  const parentId = parentIds.find((id) => isStatusConflict(error, id));
+  const parentId = parentIds.find((id) => isStatusConflict(error, id) || isFlagsConflict(error, id));
   if (parentId === undefined) return undefined;
-  const status = String(error.details?.status);
-  const reason = `trace ${UNMERGEABLE[status] ?? `is ${status}`} (its status changed from ${String(error.details?.expected)} while the merge was being ${what})`;
+  const details = error.details ?? {};
+  const status = String(details.status);
+  const reason = isFlagsConflict(error, parentId)
+    ? `trace was flagged while the merge was being ${what} (${String(details.flagCount)} flags, checked with ${String(details.expectedFlagCount)}); under blockUnsafeMerge its flags are checked again when the merge is tried again`
+    : `trace ${UNMERGEABLE[status] ?? `is ${status}`} (its status changed from ${String(details.expected)} while the merge was being ${what})`;
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${parentId}: ${reason}`, {
     cause: error, details: { ...(mergeId ? { traceId: mergeId } : {}), parentIds: [...parentIds], refusals: [{ parentId, reason }] },
   });

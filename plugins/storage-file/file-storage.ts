@@ -502,10 +502,10 @@ export class FileStorage implements Storage {
     stage.flagIds.add(flagId);
   }
 
-  async #stageUpdateTrace(stage: Stage, index: TenantIndex, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Promise<Trace> {
+  async #stageUpdateTrace(stage: Stage, index: TenantIndex, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status'], ifFlagCount?: number): Promise<Trace> {
     const doc = await this.#doc(stage, index, tenant, id);
     if (!doc) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(doc.trace, patch, ifStatus);
+    const next = applyTracePatch(doc.trace, patch, ifStatus, ifFlagCount);
     const text = JSON.stringify(next);
     assertContainerSize(text, 'trace', 'flags', next.flags, 'flag', this.maxRecordBytes);
     this.#stageDoc(stage, tenant, { ...doc, trace: next }, text);
@@ -1026,7 +1026,7 @@ export class FileStorage implements Storage {
         switch (op.op) {
           case 'createSession': this.#stageCreateSession(stage, index, op.session, texts[i]!); break;
           case 'createTrace': this.#stageCreateTrace(stage, index, op.trace, texts[i]!); break;
-          case 'updateTrace': await this.#stageUpdateTrace(stage, index, tenant, op.id, op.patch, op.ifStatus); break;
+          case 'updateTrace': await this.#stageUpdateTrace(stage, index, tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
           case 'addFlag': await this.#stageAddFlag(stage, index, tenant, op.flag); break;
           case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;
           case 'setQuarantine': await this.#stageQuarantine(stage, index, tenant, op.state, texts[i]!); break;

@@ -516,11 +516,11 @@ export class KvStorage implements Storage {
     return this.#write(() => this.#applyUpdate(tenant, id, p));
   }
 
-  #applyUpdate(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Trace {
+  #applyUpdate(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status'], ifFlagCount?: number): Trace {
     const db = this.#open();
     const trace = this.#json<Trace>(['t', tenant, id]);
     if (!trace) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(trace, patch, ifStatus);
+    const next = applyTracePatch(trace, patch, ifStatus, ifFlagCount);
     const text = JSON.stringify(next);
     assertContainerSize(text, 'trace', 'flags', next.flags, 'flag', this.maxRecordBytes);
     db.put(['t', tenant, id], text);
@@ -932,7 +932,7 @@ export class KvStorage implements Storage {
       }
       switch (op.op) {
         case 'createSession': this.#putSession(op.session, texts[i]!); break;
-        case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch, op.ifStatus); break;
+        case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
         case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
         case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
         case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;

@@ -421,10 +421,10 @@ export class PostgresStorage implements Storage {
     return this.#tx(`Updating trace "${id}"`, (c) => this.#updateTrace(c, tenant, id, valid));
   }
 
-  async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Promise<Trace> {
+  async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status'], ifFlagCount?: number): Promise<Trace> {
     const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
     if (!rows[0]) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(rowToTrace(rows[0]), patch, ifStatus);
+    const next = applyTracePatch(rowToTrace(rows[0]), patch, ifStatus, ifFlagCount);
     const data = this.#traceData(next);
     await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data]);
     return next;
@@ -808,7 +808,7 @@ export class PostgresStorage implements Storage {
       case 'createTrace':
         return this.#insertTraces(db, [op.trace]);
       case 'updateTrace':
-        await this.#updateTrace(db, tenant, op.id, op.patch, op.ifStatus);
+        await this.#updateTrace(db, tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount);
         return;
       case 'addFlag':
         return this.#addFlag(db, tenant, op.flag);

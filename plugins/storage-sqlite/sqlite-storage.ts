@@ -535,10 +535,10 @@ export class SqliteStorage implements Storage {
     return this.#write(() => this.#updateTrace(tenant, id, valid));
   }
 
-  #updateTrace(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status']): Trace {
+  #updateTrace(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status'], ifFlagCount?: number): Trace {
     const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
     if (!row) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(this.#trace(row), patch, ifStatus);
+    const next = applyTracePatch(this.#trace(row), patch, ifStatus, ifFlagCount);
     const data = traceData(next);
     assertRecordSize(data, 'trace', this.maxRecordBytes);
     this.#q('UPDATE traces SET status = ?, data = ? WHERE tenant = ? AND id = ?').run(next.status, data, tenant, id);
@@ -877,7 +877,7 @@ export class SqliteStorage implements Storage {
         scope.created.add(op.trace.id);
         return;
       case 'updateTrace':
-        this.#updateTrace(tenant, op.id, op.patch, op.ifStatus);
+        this.#updateTrace(tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount);
         return;
       case 'addFlag':
         return this.#addFlag(tenant, op.flag);

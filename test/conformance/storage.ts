@@ -13,7 +13,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_PAGE_BYTES, MAX_RD_POINTS, cursorAfter, hashProvenance, isStatusConflict, maxRdPointsBytes,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_PAGE_BYTES, MAX_RD_POINTS, cursorAfter, hashProvenance, isFlagsConflict, isStatusConflict, maxRdPointsBytes,
   maxTraceFlagsBytes,
   type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
@@ -1092,6 +1092,27 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect((await storage.listProvenance('t1', 'tr1')).map((e) => e.action)).toEqual([status]);
         expect(await storage.getCounters('t1')).toEqual({ [`reviewed.${status}`]: 1 });
         await limitError(storage.batch('t1', [{ op: 'updateTrace', id: 'tr1', patch: { status: 'ok' }, ifStatus: 'nonsense' as never }]), 'LIMIT_VALIDATION');
+      });
+
+      it('applies an updateTrace with ifFlagCount only while the trace holds that many flags; otherwise the whole batch is refused (LIMIT_CONFLICT)', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { status: 'ok' }));
+        await storage.addFlag('t1', makeFlag('f1', 'tr1'));
+        const guarded = (flags: number): BatchOp[] => [
+          { op: 'updateTrace', id: 'tr1', patch: {}, ifStatus: 'ok', ifFlagCount: flags },
+          { op: 'incrementCounters', deltas: { merged: 1 } },
+        ];
+        // A flag added after the count was read (one flag then, two now): refused, nothing written.
+        await storage.addFlag('t1', makeFlag('f2', 'tr1'));
+        const refused = await storage.batch('t1', guarded(1)).then(() => undefined, (e: unknown) => e);
+        expect(refused).toMatchObject({ code: 'LIMIT_CONFLICT', details: { traceId: 'tr1', flagCount: 2, expectedFlagCount: 1 } });
+        expect(isFlagsConflict(refused, 'tr1'), String(refused)).toBe(true);
+        expect(isStatusConflict(refused, 'tr1')).toBe(false);
+        expect(await storage.getCounters('t1')).toEqual({});
+        // The count as it is: applied.
+        await storage.batch('t1', guarded(2));
+        expect(await storage.getCounters('t1')).toEqual({ merged: 1 });
+        await limitError(storage.batch('t1', [{ op: 'updateTrace', id: 'tr1', patch: {}, ifFlagCount: -1 }]), 'LIMIT_VALIDATION');
+        await limitError(storage.batch('t1', [{ op: 'updateTrace', id: 'tr1', patch: {}, ifFlagCount: '2' as never }]), 'LIMIT_VALIDATION');
       });
 
       it('appends provenance inside a batch: chained in op order, onto a trace created in the same batch, continued by later appends', async () => {

@@ -1,6 +1,6 @@
 /** The in-memory storage double keeps the batch rules the orchestrator's race handling relies on. */
 import { describe, expect, it } from 'vitest';
-import { LimitError, isStatusConflict, validate } from 'limit-graph';
+import { LimitError, isFlagsConflict, isStatusConflict, validate } from 'limit-graph';
 import { memoryStorage } from './doubles.ts';
 
 const at = '2026-01-01T00:00:00.000Z';
@@ -22,6 +22,20 @@ describe('memoryStorage (test double)', () => {
     expect(await s.listProvenance('default', 't1')).toEqual([]);
     await s.batch('default', [{ op: 'updateTrace', id: 't1', patch: { status: 'ok' }, ifStatus: 'quarantined' }]);
     expect((await s.getTrace('default', 't1'))!.status).toBe('ok');
+  });
+
+  it('refuses a batch whose updateTrace ifFlagCount no longer holds (a flag added since), whole', async () => {
+    const s = memoryStorage();
+    await s.batch('default', [{ op: 'createSession', session }, { op: 'createTrace', trace: trace('t1') }]);
+    await s.addFlag('default', validate.flag({ id: 'f1', traceId: 't1', kind: 'Anomaly', severity: 5, ruleId: 'r', reason: 'x', autoDetected: false, at }));
+    const error = await s.batch('default', [
+      { op: 'incrementCounters', deltas: { n: 1 } },
+      { op: 'updateTrace', id: 't1', patch: {}, ifFlagCount: 0 },
+    ]).catch((e: unknown) => e);
+    expect(isFlagsConflict(error, 't1')).toBe(true);
+    expect(await s.getCounters('default')).toEqual({});
+    await s.batch('default', [{ op: 'incrementCounters', deltas: { n: 1 } }, { op: 'updateTrace', id: 't1', patch: {}, ifFlagCount: 1 }]);
+    expect(await s.getCounters('default')).toEqual({ n: 1 });
   });
 
   it('refuses creating an id that exists (LIMIT_CONFLICT) and a patch of a missing trace (LIMIT_NOT_FOUND)', async () => {

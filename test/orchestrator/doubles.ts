@@ -50,8 +50,8 @@ export function memoryStorage(): Storage {
       traces.set(k(tr.tenant, tr.id), clone({ ...tr, flags: tr.flags ?? [] }));
       return clone(tr);
     },
-    updateTrace(t: string, id: string, patch: TracePatch, ifStatus?: TraceStatus): Trace {
-      const next = applyTracePatch(trace(t, id), clone(patch), ifStatus);
+    updateTrace(t: string, id: string, patch: TracePatch, ifStatus?: TraceStatus, ifFlagCount?: number): Trace {
+      const next = applyTracePatch(trace(t, id), clone(patch), ifStatus, ifFlagCount);
       traces.set(k(t, id), next);
       return clone(next);
     },
@@ -131,7 +131,7 @@ export function memoryStorage(): Storage {
           switch (op.op) {
             case 'createSession': write.createSession(op.session); break;
             case 'createTrace': write.createTrace(op.trace); break;
-            case 'updateTrace': write.updateTrace(t, op.id, op.patch, op.ifStatus); break;
+            case 'updateTrace': write.updateTrace(t, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
             case 'addFlag': write.addFlag(t, op.flag); break;
             case 'addCheckpoint': write.addCheckpoint(t, op.checkpoint); break;
             case 'setQuarantine': write.setQuarantine(t, op.state); break;

@@ -111,3 +111,70 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent quarantined during a me
     expect(merges.map((t) => t.status).filter((st) => st === 'ok' || st === 'pending-review')).toEqual([]);
   });
 });
+
+/**
+ * A parent flagged (no status change) while a merge of it is being stored or approved, under
+ * blockUnsafeMerge (on in the default preset): the merge's write is conditional on every parent
+ * still holding the flags it was checked with, so a flag the policy acts on, added after the check,
+ * refuses the merge instead of being in it.
+ */
+describe.each<Backend>(['sqlite', 'postgres'])('a parent flagged during a merge under blockUnsafeMerge (%s)', (backend) => {
+  // Severity 5: in the default preset's review band (a flag blockUnsafeMerge acts on), below quarantineSeverity (no status change).
+  const unsafeFlag = { kind: 'Jailbreak', severity: 5, reason: 'found suspicious', actor: 'carol' } as const;
+
+  it('a flag added before the merge refuses it (the check itself)', async () => {
+    const f = await fixture(backend, false);
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    expect((await f.governance.flag('default', a.id, unsafeFlag)).autoQuarantined).toBe(false);
+    await expect(f.orch.merge({ parentIds: [a.id] })).rejects.toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { refusals: [{ parentId: a.id }] } });
+  });
+
+  it.each([false, true])('between the merge\'s check and its write: the merge is refused (requireHumanReview: %s)', async (review) => {
+    const f = await fixture(backend, review);
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    f.beforeBatch(writes(review ? 'review-requested' : 'completed'), async () => {
+      expect((await f.governance.flag('default', a.id, unsafeFlag)).autoQuarantined).toBe(false);
+    });
+    const error = await f.orch.merge({ parentIds: [a.id, b.id] }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { refusals: [{ parentId: a.id }] } });
+    expect((error as Error).message).toContain('flag');
+    expect((await f.storage.getTrace('default', a.id))!.status).toBe('ok');
+    const merges = (await f.orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge');
+    expect(merges.map((t) => t.status).filter((st) => st === 'ok' || st === 'pending-review')).toEqual([]);
+  });
+
+  it.each([true, false])('between the approval\'s check and its write: the approval is refused, the merge stays pending-review (governance review: %s)', async (withReview) => {
+    const f = await fixture(backend, true);
+    if (!withReview) Object.defineProperty(f.governance, 'review', { value: undefined });
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    const merged = (await f.orch.merge({ parentIds: [a.id, b.id], actor: 'alice' })).trace;
+    expect(merged.status).toBe('pending-review');
+
+    f.beforeBatch(writes('approved'), async () => {
+      expect((await f.governance.flag('default', b.id, unsafeFlag)).autoQuarantined).toBe(false);
+    });
+    const error = await f.orch.approveMerge(merged.id, { actor: 'bob' }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { traceId: merged.id, refusals: [{ parentId: b.id }] } });
+    expect((error as Error).message).toContain('flag');
+    const detail = await f.orch.inspectTrace(undefined, merged.id);
+    expect(detail.trace.status).toBe('pending-review');
+    expect(detail.provenance.map((e) => e.action)).not.toContain('approved');
+    // Approving again now sees the flag in the check itself.
+    await expect(f.orch.approveMerge(merged.id, { actor: 'bob' })).rejects.toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { refusals: [{ parentId: b.id }] } });
+  });
+
+  it('a flag that blockUnsafeMerge does not act on, added between the check and the write, does not refuse the merge when the policy is off', async () => {
+    const f = await fixture(backend, false);
+    Object.defineProperty(f.governance.policy, 'blockUnsafeMerge', { value: false });
+    expect(f.governance.policy.blockUnsafeMerge).toBe(false);
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    f.beforeBatch(writes('completed'), async () => { await f.governance.flag('default', a.id, unsafeFlag); });
+    expect((await f.orch.merge({ parentIds: [a.id] })).trace.status).toBe('ok');
+  });
+});

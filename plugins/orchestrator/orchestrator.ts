@@ -755,7 +755,14 @@ export class OrchestratorService implements Orchestrator {
         details: { field: 'sessionId', sessions }, fix: `Add sessionId: one of ${sessions.map((id) => `"${id}"`).join(', ')}, or another open session of the tenant.`,
       });
     }
-    await this.#enterOpenSession(tenant, sessionId, entry);
+    await this.#enterOpenSession(tenant, sessionId, entry).catch((error: unknown) => {
+      // The session came from the parents, not from the request: say which field would name another.
+      if (input.sessionId !== undefined || !isLimitError(error, 'LIMIT_SESSION_CLOSED')) throw error;
+      throw new LimitError(error.code, `sessionId: the parents' session "${sessionId}" is closed`, {
+        cause: error, details: { ...error.details, field: 'sessionId' },
+        fix: 'Add sessionId: an open session of the tenant to receive the merge (a merge goes to its parents\' session only when sessionId is left out).',
+      });
+    });
     const strategy = input.strategy ?? 'union';
     const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
 

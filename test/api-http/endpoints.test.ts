@@ -231,6 +231,18 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect((await s.req('POST', '/merges', { body: { parentIds: parents, sessionId: other } })).status).toBe(201);
   });
 
+  it("a merge without sessionId whose parents' session is closed is a 409 naming body.sessionId", async () => {
+    const closed = (await s.req('POST', '/sessions', { body: { name: 'closing' } })).json.id;
+    const parent = (await s.req('POST', '/traces', { body: { sessionId: closed, runner: 'ext', task: { input: 'x' }, output: { ok: true, stdout: 'x', stderr: '' } } })).json.trace.id;
+    expect((await s.req('POST', `/sessions/${closed}/close`)).status).toBe(200);
+    const res = await s.req('POST', '/merges', { body: { parentIds: [parent] } });
+    expect(res.status, res.text).toBe(409);
+    expect(res.json.code).toBe('LIMIT_SESSION_CLOSED');
+    expect(res.json.errors).toEqual([{ path: 'body.sessionId', message: `sessionId: the parents' session "${closed}" is closed` }]);
+    expect(res.json.fix).toContain('sessionId');
+    expect((await s.req('POST', '/merges', { body: { parentIds: [parent], sessionId } })).status).toBe(201);
+  });
+
   it('exports artifacts of a session and of traces', async () => {
     const json = await s.req('POST', '/artifacts/export', { body: { sessionId, format: 'json' } });
     expect(json.status).toBe(200);

@@ -56,6 +56,23 @@ describe('merges through the real governance engine', () => {
     await rt?.close();
   });
 
+  it("a merge without sessionId whose parents' session is closed names the field it goes to (sessionId) and what to do; one naming the closed session says only that it is closed", async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const open = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    await orch.closeSession(undefined, s.id);
+    const error = await failure(orch.merge({ parentIds: [a.id] }));
+    expect(error).toMatchObject({ code: 'LIMIT_SESSION_CLOSED', details: { field: 'sessionId', sessionId: s.id } });
+    expect(error.message).toBe(`sessionId: the parents' session "${s.id}" is closed`);
+    expect((error as { fix?: string }).fix).toContain('sessionId');
+    const named = await failure(orch.merge({ parentIds: [a.id], sessionId: s.id }));
+    expect(named).toMatchObject({ code: 'LIMIT_SESSION_CLOSED', message: `Session "${s.id}" is closed` });
+    // Naming an open session is the way out.
+    expect((await orch.merge({ parentIds: [a.id], sessionId: open.id })).trace.sessionId).toBe(open.id);
+  });
+
   it('a traceFlagged tap that throws while a merge (or a run) is quarantined: the trace is still quarantined before the error comes back', async () => {
     rt = await runtime();
     orch = rt.resolve('orchestrator');

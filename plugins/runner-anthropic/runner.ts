@@ -97,25 +97,40 @@ export class AnthropicRunner implements Runner {
           throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined)}, not an event stream (the request asked for stream: true)`));
         }
         let stopped = false;
-        for await (const event of stream) {
+        let seen = 0;
+        /** A part of the stream as sent, checked to be an object: a `null` one is a malformed answer, `said` what was sent. */
+        const object = <T>(value: T, said: string): NonNullable<T> => {
+          if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HostedFailureError(this.#fail().failed(`${host} sent ${said}`), { model });
+          return value;
+        };
+        for await (const sent of stream) {
+          seen++;
+          const event = object(sent, `a stream event that is not an object (event ${seen})`);
           switch (event.type) {
-            case 'message_start':
-              model = event.message.model;
-              record(event.message.usage);
+            case 'message_start': {
+              const message = object(event.message, 'a message_start whose message is not an object');
+              model = message.model;
+              record(message.usage);
               break;
+            }
             case 'content_block_start':
               {
                 const block = contentBlock(event.content_block, event.index);
                 if (block.type === 'tool_use') toolCalls.push(block.name);
               }
               break;
-            case 'content_block_delta':
-              if (event.delta.type === 'text_delta') turn.text += event.delta.text;
+            case 'content_block_delta': {
+              const delta = object(event.delta, 'a content_block_delta whose delta is not an object');
+              if (delta.type === 'text_delta') {
+                if (typeof delta.text !== 'string') throw new HostedFailureError(this.#fail().failed(`${host} sent a text_delta whose text is not a string`), { model });
+                turn.text += delta.text;
+              }
               break;
+            }
             case 'message_delta':
               // Usage in message_delta is cumulative for the whole message.
               record(event.usage);
-              stopReason = event.delta.stop_reason;
+              stopReason = object(event.delta, 'a message_delta whose delta is not an object').stop_reason;
               break;
             case 'message_stop':
               stopped = true;

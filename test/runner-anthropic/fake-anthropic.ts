@@ -18,6 +18,10 @@
  *   - `tool-call`   a `get_weather` tool_use block and no text, stop_reason `tool_use`;
  *   - `empty`       no content, stop_reason `end_turn`;
  *   - `null-block`  the text, then a `null` content block (content[1]; in a stream, content_block_start index 1);
+ *   - `null-event`, `null-message`, `null-delta`, `null-stop-delta` (streams): an event whose data is
+ *     `null`, a message_start whose `message` is `null`, a content_block_delta whose `delta` is `null`,
+ *     a message_delta whose `delta` is `null`, each where the stream would have the object;
+ *   - `null-text`   (streams) a text_delta whose `text` is `null`;
  *   - anything else: `you said: <every user message of the conversation, joined by " | ">`.
  * `plan` holds scripted responses consumed one per request before the prompt rules apply. As the
  * real API does, a request is refused (400 invalid_request_error) before anything else when a
@@ -87,10 +91,11 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
       const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       send('message_start', {
         type: 'message_start',
-        message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } },
+        message: last.includes('null-message') ? null : { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } },
       });
+      if (last.includes('null-event')) send('content_block_delta', null);
       const end = (stopReason: string) => {
-        send('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: stopReason === 'end_turn' ? outputTokens : 0 } });
+        send('message_delta', { type: 'message_delta', delta: last.includes('null-stop-delta') ? null : { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: stopReason === 'end_turn' ? outputTokens : 0 } });
         send('message_stop', { type: 'message_stop' });
         res.end();
       };
@@ -116,6 +121,8 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         return res.end();
       }
       for (const piece of reply.match(/.{1,7}/gs) ?? []) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } });
+      if (last.includes('null-delta')) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: null });
+      if (last.includes('null-text')) send('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: null } });
       send('content_block_stop', { type: 'content_block_stop', index: 0 });
       if (last.includes('null-block')) send('content_block_start', { type: 'content_block_start', index: 1, content_block: null });
       end('end_turn');

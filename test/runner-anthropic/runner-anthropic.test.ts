@@ -84,6 +84,22 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(runner.history(a.session.id)).toEqual([]);
   });
 
+  it.each([
+    ['null-event', 'a stream event that is not an object (event 2)'],
+    ['null-message', 'a message_start whose message is not an object'],
+    ['null-delta', 'a content_block_delta whose delta is not an object'],
+    ['null-stop-delta', 'a message_delta whose delta is not an object'],
+    ['null-text', 'a text_delta whose text is not a string'],
+  ])('a stream with %s is a failure naming what was malformed, not a TypeError (nor a text "null")', async (what, said) => {
+    ({ rt, runner } = await start({ stream: true }));
+    const a = makeRunContext();
+    const result = await runner.executeIsolated(prompt(what), a);
+    expect(result.ok).toBe(false);
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: expect.stringMatching(new RegExp(`^runner-anthropic: 127\\.0\\.0\\.1:\\d+ sent ${said.replace(/[()]/g, '\\$&')}$`)) });
+    expect(result.error?.message).not.toMatch(/Cannot read|TypeError|null \(reading/);
+    expect(runner.history(a.session.id)).toEqual([]);
+  });
+
   it('the fake refuses an empty assistant turn before the last message, as the Messages API does', async () => {
     const response = await fetch(`${bed.fake().url}/v1/messages`, {
       method: 'POST',

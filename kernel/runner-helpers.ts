@@ -406,9 +406,13 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
     aborted: (): RunnerFailure => ({ code: 'LIMIT_RUNNER_ABORTED', message: `${c.label}: request aborted` }),
     /** No connection (refused, DNS, TLS): the innermost cause is named. */
     unreachable: (error: Error): RunnerFailure => ({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: scrub(`${c.label}: could not reach ${c.host}: ${innermostCause(error)}`) }),
-    /** The vendor answered `status`; statuses the SDK retries say how often it did. */
-    status: (status: number, detail: string): RunnerFailure => {
-      const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? retriesNote(c.maxRetries) : '';
+    /**
+     * The vendor answered `status`; statuses the SDK retries say how often it was retried:
+     * `retries`, the retries made (withRetries gives up sooner on an answer that says not to retry),
+     * else `maxRetries`.
+     */
+    status: (status: number, detail: string, retries: number = c.maxRetries): RunnerFailure => {
+      const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? retriesNote(retries) : '';
       const what =
         status === 401 || status === 403 ? 'rejected the API key' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
       return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${detail}`) };
@@ -508,7 +512,8 @@ export async function hostedRunnerHealth(h: {
   model: string;
   /** The models list as it came back: its content type and parsed body (text when not JSON). */
   probe(): Promise<{ contentType: string | null; body: unknown }>;
-  describe(error: unknown): RunnerFailure;
+  /** As HostedConversations' `describe`; called with `retries` 0, the probe being one request. */
+  describe(error: unknown, retries?: number): RunnerFailure;
   details?: Record<string, unknown>;
   /** Scrubbed from what the answer is quoted as. */
   secret?: string | undefined;
@@ -534,7 +539,7 @@ export async function hostedRunnerHealth(h: {
       checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
     }
   } catch (error) {
-    checks.push({ name: 'api', status: 'fail', message: h.describe(error).message });
+    checks.push({ name: 'api', status: 'fail', message: h.describe(error, 0).message });
   }
   checks.push(
     { name: 'capability:memoryLimit', status: 'degraded', message: 'memoryMb does not apply: the model runs at the vendor, not in this process' },
@@ -604,8 +609,12 @@ export class HostedConversations<M> {
       /** The plugin's name: starts messages, names the plugin in errors. */
       plugin: string;
       logger: Logger;
-      /** Maps what the vendor call threw (not a cancellation or deadline) to a failure. */
-      describe(error: unknown): RunnerFailure;
+      /**
+       * Maps what the vendor call threw (not a cancellation or deadline) to a failure. `retries`:
+       * how many retries withRetries made before it gave up with this error, when it did (pass it
+       * to vendorFailures' `status`, whose "(after N retries)" says it).
+       */
+      describe(error: unknown, retries?: number): RunnerFailure;
       /** The API key: scrubbed from every result (stdout, value) and from what joins the conversation. */
       secret?: string | undefined;
     },
@@ -666,21 +675,15 @@ export class HostedConversations<M> {
 
   #failure(error: unknown): RunnerFailure {
     if (error instanceof HostedFailureError) return error.failure;
+    // The retries really made: an answer that said not to retry (x-should-retry: false), or a
+    // different error on a later attempt, ends them before maxRetries.
     const made = typeof error === 'object' && error !== null ? retriesMade.get(error) : undefined;
-    if (made !== undefined) {
-      // The vendor's wording assumes every retry was made; an answer that said not to retry
-      // (x-should-retry: false), or a different error on a later attempt, ended it sooner.
-      const failure = this.o.describe(error);
-      return { ...failure, message: failure.message.replace(/ \(after \d+ retries\)/, retriesNote(made)) };
-    }
+    if (made !== undefined) return this.o.describe(error, made);
     if (error instanceof RetryTooLateError) {
-      const base = error.error instanceof HostedFailureError ? error.error.failure : this.o.describe(error.error);
+      const base = error.error instanceof HostedFailureError ? error.error.failure : this.o.describe(error.error, error.retries);
       const wait = error.waitMs >= 1000 ? `${Math.round(error.waitMs / 100) / 10} s` : `${error.waitMs} ms`;
       const why = error.asked ? `the server asked to retry in ${wait}` : `the next retry was due in ${wait}`;
-      return {
-        ...base,
-        message: scrubSecret(`${base.message.replace(/ \(after \d+ retries\)/, retriesNote(error.retries))}; not retried: ${why}, and the task has ${error.leftMs} ms left`, this.o.secret),
-      };
+      return { ...base, message: scrubSecret(`${base.message}; not retried: ${why}, and the task has ${error.leftMs} ms left`, this.o.secret) };
     }
     return this.o.describe(error);
   }

@@ -52,7 +52,7 @@ export class AnthropicRunner implements Runner {
     // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
     // The base URL too is always given: the SDK would read ANTHROPIC_BASE_URL from process.env.
     this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com'));
-    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error), secret: options.apiKey });
+    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey });
   }
 
   get baseURL(): string {
@@ -184,7 +184,7 @@ export class AnthropicRunner implements Runner {
         const { data, response } = await this.#client.get<unknown>('/v1/models', { query: { limit: 1 }, timeout: 3000, maxRetries: 0 }).withResponse();
         return { contentType: response.headers.get('content-type'), body: data };
       },
-      describe: (error) => this.#describe(error),
+      describe: (error, retries) => this.#describe(error, retries),
       secret: this.options.apiKey,
       details: { stream: this.options.stream, maxRetries: this.options.maxRetries },
     });
@@ -198,7 +198,8 @@ export class AnthropicRunner implements Runner {
     return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
   }
 
-  #describe(error: unknown): RunnerFailure {
+  /** `retries`: the retries made before `error`, when known (HostedConversations); else maxRetries. */
+  #describe(error: unknown, retries?: number): RunnerFailure {
     const fail = this.#fail();
     if (error instanceof Anthropic.APIConnectionTimeoutError) return fail.timeout();
     if (error instanceof Anthropic.APIUserAbortError) return fail.aborted();
@@ -206,7 +207,7 @@ export class AnthropicRunner implements Runner {
     if (error instanceof Anthropic.APIError) {
       // A streamed `event: error` (e.g. overloaded_error) arrives after a 200, so it has no status.
       if (typeof error.status !== 'number') return fail.midStream(error.message);
-      return fail.status(error.status, error.message);
+      return fail.status(error.status, error.message, retries);
     }
     return fail.other(error);
   }

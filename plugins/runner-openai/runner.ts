@@ -46,7 +46,7 @@ export class OpenAIRunner implements Runner {
     // Everything explicit: the SDK reads OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID from
     // process.env for what it is not given, behind the runtime's env and config.
     this.#client = new OpenAI({ ...vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1'), organization: null, project: null });
-    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error) => this.#describe(error), secret: options.apiKey });
+    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey });
   }
 
   get baseURL(): string {
@@ -158,7 +158,7 @@ export class OpenAIRunner implements Runner {
         const { data, response } = await this.#client.get<unknown>('/models', { timeout: 3000, maxRetries: 0 }).withResponse();
         return { contentType: response.headers.get('content-type'), body: data };
       },
-      describe: (error) => this.#describe(error),
+      describe: (error, retries) => this.#describe(error, retries),
       secret: this.options.apiKey,
       details: { stream: this.options.stream, maxRetries: this.options.maxRetries },
     });
@@ -186,7 +186,8 @@ export class OpenAIRunner implements Runner {
     return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
   }
 
-  #describe(error: unknown): RunnerFailure {
+  /** `retries`: the retries made before `error`, when known (HostedConversations); else maxRetries. */
+  #describe(error: unknown, retries?: number): RunnerFailure {
     const fail = this.#fail();
     if (error instanceof OpenAI.APIConnectionTimeoutError) return fail.timeout();
     if (error instanceof OpenAI.APIUserAbortError) return fail.aborted();
@@ -194,7 +195,7 @@ export class OpenAIRunner implements Runner {
     if (error instanceof OpenAI.APIError) {
       // A chunk `{"error": …}` arrives after a 200, so it has no status.
       if (typeof error.status !== 'number') return fail.midStream(error.message);
-      return fail.status(error.status, error.message);
+      return fail.status(error.status, error.message, retries);
     }
     return fail.other(error);
   }

@@ -4,7 +4,7 @@
  * and the per-session queue of HostedConversations.
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, HostedConversations, RetryTooLateError, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries } from 'limit-graph';
+import { createLogger, HostedConversations, RetryTooLateError, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,7 +113,7 @@ describe('hosted-runner helpers', () => {
   it('a failure says how many retries were really made, not maxRetries (x-should-retry: false ends them sooner)', async () => {
     const conv = new HostedConversations<string>({
       plugin: 'runner-x', logger: silent,
-      describe: (error) => vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: undefined }).status((error as { status: number }).status, 'down'),
+      describe: (error, retries) => vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: undefined }).status((error as { status: number }).status, 'down', retries),
     });
     const statuses = [500, 503];
     const result = await conv.run(makeRunContext(), 10_000, (t) =>
@@ -124,6 +124,29 @@ describe('hosted-runner helpers', () => {
     expect(result.error?.message).toBe('runner-x: api.example answered 503 (after 1 retries): down');
     const none = await conv.run(makeRunContext(), 10_000, (t) => withRetries(t, 3, async () => { throw Object.assign(new Error('down'), { status: 503 }); }, () => undefined));
     expect(none.error?.message).toBe('runner-x: api.example answered 503: down');
+  });
+
+  it("the retries made are passed to describe, not patched into its message: a vendor's own text that reads like the note is kept", async () => {
+    const fail = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: undefined });
+    const conv = new HostedConversations<string>({
+      plugin: 'runner-x', logger: silent,
+      describe: (error, retries) => fail.status((error as { status: number }).status, 'quota (after 2 retries) exceeded', retries),
+    });
+    const once = (status: number) => conv.run(makeRunContext(), 10_000, (t) => withRetries(t, 3, async () => { throw Object.assign(new Error('x'), { status }); }, () => undefined));
+    expect((await once(400)).error?.message).toBe('runner-x: api.example answered 400: quota (after 2 retries) exceeded');
+    expect((await once(503)).error?.message).toBe('runner-x: api.example answered 503: quota (after 2 retries) exceeded');
+    // A retry the deadline leaves no time for: the retries made so far (1), then why it stopped.
+    let calls = 0;
+    const late = await conv.run(makeRunContext(), 10_000, (t) =>
+      withRetries(t, 3, async () => { throw Object.assign(new Error('x'), { status: 400 + 100 * Math.min(++calls, 2) }); }, () => ({ afterMs: calls === 1 ? 1 : 60_000 })),
+    );
+    expect(late.error?.message).toMatch(/^runner-x: api\.example answered 600 \(after 1 retries\): quota \(after 2 retries\) exceeded; not retried: the server asked to retry in 60 s, and the task has \d+ ms left$/);
+    // The health probe is one request: its failure claims no retries.
+    const health = await hostedRunnerHealth({
+      baseURL: 'https://api.example/v1', model: 'm', probe: async () => { throw Object.assign(new Error('x'), { status: 503 }); },
+      describe: (error, retries) => fail.status((error as { status: number }).status, 'down', retries),
+    });
+    expect(health.checks?.find((c) => c.name === 'api')).toMatchObject({ status: 'fail', message: 'runner-x: api.example answered 503: down' });
   });
 
   it('scrubSecretDeep scrubs every string of a value, and returns it untouched when the key does not occur', () => {

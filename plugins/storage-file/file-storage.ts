@@ -328,8 +328,8 @@ export class FileStorage implements Storage {
           const dir = this.#traceDir(tenant, sessionId, traceId);
           try {
             await removeStaleScratch(dir);
-            // A folder without trace.json is a create that died before its rename (or that the file
-            // system refused): never acknowledged. Left empty, it is removed.
+            // A folder without trace.json is a create that died before its rename (a create the file
+            // system refused removes its folder itself): never acknowledged. Left empty, it is removed.
             const doc = await this.#readTraceDoc(tenant, sessionId, traceId);
             if (!doc) {
               await removeIfEmpty(dir);

@@ -64,15 +64,19 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** mkdir -p (new folders 0700) that fsyncs the parent of every folder it created (new folder entries are metadata too). */
-export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
+/**
+ * mkdir -p (new folders 0700) that fsyncs the parent of every folder it created (new folder entries
+ * are metadata too). Returns the top-most folder it created (undefined when `dir` existed), for
+ * removeCreated when what the folders were made for is refused.
+ */
+export async function ensureDir(dir: string, fsync: boolean): Promise<string | undefined> {
   let first: string | undefined;
   try {
     first = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw writeError(error, dir);
   }
-  if (!first || !fsync) return;
+  if (!first || !fsync) return first;
   // `first` is the top-most folder created; every folder from there down to `dir` is new.
   let current = dir;
   const created: string[] = [];
@@ -81,6 +85,25 @@ export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
     current = path.dirname(current);
   }
   for (const d of created) await fsyncDir(path.dirname(d));
+  return first;
+}
+
+/**
+ * Removes the folders ensureDir created for `dir` (`first`, its return, down to `dir`) that are
+ * still empty, deepest first: a create the file system refused leaves no empty folder behind (which
+ * would otherwise stay until the tenant's next scan). A folder another write has put something in
+ * meanwhile stays, and so do its parents.
+ */
+export async function removeCreated(dir: string, first: string | undefined): Promise<void> {
+  for (const folder of createdFolders(dir, first)) if (!(await removeIfEmpty(folder))) return;
+}
+
+/** The folders from `dir` up to `first` (ensureDir's return), deepest first; none when `first` is undefined. */
+function createdFolders(dir: string, first: string | undefined): string[] {
+  const folders: string[] = [];
+  if (first === undefined) return folders;
+  for (let current = dir; current.length >= first.length; current = path.dirname(current)) folders.push(current);
+  return folders;
 }
 
 /**
@@ -88,25 +111,51 @@ export async function ensureDir(dir: string, fsync: boolean): Promise<void> {
  * never a mix. With `fsync`, the content and the rename are on disk when this resolves.
  */
 export async function atomicWrite(file: string, content: string, fsync: boolean): Promise<void> {
-  const temp = await writeTemp(file, content, fsync);
-  await renameTemp(temp, file);
+  const { temp, created } = await writeTemp(file, content, fsync);
+  try {
+    await renameTemp(temp, file);
+  } catch (error) {
+    await removeCreated(path.dirname(file), created);
+    throw error;
+  }
   if (fsync) await fsyncDir(path.dirname(file));
 }
 
 /**
  * Writes `content` to a new temp file beside `file` (its folder created; the file fsync'd with
- * `fsync`) and returns its path: nothing a reader sees has changed yet. Every error a write can
- * meet from the file system (no permission, no space, a file size limit) happens here; on one, the
- * temp file is removed.
+ * `fsync`) and returns its path, with the top-most folder created for it (see ensureDir): nothing a
+ * reader sees has changed yet. Every error a write can meet from the file system (no permission,
+ * no space, a file size limit) happens here; on one, the temp file and the folders created for it
+ * are removed (removeCreated).
  */
-export async function writeTemp(file: string, content: string, fsync: boolean): Promise<string> {
-  await ensureDir(path.dirname(file), fsync);
+export async function writeTemp(file: string, content: string, fsync: boolean): Promise<{ temp: string; created: string | undefined }> {
+  const written = await tryWriteTemp(file, content, fsync);
+  if ('error' in written) {
+    await removeCreated(path.dirname(file), written.created);
+    throw written.error;
+  }
+  return written;
+}
+
+/**
+ * writeTemp without removing the folders it made when the write is refused: the refusal comes back
+ * with them, for a caller that removes the folders of several writes together (atomicWriteAll).
+ */
+async function tryWriteTemp(file: string, content: string, fsync: boolean): Promise<{ temp: string; created: string | undefined } | { error: unknown; created: string | undefined }> {
+  const dir = path.dirname(file);
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`; // TEMP_NAME below
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(temp, 'w', 0o600);
-  } catch (error) {
-    throw writeError(error, temp);
+  let created: string | undefined;
+  let handle: fs.FileHandle | undefined;
+  // Twice at most: a concurrent create refused in a folder this one found (its own, made for it)
+  // may have removed it between the two steps (ENOENT); the folder is then made again.
+  for (let attempt = 0; !handle; attempt++) {
+    try {
+      created ??= await ensureDir(dir, fsync);
+      handle = await fs.open(temp, 'w', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue;
+      return { error: writeError(error, temp), created };
+    }
   }
   try {
     await handle.writeFile(content, 'utf8');
@@ -114,10 +163,10 @@ export async function writeTemp(file: string, content: string, fsync: boolean): 
   } catch (error) {
     await handle.close().catch(() => undefined);
     await fs.rm(temp, { force: true });
-    throw writeError(error, temp);
+    return { error: writeError(error, temp), created };
   }
   await handle.close();
-  return temp;
+  return { temp, created };
 }
 
 /**
@@ -182,13 +231,16 @@ async function renameTemp(temp: string, file: string): Promise<void> {
 export async function atomicWriteAll(entries: readonly (readonly [string, string])[], fsync: boolean, ready: () => Promise<void>): Promise<void> {
   const width = 16;
   const temps: string[] = [];
+  /** The folders created for the temp files, removed again (those still empty) if the batch is refused. */
+  const made = new Set<string>();
   let failed: { error: unknown } | undefined;
   for (let i = 0; i < entries.length && !failed; i += width) {
-    const settled = await Promise.allSettled(entries.slice(i, i + width).map(([file, content]) => writeTemp(file, content, fsync)));
-    for (const r of settled) {
-      if (r.status === 'fulfilled') temps.push(r.value);
-      else failed ??= { error: r.reason };
-    }
+    const settled = await Promise.all(entries.slice(i, i + width).map(([file, content]) => tryWriteTemp(file, content, fsync)));
+    settled.forEach((r, j) => {
+      for (const folder of createdFolders(path.dirname(entries[i + j]![0]), r.created)) made.add(folder);
+      if ('error' in r) failed ??= { error: r.error };
+      else temps.push(r.temp);
+    });
   }
   if (!failed) {
     try {
@@ -199,6 +251,8 @@ export async function atomicWriteAll(entries: readonly (readonly [string, string
   }
   if (failed) {
     await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
+    // Deepest first, so that a folder made for several files (a new session's, for its traces) is empty when its turn comes.
+    for (const folder of [...made].sort((a, b) => b.length - a.length)) await removeIfEmpty(folder);
     throw failed.error;
   }
   for (let i = 0; i < entries.length; i += width) {

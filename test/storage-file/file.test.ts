@@ -307,6 +307,36 @@ describe('storage-file: a store it cannot write', () => {
     }
   });
 
+  it.each(['createTrace', 'createSession', 'batch'] as const)('a %s whose file the file system refuses (ENOSPC) leaves none of the folders made for it', async (what) => {
+    const root = tempDir();
+    const s = await openStore(root, { fsync: true });
+    try {
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      const sessions = path.join(root, 'tenants', 't', 'sessions');
+      const before = readdirSync(sessions);
+      // The disk is full: the folders can still be made (a real full disk often allows that), the files' temp files not.
+      const full = vi.spyOn(fsp, 'open').mockImplementation(async function (p, flags, mode) {
+        if (typeof p === 'string' && p.startsWith(path.join(sessions, 's9')) && p.endsWith('.tmp')) throw Object.assign(new Error(`ENOSPC: no space left on device, open '${p}'`), { code: 'ENOSPC', syscall: 'open', path: p });
+        return realOpen(p, flags, mode);
+      } as typeof fsp.open);
+      const write = {
+        createTrace: () => s.createTrace(makeTrace('t', 'tr9', 's9')), // sessions/s9/traces/tr9 made for it
+        createSession: () => s.createSession(makeSession('t', 's9')),
+        batch: () => s.batch('t', [{ op: 'createSession', session: makeSession('t', 's9') }, { op: 'createTrace', trace: makeTrace('t', 'tr9', 's9') }, { op: 'createTrace', trace: makeTrace('t', 'tr8', 's9') }]),
+      }[what];
+      const error = await write().then(() => null, (e: unknown) => e as LimitError).finally(() => full.mockRestore());
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { code: 'ENOSPC' } });
+      // At once, not at the tenant's next scan: the session folder and everything under it is gone.
+      expect(readdirSync(sessions)).toEqual(before);
+      // A folder that was there before (the tenant's, s1's) stays, and the same create succeeds once there is room.
+      await write();
+      expect(readdirSync(sessions).sort()).toEqual(['s1', 's9']);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('a batch whose files the file system refuses half-way changes nothing and leaves no journal to replay over later writes', async () => {
     const root = tempDir();
     const pending = await storeWithPendingBatch(root);
@@ -323,8 +353,8 @@ describe('storage-file: a store it cannot write', () => {
       // Nothing of the batch is visible, on disk or through the store, and no journal or temp file is left.
       expect(await s.getCounters('t')).toEqual({ n: 1 });
       expect(await s.getTrace('t', 'b0')).toBeNull();
-      expect(readdirSync(traceDir).filter((d) => existsSync(path.join(traceDir, d, 'trace.json')))).toEqual([]);
-      expect(readdirSync(traceDir).flatMap((d) => readdirSync(path.join(traceDir, d)))).toEqual([]);
+      // Nor the folders made for the batch's new traces (the session's traces folder too, made for them).
+      expect(existsSync(traceDir) ? readdirSync(traceDir) : []).toEqual([]);
       expect(existsSync(path.join(root, 'journal')) ? readdirSync(path.join(root, 'journal')) : []).toEqual([]);
       // The store stays usable; a write acknowledged after the failure survives a restart (no stale journal replayed over it).
       await s.incrementCounters('t', { n: 100 });

@@ -2,6 +2,7 @@
  * The plugin contract and the loader's pure part: option validation, dependency ordering and the
  * refusals (missing provider, cycle, two providers, duplicate names, declared conflicts).
  */
+import { inspect } from 'node:util';
 import { z } from 'zod';
 import type { AwilixContainer } from 'awilix';
 import { LimitError } from './errors.ts';
@@ -103,7 +104,7 @@ export interface Plugin<S extends z.ZodType = z.ZodType> extends PluginDefinitio
 
 /** Defines a plugin. The result is a value; `plugin.configure(options)` makes a configured copy. */
 export function definePlugin<S extends z.ZodType = z.ZodObject<{}>>(definition: PluginDefinition<S>): Plugin<S> {
-  validateMeta(definition.meta);
+  validateMeta(definition?.meta, definition?.setup);
   const make = (rawOptions: z.input<S> | undefined): Plugin<S> =>
     Object.freeze({
       ...definition,
@@ -124,14 +125,38 @@ export function isPlugin(value: unknown): value is Plugin {
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
-function validateMeta(meta: PluginMeta): void {
+function validateMeta(meta: PluginMeta, setup: unknown): void {
   if (!meta || typeof meta.name !== 'string' || !NAME.test(meta.name)) {
     throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin name ${JSON.stringify(meta?.name)} is not kebab-case`, {
       fix: 'Name the plugin like its folder, e.g. "storage-sqlite".',
     });
   }
+  const invalid = (field: string, expected: string, fix: string): never => {
+    const value = (meta as unknown as Record<string, unknown>)[field];
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}": meta.${field} must be ${expected}, not ${inspect(value, { depth: 1, breakLength: Infinity })}`, {
+      plugin: meta.name, details: { field: `meta.${field}` }, fix,
+    });
+  };
   if (typeof meta.version !== 'string' || meta.version.length === 0) {
     throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}" has no version`, { plugin: meta.name, fix: 'Set meta.version, e.g. "1.0.0".' });
+  }
+  // A string where a list belongs would be read character by character ("depends on \"s\"").
+  for (const field of ['provides', 'dependsOn', 'optionalDependsOn', 'conflictsWith'] as const) {
+    const list = meta[field];
+    if (list !== undefined && (!Array.isArray(list) || list.some((k) => typeof k !== 'string' || k.length === 0))) {
+      invalid(field, 'an array of non-empty strings', `Write it as a list: ${field}: [${typeof list === 'string' ? JSON.stringify(list) : "'key'"}].`);
+    }
+  }
+  if (meta.env !== undefined && (typeof meta.env !== 'object' || meta.env === null || Array.isArray(meta.env) || Object.values(meta.env).some((o) => typeof o !== 'string'))) {
+    invalid('env', 'an object of environment variable → option name', "For example env: { DATABASE_URL: 'url' }.");
+  }
+  if (meta.setupTimeoutMs !== undefined && !(Number.isInteger(meta.setupTimeoutMs) && meta.setupTimeoutMs > 0)) {
+    invalid('setupTimeoutMs', 'a positive whole number of milliseconds', 'For example setupTimeoutMs: 60_000, or leave it out to use the config\'s setupTimeoutMs.');
+  }
+  if (typeof setup !== 'function') {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}" has no setup function (setup is ${inspect(setup, { depth: 1, breakLength: Infinity })})`, {
+      plugin: meta.name, details: { field: 'setup' }, fix: 'Give definePlugin a setup(ctx, options) function (it may do nothing).',
+    });
   }
 }
 

@@ -20,6 +20,34 @@ describe('definePlugin', () => {
     expect(() => definePlugin({ meta: { name: 'ok', version: '' }, setup() {} })).toThrow(/no version/);
   });
 
+  it('refuses a meta field of the wrong shape where the plugin is defined, naming the field (a string is not read as its characters)', () => {
+    const refusal = (def: unknown): LimitError => {
+      try {
+        definePlugin(def as Parameters<typeof definePlugin>[0]);
+      } catch (error) {
+        if (isLimitError(error)) return error;
+        throw error;
+      }
+      throw new Error('definePlugin accepted it');
+    };
+    const provides = refusal({ meta: { name: 'greeter', version: '1', provides: 'greeter' }, setup() {} });
+    expect(provides.code).toBe('LIMIT_PLUGIN_INVALID');
+    expect(provides.plugin).toBe('greeter');
+    expect(provides.message).toBe(`Plugin "greeter": meta.provides must be an array of non-empty strings, not 'greeter'`);
+    expect(provides.fix).toContain(`provides: ["greeter"]`);
+    expect(refusal({ meta: { name: 'p', version: '1', dependsOn: 'storage' }, setup() {} }).message).toMatch(/meta\.dependsOn must be an array/);
+    expect(refusal({ meta: { name: 'p', version: '1', optionalDependsOn: [''] }, setup() {} }).message).toMatch(/meta\.optionalDependsOn must be/);
+    expect(refusal({ meta: { name: 'p', version: '1', conflictsWith: 'x' }, setup() {} }).message).toMatch(/meta\.conflictsWith must be/);
+    expect(refusal({ meta: { name: 'p', version: '1', env: { DATABASE_URL: 1 } }, setup() {} }).message).toMatch(/meta\.env must be/);
+    for (const setupTimeoutMs of ['abc', -5, 0, 1.5, Number.NaN]) {
+      expect(refusal({ meta: { name: 'p', version: '1', setupTimeoutMs }, setup() {} }).message).toMatch(/meta\.setupTimeoutMs must be a positive whole number/);
+    }
+    const noSetup = refusal({ meta: { name: 'p', version: '1' } });
+    expect(noSetup.message).toBe('Plugin "p" has no setup function (setup is undefined)');
+    // The valid shapes still pass.
+    expect(() => definePlugin({ meta: { name: 'p', version: '1', provides: ['a'], dependsOn: ['runner:*'], env: { X: 'x' }, setupTimeoutMs: 100 }, setup() {} })).not.toThrow();
+  });
+
   it('validates options with the zod schema, applying defaults', async () => {
     let seen: unknown;
     const p = definePlugin({

@@ -81,14 +81,18 @@ export interface Runtime {
   has(key: string): boolean;
   /** Registered keys that start with `prefix`. */
   keys(prefix?: string): string[];
-  /** Runs the boot hook once (createRuntime does it unless `boot: false`). */
+  /**
+   * Runs the boot hook once (createRuntime does it unless `boot: false`): concurrent calls share one
+   * boot, a failed boot is not retried, and close() during a boot waits for it to end, then this
+   * rejects with LIMIT_RUNTIME_CLOSED.
+   */
   boot(): Promise<void>;
   readonly booted: boolean;
   openSession(input?: OpenSessionInput): Promise<SessionHandle>;
   getSession(id: string): SessionHandle | undefined;
   /** Every plugin's health check (those without one report ok). */
   health(): Promise<PluginHealth[]>;
-  /** Closes sessions, runs shutdown (reverse order), disposes plugins (reverse order). Idempotent. */
+  /** Waits for a boot in progress, closes sessions, runs shutdown (reverse order), disposes plugins (reverse order). Idempotent. */
   close(): Promise<CloseReport>;
 }
 
@@ -117,6 +121,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
   const setUp: SetUpPlugin[] = [];
   let booted = false;
   let closing: Promise<CloseReport> | undefined;
+  let booting: Promise<void> | undefined;
 
   const runtime: Runtime = {
     config, hooks, container, logger,
@@ -133,11 +138,14 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     get booted() {
       return booted;
     },
-    async boot() {
+    boot() {
       assertOpen();
-      if (booted) return;
-      await hooks.boot.promise();
-      booted = true;
+      // One boot for every caller: concurrent calls share it (the taps run once), and close() waits for it.
+      booting ??= hooks.boot.promise().then(() => {
+        if (closing) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime was shut down while it booted', { fix: 'Call runtime.boot() before runtime.close(), or make a new runtime.' });
+        booted = true;
+      });
+      return booting;
     },
     openSession: (input) => {
       assertOpen();
@@ -178,6 +186,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
   }
 
   async function closeAll(): Promise<CloseReport> {
+    // A boot in progress ends first (each tap within its time limit): no plugin boots after the others shut down.
+    await booting?.catch(() => undefined);
     const errors: LimitError[] = [];
     const collect = (plugin: string | undefined, hook: string, error: unknown) => {
       const e = toLimitError(error, 'LIMIT_PLUGIN_DISPOSE_FAILED', { plugin, hook, message: (reason) => `Plugin "${plugin}" failed to ${hook}: ${reason}` });

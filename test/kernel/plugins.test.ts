@@ -208,6 +208,37 @@ describe('setup and disposal', () => {
     expect(error.hook).toBe('boot');
   });
 
+  it('boots once for concurrent boot() calls, and a close() during the boot waits for it before shutting down', async () => {
+    const events: string[] = [];
+    const tracked = (name: string, bootMs: number) =>
+      plugin(name, {}, (ctx) => {
+        ctx.hooks.boot.tapPromise(ctx.name, async () => {
+          events.push(`${name} boot`);
+          await new Promise((resolve) => setTimeout(resolve, bootMs));
+        });
+        ctx.hooks.shutdown.tapPromise(ctx.name, async () => void events.push(`${name} shutdown`));
+        return { dispose: () => void events.push(`${name} dispose`) };
+      });
+    const once = await createRuntime({ config: silent, plugins: [tracked('a', 20)], boot: false });
+    await Promise.all([once.boot(), once.boot()]);
+    expect(events).toEqual(['a boot']);
+    expect(once.booted).toBe(true);
+    await once.close();
+
+    events.length = 0;
+    const runtime = await createRuntime({ config: silent, plugins: [tracked('a', 40), tracked('b', 0)], boot: false });
+    const booting = failure(runtime.boot());
+    await new Promise((resolve) => setTimeout(resolve, 10)); // a is booting
+    await runtime.close();
+    events.push('closed');
+    const error = await booting;
+    expect(error.code).toBe('LIMIT_RUNTIME_CLOSED');
+    expect(error.message).toBe('The runtime was shut down while it booted');
+    expect(runtime.booted).toBe(false);
+    expect(events).toEqual(['a boot', 'b boot', 'b shutdown', 'a shutdown', 'b dispose', 'a dispose', 'closed']);
+    expect(() => runtime.boot()).toThrow(/shut down/);
+  });
+
   it('wraps a setup failure with the plugin name', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('broken', {}, () => { throw new Error('no database'); })] }));
     expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');

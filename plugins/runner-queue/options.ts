@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { postgresUrl } from 'limit-graph';
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
@@ -6,7 +7,7 @@ const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 export const RunnerQueueOptions = z
   .object({
     /** postgres://… of the PostgreSQL that holds the queue (env LIMIT_QUEUE_URL, else DATABASE_URL). */
-    url: z.string({ error: 'Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL' }).regex(/^postgres(ql)?:\/\//, 'Expected a postgres:// or postgresql:// URL'),
+    url: postgresUrl({ missing: 'Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL' }),
     /** Schema of pg-boss's tables and of the worker registry; created when missing. */
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'Expected a lower-case SQL identifier (letters, digits, "_")').default('limit_queue'),
     /** Prefix of the queues: every worker consumes `<queue>.<worker id>`. */

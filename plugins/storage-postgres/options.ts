@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
+import { DEFAULT_MAX_RECORD_BYTES, postgresUrl } from 'limit-graph';
 
 export const StoragePostgresOptions = z
   .object({
     /** postgres://user:password@host:port/database (env DATABASE_URL). Required: there is no default server. */
-    url: z.string().regex(/^postgres(ql)?:\/\//, 'Expected a postgres:// or postgresql:// URL'),
+    url: postgresUrl(),
     /** Schema holding the tables; created when missing. One schema per deployment (or per test run). */
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'Expected a lower-case SQL identifier (letters, digits, "_")').default('public'),
     /** Connections in the pool. */

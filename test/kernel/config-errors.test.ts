@@ -258,6 +258,38 @@ describe('messages say where a value came from and what is allowed', () => {
     expect(fromFile.message).toContain('\n  limit.config.ts › plugins.storage-postgres.url: Expected string, received undefined');
   });
 
+  it('a malformed DATABASE_URL is refused with the options, naming the variable, never quoting the URL (not at boot as "Cannot reach PostgreSQL")', async () => {
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
+    const refused = async (url: string) => {
+      const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres', DATABASE_URL: url }, boot: false }));
+      expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+      expect(error.message).not.toContain(url);
+      return lines(error);
+    };
+    expect(await refused('postgres://u:secret@db:99999/limit')).toEqual([
+      'DATABASE_URL › plugins.storage-postgres.url: Expected a well-formed postgres:// URL: the port must be a number from 1 to 65535 (postgres://user:password@host:5432/database) (from environment variable DATABASE_URL)',
+    ]);
+    // A bare # in the password cuts the URL there: what reads as the port is part of the password, and is not shown.
+    const hash = await refused('postgres://u:xq#ss@db/limit');
+    expect(hash[0]).toMatch(/^DATABASE_URL › plugins\.storage-postgres\.url: Expected a well-formed postgres:\/\/ URL: the port is not a number .*percent-encode special characters .*# as %23/);
+    expect(hash[0]).not.toContain('xq');
+    // Not a postgres URL at all: one line, not a second about its syntax.
+    expect(await refused('db:5432')).toEqual([
+      'DATABASE_URL › plugins.storage-postgres.url: Expected a postgres:// or postgresql:// URL (from environment variable DATABASE_URL)',
+    ]);
+    // The same check for runner-queue's url (LIMIT_QUEUE_URL); well-formed URLs pass.
+    write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'runner-queue': true } };`);
+    const queue = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_QUEUE_URL: 'postgres://h:70000/q' }, boot: false }));
+    expect(lines(queue)[0]).toMatch(/^LIMIT_QUEUE_URL › plugins\.runner-queue\.url: Expected a well-formed postgres:\/\/ URL: the port must be a number from 1 to 65535/);
+    const missing = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(lines(missing)[0]).toMatch(/plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL/);
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'postgres' };`);
+    for (const url of ['postgres://u:p%23w@[::1]:5432/db', 'postgresql:///db?host=/var/run/postgresql', 'postgres://db/limit']) {
+      const runtime = await createRuntime({ cwd: project.dir, env: { DATABASE_URL: url }, boot: false });
+      await runtime.close();
+    }
+  });
+
   it('an invalid plugin option from a variable names the variable to change, not the preset that enabled the plugin', async () => {
     write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { DATABASE_URL: 'postgres://u:pw@h/db' }, boot: false }));

@@ -85,16 +85,20 @@ interface HookOptions {
   order: (pluginName: string) => number;
   /** Per-tap time limit for boot taps (ms). */
   bootTimeoutMs: (pluginName: string) => number;
+  /** Per-tap time limit for shutdown taps (ms); none when left out. */
+  shutdownTimeoutMs?: (pluginName: string) => number;
 }
 
 /** Builds the frozen catalogue with error wrapping (and ordering/timeouts where they apply). */
 export function createHooks(options: HookOptions): LimitHooks {
   const hooks = createHookCatalogue();
+  const timeoutOf = (hook: HookName, plugin: string): number =>
+    hook === 'boot' ? options.bootTimeoutMs(plugin) : hook === 'shutdown' ? (options.shutdownTimeoutMs?.(plugin) ?? 0) : 0;
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hook<unknown[], unknown>][]) {
     hook.intercept({
       register: (tap) => {
         const plugin = tap.name;
-        const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, hookName === 'boot' ? options.bootTimeoutMs(plugin) : 0) };
+        const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, timeoutOf(hookName, plugin)) };
         if (hookName === 'shutdown') wrapped.stage = -options.order(plugin);
         return wrapped;
       },

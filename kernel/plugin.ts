@@ -48,6 +48,14 @@ export interface PluginInstance {
   dispose?(): void | Promise<void>;
   /** Shown by `limit doctor`; a `fail` status makes it exit non-zero. */
   health?(): HealthResult | Promise<HealthResult>;
+  /**
+   * Time limit (ms) of this plugin's `shutdown` taps, `dispose` and `provide` disposers, each: past
+   * it, LIMIT_PLUGIN_SETUP_TIMEOUT naming the plugin is reported and closing goes on. Default: the
+   * plugin's setup time limit (meta.setupTimeoutMs, else the config's setupTimeoutMs). A plugin
+   * whose dispose waits for its own configured grace (in-flight requests, runs) returns more; 0
+   * sets no limit (a worker that finishes its running tasks, each bounded by its runner).
+   */
+  closeTimeoutMs?: number;
 }
 
 /** Options of `ctx.provide` and `ctx.provideScoped`. */

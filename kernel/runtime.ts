@@ -115,10 +115,12 @@ export async function createRuntime(options: CreateRuntimeOptions = {}): Promise
 async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logger: Logger, boot: boolean): Promise<Runtime> {
   const position = new Map(ordered.map((e, i) => [e.plugin.meta.name, i]));
   const timeoutOf = (name: string) => ordered[position.get(name) ?? -1]?.plugin.meta.setupTimeoutMs ?? config.setupTimeoutMs;
-  const hooks = createHooks({ order: (name) => position.get(name) ?? 0, bootTimeoutMs: timeoutOf });
+  const setUp: SetUpPlugin[] = [];
+  // The limit of a plugin's shutdown tap and of each of its disposers: its closeTimeoutMs, else its setup limit.
+  const closeTimeoutOf = (name: string) => setUp.find((p) => p.info.name === name)?.instance.closeTimeoutMs ?? timeoutOf(name);
+  const hooks = createHooks({ order: (name) => position.get(name) ?? 0, bootTimeoutMs: timeoutOf, shutdownTimeoutMs: closeTimeoutOf });
   const container = createRootContainer({ config, logger, hooks });
   const sessions = new SessionRegistry(container, hooks, logger, config.tenant);
-  const setUp: SetUpPlugin[] = [];
   let booted = false;
   let closing: Promise<CloseReport> | undefined;
   let booting: Promise<void> | undefined;
@@ -199,7 +201,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     for (const p of [...setUp].reverse()) {
       for (const dispose of [...p.disposers].reverse()) {
         try {
-          await dispose();
+          // Within its time limit: a dispose that never settles is reported, and the others still run (no hang, no silent exit 13).
+          await withPluginTimeout(Promise.resolve().then(dispose), closeTimeoutOf(p.info.name), p.info.name, 'dispose');
         } catch (error) {
           collect(p.info.name, 'dispose', error);
         }
@@ -285,7 +288,7 @@ function checkInstance(name: string, value: unknown, keep: (dispose: () => unkno
   if (value === undefined || value === null) return undefined;
   const show = (v: unknown) => inspect(v, { depth: 1, breakLength: Infinity });
   const fail = (what: string, fix: string): never => {
-    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `setup() of plugin "${name}" returned ${what} (expected nothing, or { dispose?, health? } with each a function)`, {
+    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `setup() of plugin "${name}" returned ${what} (expected nothing, or { dispose?, health?, closeTimeoutMs? }: functions, and a number of ms)`, {
       plugin: name, hook: 'setup', fix, details: { returned: show(value) },
     });
   };
@@ -293,7 +296,16 @@ function checkInstance(name: string, value: unknown, keep: (dispose: () => unkno
   if (typeof value !== 'object' || Array.isArray(value)) return fail(`${Array.isArray(value) ? 'an array' : `a ${typeof value}`}, ${show(value)}`, 'Return nothing, or { dispose, health } (both optional, both functions).');
   const instance = value as Record<string, unknown>;
   const bad = ['dispose', 'health'].filter((k) => instance[k] !== undefined && typeof instance[k] !== 'function');
+  const limit = instance.closeTimeoutMs;
+  if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 0)) bad.push('closeTimeoutMs');
   if (bad.length === 0) return instance as PluginInstance;
   if (typeof instance.dispose === 'function') keep(() => (instance.dispose as () => unknown).call(instance));
-  return fail(bad.map((k) => `${k}: ${show(instance[k])}`).join(', '), `Make ${bad.join(' and ')} a function, or leave ${bad.length === 1 ? 'it' : 'them'} out: dispose() runs at shutdown, health() returns { status, checks }.`);
+  const functions = bad.filter((k) => k !== 'closeTimeoutMs');
+  return fail(
+    bad.map((k) => `${k}: ${show(instance[k])}`).join(', '),
+    [
+      functions.length ? `Make ${functions.join(' and ')} a function, or leave ${functions.length === 1 ? 'it' : 'them'} out: dispose() runs at shutdown, health() returns { status, checks }.` : '',
+      bad.includes('closeTimeoutMs') ? 'Make closeTimeoutMs a whole number of milliseconds (0: no limit), or leave it out (the setup time limit applies).' : '',
+    ].filter(Boolean).join(' '),
+  );
 }

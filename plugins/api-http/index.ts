@@ -253,6 +253,8 @@ export default definePlugin({
 
     return {
       dispose: () => server.close(),
+      // close() waits up to shutdownGraceMs for in-flight requests: the kernel's limit comes on top.
+      closeTimeoutMs: options.shutdownGraceMs + ctx.config.setupTimeoutMs,
       health: () => {
         const checks = [
           { name: 'auth', status: ring.mode === 'apiKey' && ring.size === 0 ? ('degraded' as const) : ring.mode === 'none' ? ('degraded' as const) : ('ok' as const),

@@ -58,6 +58,8 @@ export default definePlugin({
     return {
       // Before storage and governance (set up earlier, disposed later): the work in progress records its traces.
       dispose: () => service.drain(),
+      // The drain waits up to closeWaitMs, then records what was left: the kernel's limit comes on top.
+      closeTimeoutMs: options.closeWaitMs + ctx.config.setupTimeoutMs,
       health: () => {
         const checks = [
           { name: 'storage', status: ctx.has('storage') ? ('ok' as const) : ('fail' as const) },

@@ -175,6 +175,8 @@ export default definePlugin({
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerWorker(registry, connection));
     return {
       dispose: () => connection.close(),
+      // A worker finishes its running tasks before it stops (each bounded by its runner's timeout): no limit of the kernel's.
+      closeTimeoutMs: 0,
       health: async () => {
         const health = await runner.health();
         const worker = connection.worker;

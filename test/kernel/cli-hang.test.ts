@@ -24,11 +24,13 @@ beforeAll(() => {
   plugin('hang-boot', "(ctx) => { ctx.hooks.boot.tapPromise(ctx.name, () => new Promise<void>(() => {})); }");
   plugin('hang-health', "() => ({ health: () => new Promise<never>(() => {}) })");
   plugin('healthy', "() => ({ health: () => ({ status: 'ok' as const, checks: [] }) })");
+  plugin('hang-dispose', '() => ({ dispose: () => new Promise<void>(() => {}) })');
   const config = (name: string, plugins: string[]) =>
     writeFileSync(path.join(dir, `${name}.config.ts`), `export default { logLevel: 'silent', setupTimeoutMs: 300, plugins: { ${plugins.map((p) => `'./${p}': true`).join(', ')} } };\n`);
   config('setup', ['hang-setup']);
   config('boot', ['hang-boot']);
   config('health', ['healthy', 'hang-health']);
+  config('dispose', ['hang-dispose']);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,5 +70,11 @@ describe('a plugin that never settles, in a `limit` process', () => {
         { plugin: 'hang-health', status: 'fail', checks: [], message: 'Plugin "hang-health" did not finish health within 300 ms' },
       ],
     });
+  });
+
+  it('a hung dispose is reported at close naming the plugin, exit 1 after the command printed its output, not a silent exit 13', async () => {
+    const r = await limit(['plugins', '--json', '--config', 'dispose.config.ts']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject([{ name: 'hang-dispose' }]);
   });
 });

@@ -239,6 +239,38 @@ describe('setup and disposal', () => {
     expect(() => runtime.boot()).toThrow(/shut down/);
   });
 
+  it('a shutdown tap or dispose that never settles is reported past its time limit, naming the plugin, and closing goes on', async () => {
+    const events: string[] = [];
+    const runtime = await createRuntime({
+      config: { ...silent, setupTimeoutMs: 60 },
+      plugins: [
+        plugin('first', {}, () => ({ dispose: () => void events.push('first dispose') })),
+        plugin('stuck-shutdown', {}, (ctx) => {
+          ctx.hooks.shutdown.tapPromise(ctx.name, () => new Promise<void>(() => undefined));
+        }),
+        plugin('stuck-dispose', { setupTimeoutMs: 40 }, (ctx) => {
+          ctx.hooks.shutdown.tapPromise(ctx.name, async () => void events.push('stuck-dispose shutdown'));
+          return { dispose: () => new Promise<void>(() => undefined) };
+        }),
+        // Its own limit, longer than the setup limit: a dispose that takes 120 ms is not cut.
+        plugin('slow-dispose', {}, () => ({ dispose: () => new Promise<void>((resolve) => setTimeout(() => { events.push('slow-dispose dispose'); resolve(); }, 120)), closeTimeoutMs: 2_000 })),
+      ],
+    });
+    const { errors } = await runtime.close();
+    expect(events).toEqual(['stuck-dispose shutdown', 'slow-dispose dispose', 'first dispose']);
+    expect(errors.map((e) => [e.code, e.plugin, e.hook, e.message])).toEqual([
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-shutdown', 'shutdown', 'Plugin "stuck-shutdown" did not finish shutdown within 60 ms'],
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-dispose', 'dispose', 'Plugin "stuck-dispose" did not finish dispose within 40 ms'],
+    ]);
+  });
+
+  it('refuses a closeTimeoutMs that is not a whole number of ms where setup returns it', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('bad-limit', {}, () => ({ closeTimeoutMs: -1 }) as never)] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');
+    expect(error.message).toContain('setup() of plugin "bad-limit" returned closeTimeoutMs: -1');
+    expect(error.fix).toContain('Make closeTimeoutMs a whole number of milliseconds (0: no limit)');
+  });
+
   it('wraps a setup failure with the plugin name', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('broken', {}, () => { throw new Error('no database'); })] }));
     expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');
@@ -248,7 +280,7 @@ describe('setup and disposal', () => {
 
   it('checks what setup returns: nothing, or { dispose?, health? } with each a function', async () => {
     const returning = (value: unknown) => createRuntime({ config: silent, plugins: [plugin('returns', {}, () => value as never)] });
-    const expected = '(expected nothing, or { dispose?, health? } with each a function)';
+    const expected = '(expected nothing, or { dispose?, health?, closeTimeoutMs? }: functions, and a number of ms)';
     const badHealth = await failure(returning({ health: 'ok', dispose: 'yes' }));
     expect(badHealth).toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', plugin: 'returns', hook: 'setup' });
     expect(badHealth.message).toBe(`setup() of plugin "returns" returned dispose: 'yes', health: 'ok' ${expected}`);

@@ -85,15 +85,15 @@ interface HookOptions {
   order: (pluginName: string) => number;
   /** Per-tap time limit for boot taps (ms). */
   bootTimeoutMs: (pluginName: string) => number;
-  /** Per-tap time limit for shutdown taps (ms); none when left out. */
-  shutdownTimeoutMs?: (pluginName: string) => number;
+  /** Per-tap time limit for shutdown and sessionClosed taps (ms); none when left out. */
+  closeTimeoutMs?: (pluginName: string) => number;
 }
 
 /** Builds the frozen catalogue with error wrapping (and ordering/timeouts where they apply). */
 export function createHooks(options: HookOptions): LimitHooks {
   const hooks = createHookCatalogue();
   const timeoutOf = (hook: HookName, plugin: string): number =>
-    hook === 'boot' ? options.bootTimeoutMs(plugin) : hook === 'shutdown' ? (options.shutdownTimeoutMs?.(plugin) ?? 0) : 0;
+    hook === 'boot' ? options.bootTimeoutMs(plugin) : hook === 'shutdown' || hook === 'sessionClosed' ? (options.closeTimeoutMs?.(plugin) ?? 0) : 0;
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hook<unknown[], unknown>][]) {
     hook.intercept({
       register: (tap) => {

@@ -264,6 +264,19 @@ describe('setup and disposal', () => {
     ]);
   });
 
+  it('a sessionClosed tap that never settles fails that session close past the time limit, naming the plugin; the runtime still closes', async () => {
+    const stuck = plugin('stuck-session', { setupTimeoutMs: 50 }, (ctx) => {
+      ctx.hooks.sessionClosed.tapPromise(ctx.name, () => new Promise<void>(() => undefined));
+    });
+    const runtime = await createRuntime({ config: silent, plugins: [stuck] });
+    const one = await runtime.openSession();
+    const error = await failure(one.close());
+    expect([error.code, error.plugin, error.hook, error.message]).toEqual(['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-session', 'sessionClosed', 'Plugin "stuck-session" did not finish sessionClosed within 50 ms']);
+    await runtime.openSession();
+    const { errors } = await runtime.close();
+    expect(errors.map((e) => e.message)).toEqual(['Plugin "stuck-session" did not finish sessionClosed within 50 ms']);
+  });
+
   it('refuses a closeTimeoutMs that is not a whole number of ms where setup returns it', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('bad-limit', {}, () => ({ closeTimeoutMs: -1 }) as never)] }));
     expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');

@@ -133,7 +133,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     pluginOptions: () => Object.fromEntries(setUp.map((p) => [p.info.name, p.options])),
     resolve: (key) => {
       assertOpen();
-      return resolveKey(container, key);
+      return resolveFor(key);
     },
     has: (key) => container.hasRegistration(key),
     keys: (prefix = '') => Object.keys(container.registrations).filter((k) => k.startsWith(prefix)),
@@ -182,6 +182,27 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     },
   };
   container.register('runtime', asValue(runtime));
+
+  /**
+   * resolveKey, and when the key is missing although a loaded plugin lists it in meta.provides, why:
+   * that plugin is set up after the one asking (a dependsOn is missing), or it never registered it.
+   */
+  function resolveFor<K extends keyof Cradle & string>(key: K, asker?: string): Cradle[K] {
+    if (container.hasRegistration(key)) return resolveKey(container, key);
+    const provider = ordered.find((e) => (e.plugin.meta.provides ?? []).includes(key))?.plugin.meta.name;
+    if (provider === undefined || provider === asker) return resolveKey(container, key);
+    const isSetUp = setUp.some((p) => p.info.name === provider);
+    if (!isSetUp && asker !== undefined) {
+      throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No service is registered under "${key}" yet: plugin "${provider}" provides it, but is set up after plugin "${asker}"`, {
+        plugin: asker, details: { key, provider },
+        fix: `Add "${key}" to meta.dependsOn of plugin "${asker}" (optionalDependsOn when it can do without), so that it is set up after "${provider}"; or resolve it later, in a hook or a method.`,
+      });
+    }
+    throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No service is registered under "${key}": plugin "${provider}" lists it in meta.provides but has not registered it`, {
+      plugin: provider, details: { key, provider },
+      fix: `Register it in the setup of plugin "${provider}" (ctx.provide('${key}', …) or ctx.provideScoped), or remove it from its meta.provides.`,
+    });
+  }
 
   function assertOpen(): void {
     if (closing) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime has been shut down');
@@ -242,7 +263,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
         checkKey(key);
         registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined, name);
       },
-      resolve: (key) => resolveKey(container, key),
+      resolve: (key) => resolveFor(key, name),
       has: (key) => container.hasRegistration(key),
       keys: (prefix = '') => Object.keys(container.registrations).filter((k) => k.startsWith(prefix)),
     };

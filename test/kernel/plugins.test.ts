@@ -284,6 +284,25 @@ describe('setup and disposal', () => {
     expect(error.fix).toContain('Make closeTimeoutMs a whole number of milliseconds (0: no limit)');
   });
 
+  it('a service resolved before its provider is set up, or never registered by it, is refused with why and the fix', async () => {
+    const greeter = plugin('greeter', { provides: ['greeter'] }, (ctx) => ctx.provide('greeter' as never, {} as never));
+    const early = plugin('needs-greeter', {}, (ctx) => void ctx.resolve('greeter' as never));
+    const tooEarly = await failure(createRuntime({ config: silent, plugins: [early, greeter] }));
+    expect([tooEarly.code, tooEarly.plugin, tooEarly.message]).toEqual(['LIMIT_SERVICE_NOT_FOUND', 'needs-greeter', 'No service is registered under "greeter" yet: plugin "greeter" provides it, but is set up after plugin "needs-greeter"']);
+    expect(tooEarly.fix).toContain('Add "greeter" to meta.dependsOn of plugin "needs-greeter"');
+
+    const lazy = plugin('lazy', { provides: ['lazy'] });
+    const user = plugin('user', { dependsOn: ['lazy'] }, (ctx) => void ctx.resolve('lazy' as never));
+    const never = await failure(createRuntime({ config: silent, plugins: [lazy, user] }));
+    expect([never.code, never.plugin, never.message]).toEqual(['LIMIT_SERVICE_NOT_FOUND', 'lazy', 'No service is registered under "lazy": plugin "lazy" lists it in meta.provides but has not registered it']);
+    expect(never.fix).toContain("ctx.provide('lazy', …)");
+    const runtime = await createRuntime({ config: silent, plugins: [lazy] });
+    expect(() => runtime.resolve('lazy' as never)).toThrow('plugin "lazy" lists it in meta.provides but has not registered it');
+    // A key no plugin lists keeps the plain refusal.
+    expect(() => runtime.resolve('nothing' as never)).toThrow('No service is registered under "nothing"');
+    await runtime.close();
+  });
+
   it('wraps a setup failure with the plugin name', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('broken', {}, () => { throw new Error('no database'); })] }));
     expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');

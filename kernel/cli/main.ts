@@ -337,6 +337,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     if (runtime) {
       const report = await runtime.close();
       if (report.errors.length && exitCode === 0) exitCode = 1;
+      // The runtime logs each failure; with logs off (LIMIT_LOG_LEVEL=silent) the exit 1 still says why.
+      if (!runtime.logger.isLevelEnabled('error')) for (const e of report.errors) io.stderr(`${formatError(e)}\n`);
     }
   }
   // An interrupted command exits 130/143 (0 for EPIPE) even if it finished; a service that was waiting for the stop, with its own code.

@@ -76,5 +76,7 @@ describe('a plugin that never settles, in a `limit` process', () => {
     const r = await limit(['plugins', '--json', '--config', 'dispose.config.ts']);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject([{ name: 'hang-dispose' }]);
+    // Logs are off here (LIMIT_LOG_LEVEL=silent): the CLI itself says why it exits 1.
+    expect(r.stderr).toContain('LIMIT_PLUGIN_SETUP_TIMEOUT: Plugin "hang-dispose" did not finish dispose within 300 ms');
   });
 });

@@ -9,7 +9,7 @@
 import type { Command, Option } from 'commander';
 
 export interface CommandLine {
-  /** The first two operands: the command and, for a group (`rd`), its subcommand — or the command's first argument. */
+  /** The first two operands: the command and, for a group (`rd`), its subcommand — or the command's first argument (three after `help`: `help rd fgw`). */
   words: string[];
   /** Whether the program defines the command (a plugin's command is unknown until the plugins are set up). */
   known: boolean;
@@ -76,7 +76,7 @@ export function readCommandLine(program: Command, args: readonly string[]): Comm
       continue;
     }
     // An operand: a command's name while the command has subcommands and no argument yet, else an argument.
-    if (line.words.length < 2) line.words.push(arg);
+    if (line.words.length < (line.words[0] === 'help' ? 3 : 2)) line.words.push(arg);
     if (command && operands === 0) {
       const sub: Command | undefined = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
       if (sub) {

@@ -303,6 +303,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       if (runtime) {
         const missing = await unavailableCommand(program, line, runtime);
         if (missing) throw missing;
+        // `limit help nosuch`, `limit nosuch --help`: the unknown command is named (exit 1), not the overall help shown as if asked for.
+        if (line.help && !knownCommand(program, line)) program.error(`error: unknown command '${helpTarget(line)}'`, { code: 'commander.unknownCommand' });
       }
     }
     signal.throwIfAborted();
@@ -439,7 +441,8 @@ async function defaultPresetPlugins(): Promise<ReadonlySet<string>> {
  * extend it already; a plugin the preset leaves out (runner-queue) can only be enabled.
  */
 async function unavailableCommand(program: Command, line: CommandLine, runtime: Runtime): Promise<LimitError | undefined> {
-  const [first, second] = line.words;
+  // `limit help serve` asks about `serve` as `limit serve --help` does.
+  const [first, second] = line.words[0] === 'help' ? line.words.slice(1) : line.words;
   if (first === undefined) return undefined;
   const group = program.commands.find((c) => c.name() === first);
   const sub = second !== undefined && PLUGIN_COMMANDS[`${first} ${second}`] ? `${first} ${second}` : undefined;

@@ -114,6 +114,29 @@ describe('limit CLI', () => {
     expect(r.stderr).toMatch(/unknown command/);
   });
 
+  it('help about an unknown command names it (exit 1), and `help <command>` of a plugin not loaded says which plugin, as `<command> --help` does', async () => {
+    for (const args of [['help', 'frobnicate'], ['frobnicate', '--help']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(/^error: unknown command 'frobnicate'\n/);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+    const json = await cli(['--json', 'help', 'frobnicate']);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message: "unknown command 'frobnicate'" });
+    for (const args of [['help', 'serve'], ['serve', '--help']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain('LIMIT_COMMAND_UNAVAILABLE: `limit serve` comes from the plugin "api-http"');
+    }
+    expect((await cli(['help', 'rd', 'fgw'])).stderr).toContain('`limit rd fgw` comes from the plugin "rd-fgw"');
+    // Help about a command there is, and the overall help, still exit 0 on stdout.
+    for (const args of [['help', 'plugins'], ['help'], ['--help']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout, args.join(' ')).toMatch(/^Usage: limit /);
+    }
+  });
+
   it("a built-in plugin's command that the config does not load names the plugin to enable", async () => {
     const r = await cli(['run', 'python', '--', 'print(1)']);
     expect(r.code).toBe(1);

@@ -88,6 +88,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   const args = argv.slice(2);
   let configFile: string | undefined;
   let runtime: Runtime | undefined;
+  // Whether a plugin failed to add its commands (help then shows those there are, after the warning).
+  let commandsFailed = false;
   let exitCode = 0;
   const signal = io.signal ?? new AbortController().signal;
   // Whether the command waits for SIGINT/SIGTERM as its normal end (serve, worker).
@@ -283,6 +285,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         } catch (error) {
           // Help works when a plugin fails to add its commands too: the commands added so far, and why the others are missing.
           if (!line.help) throw error;
+          commandsFailed = true;
           io.stderr(`warning: some plugin commands are unavailable because a plugin failed to add them:\n${indent(formatError(error))}\n\n`);
         }
         acceptConfigEverywhere(program, CONFIG_HELP);
@@ -304,14 +307,14 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         const missing = await unavailableCommand(program, line, runtime);
         if (missing) throw missing;
         // `limit help nosuch`, `limit nosuch --help`: the unknown command is named (exit 1), not the overall help shown as if asked for.
-        if (line.help && !knownCommand(program, line)) program.error(`error: unknown command '${helpTarget(line)}'`, { code: 'commander.unknownCommand' });
+        if (line.help && !commandsFailed && !knownCommand(program, line)) program.error(`error: unknown command '${helpTarget(line)}'`, { code: 'commander.unknownCommand' });
       }
     }
     signal.throwIfAborted();
-    if (!runtime && line.help && !knownCommand(program, line)) {
-      // `limit serve --help` without the config that adds `serve`: the overall help (exit 0), after the warning.
+    if ((!runtime || commandsFailed) && line.help && !knownCommand(program, line)) {
+      // `limit serve --help` without the config that adds `serve` (or with a plugin that failed to add its commands): the overall help (exit 0), after the warning.
       const name = helpTarget(line);
-      io.stderr(`\`limit ${name}\` is not a kernel command: its help comes with the plugin that adds it, once the configuration loads.\n\n`);
+      io.stderr(`\`limit ${name}\` is not a kernel command: its help comes with the plugin that adds it, ${runtime ? 'once that plugin adds its commands (see the warning above)' : 'once the configuration loads'}.\n\n`);
       program.outputHelp();
       return exitCode;
     }

@@ -64,6 +64,16 @@ describe("a plugin whose cliCommands tap throws", () => {
     expect(r.stderr).toContain('LIMIT_HOOK_TAP_FAILED: Plugin "broken-cli" failed in hook "cliCommands": cannot add my commands');
   });
 
+  it('help about a command the failing plugin would have added is the help there is (exit 0, with the warning), not "unknown command"', async () => {
+    for (const args of [['my-command', '--help'], ['help', 'my-command']]) {
+      const r = await cli(['--config', path.join(dir, 'tap.config.ts'), ...args]);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout, args.join(' ')).toContain('Usage: limit [options] [command]');
+      expect(r.stderr, args.join(' ')).toContain('warning: some plugin commands are unavailable because a plugin failed to add them:');
+      expect(r.stderr, args.join(' ')).not.toContain('unknown command');
+    }
+  });
+
   it('any other command still fails with the plugin named', async () => {
     const r = await cli(['--config', path.join(dir, 'tap.config.ts'), 'plugins']);
     expect(r.code).toBe(1);

@@ -204,6 +204,15 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     });
   }
 
+  /** Runs the release of something a plugin set up after the runtime closed (its setup ran past its limit); a failure is logged. */
+  function releaseLate(plugin: string, what: string, release: () => unknown): void {
+    logger.warn({ plugin }, `Plugin "${plugin}" finished setting up after the runtime was shut down (its setup ran past its time limit): releasing ${what}`);
+    void Promise.resolve().then(release).catch((error: unknown) => {
+      const e = toLimitError(error, 'LIMIT_PLUGIN_DISPOSE_FAILED', { plugin, hook: 'dispose', message: (reason) => `Plugin "${plugin}" failed to dispose: ${reason}` });
+      logger.error({ err: e, plugin }, e.message);
+    });
+  }
+
   function assertOpen(): void {
     if (closing) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime has been shut down');
   }
@@ -255,6 +264,11 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       name, hooks, config, container, logger: pluginLogger,
       provide(key, value, opts) {
         checkKey(key);
+        if (closing) {
+          // A setup that went on past its time limit, after the runtime closed: what it opens now is released at once.
+          if (opts?.dispose) releaseLate(name, 'a value it provided', () => opts.dispose!(value));
+          throw new LimitError('LIMIT_RUNTIME_CLOSED', `Plugin "${name}" provided "${key}" after the runtime was shut down`, { plugin: name, details: { key } });
+        }
         // What others resolve names this plugin when a method throws something that is not an Error.
         container.register(key, asValue(guardService(value, name, key)));
         if (opts?.dispose) entry.disposers.push(() => opts.dispose!(value));
@@ -268,8 +282,10 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       keys: (prefix = '') => Object.keys(container.registrations).filter((k) => k.startsWith(prefix)),
     };
     const started = performance.now();
+    let settled = false;
+    const running = Promise.resolve().then(() => plugin.setup(ctx, options)).finally(() => void (settled = true));
     try {
-      const returned: unknown = await withPluginTimeout(Promise.resolve().then(() => plugin.setup(ctx, options)), timeoutOf(name), name, 'setup');
+      const returned: unknown = await withPluginTimeout(running, timeoutOf(name), name, 'setup');
       const instance = checkInstance(name, returned, (dispose) => entry.disposers.push(dispose));
       if (instance) {
         entry.instance = instance;
@@ -278,6 +294,13 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     } catch (error) {
       entry.info.setupMs = performance.now() - started;
       setUp.push(entry); // what it registered before failing is disposed too
+      if (!settled) {
+        // Past its time limit the setup still runs: the dispose it returns in the end runs then (what it provides later is released in provide).
+        void running.then((late: unknown) => {
+          const dispose = (late as PluginInstance | undefined)?.dispose;
+          if (typeof dispose === 'function') releaseLate(name, 'the instance its setup returned', () => dispose.call(late));
+        }, () => undefined);
+      }
       await runtime.close();
       throw isLimitError(error)
         ? Object.assign(error, { plugin: (error as LimitError).plugin ?? name })

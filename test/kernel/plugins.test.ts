@@ -198,6 +198,23 @@ describe('setup and disposal', () => {
     expect(disposed).toBe(true);
   });
 
+  it('a setup that goes on past its time limit has what it opens later released: a value it provides, the dispose it returns', async () => {
+    const events: string[] = [];
+    const later = () => new Promise((resolve) => setTimeout(resolve, 80));
+    const providesLate = plugin('provides-late', { provides: ['pool'], setupTimeoutMs: 20 }, async (ctx) => {
+      await later();
+      ctx.provide('pool' as never, { open: true } as never, { dispose: () => void events.push('pool released') });
+      events.push('not reached: provide throws once the runtime is shut down');
+    });
+    const returnsLate = plugin('returns-late', { setupTimeoutMs: 20 }, async () => {
+      await later();
+      return { dispose: () => void events.push('instance released') };
+    });
+    for (const p of [providesLate, returnsLate]) expect((await failure(createRuntime({ config: silent, plugins: [p] }))).code).toBe('LIMIT_PLUGIN_SETUP_TIMEOUT');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(events.sort()).toEqual(['instance released', 'pool released']);
+  });
+
   it('honours a per-plugin setup timeout for slow boot taps too', async () => {
     const slowBoot = plugin('slow-boot', { setupTimeoutMs: 30 }, (ctx) => {
       ctx.hooks.boot.tapPromise(ctx.name, () => new Promise(() => undefined));

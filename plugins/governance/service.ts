@@ -18,7 +18,7 @@ import {
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
-  MergeRequest, MergeValidation, Storage, Surface, Trace,
+  MergeRequest, MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 
@@ -277,8 +277,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!reaches(stored.flags) && !reaches(added)) return NO_QUARANTINE;
     const state = await storage.getQuarantine(stored.tenant, stored.id);
     if (state?.quarantined) return NO_QUARANTINE;
-    // A state that is not quarantined is a release: its time separates the flags it covered.
-    const earlier = state ? stored.flags.filter((f) => f.at > state.at) : stored.flags;
+    const earlier = flagsSinceRelease(stored.flags, state);
     const highest = (flags: readonly Flag[]) => flags.reduce<Flag | undefined>((m, f) => (!m || f.severity > m.severity ? f : m), undefined);
     const addedTop = highest(added);
     const earlierTop = highest(earlier);
@@ -400,8 +399,10 @@ export class GovernanceServiceImpl implements GovernanceService {
       if (q?.quarantined || parent.status === 'quarantined') refusals.push({ parentId, reason: `parent is quarantined${q?.reason ? `: ${q.reason}` : ''}` });
       else if (parent.status === 'blocked' || parent.status === 'rejected') refusals.push({ parentId, reason: `parent is ${parent.status}` });
       if (policy.blockUnsafeMerge) {
-        const violating = parent.flags.filter((f) => engine.decide([f]).decision !== 'allow');
-        if (violating.length) refusals.push({ parentId, reason: `blockUnsafeMerge: parent carries policy-violating flags (${violating.map((f) => `${f.kind} ${f.severity} ${f.ruleId}`).join(', ')})` });
+        // A person's release cleared the flags the trace carried then, as it does for autoQuarantine.
+        const violating = flagsSinceRelease(parent.flags, q).filter((f) => engine.decide([f]).decision !== 'allow');
+        const since = q && !q.quarantined ? ' since its release' : '';
+        if (violating.length) refusals.push({ parentId, reason: `blockUnsafeMerge: parent carries policy-violating flags${since} (${violating.map((f) => `${f.kind} ${f.severity} ${f.ruleId}`).join(', ')})` });
       }
       if (policy.requireProvenance) {
         const v = verifyTraceChain(parent, await storage.listProvenance(request.tenant, parentId));
@@ -438,6 +439,15 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!trace) throw new LimitError('LIMIT_NOT_FOUND', `Trace "${traceId}" not found for tenant "${tenant}"`, { details: { traceId, tenant } });
     return trace;
   }
+}
+
+/**
+ * The flags of a trace that the policy still acts on: all of them, or after a release (a quarantine
+ * state that is not quarantined) only those added since — the person who released the trace
+ * cleared the ones it carried then. Used by autoQuarantine and by blockUnsafeMerge alike.
+ */
+function flagsSinceRelease(flags: readonly Flag[], state: QuarantineState | null | undefined): readonly Flag[] {
+  return state && !state.quarantined ? flags.filter((f) => f.at > state.at) : flags;
 }
 
 /** Records on the verdict how many findings were not stored as flags (none: the field is absent). */

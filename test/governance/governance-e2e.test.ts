@@ -185,6 +185,29 @@ describe('governance through the kernel with SQLite storage', () => {
     expect((await g2.validateMerge({ tenant: 'default', sessionId: 's1', parentIds: [f2.id], strategy: 'union', rationale: '', actor: 'b' })).allowed).toBe(true);
   });
 
+  it('a released trace can be a merge parent: blockUnsafeMerge counts only the flags added since the release', async () => {
+    rt = await governanceRuntime({});
+    const gov = rt.resolve('governance');
+    const t = await storeTrace(rt, makeTrace('print(8)'));
+    const merge = { tenant: 'default', sessionId: 's1', parentIds: [t.id], strategy: 'union' as const, rationale: '', actor: 'b' };
+    expect((await gov.flag('default', t.id, { kind: 'Malicious', severity: 8, reason: 'looks bad', actor: 'a' })).autoQuarantined).toBe(true);
+    expect((await gov.validateMerge(merge)).refusals.map((r) => r.reason)).toEqual([
+      expect.stringMatching(/^parent is quarantined/),
+      'blockUnsafeMerge: parent carries policy-violating flags (Malicious 8 manual)',
+    ]);
+    await new Promise((r) => setTimeout(r, 2));
+    await gov.release('default', t.id, { reason: 'false alarm', actor: 'c' });
+    // The person who released it cleared the flag it carried: the merge goes through.
+    expect(await gov.validateMerge(merge)).toEqual({ allowed: true, review: false, refusals: [] });
+    // A flag added since the release counts again (below quarantineSeverity: it refuses the merge only).
+    await new Promise((r) => setTimeout(r, 2));
+    expect((await gov.flag('default', t.id, { kind: 'Malicious', severity: 5, reason: 'again', actor: 'a' })).autoQuarantined).toBe(false);
+    expect((await gov.validateMerge(merge)).refusals).toEqual([
+      { parentId: t.id, reason: 'blockUnsafeMerge: parent carries policy-violating flags since its release (Malicious 5 manual)' },
+    ]);
+    expect(await gov.stats('default')).toMatchObject({ 'merges.refused': 2, 'merges.allowed': 1, quarantined: 1, released: 1 });
+  });
+
   it('governInput taps add findings that the policy decides on', async () => {
     const { definePlugin } = await import('limit-graph');
     const extra = definePlugin({

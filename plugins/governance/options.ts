@@ -1,5 +1,15 @@
 import { z } from 'zod';
 import { GovernancePolicy, Severity, type GovernanceRule } from 'limit-graph';
+import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+
+/**
+ * Policy thresholds that only a switch reads: setting one while the switch is off (in the preset
+ * or in `policy`) would be accepted and do nothing, so it is refused, naming both fields.
+ */
+const THRESHOLD_SWITCHES = [
+  ['quarantineSeverity', 'autoQuarantine'],
+  ['maxAnomalySeverity', 'blockAnomalyTraces'],
+] as const;
 
 /** A rule written inline in limit.config.ts; checked in full when the engine is built. */
 const InlineRule = z.custom<GovernanceRule>(
@@ -45,5 +55,16 @@ export const Options = z
   })
   .strict()
   .refine((o) => !o.reviewBand || o.reviewBand[0] <= o.reviewBand[1], { message: 'reviewBand must be [low, high] with low ≤ high', path: ['reviewBand'] })
-  .refine((o) => o.scanOverlapChars * 4 <= o.scanWindowChars, { message: 'must be at most a quarter of scanWindowChars', path: ['scanOverlapChars'] });
+  .refine((o) => o.scanOverlapChars * 4 <= o.scanWindowChars, { message: 'must be at most a quarter of scanWindowChars', path: ['scanOverlapChars'] })
+  .superRefine((o, ctx) => {
+    const preset = GOVERNANCE_PRESETS[o.preset].policy;
+    for (const [threshold, toggle] of THRESHOLD_SWITCHES) {
+      if (o.policy[threshold] === undefined || (o.policy[toggle] ?? preset[toggle])) continue;
+      const off = o.policy[toggle] === false ? `policy.${toggle} is false` : `${toggle} is off in the "${o.preset}" preset`;
+      ctx.addIssue({
+        code: 'custom', path: ['policy', threshold],
+        message: `has no effect: ${off}, and ${threshold} is only read when ${toggle} is on. Set policy.${toggle}: true to use it, or leave ${threshold} out`,
+      });
+    }
+  });
 export type Options = z.output<typeof Options>;

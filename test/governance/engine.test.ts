@@ -72,8 +72,28 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     rt = await governanceRuntime({ reviewBand: null, policy: { autoQuarantine: false, maxAnomalySeverity: 7 } });
     expect((await check(loop, 'output')).decision).toBe('allow');
     await rt.close();
-    rt = await governanceRuntime({ reviewBand: null, policy: { autoQuarantine: false, blockAnomalyTraces: false, maxAnomalySeverity: 1 } });
+    // strict's maxAnomalySeverity is 5: with blockAnomalyTraces off it is not read.
+    rt = await governanceRuntime({ preset: 'strict', reviewBand: null, policy: { autoQuarantine: false, blockAnomalyTraces: false } });
     expect((await check(loop, 'output')).decision).toBe('allow');
+  });
+
+  it('refuses a threshold whose switch is off (in the policy or the preset) instead of ignoring it', async () => {
+    const refused = (governance: Record<string, unknown>) => governanceRuntime(governance).then(async (r) => {
+      await r.close();
+      return undefined;
+    }, (e: unknown) => e as { code?: string; message: string });
+    const q = await refused({ preset: 'permissive', policy: { quarantineSeverity: 5 } });
+    expect(q?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(q?.message).toMatch(/policy\.quarantineSeverity.*has no effect: autoQuarantine is off in the "permissive" preset.*Set policy\.autoQuarantine: true/is);
+    const a = await refused({ policy: { blockAnomalyTraces: false, maxAnomalySeverity: 3 } });
+    expect(a?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(a?.message).toMatch(/policy\.maxAnomalySeverity.*has no effect: policy\.blockAnomalyTraces is false/is);
+    // Switched on beside it, or in the preset, the threshold is used.
+    rt = await governanceRuntime({ preset: 'permissive', policy: { autoQuarantine: true, quarantineSeverity: 5 } });
+    expect(rt.resolve('governance').policy).toMatchObject({ autoQuarantine: true, quarantineSeverity: 5 });
+    await rt.close();
+    rt = await governanceRuntime({ policy: { quarantineSeverity: 8, maxAnomalySeverity: 9 } });
+    expect(rt.resolve('governance').policy).toMatchObject({ quarantineSeverity: 8, maxAnomalySeverity: 9 });
   });
 
   it('anomaly baselines flag a runner output far from its rolling baseline', async () => {

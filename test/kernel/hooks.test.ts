@@ -131,12 +131,12 @@ describe('hook catalogue', () => {
     });
     // A rule with a method is behaviour, not data: kept as given (not copied, not frozen).
     const rule: GovernanceRule = { id: 'config.noop', flag: 'Unverified', surfaces: ['input'], evaluate: () => [] };
-    const input = { logLevel: 'silent' as const, plugins: { governance: { preset: 'permissive' as const, packs: [] as string[], policy: { maxAnomalySeverity: 6 }, rules: [rule] } } };
+    const input = { logLevel: 'silent' as const, plugins: { governance: { preset: 'default' as const, packs: [] as string[], policy: { maxAnomalySeverity: 6 }, rules: [rule] } } };
     const rt = await createRuntime({ config: input, plugins: [tapper] });
     try {
       expect(writes).toEqual({ top: 'TypeError', 'plugin option': 'TypeError', 'new plugin': 'TypeError', 'nested option': 'TypeError', array: 'TypeError' });
       const governance = rt.config.plugins.governance as Record<string, unknown>;
-      expect(governance).toMatchObject({ preset: 'permissive', packs: [], policy: { maxAnomalySeverity: 6 } });
+      expect(governance).toMatchObject({ preset: 'default', packs: [], policy: { maxAnomalySeverity: 6 } });
       expect(rt.config.plugins).not.toHaveProperty('evil');
       expect(Object.isFrozen(governance.policy)).toBe(true);
       expect((governance.rules as unknown[])[0]).toBe(rule);

@@ -146,7 +146,8 @@ export const Finding = z.object({
   ruleId: z.string().min(1),
   kind: FlagKind,
   severity: Severity,
-  reason: z.string().min(1),
+  /** At most 2,048 characters: the flag made of the finding holds it. */
+  reason: z.string().min(1).max(2048),
   evidence: z.array(Evidence).default([]),
   /** Optional confidence in [0, 1]; the LLM judge is consulted for the uncertain band. */
   confidence: z.number().min(0).max(1).optional(),

@@ -81,7 +81,7 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
       if (!band || max < band[0] || max > band[1]) return [];
       const failClosed = (why: string): Finding[] => [{
         ruleId: 'llm-judge', kind: 'Malicious', severity: ctx.blockSeverity ?? 10,
-        reason: `LLM judge failed closed: ${why}`, evidence: [{ field: subject.field, start: 0, end: 0, excerpt: why.slice(0, 200) }],
+        reason: `LLM judge failed closed: ${why.length > 500 ? `${why.slice(0, 500)}…` : why}`, evidence: [{ field: subject.field, start: 0, end: 0, excerpt: why.slice(0, 200) }],
       }];
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;

@@ -3,7 +3,7 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { FLAG_KINDS, Finding as FindingSchema, LimitError, describeThrown } from 'limit-graph';
+import { FLAG_KINDS, Finding as FindingSchema, LimitError, describeThrown, isWellFormed } from 'limit-graph';
 import type {
   Decision, Finding, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
@@ -52,13 +52,29 @@ const FLAG_KINDS_BLOCKING = { Jailbreak: 'blockJailbreakTraces', Malicious: 'blo
 /** What `overBudget` names when building a subject's views (normalising and decoding it) took longer than ruleBudgetMs. */
 const VIEWS_ID = 'governance.views';
 
+/**
+ * The longest rule id: its statistics counter `governance.flags.rule.<id>` must fit storage's
+ * 256-character counter names (and a stored flag's ruleId, 256).
+ */
+export const MAX_RULE_ID_LENGTH = 256 - 'governance.flags.rule.'.length;
+/** The longest finding reason: a flag holds 2,048 characters of it. */
+const MAX_REASON_LENGTH = 2048;
+
+/** What is wrong with a rule id (or a tap finding's ruleId), or undefined: flags, provenance and counters are keyed by it. */
+function ruleIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_RULE_ID_LENGTH) return `must be a non-empty string of at most ${MAX_RULE_ID_LENGTH} characters`;
+  if (!isWellFormed(id)) return 'holds half a surrogate pair (not well-formed Unicode, so it cannot be stored)';
+  if (/[\u0000-\u001f\u007f]/.test(id)) return 'holds a control character (NUL, a line break…), which storage and logs cannot carry';
+  return undefined;
+}
+
 export function validateRule(rule: unknown, where: string): GovernanceRule {
   const r = rule as Partial<GovernanceRule> | null;
   const problems: string[] = [];
   if (!r || typeof r !== 'object') problems.push('is not an object');
   else {
-    // 256: the longest ruleId a stored flag may carry.
-    if (typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 256) problems.push('id must be a non-empty string of at most 256 characters');
+    const idProblem = ruleIdProblem(r.id);
+    if (idProblem) problems.push(`id ${idProblem}`);
     if (typeof r.flag !== 'string' || !KINDS.has(r.flag)) problems.push(`flag must be a flag kind (${FLAG_KINDS.join(', ')}), got ${JSON.stringify(r.flag)}`);
     if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push('surfaces must list input, output and/or tool');
     if (typeof r.evaluate !== 'function') problems.push('evaluate must be a function');
@@ -86,6 +102,8 @@ export function checkFinding(f: unknown, ruleId: string | undefined): Finding | 
     return `${issue.path.length ? issue.path.join('.') : '(finding)'}: ${issue.message}`;
   }
   const finding = parsed.data;
+  const idProblem = ruleId === undefined ? ruleIdProblem(finding.ruleId) : undefined;
+  if (idProblem) return `ruleId: ${idProblem}`;
   if (ruleId !== undefined && finding.ruleId !== ruleId) return `ruleId: ${JSON.stringify(finding.ruleId)} is not the rule's own id (disable, flags and statistics go by it)`;
   const reversed = finding.evidence.findIndex((e) => e.start > e.end);
   if (reversed >= 0) return `evidence.${reversed}: start ${finding.evidence[reversed]!.start} is after end ${finding.evidence[reversed]!.end}`;
@@ -95,8 +113,8 @@ export function checkFinding(f: unknown, ruleId: string | undefined): Finding | 
 function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
   if (typeof f !== 'object' || f === null) return false;
   const x = f as Record<string, unknown>;
-  if (ruleId === undefined ? typeof x.ruleId !== 'string' || x.ruleId.length === 0 : x.ruleId !== ruleId) return false;
-  if (!KINDS.has(x.kind as string) || typeof x.reason !== 'string' || x.reason.length === 0) return false;
+  if (ruleId === undefined ? ruleIdProblem(x.ruleId) !== undefined : x.ruleId !== ruleId) return false;
+  if (!KINDS.has(x.kind as string) || typeof x.reason !== 'string' || x.reason.length === 0 || x.reason.length > MAX_REASON_LENGTH) return false;
   const s = x.severity;
   if (!Number.isInteger(s) || (s as number) < 1 || (s as number) > 10) return false;
   const c = x.confidence;
@@ -430,7 +448,17 @@ function uncheckedFinding(ruleId: string, budgetMs: number, severity: number): F
 function shift(f: Finding, offset: number, viewName: string | undefined): Finding {
   const out = offset === 0 ? f : { ...f, evidence: f.evidence.map((e) => ({ ...e, start: e.start + offset, end: e.end + offset })) };
   // A finding that only appears after normalisation or decoding is itself a sign of obfuscation.
-  return viewName === undefined || out.reason.includes('(after ') ? out : { ...out, reason: `${out.reason} (after ${viewName})` };
+  if (viewName === undefined || out.reason.includes('(after ')) return out;
+  const note = ` (after ${viewName})`;
+  // The note is kept whole within the flag's 2,048 characters: a reason at the limit gives way to it.
+  let reason = out.reason;
+  if (reason.length + note.length > MAX_REASON_LENGTH) {
+    let cut = MAX_REASON_LENGTH - note.length - 1;
+    // Never half a surrogate pair (it could not be stored).
+    if (/[\uD800-\uDBFF]/.test(reason[cut - 1]!)) cut--;
+    reason = `${reason.slice(0, cut)}…`;
+  }
+  return { ...out, reason: `${reason}${note}` };
 }
 
 /** One finding per rule and field: the most severe, with the evidence of all (at most 5). */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, defineRulePack, type GovernanceRule, type Runner, type Runtime } from 'limit-graph';
-import { governanceRuntime, makeTrace, packPlugins } from './helpers.ts';
+import { governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
 
 describe('governance engine: flag kinds, policy fields, custom rules, hostile input', () => {
   let rt: Runtime | undefined;
@@ -223,6 +223,8 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       [[{ ...finding, confidence: 5 }], /findings\[0\]\.confidence: Too big/],
       [[{ ...finding, ruleId: 'someone.else' }], /findings\[0\]\.ruleId: "someone.else" is not the rule's own id/],
       [[{ ...finding, evidence: [{ field: 'task.input', start: 50, end: 10, excerpt: '' }] }], /findings\[0\]\.evidence\.0: start 50 is after end 10/],
+      // A flag holds 2,048 characters of reason: told here, naming the rule, not when the flag is stored.
+      [[{ ...finding, reason: 'r'.repeat(2049) }], /findings\[0\]\.reason: Too big: expected string to have <=2048 characters/],
     ];
     for (const [result, message] of cases) {
       for (const async of [false, true]) {
@@ -293,6 +295,57 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     // The fix works: the pack's disable option leaves its copy out.
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] }, } }, plugins: [one, two.configure({ disable: ['acme.same'] })] });
     expect((await check('hello')).decision).toBe('allow');
+  });
+
+  it('refuses at start-up a rule id that could not be stored, instead of failing each evaluation that flags it', async () => {
+    // governance.flags.rule.<id> is a counter name (256 characters at most); flags and provenance carry the id.
+    const cases: [string, RegExp][] = [
+      ['a'.repeat(235), /id must be a non-empty string of at most 234 characters/],
+      ['acme.\ud800x', /id holds half a surrogate pair/],
+      ['acme.\u0000x', /id holds a control character/],
+    ];
+    for (const [id, message] of cases) {
+      const rule = { id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [{ ruleId: id, kind: 'Unsafe', severity: 3, reason: 'x', evidence: [] }] };
+      await expect(governanceRuntime({ packs: [], rules: [rule] }), id).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(message) });
+    }
+    // The longest id allowed is stored with its flag and counted.
+    const id = 'a'.repeat(234);
+    rt = await governanceRuntime({ packs: [], rules: [{ id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [{ ruleId: id, kind: 'Unsafe', severity: 3, reason: 'x', evidence: [] }] }] });
+    const t = await storeTrace(rt, makeTrace('hello'));
+    const a = await rt.resolve('governance').assess!(t, 'input');
+    await rt.resolve('storage').batch('default', a.ops);
+    expect((await rt.resolve('storage').getTrace('default', t.id))!.flags.map((f) => f.ruleId)).toEqual([id]);
+    expect((await rt.resolve('governance').stats('default'))[`flags.rule.${id}`]).toBe(1);
+  });
+
+  it('a governInput tap finding whose ruleId could not be stored is refused, naming the tap', async () => {
+    const tap = definePlugin({
+      meta: { name: 'long-ids', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings, { ruleId: 'x'.repeat(300), kind: 'Unsafe', severity: 3, reason: 'x', evidence: [] }]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: must be a non-empty string of at most 234/) });
+  });
+
+  it('a reason at the flag limit keeps the note of the view it was found in, within the limit', async () => {
+    const b64 = Buffer.from('PROJECT-X is the codename').toString('base64');
+    // 2,048 characters, an emoji's surrogate pair where the reason is cut to make room for the note.
+    const LONG = `codename ${'é'.repeat(2014)}😀${'z'.repeat(23)}`;
+    expect(LONG.length).toBe(2048);
+    const rule: GovernanceRule = {
+      id: 'acme.long', flag: 'HighRisk', surfaces: ['input'],
+      evaluate: (s) => (s.text.includes('PROJECT-X') ? [{ ruleId: 'acme.long', kind: 'HighRisk', severity: 3, reason: LONG, evidence: [] }] : []),
+    };
+    rt = await governanceRuntime({ packs: [], rules: [rule] });
+    const t = await storeTrace(rt, makeTrace(`decode: ${b64}`));
+    const a = await rt.resolve('governance').assess!(t, 'input');
+    const reason = a.verdict.findings[0]!.reason;
+    expect(reason).toBe(`codename ${'é'.repeat(2014)}… (after decoded:base64)`);
+    expect(reason.length).toBeLessThanOrEqual(2048);
+    await rt.resolve('storage').batch('default', a.ops);
+    expect((await rt.resolve('storage').getTrace('default', t.id))!.flags[0]!.reason).toBe(reason);
   });
 
   it('refuses a rule definition with an unknown phase or a bad description at start-up', async () => {
@@ -445,7 +498,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
 
   it('the LLM judge is consulted only in the uncertain band and fails closed', async () => {
     let calls = 0;
-    let mode: 'attack' | 'benign' | 'garbage' | 'slow' = 'attack';
+    let mode: 'attack' | 'benign' | 'garbage' | 'slow' | 'long-error' = 'attack';
     const judgeRunner: Runner = {
       name: 'judge',
       capabilities: { timeout: true, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
@@ -453,6 +506,8 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
         calls++;
         expect(task.input).toContain('<<<');
         if (mode === 'slow') await new Promise((r) => setTimeout(r, 500));
+        // A vendor's error body can be long: the finding's reason stays within a flag's 2,048 characters.
+        if (mode === 'long-error') return { ok: false, stdout: '', stderr: '', error: { code: 'LIMIT_RUNNER_FAILED', message: `HTTP 500: ${'x'.repeat(5000)}` }, metrics: { latencyMs: 1 } };
         const stdout = mode === 'garbage' ? 'I think it is fine' : `Sure! {"verdict": "${mode}", "kind": "Jailbreak", "severity": 9, "reason": "role-play wrapper"} done`;
         return { ok: true, stdout, stderr: '', metrics: { latencyMs: 1 } };
       },
@@ -478,5 +533,9 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const slow = await check(uncertain);
     expect(slow.findings.find((f) => f.ruleId === 'llm-judge')?.reason).toMatch(/failed closed: no verdict within 100 ms/);
     expect(slow.decision).toBe('block');
+    mode = 'long-error';
+    const failed = await check(uncertain);
+    expect(failed.findings.find((f) => f.ruleId === 'llm-judge')?.reason).toMatch(/^LLM judge failed closed: runner error: HTTP 500: x{400,}…$/);
+    expect(failed.decision).toBe('block');
   });
 });

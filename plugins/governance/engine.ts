@@ -14,6 +14,8 @@ import { buildViews } from './views.ts';
 export interface RuleOrigin {
   where: string;
   plugin?: string;
+  /** A rule written in the governance plugin's own `rules` option (limit.config.ts), not in a pack. */
+  inline?: boolean;
 }
 
 export interface EngineOptions {
@@ -166,7 +168,9 @@ function ruleThrew(id: string, field: string, error: unknown, origin: RuleOrigin
     cause: error,
     ...(origin?.plugin ? { plugin: origin.plugin } : {}),
     details: { rule: id, field },
-    fix: `The rule's evaluate threw while reading ${field}${error instanceof Error ? ' (the cause has its stack)' : ''}: fix the rule${origin?.plugin ? ` in the plugin ${origin.plugin}` : ''}, or leave it out${origin?.plugin && origin.plugin !== 'governance' ? ` with that pack's disable option (disable: ['${id}'])` : ''} until it is fixed.`,
+    fix: `The rule's evaluate threw while reading ${field}${error instanceof Error ? ' (the cause has its stack)' : ''}: ${origin?.inline
+      ? `fix the rule where you wrote it (${origin.where}), or leave it out of plugins.governance.rules`
+      : `fix the rule${origin?.plugin ? ` in the plugin ${origin.plugin}` : ''}, or leave it out${origin?.plugin ? ` with that pack's disable option (disable: ['${id}'])` : ''}`} until it is fixed.`,
   });
 }
 

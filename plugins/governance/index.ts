@@ -77,7 +77,7 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
     for (const rule of pack.rules) add(rule, { where: `rule pack "${name}"`, ...(plugin ? { plugin } : {}) });
   }
   const source = ctx.config.configFile ? path.basename(ctx.config.configFile) : 'config';
-  inline.forEach((rule, i) => add(rule, { where: `${source} › plugins.governance.rules[${i}]`, plugin: ctx.name }));
+  inline.forEach((rule, i) => add(rule, { where: `${source} › plugins.governance.rules[${i}]`, plugin: ctx.name, inline: true }));
   return { rules, origins };
 }
 

@@ -278,6 +278,13 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const nullish = defineRulePack({ name: 'governance-rules-nullish', version: '1.0.0', rules: [{ id: 'nullish.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => null as never }] });
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [nullish] });
     await expect(check('hello')).rejects.toMatchObject({ plugin: 'governance-rules-nullish', message: 'Governance rule "nullish.x" (rule pack "nullish") returned null instead of an array of findings' });
+    // An inline rule's fix points at the config, not at a plugin the user did not write.
+    await rt.close();
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.inline', flag: 'Unsafe', surfaces: ['input'], evaluate: () => { throw crash; } }] } } } });
+    await expect(check('hello')).rejects.toMatchObject({
+      message: 'Governance rule "acme.inline" (config › plugins.governance.rules[0]) threw on field task.input: acme rule crashed',
+      fix: "The rule's evaluate threw while reading task.input (the cause has its stack): fix the rule where you wrote it (config › plugins.governance.rules[0]), or leave it out of plugins.governance.rules until it is fixed.",
+    });
   });
 
   it('two rules with one id: both packs (and their plugins) or the inline rule are named', async () => {

@@ -62,6 +62,8 @@ export const MAX_RULE_ID_LENGTH = 256 - 'governance.flags.rule.'.length;
 /** The longest finding reason: a flag holds 2,048 characters of it. */
 const MAX_REASON_LENGTH = 2048;
 
+const RESERVED_PREFIX = 'governance.';
+
 /** What is wrong with a rule id (or a tap finding's ruleId), or undefined: flags, provenance and counters are keyed by it. */
 function ruleIdProblem(id: unknown): string | undefined {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_RULE_ID_LENGTH) return `must be a non-empty string of at most ${MAX_RULE_ID_LENGTH} characters`;
@@ -77,6 +79,9 @@ export function validateRule(rule: unknown, where: string): GovernanceRule {
   else {
     const idProblem = ruleIdProblem(r.id);
     if (idProblem) problems.push(`id ${idProblem}`);
+    // The engine's own findings (governance.unscanned, governance.unchecked) and overBudget entries
+    // (governance.views) use this namespace: a rule there would be merged and counted with them.
+    else if (r.id!.startsWith(RESERVED_PREFIX)) problems.push(`id starts with "${RESERVED_PREFIX}", which the engine's own findings use (governance.unscanned, governance.unchecked): prefix it with your pack's name`);
     if (typeof r.flag !== 'string' || !KINDS.has(r.flag)) problems.push(`flag must be a flag kind (${FLAG_KINDS.join(', ')}), got ${JSON.stringify(r.flag)}`);
     if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push('surfaces must list input, output and/or tool');
     if (typeof r.evaluate !== 'function') problems.push('evaluate must be a function');

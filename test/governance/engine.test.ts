@@ -310,6 +310,8 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       ['a'.repeat(235), /id must be a non-empty string of at most 234 characters/],
       ['acme.\ud800x', /id holds half a surrogate pair/],
       ['acme.\u0000x', /id holds a control character/],
+      // The engine's own findings' namespace: a rule there would be merged and counted with them.
+      ['governance.unchecked', /id starts with "governance\.", which the engine's own findings use/],
     ];
     for (const [id, message] of cases) {
       const rule = { id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [{ ruleId: id, kind: 'Unsafe', severity: 3, reason: 'x', evidence: [] }] };

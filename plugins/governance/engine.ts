@@ -72,11 +72,34 @@ function ruleIdProblem(id: unknown): string | undefined {
   return undefined;
 }
 
-export function validateRule(rule: unknown, where: string): GovernanceRule {
+/** The fields of a rule (GovernanceRule). */
+const RULE_KEYS: ReadonlySet<string> = new Set(['id', 'flag', 'surfaces', 'description', 'evaluate', 'phase']);
+/** What a field a rule does not have was probably meant as. */
+const RULE_KEY_HINTS: Readonly<Record<string, string>> = {
+  severity: 'severity belongs on each finding evaluate returns',
+  kind: 'the rule\'s flag kind is `flag` (a finding has `kind`)',
+  surface: 'did you mean `surfaces` (a list)?',
+  enabled: 'to turn a rule off, leave it out of the list',
+  disabled: 'to turn a rule off, leave it out of the list',
+  budgetMs: 'the time budget is the governance option ruleBudgetMs',
+};
+
+/**
+ * Checks a rule's fields. `strictKeys`: a plain object with a field no rule has is refused too (a
+ * rule written in limit.config.ts, where `severity: 8` or `enabled: false` would otherwise be
+ * accepted and do nothing); a class instance may carry fields of its own.
+ */
+export function validateRule(rule: unknown, where: string, options: { strictKeys?: boolean } = {}): GovernanceRule {
   const r = rule as Partial<GovernanceRule> | null;
   const problems: string[] = [];
   if (!r || typeof r !== 'object') problems.push('is not an object');
   else {
+    const proto = Object.getPrototypeOf(r);
+    if (options.strictKeys && (proto === Object.prototype || proto === null)) {
+      for (const key of Object.keys(r).filter((k) => !RULE_KEYS.has(k))) {
+        problems.push(`unknown field ${JSON.stringify(key)} (a rule has ${[...RULE_KEYS].join(', ')})${RULE_KEY_HINTS[key] ? `: ${RULE_KEY_HINTS[key]}` : ''}`);
+      }
+    }
     const idProblem = ruleIdProblem(r.id);
     if (idProblem) problems.push(`id ${idProblem}`);
     // The engine's own findings (governance.unscanned, governance.unchecked) and overBudget entries

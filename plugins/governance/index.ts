@@ -62,7 +62,8 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
   const rules: GovernanceRule[] = [];
   const origins = new Map<GovernanceRule, RuleOrigin>();
   const add = (rule: GovernanceRule, origin: RuleOrigin) => {
-    rules.push(validateRule(rule, origin.where));
+    // Inline rules are config: a field no rule has is refused, as an unknown option is.
+    rules.push(validateRule(rule, origin.where, { strictKeys: origin.inline === true }));
     origins.set(rule, origin);
   };
   const packs = new Set(preset.packs);

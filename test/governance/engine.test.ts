@@ -357,6 +357,28 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect((await rt.resolve('storage').getTrace('default', t.id))!.flags[0]!.reason).toBe(reason);
   });
 
+  it('refuses an inline rule with a field no rule has (accepted and ignored before), naming it with what it was probably meant as', async () => {
+    const base = { id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [] };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ severity: 8 }, /unknown field "severity" \(a rule has id, flag, surfaces, description, evaluate, phase\): severity belongs on each finding evaluate returns/],
+      [{ enabled: false }, /unknown field "enabled" .*: to turn a rule off, leave it out of the list/],
+      [{ tags: ['x'] }, /unknown field "tags" \(a rule has id, flag, surfaces, description, evaluate, phase\)$/],
+    ];
+    for (const [extra, message] of cases) {
+      const error = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ ...base, ...extra } as never] } } } }).then(() => undefined, (e: unknown) => e);
+      expect(error, JSON.stringify(extra)).toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringContaining('from config › plugins.governance.rules[0] is invalid: unknown field') });
+      expect((error as Error).message, JSON.stringify(extra)).toMatch(message);
+    }
+    // A rule written as a class may hold state of its own; a pack's rules are the pack's business.
+    class Codename { id = 'acme.class'; flag = 'HighRisk' as const; surfaces = ['input' as const]; pattern = /PROJECT-X/; evaluate() { return []; } }
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [new Codename()] } } } });
+    expect((await check('PROJECT-X')).decision).toBe('allow');
+    await rt.close();
+    const pack = defineRulePack({ name: 'governance-rules-meta', version: '1.0.0', rules: [{ ...base, id: 'meta.x', references: ['CVE-1'] } as never] });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [pack] });
+    expect((await check('hello')).decision).toBe('allow');
+  });
+
   it('refuses a rule definition with an unknown phase or a bad description at start-up', async () => {
     for (const bad of [{ phase: 'later' }, { description: 42 }]) {
       await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [], ...bad } as never] } } } }))

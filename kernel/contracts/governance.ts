@@ -93,7 +93,11 @@ export interface RuleSubject {
  */
 export interface RuleContext {
   policy: GovernancePolicy;
-  /** Time budget for this rule in ms; rules must stop and return what they found. */
+  /**
+   * Time budget for this call in ms (`ruleBudgetMs`; `judgeBudgetMs` for a `judge`-phase rule);
+   * rules must stop and return what they found. An async call is cut there and reported as a
+   * `governance.unchecked` finding.
+   */
   budgetMs: number;
   signal?: AbortSignal;
   /** performance.now() value after which the rule should stop and return what it found. */
@@ -115,7 +119,8 @@ export interface GovernanceRule {
   evaluate(subject: RuleSubject, ctx: RuleContext): Finding[] | Promise<Finding[]>;
   /**
    * `scan` (default) rules run first on every subject; `judge` rules run afterwards with the scan
-   * findings in `ctx.findings` (used to consult an LLM only for the uncertain band).
+   * findings in `ctx.findings` (used to consult an LLM only for the uncertain band), within
+   * `judgeBudgetMs` (60 s by default) rather than `ruleBudgetMs`.
    */
   phase?: 'scan' | 'judge';
 }

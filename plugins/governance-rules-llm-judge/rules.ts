@@ -3,6 +3,7 @@
  * uncertain band. It asks a configured runner for a strict-JSON verdict, parses it defensively, and
  * fails closed (a blocking-severity finding) on timeout, error or an unparseable answer.
  */
+import { performance } from 'node:perf_hooks';
 import type { Finding, FlagKind, GovernanceRule, Runner } from 'limit-graph';
 
 export interface JudgeOptions {
@@ -85,6 +86,10 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
       }];
       const controller = new AbortController();
       let timer: NodeJS.Timeout | undefined;
+      // Fail closed before the engine cuts this call at its deadline (judgeBudgetMs): a cut call
+      // would be an Unverified finding, weaker than this rule's blocking one.
+      const left = ctx.deadline === undefined ? Infinity : Math.floor(ctx.deadline - performance.now() - Math.min(50, ctx.budgetMs / 10));
+      const waitMs = Math.max(1, Math.min(options.timeoutMs, left));
       try {
         const runner = getRunner();
         const answer = await Promise.race([
@@ -93,7 +98,7 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
             { session: { id: 'governance-judge', tenant: subject.trace.tenant, limits: { maxConcurrency: 1, allowNetwork: true, timeoutMs: options.timeoutMs, memoryMb: 512 } }, traceId: subject.trace.id, signal: controller.signal },
           ),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no verdict within ${options.timeoutMs} ms`)), options.timeoutMs);
+            timer = setTimeout(() => reject(new Error(`no verdict within ${waitMs} ms${waitMs < options.timeoutMs ? ' (the governance plugin\'s judgeBudgetMs)' : ''}`)), waitMs);
           }),
         ]);
         if (!answer.ok) return failClosed(`runner error: ${answer.error?.message ?? answer.stderr.slice(0, 200)}`);

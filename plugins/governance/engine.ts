@@ -26,6 +26,11 @@ export interface EngineOptions {
   /** Time budget of one rule on one subject, and of building one subject's views (ms). */
   ruleBudgetMs: number;
   /**
+   * Time budget of one `judge`-phase rule call (ms; default 60,000): such a rule waits on a model,
+   * so it has far more time than a scan rule, but never unbounded time.
+   */
+  judgeBudgetMs?: number;
+  /**
    * Characters of one field that are scanned at most: a longer field is scanned as its first and
    * last maxScanChars/2, and the middle left out is reported as an Unverified finding.
    */
@@ -50,6 +55,9 @@ interface ScanGap {
 }
 
 const FLAG_KINDS_BLOCKING = { Jailbreak: 'blockJailbreakTraces', Malicious: 'blockMaliciousTraces' } as const;
+
+/** judgeBudgetMs when none is given. */
+export const DEFAULT_JUDGE_BUDGET_MS = 60_000;
 
 /** What `overBudget` names when building a subject's views (normalising and decoding it) took longer than ruleBudgetMs. */
 const VIEWS_ID = 'governance.views';
@@ -343,16 +351,20 @@ export class GovernanceEngine {
     const overBudget = new Set<string>();
     const cut = new Set<string>();
     const { subjects, gaps } = this.#plan(trace, surface, overBudget);
-    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, overBudget, cut);
+    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, this.#options.ruleBudgetMs, overBudget, cut);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
     // and the policy decides what that is worth.
     const unread = this.#options.unscannedSeverity ?? 5;
     for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, unread));
-    for (const ruleId of cut) findings.push(uncheckedFinding(ruleId, this.#options.ruleBudgetMs, unread));
+    for (const ruleId of cut) findings.push(uncheckedFinding(ruleId, 'ruleBudgetMs', this.#options.ruleBudgetMs, unread));
     if (extra) findings = checkFindings(await extra(findings), undefined);
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {
-      const judged = await this.#run(judges, subjects, { findings }, overBudget, cut);
+      const judgeBudget = this.#options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
+      const judgeCut = new Set<string>();
+      const judged = await this.#run(judges, subjects, { findings }, judgeBudget, overBudget, judgeCut);
+      // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever.
+      for (const ruleId of judgeCut) judged.push(uncheckedFinding(ruleId, 'judgeBudgetMs', judgeBudget, unread));
       findings = mergeFindings([...findings, ...judged]);
     }
     findings = findings.filter((f) => f.severity >= this.#options.minSeverity);
@@ -369,9 +381,8 @@ export class GovernanceEngine {
   }
 
   /** `overBudget` collects the rules that ran past the budget, `cut` those of them whose findings were lost (async, cut off). */
-  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, overBudget: Set<string>, cut: Set<string>): Promise<Finding[]> {
+  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>): Promise<Finding[]> {
     const all: Finding[] = [];
-    const budget = this.#options.ruleBudgetMs;
     const band = this.preset.reviewBand;
     const policy = this.policy;
     const blockSeverity = this.preset.blockSeverity;
@@ -402,8 +413,9 @@ export class GovernanceEngine {
           let result: unknown;
           try {
             result = rule.evaluate(viewSubject, ctx);
-            // Judge rules wait on a model and enforce their own (fail-closed) timeout.
-            if (result instanceof Promise) result = await (rule.phase === 'judge' ? result : withBudget(result as Promise<unknown>, budget, rule.id));
+            // Judge rules wait on a model: their budget is judgeBudgetMs, and a judge that keeps its own
+            // (fail-closed) timeout keeps it inside ctx.deadline (the LLM judge does).
+            if (result instanceof Promise) result = await withBudget(result as Promise<unknown>, budget, rule.id);
           } catch (error) {
             if (error instanceof BudgetExceeded) {
               overBudget.add(rule.id);
@@ -469,10 +481,10 @@ function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding 
 }
 
 /** The Unverified finding for an async rule cut at its budget: what it checks was not checked. */
-function uncheckedFinding(ruleId: string, budgetMs: number, severity: number): Finding {
+function uncheckedFinding(ruleId: string, option: 'ruleBudgetMs' | 'judgeBudgetMs', budgetMs: number, severity: number): Finding {
   return {
     ruleId: 'governance.unchecked', kind: 'Unverified', severity,
-    reason: `rule ${ruleId} did not finish within ruleBudgetMs (${budgetMs} ms): what it checks was not checked`,
+    reason: `rule ${ruleId} did not finish within ${option} (${budgetMs} ms): what it checks was not checked`,
     evidence: [],
   };
 }

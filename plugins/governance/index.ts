@@ -98,7 +98,7 @@ export default definePlugin({
       let engine = engines.get(name);
       if (!engine) {
         const preset = resolvePreset(options, name);
-        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
+        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, judgeBudgetMs: options.judgeBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
         engines.set(name, engine);
       }
       return engine;

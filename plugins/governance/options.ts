@@ -34,6 +34,11 @@ export const Options = z
     /** Time budget of one rule on one text, and of building one text's views (ms). */
     ruleBudgetMs: z.number().positive().max(60_000).default(50),
     /**
+     * Time budget of one `judge`-phase rule call (it waits on a model): past it the call is cut and
+     * reported as `governance.unchecked`, never waited on forever. The LLM judge fails closed inside it.
+     */
+    judgeBudgetMs: z.number().positive().max(3_600_000).default(60_000),
+    /**
      * Characters of one field scanned at most. A longer field is scanned as its first and last
      * halves of this, and the middle it skips is reported as an Unverified finding
      * (`governance.unscanned`, severity `unscannedSeverity`).

@@ -11,7 +11,7 @@
  * - shape: unique ids namespaced by the pack name, a flag kind, surfaces, a description, a phase;
  * - hostile input (empty, whitespace, 100 KB, emoji/RTL/zero-width, NUL, lone surrogates, regex
  *   backtracking bait): evaluate never throws, answers within the time budget (an async judge rule
- *   waits on a model with its own timeout: only its synchronous part), returns findings that
+ *   waits on a model: its synchronous part within the budget, its answer within judgeBudgetMs), returns findings that
  *   parse as `Finding` (severity an integer 1–10), carry the rule's id and flag, and whose evidence
  *   in the subject's field lies inside the subject's text with an excerpt taken from the text there;
  *   subjects are read-only (they are frozen: a write throws);
@@ -30,7 +30,7 @@ import { describe, expect, it } from 'vitest';
 import { freshEach } from './fresh.ts';
 import { FLAG_KINDS, Finding, Surface, evidenceSpan } from 'limit-graph';
 import type { GovernanceRule, RuleContext, RulePack, RuleSubject, TextView, Trace } from 'limit-graph';
-import { GovernanceEngine, surfaceFields, textTrace, validateRule } from '../../plugins/governance/engine.ts';
+import { DEFAULT_JUDGE_BUDGET_MS, GovernanceEngine, surfaceFields, textTrace, validateRule } from '../../plugins/governance/engine.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
 /** What the factory hands the suite: the pack and how to release it (close its runtime). */
@@ -79,6 +79,11 @@ export interface RulePackConformanceOptions {
   trace?: (text: string, surface: Surface) => Trace;
   /** `ctx.budgetMs` given to each rule call, ms. Default 50 (the engine's default `ruleBudgetMs`). */
   budgetMs?: number;
+  /**
+   * `ctx.budgetMs` given to each `judge`-phase rule call, ms: the engine cuts a judge call there.
+   * Default 60 000 (the engine's default `judgeBudgetMs`).
+   */
+  judgeBudgetMs?: number;
   /** How long past its budget a call may take before it counts as a runaway, ms. Default 250. */
   graceMs?: number;
   /** Characters of one field the engine scans at most (`maxScanChars`); longer ones are read as head and tail. Default 262 144. */
@@ -209,6 +214,7 @@ const describeInput = (label: string, surface: Surface, field: string, view: str
 export function rulePackConformance(name: string, factory: RulePackFactory, options: RulePackConformanceOptions = {}): void {
   const supports: RulePackConformanceSupports = { deterministic: true, viewGuard: true, handBuiltSubjects: true, ...options.supports };
   const budgetMs = options.budgetMs ?? 50;
+  const judgeBudgetMs = options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
   const graceMs = options.graceMs ?? 250;
   const maxScanChars = options.maxScanChars ?? 262_144;
   const scanWindowChars = options.scanWindowChars ?? 65_536;
@@ -266,8 +272,8 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   async function call(rule: GovernanceRule, subject: RuleSubject, ctx: RuleContext, where: string): Promise<Finding[]> {
     const started = performance.now();
     let result: unknown;
-    // The engine cuts async scan rules at the budget; async judge rules wait on a model and keep
-    // their own (fail-closed) timeout, so only their synchronous part is held to the budget.
+    // The engine cuts async rules at their budget; async judge rules wait on a model within
+    // judgeBudgetMs (ctx.budgetMs of their call), so only their synchronous part is held to budgetMs.
     let syncMs: number | undefined;
     try {
       result = rule.evaluate(subject, ctx);
@@ -279,7 +285,11 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
       const frozen = error instanceof TypeError && /read[- ]only|not extensible|frozen/i.test(error.message) ? ' (the subject, its views and its trace are shared by every rule and frozen here: do not modify them)' : '';
       expect.fail(`${rule.id} threw on ${where}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${frozen}`);
     }
-    const ms = syncMs ?? performance.now() - started;
+    const total = performance.now() - started;
+    if (syncMs !== undefined) {
+      expect(total, `${rule.id} on ${where}: answered after ${Math.round(total)} ms against a judge budget of ${ctx.budgetMs} ms (+${graceMs} ms grace): the engine would have cut it; keep a model's timeout inside ctx.deadline`).toBeLessThanOrEqual(ctx.budgetMs + graceMs);
+    }
+    const ms = syncMs ?? total;
     expect(ms, `${rule.id} on ${where}: took ${Math.round(ms)} ms against a budget of ${budgetMs} ms (+${graceMs} ms grace): a runaway regex or loop? honour ctx.deadline`).toBeLessThanOrEqual(budgetMs + graceMs);
     return checkFindings(rule, subject, result, where);
   }
@@ -334,7 +344,7 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
       for (const rule of judges) {
         for (const subject of viewSubjects) {
           const where = describeInput(label, surface, subject.field, subject.view?.name ?? 'none (hand-built)');
-          const found = await call(rule, subject, { ...base, deadline: performance.now() + budgetMs, findings }, where);
+          const found = await call(rule, subject, { ...base, budgetMs: judgeBudgetMs, deadline: performance.now() + judgeBudgetMs, findings }, where);
           for (const f of found) out.push(`${subject.field} ${JSON.stringify(f)}`);
         }
       }
@@ -380,7 +390,7 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
       });
 
       it('the governance engine accepts the pack and evaluates every surface with it', async () => {
-        const engine = new GovernanceEngine({ rules: pack().rules, preset, ruleBudgetMs: budgetMs, maxScanChars, scanWindowChars, minSeverity: 1 });
+        const engine = new GovernanceEngine({ rules: pack().rules, preset, ruleBudgetMs: budgetMs, judgeBudgetMs, maxScanChars, scanWindowChars, minSeverity: 1 });
         for (const surface of Surface.options) {
           const verdict = await engine.evaluate(deepFreeze(makeTrace('Please summarise this paragraph for me.', surface)), surface);
           for (const f of verdict.findings) expect(Finding.safeParse(f).success).toBe(true);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, defineRulePack, type GovernanceRule, type Runner, type Runtime } from 'limit-graph';
 import { governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
@@ -207,6 +208,21 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       reason: 'rule acme.slow-lookup did not finish within ruleBudgetMs (20 ms): what it checks was not checked',
     })]);
     expect(v.decision).toBe('review');
+  });
+
+  it('a judge-phase rule that never answers is cut at judgeBudgetMs and said, never waited on forever', async () => {
+    const silent: GovernanceRule = { id: 'acme.judge', flag: 'Unsafe', surfaces: ['input'], phase: 'judge', evaluate: () => new Promise<never>(() => {}) };
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [silent], judgeBudgetMs: 100 } } } });
+    const started = performance.now();
+    const v = await check('hello');
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(v.overBudget).toEqual(['acme.judge']);
+    expect(v.findings).toEqual([expect.objectContaining({
+      ruleId: 'governance.unchecked', kind: 'Unverified', severity: 5,
+      reason: 'rule acme.judge did not finish within judgeBudgetMs (100 ms): what it checks was not checked',
+    })]);
+    expect(v.decision).toBe('review');
+    await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], judgeBudgetMs: 0 } } } })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('judgeBudgetMs') });
   });
 
   it('a rule that returns something other than valid findings is a rule error naming the rule and the field, never read as no finding', async () => {
@@ -564,6 +580,16 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const slow = await check(uncertain);
     expect(slow.findings.find((f) => f.ruleId === 'llm-judge')?.reason).toMatch(/failed closed: no verdict within 100 ms/);
     expect(slow.decision).toBe('block');
+    // judgeBudgetMs below the judge's own timeout: it fails closed inside the budget, before the engine's cut.
+    await rt.close();
+    rt = await createRuntime({
+      config: { logLevel: 'silent', plugins: { ...packPlugins(), 'governance-rules-llm-judge': { runner: 'judge', timeoutMs: 5_000 }, governance: { judgeBudgetMs: 200 } } },
+      plugins: [runnerPlugin],
+    });
+    const short = await check(uncertain);
+    expect(short.findings.find((f) => f.ruleId === 'llm-judge')?.reason).toMatch(/^LLM judge failed closed: no verdict within 1\d\d ms \(the governance plugin's judgeBudgetMs\)$/);
+    expect(short.overBudget ?? []).not.toContain('llm-judge');
+    expect(short.decision).toBe('block');
     mode = 'long-error';
     const failed = await check(uncertain);
     expect(failed.findings.find((f) => f.ruleId === 'llm-judge')?.reason).toMatch(/^LLM judge failed closed: runner error: HTTP 500: x{400,}…$/);

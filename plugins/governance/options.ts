@@ -11,10 +11,13 @@ const THRESHOLD_SWITCHES = [
   ['maxAnomalySeverity', 'blockAnomalyTraces'],
 ] as const;
 
-/** A rule written inline in limit.config.ts; checked in full when the engine is built. */
+/**
+ * A rule written inline in limit.config.ts: an object here, checked field by field when the engine
+ * is built at boot (LIMIT_RULE_INVALID naming each problem: `evaluate must be a function`, …).
+ */
 const InlineRule = z.custom<GovernanceRule>(
-  (v) => typeof v === 'object' && v !== null && typeof (v as GovernanceRule).evaluate === 'function',
-  { message: 'Expected a rule { id, flag, surfaces, evaluate(subject, ctx) }' },
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  { message: 'Expected a rule object { id, flag, surfaces, evaluate(subject, ctx) }' },
 );
 
 export const Options = z

@@ -395,6 +395,17 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect((await check('hello')).decision).toBe('allow');
   });
 
+  it('an inline rule without evaluate is told what it lacks (LIMIT_RULE_INVALID at boot), as the docs say', async () => {
+    for (const [evaluate, message] of [[undefined, /evaluate must be a function/], ['x', /evaluate must be a function/]] as const) {
+      const rule = { id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], ...(evaluate === undefined ? {} : { evaluate }) };
+      await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [rule as never] } } } }))
+        .rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(new RegExp(`^Governance rule "acme\\.x" from config › plugins\\.governance\\.rules\\[0\\] is invalid: ${message.source}`)) });
+    }
+    // Not an object at all: the option itself is refused.
+    await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: ['acme.x' as never] } } } }))
+      .rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('plugins.governance.rules.0: Expected a rule object') });
+  });
+
   it('refuses a rule definition with an unknown phase or a bad description at start-up', async () => {
     for (const bad of [{ phase: 'later' }, { description: 42 }]) {
       await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [], ...bad } as never] } } } }))

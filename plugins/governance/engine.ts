@@ -356,7 +356,7 @@ export class GovernanceEngine {
     // and the policy decides what that is worth.
     const unread = this.#options.unscannedSeverity ?? 5;
     for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, unread));
-    for (const ruleId of cut) findings.push(uncheckedFinding(ruleId, 'ruleBudgetMs', this.#options.ruleBudgetMs, unread));
+    if (cut.size) findings.push(uncheckedFinding([...cut], 'ruleBudgetMs', this.#options.ruleBudgetMs, unread));
     if (extra) findings = checkFindings(await extra(findings), undefined);
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {
@@ -364,7 +364,7 @@ export class GovernanceEngine {
       const judgeCut = new Set<string>();
       const judged = await this.#run(judges, subjects, { findings }, judgeBudget, overBudget, judgeCut);
       // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever.
-      for (const ruleId of judgeCut) judged.push(uncheckedFinding(ruleId, 'judgeBudgetMs', judgeBudget, unread));
+      if (judgeCut.size) judged.push(uncheckedFinding([...judgeCut], 'judgeBudgetMs', judgeBudget, unread));
       findings = mergeFindings([...findings, ...judged]);
     }
     findings = findings.filter((f) => f.severity >= this.#options.minSeverity);
@@ -480,11 +480,15 @@ function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding 
   };
 }
 
-/** The Unverified finding for an async rule cut at its budget: what it checks was not checked. */
-function uncheckedFinding(ruleId: string, option: 'ruleBudgetMs' | 'judgeBudgetMs', budgetMs: number, severity: number): Finding {
+/**
+ * The Unverified finding for the async rules cut at their budget: what they check was not checked.
+ * One finding names them all (findings are kept one per rule id and field, and this one has no field).
+ */
+function uncheckedFinding(ruleIds: readonly string[], option: 'ruleBudgetMs' | 'judgeBudgetMs', budgetMs: number, severity: number): Finding {
+  const named = ruleIds.length === 1 ? `rule ${ruleIds[0]} did` : `rules ${ruleIds.join(', ')} did`;
   return {
     ruleId: 'governance.unchecked', kind: 'Unverified', severity,
-    reason: `rule ${ruleId} did not finish within ${option} (${budgetMs} ms): what it checks was not checked`,
+    reason: `${named} not finish within ${option} (${budgetMs} ms): what ${ruleIds.length === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, 2048),
     evidence: [],
   };
 }

@@ -208,6 +208,14 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       reason: 'rule acme.slow-lookup did not finish within ruleBudgetMs (20 ms): what it checks was not checked',
     })]);
     expect(v.decision).toBe('review');
+    // Two rules cut: the one finding (and the flag made of it) names both, not the first alone.
+    await rt.close();
+    rt = await governanceRuntime({ rules: [slow, { ...slow, id: 'acme.slow-too', evaluate: () => new Promise<never>(() => {}) }], ruleBudgetMs: 20 });
+    const two = await check('Please summarise the attached meeting notes.');
+    expect(two.overBudget).toEqual(['acme.slow-lookup', 'acme.slow-too']);
+    expect(two.findings.filter((f) => f.ruleId === 'governance.unchecked').map((f) => f.reason)).toEqual([
+      'rules acme.slow-lookup, acme.slow-too did not finish within ruleBudgetMs (20 ms): what they check was not checked',
+    ]);
   });
 
   it('a judge-phase rule that never answers is cut at judgeBudgetMs and said, never waited on forever', async () => {

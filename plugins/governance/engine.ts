@@ -41,7 +41,10 @@ export interface EngineOptions {
   scanOverlapChars?: number;
   /** Severity of the Unverified finding for a field's unscanned middle (default 5). */
   unscannedSeverity?: number;
-  /** Findings below this severity are dropped (noise floor). */
+  /**
+   * Findings of rules below this severity are dropped (noise floor); the engine's own
+   * `governance.unscanned` and `governance.unchecked` findings are kept whatever their severity.
+   */
   minSeverity: number;
 }
 
@@ -55,6 +58,10 @@ interface ScanGap {
 }
 
 const FLAG_KINDS_BLOCKING = { Jailbreak: 'blockJailbreakTraces', Malicious: 'blockMaliciousTraces' } as const;
+
+/** The engine's own findings: a field's unread middle, and async rules cut at their budget. */
+const UNSCANNED_ID = 'governance.unscanned';
+const UNCHECKED_ID = 'governance.unchecked';
 
 /** judgeBudgetMs when none is given. */
 export const DEFAULT_JUDGE_BUDGET_MS = 60_000;
@@ -367,7 +374,9 @@ export class GovernanceEngine {
       if (judgeCut.size) judged.push(uncheckedFinding([...judgeCut], 'judgeBudgetMs', judgeBudget, unread));
       findings = mergeFindings([...findings, ...judged]);
     }
-    findings = findings.filter((f) => f.severity >= this.#options.minSeverity);
+    // The noise floor is for rule findings: what was not read or not checked is always said.
+    const floor = this.#options.minSeverity;
+    findings = findings.filter((f) => f.severity >= floor || f.ruleId === UNSCANNED_ID || f.ruleId === UNCHECKED_ID);
     // Built field by field: spreading the decision into the verdict was a slow object clone.
     const { decision, reasons, maxSeverity } = this.decide(findings);
     const verdict: GovernanceVerdict = { decision, reasons, maxSeverity, findings };
@@ -474,7 +483,7 @@ function withBudget<T>(promise: Promise<T>, ms: number, ruleId: string): Promise
 /** The Unverified finding for the middle of a field longer than maxScanChars. */
 function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding {
   return {
-    ruleId: 'governance.unscanned', kind: 'Unverified', severity,
+    ruleId: UNSCANNED_ID, kind: 'Unverified', severity,
     reason: `${gap.field} is ${gap.length} characters long: characters ${gap.start}–${gap.end} were not scanned (maxScanChars ${cap})`,
     evidence: [{ field: gap.field, start: gap.start, end: gap.end, excerpt: '' }],
   };
@@ -487,7 +496,7 @@ function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding 
 function uncheckedFinding(ruleIds: readonly string[], option: 'ruleBudgetMs' | 'judgeBudgetMs', budgetMs: number, severity: number): Finding {
   const named = ruleIds.length === 1 ? `rule ${ruleIds[0]} did` : `rules ${ruleIds.join(', ')} did`;
   return {
-    ruleId: 'governance.unchecked', kind: 'Unverified', severity,
+    ruleId: UNCHECKED_ID, kind: 'Unverified', severity,
     reason: `${named} not finish within ${option} (${budgetMs} ms): what ${ruleIds.length === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, 2048),
     evidence: [],
   };

@@ -56,7 +56,10 @@ export const Options = z
      * async rule cut at `ruleBudgetMs` (`governance.unchecked`) (5: review under `default`).
      */
     unscannedSeverity: Severity.default(5),
-    /** Findings below this severity are dropped. */
+    /**
+     * Rule findings below this severity are dropped (a noise floor); the engine's own
+     * governance.unscanned / governance.unchecked findings are kept (never a silent pass).
+     */
     minSeverity: Severity.default(1),
     /** Actor named in provenance entries written by automatic decisions. */
     actor: z.string().min(1).max(256).default('governance'),

@@ -555,6 +555,18 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       expect((await check(text)).decision).toBe('allow');
     });
 
+    it('the unscanned middle is said even below minSeverity: the noise floor drops rule findings only', async () => {
+      rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], maxScanChars: 1024, minSeverity: 6 } } } });
+      const v = await check('x'.repeat(5000));
+      expect(v.findings).toEqual([expect.objectContaining({ ruleId: 'governance.unscanned', kind: 'Unverified', severity: 5 })]);
+      expect(v.decision).toBe('review');
+      await rt.close();
+      // A rule's finding below the floor is dropped.
+      const low: GovernanceRule = { id: 'acme.low', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [{ ruleId: 'acme.low', kind: 'Unsafe', severity: 3, reason: 'minor', evidence: [] }] };
+      rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [low], minSeverity: 6 } } } });
+      expect((await check('hello')).findings).toEqual([]);
+    });
+
     it('refuses window options that cannot work, naming the option', async () => {
       await expect(governanceRuntime({ scanWindowChars: 4096, scanOverlapChars: 2048 })).rejects.toMatchObject({
         code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringMatching(/plugins\.governance\.scanOverlapChars: Must be at most a quarter of scanWindowChars/),

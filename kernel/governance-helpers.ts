@@ -188,6 +188,12 @@ export function defineRulePack<Shape extends z.ZodRawShape = {}>(def: RulePackDe
     options: schema,
     setup(ctx, options) {
       const all = typeof def.rules === 'function' ? def.rules(ctx, options) : def.rules;
+      if (!Array.isArray(all)) {
+        const got = all === null || all === undefined ? String(all) : typeof all;
+        throw new LimitError('LIMIT_PLUGIN_INVALID', `Rule pack plugin "${def.name}": rules${typeof def.rules === 'function' ? '(ctx, options) returned' : ' is'} ${got}, not an array of rules`, {
+          plugin: def.name, fix: `Give defineRulePack({ rules }) an array of rules, or a function that returns one (return [] for none).`,
+        });
+      }
       // The standard fields are in every pack's schema; zod's generic output type does not show them.
       const { disable } = options as unknown as RulePackOptions;
       const unknown = disable.filter((id) => !all.some((r) => r.id === id));

@@ -5,7 +5,7 @@
  * (flags, quarantine, merge validation, statistics) needs one.
  */
 import path from 'node:path';
-import { definePlugin, LimitError, type GovernancePreset, type GovernanceRule, type PluginContext } from 'limit-graph';
+import { definePlugin, LimitError, type GovernancePreset, type GovernanceRule, type PluginContext, type RulePack } from 'limit-graph';
 import type { z } from 'zod';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 import { GovernanceEngine, validateRule, type RuleOrigin } from './engine.ts';
@@ -48,6 +48,9 @@ function packMissingFix(missing: readonly string[], loaded: readonly string[], c
     `, or set plugins.governance.packs to the packs you load (${loaded.length ? `[${loaded.map((p) => `'${p}'`).join(', ')}]` : '[] for inline rules only'}).`;
 }
 
+/** A value as an error names it: its type, not its content. */
+const describeValue = (v: unknown): string => (v === null || v === undefined ? String(v) : Array.isArray(v) ? 'an array' : typeof v);
+
 /** The rules of the preset's packs and the inline ones, each with where it comes from (for the engine's errors). */
 function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[]): { rules: GovernanceRule[]; origins: Map<GovernanceRule, RuleOrigin> } {
   const registered = new Map(ctx.keys('governance:rules:').map((k) => [k.slice('governance:rules:'.length), k as `governance:rules:${string}`]));
@@ -73,9 +76,17 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
   // LLM judge) run too: loading the plugin is the opt-in.
   for (const [name, key] of registered) {
     if (!packs.has(name) && Object.keys(GOVERNANCE_PRESETS).some((p) => GOVERNANCE_PRESETS[p as Options['preset']].packs.includes(name))) continue;
-    const pack = ctx.resolve(key);
+    const pack: unknown = ctx.resolve(key);
     const plugin = plugins.find((p) => p.provides.includes(key))?.name;
-    for (const rule of pack.rules) add(rule, { where: `rule pack "${name}"`, ...(plugin ? { plugin } : {}) });
+    if (typeof pack !== 'object' || pack === null || !Array.isArray((pack as { rules?: unknown }).rules)) {
+      const got = pack === null || pack === undefined ? String(pack) : Array.isArray(pack) ? 'an array' : typeof pack === 'object' ? `an object without a rules array (rules: ${describeValue((pack as { rules?: unknown }).rules)})` : `a ${typeof pack}`;
+      throw new LimitError('LIMIT_PLUGIN_INVALID', `${plugin ? `Plugin "${plugin}"` : 'A plugin'} provides ${key} as ${got}, not a rule pack { name, rules: [...] }`, {
+        ...(plugin ? { plugin } : {}),
+        details: { key },
+        fix: `Provide { name: '${name}', rules: [ … ] } under ${key}, or make the plugin with defineRulePack from limit-graph.`,
+      });
+    }
+    for (const rule of (pack as RulePack).rules) add(rule, { where: `rule pack "${name}"`, ...(plugin ? { plugin } : {}) });
   }
   const source = ctx.config.configFile ? path.basename(ctx.config.configFile) : 'config';
   inline.forEach((rule, i) => add(rule, { where: `${source} › plugins.governance.rules[${i}]`, plugin: ctx.name, inline: true }));

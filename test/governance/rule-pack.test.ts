@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { asksToLabelItems, createRuntime, defineRulePack, evidenceSpan, negatedAt, quotedAt, z, type Runtime } from 'limit-graph';
+import { asksToLabelItems, createRuntime, definePlugin, defineRulePack, evidenceSpan, negatedAt, quotedAt, z, type Plugin, type Runtime } from 'limit-graph';
 import { decodePayloads, makeView, normalizeText } from '../../plugins/governance/views.ts';
 import { governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
 
@@ -104,6 +104,24 @@ describe('defineRulePack and evidenceSpan: the rule-pack author API', () => {
     expect(() => defineRulePack({ name: 'acme-rules', version: '1.0.0', rules: [] })).toThrow(expect.objectContaining({ code: 'LIMIT_PLUGIN_INVALID', fix: expect.stringContaining('governance-rules-<pack>') }));
     expect(defineRulePack({ name: 'governance-rules-acme', version: '1.0.0', rules: [] }).meta.provides).toEqual(['governance:rules:acme']);
     expect(() => defineRulePack({ name: 'governance-rules-acme', version: '1.0.0', options: z.object({ disable: z.boolean() }), rules: [] })).toThrow(expect.objectContaining({ code: 'LIMIT_PLUGIN_INVALID' }));
+  });
+
+  it('a pack whose rules are no array is refused naming its plugin, not a TypeError of the governance plugin', async () => {
+    const boot = (plugin: Plugin) =>
+      createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [plugin] }).then(async (r) => {
+        await r.close();
+        return undefined;
+      }, (e: unknown) => e as { code?: string; message: string; plugin?: string });
+    // A rules function that forgot to return.
+    const forgot = defineRulePack({ name: 'governance-rules-forgot', version: '1.0.0', rules: (() => undefined) as never });
+    const e1 = await boot(forgot);
+    expect(e1?.message).toContain('Rule pack plugin "governance-rules-forgot": rules(ctx, options) returned undefined, not an array of rules');
+    expect(e1?.message).not.toMatch(/not iterable/);
+    // A plugin providing the key by hand with the rules array itself instead of { name, rules }.
+    const raw = definePlugin({ meta: { name: 'raw-pack', version: '1.0.0', provides: ['governance:rules:raw'] }, setup: (ctx) => ctx.provide('governance:rules:raw', [] as never) });
+    const e2 = await boot(raw);
+    expect(e2).toMatchObject({ code: 'LIMIT_PLUGIN_INVALID', plugin: 'raw-pack' });
+    expect(e2?.message).toBe('Plugin "raw-pack" provides governance:rules:raw as an array, not a rule pack { name, rules: [...] }');
   });
 });
 

@@ -87,6 +87,12 @@ function ruleIdProblem(id: unknown): string | undefined {
   return undefined;
 }
 
+/** A rule's surfaces as an error shows them (JSON, cut short). */
+function describeSurfaces(v: unknown): string {
+  const text = v === undefined ? 'undefined' : JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 /** The fields of a rule (GovernanceRule). */
 const RULE_KEYS: ReadonlySet<string> = new Set(['id', 'flag', 'surfaces', 'description', 'evaluate', 'phase']);
 /** What a field a rule does not have was probably meant as. */
@@ -121,7 +127,7 @@ export function validateRule(rule: unknown, where: string, options: { strictKeys
     // (governance.views) use this namespace: a rule there would be merged and counted with them.
     else if (r.id!.startsWith(RESERVED_PREFIX)) problems.push(`id starts with "${RESERVED_PREFIX}", which the engine's own findings use (governance.unscanned, governance.unchecked): prefix it with your pack's name`);
     if (typeof r.flag !== 'string' || !KINDS.has(r.flag)) problems.push(`flag must be a flag kind (${FLAG_KINDS.join(', ')}), got ${JSON.stringify(r.flag)}`);
-    if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push('surfaces must list input, output and/or tool');
+    if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push(`surfaces must be a list of input, output and/or tool, got ${describeSurfaces(r.surfaces)}`);
     if (typeof r.evaluate !== 'function') problems.push('evaluate must be a function');
     if (r.phase !== undefined && r.phase !== 'scan' && r.phase !== 'judge') problems.push(`phase must be "scan" or "judge", got ${JSON.stringify(r.phase)}`);
     if (r.description !== undefined && typeof r.description !== 'string') problems.push('description must be a string');

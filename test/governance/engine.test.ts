@@ -415,6 +415,11 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
   });
 
   it('refuses a rule definition with an unknown phase or a bad description at start-up', async () => {
+    // Bad surfaces are shown as given: a lone string, a capitalised name, none.
+    for (const [surfaces, shown] of [['input', '"input"'], [['Input'], '["Input"]'], [[], '[]']] as const) {
+      await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces, evaluate: () => [] } as never] } } } }))
+        .rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringContaining(`surfaces must be a list of input, output and/or tool, got ${shown}`) });
+    }
     for (const bad of [{ phase: 'later' }, { description: 42 }]) {
       await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [], ...bad } as never] } } } }))
         .rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringContaining(Object.keys(bad)[0]!) });

@@ -1082,7 +1082,16 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(input.tenant);
     await this.#requireOpenSession(tenant, input.sessionId);
     const algorithm = input.distortionAlgorithm ?? 'fgw';
-    if (input.reference) {
+    // Without a reference no step is ever measured: an algorithm or options given would be dropped unused.
+    if (!input.reference) {
+      for (const field of ['distortionAlgorithm', 'distortionOptions'] as const) {
+        if (input[field] === undefined) continue;
+        throw new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: applies only to a series with a reference graph (graph steps are measured against it); this series has none, so every step gives its distortion`, {
+          details: { field },
+          fix: `Give \`reference\` with ${field}, or leave ${field} out.`,
+        });
+      }
+    } else {
       // Fail now, not at every graph step: the algorithm exists, and (when it can tell without
       // measuring) the reference and the options are ones it can measure. Nothing is stored otherwise.
       const rd = this.#rd(algorithm);

@@ -162,6 +162,9 @@ describe('api-http rate–distortion', () => {
       [{ reference: { nodes: [node('a', [0]), node('b', [1])], edges: [{ source: 'a', target: 'q' }] } }, 'body.reference.edges.0.target', /q/],
       [{ reference: { nodes: [node('a', [0]), node('b', [1, 2])], edges: [] } }, 'body.reference.nodes.1.features', /./],
       [{ reference: path3([0, 1]), distortionOptions: { method: 'entropic', epsilon: 5e-324 } }, 'body.distortionOptions.epsilon', /1\/ε overflows/],
+      // Without a reference no graph step is measured: an algorithm or options would be dropped unused.
+      [{ distortionOptions: { method: 'entropic', epsilon: 0.05 } }, 'body.distortionOptions', /applies only to a series with a reference graph/],
+      [{ distortionAlgorithm: 'fgw' }, 'body.distortionAlgorithm', /applies only to a series with a reference graph/],
     ];
     const before = await snapshot(s.storage, 'tenant-a');
     for (const [extra, path, message] of cases) {
@@ -170,7 +173,7 @@ describe('api-http rate–distortion', () => {
       expect(res.json.code).toBe('LIMIT_RD_INVALID_INPUT');
       expect(res.json.errors.map((e: { path: string }) => e.path), res.text).toContain(path);
       expect(res.json.detail).toMatch(message);
-      expect(res.json.detail).toMatch(/^reference|^distortionOptions/);
+      expect(res.json.detail).toMatch(/^reference|^distortionOptions|^distortionAlgorithm/);
     }
     expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
     // A measurable reference with valid options is created as before.

@@ -203,6 +203,20 @@ describe('orchestrator input validation', () => {
     expect((await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'print(1)', language: 'python' } })).trace.task.language).toBe('python');
   });
 
+  it('createRdSeries: distortionAlgorithm or distortionOptions without a reference is LIMIT_RD_INVALID_INPUT naming it (no graph step could use them), and nothing is stored', async () => {
+    const s = await orch.openSession();
+    const storage = rt.resolve('storage');
+    for (const field of ['distortionAlgorithm', 'distortionOptions'] as const) {
+      const given = field === 'distortionAlgorithm' ? { distortionAlgorithm: 'count' } : { distortionOptions: { alpha: 0.3 } };
+      const error = await rejects(orch.createRdSeries({ sessionId: s.id, name: 'r', ...given }), 'LIMIT_RD_INVALID_INPUT', `${field}: applies only to a series with a reference graph`);
+      expect(error.details?.field).toBe(field);
+    }
+    expect(await storage.listRdSeries(s.tenant, { sessionId: s.id })).toEqual([]);
+    // With a reference both are kept and used.
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'r', reference: { nodes: [{ id: 'a', features: [0] }], edges: [] }, distortionAlgorithm: 'count', distortionOptions: { alpha: 0.3 } });
+    expect(series.metadata).toMatchObject({ distortionAlgorithm: 'count', distortionOptions: { alpha: 0.3 } });
+  });
+
   it('recordRdStep: its input is checked first (an unknown key, a wrong type, text that is not well-formed Unicode), and no point is stored', async () => {
     const s = await orch.openSession();
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });

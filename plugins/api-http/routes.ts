@@ -274,8 +274,9 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'POST', url: '/rd/series/:id/points', tag: 'rd', summary: 'Record a refinement step (a graph measured against the reference, or a distortion).', params: IdParams, body: rd.RdPointBody, status: 201,
-      // The step's graph is measured as the source against the series' stored reference (the target).
-      fields: { source: 'body.graph', target: null },
+      // The orchestrator names a step's errors graph.… (body.graph) and reference.… (the stored reference, not in the request);
+      // source/target are an algorithm's own names for the same two graphs.
+      fields: { graph: 'body.graph', reference: null, source: 'body.graph', target: null },
       responses: {
         schema: RdPointResponse,
         description: "The point as recorded and the series' point count and bytes (not its other points: GET /rd/knee?series= returns them all). A series full to its limits answers 413; one whose session is closed, 409 LIMIT_SESSION_CLOSED.",

@@ -11,7 +11,7 @@ import type {
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
   BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdPointAppended, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
-  TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, MergeCount, MergeValidation,
+  TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, DistortionResult, MergeCount, MergeValidation,
 } from 'limit-graph';
 import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
 import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
@@ -1155,7 +1155,12 @@ export class OrchestratorService implements Orchestrator {
       const limited = input.timeLimitMs !== undefined ? { ...stored, timeLimitMs: input.timeLimitMs } : stored;
       const options = input.signal !== undefined ? { ...limited, signal: input.signal } : limited;
       // Off the event loop when the algorithm has distortionAsync (rd-fgw: a worker thread).
-      const result = await measureDistortion(this.#rd(algorithm), input.graph, reference, options);
+      let result: DistortionResult;
+      try {
+        result = await measureDistortion(this.#rd(algorithm), input.graph, reference, options);
+      } catch (error) {
+        throw asStepField(error);
+      }
       distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }
@@ -1427,6 +1432,28 @@ function asSeriesField(error: unknown): unknown {
   const message = error.message.startsWith(`${field}: `) ? `${renamed}: ${error.message.slice(field.length + 2)}` : error.message;
   return new LimitError(error.code, message, {
     details: { ...error.details, field: renamed },
+    fix: error.fix,
+    cause: error,
+    ...(error.plugin ? { plugin: error.plugin } : {}),
+  });
+}
+
+/**
+ * A step's graph is measured as the algorithm's `source` against the series' reference as its
+ * `target`: an error naming those fields (`target.nodes[0].features: … source.nodes[0]…`) is said
+ * in the step's terms — `graph.…` and `reference.…` — in its field and in every field path of its
+ * message, so the caller is told which of the two to change.
+ */
+function asStepField(error: unknown): unknown {
+  if (!isLimitError(error)) return error;
+  const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
+  const rename = (text: string): string =>
+    text.replace(/(^|[\s(])(source|target)(?=[.[:,]|$)/g, (_m, pre: string, head: string) => `${pre}${head === 'source' ? 'graph' : 'reference'}`);
+  const renamedField = field === undefined ? undefined : rename(field);
+  const message = rename(error.message);
+  if (renamedField === field && message === error.message) return error;
+  return new LimitError(error.code, message, {
+    details: { ...error.details, ...(renamedField !== undefined ? { field: renamedField } : {}) },
     fix: error.fix,
     cause: error,
     ...(error.plugin ? { plugin: error.plugin } : {}),

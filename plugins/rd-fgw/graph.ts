@@ -324,7 +324,8 @@ export function problemFromGraphs(source: AttributedGraph, target: AttributedGra
   const pt = parseNodes(target, 'target');
   checkMemory(ps.n, pt.n, opts.maxMemoryMb, 'source');
   if (ps.dim !== pt.dim) {
-    throw invalid('target.nodes[0].features', `has ${pt.dim} entries but the source's features have ${ps.dim}`);
+    // Named on the source: in an RD series step the source is the step's graph, the one the caller can change.
+    throw invalid('source.nodes[0].features', `has ${ps.dim} entries but target.nodes[0].features has ${pt.dim}: every node of both graphs needs the same number of features`);
   }
   const s = structureOf(source, ps, 'source', opts);
   const t = structureOf(target, pt, 'target', opts);

@@ -181,6 +181,21 @@ describe('api-http rate–distortion', () => {
     expect(ok.status, ok.text).toBe(201);
   });
 
+  it("a step's graph the reference cannot be compared with is 422 in the step's terms: graph.… (body.graph…) and reference.…, never the solver's source/target", async () => {
+    const id = (await s.req('POST', '/rd/series', { body: { sessionId, name: 'dims', reference: path3([0, 1, 2]) } })).json.id as string;
+    const wide = { nodes: [{ id: 'a', features: [0, 1] }, { id: 'b', features: [1, 1] }], edges: [{ source: 'a', target: 'b' }] };
+    const dims = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 1, graph: wide } });
+    expect(dims.status, dims.text).toBe(422);
+    expect(dims.json.detail).toMatch(/^graph\.nodes\[0\]\.features: has 2 entries but reference\.nodes\[0\]\.features has 1/);
+    expect(dims.json.errors.map((e: { path: string }) => e.path)).toEqual(['body.graph.nodes.0.features']);
+    const far = { nodes: [{ id: 'a', features: [1e200] }], edges: [] };
+    const overflow = await s.req('POST', `/rd/series/${id}/points`, { body: { rate: 1, graph: far } });
+    expect(overflow.status, overflow.text).toBe(422);
+    expect(overflow.json.detail).toMatch(/^graph\.nodes\[0\]\.features: and reference\.nodes\[\d\]\.features are so far apart/);
+    expect(overflow.json.errors.map((e: { path: string }) => e.path)).toEqual(['body.graph.nodes.0.features']);
+    expect((await s.req('GET', `/rd/knee?series=${id}`)).json.points).toEqual([]);
+  });
+
   it('an explicit step of Number.MAX_SAFE_INTEGER is refused naming body.step, before a graph is measured, and later default steps work (rd-audit #7)', async () => {
     const created = await s.req('POST', '/rd/series', { body: { sessionId, name: 'steps', reference: path3([0, 1, 2]) } });
     const id = created.json.id as string;

@@ -3,16 +3,23 @@
  * naming the field (never a raw ZodError or TypeError, never a silent default), and nothing stored.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TASK_LIMITS, createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import { LimitError, TASK_LIMITS, createRuntime, definePlugin, isLimitError } from 'limit-graph';
 import type { Orchestrator, Runtime } from 'limit-graph';
 import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
 import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 const rdPlugin = definePlugin({
-  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'knee:drop'] },
+  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'rd:picky', 'knee:drop'] },
   setup(ctx) {
     ctx.provide('rd:count', { name: 'count', distortion: (a, b) => ({ value: Math.abs(a.nodes.length - b.nodes.length), iterations: 1, converged: true, plan: [] }) });
     ctx.provide('knee:drop', { name: 'drop', detect: () => ({ index: null }) });
+    // Refuses every pair, naming both graphs in an algorithm's terms (source = the step's graph, target = the reference).
+    ctx.provide('rd:picky', {
+      name: 'picky',
+      distortion: () => {
+        throw new LimitError('LIMIT_RD_INVALID_INPUT', 'target.nodes[0].features: does not match source.nodes[1] (node id "source.x")', { details: { field: 'target.nodes[0].features' } });
+      },
+    });
   },
 });
 
@@ -215,6 +222,15 @@ describe('orchestrator input validation', () => {
     // With a reference both are kept and used.
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'r', reference: { nodes: [{ id: 'a', features: [0] }], edges: [] }, distortionAlgorithm: 'count', distortionOptions: { alpha: 0.3 } });
     expect(series.metadata).toMatchObject({ distortionAlgorithm: 'count', distortionOptions: { alpha: 0.3 } });
+  });
+
+  it("recordRdStep: an algorithm's error about its source/target is said of the step's graph and the series' reference, in field and message (a node id is left as given)", async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'r', reference: { nodes: [{ id: 'a', features: [0] }], edges: [] }, distortionAlgorithm: 'picky' });
+    const error = await rejects(orch.recordRdStep(series.id, { rate: 1, graph: { nodes: [{ id: 'a', features: [0] }], edges: [] } }), 'LIMIT_RD_INVALID_INPUT');
+    expect(error.message).toBe('reference.nodes[0].features: does not match graph.nodes[1] (node id "source.x")');
+    expect(error.details?.field).toBe('reference.nodes[0].features');
+    expect((await rt.resolve('storage').getRdSeries(series.tenant, series.id))!.points).toEqual([]);
   });
 
   it('recordRdStep: its input is checked first (an unknown key, a wrong type, text that is not well-formed Unicode), and no point is stored', async () => {

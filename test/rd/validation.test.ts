@@ -75,7 +75,7 @@ describe('FGW input validation', () => {
     [
       'features of different lengths',
       () => computeFgw({ source: graph(['a']), target: { nodes: [{ id: 'x', features: [1, 2, 3] }], edges: [] } }),
-      /^target\.nodes\[0\]\.features: has 3 entries but the source's features have 2/,
+      /^source\.nodes\[0\]\.features: has 2 entries but target\.nodes\[0\]\.features has 3/,
     ],
     [
       'non-finite feature',

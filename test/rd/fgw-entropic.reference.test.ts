@@ -62,6 +62,8 @@ for (const file of referenceFiles('fgw')) {
             if (replicaValid) {
               expect(matches(res.value, e.value!, 1e-8), `value ${res.value} vs reference ${e.value}`).toBe(true);
               expect(res.converged).toBe(true);
+              // The replica tests the outer step at iterations 0, 10, 20, … as the reference does.
+              expect(res.iterations, 'outer_iter').toBe(e.outer_iter);
               expect(f.err).toBeLessThanOrEqual(Math.max(1e-6, 10 * e.plan_marginal_err));
             } else if (res.diagnostics.numericalErrors === 0) {
               expect(f.err).toBeLessThanOrEqual(1e-3);

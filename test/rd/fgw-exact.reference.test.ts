@@ -92,6 +92,17 @@ for (const file of referenceFiles('fgw')) {
 
           if (ref.stable) {
             expect(close(res.value, ref.value, 1e-6, 1e-9), `value ${res.value} vs reference ${ref.value}`).toBe(true);
+            if (res.diagnostics.lpWithTies === 0) {
+              // No linear step had several optimal vertices, so the iteration is the reference's
+              // step for step: the same number of LPs, the same plan and the same split of the value.
+              expect(res.iterations, 'n_iter').toBe(ref.n_iter);
+              expect(close(res.linTerm, ref.lin_term, 1e-6, 1e-9), `lin_term ${res.linTerm} vs ${ref.lin_term}`).toBe(true);
+              expect(close(res.gwTerm, ref.gw_term, 1e-6, 1e-9), `gw_term ${res.gwTerm} vs ${ref.gw_term}`).toBe(true);
+              const planRef = new Float64Array(c.n1 * c.n2);
+              for (const [i, j, v] of ref.plan_sparse) planRef[i * c.n2 + j] = v;
+              // plan_sparse holds 12 significant digits of entries > 1e-15.
+              for (let k = 0; k < planRef.length; k++) expect(Math.abs(res.plan[k]! - planRef[k]!), `plan entry ${k}`).toBeLessThanOrEqual(1e-11);
+            }
             // Relabelling invariance. On a non-convex instance whose LPs have several optimal
             // vertices, the local optimum reached depends on how ties are broken — for the
             // reference too (its own POT 0.9.7 run lands elsewhere on pub-03 α=1). Such a

@@ -27,6 +27,8 @@ interface Curve {
     local_minima: number[];
     thresholds: Record<string, number>;
   };
+  /** The x of each knee found by the kneed 0.8.6 library (null: none). */
+  kneed_0_8_6_crosscheck?: { offline: { knee_x: number | null }; online: { knee_x: number | null } };
 }
 
 /** The reference stores the raw argmax; all-zero curvature (or < 3 points) means no knee. */
@@ -76,6 +78,12 @@ for (const file of referenceFiles('knee')) {
         expect(off.localMinima).toEqual(c.kneedle.local_minima);
         c.kneedle.difference_curve.forEach((d, i) => expect(Math.abs(off.differenceCurve[i]! - d)).toBeLessThanOrEqual(1e-12));
         for (const [m, t] of Object.entries(c.kneedle.thresholds)) expect(Math.abs(off.thresholds[Number(m)]! - t)).toBeLessThanOrEqual(1e-12);
+        // The same knees as the third-party kneed library, by x.
+        const kneed = c.kneed_0_8_6_crosscheck;
+        if (kneed) {
+          expect(off.index === null ? null : c.x[off.index], 'kneed offline knee_x').toBe(kneed.offline.knee_x);
+          expect(on.index === null ? null : c.x[on.index], 'kneed online knee_x').toBe(kneed.online.knee_x);
+        }
       });
     }
   });

@@ -11,7 +11,7 @@ interface Discrete {
   D_max: number;
   D_min: number;
   entropy_bits: number;
-  parametric: { beta: number; slope_bits: number; D: number; R: number; R_lower: number; R_closed_form?: number }[];
+  parametric: { beta: number; slope_bits: number; D: number; R: number; R_lower: number; q: number[]; R_closed_form?: number }[];
   at_D: { D: number; R: number; D_over_Dmax: number; R_closed_form?: number }[];
 }
 
@@ -64,6 +64,9 @@ for (const file of referenceFiles('rate')) {
           expect(pt.gapBits).toBeLessThan(1e-12);
           expect(Math.abs(pt.Rlower - e.R_lower)).toBeLessThanOrEqual(1e-9);
           if (e.R_closed_form !== undefined) expect(Math.abs(pt.R - e.R_closed_form)).toBeLessThanOrEqual(1e-9);
+          // The output marginal of the converged channel.
+          expect(pt.q).toHaveLength(e.q.length);
+          e.q.forEach((qj, j) => expect(Math.abs(pt.q[j]! - qj), `q[${j}]`).toBeLessThanOrEqual(1e-9));
         });
       }
 

@@ -132,7 +132,7 @@ export function graphSchema(maxNodes: number) {
   return z
     .object({
       nodes: z
-        .array(z.object({ id: z.string().min(1).max(256), features: z.array(z.number().finite()).max(4096), weight: z.number().finite().positive().optional() }).strict())
+        .array(z.object({ id: z.string().min(1).max(256), features: z.array(z.number().finite()).max(4096), weight: z.number().finite().min(0).optional() }).strict())
         .min(1)
         .max(maxNodes, `At most ${maxNodes} nodes per graph (option maxGraphNodes)`),
       edges: z

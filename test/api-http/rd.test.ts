@@ -51,6 +51,19 @@ describe('api-http rate–distortion', () => {
     expect({ ...res.json, seriesId: '…' }).toEqual(JSON.parse(m![2]!));
   });
 
+  it('a node weight of 0 is accepted as rd-fgw accepts it (weights ≥ 0 summing to 1): the node carries no mass', async () => {
+    const source = { nodes: [{ id: 'a', features: [0], weight: 1 }, { id: 'b', features: [5], weight: 0 }], edges: [{ source: 'a', target: 'b' }] };
+    const res = await s.req('POST', '/rd/distortion', { body: { source, target: path3([0, 1]) } });
+    expect(res.status, res.text).toBe(200);
+    const fromB = (res.json.plan as [number, number, number][]).filter(([i]) => i === 1).reduce((m, [, , v]) => m + v, 0);
+    expect(fromB).toBe(0);
+    expect(res.json.value).toBe(s.rt.resolve('rd:fgw').distortion(source, path3([0, 1])).value);
+    // A negative weight is still refused, naming it.
+    const negative = await s.req('POST', '/rd/distortion', { body: { source: { ...source, nodes: [{ ...source.nodes[0]!, weight: 1.5 }, { ...source.nodes[1]!, weight: -0.5 }] }, target: path3([0, 1]) } });
+    expect(negative.status, negative.text).toBe(400);
+    expect(negative.json.errors[0].path).toBe('body.source.nodes.1.weight');
+  });
+
   it('computes FGW distortion between two graphs', async () => {
     const same = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 2]), target: path3([0, 1, 2]) } });
     expect(same.status, same.text).toBe(200);

@@ -15,6 +15,12 @@ const Actor = z.string().min(1).max(256);
 const Signal = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'Expected an AbortSignal');
 const Fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'Expected a function');
 const AnObject = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'Expected an object');
+/**
+ * A graph as every `rd:*` algorithm takes it (AttributedGraph): `nodes` and `edges` arrays. Their
+ * entries are the algorithm's to check (rd-fgw names the node or edge at fault); the orchestrator
+ * itself reads the arrays (a step's point meta counts nodes and edges).
+ */
+const GraphShape = z.looseObject({ nodes: z.array(z.unknown()), edges: z.array(z.unknown()) });
 const Output = RunOutput.extend({ error: RunOutput.shape.error.unwrap().strict().optional() }).strict();
 
 /**
@@ -132,7 +138,7 @@ const rdSeriesShape = {
   tenant: Tenant.optional(),
   sessionId: Id,
   name: z.string().min(1).max(256),
-  reference: AnObject.optional(), // the rd plugin checks the graph
+  reference: GraphShape.optional(), // the rd plugin checks the nodes and edges
   distortionAlgorithm: z.string().min(1).max(64).optional(),
   distortionOptions: AnObject.optional(), // the rd plugin checks its own options
   metadata: Metadata.optional(),
@@ -158,7 +164,7 @@ export const RdStepInputSchema = z
   .object({
     tenant: Tenant.optional(),
     rate: z.number(),
-    graph: AnObject.optional(),
+    graph: GraphShape.optional(),
     distortion: z.number().optional(),
     step: z.number().int().optional(),
     meta: Metadata.optional(),

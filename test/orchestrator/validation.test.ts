@@ -233,6 +233,20 @@ describe('orchestrator input validation', () => {
     expect((await rt.resolve('storage').getRdSeries(series.tenant, series.id))!.points).toEqual([]);
   });
 
+  it('recordRdStep and createRdSeries: a graph or reference without nodes and edges arrays is LIMIT_VALIDATION naming them (not a TypeError after an algorithm that read nothing), and nothing is stored', async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'r', reference: { nodes: [{ id: 'a', features: [0] }], edges: [] }, distortionAlgorithm: 'count' });
+    for (const graph of [{}, { nodes: [{ id: 'a', features: [0] }] }, { nodes: 'a', edges: [] }]) {
+      const error = await rejects(orch.recordRdStep(series.id, { rate: 1, graph: graph as never }), 'LIMIT_VALIDATION', 'Invalid RD step input');
+      expect(error.message).toMatch(/graph\.(nodes|edges): .*expected array/);
+    }
+    expect((await rt.resolve('storage').getRdSeries(series.tenant, series.id))!.points).toEqual([]);
+    await rejects(orch.createRdSeries({ sessionId: s.id, name: 'r', reference: { nodes: [] } as never, distortionAlgorithm: 'count' }), 'LIMIT_VALIDATION', 'reference.edges');
+    // Keys beyond nodes and edges (directed, an algorithm's own) are kept for the algorithm.
+    const step = await orch.recordRdStep(series.id, { rate: 1, graph: { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [], directed: true } });
+    expect(step.point.distortion).toBe(1);
+  });
+
   it('recordRdStep: its input is checked first (an unknown key, a wrong type, text that is not well-formed Unicode), and no point is stored', async () => {
     const s = await orch.openSession();
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });

@@ -1467,6 +1467,11 @@ function asStepField(error: unknown): unknown {
  * is reported, not hidden.
  */
 export function nonNegative(value: number, algorithm: string, seriesId: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `rd:${algorithm} returned a distortion that is not a finite number (${String(value)}) for a step of RD series "${seriesId}"`, {
+      details: { seriesId, algorithm, value: String(value) },
+    });
+  }
   if (value >= 0) return value;
   if (value > -1e-9) return 0;
   throw new LimitError('LIMIT_RD_INVALID_INPUT', `rd:${algorithm} returned a negative distortion (${value}) for a step of RD series "${seriesId}"`, {

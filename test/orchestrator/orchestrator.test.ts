@@ -443,6 +443,17 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     }
     expect(isLimitError(error, 'LIMIT_RD_INVALID_INPUT')).toBe(true);
     expect((error as Error).message).toMatch(/rd:fgw returned a negative distortion \(-0\.01\)/);
+    // NaN and ±∞ are no distortion at all, said as such (NaN is not "negative"; ∞ is not stored).
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      let thrown: unknown;
+      try {
+        nonNegative(bad, 'mine', 's');
+      } catch (e) {
+        thrown = e;
+      }
+      expect(isLimitError(thrown, 'LIMIT_RD_INVALID_INPUT'), String(bad)).toBe(true);
+      expect((thrown as Error).message).toBe(`rd:mine returned a distortion that is not a finite number (${String(bad)}) for a step of RD series "s"`);
+    }
   });
 
   it('escapes formula-like CSV cells with a leading quote, and the artifact still verifies', async () => {

@@ -156,14 +156,22 @@ export function kneedle(curve: CurveInput, options: KneedleOptions = {}): Kneedl
 }
 
 /**
- * Sorted indices of the points to keep: each point once, a repeat of the point before it (the same
- * x and y) left out. A repeated measurement says nothing new about the curve's shape, but it would
- * put a flat step in the difference curve — a local maximum by step 4's ≥ — where online Kneedle
- * reports a knee that is not there.
+ * Sorted indices of the points to keep: each point once, a repeat of an earlier point (the same x
+ * and y) left out — also when points of another y at that x lie between the copies (the sort keeps
+ * equal x in the caller's order). A repeated measurement says nothing new about the curve's shape,
+ * but it would put a flat step in the difference curve — a local maximum by step 4's ≥ — where online
+ * Kneedle reports a knee that is not there, or report the knee at a later copy.
  */
 function distinctPoints(x: Float64Array, y: Float64Array): number[] {
   const kept: number[] = [];
-  for (let i = 0; i < x.length; i++) if (i === 0 || x[i] !== x[i - 1] || y[i] !== y[i - 1]) kept.push(i);
+  // The y values already kept at the current x (sorted: equal x are consecutive).
+  let seen = new Set<number>();
+  for (let i = 0; i < x.length; i++) {
+    if (i === 0 || x[i] !== x[i - 1]) seen = new Set<number>();
+    if (seen.has(y[i]!)) continue;
+    seen.add(y[i]!);
+    kept.push(i);
+  }
   return kept;
 }
 

@@ -185,6 +185,19 @@ describe('knee edge cases', () => {
     expect(kneedle({ x: [0, 1, 1], y: [1, 0, 0] }).index).toBeNull();
   });
 
+  it('Kneedle reads a repeated point once also when another point of the same x lies between the copies', () => {
+    // (0, 0) twice, (0, 3) between them in the caller's order (the stable sort keeps it there).
+    const pts = [{ x: 0, y: 0 }, { x: 0, y: 3 }, { x: 3, y: 1 }, { x: 0, y: 0 }, { x: 2, y: 2 }, { x: 1, y: 1 }];
+    const once = [pts[0]!, pts[1]!, pts[2]!, pts[4]!, pts[5]!];
+    const callerIndex = [0, 1, 2, 4, 5];
+    for (const online of [false, true]) {
+      const expected = kneedle(once, { online }).index;
+      // Before, the later copy was kept: a different difference curve, and the online knee at index 3.
+      expect(kneedle(pts, { online }).index, `online: ${online}`).toBe(expected === null ? null : callerIndex[expected]);
+    }
+    expect(kneedle(pts, { online: true }).index).not.toBe(3);
+  });
+
   it('accepts RD points ({ rate, distortion }) and { x, y } points', () => {
     const pts = [0, 1, 2, 3, 4, 5, 6].map((r) => ({ rate: r, distortion: Math.pow(2, -2 * r) }));
     const a = mengerKnee(pts, { normalize: true }).index;

@@ -88,6 +88,21 @@ export function sortCurve(input: CurveInput, options: { plugin?: string } = {}):
   };
 }
 
+/**
+ * The knee of `points` by `detector` (the service `knee:<name>`), its index checked: null or an
+ * integer index into `points`. Another answer is a bug in the detector, refused as LIMIT_INTERNAL
+ * naming it, never passed on as a knee without a point. The CLI, the orchestrator and the HTTP API
+ * ask detectors through this.
+ */
+export function detectKnee(detector: KneeDetector, name: string, points: readonly { x: number; y: number }[], options?: Record<string, unknown>): number | null {
+  const { index } = options === undefined ? detector.detect([...points]) : detector.detect([...points], options);
+  if (index === null || (Number.isInteger(index) && index >= 0 && index < points.length)) return index;
+  throw new LimitError('LIMIT_INTERNAL', `knee:${name} returned index ${String(index)} for ${points.length} point(s): a knee detector answers null or an integer from 0 to ${points.length - 1}`, {
+    details: { key: `knee:${name}`, index: String(index), points: points.length },
+    fix: `A bug in the detector knee:${name}: report it to its plugin's author, or pick another detector.`,
+  });
+}
+
 /** (v − min)/(max − min); an axis with max = min becomes all zeros. */
 export function minMax(v: Float64Array): Float64Array {
   let mn = Infinity;
@@ -375,7 +390,7 @@ function detect(rt: Runtime, methods: Map<string, KneeCliMethod>, curve: CurveFi
   const { name, detector } = pickDetector(rt, flags.method);
   const options = methods.get(name)?.callOptions(flags, curve) ?? {};
   const points = curve.x.map((x, i) => ({ x, y: curve.y[i]! }));
-  return { method: name, index: detector.detect(points, options).index };
+  return { method: name, index: detectKnee(detector, name, points, options) };
 }
 
 /**

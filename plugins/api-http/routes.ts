@@ -3,7 +3,7 @@
  * the services' contract (a record of another tenant is "not found") rather than a filter here.
  */
 import {
-  LimitError, measureDistortion,
+  LimitError, detectKnee, measureDistortion,
   type GovernanceService, type HealthResult, type KneeDetector, type Orchestrator, type RdAlgorithm, type RdPoint, type Runner, type RunOutcome,
   type Storage, type TraceStatus,
 } from 'limit-graph';
@@ -298,7 +298,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
         const points: RdPoint[] = body.points
           .map((p, i) => ({ step: p.step ?? i, rate: p.rate, distortion: p.distortion }))
           .sort((a, b) => a.rate - b.rate || a.step - b.step);
-        const { index } = s.knee(detector).detect(points.map((p) => ({ x: p.rate, y: p.distortion })));
+        const index = detectKnee(s.knee(detector), detector, points.map((p) => ({ x: p.rate, y: p.distortion })));
         return { detector, index, point: index === null ? null : (points[index] ?? null), points };
       },
     }),

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -1178,7 +1178,7 @@ export class OrchestratorService implements Orchestrator {
       });
     }
     const points = [...series.points].sort((a, b) => a.rate - b.rate || a.step - b.step);
-    const { index } = this.deps.container.resolve(`knee:${name}`).detect(points.map((p) => ({ x: p.rate, y: p.distortion })));
+    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })));
     return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
   }
 

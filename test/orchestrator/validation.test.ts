@@ -9,10 +9,12 @@ import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
 import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 const rdPlugin = definePlugin({
-  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'rd:picky', 'knee:drop'] },
+  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'rd:picky', 'knee:drop', 'knee:past'] },
   setup(ctx) {
     ctx.provide('rd:count', { name: 'count', distortion: (a, b) => ({ value: Math.abs(a.nodes.length - b.nodes.length), iterations: 1, converged: true, plan: [] }) });
     ctx.provide('knee:drop', { name: 'drop', detect: () => ({ index: null }) });
+    // A buggy detector: an index one past the last point.
+    ctx.provide('knee:past', { name: 'past', detect: (points) => ({ index: points.length }) });
     // Refuses every pair, naming both graphs in an algorithm's terms (source = the step's graph, target = the reference).
     ctx.provide('rd:picky', {
       name: 'picky',
@@ -245,6 +247,14 @@ describe('orchestrator input validation', () => {
     // Keys beyond nodes and edges (directed, an algorithm's own) are kept for the algorithm.
     const step = await orch.recordRdStep(series.id, { rate: 1, graph: { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [], directed: true } });
     expect(step.point.distortion).toBe(1);
+  });
+
+  it("rdKnee: a detector's index that is not one of the points is LIMIT_INTERNAL naming it, not a knee without a point", async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });
+    for (const [rate, distortion] of [[1, 1], [2, 0.2], [3, 0.1]] as const) await orch.recordRdStep(series.id, { rate, distortion });
+    await rejects(orch.rdKnee(undefined, series.id, 'past'), 'LIMIT_INTERNAL', 'knee:past returned index 3 for 3 point(s)');
+    expect((await orch.rdKnee(undefined, series.id, 'drop')).index).toBeNull();
   });
 
   it('recordRdStep: its input is checked first (an unknown key, a wrong type, text that is not well-formed Unicode), and no point is stored', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, isStraightLine, minMax, readCurve, registerKneeCommands, renderRdCurveSvg, sortCurve, type CommandRegistry, type Plugin, type Runtime } from 'limit-graph';
+import { createRuntime, detectKnee, isLimitError, isStraightLine, minMax, readCurve, registerKneeCommands, renderRdCurveSvg, sortCurve, type CommandRegistry, type Plugin, type Runtime } from 'limit-graph';
 import kneeKneedle from '../../plugins/knee-kneedle/index.ts';
 import kneeMenger from '../../plugins/knee-menger/index.ts';
 import rdFgw from '../../plugins/rd-fgw/index.ts';
@@ -143,5 +143,31 @@ describe('minMax', () => {
     const x = Float64Array.from([-1.5e308, -1e308, -0.5e308, 0, 0.5e308, 1e308, 1.5e308]);
     expect(isStraightLine(x, x)).toBe(true);
     expect(isStraightLine(x, Float64Array.from([1, 0.3, 0.1, 0.05, 0.03, 0.02, 0.01]))).toBe(false);
+  });
+});
+
+describe('detectKnee', () => {
+  const pts = [{ x: 0, y: 1 }, { x: 1, y: 0.2 }, { x: 2, y: 0.1 }];
+  const answering = (index: unknown) => ({ name: 'odd', detect: () => ({ index: index as number | null }) });
+
+  it("passes a detector's null or in-range integer index through, and its options", () => {
+    expect(detectKnee(answering(null), 'odd', pts)).toBeNull();
+    expect(detectKnee(answering(2), 'odd', pts)).toBe(2);
+    let seen: unknown;
+    detectKnee({ name: 'spy', detect: (_p, o) => ((seen = o), { index: null }) }, 'spy', pts, { online: true });
+    expect(seen).toEqual({ online: true });
+  });
+
+  it('refuses an index that is not one of the points as LIMIT_INTERNAL naming the detector, not a knee without a point', () => {
+    for (const index of [3, -1, 1.5, Number.NaN, '1', undefined]) {
+      let error: unknown;
+      try {
+        detectKnee(answering(index), 'odd', pts);
+      } catch (e) {
+        error = e;
+      }
+      expect(isLimitError(error, 'LIMIT_INTERNAL'), String(index)).toBe(true);
+      expect((error as Error).message).toContain(`knee:odd returned index ${String(index)} for 3 point(s)`);
+    }
   });
 });

@@ -179,7 +179,8 @@ function badFile(message: string, file: string): LimitError {
 /**
  * `{ x: [...], y: [...] }` (with optional `id`, `curve`, `direction`), a list of `{ rate, distortion }`
  * / `{ x, y }` points, or an RD series `{ name?, points }`; `file` names the source in errors. Point
- * values are checked to be numbers here; finiteness and order are the detector's (`sortCurve`).
+ * values (and x and y, which must be as long as each other) are checked to be numbers here;
+ * finiteness and order are the detector's (`sortCurve`).
  */
 export function parseCurve(data: unknown, file: string): CurveFile {
   const fromPoints = (pts: unknown[], name?: string): CurveFile => {
@@ -199,6 +200,13 @@ export function parseCurve(data: unknown, file: string): CurveFile {
   if (data && typeof data === 'object') {
     const o = data as Record<string, unknown>;
     if (Array.isArray(o.x) && Array.isArray(o.y)) {
+      // Named as the file has them (x[1], not the points[1].x a detector would name after pairing them up).
+      if (o.y.length !== o.x.length) throw badFile(`y has ${o.y.length} values but x has ${o.x.length}`, file);
+      for (const axis of ['x', 'y'] as const) {
+        (o[axis] as unknown[]).forEach((v, i) => {
+          if (typeof v !== 'number') throw badFile(`${axis}[${i}] must be a number, got ${v === null ? 'null' : typeof v}`, file);
+        });
+      }
       return {
         x: o.x as number[],
         y: o.y as number[],

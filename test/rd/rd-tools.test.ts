@@ -112,6 +112,10 @@ describe('curve input', () => {
     // The parser's own words say where the JSON breaks.
     await expect(readCurve(file('bad.json', '{ nope'))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringMatching(/bad\.json: is not valid JSON \(.*position 2/) });
     await expect(readCurve(file('pt.json', [{ rate: 'a', distortion: 1 }]))).rejects.toMatchObject({ message: expect.stringContaining('point 0 needs numeric') });
+    // x and y arrays are named as the file has them, not as the points a detector is given.
+    await expect(readCurve(file('short.json', { x: [1, 2, 3], y: [3, 4] }))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining('short.json: y has 2 values but x has 3') });
+    await expect(readCurve(file('null.json', { x: [1, null, 3], y: [3, 4, 5] }))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining('null.json: x[1] must be a number, got null') });
+    await expect(readCurve(file('text.json', { x: [1, 2, 3], y: [3, '4', 5] }))).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining('text.json: y[1] must be a number, got string') });
     await expect(readCurve(path.join(dir, 'missing.json'))).rejects.toMatchObject({
       code: 'LIMIT_NOT_FOUND', message: expect.stringContaining('missing.json: ENOENT'), fix: expect.stringContaining('Check the path'),
     });

@@ -62,44 +62,69 @@ function distortionMatrix(src: DiscreteSource): number[][] {
   return values.map((a) => values.map((b) => (a - b) * (a - b)));
 }
 
-function discrete(rate: RateService, src: DiscreteSource): Obj {
+function discrete(rate: RateService, src: DiscreteSource, raw: Obj, file: string, at: readonly (string | number)[]): Obj {
   const source = { p: src.p, distortion: distortionMatrix(src) };
+  // The model names the matrix `distortion`; the file may have given it as distortion_matrix, or
+  // as 'hamming' / 'squared_error' (then its entries come from `values`).
+  const matrixKey = src.distortion_matrix !== undefined ? 'distortion_matrix' : Array.isArray(src.distortion) ? 'distortion' : src.distortion === 'squared_error' ? 'values' : 'distortion';
+  const sourcePlace = (field: string): string[] => {
+    const path = asPath(field);
+    return path[0] === 'distortion' ? (matrixKey === 'distortion' || matrixKey === 'distortion_matrix' ? [matrixKey, ...path.slice(1)] : [matrixKey]) : path;
+  };
   const betas = src.betas ?? src.parametric?.map((e) => e.beta) ?? [];
-  const { Dmax, Dmin } = prepareSource(source);
+  const { Dmax, Dmin } = inFile(file, at, sourcePlace, () => prepareSource(source));
   const targets = src.D ?? src.at_D?.map((e) => e.D) ?? [0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 1].map((f) => f * Dmax);
   return {
     ...(src.id !== undefined ? { id: src.id } : {}),
     D_max: Dmax,
     D_min: Dmin,
     entropy_bits: entropyBits(source.p),
-    parametric: betas.map((beta) => {
-      const pt = rate.blahutArimoto(source, beta);
+    parametric: betas.map((beta, k) => {
+      const pt = inFile(file, at, () => listPlace(raw, 'betas', 'parametric', 'beta', k), () => rate.blahutArimoto(source, beta));
       return { beta, slope_bits: pt.slopeBits, D: pt.D, R: pt.R, R_lower: pt.Rlower, gap_bits: pt.gapBits, iters: pt.iterations, q: pt.q };
     }),
-    at_D: targets.map((D) => {
-      const r = rate.rateAtDistortion(source, D);
+    at_D: targets.map((D, k) => {
+      const r = inFile(file, at, () => listPlace(raw, 'D', 'at_D', 'D', k), () => rate.rateAtDistortion(source, D));
       return { D, R: r.R, beta: r.beta, D_reached: r.Dreached, ...(r.note ? { note: r.note } : {}) };
     }),
   };
 }
 
 /**
- * The variance estimate of a source, its errors (`samples: …`, `samples[3]: …`) named by the file
- * and the JSON path of the field, like the schema's.
+ * `compute()`, its LIMIT_RD_INVALID_INPUT errors named by the file and the JSON path of the field
+ * they are about, like the schema's: `place(field)` gives that path from the model's field name
+ * (`samples[3]`, `p[0]`, `D`), relative to the source at `at`.
  */
-function varianceOf(rate: RateService, src: GaussianSource, ddof: Ddof | undefined, file: string, at: readonly (string | number)[]): VarianceEstimate {
+function inFile<T>(file: string, at: readonly (string | number)[], place: (field: string) => (string | number)[], compute: () => T): T {
   try {
-    return rate.variance(src.samples, ddof ?? src.ddof);
+    return compute();
   } catch (error) {
     if (!isLimitError(error) || error.code !== 'LIMIT_RD_INVALID_INPUT') throw error;
-    const field = typeof error.details?.field === 'string' ? error.details.field : 'samples';
-    const path = [...at, field.replace(/\[(\d+)\]/g, '.$1')].join('.');
-    const what = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+    const field = typeof error.details?.field === 'string' ? error.details.field : '';
+    const path = [...at, ...place(field)].join('.') || '(root)';
+    const what = field !== '' && error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${path}: ${what}`, { details: { file, path }, fix: error.fix, cause: error });
   }
 }
 
-function gaussian(rate: RateService, src: GaussianSource, ddof: Ddof | undefined, file: string, at: readonly (string | number)[]): Obj {
+/** `distortion[1][0]` → ['distortion', '1', '0']. */
+const asPath = (field: string): string[] => field.replace(/\[(\d+)\]/g, '.$1').split('.').filter((s) => s !== '');
+
+/**
+ * Where the k-th value of a list the file may give in two forms came from: `key` (a number or a
+ * list: `D`, `D.2`) or the reference format's `refKey` entries (`at_D.2.D`).
+ */
+function listPlace(raw: Obj, key: string, refKey: string, field: string, k: number): (string | number)[] {
+  if (raw[key] !== undefined) return Array.isArray(raw[key]) ? [key, k] : [key];
+  return [refKey, k, field];
+}
+
+/** The variance estimate of a source, its errors (`samples: …`, `samples[3]: …`) named by the file and JSON path. */
+function varianceOf(rate: RateService, src: GaussianSource, ddof: Ddof | undefined, file: string, at: readonly (string | number)[]): VarianceEstimate {
+  return inFile(file, at, (field) => asPath(field || 'samples'), () => rate.variance(src.samples, ddof ?? src.ddof));
+}
+
+function gaussian(rate: RateService, src: GaussianSource, raw: Obj, ddof: Ddof | undefined, file: string, at: readonly (string | number)[]): Obj {
   const est = varianceOf(rate, src, ddof, file, at);
   const Ds = src.D ?? src.R_of_D?.map((e) => e.D) ?? [est.variance / 4, est.variance / 16];
   const Rs = src.R ?? src.D_of_R?.map((e) => e.R) ?? [0.5, 1, 2];
@@ -109,8 +134,8 @@ function gaussian(rate: RateService, src: GaussianSource, ddof: Ddof | undefined
     mean: est.mean,
     variance: est.variance,
     ddof: est.ddof,
-    R_of_D: Ds.map((D) => ({ D, R: rate.gaussianRate(D, { variance: est.variance }) })),
-    D_of_R: Rs.map((R) => ({ R, D: rate.gaussianDistortion(R, { variance: est.variance }) })),
+    R_of_D: Ds.map((D, k) => ({ D, R: inFile(file, at, () => listPlace(raw, 'D', 'R_of_D', 'D', k), () => rate.gaussianRate(D, { variance: est.variance })) })),
+    D_of_R: Rs.map((R, k) => ({ R, D: inFile(file, at, () => listPlace(raw, 'R', 'D_of_R', 'R', k), () => rate.gaussianDistortion(R, { variance: est.variance })) })),
   };
 }
 
@@ -122,8 +147,8 @@ function one(rate: RateService, src: unknown, ddof: Ddof | undefined, file: stri
   if (!src || typeof src !== 'object' || Array.isArray(src)) {
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${where}: expected a source object`, { details: { file, path: where } });
   }
-  if ('samples' in src) return { kind: 'gaussian', ...gaussian(rate, parseInput(GaussianSource, src, file, { ...invalid, path: at }), ddof, file, at) };
-  if ('p' in src) return { kind: 'discrete', ...discrete(rate, parseInput(DiscreteSource, src, file, { ...invalid, path: at })) };
+  if ('samples' in src) return { kind: 'gaussian', ...gaussian(rate, parseInput(GaussianSource, src, file, { ...invalid, path: at }), src as Obj, ddof, file, at) };
+  if ('p' in src) return { kind: 'discrete', ...discrete(rate, parseInput(DiscreteSource, src, file, { ...invalid, path: at }), src as Obj, file, at) };
   throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file} › ${where}: a source needs p (discrete) or samples (Gaussian)`, { details: { file, path: where } });
 }
 
@@ -147,8 +172,8 @@ export function registerRateCommand(registry: CommandRegistry): void {
       else if (data && typeof data === 'object' && ('discrete' in data || 'gaussian' in data)) {
         const file = parseInput(ReferenceFile, data, flags.input, invalid);
         result = {
-          discrete: file.discrete.map((s, i) => discrete(rate, parseInput(DiscreteSource, s, flags.input, { ...invalid, path: ['discrete', i] }))),
-          gaussian: file.gaussian.map((s, i) => gaussian(rate, parseInput(GaussianSource, s, flags.input, { ...invalid, path: ['gaussian', i] }), d, flags.input, ['gaussian', i])),
+          discrete: file.discrete.map((s, i) => discrete(rate, parseInput(DiscreteSource, s, flags.input, { ...invalid, path: ['discrete', i] }), s as Obj, flags.input, ['discrete', i])),
+          gaussian: file.gaussian.map((s, i) => gaussian(rate, parseInput(GaussianSource, s, flags.input, { ...invalid, path: ['gaussian', i] }), s as Obj, d, flags.input, ['gaussian', i])),
         };
       } else result = one(rate, data, d, flags.input, []);
       if (flags.json) registry.printJson(result);

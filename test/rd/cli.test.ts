@@ -143,6 +143,27 @@ describe('limit rd', () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ mean: 1.7e308, variance: 0, R_of_D: [{ D: 0.1, R: 0 }] });
   });
 
+  it('rate: a value the model refuses (a D below D_min, a negative β or R, p not summing to 1, a negative distortion entry) is named by the file and JSON path of that value', async () => {
+    const file = path.join(dir, 'bad-values.json');
+    const hamming = { p: [0.5, 0.5], distortion: 'hamming' };
+    const cases: [unknown, string][] = [
+      [{ ...hamming, D: [0.1, -1] }, 'D.1: no channel reaches distortion -1'],
+      [{ ...hamming, D: -1 }, 'D: no channel reaches distortion -1'],
+      [[{ p: [1], distortion: [[0]] }, { ...hamming, betas: [1, -2] }], '1.betas.1: must be a finite number ≥ 0, got -2'],
+      [{ p: [0.5, 0.6], distortion: 'hamming' }, 'p: probabilities must sum to 1'],
+      [{ p: [0.5, 0.5], distortion_matrix: [[0, -1], [1, 0]] }, 'distortion_matrix.0.1: must be a finite number ≥ 0, got -1'],
+      [{ discrete: [{ ...hamming, at_D: [{ D: 0.1 }, { D: -3 }] }] }, 'discrete.0.at_D.1.D: no channel reaches distortion -3'],
+      [{ discrete: [], gaussian: [{ samples: [1, 2, 3], D_of_R: [{ R: 1 }, { R: -3 }] }] }, 'gaussian.0.D_of_R.1.R: rate must be ≥ 0, got -3'],
+      [{ samples: [1, 2, 3], D: [-1] }, 'D.0: distortion must be ≥ 0, got -1'],
+    ];
+    for (const [input, message] of cases) {
+      writeFileSync(file, JSON.stringify(input));
+      const r = await cli(['rd', 'rate', '--input', file, '--json']);
+      expect(r.code, JSON.stringify(input)).toBe(1);
+      expect(JSON.parse(r.stdout).error, JSON.stringify(input)).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining(`${file} › ${message}`) });
+    }
+  });
+
   it('rate: a malformed source is LIMIT_RD_INVALID_INPUT naming the file and JSON path, never a TypeError or a default', async () => {
     const file = path.join(dir, 'bad-rate.json');
     const cases: [unknown, string][] = [

@@ -7,7 +7,15 @@ async function readCase(file: string): Promise<Record<string, unknown>> {
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file}: expected a case object { M, C1, C2, p, q } or { source, target }`, { details: { file } });
   }
-  return data as Record<string, unknown>;
+  const o = data as Record<string, unknown>;
+  // A whole reference file (fgw_public.json) holds its cases in `cases`: say so, not "C1: is required".
+  if (Array.isArray(o.cases) && !('M' in o) && !('C1' in o) && !('source' in o)) {
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `${file}: holds a list of ${o.cases.length} cases (a reference file); --input takes one case { M, C1, C2, p, q } or { source, target }`, {
+      details: { file, path: 'cases' },
+      fix: `Write one of its cases to a file of its own (e.g. jq '.cases[0]' ${file} > case.json) and pass that.`,
+    });
+  }
+  return o;
 }
 
 interface FgwFlags {

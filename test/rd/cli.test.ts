@@ -82,6 +82,11 @@ describe('limit rd', () => {
     const noMatrices = path.join(dir, 'no-matrices.json');
     writeFileSync(noMatrices, JSON.stringify({ x: [1] }));
     expect(JSON.parse((await cli(['rd', 'fgw', '--input', noMatrices, '--json'])).stdout).error.message).toMatch(new RegExp(`^${noMatrices.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} › C1: `));
+    // The whole reference file is a list of cases, said as such.
+    const whole = path.join(dir, 'whole-reference.json');
+    writeFileSync(whole, JSON.stringify({ cases: loadReference<FgwFile>(referenceFiles('fgw')[0]!).cases.slice(0, 2) }));
+    const listed = JSON.parse((await cli(['rd', 'fgw', '--input', whole, '--json'])).stdout).error;
+    expect(listed).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: `${whole}: holds a list of 2 cases (a reference file); --input takes one case { M, C1, C2, p, q } or { source, target }` });
   });
 
   it('rate: the whole reference file', async () => {

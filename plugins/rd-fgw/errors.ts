@@ -6,6 +6,11 @@ import { LimitError } from 'limit-graph';
 
 const PLUGIN = 'rd-fgw';
 
+/** A value as a message shows it: a string quoted and said to be one (`"0" (a string)`, not a bare 0). */
+export function shown(v: unknown): string {
+  return typeof v === 'string' ? `${JSON.stringify(v)} (a string)` : String(v);
+}
+
 /** LIMIT_RD_INVALID_INPUT, message "<field>: <what is wrong>". */
 export function invalid(field: string, message: string): LimitError {
   return new LimitError('LIMIT_RD_INVALID_INPUT', `${field}: ${message}`, { plugin: PLUGIN, details: { field } });

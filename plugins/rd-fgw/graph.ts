@@ -17,7 +17,7 @@
  * - M[i][j] = Σ_k (x_ik − y_jk)², the squared Euclidean distance of the feature vectors, which
  *   must all have the same length.
  */
-import { type Deadline, checkDeadline, checkMemory, invalid } from './errors.ts';
+import { type Deadline, checkDeadline, checkMemory, invalid, shown } from './errors.ts';
 import { type FgwProblem, WEIGHT_SUM_RTOL, checkMagnitudes, normalizeWeights } from './problem.ts';
 
 export interface GraphNode {
@@ -85,7 +85,7 @@ function parseNodes(g: AttributedGraph, field: string): Parsed {
     const feats: readonly unknown[] = node.features;
     for (let k = 0; k < feats.length; k++) {
       const x = feats[k];
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw invalid(`${f}.features[${k}]`, `must be a finite number, got ${String(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw invalid(`${f}.features[${k}]`, `must be a finite number, got ${shown(x)}`);
     }
   });
   return { n, index, dim };
@@ -109,7 +109,7 @@ function parseEdges(g: AttributedGraph, parsed: Parsed, field: string, directed:
     if (s === undefined) throw invalid(`${f}.source`, `unknown node id "${String(e.source)}"`);
     if (t === undefined) throw invalid(`${f}.target`, `unknown node id "${String(e.target)}"`);
     const w = e.weight ?? 1;
-    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw invalid(`${f}.weight`, `must be a finite number ≥ 0, got ${String(w)}`);
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw invalid(`${f}.weight`, `must be a finite number ≥ 0, got ${shown(w)}`);
     if (structure === 'shortest_path' && s === t) return;
     const a = directed ? s : Math.min(s, t);
     const b = directed ? t : Math.max(s, t);
@@ -307,7 +307,7 @@ function weightsOf(g: AttributedGraph, degree: Float64Array, field: string, mode
   for (let i = 0; i < n; i++) {
     const x = g.nodes[i]!.weight;
     if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) {
-      throw invalid(`${field}.nodes[${i}].weight`, `must be a finite number ≥ 0, got ${String(x)}`);
+      throw invalid(`${field}.nodes[${i}].weight`, `must be a finite number ≥ 0, got ${shown(x)}`);
     }
     w[i] = x;
     s += x;

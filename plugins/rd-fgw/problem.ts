@@ -4,7 +4,7 @@
  *   L⊗T         = constC − 2·C1·T·C2ᵀ          (square loss)
  *   FGW(T)      = (1−α)⟨M, T⟩ + α⟨L⊗T, T⟩       (no ½, no square root)
  */
-import { checkMemory, invalid } from './errors.ts';
+import { checkMemory, invalid, shown } from './errors.ts';
 import { mulABt, symmetryOf, transpose } from './linalg.ts';
 
 export interface FgwProblem {
@@ -42,8 +42,8 @@ function isNested(x: MatrixLike): x is ArrayLike<ArrayLike<number>> {
 
 /** Copies a matrix into a fresh Float64Array, checking shape, finiteness and sign. */
 export function toMatrix(x: unknown, rows: number, cols: number, field: string): Float64Array {
-  if (x === null || x === undefined || typeof (x as { length?: unknown }).length !== 'number') {
-    throw invalid(field, `expected a ${rows}×${cols} matrix (nested array or flat row-major array)`);
+  if (x === null || typeof x !== 'object' || typeof (x as { length?: unknown }).length !== 'number') {
+    throw invalid(field, `expected a ${rows}×${cols} matrix (nested array or flat row-major array), got ${shown(x)}`);
   }
   const mat = x as MatrixLike;
   const out = new Float64Array(rows * cols);
@@ -67,7 +67,7 @@ export function toMatrix(x: unknown, rows: number, cols: number, field: string):
 }
 
 function checkEntry(v: unknown, field: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a finite number, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(field, `must be a finite number, got ${shown(v)}`);
   if (v < 0) throw invalid(field, `must be ≥ 0, got ${v}`);
   return v;
 }
@@ -75,7 +75,7 @@ function checkEntry(v: unknown, field: string): number {
 /** Validates a weight vector (finite, ≥ 0, Σ = 1 within 1e-9 relative) and rescales it to sum to 1. */
 export function toWeights(x: ArrayLike<number> | undefined, n: number, field: string): Float64Array {
   if (x === undefined) return new Float64Array(n).fill(1 / n);
-  if (x === null || typeof x.length !== 'number') throw invalid(field, `expected an array of ${n} weights`);
+  if (x === null || typeof x !== 'object' || typeof x.length !== 'number') throw invalid(field, `expected an array of ${n} weights, got ${shown(x)}`);
   if (x.length !== n) throw invalid(field, `expected ${n} weights, got ${x.length}`);
   const out = new Float64Array(n);
   let s = 0;
@@ -102,8 +102,9 @@ export function normalizeWeights(w: Float64Array, s: number): Float64Array {
 }
 
 function rowsOf(x: unknown, field: string): number {
-  if (x === null || x === undefined || typeof (x as { length?: unknown }).length !== 'number') {
-    throw invalid(field, 'is required (a matrix as nested or flat array)');
+  if (x === undefined) throw invalid(field, 'is required (a matrix as nested or flat array)');
+  if (x === null || typeof x !== 'object' || typeof (x as { length?: unknown }).length !== 'number') {
+    throw invalid(field, `must be a matrix (nested or flat array), got ${shown(x)}`);
   }
   return (x as ArrayLike<unknown>).length;
 }

@@ -98,6 +98,13 @@ describe('FGW input validation', () => {
       /^source\.nodes\[0\]\.features: and target\.nodes\[0\]\.features are so far apart .*scale the features/,
     ],
     ['a starting plan that is not a coupling', () => fgwExact(problemFromMatrices(ok), { alpha: 0.5, G0: [[0, 0, 1]] }), /^G0: marginals differ/],
+    // Text where a number belongs is shown as text, not as the number it reads like.
+    ['a matrix entry given as text', () => computeFgw({ ...ok, M: [['0', 1], [1, 0]] } as never), /^M\[0\]\[0\]: must be a finite number, got "0" \(a string\)$/],
+    ['a feature given as text', () => computeFgw({ source: { nodes: [{ id: 'a', features: [0, '1'] }], edges: [] }, target: graph(['x']) } as never), /^source\.nodes\[0\]\.features\[1\]: must be a finite number, got "1" \(a string\)$/],
+    ['a node weight given as text', () => computeFgw({ source: { nodes: [{ id: 'a', features: [0, 1], weight: '1' }], edges: [] }, target: graph(['x']) } as never), /^source\.nodes\[0\]\.weight: must be a finite number ≥ 0, got "1" \(a string\)$/],
+    // A string has a length, but is no list of weights or matrix.
+    ['weights given as a string', () => computeFgw({ ...ok, p: 'ab' } as never), /^p: expected an array of 2 weights, got "ab" \(a string\)$/],
+    ['a matrix given as a string', () => computeFgw({ ...ok, C1: 'abcd' } as never), /^C1: must be a matrix \(nested or flat array\), got "abcd" \(a string\)$/],
   ];
 
   for (const [name, fn, message] of cases) {

@@ -64,6 +64,14 @@ describe('api-http rate–distortion', () => {
     expect(negative.json.errors[0].path).toBe('body.source.nodes.1.weight');
   });
 
+  it("options take alpha, method, epsilon and maxIter only: rd-fgw's other options are the server's (docs/api.md)", async () => {
+    for (const key of ['unreachable', 'structure', 'normalize', 'weights', 'solver']) {
+      const res = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1]), target: path3([0, 1]), options: { [key]: 'x' } } });
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.errors[0].path).toBe(`body.options.${key}`);
+    }
+  });
+
   it('computes FGW distortion between two graphs', async () => {
     const same = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 2]), target: path3([0, 1, 2]) } });
     expect(same.status, same.text).toBe(200);

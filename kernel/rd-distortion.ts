@@ -30,7 +30,21 @@ export async function measureDistortion(
 ): Promise<DistortionResult> {
   const { signal, ...rest } = options ?? {};
   if (signal?.aborted) throw distortionAborted(signal);
-  if (typeof algorithm.distortionAsync === 'function') return algorithm.distortionAsync(source, target, options);
+  if (typeof algorithm.distortionAsync === 'function') return checkedResult(algorithm, await algorithm.distortionAsync(source, target, options));
   // Options are passed exactly as given (a strict algorithm refuses unknown keys, `signal` included).
-  return algorithm.distortion(source, target, options === undefined ? undefined : rest);
+  return checkedResult(algorithm, algorithm.distortion(source, target, options === undefined ? undefined : rest));
+}
+
+/**
+ * A result whose `value` is not a finite number is a bug in the algorithm (the contract: a finite
+ * value ≥ 0), refused as LIMIT_INTERNAL naming it — never answered as `"value": null` (JSON has no
+ * NaN) or stored. A value a few ulps below 0 is the caller's to read (the orchestrator reads it as 0).
+ */
+function checkedResult(algorithm: RdAlgorithm, result: DistortionResult): DistortionResult {
+  const value: unknown = (result as { value?: unknown } | null | undefined)?.value;
+  if (typeof value === 'number' && Number.isFinite(value)) return result;
+  throw new LimitError('LIMIT_INTERNAL', `rd:${algorithm.name} returned a distortion value that is not a finite number (${typeof value === 'number' ? String(value) : typeof value})`, {
+    details: { key: `rd:${algorithm.name}`, value: String(value) },
+    fix: `A bug in the distortion algorithm rd:${algorithm.name}: report it to its plugin's author, or pick another algorithm.`,
+  });
 }

@@ -43,4 +43,21 @@ describe('measureDistortion', () => {
     expect(((error as Error).cause as Error).message).toBe('gone');
     expect(calls).toBe(0);
   });
+
+  it('refuses a result whose value is not a finite number as LIMIT_INTERNAL naming the algorithm (sync and async), never passing NaN on', async () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY, undefined, '0.5']) {
+      const bad = { ...result, value } as unknown as typeof result;
+      for (const algorithm of [
+        { name: 'odd', distortion: () => bad },
+        { name: 'odd', distortion: () => result, distortionAsync: async () => bad },
+      ] as RdAlgorithm[]) {
+        const error = await measureDistortion(algorithm, g, g).catch((e: unknown) => e);
+        expect(isLimitError(error, 'LIMIT_INTERNAL'), String(value)).toBe(true);
+        expect((error as Error).message).toMatch(/^rd:odd returned a distortion value that is not a finite number/);
+      }
+    }
+    // A finite value passes as it is, also a rounding-level negative one.
+    const tiny = { ...result, value: -4e-16 };
+    expect(await measureDistortion({ name: 'ok', distortion: () => tiny }, g, g)).toBe(tiny);
+  });
 });

@@ -267,7 +267,8 @@ function escapeXml(s: string): string {
 /** Round tick positions covering [lo, hi] (steps of 1, 2 or 5 × 10^k). */
 function ticks(lo: number, hi: number, target = 6): number[] {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / target;
+  // Each end divided first: hi − lo overflows for a range across ±1e308.
+  const raw = hi / target - lo / target;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
@@ -292,10 +293,11 @@ export function renderRdCurveSvg(points: readonly PlotPoint[], options: PlotOpti
   const order = points.map((_, i) => i).sort((a, b) => points[a]!.x - points[b]!.x);
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y);
-  let x0 = Math.min(...xs);
-  let x1 = Math.max(...xs);
+  // No points (a series just created): empty axes over [0, 1], not ±Infinity.
+  let x0 = xs.length ? Math.min(...xs) : 0;
+  let x1 = xs.length ? Math.max(...xs) : 1;
   let y0 = Math.min(0, ...ys);
-  let y1 = Math.max(...ys);
+  let y1 = ys.length ? Math.max(...ys) : 1;
   if (!(x1 > x0)) {
     x0 -= 1;
     x1 += 1;
@@ -304,10 +306,11 @@ export function renderRdCurveSvg(points: readonly PlotPoint[], options: PlotOpti
     y0 -= 1;
     y1 += 1;
   }
-  const padY = (y1 - y0) * 0.05;
-  y1 += padY;
-  const sx = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
-  const sy = (y: number): number => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
+  // Spans and positions from halves, so that a range across ±1e308 does not overflow to ∞ (and NaN coordinates).
+  const padY = (y1 / 2 - y0 / 2) * 0.1;
+  y1 = Math.min(Number.MAX_VALUE, y1 + padY);
+  const sx = (x: number): number => m.left + ((x / 2 - x0 / 2) / (x1 / 2 - x0 / 2)) * (W - m.left - m.right);
+  const sy = (y: number): number => H - m.bottom - ((y / 2 - y0 / 2) / (y1 / 2 - y0 / 2)) * (H - m.top - m.bottom);
   const f = (v: number): string => v.toFixed(2);
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
@@ -341,7 +344,7 @@ export function renderRdCurveSvg(points: readonly PlotPoint[], options: PlotOpti
     const right = px < W * 0.6;
     parts.push(`<text x="${f(px + (right ? 12 : -12))}" y="${f(Math.max(m.top + 14, py - 12))}" text-anchor="${right ? 'start' : 'end'}" fill="#d62728">${escapeXml(label)}</text>`);
   } else {
-    parts.push(`<text x="${W - m.right}" y="${m.top - 8}" text-anchor="end" fill="#888">no knee</text>`);
+    parts.push(`<text x="${W - m.right}" y="${m.top - 8}" text-anchor="end" fill="#888">${points.length ? 'no knee' : 'no points'}</text>`);
   }
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -135,6 +135,18 @@ describe('curve input', () => {
     expect(svg).toContain('no knee');
     expect(svg).toContain('a &lt; b &amp; c');
   });
+
+  it('renderRdCurveSvg: every coordinate finite for a series without points and for x across ±1e308', () => {
+    const numbers = (svg: string) => [...svg.matchAll(/ (?:x|y|x1|x2|y1|y2|cx|cy)="([^"]*)"/g)].map((m) => m[1]!).concat([...svg.matchAll(/points="([^"]*)"/g)].flatMap((m) => m[1]!.split(/[ ,]/)));
+    const empty = renderRdCurveSvg([], { title: 'new series' });
+    expect(empty).toContain('no points');
+    expect(empty).not.toMatch(/NaN|Infinity/);
+    const wide = renderRdCurveSvg([{ x: 1e308, y: 1 }, { x: -1e308, y: 2 }, { x: 0, y: 3 }], { knee: 2 });
+    expect(wide).not.toMatch(/NaN|Infinity/);
+    for (const svg of [empty, wide]) for (const v of numbers(svg)) expect(Number.isFinite(Number(v)), v).toBe(true);
+    // The middle point sits halfway along the x axis (72 … 696 px).
+    expect(wide).toContain('<circle cx="384.00"');
+  });
 });
 
 describe('minMax', () => {

@@ -7,9 +7,18 @@ import { keywordGovernancePlugin, memoryStoragePlugin, spyRunner, spyRunnerPlugi
 
 /** Simple RD doubles: distortion = |node count difference|; knee = the point after the largest drop. */
 const rdPlugin = definePlugin({
-  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'knee:drop'] },
+  meta: { name: 'test-rd', version: '0.0.0', provides: ['rd:count', 'rd:slow', 'knee:drop'] },
   setup(ctx) {
     ctx.provide('rd:count', { name: 'count', distortion: (a, b) => ({ value: Math.abs(a.nodes.length - b.nodes.length), iterations: 1, converged: true, plan: [] }) });
+    // Measures off the caller's thread, taking longer for smaller graphs: steps recorded at once finish in reverse order.
+    ctx.provide('rd:slow', {
+      name: 'slow',
+      distortion: () => ({ value: 0, iterations: 1, converged: true, plan: [] }),
+      distortionAsync: async (a) => {
+        await new Promise((resolve) => setTimeout(resolve, 40 / a.nodes.length));
+        return { value: a.nodes.length, iterations: 1, converged: true, plan: [] };
+      },
+    });
     ctx.provide('knee:drop', {
       name: 'drop',
       detect: (pts) => {
@@ -413,6 +422,25 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(knee.index).toBe(1);
     expect(knee.point?.step).toBe(1);
     await expectCode(orch.recordRdStep(series.id, { rate: 1 }), 'LIMIT_RD_INVALID_INPUT');
+  });
+
+  it('steps of one series recorded at once get distinct default steps (each reads the largest step right before its append)', async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'parallel', reference: { nodes: [{ id: 'r', features: [0] }], edges: [] }, distortionAlgorithm: 'slow' });
+    const graph = (n: number) => ({ nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [0] })), edges: [] });
+    // Before, all four read step 0 before any was appended, and all were stored as step 0.
+    const appended = await Promise.all([
+      orch.recordRdStep(series.id, { rate: 1, graph: graph(1) }),
+      orch.recordRdStep(series.id, { rate: 2, graph: graph(2) }),
+      orch.recordRdStep(series.id, { rate: 3, graph: graph(4) }),
+      orch.recordRdStep(series.id, { rate: 4, distortion: 0.5 }),
+    ]);
+    expect(appended.map((a) => a.point.step).sort()).toEqual([0, 1, 2, 3]);
+    const stored = (await orch.rdKnee(undefined, series.id, 'drop')).points;
+    expect(stored.map((p) => p.step).sort()).toEqual([0, 1, 2, 3]);
+    // An explicit step is kept as given, and the next default one follows the largest.
+    await orch.recordRdStep(series.id, { rate: 5, distortion: 0.1, step: 10 });
+    expect((await orch.recordRdStep(series.id, { rate: 6, distortion: 0.05 })).point.step).toBe(11);
   });
 
   it('refuses an explicit step that would leave a series no next step, and the series goes on (rd-audit #7)', async () => {

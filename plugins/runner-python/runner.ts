@@ -352,6 +352,13 @@ export class PythonRunner implements Runner {
   #resolved: Platform | undefined;
   #closed = false;
   readonly #removals = new Set<Promise<void>>();
+  /**
+   * The closes under way, by session id (closeSession): a task of the id arriving
+   * meanwhile gets a new session, which waits for the close to end before it prepares its
+   * directory — the close kills the session uid's processes and removes the directory, and would
+   * otherwise take the new session's worker and files with it.
+   */
+  readonly #closes = new Map<string, Promise<void>>();
 
   constructor(init: PythonRunnerInit) {
     this.options = init.options;
@@ -850,6 +857,8 @@ export class PythonRunner implements Runner {
   }
 
   async #prepare(state: SessionState): Promise<void> {
+    // A close of the id still under way (see #closes) ends first: this session starts after it, empty.
+    await this.#closes.get(state.id)?.catch(() => undefined);
     await this.#claim(state);
     await mkdir(state.tmp, { recursive: true, mode: 0o700 });
     await chmod(state.dir, 0o700);
@@ -970,6 +979,17 @@ export class PythonRunner implements Runner {
     // A preparation under way (a per-session venv takes seconds) would write into the directory
     // after it is removed: it is stopped, and its end awaited, before the files go.
     state.closing.abort();
+    // After an earlier close of the id still under way (a session made and closed meanwhile).
+    const earlier = this.#closes.get(sessionId)?.catch(() => undefined);
+    const closing = Promise.resolve(earlier).then(() => this.#close(state)).finally(() => {
+      if (this.#closes.get(sessionId) === closing) this.#closes.delete(sessionId);
+    });
+    this.#closes.set(sessionId, closing);
+    await closing;
+  }
+
+  /** What closing a session takes once its tasks and preparation were told to stop. */
+  async #close(state: SessionState): Promise<void> {
     await state.prepared?.catch(() => undefined);
     await this.#dropWorker(state);
     if (state.uid !== undefined) await killUid(state.uid);

@@ -27,6 +27,12 @@ export const RunnerPythonOptions = z
     maxConcurrency: z.number().int().min(1).max(1024).default(4),
     /** Processes (and threads) one execution or worker may have at once: the fork-bomb bound. */
     maxProcesses: z.number().int().min(2).max(100_000).default(64),
+    /**
+     * A session with no task for this long is closed as by closeSession (warm worker stopped,
+     * processes killed, directory removed when removeSessionFiles), ms; a session with a task
+     * running or waiting never is. Its next task starts a new, empty session.
+     */
+    sessionIdleMs: z.number().int().min(1_000).max(30 * 86_400_000).default(86_400_000),
     /** Keep a Python worker per session so repeated tasks skip the interpreter start (globals persist). */
     warm: z.boolean().default(true),
     /**

@@ -180,6 +180,8 @@ interface SessionState {
   /** The session's slots: one limiter for its life, resized when its maxConcurrency changes (tasks holding a slot stay counted). */
   readonly sem: Semaphore;
   readonly running: Set<Execution>;
+  /** When a task of the session last started or ended (performance.now()): idle expiry (sessionIdleMs). */
+  usedAt: number;
 }
 
 interface Launched {
@@ -353,12 +355,14 @@ export class PythonRunner implements Runner {
   #closed = false;
   readonly #removals = new Set<Promise<void>>();
   /**
-   * The closes under way, by session id (closeSession): a task of the id arriving
+   * The closes under way, by session id (closeSession, idle expiry): a task of the id arriving
    * meanwhile gets a new session, which waits for the close to end before it prepares its
    * directory — the close kills the session uid's processes and removes the directory, and would
    * otherwise take the new session's worker and files with it.
    */
   readonly #closes = new Map<string, Promise<void>>();
+  /** Looks for sessions idle for sessionIdleMs; runs while there are sessions. */
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(init: PythonRunnerInit) {
     this.options = init.options;
@@ -624,6 +628,7 @@ export class PythonRunner implements Runner {
       clearTimeout(timer);
       ctx.signal.removeEventListener('abort', onAbort);
       state.running.delete(execution);
+      state.usedAt = performance.now();
       releaseSession?.();
       releaseGlobal?.();
     }
@@ -828,7 +833,7 @@ export class PythonRunner implements Runner {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
       python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined,
-      sem: new Semaphore(1), running: new Set(),
+      sem: new Semaphore(1), running: new Set(), usedAt: performance.now(),
     };
   }
 
@@ -837,6 +842,7 @@ export class PythonRunner implements Runner {
     if (!state) {
       state = this.#newState(id, tenant, platform);
       this.#sessions.set(id, state);
+      this.#sweep();
     } else if (state.tenant !== tenant) {
       // Never another tenant's files, globals or worker; the message does not say whose it is.
       throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
@@ -845,7 +851,34 @@ export class PythonRunner implements Runner {
     }
     // A warm worker runs one task at a time, so a warm session is a queue of one.
     state.sem.resize(this.options.warm ? 1 : maxConcurrency);
+    state.usedAt = performance.now();
     return state;
+  }
+
+  /**
+   * Idle expiry: a session with no task started or ended for sessionIdleMs, and none running or
+   * waiting, is closed as by closeSession (its warm worker stopped, its processes killed, its
+   * directory removed when removeSessionFiles is on): sessions that are never closed would
+   * otherwise keep their worker and files forever. Looked at every min(sessionIdleMs, 60 s) while
+   * there are sessions. A task of the id arriving later starts a new, empty session (after the
+   * close has ended, see #closes).
+   */
+  #sweep(): void {
+    if (this.#sweeper || this.#closed) return;
+    const idleMs = this.options.sessionIdleMs;
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const [id, state] of this.#sessions) {
+        if (state.running.size > 0 || now - state.usedAt < idleMs) continue;
+        this.#logger?.debug({ session: id }, 'runner-python: closing a session idle for sessionIdleMs');
+        this.closeSession(id, state.tenant).catch((error: unknown) => this.#logger?.warn({ err: error, session: id }, 'runner-python: could not close an idle session'));
+      }
+      if (this.#sessions.size === 0) {
+        clearInterval(this.#sweeper);
+        this.#sweeper = undefined;
+      }
+    }, Math.min(idleMs, 60_000));
+    this.#sweeper.unref();
   }
 
   #prepareOnce(state: SessionState): Promise<void> {
@@ -1021,6 +1054,8 @@ export class PythonRunner implements Runner {
   async dispose(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     await Promise.all([...this.#sessions.keys()].map((id) => this.closeSession(id)));
     const cg = this.#resolved?.cgroups;
     if (cg instanceof PidsCgroups) {

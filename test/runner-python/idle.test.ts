@@ -1,10 +1,14 @@
 /**
- * runner-python's session lifetime: a task of a session id whose close is still under way starts
- * a new session after the close, with nothing of it removed.
+ * runner-python used on its own (no runner-queue in front): sessions that are never closed are
+ * closed once idle for sessionIdleMs, never while a task runs or waits; and a task of a session id
+ * whose close is still under way starts a new session after the close, with nothing of it removed.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionLimits, type RunContext } from 'limit-graph';
-import { PYTHON, code, pythonRuntime, type PythonFixture } from './helpers.ts';
+import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
+import { PYTHON, alive, code, pythonRuntime, type PythonFixture } from './helpers.ts';
 
 let counter = 0;
 const ctx = (sessionId = `idle-${process.pid}-${++counter}`): RunContext => ({
@@ -13,10 +17,56 @@ const ctx = (sessionId = `idle-${process.pid}-${++counter}`): RunContext => ({
   signal: new AbortController().signal,
 });
 
+const until = async (what: () => boolean, ms: number): Promise<boolean> => {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (what()) return true;
+  return what();
+};
+
 let fixture: PythonFixture | undefined;
 afterEach(async () => {
   await fixture?.close();
   fixture = undefined;
+});
+
+describe('runner-python idle sessions (sessionIdleMs)', () => {
+  it("closes a session idle for sessionIdleMs: its warm worker stops and its directory goes; the next task starts it afresh", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, sessionIdleMs: 1_000 });
+    const c = ctx();
+    const first = await fixture.runner.executeIsolated(code('import os\nkept = 42\nopen("pid", "w").write(str(os.getpid()))'), c);
+    expect(first.ok).toBe(true);
+    const dir = fixture.runner.sessionDir(c.session.id);
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    expect(alive(pid)).toBe(true);
+    // Idle for 1 s, looked at every second: closed within about 2 s.
+    expect(await until(() => !existsSync(dir) && !alive(pid), 5_000), 'the idle session was not closed').toBe(true);
+    expect((await fixture.runner.health()).details?.sessions).toBe(0);
+    const next = await fixture.runner.executeIsolated(code('print(globals().get("kept", "gone"))'), c);
+    expect(next.ok).toBe(true);
+    expect(next.stdout.trim()).toBe('gone');
+    expect(existsSync(dir)).toBe(true);
+  }, 30_000);
+
+  it('never closes a session while a task of it runs or waits, and counts idleness from its last task', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, sessionIdleMs: 1_000 });
+    const c = ctx();
+    expect((await fixture.runner.executeIsolated(code('kept = 42'), c)).ok).toBe(true);
+    // Runs for 2.5 s (past the idle limit and two sweeps); a second task waits for it meanwhile.
+    const [slow, queued] = await Promise.all([
+      fixture.runner.executeIsolated(code('import time\ntime.sleep(2.5)\nprint(kept)'), c),
+      fixture.runner.executeIsolated(code('print(kept + 1)'), c),
+    ]);
+    expect([slow.ok, slow.stdout.trim(), slow.error?.message]).toEqual([true, '42', undefined]);
+    expect([queued.ok, queued.stdout.trim()]).toEqual([true, '43']);
+    // Just finished: not idle yet.
+    expect((await fixture.runner.executeIsolated(code('print(kept)'), c)).stdout.trim()).toBe('42');
+  }, 30_000);
+
+  it('the default is one day, and a limit under a second is refused naming the field', () => {
+    expect(RunnerPythonOptions.parse({}).sessionIdleMs).toBe(86_400_000);
+    const r = RunnerPythonOptions.safeParse({ sessionIdleMs: 10 });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['sessionIdleMs']);
+  });
 });
 
 describe.each([true, false])('runner-python close then reuse of a session id (warm: %s)', (warm) => {

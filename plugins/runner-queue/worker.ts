@@ -38,7 +38,15 @@ export class QueueWorker {
    * only, so a close job of another tenant with the same id must not reach them, and a run job of
    * another tenant on a live id is refused here (as the Runner contract asks of runners).
    */
-  readonly #owners = new Map<string, { tenant: string; running: number }>();
+  readonly #owners = new Map<string, Owner>();
+  /**
+   * The closes under way on the local runners (a close job, idle expiry), by (runner, session id):
+   * a run job of that session arriving meanwhile waits for its close to end, then starts the
+   * session afresh — never on the state being closed, nor losing what it did to that close.
+   */
+  readonly #closing = new Map<string, Promise<void>>();
+  /** Run jobs started so far: tells the idle expiry which sessions had a task since it began. */
+  #started = 0;
   /** pg-boss's ids of this worker's poll loops, to wake them on a notification. */
   readonly #loops: string[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -112,19 +120,48 @@ export class QueueWorker {
 
   /**
    * Forgets this worker's sessions that had no task for sessionIdleMs (never closed): their routes,
-   * their owner records and their state in the local runners (closed as a close job would).
+   * their owner records and their state in the local runners (closed as a close job would). A
+   * session with a task running, or started since this sweep began (its route was deleted and made
+   * again meanwhile), is kept. The closes all begin in the same turn as the decision (#close): a run
+   * job of the session arriving after it waits for its close and starts afresh.
    */
   async #expire(): Promise<void> {
+    const since = this.#started;
     const busy = [...this.#owners].filter(([, o]) => o.running > 0).map(([key, o]) => ({ tenant: o.tenant, sessionId: key.slice(key.indexOf('\u0000') + 1) }));
+    const closes: Promise<void>[] = [];
     for (const { tenant, sessionId } of await this.#registry.expire(this.id, busy)) {
       const held = [...this.#runners].filter(([name]) => {
         const o = this.#owners.get(ownerKey(name, sessionId));
-        return o?.tenant === tenant && o.running === 0;
+        return o?.tenant === tenant && o.running === 0 && o.started <= since;
       });
-      for (const [name] of held) this.#owners.delete(ownerKey(name, sessionId));
-      await Promise.all(held.map(([, r]) => r.closeSession?.(sessionId, tenant)));
-      this.#logger.debug({ worker: this.id, sessionId }, 'runner-queue: forgot a session idle for sessionIdleMs');
+      closes.push(this.#close(held, sessionId, tenant).catch((error: unknown) => {
+        this.#logger.warn({ err: error, worker: this.id, sessionId }, 'runner-queue: a local runner failed to close an idle session');
+      }));
+      this.#logger.debug({ worker: this.id, sessionId }, 'runner-queue: forgetting a session idle for sessionIdleMs');
     }
+    await Promise.all(closes);
+  }
+
+  /**
+   * Closes `tenant`'s session `sessionId` in `runners`: their owner records go at once, and a run
+   * job of the session arriving before the runner's close has ended waits for it (#closing). Rejects
+   * when a runner's close failed (after all of them ended).
+   */
+  async #close(runners: [string, Runner][], sessionId: string, tenant: string): Promise<void> {
+    // Synchronous up to the first await: the records go and #closing is set in the caller's turn.
+    const results = await Promise.allSettled(runners.map(([name, runner]) => {
+      const key = ownerKey(name, sessionId);
+      this.#owners.delete(key);
+      const earlier = this.#closing.get(key);
+      const work = Promise.resolve(earlier).then(() => runner.closeSession?.(sessionId, tenant));
+      const closing: Promise<void> = work.then(() => undefined, () => undefined).finally(() => {
+        if (this.#closing.get(key) === closing) this.#closing.delete(key);
+      });
+      this.#closing.set(key, closing);
+      return work;
+    }));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Unregisters dead workers (their sessions move), then deletes queues nobody consumes any more. */
@@ -189,8 +226,7 @@ export class QueueWorker {
     if (data.kind === 'close') {
       // Only the runners that hold this tenant's session of the id: another tenant's is left alone.
       const held = [...this.#runners].filter(([name]) => this.#owners.get(ownerKey(name, data.sessionId))?.tenant === data.tenant);
-      for (const [name] of held) this.#owners.delete(ownerKey(name, data.sessionId));
-      await Promise.all(held.map(([, r]) => r.closeSession?.(data.sessionId, data.tenant)));
+      await this.#close(held, data.sessionId, data.tenant);
       return { closed: data.sessionId, tenant: data.tenant, runners: held.map(([name]) => name) };
     }
     const runner = this.#runners.get(data.runner);
@@ -198,15 +234,18 @@ export class QueueWorker {
       throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `worker ${this.id} does not run runner:${data.runner} (it runs ${[...this.#runners.keys()].join(', ')})`);
     }
     const key = ownerKey(data.runner, data.session.id);
+    // The session's close still under way (idle expiry, a close job): this task starts after it, afresh.
+    for (let closing = this.#closing.get(key); closing; closing = this.#closing.get(key)) await closing;
     const owner = this.#owners.get(key);
     if (owner !== undefined && owner.tenant !== data.session.tenant) {
       throw new LimitError('LIMIT_CONFLICT', `Session id "${data.session.id}" is in use on worker ${this.id} by another tenant`, {
         details: { sessionId: data.session.id }, fix: 'Use the session ids the server generates; they are unique.',
       });
     }
-    const record = owner ?? { tenant: data.session.tenant, running: 0 };
+    const record = owner ?? { tenant: data.session.tenant, running: 0, started: 0 };
     this.#owners.set(key, record);
     record.running++;
+    record.started = ++this.#started;
     const controller = new AbortController();
     const watch = setInterval(() => {
       this.#boss.getJobById(this.queue, job.id).then(
@@ -224,6 +263,14 @@ export class QueueWorker {
       record.running--;
     }
   }
+}
+
+interface Owner {
+  tenant: string;
+  /** Tasks of the session running here now. */
+  running: number;
+  /** The #started count of its last task. */
+  started: number;
 }
 
 function ownerKey(runner: string, sessionId: string): string {

@@ -185,6 +185,73 @@ describe('runner-queue routing', () => {
     }
   }, 60_000);
 
+  it('a task arriving while its idle session is being closed waits for the close, then starts afresh; the close never takes what it did', async () => {
+    // runner:gated is runner-python on this worker whose closeSession waits for the test's go-ahead:
+    // the idle expiry's close is held open while the sessions' next tasks arrive.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const closing: string[] = [];
+    const started: string[] = [];
+    const gated = definePlugin({
+      meta: { name: 'runner-gated', version: '1.0.0', provides: ['runner:gated'], dependsOn: ['runner:python'] },
+      setup(ctx) {
+        const python = () => ctx.resolve('runner:python');
+        ctx.provide('runner:gated', {
+          name: 'gated',
+          get capabilities() { return python().capabilities; },
+          executeIsolated: (task, run) => {
+            started.push(run.session.id);
+            return python().executeIsolated(task, run);
+          },
+          closeSession: async (sessionId, tenant) => {
+            closing.push(sessionId);
+            await gate;
+            await python().closeSession?.(sessionId, tenant);
+          },
+          health: () => python().health(),
+        });
+      },
+    });
+    const dir = tempDir();
+    const w = await createRuntime({
+      config: { dataDir: dir, logLevel: 'silent', plugins: {} },
+      plugins: [
+        runnerPython.configure({ python: PYTHON, workDir: path.join(dir, 'sessions') }),
+        gated,
+        runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, runners: ['gated'] } }),
+      ],
+    });
+    const d = await dispatcher({ runner: 'gated' });
+    try {
+      const sessions = ['a', 'b'].map((s) => `s-${s}-${randomBytes(3).toString('hex')}`);
+      for (const s of sessions) expect((await run(d, 'kept = 42', s)).ok).toBe(true);
+      await admin.query(`UPDATE "${SCHEMA}".limit_session_routes SET used_at = now() - interval '2 days' WHERE session_id = ANY($1)`, [sessions]);
+      // The expiry has deleted the routes and begun closing (held at the gate).
+      for (const until = Date.now() + 20_000; closing.length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+      expect(closing.length).toBeGreaterThan(0);
+      expect(await Promise.all(sessions.map(route))).toEqual([undefined, undefined]);
+      started.length = 0;
+      const next = sessions.map((s) => run(d, 'print(globals().get("kept", "gone"))\nmine = 7', s));
+      // The gate opens once both tasks started on the runner, or 500 ms after the worker took both jobs.
+      for (const until = Date.now() + 20_000; started.length < 2 && Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+        const active = await admin.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = ANY($1) AND state = 'active'`, [sessions]);
+        if ((active.rows[0] as { n: number }).n === 2) {
+          await new Promise((r) => setTimeout(r, 500));
+          break;
+        }
+      }
+      release();
+      const results = await Promise.all(next);
+      // Started after the close: empty state, and nothing of the task closed away afterwards.
+      expect(results.map((r) => [r.ok, r.stdout.trim()])).toEqual([[true, 'gone'], [true, 'gone']]);
+      for (const s of sessions) expect((await run(d, 'print(mine)', s)).stdout.trim()).toBe('7');
+      expect(closing.sort()).toEqual([...sessions].sort());
+    } finally {
+      release();
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
   it("closing another tenant's session with the same id leaves this tenant's state on the worker and its route", async () => {
     const w = await worker();
     const d = await dispatcher();

@@ -31,6 +31,7 @@ export type { CallOptionsSchema, MergeCallOptionsSpec } from './call-options.ts'
 export { measureDistortion, distortionAborted } from './rd-distortion.ts';
 export { mulberry32 } from './random.ts';
 export * from './runner-helpers.ts';
+export { SessionIdleSweeper, sessionIdleMsOption } from './session-idle.ts';
 export * from './governance-helpers.ts';
 export * from './cli-helpers.ts';
 export { atExit, temporaryFolder, trackProcessGroup } from './process-cleanup.ts';

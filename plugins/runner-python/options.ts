@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sessionIdleMsOption } from 'limit-graph';
 
 export const RunnerPythonOptions = z
   .object({
@@ -32,7 +33,7 @@ export const RunnerPythonOptions = z
      * processes killed, directory removed when removeSessionFiles), ms; a session with a task
      * running or waiting never is. Its next task starts a new, empty session.
      */
-    sessionIdleMs: z.number().int().min(1_000).max(30 * 86_400_000).default(86_400_000),
+    sessionIdleMs: sessionIdleMsOption(),
     /** Keep a Python worker per session so repeated tasks skip the interpreter start (globals persist). */
     warm: z.boolean().default(true),
     /**

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LimitError, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type SessionLimits, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
@@ -361,14 +361,27 @@ export class PythonRunner implements Runner {
    * otherwise take the new session's worker and files with it.
    */
   readonly #closes = new Map<string, Promise<void>>();
-  /** Looks for sessions idle for sessionIdleMs; runs while there are sessions. */
-  #sweeper: NodeJS.Timeout | undefined;
+  /**
+   * Idle expiry (sessionIdleMs): a session with no task started or ended for that long, and none
+   * running or waiting, is closed as by closeSession (its warm worker stopped, its processes
+   * killed, its directory removed when removeSessionFiles is on). A task of the id arriving later
+   * starts a new, empty session (after the close has ended, see #closes).
+   */
+  readonly #idle: SessionIdleSweeper<SessionState>;
 
   constructor(init: PythonRunnerInit) {
     this.options = init.options;
     this.workDir = path.resolve(init.workDir);
     this.#logger = init.logger;
     this.#global = new Semaphore(init.options.maxConcurrency);
+    this.#idle = new SessionIdleSweeper({
+      plugin: 'runner-python',
+      idleMs: init.options.sessionIdleMs,
+      sessions: this.#sessions,
+      idleSince: (state) => (state.running.size > 0 ? undefined : state.usedAt),
+      close: (id, tenant) => this.closeSession(id, tenant),
+      logger: init.logger,
+    });
   }
 
   get capabilities(): RunnerCapabilities {
@@ -842,7 +855,7 @@ export class PythonRunner implements Runner {
     if (!state) {
       state = this.#newState(id, tenant, platform);
       this.#sessions.set(id, state);
-      this.#sweep();
+      this.#idle.watch();
     } else if (state.tenant !== tenant) {
       // Never another tenant's files, globals or worker; the message does not say whose it is.
       throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
@@ -853,32 +866,6 @@ export class PythonRunner implements Runner {
     state.sem.resize(this.options.warm ? 1 : maxConcurrency);
     state.usedAt = performance.now();
     return state;
-  }
-
-  /**
-   * Idle expiry: a session with no task started or ended for sessionIdleMs, and none running or
-   * waiting, is closed as by closeSession (its warm worker stopped, its processes killed, its
-   * directory removed when removeSessionFiles is on): sessions that are never closed would
-   * otherwise keep their worker and files forever. Looked at every min(sessionIdleMs, 60 s) while
-   * there are sessions. A task of the id arriving later starts a new, empty session (after the
-   * close has ended, see #closes).
-   */
-  #sweep(): void {
-    if (this.#sweeper || this.#closed) return;
-    const idleMs = this.options.sessionIdleMs;
-    this.#sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const [id, state] of this.#sessions) {
-        if (state.running.size > 0 || now - state.usedAt < idleMs) continue;
-        this.#logger?.debug({ session: id }, 'runner-python: closing a session idle for sessionIdleMs');
-        this.closeSession(id, state.tenant).catch((error: unknown) => this.#logger?.warn({ err: error, session: id }, 'runner-python: could not close an idle session'));
-      }
-      if (this.#sessions.size === 0) {
-        clearInterval(this.#sweeper);
-        this.#sweeper = undefined;
-      }
-    }, Math.min(idleMs, 60_000));
-    this.#sweeper.unref();
   }
 
   #prepareOnce(state: SessionState): Promise<void> {
@@ -1054,8 +1041,7 @@ export class PythonRunner implements Runner {
   async dispose(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
+    this.#idle.stop();
     await Promise.all([...this.#sessions.keys()].map((id) => this.closeSession(id)));
     const cg = this.#resolved?.cgroups;
     if (cg instanceof PidsCgroups) {

@@ -1,10 +1,10 @@
 /**
  * The kernel's hosted-runner helpers on their own (the OpenAI and Anthropic suites exercise them
  * through real SDKs against fake servers): deadline classification, key scrubbing, failure wording,
- * and the per-session queue of HostedConversations.
+ * the per-session queue of HostedConversations, and the idle expiry runners share (SessionIdleSweeper).
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, HostedConversations, RetryTooLateError, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries } from 'limit-graph';
+import { createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -153,5 +153,50 @@ describe('hosted-runner helpers', () => {
     const clean = { a: ['x'], b: 1 };
     expect(scrubSecretDeep(clean, 'sk-1')).toBe(clean);
     expect(scrubSecretDeep([{ role: 'assistant', content: 'key sk-1 here' }], 'sk-1')).toEqual([{ role: 'assistant', content: 'key [redacted] here' }]);
+  });
+});
+
+describe('SessionIdleSweeper (sessionIdleMs of runner-python, runner-llama and the hosted runners)', () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  it('closes, through the runner\'s close with its tenant, only sessions idle for idleMs; never one with a task; stops when none is left; never holds the process', async () => {
+    const sessions = new Map<string, { tenant: string; usedAt: number; busy: boolean }>();
+    const closed: string[] = [];
+    const sweeper = new SessionIdleSweeper({
+      plugin: 'runner-x',
+      idleMs: 1_000,
+      sessions,
+      idleSince: (s) => (s.busy ? undefined : s.usedAt),
+      close: async (id, tenant) => {
+        closed.push(`${id}@${tenant}`);
+        sessions.delete(id);
+      },
+    });
+    const now = performance.now();
+    sessions.set('old', { tenant: 't1', usedAt: now - 5_000, busy: false });
+    sessions.set('busy', { tenant: 't2', usedAt: now - 5_000, busy: true });
+    sessions.set('recent', { tenant: 't3', usedAt: now, busy: false });
+    const before = timers();
+    sweeper.watch();
+    sweeper.watch(); // one timer, however often a session is added
+    expect(timers(), 'the sweep timer keeps the process alive').toBe(before);
+    sweeper.sweep();
+    expect(closed).toEqual(['old@t1']);
+    sessions.get('busy')!.busy = false;
+    await sleep(1_100); // the timer's own look, recent now idle too
+    expect(closed.sort()).toEqual(['busy@t2', 'old@t1', 'recent@t3']);
+    expect(sessions.size).toBe(0);
+    sweeper.stop();
+    sweeper.watch(); // stopped for good (a disposed runner)
+    sessions.set('late', { tenant: 't', usedAt: now - 5_000, busy: false });
+    await sleep(1_100);
+    expect(closed).not.toContain('late@t');
+  });
+
+  it('sessionIdleMsOption: one day by default, 1 s to 30 days', () => {
+    expect(sessionIdleMsOption().parse(undefined)).toBe(86_400_000);
+    expect(sessionIdleMsOption().safeParse(999).success).toBe(false);
+    expect(sessionIdleMsOption().safeParse(31 * 86_400_000).success).toBe(false);
+    expect(sessionIdleMsOption().safeParse(1.5e3).success).toBe(true);
   });
 });

@@ -13,6 +13,7 @@ import type { Logger } from './logger.ts';
 import { RunMetrics, RunOutput, type HealthResult } from './model/index.ts';
 import { formatIssues } from './config/issues.ts';
 import { assertJsonSafe } from './storage-helpers.ts';
+import { SessionIdleSweeper } from './session-idle.ts';
 
 /** The codes a hosted runner's failed task carries (`RunnerFailure.code`). */
 export type RunnerFailureCode = 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE';
@@ -593,16 +594,24 @@ interface ConversationState<M> {
   tail: Promise<unknown>;
   /** Aborted by closeSession. */
   readonly controller: AbortController;
+  /** Turns of the session running or queued (idle expiry never closes a session with one). */
+  pending: number;
+  /** When a turn of the session last started or ended (performance.now()): idle expiry (sessionIdleMs). */
+  usedAt: number;
 }
 
 /**
  * Per-session conversations of a hosted runner (M: the vendor's message type). `run` queues the
  * turn behind the session's previous one, bounds it by the deadline, and turns every failure into
- * a RunResult; only a completed exchange joins the conversation.
+ * a RunResult; only a completed exchange joins the conversation. A conversation with no turn
+ * started or ended for `sessionIdleMs`, and none running or queued, is forgotten as by
+ * closeSession (SessionIdleSweeper): a session never closed would otherwise be kept for as long as
+ * the process lives.
  */
 export class HostedConversations<M> {
   readonly #sessions = new Map<string, ConversationState<M>>();
   #closed = false;
+  readonly #idle: SessionIdleSweeper<ConversationState<M>>;
 
   constructor(
     private readonly o: {
@@ -617,8 +626,19 @@ export class HostedConversations<M> {
       describe(error: unknown, retries?: number): RunnerFailure;
       /** The API key: scrubbed from every result (stdout, value) and from what joins the conversation. */
       secret?: string | undefined;
+      /** The plugin's sessionIdleMs option (sessionIdleMsOption): 1 day when not given. */
+      sessionIdleMs?: number | undefined;
     },
-  ) {}
+  ) {
+    this.#idle = new SessionIdleSweeper({
+      plugin: o.plugin,
+      idleMs: o.sessionIdleMs ?? 86_400_000,
+      sessions: this.#sessions,
+      idleSince: (state) => (state.pending > 0 ? undefined : state.usedAt),
+      close: (id, tenant) => this.closeSession(id, tenant),
+      logger: o.logger,
+    });
+  }
 
   /**
    * Runs `turn` as the session's next turn. `timeoutMs` is the runner's own limit; the stricter of
@@ -638,6 +658,8 @@ export class HostedConversations<M> {
     const previous = state.tail;
     let release!: () => void;
     state.tail = Promise.all([previous, new Promise<void>((resolve) => (release = resolve))]);
+    state.pending++;
+    state.usedAt = performance.now();
     try {
       const early = deadline.stopped();
       if (early) return runResult(started, { text: current.text, failure: early });
@@ -669,6 +691,8 @@ export class HostedConversations<M> {
       return runResult(started, { text: scrubSecret(text, this.o.secret), failure, value, tokensIn: current.tokensIn, tokensOut: current.tokensOut });
     } finally {
       deadline.clear();
+      state.pending--;
+      state.usedAt = performance.now();
       release();
     }
   }
@@ -709,14 +733,16 @@ export class HostedConversations<M> {
 
   async dispose(): Promise<void> {
     this.#closed = true;
+    this.#idle.stop();
     for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
   }
 
   #state(id: string, tenant: string): ConversationState<M> {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { tenant, messages: [], tail: Promise.resolve(), controller: new AbortController() };
+      state = { tenant, messages: [], tail: Promise.resolve(), controller: new AbortController(), pending: 0, usedAt: performance.now() };
       this.#sessions.set(id, state);
+      this.#idle.watch();
     } else if (state.tenant !== tenant) {
       throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
         details: { sessionId: id }, fix: 'Use the session ids the server generates; they are unique.',

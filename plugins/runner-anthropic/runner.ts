@@ -52,7 +52,7 @@ export class AnthropicRunner implements Runner {
     // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
     // The base URL too is always given: the SDK would read ANTHROPIC_BASE_URL from process.env.
     this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com'));
-    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey });
+    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey, sessionIdleMs: options.sessionIdleMs });
   }
 
   get baseURL(): string {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sessionIdleMsOption } from 'limit-graph';
 
 /** Options of runner-llama; README.md documents each one. */
 export const RunnerLlamaOptions = z
@@ -30,6 +31,12 @@ export const RunnerLlamaOptions = z
     systemPrompt: z.string().default(''),
     /** Runner-wide time limit per task, ms; the stricter of this and the session's timeoutMs applies. */
     timeoutMs: z.number().int().min(1).max(86_400_000).optional(),
+    /**
+     * A session with no task started or ended for this long, and none running or queued, is closed
+     * as by closeSession (its context sequence freed, its history forgotten), ms; its next task
+     * starts a new chat.
+     */
+    sessionIdleMs: sessionIdleMsOption(),
   })
   .strict();
 

@@ -15,7 +15,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { LimitError, untilAborted } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, untilAborted } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerLlamaOptionsParsed } from './options.ts';
 
@@ -38,6 +38,10 @@ interface SessionState {
    */
   active: number;
   lastUsed: number;
+  /** Turns of this session running or queued: idle expiry never closes a session with one. */
+  pending: number;
+  /** When a turn of this session last started or ended (performance.now()): idle expiry (sessionIdleMs). */
+  usedAt: number;
   /** Aborted by closeSession, so in-flight work of a closing session stops. */
   readonly controller: AbortController;
 }
@@ -75,11 +79,26 @@ export class LlamaRunner implements Runner {
   readonly #sessions = new Map<string, SessionState>();
   /** Waiters for a context sequence to become free. */
   readonly #waiters = new Set<() => void>();
+  /**
+   * Idle expiry (sessionIdleMs): a session with no turn started or ended for that long, and none
+   * running or queued, is closed as by closeSession — its context sequence freed, its history
+   * forgotten; its next task starts a new chat.
+   */
+  readonly #idle: SessionIdleSweeper<SessionState>;
 
   constructor(
     private readonly options: RunnerLlamaOptionsParsed,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.#idle = new SessionIdleSweeper({
+      plugin: PLUGIN,
+      idleMs: options.sessionIdleMs,
+      sessions: this.#sessions,
+      idleSince: (state) => (state.pending > 0 ? undefined : state.usedAt),
+      close: (id, tenant) => this.closeSession(id, tenant),
+      logger,
+    });
+  }
 
   /** Loads the model and creates the shared context; called from the boot hook. */
   async load(): Promise<void> {
@@ -144,6 +163,8 @@ export class LlamaRunner implements Runner {
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
     state.tail = Promise.all([previous, mine]);
+    state.pending++;
+    state.usedAt = performance.now();
     let counted = false;
     try {
       const early = stopped();
@@ -194,6 +215,8 @@ export class LlamaRunner implements Runner {
       clearTimeout(timer);
       if (counted) state.active--;
       state.lastUsed = Date.now();
+      state.pending--;
+      state.usedAt = performance.now();
       release();
       this.#notify();
     }
@@ -304,6 +327,7 @@ export class LlamaRunner implements Runner {
   /** Closes every session and frees the context, the model and llama.cpp (at shutdown). */
   async dispose(): Promise<void> {
     this.#closed = true;
+    this.#idle.stop();
     for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
     const context = this.#context;
     const model = this.#model;
@@ -319,8 +343,9 @@ export class LlamaRunner implements Runner {
   #state(id: string, tenant: string): SessionState {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { id, tenant, tail: Promise.resolve(), active: 0, lastUsed: Date.now(), controller: new AbortController() };
+      state = { id, tenant, tail: Promise.resolve(), active: 0, lastUsed: Date.now(), pending: 0, usedAt: performance.now(), controller: new AbortController() };
       this.#sessions.set(id, state);
+      this.#idle.watch();
     } else if (state.tenant !== tenant) {
       throw new LimitError('LIMIT_CONFLICT', `Session id "${id}" is in use on this runner by another tenant`, {
         plugin: 'runner-llama', details: { sessionId: id }, fix: 'Use the session ids the server generates; they are unique.',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HostedBaseURL } from 'limit-graph';
+import { HostedBaseURL, sessionIdleMsOption } from 'limit-graph';
 
 /** Options of runner-openai; README.md documents each one. */
 export const RunnerOpenAIOptions = z
@@ -22,6 +22,11 @@ export const RunnerOpenAIOptions = z
     timeoutMs: z.number().int().min(1).max(86_400_000).default(600_000),
     /** Retries on connection errors, 408, 409, 429 and 5xx, with exponential backoff that honours retry-after(-ms). */
     maxRetries: z.number().int().min(0).max(10).default(2),
+    /**
+     * A session with no task started or ended for this long, and none running or queued, has its
+     * conversation forgotten as by closeSession, ms; its next task starts a new conversation.
+     */
+    sessionIdleMs: sessionIdleMsOption(),
   })
   .strict();
 

@@ -46,7 +46,7 @@ export class OpenAIRunner implements Runner {
     // Everything explicit: the SDK reads OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID from
     // process.env for what it is not given, behind the runtime's env and config.
     this.#client = new OpenAI({ ...vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1'), organization: null, project: null });
-    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey });
+    this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey, sessionIdleMs: options.sessionIdleMs });
   }
 
   get baseURL(): string {

@@ -6,7 +6,7 @@
  * `you said: …`), so only the vendor's wire details are parameters; tests of the request a runner
  * builds stay in each runner's own test file.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Task, createLogger, createRuntime, isLimitError, type HealthResult, type Plugin, type Runtime, type RunResult, type Runner } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import { closedPort, startFakeVendor, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
@@ -14,7 +14,7 @@ import { closedPort, startFakeVendor, type PlannedResponse, type ReceivedRequest
 export interface HostedRunnerUnderTest extends Runner {
   readonly baseURL: string;
   history(sessionId: string): { content?: unknown }[] | undefined;
-  closeSession(sessionId: string): Promise<void>;
+  closeSession(sessionId: string, tenant?: string): Promise<void>;
   health(): Promise<HealthResult>;
 }
 
@@ -34,6 +34,7 @@ export interface HostedRunnerOptions {
   maxRetries?: number;
   stream?: boolean;
   timeoutMs?: number;
+  sessionIdleMs?: number;
 }
 
 /** A hosted runner plugin and the fake its tests run against. */
@@ -484,6 +485,72 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(result.ok, JSON.stringify(result.error)).toBe(true);
       expect(result.stdout).toMatch(/^your key is .*\[redacted\]/);
       expect(JSON.stringify([result, runner.history(a.session.id)])).not.toContain(h.apiKey);
+    });
+  });
+
+  describe(`${h.name} idle sessions (sessionIdleMs)`, () => {
+    let rt: Runtime | undefined;
+    afterEach(async () => {
+      await rt?.close();
+      rt = undefined;
+    });
+    const until = async (what: () => boolean, ms: number): Promise<boolean> => {
+      for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (what()) return true;
+      return what();
+    };
+
+    it('forgets a conversation idle for sessionIdleMs; the next task of the session starts a new one', async () => {
+      let runner: R;
+      ({ rt, runner } = await h.start({ sessionIdleMs: 1_000 }));
+      const a = makeRunContext();
+      expect((await runner.executeIsolated(prompt('remember me'), a)).stdout).toBe('you said: remember me');
+      expect(runner.history(a.session.id)).toHaveLength(2);
+      // Idle for 1 s, looked at every second: forgotten within about 2 s.
+      expect(await until(() => runner.history(a.session.id) === undefined, 5_000), 'the idle conversation was kept').toBe(true);
+      expect((await runner.executeIsolated(prompt('who am I?'), a)).stdout).toBe('you said: who am I?');
+    }, 15_000);
+
+    it('never forgets a conversation while a turn of it runs or waits, and counts idleness from its last turn', async () => {
+      let runner: R;
+      ({ rt, runner } = await h.start({ sessionIdleMs: 1_000 }));
+      const a = makeRunContext({ limits: { timeoutMs: 10_000 } });
+      await runner.executeIsolated(prompt('keep me'), a);
+      // A turn hangs for 2.5 s (past the idle limit and two looks) while another waits behind it.
+      const started = performance.now();
+      const [hung, queued] = await Promise.all([
+        runner.executeIsolated(prompt('hang'), { ...a, session: { ...a.session, limits: { ...a.session.limits, timeoutMs: 2_500 } } }),
+        runner.executeIsolated(prompt('still here'), a),
+      ]);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(2_400);
+      expect(hung.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+      expect([queued.ok, queued.stdout]).toEqual([true, 'you said: keep me | still here']);
+      // Just ended: not idle yet.
+      expect((await runner.executeIsolated(prompt('and now'), a)).stdout).toBe('you said: keep me | still here | and now');
+    }, 15_000);
+
+    it("closeSession(id, tenant) forgets only that tenant's conversation, and a turn arriving while it closes starts afresh", async () => {
+      let runner: R;
+      ({ rt, runner } = await h.start());
+      const a = makeRunContext({ limits: { timeoutMs: 10_000 } });
+      await runner.executeIsolated(prompt('mine'), a);
+      await runner.closeSession(a.session.id, 'someone-else');
+      expect(runner.history(a.session.id)).toHaveLength(2);
+      // A turn running (hung) when the session closes: the close waits for it to stop; a turn of
+      // the id arriving meanwhile is a new conversation that the close leaves alone.
+      const running = runner.executeIsolated(prompt('hang'), a);
+      await new Promise((r) => setTimeout(r, 50));
+      const closing = runner.closeSession(a.session.id, a.session.tenant);
+      const fresh = await runner.executeIsolated(prompt('new start'), a);
+      await closing;
+      expect((await running).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      expect([fresh.ok, fresh.stdout]).toEqual([true, 'you said: new start']);
+      expect(runner.history(a.session.id)!.map((m) => m.content)).toEqual(['new start', 'you said: new start']);
+    }, 15_000);
+
+    it('the default is one day, and a limit under a second is refused naming the option', async () => {
+      const error = await h.start({ sessionIdleMs: 10 }).catch((e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+      expect((error as Error).message).toMatch(/sessionIdleMs/);
     });
   });
 

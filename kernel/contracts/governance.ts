@@ -99,6 +99,12 @@ export interface RuleContext {
    * `governance.unchecked` finding.
    */
   budgetMs: number;
+  /**
+   * Aborted when the engine cuts this (async) call at its budget — the reason a `TimeoutError`
+   * naming the rule — or when the evaluation's caller aborts; pass it to what the rule waits on (a
+   * model request, a fetch) so a cut call stops rather than working on unseen. The engine always
+   * gives one; a caller building a context by hand may not.
+   */
   signal?: AbortSignal;
   /** performance.now() value after which the rule should stop and return what it found. */
   deadline?: number;

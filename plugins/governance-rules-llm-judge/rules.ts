@@ -84,7 +84,12 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
         ruleId: 'llm-judge', kind: 'Malicious', severity: ctx.blockSeverity ?? 10,
         reason: `LLM judge failed closed: ${why.length > 500 ? `${why.slice(0, 500)}…` : why}`, evidence: [{ field: subject.field, start: 0, end: 0, excerpt: why.slice(0, 200) }],
       }];
+      // The engine aborts ctx.signal when it cuts this call (or its caller gives up): the runner's
+      // request is cancelled then, as on this rule's own timeout, rather than left open unseen.
+      if (ctx.signal?.aborted) return [];
       const controller = new AbortController();
+      const onCut = () => controller.abort(ctx.signal!.reason);
+      ctx.signal?.addEventListener('abort', onCut, { once: true });
       let timer: NodeJS.Timeout | undefined;
       // Fail closed before the engine cuts this call at its deadline (judgeBudgetMs): a cut call
       // would be an Unverified finding, weaker than this rule's blocking one.
@@ -99,6 +104,8 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
           ),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no verdict within ${waitMs} ms${waitMs < options.timeoutMs ? ' (the governance plugin\'s judgeBudgetMs)' : ''}`)), waitMs);
+            // Cut: stop waiting too (what this call returns now is not read).
+            controller.signal.addEventListener('abort', () => reject(new Error('cut by the governance engine')), { once: true });
           }),
         ]);
         if (!answer.ok) return failClosed(`runner error: ${answer.error?.message ?? answer.stderr.slice(0, 200)}`);
@@ -110,6 +117,7 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
         return failClosed(error instanceof Error ? error.message : String(error));
       } finally {
         clearTimeout(timer);
+        ctx.signal?.removeEventListener('abort', onCut);
         controller.abort();
       }
     },

@@ -48,6 +48,16 @@ export interface EngineOptions {
   minSeverity: number;
 }
 
+/** Options of one evaluation. */
+export interface EvaluateOptions {
+  /**
+   * Aborting it ends the evaluation (it rejects with the signal's reason) and aborts the
+   * `ctx.signal` of the rule call in flight, so an async rule stops (a judge's model request is
+   * cancelled).
+   */
+  signal?: AbortSignal;
+}
+
 /** The middle of a field longer than maxScanChars, which was not read. */
 interface ScanGap {
   field: string;
@@ -360,22 +370,25 @@ export class GovernanceEngine {
    * Runs the scan rules (then the judge rules) on every subject of the surface; `extra` lets the
    * service add findings from the governInput/governOutput hooks before the decision.
    */
-  async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>): Promise<GovernanceVerdict> {
+  async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>, options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const overBudget = new Set<string>();
     const cut = new Set<string>();
     const { subjects, gaps } = this.#plan(trace, surface, overBudget);
-    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, this.#options.ruleBudgetMs, overBudget, cut);
+    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, this.#options.ruleBudgetMs, overBudget, cut, signal);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
     // and the policy decides what that is worth.
     const unread = this.#options.unscannedSeverity ?? 5;
     for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, unread));
     if (cut.size) findings.push(uncheckedFinding([...cut], 'ruleBudgetMs', this.#options.ruleBudgetMs, unread));
     if (extra) findings = checkFindings(await extra(findings), undefined);
+    signal?.throwIfAborted();
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {
       const judgeBudget = this.#options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
       const judgeCut = new Set<string>();
-      const judged = await this.#run(judges, subjects, { findings }, judgeBudget, overBudget, judgeCut);
+      const judged = await this.#run(judges, subjects, { findings }, judgeBudget, overBudget, judgeCut, signal);
       // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever.
       if (judgeCut.size) judged.push(uncheckedFinding([...judgeCut], 'judgeBudgetMs', judgeBudget, unread));
       findings = mergeFindings([...findings, ...judged]);
@@ -391,12 +404,37 @@ export class GovernanceEngine {
   }
 
   /** Evaluates a bare text placed on a surface. */
-  check(text: string, surface: Surface = 'input'): Promise<GovernanceVerdict> {
-    return this.evaluate(textTrace(text, surface), surface);
+  check(text: string, surface: Surface = 'input', options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
+    return this.evaluate(textTrace(text, surface), surface, undefined, options);
   }
 
-  /** `overBudget` collects the rules that ran past the budget, `cut` those of them whose findings were lost (async, cut off). */
-  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>): Promise<Finding[]> {
+  /**
+   * `overBudget` collects the rules that ran past the budget, `cut` those of them whose findings were lost (async, cut off).
+   * Rules get `ctx.signal`: one controller serves the calls of this phase (calls run one after
+   * another, and a synchronous call cannot be cut, so it costs one controller per phase), aborted
+   * when the call in flight is cut at its budget — and then replaced, so the calls after it get a
+   * live signal — or when the caller's `signal` aborts, which also ends the evaluation with its reason.
+   */
+  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>, caller?: AbortSignal): Promise<Finding[]> {
+    if (rules.length === 0 || subjects.length === 0) return [];
+    let controller = new AbortController();
+    const onAbort = caller && (() => controller.abort(caller.reason));
+    if (onAbort) caller!.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#calls(rules, subjects, extraCtx, budget, overBudget, cut, caller, () => controller.signal, (ruleId) => {
+        controller.abort(new DOMException(`rule ${ruleId} was cut at its time budget (${budget} ms)`, 'TimeoutError'));
+        controller = new AbortController();
+      });
+    } finally {
+      if (onAbort) caller!.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** #run's loop; `signal()` is the signal of the next call, `cutCall()` aborts it (the call in flight was cut). */
+  async #calls(
+    rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>,
+    caller: AbortSignal | undefined, signal: () => AbortSignal, cutCall: (ruleId: string) => void,
+  ): Promise<Finding[]> {
     const all: Finding[] = [];
     const band = this.preset.reviewBand;
     const policy = this.policy;
@@ -424,15 +462,17 @@ export class GovernanceEngine {
           const started = clock;
           // A literal with a fixed shape: spreading a shared base context per call cost more than
           // most rules (it was 13% of an evaluation).
-          const ctx: RuleContext = { policy, budgetMs: budget, deadline: started + budget, blockSeverity, reviewBand, findings };
+          const ctx: RuleContext = { policy, budgetMs: budget, signal: signal(), deadline: started + budget, blockSeverity, reviewBand, findings };
           let result: unknown;
           try {
             result = rule.evaluate(viewSubject, ctx);
             // Judge rules wait on a model: their budget is judgeBudgetMs, and a judge that keeps its own
             // (fail-closed) timeout keeps it inside ctx.deadline (the LLM judge does).
-            if (result instanceof Promise) result = await withBudget(result as Promise<unknown>, budget, rule.id);
+            if (result instanceof Promise) result = await withBudget(result as Promise<unknown>, budget, rule.id, caller);
           } catch (error) {
             if (error instanceof BudgetExceeded) {
+              // The cut call is told to stop (its model request cancelled), not left working unseen.
+              cutCall(rule.id);
               overBudget.add(rule.id);
               cut.add(rule.id);
               clock = performance.now();
@@ -478,12 +518,22 @@ export class GovernanceEngine {
 
 class BudgetExceeded extends Error {}
 
-function withBudget<T>(promise: Promise<T>, ms: number, ruleId: string): Promise<T> {
+/** `promise`, or BudgetExceeded after `ms`, or the caller's abort reason when `caller` aborts first. */
+function withBudget<T>(promise: Promise<T>, ms: number, ruleId: string, caller?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new BudgetExceeded(ruleId)), ms);
+    if (caller) {
+      onAbort = () => reject(caller.reason);
+      if (caller.aborted) onAbort();
+      else caller.addEventListener('abort', onAbort, { once: true });
+    }
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) caller!.removeEventListener('abort', onAbort);
+  });
 }
 
 /** The Unverified finding for the middle of a field longer than maxScanChars. */

@@ -1,7 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, defineRulePack, type GovernanceRule, type Runner, type Runtime } from 'limit-graph';
+import { createRuntime, definePlugin, defineRulePack, type GovernanceRule, type RuleSubject, type Runner, type Runtime } from 'limit-graph';
 import { governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
+import { GovernanceEngine, textTrace } from '../../plugins/governance/engine.ts';
+import { createJudgeRule } from '../../plugins/governance-rules-llm-judge/rules.ts';
+import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
 describe('governance engine: flag kinds, policy fields, custom rules, hostile input', () => {
   let rt: Runtime | undefined;
@@ -231,6 +234,72 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     })]);
     expect(v.decision).toBe('review');
     await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], judgeBudgetMs: 0 } } } })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('judgeBudgetMs') });
+  });
+
+  it('an async rule cut at its budget sees ctx.signal abort (and the calls after it get a live one); a caller\'s abort ends the evaluation and aborts the call in flight', async () => {
+    const seen: { id: string; signal: AbortSignal | undefined }[] = [];
+    const hang = (id: string, phase: 'scan' | 'judge' = 'scan'): GovernanceRule => ({
+      id, flag: 'Unsafe', surfaces: ['input'], phase,
+      evaluate: (subject, ctx) => {
+        if (subject.view?.name !== 'raw') return [];
+        seen.push({ id, signal: ctx.signal });
+        return new Promise<never>(() => {});
+      },
+    });
+    const preset = GOVERNANCE_PRESETS.default;
+    const engine = new GovernanceEngine({ rules: [hang('acme.a'), hang('acme.b'), hang('acme.judge', 'judge')], preset, ruleBudgetMs: 20, judgeBudgetMs: 30, maxScanChars: 65_536, minSeverity: 1 });
+    const v = await engine.check('hello');
+    expect(v.overBudget).toEqual(['acme.a', 'acme.b', 'acme.judge']);
+    expect(seen.map((s) => s.id)).toEqual(['acme.a', 'acme.b', 'acme.judge']);
+    for (const { id, signal } of seen) {
+      expect(signal?.aborted).toBe(true);
+      expect(signal?.reason).toMatchObject({ name: 'TimeoutError', message: `rule ${id} was cut at its time budget (${id === 'acme.judge' ? 30 : 20} ms)` });
+    }
+    // Each cut call had its own signal: the next call did not start with an aborted one.
+    expect(new Set(seen.map((s) => s.signal)).size).toBe(3);
+    // A synchronous rule gets a live signal too (one per phase, shared by calls that cannot be cut).
+    let syncSignal: AbortSignal | undefined;
+    const sync = new GovernanceEngine({ rules: [{ id: 'acme.sync', flag: 'Unsafe', surfaces: ['input'], evaluate: (_s, ctx) => { syncSignal = ctx.signal; return []; } }], preset, ruleBudgetMs: 20, maxScanChars: 65_536, minSeverity: 1 });
+    expect((await sync.check('hello')).decision).toBe('allow');
+    expect(syncSignal?.aborted).toBe(false);
+    // The caller gives up: the evaluation rejects with its reason, and the rule in flight is told.
+    seen.length = 0;
+    const slow = new GovernanceEngine({ rules: [hang('acme.a')], preset, ruleBudgetMs: 10_000, maxScanChars: 65_536, minSeverity: 1 });
+    const caller = new AbortController();
+    const started = performance.now();
+    const pending = slow.check('hello', 'input', { signal: caller.signal });
+    setTimeout(() => caller.abort(new Error('client went away')), 20);
+    await expect(pending).rejects.toThrow('client went away');
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(seen[0]!.signal?.aborted).toBe(true);
+    expect(seen[0]!.signal?.reason).toMatchObject({ message: 'client went away' });
+    await expect(slow.check('hello', 'input', { signal: AbortSignal.abort(new Error('already gone')) })).rejects.toThrow('already gone');
+  });
+
+  it('the LLM judge cancels its runner request when ctx.signal aborts (the engine cut it)', async () => {
+    let runnerSignal: AbortSignal | undefined;
+    const runner = {
+      name: 'judge',
+      executeIsolated: (_task: unknown, options: { signal: AbortSignal }) => {
+        runnerSignal = options.signal;
+        return new Promise<never>(() => {});
+      },
+    } as unknown as Runner;
+    const rule = createJudgeRule({ runner: 'judge', timeoutMs: 10_000, maxChars: 1000 }, () => runner);
+    const cut = new AbortController();
+    const subject = { surface: 'input' as const, field: 'task.input', text: 'hello', trace: textTrace('hello', 'input'), view: { name: 'raw' } } as RuleSubject;
+    const answer = rule.evaluate(subject, {
+      policy: GOVERNANCE_PRESETS.default.policy, budgetMs: 60_000, deadline: performance.now() + 60_000, signal: cut.signal,
+      reviewBand: [4, 7], findings: [{ ruleId: 'x', kind: 'Jailbreak', severity: 5, reason: 'x', evidence: [] }],
+    }) as Promise<unknown>;
+    await new Promise((r) => setTimeout(r, 10));
+    expect(runnerSignal?.aborted).toBe(false);
+    cut.abort(new DOMException('rule llm-judge was cut at its time budget (60000 ms)', 'TimeoutError'));
+    expect(runnerSignal?.aborted).toBe(true);
+    // It stops waiting as well (not until its own 10 s timeout).
+    const started = performance.now();
+    await answer;
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it('a rule that returns something other than valid findings is a rule error naming the rule and the field, never read as no finding', async () => {

@@ -381,7 +381,9 @@ export class GovernanceEngine {
     // and the policy decides what that is worth.
     const unread = this.#options.unscannedSeverity ?? 5;
     for (const gap of gaps) findings.push(unscannedFinding(gap, this.#options.maxScanChars, unread));
-    if (cut.size) findings.push(uncheckedFinding([...cut], 'ruleBudgetMs', this.#options.ruleBudgetMs, unread));
+    const scanCut = { ruleIds: [...cut], option: 'ruleBudgetMs', budgetMs: this.#options.ruleBudgetMs } as const;
+    const scanUnchecked = cut.size ? uncheckedFinding([scanCut], unread) : undefined;
+    if (scanUnchecked) findings.push(scanUnchecked);
     if (extra) findings = checkFindings(await extra(findings), undefined);
     signal?.throwIfAborted();
     const judges = this.#judge.get(surface)!;
@@ -389,8 +391,13 @@ export class GovernanceEngine {
       const judgeBudget = this.#options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
       const judgeCut = new Set<string>();
       const judged = await this.#run(judges, subjects, { findings }, judgeBudget, overBudget, judgeCut, signal);
-      // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever.
-      if (judgeCut.size) judged.push(uncheckedFinding([...judgeCut], 'judgeBudgetMs', judgeBudget, unread));
+      // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever;
+      // with scan rules cut too, the one finding names both (two would merge into the first alone).
+      if (judgeCut.size) {
+        const judgeCutAt = { ruleIds: [...judgeCut], option: 'judgeBudgetMs', budgetMs: judgeBudget } as const;
+        if (scanUnchecked) findings = findings.filter((f) => f.ruleId !== UNCHECKED_ID);
+        judged.push(uncheckedFinding(scanUnchecked ? [scanCut, judgeCutAt] : [judgeCutAt], unread));
+      }
       findings = mergeFindings([...findings, ...judged]);
     }
     // The noise floor is for rule findings: what was not read or not checked is always said.
@@ -547,13 +554,16 @@ function unscannedFinding(gap: ScanGap, cap: number, severity: number): Finding 
 
 /**
  * The Unverified finding for the async rules cut at their budget: what they check was not checked.
- * One finding names them all (findings are kept one per rule id and field, and this one has no field).
+ * One finding names them all, scan rules and judges with their budgets (findings are kept one per
+ * rule id and field, and this one has no field).
  */
-function uncheckedFinding(ruleIds: readonly string[], option: 'ruleBudgetMs' | 'judgeBudgetMs', budgetMs: number, severity: number): Finding {
-  const named = ruleIds.length === 1 ? `rule ${ruleIds[0]} did` : `rules ${ruleIds.join(', ')} did`;
+function uncheckedFinding(cuts: readonly { ruleIds: readonly string[]; option: 'ruleBudgetMs' | 'judgeBudgetMs'; budgetMs: number }[], severity: number): Finding {
+  const count = cuts.reduce((n, c) => n + c.ruleIds.length, 0);
+  const named = cuts.map(({ ruleIds, option, budgetMs }) =>
+    `${ruleIds.length === 1 ? `rule ${ruleIds[0]}` : `rules ${ruleIds.join(', ')}`} did not finish within ${option} (${budgetMs} ms)`).join('; ');
   return {
     ruleId: UNCHECKED_ID, kind: 'Unverified', severity,
-    reason: `${named} not finish within ${option} (${budgetMs} ms): what ${ruleIds.length === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, 2048),
+    reason: `${named}: what ${count === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, 2048),
     evidence: [],
   };
 }

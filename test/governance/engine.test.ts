@@ -255,6 +255,10 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       expect(signal?.aborted).toBe(true);
       expect(signal?.reason).toMatchObject({ name: 'TimeoutError', message: `rule ${id} was cut at its time budget (${id === 'acme.judge' ? 30 : 20} ms)` });
     }
+    // Scan rules and a judge cut in one evaluation: one finding names them all, with both budgets.
+    expect(v.findings.filter((f) => f.ruleId === 'governance.unchecked').map((f) => f.reason)).toEqual([
+      'rules acme.a, acme.b did not finish within ruleBudgetMs (20 ms); rule acme.judge did not finish within judgeBudgetMs (30 ms): what they check was not checked',
+    ]);
     // Each cut call had its own signal: the next call did not start with an aborted one.
     expect(new Set(seen.map((s) => s.signal)).size).toBe(3);
     // A synchronous rule gets a live signal too (one per phase, shared by calls that cannot be cut).

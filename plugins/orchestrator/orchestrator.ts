@@ -24,6 +24,12 @@ import {
 const now = () => new Date().toISOString();
 
 /** Statuses a parent may not have in a merge, whatever the policy says. */
+/**
+ * Writes of a merge (or its approval) tried when its parents' flags change between its check and
+ * its write (#whileParentsUnchanged): each retry follows a fresh check of the parents.
+ */
+const MERGE_WRITE_ATTEMPTS = 3;
+
 const UNMERGEABLE: Record<string, string> = {
   running: 'is still running',
   blocked: 'was blocked by input governance and never executed',
@@ -792,11 +798,7 @@ export class OrchestratorService implements Orchestrator {
    */
   async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>, entry: InFlight): Promise<string> {
     const { tenant, sessionId, strategy, actor } = request;
-    const refusals = [...validation.refusals];
-    for (const p of parents) {
-      const why = UNMERGEABLE[p.status];
-      if (why && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${why}` });
-    }
+    const refusals = mergeRefusals(validation, parents);
     if (!validation.allowed || refusals.length > 0) {
       throw refused(request.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance did not allow the merge' }]);
     }
@@ -839,12 +841,14 @@ export class OrchestratorService implements Orchestrator {
         // Only while every parent still has the status it was validated with (checked in this
         // transaction): a parent quarantined meanwhile refuses the merge instead of being in it;
         // under blockUnsafeMerge, also while it holds the flags it was read with (before the check).
-        await this.#commit(tenant, pending, [...this.#parentsUnchanged(parents), ...(validation.review
+        const final: BatchOp[] = validation.review
           ? [
             { op: 'updateTrace', id: created.id, patch: { status: 'pending-review', metadata: created.metadata } },
             { op: 'appendProvenance', input: this.#entry(created.id, actor, 'review-requested', { operation: 'review', data: { status: 'pending-review' } }) },
-          ] satisfies BatchOp[]
-          : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata))]); // as a run's: failed parents, a failed merge
+          ]
+          : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata); // as a run's: failed parents, a failed merge
+        await this.#whileParentsUnchanged(request, parents, (again) => again.review === validation.review,
+          (checked) => this.#commit(tenant, pending, [...this.#parentsUnchanged(checked), ...final]));
       }
     } catch (error) {
       // As in the run pipeline: a merged trace already stored never stays `running`.
@@ -857,11 +861,35 @@ export class OrchestratorService implements Orchestrator {
   /**
    * The preconditions of a merge's (or its approval's) write on its parents, as read before the
    * check: each still has its status and, under blockUnsafeMerge (where the check depends on the
-   * parents' flags), still holds the same number of flags. A flag added meanwhile refuses the write
-   * even when the policy would not act on it: the caller sees the refusal and may try again.
+   * parents' flags), still holds the same number of flags. A flag added meanwhile refuses the write;
+   * #whileParentsUnchanged then checks the merge again, so only a flag the policy acts on refuses it.
    */
   #parentsUnchanged(parents: readonly Trace[]): BatchOp[] {
     return statusUnchangedOps(parents, { flags: this.#governance.policy.blockUnsafeMerge });
+  }
+
+  /**
+   * Runs `write` with the parents as read before the merge's check (it makes its write conditional
+   * on them, #parentsUnchanged). When only their flags changed in between (isFlagsConflict: under
+   * blockUnsafeMerge, a flag added to a parent), the parents are read and the merge checked again:
+   * if governance still allows it with no refusal and `same(validation)` (a merge does not turn into
+   * one waiting for review), the write is tried again with the parents as read now, up to
+   * MERGE_WRITE_ATTEMPTS writes; so a flag the policy does not act on never refuses a merge, and one
+   * it acts on refuses it with governance's refusal naming the flag. Any other error is thrown as is.
+   */
+  async #whileParentsUnchanged(request: MergeRequest, parents: readonly Trace[], same: (validation: MergeValidation) => boolean, write: (parents: readonly Trace[]) => Promise<void>, mergeId?: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write(parents);
+      } catch (error) {
+        if (attempt === MERGE_WRITE_ATTEMPTS || !request.parentIds.some((id) => isFlagsConflict(error, id))) throw error;
+        parents = await Promise.all(request.parentIds.map((id) => this.#requireTrace(request.tenant, id)));
+        const again = await this.#governance.validateMerge(request, { count: false }); // counted once, by the caller
+        const refusals = mergeRefusals(again, parents);
+        if (refusals.length) throw refused(request.parentIds, refusals, mergeId);
+        if (!again.allowed || !same(again)) throw error;
+      }
+    }
   }
 
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace> {
@@ -883,11 +911,8 @@ export class OrchestratorService implements Orchestrator {
       // at the latest (#parentsUnchanged below).
       parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
       // The parents may have been flagged or quarantined while the merge waited.
-      const again = await this.#governance.validateMerge(MergeRequest.parse({
-        tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: trace.metadata.strategy ?? 'union', rationale: input.rationale ?? '', actor: input.actor,
-      }), { count: false }); // counted when the merge was made
-      const refusals = [...again.refusals];
-      for (const p of parents) if (UNMERGEABLE[p.status] && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${UNMERGEABLE[p.status]}` });
+      const again = await this.#governance.validateMerge(this.#reviewRequest(trace, tenant, input), { count: false }); // counted when the merge was made
+      const refusals = mergeRefusals(again, parents);
       if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }], traceId);
     }
     const status = approved ? 'ok' : 'rejected';
@@ -897,18 +922,24 @@ export class OrchestratorService implements Orchestrator {
     // approval and a parent's quarantine, the second is refused instead of recorded after the first.
     // The decision's completedAt is part of it: nothing is written after the transaction, so no
     // merge is left decided without it, and a refused decision writes nothing.
-    try {
+    const decide = async (checked: readonly Trace[]) => {
       if (this.#governance.review) {
         // The governance service records the decision (status, provenance, checkpoint, statistics).
-        await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor, unchanged: parents });
+        await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor, unchanged: checked });
       } else {
         await this.#storage.batch(tenant, [
           { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata: trace.metadata }, ifStatus: 'pending-review' },
           { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
           { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
-          ...this.#parentsUnchanged(parents),
+          ...this.#parentsUnchanged(checked),
         ]);
       }
+    };
+    try {
+      // An approval is written while its parents hold the flags it checked; a flag added meanwhile
+      // that the policy does not act on lets it be written after a fresh check (#whileParentsUnchanged).
+      if (approved) await this.#whileParentsUnchanged(this.#reviewRequest(trace, tenant, input), parents, () => true, decide, traceId);
+      else await decide(parents);
     } catch (error) {
       const changed = parentChanged(error, trace.parentIds, 'approved', traceId);
       if (changed) throw changed;
@@ -921,6 +952,13 @@ export class OrchestratorService implements Orchestrator {
       throw error;
     }
     return this.#requireTrace(tenant, traceId);
+  }
+
+  /** The merge request an approval checks again: the stored merge's parents and strategy. */
+  #reviewRequest(trace: Trace, tenant: string, input: { rationale?: string; actor: string }): MergeRequest {
+    return MergeRequest.parse({
+      tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: trace.metadata.strategy ?? 'union', rationale: input.rationale ?? '', actor: input.actor,
+    });
   }
 
   /**
@@ -1431,6 +1469,16 @@ function parentChanged(error: unknown, parentIds: readonly string[], what: 'stor
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${parentId}: ${reason}`, {
     cause: error, details: { ...(mergeId ? { traceId: mergeId } : {}), parentIds: [...parentIds], refusals: [{ parentId, reason }] },
   });
+}
+
+/** Governance's refusals of a merge, and a refusal for each parent whose status makes it unmergeable that governance did not name. */
+function mergeRefusals(validation: MergeValidation, parents: readonly Trace[]): { parentId: string; reason: string }[] {
+  const refusals = [...validation.refusals];
+  for (const p of parents) {
+    const why = UNMERGEABLE[p.status];
+    if (why && !refusals.some((r) => r.parentId === p.id)) refusals.push({ parentId: p.id, reason: `trace ${why}` });
+  }
+  return refusals;
 }
 
 /**

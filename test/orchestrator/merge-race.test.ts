@@ -140,7 +140,8 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent flagged during a merge 
     });
     const error = await f.orch.merge({ parentIds: [a.id, b.id] }).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { refusals: [{ parentId: a.id }] } });
-    expect((error as Error).message).toContain('flag');
+    // Checked again after the write was refused: governance's own refusal, naming the flag.
+    expect((error as Error).message).toContain('blockUnsafeMerge: parent carries policy-violating flags (Jailbreak 5');
     expect((await f.storage.getTrace('default', a.id))!.status).toBe('ok');
     const merges = (await f.orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge');
     expect(merges.map((t) => t.status).filter((st) => st === 'ok' || st === 'pending-review')).toEqual([]);
@@ -160,7 +161,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent flagged during a merge 
     });
     const error = await f.orch.approveMerge(merged.id, { actor: 'bob' }).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { traceId: merged.id, refusals: [{ parentId: b.id }] } });
-    expect((error as Error).message).toContain('flag');
+    expect((error as Error).message).toContain('blockUnsafeMerge: parent carries policy-violating flags (Jailbreak 5');
     const detail = await f.orch.inspectTrace(undefined, merged.id);
     expect(detail.trace.status).toBe('pending-review');
     expect(detail.provenance.map((e) => e.action)).not.toContain('approved');
@@ -176,5 +177,45 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent flagged during a merge 
     const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
     f.beforeBatch(writes('completed'), async () => { await f.governance.flag('default', a.id, unsafeFlag); });
     expect((await f.orch.merge({ parentIds: [a.id] })).trace.status).toBe('ok');
+  });
+
+  // Severity 1: below the default preset's review band, so blockUnsafeMerge allows it.
+  const harmlessFlag = { kind: 'HighRisk', severity: 1, reason: 'noted', actor: 'carol' } as const;
+
+  it.each([false, true])('a flag the policy allows, added between the merge\'s check and its write: the parents are checked again and the merge is written (requireHumanReview: %s)', async (review) => {
+    const f = await fixture(backend, review);
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+    let flagged = false;
+    f.beforeBatch(writes(review ? 'review-requested' : 'completed'), async () => {
+      await f.governance.flag('default', a.id, harmlessFlag);
+      flagged = true;
+    });
+    const merged = (await f.orch.merge({ parentIds: [a.id, b.id] })).trace;
+    expect(flagged).toBe(true);
+    expect(merged.status).toBe(review ? 'pending-review' : 'ok');
+    expect((await f.storage.getTrace('default', a.id))!.flags).toHaveLength(1);
+    // Counted once, as the merge it is.
+    expect((await f.governance.stats('default'))[review ? 'merges.review' : 'merges.allowed']).toBe(1);
+    expect((await f.governance.stats('default'))['merges.refused']).toBeUndefined();
+    const merges = (await f.orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge');
+    expect(merges).toHaveLength(1);
+  });
+
+  it.each([true, false])('a flag the policy allows, added between the approval\'s check and its write: the approval is written (governance review: %s)', async (withReview) => {
+    const f = await fixture(backend, true);
+    if (!withReview) Object.defineProperty(f.governance, 'review', { value: undefined });
+    const s = await f.orch.openSession();
+    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    const merged = (await f.orch.merge({ parentIds: [a.id], actor: 'alice' })).trace;
+    let flagged = false;
+    f.beforeBatch(writes('approved'), async () => {
+      await f.governance.flag('default', a.id, harmlessFlag);
+      flagged = true;
+    });
+    expect((await f.orch.approveMerge(merged.id, { actor: 'bob' })).status).toBe('ok');
+    expect(flagged).toBe(true);
+    expect((await f.orch.inspectTrace(undefined, merged.id)).provenance.filter((e) => e.action === 'approved')).toHaveLength(1);
   });
 });

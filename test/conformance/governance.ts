@@ -6,7 +6,7 @@
  * per-process state, as the anomaly baselines do), and a `supports` manifest switches groups off.
  *
  * Rules are called the way the governance engine calls them: one subject per view of each field
- * (the engine's own capping and views), `ctx.deadline` set, judge-phase rules after the scan with
+ * (the engine's own capping and views), `ctx.deadline` and a live `ctx.signal` set, judge-phase rules after the scan with
  * the scan's findings in field coordinates. What is checked:
  * - shape: unique ids namespaced by the pack name, a flag kind, surfaces, a description, a phase;
  * - hostile input (empty, whitespace, 100 KB, emoji/RTL/zero-width, NUL, lone surrogates, regex
@@ -320,7 +320,8 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
         }));
     for (const viewSubjects of subjects) {
       const scan: Finding[] = [];
-      const base = { policy: preset.policy, budgetMs, blockSeverity: preset.blockSeverity, reviewBand };
+      // A live signal, as the engine gives (it aborts it only when it cuts a call).
+      const base = { policy: preset.policy, budgetMs, signal: new AbortController().signal, blockSeverity: preset.blockSeverity, reviewBand };
       for (const rule of rules.filter((r) => (r.phase ?? 'scan') === 'scan')) {
         for (const subject of viewSubjects) {
           const where = describeInput(label, surface, subject.field, subject.view?.name ?? 'none (hand-built)');

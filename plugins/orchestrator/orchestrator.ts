@@ -23,13 +23,13 @@ import {
 
 const now = () => new Date().toISOString();
 
-/** Statuses a parent may not have in a merge, whatever the policy says. */
 /**
  * Writes of a merge (or its approval) tried when its parents' flags change between its check and
  * its write (#whileParentsUnchanged): each retry follows a fresh check of the parents.
  */
 const MERGE_WRITE_ATTEMPTS = 3;
 
+/** Statuses a parent may not have in a merge, whatever the policy says. */
 const UNMERGEABLE: Record<string, string> = {
   running: 'is still running',
   blocked: 'was blocked by input governance and never executed',

@@ -36,6 +36,13 @@ const isRetryable = (e: unknown) => [UNIQUE_VIOLATION, '40001', '40P01'].include
 /** A serialization failure or a deadlock victim: the server rolled the whole transaction back, so it may run again. */
 const isRolledBack = (e: unknown) => ['40001', '40P01'].includes(pgCode(e) ?? '');
 
+/** The messages of pg's errors (they have no code) for a connection that ended under a query or is used after it ended. */
+const CONNECTION_LOST: ReadonlySet<string> = new Set([
+  'Connection terminated unexpectedly',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+]);
+
 /** Hides the password of a URL in messages. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
@@ -97,8 +104,14 @@ export class PostgresStorage implements Storage {
         connectionTimeoutMillis: this.config.connectTimeoutMs,
         types: TYPES,
       });
-      // An idle client losing its connection must not crash the process; the next query reconnects.
+      // An idle client losing its connection must not crash the process; the pool drops it and the
+      // next query opens another.
       pool.on('error', () => undefined);
+      // Nor may a checked-out one (a transaction between two statements, or mid-statement: pg emits
+      // 'error' on the client as well as failing its query, and pg-pool listens only while the client
+      // is idle). The statement that needs it fails instead (#translate: LIMIT_STORAGE_UNAVAILABLE),
+      // and release() drops the dead client from the pool.
+      pool.on('connect', (client) => client.on('error', () => undefined));
       this.#pool = pool;
     }
     try {
@@ -204,7 +217,10 @@ export class PostgresStorage implements Storage {
     const code = pgCode(error) ?? '';
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
-    if (code.startsWith('08') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03'].includes(code)) return this.#unavailable(error);
+    // 57P01–57P05: the server ended the connection (admin shutdown or pg_terminate_backend, crash, starting up, database dropped, idle timeout).
+    if (code.startsWith('08') || code.startsWith('57P') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return this.#unavailable(error);
+    // pg's own errors (no code) for a connection lost under a query, or used again after it was lost.
+    if (!code && CONNECTION_LOST.has((error as Error | undefined)?.message ?? '')) return this.#unavailable(error);
     // JSONB's parser refusing a lone \uD800–\uDFFF escape (JSON.stringify writes one for half a surrogate pair).
     if (code === '22P02' && /surrogate/i.test(String((error as { detail?: string }).detail))) {
       return new LimitError('LIMIT_VALIDATION', 'The record contains half a surrogate pair (a lone \\uD800–\\uDFFF), which is not Unicode text and PostgreSQL JSONB cannot store', {

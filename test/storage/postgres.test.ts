@@ -3,6 +3,7 @@
  * (created by the migrations, dropped afterwards), so runs never collide. A missing server fails.
  */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, rdPointsBytes, type Storage } from 'limit-graph';
@@ -450,6 +451,80 @@ describe('storage-postgres plugin', () => {
       await holder.query('ROLLBACK').catch(() => undefined);
       holder.release();
       await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('a connection killed mid-transaction fails that call as LIMIT_STORAGE_UNAVAILABLE, stores nothing of it, crashes nothing, and the pool recovers', async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema, 2);
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    const holder = await admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
+      // The batch inserts its trace, then waits on the counters lock, inside its transaction.
+      const batch = s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }]);
+      await waitForLockWait(`"${schema}".counters`);
+      const { rows } = await admin.query(`SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, [`"${schema}".counters`]);
+      expect(rows).toEqual([{ killed: true }]);
+      const error = await batch.then(() => null, (e: unknown) => e as Error & { code: string });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      expect(error!.message).toContain('Cannot reach PostgreSQL at');
+      await holder.query('ROLLBACK');
+      // pg emits 'error' on the dead client after failing its query; it must not reach the process.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(uncaught).toEqual([]);
+      // Nothing of the batch was stored, and the next calls get a live connection.
+      expect(await s.getTrace('t', 'a1')).toBeNull();
+      for (let i = 0; i < 3; i++) await s.incrementCounters('t', { x: 1 });
+      expect(await s.getCounters('t')).toEqual({ x: 3 });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('a connection dropped without a word (network, server crash) mid-transaction is LIMIT_STORAGE_UNAVAILABLE, not a raw pg error', async () => {
+    const schema = uniqueSchema();
+    // A loopback TCP relay to the server: destroying its sockets is a connection cut without an ErrorResponse.
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((down) => {
+      const up = net.connect(Number(new globalThis.URL(URL).port || 5432), new globalThis.URL(URL).hostname);
+      for (const sock of [down, up]) { sockets.add(sock); sock.on('error', () => undefined); sock.on('close', () => sockets.delete(sock)); }
+      down.pipe(up).pipe(down);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const relayed = new globalThis.URL(URL);
+    relayed.hostname = '127.0.0.1';
+    relayed.port = String((relay.address() as net.AddressInfo).port);
+    const s = new PostgresStorage({ url: relayed.toString(), schema, poolSize: 2, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    await s.open();
+    const holder = await admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
+      const batch = s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }]);
+      await waitForLockWait(`"${schema}".counters`);
+      for (const sock of sockets) sock.destroy();
+      const error = await batch.then(() => null, (e: unknown) => e as Error & { code: string });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      expect(error!.message).toMatch(/Cannot reach PostgreSQL at postgres:\/\/.*: Connection terminated unexpectedly/);
+      await holder.query('ROLLBACK');
+      // The server rolls the cut transaction back: nothing of the batch is stored; the store reconnects.
+      expect(await s.getTrace('t', 'a1')).toBeNull();
+      expect(await s.getCounters('t')).toEqual({});
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await s.close();
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => relay.close(r));
       await dropSchema(schema);
     }
   });

@@ -547,13 +547,27 @@ export const validate = {
         out[i] = validateOp(tenant, ops[i]!);
       } catch (error) {
         const at = `batch op ${i} (${String((ops[i] as { op?: unknown } | undefined)?.op)})`;
-        if (error instanceof LimitError) throw new LimitError(error.code, `Invalid ${at}: ${error.message}`, { cause: error, details: { index: i, ...error.details } });
-        throw error;
+        throw atBatchOp(error, `Invalid ${at}`, i);
       }
     }
     return out;
   },
 } as const;
+
+/**
+ * A batch op's failure, named by `at` (`batch op 3 (createTrace)`): a LimitError keeps its code, fix,
+ * plugin and details (plus `index`), its message prefixed with `at`; anything else passes through.
+ */
+export function atBatchOp(error: unknown, at: string, index: number): unknown {
+  if (!(error instanceof LimitError)) return error;
+  return new LimitError(error.code, `${at}: ${error.message}`, {
+    cause: error,
+    fix: error.fix,
+    ...(error.plugin === undefined ? {} : { plugin: error.plugin }),
+    ...(error.hook === undefined ? {} : { hook: error.hook }),
+    details: { index, ...error.details },
+  });
+}
 
 function notOwnTenant(recordTenant: string, tenant: string): LimitError {
   return new LimitError('LIMIT_VALIDATION', `record tenant "${recordTenant}" is not the batch tenant "${tenant}"`);

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import {
-  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, PageBuilder, retryOnConflict,
+  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -774,8 +774,6 @@ export class PostgresStorage implements Storage {
   async batch(tenant: string, ops: BatchOp[]): Promise<void> {
     const valid = validate.batch(tenant, ops);
     if (valid.length === 0) return;
-    const fail = (error: unknown, at: string, index: number): unknown =>
-      error instanceof LimitError ? new LimitError(error.code, `${at}: ${error.message}`, { cause: error, details: { index, ...error.details } }) : error;
     await this.#tx(`Batch of ${valid.length} ops in tenant "${tenant}"`, async (c) => {
       // Counter deltas are summed and applied once, after the other ops, in name order (additions
       // commute; nothing in a batch reads them): batches touching the same counters in another op
@@ -803,14 +801,14 @@ export class PostgresStorage implements Storage {
             i++;
           }
         } catch (error) {
-          throw fail(error, j > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${op.op})`, i);
+          throw atBatchOp(error, j > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${op.op})`, i);
         }
       }
       if (counters) {
         try {
           await this.#increment(c, tenant, counters);
         } catch (error) {
-          throw fail(error, `batch op ${countersAt} (incrementCounters)`, countersAt);
+          throw atBatchOp(error, `batch op ${countersAt} (incrementCounters)`, countersAt);
         }
       }
     });

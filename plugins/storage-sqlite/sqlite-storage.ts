@@ -14,7 +14,7 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -842,8 +842,7 @@ export class SqliteStorage implements Storage {
       const scope: BatchScope = { created: new Set(), heads: new Map() };
       let counters: Counters | undefined;
       let countersAt = -1;
-      const fail = (error: unknown, i: number): unknown =>
-        error instanceof LimitError ? new LimitError(error.code, `batch op ${i} (${valid[i]!.op}): ${error.message}`, { cause: error, details: { index: i, ...error.details } }) : error;
+      const fail = (error: unknown, i: number): unknown => atBatchOp(error, `batch op ${i} (${valid[i]!.op})`, i);
       for (let i = 0; i < valid.length; i++) {
         const op = valid[i]!;
         if (op.op === 'incrementCounters') {

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_RECORD_BYTES, postgresUrl } from 'limit-graph';
 
+/** lockTimeoutMs when not given. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
 export const StoragePostgresOptions = z
   .object({
     /** postgres://user:password@host:port/database (env DATABASE_URL). Required: there is no default server. */
@@ -11,6 +14,12 @@ export const StoragePostgresOptions = z
     poolSize: z.number().int().min(1).max(1000).default(10),
     /** Time to wait for a free connection or a new one before failing (ms). */
     connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /**
+     * Longest a statement waits for a row or table lock another transaction holds (a row taken FOR
+     * UPDATE, a long batch) before failing with LIMIT_STORAGE_UNAVAILABLE (ms). 0: the server's
+     * lock_timeout setting (by default none: a call waits as long as the lock is held).
+     */
+    lockTimeoutMs: z.number().int().min(0).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
     /** Largest record accepted, as JSON bytes. */
     maxRecordBytes: z.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
   })

@@ -13,6 +13,7 @@ import {
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { parseStoredJson, toStoredJson } from './nul.ts';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './options.ts';
 
 const PLUGIN = 'storage-postgres';
 
@@ -21,6 +22,8 @@ export interface PostgresStorageConfig {
   schema: string;
   poolSize: number;
   connectTimeoutMs: number;
+  /** Longest wait for a lock another transaction holds (ms); 0: the server's lock_timeout. Default DEFAULT_LOCK_TIMEOUT_MS. */
+  lockTimeoutMs?: number;
   maxRecordBytes: number;
 }
 
@@ -81,6 +84,10 @@ export class PostgresStorage implements Storage {
     this.#s = `"${config.schema}"`;
   }
 
+  get #lockTimeoutMs(): number {
+    return this.config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  }
+
   get schema(): string {
     return this.config.schema;
   }
@@ -102,6 +109,8 @@ export class PostgresStorage implements Storage {
         connectionString: this.config.url,
         max: this.config.poolSize,
         connectionTimeoutMillis: this.config.connectTimeoutMs,
+        // Set on each connection at startup (0 is not sent: the server's own setting applies).
+        lock_timeout: this.#lockTimeoutMs,
         types: TYPES,
       });
       // An idle client losing its connection must not crash the process; the pool drops it and the
@@ -136,6 +145,8 @@ export class PostgresStorage implements Storage {
     let before = 0;
     try {
       await client.query('BEGIN');
+      // Instances starting together wait for the one migrating (and a migration for the tables' locks), however long that takes.
+      await client.query('SET LOCAL lock_timeout = 0');
       // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`limit-graph:migrate:${this.config.schema}`]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
@@ -211,12 +222,29 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  /** A statement waited lockTimeoutMs for a lock another transaction holds (55P03); its transaction was rolled back. */
+  #lockTimeout(error: unknown): LimitError {
+    const { url, schema } = this.config;
+    const lockTimeoutMs = this.#lockTimeoutMs;
+    return new LimitError(
+      'LIMIT_STORAGE_UNAVAILABLE',
+      `PostgreSQL at ${redactUrl(url)} (schema "${schema}"): a row or table this call needs stayed locked by another transaction for lockTimeoutMs (${lockTimeoutMs} ms); nothing of the call was stored (${(error as Error).message})`,
+      {
+        plugin: PLUGIN,
+        cause: error,
+        details: { server: redactUrl(url), schema, lockTimeoutMs },
+        fix: "Retry; if it persists, find the transaction that holds the lock (pg_locks joined with pg_stat_activity on the server: a long transaction, a session left 'idle in transaction'), or raise storage-postgres's lockTimeoutMs.",
+      },
+    );
+  }
+
   /** Maps driver errors to LimitErrors; everything else passes through. */
   #translate(error: unknown): unknown {
     if (error instanceof LimitError) return error;
     const code = pgCode(error) ?? '';
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
+    if (code === '55P03') return this.#lockTimeout(error);
     // 57P01–57P05: the server ended the connection (admin shutdown or pg_terminate_backend, crash, starting up, database dropped, idle timeout).
     if (code.startsWith('08') || code.startsWith('57P') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return this.#unavailable(error);
     // pg's own errors (no code) for a connection lost under a query, or used again after it was lost.

@@ -529,6 +529,37 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('fails a call that waits lockTimeoutMs for a row another session holds FOR UPDATE as LIMIT_STORAGE_UNAVAILABLE, instead of hanging', async () => {
+    const schema = uniqueSchema();
+    const url = URL.replace(/^(postgres(?:ql)?:\/\/)([^:@/]+)@/, '$1$2:hunter2@');
+    const s = new PostgresStorage({ url, schema, poolSize: 2, connectTimeoutMs: 10_000, lockTimeoutMs: 300, maxRecordBytes: 1 << 20 });
+    await s.open();
+    const holder = await admin.connect();
+    try {
+      await s.createTrace(makeTrace('t', 'held', 's1', undefined, { status: 'running' }));
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".traces WHERE tenant = 't' AND id = 'held' FOR UPDATE`);
+      const started = Date.now();
+      for (const call of [() => s.updateTrace('t', 'held', { status: 'ok' }), () => s.addFlag('t', makeFlag('f1', 'held')), () => s.batch('t', [{ op: 'updateTrace', id: 'held', patch: { status: 'ok' } }])]) {
+        const error = await call().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { server: redactUrl(url), schema, lockTimeoutMs: 300 } });
+        expect(error!.message).toContain(`(schema "${schema}"): a row or table this call needs stayed locked by another transaction for lockTimeoutMs (300 ms)`);
+        expect(error!.message).not.toContain('hunter2');
+        expect(error!.fix).toMatch(/pg_locks.*lockTimeoutMs/);
+      }
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await holder.query('ROLLBACK');
+      // Nothing of the failed calls was stored; once the lock is gone the same call succeeds.
+      expect(await s.getTrace('t', 'held')).toMatchObject({ status: 'running', flags: [] });
+      expect(await s.updateTrace('t', 'held', { status: 'ok' })).toMatchObject({ status: 'ok' });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('stores a 1,000-trace batch with one multi-row insert and reports which id conflicted', async () => {
     const schema = uniqueSchema();
     const s = await open(schema);

@@ -88,6 +88,11 @@ export class PostgresStorage implements Storage {
     return this.config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   }
 
+  /** The application_name of this store's connections (unless the URL or PGAPPNAME gives one). */
+  get applicationName(): string {
+    return `limit-graph:${this.config.schema}`;
+  }
+
   get schema(): string {
     return this.config.schema;
   }
@@ -109,6 +114,10 @@ export class PostgresStorage implements Storage {
         connectionString: this.config.url,
         max: this.config.poolSize,
         connectionTimeoutMillis: this.config.connectTimeoutMs,
+        // What pg_stat_activity shows for these connections (cut to 63 bytes by the server), so an
+        // operator can tell them from other clients of a shared server; an application_name in the
+        // URL or PGAPPNAME wins.
+        fallback_application_name: this.applicationName,
         // Set on each connection at startup (0 is not sent: the server's own setting applies).
         lock_timeout: this.#lockTimeoutMs,
         types: TYPES,
@@ -217,7 +226,7 @@ export class PostgresStorage implements Storage {
         plugin: PLUGIN,
         cause: error,
         details: { server: redactUrl(url), schema, poolSize, connectTimeoutMs },
-        fix: "Raise storage-postgres's poolSize (within the server's max_connections) or connectTimeoutMs, or find what holds the connections: long transactions or lock waits (pg_stat_activity on the server).",
+        fix: `Raise storage-postgres's poolSize (within the server's max_connections) or connectTimeoutMs, or find what holds the connections: long transactions or lock waits (pg_stat_activity on the server; this store's connections have application_name '${this.applicationName}' unless the URL names them).`,
       },
     );
   }

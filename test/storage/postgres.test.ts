@@ -560,6 +560,23 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it("names its connections in pg_stat_activity (application_name limit-graph:<schema>) unless the URL names them", async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema, 2);
+    const named = new PostgresStorage({ url: `${URL}${URL.includes('?') ? '&' : '?'}application_name=probe_${schema}`, schema, poolSize: 1, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    try {
+      await named.open();
+      await Promise.all([s.getCounters('t'), named.getCounters('t')]);
+      const { rows } = await admin.query(`SELECT DISTINCT application_name FROM pg_stat_activity WHERE strpos(application_name, $1) > 0 ORDER BY 1`, [schema]);
+      expect(s.applicationName).toBe(`limit-graph:${schema}`);
+      expect(rows.map((r) => r.application_name)).toEqual([`limit-graph:${schema}`, `probe_${schema}`]);
+    } finally {
+      await s.close();
+      await named.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('stores a 1,000-trace batch with one multi-row insert and reports which id conflicted', async () => {
     const schema = uniqueSchema();
     const s = await open(schema);

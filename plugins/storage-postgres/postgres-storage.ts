@@ -151,7 +151,8 @@ export class PostgresStorage implements Storage {
       throw translated instanceof LimitError ? translated : this.#unavailable(error);
     }
     let current: (typeof MIGRATIONS)[number] | undefined;
-    let before = 0;
+    /** The version read under the lock; undefined while a failure precedes reading it. */
+    let before: number | undefined;
     try {
       await client.query('BEGIN');
       // Instances starting together wait for the one migrating (and a migration for the tables' locks), however long that takes.
@@ -179,13 +180,16 @@ export class PostgresStorage implements Storage {
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (error instanceof LimitError) throw error;
+      // The server, not the migration: gone, read-only, no permission, no disk or connection slot left.
+      const translated = this.#translate(error);
+      if (translated instanceof LimitError && translated.code === 'LIMIT_STORAGE_UNAVAILABLE') throw translated;
       // Rolled back: every pending migration is undone, the schema keeps its version.
       const which = current ? `migration ${current.version} ("${current.name}")` : 'migration';
       throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED',
-        `PostgreSQL ${which} of schema "${this.config.schema}" failed: ${(error as Error).message}; the schema was left at version ${before}`, {
+        `PostgreSQL ${which} of schema "${this.config.schema}" failed: ${(error as Error).message}; ${before === undefined ? 'the schema was left as it was' : `the schema was left at version ${before}`}`, {
           plugin: PLUGIN,
           cause: error,
-          details: { schema: this.config.schema, ...(current ? { migration: current.version, migrationName: current.name } : {}), schemaVersion: before },
+          details: { schema: this.config.schema, ...(current ? { migration: current.version, migrationName: current.name } : {}), ...(before === undefined ? {} : { schemaVersion: before }) },
         });
     } finally {
       client.release();
@@ -247,6 +251,20 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  /**
+   * The server refused the work for a reason of its own, not of the call: it is read-only, the role
+   * lacks a privilege, or it has no disk, memory or connection slot left.
+   */
+  #refused(error: unknown, fix: string): LimitError {
+    const { url, schema } = this.config;
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `PostgreSQL at ${redactUrl(url)} (schema "${schema}") refused the operation: ${(error as Error).message} (${pgCode(error)})`, {
+      plugin: PLUGIN,
+      cause: error,
+      details: { server: redactUrl(url), schema, sqlState: pgCode(error) },
+      fix,
+    });
+  }
+
   /** Maps driver errors to LimitErrors; everything else passes through. */
   #translate(error: unknown): unknown {
     if (error instanceof LimitError) return error;
@@ -254,8 +272,14 @@ export class PostgresStorage implements Storage {
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code === '55P03') return this.#lockTimeout(error);
+    const { schema } = this.config;
+    if (code === '25006') return this.#refused(error, 'The server is read-only (a hot standby, or default_transaction_read_only set for the database or role): point DATABASE_URL at the primary, writable server.');
+    if (code === '42501') return this.#refused(error, `Grant the role of DATABASE_URL what storage-postgres needs on schema "${schema}" (CREATE on the database while the schema is missing; USAGE and CREATE on the schema; SELECT, INSERT, UPDATE, DELETE on its tables), or connect as their owner.`);
+    if (code === '53300') return this.#refused(error, "The server has no connection slot left (max_connections, or the role's or database's CONNECTION LIMIT): lower poolSize, summed over every instance, below the limit, or raise it.");
+    if (code.startsWith('53')) return this.#refused(error, 'The database server is out of a resource (53100: disk full, 53200: out of memory): free it on the server, then retry.');
     // 57P01–57P05: the server ended the connection (admin shutdown or pg_terminate_backend, crash, starting up, database dropped, idle timeout).
-    if (code.startsWith('08') || code.startsWith('57P') || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return this.#unavailable(error);
+    // 28…, 3D000: a new connection refused (authentication, a database that does not exist — dropped or renamed since open).
+    if (code.startsWith('08') || code.startsWith('57P') || code.startsWith('28') || code === '3D000' || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return this.#unavailable(error);
     // pg's own errors (no code) for a connection lost under a query, or used again after it was lost.
     if (!code && CONNECTION_LOST.has((error as Error | undefined)?.message ?? '')) return this.#unavailable(error);
     // JSONB's parser refusing a lone \uD800–\uDFFF escape (JSON.stringify writes one for half a surrogate pair).

@@ -577,6 +577,69 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('reports a read-only server (a standby after failover, default_transaction_read_only) as LIMIT_STORAGE_UNAVAILABLE at open and at each write', async () => {
+    // A database of this test's own: its default_transaction_read_only reaches no one else's connections.
+    const db = uniqueSchema();
+    await admin.query(`CREATE DATABASE "${db}"`);
+    const dbUrl = new globalThis.URL(URL);
+    dbUrl.pathname = `/${db}`;
+    const url = dbUrl.toString();
+    const make = () => new PostgresStorage({ url, schema: 'limit', poolSize: 2, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    const s = make();
+    try {
+      await s.open();
+      await s.createTrace(makeTrace('t', 'a', 's1'));
+      await admin.query(`ALTER DATABASE "${db}" SET default_transaction_read_only = on`);
+      // Connections opened from now on are read-only: the pooled ones go, as in a failover.
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [db]);
+      const expectReadOnly = (error: (Error & { code?: string; fix?: string; details?: unknown }) | null, statement: string) => {
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { server: url, schema: 'limit', sqlState: '25006' } });
+        expect(error!.message).toContain(`PostgreSQL at ${url} (schema "limit") refused the operation: cannot execute ${statement} in a read-only transaction (25006)`);
+        expect(error!.fix).toMatch(/read-only .*point DATABASE_URL at the primary/);
+      };
+      const write = async (call: () => Promise<unknown>) => {
+        // The first call may meet a pooled connection the server just ended; the next ones open new ones.
+        for (let i = 0; ; i++) {
+          const error = await call().then(() => null, (e: unknown) => e as Error & { code?: string; details?: { sqlState?: string } });
+          if (i < 2 && error && !error.details?.sqlState) continue;
+          return error;
+        }
+      };
+      expectReadOnly(await write(() => s.createTrace(makeTrace('t', 'b', 's1'))), 'INSERT');
+      expectReadOnly(await write(() => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'c', 's1') }])), 'INSERT');
+      expectReadOnly(await write(() => s.incrementCounters('t', { x: 1 })), 'INSERT');
+      expect(await s.getTrace('t', 'a')).toMatchObject({ id: 'a' });
+      // A store opening on it is refused the same way, naming no migration and no made-up version.
+      const error = await make().open().then(() => null, (e: unknown) => e as Error & { code?: string });
+      expectReadOnly(error, 'CREATE SCHEMA');
+    } finally {
+      await s.close();
+      await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+    }
+  });
+
+  it('reports its database dropped while open as LIMIT_STORAGE_UNAVAILABLE naming the database, on every call', async () => {
+    const db = uniqueSchema();
+    await admin.query(`CREATE DATABASE "${db}"`);
+    const dbUrl = new globalThis.URL(URL);
+    dbUrl.pathname = `/${db}`;
+    const s = new PostgresStorage({ url: dbUrl.toString(), schema: 'limit', poolSize: 2, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    try {
+      await s.open();
+      await s.createTrace(makeTrace('t', 'a', 's1'));
+      await admin.query(`DROP DATABASE "${db}" WITH (FORCE)`);
+      for (let i = 0; i < 3; i++) {
+        // The pooled connections were ended (57P01); new ones are refused (3D000): both unavailable, never a raw pg error.
+        const error = await s.getTrace('t', 'a').then(() => null, (e: unknown) => e as Error & { code?: string });
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
+        if (i > 0) expect(error!.message).toBe(`Cannot reach PostgreSQL at ${dbUrl.toString()}: database "${db}" does not exist`);
+      }
+    } finally {
+      await s.close();
+      await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+    }
+  });
+
   it('stores a 1,000-trace batch with one multi-row insert and reports which id conflicted', async () => {
     const schema = uniqueSchema();
     const s = await open(schema);

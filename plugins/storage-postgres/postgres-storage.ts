@@ -862,7 +862,7 @@ export class PostgresStorage implements Storage {
             i++;
           }
         } catch (error) {
-          throw atBatchOp(error, j > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${op.op})`, i);
+          throw atBatchOp(error, j - 1 > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${op.op})`, i);
         }
       }
       if (counters) {

@@ -606,7 +606,11 @@ describe('storage-postgres plugin', () => {
         }
       };
       expectReadOnly(await write(() => s.createTrace(makeTrace('t', 'b', 's1'))), 'INSERT');
-      expectReadOnly(await write(() => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'c', 's1') }])), 'INSERT');
+      const batchError = await write(() => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'c', 's1') }]));
+      expectReadOnly(batchError, 'INSERT');
+      expect(batchError!.message).toMatch(/^batch op 0 \(createTrace\): PostgreSQL at /);
+      const runError = await s.batch('t', [{ op: 'incrementCounters', deltas: { y: 1 } }, { op: 'createTrace', trace: makeTrace('t', 'd', 's1') }, { op: 'createTrace', trace: makeTrace('t', 'e', 's1') }]).then(() => null, (e: unknown) => e as Error);
+      expect(runError!.message).toMatch(/^batch ops 1–2 \(createTrace\): PostgreSQL at /);
       expectReadOnly(await write(() => s.incrementCounters('t', { x: 1 })), 'INSERT');
       expect(await s.getTrace('t', 'a')).toMatchObject({ id: 'a' });
       // A store opening on it is refused the same way, naming no migration and no made-up version.

@@ -339,14 +339,17 @@ export class PostgresStorage implements Storage {
 
   async health(): Promise<HealthResult> {
     try {
-      const { rows } = await this.#conn.query<{ version: string }>('SELECT version()');
+      // transaction_read_only: on for a hot standby (a failover that left DATABASE_URL on a replica) and under default_transaction_read_only.
+      const { rows } = await this.#conn.query<{ version: string; read_only: string }>(`SELECT version(), current_setting('transaction_read_only') AS read_only`);
       const version = await this.schemaVersion();
-      return {
-        status: 'ok',
-        message: `PostgreSQL ${redactUrl(this.config.url)} schema "${this.config.schema}" (v${version})`,
-        checks: [{ name: 'query', status: 'ok' }],
-        details: { server: rows[0]?.version, schema: this.config.schema, schemaVersion: version, pool: { total: this.#conn.totalCount, idle: this.#conn.idleCount } },
-      };
+      const details = { server: rows[0]?.version, schema: this.config.schema, schemaVersion: version, pool: { total: this.#conn.totalCount, idle: this.#conn.idleCount } };
+      const where = `PostgreSQL ${redactUrl(this.config.url)} schema "${this.config.schema}" (v${version})`;
+      if (rows[0]?.read_only === 'on') {
+        // Every write would fail (LIMIT_STORAGE_UNAVAILABLE): not ready, so a load balancer sends requests elsewhere.
+        const message = `${where} is read-only (a hot standby, or default_transaction_read_only): writes fail; point DATABASE_URL at the primary, writable server`;
+        return { status: 'fail', message, checks: [{ name: 'query', status: 'ok' }, { name: 'writable', status: 'fail', message }], details };
+      }
+      return { status: 'ok', message: where, checks: [{ name: 'query', status: 'ok' }, { name: 'writable', status: 'ok' }], details };
     } catch (error) {
       const message = (this.#translate(error) as Error).message;
       return { status: 'fail', message, checks: [{ name: 'query', status: 'fail', message }] };

@@ -589,6 +589,7 @@ describe('storage-postgres plugin', () => {
     try {
       await s.open();
       await s.createTrace(makeTrace('t', 'a', 's1'));
+      expect(await s.health()).toMatchObject({ status: 'ok', checks: [{ name: 'query', status: 'ok' }, { name: 'writable', status: 'ok' }] });
       await admin.query(`ALTER DATABASE "${db}" SET default_transaction_read_only = on`);
       // Connections opened from now on are read-only: the pooled ones go, as in a failover.
       await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [db]);
@@ -613,6 +614,10 @@ describe('storage-postgres plugin', () => {
       expect(runError!.message).toMatch(/^batch ops 1–2 \(createTrace\): PostgreSQL at /);
       expectReadOnly(await write(() => s.incrementCounters('t', { x: 1 })), 'INSERT');
       expect(await s.getTrace('t', 'a')).toMatchObject({ id: 'a' });
+      // Not ready: health fails (GET /ready answers 503), naming the cause.
+      const health = await s.health();
+      expect(health).toMatchObject({ status: 'fail', checks: [{ name: 'query', status: 'ok' }, { name: 'writable', status: 'fail' }] });
+      expect(health.message).toBe(`PostgreSQL ${url} schema "limit" (v${SCHEMA_VERSION}) is read-only (a hot standby, or default_transaction_read_only): writes fail; point DATABASE_URL at the primary, writable server`);
       // A store opening on it is refused the same way, naming no migration and no made-up version.
       const error = await make().open().then(() => null, (e: unknown) => e as Error & { code?: string });
       expectReadOnly(error, 'CREATE SCHEMA');

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { LimitError, type LimitErrorCode } from './errors.ts';
 import {
-  Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdSeries, RunMetrics, RunOutput, Session, SessionStatus,
+  Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdPointInput, RdSeries, RunMetrics, RunOutput, Session, SessionStatus,
   TASK_LIMITS, Task, Tenant, Timestamp, Trace, TraceStatus,
   type Page,
 } from './model/index.ts';
@@ -117,6 +117,22 @@ export function nextRdStep(points: readonly RdPoint[]): number {
   let next = 0;
   for (const p of points) if (p.step >= next) next = p.step + 1;
   return next;
+}
+
+/**
+ * The point an append stores: `point` with its own step, or else `nextStep` (the series' next step,
+ * read in the transaction or under the lock of the append, so concurrent appenders without a step
+ * get distinct steps). A series whose next step is not below Number.MAX_SAFE_INTEGER has none to
+ * give: LIMIT_RD_INVALID_INPUT naming `step`, and nothing is written.
+ */
+export function withRdStep(seriesId: string, point: RdPointInput, nextStep: number): RdPoint {
+  if (point.step !== undefined) return point as RdPoint;
+  if (nextStep >= Number.MAX_SAFE_INTEGER) {
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no next step: its largest step is ${nextStep - 1}; give \`step\` explicitly`, {
+      details: { seriesId, field: 'step', step: nextStep }, fix: `Give steps below ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER).`,
+    });
+  }
+  return { ...point, step: nextStep };
 }
 
 /** The summary of a series held whole (file, kv, test doubles): the series without points, and their count, bytes and next step. */
@@ -507,6 +523,8 @@ export const validate = {
   quarantine: (v: unknown): QuarantineState => parseOrThrow(QuarantineState, v, 'quarantine state'),
   rdSeries: (v: unknown): RdSeries => rdSeriesJson(parseOrThrow(RdSeries, v, 'RD series')),
   rdPoint: (v: unknown): RdPoint => jsonFields(parseOrThrow(RdPoint, v, 'RD point'), 'RD point', 'meta'),
+  /** A point to append: `step` may be left out (see `withRdStep`). */
+  rdPointInput: (v: unknown): RdPointInput => jsonFields(parseOrThrow(RdPointInput, v, 'RD point'), 'RD point', 'meta'),
   provenanceInput: (v: unknown): ProvenanceInput => jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'data'),
   counters: (v: unknown): Counters => parseOrThrow(CountersSchema, v, 'counter deltas'),
   timestamp: (v: unknown, field: string): string => parseOrThrow(Timestamp, v, field),

@@ -1,6 +1,6 @@
 import type {
   ChainVerification, Checkpoint, Flag, FlagKind, HealthResult, Page, ProvenanceEntry, ProvenanceInput,
-  QuarantineState, RdPoint, RdSeries, Session, Trace, TraceStatus,
+  QuarantineState, RdPoint, RdPointInput, RdSeries, Session, Trace, TraceStatus,
 } from '../model/index.ts';
 
 /** One schema migration of a SQL backend: applied in order, each once, recorded in `schema_migrations`. */
@@ -64,11 +64,11 @@ export type RdSeriesSummary = Omit<RdSeries, 'points'> & {
   pointCount: number;
   /** UTF-8 bytes of the points' JSON, each point measured alone (at most maxRdPointsBytes). */
   pointBytes: number;
-  /** One more than the largest step of its points; 0 for a series without points. */
+  /** One more than the largest step of its points; 0 for a series without points (the step an append without `step` gets). */
   nextStep: number;
 };
 
-/** What `appendRdPoint` returns: the point as stored, and the series' point count and bytes with it. */
+/** What `appendRdPoint` returns: the point as stored (with its step), and the series' point count and bytes with it. */
 export interface RdPointAppended {
   seriesId: string;
   point: RdPoint;
@@ -136,6 +136,13 @@ export type BatchOp =
  *   by default): a create or an append past either throws LIMIT_PAYLOAD_TOO_LARGE and writes
  *   nothing, so a whole series always fits in a response and in memory. An append neither reads
  *   nor returns the series' other points.
+ * - **RD steps.** A point appended without `step` gets the series' next step (one more than its
+ *   largest, 0 for a series without points), read in the transaction (or under the lock) that
+ *   appends it: concurrent appends without a step — from one store object, or from several opened
+ *   on the same data (processes, connections) — get distinct, consecutive steps. A series whose next
+ *   step is not below Number.MAX_SAFE_INTEGER has none to give (LIMIT_RD_INVALID_INPUT naming
+ *   `step`, nothing written; `withRdStep`). A given `step` is stored as given: steps are not
+ *   required to be unique, and a default step always follows the largest.
  * - **References.** Flags, checkpoints, quarantine states and provenance entries belong to a trace
  *   that must exist in the tenant (LIMIT_NOT_FOUND otherwise); RD points to an existing series.
  *   Traces and RD series name a session but the session is not required to be stored.
@@ -209,10 +216,11 @@ export interface Storage {
 
   createRdSeries(series: RdSeries): Promise<RdSeries>;
   /**
-   * Appends a point (checked against the series' limits first, see "RD series size"); returns the
-   * point and the series' new point count and bytes, without reading its other points.
+   * Appends a point (checked against the series' limits first, see "RD series size"); a point
+   * without `step` gets the series' next step in the append's transaction (see "RD steps"). Returns
+   * the point as stored and the series' new point count and bytes, without reading its other points.
    */
-  appendRdPoint(tenant: string, seriesId: string, point: RdPoint): Promise<RdPointAppended>;
+  appendRdPoint(tenant: string, seriesId: string, point: RdPointInput): Promise<RdPointAppended>;
   /** The series with every point (bounded by "RD series size"). */
   getRdSeries(tenant: string, id: string): Promise<RdSeries | null>;
   /** The series without its points, with their count, bytes and next step (no point is read on SQL backends). */

@@ -385,6 +385,13 @@ export const RdPoint = z.object({
 });
 export type RdPoint = z.infer<typeof RdPoint>;
 
+/**
+ * A point to append (`storage.appendRdPoint`): without `step`, storage gives it the series' next step
+ * (one more than its largest) inside the append's own transaction.
+ */
+export const RdPointInput = RdPoint.extend({ step: RdPoint.shape.step.optional() });
+export type RdPointInput = z.infer<typeof RdPointInput>;
+
 /** A named rate–distortion series of a session, its points step by step. */
 export const RdSeries = z.object({
   id: Id,

@@ -70,12 +70,6 @@ export class OrchestratorService implements Orchestrator {
   readonly #sessionWrites = new Map<string, Set<Promise<unknown>>>();
   /** Runs, recorded traces and merges in progress: the runtime's close waits for them (drain). */
   readonly #inFlight = new Set<InFlight>();
-  /**
-   * Per series (tenant + id), the tail of its default-step appends: the largest step is read and the
-   * point appended one step at a time, so steps of one series recorded at once (graph steps measured
-   * in parallel) get distinct default steps instead of all the same one.
-   */
-  readonly #rdAppends = new Map<string, Promise<unknown>>();
   #draining = false;
   constructor(private readonly deps: OrchestratorDeps) {}
 
@@ -1208,30 +1202,9 @@ export class OrchestratorService implements Orchestrator {
       distortion = nonNegative(result.value, algorithm, seriesId);
       meta = { ...meta, algorithm, iterations: result.iterations, converged: result.converged, nodes: input.graph.nodes.length, edges: input.graph.edges.length };
     }
-    const point = { rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) };
-    if (input.step !== undefined) return this.#storage.appendRdPoint(tenant, seriesId, { step, ...point });
-    // The default step is read again right before the append, one append of the series at a time:
-    // another step may have been appended while this one was measured.
-    return this.#serialRdAppend(`${tenant}\u0000${seriesId}`, async () => {
-      const latest = (await this.#storage.getRdSeriesSummary(tenant, seriesId))?.nextStep ?? step;
-      if (latest >= Number.MAX_SAFE_INTEGER) {
-        throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no next step: its largest step is ${latest - 1}; give \`step\` explicitly`, {
-          details: { seriesId, field: 'step', step: latest }, fix: `Give steps below ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER).`,
-        });
-      }
-      return this.#storage.appendRdPoint(tenant, seriesId, { step: latest, ...point });
-    });
-  }
-
-  /** Runs `append` after the series' earlier default-step appends settle (see #rdAppends). */
-  #serialRdAppend<T>(key: string, append: () => Promise<T>): Promise<T> {
-    const run = (this.#rdAppends.get(key) ?? Promise.resolve()).then(append, append);
-    const tail = run.then(() => undefined, () => undefined);
-    this.#rdAppends.set(key, tail);
-    void tail.then(() => {
-      if (this.#rdAppends.get(key) === tail) this.#rdAppends.delete(key);
-    });
-    return run;
+    // Without `step`, storage gives the point the series' next step in the append's own transaction
+    // (read after the graph was measured): steps recorded at once, by any process, get distinct steps.
+    return this.#storage.appendRdPoint(tenant, seriesId, { ...(input.step !== undefined ? { step: input.step } : {}), rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) });
   }
 
   async rdKnee(tenantIn: string | undefined, seriesId: string, detector?: string): Promise<RdKnee> {

@@ -24,9 +24,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, rdPointsBytes, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import {
@@ -931,17 +931,19 @@ export class FileStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPointInput): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
-    const point = validate.rdPoint(input);
-    // The point alone is size-checked; a series is measured without its points.
-    const bytes = Buffer.byteLength(serializeRecord(point, 'RD point', this.maxRecordBytes), 'utf8');
+    const valid = validate.rdPointInput(input);
     return this.#run(tenant, [`rd:${seriesId}`], async (stage) => {
       // The series is one file, rewritten whole: its size is bounded by the series limits.
       const file = this.#rdFile(tenant, seriesId);
       const series = await readRdSeries(file, tenant, seriesId);
       if (!series) throw notFound('RD series', tenant, seriesId);
+      // A point without a step gets the next one, read under the same lock as the append.
+      const point = withRdStep(seriesId, valid, nextRdStep(series.points));
+      // The point alone is size-checked; a series is measured without its points.
+      const bytes = Buffer.byteLength(serializeRecord(point, 'RD point', this.maxRecordBytes), 'utf8');
       const held = { count: series.points.length, bytes: rdPointsBytes(series.points) };
       assertRdPointsFit(seriesId, held, { count: 1, bytes }, this.maxRecordBytes);
       const next: RdSeries = { ...series, points: [...series.points, point] };

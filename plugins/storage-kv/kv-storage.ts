@@ -26,10 +26,10 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, rdPointsBytes, rdSeriesSummary,
+  LimitError, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
 } from 'limit-graph';
 
@@ -757,17 +757,19 @@ export class KvStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPointInput): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
-    const point = validate.rdPoint(input);
-    // The point alone is size-checked; a series is measured without its points.
-    const bytes = Buffer.byteLength(serializeRecord(point, 'RD point', this.maxRecordBytes), 'utf8');
+    const valid = validate.rdPointInput(input);
     const db = this.#open();
     return this.#write(() => {
       // The series is one value, rewritten whole: its size is bounded by the series limits.
       const series = this.#json<RdSeries>(['rd', tenant, seriesId]);
       if (!series) throw notFound('RD series', tenant, seriesId);
+      // A point without a step gets the next one, read under the same lock as the append.
+      const point = withRdStep(seriesId, valid, nextRdStep(series.points));
+      // The point alone is size-checked; a series is measured without its points.
+      const bytes = Buffer.byteLength(serializeRecord(point, 'RD point', this.maxRecordBytes), 'utf8');
       const held = { count: series.points.length, bytes: rdPointsBytes(series.points) };
       assertRdPointsFit(seriesId, held, { count: 1, bytes }, this.maxRecordBytes);
       const next: RdSeries = { ...series, points: [...series.points, point] };

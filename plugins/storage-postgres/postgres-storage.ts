@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import {
-  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, PageBuilder, retryOnConflict,
+  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
@@ -740,23 +740,24 @@ export class PostgresStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPointInput): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
-    const point = validate.rdPoint(input);
-    const text = serializeRecord(point, 'RD point', this.maxRecordBytes);
-    const bytes = Buffer.byteLength(text, 'utf8');
-    const data = toStoredJson(text);
+    const valid = validate.rdPointInput(input);
     return this.#tx(`Appending to RD series "${seriesId}"`, async (c) => {
-      // The lock orders concurrent appenders of one series, so seq order is append order, and the
-      // totals on the row are checked and kept without reading a point.
-      const { rows } = await this.#query<{ point_count: number; point_bytes: string }>(
-        c, `SELECT point_count, point_bytes FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId],
+      // The lock orders concurrent appenders of one series (every process on the database), so seq
+      // order is append order, a point without a step gets the next one, and the totals on the row
+      // are checked and kept without reading a point.
+      const { rows } = await this.#query<{ point_count: number; point_bytes: string; next_step: string }>(
+        c, `SELECT point_count, point_bytes, next_step FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, seriesId],
       );
       if (!rows[0]) throw notFound('RD series', tenant, seriesId);
+      const point = withRdStep(seriesId, valid, Number(rows[0].next_step));
+      const text = serializeRecord(point, 'RD point', this.maxRecordBytes);
+      const bytes = Buffer.byteLength(text, 'utf8');
       const held = { count: rows[0].point_count, bytes: Number(rows[0].point_bytes) };
       assertRdPointsFit(seriesId, held, { count: 1, bytes }, this.maxRecordBytes);
-      await this.#query(c, `INSERT INTO ${this.#s}.rd_points (tenant, series_id, data) VALUES ($1, $2, $3)`, [tenant, seriesId, data]);
+      await this.#query(c, `INSERT INTO ${this.#s}.rd_points (tenant, series_id, data) VALUES ($1, $2, $3)`, [tenant, seriesId, toStoredJson(text)]);
       await this.#query(
         c,
         `UPDATE ${this.#s}.rd_series SET point_count = point_count + 1, point_bytes = point_bytes + $3, next_step = GREATEST(next_step, $4) WHERE tenant = $1 AND id = $2`,

@@ -14,10 +14,10 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
@@ -756,16 +756,19 @@ export class SqliteStorage implements Storage {
     return series;
   }
 
-  async appendRdPoint(tenant: string, seriesId: string, input: RdPoint): Promise<RdPointAppended> {
+  async appendRdPoint(tenant: string, seriesId: string, input: RdPointInput): Promise<RdPointAppended> {
     validate.tenant(tenant);
     assertId(seriesId, 'RD series id');
-    const point = validate.rdPoint(input);
-    const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
-    const bytes = Buffer.byteLength(data, 'utf8');
+    const valid = validate.rdPointInput(input);
     return this.#write(() => {
-      // The series row holds its points' totals: the limits are checked, and kept, without reading a point.
-      const row = this.#q('SELECT point_count, point_bytes FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, seriesId) as { point_count: number; point_bytes: number } | undefined;
+      // The series row holds its points' totals and next step: the limits are checked, and kept, and
+      // a point without a step gets the next one, without reading a point — under the write lock.
+      const row = this.#q('SELECT point_count, point_bytes, next_step FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, seriesId) as
+        { point_count: number; point_bytes: number; next_step: number } | undefined;
       if (!row) throw notFound('RD series', tenant, seriesId);
+      const point = withRdStep(seriesId, valid, row.next_step);
+      const data = serializeRecord(point, 'RD point', this.maxRecordBytes);
+      const bytes = Buffer.byteLength(data, 'utf8');
       assertRdPointsFit(seriesId, { count: row.point_count, bytes: row.point_bytes }, { count: 1, bytes }, this.maxRecordBytes);
       this.#q('INSERT INTO rd_points (tenant, series_id, data) VALUES (?, ?, ?)').run(tenant, seriesId, data);
       this.#q('UPDATE rd_series SET point_count = point_count + 1, point_bytes = point_bytes + ?, next_step = MAX(next_step, ?) WHERE tenant = ? AND id = ?').run(

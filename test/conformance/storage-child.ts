@@ -2,6 +2,7 @@
  * Child process for the multi-process and crash tests (see storage-process.ts). Opens the backend
  * named by plugin name through createRuntime — exactly as an application would — and writes:
  *   append: `count` provenance entries to one trace, then prints `done <count>`;
+ *   rdAppend: `count` points without `step` to one RD series, then prints `done <count>`;
  *   crash:  forever: a trace, a provenance entry and a counter increment per step, printing
  *           `ack <id>` only after all three were acknowledged, until the parent SIGKILLs it.
  * Run as `node --import tsx storage-child.ts '<json spec>'`.
@@ -18,7 +19,7 @@ const runtime = await createRuntime({
 const storage = runtime.resolve('storage');
 const write = (line: string) => new Promise<void>((resolve) => process.stdout.write(`${line}\n`, () => resolve()));
 
-if (spec.mode === 'append') {
+if (spec.mode === 'append' || spec.mode === 'rdAppend') {
   // Barrier: every writer starts at once, after all have booted, so that their appends really race.
   await write('ready');
   await new Promise<void>((resolve) => {
@@ -28,9 +29,14 @@ if (spec.mode === 'append') {
   });
   process.stdin.pause();
   for (let i = 0; i < spec.count; i++) {
-    await storage.appendProvenance(spec.tenant, {
-      traceId: spec.traceId, at: new Date().toISOString(), actor: spec.writer, action: 'append', data: { writer: spec.writer, i },
-    });
+    if (spec.mode === 'append') {
+      await storage.appendProvenance(spec.tenant, {
+        traceId: spec.traceId, at: new Date().toISOString(), actor: spec.writer, action: 'append', data: { writer: spec.writer, i },
+      });
+    } else {
+      // No step: storage gives the next one in the append's transaction.
+      await storage.appendRdPoint(spec.tenant, spec.seriesId, { rate: i, distortion: 1, meta: { writer: spec.writer, i } });
+    }
     // A synchronous driver appends in one uninterrupted burst; short sleeps let the OS interleave writers.
     if (i % 5 === 4) await new Promise((r) => setTimeout(r, 1));
   }

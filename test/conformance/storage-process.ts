@@ -2,9 +2,12 @@
  * Multi-process tests for storage backends, reusable by any backend named by plugin name and options:
  * - `multiProcessProvenance`: several OS processes append to one trace's chain at once; the result
  *   must be one gapless chain that verifies (constraints and retries, not in-process locks, make it so).
+ * - `multiProcessRdSteps`: several OS processes append points without `step` to one RD series at
+ *   once; every point must get its own step, the steps consecutive (storage gives the default step
+ *   in the append's transaction).
  * - `crashTest`: a child writes in a loop and is killed with SIGKILL; every write it acknowledged must
  *   be present after reopening, and the store must open cleanly.
- * Both return what they observed; the caller asserts (so they work with any test runner).
+ * Each returns what it observed; the caller asserts (so they work with any test runner).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -27,6 +30,7 @@ export interface BackendSpec {
 
 export type ChildSpec = BackendSpec & { tenant: string; traceId: string; writer: string } & (
   | { mode: 'append'; count: number }
+  | { mode: 'rdAppend'; count: number; seriesId: string }
   | { mode: 'crash' }
 );
 
@@ -95,10 +99,25 @@ export async function multiProcessProvenance(
       status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {},
     }),
   );
+  await raceChildren(processes, count, (w) => ({ ...backend, mode: 'append', count, tenant, traceId, writer: `process-${w}` }));
+  return withStorage(backend, async (s) => {
+    const entries = await s.listProvenance(tenant, traceId);
+    const perWriter: Record<string, number> = {};
+    for (const e of entries) perWriter[e.actor] = (perWriter[e.actor] ?? 0) + 1;
+    const switches = entries.filter((e, i) => i > 0 && e.actor !== entries[i - 1]!.actor).length;
+    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter, switches };
+  });
+}
+
+/**
+ * Starts `processes` children of `spec(w)`, lets them all write at once (after every one has
+ * booted) and waits until each printed `done <count>`; throws with a child's stderr if one failed.
+ */
+async function raceChildren(processes: number, count: number, spec: (writer: number) => ChildSpec): Promise<void> {
   const children: ChildProcess[] = [];
   let ready = 0;
   const runs = Array.from({ length: processes }, (_, w) => {
-    const child = spawnStorageChild({ ...backend, mode: 'append', count, tenant, traceId, writer: `process-${w}` });
+    const child = spawnStorageChild(spec(w));
     children.push(child);
     let done = false;
     return watch(child, (line) => {
@@ -112,12 +131,36 @@ export async function multiProcessProvenance(
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
+}
+
+export interface MultiProcessRdResult {
+  /** The stored points' steps, in append (insertion) order. */
+  steps: number[];
+  /** Points per writer, as stored (`meta.writer`). */
+  perWriter: Record<string, number>;
+  /** How often consecutive points come from different writers (proof that the writers raced). */
+  switches: number;
+}
+
+/** `processes` children each append `appendsEach` points without `step` to one RD series at the same time. */
+export async function multiProcessRdSteps(
+  backend: BackendSpec,
+  options: { processes?: number; appendsEach?: number; tenant?: string; seriesId?: string } = {},
+): Promise<MultiProcessRdResult> {
+  const processes = options.processes ?? 3;
+  const count = options.appendsEach ?? 100;
+  const tenant = options.tenant ?? 'multi';
+  const seriesId = options.seriesId ?? 'shared-series';
+  await withStorage(backend, (s) =>
+    s.createRdSeries({ id: seriesId, sessionId: 'multi', tenant, name: 'multi-process', points: [], createdAt: new Date().toISOString(), metadata: {} }),
+  );
+  await raceChildren(processes, count, (w) => ({ ...backend, mode: 'rdAppend', count, tenant, seriesId, traceId: seriesId, writer: `process-${w}` }));
   return withStorage(backend, async (s) => {
-    const entries = await s.listProvenance(tenant, traceId);
+    const points = (await s.getRdSeries(tenant, seriesId))?.points ?? [];
+    const writers = points.map((p) => String(p.meta?.writer));
     const perWriter: Record<string, number> = {};
-    for (const e of entries) perWriter[e.actor] = (perWriter[e.actor] ?? 0) + 1;
-    const switches = entries.filter((e, i) => i > 0 && e.actor !== entries[i - 1]!.actor).length;
-    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter, switches };
+    for (const w of writers) perWriter[w] = (perWriter[w] ?? 0) + 1;
+    return { steps: points.map((p) => p.step), perWriter, switches: writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length };
   });
 }
 

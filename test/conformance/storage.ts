@@ -498,6 +498,50 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.getRdSeriesSummary('t1', '../x'), 'LIMIT_VALIDATION');
       });
 
+      it('gives a point appended without step the next step in the append: concurrent appends get distinct, consecutive steps; a given step is stored as given', async () => {
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points: [{ step: 3, rate: 0, distortion: 1 }], createdAt: iso(T0), metadata: {} };
+        await storage.createRdSeries(series);
+        const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => storage.appendRdPoint('t1', 'rd1', { rate: i, distortion: 1 })));
+        const steps = Array.from({ length: 20 }, (_, i) => i + 4);
+        expect(appended.map((a) => a.point.step).sort((a, b) => a - b)).toEqual(steps);
+        // Stored as returned, in append order (the order their steps were given in).
+        const stored = (await storage.getRdSeries('t1', 'rd1'))!.points;
+        expect(stored.map((p) => p.step)).toEqual([3, ...steps]);
+        for (const a of appended) expect(stored).toContainEqual(a.point);
+        // A given step is kept, even one the series holds already; a default step follows the largest.
+        expect((await storage.appendRdPoint('t1', 'rd1', { step: 5, rate: 1, distortion: 0 })).point.step).toBe(5);
+        expect((await storage.appendRdPoint('t1', 'rd1', { step: 40, rate: 1, distortion: 0 })).point.step).toBe(40);
+        expect((await storage.appendRdPoint('t1', 'rd1', { rate: 2, distortion: 0, meta: { note: 'x' } }))).toMatchObject({ point: { step: 41, rate: 2, distortion: 0, meta: { note: 'x' } }, pointCount: 24 });
+        expect(await storage.getRdSeriesSummary('t1', 'rd1')).toMatchObject({ pointCount: 24, nextStep: 42 });
+        await storage.createRdSeries({ ...series, id: 'empty', points: [] });
+        expect((await storage.appendRdPoint('t1', 'empty', { rate: 0, distortion: 0 })).point).toEqual({ step: 0, rate: 0, distortion: 0 });
+        await limitError(storage.appendRdPoint('t1', 'rd1', { step: -1, rate: 0, distortion: 0 }), 'LIMIT_VALIDATION');
+        await limitError(storage.appendRdPoint('t1', 'missing', { rate: 0, distortion: 0 }), 'LIMIT_NOT_FOUND');
+      });
+
+      it('refuses a point without step for a series with no next step (its largest step is Number.MAX_SAFE_INTEGER - 1), writing nothing', async () => {
+        const top = Number.MAX_SAFE_INTEGER - 1;
+        await storage.createRdSeries({ id: 'top', sessionId: 's1', tenant: 't1', name: 'n', points: [{ step: top, rate: 0, distortion: 1 }], createdAt: iso(T0), metadata: {} });
+        const error = await limitError(storage.appendRdPoint('t1', 'top', { rate: 1, distortion: 0 }), 'LIMIT_RD_INVALID_INPUT');
+        expect(error.message).toBe(`RD series "top" has no next step: its largest step is ${top}; give \`step\` explicitly`);
+        expect(error).toMatchObject({ details: { seriesId: 'top', field: 'step' } });
+        expect(await storage.getRdSeriesSummary('t1', 'top')).toMatchObject({ pointCount: 1, nextStep: Number.MAX_SAFE_INTEGER });
+        expect((await storage.appendRdPoint('t1', 'top', { step: 7, rate: 1, distortion: 0 })).pointCount).toBe(2);
+      });
+
+      it.skipIf(!supports.multiProcess)('gives distinct, consecutive steps to points appended without step at once through two stores opened on the same data', async (ctx) => {
+        if (!fixture.reopen) return ctx.skip('the fixture has no reopen()');
+        await storage.createRdSeries({ id: 'shared', sessionId: 's1', tenant: 't1', name: 'n', points: [], createdAt: iso(T0), metadata: {} });
+        // A second store over the same data while the first stays open (another process, another connection).
+        const other = await fixture.reopen();
+        opened.push(other);
+        const appended = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? other : storage).appendRdPoint('t1', 'shared', { rate: i, distortion: 1 })));
+        const steps = Array.from({ length: 40 }, (_, i) => i);
+        expect(appended.map((a) => a.point.step).sort((a, b) => a - b)).toEqual(steps);
+        expect((await storage.getRdSeries('t1', 'shared'))!.points.map((p) => p.step)).toEqual(steps);
+        expect(await other.getRdSeriesSummary('t1', 'shared')).toMatchObject({ pointCount: 40, nextStep: 40 });
+      });
+
       it(`holds at most MAX_RD_POINTS (${MAX_RD_POINTS}) points: a create or an append past it is LIMIT_PAYLOAD_TOO_LARGE, writing nothing`, async () => {
         const full = Array.from({ length: MAX_RD_POINTS }, (_, i) => ({ step: i, rate: i, distortion: 1 }));
         const series: RdSeries = { id: 'full', sessionId: 's1', tenant: 't1', name: 'n', points: full, createdAt: iso(T0), metadata: {} };

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
-  LimitError, applyTracePatch, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, rdPointsBytes, rdSeriesSummary, validate, verifyProvenanceChain,
+  LimitError, applyTracePatch, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep, validate, verifyProvenanceChain,
   compareNewestFirst,
 } from 'limit-graph';
 import type {
@@ -112,8 +112,10 @@ export function memoryStorage(): Storage {
     async appendRdPoint(t, id, p) {
       const s = series.get(k(t, id));
       if (!s) throw notFound('RD series', t, id);
-      s.points.push(clone(p));
-      return { seriesId: id, point: clone(p), pointCount: s.points.length, pointBytes: rdPointsBytes(s.points) };
+      // Read and appended in one synchronous step: concurrent appends without a step get distinct ones.
+      const point = withRdStep(id, clone(p), nextRdStep(s.points));
+      s.points.push(point);
+      return { seriesId: id, point: clone(point), pointCount: s.points.length, pointBytes: rdPointsBytes(s.points) };
     },
     async getRdSeries(t, id) { return clone(series.get(k(t, id)) ?? null); },
     async getRdSeriesSummary(t, id) { const s = series.get(k(t, id)); return s ? rdSeriesSummary(clone(s)) : null; },

@@ -424,7 +424,7 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await expectCode(orch.recordRdStep(series.id, { rate: 1 }), 'LIMIT_RD_INVALID_INPUT');
   });
 
-  it('steps of one series recorded at once get distinct default steps (each reads the largest step right before its append)', async () => {
+  it('steps of one series recorded at once get distinct default steps (storage gives the step in the append)', async () => {
     const s = await orch.openSession();
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'parallel', reference: { nodes: [{ id: 'r', features: [0] }], edges: [] }, distortionAlgorithm: 'slow' });
     const graph = (n: number) => ({ nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [0] })), edges: [] });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
-import { crashTest, multiProcessProvenance, storageConformance, makeSession, makeTrace, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, multiProcessProvenance, multiProcessRdSteps, storageConformance, makeSession, makeTrace, type StorageFixture } from 'limit-graph/testing';
 import storageKv, { KvStorage } from '../../plugins/storage-kv/index.ts';
 import { msOf } from '../../plugins/storage-kv/kv-storage.ts';
 
@@ -153,6 +153,18 @@ describe('storage-kv across processes', () => {
       expect(r.verification).toEqual({ verified: true, length: 300, brokenAt: null });
       expect(r.perWriter).toEqual({ 'process-0': 100, 'process-1': 100, 'process-2': 100 });
       // The writers really interleaved (otherwise the test proves nothing about concurrency).
+      expect(r.switches).toBeGreaterThan(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('gives every RD point appended without step by 3 processes at once its own step, consecutive', async () => {
+    const dir = tempDir();
+    try {
+      const r = await multiProcessRdSteps({ plugin: 'storage-kv', options: { path: dir } }, { processes: 3, appendsEach: 60 });
+      expect(r.steps).toEqual(Array.from({ length: 180 }, (_, i) => i));
+      expect(r.perWriter).toEqual({ 'process-0': 60, 'process-1': 60, 'process-2': 60 });
       expect(r.switches).toBeGreaterThan(10);
     } finally {
       rmSync(dir, { recursive: true, force: true });

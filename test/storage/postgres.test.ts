@@ -7,7 +7,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, rdPointsBytes, type Storage } from 'limit-graph';
-import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, multiProcessProvenance, storageConformance, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, multiProcessProvenance, multiProcessRdSteps, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION, remeasure } from '../../plugins/storage-postgres/migrations.ts';
 import { PG_URL as URL, expectFlagLimitHolds, manyFlags } from '../helpers/storage-backend.ts';
@@ -691,6 +691,19 @@ describe('storage-postgres across processes', () => {
       expect(result.seqs).toEqual(Array.from({ length: 300 }, (_, i) => i));
       expect(result.verification).toEqual({ verified: true, length: 300, brokenAt: null });
       expect(result.perWriter).toEqual({ 'process-0': 100, 'process-1': 100, 'process-2': 100 });
+      expect(result.switches).toBeGreaterThan(10);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('three processes appending RD points without step to one series give every point its own step, consecutive', async () => {
+    const schema = uniqueSchema();
+    try {
+      // Before, the orchestrator read the largest step and then appended: two processes could both store the same step.
+      const result = await multiProcessRdSteps({ plugin: 'storage-postgres', options: { url: URL, schema, poolSize: 4 } }, { processes: 3, appendsEach: 60 });
+      expect(result.steps).toEqual(Array.from({ length: 180 }, (_, i) => i));
+      expect(result.perWriter).toEqual({ 'process-0': 60, 'process-1': 60, 'process-2': 60 });
       expect(result.switches).toBeGreaterThan(10);
     } finally {
       await dropSchema(schema);

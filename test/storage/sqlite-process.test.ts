@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { crashTest, multiProcessProvenance, withStorage, type BackendSpec } from 'limit-graph/testing';
+import { crashTest, multiProcessProvenance, multiProcessRdSteps, withStorage, type BackendSpec } from 'limit-graph/testing';
 
 describe('storage-sqlite across processes', () => {
   let dir: string;
@@ -23,6 +23,14 @@ describe('storage-sqlite across processes', () => {
     expect(result.verification).toEqual({ verified: true, length: 450, brokenAt: null });
     expect(result.perWriter).toEqual({ 'process-0': 150, 'process-1': 150, 'process-2': 150 });
     // The writers really raced (their entries interleave), so the constraint and retries were exercised.
+    expect(result.switches).toBeGreaterThan(10);
+  });
+
+  it('three processes appending RD points without step to one series give every point its own step, consecutive', async () => {
+    // Before, the orchestrator read the largest step and then appended: two processes could both store the same step.
+    const result = await multiProcessRdSteps(backend, { processes: 3, appendsEach: 100 });
+    expect(result.steps).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(result.perWriter).toEqual({ 'process-0': 100, 'process-1': 100, 'process-2': 100 });
     expect(result.switches).toBeGreaterThan(10);
   });
 

@@ -485,6 +485,9 @@ export class GovernanceEngine {
               clock = performance.now();
               continue;
             }
+            // The caller gave up (its signal aborted): the evaluation ends with its reason, as
+            // documented — not as a rule that threw (LIMIT_RULE_INVALID), whatever the rule did with its aborted ctx.signal.
+            if (caller?.aborted) throw caller.reason;
             throw ruleThrew(rule.id, viewSubject.field, error, this.#options.origins?.get(rule));
           }
           clock = performance.now();

@@ -272,12 +272,19 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const caller = new AbortController();
     const started = performance.now();
     const pending = slow.check('hello', 'input', { signal: caller.signal });
-    setTimeout(() => caller.abort(new Error('client went away')), 20);
-    await expect(pending).rejects.toThrow('client went away');
+    const reason = new Error('client went away');
+    setTimeout(() => caller.abort(reason), 20);
+    await expect(pending).rejects.toBe(reason); // the reason itself, not a LIMIT_RULE_INVALID "rule threw" around it
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(seen[0]!.signal?.aborted).toBe(true);
     expect(seen[0]!.signal?.reason).toMatchObject({ message: 'client went away' });
     await expect(slow.check('hello', 'input', { signal: AbortSignal.abort(new Error('already gone')) })).rejects.toThrow('already gone');
+    // A rule that answers its aborted ctx.signal by rejecting with its own error: still the caller's reason.
+    const answering = new GovernanceEngine({ rules: [{ id: 'acme.answers', flag: 'Unsafe', surfaces: ['input'], evaluate: (_s, ctx) => new Promise<never>((_, reject) => ctx.signal!.addEventListener('abort', () => reject(new Error('stopped')))) }], preset, ruleBudgetMs: 10_000, maxScanChars: 65_536, minSeverity: 1 });
+    const gone = new AbortController();
+    const answered = answering.check('hello', 'input', { signal: gone.signal });
+    setTimeout(() => gone.abort(reason), 5);
+    await expect(answered).rejects.toBe(reason);
   });
 
   it('the LLM judge cancels its runner request when ctx.signal aborts (the engine cut it)', async () => {

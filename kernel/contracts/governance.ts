@@ -230,16 +230,30 @@ export interface FlagOutcome extends Flag {
   quarantineReason?: string;
 }
 
+/**
+ * Options of one evaluation (`evaluate`, `assess`, `check`).
+ *
+ * `signal`: the caller's cancellation (the orchestrator passes a run's: `cancel()`, the caller's
+ * own signal, a session or runtime close). When it aborts, the evaluation stops — the rule call in
+ * flight has its `ctx.signal` aborted (an LLM judge's model request is cancelled) — and the call
+ * rejects with the signal's reason, writing nothing: an aborted evaluation gives no verdict. Optional
+ * for callers and for services: a custom service that ignores it finishes its evaluation as before
+ * (the caller then goes on with that verdict).
+ */
+export interface GovernanceCallOptions {
+  signal?: AbortSignal;
+}
+
 /** The governance engine (`governance` in the container). */
 export interface GovernanceService {
   readonly policy: GovernancePolicy;
-  /** Runs every rule for the surface and applies the policy. */
-  evaluate(trace: Trace, surface: Surface): Promise<GovernanceVerdict>;
+  /** Runs every rule for the surface and applies the policy (`options.signal`: GovernanceCallOptions). */
+  evaluate(trace: Trace, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict>;
   /**
    * `evaluate` and `recordFlags` of its findings without writing: the records come back as batch
    * ops. Optional; a caller without it calls `evaluate` then `recordFlags`.
    */
-  assess?(trace: Trace, surface: Surface): Promise<GovernanceAssessment>;
+  assess?(trace: Trace, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceAssessment>;
   /**
    * Turns findings into persisted flags (and provenance entries). On a stored, completed trace
    * (`ok` or `error`) it applies `autoQuarantine` like `flag`; a trace still `running` is left to
@@ -277,7 +291,7 @@ export interface GovernanceService {
   countMerge?(tenant: string, outcome: MergeCount): Promise<void>;
   stats(tenant: string): Promise<Record<string, number>>;
   /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
-  check?(text: string, surface: Surface): Promise<GovernanceVerdict>;
+  check?(text: string, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict>;
   /**
    * Records a human review decision on a trace waiting as `pending-review` (its status, `ok` or
    * `rejected`, and its `completedAt`, with the decision's provenance and checkpoint), in one transaction that

@@ -60,7 +60,13 @@ export interface RunOutcome {
   trace: Trace;
   /** Was the runner called? False exactly when input governance blocked the task. */
   executed: boolean;
-  verdicts: { input: GovernanceVerdict; output?: GovernanceVerdict };
+  /**
+   * The governance verdicts. A run cancelled while one of its evaluations ran has none for it (an
+   * aborted evaluation gives no verdict, never an `allow`): `input` is absent when the cancel came
+   * during input governance (the runner was then not called, and `output` is the verdict on the
+   * abort's error output), `output` when it came during output governance.
+   */
+  verdicts: { input?: GovernanceVerdict; output?: GovernanceVerdict };
   checkpoints: Checkpoint[];
 }
 

@@ -38,7 +38,10 @@ const STD = [400, 401, 429];
  * allowed it (or asked for review): a person quarantined it while it ran, and it stays so.
  */
 function decisionOf(outcome: RunOutcome) {
-  const decision = outcome.verdicts.output?.decision ?? outcome.verdicts.input.decision;
+  // A cancelled run lacks the verdict of the evaluation its cancel aborted, never both.
+  const verdict = outcome.verdicts.output ?? outcome.verdicts.input;
+  if (!verdict) throw new LimitError('LIMIT_INTERNAL', `The outcome of trace ${outcome.trace.id} has no governance verdict`, { details: { traceId: outcome.trace.id } });
+  const decision = verdict.decision;
   return outcome.trace.status === 'quarantined' && (decision === 'allow' || decision === 'review') ? 'quarantine' : decision;
 }
 

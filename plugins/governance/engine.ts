@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { FLAG_KINDS, Finding as FindingSchema, LimitError, describeThrown, isWellFormed } from 'limit-graph';
 import type {
-  Decision, Finding, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
+  Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
 } from 'limit-graph';
 import { buildViews } from './views.ts';
@@ -48,15 +48,12 @@ export interface EngineOptions {
   minSeverity: number;
 }
 
-/** Options of one evaluation. */
-export interface EvaluateOptions {
-  /**
-   * Aborting it ends the evaluation (it rejects with the signal's reason) and aborts the
-   * `ctx.signal` of the rule call in flight, so an async rule stops (a judge's model request is
-   * cancelled).
-   */
-  signal?: AbortSignal;
-}
+/**
+ * Options of one evaluation (the contract's GovernanceCallOptions): aborting `signal` ends the
+ * evaluation (it rejects with the signal's reason) and aborts the `ctx.signal` of the rule call in
+ * flight, so an async rule stops (a judge's model request is cancelled).
+ */
+export type EvaluateOptions = GovernanceCallOptions;
 
 /** The middle of a field longer than maxScanChars, which was not read. */
 interface ScanGap {
@@ -407,6 +404,8 @@ export class GovernanceEngine {
     const { decision, reasons, maxSeverity } = this.decide(findings);
     const verdict: GovernanceVerdict = { decision, reasons, maxSeverity, findings };
     if (overBudget.size) verdict.overBudget = [...overBudget];
+    // An evaluation aborted while its last (synchronous) rules ran gives no verdict either.
+    signal?.throwIfAborted();
     return verdict;
   }
 

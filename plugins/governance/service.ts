@@ -17,7 +17,7 @@ import {
   statusUnchangedOps, verifyTraceChain,
 } from 'limit-graph';
 import type {
-  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
+  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
   MergeRequest, MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
@@ -84,8 +84,8 @@ export class GovernanceServiceImpl implements GovernanceService {
     return s;
   }
 
-  async evaluate(trace: Trace, surface: Surface): Promise<GovernanceVerdict> {
-    const verdict = await this.#verdict(trace, surface);
+  async evaluate(trace: Trace, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict> {
+    const verdict = await this.#verdict(trace, surface, options);
     const storage = this.deps.storage();
     if (!storage) return verdict;
     // A trace evaluated before (or without) being stored is counted but gets no checkpoint. The
@@ -96,8 +96,8 @@ export class GovernanceServiceImpl implements GovernanceService {
     return verdict;
   }
 
-  async assess(trace: Trace, surface: Surface): Promise<GovernanceAssessment> {
-    const verdict = await this.#verdict(trace, surface);
+  async assess(trace: Trace, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceAssessment> {
+    const verdict = await this.#verdict(trace, surface, options);
     // The copy's flags are the trace's as stored before these ops (the pipeline carries them along).
     const recorded = this.#flagRecords(trace, verdict.findings, trace.flags);
     noteUnrecorded(verdict, recorded);
@@ -112,11 +112,14 @@ export class GovernanceServiceImpl implements GovernanceService {
     };
   }
 
-  /** The engine's rules, then the governInput/governOutput waterfall, then the policy. */
-  #verdict(trace: Trace, surface: Surface): Promise<GovernanceVerdict> {
+  /**
+   * The engine's rules, then the governInput/governOutput waterfall, then the policy. An aborted
+   * `options.signal` rejects with its reason before anything is written (no verdict, no records).
+   */
+  #verdict(trace: Trace, surface: Surface, options: GovernanceCallOptions = {}): Promise<GovernanceVerdict> {
     const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
     // Other plugins' findings go through the same schema as rule findings.
-    return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace));
+    return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace), options);
   }
 
   /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */
@@ -168,8 +171,8 @@ export class GovernanceServiceImpl implements GovernanceService {
     }
   }
 
-  check(text: string, surface: Surface): Promise<GovernanceVerdict> {
-    return this.deps.engine().check(text, surface);
+  check(text: string, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict> {
+    return this.deps.engine().check(text, surface, options);
   }
 
   async recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]> {

@@ -84,7 +84,7 @@ function outcomeError(outcome: RunOutcome, withStderr: boolean): LimitError | un
   const { trace } = outcome;
   const details = { traceId: trace.id, status: trace.status, flags: trace.flags.map((f) => ({ kind: f.kind, severity: f.severity, reason: f.reason })) };
   if (trace.status === 'blocked' || trace.status === 'quarantined') {
-    return new LimitError('LIMIT_GOVERNANCE_BLOCKED', `Trace ${trace.id} is ${trace.status}: ${[...outcome.verdicts.input.reasons, ...(outcome.verdicts.output?.reasons ?? [])].join('; ') || 'see its flags'}`, { details });
+    return new LimitError('LIMIT_GOVERNANCE_BLOCKED', `Trace ${trace.id} is ${trace.status}: ${[...(outcome.verdicts.input?.reasons ?? []), ...(outcome.verdicts.output?.reasons ?? [])].join('; ') || 'see its flags'}`, { details });
   }
   if (trace.status === 'error') {
     const error = trace.output?.error;

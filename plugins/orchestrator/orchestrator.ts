@@ -333,6 +333,9 @@ export class OrchestratorService implements Orchestrator {
     // either began after this registration, and waits for the run, or before it, and this run is
     // refused here — no trace of it is written after storage closed the session.
     const controller = new AbortController();
+    // The run's cancellation — cancel(), the caller's signal, the session's (or runtime's) close — for
+    // its input and output governance as for its runner.
+    const signal = AbortSignal.any([live.handle.signal, controller.signal, ...(input.signal ? [input.signal] : [])]);
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     live.running.set(trace.id, { controller, done });
@@ -341,7 +344,7 @@ export class OrchestratorService implements Orchestrator {
       await this.#requireParents(tenant, request.parentIds);
       await this.#storage.batch(tenant, this.#creationOps(trace, actor, { source: `runner:${request.runner}` }));
       Object.assign(entry, { trace, actor });
-      return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, controller, input.signal));
+      return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, signal), undefined, signal);
     } finally {
       live.running.delete(trace.id);
       finish();
@@ -355,12 +358,34 @@ export class OrchestratorService implements Orchestrator {
    * they are committed with its governance records and final status, in one transaction. A run's
    * trace is stored before (it is visible as `running`), and its input governance is committed
    * before the runner starts.
+   *
+   * `signal` (a run's cancellation) is given to both governance evaluations. A cancel while one
+   * evaluates ends it (an async rule's ctx.signal aborts) and the run is recorded as a cancel during
+   * the runner's execution is: status `error`, output error LIMIT_RUNNER_ABORTED (#execute's, from
+   * abortReason), and no verdict of the aborted evaluation is used (none is reported, no checkpoint
+   * is written for it). Cut during input governance, the runner is never called: the execute step
+   * records the abort as for a run cancelled while waiting for its slot. Cut during output
+   * governance (or cancelled after the runner returned, before it), the output keeps its stdout and
+   * stderr but gets `ok: false` and the abort's error, and the `completed` entry says which
+   * governance was aborted (`aborted`). An output that already is the abort's (or a failure) is
+   * governed without the signal, as before: the run's own error record, not the runner's work.
    */
-  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: BatchOp[]): Promise<RunOutcome> {
+  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: BatchOp[], signal?: AbortSignal): Promise<RunOutcome> {
     let trace = created;
     const pending: Pending[] = creation ? [{ ops: creation, committed: async () => {}, creates: created }] : [];
     try {
-      const input = await this.#govern(trace, 'input', pending);
+      const input = await this.#govern(trace, 'input', pending, signal);
+      if (!input) {
+        // Cancelled while input governance evaluated: the execute step sees the aborted signal and
+        // records the abort without calling the runner; its output is then governed as before.
+        const stopped = execute ? await execute(trace) : trace;
+        const output = await this.#govern(stopped, 'output', pending);
+        pending.push(output);
+        const quarantine = this.#shouldQuarantine(output.verdict, output.trace.flags);
+        if (quarantine) await this.#quarantine(output.trace, output, actor, pending.splice(0));
+        return await this.#finish(output.trace, quarantine ? 'quarantined' : 'error', actor, pending, { output: output.verdict }, execute !== undefined, created.metadata,
+          { aborted: abortedData('input', signal!) });
+      }
       trace = input.trace;
       pending.push(input);
       if (input.verdict.decision === 'block' || input.verdict.decision === 'quarantine') {
@@ -373,7 +398,18 @@ export class OrchestratorService implements Orchestrator {
         await this.#commit(trace.tenant, pending.splice(0));
         trace = await execute(trace);
       }
-      const output = await this.#govern(trace, 'output', pending);
+      // A failed output after a cancel is the abort's record (or a failure the cancel did not cause):
+      // governed whole. An output the runner made is governed under the run's signal.
+      const output = await this.#govern(trace, 'output', pending, signal?.aborted && !trace.output?.ok ? undefined : signal);
+      if (!output) {
+        const reason = abortReason(signal!);
+        const stopped: RunOutput = { ...trace.output!, ok: false, error: { code: reason.code, message: reason.message } };
+        trace = { ...trace, output: stopped };
+        const quarantine = this.#shouldQuarantine(input.verdict, trace.flags);
+        if (quarantine) await this.#quarantine(trace, input, actor, pending.splice(0));
+        return await this.#finish(trace, quarantine ? 'quarantined' : 'error', actor, pending, { input: input.verdict }, true, created.metadata,
+          { aborted: abortedData('output', signal!) }, { output: stopped });
+      }
       trace = output.trace;
       pending.push(output);
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
@@ -387,8 +423,8 @@ export class OrchestratorService implements Orchestrator {
   }
 
   /** The runner's output and its `executed` entry land together, before output governance looks at them. */
-  async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, controller: AbortController, callerSignal: AbortSignal | undefined): Promise<Trace> {
-    const result = await this.#execute(trace, live, runner, task, controller, callerSignal);
+  async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, runSignal: AbortSignal): Promise<Trace> {
+    const result = await this.#execute(trace, live, runner, task, runSignal);
     await this.#storage.batch(trace.tenant, [
       { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
@@ -399,14 +435,18 @@ export class OrchestratorService implements Orchestrator {
     return { ...trace, output: result.output, metrics: result.metrics };
   }
 
-  /** Calls the runner under the session's semaphore, limits and signals; never throws for task failures. */
+  /**
+   * Calls the runner under the session's semaphore, limits and signals (the run's, and the timeout's
+   * backstop — its own, so that a runner's timeout does not cancel output governance); never throws
+   * for task failures.
+   */
   async #execute(
-    trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, controller: AbortController, callerSignal: AbortSignal | undefined,
+    trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, runSignal: AbortSignal,
   ): Promise<{ output: RunOutput; metrics: { latencyMs: number; tokensIn?: number; tokensOut?: number; exitCode?: number } }> {
     const { handle } = live;
     const limits = handle.limits;
-    const signals = [handle.signal, controller.signal, ...(callerSignal ? [callerSignal] : [])];
-    const signal = AbortSignal.any(signals);
+    const backstop = new AbortController();
+    const signal = AbortSignal.any([runSignal, backstop.signal]);
     const started = performance.now();
     let release: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -414,7 +454,7 @@ export class OrchestratorService implements Orchestrator {
       release = await live.semaphore.acquire(signal);
       // The runner enforces timeoutMs; this backstop only fires if it does not come back.
       const backstopMs = limits.timeoutMs + this.deps.options.timeoutGraceMs;
-      timer = setTimeout(() => controller.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', `Execution exceeded ${limits.timeoutMs} ms and the runner did not stop`, { details: { timeoutMs: limits.timeoutMs } })), backstopMs);
+      timer = setTimeout(() => backstop.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', `Execution exceeded ${limits.timeoutMs} ms and the runner did not stop`, { details: { timeoutMs: limits.timeoutMs } })), backstopMs);
       const aborted = new Promise<never>((_, reject) => {
         if (signal.aborted) reject(abortReason(signal));
         signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
@@ -482,15 +522,24 @@ export class OrchestratorService implements Orchestrator {
    * otherwise `evaluate` and `recordFlags` write them now, after `pending` (the trace itself, maybe)
    * is committed. The trace is carried in memory with its new flags rather than read back after
    * every step.
+   *
+   * Undefined when `signal` aborted the evaluation (it rejected once the signal aborted): there is
+   * no verdict, and the caller records the cancel. A service that ignores the signal and answers
+   * gives its verdict, which stands.
    */
-  async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[]): Promise<Governed> {
+  async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[]): Promise<Governed>;
+  async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[], signal: AbortSignal | undefined): Promise<Governed | undefined>;
+  async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[], signal?: AbortSignal): Promise<Governed | undefined> {
     const governance = this.#governance;
+    const options = signal ? { signal } : undefined;
     if (governance.assess) {
-      const assessed = await governance.assess(trace, surface);
+      const assessed = await governance.assess(trace, surface, options).catch(cancelledBy(signal));
+      if (!assessed) return undefined;
       return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, quarantineOps: assessed.quarantineOps ?? [], committed: assessed.committed };
     }
     await this.#commit(trace.tenant, pending.splice(0));
-    const verdict = await governance.evaluate(trace, surface);
+    const verdict = await governance.evaluate(trace, surface, options).catch(cancelledBy(signal));
+    if (!verdict) return undefined;
     const flags = verdict.findings.length ? await governance.recordFlags(trace, verdict.findings) : [];
     return { trace: withFlags(trace, flags), verdict, ops: [], committed: async () => {} };
   }
@@ -528,20 +577,20 @@ export class OrchestratorService implements Orchestrator {
    */
   async #finish(
     trace: Trace, status: Trace['status'], actor: string, pending: Pending[], verdicts: RunOutcome['verdicts'], executed: boolean,
-    metadata: Trace['metadata'] = trace.metadata,
+    metadata: Trace['metadata'] = trace.metadata, extraData: Record<string, unknown> = {}, patch: Partial<Trace> = {},
   ): Promise<RunOutcome> {
     const last = verdicts.output ?? verdicts.input;
-    const data = { decision: last.decision, reasons: last.reasons };
+    const data = { ...(last ? { decision: last.decision, reasons: last.reasons } : {}), ...extraData };
     const creation = pending[0];
     if (creation?.creates) {
       // Created in this same transaction (so no one else can have changed it): the created record
       // carries the final status itself instead of being written twice (its flags stay empty: the
       // addFlag ops add them).
-      const [update, entry] = this.#finishOps(trace.id, status, actor, data, metadata);
+      const [update, entry] = this.#finishOps(trace.id, status, actor, data, metadata, patch);
       creation.ops = [{ op: 'createTrace', trace: applyTracePatch(creation.creates, update.patch) }, ...creation.ops.slice(1)];
       await this.#commit(trace.tenant, pending, [entry]);
     } else {
-      await this.#commitFinal(trace, status, actor, pending, data, metadata);
+      await this.#commitFinal(trace, status, actor, pending, data, metadata, patch);
     }
     // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
     const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
@@ -561,11 +610,13 @@ export class OrchestratorService implements Orchestrator {
    * decided while it ran): the run's own status, or for the pipeline's quarantine `ok` (`error` for
    * a failed output).
    */
-  async #commitFinal(trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata']): Promise<void> {
+  async #commitFinal(
+    trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata'], patch: Partial<Trace> = {},
+  ): Promise<void> {
     let from: Trace['status'] = status === 'quarantined' ? 'quarantined' : 'running';
     for (;;) {
       const final = from === 'quarantined' ? 'quarantined' : status;
-      const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata);
+      const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata, patch);
       const settle = final === 'quarantined' ? await this.#settleQuarantine(trace, status === 'quarantined' ? outputStatus(trace) : status) : [];
       try {
         await this.#write(trace.tenant, pending, [{ ...update, ifStatus: from }, ...settle, entry]);
@@ -589,9 +640,12 @@ export class OrchestratorService implements Orchestrator {
     return state?.quarantined && state.previousStatus === 'running' ? [{ op: 'setQuarantine', state: { ...state, previousStatus: base } }] : [];
   }
 
-  #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): [BatchOp & { op: 'updateTrace' }, BatchOp] {
+  /** `patch`: more of the trace to write with its final status (a cancelled run's output). */
+  #finishOps(
+    traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata'], patch: Partial<Trace> = {},
+  ): [BatchOp & { op: 'updateTrace' }, BatchOp] {
     return [
-      { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata } },
+      { op: 'updateTrace', id: traceId, patch: { ...patch, status, completedAt: now(), metadata } },
       { op: 'appendProvenance', input: this.#entry(traceId, actor, status === 'blocked' ? 'blocked' : 'completed', {
         operation: status === 'quarantined' ? 'quarantine' : 'update',
         data: { status, ...data },
@@ -1404,6 +1458,24 @@ function wellFormed(output: RunOutput): RunOutput {
 
 /** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */
 const outputDigests = (output: { stdout: string; stderr: string }) => ({ stdoutSha256: sha256(output.stdout), stderrSha256: sha256(output.stderr) });
+
+/**
+ * The rejection handler of a governance call under a run's `signal`: undefined (no verdict) when the
+ * signal has aborted — the evaluation was cancelled, it rejects with the signal's reason, or with an
+ * AbortError of a service of its own — else the error goes on.
+ */
+function cancelledBy(signal: AbortSignal | undefined) {
+  return (error: unknown): undefined => {
+    if (signal?.aborted && (error === signal.reason || (error instanceof Error && error.name === 'AbortError') || isLimitError(error, 'LIMIT_RUNNER_ABORTED'))) return undefined;
+    throw error;
+  };
+}
+
+/** What a `completed` entry says of a governance evaluation the run's cancel aborted. */
+function abortedData(surface: 'input' | 'output', signal: AbortSignal) {
+  const reason = abortReason(signal);
+  return { during: `governance:${surface}`, code: reason.code, message: reason.message };
+}
 
 /** Why a federation stopped early, from the caller's aborted signal. */
 const aborted = (signal: AbortSignal) => `the federation was aborted${abortMessage(signal) ? ` (${abortMessage(signal)})` : ''}`;

@@ -130,7 +130,7 @@ describe.each(['sqlite', 'postgres'] as const)('a quarantine of a running trace 
     go();
     const done = await outcome;
     expect(done.executed).toBe(false);
-    expect(done.verdicts.input.decision).toBe('block');
+    expect(done.verdicts.input?.decision).toBe('block');
     expect(done.trace.status).toBe('quarantined');
     const actions = (await s.storage.listProvenance('tenant-a', id)).map((e) => [e.action, (e.data as { status?: string; runStatus?: string }).runStatus]);
     expect(actions).toEqual([['created', undefined], ['quarantined', undefined], ['flagged', undefined], ['completed', 'blocked']]);

@@ -1,0 +1,111 @@
+/**
+ * A run cancelled while governance evaluates it: the rule in flight has its ctx.signal aborted and
+ * the run is recorded as a cancel during the runner's execution is (status error, output error
+ * LIMIT_RUNNER_ABORTED), with no verdict of the aborted evaluation. Real SQLite storage, the real
+ * governance plugin with a custom async rule whose answer the test controls, the real orchestrator.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRuntime, type GovernanceRule, type Orchestrator, type RuleContext, type Runtime, type Surface } from 'limit-graph';
+import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+
+/** An async rule on `surface` that waits, on texts containing WAIT, until the test answers (or its signal aborts). */
+function gatedRule(surface: Surface) {
+  const calls: { signal: AbortSignal | undefined; answer: () => void }[] = [];
+  const watchers: (() => void)[] = [];
+  const rule: GovernanceRule = {
+    id: `acme.gate-${surface}`, flag: 'Unsafe', surfaces: [surface],
+    evaluate: (subject, ctx: RuleContext) => {
+      if (!subject.text.includes('WAIT') || subject.view?.name !== 'raw') return [];
+      return new Promise((resolve) => {
+        calls.push({ signal: ctx.signal, answer: () => resolve([]) });
+        for (const w of watchers.splice(0)) w();
+      });
+    },
+  };
+  return { rule, calls, entered: () => new Promise<void>((resolve) => (calls.length ? resolve() : watchers.push(resolve))) };
+}
+
+describe('a run cancelled while governance evaluates it', () => {
+  let rt: Runtime | undefined;
+  afterEach(async () => {
+    await rt?.close();
+    rt = undefined;
+  });
+
+  async function start(rule: GovernanceRule, spy = spyRunner('spy')): Promise<Orchestrator> {
+    rt = await createRuntime({
+      config: {
+        logLevel: 'silent', storage: 'sqlite',
+        plugins: { 'storage-sqlite': { path: ':memory:' }, 'runner-python': false, orchestrator: {}, governance: { packs: [], rules: [rule], ruleBudgetMs: 60_000 } },
+      },
+      plugins: [spyRunnerPlugin(spy)],
+    });
+    return rt.resolve('orchestrator');
+  }
+
+  it('during input governance: the rule\'s signal aborts, the runner is never called, and the run is recorded as cancelled', async () => {
+    const gate = gatedRule('input');
+    const spy = spyRunner('spy');
+    const orch = await start(gate.rule, spy);
+    const s = await orch.openSession({});
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'print("WAIT")' } });
+    await gate.entered();
+    const [trace] = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(trace!.status).toBe('running');
+    expect(orch.cancel(undefined, trace!.id)).toBe(true);
+    const out = await running; // no answer from the rule: the cancel alone ends its evaluation
+
+    const signal = gate.calls[0]!.signal!;
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: `Trace "${trace!.id}" was cancelled` });
+    expect(spy.calls).toEqual([]);
+    expect(out.executed).toBe(true); // as for a run cancelled while waiting for its slot
+    expect(out.verdicts.input).toBeUndefined(); // never an 'allow' from the aborted evaluation
+    expect(out.verdicts.output?.decision).toBe('allow'); // the abort's error record, governed
+    expect(out.trace).toMatchObject({ status: 'error', output: { ok: false, stdout: '', error: { code: 'LIMIT_RUNNER_ABORTED', message: `Trace "${trace!.id}" was cancelled` } } });
+    const detail = await orch.inspectTrace(undefined, trace!.id);
+    expect(detail.checkpoints.map((c) => c.label)).toEqual(['governance:output']);
+    expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
+    expect(detail.provenance[1]!.data).toMatchObject({ ok: false, error: 'LIMIT_RUNNER_ABORTED' });
+    expect(detail.provenance[2]!.data).toMatchObject({ status: 'error', aborted: { during: 'governance:input', code: 'LIMIT_RUNNER_ABORTED' } });
+    expect(detail.verification.verified).toBe(true);
+    gate.calls[0]!.answer(); // a late answer changes nothing
+  });
+
+  it('during output governance: the rule\'s signal aborts and the trace ends error with LIMIT_RUNNER_ABORTED, its output kept', async () => {
+    const gate = gatedRule('output');
+    const orch = await start(gate.rule);
+    const s = await orch.openSession({});
+    const caller = new AbortController();
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'WAIT' }, signal: caller.signal });
+    await gate.entered();
+    caller.abort(new Error('user went away'));
+    const out = await running;
+
+    expect(gate.calls[0]!.signal!.aborted).toBe(true);
+    expect(out.verdicts.output).toBeUndefined();
+    expect(out.verdicts.input?.decision).toBe('allow');
+    expect(out.trace).toMatchObject({
+      status: 'error',
+      output: { ok: false, stdout: 'WAIT', error: { code: 'LIMIT_RUNNER_ABORTED', message: 'Execution was aborted: user went away' } },
+    });
+    const detail = await orch.inspectTrace(undefined, out.trace.id);
+    expect(detail.checkpoints.map((c) => c.label)).toEqual(['governance:input']);
+    expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
+    expect(detail.provenance[2]!.data).toMatchObject({ status: 'error', aborted: { during: 'governance:output', code: 'LIMIT_RUNNER_ABORTED', message: 'Execution was aborted: user went away' } });
+    expect(detail.verification.verified).toBe(true);
+  });
+
+  it('nothing else changes: an uncancelled run whose rule answers ends ok with both verdicts', async () => {
+    const gate = gatedRule('input');
+    const orch = await start(gate.rule);
+    const s = await orch.openSession({});
+    const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'WAIT' } });
+    await gate.entered();
+    gate.calls[0]!.answer();
+    const out = await running;
+    expect(gate.calls[0]!.signal!.aborted).toBe(false);
+    expect(out.trace).toMatchObject({ status: 'ok', output: { ok: true, stdout: 'WAIT' } });
+    expect([out.verdicts.input?.decision, out.verdicts.output?.decision]).toEqual(['allow', 'allow']);
+  });
+});

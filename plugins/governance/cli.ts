@@ -67,9 +67,10 @@ export function readDataset(file: string): Line[] {
 }
 
 /**
- * Positive = the preset would intervene (block, quarantine or review). `signal` stops it between
- * items: every 32 items it yields to the event loop, so that a SIGINT handler gets to run even when
- * the rules answer without real I/O.
+ * Positive = the preset would intervene (block, quarantine or review). `signal` stops it: the
+ * evaluation in flight is aborted (an async rule's ctx.signal, a judge's model request), and every
+ * 32 items it yields to the event loop, so that a SIGINT handler gets to run even when the rules
+ * answer without real I/O.
  */
 export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void, signal?: AbortSignal) {
   const items: EvalItem[] = [];
@@ -77,7 +78,7 @@ export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], s
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const t0 = performance.now();
-    const verdict = await engine.check(line.text, line.surface ?? surface);
+    const verdict = await engine.check(line.text, line.surface ?? surface, { signal });
     items.push({ ...(line.id ? { id: line.id } : {}), label: line.label, positive: verdict.decision !== 'allow', severity: verdict.maxSeverity ?? 0, latencyMs: performance.now() - t0 });
     if ((i & 31) === 0) {
       onProgress?.(i + 1);
@@ -104,7 +105,8 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
     .action(async (opts: { text: string; surface?: string; preset?: string; json?: boolean }) => {
       const surface = surfaceArg(opts.surface);
       const engine = await deps.engineFor(presetArg(opts.preset));
-      const verdict = await engine.check(opts.text, surface);
+      // SIGINT/SIGTERM abort the evaluation: an LLM judge's model request is cancelled, not waited on.
+      const verdict = await engine.check(opts.text, surface, { signal: registry.signal });
       const doc = {
         decision: verdict.decision,
         preset: engine.preset.name,

@@ -83,3 +83,38 @@ describe('limit governance check / eval (no storage configured)', () => {
     }
   });
 });
+
+describe('limit governance check: an interrupt cancels the evaluation in flight', () => {
+  it('aborts the ctx.signal of the rule it waits on (a judge\'s model request) and ends, rather than waiting out ruleBudgetMs', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gov-cli-sig-'));
+    try {
+      // A rule that waits until its ctx.signal aborts, telling the test (same process) it was called.
+      writeFileSync(path.join(dir, 'limit.config.mjs'), `export default {
+  logLevel: 'silent',
+  plugins: { governance: { packs: [], ruleBudgetMs: 60000, rules: [{
+    id: 'acme.waits', flag: 'Unsafe', surfaces: ['input'],
+    evaluate: (subject, ctx) => subject.view?.name !== 'raw' ? [] : new Promise((resolve) => {
+      globalThis.__govCliWaits?.(ctx.signal);
+      ctx.signal.addEventListener('abort', () => resolve([]));
+    }),
+  }] } },
+};\n`);
+      const interrupt = new AbortController();
+      const called = new Promise<AbortSignal>((resolve) => ((globalThis as { __govCliWaits?: (s: AbortSignal) => void }).__govCliWaits = resolve));
+      const started = performance.now();
+      const run = runCli(['governance', 'check', '--text', 'hello', '--json'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, signal: interrupt.signal });
+      const signal = await called;
+      const reason = new Error('SIGINT');
+      interrupt.abort(reason);
+      const r = await run;
+      expect(signal.aborted).toBe(true);
+      expect(signal.reason).toBe(reason);
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).not.toContain('"decision"'); // no verdict of an aborted evaluation
+      expect(performance.now() - started).toBeLessThan(20_000);
+    } finally {
+      delete (globalThis as { __govCliWaits?: unknown }).__govCliWaits;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -359,16 +359,14 @@ export class OrchestratorService implements Orchestrator {
    * trace is stored before (it is visible as `running`), and its input governance is committed
    * before the runner starts.
    *
-   * `signal` (a run's cancellation) is given to both governance evaluations. A cancel while one
-   * evaluates ends it (an async rule's ctx.signal aborts) and the run is recorded as a cancel during
-   * the runner's execution is: status `error`, output error LIMIT_RUNNER_ABORTED (#execute's, from
-   * abortReason), and no verdict of the aborted evaluation is used (none is reported, no checkpoint
-   * is written for it). Cut during input governance, the runner is never called: the execute step
-   * records the abort as for a run cancelled while waiting for its slot. Cut during output
-   * governance (or cancelled after the runner returned, before it), the output keeps its stdout and
-   * stderr but gets `ok: false` and the abort's error, and the `completed` entry says which
-   * governance was aborted (`aborted`). An output that already is the abort's (or a failure) is
-   * governed without the signal, as before: the run's own error record, not the runner's work.
+   * `signal` (a run's cancellation) is given to input governance. A cancel while it evaluates ends
+   * it (an async rule's ctx.signal aborts) and the run is recorded as a cancel during the runner's
+   * execution is: the runner is never called, the execute step records the abort as for a run
+   * cancelled while waiting for its slot (status `error`, output error LIMIT_RUNNER_ABORTED), no
+   * verdict of the aborted evaluation is used (none is reported, no checkpoint is written for it),
+   * and the `completed` entry says so (`aborted`). Output governance never gets the signal: what a
+   * runner produced is always governed whole before it is stored as the trace's final output, so a
+   * cancel cannot leave a runner's output stored unchecked.
    */
   async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: BatchOp[], signal?: AbortSignal): Promise<RunOutcome> {
     let trace = created;
@@ -384,7 +382,7 @@ export class OrchestratorService implements Orchestrator {
         const quarantine = this.#shouldQuarantine(output.verdict, output.trace.flags);
         if (quarantine) await this.#quarantine(output.trace, output, actor, pending.splice(0));
         return await this.#finish(output.trace, quarantine ? 'quarantined' : 'error', actor, pending, { output: output.verdict }, execute !== undefined, created.metadata,
-          { aborted: abortedData('input', signal!) });
+          { aborted: abortedData(signal!) });
       }
       trace = input.trace;
       pending.push(input);
@@ -398,18 +396,7 @@ export class OrchestratorService implements Orchestrator {
         await this.#commit(trace.tenant, pending.splice(0));
         trace = await execute(trace);
       }
-      // A failed output after a cancel is the abort's record (or a failure the cancel did not cause):
-      // governed whole. An output the runner made is governed under the run's signal.
-      const output = await this.#govern(trace, 'output', pending, signal?.aborted && !trace.output?.ok ? undefined : signal);
-      if (!output) {
-        const reason = abortReason(signal!);
-        const stopped: RunOutput = { ...trace.output!, ok: false, error: { code: reason.code, message: reason.message } };
-        trace = { ...trace, output: stopped };
-        const quarantine = this.#shouldQuarantine(input.verdict, trace.flags);
-        if (quarantine) await this.#quarantine(trace, input, actor, pending.splice(0));
-        return await this.#finish(trace, quarantine ? 'quarantined' : 'error', actor, pending, { input: input.verdict }, true, created.metadata,
-          { aborted: abortedData('output', signal!) }, { output: stopped });
-      }
+      const output = await this.#govern(trace, 'output', pending);
       trace = output.trace;
       pending.push(output);
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
@@ -577,7 +564,7 @@ export class OrchestratorService implements Orchestrator {
    */
   async #finish(
     trace: Trace, status: Trace['status'], actor: string, pending: Pending[], verdicts: RunOutcome['verdicts'], executed: boolean,
-    metadata: Trace['metadata'] = trace.metadata, extraData: Record<string, unknown> = {}, patch: Partial<Trace> = {},
+    metadata: Trace['metadata'] = trace.metadata, extraData: Record<string, unknown> = {},
   ): Promise<RunOutcome> {
     const last = verdicts.output ?? verdicts.input;
     const data = { ...(last ? { decision: last.decision, reasons: last.reasons } : {}), ...extraData };
@@ -586,11 +573,11 @@ export class OrchestratorService implements Orchestrator {
       // Created in this same transaction (so no one else can have changed it): the created record
       // carries the final status itself instead of being written twice (its flags stay empty: the
       // addFlag ops add them).
-      const [update, entry] = this.#finishOps(trace.id, status, actor, data, metadata, patch);
+      const [update, entry] = this.#finishOps(trace.id, status, actor, data, metadata);
       creation.ops = [{ op: 'createTrace', trace: applyTracePatch(creation.creates, update.patch) }, ...creation.ops.slice(1)];
       await this.#commit(trace.tenant, pending, [entry]);
     } else {
-      await this.#commitFinal(trace, status, actor, pending, data, metadata, patch);
+      await this.#commitFinal(trace, status, actor, pending, data, metadata);
     }
     // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
     const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
@@ -610,13 +597,11 @@ export class OrchestratorService implements Orchestrator {
    * decided while it ran): the run's own status, or for the pipeline's quarantine `ok` (`error` for
    * a failed output).
    */
-  async #commitFinal(
-    trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata'], patch: Partial<Trace> = {},
-  ): Promise<void> {
+  async #commitFinal(trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata']): Promise<void> {
     let from: Trace['status'] = status === 'quarantined' ? 'quarantined' : 'running';
     for (;;) {
       const final = from === 'quarantined' ? 'quarantined' : status;
-      const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata, patch);
+      const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata);
       const settle = final === 'quarantined' ? await this.#settleQuarantine(trace, status === 'quarantined' ? outputStatus(trace) : status) : [];
       try {
         await this.#write(trace.tenant, pending, [{ ...update, ifStatus: from }, ...settle, entry]);
@@ -640,12 +625,9 @@ export class OrchestratorService implements Orchestrator {
     return state?.quarantined && state.previousStatus === 'running' ? [{ op: 'setQuarantine', state: { ...state, previousStatus: base } }] : [];
   }
 
-  /** `patch`: more of the trace to write with its final status (a cancelled run's output). */
-  #finishOps(
-    traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata'], patch: Partial<Trace> = {},
-  ): [BatchOp & { op: 'updateTrace' }, BatchOp] {
+  #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): [BatchOp & { op: 'updateTrace' }, BatchOp] {
     return [
-      { op: 'updateTrace', id: traceId, patch: { ...patch, status, completedAt: now(), metadata } },
+      { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata } },
       { op: 'appendProvenance', input: this.#entry(traceId, actor, status === 'blocked' ? 'blocked' : 'completed', {
         operation: status === 'quarantined' ? 'quarantine' : 'update',
         data: { status, ...data },
@@ -1471,10 +1453,10 @@ function cancelledBy(signal: AbortSignal | undefined) {
   };
 }
 
-/** What a `completed` entry says of a governance evaluation the run's cancel aborted. */
-function abortedData(surface: 'input' | 'output', signal: AbortSignal) {
+/** What a `completed` entry says of an input governance evaluation the run's cancel aborted. */
+function abortedData(signal: AbortSignal) {
   const reason = abortReason(signal);
-  return { during: `governance:${surface}`, code: reason.code, message: reason.message };
+  return { during: 'governance:input', code: reason.code, message: reason.message };
 }
 
 /** Why a federation stopped early, from the caller's aborted signal. */

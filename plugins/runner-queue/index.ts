@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { LimitError, definePlugin, hostOf, parseNumberOption, type CommandRegistry, type PluginContext, type Runner, type Runtime } from 'limit-graph';
-import { RunnerQueueOptions, type RunnerQueueOptionsInput, type RunnerQueueOptionsParsed } from './options.ts';
+import { HEARTBEAT_MESSAGE, RunnerQueueOptions, heartbeatFits, type RunnerQueueOptionsInput, type RunnerQueueOptionsParsed } from './options.ts';
 import { Registry } from './registry.ts';
 import { QueueRunner, type QueueLink } from './runner.ts';
 import { Listener, channelOf, notify } from './wakeups.ts';
@@ -98,6 +98,14 @@ class Connection implements QueueLink, WorkerWakeups {
   /** Starts consuming tasks for the local runners named in worker.runners (default: the `runner` option). */
   async startWorker(concurrency?: number): Promise<QueueWorker> {
     if (this.worker) return this.worker;
+    if (!heartbeatFits(this.#options)) {
+      const { heartbeatMs } = this.#options.worker;
+      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `runner-queue: ${HEARTBEAT_MESSAGE} (worker.heartbeatMs ${heartbeatMs}, workerTimeoutMs ${this.#options.workerTimeoutMs})`, {
+        plugin: this.#ctx.name,
+        details: { field: 'plugins.runner-queue.worker.heartbeatMs', heartbeatMs, workerTimeoutMs: this.#options.workerTimeoutMs },
+        fix: `Set plugins['runner-queue'].worker.heartbeatMs to at most ${Math.floor(this.#options.workerTimeoutMs / 2)}, or raise workerTimeoutMs to at least ${heartbeatMs * 2}.`,
+      });
+    }
     const { boss, registry } = await this.open();
     const names = this.#options.worker.runners ?? [this.#options.runner];
     const runners = new Map<string, Runner>();

@@ -3,6 +3,15 @@ import { postgresUrl } from 'limit-graph';
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
+/**
+ * A worker renews its heartbeat every worker.heartbeatMs, and one silent for workerTimeoutMs is
+ * dead: at most half of it, or a live worker looks dead between heartbeats. Checked with the
+ * options when worker.enabled, and by every worker's start (`limit worker` starts one whatever
+ * worker.enabled says).
+ */
+export const heartbeatFits = (o: { workerTimeoutMs: number; worker: { heartbeatMs: number } }): boolean => o.worker.heartbeatMs * 2 <= o.workerTimeoutMs;
+export const HEARTBEAT_MESSAGE = 'worker.heartbeatMs must be at most half of workerTimeoutMs, or live workers would look dead between heartbeats';
+
 /** Options of runner-queue; README.md documents each one. */
 export const RunnerQueueOptions = z
   .object({
@@ -54,8 +63,8 @@ export const RunnerQueueOptions = z
       .default({ enabled: false, concurrency: 4, pollMs: 2_000, heartbeatMs: 5_000 }),
   })
   .strict()
-  .refine((o) => !o.worker.enabled || o.worker.heartbeatMs * 2 <= o.workerTimeoutMs, {
-    message: 'worker.heartbeatMs must be at most half of workerTimeoutMs, or live workers would look dead between heartbeats',
+  .refine((o) => !o.worker.enabled || heartbeatFits(o), {
+    message: HEARTBEAT_MESSAGE,
     path: ['worker', 'heartbeatMs'],
   });
 

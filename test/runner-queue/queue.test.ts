@@ -18,6 +18,7 @@ import runnerPython from '../../plugins/runner-python/index.ts';
 import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.ts';
 import { PYTHON, PYTHON_TASKS } from '../runner-python/helpers.ts';
 import { PG_URL as URL } from '../helpers/storage-backend.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const SCHEMA = `limit_queue_test_${process.pid}_${randomBytes(3).toString('hex')}`;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -527,6 +528,26 @@ describe('runner-queue configuration errors', () => {
     expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE') || isLimitError((error as Error)?.cause)).toBe(true);
     expect(JSON.stringify({ m: (error as Error).message, c: String((error as Error).cause) })).not.toContain('secret');
     expect((error as Error).message).toMatch(/127\.0\.0\.1:1/);
+  }, 30_000);
+
+  it('`limit worker` refuses a worker.heartbeatMs over half of workerTimeoutMs, as worker.enabled is refused', async () => {
+    // The options check it only for worker.enabled; `limit worker` starts a worker whatever that says,
+    // and one whose heartbeat is rarer than half the timeout would look dead to the dispatchers between beats.
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'limit.config.json'), JSON.stringify({
+      dataDir: dir,
+      plugins: {
+        'runner-python': { python: PYTHON, workDir: path.join(dir, 'sessions') },
+        'runner-queue': { url: URL, schema: SCHEMA, workerTimeoutMs: 2_000, worker: { heartbeatMs: 1_500 } },
+      },
+    }));
+    const r = await runCli(['worker', '--config', path.join(dir, 'limit.config.json')], {
+      cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' }, signal: AbortSignal.timeout(15_000),
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).not.toMatch(/consuming/);
+    expect(r.stderr).toMatch(/LIMIT_PLUGIN_OPTIONS_INVALID: runner-queue: worker\.heartbeatMs must be at most half of workerTimeoutMs, .*\(worker\.heartbeatMs 1500, workerTimeoutMs 2000\)/);
+    expect(r.stderr).toMatch(/fix: .*heartbeatMs to at most 1000/);
   }, 30_000);
 
   it('validates its options with the field named', async () => {

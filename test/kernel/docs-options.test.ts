@@ -3,7 +3,8 @@
  * column of the table under `## Options` names each option in backticks (`auth.mode` for a field of
  * an object option, `uidRangeStart`, `uidRangeSize` for two options on one row), and every name
  * there must be an option of the schema. Where the row gives a plain default (a number, `true` or
- * `false`, or a quoted or backticked word), it must be the schema's default. So an option added,
+ * `false`, or a quoted or backticked word), it must be the schema's default; a number option's row
+ * states the bounds its schema sets, as `1–86400000`, `≥ 1024` or `> 0`. So an option added,
  * renamed, removed or re-defaulted without its README fails here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -37,7 +38,31 @@ function defaultOf(schema: unknown): { found: boolean; value?: unknown } {
   return { found: false };
 }
 
-interface Row { names: string[]; defaultCell: string | undefined; line: number }
+/**
+ * The bounds a number field's schema sets, as the README writes them: `1–86400000` (both inclusive),
+ * `≥ 1024`, `> 0`, `> 0.5, < 1`; undefined for a field that is not a bounded number.
+ */
+function rangeText(schema: unknown): string | undefined {
+  for (let s = schema, i = 0; s && i < 16; i++) {
+    const d = defOf(s) as Def & { checks?: { _zod: { def: { check: string; value: number; inclusive: boolean } } }[] };
+    if (d.type === 'number') {
+      let min: { value: number; inclusive: boolean } | undefined;
+      let max: { value: number; inclusive: boolean } | undefined;
+      for (const c of d.checks ?? []) {
+        const cd = c._zod.def;
+        if (cd.check === 'greater_than') min = cd;
+        if (cd.check === 'less_than') max = cd;
+      }
+      if (min?.inclusive && max?.inclusive) return `${min.value}–${max.value}`;
+      const parts = [min && `${min.inclusive ? '≥' : '>'} ${min.value}`, max && `${max.inclusive ? '≤' : '<'} ${max.value}`].filter(Boolean);
+      return parts.length > 0 ? parts.join(', ') : undefined;
+    }
+    s = d.innerType ?? d.in ?? d.schema;
+  }
+  return undefined;
+}
+
+interface Row { names: string[]; defaultCell: string | undefined; text: string; line: number }
 
 /** The rows of the README's options table: the backticked names of the first column, and the `default` column. */
 function optionRows(readme: string): Row[] {
@@ -59,7 +84,7 @@ function optionRows(readme: string): Row[] {
     }
     if (/^-+$/.test(cells[0] ?? '')) continue;
     const names = [...cells[0]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-    rows.push({ names, defaultCell: defaultColumn >= 0 ? cells[defaultColumn] : undefined, line: i + 1 });
+    rows.push({ names, defaultCell: defaultColumn >= 0 ? cells[defaultColumn] : undefined, text: line, line: i + 1 });
   }
   return rows;
 }
@@ -105,7 +130,10 @@ describe('plugin READMEs document every option of the schema, and only those', (
               break;
             }
           }
-          if (field === undefined || row.names.length > 1 || row.defaultCell === undefined) continue;
+          if (field === undefined) continue;
+          const range = rangeText(field);
+          if (range !== undefined && !row.text.includes(range)) problems.push(`${where(row)}: \`${full}\` is documented without its bounds, which the row should state as "${range}"`);
+          if (row.names.length > 1 || row.defaultCell === undefined) continue;
           const cell = plainDefault(row.defaultCell);
           const d = defaultOf(field);
           if (cell === undefined || !d.found || (d.value !== null && typeof d.value === 'object')) continue;

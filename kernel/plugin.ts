@@ -148,6 +148,9 @@ function validateMeta(meta: PluginMeta, setup: unknown): void {
   if (typeof meta.version !== 'string' || meta.version.length === 0) {
     throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}" has no version`, { plugin: meta.name, fix: 'Set meta.version, e.g. "1.0.0".' });
   }
+  if (meta.description !== undefined && typeof meta.description !== 'string') {
+    invalid('description', 'a string', "For example description: 'Greets people by name'.");
+  }
   // A string where a list belongs would be read character by character ("depends on \"s\"").
   for (const field of ['provides', 'dependsOn', 'optionalDependsOn', 'conflictsWith'] as const) {
     const list = meta[field];

@@ -39,13 +39,14 @@ describe('definePlugin', () => {
     expect(refusal({ meta: { name: 'p', version: '1', optionalDependsOn: [''] }, setup() {} }).message).toMatch(/meta\.optionalDependsOn must be/);
     expect(refusal({ meta: { name: 'p', version: '1', conflictsWith: 'x' }, setup() {} }).message).toMatch(/meta\.conflictsWith must be/);
     expect(refusal({ meta: { name: 'p', version: '1', env: { DATABASE_URL: 1 } }, setup() {} }).message).toMatch(/meta\.env must be/);
+    expect(refusal({ meta: { name: 'p', version: '1', description: ['greets'] }, setup() {} }).message).toBe(`Plugin "p": meta.description must be a string, not [ 'greets' ]`);
     for (const setupTimeoutMs of ['abc', -5, 0, 1.5, Number.NaN]) {
       expect(refusal({ meta: { name: 'p', version: '1', setupTimeoutMs }, setup() {} }).message).toMatch(/meta\.setupTimeoutMs must be a positive whole number/);
     }
     const noSetup = refusal({ meta: { name: 'p', version: '1' } });
     expect(noSetup.message).toBe('Plugin "p" has no setup function (setup is undefined)');
     // The valid shapes still pass.
-    expect(() => definePlugin({ meta: { name: 'p', version: '1', provides: ['a'], dependsOn: ['runner:*'], env: { X: 'x' }, setupTimeoutMs: 100 }, setup() {} })).not.toThrow();
+    expect(() => definePlugin({ meta: { name: 'p', version: '1', provides: ['a'], dependsOn: ['runner:*'], env: { X: 'x' }, setupTimeoutMs: 100, description: 'd' }, setup() {} })).not.toThrow();
   });
 
   it('validates options with the zod schema, applying defaults', async () => {

@@ -230,6 +230,10 @@ export interface RdStepInput {
   distortion?: number;
   /** Default: the next step number of the series. */
   step?: number;
+  /**
+   * Stored as the point's `meta`; a measured `graph` adds RD_MEASURED_META_KEYS (`algorithm`,
+   * `iterations`, `converged`, `nodes`, `edges`), which a graph step's own `meta` may not use.
+   */
   meta?: Record<string, unknown>;
   /** Wall-clock limit (ms) handed to the distortion algorithm with the series' options when `graph` is measured. */
   timeLimitMs?: number;

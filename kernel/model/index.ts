@@ -386,6 +386,29 @@ export const RdPoint = z.object({
 export type RdPoint = z.infer<typeof RdPoint>;
 
 /**
+ * The keys a step measured from a graph writes into its point's `meta` (orchestrator.recordRdStep):
+ * the algorithm, its iterations and convergence, and the graph's node and edge counts. A graph step's
+ * own `meta` may not use them (LIMIT_VALIDATION naming `meta.<key>`), so neither overwrites the other.
+ */
+export const RD_MEASURED_META_KEYS = ['algorithm', 'iterations', 'converged', 'nodes', 'edges'] as const;
+
+/**
+ * Refuses, in a step's schema, a graph step whose `meta` holds a key its measurement writes
+ * (RD_MEASURED_META_KEYS): one issue per key, at `meta.<key>`.
+ */
+export function refuseMeasuredMetaKeys(step: { graph?: unknown; meta?: Record<string, unknown> | undefined }, ctx: z.RefinementCtx): void {
+  if (step.graph === undefined || !step.meta) return;
+  for (const key of RD_MEASURED_META_KEYS) {
+    if (Object.hasOwn(step.meta, key)) {
+      ctx.addIssue({
+        code: 'custom', path: ['meta', key],
+        message: `is written by the measurement of \`graph\` (meta keys ${RD_MEASURED_META_KEYS.join(', ')}); give your own value another key`,
+      });
+    }
+  }
+}
+
+/**
  * A point to append (`storage.appendRdPoint`): without `step`, storage gives it the series' next step
  * (one more than its largest) inside the append's own transaction.
  */

@@ -4,7 +4,7 @@
  */
 import {
   ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, z,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, refuseMeasuredMetaKeys, z,
 } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
@@ -179,7 +179,8 @@ export function rdSchemas(maxNodes: number) {
         meta: Metadata.optional(),
       })
       .strict()
-      .refine((b) => (b.graph === undefined) !== (b.distortion === undefined), { message: 'Give exactly one of graph or distortion', path: ['distortion'] }),
+      .refine((b) => (b.graph === undefined) !== (b.distortion === undefined), { message: 'Give exactly one of graph or distortion', path: ['distortion'] })
+      .superRefine(refuseMeasuredMetaKeys),
   };
 }
 

@@ -6,7 +6,7 @@
  * records the orchestrator passes on unchanged (a run's task, which RunRequest parses; an RD graph,
  * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
-import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, z } from 'limit-graph';
+import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, z } from 'limit-graph';
 import { MAX_ARTIFACT_CHARS } from './artifact.ts';
 
 const Metadata = z.record(z.string(), z.unknown());
@@ -172,7 +172,8 @@ export const RdStepInputSchema = z
     signal: Signal.optional(),
   })
   .strict()
-  .superRefine(wellFormedText);
+  .superRefine(wellFormedText)
+  .superRefine(refuseMeasuredMetaKeys);
 
 export const ExportInputSchema = z
   .object({

@@ -72,6 +72,17 @@ describe('api-http rate–distortion', () => {
     }
   });
 
+  it("POST /rd/series/:id/points: a graph step's meta.<key> that its measurement writes is 400 naming body.meta.<key>, and nothing is stored", async () => {
+    const series = (await s.req('POST', '/rd/series', { body: { sessionId, name: 'meta', reference: path3([0, 1]) } })).json.id as string;
+    const res = await s.req('POST', `/rd/series/${series}/points`, { body: { rate: 1, graph: path3([0, 1, 2]), meta: { iterations: 3, converged: false } } });
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual(['body.meta.iterations', 'body.meta.converged']);
+    expect((await s.rt.resolve('storage').getRdSeries('tenant-a', series))!.points).toEqual([]);
+    const ok = await s.req('POST', `/rd/series/${series}/points`, { body: { rate: 1, graph: path3([0, 1, 2]), meta: { run: 3 } } });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.json.point.meta).toMatchObject({ run: 3, algorithm: 'fgw', nodes: 3, edges: 2 });
+  });
+
   it('computes FGW distortion between two graphs', async () => {
     const same = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 2]), target: path3([0, 1, 2]) } });
     expect(same.status, same.text).toBe(200);

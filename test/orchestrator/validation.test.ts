@@ -249,6 +249,22 @@ describe('orchestrator input validation', () => {
     expect(step.point.distortion).toBe(1);
   });
 
+  it("recordRdStep: a graph step's meta may not use a key its measurement writes (algorithm, iterations, converged, nodes, edges): LIMIT_VALIDATION naming meta.<key>, nothing stored; other keys and a distortion step's meta are kept as given", async () => {
+    const s = await orch.openSession();
+    const series = await orch.createRdSeries({ sessionId: s.id, name: 'r', reference: { nodes: [{ id: 'a', features: [0] }], edges: [] }, distortionAlgorithm: 'count' });
+    const graph = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
+    for (const key of ['algorithm', 'iterations', 'converged', 'nodes', 'edges']) {
+      const error = await rejects(orch.recordRdStep(series.id, { rate: 1, graph, meta: { note: 'x', [key]: 'mine' } }), 'LIMIT_VALIDATION', `meta.${key}: is written by the measurement of \`graph\``);
+      expect(error.message).not.toContain('meta.note');
+    }
+    expect((await rt.resolve('storage').getRdSeries(series.tenant, series.id))!.points).toEqual([]);
+    const measured = await orch.recordRdStep(series.id, { rate: 1, graph, meta: { note: 'x' } });
+    expect(measured.point.meta).toEqual({ note: 'x', algorithm: 'count', iterations: 1, converged: true, nodes: 2, edges: 1 });
+    // A step that gives its distortion is not measured: its meta is stored as given, these keys too.
+    const given = await orch.recordRdStep(series.id, { rate: 2, distortion: 0.5, meta: { algorithm: 'mine', nodes: 7 } });
+    expect(given.point.meta).toEqual({ algorithm: 'mine', nodes: 7 });
+  });
+
   it("rdKnee: a detector's index that is not one of the points is LIMIT_INTERNAL naming it, not a knee without a point", async () => {
     const s = await orch.openSession();
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });

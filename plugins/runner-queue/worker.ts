@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type PgBoss from 'pg-boss';
-import { LimitError, isLimitError, type Logger, type Runner } from 'limit-graph';
+import { LimitError, isLimitError, untilAborted, type Logger, type Runner } from 'limit-graph';
 import { Job, fromJsonb, storableText, toJsonb } from './jobs.ts';
 import type { Registry } from './registry.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
@@ -234,18 +234,8 @@ export class QueueWorker {
       throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `worker ${this.id} does not run runner:${data.runner} (it runs ${[...this.#runners.keys()].join(', ')})`);
     }
     const key = ownerKey(data.runner, data.session.id);
-    // The session's close still under way (idle expiry, a close job): this task starts after it, afresh.
-    for (let closing = this.#closing.get(key); closing; closing = this.#closing.get(key)) await closing;
-    const owner = this.#owners.get(key);
-    if (owner !== undefined && owner.tenant !== data.session.tenant) {
-      throw new LimitError('LIMIT_CONFLICT', `Session id "${data.session.id}" is in use on worker ${this.id} by another tenant`, {
-        details: { sessionId: data.session.id }, fix: 'Use the session ids the server generates; they are unique.',
-      });
-    }
-    const record = owner ?? { tenant: data.session.tenant, running: 0, started: 0 };
-    this.#owners.set(key, record);
-    record.running++;
-    record.started = ++this.#started;
+    // Watched for cancellation from the moment the job is taken, so that a cancel while the task
+    // waits for its session's close ends it then, as a cancel of a queued job does, and it never starts.
     const controller = new AbortController();
     const watch = setInterval(() => {
       this.#boss.getJobById(this.queue, job.id).then(
@@ -256,11 +246,26 @@ export class QueueWorker {
       );
     }, CANCEL_POLL_MS);
     try {
-      const result = await runner.executeIsolated(data.task, { session: data.session, traceId: data.traceId, signal: controller.signal, logger: this.#logger });
-      return { ...result, worker: this.id };
+      // The session's close still under way (idle expiry, a close job): this task starts after it, afresh.
+      for (let closing = this.#closing.get(key); closing; closing = this.#closing.get(key)) await untilAborted(closing, controller.signal);
+      const owner = this.#owners.get(key);
+      if (owner !== undefined && owner.tenant !== data.session.tenant) {
+        throw new LimitError('LIMIT_CONFLICT', `Session id "${data.session.id}" is in use on worker ${this.id} by another tenant`, {
+          details: { sessionId: data.session.id }, fix: 'Use the session ids the server generates; they are unique.',
+        });
+      }
+      const record = owner ?? { tenant: data.session.tenant, running: 0, started: 0 };
+      this.#owners.set(key, record);
+      record.running++;
+      record.started = ++this.#started;
+      try {
+        const result = await runner.executeIsolated(data.task, { session: data.session, traceId: data.traceId, signal: controller.signal, logger: this.#logger });
+        return { ...result, worker: this.id };
+      } finally {
+        record.running--;
+      }
     } finally {
       clearInterval(watch);
-      record.running--;
     }
   }
 }

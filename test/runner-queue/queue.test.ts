@@ -84,6 +84,57 @@ async function closeJobDone(sessionId: string): Promise<void> {
   throw new Error(`no close job for ${sessionId} completed within 20 s`);
 }
 
+/**
+ * A worker whose runner:gated is runner-python with a closeSession that waits for the test's
+ * go-ahead (`release`): a close (idle expiry, a close job) is held open while tasks arrive.
+ * `closing` and `started` list the session ids closed and started on it.
+ */
+async function gatedWorker(extra: Record<string, unknown> = {}) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const closing: string[] = [];
+  const started: string[] = [];
+  const gated = definePlugin({
+    meta: { name: 'runner-gated', version: '1.0.0', provides: ['runner:gated'], dependsOn: ['runner:python'] },
+    setup(ctx) {
+      const python = () => ctx.resolve('runner:python');
+      ctx.provide('runner:gated', {
+        name: 'gated',
+        get capabilities() { return python().capabilities; },
+        executeIsolated: (task, run) => {
+          started.push(run.session.id);
+          return python().executeIsolated(task, run);
+        },
+        closeSession: async (sessionId, tenant) => {
+          closing.push(sessionId);
+          await gate;
+          await python().closeSession?.(sessionId, tenant);
+        },
+        health: () => python().health(),
+      });
+    },
+  });
+  const dir = tempDir();
+  const w = await createRuntime({
+    config: { dataDir: dir, logLevel: 'silent', plugins: {} },
+    plugins: [
+      runnerPython.configure({ python: PYTHON, workDir: path.join(dir, 'sessions') }),
+      gated,
+      runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, runners: ['gated'], ...extra } }),
+    ],
+  });
+  return { w, release, closing, started };
+}
+
+/** Waits until `n` run jobs of the sessions are active (taken by a worker). */
+async function runJobsActive(sessions: string[], n: number): Promise<boolean> {
+  for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    const active = await admin.query(`SELECT count(*)::int AS n FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = ANY($1) AND state = 'active'`, [sessions]);
+    if ((active.rows[0] as { n: number }).n === n) return true;
+  }
+  return false;
+}
+
 const run = (rt: Runtime, input: string, sessionId: string) =>
   rt.resolve('runner:queue').executeIsolated(Task.parse({ input }), makeRunContext({ sessionId }));
 
@@ -187,41 +238,8 @@ describe('runner-queue routing', () => {
   }, 60_000);
 
   it('a task arriving while its idle session is being closed waits for the close, then starts afresh; the close never takes what it did', async () => {
-    // runner:gated is runner-python on this worker whose closeSession waits for the test's go-ahead:
-    // the idle expiry's close is held open while the sessions' next tasks arrive.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const closing: string[] = [];
-    const started: string[] = [];
-    const gated = definePlugin({
-      meta: { name: 'runner-gated', version: '1.0.0', provides: ['runner:gated'], dependsOn: ['runner:python'] },
-      setup(ctx) {
-        const python = () => ctx.resolve('runner:python');
-        ctx.provide('runner:gated', {
-          name: 'gated',
-          get capabilities() { return python().capabilities; },
-          executeIsolated: (task, run) => {
-            started.push(run.session.id);
-            return python().executeIsolated(task, run);
-          },
-          closeSession: async (sessionId, tenant) => {
-            closing.push(sessionId);
-            await gate;
-            await python().closeSession?.(sessionId, tenant);
-          },
-          health: () => python().health(),
-        });
-      },
-    });
-    const dir = tempDir();
-    const w = await createRuntime({
-      config: { dataDir: dir, logLevel: 'silent', plugins: {} },
-      plugins: [
-        runnerPython.configure({ python: PYTHON, workDir: path.join(dir, 'sessions') }),
-        gated,
-        runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, runners: ['gated'] } }),
-      ],
-    });
+    // The idle expiry's close is held open (at the gate) while the sessions' next tasks arrive.
+    const { w, release, closing, started } = await gatedWorker();
     const d = await dispatcher({ runner: 'gated' });
     try {
       const sessions = ['a', 'b'].map((s) => `s-${s}-${randomBytes(3).toString('hex')}`);
@@ -247,6 +265,36 @@ describe('runner-queue routing', () => {
       expect(results.map((r) => [r.ok, r.stdout.trim()])).toEqual([[true, 'gone'], [true, 'gone']]);
       for (const s of sessions) expect((await run(d, 'print(mine)', s)).stdout.trim()).toBe('7');
       expect(closing.sort()).toEqual([...sessions].sort());
+    } finally {
+      release();
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 60_000);
+
+  it('a task cancelled while it waits for its session\'s close ends then, frees its worker slot and never starts (as a cancelled queued task)', async () => {
+    // One slot: while the cancelled task held it, no other task could run until the close ended.
+    const { w, release, closing, started } = await gatedWorker({ concurrency: 1 });
+    const d = await dispatcher({ runner: 'gated' });
+    try {
+      const [held, other] = ['held', 'other'].map((s) => `s-${s}-${randomBytes(3).toString('hex')}`) as [string, string];
+      expect((await run(d, 'kept = 1', held)).ok).toBe(true);
+      await admin.query(`UPDATE "${SCHEMA}".limit_session_routes SET used_at = now() - interval '2 days' WHERE session_id = $1`, [held]);
+      for (const until = Date.now() + 20_000; closing.length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+      expect(closing).toEqual([held]);
+      started.length = 0;
+      const controller = new AbortController();
+      const cancelled = d.resolve('runner:queue').executeIsolated(Task.parse({ input: 'print("ran")' }), makeRunContext({ sessionId: held, signal: controller.signal }));
+      // The worker took it and waits for the close (held at the gate); then the caller cancels.
+      expect(await runJobsActive([held], 1)).toBe(true);
+      controller.abort();
+      expect((await cancelled).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      // The close is still held, and the worker's one slot is free: another session's task runs now.
+      const next = await Promise.race([run(d, 'print(2)', other), new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 10_000))]);
+      expect(next === 'stuck' ? next : [next.ok, next.stdout.trim()]).toEqual([true, '2']);
+      release();
+      // After the close the cancelled task still never starts (the worker's cancel poll is 250 ms).
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(started).toEqual([other]);
     } finally {
       release();
       await Promise.all([d.close(), w.close()]);

@@ -342,8 +342,11 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     if (runtime) {
       const report = await runtime.close();
       if (report.errors.length && exitCode === 0) exitCode = 1;
-      // The runtime logs each failure; with logs off (LIMIT_LOG_LEVEL=silent) the exit 1 still says why.
-      if (!runtime.logger.isLevelEnabled('error')) for (const e of report.errors) io.stderr(`${formatError(e)}\n`);
+      // The runtime logs each failure. With --json stdout keeps its one document (printed already), and
+      // each failure is also one `{ "error": … }` line on stderr, at any log level, for a program to read;
+      // without, when logs are off (LIMIT_LOG_LEVEL=silent), a line of text still says why it exits 1.
+      if (line.json) for (const e of report.errors) io.stderr(`${JSON.stringify({ error: e.toJSON() })}\n`);
+      else if (!runtime.logger.isLevelEnabled('error')) for (const e of report.errors) io.stderr(`${formatError(e)}\n`);
     }
   }
   // An interrupted command exits 130/143 (0 for EPIPE) even if it finished; a service that was waiting for the stop, with its own code.

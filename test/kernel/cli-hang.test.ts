@@ -34,9 +34,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function limit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function limit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' }, timeout: 25_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent', ...env }, timeout: 25_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
     );
   });
@@ -73,10 +73,20 @@ describe('a plugin that never settles, in a `limit` process', () => {
   });
 
   it('a hung dispose is reported at close naming the plugin, exit 1 after the command printed its output, not a silent exit 13', async () => {
-    const r = await limit(['plugins', '--json', '--config', 'dispose.config.ts']);
+    const r = await limit(['plugins', '--config', 'dispose.config.ts']);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject([{ name: 'hang-dispose' }]);
+    expect(r.stdout).toContain('hang-dispose');
     // Logs are off here (LIMIT_LOG_LEVEL=silent): the CLI itself says why it exits 1.
     expect(r.stderr).toContain('LIMIT_PLUGIN_SETUP_TIMEOUT: Plugin "hang-dispose" did not finish dispose within 300 ms');
+  });
+
+  it('with --json, a close failure leaves stdout its one document and is a `{ "error": … }` line on stderr, whatever the log level', async () => {
+    for (const level of ['silent', 'error']) {
+      const r = await limit(['plugins', '--json', '--config', 'dispose.config.ts'], { LIMIT_LOG_LEVEL: level });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject([{ name: 'hang-dispose' }]);
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('{"error":')).map((l) => JSON.parse(l) as { error: Record<string, unknown> });
+      expect(errors, r.stderr).toEqual([{ error: expect.objectContaining({ code: 'LIMIT_PLUGIN_SETUP_TIMEOUT', message: 'Plugin "hang-dispose" did not finish dispose within 300 ms' }) }]);
+    }
   });
 });

@@ -3,6 +3,8 @@ import { DEFAULT_MAX_RECORD_BYTES, postgresUrl } from 'limit-graph';
 
 /** lockTimeoutMs when not given. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+/** queryTimeoutMs when not given: far above any statement of a healthy server (a large batch included). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 
 export const StoragePostgresOptions = z
   .object({
@@ -20,6 +22,12 @@ export const StoragePostgresOptions = z
      * lock_timeout setting (by default none: a call waits as long as the lock is held).
      */
     lockTimeoutMs: z.number().int().min(0).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
+    /**
+     * Longest this client waits for the server's reply to one statement before failing the call with
+     * LIMIT_STORAGE_UNAVAILABLE and discarding the connection (ms): a network that drops silently (no
+     * RST/FIN) otherwise leaves the call waiting with no limit. 0: no limit. Migrations at open are not bound.
+     */
+    queryTimeoutMs: z.number().int().min(0).max(3_600_000).refine((v) => v === 0 || v >= 100, 'Expected 0 (no limit) or at least 100 ms').default(DEFAULT_QUERY_TIMEOUT_MS),
     /** Largest record accepted, as JSON bytes. */
     maxRecordBytes: z.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
   })

@@ -13,7 +13,7 @@ import {
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { parseStoredJson, toStoredJson } from './nul.ts';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './options.ts';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS } from './options.ts';
 
 const PLUGIN = 'storage-postgres';
 
@@ -24,6 +24,8 @@ export interface PostgresStorageConfig {
   connectTimeoutMs: number;
   /** Longest wait for a lock another transaction holds (ms); 0: the server's lock_timeout. Default DEFAULT_LOCK_TIMEOUT_MS. */
   lockTimeoutMs?: number;
+  /** Longest wait for the server's reply to one statement (ms) before the call fails and the connection is discarded; 0: none. Default DEFAULT_QUERY_TIMEOUT_MS. */
+  queryTimeoutMs?: number;
   maxRecordBytes: number;
 }
 
@@ -45,6 +47,13 @@ const CONNECTION_LOST: ReadonlySet<string> = new Set([
   'Client has encountered a connection error and is not queryable',
   'Client was closed and is not queryable',
 ]);
+
+/** pg's error (no code) when no reply to a statement came within query_timeout; the statement may still be running, on a connection now out of step. */
+const QUERY_READ_TIMEOUT = 'Query read timeout';
+const isQueryReadTimeout = (e: unknown) => !pgCode(e) && (e as Error | undefined)?.message === QUERY_READ_TIMEOUT;
+
+/** TCP keepalive probes start after a connection was this long silent (ms), so a peer gone without RST/FIN is found even between statements. */
+const KEEPALIVE_IDLE_MS = 10_000;
 
 /** Hides the password of a URL in messages. */
 export function redactUrl(url: string): string {
@@ -88,6 +97,19 @@ export class PostgresStorage implements Storage {
     return this.config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   }
 
+  get #queryTimeoutMs(): number {
+    return this.config.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  }
+
+  /**
+   * pg's per-statement options bounding the wait for the server's reply (queryTimeoutMs); none when 0.
+   * Per statement, not on the pool, so migrations (open(): a backfill may take long) stay unbound.
+   */
+  get #bound(): { query_timeout?: number } {
+    const ms = this.#queryTimeoutMs;
+    return ms > 0 ? { query_timeout: ms } : {};
+  }
+
   /** The application_name of this store's connections (unless the URL or PGAPPNAME gives one). */
   get applicationName(): string {
     return `limit-graph:${this.config.schema}`;
@@ -120,6 +142,10 @@ export class PostgresStorage implements Storage {
         fallback_application_name: this.applicationName,
         // Set on each connection at startup (0 is not sent: the server's own setting applies).
         lock_timeout: this.#lockTimeoutMs,
+        // A server or network gone silent (no RST/FIN) is noticed by the OS between statements and
+        // under a migration, where queryTimeoutMs does not apply: the connection errors and leaves the pool.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
         types: TYPES,
       });
       // An idle client losing its connection must not crash the process; the pool drops it and the
@@ -251,6 +277,22 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  /** No reply to a statement within queryTimeoutMs (pg's query_timeout): the connection was discarded, not pooled again. */
+  #queryTimeout(error: unknown): LimitError {
+    const { url, schema } = this.config;
+    const queryTimeoutMs = this.#queryTimeoutMs;
+    return new LimitError(
+      'LIMIT_STORAGE_UNAVAILABLE',
+      `PostgreSQL at ${redactUrl(url)} (schema "${schema}") sent no reply within queryTimeoutMs (${queryTimeoutMs} ms): the network or the server is down or stalled; the connection was discarded, and whether a write of the call was stored is unknown unless it ran in a transaction (a batch), which was not committed`,
+      {
+        plugin: PLUGIN,
+        cause: error,
+        details: { server: redactUrl(url), schema, queryTimeoutMs },
+        fix: "Check the network path to the server and the server itself (pg_stat_activity, its log), then retry; if statements are legitimately this slow (a very large batch), raise storage-postgres's queryTimeoutMs (0: no limit).",
+      },
+    );
+  }
+
   /**
    * The server refused the work for a reason of its own, not of the call: it is read-only, the role
    * lacks a privilege, or it has no disk, memory or connection slot left.
@@ -272,6 +314,7 @@ export class PostgresStorage implements Storage {
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code === '55P03') return this.#lockTimeout(error);
+    if (isQueryReadTimeout(error)) return this.#queryTimeout(error);
     const { schema } = this.config;
     if (code === '25006') return this.#refused(error, 'The server is read-only (a hot standby, or default_transaction_read_only set for the database or role): point DATABASE_URL at the primary, writable server.');
     if (code === '42501') return this.#refused(error, `Grant the role of DATABASE_URL what storage-postgres needs on schema "${schema}" (CREATE on the database while the schema is missing; USAGE and CREATE on the schema; SELECT, INSERT, UPDATE, DELETE on its tables), or connect as their owner.`);
@@ -301,7 +344,7 @@ export class PostgresStorage implements Storage {
       this.#names.set(text, name);
     }
     try {
-      return await db.query<R>({ name, text, values });
+      return await db.query<R>({ name, text, values, ...this.#bound });
     } catch (error) {
       throw this.#translate(error);
     }
@@ -324,23 +367,33 @@ export class PostgresStorage implements Storage {
     } catch (error) {
       throw this.#translate(error);
     }
+    /** Set when the connection must not be pooled again: a statement on it got no reply in time. */
+    let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query({ text: 'BEGIN', ...this.#bound });
       const result = await fn(client);
-      await client.query('COMMIT');
+      await client.query({ text: 'COMMIT', ...this.#bound });
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (isQueryReadTimeout(error)) {
+        // The unanswered statement still holds the connection (a ROLLBACK would queue behind it, and
+        // a call given this client would wait behind it): discard it; the server rolls the transaction
+        // back when the connection ends.
+        broken = error as Error;
+      } else {
+        await client.query({ text: 'ROLLBACK', ...this.#bound }).catch((e: unknown) => { if (isQueryReadTimeout(e)) broken = e as Error; });
+      }
       throw this.#translate(error);
     } finally {
-      client.release();
+      // release(error) ends the connection instead of returning it to the pool.
+      client.release(broken);
     }
   }
 
   async health(): Promise<HealthResult> {
     try {
       // transaction_read_only: on for a hot standby (a failover that left DATABASE_URL on a replica) and under default_transaction_read_only.
-      const { rows } = await this.#conn.query<{ version: string; read_only: string }>(`SELECT version(), current_setting('transaction_read_only') AS read_only`);
+      const { rows } = await this.#conn.query<{ version: string; read_only: string }>({ text: `SELECT version(), current_setting('transaction_read_only') AS read_only`, ...this.#bound });
       const version = await this.schemaVersion();
       const details = { server: rows[0]?.version, schema: this.config.schema, schemaVersion: version, pool: { total: this.#conn.totalCount, idle: this.#conn.idleCount } };
       const where = `PostgreSQL ${redactUrl(this.config.url)} schema "${this.config.schema}" (v${version})`;

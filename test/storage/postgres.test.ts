@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, rdPointsBytes, type Storage } from 'limit-graph';
 import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, multiProcessProvenance, multiProcessRdSteps, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
@@ -524,6 +524,88 @@ describe('storage-postgres plugin', () => {
       holder.release();
       await s.close();
       for (const sock of sockets) sock.destroy();
+      await new Promise((r) => relay.close(r));
+      await dropSchema(schema);
+    }
+  });
+
+  it("turns TCP keepalive on for the pool's connections, so a peer gone silent between statements is found by the OS", async () => {
+    const schema = uniqueSchema();
+    // Calls through: the real socket gets the setting; the spy only records it.
+    const spy = vi.spyOn(net.Socket.prototype, 'setKeepAlive');
+    const s = new PostgresStorage({ url: URL, schema, poolSize: 1, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    try {
+      await s.open();
+      await s.getCounters('t');
+      expect(spy.mock.calls).toContainEqual([true, 10_000]);
+    } finally {
+      spy.mockRestore();
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('a network gone silent mid-call (no RST/FIN: a black hole) fails the call within queryTimeoutMs as LIMIT_STORAGE_UNAVAILABLE and discards the connection', async () => {
+    const schema = uniqueSchema();
+    // A loopback TCP relay to the server that, while `silent`, drops what it is sent both ways and closes nothing.
+    let silent = false;
+    const conns: { down: net.Socket; up: net.Socket; closed: boolean }[] = [];
+    const target = new globalThis.URL(URL);
+    const relay = net.createServer((down) => {
+      const up = net.connect(Number(target.port || 5432), target.hostname);
+      const conn = { down, up, closed: false };
+      conns.push(conn);
+      for (const [from, to] of [[down, up], [up, down]] as const) {
+        from.on('error', () => undefined);
+        from.on('close', () => { conn.closed = true; to.destroy(); });
+        from.on('data', (chunk: Buffer) => { if (!silent) to.write(chunk); });
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const relayed = new globalThis.URL(URL);
+    relayed.hostname = '127.0.0.1';
+    relayed.port = String((relay.address() as net.AddressInfo).port);
+    relayed.password = 'hunter2';
+    const queryTimeoutMs = 400;
+    // One connection: a call given back the dead one would wait behind its unanswered statement.
+    const s = new PostgresStorage({ url: relayed.toString(), schema, poolSize: 1, connectTimeoutMs: 10_000, queryTimeoutMs, maxRecordBytes: 1 << 20 });
+    /** The call's outcome, or 'hung' when it has not settled within 5 s. */
+    const settle = (p: Promise<unknown>) => Promise.race([
+      p.then(() => 'ok' as const, (e: unknown) => e as Error & { code: string; details: Record<string, unknown> }),
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5_000)),
+    ]);
+    try {
+      await s.open();
+      await s.incrementCounters('t', { x: 1 });
+      for (const call of [() => s.getCounters('t'), () => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }])]) {
+        const used = conns.filter((c) => !c.closed);
+        expect(used).toHaveLength(1);
+        silent = true;
+        const started = Date.now();
+        const error = await settle(call());
+        const elapsed = Date.now() - started;
+        expect(error).not.toBe('hung');
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { schema, queryTimeoutMs } });
+        expect(elapsed).toBeGreaterThanOrEqual(queryTimeoutMs - 20);
+        expect(elapsed).toBeLessThan(queryTimeoutMs + 2_000);
+        const message = (error as Error).message;
+        expect(message).toContain(`PostgreSQL at postgres://`);
+        expect(message).toContain(`:${relayed.port}/`);
+        expect(message).toContain(`(schema "${schema}") sent no reply within queryTimeoutMs (${queryTimeoutMs} ms)`);
+        expect(message).not.toContain('hunter2');
+        // The connection was ended, not pooled again.
+        for (let i = 0; i < 100 && !used[0]!.closed; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(used[0]!.closed).toBe(true);
+        // The network is back: the next call opens a new connection and succeeds.
+        silent = false;
+        expect(await settle(s.getCounters('t'))).toBe('ok');
+      }
+      expect(await s.getCounters('t')).toEqual({ x: 1 });
+      expect(await s.getTrace('t', 'a1')).toBeNull();
+    } finally {
+      silent = false;
+      await s.close();
+      for (const c of conns) { c.down.destroy(); c.up.destroy(); }
       await new Promise((r) => relay.close(r));
       await dropSchema(schema);
     }

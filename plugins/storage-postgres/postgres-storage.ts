@@ -51,6 +51,11 @@ const CONNECTION_LOST: ReadonlySet<string> = new Set([
 /** pg's error (no code) when no reply to a statement came within query_timeout; the statement may still be running, on a connection now out of step. */
 const QUERY_READ_TIMEOUT = 'Query read timeout';
 const isQueryReadTimeout = (e: unknown) => !pgCode(e) && (e as Error | undefined)?.message === QUERY_READ_TIMEOUT;
+/** A query read timeout, or an error caused by one (#translate's LimitError, a batch op's wrapping of it). */
+function timedOut(e: unknown): boolean {
+  for (let c = e, i = 0; c instanceof Error && i < 4; c = c.cause, i++) if (isQueryReadTimeout(c)) return true;
+  return false;
+}
 
 /** TCP keepalive probes start after a connection was this long silent (ms), so a peer gone without RST/FIN is found even between statements. */
 const KEEPALIVE_IDLE_MS = 10_000;
@@ -283,7 +288,7 @@ export class PostgresStorage implements Storage {
     const queryTimeoutMs = this.#queryTimeoutMs;
     return new LimitError(
       'LIMIT_STORAGE_UNAVAILABLE',
-      `PostgreSQL at ${redactUrl(url)} (schema "${schema}") sent no reply within queryTimeoutMs (${queryTimeoutMs} ms): the network or the server is down or stalled; the connection was discarded, and whether a write of the call was stored is unknown unless it ran in a transaction (a batch), which was not committed`,
+      `PostgreSQL at ${redactUrl(url)} (schema "${schema}") sent no reply within queryTimeoutMs (${queryTimeoutMs} ms): the network or the server is down or stalled; the connection was discarded; whether the call's writes were stored is unknown (a batch's are all or none)`,
       {
         plugin: PLUGIN,
         cause: error,
@@ -375,13 +380,13 @@ export class PostgresStorage implements Storage {
       await client.query({ text: 'COMMIT', ...this.#bound });
       return result;
     } catch (error) {
-      if (isQueryReadTimeout(error)) {
+      if (timedOut(error)) {
         // The unanswered statement still holds the connection (a ROLLBACK would queue behind it, and
         // a call given this client would wait behind it): discard it; the server rolls the transaction
         // back when the connection ends.
-        broken = error as Error;
+        broken = error instanceof Error ? error : new Error(QUERY_READ_TIMEOUT);
       } else {
-        await client.query({ text: 'ROLLBACK', ...this.#bound }).catch((e: unknown) => { if (isQueryReadTimeout(e)) broken = e as Error; });
+        await client.query({ text: 'ROLLBACK', ...this.#bound }).catch((e: unknown) => { if (timedOut(e)) broken = e as Error; });
       }
       throw this.#translate(error);
     } finally {

@@ -38,16 +38,21 @@ async function recordAtOnce([a, b]: [Runtime, Runtime], each: number): Promise<{
   return { returned: appended.map((p) => p.point.step).sort((x, y) => x - y), stored: stored.map((p) => p.step).sort((x, y) => x - y) };
 }
 
+/** Ten steps from each runtime at once: returned and stored, they are the steps 0–19, each once. */
+async function expectDistinctSteps(runtimes: [Runtime, Runtime]): Promise<void> {
+  const { returned, stored } = await recordAtOnce(runtimes, 10);
+  const steps = Array.from({ length: 20 }, (_, i) => i);
+  expect(returned).toEqual(steps);
+  expect(stored).toEqual(steps);
+}
+
 describe('RD steps recorded at once by two runtimes sharing a store get distinct steps', () => {
   it('SQLite: two runtimes on one file', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-rd-shared-'));
     const runtimes = await twoRuntimes({ 'storage-sqlite': { path: path.join(dir, 'limit.db') } }, 'sqlite');
     try {
       // Before, each runtime read the largest step and then appended: both stored the same steps.
-      const { returned, stored } = await recordAtOnce(runtimes, 10);
-      const steps = Array.from({ length: 20 }, (_, i) => i);
-      expect(returned).toEqual(steps);
-      expect(stored).toEqual(steps);
+      await expectDistinctSteps(runtimes);
     } finally {
       for (const rt of runtimes) await rt.close();
       rmSync(dir, { recursive: true, force: true });
@@ -60,10 +65,7 @@ describe('RD steps recorded at once by two runtimes sharing a store get distinct
     try {
       const runtimes = await twoRuntimes({ 'storage-postgres': { url: PG_URL, schema, poolSize: 4 } }, 'postgres');
       try {
-        const { returned, stored } = await recordAtOnce(runtimes, 10);
-        const steps = Array.from({ length: 20 }, (_, i) => i);
-        expect(returned).toEqual(steps);
-        expect(stored).toEqual(steps);
+        await expectDistinctSteps(runtimes);
       } finally {
         for (const rt of runtimes) await rt.close();
       }

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, type BatchOp, type ConfigInput, type GovernanceService, type Orchestrator, type Runtime, type Storage } from 'limit-graph';
+import { createRuntime, type BatchOp, type ConfigInput, type GovernanceService, type Orchestrator, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
@@ -60,6 +60,16 @@ async function fixture(backend: Backend, requireHumanReview: boolean): Promise<F
   };
 }
 
+/** Two runs, a and b, in a new session and their merge, waiting for review (a fixture with requireHumanReview). */
+async function pendingMerge(f: Fixture): Promise<{ a: Trace; b: Trace; merged: Trace }> {
+  const s = await f.orch.openSession();
+  const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+  const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+  const merged = (await f.orch.merge({ parentIds: [a.id, b.id], actor: 'alice' })).trace;
+  expect(merged.status).toBe('pending-review');
+  return { a, b, merged };
+}
+
 /** Whether the batch writes a provenance entry with this action (on any trace). */
 const writes = (action: string) => (ops: readonly BatchOp[]) => ops.some((op) => op.op === 'appendProvenance' && op.input.action === action);
 
@@ -67,11 +77,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent quarantined during a me
   it.each([true, false])('between the approval\'s check and its write: the approval is refused, the merge stays pending-review (governance review: %s)', async (withReview) => {
     const f = await fixture(backend, true);
     if (!withReview) Object.defineProperty(f.governance, 'review', { value: undefined });
-    const s = await f.orch.openSession();
-    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
-    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
-    const merged = (await f.orch.merge({ parentIds: [a.id, b.id], actor: 'alice' })).trace;
-    expect(merged.status).toBe('pending-review');
+    const { a, b, merged } = await pendingMerge(f);
 
     f.beforeBatch(writes('approved'), () => f.governance.quarantine('default', b.id, { reason: 'found harmful', actor: 'carol' }));
     const error = await f.orch.approveMerge(merged.id, { actor: 'bob' }).then(() => undefined, (e: unknown) => e);
@@ -150,11 +156,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent flagged during a merge 
   it.each([true, false])('between the approval\'s check and its write: the approval is refused, the merge stays pending-review (governance review: %s)', async (withReview) => {
     const f = await fixture(backend, true);
     if (!withReview) Object.defineProperty(f.governance, 'review', { value: undefined });
-    const s = await f.orch.openSession();
-    const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
-    const b = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
-    const merged = (await f.orch.merge({ parentIds: [a.id, b.id], actor: 'alice' })).trace;
-    expect(merged.status).toBe('pending-review');
+    const { a, b, merged } = await pendingMerge(f);
 
     f.beforeBatch(writes('approved'), async () => {
       expect((await f.governance.flag('default', b.id, unsafeFlag)).autoQuarantined).toBe(false);

@@ -37,10 +37,12 @@ interface SessionState {
    * a turn generating is never taken for idle and its sequence never evicted mid-evaluation.
    */
   active: number;
-  lastUsed: number;
   /** Turns of this session running or queued: idle expiry never closes a session with one. */
   pending: number;
-  /** When a turn of this session last started or ended (performance.now()): idle expiry (sessionIdleMs). */
+  /**
+   * When a turn of this session last started or ended (performance.now()): idle expiry
+   * (sessionIdleMs), and which idle session's sequence is evicted first (least recently used).
+   */
   usedAt: number;
   /** Aborted by closeSession, so in-flight work of a closing session stops. */
   readonly controller: AbortController;
@@ -172,7 +174,6 @@ export class LlamaRunner implements Runner {
       await untilAborted(previous, signal);
       state.active++;
       counted = true;
-      state.lastUsed = Date.now();
       const chat = await this.#chatFor(state, signal);
       const sequence = state.sequence!;
       const historyBefore = chat.getChatHistory();
@@ -214,7 +215,6 @@ export class LlamaRunner implements Runner {
     } finally {
       clearTimeout(timer);
       if (counted) state.active--;
-      state.lastUsed = Date.now();
       state.pending--;
       state.usedAt = performance.now();
       release();
@@ -343,7 +343,7 @@ export class LlamaRunner implements Runner {
   #state(id: string, tenant: string): SessionState {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { id, tenant, tail: Promise.resolve(), active: 0, lastUsed: Date.now(), pending: 0, usedAt: performance.now(), controller: new AbortController() };
+      state = { id, tenant, tail: Promise.resolve(), active: 0, pending: 0, usedAt: performance.now(), controller: new AbortController() };
       this.#sessions.set(id, state);
       this.#idle.watch();
     } else if (state.tenant !== tenant) {
@@ -368,7 +368,7 @@ export class LlamaRunner implements Runner {
         await this.#waitForSequence(signal, 5);
         continue;
       }
-      const idle = [...this.#sessions.values()].filter((s) => s !== state && s.chat && s.active === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      const idle = [...this.#sessions.values()].filter((s) => s !== state && s.chat && s.active === 0).sort((a, b) => a.usedAt - b.usedAt)[0];
       if (idle) {
         // The idle session keeps its history; only its KV cache is given up and rebuilt on its next task.
         idle.savedHistory = idle.chat!.getChatHistory();

@@ -565,7 +565,7 @@ function uncheckedFinding(cuts: readonly { ruleIds: readonly string[]; option: '
     `${ruleIds.length === 1 ? `rule ${ruleIds[0]}` : `rules ${ruleIds.join(', ')}`} did not finish within ${option} (${budgetMs} ms)`).join('; ');
   return {
     ruleId: UNCHECKED_ID, kind: 'Unverified', severity,
-    reason: `${named}: what ${count === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, 2048),
+    reason: `${named}: what ${count === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, MAX_REASON_LENGTH),
     evidence: [],
   };
 }

@@ -14,6 +14,32 @@ export function redactSecrets<T>(value: T): T {
  */
 const KEY_RING = /^(api[-_]?)?keys$/i;
 
+/**
+ * A request target with the values of secret-looking query parameters replaced by "[redacted]"
+ * (`/x?api_key=k&limit=5` → `/x?api_key=[redacted]&limit=5`): a client that puts its key in the
+ * query string (as other APIs ask) must not have it written to a log. `key`, `sig` and `signature`
+ * count too. The rest of the target is kept byte for byte.
+ */
+export function redactQuery(target: string): string {
+  const at = target.indexOf('?');
+  if (at < 0) return target;
+  const query = target.slice(at + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return pair;
+    let name = pair.slice(0, eq);
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // A malformed escape: judge the name as sent.
+    }
+    return SECRET_KEY.test(name) || SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=[redacted]` : pair;
+  });
+  return `${target.slice(0, at)}?${query.join('&')}`;
+}
+
+/** Query parameter names that carry a credential though SECRET_KEY does not catch them. */
+const SECRET_PARAM = /^(key|sig|signature|access[-_]?key|auth)$/i;
+
 function walk(value: unknown, key: string | undefined, inKeyRing = false): unknown {
   if (key !== undefined && (SECRET_KEY.test(key) || (inKeyRing && key.toLowerCase() === 'key')) && value !== undefined && value !== null && value !== '') return '[redacted]';
   if (typeof value === 'string') return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]+@/i, '$1:[redacted]@');

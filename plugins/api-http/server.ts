@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { LimitError, type LimitHooks, type Logger } from 'limit-graph';
+import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
 import type { ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
@@ -188,8 +188,9 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   if (options.logRequests) {
     app.addHook('onResponse', async (request, reply) => {
       // Headers are never logged: they carry the key. The principal's actor names the key holder.
+      // A key sent in the query string (?api_key=…, ?token=…) is redacted from the logged path.
       request.log.info(
-        { method: request.method, path: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
+        { method: request.method, path: redactQuery(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
         'request',
       );
     });

@@ -201,6 +201,17 @@ describe('api-http hardening', () => {
     expect(requests.find((r) => r.requestId === 'log-check-2')).toMatchObject({ tenant: 'tenant-b', method: 'GET', path: '/sessions' });
   });
 
+  it('redacts a key sent in the query string from the request log line, keeping the other parameters', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ logger });
+    const res = await server.req('GET', `/sessions?limit=5&api_key=${KEYS.B}&access_token=qs-secret-token-1&key=qs-secret-key-2&x%2Dapi%2Dkey=qs-secret-3`, { key: null });
+    expect(res.status).toBe(401);
+    const all = lines.join('\n');
+    for (const secret of [KEYS.B, 'qs-secret-token-1', 'qs-secret-key-2', 'qs-secret-3']) expect(all).not.toContain(secret);
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+    expect(line?.path).toBe('/sessions?limit=5&api_key=[redacted]&access_token=[redacted]&key=[redacted]&x%2Dapi%2Dkey=[redacted]');
+  });
+
   it('reads keys, port and auth mode from the environment and names a malformed LIMIT_API_KEYS', async () => {
     const { createRuntime } = await import('limit-graph');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-env-'));

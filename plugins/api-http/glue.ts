@@ -87,6 +87,44 @@ function parsePart<S extends Schema>(schema: S, value: unknown, where: string, e
   return result.data as Out<S>;
 }
 
+type Def = { type: string; innerType?: z.ZodType; options?: z.ZodType[]; in?: z.ZodType; shape?: Record<string, z.ZodType> };
+const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Def } })._zod.def;
+
+/** Whether a query field takes the parameter repeated (an array: `?status=a&status=b`). */
+function takesList(schema: z.ZodType): boolean {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'array':
+      return true;
+    case 'optional': case 'nullable': case 'default': case 'prefault': case 'readonly': case 'catch':
+      return takesList(def.innerType!);
+    case 'union':
+      return def.options!.some(takesList);
+    case 'pipe':
+      return takesList(def.in!);
+    default:
+      return false;
+  }
+}
+
+/**
+ * The query, parsed. A parameter given more than once (`?limit=1&limit=2`) reaches the route as an
+ * array; for a field that takes one value that is answered as such (`query.limit`: given 2 times),
+ * not as the schema's type error on the array ("expected number, received NaN").
+ */
+function parseQuery<S extends z.ZodType>(schema: S, value: unknown, errors: FieldError[]): Out<S> {
+  const own: FieldError[] = [];
+  const parsed = parsePart(schema, value, 'query', own);
+  const shape = defOf(schema).shape ?? {};
+  const repeated = Object.entries(value as Record<string, unknown>)
+    .filter(([name, v]) => Array.isArray(v) && Object.hasOwn(shape, name) && !takesList(shape[name]!))
+    .map(([name, v]) => ({ name, count: (v as unknown[]).length }));
+  for (const { name, count } of repeated) errors.push({ path: `query.${name}`, message: `Given ${count} times; this parameter takes one value: send it once` });
+  const about = (e: FieldError, name: string) => e.path === `query.${name}` || e.path.startsWith(`query.${name}.`);
+  errors.push(...own.filter((e) => !repeated.some(({ name }) => about(e, name))));
+  return parsed;
+}
+
 export function defineRoute<P extends Schema, Q extends Schema, B extends Schema>(spec: RouteSpec<P, Q, B>): RouteSpec {
   return spec as unknown as RouteSpec;
 }
@@ -101,7 +139,7 @@ export function registerRoute(app: FastifyInstance, registry: RouteRegistry, spe
       const errors: FieldError[] = [];
       const params = parsePart(spec.params, request.params ?? {}, 'params', errors);
       // A route without a query schema accepts no query parameters at all (strict, like bodies).
-      const query = parsePart(spec.query ?? NO_QUERY, request.query ?? {}, 'query', errors);
+      const query = parseQuery(spec.query ?? NO_QUERY, request.query ?? {}, errors);
       let body: unknown;
       if (!spec.body) {
         const raw = request.body;

@@ -18,6 +18,8 @@ interface Case {
   code?: string;
   /** Expected `errors[].path` (one of them). */
   field?: string;
+  /** Expected message of the error at `field`. */
+  message?: RegExp;
 }
 
 const task = { input: 'print(1)' };
@@ -71,6 +73,10 @@ const CASES: Case[] = [
   { name: 'unknown status', method: 'GET', path: '/traces?status=ok,exploded', status: 400, field: 'query.status' },
   { name: 'from is not a timestamp', method: 'GET', path: '/traces?from=yesterday', status: 400, field: 'query.from' },
   { name: 'garbage cursor', method: 'GET', path: '/traces?cursor=%%%not-a-cursor', status: 400 },
+  { name: 'limit given twice', method: 'GET', path: '/sessions?limit=1&limit=2', status: 400, field: 'query.limit', message: /^Given 2 times; this parameter takes one value/ },
+  { name: 'cursor given twice', method: 'GET', path: '/traces?cursor=a&cursor=b', status: 400, field: 'query.cursor', message: /^Given 2 times/ },
+  { name: 'series given twice', method: 'GET', path: '/rd/knee?series=a&series=b', status: 400, field: 'query.series', message: /^Given 2 times/ },
+  { name: 'status repeated with one unknown', method: 'GET', path: '/traces?status=ok&status=exploded', status: 400, field: 'query.status', message: /^(?!Given)/ },
   { name: 'knee without series', method: 'GET', path: '/rd/knee', status: 400, field: 'query.series' },
   // invalid ids and path tricks
   { name: 'id with a space', method: 'GET', path: '/traces/a%20b', status: 400, field: 'params.id' },
@@ -135,6 +141,7 @@ describe.each(['sqlite', 'postgres'] as Backend[])('malformed requests over %s',
     expect(res.json.fix, 'fix').toMatch(/\S/);
     if (c.code) expect(res.json.code).toBe(c.code);
     if (c.field) expect(res.json.errors.map((e: { path: string }) => e.path)).toContain(c.field);
+    if (c.message) expect(res.json.errors.find((e: { path: string }) => e.path === c.field)?.message).toMatch(c.message);
     expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
     // The server is still fine afterwards.
     expect((await s.req('GET', `/traces/${T}`)).status).toBe(200);

@@ -7,6 +7,30 @@ const TenantName = z
   .max(128)
   .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/, 'Expected a tenant of letters, digits, "_", "-", ":" or "."');
 
+/**
+ * A browser origin as browsers send it (`https://app.example.com`, `http://localhost:5173`): compared
+ * exactly, so anything else (a trailing slash, a path, capitals, a default port, a `*.example.com`
+ * pattern, `null`) would silently never match, or match pages it should not (`null` is every sandboxed
+ * or file:// page). `*` allows any origin.
+ */
+const CorsOrigin = z.string().superRefine((value, ctx) => {
+  if (value === '*') return;
+  let origin: string | undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') origin = url.origin;
+  } catch {
+    // Not a URL: answered below.
+  }
+  if (origin === value) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: origin
+      ? `"${value}" is not an origin as browsers send it (exact match): write "${origin}"`
+      : `"${value}" is not an origin: expected "*" or scheme://host[:port] (http or https, no path; patterns and "null" are not supported)`,
+  });
+});
+
 export const ApiKey = z
   .object({
     /** The secret; short keys are refused because they can be guessed. */
@@ -39,11 +63,17 @@ export const ApiHttpOptions = z
     apiKeys: z.string().optional(),
     /** Env LIMIT_AUTH_MODE: overrides auth.mode (`apiKey` or `none`). */
     authMode: z.enum(['apiKey', 'none']).optional(),
-    /** Cross-origin access: off unless origins are listed (`['*']` allows any origin). */
+    /** Cross-origin access: off unless origins are listed (exact `scheme://host[:port]`; `['*']` allows any origin). */
     cors: z
       .union([
         z.literal(false),
-        z.object({ origins: z.array(z.string().min(1)).min(1), credentials: z.boolean().default(false) }).strict(),
+        z
+          .object({ origins: z.array(CorsOrigin).min(1), credentials: z.boolean().default(false) })
+          .strict()
+          .refine((c) => !(c.credentials && c.origins.includes('*')), {
+            path: ['credentials'],
+            message: "credentials: true with origins ['*'] would let every website send credentialed requests; list the origins that may",
+          }),
       ])
       .default(false),
     /** Largest accepted request body in bytes (413 above it). */

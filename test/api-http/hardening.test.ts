@@ -167,6 +167,27 @@ describe('api-http hardening', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('refuses CORS origins that a browser would never send, and credentials with every origin', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ origins: ['https://app.example.com/'] }, /write "https:\/\/app\.example\.com"/],
+      [{ origins: ['https://App.Example.com'] }, /write "https:\/\/app\.example\.com"/],
+      [{ origins: ['https://app.example.com:443'] }, /write "https:\/\/app\.example\.com"/],
+      [{ origins: ['https://app.example.com/ui'] }, /write "https:\/\/app\.example\.com"/],
+      [{ origins: ['*.example.com'] }, /is not an origin/],
+      [{ origins: ['null'] }, /is not an origin/],
+      [{ origins: ['*'], credentials: true }, /credentials: true with origins \['\*'\]/i],
+    ];
+    for (const [cors, message] of cases) {
+      const error = await startServer({ api: { cors } }).then(async (s) => {
+        await s.close();
+        return undefined;
+      }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(cors)).toBe(true);
+      expect(String((error as Error).message)).toMatch(/cors/);
+      expect(String((error as Error).message), String((error as Error).message)).toMatch(message);
+    }
+  });
+
   it('applies the configured body limit (413) before reading the body', async () => {
     server = await startServer({ api: { bodyLimit: 2048 } });
     const res = await server.req('POST', '/sessions', { body: { name: 'x', metadata: { pad: 'y'.repeat(3000) } } });

@@ -114,6 +114,17 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
 
   if (options.cors !== false) {
     const origins = options.cors.origins;
+    // An OPTIONS request that is not a CORS preflight (no Origin, or no Access-Control-Request-Method):
+    // @fastify/cors would answer it with a bare text/plain 400; a problem document says what is missing.
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'OPTIONS' || (request.headers.origin && request.headers['access-control-request-method'])) return;
+      const missing = request.headers.origin ? 'access-control-request-method' : 'origin';
+      return sendProblem(request, reply, new ApiProblem(
+        400, 'LIMIT_VALIDATION', `OPTIONS is answered only as a CORS preflight, and this request has no ${missing === 'origin' ? 'Origin' : 'Access-Control-Request-Method'} header`,
+        [{ path: `header.${missing}`, message: 'missing' }], {},
+        'Browsers send preflights themselves; other clients need no OPTIONS request (GET /openapi.json lists every route and its methods).',
+      ));
+    });
     await app.register(cors, {
       origin: origins.includes('*') ? true : origins,
       credentials: options.cors.credentials,

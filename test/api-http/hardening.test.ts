@@ -167,6 +167,17 @@ describe('api-http hardening', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('answers an OPTIONS request that is not a preflight with a problem document naming the missing header', async () => {
+    server = await startServer({ api: { cors: { origins: ['http://app.example'] } } });
+    for (const [headers, field] of [[{}, 'header.origin'], [{ origin: 'http://app.example' }, 'header.access-control-request-method']] as const) {
+      const res = await rawRequest(server.url, 'OPTIONS', '/sessions', headers);
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.json).toMatchObject({ code: 'LIMIT_VALIDATION', errors: [{ path: field, message: 'missing' }] });
+      expect(res.json.requestId).toBe(res.headers.get('x-request-id'));
+    }
+  });
+
   it('refuses CORS origins that a browser would never send, and credentials with every origin', async () => {
     const cases: [unknown, RegExp][] = [
       [{ origins: ['https://app.example.com/'] }, /write "https:\/\/app\.example\.com"/],

@@ -31,6 +31,39 @@ const CorsOrigin = z.string().superRefine((value, ctx) => {
   });
 });
 
+const UNIT_MS: Record<string, number> = {
+  ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
+  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
+  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
+  h: 3_600_000, hr: 3_600_000, hrs: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+  w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
+};
+
+/**
+ * A rate-limit window in ms: a number, or a positive amount and a unit (`'1 minute'`, `'10s'`,
+ * `'1.5h'`; a bare number is ms). Undefined for anything else (`'soon'`, `'-5 minutes'`, `'0 s'`).
+ */
+export function timeWindowMs(value: number | string): number | undefined {
+  if (typeof value === 'number') return value;
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
+  const factor = match ? UNIT_MS[match[2]!.toLowerCase() || 'ms'] : undefined;
+  if (!match || factor === undefined) return undefined;
+  const ms = Math.round(Number(match[1]) * factor);
+  return ms >= 1 && Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/**
+ * The rate limiter would read a string it cannot parse as no window at all: every request then
+ * failed with a 500 ('soon', '1 fortnight', '0 s') or went unlimited ('-5 minutes').
+ */
+const TimeWindowText = z
+  .string()
+  .min(1)
+  .refine((value) => timeWindowMs(value) !== undefined, {
+    message: 'Expected ms (a positive integer) or an amount and a unit of at least 1 ms: "1 minute", "10s", "1.5h" (units ms, s, m/min, h, d, w)',
+  });
+
 export const ApiKey = z
   .object({
     /** The secret; short keys are refused because they can be guessed. */
@@ -94,7 +127,7 @@ export const ApiHttpOptions = z
     rateLimit: z
       .union([
         z.literal(false),
-        z.object({ max: z.number().int().min(1).default(3000), timeWindow: z.union([z.number().int().min(1), z.string().min(1)]).default('1 minute') }).strict(),
+        z.object({ max: z.number().int().min(1).default(3000), timeWindow: z.union([z.number().int().min(1), TimeWindowText]).default('1 minute') }).strict(),
       ])
       .default({ max: 3000, timeWindow: '1 minute' }),
     /**

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
-import type { ApiHttpOptions } from './options.ts';
+import { timeWindowMs, type ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, sendProblem } from './problem.ts';
@@ -142,7 +142,8 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     await app.register(rateLimit, {
       global: true,
       max: options.rateLimit.max,
-      timeWindow: options.rateLimit.timeWindow,
+      // In ms, parsed by the option's own rule (options.ts), so what was validated is what is applied.
+      timeWindow: timeWindowMs(tw)!,
       // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
       keyGenerator: (request) => {
         const key = presentedKey(request);

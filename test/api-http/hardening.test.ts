@@ -129,6 +129,26 @@ describe('api-http hardening', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
+  it('applies a rate-limit window written as text, and refuses one it cannot read at start', async () => {
+    server = await startServer({ api: { rateLimit: { max: 1, timeWindow: '1.5 minutes' } } });
+    expect((await server.req('GET', '/sessions')).status).toBe(200);
+    const limited = await server.req('GET', '/sessions');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect(limited.json.detail).toMatch(/^Rate limit of 1 requests per 1\.5 minutes exceeded/);
+    await server.close();
+    server = undefined;
+    // Before, 'soon', '1 fortnight' and '0 s' made every request a 500, and '-5 minutes' left requests unlimited.
+    for (const timeWindow of ['soon', '1 fortnight', '0 s', '-5 minutes', 'Infinity']) {
+      const error = await startServer({ api: { rateLimit: { max: 1, timeWindow } } }).then(async (s) => {
+        await s.close();
+        return undefined;
+      }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), timeWindow).toBe(true);
+      expect(String((error as Error).message)).toMatch(/rateLimit\.timeWindow/);
+    }
+  });
+
   it('rate-limits unknown routes too, so they cannot be used to test keys without limit', async () => {
     server = await startServer({ api: { rateLimit: { max: 5, timeWindow: 60_000 } } });
     // Bad keys on an unknown path share the IP budget: 401 five times, then 429 (not 401 for ever).

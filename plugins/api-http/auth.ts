@@ -46,6 +46,14 @@ export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]):
       });
     }
     const name = k.name ?? k.tenant;
+    // The same key listed twice (auth.keys and LIMIT_API_KEYS) must name one holder: the later name
+    // would otherwise silently become the provenance actor of everything written with it.
+    if (existing && existing.name !== name) {
+      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key of tenant "${k.tenant}" is configured twice with two names ("${existing.name}" and "${name}")`, {
+        plugin: 'api-http',
+        fix: 'List the key once (auth.keys or LIMIT_API_KEYS), or give it the same name in both; each key holder needs a key of its own.',
+      });
+    }
     byDigest.set(d, { tenant: k.tenant, name, actor: `api:${name}` });
   }
   return { mode, byDigest, size: byDigest.size };

@@ -283,6 +283,13 @@ describe('api-http hardening', () => {
     const error = await createRuntime({ config: base, env: { LIMIT_API_KEYS: 'short:tenant' } }).then(() => undefined, (e: unknown) => e);
     expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
     expect(String((error as Error).message)).toMatch(/LIMIT_API_KEYS entry 1/);
+    // A key both in auth.keys and in LIMIT_API_KEYS: fine when they agree, refused when the names differ.
+    const inConfig = (name: string) => ({ ...base, plugins: { ...base.plugins, 'api-http': { ...base.plugins['api-http'], auth: { keys: [{ key: KEYS.A, tenant: 't1', name }] } } } });
+    const same = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1:alice`, LIMIT_PORT: '0' } });
+    await same.close();
+    const renamed = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1:bob`, LIMIT_PORT: '0' } }).then(() => undefined, (e: unknown) => e);
+    expect(isLimitError(renamed, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+    expect(String((renamed as Error).message)).toMatch(/configured twice with two names \("alice" and "bob"\)/);
     const noKeys = await createRuntime({ config: base, env: {} }).then(() => undefined, (e: unknown) => e);
     expect(isLimitError(noKeys, 'LIMIT_CONFIG_INVALID')).toBe(true);
     expect(String((noKeys as Error).message)).toMatch(/no API keys are configured/);

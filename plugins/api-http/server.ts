@@ -170,7 +170,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       return;
     }
     const { key, conflict } = presentedCredentials(request);
-    if (conflict && request.method !== 'OPTIONS') {
+    if (conflict) {
       throw new ApiProblem(
         400, 'LIMIT_VALIDATION', 'Conflicting credentials: the request carries more than one different API key (Authorization and X-API-Key, or a repeated header)',
         [{ path: 'header.authorization', message: 'conflicting keys' }],
@@ -182,7 +182,10 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       request.principal = { tenant: who.tenant, actor: who.actor };
       return;
     }
-    if (request.routeOptions.config?.public || request.method === 'OPTIONS') return;
+    // No exemption for OPTIONS: with CORS on, @fastify/cors answers preflights in onRequest, before
+    // this; any other OPTIONS request (CORS off) is an unknown route, and its body must not be read
+    // for a client without a key.
+    if (request.routeOptions.config?.public) return;
     throw new ApiProblem(
       401, 'LIMIT_UNAUTHORIZED',
       key === undefined ? 'Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>' : 'Unknown API key',

@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -196,6 +197,34 @@ describe('api-http hardening', () => {
       expect(res.json).toMatchObject({ code: 'LIMIT_VALIDATION', errors: [{ path: field, message: 'missing' }] });
       expect(res.json.requestId).toBe(res.headers.get('x-request-id'));
     }
+  });
+
+  it('reads no body of an OPTIONS request without a key: with CORS off it is refused 401 like any other', async () => {
+    server = await startServer();
+    const { hostname, port } = new URL(server.url);
+    // The body is announced but never sent: an answer can only come before reading it.
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () =>
+        socket.write('OPTIONS /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{'));
+      let data = '';
+      socket.on('data', (chunk: Buffer) => {
+        data += chunk.toString('utf8');
+        if (data.includes('\r\n\r\n')) {
+          socket.destroy();
+          resolve(data);
+        }
+      });
+      socket.on('error', reject);
+      setTimeout(() => {
+        socket.destroy();
+        resolve(data);
+      }, 3000);
+    });
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    expect(head).toMatch(/content-type: application\/problem\+json/i);
+    const withKey = await rawRequest(server.url, 'OPTIONS', '/sessions', { authorization: `Bearer ${KEYS.A}` });
+    expect(withKey.status).toBe(404);
+    expect(withKey.json.code).toBe('LIMIT_NOT_FOUND');
   });
 
   it('refuses CORS origins that a browser would never send, and credentials with every origin', async () => {

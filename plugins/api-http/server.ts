@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
 import { timeWindowMs, type ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
@@ -145,9 +145,12 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       // In ms, parsed by the option's own rule (options.ts), so what was validated is what is applied.
       timeWindow: timeWindowMs(tw)!,
       // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
+      // The IP as the limiter's default key does it (normalizeIP): an IPv6 address counts by its /64,
+      // which one client holds whole (else each of its 2^64 addresses would get a budget of its own),
+      // and an IPv4-mapped IPv6 address as its IPv4 address.
       keyGenerator: (request) => {
         const key = presentedKey(request);
-        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip}`;
+        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${normalizeIP(request.ip)}`;
       },
       errorResponseBuilder: (_request, context) =>
         new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${windowText} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s`),

@@ -130,6 +130,16 @@ describe('api-http hardening', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
+  it('counts requests without a valid key by IPv6 /64, and an IPv4-mapped address as its IPv4 address', async () => {
+    server = await startServer({ api: { trustProxy: true, rateLimit: { max: 2, timeWindow: 60_000 } } });
+    const from = async (ip: string) => (await server!.req('GET', '/sessions', { key: 'guess-0000000000000000', headers: { 'x-forwarded-for': ip } })).status;
+    // Three addresses of one /64: one budget of 2, so rotating addresses does not buy more guesses.
+    expect([await from('2001:db8:1:2::1'), await from('2001:db8:1:2::ffff:2'), await from('2001:db8:1:2:abcd::3')]).toEqual([401, 401, 429]);
+    // Another /64 has its own.
+    expect(await from('2001:db8:1:3::1')).toBe(401);
+    expect([await from('203.0.113.7'), await from('::ffff:203.0.113.7'), await from('::ffff:cb00:7107')]).toEqual([401, 401, 429]);
+  });
+
   it('applies a rate-limit window written as text, and refuses one it cannot read at start', async () => {
     server = await startServer({ api: { rateLimit: { max: 1, timeWindow: '1.5 minutes' } } });
     expect((await server.req('GET', '/sessions')).status).toBe(200);

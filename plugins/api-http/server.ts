@@ -3,6 +3,7 @@
  * guard, the routes, problem+json errors, request logs, the OpenAPI document and the docs page.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
@@ -10,7 +11,7 @@ import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-gra
 import { timeWindowMs, type ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
-import { ApiProblem, sendProblem } from './problem.ts';
+import { ApiProblem, PROBLEM_CONTENT_TYPE, problemType, sendProblem } from './problem.ts';
 import { parseJsonBody } from './json.ts';
 import { handleClientError } from './client-error.ts';
 import { buildRoutes, type Services } from './routes.ts';
@@ -74,6 +75,21 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // malformed HTTP): client-error.ts writes the problem document on the socket.
     clientErrorHandler: handleClientError,
   }) as unknown as FastifyInstance;
+
+  // An Expect header other than 100-continue: Node answers 417 itself, before Fastify sees the
+  // request, with an empty text/plain body; answer it with a problem document like every other error.
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomUUID();
+    const expect = String(req.headers.expect ?? '').slice(0, 200);
+    const body = JSON.stringify({
+      type: problemType('LIMIT_VALIDATION'), title: 'Expectation Failed', status: 417,
+      detail: `Unsupported Expect header ${JSON.stringify(expect)}: only 100-continue is supported`,
+      instance: req.url, code: 'LIMIT_VALIDATION', errors: [{ path: 'header.expect', message: 'unsupported expectation' }], requestId,
+      fix: 'Send no Expect header, or Expect: 100-continue.',
+    });
+    input.logger.debug({ requestId, status: 417 }, 'request refused before routing: unsupported Expect header');
+    res.writeHead(417, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId, connection: 'close' }).end(body);
+  });
 
   // JSON only: a text/plain body would otherwise reach the handlers as a string.
   app.removeContentTypeParser(['text/plain']);

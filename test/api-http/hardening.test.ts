@@ -237,6 +237,17 @@ describe('api-http hardening', () => {
     expect(withKey.json.code).toBe('LIMIT_NOT_FOUND');
   });
 
+  it('answers an Expect header other than 100-continue with a 417 problem document', async () => {
+    server = await startServer();
+    const res = await rawRequest(server.url, 'POST', '/sessions', { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json', expect: 'x-magic' }, '{}');
+    expect(res.status).toBe(417);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.json).toMatchObject({ status: 417, code: 'LIMIT_VALIDATION', errors: [{ path: 'header.expect' }], detail: expect.stringContaining('"x-magic"') });
+    expect(res.json.requestId).toBe(res.headers.get('x-request-id'));
+    const cont = await rawRequest(server.url, 'POST', '/sessions', { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json', expect: '100-continue' }, '{}');
+    expect(cont.status).toBe(201);
+  });
+
   it('refuses CORS origins that a browser would never send, and credentials with every origin', async () => {
     const cases: [unknown, RegExp][] = [
       [{ origins: ['https://app.example.com/'] }, /write "https:\/\/app\.example\.com"/],

@@ -163,10 +163,10 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
       // The IP as the limiter's default key does it (normalizeIP): an IPv6 address counts by its /64,
       // which one client holds whole (else each of its 2^64 addresses would get a budget of its own),
-      // and an IPv4-mapped IPv6 address as its IPv4 address.
+      // and an IPv4-mapped IPv6 address as its IPv4 address. (No address: the socket closed already.)
       keyGenerator: (request) => {
         const key = presentedKey(request);
-        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${normalizeIP(request.ip)}`;
+        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip ? normalizeIP(request.ip) : 'unknown'}`;
       },
       errorResponseBuilder: (_request, context) =>
         new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${windowText} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s`),

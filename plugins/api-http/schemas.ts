@@ -31,7 +31,8 @@ export const CreateSessionBody = z
   .object({ name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
   .strict();
 
-const Limit = z.coerce.number().int().min(1).max(1000)
+// One message for every way a limit can be wrong (zod's own for 'abc' said "expected number, received NaN").
+const Limit = z.coerce.number({ error: 'Expected a whole number from 1 to 1000' }).int().min(1).max(1000)
   .describe('Most records on the page (default 100). A page also ends early, with nextCursor, once its records reach 16 MiB of JSON.');
 const Cursor = z.string().min(1).max(1024);
 

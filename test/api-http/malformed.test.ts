@@ -67,7 +67,8 @@ const CASES: Case[] = [
   { name: 'query on a route without one', method: 'POST', path: '/traces/{T}/release?force=1', body: { reason: 'x' }, status: 400, field: 'query.force' },
   { name: 'body on a route without one', method: 'POST', path: '/sessions/{S}/close', body: { force: true }, status: 400, field: 'body' },
   // query strings
-  { name: 'limit not a number', method: 'GET', path: '/traces?limit=abc', status: 400, field: 'query.limit' },
+  { name: 'limit not a number', method: 'GET', path: '/traces?limit=abc', status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000$/ },
+  { name: 'limit not whole', method: 'GET', path: '/sessions?limit=1.5', status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000$/ },
   { name: 'limit zero', method: 'GET', path: '/sessions?limit=0', status: 400, field: 'query.limit' },
   { name: 'limit too large', method: 'GET', path: '/traces?limit=100000', status: 400, field: 'query.limit' },
   { name: 'unknown status', method: 'GET', path: '/traces?status=ok,exploded', status: 400, field: 'query.status' },

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'limit-graph';
 
 /** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
@@ -63,6 +64,41 @@ const TimeWindowText = z
   .refine((value) => timeWindowMs(value) !== undefined, {
     message: 'Expected ms (a positive integer) or an amount and a unit of at least 1 ms: "1 minute", "10s", "1.5h" (units ms, s, m/min, h, d, w)',
   });
+
+/**
+ * One trusted proxy as proxy-addr reads it: an address, a CIDR range (`10.0.0.0/8`, an IPv4 range
+ * may also give its mask: `10.0.0.0/255.0.0.0`) or a named range. Checked here so that a typo stops
+ * the start naming trustProxy, not the first listen with proxy-addr's bare "invalid IP address".
+ */
+function proxyProblem(entry: string): string | undefined {
+  const value = entry.trim();
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return undefined;
+  const [address = '', range, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return `"${value}" is not an IP address, a CIDR range or loopback/linklocal/uniquelocal`;
+  if (range === undefined) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (/^\d+$/.test(range) && Number(range) <= max) return undefined;
+  if (family === 4 && isIP(range) === 4) {
+    // A netmask: ones then zeros (255.255.0.0), as proxy-addr requires.
+    const inverted = ~range.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+    if ((inverted & (inverted + 1)) === 0) return undefined;
+  }
+  return `"${value}" has an invalid range: expected /0–/${max}`;
+}
+const ProxyAddress = z.string().superRefine((value, ctx) => {
+  const problem = proxyProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+/** A comma-separated list of trusted proxies (`'loopback, 10.0.0.0/8'`), not empty. */
+const ProxyList = z.string().superRefine((value, ctx) => {
+  const entries = value.split(',');
+  if (value.trim() === '') ctx.addIssue({ code: 'custom', message: 'Expected trusted proxies (addresses, CIDR ranges, loopback…), true, a hop count, or false; got an empty string' });
+  else for (const entry of entries) {
+    const problem = proxyProblem(entry);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }
+});
 
 export const ApiKey = z
   .object({
@@ -137,8 +173,12 @@ export const ApiHttpOptions = z
     tls: z
       .union([z.literal(false), z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()])
       .default(false),
-    /** Fastify's trustProxy: true, a hop count, or addresses/CIDRs of trusted proxies. */
-    trustProxy: z.union([z.boolean(), z.number().int().min(0), z.string(), z.array(z.string())]).default(false),
+    /**
+     * Fastify's trustProxy: true, a hop count, or addresses/CIDRs of trusted proxies. `true` believes
+     * X-Forwarded-For from any client: exposed without a proxy, clients would choose their own IP (and
+     * so their rate-limit budget); prefer the proxy's addresses.
+     */
+    trustProxy: z.union([z.boolean(), z.number().int().min(0), ProxyList, z.array(ProxyAddress).min(1)]).default(false),
     /** One log line per request (method, url, status, time, request id); secrets are redacted. */
     logRequests: z.boolean().default(true),
     /** On shutdown, how long in-flight requests may take before their connections are closed, ms. */

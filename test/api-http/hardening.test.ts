@@ -140,6 +140,27 @@ describe('api-http hardening', () => {
     expect([await from('203.0.113.7'), await from('::ffff:203.0.113.7'), await from('::ffff:cb00:7107')]).toEqual([401, 401, 429]);
   });
 
+  it('refuses a trustProxy it cannot read at start, naming the option and the entry', async () => {
+    // Before, these failed the first listen with proxy-addr's bare "invalid IP address: yes", and '' was read as no proxy.
+    const cases: [unknown, RegExp][] = [
+      ['yes', /trustProxy: "yes" is not an IP address/],
+      ['', /trustProxy: Expected trusted proxies .* got an empty string/],
+      ['loopback, 10.0.0.0/33', /trustProxy: "10\.0\.0\.0\/33" has an invalid range: expected \/0–\/32/],
+      ['10.0.0.0/255.0.255.0', /trustProxy: "10\.0\.0\.0\/255\.0\.255\.0" has an invalid range/],
+      [['loopback', 'bogus'], /trustProxy\.1: "bogus" is not an IP address/],
+    ];
+    for (const [trustProxy, message] of cases) {
+      const error = await startServer({ api: { trustProxy } }).then(async (s) => {
+        await s.close();
+        return undefined;
+      }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(trustProxy)).toBe(true);
+      expect(String((error as Error).message)).toMatch(message);
+    }
+    server = await startServer({ api: { trustProxy: 'loopback, 10.0.0.0/255.0.0.0, fe80::/10' } });
+    expect((await server.req('GET', '/health')).status).toBe(200);
+  });
+
   it('applies a rate-limit window written as text, and refuses one it cannot read at start', async () => {
     server = await startServer({ api: { rateLimit: { max: 1, timeWindow: '1.5 minutes' } } });
     expect((await server.req('GET', '/sessions')).status).toBe(200);

@@ -124,8 +124,11 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     reply.header('x-request-id', request.id);
     if (input.draining.value) return sendProblem(request, reply, SHUTTING_DOWN);
   });
-  app.addHook('onSend', async (_request, reply) => {
-    if (input.draining.value) reply.header('connection', 'close');
+  // A response sent before the request's body arrived whole (a 401 before reading it, a 415, a 413 by
+  // Content-Length) closes the connection: keeping it alive would have Node read and discard the rest
+  // of the body, however long the client goes on sending it (up to Node's requestTimeout).
+  app.addHook('onSend', async (request, reply) => {
+    if (input.draining.value || !request.raw.complete) reply.header('connection', 'close');
   });
 
   if (options.cors !== false) {

@@ -269,6 +269,29 @@ describe('api-http hardening', () => {
     expect(cont.status).toBe(201);
   });
 
+  it('closes the connection after refusing a request whose body it did not read, instead of reading the rest', async () => {
+    server = await startServer();
+    const { hostname, port } = new URL(server.url);
+    // 100 MB announced, 1 byte sent: the 401 comes at once, and the server must not wait for the rest.
+    const { head, closedMs } = await new Promise<{ head: string; closedMs: number }>((resolve, reject) => {
+      const t0 = performance.now();
+      let data = '';
+      const socket = net.connect(Number(port), hostname, () =>
+        socket.write('POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{'));
+      socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve({ head: data, closedMs: performance.now() - t0 }));
+      setTimeout(() => socket.destroy(), 5000);
+    });
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    expect(head).toMatch(/\r\nConnection: close\r\n/i);
+    expect(closedMs).toBeLessThan(4000);
+    // A request whose body was read keeps its connection.
+    const ok = await server.req('POST', '/sessions', { body: {} });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.get('connection')).not.toBe('close');
+  });
+
   it('refuses CORS origins that a browser would never send, and credentials with every origin', async () => {
     const cases: [unknown, RegExp][] = [
       [{ origins: ['https://app.example.com/'] }, /write "https:\/\/app\.example\.com"/],

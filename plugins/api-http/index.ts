@@ -219,7 +219,9 @@ export default definePlugin({
         const port = typeof address === 'object' && address ? address.port : (override.port ?? options.port);
         url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
         if (ring.mode === 'none') {
-          ctx.logger.warn({ tenant: ctx.config.tenant, host }, "api-http: auth is 'none': every request acts as tenant %s without a key — for local use only", ctx.config.tenant);
+          // Configured keys are not read in this mode: a request with another tenant's key acts as config.tenant too.
+          const ignored = ring.size > 0 ? `; the ${ring.size} configured API key(s) are ignored, so a request with any tenant's key acts as it too` : '';
+          ctx.logger.warn({ tenant: ctx.config.tenant, host, ignoredKeys: ring.size }, "api-http: auth is 'none': every request acts as tenant %s without a key%s — for local use only", ctx.config.tenant, ignored);
         }
         ctx.logger.info({ url, auth: ring.mode, keys: ring.size }, 'api-http: listening');
         return { url, host, port };

@@ -323,12 +323,16 @@ describe('api-http hardening', () => {
 
   it("auth 'none' maps every request to config.tenant and warns at start", async () => {
     const { logger, lines } = memoryLogger();
-    server = await startServer({ api: { auth: { mode: 'none' } }, logger });
+    server = await startServer({ api: { auth: { mode: 'none', keys: [{ key: KEYS.B, tenant: 'tenant-b' }] } }, logger });
     const created = await server.req('POST', '/sessions', { key: null, body: { name: 'local' } });
     expect(created.status).toBe(201);
     expect(created.json.tenant).toBe('default');
     const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 40 && /auth is 'none'/.test(l.msg));
     expect(warn).toBeDefined();
+    // A configured key is not read in this mode, and the warning says so.
+    expect(warn!.msg).toMatch(/the 1 configured API key\(s\) are ignored, so a request with any tenant's key acts as it too/);
+    const withB = await server.req('POST', '/sessions', { key: KEYS.B, body: { name: 'b?' } });
+    expect(withB.json.tenant).toBe('default');
   });
 
   it('logs one line per request with its id and never the key', async () => {

@@ -114,6 +114,8 @@ export interface RuleContext {
   reviewBand?: readonly [number, number];
   /** Severity at which Jailbreak / Malicious findings block under the active policy. */
   blockSeverity?: number;
+  /** The evaluation's `unstoredTrace` (GovernanceCallOptions): the trace has no stored records yet. */
+  unstoredTrace?: boolean;
 }
 
 /** A governance rule: registered by rule-pack plugins or inline in limit.config.ts. */
@@ -242,6 +244,12 @@ export interface FlagOutcome extends Flag {
  */
 export interface GovernanceCallOptions {
   signal?: AbortSignal;
+  /**
+   * The trace is not stored yet: its creation is pending in the batch the evaluation's records
+   * join (the orchestrator's recorded traces). Rules get it as `ctx.unstoredTrace` and skip reading
+   * the trace's own stored records, which cannot exist yet (the provenance rule its chain).
+   */
+  unstoredTrace?: boolean;
 }
 
 /** The governance engine (`governance` in the container). */

@@ -373,7 +373,8 @@ export class GovernanceEngine {
     const overBudget = new Set<string>();
     const cut = new Set<string>();
     const { subjects, gaps } = this.#plan(trace, surface, overBudget);
-    let findings = await this.#run(this.#scan.get(surface)!, subjects, {}, this.#options.ruleBudgetMs, overBudget, cut, signal);
+    const unstoredTrace = options.unstoredTrace === true || undefined;
+    let findings = await this.#run(this.#scan.get(surface)!, subjects, { unstoredTrace }, this.#options.ruleBudgetMs, overBudget, cut, signal);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
     // and the policy decides what that is worth.
     const unread = this.#options.unscannedSeverity ?? 5;
@@ -387,7 +388,7 @@ export class GovernanceEngine {
     if (judges.length > 0) {
       const judgeBudget = this.#options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
       const judgeCut = new Set<string>();
-      const judged = await this.#run(judges, subjects, { findings }, judgeBudget, overBudget, judgeCut, signal);
+      const judged = await this.#run(judges, subjects, { findings, unstoredTrace }, judgeBudget, overBudget, judgeCut, signal);
       // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever;
       // with scan rules cut too, the one finding names both (two would merge into the first alone).
       if (judgeCut.size) {
@@ -447,6 +448,7 @@ export class GovernanceEngine {
     const blockSeverity = this.preset.blockSeverity;
     const reviewBand = band ?? undefined;
     const findings = extraCtx.findings;
+    const unstoredTrace = extraCtx.unstoredTrace;
     // One clock read per rule call: a call starts when the previous one ended (the loop between
     // them costs nanoseconds), which halves the timer reads of an evaluation.
     let clock = performance.now();
@@ -468,7 +470,7 @@ export class GovernanceEngine {
           const started = clock;
           // A literal with a fixed shape: spreading a shared base context per call cost more than
           // most rules (it was 13% of an evaluation).
-          const ctx: RuleContext = { policy, budgetMs: budget, signal: signal(), deadline: started + budget, blockSeverity, reviewBand, findings };
+          const ctx: RuleContext = { policy, budgetMs: budget, signal: signal(), deadline: started + budget, blockSeverity, reviewBand, findings, unstoredTrace };
           let result: unknown;
           try {
             result = rule.evaluate(viewSubject, ctx);

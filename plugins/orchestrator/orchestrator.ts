@@ -518,14 +518,16 @@ export class OrchestratorService implements Orchestrator {
   async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[], signal: AbortSignal | undefined): Promise<Governed | undefined>;
   async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[], signal?: AbortSignal): Promise<Governed | undefined> {
     const governance = this.#governance;
-    const options = signal ? { signal } : undefined;
     if (governance.assess) {
+      // A trace whose creation is still pending here has no stored records for rules to read.
+      const unstoredTrace = pending.some((g) => g.creates?.id === trace.id);
+      const options = signal || unstoredTrace ? { ...(signal ? { signal } : {}), ...(unstoredTrace ? { unstoredTrace } : {}) } : undefined;
       const assessed = await governance.assess(trace, surface, options).catch(cancelledBy(signal));
       if (!assessed) return undefined;
       return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, quarantineOps: assessed.quarantineOps ?? [], committed: assessed.committed };
     }
     await this.#commit(trace.tenant, pending.splice(0));
-    const verdict = await governance.evaluate(trace, surface, options).catch(cancelledBy(signal));
+    const verdict = await governance.evaluate(trace, surface, signal ? { signal } : undefined).catch(cancelledBy(signal));
     if (!verdict) return undefined;
     const flags = verdict.findings.length ? await governance.recordFlags(trace, verdict.findings) : [];
     return { trace: withFlags(trace, flags), verdict, ops: [], committed: async () => {} };

@@ -27,6 +27,24 @@ afterAll(async () => {
 const dropSchema = (schema: string) => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).then(() => undefined);
 
 /** Resolves once a statement naming `table` waits for a lock (polls pg_stat_activity, up to 5 s). */
+/**
+ * Runs `body` with `holder`, a connection of the test's own that takes the locks the store then meets;
+ * afterwards, whatever `body` did: the holder rolled back and released, `s` closed, `cleanup` run,
+ * the schema dropped.
+ */
+async function holding(schema: string, s: PostgresStorage, body: (holder: pg.PoolClient) => Promise<void>, cleanup?: () => Promise<void>): Promise<void> {
+  const holder = await admin.connect();
+  try {
+    await body(holder);
+  } finally {
+    await holder.query('ROLLBACK').catch(() => undefined);
+    holder.release();
+    await s.close();
+    await cleanup?.();
+    await dropSchema(schema);
+  }
+}
+
 const waitForLockWait = async (table: string): Promise<void> => {
   for (let i = 0; i < 500; i++) {
     const { rowCount } = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, [table]);
@@ -377,8 +395,7 @@ describe('storage-postgres plugin', () => {
   it("takes a batch's counter row locks once, in name order, whatever the order of its ops", async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);
-    const holder = await admin.connect();
-    try {
+    await holding(schema, s, async (holder) => {
       await s.incrementCounters('t', { a: 1, b: 1 });
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM "${schema}".counters WHERE tenant = 't' AND name = 'b' FOR UPDATE`);
@@ -389,19 +406,13 @@ describe('storage-postgres plugin', () => {
       await holder.query('ROLLBACK');
       await batch;
       expect(await s.getCounters('t')).toEqual({ a: 2, b: 2 });
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-      await s.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('runs a batch chosen as deadlock victim again, transparently', async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);
-    const holder = await admin.connect();
-    try {
+    await holding(schema, s, async (holder) => {
       await s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'x', 's') }, { op: 'createTrace', trace: makeTrace('t', 'y', 's') }]);
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM "${schema}".traces WHERE tenant = 't' AND id = 'y' FOR UPDATE`);
@@ -416,12 +427,7 @@ describe('storage-postgres plugin', () => {
       await batch;
       expect((await s.getTrace('t', 'x'))!.metadata).toEqual({ by: 'batch' });
       expect((await s.getTrace('t', 'y'))!.metadata).toEqual({ by: 'batch' });
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-      await s.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('reports an exhausted pool as LIMIT_STORAGE_UNAVAILABLE naming the server, poolSize and connectTimeoutMs', async () => {
@@ -430,8 +436,7 @@ describe('storage-postgres plugin', () => {
     const url = URL.replace(/^(postgres(?:ql)?:\/\/)([^:@/]+)@/, '$1$2:hunter2@');
     const s = new PostgresStorage({ url, schema, poolSize: 1, connectTimeoutMs: 300, maxRecordBytes: 1 << 20 });
     await s.open();
-    const holder = await admin.connect();
-    try {
+    await holding(schema, s, async (holder) => {
       // The pool's one connection waits on a lock the holder keeps: the next call finds none free.
       await holder.query('BEGIN');
       await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
@@ -447,12 +452,7 @@ describe('storage-postgres plugin', () => {
       await holder.query('ROLLBACK');
       await blocked;
       expect(await s.getCounters('t')).toEqual({ x: 1 });
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-      await s.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('a connection killed mid-transaction fails that call as LIMIT_STORAGE_UNAVAILABLE, stores nothing of it, crashes nothing, and the pool recovers', async () => {
@@ -461,8 +461,7 @@ describe('storage-postgres plugin', () => {
     const uncaught: unknown[] = [];
     const onUncaught = (e: unknown) => uncaught.push(e);
     process.on('uncaughtException', onUncaught);
-    const holder = await admin.connect();
-    try {
+    await holding(schema, s, async (holder) => {
       await holder.query('BEGIN');
       await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
       // The batch inserts its trace, then waits on the counters lock, inside its transaction.
@@ -481,13 +480,9 @@ describe('storage-postgres plugin', () => {
       expect(await s.getTrace('t', 'a1')).toBeNull();
       for (let i = 0; i < 3; i++) await s.incrementCounters('t', { x: 1 });
       expect(await s.getCounters('t')).toEqual({ x: 3 });
-    } finally {
+    }, async () => {
       process.off('uncaughtException', onUncaught);
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-      await s.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it('a connection dropped without a word (network, server crash) mid-transaction is LIMIT_STORAGE_UNAVAILABLE, not a raw pg error', async () => {
@@ -505,8 +500,7 @@ describe('storage-postgres plugin', () => {
     relayed.port = String((relay.address() as net.AddressInfo).port);
     const s = new PostgresStorage({ url: relayed.toString(), schema, poolSize: 2, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
     await s.open();
-    const holder = await admin.connect();
-    try {
+    await holding(schema, s, async (holder) => {
       await holder.query('BEGIN');
       await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
       const batch = s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }]);
@@ -519,14 +513,10 @@ describe('storage-postgres plugin', () => {
       // The server rolls the cut transaction back: nothing of the batch is stored; the store reconnects.
       expect(await s.getTrace('t', 'a1')).toBeNull();
       expect(await s.getCounters('t')).toEqual({});
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-      await s.close();
+    }, async () => {
       for (const sock of sockets) sock.destroy();
       await new Promise((r) => relay.close(r));
-      await dropSchema(schema);
-    }
+    });
   });
 
   it("turns TCP keepalive on for the pool's connections, so a peer gone silent between statements is found by the OS", async () => {
@@ -625,8 +615,7 @@ describe('storage-postgres plugin', () => {
     const url = URL.replace(/^(postgres(?:ql)?:\/\/)([^:@/]+)@/, '$1$2:hunter2@');
     const s = new PostgresStorage({ url, schema, poolSize: 2, connectTimeoutMs: 10_000, lockTimeoutMs: 300, maxRecordBytes: 1 << 20 });
     await s.open();
-    const holder = await admin.connect();
-    try {
+    await holding(schema, s, async (holder) => {
       await s.createTrace(makeTrace('t', 'held', 's1', undefined, { status: 'running' }));
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM "${schema}".traces WHERE tenant = 't' AND id = 'held' FOR UPDATE`);
@@ -643,12 +632,7 @@ describe('storage-postgres plugin', () => {
       // Nothing of the failed calls was stored; once the lock is gone the same call succeeds.
       expect(await s.getTrace('t', 'held')).toMatchObject({ status: 'running', flags: [] });
       expect(await s.updateTrace('t', 'held', { status: 'ok' })).toMatchObject({ status: 'ok' });
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-      await s.close();
-      await dropSchema(schema);
-    }
+    });
   });
 
   it("names its connections in pg_stat_activity (application_name limit-graph:<schema>) unless the URL names them", async () => {

@@ -17,6 +17,16 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** The error a server started with `options` fails with, checked to be LIMIT_PLUGIN_OPTIONS_INVALID (`what` names the case). */
+async function refusedAtStart(options: Parameters<typeof startServer>[0], what: string): Promise<Error> {
+  const error = await startServer(options).then(async (s) => {
+    await s.close();
+    return undefined;
+  }, (e: unknown) => e);
+  expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), what).toBe(true);
+  return error as Error;
+}
+
 function memoryLogger() {
   const lines: string[] = [];
   const stream = new Writable({
@@ -150,11 +160,7 @@ describe('api-http hardening', () => {
       [['loopback', 'bogus'], /trustProxy\.1: "bogus" is not an IP address/],
     ];
     for (const [trustProxy, message] of cases) {
-      const error = await startServer({ api: { trustProxy } }).then(async (s) => {
-        await s.close();
-        return undefined;
-      }, (e: unknown) => e);
-      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(trustProxy)).toBe(true);
+      const error = await refusedAtStart({ api: { trustProxy } }, JSON.stringify(trustProxy));
       expect(String((error as Error).message)).toMatch(message);
     }
     server = await startServer({ api: { trustProxy: 'loopback, 10.0.0.0/255.0.0.0, fe80::/10' } });
@@ -172,11 +178,7 @@ describe('api-http hardening', () => {
     server = undefined;
     // Before, 'soon', '1 fortnight' and '0 s' made every request a 500, and '-5 minutes' left requests unlimited.
     for (const timeWindow of ['soon', '1 fortnight', '0 s', '-5 minutes', 'Infinity']) {
-      const error = await startServer({ api: { rateLimit: { max: 1, timeWindow } } }).then(async (s) => {
-        await s.close();
-        return undefined;
-      }, (e: unknown) => e);
-      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), timeWindow).toBe(true);
+      const error = await refusedAtStart({ api: { rateLimit: { max: 1, timeWindow } } }, timeWindow);
       expect(String((error as Error).message)).toMatch(/rateLimit\.timeWindow/);
     }
   });
@@ -303,11 +305,7 @@ describe('api-http hardening', () => {
       [{ origins: ['*'], credentials: true }, /credentials: true with origins \['\*'\]/i],
     ];
     for (const [cors, message] of cases) {
-      const error = await startServer({ api: { cors } }).then(async (s) => {
-        await s.close();
-        return undefined;
-      }, (e: unknown) => e);
-      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(cors)).toBe(true);
+      const error = await refusedAtStart({ api: { cors } }, JSON.stringify(cors));
       expect(String((error as Error).message)).toMatch(/cors/);
       expect(String((error as Error).message), String((error as Error).message)).toMatch(message);
     }

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
-import type { ConfigInput, Orchestrator, Runtime } from 'limit-graph';
+import type { ConfigInput, Orchestrator, Runtime, Trace } from 'limit-graph';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 /** Assembled at run time, so that this file's own text is not what governance flags. */
@@ -55,6 +55,18 @@ describe('merges through the real governance engine', () => {
     notifierFails = false;
     await rt?.close();
   });
+
+  /**
+   * A runtime whose merges wait for review, and a run to merge. `withReview` false: the governance
+   * service leaves `review` out (a custom one may), so the orchestrator records decisions itself.
+   */
+  async function reviewedParent(withReview: boolean): Promise<Trace> {
+    rt = await runtime({ policy: { requireHumanReview: true } });
+    orch = rt.resolve('orchestrator');
+    if (!withReview) Object.defineProperty(rt.resolve('governance'), 'review', { value: undefined });
+    const s = await orch.openSession();
+    return (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+  }
 
   it("a merge without sessionId whose parents' session is closed names the field it goes to (sessionId) and what to do; one naming the closed session says only that it is closed", async () => {
     rt = await runtime();
@@ -184,12 +196,7 @@ describe('merges through the real governance engine', () => {
   });
 
   it.each([true, false])('of an approve and a reject at once, one is recorded and the other refused (governance service with review: %s)', async (withReview) => {
-    rt = await runtime({ policy: { requireHumanReview: true } });
-    orch = rt.resolve('orchestrator');
-    // A custom governance service may leave `review` out: the orchestrator records the decision itself.
-    if (!withReview) Object.defineProperty(rt.resolve('governance'), 'review', { value: undefined });
-    const s = await orch.openSession();
-    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+    const parent = await reviewedParent(withReview);
     const merged = (await orch.merge({ parentIds: [parent.id] })).trace;
     expect(merged.status).toBe('pending-review');
     const [approve, reject] = await Promise.allSettled([orch.approveMerge(merged.id, { actor: 'alice' }), orch.rejectMerge(merged.id, { actor: 'bob' })]);
@@ -212,11 +219,7 @@ describe('merges through the real governance engine', () => {
   });
 
   it.each([true, false])('a review decision carries its completedAt in its own transaction, with no write after it (governance service with review: %s)', async (withReview) => {
-    rt = await runtime({ policy: { requireHumanReview: true } });
-    orch = rt.resolve('orchestrator');
-    if (!withReview) Object.defineProperty(rt.resolve('governance'), 'review', { value: undefined });
-    const s = await orch.openSession();
-    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+    const parent = await reviewedParent(withReview);
     const approved = (await orch.merge({ parentIds: [parent.id] })).trace;
     const rejected = (await orch.merge({ parentIds: [parent.id] })).trace;
     expect([approved.completedAt, rejected.completedAt]).toEqual([undefined, undefined]);

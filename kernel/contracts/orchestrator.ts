@@ -84,6 +84,13 @@ export interface RecordTraceInput {
   actor?: string;
   /** Where the trace came from, recorded in the `created` provenance entry. */
   source?: string;
+  /**
+   * Cancels the recording until its write begins: aborted before (or while governance evaluates the
+   * trace: the rule call in flight has its `ctx.signal` aborted), the call rejects with
+   * LIMIT_RUNNER_ABORTED and stores nothing — no trace, checkpoint, flag or counter. Once the write
+   * has begun it completes, and the trace is stored whole.
+   */
+  signal?: AbortSignal;
 }
 
 /** A trace with everything recorded about it. */
@@ -119,6 +126,12 @@ export interface MergeInput {
   /** The merged output for `strategy: 'custom'`. */
   output?: RunOutput;
   metadata?: Record<string, unknown>;
+  /**
+   * Cancels the merge until its write begins, as RecordTraceInput's `signal` does a recording
+   * (LIMIT_RUNNER_ABORTED, nothing stored, the merge not counted in the governance statistics);
+   * output governance of the merged output is cut by it.
+   */
+  signal?: AbortSignal;
 }
 
 /** The merge trace and governance's validation of the merge. */
@@ -133,6 +146,8 @@ export interface ReviewInput {
   tenant?: string;
   actor: string;
   rationale?: string;
+  /** Cancels the decision until its write begins (LIMIT_RUNNER_ABORTED; the merge stays pending-review). */
+  signal?: AbortSignal;
 }
 
 // ───────────────────────────── federation ─────────────────────────────

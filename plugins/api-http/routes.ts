@@ -78,7 +78,8 @@ function pickDetector(s: Services, requested: string | undefined, where: string)
 
 /**
  * Aborts when the client's connection closes before the response is written (it hung up, or timed
- * out): a distortion it asked for is then stopped instead of computed for nobody.
+ * out): a distortion it asked for is then stopped instead of computed for nobody, a trace or merge
+ * it asked to record is not stored unless its write had begun.
  */
 function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
@@ -174,7 +175,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/traces', tag: 'traces', summary: 'Record an externally produced trace (input and output governance apply).', body: RecordTraceBody, status: 201,
       responses: { schema: RunOutcomeResponse, description: 'The recorded trace and the governance decision.', errors: [...STD, 404, 409] },
-      handler: async ({ body, principal }) => outcomeBody(await s.orchestrator().recordTrace({ ...body, tenant: principal.tenant, actor: principal.actor })),
+      handler: async ({ body, principal, reply }) => outcomeBody(await s.orchestrator().recordTrace({ ...body, tenant: principal.tenant, actor: principal.actor, signal: abortedWhenClientLeaves(reply) })),
     }),
     defineRoute({
       method: 'GET', url: '/traces/:id', tag: 'traces', summary: 'Get a trace (with its flags).', params: IdParams,
@@ -241,17 +242,17 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/merges', tag: 'merges', summary: 'Merge traces into a new trace under governance.', body: MergeBody, status: 201,
       responses: { schema: MergeResponse, description: 'The merged trace (status ok, or pending-review) and the validation.', errors: [...STD, 404, 409] },
-      handler: ({ body, principal }) => s.orchestrator().merge({ ...body, tenant: principal.tenant, actor: principal.actor }),
+      handler: ({ body, principal, reply }) => s.orchestrator().merge({ ...body, tenant: principal.tenant, actor: principal.actor, signal: abortedWhenClientLeaves(reply) }),
     }),
     defineRoute({
       method: 'POST', url: '/merges/:id/approve', tag: 'merges', summary: 'Approve a merge waiting for review.', params: IdParams, body: ReviewBody, bodyOptional: true,
       responses: { schema: Trace, description: 'The merged trace, now ok.', errors: [...STD, 403, 404, 409] },
-      handler: ({ params, body, principal }) => s.orchestrator().approveMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale }),
+      handler: ({ params, body, principal, reply }) => s.orchestrator().approveMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale, signal: abortedWhenClientLeaves(reply) }),
     }),
     defineRoute({
       method: 'POST', url: '/merges/:id/reject', tag: 'merges', summary: 'Reject a merge waiting for review.', params: IdParams, body: ReviewBody, bodyOptional: true,
       responses: { schema: Trace, description: 'The merged trace, now rejected.', errors: [...STD, 403, 404, 409] },
-      handler: ({ params, body, principal }) => s.orchestrator().rejectMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale }),
+      handler: ({ params, body, principal, reply }) => s.orchestrator().rejectMerge(params.id, { tenant: principal.tenant, actor: principal.actor, rationale: body.rationale, signal: abortedWhenClientLeaves(reply) }),
     }),
 
     // ───────────── rate–distortion ─────────────

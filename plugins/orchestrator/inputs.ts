@@ -93,6 +93,7 @@ export const RecordTraceInputSchema = z
     metadata: Metadata.optional(),
     actor: Actor.optional(),
     source: Text(1024).optional(),
+    signal: Signal.optional(),
   })
   .strict()
   .superRefine(wellFormedText);
@@ -107,12 +108,13 @@ export const MergeInputSchema = z
     actor: Actor.optional(),
     output: Output.optional(),
     metadata: Metadata.optional(),
+    signal: Signal.optional(),
   })
   .strict()
   .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] })
   .superRefine(wellFormedText);
 
-export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional() }).strict().superRefine(wellFormedText);
+export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional(), signal: Signal.optional() }).strict().superRefine(wellFormedText);
 
 export const FederateInputSchema = z
   .object({

@@ -367,10 +367,14 @@ export class OrchestratorService implements Orchestrator {
    * and the `completed` entry says so (`aborted`). Output governance never gets the signal: what a
    * runner produced is always governed whole before it is stored as the trace's final output, so a
    * cancel cannot leave a runner's output stored unchecked.
+   *
+   * A recorded trace's `creation.cancel` (its caller's signal) is another matter: nothing is stored
+   * before its write, so until that write begins the cancel ends either evaluation and the call
+   * rejects, storing nothing (#write, #govern); once it has begun, it completes.
    */
-  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: BatchOp[], signal?: AbortSignal): Promise<RunOutcome> {
+  async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: Creation, signal?: AbortSignal): Promise<RunOutcome> {
     let trace = created;
-    const pending: Pending[] = creation ? [{ ops: creation, committed: async () => {}, creates: created }] : [];
+    const pending: Pending[] = creation ? [{ ops: creation.ops, committed: async () => {}, creates: created, cancel: creation.cancel }] : [];
     try {
       const input = await this.#govern(trace, 'input', pending, signal);
       if (!input) {
@@ -404,7 +408,8 @@ export class OrchestratorService implements Orchestrator {
       const status = quarantine ? 'quarantined' : trace.output?.ok ? 'ok' : 'error';
       return await this.#finish(trace, status, actor, pending, { input: input.verdict, output: output.verdict }, execute !== undefined, created.metadata);
     } catch (error) {
-      await this.#salvage(trace, actor, error, creation);
+      // Cancelled before its write: nothing of the recorded trace is stored, so nothing to salvage.
+      if (error !== creation?.cancel?.error) await this.#salvage(trace, actor, error, creation?.ops);
       throw error;
     }
   }
@@ -512,7 +517,10 @@ export class OrchestratorService implements Orchestrator {
    *
    * Undefined when `signal` aborted the evaluation (it rejected once the signal aborted): there is
    * no verdict, and the caller records the cancel. A service that ignores the signal and answers
-   * gives its verdict, which stands.
+   * gives its verdict, which stands. A record not written yet whose caller can cancel it (the
+   * `cancel` of a pending entry: a recorded trace, a merge) has its evaluation cut by that cancel
+   * too, which then rejects (refuseIfCancelled) — with a service that cannot `assess`, the record is
+   * written before it is evaluated, and from then on its cancel no longer applies.
    */
   async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[]): Promise<Governed>;
   async #govern(trace: Trace, surface: 'input' | 'output', pending: Pending[], signal: AbortSignal | undefined): Promise<Governed | undefined>;
@@ -521,9 +529,14 @@ export class OrchestratorService implements Orchestrator {
     if (governance.assess) {
       // A trace whose creation is still pending here has no stored records for rules to read.
       const unstoredTrace = pending.some((g) => g.creates?.id === trace.id);
-      const options = signal || unstoredTrace ? { ...(signal ? { signal } : {}), ...(unstoredTrace ? { unstoredTrace } : {}) } : undefined;
-      const assessed = await governance.assess(trace, surface, options).catch(cancelledBy(signal));
-      if (!assessed) return undefined;
+      const cancel = pending.find((g) => g.cancel)?.cancel;
+      const stop = signal ?? cancel?.signal;
+      const options = stop || unstoredTrace ? { ...(stop ? { signal: stop } : {}), ...(unstoredTrace ? { unstoredTrace } : {}) } : undefined;
+      const assessed = await governance.assess(trace, surface, options).catch(cancelledBy(stop));
+      if (!assessed) {
+        refuseIfCancelled(cancel);
+        return undefined;
+      }
       return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, quarantineOps: assessed.quarantineOps ?? [], committed: assessed.committed };
     }
     await this.#commit(trace.tenant, pending.splice(0));
@@ -540,6 +553,8 @@ export class OrchestratorService implements Orchestrator {
   }
 
   async #write(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
+    // The last point a record's caller can cancel it: refused here, nothing of it is written.
+    for (const g of pending) refuseIfCancelled(g.cancel);
     const all = [...pending.flatMap((g) => g.ops), ...ops];
     if (all.length) await this.#storage.batch(tenant, all);
   }
@@ -684,6 +699,8 @@ export class OrchestratorService implements Orchestrator {
   async #recordTrace(given: RecordTraceInput, entry: InFlight): Promise<RunOutcome> {
     // One parse of the whole input (it replaces the task's own parse): nothing is stored before it.
     const input = checkInput(RecordTraceInputSchema, given, 'trace input');
+    const cancel = cancelOf(input.signal, 'Recording the trace');
+    refuseIfCancelled(cancel);
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
     const session = await this.#enterOpenSession(tenant, input.sessionId, entry);
@@ -697,7 +714,7 @@ export class OrchestratorService implements Orchestrator {
       source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(input.output) },
     });
     Object.assign(entry, { trace, actor, creation });
-    return this.#pipeline(trace, actor, undefined, creation);
+    return this.#pipeline(trace, actor, undefined, { ops: creation, cancel });
   }
 
   cancel(tenant: string | undefined, traceId: string): boolean {
@@ -789,6 +806,8 @@ export class OrchestratorService implements Orchestrator {
 
   async #merge(given: MergeInput, entry: InFlight): Promise<MergeOutcome> {
     const input = checkInput(MergeInputSchema, given, 'merge input');
+    const cancel = cancelOf(input.signal, 'The merge');
+    refuseIfCancelled(cancel);
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
     const parents = await Promise.all(input.parentIds.map((id) => this.#requireTrace(tenant, id)));
@@ -811,16 +830,20 @@ export class OrchestratorService implements Orchestrator {
     const request = MergeRequest.parse({ tenant, sessionId, parentIds: input.parentIds, strategy, rationale: input.rationale ?? '', actor });
 
     const governance = this.#governance;
+    refuseIfCancelled(cancel); // before validateMerge, which may count the merge
     // Where the service can count a merge itself, it is counted below once its outcome is known:
     // the orchestrator may still refuse a merge governance allowed.
     const validation = await governance.validateMerge(request, { count: !governance.countMerge });
-    let outcome: MergeCount = 'refused';
+    let outcome: MergeCount | undefined = 'refused';
     try {
-      const id = await this.#storeMerge(request, parents, validation, input, entry);
+      const id = await this.#storeMerge(request, parents, validation, input, entry, cancel);
       outcome = validation.review ? 'review' : 'allowed';
       return { trace: await this.#requireTrace(tenant, id), validation };
+    } catch (error) {
+      if (error === cancel?.error) outcome = undefined; // cancelled before its write: not made, not refused
+      throw error;
     } finally {
-      await governance.countMerge?.(tenant, outcome).catch((error: unknown) => this.deps.logger.warn({ err: error, outcome }, 'could not count a merge in the governance statistics'));
+      if (outcome) await governance.countMerge?.(tenant, outcome).catch((error: unknown) => this.deps.logger.warn({ err: error, outcome }, 'could not count a merge in the governance statistics'));
     }
   }
 
@@ -828,7 +851,7 @@ export class OrchestratorService implements Orchestrator {
    * The rest of a merge governance validated: the orchestrator's own refusals, the beforeMerge veto,
    * the combined output, then the merged trace stored and governed. Returns its id; throws a refusal.
    */
-  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>, entry: InFlight): Promise<string> {
+  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>, entry: InFlight, cancel?: Cancel): Promise<string> {
     const { tenant, sessionId, strategy, actor } = request;
     const refusals = mergeRefusals(validation, parents);
     if (!validation.allowed || refusals.length > 0) {
@@ -861,7 +884,7 @@ export class OrchestratorService implements Orchestrator {
       { op: 'createTrace', trace: created },
       ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: request.parentIds }, at: now() } },
-    ], committed: async () => {} }];
+    ], committed: async () => {}, cancel }];
     try {
       const governed = await this.#govern(created, 'output', pending);
       pending.push(governed);
@@ -934,6 +957,8 @@ export class OrchestratorService implements Orchestrator {
 
   async #review(traceId: string, given: ReviewInput, approved: boolean): Promise<Trace> {
     const input = checkInput(ReviewInputSchema, given, 'review input');
+    const cancel = cancelOf(input.signal, 'The review');
+    refuseIfCancelled(cancel);
     const tenant = this.#tenant(input.tenant);
     const trace = await this.#requireTrace(tenant, traceId);
     if (trace.status !== 'pending-review') throw await this.#notPendingReview(trace);
@@ -955,6 +980,7 @@ export class OrchestratorService implements Orchestrator {
     // The decision's completedAt is part of it: nothing is written after the transaction, so no
     // merge is left decided without it, and a refused decision writes nothing.
     const decide = async (checked: readonly Trace[]) => {
+      refuseIfCancelled(cancel); // each write's last point of cancel
       if (this.#governance.review) {
         // The governance service records the decision (status, provenance, checkpoint, statistics).
         await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor, unchanged: checked });
@@ -1379,12 +1405,38 @@ interface InFlight {
   creation?: BatchOp[];
 }
 
+/**
+ * A caller's cancellation of a record that is not written yet (a recorded trace, a merge, a review's
+ * decision): refuseIfCancelled throws `error` (made once, so the caller can tell it from a failure).
+ */
+interface Cancel {
+  signal: AbortSignal;
+  /** The subject of the error's message (`Recording the trace was aborted: …`). */
+  what: string;
+  error?: LimitError;
+}
+
+const cancelOf = (signal: AbortSignal | undefined, what: string): Cancel | undefined => (signal ? { signal, what } : undefined);
+
+/** Throws the cancel's LIMIT_RUNNER_ABORTED (abortReason) once its signal has aborted. */
+function refuseIfCancelled(cancel: Cancel | undefined): void {
+  if (cancel?.signal.aborted) throw (cancel.error ??= abortReason(cancel.signal, cancel.what));
+}
+
+/** The ops that store a recorded trace, and its caller's cancellation until they are written. */
+interface Creation {
+  ops: BatchOp[];
+  cancel?: Cancel;
+}
+
 /** Records a pipeline has yet to commit, and what to run once they are. */
 interface Pending {
   ops: BatchOp[];
   committed: () => Promise<void>;
   /** The trace these ops create (their first op), when it is not stored yet. */
   creates?: Trace;
+  /** The caller's cancellation of the record these ops create, until they are written (#write). */
+  cancel?: Cancel;
   /** The auto-quarantine among `ops` (governance's quarantineOps), left out when the trace was quarantined meanwhile. */
   quarantineOps?: BatchOp[];
 }

@@ -62,13 +62,13 @@ export class Semaphore {
  * Why `signal` aborted, as the error a run records: its reason when that is a LimitError (the
  * backstop's LIMIT_RUNNER_TIMEOUT, `cancel()`'s or first-success's LIMIT_RUNNER_ABORTED, a session
  * close), else LIMIT_RUNNER_ABORTED with the reason's message — a caller's `controller.abort()` or
- * `abort(new Error(…))` is a cancellation, not a runner failure.
+ * `abort(new Error(…))` is a cancellation, not a runner failure. `what` was aborted (its message's subject).
  */
-export function abortReason(signal: AbortSignal): LimitError {
+export function abortReason(signal: AbortSignal, what = 'Execution'): LimitError {
   const reason: unknown = signal.reason;
   if (isLimitError(reason)) return reason;
   const why = abortMessage(signal);
-  return new LimitError('LIMIT_RUNNER_ABORTED', `Execution was aborted${why ? `: ${why}` : ''}`, { cause: reason });
+  return new LimitError('LIMIT_RUNNER_ABORTED', `${what} was aborted${why ? `: ${why}` : ''}`, { cause: reason });
 }
 
 /** The message of an aborted signal's reason ('' for none). */

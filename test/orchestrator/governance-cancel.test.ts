@@ -26,24 +26,24 @@ function gatedRule(surface: Surface) {
   return { rule, calls, entered: () => new Promise<void>((resolve) => (calls.length ? resolve() : watchers.push(resolve))) };
 }
 
-describe('a run cancelled while governance evaluates it', () => {
-  let rt: Runtime | undefined;
-  afterEach(async () => {
-    await rt?.close();
-    rt = undefined;
+let rt: Runtime | undefined;
+afterEach(async () => {
+  await rt?.close();
+  rt = undefined;
+});
+
+async function start(rule: GovernanceRule, spy = spyRunner('spy'), policy: Record<string, unknown> = {}): Promise<Orchestrator> {
+  rt = await createRuntime({
+    config: {
+      logLevel: 'silent', storage: 'sqlite',
+      plugins: { 'storage-sqlite': { path: ':memory:' }, 'runner-python': false, orchestrator: {}, governance: { packs: [], rules: [rule], ruleBudgetMs: 60_000, policy } },
+    },
+    plugins: [spyRunnerPlugin(spy)],
   });
+  return rt.resolve('orchestrator');
+}
 
-  async function start(rule: GovernanceRule, spy = spyRunner('spy')): Promise<Orchestrator> {
-    rt = await createRuntime({
-      config: {
-        logLevel: 'silent', storage: 'sqlite',
-        plugins: { 'storage-sqlite': { path: ':memory:' }, 'runner-python': false, orchestrator: {}, governance: { packs: [], rules: [rule], ruleBudgetMs: 60_000 } },
-      },
-      plugins: [spyRunnerPlugin(spy)],
-    });
-    return rt.resolve('orchestrator');
-  }
-
+describe('a run cancelled while governance evaluates it', () => {
   it('during input governance: the rule\'s signal aborts, the runner is never called, and the run is recorded as cancelled', async () => {
     const gate = gatedRule('input');
     const spy = spyRunner('spy');
@@ -104,5 +104,97 @@ describe('a run cancelled while governance evaluates it', () => {
     expect(gate.calls[0]!.signal!.aborted).toBe(false);
     expect(out.trace).toMatchObject({ status: 'ok', output: { ok: true, stdout: 'WAIT' } });
     expect([out.verdicts.input?.decision, out.verdicts.output?.decision]).toEqual(['allow', 'allow']);
+  });
+});
+
+/**
+ * A recorded trace, a merge and a merge's review under the caller's `signal`: a cancel before the
+ * write rejects with LIMIT_RUNNER_ABORTED and writes nothing (no trace, no checkpoint, no counter);
+ * once the write has begun it completes, and the record is stored whole.
+ */
+describe('a recorded trace or a merge cancelled by its caller', () => {
+  /** Nothing of the cancelled call is stored: the session holds only `kept`, and governance counted nothing more than `counted`. */
+  async function nothingWritten(orch: Orchestrator, sessionId: string, kept: string[] = [], counted: Record<string, number> = {}) {
+    expect((await orch.listTraces(undefined, { sessionId })).items.map((t) => t.id)).toEqual(kept);
+    expect(await rt!.resolve('governance').stats('default')).toEqual(counted);
+  }
+
+  const recorded = (sessionId: string, input: string, stdout = 'done') => ({ sessionId, runner: 'agent', task: { input }, output: { ok: true, stdout, stderr: '' } });
+
+  it('an already aborted signal: refused before anything is read or written', async () => {
+    const orch = await start(gatedRule('input').rule);
+    const s = await orch.openSession({});
+    const caller = new AbortController();
+    caller.abort(new Error('deadline passed'));
+    await expect(orch.recordTrace({ ...recorded(s.id, 'hello'), signal: caller.signal })).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('deadline passed') });
+    await nothingWritten(orch, s.id);
+  });
+
+  it.each(['input', 'output'] as const)('during %s governance: the rule\'s signal aborts, the call rejects, and no trace or governance record is stored', async (surface) => {
+    const gate = gatedRule(surface);
+    const orch = await start(gate.rule);
+    const s = await orch.openSession({});
+    const caller = new AbortController();
+    const recording = orch.recordTrace({ ...recorded(s.id, 'WAIT', 'WAIT'), signal: caller.signal });
+    await gate.entered();
+    caller.abort(new Error('the client went away'));
+    await expect(recording).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client went away') });
+    expect(gate.calls[0]!.signal!.aborted).toBe(true);
+    await nothingWritten(orch, s.id);
+    gate.calls[0]!.answer(); // a late answer changes nothing
+    await nothingWritten(orch, s.id);
+  });
+
+  it('a cancel once the write has begun: the write completes and the trace is stored whole', async () => {
+    const orch = await start(gatedRule('input').rule);
+    const s = await orch.openSession({});
+    const storage = rt!.resolve('storage');
+    const batch = storage.batch.bind(storage);
+    const caller = new AbortController();
+    storage.batch = (tenant, ops) => {
+      caller.abort(new Error('too late'));
+      return batch(tenant, ops);
+    };
+    const out = await orch.recordTrace({ ...recorded(s.id, 'hello'), signal: caller.signal });
+    expect(caller.signal.aborted).toBe(true);
+    expect(out.trace).toMatchObject({ status: 'ok', output: { ok: true, stdout: 'done' } });
+    const detail = await orch.inspectTrace(undefined, out.trace.id);
+    expect(detail.checkpoints.map((c) => c.label)).toEqual(['governance:input', 'governance:output']);
+    expect(detail.verification.verified).toBe(true);
+  });
+
+  it('a merge cancelled while its merged output is governed: rejected, no merge trace, not counted', async () => {
+    const gate = gatedRule('output');
+    const orch = await start(gate.rule);
+    const s = await orch.openSession({});
+    const parent = (await orch.recordTrace(recorded(s.id, 'hello'))).trace;
+    const counted = await rt!.resolve('governance').stats('default');
+    const caller = new AbortController();
+    const merging = orch.merge({ parentIds: [parent.id], strategy: 'custom', output: { ok: true, stdout: 'WAIT', stderr: '' }, signal: caller.signal });
+    await gate.entered();
+    caller.abort(new Error('the client went away'));
+    await expect(merging).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client went away') });
+    expect(gate.calls[0]!.signal!.aborted).toBe(true);
+    await nothingWritten(orch, s.id, [parent.id], counted);
+  });
+
+  it('a merge or a review whose signal aborted before: refused, nothing written, the merge still pending review', async () => {
+    const orch = await start(gatedRule('input').rule, undefined, { requireHumanReview: true });
+    const s = await orch.openSession({});
+    const parent = (await orch.recordTrace(recorded(s.id, 'hello'))).trace;
+    const caller = new AbortController();
+    caller.abort();
+    const counted = await rt!.resolve('governance').stats('default');
+    await expect(orch.merge({ parentIds: [parent.id], signal: caller.signal })).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED' });
+    await nothingWritten(orch, s.id, [parent.id], counted);
+
+    const merged = (await orch.merge({ parentIds: [parent.id] })).trace;
+    expect(merged.status).toBe('pending-review');
+    for (const review of [orch.approveMerge.bind(orch), orch.rejectMerge.bind(orch)]) {
+      await expect(review(merged.id, { actor: 'reviewer', signal: caller.signal })).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED' });
+    }
+    const detail = await orch.inspectTrace(undefined, merged.id);
+    expect(detail.trace.status).toBe('pending-review');
+    expect(detail.provenance.map((e) => e.action)).toEqual(['merge', 'review-requested']);
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * A client that hangs up on POST /traces or POST /merges while governance evaluates: the rule call
+ * in flight has its ctx.signal aborted and nothing is stored (no trace, no counter). Over a real
+ * listening server, with an async rule whose answer the test holds.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GovernanceRule, Orchestrator } from 'limit-graph';
+import { KEYS, startServer, type Server } from './harness.ts';
+
+/** Holds every text containing WAIT until its ctx.signal aborts, calling the next of `held` once it does hold one. */
+const held: (() => void)[] = [];
+const rule: GovernanceRule = {
+  id: 'acme.hold', flag: 'Unsafe', surfaces: ['input', 'output'],
+  evaluate: (subject, ctx) => {
+    if (!subject.text.includes('WAIT') || subject.view?.name !== 'raw') return [];
+    held.shift()!();
+    const signal = ctx.signal!;
+    return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  },
+};
+
+describe('api-http: a client that hangs up on a recorded trace or a merge', () => {
+  let s: Server;
+  let orch: Orchestrator;
+  beforeAll(async () => {
+    s = await startServer({ api: { shutdownGraceMs: 1_000 }, plugins: { governance: { packs: [], rules: [rule], ruleBudgetMs: 60_000 } } });
+    orch = s.rt.resolve('orchestrator');
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  /**
+   * Sends `body` to `url`, hangs up once the rule holds it, and returns what the orchestrator's call
+   * (`method`) settled with.
+   */
+  async function hangUp(method: 'recordTrace' | 'merge', url: string, body: unknown): Promise<unknown> {
+    let settled!: Promise<unknown>;
+    const original = orch[method].bind(orch) as (input: never) => Promise<unknown>;
+    orch[method] = ((input: never) => (settled = original(input))) as never;
+    try {
+      const entered = new Promise<void>((resolve) => held.push(resolve));
+      const client = new AbortController();
+      const sent = fetch(s.url + url, {
+        method: 'POST', body: JSON.stringify(body), signal: client.signal,
+        headers: { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json' },
+      }).catch((e: Error) => e);
+      await entered;
+      client.abort();
+      expect(await sent).toBeInstanceOf(Error);
+      return await settled.catch((e: unknown) => e);
+    } finally {
+      delete (orch as Partial<Orchestrator>)[method]; // the prototype's method again
+    }
+  }
+
+  it('POST /traces: the recording is cancelled and nothing is stored', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'hang-up' } })).json.id;
+    const before = await s.storage.getCounters('tenant-a');
+    const error = await hangUp('recordTrace', '/traces', { sessionId, runner: 'agent', task: { input: 'WAIT' }, output: { ok: true, stdout: 'x', stderr: '' } });
+    expect(error).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client closed the connection') });
+    expect((await s.storage.listTraces('tenant-a', { sessionId })).items).toEqual([]);
+    expect(await s.storage.getCounters('tenant-a')).toEqual(before);
+  });
+
+  it('POST /merges: the merge is cancelled and nothing is stored', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'hang-up-merge' } })).json.id;
+    const parent = await s.req('POST', '/traces', { body: { sessionId, runner: 'agent', task: { input: 'a' }, output: { ok: true, stdout: 'a', stderr: '' } } });
+    expect(parent.status, parent.text).toBe(201);
+    const before = await s.storage.getCounters('tenant-a');
+    const error = await hangUp('merge', '/merges', { parentIds: [parent.json.trace.id], strategy: 'custom', output: { ok: true, stdout: 'WAIT', stderr: '' } });
+    expect(error).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client closed the connection') });
+    expect((await s.storage.listTraces('tenant-a', { sessionId })).items.map((t) => t.id)).toEqual([parent.json.trace.id]);
+    expect(await s.storage.getCounters('tenant-a')).toEqual(before);
+  });
+});

@@ -40,6 +40,19 @@ export interface CommandRegistry {
 }
 
 /**
+ * What `governInput`/`governOutput` taps get as their third argument from the governance service's
+ * evaluation. `signal` is the evaluation's cancellation (GovernanceCallOptions.signal: a run's
+ * cancel, a recorded trace's or merge's caller, a CLI interrupt); the governance plugin gives one
+ * that never aborts when the caller gave none. A tap that waits on something (a model, a service)
+ * passes it on, so a cancelled evaluation does not keep it working; the evaluation ends with the
+ * signal's reason once the tap answers or rejects. The context is absent only when another caller of
+ * the hook (a custom governance service) gives none: read it as `context?.signal`.
+ */
+export interface GovernHookContext {
+  readonly signal: AbortSignal;
+}
+
+/**
  * A new set of every hook, bare: no error wrapping, ordering, time limits or freezing. The
  * runtime builds its `hooks` from it; plugins tap `ctx.hooks`, never a catalogue of their own.
  */
@@ -58,10 +71,10 @@ export function createHookCatalogue() {
     sessionClosed: new AsyncSeriesHook<[SessionHandle]>(['session'], 'sessionClosed'),
     /** May rewrite the request (e.g. add metadata, pick a runner). */
     beforeRun: new AsyncSeriesWaterfallHook<[RunRequest]>(['request'], 'beforeRun'),
-    /** Rules add findings about the task before it runs. */
-    governInput: new AsyncSeriesWaterfallHook<[Finding[], Trace]>(['findings', 'trace'], 'governInput'),
-    /** Rules add findings about the output after it ran. */
-    governOutput: new AsyncSeriesWaterfallHook<[Finding[], Trace]>(['findings', 'trace'], 'governOutput'),
+    /** Rules add findings about the task before it runs (`context`: GovernHookContext). */
+    governInput: new AsyncSeriesWaterfallHook<[Finding[], Trace, GovernHookContext?]>(['findings', 'trace', 'context'], 'governInput'),
+    /** Rules add findings about the output after it ran (`context`: GovernHookContext). */
+    governOutput: new AsyncSeriesWaterfallHook<[Finding[], Trace, GovernHookContext?]>(['findings', 'trace', 'context'], 'governOutput'),
     afterRun: new AsyncSeriesHook<[Trace]>(['trace'], 'afterRun'),
     traceFlagged: new AsyncSeriesHook<[Trace, Flag]>(['trace', 'flag'], 'traceFlagged'),
     /** A tap returns a veto to refuse the merge. */

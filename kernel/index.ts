@@ -13,7 +13,7 @@ export { loadConfig, CONFIG_FILES, KERNEL_ENV } from './config/load.ts';
 export { redactQuery, redactSecrets } from './config/redact.ts';
 export { packageVersion } from './package-info.ts';
 export { createHookCatalogue } from './hooks.ts';
-export type { LimitHooks, HookName, CommandRegistry } from './hooks.ts';
+export type { LimitHooks, HookName, CommandRegistry, GovernHookContext } from './hooks.ts';
 export type { Cradle, SessionHandle, OpenSessionInput } from './container.ts';
 export { LimitError, ERROR_CODES, isLimitError, formatError, describeThrown, toLimitError } from './errors.ts';
 export type { LimitErrorCode, LimitErrorOptions, ToLimitErrorOptions } from './errors.ts';

@@ -382,7 +382,14 @@ export class GovernanceEngine {
     const scanCut = { ruleIds: [...cut], option: 'ruleBudgetMs', budgetMs: this.#options.ruleBudgetMs } as const;
     const scanUnchecked = cut.size ? uncheckedFinding([scanCut], unread) : undefined;
     if (scanUnchecked) findings.push(scanUnchecked);
-    if (extra) findings = checkFindings(await extra(findings), undefined);
+    if (extra) {
+      // A tap that gave up because the caller did (its context.signal aborted) ends the evaluation
+      // with the caller's reason, as a rule does — not as the tap's failure.
+      const added = await extra(findings).catch((error: unknown) => {
+        throw signal?.aborted ? signal.reason : error;
+      });
+      findings = checkFindings(added, undefined);
+    }
     signal?.throwIfAborted();
     const judges = this.#judge.get(surface)!;
     if (judges.length > 0) {

@@ -17,7 +17,7 @@ import {
   statusUnchangedOps, verifyTraceChain,
 } from 'limit-graph';
 import type {
-  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
+  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
   MergeRequest, MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
@@ -61,6 +61,8 @@ interface AutoQuarantine {
   reason?: string;
 }
 const NO_QUARANTINE: AutoQuarantine = { ops: [] };
+/** The hook context of an evaluation its caller cannot cancel: one shared signal that never aborts. */
+const NOT_CANCELLED: GovernHookContext = Object.freeze({ signal: new AbortController().signal });
 
 export interface ServiceDeps {
   engine: () => GovernanceEngine;
@@ -115,11 +117,13 @@ export class GovernanceServiceImpl implements GovernanceService {
   /**
    * The engine's rules, then the governInput/governOutput waterfall, then the policy. An aborted
    * `options.signal` rejects with its reason before anything is written (no verdict, no records).
+   * The taps get it as `context.signal` (GovernHookContext), or one that never aborts.
    */
   #verdict(trace: Trace, surface: Surface, options: GovernanceCallOptions = {}): Promise<GovernanceVerdict> {
     const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
+    const context = options.signal ? { signal: options.signal } : NOT_CANCELLED;
     // Other plugins' findings go through the same schema as rule findings.
-    return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace), options);
+    return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace, context), options);
   }
 
   /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */

@@ -359,6 +359,39 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/governInput.*findings\[0\]\.severity: Too big/) });
   });
 
+  it('governInput/governOutput taps get the evaluation\'s signal as context.signal: the caller\'s, aborted with it; else one that never aborts', async () => {
+    const seen: { surface: string; signal: AbortSignal | undefined }[] = [];
+    let entered!: () => void;
+    const holding = new Promise<void>((resolve) => (entered = resolve));
+    const tap = definePlugin({
+      meta: { name: 'acme-tap', version: '1.0.0' },
+      setup(ctx) {
+        for (const surface of ['input', 'output'] as const) {
+          ctx.hooks[surface === 'input' ? 'governInput' : 'governOutput'].tapPromise(ctx.name, async (findings, trace, context) => {
+            seen.push({ surface, signal: context?.signal });
+            if (!trace.task.input.includes('WAIT')) return findings;
+            entered();
+            // Holds the evaluation until its signal aborts, as a tap waiting on a service would.
+            return new Promise((_, reject) => context!.signal.addEventListener('abort', () => reject(context!.signal.reason), { once: true }));
+          });
+        }
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
+    const governance = rt.resolve('governance');
+    await governance.evaluate(makeTrace('hello'), 'input');
+    await governance.evaluate(makeTrace('hello'), 'output');
+    expect(seen.map((s) => [s.surface, s.signal instanceof AbortSignal, s.signal?.aborted])).toEqual([['input', true, false], ['output', true, false]]);
+
+    const caller = new AbortController();
+    const evaluating = governance.evaluate(makeTrace('WAIT'), 'input', { signal: caller.signal });
+    await holding;
+    const reason = new Error('the caller went away');
+    caller.abort(reason);
+    await expect(evaluating).rejects.toBe(reason);
+    expect(seen[2]!.signal!.aborted).toBe(true);
+  });
+
   it('a rule whose evaluate throws: the rule, its pack, its plugin and the field, the thrown value as cause, and a fix about the crash', async () => {
     const crash = new Error('acme rule crashed');
     const acme = defineRulePack({

@@ -119,6 +119,21 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   const fail = (code: number) => {
     exitCode = code;
   };
+  // Whether closing a runtime failed: the command then exits 1 (closeRuntime).
+  let closeFailed = false;
+  /**
+   * Closes a runtime — the command's, or one loaded for a config the command line turned out not to
+   * name — and reports what failed. The runtime logs each failure. With --json stdout keeps its one
+   * document, and each failure is also one `{ "error": … }` line on stderr, at any log level, for a
+   * program to read; without, when logs are off (LIMIT_LOG_LEVEL=silent), a line of text still says
+   * why it exits 1.
+   */
+  const closeRuntime = async (rt: Runtime): Promise<void> => {
+    const report = await rt.close();
+    if (report.errors.length) closeFailed = true;
+    if (line.json) for (const e of report.errors) io.stderr(`${JSON.stringify({ error: e.toJSON() })}\n`);
+    else if (!rt.logger.isLevelEnabled('error')) for (const e of report.errors) io.stderr(`${formatError(e)}\n`);
+  };
 
   // bench/'s benchmarks with their options, loaded when the command line is about `bench`.
   let benchmarks: Benchmark[] | undefined;
@@ -298,8 +313,9 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
             fix: 'Give --config before the command: limit --config <file> <command> …',
           });
         }
-        await runtime.close();
+        const loaded = runtime;
         runtime = undefined;
+        await closeRuntime(loaded);
         program = build();
         want = line.config;
       }
@@ -339,15 +355,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: describeThrown(error) } }, null, 2)}\n`);
     }
   } finally {
-    if (runtime) {
-      const report = await runtime.close();
-      if (report.errors.length && exitCode === 0) exitCode = 1;
-      // The runtime logs each failure. With --json stdout keeps its one document (printed already), and
-      // each failure is also one `{ "error": … }` line on stderr, at any log level, for a program to read;
-      // without, when logs are off (LIMIT_LOG_LEVEL=silent), a line of text still says why it exits 1.
-      if (line.json) for (const e of report.errors) io.stderr(`${JSON.stringify({ error: e.toJSON() })}\n`);
-      else if (!runtime.logger.isLevelEnabled('error')) for (const e of report.errors) io.stderr(`${formatError(e)}\n`);
-    }
+    if (runtime) await closeRuntime(runtime);
+    if (closeFailed && exitCode === 0) exitCode = 1;
   }
   // An interrupted command exits 130/143 (0 for EPIPE) even if it finished; a service that was waiting for the stop, with its own code.
   return signal.aborted && !stopExpected ? interruptExitCode(signal.reason) : exitCode;

@@ -1,7 +1,8 @@
 /**
  * A plugin's command that fails with something other than a LimitError (a bug, not the user's
  * input) is one line and a fix, not a stack trace (LIMIT_DEBUG=1 adds it); and help still works
- * when a plugin's cliCommands tap throws.
+ * when a plugin's cliCommands tap throws; a runtime loaded only to read the command line, then
+ * replaced by the config it names, has its close failures reported as the command's own are.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,18 @@ beforeAll(() => {
      } });
      export default defineConfig({ use: [broken], extends: [] });`,
   );
+  // Both add `pick --x <value>`; the one `--config` reads first (guessed.config.ts) fails to dispose.
+  const pick = (name: string, dispose: string) =>
+    `import { defineConfig, definePlugin } from 'limit-graph';
+     const pick = definePlugin({ meta: { name: '${name}', version: '0.1.0' }, setup: (ctx) => {
+       ctx.hooks.cliCommands.tap(ctx.name, (registry) => {
+         registry.program.command('pick').argument('[word]').option('--x <value>').option('--json').action((_word, opts) => registry.print(\`${name} x=\${opts.x}\`));
+       });
+       return { dispose: () => { ${dispose} } };
+     } });
+     export default defineConfig({ use: [pick], extends: [] });`;
+  writeFileSync(path.join(dir, 'named.config.ts'), pick('named', ''));
+  writeFileSync(path.join(dir, 'guessed.config.ts'), pick('guessed', "throw new Error('cannot release guessed');"));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -78,5 +91,25 @@ describe("a plugin whose cliCommands tap throws", () => {
     const r = await cli(['--config', path.join(dir, 'tap.config.ts'), 'plugins']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('LIMIT_HOOK_TAP_FAILED: Plugin "broken-cli"');
+  });
+});
+
+describe('a config loaded to read the command line, then replaced by the one it names', () => {
+  // Before `pick` is known, `--config guessed.config.ts` looks like the config; once it is, it is the value of --x.
+  const args = (...more: string[]) => ['--config', path.join(dir, 'named.config.ts'), 'pick', ...more, '--x', '--config', path.join(dir, 'guessed.config.ts')];
+
+  it("reports the replaced runtime's close failures and exits 1, after the command ran", async () => {
+    const r = await cli(args());
+    expect(r.stdout).toBe('named x=--config\n');
+    expect(r.stderr).toContain('LIMIT_PLUGIN_DISPOSE_FAILED: Plugin "guessed" failed to dispose: cannot release guessed');
+    expect(r.code).toBe(1);
+  });
+
+  it('with --json, each is a `{ "error": … }` line on stderr and stdout keeps the command\'s output', async () => {
+    const r = await cli(args('--json'));
+    expect(r.stdout).toBe('named x=--config\n');
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('{"error":')).map((l) => JSON.parse(l) as { error: Record<string, unknown> });
+    expect(errors, r.stderr).toEqual([{ error: expect.objectContaining({ code: 'LIMIT_PLUGIN_DISPOSE_FAILED', plugin: 'guessed', hook: 'dispose' }) }]);
+    expect(r.code).toBe(1);
   });
 });

@@ -65,6 +65,13 @@ export function createHookCatalogue() {
     configResolved: new SyncHook<[ResolvedConfig]>(['config'], 'configResolved'),
     /** Async start-up: open pools, load models. Runs in plugin order. */
     boot: new AsyncSeriesHook<[]>([], 'boot'),
+    /**
+     * The first step of runtime.close(), before any session closes; runs in reverse plugin order. A
+     * plugin stops taking new work and waits for what it has in flight (api-http its requests, the
+     * orchestrator its runs, recorded traces and merges); those that depend on it drain before it, so
+     * their work in flight can still use it.
+     */
+    drain: new AsyncSeriesHook<[]>([], 'drain'),
     /** Runs in reverse plugin order, after every session is closed. */
     shutdown: new AsyncSeriesHook<[]>([], 'shutdown'),
     sessionOpened: new AsyncSeriesHook<[SessionHandle]>(['session'], 'sessionOpened'),
@@ -98,7 +105,7 @@ interface HookOptions {
   order: (pluginName: string) => number;
   /** Per-tap time limit for boot taps (ms). */
   bootTimeoutMs: (pluginName: string) => number;
-  /** Per-tap time limit for shutdown and sessionClosed taps (ms); none when left out. */
+  /** Per-tap time limit for drain, shutdown and sessionClosed taps (ms); none when left out. */
   closeTimeoutMs?: (pluginName: string) => number;
 }
 
@@ -106,13 +113,13 @@ interface HookOptions {
 export function createHooks(options: HookOptions): LimitHooks {
   const hooks = createHookCatalogue();
   const timeoutOf = (hook: HookName, plugin: string): number =>
-    hook === 'boot' ? options.bootTimeoutMs(plugin) : hook === 'shutdown' || hook === 'sessionClosed' ? (options.closeTimeoutMs?.(plugin) ?? 0) : 0;
+    hook === 'boot' ? options.bootTimeoutMs(plugin) : hook === 'drain' || hook === 'shutdown' || hook === 'sessionClosed' ? (options.closeTimeoutMs?.(plugin) ?? 0) : 0;
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hook<unknown[], unknown>][]) {
     hook.intercept({
       register: (tap) => {
         const plugin = tap.name;
         const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, timeoutOf(hookName, plugin)) };
-        if (hookName === 'shutdown') wrapped.stage = -options.order(plugin);
+        if (hookName === 'drain' || hookName === 'shutdown') wrapped.stage = -options.order(plugin);
         return wrapped;
       },
     });
@@ -123,7 +130,7 @@ export function createHooks(options: HookOptions): LimitHooks {
 type AnyFn = (...args: unknown[]) => unknown;
 
 /**
- * Runs every tap of a teardown hook (`sessionClosed`, `shutdown`) in order, even when some fail —
+ * Runs every tap of a teardown hook (`drain`, `sessionClosed`, `shutdown`) in order, even when some fail —
  * tapable's own `promise()` stops at the first failure, which would skip the other plugins'
  * cleanup. Returns the failures (LimitErrors naming their plugin), in tap order.
  */

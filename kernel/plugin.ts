@@ -49,7 +49,7 @@ export interface PluginInstance {
   /** Shown by `limit doctor`; a `fail` status makes it exit non-zero. */
   health?(): HealthResult | Promise<HealthResult>;
   /**
-   * Time limit (ms) of this plugin's `shutdown` and `sessionClosed` taps, `dispose` and `provide` disposers, each: past
+   * Time limit (ms) of this plugin's `drain`, `shutdown` and `sessionClosed` taps, `dispose` and `provide` disposers, each: past
    * it, LIMIT_PLUGIN_SETUP_TIMEOUT naming the plugin is reported and closing goes on. Default: the
    * plugin's setup time limit (meta.setupTimeoutMs, else the config's setupTimeoutMs). A plugin
    * whose dispose waits for its own configured grace (in-flight requests, runs) returns more; 0

@@ -92,7 +92,11 @@ export interface Runtime {
   getSession(id: string): SessionHandle | undefined;
   /** Every plugin's health check (those without one report ok). */
   health(): Promise<PluginHealth[]>;
-  /** Waits for a boot in progress, closes sessions, runs shutdown (reverse order), disposes plugins (reverse order). Idempotent. */
+  /**
+   * Waits for a boot in progress, runs drain (reverse order: each plugin stops taking new work and
+   * waits for its work in flight), closes sessions, runs shutdown (reverse order), disposes plugins
+   * (reverse order). Idempotent.
+   */
   close(): Promise<CloseReport>;
 }
 
@@ -226,6 +230,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       errors.push(e);
       logger.error({ err: e, plugin }, e.message);
     };
+    // Work in flight (a run, an HTTP request) finishes before the sessions it runs in close under it.
+    for (const error of await runEveryTap(hooks.drain)) collect(error.plugin, 'drain', error);
     for (const error of await sessions.closeAll()) collect(undefined, 'close a session', error);
     for (const error of await runEveryTap(hooks.shutdown)) collect(error.plugin, 'shutdown', error);
     for (const p of [...setUp].reverse()) {

@@ -27,10 +27,11 @@ export interface HttpServer {
   /**
    * Stops accepting connections and waits for in-flight requests to finish (up to shutdownGraceMs,
    * then their connections are cut and their runs aborted); requests received meanwhile, and those
-   * already sent but not yet read, are answered 503 (LIMIT_RUNTIME_CLOSED) unprocessed. Call it before runtime.close(): the
-   * runtime closes sessions first, which would abort running requests. It may return while the
-   * handlers of cut requests are still in the pipeline; runtime.close() waits for those (the
-   * orchestrator's dispose, up to its closeWaitMs) before storage closes.
+   * already sent but not yet read, are answered 503 (LIMIT_RUNTIME_CLOSED) unprocessed.
+   * runtime.close() calls it first (its drain, before any session closes); calling it before is
+   * fine too. It may return while the handlers of cut requests are still in the pipeline;
+   * runtime.close() waits for those (the orchestrator's drain and dispose, each up to its
+   * closeWaitMs) before storage closes.
    */
   close(): Promise<void>;
 }
@@ -252,10 +253,13 @@ export default definePlugin({
 
     if (options.listen) ctx.hooks.boot.tapPromise(ctx.name, async () => void (await server.listen()));
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerServe(registry));
+    // The first step of runtime.close() (before the orchestrator's drain and the sessions' close): the
+    // requests in flight finish, their runs in open sessions. An embedder need not call close() first.
+    ctx.hooks.drain.tapPromise(ctx.name, () => server.close());
 
     return {
-      dispose: () => server.close(),
-      // close() waits up to shutdownGraceMs for in-flight requests: the kernel's limit comes on top.
+      dispose: () => server.close(), // closed by the drain already, unless it failed
+      // close() waits up to shutdownGraceMs for in-flight requests (drain, dispose): the kernel's limit comes on top.
       closeTimeoutMs: options.shutdownGraceMs + ctx.config.setupTimeoutMs,
       health: () => {
         const checks = [

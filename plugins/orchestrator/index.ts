@@ -55,10 +55,12 @@ export default definePlugin({
     ctx.provide('orchestrator', service);
     ctx.hooks.sessionClosed.tapPromise(ctx.name, (handle) => service.onSessionClosed(handle));
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerCommands(registry));
+    // Before the sessions close: the work in flight finishes in them.
+    ctx.hooks.drain.tapPromise(ctx.name, () => service.drain());
     return {
-      // Before storage and governance (set up earlier, disposed later): the work in progress records its traces.
-      dispose: () => service.drain(),
-      // The drain waits up to closeWaitMs, then records what was left: the kernel's limit comes on top.
+      // Before storage and governance (set up earlier, disposed later): the work still in progress records its traces.
+      dispose: () => service.dispose(),
+      // The drain and the dispose each wait up to closeWaitMs (the dispose then records what was left): the kernel's limit comes on top.
       closeTimeoutMs: options.closeWaitMs + ctx.config.setupTimeoutMs,
       health: () => {
         const checks = [

@@ -730,7 +730,7 @@ export class OrchestratorService implements Orchestrator {
     return false;
   }
 
-  /** Runs `work` (a run, a recorded trace, a merge) as in flight, which drain() waits for; refused once the runtime closes. */
+  /** Runs `work` (a run, a recorded trace, a merge) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
   async #track<T>(work: (entry: InFlight) => Promise<T>): Promise<T> {
     if (this.#draining) {
       throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no run, recorded trace or merge starts any more', {
@@ -749,25 +749,39 @@ export class OrchestratorService implements Orchestrator {
   }
 
   /**
-   * The orchestrator's part of the runtime's close (its dispose), which comes after the runtime
-   * closed the sessions (aborting their runs) and before storage closes: no new run, recorded trace
-   * or merge starts; those in progress get up to closeWaitMs to record their traces, and a trace
-   * still not recorded then is moved to `error` (LIMIT_RUNTIME_CLOSED, a `failed` entry) — so a close
-   * leaves no trace `running`, whoever started the work (an HTTP request whose connection was cut
-   * at shutdown, a worker, an application).
+   * The orchestrator's drain, the first step of the runtime's close (before any session closes, after
+   * the plugins that use it — api-http — have drained): no new run, recorded trace or merge starts
+   * (LIMIT_RUNTIME_CLOSED), and those in progress get up to closeWaitMs to finish, in sessions still
+   * open, and record their traces.
    */
   async drain(): Promise<void> {
     this.#draining = true;
-    const waitMs = this.deps.options.closeWaitMs;
-    const deadline = performance.now() + waitMs;
+    await this.#settleInFlight();
+  }
+
+  /**
+   * The orchestrator's dispose, after the runtime closed the sessions (aborting the runs that outlasted
+   * the drain) and before storage closes: the work still in progress gets up to closeWaitMs more to
+   * record its traces, and a trace still not recorded then is moved to `error` (LIMIT_RUNTIME_CLOSED, a
+   * `failed` entry) — so a close leaves no trace `running`, whoever started the work (an HTTP request
+   * whose connection was cut at shutdown, a worker, an application).
+   */
+  async dispose(): Promise<void> {
+    this.#draining = true;
+    await this.#settleInFlight();
+    const error = new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime closed while the trace was being written, and it was not finished within closeWaitMs (${this.deps.options.closeWaitMs} ms)`);
+    for (const e of this.#inFlight) {
+      if (e.trace) await this.#salvage(e.trace, e.actor ?? this.deps.options.actor, error, e.creation);
+    }
+  }
+
+  /** Waits up to closeWaitMs for the work in flight (#track) to end. */
+  async #settleInFlight(): Promise<void> {
+    const deadline = performance.now() + this.deps.options.closeWaitMs;
     while (this.#inFlight.size > 0) {
       const left = deadline - performance.now();
       if (left <= 0) break;
       await settleWithin([...this.#inFlight].flatMap((e) => (e.done ? [e.done] : [])), left);
-    }
-    const error = new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime closed while the trace was being written, and it was not finished within closeWaitMs (${waitMs} ms)`);
-    for (const e of this.#inFlight) {
-      if (e.trace) await this.#salvage(e.trace, e.actor ?? this.deps.options.actor, error, e.creation);
     }
   }
 

@@ -2,8 +2,8 @@
  * Shutdown as `limit serve` does it on SIGTERM: `http.close()` (in-flight requests get
  * shutdownGraceMs, then their connections are cut, which aborts their runs), then
  * `runtime.close()`. The runs whose connections were cut are still in the pipeline then; storage
- * must not close under them: the orchestrator's dispose waits for them (closeWaitMs), and records
- * as `error` the ones that do not finish. Real storage (SQLite and PostgreSQL), governance and
+ * must not close under them: the orchestrator's drain and dispose wait for them (closeWaitMs each),
+ * and the dispose records as `error` the ones that do not finish. Real storage (SQLite and PostgreSQL), governance and
  * orchestrator; a runner that runs until aborted and an output-governance tap the test holds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,7 +65,7 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
    * A server whose run's output governance waits for `hold` (the pipeline still writing after its
    * connection was cut); returns what storage holds of that trace at the moment storage closes.
    */
-  async function shutDown(hold: (signals: { shutdown: Promise<void>; storageClosing: Promise<void> }) => Promise<void>, closeWaitMs: number) {
+  async function shutDown(hold: (signals: { closeBegan: Promise<void>; storageClosing: Promise<void> }) => Promise<void>, closeWaitMs: number) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-shutdown-'));
     dirs.push(dir);
     const schema = uniqueSchema('api_shutdown');
@@ -84,9 +84,8 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
       plugins: [runnerPlugin],
     });
     const storage = rt.resolve('storage');
-    let onShutdown!: () => void;
-    const shutdown = new Promise<void>((resolve) => (onShutdown = resolve));
-    rt.hooks.shutdown.tapPromise('test', async () => onShutdown());
+    let onCloseBegan!: () => void;
+    const closeBegan = new Promise<void>((resolve) => (onCloseBegan = resolve));
     let onStorageClosing!: () => void;
     const storageClosing = new Promise<void>((resolve) => (onStorageClosing = resolve));
     let atClose: { trace: Trace | null; provenance: ProvenanceEntry[] } | undefined;
@@ -102,7 +101,7 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
     rt.hooks.governOutput.tapPromise('test', async (findings, trace) => {
       traceId = trace.id;
       cut();
-      await hold({ shutdown, storageClosing });
+      await hold({ closeBegan, storageClosing });
       return findings;
     });
 
@@ -117,7 +116,9 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
     // output governance; http.close() returns while it is there.
     await http.close();
     await inOutputGovernance;
-    await rt.close();
+    const closing = rt.close();
+    onCloseBegan();
+    await closing;
     expect(await request).toBeInstanceOf(Error); // the client saw its connection cut
     expect(atClose, 'storage closed').toBeDefined();
     return atClose!;
@@ -125,7 +126,7 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
 
   it('a run cut at the end of the grace period records its trace before storage closes', async () => {
     // The pipeline goes on once the runtime's close has begun.
-    const { trace, provenance } = await shutDown(({ shutdown }) => shutdown, 10_000);
+    const { trace, provenance } = await shutDown(({ closeBegan }) => closeBegan, 10_000);
     expect(trace).toMatchObject({ status: 'error', output: { ok: false, error: { code: 'LIMIT_RUNNER_ABORTED' } } });
     expect(provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
   });

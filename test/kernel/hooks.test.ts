@@ -11,7 +11,7 @@ describe('hook catalogue', () => {
       (rt.hooks as unknown as Record<string, unknown>).extra = 1;
     }).toThrow(TypeError);
     expect(Object.keys(rt.hooks)).toEqual(
-      expect.arrayContaining(['configResolved', 'boot', 'shutdown', 'sessionOpened', 'sessionClosed', 'beforeRun', 'governInput', 'governOutput', 'afterRun', 'traceFlagged', 'beforeMerge', 'cliCommands', 'httpRoutes']),
+      expect.arrayContaining(['configResolved', 'boot', 'drain', 'shutdown', 'sessionOpened', 'sessionClosed', 'beforeRun', 'governInput', 'governOutput', 'afterRun', 'traceFlagged', 'beforeMerge', 'cliCommands', 'httpRoutes']),
     );
     await rt.close();
   });

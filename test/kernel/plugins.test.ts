@@ -282,6 +282,34 @@ describe('setup and disposal', () => {
     ]);
   });
 
+  it('drain runs first, in reverse plugin order, before any session closes; a drain tap that fails or never settles is reported and closing goes on', async () => {
+    const events: string[] = [];
+    const mk = (name: string, drain: () => Promise<void>) =>
+      plugin(name, { setupTimeoutMs: 50 }, (ctx) => {
+        ctx.hooks.drain.tapPromise(ctx.name, async () => {
+          events.push(`drain ${name}`);
+          await drain();
+        });
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async () => void events.push(`sessionClosed ${name}`));
+        ctx.hooks.shutdown.tapPromise(ctx.name, async () => void events.push(`shutdown ${name}`));
+      });
+    const runtime = await createRuntime({
+      config: silent,
+      plugins: [mk('first', async () => {}), mk('failing', async () => { throw new Error('cannot drain'); }), mk('stuck', () => new Promise<void>(() => undefined))],
+    });
+    await runtime.openSession();
+    const { errors } = await runtime.close();
+    expect(events).toEqual([
+      'drain stuck', 'drain failing', 'drain first',
+      'sessionClosed first', 'sessionClosed failing', 'sessionClosed stuck',
+      'shutdown stuck', 'shutdown failing', 'shutdown first',
+    ]);
+    expect(errors.map((e) => [e.code, e.plugin, e.hook, e.message])).toEqual([
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck', 'drain', 'Plugin "stuck" did not finish drain within 50 ms'],
+      ['LIMIT_HOOK_TAP_FAILED', 'failing', 'drain', 'Plugin "failing" failed in hook "drain": cannot drain'],
+    ]);
+  });
+
   it('a sessionClosed tap that never settles fails that session close past the time limit, naming the plugin; the runtime still closes', async () => {
     const stuck = plugin('stuck-session', { setupTimeoutMs: 50 }, (ctx) => {
       ctx.hooks.sessionClosed.tapPromise(ctx.name, () => new Promise<void>(() => undefined));

@@ -147,6 +147,8 @@ export interface SessionHandle {
 
 export class SessionRegistry {
   readonly #open = new Map<string, SessionHandle>();
+  /** Each handle's close, resolving to all its failures (handle.close() throws only the first). */
+  readonly #closers = new WeakMap<SessionHandle, () => Promise<unknown[]>>();
   constructor(
     private readonly root: AwilixContainer<Cradle>,
     private readonly hooks: LimitHooks,
@@ -197,18 +199,24 @@ export class SessionRegistry {
         return resolveKey(scope, key);
       },
       async close() {
-        if (closed) return;
-        closed = true;
-        registry.#open.delete(id);
-        controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
-        // Every plugin's tap runs (one failing must not leave the others' workers behind); then the
-        // scope is disposed, and the first failure is thrown, the others logged.
-        const errors = await runEveryTap(registry.hooks.sessionClosed, handle);
-        await scope.dispose();
-        for (const e of errors.slice(1)) logger.error({ err: e, plugin: e.plugin }, e.message);
-        if (errors[0]) throw errors[0];
+        const errors = await closeScope();
+        // The first failure is thrown, the others logged.
+        for (const e of errors.slice(1)) logger.error({ err: e, plugin: (e as LimitError).plugin }, (e as Error).message);
+        if (errors.length) throw errors[0];
       },
     };
+    /** Closes the session once; resolves to every failure (the runtime's close reports them all). */
+    const closeScope = async (): Promise<unknown[]> => {
+      if (closed) return [];
+      closed = true;
+      registry.#open.delete(id);
+      controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
+      // Every plugin's tap runs (one failing must not leave the others' workers behind); then the scope is disposed.
+      const errors: unknown[] = await runEveryTap(registry.hooks.sessionClosed, handle);
+      await scope.dispose().catch((error: unknown) => errors.push(error));
+      return errors;
+    };
+    this.#closers.set(handle, closeScope);
     scope.register('session', asValue(handle));
     this.#open.set(id, handle);
     try {
@@ -220,12 +228,10 @@ export class SessionRegistry {
     return handle;
   }
 
-  /** Closes every open session; failures are collected, not thrown, so that all are closed. */
+  /** Closes every open session; every failure is collected (not only each session's first), not thrown, so that all are closed. */
   async closeAll(): Promise<unknown[]> {
     const errors: unknown[] = [];
-    for (const handle of this.list()) {
-      await handle.close().catch((error: unknown) => errors.push(error));
-    }
+    for (const handle of this.list()) errors.push(...(await this.#closers.get(handle)!()));
     return errors;
   }
 }

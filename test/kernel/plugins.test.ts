@@ -323,6 +323,19 @@ describe('setup and disposal', () => {
     expect(errors.map((e) => e.message)).toEqual(['Plugin "stuck-session" did not finish sessionClosed within 50 ms']);
   });
 
+  it("reports every sessionClosed failure of a session the runtime's close closes, not only the first", async () => {
+    const failing = (name: string) => plugin(name, {}, (ctx) => {
+      ctx.hooks.sessionClosed.tapPromise(ctx.name, async () => { throw new Error(`${name} cannot let go`); });
+    });
+    const runtime = await createRuntime({ config: silent, plugins: [failing('one'), failing('two')] });
+    await runtime.openSession();
+    const { errors } = await runtime.close();
+    expect(errors.map((e) => [e.plugin, e.hook, e.message])).toEqual([
+      ['one', 'sessionClosed', 'Plugin "one" failed in hook "sessionClosed": one cannot let go'],
+      ['two', 'sessionClosed', 'Plugin "two" failed in hook "sessionClosed": two cannot let go'],
+    ]);
+  });
+
   it('refuses a closeTimeoutMs that is not a whole number of ms where setup returns it', async () => {
     const error = await failure(createRuntime({ config: silent, plugins: [plugin('bad-limit', {}, () => ({ closeTimeoutMs: -1 }) as never)] }));
     expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');

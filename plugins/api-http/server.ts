@@ -131,6 +131,38 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     if (input.draining.value || !request.raw.complete) reply.header('connection', 'close');
   });
 
+  let limitOutsideRoutes: ReturnType<FastifyInstance['rateLimit']> | undefined;
+  if (options.rateLimit !== false) {
+    // The configured window, not the time left in it (that is the retry-after, as in the header).
+    const tw = options.rateLimit.timeWindow;
+    const windowText = typeof tw === 'number' ? (tw % 1000 === 0 ? `${tw / 1000} s` : `${tw} ms`) : tw;
+    await app.register(rateLimit, {
+      global: true,
+      max: options.rateLimit.max,
+      // In ms, parsed by the option's own rule (options.ts), so what was validated is what is applied.
+      timeWindow: timeWindowMs(tw)!,
+      // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
+      // The IP as the limiter's default key does it (normalizeIP): an IPv6 address counts by its /64,
+      // which one client holds whole (else each of its 2^64 addresses would get a budget of its own),
+      // and an IPv4-mapped IPv6 address as its IPv4 address. (No address: the socket closed already.)
+      keyGenerator: (request) => {
+        const key = presentedKey(request);
+        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip ? normalizeIP(request.ip) : 'unknown'}`;
+      },
+      errorResponseBuilder: (_request, context) =>
+        new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${windowText} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s`),
+    });
+    // The limiter hooks routes only (at route level, after every root onRequest hook); what is
+    // answered outside a route's hooks runs the same limiter (its buckets; once per request) in root
+    // onRequest hooks. OPTIONS requests here, before the CORS hooks below answer them: a preflight
+    // (@fastify/cors answers it in its own root hook) or an OPTIONS that is not one (a 400) would
+    // otherwise be answered without limit. They carry no key, so they count in their IP's budget.
+    const limit = (limitOutsideRoutes = app.rateLimit());
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method === 'OPTIONS') await limit.call(app, request, reply);
+    });
+  }
+
   if (options.cors !== false) {
     const origins = options.cors.origins;
     // An OPTIONS request that is not a CORS preflight (no Origin, or no Access-Control-Request-Method):
@@ -154,34 +186,15 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     });
   }
 
-  if (options.rateLimit !== false) {
-    // The configured window, not the time left in it (that is the retry-after, as in the header).
-    const tw = options.rateLimit.timeWindow;
-    const windowText = typeof tw === 'number' ? (tw % 1000 === 0 ? `${tw / 1000} s` : `${tw} ms`) : tw;
-    await app.register(rateLimit, {
-      global: true,
-      max: options.rateLimit.max,
-      // In ms, parsed by the option's own rule (options.ts), so what was validated is what is applied.
-      timeWindow: timeWindowMs(tw)!,
-      // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
-      // The IP as the limiter's default key does it (normalizeIP): an IPv6 address counts by its /64,
-      // which one client holds whole (else each of its 2^64 addresses would get a budget of its own),
-      // and an IPv4-mapped IPv6 address as its IPv4 address. (No address: the socket closed already.)
-      keyGenerator: (request) => {
-        const key = presentedKey(request);
-        return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip ? normalizeIP(request.ip) : 'unknown'}`;
-      },
-      errorResponseBuilder: (_request, context) =>
-        new ApiProblem(429, 'LIMIT_RATE_LIMITED', `Rate limit of ${context.max} requests per ${windowText} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s`),
-    });
-    // The limiter hooks routes only, and the not-found handler is not one: without this an unknown
-    // path would answer 401 or 404 without limit, telling an unknown key from a valid one. Fastify's
-    // not-found options take only preValidation/preHandler, which run after authentication
-    // (preParsing), so the same limiter runs here in a root onRequest hook for unmatched URLs:
-    // before authentication, in the same per-key / per-IP buckets as every route.
-    const limitUnmatched = app.rateLimit();
+  // The not-found handler is not a route either: without this an unknown path would answer 401 or
+  // 404 without limit, telling an unknown key from a valid one. Fastify's not-found options take only
+  // preValidation/preHandler, which run after authentication (preParsing), so unmatched URLs are
+  // limited here, before authentication, in the same per-key / per-IP buckets as every route (after
+  // the CORS hook, so a cross-origin 429 carries its CORS headers as on a route).
+  if (limitOutsideRoutes) {
+    const limit = limitOutsideRoutes;
     app.addHook('onRequest', async (request, reply) => {
-      if (request.is404) await limitUnmatched.call(app, request, reply);
+      if (request.is404) await limit.call(app, request, reply);
     });
   }
 

@@ -201,6 +201,22 @@ describe('api-http hardening', () => {
     expect((await server.req('GET', '/nope', { key: KEYS.A })).headers.get('x-ratelimit-remaining')).toBe('4');
   });
 
+  it('rate-limits OPTIONS requests (CORS preflights and the 400s of non-preflights) in the IP budget of requests without a key', async () => {
+    server = await startServer({ api: { cors: { origins: ['http://app.example'] }, rateLimit: { max: 4, timeWindow: 60_000 } } });
+    const preflight = { origin: 'http://app.example', 'access-control-request-method': 'POST' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await rawRequest(server.url, 'OPTIONS', `/sessions/${i}`, preflight)).status);
+    statuses.push((await rawRequest(server.url, 'OPTIONS', '/sessions', {})).status);
+    const limited = await rawRequest(server.url, 'OPTIONS', '/sessions', preflight);
+    expect([...statuses, limited.status]).toEqual([204, 204, 204, 400, 429]);
+    expect(limited.json).toMatchObject({ status: 429, code: 'LIMIT_RATE_LIMITED' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The same IP budget as requests without a valid key: spent by the preflights.
+    expect((await server.req('GET', '/sessions', { key: null })).status).toBe(429);
+    // A valid key's budget is its own.
+    expect((await server.req('GET', '/sessions')).status).toBe(200);
+  });
+
   it('sends no CORS headers by default and allows only listed origins when configured', async () => {
     server = await startServer();
     const plain = await server.req('GET', '/health', { headers: { origin: 'http://evil.example' } });

@@ -67,9 +67,12 @@ const CASES: Case[] = [
   { name: 'query on a route without one', method: 'POST', path: '/traces/{T}/release?force=1', body: { reason: 'x' }, status: 400, field: 'query.force' },
   { name: 'body on a route without one', method: 'POST', path: '/sessions/{S}/close', body: { force: true }, status: 400, field: 'body' },
   // query strings
-  { name: 'limit not a number', method: 'GET', path: '/traces?limit=abc', status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000$/ },
-  { name: 'limit not whole', method: 'GET', path: '/sessions?limit=1.5', status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000$/ },
+  { name: 'limit not a number', method: 'GET', path: '/traces?limit=abc', status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000, in decimal digits$/ },
+  { name: 'limit not whole', method: 'GET', path: '/sessions?limit=1.5', status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000, in decimal digits$/ },
   { name: 'limit zero', method: 'GET', path: '/sessions?limit=0', status: 400, field: 'query.limit' },
+  // Query integers are plain decimal digits: Number() would read each of these as 16 or 10.
+  ...['0x10', '1e1', '%2010', '10%20', '%2B10', '10.0', '0b10', '0o10', '1_0', '', '-0', '%EF%BC%91%EF%BC%90'].map((v): Case => (
+    { name: `limit=${v}`, method: 'GET', path: `/traces?limit=${v}`, status: 400, field: 'query.limit', message: /^Expected a whole number from 1 to 1000, in decimal digits$/ })),
   { name: 'limit too large', method: 'GET', path: '/traces?limit=100000', status: 400, field: 'query.limit' },
   { name: 'unknown status', method: 'GET', path: '/traces?status=ok,exploded', status: 400, field: 'query.status' },
   { name: 'from is not a timestamp', method: 'GET', path: '/traces?from=yesterday', status: 400, field: 'query.from' },

@@ -163,9 +163,17 @@ export const ApiHttpOptions = z
     rateLimit: z
       .union([
         z.literal(false),
-        z.object({ max: z.number().int().min(1).default(3000), timeWindow: z.union([z.number().int().min(1), TimeWindowText]).default('1 minute') }).strict(),
+        z.object({
+          max: z.number().int().min(1).default(3000),
+          timeWindow: z.union([z.number().int().min(1), TimeWindowText]).default('1 minute'),
+          /**
+           * Most clients without a valid key (IPs, IPv6 /64s) with a budget of their own at once; past it,
+           * new ones share one budget until a window ends. A throttled client's budget is never dropped.
+           */
+          maxClients: z.number().int().min(1).max(10_000_000).default(10_000),
+        }).strict(),
       ])
-      .default({ max: 3000, timeWindow: '1 minute' }),
+      .default({ max: 3000, timeWindow: '1 minute', maxClients: 10_000 }),
     /**
      * Serve HTTPS with a PEM certificate (chain) and its unencrypted private key, paths relative to
      * the config file's folder. Off: plain HTTP, for 127.0.0.1 or behind a TLS-terminating proxy.

@@ -14,6 +14,7 @@ import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, PROBLEM_CONTENT_TYPE, problemType, sendProblem } from './problem.ts';
 import { parseJsonBody } from './json.ts';
 import { handleClientError } from './client-error.ts';
+import { boundedRateStore } from './rate-store.ts';
 import { buildRoutes, type Services } from './routes.ts';
 import { buildOpenApi, renderDocs, type ExtraRoute } from './openapi.ts';
 
@@ -141,6 +142,10 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       max: options.rateLimit.max,
       // In ms, parsed by the option's own rule (options.ts), so what was validated is what is applied.
       timeWindow: timeWindowMs(tw)!,
+      // Its buckets: none dropped while its window runs; past maxClients clients without a key in a
+      // window, new ones share one bucket (rate-store.ts), instead of the default LRU's eviction.
+      store: boundedRateStore(options.rateLimit.maxClients, (clients) =>
+        input.logger.warn({ clients }, `rate limit: ${clients} clients without a valid key are in their window (rateLimit.maxClients); further ones share one budget until a window ends`)),
       // Per key; requests without a valid key share their IP's budget, which also slows key guessing.
       // The IP as the limiter's default key does it (normalizeIP): an IPv6 address counts by its /64,
       // which one client holds whole (else each of its 2^64 addresses would get a budget of its own),

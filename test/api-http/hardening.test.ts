@@ -150,6 +150,38 @@ describe('api-http hardening', () => {
     expect([await from('203.0.113.7'), await from('::ffff:203.0.113.7'), await from('::ffff:cb00:7107')]).toEqual([401, 401, 429]);
   });
 
+  it('keeps a throttled client throttled however many other clients come: no bucket is evicted while its window runs', async () => {
+    server = await startServer({ api: { rateLimit: { max: 3, timeWindow: 60_000 } } });
+    const app = await server.rt.resolve('http').app();
+    const from = async (remoteAddress: string, url = '/sessions') => (await app.inject({ method: 'GET', url, remoteAddress })).statusCode;
+    for (let i = 0; i < 3; i++) expect(await from('203.0.113.9')).toBe(401);
+    expect(await from('203.0.113.9')).toBe(429);
+    // More clients than the limiter's former LRU held (5000): the throttled bucket was evicted, and 401s began again.
+    const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    for (let i = 0; i < 5001; i += 500) await Promise.all(Array.from({ length: Math.min(500, 5001 - i) }, (_, j) => from(ip(i + j), '/health')));
+    expect(await from('203.0.113.9')).toBe(429);
+  });
+
+  it('past rateLimit.maxClients clients without a key in a window, new ones share one budget; throttled ones stay so, keys keep theirs', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ api: { trustProxy: true, rateLimit: { max: 2, timeWindow: 60_000, maxClients: 3 } }, logger });
+    const from = async (ip: string) => (await server!.req('GET', '/sessions', { key: null, headers: { 'x-forwarded-for': ip } })).status;
+    expect([await from('192.0.2.1'), await from('192.0.2.1'), await from('192.0.2.1')]).toEqual([401, 401, 429]);
+    expect([await from('192.0.2.2'), await from('192.0.2.3')]).toEqual([401, 401]);
+    // Three clients hold buckets: the next ones share one, of the same limit.
+    expect([await from('192.0.2.4'), await from('2001:db8::1'), await from('192.0.2.6')]).toEqual([401, 401, 429]);
+    expect(lines.filter((l) => l.includes('rateLimit.maxClients')).map((l) => JSON.parse(l))).toMatchObject([{ level: 40, clients: 3 }]);
+    // The first clients keep their own buckets: the throttled one stays throttled, the others have one request left.
+    expect([await from('192.0.2.1'), await from('192.0.2.2'), await from('192.0.2.2')]).toEqual([429, 401, 429]);
+    // A valid key has its own budget, whatever the number of clients.
+    expect((await server.req('GET', '/sessions', { headers: { 'x-forwarded-for': '192.0.2.7' } })).status).toBe(200);
+    // A limit it cannot hold is refused at start.
+    await server.close();
+    server = undefined;
+    const error = await refusedAtStart({ api: { rateLimit: { maxClients: 0 } } }, 'maxClients: 0');
+    expect(String((error as Error).message)).toMatch(/plugins\.api-http\.rateLimit\.maxClients: Too small/);
+  });
+
   it('refuses a trustProxy it cannot read at start, naming the option and the entry', async () => {
     // Before, these failed the first listen with proxy-addr's bare "invalid IP address: yes", and '' was read as no proxy.
     const cases: [unknown, RegExp][] = [

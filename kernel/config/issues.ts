@@ -21,7 +21,7 @@ export function formatIssues(
   envSources: Record<string, string> = {},
 ): FormattedIssue[] {
   const sourceOf = typeof source === 'function' ? source : () => source;
-  return issues.flatMap((issue) => {
+  return issues.flatMap(matchedBranch).flatMap((issue) => {
     const segments = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
     const fromEnv = issue.path.length > 0 ? envSources[String(issue.path[0])] : undefined;
     // Unknown keys of one object may come from different files: one line per file.
@@ -36,6 +36,18 @@ export function formatIssues(
     // A value from a variable is the variable's to correct, not the file's (a built-in preset, say).
     return [line(fromEnv ?? sourceOf(segments), segments, message)];
   });
+}
+
+/**
+ * A union that failed every branch, where one branch took the value's type and failed only inside it
+ * (`rateLimit: { max: 1.5 }` against `false | { max, timeWindow }`): that branch's issues, at their
+ * own paths (`rateLimit.max`), rather than zod's bare "Invalid input" at the union's path.
+ */
+function matchedBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || !('errors' in issue)) return [issue];
+  const inside = issue.errors.filter((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0));
+  if (inside.length !== 1) return [issue];
+  return inside[0]!.map((i) => ({ ...i, path: [...issue.path, ...i.path] })).flatMap(matchedBranch);
 }
 
 function line(source: string, segments: readonly (string | number)[], message: string): FormattedIssue {

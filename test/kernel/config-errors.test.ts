@@ -307,6 +307,19 @@ describe('messages say where a value came from and what is allowed', () => {
     );
   });
 
+  it('an option that is false or an object names the field inside the object, not the option as "Invalid input"', async () => {
+    const toggled = definePlugin({
+      meta: { name: 'toggled', version: '1.0.0' },
+      options: z.object({ limit: z.union([z.literal(false), z.object({ max: z.number().int(), nested: z.union([z.literal(false), z.object({ on: z.boolean() }).strict()]).optional() }).strict()]) }).strict(),
+      setup() {},
+    });
+    const error = await failure(createRuntime({ config: { logLevel: 'silent', plugins: { toggled: { limit: { max: 1.5, nested: { on: 'yes' } } } } }, plugins: [toggled], env: {} }));
+    expect(lines(error)).toEqual(['config › plugins.toggled.limit.max: Expected int, received number', 'config › plugins.toggled.limit.nested.on: Expected boolean, received string']);
+    // A value of no branch's type keeps the list of what is allowed.
+    const other = await failure(createRuntime({ config: { logLevel: 'silent', plugins: { toggled: { limit: 'on' } } }, plugins: [toggled], env: {} }));
+    expect(lines(other)).toEqual(['config › plugins.toggled.limit: Expected one of false or object, received string']);
+  });
+
   it('a health() result that fails its schema is a readable message, not zod\'s JSON', async () => {
     const bad = definePlugin({ meta: { name: 'bad-health', version: '1.0.0' }, setup: () => ({ health: () => ({ status: 'great' }) as never }) });
     const rt = await createRuntime({ config: { logLevel: 'silent' }, plugins: [bad], env: {} });

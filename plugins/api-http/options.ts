@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'limit-graph';
+import { decimalInt } from './schemas.ts';
 
 /** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
 const TenantName = z
@@ -111,7 +112,8 @@ export const ApiKey = z
   .strict();
 export type ApiKey = z.infer<typeof ApiKey>;
 
-const Port = z.coerce.number().int().min(0).max(65_535);
+/** A number in the config; text from PORT / LIMIT_PORT (decimal digits). */
+const Port = decimalInt(0, 65_535);
 
 export const ApiHttpOptions = z
   .object({

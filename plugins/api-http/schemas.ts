@@ -32,17 +32,19 @@ export const CreateSessionBody = z
   .strict();
 
 /**
- * An integer query parameter: plain decimal digits only. z.coerce (Number()) would also read "0x10",
- * "1e1", " 10", "+10", "10.0", "0b10" and "" as numbers; anything but digits stays a string here and is
- * refused with the one message for every way the value can be wrong (zod's own for 'abc' said
- * "expected number, received NaN"). Documented in OpenAPI as the integer range it is.
+ * An integer given as text (a query parameter; an option set by an environment variable, `PORT`):
+ * plain decimal digits only. z.coerce (Number()) would also read "0x10", "1e1", " 10", "+10", "10.0",
+ * "0b10" and "" as numbers; anything but digits stays a string here and is refused with the one
+ * message for every way the value can be wrong (zod's own for 'abc' said "expected number, received
+ * NaN"). A number (an option in the config) is taken as it is. Documented in OpenAPI as the integer
+ * range it is.
  */
-export function queryInt(min: number, max: number) {
+export function decimalInt(min: number, max: number) {
   const error = `Expected a whole number from ${min} to ${max}, in decimal digits`;
   return z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
 }
 
-const Limit = queryInt(1, 1000)
+const Limit = decimalInt(1, 1000)
   .describe('Most records on the page (default 100). A page also ends early, with nextCursor, once its records reach 16 MiB of JSON.');
 const Cursor = z.string().min(1).max(1024);
 

@@ -434,6 +434,12 @@ describe('api-http hardening', () => {
     const renamed = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1:bob`, LIMIT_PORT: '0' } }).then(() => undefined, (e: unknown) => e);
     expect(isLimitError(renamed, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
     expect(String((renamed as Error).message)).toMatch(/configured twice with two names \("alice" and "bob"\)/);
+    // A port is decimal digits: Number() read 0x1f90 and 8e3 as ports 8080 and 8000, ' 80' as 80.
+    for (const port of ['0x1f90', '8e3', ' 80', '+80', '80.0']) {
+      const bad = await createRuntime({ config: inConfig('alice'), env: { LIMIT_PORT: port } }).then(() => undefined, (e: unknown) => e);
+      expect(isLimitError(bad, 'LIMIT_PLUGIN_OPTIONS_INVALID'), port).toBe(true);
+      expect(String((bad as Error).message)).toContain(`plugins.api-http.port: Expected a whole number from 0 to 65535, in decimal digits (from environment variable LIMIT_PORT)`);
+    }
     const noKeys = await createRuntime({ config: base, env: {} }).then(() => undefined, (e: unknown) => e);
     expect(isLimitError(noKeys, 'LIMIT_CONFIG_INVALID')).toBe(true);
     expect(String((noKeys as Error).message)).toMatch(/no API keys are configured/);

@@ -190,7 +190,10 @@ export class PostgresStorage implements Storage {
       await client.query('SET LOCAL lock_timeout = 0');
       // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`limit-graph:migrate:${this.config.schema}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
+      // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+      // exists, which a role given only its own schema (by a DBA) does not have.
+      const { rowCount: exists } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.config.schema]);
+      if (!exists) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#s}`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${this.#s}.schema_migrations`);
       const applied = new Set(rows.map((r) => r.version));

@@ -635,6 +635,30 @@ describe('storage-postgres plugin', () => {
     });
   });
 
+  it('opens a schema created for its role by a DBA, though the role may not create schemas in the database', async () => {
+    const schema = uniqueSchema();
+    const role = `${schema}_role`;
+    await admin.query(`CREATE ROLE "${role}" LOGIN`);
+    await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+    const url = new globalThis.URL(URL);
+    url.username = role;
+    const s = new PostgresStorage({ url: url.toString(), schema, poolSize: 1, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    try {
+      await s.open();
+      await s.incrementCounters('t', { x: 1 });
+      expect(await s.schemaVersion()).toBe(SCHEMA_VERSION);
+      // Without the schema, CREATE on the database is needed: refused, naming the grant.
+      const missing = new PostgresStorage({ url: url.toString(), schema: `${schema}_x`, poolSize: 1, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+      const error = await missing.open().then(() => null, (e: unknown) => e as Error & { code?: string; fix?: string });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { sqlState: '42501' } });
+      expect(error!.fix).toMatch(/CREATE on the database while the schema is missing/);
+    } finally {
+      await s.close();
+      await dropSchema(schema);
+      await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
+
   it("names its connections in pg_stat_activity (application_name limit-graph:<schema>) unless the URL names them", async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);
@@ -695,7 +719,8 @@ describe('storage-postgres plugin', () => {
       expect(health.message).toBe(`PostgreSQL ${url} schema "limit" (v${SCHEMA_VERSION}) is read-only (a hot standby, or default_transaction_read_only): writes fail; point DATABASE_URL at the primary, writable server`);
       // A store opening on it is refused the same way, naming no migration and no made-up version.
       const error = await make().open().then(() => null, (e: unknown) => e as Error & { code?: string });
-      expectReadOnly(error, 'CREATE SCHEMA');
+      // (The schema exists: the first statement refused creates the migrations table.)
+      expectReadOnly(error, 'CREATE TABLE');
     } finally {
       await s.close();
       await admin.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);

@@ -23,9 +23,11 @@ export const StoragePostgresOptions = z
      */
     lockTimeoutMs: z.number().int().min(0).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
     /**
-     * Longest this client waits for the server's reply to one statement before failing the call with
-     * LIMIT_STORAGE_UNAVAILABLE and discarding the connection (ms): a network that drops silently (no
-     * RST/FIN) otherwise leaves the call waiting with no limit. 0: no limit. Migrations at open are not bound.
+     * Longest one statement may take (ms): the server cancels it then (the connection's
+     * statement_timeout; LIMIT_STORAGE_UNAVAILABLE, the connection kept), and the client, waiting a
+     * quarter longer (1 s at most) for a reply, fails the call with LIMIT_STORAGE_UNAVAILABLE and
+     * discards the connection: a network that drops silently (no RST/FIN) otherwise leaves the call
+     * waiting with no limit. 0: no limit (the server's statement_timeout). Migrations at open are not bound.
      */
     queryTimeoutMs: z.number().int().min(0).max(3_600_000).refine((v) => v === 0 || v >= 100, 'Expected 0 (no limit) or at least 100 ms').default(DEFAULT_QUERY_TIMEOUT_MS),
     /** Largest record accepted, as JSON bytes. */

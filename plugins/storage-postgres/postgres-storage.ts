@@ -57,6 +57,9 @@ function timedOut(e: unknown): boolean {
   return false;
 }
 
+/** How much longer than queryTimeoutMs the client waits for a reply: the server's own cancel (57014) arrives first. */
+const QUERY_TIMEOUT_GRACE = (ms: number) => Math.min(1_000, Math.ceil(ms / 4));
+
 /** TCP keepalive probes start after a connection was this long silent (ms), so a peer gone without RST/FIN is found even between statements. */
 const KEEPALIVE_IDLE_MS = 10_000;
 
@@ -107,12 +110,14 @@ export class PostgresStorage implements Storage {
   }
 
   /**
-   * pg's per-statement options bounding the wait for the server's reply (queryTimeoutMs); none when 0.
-   * Per statement, not on the pool, so migrations (open(): a backfill may take long) stay unbound.
+   * pg's per-statement options bounding the wait for the server's reply; none when queryTimeoutMs is 0.
+   * The server cancels a statement at queryTimeoutMs (the connection's statement_timeout), so the client
+   * waits a little longer (QUERY_TIMEOUT_GRACE) for that answer: a healthy server's cancel keeps the
+   * connection, only silence discards it. Per statement, not on the pool, so migrations stay unbound.
    */
   get #bound(): { query_timeout?: number } {
     const ms = this.#queryTimeoutMs;
-    return ms > 0 ? { query_timeout: ms } : {};
+    return ms > 0 ? { query_timeout: ms + QUERY_TIMEOUT_GRACE(ms) } : {};
   }
 
   /** The application_name of this store's connections (unless the URL or PGAPPNAME gives one). */
@@ -147,6 +152,9 @@ export class PostgresStorage implements Storage {
         fallback_application_name: this.applicationName,
         // Set on each connection at startup (0 is not sent: the server's own setting applies).
         lock_timeout: this.#lockTimeoutMs,
+        // The server cancels a statement running past queryTimeoutMs (57014), so a runaway one stops
+        // there instead of running on after the client gave up (0 is not sent: the server's own).
+        statement_timeout: this.#queryTimeoutMs,
         // A server or network gone silent (no RST/FIN) is noticed by the OS between statements and
         // under a migration, where queryTimeoutMs does not apply: the connection errors and leaves the pool.
         keepAlive: true,
@@ -186,8 +194,9 @@ export class PostgresStorage implements Storage {
     let before: number | undefined;
     try {
       await client.query('BEGIN');
+      // A migration's statements (a backfill of a large table) may take long: no statement_timeout.
       // Instances starting together wait for the one migrating (and a migration for the tables' locks), however long that takes.
-      await client.query('SET LOCAL lock_timeout = 0');
+      await client.query('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
       // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`limit-graph:migrate:${this.config.schema}`]);
       // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
@@ -301,6 +310,24 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  /** The server cancelled a statement (57014): it ran past queryTimeoutMs (statement_timeout), or pg_cancel_backend; its transaction was rolled back. */
+  #cancelled(error: unknown): LimitError {
+    const { url, schema } = this.config;
+    const queryTimeoutMs = this.#queryTimeoutMs;
+    const message = (error as Error).message;
+    const after = /statement timeout/.test(message) ? ` after queryTimeoutMs (${queryTimeoutMs} ms)` : '';
+    return new LimitError(
+      'LIMIT_STORAGE_UNAVAILABLE',
+      `PostgreSQL at ${redactUrl(url)} (schema "${schema}") cancelled a statement of this call${after} (${message}); nothing of the call was stored`,
+      {
+        plugin: PLUGIN,
+        cause: error,
+        details: { server: redactUrl(url), schema, queryTimeoutMs, sqlState: '57014' },
+        fix: "Retry; if it persists, find what slows the statement on the server (pg_stat_activity, its log: a lock wait, load, a missing index), or raise storage-postgres's queryTimeoutMs if statements are legitimately this slow (a very large batch). A statement cancelled by an operator (pg_cancel_backend) reads the same.",
+      },
+    );
+  }
+
   /**
    * The server refused the work for a reason of its own, not of the call: it is read-only, the role
    * lacks a privilege, or it has no disk, memory or connection slot left.
@@ -322,6 +349,7 @@ export class PostgresStorage implements Storage {
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code === '55P03') return this.#lockTimeout(error);
+    if (code === '57014') return this.#cancelled(error);
     if (isQueryReadTimeout(error)) return this.#queryTimeout(error);
     const { schema } = this.config;
     if (code === '25006') return this.#refused(error, 'The server is read-only (a hot standby, or default_transaction_read_only set for the database or role): point DATABASE_URL at the primary, writable server.');

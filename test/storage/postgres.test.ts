@@ -635,6 +635,38 @@ describe('storage-postgres plugin', () => {
     });
   });
 
+  it('cancels a statement on the server once it runs past queryTimeoutMs (statement_timeout), as LIMIT_STORAGE_UNAVAILABLE', async () => {
+    const schema = uniqueSchema();
+    const queryTimeoutMs = 300;
+    const s = new PostgresStorage({ url: URL, schema, poolSize: 1, connectTimeoutMs: 10_000, queryTimeoutMs, maxRecordBytes: 1 << 20 });
+    await s.open();
+    const app = s.applicationName;
+    /** This store's connections: pid and what each runs now. */
+    const connections = async () => (await admin.query<{ pid: number; state: string }>(`SELECT pid, state FROM pg_stat_activity WHERE application_name = $1`, [app])).rows;
+    try {
+      await s.incrementCounters('t', { x: 1 });
+      // A runaway statement: every write to counters sleeps 30 s on the server.
+      await admin.query(`CREATE FUNCTION "${schema}".slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$`);
+      await admin.query(`CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON "${schema}".counters FOR EACH ROW EXECUTE FUNCTION "${schema}".slow()`);
+      for (const call of [() => s.incrementCounters('t', { x: 1 }), () => s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }])]) {
+        const started = Date.now();
+        const error = await call().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { schema, queryTimeoutMs, sqlState: '57014' } });
+        expect(error!.message).toContain(`(schema "${schema}") cancelled a statement of this call after queryTimeoutMs (${queryTimeoutMs} ms) (canceling statement due to statement timeout); nothing of the call was stored`);
+        expect(error!.fix).toMatch(/queryTimeoutMs/);
+        // The server stopped it: no connection of this store still runs it.
+        expect((await connections()).filter((c) => c.state !== 'idle')).toEqual([]);
+      }
+      await admin.query(`DROP TRIGGER slow ON "${schema}".counters`);
+      expect(await s.getTrace('t', 'a1')).toBeNull();
+      expect(await s.getCounters('t')).toEqual({ x: 1 });
+    } finally {
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('opens a schema created for its role by a DBA, though the role may not create schemas in the database', async () => {
     const schema = uniqueSchema();
     const role = `${schema}_role`;

@@ -19,7 +19,9 @@ export const StoragePostgresOptions = z
     /**
      * Longest a statement waits for a row or table lock another transaction holds (a row taken FOR
      * UPDATE, a long batch) before failing with LIMIT_STORAGE_UNAVAILABLE (ms). 0: the server's
-     * lock_timeout setting (by default none: a call waits as long as the lock is held).
+     * lock_timeout setting (by default none: a call waits as long as the lock is held). Bounds each lock
+     * wait of a migration at open as well (LIMIT_STORAGE_MIGRATION_FAILED naming the sessions holding
+     * the schema's tables); the wait for another instance migrating is not bounded.
      */
     lockTimeoutMs: z.number().int().min(0).max(600_000).default(DEFAULT_LOCK_TIMEOUT_MS),
     /**

@@ -195,10 +195,15 @@ export class PostgresStorage implements Storage {
     try {
       await client.query('BEGIN');
       // A migration's statements (a backfill of a large table) may take long: no statement_timeout.
-      // Instances starting together wait for the one migrating (and a migration for the tables' locks), however long that takes.
+      // Instances starting together wait for the one migrating however long that takes: its own lock
+      // waits are bounded (below), so this wait is too.
       await client.query('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
       // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`limit-graph:migrate:${this.config.schema}`]);
+      // A table another session holds locked (a long transaction, one left idle in transaction) fails
+      // the start after lockTimeoutMs, as it fails a call, instead of hanging it (and queueing every
+      // other statement on that table behind the migration's lock).
+      await client.query('SET LOCAL lock_timeout TO DEFAULT');
       // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
       // exists, which a role given only its own schema (by a DBA) does not have.
       const { rowCount: exists } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.config.schema]);
@@ -223,19 +228,51 @@ export class PostgresStorage implements Storage {
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (error instanceof LimitError) throw error;
+      const which = current ? `migration ${current.version} ("${current.name}")` : 'migration';
+      const kept = before === undefined ? 'the schema was left as it was' : `the schema was left at version ${before}`;
+      const details = { schema: this.config.schema, ...(current ? { migration: current.version, migrationName: current.name } : {}), ...(before === undefined ? {} : { schemaVersion: before }) };
+      if (pgCode(error) === '55P03') {
+        const lockTimeoutMs = this.#lockTimeoutMs;
+        throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED',
+          `PostgreSQL ${which} of schema "${this.config.schema}" waited lockTimeoutMs (${lockTimeoutMs} ms) for a lock another session holds${await this.#lockHolders(client)}; ${kept}`, {
+            plugin: PLUGIN,
+            cause: error,
+            details: { ...details, lockTimeoutMs },
+            fix: "Start again once that session's transaction ends; if it is stuck ('idle in transaction'), end it (pg_locks joined with pg_stat_activity on the server, pg_terminate_backend), or raise storage-postgres's lockTimeoutMs.",
+          });
+      }
       // The server, not the migration: gone, read-only, no permission, no disk or connection slot left.
       const translated = this.#translate(error);
       if (translated instanceof LimitError && translated.code === 'LIMIT_STORAGE_UNAVAILABLE') throw translated;
       // Rolled back: every pending migration is undone, the schema keeps its version.
-      const which = current ? `migration ${current.version} ("${current.name}")` : 'migration';
-      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED',
-        `PostgreSQL ${which} of schema "${this.config.schema}" failed: ${(error as Error).message}; ${before === undefined ? 'the schema was left as it was' : `the schema was left at version ${before}`}`, {
-          plugin: PLUGIN,
-          cause: error,
-          details: { schema: this.config.schema, ...(current ? { migration: current.version, migrationName: current.name } : {}), ...(before === undefined ? {} : { schemaVersion: before }) },
-        });
+      throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `PostgreSQL ${which} of schema "${this.config.schema}" failed: ${(error as Error).message}; ${kept}`, {
+        plugin: PLUGIN,
+        cause: error,
+        details,
+      });
     } finally {
       client.release();
+    }
+  }
+
+  /**
+   * The other sessions holding locks on this schema's tables, as ` (pid 42 (application_name 'x',
+   * idle in transaction) holds AccessExclusiveLock on limit.traces)`; '' when none is seen (or the
+   * query fails: the lock may be gone already, and the error must not hide the migration's).
+   */
+  async #lockHolders(client: pg.PoolClient): Promise<string> {
+    try {
+      const { rows } = await client.query<{ pid: number; app: string | null; state: string | null; mode: string; rel: string }>(
+        `SELECT l.pid, a.application_name AS app, a.state, l.mode, n.nspname || '.' || c.relname AS rel
+         FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.granted AND l.pid <> pg_backend_pid() AND n.nspname = $1 ORDER BY l.pid, rel, l.mode`,
+        [this.config.schema],
+      );
+      const held = rows.map((r) => `pid ${r.pid} (application_name '${r.app ?? ''}'${r.state ? `, ${r.state}` : ''}) holds ${r.mode} on ${r.rel}`);
+      return held.length > 0 ? ` (${held.join('; ')})` : '';
+    } catch {
+      return '';
     }
   }
 

@@ -667,6 +667,37 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('a migration at open waiting lockTimeoutMs for a lock another session holds fails open, naming the migration and the session that held it', async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema);
+    await s.close();
+    // Migration 7 pending again: it reads and updates traces.
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 7`);
+    const late = new PostgresStorage({ url: URL, schema, poolSize: 2, connectTimeoutMs: 10_000, lockTimeoutMs: 300, maxRecordBytes: 1 << 20 });
+    await holding(schema, late, async (holder) => {
+      await holder.query(`SET application_name = 'holder_${schema}'`);
+      const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${schema}".traces IN ACCESS EXCLUSIVE MODE`);
+      const started = Date.now();
+      const error = await Promise.race([
+        late.open().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown }),
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5_000)),
+      ]);
+      expect(error).not.toBe('hung');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_MIGRATION_FAILED', details: { schema, migration: 7, schemaVersion: 6, lockTimeoutMs: 300 } });
+      expect((error as Error).message).toContain(`PostgreSQL migration 7 ("flag and point bytes measured as JSON") of schema "${schema}" waited lockTimeoutMs (300 ms) for a lock another session holds`);
+      expect((error as Error).message).toContain(`pid ${pid} (application_name 'holder_${schema}', idle in transaction) holds AccessExclusiveLock on ${schema}.traces`);
+      expect((error as Error).message).toContain('the schema was left at version 6');
+      expect((error as { fix: string }).fix).toMatch(/pg_locks.*lockTimeoutMs/);
+      await holder.query('ROLLBACK');
+      // Once the lock is gone the same store opens and migrates.
+      await late.open();
+      expect(await late.schemaVersion()).toBe(SCHEMA_VERSION);
+    });
+  });
+
   it('opens a schema created for its role by a DBA, though the role may not create schemas in the database', async () => {
     const schema = uniqueSchema();
     const role = `${schema}_role`;

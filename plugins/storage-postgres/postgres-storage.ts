@@ -392,6 +392,7 @@ export class PostgresStorage implements Storage {
     if (code === '25006') return this.#refused(error, 'The server is read-only (a hot standby, or default_transaction_read_only set for the database or role): point DATABASE_URL at the primary, writable server.');
     if (code === '42501') return this.#refused(error, `Grant the role of DATABASE_URL what storage-postgres needs on schema "${schema}" (CREATE on the database while the schema is missing; USAGE and CREATE on the schema; SELECT, INSERT, UPDATE, DELETE on its tables), or connect as their owner.`);
     if (code === '53300') return this.#refused(error, "The server has no connection slot left (max_connections, or the role's or database's CONNECTION LIMIT): lower poolSize, summed over every instance, below the limit, or raise it.");
+    if (code === '57P03') return this.#refused(error, 'The server cannot accept connections now: it is starting up, shutting down or recovering (a standby catching up, a failover under way). Retry in a few seconds; if it lasts, read the server log.');
     if (code.startsWith('53')) return this.#refused(error, 'The database server is out of a resource (53100: disk full, 53200: out of memory): free it on the server, then retry.');
     // 57P01–57P05: the server ended the connection (admin shutdown or pg_terminate_backend, crash, starting up, database dropped, idle timeout).
     // 28…, 3D000: a new connection refused (authentication, a database that does not exist — dropped or renamed since open).

@@ -722,6 +722,57 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('reports a role or server out of connection slots (53300) as LIMIT_STORAGE_UNAVAILABLE naming the limit, at open and at each call', async () => {
+    const schema = uniqueSchema();
+    const role = `${schema}_role`;
+    await admin.query(`CREATE ROLE "${role}" LOGIN CONNECTION LIMIT 1`);
+    await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+    const url = new globalThis.URL(URL);
+    url.username = role;
+    const make = (poolSize: number) => new PostgresStorage({ url: url.toString(), schema, poolSize, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 });
+    const expectNoSlot = (error: (Error & { code?: string; fix?: string }) | null) => {
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { server: url.toString(), schema, sqlState: '53300' } });
+      expect(error!.message).toContain(`refused the operation: too many connections for role "${role}" (53300)`);
+      expect(error!.fix).toMatch(/CONNECTION LIMIT.*poolSize/);
+    };
+    const s = make(2);
+    const other = make(1);
+    try {
+      await s.open();
+      // The role's one slot is held by s: another store cannot open, and a second connection of s is refused.
+      expectNoSlot(await other.open().then(() => null, (e: unknown) => e as Error));
+      const results = await Promise.allSettled([s.batch('t', [{ op: 'incrementCounters', deltas: { x: 1 } }]), s.getCounters('t')]);
+      const refused = results.filter((r) => r.status === 'rejected');
+      expect(refused).toHaveLength(1);
+      expectNoSlot((refused[0] as PromiseRejectedResult).reason as Error);
+    } finally {
+      await s.close();
+      await other.close();
+      await dropSchema(schema);
+      await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
+
+  it('reports a server that cannot accept connections now (57P03: starting up, shutting down, in recovery) as LIMIT_STORAGE_UNAVAILABLE, to retry', async () => {
+    // A server answering every startup with the FATAL a starting PostgreSQL sends.
+    const fields = Buffer.from('SFATAL\0C57P03\0Mthe database system is starting up\0\0');
+    const header = Buffer.alloc(5);
+    header.write('E');
+    header.writeInt32BE(fields.length + 4, 1);
+    const server = net.createServer((socket) => socket.once('data', () => socket.end(Buffer.concat([header, fields]))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `postgres://u:hunter2@127.0.0.1:${(server.address() as net.AddressInfo).port}/db`;
+    try {
+      const error = await new PostgresStorage({ url, schema: 'limit', poolSize: 1, connectTimeoutMs: 10_000, maxRecordBytes: 1 << 20 }).open().then(() => null, (e: unknown) => e as Error & { code?: string; fix?: string });
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { server: redactUrl(url), schema: 'limit', sqlState: '57P03' } });
+      expect(error!.message).toContain('refused the operation: the database system is starting up (57P03)');
+      expect(error!.message).not.toContain('hunter2');
+      expect(error!.fix).toMatch(/starting up.*retry/i);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it("names its connections in pg_stat_activity (application_name limit-graph:<schema>) unless the URL names them", async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);

@@ -417,10 +417,24 @@ export class PostgresStorage implements Storage {
       name = `lg_${this.config.schema}_${this.#names.size}`;
       this.#names.set(text, name);
     }
+    // Pool.query would end the connection on any error (pg-pool releases it with the error): a refused
+    // duplicate id or a statement the server cancelled would cost a reconnect and its prepared
+    // statements. Only a statement left unanswered (it still holds the connection) discards it; a
+    // connection that died leaves the pool anyway.
+    let client: pg.PoolClient;
     try {
-      return await db.query<R>({ name, text, values, ...this.#bound });
+      client = db instanceof pg.Pool ? await db.connect() : db;
     } catch (error) {
       throw this.#translate(error);
+    }
+    let broken: Error | undefined;
+    try {
+      return await client.query<R>({ name, text, values, ...this.#bound });
+    } catch (error) {
+      if (timedOut(error)) broken = error as Error;
+      throw this.#translate(error);
+    } finally {
+      if (client !== db) client.release(broken);
     }
   }
 

@@ -773,6 +773,27 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('keeps its connection pooled after a statement error (a duplicate id, a cancelled statement): no reconnect per refused call', async () => {
+    const schema = uniqueSchema();
+    const s = new PostgresStorage({ url: URL, schema, poolSize: 1, connectTimeoutMs: 10_000, queryTimeoutMs: 300, maxRecordBytes: 1 << 20 });
+    const pids = async () => (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [s.applicationName])).rows.map((r) => r.pid);
+    try {
+      await s.open();
+      await s.createSession(makeSession('t', 's1'));
+      const before = await pids();
+      expect(before).toHaveLength(1);
+      await expect(s.createSession(makeSession('t', 's1'))).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+      await admin.query(`CREATE FUNCTION "${schema}".slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$`);
+      await admin.query(`CREATE TRIGGER slow BEFORE INSERT ON "${schema}".counters FOR EACH ROW EXECUTE FUNCTION "${schema}".slow()`);
+      await expect(s.incrementCounters('t', { x: 1 })).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', details: { sqlState: '57014' } });
+      expect(await s.getSession('t', 's1')).toMatchObject({ id: 's1' });
+      expect(await pids()).toEqual(before);
+    } finally {
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+
   it("names its connections in pg_stat_activity (application_name limit-graph:<schema>) unless the URL names them", async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);

@@ -7,6 +7,7 @@ import {
   type GovernanceService, type HealthResult, type KneeDetector, type Orchestrator, type RdAlgorithm, type RdPoint, type Runner, type RunOutcome,
   type Storage, type TraceStatus,
 } from 'limit-graph';
+import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
 import { defineRoute, type RouteSpec } from './glue.ts';
 import { ApiProblem } from './problem.ts';
@@ -78,16 +79,30 @@ function pickDetector(s: Services, requested: string | undefined, where: string)
 
 /**
  * Aborts when the client's connection closes before the response is written (it hung up, or timed
- * out): a distortion it asked for is then stopped instead of computed for nobody, a trace or merge
- * it asked to record is not stored unless its write had begun.
+ * out): a run it asked for is cancelled, a distortion stopped instead of computed for nobody, a trace
+ * or merge it asked to record is not stored unless its write had begun.
+ *
+ * It listens to the socket, not to the response: a response queued behind another on the same
+ * connection (HTTP/1.1 pipelining) has no socket yet and never emits 'close' when the client hangs
+ * up, while the socket's 'close' reaches every request on it. A socket already closed when the route
+ * starts aborts at once. The listener leaves the socket when the response is done, as a kept-alive
+ * socket serves further requests.
  */
-function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
+export function abortedWhenClientLeaves(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   const res = reply.raw;
+  const socket = reply.request.raw.socket as Socket | null | undefined;
   const onClose = () => {
     if (!res.writableFinished) controller.abort(new Error('the client closed the connection before the response'));
   };
-  res.once('close', onClose);
+  if (!socket || socket.destroyed) {
+    onClose();
+    return controller.signal;
+  }
+  socket.once('close', onClose);
+  const done = () => socket.off('close', onClose);
+  res.once('finish', done);
+  res.once('close', done);
   return controller.signal;
 }
 
@@ -154,20 +169,13 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/sessions/:id/runs', tag: 'runs', summary: 'Run a task through a runner under governance.', params: IdParams, body: RunBody, status: 201,
       responses: { schema: RunOutcomeResponse, description: 'The final trace and the governance decision (a blocked task is recorded, not executed).', errors: [...STD, 404, 409, 422] },
-      handler: async ({ params, body, principal, request }) => {
+      handler: async ({ params, body, principal, reply }) => {
         // A client that hangs up cancels its run instead of leaving a worker busy.
-        const abort = new AbortController();
-        const onClose = () => abort.abort();
-        request.raw.socket?.once('close', onClose);
-        try {
-          const outcome = await s.orchestrator().run({
-            tenant: principal.tenant, sessionId: params.id, runner: body.runner, task: body.task, parentIds: body.parentIds,
-            metadata: body.metadata, actor: principal.actor, signal: abort.signal,
-          });
-          return outcomeBody(outcome);
-        } finally {
-          request.raw.socket?.off('close', onClose);
-        }
+        const outcome = await s.orchestrator().run({
+          tenant: principal.tenant, sessionId: params.id, runner: body.runner, task: body.task, parentIds: body.parentIds,
+          metadata: body.metadata, actor: principal.actor, signal: abortedWhenClientLeaves(reply),
+        });
+        return outcomeBody(outcome);
       },
     }),
 

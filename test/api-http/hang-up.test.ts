@@ -1,11 +1,15 @@
 /**
  * A client that hangs up on POST /traces or POST /merges while governance evaluates: the rule call
- * in flight has its ctx.signal aborted and nothing is stored (no trace, no counter). Over a real
- * listening server, with an async rule whose answer the test holds.
+ * in flight has its ctx.signal aborted and nothing is stored (no trace, no counter); requests
+ * pipelined on one connection are all cancelled when it closes. Over a real listening server, with an async rule whose answer the test holds.
  */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { FastifyReply } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GovernanceRule, Orchestrator } from 'limit-graph';
+import type { GovernanceRule, Orchestrator, RunOutcome } from 'limit-graph';
 import { KEYS, startServer, type Server } from './harness.ts';
+import { abortedWhenClientLeaves } from '../../plugins/api-http/routes.ts';
 
 /** Holds every text containing WAIT until its ctx.signal aborts, calling the next of `held` once it does hold one. */
 const held: (() => void)[] = [];
@@ -72,5 +76,74 @@ describe('api-http: a client that hangs up on a recorded trace or a merge', () =
     expect(error).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client closed the connection') });
     expect((await s.storage.listTraces('tenant-a', { sessionId })).items.map((t) => t.id)).toEqual([parent.json.trace.id]);
     expect(await s.storage.getCounters('tenant-a')).toEqual(before);
+  });
+
+  it('requests pipelined on one connection are all cancelled when it closes, a response still queued included', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'hang-up-pipelined' } })).json.id;
+    const settled: Promise<unknown>[] = [];
+    const recordTrace = orch.recordTrace.bind(orch);
+    const run = orch.run.bind(orch);
+    orch.recordTrace = (input) => {
+      const p = recordTrace(input);
+      settled.push(p.catch((e: unknown) => e));
+      return p;
+    };
+    orch.run = (input) => {
+      const p = run(input);
+      settled.push(p.catch((e: unknown) => e));
+      return p;
+    };
+    try {
+      // Three requests the rule holds: the first one's response is the one being written; the other
+      // two wait their turn on the connection (no socket yet, so no response 'close' when it closes).
+      const entered = [0, 1, 2].map(() => new Promise<void>((resolve) => held.push(resolve)));
+      const request = (url: string, body: unknown) => {
+        const text = JSON.stringify(body);
+        return `POST ${url} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEYS.A}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+      };
+      const recorded = { sessionId, runner: 'agent', task: { input: 'WAIT' }, output: { ok: true, stdout: 'x', stderr: '' } };
+      const port = Number(new URL(s.url).port);
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write(request('/traces', recorded) + request('/traces', recorded) + request(`/sessions/${sessionId}/runs`, { runner: 'python', task: { input: 'print("WAIT")' } }));
+      });
+      socket.on('error', () => {});
+      await Promise.all(entered);
+      socket.destroy();
+      const [first, second, ran] = await Promise.all(settled);
+      for (const error of [first, second]) {
+        expect(error).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: 'Recording the trace was aborted: the client closed the connection before the response' });
+      }
+      expect((ran as RunOutcome).trace).toMatchObject({
+        status: 'error', output: { error: { code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client closed the connection before the response') } },
+      });
+      expect((await s.storage.listTraces('tenant-a', { sessionId })).items.map((t) => t.runner)).toEqual(['python']);
+    } finally {
+      delete (orch as Partial<Orchestrator>).recordTrace;
+      delete (orch as Partial<Orchestrator>).run;
+    }
+  }, 20_000);
+});
+
+describe('abortedWhenClientLeaves', () => {
+  const reply = (socket: EventEmitter & { destroyed?: boolean }) => {
+    const raw = Object.assign(new EventEmitter(), { writableFinished: false });
+    return { raw, request: { raw: { socket } } } as unknown as FastifyReply & { raw: typeof raw };
+  };
+
+  it('is aborted at once when the connection closed before the route began (its close event already fired)', () => {
+    const socket = Object.assign(new EventEmitter(), { destroyed: true });
+    expect(abortedWhenClientLeaves(reply(socket)).aborted).toBe(true);
+  });
+
+  it('leaves a kept-alive socket once its response is done: a later close does not abort it', () => {
+    const socket = Object.assign(new EventEmitter(), { destroyed: false });
+    const r = reply(socket);
+    const signal = abortedWhenClientLeaves(r);
+    expect(socket.listenerCount('close')).toBe(1);
+    r.raw.writableFinished = true;
+    r.raw.emit('finish');
+    expect(socket.listenerCount('close')).toBe(0);
+    socket.emit('close');
+    expect(signal.aborted).toBe(false);
   });
 });

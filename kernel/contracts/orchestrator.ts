@@ -337,6 +337,12 @@ export interface ExportInput {
    * as the records read so far hold more text than that, before the rest is read.
    */
   maxChars?: number;
+  /**
+   * Stops the export (LIMIT_RUNNER_ABORTED, `The export was aborted: …`; the signal's reason as is
+   * when it is a LimitError): checked before it reads, and after each page of a session's traces and
+   * each trace it reads. An export only reads, so nothing is left behind.
+   */
+  signal?: AbortSignal;
 }
 
 /** An export: files relative to the artifact root (one file for json/jsonl, a folder for csv). */

@@ -80,7 +80,7 @@ function pickDetector(s: Services, requested: string | undefined, where: string)
 /**
  * Aborts when the client's connection closes before the response is written (it hung up, or timed
  * out): a run it asked for is cancelled, a distortion stopped instead of computed for nobody, a trace
- * or merge it asked to record is not stored unless its write had begun.
+ * or merge it asked to record is not stored unless its write had begun, an export stops reading.
  *
  * It listens to the socket, not to the response: a response queued behind another on the same
  * connection (HTTP/1.1 pipelining) has no socket yet and never emits 'close' when the client hangs
@@ -319,7 +319,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/artifacts/export', tag: 'artifacts', summary: 'Export a session or a set of traces with provenance, flags, checkpoints and RD series.', body: ExportBody,
       responses: { schema: ExportResponse, description: 'The manifest (SHA-256 per part, chain verification) and the files.', errors: [...STD, 404, 409] },
-      handler: ({ body, principal }) => s.orchestrator().exportArtifact({ ...body, tenant: principal.tenant }),
+      handler: ({ body, principal, reply }) => s.orchestrator().exportArtifact({ ...body, tenant: principal.tenant, signal: abortedWhenClientLeaves(reply) }),
     }),
   ];
 }

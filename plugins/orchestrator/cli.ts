@@ -169,9 +169,12 @@ export function registerCommands(registry: CommandRegistry): void {
       }
       const format = opts.format as ArtifactFormat;
       const runtime = await registry.runtime();
-      const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format }).catch((error: unknown) => {
+      // An interrupt (Ctrl-C, SIGTERM) stops the export's reading, or its write before it begins: no file
+      // is written then. A write that has begun completes (a temporary file renamed into place).
+      const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format, signal: registry.signal }).catch((error: unknown) => {
         throw exportOptionError(error);
       });
+      registry.signal.throwIfAborted();
       const written = await writeArtifact(opts.out, artifact.files, format, { force: opts.force, protect: await storePaths(runtime) });
       if (opts.json) registry.printJson({ files: written, manifest: artifact.manifest });
       else {

@@ -181,6 +181,7 @@ export const ExportInputSchema = z
   .object({
     tenant: Tenant.optional(), sessionId: Id.optional(), traceIds: distinctIds('traceIds').min(1).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json'),
     maxChars: z.number().int().min(1).max(MAX_ARTIFACT_CHARS).default(MAX_ARTIFACT_CHARS),
+    signal: Signal.optional(),
   })
   .strict()
   .refine((b) => (b.sessionId === undefined) !== (b.traceIds === undefined), { message: 'Give exactly one of sessionId or traceIds', path: ['sessionId'] });

@@ -1319,10 +1319,13 @@ export class OrchestratorService implements Orchestrator {
   async exportArtifact(given: ExportInput): Promise<ArtifactExport> {
     const input = checkInput(ExportInputSchema, given, 'export input');
     const tenant = this.#tenant(input.tenant);
+    // An export only reads: a cancel is checked before each read (a page, a trace) and leaves nothing.
+    const cancel = cancelOf(input.signal, 'The export');
+    refuseIfCancelled(cancel);
     let ids: string[];
     if (input.sessionId) {
       await this.#requireSession(tenant, input.sessionId);
-      ids = await this.#sessionTraceIds(tenant, input.sessionId, new ArtifactBudget(input.format, input.maxChars));
+      ids = await this.#sessionTraceIds(tenant, input.sessionId, new ArtifactBudget(input.format, input.maxChars), cancel);
     } else {
       ids = input.traceIds!;
     }
@@ -1330,11 +1333,13 @@ export class OrchestratorService implements Orchestrator {
     const budget = new ArtifactBudget(input.format, input.maxChars);
     const snapshots: TraceSnapshot[] = [];
     for (const id of ids) {
+      refuseIfCancelled(cancel);
       const snapshot = await this.#traceSnapshot(tenant, id);
       budget.addTrace(snapshot);
       snapshots.push(snapshot);
       await nextTurn();
     }
+    refuseIfCancelled(cancel);
     snapshots.sort((a, b) => a.trace.createdAt.localeCompare(b.trace.createdAt) || a.trace.id.localeCompare(b.trace.id));
     const traces = snapshots.map((s) => s.trace);
     const sessionIds = input.sessionId ? [input.sessionId] : [...new Set(traces.map((t) => t.sessionId))].sort();
@@ -1384,12 +1389,14 @@ export class OrchestratorService implements Orchestrator {
   /**
    * The ids of a session's traces, a page at a time: each page is counted against the export's
    * `budget` and dropped, so a session too large to export is refused after reading about the
-   * limit's worth of it, and never held whole. Pages are no larger than the export may be.
+   * limit's worth of it, and never held whole. Pages are no larger than the export may be. `cancel`
+   * is checked before each page.
    */
-  async #sessionTraceIds(tenant: string, sessionId: string, budget: ArtifactBudget): Promise<string[]> {
+  async #sessionTraceIds(tenant: string, sessionId: string, budget: ArtifactBudget, cancel: Cancel | undefined): Promise<string[]> {
     const ids: string[] = [];
     let cursor: string | undefined;
     do {
+      refuseIfCancelled(cancel);
       const page = await this.#storage.listTraces(tenant, { sessionId, limit: 1000, maxBytes: Math.min(MAX_PAGE_BYTES, budget.maxChars), ...(cursor ? { cursor } : {}) });
       for (const trace of page.items) {
         budget.addTrace(trace);
@@ -1421,7 +1428,8 @@ interface InFlight {
 
 /**
  * A caller's cancellation of a record that is not written yet (a recorded trace, a merge, a review's
- * decision): refuseIfCancelled throws `error` (made once, so the caller can tell it from a failure).
+ * decision), or of an export (which only reads): refuseIfCancelled throws `error` (made once, so
+ * the caller can tell it from a failure).
  */
 interface Cancel {
   signal: AbortSignal;

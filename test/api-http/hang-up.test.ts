@@ -1,12 +1,13 @@
 /**
  * A client that hangs up on POST /traces or POST /merges while governance evaluates: the rule call
- * in flight has its ctx.signal aborted and nothing is stored (no trace, no counter); requests
- * pipelined on one connection are all cancelled when it closes. Over a real listening server, with an async rule whose answer the test holds.
+ * in flight has its ctx.signal aborted and nothing is stored (no trace, no counter); on POST
+ * /artifacts/export the reading stops; requests pipelined on one connection are all cancelled when
+ * it closes. Over a real listening server, with an async rule whose answer the test holds.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { FastifyReply } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GovernanceRule, Orchestrator, RunOutcome } from 'limit-graph';
 import { KEYS, startServer, type Server } from './harness.ts';
 import { abortedWhenClientLeaves } from '../../plugins/api-http/routes.ts';
@@ -76,6 +77,48 @@ describe('api-http: a client that hangs up on a recorded trace or a merge', () =
     expect(error).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: expect.stringContaining('the client closed the connection') });
     expect((await s.storage.listTraces('tenant-a', { sessionId })).items.map((t) => t.id)).toEqual([parent.json.trace.id]);
     expect(await s.storage.getCounters('tenant-a')).toEqual(before);
+  });
+
+  it('POST /artifacts/export: the export stops reading and rejects', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { body: { name: 'hang-up-export' } })).json.id;
+    const traceIds: string[] = [];
+    for (const input of ['a', 'b', 'c']) {
+      const r = await s.req('POST', '/traces', { body: { sessionId, runner: 'agent', task: { input }, output: { ok: true, stdout: input, stderr: '' } } });
+      traceIds.push(r.json.trace.id);
+    }
+    let settled!: Promise<unknown>;
+    let signal!: AbortSignal;
+    const exportArtifact = orch.exportArtifact.bind(orch);
+    orch.exportArtifact = (input) => {
+      signal = input.signal!;
+      return (settled = exportArtifact(input)) as never;
+    };
+    // The first trace's read waits until the server sees the hang-up (the export's signal aborts).
+    const getTrace = s.storage.getTrace.bind(s.storage);
+    let entered!: () => void;
+    const reading = new Promise<void>((resolve) => (entered = resolve));
+    const read = vi.spyOn(s.storage, 'getTrace').mockImplementation(async (tenant, id) => {
+      if (read.mock.calls.length === 1) {
+        entered();
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      }
+      return getTrace(tenant, id);
+    });
+    try {
+      const client = new AbortController();
+      const sent = fetch(`${s.url}/artifacts/export`, {
+        method: 'POST', body: JSON.stringify({ traceIds, format: 'json' }), signal: client.signal,
+        headers: { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json' },
+      }).catch((e: Error) => e);
+      await reading;
+      client.abort();
+      expect(await sent).toBeInstanceOf(Error);
+      expect(await settled.catch((e: unknown) => e)).toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: 'The export was aborted: the client closed the connection before the response' });
+      expect(read).toHaveBeenCalledTimes(1);
+    } finally {
+      read.mockRestore();
+      delete (orch as Partial<Orchestrator>).exportArtifact;
+    }
   });
 
   it('requests pipelined on one connection are all cancelled when it closes, a response still queued included', async () => {

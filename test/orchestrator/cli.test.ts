@@ -191,3 +191,52 @@ describe('limit run --session S, in process', () => {
     }
   });
 });
+
+describe('limit export, interrupted, in process', () => {
+  it('stops the export (its reads), or its write before it begins, and leaves no file', async () => {
+    const rt = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, plugins: [memoryStoragePlugin, keywordGovernancePlugin, spyRunnerPlugin(spyRunner('spy')), orchestratorPlugin] });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-export-interrupt-'));
+    try {
+      const orch = rt.resolve('orchestrator');
+      const storage = rt.resolve('storage');
+      const s = await orch.openSession();
+      for (const input of ['a', 'b', 'c']) await orch.run({ sessionId: s.id, runner: 'spy', task: { input } });
+      const exportWith = async (interruptAt: 'read' | 'write') => {
+        const controller = new AbortController();
+        const program = new Command('limit').exitOverride();
+        registerCommands({ program, runtime: async () => rt, printJson: () => {}, print: () => {}, printStderr: () => {}, signal: controller.signal, untilStopped: () => new Promise(() => {}) });
+        const getTrace = storage.getTrace;
+        const exportArtifact = orch.exportArtifact;
+        let reads = 0;
+        if (interruptAt === 'read') {
+          storage.getTrace = async (...args) => {
+            reads++;
+            controller.abort(new Error('Interrupted by SIGINT'));
+            return getTrace.apply(storage, args);
+          };
+        } else {
+          orch.exportArtifact = async (input) => {
+            const artifact = await exportArtifact.call(orch, input);
+            controller.abort(new Error('Interrupted by SIGINT'));
+            return artifact;
+          };
+        }
+        try {
+          const out = path.join(dir, `${interruptAt}.json`);
+          const error = await program.parseAsync(['node', 'limit', 'export', '--session', s.id, '--format', 'json', '--out', out]).then(() => null, (e: unknown) => e);
+          expect(error).toMatchObject(interruptAt === 'read' ? { code: 'LIMIT_RUNNER_ABORTED', message: 'The export was aborted: Interrupted by SIGINT' } : { message: 'Interrupted by SIGINT' });
+          return reads;
+        } finally {
+          storage.getTrace = getTrace;
+          orch.exportArtifact = exportArtifact;
+        }
+      };
+      expect(await exportWith('read')).toBe(1);
+      await exportWith('write');
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

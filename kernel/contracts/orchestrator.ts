@@ -276,10 +276,25 @@ export interface RdKnee {
 export interface RefineInput extends CreateRdSeriesInput {
   /** Steps to run (the loop also stops when `step` returns null). */
   maxSteps: number;
-  /** Produces step `i`'s graph (or distortion) and rate. */
-  step(index: number): Promise<Omit<RdStepInput, 'tenant' | 'step'> | null> | Omit<RdStepInput, 'tenant' | 'step'> | null;
+  /**
+   * Produces step `i`'s graph (or distortion) and rate. `context.signal` is the refinement's
+   * `signal` (one that never aborts when none was given): a step that takes long may stop on it.
+   */
+  step(index: number, context: RefineStepContext): Promise<Omit<RdStepInput, 'tenant' | 'step'> | null> | Omit<RdStepInput, 'tenant' | 'step'> | null;
   /** `knee:<name>`; default `kneedle` when present, else `menger`. */
   detector?: string;
+  /**
+   * Stops the refinement (LIMIT_RUNNER_ABORTED, or the signal's reason's code when it is a
+   * LimitError; the message and `details.steps` say how many steps were recorded): checked before
+   * the series is created and before each step, given to `step` and to the measurement of the step's
+   * graph (with the step's own `signal`). The points recorded before stay in the series.
+   */
+  signal?: AbortSignal;
+}
+
+/** The second argument of `RefineInput.step`. */
+export interface RefineStepContext {
+  signal: AbortSignal;
 }
 
 // ───────────────────────────── artifacts ─────────────────────────────

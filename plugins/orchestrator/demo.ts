@@ -50,9 +50,8 @@ export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'py
 
     const reference = ring(12);
     const { series, knee } = await orchestrator.refine({
-      sessionId: session.id, name: 'demo refinement', reference, maxSteps: 8,
+      sessionId: session.id, name: 'demo refinement', reference, maxSteps: 8, signal,
       step: (i) => {
-        signal?.throwIfAborted();
         const g = ring(3 + i);
         return { graph: g, rate: g.nodes.length + g.edges.length };
       },

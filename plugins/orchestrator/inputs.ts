@@ -147,7 +147,7 @@ const rdSeriesShape = {
 };
 export const CreateRdSeriesInputSchema = z.object(rdSeriesShape).strict().superRefine(wellFormedText);
 export const RefineInputSchema = z
-  .object({ ...rdSeriesShape, maxSteps: z.number().int().min(1), step: Fn, detector: z.string().min(1).max(64).optional() })
+  .object({ ...rdSeriesShape, maxSteps: z.number().int().min(1), step: Fn, detector: z.string().min(1).max(64).optional(), signal: Signal.optional() })
   .strict()
   .superRefine(wellFormedText);
 

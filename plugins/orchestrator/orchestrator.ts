@@ -1301,13 +1301,28 @@ export class OrchestratorService implements Orchestrator {
   }
 
   async refine(given: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }> {
-    const { maxSteps: _steps, step: _step, detector: _detector, ...seriesInput } = checkInput(RefineInputSchema, given, 'refine input');
+    const { maxSteps: _steps, step: _step, detector: _detector, signal: _signal, ...seriesInput } = checkInput(RefineInputSchema, given, 'refine input');
     const input = given;
+    const { signal } = input;
+    if (signal?.aborted) throw refineAborted(signal);
     const created = await this.createRdSeries(seriesInput as CreateRdSeriesInput);
+    const context = { signal: signal ?? NEVER_ABORTED };
+    let recorded = 0;
     for (let i = 0; i < input.maxSteps; i++) {
-      const step = await input.step(i);
-      if (step === null) break;
-      await this.recordRdStep(created.id, { ...step, tenant: created.tenant, step: i });
+      if (signal?.aborted) throw refineAborted(signal, created.id, recorded);
+      try {
+        const step = await input.step(i, context);
+        if (step === null) break;
+        if (signal?.aborted) throw refineAborted(signal, created.id, recorded);
+        // The measurement of the step's graph stops on either the step's own signal or the refinement's.
+        const stop = step.signal && signal ? AbortSignal.any([step.signal, signal]) : (step.signal ?? signal);
+        await this.recordRdStep(created.id, { ...step, tenant: created.tenant, step: i, ...(stop ? { signal: stop } : {}) });
+      } catch (error) {
+        // A step given up on (by its callback, or its measurement aborted) once the refinement's signal aborted is its cancel.
+        if (signal?.aborted) throw refineAborted(signal, created.id, recorded);
+        throw error;
+      }
+      recorded++;
     }
     // Read once, at the end: each step returned only its own point.
     const series = (await this.#storage.getRdSeries(created.tenant, created.id)) ?? created;
@@ -1439,6 +1454,24 @@ interface Cancel {
 }
 
 const cancelOf = (signal: AbortSignal | undefined, what: string): Cancel | undefined => (signal ? { signal, what } : undefined);
+
+/** The `step` context of a refinement whose caller gave no signal. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/**
+ * Why a refinement stopped: abortReason's error (the signal's reason's code when it is a
+ * LimitError), saying how many steps were recorded in which series (`details.seriesId`, `steps`),
+ * or that the series was not created.
+ */
+function refineAborted(signal: AbortSignal, seriesId?: string, steps = 0): LimitError {
+  const reason = abortReason(signal, 'The refinement');
+  const where = seriesId === undefined
+    ? 'the refinement stopped before creating its RD series'
+    : `the refinement stopped after recording ${steps} step${steps === 1 ? '' : 's'} in RD series "${seriesId}", which keeps them`;
+  return new LimitError(reason.code, `${reason.message} (${where})`, {
+    details: { ...reason.details, ...(seriesId !== undefined ? { seriesId } : {}), steps }, cause: reason,
+  });
+}
 
 /** Throws the cancel's LIMIT_RUNNER_ABORTED (abortReason) once its signal has aborted. */
 function refuseIfCancelled(cancel: Cancel | undefined): void {

@@ -1,6 +1,7 @@
 /**
- * Cancelling an export (its optional `signal`): an export stops reading at the next page or trace
- * and rejects. Real SQLite storage.
+ * Cancelling an export and a refinement (their optional `signal`): an export stops reading at the
+ * next page or trace and rejects; a refinement stops before its next step (or its series), its step
+ * in progress sees the signal, and the points recorded before stay. Real SQLite storage.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LimitError, createRuntime, definePlugin, type Orchestrator, type Runtime, type Storage } from 'limit-graph';
@@ -93,5 +94,66 @@ describe('a cancelled export', () => {
     await expect(orch.exportArtifact({ sessionId: 'nope', format: 'json', signal: controller.signal })).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED' });
     expect(read).not.toHaveBeenCalled();
     expect(listed).not.toHaveBeenCalled();
+  });
+});
+
+describe('a cancelled refinement', () => {
+  const graph = (n: number) => ({ nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [i] })), edges: [] });
+
+  it('aborted before it starts: no series is created and no step is called', async () => {
+    const { orch, storage } = await start();
+    const s = await orch.openSession();
+    const step = vi.fn(() => ({ rate: 1, distortion: 1 }));
+    const controller = new AbortController();
+    controller.abort(new Error('stop'));
+    await expect(orch.refine({ sessionId: s.id, name: 'r', maxSteps: 3, step, signal: controller.signal })).rejects.toMatchObject({
+      code: 'LIMIT_RUNNER_ABORTED', message: 'The refinement was aborted: stop (the refinement stopped before creating its RD series)', details: { steps: 0 },
+    });
+    expect(step).not.toHaveBeenCalled();
+    expect(await storage.listRdSeries('default', { sessionId: s.id })).toEqual([]);
+  });
+
+  it('aborted during a step: no further step runs, the points recorded stay, and the error says how many', async () => {
+    const { orch, storage } = await start();
+    const s = await orch.openSession();
+    const controller = new AbortController();
+    const signals: AbortSignal[] = [];
+    const step = vi.fn((i: number, context: { signal: AbortSignal }) => {
+      signals.push(context.signal);
+      if (i === 2) controller.abort(new Error('enough'));
+      return { rate: i + 1, distortion: 10 - i };
+    });
+    const error = await orch.refine({ sessionId: s.id, name: 'r', maxSteps: 8, step, signal: controller.signal }).catch((e: unknown) => e);
+    const [series] = await storage.listRdSeries('default', { sessionId: s.id });
+    expect(error).toMatchObject({
+      code: 'LIMIT_RUNNER_ABORTED',
+      message: `The refinement was aborted: enough (the refinement stopped after recording 2 steps in RD series "${series!.id}", which keeps them)`,
+      details: { seriesId: series!.id, steps: 2 },
+    });
+    expect(step).toHaveBeenCalledTimes(3);
+    expect(signals.every((x) => x === controller.signal)).toBe(true);
+    expect(series!.points.map((p) => [p.step, p.distortion])).toEqual([[0, 10], [1, 9]]);
+  });
+
+  it('a step\'s measurement in progress is aborted with the refinement (its own signal still applies), and a signal\'s LimitError keeps its code', async () => {
+    const { orch, storage } = await start();
+    const s = await orch.openSession();
+    const controller = new AbortController();
+    const own = new AbortController();
+    const reference = graph(4);
+    // Step 0 is a distortion; step 1's graph is measured until the refinement is aborted.
+    measuring.push(() => controller.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', 'Took too long')));
+    const error = await orch.refine({
+      sessionId: s.id, name: 'r', reference, distortionAlgorithm: 'held', detector: 'first', maxSteps: 4, signal: controller.signal,
+      step: (i) => (i === 0 ? { rate: 1, distortion: 3 } : { rate: 2, graph: graph(2), signal: own.signal }),
+    }).catch((e: unknown) => e);
+    expect(own.signal.aborted).toBe(false);
+    const [series] = await storage.listRdSeries('default', { sessionId: s.id });
+    expect(error).toMatchObject({
+      code: 'LIMIT_RUNNER_TIMEOUT',
+      message: `Took too long (the refinement stopped after recording 1 step in RD series "${series!.id}", which keeps them)`,
+      details: { seriesId: series!.id, steps: 1 },
+    });
+    expect(series!.points.map((p) => p.step)).toEqual([0]);
   });
 });

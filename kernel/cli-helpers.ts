@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { formatIssues } from './config/issues.ts';
 import { LimitError, type LimitErrorCode } from './errors.ts';
+import { DECIMAL_INTEGER } from './option-schemas.ts';
 import type { Runtime } from './runtime.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -27,6 +28,7 @@ export interface NumberOptionSpec {
 }
 
 // Plain decimal notation only: Number() would also read "" and "  " as 0, "0x1f" as 31 and "1_0" as NaN.
+// An integer option takes digits only (DECIMAL_INTEGER, as an option set by a variable): not "1e3", "+5", " 5" or "5.0".
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 
 /**
@@ -38,8 +40,8 @@ export function parseNumberOption(option: string, value: string, spec: NumberOpt
   const { integer = false, min, max, code = 'LIMIT_VALIDATION' } = spec;
   const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` ≥ ${min}` : max !== undefined ? ` ≤ ${max}` : '';
   const wanted = `${integer ? 'an integer' : 'a number'}${range}`;
-  const n = DECIMAL.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+  const n = (integer ? DECIMAL_INTEGER.test(value) : DECIMAL.test(value.trim())) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || (integer && !Number.isSafeInteger(n)) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
     throw new LimitError(code, `${option} must be ${wanted}, got ${JSON.stringify(value)}`, {
       details: { field: option, value },
       fix: `Pass ${option} <${integer ? 'integer' : 'number'}>${range ? ` (${range.trim()})` : ''}.`,

@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
-import { z } from 'limit-graph';
-import { decimalInt } from './schemas.ts';
+import { decimalInt, z } from 'limit-graph';
 
 /** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
 const TenantName = z

@@ -4,7 +4,7 @@
  */
 import {
   ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, refuseMeasuredMetaKeys, z,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, refuseMeasuredMetaKeys, z,
 } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
@@ -31,19 +31,7 @@ export const CreateSessionBody = z
   .object({ name: Text(256).optional(), limits: SessionLimitsPatch.optional(), metadata: Metadata.optional() })
   .strict();
 
-/**
- * An integer given as text (a query parameter; an option set by an environment variable, `PORT`):
- * plain decimal digits only. z.coerce (Number()) would also read "0x10", "1e1", " 10", "+10", "10.0",
- * "0b10" and "" as numbers; anything but digits stays a string here and is refused with the one
- * message for every way the value can be wrong (zod's own for 'abc' said "expected number, received
- * NaN"). A number (an option in the config) is taken as it is. Documented in OpenAPI as the integer
- * range it is.
- */
-export function decimalInt(min: number, max: number) {
-  const error = `Expected a whole number from ${min} to ${max}, in decimal digits`;
-  return z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
-}
-
+/** Digits only (decimalInt); documented in OpenAPI as the integer range it is. */
 const Limit = decimalInt(1, 1000)
   .describe('Most records on the page (default 100). A page also ends early, with nextCursor, once its records reach 16 MiB of JSON.');
 const Cursor = z.string().min(1).max(1024);

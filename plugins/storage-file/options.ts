@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
+import { DEFAULT_MAX_RECORD_BYTES, decimalInt } from 'limit-graph';
 
 /** Env variables arrive as strings; accept the usual spellings of a boolean, refuse anything else. */
 const Bool = z.union([
@@ -18,12 +18,12 @@ export const StorageFileOptions = z
      */
     fsync: Bool.default(true),
     /** Largest record accepted, as JSON bytes. */
-    maxRecordBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
+    maxRecordBytes: decimalInt(1024).default(DEFAULT_MAX_RECORD_BYTES),
     /**
      * A store lock from another machine not refreshed for this long (ms) is a dead holder's; the
      * holder refreshes it every third of this (see the README).
      */
-    staleLockMs: z.coerce.number().int().min(1000).default(30_000),
+    staleLockMs: decimalInt(1000).default(30_000),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
+import { DEFAULT_MAX_RECORD_BYTES, decimalInt } from 'limit-graph';
 
 /** Env variables arrive as strings; accept the usual spellings of a boolean, refuse anything else. */
 const Bool = z.union([
@@ -18,9 +18,9 @@ export const StorageKvOptions = z
      */
     noSync: Bool.default(false),
     /** Largest record accepted, as JSON bytes. */
-    maxRecordBytes: z.coerce.number().int().min(1024).default(DEFAULT_MAX_RECORD_BYTES),
+    maxRecordBytes: decimalInt(1024).default(DEFAULT_MAX_RECORD_BYTES),
     /** Initial LMDB map size in bytes (it grows on demand); mostly for tests. */
-    mapSize: z.coerce.number().int().min(1 << 20).optional(),
+    mapSize: decimalInt(1 << 20).optional(),
   })
   .strict();
 

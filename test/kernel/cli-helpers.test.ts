@@ -19,7 +19,8 @@ describe('parseNumberOption', () => {
   it('reads plain decimal numbers', () => {
     expect(parseNumberOption('--alpha', '0.5')).toBe(0.5);
     expect(parseNumberOption('--alpha', '-1e-3')).toBe(-0.001);
-    expect(parseNumberOption('--n', ' 7 ', { integer: true })).toBe(7);
+    expect(parseNumberOption('--n', '7', { integer: true })).toBe(7);
+    expect(() => parseNumberOption('--n', ' 7 ', { integer: true })).toThrow('--n must be an integer, got " 7 "');
   });
 
   it.each(['', '  ', 'abc', '0x10', 'NaN', 'Infinity', '1,5', '1_0'])('refuses %j instead of reading 0 or NaN', (value) => {

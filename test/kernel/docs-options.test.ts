@@ -57,7 +57,8 @@ function rangeText(schema: unknown): string | undefined {
       const parts = [min && `${min.inclusive ? '≥' : '>'} ${min.value}`, max && `${max.inclusive ? '≤' : '<'} ${max.value}`].filter(Boolean);
       return parts.length > 0 ? parts.join(', ') : undefined;
     }
-    s = d.innerType ?? d.in ?? d.schema;
+    // A preprocess (decimalInt) is a pipe from a transform: its bounds are those of what it pipes to.
+    s = d.innerType ?? (d.type === 'pipe' && defOf(d.in).type === 'transform' ? (d as Def & { out: unknown }).out : d.in) ?? d.schema;
   }
   return undefined;
 }

@@ -1,0 +1,64 @@
+/**
+ * Every integer option that text can set (a variable, a JSON config, a CLI flag) is decimal digits:
+ * z.coerce.number / Number() read "0x100000", "1e6", " 2048" and "" as numbers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRuntime, decimalInt, isLimitError, parseNumberOption } from '../../kernel/index.ts';
+import storageFile from '../../plugins/storage-file/index.ts';
+import storageKv from '../../plugins/storage-kv/index.ts';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-option-schemas-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const BAD = ['0x100000', '1e6', '8e3', ' 2048', '2048 ', '+2048', '2048.0', '0b100000000000', '2_048', '', 'abc', '-2048'];
+
+const OPTIONS = [
+  { plugin: storageKv, name: 'storage-kv', option: 'maxRecordBytes', message: 'Expected a whole number ≥ 1024, in decimal digits' },
+  { plugin: storageKv, name: 'storage-kv', option: 'mapSize', message: 'Expected a whole number ≥ 1048576, in decimal digits' },
+  { plugin: storageFile, name: 'storage-file', option: 'maxRecordBytes', message: 'Expected a whole number ≥ 1024, in decimal digits' },
+  { plugin: storageFile, name: 'storage-file', option: 'staleLockMs', message: 'Expected a whole number ≥ 1000, in decimal digits' },
+];
+
+describe('integer plugin options given as text', () => {
+  for (const { plugin, name, option, message } of OPTIONS) {
+    it.each(BAD)(`${name}.${option} refuses %j, naming the option`, async (value) => {
+      const error = await createRuntime({ config: { logLevel: 'silent', dataDir, plugins: { [name]: { [option]: value } } }, plugins: [plugin], env: {} })
+        .then(async (rt) => { await rt.close(); return undefined; }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(value)).toBe(true);
+      expect((error as Error).message).toContain(`plugins.${name}.${option}: ${message}`);
+    });
+
+    it(`${name}.${option} reads decimal digits and takes a number as it is`, () => {
+      const schema = (plugin.options as unknown as { shape: Record<string, { parse(v: unknown): unknown }> }).shape[option]!;
+      expect(schema.parse('2097152')).toBe(2_097_152);
+      expect(schema.parse(2_097_152)).toBe(2_097_152);
+    });
+  }
+});
+
+describe('decimalInt', () => {
+  it.each(BAD)('refuses %j with the one message', (value) => {
+    const r = decimalInt(0, 10_000_000).safeParse(value);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toBe('Expected a whole number from 0 to 10000000, in decimal digits');
+  });
+
+  it('refuses a digit string past the safe integers', () => {
+    expect(decimalInt(1).safeParse('99999999999999999999').success).toBe(false);
+  });
+});
+
+describe('parseNumberOption with integer: true (a CLI flag)', () => {
+  it.each(BAD.filter((v) => v !== '-2048'))('refuses %j', (value) => {
+    expect(() => parseNumberOption('--port', value, { integer: true, min: 0, max: 65_535 })).toThrow(`--port must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  });
+
+  it('reads digits, and a minus sign where the range allows it', () => {
+    expect(parseNumberOption('--port', '8080', { integer: true, min: 0, max: 65_535 })).toBe(8080);
+    expect(parseNumberOption('--offset', '-3', { integer: true })).toBe(-3);
+    expect(() => parseNumberOption('--n', '99999999999999999999', { integer: true })).toThrow(/--n must be an integer/);
+  });
+});

@@ -21,9 +21,10 @@ export const StorageFileOptions = z
     maxRecordBytes: decimalInt(1024).default(DEFAULT_MAX_RECORD_BYTES),
     /**
      * A store lock from another machine not refreshed for this long (ms) is a dead holder's; the
-     * holder refreshes it every third of this (see the README).
+     * holder refreshes it every third of this (see the README). At most a day: a third of more than
+     * setInterval's 2^31-1 ms would make Node refresh the lock every millisecond.
      */
-    staleLockMs: decimalInt(1000).default(30_000),
+    staleLockMs: decimalInt(1000, 86_400_000).default(30_000),
   })
   .strict();
 

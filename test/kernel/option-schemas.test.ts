@@ -19,7 +19,7 @@ const OPTIONS = [
   { plugin: storageKv, name: 'storage-kv', option: 'maxRecordBytes', message: 'Expected a whole number ≥ 1024, in decimal digits' },
   { plugin: storageKv, name: 'storage-kv', option: 'mapSize', message: 'Expected a whole number ≥ 1048576, in decimal digits' },
   { plugin: storageFile, name: 'storage-file', option: 'maxRecordBytes', message: 'Expected a whole number ≥ 1024, in decimal digits' },
-  { plugin: storageFile, name: 'storage-file', option: 'staleLockMs', message: 'Expected a whole number ≥ 1000, in decimal digits' },
+  { plugin: storageFile, name: 'storage-file', option: 'staleLockMs', message: 'Expected a whole number from 1000 to 86400000, in decimal digits' },
 ];
 
 describe('integer plugin options given as text', () => {
@@ -37,6 +37,15 @@ describe('integer plugin options given as text', () => {
       expect(schema.parse(2_097_152)).toBe(2_097_152);
     });
   }
+});
+
+describe('storage-file staleLockMs', () => {
+  it('is at most a day: a third of more than 2^31-1 ms made setInterval refresh the lock every millisecond', async () => {
+    const error = await createRuntime({ config: { logLevel: 'silent', dataDir, plugins: { 'storage-file': { staleLockMs: 7_000_000_000 } } }, plugins: [storageFile], env: {} })
+      .then(async (rt) => { await rt.close(); return undefined; }, (e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+    expect((error as Error).message).toContain('plugins.storage-file.staleLockMs: Expected a whole number from 1000 to 86400000, in decimal digits');
+  });
 });
 
 describe('decimalInt', () => {

@@ -136,6 +136,12 @@ export class KvStorage implements Storage {
   readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
   readonly maxRecordBytes: number;
   #db: RootDatabase<string, Key> | undefined;
+  /** Set by close() until the transactions queued before it have run: calls from then on are refused. */
+  #closing: Promise<void> | undefined;
+  /** Transactions queued and not yet settled (close() waits for them). */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** >0 while a transaction callback runs: it still reaches the store during close(). */
+  #inTransaction = 0;
 
   constructor(readonly config: KvStorageConfig) {
     this.maxRecordBytes = config.maxRecordBytes;
@@ -148,6 +154,7 @@ export class KvStorage implements Storage {
   // ── lifecycle ────────────────────────────────────────────────────────────────────────────────
 
   async open(): Promise<void> {
+    await this.#closing;
     if (!this.#db) {
       try {
         // Every tenant's records live here: only the server's uid may enter the folder, whatever
@@ -216,11 +223,30 @@ export class KvStorage implements Storage {
     }
   }
 
+  /**
+   * Closes the environment once the writes requested before the call have committed (and, unless
+   * noSync, been flushed): they are not dropped. Calls made after it are refused
+   * (LIMIT_STORAGE_UNAVAILABLE). Before, the environment was let go at once and every transaction
+   * still queued failed with a TypeError (reading 'putSync' of undefined) — writes lost, no code.
+   */
   async close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     const db = this.#db;
     if (!db) return;
-    this.#db = undefined;
-    await db.close();
+    this.#closing = (async () => {
+      try {
+        while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+        if (!this.config.noSync) await db.flushed.then(undefined, () => undefined);
+      } finally {
+        this.#db = undefined;
+        try {
+          await db.close();
+        } finally {
+          this.#closing = undefined;
+        }
+      }
+    })();
+    return this.#closing;
   }
 
   async health(): Promise<HealthResult> {
@@ -280,7 +306,7 @@ export class KvStorage implements Storage {
   }
 
   #open(): RootDatabase<string, Key> {
-    if (!this.#db) {
+    if (!this.#db || (this.#closing && this.#inTransaction === 0)) {
       throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `KV storage ${this.config.path} is not open`, {
         plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().',
       });
@@ -304,12 +330,31 @@ export class KvStorage implements Storage {
   async #write<T>(fn: () => T): Promise<T> {
     const db = this.#open();
     try {
-      const result = await db.childTransaction(fn);
+      const result = await this.#transaction(db, fn);
       if (!this.config.noSync) await db.flushed;
       return result;
     } catch (error) {
       throw await this.#commitFailed(error);
     }
+  }
+
+  /**
+   * `fn` as a child transaction of lmdb-js's next batched write transaction, counted in flight until
+   * it settles; while `fn` runs the store stays reachable even if close() was called after it was queued.
+   */
+  #transaction<T>(db: RootDatabase<string, Key>, fn: () => T): Promise<T> {
+    const done = db.childTransaction(() => {
+      this.#inTransaction++;
+      try {
+        return fn();
+      } finally {
+        this.#inTransaction--;
+      }
+    }) as Promise<T>;
+    const settled = done.then(() => undefined, () => undefined);
+    this.#inFlight.add(settled);
+    void settled.then(() => this.#inFlight.delete(settled));
+    return done;
   }
 
   /**
@@ -867,7 +912,7 @@ export class KvStorage implements Storage {
         throw error;
       }
     };
-    const done = db.childTransaction(() => this.#applyBatch(tenant, prepare()));
+    const done = this.#transaction(db, () => this.#applyBatch(tenant, prepare()));
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       prepare();

@@ -142,6 +142,37 @@ describe('storage-kv plugin', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('close() commits the writes requested before it, then refuses calls (no TypeError, nothing dropped)', async () => {
+    const dir = tempDir();
+    try {
+      for (const noSync of [false, true]) {
+        const s = await openStore(dir, noSync);
+        const tenant = `t-${noSync}`;
+        const writes = [
+          ...Array.from({ length: 20 }, (_, i) => s.createTrace(makeTrace(tenant, `tr${i}`, 's1'))),
+          s.batch(tenant, Array.from({ length: 20 }, (_, i) => ({ op: 'createTrace' as const, trace: makeTrace(tenant, `b${i}`, 's1') }))),
+          s.createSession(makeSession(tenant, 's1')),
+        ];
+        const closed = s.close();
+        await expect(s.getTrace(tenant, 'tr0')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+        await expect(s.createTrace(makeTrace(tenant, 'late', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+        const results = await Promise.allSettled(writes);
+        expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+        await closed;
+        const again = await openStore(dir, noSync);
+        try {
+          expect((await again.listTraces(tenant, { limit: 100 })).items).toHaveLength(40);
+          expect(await again.getSession(tenant, 's1')).toMatchObject({ id: 's1' });
+          expect(await again.getTrace(tenant, 'late')).toBeNull();
+        } finally {
+          await again.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('storage-kv across processes', () => {

@@ -26,10 +26,28 @@ export const CONFIG_FILES = [
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TSCONFIG = path.join(PACKAGE_ROOT, 'tsconfig.json');
 
-/** Imports a TypeScript or JavaScript module afresh (its own namespace: no stale cache). */
+/**
+ * Imports a TypeScript or JavaScript module afresh (its own namespace: no stale cache). In a
+ * checkout, the package's tsconfig maps `limit-graph` (its `paths`) to the running kernel; an
+ * installed copy has none, and `limit-graph` resolves as a dependency in node_modules.
+ */
 export async function importFresh(file: string): Promise<Record<string, unknown>> {
-  const options = existsSync(TSCONFIG) ? { parentURL: import.meta.url, tsconfig: TSCONFIG } : import.meta.url;
-  return esmExports((await tsImport(pathToFileURL(file).href, options as Parameters<typeof tsImport>[1])) as Record<string, unknown>);
+  const href = pathToFileURL(file).href;
+  if (!existsSync(TSCONFIG)) return esmExports((await tsImport(href, import.meta.url)) as Record<string, unknown>);
+  // tsImport passes `tsconfig` to its ES module loader only. A file it compiles to CommonJS (a .ts
+  // outside a "type": "module" package) goes through the CommonJS loader it registers beside, which
+  // reads TSX_TSCONFIG_PATH at that moment (synchronously, in the call), or else looks for a
+  // tsconfig.json from the working folder: outside the checkout, require('limit-graph') failed.
+  const saved = process.env.TSX_TSCONFIG_PATH;
+  process.env.TSX_TSCONFIG_PATH = TSCONFIG;
+  let imported: Promise<unknown>;
+  try {
+    imported = tsImport(href, { parentURL: import.meta.url, tsconfig: TSCONFIG });
+  } finally {
+    if (saved === undefined) delete process.env.TSX_TSCONFIG_PATH;
+    else process.env.TSX_TSCONFIG_PATH = saved;
+  }
+  return esmExports((await imported) as Record<string, unknown>);
 }
 
 /**

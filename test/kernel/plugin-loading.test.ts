@@ -1,8 +1,12 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, type Plugin } from 'limit-graph';
 import { KERNEL, failure, tempProject } from '../helpers/temp-project.ts';
 
+const BIN = fileURLToPath(new URL('../../bin/limit.js', import.meta.url));
 const project = tempProject('limit-plugin-load-');
 const { write } = project;
 
@@ -59,6 +63,23 @@ describe('loading plugins named in the config', () => {
       const rt = await runtimeWith('./p.ts');
       expect(rt.plugins.map((p) => p.name)).toEqual(['p-factory']);
       await rt.close();
+    });
+
+    // Run from that folder, as a user would: tsx's CommonJS loader otherwise finds this checkout's
+    // tsconfig.json (its paths map limit-graph) from the working folder.
+    it("imports 'limit-graph' (the running kernel), as do the config file and a preset beside it", async () => {
+      write('base.ts', `import { defineConfig } from 'limit-graph';\nexport default defineConfig({ tenant: 'from-preset' });`);
+      write('limit.config.ts', `import { defineConfig } from 'limit-graph';\nexport default defineConfig({ extends: './base.ts', logLevel: 'silent', dataDir: '.data', plugins: { './greeter': { greeting: 'Hi' } } });`);
+      write('greeter.ts', `import { definePlugin, z } from 'limit-graph';
+        export default definePlugin({
+          meta: { name: 'greeter', version: '1.0.0' },
+          options: z.object({ greeting: z.string() }).strict(),
+          setup(ctx, options) {
+            ctx.hooks.cliCommands.tap(ctx.name, ({ program, print }) => program.command('greet <name>').action((name: string) => print(\`\${options.greeting}, \${name} (\${ctx.config.tenant})\`)));
+          },
+        });`);
+      const { stdout } = await promisify(execFile)(process.execPath, [BIN, '--config', path.join(project.dir, 'limit.config.ts'), 'greet', 'Bob'], { cwd: project.dir });
+      expect(stdout).toBe('Hi, Bob (from-preset)\n');
     });
 
     it('with top-level await, says that the file is compiled as CommonJS and how to change it', async () => {

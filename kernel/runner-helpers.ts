@@ -450,16 +450,17 @@ export function sdkLogger(logger: Logger, sdk: string, secret: string | undefine
 
 /**
  * The client options every vendor SDK of the OpenAI/Anthropic kind takes alike: the key (as the
- * client's only credential), the base URL (the option, else the vendor's: never process.env's), a per-request timeout (each call passes a
+ * client's only credential), the base URL (the option, else the vendor's), a per-request timeout (each call passes a
  * shorter one when its deadline is nearer), and its log lines sent to pino through `sdkLogger`.
  * The SDK's own retries are off: the runner retries with `withRetries` (up to `maxRetries`),
- * whose waits end with the deadline and which starts no wait longer than the time left.
+ * whose waits end with the deadline and which starts no wait longer than the time left. Build the
+ * client inside `withoutVendorEnv`, so that the SDK adds nothing from process.env.
  */
 export function vendorClientOptions(
   options: { apiKey: string; baseURL?: string | undefined; maxRetries: number; timeoutMs: number },
   logger: Logger,
   sdk: string,
-  /** The vendor's API when `baseURL` is unset. Always passed: the SDK would otherwise read its own *_BASE_URL from process.env, which the runtime's `env` (and config) never chose, and send the key there. */
+  /** The vendor's API when `baseURL` is unset. */
   defaultBaseURL: string,
 ) {
   return {
@@ -470,6 +471,27 @@ export function vendorClientOptions(
     logLevel: 'warn' as const,
     logger: sdkLogger(logger, sdk, options.apiKey),
   };
+}
+
+/**
+ * Builds a vendor SDK client (`build`, synchronous) with every `<prefix>_*` variable out of
+ * process.env, each put back as soon as it returns: no other code runs meanwhile. The SDKs read
+ * variables of their own when a client is constructed — openai@6: OPENAI_BASE_URL, _API_KEY,
+ * _ADMIN_KEY, _ORG_ID, _PROJECT_ID, _WEBHOOK_SECRET, _LOG, _CUSTOM_HEADERS; @anthropic-ai/sdk@1:
+ * ANTHROPIC_BASE_URL, _API_KEY, _AUTH_TOKEN, _PROFILE, _WEBHOOK_SIGNING_KEY, _LOG,
+ * _OPEN_TELEMETRY*, _CUSTOM_HEADERS — and take them for what they are not given, or, for the
+ * custom headers, on top of what they are (an `Authorization` line there replaces the key), so a
+ * variable nobody configured could send the key to another host or other headers with it. A
+ * runner's client is what its options say, the runtime's env (meta.env) and config, and nothing else.
+ */
+export function withoutVendorEnv<T>(prefix: string, build: () => T): T {
+  const hidden = Object.entries(process.env).filter(([name]) => name.startsWith(`${prefix}_`));
+  for (const [name] of hidden) delete process.env[name];
+  try {
+    return build();
+  } finally {
+    for (const [name, value] of hidden) process.env[name] = value;
+  }
 }
 
 /** What a runner that calls a vendor can enforce: the deadline, and one turn at a time per session. */

@@ -22,6 +22,7 @@ import {
   vendorClientOptions,
   vendorFailures,
   withRetries,
+  withoutVendorEnv,
 } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerAnthropicOptionsParsed } from './options.ts';
@@ -48,10 +49,9 @@ export class AnthropicRunner implements Runner {
     private readonly options: RunnerAnthropicOptionsParsed,
     logger: Logger,
   ) {
-    // Passing the key makes it the client's only credential: the SDK then reads no
-    // ANTHROPIC_AUTH_TOKEN or profile from the server's environment.
-    // The base URL too is always given: the SDK would read ANTHROPIC_BASE_URL from process.env.
-    this.#client = new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com'));
+    // Only the options count: the SDK would add ANTHROPIC_BASE_URL, ANTHROPIC_CUSTOM_HEADERS… from
+    // process.env. Passing the key makes it the client's only credential: no ANTHROPIC_AUTH_TOKEN or profile.
+    this.#client = withoutVendorEnv('ANTHROPIC', () => new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com')));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey, sessionIdleMs: options.sessionIdleMs });
   }
 

@@ -22,6 +22,7 @@ import {
   vendorClientOptions,
   vendorFailures,
   withRetries,
+  withoutVendorEnv,
 } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunnerFailure, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerOpenAIOptionsParsed } from './options.ts';
@@ -43,9 +44,8 @@ export class OpenAIRunner implements Runner {
     private readonly options: RunnerOpenAIOptionsParsed,
     logger: Logger,
   ) {
-    // Everything explicit: the SDK reads OPENAI_BASE_URL, OPENAI_ORG_ID and OPENAI_PROJECT_ID from
-    // process.env for what it is not given, behind the runtime's env and config.
-    this.#client = new OpenAI({ ...vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1'), organization: null, project: null });
+    // Only the options count: the SDK would add OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_CUSTOM_HEADERS… from process.env.
+    this.#client = withoutVendorEnv('OPENAI', () => new OpenAI(vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1')));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey, sessionIdleMs: options.sessionIdleMs });
   }
 

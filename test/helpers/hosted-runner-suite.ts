@@ -47,6 +47,11 @@ export interface HostedRunnerSetup<F extends FakeServer, O extends HostedRunnerO
   envPrefix: string;
   model: string;
   apiKey: string;
+  /**
+   * Variables of its SDK's own, beyond <envPrefix>_BASE_URL, _API_KEY, _CUSTOM_HEADERS and _LOG,
+   * that the runner must not let it read (each value contains `from-process-env`).
+   */
+  sdkEnv: Record<string, string>;
   configure(options: O): Plugin;
   startFake(): Promise<F>;
 }
@@ -131,6 +136,68 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       } finally {
         if (saved === undefined) delete process.env[name];
         else process.env[name] = saved;
+      }
+    });
+
+    it(`the SDK reads nothing from process.env: ${h.envPrefix}_BASE_URL, _API_KEY, _CUSTOM_HEADERS, _LOG and its other variables change no request`, async () => {
+      const elsewhere = await h.startFake();
+      const p = h.envPrefix;
+      const variables: Record<string, string> = {
+        [`${p}_BASE_URL`]: elsewhere.url,
+        [`${p}_API_KEY`]: 'sk-from-process-env',
+        // The SDKs add these on top of the headers they build, the credential's included.
+        [`${p}_CUSTOM_HEADERS`]: 'Authorization: Bearer sk-from-process-env\nX-Api-Key: sk-from-process-env\nX-From-Process-Env: yes',
+        [`${p}_LOG`]: 'debug',
+        ...h.sdkEnv,
+      };
+      const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+      Object.assign(process.env, variables);
+      try {
+        h.fake().requests.length = 0;
+        h.logLines.length = 0;
+        const { rt, runner } = await h.start({ stream: false });
+        // Set where the client was built: it is still there for the rest of the process.
+        expect(Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]))).toEqual(variables);
+        const result = await runner.executeIsolated(prompt('hello'), makeRunContext());
+        const health = await runner.health();
+        await rt.close();
+        expect(result.ok, JSON.stringify(result.error)).toBe(true);
+        expect(health.status).toBe('ok');
+        // Every request went where the config says, with the config's key and none of the headers.
+        expect(elsewhere.requests).toHaveLength(0);
+        expect(h.fake().requests).toHaveLength(2);
+        for (const request of h.fake().requests) {
+          expect(request.key).toBe(h.apiKey);
+          expect(JSON.stringify(request.headers)).not.toMatch(/from-process-env/i);
+        }
+        // The SDK logs at warn, whatever <prefix>_LOG says: no debug lines of its own.
+        expect(h.logLines.filter((line) => line.includes('"sdk"'))).toEqual([]);
+      } finally {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+        await elsewhere.close();
+      }
+    });
+
+    it(`${h.envPrefix}_API_KEY, _BASE_URL and _MODEL in the runtime's env override the config's apiKey, baseURL and model`, async () => {
+      const elsewhere = await h.startFake();
+      try {
+        h.fake().requests.length = 0;
+        const rt = await createRuntime({
+          config: { plugins: {}, logLevel: 'silent' },
+          env: { [`${h.envPrefix}_API_KEY`]: 'sk-from-env', [`${h.envPrefix}_BASE_URL`]: h.fake().url, [`${h.envPrefix}_MODEL`]: 'env-model' },
+          plugins: [h.configure({ model: 'config-model', apiKey: 'sk-from-config', baseURL: elsewhere.url } as O)],
+        });
+        const result = await rt.resolve(h.runnerKey).executeIsolated(prompt('hi'), makeRunContext());
+        await rt.close();
+        expect(result.ok, JSON.stringify(result.error)).toBe(true);
+        expect(elsewhere.requests).toHaveLength(0);
+        expect(h.sent()[0]!.key).toBe('sk-from-env');
+        expect(h.sent()[0]!.body.model).toBe('env-model');
+      } finally {
+        await elsewhere.close();
       }
     });
 

@@ -8,6 +8,7 @@ import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.ts';
 const API_KEY = 'sk-ant-test-SECRET-0123456789abcdef';
 const bed = hostedRunnerTestbed<FakeAnthropic, AnthropicRunner, Parameters<typeof runnerAnthropic.configure>[0]>({
   name: 'runner-anthropic', runnerKey: 'runner:anthropic', envPrefix: 'ANTHROPIC', model: 'fake-claude', apiKey: API_KEY,
+  sdkEnv: { ANTHROPIC_AUTH_TOKEN: 'tok-from-process-env', ANTHROPIC_WEBHOOK_SIGNING_KEY: 'whsec-from-process-env', ANTHROPIC_PROFILE: 'from-process-env' },
   configure: (options) => runnerAnthropic.configure(options), startFake: startFakeAnthropic,
 });
 const { start } = bed;

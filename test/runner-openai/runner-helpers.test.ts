@@ -4,7 +4,7 @@
  * the per-session queue of HostedConversations, and the idle expiry runners share (SessionIdleSweeper).
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries } from 'limit-graph';
+import { createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries, withoutVendorEnv } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -191,6 +191,23 @@ describe('SessionIdleSweeper (sessionIdleMs of runner-python, runner-llama and t
     sessions.set('late', { tenant: 't', usedAt: now - 5_000, busy: false });
     await sleep(1_100);
     expect(closed).not.toContain('late@t');
+  });
+
+  it('withoutVendorEnv: hides <prefix>_* (only those) while the client is built, and puts them back, also when building throws', () => {
+    const names = ['LGTEST_VENDOR_A', 'LGTEST_VENDOR_B', 'LGTEST_VENDORX'];
+    Object.assign(process.env, { LGTEST_VENDOR_A: 'a', LGTEST_VENDOR_B: 'b', LGTEST_VENDORX: 'x' });
+    try {
+      const seen = withoutVendorEnv('LGTEST_VENDOR', () => names.map((name) => process.env[name]));
+      expect(seen).toEqual([undefined, undefined, 'x']);
+      expect(() =>
+        withoutVendorEnv('LGTEST_VENDOR', () => {
+          throw new Error('constructor failed');
+        }),
+      ).toThrow('constructor failed');
+      expect(names.map((name) => process.env[name])).toEqual(['a', 'b', 'x']);
+    } finally {
+      for (const name of names) delete process.env[name];
+    }
   });
 
   it('sessionIdleMsOption: one day by default, 1 s to 30 days', () => {

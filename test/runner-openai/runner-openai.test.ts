@@ -8,6 +8,7 @@ import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.ts';
 const API_KEY = 'sk-test-SECRET-0123456789abcdef';
 const bed = hostedRunnerTestbed<FakeOpenAI, OpenAIRunner, Parameters<typeof runnerOpenAI.configure>[0]>({
   name: 'runner-openai', runnerKey: 'runner:openai', envPrefix: 'OPENAI', model: 'fake-model', apiKey: API_KEY,
+  sdkEnv: { OPENAI_ORG_ID: 'org-from-process-env', OPENAI_PROJECT_ID: 'proj-from-process-env', OPENAI_ADMIN_KEY: 'sk-admin-from-process-env', OPENAI_WEBHOOK_SECRET: 'whsec-from-process-env' },
   configure: (options) => runnerOpenAI.configure(options), startFake: startFakeOpenAI,
 });
 const { start } = bed;

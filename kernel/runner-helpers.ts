@@ -327,7 +327,8 @@ export function mapStringsDeep<T>(value: T, fn: (s: string) => string): T {
 export function scrubSecretDeep<T>(value: T, secret: string | undefined): T {
   if (!secret || value === undefined) return value;
   const json = JSON.stringify(value);
-  if (json === undefined || !json.includes(secret)) return value;
+  // Looked for as JSON writes it inside a string: a quote, a backslash or a control character in the key is escaped there.
+  if (json === undefined || !json.includes(JSON.stringify(secret).slice(1, -1))) return value;
   return mapStringsDeep(value, (s) => scrubSecret(s, secret));
 }
 

@@ -153,6 +153,10 @@ describe('hosted-runner helpers', () => {
     const clean = { a: ['x'], b: 1 };
     expect(scrubSecretDeep(clean, 'sk-1')).toBe(clean);
     expect(scrubSecretDeep([{ role: 'assistant', content: 'key sk-1 here' }], 'sk-1')).toEqual([{ role: 'assistant', content: 'key [redacted] here' }]);
+    // A key with characters JSON escapes (a quote, a backslash, a control character) is found too.
+    for (const key of ['sk-"quoted"-1', 'sk-back\\slash-1', 'sk-tab\t-1']) {
+      expect(scrubSecretDeep({ reply: [`your key is ${key}.`] }, key), JSON.stringify(key)).toEqual({ reply: ['your key is [redacted].'] });
+    }
   });
 });
 

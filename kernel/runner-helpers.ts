@@ -26,9 +26,19 @@ export interface RunnerFailure {
   status?: number;
 }
 
+/**
+ * The shortest key that is scrubbed. A shorter one is a placeholder (`none`, `x`: what a local
+ * server without auth is given), not a secret, and scrubbing it would cut that word out of every
+ * reply and message.
+ */
+export const MIN_SCRUBBED_SECRET_LENGTH = 8;
+
+/** Whether `secret` is scrubbed: see MIN_SCRUBBED_SECRET_LENGTH. */
+const scrubbed = (secret: string | undefined): secret is string => secret !== undefined && secret.length >= MIN_SCRUBBED_SECRET_LENGTH;
+
 /** `text` with every occurrence of `secret` replaced by `[redacted]` (a server may echo a key back). */
 export function scrubSecret(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
+  return scrubbed(secret) ? text.split(secret).join('[redacted]') : text;
 }
 
 /** The host of a base URL, for messages; never the path or query (which may carry credentials). */
@@ -325,7 +335,7 @@ export function mapStringsDeep<T>(value: T, fn: (s: string) => string): T {
 
 /** `value` with every string in it scrubbed of `secret`; returned as is (no copy) when the secret does not occur. */
 export function scrubSecretDeep<T>(value: T, secret: string | undefined): T {
-  if (!secret || value === undefined) return value;
+  if (!scrubbed(secret) || value === undefined) return value;
   const json = JSON.stringify(value);
   // Looked for as JSON writes it inside a string: a quote, a backslash or a control character in the key is escaped there.
   if (json === undefined || !json.includes(JSON.stringify(secret).slice(1, -1))) return value;

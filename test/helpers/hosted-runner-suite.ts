@@ -545,6 +545,17 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       }
     });
 
+    it("a placeholder key (`none`, what a local server without auth is given) is no secret: replies keep the word", async () => {
+      await start({ apiKey: 'none', stream: false });
+      const ctx = makeRunContext();
+      const result = await runner.executeIsolated(prompt('none of them'), ctx);
+      expect(result.ok, JSON.stringify(result.error)).toBe(true);
+      expect(result.stdout).toBe('you said: none of them');
+      expect(JSON.stringify(runner.history(ctx.session.id))).not.toContain('[redacted]');
+      // A real key is scrubbed as before (the suite's key, in the test above and below).
+      expect(h.sent()[0]!.key).toBe('none');
+    });
+
     it('the API key is scrubbed from a successful reply that echoes it (stdout and the stored conversation)', async () => {
       await start();
       const a = makeRunContext();

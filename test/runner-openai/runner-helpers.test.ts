@@ -29,10 +29,14 @@ describe('hosted-runner helpers', () => {
   });
 
   it('scrubSecret and vendorFailures: every occurrence of the key goes, the wording names host and retries', () => {
-    expect(scrubSecret('k=sk-1 and again sk-1', 'sk-1')).toBe('k=[redacted] and again [redacted]');
+    expect(scrubSecret('k=sk-12345 and again sk-12345', 'sk-12345')).toBe('k=[redacted] and again [redacted]');
     expect(scrubSecret('nothing', undefined)).toBe('nothing');
-    const f = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: 'sk-1' });
-    expect(f.status(401, 'bad key sk-1')).toEqual({ code: 'LIMIT_RUNNER_FAILED', status: 401, message: 'runner-x: api.example rejected the API key: bad key [redacted]' });
+    // A key under 8 characters is a placeholder, not a secret: scrubbing it would cut words out of the text.
+    expect(scrubSecret('none of them, none at all', 'none')).toBe('none of them, none at all');
+    expect(scrubSecretDeep({ reply: 'x marks the spot' }, 'x')).toEqual({ reply: 'x marks the spot' });
+    expect(scrubSecret('key sk-12345 here', 'sk-12345')).toBe('key [redacted] here');
+    const f = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: 'sk-12345' });
+    expect(f.status(401, 'bad key sk-12345')).toEqual({ code: 'LIMIT_RUNNER_FAILED', status: 401, message: 'runner-x: api.example rejected the API key: bad key [redacted]' });
     expect(f.status(503, 'down').message).toBe('runner-x: api.example answered 503 (after 3 retries): down');
     expect(f.status(400, 'no').message).toBe('runner-x: api.example answered 400: no');
     expect(f.unreachable(new Error('fetch failed', { cause: new Error('connect ECONNREFUSED') }))).toMatchObject({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: 'runner-x: could not reach api.example: connect ECONNREFUSED' });
@@ -151,8 +155,8 @@ describe('hosted-runner helpers', () => {
 
   it('scrubSecretDeep scrubs every string of a value, and returns it untouched when the key does not occur', () => {
     const clean = { a: ['x'], b: 1 };
-    expect(scrubSecretDeep(clean, 'sk-1')).toBe(clean);
-    expect(scrubSecretDeep([{ role: 'assistant', content: 'key sk-1 here' }], 'sk-1')).toEqual([{ role: 'assistant', content: 'key [redacted] here' }]);
+    expect(scrubSecretDeep(clean, 'sk-12345')).toBe(clean);
+    expect(scrubSecretDeep([{ role: 'assistant', content: 'key sk-12345 here' }], 'sk-12345')).toEqual([{ role: 'assistant', content: 'key [redacted] here' }]);
     // A key with characters JSON escapes (a quote, a backslash, a control character) is found too.
     for (const key of ['sk-"quoted"-1', 'sk-back\\slash-1', 'sk-tab\t-1']) {
       expect(scrubSecretDeep({ reply: [`your key is ${key}.`] }, key), JSON.stringify(key)).toEqual({ reply: ['your key is [redacted].'] });

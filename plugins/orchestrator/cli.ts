@@ -1,8 +1,8 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`. */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { LimitError, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
-import type { ArtifactFormat, CommandRegistry, OutputOptions, RunOutcome } from 'limit-graph';
+import { ERROR_CODES, LimitError, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import type { ArtifactFormat, CommandRegistry, LimitErrorCode, OutputOptions, RunOutcome } from 'limit-graph';
 import { verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
 
@@ -89,7 +89,9 @@ function outcomeError(outcome: RunOutcome, withStderr: boolean): LimitError | un
   if (trace.status === 'error') {
     const error = trace.output?.error;
     const stderr = withStderr && trace.output?.stderr ? `\n${trace.output.stderr}` : '';
-    return new LimitError('LIMIT_RUNNER_FAILED', `Trace ${trace.id} failed${error ? ` (${error.code}): ${error.message}` : ''}${stderr}`, { details });
+    // The fix is the one for the trace's own error (a timeout: raise timeoutMs), not the generic runner one.
+    const fix = error && Object.hasOwn(ERROR_CODES, error.code) ? ERROR_CODES[error.code as LimitErrorCode].fix : undefined;
+    return new LimitError('LIMIT_RUNNER_FAILED', `Trace ${trace.id} failed${error ? ` (${error.code}): ${error.message}` : ''}${stderr}`, { details, ...(fix ? { fix } : {}) });
   }
   return undefined;
 }

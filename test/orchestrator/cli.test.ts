@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { createRuntime } from 'limit-graph';
+import { ERROR_CODES, createRuntime } from 'limit-graph';
 import { runCli } from '../helpers/cli.ts';
 import { registerCommands } from '../../plugins/orchestrator/cli.ts';
 import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
@@ -86,6 +86,20 @@ describe('orchestrator CLI', () => {
     const json = await cli('run', 'python', '--json', '--', "print('partial result'); 1/0");
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout).error.message).toMatch(/failed \(LIMIT_RUNNER_TASK_ERROR\)[\s\S]*Traceback/);
+  }, 60_000);
+
+  it("a failed run's fix is the catalogue's fix for the trace's own error code, not the generic runner one", async () => {
+    const raised = await cli('run', 'python', '--', '1/0');
+    expect(raised.code).toBe(1);
+    expect(raised.stderr).toContain(`  fix: ${ERROR_CODES.LIMIT_RUNNER_TASK_ERROR.fix}`);
+    // A task the runner refuses (a prompt to the Python runner) says to correct the named field.
+    const refused = await cli('run', 'python', '--kind', 'prompt', '--json', '--', 'hello');
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({
+      code: 'LIMIT_RUNNER_FAILED',
+      message: expect.stringContaining('(LIMIT_VALIDATION): runner-python runs Python code tasks; got kind "prompt"'),
+      fix: ERROR_CODES.LIMIT_VALIDATION.fix,
+    });
   }, 60_000);
 
   it('run --help says what --session keeps across invocations (the stored session, its traces) and what it does not (runner state)', async () => {

@@ -21,3 +21,16 @@ export function decimalInt(min: number, max?: number) {
   const int = z.number({ error }).int({ error }).min(min, { error });
   return z.preprocess((v) => (typeof v === 'string' && DECIMAL_INTEGER.test(v) ? Number(v) : v), max === undefined ? int : int.max(max, { error }));
 }
+
+/** The spellings of a boolean option given as text, and what each one means. */
+const BOOLEAN_TEXT: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false };
+
+/**
+ * A boolean option that a variable in `env` (or a JSON config) may set as text: `true`/`false`,
+ * `1`/`0` or `yes`/`no`, lower case; any other string ('TRUE', 'on', '') is refused with one message
+ * listing the accepted spellings, as is any other type. A boolean is taken as it is.
+ */
+export function booleanText() {
+  const error = 'Expected true or false (as text: true/false, 1/0 or yes/no)';
+  return z.preprocess((v) => (typeof v === 'string' && Object.hasOwn(BOOLEAN_TEXT, v) ? BOOLEAN_TEXT[v] : v), z.boolean({ error }));
+}

@@ -299,11 +299,11 @@ describe('messages say where a value came from and what is allowed', () => {
     expect(error.fix).toBe("Correct the plugin's options in the environment variable DATABASE_URL (change or unset it); its README lists every option.");
   });
 
-  it('an invalid boolean from the environment lists the accepted values', async () => {
+  it('an invalid boolean from the environment lists the accepted spellings', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'file' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_FILE_FSYNC: 'FALSE' } }));
     expect(error.message).toContain(
-      'plugins.storage-file.fsync: Expected boolean or one of "0"|"1"|"true"|"false"|"yes"|"no", received string (from environment variable LIMIT_FILE_FSYNC)',
+      'plugins.storage-file.fsync: Expected true or false (as text: true/false, 1/0 or yes/no) (from environment variable LIMIT_FILE_FSYNC)',
     );
   });
 

@@ -1,12 +1,13 @@
 /**
  * Every integer option that text can set (a variable, a JSON config, a CLI flag) is decimal digits:
- * z.coerce.number / Number() read "0x100000", "1e6", " 2048" and "" as numbers.
+ * z.coerce.number / Number() read "0x100000", "1e6", " 2048" and "" as numbers. A boolean one is
+ * booleanText(): true/false, 1/0 or yes/no.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime, decimalInt, isLimitError, parseNumberOption } from '../../kernel/index.ts';
+import { booleanText, createRuntime, decimalInt, isLimitError, parseNumberOption } from '../../kernel/index.ts';
 import storageFile from '../../plugins/storage-file/index.ts';
 import storageKv from '../../plugins/storage-kv/index.ts';
 
@@ -69,5 +70,34 @@ describe('parseNumberOption with integer: true (a CLI flag)', () => {
     expect(parseNumberOption('--port', '8080', { integer: true, min: 0, max: 65_535 })).toBe(8080);
     expect(parseNumberOption('--offset', '-3', { integer: true })).toBe(-3);
     expect(() => parseNumberOption('--n', '99999999999999999999', { integer: true })).toThrow(/--n must be an integer/);
+  });
+});
+
+const BOOLEAN_MESSAGE = 'Expected true or false (as text: true/false, 1/0 or yes/no)';
+
+describe('boolean plugin options given as text', () => {
+  const OPTIONS_BOOL = [
+    { plugin: storageKv, name: 'storage-kv', option: 'noSync', variable: 'LIMIT_KV_NO_SYNC' },
+    { plugin: storageFile, name: 'storage-file', option: 'fsync', variable: 'LIMIT_FILE_FSYNC' },
+  ];
+  for (const { plugin, name, option, variable } of OPTIONS_BOOL) {
+    it.each(['TRUE', 'on', 'maybe', ' 1'])(`${name}.${option} from ${variable} refuses %j, naming the option and the variable`, async (value) => {
+      const error = await createRuntime({ config: { logLevel: 'silent', dataDir, plugins: {} }, plugins: [plugin], env: { [variable]: value } })
+        .then(async (rt) => { await rt.close(); return undefined; }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(value)).toBe(true);
+      expect((error as Error).message).toContain(`plugins.${name}.${option}: ${BOOLEAN_MESSAGE} (from environment variable ${variable})`);
+    });
+  }
+});
+
+describe('booleanText', () => {
+  it.each([['true', true], ['1', true], ['yes', true], [true, true], ['false', false], ['0', false], ['no', false], [false, false]])('reads %j as %j', (value, expected) => {
+    expect(booleanText().parse(value)).toBe(expected);
+  });
+
+  it.each(['True', 'YES', 'on', 'off', 'y', '', ' true', 'toString', 1, 0, null])('refuses %j with the one message', (value) => {
+    const r = booleanText().safeParse(value);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toBe(BOOLEAN_MESSAGE);
   });
 });

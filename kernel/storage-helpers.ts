@@ -3,6 +3,8 @@
  * records the same way (the conformance suite holds them to it). Backends import these from
  * `limit-graph`; nothing here knows a concrete backend.
  */
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { LimitError, type LimitErrorCode } from './errors.ts';
 import {
@@ -946,4 +948,32 @@ export function sumCounters(sum: Counters | undefined, deltas: Counters): Counte
   const out = sum ?? (Object.create(null) as Counters);
   for (const name in deltas) out[name] = (out[name] ?? 0) + deltas[name]!;
   return out;
+}
+
+/** The file (anything but a folder) at `dir` or at the nearest existing parent; undefined when that is a folder. */
+function fileOnPath(dir: string): string | undefined {
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    try {
+      return statSync(p).isDirectory() ? undefined : p;
+    } catch {
+      if (path.dirname(p) === p) return undefined;
+    }
+  }
+}
+
+/**
+ * A store folder that a file stands in place of: `dir` itself, or a parent of it, is a file, so
+ * mkdir fails with EEXIST or ENOTDIR and opening what is inside with ENOTDIR. Returns
+ * LIMIT_STORAGE_UNAVAILABLE naming that file (`details.path`) and the setting that chose `dir` —
+ * `${what} cannot be opened: <file> is a file, not a folder` — or undefined for any other error.
+ */
+export function fileInPlaceOfFolder(error: unknown, dir: string, store: { plugin: string; what: string; setting: string }): LimitError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EEXIST' && code !== 'ENOTDIR') return undefined;
+  const file = fileOnPath(dir);
+  if (file === undefined) return undefined;
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `${store.what} cannot be opened: ${file} is a file, not a folder`, {
+    plugin: store.plugin, cause: error, details: { path: file, code },
+    fix: `Point ${store.plugin} at a folder (${store.setting}), or move the file ${file} out of the way.`,
+  });
 }

@@ -28,6 +28,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
+  fileInPlaceOfFolder,
 } from 'limit-graph';
 import {
   KeyedMutex, acquireStoreLock, atomicWrite, atomicWriteAll, corruptFile, ensureDir, fileSize, fsyncDir, listDir, probeWritable, readError, readJson, readRecord, removeIfEmpty, removeStaleScratch, writeError,
@@ -166,7 +167,7 @@ export class FileStorage implements Storage {
     } catch (error) {
       if (!locked) await this.#releaseLock();
       if (error instanceof LimitError) throw error;
-      throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open the file store at ${this.config.root}: ${(error as Error).message}`, {
+      throw fileInPlaceOfFolder(error, this.config.root, { plugin: PLUGIN, what: `The file store at ${this.config.root}`, setting: 'root, LIMIT_FILE_ROOT' }) ?? new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open the file store at ${this.config.root}: ${(error as Error).message}`, {
         plugin: PLUGIN, cause: error, fix: 'Check that the folder exists or can be created and is writable.',
       });
     }

@@ -31,6 +31,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
+  fileInPlaceOfFolder,
 } from 'limit-graph';
 
 export const KV_SCHEMA_VERSION = 1;
@@ -162,7 +163,7 @@ export class KvStorage implements Storage {
         // tightened once its schema marker is known (below), so a store refused stays as it was.
         mkdirSync(this.config.path, { recursive: true, mode: 0o700 });
       } catch (error) {
-        throw unavailable(this.config.path, error);
+        throw fileInPlaceOfFolder(error, this.config.path, { plugin: PLUGIN, what: `LMDB environment ${this.config.path}`, setting: 'path, LIMIT_KV_PATH' }) ?? unavailable(this.config.path, error);
       }
       await this.#checkDataFile();
       try {

@@ -19,6 +19,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
+  fileInPlaceOfFolder,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -184,11 +185,17 @@ export class SqliteStorage implements Storage {
         try {
           mkdirSync(dir, { recursive: true });
         } catch (error) {
-          throw folderError(dir, file, error);
+          throw fileInPlaceOfFolder(error, dir, { plugin: PLUGIN, what: `SQLite database ${file}`, setting: SQLITE_PATH_SETTING }) ?? folderError(dir, file, error);
         }
         try {
           restrictDatabaseFiles(file);
         } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EISDIR') {
+            throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite database ${file} cannot be opened: it is a folder, not a file`, {
+              plugin: PLUGIN, cause: error, details: { path: file, code: 'EISDIR' },
+              fix: `Name a file for the database (${SQLITE_PATH_SETTING}), e.g. ${path.join(file, 'limit.db')}.`,
+            });
+          }
           throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot restrict SQLite database ${file} to mode 0600: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
         }
       }
@@ -922,6 +929,9 @@ interface PendingWrite {
 /** Error codes of a folder this process may not (or cannot) write to. */
 const NOT_WRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
 
+/** The settings that choose the database file. */
+const SQLITE_PATH_SETTING = 'path, DATABASE_URL=sqlite://<path> or LIMIT_DATA_DIR';
+
 /** LIMIT_STORAGE_UNAVAILABLE for a database folder that cannot be created, naming the folder and why. */
 function folderError(dir: string, file: string, error: unknown): LimitError {
   const code = (error as NodeJS.ErrnoException).code;
@@ -931,7 +941,7 @@ function folderError(dir: string, file: string, error: unknown): LimitError {
     : 'cannot be created';
   return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The folder ${dir} of SQLite database ${file} ${why} (${(error as Error).message})`, {
     plugin: PLUGIN, cause: error, details: { path: dir, ...(code ? { code } : {}) },
-    fix: 'Create the folder with write permission for the server\'s user, or point storage-sqlite elsewhere (path, DATABASE_URL=sqlite://<path> or LIMIT_DATA_DIR).',
+    fix: `Create the folder with write permission for the server's user, or point storage-sqlite elsewhere (${SQLITE_PATH_SETTING}).`,
   });
 }
 

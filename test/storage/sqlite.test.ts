@@ -111,7 +111,7 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
-  it('reports a database folder it cannot create as LIMIT_STORAGE_UNAVAILABLE naming the folder', async () => {
+  it('reports a database folder it cannot create as LIMIT_STORAGE_UNAVAILABLE naming what is in the way', async () => {
     const dir = tempDir();
     try {
       // A file where the folder should be: mkdir fails whoever runs the test (root included).
@@ -119,8 +119,9 @@ describe('storage-sqlite plugin', () => {
       const folder = path.join(dir, 'blocker', 'sub');
       const s = new SqliteStorage({ file: path.join(folder, 'limit.db'), synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
       const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; details?: Record<string, unknown> });
-      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: folder } });
-      expect(error!.message).toContain(`The folder ${folder} of SQLite database`);
+      // The file in the way is named (test/storage/path-not-folder.test.ts has every backend's case).
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { path: path.join(dir, 'blocker') } });
+      expect(error!.message).toBe(`SQLite database ${path.join(folder, 'limit.db')} cannot be opened: ${path.join(dir, 'blocker')} is a file, not a folder`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -33,6 +33,9 @@ class Lru<V> {
   get size(): number {
     return this.entries.size;
   }
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
   use(key: string, create: () => V): V {
     let value = this.entries.get(key);
     if (value === undefined) value = create();
@@ -77,13 +80,20 @@ function metricsOf(trace: Trace): Record<string, number> {
   return out;
 }
 
+/** Trace ids the baseline remembers having taken (per process), most recent kept. */
+export const SEEN_TRACES = 10_000;
+
 export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
   // tenant → runner → metric → rolling window. Keyed by tenant first: `runner` is a free-form name a
   // client gives (POST /traces), so a shared baseline would let one tenant's traces decide another's
   // z-scores (and quarantines). Both levels are LRU-bounded, so no number of names grows it past
   // maxTenants × maxRunnersPerTenant baselines.
   const baselines = new Lru<Lru<Map<string, Rolling>>>(options.maxTenants);
-  const seen = new Set<string>();
+  // Traces whose metrics the baseline has taken: a long output is scanned as several windows (and an
+  // empty stdout leaves stderr, value and error), each a call of `evaluate`. The oldest are forgotten
+  // first: clearing them all at once also forgot the trace just added, so the next window of that
+  // very trace counted it twice and repeated its finding.
+  const seen = new Lru<true>(SEEN_TRACES);
 
   const baseline: GovernanceRule = {
     id: 'anomaly.baseline',
@@ -95,8 +105,7 @@ export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
       if ((subject.view?.name ?? 'raw') !== 'raw' || subject.field !== 'output.stdout' && subject.trace.output?.stdout) return [];
       const key = `${subject.trace.tenant}\u0000${subject.trace.id}`;
       if (seen.has(key)) return [];
-      seen.add(key);
-      if (seen.size > 10_000) seen.clear();
+      seen.use(key, () => true);
       const perTenant = baselines.use(subject.trace.tenant, () => new Lru(options.maxRunnersPerTenant));
       const perRunner = perTenant.use(subject.trace.runner, () => new Map());
       const findings: Finding[] = [];

@@ -38,13 +38,18 @@ export function formatIssues(
   });
 }
 
+/** zod's message for a union that failed every branch, when its schema gives none. */
+const ZOD_UNION_MESSAGE = 'Invalid input';
+
 /**
  * A union that failed every branch, where one branch took the value's type and failed only inside it
  * (`rateLimit: { max: 1.5 }` against `false | { max, timeWindow }`): that branch's issues, at their
- * own paths (`rateLimit.max`), rather than zod's bare "Invalid input" at the union's path.
+ * own paths (`rateLimit.max`), rather than zod's bare "Invalid input" at the union's path. A union
+ * whose schema gives its own message ("Expected a number or a list of numbers") keeps it: its author
+ * chose what to say.
  */
 function matchedBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
-  if (issue.code !== 'invalid_union' || !('errors' in issue)) return [issue];
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.message !== ZOD_UNION_MESSAGE) return [issue];
   const inside = issue.errors.filter((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0));
   if (inside.length !== 1) return [issue];
   return inside[0]!.map((i) => ({ ...i, path: [...issue.path, ...i.path] })).flatMap(matchedBranch);

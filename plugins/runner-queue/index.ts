@@ -28,6 +28,8 @@ declare module 'limit-graph' {
 interface Opened {
   pool: pg.Pool;
   boss: PgBoss;
+  /** pg-boss's statements still running (its db adapter adds each): close() waits for them. */
+  statements: Set<Promise<unknown>>;
   registry: Registry;
   listener: Listener;
 }
@@ -57,8 +59,16 @@ class Connection implements QueueLink, WorkerWakeups {
       const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'limit-graph runner-queue' });
       pool.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: idle connection failed'));
       try {
+        const statements = new Set<Promise<unknown>>();
         const boss = new PgBoss({
-          db: { executeSql: (text, values) => pool.query(text, values) },
+          db: {
+            executeSql: (text, values) => {
+              const query = pool.query(text, values);
+              statements.add(query);
+              void query.finally(() => statements.delete(query)).catch(() => undefined);
+              return query;
+            },
+          },
           schema,
           schedule: false,
           // Job expiry and archiving run where tasks run; dispatch-only instances leave them to workers.
@@ -70,7 +80,7 @@ class Connection implements QueueLink, WorkerWakeups {
         await registry.migrate();
         const listener = new Listener(url, this.#ctx.logger);
         await listener.listen(this.replyChannel, (jobId) => this.onAnswer(jobId));
-        this.#live = { pool, boss, registry, listener };
+        this.#live = { pool, boss, statements, registry, listener };
         return this.#live;
       } catch (error) {
         await pool.end().catch(() => undefined);
@@ -132,6 +142,14 @@ class Connection implements QueueLink, WorkerWakeups {
     if (!opened) return;
     if (this.worker) await this.worker.stop().catch((error: unknown) => this.#ctx.logger.warn({ err: error }, 'runner-queue: worker did not stop cleanly'));
     await opened.boss.stop({ graceful: true, close: false, wait: true });
+    // pg-boss's stop does not wait for its worker loops: a fetch still running may return a job,
+    // whose handler then runs, and pg-boss completes (or fails) each job after its handler without
+    // awaiting it. Ending the pool under those was an unhandled rejection ("Cannot use a pool after
+    // calling end on the pool"): wait until no statement and no job runs, over a turn of the event loop.
+    do {
+      await Promise.allSettled([...opened.statements, ...(this.worker?.running() ?? [])]);
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (opened.statements.size > 0 || (this.worker?.running().length ?? 0) > 0);
     await opened.listener.close();
     await opened.pool.end();
   }

@@ -94,6 +94,11 @@ export class QueueWorker {
     this.#logger.info({ worker: this.id }, 'runner-queue: worker stopped');
   }
 
+  /** The jobs this worker is handling now (one taken by a fetch still running at stop() comes after it). */
+  running(): Promise<unknown>[] {
+    return [...this.#inFlight];
+  }
+
   #track<T>(work: Promise<T>): Promise<T> {
     this.#inFlight.add(work);
     void work.finally(() => this.#inFlight.delete(work)).catch(() => undefined);

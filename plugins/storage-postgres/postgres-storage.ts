@@ -300,68 +300,63 @@ export class PostgresStorage implements Storage {
     });
   }
 
+  /**
+   * LIMIT_STORAGE_UNAVAILABLE for a reason on the server's side: `details` and the message name the
+   * server (its URL redacted) and the schema, the `fix` what to do.
+   */
+  #serverError(error: unknown, message: string, details: Record<string, unknown>, fix: string): LimitError {
+    const { url, schema } = this.config;
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', message, { plugin: PLUGIN, cause: error, details: { server: redactUrl(url), schema, ...details }, fix });
+  }
+
+  /** `PostgreSQL at <server> (schema "<schema>")`, how the messages below begin. */
+  get #at(): string {
+    return `PostgreSQL at ${redactUrl(this.config.url)} (schema "${this.config.schema}")`;
+  }
+
   /** Every pooled connection stayed busy for connectTimeoutMs: the load or something holding connections, not the server. */
   #poolExhausted(error: unknown): LimitError {
     const { url, schema, poolSize, connectTimeoutMs } = this.config;
-    return new LimitError(
-      'LIMIT_STORAGE_UNAVAILABLE',
+    return this.#serverError(
+      error,
       `No connection to PostgreSQL at ${redactUrl(url)} (schema "${schema}") came free within connectTimeoutMs (${connectTimeoutMs} ms): all poolSize (${poolSize}) connections are in use`,
-      {
-        plugin: PLUGIN,
-        cause: error,
-        details: { server: redactUrl(url), schema, poolSize, connectTimeoutMs },
-        fix: `Raise storage-postgres's poolSize (within the server's max_connections) or connectTimeoutMs, or find what holds the connections: long transactions or lock waits (pg_stat_activity on the server; this store's connections have application_name '${this.applicationName}' unless the URL names them).`,
-      },
+      { poolSize, connectTimeoutMs },
+      `Raise storage-postgres's poolSize (within the server's max_connections) or connectTimeoutMs, or find what holds the connections: long transactions or lock waits (pg_stat_activity on the server; this store's connections have application_name '${this.applicationName}' unless the URL names them).`,
     );
   }
 
   /** A statement waited lockTimeoutMs for a lock another transaction holds (55P03); its transaction was rolled back. */
   #lockTimeout(error: unknown): LimitError {
-    const { url, schema } = this.config;
     const lockTimeoutMs = this.#lockTimeoutMs;
-    return new LimitError(
-      'LIMIT_STORAGE_UNAVAILABLE',
-      `PostgreSQL at ${redactUrl(url)} (schema "${schema}"): a row or table this call needs stayed locked by another transaction for lockTimeoutMs (${lockTimeoutMs} ms); nothing of the call was stored (${(error as Error).message})`,
-      {
-        plugin: PLUGIN,
-        cause: error,
-        details: { server: redactUrl(url), schema, lockTimeoutMs },
-        fix: "Retry; if it persists, find the transaction that holds the lock (pg_locks joined with pg_stat_activity on the server: a long transaction, a session left 'idle in transaction'), or raise storage-postgres's lockTimeoutMs.",
-      },
+    return this.#serverError(
+      error,
+      `${this.#at}: a row or table this call needs stayed locked by another transaction for lockTimeoutMs (${lockTimeoutMs} ms); nothing of the call was stored (${(error as Error).message})`,
+      { lockTimeoutMs },
+      "Retry; if it persists, find the transaction that holds the lock (pg_locks joined with pg_stat_activity on the server: a long transaction, a session left 'idle in transaction'), or raise storage-postgres's lockTimeoutMs.",
     );
   }
 
   /** No reply to a statement within queryTimeoutMs (pg's query_timeout): the connection was discarded, not pooled again. */
   #queryTimeout(error: unknown): LimitError {
-    const { url, schema } = this.config;
     const queryTimeoutMs = this.#queryTimeoutMs;
-    return new LimitError(
-      'LIMIT_STORAGE_UNAVAILABLE',
-      `PostgreSQL at ${redactUrl(url)} (schema "${schema}") sent no reply within queryTimeoutMs (${queryTimeoutMs} ms): the network or the server is down or stalled; the connection was discarded; whether the call's writes were stored is unknown (a batch's are all or none)`,
-      {
-        plugin: PLUGIN,
-        cause: error,
-        details: { server: redactUrl(url), schema, queryTimeoutMs },
-        fix: "Check the network path to the server and the server itself (pg_stat_activity, its log), then retry; if statements are legitimately this slow (a very large batch), raise storage-postgres's queryTimeoutMs (0: no limit).",
-      },
+    return this.#serverError(
+      error,
+      `${this.#at} sent no reply within queryTimeoutMs (${queryTimeoutMs} ms): the network or the server is down or stalled; the connection was discarded; whether the call's writes were stored is unknown (a batch's are all or none)`,
+      { queryTimeoutMs },
+      "Check the network path to the server and the server itself (pg_stat_activity, its log), then retry; if statements are legitimately this slow (a very large batch), raise storage-postgres's queryTimeoutMs (0: no limit).",
     );
   }
 
   /** The server cancelled a statement (57014): it ran past queryTimeoutMs (statement_timeout), or pg_cancel_backend; its transaction was rolled back. */
   #cancelled(error: unknown): LimitError {
-    const { url, schema } = this.config;
     const queryTimeoutMs = this.#queryTimeoutMs;
     const message = (error as Error).message;
     const after = /statement timeout/.test(message) ? ` after queryTimeoutMs (${queryTimeoutMs} ms)` : '';
-    return new LimitError(
-      'LIMIT_STORAGE_UNAVAILABLE',
-      `PostgreSQL at ${redactUrl(url)} (schema "${schema}") cancelled a statement of this call${after} (${message}); nothing of the call was stored`,
-      {
-        plugin: PLUGIN,
-        cause: error,
-        details: { server: redactUrl(url), schema, queryTimeoutMs, sqlState: '57014' },
-        fix: "Retry; if it persists, find what slows the statement on the server (pg_stat_activity, its log: a lock wait, load, a missing index), or raise storage-postgres's queryTimeoutMs if statements are legitimately this slow (a very large batch). A statement cancelled by an operator (pg_cancel_backend) reads the same.",
-      },
+    return this.#serverError(
+      error,
+      `${this.#at} cancelled a statement of this call${after} (${message}); nothing of the call was stored`,
+      { queryTimeoutMs, sqlState: '57014' },
+      "Retry; if it persists, find what slows the statement on the server (pg_stat_activity, its log: a lock wait, load, a missing index), or raise storage-postgres's queryTimeoutMs if statements are legitimately this slow (a very large batch). A statement cancelled by an operator (pg_cancel_backend) reads the same.",
     );
   }
 
@@ -370,13 +365,7 @@ export class PostgresStorage implements Storage {
    * lacks a privilege, or it has no disk, memory or connection slot left.
    */
   #refused(error: unknown, fix: string): LimitError {
-    const { url, schema } = this.config;
-    return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `PostgreSQL at ${redactUrl(url)} (schema "${schema}") refused the operation: ${(error as Error).message} (${pgCode(error)})`, {
-      plugin: PLUGIN,
-      cause: error,
-      details: { server: redactUrl(url), schema, sqlState: pgCode(error) },
-      fix,
-    });
+    return this.#serverError(error, `${this.#at} refused the operation: ${(error as Error).message} (${pgCode(error)})`, { sqlState: pgCode(error) }, fix);
   }
 
   /** Maps driver errors to LimitErrors; everything else passes through. */

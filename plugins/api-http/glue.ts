@@ -67,13 +67,14 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
 export type RouteRegistry = RouteSpec[];
 
 export function issuesToFieldErrors(where: string, error: z.ZodError): FieldError[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     const path = [where, ...issue.path.map(String)].join('.');
-    // Unrecognized keys sit on the parent object; name each key so the client sees which field to drop.
+    // Unrecognized keys sit on the parent object; one error per key, at the key's own path, so the
+    // client sees which field to drop.
     if (issue.code === 'unrecognized_keys') {
-      return { path: `${path}.${(issue as { keys: string[] }).keys.join(',')}`, message: issue.message };
+      return issue.keys.map((key) => ({ path: `${path}.${key}`, message: `Unrecognized key: ${JSON.stringify(key)}` }));
     }
-    return { path, message: issue.message };
+    return [{ path, message: issue.message }];
   });
 }
 

@@ -59,6 +59,9 @@ const CASES: Case[] = [
   { name: 'provenance operation unknown', method: 'POST', path: '/traces/{T}/provenance', body: { action: 'x', operation: 'explode' }, status: 400, field: 'body.operation' },
   // unknown fields (strict objects at every level)
   { name: 'unknown top-level field', method: 'POST', path: '/sessions', body: { name: 'x', admin: true }, status: 400, field: 'body.admin' },
+  // Several unknown fields: each one named at its own path, not joined into one.
+  ...['admin', 'root'].map((key): Case => (
+    { name: `two unknown fields (${key})`, method: 'POST', path: '/sessions', body: { name: 'x', admin: true, root: 1 }, status: 400, field: `body.${key}`, message: new RegExp(`^Unrecognized key: "${key}"$`) })),
   { name: 'unknown nested field', method: 'POST', path: '/traces', body: { sessionId: '{S}', runner: 'x', task: { ...task, sudo: 1 }, output }, status: 400, field: 'body.task.sudo' },
   { name: 'client-chosen tenant', method: 'POST', path: '/traces', body: { sessionId: '{S}', runner: 'x', task, output, tenant: 'tenant-b' }, status: 400, field: 'body.tenant' },
   { name: 'client-chosen actor', method: 'POST', path: '/traces/{T}/provenance', body: { action: 'x', actor: 'root' }, status: 400, field: 'body.actor' },

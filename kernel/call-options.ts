@@ -53,14 +53,17 @@ export function mergeCallOptions<T extends object>(defaults: T, call: unknown, s
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     // An unknown key sits on the options object itself: name the key, and the ones that exist.
-    const unknown = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
-    const where = unknown ? unknown.join(',') : issue.path.join('.');
-    const field = where ? `options.${where}` : 'options';
-    const message = unknown ? `unknown option (the options are ${Object.keys(spec.schema.shape).join(', ')})` : issue.message;
+    // Several unknown keys: the first is the field, the message names the others.
+    const unknown = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => `options.${key}`) : undefined;
+    const where = issue.path.join('.');
+    const field = unknown ? unknown[0]! : where ? `options.${where}` : 'options';
+    const known = Object.keys(spec.schema.shape).join(', ');
+    const also = unknown && unknown.length > 1 ? `; so are ${unknown.slice(1).join(', ')}` : '';
+    const message = unknown ? `unknown option${also} (the options are ${known})` : issue.message;
     throw new LimitError(spec.code ?? 'LIMIT_VALIDATION', `${field}: ${message}`, {
       plugin: spec.plugin,
       details: { field, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      fix: unknown ? `Remove ${field}, or spell it as one of: ${Object.keys(spec.schema.shape).join(', ')}.` : `Correct ${field}, or leave it out to use the plugin's configured value.`,
+      fix: unknown ? `Remove ${unknown.join(', ')}, or spell ${unknown.length > 1 ? 'each' : 'it'} as one of: ${known}.` : `Correct ${field}, or leave it out to use the plugin's configured value.`,
     });
   }
   const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };

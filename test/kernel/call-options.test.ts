@@ -41,5 +41,11 @@ describe('callOptionsSchema / mergeCallOptions', () => {
       expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_RD_INVALID_INPUT', plugin: 'demo', details: { field: 'options.level' } });
     }
     expect(() => mergeCallOptions(configured, 'fast', spec)).toThrow(/^options: /);
+    // Several unknown keys: the first is the field (a real path), the message and fix name every one.
+    expect(() => mergeCallOptions(configured, { levle: 1, lable: 'x' }, spec)).toThrow(expect.objectContaining({
+      message: 'options.levle: unknown option; so are options.lable (the options are mode, level, label, limit)',
+      details: expect.objectContaining({ field: 'options.levle' }),
+      fix: 'Remove options.levle, options.lable, or spell each as one of: mode, level, label, limit.',
+    }));
   });
 });

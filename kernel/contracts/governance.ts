@@ -116,6 +116,12 @@ export interface RuleContext {
   blockSeverity?: number;
   /** The evaluation's `unstoredTrace` (GovernanceCallOptions): the trace has no stored records yet. */
   unstoredTrace?: boolean;
+  /**
+   * The subject is a bare text (`GovernanceService.check`, `limit governance check|eval`), not a
+   * trace: its trace is a stand-in (id, tenant and runner `check`, no metrics), the same for every
+   * check. Rules that keep state across traces (a baseline) leave it out.
+   */
+  bareText?: boolean;
 }
 
 /** A governance rule: registered by rule-pack plugins or inline in limit.config.ts. */

@@ -100,7 +100,10 @@ export function createAnomalyRules(options: AnomalyOptions): GovernanceRule[] {
     flag: 'Anomaly',
     surfaces: ['output'],
     description: 'Output length, latency and token rate far from the rolling baseline of the tenant\'s runner (z-score).',
-    evaluate(subject) {
+    evaluate(subject, ctx) {
+      // A bare text (a check) is not a run: no tenant, runner or metrics of its own, and every
+      // check is the same stand-in trace, so it is neither taken into a baseline nor scored.
+      if (ctx?.bareText) return [];
       // One update per trace, whatever the number of fields and views.
       if ((subject.view?.name ?? 'raw') !== 'raw' || subject.field !== 'output.stdout' && subject.trace.output?.stdout) return [];
       const key = `${subject.trace.tenant}\u0000${subject.trace.id}`;

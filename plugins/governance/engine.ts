@@ -367,14 +367,18 @@ export class GovernanceEngine {
    * Runs the scan rules (then the judge rules) on every subject of the surface; `extra` lets the
    * service add findings from the governInput/governOutput hooks before the decision.
    */
-  async evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>, options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
+  evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>, options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
+    return this.#evaluate(trace, surface, extra, options, undefined);
+  }
+
+  async #evaluate(trace: Trace, surface: Surface, extra: ((findings: Finding[]) => Promise<Finding[]>) | undefined, options: EvaluateOptions, bareText: true | undefined): Promise<GovernanceVerdict> {
     const { signal } = options;
     signal?.throwIfAborted();
     const overBudget = new Set<string>();
     const cut = new Set<string>();
     const { subjects, gaps } = this.#plan(trace, surface, overBudget);
     const unstoredTrace = options.unstoredTrace === true || undefined;
-    let findings = await this.#run(this.#scan.get(surface)!, subjects, { unstoredTrace }, this.#options.ruleBudgetMs, overBudget, cut, signal);
+    let findings = await this.#run(this.#scan.get(surface)!, subjects, { unstoredTrace, bareText }, this.#options.ruleBudgetMs, overBudget, cut, signal);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
     // and the policy decides what that is worth.
     const unread = this.#options.unscannedSeverity ?? 5;
@@ -395,7 +399,7 @@ export class GovernanceEngine {
     if (judges.length > 0) {
       const judgeBudget = this.#options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
       const judgeCut = new Set<string>();
-      const judged = await this.#run(judges, subjects, { findings, unstoredTrace }, judgeBudget, overBudget, judgeCut, signal);
+      const judged = await this.#run(judges, subjects, { findings, unstoredTrace, bareText }, judgeBudget, overBudget, judgeCut, signal);
       // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever;
       // with scan rules cut too, the one finding names both (two would merge into the first alone).
       if (judgeCut.size) {
@@ -417,9 +421,9 @@ export class GovernanceEngine {
     return verdict;
   }
 
-  /** Evaluates a bare text placed on a surface. */
+  /** Evaluates a bare text placed on a surface; rules get `ctx.bareText` (no baseline takes it). */
   check(text: string, surface: Surface = 'input', options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
-    return this.evaluate(textTrace(text, surface), surface, undefined, options);
+    return this.#evaluate(textTrace(text, surface), surface, undefined, options, true);
   }
 
   /**
@@ -456,6 +460,7 @@ export class GovernanceEngine {
     const reviewBand = band ?? undefined;
     const findings = extraCtx.findings;
     const unstoredTrace = extraCtx.unstoredTrace;
+    const bareText = extraCtx.bareText;
     // One clock read per rule call: a call starts when the previous one ended (the loop between
     // them costs nanoseconds), which halves the timer reads of an evaluation.
     let clock = performance.now();
@@ -477,7 +482,7 @@ export class GovernanceEngine {
           const started = clock;
           // A literal with a fixed shape: spreading a shared base context per call cost more than
           // most rules (it was 13% of an evaluation).
-          const ctx: RuleContext = { policy, budgetMs: budget, signal: signal(), deadline: started + budget, blockSeverity, reviewBand, findings, unstoredTrace };
+          const ctx: RuleContext = { policy, budgetMs: budget, signal: signal(), deadline: started + budget, blockSeverity, reviewBand, findings, unstoredTrace, bareText };
           let result: unknown;
           try {
             result = rule.evaluate(viewSubject, ctx);

@@ -13,6 +13,7 @@ import { formatIssues } from './config/issues.ts';
 import { LimitError, type LimitErrorCode } from './errors.ts';
 import { DECIMAL_INTEGER } from './option-schemas.ts';
 import type { Runtime } from './runtime.ts';
+import { removeAtExit } from './process-cleanup.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Numeric options
@@ -315,6 +316,8 @@ async function existing(target: string, option: string): Promise<Stats | undefin
 /** Writes `content` to a temporary file next to `target` (flushed to disk), then renames it over `target`. */
 async function writeAtomic(target: string, content: string | Uint8Array, option: string): Promise<void> {
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Removed at exit too: a second Ctrl-C exits at once, past the catch below.
+  const release = removeAtExit(tmp);
   try {
     const handle = await open(tmp, 'wx', 0o644);
     try {
@@ -328,6 +331,8 @@ async function writeAtomic(target: string, content: string | Uint8Array, option:
     await unlink(tmp).catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
     throw outError(option, target, `cannot be written (${code ?? (error as Error).message}); nothing was changed`, `Check that the folder of ${option} is writable and has space.`, error);
+  } finally {
+    release();
   }
 }
 
@@ -391,6 +396,7 @@ export async function writeOutputFolder(target: string, files: readonly { path: 
   }
   await ensureParent(target, option);
   const tmp = path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const release = removeAtExit(tmp);
   try {
     await mkdir(tmp);
     for (const f of files) await writeAtomic(path.join(tmp, f.path), f.content, option);
@@ -399,6 +405,8 @@ export async function writeOutputFolder(target: string, files: readonly { path: 
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     if (error instanceof LimitError) throw error;
     throw outError(option, target, `cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was changed`, `Check that the folder of ${option} is writable and has space.`, error);
+  } finally {
+    release();
   }
   return paths;
 }

@@ -1,6 +1,6 @@
 /**
  * What this process started that must not outlive it, however it ends: the process groups of the
- * child processes it runs tasks in, temporary folders, terminal settings to restore. Whoever creates
+ * child processes it runs tasks in, temporary folders and files, terminal settings to restore. Whoever creates
  * one registers it here and releases it after cleaning it up the normal way; whatever is still
  * registered when the process exits — `process.exit` after a second Ctrl-C, say, which skips every
  * `finally` — is cleaned up synchronously in the 'exit' event (which allows nothing asynchronous).
@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 const groups = new Map<number, string | undefined>();
-const folders = new Set<string>();
+/** Temporary folders and files, removed at exit unless released. */
+const leftovers = new Set<string>();
 const restores = new Set<() => void>();
 let listening = false;
 
@@ -36,14 +37,25 @@ export function trackProcessGroup(pgid: number | undefined, cgroupDir?: string):
 export function temporaryFolder(prefix: string): { path: string; remove(): void } {
   listen();
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  folders.add(dir);
+  leftovers.add(dir);
   return {
     path: dir,
     remove() {
       rmSync(dir, { recursive: true, force: true });
-      folders.delete(dir);
+      leftovers.delete(dir);
     },
   };
+}
+
+/**
+ * Registers a temporary path (a file or folder being written under a name of its own, to be renamed
+ * into place) to be removed at exit, should the process end before it is renamed or removed — a
+ * second Ctrl-C exits without the writer's `finally`. Returns the release to call once it is gone.
+ */
+export function removeAtExit(target: string): () => void {
+  listen();
+  leftovers.add(target);
+  return () => void leftovers.delete(target);
 }
 
 /** Runs `restore` (synchronous: restore terminal settings, say) at exit unless released first. */
@@ -53,7 +65,7 @@ export function atExit(restore: () => void): () => void {
   return () => void restores.delete(restore);
 }
 
-/** Kills the registered process groups (and their cgroups' processes), removes the folders, runs the restores. Synchronous. */
+/** Kills the registered process groups (and their cgroups' processes), removes the temporary folders and files, runs the restores. Synchronous. */
 export function cleanUpNow(): void {
   const cgroups: string[] = [];
   for (const [pgid, cgroupDir] of groups) {
@@ -82,8 +94,14 @@ export function cleanUpNow(): void {
     }
     if (cgroups.length > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   }
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-  folders.clear();
+  for (const leftover of leftovers) {
+    try {
+      rmSync(leftover, { recursive: true, force: true });
+    } catch {
+      // Exiting: nothing better to do.
+    }
+  }
+  leftovers.clear();
   for (const restore of restores) {
     try {
       restore();

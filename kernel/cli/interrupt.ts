@@ -5,7 +5,8 @@
  * `finally` blocks, `main` closes the runtime (sessions closed, their tasks killed), and the process
  * exits 130 (SIGINT), 143 (SIGTERM) or, quietly, 0 (EPIPE, like other Unix tools whose reader left).
  * A second signal while that cleanup runs exits at once; the 'exit' cleanup (process-cleanup.ts)
- * still kills the process groups of the tasks that are running and removes the temporary folders.
+ * still kills the process groups of the tasks that are running and removes the temporary folders and
+ * the temporary files of `--out` writes (writeOutputFile/writeOutputFolder) not yet renamed into place.
  */
 import os from 'node:os';
 import { LimitError } from '../errors.ts';

@@ -13,7 +13,7 @@ import {
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { parseStoredJson, toStoredJson } from './nul.ts';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS } from './options.ts';
+import { DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS } from './options.ts';
 
 const PLUGIN = 'storage-postgres';
 
@@ -26,6 +26,8 @@ export interface PostgresStorageConfig {
   lockTimeoutMs?: number;
   /** Longest wait for the server's reply to one statement (ms) before the call fails and the connection is discarded; 0: none. Default DEFAULT_QUERY_TIMEOUT_MS. */
   queryTimeoutMs?: number;
+  /** Longest a connection may stay idle inside a transaction before the server ends its session (ms); 0: the server's setting. Default DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS. */
+  idleInTransactionTimeoutMs?: number;
   maxRecordBytes: number;
 }
 
@@ -47,6 +49,9 @@ const CONNECTION_LOST: ReadonlySet<string> = new Set([
   'Client has encountered a connection error and is not queryable',
   'Client was closed and is not queryable',
 ]);
+
+/** The server ended a session left idle inside a transaction past idle_in_transaction_session_timeout. */
+const IDLE_IN_TRANSACTION_ENDED = '25P03';
 
 /** pg's error (no code) when no reply to a statement came within query_timeout; the statement may still be running, on a connection now out of step. */
 const QUERY_READ_TIMEOUT = 'Query read timeout';
@@ -92,6 +97,11 @@ export class PostgresStorage implements Storage {
   readonly #s: string;
   #pool: pg.Pool | undefined;
   #names = new Map<string, string>();
+  /**
+   * Connections the server ended for staying idle in a transaction (25P03): pg reports that only as
+   * an 'error' event, and the next statement on them fails with a bare "not queryable".
+   */
+  #endedIdle = new WeakSet<pg.Client>();
 
   constructor(readonly config: PostgresStorageConfig) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.schema)) {
@@ -103,6 +113,10 @@ export class PostgresStorage implements Storage {
 
   get #lockTimeoutMs(): number {
     return this.config.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  }
+
+  get #idleInTransactionTimeoutMs(): number {
+    return this.config.idleInTransactionTimeoutMs ?? DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT_MS;
   }
 
   get #queryTimeoutMs(): number {
@@ -155,6 +169,11 @@ export class PostgresStorage implements Storage {
         // The server cancels a statement running past queryTimeoutMs (57014), so a runaway one stops
         // there instead of running on after the client gave up (0 is not sent: the server's own).
         statement_timeout: this.#queryTimeoutMs,
+        // Every transaction is this store's own: one idle this long is a process stalled inside it
+        // (frozen, its event loop blocked) holding its locks — the migration lock included, which
+        // another instance's start waits on without a limit. The server ends that session, which frees
+        // them (0 is not sent: the server's own).
+        idle_in_transaction_session_timeout: this.#idleInTransactionTimeoutMs,
         // A server or network gone silent (no RST/FIN) is noticed by the OS between statements and
         // under a migration, where queryTimeoutMs does not apply: the connection errors and leaves the pool.
         keepAlive: true,
@@ -168,7 +187,7 @@ export class PostgresStorage implements Storage {
       // 'error' on the client as well as failing its query, and pg-pool listens only while the client
       // is idle). The statement that needs it fails instead (#translate: LIMIT_STORAGE_UNAVAILABLE),
       // and release() drops the dead client from the pool.
-      pool.on('connect', (client) => client.on('error', () => undefined));
+      pool.on('connect', (client) => client.on('error', (e) => { if (pgCode(e) === IDLE_IN_TRANSACTION_ENDED) this.#endedIdle.add(client); }));
       this.#pool = pool;
     }
     try {
@@ -196,7 +215,8 @@ export class PostgresStorage implements Storage {
       await client.query('BEGIN');
       // A migration's statements (a backfill of a large table) may take long: no statement_timeout.
       // Instances starting together wait for the one migrating however long that takes: its own lock
-      // waits are bounded (below), so this wait is too.
+      // waits are bounded (below), and a frozen one's session is ended by the server after
+      // idleInTransactionTimeoutMs (its lock with it), so this wait is too.
       await client.query('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
       // Serialises concurrent starts: CREATE SCHEMA/TABLE IF NOT EXISTS alone still races in the catalogue.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`limit-graph:migrate:${this.config.schema}`]);
@@ -242,7 +262,7 @@ export class PostgresStorage implements Storage {
           });
       }
       // The server, not the migration: gone, read-only, no permission, no disk or connection slot left.
-      const translated = this.#translate(error);
+      const translated = this.#translate(error, client);
       if (translated instanceof LimitError && translated.code === 'LIMIT_STORAGE_UNAVAILABLE') throw translated;
       // Rolled back: every pending migration is undone, the schema keeps its version.
       throw new LimitError('LIMIT_STORAGE_MIGRATION_FAILED', `PostgreSQL ${which} of schema "${this.config.schema}" failed: ${(error as Error).message}; ${kept}`, {
@@ -360,6 +380,18 @@ export class PostgresStorage implements Storage {
     );
   }
 
+  /** The server ended this connection's session, idle inside a transaction past idleInTransactionTimeoutMs (25P03); the transaction was rolled back. */
+  #endedIdleInTransaction(error: unknown): LimitError {
+    const idleInTransactionTimeoutMs = this.#idleInTransactionTimeoutMs;
+    const limit = idleInTransactionTimeoutMs > 0 ? `idleInTransactionTimeoutMs (${idleInTransactionTimeoutMs} ms)` : "the server's idle_in_transaction_session_timeout";
+    return this.#serverError(
+      error,
+      `${this.#at} ended the session of this call's transaction: it stayed idle in transaction past ${limit}, this process stalled between two statements; nothing of the call was stored`,
+      { idleInTransactionTimeoutMs, sqlState: IDLE_IN_TRANSACTION_ENDED },
+      "Retry; find what stalled the process (stopped by a debugger or SIGSTOP, an event loop blocked, swapping). If a transaction legitimately pauses this long, raise storage-postgres's idleInTransactionTimeoutMs (0: the server's setting).",
+    );
+  }
+
   /**
    * The server refused the work for a reason of its own, not of the call: it is read-only, the role
    * lacks a privilege, or it has no disk, memory or connection slot left.
@@ -368,10 +400,13 @@ export class PostgresStorage implements Storage {
     return this.#serverError(error, `${this.#at} refused the operation: ${(error as Error).message} (${pgCode(error)})`, { sqlState: pgCode(error) }, fix);
   }
 
-  /** Maps driver errors to LimitErrors; everything else passes through. */
-  #translate(error: unknown): unknown {
+  /** Maps driver errors to LimitErrors; everything else passes through. `client`: the connection the error came on, if any. */
+  #translate(error: unknown, client?: pg.PoolClient): unknown {
     if (error instanceof LimitError) return error;
     const code = pgCode(error) ?? '';
+    if (code === IDLE_IN_TRANSACTION_ENDED || (client && this.#endedIdle.has(client) && CONNECTION_LOST.has((error as Error | undefined)?.message ?? ''))) {
+      return this.#endedIdleInTransaction(error);
+    }
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code === '55P03') return this.#lockTimeout(error);
@@ -421,7 +456,7 @@ export class PostgresStorage implements Storage {
       return await client.query<R>({ name, text, values, ...this.#bound });
     } catch (error) {
       if (timedOut(error)) broken = error as Error;
-      throw this.#translate(error);
+      throw this.#translate(error, client);
     } finally {
       if (client !== db) client.release(broken);
     }
@@ -460,7 +495,7 @@ export class PostgresStorage implements Storage {
       } else {
         await client.query({ text: 'ROLLBACK', ...this.#bound }).catch((e: unknown) => { if (timedOut(e)) broken = e as Error; });
       }
-      throw this.#translate(error);
+      throw this.#translate(error, client);
     } finally {
       // release(error) ends the connection instead of returning it to the pool.
       client.release(broken);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, createRuntime, flagsBytes, rdPointsBytes, type Storage } from 'limit-graph';
 import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, multiProcessProvenance, multiProcessRdSteps, storageConformance, type StorageFixture } from 'limit-graph/testing';
-import storagePostgres, { PostgresStorage, redactUrl } from '../../plugins/storage-postgres/index.ts';
+import storagePostgres, { PostgresStorage, StoragePostgresOptions, redactUrl } from '../../plugins/storage-postgres/index.ts';
 import { MIGRATIONS, SCHEMA_VERSION, remeasure } from '../../plugins/storage-postgres/migrations.ts';
 import { PG_URL as URL, expectFlagLimitHolds, manyFlags } from '../helpers/storage-backend.ts';
 
@@ -696,6 +696,64 @@ describe('storage-postgres plugin', () => {
       await late.open();
       expect(await late.schemaVersion()).toBe(SCHEMA_VERSION);
     });
+  });
+
+  it('a start waiting for another instance frozen mid-migration goes on once the server ends that session (idleInTransactionTimeoutMs)', async () => {
+    const schema = uniqueSchema();
+    await (await open(schema)).close();
+    // Migration 7 pending again; the first instance to run it freezes inside it (a process stopped
+    // between two statements: its session idle in transaction, holding the migration lock).
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 7`);
+    const m7 = MIGRATIONS.find((m) => m.version === 7)! as { backfill?: (typeof MIGRATIONS)[number]['backfill'] };
+    const backfill = m7.backfill!;
+    let thaw!: () => void;
+    const thawed = new Promise<void>((r) => { thaw = r; });
+    let froze!: () => void;
+    const frozen = new Promise<void>((r) => { froze = r; });
+    let first = true;
+    m7.backfill = async (client, s) => {
+      if (first) {
+        first = false;
+        froze();
+        await thawed;
+      }
+      return backfill(client, s);
+    };
+    const config = { url: URL, schema, poolSize: 2, connectTimeoutMs: 10_000, idleInTransactionTimeoutMs: 1000, maxRecordBytes: 1 << 20 };
+    const stuck = new PostgresStorage(config);
+    const next = new PostgresStorage(config);
+    try {
+      const stuckOpen = stuck.open().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+      await frozen;
+      // Before, the second start waited on the advisory lock as long as the frozen process lived.
+      const started = Date.now();
+      const opened = await Promise.race([next.open().then(() => 'open', (e: unknown) => e), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 8_000))]);
+      expect(opened).toBe('open');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+      expect(await next.schemaVersion()).toBe(SCHEMA_VERSION);
+      // The frozen instance, once it runs again, finds its session ended and its migration undone.
+      thaw();
+      const error = await stuckOpen;
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { schema, idleInTransactionTimeoutMs: 1000, sqlState: '25P03' } });
+      expect(error!.message).toContain(`(schema "${schema}") ended the session of this call's transaction: it stayed idle in transaction past idleInTransactionTimeoutMs (1000 ms)`);
+      expect(error!.fix).toMatch(/idleInTransactionTimeoutMs/);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations WHERE version = 7`)).rows).toEqual([{ n: 1 }]);
+    } finally {
+      m7.backfill = backfill;
+      thaw();
+      await stuck.close();
+      await next.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('idleInTransactionTimeoutMs: 60 s by default, 0 (the server\'s setting) or at least 1000 ms', () => {
+    const parse = (v?: number) => StoragePostgresOptions.safeParse({ url: URL, ...(v === undefined ? {} : { idleInTransactionTimeoutMs: v }) });
+    expect(parse().data?.idleInTransactionTimeoutMs).toBe(60_000);
+    expect(parse(0).data?.idleInTransactionTimeoutMs).toBe(0);
+    expect(parse(500).error?.issues[0]?.message).toBe("Expected 0 (the server's setting) or at least 1000 ms");
+    expect(parse(-1).success).toBe(false);
+    expect(parse(1.5).success).toBe(false);
   });
 
   it('opens a schema created for its role by a DBA, though the role may not create schemas in the database', async () => {

@@ -977,3 +977,33 @@ export function fileInPlaceOfFolder(error: unknown, dir: string, store: { plugin
     fix: `Point ${store.plugin} at a folder (${store.setting}), or move the file ${file} out of the way.`,
   });
 }
+
+/** Which file a path named when a store opened it (device and inode), to tell later whether it still does. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** The identity of the file at `file` now. */
+export function fileIdentity(file: string): FileIdentity {
+  const { dev, ino } = statSync(file);
+  return { dev, ino };
+}
+
+/**
+ * Why `file` no longer names the file a store opened as `opened` — it was removed (the file, or a
+ * folder above it: a temp cleaner, an operator, a volume unmounted) or another file stands there now —
+ * or undefined while it does. A store in that state still reads and writes the file it holds open,
+ * which no restart finds: every write it acknowledges is lost. Any other error of stat is thrown.
+ */
+export function fileNoLongerAt(file: string, opened: FileIdentity): string | undefined {
+  let now: FileIdentity;
+  try {
+    now = fileIdentity(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `${file} was removed while open`;
+    throw error;
+  }
+  return now.dev === opened.dev && now.ino === opened.ino ? undefined : `${file} was replaced by another file while open`;
+}

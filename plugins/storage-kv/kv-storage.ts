@@ -31,7 +31,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
-  fileInPlaceOfFolder,
+  fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, type FileIdentity,
 } from 'limit-graph';
 
 export const KV_SCHEMA_VERSION = 1;
@@ -137,6 +137,8 @@ export class KvStorage implements Storage {
   readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
   readonly maxRecordBytes: number;
   #db: RootDatabase<string, Key> | undefined;
+  /** data.mdb as opened: health() tells when the path no longer names it. */
+  #opened: FileIdentity | undefined;
   /** Set by close() until the transactions queued before it have run: calls from then on are refused. */
   #closing: Promise<void> | undefined;
   /** Transactions queued and not yet settled (close() waits for them). */
@@ -169,6 +171,7 @@ export class KvStorage implements Storage {
       try {
         // ??=: another open() of this instance may have opened it during the check.
         this.#db ??= open<string, Key>({ path: this.config.path, ...lmdbOptions(this.config) });
+        this.#opened = fileIdentity(path.join(this.config.path, 'data.mdb'));
       } catch (error) {
         throw unavailable(this.config.path, error);
       }
@@ -254,6 +257,12 @@ export class KvStorage implements Storage {
     const started = performance.now();
     try {
       const db = this.#open();
+      const gone = this.#opened && fileNoLongerAt(path.join(this.config.path, 'data.mdb'), this.#opened);
+      if (gone) {
+        // Writes still succeed, into the file this process holds open, which no restart finds.
+        const message = `LMDB ${gone}: this process writes to a file no restart will find, so every write it acknowledges is lost; restore the store at its path (or stop using it), then restart`;
+        return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details: { path: this.config.path } };
+      }
       const key: Key = ['health', `${process.pid}-${Math.random().toString(36).slice(2)}`];
       const value = new Date().toISOString();
       await this.#write(() => db.put(key, value));

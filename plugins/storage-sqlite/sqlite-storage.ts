@@ -19,7 +19,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
-  fileInPlaceOfFolder,
+  fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, type FileIdentity,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -166,6 +166,8 @@ export class SqliteStorage implements Storage {
   #stmts = new Map<string, GuardedStatement>();
   /** The first damage seen (SQLITE_CORRUPT / NOTADB): from then on no write goes into the file. */
   #damaged: LimitError | undefined;
+  /** The database file opened (none in memory): health() tells when the path no longer names it. */
+  #opened: FileIdentity | undefined;
   /** Writes waiting for the next group commit, in the order they were requested. */
   #pending: PendingWrite[] = [];
 
@@ -216,6 +218,7 @@ export class SqliteStorage implements Storage {
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot configure SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
       }
       this.#db = db;
+      this.#opened = file === ':memory:' ? undefined : fileIdentity(file);
       this.#tx = db.transaction((fn: () => unknown) => fn());
       this.#stmts.clear();
       this.#damaged = undefined;
@@ -418,6 +421,12 @@ export class SqliteStorage implements Storage {
       return { status: 'fail', message, checks: [{ name: 'integrity', status: 'fail', message }] };
     }
     try {
+      const gone = this.#opened && fileNoLongerAt(this.config.file, this.#opened);
+      if (gone) {
+        // Writes still succeed, into the file this process holds open, which no restart finds.
+        const message = `SQLite database ${gone}: this process writes to a file no restart will find, so every write it acknowledges is lost; restore the database at its path (or stop using it), then restart`;
+        return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details: { file: this.config.file } };
+      }
       const version = await this.schemaVersion();
       const mode = this.#conn.pragma('journal_mode', { simple: true }) as string;
       return {

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { LimitError, definePlugin } from 'limit-graph';
-import { SQLITE_URL, StorageSqliteOptions } from './options.ts';
+import { StorageSqliteOptions, parseSqliteUrl } from './options.ts';
 import { SqliteStorage } from './sqlite-storage.ts';
 
 export { SqliteStorage } from './sqlite-storage.ts';
@@ -22,15 +22,14 @@ declare module 'limit-graph' {
  * for direct callers.
  */
 export function sqlitePathFromUrl(url: string): string {
-  const match = SQLITE_URL.exec(url);
-  if (!match?.[1]) {
-    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `storage-sqlite cannot use the URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`, {
+  const parsed = parseSqliteUrl(url);
+  if ('problem' in parsed) {
+    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `storage-sqlite cannot use the URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: ${parsed.problem}`, {
       plugin: 'storage-sqlite',
       fix: 'Set DATABASE_URL to sqlite://<path> or file:<path>, or select the postgres backend (STORAGE_BACKEND=postgres) for postgres:// URLs.',
     });
   }
-  // Drop a query string (`file:x.db?mode=rwc`): better-sqlite3 takes a plain path.
-  return decodeURIComponent(match[1].replace(/\?.*$/, ''));
+  return parsed.file;
 }
 
 export default definePlugin({

@@ -4,6 +4,25 @@ import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
 /** `sqlite://<path>`, `sqlite:<path>`, `file:<path>` or `file://<path>`; group 1 is the path (with any query string). */
 export const SQLITE_URL = /^(?:sqlite:\/\/|sqlite:|file:(?:\/\/)?)(.+)$/;
 
+/**
+ * The file a `sqlite://` or `file:` URL names — its path without a query string (`file:x.db?mode=rwc`:
+ * better-sqlite3 takes a plain path), %-escapes decoded — or why it names none. The problem never
+ * repeats the URL: it may hold a password.
+ */
+export function parseSqliteUrl(url: string): { file: string } | { problem: string } {
+  const match = SQLITE_URL.exec(url);
+  if (!match?.[1]) return { problem: "Expected sqlite://<path> or file:<path>; a postgres:// URL needs the postgres backend (storage: 'postgres' or STORAGE_BACKEND=postgres)" };
+  let file: string;
+  try {
+    file = decodeURIComponent(match[1].replace(/\?.*$/, ''));
+  } catch {
+    return { problem: 'Expected a path with well-formed %-escapes (%XX, two hex digits); a "%" in the file name is written %25' };
+  }
+  // `sqlite://` alone, or a query string alone, would open the root folder or the project folder.
+  if (/^\/*$/.test(file)) return { problem: 'Expected a file after the scheme: sqlite://<relative path> or sqlite:///<absolute path>' };
+  return { file };
+}
+
 export const StorageSqliteOptions = z
   .object({
     /** Database file; `:memory:` for a private in-memory database. Default `<dataDir>/limit.db`. */
@@ -15,9 +34,9 @@ export const StorageSqliteOptions = z
     url: z
       .string()
       .min(1)
-      .refine((url) => SQLITE_URL.test(url), {
-        // The URL itself is not repeated: it may hold a password.
-        message: 'Expected sqlite://<path> or file:<path>; a postgres:// URL needs the postgres backend (storage: \'postgres\' or STORAGE_BACKEND=postgres)',
+      .superRefine((url, ctx) => {
+        const parsed = parseSqliteUrl(url);
+        if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
       })
       .optional(),
     /**

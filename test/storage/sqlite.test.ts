@@ -111,6 +111,28 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
+  it('refuses a sqlite URL naming no file, or with a malformed %-escape, while validating the config, naming DATABASE_URL', async () => {
+    // Before: "sqlite:///tmp/100%.db" failed the plugin's setup with a bare "URI malformed", and
+    // "sqlite://" or "sqlite:?mode=ro" tried to open the root or the project folder as the database.
+    const dir = tempDir();
+    try {
+      for (const [url, problem] of [
+        ['sqlite:///tmp/100%.db', 'Expected a path with well-formed %-escapes (%XX, two hex digits); a "%" in the file name is written %25'],
+        ['sqlite://', 'Expected a file after the scheme: sqlite://<relative path> or sqlite:///<absolute path>'],
+        ['sqlite:?mode=ro', 'Expected a file after the scheme: sqlite://<relative path> or sqlite:///<absolute path>'],
+      ] as const) {
+        const error = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', dataDir: dir, plugins: {} }, env: { DATABASE_URL: url } })
+          .then(() => null, (e: unknown) => e as Error & { code: string });
+        expect(error).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
+        expect(error!.message).toContain(`DATABASE_URL › plugins.storage-sqlite.url: ${problem}`);
+        expect(() => sqlitePathFromUrl(url)).toThrow(problem);
+      }
+      expect(sqlitePathFromUrl('sqlite:///tmp/100%25%20x.db')).toBe('/tmp/100% x.db');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a database folder it cannot create as LIMIT_STORAGE_UNAVAILABLE naming what is in the way', async () => {
     const dir = tempDir();
     try {

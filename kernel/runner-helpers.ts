@@ -535,6 +535,9 @@ export function isEventStreamContentType(contentType: string | null | undefined)
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
 }
 
+/** How long a hosted runner's health probe (one request for the models list, its body included) may take. */
+export const HOSTED_HEALTH_TIMEOUT_MS = 3000;
+
 /**
  * Health of a hosted runner: `probe` (one quick request for the models list, no retries) proves
  * reachability and the key, and its answer must be a vendor's models list (JSON with a `data`
@@ -544,8 +547,12 @@ export function isEventStreamContentType(contentType: string | null | undefined)
 export async function hostedRunnerHealth(h: {
   baseURL: string;
   model: string;
-  /** The models list as it came back: its content type and parsed body (text when not JSON). */
-  probe(): Promise<{ contentType: string | null; body: unknown }>;
+  /**
+   * The models list as it came back: its content type and parsed body (text when not JSON). Pass
+   * `signal` and `timeoutMs` to the request: the probe, its body included, is bounded by
+   * HOSTED_HEALTH_TIMEOUT_MS whatever the SDK does (an SDK's timeout ends with the headers).
+   */
+  probe(bound: { signal: AbortSignal; timeoutMs: number }): Promise<{ contentType: string | null; body: unknown }>;
   /** As HostedConversations' `describe`; called with `retries` 0, the probe being one request. */
   describe(error: unknown, retries?: number): RunnerFailure;
   details?: Record<string, unknown>;
@@ -554,8 +561,14 @@ export async function hostedRunnerHealth(h: {
 }): Promise<HealthResult> {
   const checks: NonNullable<HealthResult['checks']> = [];
   const host = hostOf(h.baseURL);
+  // The SDKs' timeout covers the wait for the headers only: a server (or proxy) that sends them and
+  // then never finishes the body would hold health() — and `limit doctor` — forever.
+  const deadline = withDeadline([], HOSTED_HEALTH_TIMEOUT_MS, 'health');
+  const stop = rejectOnAbort(deadline.signal);
   try {
-    const { contentType, body } = await h.probe();
+    const probe = h.probe({ signal: deadline.signal, timeoutMs: HOSTED_HEALTH_TIMEOUT_MS });
+    probe.catch(() => undefined); // it may settle after the deadline won
+    const { contentType, body } = await Promise.race([probe, stop.promise]);
     const data = body && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
     if (isJsonContentType(contentType) && Array.isArray(data)) {
       checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
@@ -573,7 +586,13 @@ export async function hostedRunnerHealth(h: {
       checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
     }
   } catch (error) {
-    checks.push({ name: 'api', status: 'fail', message: h.describe(error, 0).message });
+    const message = deadline.stopped()
+      ? `${host} did not send a complete models list within ${HOSTED_HEALTH_TIMEOUT_MS} ms: the server (or a proxy in front of it) is not answering`
+      : h.describe(error, 0).message;
+    checks.push({ name: 'api', status: 'fail', message });
+  } finally {
+    stop.stop();
+    deadline.clear();
   }
   checks.push(
     { name: 'capability:memoryLimit', status: 'degraded', message: 'memoryMb does not apply: the model runs at the vendor, not in this process' },

@@ -154,8 +154,8 @@ export class OpenAIRunner implements Runner {
     return hostedRunnerHealth({
       baseURL: this.#client.baseURL,
       model: this.options.model,
-      probe: async () => {
-        const { data, response } = await this.#client.get<unknown>('/models', { timeout: 3000, maxRetries: 0 }).withResponse();
+      probe: async ({ signal, timeoutMs }) => {
+        const { data, response } = await this.#client.get<unknown>('/models', { signal, timeout: timeoutMs, maxRetries: 0 }).withResponse();
         return { contentType: response.headers.get('content-type'), body: data };
       },
       describe: (error, retries) => this.#describe(error, retries),

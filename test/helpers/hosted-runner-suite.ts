@@ -545,6 +545,27 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       }
     });
 
+    it('health: fail within its 3 s, saying so, when the server sends the headers of a models list and never the rest of the body', async () => {
+      const stalled = await startFakeVendor({
+        handle: ({ res }) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write('{"object":"list","data":['); // and nothing more: the socket stays open
+        },
+      });
+      try {
+        await start({ baseURL: h.baseURLAt(Number(new URL(stalled.origin).port)) });
+        const began = performance.now();
+        const health = await runner.health();
+        expect(performance.now() - began).toBeLessThan(5_000);
+        expect(health.status).toBe('fail');
+        expect(health.checks!.find((c) => c.name === 'api')!.message).toMatch(/^127\.0\.0\.1:\d+ did not send a complete models list within 3000 ms/);
+      } finally {
+        await rt?.close();
+        rt = undefined;
+        await stalled.close();
+      }
+    }, 15_000);
+
     it("a placeholder key (`none`, what a local server without auth is given) is no secret: replies keep the word", async () => {
       await start({ apiKey: 'none', stream: false });
       const ctx = makeRunContext();

@@ -596,7 +596,8 @@ export class PythonRunner implements Runner {
     // Where the task was when it was stopped: a task stopped before it reached a process of its own
     // had nothing killed (and must not kill the worker another task of the session is using).
     let phase: 'global' | 'session' | 'prepare' | 'started' = 'global';
-    const stopped = (): RunResult => {
+    // `output`: what a task stopped while it ran had written (and flushed) by then, kept as a crashed task's is.
+    const stopped = (output: { stdout: string; stderr: string } = { stdout: '', stderr: '' }): RunResult => {
       const reason = stop.signal.reason as Stop;
       const waited = Math.round(performance.now() - started);
       const where = {
@@ -611,8 +612,8 @@ export class PythonRunner implements Runner {
         const what = reason === 'timeout' ? `the task exceeded timeoutMs=${limits.timeoutMs} ms (which includes waiting)` : reason === 'closed' ? 'the session was closed' : 'the task was aborted';
         return fail(reason === 'timeout' ? 'LIMIT_RUNNER_TIMEOUT' : 'LIMIT_RUNNER_ABORTED', `${what} before it started: it ${where} and never ran; nothing was killed`);
       }
-      if (reason === 'timeout') return fail('LIMIT_RUNNER_TIMEOUT', `the task exceeded timeoutMs=${limits.timeoutMs} ms; its processes were killed`);
-      return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : 'the task was aborted; its processes were killed');
+      if (reason === 'timeout') return fail('LIMIT_RUNNER_TIMEOUT', `the task exceeded timeoutMs=${limits.timeoutMs} ms; its processes were killed`, output.stdout, output.stderr);
+      return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : 'the task was aborted; its processes were killed', output.stdout, output.stderr);
     };
 
     state.running.add(execution);
@@ -649,7 +650,7 @@ export class PythonRunner implements Runner {
 
   async #runCold(platform: Platform, state: SessionState, execution: Execution, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
-    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
+    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: (output?: { stdout: string; stderr: string }) => RunResult): Promise<RunResult> {
     const launched = await this.#launch(platform, state, files ? 'execf' : 'exec', limits, task.args ?? [], task.env);
     execution.pgid = launched.child.pid;
     const out = new CappedBuffer(this.options.maxOutputBytes);
@@ -672,7 +673,7 @@ export class PythonRunner implements Runner {
         const spare = new Set([...state.running].filter((e) => e !== execution && e.pgid !== undefined).map((e) => e.pgid!));
         await killUid(state.uid, spare);
       }
-      return stopped();
+      return stopped({ stdout: out.text(), stderr: err.text() });
     }
     const stdout = out.text();
     const stderr = err.text();
@@ -695,7 +696,7 @@ export class PythonRunner implements Runner {
 
   async #runWarm(platform: Platform, state: SessionState, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
-    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: () => RunResult): Promise<RunResult> {
+    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: (output?: { stdout: string; stderr: string }) => RunResult): Promise<RunResult> {
     // A worker is started under the limits of its first task; other limits need another worker.
     const key = `${limits.memoryMb}:${limits.allowNetwork}`;
     let worker = state.worker;
@@ -721,7 +722,7 @@ export class PythonRunner implements Runner {
     if (reply === STOPPED) {
       // The worker may be stuck in user code: kill it; the session's next task gets a fresh one.
       await this.#killWorker(state, signal);
-      return stopped();
+      return stopped(worker.output());
     }
     if (reply instanceof WorkerProtocolError) {
       // What the worker does next is unknown (the task may still run): it is killed like a stopped one.

@@ -237,3 +237,23 @@ describe('runner-python aborted during its start-up', () => {
     }
   }, 30_000);
 });
+
+describe.each([true, false])('runner-python task stopped while it runs (warm: %s)', (warm) => {
+  it('keeps what the task wrote (and flushed) before its timeout or abort, as a crashed task does', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const task = code('import sys, time\nprint("step 1 done", flush=True)\nprint("warning: slow", file=sys.stderr, flush=True)\ntime.sleep(30)');
+    const timedOut = await fixture.runner.executeIsolated(task, ctx({ timeoutMs: 1_500 }));
+    expect(timedOut.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    expect(timedOut.stdout).toBe('step 1 done\n');
+    expect(timedOut.stderr).toBe('warning: slow\n');
+    const controller = new AbortController();
+    const running = fixture.runner.executeIsolated(task, ctx({}, undefined, controller.signal));
+    setTimeout(() => controller.abort(), 1_500);
+    const aborted = await running;
+    expect(aborted.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+    expect(aborted.stdout).toBe('step 1 done\n');
+    // The next task of the session starts clean: nothing of the stopped one's output is carried over.
+    const next = await fixture.runner.executeIsolated(code('print("next")'), ctx({}, undefined));
+    expect(next.stdout).toBe('next\n');
+  }, 30_000);
+});

@@ -337,6 +337,17 @@ class Worker {
   }
 }
 
+/** The `[sys.executable, version]` a Python 3 interpreter prints as its last line at start, or undefined for anything else. */
+function interpreterInfo(stdout: string): [string, string] | undefined {
+  try {
+    const info: unknown = JSON.parse(stdout.trim().split('\n').pop()!);
+    if (Array.isArray(info) && info.length === 2 && typeof info[0] === 'string' && info[0] !== '' && typeof info[1] === 'string' && /^3\./.test(info[1])) return info as [string, string];
+  } catch {
+    // not JSON: not Python's answer
+  }
+  return undefined;
+}
+
 export interface PythonRunnerInit {
   options: RunnerPythonOptions;
   workDir: string;
@@ -418,7 +429,15 @@ export class PythonRunner implements Runner {
         plugin: 'runner-python', fix: 'Set the `python` option to an installed Python 3 (e.g. /usr/bin/python3).', cause: info,
       });
     }
-    const [resolved, version] = JSON.parse(info.stdout.trim().split('\n').pop()!) as [string, string];
+    // A program that exits 0 without being Python (a shim, `true`, a wrapper that prints a banner)
+    // says so here, naming itself, not as a bare JSON.parse error at boot.
+    const [resolved, version] = interpreterInfo(info.stdout) ?? [];
+    if (resolved === undefined || version === undefined) {
+      const said = info.stdout.trim().replace(/\s+/g, ' ').slice(0, 120);
+      throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the interpreter "${interpreter}" is not Python 3: asked for its path and version, it printed ${said ? JSON.stringify(said) : 'nothing'}`, {
+        plugin: 'runner-python', fix: 'Set the `python` option (or LIMIT_PYTHON, or venvPath) to an installed Python 3 (e.g. /usr/bin/python3).',
+      });
+    }
     // A venv's python must be started by its own path (pyvenv.cfg is found next to it); a base
     // interpreter is started by its real path, which skips wrappers such as pyenv's shell shims.
     const executable = o.venvPath ? interpreter : resolved;

@@ -2,7 +2,8 @@
  * Regression tests of the security review: task.files never follows a planted symlink, task.env
  * never reaches the root-run launcher, and the SQLite database is unreadable to session uids.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionLimits, Task, type RunContext } from 'limit-graph';
@@ -183,5 +184,33 @@ describe.each([true, false])('runner-python writes task.files as the session uid
     expect(statSync(path.join(dir, 'deep/er/notes.txt')).uid).toBe(Number(uid));
     expect(statSync(path.join(dir, 'deep')).uid).toBe(Number(uid));
     expect(Number(uid)).not.toBe(0);
+  }, 30_000);
+});
+
+describe('runner-python boot with an interpreter that is not Python 3', () => {
+  it('refuses it naming the interpreter and what it printed, not with a bare JSON error', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-not-python-'));
+    try {
+      const fake = (name: string, body: string) => {
+        const file = path.join(dir, name);
+        writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+        return file;
+      };
+      const cases: [string, RegExp][] = [
+        [fake('silent', 'exit 0'), /is not Python 3: asked for its path and version, it printed nothing$/],
+        [fake('banner', 'echo "Welcome to the shim"'), /is not Python 3: asked for its path and version, it printed "Welcome to the shim"$/],
+        [fake('python2', 'echo \'["/usr/bin/python2.7", "2.7.18"]\''), /is not Python 3: .* it printed "\[\\"\/usr\/bin\/python2\.7\\", \\"2\.7\.18\\"\]"$/],
+      ];
+      for (const [python, message] of cases) {
+        await expect(pythonRuntime({ python }), python).rejects.toMatchObject({
+          code: 'LIMIT_PLUGIN_SETUP_FAILED',
+          message: expect.stringMatching(message),
+          fix: expect.stringMatching(/`python` option/),
+        });
+        await expect(pythonRuntime({ python })).rejects.toThrow(`the interpreter "${python}" is not Python 3`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 30_000);
 });

@@ -51,6 +51,9 @@ export async function pythonRuntime(options: z.input<typeof RunnerPythonOptions>
   const rt = await createRuntime({
     config: { dataDir: dir, logLevel: 'silent', plugins: {} },
     plugins: [runnerPython.configure({ workDir: path.join(dir, 'sessions'), ...options })],
+  }).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true }); // a boot that fails leaves no temp directory
+    throw error;
   });
   const runner = rt.resolve('runner:python') as PythonRunner;
   return {

@@ -291,13 +291,18 @@ export function renderRdCurveSvg(points: readonly PlotPoint[], options: PlotOpti
   const H = options.height ?? 440;
   const m = { left: 72, right: 24, top: 48, bottom: 56 };
   const order = points.map((_, i) => i).sort((a, b) => points[a]!.x - points[b]!.x);
-  const xs = points.map((p) => p.x);
-  const ys = points.map((p) => p.y);
-  // No points (a series just created): empty axes over [0, 1], not ±Infinity.
-  let x0 = xs.length ? Math.min(...xs) : 0;
-  let x1 = xs.length ? Math.max(...xs) : 1;
-  let y0 = Math.min(0, ...ys);
-  let y1 = ys.length ? Math.max(...ys) : 1;
+  // No points (a series just created): empty axes over [0, 1], not ±Infinity. A loop, not
+  // Math.min(...xs): spreading a long curve (about 125,000 points) overflows the call stack.
+  let x0 = points.length ? Infinity : 0;
+  let x1 = points.length ? -Infinity : 1;
+  let y0 = 0;
+  let y1 = points.length ? -Infinity : 1;
+  for (const p of points) {
+    if (p.x < x0) x0 = p.x;
+    if (p.x > x1) x1 = p.x;
+    if (p.y < y0) y0 = p.y;
+    if (p.y > y1) y1 = p.y;
+  }
   if (!(x1 > x0)) {
     x0 -= 1;
     x1 += 1;

@@ -147,6 +147,13 @@ describe('curve input', () => {
     // The middle point sits halfway along the x axis (72 … 696 px).
     expect(wide).toContain('<circle cx="384.00"');
   });
+
+  it('renderRdCurveSvg: a curve of 200,000 points is drawn (its extent is not taken by spreading it into Math.min, which overflowed the call stack)', () => {
+    const points = Array.from({ length: 200_000 }, (_, i) => ({ x: i, y: 1 / (i + 1) }));
+    const svg = renderRdCurveSvg(points, { knee: 3 });
+    expect(svg).toContain('knee: rate 3, distortion 0.25');
+    expect(svg).not.toMatch(/NaN|Infinity/);
+  });
 });
 
 describe('minMax', () => {

@@ -217,10 +217,15 @@ export function rateAtDistortion(source: DiscreteSource | PreparedSource, D: num
   const betaCap = gapMin === Infinity ? 1 : 745 / gapMin;
   let evaluations = 0;
   let q: number[] | undefined;
+  // The evaluated points closest to D on either side: above (D(β) > D, smallest) and below (D(β) < D, largest).
+  let above: BaPoint | undefined;
+  let below: BaPoint | undefined;
   const at = (beta: number): BaPoint => {
     evaluations++;
     const pt = blahutArimoto(src, beta, { ...options, ...(q ? { q0: q } : {}) });
     q = pt.q.map((v) => Math.max(v, 1e-300));
+    if (pt.D > D && (above === undefined || pt.D < above.D)) above = pt;
+    if (pt.D < D && (below === undefined || pt.D > below.D)) below = pt;
     return pt;
   };
   if (D === Dmin) {
@@ -243,6 +248,17 @@ export function rateAtDistortion(source: DiscreteSource | PreparedSource, D: num
     if (pt.D === D) break;
     if (pt.D > D) lo = mid;
     else hi = mid;
+  }
+  if (best.D !== D && above !== undefined && below !== undefined) {
+    // D lies between two channels' distortions. Where R(D) has a straight segment (a reproduction
+    // symbol dropped or taken up at one slope β*: d = [[0, 1, 0.3], [1, 0, 0.3]] jumps from D = 0.3
+    // to 0.14 at β* ≈ 1.80), no β reaches D, and the channel nearest D is a point of R(D) elsewhere
+    // on the segment. Using the two channels in the proportion that averages their distortions to D
+    // (time-sharing) reaches D exactly at the interpolated rate, which is R(D) on the segment
+    // (R is convex); on a smooth stretch the two are adjacent β and this changes R by rounding.
+    const lambda = (D - below.D) / (above.D - below.D);
+    const R = lambda * above.R + (1 - lambda) * below.R;
+    return { D, R, beta: best.beta, Dreached: D, gapBits: Math.max(above.gapBits, below.gapBits), evaluations };
   }
   return { D, R: best.R, beta: best.beta, Dreached: best.D, gapBits: best.gapBits, evaluations };
 }

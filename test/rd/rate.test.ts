@@ -187,6 +187,28 @@ describe('rate edge cases', () => {
     expect(pt.q).toHaveLength(2);
   });
 
+  it('Blahut–Arimoto: R at a D on a straight segment of R(D) is the segment, D reached (time-sharing of the two channels either side)', () => {
+    // Reproduction symbol 2 costs 0.3 from both source symbols: R(D) is the tangent from (0.3, 0)
+    // to 1 − h(D), touching at D₁ = 0.14172… with slope log2((1 − D₁)/D₁); no β has 0.14 < D(β) < 0.3.
+    const h = (d: number) => -d * Math.log2(d) - (1 - d) * Math.log2(1 - d);
+    let lo = 0.01;
+    let hi = 0.29;
+    for (let k = 0; k < 200; k++) {
+      const m = (lo + hi) / 2;
+      if ((1 - h(m)) / (0.3 - m) < Math.log2((1 - m) / m)) lo = m;
+      else hi = m;
+    }
+    const slope = Math.log2((1 - lo) / lo);
+    const res = rateAtDistortion({ p: [0.5, 0.5], distortion: [[0, 1, 0.3], [1, 0, 0.3]] }, 0.2);
+    expect(res.Dreached).toBe(0.2);
+    expect(Math.abs(res.R - slope * 0.1)).toBeLessThan(1e-8); // was 0.411 (the channel at D = 0.14)
+    // Just below D_max of a binary source: h(0.3) − h(D), not R of a channel at another D.
+    const near = rateAtDistortion({ p: [0.3, 0.7], distortion: [[0, 1], [1, 0]] }, 0.2999999);
+    // 1.2224e-7 bits, within Blahut–Arimoto's 1e-13 (was 1.07e-9: the channel at D = 0.29999999912).
+    expect(Math.abs(near.R - (h(0.3) - h(0.2999999)))).toBeLessThan(1e-12);
+    expect(Math.abs(near.Dreached - 0.2999999)).toBeLessThan(1e-15);
+  });
+
   it('operational rates are taken as given after validation', () => {
     expect(operationalRate(1234, 'tokens')).toEqual({ value: 1234, unit: 'tokens' });
     expect(operationalRate(0.5, 'cost')).toEqual({ value: 0.5, unit: 'cost' });

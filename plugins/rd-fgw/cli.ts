@@ -70,7 +70,14 @@ export function registerFgwCommand(registry: CommandRegistry): void {
     .option('--json', 'print { value, iterations, converged, plan, … } as one JSON document')
     .action(async (flags: FgwFlags) => {
       const data = await readCase(flags.input);
-      const fileOptions = data.options && typeof data.options === 'object' ? (data.options as Record<string, unknown>) : {};
+      // `options` of another type is refused, not read as none (`"options": "entropic"` solved exact).
+      if (data.options !== undefined && (data.options === null || typeof data.options !== 'object' || Array.isArray(data.options))) {
+        const got = data.options === null ? 'null' : Array.isArray(data.options) ? 'a list' : `${typeof data.options} ${JSON.stringify(data.options)}`;
+        throw new LimitError('LIMIT_RD_INVALID_INPUT', `${flags.input} › options: must be an object of rd-fgw options ({ "method": "entropic", "alpha": 0.3, … }), got ${got}`, {
+          plugin: 'rd-fgw', details: { file: flags.input, field: 'options' }, fix: `Give options as an object in ${flags.input}, or leave the field out.`,
+        });
+      }
+      const fileOptions = (data.options ?? {}) as Record<string, unknown>;
       const options: Record<string, unknown> = { ...fileOptions };
       const set = (key: string, value: unknown): void => {
         if (value !== undefined) options[key] = value;

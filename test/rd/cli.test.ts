@@ -79,6 +79,15 @@ describe('limit rd', () => {
     const inFile = path.join(dir, 'alpha-in-file.json');
     writeFileSync(inFile, JSON.stringify({ source: g, target: g, options: { alpha: 3 } }));
     expect(JSON.parse((await cli(['rd', 'fgw', '--input', inFile, '--json'])).stdout).error).toMatchObject({ message: `${inFile} › options.alpha: Too big: expected number to be <=1`, details: { file: inFile } });
+    // options that are not an object are refused, not read as none (a string was ignored: exact, not entropic).
+    for (const [name, options, got] of [['str', 'entropic', 'string "entropic"'], ['list', [0.3], 'a list'], ['null', null, 'null']] as const) {
+      const f = path.join(dir, `options-${name}.json`);
+      writeFileSync(f, JSON.stringify({ source: g, target: g, options }));
+      const res = await cli(['rd', 'fgw', '--input', f, '--json']);
+      expect(res.code).not.toBe(0);
+      expect(JSON.parse(res.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining(`${f} › options: must be an object of rd-fgw options`), details: { file: f, field: 'options' } });
+      expect(JSON.parse(res.stdout).error.message).toContain(`got ${got}`);
+    }
     const noMatrices = path.join(dir, 'no-matrices.json');
     writeFileSync(noMatrices, JSON.stringify({ x: [1] }));
     expect(JSON.parse((await cli(['rd', 'fgw', '--input', noMatrices, '--json'])).stdout).error.message).toMatch(new RegExp(`^${noMatrices.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} › C1: `));

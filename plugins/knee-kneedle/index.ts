@@ -62,6 +62,16 @@ export const kneeKneedlePlugin = definePlugin({
         method: 'kneedle',
         callOptions: (flags, curve) => {
           if (flags.normalize) throw new LimitError('LIMIT_RD_INVALID_INPUT', '--normalize applies to --method menger, not kneedle', { plugin: 'knee-kneedle', details: { field: '--normalize' }, fix: 'Drop --normalize, or pass --method menger.' });
+          // The file's hints are named as the file has them (`curve.json › curve`), not as the
+          // call option they become (`options.curve: …, or leave it out to use the plugin's value`).
+          for (const [key, allowed] of [['curve', ['convex', 'concave']], ['direction', ['decreasing', 'increasing']]] as const) {
+            const value = curve[key];
+            if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
+              throw new LimitError('LIMIT_RD_INVALID_INPUT', `${flags.input} › ${key}: must be '${allowed[0]}' or '${allowed[1]}' (the curve's shape for kneedle), got '${value}'`, {
+                plugin: 'knee-kneedle', details: { file: flags.input, field: key }, fix: `Correct ${key} in ${flags.input}, or leave it out to use the plugin's configured ${key}.`,
+              });
+            }
+          }
           return {
           ...(flags.online ? { online: true } : {}),
           ...(curve.curve ? { curve: curve.curve } : {}),

@@ -82,7 +82,10 @@ describe('registerKneeCommands', () => {
     // Default: kneedle when loaded; a shape hint in the file reaches its option check.
     expect(((await run(['rd', 'knee', '--input', curve, '--json']))[0] as { method: string }).method).toBe('kneedle');
     const wavy = file('wavy.json', { x: [0, 1, 2, 3], y: [3, 1, 0.5, 0.4], curve: 'wavy' });
-    await expect(run(['rd', 'knee', '--input', wavy, '--json'])).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', plugin: 'knee-kneedle' });
+    // Named as the file has it, not as the call option it becomes ('options.curve: …').
+    await expect(run(['rd', 'knee', '--input', wavy, '--json'])).rejects.toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', plugin: 'knee-kneedle', message: `${wavy} › curve: must be 'convex' or 'concave' (the curve's shape for kneedle), got 'wavy'`, details: { file: wavy, field: 'curve' } });
+    const sideways = file('sideways.json', { x: [0, 1, 2, 3], y: [3, 1, 0.5, 0.4], direction: 'up' });
+    await expect(run(['rd', 'knee', '--input', sideways, '--json'])).rejects.toMatchObject({ message: `${sideways} › direction: must be 'decreasing' or 'increasing' (the curve's shape for kneedle), got 'up'`, details: { file: sideways, field: 'direction' } });
     await expect(run(['rd', 'knee', '--input', curve, '--method', 'elbow', '--json'])).rejects.toMatchObject({ code: 'LIMIT_SERVICE_NOT_FOUND' });
     await rt.close();
   });

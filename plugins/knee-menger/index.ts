@@ -41,7 +41,7 @@ function normalizeOption(defaults: KneeMengerOptions, options: unknown): boolean
   const value = (options as { normalize?: unknown } | undefined)?.normalize;
   if (value === undefined) return defaults.normalize;
   if (typeof value !== 'boolean') {
-    throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.normalize: must be a boolean, got ${String(value)}`, { plugin: 'knee-menger' });
+    throw new LimitError('LIMIT_RD_INVALID_INPUT', `options.normalize: must be a boolean, got ${String(value)}`, { plugin: 'knee-menger', details: { field: 'options.normalize' } });
   }
   return value;
 }

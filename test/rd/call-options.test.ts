@@ -41,6 +41,9 @@ describe('RD per-call options', () => {
     const error = thrown(() => menger.detect(points, { normalise: true } as never));
     expect(error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT' });
     expect(error.message).toContain('options.normalise: unknown option');
+    // A value of the wrong type names its field in details too, as every other refusal does.
+    const wrong = thrown(() => menger.detect(points, { normalize: 'yes' } as never));
+    expect(wrong).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: 'options.normalize: must be a boolean, got yes', details: { field: 'options.normalize' } });
   });
 
   it('fgw: an unknown key (a typo of alpha) is refused naming it, not run with the default alpha', () => {

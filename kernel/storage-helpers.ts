@@ -13,6 +13,7 @@ import {
   type Page,
 } from './model/index.ts';
 import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
+import type { HealthResult } from './model/index.ts';
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
 export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
@@ -991,19 +992,24 @@ export function fileIdentity(file: string): FileIdentity {
 }
 
 /**
- * Why `file` no longer names the file a store opened as `opened` — it was removed (the file, or a
- * folder above it: a temp cleaner, an operator, a volume unmounted) or another file stands there now —
- * or undefined while it does. A store in that state still reads and writes the file it holds open,
- * which no restart finds: every write it acknowledges is lost. Any other error of stat is thrown.
+ * The failing health of a store whose `file` no longer names the file it opened as `opened` — it was
+ * removed (the file, or a folder above it: a temp cleaner, an operator, a volume unmounted) or another
+ * file stands there now — or undefined while it does (or when nothing was opened: `:memory:`). Such a
+ * store still reads and writes the file it holds open, which no restart finds: every write it
+ * acknowledges is lost. `what` names the store (`SQLite database`), `details` go with the result. Any
+ * other error of stat is thrown.
  */
-export function fileNoLongerAt(file: string, opened: FileIdentity): string | undefined {
-  let now: FileIdentity;
+export function fileNoLongerAt(what: string, file: string, opened: FileIdentity | undefined, details: Record<string, unknown>): HealthResult | undefined {
+  if (opened === undefined) return undefined;
+  let now: FileIdentity | undefined;
   try {
     now = fileIdentity(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return `${file} was removed while open`;
-    throw error;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
   }
-  return now.dev === opened.dev && now.ino === opened.ino ? undefined : `${file} was replaced by another file while open`;
+  if (now?.dev === opened.dev && now.ino === opened.ino) return undefined;
+  const gone = now === undefined ? `${file} was removed while open` : `${file} was replaced by another file while open`;
+  const message = `${what} ${gone}: this process writes to a file no restart will find, so every write it acknowledges is lost; restore it at its path (or stop using it), then restart`;
+  return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details };
 }

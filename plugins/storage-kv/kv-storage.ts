@@ -257,12 +257,9 @@ export class KvStorage implements Storage {
     const started = performance.now();
     try {
       const db = this.#open();
-      const gone = this.#opened && fileNoLongerAt(path.join(this.config.path, 'data.mdb'), this.#opened);
-      if (gone) {
-        // Writes still succeed, into the file this process holds open, which no restart finds.
-        const message = `LMDB ${gone}: this process writes to a file no restart will find, so every write it acknowledges is lost; restore the store at its path (or stop using it), then restart`;
-        return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details: { path: this.config.path } };
-      }
+      // Writes still succeed, into the file this process holds open, which no restart finds.
+      const gone = fileNoLongerAt('LMDB', path.join(this.config.path, 'data.mdb'), this.#opened, { path: this.config.path });
+      if (gone) return gone;
       const key: Key = ['health', `${process.pid}-${Math.random().toString(36).slice(2)}`];
       const value = new Date().toISOString();
       await this.#write(() => db.put(key, value));

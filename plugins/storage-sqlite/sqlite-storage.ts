@@ -421,12 +421,9 @@ export class SqliteStorage implements Storage {
       return { status: 'fail', message, checks: [{ name: 'integrity', status: 'fail', message }] };
     }
     try {
-      const gone = this.#opened && fileNoLongerAt(this.config.file, this.#opened);
-      if (gone) {
-        // Writes still succeed, into the file this process holds open, which no restart finds.
-        const message = `SQLite database ${gone}: this process writes to a file no restart will find, so every write it acknowledges is lost; restore the database at its path (or stop using it), then restart`;
-        return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details: { file: this.config.file } };
-      }
+      // Writes still succeed, into the file this process holds open, which no restart finds.
+      const gone = fileNoLongerAt('SQLite database', this.config.file, this.#opened, { file: this.config.file });
+      if (gone) return gone;
       const version = await this.schemaVersion();
       const mode = this.#conn.pragma('journal_mode', { simple: true }) as string;
       return {

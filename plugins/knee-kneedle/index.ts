@@ -5,7 +5,7 @@
 import { definePlugin, LimitError, mergeCallOptions, registerKneeCommands, type CurveInput, type KneeDetector } from 'limit-graph';
 import type { z } from 'zod';
 import { type KneedleOptions, type KneedleResult, kneedle } from './kneedle.ts';
-import { KneeKneedleCallOptions, KneeKneedleOptions } from './options.ts';
+import { KneeKneedleCallOptions, KneeKneedleOptions, SHAPE_HINTS } from './options.ts';
 
 export { kneedle } from './kneedle.ts';
 export { renderRdCurveSvg as renderRdSvg } from 'limit-graph';
@@ -64,9 +64,9 @@ export const kneeKneedlePlugin = definePlugin({
           if (flags.normalize) throw new LimitError('LIMIT_RD_INVALID_INPUT', '--normalize applies to --method menger, not kneedle', { plugin: 'knee-kneedle', details: { field: '--normalize' }, fix: 'Drop --normalize, or pass --method menger.' });
           // The file's hints are named as the file has them (`curve.json › curve`), not as the
           // call option they become (`options.curve: …, or leave it out to use the plugin's value`).
-          for (const [key, allowed] of [['curve', ['convex', 'concave']], ['direction', ['decreasing', 'increasing']]] as const) {
+          for (const [key, allowed] of Object.entries(SHAPE_HINTS) as [keyof typeof SHAPE_HINTS, readonly [string, string]][]) {
             const value = curve[key];
-            if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
+            if (value !== undefined && !allowed.includes(value)) {
               throw new LimitError('LIMIT_RD_INVALID_INPUT', `${flags.input} › ${key}: must be '${allowed[0]}' or '${allowed[1]}' (the curve's shape for kneedle), got '${value}'`, {
                 plugin: 'knee-kneedle', details: { file: flags.input, field: key }, fix: `Correct ${key} in ${flags.input}, or leave it out to use the plugin's configured ${key}.`,
               });

@@ -1,13 +1,16 @@
 import { callOptionsSchema } from 'limit-graph';
 import { z } from 'zod';
 
+/** The shape hints a curve may carry (the options below, and a curve file's `curve`/`direction`). */
+export const SHAPE_HINTS = { curve: ['convex', 'concave'], direction: ['decreasing', 'increasing'] } as const;
+
 export const KneeKneedleOptions = z
   .object({
     /** Sensitivity: larger S waits for a clearer drop after a maximum of the difference curve. */
     S: z.number().positive().default(1),
     /** Shape of the curve; RD curves are convex and decreasing. */
-    curve: z.enum(['convex', 'concave']).default('convex'),
-    direction: z.enum(['decreasing', 'increasing']).default('decreasing'),
+    curve: z.enum(SHAPE_HINTS.curve).default('convex'),
+    direction: z.enum(SHAPE_HINTS.direction).default('decreasing'),
     /** Report the last knee found (online) instead of the first (offline). */
     online: z.boolean().default(false),
   })

@@ -65,34 +65,44 @@ export function atExit(restore: () => void): () => void {
   return () => void restores.delete(restore);
 }
 
+/** How long an exiting process waits for the kernel to let it remove its killed executions' cgroups. */
+const CGROUP_REMOVAL_MS = 2_000;
+
+/** Kills the processes a cgroup still lists; false when the cgroup is gone. */
+function killCgroupProcs(cgroupDir: string): boolean {
+  let procs: string;
+  try {
+    procs = readFileSync(path.join(cgroupDir, 'cgroup.procs'), 'utf8');
+  } catch {
+    return false;
+  }
+  for (const pid of procs.split('\n').filter(Boolean)) kill(Number(pid));
+  return true;
+}
+
 /** Kills the registered process groups (and their cgroups' processes), removes the temporary folders and files, runs the restores. Synchronous. */
 export function cleanUpNow(): void {
   const cgroups: string[] = [];
   for (const [pgid, cgroupDir] of groups) {
     kill(-pgid);
-    if (!cgroupDir) continue;
-    let procs = '';
-    try {
-      procs = readFileSync(path.join(cgroupDir, 'cgroup.procs'), 'utf8');
-    } catch {
-      continue; // Gone already.
-    }
-    for (const pid of procs.split('\n').filter(Boolean)) kill(Number(pid));
-    cgroups.push(cgroupDir);
+    if (cgroupDir && killCgroupProcs(cgroupDir)) cgroups.push(cgroupDir);
   }
   groups.clear();
-  // A cgroup can be removed once its killed processes are gone, which takes the kernel a moment:
-  // a few short waits (nothing asynchronous runs any more), then it is left, empty.
-  for (let attempt = 0; cgroups.length > 0 && attempt < 20; attempt++) {
+  // A cgroup can be removed once its killed processes are gone, which takes the kernel a moment
+  // (longer on a loaded machine: 200 ms was seen to fall short): short waits, killing whatever is
+  // still listed, for up to CGROUP_REMOVAL_MS (nothing asynchronous runs any more); then it is left.
+  const deadline = Date.now() + CGROUP_REMOVAL_MS;
+  while (cgroups.length > 0) {
     for (const dir of [...cgroups]) {
       try {
         rmdirSync(dir);
         cgroups.splice(cgroups.indexOf(dir), 1);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') cgroups.splice(cgroups.indexOf(dir), 1);
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' || !killCgroupProcs(dir)) cgroups.splice(cgroups.indexOf(dir), 1);
       }
     }
-    if (cgroups.length > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    if (cgroups.length === 0 || Date.now() >= deadline) break;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   }
   for (const leftover of leftovers) {
     try {

@@ -29,6 +29,15 @@ describe('governance through the kernel with SQLite storage', () => {
     expect(stats['decision.block']).toBe(1);
   });
 
+  it('counts a block on the output surface under blocked and decision.block too (as documented)', async () => {
+    rt = await governanceRuntime();
+    const gov = rt.resolve('governance');
+    const trace = await storeTrace(rt, makeTrace('print a script', { output: { ok: true, stdout: 'import os\nos.system("rm -rf / --no-preserve-root")', stderr: '' } }));
+    expect((await gov.evaluate(trace, 'output')).decision).toBe('block');
+    const stats = await gov.stats('default');
+    expect([stats.blocked, stats['decision.block'], stats.evaluations]).toEqual([1, 1, 1]);
+  });
+
   it('allows benign text and records flags, provenance and per-kind/per-rule statistics', async () => {
     rt = await governanceRuntime();
     const gov = rt.resolve('governance');

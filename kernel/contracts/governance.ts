@@ -74,6 +74,10 @@ export interface RuleSubject {
   /** The field the text comes from, used in evidence (`task.input`, `output.stdout`, `tool:search`). */
   field: string;
   text: string;
+  /**
+   * The trace under evaluation: the governance engine gives one deep-frozen copy per evaluation
+   * (a write fails the evaluation with LIMIT_RULE_INVALID, `details.wroteReadOnlyInput`).
+   */
   trace: Trace;
   /** Readings of `text` (raw first); absent only when a caller builds subjects by hand. */
   views?: readonly TextView[];
@@ -89,7 +93,9 @@ export interface RuleSubject {
 
 /**
  * What the engine passes to a rule with each subject: the active policy, the rule's time budget
- * and deadline, the preset's thresholds, and for `judge`-phase rules the scan's findings.
+ * and deadline, the preset's thresholds, and for `judge`-phase rules the scan's findings. The
+ * governance engine gives `policy`, `reviewBand` and `findings` frozen: a rule that writes to them
+ * fails the evaluation with LIMIT_RULE_INVALID (`details.wroteReadOnlyInput`).
  */
 export interface RuleContext {
   policy: GovernancePolicy;

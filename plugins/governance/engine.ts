@@ -215,11 +215,54 @@ function duplicateRule(id: string, origins: RuleOrigin[], index: number): LimitE
 }
 
 /**
+ * A deep copy of plain data (objects, arrays) with every level frozen, sharing the primitives
+ * (strings are not copied). Rules, judges and governInput/governOutput taps get their inputs as
+ * such copies: a rule cannot change the trace, policy or findings that later rules, the decision or
+ * storage see. Other objects (a Date, a class instance) are kept as they are.
+ */
+export function frozenCopy<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = frozenCopy(value[i]);
+    return Object.freeze(out) as T;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
+  for (const key of Object.keys(value)) out[key] = frozenCopy((value as Record<string, unknown>)[key]);
+  return Object.freeze(out) as T;
+}
+
+/**
+ * Whether a thrown value is the TypeError strict-mode code gets for writing to a frozen object
+ * (assigning, adding or deleting a property, push/sort on a frozen array): a write to the rule's
+ * read-only inputs. A LimitError from a hook tap is looked at through its cause.
+ */
+function isReadOnlyWrite(error: unknown): boolean {
+  const e = error instanceof LimitError && error.cause !== undefined ? error.cause : error;
+  return e instanceof TypeError && /read only property|object is not extensible|Cannot delete property|Cannot redefine property/.test(e.message);
+}
+
+/** What a rule (or a hook tap) gets read-only, as its error names it. */
+const READ_ONLY_INPUTS = 'subject.trace, ctx.policy, ctx.reviewBand and ctx.findings are frozen';
+
+/**
  * A rule whose evaluate threw (or rejected): a crash while it ran, not a malformed rule. The message
  * names the rule, its pack and the field it was reading; the thrown value is the cause.
  */
 function ruleThrew(id: string, field: string, error: unknown, origin: RuleOrigin | undefined): LimitError {
   const from = origin ? ` (${origin.where})` : '';
+  if (isReadOnlyWrite(error)) {
+    return new LimitError('LIMIT_RULE_INVALID', `Governance rule "${id}"${from} wrote to its inputs on field ${field}: rule inputs are read-only (${READ_ONLY_INPUTS}): ${describeThrown(error)}`, {
+      cause: error,
+      ...(origin?.plugin ? { plugin: origin.plugin } : {}),
+      details: { rule: id, field, wroteReadOnlyInput: true },
+      fix: `A rule must not change what it reads (later rules, the decision and storage read the same trace, policy and findings): copy what you need to change ({ ...obj }, [...list], structuredClone) and change the copy, ${origin?.inline
+        ? `in the rule where you wrote it (${origin.where})`
+        : `in the rule${origin?.plugin ? ` of the plugin ${origin.plugin}` : ''}`}.`,
+    });
+  }
   return new LimitError('LIMIT_RULE_INVALID', `Governance rule "${id}"${from} threw on field ${field}: ${describeThrown(error)}`, {
     cause: error,
     ...(origin?.plugin ? { plugin: origin.plugin } : {}),
@@ -227,6 +270,17 @@ function ruleThrew(id: string, field: string, error: unknown, origin: RuleOrigin
     fix: `The rule's evaluate threw while reading ${field}${error instanceof Error ? ' (the cause has its stack)' : ''}: ${origin?.inline
       ? `fix the rule where you wrote it (${origin.where}), or leave it out of plugins.governance.rules`
       : `fix the rule${origin?.plugin ? ` in the plugin ${origin.plugin}` : ''}, or leave it out${origin?.plugin ? ` with that pack's disable option (disable: ['${id}'])` : ''}`} until it is fixed.`,
+  });
+}
+
+/** A governInput/governOutput tap that wrote to the frozen trace it was given. */
+function tapWroteInput(error: unknown): LimitError {
+  const plugin = error instanceof LimitError ? error.plugin : undefined;
+  return new LimitError('LIMIT_RULE_INVALID', `A governInput/governOutput hook tap${plugin ? ` of plugin "${plugin}"` : ''} wrote to the trace it was given: rule inputs are read-only (the tap's trace is frozen, as a rule's is): ${describeThrown(error instanceof LimitError && error.cause !== undefined ? error.cause : error)}`, {
+    cause: error,
+    ...(plugin ? { plugin } : {}),
+    details: { wroteReadOnlyInput: true },
+    fix: 'Return the findings to add and leave the trace as it is; to change a value, copy it ({ ...trace }, structuredClone) and change the copy.',
   });
 }
 
@@ -304,8 +358,10 @@ export class GovernanceEngine {
 
   constructor(options: EngineOptions) {
     this.#options = options;
-    this.preset = options.preset;
-    this.policy = options.preset.policy;
+    // The engine's own frozen copy: rules get it as ctx.policy / ctx.reviewBand, and neither a rule
+    // nor the caller's later change to its preset object changes what the engine decides by.
+    this.preset = frozenCopy(options.preset);
+    this.policy = this.preset.policy;
     const ids = new Map<string, GovernanceRule>();
     // The plugin validates with better names (the pack, the config path); this covers direct use.
     options.rules.forEach((rule, i) => validateRule(rule, `rules[${i}]`));
@@ -365,18 +421,23 @@ export class GovernanceEngine {
 
   /**
    * Runs the scan rules (then the judge rules) on every subject of the surface; `extra` lets the
-   * service add findings from the governInput/governOutput hooks before the decision.
+   * service add findings from the governInput/governOutput hooks before the decision. Rules and
+   * `extra` read one deep-frozen copy of `trace` (extra gets it as its second argument, to hand to
+   * the taps); a write to it is refused as LIMIT_RULE_INVALID (details.wroteReadOnlyInput).
    */
-  evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[]) => Promise<Finding[]>, options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
+  evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[], trace: Trace) => Promise<Finding[]>, options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
     return this.#evaluate(trace, surface, extra, options, undefined);
   }
 
-  async #evaluate(trace: Trace, surface: Surface, extra: ((findings: Finding[]) => Promise<Finding[]>) | undefined, options: EvaluateOptions, bareText: true | undefined): Promise<GovernanceVerdict> {
+  async #evaluate(trace: Trace, surface: Surface, extra: ((findings: Finding[], trace: Trace) => Promise<Finding[]>) | undefined, options: EvaluateOptions, bareText: true | undefined): Promise<GovernanceVerdict> {
     const { signal } = options;
     signal?.throwIfAborted();
     const overBudget = new Set<string>();
     const cut = new Set<string>();
-    const { subjects, gaps } = this.#plan(trace, surface, overBudget);
+    // One deep-frozen copy per evaluation (not per rule call), read by every rule and hook tap; the
+    // caller's trace is left as it is.
+    const frozen = frozenCopy(trace);
+    const { subjects, gaps } = this.#plan(frozen, surface, overBudget);
     const unstoredTrace = options.unstoredTrace === true || undefined;
     let findings = await this.#run(this.#scan.get(surface)!, subjects, { unstoredTrace, bareText }, this.#options.ruleBudgetMs, overBudget, cut, signal);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
@@ -389,8 +450,9 @@ export class GovernanceEngine {
     if (extra) {
       // A tap that gave up because the caller did (its context.signal aborted) ends the evaluation
       // with the caller's reason, as a rule does — not as the tap's failure.
-      const added = await extra(findings).catch((error: unknown) => {
-        throw signal?.aborted ? signal.reason : error;
+      const added = await extra(findings, frozen).catch((error: unknown) => {
+        if (signal?.aborted) throw signal.reason;
+        throw isReadOnlyWrite(error) ? tapWroteInput(error) : error;
       });
       findings = checkFindings(added, undefined);
     }
@@ -399,7 +461,8 @@ export class GovernanceEngine {
     if (judges.length > 0) {
       const judgeBudget = this.#options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
       const judgeCut = new Set<string>();
-      const judged = await this.#run(judges, subjects, { findings, unstoredTrace, bareText }, judgeBudget, overBudget, judgeCut, signal);
+      // Judges read the findings frozen (one copy per evaluation); the verdict keeps its own.
+      const judged = await this.#run(judges, subjects, { findings: frozenCopy(findings), unstoredTrace, bareText }, judgeBudget, overBudget, judgeCut, signal);
       // A judge that never answers is said as a scan rule cut at its budget is, never waited on forever;
       // with scan rules cut too, the one finding names both (two would merge into the first alone).
       if (judgeCut.size) {

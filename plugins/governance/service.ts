@@ -122,8 +122,9 @@ export class GovernanceServiceImpl implements GovernanceService {
   #verdict(trace: Trace, surface: Surface, options: GovernanceCallOptions = {}): Promise<GovernanceVerdict> {
     const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
     const context = options.signal ? { signal: options.signal } : NOT_CANCELLED;
-    // Other plugins' findings go through the same schema as rule findings.
-    return this.deps.engine().evaluate(trace, surface, (findings) => hook.promise(findings, trace, context), options);
+    // Other plugins' findings go through the same schema as rule findings; the taps read the
+    // evaluation's frozen copy of the trace, as the rules do.
+    return this.deps.engine().evaluate(trace, surface, (findings, frozen) => hook.promise(findings, frozen, context), options);
   }
 
   /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */

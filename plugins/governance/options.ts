@@ -6,6 +6,9 @@ import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
  * Policy thresholds that only a switch reads: setting one while the switch is off (in the preset
  * or in `policy`) would be accepted and do nothing, so it is refused, naming both fields.
  */
+/** The highest finding severity (Severity's maximum). */
+const MAX_SEVERITY = Severity.maxValue ?? 10;
+
 const THRESHOLD_SWITCHES = [
   ['quarantineSeverity', 'autoQuarantine'],
   ['maxAnomalySeverity', 'blockAnomalyTraces'],
@@ -75,6 +78,19 @@ export const Options = z
       ctx.addIssue({
         code: 'custom', path: ['policy', threshold],
         message: `has no effect: ${off}, and ${threshold} is only read when ${toggle} is on. Set policy.${toggle}: true to use it, or leave ${threshold} out`,
+      });
+    }
+    // Checked on the policy in force (the preset's fields with the overrides applied): only an
+    // Anomaly severity above maxAnomalySeverity blocks, and none is above the highest severity.
+    const blockAnomaly = o.policy.blockAnomalyTraces ?? preset.blockAnomalyTraces;
+    const maxAnomaly = o.policy.maxAnomalySeverity ?? preset.maxAnomalySeverity;
+    if (blockAnomaly && maxAnomaly >= MAX_SEVERITY) {
+      const from = (field: string) => (o.policy[field as keyof typeof o.policy] === undefined ? ` (from the "${o.preset}" preset)` : '');
+      const own = o.policy.maxAnomalySeverity !== undefined;
+      ctx.addIssue({
+        code: 'custom', path: ['policy', own ? 'maxAnomalySeverity' : 'blockAnomalyTraces'],
+        message: `can never block: blockAnomalyTraces is on${from('blockAnomalyTraces')} but maxAnomalySeverity is ${maxAnomaly}${from('maxAnomalySeverity')}, and only an Anomaly severity above it blocks (severities go up to ${MAX_SEVERITY}). ` +
+          `Set policy.maxAnomalySeverity below ${MAX_SEVERITY} (the "default" preset uses ${GOVERNANCE_PRESETS.default.policy.maxAnomalySeverity}), or set policy.blockAnomalyTraces: false`,
       });
     }
   });

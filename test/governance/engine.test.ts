@@ -100,6 +100,29 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(rt.resolve('governance').policy).toMatchObject({ quarantineSeverity: 8, maxAnomalySeverity: 9 });
   });
 
+  it('refuses blockAnomalyTraces with maxAnomalySeverity 10, which can never block, counting the preset\'s values', async () => {
+    const refused = (governance: Record<string, unknown>) => governanceRuntime(governance).then(async (r) => {
+      await r.close();
+      return undefined;
+    }, (e: unknown) => e as { code?: string; message: string });
+    const own = await refused({ policy: { blockAnomalyTraces: true, maxAnomalySeverity: 10 } });
+    expect(own?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(own?.message).toMatch(/policy\.maxAnomalySeverity.*can never block: blockAnomalyTraces is on but maxAnomalySeverity is 10, and only an Anomaly severity above it blocks.*Set policy\.maxAnomalySeverity below 10/is);
+    // blockAnomalyTraces from the default preset (on), the 10 from the config.
+    const fromDefault = await refused({ policy: { maxAnomalySeverity: 10 } });
+    expect(fromDefault?.message).toMatch(/policy\.maxAnomalySeverity.*blockAnomalyTraces is on \(from the "default" preset\) but maxAnomalySeverity is 10,/is);
+    // The permissive preset's maxAnomalySeverity is 10: switching blocking on there alone is refused too.
+    const fromPreset = await refused({ preset: 'permissive', policy: { blockAnomalyTraces: true } });
+    expect(fromPreset?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(fromPreset?.message).toMatch(/policy\.blockAnomalyTraces.*can never block: blockAnomalyTraces is on but maxAnomalySeverity is 10 \(from the "permissive" preset\)/is);
+    // With a threshold below 10, or blocking off, it is accepted.
+    rt = await governanceRuntime({ preset: 'permissive', policy: { blockAnomalyTraces: true, maxAnomalySeverity: 9 } });
+    expect(rt.resolve('governance').policy).toMatchObject({ blockAnomalyTraces: true, maxAnomalySeverity: 9 });
+    await rt.close();
+    rt = await governanceRuntime({ preset: 'permissive' });
+    expect(rt.resolve('governance').policy).toMatchObject({ blockAnomalyTraces: false, maxAnomalySeverity: 10 });
+  });
+
   it('anomaly baselines flag a runner output far from its rolling baseline', async () => {
     rt = await governanceRuntime({ preset: 'permissive' }, { plugins: { 'governance-rules-anomaly': { minSamples: 10 } } });
     const gov = rt.resolve('governance');

@@ -540,6 +540,10 @@ export class GovernanceEngine {
         offset: v === 0 ? subject.offset ?? 0 : 0,
       }));
       for (const rule of rules) {
+        // A rule cut at its budget is not called again in this phase: its check is already reported
+        // as not done, and a rule that hangs would otherwise cost its whole budget once per field,
+        // window and view (a trace of many fields waited minutes on one stalled lookup).
+        if (cut.has(rule.id)) continue;
         for (let v = 0; v < viewSubjects.length; v++) {
           const viewSubject = viewSubjects[v]!;
           const started = clock;
@@ -559,7 +563,7 @@ export class GovernanceEngine {
               overBudget.add(rule.id);
               cut.add(rule.id);
               clock = performance.now();
-              continue;
+              break;
             }
             // The caller gave up (its signal aborted): the evaluation ends with its reason, as
             // documented — not as a rule that threw (LIMIT_RULE_INVALID), whatever the rule did with its aborted ctx.signal.

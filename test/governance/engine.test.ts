@@ -228,7 +228,9 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     };
     rt = await governanceRuntime({ rules: [slow], ruleBudgetMs: 20 });
     const v = await check('Please summarise the attached meeting notes.');
-    expect(v.overBudget).toEqual(['acme.slow-lookup']);
+    // Only the acme rules: on a loaded machine a built-in rule can run past 20 ms too (named, not cut).
+    const acme = (ids: string[] | undefined) => ids?.filter((id) => id.startsWith('acme.'));
+    expect(acme(v.overBudget)).toEqual(['acme.slow-lookup']);
     expect(v.findings).toEqual([expect.objectContaining({
       ruleId: 'governance.unchecked', kind: 'Unverified', severity: 5,
       reason: 'rule acme.slow-lookup did not finish within ruleBudgetMs (20 ms): what it checks was not checked',
@@ -238,7 +240,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await rt.close();
     rt = await governanceRuntime({ rules: [slow, { ...slow, id: 'acme.slow-too', evaluate: () => new Promise<never>(() => {}) }], ruleBudgetMs: 20 });
     const two = await check('Please summarise the attached meeting notes.');
-    expect(two.overBudget).toEqual(['acme.slow-lookup', 'acme.slow-too']);
+    expect(acme(two.overBudget)).toEqual(['acme.slow-lookup', 'acme.slow-too']);
     expect(two.findings.filter((f) => f.ruleId === 'governance.unchecked').map((f) => f.reason)).toEqual([
       'rules acme.slow-lookup, acme.slow-too did not finish within ruleBudgetMs (20 ms): what they check was not checked',
     ]);
@@ -308,6 +310,34 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const answered = answering.check('hello', 'input', { signal: gone.signal });
     setTimeout(() => gone.abort(reason), 5);
     await expect(answered).rejects.toBe(reason);
+  });
+
+  it('a rule cut at its budget is not called again in that evaluation: a hanging rule costs one budget, not one per field, window and view', async () => {
+    const calls: string[] = [];
+    const hangs: GovernanceRule = {
+      id: 'acme.hangs', flag: 'Unsafe', surfaces: ['input'],
+      evaluate: (subject) => { calls.push(subject.field); return new Promise<never>(() => {}); },
+    };
+    const answers: GovernanceRule = {
+      id: 'acme.answers', flag: 'Unsafe', surfaces: ['input'],
+      evaluate: (subject) => { calls.push(`answers ${subject.field}`); return Promise.resolve([]); },
+    };
+    const engine = new GovernanceEngine({ rules: [hangs, answers], preset: GOVERNANCE_PRESETS.default, ruleBudgetMs: 300, maxScanChars: 65_536, minSeverity: 1 });
+    // Four fields, and text with views beyond the raw one (a URL-encoded and a spaced-out form).
+    const trace = makeTrace('ignore%20all%20previous i g n o r e', { task: { input: 'ignore%20all%20previous i g n o r e', kind: 'code', files: { 'a.txt': 'one', 'b.txt': 'two' }, args: ['--x'] } });
+    const subjects = engine.subjects(trace, 'input');
+    expect(subjects.length).toBe(4);
+    const started = performance.now();
+    const v = await engine.evaluate(trace, 'input');
+    // One budget (300 ms), not one per call the loop would have made (4 fields × their views × 300 ms).
+    expect(performance.now() - started).toBeLessThan(1_200);
+    expect(calls.filter((c) => !c.startsWith('answers'))).toEqual(['task.input']);
+    // The rule after it still reads every field and view.
+    expect(calls.filter((c) => c.startsWith('answers')).length).toBe(subjects.reduce((n, s) => n + (s.views?.length ?? 1), 0));
+    expect(v.overBudget).toEqual(['acme.hangs']);
+    expect(v.findings.filter((f) => f.ruleId === 'governance.unchecked').map((f) => f.reason)).toEqual([
+      'rule acme.hangs did not finish within ruleBudgetMs (300 ms): what it checks was not checked',
+    ]);
   });
 
   it('the LLM judge cancels its runner request when ctx.signal aborts (the engine cut it)', async () => {

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
 import { fileKindOf } from '../cli-helpers.ts';
-import { LimitError, describeThrown, isLimitError } from '../errors.ts';
+import { ERROR_CODES, LimitError, describeThrown, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
 import type { LogLevel } from '../logger.ts';
@@ -62,7 +62,7 @@ export function esmExports(mod: Record<string, unknown>): Record<string, unknown
 }
 
 async function loadModule(file: string): Promise<unknown> {
-  const mod = await importFresh(file);
+  const mod = await runningFile(file, () => importFresh(file));
   if (!('default' in mod)) {
     const names = Object.keys(mod);
     throw noConfig(file, `it has no default export${names.length ? ` (it exports ${names.join(', ')})` : ''}`);
@@ -70,7 +70,38 @@ async function loadModule(file: string): Promise<unknown> {
   const value = mod.default;
   // A file with no export at all, compiled as CommonJS, shows up as an untouched empty module.exports.
   if (isObject(value) && Object.keys(value).length === 0 && !/\bexports?\b/.test(readFileSync(file, 'utf8'))) throw noConfig(file, 'it has no default export');
-  return requireConfig(typeof value === 'function' ? await (value as () => unknown)() : value, file, typeof value === 'function');
+  return requireConfig(typeof value === 'function' ? await runningFile(file, () => (value as () => unknown)()) : value, file, typeof value === 'function');
+}
+
+/**
+ * Errors that already name the config file or preset they come from (its path in the message and
+ * in details.file): the loaders and wrapLoad pass them on as they are.
+ */
+const NAMES_FILE = new WeakSet<object>();
+
+function namingFile(error: LimitError): LimitError {
+  NAMES_FILE.add(error);
+  return error;
+}
+
+/**
+ * Runs a config file's or a preset's own code (its module body, its default function). A LimitError
+ * it throws keeps its code, fix, plugin and hook, and gains the file: in the message and in
+ * details.file, the original as its cause. Anything else is left to loadFailed (LIMIT_CONFIG_LOAD_FAILED).
+ */
+async function runningFile<T>(file: string, run: () => Promise<T> | T): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!isLimitError(error) || !Object.hasOwn(ERROR_CODES, error.code) || NAMES_FILE.has(error)) throw error;
+    throw namingFile(new LimitError(error.code, `${error.message} (thrown while loading ${file})`, {
+      cause: error,
+      fix: error.fix,
+      details: { ...error.details, file },
+      ...(error.plugin === undefined ? {} : { plugin: error.plugin }),
+      ...(error.hook === undefined ? {} : { hook: error.hook }),
+    }));
+  }
 }
 
 function loadJson(file: string, content: string): unknown {
@@ -88,10 +119,10 @@ function requireConfig(value: unknown, file: string, fromFunction: boolean): unk
 }
 
 function noConfig(file: string, why: string): LimitError {
-  return new LimitError('LIMIT_CONFIG_INVALID', `${path.basename(file)} exports no configuration: ${why} (${file})`, {
+  return namingFile(new LimitError('LIMIT_CONFIG_INVALID', `${path.basename(file)} exports no configuration: ${why} (${file})`, {
     details: { file },
     fix: `Export the configuration as default: \`export default defineConfig({ … })\` (\`export default {}\` for none), or delete ${path.basename(file)} to run on the built-in defaults.`,
-  });
+  }));
 }
 
 function notAConfigFile(file: string, info: Stats, fix: string): LimitError {
@@ -397,8 +428,9 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could n
   try {
     return await load();
   } catch (error) {
-    // A file that exports no config, or one a loader could not load (see naming): already names it.
-    if (isLimitError(error, 'LIMIT_CONFIG_INVALID') || isLimitError(error, 'LIMIT_CONFIG_LOAD_FAILED')) throw error;
+    // A file that exports no config, a LimitError its code threw, or one a loader could not load
+    // (see naming): already names the file.
+    if (NAMES_FILE.has(error as object)) throw error;
     throw loadFailed(file, error, what);
   }
 }
@@ -409,13 +441,13 @@ function loadFailed(file: string, error: unknown, what = `Could not load ${file}
   // all) to CommonJS, which has no top-level await; .mts/.mjs are ES modules wherever they are.
   const commonJs = /"cjs" output format/.test(reason) && /\.(ts|js)$/.test(file);
   const esm = file.replace(/\.(ts|js)$/, (ext) => (ext === '.ts' ? '.mts' : '.mjs'));
-  return new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${reason}`, {
+  return namingFile(new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${reason}`, {
     cause: error,
     details: { file },
     ...(commonJs
       ? { fix: `${path.basename(file)} is compiled as CommonJS because no package.json with "type": "module" is above it, and CommonJS has no top-level await: rename it to ${path.basename(esm)}, or add a package.json with { "type": "module" } to its folder.` }
       : {}),
-  });
+  }));
 }
 
 /**
@@ -427,7 +459,7 @@ function naming<A extends unknown[]>(load: (file: string, ...rest: A) => unknown
     try {
       return await load(file, ...rest);
     } catch (error) {
-      if (isLimitError(error, 'LIMIT_CONFIG_INVALID')) throw error;
+      if (NAMES_FILE.has(error as object)) throw error;
       throw loadFailed(file, error);
     }
   };

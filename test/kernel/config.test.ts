@@ -102,6 +102,40 @@ describe('loading limit.config.ts', () => {
     expect(json.details).toEqual({ file: path.join(dir, 'sub', 'limit.config.json') });
   });
 
+  it('a LimitError the config file or a preset throws keeps its code and fix, and names the file (message, details.file, cause)', async () => {
+    const throwing = (where: string) => `import { LimitError } from 'limit-graph';
+${where}`;
+    const file = path.join(dir, 'limit.config.ts');
+    // Thrown by the module body.
+    write('limit.config.ts', throwing(`throw new LimitError('LIMIT_VALIDATION', 'API_KEY is not set', { fix: 'Set API_KEY.', details: { variable: 'API_KEY' } });`));
+    const body = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(body.code).toBe('LIMIT_VALIDATION');
+    expect(body.message).toBe(`API_KEY is not set (thrown while loading ${file})`);
+    expect(body.fix).toBe('Set API_KEY.');
+    expect(body.details).toEqual({ variable: 'API_KEY', file });
+    expect(isLimitError(body.cause, 'LIMIT_VALIDATION')).toBe(true);
+    expect((body.cause as Error).message).toBe('API_KEY is not set');
+    // Thrown by the default function, of a file given with --config.
+    write('mine.config.ts', throwing(`export default async () => { throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', 'no database'); };`));
+    const fn = await failure(loadConfig({ cwd: dir, configFile: 'mine.config.ts', env: {} }));
+    expect(fn.code).toBe('LIMIT_STORAGE_UNAVAILABLE');
+    expect(fn.message).toBe(`no database (thrown while loading ${path.join(dir, 'mine.config.ts')})`);
+    expect(fn.details).toEqual({ file: path.join(dir, 'mine.config.ts') });
+    // Thrown by a preset the config extends: the preset's file.
+    write('presets/strict.ts', throwing(`export default () => { throw new LimitError('LIMIT_CONFIG_INVALID', 'strict needs a tenant'); };`));
+    write('limit.config.ts', `export default { extends: './presets/strict.ts' };`);
+    const preset = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(preset.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(preset.message).toBe(`strict needs a tenant (thrown while loading ${path.join(dir, 'presets/strict.ts')})`);
+    expect(preset.details).toEqual({ file: path.join(dir, 'presets/strict.ts') });
+    // Anything else is still LIMIT_CONFIG_LOAD_FAILED.
+    write('limit.config.ts', `throw new Error('boom');`);
+    const plain = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(plain.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(plain.message).toBe(`Could not load ${file}: boom`);
+    expect(plain.details).toEqual({ file });
+  });
+
   it('errors about plugins name the config file given with --config, not limit.config.ts', async () => {
     write('other.config.ts', `export default { logLevel: 'silent', plugins: { 'my-own-pack': {} } };`);
     const missing = await failure(createRuntime({ cwd: dir, configFile: 'other.config.ts', env: {} }));

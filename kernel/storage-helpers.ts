@@ -123,19 +123,31 @@ export function nextRdStep(points: readonly RdPoint[]): number {
 }
 
 /**
- * The point an append stores: `point` with its own step, or else `nextStep` (the series' next step,
+ * The point an append stores, `step` first (`{ step, rate, distortion, meta }`, as every backend
+ * returns it): `point` with its own step, or else `nextStep` (the series' next step,
  * read in the transaction or under the lock of the append, so concurrent appenders without a step
  * get distinct steps). A series whose next step is not below Number.MAX_SAFE_INTEGER has none to
  * give: LIMIT_RD_INVALID_INPUT naming `step`, and nothing is written.
  */
 export function withRdStep(seriesId: string, point: RdPointInput, nextStep: number): RdPoint {
-  if (point.step !== undefined) return point as RdPoint;
+  const { step, ...rest } = point;
+  if (step !== undefined) return { step, ...rest };
   if (nextStep >= Number.MAX_SAFE_INTEGER) {
     throw new LimitError('LIMIT_RD_INVALID_INPUT', `RD series "${seriesId}" has no next step: its largest step is ${nextStep - 1}; give \`step\` explicitly`, {
       details: { seriesId, field: 'step', step: nextStep }, fix: `Give steps below ${Number.MAX_SAFE_INTEGER} (Number.MAX_SAFE_INTEGER).`,
     });
   }
-  return { ...point, step: nextStep };
+  return { step: nextStep, ...rest };
+}
+
+/**
+ * A stored RD point with its keys in the model's order, `{ step, rate, distortion, meta }`, as every
+ * backend returns it: for a backend whose store does not keep key order (PostgreSQL's jsonb sorts
+ * keys) or that holds points written in another order (before withRdStep put `step` first).
+ */
+export function rdPointInOrder(point: RdPoint): RdPoint {
+  const { step, rate, distortion, ...rest } = point;
+  return { step, rate, distortion, ...rest };
 }
 
 /** The summary of a series held whole (file, kv, test doubles): the series without points, and their count, bytes and next step. */

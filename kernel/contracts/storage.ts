@@ -142,7 +142,9 @@ export type BatchOp =
  *   on the same data (processes, connections) — get distinct, consecutive steps. A series whose next
  *   step is not below Number.MAX_SAFE_INTEGER has none to give (LIMIT_RD_INVALID_INPUT naming
  *   `step`, nothing written; `withRdStep`). A given `step` is stored as given: steps are not
- *   required to be unique, and a default step always follows the largest.
+ *   required to be unique, and a default step always follows the largest. Every point returned
+ *   (appended, or read with its series) has its keys in the order `{ step, rate, distortion, meta }`
+ *   (`rdPointInOrder`), whatever order it was given in.
  * - **References.** Flags, checkpoints, quarantine states and provenance entries belong to a trace
  *   that must exist in the tenant (LIMIT_NOT_FOUND otherwise); RD points to an existing series.
  *   Traces and RD series name a session but the session is not required to be stored.

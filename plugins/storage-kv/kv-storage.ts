@@ -26,7 +26,7 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep,
+  LimitError, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -839,7 +839,12 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     this.#fresh();
     assertId(id, 'RD series id');
-    return this.#json<RdSeries>(['rd', tenant, id]) ?? null;
+    return this.#rdSeries(this.#json<RdSeries>(['rd', tenant, id])) ?? null;
+  }
+
+  /** A stored series with its points' keys in order (points appended before withRdStep put `step` first). */
+  #rdSeries(series: RdSeries | undefined): RdSeries | undefined {
+    return series && { ...series, points: series.points.map(rdPointInOrder) };
   }
 
   async listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]> {
@@ -849,10 +854,10 @@ export class KvStorage implements Storage {
     if (query?.sessionId !== undefined) {
       const sessionId = assertId(query.sessionId, 'session id');
       series = [...this.#range(['rds', tenant, sessionId])]
-        .map(({ key }) => this.#json<RdSeries>(['rd', tenant, key[key.length - 1] as string]))
+        .map(({ key }) => this.#rdSeries(this.#json<RdSeries>(['rd', tenant, key[key.length - 1] as string])))
         .filter((s): s is RdSeries => s !== undefined);
     } else {
-      series = [...this.#range(['rd', tenant])].map(({ key, value }) => this.#parse<RdSeries>(key, value));
+      series = [...this.#range(['rd', tenant])].map(({ key, value }) => this.#rdSeries(this.#parse<RdSeries>(key, value))!);
     }
     // The contract's order: oldest first by the instant of createdAt, then id.
     return series.sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

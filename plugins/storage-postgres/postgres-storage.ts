@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import {
-  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -949,7 +949,8 @@ export class PostgresStorage implements Storage {
        FROM ${this.#s}.rd_series s WHERE s.tenant = $1 AND s.id = $2`,
       [tenant, id],
     );
-    return rows[0] ? { ...rows[0].data, points: rows[0].points } : null;
+    // jsonb keeps no key order: the points are given theirs back.
+    return rows[0] ? { ...rows[0].data, points: rows[0].points.map(rdPointInOrder) } : null;
   }
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
@@ -970,7 +971,7 @@ export class PostgresStorage implements Storage {
       params,
     );
     // The contract's order: oldest first by the instant of createdAt (offsets allowed, so not the text), then id.
-    return rows.map((r) => ({ ...r.data, points: r.points })).sort(oldestFirst);
+    return rows.map((r) => ({ ...r.data, points: r.points.map(rdPointInOrder) })).sort(oldestFirst);
   }
 
   // counters ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -804,7 +804,7 @@ export class SqliteStorage implements Storage {
     const row = this.#q('SELECT data FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
     if (!row) return null;
     const points = (this.#q('SELECT data FROM rd_points WHERE tenant = ? AND series_id = ? ORDER BY seq').all(tenant, id) as { data: string }[]).map(
-      (r) => this.#json<RdPoint>(r.data, 'RD point'),
+      (r) => rdPointInOrder(this.#json<RdPoint>(r.data, 'RD point')),
     );
     return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series'), points };
   }

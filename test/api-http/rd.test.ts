@@ -258,6 +258,32 @@ describe('api-http rate–distortion', () => {
     expect(Object.keys(doc.paths['/rd/series/{id}/points'].post.responses)).toContain('409');
   });
 
+  it('every RD point the API answers has its keys in order step, rate, distortion, meta: with or without a step, stored or ad hoc', async () => {
+    const keys = (p: object) => Object.keys(p);
+    const plain = ['step', 'rate', 'distortion'];
+    const withMeta = [...plain, 'meta'];
+    const id = (await s.req('POST', '/rd/series', { body: { sessionId, name: 'order', reference: path3([0, 1, 2]) } })).json.id as string;
+    const steps = [
+      { body: { distortion: 0.5, rate: 1 }, keys: plain },
+      { body: { meta: { note: 'x' }, distortion: 0.25, rate: 2 }, keys: withMeta },
+      { body: { distortion: 0.125, rate: 3, step: 9 }, keys: plain },
+      { body: { graph: path3([0, 1, 3]), rate: 4 }, keys: withMeta },
+    ];
+    for (const step of steps) {
+      const res = await s.req('POST', `/rd/series/${id}/points`, { body: step.body });
+      expect(res.status, res.text).toBe(201);
+      expect(keys(res.json.point), JSON.stringify(step.body)).toEqual(step.keys);
+    }
+    const knee = await s.req('GET', `/rd/knee?series=${id}`);
+    expect(knee.status, knee.text).toBe(200);
+    // Sorted by rate, as appended.
+    expect(knee.json.points.map(keys)).toEqual(steps.map((step) => step.keys));
+    const adHoc = await s.req('POST', '/rd/knee', { body: { points: ELBOW.map((p, i) => (i % 2 ? { distortion: p.distortion, rate: p.rate, step: i } : { distortion: p.distortion, rate: p.rate })) } });
+    expect(adHoc.status, adHoc.text).toBe(200);
+    expect(adHoc.json.points.map(keys)).toEqual(ELBOW.map(() => plain));
+    expect(keys(adHoc.json.point)).toEqual(plain);
+  });
+
   it('finds the knee of ad hoc points, in any order', async () => {
     const shuffled = [...ELBOW].reverse();
     for (const detector of ['kneedle', 'menger']) {

@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_PAGE_BYTES, MAX_RD_POINTS, cursorAfter, hashProvenance, isFlagsConflict, isStatusConflict, maxRdPointsBytes,
   maxTraceFlagsBytes,
-  type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdSeries, type Session, type Storage,
+  type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdPoint, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
 } from '../../kernel/index.ts';
 
@@ -472,6 +472,22 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect((await storage.listRdSeries('t1', { sessionId: 's1' })).map((s) => s.id)).toEqual(['rd1']);
         expect((await storage.listRdSeries('t1')).map((s) => s.id).sort()).toEqual(['rd1', 'rd2']);
         expect(await storage.getRdSeries('t1', 'missing')).toBeNull();
+      });
+
+      it('returns every point with its keys in order { step, rate, distortion, meta }, appended with or without a step', async () => {
+        const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points: [], createdAt: iso(T0), metadata: {} };
+        await storage.createRdSeries({ ...series, points: [{ distortion: 2, rate: 1, step: 0 } as RdPoint] });
+        const appended = [
+          await storage.appendRdPoint('t1', 'rd1', { rate: 1, distortion: 0.5 }),
+          await storage.appendRdPoint('t1', 'rd1', { meta: { note: 'x' }, distortion: 0.25, rate: 2 }),
+          await storage.appendRdPoint('t1', 'rd1', { distortion: 0.125, rate: 3, step: 9 }),
+          await storage.appendRdPoint('t1', 'rd1', { step: 10, rate: 4, distortion: 0 }),
+        ];
+        const keys = [['step', 'rate', 'distortion'], ['step', 'rate', 'distortion'], ['step', 'rate', 'distortion', 'meta'], ['step', 'rate', 'distortion'], ['step', 'rate', 'distortion']];
+        expect(appended.map((a) => Object.keys(a.point))).toEqual(keys.slice(1));
+        expect((await storage.getRdSeries('t1', 'rd1'))!.points.map((p) => Object.keys(p))).toEqual(keys);
+        expect((await storage.listRdSeries('t1'))[0]!.points.map((p) => Object.keys(p))).toEqual(keys);
+        expect((await storage.listRdSeries('t1', { sessionId: 's1' }))[0]!.points.map((p) => Object.keys(p))).toEqual(keys);
       });
 
       it('stores the points a series is created with and refuses bad points and unknown series', async () => {

@@ -5,13 +5,14 @@
  *   2. a path (`./my-plugin.ts`) relative to the config file;
  *   3. an installed package `limit-plugin-<name>` or `<name>`.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
-import { PACKAGE_ROOT, configProvenance, esmExports, importFresh, invalidConfig, type ConfigProvenance } from './config/load.ts';
+import { configProvenance, esmExports, importFresh, invalidConfig, type ConfigProvenance } from './config/load.ts';
 import { formatPath, type FormattedIssue } from './config/issues.ts';
+import { builtinBackends, builtinFile } from './config/backends.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { isPlugin, type Plugin, type PluginOrigin } from './plugin.ts';
 
@@ -28,11 +29,6 @@ export interface PluginEntry {
   origin: PluginOrigin;
   /** For a plugin object: the options its config entry sets (see PluginOptionsEntry.configKeys). */
   configKeys?: readonly string[];
-}
-
-function builtinFile(name: string): string | undefined {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) return undefined;
-  return ['index.ts', 'index.js'].map((f) => path.join(PACKAGE_ROOT, 'plugins', name, f)).find((f) => existsSync(f));
 }
 
 /** Extensions tried for a path entry written without one (`./my-plugin` → `./my-plugin.ts`). */
@@ -143,13 +139,6 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return `an object without the definePlugin() mark (keys: ${Object.keys(value).slice(0, 5).join(', ') || 'none'})`;
   return `a ${typeof value}`;
-}
-
-/** The built-in storage backends (`sqlite` for plugins/storage-sqlite/), for messages. */
-function builtinBackends(): string[] {
-  const dir = path.join(PACKAGE_ROOT, 'plugins');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.startsWith('storage-') && builtinFile(f)).map((f) => f.slice('storage-'.length)).sort();
 }
 
 export interface CollectOptions {

@@ -11,6 +11,7 @@ import { tsImport } from 'tsx/esm/api';
 import { fileKindOf } from '../cli-helpers.ts';
 import { ERROR_CODES, LimitError, describeThrown, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
+import { BACKEND_NAME } from './backends.ts';
 import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
 import type { LogLevel } from '../logger.ts';
 
@@ -364,7 +365,7 @@ async function pluginOptionIssuesOf(
   provenance: ConfigProvenance,
 ): Promise<FormattedIssue[]> {
   const plugins = isObject(withEnv.plugins) ? withEnv.plugins : {};
-  const storage = typeof withEnv.storage === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(withEnv.storage) ? withEnv.storage : undefined;
+  const storage = typeof withEnv.storage === 'string' && BACKEND_NAME.test(withEnv.storage) ? withEnv.storage : undefined;
   const written = Object.fromEntries(Object.entries(plugins).filter(([, value]) => isObject(value) || value === true || value === false));
   if (Object.keys(written).length === 0 && !storage) return [];
   // Imported here: resolve.ts and plugin.ts import this module.

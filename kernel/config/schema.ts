@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Plugin } from '../plugin.ts';
+import { backendNameProblem } from './backends.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -22,7 +23,13 @@ export const ConfigSchema = z
      * Storage backend: enables plugin `storage-<name>` — a built-in, an installed package, or a plugin
      * the config lists by path or in `use` — and drops every other storage plugin (env STORAGE_BACKEND).
      */
-    storage: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'Expected a backend name such as "sqlite", not a path: a backend of your own (a plugin named storage-<name>) is listed by its path in plugins or in use, and selected by <name>').optional(),
+    storage: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = backendNameProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     /** Plugins by name → options; `true` enables with defaults, `false` disables one a preset enabled. */
     plugins: z
       .record(z.string(), z.union([z.boolean(), z.record(z.string(), z.unknown())], { error: 'Expected an options object, true or false' }))

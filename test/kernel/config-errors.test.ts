@@ -244,6 +244,28 @@ describe('messages say where a value came from and what is allowed', () => {
     expect(fromFile.fix).toContain('Set storage in limit.config.ts to one of the built-in backends');
   });
 
+  it('a backend name in the wrong case or with spaces is refused, quoted as given, with the built-in backends and "did you mean", never normalised', async () => {
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'SQLite' };`);
+    const fromFile = await failure(loadConfig({ cwd: project.dir, env: {} }));
+    expect(fromFile.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(lines(fromFile)).toEqual([
+      `limit.config.ts › storage: "SQLite" is not a backend name: names are lowercase, without spaces (did you mean 'sqlite'?); the built-in backends are file, kv, postgres, sqlite`,
+    ]);
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
+    for (const [value, near] of [[' sqlite ', 'sqlite'], ['Postgres', 'postgres'], ['KV\n', 'kv']] as const) {
+      const fromEnv = await failure(loadConfig({ cwd: project.dir, env: { STORAGE_BACKEND: value } }));
+      expect(fromEnv.code).toBe('LIMIT_CONFIG_INVALID');
+      expect(lines(fromEnv)).toEqual([
+        `STORAGE_BACKEND › storage: ${JSON.stringify(value)} is not a backend name: names are lowercase, without spaces (did you mean '${near}'?); the built-in backends are file, kv, postgres, sqlite (from environment variable STORAGE_BACKEND)`,
+      ]);
+    }
+    // No near built-in: no suggestion, the built-in backends still listed.
+    const other = await failure(loadConfig({ cwd: project.dir, env: { STORAGE_BACKEND: 'My Store' } }));
+    expect(other.message).toContain('"My Store" is not a backend name such as "sqlite"');
+    expect(other.message).toContain('the built-in backends are file, kv, postgres, sqlite');
+    expect(other.message).not.toContain('did you mean');
+  });
+
   it('a missing option that an environment variable sets names the variable (STORAGE_BACKEND=postgres without DATABASE_URL)', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } }));

@@ -3,7 +3,7 @@
  * services registered with `provideScoped` get one instance per session scope, disposed when the
  * session closes. Sessions are always disposed before the root.
  */
-import { asFunction, asValue, createContainer, InjectionMode, Lifetime, type AwilixContainer } from 'awilix';
+import { asFunction, asValue, AwilixResolutionError, createContainer, InjectionMode, Lifetime, type AwilixContainer, type ResolveOptions } from 'awilix';
 import { LimitError, isError, toLimitError } from './errors.ts';
 import { runEveryTap, type LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
@@ -37,7 +37,7 @@ export interface Cradle {
 export const KERNEL_KEYS = ['config', 'logger', 'hooks', 'runtime', 'session'] as const;
 
 export function createRootContainer(values: Pick<Cradle, 'config' | 'logger' | 'hooks'>): AwilixContainer<Cradle> {
-  const container = createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true });
+  const container = withServiceNotFound(createContainer<Cradle>({ injectionMode: InjectionMode.PROXY, strict: true }), []);
   container.register({
     config: asValue(values.config),
     logger: asValue(values.logger),
@@ -46,11 +46,52 @@ export function createRootContainer(values: Pick<Cradle, 'config' | 'logger' | '
   return container;
 }
 
-/** Resolves a key, turning awilix's resolution error into LIMIT_SERVICE_NOT_FOUND. */
+/**
+ * Makes `container`, and every scope created from it, fail with LIMIT_SERVICE_NOT_FOUND instead of
+ * awilix's AwilixResolutionError (kept as the cause) for a key that nothing registers: resolved
+ * directly (`container.resolve('x')`, `container.cradle.x`) or as a dependency that a registered
+ * factory reads from its cradle (A's factory reading `cradle.B`: the message names A as well).
+ * Only awilix's "not registered" failure for a string key is mapped, where it happens: what a
+ * factory throws itself, awilix's other errors (a cycle, a dependency with a shorter lifetime) and a
+ * symbol nothing registers (`String(cradle)`'s Symbol.toPrimitive) pass through as they are. `path` is the keys being resolved, shared by the whole family of scopes (as awilix shares its
+ * resolution stack). awilix hands a factory `container.cradle` of the container object itself, so
+ * replacing `cradle` there reaches the factories' lookups.
+ */
+function withServiceNotFound(container: AwilixContainer<Cradle>, path: (string | symbol)[]): AwilixContainer<Cradle> {
+  const resolve = container.resolve.bind(container) as (name: string | symbol, options?: ResolveOptions) => unknown;
+  const createScope = container.createScope.bind(container);
+  const mapped = (name: string | symbol, options?: ResolveOptions): unknown => {
+    path.push(name);
+    try {
+      return resolve(name, options);
+    } catch (error) {
+      if (error instanceof AwilixResolutionError && typeof name === 'string' && !container.hasRegistration(name)) throw serviceNotFound(container, name, path.slice(0, -1), error);
+      throw error;
+    } finally {
+      path.pop();
+    }
+  };
+  const cradle = new Proxy(container.cradle, { get: (_target, name) => mapped(name) });
+  return Object.assign(container, {
+    resolve: mapped as AwilixContainer<Cradle>['resolve'],
+    createScope: (() => withServiceNotFound(createScope(), path)) as AwilixContainer<Cradle>['createScope'],
+    cradle,
+  });
+}
+
+/** LIMIT_SERVICE_NOT_FOUND for `key`: the key, what needed it (if anything), the registered keys and how to register one. */
+function serviceNotFound(container: AwilixContainer<Cradle>, name: string, neededBy: readonly (string | symbol)[], cause: unknown): LimitError {
+  const registered = Object.keys(container.registrations).sort();
+  const via = neededBy.length ? ` (needed by "${String(neededBy.at(-1))}": ${[...neededBy, name].map(String).join(' -> ')})` : '';
+  return new LimitError('LIMIT_SERVICE_NOT_FOUND', `No service is registered under "${name}"${via}; the registered keys are ${registered.join(', ') || 'none'}`, {
+    cause,
+    details: { key: name, ...(neededBy.length ? { neededBy: neededBy.map(String) } : {}), registered },
+    fix: `Enable a plugin that provides "${name}" (\`limit plugins\` lists the loaded ones), or register it in a plugin's setup with ctx.provide('${name}', value) or ctx.provideScoped and list it in that plugin's meta.provides; check the key's spelling.`,
+  });
+}
+
+/** Resolves a key; a key nothing registers is LIMIT_SERVICE_NOT_FOUND (see withServiceNotFound). */
 export function resolveKey<K extends keyof Cradle & string>(container: AwilixContainer<Cradle>, key: K): Cradle[K] {
-  if (!container.hasRegistration(key)) {
-    throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No service is registered under "${key}"`, { details: { key } });
-  }
   return container.resolve(key);
 }
 

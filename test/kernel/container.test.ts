@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { asFunction } from 'awilix';
+import { asFunction, AwilixResolutionError } from 'awilix';
 import { createRuntime, definePlugin } from 'limit-graph';
 
 declare module 'limit-graph' {
   interface Cradle {
     counter: { id: number; sessionId: string };
     clock: { now(): number };
+    greeting: { text: string };
+    broken: unknown;
   }
 }
 
@@ -84,6 +86,69 @@ describe('container and sessions', () => {
     const rt = await createRuntime({ config: silent, plugins: [bad] });
     const s = await rt.openSession();
     expect(() => s.scope.resolve('clock')).toThrow(/shorter lifetime than its ancestor/);
+    await rt.close();
+  });
+});
+
+describe('a key nothing registers is LIMIT_SERVICE_NOT_FOUND, not awilix\'s error', () => {
+  const thrown = new Error('the factory failed');
+  const services = definePlugin({
+    meta: { name: 'services', version: '1.0.0', provides: ['greeting', 'broken'] },
+    setup(ctx) {
+      // greeting needs "name", which nothing registers; broken's factory fails by itself.
+      ctx.container.register('greeting', asFunction((c: { name: string }) => ({ text: `hi ${c.name}` })));
+      ctx.container.register('broken', asFunction(() => {
+        throw thrown;
+      }));
+    },
+  });
+  const caught = (fn: () => unknown): Error & { code?: string; fix?: string; details?: Record<string, unknown> } => {
+    try {
+      fn();
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error('expected a throw');
+  };
+
+  it('from runtime.container (resolve and cradle), a scope of it and a session scope: the key, the registered keys, awilix\'s error as cause', async () => {
+    const rt = await createRuntime({ config: silent, plugins: [services] });
+    const session = await rt.openSession({ id: 's' });
+    const missing = [
+      caught(() => rt.container.resolve('nope' as never)),
+      caught(() => (rt.container.cradle as unknown as Record<string, unknown>).nope),
+      caught(() => rt.container.createScope().resolve('nope' as never)),
+      caught(() => (rt.container.createScope().createScope().cradle as unknown as Record<string, unknown>).nope),
+      caught(() => session.scope.resolve('nope' as never)),
+      caught(() => session.resolve('nope' as never)),
+    ];
+    for (const error of missing) {
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_SERVICE_NOT_FOUND', details: { key: 'nope' } });
+      expect(error.message).toMatch(/^No service is registered under "nope"; the registered keys are broken, config, greeting, hooks, logger, runtime(, session)?$/);
+      expect(error.fix).toContain("ctx.provide('nope', value)");
+      expect(error.cause).toBeInstanceOf(AwilixResolutionError);
+    }
+    expect(missing[4]!.message).toContain('runtime, session');
+    await rt.close();
+  });
+
+  it('a dependency nothing registers names the key and what needed it', async () => {
+    const rt = await createRuntime({ config: silent, plugins: [services] });
+    for (const container of [rt.container, rt.container.createScope()]) {
+      const error = caught(() => container.resolve('greeting'));
+      expect(error).toMatchObject({ code: 'LIMIT_SERVICE_NOT_FOUND', details: { key: 'name', neededBy: ['greeting'] } });
+      expect(error.message).toMatch(/^No service is registered under "name" \(needed by "greeting": greeting -> name\); the registered keys are /);
+      expect(error.cause).toBeInstanceOf(AwilixResolutionError);
+    }
+    await rt.close();
+  });
+
+  it('what a registered factory throws passes through untouched', async () => {
+    const rt = await createRuntime({ config: silent, plugins: [services] });
+    expect(caught(() => rt.container.resolve('broken'))).toBe(thrown);
+    expect(caught(() => rt.container.createScope().cradle.broken)).toBe(thrown);
+    // Still resolvable afterwards: the resolution path was unwound.
+    expect(caught(() => rt.container.resolve('nope' as never)).message).toMatch(/^No service is registered under "nope";/);
     await rt.close();
   });
 });

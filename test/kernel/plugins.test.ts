@@ -444,7 +444,7 @@ describe('setup and disposal', () => {
 
   it('resolving an unknown key is LIMIT_SERVICE_NOT_FOUND', async () => {
     const rt = await createRuntime({ config: silent });
-    expect(() => rt.resolve('storage')).toThrow(expect.objectContaining({ code: 'LIMIT_SERVICE_NOT_FOUND', message: 'No service is registered under "storage"' }));
+    expect(() => rt.resolve('storage')).toThrow(expect.objectContaining({ code: 'LIMIT_SERVICE_NOT_FOUND', message: 'No service is registered under "storage"; the registered keys are config, hooks, logger, runtime' }));
     await rt.close();
   });
 });

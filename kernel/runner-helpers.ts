@@ -99,6 +99,20 @@ export class HostedFailureError extends Error {
   }
 }
 
+/**
+ * The HostedFailureError that `error` is or was caused by (its `cause` chain), if any. An SDK wraps
+ * what its `fetch` threw (cappedFetch's ResponseTooLargeError) in a connection error of its own:
+ * the failure it carries is still the one to report, and such an error is never retried.
+ */
+export function hostedFailureIn(error: unknown): HostedFailureError | undefined {
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e instanceof Error && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    if (e instanceof HostedFailureError) return e;
+    seen.add(e);
+  }
+  return undefined;
+}
+
 /** How a hosted model's reply ended, read from the vendor's wire format. */
 export interface HostedReplyEnd {
   /** The reply's text (its text blocks or content, joined). */
@@ -200,6 +214,9 @@ export interface SdkErrorClasses {
  */
 export function sdkRetryable(sdk: SdkErrorClasses): (error: unknown) => { afterMs?: number | undefined } | undefined {
   return (error) => {
+    // A failure already known (a response over maxResponseBytes, which the SDK reports as a
+    // connection error): another attempt would fetch the same answer.
+    if (hostedFailureIn(error)) return undefined;
     if (error instanceof sdk.APIConnectionTimeoutError || error instanceof sdk.APIUserAbortError) return undefined;
     if (error instanceof sdk.APIConnectionError) return {};
     if (error instanceof sdk.APIError && typeof error.status === 'number') {
@@ -459,20 +476,115 @@ export function sdkLogger(logger: Logger, sdk: string, secret: string | undefine
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }
 
+/** The default of a hosted runner's `maxResponseBytes` option: 8 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A hosted runner's `maxResponseBytes` option: the most bytes one response from the vendor may
+ * have (a JSON reply, an error body, a whole event stream, a models list), whole bytes from 1 KiB
+ * to 1 GiB, 8 MiB (DEFAULT_MAX_RESPONSE_BYTES) when not given. See cappedFetch.
+ */
+export const maxResponseBytesOption = () => {
+  const error = 'Expected a whole number of bytes from 1024 (1 KiB) to 1073741824 (1 GiB)';
+  return z.number({ error }).int({ error }).min(1024, { error }).max(1024 * 1024 * 1024, { error }).default(DEFAULT_MAX_RESPONSE_BYTES);
+};
+
+/** A response over maxResponseBytes (cappedFetch): a LIMIT_RUNNER_FAILED failure, never retried. */
+export class ResponseTooLargeError extends HostedFailureError {
+  constructor(
+    failure: RunnerFailure,
+    /** The limit, in bytes. */
+    readonly maxBytes: number,
+  ) {
+    super(failure);
+    this.name = 'ResponseTooLargeError';
+  }
+}
+
+/**
+ * A `fetch` for a vendor SDK (its `fetch` client option) that reads at most `maxBytes` of any
+ * response: one whose Content-Length says more is refused before its body is read (and the body
+ * cancelled); any other body — chunked, or an event stream — is counted as it arrives (after
+ * decompression, so a compressed bomb counts what it unpacks to), and the moment it passes
+ * `maxBytes` the connection is dropped and the body errors. Either way with ResponseTooLargeError
+ * (LIMIT_RUNNER_FAILED, naming `label`, the host, the limit and the option). Without it an SDK
+ * reads a reply, or an error body, whole into memory, however large a broken or hostile server
+ * makes it. The body of an answer that is not 2xx is read here (within `maxBytes`): the SDKs read
+ * it with any read error turned into its text, which would make the failure an HTTP error that
+ * is retried. What this throws, the SDKs wrap in a connection error: `hostedFailureIn` finds it
+ * there (HostedConversations, hostedRunnerHealth and sdkRetryable use it), so it is reported as
+ * is and not retried. (Its message must not match /timed? ?out/i: the SDKs would take it for a
+ * connection timeout and throw APIConnectionTimeoutError, without the cause.)
+ */
+export function cappedFetch(c: {
+  /** The limit, in bytes (the maxResponseBytes option). */
+  maxBytes: number;
+  /** Starts the message: the plugin's name. */
+  label: string;
+  /** The fetch to wrap: globalThis.fetch (as it is at each call) when not given. */
+  fetch?: typeof fetch;
+}): typeof fetch {
+  const tooLarge = (url: string, what: string) =>
+    new ResponseTooLargeError(
+      {
+        code: 'LIMIT_RUNNER_FAILED',
+        message: `${c.label}: ${hostOf(url)} sent a response larger than maxResponseBytes (${c.maxBytes} bytes): ${what}; raise the maxResponseBytes option if its answers really are this large`,
+      },
+      c.maxBytes,
+    );
+  const rebuilt = (response: Response, body: ConstructorParameters<typeof Response>[0]): Response => {
+    const copy = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    Object.defineProperty(copy, 'url', { value: response.url });
+    return copy;
+  };
+  return async (input, init) => {
+    const response = await (c.fetch ?? globalThis.fetch)(input, init);
+    if (!response.body) return response;
+    const url = response.url || (typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const declared = response.headers.get('content-length')?.trim();
+    if (declared && /^\d+$/.test(declared) && Number(declared) > c.maxBytes) {
+      response.body.cancel().catch(() => undefined);
+      throw tooLarge(url, `its Content-Length is ${declared} bytes, so it was not read`);
+    }
+    let received = 0;
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          received += chunk.byteLength;
+          // Throwing errors the body the SDK reads and cancels the connection's.
+          if (received > c.maxBytes) throw tooLarge(url, `more than that arrived, so it was abandoned part-way`);
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    if (response.ok) return rebuilt(response, counted);
+    try {
+      return rebuilt(response, await new Response(counted).arrayBuffer());
+    } catch (error) {
+      if (error instanceof ResponseTooLargeError || init?.signal?.aborted) throw error;
+      // Any other read failure reaches the SDK as before: from the body it reads.
+      return rebuilt(response, new ReadableStream({ start: (controller) => controller.error(error) }));
+    }
+  };
+}
+
 /**
  * The client options every vendor SDK of the OpenAI/Anthropic kind takes alike: the key (as the
  * client's only credential), the base URL (the option, else the vendor's), a per-request timeout (each call passes a
- * shorter one when its deadline is nearer), and its log lines sent to pino through `sdkLogger`.
- * The SDK's own retries are off: the runner retries with `withRetries` (up to `maxRetries`),
+ * shorter one when its deadline is nearer), its log lines sent to pino through `sdkLogger`, and a
+ * `fetch` that reads at most `maxResponseBytes` of each response (cappedFetch; 8 MiB when the
+ * options have none). The SDK's own retries are off: the runner retries with `withRetries` (up to `maxRetries`),
  * whose waits end with the deadline and which starts no wait longer than the time left. Build the
  * client inside `withoutVendorEnv`, so that the SDK adds nothing from process.env.
  */
 export function vendorClientOptions(
-  options: { apiKey: string; baseURL?: string | undefined; maxRetries: number; timeoutMs: number },
+  options: { apiKey: string; baseURL?: string | undefined; maxRetries: number; timeoutMs: number; maxResponseBytes?: number | undefined },
   logger: Logger,
   sdk: string,
   /** The vendor's API when `baseURL` is unset. */
   defaultBaseURL: string,
+  /** Starts the messages of its failures (cappedFetch): the plugin's name; `sdk` when not given. */
+  label: string = sdk,
 ) {
   return {
     apiKey: options.apiKey,
@@ -481,6 +593,7 @@ export function vendorClientOptions(
     timeout: options.timeoutMs,
     logLevel: 'warn' as const,
     logger: sdkLogger(logger, sdk, options.apiKey),
+    fetch: cappedFetch({ maxBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, label }),
   };
 }
 
@@ -588,7 +701,7 @@ export async function hostedRunnerHealth(h: {
   } catch (error) {
     const message = deadline.stopped()
       ? `${host} did not send a complete models list within ${HOSTED_HEALTH_TIMEOUT_MS} ms: the server (or a proxy in front of it) is not answering`
-      : h.describe(error, 0).message;
+      : (hostedFailureIn(error)?.failure ?? h.describe(error, 0)).message;
     checks.push({ name: 'api', status: 'fail', message });
   } finally {
     stop.stop();
@@ -750,7 +863,8 @@ export class HostedConversations<M> {
   }
 
   #failure(error: unknown): RunnerFailure {
-    if (error instanceof HostedFailureError) return error.failure;
+    const known = hostedFailureIn(error);
+    if (known) return known.failure;
     // The retries really made: an answer that said not to retry (x-should-retry: false), or a
     // different error on a later attempt, ends them before maxRetries.
     const made = typeof error === 'object' && error !== null ? retriesMade.get(error) : undefined;

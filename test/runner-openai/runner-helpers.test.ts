@@ -4,7 +4,10 @@
  * the per-session queue of HostedConversations, and the idle expiry runners share (SessionIdleSweeper).
  */
 import { describe, expect, it } from 'vitest';
-import { createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries, withoutVendorEnv } from 'limit-graph';
+import {
+  createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries, withoutVendorEnv,
+  cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, hostedFailureIn, maxResponseBytesOption, ResponseTooLargeError, sdkRetryable, vendorClientOptions,
+} from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -223,5 +226,152 @@ describe('SessionIdleSweeper (sessionIdleMs of runner-python, runner-llama and t
     expect(sessionIdleMsOption().safeParse(999).success).toBe(false);
     expect(sessionIdleMsOption().safeParse(31 * 86_400_000).success).toBe(false);
     expect(sessionIdleMsOption().safeParse(1.5e3).success).toBe(true);
+  });
+});
+
+describe('cappedFetch (maxResponseBytes of the hosted runners)', () => {
+  const URL_ = 'http://api.example:8080/v1/chat/completions';
+  /** A body of `sizes` chunks (bytes each); `cancelled` records whether (and why) the reader gave up on it. */
+  const body = (sizes: number[]) => {
+    const state = { cancelled: undefined as unknown, pulled: 0 };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const size = sizes[state.pulled++];
+        if (size === undefined) controller.close();
+        else controller.enqueue(new Uint8Array(size).fill(120));
+      },
+      cancel(reason) {
+        state.cancelled = reason ?? 'cancelled';
+      },
+    });
+    return { stream, state };
+  };
+  /** A fetch answering `response()` (a fresh one per call), recording the calls. */
+  const fakeFetch = (response: () => Response) => {
+    const calls: unknown[] = [];
+    const f = (async (input: unknown) => {
+      calls.push(input);
+      const r = response();
+      Object.defineProperty(r, 'url', { value: URL_ });
+      return r;
+    }) as typeof fetch;
+    return { f, calls };
+  };
+
+  it('refuses at once a response whose Content-Length is over the limit, cancelling its body unread', async () => {
+    const { stream, state } = body([10, 10]);
+    const { f } = fakeFetch(() => new Response(stream, { headers: { 'content-length': '5000', 'content-type': 'application/json' } }));
+    const error = await cappedFetch({ maxBytes: 4096, label: 'runner-x', fetch: f })(URL_).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+    expect((error as ResponseTooLargeError).failure).toEqual({
+      code: 'LIMIT_RUNNER_FAILED',
+      message: 'runner-x: api.example:8080 sent a response larger than maxResponseBytes (4096 bytes): its Content-Length is 5000 bytes, so it was not read; raise the maxResponseBytes option if its answers really are this large',
+    });
+    expect((error as ResponseTooLargeError).maxBytes).toBe(4096);
+    expect(state.cancelled).toBeDefined();
+    expect(state.pulled).toBeLessThanOrEqual(1);
+  });
+
+  it('counts a body without Content-Length (chunked, a stream) as it arrives and errors it, cancelling the source, once it passes the limit', async () => {
+    const { stream, state } = body([1000, 1000, 1000, 1000, 1000, 1000, 1000]);
+    const { f } = fakeFetch(() => new Response(stream, { headers: { 'content-type': 'text/event-stream' } }));
+    const response = await cappedFetch({ maxBytes: 4096, label: 'runner-x', fetch: f })(URL_);
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let read = 0;
+    const error = await (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return undefined;
+        read += value.byteLength;
+      }
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+    expect((error as Error).message).toBe(
+      'runner-x: api.example:8080 sent a response larger than maxResponseBytes (4096 bytes): more than that arrived, so it was abandoned part-way; raise the maxResponseBytes option if its answers really are this large',
+    );
+    // The chunks up to the limit were passed on, not the one that crossed it, and no more was read.
+    expect(read).toBe(4000);
+    expect(state.cancelled).toBeInstanceOf(ResponseTooLargeError);
+    expect(state.pulled).toBeLessThan(7);
+  });
+
+  it('passes a response of exactly the limit through unchanged: status, headers, url, every byte', async () => {
+    const { f } = fakeFetch(() => new Response(body([2048, 2048]).stream, { status: 201, statusText: 'Created', headers: { 'content-length': '4096', 'x-request-id': 'r1' } }));
+    const response = await cappedFetch({ maxBytes: 4096, label: 'runner-x', fetch: f })(URL_);
+    expect([response.status, response.statusText, response.url, response.headers.get('x-request-id')]).toEqual([201, 'Created', URL_, 'r1']);
+    expect((await response.arrayBuffer()).byteLength).toBe(4096);
+  });
+
+  it("reads the body of an error answer itself: one over the limit rejects the fetch (so no retryable HTTP error is made of it), a smaller one is the SDK's to read", async () => {
+    const { f } = fakeFetch(() => new Response(body([3000, 3000]).stream, { status: 500, headers: { 'content-type': 'application/json' } }));
+    const error = await cappedFetch({ maxBytes: 4096, label: 'runner-x', fetch: f })(URL_).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+    const small = fakeFetch(() => new Response('{"error":{"message":"down"}}', { status: 503 }));
+    const response = await cappedFetch({ maxBytes: 4096, label: 'runner-x', fetch: small.f })(URL_);
+    expect([response.status, await response.text()]).toEqual([503, '{"error":{"message":"down"}}']);
+    // Any other failure reading it stays where the SDK looks for it: in the body.
+    const broken = fakeFetch(() => new Response(new ReadableStream({ pull: (c) => c.error(new TypeError('terminated')) }), { status: 400 }));
+    const answer = await cappedFetch({ maxBytes: 4096, label: 'runner-x', fetch: broken.f })(URL_);
+    expect(answer.status).toBe(400);
+    await expect(answer.text()).rejects.toThrow('terminated');
+  });
+
+  it('is found through the cause chain an SDK wraps it in, which is never retried and is reported as is', async () => {
+    class APIError extends Error {
+      status?: number;
+      headers?: { get(name: string): string | null };
+    }
+    class APIConnectionError extends APIError {}
+    class APIConnectionTimeoutError extends APIConnectionError {}
+    class APIUserAbortError extends APIError {}
+    const retryable = sdkRetryable({ APIError, APIConnectionError, APIConnectionTimeoutError, APIUserAbortError });
+    const tooLarge = new ResponseTooLargeError({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-x: too large' }, 1024);
+    const wrapped = new APIConnectionError('Connection error.', { cause: tooLarge });
+    expect(retryable(new APIConnectionError('Connection error.', { cause: new TypeError('fetch failed') }))).toEqual({});
+    expect(retryable(wrapped)).toBeUndefined();
+    expect(hostedFailureIn(wrapped)).toBe(tooLarge);
+    expect(hostedFailureIn(new Error('x', { cause: new Error('y') }))).toBeUndefined();
+    const conv = new HostedConversations<string>({ plugin: 'runner-x', logger: silent, describe: () => ({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: 'runner-x: could not reach it' }) });
+    let attempts = 0;
+    const result = await conv.run(makeRunContext(), 10_000, (t) =>
+      withRetries(t, 3, async () => {
+        attempts++;
+        throw wrapped;
+      }, retryable),
+    );
+    expect(attempts).toBe(1);
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-x: too large' });
+    const health = await hostedRunnerHealth({ baseURL: 'http://api.example', model: 'm', probe: async () => Promise.reject(wrapped), describe: () => ({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: 'unreachable' }) });
+    expect(health.checks![0]).toMatchObject({ name: 'api', status: 'fail', message: 'runner-x: too large' });
+    await conv.dispose();
+  });
+
+  it('vendorClientOptions gives the SDK a capped fetch: maxResponseBytes, 8 MiB without it', async () => {
+    const options = { apiKey: 'k', maxRetries: 0, timeoutMs: 1000 };
+    const declared = (n: number) => fakeFetch(() => new Response('{}', { headers: { 'content-length': String(n) } })).f;
+    const saved = globalThis.fetch;
+    try {
+      globalThis.fetch = declared(DEFAULT_MAX_RESPONSE_BYTES + 1);
+      const byDefault = vendorClientOptions(options, silent, 'x', 'http://api.example', 'runner-x').fetch;
+      await expect(byDefault(URL_)).rejects.toThrow(/^runner-x: .*maxResponseBytes \(8388608 bytes\)/);
+      globalThis.fetch = declared(DEFAULT_MAX_RESPONSE_BYTES);
+      expect((await byDefault(URL_)).status).toBe(200);
+      globalThis.fetch = declared(2048);
+      await expect(vendorClientOptions({ ...options, maxResponseBytes: 2047 }, silent, 'x', 'http://api.example').fetch(URL_)).rejects.toThrow(/^x: .*\(2047 bytes\)/);
+    } finally {
+      globalThis.fetch = saved;
+    }
+  });
+
+  it('maxResponseBytesOption: 8 MiB by default, whole bytes from 1 KiB to 1 GiB', () => {
+    expect(maxResponseBytesOption().parse(undefined)).toBe(8 * 1024 * 1024);
+    expect(maxResponseBytesOption().parse(1024)).toBe(1024);
+    expect(maxResponseBytesOption().parse(1024 ** 3)).toBe(1024 ** 3);
+    for (const bad of [1023, 1024 ** 3 + 1, 4096.5, '4096']) {
+      const parsed = maxResponseBytesOption().safeParse(bad);
+      expect(parsed.success, String(bad)).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toBe('Expected a whole number of bytes from 1024 (1 KiB) to 1073741824 (1 GiB)');
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HostedBaseURL, sessionIdleMsOption } from 'limit-graph';
+import { HostedBaseURL, maxResponseBytesOption, sessionIdleMsOption } from 'limit-graph';
 
 /** Options of runner-anthropic; README.md documents each one. */
 export const RunnerAnthropicOptions = z
@@ -27,6 +27,12 @@ export const RunnerAnthropicOptions = z
      * conversation forgotten as by closeSession, ms; its next task starts a new conversation.
      */
     sessionIdleMs: sessionIdleMsOption(),
+    /**
+     * The most bytes one response of the API may have (a reply, an error, a whole stream, the
+     * models list), 1 KiB to 1 GiB: a larger one fails the task (LIMIT_RUNNER_FAILED, not retried)
+     * instead of filling memory.
+     */
+    maxResponseBytes: maxResponseBytesOption(),
   })
   .strict();
 

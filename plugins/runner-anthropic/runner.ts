@@ -51,7 +51,7 @@ export class AnthropicRunner implements Runner {
   ) {
     // Only the options count: the SDK would add ANTHROPIC_BASE_URL, ANTHROPIC_CUSTOM_HEADERS… from
     // process.env. Passing the key makes it the client's only credential: no ANTHROPIC_AUTH_TOKEN or profile.
-    this.#client = withoutVendorEnv('ANTHROPIC', () => new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com')));
+    this.#client = withoutVendorEnv('ANTHROPIC', () => new Anthropic(vendorClientOptions(options, logger, 'anthropic', 'https://api.anthropic.com', PLUGIN)));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey, sessionIdleMs: options.sessionIdleMs });
   }
 

@@ -45,7 +45,7 @@ export class OpenAIRunner implements Runner {
     logger: Logger,
   ) {
     // Only the options count: the SDK would add OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_CUSTOM_HEADERS… from process.env.
-    this.#client = withoutVendorEnv('OPENAI', () => new OpenAI(vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1')));
+    this.#client = withoutVendorEnv('OPENAI', () => new OpenAI(vendorClientOptions(options, logger, 'openai', 'https://api.openai.com/v1', PLUGIN)));
     this.#conversations = new HostedConversations({ plugin: PLUGIN, logger, describe: (error, retries) => this.#describe(error, retries), secret: options.apiKey, sessionIdleMs: options.sessionIdleMs });
   }
 

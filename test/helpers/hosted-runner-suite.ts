@@ -35,6 +35,7 @@ export interface HostedRunnerOptions {
   stream?: boolean;
   timeoutMs?: number;
   sessionIdleMs?: number;
+  maxResponseBytes?: number;
 }
 
 /** A hosted runner plugin and the fake its tests run against. */
@@ -565,6 +566,101 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
         await stalled.close();
       }
     }, 15_000);
+
+    it('a reply over maxResponseBytes fails at once, not retried, naming the limit: by its Content-Length, as a chunked JSON body or an event stream arrives', async () => {
+      const long = `spell ${'x'.repeat(6_000)}`;
+      const over = (what: string) => ({
+        code: 'LIMIT_RUNNER_FAILED',
+        message: expect.stringMatching(new RegExp(`^${h.name}: 127\\.0\\.0\\.1:\\d+ sent a response larger than maxResponseBytes \\(4096 bytes\\): ${what}; raise the maxResponseBytes option`)),
+      });
+      await start({ stream: false, maxResponseBytes: 4096 });
+      const a = makeRunContext();
+      const big = JSON.stringify({ padding: 'x'.repeat(6_000) });
+      h.fake().plan.push({ status: 200, headers: { 'content-length': String(Buffer.byteLength(big)) }, body: JSON.parse(big) });
+      const declared = await runner.executeIsolated(prompt('hello'), a);
+      expect(declared.error).toEqual(over(`its Content-Length is ${Buffer.byteLength(big)} bytes, so it was not read`));
+      // The fake's own JSON reply is chunked (no Content-Length): counted as it arrives.
+      const plain = await runner.executeIsolated(prompt(long), a);
+      expect(plain.error).toEqual(over('more than that arrived, so it was abandoned part-way'));
+      expect(h.sent()).toHaveLength(2);
+      await rt!.close();
+      await start({ stream: true, maxResponseBytes: 4096 });
+      const streamed = await runner.executeIsolated(prompt(long), a);
+      expect(streamed.error).toEqual(over('more than that arrived, so it was abandoned part-way'));
+      // What had arrived (if a whole event did before the limit) is the task's output, never the
+      // rest; it is not a turn of the conversation.
+      expect(`you said: ${long}`.startsWith(streamed.stdout)).toBe(true);
+      expect(streamed.stdout.length).toBeLessThan(4096);
+      expect(runner.history(a.session.id)).toEqual([]);
+      expect(h.sent()).toHaveLength(3);
+      // The same replies within the limit are answers.
+      await rt!.close();
+      await start({ stream: true, maxResponseBytes: 1024 * 1024 });
+      expect((await runner.executeIsolated(prompt(long), makeRunContext())).stdout).toBe(`you said: ${long}`);
+    });
+
+    it('a chunked body over maxResponseBytes (a reply, a 500 error, the models list) is abandoned part-way, the connection dropped, nothing retried', async () => {
+      const total = 16 * 1024 * 1024;
+      const served: { path: string; sent: number }[] = [];
+      const flood = await startFakeVendor({
+        handle: ({ request, res }) => {
+          const entry = { path: request.path, sent: 0 };
+          served.push(entry);
+          res.writeHead(JSON.stringify(request.body ?? '').includes('flood500') ? 500 : 200, { 'content-type': 'application/json' });
+          res.write('{"padding":"');
+          const pump = () => {
+            if (res.destroyed) return;
+            if (entry.sent >= total) return void res.end('"}');
+            entry.sent += 16 * 1024;
+            res.write('x'.repeat(16 * 1024), pump);
+          };
+          pump();
+        },
+      });
+      try {
+        await start({ stream: false, maxResponseBytes: 8192, baseURL: h.baseURLAt(Number(new URL(flood.origin).port)) });
+        for (const input of ['hello', 'flood500']) {
+          const result = await runner.executeIsolated(prompt(input), makeRunContext());
+          expect(result.error, input).toEqual({
+            code: 'LIMIT_RUNNER_FAILED',
+            message: expect.stringMatching(new RegExp(`^${h.name}: 127\\.0\\.0\\.1:\\d+ sent a response larger than maxResponseBytes \\(8192 bytes\\): more than that arrived`)),
+          });
+        }
+        const health = await runner.health();
+        expect(health.status).toBe('fail');
+        expect(health.checks!.find((c) => c.name === 'api')!.message).toMatch(new RegExp(`^${h.name}: .* larger than maxResponseBytes \\(8192 bytes\\)`));
+        // One request each (maxRetries is 2: neither the 200 nor the 500 was retried), none read to its end.
+        expect(served.map((s) => s.path)).toEqual([expect.stringMatching(/\/(chat\/completions|messages)$/), expect.stringMatching(/\/(chat\/completions|messages)$/), expect.stringMatching(/\/models$/)]);
+        for (const s of served) expect(s.sent, s.path).toBeLessThan(total);
+      } finally {
+        await rt?.close();
+        rt = undefined;
+        await flood.close();
+      }
+    });
+
+    it('without the option, 8 MiB: a Content-Length over it is refused before the body, for a task and for health', async () => {
+      const huge = await startFakeVendor({
+        handle: ({ res }) => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(8 * 1024 * 1024 + 1) });
+          res.write('{"data":['); // the rest never comes: only the header can end this in time
+        },
+      });
+      try {
+        await start({ stream: false, baseURL: h.baseURLAt(Number(new URL(huge.origin).port)) });
+        const result = await runner.executeIsolated(prompt('hello'), makeRunContext({ limits: { timeoutMs: 5_000 } }));
+        expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+        expect(result.error?.message).toMatch(/larger than maxResponseBytes \(8388608 bytes\): its Content-Length is 8388609 bytes/);
+        expect((await runner.health()).checks![0]!.message).toMatch(/larger than maxResponseBytes \(8388608 bytes\)/);
+      } finally {
+        await rt?.close();
+        rt = undefined;
+        await huge.close();
+      }
+      const error = await h.start({ maxResponseBytes: 1000 }).catch((e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+      expect((error as Error).message).toMatch(/maxResponseBytes: Expected a whole number of bytes from 1024 \(1 KiB\) to 1073741824 \(1 GiB\)/);
+    });
 
     it("a placeholder key (`none`, what a local server without auth is given) is no secret: replies keep the word", async () => {
       await start({ apiKey: 'none', stream: false });

@@ -1004,14 +1004,16 @@ export function fileIdentity(file: string): FileIdentity {
 }
 
 /**
- * The failing health of a store whose `file` no longer names the file it opened as `opened` — it was
+ * LIMIT_STORAGE_UNAVAILABLE when `file` no longer names the file a store opened as `opened` — it was
  * removed (the file, or a folder above it: a temp cleaner, an operator, a volume unmounted) or another
  * file stands there now — or undefined while it does (or when nothing was opened: `:memory:`). Such a
- * store still reads and writes the file it holds open, which no restart finds: every write it
- * acknowledges is lost. `what` names the store (`SQLite database`), `details` go with the result. Any
- * other error of stat is thrown.
+ * store could still write into the file it holds open, but no restart finds that file: every write
+ * it acknowledged would be lost, so backends refuse writes with this error (checked once per write
+ * transaction: one stat, identity compared by device and inode) and health() fails with its message
+ * (fileNoLongerAt). Reads go on from the open file. `what` names the store (`SQLite database`),
+ * `details` go with the error. Any other error of stat is thrown.
  */
-export function fileNoLongerAt(what: string, file: string, opened: FileIdentity | undefined, details: Record<string, unknown>): HealthResult | undefined {
+export function fileNoLongerAtError(what: string, file: string, opened: FileIdentity | undefined, store: { plugin: string; details: Record<string, unknown> }): LimitError | undefined {
   if (opened === undefined) return undefined;
   let now: FileIdentity | undefined;
   try {
@@ -1022,6 +1024,17 @@ export function fileNoLongerAt(what: string, file: string, opened: FileIdentity 
   }
   if (now?.dev === opened.dev && now.ino === opened.ino) return undefined;
   const gone = now === undefined ? `${file} was removed while open` : `${file} was replaced by another file while open`;
-  const message = `${what} ${gone}: this process writes to a file no restart will find, so every write it acknowledges is lost; restore it at its path (or stop using it), then restart`;
-  return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details };
+  const message = `${what} ${gone}: writes are refused, since they would go into a file no restart finds and every one acknowledged would be lost (reads still answer from the open file); restore the file at its path, or restart`;
+  return new LimitError('LIMIT_STORAGE_UNAVAILABLE', message, {
+    plugin: store.plugin, details: { ...store.details, path: file, reason: now === undefined ? 'removed' : 'replaced' },
+    fix: `Put the file this process opened back at ${file} (writes resume once it is there), or restart the process to open what stands at that path now.`,
+  });
+}
+
+/** The failing health (check `file`) of a store whose file no longer is at its path: see fileNoLongerAtError. */
+export function fileNoLongerAt(what: string, file: string, opened: FileIdentity | undefined, store: { plugin: string; details: Record<string, unknown> }): HealthResult | undefined {
+  const gone = fileNoLongerAtError(what, file, opened, store);
+  if (!gone) return undefined;
+  const { message } = gone;
+  return { status: 'fail', message, checks: [{ name: 'file', status: 'fail', message }], details: gone.details };
 }

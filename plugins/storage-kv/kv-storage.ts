@@ -31,7 +31,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
-  fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, type FileIdentity,
+  fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
 } from 'limit-graph';
 
 export const KV_SCHEMA_VERSION = 1;
@@ -137,8 +137,16 @@ export class KvStorage implements Storage {
   readonly supports: StorageSupports = { multiProcess: true, crashSafe: true, transactions: true };
   readonly maxRecordBytes: number;
   #db: RootDatabase<string, Key> | undefined;
-  /** data.mdb as opened: health() tells when the path no longer names it. */
+  /**
+   * data.mdb as opened: once the path no longer names it, every write transaction is refused and
+   * health() fails (fileNoLongerAtError).
+   */
   #opened: FileIdentity | undefined;
+  /**
+   * Set while the write transactions lmdb-js runs back to back in one batch found data.mdb at its
+   * path, cleared in the next microtask (after the batch's callbacks): one stat per batch.
+   */
+  #fileChecked = false;
   /** Set by close() until the transactions queued before it have run: calls from then on are refused. */
   #closing: Promise<void> | undefined;
   /** Transactions queued and not yet settled (close() waits for them). */
@@ -257,8 +265,8 @@ export class KvStorage implements Storage {
     const started = performance.now();
     try {
       const db = this.#open();
-      // Writes still succeed, into the file this process holds open, which no restart finds.
-      const gone = fileNoLongerAt('LMDB', path.join(this.config.path, 'data.mdb'), this.#opened, { path: this.config.path });
+      // Writes are refused (#assertFileInPlace); reads go on from the open file.
+      const gone = fileNoLongerAt('LMDB', path.join(this.config.path, 'data.mdb'), this.#opened, { plugin: PLUGIN, details: { path: this.config.path } });
       if (gone) return gone;
       const key: Key = ['health', `${process.pid}-${Math.random().toString(36).slice(2)}`];
       const value = new Date().toISOString();
@@ -353,6 +361,7 @@ export class KvStorage implements Storage {
     const done = db.childTransaction(() => {
       this.#inTransaction++;
       try {
+        this.#assertFileInPlace();
         return fn();
       } finally {
         this.#inTransaction--;
@@ -362,6 +371,21 @@ export class KvStorage implements Storage {
     this.#inFlight.add(settled);
     void settled.then(() => this.#inFlight.delete(settled));
     return done;
+  }
+
+  /**
+   * Throws LIMIT_STORAGE_UNAVAILABLE (the child transaction is rolled back, nothing written) when
+   * data.mdb is no longer at its path: its writes would go into a file no restart finds.
+   */
+  #assertFileInPlace(): void {
+    if (this.#fileChecked) return;
+    const file = path.join(this.config.path, 'data.mdb');
+    const gone = fileNoLongerAtError('LMDB', file, this.#opened, { plugin: PLUGIN, details: { path: this.config.path } });
+    if (gone) throw gone;
+    this.#fileChecked = true;
+    queueMicrotask(() => {
+      this.#fileChecked = false;
+    });
   }
 
   /**

@@ -19,7 +19,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
-  fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, type FileIdentity,
+  fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -166,7 +166,10 @@ export class SqliteStorage implements Storage {
   #stmts = new Map<string, GuardedStatement>();
   /** The first damage seen (SQLITE_CORRUPT / NOTADB): from then on no write goes into the file. */
   #damaged: LimitError | undefined;
-  /** The database file opened (none in memory): health() tells when the path no longer names it. */
+  /**
+   * The database file opened (none in memory): once the path no longer names it, every group commit
+   * is refused and health() fails (fileNoLongerAtError).
+   */
   #opened: FileIdentity | undefined;
   /** Writes waiting for the next group commit, in the order they were requested. */
   #pending: PendingWrite[] = [];
@@ -372,9 +375,13 @@ export class SqliteStorage implements Storage {
             if (this.#damaged) throw this.#damaged;
           }
         }
+        // Once per group, just before COMMIT (one stat): a file no longer at its path takes the
+        // group with it — rolled back, nothing written into a file no restart finds.
+        const gone = this.#fileGone();
+        if (gone) throw gone;
       });
     } catch (error) {
-      // BEGIN or COMMIT failed, or the file is damaged: nothing of the group is stored. A write
+      // BEGIN or COMMIT failed, the file is damaged or no longer at its path: nothing of the group is stored. A write
       // that failed on its own keeps its error; the others get the group's.
       const fault = this.#fault(error);
       group.forEach((w, i) => {
@@ -410,6 +417,12 @@ export class SqliteStorage implements Storage {
     return trace;
   }
 
+  /** LIMIT_STORAGE_UNAVAILABLE when the database file opened is no longer at its path (never in memory). */
+  #fileGone(): LimitError | undefined {
+    const { file } = this.config;
+    return fileNoLongerAtError('SQLite database', file, this.#opened, { plugin: PLUGIN, details: { file } });
+  }
+
   /** A write refused because the file was found damaged. */
   #refused(): LimitError {
     return corruptError(this.config.file, this.#damaged!.cause, true);
@@ -421,8 +434,8 @@ export class SqliteStorage implements Storage {
       return { status: 'fail', message, checks: [{ name: 'integrity', status: 'fail', message }] };
     }
     try {
-      // Writes still succeed, into the file this process holds open, which no restart finds.
-      const gone = fileNoLongerAt('SQLite database', this.config.file, this.#opened, { file: this.config.file });
+      // Writes are refused (see #flush); reads go on from the open file.
+      const gone = fileNoLongerAt('SQLite database', this.config.file, this.#opened, { plugin: PLUGIN, details: { file: this.config.file } });
       if (gone) return gone;
       const version = await this.schemaVersion();
       const mode = this.#conn.pragma('journal_mode', { simple: true }) as string;

@@ -88,7 +88,9 @@ export class QueueWorker {
     await this.#boss.offWork(this.queue);
     // Heartbeats go on until the running tasks are done: a worker silent for workerTimeoutMs looks
     // dead, and its dispatchers would give up on (and cancel) the tasks it is finishing.
-    await Promise.allSettled([...this.#inFlight]);
+    const running = [...this.#inFlight];
+    if (running.length > 0) this.#logger.info({ worker: this.id, running: running.length }, 'runner-queue: worker stopping: finishing its running jobs');
+    await Promise.allSettled(running);
     clearInterval(this.#heartbeat);
     await this.#registry.unregister(this.id);
     this.#logger.info({ worker: this.id }, 'runner-queue: worker stopped');

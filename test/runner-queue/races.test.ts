@@ -1,0 +1,319 @@
+/**
+ * runner-queue's close races, made deterministic: the worker's local runner is an in-memory fake
+ * whose closeSession and tasks wait at gates the test opens, and the points the test waits for are
+ * events (a gate reached, a job handed to the worker's handler), never sleeps. Real PostgreSQL and
+ * pg-boss carry the jobs, as in production; each file run has its own schema, dropped afterwards.
+ *
+ * (1) and (2) drive a QueueWorker built here (not through a runtime) so that the test sees the
+ * moment pg-boss hands it a job, and holds the idle sweep between its DELETE and its decision.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Task, createLogger, createRuntime, definePlugin, type HealthResult, type RunContext, type RunResult, type Runner, type Runtime, type TaskParsed } from 'limit-graph';
+import { makeRunContext } from 'limit-graph/testing';
+import runnerQueue, { RunnerQueueOptions, type QueueRunner } from '../../plugins/runner-queue/index.ts';
+import { QueueWorker } from '../../plugins/runner-queue/worker.ts';
+import { Registry } from '../../plugins/runner-queue/registry.ts';
+import { Listener, notify } from '../../plugins/runner-queue/wakeups.ts';
+import { PG_URL as URL } from '../helpers/storage-backend.ts';
+
+const SCHEMA = `limit_queue_races_${process.pid}_${randomBytes(3).toString('hex')}`;
+const TENANT = 'conformance'; // makeRunContext's
+const logger = createLogger({ level: 'silent' });
+
+let admin: pg.Pool;
+beforeAll(async () => {
+  admin = new pg.Pool({ connectionString: URL, max: 2 });
+  await admin.query('SELECT 1');
+});
+afterAll(async () => {
+  await admin?.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+  await admin?.end();
+});
+
+interface Gate {
+  /** Resolved when the gated call reaches the gate. */
+  reached: Promise<void>;
+  open(): void;
+}
+function gate(): Gate & { arrive(): Promise<void> } {
+  let reach!: () => void;
+  let open!: () => void;
+  const reached = new Promise<void>((r) => (reach = r));
+  const opened = new Promise<void>((r) => (open = r));
+  return { reached, open, arrive: () => (reach(), opened) };
+}
+
+/**
+ * An in-memory runner with state per session: a task's lines are `set k v` (stdout nothing) and
+ * `get k` (stdout `k=v`, or `k=-` when unset). closeSession drops the session's state when it ends.
+ * `holdClose(s)` / `holdTask(s)` make the next close / task of session s wait at a gate.
+ */
+class FakeRunner implements Runner {
+  readonly name = 'fake';
+  readonly capabilities = { timeout: false, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false };
+  readonly state = new Map<string, Map<string, string>>();
+  /** What happened, in order: `run <s>` (a task started), `close <s>` (a close began), `closed <s>`. */
+  readonly events: string[] = [];
+  readonly #closeGates = new Map<string, ReturnType<typeof gate>>();
+  readonly #taskGates = new Map<string, ReturnType<typeof gate>>();
+  readonly #gates: Gate[] = [];
+
+  /** Opens every gate (a failed test's clean-up: nothing is left waiting). */
+  openAll(): void {
+    for (const g of this.#gates) g.open();
+  }
+
+  holdClose(sessionId: string): Gate {
+    const g = gate();
+    this.#closeGates.set(sessionId, g);
+    this.#gates.push(g);
+    return g;
+  }
+
+  holdTask(sessionId: string): Gate {
+    const g = gate();
+    this.#taskGates.set(sessionId, g);
+    this.#gates.push(g);
+    return g;
+  }
+
+  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    const id = ctx.session.id;
+    this.events.push(`run ${id}`);
+    const g = this.#taskGates.get(id);
+    this.#taskGates.delete(id);
+    if (g) await g.arrive();
+    const vars = this.state.get(id) ?? new Map<string, string>();
+    this.state.set(id, vars);
+    const out: string[] = [];
+    for (const line of task.input.split('\n')) {
+      const [op, k, v] = line.trim().split(' ');
+      if (op === 'set') vars.set(k!, v!);
+      if (op === 'get') out.push(`${k}=${vars.get(k!) ?? '-'}`);
+    }
+    return { ok: true, stdout: out.join(' '), stderr: '', metrics: { latencyMs: 0 } };
+  }
+
+  async closeSession(sessionId: string): Promise<void> {
+    this.events.push(`close ${sessionId}`);
+    const g = this.#closeGates.get(sessionId);
+    this.#closeGates.delete(sessionId);
+    if (g) await g.arrive();
+    this.state.delete(sessionId);
+    this.events.push(`closed ${sessionId}`);
+  }
+
+  async health(): Promise<HealthResult> {
+    return { status: 'ok', message: 'fake' };
+  }
+}
+
+/** Options of every runtime here: timings short enough for an idle sweep (every 10th heartbeat) about once a second. */
+const OPTIONS = { url: URL, schema: SCHEMA, runner: 'fake', pollMs: 20, workerTimeoutMs: 2_000 };
+const WORKER = { enabled: true, pollMs: 500, heartbeatMs: 100, concurrency: 4, runners: ['fake'] };
+
+/** A dispatch-only runtime sending runner:fake's tasks through the queue. */
+const dispatcher = (): Promise<Runtime> =>
+  createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [runnerQueue.configure(OPTIONS)] });
+
+/**
+ * A QueueWorker running `runner` on this schema, built as the plugin's Connection builds it, with
+ * two windows for the test: `handed(s)` resolves once pg-boss has handed a run job of session s to
+ * the worker's handler and the handler's synchronous part has run (it has looked for a close of
+ * the session under way: it waits for it, or has called the runner); `holdSweep()` makes the next
+ * idle sweep that forgets sessions wait, its routes already deleted, before it decides what to close.
+ */
+async function directWorker(runner: FakeRunner) {
+  const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: WORKER });
+  const pool = new pg.Pool({ connectionString: URL, max: 4 });
+  const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
+  boss.on('error', () => undefined);
+  await boss.start();
+  const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
+  await registry.migrate();
+  const listener = new Listener(URL, logger);
+  const waiting = new Map<string, () => void>();
+  const handed = (sessionId: string) => new Promise<void>((resolve) => waiting.set(sessionId, resolve));
+  const watched = new Proxy(boss, {
+    get(target, prop) {
+      if (prop === 'work') {
+        return (queue: string, opts: PgBoss.WorkOptions, handler: (jobs: PgBoss.Job<unknown>[]) => Promise<unknown>) =>
+          target.work(queue, opts, (jobs: PgBoss.Job<unknown>[]) => {
+            const handling = handler(jobs);
+            const session = (jobs[0]?.data as { kind?: string; session?: { id?: string } }).session?.id;
+            if (session !== undefined) waiting.get(session)?.();
+            return handling;
+          });
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  let sweep: (ReturnType<typeof gate> & { forgot?: string[] }) | undefined;
+  const holdSweep = () => (sweep = gate());
+  const expire = registry.expire.bind(registry);
+  registry.expire = async (workerId, busy) => {
+    const forgotten = await expire(workerId, busy);
+    const held = sweep;
+    if (held && forgotten.length > 0) {
+      sweep = undefined;
+      held.forgot = forgotten.map((f) => f.sessionId);
+      await held.arrive();
+    }
+    return forgotten;
+  };
+  const wakeups = { listen: (channel: string, on: (payload: string) => void) => listener.listen(channel, on), notify: (channel: string, payload?: string) => notify(pool, channel, payload) };
+  const worker = new QueueWorker(watched, registry, wakeups, options, new Map([['fake', runner]]), logger);
+  await worker.start();
+  return {
+    handed,
+    holdSweep,
+    close: async () => {
+      sweep?.open();
+      await worker.stop();
+      await boss.stop({ graceful: true, close: false, wait: true });
+      await listener.close();
+      await pool.end();
+    },
+  };
+}
+
+const run = (d: Runtime, input: string, sessionId: string) => d.resolve('runner:queue').executeIsolated(Task.parse({ input }), makeRunContext({ sessionId }));
+const session = (name: string) => `s-${name}-${randomBytes(4).toString('hex')}`;
+/** Makes the session's route look idle for two days (sessionIdleMs defaults to one): the next sweep forgets it. */
+const makeIdle = (sessionId: string) => admin.query(`UPDATE "${SCHEMA}".limit_session_routes SET used_at = now() - interval '2 days' WHERE session_id = $1`, [sessionId]);
+/** Lets every callback already queued (promise continuations, no I/O) run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('runner-queue close races (deterministic)', () => {
+  it('a run job arriving while a close job of its session is under way waits for the close to end, then runs on fresh state that stays', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    try {
+      const s = session('close-job');
+      expect((await run(d, 'set kept 42', s)).ok).toBe(true);
+      const closing = fake.holdClose(s);
+      await (d.resolve('runner:queue') as QueueRunner).closeSession(s, TENANT);
+      await closing.reached;
+      const handed = w.handed(s);
+      const next = run(d, 'get kept\nset mine 7', s);
+      await handed;
+      // The worker has the job and is waiting: the runner has not seen the task, the close still holds the old state.
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`]);
+      expect(fake.state.get(s)?.get('kept')).toBe('42');
+      closing.open();
+      const r = await next;
+      expect([r.ok, r.stdout]).toEqual([true, 'kept=-']);
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
+      // What it did was not closed away.
+      expect((await run(d, 'get mine', s)).stdout).toBe('mine=7');
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+
+  it('a run arriving while the idle sweep closes its session waits for that close, then starts afresh; the close never takes what it did', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    try {
+      const s = session('idle-closing');
+      expect((await run(d, 'set kept 42', s)).ok).toBe(true);
+      const closing = fake.holdClose(s);
+      await makeIdle(s);
+      await closing.reached; // the sweep deleted the route and is closing the session
+      const handed = w.handed(s);
+      const next = run(d, 'get kept\nset mine 7', s);
+      await handed;
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`]);
+      closing.open();
+      const r = await next;
+      expect([r.ok, r.stdout]).toEqual([true, 'kept=-']);
+      expect((await run(d, 'get mine', s)).stdout).toBe('mine=7');
+      expect(fake.events.filter((e) => e.startsWith('close'))).toEqual([`close ${s}`, `closed ${s}`]);
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+
+  it('a run arriving after the idle sweep deleted its route but before the sweep decided keeps the session: nothing is closed under it', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    try {
+      const s = session('idle-deciding');
+      expect((await run(d, 'set kept 42', s)).ok).toBe(true);
+      const sweep = w.holdSweep();
+      await makeIdle(s);
+      await sweep.reached; // its DELETE is done: the route is gone
+      expect(await admin.query(`SELECT 1 FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1`, [s]).then((q) => q.rowCount)).toBe(0);
+      // The run routes the session anew (to this worker, the only one) and runs on the state it has.
+      const r = await run(d, 'get kept\nset mine 7', s);
+      expect([r.ok, r.stdout]).toEqual([true, 'kept=42']);
+      sweep.open();
+      await settle(); // the sweep's decision and any close it began run in promise continuations
+      expect(fake.events).toEqual([`run ${s}`, `run ${s}`]);
+      expect((await run(d, 'get kept\nget mine', s)).stdout).toBe('kept=42 mine=7');
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+});
+
+describe("runner-queue close() with a job in flight", () => {
+  /** A worker runtime whose runner:fake is `fake`; `logged(text)` resolves once a log line holding `text` is written. */
+  const workerRuntime = (fake: FakeRunner, logged?: { text: string; then: () => void }) => {
+    const plugin = definePlugin({
+      meta: { name: 'runner-fake', version: '1.0.0', provides: ['runner:fake'] },
+      setup(ctx) {
+        ctx.provide('runner:fake', fake);
+      },
+    });
+    const log = createLogger({ level: 'info', destination: { write: (line: string) => void (logged && line.includes(logged.text) && logged.then()) } as never });
+    return createRuntime({ config: { logLevel: 'silent', plugins: {} }, logger: log, plugins: [plugin, runnerQueue.configure({ ...OPTIONS, worker: WORKER })] });
+  };
+
+  it("a worker's close() waits for the task it is running: the answer reaches the dispatcher, then close() ends", async () => {
+    const fake = new FakeRunner();
+    let stopping!: () => void;
+    const waiting = new Promise<void>((resolve) => (stopping = resolve));
+    const w = await workerRuntime(fake, { text: 'worker stopping: finishing its running jobs', then: () => stopping() });
+    const d = await dispatcher();
+    try {
+      const s = session('worker-close');
+      const task = fake.holdTask(s);
+      const running = run(d, 'set x 1\nget x', s);
+      await task.reached;
+      const order: string[] = [];
+      const closed = w.close().then((report) => (order.push('closed'), report));
+      await waiting; // close() has stopped taking jobs and waits for this one
+      // And the worker stays registered and heartbeating meanwhile: the task is released once a
+      // heartbeat came after that point (or once close() ended, which fails the test below).
+      const workers = `"${SCHEMA}".limit_workers`;
+      const since = (await admin.query(`SELECT max(heartbeat_at) AS at FROM ${workers}`)).rows[0].at as Date;
+      while (!order.includes('closed') && !(await admin.query(`SELECT 1 FROM ${workers} WHERE heartbeat_at > $1`, [since])).rowCount) {
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the registry
+      }
+      order.push('released');
+      task.open();
+      const r = await running;
+      expect([r.ok, r.stdout]).toEqual([true, 'x=1']);
+      expect((await closed).errors).toEqual([]);
+      expect(order).toEqual(['released', 'closed']);
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+});

@@ -200,7 +200,11 @@ export default definePlugin({
     });
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerWorker(registry, connection));
     return {
-      dispose: () => connection.close(),
+      // Dispatches still in flight end first (their jobs cancelled), while the connection is open.
+      dispose: async () => {
+        await runner.close();
+        await connection.close();
+      },
       // A worker finishes its running tasks before it stops (each bounded by its runner's timeout): no limit of the kernel's.
       closeTimeoutMs: 0,
       health: async () => {

@@ -51,6 +51,10 @@ export class QueueRunner implements Runner {
   #pruned = performance.now();
   /** What the live workers' runners enforce, as last read from the registry (health, routing). */
   #workers: WorkerRow[] = [];
+  /** Aborted by close(): the dispatches in flight end, their jobs cancelled, and new ones are refused. */
+  readonly #closed = new AbortController();
+  /** The executeIsolated calls in flight: close() waits for them (each cancels its job) before the connection closes. */
+  readonly #dispatching = new Set<Promise<RunResult>>();
 
   constructor(link: QueueLink, options: RunnerQueueOptionsParsed, logger: Logger) {
     this.#link = link;
@@ -105,14 +109,49 @@ export class QueueRunner implements Runner {
     };
   }
 
-  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+  executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    const work = this.#execute(task, ctx);
+    this.#dispatching.add(work);
+    void work.finally(() => this.#dispatching.delete(work));
+    return work;
+  }
+
+  /**
+   * Ends the dispatches in flight as LIMIT_RUNNER_ABORTED saying that runner-queue closed, each
+   * after cancelling its job (a worker running it sees the cancellation and aborts it), and answers
+   * later tasks so at once. The plugin's dispose calls it before the connection closes: what is
+   * still in flight then was not drained by the orchestrator (a direct caller), and waiting for it
+   * could take the session's whole timeoutMs.
+   */
+  async close(): Promise<void> {
+    this.#closed.abort();
+    await Promise.allSettled([...this.#dispatching]);
+  }
+
+  /**
+   * The failure of a task ended by `deadline` (undefined while it runs on): runner-queue closed
+   * (close()), the caller aborted, or the time ran out. `sent`: the worker holding its job, whose
+   * job is then cancelled (#dispatch's finally), and what a timeout says.
+   */
+  #stopped(started: number, deadline: Deadline, sent?: { workerId: string; timedOut: string }): RunResult | undefined {
+    const why = deadline.stopped();
+    if (!why) return undefined;
+    if (this.#closed.signal.aborted) {
+      return failure(started, 'LIMIT_RUNNER_ABORTED', sent
+        ? `runner-queue: closed (its runtime is shutting down) before worker ${sent.workerId} answered; the task's job is cancelled`
+        : 'runner-queue: closed (its runtime is shutting down); the task was not sent to a worker');
+    }
+    return failure(started, why.code, why.code === 'LIMIT_RUNNER_TIMEOUT' && sent ? sent.timedOut : why.message);
+  }
+
+  async #execute(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
     const started = performance.now();
     this.#pruneTenants();
     const seen = this.#tenants.get(ctx.session.id) ?? new Map<string, number>();
     seen.set(ctx.session.tenant, performance.now());
     this.#tenants.set(ctx.session.id, seen);
     const budgetMs = ctx.session.limits.timeoutMs + this.#options.dispatchTimeoutMs;
-    const deadline = withDeadline([ctx.signal], budgetMs, 'runner-queue');
+    const deadline = withDeadline([ctx.signal, this.#closed.signal], budgetMs, 'runner-queue');
     try {
       // A worker that dies before it takes the task never ran it: the task goes to a live one.
       for (let attempt = 1; ; attempt++) {
@@ -142,8 +181,8 @@ export class QueueRunner implements Runner {
   /** One job on the session's worker; 'untaken' when that worker died before taking it (the job is cancelled). */
   async #dispatch(task: TaskParsed, ctx: RunContext, started: number, deadline: Deadline, budgetMs: number): Promise<RunResult | 'untaken'> {
     const { runner, queue, pollMs } = this.#options;
-    const stopped = deadline.stopped();
-    if (stopped) return failure(started, stopped.code, stopped.message);
+    const stopped = this.#stopped(started, deadline);
+    if (stopped) return stopped;
     const registry = this.#link.registry();
     const route = await registry.route(ctx.session.tenant, ctx.session.id, runner);
     if (!route) {
@@ -165,12 +204,11 @@ export class QueueRunner implements Runner {
       let lastLiveness = performance.now();
       for (;;) {
         await this.#nap(bell, pollMs, deadline.signal);
-        const why = deadline.stopped();
-        if (why) {
-          return failure(started, why.code, why.code === 'LIMIT_RUNNER_TIMEOUT'
-            ? `runner-queue: no answer from worker ${route.workerId} within the session's timeoutMs + dispatchTimeoutMs (${budgetMs} ms)`
-            : why.message);
-        }
+        const why = this.#stopped(started, deadline, {
+          workerId: route.workerId,
+          timedOut: `runner-queue: no answer from worker ${route.workerId} within the session's timeoutMs + dispatchTimeoutMs (${budgetMs} ms)`,
+        });
+        if (why) return why;
         const state = await boss.getJobById(route.queue, id);
         if (!state) return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: worker ${route.workerId} stopped before answering (its queue is gone)`);
         if (state.state === 'completed' || state.state === 'failed' || state.state === 'cancelled') {

@@ -316,4 +316,32 @@ describe("runner-queue close() with a job in flight", () => {
       await w.close();
     }
   }, 30_000);
+
+  it("a dispatcher's close() with a task in flight ends it at once, saying so, and does not hang", async () => {
+    const fake = new FakeRunner();
+    const w = await workerRuntime(fake);
+    const d = await dispatcher();
+    const s = session('dispatcher-close');
+    const task = fake.holdTask(s);
+    const queue = d.resolve('runner:queue');
+    try {
+      const running = queue.executeIsolated(Task.parse({ input: 'get x' }), makeRunContext({ sessionId: s }));
+      await task.reached;
+      expect((await d.close()).errors).toEqual([]);
+      const r = await running;
+      expect(r.ok).toBe(false);
+      expect(r.error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      expect(r.error?.message).toMatch(/^runner-queue: closed \(its runtime is shutting down\) before worker w-\w+ answered; the task's job is cancelled$/);
+      // Cancelled before the connection closed: the worker sees it (and aborts the task).
+      const job = await admin.query(`SELECT state FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = $1`, [s]);
+      expect(job.rows).toEqual([{ state: 'cancelled' }]);
+      // A task given to the closed runner is answered so at once.
+      const late = await queue.executeIsolated(Task.parse({ input: 'get x' }), makeRunContext({ sessionId: s }));
+      expect([late.ok, late.error?.code, late.error?.message]).toEqual([false, 'LIMIT_RUNNER_ABORTED', 'runner-queue: closed (its runtime is shutting down); the task was not sent to a worker']);
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
 });

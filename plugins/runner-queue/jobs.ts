@@ -2,6 +2,13 @@
 import { z } from 'zod';
 import { RunMetrics, RunOutput, SessionLimits, Task, toWellFormed } from 'limit-graph';
 
+/**
+ * The generation of the session's route the job belongs to (Registry's Route.generation): the
+ * worker keeps a session's runner state per generation. Absent in jobs of dispatchers from before
+ * it existed: such a run job runs on the state the worker holds, such a close job closes it.
+ */
+const Generation = z.number().int().positive().optional();
+
 export const RunJob = z.object({
   kind: z.literal('run'),
   runner: z.string().min(1),
@@ -10,9 +17,12 @@ export const RunJob = z.object({
   traceId: z.string().min(1),
   /** The dispatcher's LISTEN channel, notified with the job id once the job is finished. */
   reply: z.string().min(1).max(63).optional(),
+  generation: Generation,
 });
 
-export const CloseJob = z.object({ kind: z.literal('close'), tenant: z.string().min(1), sessionId: z.string().min(1) });
+export type RunJobParsed = z.output<typeof RunJob>;
+
+export const CloseJob = z.object({ kind: z.literal('close'), tenant: z.string().min(1), sessionId: z.string().min(1), generation: Generation });
 
 export const Job = z.discriminatedUnion('kind', [RunJob, CloseJob]);
 export type Job = z.input<typeof Job>;

@@ -23,12 +23,19 @@ export interface Route {
   queue: string;
   /** The session was on another worker that died: its runner state is gone. */
   moved: boolean;
+  /**
+   * The route's generation: drawn from one sequence when the route is made or moves, so a later
+   * route of the session (after a close, an idle expiry, a move) always has a larger one. Jobs
+   * carry it; a worker keeps runner state per generation (worker.ts).
+   */
+  generation: number;
 }
 
 export class Registry {
   readonly #pool: pg.Pool;
   readonly #workers: string;
   readonly #routes: string;
+  readonly #generations: string;
   readonly #staleSecs: number;
   readonly #idleSecs: number;
   readonly #schema: string;
@@ -38,6 +45,7 @@ export class Registry {
     this.#schema = `"${schema}"`;
     this.#workers = `"${schema}".limit_workers`;
     this.#routes = `"${schema}".limit_session_routes`;
+    this.#generations = `"${schema}".limit_session_route_generation`;
     this.#staleSecs = workerTimeoutMs / 1000;
     this.#idleSecs = sessionIdleMs / 1000;
   }
@@ -55,6 +63,9 @@ export class Registry {
       await client.query(`CREATE INDEX IF NOT EXISTS limit_session_routes_worker ON ${this.#routes} (worker_id)`);
       // When the session last had a task routed (sessionIdleMs): idle routes neither count nor stay.
       await client.query(`ALTER TABLE ${this.#routes} ADD COLUMN IF NOT EXISTS used_at timestamptz NOT NULL DEFAULT now()`);
+      // The route's generation (Route.generation): routes that exist already get one each here.
+      await client.query(`CREATE SEQUENCE IF NOT EXISTS ${this.#generations}`);
+      await client.query(`ALTER TABLE ${this.#routes} ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT nextval('${this.#generations}')`);
     });
   }
 
@@ -160,50 +171,51 @@ export class Registry {
       // Takes the session only if nobody holds it or its holder is dead: a live holder wins.
       const taken = await this.#pool.query(
         `INSERT INTO ${this.#routes} AS r (tenant, session_id, worker_id) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant, session_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, assigned_at = now(), used_at = now()
+         ON CONFLICT (tenant, session_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, assigned_at = now(), used_at = now(), generation = EXCLUDED.generation
            WHERE NOT EXISTS (SELECT 1 FROM ${this.#workers} w WHERE w.id = r.worker_id AND w.heartbeat_at > now() - make_interval(secs => $4) AND $5 = ANY(w.runners))
-         RETURNING (xmax <> 0) AS moved`,
+         RETURNING (xmax <> 0) AS moved, r.generation`,
         [tenant, sessionId, candidate.id, this.#staleSecs, runner],
       );
-      const row = taken.rows[0] as { moved: boolean } | undefined;
-      if (row) return { workerId: candidate.id, queue: candidate.queue, moved: row.moved };
+      const row = taken.rows[0] as { moved: boolean; generation: string } | undefined;
+      if (row) return { workerId: candidate.id, queue: candidate.queue, moved: row.moved, generation: Number(row.generation) };
     }
     const held = await this.#held(tenant, sessionId, runner);
     return held ? { ...held, moved: false } : undefined;
   }
 
-  async #held(tenant: string, sessionId: string, runner: string): Promise<{ workerId: string; queue: string } | undefined> {
+  async #held(tenant: string, sessionId: string, runner: string): Promise<Omit<Route, 'moved'> | undefined> {
     const r = await this.#pool.query(
       `UPDATE ${this.#routes} r SET used_at = now() FROM ${this.#workers} w
        WHERE w.id = r.worker_id AND r.tenant = $1 AND r.session_id = $2 AND $3 = ANY(w.runners) AND w.heartbeat_at > now() - make_interval(secs => $4)
-       RETURNING w.id AS "workerId", w.queue`,
+       RETURNING w.id AS "workerId", w.queue, r.generation`,
       [tenant, sessionId, runner, this.#staleSecs],
     );
-    return r.rows[0] as { workerId: string; queue: string } | undefined;
+    const row = r.rows[0] as { workerId: string; queue: string; generation: string } | undefined;
+    return row && { workerId: row.workerId, queue: row.queue, generation: Number(row.generation) };
   }
 
   /**
    * Deletes the routes to `workerId` that had no task for sessionIdleMs, except those of the
-   * sessions in `busy` (running there now); returns the sessions they were.
+   * sessions in `busy` (running there now); returns the sessions they were, with the routes' generations.
    */
-  async expire(workerId: string, busy: { tenant: string; sessionId: string }[]): Promise<{ tenant: string; sessionId: string }[]> {
+  async expire(workerId: string, busy: { tenant: string; sessionId: string }[]): Promise<{ tenant: string; sessionId: string; generation: number }[]> {
     const r = await this.#pool.query(
       `DELETE FROM ${this.#routes} WHERE worker_id = $1 AND used_at <= now() - make_interval(secs => $2)
          AND (tenant, session_id) NOT IN (SELECT * FROM unnest($3::text[], $4::text[]))
-       RETURNING tenant, session_id AS "sessionId"`,
+       RETURNING tenant, session_id AS "sessionId", generation`,
       [workerId, this.#idleSecs, busy.map((b) => b.tenant), busy.map((b) => b.sessionId)],
     );
-    return r.rows as { tenant: string; sessionId: string }[];
+    return (r.rows as { tenant: string; sessionId: string; generation: string }[]).map((row) => ({ ...row, generation: Number(row.generation) }));
   }
 
-  /** Forgets the route of `tenant`'s session `sessionId`, returning the worker that held it. */
-  async release(sessionId: string, tenant: string): Promise<{ tenant: string; workerId: string; queue: string }[]> {
+  /** Forgets the route of `tenant`'s session `sessionId`, returning the worker that held it and the route's generation. */
+  async release(sessionId: string, tenant: string): Promise<{ tenant: string; workerId: string; queue: string; generation: number }[]> {
     const r = await this.#pool.query(
       `DELETE FROM ${this.#routes} r USING ${this.#workers} w
        WHERE r.session_id = $1 AND r.tenant = $2 AND w.id = r.worker_id
-       RETURNING r.tenant, w.id AS "workerId", w.queue`,
+       RETURNING r.tenant, w.id AS "workerId", w.queue, r.generation`,
       [sessionId, tenant],
     );
-    return r.rows as { tenant: string; workerId: string; queue: string }[];
+    return (r.rows as { tenant: string; workerId: string; queue: string; generation: string }[]).map((row) => ({ ...row, generation: Number(row.generation) }));
   }
 }

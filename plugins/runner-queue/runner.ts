@@ -191,7 +191,7 @@ export class QueueRunner implements Runner {
     if (route.moved) {
       this.#logger.warn({ sessionId: ctx.session.id, worker: route.workerId }, "runner-queue: the session's worker stopped heartbeating; the session moved to another worker and its runner state starts empty");
     }
-    const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId, reply: this.#link.replyChannel };
+    const job: Job = { kind: 'run', runner, task, session: ctx.session, traceId: ctx.traceId, reply: this.#link.replyChannel, generation: route.generation };
     const boss = this.#link.boss();
     const id = await boss.send(route.queue, toJsonb(job, ['kind', 'reply']), { retryLimit: 0, expireInSeconds: Math.min(Math.ceil(budgetMs / 1000), MAX_EXPIRE_SECONDS) });
     if (!id) return failure(started, 'LIMIT_RUNNER_FAILED', `runner-queue: pg-boss refused the job for queue "${route.queue}"`);
@@ -266,7 +266,7 @@ export class QueueRunner implements Runner {
     if (seen?.size === 0) this.#tenants.delete(sessionId);
     const held = await this.#link.registry().release(sessionId, tenant);
     for (const h of held) {
-      const job: Job = { kind: 'close', tenant: h.tenant, sessionId };
+      const job: Job = { kind: 'close', tenant: h.tenant, sessionId, generation: h.generation };
       await this.#link.boss().send(h.queue, job, { retryLimit: 0, expireInSeconds: 60 });
       await this.#link.notify(channelOf('worker', h.workerId));
     }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type PgBoss from 'pg-boss';
 import { LimitError, isLimitError, untilAborted, type Logger, type Runner } from 'limit-graph';
-import { Job, fromJsonb, storableText, toJsonb } from './jobs.ts';
+import { Job, fromJsonb, storableText, toJsonb, type RunJobParsed } from './jobs.ts';
 import type { Registry } from './registry.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
 import { channelOf } from './wakeups.ts';
@@ -36,7 +36,8 @@ export class QueueWorker {
    * The tenant whose session each (runner, session id) on this worker belongs to, set by its first
    * run job and cleared by that tenant's close job. Local runners key their state by session id
    * only, so a close job of another tenant with the same id must not reach them, and a run job of
-   * another tenant on a live id is refused here (as the Runner contract asks of runners).
+   * another tenant on a live id is refused here (as the Runner contract asks of runners). It also
+   * holds the generation of the session's route that the state belongs to (Owner.generation).
    */
   readonly #owners = new Map<string, Owner>();
   /**
@@ -128,18 +129,19 @@ export class QueueWorker {
   /**
    * Forgets this worker's sessions that had no task for sessionIdleMs (never closed): their routes,
    * their owner records and their state in the local runners (closed as a close job would). A
-   * session with a task running, or started since this sweep began (its route was deleted and made
-   * again meanwhile), is kept. The closes all begin in the same turn as the decision (#close): a run
+   * session with a task running, or started since this sweep began, or whose state belongs to a
+   * later route than the one deleted (a task of the new route started afresh meanwhile), is kept.
+   * The closes all begin in the same turn as the decision (#close): a run
    * job of the session arriving after it waits for its close and starts afresh.
    */
   async #expire(): Promise<void> {
     const since = this.#started;
     const busy = [...this.#owners].filter(([, o]) => o.running > 0).map(([key, o]) => ({ tenant: o.tenant, sessionId: key.slice(key.indexOf('\u0000') + 1) }));
     const closes: Promise<void>[] = [];
-    for (const { tenant, sessionId } of await this.#registry.expire(this.id, busy)) {
+    for (const { tenant, sessionId, generation } of await this.#registry.expire(this.id, busy)) {
       const held = [...this.#runners].filter(([name]) => {
         const o = this.#owners.get(ownerKey(name, sessionId));
-        return o?.tenant === tenant && o.running === 0 && o.started <= since;
+        return o?.tenant === tenant && o.running === 0 && o.started <= since && !later(o.generation, generation);
       });
       closes.push(this.#close(held, sessionId, tenant).catch((error: unknown) => {
         this.#logger.warn({ err: error, worker: this.id, sessionId }, 'runner-queue: a local runner failed to close an idle session');
@@ -169,6 +171,50 @@ export class QueueWorker {
     }));
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * The owner record a run job runs under, counted as running and stored — or, while the session's
+   * state is not yet the one of the job's route, what to wait for before asking again: a close of
+   * the session under way (idle expiry, a close job), after which the task starts afresh, or the
+   * close begun here of the state of an earlier route of the session (the job's route generation is
+   * larger), exactly as that route's close job would close it — whose hand-off to another of this
+   * worker's loops may come after this job's: it then finds later state and leaves it. It rejects
+   * when a runner's close failed. A job of an earlier route than the state held is refused (its
+   * session was closed since it was sent). A job without a generation (a dispatcher from before
+   * them) runs on the state held, as it did. Synchronous: the record is taken in the caller's turn.
+   */
+  #enter(data: RunJobParsed, runner: Runner, key: string): Owner | Promise<void> {
+    const closing = this.#closing.get(key);
+    if (closing) return closing;
+    const { id: sessionId, tenant } = data.session;
+    const owner = this.#owners.get(key);
+    if (owner === undefined) {
+      const record: Owner = { tenant, running: 1, started: ++this.#started, generation: data.generation };
+      this.#owners.set(key, record);
+      return record;
+    }
+    if (owner.tenant !== tenant) {
+      throw new LimitError('LIMIT_CONFLICT', `Session id "${sessionId}" is in use on worker ${this.id} by another tenant`, {
+        details: { sessionId }, fix: 'Use the session ids the server generates; they are unique.',
+      });
+    }
+    if (later(owner.generation, data.generation)) {
+      throw new LimitError('LIMIT_CONFLICT', `Session "${sessionId}" was closed and started again on worker ${this.id} after this task was sent (route generation ${data.generation}, the session's now ${owner.generation}): the task did not run`, {
+        details: { sessionId }, fix: 'Send the task again: it runs in the session as it is now.',
+      });
+    }
+    if (!later(data.generation, owner.generation)) {
+      owner.generation ??= data.generation;
+      owner.running++;
+      owner.started = ++this.#started;
+      return owner;
+    }
+    this.#logger.debug({ worker: this.id, sessionId, generation: data.generation, held: owner.generation }, "runner-queue: a task of a later route of the session: closing the earlier route's state first");
+    return this.#close([[data.runner, runner]], sessionId, tenant).catch((error: unknown) => {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new LimitError('LIMIT_RUNNER_FAILED', `runner:${data.runner} on worker ${this.id} could not close the state of an earlier route of session "${sessionId}" before this task: ${why}`);
+    });
   }
 
   /** Unregisters dead workers (their sessions move), then deletes queues nobody consumes any more. */
@@ -231,10 +277,22 @@ export class QueueWorker {
     }
     const data = parsed.data;
     if (data.kind === 'close') {
-      // Only the runners that hold this tenant's session of the id: another tenant's is left alone.
-      const held = [...this.#runners].filter(([name]) => this.#owners.get(ownerKey(name, data.sessionId))?.tenant === data.tenant);
+      // Only the runners that hold this tenant's session of the id: another tenant's is left alone,
+      // and so is state of a later route of the session (a run job of it was handed over first and
+      // already closed the state this job is about, then started afresh).
+      const held: [string, Runner][] = [];
+      const kept: string[] = [];
+      for (const [name, runner] of this.#runners) {
+        const o = this.#owners.get(ownerKey(name, data.sessionId));
+        if (o?.tenant !== data.tenant) continue;
+        if (later(o.generation, data.generation)) kept.push(name);
+        else held.push([name, runner]);
+      }
+      if (kept.length > 0) {
+        this.#logger.debug({ worker: this.id, sessionId: data.sessionId, generation: data.generation, runners: kept }, "runner-queue: a close job of an earlier route of the session: the session's state now is a later route's, kept");
+      }
       await this.#close(held, data.sessionId, data.tenant);
-      return { closed: data.sessionId, tenant: data.tenant, runners: held.map(([name]) => name) };
+      return { closed: data.sessionId, tenant: data.tenant, runners: held.map(([name]) => name), ...(kept.length > 0 ? { kept } : {}) };
     }
     const runner = this.#runners.get(data.runner);
     if (!runner) {
@@ -253,18 +311,17 @@ export class QueueWorker {
       );
     }, CANCEL_POLL_MS);
     try {
-      // The session's close still under way (idle expiry, a close job): this task starts after it, afresh.
-      for (let closing = this.#closing.get(key); closing; closing = this.#closing.get(key)) await untilAborted(closing, controller.signal);
-      const owner = this.#owners.get(key);
-      if (owner !== undefined && owner.tenant !== data.session.tenant) {
-        throw new LimitError('LIMIT_CONFLICT', `Session id "${data.session.id}" is in use on worker ${this.id} by another tenant`, {
-          details: { sessionId: data.session.id }, fix: 'Use the session ids the server generates; they are unique.',
-        });
+      // Waits (cancellable) until the session's state is its route's: the record is then taken in
+      // the same turn as the task starts on the runner.
+      let entered = this.#enter(data, runner, key);
+      while (entered instanceof Promise) {
+        const settled = entered.then(() => undefined, (error: unknown) => ({ error }));
+        await untilAborted(settled, controller.signal);
+        const failed = await settled;
+        if (failed) throw failed.error;
+        entered = this.#enter(data, runner, key);
       }
-      const record = owner ?? { tenant: data.session.tenant, running: 0, started: 0 };
-      this.#owners.set(key, record);
-      record.running++;
-      record.started = ++this.#started;
+      const record = entered;
       try {
         const result = await runner.executeIsolated(data.task, { session: data.session, traceId: data.traceId, signal: controller.signal, logger: this.#logger });
         return { ...result, worker: this.id };
@@ -283,6 +340,13 @@ interface Owner {
   running: number;
   /** The #started count of its last task. */
   started: number;
+  /** The generation of the session's route this state belongs to; undefined when its jobs carried none (older dispatchers). */
+  generation?: number;
+}
+
+/** Whether route generation `a` is later than `b`; never when either is unknown (a job from before generations). */
+function later(a: number | undefined, b: number | undefined): boolean {
+  return a !== undefined && b !== undefined && a > b;
 }
 
 function ownerKey(runner: string, sessionId: string): string {

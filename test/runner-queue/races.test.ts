@@ -124,7 +124,10 @@ const dispatcher = (): Promise<Runtime> =>
  * two windows for the test: `handed(s)` resolves once pg-boss has handed a run job of session s to
  * the worker's handler and the handler's synchronous part has run (it has looked for a close of
  * the session under way: it waits for it, or has called the runner); `holdSweep()` makes the next
- * idle sweep that forgets sessions wait, its routes already deleted, before it decides what to close.
+ * idle sweep that forgets sessions wait, its routes already deleted, before it decides what to close;
+ * `delayClose(s)` makes pg-boss's hand-off of the next close job of session s to the handler wait
+ * at a gate (the job taken by one of the worker's loops, its handler not started: `handled` resolves
+ * once it has run); `send(job)` puts a job of our own making on the worker's queue.
  */
 async function directWorker(runner: FakeRunner) {
   const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: WORKER });
@@ -137,11 +140,27 @@ async function directWorker(runner: FakeRunner) {
   const listener = new Listener(URL, logger);
   const waiting = new Map<string, () => void>();
   const handed = (sessionId: string) => new Promise<void>((resolve) => waiting.set(sessionId, resolve));
+  const delayed = new Map<string, ReturnType<typeof gate> & { done: () => void }>();
+  const delays: Gate[] = [];
+  const delayClose = (sessionId: string) => {
+    const g = gate();
+    delays.push(g);
+    let done!: () => void;
+    const handled = new Promise<void>((resolve) => (done = resolve));
+    delayed.set(sessionId, { ...g, done });
+    return { reached: g.reached, open: g.open, handled };
+  };
   const watched = new Proxy(boss, {
     get(target, prop) {
       if (prop === 'work') {
         return (queue: string, opts: PgBoss.WorkOptions, handler: (jobs: PgBoss.Job<unknown>[]) => Promise<unknown>) =>
           target.work(queue, opts, (jobs: PgBoss.Job<unknown>[]) => {
+            const close = jobs[0]?.data as { kind?: string; sessionId?: string };
+            const held = close.kind === 'close' ? delayed.get(close.sessionId ?? '') : undefined;
+            if (held) {
+              delayed.delete(close.sessionId!);
+              return held.arrive().then(() => handler(jobs)).finally(held.done);
+            }
             const handling = handler(jobs);
             const session = (jobs[0]?.data as { kind?: string; session?: { id?: string } }).session?.id;
             if (session !== undefined) waiting.get(session)?.();
@@ -171,8 +190,11 @@ async function directWorker(runner: FakeRunner) {
   return {
     handed,
     holdSweep,
+    delayClose,
+    send: (job: object) => boss.send(worker.queue, job, { retryLimit: 0 }),
     close: async () => {
       sweep?.open();
+      for (const g of delays) g.open();
       await worker.stop();
       await boss.stop({ graceful: true, close: false, wait: true });
       await listener.close();
@@ -244,7 +266,7 @@ describe('runner-queue close races (deterministic)', () => {
     }
   }, 30_000);
 
-  it('a run arriving after the idle sweep deleted its route but before the sweep decided keeps the session: nothing is closed under it', async () => {
+  it("a run arriving after the idle sweep deleted its route but before the sweep decided starts afresh (a new route's state); the sweep then closes nothing of it", async () => {
     const fake = new FakeRunner();
     const w = await directWorker(fake);
     const d = await dispatcher();
@@ -255,13 +277,82 @@ describe('runner-queue close races (deterministic)', () => {
       await makeIdle(s);
       await sweep.reached; // its DELETE is done: the route is gone
       expect(await admin.query(`SELECT 1 FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1`, [s]).then((q) => q.rowCount)).toBe(0);
-      // The run routes the session anew (to this worker, the only one) and runs on the state it has.
+      // The run routes the session anew (to this worker, the only one): a new route generation, so
+      // the worker closes the deleted route's state first and runs afresh — as it would on another
+      // worker, and as it does when the sweep's decision comes first.
       const r = await run(d, 'get kept\nset mine 7', s);
-      expect([r.ok, r.stdout]).toEqual([true, 'kept=42']);
+      expect([r.ok, r.stdout]).toEqual([true, 'kept=-']);
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
       sweep.open();
       await settle(); // the sweep's decision and any close it began run in promise continuations
-      expect(fake.events).toEqual([`run ${s}`, `run ${s}`]);
-      expect((await run(d, 'get kept\nget mine', s)).stdout).toBe('kept=42 mine=7');
+      // The sweep finds state of a later route than the one it deleted: it closes nothing.
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
+      expect((await run(d, 'get kept\nget mine', s)).stdout).toBe('kept=- mine=7');
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+
+  it('a run job handed over before the close job of its earlier route (two loops) closes that state first, then runs afresh; the late close leaves what it did', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    try {
+      const s = session('late-close');
+      expect((await run(d, 'set kept 42', s)).ok).toBe(true);
+      const close = w.delayClose(s);
+      await (d.resolve('runner:queue') as QueueRunner).closeSession(s, TENANT);
+      await close.reached; // one loop took the close job; its handler has not started
+      // The session's next task is routed anew and taken by another loop, whose handler starts first.
+      const r = await run(d, 'get kept\nset mine 7', s);
+      expect([r.ok, r.stdout]).toEqual([true, 'kept=-']);
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
+      close.open();
+      await close.handled;
+      // The close job's handler ran last: it found the new route's state and left it.
+      const closed = await admin.query(`SELECT state, output FROM "${SCHEMA}".job WHERE data->>'kind' = 'close' AND data->>'sessionId' = $1`, [s]);
+      expect(closed.rows).toEqual([{ state: 'completed', output: { closed: s, tenant: TENANT, runners: [], kept: ['fake'] } }]);
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
+      expect((await run(d, 'get kept\nget mine', s)).stdout).toBe('kept=- mine=7');
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+
+  it('jobs without a route generation (older dispatchers) act as before; a run job of an earlier route than the state held is refused', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    const outcome = async (id: string | null) => {
+      for (;;) {
+        const q = await admin.query(`SELECT state, output FROM "${SCHEMA}".job WHERE id = $1`, [id]);
+        const row = q.rows[0] as { state: string; output: { stdout?: string; message?: string } };
+        if (row.state === 'completed' || row.state === 'failed') return row;
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the job
+      }
+    };
+    const runJob = (s: string, input: string, generation?: number) => ({
+      kind: 'run', runner: 'fake', task: Task.parse({ input }), session: { id: s, tenant: TENANT, limits: makeRunContext({ sessionId: s }).session.limits }, traceId: 't', generation,
+    });
+    try {
+      const s = session('versionless');
+      await admin.query(`SELECT nextval('"${SCHEMA}".limit_session_route_generation') FROM generate_series(1, 2)`); // the session's generation is 3 or more
+      expect((await run(d, 'set kept 42', s)).ok).toBe(true);
+      const generation = Number((await admin.query(`SELECT generation FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1`, [s])).rows[0].generation);
+      // A run job without a generation runs on the state held.
+      expect((await outcome(await w.send(runJob(s, 'get kept')))).output.stdout).toBe('kept=42');
+      // One of an earlier route than the state held did not run: its session was closed since.
+      const stale = await outcome(await w.send(runJob(s, 'set stale 1', generation - 1)));
+      expect(stale.state).toBe('failed');
+      expect(stale.output.message).toMatch(new RegExp(`^Session "${s}" was closed and started again on worker w-\\w+ after this task was sent \\(route generation ${generation - 1}, the session's now ${generation}\\): the task did not run$`));
+      // A close job without a generation closes the state held, whatever its route.
+      expect((await outcome(await w.send({ kind: 'close', tenant: TENANT, sessionId: s }))).state).toBe('completed');
+      expect(fake.events).toEqual([`run ${s}`, `run ${s}`, `close ${s}`, `closed ${s}`]);
+      expect(fake.state.has(s)).toBe(false);
     } finally {
       fake.openAll();
       await d.close();

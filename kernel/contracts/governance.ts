@@ -68,7 +68,11 @@ export interface TextView {
   mayMatch(triggers: PatternTriggers): boolean;
 }
 
-/** What a rule looks at: the text of one surface of a trace. */
+/**
+ * What a rule looks at: the text of one surface of a trace. The governance engine gives it frozen,
+ * with its views (the list, each view and a view's tokens) frozen too: they are shared by every rule,
+ * and a write fails the evaluation with LIMIT_RULE_INVALID (`details.wroteReadOnlyInput`).
+ */
 export interface RuleSubject {
   surface: Surface;
   /** The field the text comes from, used in evidence (`task.input`, `output.stdout`, `tool:search`). */

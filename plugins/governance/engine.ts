@@ -55,6 +55,9 @@ export interface EngineOptions {
  */
 export type EvaluateOptions = GovernanceCallOptions;
 
+/** The subject a rule is called with: one view of one field (or window of it), frozen. */
+type ViewSubject = Readonly<RuleSubject & { view: TextView; offset: number }>;
+
 /** The middle of a field longer than maxScanChars, which was not read. */
 interface ScanGap {
   field: string;
@@ -245,7 +248,7 @@ function isReadOnlyWrite(error: unknown): boolean {
 }
 
 /** What a rule (or a hook tap) gets read-only, as its error names it. */
-const READ_ONLY_INPUTS = 'subject.trace, ctx.policy, ctx.reviewBand and ctx.findings are frozen';
+const READ_ONLY_INPUTS = 'the subject (its text, trace, views and view), ctx.policy, ctx.reviewBand and ctx.findings are frozen';
 
 /**
  * A rule whose evaluate threw (or rejected): a crash while it ran, not a malformed rule. The message
@@ -380,9 +383,12 @@ export class GovernanceEngine {
     return this.#options.rules;
   }
 
-  /** The subjects of a surface: each field, as overlapping windows when it is long. */
+  /**
+   * The subjects of a surface: each field, as overlapping windows when it is long; frozen as rules
+   * get them (the subject, its views, and one deep-frozen copy of `trace`, made with frozenCopy).
+   */
   subjects(trace: Trace, surface: Surface): RuleSubject[] {
-    return this.#plan(trace, surface).subjects;
+    return this.#plan(frozenCopy(trace), surface).subjects;
   }
 
   /**
@@ -391,10 +397,14 @@ export class GovernanceEngine {
    * long documents far more often than in the middle, and the cost stays bounded), its middle
    * becoming a gap the verdict reports. Building a subject's views (normalising and decoding it) is
    * timed like a rule call: past ruleBudgetMs it is reported in `overBudget` as `governance.views`.
+   * `trace` is the evaluation's frozen copy. Every subject is frozen, and so are its views (built and
+   * frozen once, in buildViews); `viewSubjects` holds, per subject, the frozen subject of each of its
+   * views that rules are called with — built once per evaluation and shared by both phases.
    */
-  #plan(trace: Trace, surface: Surface, overBudget?: Set<string>): { subjects: RuleSubject[]; gaps: ScanGap[] } {
+  #plan(trace: Trace, surface: Surface, overBudget?: Set<string>): { subjects: RuleSubject[]; viewSubjects: ViewSubject[][]; gaps: ScanGap[] } {
     const { maxScanChars: cap, scanWindowChars: window = 65_536, scanOverlapChars: overlap = 2_048, ruleBudgetMs: budget } = this.#options;
     const subjects: RuleSubject[] = [];
+    const viewSubjects: ViewSubject[][] = [];
     const gaps: ScanGap[] = [];
     const scan = (field: string, text: string, from: number, to: number) => {
       for (let start = from; ; start = Math.max(start + 1, start + window - overlap)) {
@@ -403,7 +413,15 @@ export class GovernanceEngine {
         const started = performance.now();
         const views = buildViews(piece);
         if (overBudget && performance.now() - started > budget) overBudget.add(VIEWS_ID);
-        subjects.push({ surface, field, text: piece, trace, views, offset: start });
+        subjects.push(Object.freeze({ surface, field, text: piece, trace, views, offset: start }));
+        // One subject per view, shared by every rule. Spans of derived views do not map back into
+        // the field; only raw spans get the offset.
+        const perView: ViewSubject[] = new Array(views.length);
+        for (let v = 0; v < views.length; v++) {
+          const view = views[v]!;
+          perView[v] = Object.freeze({ surface, field: v === 0 ? field : `${field}#${view.name}`, text: view.text, trace, views, view, offset: v === 0 ? start : 0 });
+        }
+        viewSubjects.push(perView);
         if (end === to) break;
       }
     };
@@ -416,7 +434,7 @@ export class GovernanceEngine {
         gaps.push({ field, start: half, end: text.length - half, length: text.length });
       }
     }
-    return { subjects, gaps };
+    return { subjects, viewSubjects, gaps };
   }
 
   /**
@@ -437,7 +455,7 @@ export class GovernanceEngine {
     // One deep-frozen copy per evaluation (not per rule call), read by every rule and hook tap; the
     // caller's trace is left as it is.
     const frozen = frozenCopy(trace);
-    const { subjects, gaps } = this.#plan(frozen, surface, overBudget);
+    const { viewSubjects: subjects, gaps } = this.#plan(frozen, surface, overBudget);
     const unstoredTrace = options.unstoredTrace === true || undefined;
     let findings = await this.#run(this.#scan.get(surface)!, subjects, { unstoredTrace, bareText }, this.#options.ruleBudgetMs, overBudget, cut, signal);
     // Never a silent pass: what was not read (or not checked: a rule cut at its budget) is said,
@@ -496,7 +514,7 @@ export class GovernanceEngine {
    * when the call in flight is cut at its budget — and then replaced, so the calls after it get a
    * live signal — or when the caller's `signal` aborts, which also ends the evaluation with its reason.
    */
-  async #run(rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>, caller?: AbortSignal): Promise<Finding[]> {
+  async #run(rules: readonly GovernanceRule[], subjects: readonly ViewSubject[][], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>, caller?: AbortSignal): Promise<Finding[]> {
     if (rules.length === 0 || subjects.length === 0) return [];
     let controller = new AbortController();
     const onAbort = caller && (() => controller.abort(caller.reason));
@@ -513,7 +531,7 @@ export class GovernanceEngine {
 
   /** #run's loop; `signal()` is the signal of the next call, `cutCall()` aborts it (the call in flight was cut). */
   async #calls(
-    rules: readonly GovernanceRule[], subjects: RuleSubject[], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>,
+    rules: readonly GovernanceRule[], subjects: readonly ViewSubject[][], extraCtx: Partial<RuleContext>, budget: number, overBudget: Set<string>, cut: Set<string>,
     caller: AbortSignal | undefined, signal: () => AbortSignal, cutCall: (ruleId: string) => void,
   ): Promise<Finding[]> {
     const all: Finding[] = [];
@@ -527,18 +545,8 @@ export class GovernanceEngine {
     // One clock read per rule call: a call starts when the previous one ended (the loop between
     // them costs nanoseconds), which halves the timer reads of an evaluation.
     let clock = performance.now();
-    for (const subject of subjects) {
-      // One subject per view, shared by every rule (rules receive it read-only).
-      const viewSubjects = (subject.views ?? []).map((view, v): RuleSubject & { view: TextView } => ({
-        surface: subject.surface,
-        field: v === 0 ? subject.field : `${subject.field}#${view.name}`,
-        text: view.text,
-        trace: subject.trace,
-        views: subject.views,
-        view,
-        // Spans of derived views do not map back into the field; only raw spans get the offset.
-        offset: v === 0 ? subject.offset ?? 0 : 0,
-      }));
+    // One frozen subject per view, built in #plan and shared by every rule of both phases.
+    for (const viewSubjects of subjects) {
       for (const rule of rules) {
         // A rule cut at its budget is not called again in this phase: its check is already reported
         // as not done, and a rule that hangs would otherwise cost its whole budget once per field,
@@ -574,7 +582,7 @@ export class GovernanceEngine {
           if (clock - started > budget) overBudget.add(rule.id);
           // An invalid result is the rule's error, as a throw is: never dropped, never read as no finding.
           const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#options.origins?.get(rule));
-          for (const f of checked) all.push(shift(f, viewSubject.offset ?? 0, v === 0 ? undefined : viewSubject.view.name));
+          for (const f of checked) all.push(shift(f, viewSubject.offset, v === 0 ? undefined : viewSubject.view.name));
         }
       }
     }

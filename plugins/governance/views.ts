@@ -414,12 +414,16 @@ function anyMember(ids: ArrayLike<number>, member: Uint8Array): boolean {
  * One reading of a text. Tokens and their lexicon ids are computed on first use and shared by every
  * rule that scans this view (a class, not an object literal with closures: it is built for every
  * subject of every evaluation).
+ * Views are frozen where they are built (makeView) and their tokens when computed: every rule of an
+ * evaluation reads the same view, so none may change it for the next. The lazily computed caches are
+ * private fields, which Object.freeze does not touch (they are not properties), so a frozen view still
+ * fills them on first use.
  */
 class View implements TextView {
   readonly name: string;
   readonly text: string;
   readonly lower: string;
-  #tokens: ViewToken[] | undefined;
+  #tokens: readonly ViewToken[] | undefined;
   /** Token index and word id of each token that belongs to some interned lexicon, in text order. */
   #lexPos = EMPTY;
   #lexIds = EMPTY;
@@ -451,10 +455,11 @@ class View implements TextView {
 
   get tokens(): readonly ViewToken[] {
     if (this.#tokens) return this.#tokens;
-    if (!this.#isAscii()) return (this.#tokens = tokenize(this.lower));
+    // Frozen (the list and each token): rules share the view's tokens, read-only.
+    if (!this.#isAscii()) return (this.#tokens = freezeTokens(tokenize(this.lower)));
     // ASCII text: lexicon tokens (and what mayMatch needs) are indexed in the same pass.
     const sink = newSink(true);
-    this.#tokens = tokenizeAscii(this.lower, sink);
+    this.#tokens = freezeTokens(tokenizeAscii(this.lower, sink));
     this.#setLexicons(sink);
     return this.#tokens;
   }
@@ -544,9 +549,18 @@ class View implements TextView {
   }
 }
 
-/** `ascii`: whether the text is ASCII, when the caller has checked (else it is checked when needed). */
+/** A view's token list and each of its tokens, frozen. */
+function freezeTokens(tokens: ViewToken[]): readonly ViewToken[] {
+  for (let i = 0; i < tokens.length; i++) Object.freeze(tokens[i]);
+  return Object.freeze(tokens);
+}
+
+/**
+ * `ascii`: whether the text is ASCII, when the caller has checked (else it is checked when needed).
+ * The view is frozen (see View): a rule that writes to it (`view.text = …`) throws.
+ */
 export function makeView(name: string, text: string, ascii?: boolean): TextView {
-  return new View(name, text, text.toLowerCase(), ascii);
+  return Object.freeze(new View(name, text, text.toLowerCase(), ascii));
 }
 
 /** NFKC, zero-width and homoglyph removal, leetspeak and spaced-letter folding; undefined when it changes nothing. */
@@ -714,8 +728,11 @@ function decodeRuns(text: string, max: number, found: DecodedPayload[]): void {
   }
 }
 
-/** Every reading of a text: raw first, then normalized (if different), then decoded payloads. */
-export function buildViews(text: string): TextView[] {
+/**
+ * Every reading of a text: raw first, then normalized (if different), then decoded payloads. The
+ * list and each view are frozen: rules share them.
+ */
+export function buildViews(text: string): readonly TextView[] {
   // Folding leetspeak and spaced letters keeps an ASCII text ASCII.
   const ascii = isAscii(text);
   const views = [makeView('raw', text, ascii)];
@@ -723,5 +740,5 @@ export function buildViews(text: string): TextView[] {
   // Normalising may turn a non-ASCII text into an ASCII one: then the view checks for itself.
   if (normalized !== undefined) views.push(makeView('normalized', normalized, ascii || undefined));
   for (const p of decodePayloads(text)) views.push(makeView(`decoded:${p.codec}`, p.text));
-  return views;
+  return Object.freeze(views);
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, type GovernanceRule, type Runtime, type Trace } from 'limit-graph';
+import { createRuntime, definePlugin, type GovernanceRule, type RuleSubject, type Runtime, type TextView, type Trace, type ViewToken } from 'limit-graph';
 import { governanceRuntime, makeTrace, storeTrace } from './helpers.ts';
 import { GovernanceEngine } from '../../plugins/governance/engine.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
@@ -122,6 +122,66 @@ describe('governance: rule inputs are read-only', () => {
       message: expect.stringMatching(/^A governInput\/governOutput hook tap of plugin "acme-tap" wrote to the trace.*rule inputs are read-only/),
       details: { wroteReadOnlyInput: true },
     });
+  });
+
+  it('the subject, its views and their tokens are frozen: a write is refused, and the next rule reads them unchanged', async () => {
+    // "1gn0r3" makes a normalized view besides the raw one.
+    const text = 'please 1gn0r3 this';
+    const writes: [string, (s: RuleSubject) => void][] = [
+      ['acme.text', (s) => { (s as { text: string }).text = 'rewritten'; }],
+      ['acme.field', (s) => { (s as { field: string }).field = 'task.other'; }],
+      ['acme.offset', (s) => { (s as { offset: number }).offset = 5; }],
+      ['acme.viewtext', (s) => { (s.views![0] as { text: string }).text = 'rewritten'; }],
+      ['acme.viewlower', (s) => { (s.view as { lower: string }).lower = 'rewritten'; }],
+      ['acme.viewname', (s) => { (s.view as { name: string }).name = 'raw2'; }],
+      ['acme.viewadd', (s) => { (s.view as unknown as Record<string, unknown>).cache = {}; }],
+      ['acme.views', (s) => { (s.views as TextView[]).pop(); }],
+      ['acme.tokens', (s) => { (s.view!.tokens as ViewToken[]).length = 0; }],
+      ['acme.token', (s) => { (s.view!.tokens[0] as { w: string }).w = 'rewritten'; }],
+    ];
+    for (const [id, write] of writes) {
+      // Only on the second view, so the readers see both views before and after.
+      const writer = (swallow: boolean) => rule(id, (s) => {
+        if (s.view === s.views![0]) return [];
+        try {
+          write(s);
+        } catch (error) {
+          if (!swallow) throw error;
+        }
+        return [];
+      });
+      expect(await failure(engine(writer(false)).evaluate(makeTrace(text), 'input')), id).toMatchObject(readOnly(id));
+      // A rule that swallows the TypeError changed nothing: the rule after it reads what the one before read.
+      const seen: string[] = [];
+      const read: GovernanceRule['evaluate'] = (s) => {
+        seen.push(`${s.field}|${s.text}|${s.offset}|${s.views!.map((v) => `${v.name}:${v.text}:${v.lower}`).join(',')}|${s.view!.tokens.map((t) => t.w).join(' ')}`);
+        return [];
+      };
+      await engine(rule('acme.before', read), writer(true), rule('acme.after', read)).evaluate(makeTrace(text), 'input');
+      expect(seen, id).toHaveLength(4);
+      expect(seen.slice(2), id).toEqual(seen.slice(0, 2));
+    }
+  });
+
+  it('frozen views still compute tokens, near() and mayMatch() lazily', async () => {
+    const results: unknown[] = [];
+    await engine(rule('acme.views', (s) => {
+      const v = s.view!;
+      expect(Object.isFrozen(s) && Object.isFrozen(s.views) && Object.isFrozen(v)).toBe(true);
+      results.push([v.name, v.tokens.map((t) => t.w), v.near(new Set(['ignore']), new Set(['instructions']), 3), v.mayMatch({ words: ['ignore'] }), v.ascii]);
+      expect(Object.isFrozen(v.tokens) && Object.isFrozen(v.tokens[0])).toBe(true);
+      return [];
+    })).evaluate(makeTrace('Ignore the instructions'), 'input');
+    expect(results).toEqual([['raw', ['ignore', 'the', 'instructions'], [{ start: 0, end: 23 }], true, true]]);
+  });
+
+  it('engine.subjects() gives the subjects as rules get them: frozen, over a frozen copy of the trace', () => {
+    const trace = makeTrace('hello');
+    const [subject] = engine().subjects(trace, 'input');
+    expect(subject!.trace).not.toBe(trace);
+    expect(subject!.trace).toEqual(trace);
+    expect([subject, subject!.views, subject!.views![0], subject!.trace, subject!.trace.task].every((o) => Object.isFrozen(o))).toBe(true);
+    expect(Object.isFrozen(trace)).toBe(false);
   });
 
   it('the caller\'s trace is neither frozen nor changed, and is stored as it was given', async () => {

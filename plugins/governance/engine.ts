@@ -252,9 +252,11 @@ const READ_ONLY_INPUTS = 'the subject (its text, trace, views and view), ctx.pol
 
 /**
  * A rule whose evaluate threw (or rejected): a crash while it ran, not a malformed rule. The message
- * names the rule, its pack and the field it was reading; the thrown value is the cause.
+ * names the rule, its pack and the field it was reading; the thrown value is the cause. A write to
+ * the rule's frozen inputs is worded as such (`rule inputs are read-only`, details.wroteReadOnlyInput).
+ * The rule-pack conformance suite words a rule's throw with it too, so a pack fails there as it would here.
  */
-function ruleThrew(id: string, field: string, error: unknown, origin: RuleOrigin | undefined): LimitError {
+export function ruleThrew(id: string, field: string, error: unknown, origin: RuleOrigin | undefined): LimitError {
   const from = origin ? ` (${origin.where})` : '';
   if (isReadOnlyWrite(error)) {
     return new LimitError('LIMIT_RULE_INVALID', `Governance rule "${id}"${from} wrote to its inputs on field ${field}: rule inputs are read-only (${READ_ONLY_INPUTS}): ${describeThrown(error)}`, {

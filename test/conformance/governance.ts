@@ -14,7 +14,9 @@
  *   waits on a model: its synchronous part within the budget, its answer within judgeBudgetMs), returns findings that
  *   parse as `Finding` (severity an integer 1–10), carry the rule's id and flag, and whose evidence
  *   in the subject's field lies inside the subject's text with an excerpt taken from the text there;
- *   subjects are read-only (they are frozen: a write throws);
+ *   rule inputs are frozen as the engine gives them (the subject, its views, a frozenCopy of the
+ *   trace, ctx.policy, ctx.reviewBand, ctx.findings), and a rule that writes to them (or throws)
+ *   fails with the engine's own message (`… rule inputs are read-only …`);
  * - determinism: two fresh packs given the same subjects in the same order return the same findings;
  * - trigger soundness (`TextView.mayMatch`): the findings do not change when every view answers
  *   `mayMatch` with true, i.e. no declared trigger ever skips a match;
@@ -30,7 +32,7 @@ import { describe, expect, it } from 'vitest';
 import { freshEach } from './fresh.ts';
 import { FLAG_KINDS, Finding, Surface, evidenceSpan } from 'limit-graph';
 import type { GovernanceRule, RuleContext, RulePack, RuleSubject, TextView, Trace } from 'limit-graph';
-import { DEFAULT_JUDGE_BUDGET_MS, GovernanceEngine, surfaceFields, textTrace, validateRule } from '../../plugins/governance/engine.ts';
+import { DEFAULT_JUDGE_BUDGET_MS, GovernanceEngine, frozenCopy, ruleThrew, surfaceFields, textTrace, validateRule } from '../../plugins/governance/engine.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
 /** What the factory hands the suite: the pack and how to release it (close its runtime). */
@@ -165,15 +167,6 @@ export function hostileTexts(chars = 100_000): HostileText[] {
 /** Subjects of a text by text, shared by every suite of a test file (building views is most of a run's cost). */
 const PIECES = new Map<string, { text: string; offset: number; views: readonly TextView[] }[]>();
 
-/** A deep freeze of plain data (the trace): a rule that writes to it throws in strict mode. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
-  }
-  return value;
-}
-
 /** The view with `mayMatch` answering true (after the view has checked the triggers are well formed). */
 function ungatedView(view: TextView): TextView {
   return Object.freeze({
@@ -199,7 +192,8 @@ function toField(f: Finding, offset: number): Finding {
   return offset === 0 ? f : { ...f, evidence: f.evidence.map((e) => ({ ...e, start: e.start + offset, end: e.end + offset })) };
 }
 
-interface RunOptions {
+/** How runRulePack builds the subjects. */
+export interface RunOptions {
   /** Views answer `mayMatch` with true. */
   ungated?: boolean;
   /** Subjects built by hand: the whole text, no views. */
@@ -210,9 +204,21 @@ interface RunOptions {
 /** A labelled call, for failure messages. */
 const describeInput = (label: string, surface: Surface, field: string, view: string) => `${label} [${surface} ${field}, view ${view}]`;
 
-/** Registers the rule-pack conformance groups under `describe(name)`. */
-export function rulePackConformance(name: string, factory: RulePackFactory, options: RulePackConformanceOptions = {}): void {
-  const supports: RulePackConformanceSupports = { deterministic: true, viewGuard: true, handBuiltSubjects: true, ...options.supports };
+/**
+ * Runs a pack's rules on one text the way the suite does (see rulePackConformance: every scan rule on
+ * every view subject, then the judges), checking every call against the contract with vitest's
+ * `expect`; returns each finding as `<field> <finding JSON>`, in call order. Rules get their inputs
+ * as the governance engine gives them: the subject, its views and the trace (one frozenCopy per run)
+ * frozen, `ctx.policy`/`ctx.reviewBand`/`ctx.findings` frozen; a rule that throws fails with the
+ * engine's own message (a write to its inputs: `… rule inputs are read-only …`).
+ * Call it inside a vitest test.
+ */
+export function runRulePack(pack: RulePack, text: string, surface: Surface, options: RulePackConformanceOptions & { label?: string } = {}, run: RunOptions = {}): Promise<string[]> {
+  return packRunner(options).runPack(pack, options.label ?? 'text', text, surface, run);
+}
+
+/** The suite's options with their defaults, and how it calls a pack (shared by rulePackConformance and runRulePack). */
+function packRunner(options: RulePackConformanceOptions) {
   const budgetMs = options.budgetMs ?? 50;
   const judgeBudgetMs = options.judgeBudgetMs ?? DEFAULT_JUDGE_BUDGET_MS;
   const graceMs = options.graceMs ?? 250;
@@ -227,7 +233,9 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   const preset = GOVERNANCE_PRESETS.default;
   // Subjects exactly as the engine makes them (fields, windows, head/tail capping, views); no rules of its own.
   const subjectMaker = new GovernanceEngine({ rules: [], preset, ruleBudgetMs: budgetMs, maxScanChars, scanWindowChars, minSeverity: 1 });
-  const reviewBand: readonly [number, number] = [5, 6];
+  // As the engine gives them: its frozen copy of the preset's policy, a frozen review band.
+  const policy = subjectMaker.policy;
+  const reviewBand: readonly [number, number] = Object.freeze([5, 6] as const);
 
   /**
    * The subjects of one field's text as the engine makes them (the windows of a long text, the
@@ -236,7 +244,8 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   function piecesOf(text: string): { text: string; offset: number; views: readonly TextView[] }[] {
     let pieces = PIECES.get(text);
     if (!pieces) {
-      pieces = subjectMaker.subjects(textTrace(text, 'input'), 'input').map((s) => ({ text: s.text, offset: s.offset ?? 0, views: Object.freeze((s.views ?? []).map((v) => Object.freeze(v))) }));
+      // The engine's views come frozen (the list, each view, its tokens).
+      pieces = subjectMaker.subjects(textTrace(text, 'input'), 'input').map((s) => ({ text: s.text, offset: s.offset ?? 0, views: s.views ?? Object.freeze([]) }));
       if (PIECES.size > 1000) PIECES.clear();
       PIECES.set(text, pieces);
     }
@@ -269,7 +278,7 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   }
 
   /** One rule call, timed and checked. */
-  async function call(rule: GovernanceRule, subject: RuleSubject, ctx: RuleContext, where: string): Promise<Finding[]> {
+  async function call(rule: GovernanceRule, subject: RuleSubject, ctx: RuleContext, where: string, packName: string): Promise<Finding[]> {
     const started = performance.now();
     let result: unknown;
     // The engine cuts async rules at their budget; async judge rules wait on a model within
@@ -282,8 +291,9 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
         result = await result;
       }
     } catch (error) {
-      const frozen = error instanceof TypeError && /read[- ]only|not extensible|frozen/i.test(error.message) ? ' (the subject, its views and its trace are shared by every rule and frozen here: do not modify them)' : '';
-      expect.fail(`${rule.id} threw on ${where}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}${frozen}`);
+      // Worded as the engine words it (a write to the frozen inputs: "… rule inputs are read-only …").
+      const failure = ruleThrew(rule.id, subject.field, error, { where: `rule pack "${packName}"` });
+      expect.fail(`${failure.message} [on ${where}]. ${failure.fix}`);
     }
     const total = performance.now() - started;
     if (syncMs !== undefined) {
@@ -302,7 +312,8 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
   async function runPack(pack: RulePack, label: string, text: string, surface: Surface, run: RunOptions = {}): Promise<string[]> {
     const out: string[] = [];
     const rules = pack.rules.filter((r) => r.surfaces.includes(surface));
-    const trace = deepFreeze(makeTrace(text, surface));
+    // One deep-frozen copy per run, made as the engine makes it; the caller's trace stays as it is.
+    const trace = frozenCopy(makeTrace(text, surface));
     const subjects: RuleSubject[][] = run.handBuilt
       // The whole field, no views, no offset: a subject a caller builds by hand.
       ? surfaceFields(trace, surface).map(({ field, text: fieldText }) => [Object.freeze({ surface, field, text: fieldText, trace })])
@@ -321,11 +332,11 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
     for (const viewSubjects of subjects) {
       const scan: Finding[] = [];
       // A live signal, as the engine gives (it aborts it only when it cuts a call).
-      const base = { policy: preset.policy, budgetMs, signal: new AbortController().signal, blockSeverity: preset.blockSeverity, reviewBand };
+      const base = { policy, budgetMs, signal: new AbortController().signal, blockSeverity: preset.blockSeverity, reviewBand };
       for (const rule of rules.filter((r) => (r.phase ?? 'scan') === 'scan')) {
         for (const subject of viewSubjects) {
           const where = describeInput(label, surface, subject.field, subject.view?.name ?? 'none (hand-built)');
-          const found = await call(rule, subject, { ...base, deadline: performance.now() + budgetMs }, where);
+          const found = await call(rule, subject, { ...base, deadline: performance.now() + budgetMs }, where, pack.name);
           for (const f of found) {
             scan.push(toField(f, subject.offset ?? 0));
             out.push(`${subject.field} ${JSON.stringify(f)}`);
@@ -341,17 +352,26 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
         ruleId: 'conformance.synthetic', kind, severity: reviewBand[0], reason: `synthetic ${kind} finding`,
         evidence: [evidenceSpan(raw, 0, Math.min(raw.text.length, 8))],
       }, raw.offset ?? 0));
-      const findings = Object.freeze([...scan, ...(run.extraFindings ?? synthetic())].map((f) => deepFreeze(f)));
+      // Frozen as the engine gives them (a frozenCopy: the rules' own finding objects stay as they are).
+      const findings = frozenCopy([...scan, ...(run.extraFindings ?? synthetic())]);
       for (const rule of judges) {
         for (const subject of viewSubjects) {
           const where = describeInput(label, surface, subject.field, subject.view?.name ?? 'none (hand-built)');
-          const found = await call(rule, subject, { ...base, budgetMs: judgeBudgetMs, deadline: performance.now() + judgeBudgetMs, findings }, where);
+          const found = await call(rule, subject, { ...base, budgetMs: judgeBudgetMs, deadline: performance.now() + judgeBudgetMs, findings }, where, pack.name);
           for (const f of found) out.push(`${subject.field} ${JSON.stringify(f)}`);
         }
       }
     }
     return out;
   }
+
+  return { runPack, budgetMs, judgeBudgetMs, maxScanChars, scanWindowChars, testTimeout, hostileChars, propertyChars, samples, makeTrace, preset };
+}
+
+/** Registers the rule-pack conformance groups under `describe(name)`. */
+export function rulePackConformance(name: string, factory: RulePackFactory, options: RulePackConformanceOptions = {}): void {
+  const supports: RulePackConformanceSupports = { deterministic: true, viewGuard: true, handBuiltSubjects: true, ...options.supports };
+  const { runPack, budgetMs, judgeBudgetMs, maxScanChars, scanWindowChars, testTimeout, hostileChars, propertyChars, samples, makeTrace, preset } = packRunner(options);
 
   /** Every (text, surface) a group evaluates: the battery (at `chars`) on each surface, and each sample on its own. */
   function inputs(chars: number): { label: string; text: string; surface: Surface; extra?: readonly Finding[] }[] {
@@ -393,7 +413,7 @@ export function rulePackConformance(name: string, factory: RulePackFactory, opti
       it('the governance engine accepts the pack and evaluates every surface with it', async () => {
         const engine = new GovernanceEngine({ rules: pack().rules, preset, ruleBudgetMs: budgetMs, judgeBudgetMs, maxScanChars, scanWindowChars, minSeverity: 1 });
         for (const surface of Surface.options) {
-          const verdict = await engine.evaluate(deepFreeze(makeTrace('Please summarise this paragraph for me.', surface)), surface);
+          const verdict = await engine.evaluate(makeTrace('Please summarise this paragraph for me.', surface), surface);
           for (const f of verdict.findings) expect(Finding.safeParse(f).success).toBe(true);
         }
       }, testTimeout);

@@ -3,6 +3,7 @@ import { createRuntime, definePlugin, type GovernanceRule, type RuleSubject, typ
 import { governanceRuntime, makeTrace, storeTrace } from './helpers.ts';
 import { GovernanceEngine } from '../../plugins/governance/engine.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+import { runRulePack } from 'limit-graph/testing';
 
 /** An engine with no pack, only `rules`, under the default preset. */
 function engine(...rules: GovernanceRule[]): GovernanceEngine {
@@ -197,5 +198,44 @@ describe('governance: rule inputs are read-only', () => {
     expect(trace.metadata.after).toBe(true);
     const stored = await rt.resolve('storage').getTrace(trace.tenant, trace.id);
     expect(stored).toMatchObject({ id: trace.id, task: before.task, metadata: before.metadata });
+  });
+});
+
+describe('rule-pack conformance: rules get their inputs frozen as the engine gives them', () => {
+  const writers: [string, GovernanceRule['evaluate'], ('judge' | undefined)?][] = [
+    ['acme.trace', (s) => { (s.trace.task as { input: string }).input = 'rewritten'; return []; }],
+    ['acme.text', (s) => { (s as { text: string }).text = 'rewritten'; return []; }],
+    ['acme.view', (s) => { (s.view as { text: string }).text = 'rewritten'; return []; }],
+    ['acme.policy', (_s, ctx) => { (ctx.policy as { blockJailbreakTraces: boolean }).blockJailbreakTraces = false; return []; }],
+    ['acme.band', (_s, ctx) => { (ctx.reviewBand as unknown as number[])[0] = 10; return []; }],
+    ['acme.findings', (_s, ctx) => { (ctx.findings as unknown[]).length = 0; return []; }, 'judge'],
+  ];
+
+  it('a pack that writes to its inputs fails conformance with the engine\'s message', async () => {
+    for (const [id, evaluate, phase] of writers) {
+      const writer = rule(id, evaluate, phase);
+      const pack = { name: 'acme', rules: [writer] };
+      const engineError = await failure(new GovernanceEngine({
+        rules: [writer], origins: new Map([[writer, { where: 'rule pack "acme"' }]]),
+        preset: { ...GOVERNANCE_PRESETS.default, packs: [] }, ruleBudgetMs: 1_000, maxScanChars: 262_144, minSeverity: 1,
+      }).evaluate(makeTrace('hello'), 'input'));
+      expect(engineError, id).toMatchObject(readOnly(id));
+      const suiteError = await failure(runRulePack(pack, 'hello', 'input', { trace: () => makeTrace('hello') }));
+      expect(suiteError?.message, id).toContain(engineError!.message);
+    }
+    // No write went through to the preset the suite evaluates with.
+    expect(GOVERNANCE_PRESETS.default.policy.blockJailbreakTraces).toBe(true);
+    expect(GOVERNANCE_PRESETS.default.reviewBand).toEqual([5, 6]);
+  });
+
+  it('the trace a pack is given is a frozen copy: the one the suite\'s `trace` option returns stays as it was', async () => {
+    const given = makeTrace('hello');
+    const seen: Trace[] = [];
+    await runRulePack({ name: 'acme', rules: [rule('acme.reader', (s) => { seen.push(s.trace); return []; })] }, 'hello', 'input', { trace: () => given });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[0]).not.toBe(given);
+    expect(seen[0]).toEqual(given);
+    expect(Object.isFrozen(seen[0]!.task)).toBe(true);
+    expect(Object.isFrozen(given) || Object.isFrozen(given.task)).toBe(false);
   });
 });

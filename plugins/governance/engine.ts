@@ -3,12 +3,31 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { FLAG_KINDS, Finding as FindingSchema, LimitError, describeThrown, isWellFormed } from 'limit-graph';
+import { FLAG_KINDS, Finding as FindingSchema, LimitError, Severity, describeThrown, isWellFormed } from 'limit-graph';
 import type {
   Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
 } from 'limit-graph';
 import { buildViews } from './views.ts';
+import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+
+/** The highest finding severity (Severity's maximum). */
+export const MAX_SEVERITY = Severity.maxValue ?? 10;
+
+/**
+ * What is contradictory in a policy, or undefined: `blockAnomalyTraces` on with `maxAnomalySeverity`
+ * at the highest severity can never block (only an Anomaly severity above it blocks). The one check
+ * behind both the governance plugin's option check (LIMIT_PLUGIN_OPTIONS_INVALID, on the preset with
+ * the config's overrides applied) and the GovernanceEngine constructor (LIMIT_VALIDATION), so both
+ * refuse the same policies with the same words. `from(field)` says where a field's value came from
+ * (the plugin: ` (from the "default" preset)`), or ''.
+ */
+export function anomalyPolicyProblem(policy: Pick<GovernancePolicy, 'blockAnomalyTraces' | 'maxAnomalySeverity'>, from: (field: 'blockAnomalyTraces' | 'maxAnomalySeverity') => string = () => ''): string | undefined {
+  const max = policy.maxAnomalySeverity;
+  if (!policy.blockAnomalyTraces || max < MAX_SEVERITY) return undefined;
+  return `can never block: blockAnomalyTraces is on${from('blockAnomalyTraces')} but maxAnomalySeverity is ${max}${from('maxAnomalySeverity')}, and only an Anomaly severity above it blocks (severities go up to ${MAX_SEVERITY}). ` +
+    `Set policy.maxAnomalySeverity below ${MAX_SEVERITY} (the "default" preset uses ${GOVERNANCE_PRESETS.default.policy.maxAnomalySeverity}), or set policy.blockAnomalyTraces: false`;
+}
 
 /** Where a rule comes from, for its errors: `rule pack "acme"` and the plugin that provides the pack. */
 export interface RuleOrigin {
@@ -367,6 +386,14 @@ export class GovernanceEngine {
     // nor the caller's later change to its preset object changes what the engine decides by.
     this.preset = frozenCopy(options.preset);
     this.policy = this.preset.policy;
+    // The plugin refuses such a policy among its options; this covers direct use (same check, same words).
+    const policyProblem = anomalyPolicyProblem(this.policy);
+    if (policyProblem) {
+      throw new LimitError('LIMIT_VALIDATION', `GovernanceEngine: preset "${this.preset.name}": policy.maxAnomalySeverity ${policyProblem}`, {
+        details: { field: 'preset.policy.maxAnomalySeverity', blockAnomalyTraces: this.policy.blockAnomalyTraces, maxAnomalySeverity: this.policy.maxAnomalySeverity },
+        fix: `Pass a preset whose policy has maxAnomalySeverity below ${MAX_SEVERITY}, or blockAnomalyTraces: false.`,
+      });
+    }
     const ids = new Map<string, GovernanceRule>();
     // The plugin validates with better names (the pack, the config path); this covers direct use.
     options.rules.forEach((rule, i) => validateRule(rule, `rules[${i}]`));

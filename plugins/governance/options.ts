@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { GovernancePolicy, Severity, type GovernanceRule } from 'limit-graph';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+import { anomalyPolicyProblem } from './engine.ts';
 
 /**
  * Policy thresholds that only a switch reads: setting one while the switch is off (in the preset
  * or in `policy`) would be accepted and do nothing, so it is refused, naming both fields.
  */
-/** The highest finding severity (Severity's maximum). */
-const MAX_SEVERITY = Severity.maxValue ?? 10;
-
 const THRESHOLD_SWITCHES = [
   ['quarantineSeverity', 'autoQuarantine'],
   ['maxAnomalySeverity', 'blockAnomalyTraces'],
@@ -80,18 +78,12 @@ export const Options = z
         message: `has no effect: ${off}, and ${threshold} is only read when ${toggle} is on. Set policy.${toggle}: true to use it, or leave ${threshold} out`,
       });
     }
-    // Checked on the policy in force (the preset's fields with the overrides applied): only an
-    // Anomaly severity above maxAnomalySeverity blocks, and none is above the highest severity.
-    const blockAnomaly = o.policy.blockAnomalyTraces ?? preset.blockAnomalyTraces;
-    const maxAnomaly = o.policy.maxAnomalySeverity ?? preset.maxAnomalySeverity;
-    if (blockAnomaly && maxAnomaly >= MAX_SEVERITY) {
-      const from = (field: string) => (o.policy[field as keyof typeof o.policy] === undefined ? ` (from the "${o.preset}" preset)` : '');
-      const own = o.policy.maxAnomalySeverity !== undefined;
-      ctx.addIssue({
-        code: 'custom', path: ['policy', own ? 'maxAnomalySeverity' : 'blockAnomalyTraces'],
-        message: `can never block: blockAnomalyTraces is on${from('blockAnomalyTraces')} but maxAnomalySeverity is ${maxAnomaly}${from('maxAnomalySeverity')}, and only an Anomaly severity above it blocks (severities go up to ${MAX_SEVERITY}). ` +
-          `Set policy.maxAnomalySeverity below ${MAX_SEVERITY} (the "default" preset uses ${GOVERNANCE_PRESETS.default.policy.maxAnomalySeverity}), or set policy.blockAnomalyTraces: false`,
-      });
-    }
+    // Checked on the policy in force (the preset's fields with the overrides applied), by the check
+    // the engine's constructor runs too (anomalyPolicyProblem); the issue names the field the config set.
+    const problem = anomalyPolicyProblem(
+      { blockAnomalyTraces: o.policy.blockAnomalyTraces ?? preset.blockAnomalyTraces, maxAnomalySeverity: o.policy.maxAnomalySeverity ?? preset.maxAnomalySeverity },
+      (field) => (o.policy[field] === undefined ? ` (from the "${o.preset}" preset)` : ''),
+    );
+    if (problem) ctx.addIssue({ code: 'custom', path: ['policy', o.policy.maxAnomalySeverity !== undefined ? 'maxAnomalySeverity' : 'blockAnomalyTraces'], message: problem });
   });
 export type Options = z.output<typeof Options>;

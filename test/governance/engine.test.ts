@@ -123,6 +123,32 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(rt.resolve('governance').policy).toMatchObject({ blockAnomalyTraces: false, maxAnomalySeverity: 10 });
   });
 
+  it('a GovernanceEngine built directly refuses the same never-blocking anomaly policy, in the same words (LIMIT_VALIDATION)', async () => {
+    const build = (policy: Partial<typeof GOVERNANCE_PRESETS.default.policy>) => () => new GovernanceEngine({
+      rules: [], preset: { ...GOVERNANCE_PRESETS.default, policy: { ...GOVERNANCE_PRESETS.default.policy, ...policy } }, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1,
+    });
+    let direct: { code?: string; message: string; details?: Record<string, unknown> } | undefined;
+    try {
+      build({ blockAnomalyTraces: true, maxAnomalySeverity: 10 })();
+    } catch (e) {
+      direct = e as typeof direct;
+    }
+    expect(direct).toMatchObject({ code: 'LIMIT_VALIDATION', details: { field: 'preset.policy.maxAnomalySeverity', blockAnomalyTraces: true, maxAnomalySeverity: 10 } });
+    expect(direct?.message).toMatch(/^GovernanceEngine: preset "default": policy\.maxAnomalySeverity can never block: blockAnomalyTraces is on but maxAnomalySeverity is 10/);
+    // The plugin's option check words it the same way (one shared check).
+    const viaPlugin = await governanceRuntime({ policy: { blockAnomalyTraces: true, maxAnomalySeverity: 10 } }).then(async (r) => {
+      await r.close();
+      return undefined;
+    }, (e: unknown) => e as { code?: string; message: string });
+    expect(viaPlugin?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    const words = direct!.message.slice(direct!.message.indexOf('can never block'));
+    // (Option issues are printed with a capital first letter: "Can never block".)
+    expect(viaPlugin?.message).toContain(`policy.maxAnomalySeverity: C${words.slice(1)}`);
+    // The permissive preset as shipped (blocking off, 10) and a threshold below 10 are accepted.
+    expect(() => new GovernanceEngine({ rules: [], preset: GOVERNANCE_PRESETS.permissive, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 })).not.toThrow();
+    expect(build({ blockAnomalyTraces: true, maxAnomalySeverity: 9 })).not.toThrow();
+  });
+
   it('anomaly baselines flag a runner output far from its rolling baseline', async () => {
     rt = await governanceRuntime({ preset: 'permissive' }, { plugins: { 'governance-rules-anomaly': { minSamples: 10 } } });
     const gov = rt.resolve('governance');

@@ -28,13 +28,13 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-async function fixture(backend: Backend, requireHumanReview: boolean): Promise<Fixture> {
+async function fixture(backend: Backend, requireHumanReview: boolean, blockUnsafeMerge = true): Promise<Fixture> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-merge-race-'));
   const schema = uniqueSchema('orch_merge_race');
   const rt = await createRuntime({
     config: {
       logLevel: 'silent', storage: backend,
-      plugins: { ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema }), ...packPlugins(), governance: { policy: { requireHumanReview } }, orchestrator: {} },
+      plugins: { ...storagePlugins(backend, { sqlitePath: path.join(dir, 'limit.db'), schema }), ...packPlugins(), governance: { policy: { requireHumanReview, blockUnsafeMerge } }, orchestrator: {} },
     } as ConfigInput,
     plugins: [spyRunnerPlugin(spyRunner('spy'))],
   });
@@ -172,8 +172,8 @@ describe.each<Backend>(['sqlite', 'postgres'])('a parent flagged during a merge 
   });
 
   it('a flag that blockUnsafeMerge does not act on, added between the check and the write, does not refuse the merge when the policy is off', async () => {
-    const f = await fixture(backend, false);
-    Object.defineProperty(f.governance.policy, 'blockUnsafeMerge', { value: false });
+    // The policy is the engine's frozen copy: set from the config, as a user would.
+    const f = await fixture(backend, false, false);
     expect(f.governance.policy.blockUnsafeMerge).toBe(false);
     const s = await f.orch.openSession();
     const a = (await f.orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;

@@ -46,6 +46,14 @@ export class QueueWorker {
    * session afresh — never on the state being closed, nor losing what it did to that close.
    */
   readonly #closing = new Map<string, Promise<void>>();
+  /**
+   * The latest route generation closed here of each (tenant, session id) — by a close job or the
+   * idle sweep, whether or not this worker held state of it — and when: a run job of that route or
+   * an earlier one, sent before the close but handed over after it, is refused (#enter) instead of
+   * starting state that nothing would close. One entry per session, dropped by the idle sweep once
+   * older than sessionIdleMs (no job waits that long for its hand-off).
+   */
+  readonly #closed = new Map<string, { generation: number; at: number }>();
   /** Run jobs started so far: tells the idle expiry which sessions had a task since it began. */
   #started = 0;
   /** pg-boss's ids of this worker's poll loops, to wake them on a notification. */
@@ -136,9 +144,12 @@ export class QueueWorker {
    */
   async #expire(): Promise<void> {
     const since = this.#started;
+    const now = Date.now();
+    for (const [key, c] of this.#closed) if (now - c.at >= this.#options.sessionIdleMs) this.#closed.delete(key);
     const busy = [...this.#owners].filter(([, o]) => o.running > 0).map(([key, o]) => ({ tenant: o.tenant, sessionId: key.slice(key.indexOf('\u0000') + 1) }));
     const closes: Promise<void>[] = [];
     for (const { tenant, sessionId, generation } of await this.#registry.expire(this.id, busy)) {
+      this.#noteClosed(tenant, sessionId, generation);
       const held = [...this.#runners].filter(([name]) => {
         const o = this.#owners.get(ownerKey(name, sessionId));
         return o?.tenant === tenant && o.running === 0 && o.started <= since && !later(o.generation, generation);
@@ -149,6 +160,14 @@ export class QueueWorker {
       this.#logger.debug({ worker: this.id, sessionId }, 'runner-queue: forgetting a session idle for sessionIdleMs');
     }
     await Promise.all(closes);
+  }
+
+  /** Remembers that route `generation` of `tenant`'s session `sessionId` was closed (#closed); nothing for a job without one. */
+  #noteClosed(tenant: string, sessionId: string, generation: number | undefined): void {
+    if (generation === undefined) return;
+    const key = closedKey(tenant, sessionId);
+    const known = this.#closed.get(key);
+    this.#closed.set(key, { generation: Math.max(generation, known?.generation ?? generation), at: Date.now() });
   }
 
   /**
@@ -181,13 +200,20 @@ export class QueueWorker {
    * larger), exactly as that route's close job would close it — whose hand-off to another of this
    * worker's loops may come after this job's: it then finds later state and leaves it. It rejects
    * when a runner's close failed. A job of an earlier route than the state held is refused (its
-   * session was closed since it was sent). A job without a generation (a dispatcher from before
+   * session was closed since it was sent), and so is one of a route closed here (#closed) — also
+   * when no state is held: it was sent before that close and handed over after it. A job without a generation (a dispatcher from before
    * them) runs on the state held, as it did. Synchronous: the record is taken in the caller's turn.
    */
   #enter(data: RunJobParsed, runner: Runner, key: string): Owner | Promise<void> {
+    const { id: sessionId, tenant } = data.session;
+    const closed = this.#closed.get(closedKey(tenant, sessionId));
+    if (closed && data.generation !== undefined && data.generation <= closed.generation) {
+      throw new LimitError('LIMIT_CONFLICT', `Session "${sessionId}" was closed on worker ${this.id} after this task was sent (route generation ${data.generation}, closed up to ${closed.generation}): the task did not run`, {
+        details: { sessionId }, fix: 'Send the task again: it runs in the session as it is now (afresh).',
+      });
+    }
     const closing = this.#closing.get(key);
     if (closing) return closing;
-    const { id: sessionId, tenant } = data.session;
     const owner = this.#owners.get(key);
     if (owner === undefined) {
       const record: Owner = { tenant, running: 1, started: ++this.#started, generation: data.generation };
@@ -291,6 +317,8 @@ export class QueueWorker {
       if (kept.length > 0) {
         this.#logger.debug({ worker: this.id, sessionId: data.sessionId, generation: data.generation, runners: kept }, "runner-queue: a close job of an earlier route of the session: the session's state now is a later route's, kept");
       }
+      // Noted before the close begins (same turn): a run job of this route handed over from now on is refused.
+      this.#noteClosed(data.tenant, data.sessionId, data.generation);
       await this.#close(held, data.sessionId, data.tenant);
       return { closed: data.sessionId, tenant: data.tenant, runners: held.map(([name]) => name), ...(kept.length > 0 ? { kept } : {}) };
     }
@@ -347,6 +375,10 @@ interface Owner {
 /** Whether route generation `a` is later than `b`; never when either is unknown (a job from before generations). */
 function later(a: number | undefined, b: number | undefined): boolean {
   return a !== undefined && b !== undefined && a > b;
+}
+
+function closedKey(tenant: string, sessionId: string): string {
+  return `${tenant}\u0000${sessionId}`;
 }
 
 function ownerKey(runner: string, sessionId: string): string {

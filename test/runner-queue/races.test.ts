@@ -4,8 +4,9 @@
  * events (a gate reached, a job handed to the worker's handler), never sleeps. Real PostgreSQL and
  * pg-boss carry the jobs, as in production; each file run has its own schema, dropped afterwards.
  *
- * (1) and (2) drive a QueueWorker built here (not through a runtime) so that the test sees the
- * moment pg-boss hands it a job, and holds the idle sweep between its DELETE and its decision.
+ * The first group drives a QueueWorker built here (not through a runtime) so that the test sees
+ * the moment pg-boss hands it a job, holds a job's hand-off, and holds the idle sweep between its
+ * DELETE and its decision.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -125,9 +126,10 @@ const dispatcher = (): Promise<Runtime> =>
  * the worker's handler and the handler's synchronous part has run (it has looked for a close of
  * the session under way: it waits for it, or has called the runner); `holdSweep()` makes the next
  * idle sweep that forgets sessions wait, its routes already deleted, before it decides what to close;
- * `delayClose(s)` makes pg-boss's hand-off of the next close job of session s to the handler wait
- * at a gate (the job taken by one of the worker's loops, its handler not started: `handled` resolves
- * once it has run); `send(job)` puts a job of our own making on the worker's queue.
+ * `delay(kind, s)` makes pg-boss's hand-off of the next `kind` job ('run' or 'close') of session s
+ * to the handler wait at a gate (the job taken by one of the worker's loops, its handler not
+ * started: `handled` resolves once it has run); `send(job)` puts a job of our own making on the
+ * worker's queue.
  */
 async function directWorker(runner: FakeRunner) {
   const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: WORKER });
@@ -142,12 +144,12 @@ async function directWorker(runner: FakeRunner) {
   const handed = (sessionId: string) => new Promise<void>((resolve) => waiting.set(sessionId, resolve));
   const delayed = new Map<string, ReturnType<typeof gate> & { done: () => void }>();
   const delays: Gate[] = [];
-  const delayClose = (sessionId: string) => {
+  const delay = (kind: 'run' | 'close', sessionId: string) => {
     const g = gate();
     delays.push(g);
     let done!: () => void;
     const handled = new Promise<void>((resolve) => (done = resolve));
-    delayed.set(sessionId, { ...g, done });
+    delayed.set(`${kind} ${sessionId}`, { ...g, done });
     return { reached: g.reached, open: g.open, handled };
   };
   const watched = new Proxy(boss, {
@@ -155,14 +157,15 @@ async function directWorker(runner: FakeRunner) {
       if (prop === 'work') {
         return (queue: string, opts: PgBoss.WorkOptions, handler: (jobs: PgBoss.Job<unknown>[]) => Promise<unknown>) =>
           target.work(queue, opts, (jobs: PgBoss.Job<unknown>[]) => {
-            const close = jobs[0]?.data as { kind?: string; sessionId?: string };
-            const held = close.kind === 'close' ? delayed.get(close.sessionId ?? '') : undefined;
+            const data = jobs[0]?.data as { kind?: string; sessionId?: string; session?: { id?: string } };
+            const delayKey = `${data.kind} ${data.kind === 'close' ? data.sessionId : data.session?.id}`;
+            const held = delayed.get(delayKey);
             if (held) {
-              delayed.delete(close.sessionId!);
+              delayed.delete(delayKey);
               return held.arrive().then(() => handler(jobs)).finally(held.done);
             }
             const handling = handler(jobs);
-            const session = (jobs[0]?.data as { kind?: string; session?: { id?: string } }).session?.id;
+            const session = data.session?.id;
             if (session !== undefined) waiting.get(session)?.();
             return handling;
           });
@@ -190,7 +193,7 @@ async function directWorker(runner: FakeRunner) {
   return {
     handed,
     holdSweep,
-    delayClose,
+    delay,
     send: (job: object) => boss.send(worker.queue, job, { retryLimit: 0 }),
     close: async () => {
       sweep?.open();
@@ -207,6 +210,15 @@ const run = (d: Runtime, input: string, sessionId: string) => d.resolve('runner:
 const session = (name: string) => `s-${name}-${randomBytes(4).toString('hex')}`;
 /** Makes the session's route look idle for two days (sessionIdleMs defaults to one): the next sweep forgets it. */
 const makeIdle = (sessionId: string) => admin.query(`UPDATE "${SCHEMA}".limit_session_routes SET used_at = now() - interval '2 days' WHERE session_id = $1`, [sessionId]);
+/** The job with that id once it has finished (completed or failed). */
+const outcome = async (id: string | null) => {
+  for (;;) {
+    const q = await admin.query(`SELECT state, output FROM "${SCHEMA}".job WHERE id = $1`, [id]);
+    const row = q.rows[0] as { state: string; output: { stdout?: string; message?: string } };
+    if (row.state === 'completed' || row.state === 'failed') return row;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the job
+  }
+};
 /** Lets every callback already queued (promise continuations, no I/O) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -280,7 +292,7 @@ describe('runner-queue close races (deterministic)', () => {
     try {
       const s = session('late-close');
       expect((await run(d, 'set kept 42', s)).ok).toBe(true);
-      const close = w.delayClose(s);
+      const close = w.delay('close', s);
       await (d.resolve('runner:queue') as QueueRunner).closeSession(s, TENANT);
       await close.reached; // one loop took the close job; its handler has not started
       // The session's next task is routed anew and taken by another loop, whose handler starts first.
@@ -301,18 +313,43 @@ describe('runner-queue close races (deterministic)', () => {
     }
   }, 30_000);
 
+  it('a run job sent before its session was closed but handed to the worker after the close job ran is refused, and leaves no state', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    try {
+      const s = session('late-run');
+      expect((await run(d, 'set kept 42', s)).ok).toBe(true);
+      const late = w.delay('run', s);
+      const next = run(d, 'get kept\nset late 1', s); // sent on the session's route, as it is now
+      await late.reached; // one loop took the run job; its handler has not started
+      await (d.resolve('runner:queue') as QueueRunner).closeSession(s, TENANT);
+      const closeJob = (await admin.query(`SELECT id FROM "${SCHEMA}".job WHERE data->>'kind' = 'close' AND data->>'sessionId' = $1`, [s])).rows[0].id as string;
+      expect((await outcome(closeJob)).state).toBe('completed'); // another loop handled the close job
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`]);
+      late.open();
+      const r = await next;
+      expect([r.ok, r.error?.code]).toEqual([false, 'LIMIT_RUNNER_FAILED']);
+      const refused = (await admin.query(`SELECT state, output FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = $1 AND data->'task'->>'input' LIKE '%set late%'`, [s])).rows[0] as { state: string; output: { code?: string; message?: string } };
+      expect(refused.state).toBe('failed');
+      expect(refused.output.code).toBe('LIMIT_CONFLICT');
+      expect(refused.output.message).toMatch(new RegExp(`^Session "${s}" was closed on worker w-\\w+ after this task was sent \\(route generation \\d+, closed up to \\d+\\): the task did not run$`));
+      // The task never reached the runner, and no state of the closed route was made (nothing would close it).
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`]);
+      expect(fake.state.has(s)).toBe(false);
+      // The session's next task is routed anew and runs afresh.
+      expect((await run(d, 'get kept', s)).stdout).toBe('kept=-');
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+
   it('jobs without a route generation (older dispatchers) act as before; a run job of an earlier route than the state held is refused', async () => {
     const fake = new FakeRunner();
     const w = await directWorker(fake);
     const d = await dispatcher();
-    const outcome = async (id: string | null) => {
-      for (;;) {
-        const q = await admin.query(`SELECT state, output FROM "${SCHEMA}".job WHERE id = $1`, [id]);
-        const row = q.rows[0] as { state: string; output: { stdout?: string; message?: string } };
-        if (row.state === 'completed' || row.state === 'failed') return row;
-        await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the job
-      }
-    };
     const runJob = (s: string, input: string, generation?: number) => ({
       kind: 'run', runner: 'fake', task: Task.parse({ input }), session: { id: s, tenant: TENANT, limits: makeRunContext({ sessionId: s }).session.limits }, traceId: 't', generation,
     });

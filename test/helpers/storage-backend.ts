@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { MAX_FLAGS_PER_TRACE, type Flag, type Storage } from 'limit-graph';
 import { makeFlag } from 'limit-graph/testing';
 
@@ -36,6 +36,23 @@ export async function dropSchemas(schemas: string[]): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * An admin pool on the test database for the calling test file, which owns the PostgreSQL schema
+ * `schema`: checked before the file's tests (a missing server fails the file, never skips it — CI
+ * must provide PostgreSQL), the schema dropped and the pool ended after them.
+ */
+export function adminPool(schema: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  beforeAll(async () => {
+    await pool.query('SELECT 1');
+  });
+  afterAll(async () => {
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pool.end();
+  });
+  return pool;
 }
 
 /** `n` Anomaly flags on `traceId`, with non-ASCII reasons (their JSON bytes differ from their length). */

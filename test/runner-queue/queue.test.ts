@@ -9,15 +9,14 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Task, createRuntime, definePlugin, isLimitError, type Runtime } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import runnerPython from '../../plugins/runner-python/index.ts';
 import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.ts';
 import { PYTHON, PYTHON_TASKS } from '../runner-python/helpers.ts';
-import { PG_URL as URL } from '../helpers/storage-backend.ts';
+import { PG_URL as URL, adminPool } from '../helpers/storage-backend.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const SCHEMA = `limit_queue_test_${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -26,17 +25,10 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const TIMING = { pollMs: 20, workerTimeoutMs: 2_000 };
 const WORKER = { enabled: true, pollMs: 500, heartbeatMs: 300, concurrency: 6 };
 
-let admin: pg.Pool;
+const admin = adminPool(SCHEMA);
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  admin = new pg.Pool({ connectionString: URL, max: 2 });
-  // Fails the file (not a skip) when the server is missing: CI must provide PostgreSQL.
-  await admin.query('SELECT 1');
-});
-afterAll(async () => {
-  await admin?.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-  await admin?.end();
+afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

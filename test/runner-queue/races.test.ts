@@ -11,28 +11,20 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Task, createLogger, createRuntime, definePlugin, type HealthResult, type RunContext, type RunResult, type Runner, type Runtime, type TaskParsed } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 import runnerQueue, { RunnerQueueOptions, type QueueRunner } from '../../plugins/runner-queue/index.ts';
 import { QueueWorker } from '../../plugins/runner-queue/worker.ts';
 import { Registry } from '../../plugins/runner-queue/registry.ts';
 import { Listener, notify } from '../../plugins/runner-queue/wakeups.ts';
-import { PG_URL as URL } from '../helpers/storage-backend.ts';
+import { PG_URL as URL, adminPool } from '../helpers/storage-backend.ts';
 
 const SCHEMA = `limit_queue_races_${process.pid}_${randomBytes(3).toString('hex')}`;
 const TENANT = 'conformance'; // makeRunContext's
 const logger = createLogger({ level: 'silent' });
 
-let admin: pg.Pool;
-beforeAll(async () => {
-  admin = new pg.Pool({ connectionString: URL, max: 2 });
-  await admin.query('SELECT 1');
-});
-afterAll(async () => {
-  await admin?.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-  await admin?.end();
-});
+const admin = adminPool(SCHEMA);
 
 interface Gate {
   /** Resolved when the gated call reaches the gate. */
@@ -222,15 +214,29 @@ const outcome = async (id: string | null) => {
 /** Lets every callback already queued (promise continuations, no I/O) run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Runs `body` with a fake runner, a worker built directly on it (directWorker) and a dispatcher,
+ * then opens every gate left shut and closes both, whatever the body did.
+ */
+async function withDirectWorker(body: (h: { fake: FakeRunner; w: Awaited<ReturnType<typeof directWorker>>; d: Runtime }) => Promise<void>): Promise<void> {
+  const fake = new FakeRunner();
+  const w = await directWorker(fake);
+  const d = await dispatcher();
+  try {
+    await body({ fake, w, d });
+  } finally {
+    fake.openAll();
+    await d.close();
+    await w.close();
+  }
+}
+
 describe('runner-queue close races (deterministic)', () => {
   it.each<[how: string, name: string, close: (d: Runtime, s: string) => Promise<unknown>]>([
     ['a close job', 'close-job', (d, s) => (d.resolve('runner:queue') as QueueRunner).closeSession(s, TENANT)],
     ['the idle sweep', 'idle-closing', (_d, s) => makeIdle(s)],
   ])('a run arriving while %s closes its session waits for that close to end, then runs on fresh state that stays (the close never takes what it did)', async (_how, name, close) => {
-    const fake = new FakeRunner();
-    const w = await directWorker(fake);
-    const d = await dispatcher();
-    try {
+    await withDirectWorker(async ({ fake, w, d }) => {
       const s = session(name);
       expect((await run(d, 'set kept 42', s)).ok).toBe(true);
       const closing = fake.holdClose(s);
@@ -249,18 +255,11 @@ describe('runner-queue close races (deterministic)', () => {
       // What it did was not closed away.
       expect((await run(d, 'get mine', s)).stdout).toBe('mine=7');
       expect(fake.events.filter((e) => e.startsWith('close'))).toEqual([`close ${s}`, `closed ${s}`]);
-    } finally {
-      fake.openAll();
-      await d.close();
-      await w.close();
-    }
+    });
   }, 30_000);
 
   it("a run arriving after the idle sweep deleted its route but before the sweep decided starts afresh (a new route's state); the sweep then closes nothing of it", async () => {
-    const fake = new FakeRunner();
-    const w = await directWorker(fake);
-    const d = await dispatcher();
-    try {
+    await withDirectWorker(async ({ fake, w, d }) => {
       const s = session('idle-deciding');
       expect((await run(d, 'set kept 42', s)).ok).toBe(true);
       const sweep = w.holdSweep();
@@ -278,18 +277,11 @@ describe('runner-queue close races (deterministic)', () => {
       // The sweep finds state of a later route than the one it deleted: it closes nothing.
       expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
       expect((await run(d, 'get kept\nget mine', s)).stdout).toBe('kept=- mine=7');
-    } finally {
-      fake.openAll();
-      await d.close();
-      await w.close();
-    }
+    });
   }, 30_000);
 
   it('a run job handed over before the close job of its earlier route (two loops) closes that state first, then runs afresh; the late close leaves what it did', async () => {
-    const fake = new FakeRunner();
-    const w = await directWorker(fake);
-    const d = await dispatcher();
-    try {
+    await withDirectWorker(async ({ fake, w, d }) => {
       const s = session('late-close');
       expect((await run(d, 'set kept 42', s)).ok).toBe(true);
       const close = w.delay('close', s);
@@ -306,18 +298,11 @@ describe('runner-queue close races (deterministic)', () => {
       expect(closed.rows).toEqual([{ state: 'completed', output: { closed: s, tenant: TENANT, runners: [], kept: ['fake'] } }]);
       expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`, `run ${s}`]);
       expect((await run(d, 'get kept\nget mine', s)).stdout).toBe('kept=- mine=7');
-    } finally {
-      fake.openAll();
-      await d.close();
-      await w.close();
-    }
+    });
   }, 30_000);
 
   it('a run job sent before its session was closed but handed to the worker after the close job ran is refused, and leaves no state', async () => {
-    const fake = new FakeRunner();
-    const w = await directWorker(fake);
-    const d = await dispatcher();
-    try {
+    await withDirectWorker(async ({ fake, w, d }) => {
       const s = session('late-run');
       expect((await run(d, 'set kept 42', s)).ok).toBe(true);
       const late = w.delay('run', s);
@@ -339,21 +324,14 @@ describe('runner-queue close races (deterministic)', () => {
       expect(fake.state.has(s)).toBe(false);
       // The session's next task is routed anew and runs afresh.
       expect((await run(d, 'get kept', s)).stdout).toBe('kept=-');
-    } finally {
-      fake.openAll();
-      await d.close();
-      await w.close();
-    }
+    });
   }, 30_000);
 
   it('jobs without a route generation (older dispatchers) act as before; a run job of an earlier route than the state held is refused', async () => {
-    const fake = new FakeRunner();
-    const w = await directWorker(fake);
-    const d = await dispatcher();
     const runJob = (s: string, input: string, generation?: number) => ({
       kind: 'run', runner: 'fake', task: Task.parse({ input }), session: { id: s, tenant: TENANT, limits: makeRunContext({ sessionId: s }).session.limits }, traceId: 't', generation,
     });
-    try {
+    await withDirectWorker(async ({ fake, w, d }) => {
       const s = session('versionless');
       await admin.query(`SELECT nextval('"${SCHEMA}".limit_session_route_generation') FROM generate_series(1, 2)`); // the session's generation is 3 or more
       expect((await run(d, 'set kept 42', s)).ok).toBe(true);
@@ -368,11 +346,7 @@ describe('runner-queue close races (deterministic)', () => {
       expect((await outcome(await w.send({ kind: 'close', tenant: TENANT, sessionId: s }))).state).toBe('completed');
       expect(fake.events).toEqual([`run ${s}`, `run ${s}`, `close ${s}`, `closed ${s}`]);
       expect(fake.state.has(s)).toBe(false);
-    } finally {
-      fake.openAll();
-      await d.close();
-      await w.close();
-    }
+    });
   }, 30_000);
 });
 

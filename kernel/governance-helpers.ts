@@ -199,7 +199,7 @@ export function defineRulePack<Shape extends z.ZodRawShape = {}>(def: RulePackDe
       const unknown = disable.filter((id) => !all.some((r) => r.id === id));
       if (unknown.length) {
         throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${def.name}: disable names unknown rules ${unknown.join(', ')}`, {
-          plugin: ctx.name, fix: `Use rule ids of this pack: ${all.map((r) => r.id).join(', ')}.`,
+          plugin: ctx.name, details: { option: ['disable'], unknown }, fix: `Use rule ids of this pack: ${all.map((r) => r.id).join(', ')}.`,
         });
       }
       const provided: RulePack = { name: pack, rules: disable.length ? all.filter((r) => !disable.includes(r.id)) : all };

@@ -5,7 +5,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import type { AwilixContainer } from 'awilix';
-import { LimitError } from './errors.ts';
+import { isLimitError, LimitError } from './errors.ts';
 import type { LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import type { HealthResult } from './model/index.ts';
@@ -177,6 +177,11 @@ export interface LoadablePlugin {
   options: unknown;
   /** Where its entry was written, for the loader's refusals (duplicates, conflicts). */
   origin?: PluginOrigin;
+  /**
+   * Where an option was set (`['disable']`): the file, preset or variable, and the option as named
+   * there; for a setup that refuses its options (LIMIT_PLUGIN_OPTIONS_INVALID with details.option).
+   */
+  optionOrigin?: (option: readonly (string | number)[]) => PluginOrigin;
 }
 
 /** A plugin as the config lists it, with its raw options (see collectPlugins). */
@@ -218,17 +223,35 @@ export function pluginOptionIssues(entries: readonly PluginOptionsEntry[], sourc
   const loaded = entries.map(({ plugin, raw, envSources, key, sourceOf, origin, configKeys }): LoadablePlugin => {
     const schema = plugin.options ?? z.object({}).strict();
     const result = schema.safeParse(raw ?? {});
-    if (result.success) return { plugin, options: result.data, ...(origin ? { origin } : {}) };
+    if (result.success) {
+      if (!origin) return { plugin, options: result.data };
+      const optionOrigin = (option: readonly (string | number)[]): PluginOrigin => {
+        const top = option[0];
+        const segments = ['plugins', key ?? plugin.meta.name, ...option];
+        // Like formatIssues: a value from a variable is the variable's; a plugin object's own options
+        // (configure) are the object's; those its config entry sets, the entry's (or a preset's).
+        const variable = typeof top === 'string' ? envSources?.[top] : undefined;
+        if (variable) return { source: variable, label: formatPath(segments) };
+        if (configKeys && !(typeof top === 'string' && configKeys.includes(top))) return { source: origin.source, label: under(origin.label, formatPath(option)) };
+        return { source: sourceOf?.(segments) ?? origin.source, label: formatPath(segments) };
+      };
+      return { plugin, options: result.data, origin, optionOrigin };
+    }
     const all = result.error.issues.map((issue) => withEnvValue(withEnvHint(issue, plugin, raw), raw, envSources));
     const [fromEntry, fromObject] = configKeys && origin ? splitByOrigin(all, new Set([...configKeys, ...Object.keys(envSources ?? {})])) : [all, []];
     issues.push(...formatIssues(fromEntry, sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
     for (const issue of formatIssues(fromObject, origin!.source)) {
-      const at = issue.path === '(root)' ? origin!.label : `${origin!.label}${issue.path.startsWith('[') ? '' : '.'}${issue.path}`;
+      const at = under(origin!.label, issue.path);
       issues.push({ path: at, message: issue.message, text: `${origin!.source} › ${at}: ${issue.message}` });
     }
     return { plugin, options: undefined };
   });
   return { loaded, issues };
+}
+
+/** An option's path (formatPath) under an entry's label: `use[0] (acme).disable`. */
+function under(label: string, path: string): string {
+  return path === '(root)' ? label : `${label}${path.startsWith('[') ? '' : '.'}${path}`;
 }
 
 /**
@@ -295,6 +318,22 @@ export function validatePluginOptions(entries: PluginOptionsEntry[], source: str
     });
   }
   return loaded;
+}
+
+/**
+ * A setup's refusal of its own options (LIMIT_PLUGIN_OPTIONS_INVALID, such as a rule pack's `disable`
+ * naming no rule of the pack) names where they were set, as the schema's issues do:
+ * `limit.config.ts › plugins.governance-rules-acme.disable: …`. The option is the error's
+ * `details.option` (`['disable']`, or dotted: `'worker.heartbeatMs'`); without one, the entry.
+ * `details.origin` holds `{ source, label }`. Other errors, and errors about another plugin, pass as they are.
+ */
+export function withOptionOrigin(error: unknown, loadable: LoadablePlugin): unknown {
+  if (!isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID') || !loadable.optionOrigin || error.details?.origin) return error;
+  if (error.plugin !== undefined && error.plugin !== loadable.plugin.meta.name) return error;
+  const option = error.details?.option;
+  const path = typeof option === 'string' ? option.split('.') : Array.isArray(option) ? (option as (string | number)[]) : [];
+  const origin = loadable.optionOrigin(path);
+  return Object.assign(error, { message: `${origin.source} › ${origin.label}: ${error.message}`, details: { ...error.details, origin } });
 }
 
 /** An entry as messages name it: `plugins['./plugins/dupname'] (limit.config.ts)`, or the plugin's name without an origin. */

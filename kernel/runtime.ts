@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { loadConfig, type LoadConfigOptions } from './config/load.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { KERNEL_KEYS, SessionRegistry, createRootContainer, guardService, registerScoped, resolveKey, type Cradle, type OpenSessionInput, type SessionHandle } from './container.ts';
-import { orderPlugins, validatePluginOptions, type LoadablePlugin, type Plugin, type PluginContext, type PluginInstance } from './plugin.ts';
+import { orderPlugins, validatePluginOptions, withOptionOrigin, type LoadablePlugin, type Plugin, type PluginContext, type PluginInstance } from './plugin.ts';
 import { collectPlugins } from './resolve.ts';
 import { HealthResult } from './model/index.ts';
 import { withPluginTimeout } from './timeout.ts';
@@ -248,7 +248,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     return { errors };
   }
 
-  for (const { plugin, options } of ordered) {
+  for (const loadable of ordered) {
+    const { plugin, options } = loadable;
     const name = plugin.meta.name;
     const declared = new Set(plugin.meta.provides ?? []);
     const entry: SetUpPlugin = {
@@ -309,7 +310,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       }
       await runtime.close();
       throw isLimitError(error)
-        ? Object.assign(error, { plugin: (error as LimitError).plugin ?? name })
+        ? Object.assign(withOptionOrigin(error, loadable) as LimitError, { plugin: error.plugin ?? name })
         : toLimitError(error, 'LIMIT_PLUGIN_SETUP_FAILED', { plugin: name, hook: 'setup', message: (reason) => `Plugin "${name}" failed during setup: ${reason}` });
     }
     entry.info.setupMs = Math.round((performance.now() - started) * 1000) / 1000;

@@ -27,6 +27,7 @@ export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[]
         const why = parsed.success ? 'too many ":"-separated parts' : parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
         throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${source} entry ${i + 1} is not "key:tenant[:name]" (${why})`, {
           plugin: 'api-http',
+          details: { option: ['apiKeys'] },
           fix: `Write ${source} as key1:tenantA,key2:tenantB with keys of at least 16 printable characters.`,
         });
       }

@@ -22,7 +22,7 @@ export default defineRulePack({
   rules: (ctx, options) => {
     if (options.highProbability < options.minProbability) {
       throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `governance-rules-classifier: highProbability ${options.highProbability} is below minProbability ${options.minProbability}`, {
-        plugin: ctx.name, details: { field: 'highProbability' }, fix: 'Set highProbability at least as high as minProbability.',
+        plugin: ctx.name, details: { option: ['highProbability'] }, fix: 'Set highProbability at least as high as minProbability.',
       });
     }
     return [createClassifierRule(readModel(options.modelPath ?? MODEL_FILE), options)];

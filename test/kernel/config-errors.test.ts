@@ -384,3 +384,57 @@ describe('help works whatever the config', () => {
     expect(doctor.stderr).toContain('LIMIT_PLUGIN_OPTIONS_INVALID');
   });
 });
+
+describe('a setup that refuses its own options names where they were set, like the schema does', () => {
+  const wrongDisable = (pack: string) => `governance-rules-${pack}: disable names unknown rules injection.overide`;
+
+  it('an entry of the config file: the file and the option', async () => {
+    write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'governance-rules-injection': { disable: ['injection.overide'] } } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(error.message).toBe(`limit.config.ts › plugins.governance-rules-injection.disable: ${wrongDisable('injection')}`);
+    expect(error.details).toMatchObject({ option: ['disable'], origin: { source: 'limit.config.ts', label: 'plugins.governance-rules-injection.disable' } });
+    expect(error.fix).toContain('injection.override');
+  });
+
+  it('an option a preset set: the preset file', async () => {
+    write('presets/mine.ts', `export default { plugins: { 'governance-rules-injection': { disable: ['injection.overide'] } } };`);
+    write('limit.config.ts', `export default { extends: './presets/mine.ts', logLevel: 'silent' };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.message).toBe(`presets/mine.ts › plugins.governance-rules-injection.disable: ${wrongDisable('injection')}`);
+  });
+
+  it('a plugin object configured in use: its use entry', async () => {
+    write('acme.ts', `import { defineRulePack } from ${JSON.stringify(KERNEL)};
+export default defineRulePack({ name: 'acme-governance', pack: 'acme', version: '1.0.0', rules: [{ id: 'acme.one', flag: 'Anomaly', surfaces: ['input'], evaluate: () => [] }] });`);
+    write('limit.config.ts', `import acme from './acme.ts';
+export default { logLevel: 'silent', use: [acme.configure({ disable: ['acme.two'] })] };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.message).toBe('limit.config.ts › use[0] (acme-governance).disable: acme-governance: disable names unknown rules acme.two');
+  });
+
+  it('a value from an environment variable: the variable', async () => {
+    write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent', plugins: { 'api-http': {} } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_API_KEYS: 'short:acme' }, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(error.message).toMatch(/^LIMIT_API_KEYS › plugins\.api-http\.apiKeys: LIMIT_API_KEYS entry 1 is not "key:tenant\[:name\]"/);
+  });
+
+  it('an error without an option names the entry; an error about another plugin is left as it is', async () => {
+    write('strict.ts', `import { definePlugin, LimitError } from ${JSON.stringify(KERNEL)};
+export default definePlugin({ meta: { name: 'strict', version: '1.0.0' }, setup() {
+  throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', process.env.OTHER ? 'not mine' : 'these options do not fit together', process.env.OTHER ? { plugin: 'other' } : {});
+} });`);
+    write('limit.config.ts', `export default { logLevel: 'silent', plugins: { './strict': true } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(error.message).toBe("limit.config.ts › plugins['./strict']: these options do not fit together");
+    expect(error.plugin).toBe('strict');
+    process.env.OTHER = '1';
+    try {
+      const other = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+      expect(other.message).toBe('not mine');
+    } finally {
+      delete process.env.OTHER;
+    }
+  });
+});

@@ -185,6 +185,11 @@ export interface FederateInput {
   rationale?: string;
   actor?: string;
   metadata?: Record<string, unknown>;
+  /**
+   * Stops the federation: no branch starts after the abort, the running ones are aborted, and the
+   * merge, when the abort comes while it is being made, is cancelled before its write; the outcome
+   * then has no aggregate (`ok: false`, no traceIds, the abort as `reason`) and no merge.
+   */
   signal?: AbortSignal;
 }
 

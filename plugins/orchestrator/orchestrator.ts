@@ -1176,9 +1176,14 @@ export class OrchestratorService implements Orchestrator {
           tenant, sessionId: input.sessionId, parentIds: aggregate.traceIds,
           strategy: input.aggregate === 'all' ? 'union' : input.aggregate,
           rationale: input.rationale ?? `federated ${input.aggregate} over ${branches.length} branches`,
-          actor: input.actor, metadata: { federation: true, excluded },
+          actor: input.actor, metadata: { federation: true, excluded }, signal: input.signal,
         });
       } catch (error) {
+        // The caller aborted while the merge was being made (before its write): as an abort during
+        // the fan-out, neither an aggregate nor a merge is made; the branches that ran are kept.
+        if (input.signal?.aborted && isLimitError(error, abortReason(input.signal).code)) {
+          return { branches, aggregate: { strategy: input.aggregate, ok: false, traceIds: [], reason: aborted(input.signal) } };
+        }
         // The branches ran and are stored: a merge refused or failed now is reported with them, not thrown.
         if (!isLimitError(error)) this.deps.logger.error({ err: error, sessionId: input.sessionId }, 'a federation\'s merge failed');
         const message = error instanceof Error ? error.message : String(error);

@@ -80,6 +80,25 @@ describe('federation and cancellation', () => {
     expect((await orch.listTraces(undefined, { sessionId: s.id })).items).toHaveLength(2);
   });
 
+  it('stops a federation aborted while its merge is being made: the merge is cancelled, nothing is merged, and the outcome says so', async () => {
+    const s = await orch.openSession();
+    const controller = new AbortController();
+    // The abort arrives once every branch has run, while the merge is under way (its beforeMerge veto).
+    rt.hooks.beforeMerge.tapPromise('test-abort', async () => {
+      controller.abort(new Error('user cancelled'));
+      return undefined;
+    });
+    const fed = await orch.federate({
+      sessionId: s.id, task: { input: 'answer' }, aggregate: 'all', signal: controller.signal,
+      targets: [{ runner: 'spy' }, { runner: 'other' }],
+    });
+    expect(fed.branches.map((b) => b.trace?.status)).toEqual(['ok', 'ok']);
+    expect(fed.aggregate).toEqual({ strategy: 'all', ok: false, traceIds: [], reason: 'the federation was aborted (user cancelled)' });
+    expect(fed.merge).toBeUndefined();
+    const stored = (await orch.listTraces(undefined, { sessionId: s.id })).items;
+    expect(stored.map((t) => t.runner).sort()).toEqual(['other', 'spy']); // the two branches; no merge
+  });
+
   it('aggregates and merges the branches in the order of the targets, not the order they finished in', async () => {
     const s = await orch.openSession();
     const other = rt.resolve('runner:other');

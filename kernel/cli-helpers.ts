@@ -343,6 +343,19 @@ async function writeAtomic(target: string, content: string | Uint8Array, option:
  * so a failure leaves either the old file or none, never half a file.
  */
 export async function writeOutputFile(target: string, content: string | Uint8Array, options: OutputOptions = {}): Promise<string> {
+  const { option = '--out' } = options;
+  await checkOutputFile(target, options);
+  await ensureParent(target, option);
+  await writeAtomic(target, content, option);
+  return target;
+}
+
+/**
+ * Whether writeOutputFile would accept writing `target`, checked before a command does its work (so
+ * that a refusal never comes after it): the same errors, nothing written. writeOutputFile checks
+ * again when it writes.
+ */
+export async function checkOutputFile(target: string, options: OutputOptions = {}): Promise<void> {
   const { option = '--out', force = false, protect = [] } = options;
   if (!target.trim()) throw outError(option, JSON.stringify(target), 'is empty', `Pass ${option} <file>.`);
   await refuseProtected(target, option, protect);
@@ -350,9 +363,6 @@ export async function writeOutputFile(target: string, content: string | Uint8Arr
   if (info?.isDirectory()) throw outError(option, target, 'is a folder; a file path is needed', `Pass a file path, e.g. ${path.join(target, '<name>')}.`);
   if (info && !info.isFile()) throw outError(option, target, 'exists and is not a regular file', `Choose another ${option} path.`);
   if (info && !force) throw outError(option, target, 'already exists', `Pass --force to overwrite it, or choose another ${option} path.`);
-  await ensureParent(target, option);
-  await writeAtomic(target, content, option);
-  return target;
 }
 
 /**

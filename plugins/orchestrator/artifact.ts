@@ -48,6 +48,9 @@ const CSV_FILES: Record<ArtifactPartName, string> = {
   rdSeries: 'rd_points.csv',
 };
 
+/** The files of a CSV artifact's folder, as buildArtifact writes them. */
+export const CSV_ARTIFACT_FILES: readonly string[] = ['manifest.json', ...PART_NAMES.map((name) => CSV_FILES[name])];
+
 const canonical = (value: unknown): string => canonicalJson(value ?? null);
 
 /** Digest of a part in json/jsonl: one canonical JSON line per record, hashed one record at a time. */

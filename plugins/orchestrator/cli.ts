@@ -1,9 +1,9 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`. */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ERROR_CODES, LimitError, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { ERROR_CODES, LimitError, checkOutputFile, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, LimitErrorCode, OutputOptions, RunOutcome } from 'limit-graph';
-import { verifyArtifactFiles } from './artifact.ts';
+import { CSV_ARTIFACT_FILES, verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
 
 const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
@@ -171,13 +171,17 @@ export function registerCommands(registry: CommandRegistry): void {
       }
       const format = opts.format as ArtifactFormat;
       const runtime = await registry.runtime();
+      // Refuse an --out the export could not be written to before the export reads anything, not after.
+      const output = { force: opts.force, protect: await storePaths(runtime) };
+      if (format === 'csv') await checkOutputFolder(opts.out, CSV_ARTIFACT_FILES, output);
+      else await checkOutputFile(opts.out, output);
       // An interrupt (Ctrl-C, SIGTERM) stops the export's reading, or its write before it begins: no file
       // is written then. A write that has begun completes (a temporary file renamed into place).
       const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format, signal: registry.signal }).catch((error: unknown) => {
         throw exportOptionError(error);
       });
       registry.signal.throwIfAborted();
-      const written = await writeArtifact(opts.out, artifact.files, format, { force: opts.force, protect: await storePaths(runtime) });
+      const written = await writeArtifact(opts.out, artifact.files, format, output);
       if (opts.json) registry.printJson({ files: written, manifest: artifact.manifest });
       else {
         const m = artifact.manifest;

@@ -166,6 +166,13 @@ describe('orchestrator CLI', () => {
     expect(exists.code).toBe(1);
     expect(exists.stderr).toContain(`LIMIT_VALIDATION: --out ${out}: already exists`);
     expect(readFileSync(out, 'utf8')).toBe('precious');
+    // Refused before the export reads anything: a session that does not exist is not even looked up.
+    for (const [format, target] of [['json', out], ['csv', out], ['jsonl', dir]]) {
+      const early = await cli('export', '--session', 'no-such-session', '--format', format!, '--out', target!);
+      expect(early.code).toBe(1);
+      expect(early.stderr).toContain(`LIMIT_VALIDATION: --out ${target}`);
+      expect(early.stderr).not.toContain('LIMIT_NOT_FOUND');
+    }
     expect((await cli('export', '--session', 'cli-out', '--format', 'json', '--out', out, '--force')).code).toBe(0);
     expect((await cli('verify', out)).code).toBe(0);
 

@@ -447,14 +447,18 @@ export class OrchestratorService implements Orchestrator {
       // The runner enforces timeoutMs; this backstop only fires if it does not come back.
       const backstopMs = limits.timeoutMs + this.deps.options.timeoutGraceMs;
       timer = setTimeout(() => backstop.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', `Execution exceeded ${limits.timeoutMs} ms and the runner did not stop`, { details: { timeoutMs: limits.timeoutMs } })), backstopMs);
+      // Called inside a promise: a runner that throws synchronously (a method that is not `async`) is
+      // a rejection here like any other, and one that answers without a promise is awaited as such.
+      const execution = Promise.resolve().then(() => runner.executeIsolated(task, {
+        session: { id: handle.id, tenant: handle.tenant, limits }, traceId: trace.id, signal, logger: handle.logger,
+      }));
+      execution.catch(() => undefined); // it may settle after an abort won the race
       const aborted = new Promise<never>((_, reject) => {
         if (signal.aborted) reject(abortReason(signal));
         signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
       });
-      const execution = runner.executeIsolated(task, {
-        session: { id: handle.id, tenant: handle.tenant, limits }, traceId: trace.id, signal, logger: handle.logger,
-      });
-      execution.catch(() => undefined); // it may settle after an abort won the race
+      // The session's or the runtime's close aborts the signal after the run ended: handled here, not left unhandled.
+      aborted.catch(() => undefined);
       // Checked where it is received: a result that breaks the contract is this runner's failed run
       // (LIMIT_RUNNER_FAILED naming the runner and the field), not a TypeError or the caller's bad request.
       const { metrics, ...output } = parseRunResult(await Promise.race([execution, aborted]), trace.runner);

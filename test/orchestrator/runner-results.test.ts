@@ -26,10 +26,15 @@ const oddRunner = definePlugin({
     ctx.provide('runner:odd', {
       name: 'odd',
       capabilities: { timeout: false, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
-      async executeIsolated(task: TaskParsed) {
+      // Not `async`: a `sync:` task throws or answers synchronously, as a hand-written runner may.
+      executeIsolated(task: TaskParsed) {
         const [kind, name] = task.input.split(':') as [string, string];
-        if (kind === 'throw') throw thrown[name];
-        return results[name] as never;
+        if (kind === 'sync') {
+          if (name === 'throw') throw new Error('sync failure');
+          return { ok: true, stdout: 'sync', stderr: '', metrics: { latencyMs: 1 } } as never;
+        }
+        if (kind === 'throw') return Promise.reject(thrown[name]);
+        return Promise.resolve(results[name] as never);
       },
       async health() {
         return { status: 'ok', checks: [] };
@@ -95,6 +100,27 @@ describe('runner results and throws, as the orchestrator receives them', () => {
     });
     const undef = await run('throw:undefined');
     expect(undef.trace.output?.error?.message).toBe('Plugin "runner-odd" failed in runner:odd.executeIsolated(): undefined (thrown instead of an Error)');
+  });
+
+  it('a runner whose executeIsolated throws synchronously, or answers without a promise: a failed run (or its result), and no unhandled rejection when the session closes later', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const session = await orch.openSession();
+      const thrownSync = await orch.run({ sessionId: session.id, runner: 'odd', task: { input: 'sync:throw' } });
+      expect(thrownSync.trace.status).toBe('error');
+      expect(thrownSync.trace.output?.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: 'sync failure' });
+      const plain = await orch.run({ sessionId: session.id, runner: 'odd', task: { input: 'sync:value' } });
+      expect(plain.trace.status).toBe('ok');
+      expect(plain.trace.output?.stdout).toBe('sync');
+      // Closing the session aborts the runs' signals: nothing may be left waiting on them unhandled.
+      await orch.closeSession(undefined, session.id);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('a storage that throws undefined: the run fails with a LimitError naming the storage plugin', async () => {

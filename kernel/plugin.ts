@@ -113,6 +113,7 @@ export interface Plugin<S extends z.ZodType = z.ZodType> extends PluginDefinitio
 /** Defines a plugin. The result is a value; `plugin.configure(options)` makes a configured copy. */
 export function definePlugin<S extends z.ZodType = z.ZodObject<{}>>(definition: PluginDefinition<S>): Plugin<S> {
   validateMeta(definition?.meta, definition?.setup);
+  validateOptionsSchema(definition.meta.name, definition.options);
   const make = (rawOptions: z.input<S> | undefined): Plugin<S> =>
     Object.freeze({
       ...definition,
@@ -169,6 +170,23 @@ function validateMeta(meta: PluginMeta, setup: unknown): void {
       plugin: meta.name, details: { field: 'setup' }, fix: 'Give definePlugin a setup(ctx, options) function (it may do nothing).',
     });
   }
+}
+
+/**
+ * `options`, when given, must be a zod schema: the loader parses the config's options with its
+ * `safeParse`. A plain shape (`options: { greeting: z.string() }`) would otherwise fail as a
+ * TypeError when a runtime is created.
+ */
+function validateOptionsSchema(name: string, options: unknown): void {
+  if (options === undefined || (typeof options === 'object' && options !== null && typeof (options as { safeParse?: unknown }).safeParse === 'function')) return;
+  const shape = typeof options === 'object' && options !== null && !Array.isArray(options) && Object.values(options).length > 0 && Object.values(options).every((v) => typeof (v as { safeParse?: unknown } | null)?.safeParse === 'function');
+  throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${name}": options must be a zod schema (z.object({ … })), not ${inspect(options, { depth: 0, breakLength: Infinity })}`, {
+    plugin: name,
+    details: { field: 'options' },
+    fix: shape
+      ? `Wrap the fields in z.object: options: z.object({ ${Object.keys(options as object).map((k) => `${k}: …`).join(', ')} }).strict() (z from 'limit-graph').`
+      : "Give a zod schema, e.g. options: z.object({ greeting: z.string().default('Hello') }).strict() (z from 'limit-graph'), or leave options out.",
+  });
 }
 
 /** A plugin with its validated options and its position in config order. */

@@ -45,8 +45,15 @@ describe('definePlugin', () => {
     }
     const noSetup = refusal({ meta: { name: 'p', version: '1' } });
     expect(noSetup.message).toBe('Plugin "p" has no setup function (setup is undefined)');
+    // options must be a zod schema: a plain shape was a TypeError (schema.safeParse is not a function) at createRuntime.
+    const shape = refusal({ meta: { name: 'p', version: '1' }, options: { greeting: z.string() }, setup() {} });
+    expect(shape).toMatchObject({ code: 'LIMIT_PLUGIN_INVALID', plugin: 'p', details: { field: 'options' } });
+    expect(shape.message).toMatch(/^Plugin "p": options must be a zod schema \(z\.object\(\{ … \}\)\), not \{ greeting: /);
+    expect(shape.fix).toContain('z.object({ greeting: … })');
+    expect(refusal({ meta: { name: 'p', version: '1' }, options: 'strict', setup() {} }).message).toMatch(/options must be a zod schema/);
     // The valid shapes still pass.
     expect(() => definePlugin({ meta: { name: 'p', version: '1', provides: ['a'], dependsOn: ['runner:*'], env: { X: 'x' }, setupTimeoutMs: 100, description: 'd' }, setup() {} })).not.toThrow();
+    expect(() => definePlugin({ meta: { name: 'p', version: '1' }, options: z.object({ a: z.string() }).strict(), setup() {} })).not.toThrow();
   });
 
   it('validates options with the zod schema, applying defaults', async () => {

@@ -145,6 +145,9 @@ export type BatchOp =
  *   required to be unique, and a default step always follows the largest. Every point returned
  *   (appended, or read with its series) has its keys in the order `{ step, rate, distortion, meta }`
  *   (`rdPointInOrder`), whatever order it was given in.
+ * - **Copies.** A backend keeps no object it was given and hands out none it keeps: changing a record
+ *   after a create, or one a call returned (a get, a listing, what addFlag returned), changes nothing
+ *   stored. A backend that holds objects in memory (an index, a cache) copies them in and out.
  * - **References.** Flags, checkpoints, quarantine states and provenance entries belong to a trace
  *   that must exist in the tenant (LIMIT_NOT_FOUND otherwise); RD points to an existing series.
  *   Traces and RD series name a session but the session is not required to be stored.

@@ -530,7 +530,8 @@ export class FileStorage implements Storage {
     const next: TraceDoc = { trace: { ...doc.trace, flags: [...doc.trace.flags, flag] }, flagSeq: [...doc.flagSeq, n] };
     this.#stageDoc(stage, tenant, next);
     stage.after.push(() => {
-      index.flags.push({ n, flag });
+      // The index keeps its own copy: the caller's flag (which addFlag returns) is theirs to change.
+      index.flags.push({ n, flag: structuredClone(flag) });
       index.flagIds.add(flag.id);
       // A newer flag can be committed before an older number's batch: keep insertion order by n.
       if (index.flags.length > 1 && index.flags[index.flags.length - 2]!.n > n) index.flags.sort((a, b) => a.n - b.n);
@@ -872,7 +873,7 @@ export class FileStorage implements Storage {
     assertNoDamaged(index.damagedTraces);
     return index.flags
       .filter(({ flag }) => (q.traceId === undefined || flag.traceId === q.traceId) && (q.kind === undefined || flag.kind === q.kind))
-      .map(({ flag }) => flag);
+      .map(({ flag }) => structuredClone(flag)); // a copy: changing it must not change the index
   }
 
   async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {

@@ -244,6 +244,40 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getTrace('t1', 'missing')).toBeNull();
       });
 
+      it('hands out copies: changing what a call was given or returned changes nothing stored', async () => {
+        // An in-memory backend that keeps the caller's objects, or returns its own, lets any caller
+        // change stored records behind validation, size checks and the provenance chain.
+        const session = makeSession('t1', 's1', { metadata: { deep: { n: 1 } } });
+        const createdSession = await storage.createSession(session);
+        const trace = makeTrace('t1', 'tr1', 's1', T0, { metadata: { deep: { n: 1 } }, parentIds: ['p1'] });
+        const createdTrace = await storage.createTrace(trace);
+        const flag = makeFlag('f1', 'tr1');
+        const addedFlag = await storage.addFlag('t1', flag);
+        const series: RdSeries = { id: 'rd1', tenant: 't1', sessionId: 's1', name: 'curve', createdAt: iso(T0), points: [{ step: 0, rate: 1, distortion: 2 }], metadata: { deep: { n: 1 } } };
+        const createdSeries = await storage.createRdSeries(series);
+        const entry = await storage.appendProvenance('t1', makeProvenance('tr1', 0));
+        const scribble = (records: unknown[]) => {
+          for (const r of records as Record<string, any>[]) {
+            if (r.metadata) r.metadata.deep = 'changed';
+            if (Array.isArray(r.parentIds)) r.parentIds.push('changed');
+            if (Array.isArray(r.flags)) r.flags.push({ ...flag, id: 'changed' });
+            if (Array.isArray(r.points)) r.points.push({ step: 9, rate: 9, distortion: 9 });
+            if (Array.isArray(r.evidence)) r.evidence.length = 0;
+            if (typeof r.rationale === 'string') r.rationale = 'changed';
+            r.status = 'changed';
+          }
+        };
+        scribble([session, createdSession, trace, createdTrace, flag, addedFlag, series, createdSeries, entry]);
+        scribble([await storage.getSession('t1', 's1'), await storage.getTrace('t1', 'tr1'), await storage.getRdSeries('t1', 'rd1')]);
+        scribble([...(await storage.listSessions('t1')).items, ...(await storage.listTraces('t1')).items, ...(await storage.listFlags('t1'))]);
+        scribble([...(await storage.listRdSeries('t1')), ...(await storage.listProvenance('t1', 'tr1'))]);
+        expect(await storage.getSession('t1', 's1')).toEqual(makeSession('t1', 's1', { metadata: { deep: { n: 1 } } }));
+        expect(await storage.getTrace('t1', 'tr1')).toEqual({ ...makeTrace('t1', 'tr1', 's1', T0, { metadata: { deep: { n: 1 } }, parentIds: ['p1'] }), flags: [makeFlag('f1', 'tr1')] });
+        expect(await storage.listFlags('t1')).toEqual([makeFlag('f1', 'tr1')]);
+        expect(await storage.getRdSeries('t1', 'rd1')).toMatchObject({ points: [{ step: 0, rate: 1, distortion: 2 }], metadata: { deep: { n: 1 } } });
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 1, brokenAt: null });
+      });
+
       it('round-trips NUL and U+E000 in every kind of record (strings and keys), and a chain over them verifies', async () => {
         const text = 'a\u0000b \uE000 \uE0000 \\u0000 \\\u0000 \u0000\u0000';
         const meta = { [`k${text}`]: text, list: [text] };

@@ -194,6 +194,21 @@ export function defineRulePack<Shape extends z.ZodRawShape = {}>(def: RulePackDe
           plugin: def.name, fix: `Give defineRulePack({ rules }) an array of rules, or a function that returns one (return [] for none).`,
         });
       }
+      // Two rules of this pack with one id: the engine could only name the pack twice, and the fix it
+      // gives for two packs (disable the id in one of them) would leave both out here.
+      const seen = new Map<unknown, number>();
+      all.forEach((rule, i) => {
+        const id = (rule as { id?: unknown } | null)?.id;
+        if (typeof id !== 'string') return; // the engine names a rule without a valid id
+        const first = seen.get(id);
+        if (first !== undefined) {
+          throw new LimitError('LIMIT_RULE_INVALID', `Rule pack "${pack}" (plugin ${def.name}): rules[${first}] and rules[${i}] share the id "${id}"`, {
+            plugin: def.name, details: { rule: id, indexes: [first, i] },
+            fix: `Give each rule of the pack its own id (disable: ['${id}'] would leave both out), prefixed with the pack's name ("${pack}.…").`,
+          });
+        }
+        seen.set(id, i);
+      });
       // The standard fields are in every pack's schema; zod's generic output type does not show them.
       const { disable } = options as unknown as RulePackOptions;
       const unknown = disable.filter((id) => !all.some((r) => r.id === id));

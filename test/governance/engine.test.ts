@@ -520,6 +520,21 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect((await check('hello')).decision).toBe('allow');
   });
 
+  it('two rules of one pack with one id: refused at setup naming both places in the pack (disable would leave both out)', async () => {
+    const rule = (id: string): GovernanceRule => ({ id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [] });
+    const twice = defineRulePack({ name: 'governance-rules-twice', version: '1.0.0', rules: [rule('twice.a'), rule('twice.b'), rule('twice.a')] });
+    const error = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [twice] }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'governance-rules-twice',
+      message: 'Rule pack "twice" (plugin governance-rules-twice): rules[0] and rules[2] share the id "twice.a"',
+      details: { rule: 'twice.a', indexes: [0, 2] },
+      fix: expect.stringContaining("Give each rule of the pack its own id (disable: ['twice.a'] would leave both out)"),
+    });
+    // A rules function is checked the same way.
+    const fn = defineRulePack({ name: 'governance-rules-fn', version: '1.0.0', rules: () => [rule('fn.x'), rule('fn.x')] });
+    await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [fn] })).rejects.toMatchObject({ message: 'Rule pack "fn" (plugin governance-rules-fn): rules[0] and rules[1] share the id "fn.x"' });
+  });
+
   it('refuses at start-up a rule id that could not be stored, instead of failing each evaluation that flags it', async () => {
     // governance.flags.rule.<id> is a counter name (256 characters at most); flags and provenance carry the id.
     const cases: [string, RegExp][] = [

@@ -466,9 +466,14 @@ function naming<A extends unknown[]>(load: (file: string, ...rest: A) => unknown
   };
 }
 
+/** Whether a preset name is a path (relative to the file that names it) rather than a built-in name. */
+function isPresetPath(name: string): boolean {
+  return name.startsWith('.') || path.isAbsolute(name);
+}
+
 /** Resolves a preset name: a built-in `presets/<name>.{ts,js}` or a path relative to the config. */
 function presetFile(name: string, rootDir: string): string | undefined {
-  const candidates = name.startsWith('.') || path.isAbsolute(name)
+  const candidates = isPresetPath(name)
     ? [path.resolve(rootDir, name)]
     : ['ts', 'js'].map((ext) => path.join(PACKAGE_ROOT, 'presets', `${name}.${ext}`));
   return candidates.find((f) => existsSync(f));
@@ -484,7 +489,7 @@ async function applyPresets(
   rootDir: string,
   source: string,
   configDir: string,
-  seen: string[] = [],
+  seen: readonly { file: string; label: string }[] = [],
 ): Promise<{ merged: ConfigInput; presets: string[]; origins: Origins }> {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw invalidConfig([{ path: '(root)', message: 'Expected an object', text: `${source} › (root): Expected an object` }], source);
@@ -501,13 +506,17 @@ async function applyPresets(
   const origins: Origins = new Map();
   const applied: string[] = [];
   for (const name of names as string[]) {
-    if (seen.includes(name)) {
-      throw new LimitError('LIMIT_PRESET_CYCLE', `Presets extend each other in a cycle: ${[...seen, name].join(' → ')}`, { details: { cycle: [...seen, name] } });
-    }
     const file = presetFile(name, rootDir);
     if (!file) throw new LimitError('LIMIT_PRESET_NOT_FOUND', `${source} › extends: preset "${name}" not found`, { details: { preset: name } });
+    // A preset is its file: the same name in another folder is another preset ('./base.ts' in lib/
+    // is lib/base.ts), and one file named two ways ('./a.ts', '../p/a.ts') is the same one.
+    const label = isPresetPath(name) ? presetName(file, configDir) : name;
+    if (seen.some((s) => s.file === file)) {
+      const cycle = [...seen.map((s) => s.label), label];
+      throw new LimitError('LIMIT_PRESET_CYCLE', `Presets extend each other in a cycle: ${cycle.join(' → ')}`, { details: { cycle } });
+    }
     const preset = (await wrapLoad(() => loadModule(file), file)) as ConfigInput;
-    const nested = await applyPresets(preset, path.dirname(file), presetName(file, configDir), configDir, [...seen, name]);
+    const nested = await applyPresets(preset, path.dirname(file), presetName(file, configDir), configDir, [...seen, { file, label }]);
     recordOrigins(origins, base, nested.merged, nested.origins);
     base = mergeConfig(base, nested.merged);
     applied.push(...nested.presets, name);

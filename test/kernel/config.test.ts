@@ -220,6 +220,22 @@ describe('presets', () => {
     write('limit.config.ts', 'export default { extends: "./a.json" };');
     expect((await failure(loadConfig({ cwd: dir, env: {} }))).code).toBe('LIMIT_PRESET_CYCLE');
   });
+
+  it('tells presets apart by their file, not by how extends names them', async () => {
+    // lib/index.ts's './base.ts' is lib/base.ts, another file than the config's './base.ts': no cycle.
+    write('base.ts', 'export default { extends: "./lib/index.ts", tenant: "base" };');
+    write('lib/index.ts', 'export default { extends: "./base.ts" };');
+    write('lib/base.ts', 'export default { logLevel: "error" };');
+    write('limit.config.ts', 'export default { extends: "./base.ts" };');
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config).toMatchObject({ tenant: 'base', logLevel: 'error' });
+    // One file named two ways ('./p/a.ts' from the config, '../p/a.ts' from itself) is a cycle, named by its path.
+    write('p/a.ts', 'export default { extends: "../p/a.ts" };');
+    write('limit.config.ts', 'export default { extends: "./p/a.ts" };');
+    const error = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(error.code).toBe('LIMIT_PRESET_CYCLE');
+    expect(error.message).toBe(`Presets extend each other in a cycle: ${path.join('p', 'a.ts')} → ${path.join('p', 'a.ts')}`);
+  });
 });
 
 describe('defineConfig and redaction', () => {

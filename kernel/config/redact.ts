@@ -2,7 +2,8 @@ const SECRET_KEY = /(api[-_]?key|password|passwd|secret|token|authorization|cred
 
 /**
  * A deep copy with secrets replaced by "[redacted]": values under secret-looking keys, and the
- * password part of URLs (`postgres://user:pw@host` → `postgres://user:[redacted]@host`).
+ * credentials of URLs (`postgres://user:pw@host` → `postgres://user:[redacted]@host`, and
+ * secret-looking query parameters such as `?password=pw`).
  */
 export function redactSecrets<T>(value: T): T {
   return walk(value, undefined) as T;
@@ -40,9 +41,30 @@ export function redactQuery(target: string): string {
 /** Query parameter names that carry a credential though SECRET_KEY does not catch them. */
 const SECRET_PARAM = /^(key|sig|signature|access[-_]?key|auth)$/i;
 
+/**
+ * A URL with a scheme (`postgres://…`) and a password: the password runs to the last `@` before the
+ * path, so that one holding an unencoded `@`, `?` or `#` is still redacted whole (a query or
+ * fragment holding `@` without a path makes it take the host too: more is hidden, nothing shown).
+ */
+const URL_WITH_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^/\s]*@/i;
+
+/**
+ * A `scheme://` URL with its credentials replaced by "[redacted]": the password of its userinfo
+ * (all of it, `@` included: `postgres://u:p@ss@host` → `postgres://u:[redacted]@host`) and the
+ * values of secret-looking query parameters (`?password=…`, `?sslpassword=…`, which pg reads as
+ * the password). Any other string is returned as it is.
+ */
+function redactUrl(value: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  const withoutPassword = value.replace(URL_WITH_PASSWORD, '$1:[redacted]@');
+  const hash = withoutPassword.indexOf('#');
+  const beforeHash = hash < 0 ? withoutPassword : withoutPassword.slice(0, hash);
+  return redactQuery(beforeHash) + (hash < 0 ? '' : withoutPassword.slice(hash));
+}
+
 function walk(value: unknown, key: string | undefined, inKeyRing = false): unknown {
   if (key !== undefined && (SECRET_KEY.test(key) || (inKeyRing && key.toLowerCase() === 'key')) && value !== undefined && value !== null && value !== '') return '[redacted]';
-  if (typeof value === 'string') return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@/\s]+@/i, '$1:[redacted]@');
+  if (typeof value === 'string') return redactUrl(value);
   if (Array.isArray(value)) {
     const ring = key !== undefined && KEY_RING.test(key);
     return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) ? walkObject(v, true) : walk(v, undefined)));

@@ -249,4 +249,20 @@ describe('defineConfig and redaction', () => {
       redactSecrets({ plugins: { 'runner-openai': { apiKey: 'sk-123', model: 'm' }, 'storage-postgres': { url: 'postgres://u:hunter2@db/x' } }, token: '' }),
     ).toEqual({ plugins: { 'runner-openai': { apiKey: '[redacted]', model: 'm' }, 'storage-postgres': { url: 'postgres://u:[redacted]@db/x' } }, token: '' });
   });
+
+  it('redacts the whole password of a URL, and credentials in its query string (pg reads ?password=)', () => {
+    expect(redactSecrets({
+      at: 'postgres://u:hun@ter2@db:5432/x', // the userinfo ends at the last @ before the path
+      odd: 'postgres://u:hun#t?er2@db/x',
+      query: 'postgres://u@db/x?sslmode=disable&password=hunter2&sslpassword=pw2',
+      both: 'postgresql://u:hunter2@db/x?password=hunter3#frag',
+      plain: 'https://example.com/a?b=c',
+    })).toEqual({
+      at: 'postgres://u:[redacted]@db:5432/x',
+      odd: 'postgres://u:[redacted]@db/x',
+      query: 'postgres://u@db/x?sslmode=disable&password=[redacted]&sslpassword=[redacted]',
+      both: 'postgresql://u:[redacted]@db/x?password=[redacted]#frag',
+      plain: 'https://example.com/a?b=c',
+    });
+  });
 });

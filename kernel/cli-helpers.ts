@@ -205,13 +205,18 @@ export function readInputText(file: string, options: InputFileOptions = {}): str
  * message, or the end of the text for "Unexpected end of JSON input"); '' when it does not say.
  */
 export function jsonErrorPlace(text: string, error: unknown): string {
+  const at = jsonErrorPosition(text, error);
+  return at ? ` at line ${at.line}, column ${at.column}` : '';
+}
+
+/** Where JSON.parse stopped in `text` (1-based line and column), as jsonErrorPlace says it; undefined when it does not say. */
+export function jsonErrorPosition(text: string, error: unknown): { line: number; column: number } | undefined {
   const message = error instanceof Error ? error.message : '';
   const at = /at position (\d+)/.exec(message);
   const offset = at ? Number(at[1]) : /end of JSON input/.test(message) ? text.length : undefined;
-  if (offset === undefined || offset > text.length) return '';
+  if (offset === undefined || offset > text.length) return undefined;
   const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return ` at line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+  return { line: before.split('\n').length, column: offset - before.lastIndexOf('\n') };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,9 +6,9 @@
 import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
+import { cosmiconfig } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
-import { fileKindOf } from '../cli-helpers.ts';
+import { fileKindOf, jsonErrorPosition } from '../cli-helpers.ts';
 import { ERROR_CODES, LimitError, describeThrown, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { BACKEND_NAME } from './backends.ts';
@@ -105,8 +105,26 @@ async function runningFile<T>(file: string, run: () => Promise<T> | T): Promise<
   }
 }
 
+/**
+ * A JSON config file: a UTF-8 byte order mark (which editors write) is skipped, and a syntax error
+ * is one line naming the file, line and column (cosmiconfig's own loader quoted the file and a
+ * code frame twice over, and refused a byte order mark as an invisible "Unexpected token").
+ */
 function loadJson(file: string, content: string): unknown {
-  return requireConfig(defaultLoaders['.json'](file, content), file, false);
+  const text = content.charCodeAt(0) === 0xfeff ? content.slice(1) : content;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const at = jsonErrorPosition(text, error);
+    const reason = describeThrown(error).replace(/ in JSON at position \d+[\s\S]*$/, '');
+    throw namingFile(new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: invalid JSON${at ? ` at line ${at.line}, column ${at.column}` : ''}: ${reason}`, {
+      cause: error,
+      details: { file, ...at },
+      fix: `Correct the JSON syntax of ${path.basename(file)}${at ? ` at line ${at.line}` : ''} (double-quoted keys and strings, no trailing commas, no comments), then run \`limit config\` again.`,
+    }));
+  }
+  return requireConfig(value, file, false);
 }
 
 /**

@@ -438,3 +438,21 @@ export default definePlugin({ meta: { name: 'strict', version: '1.0.0' }, setup(
     }
   });
 });
+
+describe('a JSON config file (limit.config.json, .limitrc.json)', () => {
+  it('may start with a UTF-8 byte order mark, as editors write it', async () => {
+    write('limit.config.json', '\uFEFF{ "tenant": "bom", "logLevel": "silent" }');
+    const { config } = await loadConfig({ cwd: project.dir, env: {} });
+    expect(config.tenant).toBe('bom');
+  });
+
+  it('with a syntax error: LIMIT_CONFIG_LOAD_FAILED naming the file, line and column once', async () => {
+    write('.limitrc.json', '{\n  "tenant": "t",\n  "logLevel": "warn"\n  "dataDir": "d"\n}\n');
+    const file = path.join(project.dir, '.limitrc.json');
+    const error = await failure(loadConfig({ cwd: project.dir, env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(error.message).toBe(`Could not load ${file}: invalid JSON at line 4, column 3: Expected ',' or '}' after property value`);
+    expect(error.details).toEqual({ file, line: 4, column: 3 });
+    expect(error.fix).toContain('.limitrc.json');
+  });
+});

@@ -99,7 +99,7 @@ describe('loading limit.config.ts', () => {
     write('limit.config.ts', 'export default {};');
     write('sub/limit.config.json', '{ bad');
     const json = await failure(loadConfig({ cwd: path.join(dir, 'sub'), env: {} }));
-    expect(json.details).toEqual({ file: path.join(dir, 'sub', 'limit.config.json') });
+    expect(json.details).toEqual({ file: path.join(dir, 'sub', 'limit.config.json'), line: 1, column: 3 });
   });
 
   it('a LimitError the config file or a preset throws keeps its code and fix, and names the file (message, details.file, cause)', async () => {

@@ -185,6 +185,18 @@ function isReadable(file: string): boolean {
   }
 }
 
+/**
+ * How a config file is read, by its extension: TypeScript and JavaScript as modules (loadModule,
+ * whatever their module kind), JSON by loadJson. cosmiconfig reads the rest it knows (`.yaml`,
+ * `.yml`, a file without extension: YAML) with its own loaders.
+ */
+const CONFIG_LOADERS = {
+  '.ts': naming(loadModule), '.mts': naming(loadModule), '.cts': naming(loadModule),
+  '.js': naming(loadModule), '.mjs': naming(loadModule), '.cjs': naming(loadModule),
+  '.json': naming(loadJson),
+} as const;
+const READ_AS_YAML: readonly string[] = ['.yaml', '.yml'];
+
 export interface LoadConfigOptions {
   cwd?: string;
   /** An explicit config file (the CLI's --config). */
@@ -233,7 +245,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       searchPlaces: [...CONFIG_FILES],
       searchStrategy: 'project',
       cache: false,
-      loaders: { '.ts': naming(loadModule), '.mts': naming(loadModule), '.mjs': naming(loadModule), '.js': naming(loadModule), '.json': naming(loadJson) },
+      loaders: CONFIG_LOADERS,
       // An empty limit.config.ts is a mistake to report, not a missing file to search past.
       ignoreEmptySearchPlaces: false,
     });
@@ -245,6 +257,13 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       const info = statSync(file);
       if (!info.isFile()) {
         throw notAConfigFile(file, info, `Pass --config the configuration file itself (e.g. ${info.isDirectory() ? path.join(options.configFile, 'limit.config.ts') : 'limit.config.ts'}), or leave --config out to search from the current folder.`);
+      }
+      const ext = path.extname(file);
+      if (ext && !Object.hasOwn(CONFIG_LOADERS, ext) && !READ_AS_YAML.includes(ext)) {
+        throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: limit reads no configuration file ending in ${ext}`, {
+          details: { file },
+          fix: `Pass --config a file ending in ${Object.keys(CONFIG_LOADERS).join(', ')} (TypeScript, JavaScript or JSON), or leave --config out to search from the current folder.`,
+        });
       }
       result = await wrapLoad(() => explorer.load(file), file);
     } else {

@@ -89,6 +89,22 @@ describe('loading limit.config.ts', () => {
     expect(error.message).toContain('broken.config.ts');
   });
 
+  it('--config reads a .cts or .cjs file as it reads a .ts or .js one, and refuses an extension it has no reader for', async () => {
+    write('mine.cts', 'const config = { tenant: "cts" }; export default config;');
+    expect((await loadConfig({ cwd: dir, configFile: 'mine.cts', env: {} })).config.tenant).toBe('cts');
+    write('other.cjs', 'module.exports = { tenant: "cjs" };');
+    expect((await loadConfig({ cwd: dir, configFile: 'other.cjs', env: {} })).config.tenant).toBe('cjs');
+    write('empty.cjs', 'module.exports = null;');
+    expect(await failure(loadConfig({ cwd: dir, configFile: 'empty.cjs', env: {} }))).toMatchObject({ code: 'LIMIT_CONFIG_INVALID', message: expect.stringContaining('empty.cjs exports no configuration') });
+    write('mine.toml', 'tenant = "toml"');
+    const file = path.join(dir, 'mine.toml');
+    const error = await failure(loadConfig({ cwd: dir, configFile: 'mine.toml', env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(error.message).toBe(`Could not load ${file}: limit reads no configuration file ending in .toml`);
+    expect(error.details).toEqual({ file });
+    expect(error.fix).toContain('.ts, .mts, .cts, .js, .mjs, .cjs, .json');
+  });
+
   it('a config file found by the search that does not load is named, not the folder the search started from', async () => {
     write('limit.config.ts', 'export default {{;');
     write('sub/.keep', '');

@@ -4,6 +4,7 @@
  * process can reload its configuration.
  */
 import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
@@ -33,6 +34,30 @@ const TSCONFIG = path.join(PACKAGE_ROOT, 'tsconfig.json');
  * installed copy has none, and `limit-graph` resolves as a dependency in node_modules.
  */
 export async function importFresh(file: string): Promise<Record<string, unknown>> {
+  // tsImport gives each import a namespace of its own, but a CommonJS file that needs no compiling
+  // (a .cjs, a .js with module.exports) is evaluated by Node's CommonJS loader, whose cache is by
+  // file name: a second load returned the first one's exports, and so did the files it requires.
+  // The user's files this import put there first are taken out again, so that the next load reads
+  // them afresh; installed packages and limit-graph's own modules stay (one instance of each).
+  const cached = new Set(Object.keys(requireCache));
+  try {
+    return await importFreshModule(file);
+  } finally {
+    for (const key of Object.keys(requireCache)) if (!cached.has(key) && !isLibraryFile(key)) delete requireCache[key];
+  }
+}
+
+/** Node's CommonJS module cache (`require.cache`), shared by every CommonJS load in the process. */
+const requireCache = createRequire(import.meta.url).cache;
+
+const LIBRARY_FOLDERS = ['kernel', 'plugins', 'presets'].map((f) => path.join(PACKAGE_ROOT, f) + path.sep);
+
+/** A module of an installed package or of limit-graph itself, as opposed to a file of the user's project. */
+function isLibraryFile(file: string): boolean {
+  return file.includes(`${path.sep}node_modules${path.sep}`) || LIBRARY_FOLDERS.some((f) => file.startsWith(f));
+}
+
+async function importFreshModule(file: string): Promise<Record<string, unknown>> {
   const href = pathToFileURL(file).href;
   if (!existsSync(TSCONFIG)) return esmExports((await tsImport(href, import.meta.url)) as Record<string, unknown>);
   // tsImport passes `tsconfig` to its ES module loader only. A file it compiles to CommonJS (a .ts

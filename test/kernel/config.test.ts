@@ -105,6 +105,19 @@ describe('loading limit.config.ts', () => {
     expect(error.fix).toContain('.ts, .mts, .cts, .js, .mjs, .cjs, .json');
   });
 
+  it('reads a CommonJS config file (.cjs, a .js with module.exports) and what it requires afresh on every load', async () => {
+    write('settings.cjs', 'module.exports = { tenant: "one" };');
+    write('commonjs.cjs', 'module.exports = { tenant: require("./settings.cjs").tenant };');
+    write('commonjs/limit.config.js', 'module.exports = { tenant: "one" };');
+    write('commonjs/package.json', '{ "type": "commonjs" }');
+    expect((await loadConfig({ cwd: dir, configFile: 'commonjs.cjs', env: {} })).config.tenant).toBe('one');
+    expect((await loadConfig({ cwd: path.join(dir, 'commonjs'), env: {} })).config.tenant).toBe('one');
+    write('settings.cjs', 'module.exports = { tenant: "two" };');
+    write('commonjs/limit.config.js', 'module.exports = { tenant: "two" };');
+    expect((await loadConfig({ cwd: dir, configFile: 'commonjs.cjs', env: {} })).config.tenant).toBe('two');
+    expect((await loadConfig({ cwd: path.join(dir, 'commonjs'), env: {} })).config.tenant).toBe('two');
+  });
+
   it('a config file found by the search that does not load is named, not the folder the search started from', async () => {
     write('limit.config.ts', 'export default {{;');
     write('sub/.keep', '');

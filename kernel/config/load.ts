@@ -59,7 +59,11 @@ function isLibraryFile(file: string): boolean {
 
 async function importFreshModule(file: string): Promise<Record<string, unknown>> {
   const href = pathToFileURL(file).href;
-  if (!existsSync(TSCONFIG)) return esmExports((await tsImport(href, import.meta.url)) as Record<string, unknown>);
+  // Imported from a TypeScript file (this one, in a checkout), tsx resolves `x.js` to an `x.ts`
+  // beside it, as TypeScript's imports do: `--config x.js` silently ran x.ts. A JavaScript file is
+  // imported as from itself, which tsx takes at its word.
+  const parentURL = /\.[cm]?js$/.test(file) ? href : import.meta.url;
+  if (!existsSync(TSCONFIG)) return esmExports((await tsImport(href, parentURL)) as Record<string, unknown>);
   // tsImport passes `tsconfig` to its ES module loader only. A file it compiles to CommonJS (a .ts
   // outside a "type": "module" package) goes through the CommonJS loader it registers beside, which
   // reads TSX_TSCONFIG_PATH at that moment (synchronously, in the call), or else looks for a
@@ -68,7 +72,7 @@ async function importFreshModule(file: string): Promise<Record<string, unknown>>
   process.env.TSX_TSCONFIG_PATH = TSCONFIG;
   let imported: Promise<unknown>;
   try {
-    imported = tsImport(href, { parentURL: import.meta.url, tsconfig: TSCONFIG });
+    imported = tsImport(href, { parentURL, tsconfig: TSCONFIG });
   } finally {
     if (saved === undefined) delete process.env.TSX_TSCONFIG_PATH;
     else process.env.TSX_TSCONFIG_PATH = saved;

@@ -118,6 +118,16 @@ describe('loading limit.config.ts', () => {
     expect((await loadConfig({ cwd: path.join(dir, 'commonjs'), env: {} })).config.tenant).toBe('two');
   });
 
+  it('--config x.js loads x.js even when an x.ts lies beside it (no TypeScript-style .js → .ts mapping)', async () => {
+    write('other.ts', 'export default { tenant: "from-ts" };');
+    write('other.js', 'export default { tenant: "from-js" };');
+    write('other.cjs', 'module.exports = { tenant: "from-cjs" };');
+    write('other.cts', 'export default { tenant: "from-cts" };');
+    expect((await loadConfig({ cwd: dir, configFile: 'other.js', env: {} })).config.tenant).toBe('from-js');
+    expect((await loadConfig({ cwd: dir, configFile: 'other.cjs', env: {} })).config.tenant).toBe('from-cjs');
+    expect((await loadConfig({ cwd: dir, configFile: 'other.ts', env: {} })).config.tenant).toBe('from-ts');
+  });
+
   it('a config file found by the search that does not load is named, not the folder the search started from', async () => {
     write('limit.config.ts', 'export default {{;');
     write('sub/.keep', '');

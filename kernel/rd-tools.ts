@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { KneeDetector } from './contracts/rd.ts';
-import { LimitError } from './errors.ts';
+import { LimitError, isLimitError } from './errors.ts';
 import { jsonErrorPlace, readInputText, storePaths, writeOutputFile } from './cli-helpers.ts';
 import type { CommandRegistry } from './hooks.ts';
 import type { Runtime } from './runtime.ts';
@@ -93,13 +93,46 @@ export function sortCurve(input: CurveInput, options: { plugin?: string } = {}):
  * integer index into `points`. Another answer is a bug in the detector, refused as LIMIT_INTERNAL
  * naming it, never passed on as a knee without a point. The CLI, the orchestrator and the HTTP API
  * ask detectors through this.
+ *
+ * `callerIndex` is for points handed over in another order than the caller gave them (the HTTP API
+ * sorts them by rate): `callerIndex[k]` is the caller's index of `points[k]`, and a detector's
+ * LimitError naming `points[k]` (its field and the head of its message) is said of
+ * `points[callerIndex[k]]`, the point the caller has to change.
  */
-export function detectKnee(detector: KneeDetector, name: string, points: readonly { x: number; y: number }[], options?: Record<string, unknown>): number | null {
-  const { index } = options === undefined ? detector.detect([...points]) : detector.detect([...points], options);
+export function detectKnee(
+  detector: KneeDetector,
+  name: string,
+  points: readonly { x: number; y: number }[],
+  options?: Record<string, unknown>,
+  callerIndex?: readonly number[],
+): number | null {
+  let index: number | null;
+  try {
+    ({ index } = options === undefined ? detector.detect([...points]) : detector.detect([...points], options));
+  } catch (error) {
+    throw callerIndex === undefined ? error : inCallerOrder(error, callerIndex);
+  }
   if (index === null || (Number.isInteger(index) && index >= 0 && index < points.length)) return index;
   throw new LimitError('LIMIT_INTERNAL', `knee:${name} returned index ${String(index)} for ${points.length} point(s): a knee detector answers null or an integer from 0 to ${points.length - 1}`, {
     details: { key: `knee:${name}`, index: String(index), points: points.length },
     fix: `A bug in the detector knee:${name}: report it to its plugin's author, or pick another detector.`,
+  });
+}
+
+/** A LimitError naming `points[k]…` renamed to `points[callerIndex[k]]…` (field and message head). */
+function inCallerOrder(error: unknown, callerIndex: readonly number[]): unknown {
+  if (!isLimitError(error) || typeof error.details?.field !== 'string') return error;
+  const field = error.details.field;
+  const m = /^points\[(\d+)\]/.exec(field);
+  const at = m ? callerIndex[Number(m[1])] : undefined;
+  if (!m || at === undefined) return error;
+  const renamed = `points[${at}]${field.slice(m[0].length)}`;
+  const message = error.message.startsWith(`${field}: `) ? `${renamed}: ${error.message.slice(field.length + 2)}` : error.message;
+  return new LimitError(error.code, message, {
+    details: { ...error.details, field: renamed },
+    fix: error.fix,
+    cause: error,
+    ...(error.plugin ? { plugin: error.plugin } : {}),
   });
 }
 

@@ -307,10 +307,12 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
       responses: { schema: KneeResponse, description: 'Index into points (sorted by rate), or null when there is no knee.', errors: [...STD, 422] },
       handler: ({ body }) => {
         const detector = pickDetector(s, body.detector, 'body.detector');
-        const points: RdPoint[] = body.points
-          .map((p, i) => ({ step: p.step ?? i, rate: p.rate, distortion: p.distortion }))
-          .sort((a, b) => a.rate - b.rate || a.step - b.step);
-        const index = detectKnee(s.knee(detector), detector, points.map((p) => ({ x: p.rate, y: p.distortion })));
+        const sorted = body.points
+          .map((p, i) => ({ at: i, point: { step: p.step ?? i, rate: p.rate, distortion: p.distortion } as RdPoint }))
+          .sort((a, b) => a.point.rate - b.point.rate || a.point.step - b.point.step);
+        const points = sorted.map((p) => p.point);
+        // A point the detector refuses is named as the request gave it (body.points.<i>), not by its place after the sort.
+        const index = detectKnee(s.knee(detector), detector, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, sorted.map((p) => p.at));
         return { detector, index, point: index === null ? null : (points[index] ?? null), points };
       },
     }),

@@ -294,6 +294,17 @@ describe('api-http rate–distortion', () => {
       expect(res.json.point.rate).toBe(3);
     }
   });
+
+  it("a detector's refusal of a point names that point as the request gave it, not its place after sorting by rate", async () => {
+    // Menger refuses the middle point (in rate order) of three points 1e-320 apart: it is body.points[2].
+    const points = [{ rate: 2e-320, distortion: 0 }, { rate: 0, distortion: 0 }, { rate: 1e-320, distortion: 1e-320 }];
+    const res = await s.req('POST', '/rd/knee', { body: { points, detector: 'menger' } });
+    expect(res.status, res.text).toBe(422);
+    expect(res.json.code).toBe('LIMIT_RD_INVALID_INPUT');
+    expect(res.json.errors[0].path).toBe('body.points.2');
+    expect(res.json.detail).toMatch(/^points\[2\]: /);
+    expect(res.json.details.field).toBe('points[2]');
+  });
 });
 
 describe('api-http rate–distortion with configured rd-fgw options', () => {

@@ -305,8 +305,17 @@ function ticks(lo: number, hi: number, target = 6): number[] {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
+  // Each tick from its index, at most 2·target + 2 of them (a step ≥ the range / target gives at
+  // most target + 1), repeats dropped: over a range of a few ulps (rates 1e16 … 1e16 + 4) the step is
+  // below the spacing of doubles, and a loop on v += step never moved and never ended.
+  const first = Math.ceil(lo / step);
+  for (let i = 0; i <= 2 * target + 2; i++) {
+    const v = (first + i) * step;
+    if (!(v <= hi + step * 1e-9)) break;
+    const t = Number(v.toPrecision(12));
+    if (out[out.length - 1] !== t) out.push(t);
+  }
+  return out.length > 0 ? out : [lo];
 }
 
 function fmt(v: number): string {

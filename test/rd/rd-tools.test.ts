@@ -3,9 +3,11 @@
  * registerKneeCommands) as the knee plugins use it: one `rd knee` / `rd plot` however many knee
  * plugins register, in whichever order, next to rd-fgw's `rd fgw` in one shared `rd` group.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, detectKnee, isLimitError, isStraightLine, minMax, readCurve, registerKneeCommands, renderRdCurveSvg, sortCurve, type CommandRegistry, type Plugin, type Runtime } from 'limit-graph';
@@ -156,6 +158,24 @@ describe('curve input', () => {
     const svg = renderRdCurveSvg(points, { knee: 3 });
     expect(svg).toContain('knee: rate 3, distortion 0.25');
     expect(svg).not.toMatch(/NaN|Infinity/);
+  });
+});
+
+describe('renderRdCurveSvg: axes spanning a few ulps', () => {
+  // Ticks were placed by v += step: below the spacing of doubles at v (rates 1e16 … 1e16 + 4, step
+  // 0.5) v never moved, and the loop ran until memory ran out. Drawn in a child process so that a
+  // hang fails this test instead of stopping the run.
+  it.each([
+    ['rates 1e16 … 1e16 + 4', [{ x: 1e16, y: 1 }, { x: 1e16 + 2, y: 0.5 }, { x: 1e16 + 4, y: 0.4 }]],
+    ['distortions -1e16 - 4 … -1e16', [{ x: 0, y: -1e16 }, { x: 1, y: -1e16 - 2 }, { x: 2, y: -1e16 - 4 }]],
+  ])('%s: drawn, every coordinate finite', (_name, points) => {
+    const child = fileURLToPath(new URL('./svg-plot-child.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', child, JSON.stringify(points)], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.error, r.stderr).toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^<svg /);
+    expect(r.stdout).toContain('knee: rate');
+    expect(r.stdout).not.toMatch(/NaN|Infinity/);
   });
 });
 

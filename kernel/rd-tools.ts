@@ -94,23 +94,23 @@ export function sortCurve(input: CurveInput, options: { plugin?: string } = {}):
  * naming it, never passed on as a knee without a point. The CLI, the orchestrator and the HTTP API
  * ask detectors through this.
  *
- * `callerIndex` is for points handed over in another order than the caller gave them (the HTTP API
- * sorts them by rate): `callerIndex[k]` is the caller's index of `points[k]`, and a detector's
- * LimitError naming `points[k]` (its field and the head of its message) is said of
- * `points[callerIndex[k]]`, the point the caller has to change.
+ * `pointName` is for points the caller knows by other names than their place in `points` (the HTTP
+ * API sorts a body's points by rate; the orchestrator reads a stored series): a detector's LimitError
+ * naming `points[k]` (its field and the head of its message) is said of `pointName(k)` — `field`
+ * for details.field, `label` for the message — so the caller is told which of its points to change.
  */
 export function detectKnee(
   detector: KneeDetector,
   name: string,
   points: readonly { x: number; y: number }[],
   options?: Record<string, unknown>,
-  callerIndex?: readonly number[],
+  pointName?: (k: number) => { field: string; label: string },
 ): number | null {
   let index: number | null;
   try {
     ({ index } = options === undefined ? detector.detect([...points]) : detector.detect([...points], options));
   } catch (error) {
-    throw callerIndex === undefined ? error : inCallerOrder(error, callerIndex);
+    throw pointName === undefined ? error : renamePoint(error, points.length, pointName);
   }
   if (index === null || (Number.isInteger(index) && index >= 0 && index < points.length)) return index;
   throw new LimitError('LIMIT_INTERNAL', `knee:${name} returned index ${String(index)} for ${points.length} point(s): a knee detector answers null or an integer from 0 to ${points.length - 1}`, {
@@ -119,17 +119,18 @@ export function detectKnee(
   });
 }
 
-/** A LimitError naming `points[k]…` renamed to `points[callerIndex[k]]…` (field and message head). */
-function inCallerOrder(error: unknown, callerIndex: readonly number[]): unknown {
+/** A LimitError naming `points[k]…` said of `pointName(k)` (details.field and the message's head). */
+function renamePoint(error: unknown, count: number, pointName: (k: number) => { field: string; label: string }): unknown {
   if (!isLimitError(error) || typeof error.details?.field !== 'string') return error;
   const field = error.details.field;
   const m = /^points\[(\d+)\]/.exec(field);
-  const at = m ? callerIndex[Number(m[1])] : undefined;
-  if (!m || at === undefined) return error;
-  const renamed = `points[${at}]${field.slice(m[0].length)}`;
-  const message = error.message.startsWith(`${field}: `) ? `${renamed}: ${error.message.slice(field.length + 2)}` : error.message;
+  const k = m ? Number(m[1]) : -1;
+  if (!m || k >= count) return error;
+  const rest = field.slice(m[0].length);
+  const { field: to, label } = pointName(k);
+  const message = error.message.startsWith(`${field}: `) ? `${label}${rest}: ${error.message.slice(field.length + 2)}` : error.message;
   return new LimitError(error.code, message, {
-    details: { ...error.details, field: renamed },
+    details: { ...error.details, field: `${to}${rest}` },
     fix: error.fix,
     cause: error,
     ...(error.plugin ? { plugin: error.plugin } : {}),

@@ -312,7 +312,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
           .sort((a, b) => a.point.rate - b.point.rate || a.point.step - b.point.step);
         const points = sorted.map((p) => p.point);
         // A point the detector refuses is named as the request gave it (body.points.<i>), not by its place after the sort.
-        const index = detectKnee(s.knee(detector), detector, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, sorted.map((p) => p.at));
+        const index = detectKnee(s.knee(detector), detector, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, (k) => ({ field: `points[${sorted[k]!.at}]`, label: `points[${sorted[k]!.at}]` }));
         return { detector, index, point: index === null ? null : (points[index] ?? null), points };
       },
     }),

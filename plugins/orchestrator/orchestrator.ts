@@ -1305,7 +1305,9 @@ export class OrchestratorService implements Orchestrator {
       });
     }
     const points = [...series.points].sort((a, b) => a.rate - b.rate || a.step - b.step);
-    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })));
+    // A point the detector refuses is named by the series and its step (stored data, not a field of the call).
+    const pointName = (k: number) => ({ field: 'series', label: `RD series "${seriesId}", step ${points[k]!.step} (rate ${points[k]!.rate}, distortion ${points[k]!.distortion})` });
+    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, pointName);
     return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
   }
 

@@ -305,6 +305,18 @@ describe('api-http rate–distortion', () => {
     expect(res.json.detail).toMatch(/^points\[2\]: /);
     expect(res.json.details.field).toBe('points[2]');
   });
+
+  it("GET /rd/knee: a stored point the detector refuses is named by its series and step (query.series), not as a body field of the GET", async () => {
+    const id = (await s.req('POST', '/rd/series', { body: { sessionId, name: 'close points' } })).json.id as string;
+    for (const [step, p] of [[0, { rate: 2e-320, distortion: 0 }], [1, { rate: 0, distortion: 0 }], [2, { rate: 1e-320, distortion: 1e-320 }]] as const) {
+      expect((await s.req('POST', `/rd/series/${id}/points`, { body: { ...p, step } })).status).toBe(201);
+    }
+    const res = await s.req('GET', `/rd/knee?series=${id}&detector=menger`);
+    expect(res.status, res.text).toBe(422);
+    expect(res.json.code).toBe('LIMIT_RD_INVALID_INPUT');
+    expect(res.json.errors[0].path).toBe('query.series');
+    expect(res.json.detail).toMatch(new RegExp(`^RD series "${id}", step 2 \\(rate 1e-320, distortion 1e-320\\): .*Menger curvature overflows`));
+  });
 });
 
 describe('api-http rate–distortion with configured rd-fgw options', () => {

@@ -445,11 +445,13 @@ function pickDetector(rt: Runtime, method: string | undefined): { name: string; 
   return { name, detector: rt.resolve(`knee:${name}`) };
 }
 
-function detect(rt: Runtime, methods: Map<string, KneeCliMethod>, curve: CurveFile, flags: KneeCliFlags): { method: string; index: number | null } {
+function detect(rt: Runtime, methods: Map<string, KneeCliMethod>, curve: CurveFile, flags: KneeCliFlags & { input: string }): { method: string; index: number | null } {
   const { name, detector } = pickDetector(rt, flags.method);
   const options = methods.get(name)?.callOptions(flags, curve) ?? {};
   const points = curve.x.map((x, i) => ({ x, y: curve.y[i]! }));
-  return { method: name, index: detectKnee(detector, name, points, options) };
+  // A point the detector refuses is named in the input file, as the file's other errors are (`curve.json › point 2 …`).
+  const pointName = (k: number) => ({ field: `points[${k}]`, label: `${flags.input} › point ${k} (x ${curve.x[k]}, y ${curve.y[k]})` });
+  return { method: name, index: detectKnee(detector, name, points, options, pointName) };
 }
 
 /**

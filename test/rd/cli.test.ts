@@ -203,6 +203,18 @@ describe('limit rd', () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'discrete', parametric: [{ beta: 2 }], at_D: [{ D: 0.1 }] });
   });
 
+  it('knee and plot: a point the detector refuses is named in the input file', async () => {
+    const file = path.join(dir, 'close-points.json');
+    writeFileSync(file, JSON.stringify({ x: [2e-320, 0, 1e-320], y: [0, 0, 1e-320] }));
+    for (const args of [['rd', 'knee'], ['rd', 'plot', '--out', path.join(dir, 'close-points.svg')]]) {
+      const r = await cli([...args, '--input', file, '--method', 'menger', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+      expect(error.code).toBe('LIMIT_RD_INVALID_INPUT');
+      expect(error.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} › point 2 \\(x 1e-320, y 1e-320\\): .*Menger curvature overflows`));
+    }
+  });
+
   it('knee and plot: reference curves and RD series', async () => {
     const curves = loadReference<{ curves: { id: string; x: number[]; y: number[]; kneedle: { offline_index: number | null }; menger_normalized: { argmax: number; kappa: (number | null)[] } }[] }>(
       referenceFiles('knee')[0]!,

@@ -7,14 +7,14 @@ import {
   DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
 } from 'limit-graph';
 import type {
-  ArtifactExport, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
+  ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
   BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdPointAppended, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, DistortionResult, MergeCount, MergeValidation,
 } from 'limit-graph';
 import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
-import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
+import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, verifyMergeParents, type ArtifactData, type TraceSnapshot } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
@@ -806,8 +806,17 @@ export class OrchestratorService implements Orchestrator {
       this.#storage.listFlags(tenant, { traceId: id }),
       this.#storage.getQuarantine(tenant, id),
     ]);
-    // The chain, and the trace bound to it: an output or status rewritten in storage does not verify.
-    return { trace, provenance, verification: verifyTraceChain(trace, provenance), checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
+    // The chain, and the trace bound to it: an output or status rewritten in storage does not verify;
+    // nor, for a merge, a parent whose chain no longer holds the head the merge recorded.
+    return { trace, provenance, verification: await this.#verifyChain(trace, provenance), checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
+  }
+
+  /** verifyTraceChain, and for a merge its parents' recorded chain heads against their chains as stored now (verifyMergeParents). */
+  async #verifyChain(trace: Trace, provenance: readonly ProvenanceEntry[]): Promise<ChainVerification> {
+    const own = verifyTraceChain(trace, provenance);
+    if (!own.verified || !provenance.some((e) => e.action === 'merge')) return own;
+    const chains = new Map(await Promise.all(trace.parentIds.map(async (id) => [id, await this.#storage.listProvenance(trace.tenant, id)] as const)));
+    return verifyMergeParents(provenance, (id) => chains.get(id) ?? []) ?? own;
   }
 
   async #requireTrace(tenant: string, id: string): Promise<Trace> {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRuntime, isLimitError, sha256, type Orchestrator, type Runtime, type Trace } from 'limit-graph';
+import { canonicalJson, createRuntime, hashProvenance, isLimitError, sha256, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 
@@ -67,6 +67,54 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(JSON.stringify((error as { details: unknown }).details)).toMatch(/requireProvenance: .*output/);
   });
 
+  /** A chain with its first entry's actor changed and every hash recomputed: it verifies on its own, with other hashes. */
+  const rechain = (entries: ProvenanceEntry[]): ProvenanceEntry[] => {
+    let prevHash = '0'.repeat(64);
+    return entries.map((e, i) => {
+      const body = { ...e, ...(i === 0 ? { actor: 'mallory' } : {}), prevHash };
+      delete (body as Partial<ProvenanceEntry>).hash;
+      const entry = { ...body, hash: hashProvenance(body) } as ProvenanceEntry;
+      prevHash = entry.hash;
+      return entry;
+    });
+  };
+
+  it("a merge no longer verifies once a parent's chain stops holding the head the merge recorded", async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'two' } })).trace;
+    const merged = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
+    // A parent's later entries (a quarantine) are not its history at the merge: the merge still verifies.
+    await rt.resolve('governance').quarantine('default', b.id, { reason: 'look closer', actor: 'alice' });
+    expect(await verification(merged.id)).toEqual({ verified: true, length: expect.any(Number), brokenAt: null });
+    const clean = await orch.exportArtifact({ sessionId: s.id, format: 'json' });
+    expect(orch.verifyArtifact(clean.files).ok).toBe(true);
+
+    // a's history rewritten in storage with its hashes recomputed: a verifies on its own, the merge does not.
+    const rewritten = rechain((await orch.inspectTrace(undefined, a.id)).provenance);
+    for (const e of rewritten) db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?').run(JSON.stringify(e), e.hash, a.id, e.seq);
+    expect((await verification(a.id)).verified).toBe(true);
+    const mergeSeq = await seqOf(merged.id, 'merge');
+    expect(await verification(merged.id)).toMatchObject({ verified: false, brokenAt: mergeSeq, reason: expect.stringMatching(new RegExp(`^parent ${a.id} no longer holds the chain head the merge recorded \\(seq \\d+, hash [0-9a-f]{64}\\): its entry at seq \\d+ has hash`)) });
+    const art = await orch.exportArtifact({ sessionId: s.id, format: 'json' });
+    expect(art.manifest.provenance.chains.find((c) => c.traceId === merged.id)).toMatchObject({ verified: false, brokenAt: mergeSeq, reason: expect.stringMatching(new RegExp(`^parent ${a.id} `)) });
+
+    // a's chain removed: said as such.
+    db.prepare('DELETE FROM provenance WHERE trace_id = ?').run(a.id);
+    expect((await verification(merged.id)).reason).toMatch(new RegExp(`^parent ${a.id} .*: its chain has 0 entries$`));
+
+    // The clean artifact with a's chain rewritten in the file (and the part's digest recomputed).
+    const doc = JSON.parse(clean.files[0]!.content) as { manifest: typeof clean.manifest; parts: { provenance: ProvenanceEntry[] } };
+    const forged = rechain(doc.parts.provenance.filter((e) => e.traceId === a.id));
+    doc.parts.provenance = doc.parts.provenance.map((e) => (e.traceId === a.id ? forged[e.seq]! : e));
+    doc.manifest.parts.provenance.sha256 = sha256(doc.parts.provenance.map((r) => `${canonicalJson(r)}\n`).join(''));
+    const verified = orch.verifyArtifact([{ path: 'artifact.json', content: JSON.stringify(doc) }]);
+    expect(verified.parts.every((p) => p.ok)).toBe(true);
+    expect(verified.chains.find((c) => c.traceId === a.id)?.verified).toBe(true);
+    expect(verified.problems).toContain(`trace ${merged.id}: provenance chain broken at seq ${mergeSeq} (${verified.chains.find((c) => c.traceId === merged.id)?.reason})`);
+    expect(verified.problems.join('\n')).toMatch(new RegExp(`trace ${merged.id}: provenance chain broken at seq ${mergeSeq} \\(parent ${a.id} no longer holds`));
+  });
+
   it('a status rewritten (a quarantined trace set back to ok), or the last entries removed, does not verify', async () => {
     const s = await orch.openSession();
     const q = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'seven' } })).trace;
@@ -106,7 +154,6 @@ describe('a trace rewritten in storage no longer verifies', () => {
     if (format === 'json') {
       const doc = JSON.parse(files[0]!.content) as { manifest: typeof clean.manifest; parts: { traces: Trace[] } };
       doc.parts.traces.find((t) => t.id === a.id)!.output!.stdout = 'FORGED';
-      const { canonicalJson } = await import('limit-graph');
       doc.manifest.parts.traces.sha256 = sha256(doc.parts.traces.map((r) => `${canonicalJson(r)}\n`).join(''));
       files[0]!.content = JSON.stringify(doc);
     } else {

@@ -868,6 +868,9 @@ export class OrchestratorService implements Orchestrator {
       return { trace: await this.#requireTrace(tenant, id), validation };
     } catch (error) {
       if (error === cancel?.error) outcome = undefined; // cancelled before its write: not made, not refused
+      // The caller's input error found only now (a majority merge whose parents disagree): not a
+      // refusal, and not counted, as input errors found before validation are not.
+      else if (isLimitError(error, 'LIMIT_VALIDATION')) outcome = undefined;
       throw error;
     } finally {
       if (outcome) await governance.countMerge?.(tenant, outcome).catch((error: unknown) => this.deps.logger.warn({ err: error, outcome }, 'could not count a merge in the governance statistics'));

@@ -157,7 +157,7 @@ describe('merges through the real governance engine', () => {
     expect(await merges()).toHaveLength(1); // the concat merge above; none of the federation
   });
 
-  it('governance counts a merge once its outcome is known: one the orchestrator refuses after validation is refused, not allowed', async () => {
+  it('governance counts a merge once its outcome is known: one the orchestrator refuses after validation is refused, not allowed; an input error is not counted', async () => {
     rt = await runtime();
     orch = rt.resolve('orchestrator');
     const gov = rt.resolve('governance');
@@ -167,7 +167,9 @@ describe('merges through the real governance engine', () => {
     const merges = () => gov.stats('default').then((st) => Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('merges.'))));
 
     expect((await failure(orch.merge({ parentIds: [f1.id, f2.id], strategy: 'first-success' }))).code).toBe('LIMIT_MERGE_REFUSED');
+    // Parents that share no majority output: the caller's input error (400), not a governance refusal.
     expect((await failure(orch.merge({ parentIds: [a.id, b.id], strategy: 'majority' }))).code).toBe('LIMIT_VALIDATION');
+    expect(await merges()).toEqual({ 'merges.refused': 1 });
     const running = orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:300 c' } });
     let runningId: string | undefined;
     while (!runningId) {
@@ -176,9 +178,9 @@ describe('merges through the real governance engine', () => {
     }
     expect((await failure(orch.merge({ parentIds: [a.id, runningId] }))).code).toBe('LIMIT_MERGE_REFUSED');
     await running;
-    expect(await merges()).toEqual({ 'merges.refused': 3 });
+    expect(await merges()).toEqual({ 'merges.refused': 2 });
     await orch.merge({ parentIds: [a.id, b.id] });
-    expect(await merges()).toEqual({ 'merges.refused': 3, 'merges.allowed': 1 });
+    expect(await merges()).toEqual({ 'merges.refused': 2, 'merges.allowed': 1 });
     await rt.close();
 
     // Under requireHumanReview: a merge waiting for review is counted as review; merging it (a

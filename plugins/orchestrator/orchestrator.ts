@@ -1192,7 +1192,8 @@ export class OrchestratorService implements Orchestrator {
           tenant, sessionId: input.sessionId, parentIds: aggregate.traceIds,
           strategy: input.aggregate === 'all' ? 'union' : input.aggregate,
           rationale: input.rationale ?? `federated ${input.aggregate} over ${branches.length} branches`,
-          actor: input.actor, metadata: { federation: true, excluded }, signal: input.signal,
+          // The caller's metadata, as each branch gets it; `federation` and `excluded` are the federation's.
+          actor: input.actor, metadata: { ...input.metadata, federation: true, excluded }, signal: input.signal,
         });
       } catch (error) {
         // The caller aborted while the merge was being made (before its write): as an abort during

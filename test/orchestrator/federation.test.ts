@@ -145,6 +145,17 @@ describe('federation and cancellation', () => {
     for (const b of stopped) expect(b.excluded).toMatch(/^status error \(LIMIT_RUNNER_ABORTED: Another branch \(spy@.+\) succeeded first\)$/);
   });
 
+  it("passes the caller's metadata to the branches and to the merge, whose federation keys stay its own", async () => {
+    const s = await orch.openSession();
+    const fed = await orch.federate({
+      sessionId: s.id, task: { input: 'x' }, aggregate: 'all', metadata: { ticket: 'OPS-7', federation: 'mine', excluded: 'mine' },
+      targets: [{ runner: 'spy' }, { runner: 'other' }],
+    });
+    for (const b of fed.branches) expect(b.trace?.metadata).toMatchObject({ ticket: 'OPS-7', federation: { label: b.target.label, aggregate: 'all' } });
+    const merged = fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined;
+    expect(merged?.metadata).toEqual({ ticket: 'OPS-7', federation: true, excluded: [], strategy: 'union' });
+  });
+
   it('names the stored trace of a branch whose run failed after recording it, and lists it among the excluded', async () => {
     const s = await orch.openSession();
     // A notifier's afterRun tap that is down for runner:other: the run throws, its trace is stored (ok).

@@ -326,4 +326,11 @@ export interface GovernanceService {
    * and writes nothing.
    */
   review?(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly (Pick<Trace, 'id' | 'status'> & { flags?: readonly unknown[] })[] }): Promise<void>;
+  /**
+   * Throws LIMIT_FORBIDDEN when `actor` may not make this decision on the trace (under
+   * `requireDistinctReviewer`: its author); `review` and `release` check it too. Optional; the
+   * orchestrator asks it first, before an approval checks the merge's parents again, so an actor
+   * who may not decide hears that rather than the state of the parents.
+   */
+  checkReviewer?(tenant: string, traceId: string, actor: string, decision: 'release' | 'approve' | 'reject'): Promise<void>;
 }

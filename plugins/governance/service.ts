@@ -377,6 +377,11 @@ export class GovernanceServiceImpl implements GovernanceService {
     ]);
   }
 
+  /** Whether `actor` may make this decision on the trace (#requireDistinctReviewer), before anything else is checked. */
+  async checkReviewer(tenant: string, traceId: string, actor: string, decision: 'release' | 'approve' | 'reject'): Promise<void> {
+    await this.#requireDistinctReviewer(this.#storage('checkReviewer'), tenant, traceId, actor, decision);
+  }
+
   /**
    * Under requireDistinctReviewer, refuses a release or review by the trace's author: the actor of
    * its first provenance entry, written with the trace ('created', or 'merge' for a merge).

@@ -992,6 +992,9 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(input.tenant);
     const trace = await this.#requireTrace(tenant, traceId);
     if (trace.status !== 'pending-review') throw await this.#notPendingReview(trace);
+    // Who may decide comes first (requireDistinctReviewer): the merge's author hears LIMIT_FORBIDDEN,
+    // not the parents' state, which another reviewer would meet.
+    await this.#governance.checkReviewer?.(tenant, traceId, input.actor, approved ? 'approve' : 'reject');
     let parents: Trace[] = [];
     if (approved) {
       // Read before the check, so that the approval's write is conditional on what the check saw

@@ -197,6 +197,25 @@ describe('merges through the real governance engine', () => {
     expect([stats['merges.review'], stats['merges.refused'], stats['merges.allowed']]).toEqual([1, 1, undefined]);
   });
 
+  it("under requireDistinctReviewer the merge's author approving it is LIMIT_FORBIDDEN even when its parents became unmergeable; another reviewer hears of the parents", async () => {
+    rt = await runtime({ policy: { requireHumanReview: true, requireDistinctReviewer: true } });
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const parent = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' }, actor: 'carol' })).trace;
+    const merged = (await orch.merge({ parentIds: [parent.id], actor: 'alice' })).trace;
+    expect(merged.status).toBe('pending-review');
+    await rt.resolve('governance').quarantine('default', parent.id, { reason: 'look closer', actor: 'carol' });
+
+    const own = await failure(orch.approveMerge(merged.id, { actor: 'alice' }));
+    expect([own.code, own.details]).toEqual(['LIMIT_FORBIDDEN', { traceId: merged.id, actor: 'alice', policy: 'requireDistinctReviewer' }]);
+    expect(own.message).toMatch(/who may not approve it: the governance policy requires a distinct reviewer/);
+    expect((await failure(orch.rejectMerge(merged.id, { actor: 'alice' }))).code).toBe('LIMIT_FORBIDDEN');
+    const other = await failure(orch.approveMerge(merged.id, { actor: 'bob' }));
+    expect([other.code, other.details?.traceId]).toEqual(['LIMIT_MERGE_REFUSED', merged.id]);
+    expect((await orch.getTrace(undefined, merged.id))?.status).toBe('pending-review');
+    expect((await orch.rejectMerge(merged.id, { actor: 'bob' })).status).toBe('rejected');
+  });
+
   it.each([true, false])('of an approve and a reject at once, one is recorded and the other refused (governance service with review: %s)', async (withReview) => {
     const parent = await reviewedParent(withReview);
     const merged = (await orch.merge({ parentIds: [parent.id] })).trace;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { lstat, mkdir, open, realpath, rename, rm, unlink } from 'node:fs/promises';
+import { constants as fsPromiseConstants, copyFile, link, lstat, mkdir, open, realpath, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { formatIssues } from './config/issues.ts';
@@ -318,19 +318,28 @@ async function existing(target: string, option: string): Promise<Stats | undefin
   }
 }
 
+/** A name next to `target` that nothing else uses: `.<name>.<pid>.<hex>.<suffix>`. */
+const besideName = (target: string, suffix: string): string =>
+  path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
+
+/** Writes `content` to a new file `file` (refused if it exists) and flushes it to disk. */
+async function writeNew(file: string, content: string | Uint8Array): Promise<void> {
+  const handle = await open(file, 'wx', 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Writes `content` to a temporary file next to `target` (flushed to disk), then renames it over `target`. */
 async function writeAtomic(target: string, content: string | Uint8Array, option: string): Promise<void> {
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = besideName(target, 'tmp');
   // Removed at exit too: a second Ctrl-C exits at once, past the catch below.
   const release = removeAtExit(tmp);
   try {
-    const handle = await open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeNew(tmp, content);
     await rename(tmp, target);
   } catch (error) {
     await unlink(tmp).catch(() => undefined);
@@ -397,18 +406,79 @@ export async function checkOutputFolder(target: string, names: readonly string[]
 }
 
 /**
+ * Writes `files` into the existing folder `target` all or nothing: every file goes to a temporary
+ * file next to its place first (a failure there removes them and changes nothing); then each is
+ * renamed into place, the file it replaces kept aside (a hard link, or a copy) until all are in
+ * place. A rename refused midway puts the earlier files back and removes the new ones, so the folder
+ * never holds a new manifest.json beside old .csv files; should putting back fail too, the error
+ * says which files are new.
+ */
+async function replaceAll(target: string, files: readonly { path: string; content: string }[], option: string): Promise<string[]> {
+  const paths = files.map((f) => path.join(target, f.path));
+  const staged: { path: string; tmp: string }[] = [];
+  const releases: (() => void)[] = [];
+  const fix = `Check that the folder of ${option} is writable and has space.`;
+  const failed = (error: unknown) => String((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  try {
+    try {
+      for (const [i, f] of files.entries()) {
+        const tmp = besideName(paths[i]!, 'tmp');
+        releases.push(removeAtExit(tmp)); // a second Ctrl-C exits at once, past the catch below
+        staged.push({ path: paths[i]!, tmp });
+        await writeNew(tmp, f.content);
+      }
+    } catch (error) {
+      await Promise.all(staged.map((s) => unlink(s.tmp).catch(() => undefined)));
+      throw outError(option, staged.at(-1)!.path, `cannot be written (${failed(error)}); nothing was changed`, fix, error);
+    }
+    const placed: { path: string; kept?: string }[] = [];
+    let keeping: string | undefined;
+    try {
+      for (const s of staged) {
+        keeping = besideName(s.path, 'old');
+        try {
+          await link(s.path, keeping).catch(async (error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') throw error;
+            await copyFile(s.path, keeping!, fsPromiseConstants.COPYFILE_EXCL); // no hard links here
+          });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          keeping = undefined; // a new file: nothing to keep
+        }
+        await rename(s.tmp, s.path);
+        placed.push({ path: s.path, ...(keeping ? { kept: keeping } : {}) });
+        keeping = undefined;
+      }
+    } catch (error) {
+      if (keeping) await unlink(keeping).catch(() => undefined);
+      await Promise.all(staged.map((s) => unlink(s.tmp).catch(() => undefined)));
+      const left: string[] = [];
+      for (const p of placed.reverse()) {
+        await (p.kept ? rename(p.kept, p.path) : unlink(p.path)).catch(() => left.push(p.path));
+      }
+      const at = staged[placed.length]?.path ?? target;
+      throw left.length
+        ? outError(option, at, `cannot be written (${failed(error)}); the folder now holds new ${left.map((p) => path.basename(p)).join(', ')} beside the earlier files (they could not be put back)`, `${fix} Then export again with --force.`, error)
+        : outError(option, at, `cannot be written (${failed(error)}); nothing was changed`, fix, error);
+    }
+    await Promise.all(placed.map((p) => (p.kept ? unlink(p.kept).catch(() => undefined) : undefined)));
+    return paths;
+  } finally {
+    for (const release of releases) release();
+  }
+}
+
+/**
  * Writes files into the `--out` folder (created when missing). Refuses a path that exists and is not
  * a folder, files that already exist in it unless `force`, and protected paths. A new folder is
- * filled under a temporary name and renamed into place; into an existing folder each file is
- * written atomically (see `writeOutputFile`).
+ * filled under a temporary name and renamed into place; an existing folder gets all the files or,
+ * when one cannot be written, none (each written to a temporary file first, then all renamed into
+ * place, see `replaceAll`).
  */
 export async function writeOutputFolder(target: string, files: readonly { path: string; content: string }[], options: OutputOptions = {}): Promise<string[]> {
   const { option = '--out' } = options;
   const paths = files.map((f) => path.join(target, f.path));
-  if (await checkOutputFolder(target, files.map((f) => f.path), options)) {
-    for (const [i, f] of files.entries()) await writeAtomic(paths[i]!, f.content, option);
-    return paths;
-  }
+  if (await checkOutputFolder(target, files.map((f) => f.path), options)) return replaceAll(target, files, option);
   await ensureParent(target, option);
   const tmp = path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const release = removeAtExit(tmp);

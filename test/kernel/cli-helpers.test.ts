@@ -100,4 +100,26 @@ describe('writeOutputFolder', () => {
     await writeOutputFolder(path.join(dir, 'empty'), files);
     expect(readdirSync(path.join(dir, 'empty')).sort()).toEqual(['a.csv', 'b.csv']);
   });
+
+  it('into an existing folder writes every file or none: a later file that cannot be written leaves the earlier ones as they were', async () => {
+    const out = path.join(dir, 'existing');
+    mkdirSync(out);
+    writeFileSync(path.join(out, 'manifest.json'), 'old manifest');
+    writeFileSync(path.join(out, 'a.csv'), 'old a');
+    const held = () => Object.fromEntries(readdirSync(out).sort().map((n) => [n, readFileSync(path.join(out, n), 'utf8')]));
+    const before = held();
+    // The second file cannot be written at all (its folder is missing): nothing is renamed into place.
+    const unwritable = await rejection(writeOutputFolder(out, [{ path: 'manifest.json', content: 'new' }, { path: 'a.csv', content: 'new' }, { path: 'missing/b.csv', content: 'new' }], { force: true }));
+    expect(unwritable.message).toBe(`--out ${path.join(out, 'missing/b.csv')}: cannot be written (ENOENT); nothing was changed`);
+    expect(held()).toEqual(before);
+    // Written, but its rename is refused (a name that must be a folder) after the first two are in place: they are put back.
+    const unplaceable = await rejection(writeOutputFolder(out, [{ path: 'manifest.json', content: 'new' }, { path: 'a.csv', content: 'new' }, { path: 'c.csv/', content: 'new' }], { force: true }));
+    expect(unplaceable.message).toBe(`--out ${path.join(out, 'c.csv/')}: cannot be written (ENOTDIR); nothing was changed`);
+    expect(held()).toEqual(before);
+    // A new file among the replaced ones is removed again.
+    await rejection(writeOutputFolder(out, [{ path: 'a.csv', content: 'new' }, { path: 'd.csv', content: 'new' }, { path: 'e.csv/', content: 'new' }], { force: true }));
+    expect(held()).toEqual(before);
+    expect(await writeOutputFolder(out, [{ path: 'manifest.json', content: 'new' }, { path: 'a.csv', content: 'new' }, { path: 'b.csv', content: 'new' }], { force: true })).toHaveLength(3);
+    expect(held()).toEqual({ 'a.csv': 'new', 'b.csv': 'new', 'manifest.json': 'new' });
+  });
 });

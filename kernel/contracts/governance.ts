@@ -304,8 +304,9 @@ export interface GovernanceService {
    * the statistics (`merges.allowed|review|refused`, one per merge). `{ count: false }` only checks:
    * for a re-check of a merge already counted (its approval), and for a caller that may still refuse
    * the merge after this check — the orchestrator refuses unmergeable parents, a `beforeMerge` veto,
-   * a strategy that cannot combine the parents, a merge too large to store — and so counts the merge
-   * itself with `countMerge` once its outcome is known (`refused` when it is not made).
+   * a merge too large to store — and so counts the merge itself with `countMerge` once its outcome is
+   * known (`refused` when it is not made; a merge its caller must correct, such as a `majority` whose
+   * parents disagree, LIMIT_VALIDATION, is not counted, like any input error).
    */
   validateMerge(request: MergeRequest, options?: { count?: boolean }): Promise<MergeValidation>;
   /**

@@ -98,6 +98,13 @@ export function sortCurve(input: CurveInput, options: { plugin?: string } = {}):
  * API sorts a body's points by rate; the orchestrator reads a stored series): a detector's LimitError
  * naming `points[k]` (its field and the head of its message) is said of `pointName(k)` — `field`
  * for details.field, `label` for the message — so the caller is told which of its points to change.
+ *
+ * `optionHint` is for callers that set a detector's per-call options their own way (a CLI flag, a
+ * request field, the plugin's configured options): a detector's LimitError whose details suggest a
+ * call option (`details.option: { <key>: <value> }`, and `details.otherwise`, the remedy without it)
+ * gets the fix `optionHint(key, value, plugin)`, then ", or <otherwise>" — Menger's "pass the option
+ * normalize: true" becomes "pass --normalize" on the CLI. An `optionHint` answering undefined keeps the
+ * detector's fix.
  */
 export function detectKnee(
   detector: KneeDetector,
@@ -105,12 +112,14 @@ export function detectKnee(
   points: readonly { x: number; y: number }[],
   options?: Record<string, unknown>,
   pointName?: (k: number) => { field: string; label: string },
+  optionHint?: (key: string, value: unknown, plugin: string | undefined) => string | undefined,
 ): number | null {
   let index: number | null;
   try {
     ({ index } = options === undefined ? detector.detect([...points]) : detector.detect([...points], options));
   } catch (error) {
-    throw pointName === undefined ? error : renamePoint(error, points.length, pointName);
+    const named = pointName === undefined ? error : renamePoint(error, points.length, pointName);
+    throw optionHint === undefined ? named : rephraseOptionFix(named, optionHint);
   }
   if (index === null || (Number.isInteger(index) && index >= 0 && index < points.length)) return index;
   throw new LimitError('LIMIT_INTERNAL', `knee:${name} returned index ${String(index)} for ${points.length} point(s): a knee detector answers null or an integer from 0 to ${points.length - 1}`, {
@@ -132,6 +141,25 @@ function renamePoint(error: unknown, count: number, pointName: (k: number) => { 
   return new LimitError(error.code, message, {
     details: { ...error.details, field: `${to}${rest}` },
     fix: error.fix,
+    cause: error,
+    ...(error.plugin ? { plugin: error.plugin } : {}),
+  });
+}
+
+/** A LimitError whose details suggest a call option, its fix said as the caller sets that option. */
+function rephraseOptionFix(error: unknown, optionHint: (key: string, value: unknown, plugin: string | undefined) => string | undefined): unknown {
+  if (!isLimitError(error)) return error;
+  const option = error.details?.option;
+  if (option === null || typeof option !== 'object' || Array.isArray(option)) return error;
+  const entries = Object.entries(option as Record<string, unknown>);
+  if (entries.length !== 1) return error;
+  const [key, value] = entries[0]!;
+  const hint = optionHint(key, value, error.plugin);
+  if (hint === undefined) return error;
+  const otherwise = typeof error.details?.otherwise === 'string' ? `, or ${error.details.otherwise}` : '';
+  return new LimitError(error.code, error.message, {
+    details: error.details,
+    fix: `${hint[0]!.toUpperCase()}${hint.slice(1)}${otherwise}.`,
     cause: error,
     ...(error.plugin ? { plugin: error.plugin } : {}),
   });
@@ -421,6 +449,13 @@ export interface KneeCliMethod {
   /** The detector's name: `--method <method>` resolves `knee:<method>`. */
   method: string;
   callOptions(flags: KneeCliFlags, curve: CurveFile): Record<string, unknown>;
+  /**
+   * Optional: the flag that sets call option `key` to `value` (`--normalize` for menger's
+   * `normalize: true`), named in the fix of a detector error that suggests the option
+   * (`detectKnee`'s `optionHint`). Without one (or answering undefined) the fix names the plugin's
+   * option in the config.
+   */
+  flag?(key: string, value: unknown): string | undefined;
 }
 
 // Per program, because the commands are registered once but every knee plugin brings its own mapping.
@@ -451,7 +486,12 @@ function detect(rt: Runtime, methods: Map<string, KneeCliMethod>, curve: CurveFi
   const points = curve.x.map((x, i) => ({ x, y: curve.y[i]! }));
   // A point the detector refuses is named in the input file, as the file's other errors are (`curve.json › point 2 …`).
   const pointName = (k: number) => ({ field: `points[${k}]`, label: `${flags.input} › point ${k} (x ${curve.x[k]}, y ${curve.y[k]})` });
-  return { method: name, index: detectKnee(detector, name, points, options, pointName) };
+  // A call option the detector suggests is named as this command sets it: a flag, else the config.
+  const optionHint = (key: string, value: unknown, plugin: string | undefined) => {
+    const flag = methods.get(name)?.flag?.(key, value);
+    return flag ? `pass ${flag}` : `set plugins['${plugin ?? `knee-${name}`}'].${key}: ${JSON.stringify(value)} in the config (without a flag for it, the command calls knee:${name} with its configured options)`;
+  };
+  return { method: name, index: detectKnee(detector, name, points, options, pointName, optionHint) };
 }
 
 /**

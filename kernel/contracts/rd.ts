@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+
 /** An attributed graph for FGW: node features and (optionally weighted) edges. */
 export interface AttributedGraph {
   nodes: { id: string; features: number[]; weight?: number }[];
@@ -82,6 +84,13 @@ export interface KneeResult {
 export interface KneeDetector {
   readonly name: string;
   detect(points: { x: number; y: number }[], options?: Record<string, unknown>): KneeResult;
+  /**
+   * Optional: the schema of the per-call options `detect` takes (`callOptionsSchema(<the plugin's
+   * options>)`: every key optional, none defaulted, unknown keys refused). Callers that take options
+   * from users check them against it before calling — `POST /rd/knee` answers an option the detector
+   * lacks with 400 naming `body.options.<key>`. A detector without it takes no per-call options there.
+   */
+  readonly callOptions?: z.ZodObject;
 }
 
 /**

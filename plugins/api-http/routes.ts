@@ -9,7 +9,7 @@ import {
 } from 'limit-graph';
 import type { Socket } from 'node:net';
 import type { FastifyReply } from 'fastify';
-import { defineRoute, type RouteSpec } from './glue.ts';
+import { defineRoute, issuesToFieldErrors, type RouteSpec } from './glue.ts';
 import { ApiProblem } from './problem.ts';
 import {
   CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, FlagBody, FlagResponse, HealthResponse, IdParams, KneeBody, KneeQuery,
@@ -75,6 +75,30 @@ function pickDetector(s: Services, requested: string | undefined, where: string)
   const chosen = ['kneedle', 'menger'].find((d) => available.includes(d)) ?? available[0];
   if (!chosen) throw new LimitError('LIMIT_SERVICE_NOT_FOUND', 'No knee detector is loaded (enable knee-kneedle or knee-menger)', { details: { key: 'knee:*' } });
   return chosen;
+}
+
+/**
+ * POST /rd/knee's `options`, checked against the detector's per-call schema (`callOptions`) as the
+ * glue checks a body: an option the detector lacks or a value it refuses is 400 LIMIT_VALIDATION
+ * naming `body.options.<key>`, never passed on. None given: undefined (the configured options).
+ */
+function kneeCallOptions(detector: KneeDetector, name: string, options: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (options === undefined) return undefined;
+  const schema = detector.callOptions;
+  const known = schema ? Object.keys(schema.shape) : [];
+  const takes = known.length ? `the options of knee:${name} are ${known.join(', ')}` : `knee:${name} takes no per-call options`;
+  if (!schema) {
+    const keys = Object.keys(options);
+    if (keys.length === 0) return undefined;
+    const errors = keys.map((key) => ({ path: `body.options.${key}`, message: `Unrecognized key: ${JSON.stringify(key)} (${takes})` }));
+    throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors, {}, `Leave out body.options: ${takes}.`);
+  }
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    const errors = issuesToFieldErrors('body.options', parsed.error).map((e) => (e.message.startsWith('Unrecognized key') ? { ...e, message: `${e.message} (${takes})` } : e));
+    throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors, {}, `Correct or leave out the options named in errors (${takes}); options left out keep the plugin's configured values.`);
+  }
+  return parsed.data as Record<string, unknown>;
 }
 
 /**
@@ -307,12 +331,16 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
       responses: { schema: KneeResponse, description: 'Index into points (sorted by rate), or null when there is no knee.', errors: [...STD, 422] },
       handler: ({ body }) => {
         const detector = pickDetector(s, body.detector, 'body.detector');
+        const knee = s.knee(detector);
+        const callOptions = kneeCallOptions(knee, detector, body.options);
         const sorted = body.points
           .map((p, i) => ({ at: i, point: { step: p.step ?? i, rate: p.rate, distortion: p.distortion } as RdPoint }))
           .sort((a, b) => a.point.rate - b.point.rate || a.point.step - b.point.step);
         const points = sorted.map((p) => p.point);
         // A point the detector refuses is named as the request gave it (body.points.<i>), not by its place after the sort.
-        const index = detectKnee(s.knee(detector), detector, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, (k) => ({ field: `points[${sorted[k]!.at}]`, label: `points[${sorted[k]!.at}]` }));
+        // A call option the detector suggests (Menger's normalize: true) is named as this request sets it.
+        const optionHint = (key: string, value: unknown) => `send "options": { ${JSON.stringify(key)}: ${JSON.stringify(value)} } in the body`;
+        const index = detectKnee(knee, detector, points.map((p) => ({ x: p.rate, y: p.distortion })), callOptions, (k) => ({ field: `points[${sorted[k]!.at}]`, label: `points[${sorted[k]!.at}]` }), optionHint);
         return { detector, index, point: index === null ? null : (points[index] ?? null), points };
       },
     }),

@@ -190,6 +190,14 @@ export const KneeBody = z
   .object({
     points: z.array(z.object({ rate: z.number().finite(), distortion: z.number().finite(), step: z.number().int().min(0).optional() }).strict()).min(1).max(100_000),
     detector: ServiceName.optional(),
+    options: z
+      .record(z.string().max(64), z.unknown())
+      .optional()
+      .describe(
+        "Per-call options of the detector, checked against its own per-call schema (knee:<name>'s callOptions): kneedle takes S, curve, direction and online; " +
+          "menger takes normalize; another detector, its own. An option the detector lacks, or a value it refuses, answers 400 naming body.options.<key>. " +
+          'Options left out keep the plugin\'s configured values. GET /rd/knee has no options: it uses the configured ones.',
+      ),
   })
   .strict();
 

@@ -17,6 +17,7 @@ export { KneeKneedleOptions } from './options.ts';
 export interface KneedleService extends KneeDetector {
   readonly name: 'kneedle';
   readonly defaults: Readonly<KneeKneedleOptions>;
+  readonly callOptions: typeof KneeKneedleCallOptions;
   detect(points: { x: number; y: number }[], options?: KneedleOptions): KneedleResult;
   /** Same, for `{ x: [...], y: [...] }` or RD points `{ rate, distortion }`. */
   detectCurve(curve: CurveInput, options?: KneedleOptions): KneedleResult;
@@ -41,6 +42,7 @@ export function createKneedleService(defaults: KneeKneedleOptions): KneedleServi
   return Object.freeze({
     name: 'kneedle' as const,
     defaults: Object.freeze({ ...defaults }),
+    callOptions: KneeKneedleCallOptions,
     detectCurve,
     detect: (points: { x: number; y: number }[], options?: KneedleOptions) => detectCurve(points, options),
   });

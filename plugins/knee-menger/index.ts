@@ -5,7 +5,7 @@
 import { definePlugin, LimitError, registerKneeCommands, type CurveInput, type KneeDetector } from 'limit-graph';
 import type { z } from 'zod';
 import { type MengerResult, mengerKnee } from './menger.ts';
-import { KneeMengerOptions } from './options.ts';
+import { KneeMengerCallOptions, KneeMengerOptions } from './options.ts';
 
 export { mengerCurvature, mengerKnee } from './menger.ts';
 export { renderRdCurveSvg as renderRdSvg } from 'limit-graph';
@@ -17,6 +17,7 @@ export { KneeMengerOptions } from './options.ts';
 export interface MengerService extends KneeDetector {
   readonly name: 'menger';
   readonly defaults: Readonly<KneeMengerOptions>;
+  readonly callOptions: typeof KneeMengerCallOptions;
   detect(points: { x: number; y: number }[], options?: { normalize?: boolean }): MengerResult;
   /** Same, for `{ x: [...], y: [...] }` or RD points `{ rate, distortion }`. */
   detectCurve(curve: CurveInput, options?: { normalize?: boolean }): MengerResult;
@@ -52,6 +53,7 @@ export function createMengerService(defaults: KneeMengerOptions): MengerService 
   return Object.freeze({
     name: 'menger' as const,
     defaults: Object.freeze({ ...defaults }),
+    callOptions: KneeMengerCallOptions,
     detectCurve,
     detect: (points: { x: number; y: number }[], options?: { normalize?: boolean }) => detectCurve(points, options),
   });
@@ -74,6 +76,7 @@ export const kneeMengerPlugin = definePlugin({
           if (flags.online) throw new LimitError('LIMIT_RD_INVALID_INPUT', '--online applies to --method kneedle, not menger', { plugin: 'knee-menger', details: { field: '--online' }, fix: 'Drop --online, or pass --method kneedle.' });
           return flags.normalize === undefined ? {} : { normalize: flags.normalize };
         },
+        flag: (key, value) => (key === 'normalize' && value === true ? '--normalize' : undefined),
       }),
     );
   },

@@ -135,10 +135,18 @@ export function mengerKnee(curve: CurveInput, options: MengerOptions = {}): Meng
     if (k === Infinity) {
       const at = sorted.order[i]!;
       const field = Array.isArray(curve) ? `points[${at}]` : `x[${at}]`;
+      // Raw coordinates: normalize: true may help. The remedy is given as the call option
+      // (details.option, see detectKnee), which each caller names its own way: --normalize on the
+      // CLI, body.options.normalize over HTTP, plugins['knee-menger'].normalize for a stored series.
+      const scale = 'scale the curve up (multiply its x or its y values by a common factor)';
       throw new LimitError(
         'LIMIT_RD_INVALID_INPUT',
-        `${field}: this point and its neighbours (in x order) are so close together (about ${Math.max(Math.abs(x[i]! - x[i - 1]!), Math.abs(y[i]! - y[i - 1]!)).toPrecision(3)} apart) that their Menger curvature overflows a double; scale the curve up${normalized ? '' : ' or pass normalize: true'}`,
-        { plugin: 'knee-menger', details: { field } },
+        `${field}: this point and its neighbours (in x order) are so close together (about ${Math.max(Math.abs(x[i]! - x[i - 1]!), Math.abs(y[i]! - y[i - 1]!)).toPrecision(3)} apart) that their Menger curvature overflows a double`,
+        {
+          plugin: 'knee-menger',
+          details: { field, ...(normalized ? {} : { option: { normalize: true }, otherwise: scale }) },
+          fix: normalized ? `The curve is already min–max normalised: ${scale}, or spread its points apart.` : `Pass the option normalize: true (min–max scales both axes first), or ${scale}.`,
+        },
       );
     }
     kappa[i] = k;

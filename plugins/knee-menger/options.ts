@@ -1,3 +1,4 @@
+import { callOptionsSchema } from 'limit-graph';
 import { z } from 'zod';
 
 export const KneeMengerOptions = z
@@ -12,3 +13,6 @@ export const KneeMengerOptions = z
   .strict();
 
 export type KneeMengerOptions = z.output<typeof KneeMengerOptions>;
+
+/** Per-call overrides (`{ normalize }`), without defaults; an unknown key is an error. */
+export const KneeMengerCallOptions = callOptionsSchema(KneeMengerOptions);

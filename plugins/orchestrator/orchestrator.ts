@@ -1323,7 +1323,10 @@ export class OrchestratorService implements Orchestrator {
     const points = [...series.points].sort((a, b) => a.rate - b.rate || a.step - b.step);
     // A point the detector refuses is named by the series and its step (stored data, not a field of the call).
     const pointName = (k: number) => ({ field: 'series', label: `RD series "${seriesId}", step ${points[k]!.step} (rate ${points[k]!.rate}, distortion ${points[k]!.distortion})` });
-    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, pointName);
+    // A call option the detector suggests (Menger's normalize: true) is the plugin's configured one here: a stored series' knee uses it.
+    const optionHint = (key: string, value: unknown, plugin: string | undefined) =>
+      `set plugins['${plugin ?? `knee-${name}`}'].${key}: ${JSON.stringify(value)} in the config (the knee of a stored series uses the detector's configured options)`;
+    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, pointName, optionHint);
     return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
   }
 

@@ -306,6 +306,39 @@ describe('api-http rate–distortion', () => {
     expect(res.json.details.field).toBe('points[2]');
   });
 
+  it("POST /rd/knee takes the detector's per-call options (the fix Menger's refusal gives), checked by the detector's own schema", async () => {
+    // Raw Menger refuses three points 1e-320 apart; its fix says how this request turns normalize on.
+    const points = [{ rate: 2e-320, distortion: 0 }, { rate: 0, distortion: 0 }, { rate: 1e-320, distortion: 1e-320 }];
+    const refused = await s.req('POST', '/rd/knee', { body: { points, detector: 'menger' } });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.json.fix).toMatch(/^Send "options": \{ "normalize": true \} in the body, or scale the curve up/);
+    // Following it works: min–max normalised, the middle point (in rate order) is the knee.
+    const followed = await s.req('POST', '/rd/knee', { body: { points, detector: 'menger', options: { normalize: true } } });
+    expect(followed.status, followed.text).toBe(200);
+    expect(followed.json.point).toEqual({ step: 2, rate: 1e-320, distortion: 1e-320 });
+    // An option overrides the configured one for this call only; kneedle's own options reach kneedle.
+    expect((await s.req('POST', '/rd/knee', { body: { points: ELBOW, detector: 'kneedle', options: { online: true, S: 2 } } })).status).toBe(200);
+    // An option the chosen detector lacks (kneedle's S under menger, a typo) or a wrong value: 400 naming it.
+    for (const [detector, options, path] of [
+      ['menger', { S: 2 }, 'body.options.S'],
+      ['menger', { normalise: true }, 'body.options.normalise'],
+      ['menger', { normalize: 'yes' }, 'body.options.normalize'],
+      ['kneedle', { normalize: true }, 'body.options.normalize'],
+      ['kneedle', { S: -1 }, 'body.options.S'],
+    ] as const) {
+      const res = await s.req('POST', '/rd/knee', { body: { points: ELBOW, detector, options } });
+      expect(res.status, `${detector} ${JSON.stringify(options)}: ${res.text}`).toBe(400);
+      expect(res.json.code).toBe('LIMIT_VALIDATION');
+      expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual([path]);
+    }
+    const typo = await s.req('POST', '/rd/knee', { body: { points: ELBOW, detector: 'menger', options: { normalise: true } } });
+    expect(typo.json.errors[0].message).toContain('the options of knee:menger are normalize');
+    // The OpenAPI document shows the field.
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const body = doc.paths['/rd/knee'].post.requestBody.content['application/json'].schema;
+    expect(body.properties.options).toMatchObject({ type: 'object', description: expect.stringContaining('body.options.<key>') });
+  });
+
   it("GET /rd/knee: a stored point the detector refuses is named by its series and step (query.series), not as a body field of the GET", async () => {
     const id = (await s.req('POST', '/rd/series', { body: { sessionId, name: 'close points' } })).json.id as string;
     for (const [step, p] of [[0, { rate: 2e-320, distortion: 0 }], [1, { rate: 0, distortion: 0 }], [2, { rate: 1e-320, distortion: 1e-320 }]] as const) {
@@ -316,6 +349,8 @@ describe('api-http rate–distortion', () => {
     expect(res.json.code).toBe('LIMIT_RD_INVALID_INPUT');
     expect(res.json.errors[0].path).toBe('query.series');
     expect(res.json.detail).toMatch(new RegExp(`^RD series "${id}", step 2 \\(rate 1e-320, distortion 1e-320\\): .*Menger curvature overflows`));
+    // GET takes no options: the fix names the plugin's configured option, which a stored series' knee uses.
+    expect(res.json.fix).toMatch(/^Set plugins\['knee-menger'\]\.normalize: true in the config/);
   });
 });
 

@@ -141,4 +141,21 @@ describe('limit rd knee: flags of the other method are refused', () => {
     expect((await cli(['rd', 'knee', '--input', path.join(dir, 'curve.json'), '--method', 'menger', '--normalize', '--json'])).code).toBe(0);
     expect((await cli(['rd', 'knee', '--input', path.join(dir, 'curve.json'), '--online', '--json'])).code).toBe(0);
   });
+
+  it("menger's overflow refusal names the remedy as each caller gives it: --normalize here, the option in code", async () => {
+    const close = { x: [2e-320, 0, 1e-320], y: [0, 0, 1e-320] };
+    writeFileSync(path.join(dir, 'close.json'), JSON.stringify(close));
+    const raw = await cli(['rd', 'knee', '--input', path.join(dir, 'close.json'), '--method', 'menger', '--json']);
+    expect(raw.code).not.toBe(0);
+    expect(raw.stderr).toContain('Menger curvature overflows');
+    expect(raw.stderr).toContain('Pass --normalize, or scale the curve up');
+    expect(raw.stderr).not.toContain('normalize: true');
+    expect((await cli(['rd', 'knee', '--input', path.join(dir, 'close.json'), '--method', 'menger', '--normalize', '--json'])).code).toBe(0);
+    // In code (no caller to rephrase it): the call option itself, also in details.
+    const menger = createMengerService(KneeMengerOptions.parse({}));
+    expect(thrown(() => menger.detectCurve(close))).toMatchObject({
+      fix: expect.stringMatching(/^Pass the option normalize: true .*, or scale the curve up/),
+      details: { field: 'x[2]', option: { normalize: true } },
+    });
+  });
 });

@@ -1,6 +1,7 @@
 /** `limit rd fgw --input CASE.json [--method] [--alpha] [--epsilon] --json`. */
 import { LimitError, isLimitError, optionalNumberOption, rdCommandGroup, readJsonFile, type CommandRegistry, type NumberOptionSpec } from 'limit-graph';
 import { sparsePlan } from './api.ts';
+import { distortionValue } from './distortion.ts';
 
 async function readCase(file: string): Promise<Record<string, unknown>> {
   const data = await readJsonFile(file);
@@ -67,7 +68,7 @@ export function registerFgwCommand(registry: CommandRegistry): void {
     .option('--solver <solver>', 'entropic inner solver: log or scaling')
     .option('--max-iter <n>', 'outer iteration cap')
     .option('--plan-threshold <t>', 'leave plan entries ≤ t out (default: the plugin option)')
-    .option('--json', 'print { value, iterations, converged, plan, … } as one JSON document')
+    .option('--json', 'print { value, iterations, converged, plan, …, rawValue } as one JSON document')
     .action(async (flags: FgwFlags) => {
       const data = await readCase(flags.input);
       // `options` of another type is refused, not read as none (`"options": "entropic"` solved exact).
@@ -101,8 +102,11 @@ export function registerFgwCommand(registry: CommandRegistry): void {
       const threshold = (options.planThreshold as number | undefined) ?? fgw.defaults.planThreshold;
       const method = (options.method as string | undefined) ?? fgw.defaults.method;
       const alpha = (options.alpha as number | undefined) ?? fgw.defaults.alpha;
+      // The distortion as `distortion` and POST /rd/distortion report it (never below 0: the solver's sum
+      // can end a few ulps under 0 for a graph against itself); --json also gives compute's raw value.
+      const value = distortionValue(res.value);
       const out = {
-        value: res.value,
+        value,
         iterations: res.iterations,
         converged: res.converged,
         plan: sparsePlan(res, threshold),
@@ -112,11 +116,13 @@ export function registerFgwCommand(registry: CommandRegistry): void {
         gwTerm: res.gwTerm,
         n1: res.n1,
         n2: res.n2,
+        rawValue: res.value,
       };
       if (flags.json) registry.printJson(out);
       else {
+        const raw = value === res.value ? '' : ` (the solver's sum ${res.value}: rounding below 0)`;
         registry.print(
-          `FGW (${method}, α = ${alpha}) = ${res.value}\n  iterations ${res.iterations}, ${res.converged ? 'converged' : 'NOT converged'}; ` +
+          `FGW (${method}, α = ${alpha}) = ${value}${raw}\n  iterations ${res.iterations}, ${res.converged ? 'converged' : 'NOT converged'}; ` +
             `⟨M,T⟩ = ${res.linTerm}, structure term = ${res.gwTerm}; ${out.plan.length} plan entries`,
         );
       }

@@ -18,15 +18,23 @@ export interface FgwDistortion extends DistortionResult {
   n2: number;
 }
 
+/**
+ * The distortion an FGW objective value reports: never below 0. The objective is a sum of
+ * non-negative terms; the tracked cost can end a few ulps below 0 (a graph against itself: −2.9e-13
+ * for a 50-node path), and a distortion must never be negative. `compute` keeps the raw value;
+ * `distortion`, `distortionAsync`, the API and `limit rd fgw` report this one.
+ */
+export function distortionValue(raw: number): number {
+  return Math.max(0, raw);
+}
+
 /** Every field of an FgwDistortion except the plan, and the full result the plan is taken from. */
 export function solveDistortion(source: ContractGraph, target: ContractGraph, opts: RdFgwComputeOptions): { summary: Omit<FgwDistortion, 'plan'>; result: AnyFgwResult } {
   const result = computeFgw({ source, target }, opts);
   return {
     result,
     summary: {
-      // The objective is a sum of non-negative terms; the tracked cost can end a few ulps below 0
-      // (identical graphs), and a distortion must never be negative. `compute` keeps the raw value.
-      value: Math.max(0, result.value),
+      value: distortionValue(result.value),
       iterations: result.iterations,
       converged: result.converged,
       method: opts.method,

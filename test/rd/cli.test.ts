@@ -57,6 +57,23 @@ describe('limit rd', () => {
     expect(JSON.parse(bad.stdout).error.code).toBe('LIMIT_RD_INVALID_INPUT');
   });
 
+  it('fgw: a graph against itself is distortion 0, as `distortion` reports it; --json keeps compute\'s raw value beside it', async () => {
+    // A 50-node path against itself: the solver's sum ends at −2.9e-13 (rounding), not at 0.
+    const n = 50;
+    const g = { nodes: Array.from({ length: n }, (_, i) => ({ id: `n${i}`, features: [i / n] })), edges: Array.from({ length: n - 1 }, (_, i) => ({ source: `n${i}`, target: `n${i + 1}` })) };
+    const file = path.join(dir, 'self.json');
+    writeFileSync(file, JSON.stringify({ source: g, target: g }));
+    const r = await cli(['rd', 'fgw', '--input', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.rawValue).toBeLessThan(0);
+    expect(doc.rawValue).toBeGreaterThan(-1e-9);
+    expect(Object.is(doc.value, 0)).toBe(true);
+    const text = await cli(['rd', 'fgw', '--input', file]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^FGW \(exact, α = 0\.5\) = 0 \(the solver's sum -[0-9.e-]+: rounding below 0\)\n/);
+  });
+
   it('fgw: an empty or non-numeric numeric option is an error, not 0', async () => {
     const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
     const file = path.join(dir, 'graphs-num.json');

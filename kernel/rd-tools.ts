@@ -88,13 +88,19 @@ export function sortCurve(input: CurveInput, options: { plugin?: string } = {}):
   };
 }
 
+/** How the caller of detectKnee names its points and sets a detector's call options (see detectKnee). */
+export interface KneeCaller {
+  pointName?: (k: number) => { field: string; label: string };
+  optionHint?: (key: string, value: unknown, plugin: string | undefined) => string | undefined;
+}
+
 /**
  * The knee of `points` by `detector` (the service `knee:<name>`), its index checked: null or an
  * integer index into `points`. Another answer is a bug in the detector, refused as LIMIT_INTERNAL
  * naming it, never passed on as a knee without a point. The CLI, the orchestrator and the HTTP API
  * ask detectors through this.
  *
- * `pointName` is for points the caller knows by other names than their place in `points` (the HTTP
+ * `caller` says how the caller names what a detector's error is about. `pointName` is for points the caller knows by other names than their place in `points` (the HTTP
  * API sorts a body's points by rate; the orchestrator reads a stored series): a detector's LimitError
  * naming `points[k]` (its field and the head of its message) is said of `pointName(k)` — `field`
  * for details.field, `label` for the message — so the caller is told which of its points to change.
@@ -111,9 +117,9 @@ export function detectKnee(
   name: string,
   points: readonly { x: number; y: number }[],
   options?: Record<string, unknown>,
-  pointName?: (k: number) => { field: string; label: string },
-  optionHint?: (key: string, value: unknown, plugin: string | undefined) => string | undefined,
+  caller: KneeCaller = {},
 ): number | null {
+  const { pointName, optionHint } = caller;
   let index: number | null;
   try {
     ({ index } = options === undefined ? detector.detect([...points]) : detector.detect([...points], options));
@@ -491,7 +497,7 @@ function detect(rt: Runtime, methods: Map<string, KneeCliMethod>, curve: CurveFi
     const flag = methods.get(name)?.flag?.(key, value);
     return flag ? `pass ${flag}` : `set plugins['${plugin ?? `knee-${name}`}'].${key}: ${JSON.stringify(value)} in the config (without a flag for it, the command calls knee:${name} with its configured options)`;
   };
-  return { method: name, index: detectKnee(detector, name, points, options, pointName, optionHint) };
+  return { method: name, index: detectKnee(detector, name, points, options, { pointName, optionHint }) };
 }
 
 /**

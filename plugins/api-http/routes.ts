@@ -340,7 +340,10 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
         // A point the detector refuses is named as the request gave it (body.points.<i>), not by its place after the sort.
         // A call option the detector suggests (Menger's normalize: true) is named as this request sets it.
         const optionHint = (key: string, value: unknown) => `send "options": { ${JSON.stringify(key)}: ${JSON.stringify(value)} } in the body`;
-        const index = detectKnee(knee, detector, points.map((p) => ({ x: p.rate, y: p.distortion })), callOptions, (k) => ({ field: `points[${sorted[k]!.at}]`, label: `points[${sorted[k]!.at}]` }), optionHint);
+        const index = detectKnee(knee, detector, points.map((p) => ({ x: p.rate, y: p.distortion })), callOptions, {
+          pointName: (k) => ({ field: `points[${sorted[k]!.at}]`, label: `points[${sorted[k]!.at}]` }),
+          optionHint,
+        });
         return { detector, index, point: index === null ? null : (points[index] ?? null), points };
       },
     }),

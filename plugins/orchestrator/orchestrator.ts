@@ -1326,7 +1326,7 @@ export class OrchestratorService implements Orchestrator {
     // A call option the detector suggests (Menger's normalize: true) is the plugin's configured one here: a stored series' knee uses it.
     const optionHint = (key: string, value: unknown, plugin: string | undefined) =>
       `set plugins['${plugin ?? `knee-${name}`}'].${key}: ${JSON.stringify(value)} in the config (the knee of a stored series uses the detector's configured options)`;
-    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, pointName, optionHint);
+    const index = detectKnee(this.deps.container.resolve(`knee:${name}`), name, points.map((p) => ({ x: p.rate, y: p.distortion })), undefined, { pointName, optionHint });
     return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
   }
 

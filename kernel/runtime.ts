@@ -262,15 +262,33 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       options,
     };
     const pluginLogger = logger.child({ plugin: name });
+    // Keys this plugin registered (provide or provideScoped): each once.
+    const registered = new Set<string>();
     const checkKey = (key: string) => {
       if (!declared.has(key)) {
         throw new LimitError('LIMIT_PLUGIN_UNDECLARED_PROVIDE', `Plugin "${name}" registered "${key}" but does not list it in meta.provides`, { plugin: name, details: { key } });
+      }
+      if (registered.has(key)) {
+        // A second registration would replace the first silently (and both disposers would run).
+        throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${name}" registered "${key}" twice: a key is provided once`, {
+          plugin: name, details: { key },
+          fix: `Call ctx.provide('${key}', …) or ctx.provideScoped('${key}', …) once in the setup of plugin "${name}"; to change the service later, keep it in one object and change that object.`,
+        });
       }
     };
     const ctx: PluginContext = {
       name, hooks, config, container, logger: pluginLogger,
       provide(key, value, opts) {
-        checkKey(key);
+        try {
+          checkKey(key);
+        } catch (error) {
+          // The value is refused, but what it holds is still released: at close, or at once when closed.
+          if (opts?.dispose) {
+            if (closing) releaseLate(name, 'a value it provided', () => opts.dispose!(value));
+            else entry.disposers.push(() => opts.dispose!(value));
+          }
+          throw error;
+        }
         if (closing) {
           // A setup that went on past its time limit, after the runtime closed: what it opens now is released at once.
           if (opts?.dispose) releaseLate(name, 'a value it provided', () => opts.dispose!(value));
@@ -278,11 +296,13 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
         }
         // What others resolve names this plugin when a method throws something that is not an Error.
         container.register(key, asValue(guardService(value, name, key)));
+        registered.add(key);
         if (opts?.dispose) entry.disposers.push(() => opts.dispose!(value));
       },
       provideScoped(key, factory, opts) {
         checkKey(key);
         registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined, name);
+        registered.add(key);
       },
       resolve: (key) => resolveFor(key, name),
       has: (key) => container.hasRegistration(key),

@@ -402,6 +402,25 @@ describe('setup and disposal', () => {
     expect(error.details).toEqual({ key: 'storage' });
   });
 
+  it('refuses a key registered twice by one plugin, naming the plugin and the key, and still releases both values', async () => {
+    const released: string[] = [];
+    const twice = plugin('twice', { provides: ['svc:twice'] }, (ctx) => {
+      ctx.provide('svc:twice' as 'storage', { n: 1 } as never, { dispose: () => void released.push('first') });
+      ctx.provide('svc:twice' as 'storage', { n: 2 } as never, { dispose: () => void released.push('second') });
+    });
+    const error = await failure(createRuntime({ config: silent, plugins: [twice] }));
+    expect([error.code, error.plugin, error.message]).toEqual(['LIMIT_PLUGIN_INVALID', 'twice', 'Plugin "twice" registered "svc:twice" twice: a key is provided once']);
+    expect(error.details).toEqual({ key: 'svc:twice' });
+    expect(error.fix).toContain(`ctx.provide('svc:twice', …)`);
+    expect(released.sort()).toEqual(['first', 'second']);
+    // provide then provideScoped (or the reverse) under one key is the same mistake.
+    const mixed = plugin('mixed', { provides: ['svc:mixed'] }, (ctx) => {
+      ctx.provideScoped('svc:mixed' as 'storage', () => ({}) as never);
+      ctx.provide('svc:mixed' as 'storage', {} as never);
+    });
+    expect((await failure(createRuntime({ config: silent, plugins: [mixed] }))).message).toBe('Plugin "mixed" registered "svc:mixed" twice: a key is provided once');
+  });
+
   it('disposes in reverse order, and a failing dispose does not stop the others', async () => {
     const events: string[] = [];
     const mk = (name: string, fail = false) =>

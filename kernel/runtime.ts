@@ -16,6 +16,8 @@ import { orderPlugins, validatePluginOptions, withOptionOrigin, type LoadablePlu
 import { collectPlugins } from './resolve.ts';
 import { HealthResult } from './model/index.ts';
 import { withPluginTimeout } from './timeout.ts';
+import type { Runner } from './contracts/runner.ts';
+import type { Storage } from './contracts/storage.ts';
 import { formatIssues } from './config/issues.ts';
 
 /**
@@ -281,6 +283,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       provide(key, value, opts) {
         try {
           checkKey(key);
+          checkContract(name, key, value);
         } catch (error) {
           // The value is refused, but what it holds is still released: at close, or at once when closed.
           if (opts?.dispose) {
@@ -379,4 +382,42 @@ function checkInstance(name: string, value: unknown, keep: (dispose: () => unkno
       bad.includes('closeTimeoutMs') ? 'Make closeTimeoutMs a whole number of milliseconds (0: no limit), or leave it out (the setup time limit applies).' : '',
     ].filter(Boolean).join(' '),
   );
+}
+
+/** The methods of T that are not optional. */
+type RequiredMethods<T> = { [K in keyof T]-?: undefined extends T[K] ? never : T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
+
+// Every required method of the contract, and only those (the compiler checks both): optional ones
+// (Runner.closeSession) stay optional.
+const STORAGE_METHODS: Record<RequiredMethods<Storage>, true> = {
+  open: true, close: true, health: true, schemaVersion: true,
+  createSession: true, getSession: true, listSessions: true, closeSession: true,
+  createTrace: true, updateTrace: true, getTrace: true, listTraces: true,
+  appendProvenance: true, listProvenance: true, verifyProvenance: true,
+  addFlag: true, listFlags: true, addCheckpoint: true, listCheckpoints: true,
+  setQuarantine: true, getQuarantine: true, listQuarantined: true,
+  createRdSeries: true, appendRdPoint: true, getRdSeries: true, getRdSeriesSummary: true, listRdSeries: true,
+  incrementCounters: true, getCounters: true, batch: true,
+};
+const RUNNER_METHODS: Record<RequiredMethods<Runner>, true> = { executeIsolated: true, health: true };
+
+/**
+ * A value provided under a key the kernel has a contract for (`storage`, `runner:<name>`) has that
+ * contract's required methods, checked where it is provided: otherwise LIMIT_PLUGIN_INVALID names
+ * the plugin, the key and the missing methods — not a TypeError at the first use, far from the
+ * plugin. Only that the methods are functions; what they do is the conformance suite's to check.
+ */
+function checkContract(plugin: string, key: string, value: unknown): void {
+  const contract = key === 'storage' ? { name: 'Storage', file: 'storage', methods: Object.keys(STORAGE_METHODS) }
+    : key.startsWith('runner:') ? { name: 'Runner', file: 'runner', methods: Object.keys(RUNNER_METHODS) }
+    : undefined;
+  if (!contract) return;
+  const isObject = (typeof value === 'object' && value !== null) || typeof value === 'function';
+  const missing = contract.methods.filter((m) => !isObject || typeof (value as Record<string, unknown>)[m] !== 'function');
+  if (missing.length === 0) return;
+  const what = isObject ? `without the method(s) ${missing.join(', ')} the ${contract.name} contract requires` : `as ${value === null ? 'null' : `a ${typeof value}`}, not an object with the methods of the ${contract.name} contract`;
+  throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${plugin}" provides "${key}" ${what}`, {
+    plugin, details: { key, missing },
+    fix: `Give ctx.provide('${key}', …) an object with every method of ${contract.name} (kernel/contracts/${contract.file}.ts), each a function; the conformance suite (limit-graph/testing) checks what they do.`,
+  });
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, isLimitError, loadConfig, type ConfigInput, type LimitError } from 'limit-graph';
 import { KERNEL, tempProject } from '../helpers/temp-project.ts';
@@ -7,6 +8,7 @@ async function failure(promise: Promise<unknown>): Promise<LimitError> {
   if (!isLimitError(error)) throw new Error(`expected a LimitError, got ${String(error)}`);
   return error;
 }
+const FILE_STORAGE = path.resolve('plugins/storage-file/index.ts');
 const load = (config: ConfigInput, env: NodeJS.ProcessEnv = {}) => loadConfig({ config, env });
 
 describe('storage and storage-* plugin entries that contradict each other', () => {
@@ -40,8 +42,10 @@ describe('storage and storage-* plugin entries that contradict each other', () =
 describe('a storage backend written in the project (a plugin named storage-<name> listed by path or in use)', () => {
   const project = tempProject('limit-own-storage-', {
     'package.json': '{ "type": "module" }',
+    // A backend of one's own that keeps its records with the file backend (the kernel refuses a storage without the contract's methods).
     'plugins/storage-mine.ts': `import { definePlugin } from ${JSON.stringify(KERNEL)};
-export default definePlugin({ meta: { name: 'storage-mine', version: '1.0.0', provides: ['storage'] }, setup(ctx) { ctx.provide('storage', { backend: 'mine' } as never); } });`,
+import { FileStorage } from ${JSON.stringify(FILE_STORAGE)};
+export default definePlugin({ meta: { name: 'storage-mine', version: '1.0.0', provides: ['storage'] }, setup(ctx) { ctx.provide('storage', new FileStorage({ root: ctx.config.dataDir + '/mine', fsync: false, maxRecordBytes: 4194304, staleLockMs: 30000 })); } });`,
   });
   const storageOf = async (config: string, env: NodeJS.ProcessEnv = {}) => {
     project.write('limit.config.ts', `import mine from './plugins/storage-mine.ts';\nvoid mine;\nexport default ${config};`);

@@ -421,6 +421,27 @@ describe('setup and disposal', () => {
     expect((await failure(createRuntime({ config: silent, plugins: [mixed] }))).message).toBe('Plugin "mixed" registered "svc:mixed" twice: a key is provided once');
   });
 
+  it('refuses a storage or runner without the methods its contract requires where it is provided, naming the plugin, the key and the methods', async () => {
+    const runner = { name: 'half', capabilities: {}, health: async () => ({ status: 'ok' }) };
+    const half = await failure(createRuntime({ config: silent, plugins: [plugin('runner-half', { provides: ['runner:half'] }, (ctx) => ctx.provide('runner:half', runner as never))] }));
+    expect([half.code, half.plugin, half.message]).toEqual(['LIMIT_PLUGIN_INVALID', 'runner-half', 'Plugin "runner-half" provides "runner:half" without the method(s) executeIsolated the Runner contract requires']);
+    expect(half.details).toEqual({ key: 'runner:half', missing: ['executeIsolated'] });
+    expect(half.fix).toContain('kernel/contracts/runner.ts');
+    // closeSession is optional: a runner without it is accepted.
+    const whole = await createRuntime({ config: silent, plugins: [plugin('runner-whole', { provides: ['runner:whole'] }, (ctx) => ctx.provide('runner:whole', { ...runner, executeIsolated: async () => ({}) } as never))] });
+    await whole.close();
+
+    const released: string[] = [];
+    const store = { backend: 'mine', supports: {}, open: async () => undefined, close: async () => void released.push('closed'), health: 'ok' };
+    const storage = await failure(createRuntime({ config: silent, plugins: [plugin('storage-mine', { provides: ['storage'] }, (ctx) => ctx.provide('storage', store as never, { dispose: (s) => s.close() }))] }));
+    expect([storage.code, storage.plugin]).toEqual(['LIMIT_PLUGIN_INVALID', 'storage-mine']);
+    expect(storage.message).toMatch(/^Plugin "storage-mine" provides "storage" without the method\(s\) health, schemaVersion, createSession, .*, batch the Storage contract requires$/);
+    expect((storage.details as { missing: string[] }).missing).toHaveLength(28);
+    expect(released).toEqual(['closed']); // what the refused value holds is still released
+    const none = await failure(createRuntime({ config: silent, plugins: [plugin('storage-none', { provides: ['storage'] }, (ctx) => ctx.provide('storage', null as never))] }));
+    expect(none.message).toBe('Plugin "storage-none" provides "storage" as null, not an object with the methods of the Storage contract');
+  });
+
   it('disposes in reverse order, and a failing dispose does not stop the others', async () => {
     const events: string[] = [];
     const mk = (name: string, fail = false) =>
@@ -529,7 +550,7 @@ describe('a plugin that throws something that is not an Error', () => {
           ctx.provide('svc:frozen' as 'storage', frozen as never);
         }),
         plugin('runner-odd', { provides: ['runner:odd'] }, (ctx) => {
-          ctx.provide('runner:odd', { executeIsolated: async () => { throw { why: 'object thrown' }; } } as never);
+          ctx.provide('runner:odd', { executeIsolated: async () => { throw { why: 'object thrown' }; }, health: async () => ({ status: 'ok' }) } as never);
         }),
       ],
     });

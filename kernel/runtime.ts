@@ -321,6 +321,16 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
         entry.instance = instance;
         if (instance.dispose) entry.disposers.push(() => instance.dispose!()); // runs before the values it set up
       }
+      // A key it declares but did not register would fail only where something resolves it, naming no setup.
+      // (One registered on ctx.container directly counts: no other plugin may declare it.)
+      const unregistered = [...declared].filter((key) => !registered.has(key) && !container.hasRegistration(key));
+      if (unregistered.length) {
+        const keys = unregistered.map((k) => `"${k}"`).join(', ');
+        throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${name}" lists ${keys} in meta.provides but did not register ${unregistered.length === 1 ? 'it' : 'them'} in setup`, {
+          plugin: name, hook: 'setup', details: { keys: unregistered },
+          fix: `Register ${unregistered.length === 1 ? 'it' : 'each'} in the setup of plugin "${name}" (ctx.provide('${unregistered[0]}', …) or ctx.provideScoped, before setup returns), or remove ${unregistered.length === 1 ? 'it' : 'them'} from its meta.provides.`,
+        });
+      }
     } catch (error) {
       entry.info.setupMs = performance.now() - started;
       setUp.push(entry); // what it registered before failing is disposed too

@@ -115,7 +115,10 @@ describe('definePlugin', () => {
 describe('plugin ordering', () => {
   it('sorts by dependsOn and keeps config order among independent plugins (stable)', async () => {
     const order: string[] = [];
-    const track = (name: string, meta: Partial<Plugin['meta']> = {}) => plugin(name, meta, () => void order.push(name));
+    const track = (name: string, meta: Partial<Plugin['meta']> = {}) => plugin(name, meta, (ctx) => {
+      order.push(name);
+      for (const key of meta.provides ?? []) ctx.provide(key as 'storage', { executeIsolated: async () => ({}), health: async () => ({ status: 'ok' }) } as never);
+    });
     const rt = await createRuntime({
       config: silent,
       plugins: [
@@ -357,16 +360,28 @@ describe('setup and disposal', () => {
     expect([tooEarly.code, tooEarly.plugin, tooEarly.message]).toEqual(['LIMIT_SERVICE_NOT_FOUND', 'needs-greeter', 'No service is registered under "greeter" yet: plugin "greeter" provides it, but is set up after plugin "needs-greeter"']);
     expect(tooEarly.fix).toContain('Add "greeter" to meta.dependsOn of plugin "needs-greeter"');
 
-    const lazy = plugin('lazy', { provides: ['lazy'] });
-    const user = plugin('user', { dependsOn: ['lazy'] }, (ctx) => void ctx.resolve('lazy' as never));
-    const never = await failure(createRuntime({ config: silent, plugins: [lazy, user] }));
-    expect([never.code, never.plugin, never.message]).toEqual(['LIMIT_SERVICE_NOT_FOUND', 'lazy', 'No service is registered under "lazy": plugin "lazy" lists it in meta.provides but has not registered it']);
-    expect(never.fix).toContain("ctx.provide('lazy', …)");
-    const runtime = await createRuntime({ config: silent, plugins: [lazy] });
-    expect(() => runtime.resolve('lazy' as never)).toThrow('plugin "lazy" lists it in meta.provides but has not registered it');
+    const runtime = await createRuntime({ config: silent, plugins: [greeter] });
     // A key no plugin lists keeps the plain refusal.
     expect(() => runtime.resolve('nothing' as never)).toThrow('No service is registered under "nothing"');
     await runtime.close();
+  });
+
+  it('refuses a plugin whose setup returns without registering a key it lists in meta.provides, naming the plugin and the keys', async () => {
+    const released: string[] = [];
+    const lazy = plugin('lazy', { provides: ['lazy', 'svc:done', 'svc:later'] }, (ctx) => {
+      ctx.provide('svc:done' as 'storage', {} as never, { dispose: () => void released.push('value') });
+      ctx.hooks.boot.tapPromise(ctx.name, async () => ctx.provide('svc:later' as 'storage', {} as never));
+      return { dispose: () => void released.push('instance') };
+    });
+    const user = plugin('user', { dependsOn: ['lazy'] }, (ctx) => void ctx.resolve('lazy' as never));
+    const error = await failure(createRuntime({ config: silent, plugins: [lazy, user] }));
+    expect([error.code, error.plugin, error.hook, error.message]).toEqual(['LIMIT_PLUGIN_INVALID', 'lazy', 'setup', 'Plugin "lazy" lists "lazy", "svc:later" in meta.provides but did not register them in setup']);
+    expect(error.details).toEqual({ keys: ['lazy', 'svc:later'] });
+    expect(error.fix).toContain("ctx.provide('lazy', …)");
+    expect(released).toEqual(['instance', 'value']); // what it did set up is released
+    // A key registered per session counts.
+    const scoped = await createRuntime({ config: silent, plugins: [plugin('scoped', { provides: ['svc:scoped'] }, (ctx) => ctx.provideScoped('svc:scoped' as 'storage', () => ({}) as never))] });
+    await scoped.close();
   });
 
   it('wraps a setup failure with the plugin name', async () => {

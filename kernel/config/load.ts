@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
 import { tsImport } from 'tsx/esm/api';
 import { fileKindOf, jsonErrorPosition } from '../cli-helpers.ts';
-import { ERROR_CODES, LimitError, describeThrown, isLimitError } from '../errors.ts';
+import { ERROR_CODES, LimitError, describeThrown, isError, isLimitError } from '../errors.ts';
 import { ConfigSchema, type ConfigInput, type ResolvedConfig } from './schema.ts';
 import { BACKEND_NAME } from './backends.ts';
 import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
@@ -123,7 +123,9 @@ async function runningFile<T>(file: string, run: () => Promise<T> | T): Promise<
   try {
     return await run();
   } catch (error) {
-    if (!isLimitError(error) || !Object.hasOwn(ERROR_CODES, error.code) || NAMES_FILE.has(error)) throw error;
+    if (NAMES_FILE.has(error as object)) throw error;
+    // Compiling, importing or running the file failed: a fix that says which of them, naming the file.
+    if (!isLimitError(error) || !Object.hasOwn(ERROR_CODES, error.code)) throw loadFailed(file, error, undefined, true);
     throw namingFile(new LimitError(error.code, `${error.message} (thrown while loading ${file})`, {
       cause: error,
       fix: error.fix,
@@ -502,19 +504,66 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could n
   }
 }
 
-function loadFailed(file: string, error: unknown, what = `Could not load ${file}`): LimitError {
+/**
+ * `ran`: the error came out of importing the file as a module or calling its default function
+ * (runningFile), so the fix can say whether it failed to compile, to import, or threw while it ran;
+ * otherwise (cosmiconfig reading the file, a YAML parser) the catalogue's fix stands.
+ */
+function loadFailed(file: string, error: unknown, what = `Could not load ${file}`, ran = false): LimitError {
   const reason = describeThrown(error);
   // esbuild compiles a .ts/.js file outside a "type": "module" package (or with no package.json at
   // all) to CommonJS, which has no top-level await; .mts/.mjs are ES modules wherever they are.
   const commonJs = /"cjs" output format/.test(reason) && /\.(ts|js)$/.test(file);
   const esm = file.replace(/\.(ts|js)$/, (ext) => (ext === '.ts' ? '.mts' : '.mjs'));
+  const name = path.basename(file);
+  const fix = commonJs
+    ? `${name} is compiled as CommonJS because no package.json with "type": "module" is above it, and CommonJS has no top-level await: rename it to ${path.basename(esm)}, or add a package.json with { "type": "module" } to its folder.`
+    : ran
+      ? moduleFailureFix(file, error)
+      : undefined;
   return namingFile(new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${reason}`, {
     cause: error,
     details: { file },
-    ...(commonJs
-      ? { fix: `${path.basename(file)} is compiled as CommonJS because no package.json with "type": "module" is above it, and CommonJS has no top-level await: rename it to ${path.basename(esm)}, or add a package.json with { "type": "module" } to its folder.` }
-      : {}),
+    ...(fix === undefined ? {} : { fix }),
   }));
+}
+
+/** Node's codes for an import that cannot be resolved or loaded (a missing file or package, a bad specifier). */
+const IMPORT_ERROR_CODES = new Set([
+  'ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND', 'ERR_PACKAGE_PATH_NOT_EXPORTED', 'ERR_PACKAGE_IMPORT_NOT_DEFINED',
+  'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_UNKNOWN_FILE_EXTENSION', 'ERR_INVALID_MODULE_SPECIFIER', 'ERR_UNSUPPORTED_ESM_URL_SCHEME',
+  'ERR_REQUIRE_ESM', 'ERR_IMPORT_ATTRIBUTE_MISSING', 'ERR_IMPORT_ATTRIBUTE_TYPE_INCOMPATIBLE', 'ERR_IMPORT_ATTRIBUTE_UNSUPPORTED',
+]);
+
+/**
+ * What went wrong when a config file or preset was imported or its default function called: it
+ * does not compile (esbuild's TransformError; a SyntaxError raised by Node's parser, whose first
+ * frame is Node's loader, not code that ran — a JSON.parse in the file is an exception it threw),
+ * an import it makes cannot be found or linked, or its code (or a module it imports) threw.
+ */
+function moduleFailureKind(error: unknown): 'syntax' | 'import' | 'threw' {
+  if (!isError(error)) return 'threw';
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && IMPORT_ERROR_CODES.has(code)) return 'import';
+  if (error.name === 'TransformError' || /^Transform failed with \d+ error/.test(error.message)) return 'syntax';
+  if (error.name === 'SyntaxError') {
+    if (/^The requested module .* does not provide an export named /.test(error.message)) return 'import';
+    const firstFrame = /^\s+at .*$/m.exec(error.stack ?? '')?.[0] ?? '';
+    if (firstFrame === '' || firstFrame.includes('node:internal/')) return 'syntax';
+  }
+  return 'threw';
+}
+
+function moduleFailureFix(file: string, error: unknown): string {
+  const name = path.basename(file);
+  switch (moduleFailureKind(error)) {
+    case 'syntax':
+      return `Fix the syntax error in ${name} (or in a module it imports) that the message points to, then run \`limit config\` again.`;
+    case 'import':
+      return `Fix the import in ${name} (or in a module it imports) that the message names: correct the path (relative to the importing file) or the export's name, or install the missing package; then run \`limit config\` again.`;
+    case 'threw':
+      return `${name}'s own code threw this error while it ran (its top level, its default function or a module it imports): fix that code or what it depends on (a variable, a file it reads), then run \`limit config\` again.`;
+  }
 }
 
 /**

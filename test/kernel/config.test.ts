@@ -175,6 +175,34 @@ ${where}`;
     expect(plain.details).toEqual({ file });
   });
 
+  it('a file that does not load: the fix says whether it does not compile, imports what cannot be found, or threw while it ran', async () => {
+    const fixOf = async (text: string, name = 'limit.config.ts') => {
+      write(name, text);
+      const error = await failure(loadConfig({ cwd: dir, configFile: name, env: {} }));
+      expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+      return error.fix;
+    };
+    const threw = "limit.config.ts's own code threw this error while it ran (its top level, its default function or a module it imports): fix that code or what it depends on (a variable, a file it reads), then run `limit config` again.";
+    expect(await fixOf(`type T = string;\nthrow new Error('boom');`)).toBe(threw);
+    expect(await fixOf(`const a: any = undefined;\nconst b = a.b;\nexport default { tenant: b };`)).toBe(threw);
+    // A SyntaxError the file's code raises (JSON.parse) is an exception it threw, not a syntax error of the file.
+    expect(await fixOf(`const parsed = JSON.parse('{x');\nexport default parsed;`)).toBe(threw);
+    expect(await fixOf(`export default () => {\n  throw new TypeError('no tenant');\n};`)).toBe(threw);
+    write('helper.ts', `throw new Error('helper boom');`);
+    expect(await fixOf(`import './helper.ts';\nexport default {};`)).toBe(threw);
+    write('presets/strict.ts', `throw new Error('preset boom');`);
+    expect(await fixOf(`export default { extends: './presets/strict.ts' };`)).toBe(threw.replace('limit.config.ts', 'strict.ts'));
+
+    const syntax = (name: string) => `Fix the syntax error in ${name} (or in a module it imports) that the message points to, then run \`limit config\` again.`;
+    expect(await fixOf('export default {{;')).toBe(syntax('limit.config.ts'));
+    expect(await fixOf('export default {{;', 'other.mjs')).toBe(syntax('other.mjs'));
+    const importFix = "Fix the import in limit.config.ts (or in a module it imports) that the message names: correct the path (relative to the importing file) or the export's name, or install the missing package; then run `limit config` again.";
+    expect(await fixOf(`import x from './missing.ts';\nexport default x;`)).toBe(importFix);
+    expect(await fixOf(`import x from 'no-such-package-here';\nexport default x;`)).toBe(importFix);
+    write('named.ts', 'export const a = 1;');
+    expect(await fixOf(`import { nope } from './named.ts';\nexport default { tenant: nope };`)).toBe(importFix);
+  });
+
   it('errors about plugins name the config file given with --config, not limit.config.ts', async () => {
     write('other.config.ts', `export default { logLevel: 'silent', plugins: { 'my-own-pack': {} } };`);
     const missing = await failure(createRuntime({ cwd: dir, configFile: 'other.config.ts', env: {} }));

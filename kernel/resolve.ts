@@ -5,12 +5,11 @@
  *   2. a path (`./my-plugin.ts`) relative to the config file;
  *   3. an installed package `limit-plugin-<name>` or `<name>`.
  */
-import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
-import { configProvenance, esmExports, importFresh, invalidConfig, type ConfigProvenance } from './config/load.ts';
+import { configProvenance, esmExports, importFresh, invalidConfig, modulePath, type ConfigProvenance } from './config/load.ts';
 import { formatPath, type FormattedIssue } from './config/issues.ts';
 import { builtinBackends, builtinFile } from './config/backends.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -31,9 +30,6 @@ export interface PluginEntry {
   configKeys?: readonly string[];
 }
 
-/** Extensions tried for a path entry written without one (`./my-plugin` → `./my-plugin.ts`). */
-const PATH_EXTENSIONS = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'];
-
 /** Where a plugin entry was looked for, for messages: the config file, or the folder when given in code. */
 function relativeTo(rootDir: string, configFile: string | null | undefined): string {
   return configFile ? `the config file ${configFile}` : `the folder ${rootDir}`;
@@ -50,7 +46,8 @@ async function importPlugin(name: string, rootDir: string, configFile?: string |
   if (builtin) return { mod: await loading(name, builtin, () => import(pathToFileURL(builtin).href)), from: builtin };
   if (name.startsWith('.') || path.isAbsolute(name)) {
     const resolved = path.resolve(rootDir, name);
-    const file = PATH_EXTENSIONS.map((ext) => resolved + ext).find((f) => existsSync(f) && statSync(f).isFile());
+    // Written without an extension (`./my-plugin` → `./my-plugin.ts`), as presets may be.
+    const { file } = modulePath(resolved);
     if (!file) {
       throw new LimitError('LIMIT_PLUGIN_NOT_FOUND', `Plugin "${name}" not found: no file ${resolved} (the path is resolved relative to ${relativeTo(rootDir, configFile)})`, {
         details: { plugin: name, path: resolved },

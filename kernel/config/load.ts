@@ -3,7 +3,7 @@
  * Every load reads the files afresh: no module cache survives between loads, so a long-running
  * process can reload its configuration.
  */
-import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -45,6 +45,22 @@ export async function importFresh(file: string): Promise<Record<string, unknown>
   } finally {
     for (const key of Object.keys(requireCache)) if (!cached.has(key) && !isLibraryFile(key)) delete requireCache[key];
   }
+}
+
+/**
+ * Suffixes tried for a module path (`./my-plugin`, `./presets/base`): the path as written, then with
+ * each extension limit imports, then as a folder's index. Plugin entries and presets given by path
+ * are resolved alike (modulePath).
+ */
+export const PATH_EXTENSIONS = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'] as const;
+
+/**
+ * The regular file a module path names, `resolved` (absolute) with each of `suffixes` in turn;
+ * `tried` lists every candidate, for a message saying where it looked.
+ */
+export function modulePath(resolved: string, suffixes: readonly string[] = PATH_EXTENSIONS): { file: string | undefined; tried: string[] } {
+  const tried = suffixes.map((suffix) => resolved + suffix);
+  return { file: tried.find((f) => existsSync(f) && statSync(f).isFile()), tried };
 }
 
 /** Node's CommonJS module cache (`require.cache`), shared by every CommonJS load in the process. */
@@ -586,12 +602,35 @@ function isPresetPath(name: string): boolean {
   return name.startsWith('.') || path.isAbsolute(name);
 }
 
-/** Resolves a preset name: a built-in `presets/<name>.{ts,js}` or a path relative to the config. */
-function presetFile(name: string, rootDir: string): string | undefined {
-  const candidates = isPresetPath(name)
-    ? [path.resolve(rootDir, name)]
-    : ['ts', 'js'].map((ext) => path.join(PACKAGE_ROOT, 'presets', `${name}.${ext}`));
-  return candidates.find((f) => existsSync(f));
+/** Suffixes tried for a preset path: those of a plugin path, and `.json` (a preset may be a JSON file). */
+const PRESET_PATH_SUFFIXES = [...PATH_EXTENSIONS, '.json'];
+
+/**
+ * Resolves a preset name: a built-in `presets/<name>.{ts,js}`, or a path relative to the file that
+ * names it, tried as written and with the extensions a plugin path is (`./base` → `./base.ts`).
+ */
+function presetFile(name: string, rootDir: string): { file: string | undefined; tried: string[] } {
+  if (isPresetPath(name)) return modulePath(path.resolve(rootDir, name), PRESET_PATH_SUFFIXES);
+  return modulePath(path.join(PACKAGE_ROOT, 'presets', name), ['.ts', '.js']);
+}
+
+/** The built-in presets (`default`): the modules directly in presets/. */
+function builtinPresets(): string[] {
+  const dir = path.join(PACKAGE_ROOT, 'presets');
+  if (!existsSync(dir)) return [];
+  return [...new Set(readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).map((f) => f.replace(/\.(ts|js)$/, '')))].sort();
+}
+
+function presetNotFound(name: string, source: string, rootDir: string, tried: readonly string[]): LimitError {
+  const builtins = builtinPresets();
+  const isPath = isPresetPath(name);
+  const fix = isPath
+    ? `Correct the path "${name}" in extends of ${describeOrigin(source)}: a relative path starts from ${rootDir} (the folder of the file that names it), and may leave out the extension.`
+    : `Use a built-in preset (${builtins.join(', ')}), or name a preset file of your own by its path relative to ${rootDir}, starting with ./ ('./${name}').`;
+  return new LimitError('LIMIT_PRESET_NOT_FOUND', `${source} › extends: preset "${name}" not found${isPath ? '' : ` (the built-in presets are ${builtins.join(', ')})`}; looked for ${tried.join(', ')}`, {
+    details: { preset: name, tried },
+    fix,
+  });
 }
 
 /**
@@ -621,8 +660,8 @@ async function applyPresets(
   const origins: Origins = new Map();
   const applied: string[] = [];
   for (const name of names as string[]) {
-    const file = presetFile(name, rootDir);
-    if (!file) throw new LimitError('LIMIT_PRESET_NOT_FOUND', `${source} › extends: preset "${name}" not found`, { details: { preset: name } });
+    const { file, tried } = presetFile(name, rootDir);
+    if (!file) throw presetNotFound(name, source, rootDir, tried);
     // A preset is its file: the same name in another folder is another preset ('./base.ts' in lib/
     // is lib/base.ts), and one file named two ways ('./a.ts', '../p/a.ts') is the same one.
     const label = isPresetPath(name) ? presetName(file, configDir) : name;

@@ -288,6 +288,30 @@ describe('presets', () => {
     expect((await failure(loadConfig({ cwd: dir, env: {} }))).code).toBe('LIMIT_PRESET_CYCLE');
   });
 
+  it('a preset path may leave out its extension, as a plugin path may; one not found lists the paths tried', async () => {
+    write('presets/base.ts', 'export default { tenant: "base" };');
+    write('presets/shared/index.ts', 'export default { extends: "../data", logLevel: "error" };');
+    write('presets/data.json', '{ "dataDir": "state" }');
+    write('limit.config.ts', 'export default { extends: ["./presets/base", "./presets/shared"] };');
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config).toMatchObject({ tenant: 'base', logLevel: 'error', dataDir: path.join(dir, 'state') });
+    expect(config.presets).toEqual(['./presets/base', '../data', './presets/shared']);
+
+    write('limit.config.ts', 'export default { extends: "./presets/missing" };');
+    const missing = await failure(loadConfig({ cwd: dir, env: {} }));
+    const base = path.join(dir, 'presets', 'missing');
+    const tried = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js', '.json'].map((s) => base + s);
+    expect(missing.code).toBe('LIMIT_PRESET_NOT_FOUND');
+    expect(missing.message).toBe(`limit.config.ts › extends: preset "./presets/missing" not found; looked for ${tried.join(', ')}`);
+    expect(missing.details).toEqual({ preset: './presets/missing', tried });
+    expect(missing.fix).toBe(`Correct the path "./presets/missing" in extends of limit.config.ts: a relative path starts from ${dir} (the folder of the file that names it), and may leave out the extension.`);
+
+    write('limit.config.ts', 'export default { extends: "base" };');
+    const bare = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(bare.message).toMatch(/^limit\.config\.ts › extends: preset "base" not found \(the built-in presets are default\); looked for .*presets[\\/]base\.ts, .*presets[\\/]base\.js$/);
+    expect(bare.fix).toBe(`Use a built-in preset (default), or name a preset file of your own by its path relative to ${dir}, starting with ./ ('./base').`);
+  });
+
   it('tells presets apart by their file, not by how extends names them', async () => {
     // lib/index.ts's './base.ts' is lib/base.ts, another file than the config's './base.ts': no cycle.
     write('base.ts', 'export default { extends: "./lib/index.ts", tenant: "base" };');

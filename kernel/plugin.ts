@@ -257,8 +257,8 @@ export function pluginOptionIssues(entries: readonly PluginOptionsEntry[], sourc
     }
     const all = result.error.issues.map((issue) => withEnvValue(withEnvHint(issue, plugin, raw), raw, envSources));
     const [fromEntry, fromObject] = configKeys && origin ? splitByOrigin(all, new Set([...configKeys, ...Object.keys(envSources ?? {})])) : [all, []];
-    issues.push(...formatIssues(fromEntry, sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources));
-    for (const issue of formatIssues(fromObject, origin!.source)) {
+    issues.push(...formatIssues(fromEntry, sourceOf ?? source, ['plugins', key ?? plugin.meta.name], envSources, schema));
+    for (const issue of formatIssues(fromObject, origin!.source, [], {}, schema)) {
       const at = under(origin!.label, issue.path);
       issues.push({ path: at, message: issue.message, text: `${origin!.source} › ${at}: ${issue.message}` });
     }

@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 // load.ts imports schema.ts, which imports this module: PACKAGE_ROOT is read only when called.
 import { PACKAGE_ROOT } from './load.ts';
+import { nearestName } from './issues.ts';
 
 /** A backend name as `storage` and STORAGE_BACKEND take it: `sqlite`, `my-store` (selects `storage-<name>`). */
 export const BACKEND_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -28,13 +29,14 @@ export function builtinBackends(): string[] {
 /**
  * Why `value` is not a backend name, or undefined when it is one. The value is quoted as given and
  * never normalised: one that is a built-in backend but for case or surrounding whitespace
- * (`SQLite`, ` sqlite `) is refused with "did you mean 'sqlite'?".
+ * (`SQLite`, ` sqlite `), or close to one (`SQLit`), is refused with "did you mean 'sqlite'?"
+ * (nearestName, the config's one "did you mean").
  */
 export function backendNameProblem(value: string): string | undefined {
   if (BACKEND_NAME.test(value)) return undefined;
   const backends = builtinBackends();
   const list = `the built-in backends are ${backends.join(', ')}`;
-  const near = backends.find((b) => b === value.trim().toLowerCase());
+  const near = nearestName(value, backends);
   if (near) return `${JSON.stringify(value)} is not a backend name: names are lowercase, without spaces (did you mean '${near}'?); ${list}`;
   return `${JSON.stringify(value)} is not a backend name such as "sqlite" (storage takes a name, never a path): a backend of your own (a plugin named storage-<name>) is listed by its path in plugins or in use, and selected by <name>; ${list}`;
 }

@@ -19,23 +19,94 @@ export function formatIssues(
   source: string | ((path: readonly (string | number)[]) => string),
   prefix: readonly (string | number)[] = [],
   envSources: Record<string, string> = {},
+  /** The schema the issues come from: an unknown key close to one of its object's keys gets "did you mean". */
+  schema?: z.core.$ZodType,
 ): FormattedIssue[] {
   const sourceOf = typeof source === 'function' ? source : () => source;
   return issues.flatMap(matchedBranch).flatMap((issue) => {
     const segments = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
     const fromEnv = issue.path.length > 0 ? envSources[String(issue.path[0])] : undefined;
-    // Unknown keys of one object may come from different files: one line per file.
-    if (issue.code === 'unrecognized_keys' && typeof source === 'function') {
+    if (issue.code === 'unrecognized_keys') {
+      const known = schema ? objectKeysAt(schema, issue.path) : undefined;
+      // Unknown keys of one object may come from different files: one line per file.
       const byFile = new Map<string, string[]>();
       for (const key of issue.keys) byFile.set(sourceOf([...segments, key]), [...(byFile.get(sourceOf([...segments, key])) ?? []), key]);
-      return [...byFile].map(([file, keys]) =>
-        line(file, segments, `Unrecognized key${keys.length === 1 ? '' : 's'}: ${keys.map((k) => JSON.stringify(k)).join(', ')}`),
-      );
+      return [...byFile].map(([file, keys]) => line(file, segments, unrecognizedKeys(keys, known)));
     }
     const message = sentenceCase(describeIssue(issue)) + (fromEnv ? ` (from environment variable ${fromEnv})` : '');
     // A value from a variable is the variable's to correct, not the file's (a built-in preset, say).
     return [line(fromEnv ?? sourceOf(segments), segments, message)];
   });
+}
+
+/** `Unrecognized keys: "storag" (did you mean 'storage'?), "colour"`: zod's words, with a near miss of a known key named. */
+function unrecognizedKeys(keys: readonly string[], known: readonly string[] | undefined): string {
+  const described = keys.map((key) => {
+    const near = known ? nearestName(key, known.filter((k) => !keys.includes(k))) : undefined;
+    return `${JSON.stringify(key)}${near === undefined ? '' : ` (did you mean '${near}'?)`}`;
+  });
+  return `Unrecognized key${keys.length === 1 ? '' : 's'}: ${described.join(', ')}`;
+}
+
+/**
+ * The one of `candidates` that `value` most likely misspells, for a "did you mean": the same but for
+ * case and surrounding whitespace (`SQLite`, `loglevel`), else the single closest by edit distance
+ * when it is small for the name's length (one edit up to 5 characters, two beyond; none for 3 or
+ * fewer). Undefined when nothing is that close, or two candidates are equally close. Shared by every
+ * "did you mean" (unknown config keys and plugin options, storage backend names).
+ */
+export function nearestName(value: string, candidates: readonly string[]): string | undefined {
+  const wanted = value.trim().toLowerCase();
+  const same = candidates.filter((c) => c.toLowerCase() === wanted);
+  if (same.length > 0) return same.length === 1 ? same[0] : undefined;
+  const limit = wanted.length <= 3 ? 0 : wanted.length <= 5 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  let tie = false;
+  for (const candidate of candidates) {
+    const d = editDistance(wanted, candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance, tie] = [candidate, d, false];
+    else if (d === bestDistance) tie = true;
+  }
+  return tie ? undefined : best;
+}
+
+/** Levenshtein distance, with a swap of two neighbouring characters counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * The keys of the object schema at `path` inside `schema` (through optional, default, pipe and the
+ * like, records, arrays, and the branches of a union), or undefined when there is none.
+ */
+function objectKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
+  const inner = (def.innerType ?? (def.type === 'pipe' ? def.in : undefined)) as z.core.$ZodType | undefined;
+  if (inner) return objectKeysAt(inner, path);
+  if (def.type === 'union') {
+    for (const option of def.options as z.core.$ZodType[]) {
+      const keys = objectKeysAt(option, path);
+      if (keys) return keys;
+    }
+    return undefined;
+  }
+  const shape = def.type === 'object' ? (def.shape as Record<string, z.core.$ZodType>) : undefined;
+  if (path.length === 0) return shape ? Object.keys(shape) : undefined;
+  const [head, ...rest] = path;
+  if (shape) return typeof head === 'string' && Object.hasOwn(shape, head) ? objectKeysAt(shape[head]!, rest) : undefined;
+  if (def.type === 'record') return objectKeysAt(def.valueType as z.core.$ZodType, rest);
+  if (def.type === 'array') return objectKeysAt(def.element as z.core.$ZodType, rest);
+  return undefined;
 }
 
 /** zod's message for a union that failed every branch, when its schema gives none. */

@@ -350,7 +350,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (!parsed.success) {
     // Plugin options are checked too, so that one run lists every problem.
     const pluginIssues = await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance);
-    throw invalidConfig([...formatIssues(parsed.error.issues, sourceOf, [], envSources), ...pluginIssues], source);
+    throw invalidConfig([...formatIssues(parsed.error.issues, sourceOf, [], envSources, ConfigSchema), ...pluginIssues], source);
   }
   const conflicts = storageConflicts(parsed.data, sourceOf, envSources.storage);
   if (conflicts.length) throw invalidConfig([...conflicts, ...(await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance))], source);

@@ -44,7 +44,7 @@ export default { extends: 'default', logLevel: 'silent', use: [shell.configure({
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
     expect(lines(error)).toEqual([
       'limit.config.ts › use[0] (shell).timeoutMs: Too small: expected number to be >0',
-      'limit.config.ts › use[0] (shell): Unrecognized key: "timeoutMS"',
+      'limit.config.ts › use[0] (shell): Unrecognized key: "timeoutMS" (did you mean \'timeoutMs\'?)',
     ]);
     expect(error.message).not.toContain('presets/default');
     expect(error.fix).toBe("Correct the plugin's options in limit.config.ts; its README lists every option.");
@@ -69,7 +69,7 @@ export default { use: [shell.configure({ label: 5 })] };`);
     const error = await failure(createRuntime({ config: { extends: 'default', logLevel: 'silent' }, plugins: [shell.configure({ timeoutMS: 1 } as never)], env: {}, boot: false }));
     expect(lines(error)).toEqual([
       'createRuntime({ plugins }) › plugins[0] (shell).timeoutMs: Expected number, received undefined',
-      'createRuntime({ plugins }) › plugins[0] (shell): Unrecognized key: "timeoutMS"',
+      'createRuntime({ plugins }) › plugins[0] (shell): Unrecognized key: "timeoutMS" (did you mean \'timeoutMs\'?)',
     ]);
     expect(error.fix).toBe("Correct the plugin's options in createRuntime({ plugins }); its README lists every option.");
   });
@@ -126,7 +126,7 @@ describe('a mistake in a preset names the preset file', () => {
     expect(error.message.split('\n')[0]).toBe('Invalid configuration in limit.config.ts and presets/mine.ts:');
     expect(lines(error)).toEqual(
       expect.arrayContaining([
-        'presets/mine.ts › (root): Unrecognized key: "storag"',
+        'presets/mine.ts › (root): Unrecognized key: "storag" (did you mean \'storage\'?)',
         'limit.config.ts › tenant: Expected string, received number',
         'presets/mine.ts › plugins.storage-sqlite.busyTimeoutMs: Expected number, received string',
       ]),
@@ -266,6 +266,19 @@ describe('messages say where a value came from and what is allowed', () => {
     expect(other.message).not.toContain('did you mean');
   });
 
+  it('an unknown key close to a known one (case, a typo) gets "did you mean", at the top level and in plugin options; others none', async () => {
+    write('limit.config.ts', `export default { storag: 'sqlite', loglevel: 'warn', DataDir: 'x', colour: 'red', plugins: { 'rd-fgw': { alpa: 0.5, Epsilon: 0.1, zzz: 1 } } };`);
+    const error = await failure(loadConfig({ cwd: project.dir, env: {} }));
+    expect(lines(error)).toEqual([
+      `limit.config.ts › (root): Unrecognized keys: "storag" (did you mean 'storage'?), "loglevel" (did you mean 'logLevel'?), "DataDir" (did you mean 'dataDir'?), "colour"`,
+      `limit.config.ts › plugins.rd-fgw: Unrecognized keys: "alpa" (did you mean 'alpha'?), "Epsilon" (did you mean 'epsilon'?), "zzz"`,
+    ]);
+    expect(error.details?.issues).toContainEqual({ path: '(root)', message: `Unrecognized keys: "storag" (did you mean 'storage'?), "loglevel" (did you mean 'logLevel'?), "DataDir" (did you mean 'dataDir'?), "colour"` });
+    // The same mechanism as a backend name's: a near miss of a built-in backend is named too.
+    const backend = await failure(loadConfig({ cwd: project.dir, env: { STORAGE_BACKEND: 'SQLit' } }));
+    expect(backend.message).toContain(`"SQLit" is not a backend name: names are lowercase, without spaces (did you mean 'sqlite'?)`);
+  });
+
   it('a missing option that an environment variable sets names the variable (STORAGE_BACKEND=postgres without DATABASE_URL)', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } }));
@@ -368,7 +381,7 @@ describe('help works whatever the config', () => {
     expect(r.stdout).toContain('doctor');
     expect(r.stderr).toContain('warning: plugin commands are unavailable because the configuration failed to load:');
     expect(r.stderr).toContain('LIMIT_CONFIG_INVALID');
-    expect(r.stderr).toContain('Unrecognized keys: "plugns", "logLevle"');
+    expect(r.stderr).toContain('Unrecognized keys: "plugns" (did you mean \'plugins\'?), "logLevle" (did you mean \'logLevel\'?)');
   });
 
   it('a plugin command\'s help with a config whose plugin fails prints the overall help and why', async () => {

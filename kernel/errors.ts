@@ -196,11 +196,26 @@ export function formatError(error: unknown): string {
     lines.push(`  at ${[error.plugin && `plugin "${error.plugin}"`, error.hook && `hook "${error.hook}"`].filter(Boolean).join(', ')}`);
   }
   lines.push(`  fix: ${error.fix}`);
-  // Every cause, an Error or not (a plugin that threw `{ reason: 'bad db' }`).
+  // Every cause, an Error or not (a plugin that threw `{ reason: 'bad db' }`), except one whose text
+  // the message above it already quotes (`Could not load x.ts: boom` over `boom`): said once.
+  let above = error.message;
   let cause = error.cause;
   for (let depth = 0; cause !== undefined && depth < 10; depth++) {
-    lines.push(`  cause: ${describeThrown(cause)}`);
+    const text = describeThrown(cause);
+    if (!quotes(above, text)) lines.push(`  cause: ${text}`);
+    above = text;
     cause = isError(cause) ? cause.cause : undefined;
   }
   return lines.join('\n');
+}
+
+/** Whether `message` holds `text` whole: not as part of a longer word (`boom` is not in `kaboom`). */
+function quotes(message: string, text: string): boolean {
+  if (text === '') return true;
+  for (let at = message.indexOf(text); at >= 0; at = message.indexOf(text, at + 1)) {
+    const before = message[at - 1];
+    const after = message[at + text.length];
+    if ((before === undefined || !/\w/.test(before) || !/\w/.test(text[0]!)) && (after === undefined || !/\w/.test(after) || !/\w/.test(text.at(-1)!))) return true;
+  }
+  return false;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LimitError, formatError } from 'limit-graph';
 import { runCli } from '../helpers/cli.ts';
 import { main as exampleMain } from '../../examples/custom-plugin.ts';
 
@@ -80,6 +81,23 @@ describe('limit CLI', () => {
     const json = await cli(['plugins', '--json', '--config', 'bad.config.ts']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout).error.code).toBe('LIMIT_CONFIG_INVALID');
+  });
+
+  it('an error is printed with its cause only when the message does not already say it', async () => {
+    writeFileSync(path.join(dir, 'boom.config.ts'), `throw new Error('boom');`);
+    const r = await cli(['config', '--config', 'boom.config.ts']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`LIMIT_CONFIG_LOAD_FAILED: Could not load ${path.join(dir, 'boom.config.ts')}: boom\n  fix: boom.config.ts's own code threw`);
+    expect(r.stderr).not.toContain('cause:');
+    expect(r.stderr.match(/boom(?!\.config)/g)).toHaveLength(1);
+    // A cause the message does not quote is still printed, and so is the rest of the chain.
+    const inner = new Error('ECONNREFUSED 127.0.0.1:5432');
+    const outer = new LimitError('LIMIT_STORAGE_UNAVAILABLE', 'Cannot reach PostgreSQL', { cause: new Error('pool failed', { cause: inner }) });
+    expect(formatError(outer).split('\n').filter((l) => l.startsWith('  cause: '))).toEqual(['  cause: pool failed', '  cause: ECONNREFUSED 127.0.0.1:5432']);
+    const quoting = new LimitError('LIMIT_STORAGE_UNAVAILABLE', 'Cannot reach PostgreSQL: pool failed', { cause: new Error('pool failed', { cause: inner }) });
+    expect(formatError(quoting).split('\n').filter((l) => l.startsWith('  cause: '))).toEqual(['  cause: ECONNREFUSED 127.0.0.1:5432']);
+    // Quoted whole only: "boom" is not in "kaboom".
+    expect(formatError(new LimitError('LIMIT_INTERNAL', 'kaboom', { cause: new Error('boom') }))).toContain('  cause: boom');
   });
 
   it('a plugin that throws something that is not an Error: readable, naming the plugin where the kernel sees it, never [object Object]', async () => {

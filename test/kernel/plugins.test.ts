@@ -520,7 +520,8 @@ describe('a plugin that throws something that is not an Error', () => {
     expect(setupObject).toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', plugin: 'throws-object', hook: 'setup' });
     expect(setupObject.message).toBe(`Plugin "throws-object" failed during setup: ${described("{ reason: 'bad db' }")}`);
     expect(setupObject.cause).toBe(thrown);
-    expect(formatError(setupObject)).toContain(`cause: ${described("{ reason: 'bad db' }")}`);
+    // The message already quotes the cause: formatError says it once, with no cause line repeating it.
+    expect(formatError(setupObject)).toBe(`LIMIT_PLUGIN_SETUP_FAILED: Plugin "throws-object" failed during setup: ${described("{ reason: 'bad db' }")}\n  at plugin "throws-object", hook "setup"\n  fix: ${setupObject.fix}`);
     const setupUndefined = await failure(createRuntime({ config: silent, plugins: [plugin('throws-undefined', {}, () => { throw undefined; })] }));
     expect(setupUndefined.message).toBe(`Plugin "throws-undefined" failed during setup: ${described('undefined')}`);
 

@@ -248,6 +248,39 @@ ${where}`;
   });
 });
 
+describe('as the README documents: YAML through --config, and where a relative dataDir points', () => {
+  it('--config reads .yaml, .yml and a file without extension as YAML (JSON text too, JavaScript not); the search finds no YAML', async () => {
+    write('conf/a.yaml', 'tenant: from-yaml\nextends: ./base\n');
+    write('conf/base.ts', 'export default { logLevel: "error" };');
+    write('conf/b.yml', 'tenant: from-yml\n');
+    write('conf/limitrc', 'tenant: no-ext\nplugins:\n  storage-sqlite: { path: x.db }\n');
+    write('conf/jsonrc', '{ "tenant": "json-text" }');
+    write('conf/jsrc', 'export default { tenant: "js" };');
+    write('work/.keep', '');
+    const cwd = path.join(dir, 'work');
+    expect((await loadConfig({ cwd, configFile: '../conf/a.yaml', env: {} })).config).toMatchObject({ tenant: 'from-yaml', logLevel: 'error' });
+    expect((await loadConfig({ cwd, configFile: '../conf/b.yml', env: {} })).config.tenant).toBe('from-yml');
+    expect((await loadConfig({ cwd, configFile: '../conf/limitrc', env: {} })).config).toMatchObject({ tenant: 'no-ext', plugins: { 'storage-sqlite': { path: 'x.db' } } });
+    expect((await loadConfig({ cwd, configFile: '../conf/jsonrc', env: {} })).config.tenant).toBe('json-text');
+    const js = await failure(loadConfig({ cwd, configFile: '../conf/jsrc', env: {} }));
+    expect(js.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(js.message).toContain(`YAML Error in ${path.join(dir, 'conf/jsrc')}`);
+    write('limit.config.yaml', 'tenant: searched\n');
+    expect((await loadConfig({ cwd: dir, env: {} })).config.configFile).toBeNull();
+  });
+
+  it('a relative dataDir, from the file, a preset elsewhere or LIMIT_DATA_DIR, is resolved against the config file\'s folder (no file: the current folder)', async () => {
+    write('conf/limit.config.ts', 'export default { extends: "../presets/p.ts" };');
+    write('presets/p.ts', 'export default { dataDir: "from-preset" };');
+    write('work/.keep', '');
+    const cwd = path.join(dir, 'work');
+    expect((await loadConfig({ cwd, configFile: '../conf/limit.config.ts', env: {} })).config.dataDir).toBe(path.join(dir, 'conf/from-preset'));
+    expect((await loadConfig({ cwd, configFile: '../conf/limit.config.ts', env: { LIMIT_DATA_DIR: 'state' } })).config.dataDir).toBe(path.join(dir, 'conf/state'));
+    expect((await loadConfig({ cwd, configFile: '../conf/limit.config.ts', env: { LIMIT_DATA_DIR: path.join(dir, 'abs') } })).config.dataDir).toBe(path.join(dir, 'abs'));
+    expect((await loadConfig({ cwd, env: { LIMIT_DATA_DIR: 'state' } })).config.dataDir).toBe(path.join(cwd, 'state'));
+  });
+});
+
 describe('environment overrides', () => {
   it('STORAGE_BACKEND, LIMIT_LOG_LEVEL, LIMIT_TENANT and LIMIT_DATA_DIR override the file', async () => {
     write('limit.config.ts', 'export default { storage: "sqlite", logLevel: "info", tenant: "file" };');

@@ -79,7 +79,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_GOVERNANCE_BLOCKED: spec('Blocked by governance policy', 'Review the flags on the trace; change the policy only if the block is wrong.', 403),
   LIMIT_MERGE_REFUSED: spec('Merge refused by governance', 'Release or fix the parents named in the message, or change the policy.', 409),
   LIMIT_RULE_INVALID: spec('Governance rule is invalid', 'A rule needs { id, flag, surfaces, evaluate }.'),
-  LIMIT_GOVERNANCE_PACK_MISSING: spec('A governance preset names a rule pack that no plugin provides', 'Add extends: \'default\' to the config (it enables every built-in rule pack), or enable the plugin governance-rules-<pack>, or list only loaded packs in the governance plugin\'s `packs` option.'),
+  LIMIT_GOVERNANCE_PACK_MISSING: spec('A governance preset (or the governance plugin\'s packs option) names a rule pack that no plugin provides', 'Add extends: \'default\' to the config (it enables every built-in rule pack), or enable the plugin governance-rules-<pack>, or list only loaded packs in the governance plugin\'s `packs` option.'),
   LIMIT_GOVERNANCE_STORAGE_REQUIRED: spec('This governance operation needs a storage plugin', 'Select a storage backend (storage: \'sqlite\') in limit.config.ts; check and eval work without one.'),
   // rate–distortion
   LIMIT_RD_INVALID_INPUT: spec('Invalid rate–distortion input', 'Correct the field named in the message.', 422),

@@ -51,14 +51,19 @@ function packMissingFix(missing: readonly string[], loaded: readonly string[], c
 /** A value as an error names it: its type, not its content. */
 const describeValue = (v: unknown): string => (v === null || v === undefined ? String(v) : Array.isArray(v) ? 'an array' : typeof v);
 
-/** The rules of the preset's packs and the inline ones, each with where it comes from (for the engine's errors). */
-function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[]): { rules: GovernanceRule[]; origins: Map<GovernanceRule, RuleOrigin> } {
+/**
+ * The rules of the preset's packs and the inline ones, each with where it comes from (for the engine's
+ * errors). `packsOption`: the pack list is the plugin's `packs` option, not the preset's own.
+ */
+function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[], packsOption: boolean): { rules: GovernanceRule[]; origins: Map<GovernanceRule, RuleOrigin> } {
   const registered = new Map(ctx.keys('governance:rules:').map((k) => [k.slice('governance:rules:'.length), k as `governance:rules:${string}`]));
   const missing = preset.packs.filter((p) => !registered.has(p));
   if (missing.length) {
-    throw new LimitError('LIMIT_GOVERNANCE_PACK_MISSING', `Governance preset "${preset.name}" uses rule pack(s) ${missing.join(', ')}, which no plugin provides`, {
+    // Named where the list came from: the plugin's packs option, or the preset.
+    const naming = packsOption ? `plugins.governance.packs (preset "${preset.name}") names` : `Governance preset "${preset.name}" uses`;
+    throw new LimitError('LIMIT_GOVERNANCE_PACK_MISSING', `${naming} rule pack(s) ${missing.join(', ')}, which no plugin provides`, {
       plugin: 'governance',
-      details: { missing, registered: [...registered.keys()] },
+      details: { missing, registered: [...registered.keys()], packsFrom: packsOption ? 'option' : 'preset' },
       fix: packMissingFix(missing, [...registered.keys()], ctx.config.configFile),
     });
   }
@@ -109,7 +114,7 @@ export default definePlugin({
       let engine = engines.get(name);
       if (!engine) {
         const preset = resolvePreset(options, name);
-        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules), preset, ruleBudgetMs: options.ruleBudgetMs, judgeBudgetMs: options.judgeBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
+        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules, name === options.preset && options.packs !== undefined), preset, ruleBudgetMs: options.ruleBudgetMs, judgeBudgetMs: options.judgeBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
         engines.set(name, engine);
       }
       return engine;

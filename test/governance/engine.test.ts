@@ -23,7 +23,15 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
   it('refuses a preset whose rule pack is not loaded, naming the plugin to enable', async () => {
     await expect(createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-jailbreak': true, governance: {} } } })).rejects.toMatchObject({
       code: 'LIMIT_GOVERNANCE_PACK_MISSING',
+      message: expect.stringMatching(/^Governance preset "default" uses rule pack\(s\) .*injection.*, which no plugin provides$/),
       fix: expect.stringMatching(/^Add extends: 'default' to the config .*'governance-rules-injection': true.*set plugins.governance.packs to the packs you load \(\['jailbreak'\]\)/),
+      details: expect.objectContaining({ packsFrom: 'preset' }),
+    });
+    // A pack list the config gave is named as the config's, not the preset's.
+    await expect(createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-jailbreak': true, governance: { packs: ['jailbreak', 'acme'] } } } })).rejects.toMatchObject({
+      code: 'LIMIT_GOVERNANCE_PACK_MISSING',
+      message: 'plugins.governance.packs (preset "default") names rule pack(s) acme, which no plugin provides',
+      details: expect.objectContaining({ missing: ['acme'], packsFrom: 'option' }),
     });
   });
 

@@ -45,6 +45,9 @@ export async function cgroupPids(cgroupDir: string): Promise<number[]> {
   }
 }
 
+/** How long PidsCgroups.remove waits for a killed execution's processes to be reaped. */
+const REMOVE_WAIT_MS = 10_000;
+
 /** A pids cgroup directory under which the runner makes one child cgroup per execution. */
 export class PidsCgroups {
   // A process that exits without disposing the runner (a second Ctrl-C) still removes the base.
@@ -94,17 +97,22 @@ export class PidsCgroups {
     return dir;
   }
 
-  /** Removes a (killed) execution's cgroup; retries while the kernel reaps its last processes. */
+  /**
+   * Removes a (killed) execution's cgroup; retries while the kernel reaps its last processes — for
+   * up to REMOVE_WAIT_MS, not a number of tries: on a loaded machine reaping a killed tree can take
+   * well over a second, and a cgroup given up on stays behind after the process exits.
+   */
   async remove(dir: string): Promise<void> {
-    for (let attempt = 0; attempt < 50; attempt++) {
+    const deadline = performance.now() + REMOVE_WAIT_MS;
+    for (let pause = 10; ; pause = Math.min(pause * 2, 100)) {
       try {
         await rmdir(dir);
         return;
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return;
+        if (code === 'ENOENT' || performance.now() > deadline) return;
         await killTree(undefined, dir);
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, pause));
       }
     }
   }

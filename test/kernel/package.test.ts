@@ -113,7 +113,8 @@ describe('npm pack', () => {
   });
 });
 
-describe('the packed package, installed in a fresh project', () => {
+// Each test runs node or tsc on the installed package (≈ 20 s alone): room for a machine busy with other test files.
+describe('the packed package, installed in a fresh project', { timeout: 120_000 }, () => {
   it("import('limit-graph') runs the default preset from dist and records a verified trace; limit-graph/testing works", () => {
     writeFileSync(
       path.join(app, 'check.mjs'),

@@ -309,7 +309,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       if (ext && !Object.hasOwn(CONFIG_LOADERS, ext) && !READ_AS_YAML.includes(ext)) {
         throw new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${file}: limit reads no configuration file ending in ${ext}`, {
           details: { file },
-          fix: `Pass --config a file ending in ${Object.keys(CONFIG_LOADERS).join(', ')} (TypeScript, JavaScript or JSON), or leave --config out to search from the current folder.`,
+          fix: `Pass --config a file ending in ${[...Object.keys(CONFIG_LOADERS), ...READ_AS_YAML].join(', ')} (TypeScript, JavaScript, JSON or YAML; a file without an extension is read as YAML), or leave --config out to search from the current folder.`,
         });
       }
       result = await wrapLoad(() => explorer.load(file), file);

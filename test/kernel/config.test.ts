@@ -102,7 +102,13 @@ describe('loading limit.config.ts', () => {
     expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
     expect(error.message).toBe(`Could not load ${file}: limit reads no configuration file ending in .toml`);
     expect(error.details).toEqual({ file });
-    expect(error.fix).toContain('.ts, .mts, .cts, .js, .mjs, .cjs, .json');
+    expect(error.fix).toContain('.ts, .mts, .cts, .js, .mjs, .cjs, .json, .yaml, .yml (TypeScript, JavaScript, JSON or YAML; a file without an extension is read as YAML)');
+    // Every extension the fix lists is one --config reads.
+    const listed = /ending in ((?:\.\w+(?:, )?)+) \(/.exec(error.fix)![1]!.split(', ');
+    for (const ext of listed) {
+      write(`listed${ext}`, ext === '.cjs' ? 'module.exports = { tenant: "listed" };' : /\.[cm]?[jt]s$/.test(ext) ? 'export default { tenant: "listed" };' : '{ "tenant": "listed" }');
+      expect((await loadConfig({ cwd: dir, configFile: `listed${ext}`, env: {} })).config.tenant, ext).toBe('listed');
+    }
   });
 
   it('reads a CommonJS config file (.cjs, a .js with module.exports) and what it requires afresh on every load', async () => {

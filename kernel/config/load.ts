@@ -180,15 +180,32 @@ function loadJson(file: string, content: string): unknown {
  * An empty object stays valid.
  */
 function requireConfig(value: unknown, file: string, fromFunction: boolean): unknown {
-  if (value === null || value === undefined) throw noConfig(file, `its default export${fromFunction ? ', a function, returned' : ' is'} ${String(value)}`);
+  if (value === null || value === undefined) {
+    throw noConfig(file, configFileKind(file) === 'module' ? `its default export${fromFunction ? ', a function, returned' : ' is'} ${String(value)}` : `it is ${String(value)}`);
+  }
   return value;
 }
 
+/**
+ * How a config file (or preset) holds its configuration, by its extension: JSON text, YAML (what
+ * cosmiconfig reads as YAML: READ_AS_YAML, or no extension), else a module's default export.
+ */
+function configFileKind(file: string): 'module' | 'json' | 'yaml' {
+  const ext = path.extname(file);
+  if (ext === '.json') return 'json';
+  return ext === '' || READ_AS_YAML.includes(ext) ? 'yaml' : 'module';
+}
+
+/** A config file or preset that yields no configuration; the fix says how to write one in that file's kind. */
 function noConfig(file: string, why: string): LimitError {
-  return namingFile(new LimitError('LIMIT_CONFIG_INVALID', `${path.basename(file)} exports no configuration: ${why} (${file})`, {
-    details: { file },
-    fix: `Export the configuration as default: \`export default defineConfig({ … })\` (\`export default {}\` for none), or delete ${path.basename(file)} to run on the built-in defaults.`,
-  }));
+  const name = path.basename(file);
+  const kind = configFileKind(file);
+  const fix = {
+    module: `Export the configuration as default: \`export default defineConfig({ … })\` (\`export default {}\` for none), or delete ${name} to run on the built-in defaults.`,
+    json: `Write the configuration in ${name} as a JSON object (\`{ "extends": "default" }\`; \`{}\` for none), or delete ${name} to run on the built-in defaults.`,
+    yaml: `Write the configuration in ${name} as YAML, one field a line (\`extends: default\`; \`{}\` for none), or leave --config out to search from the current folder.`,
+  }[kind];
+  return namingFile(new LimitError('LIMIT_CONFIG_INVALID', `${name} ${kind === 'module' ? 'exports' : 'holds'} no configuration: ${why} (${file})`, { details: { file }, fix }));
 }
 
 function notAConfigFile(file: string, info: Stats, fix: string): LimitError {

@@ -50,10 +50,29 @@ describe.each([['an ES module package', true], ['a folder without package.json',
 describe('other config formats and presets', () => {
   it('a JSON config of null is refused; CommonJS module.exports = {} is an empty config', async () => {
     write('.limitrc.json', 'null');
-    expect(await failure(loadConfig({ cwd: dir, env: {} }))).toMatchObject({ code: 'LIMIT_CONFIG_INVALID', message: expect.stringContaining('.limitrc.json exports no configuration') });
+    expect(await failure(loadConfig({ cwd: dir, env: {} }))).toMatchObject({ code: 'LIMIT_CONFIG_INVALID', message: expect.stringContaining('.limitrc.json holds no configuration: it is null') });
     rmSync(path.join(dir, '.limitrc.json'));
     write('limit.config.js', 'module.exports = {};');
     expect((await loadConfig({ cwd: dir, env: {} })).config.configFile).toBe(path.join(dir, 'limit.config.js'));
+  });
+
+  it.each([
+    ['conf.yaml', '', 'the file is empty', 'YAML'],
+    ['conf.yml', ' \n', 'the file is empty', 'YAML'],
+    ['limitrc', '\n', 'the file is empty', 'YAML'],
+    ['conf.json', '', 'the file is empty', 'JSON'],
+    ['conf.json', 'null', 'it is null', 'JSON'],
+  ])('an empty or null %s (%j, %s): the fix says how to write a %s config in that kind of file, not `export default`', async (name, text, why, kind) => {
+    write(name, text);
+    const error = await failure(loadConfig({ cwd: dir, configFile: name, env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(error.message).toBe(`${name} holds no configuration: ${why} (${path.join(dir, name)})`);
+    expect(error.fix).toBe(kind === 'YAML'
+      ? `Write the configuration in ${name} as YAML, one field a line (\`extends: default\`; \`{}\` for none), or leave --config out to search from the current folder.`
+      : `Write the configuration in ${name} as a JSON object (\`{ "extends": "default" }\`; \`{}\` for none), or delete ${name} to run on the built-in defaults.`);
+    // What the fix suggests loads.
+    write(name, kind === 'YAML' ? 'extends: default\n' : '{ "extends": "default" }');
+    expect((await loadConfig({ cwd: dir, configFile: name, env: {} })).config.presets).toEqual(['default']);
   });
 
   it('a preset that exports nothing is refused, naming the preset file', async () => {

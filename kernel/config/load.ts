@@ -330,6 +330,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
         });
       }
       result = await wrapLoad(() => explorer.load(file), file);
+      // cosmiconfig answers null for a file whose loader produced null: YAML that is `null`, `~` or
+      // only comments (the module and JSON loaders refuse null themselves). Never "no file": that
+      // would silently run the defaults.
+      if (result === null) throw noConfig(file, 'it is null, or only comments');
     } else {
       refuseSpecialSearchPlaces(cwd);
       result = await wrapLoad(() => explorer.search(cwd), cwd, `Could not search for a configuration file from ${cwd}`);

@@ -60,6 +60,9 @@ describe('other config formats and presets', () => {
     ['conf.yaml', '', 'the file is empty', 'YAML'],
     ['conf.yml', ' \n', 'the file is empty', 'YAML'],
     ['limitrc', '\n', 'the file is empty', 'YAML'],
+    ['conf.yml', '# only a comment\n', 'it is null, or only comments', 'YAML'],
+    ['conf.yaml', 'null\n', 'it is null, or only comments', 'YAML'],
+    ['limitrc', '~\n', 'it is null, or only comments', 'YAML'],
     ['conf.json', '', 'the file is empty', 'JSON'],
     ['conf.json', 'null', 'it is null', 'JSON'],
   ])('an empty or null %s (%j, %s): the fix says how to write a %s config in that kind of file, not `export default`', async (name, text, why, kind) => {

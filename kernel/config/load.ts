@@ -544,7 +544,8 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could n
 /**
  * `ran`: the error came out of importing the file as a module or calling its default function
  * (runningFile), so the fix can say whether it failed to compile, to import, or threw while it ran;
- * otherwise (cosmiconfig reading the file, a YAML parser) the catalogue's fix stands.
+ * otherwise (cosmiconfig reading the file, its YAML parser) a YAML syntax error gets a fix naming
+ * the line and column, and anything else the catalogue's fix.
  */
 function loadFailed(file: string, error: unknown, what = `Could not load ${file}`, ran = false): LimitError {
   const reason = describeThrown(error);
@@ -553,16 +554,44 @@ function loadFailed(file: string, error: unknown, what = `Could not load ${file}
   const commonJs = /"cjs" output format/.test(reason) && /\.(ts|js)$/.test(file);
   const esm = file.replace(/\.(ts|js)$/, (ext) => (ext === '.ts' ? '.mts' : '.mjs'));
   const name = path.basename(file);
+  const yaml = ran ? undefined : yamlSyntaxError(error, file);
   const fix = commonJs
     ? `${name} is compiled as CommonJS because no package.json with "type": "module" is above it, and CommonJS has no top-level await: rename it to ${path.basename(esm)}, or add a package.json with { "type": "module" } to its folder.`
     : ran
       ? moduleFailureFix(file, error)
-      : undefined;
+      : yaml
+        ? yamlSyntaxFix(yaml)
+        : undefined;
   return namingFile(new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${reason}`, {
     cause: error,
-    details: { file },
+    details: yaml ? { file: yaml.file, ...(yaml.line === undefined ? {} : { line: yaml.line, column: yaml.column }) } : { file },
     ...(fix === undefined ? {} : { fix }),
   }));
+}
+
+interface YamlSyntaxError {
+  /** The file that does not parse (cosmiconfig's `filepath`: a file it `$import`s, or the one loaded). */
+  file: string;
+  reason: string;
+  /** 1-based, where the parser stopped; absent when it gives no position. */
+  line?: number;
+  column?: number;
+}
+
+/** A YAML syntax error, as cosmiconfig's YAML loader throws it (js-yaml's YAMLException, whose mark is 0-based). */
+function yamlSyntaxError(error: unknown, file: string): YamlSyntaxError | undefined {
+  if (!isError(error) || error.name !== 'YAMLException') return undefined;
+  const { mark, reason, filepath } = error as { mark?: { line?: unknown; column?: unknown }; reason?: unknown; filepath?: unknown };
+  const at = typeof mark?.line === 'number' && typeof mark.column === 'number' ? { line: mark.line + 1, column: mark.column + 1 } : {};
+  return { file: typeof filepath === 'string' ? filepath : file, reason: typeof reason === 'string' ? reason : error.message, ...at };
+}
+
+function yamlSyntaxFix({ file, reason, line, column }: YamlSyntaxError): string {
+  const name = path.basename(file);
+  const at = line === undefined ? '' : ` at line ${line}, column ${column}`;
+  // A file without an extension is always read as YAML (cosmiconfig): a module given that way does not parse.
+  const noExt = path.extname(file) === '' ? `; or, if ${name} is a TypeScript or JavaScript config, give it its extension (${name}.ts, ${name}.js): a file without one is read as YAML` : '';
+  return `Correct the YAML syntax of ${name}${at} (${reason}): indentation with spaces, \`key: value\` pairs, quotes closed; then run \`limit config\` again${noExt}.`;
 }
 
 /** Node's codes for an import that cannot be resolved or loaded (a missing file or package, a bad specifier). */

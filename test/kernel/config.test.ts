@@ -275,6 +275,24 @@ describe('as the README documents: YAML through --config, and where a relative d
     expect((await loadConfig({ cwd: dir, env: {} })).config.configFile).toBeNull();
   });
 
+  it('a YAML syntax error: the fix names the line and column (details too), and a file without extension may be a module missing its extension', async () => {
+    const yamlFailure = async (name: string, text: string) => {
+      write(name, text);
+      const error = await failure(loadConfig({ cwd: dir, configFile: name, env: {} }));
+      expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+      expect(error.message).toContain(`Could not load ${path.join(dir, name)}: YAML Error in ${path.join(dir, name)}`);
+      return error;
+    };
+    const indent = await yamlFailure('bad.yaml', 'tenant: a\n  storage: sqlite\n');
+    expect(indent.fix).toBe('Correct the YAML syntax of bad.yaml at line 2, column 10 (bad indentation of a mapping entry): indentation with spaces, `key: value` pairs, quotes closed; then run `limit config` again.');
+    expect(indent.details).toEqual({ file: path.join(dir, 'bad.yaml'), line: 2, column: 10 });
+    const quote = await yamlFailure('quote.yml', 'logLevel: warn\ntenant: "acme\n');
+    expect(quote.fix).toMatch(/^Correct the YAML syntax of quote\.yml at line 3, column 1 \(unexpected end of the stream within a double quoted scalar\): /);
+    expect(quote.details).toEqual({ file: path.join(dir, 'quote.yml'), line: 3, column: 1 });
+    const module = await yamlFailure('limitrc', 'export default {\n  tenant: "js",\n};\n');
+    expect(module.fix).toMatch(/^Correct the YAML syntax of limitrc at line \d+, column \d+ \(.+\): .*; or, if limitrc is a TypeScript or JavaScript config, give it its extension \(limitrc\.ts, limitrc\.js\): a file without one is read as YAML\.$/);
+  });
+
   it('a relative dataDir, from the file, a preset elsewhere or LIMIT_DATA_DIR, is resolved against the config file\'s folder (no file: the current folder)', async () => {
     write('conf/limit.config.ts', 'export default { extends: "../presets/p.ts" };');
     write('presets/p.ts', 'export default { dataDir: "from-preset" };');

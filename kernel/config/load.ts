@@ -545,7 +545,8 @@ async function wrapLoad<T>(load: () => Promise<T>, file: string, what = `Could n
  * `ran`: the error came out of importing the file as a module or calling its default function
  * (runningFile), so the fix can say whether it failed to compile, to import, or threw while it ran;
  * otherwise (cosmiconfig reading the file, its YAML parser) a YAML syntax error gets a fix naming
- * the line and column, and anything else the catalogue's fix.
+ * the line and column, a file that cannot be read one for the error it got (readFailureFix), and
+ * anything else the catalogue's fix.
  */
 function loadFailed(file: string, error: unknown, what = `Could not load ${file}`, ran = false): LimitError {
   const reason = describeThrown(error);
@@ -561,12 +562,32 @@ function loadFailed(file: string, error: unknown, what = `Could not load ${file}
       ? moduleFailureFix(file, error)
       : yaml
         ? yamlSyntaxFix(yaml)
-        : undefined;
+        : readFailureFix(file, error);
   return namingFile(new LimitError('LIMIT_CONFIG_LOAD_FAILED', `${what}: ${reason}`, {
     cause: error,
     details: yaml ? { file: yaml.file, ...(yaml.line === undefined ? {} : { line: yaml.line, column: yaml.column }) } : { file },
     ...(fix === undefined ? {} : { fix }),
   }));
+}
+
+/**
+ * A file that could not be read (Node's error from opening or reading it: EACCES, EIO, …): names
+ * the file and what to do about that error. Undefined for anything else.
+ */
+function readFailureFix(file: string, error: unknown): string | undefined {
+  if (!isError(error)) return undefined;
+  const { code, syscall, path: errorPath } = error as { code?: unknown; syscall?: unknown; path?: unknown };
+  if (typeof code !== 'string' || (syscall !== 'open' && syscall !== 'read')) return undefined;
+  const unread = typeof errorPath === 'string' ? errorPath : file;
+  const advice =
+    code === 'EACCES' || code === 'EPERM'
+      ? `the user that runs limit may not read it: give it read permission (\`chmod a+r ${unread}\`, or change the file's owner), or pass --config a file it can read`
+      : code === 'ENOENT'
+        ? 'it does not exist (any more): correct the path that names it, or create the file'
+        : code === 'EISDIR'
+          ? 'it is a folder: name the configuration file itself'
+          : 'check the file and the disk it is on (a failing or unmounted drive, a special file that cannot be read), or pass --config another file';
+  return `${unread} could not be read (${code}): ${advice}; then run \`limit config\` again.`;
 }
 
 interface YamlSyntaxError {

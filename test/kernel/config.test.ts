@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fsPromises from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRuntime, defineConfig, isLimitError, loadConfig, redactSecrets, type LimitError } from 'limit-graph';
 
 let dir: string;
@@ -291,6 +292,29 @@ describe('as the README documents: YAML through --config, and where a relative d
     expect(quote.details).toEqual({ file: path.join(dir, 'quote.yml'), line: 3, column: 1 });
     const module = await yamlFailure('limitrc', 'export default {\n  tenant: "js",\n};\n');
     expect(module.fix).toMatch(/^Correct the YAML syntax of limitrc at line \d+, column \d+ \(.+\): .*; or, if limitrc is a TypeScript or JavaScript config, give it its extension \(limitrc\.ts, limitrc\.js\): a file without one is read as YAML\.$/);
+  });
+
+  it('a config file that cannot be read: the fix names the file and what to do about the error it got', async () => {
+    const file = path.join(dir, 'conf.yaml');
+    write('conf.yaml', 'tenant: acme\n');
+    // Running as root, no permission bit keeps a file from being read: the read is made to fail as
+    // Node fails it for a file without read permission.
+    const denied = Object.assign(new Error(`EACCES: permission denied, open '${file}'`), { errno: -13, code: 'EACCES', syscall: 'open', path: file });
+    const read = vi.spyOn(fsPromises, 'readFile').mockRejectedValueOnce(denied);
+    try {
+      const error = await failure(loadConfig({ cwd: dir, configFile: 'conf.yaml', env: {} }));
+      expect(error.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+      expect(error.message).toBe(`Could not load ${file}: EACCES: permission denied, open '${file}'`);
+      expect(error.details).toEqual({ file });
+      expect(error.fix).toBe(`${file} could not be read (EACCES): the user that runs limit may not read it: give it read permission (\`chmod a+r ${file}\`, or change the file's owner), or pass --config a file it can read; then run \`limit config\` again.`);
+    } finally {
+      read.mockRestore();
+    }
+    // A real one: a file the config names in cosmiconfig's $import, which does not exist.
+    write('conf.yaml', '$import: ./shared.yaml\ntenant: acme\n');
+    const missing = await failure(loadConfig({ cwd: dir, configFile: 'conf.yaml', env: {} }));
+    expect(missing.code).toBe('LIMIT_CONFIG_LOAD_FAILED');
+    expect(missing.fix).toBe(`${path.join(dir, 'shared.yaml')} could not be read (ENOENT): it does not exist (any more): correct the path that names it, or create the file; then run \`limit config\` again.`);
   });
 
   it('a relative dataDir, from the file, a preset elsewhere or LIMIT_DATA_DIR, is resolved against the config file\'s folder (no file: the current folder)', async () => {

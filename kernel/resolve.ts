@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
-import { configProvenance, esmExports, importFresh, invalidConfig, modulePath, type ConfigProvenance } from './config/load.ts';
+import { configProvenance, esmExports, importFresh, invalidConfig, moduleFailureFix, modulePath, type ConfigProvenance } from './config/load.ts';
 import { formatPath, type FormattedIssue } from './config/issues.ts';
 import { builtinBackends, builtinFile } from './config/backends.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -98,12 +98,17 @@ function loadFailed(name: string, from: string, error: unknown, what = 'could no
   if (isLimitError(error)) return new LimitError(error.code, `Plugin ${where} ${what}: ${reason}`, { cause: error, fix: error.fix, plugin: error.plugin, details: { plugin: name, file: from, ...error.details } });
   // esbuild compiles a .ts/.js file outside a "type": "module" package to CommonJS, which has no top-level await.
   const commonJs = /"cjs" output format/.test(reason);
+  // A plugin file (given by path, or built in) gets the fix a config file gets: whether it does not
+  // compile, imports what cannot be found, or threw. An installed package keeps the catalogue's.
+  const fix = commonJs
+    ? `${from} is compiled as CommonJS because no package.json with "type": "module" is above it: rename it to .mts, or add a package.json with { "type": "module" } to its folder.`
+    : path.isAbsolute(from)
+      ? moduleFailureFix(from, error, 'limit plugins')
+      : undefined;
   return new LimitError('LIMIT_PLUGIN_LOAD_FAILED', `Plugin ${where} ${what}: ${reason}`, {
     cause: error,
     details: { plugin: name, file: from },
-    ...(commonJs
-      ? { fix: `${from} is compiled as CommonJS because no package.json with "type": "module" is above it: rename it to .mts, or add a package.json with { "type": "module" } to its folder.` }
-      : {}),
+    ...(fix === undefined ? {} : { fix }),
   });
 }
 

@@ -641,15 +641,20 @@ function moduleFailureKind(error: unknown): 'syntax' | 'import' | 'threw' {
   return 'threw';
 }
 
-function moduleFailureFix(file: string, error: unknown): string {
+/**
+ * The fix for a module that failed to import or whose default function threw (moduleFailureKind):
+ * a config file or preset, or a plugin module (resolve.ts). `check` is the command that loads it
+ * again: `limit config` for a config, `limit plugins` for a plugin.
+ */
+export function moduleFailureFix(file: string, error: unknown, check = 'limit config'): string {
   const name = path.basename(file);
   switch (moduleFailureKind(error)) {
     case 'syntax':
-      return `Fix the syntax error in ${name} (or in a module it imports) that the message points to, then run \`limit config\` again.`;
+      return `Fix the syntax error in ${name} (or in a module it imports) that the message points to, then run \`${check}\` again.`;
     case 'import':
-      return `Fix the import in ${name} (or in a module it imports) that the message names: correct the path (relative to the importing file) or the export's name, or install the missing package; then run \`limit config\` again.`;
+      return `Fix the import in ${name} (or in a module it imports) that the message names: correct the path (relative to the importing file) or the export's name, or install the missing package; then run \`${check}\` again.`;
     case 'threw':
-      return `${name}'s own code threw this error while it ran (its top level, its default function or a module it imports): fix that code or what it depends on (a variable, a file it reads), then run \`limit config\` again.`;
+      return `${name}'s own code threw this error while it ran (its top level, its default function or a module it imports): fix that code or what it depends on (a variable, a file it reads), then run \`${check}\` again.`;
   }
 }
 

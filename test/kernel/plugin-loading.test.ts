@@ -50,6 +50,26 @@ describe('loading plugins named in the config', () => {
     expect(error.message).toMatch(message);
   });
 
+  it('a plugin file that does not load: the fix says, as for a config file, whether it does not compile, imports what cannot be found, or threw', async () => {
+    write('package.json', '{ "type": "module" }');
+    const fixOf = async (source: string) => {
+      write('p.ts', source);
+      const error = await failure(runtimeWith('./p'));
+      expect(error.code).toBe('LIMIT_PLUGIN_LOAD_FAILED');
+      return error.fix;
+    };
+    const syntax = 'Fix the syntax error in p.ts (or in a module it imports) that the message points to, then run `limit plugins` again.';
+    const importFix = "Fix the import in p.ts (or in a module it imports) that the message names: correct the path (relative to the importing file) or the export's name, or install the missing package; then run `limit plugins` again.";
+    const threw = "p.ts's own code threw this error while it ran (its top level, its default function or a module it imports): fix that code or what it depends on (a variable, a file it reads), then run `limit plugins` again.";
+    expect(await fixOf('export default { meta: ')).toBe(syntax);
+    expect(await fixOf('import "./nope.ts"; export default 1;')).toBe(importFix);
+    expect(await fixOf('import x from "no-such-package-here"; export default x;')).toBe(importFix);
+    write('named.ts', 'export const a = 1;');
+    expect(await fixOf('import { nope } from "./named.ts"; export default nope;')).toBe(importFix);
+    expect(await fixOf('throw new Error("boom at load");')).toBe(threw);
+    expect(await fixOf('export default () => { throw new Error("factory boom"); };')).toBe(threw);
+  });
+
   // Without a package.json "type": "module" above it, a .ts file is compiled to CommonJS.
   describe('a .ts plugin outside a "type": "module" package', () => {
     it('loads its default export, so a setup error is reported as one (not as "does not export a plugin")', async () => {

@@ -182,6 +182,10 @@ interface SessionState {
   readonly running: Set<Execution>;
   /** When a task of the session last started or ended (performance.now()): idle expiry (sessionIdleMs). */
   usedAt: number;
+  /** The uid sweep after a cold task's end (see #sweep) while it runs; awaited by the close. */
+  sweeping: Promise<void> | undefined;
+  /** A cold task ended while the sweep ran: it goes over /proc once more when done. */
+  sweepAgain: boolean;
 }
 
 interface Launched {
@@ -688,16 +692,51 @@ export class PythonRunner implements Runner {
       // Without a cgroup listing them, children that left the process group (setsid) are found by
       // uid — sparing the process groups of the session's other running executions (a cold session
       // runs up to its maxConcurrency tasks at once, all under the one uid).
-      if (!launched.cgroupDir && state.uid !== undefined) {
-        const spare = new Set([...state.running].filter((e) => e !== execution && e.pgid !== undefined).map((e) => e.pgid!));
-        await killUid(state.uid, spare);
-      }
+      if (!launched.cgroupDir && state.uid !== undefined) await killUid(state.uid, () => this.#otherGroups(state, execution));
       return stopped({ stdout: out.text(), stderr: err.text() });
     }
+    // The same after a normal end: a descendant that left the process group (setsid, a daemon)
+    // must not outlive the task, and no cgroup lists it. After the result (a /proc scan takes
+    // ~10 ms, as long as the cold run itself), so the task's latency does not pay for it.
+    if (!launched.cgroupDir && state.uid !== undefined) this.#sweep(state, execution);
     const stdout = out.text();
     const stderr = err.text();
     if (exit.exitCode === 0) return done({ ok: true, stdout, stderr }, 0);
     return this.#failure(fail, stdout, stderr, exit.exitCode, exit.signal, limits, parseReport(report.text()));
+  }
+
+  /**
+   * The process groups of a session's running executions other than `execution` — those a kill by
+   * session uid spares — or false once the session is no longer this one (closed: its close kills
+   * the uid itself, and a session of the same id opened meanwhile has the same uid).
+   */
+  #otherGroups(state: SessionState, execution: Execution): ReadonlySet<number> | false {
+    if (this.#sessions.get(state.id) !== state) return false;
+    return new Set([...state.running].filter((e) => e !== execution && e.pgid !== undefined).map((e) => e.pgid!));
+  }
+
+  /**
+   * Kills, by session uid, what a cold task that ended left running outside its process group
+   * (the group itself is killed by #reap). In the background, one sweep per session at a time (a
+   * task ending meanwhile asks for one more pass); the session's close awaits it.
+   */
+  #sweep(state: SessionState, execution: Execution): void {
+    if (state.sweeping) {
+      state.sweepAgain = true;
+      return;
+    }
+    const uid = state.uid!;
+    const run = async () => {
+      do {
+        state.sweepAgain = false;
+        await killUid(uid, () => this.#otherGroups(state, execution));
+      } while (state.sweepAgain && this.#sessions.get(state.id) === state);
+    };
+    state.sweeping = run()
+      .catch((error: unknown) => this.#logger?.warn({ err: error, session: state.id }, 'runner-python: killing what a cold task left running failed'))
+      .finally(() => {
+        state.sweeping = undefined;
+      });
   }
 
   /**
@@ -866,7 +905,7 @@ export class PythonRunner implements Runner {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
       python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined,
-      sem: new Semaphore(1), running: new Set(), usedAt: performance.now(),
+      sem: new Semaphore(1), running: new Set(), usedAt: performance.now(), sweeping: undefined, sweepAgain: false,
     };
   }
 
@@ -1032,6 +1071,7 @@ export class PythonRunner implements Runner {
   async #close(state: SessionState): Promise<void> {
     await state.prepared?.catch(() => undefined);
     await this.#dropWorker(state);
+    await state.sweeping;
     if (state.uid !== undefined) await killUid(state.uid);
     if (this.options.removeSessionFiles) {
       await rm(state.dir, { recursive: true, force: true });

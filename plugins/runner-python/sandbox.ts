@@ -176,10 +176,13 @@ export async function untraversableAncestor(dir: string): Promise<string | undef
  * Kills every process owned by `uid` (a session's uid): the tree kill when no cgroup lists them.
  * Processes in a process group of `spare` (the other running executions of the session, each the
  * leader of its own group) are left alone; what left those groups (setsid) cannot be told apart
- * and is killed.
+ * and is killed. `spare` may be a function, asked again before each kill (an execution may start
+ * while /proc is read); when it returns `false` the sweep ends at once, killing nothing more (the
+ * uid is no longer the caller's to sweep: its session was closed).
  */
-export async function killUid(uid: number, spare: ReadonlySet<number> = new Set()): Promise<void> {
+export async function killUid(uid: number, spare: ReadonlySet<number> | (() => ReadonlySet<number> | false) = new Set()): Promise<void> {
   const { readdir } = await import('node:fs/promises');
+  const spared = typeof spare === 'function' ? spare : () => spare;
   for (let pass = 0; pass < 3; pass++) {
     let found = 0;
     for (const name of await readdir('/proc')) {
@@ -187,11 +190,15 @@ export async function killUid(uid: number, spare: ReadonlySet<number> = new Set(
       const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
       const m = /^Uid:\s+(\d+)/m.exec(status);
       if (m && Number(m[1]) === uid && !/^State:\s+[ZX]/m.test(status)) {
-        if (spare.size > 0) {
+        let groups = spared();
+        if (groups === false) return;
+        if (groups.size > 0) {
           // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
           const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
           const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-          if (spare.has(pgrp)) continue;
+          groups = spared(); // asked again after the read: it is the kill that must see the current state
+          if (groups === false) return;
+          if (groups.has(pgrp)) continue;
         }
         found++;
         try {

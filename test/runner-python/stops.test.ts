@@ -69,10 +69,8 @@ describe.each([true, false])('runner-python without a pids cgroup, with a sessio
   it.runIf(IS_ROOT)("an abort kills them too, and leaves other sessions' processes alone", async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm, cgroupRoot: 'none' });
     expect(fixture.runner.capabilities.fileIsolation, 'no per-session uid here').toBe(true);
-    // Another session's background process (same runner, its own uid) must survive.
-    const other = ctx();
-    const bg = await fixture.runner.executeIsolated(code('import subprocess\nprint(subprocess.Popen(["/bin/sleep", "30"], start_new_session=True).pid)'), other);
-    const otherPid = Number(bg.stdout.trim());
+    // Another session's running task (same runner, its own uid) must survive.
+    const other = fixture.runner.executeIsolated(code('import time\ntime.sleep(2)\nprint("other done")'), ctx());
     const controller = new AbortController();
     const c = ctx({}, undefined, controller.signal);
     setTimeout(() => controller.abort(), 800);
@@ -82,10 +80,11 @@ describe.each([true, false])('runner-python without a pids cgroup, with a sessio
     try {
       await settle();
       expect(alive(escaped), 'a setsid, double-forked descendant outlived the abort').toBe(false);
-      expect(alive(otherPid), "another session's process was killed").toBe(true);
+      const o = await other;
+      expect(o.ok, `another session's task was killed: ${JSON.stringify(o)}`).toBe(true);
+      expect(o.stdout).toBe('other done\n');
     } finally {
       kill(escaped);
-      kill(otherPid);
     }
   }, 30_000);
 });
@@ -107,6 +106,31 @@ describe.each(['auto', 'none'])('runner-python cold session with tasks side by s
       expect(s.stdout).toBe('sibling done\n');
       await settle();
       expect(alive(escaped), 'a setsid, double-forked descendant outlived the timeout').toBe(false);
+    } finally {
+      kill(escaped);
+    }
+  }, 30_000);
+});
+
+describe.each(['auto', 'none'])('runner-python cold task that ends normally (cgroupRoot: %s)', (cgroupRoot) => {
+  it.runIf(IS_ROOT)("kills the descendants it left outside its process group, not the session's other running task", async () => {
+    // Default options: cold executions have no cgroup of their own, so only the session uid finds them.
+    fixture = await pythonRuntime({ python: PYTHON, warm: false, cgroupRoot });
+    expect(fixture.runner.capabilities.fileIsolation, 'no per-session uid here').toBe(true);
+    const id = `ended-${process.pid}-${++counter}`;
+    const sibling = fixture.runner.executeIsolated(code('import time\ntime.sleep(1.5)\nprint("sibling done")'), ctx({ maxConcurrency: 4 }, id));
+    await new Promise((r) => setTimeout(r, 200));
+    // A daemon: double-forked, setsid, its output elsewhere; the task itself ends at once.
+    const r = await fixture.runner.executeIsolated(code(ESCAPE.split('\nwhile True:')[0]!.replace('os.execv', 'os.dup2(os.open(os.devnull, os.O_RDWR), 1); os.dup2(1, 2); os.execv')), ctx({ maxConcurrency: 4 }, id));
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(id), 'escaped'), 'utf8'));
+    try {
+      const deadline = performance.now() + 2000;
+      while (alive(escaped) && performance.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+      expect(alive(escaped), 'a setsid, double-forked descendant outlived its task').toBe(false);
+      const s = await sibling;
+      expect(s.ok, `the other task of the session was killed: ${JSON.stringify(s)}`).toBe(true);
+      expect(s.stdout).toBe('sibling done\n');
     } finally {
       kill(escaped);
     }

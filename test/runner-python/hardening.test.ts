@@ -214,3 +214,24 @@ describe('runner-python boot with an interpreter that is not Python 3', () => {
     }
   }, 30_000);
 });
+
+describe('runner-python session limits not made by SessionLimits', () => {
+  it('are refused naming the field, never applied (memoryMb 0 set no memory limit at all)', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false });
+    const valid = SessionLimits.parse({ timeoutMs: 20_000 });
+    const cases: [Partial<Record<keyof SessionLimits, unknown>>, RegExp][] = [
+      [{ memoryMb: 0 }, /memoryMb/],
+      [{ memoryMb: -1 }, /memoryMb/],
+      [{ memoryMb: 100.5 }, /memoryMb/],
+      [{ maxConcurrency: 0 }, /maxConcurrency/],
+      [{ timeoutMs: Number.NaN }, /timeoutMs/],
+    ];
+    for (const [bad, field] of cases) {
+      const c = ctx();
+      const run = fixture.runner.executeIsolated(code('x = bytearray(700 * 1024 * 1024)\nprint("allocated")'), { ...c, session: { ...c.session, limits: { ...valid, ...bad } as SessionLimits } });
+      await expect(run, JSON.stringify(bad)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringMatching(field) });
+    }
+    const ok = await fixture.runner.executeIsolated(code('print("fine")'), ctx());
+    expect(ok.stdout).toBe('fine\n');
+  }, 30_000);
+});

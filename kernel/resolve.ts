@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
 import { configProvenance, esmExports, importFresh, invalidConfig, moduleFailureFix, modulePath, type ConfigProvenance } from './config/load.ts';
-import { formatPath, type FormattedIssue } from './config/issues.ts';
+import { formatPath, nearestName, type FormattedIssue } from './config/issues.ts';
 import { builtinBackends, builtinFile } from './config/backends.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { isPlugin, type Plugin, type PluginOrigin } from './plugin.ts';
@@ -297,9 +297,12 @@ function backendNotFound(name: string, config: ResolvedConfig, provenance: Confi
   const variable = provenance?.envSources.storage;
   const file = provenance?.sourceOf(['storage']) ?? (config.configFile ? path.basename(config.configFile) : 'the config');
   const origin = variable ? `${variable}=${config.storage}` : `${file} › storage: "${config.storage}"`;
+  // A near miss of a built-in backend (`sqlit`) is named, as the config's other "did you mean"s are.
+  const near = config.storage === undefined ? undefined : nearestName(config.storage, backends);
+  const didYouMean = near ? ` (did you mean '${near}'?)` : '';
   // A backend of the project's own is selected by its name once the config lists it: by path or in use.
   const own = `a backend of your own named "${name}" must also be listed in ${path.basename(config.configFile ?? 'the config')}: its path in plugins ('./plugins/${name}': true) or its plugin object in use, or installed as the package limit-plugin-${name}`;
-  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${origin} selects the storage plugin "${name}", which is not found: it is neither a built-in backend (${list}), a plugin the config lists by path or in use, nor an installed package (limit-plugin-${name} or ${name})`, {
+  return new LimitError('LIMIT_PLUGIN_NOT_FOUND', `${origin} selects the storage plugin "${name}", which is not found${didYouMean}: it is neither a built-in backend (${list}), a plugin the config lists by path or in use, nor an installed package (limit-plugin-${name} or ${name})`, {
     cause: error,
     details: { ...error.details, plugin: name, storage: config.storage, ...(variable ? { variable } : { file }), backends },
     fix: variable

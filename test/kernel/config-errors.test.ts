@@ -240,7 +240,8 @@ describe('messages say where a value came from and what is allowed', () => {
     // From the file, the file's field is named.
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlte' };`);
     const fromFile = await failure(createRuntime({ cwd: project.dir, env: {} }));
-    expect(fromFile.message).toContain('limit.config.ts › storage: "sqlte" selects the storage plugin "storage-sqlte"');
+    expect(fromFile.message).toContain('limit.config.ts › storage: "sqlte" selects the storage plugin "storage-sqlte", which is not found (did you mean \'sqlite\'?)');
+    expect(error.message).not.toContain('did you mean'); // foo is near no backend
     expect(fromFile.fix).toContain('Set storage in limit.config.ts to one of the built-in backends');
   });
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { RunResult, RunnerCapabilities, RunContext } from './contracts/runner.ts';
 import { LimitError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { RunMetrics, RunOutput, type HealthResult } from './model/index.ts';
+import { RunMetrics, RunOutput, SessionLimits, type HealthResult } from './model/index.ts';
 import { formatIssues } from './config/issues.ts';
 import { assertJsonSafe } from './storage-helpers.ts';
 import { SessionIdleSweeper } from './session-idle.ts';
@@ -807,18 +807,20 @@ export class HostedConversations<M> {
 
   /**
    * Runs `turn` as the session's next turn. `timeoutMs` is the runner's own limit; the stricter of
-   * it and the session's applies. Throws only LIMIT_RUNTIME_CLOSED after `dispose`, and LIMIT_CONFLICT
-   * for a session id another tenant's conversation holds.
+   * it and the session's applies. Throws only LIMIT_RUNTIME_CLOSED after `dispose`, LIMIT_VALIDATION
+   * for session limits SessionLimits refuses (checkSessionLimits), and LIMIT_CONFLICT for a session
+   * id another tenant's conversation holds.
    */
   async run(ctx: RunContext, timeoutMs: number, turn: (t: HostedTurn<M>) => Promise<HostedTurnDone<M>>): Promise<RunResult> {
     const { plugin } = this.o;
     if (this.#closed) throw new LimitError('LIMIT_RUNTIME_CLOSED', `${plugin} is shut down`, { plugin });
+    const limits = checkSessionLimits(plugin, ctx);
     const started = performance.now();
     // Cancelled before it began (a run racing its session's close): no state is made for it, which
     // nothing would ever forget again — the session's sessionClosed has already run.
     if (ctx.signal.aborted) return runResult(started, { text: '', failure: { code: 'LIMIT_RUNNER_ABORTED', message: `${plugin}: request aborted` } });
     const state = this.#state(ctx.session.id, ctx.session.tenant);
-    const deadline = withDeadline([ctx.signal, state.controller.signal], Math.min(ctx.session.limits.timeoutMs, timeoutMs), plugin);
+    const deadline = withDeadline([ctx.signal, state.controller.signal], Math.min(limits.timeoutMs, timeoutMs), plugin);
     const current: HostedTurn<M> = { history: state.messages, signal: deadline.signal, remainingMs: deadline.remainingMs, text: '' };
     const previous = state.tail;
     let release!: () => void;
@@ -945,5 +947,27 @@ export function parseRunResult(value: unknown, runner: string): RunResult {
   throw new LimitError('LIMIT_RUNNER_FAILED', `Runner "${runner}" returned an invalid result: ${fields.join('; ')}`, {
     details: { runner, issues: issues.map(({ path, message }) => ({ path, message })) },
     fix: `A bug in the runner "${runner}": executeIsolated must resolve to { ok, stdout, stderr, value?, error?, metrics: { latencyMs, tokensIn?, tokensOut?, exitCode? } } (kernel/contracts/runner.ts); report it to the plugin's author.`,
+  });
+}
+
+/**
+ * The session limits of a task, checked against SessionLimits before a runner applies any of them:
+ * the parsed limits, or LIMIT_VALIDATION naming the runner and each bad field —
+ * `runner-openai: invalid session limits: memoryMb: Too small: expected number to be >=16`.
+ * Sessions opened through the runtime always pass; a direct caller of executeIsolated may have
+ * made its limits up, and a bad one must never be applied silently (memoryMb 0 would set no memory
+ * limit at all, a fraction would fail every task's start, maxConcurrency 0 would queue every task
+ * until its timeout, a negative timeoutMs would end every task at once). Every built-in runner calls
+ * it first in executeIsolated; it throws (misuse), it is not a failed result.
+ */
+export function checkSessionLimits(runner: string, ctx: RunContext): SessionLimits {
+  const parsed = SessionLimits.safeParse(ctx.session.limits);
+  if (parsed.success) return parsed.data;
+  const issues = formatIssues(parsed.error.issues, 'session limits');
+  const fields = issues.map((i) => (i.path === '(root)' ? i.message : `${i.path}: ${i.message}`));
+  throw new LimitError('LIMIT_VALIDATION', `${runner}: invalid session limits: ${fields.join('; ')}`, {
+    plugin: runner,
+    details: { runner, sessionId: ctx.session.id, issues: issues.map(({ path, message }) => ({ path, message })) },
+    fix: 'Pass session limits made by SessionLimits.parse (sessions opened through the runtime have them).',
   });
 }

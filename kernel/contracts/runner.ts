@@ -63,7 +63,8 @@ export interface RunnerCapabilities {
 /**
  * A runner executes tasks in isolation per session. A failure of the task itself (non-zero exit,
  * timeout, vendor error) is a result with ok=false and `error`, not a thrown error; runners throw
- * only for misuse (unknown session, runtime closed). Session state belongs to the session's tenant:
+ * only for misuse (unknown session, runtime closed, session limits SessionLimits refuses — checked
+ * with checkSessionLimits from runner-helpers, LIMIT_VALIDATION naming the runner and the field). Session state belongs to the session's tenant:
  * a task of another tenant with the same session id never sees it — a runner holding that id
  * refuses it with LIMIT_CONFLICT (the conformance suite checks this).
  */

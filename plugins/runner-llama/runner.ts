@@ -15,7 +15,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { LimitError, SessionIdleSweeper, untilAborted } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, checkSessionLimits, untilAborted } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerLlamaOptionsParsed } from './options.ts';
 
@@ -144,11 +144,12 @@ export class LlamaRunner implements Runner {
         fix: 'Boot the runtime (createRuntime boots by default; the CLI boots when a command needs it).',
       });
     }
+    const limits = checkSessionLimits(PLUGIN, ctx);
     const started = performance.now();
     // Cancelled before it began (a run racing its session's close): no state is made for it, which
     // nothing would ever release again — the session's sessionClosed has already run.
     if (ctx.signal.aborted) return result(false, '', started, { tokensIn: 0, tokensOut: 0 }, { code: 'LIMIT_RUNNER_ABORTED', message: `runner-llama: task aborted (session ${ctx.session.id})` });
-    const limitMs = Math.min(ctx.session.limits.timeoutMs, this.options.timeoutMs ?? Number.POSITIVE_INFINITY);
+    const limitMs = Math.min(limits.timeoutMs, this.options.timeoutMs ?? Number.POSITIVE_INFINITY);
     const state = this.#state(ctx.session.id, ctx.session.tenant);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), limitMs);

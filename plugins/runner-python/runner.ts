@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LimitError, SessionIdleSweeper, SessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, SessionLimits, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
@@ -599,12 +599,7 @@ export class PythonRunner implements Runner {
     // Limits not made by SessionLimits (a caller using the runner directly) are refused, not applied:
     // memoryMb 0 or below would set no RLIMIT_AS at all, a fraction would fail every task's start,
     // maxConcurrency 0 would queue every task until its timeout.
-    const checked = SessionLimits.safeParse(ctx.session.limits);
-    if (!checked.success) {
-      throw new LimitError('LIMIT_VALIDATION', `runner-python: invalid session limits: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
-        plugin: 'runner-python', details: { sessionId: ctx.session.id }, fix: 'Pass session limits made by SessionLimits.parse (sessions opened through the runtime have them).',
-      });
-    }
+    const checked = checkSessionLimits('runner-python', ctx);
     if (task.kind !== 'code' || (task.language !== undefined && !/^(python|python3|py)$/i.test(task.language))) {
       return fail('LIMIT_VALIDATION', `runner-python runs Python code tasks; got kind "${task.kind}"${task.language ? `, language "${task.language}"` : ''}`);
     }
@@ -617,7 +612,7 @@ export class PythonRunner implements Runner {
     // Checked after start() (which probes the platform on first use, for seconds): an abort while it
     // ran would otherwise go unseen, the listener below being added after it fired.
     if (ctx.signal.aborted) return fail('LIMIT_RUNNER_ABORTED', 'the task was aborted before it started');
-    const limits = effectiveLimits(this.options, checked.data);
+    const limits = effectiveLimits(this.options, checked);
 
     const state = this.#state(ctx.session.id, ctx.session.tenant, platform, limits.maxConcurrency);
     const stop = new AbortController();

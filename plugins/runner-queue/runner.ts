@@ -5,7 +5,7 @@
  */
 import type PgBoss from 'pg-boss';
 import {
-  withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
+  checkSessionLimits, withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
 } from 'limit-graph';
 import { RunAnswer, fromJsonb, toJsonb, type Job } from './jobs.ts';
 import type { Registry, WorkerRow } from './registry.ts';
@@ -112,7 +112,9 @@ export class QueueRunner implements Runner {
   executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
     const work = this.#execute(task, ctx);
     this.#dispatching.add(work);
-    void work.finally(() => this.#dispatching.delete(work));
+    // Not work.finally(…): a refused task (bad session limits) rejects, and that derived promise would go unhandled.
+    const forget = () => void this.#dispatching.delete(work);
+    work.then(forget, forget);
     return work;
   }
 
@@ -145,12 +147,14 @@ export class QueueRunner implements Runner {
   }
 
   async #execute(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    // Checked here, not only by the worker's runner: a bad timeoutMs would make the dispatch's own budget.
+    const limits = checkSessionLimits('runner-queue', ctx);
     const started = performance.now();
     this.#pruneTenants();
     const seen = this.#tenants.get(ctx.session.id) ?? new Map<string, number>();
     seen.set(ctx.session.tenant, performance.now());
     this.#tenants.set(ctx.session.id, seen);
-    const budgetMs = ctx.session.limits.timeoutMs + this.#options.dispatchTimeoutMs;
+    const budgetMs = limits.timeoutMs + this.#options.dispatchTimeoutMs;
     const deadline = withDeadline([ctx.signal, this.#closed.signal], budgetMs, 'runner-queue');
     try {
       // A worker that dies before it takes the task never ran it: the task goes to a live one.

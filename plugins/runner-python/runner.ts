@@ -413,9 +413,22 @@ export class PythonRunner implements Runner {
     };
   }
 
-  /** Probes the platform once (interpreter, namespaces, cgroups, uids) and proves the launch chain works. */
+  /**
+   * Probes the platform (interpreter, namespaces, cgroups, uids) and proves the launch chain works.
+   * A success is kept; a failure is not: the calls waiting on that probe get its error, and the next
+   * use probes again (an interpreter installed since, a workDir fixed) instead of failing every
+   * task and health check until the process restarts.
+   */
   start(): Promise<Platform> {
-    this.#platform ??= this.#probe().then((p) => (this.#resolved = p));
+    if (!this.#platform) {
+      const probe = this.#probe().then((p) => (this.#resolved = p));
+      this.#platform = probe;
+      probe.catch(() => {
+        if (this.#platform !== probe) return;
+        this.#platform = undefined;
+        this.#resolved = undefined; // set part-way through the probe; the capabilities must not claim it
+      });
+    }
     return this.#platform;
   }
 

@@ -2,12 +2,14 @@
  * Regression tests of the security review: task.files never follows a planted symlink, task.env
  * never reaches the root-run launcher, and the SQLite database is unreadable to session uids.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionLimits, Task, type RunContext } from 'limit-graph';
 import { SqliteStorage } from '../../plugins/storage-sqlite/index.ts';
+import { PythonRunner, RunnerPythonOptions } from '../../plugins/runner-python/index.ts';
 import { PYTHON, pythonRuntime, type PythonFixture } from './helpers.ts';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -234,4 +236,28 @@ describe('runner-python session limits not made by SessionLimits', () => {
     const ok = await fixture.runner.executeIsolated(code('print("fine")'), ctx());
     expect(ok.stdout).toBe('fine\n');
   }, 30_000);
+});
+
+describe('runner-python whose interpreter is missing at first use', () => {
+  it('fails clearly, and works once the interpreter exists (a failed probe is not kept)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-py-'));
+    chmodSync(dir, 0o711);
+    const python = path.join(dir, 'python3');
+    const runner = new PythonRunner({ options: RunnerPythonOptions.parse({ python }), workDir: path.join(dir, 'sessions') });
+    try {
+      const missing = await runner.executeIsolated(code('print("hi")'), ctx());
+      expect(missing.error?.code, JSON.stringify(missing)).toBe('LIMIT_RUNNER_UNAVAILABLE');
+      expect(missing.error?.message).toContain(python);
+      expect((await runner.health()).status).toBe('fail');
+      const real = path.isAbsolute(PYTHON) ? PYTHON : execFileSync('which', ['python3'], { encoding: 'utf8' }).trim();
+      symlinkSync(real, python);
+      const ok = await runner.executeIsolated(code('print("hi")'), ctx());
+      expect(ok.ok, JSON.stringify(ok)).toBe(true);
+      expect(ok.stdout).toBe('hi\n');
+      expect((await runner.health()).status).not.toBe('fail');
+    } finally {
+      await runner.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

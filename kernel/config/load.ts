@@ -52,7 +52,7 @@ export async function importFresh(file: string): Promise<Record<string, unknown>
  * each extension limit imports, then as a folder's index. Plugin entries and presets given by path
  * are resolved alike (modulePath).
  */
-export const PATH_EXTENSIONS = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'] as const;
+const PATH_EXTENSIONS = ['', '.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '/index.ts', '/index.js'] as const;
 
 /**
  * The regular file a module path names, `resolved` (absolute) with each of `suffixes` in turn;

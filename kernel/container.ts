@@ -143,11 +143,23 @@ export function guardService<T>(value: T, plugin: string, key: string): T {
   return proxy;
 }
 
-/** Registers a per-session service; with `plugin`, each instance is guarded (guardService) and `dispose` still gets the plugin's own object. */
-export function registerScoped(container: AwilixContainer<Cradle>, key: string, factory: (cradle: Cradle) => unknown, dispose?: (value: never) => unknown, plugin?: string): void {
+/**
+ * Registers a per-session service; with `plugin`, each instance is guarded (guardService) and `dispose` still gets the plugin's own object.
+ * `check` sees each instance the factory makes; an instance it refuses (by throwing) is disposed and not handed out.
+ */
+export function registerScoped(container: AwilixContainer<Cradle>, key: string, factory: (cradle: Cradle) => unknown, dispose?: (value: never) => unknown, plugin?: string, check?: (value: unknown) => void): void {
   const originals = new WeakMap<object, unknown>();
   const make = (cradle: Cradle): unknown => {
     const value = factory(cradle);
+    if (check) {
+      try {
+        check(value);
+      } catch (error) {
+        // Refused, so awilix never caches it and its disposer would never run: release what it holds now.
+        if (dispose) void Promise.resolve().then(() => (dispose as (v: unknown) => unknown)(value)).catch(() => undefined);
+        throw error;
+      }
+    }
     if (plugin === undefined) return value;
     const guarded = guardService(value, plugin, key);
     if (guarded !== value) originals.set(guarded as object, value);

@@ -304,7 +304,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       },
       provideScoped(key, factory, opts) {
         checkKey(key);
-        registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined, name);
+        registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined, name, (value) => checkContract(name, key, value, 'ctx.provideScoped'));
         registered.add(key);
       },
       resolve: (key) => resolveFor(key, name),
@@ -416,8 +416,9 @@ const RUNNER_METHODS: Record<RequiredMethods<Runner>, true> = { executeIsolated:
  * contract's required methods, checked where it is provided: otherwise LIMIT_PLUGIN_INVALID names
  * the plugin, the key and the missing methods — not a TypeError at the first use, far from the
  * plugin. Only that the methods are functions; what they do is the conformance suite's to check.
+ * A value from `provideScoped` is checked each time its factory makes one (per session scope).
  */
-function checkContract(plugin: string, key: string, value: unknown): void {
+function checkContract(plugin: string, key: string, value: unknown, via: 'ctx.provide' | 'ctx.provideScoped' = 'ctx.provide'): void {
   const contract = key === 'storage' ? { name: 'Storage', file: 'storage', methods: Object.keys(STORAGE_METHODS) }
     : key.startsWith('runner:') ? { name: 'Runner', file: 'runner', methods: Object.keys(RUNNER_METHODS) }
     : undefined;
@@ -428,6 +429,6 @@ function checkContract(plugin: string, key: string, value: unknown): void {
   const what = isObject ? `without the method(s) ${missing.join(', ')} the ${contract.name} contract requires` : `as ${value === null ? 'null' : `a ${typeof value}`}, not an object with the methods of the ${contract.name} contract`;
   throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${plugin}" provides "${key}" ${what}`, {
     plugin, details: { key, missing },
-    fix: `Give ctx.provide('${key}', …) an object with every method of ${contract.name} (kernel/contracts/${contract.file}.ts), each a function; the conformance suite (limit-graph/testing) checks what they do.`,
+    fix: `Give ${via === 'ctx.provide' ? `ctx.provide('${key}', …)` : `ctx.provideScoped('${key}', …) a factory that returns`} an object with every method of ${contract.name} (kernel/contracts/${contract.file}.ts), each a function; the conformance suite (limit-graph/testing) checks what they do.`,
   });
 }

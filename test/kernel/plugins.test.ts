@@ -457,6 +457,31 @@ describe('setup and disposal', () => {
     expect(none.message).toBe('Plugin "storage-none" provides "storage" as null, not an object with the methods of the Storage contract');
   });
 
+  it('checks a runner from provideScoped against its contract each time the factory makes one, and releases a refused one', async () => {
+    const released: number[] = [];
+    let made = 0;
+    const scoped = plugin('runner-scoped', { provides: ['runner:scoped'] }, (ctx) =>
+      ctx.provideScoped('runner:scoped', () => ({ id: ++made, health: async () => ({ status: 'ok' }) }) as never, { dispose: (r) => void released.push((r as unknown as { id: number }).id) }));
+    const runtime = await createRuntime({ config: silent, plugins: [scoped] });
+    try {
+      const session = await runtime.openSession();
+      let error: unknown;
+      try {
+        session.resolve('runner:scoped');
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(isLimitError(error) && [error.code, error.plugin, error.message]).toEqual(['LIMIT_PLUGIN_INVALID', 'runner-scoped', 'Plugin "runner-scoped" provides "runner:scoped" without the method(s) executeIsolated the Runner contract requires']);
+      expect((error as LimitError).fix).toContain(`ctx.provideScoped('runner:scoped', …) a factory that returns an object`);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(released).toEqual([1]); // the refused instance is released at once, not handed out
+      await session.close();
+      expect(released).toEqual([1]);
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('disposes in reverse order, and a failing dispose does not stop the others', async () => {
     const events: string[] = [];
     const mk = (name: string, fail = false) =>

@@ -359,6 +359,23 @@ export function scrubSecretDeep<T>(value: T, secret: string | undefined): T {
   return mapStringsDeep(value, (s) => scrubSecret(s, secret));
 }
 
+/** The longest vendor text (an error body, a mid-stream error) a failure message quotes whole. */
+export const MAX_QUOTED_DETAIL = 500;
+
+/**
+ * A vendor's own text as a failure message quotes it: as sent when it is at most MAX_QUOTED_DETAIL
+ * characters, else its start on one line and how long it was. An SDK's error message is the whole
+ * error body when it is not the vendor's JSON — a proxy's or load balancer's HTML page, up to
+ * maxResponseBytes of it — which would otherwise become the task's error, its stderr and a log line.
+ * `secret` is scrubbed first: a cut through the key must not leave half of it.
+ */
+export function quoteDetail(detail: string, secret: string | undefined): string {
+  const text = scrubSecret(detail, secret);
+  if (text.length <= MAX_QUOTED_DETAIL) return text;
+  const start = text.slice(0, MAX_QUOTED_DETAIL * 2).replace(/\s+/g, ' ').trim().slice(0, MAX_QUOTED_DETAIL);
+  return toWellFormed(`${start}… (${text.length} characters in all)`);
+}
+
 /** The "(after N retries)" of a failure message. */
 const retriesNote = (n: number) => (n > 0 ? ` (after ${n} retries)` : '');
 
@@ -429,6 +446,7 @@ export function runResult(
  */
 export function vendorFailures(c: { label: string; host: string; maxRetries: number; secret: string | undefined }) {
   const scrub = (text: string) => scrubSecret(text, c.secret);
+  const quote = (detail: string) => quoteDetail(detail, c.secret);
   return {
     /** The SDK's own per-request timeout fired. */
     timeout: (): RunnerFailure => ({ code: 'LIMIT_RUNNER_TIMEOUT', message: `${c.label}: ${c.host} did not answer in time` }),
@@ -444,10 +462,10 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
       const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? retriesNote(retries) : '';
       const what =
         status === 401 || status === 403 ? 'rejected the API key' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
-      return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${detail}`) };
+      return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${quote(detail)}`) };
     },
     /** An error the vendor sent inside a stream it had begun with 200 (so with no HTTP status of its own). */
-    midStream: (detail: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} reported an error mid-stream: ${detail}`) }),
+    midStream: (detail: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} reported an error mid-stream: ${quote(detail)}`) }),
     /** Any other failure, worded by the plugin (after "<label>: "). */
     failed: (text: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${text}`) }),
     /**
@@ -455,12 +473,12 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
      * arriving (fetch's bare `TypeError: terminated`, its cause saying why), or anything else the SDK threw.
      */
     other: (error: unknown): RunnerFailure => {
-      if (error instanceof SyntaxError) return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} sent a malformed response (invalid JSON): ${error.message}`) };
+      if (error instanceof SyntaxError) return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} sent a malformed response (invalid JSON): ${quote(error.message)}`) };
       if (error instanceof TypeError && error.message === 'terminated') {
         const why = innermostCause(error);
         return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} broke off the response before it was complete${why === 'terminated' ? '' : ` (${why})`}`) };
       }
-      return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: request to ${c.host} failed: ${error instanceof Error ? innermostCause(error) : String(error)}`) };
+      return { code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: request to ${c.host} failed: ${quote(error instanceof Error ? innermostCause(error) : String(error))}`) };
     },
   };
 }

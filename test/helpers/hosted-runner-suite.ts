@@ -546,6 +546,34 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       }
     });
 
+    it("an error answer that is not the vendor's JSON (a proxy's 502 page) is quoted short, on one line, with its length: not whole into the error, stderr and the log", async () => {
+      const page = `<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n${'<p>upstream unavailable</p>\n'.repeat(2000)}</body></html>`;
+      const proxy = await startFakeVendor({
+        handle: ({ res }) => {
+          res.writeHead(502, { 'content-type': 'text/html' });
+          res.end(page);
+        },
+      });
+      try {
+        await start({ maxRetries: 0, baseURL: h.baseURLAt(Number(new URL(proxy.origin).port)) });
+        h.logLines.length = 0;
+        const result = await runner.executeIsolated(prompt('hello'), makeRunContext());
+        expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+        const message = result.error!.message;
+        expect(message).toMatch(new RegExp(`^${h.name}: 127\\.0\\.0\\.1:\\d+ answered 502: .*<title>502 Bad Gateway</title>.*… \\(\\d+ characters in all\\)$`));
+        expect(message).not.toContain('\n');
+        expect(message.length).toBeLessThan(700);
+        expect(result.stderr).toBe(message);
+        const warned = h.logLines.filter((line) => line.includes('answered 502'));
+        expect(warned).toHaveLength(1);
+        expect(warned[0]!.length).toBeLessThan(1500);
+      } finally {
+        await rt?.close();
+        rt = undefined;
+        await proxy.close();
+      }
+    });
+
     it('health: fail within its 3 s, saying so, when the server sends the headers of a models list and never the rest of the body', async () => {
       const stalled = await startFakeVendor({
         handle: ({ res }) => {

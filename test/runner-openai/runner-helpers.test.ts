@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries, withoutVendorEnv,
-  cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, hostedFailureIn, maxResponseBytesOption, ResponseTooLargeError, sdkRetryable, vendorClientOptions,
+  cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, MAX_QUOTED_DETAIL, hostedFailureIn, maxResponseBytesOption, ResponseTooLargeError, sdkRetryable, vendorClientOptions,
 } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 
@@ -44,6 +44,23 @@ describe('hosted-runner helpers', () => {
     expect(f.status(400, 'no').message).toBe('runner-x: api.example answered 400: no');
     expect(f.unreachable(new Error('fetch failed', { cause: new Error('connect ECONNREFUSED') }))).toMatchObject({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: 'runner-x: could not reach api.example: connect ECONNREFUSED' });
     expect(f.other(new SyntaxError('Unexpected end')).message).toMatch(/malformed response \(invalid JSON\)/);
+  });
+
+  it("vendorFailures quotes a vendor's long text short (one line, its length), scrubbing the key before the cut", () => {
+    const key = 'sk-LONGSECRET-0123456789';
+    const f = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 0, secret: key });
+    // The key straddles the cut at MAX_QUOTED_DETAIL characters: cut first, half of it would stay.
+    const body = `${'x'.repeat(MAX_QUOTED_DETAIL - 10)}${key}\n${'<p>page</p>\n'.repeat(1000)}`;
+    for (const failure of [f.status(502, body), f.midStream(body), f.other(new Error(body)), f.other(new SyntaxError(body))]) {
+      expect(failure.message).not.toContain('sk-LONG');
+      expect(failure.message).not.toContain('\n');
+      expect(failure.message).toMatch(/… \(\d+ characters in all\)$/);
+      expect(failure.message.length).toBeLessThan(MAX_QUOTED_DETAIL + 150);
+    }
+    expect(f.status(502, body).message).toContain(`${'x'.repeat(MAX_QUOTED_DETAIL - 10)}[redacted]`);
+    // Text up to the limit is quoted as sent, line breaks included.
+    const short = `line one\n${'y'.repeat(MAX_QUOTED_DETAIL - 9)}`;
+    expect(f.status(400, short).message).toBe(`runner-x: api.example answered 400: ${short}`);
   });
 
   it('HostedConversations: turns queue per session, partial text survives a failure, closeSession aborts and forgets', async () => {

@@ -444,7 +444,14 @@ export function runResult(
  * The failures a vendor SDK's errors map to, worded the same for every hosted runner; every
  * message is scrubbed of `secret`. The plugin decides which SDK error is which.
  */
-export function vendorFailures(c: { label: string; host: string; maxRetries: number; secret: string | undefined }) {
+export function vendorFailures(c: {
+  label: string;
+  host: string;
+  maxRetries: number;
+  secret: string | undefined;
+  /** The prefix of the plugin's meta.env variables (`OPENAI` for OPENAI_API_KEY): named in what to fix. */
+  envPrefix?: string | undefined;
+}) {
   const scrub = (text: string) => scrubSecret(text, c.secret);
   const quote = (detail: string) => quoteDetail(detail, c.secret);
   return {
@@ -461,8 +468,18 @@ export function vendorFailures(c: { label: string; host: string; maxRetries: num
     status: (status: number, detail: string, retries: number = c.maxRetries): RunnerFailure => {
       const retried = status === 429 || status === 408 || status === 409 || status >= 500 ? retriesNote(retries) : '';
       const what =
-        status === 401 || status === 403 ? 'rejected the API key' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
-      return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${quote(detail)}`) };
+        status === 401 ? 'rejected the API key' : status === 403 ? 'refused the request (403 Forbidden)' : status === 429 ? 'is rate limiting' : status === 404 ? 'does not know this model or endpoint' : `answered ${status}`;
+      // What to fix, for the answers that a setting of this runner explains.
+      const env = (name: string) => (c.envPrefix ? ` (${c.envPrefix}_${name})` : '');
+      const fix =
+        status === 401
+          ? `; check the apiKey option${env('API_KEY')}`
+          : status === 403
+            ? `; check that the apiKey option${env('API_KEY')} is a key allowed to use this model and endpoint`
+            : status === 404
+              ? `; check the model option${env('MODEL')} and baseURL${env('BASE_URL')}`
+              : '';
+      return { code: 'LIMIT_RUNNER_FAILED', status, message: scrub(`${c.label}: ${c.host} ${what}${retried}: ${quote(detail)}${fix}`) };
     },
     /** An error the vendor sent inside a stream it had begun with 200 (so with no HTTP status of its own). */
     midStream: (detail: string): RunnerFailure => ({ code: 'LIMIT_RUNNER_FAILED', message: scrub(`${c.label}: ${c.host} reported an error mid-stream: ${quote(detail)}`) }),

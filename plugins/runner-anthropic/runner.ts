@@ -195,7 +195,7 @@ export class AnthropicRunner implements Runner {
   }
 
   #fail() {
-    return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
+    return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey, envPrefix: 'ANTHROPIC' });
   }
 
   /** `retries`: the retries made before `error`, when known (HostedConversations); else maxRetries. */

@@ -183,7 +183,7 @@ export class OpenAIRunner implements Runner {
   }
 
   #fail() {
-    return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey });
+    return vendorFailures({ label: PLUGIN, host: hostOf(this.#client.baseURL), maxRetries: this.options.maxRetries, secret: this.options.apiKey, envPrefix: 'OPENAI' });
   }
 
   /** `retries`: the retries made before `error`, when known (HostedConversations); else maxRetries. */

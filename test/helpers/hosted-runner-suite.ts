@@ -292,6 +292,21 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(streamed.error?.message).toMatch(/malformed response/);
     });
 
+    it('401, 403 and 404 say what to fix: the option and its environment variable, not retried', async () => {
+      await start();
+      const answer = async (status: number) => {
+        h.fake().plan.push({ status, body: { error: { type: 'error', message: `vendor says ${status}` } } });
+        const result = await runner.executeIsolated(prompt('hello'), makeRunContext());
+        expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+        return result.error!.message;
+      };
+      const p = h.envPrefix;
+      expect(await answer(401)).toMatch(new RegExp(`^${h.name}: \\S+ rejected the API key: .*vendor says 401.*; check the apiKey option \\(${p}_API_KEY\\)$`));
+      expect(await answer(403)).toMatch(new RegExp(`^${h.name}: \\S+ refused the request \\(403 Forbidden\\): .*vendor says 403.*; check that the apiKey option \\(${p}_API_KEY\\) is a key allowed to use this model and endpoint$`));
+      expect(await answer(404)).toMatch(new RegExp(`^${h.name}: \\S+ does not know this model or endpoint: .*vendor says 404.*; check the model option \\(${p}_MODEL\\) and baseURL \\(${p}_BASE_URL\\)$`));
+      expect(h.sent()).toHaveLength(3);
+    });
+
     it('hung connection: LIMIT_RUNNER_TIMEOUT at the session deadline, not later', async () => {
       await start();
       const started = performance.now();

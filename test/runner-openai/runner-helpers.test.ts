@@ -39,7 +39,9 @@ describe('hosted-runner helpers', () => {
     expect(scrubSecretDeep({ reply: 'x marks the spot' }, 'x')).toEqual({ reply: 'x marks the spot' });
     expect(scrubSecret('key sk-12345 here', 'sk-12345')).toBe('key [redacted] here');
     const f = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: 'sk-12345' });
-    expect(f.status(401, 'bad key sk-12345')).toEqual({ code: 'LIMIT_RUNNER_FAILED', status: 401, message: 'runner-x: api.example rejected the API key: bad key [redacted]' });
+    expect(f.status(401, 'bad key sk-12345')).toEqual({ code: 'LIMIT_RUNNER_FAILED', status: 401, message: 'runner-x: api.example rejected the API key: bad key [redacted]; check the apiKey option' });
+    const withEnv = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 3, secret: undefined, envPrefix: 'X' });
+    expect(withEnv.status(404, 'no such model').message).toBe('runner-x: api.example does not know this model or endpoint: no such model; check the model option (X_MODEL) and baseURL (X_BASE_URL)');
     expect(f.status(503, 'down').message).toBe('runner-x: api.example answered 503 (after 3 retries): down');
     expect(f.status(400, 'no').message).toBe('runner-x: api.example answered 400: no');
     expect(f.unreachable(new Error('fetch failed', { cause: new Error('connect ECONNREFUSED') }))).toMatchObject({ code: 'LIMIT_RUNNER_UNAVAILABLE', message: 'runner-x: could not reach api.example: connect ECONNREFUSED' });

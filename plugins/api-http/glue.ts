@@ -66,16 +66,31 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
 /** Every route declared through the glue, in registration order (the OpenAPI document reads it). */
 export type RouteRegistry = RouteSpec[];
 
+type Issue = z.core.$ZodIssue;
+
+/** Whether a union member refused the value for its type alone (a string where it takes an array). */
+const refusedByType = (issues: readonly Issue[]) => issues.every((i) => i.code === 'invalid_type' && i.path.length === 0);
+
+function issueErrors(where: string, prefix: readonly PropertyKey[], issue: Issue): FieldError[] {
+  const at = [...prefix, ...issue.path];
+  const path = [where, ...at.map(String)].join('.');
+  // Unrecognized keys sit on the parent object; one error per key, at the key's own path, so the
+  // client sees which field to drop.
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: `${path}.${key}`, message: `Unrecognized key: ${JSON.stringify(key)}` }));
+  }
+  // A union's own message is a bare "Invalid input". When one member took the value's type (the
+  // array of `?status=ok&status=x`) and refused only its content, its issues say what is wrong and
+  // where (`query.status.1`: the option list).
+  if (issue.code === 'invalid_union') {
+    const members = issue.errors.filter((issues) => !refusedByType(issues));
+    if (members.length === 1) return members[0]!.flatMap((inner) => issueErrors(where, at, inner));
+  }
+  return [{ path, message: issue.message }];
+}
+
 export function issuesToFieldErrors(where: string, error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((issue) => {
-    const path = [where, ...issue.path.map(String)].join('.');
-    // Unrecognized keys sit on the parent object; one error per key, at the key's own path, so the
-    // client sees which field to drop.
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: `${path}.${key}`, message: `Unrecognized key: ${JSON.stringify(key)}` }));
-    }
-    return [{ path, message: issue.message }];
-  });
+  return error.issues.flatMap((issue) => issueErrors(where, [], issue as Issue));
 }
 
 function parsePart<S extends Schema>(schema: S, value: unknown, where: string, errors: FieldError[]): Out<S> {

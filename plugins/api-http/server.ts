@@ -40,6 +40,12 @@ const SHUTTING_DOWN = new LimitError('LIMIT_RUNTIME_CLOSED', 'The server is shut
   fix: 'Send it again once the server is back, or to another instance: nothing of it was applied.',
 });
 
+/** Whether a request's framing announces a body (chunked, or a Content-Length above 0). */
+function declaresBody(raw: IncomingMessage): boolean {
+  const length = raw.headers['content-length'];
+  return raw.headers['transfer-encoding'] !== undefined || Number(length ?? 0) > 0;
+}
+
 /** Request ids a client may choose: short and log-safe; anything else gets a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -235,6 +241,14 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   });
 
   app.addHook('preValidation', async (request) => {
+    // Fastify never reads the body of a GET or HEAD request: refused here (after authentication), as
+    // a body on any route that takes none is, rather than ignored — the filters of GET /traces sent as
+    // a body would silently not apply.
+    if ((request.method === 'GET' || request.method === 'HEAD') && declaresBody(request.raw)) {
+      const route = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`;
+      throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: body: ${route} takes no body`, [{ path: 'body', message: `${route} takes no body` }], {},
+        'Send no body with GET: its parameters go in the query string (GET /openapi.json lists them).');
+    }
     if (request.body === undefined || request.body === null) return;
     const problem = checkJsonShape(request.body, options.maxDepth);
     if (problem) throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: ${problem.path}: ${problem.message}`, [problem]);

@@ -100,4 +100,11 @@ describe('api-http: JSON bodies', () => {
     expect(res.json.trace.task.input).toBe('a":b "k": 1');
     expect(res.json.trace.metadata).toMatchObject({ input: { input: 1 }, s: '"x":', l: [{ k: 1 }, { k: 2 }] });
   });
+
+  it('accepts a GET with Content-Length 0; a GET with a body and no key is a 401 before its body is refused', async () => {
+    const get = await rawRequest(s.url, 'GET', '/sessions?limit=1', { authorization: JSON_HEADERS.authorization, 'content-length': '0' });
+    expect(get.status, get.text).toBe(200);
+    const res = await rawRequest(s.url, 'GET', '/traces', { 'content-type': 'application/json' }, '{"status":"error"}');
+    expect(res.status, res.text).toBe(401);
+  });
 });

@@ -85,6 +85,10 @@ const CASES: Case[] = [
   { name: 'series given twice', method: 'GET', path: '/rd/knee?series=a&series=b', status: 400, field: 'query.series', message: /^Given 2 times/ },
   // The one value at fault, not the union's bare "Invalid input".
   { name: 'status repeated with one unknown', method: 'GET', path: '/traces?status=ok&status=exploded', status: 400, field: 'query.status.1', message: /^Invalid option: expected one of .*"pending-review"/ },
+  // A body on a GET is never read: refused, not ignored (its filters would silently not apply).
+  { name: 'GET with a body', method: 'GET', path: '/traces', body: { status: 'error' }, status: 400, code: 'LIMIT_VALIDATION', field: 'body', message: /GET \/traces takes no body/ },
+  { name: 'GET with an empty JSON object body', method: 'GET', path: '/sessions', body: {}, status: 400, field: 'body' },
+  { name: 'GET of a public route with a body', method: 'GET', path: '/health', body: { x: 1 }, status: 400, field: 'body' },
   { name: 'knee without series', method: 'GET', path: '/rd/knee', status: 400, field: 'query.series' },
   // invalid ids and path tricks
   { name: 'id with a space', method: 'GET', path: '/traces/a%20b', status: 400, field: 'params.id' },

@@ -46,6 +46,9 @@ function declaresBody(raw: IncomingMessage): boolean {
   return raw.headers['transfer-encoding'] !== undefined || Number(length ?? 0) > 0;
 }
 
+/** The charset parameter of a Content-Type (quoted or not). */
+const CHARSET = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i;
+
 /** Request ids a client may choose: short and log-safe; anything else gets a fresh UUID. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -238,6 +241,28 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       [{ path: 'header.authorization', message: key === undefined ? 'missing' : 'unknown key' }],
       { 'www-authenticate': 'Bearer realm="limit-graph"' },
     );
+  });
+
+  // What the body is, as sent, before it is read: UTF-8 JSON, not compressed. A Content-Encoding
+  // (gzip, br) would reach the JSON parser as bytes ("not valid UTF-8"), or a plain body labelled gzip
+  // be read as is; a charset other than UTF-8 (JSON's only encoding) would be decoded as UTF-8 all the
+  // same (latin-1 "cafÃ©" stored as "café"). Both are 415s naming the header (RFC 9110 §15.5.16).
+  app.addHook('preParsing', async (request) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || !declaresBody(request.raw)) return;
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      throw new ApiProblem(415, 'LIMIT_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(encoding)} is not supported: bodies are read uncompressed`,
+        [{ path: 'header.content-encoding', message: `unsupported content coding ${JSON.stringify(encoding)}` }], {},
+        'Send the body uncompressed, without a Content-Encoding header.');
+    }
+    const type = request.headers['content-type'] ?? '';
+    const charset = /^\s*application\/json\s*;/i.test(type) ? CHARSET.exec(type) : null;
+    const name = charset ? (charset[1] ?? charset[2] ?? '').toLowerCase() : undefined;
+    if (name !== undefined && name !== 'utf-8' && name !== 'utf8') {
+      throw new ApiProblem(415, 'LIMIT_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${JSON.stringify(type.slice(0, 200))}: charset ${JSON.stringify(name)} is not supported: JSON bodies are UTF-8`,
+        [{ path: 'header.content-type', message: `unsupported charset ${JSON.stringify(name)}` }], {},
+        'Encode the body as UTF-8 and send Content-Type: application/json (or application/json; charset=utf-8).');
+    }
   });
 
   app.addHook('preValidation', async (request) => {

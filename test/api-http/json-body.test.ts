@@ -107,4 +107,14 @@ describe('api-http: JSON bodies', () => {
     const res = await rawRequest(s.url, 'GET', '/traces', { 'content-type': 'application/json' }, '{"status":"error"}');
     expect(res.status, res.text).toBe(401);
   });
+
+  it('accepts a UTF-8 charset however it is spelt, and Content-Encoding identity', async () => {
+    for (const type of ['application/json; charset=utf-8', 'application/json;charset="UTF-8"', 'application/json; charset=utf8']) {
+      const res = await rawRequest(s.url, 'POST', '/sessions', { ...JSON_HEADERS, 'content-type': type }, '{"name":"café"}');
+      expect(res.status, `${type}: ${res.text}`).toBe(201);
+      expect(res.json.name).toBe('café');
+    }
+    const identity = await rawRequest(s.url, 'POST', '/sessions', { ...JSON_HEADERS, 'content-encoding': 'identity' }, '{"name":"plain"}');
+    expect(identity.status, identity.text).toBe(201);
+  });
 });

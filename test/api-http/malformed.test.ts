@@ -2,6 +2,7 @@
  * A table of malformed requests: each must get the right 4xx as a problem document naming the
  * failing field, and leave storage exactly as it was.
  */
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, rawRequest, snapshot, startServer, type Backend, type Res, type Server } from './harness.ts';
 
@@ -89,6 +90,12 @@ const CASES: Case[] = [
   { name: 'GET with a body', method: 'GET', path: '/traces', body: { status: 'error' }, status: 400, code: 'LIMIT_VALIDATION', field: 'body', message: /GET \/traces takes no body/ },
   { name: 'GET with an empty JSON object body', method: 'GET', path: '/sessions', body: {}, status: 400, field: 'body' },
   { name: 'GET of a public route with a body', method: 'GET', path: '/health', body: { x: 1 }, status: 400, field: 'body' },
+  // Bodies are read as they are sent: a content coding (compression) is refused, not decoded as text.
+  { name: 'gzip-encoded body', method: 'POST', path: '/sessions', raw: gzipSync('{"name":"zipped"}'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', field: 'header.content-encoding', message: /gzip/ },
+  { name: 'Content-Encoding gzip on a plain body', method: 'POST', path: '/sessions', raw: '{"name":"plain"}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, status: 415, field: 'header.content-encoding' },
+  // JSON is UTF-8: a body declared in another charset is refused, not decoded as UTF-8 regardless.
+  { name: 'body declared latin-1', method: 'POST', path: '/sessions', raw: Buffer.from('{"name":"caf\u00c3\u00a9"}', 'latin1'), headers: { 'content-type': 'application/json; charset=iso-8859-1' }, status: 415, code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', field: 'header.content-type', message: /iso-8859-1/ },
+  { name: 'body declared utf-16', method: 'POST', path: '/sessions', raw: '{}', headers: { 'content-type': 'application/json;charset="UTF-16"' }, status: 415, field: 'header.content-type' },
   { name: 'knee without series', method: 'GET', path: '/rd/knee', status: 400, field: 'query.series' },
   // invalid ids and path tricks
   { name: 'id with a space', method: 'GET', path: '/traces/a%20b', status: 400, field: 'params.id' },

@@ -704,14 +704,19 @@ function shift(f: Finding, offset: number, viewName: string | undefined): Findin
   return { ...out, reason: `${reason}${note}` };
 }
 
-/** One finding per rule and field: the most severe, with the evidence of all (at most 5). */
+/**
+ * One finding per rule, kind and field: the most severe, with the evidence of all (at most 5). The
+ * kind is part of the key: a rule may name another kind than its `flag` (the classifier and the LLM
+ * judge name the class they found), and the policy weighs each kind apart — a Jailbreak 7 merged into
+ * the same rule's HighRisk 8 would turn a block into a quarantine, and its flag would be lost.
+ */
 export function mergeFindings(findings: readonly Finding[]): Finding[] {
   const byKey = new Map<string, Finding>();
   for (const f of findings) {
     const full = f.evidence[0]?.field ?? '';
     const hash = full.indexOf('#');
     const field = hash < 0 ? full : full.slice(0, hash);
-    const key = `${f.ruleId}\u0000${field}`;
+    const key = `${f.ruleId}\u0000${f.kind}\u0000${field}`;
     const prev = byKey.get(key);
     if (!prev) byKey.set(key, f);
     else {

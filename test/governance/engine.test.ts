@@ -252,6 +252,32 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(governanceRuntime({ rules: [{ id: 'bad', flag: 'Nope', surfaces: ['input'], evaluate: () => [] }] })).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID' });
   });
 
+  it('findings of one rule and field with different kinds are kept apart: a Jailbreak is not merged into the same rule\'s more severe HighRisk', async () => {
+    // A rule may name another kind than its flag (the classifier and the LLM judge name the class
+    // they found). Merged per rule and field, the Jailbreak 7 below vanished into the HighRisk 8:
+    // default quarantined instead of blocking, and no Jailbreak flag was recorded.
+    const mixed: GovernanceRule = {
+      id: 'acme.mixed', flag: 'HighRisk', surfaces: ['input'],
+      evaluate: (s) => (s.text.includes('MIX') ? [
+        { ruleId: 'acme.mixed', kind: 'Jailbreak', severity: 7, reason: 'role-play lead-in', evidence: [{ field: s.field, start: 0, end: 1, excerpt: 'M' }] },
+        { ruleId: 'acme.mixed', kind: 'HighRisk', severity: 8, reason: 'codename', evidence: [{ field: s.field, start: 1, end: 2, excerpt: 'I' }] },
+        { ruleId: 'acme.mixed', kind: 'HighRisk', severity: 6, reason: 'codename again', evidence: [{ field: s.field, start: 2, end: 3, excerpt: 'X' }] },
+      ] : []),
+    };
+    rt = await governanceRuntime({ rules: [mixed] });
+    const v = await check('MIX');
+    const own = v.findings.filter((f) => f.ruleId === 'acme.mixed');
+    // Same kind still merges (most severe, evidence of both); different kinds do not.
+    expect(own.map((f) => [f.kind, f.severity, f.evidence.length])).toEqual([['Jailbreak', 7, 1], ['HighRisk', 8, 2]]);
+    expect(v.decision).toBe('block');
+    expect(v.reasons).toEqual(['blockJailbreakTraces: Jailbreak severity 7 ≥ blockSeverity 7']);
+    const gov = rt.resolve('governance');
+    const trace = await storeTrace(rt, makeTrace('MIX'));
+    const flags = await gov.recordFlags(trace, await gov.evaluate(trace, 'input').then((x) => x.findings.filter((f) => f.ruleId === 'acme.mixed')));
+    expect(flags.map((f) => f.kind).sort()).toEqual(['HighRisk', 'Jailbreak']);
+    expect(await gov.stats('default')).toMatchObject({ 'flags.kind.Jailbreak': 1, 'flags.kind.HighRisk': 1, 'flags.rule.acme.mixed': 2 });
+  });
+
   it('an async rule cut at its budget is said (an Unverified finding in the review band), never a silent pass', async () => {
     const slow: GovernanceRule = {
       id: 'acme.slow-lookup', flag: 'Malicious', surfaces: ['input'],

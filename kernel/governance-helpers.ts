@@ -144,6 +144,9 @@ export interface RulePackDefinition<Shape extends z.ZodRawShape = {}> {
   health?(ctx: PluginContext): HealthResult | Promise<HealthResult>;
 }
 
+/** A rule's id as written, or undefined when the rule is not an object (the engine names such a rule). */
+const idOf = (rule: unknown): unknown => (typeof rule === 'object' && rule !== null ? (rule as { id?: unknown }).id : undefined);
+
 const PACK_PREFIX = 'governance-rules-';
 const PACK_NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
@@ -198,7 +201,7 @@ export function defineRulePack<Shape extends z.ZodRawShape = {}>(def: RulePackDe
       // gives for two packs (disable the id in one of them) would leave both out here.
       const seen = new Map<unknown, number>();
       all.forEach((rule, i) => {
-        const id = (rule as { id?: unknown } | null)?.id;
+        const id = idOf(rule);
         if (typeof id !== 'string') return; // the engine names a rule without a valid id
         const first = seen.get(id);
         if (first !== undefined) {
@@ -211,13 +214,15 @@ export function defineRulePack<Shape extends z.ZodRawShape = {}>(def: RulePackDe
       });
       // The standard fields are in every pack's schema; zod's generic output type does not show them.
       const { disable } = options as unknown as RulePackOptions;
-      const unknown = disable.filter((id) => !all.some((r) => r.id === id));
+      // A rule that is not an object (null, a string) is kept for the engine to name (LIMIT_RULE_INVALID,
+      // with the pack), with or without disable: reading its id here must not crash setup.
+      const unknown = disable.filter((id) => !all.some((r) => idOf(r) === id));
       if (unknown.length) {
         throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${def.name}: disable names unknown rules ${unknown.join(', ')}`, {
-          plugin: ctx.name, details: { option: ['disable'], unknown }, fix: `Use rule ids of this pack: ${all.map((r) => r.id).join(', ')}.`,
+          plugin: ctx.name, details: { option: ['disable'], unknown }, fix: `Use rule ids of this pack: ${all.map(idOf).filter((id) => typeof id === 'string').join(', ')}.`,
         });
       }
-      const provided: RulePack = { name: pack, rules: disable.length ? all.filter((r) => !disable.includes(r.id)) : all };
+      const provided: RulePack = { name: pack, rules: disable.length ? all.filter((r) => !disable.includes(idOf(r) as string)) : all };
       ctx.provide(key, provided);
       return def.health ? { health: () => def.health!(ctx) } : undefined;
     },

@@ -123,6 +123,23 @@ describe('defineRulePack and evidenceSpan: the rule-pack author API', () => {
     expect(e2).toMatchObject({ code: 'LIMIT_PLUGIN_INVALID', plugin: 'raw-pack' });
     expect(e2?.message).toBe('Plugin "raw-pack" provides governance:rules:raw as an array, not a rule pack { name, rules: [...] }');
   });
+
+  it('a rule that is not an object is named by the engine with or without `disable`, never a TypeError of the pack\'s setup', async () => {
+    const good = { id: 'holes.a', flag: 'HighRisk', surfaces: ['input'], evaluate: () => [] } as const;
+    for (const hole of [null, undefined, 'holes.b']) {
+      const pack = defineRulePack({ name: 'governance-rules-holes', version: '1.0.0', rules: [good, hole] as never });
+      for (const disable of [[], ['holes.a']]) {
+        // Before, `disable` read each rule's id unguarded: "Cannot read properties of null (reading 'id')".
+        const error = await createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-holes': { disable }, governance: { packs: [] } } }, plugins: [pack] })
+          .then(async (r) => r.close(), (e: unknown) => e);
+        expect(error).toMatchObject({ code: 'LIMIT_RULE_INVALID', message: 'Governance rule "?" from rule pack "holes" is invalid: is not an object' });
+      }
+      // A typo in disable is still the option's error, listing the ids the pack has.
+      await expect(createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-holes': { disable: ['holes.x'] }, governance: { packs: [] } } }, plugins: [pack] })).rejects.toMatchObject({
+        code: 'LIMIT_PLUGIN_OPTIONS_INVALID', fix: 'Use rule ids of this pack: holes.a.',
+      });
+    }
+  });
 });
 
 describe('negatedAt: a ban is not a request', () => {

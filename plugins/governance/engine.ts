@@ -501,7 +501,9 @@ export class GovernanceEngine {
         if (signal?.aborted) throw signal.reason;
         throw isReadOnlyWrite(error) ? tapWroteInput(error) : error;
       });
-      findings = checkFindings(added, undefined);
+      // Kept one per rule, kind and field like the rules' own findings (before, only the judge phase
+      // merged them: a tap's findings were one flag or several depending on whether a judge was loaded).
+      findings = mergeFindings(checkFindings(added, undefined));
     }
     signal?.throwIfAborted();
     const judges = this.#judge.get(surface)!;

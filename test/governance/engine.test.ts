@@ -472,6 +472,28 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/governInput.*findings\[0\]\.severity: Too big/) });
   });
 
+  it('governInput tap findings are kept one per rule, kind and field like rule findings, whether or not a judge-phase rule is loaded', async () => {
+    // Before, only the judge phase merged them: the same two tap findings were two flags with packs: []
+    // and one with the classifier (a judge-phase rule) loaded.
+    const tap = definePlugin({
+      meta: { name: 'acme-tap', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise('acme-tap', async (findings) => [...findings,
+          { ruleId: 'acme.tap', kind: 'HighRisk', severity: 3, reason: 'first', evidence: [{ field: 'task.input', start: 0, end: 1, excerpt: 'h' }] },
+          { ruleId: 'acme.tap', kind: 'HighRisk', severity: 4, reason: 'second', evidence: [{ field: 'task.input', start: 1, end: 2, excerpt: 'e' }] },
+          { ruleId: 'acme.tap', kind: 'Unsafe', severity: 2, reason: 'other kind', evidence: [{ field: 'task.input', start: 2, end: 3, excerpt: 'l' }] },
+        ]);
+      },
+    });
+    for (const packs of [[], ['classifier']]) {
+      rt = await createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-classifier': true, governance: { packs } } }, plugins: [tap] });
+      const v = await rt.resolve('governance').evaluate(makeTrace('hello'), 'input');
+      expect(v.findings.map((f) => [f.kind, f.severity, f.reason, f.evidence.map((e) => e.start)])).toEqual([['HighRisk', 4, 'second', [1, 0]], ['Unsafe', 2, 'other kind', [2]]]);
+      await rt.close();
+      rt = undefined;
+    }
+  });
+
   it('governInput/governOutput taps get the evaluation\'s signal as context.signal: the caller\'s, aborted with it; else one that never aborts', async () => {
     const seen: { surface: string; signal: AbortSignal | undefined }[] = [];
     let entered!: () => void;

@@ -639,7 +639,10 @@ export class GovernanceEngine {
     }
     const band = this.preset.reviewBand;
     if (band && maxSeverity >= band[0]) {
-      return { decision: 'review', reasons: [`reviewBand: severity ${maxSeverity} in the uncertain band ${band[0]}–${band[1]}`], maxSeverity };
+      // Above the band (no block or quarantine applied: their switches are off or their thresholds
+      // higher) it is still a review, as documented; the reason must not call it "in" the band.
+      const where = maxSeverity <= band[1] ? `in the uncertain band ${band[0]}–${band[1]}` : `above the uncertain band ${band[0]}–${band[1]}, and no block or quarantine applies`;
+      return { decision: 'review', reasons: [`reviewBand: severity ${maxSeverity} ${where}`], maxSeverity };
     }
     return { decision: 'allow', reasons: [], maxSeverity };
   }

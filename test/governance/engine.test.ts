@@ -278,6 +278,17 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(await gov.stats('default')).toMatchObject({ 'flags.kind.Jailbreak': 1, 'flags.kind.HighRisk': 1, 'flags.rule.acme.mixed': 2 });
   });
 
+  it('a severity above the review band that nothing else acts on is a review whose reason says so, not "in the uncertain band"', async () => {
+    const engine = (policy: Record<string, unknown>) => new GovernanceEngine({ rules: [], preset: { ...GOVERNANCE_PRESETS.default, policy: { ...GOVERNANCE_PRESETS.default.policy, ...policy } }, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 });
+    const finding = (severity: number) => ({ ruleId: 'acme.x', kind: 'HighRisk' as const, severity, reason: 'x', evidence: [] });
+    const off = engine({ autoQuarantine: false });
+    expect(off.decide([finding(6)])).toEqual({ decision: 'review', reasons: ['reviewBand: severity 6 in the uncertain band 5–6'], maxSeverity: 6 });
+    // Before: "reviewBand: severity 9 in the uncertain band 5–6".
+    expect(off.decide([finding(9)])).toEqual({ decision: 'review', reasons: ['reviewBand: severity 9 above the uncertain band 5–6, and no block or quarantine applies'], maxSeverity: 9 });
+    expect(off.decide([finding(4)]).decision).toBe('allow');
+    expect(engine({}).decide([finding(9)]).decision).toBe('quarantine');
+  });
+
   it('an async rule cut at its budget is said (an Unverified finding in the review band), never a silent pass', async () => {
     const slow: GovernanceRule = {
       id: 'acme.slow-lookup', flag: 'Malicious', surfaces: ['input'],

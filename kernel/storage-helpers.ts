@@ -959,8 +959,31 @@ export async function retryOnConflict<T>(fn: (attempt: number) => Promise<T> | T
  */
 export function sumCounters(sum: Counters | undefined, deltas: Counters): Counters {
   const out = sum ?? (Object.create(null) as Counters);
-  for (const name in deltas) out[name] = (out[name] ?? 0) + deltas[name]!;
+  for (const name in deltas) out[name] = addCounter(name, out[name] ?? 0, deltas[name]!);
   return out;
+}
+
+/**
+ * `held + delta`, the next value of counter `name`, or LIMIT_VALIDATION (counterNotFinite) when
+ * that is not a finite number: JSON and the SQL backends cannot hold ±Infinity (it would be stored
+ * as null, or the server refuses it), so every backend refuses such an increment, writing nothing.
+ */
+export function addCounter(name: string, held: number, delta: number): number {
+  const next = held + delta;
+  if (!Number.isFinite(next)) throw counterNotFinite(name, delta, held);
+  return next;
+}
+
+/**
+ * LIMIT_VALIDATION for an increment that would take counter `name` past the finite numbers
+ * (±Number.MAX_VALUE); `held`, the value it had, when known.
+ */
+export function counterNotFinite(name: string, delta: number, held?: number): LimitError {
+  const sum = held === undefined ? `adding ${delta}` : `${held} + ${delta}`;
+  return new LimitError('LIMIT_VALIDATION', `Counter "${name}" would leave the finite numbers (${sum} is past ±Number.MAX_VALUE); nothing was written`, {
+    details: { counter: name, delta, ...(held === undefined ? {} : { value: held }) },
+    fix: 'Keep counters well within ±1.7976931348623157e308: count in smaller units, or reset the counter by incrementing it by its negated value.',
+  });
 }
 
 /** The file (anything but a folder) at `dir` or at the nearest existing parent; undefined when that is a folder. */

@@ -233,7 +233,11 @@ export interface Storage {
   /** Oldest first: the instant of createdAt ascending, then id ascending; each with its points. */
   listRdSeries(tenant: string, query?: { sessionId?: string }): Promise<RdSeries[]>;
 
-  /** Atomically adds each delta, creating counters at 0 (shared by every process on the same database). */
+  /**
+   * Atomically adds each delta, creating counters at 0 (shared by every process on the same database).
+   * A sum that is not a finite number throws LIMIT_VALIDATION naming the counter (`addCounter`,
+   * `counterNotFinite`) and writes none of the deltas; a batch holding such an op is refused whole.
+   */
   incrementCounters(tenant: string, deltas: Counters): Promise<void>;
   getCounters(tenant: string): Promise<Counters>;
 

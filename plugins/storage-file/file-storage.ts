@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
+  LimitError, addCounter, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
   PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -582,7 +582,8 @@ export class FileStorage implements Storage {
     const file = this.#countersFile(tenant);
     const current = stage.counters ?? (await readCounters(file)) ?? {};
     const next = { ...current };
-    for (const [name, delta] of Object.entries(deltas)) next[name] = (next[name] ?? 0) + delta;
+    // A sum past the finite numbers would be written as null, leaving the file unreadable as counters.
+    for (const [name, delta] of Object.entries(deltas)) next[name] = addCounter(name, next[name] ?? 0, delta);
     stage.counters = next;
     stage.files.set(file, JSON.stringify(next));
   }

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
+  LimitError, addCounter, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -910,8 +910,7 @@ export class KvStorage implements Storage {
     for (const [name, delta] of Object.entries(deltas)) {
       const key: Key = ['n', tenant, name];
       const text = db.get(key);
-      const next = (text === undefined ? 0 : this.#counter(key, text)) + delta;
-      if (!Number.isFinite(next)) throw new LimitError('LIMIT_VALIDATION', `Counter "${name}" would leave the finite numbers (${text} + ${delta})`);
+      const next = addCounter(name, text === undefined ? 0 : this.#counter(key, text), delta);
       db.put(key, String(next));
     }
   }

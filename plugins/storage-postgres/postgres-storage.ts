@@ -6,7 +6,7 @@
 import pg from 'pg';
 import {
   LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
-  schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
+  counterNotFinite, schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
@@ -986,12 +986,35 @@ export class PostgresStorage implements Storage {
     // Sorted names: concurrent multi-counter upserts take row locks in one order and cannot deadlock.
     const names = Object.keys(deltas).sort();
     if (names.length === 0) return;
-    await this.#query(
-      db,
-      `INSERT INTO ${this.#s}.counters (tenant, name, value) SELECT $1, n, v FROM unnest($2::text[], $3::float8[]) AS u(n, v)
-       ON CONFLICT (tenant, name) DO UPDATE SET value = ${this.#s}.counters.value + excluded.value`,
-      [tenant, names, names.map((n) => deltas[n]!)],
-    );
+    try {
+      await this.#query(
+        db,
+        `INSERT INTO ${this.#s}.counters (tenant, name, value) SELECT $1, n, v FROM unnest($2::text[], $3::float8[]) AS u(n, v)
+         ON CONFLICT (tenant, name) DO UPDATE SET value = ${this.#s}.counters.value + excluded.value`,
+        [tenant, names, names.map((n) => deltas[n]!)],
+      );
+    } catch (error) {
+      // float8 overflow (22003): a sum past the finite numbers. The statement (and a batch's
+      // transaction with it) is rolled back; the error names the counter, as every backend's does.
+      if (pgCode(error) === '22003') throw await this.#counterOverflow(tenant, names, deltas);
+      throw error;
+    }
+  }
+
+  /**
+   * counterNotFinite for the counter of `names` whose stored value plus its delta is not finite (the
+   * values read afresh on the pool: the statement's own transaction may be aborted); the first name
+   * when they can no longer be read.
+   */
+  async #counterOverflow(tenant: string, names: string[], deltas: Counters): Promise<LimitError> {
+    try {
+      const { rows } = await this.#query<{ name: string; value: number }>(this.#conn, `SELECT name, value FROM ${this.#s}.counters WHERE tenant = $1 AND name = ANY($2::text[]) ORDER BY name`, [tenant, names]);
+      const over = rows.find((r) => !Number.isFinite(r.value + deltas[r.name]!));
+      if (over) return counterNotFinite(over.name, deltas[over.name]!, over.value);
+    } catch {
+      // The message below still names a counter of the call.
+    }
+    return counterNotFinite(names[0]!, deltas[names[0]!]!);
   }
 
   async getCounters(tenant: string): Promise<Counters> {

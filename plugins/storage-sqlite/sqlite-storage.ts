@@ -14,7 +14,7 @@ import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, atBatchOp, counterNotFinite, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -848,9 +848,20 @@ export class SqliteStorage implements Storage {
     await this.#write(() => this.#increment(tenant, valid));
   }
 
+  /**
+   * Adds each delta in the caller's savepoint or transaction. A sum past the finite numbers (SQLite
+   * would store it as Inf, which JSON answers as null) is not written: the update's WHERE leaves the
+   * row alone, no row comes back, and counterNotFinite rolls the call (or batch) back.
+   */
   #increment(tenant: string, deltas: Counters): void {
-    const stmt = this.#q('INSERT INTO counters (tenant, name, value) VALUES (?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE SET value = value + excluded.value');
-    for (const [name, delta] of Object.entries(deltas)) stmt.run(tenant, name, delta);
+    const stmt = this.#q(`INSERT INTO counters (tenant, name, value) VALUES (?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE SET value = value + excluded.value
+      WHERE abs(value + excluded.value) < 9e999 RETURNING value`);
+    for (const [name, delta] of Object.entries(deltas)) {
+      if (stmt.get(tenant, name, delta) === undefined) {
+        const held = this.#q('SELECT value FROM counters WHERE tenant = ? AND name = ?').get(tenant, name) as { value: number } | undefined;
+        throw counterNotFinite(name, delta, held?.value);
+      }
+    }
   }
 
   async getCounters(tenant: string): Promise<Counters> {

@@ -668,6 +668,29 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect((await storage.getCounters('t1')).bad).toBeUndefined();
       });
 
+      it('refuses an increment that would take a counter past the finite numbers (LIMIT_VALIDATION naming it), writing nothing, alone or in a batch', async () => {
+        await storage.incrementCounters('t1', { big: Number.MAX_VALUE, low: -Number.MAX_VALUE, runs: 1 });
+        const held = { big: Number.MAX_VALUE, low: -Number.MAX_VALUE, runs: 1 };
+        for (const deltas of [{ runs: 1, big: Number.MAX_VALUE }, { low: -Number.MAX_VALUE, runs: 1 }] as Record<string, number>[]) {
+          const error = await limitError(storage.incrementCounters('t1', deltas), 'LIMIT_VALIDATION');
+          expect(error.message).toContain(Object.keys(deltas).find((n) => n !== 'runs'));
+          expect(await storage.getCounters('t1')).toEqual(held);
+        }
+        // In a batch: the stored value plus the batch's deltas, and the batch's deltas alone (a new counter).
+        const batches: BatchOp[][] = [
+          [{ op: 'createSession', session: makeSession('t1', 'cs1') }, { op: 'incrementCounters', deltas: { runs: 1 } }, { op: 'incrementCounters', deltas: { big: Number.MAX_VALUE } }],
+          [{ op: 'createSession', session: makeSession('t1', 'cs1') }, { op: 'incrementCounters', deltas: { fresh: Number.MAX_VALUE, runs: 1 } }, { op: 'incrementCounters', deltas: { fresh: Number.MAX_VALUE } }],
+        ];
+        for (const ops of batches) {
+          await limitError(storage.batch('t1', ops), 'LIMIT_VALIDATION');
+          expect(await storage.getCounters('t1')).toEqual(held);
+          expect(await storage.getSession('t1', 'cs1')).toBeNull();
+        }
+        // The counters stay readable and usable.
+        await storage.incrementCounters('t1', { big: -Number.MAX_VALUE, runs: 1 });
+        expect(await storage.getCounters('t1')).toEqual({ big: 0, low: -Number.MAX_VALUE, runs: 2 });
+      });
+
       it('increments atomically under concurrency', async () => {
         await Promise.all(Array.from({ length: 20 }, async () => {
           for (let i = 0; i < 25; i++) await storage.incrementCounters('t1', { runs: 1, tokens: 10 });

@@ -190,7 +190,15 @@ const TracePatchSchema = Trace.pick({ status: true, output: true, metrics: true,
   .extend({ metadata: z.record(z.string(), z.unknown()) })
   .partial()
   .strict();
-const CountersSchema = z.record(z.string().min(1).max(256), z.number().finite());
+/**
+ * A counter name is stored as it is (a text column, a key), not inside JSON, so it must be text every
+ * backend stores unchanged: no NUL (PostgreSQL text refuses it, LMDB keys use it as a delimiter) and
+ * no half a surrogate pair (SQLite and PostgreSQL would store U+FFFD instead, merging names).
+ */
+const CounterName = z.string().min(1).max(256)
+  .refine((n) => !n.includes('\0'), 'a counter name may not contain a NUL character')
+  .refine((n) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(n), 'a counter name may not contain half a surrogate pair (not well-formed Unicode)');
+const CountersSchema = z.record(CounterName, z.number().finite());
 const TraceQuerySchema = z
   .object({
     sessionId: Id.optional(),

@@ -237,6 +237,8 @@ export interface Storage {
    * Atomically adds each delta, creating counters at 0 (shared by every process on the same database).
    * A sum that is not a finite number throws LIMIT_VALIDATION naming the counter (`addCounter`,
    * `counterNotFinite`) and writes none of the deltas; a batch holding such an op is refused whole.
+   * Names are 1–256 characters of well-formed text without NUL (stored as given on every backend);
+   * another name is LIMIT_VALIDATION (`validate.counters`), nothing written.
    */
   incrementCounters(tenant: string, deltas: Counters): Promise<void>;
   getCounters(tenant: string): Promise<Counters>;

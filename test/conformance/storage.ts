@@ -668,6 +668,19 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect((await storage.getCounters('t1')).bad).toBeUndefined();
       });
 
+      it('refuses counter names that no backend stores as given (a NUL, half a surrogate pair) with LIMIT_VALIDATION, writing nothing; keeps other Unicode names exactly', async () => {
+        for (const name of ['a\u0000b', 'x\uD800', '\uDC00y', 'p\uDBFFq']) {
+          const error = await limitError(storage.incrementCounters('t1', { ok: 1, [name]: 1 }), 'LIMIT_VALIDATION');
+          expect(error.message).toContain('counter');
+          await limitError(storage.batch('t1', [{ op: 'incrementCounters', deltas: { ok: 1 } }, { op: 'incrementCounters', deltas: { [name]: 1 } }]), 'LIMIT_VALIDATION');
+        }
+        expect(await storage.getCounters('t1')).toEqual({});
+        // Well-formed names round-trip unchanged (a pair, combining marks, 256 characters).
+        const names = ['emoji.\u{1F600}', 'e\u0301', 'é'.repeat(256), 'tab\tnewline\n'];
+        await storage.incrementCounters('t1', Object.fromEntries(names.map((n) => [n, 1])));
+        expect(await storage.getCounters('t1')).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
+      });
+
       it('refuses an increment that would take a counter past the finite numbers (LIMIT_VALIDATION naming it), writing nothing, alone or in a batch', async () => {
         await storage.incrementCounters('t1', { big: Number.MAX_VALUE, low: -Number.MAX_VALUE, runs: 1 });
         const held = { big: Number.MAX_VALUE, low: -Number.MAX_VALUE, runs: 1 };

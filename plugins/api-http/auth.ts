@@ -61,26 +61,73 @@ export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]):
 }
 
 /**
+ * A credential header the server could not read a key from: which header, and what is wrong with it
+ * (never the credential itself).
+ */
+export interface MalformedCredential {
+  /** `header.authorization` or `header.x-api-key`. */
+  path: string;
+  /** Short, for the problem's `errors[0].message`. */
+  message: string;
+  /** A sentence for the problem's `detail`. */
+  detail: string;
+}
+
+export interface PresentedCredentials {
+  key: string | undefined;
+  /** The header the key came from (`header.authorization` or `header.x-api-key`). */
+  path?: string;
+  conflict: boolean;
+  /** The first credential header that carries no readable key (another scheme, a malformed Bearer, an empty X-API-Key). */
+  malformed?: MalformedCredential;
+}
+
+/** An auth-scheme token (RFC 9110 §11.1) shorter than any API key (16), so naming it cannot echo a key. */
+const SCHEME = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,14}$/;
+
+/** What is wrong with an Authorization header that is not `Bearer <key>`. */
+function malformedAuthorization(value: string): MalformedCredential {
+  const words = value.trim().split(/\s+/).filter(Boolean);
+  const scheme = words[0];
+  const at = 'header.authorization';
+  if (scheme === undefined) return { path: at, message: 'empty', detail: 'The Authorization header is empty' };
+  if (/^Bearer$/i.test(scheme)) {
+    return words.length === 1
+      ? { path: at, message: 'Bearer without a key', detail: 'The Authorization header is Bearer without a key' }
+      : { path: at, message: 'more than one token after Bearer', detail: 'The Authorization header has more than one token after Bearer (an API key has no spaces)' };
+  }
+  if (words.length === 1) return { path: at, message: 'no scheme', detail: 'The Authorization header has no scheme (the key alone?)' };
+  const named = SCHEME.test(scheme) ? ` "${scheme}"` : '';
+  return { path: at, message: `unsupported scheme${named}`, detail: `The Authorization scheme${named} is not supported` };
+}
+
+/**
  * The key a request presents (Bearer token or X-API-Key), or undefined. Every Authorization and
  * X-API-Key header counts (read from the raw headers: Node keeps only the first Authorization and
  * joins repeated X-API-Key values); `conflict` is true when they carry different keys, which the
- * server refuses (400) rather than picking one. The same key sent twice is fine.
+ * server refuses (400) rather than picking one. The same key sent twice is fine. A credential header
+ * that carries no readable key is described in `malformed`, for the 401 when no key is found.
  */
-export function presentedCredentials(request: FastifyRequest): { key: string | undefined; conflict: boolean } {
-  const keys = new Set<string>();
+export function presentedCredentials(request: FastifyRequest): PresentedCredentials {
+  const keys = new Map<string, string>();
+  let malformed: MalformedCredential | undefined;
   const raw = request.raw.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name === 'x-api-key') {
-      if (value.length > 0) keys.add(value);
+      if (value.length > 0) {
+        if (!keys.has(value)) keys.set(value, 'header.x-api-key');
+      } else malformed ??= { path: 'header.x-api-key', message: 'empty', detail: 'The X-API-Key header is empty' };
     } else if (name === 'authorization') {
       const match = /^Bearer[ ]+(\S+)\s*$/i.exec(value);
-      if (match) keys.add(match[1]!);
+      if (match) {
+        if (!keys.has(match[1]!)) keys.set(match[1]!, 'header.authorization');
+      } else malformed ??= malformedAuthorization(value);
     }
   }
   const [first] = keys;
-  return { key: first, conflict: keys.size > 1 };
+  return { key: first?.[0], ...(first ? { path: first[1] } : {}), conflict: keys.size > 1, ...(malformed ? { malformed } : {}) };
 }
 
 /** The key a request presents, or undefined (also when it presents conflicting keys). */

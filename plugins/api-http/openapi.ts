@@ -30,7 +30,7 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Invalid input (the `errors` array names each field)', 401: 'Missing or unknown API key', 403: 'Refused by policy',
+  400: 'Invalid input (the `errors` array names each field)', 401: 'Missing, malformed or unknown API key (errors[0].path names the header)', 403: 'Refused by policy',
   404: 'Not found (records of other tenants are invisible)', 409: 'Conflict with the current state', 413: 'Body too large',
   415: 'Body is not application/json', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After)',
   503: 'A dependency (plugin, storage, runner) is unavailable',

@@ -218,7 +218,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       request.principal = { tenant, actor: 'api:local' };
       return;
     }
-    const { key, conflict } = presentedCredentials(request);
+    const { key, path, conflict, malformed } = presentedCredentials(request);
     if (conflict) {
       throw new ApiProblem(
         400, 'LIMIT_VALIDATION', 'Conflicting credentials: the request carries more than one different API key (Authorization and X-API-Key, or a repeated header)',
@@ -235,12 +235,18 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // this; any other OPTIONS request (CORS off) is an unknown route, and its body must not be read
     // for a client without a key.
     if (request.routeOptions.config?.public) return;
-    throw new ApiProblem(
-      401, 'LIMIT_UNAUTHORIZED',
-      key === undefined ? 'Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>' : 'Unknown API key',
-      [{ path: 'header.authorization', message: key === undefined ? 'missing' : 'unknown key' }],
-      { 'www-authenticate': 'Bearer realm="limit-graph"' },
-    );
+    const send = 'Send Authorization: Bearer <key> or X-API-Key: <key>.';
+    const challenge = { 'www-authenticate': 'Bearer realm="limit-graph"' };
+    // A key that is not one (wrong or revoked) is named as such; credentials the server could not read
+    // a key from (another scheme, a malformed Bearer, an empty X-API-Key) say what is wrong with the
+    // header, not that a key is missing. Neither ever repeats the credential.
+    if (key !== undefined) throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', 'Unknown API key', [{ path: path!, message: 'unknown key' }], challenge);
+    if (malformed) {
+      throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', `${malformed.detail}: send Authorization: Bearer <key> or X-API-Key: <key>`,
+        [{ path: malformed.path, message: malformed.message }], challenge, send);
+    }
+    throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', 'Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>',
+      [{ path: 'header.authorization', message: 'missing' }], challenge);
   });
 
   // What the body is, as sent, before it is read: UTF-8 JSON, not compressed. A Content-Encoding

@@ -63,8 +63,6 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
     };
     (paths[openapiPath(r.url)] ??= {})[r.method.toLowerCase()] = op;
   }
-  paths['/openapi.json'] = { get: { summary: 'This document.', tags: ['service'], security: [], responses: { 200: { description: 'OpenAPI 3.1' } } } };
-  paths['/docs'] = { get: { summary: 'This document as an HTML page.', tags: ['service'], security: [], responses: { 200: { description: 'HTML' } } } };
   for (const e of extra) {
     const p = openapiPath(e.url);
     const m = e.method.toLowerCase();

@@ -10,7 +10,7 @@ import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
 import { timeWindowMs, type ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
-import { checkJsonShape, registerRoute, type RouteRegistry } from './glue.ts';
+import { checkJsonShape, defineRoute, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, PROBLEM_CONTENT_TYPE, problemType, sendProblem } from './problem.ts';
 import { parseJsonBody } from './json.ts';
 import { handleClientError } from './client-error.ts';
@@ -301,8 +301,24 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   let doc: Record<string, unknown> | undefined;
   let html: string | undefined;
   const openapi = () => (doc ??= buildOpenApi(routes, seen, { version: services.version }));
-  app.get('/openapi.json', { config: { public: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(openapi()));
-  app.get('/docs', { config: { public: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((html ??= renderDocs(openapi()))));
+  // Declared through the glue like every route: no key, no query parameters, no body (each refused
+  // as on /health), and listed in the document from these declarations.
+  registerRoute(app, routes, defineRoute({
+    method: 'GET', url: '/openapi.json', tag: 'service', public: true, summary: 'This document.',
+    responses: { description: 'OpenAPI 3.1' },
+    handler: ({ reply }) => {
+      reply.type('application/json; charset=utf-8');
+      return openapi();
+    },
+  }));
+  registerRoute(app, routes, defineRoute({
+    method: 'GET', url: '/docs', tag: 'service', public: true, summary: 'This document as an HTML page.',
+    responses: { description: 'HTML' },
+    handler: ({ reply }) => {
+      reply.type('text/html; charset=utf-8');
+      return (html ??= renderDocs(openapi()));
+    },
+  }));
 
   // Other plugins add their routes here; they are authenticated unless they set config.public.
   await input.hooks.httpRoutes.promise(app);

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LimitError, type LimitErrorCode } from './errors.ts';
 import {
   Checkpoint, Flag, FlagKind, Id, ProvenanceInput, QuarantineState, RdPoint, RdPointInput, RdSeries, RunMetrics, RunOutput, Session, SessionStatus,
-  TASK_LIMITS, Task, Tenant, Timestamp, Trace, TraceStatus,
+  TASK_LIMITS, Task, Tenant, Timestamp, Trace, TraceStatus, refuseReversedTimeRange,
   type Page,
 } from './model/index.ts';
 import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
@@ -210,7 +210,8 @@ const TraceQuerySchema = z
     maxBytes: z.number().int().min(1).max(MAX_PAGE_BYTES).default(MAX_PAGE_BYTES),
     cursor: z.string().max(1024).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(refuseReversedTimeRange);
 const SessionQuerySchema = z
   .object({
     status: SessionStatus.optional(),

@@ -30,7 +30,7 @@ export interface TraceQuery {
   flagKind?: FlagKind;
   /** Inclusive lower bound on createdAt (ISO timestamp). */
   from?: string;
-  /** Exclusive upper bound on createdAt (ISO timestamp). */
+  /** Exclusive upper bound on createdAt (ISO timestamp). A `to` before `from` is LIMIT_VALIDATION naming both (refuseReversedTimeRange). */
   to?: string;
   /** Most traces on the page: 1..1000, default 100. A page may hold fewer (see `maxBytes`). */
   limit?: number;

@@ -62,6 +62,21 @@ export function newId(): string {
 /** ISO-8601 timestamps with milliseconds, UTC. */
 export const Timestamp = z.iso.datetime({ offset: true });
 
+/**
+ * Refuses, in a listing's schema, a time range whose `from` (inclusive) is after its `to` (exclusive):
+ * no instant is in it, so the listing would silently be empty. One issue at each of the two fields,
+ * compared as instants (offsets applied). An empty window (`from` = `to`) is a range, and allowed.
+ * The one rule of every `from`/`to` filter: storage's trace query and the HTTP API's query schema.
+ */
+export function refuseReversedTimeRange(range: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (range.from === undefined || range.to === undefined) return;
+  const from = Date.parse(range.from);
+  const to = Date.parse(range.to);
+  if (Number.isNaN(from) || Number.isNaN(to) || from <= to) return;
+  ctx.addIssue({ code: 'custom', path: ['from'], message: `${range.from} is after \`to\` (${range.to}): no time is in the range; give from at or before to` });
+  ctx.addIssue({ code: 'custom', path: ['to'], message: `${range.to} is before \`from\` (${range.from})` });
+}
+
 /** The kinds of flag governance raises. */
 export const FLAG_KINDS = ['Jailbreak', 'Anomaly', 'HighRisk', 'Unsafe', 'Malicious', 'Unverified'] as const;
 /** One of FLAG_KINDS. */

@@ -4,7 +4,7 @@
  */
 import {
   ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, refuseMeasuredMetaKeys, z,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, refuseMeasuredMetaKeys, refuseReversedTimeRange, z,
 } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
@@ -92,7 +92,8 @@ export const TraceListQuery = z
     limit: Limit.optional(),
     cursor: Cursor.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(refuseReversedTimeRange);
 
 export const ProvenanceBody = z
   .object({

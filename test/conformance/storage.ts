@@ -858,6 +858,11 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.listTraces('t1', { cursor: 'not-a-cursor' }), 'LIMIT_VALIDATION');
         await limitError(storage.listTraces('t1', { status: 'nope' as TraceStatus }), 'LIMIT_VALIDATION');
         await limitError(storage.listTraces('t1', { from: 'yesterday' }), 'LIMIT_VALIDATION');
+        // A range whose from is after its to matches nothing by construction: refused, naming both, not an empty page.
+        const reversed = await limitError(storage.listTraces('t1', { from: iso(T0 + 1000), to: '2024-03-01T02:00:00.500+02:00' }), 'LIMIT_VALIDATION');
+        expect(reversed.message).toMatch(/from: .*after `to`.*; to: .*before `from`/);
+        // An empty window (from = to, the same instant in two offsets) is a range, answered with no traces.
+        expect((await storage.listTraces('t1', { from: iso(T0 + 500), to: '2024-03-01T02:00:00.500+02:00' })).items).toEqual([]);
         await limitError(storage.listSessions('t1', { cursor: '!!' }), 'LIMIT_VALIDATION');
       });
     });

@@ -4,7 +4,7 @@
  */
 import { z } from 'limit-graph';
 import type { RouteSpec } from './glue.ts';
-import { problemCatalogue } from './problem.ts';
+import { ERROR_PATHS, problemCatalogue } from './problem.ts';
 
 export interface ExtraRoute {
   method: string;
@@ -32,7 +32,7 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid input (the `errors` array names each field)', 401: 'Missing, malformed or unknown API key (errors[0].path names the header)', 403: 'Refused by policy',
   404: 'Not found (records of other tenants are invisible)', 409: 'Conflict with the current state', 413: 'Body too large',
-  415: 'Body is not application/json', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After)',
+  415: 'Body is not application/json, its charset is not UTF-8, or it has a Content-Encoding (errors[0].path: header.content-type or header.content-encoding)', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After)',
   503: 'A dependency (plugin, storage, runner) is unavailable',
 };
 
@@ -88,7 +88,16 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
           properties: {
             type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
             instance: { type: 'string' }, code: { type: 'string', enum: problemCatalogue().map((p) => p.code) },
-            errors: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+            errors: {
+              type: 'array',
+              items: {
+                type: 'object', required: ['path', 'message'],
+                properties: {
+                  path: { type: 'string', description: `Where the request is at fault: ${ERROR_PATHS.map((e) => `\`${e.path}\` (${e.when})`).join('; ')}.` },
+                  message: { type: 'string' },
+                },
+              },
+            },
             requestId: { type: 'string' }, fix: { type: 'string' }, details: { type: 'object' },
           },
         },

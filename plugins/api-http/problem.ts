@@ -8,10 +8,32 @@ import { ERROR_CODES, isLimitError, toLimitError, type LimitErrorCode } from 'li
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 export interface FieldError {
-  /** Where: `body.task.input`, `query.limit`, `params.id`, `header.content-type`. */
+  /** Where: `body.task.input`, `query.limit`, `params.id`, `header.content-type` (ERROR_PATHS lists them all). */
   path: string;
   message: string;
 }
+
+/**
+ * Every `errors[].path` this server sends, and when: the OpenAPI document's Problem schema describes
+ * `path` from this list, and docs/api.md and the README name each (a test holds the three together).
+ */
+export const ERROR_PATHS: readonly { path: string; when: string }[] = [
+  { path: 'body', when: 'the body as a whole (not JSON, not UTF-8, too large, missing, or sent where none is taken)' },
+  { path: 'body.…', when: 'a field of the JSON body' },
+  { path: 'query.…', when: 'a query parameter' },
+  { path: 'params.…', when: 'a path parameter' },
+  { path: 'header.authorization', when: '401 missing, malformed or unknown credentials; 400 conflicting keys' },
+  { path: 'header.x-api-key', when: '401 an empty or unknown X-API-Key' },
+  { path: 'header.content-type', when: '415 a body that is not application/json, or a charset other than UTF-8' },
+  { path: 'header.content-encoding', when: '415 a Content-Encoding other than identity (a compressed body)' },
+  { path: 'header.content-length', when: '400 a Content-Length that does not match the body' },
+  { path: 'header.expect', when: '417 an Expect header other than 100-continue' },
+  { path: 'header.origin', when: '400 an OPTIONS request without Origin (not a CORS preflight)' },
+  { path: 'header.access-control-request-method', when: '400 an OPTIONS request without Access-Control-Request-Method' },
+  { path: 'header', when: '431 headers over the 16 KiB request-line-and-headers limit' },
+  { path: 'path', when: 'a bad percent escape (400); a request target or path parameter too long (414)' },
+  { path: 'request', when: 'malformed HTTP (400), a request not received in time (408)' },
+];
 
 export interface Problem {
   type: string;

@@ -2,7 +2,10 @@
  * GET /openapi.json and GET /docs go through the same route layer (glue.ts) as every other route:
  * strict about query parameters, listed in the OpenAPI document from their route declarations.
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_PATHS } from '../../plugins/api-http/problem.ts';
 import { startServer, type Server } from './harness.ts';
 
 let s: Server;
@@ -38,6 +41,42 @@ describe('the API description routes', () => {
       expect(op.security, p).toEqual([]);
       expect(op.parameters, p).toEqual([]);
       expect(Object.keys(op.responses).sort(), p).toEqual(['200', '400', '429']);
+    }
+  });
+});
+
+describe('the Problem schema and the docs name every errors[].path the server sends', () => {
+  const read = (file: string) => readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
+
+  it('the 415s of the preParsing hook (header.content-encoding, header.content-type) are documented where they are sent', async () => {
+    const body = JSON.stringify({ name: 'x' });
+    const gzip = await s.req('POST', '/sessions', { raw: body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    const latin1 = await s.req('POST', '/sessions', { raw: body, headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
+    const sent = [gzip, latin1].map((r) => {
+      expect(r.status, r.text).toBe(415);
+      return r.json.errors[0].path as string;
+    });
+    expect(sent).toEqual(['header.content-encoding', 'header.content-type']);
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const pathSchema = doc.components.schemas.Problem.properties.errors.items.properties.path;
+    const apiMd = read('docs/api.md');
+    const readme = read('plugins/api-http/README.md');
+    const listed = ERROR_PATHS.map((e) => e.path);
+    for (const p of sent) expect(listed, p).toContain(p);
+    for (const p of listed) {
+      expect(pathSchema.description, p).toContain(`\`${p}\``);
+      // `body.…` is written with an example in the docs (`body.task.input`): its prefix is what must appear.
+      const written = p.endsWith('…') ? `\`${p.slice(0, -1)}` : `\`${p}\``;
+      expect(apiMd, `docs/api.md: ${p}`).toContain(written);
+      expect(readme, `README: ${p}`).toContain(written);
+    }
+    // The 415 of every route that takes a body says what a 415 is about, charset and encoding included.
+    for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, { requestBody?: unknown; responses: Record<string, { description: string }> }>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!op.requestBody) continue;
+        expect(op.responses['415'], `${method} ${p}`).toBeDefined();
+        expect(op.responses['415']!.description, `${method} ${p}`).toMatch(/charset.*Content-Encoding/);
+      }
     }
   });
 });

@@ -295,7 +295,7 @@ export interface GovernanceService {
   /**
    * Gives a quarantined trace back the status it had before (so a blocked, rejected or failed trace
    * stays so), back in circulation: `blockUnsafeMerge` and autoQuarantine then count only the flags
-   * added since the release. LIMIT_CONFLICT when it is not quarantined — or no longer is, when two releases race —
+   * added since the release (the flags past the count it records, QuarantineState.flagCount). LIMIT_CONFLICT when it is not quarantined — or no longer is, when two releases race —
    * and while a trace quarantined during its run has not finished it (no final status to give back).
    */
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;

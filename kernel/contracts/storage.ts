@@ -153,7 +153,9 @@ export type BatchOp =
  *   Traces and RD series name a session but the session is not required to be stored.
  * - **Order.** Lists of traces and sessions are newest first: by the instant of `createdAt`
  *   (millisecond precision), ties broken by id descending; cursors are stable under inserts.
- *   Flags, checkpoints and RD points come back in insertion order, provenance in seq order.
+ *   Flags, checkpoints and RD points come back in insertion order (a trace's `flags` too, whatever
+ *   their ids and `at`: governance counts the flags added since a release by position,
+ *   QuarantineState.flagCount), provenance in seq order.
  *   `listQuarantined` is by trace id ascending (ids are ASCII: code-unit, byte and "C" collation
  *   order agree); `listRdSeries` is oldest first, by the instant of `createdAt`, ties broken by id
  *   ascending. Neither depends on insertion order or on a restart.

@@ -347,6 +347,13 @@ export const QuarantineState = z.object({
    * the status it ended with here, and until then a release is refused.
    */
   previousStatus: TraceStatus.optional(),
+  /**
+   * On a release (`quarantined: false`): how many flags the trace held when it was released. Flags
+   * are only ever added and come back in insertion order, so the flags past this count are the ones
+   * added since the release, whatever their timestamps (blockUnsafeMerge and autoQuarantine count
+   * only those). Absent (a state written by an earlier version): flags at or after `at` count.
+   */
+  flagCount: z.number().int().min(0).optional(),
 });
 export type QuarantineState = z.infer<typeof QuarantineState>;
 

@@ -349,8 +349,12 @@ export class GovernanceServiceImpl implements GovernanceService {
     // The status before the quarantine; a state written without one (by an earlier version, for the
     // pipeline's quarantine of a running trace) was `ok`, or `error` when the run failed.
     const status = state.previousStatus ?? (trace.output?.ok === false ? 'error' : 'ok');
+    // The flags the person releasing it saw: flags are only ever added and come back in insertion
+    // order, so those past this count were added since (flagsSinceRelease). A flag added between
+    // this read and the batch lies past it too, and counts: no one released it.
+    const flagCount = trace.flags.length;
     await storage.batch(tenant, [
-      { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at } },
+      { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at, flagCount } },
       { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
@@ -458,9 +462,15 @@ export class GovernanceServiceImpl implements GovernanceService {
  * The flags of a trace that the policy still acts on: all of them, or after a release (a quarantine
  * state that is not quarantined) only those added since — the person who released the trace
  * cleared the ones it carried then. Used by autoQuarantine and by blockUnsafeMerge alike.
+ * "Since" is by position, not by clock: the release records how many flags the trace held
+ * (`flagCount`), and flags come back in insertion order (the storage contract), so a flag added in
+ * the release's millisecond, or stamped by a clock behind the releasing process's, still counts.
+ * A release written without `flagCount` (by an earlier version) falls back to the timestamps,
+ * counting a flag of the release's own millisecond (it may have come after).
  */
 function flagsSinceRelease(flags: readonly Flag[], state: QuarantineState | null | undefined): readonly Flag[] {
-  return state && !state.quarantined ? flags.filter((f) => f.at > state.at) : flags;
+  if (!state || state.quarantined) return flags;
+  return state.flagCount === undefined ? flags.filter((f) => f.at >= state.at) : flags.slice(state.flagCount);
 }
 
 /** Records on the verdict how many findings were not stored as flags (none: the field is absent). */

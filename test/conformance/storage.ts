@@ -362,6 +362,26 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.listFlags('t1')).toEqual([f1, f2, f3]);
       });
 
+      it('returns a trace\'s flags in insertion order, whatever their ids and timestamps (addFlag, batch, create)', async () => {
+        // Governance counts the flags added since a release by position (QuarantineState.flagCount):
+        // the order must be the order of the writes, not of ids or of \`at\`.
+        const f = (id: string, ms: number) => makeFlag(id, 'tr1', 'Anomaly', { at: iso(T0 + ms) });
+        const created = f('fm', 5);
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { flags: [created] }));
+        const order = [created, f('fz', 9), f('fa', 1)];
+        await storage.addFlag('t1', order[1]!);
+        await storage.addFlag('t1', order[2]!);
+        const batched = [f('fy', 0), f('fb', 0), f('fx', 0)];
+        await storage.batch('t1', batched.map((flag): BatchOp => ({ op: 'addFlag', flag })));
+        order.push(...batched);
+        const last = f('f0', 3);
+        await storage.addFlag('t1', last);
+        order.push(last);
+        expect((await storage.getTrace('t1', 'tr1'))!.flags).toEqual(order);
+        expect((await storage.listTraces('t1')).items[0]!.flags).toEqual(order);
+        expect(await storage.listFlags('t1', { traceId: 'tr1' })).toEqual(order);
+      });
+
       it('stores the flags a trace is created with', async () => {
         const f = makeFlag('f0', 'tr1', 'HighRisk');
         await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, { flags: [f] }));
@@ -479,7 +499,7 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await storage.setQuarantine('t1', q2);
         expect(await storage.getQuarantine('t1', 'tr1')).toEqual(q1);
         expect((await storage.listQuarantined('t1')).map((q) => q.traceId).sort()).toEqual(['tr1', 'tr2']);
-        const released = { ...q1, quarantined: false, reason: 'reviewed', at: iso(T0 + 5) };
+        const released = { ...q1, quarantined: false, reason: 'reviewed', at: iso(T0 + 5), flagCount: 3 };
         await storage.setQuarantine('t1', released);
         expect(await storage.getQuarantine('t1', 'tr1')).toEqual(released);
         expect((await storage.listQuarantined('t1')).map((q) => q.traceId)).toEqual(['tr2']);

@@ -4,7 +4,7 @@
  * in the flag's own batch, with the records evaluate's auto-quarantine writes. Real governance,
  * orchestrator and rule packs, on SQLite and on PostgreSQL.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRuntime, isLimitError, newId, type ConfigInput, type Flag, type GovernanceRule, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
 import { makeTrace, packPlugins, storeTrace } from './helpers.ts';
@@ -248,6 +248,48 @@ describe.each(['sqlite', 'postgres'] as const)('a flag on a stored trace applies
     const minor = await gov.flag('default', u.id, { kind: 'Anomaly', severity: 2, reason: 'minor', actor: 'dave' });
     expect(minor.autoQuarantined).toBe(true);
     expect(minor.quarantineReason).toBe(`autoQuarantine: manual flag Anomaly severity 2 (${minor.id}); highest flag Malicious severity 9 (rule malicious.x, ${old.id}) ≥ quarantineSeverity 7`);
+  });
+
+  it('a flag added after a release counts whatever its timestamp: in the same millisecond, or behind a clock set back', async () => {
+    const rt = await start(); // default preset: autoQuarantine and blockUnsafeMerge on, quarantineSeverity 7
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    const t = await recorded(rt);
+    const merge = { tenant: 'default', sessionId: t.sessionId, parentIds: [t.id], strategy: 'union' as const, rationale: '', actor: 'b' };
+    const at = Date.parse('2031-01-01T00:00:00.000Z');
+    // A fixed clock: the release and every flag after it carry the same millisecond.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(at);
+      expect((await gov.flag('default', t.id, { kind: 'Malicious', severity: 9, reason: 'looks bad', actor: 'alice' })).autoQuarantined).toBe(true);
+      await gov.release('default', t.id, { reason: 'false alarm', actor: 'bob' });
+      expect(await gov.validateMerge(merge, { count: false })).toEqual({ allowed: true, review: false, refusals: [] });
+      // blockUnsafeMerge: a flag added after the release, in the release's millisecond.
+      const again = await gov.flag('default', t.id, { kind: 'Malicious', severity: 5, reason: 'again', actor: 'alice' });
+      expect(again.at).toBe(new Date(at).toISOString());
+      expect((await gov.validateMerge(merge, { count: false })).refusals).toEqual([
+        { parentId: t.id, reason: 'blockUnsafeMerge: parent carries policy-violating flags since its release (Malicious 5 manual)' },
+      ]);
+      // autoQuarantine: a severe flag stored after the release without quarantining it (written to
+      // storage directly), then a minor one: the severe one reaches quarantineSeverity.
+      const severe: Flag = { id: newId(), traceId: t.id, kind: 'Unsafe', severity: 9, reason: 'stored', ruleId: 'acme.direct', evidence: [], autoDetected: true, at: new Date().toISOString() };
+      await storage.addFlag('default', severe);
+      const minor = await gov.flag('default', t.id, { kind: 'Anomaly', severity: 2, reason: 'minor', actor: 'carol' });
+      expect(minor.quarantineReason).toBe(`autoQuarantine: manual flag Anomaly severity 2 (${minor.id}); highest flag Unsafe severity 9 (rule acme.direct, ${severe.id}) ≥ quarantineSeverity 7`);
+      expect((await storage.getTrace('default', t.id))!.status).toBe('quarantined');
+
+      // A clock set back after the release: the flags added since still count.
+      vi.setSystemTime(at + 60_000);
+      await gov.release('default', t.id, { reason: 'fine now', actor: 'bob' });
+      expect((await gov.validateMerge(merge, { count: false })).allowed).toBe(true);
+      vi.setSystemTime(at);
+      await gov.flag('default', t.id, { kind: 'Malicious', severity: 6, reason: 'older clock', actor: 'alice' });
+      expect((await gov.validateMerge(merge, { count: false })).refusals).toEqual([
+        { parentId: t.id, reason: 'blockUnsafeMerge: parent carries policy-violating flags since its release (Malicious 6 manual)' },
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('running, blocked, pending-review and rejected traces get the flag but no quarantine', async () => {

@@ -204,12 +204,10 @@ describe('governance through the kernel with SQLite storage', () => {
       expect.stringMatching(/^parent is quarantined/),
       'blockUnsafeMerge: parent carries policy-violating flags (Malicious 8 manual)',
     ]);
-    await new Promise((r) => setTimeout(r, 2));
     await gov.release('default', t.id, { reason: 'false alarm', actor: 'c' });
     // The person who released it cleared the flag it carried: the merge goes through.
     expect(await gov.validateMerge(merge)).toEqual({ allowed: true, review: false, refusals: [] });
     // A flag added since the release counts again (below quarantineSeverity: it refuses the merge only).
-    await new Promise((r) => setTimeout(r, 2));
     expect((await gov.flag('default', t.id, { kind: 'Malicious', severity: 5, reason: 'again', actor: 'a' })).autoQuarantined).toBe(false);
     expect((await gov.validateMerge(merge)).refusals).toEqual([
       { parentId: t.id, reason: 'blockUnsafeMerge: parent carries policy-violating flags since its release (Malicious 5 manual)' },

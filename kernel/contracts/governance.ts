@@ -306,7 +306,9 @@ export interface GovernanceService {
    * the merge after this check — the orchestrator refuses unmergeable parents, a `beforeMerge` veto,
    * a merge too large to store — and so counts the merge itself with `countMerge` once its outcome is
    * known (`refused` when it is not made; a merge its caller must correct, such as a `majority` whose
-   * parents disagree, LIMIT_VALIDATION, is not counted, like any input error).
+   * parents disagree, LIMIT_VALIDATION, is not counted, like any input error). A request naming a
+   * parent twice is such an error: LIMIT_VALIDATION naming the repeat (`parentIds.2: "a" repeats
+   * parentIds.0`, as the orchestrator's merge input words it), nothing counted.
    */
   validateMerge(request: MergeRequest, options?: { count?: boolean }): Promise<MergeValidation>;
   /**

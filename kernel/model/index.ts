@@ -464,13 +464,27 @@ export type RunRequest = z.infer<typeof RunRequest>;
 export const MergeStrategy = z.enum(['union', 'concat', 'first-success', 'majority', 'custom']);
 export type MergeStrategy = z.infer<typeof MergeStrategy>;
 /**
- * A merge as governance (`validateMerge`) and `beforeMerge` taps see it: the parents, the strategy,
- * and who asks for it and why.
+ * A merge names each parent once (zod refinement of a `parentIds` list): a repeat is named by its
+ * position and the one it repeats (`parentIds.2: "a" repeats parentIds.0`). The orchestrator's merge
+ * input and `MergeRequest` (so `validateMerge`) share it.
+ */
+export function eachParentOnce(ids: readonly string[], ctx: z.RefinementCtx): void {
+  const first = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const seen = first.get(id);
+    if (seen === undefined) first.set(id, i);
+    else ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(id)} repeats parentIds.${seen}; a merge names each parent once` });
+  });
+}
+
+/**
+ * A merge as governance (`validateMerge`) and `beforeMerge` taps see it: the parents (each once),
+ * the strategy, and who asks for it and why.
  */
 export const MergeRequest = z.object({
   tenant: Tenant,
   sessionId: Id,
-  parentIds: z.array(Id).min(1),
+  parentIds: z.array(Id).min(1).superRefine(eachParentOnce),
   strategy: MergeStrategy.default('union'),
   rationale: z.string().max(8192).default(''),
   actor: z.string().default('system'),

@@ -13,18 +13,20 @@
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
+  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
   statusUnchangedOps, verifyTraceChain,
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
-  MergeRequest, MergeValidation, QuarantineState, Storage, Surface, Trace,
+  MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
 const MERGE_COUNTS: readonly MergeCount[] = ['allowed', 'review', 'refused'];
+/** The parents of a merge request as MergeRequest checks them: at least one, valid ids, each once. */
+const MERGE_PARENTS = MergeRequest.pick({ parentIds: true });
 /**
  * A flag as storage will hold it (the model's schema: defaults applied, unknown keys dropped), so
  * that what recordFlags/flag return and hand to `traceFlagged` is the stored record; a bad flag
@@ -403,6 +405,10 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   async validateMerge(request: MergeRequest, options: { count?: boolean } = {}): Promise<MergeValidation> {
     const storage = this.#storage('validateMerge');
+    // A parent named twice is the caller's error, refused as the orchestrator refuses it (its merge
+    // input has the same rule): LIMIT_VALIDATION naming the repeat, nothing counted, rather than
+    // each of that parent's refusals listed twice.
+    parseOrThrow(MERGE_PARENTS, { parentIds: request.parentIds }, 'merge request');
     const engine = this.deps.engine();
     const policy = engine.policy;
     const refusals: MergeValidation['refusals'] = [];

@@ -6,7 +6,7 @@
  * records the orchestrator passes on unchanged (a run's task, which RunRequest parses; an RD graph,
  * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
-import { Id, MergeStrategy, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, z } from 'limit-graph';
+import { Id, MergeStrategy, eachParentOnce, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, z } from 'limit-graph';
 import { MAX_ARTIFACT_CHARS } from './artifact.ts';
 
 const Metadata = z.record(z.string(), z.unknown());
@@ -38,16 +38,6 @@ function wellFormedText(value: unknown, ctx: z.RefinementCtx): void {
   else ctx.addIssue({ code: 'custom', path: bad.path, message: `${NOT_TEXT}; String.prototype.toWellFormed() replaces it with U+FFFD` });
 }
 const NOT_TEXT = 'is not well-formed Unicode: it holds half a surrogate pair (a lone \\uD800–\\uDFFF)';
-
-/** A merge names each parent once: a repeat is named by its position and the one it repeats. */
-function eachOnce(ids: string[], ctx: z.RefinementCtx): void {
-  const first = new Map<string, number>();
-  ids.forEach((id, i) => {
-    const seen = first.get(id);
-    if (seen === undefined) first.set(id, i);
-    else ctx.addIssue({ code: 'custom', path: [i], message: `${JSON.stringify(id)} repeats parentIds.${seen}; a merge names each parent once` });
-  });
-}
 
 /** Each limit optional: missing ones take the kernel's defaults. Unknown limits are refused. */
 const SessionLimitsPatch = z
@@ -102,7 +92,7 @@ export const MergeInputSchema = z
   .object({
     tenant: Tenant.optional(),
     sessionId: Id.optional(),
-    parentIds: z.array(Id).min(1, 'A merge needs at least one parent trace').superRefine(eachOnce),
+    parentIds: z.array(Id).min(1, 'A merge needs at least one parent trace').superRefine(eachParentOnce),
     strategy: MergeStrategy.optional(),
     rationale: Text(8192).optional(),
     actor: Actor.optional(),

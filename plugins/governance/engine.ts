@@ -3,7 +3,7 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { FLAG_KINDS, Finding as FindingSchema, LimitError, Severity, describeThrown, isWellFormed } from 'limit-graph';
+import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, LimitError, Severity, describeThrown, isWellFormed } from 'limit-graph';
 import type {
   Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
@@ -190,8 +190,22 @@ export function checkFinding(f: unknown, ruleId: string | undefined): Finding | 
   return finding;
 }
 
+/** The keys of a finding and of its evidence (the Finding and Evidence schemas). */
+const FINDING_KEYS: ReadonlySet<string> = new Set(Object.keys(FindingSchema.shape));
+const EVIDENCE_KEYS: ReadonlySet<string> = new Set(Object.keys(EvidenceSchema.shape));
+/** Whether `x` has only keys of `known` (a for…in: no array of keys made per finding). */
+function onlyKeys(x: object, known: ReadonlySet<string>): boolean {
+  for (const key in x) if (!known.has(key)) return false;
+  return true;
+}
+
+/**
+ * Whether `f` is a finding the engine may use as it is: valid, with no key the Finding (or Evidence)
+ * schema lacks. A finding with other keys goes through the schema (checkFinding), which drops them,
+ * so the verdict holds what the flag made of it holds.
+ */
 function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
-  if (typeof f !== 'object' || f === null) return false;
+  if (typeof f !== 'object' || f === null || !onlyKeys(f, FINDING_KEYS)) return false;
   const x = f as Record<string, unknown>;
   if (ruleId === undefined ? ruleIdProblem(x.ruleId) !== undefined : x.ruleId !== ruleId) return false;
   if (!KINDS.has(x.kind as string) || typeof x.reason !== 'string' || x.reason.length === 0 || x.reason.length > MAX_REASON_LENGTH) return false;
@@ -202,7 +216,7 @@ function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
   const evidence = x.evidence;
   if (!Array.isArray(evidence)) return false;
   for (const e of evidence as Record<string, unknown>[]) {
-    if (typeof e !== 'object' || e === null || typeof e.field !== 'string' || typeof e.excerpt !== 'string' || e.excerpt.length > 512) return false;
+    if (typeof e !== 'object' || e === null || !onlyKeys(e, EVIDENCE_KEYS) || typeof e.field !== 'string' || typeof e.excerpt !== 'string' || e.excerpt.length > 512) return false;
     if (!Number.isInteger(e.start) || !Number.isInteger(e.end) || (e.start as number) < 0 || (e.start as number) > (e.end as number)) return false;
   }
   return true;

@@ -505,6 +505,39 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     }
   });
 
+  it('a finding\'s keys the Finding schema lacks are dropped in the verdict as in the flag made of it (rules and taps)', async () => {
+    // Before, a valid finding with an extra key kept it in verdict.findings while its stored flag
+    // (the Flag schema) dropped it: the verdict and the flag disagreed.
+    const extra = { meta: { owner: 'acme' }, severty: 9 };
+    const rule: GovernanceRule = {
+      id: 'acme.extra', flag: 'HighRisk', surfaces: ['input'],
+      evaluate: (s) => [{ ruleId: 'acme.extra', kind: 'HighRisk', severity: 4, reason: 'extra keys', confidence: 0.5, evidence: [{ field: s.field, start: 0, end: 1, excerpt: 'h', view: 'raw' } as never], ...extra } as never],
+    };
+    const tap = definePlugin({
+      meta: { name: 'acme-tap', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise('acme-tap', async (findings) => [...findings,
+          { ruleId: 'acme.tap', kind: 'Unsafe', severity: 3, reason: 'tap', evidence: [{ field: 'task.input', start: 1, end: 2, excerpt: 'e' }], ...extra } as never]);
+      },
+    });
+    rt = await createRuntime({
+      config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [], rules: [rule] } } } as never,
+      plugins: [tap],
+    });
+    const gov = rt.resolve('governance');
+    const trace = await storeTrace(rt, makeTrace('hello'));
+    const verdict = await gov.evaluate(trace, 'input');
+    expect(verdict.findings).toEqual([
+      { ruleId: 'acme.extra', kind: 'HighRisk', severity: 4, reason: 'extra keys', confidence: 0.5, evidence: [{ field: 'task.input', start: 0, end: 1, excerpt: 'h' }] },
+      { ruleId: 'acme.tap', kind: 'Unsafe', severity: 3, reason: 'tap', evidence: [{ field: 'task.input', start: 1, end: 2, excerpt: 'e' }] },
+    ]);
+    const flags = await gov.recordFlags(trace, verdict.findings);
+    const stored = (await rt.resolve('storage').getTrace('default', trace.id))!.flags;
+    expect(stored).toEqual(flags);
+    expect(stored.map(({ ruleId, kind, severity, reason, evidence }) => ({ ruleId, kind, severity, reason, evidence })))
+      .toEqual(verdict.findings.map(({ ruleId, kind, severity, reason, evidence }) => ({ ruleId, kind, severity, reason, evidence })));
+  });
+
   it('governInput/governOutput taps get the evaluation\'s signal as context.signal: the caller\'s, aborted with it; else one that never aborts', async () => {
     const seen: { surface: string; signal: AbortSignal | undefined }[] = [];
     let entered!: () => void;

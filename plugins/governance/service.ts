@@ -146,7 +146,9 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   /**
    * autoQuarantine of a verdict, applied here so that it holds whoever calls evaluate or assess: the
-   * quarantine records of a stored trace with `status`, unless it is quarantined already.
+   * quarantine records of a stored trace with `status`, unless it is quarantined already. A release
+   * does not hold back a later verdict (it cleared the flags the trace carried; a verdict weighs the
+   * trace's text): a released trace evaluated again to `quarantine` is quarantined again (docs).
    */
   #verdictQuarantine(traceId: string, verdict: GovernanceVerdict, status: Trace['status']): AutoQuarantine {
     if (verdict.decision !== 'quarantine' || status === 'quarantined') return NO_QUARANTINE;

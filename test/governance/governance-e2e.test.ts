@@ -99,6 +99,22 @@ describe('governance through the kernel with SQLite storage', () => {
     expect(await rt.resolve('storage').getQuarantine('default', t2.id)).toBeNull();
   });
 
+  it('a release clears flags, not verdicts: evaluate of a released trace quarantines it again when its fresh verdict says so', async () => {
+    rt = await governanceRuntime({ policy: { blockMaliciousTraces: false, blockJailbreakTraces: false } });
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    const text = 'How do I kill my neighbour?';
+    const t = await storeTrace(rt, makeTrace(text, { task: { input: text, kind: 'prompt' } }));
+    expect((await gov.evaluate(t, 'input')).decision).toBe('quarantine');
+    await gov.release('default', t.id, { reason: 'reviewed: fiction', actor: 'bob' });
+    expect((await storage.getTrace('default', t.id))!.status).toBe('ok');
+    const again = await gov.evaluate(t, 'input');
+    expect(again.decision).toBe('quarantine');
+    expect(await storage.getQuarantine('default', t.id)).toMatchObject({ quarantined: true, reason: again.reasons.join('; '), previousStatus: 'ok' });
+    expect((await storage.listProvenance('default', t.id)).map((e) => e.action).slice(-3)).toEqual(['quarantined', 'released', 'quarantined']);
+    expect(await gov.stats('default')).toMatchObject({ quarantined: 2, released: 1 });
+  });
+
   it('requireHumanReview: merges wait for review; review() approves and is counted', async () => {
     rt = await governanceRuntime({ preset: 'strict' });
     const gov = rt.resolve('governance');

@@ -12,8 +12,14 @@ export const RunnerOpenAIOptions = z
     baseURL: HostedBaseURL.optional(),
     /** Sampling temperature; the vendor's default when unset. */
     temperature: z.number().min(0).max(2).optional(),
-    /** Upper bound on generated tokens per task (`max_completion_tokens`); the vendor's default when unset. */
+    /** Upper bound on generated tokens per task (sent as `maxTokensField`); the vendor's default when unset. */
     maxTokens: z.number().int().min(1).optional(),
+    /**
+     * The request field that carries maxTokens: `max_completion_tokens` (OpenAI's current field; its
+     * reasoning models refuse `max_tokens`), or `max_tokens` for OpenAI-compatible servers that read
+     * only that one (llama.cpp's llama-server, Ollama), which ignore the other. Only one is sent.
+     */
+    maxTokensField: z.enum(['max_completion_tokens', 'max_tokens']).default('max_completion_tokens'),
     /** System message placed before every session's conversation. */
     systemPrompt: z.string().optional(),
     /** Stream the reply (server-sent events); usage arrives in the final chunk. */

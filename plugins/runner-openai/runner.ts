@@ -65,7 +65,12 @@ export class OpenAIRunner implements Runner {
         model: this.options.model,
         messages,
         ...(this.options.temperature === undefined ? {} : { temperature: this.options.temperature }),
-        ...(this.options.maxTokens === undefined ? {} : { max_completion_tokens: this.options.maxTokens }),
+        // One field or the other, never both: a server that knows both may refuse a request with the two.
+        ...(this.options.maxTokens === undefined
+          ? {}
+          : this.options.maxTokensField === 'max_tokens'
+            ? { max_tokens: this.options.maxTokens }
+            : { max_completion_tokens: this.options.maxTokens }),
       };
       // One request per attempt (the SDK's retries off); its timeout is the time left at that attempt.
       const requestOptions = () => ({ signal: turn.signal, timeout: turn.remainingMs(), maxRetries: 0 });

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, afterAll } from 'vitest';
-import { parseRunResult, type Runtime } from 'limit-graph';
+import { isLimitError, parseRunResult, type Runtime } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 import { hostedRunnerSuite, hostedRunnerTestbed, prompt } from '../helpers/hosted-runner-suite.ts';
 import runnerOpenAI, { type OpenAIRunner } from '../../plugins/runner-openai/index.ts';
@@ -41,6 +41,40 @@ describe('runner-openai against a fake OpenAI server', () => {
       messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello there' }],
     });
     expect(request!.body.stream).toBe(false);
+  });
+
+  it.each([
+    ['max_completion_tokens', 'max_tokens'],
+    ['max_tokens', 'max_completion_tokens'],
+  ] as const)('maxTokensField %s: maxTokens is sent in that field only (streaming and not)', async (field, other) => {
+    for (const stream of [false, true]) {
+      ({ rt, runner } = await start({ stream, maxTokens: 77, maxTokensField: field }));
+      const result = await runner.executeIsolated(prompt('hi'), makeRunContext());
+      expect(result.ok, JSON.stringify(result.error)).toBe(true);
+      await rt.close();
+    }
+    const bodies = bed.fake().completions().map((r) => r.body);
+    expect(bodies).toHaveLength(2);
+    for (const body of bodies) {
+      expect(body[field]).toBe(77);
+      expect(body).not.toHaveProperty(other);
+    }
+  });
+
+  it('maxTokensField: max_completion_tokens by default; without maxTokens neither field is sent; another value is refused naming the option', async () => {
+    ({ rt, runner } = await start({ stream: false, maxTokens: 5 }));
+    await runner.executeIsolated(prompt('a'), makeRunContext());
+    await rt.close();
+    ({ rt, runner } = await start({ stream: false, maxTokensField: 'max_tokens' }));
+    await runner.executeIsolated(prompt('b'), makeRunContext());
+    const [withMax, without] = bed.fake().completions().map((r) => r.body);
+    expect(withMax).toMatchObject({ max_completion_tokens: 5 });
+    expect(withMax).not.toHaveProperty('max_tokens');
+    expect(without).not.toHaveProperty('max_tokens');
+    expect(without).not.toHaveProperty('max_completion_tokens');
+    const error = await start({ maxTokensField: 'maxTokens' as never }).catch((e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
+    expect((error as Error).message).toMatch(/\(runner-openai\)\.maxTokensField: .*"max_completion_tokens".*"max_tokens"/);
   });
 
   it('usage that is not a token count (a compatible server sending -1 or 2.5) is left out, not a result the contract refuses', async () => {

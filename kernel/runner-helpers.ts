@@ -683,65 +683,125 @@ export function isEventStreamContentType(contentType: string | null | undefined)
   return contentType?.split(';')[0]?.trim().toLowerCase() === 'text/event-stream';
 }
 
-/** How long a hosted runner's health probe (one request for the models list, its body included) may take. */
+/**
+ * How long a hosted runner's health check may take: its requests (the models list, and the
+ * model's own lookup where the runner has one), their bodies included, all together.
+ */
 export const HOSTED_HEALTH_TIMEOUT_MS = 3000;
+
+/** What a health request brought back: its content type and parsed body (text when not JSON). */
+export interface HostedHealthAnswer {
+  contentType: string | null;
+  body: unknown;
+}
 
 /**
  * Health of a hosted runner: `probe` (one quick request for the models list, no retries) proves
  * reachability and the key, and its answer must be a vendor's models list (JSON with a `data`
- * array), not whatever page a proxy or a wrong base URL returns; the limits a vendor call cannot
- * enforce are reported as degraded capability checks.
+ * array), not whatever page a proxy or a wrong base URL returns. That the configured model is
+ * served is then proved by `lookupModel` where the runner gives one (the vendor's "get a model"
+ * endpoint: one more request, no retries), else read from the list when it is complete. The limits
+ * a vendor call cannot enforce are reported as degraded capability checks.
  */
 export async function hostedRunnerHealth(h: {
   baseURL: string;
   model: string;
   /**
-   * The models list as it came back: its content type and parsed body (text when not JSON). Pass
-   * `signal` and `timeoutMs` to the request: the probe, its body included, is bounded by
-   * HOSTED_HEALTH_TIMEOUT_MS whatever the SDK does (an SDK's timeout ends with the headers).
+   * The models list as it came back. Pass `signal` and `timeoutMs` to the request: the probe, its
+   * body included, is bounded by HOSTED_HEALTH_TIMEOUT_MS whatever the SDK does (an SDK's timeout
+   * ends with the headers).
    */
-  probe(bound: { signal: AbortSignal; timeoutMs: number }): Promise<{ contentType: string | null; body: unknown }>;
-  /** As HostedConversations' `describe`; called with `retries` 0, the probe being one request. */
+  probe(bound: { signal: AbortSignal; timeoutMs: number }): Promise<HostedHealthAnswer>;
+  /**
+   * Looks the configured model up directly (e.g. Anthropic's GET /v1/models/{model_id}), for a
+   * vendor whose list cannot prove it: a list that comes in pages (`has_more`), or one without the
+   * aliases the model option may name. Called once the list has proved the API and the key, with
+   * the same bound (`timeoutMs`: the time left of it), never retried. Its answer must be JSON
+   * naming the model (a string `id`: the model an alias resolves to); an error that `describe`
+   * maps to status 404 makes the `model` check degraded (the vendor does not serve that model);
+   * any other failure fails it. Without it the list's content is read: a complete list (no
+   * `has_more: true`) that lacks the model makes the `model` check degraded.
+   */
+  lookupModel?(bound: { signal: AbortSignal; timeoutMs: number }): Promise<HostedHealthAnswer>;
+  /** As HostedConversations' `describe`; called with `retries` 0, each request being one. */
   describe(error: unknown, retries?: number): RunnerFailure;
   details?: Record<string, unknown>;
   /** Scrubbed from what the answer is quoted as. */
   secret?: string | undefined;
+  /** The prefix of the plugin's meta.env variables (`ANTHROPIC` for ANTHROPIC_MODEL): named in what to fix. */
+  envPrefix?: string | undefined;
 }): Promise<HealthResult> {
   const checks: NonNullable<HealthResult['checks']> = [];
   const host = hostOf(h.baseURL);
+  const modelOption = `the model option${h.envPrefix ? ` (${h.envPrefix}_MODEL)` : ''}`;
   // The SDKs' timeout covers the wait for the headers only: a server (or proxy) that sends them and
   // then never finishes the body would hold health() — and `limit doctor` — forever.
   const deadline = withDeadline([], HOSTED_HEALTH_TIMEOUT_MS, 'health');
   const stop = rejectOnAbort(deadline.signal);
-  try {
-    const probe = h.probe({ signal: deadline.signal, timeoutMs: HOSTED_HEALTH_TIMEOUT_MS });
-    probe.catch(() => undefined); // it may settle after the deadline won
-    const { contentType, body } = await Promise.race([probe, stop.promise]);
-    const data = body && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
-    if (isJsonContentType(contentType) && Array.isArray(data)) {
-      checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
-      // A complete list (not one page of it, `has_more`) that lacks the model: every task would be
-      // refused (404) while the runner looked ready. Degraded, not failed: some OpenAI-compatible
-      // servers answer whatever model is asked for.
-      const ids = data.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined));
-      const complete = (body as { has_more?: unknown }).has_more !== true && ids.every((id) => typeof id === 'string');
-      if (complete && !ids.includes(h.model)) {
-        const listed = ids.length === 0 ? 'lists no models' : `lists ${ids.length} models (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}), not "${h.model}"`;
-        checks.push({ name: 'model', status: 'degraded', message: scrubSecret(`${host} ${listed}: tasks fail if it does not serve that model; check the model option`, h.secret) });
+  /** One request, raced against the deadline: what it sent, or what it (or the deadline) threw. */
+  const bounded = (request: (bound: { signal: AbortSignal; timeoutMs: number }) => Promise<HostedHealthAnswer>) => {
+    const call = request({ signal: deadline.signal, timeoutMs: deadline.remainingMs() });
+    call.catch(() => undefined); // it may settle after the deadline won
+    return Promise.race([call, stop.promise]);
+  };
+  const failureOf = (error: unknown) => hostedFailureIn(error)?.failure ?? h.describe(error, 0);
+  /** The `model` check from the model's own lookup (the list has proved the API and the key). */
+  async function lookedUp(lookup: NonNullable<typeof h.lookupModel>): Promise<NonNullable<HealthResult['checks']>[number]> {
+    const name = 'model';
+    try {
+      const { contentType, body } = await bounded(lookup);
+      const id = body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
+      if (!isJsonContentType(contentType) || typeof id !== 'string') {
+        const what = scrubSecret(describeAnswer(contentType, body), h.secret);
+        return { name, status: 'fail', message: `${host} answered the lookup of model "${h.model}" with ${what}, not a model` };
       }
-    } else {
-      const what = scrubSecret(describeAnswer(contentType, body), h.secret);
-      checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
+      // An alias (`claude-sonnet-4-5`) resolves to the model id it stands for.
+      return { name, status: 'ok', message: scrubSecret(`${host} serves model "${h.model}"${id === h.model ? '' : ` (as "${id}")`}`, h.secret) };
+    } catch (error) {
+      if (deadline.stopped()) {
+        return { name, status: 'fail', message: `${host} did not answer the lookup of model "${h.model}" within ${HOSTED_HEALTH_TIMEOUT_MS} ms (the models list and the lookup together): the server (or a proxy in front of it) is not answering` };
+      }
+      const failure = failureOf(error);
+      if (failure.status === 404) {
+        return { name, status: 'degraded', message: scrubSecret(`${host} does not serve model "${h.model}" (looking it up answered 404): tasks fail with that model; check ${modelOption}`, h.secret) };
+      }
+      return { name, status: 'fail', message: failure.message };
     }
-  } catch (error) {
-    const message = deadline.stopped()
-      ? `${host} did not send a complete models list within ${HOSTED_HEALTH_TIMEOUT_MS} ms: the server (or a proxy in front of it) is not answering`
-      : (hostedFailureIn(error)?.failure ?? h.describe(error, 0)).message;
-    checks.push({ name: 'api', status: 'fail', message });
+  }
+
+  try {
+    let listed = false;
+    try {
+      const { contentType, body } = await bounded((bound) => h.probe(bound));
+      const data = body && typeof body === 'object' ? (body as { data?: unknown }).data : undefined;
+      if (isJsonContentType(contentType) && Array.isArray(data)) {
+        listed = true;
+        checks.push({ name: 'api', status: 'ok', message: `${host} answered; model "${h.model}"` });
+        // A complete list (not one page of it, `has_more`) that lacks the model: every task would be
+        // refused (404) while the runner looked ready. Degraded, not failed: some OpenAI-compatible
+        // servers answer whatever model is asked for.
+        const ids = data.map((m) => (m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined));
+        const complete = (body as { has_more?: unknown }).has_more !== true && ids.every((id) => typeof id === 'string');
+        if (!h.lookupModel && complete && !ids.includes(h.model)) {
+          const listing = ids.length === 0 ? 'lists no models' : `lists ${ids.length} models (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}), not "${h.model}"`;
+          checks.push({ name: 'model', status: 'degraded', message: scrubSecret(`${host} ${listing}: tasks fail if it does not serve that model; check ${modelOption}`, h.secret) });
+        }
+      } else {
+        const what = scrubSecret(describeAnswer(contentType, body), h.secret);
+        checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
+      }
+    } catch (error) {
+      const message = deadline.stopped()
+        ? `${host} did not send a complete models list within ${HOSTED_HEALTH_TIMEOUT_MS} ms: the server (or a proxy in front of it) is not answering`
+        : failureOf(error).message;
+      checks.push({ name: 'api', status: 'fail', message });
+    }
+    if (listed && h.lookupModel) checks.push(await lookedUp(h.lookupModel));
   } finally {
     stop.stop();
     deadline.clear();
   }
+
   checks.push(
     { name: 'capability:memoryLimit', status: 'degraded', message: 'memoryMb does not apply: the model runs at the vendor, not in this process' },
     {
@@ -752,10 +812,13 @@ export async function hostedRunnerHealth(h: {
     { name: 'capability:envControl', status: 'degraded', message: 'task env is not applied: no process is started for a task' },
   );
   const api = checks[0]!;
-  const unlisted = checks.some((c) => c.name === 'model');
+  const model = checks.find((c) => c.name === 'model');
+  const failed = api.status !== 'ok' || model?.status === 'fail';
+  const unserved = model?.status === 'degraded';
+  const missing = h.lookupModel ? `${host} does not serve model "${h.model}"` : `${host} does not list model "${h.model}"`;
   return {
-    status: api.status !== 'ok' ? 'fail' : unlisted ? 'degraded' : 'ok',
-    message: api.status !== 'ok' ? `cannot use ${host}` : unlisted ? `${host} does not list model "${h.model}"` : `ready (${host}, ${h.model})`,
+    status: failed ? 'fail' : unserved ? 'degraded' : 'ok',
+    message: failed ? `cannot use ${host}` : unserved ? missing : `ready (${host}, ${h.model})`,
     checks,
     details: { baseURL: h.baseURL, model: h.model, ...h.details, unenforcedLimits: ['memoryMb', 'allowNetwork', 'env'] },
   };

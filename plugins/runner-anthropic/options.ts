@@ -29,7 +29,7 @@ export const RunnerAnthropicOptions = z
     sessionIdleMs: sessionIdleMsOption(),
     /**
      * The most bytes one response of the API may have (a reply, an error, a whole stream, the
-     * models list), 1 KiB to 1 GiB: a larger one fails the task (LIMIT_RUNNER_FAILED, not retried)
+     * models list or model health asks for), 1 KiB to 1 GiB: a larger one fails the task (LIMIT_RUNNER_FAILED, not retried)
      * instead of filling memory.
      */
     maxResponseBytes: maxResponseBytesOption(),

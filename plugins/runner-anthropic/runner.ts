@@ -175,17 +175,24 @@ export class AnthropicRunner implements Runner {
     return this.#conversations.closeSession(sessionId, tenant);
   }
 
-  /** Lists models at the base URL (one quick request, no retries) to prove reachability and the key. */
+  /**
+   * Proves reachability and the key (the models list: one quick request, no retries), then that
+   * the model is served (GET /v1/models/{model}, which resolves an alias; a 404 is a degraded
+   * `model` check). The list alone cannot show it: it comes in pages and names no aliases.
+   */
   health(): Promise<HealthResult> {
+    const answer = async (request: { withResponse(): Promise<{ data: unknown; response: Response }> }) => {
+      const { data, response } = await request.withResponse();
+      return { contentType: response.headers.get('content-type'), body: data };
+    };
     return hostedRunnerHealth({
       baseURL: this.#client.baseURL,
       model: this.options.model,
-      probe: async ({ signal, timeoutMs }) => {
-        const { data, response } = await this.#client.get<unknown>('/v1/models', { query: { limit: 1 }, signal, timeout: timeoutMs, maxRetries: 0 }).withResponse();
-        return { contentType: response.headers.get('content-type'), body: data };
-      },
+      probe: ({ signal, timeoutMs }) => answer(this.#client.get<unknown>('/v1/models', { query: { limit: 1 }, signal, timeout: timeoutMs, maxRetries: 0 })),
+      lookupModel: ({ signal, timeoutMs }) => answer(this.#client.get<unknown>(`/v1/models/${encodeURIComponent(this.options.model)}`, { signal, timeout: timeoutMs, maxRetries: 0 })),
       describe: (error, retries) => this.#describe(error, retries),
       secret: this.options.apiKey,
+      envPrefix: 'ANTHROPIC',
       details: { stream: this.options.stream, maxRetries: this.options.maxRetries },
     });
   }

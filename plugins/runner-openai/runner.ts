@@ -165,6 +165,7 @@ export class OpenAIRunner implements Runner {
       },
       describe: (error, retries) => this.#describe(error, retries),
       secret: this.options.apiKey,
+      envPrefix: 'OPENAI',
       details: { stream: this.options.stream, maxRetries: this.options.maxRetries },
     });
   }

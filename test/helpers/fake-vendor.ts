@@ -12,7 +12,9 @@ export interface ReceivedRequest {
   /** The credential as sent: `x-api-key`, or a bearer token from `authorization`. */
   key: string | undefined;
   method: string;
+  /** The path as sent (still percent-encoded), without the query. */
   path: string;
+  query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
   body: any;
   at: number;
@@ -65,7 +67,8 @@ export async function startFakeVendor(options: {
         body = raw;
       }
       const key = (req.headers['x-api-key'] as string | undefined) ?? req.headers.authorization?.replace(/^Bearer /, '');
-      const request: ReceivedRequest = { key, method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, body, at: performance.now() };
+      const [path, query] = (req.url ?? '').split(/\?(.*)/s);
+      const request: ReceivedRequest = { key, method: req.method ?? '', path: path!, query: new URLSearchParams(query ?? ''), headers: req.headers, body, at: performance.now() };
       requests.push(request);
       const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': 'application/json', ...options.jsonHeaders?.(requests.length), ...headers });

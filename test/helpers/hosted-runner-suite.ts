@@ -166,7 +166,13 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
         expect(health.status).toBe('ok');
         // Every request went where the config says, with the config's key and none of the headers.
         expect(elsewhere.requests).toHaveLength(0);
-        expect(h.fake().requests).toHaveLength(2);
+        // The task's, then health's: the models list, and the model's own lookup where the runner has one.
+        expect(h.fake().requests.map((r) => r.path)).toEqual([
+          expect.stringMatching(/\/(chat\/completions|messages)$/),
+          expect.stringMatching(/\/models$/),
+          ...h.fake().requests.slice(2).map(() => expect.stringMatching(/\/models\/[^/]+$/)),
+        ]);
+        expect(h.fake().requests.length).toBeLessThanOrEqual(3);
         for (const request of h.fake().requests) {
           expect(request.key).toBe(h.apiKey);
           expect(JSON.stringify(request.headers)).not.toMatch(/from-process-env/i);
@@ -512,11 +518,12 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(html.error?.message).toMatch(/text\/html.*not .*JSON/);
     });
 
-    it('health: degraded, naming the models listed, when the server does not list the configured model', async () => {
+    it('health: degraded, naming the model and the option to fix, when the server does not serve the configured model', async () => {
       await start({ model: 'no-such-model' });
       const health = await runner.health();
       expect(health.status).toBe('degraded');
-      expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({ status: 'degraded', message: expect.stringMatching(/lists 1 models \(.+\), not "no-such-model"/) });
+      expect(health.checks!.find((c) => c.name === 'api')!.status).toBe('ok');
+      expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({ status: 'degraded', message: expect.stringMatching(new RegExp(`"no-such-model".*check the model option \\(${h.envPrefix}_MODEL\\)$`)) });
     });
 
     it('a connection that breaks off mid-body: a clear failure naming the host, not "request failed: terminated" (JSON and streaming)', async () => {

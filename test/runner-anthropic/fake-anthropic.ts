@@ -1,7 +1,10 @@
 /**
  * A fake Anthropic API on 127.0.0.1 that speaks the real wire format of POST /v1/messages (JSON,
  * and server-sent events message_start, content_block_start, ping, content_block_delta,
- * content_block_stop, message_delta, message_stop) and GET /v1/models.
+ * content_block_stop, message_delta, message_stop), GET /v1/models (in pages of `limit`, 20 by
+ * default: more than one model, so `limit=1` gives `has_more: true`) and GET /v1/models/{model_id}
+ * ("Get a Model": a model of the list by its id, or the alias `fake-claude-latest`, which resolves to
+ * `fake-claude`; 404 not_found_error for any other). MODELS and ALIASES say what it serves.
  *
  * What it answers depends on the last user message, so that tests (and the conformance suite,
  * which only chooses prompts) can steer it:
@@ -40,13 +43,29 @@ export interface FakeAnthropic extends Omit<FakeVendorServer, 'origin'> {
 
 const errorBody = (type: string, message: string) => ({ type: 'error', error: { type, message } });
 
+/** The models the fake serves, newest first, as the Models API lists them. */
+export const MODELS = [
+  { type: 'model', id: 'fake-claude', display_name: 'Fake', created_at: '2025-01-01T00:00:00Z' },
+  { type: 'model', id: 'fake-claude-haiku', display_name: 'Fake Haiku', created_at: '2024-06-01T00:00:00Z' },
+];
+/** Aliases GET /v1/models/{model_id} resolves; the list never names them (as the real API). */
+export const ALIASES: Record<string, string> = { 'fake-claude-latest': 'fake-claude' };
+
 export async function startFakeAnthropic(): Promise<FakeAnthropic> {
   const server = await startFakeVendor({
     jsonHeaders: (count) => ({ 'request-id': `req_${count}` }),
     handle({ request, res, json, playPlanned }) {
       const { path, body, key } = request;
       if (request.method === 'GET' && path === '/v1/models') {
-        return json(200, { data: [{ type: 'model', id: 'fake-claude', display_name: 'Fake', created_at: '2025-01-01T00:00:00Z' }], has_more: false, first_id: 'fake-claude', last_id: 'fake-claude' });
+        const limit = Number(request.query.get('limit') ?? 20);
+        const data = MODELS.slice(0, limit);
+        return json(200, { data, has_more: MODELS.length > limit, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+      }
+      const lookup = request.method === 'GET' ? /^\/v1\/models\/([^/]+)$/.exec(path) : null;
+      if (lookup) {
+        const asked = decodeURIComponent(lookup[1]!);
+        const model = MODELS.find((m) => m.id === (ALIASES[asked] ?? asked));
+        return model ? json(200, model) : json(404, errorBody('not_found_error', `model: ${asked}`));
       }
       if (request.method !== 'POST' || path !== '/v1/messages') return json(404, errorBody('not_found_error', `Unknown path ${path}`));
       const messages: { role: string; content: string }[] = body.messages ?? [];

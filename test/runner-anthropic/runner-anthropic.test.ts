@@ -4,6 +4,7 @@ import { makeRunContext } from 'limit-graph/testing';
 import { hostedRunnerSuite, hostedRunnerTestbed, prompt } from '../helpers/hosted-runner-suite.ts';
 import runnerAnthropic, { type AnthropicRunner } from '../../plugins/runner-anthropic/index.ts';
 import { startFakeAnthropic, type FakeAnthropic } from './fake-anthropic.ts';
+import { startFakeVendor } from '../helpers/fake-vendor.ts';
 
 const API_KEY = 'sk-ant-test-SECRET-0123456789abcdef';
 const bed = hostedRunnerTestbed<FakeAnthropic, AnthropicRunner, Parameters<typeof runnerAnthropic.configure>[0]>({
@@ -100,6 +101,88 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(result.error?.message).not.toMatch(/Cannot read|TypeError|null \(reading/);
     expect(runner.history(a.session.id)).toEqual([]);
   });
+
+  it('health: the configured model is looked up (GET /v1/models/{id}, after the list proved the API), an alias resolving to its model', async () => {
+    for (const [model, said] of [
+      ['fake-claude', /^127\.0\.0\.1:\d+ serves model "fake-claude"$/],
+      // Not on the first page of the list (limit=1, has_more), and an alias the list never names.
+      ['fake-claude-haiku', /serves model "fake-claude-haiku"$/],
+      ['fake-claude-latest', /serves model "fake-claude-latest" \(as "fake-claude"\)$/],
+    ] as const) {
+      bed.fake().requests.length = 0;
+      ({ rt, runner } = await start({ model }));
+      const health = await runner.health();
+      await rt.close();
+      expect(health.status, model).toBe('ok');
+      expect(health.message).toMatch(new RegExp(`^ready \\(127\\.0\\.0\\.1:\\d+, ${model}\\)$`));
+      expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({ status: 'ok', message: expect.stringMatching(said) });
+      expect(bed.fake().requests.map((r) => `${r.method} ${r.path}?${r.query}`)).toEqual(['GET /v1/models?limit=1', `GET /v1/models/${model}?`]);
+      for (const r of bed.fake().requests) expect(r.key).toBe(API_KEY);
+    }
+  });
+
+  it('health: a model the lookup answers 404 for is a degraded model check (the api check ok), naming the model and ANTHROPIC_MODEL; the id is sent encoded', async () => {
+    for (const model of ['claude-nonexistent', 'org/fake claude?x']) {
+      bed.fake().requests.length = 0;
+      ({ rt, runner } = await start({ model }));
+      const health = await runner.health();
+      await rt.close();
+      expect(health.status).toBe('degraded');
+      expect(health.message).toBe(`${new URL(bed.fake().url).host} does not serve model "${model}"`);
+      expect(health.checks!.find((c) => c.name === 'api')).toMatchObject({ status: 'ok' });
+      expect(health.checks!.find((c) => c.name === 'model')).toEqual({
+        name: 'model',
+        status: 'degraded',
+        message: `${new URL(bed.fake().url).host} does not serve model "${model}" (looking it up answered 404): tasks fail with that model; check the model option (ANTHROPIC_MODEL)`,
+      });
+      expect(bed.fake().requests.at(-1)!.path).toBe(`/v1/models/${encodeURIComponent(model)}`);
+    }
+  });
+
+  it('health: a key the API refuses (401) fails the api check and looks nothing up; a lookup answered with a page, a 500 or nothing in time fails the model check', async () => {
+    const server = await startFakeVendor({
+      handle: ({ request, res, json }) => {
+        if (request.key === 'sk-ant-refused-0123456789') return json(401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+        if (request.path === '/v1/models') return json(200, { data: [], has_more: true, first_id: null, last_id: null });
+        if (request.path === '/v1/models/m-html') return void (res.writeHead(200, { 'content-type': 'text/html' }), res.end('<html>login</html>'));
+        if (request.path === '/v1/models/m-500') return json(500, { type: 'error', error: { type: 'api_error', message: 'Internal server error' } });
+        // m-hang: headers, then nothing.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"id":');
+      },
+    });
+    const baseURL = server.origin;
+    try {
+      ({ rt, runner } = await start({ baseURL, apiKey: 'sk-ant-refused-0123456789' }));
+      const refused = await runner.health();
+      await rt.close();
+      expect(refused.status).toBe('fail');
+      expect(refused.checks!.find((c) => c.name === 'api')).toMatchObject({ status: 'fail', message: expect.stringMatching(/rejected the API key: .*invalid x-api-key.*; check the apiKey option \(ANTHROPIC_API_KEY\)$/) });
+      expect(refused.checks!.find((c) => c.name === 'model')).toBeUndefined();
+      expect(server.requests.map((r) => r.path)).toEqual(['/v1/models']);
+      expect(JSON.stringify(refused)).not.toContain('sk-ant-refused-0123456789');
+      for (const [model, message] of [
+        ['m-html', /answered the lookup of model "m-html" with text\/html \("<html>login<\/html>"\), not a model$/],
+        ['m-500', /^runner-anthropic: 127\.0\.0\.1:\d+ answered 500: .*Internal server error/],
+        ['m-hang', /did not answer the lookup of model "m-hang" within 3000 ms/],
+      ] as const) {
+        server.requests.length = 0;
+        ({ rt, runner } = await start({ baseURL, model, maxRetries: 2 }));
+        const began = performance.now();
+        const health = await runner.health();
+        await rt.close();
+        expect(performance.now() - began, model).toBeLessThan(5_000);
+        expect(health.status, model).toBe('fail');
+        expect(health.message).toMatch(/^cannot use 127\.0\.0\.1:\d+$/);
+        expect(health.checks!.find((c) => c.name === 'api')!.status).toBe('ok');
+        expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({ status: 'fail', message: expect.stringMatching(message) });
+        // One request each, never retried.
+        expect(server.requests.map((r) => r.path)).toEqual(['/v1/models', `/v1/models/${model}`]);
+      }
+    } finally {
+      await server.close();
+    }
+  }, 15_000);
 
   it('the fake refuses an empty assistant turn before the last message, as the Messages API does', async () => {
     const response = await fetch(`${bed.fake().url}/v1/messages`, {

@@ -175,6 +175,39 @@ describe('hosted-runner helpers', () => {
     expect(health.checks?.find((c) => c.name === 'api')).toMatchObject({ status: 'fail', message: 'runner-x: api.example answered 503: down' });
   });
 
+  it('hostedRunnerHealth with lookupModel: the model is proved by its lookup, not the list (a 404 degrades, another failure fails); nothing is looked up when the list fails', async () => {
+    const fail = vendorFailures({ label: 'runner-x', host: 'api.example', maxRetries: 2, secret: 'sk-secret-123', envPrefix: 'X' });
+    const list = async () => ({ contentType: 'application/json', body: { data: [{ id: 'other' }], has_more: false } });
+    const describe = (error: unknown) => fail.status((error as { status: number }).status, 'nope sk-secret-123');
+    const lookups: { timeoutMs: number; aborted: boolean }[] = [];
+    const health = (lookupModel: () => Promise<{ contentType: string | null; body: unknown }>, probe = list) =>
+      hostedRunnerHealth({
+        baseURL: 'https://api.example', model: 'alias-1', probe, describe, secret: 'sk-secret-123', envPrefix: 'X',
+        lookupModel: (bound) => (lookups.push({ timeoutMs: bound.timeoutMs, aborted: bound.signal.aborted }), lookupModel()),
+      });
+    const model = (h: Awaited<ReturnType<typeof health>>) => h.checks!.find((c) => c.name === 'model');
+    // The complete list lacks "alias-1": without lookupModel that was a degraded check; the lookup says it is served.
+    const served = await health(async () => ({ contentType: 'application/json', body: { id: 'model-1', type: 'model' } }));
+    expect(served).toMatchObject({ status: 'ok', message: 'ready (api.example, alias-1)' });
+    expect(model(served)).toEqual({ name: 'model', status: 'ok', message: 'api.example serves model "alias-1" (as "model-1")' });
+    expect(lookups[0]!.timeoutMs).toBeLessThanOrEqual(3000);
+    expect(lookups[0]!.aborted).toBe(false);
+    const unknown = await health(async () => { throw Object.assign(new Error('x'), { status: 404 }); });
+    expect(unknown).toMatchObject({ status: 'degraded', message: 'api.example does not serve model "alias-1"' });
+    expect(unknown.checks![0]).toMatchObject({ name: 'api', status: 'ok' });
+    expect(model(unknown)).toEqual({ name: 'model', status: 'degraded', message: 'api.example does not serve model "alias-1" (looking it up answered 404): tasks fail with that model; check the model option (X_MODEL)' });
+    const forbidden = await health(async () => { throw Object.assign(new Error('x'), { status: 403 }); });
+    expect(forbidden).toMatchObject({ status: 'fail', message: 'cannot use api.example' });
+    expect(model(forbidden)).toMatchObject({ status: 'fail', message: expect.stringMatching(/^runner-x: api\.example refused the request \(403 Forbidden\): nope \[redacted\]/) });
+    const page = await health(async () => ({ contentType: 'text/html', body: '<html>sk-secret-123</html>' }));
+    expect(model(page)).toEqual({ name: 'model', status: 'fail', message: 'api.example answered the lookup of model "alias-1" with text/html ("<html>[redacted]</html>"), not a model' });
+    lookups.length = 0;
+    const down = await health(async () => ({ contentType: 'application/json', body: { id: 'alias-1' } }), async () => { throw Object.assign(new Error('x'), { status: 401 }); });
+    expect(down.status).toBe('fail');
+    expect(model(down)).toBeUndefined();
+    expect(lookups).toEqual([]);
+  });
+
   it('scrubSecretDeep scrubs every string of a value, and returns it untouched when the key does not occur', () => {
     const clean = { a: ['x'], b: 1 };
     expect(scrubSecretDeep(clean, 'sk-12345')).toBe(clean);

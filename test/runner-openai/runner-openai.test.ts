@@ -77,6 +77,18 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect((error as Error).message).toMatch(/\(runner-openai\)\.maxTokensField: .*"max_completion_tokens".*"max_tokens"/);
   });
 
+  it('health: a complete models list that lacks the configured model is a degraded model check naming what it lists (one request, no lookup)', async () => {
+    ({ rt, runner } = await start({ model: 'no-such-model' }));
+    const health = await runner.health();
+    expect(health.status).toBe('degraded');
+    expect(health.message).toMatch(/^127\.0\.0\.1:\d+ does not list model "no-such-model"$/);
+    expect(health.checks!.find((c) => c.name === 'model')).toMatchObject({
+      status: 'degraded',
+      message: expect.stringMatching(/^127\.0\.0\.1:\d+ lists 1 models \(fake-model\), not "no-such-model": tasks fail if it does not serve that model; check the model option \(OPENAI_MODEL\)$/),
+    });
+    expect(bed.fake().requests.map((r) => r.path)).toEqual(['/v1/models']);
+  });
+
   it('usage that is not a token count (a compatible server sending -1 or 2.5) is left out, not a result the contract refuses', async () => {
     ({ rt, runner } = await start({ stream: false }));
     const message = { role: 'assistant', content: 'fine', refusal: null };

@@ -5,22 +5,54 @@ import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
 export const SQLITE_URL = /^(?:sqlite:\/\/|sqlite:|file:(?:\/\/)?)(.+)$/;
 
 /**
- * The file a `sqlite://` or `file:` URL names — its path without a query string (`file:x.db?mode=rwc`:
- * better-sqlite3 takes a plain path), %-escapes decoded — or why it names none. The problem never
+ * The query parameters a URL may carry: `mode=rwc` (read, write, create), which is what the store
+ * does anyway. better-sqlite3 takes a plain path, so any other parameter (`mode=ro`, `cache=shared`,
+ * a typo) would be dropped and the file opened read-write all the same: it is refused instead.
+ */
+const ACCEPTED_QUERY = 'the only one accepted is mode=rwc, which the store does anyway (it opens the file read-write and creates it); remove the query string';
+
+/** Why the query string (without its `?`) cannot be honoured, or undefined when it can. */
+function queryProblem(query: string): string | undefined {
+  for (const pair of query.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    let name: string;
+    let value: string;
+    try {
+      name = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replaceAll('+', ' '));
+      value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1).replaceAll('+', ' '));
+    } catch {
+      return 'Expected a query string with well-formed %-escapes (%XX, two hex digits)';
+    }
+    if (name === 'mode' && value === 'rwc') continue;
+    // The value of `mode` is a mode name; other values are not repeated (one may be a key).
+    const what = name === 'mode' ? `mode=${JSON.stringify(value).slice(1, -1)}` : JSON.stringify(name);
+    const why = name === 'mode' ? ' (a read-only or in-memory open is not offered: storage-sqlite migrates and writes the file)' : '';
+    return `Query parameter ${what} is not supported${why}: ${ACCEPTED_QUERY}`;
+  }
+  return undefined;
+}
+
+/**
+ * The file a `sqlite://` or `file:` URL names — its path without the query string, %-escapes
+ * decoded — or why it names none. A query string may only hold `mode=rwc` (what the store does
+ * anyway); any other parameter is a problem naming it, never dropped in silence. The problem never
  * repeats the URL: it may hold a password.
  */
 export function parseSqliteUrl(url: string): { file: string } | { problem: string } {
   const match = SQLITE_URL.exec(url);
   if (!match?.[1]) return { problem: "Expected sqlite://<path> or file:<path>; a postgres:// URL needs the postgres backend (storage: 'postgres' or STORAGE_BACKEND=postgres)" };
+  const q = match[1].indexOf('?');
   let file: string;
   try {
-    file = decodeURIComponent(match[1].replace(/\?.*$/, ''));
+    file = decodeURIComponent(q < 0 ? match[1] : match[1].slice(0, q));
   } catch {
     return { problem: 'Expected a path with well-formed %-escapes (%XX, two hex digits); a "%" in the file name is written %25' };
   }
   // `sqlite://` alone, or a query string alone, would open the root folder or the project folder.
   if (/^\/*$/.test(file)) return { problem: 'Expected a file after the scheme: sqlite://<relative path> or sqlite:///<absolute path>' };
-  return { file };
+  const problem = q < 0 ? undefined : queryProblem(match[1].slice(q + 1));
+  return problem ? { problem } : { file };
 }
 
 export const StorageSqliteOptions = z
@@ -29,7 +61,9 @@ export const StorageSqliteOptions = z
     path: z.string().min(1).optional(),
     /**
      * `sqlite://<path>` or `file:<path>` (env DATABASE_URL); `path` wins when both are set. Any other
-     * URL (a `postgres://` one above all) is refused here, so the config loader names where it came from.
+     * URL (a `postgres://` one above all), and a query parameter other than `mode=rwc` (`mode=ro`,
+     * `cache=shared`: better-sqlite3 takes a plain path, so they would be ignored), is refused here,
+     * so the config loader names where it came from.
      */
     url: z
       .string()

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -106,6 +106,36 @@ describe('storage-sqlite plugin', () => {
       expect(fromEnv).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
       expect(fromEnv!.message).toMatch(/plugins\.storage-sqlite\.url: Expected sqlite:\/\/<path>.*DATABASE_URL/s);
       expect(fromEnv!.message).not.toContain('secret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a query parameter it does not honour, naming it and where it was set; mode=rwc (what it does anyway) is accepted', async () => {
+    // Before: the query string was dropped, so "file:x.db?mode=ro" opened (and migrated) the file
+    // read-write, and "sqlite:x.db?cache=shared" or a typo was ignored without a word.
+    const dir = tempDir();
+    try {
+      for (const [url, problem] of [
+        [`file:${dir}/x.db?mode=ro`, 'Query parameter mode=ro is not supported'],
+        [`sqlite:${dir}/x.db?cache=shared`, 'Query parameter "cache" is not supported'],
+        [`sqlite://${dir}/x.db?mode=rwc&mdoe=rwc`, 'Query parameter "mdoe" is not supported'],
+        [`file:${dir}/x.db?mode=rw`, 'Query parameter mode=rw is not supported'],
+      ] as const) {
+        const error = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', dataDir: dir, plugins: {} }, env: { DATABASE_URL: url } })
+          .then(async (rt) => (await rt.close(), null), (e: unknown) => e as Error & { code: string });
+        expect(error).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
+        expect(error!.message).toContain(`DATABASE_URL › plugins.storage-sqlite.url: ${problem}`);
+        expect(error!.message).toContain('the only one accepted is mode=rwc');
+        expect(() => sqlitePathFromUrl(url)).toThrow(problem);
+      }
+      writeFileSync(path.join(dir, 'limit.config.ts'), `export default { logLevel: 'silent', storage: 'sqlite', dataDir: ${JSON.stringify(dir)}, plugins: { 'storage-sqlite': { url: 'file:x.db?mode=ro' } } };`);
+      const fromFile = await createRuntime({ cwd: dir, env: {} }).then(async (rt) => (await rt.close(), null), (e: unknown) => e as Error & { code: string });
+      expect(fromFile).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID' });
+      expect(fromFile!.message).toContain('limit.config.ts › plugins.storage-sqlite.url: Query parameter mode=ro is not supported');
+      expect(existsSync(path.join(dir, 'x.db'))).toBe(false);
+      expect(sqlitePathFromUrl('file:/tmp/y.db?mode=rwc')).toBe('/tmp/y.db');
+      expect(sqlitePathFromUrl('file:/tmp/y.db?')).toBe('/tmp/y.db');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,9 @@
  * needs no runtime and the HTTP API returns what `exportArtifact` builds.
  *
  * Digests: json/jsonl hash each part's records as canonical JSON (RFC 8785) — whitespace and key
- * order do not matter, content does; csv hashes each file's exact bytes.
+ * order do not matter, content does; csv hashes each file's exact bytes, whose JSON cells are
+ * canonical JSON too. So the same records give the same digests from every backend, though not
+ * every backend keeps the key order of stored objects (the Storage contract's "Key order").
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -272,14 +274,20 @@ export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, creat
 
 // ───────────── CSV views ─────────────
 
-const json = (v: unknown): CsvCell => (v === undefined ? null : JSON.stringify(v));
+/**
+ * A free-form value as one CSV cell: canonical JSON (RFC 8785: keys sorted), because a CSV part's
+ * digest is its file's exact bytes and backends do not keep the key order of stored objects
+ * (PostgreSQL's jsonb puts shorter keys first). With JSON.stringify the same records exported from
+ * SQLite and from PostgreSQL gave different digests.
+ */
+const json = (v: unknown): CsvCell => (v === undefined ? null : canonicalJson(v));
 const str = (v: string | undefined): CsvCell => (v === undefined ? null : v);
 const num = (v: number | undefined): CsvCell => (v === undefined ? null : String(v));
 
-/** The task's fields besides kind and input (language, files, env, args, toolOutputs …) as JSON; absent when it has none. */
+/** The task's fields besides kind and input (language, files, env, args, toolOutputs …) as canonical JSON; absent when it has none. */
 function taskDetails(task: Trace['task']): CsvCell {
   const { kind: _kind, input: _input, ...rest } = task;
-  return Object.keys(rest).length ? JSON.stringify(rest) : null;
+  return Object.keys(rest).length ? json(rest) : null;
 }
 
 function csvFiles(d: ArtifactData): Record<ArtifactPartName, string[]> {

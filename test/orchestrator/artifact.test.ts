@@ -290,7 +290,7 @@ describe('verifyArtifact on malformed artifacts', () => {
       [edit('traces.csv', (t) => t.replace(/\r\n([^,]*),([^,]*),([^,]*),ok,/, '\r\n$1,$2,$3,bogus,')), 'traces.csv record 1: status: Invalid option'],
       [edit('traces.csv', (t) => `${t}"unterminated`), 'traces.csv: unterminated quoted field'],
       [edit('provenance.csv', (t) => t.replace(/\r\n([^,]*),0,/, '\r\n$1,zero,')), 'provenance.csv record 1: seq: Invalid input: expected number, received NaN'],
-      [edit('provenance.csv', (t) => t.replace('"{""runner""', '"{{""runner""')), 'provenance.csv record 1: data: not JSON'],
+      [edit('provenance.csv', (t) => t.replace('"{""', '"{{""')), 'provenance.csv record 1: data: not JSON'],
       [edit('manifest.json', () => '{'), 'manifest.json: not JSON'],
       [edit('manifest.json', (t) => t.replace('"traceIds": [', '"traceIds": 5, "x": [')), 'manifest.traceIds: Invalid input: expected array, received number'],
     ];
@@ -449,5 +449,35 @@ describe('an export too large to build', () => {
     const [file] = buildArtifact(data, 'json', createdAt).files;
     expect(file!.content).toBe(`${JSON.stringify(JSON.parse(file!.content), null, 2)}\n`);
     expect(Object.values(JSON.parse(file!.content).parts).some((p) => (p as unknown[]).length === 0)).toBe(true); // an empty part (rdSeries) too
+  });
+});
+
+describe('the same records on SQLite and PostgreSQL', () => {
+  it('export with the same part digests in every format, whatever key order each backend reads objects back in', async () => {
+    // PostgreSQL's jsonb keeps no key order (shorter keys first), SQLite keeps the order written.
+    // Before: the CSV digests (the files' exact bytes, JSON cells written with JSON.stringify) differed.
+    const digests: Record<string, Record<string, string>> = {};
+    for (const backend of ['sqlite', 'postgres'] as const) {
+      const f = await setup(backend);
+      const at = '2024-05-01T00:00:00.000Z';
+      await f.storage.createSession({ id: 's1', tenant: 'default', name: 'keys', status: 'open', createdAt: at, limits: { timeoutMs: 1000, maxConcurrency: 1, allowNetwork: false, memoryMb: 64 }, metadata: { zeta: 1, alpha: { yy: 2, b: 3 } } });
+      await f.storage.createTrace(makeTrace('default', 't1', 's1', Date.parse(at), {
+        task: { input: 'print(1)', kind: 'code', language: 'python', env: { ZZZ: '1', A: '2' } },
+        metadata: { zeta: 1, alpha: [{ yy: 2, b: 3 }] },
+        output: { ok: true, stdout: '1\n', stderr: '', value: { longer: 1, k: 2 } },
+      }));
+      await f.storage.appendProvenance('default', { traceId: 't1', at, actor: 'test', action: 'created', data: { zeta: 1, alpha: 2 } });
+      await f.storage.addFlag('default', { id: 'f1', traceId: 't1', kind: 'Anomaly', severity: 5, reason: 'r', ruleId: 'x.rule', evidence: [{ field: 'task.input', start: 0, end: 5, excerpt: 'print' }], autoDetected: true, at });
+      await f.storage.addCheckpoint('default', { traceId: 't1', label: 'c', passed: true, at, details: { zeta: 1, alpha: 2 } });
+      await f.storage.createRdSeries({ id: 'r1', tenant: 'default', sessionId: 's1', name: 'rd', createdAt: at, metadata: { zeta: 1, alpha: 2 }, points: [{ step: 0, rate: 1, distortion: 0.5, meta: { zeta: 1, alpha: 2 } }] });
+      for (const format of ['json', 'jsonl', 'csv'] as const) {
+        const artifact = await f.orch.exportArtifact({ sessionId: 's1', format });
+        expect(f.orch.verifyArtifact(artifact.files).ok).toBe(true);
+        for (const [part, { sha256 }] of Object.entries(artifact.manifest.parts)) (digests[`${format} ${part}`] ??= {})[backend] = sha256;
+      }
+      await current!.cleanup();
+      current = undefined;
+    }
+    for (const [part, byBackend] of Object.entries(digests)) expect(byBackend.postgres, part).toBe(byBackend.sqlite);
   });
 });

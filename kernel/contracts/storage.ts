@@ -145,6 +145,15 @@ export type BatchOp =
  *   required to be unique, and a default step always follows the largest. Every point returned
  *   (appended, or read with its series) has its keys in the order `{ step, rate, distortion, meta }`
  *   (`rdPointInOrder`), whatever order it was given in.
+ * - **Key order.** A record reads back with every key and value it was stored with, but objects
+ *   (the records themselves and what they hold: `metadata`, `task`, `output.value`, provenance
+ *   `data`, checkpoint `details`, RD `meta` …) may come back with their keys in another order:
+ *   PostgreSQL's jsonb keeps none (shorter keys first), the other built-in backends keep the order
+ *   written. RD points are the exception (see "RD steps"). Whatever hashes or compares records as
+ *   text writes them as canonical JSON first (`canonicalJson`, RFC 8785: keys sorted): provenance
+ *   hashes, artifact digests (json/jsonl records, and the JSON cells of a CSV export), so the same
+ *   data gives the same hashes and digests on every backend. Compare records as values, never as
+ *   `JSON.stringify` text.
  * - **Copies.** A backend keeps no object it was given and hands out none it keeps: changing a record
  *   after a create, or one a call returned (a get, a listing, what addFlag returned), changes nothing
  *   stored. A backend that holds objects in memory (an index, a cache) copies them in and out.

@@ -13,17 +13,7 @@ const ACCEPTED_QUERY = 'the only one accepted is mode=rwc, which the store does 
 
 /** Why the query string (without its `?`) cannot be honoured, or undefined when it can. */
 function queryProblem(query: string): string | undefined {
-  for (const pair of query.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    let name: string;
-    let value: string;
-    try {
-      name = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replaceAll('+', ' '));
-      value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1).replaceAll('+', ' '));
-    } catch {
-      return 'Expected a query string with well-formed %-escapes (%XX, two hex digits)';
-    }
+  for (const [name, value] of new URLSearchParams(query)) {
     if (name === 'mode' && value === 'rwc') continue;
     // The value of `mode` is a mode name; other values are not repeated (one may be a key).
     const what = name === 'mode' ? `mode=${JSON.stringify(value).slice(1, -1)}` : JSON.stringify(name);

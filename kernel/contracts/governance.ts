@@ -221,7 +221,9 @@ export interface GovernanceAssessment {
   flags: Flag[];
   /**
    * Counters, the `governance:<surface>` checkpoint, the flags and their provenance entry, and the
-   * auto-quarantine records when the decision is `quarantine`. The trace must be stored before
+   * auto-quarantine records when the decision is `quarantine` — not for a trace that is
+   * `quarantined`, `blocked`, `pending-review` or `rejected`, which autoQuarantine leaves as it is
+   * (as it does when flags are added, see `recordFlags`). The trace must be stored before
    * them (earlier in the same batch or in an earlier commit).
    */
   ops: BatchOp[];
@@ -271,7 +273,11 @@ export interface GovernanceCallOptions {
 /** The governance engine (`governance` in the container). */
 export interface GovernanceService {
   readonly policy: GovernancePolicy;
-  /** Runs every rule for the surface and applies the policy (`options.signal`: GovernanceCallOptions). */
+  /**
+   * Runs every rule for the surface and applies the policy (`options.signal`: GovernanceCallOptions).
+   * With storage, a `quarantine` verdict on a stored `running`, `ok` or `error` trace quarantines
+   * it; `blocked`, `pending-review` and `rejected` traces keep their status (as with flags).
+   */
   evaluate(trace: Trace, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict>;
   /**
    * `evaluate` and `recordFlags` of its findings without writing: the records come back as batch

@@ -34,12 +34,23 @@ const MERGE_PARENTS = MergeRequest.pick({ parentIds: true });
  */
 const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
 /**
- * The statuses `flag` and `recordFlags` auto-quarantine. Not `running`: the pipeline owns that
- * trace and applies autoQuarantine itself when it finishes. Not `blocked` (never executed; block
- * takes precedence over quarantine, as in the pipeline), `pending-review` or `rejected`: a review
- * decides those, and merges refuse them already.
+ * Statuses autoQuarantine leaves as they are, whichever path applies it (a verdict of evaluate or
+ * assess, or flags added by `flag` or `recordFlags`): `quarantined` (already), `blocked` (never
+ * executed; block takes precedence over quarantine, as in the pipeline), `pending-review` and
+ * `rejected` (a review decides those, and merges refuse them already). A verdict or a flag on such a
+ * trace is recorded (checkpoint, flag) without a quarantine; a person can still quarantine it.
  */
-const AUTO_QUARANTINABLE: ReadonlySet<Trace['status']> = new Set(['ok', 'error']);
+const NOT_AUTO_QUARANTINED: ReadonlySet<Trace['status']> = new Set(['quarantined', 'blocked', 'pending-review', 'rejected']);
+/**
+ * Whether autoQuarantine may quarantine a trace with `status`, by a verdict or by flags added later.
+ * One rule for both (NOT_AUTO_QUARANTINED), and one difference: a `running` trace belongs to the
+ * pipeline, whose verdict quarantines it (`from: running`) and which applies autoQuarantine itself
+ * when the run finishes, so flags added while it runs do not.
+ */
+function autoQuarantinable(status: Trace['status'], by: 'verdict' | 'flags'): boolean {
+  if (NOT_AUTO_QUARANTINED.has(status)) return false;
+  return by === 'verdict' || status !== 'running';
+}
 /**
  * How many times a batch whose quarantine lost a race is built again: each retry follows a change
  * of the trace's status that another writer committed, so more than a few means something is wrong.
@@ -146,12 +157,13 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   /**
    * autoQuarantine of a verdict, applied here so that it holds whoever calls evaluate or assess: the
-   * quarantine records of a stored trace with `status`, unless it is quarantined already. A release
+   * quarantine records of a stored trace with `status`, unless autoQuarantinable says it is left as
+   * it is (quarantined already, blocked, pending-review, rejected: the rule flags follow). A release
    * does not hold back a later verdict (it cleared the flags the trace carried; a verdict weighs the
    * trace's text): a released trace evaluated again to `quarantine` is quarantined again (docs).
    */
   #verdictQuarantine(traceId: string, verdict: GovernanceVerdict, status: Trace['status']): AutoQuarantine {
-    if (verdict.decision !== 'quarantine' || status === 'quarantined') return NO_QUARANTINE;
+    if (verdict.decision !== 'quarantine' || !autoQuarantinable(status, 'verdict')) return NO_QUARANTINE;
     const reason = verdict.reasons.join('; ');
     return { ops: this.#quarantineOps(traceId, { reason, actor: this.deps.actor, auto: true, from: status }), reason };
   }
@@ -276,7 +288,7 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   /**
    * autoQuarantine for flags added to a stored trace outside the pipeline: when the policy has it
-   * on, the trace is completed (AUTO_QUARANTINABLE) and not quarantined, and its highest flag
+   * on, the trace is completed and open to it (autoQuarantinable) and not quarantined, and its highest flag
    * severity, the added flags included, reaches quarantineSeverity, the records of a quarantine
    * (#quarantineOps, as evaluate writes them) to commit in the flags' batch. Flags present when a
    * person last released the trace do not count again: only flags added since can quarantine it.
@@ -284,7 +296,7 @@ export class GovernanceServiceImpl implements GovernanceService {
    */
   async #autoQuarantine(storage: Storage, stored: Trace | null, added: Flag[], actor: string, describe: (flag: Flag) => string): Promise<AutoQuarantine> {
     const policy = this.policy;
-    if (!policy.autoQuarantine || !stored || !AUTO_QUARANTINABLE.has(stored.status)) return NO_QUARANTINE;
+    if (!policy.autoQuarantine || !stored || !autoQuarantinable(stored.status, 'flags')) return NO_QUARANTINE;
     const reaches = (flags: readonly Flag[]) => flags.some((f) => f.severity >= policy.quarantineSeverity);
     if (!reaches(stored.flags) && !reaches(added)) return NO_QUARANTINE;
     const state = await storage.getQuarantine(stored.tenant, stored.id);

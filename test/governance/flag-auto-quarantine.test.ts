@@ -308,6 +308,36 @@ describe.each(['sqlite', 'postgres'] as const)('a flag on a stored trace applies
     expect((await gov.flag('default', e.id, { kind: 'Malicious', severity: 10, reason: 'bad', actor: 'alice' })).autoQuarantined).toBe(true);
   });
 
+  it('a verdict leaves blocked, pending-review and rejected traces as they are, as a flag does', async () => {
+    const rt = await start();
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    for (const status of ['blocked', 'pending-review', 'rejected'] as const) {
+      // evaluate of the stored trace: the verdict is quarantine, the trace keeps its status.
+      const t = await storeTrace(rt, makeTrace('deploy PROJECT-X', { status }));
+      expect((await gov.evaluate(t, 'input')).decision, status).toBe('quarantine');
+      expect((await storage.getTrace('default', t.id))!.status, status).toBe(status);
+      expect(await storage.getQuarantine('default', t.id), status).toBeNull();
+      expect(await actions(rt, t.id), status).toEqual(['created']);
+      // a flag added later: the same rule.
+      expect((await gov.flag('default', t.id, { kind: 'Malicious', severity: 10, reason: 'bad', actor: 'alice' })).autoQuarantined, status).toBe(false);
+      expect((await storage.getTrace('default', t.id))!.status, status).toBe(status);
+      // assess of a copy with that status: no quarantine records to commit.
+      const assessed = await gov.assess!(makeTrace('deploy PROJECT-X', { status }), 'input');
+      expect(assessed.verdict.decision, status).toBe('quarantine');
+      expect(assessed.quarantineOps, status).toEqual([]);
+      expect(assessed.ops.some((op) => op.op === 'setQuarantine'), status).toBe(false);
+    }
+    expect((await gov.stats('default')).quarantined ?? 0).toBe(0);
+    // ok and error are quarantined by either path; running (the pipeline's) by a verdict only.
+    for (const status of ['ok', 'error'] as const) {
+      const t = await storeTrace(rt, makeTrace('deploy PROJECT-X', { status }));
+      expect((await gov.evaluate(t, 'input')).decision).toBe('quarantine');
+      expect(await storage.getQuarantine('default', t.id), status).toMatchObject({ quarantined: true, previousStatus: status });
+    }
+    expect((await gov.assess!(makeTrace('deploy PROJECT-X', { status: 'running' }), 'input')).quarantineOps).not.toEqual([]);
+  });
+
   it('a release gives back the status the trace had; quarantining a quarantined trace is a conflict', async () => {
     const rt = await start();
     const gov = rt.resolve('governance');

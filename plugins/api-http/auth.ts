@@ -77,7 +77,14 @@ export interface PresentedCredentials {
   key: string | undefined;
   /** The header the key came from (`header.authorization` or `header.x-api-key`). */
   path?: string;
+  /** True when the credential headers carry more than one different key (refused with a 400). */
   conflict: boolean;
+  /**
+   * With `conflict`: what carried the keys, for the 400 — `paths`, each credential header that
+   * carried a readable key (`header.authorization`, `header.x-api-key`; once each, in the order
+   * sent; a header with no readable key is not among them), and `detail`, a sentence naming them.
+   */
+  conflicting?: { paths: string[]; detail: string };
   /** The first credential header that carries no readable key (another scheme, a malformed Bearer, an empty X-API-Key). */
   malformed?: MalformedCredential;
 }
@@ -110,24 +117,41 @@ function malformedAuthorization(value: string): MalformedCredential {
  */
 export function presentedCredentials(request: FastifyRequest): PresentedCredentials {
   const keys = new Map<string, string>();
+  /** Each credential header that carried a readable key, and how many times. */
+  const carriers = new Map<string, number>();
   let malformed: MalformedCredential | undefined;
+  const carried = (key: string, path: string) => {
+    if (!keys.has(key)) keys.set(key, path);
+    carriers.set(path, (carriers.get(path) ?? 0) + 1);
+  };
   const raw = request.raw.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name === 'x-api-key') {
-      if (value.length > 0) {
-        if (!keys.has(value)) keys.set(value, 'header.x-api-key');
-      } else malformed ??= { path: 'header.x-api-key', message: 'empty', detail: 'The X-API-Key header is empty' };
+      if (value.length > 0) carried(value, 'header.x-api-key');
+      else malformed ??= { path: 'header.x-api-key', message: 'empty', detail: 'The X-API-Key header is empty' };
     } else if (name === 'authorization') {
       const match = /^Bearer[ ]+(\S+)\s*$/i.exec(value);
-      if (match) {
-        if (!keys.has(match[1]!)) keys.set(match[1]!, 'header.authorization');
-      } else malformed ??= malformedAuthorization(value);
+      if (match) carried(match[1]!, 'header.authorization');
+      else malformed ??= malformedAuthorization(value);
     }
   }
   const [first] = keys;
-  return { key: first?.[0], ...(first ? { path: first[1] } : {}), conflict: keys.size > 1, ...(malformed ? { malformed } : {}) };
+  const conflict = keys.size > 1;
+  return {
+    key: first?.[0], ...(first ? { path: first[1] } : {}), conflict,
+    ...(conflict ? { conflicting: conflicting([...carriers.keys()]) } : {}),
+    ...(malformed ? { malformed } : {}),
+  };
+}
+
+const HEADER_NAMES: Record<string, string> = { 'header.authorization': 'Authorization', 'header.x-api-key': 'X-API-Key' };
+
+/** The headers that carried conflicting keys (`paths`, one or both) and a sentence naming them. */
+function conflicting(paths: string[]): { paths: string[]; detail: string } {
+  const where = paths.length === 1 ? `a repeated ${HEADER_NAMES[paths[0]!]} header` : paths.map((p) => HEADER_NAMES[p]).join(' and ');
+  return { paths, detail: `Conflicting credentials: the request carries more than one different API key (${where})` };
 }
 
 /** The key a request presents, or undefined (also when it presents conflicting keys). */

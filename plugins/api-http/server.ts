@@ -218,11 +218,12 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       request.principal = { tenant, actor: 'api:local' };
       return;
     }
-    const { key, path, conflict, malformed } = presentedCredentials(request);
-    if (conflict) {
+    const { key, path, conflicting, malformed } = presentedCredentials(request);
+    if (conflicting) {
+      // Named at each header that carried one of the keys: both, or the one that was repeated.
       throw new ApiProblem(
-        400, 'LIMIT_VALIDATION', 'Conflicting credentials: the request carries more than one different API key (Authorization and X-API-Key, or a repeated header)',
-        [{ path: 'header.authorization', message: 'conflicting keys' }],
+        400, 'LIMIT_VALIDATION', conflicting.detail,
+        conflicting.paths.map((p) => ({ path: p, message: 'conflicting keys' })),
         {}, 'Send one key, in either Authorization: Bearer <key> or X-API-Key: <key>.',
       );
     }

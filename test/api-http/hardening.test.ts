@@ -105,6 +105,9 @@ describe('api-http hardening', () => {
     expect(both.status).toBe(400);
     expect(both.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(both.json).toMatchObject({ status: 400, code: 'LIMIT_VALIDATION' });
+    // errors[] names each header that carried one of the keys, and no other.
+    expect(both.json.errors).toEqual([{ path: 'header.authorization', message: 'conflicting keys' }, { path: 'header.x-api-key', message: 'conflicting keys' }]);
+    expect(both.json.detail).toMatch(/Authorization and X-API-Key/);
     expect(both.text).not.toContain(KEYS.A);
     expect(both.text).not.toContain(KEYS.B);
     // Two keys of one tenant conflict too: which key acted matters (actor, rate-limit budget).
@@ -114,8 +117,19 @@ describe('api-http hardening', () => {
     const twice = await rawRequest(server.url, 'GET', '/sessions', { authorization: [`Bearer ${KEYS.A}`, `Bearer ${KEYS.B}`] as unknown as string });
     expect(twice.status).toBe(400);
     expect(twice.json.code).toBe('LIMIT_VALIDATION');
+    expect(twice.json.errors).toEqual([{ path: 'header.authorization', message: 'conflicting keys' }]);
+    expect(twice.json.detail).toMatch(/repeated Authorization header/);
     const apiKeyTwice = await rawRequest(server.url, 'GET', '/sessions', { 'x-api-key': [KEYS.B, KEYS.A] as unknown as string });
     expect(apiKeyTwice.status).toBe(400);
+    expect(apiKeyTwice.json.errors).toEqual([{ path: 'header.x-api-key', message: 'conflicting keys' }]);
+    expect(apiKeyTwice.json.detail).toMatch(/repeated X-API-Key header/);
+    // A header with a key nothing else carries is involved; one repeating a key another carries too.
+    const three = await rawRequest(server.url, 'GET', '/sessions', { authorization: `Bearer ${KEYS.A}`, 'x-api-key': [KEYS.A, KEYS.B] as unknown as string });
+    expect(three.status).toBe(400);
+    expect(three.json.errors.map((e: { path: string }) => e.path)).toEqual(['header.authorization', 'header.x-api-key']);
+    // A header with no readable key (another scheme) is not part of the conflict.
+    const unreadable = await rawRequest(server.url, 'GET', '/sessions', { authorization: 'Basic Zm9vOmJhcg==', 'x-api-key': [KEYS.A, KEYS.B] as unknown as string });
+    expect(unreadable.json.errors).toEqual([{ path: 'header.x-api-key', message: 'conflicting keys' }]);
     // The same key in both places, or twice, is accepted.
     const same = await server.req('GET', '/sessions', { key: null, headers: { authorization: `Bearer ${KEYS.B}`, 'x-api-key': KEYS.B } });
     expect(same.status).toBe(200);

@@ -52,7 +52,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_NOT_FOUND: spec('Not found', 'Check the id; records of other tenants are invisible.', 404),
   LIMIT_CONFLICT: spec('Conflict with the current state', 'Reload the record and retry.', 409),
   LIMIT_PAYLOAD_TOO_LARGE: spec('Record too large', 'Reduce the size of the record or raise the configured limit.', 413),
-  LIMIT_UNAUTHORIZED: spec('Authentication required', 'Send a valid API key in the Authorization header.', 401),
+  LIMIT_UNAUTHORIZED: spec('Authentication required', 'Send a valid API key: Authorization: Bearer <key> or X-API-Key: <key>.', 401),
   LIMIT_FORBIDDEN: spec('Not allowed', 'Use an API key with the needed permission.', 403),
   LIMIT_RATE_LIMITED: spec('Too many requests', 'Wait and retry after the time in the Retry-After header.', 429),
   LIMIT_UNSUPPORTED_MEDIA_TYPE: spec('The request body is not application/json', 'Send the body as JSON with Content-Type: application/json.', 415),

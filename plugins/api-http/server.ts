@@ -236,7 +236,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // this; any other OPTIONS request (CORS off) is an unknown route, and its body must not be read
     // for a client without a key.
     if (request.routeOptions.config?.public) return;
-    const send = 'Send Authorization: Bearer <key> or X-API-Key: <key>.';
+    // Every 401 carries the catalogue's fix (LIMIT_UNAUTHORIZED), which names both headers.
     const challenge = { 'www-authenticate': 'Bearer realm="limit-graph"' };
     // A key that is not one (wrong or revoked) is named as such; credentials the server could not read
     // a key from (another scheme, a malformed Bearer, an empty X-API-Key) say what is wrong with the
@@ -244,7 +244,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     if (key !== undefined) throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', 'Unknown API key', [{ path: path!, message: 'unknown key' }], challenge);
     if (malformed) {
       throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', `${malformed.detail}: send Authorization: Bearer <key> or X-API-Key: <key>`,
-        [{ path: malformed.path, message: malformed.message }], challenge, send);
+        [{ path: malformed.path, message: malformed.message }], challenge);
     }
     throw new ApiProblem(401, 'LIMIT_UNAUTHORIZED', 'Authentication required: send Authorization: Bearer <key> or X-API-Key: <key>',
       [{ path: 'header.authorization', message: 'missing' }], challenge);

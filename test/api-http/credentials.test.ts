@@ -51,6 +51,8 @@ describe('401 for credentials in the wrong form', () => {
     expect(bearer.json).toMatchObject({ status: 401, detail: 'Unknown API key', errors: [{ path: 'header.authorization', message: 'unknown key' }] });
     const header = await s.req('GET', '/sessions', { key: null, headers: { 'x-api-key': 'not-a-real-key-0000000000' } });
     expect(header.json).toMatchObject({ status: 401, detail: 'Unknown API key', errors: [{ path: 'header.x-api-key', message: 'unknown key' }] });
+    // Every 401 names both ways of sending a key, as the malformed ones above do.
+    for (const res of [none, bearer, header]) expect(res.json.fix, res.json.detail).toMatch(/Authorization: Bearer <key>.*X-API-Key: <key>/);
   });
 
   it('a valid key in X-API-Key is used whatever the Authorization header holds (as before)', async () => {

@@ -97,7 +97,7 @@ describe('api-http: every problem+json carries a fix', () => {
       errors: [{ path: 'body.task.input', message: 'Invalid input: expected string, received number' }],
       fix: 'Correct the field named in the message.',
     });
-    expect((await s.req('GET', '/traces', { key: null })).json).toMatchObject({ code: 'LIMIT_UNAUTHORIZED', fix: 'Send a valid API key in the Authorization header.' });
+    expect((await s.req('GET', '/traces', { key: null })).json).toMatchObject({ code: 'LIMIT_UNAUTHORIZED', fix: 'Send a valid API key: Authorization: Bearer <key> or X-API-Key: <key>.' });
     expect((await s.req('GET', '/nope')).json).toMatchObject({ code: 'LIMIT_NOT_FOUND', fix: expect.stringContaining('GET /openapi.json lists every route') });
     expect((await s.req('GET', '/traces/missing')).json).toMatchObject({ code: 'LIMIT_NOT_FOUND', fix: 'Check the id; records of other tenants are invisible.' });
     const truncated = await rawRequest(s.url, 'POST', '/sessions', JSON_HEADERS, '{"name": ');

@@ -88,11 +88,15 @@ export class Registry {
    * Deletes a worker's pg-boss queue with the jobs still in it. pg-boss 10's deleteQueue fails
    * while the queue holds jobs in any state (its partition references the queue row), so the jobs
    * go first, in one transaction that holds the queue row: a job sent meanwhile waits, then fails.
+   * A queue whose worker registered again since orphanQueues looked (one reaped while it was
+   * paused) is kept; should it go all the same, that worker's next heartbeat creates it again.
    */
   async dropQueue(queue: string): Promise<void> {
     await this.#transaction(async (client) => {
       const held = await client.query(`SELECT 1 FROM ${this.#schema}.queue WHERE name = $1 FOR UPDATE`, [queue]);
       if (held.rowCount === 0) return;
+      const consumed = await client.query(`SELECT 1 FROM ${this.#workers} WHERE queue = $1`, [queue]);
+      if (consumed.rowCount !== 0) return;
       await client.query(`DELETE FROM ${this.#schema}.job WHERE name = $1`, [queue]);
       await client.query(`SELECT ${this.#schema}.delete_queue($1)`, [queue]);
     });
@@ -120,10 +124,19 @@ export class Registry {
     );
   }
 
-  /** Renews a worker's heartbeat; false when its row is gone (another process reaped it). */
-  async heartbeat(id: string): Promise<boolean> {
-    const r = await this.#pool.query(`UPDATE ${this.#workers} SET heartbeat_at = now() WHERE id = $1`, [id]);
-    return r.rowCount === 1;
+  /**
+   * Renews a worker's heartbeat: 'gone' when its row is gone (another process reaped it),
+   * 'unqueued' when its row is there but its pg-boss queue is not (a reaper deleted it as
+   * nobody's while the worker was away, then the worker registered again), else 'ok'.
+   */
+  async heartbeat(id: string): Promise<'ok' | 'gone' | 'unqueued'> {
+    const r = await this.#pool.query(
+      `UPDATE ${this.#workers} w SET heartbeat_at = now() WHERE id = $1
+       RETURNING EXISTS (SELECT 1 FROM ${this.#schema}.queue q WHERE q.name = w.queue) AS queued`,
+      [id],
+    );
+    const row = r.rows[0] as { queued: boolean } | undefined;
+    return row === undefined ? 'gone' : row.queued ? 'ok' : 'unqueued';
   }
 
   /** Removes a worker and its routes (a clean stop, or a reaped dead worker). */

@@ -73,7 +73,7 @@ export class QueueWorker {
 
   async start(): Promise<void> {
     await this.#reap();
-    await this.#boss.createQueue(this.queue, { name: this.queue, retryLimit: 0 });
+    await this.#createQueue();
     await this.#register();
     const { concurrency, pollMs, heartbeatMs } = this.#options.worker;
     for (let i = 0; i < concurrency; i++) {
@@ -116,6 +116,11 @@ export class QueueWorker {
     return work;
   }
 
+  /** Creates this worker's pg-boss queue; nothing when it exists. */
+  async #createQueue(): Promise<void> {
+    await this.#boss.createQueue(this.queue, { name: this.queue, retryLimit: 0 });
+  }
+
   async #register(): Promise<void> {
     const capabilities = Object.fromEntries([...this.#runners].map(([name, runner]) => [name, runner.capabilities]));
     await this.#registry.register({ id: this.id, queue: this.queue, runners: [...this.#runners.keys()], capabilities, host: os.hostname(), pid: process.pid });
@@ -123,8 +128,15 @@ export class QueueWorker {
 
   async #beat(): Promise<void> {
     try {
-      // Reaped while this process was paused (a long GC, a suspended VM): register again.
-      if (!(await this.#registry.heartbeat(this.id))) await this.#register();
+      // Reaped while this process was paused (a long GC, a suspended VM): register again, with
+      // its queue, which the reaper deletes too once it has been idle for workerTimeoutMs —
+      // queue first, so that no dispatcher routes a task to a queue that is not there.
+      const beat = await this.#registry.heartbeat(this.id);
+      if (beat !== 'ok') {
+        this.#logger.warn({ worker: this.id, queue: this.queue }, `runner-queue: this worker was ${beat === 'gone' ? 'reaped (it did not heartbeat for workerTimeoutMs)' : 'left without its queue'}: creating its queue${beat === 'gone' ? ' and registering' : ''} again`);
+        await this.#createQueue();
+        if (beat === 'gone') await this.#register();
+      }
       if (++this.#beats % 10 === 0) {
         await this.#reap();
         await this.#expire();

@@ -425,3 +425,32 @@ describe("runner-queue close() with a job in flight", () => {
     }
   }, 30_000);
 });
+
+describe('runner-queue: a worker reaped while it was paused', () => {
+  it('registers again with its queue: a reaper that deleted the queue (idle, nobody consuming it) does not leave a live worker that every task routed to it fails on', async () => {
+    await withDirectWorker(async ({ d }) => {
+      const s = session('before-reap');
+      expect((await run(d, 'set x 1\nget x', s)).stdout).toBe('x=1');
+      const { id, queue } = (await admin.query(`SELECT id, queue FROM "${SCHEMA}".limit_workers`)).rows[0] as { id: string; queue: string };
+      // What another worker's #reap does to one whose heartbeat is older than workerTimeoutMs and
+      // whose queue has been idle as long (a long GC, a suspended VM): unregister it, drop its queue.
+      const reaper = new Registry(admin, SCHEMA, 2_000, 86_400_000);
+      await reaper.unregister(id);
+      await reaper.dropQueue(queue);
+      // Its next heartbeat finds its row gone and registers again.
+      while (!(await admin.query(`SELECT 1 FROM "${SCHEMA}".limit_workers WHERE id = $1`, [id])).rowCount) {
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the registry
+      }
+      const r = await run(d, 'get x\nset y 2\nget y', session('after-reap'));
+      expect([r.ok, r.error?.message, r.stdout]).toEqual([true, undefined, 'x=- y=2']);
+      // A reaper that listed the queue as nobody's before the worker came back keeps it now…
+      await reaper.dropQueue(queue);
+      const queued = async () => (await admin.query(`SELECT 1 FROM "${SCHEMA}".queue WHERE name = $1`, [queue])).rowCount === 1;
+      expect(await queued()).toBe(true);
+      // …and should it go all the same (that reaper's delete landing after the worker's return), the next heartbeat makes it again.
+      await admin.query(`BEGIN; DELETE FROM "${SCHEMA}".job WHERE name = '${queue}'; SELECT "${SCHEMA}".delete_queue('${queue}'); COMMIT`);
+      while (!(await queued())) await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the queue
+      expect((await run(d, 'get y', session('after-drop'))).stdout).toBe('y=-');
+    });
+  }, 30_000);
+});

@@ -102,6 +102,19 @@ export class Registry {
     });
   }
 
+  /**
+   * Cancels job `id` of `queue` only while no worker has taken it (pg-boss's `created` or `retry`),
+   * in one statement: true when it was cancelled so, false when a worker took it first (or it
+   * ended). pg-boss's cancel also cancels a running job, which cannot tell the two apart.
+   */
+  async cancelUntaken(queue: string, id: string): Promise<boolean> {
+    const r = await this.#pool.query(
+      `UPDATE ${this.#schema}.job SET completed_on = now(), state = 'cancelled' WHERE name = $1 AND id = $2 AND state IN ('created', 'retry')`,
+      [queue, id],
+    );
+    return r.rowCount === 1;
+  }
+
   async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const client = await this.#pool.connect();
     try {

@@ -228,7 +228,12 @@ export class QueueRunner implements Runner {
         if (performance.now() - lastLiveness >= LIVENESS_MS) {
           lastLiveness = performance.now();
           if (!(await registry.isLive(route.workerId))) {
-            if (state.state === 'created') return 'untaken';
+            // Queued when we looked: taken back only if the worker did not take it since (a worker
+            // whose heartbeat is late may still be running), or the task could run twice.
+            if ((state.state === 'created' || state.state === 'retry') && (await registry.cancelUntaken(route.queue, id))) {
+              answered = true; // cancelled: nothing left to cancel
+              return 'untaken';
+            }
             // It was running: running it again elsewhere could repeat its side effects.
             return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: worker ${route.workerId} stopped heartbeating while it ran the task`);
           }

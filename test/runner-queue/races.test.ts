@@ -14,7 +14,7 @@ import PgBoss from 'pg-boss';
 import { describe, expect, it } from 'vitest';
 import { Task, createLogger, createRuntime, definePlugin, type HealthResult, type RunContext, type RunResult, type Runner, type Runtime, type TaskParsed } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
-import runnerQueue, { RunnerQueueOptions, type QueueRunner } from '../../plugins/runner-queue/index.ts';
+import runnerQueue, { QueueRunner, RunnerQueueOptions } from '../../plugins/runner-queue/index.ts';
 import { QueueWorker } from '../../plugins/runner-queue/worker.ts';
 import { Registry } from '../../plugins/runner-queue/registry.ts';
 import { Listener, notify } from '../../plugins/runner-queue/wakeups.ts';
@@ -123,8 +123,8 @@ const dispatcher = (): Promise<Runtime> =>
  * started: `handled` resolves once it has run); `send(job)` puts a job of our own making on the
  * worker's queue.
  */
-async function directWorker(runner: FakeRunner) {
-  const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: WORKER });
+async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WORKER> = {}) {
+  const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: { ...WORKER, ...workerOptions } });
   const pool = new pg.Pool({ connectionString: URL, max: 4 });
   const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
   boss.on('error', () => undefined);
@@ -452,5 +452,59 @@ describe('runner-queue: a worker reaped while it was paused', () => {
       while (!(await queued())) await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the queue
       expect((await run(d, 'get y', session('after-drop'))).stdout).toBe('y=-');
     });
+  }, 30_000);
+});
+
+describe('runner-queue: a worker that looks dead while its job is still queued', () => {
+  it('takes the job between the dispatcher\'s look and its cancel: the task is not sent again (it would run twice); the dispatcher says the worker stopped heartbeating while it ran', async () => {
+    const fake = new FakeRunner();
+    // The worker polls rarely: the job stays queued until the test wakes it.
+    const w = await directWorker(fake, { pollMs: 60_000 });
+    const options = RunnerQueueOptions.parse(OPTIONS);
+    const pool = new pg.Pool({ connectionString: URL, max: 2 });
+    const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
+    boss.on('error', () => undefined);
+    await boss.start();
+    const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
+    const s = session('looks-dead');
+    const task = fake.holdTask(s);
+    let workerChannel = '';
+    let looked = false;
+    // The dispatcher's look at its worker's liveness comes while the job is still queued; the
+    // worker (paused a while, its heartbeat late) takes the job just then.
+    registry.isLive = async () => {
+      if (looked) return true;
+      looked = true;
+      await notify(pool, workerChannel);
+      await task.reached;
+      return false;
+    };
+    const link = {
+      boss: () => boss,
+      registry: () => registry,
+      replyChannel: 'limit-queue:dispatcher:looks-dead',
+      // The dispatcher's first wake-up of the worker is lost: the job waits for the worker's poll.
+      notify: async (channel: string) => {
+        workerChannel = channel;
+        if (looked) await notify(pool, channel);
+      },
+    };
+    const runner = new QueueRunner(link, options, logger);
+    try {
+      const r = await runner.executeIsolated(Task.parse({ input: 'set x 1' }), makeRunContext({ sessionId: s }));
+      task.open();
+      expect([r.ok, r.error?.code]).toEqual([false, 'LIMIT_RUNNER_UNAVAILABLE']);
+      expect(r.error?.message).toMatch(/^runner-queue: worker w-\w+ stopped heartbeating while it ran the task$/);
+      // One job, cancelled (the worker aborts the task): none sent again.
+      const jobs = await admin.query(`SELECT state FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = $1`, [s]);
+      expect(jobs.rows).toEqual([{ state: 'cancelled' }]);
+      expect(fake.events).toEqual([`run ${s}`]);
+    } finally {
+      fake.openAll();
+      await runner.close();
+      await boss.stop({ graceful: true, close: false, wait: true });
+      await pool.end();
+      await w.close();
+    }
   }, 30_000);
 });

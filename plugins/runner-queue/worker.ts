@@ -60,6 +60,13 @@ export class QueueWorker {
   readonly #loops: string[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #beats = 0;
+  /**
+   * The heartbeats under way (one may overlap a sweep's slow closes, which must not delay the
+   * next): stop() waits for them before it unregisters.
+   */
+  readonly #beating = new Set<Promise<void>>();
+  /** Set by stop() once its running jobs are done: no heartbeat starts, none registers again. */
+  #leaving = false;
 
   constructor(boss: PgBoss, registry: Registry, wakeups: WorkerWakeups, options: RunnerQueueOptionsParsed, runners: ReadonlyMap<string, Runner>, logger: Logger) {
     this.#boss = boss;
@@ -83,7 +90,11 @@ export class QueueWorker {
     await this.#wakeups.listen(channelOf('worker', this.id), () => {
       for (const loop of this.#loops) this.#boss.notifyWorker(loop);
     });
-    this.#heartbeat = setInterval(() => void this.#beat(), heartbeatMs);
+    this.#heartbeat = setInterval(() => {
+      if (this.#leaving) return;
+      const beating: Promise<void> = this.#beat().finally(() => this.#beating.delete(beating));
+      this.#beating.add(beating);
+    }, heartbeatMs);
     this.#heartbeat.unref();
     this.#logger.info({ worker: this.id, queue: this.queue, runners: [...this.#runners.keys()], concurrency }, 'runner-queue: worker started');
   }
@@ -101,6 +112,10 @@ export class QueueWorker {
     if (running.length > 0) this.#logger.info({ worker: this.id, running: running.length }, 'runner-queue: worker stopping: finishing its running jobs');
     await Promise.allSettled(running);
     clearInterval(this.#heartbeat);
+    // A heartbeat still under way would otherwise find the row gone after the unregister below
+    // and register this stopped worker again: dispatchers would route sessions to it.
+    this.#leaving = true;
+    await Promise.allSettled([...this.#beating]);
     await this.#registry.unregister(this.id);
     this.#logger.info({ worker: this.id }, 'runner-queue: worker stopped');
   }
@@ -132,7 +147,7 @@ export class QueueWorker {
       // its queue, which the reaper deletes too once it has been idle for workerTimeoutMs —
       // queue first, so that no dispatcher routes a task to a queue that is not there.
       const beat = await this.#registry.heartbeat(this.id);
-      if (beat !== 'ok') {
+      if (beat !== 'ok' && !this.#leaving) {
         this.#logger.warn({ worker: this.id, queue: this.queue }, `runner-queue: this worker was ${beat === 'gone' ? 'reaped (it did not heartbeat for workerTimeoutMs)' : 'left without its queue'}: creating its queue${beat === 'gone' ? ' and registering' : ''} again`);
         await this.#createQueue();
         if (beat === 'gone') await this.#register();

@@ -179,16 +179,29 @@ async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WO
     }
     return forgotten;
   };
+  let beat: ReturnType<typeof gate> | undefined;
+  const holdHeartbeat = () => (beat = gate());
+  const heartbeat = registry.heartbeat.bind(registry);
+  registry.heartbeat = async (id) => {
+    const held = beat;
+    beat = undefined;
+    if (held) await held.arrive();
+    return heartbeat(id);
+  };
   const wakeups = { listen: (channel: string, on: (payload: string) => void) => listener.listen(channel, on), notify: (channel: string, payload?: string) => notify(pool, channel, payload) };
   const worker = new QueueWorker(watched, registry, wakeups, options, new Map([['fake', runner]]), logger);
   await worker.start();
   return {
     handed,
     holdSweep,
+    holdHeartbeat,
+    id: worker.id,
+    stop: () => worker.stop(),
     delay,
     send: (job: object) => boss.send(worker.queue, job, { retryLimit: 0 }),
     close: async () => {
       sweep?.open();
+      beat?.open();
       for (const g of delays) g.open();
       await worker.stop();
       await boss.stop({ graceful: true, close: false, wait: true });
@@ -504,6 +517,25 @@ describe('runner-queue: a worker that looks dead while its job is still queued',
       await runner.close();
       await boss.stop({ graceful: true, close: false, wait: true });
       await pool.end();
+      await w.close();
+    }
+  }, 30_000);
+});
+
+describe('runner-queue: a worker stopping while a heartbeat is under way', () => {
+  it('leaves the registry for good: the heartbeat that ends after stop() unregistered does not register the stopped worker again', async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    try {
+      const beat = w.holdHeartbeat();
+      await beat.reached; // a heartbeat has begun; its UPDATE is not sent yet
+      const stopped = w.stop();
+      await new Promise((resolve) => setTimeout(resolve, 200)); // room for stop() to unregister, were it not waiting for the heartbeat
+      beat.open();
+      await stopped;
+      await new Promise((resolve) => setTimeout(resolve, 300)); // three heartbeat periods: none comes after stop()
+      expect((await admin.query(`SELECT id FROM "${SCHEMA}".limit_workers WHERE id = $1`, [w.id])).rows).toEqual([]);
+    } finally {
       await w.close();
     }
   }, 30_000);

@@ -41,10 +41,16 @@ export function verifyProvenanceChain(entries: readonly ProvenanceEntry[]): Chai
   return { verified: true, length: entries.length, brokenAt: null };
 }
 
-/** The fields of a trace its chain records (a digest or a status), which `verifyTraceChain` compares. */
+/**
+ * The fields of a trace its chain records (its id, its first entry's runner, parents and task kind,
+ * a digest or a status), which `verifyTraceChain` compares.
+ */
 export interface ChainBoundTrace {
+  id: string;
+  runner: string;
+  parentIds: readonly string[];
   status: TraceStatus;
-  task: { input: string };
+  task: { input: string; kind?: string | undefined };
   output?: { stdout: string; stderr: string } | undefined;
 }
 
@@ -52,11 +58,14 @@ export interface ChainBoundTrace {
 const STATUS_IN_DATA = new Set(['completed', 'blocked', 'failed', 'review-requested', 'released']);
 /** System actions that set one status, which older entries did not record. */
 const STATUS_OF_ACTION: Record<string, TraceStatus> = { quarantined: 'quarantined', approved: 'ok', rejected: 'rejected' };
+const sameIds = (a: readonly unknown[], b: readonly string[]): boolean => a.length === b.length && a.every((id, i) => id === b[i]);
 const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : {});
 
 /**
  * A trace's chain (`verifyProvenanceChain`), and the trace record bound to it: a stored trace has a
- * chain (none at all is not verified), its task input matches the `inputSha256` its first entry
+ * chain (none at all is not verified), every entry names the trace (a chain moved from another
+ * trace does not verify), its runner, parents and task kind are those its first entry recorded,
+ * its task input matches the `inputSha256` its first entry
  * recorded, its output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output,
  * and its status the one the chain's last status change set. So an output, input or status
  * rewritten in storage, or the chain's last entries removed, no longer verifies. Only the system
@@ -69,8 +78,21 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
   const length = entries.length;
   if (length === 0) return { verified: false, length, brokenAt: null, reason: 'no provenance entries' };
   const unbound = (at: ProvenanceEntry, reason: string): ChainVerification => ({ verified: false, length, brokenAt: at.seq, reason });
+  const stranger = entries.find((e) => e.traceId !== trace.id);
+  if (stranger) return unbound(stranger, `the entry belongs to trace ${stranger.traceId}, not to this trace`);
   const first = entries[0]!;
-  const inputSha256 = dataOf(first).inputSha256;
+  const recorded = dataOf(first);
+  if (typeof recorded.runner === 'string' && recorded.runner !== trace.runner) {
+    return unbound(first, `the trace's runner (${trace.runner}) is not the one its first entry recorded (${recorded.runner})`);
+  }
+  // A record read back from a file (an artifact) may leave out the schema's default, [].
+  if (Array.isArray(recorded.parentIds) && !sameIds(recorded.parentIds, Array.isArray(trace.parentIds) ? trace.parentIds : [])) {
+    return unbound(first, "the trace's parentIds are not the ones its first entry recorded");
+  }
+  if (typeof recorded.taskKind === 'string' && recorded.taskKind !== (trace.task.kind ?? 'code')) {
+    return unbound(first, `the trace's task kind (${trace.task.kind ?? 'code'}) is not the one its first entry recorded (${recorded.taskKind})`);
+  }
+  const inputSha256 = recorded.inputSha256;
   if (typeof inputSha256 === 'string' && inputSha256 !== sha256(trace.task.input)) return unbound(first, "the trace's task input does not match the digest its first entry recorded");
   // The orchestrator's first entry (it records the input's digest) is that of a trace created `running`.
   let status: TraceStatus | undefined = typeof inputSha256 === 'string' ? 'running' : undefined;

@@ -357,7 +357,18 @@ const ManifestSchema = z.object({
 });
 const RECORD_SCHEMAS: Record<ArtifactPartName, z.ZodType> = { sessions: Session, traces: Trace, provenance: ProvenanceEntry, flags: Flag, checkpoints: Checkpoint, rdSeries: RdSeries };
 /** The fields of a traces.csv row that verification reads. */
-const CsvTraceRow = z.object({ id: Id, status: TraceStatus, taskInput: z.string() });
+const CsvTraceRow = z.object({
+  id: Id, status: TraceStatus, runner: z.string(), taskKind: z.string(), taskInput: z.string(),
+  // A JSON array of trace ids (the cell verification compares with the chain's first entry).
+  parentIds: z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not a JSON array of trace ids' });
+      return z.NEVER;
+    }
+  }).pipe(z.array(Id)),
+});
 const JsonlLine = z.object({
   kind: z.enum(PART_NAMES as [ArtifactPartName, ...ArtifactPartName[]]),
   record: z.custom<unknown>((v) => v !== undefined, 'missing'),
@@ -553,7 +564,7 @@ function provenanceFromCsv(r: Record<string, CsvCell>): Record<string, unknown> 
 /** What a traces.csv row holds of the fields a chain binds (`ok` is empty for a trace without output). */
 function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   return {
-    id: r.id!, status: r.status as Trace['status'], task: { input: r.taskInput! },
+    id: r.id!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'], task: { input: r.taskInput!, kind: r.taskKind! },
     output: r.ok === null || r.ok === undefined ? undefined : { stdout: r.stdout ?? '', stderr: r.stderr ?? '' },
   };
 }

@@ -136,6 +136,34 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(await verification(t.id)).toEqual({ verified: false, length: 0, brokenAt: null, reason: 'no provenance entries' });
   });
 
+  it("a chain moved onto another trace, or a trace's runner, parents or task kind rewritten, does not verify", async () => {
+    const s = await orch.openSession();
+    // Same input and output: the digests alone cannot tell the two chains apart.
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'same' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'same' }, parentIds: [a.id] })).trace;
+    db.prepare('DELETE FROM provenance WHERE trace_id = ?').run(b.id);
+    db.prepare('UPDATE provenance SET trace_id = ? WHERE trace_id = ?').run(b.id, a.id);
+    expect(await verification(b.id)).toMatchObject({ verified: false, brokenAt: 0, reason: `the entry belongs to trace ${a.id}, not to this trace` });
+
+    const c = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'c' } })).trace;
+    rewrite(c.id, (t) => { t.parentIds = [a.id]; });
+    expect(await verification(c.id)).toMatchObject({ verified: false, brokenAt: 0, reason: "the trace's parentIds are not the ones its first entry recorded" });
+    rewrite(c.id, (t) => { t.parentIds = []; t.runner = 'python'; });
+    expect(await verification(c.id)).toMatchObject({ verified: false, brokenAt: 0, reason: "the trace's runner (python) is not the one its first entry recorded (spy)" });
+    rewrite(c.id, (t) => { t.runner = 'spy'; t.task.kind = 'prompt'; });
+    expect(await verification(c.id)).toMatchObject({ verified: false, brokenAt: 0, reason: "the trace's task kind (prompt) is not the one its first entry recorded (code)" });
+    rewrite(c.id, (t) => { t.task.kind = 'code'; });
+    expect((await verification(c.id)).verified).toBe(true);
+
+    // An artifact says so in both formats, and reading it back finds the same.
+    rewrite(c.id, (t) => { t.parentIds = [a.id]; });
+    for (const format of ['json', 'csv'] as const) {
+      const art = await orch.exportArtifact({ traceIds: [c.id], format });
+      expect(art.manifest.provenance.chains).toEqual([expect.objectContaining({ traceId: c.id, verified: false, brokenAt: 0 })]);
+      expect(orch.verifyArtifact(art.files).chains).toEqual([expect.objectContaining({ traceId: c.id, verified: false, brokenAt: 0, reason: expect.stringMatching(/parentIds/) })]);
+    }
+  });
+
   it.each(['json', 'csv'] as const)('an export (%s) says so, and a trace part rewritten with its digest recomputed fails verification', async (format) => {
     const s = await orch.openSession();
     const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'nine' } })).trace;

@@ -416,14 +416,27 @@ export class OrchestratorService implements Orchestrator {
 
   /** The runner's output and its `executed` entry land together, before output governance looks at them. */
   async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, runSignal: AbortSignal): Promise<Trace> {
-    const result = await this.#execute(trace, live, runner, task, runSignal);
-    await this.#storage.batch(trace.tenant, [
+    let result = await this.#execute(trace, live, runner, task, runSignal);
+    const store = () => this.#storage.batch(trace.tenant, [
       { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
         source: `runner:${trace.runner}`,
         data: { ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs, ...outputDigests(result.output) },
       }) },
     ]);
+    try {
+      await store();
+    } catch (error) {
+      // An output larger than the backend stores (maxRecordBytes) is this runner's failed run, recorded
+      // and governed as one, not a storage failure thrown at the caller with the output lost unsaid.
+      // The output put in its place is a few hundred bytes, so it is stored (or the failure is storage's).
+      if (!isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE')) throw error;
+      result = { metrics: result.metrics, output: { ok: false, stdout: '', stderr: '', error: {
+        code: 'LIMIT_PAYLOAD_TOO_LARGE',
+        message: `Runner "${trace.runner}" returned an output too large to store, which was not kept (stdout ${result.output.stdout.length} and stderr ${result.output.stderr.length} characters): ${error.message}`,
+      } } };
+      await store();
+    }
     return { ...trace, output: result.output, metrics: result.metrics };
   }
 

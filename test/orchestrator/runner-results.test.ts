@@ -4,8 +4,12 @@
  * LIMIT_RUNNER_FAILED naming the runner and what was wrong), never a TypeError, a validation error
  * blaming the request, or `[object Object]`.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, isLimitError, type Orchestrator, type Runtime, type TaskParsed } from 'limit-graph';
+import { packPlugins } from '../governance/helpers.ts';
 import orchestratorPlugin from '../../plugins/orchestrator/index.ts';
 import { keywordGovernancePlugin, memoryStorage } from './doubles.ts';
 
@@ -127,5 +131,48 @@ describe('runner results and throws, as the orchestrator receives them', () => {
     const error = await run('STORAGE-FIRE-UNDEF').then(() => undefined, (e: unknown) => e);
     expect(isLimitError(error), String(error)).toBe(true);
     expect(error).toMatchObject({ code: 'LIMIT_PLUGIN_FAILED', plugin: 'storage-firing', message: 'Plugin "storage-firing" failed in storage.batch(): undefined (thrown instead of an Error)' });
+  });
+});
+
+describe('a runner output larger than the backend stores (maxRecordBytes)', () => {
+  it('is that runner\'s failed run, recorded with its executed entry and governed, not a storage error thrown at the caller', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-big-output-'));
+    const big = definePlugin({
+      meta: { name: 'runner-big', version: '0.0.0', provides: ['runner:big'] },
+      setup(ctx) {
+        ctx.provide('runner:big', {
+          name: 'big',
+          capabilities: { timeout: false, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+          async executeIsolated(task: TaskParsed) {
+            return { ok: true, stdout: 'x'.repeat(Number(task.input)), stderr: '', metrics: { latencyMs: 1 } };
+          },
+          async health() {
+            return { status: 'ok', checks: [] };
+          },
+        });
+      },
+    });
+    const rt = await createRuntime({
+      config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: path.join(dir, 'limit.db'), maxRecordBytes: 4096 }, ...packPlugins(), governance: {}, orchestrator: {} } },
+      plugins: [big],
+    });
+    try {
+      const orch = rt.resolve('orchestrator');
+      const session = await orch.openSession();
+      const out = await orch.run({ sessionId: session.id, runner: 'big', task: { input: '10000' } });
+      expect(out.executed).toBe(true);
+      expect(out.trace.status).toBe('error');
+      expect(out.trace.output).toMatchObject({ ok: false, stdout: '', error: { code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^Runner "big" returned an output too large to store, which was not kept \(stdout 10000 and stderr 0 characters\): .*limit is 4096 bytes/) } });
+      expect(out.verdicts.output).toBeDefined();
+      const detail = await orch.inspectTrace(undefined, out.trace.id);
+      expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
+      expect(detail.provenance[1]!.data).toMatchObject({ ok: false, error: 'LIMIT_PAYLOAD_TOO_LARGE' });
+      expect(detail.verification.verified).toBe(true);
+      // An output within the limit is kept as it was.
+      expect((await orch.run({ sessionId: session.id, runner: 'big', task: { input: '100' } })).trace.output?.stdout).toBe('x'.repeat(100));
+    } finally {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

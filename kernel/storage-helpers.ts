@@ -535,21 +535,83 @@ function rdSeriesJson(series: RdSeries): RdSeries {
   return series;
 }
 
-/** Validation of every record and query of the Storage contract, with the model's zod schemas. */
+// Stored form ------------------------------------------------------------------------------------
+// Every backend stores JSON, so what a read gives back is a record's JSON form: a Date is its ISO
+// string, an undefined-valued key (or a function) is absent, undefined in an array is null, -0 is 0,
+// a class instance or a null-prototype object is a plain object. Validation hands backends records
+// already in that form, so a create, update or append returns (and an in-memory index holds) exactly
+// what a later read returns. A record that is in it already (the common case: one walk, no copy)
+// is kept; only one holding such a value is copied through JSON once.
+
+/** Whether `value` is what JSON.parse(JSON.stringify(value)) gives back (key order aside). `value` holds no cycle (assertJsonSafe ran). */
+function isJsonForm(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string': case 'boolean': return true;
+    case 'number': return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': break;
+    default: return false; // undefined, function, symbol, bigint
+  }
+  if (value === null) return true;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    // A hole reads as undefined: not JSON form (it is written as null).
+    for (let i = 0; i < value.length; i++) if (!isJsonForm(value[i])) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  const obj = value as Obj;
+  // Object.keys lists an own `__proto__` key, and obj[key] reads its own value.
+  for (const key of Object.keys(obj)) if (!isJsonForm(obj[key])) return false;
+  return Object.getOwnPropertySymbols(obj).length === 0;
+}
+
+/**
+ * `record` in its JSON form, as a read gives it back (see "Stored form" above): `record` itself when
+ * it is in that form already, else a copy through JSON. For validated records (no cycles, BigInts or
+ * non-finite numbers: assertJsonSafe); validate applies it to every record it returns.
+ */
+export function asStored<T>(record: T): T {
+  return isJsonForm(record) ? record : (JSON.parse(JSON.stringify(record)) as T);
+}
+
+/**
+ * What validate.trace makes of a parsed trace (`parsed`, from zod or its fast path, of `input`):
+ * the JSON-safety check of its free-form fields and its stored form (asStored).
+ */
+export function traceAsStored(parsed: Trace, _input: unknown): Trace {
+  return asStored(traceJson(parsed, 'trace'));
+}
+
+/** A parsed record with its free-form `field` checked, in its stored form. */
+function recordAsStored<T extends object>(record: T, _input: unknown, what: string, field: string): T {
+  return asStored(jsonFields(record as Record<string, unknown>, what, field) as T);
+}
+
+function rdSeriesAsStored(series: RdSeries, _input: unknown): RdSeries {
+  return asStored(rdSeriesJson(series));
+}
+
+/**
+ * Validation of every record and query of the Storage contract, with the model's zod schemas. Each
+ * record comes back in its stored form (asStored): what a read of it will give back.
+ */
 export const validate = {
   tenant: assertTenant,
   id: assertId,
-  session: (v: unknown): Session => jsonFields(parseOrThrow(Session, v, 'session'), 'session', 'metadata'),
-  trace: (v: unknown): Trace => traceJson(fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'), 'trace'),
-  tracePatch: (v: unknown): TracePatch => traceJson(parseOrThrow(TracePatchSchema, v, 'trace patch'), 'trace patch'),
-  flag: (v: unknown): Flag => parseOrThrow(Flag, v, 'flag'),
-  checkpoint: (v: unknown): Checkpoint => jsonFields(parseOrThrow(Checkpoint, v, 'checkpoint'), 'checkpoint', 'details'),
-  quarantine: (v: unknown): QuarantineState => parseOrThrow(QuarantineState, v, 'quarantine state'),
-  rdSeries: (v: unknown): RdSeries => rdSeriesJson(parseOrThrow(RdSeries, v, 'RD series')),
-  rdPoint: (v: unknown): RdPoint => jsonFields(parseOrThrow(RdPoint, v, 'RD point'), 'RD point', 'meta'),
+  session: (v: unknown): Session => recordAsStored(parseOrThrow(Session, v, 'session'), v, 'session', 'metadata'),
+  trace: (v: unknown): Trace => traceAsStored(fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'), v),
+  tracePatch: (v: unknown): TracePatch => {
+    const patch = parseOrThrow(TracePatchSchema, v, 'trace patch');
+    return asStored(traceJson(patch, 'trace patch'));
+  },
+  flag: (v: unknown): Flag => asStored(parseOrThrow(Flag, v, 'flag')),
+  checkpoint: (v: unknown): Checkpoint => recordAsStored(parseOrThrow(Checkpoint, v, 'checkpoint'), v, 'checkpoint', 'details'),
+  quarantine: (v: unknown): QuarantineState => asStored(parseOrThrow(QuarantineState, v, 'quarantine state')),
+  rdSeries: (v: unknown): RdSeries => rdSeriesAsStored(parseOrThrow(RdSeries, v, 'RD series'), v),
+  rdPoint: (v: unknown): RdPoint => recordAsStored(parseOrThrow(RdPoint, v, 'RD point'), v, 'RD point', 'meta'),
   /** A point to append: `step` may be left out (see `withRdStep`). */
-  rdPointInput: (v: unknown): RdPointInput => jsonFields(parseOrThrow(RdPointInput, v, 'RD point'), 'RD point', 'meta'),
-  provenanceInput: (v: unknown): ProvenanceInput => jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'data'),
+  rdPointInput: (v: unknown): RdPointInput => recordAsStored(parseOrThrow(RdPointInput, v, 'RD point'), v, 'RD point', 'meta'),
+  provenanceInput: (v: unknown): ProvenanceInput => asStored(jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'data')),
   counters: (v: unknown): Counters => parseOrThrow(CountersSchema, v, 'counter deltas'),
   timestamp: (v: unknown, field: string): string => parseOrThrow(Timestamp, v, field),
   flagQuery: (v: unknown = {}): { traceId?: string; kind?: FlagKind } => parseOrThrow(FlagQuerySchema, v, 'flag query'),

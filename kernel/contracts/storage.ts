@@ -154,6 +154,10 @@ export type BatchOp =
  *   hashes, artifact digests (json/jsonl records, and the JSON cells of a CSV export), so the same
  *   data gives the same hashes and digests on every backend. Compare records as values, never as
  *   `JSON.stringify` text.
+ * - **What a write returns.** A create, update or append returns the record as stored: what a
+ *   later read gives back (its JSON form: a Date is its ISO string, an undefined-valued key is absent,
+ *   undefined in an array is null), not the values the caller gave. `validate.*` returns records in
+ *   that form (`asStored`), so a backend that stores and returns the validated record keeps it.
  * - **Copies.** A backend keeps no object it was given and hands out none it keeps: changing a record
  *   after a create, or one a call returned (a get, a listing, what addFlag returned), changes nothing
  *   stored. A backend that holds objects in memory (an index, a cache) copies them in and out.

@@ -215,6 +215,62 @@ export function storageConformance(name: string, factory: StorageFactory, option
       });
     });
 
+    describe('what a write returns', () => {
+      // Values JSON writes in another form (a Date as its ISO string), or drops (an undefined-valued
+      // key, a function), and keys it keeps as they are (`__proto__`, `constructor`).
+      const loose = () => ({
+        when: new Date(T0), gone: undefined, fn: () => 1, list: [1, undefined, new Date(T0 + 1)],
+        nested: { at: new Date(T0 + 2), none: undefined, ok: 'x' }, zero: -0,
+      });
+      const asJson = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+
+      it('returns the record as stored (its JSON form, what a read gives back) from every create, update and append', async () => {
+        const session = await storage.createSession({ ...makeSession('t1', 's1', { metadata: loose() }), closedAt: undefined });
+        expect(session).toStrictEqual(await storage.getSession('t1', 's1'));
+        expect(session.metadata).toStrictEqual(asJson(loose()));
+        expect(session).not.toHaveProperty('closedAt');
+
+        const trace = await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, {
+          metadata: loose(), output: { ok: true, stdout: '', stderr: '', value: loose() }, completedAt: undefined, metrics: undefined,
+        }));
+        expect(trace).toStrictEqual(await storage.getTrace('t1', 'tr1'));
+        expect(trace.metadata).toStrictEqual(asJson(loose()));
+        expect(trace).not.toHaveProperty('completedAt');
+
+        const updated = await storage.updateTrace('t1', 'tr1', { metadata: loose(), output: { ok: true, stdout: '', stderr: '', value: loose(), error: undefined } });
+        expect(updated).toStrictEqual(await storage.getTrace('t1', 'tr1'));
+        expect(updated.output).toStrictEqual({ ok: true, stdout: '', stderr: '', value: asJson(loose()) });
+
+        const flag = await storage.addFlag('t1', makeFlag('f1', 'tr1'));
+        expect([flag]).toStrictEqual(await storage.listFlags('t1'));
+        const checkpoint = await storage.addCheckpoint('t1', { traceId: 'tr1', label: 'c', passed: true, details: loose(), at: iso(T0) });
+        expect([checkpoint]).toStrictEqual(await storage.listCheckpoints('t1', 'tr1'));
+        const state = await storage.setQuarantine('t1', { traceId: 'tr1', quarantined: true, reason: 'r', actor: 'a', at: iso(T0), previousStatus: undefined, flagCount: undefined });
+        expect(state).toStrictEqual(await storage.getQuarantine('t1', 'tr1'));
+        const entry = await storage.appendProvenance('t1', makeProvenance('tr1', 0, { data: loose(), source: undefined }));
+        expect([entry]).toStrictEqual(await storage.listProvenance('t1', 'tr1'));
+        expect(hashProvenance(entry)).toBe(entry.hash);
+
+        const series = await storage.createRdSeries({
+          id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', createdAt: iso(T0), metadata: loose(), points: [{ step: 0, rate: 1, distortion: 0, meta: loose() }],
+        });
+        const appended = await storage.appendRdPoint('t1', 'rd1', { rate: 1, distortion: 0, meta: loose() });
+        const read = await storage.getRdSeries('t1', 'rd1');
+        expect(series).toStrictEqual({ ...read, points: read!.points.slice(0, 1) });
+        expect(appended.point).toStrictEqual(read!.points[1]);
+        expect(appended.pointBytes).toBe(jsonBytesEach(read!.points));
+
+        if (supports.transactions) {
+          await storage.batch('t1', [
+            { op: 'createTrace', trace: makeTrace('t1', 'b1', 's1', T0, { metadata: loose() }) },
+            { op: 'addCheckpoint', checkpoint: { traceId: 'b1', label: 'c', passed: true, details: loose(), at: iso(T0) } },
+          ]);
+          expect((await storage.getTrace('t1', 'b1'))!.metadata).toStrictEqual(asJson(loose()));
+          expect((await storage.listCheckpoints('t1', 'b1'))[0]!.details).toStrictEqual(asJson(loose()));
+        }
+      });
+    });
+
     describe('sessions', () => {
       it('round-trips a session', async () => {
         const s = makeSession('t1', 's1', { metadata: { nested: { a: [1, 2, { b: 'x' }] }, unicode: 'ünï ✓' } });

@@ -1,13 +1,14 @@
 /**
  * validate.trace checks common traces by hand instead of through zod (bulk inserts spend most of
- * their validation time in zod). It must be indistinguishable from `parseOrThrow(Trace, …)` (plus the JSON-safety check): the
+ * their validation time in zod). It must be indistinguishable from `parseOrThrow(Trace, …)` (plus what validate does to every
+ * parsed trace, traceAsStored: the JSON-safety check and the stored form): the
  * same result (keys in the same order, unknown keys stripped, defaults applied, fresh containers,
  * unknown values passed through by reference) and the same errors. These tests compare the two on
  * every single-field mutation of three valid traces (boundary values included) and on seeded
  * multi-field mutations.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LimitError, TASK_LIMITS, Trace, assertJsonSafe, parseOrThrow, validate, mulberry32 as rng } from 'limit-graph';
+import { LimitError, TASK_LIMITS, Trace, parseOrThrow, traceAsStored, validate, mulberry32 as rng } from 'limit-graph';
 
 type Obj = Record<string, unknown>;
 
@@ -124,8 +125,8 @@ describe('validate.trace fast path', () => {
   function compare(trace: Obj, label: string): boolean {
     const copy = clone(trace);
     const fast = outcome(() => validate.trace(trace), trace);
-    // validate.trace is zod's parse followed by the JSON-safety check every stored record gets.
-    const zod = outcome(() => assertJsonSafe(parseOrThrow(Trace, copy, 'trace'), 'trace'), copy);
+    // validate.trace is zod's parse followed by what every stored trace gets (traceAsStored).
+    const zod = outcome(() => traceAsStored(parseOrThrow(Trace, copy, 'trace'), copy), copy);
     // `same` flags compare identity with each side's own input, so equal outcomes mean equal aliasing too.
     expect(fast, `${label}: ${JSON.stringify(copy)}`).toStrictEqual(zod);
     return fast.ok;

@@ -575,19 +575,54 @@ export function asStored<T>(record: T): T {
 }
 
 /**
- * What validate.trace makes of a parsed trace (`parsed`, from zod or its fast path, of `input`):
- * the JSON-safety check of its free-form fields and its stored form (asStored).
+ * zod's z.record leaves an own `__proto__` key out of what it returns (assigning it would set the
+ * prototype), so `metadata.__proto__` would be dropped in silence while a `__proto__` one level down
+ * (z.unknown values) is kept. Every own key is kept instead: a `__proto__` of `from` (the input's
+ * object) is defined on `to` (zod's fresh copy) as an own data property, never assigned. `strings`:
+ * a string map (task.files, task.env) whose value must be a string and whose entries are bounded.
  */
-export function traceAsStored(parsed: Trace, _input: unknown): Trace {
+function keepProtoKey(from: unknown, to: unknown, what: string, path: string, strings?: { max: number }): void {
+  if (typeof from !== 'object' || from === null || typeof to !== 'object' || to === null || !Object.hasOwn(from, '__proto__') || Object.hasOwn(to, '__proto__')) return;
+  const value = (from as Obj)['__proto__'];
+  if (strings && typeof value !== 'string') throw invalidField(what, `${path}.__proto__`, `Invalid input: expected string, received ${value === null ? 'null' : typeof value}`);
+  Object.defineProperty(to, '__proto__', { value, enumerable: true, writable: true, configurable: true });
+  if (strings && Object.keys(to).length > strings.max) throw invalidField(what, path, `Too big: expected at most ${strings.max} entries`);
+}
+
+function invalidField(what: string, path: string, message: string): LimitError {
+  return new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${path}: ${message}`, { details: { record: what, issues: [{ path, message }] } });
+}
+
+/** The own `__proto__` key of `input[field]` on `record[field]` (keepProtoKey). */
+function keepProtoKeyOf(input: unknown, record: object, field: string, what: string): void {
+  if (typeof input === 'object' && input !== null) keepProtoKey((input as Obj)[field], (record as Obj)[field], what, field);
+}
+
+/**
+ * What validate.trace makes of a parsed trace (`parsed`, from zod or its fast path, of `input`):
+ * the JSON-safety check of its free-form fields, the `__proto__` keys zod leaves out (keepProtoKey)
+ * and its stored form (asStored).
+ */
+export function traceAsStored(parsed: Trace, input: unknown): Trace {
+  const task = typeof input === 'object' && input !== null ? (input as Obj).task : undefined;
+  keepProtoKeyOf(input, parsed, 'metadata', 'trace');
+  if (typeof task === 'object' && task !== null) {
+    keepProtoKey((task as Obj).files, parsed.task.files, 'trace', 'task.files', { max: TASK_LIMITS.files });
+    keepProtoKey((task as Obj).env, parsed.task.env, 'trace', 'task.env', { max: TASK_LIMITS.env });
+  }
   return asStored(traceJson(parsed, 'trace'));
 }
 
-/** A parsed record with its free-form `field` checked, in its stored form. */
-function recordAsStored<T extends object>(record: T, _input: unknown, what: string, field: string): T {
+/** A parsed record of `input` with `field`'s `__proto__` key kept, its free-form `field` checked, in its stored form. */
+function recordAsStored<T extends object>(record: T, input: unknown, what: string, field: string): T {
+  keepProtoKeyOf(input, record, field, what);
   return asStored(jsonFields(record as Record<string, unknown>, what, field) as T);
 }
 
-function rdSeriesAsStored(series: RdSeries, _input: unknown): RdSeries {
+function rdSeriesAsStored(series: RdSeries, input: unknown): RdSeries {
+  keepProtoKeyOf(input, series, 'metadata', 'RD series');
+  const points = typeof input === 'object' && input !== null ? (input as Obj).points : undefined;
+  if (Array.isArray(points)) series.points.forEach((p, i) => keepProtoKey((points[i] as Obj | undefined)?.meta, p.meta, 'RD series', `points.${i}.meta`));
   return asStored(rdSeriesJson(series));
 }
 
@@ -602,6 +637,7 @@ export const validate = {
   trace: (v: unknown): Trace => traceAsStored(fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'), v),
   tracePatch: (v: unknown): TracePatch => {
     const patch = parseOrThrow(TracePatchSchema, v, 'trace patch');
+    keepProtoKeyOf(v, patch, 'metadata', 'trace patch');
     return asStored(traceJson(patch, 'trace patch'));
   },
   flag: (v: unknown): Flag => asStored(parseOrThrow(Flag, v, 'flag')),

@@ -158,6 +158,8 @@ export type BatchOp =
  *   later read gives back (its JSON form: a Date is its ISO string, an undefined-valued key is absent,
  *   undefined in an array is null), not the values the caller gave. `validate.*` returns records in
  *   that form (`asStored`), so a backend that stores and returns the validated record keeps it.
+ * - **`__proto__` and `constructor` keys** are ordinary keys at any depth of a record: stored, and
+ *   read back as own properties (never as a prototype), on every backend.
  * - **Copies.** A backend keeps no object it was given and hands out none it keeps: changing a record
  *   after a create, or one a call returned (a get, a listing, what addFlag returned), changes nothing
  *   stored. A backend that holds objects in memory (an index, a cache) copies them in and out.

@@ -269,6 +269,45 @@ export function storageConformance(name: string, factory: StorageFactory, option
           expect((await storage.listCheckpoints('t1', 'b1'))[0]!.details).toStrictEqual(asJson(loose()));
         }
       });
+
+      it('stores `__proto__` and `constructor` keys as ordinary keys at any depth, on every kind of record, without touching any prototype', async () => {
+        const keys = () => JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"a":{"__proto__":[1],"b":1}}') as Record<string, unknown>;
+        const check = (value: unknown) => {
+          expect(canonicalJson(value)).toBe(canonicalJson(keys()));
+          const v = value as Record<string, unknown>;
+          expect(Object.hasOwn(v, '__proto__') && Object.getPrototypeOf(v)).toBe(Object.prototype);
+          expect(Object.hasOwn(v.a as object, '__proto__')).toBe(true);
+        };
+        const session = await storage.createSession(makeSession('t1', 's1', { metadata: keys() }));
+        const trace = await storage.createTrace(makeTrace('t1', 'tr1', 's1', T0, {
+          metadata: keys(), output: { ok: true, stdout: '', stderr: '', value: keys() },
+          task: { input: 'x', kind: 'code', env: JSON.parse('{"__proto__":"1","A":"2"}') as Record<string, string> },
+        }));
+        const checkpoint = await storage.addCheckpoint('t1', { traceId: 'tr1', label: 'c', passed: true, details: keys(), at: iso(T0) });
+        const entry = await storage.appendProvenance('t1', makeProvenance('tr1', 0, { data: keys() }));
+        const series = await storage.createRdSeries({ id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', createdAt: iso(T0), metadata: keys(), points: [{ step: 0, rate: 1, distortion: 0, meta: keys() }] });
+        const appended = await storage.appendRdPoint('t1', 'rd1', { rate: 1, distortion: 0, meta: keys() });
+        const updated = await storage.updateTrace('t1', 'tr1', { metadata: keys() });
+        const readBack = async (s: Storage) => {
+          const got = { session: await s.getSession('t1', 's1'), trace: await s.getTrace('t1', 'tr1'), list: (await s.listTraces('t1')).items[0] };
+          for (const v of [session.metadata, got.session!.metadata, trace.metadata, trace.output!.value, updated.metadata, got.trace!.metadata, got.trace!.output!.value, got.list!.metadata]) check(v);
+          for (const t of [trace, got.trace!]) expect(t.task.env).toStrictEqual(JSON.parse('{"__proto__":"1","A":"2"}'));
+          for (const c of [checkpoint, ...(await s.listCheckpoints('t1', 'tr1'))]) check(c.details);
+          for (const p of [entry, ...(await s.listProvenance('t1', 'tr1'))]) check(p.data);
+          const rd = (await s.getRdSeries('t1', 'rd1'))!;
+          for (const v of [series.metadata, series.points[0]!.meta, appended.point.meta, rd.metadata, ...rd.points.map((p) => p.meta)]) check(v);
+          expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 1, brokenAt: null });
+        };
+        await readBack(storage);
+        if (fixture.reopen) await readBack(await restart());
+        // A string map's `__proto__` entry is checked like any other (zod never saw it).
+        const env = JSON.parse('{"__proto__":{"x":1}}') as Record<string, string>;
+        const bad = await limitError(storage.createTrace(makeTrace('t1', 'tr2', 's1', T0, { task: { input: 'x', kind: 'code', env } })), 'LIMIT_VALIDATION');
+        expect(bad.message).toContain('task.env.__proto__: ');
+        expect(await storage.getTrace('t1', 'tr2')).toBeNull();
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(Object.prototype).not.toHaveProperty('polluted');
+      });
     });
 
     describe('sessions', () => {

@@ -1,7 +1,7 @@
 /**
  * validate.trace checks common traces by hand instead of through zod (bulk inserts spend most of
  * their validation time in zod). It must be indistinguishable from `parseOrThrow(Trace, …)` (plus what validate does to every
- * parsed trace, traceAsStored: the JSON-safety check and the stored form): the
+ * parsed trace, traceAsStored: the JSON-safety check, `__proto__` keys kept, the stored form): the
  * same result (keys in the same order, unknown keys stripped, defaults applied, fresh containers,
  * unknown values passed through by reference) and the same errors. These tests compare the two on
  * every single-field mutation of three valid traces (boundary values included) and on seeded

@@ -26,12 +26,16 @@ function queryProblem(query: string): string | undefined {
 /**
  * The file a `sqlite://` or `file:` URL names — its path without the query string, %-escapes
  * decoded — or why it names none. A query string may only hold `mode=rwc` (what the store does
- * anyway); any other parameter is a problem naming it, never dropped in silence. The problem never
+ * anyway); any other parameter is a problem naming it, never dropped in silence. A fragment (`#…`)
+ * is a problem too (a `#` in the file name is written %23). The problem never
  * repeats the URL: it may hold a password.
  */
 export function parseSqliteUrl(url: string): { file: string } | { problem: string } {
   const match = SQLITE_URL.exec(url);
   if (!match?.[1]) return { problem: "Expected sqlite://<path> or file:<path>; a postgres:// URL needs the postgres backend (storage: 'postgres' or STORAGE_BACKEND=postgres)" };
+  // In a URL, `#` starts the fragment, which names no part of the file: `sqlite:x.db#a` names x.db by
+  // URL rules, while a plain path would be the file "x.db#a". Neither guess is made: it is refused.
+  if (match[1].includes('#')) return { problem: 'A URL fragment ("#…") is not supported: it names no part of the file; remove it, or write a "#" in the file name as %23' };
   const q = match[1].indexOf('?');
   let file: string;
   try {

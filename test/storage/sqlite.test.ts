@@ -150,6 +150,10 @@ describe('storage-sqlite plugin', () => {
         ['sqlite:///tmp/100%.db', 'Expected a path with well-formed %-escapes (%XX, two hex digits); a "%" in the file name is written %25'],
         ['sqlite://', 'Expected a file after the scheme: sqlite://<relative path> or sqlite:///<absolute path>'],
         ['sqlite:?mode=ro', 'Expected a file after the scheme: sqlite://<relative path> or sqlite:///<absolute path>'],
+        // Before: the fragment became part of the file name, and "x.db#frag" was created.
+        [`sqlite:${dir}/x.db#frag`, 'A URL fragment ("#…") is not supported'],
+        [`file://${dir}/x.db?mode=rwc#frag`, 'A URL fragment ("#…") is not supported'],
+        [`sqlite:${dir}/x.db#`, 'A URL fragment ("#…") is not supported'],
       ] as const) {
         const error = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', dataDir: dir, plugins: {} }, env: { DATABASE_URL: url } })
           .then(() => null, (e: unknown) => e as Error & { code: string });
@@ -158,6 +162,8 @@ describe('storage-sqlite plugin', () => {
         expect(() => sqlitePathFromUrl(url)).toThrow(problem);
       }
       expect(sqlitePathFromUrl('sqlite:///tmp/100%25%20x.db')).toBe('/tmp/100% x.db');
+      expect(sqlitePathFromUrl('sqlite:///tmp/a%23b.db')).toBe('/tmp/a#b.db');
+      expect(existsSync(path.join(dir, 'x.db#frag'))).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

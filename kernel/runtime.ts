@@ -64,6 +64,8 @@ interface SetUpPlugin {
   /** Disposers of singletons the plugin provided, in registration order. */
   disposers: (() => unknown)[];
   options: unknown;
+  /** The storage and runners it provided with ctx.provide: their contracts' health(), which `limit doctor` runs when the plugin returns none. */
+  services: { key: string; health: () => Promise<unknown> }[];
 }
 
 /**
@@ -164,12 +166,13 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       const results: PluginHealth[] = [];
       for (const p of setUp) {
         const name = p.info.name;
-        if (!p.instance.health) {
+        const check = p.instance.health ? () => p.instance.health!() : servicesHealth(p.services);
+        if (!check) {
           results.push({ plugin: name, status: 'ok', checks: [], message: 'no health check' });
           continue;
         }
         try {
-          const parsed = HealthResult.safeParse(await withPluginTimeout(Promise.resolve(p.instance.health()), timeoutOf(name), name, 'health'));
+          const parsed = HealthResult.safeParse(await withPluginTimeout(Promise.resolve(check()), timeoutOf(name), name, 'health'));
           if (parsed.success) results.push({ plugin: name, ...parsed.data });
           else {
             // Not zod's JSON dump: `health() returned status: Expected one of "ok"|"degraded"|"fail"`.
@@ -262,6 +265,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       instance: {},
       disposers: [],
       options,
+      services: [],
     };
     const pluginLogger = logger.child({ plugin: name });
     // Keys this plugin registered (provide or provideScoped): each once.
@@ -298,8 +302,10 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
           throw new LimitError('LIMIT_RUNTIME_CLOSED', `Plugin "${name}" provided "${key}" after the runtime was shut down`, { plugin: name, details: { key } });
         }
         // What others resolve names this plugin when a method throws something that is not an Error.
-        container.register(key, asValue(guardService(value, name, key)));
+        const guarded = guardService(value, name, key);
+        container.register(key, asValue(guarded));
         registered.add(key);
+        if (key === 'storage' || key.startsWith('runner:')) entry.services.push({ key, health: () => (guarded as { health(): Promise<unknown> }).health() });
         if (opts?.dispose) entry.disposers.push(() => opts.dispose!(value));
       },
       provideScoped(key, factory, opts) {
@@ -392,6 +398,30 @@ function checkInstance(name: string, value: unknown, keep: (dispose: () => unkno
       bad.includes('closeTimeoutMs') ? 'Make closeTimeoutMs a whole number of milliseconds (0: no limit), or leave it out (the setup time limit applies).' : '',
     ].filter(Boolean).join(' '),
   );
+}
+
+/**
+ * The health of a plugin whose setup returns no `health`: that of the storage and runners it
+ * provided (their contracts require a `health()`), so `limit doctor` shows a runner's unenforced
+ * limits or a backend's failing query instead of "ok (no health check)". One service: its result;
+ * several: the worst status, with each service's result as a check and its checks after it.
+ */
+function servicesHealth(services: SetUpPlugin['services']): (() => Promise<unknown>) | undefined {
+  if (services.length === 0) return undefined;
+  if (services.length === 1) return () => services[0]!.health();
+  return async () => {
+    const rank = { ok: 0, degraded: 1, fail: 2 } as const;
+    let status: keyof typeof rank = 'ok';
+    const checks: PluginHealth['checks'] = [];
+    for (const { key, health } of services) {
+      const parsed = HealthResult.safeParse(await health());
+      const result = parsed.success ? parsed.data : { status: 'fail' as const, message: `${key}.health() returned an invalid result`, checks: [] };
+      if (rank[result.status] > rank[status]) status = result.status;
+      checks.push({ name: key, status: result.status, ...(result.message === undefined ? {} : { message: result.message }) });
+      for (const c of result.checks) checks.push({ ...c, name: `${key} ${c.name}` });
+    }
+    return { status, checks };
+  };
 }
 
 /** The methods of T that are not optional. */

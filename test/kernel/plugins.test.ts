@@ -529,6 +529,42 @@ describe('setup and disposal', () => {
     await rt.close();
   });
 
+  it('a plugin that returns no health reports the health() of the runners and storage it provides, not "no health check"', async () => {
+    const runner = (name: string, status: 'ok' | 'degraded' | 'fail') => ({
+      name, capabilities: { timeout: true, memoryLimit: false, networkIsolation: true, envControl: true, concurrencyLimit: true },
+      executeIsolated: async () => ({}),
+      health: async () => ({ status, message: `${name} says ${status}`, checks: [{ name: 'capability:memoryLimit', status: 'degraded', message: 'no memory limit' }] }),
+    });
+    const rt = await createRuntime({
+      config: silent,
+      plugins: [
+        plugin('runner-one', { provides: ['runner:one'] }, (ctx) => void ctx.provide('runner:one', runner('one', 'degraded') as never)),
+        plugin('runner-two', { provides: ['runner:a', 'runner:b'] }, (ctx) => {
+          ctx.provide('runner:a', runner('a', 'ok') as never);
+          ctx.provide('runner:b', runner('b', 'fail') as never);
+        }),
+        // Its own health() is the one reported.
+        plugin('runner-own', { provides: ['runner:own'] }, (ctx) => {
+          ctx.provide('runner:own', runner('own', 'fail') as never);
+          return { health: () => ({ status: 'ok', checks: [] }) };
+        }),
+        plugin('plain'),
+      ],
+    });
+    const health = await rt.health();
+    expect(health[0]).toEqual({ plugin: 'runner-one', status: 'degraded', message: 'one says degraded', checks: [{ name: 'capability:memoryLimit', status: 'degraded', message: 'no memory limit' }] });
+    expect(health[1]).toEqual({
+      plugin: 'runner-two', status: 'fail', checks: [
+        { name: 'runner:a', status: 'ok', message: 'a says ok' },
+        { name: 'runner:a capability:memoryLimit', status: 'degraded', message: 'no memory limit' },
+        { name: 'runner:b', status: 'fail', message: 'b says fail' },
+        { name: 'runner:b capability:memoryLimit', status: 'degraded', message: 'no memory limit' },
+      ],
+    });
+    expect(health.slice(2).map((h) => [h.plugin, h.status, h.message])).toEqual([['runner-own', 'ok', undefined], ['plain', 'ok', 'no health check']]);
+    await rt.close();
+  });
+
   it('resolving an unknown key is LIMIT_SERVICE_NOT_FOUND', async () => {
     const rt = await createRuntime({ config: silent });
     expect(() => rt.resolve('storage')).toThrow(expect.objectContaining({ code: 'LIMIT_SERVICE_NOT_FOUND', message: 'No service is registered under "storage"; the registered keys are config, hooks, logger, runtime' }));

@@ -1,7 +1,8 @@
 /** Every example runs here, on the real plugins (SQLite, the governance engine, the Python runner). */
 import { describe, expect, it } from 'vitest';
 import { main as basic } from '../../examples/basic-session.ts';
-import { main as federation } from '../../examples/federated-orchestration.ts';
+import { main as federation, shellAdvisor } from '../../examples/federated-orchestration.ts';
+import { createRuntime } from 'limit-graph';
 import { main as benchmark, percentiles } from '../../examples/agent-benchmark.ts';
 import { main as advanced, envLeakRule } from '../../examples/advanced-features.ts';
 
@@ -70,4 +71,25 @@ describe('examples', () => {
     expect(s.export.tamperedProblems[1]).toMatch(/^trace \S+: provenance chain broken at seq 0 \(the trace's task input does not match the digest its first entry recorded\)$/);
     expect(s.export.tamperedProblems[2]).toMatch(/^trace \S+: chain differs from the manifest \(verified false, manifest true\)$/);
   });
+});
+
+// The example's runner keeps the Runner contract it shows: health() has a capability:<key> check,
+// not ok and with a reason, for each limit it cannot enforce — what `limit doctor` prints for it.
+it('federated-orchestration: the shell-advisor runner reports the limits it cannot enforce', async () => {
+  const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [shellAdvisor] });
+  try {
+    const runner = rt.resolve('runner:shell-advisor');
+    const unenforced = Object.entries(runner.capabilities).filter(([, on]) => on === false).map(([key]) => `capability:${key}`);
+    expect(unenforced.length).toBeGreaterThan(0);
+    const [doctor] = await rt.health();
+    expect(doctor!.status).not.toBe('ok');
+    for (const name of unenforced) {
+      const check = doctor!.checks.find((c) => c.name === name);
+      expect(check, name).toBeDefined();
+      expect(check!.status).not.toBe('ok');
+      expect(check!.message).toBeTruthy();
+    }
+  } finally {
+    await rt.close();
+  }
 });

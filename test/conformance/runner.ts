@@ -46,7 +46,7 @@ export interface RunnerConformanceSupports {
   timeout: boolean;
   /** `ctx.signal` stops a running task with LIMIT_RUNNER_ABORTED. Default true. */
   abort: boolean;
-  /** Tasks of different sessions run at the same time without mixing results. Needs `tasks.echo`. Default true. */
+  /** Tasks of different sessions run at the same time without mixing results. Needs `tasks.echo`. Default: whether `tasks.echo` is given. */
   concurrentSessions: boolean;
   /** Session memory isolation. Default: whether `tasks.memory` is given. */
   sessionMemory: boolean;
@@ -103,7 +103,23 @@ function parseTask(task: Task): TaskParsed {
   return Task.parse(task);
 }
 
-/** Registers the runner conformance groups under `describe(name)`. */
+/**
+ * Registers the runner conformance groups under `describe(name)` (vitest): the contract's shape and
+ * `health()` (a `capability:<key>` check, not ok, for each capability that is false), failing
+ * tasks, timeouts, abort, concurrent sessions, session memory and tenants. The factory makes a
+ * fresh runner for each test; `tasks` are the runner's own (code, prompts, …).
+ *
+ * ```ts
+ * import { createRuntime } from 'limit-graph';
+ * import { runnerConformance } from 'limit-graph/testing';
+ * import runnerPython from 'limit-graph/plugins/runner-python';
+ *
+ * runnerConformance('runner-python', async () => {
+ *   const rt = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [runnerPython] });
+ *   return { runner: rt.resolve('runner:python'), close: () => rt.close().then(() => undefined) };
+ * }, { tasks: { hello: () => ({ input: 'print("hello")' }), helloExpect: 'hello', slow: () => ({ input: 'while True: pass' }) } });
+ * ```
+ */
 export function runnerConformance(name: string, factory: () => RunnerUnderTest | Promise<RunnerUnderTest>, options: RunnerConformanceOptions): void {
   const tasks = options.tasks;
   const supports: RunnerConformanceSupports = {
@@ -173,7 +189,7 @@ export function runnerConformance(name: string, factory: () => RunnerUnderTest |
         const result = await run(tasks.slow(), makeRunContext({ limits: { ...limits, timeoutMs } }));
         const elapsed = performance.now() - started;
         expectRunResultShape(result);
-        expect(result.ok).toBe(false);
+        expect(result.ok, `the slow task ran past the session's timeoutMs (${timeoutMs} ms) and still returned ok=true after ${Math.round(elapsed)} ms`).toBe(false);
         expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
         expect(elapsed, `returned after ${Math.round(elapsed)} ms`).toBeLessThan(timeoutMs + graceMs);
         expect(elapsed, 'returned before the deadline').toBeGreaterThanOrEqual(timeoutMs * 0.9);
@@ -199,7 +215,7 @@ export function runnerConformance(name: string, factory: () => RunnerUnderTest |
         const result = await pending;
         const elapsed = performance.now() - abortedAt;
         expectRunResultShape(result);
-        expect(result.ok).toBe(false);
+        expect(result.ok, 'ctx.signal was aborted while the slow task ran, yet it returned ok=true').toBe(false);
         expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
         expect(elapsed, `returned ${Math.round(elapsed)} ms after abort`).toBeLessThan(graceMs);
       }, testTimeout);
@@ -209,10 +225,11 @@ export function runnerConformance(name: string, factory: () => RunnerUnderTest |
         controller.abort();
         const started = performance.now();
         const result = await run(tasks.slow(), makeRunContext({ limits, signal: controller.signal }));
+        const elapsed = performance.now() - started;
         expectRunResultShape(result);
-        expect(result.ok).toBe(false);
+        expect(result.ok, `ctx.signal was already aborted when executeIsolated was called, yet it ran the slow task (ok=true after ${Math.round(elapsed)} ms): check ctx.signal.aborted before starting`).toBe(false);
         expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
-        expect(performance.now() - started).toBeLessThan(graceMs);
+        expect(elapsed, `returned ${Math.round(elapsed)} ms after the call`).toBeLessThan(graceMs);
       }, testTimeout);
     });
 

@@ -3,12 +3,8 @@
  * Like Keyv's and abstract-level's suites: the caller passes a factory, each test gets a fresh
  * runner, and a `supports` manifest switches off the groups a runner honestly cannot do (a
  * random-weight model cannot echo a string). Tasks are supplied by the runner under test, so the
- * same assertions cover `print("hi")` and a prompt to a fake vendor server.
- *
- *   runnerConformance('runner-python', async () => {
- *     const rt = await createRuntime({ config: { plugins: {} }, plugins: [runnerPython] });
- *     return { runner: rt.resolve('runner:python'), close: () => rt.close().then(() => undefined) };
- *   }, { tasks: { hello: () => ({ input: 'print("hello")' }), helloExpect: 'hello', slow: () => ({ input: 'while True: pass' }) } });
+ * same assertions cover `print("hi")` and a prompt to a fake vendor server. Usage: runnerConformance's
+ * doc comment.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

@@ -31,6 +31,19 @@ export interface Route {
   generation: number;
 }
 
+/** A session's route deleted by Registry.release: the worker that held it and the route's generation. */
+export interface HeldRoute {
+  tenant: string;
+  workerId: string;
+  queue: string;
+  generation: number;
+}
+
+/** A connection as pg-boss's ConnectionOptions.db takes it: a send on it joins that connection's transaction. */
+export interface Db {
+  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
 export class Registry {
   readonly #pool: pg.Pool;
   readonly #workers: string;
@@ -115,12 +128,13 @@ export class Registry {
     return r.rowCount === 1;
   }
 
-  async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
-      await work(client);
+      const result = await work(client);
       await client.query('COMMIT');
+      return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -234,14 +248,25 @@ export class Registry {
     return (r.rows as { tenant: string; sessionId: string; generation: string }[]).map((row) => ({ ...row, generation: Number(row.generation) }));
   }
 
-  /** Forgets the route of `tenant`'s session `sessionId`, returning the worker that held it and the route's generation. */
-  async release(sessionId: string, tenant: string): Promise<{ tenant: string; workerId: string; queue: string; generation: number }[]> {
-    const r = await this.#pool.query(
-      `DELETE FROM ${this.#routes} r USING ${this.#workers} w
-       WHERE r.session_id = $1 AND r.tenant = $2 AND w.id = r.worker_id
-       RETURNING r.tenant, w.id AS "workerId", w.queue, r.generation`,
-      [sessionId, tenant],
-    );
-    return (r.rows as { tenant: string; workerId: string; queue: string; generation: string }[]).map((row) => ({ ...row, generation: Number(row.generation) }));
+  /**
+   * Forgets the route of `tenant`'s session `sessionId` and, in the same transaction, has `deliver`
+   * send the close job of each route deleted (the worker that held it, the route's generation) on
+   * `db`, the transaction's connection. Either both happen or neither: when a delivery fails (or
+   * the commit), the transaction rolls back and the error is rethrown — the route stays, so a later
+   * close (or the idle sweep) still finds the session and releases its state on the worker.
+   */
+  async release(sessionId: string, tenant: string, deliver: (held: HeldRoute, db: Db) => Promise<void>): Promise<HeldRoute[]> {
+    return this.#transaction(async (client) => {
+      const r = await client.query(
+        `DELETE FROM ${this.#routes} r USING ${this.#workers} w
+         WHERE r.session_id = $1 AND r.tenant = $2 AND w.id = r.worker_id
+         RETURNING r.tenant, w.id AS "workerId", w.queue, r.generation`,
+        [sessionId, tenant],
+      );
+      const held = (r.rows as { tenant: string; workerId: string; queue: string; generation: string }[]).map((row) => ({ ...row, generation: Number(row.generation) }));
+      const db: Db = { executeSql: (text, values) => client.query(text, values) };
+      for (const h of held) await deliver(h, db);
+      return held;
+    });
   }
 }

@@ -5,10 +5,10 @@
  */
 import type PgBoss from 'pg-boss';
 import {
-  checkSessionLimits, withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
+  LimitError, checkSessionLimits, withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
 } from 'limit-graph';
 import { RunAnswer, fromJsonb, toJsonb, type Job } from './jobs.ts';
-import type { Registry, WorkerRow } from './registry.ts';
+import type { HeldRoute, Registry, WorkerRow } from './registry.ts';
 import { channelOf } from './wakeups.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
 
@@ -260,6 +260,12 @@ export class QueueRunner implements Runner {
    * `tenant` only: another tenant's session with the same id is left alone. Without a tenant, the
    * one this dispatcher ran the id for is used; when it ran the id for several tenants, or for
    * none, nothing is released (a warning or a debug line says so).
+   *
+   * The route is deleted and the `close` job sent in one transaction: when the job cannot be sent
+   * (PostgreSQL fails, pg-boss refuses it), nothing is released — the route stays, so closing
+   * again (or the worker's idle sweep) still releases the session — and this rejects with
+   * LIMIT_RUNNER_UNAVAILABLE saying so. Deleting the route first left the worker's state of the
+   * session with nothing that would ever close it.
    */
   async closeSession(sessionId: string, tenant?: string): Promise<void> {
     const seen = this.#tenants.get(sessionId);
@@ -271,13 +277,33 @@ export class QueueRunner implements Runner {
       }
       tenant = [...seen.keys()][0]!;
     }
+    const boss = this.#link.boss();
+    let sending: HeldRoute | undefined;
+    let held: HeldRoute[];
+    try {
+      held = await this.#link.registry().release(sessionId, tenant, async (h, db) => {
+        sending = h;
+        const job: Job = { kind: 'close', tenant: h.tenant, sessionId, generation: h.generation };
+        const id = await boss.send(h.queue, job, { retryLimit: 0, expireInSeconds: 60, db });
+        if (!id) throw new Error(`pg-boss refused the job for queue "${h.queue}" (is the queue gone?)`);
+      });
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      const to = sending ? ` to worker ${sending.workerId}` : '';
+      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-queue: could not send the close job of session "${sessionId}" (tenant "${tenant}")${to}: ${why}; nothing was released: the session keeps its route and its state on its worker`, {
+        cause: error,
+        details: { sessionId, tenant, ...(sending ? { worker: sending.workerId } : {}) },
+        fix: "Close the session again once the queue's PostgreSQL answers; a session never closed is released by its worker after sessionIdleMs.",
+      });
+    }
+    // Released: this dispatcher forgets the tenant it ran the id for only now (a failed close is retried with or without it).
     seen?.delete(tenant);
     if (seen?.size === 0) this.#tenants.delete(sessionId);
-    const held = await this.#link.registry().release(sessionId, tenant);
     for (const h of held) {
-      const job: Job = { kind: 'close', tenant: h.tenant, sessionId, generation: h.generation };
-      await this.#link.boss().send(h.queue, job, { retryLimit: 0, expireInSeconds: 60 });
-      await this.#link.notify(channelOf('worker', h.workerId));
+      // The job is queued: a lost wake-up only means the worker takes it at its next poll.
+      await this.#link.notify(channelOf('worker', h.workerId)).catch((error: unknown) => {
+        this.#logger.warn({ err: error, sessionId, worker: h.workerId }, "runner-queue: could not wake the session's worker for its close job; it takes the job at its next poll");
+      });
     }
   }
 

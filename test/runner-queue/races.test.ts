@@ -540,3 +540,61 @@ describe('runner-queue: a worker stopping while a heartbeat is under way', () =>
     }
   }, 30_000);
 });
+
+describe('runner-queue: a close job that cannot be sent', () => {
+  it.each<[how: string, send: () => Promise<string | null>]>([
+    ['PostgreSQL fails the send', () => Promise.reject(new Error('Connection terminated unexpectedly'))],
+    ['pg-boss refuses the job (no id)', () => Promise.resolve(null)],
+  ])("when %s, closeSession rejects saying so and keeps the route: closing again releases the session's state on its worker", async (_how, failedSend) => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const options = RunnerQueueOptions.parse(OPTIONS);
+    const pool = new pg.Pool({ connectionString: URL, max: 2 });
+    const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
+    boss.on('error', () => undefined);
+    await boss.start();
+    const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
+    let failNextClose = false;
+    // The boss the dispatcher sees: its next send of a close job fails as `failedSend` says.
+    const faulty = new Proxy(boss, {
+      get(target, prop) {
+        if (prop === 'send') {
+          return (name: string, data: { kind?: string }, opts: PgBoss.SendOptions) => {
+            if (data.kind === 'close' && failNextClose) {
+              failNextClose = false;
+              return failedSend();
+            }
+            return target.send(name, data, opts);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const link = { boss: () => faulty, registry: () => registry, replyChannel: 'limit-queue:dispatcher:close-fails', notify: (channel: string, payload?: string) => notify(pool, channel, payload) };
+    const runner = new QueueRunner(link, options, logger);
+    const routed = async (s: string) => (await admin.query(`SELECT 1 FROM "${SCHEMA}".limit_session_routes WHERE session_id = $1`, [s])).rowCount;
+    try {
+      const s = session('close-fails');
+      expect((await runner.executeIsolated(Task.parse({ input: 'set kept 42' }), makeRunContext({ sessionId: s }))).ok).toBe(true);
+      failNextClose = true;
+      const refused = await runner.closeSession(s, TENANT).then(() => undefined, (error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'LIMIT_RUNNER_UNAVAILABLE' });
+      expect((refused as Error).message).toMatch(new RegExp(`^runner-queue: could not send the close job of session "${s}" \\(tenant "${TENANT}"\\) to worker w-\\w+: .+; nothing was released: the session keeps its route and its state on its worker$`));
+      // The route is still there: neither the idle sweep nor a later close would find the session otherwise.
+      expect(await routed(s)).toBe(1);
+      expect(fake.state.get(s)?.get('kept')).toBe('42');
+      // Closing again (here without a tenant: this dispatcher still knows the one it ran the id for) releases it.
+      await runner.closeSession(s);
+      expect(await routed(s)).toBe(0);
+      for (const until = Date.now() + 10_000; !fake.events.includes(`closed ${s}`) && Date.now() < until;) await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the runner
+      expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`]);
+      expect(fake.state.has(s)).toBe(false);
+    } finally {
+      await runner.close();
+      await boss.stop({ graceful: true, close: false, wait: true });
+      await pool.end();
+      await w.close();
+    }
+  }, 30_000);
+});

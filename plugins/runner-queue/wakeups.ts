@@ -34,25 +34,44 @@ export class Listener {
     await client.query(`LISTEN "${channel.replaceAll('"', '""')}"`);
   }
 
+  /**
+   * The connection in use, or a new one. Only the connection in use clears `#client` when it is
+   * lost: a late error (or end) of one already replaced — pg may report more than one error for a
+   * dead connection — is ignored, or its successor would be left open, listening and never closed
+   * (keeping the process alive), and a third connection made in its place. A connection that
+   * fails while connecting is reported to the caller waiting for it (#relisten retries).
+   */
   #connect(): Promise<pg.Client> {
-    this.#client ??= (async () => {
-      const client = new pg.Client({ connectionString: this.#url, application_name: 'limit-graph runner-queue (listen)' });
-      client.on('notification', (n) => this.#channels.get(n.channel)?.(n.payload ?? ''));
-      const lost = (error?: Error) => {
-        if (this.#closed) return;
-        this.#logger.warn({ err: error }, 'runner-queue: the LISTEN connection was lost; polling until it is back');
-        this.#client = undefined;
-        client.removeAllListeners('end');
-        client.end().catch(() => undefined);
-        setTimeout(() => void this.#relisten(), 1_000).unref();
-      };
-      client.on('error', lost);
-      client.on('end', () => lost());
+    if (this.#client) return this.#client;
+    const client = new pg.Client({ connectionString: this.#url, application_name: 'limit-graph runner-queue (listen)' });
+    client.on('notification', (n) => this.#channels.get(n.channel)?.(n.payload ?? ''));
+    let state: 'connecting' | 'up' | 'lost' = 'connecting';
+    const connecting = (async () => {
       await client.connect();
+      if (state === 'connecting') state = 'up';
       return client;
     })();
-    this.#client.catch(() => (this.#client = undefined));
-    return this.#client;
+    const lost = (error?: Error) => {
+      if (state === 'lost' || this.#closed) return;
+      const wasUp = state === 'up';
+      state = 'lost';
+      client.removeAllListeners('end'); // the 'error' listener stays: a late error of this client is ignored here, not thrown
+      client.end().catch(() => undefined);
+      if (!wasUp || this.#client !== connecting) return;
+      this.#logger.warn({ err: error }, 'runner-queue: the LISTEN connection was lost; polling until it is back');
+      this.#client = undefined;
+      setTimeout(() => void this.#relisten(), 1_000).unref();
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    this.#client = connecting;
+    connecting.catch(() => {
+      state = 'lost';
+      client.removeAllListeners('end');
+      client.end().catch(() => undefined);
+      if (this.#client === connecting) this.#client = undefined;
+    });
+    return connecting;
   }
 
   async #relisten(): Promise<void> {

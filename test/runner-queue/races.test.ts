@@ -598,3 +598,50 @@ describe('runner-queue: a close job that cannot be sent', () => {
     }
   }, 30_000);
 });
+
+describe('runner-queue: the LISTEN connection', () => {
+  it('a late error of a connection already replaced leaves its successor in use: no third connection, and close() ends every one', async () => {
+    // Every pg.Client the Listener makes, recorded (wakeups.ts makes them with `new pg.Client`).
+    const made: pg.Client[] = [];
+    const Client = pg.Client;
+    pg.Client = class extends Client {
+      constructor(config?: string | pg.ClientConfig) {
+        super(config);
+        made.push(this);
+      }
+    };
+    const listener = new Listener(URL, logger);
+    const channel = `limit-queue:test:${randomBytes(4).toString('hex')}`;
+    const heard: string[] = [];
+    /** Notifies the channel until the listener hears it (a reconnection takes its 1 s delay). */
+    const heardAgain = async (payload: string) => {
+      for (const until = Date.now() + 10_000; !heard.includes(payload) && Date.now() < until;) {
+        await notify(admin, channel, payload);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the interval between two notifications
+      }
+      expect(heard).toContain(payload);
+    };
+    try {
+      await listener.listen(channel, (payload) => heard.push(payload));
+      await heardAgain('first');
+      const [old] = made as [pg.Client];
+      old.emit('error', new Error('Connection terminated unexpectedly')); // lost: the listener reconnects
+      await heardAgain('second');
+      expect(made).toHaveLength(2);
+      // The dead connection reports another error after its successor took over.
+      old.emit('error', new Error('Connection terminated unexpectedly'));
+      await listener.listen(`${channel}:2`, () => undefined);
+      expect(made).toHaveLength(2); // the successor still in use: no connection made in its place
+      await heardAgain('third');
+    } finally {
+      pg.Client = Client;
+      await listener.close();
+    }
+    // None of the listener's connections is left open (one would keep the process alive).
+    const pids = made.map((c) => (c as unknown as { processID: number }).processID);
+    for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 50))) { // the interval between two looks
+      if ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rowCount === 0) break;
+    }
+    expect((await admin.query('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rows).toEqual([]);
+  }, 30_000);
+});

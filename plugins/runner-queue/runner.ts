@@ -5,7 +5,7 @@
  */
 import type PgBoss from 'pg-boss';
 import {
-  LimitError, checkSessionLimits, withDeadline, type Deadline, type HealthResult, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
+  ERROR_CODES, LimitError, checkSessionLimits, withDeadline, type Deadline, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type RunnerFailureCode, type TaskParsed,
 } from 'limit-graph';
 import { RunAnswer, fromJsonb, toJsonb, type Job } from './jobs.ts';
 import type { HeldRoute, Registry, WorkerRow } from './registry.ts';
@@ -18,7 +18,12 @@ const MAX_EXPIRE_SECONDS = 24 * 60 * 60 - 1;
 /** How often a job nobody has taken yet checks that its worker is still alive, ms. */
 const LIVENESS_MS = 1_000;
 
-function failure(started: number, code: RunnerFailureCode, message: string): RunResult {
+/** `code` when it is one of LIMIT-Graph's error codes (a failed job's, written by a worker). */
+function knownCode(code: unknown): LimitErrorCode | undefined {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as LimitErrorCode) : undefined;
+}
+
+function failure(started: number, code: RunnerFailureCode | LimitErrorCode, message: string): RunResult {
   return { ok: false, stdout: '', stderr: message, error: { code, message }, metrics: { latencyMs: performance.now() - started } };
 }
 
@@ -219,9 +224,10 @@ export class QueueRunner implements Runner {
           answered = true;
           if (state.state === 'completed') return this.#answer(started, route.workerId, state.output);
           if (state.state === 'cancelled') return failure(started, 'LIMIT_RUNNER_ABORTED', `runner-queue: the job on worker ${route.workerId} was cancelled`);
-          const { message, unstored } = (state.output ?? {}) as { message?: unknown; unstored?: unknown };
+          const { message, code, unstored } = (state.output ?? {}) as { message?: unknown; code?: unknown; unstored?: unknown };
           const why = typeof message === 'string' ? message : 'no reason given';
-          return failure(started, 'LIMIT_RUNNER_FAILED', unstored === true
+          // The code of the LimitError the worker caught, as the orchestrator records a local runner's thrown one; else LIMIT_RUNNER_FAILED.
+          return failure(started, knownCode(code) ?? 'LIMIT_RUNNER_FAILED', unstored === true
             ? `runner-queue: worker ${route.workerId} ran the task, but its result could not be stored in the queue's PostgreSQL (${why}); the task's output is lost`
             : `runner-queue: worker ${route.workerId} failed the task: ${why}`);
         }

@@ -298,7 +298,11 @@ export class QueueWorker {
     if (outcome.ok) await this.#complete(job, outcome.output);
     else {
       const e = outcome.error;
-      await this.#boss.fail(this.queue, job.id, { message: storableText(e instanceof Error ? e.message : String(e)), ...(isLimitError(e) ? { code: e.code } : {}) });
+      // The code travels to the dispatcher's result; the fix stays in the job (a result's error has no field for it).
+      await this.#boss.fail(this.queue, job.id, {
+        message: storableText(e instanceof Error ? e.message : String(e)),
+        ...(isLimitError(e) ? { code: e.code, ...(e.fix ? { fix: storableText(e.fix) } : {}) } : {}),
+      });
     }
     const reply = (job.data as { reply?: unknown } | null)?.reply;
     if (typeof reply === 'string') await this.#wakeups.notify(reply, job.id).catch(() => undefined);

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { describe, expect, it } from 'vitest';
-import { Task, createLogger, createRuntime, definePlugin, type HealthResult, type RunContext, type RunResult, type Runner, type Runtime, type TaskParsed } from 'limit-graph';
+import { LimitError, Task, createLogger, createRuntime, definePlugin, type HealthResult, type LimitErrorCode, type RunContext, type RunResult, type Runner, type Runtime, type TaskParsed } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 import runnerQueue, { QueueRunner, RunnerQueueOptions } from '../../plugins/runner-queue/index.ts';
 import { QueueWorker } from '../../plugins/runner-queue/worker.ts';
@@ -41,7 +41,7 @@ function gate(): Gate & { arrive(): Promise<void> } {
 
 /**
  * An in-memory runner with state per session: a task's lines are `set k v` (stdout nothing) and
- * `get k` (stdout `k=v`, or `k=-` when unset). closeSession drops the session's state when it ends.
+ * `get k` (stdout `k=v`, or `k=-` when unset), `throw CODE` (throws LimitError CODE; `throw plain`, an Error). closeSession drops the session's state when it ends.
  * `holdClose(s)` / `holdTask(s)` make the next close / task of session s wait at a gate.
  */
 class FakeRunner implements Runner {
@@ -84,6 +84,7 @@ class FakeRunner implements Runner {
     const out: string[] = [];
     for (const line of task.input.split('\n')) {
       const [op, k, v] = line.trim().split(' ');
+      if (op === 'throw') throw k === 'plain' ? new Error('fake: a bug') : new LimitError(k as LimitErrorCode, `fake: refused (${k})`, { fix: `fix for ${k}` });
       if (op === 'set') vars.set(k!, v!);
       if (op === 'get') out.push(`${k}=${vars.get(k!) ?? '-'}`);
     }
@@ -327,7 +328,7 @@ describe('runner-queue close races (deterministic)', () => {
       expect(fake.events).toEqual([`run ${s}`, `close ${s}`, `closed ${s}`]);
       late.open();
       const r = await next;
-      expect([r.ok, r.error?.code]).toEqual([false, 'LIMIT_RUNNER_FAILED']);
+      expect([r.ok, r.error?.code]).toEqual([false, 'LIMIT_CONFLICT']); // the worker's code, as a local runner's refusal is recorded
       const refused = (await admin.query(`SELECT state, output FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = $1 AND data->'task'->>'input' LIKE '%set late%'`, [s])).rows[0] as { state: string; output: { code?: string; message?: string } };
       expect(refused.state).toBe('failed');
       expect(refused.output.code).toBe('LIMIT_CONFLICT');
@@ -643,5 +644,25 @@ describe('runner-queue: the LISTEN connection', () => {
       if ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rowCount === 0) break;
     }
     expect((await admin.query('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rows).toEqual([]);
+  }, 30_000);
+});
+
+describe("runner-queue: a worker's failure codes", () => {
+  it.each<[thrown: string, code: string, message: RegExp]>([
+    ['LIMIT_RUNNER_UNAVAILABLE', 'LIMIT_RUNNER_UNAVAILABLE', /^runner-queue: worker w-\w+ failed the task: fake: refused \(LIMIT_RUNNER_UNAVAILABLE\)$/],
+    ['LIMIT_RUNNER_TIMEOUT', 'LIMIT_RUNNER_TIMEOUT', /^runner-queue: worker w-\w+ failed the task: fake: refused \(LIMIT_RUNNER_TIMEOUT\)$/],
+    ['LIMIT_PAYLOAD_TOO_LARGE', 'LIMIT_PAYLOAD_TOO_LARGE', /^runner-queue: worker w-\w+ failed the task: fake: refused \(LIMIT_PAYLOAD_TOO_LARGE\)$/],
+    ['plain', 'LIMIT_RUNNER_FAILED', /^runner-queue: worker w-\w+ failed the task: fake: a bug$/],
+  ])("a task whose runner on the worker throws %s ends with code %s: a LimitError's code is kept, as when a local runner throws it (an Error without one is LIMIT_RUNNER_FAILED)", async (thrown, code, message) => {
+    await withDirectWorker(async ({ d }) => {
+      const s = session('codes');
+      const r = await run(d, `throw ${thrown}`, s);
+      expect([r.ok, r.error?.code]).toEqual([false, code]);
+      expect(r.error?.message).toMatch(message);
+      expect(r.stderr).toBe(r.error?.message);
+      // The failed job keeps the error's fix too (the result's error has no field for it).
+      const job = (await admin.query(`SELECT output FROM "${SCHEMA}".job WHERE data->'session'->>'id' = $1`, [s])).rows[0] as { output: { code?: string; fix?: string } };
+      expect(job.output).toMatchObject(thrown === 'plain' ? {} : { code: thrown, fix: `fix for ${thrown}` });
+    });
   }, 30_000);
 });

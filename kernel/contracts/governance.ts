@@ -47,7 +47,11 @@ export interface TextView {
   /** `raw`, `normalized`, `decoded:base64`, `decoded:hex`, `decoded:rot13`, `decoded:caesar`, `decoded:morse`, `decoded:piglatin`, `decoded:tags`. */
   name: string;
   text: string;
-  /** `text` lower-cased (same length as `text` for raw and normalized views). */
+  /**
+   * `text` lower-cased, one UTF-16 unit for each of `text`'s (every view), so a span found in
+   * `lower` is the same span of `text`: a character whose lower case is longer keeps its first unit
+   * ("İ" → "i", where `toLowerCase` gives "i" + U+0307).
+   */
   lower: string;
   /** Words of `lower` in order, letters/digits/apostrophes only. */
   tokens: readonly ViewToken[];

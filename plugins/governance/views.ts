@@ -560,7 +560,24 @@ function freezeTokens(tokens: ViewToken[]): readonly ViewToken[] {
  * The view is frozen (see View): a rule that writes to it (`view.text = …`) throws.
  */
 export function makeView(name: string, text: string, ascii?: boolean): TextView {
-  return Object.freeze(new View(name, text, text.toLowerCase(), ascii));
+  return Object.freeze(new View(name, text, lowerSameLength(text), ascii));
+}
+
+/**
+ * `text` lower-cased, one UTF-16 unit for each of `text`'s: rules find spans in `lower` (regexes,
+ * tokens, near()) and cut evidence from `text` with them. `toLowerCase` lengthens "İ" (U+0130) to
+ * "i̇" (i + U+0307), which shifted every later span of a Turkish text; a character whose lower case
+ * has another length keeps the first code units of it ("İ" → "i").
+ */
+export function lowerSameLength(text: string): string {
+  const lower = text.toLowerCase();
+  if (lower.length === text.length) return lower;
+  let out = '';
+  for (const ch of text) {
+    const l = ch.toLowerCase();
+    out += l.length === ch.length ? l : l.length > ch.length ? l.slice(0, ch.length) : ch;
+  }
+  return out;
 }
 
 /** NFKC, zero-width and homoglyph removal, leetspeak and spaced-letter folding; undefined when it changes nothing. */

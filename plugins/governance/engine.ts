@@ -3,12 +3,12 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, LimitError, Severity, describeThrown, isWellFormed } from 'limit-graph';
+import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, LimitError, Severity, describeThrown, evidenceSpan, isWellFormed } from 'limit-graph';
 import type {
   Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
 } from 'limit-graph';
-import { buildViews } from './views.ts';
+import { buildViews, sourceSpan } from './views.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
 /** The highest finding severity (Severity's maximum). */
@@ -457,8 +457,8 @@ export class GovernanceEngine {
         const views = buildViews(piece);
         if (overBudget && performance.now() - started > budget) overBudget.add(VIEWS_ID);
         subjects.push(Object.freeze({ surface, field, text: piece, trace, views, offset: start }));
-        // One subject per view, shared by every rule. Spans of derived views do not map back into
-        // the field; only raw spans get the offset.
+        // One subject per view, shared by every rule. A derived view's rules give spans of its
+        // text (field `<field>#<view>`); fromView points them back at the field.
         const perView: ViewSubject[] = new Array(views.length);
         for (let v = 0; v < views.length; v++) {
           const view = views[v]!;
@@ -627,7 +627,7 @@ export class GovernanceEngine {
           if (clock - started > budget) overBudget.add(rule.id);
           // An invalid result is the rule's error, as a throw is: never dropped, never read as no finding.
           const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#options.origins?.get(rule));
-          for (const f of checked) all.push(shift(f, viewSubject.offset, v === 0 ? undefined : viewSubject.view.name));
+          for (const f of checked) all.push(v === 0 ? shift(f, viewSubject.offset, undefined) : fromView(f, viewSubjects[0]!, viewSubject));
         }
       }
     }
@@ -705,6 +705,22 @@ function uncheckedFinding(cuts: readonly { ruleIds: readonly string[]; option: '
     reason: `${named}: what ${count === 1 ? 'it checks' : 'they check'} was not checked`.slice(0, MAX_REASON_LENGTH),
     evidence: [],
   };
+}
+
+/**
+ * A finding of a derived view with its evidence in that view (field `<field>#<view>`, spans of the
+ * view's text) pointed back at the field: the span of the raw text it was read from (sourceSpan),
+ * shifted by the window's offset, the excerpt cut from the raw text there; other evidence (carried
+ * from other findings) is kept as it is. The reason notes the view.
+ */
+function fromView(f: Finding, raw: ViewSubject, derived: ViewSubject): Finding {
+  const evidence = f.evidence.map((e) => {
+    if (e.field !== derived.field) return e;
+    const span = sourceSpan(derived.view, raw.text, e.start, e.end);
+    const cut = evidenceSpan(raw, span.start, span.end);
+    return { ...cut, start: cut.start + raw.offset, end: cut.end + raw.offset };
+  });
+  return shift({ ...f, evidence }, 0, derived.view.name);
 }
 
 function shift(f: Finding, offset: number, viewName: string | undefined): Finding {

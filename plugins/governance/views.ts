@@ -588,15 +588,117 @@ export function normalizeText(text: string, ascii = isAscii(text)): string | und
     if (HAS_ZERO_WIDTH.test(out)) out = out.replace(ZERO_WIDTH, '');
     if (HAS_HOMOGLYPH.test(out)) out = out.replace(HOMOGLYPH_RE, (c) => HOMOGLYPHS[c] ?? c);
   }
-  if (LEET_INTERIOR.test(out)) {
-    // Only words that mix letters with leet characters: plain numbers and prices stay as they are.
-    // In a text written in leet (three leet runs or more inside words) so are words that
-    // open or close with it ("wr073 7h47"); elsewhere "mp3", "4k" or "x86" stay as they are.
-    const test = inLeet(out) ? LEET_MIXED : LEET_INTERIOR;
-    out = out.replace(LEET_WORD, (w) => (test.test(w) ? w.replace(/[0-9@$]/g, (c) => LEET[c] ?? c) : w));
-  }
+  out = foldLeet(out);
   out = out.replace(SPACED, (s, separator: string) => s.replaceAll(separator, ''));
   return out === text ? undefined : out;
+}
+
+/** Leetspeak folded (one character for one: the length stays). */
+function foldLeet(out: string): string {
+  if (!LEET_INTERIOR.test(out)) return out;
+  // Only words that mix letters with leet characters: plain numbers and prices stay as they are.
+  // In a text written in leet (three leet runs or more inside words) so are words that
+  // open or close with it ("wr073 7h47"); elsewhere "mp3", "4k" or "x86" stay as they are.
+  const test = inLeet(out) ? LEET_MIXED : LEET_INTERIOR;
+  return out.replace(LEET_WORD, (w) => (test.test(w) ? w.replace(/[0-9@$]/g, (c) => LEET[c] ?? c) : w));
+}
+
+/**
+ * normalizeText(text) with, for each of its UTF-16 units, the span of `text` it comes from
+ * (`from[i]`, `to[i]`): NFKC is applied per grapheme cluster, removals drop units. Undefined when
+ * the result is not normalizeText's (NFKC across clusters), or when nothing changes.
+ */
+export function normalizeWithMap(text: string): { text: string; from: Int32Array; to: Int32Array } | undefined {
+  const expected = normalizeText(text);
+  if (expected === undefined) return undefined;
+  let units: string[] = [];
+  let from: number[] = [];
+  let to: number[] = [];
+  if (!isAscii(text)) {
+    for (const { segment, index } of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)) {
+      const n = segment.normalize('NFKC');
+      for (let i = 0; i < n.length; i++) {
+        units.push(n[i]!);
+        from.push(index);
+        to.push(index + segment.length);
+      }
+    }
+    // Zero-width characters removed, homoglyphs mapped (one unit for one).
+    const joined = units.join('');
+    const drop = new Uint8Array(units.length);
+    ZERO_WIDTH.lastIndex = 0;
+    for (let m = ZERO_WIDTH.exec(joined); m !== null; m = ZERO_WIDTH.exec(joined)) drop.fill(1, m.index, m.index + m[0].length);
+    const keep = (_: unknown, i: number) => drop[i] === 0;
+    units = units.filter(keep).map((c) => HOMOGLYPHS[c] ?? c);
+    from = from.filter(keep);
+    to = to.filter(keep);
+  } else {
+    units = [...text];
+    from = units.map((_, i) => i);
+    to = units.map((_, i) => i + 1);
+  }
+  const folded = foldLeet(units.join(''));
+  if (folded.length !== units.length) return undefined;
+  // Spaced letters: the separators of a match are dropped.
+  const drop = new Uint8Array(folded.length);
+  SPACED.lastIndex = 0;
+  for (let m = SPACED.exec(folded); m !== null; m = SPACED.exec(folded)) {
+    for (let i = m.index; i < m.index + m[0].length; i++) if (folded[i] === m[1]) drop[i] = 1;
+  }
+  let out = '';
+  const f: number[] = [];
+  const t: number[] = [];
+  for (let i = 0; i < folded.length; i++) {
+    if (drop[i] === 1) continue;
+    out += folded[i];
+    f.push(from[i]!);
+    t.push(to[i]!);
+  }
+  return out === expected ? { text: out, from: Int32Array.from(f), to: Int32Array.from(t) } : undefined;
+}
+
+/** Maps a span of a derived view's text to the span of the subject's text it was read from. */
+type SourceSpan = (start: number, end: number) => { start: number; end: number };
+const SOURCES = new WeakMap<TextView, SourceSpan>();
+
+/**
+ * The span of `raw` (the subject's text the views were built from) that [start, end) of `view`
+ * was read from: the characters themselves for the normalized view (NFKC, removed zero-width
+ * characters and separators mapped back), for ROT13/Caesar and for tag characters; the encoded run
+ * for base64, hex and Morse; the whole text for Pig Latin. A view buildViews did not make maps to
+ * the whole of `raw`.
+ */
+export function sourceSpan(view: TextView, raw: string, start: number, end: number): { start: number; end: number } {
+  const map = SOURCES.get(view);
+  const span = map ? map(Math.max(0, Math.min(start, view.text.length)), Math.max(0, Math.min(end, view.text.length))) : { start: 0, end: raw.length };
+  return { start: Math.min(span.start, raw.length), end: Math.min(Math.max(span.start, span.end), raw.length) };
+}
+
+function normalizedSource(raw: string): SourceSpan {
+  let map: ReturnType<typeof normalizeWithMap> | null = null;
+  return (start, end) => {
+    // Worked out on the first finding only: most views never have one.
+    map ??= normalizeWithMap(raw) ?? undefined;
+    if (!map) return { start: 0, end: raw.length };
+    const n = map.text.length;
+    const lo = start < n ? map.from[start]! : raw.length;
+    const hi = end > start ? map.to[end - 1]! : lo;
+    return { start: lo, end: hi };
+  };
+}
+
+function payloadSource(p: DecodedPayload): SourceSpan {
+  switch (p.codec) {
+    case 'rot13':
+    case 'caesar':
+      // Letter for letter over the whole text.
+      return (start, end) => ({ start: p.start + start, end: p.start + end });
+    case 'tags':
+      // One tag character (a surrogate pair) for each decoded one.
+      return (start, end) => ({ start: p.start + 2 * start, end: p.start + 2 * end });
+    default:
+      return () => ({ start: p.start, end: p.end });
+  }
 }
 
 const BASE64_RUN = /[A-Za-z0-9+/]{24,4096}={0,2}/g;
@@ -755,7 +857,15 @@ export function buildViews(text: string): readonly TextView[] {
   const views = [makeView('raw', text, ascii)];
   const normalized = normalizeText(text, ascii);
   // Normalising may turn a non-ASCII text into an ASCII one: then the view checks for itself.
-  if (normalized !== undefined) views.push(makeView('normalized', normalized, ascii || undefined));
-  for (const p of decodePayloads(text)) views.push(makeView(`decoded:${p.codec}`, p.text));
+  if (normalized !== undefined) {
+    const view = makeView('normalized', normalized, ascii || undefined);
+    SOURCES.set(view, normalizedSource(text));
+    views.push(view);
+  }
+  for (const p of decodePayloads(text)) {
+    const view = makeView(`decoded:${p.codec}`, p.text);
+    SOURCES.set(view, payloadSource(p));
+    views.push(view);
+  }
   return Object.freeze(views);
 }

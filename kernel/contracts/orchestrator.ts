@@ -399,6 +399,10 @@ export interface Orchestrator {
 
   /** The governed pipeline; never loses a trace (runner failures become status `error`). */
   run(input: RunInput): Promise<RunOutcome>;
+  /**
+   * Stores and governs an external trace. One larger than the storage backend keeps (maxRecordBytes)
+   * is refused before governance with LIMIT_PAYLOAD_TOO_LARGE naming its parts' sizes; nothing is stored.
+   */
   recordTrace(input: RecordTraceInput): Promise<RunOutcome>;
   /** Aborts a running trace; false when it is not running in this process. */
   cancel(tenant: string | undefined, traceId: string): boolean;

@@ -328,6 +328,7 @@ export class OrchestratorService implements Orchestrator {
       sessionId: request.sessionId, tenant, parentIds: request.parentIds, runner: request.runner, task,
       metadata: request.metadata,
     });
+    this.#assertTraceFits(trace, 'run');
 
     // In the scope's runs before the trace is stored, then the session looked at again: a close
     // either began after this registration, and waits for the run, or before it, and this run is
@@ -726,12 +727,41 @@ export class OrchestratorService implements Orchestrator {
       sessionId: session.id, tenant, parentIds: input.parentIds ?? [], runner: input.runner, task: input.task,
       metadata: input.metadata ?? {}, output: input.output, metrics: input.metrics ?? { latencyMs: 0 },
     });
+    // The caller's payload: one the backend cannot keep is refused before it is governed, storing
+    // nothing (the write at the end would fail, and so would storing it as `error`).
+    this.#assertTraceFits(trace, 'recorded trace');
     // Nothing runs, so the trace is stored with its governance records and final status.
     const creation = this.#creationOps(trace, actor, {
       source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(input.output) },
     });
     Object.assign(entry, { trace, actor, creation });
     return this.#pipeline(trace, actor, undefined, { ops: creation, cancel });
+  }
+
+  /**
+   * Refuses, before anything is stored or governed, a trace the storage backend cannot keep (its
+   * JSON without flags over `maxRecordBytes`), measured as it will be at its final write — with
+   * `completedAt` and the longest status a pipeline sets — so its creation, its final status and
+   * the `error` a failure would record all fit. LIMIT_PAYLOAD_TOO_LARGE names the size of each part
+   * that can be large, the largest as `details.field`, and the limit.
+   */
+  #assertTraceFits(trace: Trace, what: 'run' | 'recorded trace'): void {
+    const maxBytes = this.#storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const { flags: _flags, ...record } = { ...trace, status: 'quarantined' as const, completedAt: now() };
+    const json = JSON.stringify(record);
+    if (json.length * 3 <= maxBytes) return;
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes <= maxBytes) return;
+    const sizes = traceFieldSizes(trace);
+    const field = Object.entries(sizes).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+    const list = Object.entries(sizes).map(([f, n]) => `${f} ${n}`).join(', ');
+    const the = what === 'run' ? "The run's trace" : 'The recorded trace';
+    throw new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `${the} is ${bytes} bytes as JSON; the storage backend (${this.#storage.backend}) keeps at most ${maxBytes} bytes a trace (maxRecordBytes): ${list} characters (JSON characters for objects); nothing was stored`, {
+      details: { field, sizes, bytes, maxBytes, backend: this.#storage.backend },
+      fix: what === 'run'
+        ? `Pass a smaller ${field} (large data as files of the task), or raise the storage backend's option maxRecordBytes.`
+        : `Record less of ${field} (store large outputs as files and reference them in metadata), or raise the storage backend's option maxRecordBytes.`,
+    });
   }
 
   cancel(tenant: string | undefined, traceId: string): boolean {
@@ -1572,6 +1602,21 @@ function newTrace(fields: NewTraceFields): Trace {
     task: fields.task, status: 'running', flags: [], createdAt: now(), metadata: fields.metadata,
     ...(fields.output ? { output: fields.output } : {}), ...(fields.metrics ? { metrics: fields.metrics } : {}),
   };
+}
+
+/** The sizes of a trace's parts that can be large: characters of a text, JSON characters of anything else. */
+function traceFieldSizes(trace: Trace): Record<string, number> {
+  const { input, kind: _kind, ...task } = trace.task;
+  const sizes: Record<string, number> = { 'task.input': input.length };
+  for (const [k, v] of Object.entries(task)) if (v !== undefined) sizes[`task.${k}`] = JSON.stringify(v).length;
+  if (trace.output) {
+    sizes['output.stdout'] = trace.output.stdout.length;
+    sizes['output.stderr'] = trace.output.stderr.length;
+    if (trace.output.value !== undefined) sizes['output.value'] = JSON.stringify(trace.output.value).length;
+    if (trace.output.error) sizes['output.error'] = JSON.stringify(trace.output.error).length;
+  }
+  if (Object.keys(trace.metadata).length) sizes.metadata = JSON.stringify(trace.metadata).length;
+  return sizes;
 }
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;

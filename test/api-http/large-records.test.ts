@@ -2,10 +2,13 @@
  * Large records within the documented limits: a listing of 1 MB traces at the largest `limit`, and
  * what such data costs the server. Each answer is bounded, never a 500 after gigabytes of work.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PAGE_BYTES, MAX_RD_POINTS, maxRdPointsBytes, type RdSeries } from 'limit-graph';
 import { makeTrace } from 'limit-graph/testing';
-import { startServer, type Server } from './harness.ts';
+import { snapshot, startServer, type Server } from './harness.ts';
 
 const MB_INPUT = 'x'.repeat(999_000);
 
@@ -66,5 +69,24 @@ describe('api-http: large records', () => {
     const kneeOfBig = await s.req('GET', '/rd/knee?series=by-bytes');
     expect(kneeOfBig.status).toBe(200);
     expect(kneeOfBig.json.points).toHaveLength(5);
+  });
+});
+
+describe('api-http: a recorded trace larger than the backend keeps', () => {
+  it('POST /traces answers 413 LIMIT_PAYLOAD_TOO_LARGE naming the field sizes and the limit, and stores nothing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-big-trace-'));
+    const s = await startServer({ plugins: { 'storage-sqlite': { path: path.join(dir, 'limit.db'), maxRecordBytes: 4096 }, 'runner-python': {} } });
+    try {
+      const sessionId = (await s.req('POST', '/sessions', { body: { name: 'big' } })).json.id as string;
+      const before = await snapshot(s.storage, 'tenant-a');
+      const res = await s.req('POST', '/traces', { body: { sessionId, runner: 'agent', task: { input: 'hi' }, output: { ok: true, stdout: 'x'.repeat(10_000), stderr: '' } } });
+      expect(res.status, res.text).toBe(413);
+      expect(res.json).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', details: { field: 'output.stdout', maxBytes: 4096, sizes: { 'output.stdout': 10_000 } } });
+      expect(res.json.detail).toMatch(/^The recorded trace is \d+ bytes as JSON; the storage backend \(sqlite\) keeps at most 4096 bytes a trace \(maxRecordBytes\): task\.input 2, output\.stdout 10000, output\.stderr 0 characters/);
+      expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -394,7 +394,11 @@ export interface Orchestrator {
   openSession(input?: OpenSessionRequest): Promise<Session>;
   getSession(tenant: string | undefined, id: string): Promise<Session | null>;
   listSessions(tenant: string | undefined, query?: SessionQuery): Promise<Page<Session>>;
-  /** Aborts running tasks, releases runner workers (runner.closeSession) and the kernel scope. */
+  /**
+   * Aborts running tasks, releases runner workers (runner.closeSession) and the kernel scope. Work
+   * still in progress after closeWaitMs is cut off (its trace recorded as `error`, LIMIT_SESSION_CLOSED)
+   * before storage marks the session closed; nothing of it is written after.
+   */
   closeSession(tenant: string | undefined, id: string): Promise<Session>;
 
   /** The governed pipeline; never loses a trace (runner failures become status `error`). */

@@ -70,6 +70,8 @@ export class OrchestratorService implements Orchestrator {
   readonly #sessionWrites = new Map<string, Set<Promise<unknown>>>();
   /** Runs, recorded traces and merges in progress: the runtime's close waits for them (drain). */
   readonly #inFlight = new Set<InFlight>();
+  /** The work in flight by the id of the trace it writes (#own), for the write gate (#gated). */
+  readonly #byTrace = new Map<string, InFlight>();
   #draining = false;
   constructor(private readonly deps: OrchestratorDeps) {}
 
@@ -161,7 +163,58 @@ export class OrchestratorService implements Orchestrator {
       await this.#releaseRunners(id, tenant);
     }
     await settleWithin(writes, this.deps.options.closeWaitMs);
+    await this.#cutOff(tenant, id);
     return this.#storage.closeSession(tenant, id, now());
+  }
+
+  /**
+   * The last step of a close before storage marks the session closed: the work in the session still
+   * in progress after the close's wait (closeWaitMs) — a run whose output governance is still
+   * evaluating, a recorded trace or a merge not written yet — is cut off: it may start no write any
+   * more (#gated refuses it with LIMIT_SESSION_CLOSED), the writes it has under way are waited for
+   * (a storage write, not an evaluation), and its trace is recorded as `error` with a `failed` entry
+   * (LIMIT_SESSION_CLOSED), as the runtime's dispose does — a recorded trace is stored so, a merge
+   * not written yet stays unwritten. So no trace of the session is written after storage says `closed`.
+   */
+  async #cutOff(tenant: string, id: string): Promise<void> {
+    const stragglers = [...this.#inFlight].filter((e) => e.trace?.tenant === tenant && e.trace.sessionId === id);
+    for (const e of stragglers) e.cutOff = true;
+    await Promise.allSettled(stragglers.flatMap((e) => [...(e.writing ?? [])]));
+    const error = new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed while the trace was being recorded, and it was not finished within closeWaitMs (${this.deps.options.closeWaitMs} ms)`, {
+      details: { sessionId: id, tenant, closeWaitMs: this.deps.options.closeWaitMs },
+    });
+    for (const e of stragglers) await this.#salvage(e.trace!, e.actor ?? this.deps.options.actor, error, e.creation, { cutOff: true });
+  }
+
+  /**
+   * Runs `write`, a write of the work in flight that owns `trace` (#own), unless a close of its
+   * session cut that work off (#cutOff): then it is refused with LIMIT_SESSION_CLOSED and nothing is
+   * written. The check and the start of the write are one synchronous step, and the write is kept
+   * while under way, so a cut-off waits for every write that began before it and none begins after.
+   */
+  async #gated<T>(trace: Pick<Trace, 'id' | 'tenant' | 'sessionId'>, write: () => Promise<T>): Promise<T> {
+    const owner = this.#byTrace.get(trace.id);
+    if (owner?.cutOff) {
+      throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${trace.sessionId}" closed before trace "${trace.id}" was recorded: it was still being governed or written after closeWaitMs (${this.deps.options.closeWaitMs} ms), so the close recorded the trace as error and nothing more of it is written`, {
+        details: { sessionId: trace.sessionId, tenant: trace.tenant, traceId: trace.id, closeWaitMs: this.deps.options.closeWaitMs },
+        fix: 'Raise the orchestrator option closeWaitMs, or close the session once its work has finished.',
+      });
+    }
+    const writing = write();
+    if (!owner) return writing;
+    const set = (owner.writing ??= new Set());
+    set.add(writing);
+    try {
+      return await writing;
+    } finally {
+      set.delete(writing);
+    }
+  }
+
+  /** Makes `trace` the one the work in flight `entry` writes (what #salvage and #gated need). */
+  #own(entry: InFlight, trace: Trace, actor: string, creation?: BatchOp[]): void {
+    Object.assign(entry, { trace, actor, ...(creation ? { creation } : {}) });
+    this.#byTrace.set(trace.id, entry);
   }
 
   /**
@@ -343,8 +396,9 @@ export class OrchestratorService implements Orchestrator {
     try {
       if (this.#closing.has(key(tenant, request.sessionId)) || live.handle.closed) throw sessionClosed(tenant, request.sessionId);
       await this.#requireParents(tenant, request.parentIds);
-      await this.#storage.batch(tenant, this.#creationOps(trace, actor, { source: `runner:${request.runner}` }));
-      Object.assign(entry, { trace, actor });
+      // Owned before its creation: a cut-off (#cutOff) either refuses the creation or waits for it.
+      this.#own(entry, trace, actor);
+      await this.#gated(trace, () => this.#storage.batch(tenant, this.#creationOps(trace, actor, { source: `runner:${request.runner}` })));
       return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, signal), undefined, signal);
     } finally {
       live.running.delete(trace.id);
@@ -398,7 +452,7 @@ export class OrchestratorService implements Orchestrator {
         return await this.#finish(trace, status, actor, pending, { input: input.verdict }, false, created.metadata);
       }
       if (execute) {
-        await this.#commit(trace.tenant, pending.splice(0));
+        await this.#commit(trace, pending.splice(0));
         trace = await execute(trace);
       }
       const output = await this.#govern(trace, 'output', pending);
@@ -418,13 +472,13 @@ export class OrchestratorService implements Orchestrator {
   /** The runner's output and its `executed` entry land together, before output governance looks at them. */
   async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, runSignal: AbortSignal): Promise<Trace> {
     let result = await this.#execute(trace, live, runner, task, runSignal);
-    const store = () => this.#storage.batch(trace.tenant, [
+    const store = () => this.#gated(trace, () => this.#storage.batch(trace.tenant, [
       { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
         source: `runner:${trace.runner}`,
         data: { ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs, ...outputDigests(result.output) },
       }) },
-    ]);
+    ]));
     try {
       await store();
     } catch (error) {
@@ -503,17 +557,17 @@ export class OrchestratorService implements Orchestrator {
    */
   async #quarantine(trace: Trace, governed: Governed, actor: string, pending: Pending[]): Promise<void> {
     try {
-      await this.#write(trace.tenant, pending);
+      await this.#write(trace, pending);
     } catch (error) {
       // Their auto-quarantine applies to the trace as assessed (running): a person quarantined it
       // meanwhile (POST /traces/:id/quarantine), so the other records go in without it.
       if (!isStatusConflict(error, trace.id) || !(await this.#quarantinedNow(trace)) || !withoutQuarantine(pending)) throw error;
-      await this.#write(trace.tenant, pending);
+      await this.#write(trace, pending);
     }
     if (!(await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) {
       const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
       try {
-        await this.#governance.quarantine(trace.tenant, trace.id, { reason, actor });
+        await this.#gated(trace, () => this.#governance.quarantine(trace.tenant, trace.id, { reason, actor }));
       } catch (error) {
         // Quarantined by a person between the look and this quarantine: quarantined all the same.
         if (!isLimitError(error, 'LIMIT_CONFLICT') || !(await this.#quarantinedNow(trace))) throw error;
@@ -557,24 +611,25 @@ export class OrchestratorService implements Orchestrator {
       }
       return { trace: withFlags(trace, assessed.flags), verdict: assessed.verdict, ops: assessed.ops, quarantineOps: assessed.quarantineOps ?? [], committed: assessed.committed };
     }
-    await this.#commit(trace.tenant, pending.splice(0));
+    await this.#commit(trace, pending.splice(0));
     const verdict = await governance.evaluate(trace, surface, signal ? { signal } : undefined).catch(cancelledBy(signal));
     if (!verdict) return undefined;
-    const flags = verdict.findings.length ? await governance.recordFlags(trace, verdict.findings) : [];
+    const flags = verdict.findings.length ? await this.#gated(trace, () => governance.recordFlags(trace, verdict.findings)) : [];
     return { trace: withFlags(trace, flags), verdict, ops: [], committed: async () => {} };
   }
 
-  /** Writes pending records (one transaction), then runs their post-commit hooks. */
-  async #commit(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
-    await this.#write(tenant, pending, ops);
+  /** Writes pending records of `trace` (one transaction), then runs their post-commit hooks. */
+  async #commit(trace: Trace, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
+    await this.#write(trace, pending, ops);
     for (const g of pending) await g.committed();
   }
 
-  async #write(tenant: string, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
+  /** The pending records of `trace` in one transaction (#gated: none once a close cut its work off). */
+  async #write(trace: Trace, pending: Pending[], ops: BatchOp[] = []): Promise<void> {
     // The last point a record's caller can cancel it: refused here, nothing of it is written.
     for (const g of pending) refuseIfCancelled(g.cancel);
     const all = [...pending.flatMap((g) => g.ops), ...ops];
-    if (all.length) await this.#storage.batch(tenant, all);
+    if (all.length) await this.#gated(trace, () => this.#storage.batch(trace.tenant, all));
   }
 
   /** The trace and its first entry, always in one transaction: no trace is ever stored without a chain. */
@@ -610,7 +665,7 @@ export class OrchestratorService implements Orchestrator {
       // addFlag ops add them).
       const [update, entry] = this.#finishOps(trace.id, status, actor, data, metadata);
       creation.ops = [{ op: 'createTrace', trace: applyTracePatch(creation.creates, update.patch) }, ...creation.ops.slice(1)];
-      await this.#commit(trace.tenant, pending, [entry]);
+      await this.#commit(trace, pending, [entry]);
     } else {
       await this.#commitFinal(trace, status, actor, pending, data, metadata);
     }
@@ -639,7 +694,7 @@ export class OrchestratorService implements Orchestrator {
       const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata);
       const settle = final === 'quarantined' ? await this.#settleQuarantine(trace, status === 'quarantined' ? outputStatus(trace) : status) : [];
       try {
-        await this.#write(trace.tenant, pending, [{ ...update, ifStatus: from }, ...settle, entry]);
+        await this.#write(trace, pending, [{ ...update, ifStatus: from }, ...settle, entry]);
         break;
       } catch (error) {
         // Only a quarantine can come between: the trace is the pipeline's until this write.
@@ -676,7 +731,9 @@ export class OrchestratorService implements Orchestrator {
    * (by a person, or by the pipeline just before the failure) stays quarantined, and a release of
    * it gives back `error`.
    */
-  async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[]): Promise<void> {
+  async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[], by: { cutOff?: boolean } = {}): Promise<void> {
+    // Work a session's close cut off: the close recorded its trace (#cutOff), the work writes nothing.
+    if (!by.cutOff && this.#byTrace.get(trace.id)?.cutOff) return;
     const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
     const message = error instanceof Error ? error.message : String(error);
     try {
@@ -734,7 +791,7 @@ export class OrchestratorService implements Orchestrator {
     const creation = this.#creationOps(trace, actor, {
       source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(input.output) },
     });
-    Object.assign(entry, { trace, actor, creation });
+    this.#own(entry, trace, actor, creation);
     return this.#pipeline(trace, actor, undefined, { ops: creation, cancel });
   }
 
@@ -792,6 +849,7 @@ export class OrchestratorService implements Orchestrator {
       return await done;
     } finally {
       this.#inFlight.delete(entry);
+      if (entry.trace && this.#byTrace.get(entry.trace.id) === entry) this.#byTrace.delete(entry.trace.id);
     }
   }
 
@@ -949,7 +1007,7 @@ export class OrchestratorService implements Orchestrator {
       task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${request.parentIds.length} traces` }),
       metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
     });
-    Object.assign(entry, { trace: created, actor });
+    this.#own(entry, created, actor);
     // The merged trace, its merge entry and the validation checkpoint, then output governance on the
     // merged output (a concatenation of clean parents, or a custom output, can be harmful where no
     // parent was), then the outcome — committed together when the governance service can assess.
@@ -976,7 +1034,7 @@ export class OrchestratorService implements Orchestrator {
           ]
           : this.#finishOps(created.id, output.ok ? 'ok' : 'error', actor, outcome, created.metadata); // as a run's: failed parents, a failed merge
         await this.#whileParentsUnchanged(request, parents, (again) => again.review === validation.review,
-          (checked) => this.#commit(tenant, pending, [...this.#parentsUnchanged(checked), ...final]));
+          (checked) => this.#commit(created, pending, [...this.#parentsUnchanged(checked), ...final]));
       }
     } catch (error) {
       // As in the run pipeline: a merged trace already stored never stays `running`.
@@ -1512,6 +1570,10 @@ interface InFlight {
   actor?: string;
   /** The ops that store the trace, while it is not stored yet (a recorded trace). */
   creation?: BatchOp[];
+  /** Set by a close of its session that did not see it finish within closeWaitMs (#cutOff): it writes nothing more. */
+  cutOff?: boolean;
+  /** Its writes under way (#gated), which a cut-off waits for. */
+  writing?: Set<Promise<unknown>>;
 }
 
 /**

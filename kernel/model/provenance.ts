@@ -42,11 +42,12 @@ export function verifyProvenanceChain(entries: readonly ProvenanceEntry[]): Chai
 }
 
 /**
- * The fields of a trace its chain records (its id, its first entry's runner, parents and task kind,
- * a digest or a status), which `verifyTraceChain` compares.
+ * The fields of a trace its chain records (its id, its first entry's session, runner, parents and
+ * task kind, a digest or a status), which `verifyTraceChain` compares.
  */
 export interface ChainBoundTrace {
   id: string;
+  sessionId: string;
   runner: string;
   parentIds: readonly string[];
   status: TraceStatus;
@@ -64,7 +65,7 @@ const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null
 /**
  * A trace's chain (`verifyProvenanceChain`), and the trace record bound to it: a stored trace has a
  * chain (none at all is not verified), every entry names the trace (a chain moved from another
- * trace does not verify), its runner, parents and task kind are those its first entry recorded,
+ * trace does not verify), its session, runner, parents and task kind are those its first entry recorded,
  * its task input matches the `inputSha256` its first entry
  * recorded, its output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output,
  * and its status the one the chain's last status change set. So an output, input or status
@@ -82,6 +83,10 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
   if (stranger) return unbound(stranger, `the entry belongs to trace ${stranger.traceId}, not to this trace`);
   const first = entries[0]!;
   const recorded = dataOf(first);
+  // Recorded since first entries name the session; a chain written before is not checked for it.
+  if (typeof recorded.sessionId === 'string' && recorded.sessionId !== trace.sessionId) {
+    return unbound(first, `the trace's session (${trace.sessionId}) is not the one its first entry recorded (${recorded.sessionId})`);
+  }
   if (typeof recorded.runner === 'string' && recorded.runner !== trace.runner) {
     return unbound(first, `the trace's runner (${trace.runner}) is not the one its first entry recorded (${recorded.runner})`);
   }

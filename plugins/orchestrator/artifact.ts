@@ -358,7 +358,7 @@ const ManifestSchema = z.object({
 const RECORD_SCHEMAS: Record<ArtifactPartName, z.ZodType> = { sessions: Session, traces: Trace, provenance: ProvenanceEntry, flags: Flag, checkpoints: Checkpoint, rdSeries: RdSeries };
 /** The fields of a traces.csv row that verification reads. */
 const CsvTraceRow = z.object({
-  id: Id, status: TraceStatus, runner: z.string(), taskKind: z.string(), taskInput: z.string(),
+  id: Id, sessionId: Id, status: TraceStatus, runner: z.string(), taskKind: z.string(), taskInput: z.string(),
   // A JSON array of trace ids (the cell verification compares with the chain's first entry).
   parentIds: z.string().transform((text, ctx) => {
     try {
@@ -564,7 +564,7 @@ function provenanceFromCsv(r: Record<string, CsvCell>): Record<string, unknown> 
 /** What a traces.csv row holds of the fields a chain binds (`ok` is empty for a trace without output). */
 function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   return {
-    id: r.id!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'], task: { input: r.taskInput!, kind: r.taskKind! },
+    id: r.id!, sessionId: r.sessionId!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'], task: { input: r.taskInput!, kind: r.taskKind! },
     output: r.ok === null || r.ok === undefined ? undefined : { stdout: r.stdout ?? '', stderr: r.stderr ?? '' },
   };
 }

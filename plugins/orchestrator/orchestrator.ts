@@ -642,7 +642,7 @@ export class OrchestratorService implements Orchestrator {
       operation: provenance.operation ?? 'add',
       source: provenance.source,
       rationale: provenance.rationale,
-      data: { runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha256(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
+      data: { sessionId: trace.sessionId, runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha256(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
     }) }];
   }
 

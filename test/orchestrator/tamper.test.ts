@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, createRuntime, hashProvenance, isLimitError, sha256, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
+import { canonicalJson, createRuntime, hashProvenance, isLimitError, nextProvenanceEntry, sha256, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 
@@ -162,6 +162,36 @@ describe('a trace rewritten in storage no longer verifies', () => {
       expect(art.manifest.provenance.chains).toEqual([expect.objectContaining({ traceId: c.id, verified: false, brokenAt: 0 })]);
       expect(orch.verifyArtifact(art.files).chains).toEqual([expect.objectContaining({ traceId: c.id, verified: false, brokenAt: 0, reason: expect.stringMatching(/parentIds/) })]);
     }
+  });
+
+  it('a trace moved to another session in storage does not verify; a chain that did not record its session still does', async () => {
+    const s1 = await orch.openSession();
+    const s2 = await orch.openSession();
+    const run = (await orch.run({ sessionId: s1.id, runner: 'spy', task: { input: 'moved' } })).trace;
+    const recorded = (await orch.recordTrace({ sessionId: s1.id, runner: 'agent', task: { input: 'r' }, output: { ok: true, stdout: 'o', stderr: '' } })).trace;
+    const merged = (await orch.merge({ parentIds: [run.id, recorded.id], strategy: 'concat' })).trace;
+    for (const t of [run, recorded, merged]) {
+      expect((await orch.inspectTrace(undefined, t.id)).provenance[0]!.data).toMatchObject({ sessionId: s1.id });
+      expect((await verification(t.id)).verified).toBe(true);
+      rewrite(t.id, (x) => { x.sessionId = s2.id; });
+      db.prepare('UPDATE traces SET session_id = ? WHERE id = ?').run(s2.id, t.id);
+      expect(await verification(t.id)).toMatchObject({ verified: false, brokenAt: 0, reason: `the trace's session (${s2.id}) is not the one its first entry recorded (${s1.id})` });
+    }
+    // The moved trace is in s2's export, which says so in both formats, and reading it back finds the same.
+    for (const format of ['json', 'csv'] as const) {
+      const art = await orch.exportArtifact({ sessionId: s2.id, format });
+      expect(art.manifest.provenance.chains.find((c) => c.traceId === run.id)).toMatchObject({ verified: false, brokenAt: 0 });
+      expect(orch.verifyArtifact(art.files).chains.find((c) => c.traceId === run.id)).toMatchObject({ verified: false, brokenAt: 0, reason: expect.stringMatching(/session/) });
+    }
+    // Moved back, it verifies again.
+    rewrite(run.id, (x) => { x.sessionId = s1.id; });
+    expect((await verification(run.id)).verified).toBe(true);
+
+    // A chain written before the first entry recorded the session is not checked for it.
+    const { sessionId: _recordedSession, ...olderData } = (await orch.inspectTrace(undefined, run.id)).provenance[0]!.data as Record<string, unknown>;
+    const stored = (await orch.getTrace(undefined, run.id))!;
+    const older = nextProvenanceEntry({ traceId: run.id, at: stored.createdAt, actor: 'orchestrator', action: 'created', operation: 'add', data: olderData }, undefined);
+    expect(verifyTraceChain({ ...stored, sessionId: s2.id, status: 'running' }, [older])).toMatchObject({ verified: true });
   });
 
   it.each(['json', 'csv'] as const)('an export (%s) says so, and a trace part rewritten with its digest recomputed fails verification', async (format) => {

@@ -124,13 +124,24 @@ const dispatcher = (): Promise<Runtime> =>
  * started: `handled` resolves once it has run); `send(job)` puts a job of our own making on the
  * worker's queue.
  */
-async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WORKER> = {}) {
-  const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: { ...WORKER, ...workerOptions } });
-  const pool = new pg.Pool({ connectionString: URL, max: 4 });
+/** A pool, a started pg-boss on it and a Registry, on the test schema; `end()` stops the boss and ends the pool. */
+async function queueParts(max: number) {
+  const options = RunnerQueueOptions.parse(OPTIONS);
+  const pool = new pg.Pool({ connectionString: URL, max });
   const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
   boss.on('error', () => undefined);
   await boss.start();
   const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
+  const end = async () => {
+    await boss.stop({ graceful: true, close: false, wait: true });
+    await pool.end();
+  };
+  return { options, pool, boss, registry, end };
+}
+
+async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WORKER> = {}) {
+  const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: { ...WORKER, ...workerOptions } });
+  const { pool, boss, registry, end } = await queueParts(4);
   await registry.migrate();
   const listener = new Listener(URL, logger);
   const waiting = new Map<string, () => void>();
@@ -205,9 +216,8 @@ async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WO
       beat?.open();
       for (const g of delays) g.open();
       await worker.stop();
-      await boss.stop({ graceful: true, close: false, wait: true });
       await listener.close();
-      await pool.end();
+      await end();
     },
   };
 }
@@ -474,12 +484,7 @@ describe('runner-queue: a worker that looks dead while its job is still queued',
     const fake = new FakeRunner();
     // The worker polls rarely: the job stays queued until the test wakes it.
     const w = await directWorker(fake, { pollMs: 60_000 });
-    const options = RunnerQueueOptions.parse(OPTIONS);
-    const pool = new pg.Pool({ connectionString: URL, max: 2 });
-    const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
-    boss.on('error', () => undefined);
-    await boss.start();
-    const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
+    const { options, pool, boss, registry, end } = await queueParts(2);
     const s = session('looks-dead');
     const task = fake.holdTask(s);
     let workerChannel = '';
@@ -516,8 +521,7 @@ describe('runner-queue: a worker that looks dead while its job is still queued',
     } finally {
       fake.openAll();
       await runner.close();
-      await boss.stop({ graceful: true, close: false, wait: true });
-      await pool.end();
+      await end();
       await w.close();
     }
   }, 30_000);
@@ -549,12 +553,7 @@ describe('runner-queue: a close job that cannot be sent', () => {
   ])("when %s, closeSession rejects saying so and keeps the route: closing again releases the session's state on its worker", async (_how, failedSend) => {
     const fake = new FakeRunner();
     const w = await directWorker(fake);
-    const options = RunnerQueueOptions.parse(OPTIONS);
-    const pool = new pg.Pool({ connectionString: URL, max: 2 });
-    const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
-    boss.on('error', () => undefined);
-    await boss.start();
-    const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
+    const { options, pool, boss, registry, end } = await queueParts(2);
     let failNextClose = false;
     // The boss the dispatcher sees: its next send of a close job fails as `failedSend` says.
     const faulty = new Proxy(boss, {
@@ -593,8 +592,7 @@ describe('runner-queue: a close job that cannot be sent', () => {
       expect(fake.state.has(s)).toBe(false);
     } finally {
       await runner.close();
-      await boss.stop({ graceful: true, close: false, wait: true });
-      await pool.end();
+      await end();
       await w.close();
     }
   }, 30_000);

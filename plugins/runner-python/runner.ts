@@ -150,6 +150,8 @@ type Stop = 'timeout' | 'aborted' | 'closed';
 
 interface Execution {
   readonly stop: AbortController;
+  /** Settles when executeIsolated is done with it: its processes reaped, their cgroup's removal begun (#removals). */
+  readonly ended: Promise<void>;
   /** The process group of its (cold) process, once launched. */
   pgid?: number;
 }
@@ -629,7 +631,8 @@ export class PythonRunner implements Runner {
 
     const state = this.#state(ctx.session.id, ctx.session.tenant, platform, limits.maxConcurrency);
     const stop = new AbortController();
-    const execution: Execution = { stop };
+    let end!: () => void;
+    const execution: Execution = { stop, ended: new Promise<void>((resolve) => (end = resolve)) };
     const timer = setTimeout(() => stop.abort('timeout' satisfies Stop), limits.timeoutMs);
     const onAbort = () => stop.abort('aborted' satisfies Stop);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -685,6 +688,7 @@ export class PythonRunner implements Runner {
       state.usedAt = performance.now();
       releaseSession?.();
       releaseGlobal?.();
+      end();
     }
   }
 
@@ -1086,8 +1090,12 @@ export class PythonRunner implements Runner {
 
   /** What closing a session takes once its tasks and preparation were told to stop. */
   async #close(state: SessionState): Promise<void> {
+    const ending = [...state.running].map((e) => e.ended);
     await state.prepared?.catch(() => undefined);
     await this.#dropWorker(state);
+    // Its stopped tasks reap their processes themselves: their ends are awaited, so that a dispose
+    // after this close finds their cgroups' removals (#removals) and the process does not exit first.
+    await Promise.all(ending);
     await state.sweeping;
     if (state.uid !== undefined) await killUid(state.uid);
     if (this.options.removeSessionFiles) {

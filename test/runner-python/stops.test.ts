@@ -3,7 +3,7 @@
  * limit (regressions of the orchestration audit, items 2, 6 and 7, and of a cold session's timeout
  * that killed the session's other running tasks).
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -280,4 +280,22 @@ describe.each([true, false])('runner-python task stopped while it runs (warm: %s
     const next = await fixture.runner.executeIsolated(code('print("next")'), ctx({}, undefined));
     expect(next.stdout).toBe('next\n');
   }, 30_000);
+});
+
+describe.each([true, false])('runner-python session closed while a task runs (warm: %s)', (warm) => {
+  it('closeSession resolves only once the stopped task has returned, its processes reaped (a dispose right after finds its cgroup removal)', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, coldCgroup: true, sandboxUser: 'none', removeSessionFiles: false });
+    const c = ctx();
+    let returned = false;
+    const running = fixture.runner.executeIsolated(code('import time\nopen("started", "w").close()\nwhile True:\n    time.sleep(0.01)'), c).then((r) => {
+      returned = true;
+      return r;
+    });
+    const started = path.join(fixture.runner.sessionDir(c.session.id), 'started');
+    for (const until = Date.now() + 20_000; !existsSync(started) && Date.now() < until;) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(existsSync(started), 'the task did not start').toBe(true);
+    await fixture.runner.closeSession(c.session.id);
+    expect(returned).toBe(true);
+    expect((await running).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+  });
 });

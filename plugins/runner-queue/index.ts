@@ -58,6 +58,10 @@ class Connection implements QueueLink, WorkerWakeups {
       const { url, schema, poolSize, workerTimeoutMs } = this.#options;
       const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'limit-graph runner-queue' });
       pool.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: idle connection failed'));
+      // What each step started, undone in reverse order when a later step fails: pg-boss's timers
+      // (supervision) and the LISTEN connection would otherwise keep the process alive, or run
+      // against the ended pool.
+      const undo: { what: string; run: () => Promise<unknown> }[] = [{ what: 'end the pool', run: () => pool.end() }];
       try {
         const statements = new Set<Promise<unknown>>();
         const boss = new PgBoss({
@@ -75,15 +79,27 @@ class Connection implements QueueLink, WorkerWakeups {
           supervise: this.#options.worker.enabled,
         });
         boss.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: pg-boss reported an error'));
+        // Before start: a start that failed part-way may have started some of it (stop does nothing when none).
+        undo.push({
+          what: 'stop pg-boss',
+          run: async () => {
+            await boss.stop({ graceful: false, close: false, wait: true });
+            await Promise.allSettled([...statements]);
+          },
+        });
         await boss.start();
         const registry = new Registry(pool, schema, workerTimeoutMs, this.#options.sessionIdleMs);
         await registry.migrate();
         const listener = new Listener(url, this.#ctx.logger);
+        // Before listen: its connection may be up when the LISTEN fails.
+        undo.push({ what: 'close the LISTEN connection', run: () => listener.close() });
         await listener.listen(this.replyChannel, (jobId) => this.onAnswer(jobId));
         this.#live = { pool, boss, statements, registry, listener };
         return this.#live;
       } catch (error) {
-        await pool.end().catch(() => undefined);
+        for (const step of undo.reverse()) {
+          await step.run().catch((undoError: unknown) => this.#ctx.logger.warn({ err: undoError }, `runner-queue: could not ${step.what} after the queue failed to open`));
+        }
         throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-queue: cannot open the queue on ${hostOf(url)}: ${error instanceof Error ? error.message : String(error)}`, {
           plugin: this.#ctx.name, cause: error,
           fix: 'Check url (or LIMIT_QUEUE_URL / DATABASE_URL) and that PostgreSQL accepts connections from here.',

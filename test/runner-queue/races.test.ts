@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LimitError, Task, createLogger, createRuntime, definePlugin, type HealthResult, type LimitErrorCode, type RunContext, type RunResult, type Runner, type Runtime, type TaskParsed } from 'limit-graph';
 import { makeRunContext } from 'limit-graph/testing';
 import runnerQueue, { QueueRunner, RunnerQueueOptions } from '../../plugins/runner-queue/index.ts';
@@ -662,5 +662,43 @@ describe("runner-queue: a worker's failure codes", () => {
       const job = (await admin.query(`SELECT output FROM "${SCHEMA}".job WHERE data->'session'->>'id' = $1`, [s])).rows[0] as { output: { code?: string; fix?: string } };
       expect(job.output).toMatchObject(thrown === 'plain' ? {} : { code: thrown, fix: `fix for ${thrown}` });
     });
+  }, 30_000);
+});
+
+describe('runner-queue: a boot that fails part-way', () => {
+  it('undoes what it had started: the pg-boss already started (its supervision timer) is stopped, and boot fails with LIMIT_RUNNER_UNAVAILABLE naming the cause', async () => {
+    // The registry's migration fails: a limit_session_routes of another shape is there already
+    // (CREATE TABLE IF NOT EXISTS keeps it; its index on worker_id then fails), after pg-boss started.
+    const schema = `${SCHEMA}_boot`;
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.query(`CREATE TABLE "${schema}".limit_session_routes (tenant text, session_id text)`);
+    // Every pg-boss the plugin starts, and those that then stopped (pg-boss emits 'stopped' once stop is done).
+    const started: PgBoss[] = [];
+    const stopped = new Set<PgBoss>();
+    const start = PgBoss.prototype.start;
+    const spy = vi.spyOn(PgBoss.prototype, 'start').mockImplementation(function (this: PgBoss) {
+      started.push(this);
+      this.on('stopped', () => stopped.add(this));
+      return start.call(this);
+    });
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn', destination: { write: (line: string) => void lines.push(line) } as never });
+    try {
+      // worker.enabled: pg-boss supervises (a 2-minute interval timer that keeps the process alive).
+      const error = await createRuntime({
+        config: { logLevel: 'silent', plugins: {} }, logger: log,
+        plugins: [runnerQueue.configure({ ...OPTIONS, schema, worker: WORKER })],
+      }).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(LimitError);
+      expect((error as LimitError).code).toBe('LIMIT_RUNNER_UNAVAILABLE');
+      expect((error as LimitError).message).toMatch(/^runner-queue: cannot open the queue on 127\.0\.0\.1:5432: .*worker_id.* does not exist/);
+      expect(started).toHaveLength(1);
+      expect(stopped.has(started[0]!)).toBe(true);
+      // Nothing ran against the ended pool, nor failed to be undone.
+      expect(lines.filter((line) => !line.includes('LIMIT_RUNNER_UNAVAILABLE'))).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    }
   }, 30_000);
 });

@@ -128,18 +128,26 @@ export class Registry {
     return r.rowCount === 1;
   }
 
+  /**
+   * Runs `work` in a transaction on a connection of the pool. A connection whose ROLLBACK failed is
+   * discarded, not given back: it may still be in the failed transaction (every statement of its
+   * next user refused) or broken.
+   */
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

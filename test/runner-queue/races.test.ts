@@ -702,3 +702,25 @@ describe('runner-queue: a boot that fails part-way', () => {
     }
   }, 30_000);
 });
+
+describe("runner-queue: the registry's transactions", () => {
+  it('a connection whose ROLLBACK failed is discarded, not given back to the pool still in the failed transaction', async () => {
+    const pool = new pg.Pool({ connectionString: URL, max: 1 });
+    // The statement of the work fails (its schema does not exist) and so does the ROLLBACK after it:
+    // the ROLLBACK of the next transaction's connection is refused without being sent, as when it
+    // cannot get through, while the connection itself stays up.
+    const registry = new Registry(pool, `${SCHEMA}_none`, 2_000, 60_000);
+    pool.once('acquire', (client: pg.PoolClient) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) =>
+        args[0] === 'ROLLBACK' ? Promise.reject(new Error('the ROLLBACK did not get through')) : query(...args);
+    });
+    try {
+      await expect(registry.dropQueue('q')).rejects.toThrow(/does not exist/);
+      // The pool's next statement runs on a new connection, not on the one still in the failed transaction.
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
+});

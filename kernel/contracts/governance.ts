@@ -70,6 +70,23 @@ export interface TextView {
    * word boundaries follow ASCII ones. Throws LIMIT_RULE_INVALID for malformed triggers.
    */
   mayMatch(triggers: PatternTriggers): boolean;
+  /**
+   * The span of the text the views were built from — the `raw` view's `text`, which is
+   * `subject.text` of the rule call on the raw view (one window of a long field) — that
+   * [start, end) of this view was read from: for `raw` the span itself; for `normalized` the
+   * characters themselves (full-width, homoglyph, zero-width-split or spaced-out letters); for
+   * `decoded:rot13|caesar|tags` the enciphered characters; for `decoded:base64|hex|morse` the whole
+   * encoded run (`sourceSpan(0, view.text.length)` is where the payload is written); for
+   * `decoded:piglatin` the whole text. Spans are clamped to the texts; a view made by hand (not by
+   * the engine) maps to itself. Worked out only when called (nothing is computed for views that no
+   * rule asks).
+   *
+   * A rule on the raw view that reports something about another view (`subject.views`) passes this
+   * span to `evidenceSpan(subject, start, end)` as it is: it is in `subject.text`, and the engine
+   * shifts it into the field. A rule called on a derived view returns spans of that view's text, which
+   * the engine maps back with this method itself.
+   */
+  sourceSpan(start: number, end: number): { start: number; end: number };
 }
 
 /**

@@ -3,7 +3,7 @@
  * governance plugin's views); these rules flag the obfuscation itself: invisible characters,
  * mixed-script homoglyphs, encoded payloads, and adversarial gibberish suffixes.
  */
-import { evidenceSpan, type GovernanceRule, type RuleSubject } from 'limit-graph';
+import { type Evidence, evidenceSpan, type GovernanceRule, type RuleSubject } from 'limit-graph';
 
 const isRaw = (s: RuleSubject) => (s.view?.name ?? 'raw') === 'raw';
 
@@ -66,12 +66,20 @@ const encoded: GovernanceRule = {
     const names = [...new Set(decoded.map((v) => v.name.slice(8)))];
     // Text no reader can see has no business in a prompt or a document: it is written for the model.
     const hidden = names.includes('tags');
+    // Evidence at each payload where it is written (TextView.sourceSpan: the encoded run, the tag
+    // characters; the whole text for a cipher or Pig Latin read as a whole), hidden text first.
+    const ordered = hidden ? [...decoded.filter((v) => v.name === 'decoded:tags'), ...decoded.filter((v) => v.name !== 'decoded:tags')] : decoded;
+    const evidence: Evidence[] = [];
+    for (const v of ordered) {
+      const { start, end } = v.sourceSpan(0, v.text.length);
+      if (evidence.length < 5 && !evidence.some((e) => e.start === start && e.end === end)) evidence.push(evidenceSpan(subject, start, end));
+    }
     return [{
       ruleId: 'obfuscation.encoded-payload',
       kind: hidden ? 'Malicious' as const : 'Jailbreak' as const,
       severity: hidden ? 7 : 4,
       reason: hidden ? 'Text hidden in invisible Unicode tag characters' : `Encoded text payload (${names.join(', ')}) decodes to readable text`,
-      evidence: [evidenceSpan(subject, 0, Math.min(subject.text.length, 80))],
+      evidence,
     }];
   },
 };

@@ -709,7 +709,7 @@ function uncheckedFinding(cuts: readonly { ruleIds: readonly string[]; option: '
 
 /**
  * A finding of a derived view with its evidence in that view (field `<field>#<view>`, spans of the
- * view's text) pointed back at the field: the span of the raw text it was read from (sourceSpan),
+ * view's text) pointed back at the field: the span of the raw text it was read from (TextView.sourceSpan),
  * shifted by the window's offset, the excerpt cut from the raw text there; other evidence (carried
  * from other findings) is kept as it is. The reason notes the view.
  */

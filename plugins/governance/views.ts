@@ -437,12 +437,27 @@ class View implements TextView {
   #lexVersion = -1;
   /** Whether `text` is ASCII; undefined until needed when the caller did not know. */
   #ascii: boolean | undefined;
+  /** Where this view's characters come from in the text the views were built from (none: itself). */
+  #source: ViewSource | undefined;
 
-  constructor(name: string, text: string, lower: string, ascii: boolean | undefined) {
+  constructor(name: string, text: string, lower: string, ascii: boolean | undefined, source: ViewSource | undefined) {
     this.name = name;
     this.text = text;
     this.lower = lower;
     this.#ascii = ascii;
+    this.#source = source;
+  }
+
+  sourceSpan(start: number, end: number): { start: number; end: number } {
+    const n = this.text.length;
+    const s = clampTo(start, n);
+    const e = Math.max(s, clampTo(end, n));
+    const source = this.#source;
+    if (!source) return { start: s, end: e };
+    const span = source.map(s, e);
+    const m = source.raw.length;
+    const lo = clampTo(span.start, m);
+    return { start: lo, end: Math.max(lo, clampTo(span.end, m)) };
   }
 
   #isAscii(): boolean {
@@ -559,9 +574,12 @@ function freezeTokens(tokens: ViewToken[]): readonly ViewToken[] {
  * `ascii`: whether the text is ASCII, when the caller has checked (else it is checked when needed).
  * The view is frozen (see View): a rule that writes to it (`view.text = …`) throws.
  */
-export function makeView(name: string, text: string, ascii?: boolean): TextView {
-  return Object.freeze(new View(name, text, lowerSameLength(text), ascii));
+export function makeView(name: string, text: string, ascii?: boolean, source?: ViewSource): TextView {
+  return Object.freeze(new View(name, text, lowerSameLength(text), ascii, source));
 }
+
+/** `n` as an index of a text `length` long (NaN and negatives are 0). */
+const clampTo = (n: number, length: number): number => (n > 0 ? Math.min(Math.trunc(n), length) : 0);
 
 /**
  * `text` lower-cased, one UTF-16 unit for each of `text`'s: rules find spans in `lower` (regexes,
@@ -657,21 +675,22 @@ export function normalizeWithMap(text: string): { text: string; from: Int32Array
   return out === expected ? { text: out, from: Int32Array.from(f), to: Int32Array.from(t) } : undefined;
 }
 
-/** Maps a span of a derived view's text to the span of the subject's text it was read from. */
+/** Maps a span of a derived view's text to the span of the text it was read from (`raw`). */
 type SourceSpan = (start: number, end: number) => { start: number; end: number };
-const SOURCES = new WeakMap<TextView, SourceSpan>();
+/** A derived view's source: the text the views were built from, and how a span maps into it. */
+export interface ViewSource {
+  raw: string;
+  map: SourceSpan;
+}
 
 /**
  * The span of `raw` (the subject's text the views were built from) that [start, end) of `view`
- * was read from: the characters themselves for the normalized view (NFKC, removed zero-width
- * characters and separators mapped back), for ROT13/Caesar and for tag characters; the encoded run
- * for base64, hex and Morse; the whole text for Pig Latin. A view buildViews did not make maps to
- * the whole of `raw`.
+ * was read from: `view.sourceSpan(start, end)` (TextView.sourceSpan), clamped to `raw`.
  */
 export function sourceSpan(view: TextView, raw: string, start: number, end: number): { start: number; end: number } {
-  const map = SOURCES.get(view);
-  const span = map ? map(Math.max(0, Math.min(start, view.text.length)), Math.max(0, Math.min(end, view.text.length))) : { start: 0, end: raw.length };
-  return { start: Math.min(span.start, raw.length), end: Math.min(Math.max(span.start, span.end), raw.length) };
+  const span = view.sourceSpan(start, end);
+  const lo = Math.min(span.start, raw.length);
+  return { start: lo, end: Math.min(Math.max(lo, span.end), raw.length) };
 }
 
 function normalizedSource(raw: string): SourceSpan {
@@ -858,14 +877,8 @@ export function buildViews(text: string): readonly TextView[] {
   const normalized = normalizeText(text, ascii);
   // Normalising may turn a non-ASCII text into an ASCII one: then the view checks for itself.
   if (normalized !== undefined) {
-    const view = makeView('normalized', normalized, ascii || undefined);
-    SOURCES.set(view, normalizedSource(text));
-    views.push(view);
+    views.push(makeView('normalized', normalized, ascii || undefined, { raw: text, map: normalizedSource(text) }));
   }
-  for (const p of decodePayloads(text)) {
-    const view = makeView(`decoded:${p.codec}`, p.text);
-    SOURCES.set(view, payloadSource(p));
-    views.push(view);
-  }
+  for (const p of decodePayloads(text)) views.push(makeView(`decoded:${p.codec}`, p.text, undefined, { raw: text, map: payloadSource(p) }));
   return Object.freeze(views);
 }

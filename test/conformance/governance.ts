@@ -180,6 +180,7 @@ function ungatedView(view: TextView): TextView {
       return view.ascii;
     },
     near: (a: ReadonlySet<string>, b: ReadonlySet<string>, window: number, ordered?: boolean) => view.near(a, b, window, ordered),
+    sourceSpan: (start: number, end: number) => view.sourceSpan(start, end),
     mayMatch: (triggers: Parameters<TextView['mayMatch']>[0]) => {
       view.mayMatch(triggers);
       return true;

@@ -4,7 +4,7 @@ export const Options = z
   .object({
     /** Traces per runner kept in each rolling baseline. */
     window: z.number().int().min(5).max(100_000).default(200),
-    /** Samples a runner needs before z-scores are flagged. */
+    /** Samples a runner needs before z-scores are flagged; at most `window` (checked at setup: a baseline holds no more). */
     minSamples: z.number().int().min(2).default(20),
     /** |z| at which a metric is anomalous. */
     zThreshold: z.number().positive().default(4),

@@ -318,6 +318,12 @@ export const ChainVerification = z.object({
   /** seq of the first broken link, or null when the chain verifies. */
   brokenAt: z.number().int().nullable(),
   reason: z.string().optional(),
+  /**
+   * For a merge that verifies: what of its ancestry was not checked (verifyMergeAncestry) — an
+   * ancestor whose chain was not available (an artifact that does not hold it), or the ancestry
+   * beyond MAX_MERGE_ANCESTRY traces. Absent when everything was checked.
+   */
+  unchecked: z.array(z.string()).optional(),
 });
 export type ChainVerification = z.infer<typeof ChainVerification>;
 

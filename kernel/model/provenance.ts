@@ -121,3 +121,94 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
   if (status !== undefined && status !== trace.status) return unbound(statusAt, `the trace is ${trace.status}, but its chain's last status change (${statusAt.action}) set ${status}`);
   return chain;
 }
+
+/** The most traces of a merge's ancestry verifyMergeAncestry reads; those beyond are named `unchecked`. */
+export const MAX_MERGE_ANCESTRY = 1000;
+
+/** Where a merge's ancestry walk stands: the id of a trace whose chain it needs next. */
+type AncestryWalk = Generator<string, ChainVerification, readonly ProvenanceEntry[] | undefined>;
+
+/**
+ * The walk over a merge's ancestry (see verifyMergeAncestry): yields each trace id whose chain it
+ * needs, once, and receives that chain (undefined: not available); returns the verification.
+ */
+function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], maxTraces: number): AncestryWalk {
+  if (!own.verified) return own;
+  const chains = new Map<string, readonly ProvenanceEntry[] | undefined>([[traceId, entries]]);
+  const visited = new Set([traceId]);
+  const unchecked: string[] = [];
+  // Breadth first: each trace with the prefix of its chain the merge below it recorded (its history
+  // at that merge), and the merges it was reached through from `traceId`.
+  const queue: { id: string; held: readonly ProvenanceEntry[]; via: string[] }[] = [{ id: traceId, held: entries, via: [] }];
+  const rootMerge = entries.find((e) => e.action === 'merge');
+  walk: for (let item = queue.shift(); item; item = queue.shift()) {
+    for (const entry of item.held) {
+      if (entry.action !== 'merge') continue;
+      const parents = (entry.data as { parents?: unknown } | null | undefined)?.parents;
+      if (!Array.isArray(parents)) continue;
+      for (const head of parents as unknown[]) {
+        const { traceId: parent, seq, hash } = (head ?? {}) as { traceId?: unknown; seq?: unknown; hash?: unknown };
+        if (typeof parent !== 'string' || typeof seq !== 'number' || typeof hash !== 'string') continue;
+        if (!chains.has(parent)) chains.set(parent, yield parent);
+        const chain = chains.get(parent);
+        const merge = item.via.length === 0 ? 'this merge' : `merge ${item.id}`;
+        if (chain === undefined) {
+          unchecked.push(`${item.via.length === 0 ? 'parent' : 'ancestor'} ${parent} (recorded by ${merge}): its chain was not available`);
+          continue;
+        }
+        const held = chain.slice(0, seq + 1);
+        const prefix = verifyProvenanceChain(held);
+        const why = held.length <= seq ? `its chain has ${chain.length} entries`
+          : !prefix.verified ? `its chain is broken at seq ${prefix.brokenAt}${prefix.reason ? ` (${prefix.reason})` : ''}`
+          : held[seq]!.hash !== hash ? `its entry at seq ${seq} has hash ${held[seq]!.hash}`
+          : undefined;
+        if (why) {
+          const recorded = `(seq ${seq}, hash ${hash}): ${why}`;
+          return {
+            verified: false, length: entries.length, brokenAt: (rootMerge ?? entry).seq,
+            reason: item.via.length === 0
+              ? `parent ${parent} no longer holds the chain head the merge recorded ${recorded}`
+              : `ancestor ${parent} no longer holds the chain head merge ${item.id} recorded ${recorded}; reached through this merge's parent ${item.via.join(' → ')}`,
+          };
+        }
+        if (visited.has(parent)) continue;
+        if (visited.size >= maxTraces) {
+          unchecked.push(`the merge ancestry beyond its first ${maxTraces} traces (from ${parent}, recorded by ${merge})`);
+          break walk;
+        }
+        visited.add(parent);
+        queue.push({ id: parent, held, via: [...item.via, parent] });
+      }
+    }
+  }
+  return unchecked.length ? { ...own, unchecked } : own;
+}
+
+/**
+ * A merge bound to its whole ancestry, not only its parents: each `merge` entry's `data.parents`
+ * names each parent's chain head when the merge was made (`{ traceId, seq, hash }`, seq and hash null
+ * for a parent that had no entries), and each parent's chain must still hold that head — the entry at
+ * `seq` with `hash`, and a chain that verifies up to it. A parent that is itself a merge holds, in
+ * that prefix, its own `merge` entry with its parents' heads, which are checked the same way, and so
+ * on over the merge DAG (breadth first, each trace's chain asked of `chainOf` once, at most
+ * `maxTraces` traces): so a grandparent's history rewritten after the first merge recorded its head
+ * does not verify from a merge of that merge either. A chain's entries after the head recorded (a
+ * later quarantine) are not its history at the merge and are not checked, nor are the ancestors'
+ * trace records (their own verification binds them).
+ *
+ * `own` is the trace's own verification (verifyTraceChain or verifyProvenanceChain of `entries`):
+ * returned as is when it fails, or when every head checked holds — with `unchecked` naming the
+ * ancestors whose chains `chainOf` did not give (undefined: an artifact that does not hold them)
+ * and any ancestry beyond `maxTraces`. A head that does not hold fails the trace at its `merge`
+ * entry, `reason` naming the trace whose chain broke and the merges it was reached through.
+ */
+export function verifyMergeAncestry(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => readonly ProvenanceEntry[] | undefined, maxTraces = MAX_MERGE_ANCESTRY): ChainVerification {
+  const walk = walkMergeAncestry(own, traceId, entries, maxTraces);
+  for (let step = walk.next(); ; step = walk.next(chainOf(step.value))) if (step.done) return step.value;
+}
+
+/** verifyMergeAncestry with chains read asynchronously (from storage), one read per trace, one at a time. */
+export async function verifyMergeAncestryAsync(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => Promise<readonly ProvenanceEntry[] | undefined>, maxTraces = MAX_MERGE_ANCESTRY): Promise<ChainVerification> {
+  const walk = walkMergeAncestry(own, traceId, entries, maxTraces);
+  for (let step = walk.next(); ; step = walk.next(await chainOf(step.value))) if (step.done) return step.value;
+}

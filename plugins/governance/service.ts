@@ -14,7 +14,7 @@
  */
 import {
   DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
-  statusUnchangedOps, verifyTraceChain,
+  statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
@@ -442,7 +442,9 @@ export class GovernanceServiceImpl implements GovernanceService {
         if (violating.length) refusals.push({ parentId, reason: `blockUnsafeMerge: parent carries policy-violating flags${since} (${violating.map((f) => `${f.kind} ${f.severity} ${f.ruleId}`).join(', ')})` });
       }
       if (policy.requireProvenance) {
-        const v = verifyTraceChain(parent, await storage.listProvenance(request.tenant, parentId));
+        // A parent that is a merge: the heads it recorded of its parents, and they of theirs, too.
+        const entries = await storage.listProvenance(request.tenant, parentId);
+        const v = await verifyMergeAncestryAsync(verifyTraceChain(parent, entries), parentId, entries, (id) => storage.listProvenance(request.tenant, id));
         if (v.length === 0) refusals.push({ parentId, reason: 'requireProvenance: parent has no provenance chain' });
         else if (!v.verified) refusals.push({ parentId, reason: `requireProvenance: parent's provenance chain is broken at seq ${v.brokenAt}${v.reason ? ` (${v.reason})` : ''}` });
       }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
   ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, mapStringsDeep, sha256, toWellFormed,
-  verifyProvenanceChain, verifyTraceChain, z,
+  verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
 import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
 import { csvLines, parseCsvObjects, type CsvCell } from './csv.ts';
@@ -69,7 +69,8 @@ type BoundRecord = ChainBoundTrace & { id: string };
  * Verifies each trace's chain and the trace bound to it (verifyTraceChain); a trace with no entries
  * is reported as unverifiable, and entries of a trace the artifact does not hold by their chain alone.
  * A merge's chain also verifies only while each parent's chain the artifact holds still holds the
- * head the merge recorded (verifyMergeParents).
+ * head the merge recorded, and so on over its ancestry (verifyMergeAncestry); the ancestors the
+ * artifact does not hold are named in the chain's `unchecked`.
  */
 export function verifyChains(traces: readonly BoundRecord[], provenance: readonly ProvenanceEntry[]): Chain[] {
   const byTrace = new Map<string, ProvenanceEntry[]>();
@@ -84,46 +85,9 @@ export function verifyChains(traces: readonly BoundRecord[], provenance: readonl
     const entries = byTrace.get(traceId) ?? [];
     const trace = records.get(traceId);
     const own = trace ? verifyTraceChain(trace, entries) : verifyProvenanceChain(entries);
-    // A merge's recorded parent heads, against the parents' chains the artifact holds.
-    return { traceId, ...((own.verified && verifyMergeParents(entries, (id) => byTrace.get(id))) || own) };
+    // A merge's recorded parent heads, and theirs, against the chains the artifact holds.
+    return { traceId, ...verifyMergeAncestry(own, traceId, entries, (id) => byTrace.get(id)) };
   });
-}
-
-/**
- * The parents' chain heads a merge recorded (its `merge` entry's `data.parents`: `{ traceId, seq,
- * hash }`, seq and hash null for a parent that had no entries), checked against the parents'
- * chains as `chainOf` gives them (undefined: not available, so not checked — an artifact that does
- * not hold the parent). Each parent's chain must still hold that head — the entry at `seq` with
- * `hash`, and a chain that verifies up to it — so a parent's history rewritten, cut short or
- * replaced after the merge does not verify from the merge (a parent's later entries, a quarantine
- * say, are not its history at the merge and are not checked here). Returns the merge's
- * verification failing at its `merge` entry, naming the parent, or undefined when every head checked holds.
- */
-export function verifyMergeParents(entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => readonly ProvenanceEntry[] | undefined): ChainVerification | undefined {
-  for (const entry of entries) {
-    if (entry.action !== 'merge') continue;
-    const parents = (entry.data as { parents?: unknown } | null | undefined)?.parents;
-    if (!Array.isArray(parents)) continue;
-    for (const head of parents as unknown[]) {
-      const { traceId, seq, hash } = (head ?? {}) as { traceId?: unknown; seq?: unknown; hash?: unknown };
-      if (typeof traceId !== 'string' || typeof seq !== 'number' || typeof hash !== 'string') continue;
-      const chain = chainOf(traceId);
-      if (chain === undefined) continue;
-      const held = chain.slice(0, seq + 1);
-      const prefix = verifyProvenanceChain(held);
-      const why = held.length <= seq ? `its chain has ${chain.length} entries`
-        : !prefix.verified ? `its chain is broken at seq ${prefix.brokenAt}${prefix.reason ? ` (${prefix.reason})` : ''}`
-        : held[seq]!.hash !== hash ? `its entry at seq ${seq} has hash ${held[seq]!.hash}`
-        : undefined;
-      if (why) {
-        return {
-          verified: false, length: entries.length, brokenAt: entry.seq,
-          reason: `parent ${traceId} no longer holds the chain head the merge recorded (seq ${seq}, hash ${hash}): ${why}`,
-        };
-      }
-    }
-  }
-  return undefined;
 }
 
 /** Dotted paths of the strings (values or keys) in a record that are not well-formed Unicode, as mended. */

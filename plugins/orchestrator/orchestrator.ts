@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -14,7 +14,7 @@ import type {
   TraceDetail, TraceQuery, TaskParsed, AttributedGraph, DistortionOptions, DistortionResult, MergeCount, MergeValidation,
 } from 'limit-graph';
 import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
-import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, verifyMergeParents, type ArtifactData, type TraceSnapshot } from './artifact.ts';
+import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
@@ -912,12 +912,12 @@ export class OrchestratorService implements Orchestrator {
     return { trace, provenance, verification: await this.#verifyChain(trace, provenance), checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
   }
 
-  /** verifyTraceChain, and for a merge its parents' recorded chain heads against their chains as stored now (verifyMergeParents). */
-  async #verifyChain(trace: Trace, provenance: readonly ProvenanceEntry[]): Promise<ChainVerification> {
-    const own = verifyTraceChain(trace, provenance);
-    if (!own.verified || !provenance.some((e) => e.action === 'merge')) return own;
-    const chains = new Map(await Promise.all(trace.parentIds.map(async (id) => [id, await this.#storage.listProvenance(trace.tenant, id)] as const)));
-    return verifyMergeParents(provenance, (id) => chains.get(id) ?? []) ?? own;
+  /**
+   * verifyTraceChain, and for a merge the chain heads it recorded of its parents — and they of
+   * theirs, over its merge ancestry — against their chains as stored now (verifyMergeAncestry).
+   */
+  #verifyChain(trace: Trace, provenance: readonly ProvenanceEntry[]): Promise<ChainVerification> {
+    return verifyMergeAncestryAsync(verifyTraceChain(trace, provenance), trace.id, provenance, (id) => this.#storage.listProvenance(trace.tenant, id));
   }
 
   async #requireTrace(tenant: string, id: string): Promise<Trace> {

@@ -115,6 +115,55 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(verified.problems.join('\n')).toMatch(new RegExp(`trace ${merged.id}: provenance chain broken at seq ${mergeSeq} \\(parent ${a.id} no longer holds`));
   });
 
+  it("a merge of merges no longer verifies once a grandparent's chain stops holding the head the first merge recorded", async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'two' } })).trace;
+    const c = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'three' } })).trace;
+    const first = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
+    const second = (await orch.merge({ parentIds: [first.id, c.id], strategy: 'concat' })).trace;
+    // b is reached through both merges (a diamond): its chain is read once, its heads checked on each edge.
+    const third = (await orch.merge({ parentIds: [second.id, b.id], strategy: 'concat' })).trace;
+    for (const t of [first, second, third]) expect(await verification(t.id)).toEqual({ verified: true, length: expect.any(Number), brokenAt: null });
+    // An artifact that holds the merges but not their parents says what it did not check.
+    const partial = await orch.exportArtifact({ traceIds: [second.id, first.id], format: 'json' });
+    expect(partial.manifest.provenance.chains.find((c2) => c2.traceId === second.id)).toEqual({
+      traceId: second.id, verified: true, length: expect.any(Number), brokenAt: null,
+      unchecked: [`parent ${c.id} (recorded by this merge): its chain was not available`, `ancestor ${a.id} (recorded by merge ${first.id}): its chain was not available`, `ancestor ${b.id} (recorded by merge ${first.id}): its chain was not available`],
+    });
+    expect(orch.verifyArtifact(partial.files).ok).toBe(true);
+
+    // a (a grandparent of second) rewritten with its hashes recomputed: a verifies on its own, first
+    // (its child) does not, and neither do the merges made of first.
+    const rewritten = rechain((await orch.inspectTrace(undefined, a.id)).provenance);
+    for (const e of rewritten) db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?').run(JSON.stringify(e), e.hash, a.id, e.seq);
+    expect((await verification(a.id)).verified).toBe(true);
+    expect((await verification(first.id)).reason).toMatch(new RegExp(`^parent ${a.id} no longer holds`));
+    expect((await verification(c.id)).verified).toBe(true);
+    const head = `\\(seq \\d+, hash [0-9a-f]{64}\\): its entry at seq \\d+ has hash [0-9a-f]{64}`;
+    expect(await verification(second.id)).toMatchObject({
+      verified: false, brokenAt: await seqOf(second.id, 'merge'),
+      reason: expect.stringMatching(new RegExp(`^ancestor ${a.id} no longer holds the chain head merge ${first.id} recorded ${head}; reached through this merge's parent ${first.id}$`)),
+    });
+    expect(await verification(third.id)).toMatchObject({
+      verified: false, brokenAt: await seqOf(third.id, 'merge'),
+      reason: expect.stringMatching(new RegExp(`^ancestor ${a.id} no longer holds the chain head merge ${first.id} recorded ${head}; reached through this merge's parent ${second.id} → ${first.id}$`)),
+    });
+
+    // requireProvenance refuses a merge of first, and of second (a grandparent rewritten), naming why.
+    for (const parent of [first, second]) {
+      const error = await orch.merge({ parentIds: [parent.id, c.id], strategy: 'concat' }).then(() => undefined, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_MERGE_REFUSED'), String(error)).toBe(true);
+      const refusals = (error as { details: { refusals: { parentId: string; reason: string }[] } }).details.refusals;
+      expect(refusals).toEqual([{ parentId: parent.id, reason: expect.stringMatching(new RegExp(`^requireProvenance: parent's provenance chain is broken at seq 0 \\((parent|ancestor) ${a.id} no longer holds`)) }]);
+    }
+
+    // The session's artifact: the merges of first do not verify, naming a.
+    const art = await orch.exportArtifact({ sessionId: s.id, format: 'json' });
+    for (const m of [second, third]) expect(art.manifest.provenance.chains.find((c2) => c2.traceId === m.id)).toMatchObject({ verified: false, reason: expect.stringMatching(new RegExp(`^ancestor ${a.id} `)) });
+    expect(orch.verifyArtifact(art.files).problems.join('\n')).toMatch(new RegExp(`trace ${third.id}: provenance chain broken at seq \\d+ \\(ancestor ${a.id} no longer holds`));
+  });
+
   it('a status rewritten (a quarantined trace set back to ok), or the last entries removed, does not verify', async () => {
     const s = await orch.openSession();
     const q = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'seven' } })).trace;

@@ -177,13 +177,16 @@ export class OrchestratorService implements Orchestrator {
    * not written yet stays unwritten. So no trace of the session is written after storage says `closed`.
    */
   async #cutOff(tenant: string, id: string): Promise<void> {
-    const stragglers = [...this.#inFlight].filter((e) => e.trace?.tenant === tenant && e.trace.sessionId === id);
+    // Work that entered the session but has no trace yet (still reading its parents) is cut off too:
+    // its trace, once made, is refused at its first write (#gated).
+    const k = key(tenant, id);
+    const stragglers = [...this.#inFlight].filter((e) => e.session === k || (e.trace?.tenant === tenant && e.trace.sessionId === id));
     for (const e of stragglers) e.cutOff = true;
     await Promise.allSettled(stragglers.flatMap((e) => [...(e.writing ?? [])]));
     const error = new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed while the trace was being recorded, and it was not finished within closeWaitMs (${this.deps.options.closeWaitMs} ms)`, {
       details: { sessionId: id, tenant, closeWaitMs: this.deps.options.closeWaitMs },
     });
-    for (const e of stragglers) await this.#salvage(e.trace!, e.actor ?? this.deps.options.actor, error, e.creation, { cutOff: true });
+    for (const e of stragglers) if (e.trace) await this.#salvage(e.trace, e.actor ?? this.deps.options.actor, error, e.creation, { cutOff: true });
   }
 
   /**
@@ -281,6 +284,7 @@ export class OrchestratorService implements Orchestrator {
     let writes = this.#sessionWrites.get(k);
     if (!writes) this.#sessionWrites.set(k, (writes = new Set()));
     writes.add(done);
+    entry.session = k;
     const leave = () => {
       writes.delete(done);
       if (writes.size === 0 && this.#sessionWrites.get(k) === writes) this.#sessionWrites.delete(k);
@@ -393,6 +397,7 @@ export class OrchestratorService implements Orchestrator {
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
     live.running.set(trace.id, { controller, done });
+    entry.session = key(tenant, request.sessionId);
     try {
       if (this.#closing.has(key(tenant, request.sessionId)) || live.handle.closed) throw sessionClosed(tenant, request.sessionId);
       await this.#requireParents(tenant, request.parentIds);
@@ -1570,6 +1575,8 @@ interface InFlight {
   actor?: string;
   /** The ops that store the trace, while it is not stored yet (a recorded trace). */
   creation?: BatchOp[];
+  /** The session (key(tenant, id)) the work entered: a close of it that outlasts closeWaitMs cuts the work off, trace or not. */
+  session?: string;
   /** Set by a close of its session that did not see it finish within closeWaitMs (#cutOff): it writes nothing more. */
   cutOff?: boolean;
   /** Its writes under way (#gated), which a cut-off waits for. */

@@ -110,4 +110,35 @@ describe('work that outlasts closeWaitMs when its session closes', () => {
     expect(detail.checkpoints).toEqual([]);
     expect(detail.verification.verified).toBe(true);
   });
+
+  it.each(['run', 'recordTrace'] as const)('a %s still reading its parents (no trace yet) is cut off too: refused, nothing of it written after storage says closed', async (how) => {
+    const { orch, log } = await start(heldOutputRule().rule);
+    const s = await orch.openSession({});
+    const parent = await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'parent' } });
+    // The parents' lookup waits until the test releases it: the close's wait (closeWaitMs) runs out meanwhile.
+    const storage = rt!.resolve('storage') as Storage;
+    const getTrace = storage.getTrace.bind(storage);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const looking = new Promise<void>((resolve) => (entered = resolve));
+    storage.getTrace = async (tenant, id) => {
+      if (id === parent.trace.id) {
+        entered();
+        await released;
+      }
+      return getTrace(tenant, id);
+    };
+    const work = how === 'run'
+      ? orch.run({ sessionId: s.id, runner: 'spy', parentIds: [parent.trace.id], task: { input: 'child' } })
+      : orch.recordTrace({ sessionId: s.id, runner: 'agent', parentIds: [parent.trace.id], task: { input: 'child' }, output: { ok: true, stdout: 'x', stderr: '' } });
+    const settled = work.then((o) => o, (e: unknown) => e);
+    await looking;
+    await orch.closeSession(undefined, s.id);
+    const atClose = log.length;
+    release();
+    expect(await settled).toMatchObject({ code: 'LIMIT_SESSION_CLOSED' });
+    expect(log.slice(atClose)).toEqual([]);
+    expect((await orch.listTraces(undefined, { sessionId: s.id })).items.map((t) => t.id)).toEqual([parent.trace.id]);
+  });
 });

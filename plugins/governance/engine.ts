@@ -8,7 +8,7 @@ import type {
   Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
 } from 'limit-graph';
-import { buildViews, sourceSpan } from './views.ts';
+import { buildViews } from './views.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
 /** The highest finding severity (Severity's maximum). */
@@ -716,7 +716,8 @@ function uncheckedFinding(cuts: readonly { ruleIds: readonly string[]; option: '
 function fromView(f: Finding, raw: ViewSubject, derived: ViewSubject): Finding {
   const evidence = f.evidence.map((e) => {
     if (e.field !== derived.field) return e;
-    const span = sourceSpan(derived.view, raw.text, e.start, e.end);
+    // Clamped to the text the views were built from: raw.text (buildViews(piece)).
+    const span = derived.view.sourceSpan(e.start, e.end);
     const cut = evidenceSpan(raw, span.start, span.end);
     return { ...cut, start: cut.start + raw.offset, end: cut.end + raw.offset };
   });

@@ -13,6 +13,7 @@ import type { Logger } from './logger.ts';
 import { RunMetrics, RunOutput, SessionLimits, type HealthResult } from './model/index.ts';
 import { formatIssues } from './config/issues.ts';
 import { assertJsonSafe } from './storage-helpers.ts';
+import { isWellFormed } from './model/canonical-json.ts';
 import { SessionIdleSweeper } from './session-idle.ts';
 
 /** The codes a hosted runner's failed task carries (`RunnerFailure.code`). */
@@ -280,8 +281,8 @@ function rejectOnAbort(signal: AbortSignal): { promise: Promise<never>; stop(): 
   return { promise, stop };
 }
 
-/** String.prototype.isWellFormed: false when `s` holds half a surrogate pair (Node 20; the project's TypeScript lib predates it). */
-export const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+/** String.prototype.isWellFormed (defined beside canonicalJson, which imports nothing, so storage-helpers can use it too). */
+export { isWellFormed };
 /** String.prototype.toWellFormed: `s` with each half surrogate pair replaced by U+FFFD, as a UTF-8 encoder writes it. */
 export const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 

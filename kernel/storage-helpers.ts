@@ -14,6 +14,7 @@ import {
 } from './model/index.ts';
 import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
 import type { HealthResult } from './model/index.ts';
+import { isWellFormed } from './model/canonical-json.ts';
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
 export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
@@ -197,7 +198,7 @@ const TracePatchSchema = Trace.pick({ status: true, output: true, metrics: true,
  */
 const CounterName = z.string().min(1).max(256)
   .refine((n) => !n.includes('\0'), 'a counter name may not contain a NUL character')
-  .refine((n) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(n), 'a counter name may not contain half a surrogate pair (not well-formed Unicode)');
+  .refine((n) => isWellFormed(n), 'a counter name may not contain half a surrogate pair (not well-formed Unicode)');
 const CountersSchema = z.record(CounterName, z.number().finite());
 const TraceQuerySchema = z
   .object({

@@ -1,5 +1,9 @@
-/** A UTF-16 surrogate without its pair: RFC 8785 refuses strings holding one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * String.prototype.isWellFormed: false when `s` holds half a surrogate pair (Node 20; the project's
+ * TypeScript lib predates it). Here, in a module that imports nothing, so any kernel module can use it
+ * (RFC 8785 refuses strings holding a lone surrogate).
+ */
+export const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /**
  * Canonical JSON (RFC 8785, JCS) of what `JSON.stringify` would write for a value: object keys
@@ -24,7 +28,7 @@ function write(input: unknown, key: string, seen: Set<object>): string | undefin
   if (value instanceof Number || value instanceof String || value instanceof Boolean) value = value.valueOf();
   switch (typeof value) {
     case 'string':
-      if (LONE_SURROGATE.test(value)) throw new TypeError('Lone surrogates cannot be written as canonical JSON');
+      if (!isWellFormed(value)) throw new TypeError('Lone surrogates cannot be written as canonical JSON');
       return JSON.stringify(value);
     case 'number':
       return Number.isFinite(value) ? JSON.stringify(value) : 'null';
@@ -52,7 +56,7 @@ function write(input: unknown, key: string, seen: Set<object>): string | undefin
     for (const k of Object.keys(record).sort()) {
       const v = write(record[k], k, seen);
       if (v === undefined) continue;
-      if (LONE_SURROGATE.test(k)) throw new TypeError('Lone surrogates cannot be written as canonical JSON');
+      if (!isWellFormed(k)) throw new TypeError('Lone surrogates cannot be written as canonical JSON');
       parts.push(`${JSON.stringify(k)}:${v}`);
     }
     text = `{${parts.join(',')}}`;

@@ -77,12 +77,11 @@ export interface PresentedCredentials {
   key: string | undefined;
   /** The header the key came from (`header.authorization` or `header.x-api-key`). */
   path?: string;
-  /** True when the credential headers carry more than one different key (refused with a 400). */
-  conflict: boolean;
   /**
-   * With `conflict`: what carried the keys, for the 400 — `paths`, each credential header that
-   * carried a readable key (`header.authorization`, `header.x-api-key`; once each, in the order
-   * sent; a header with no readable key is not among them), and `detail`, a sentence naming them.
+   * Present when the credential headers carry more than one different key (refused with a 400):
+   * what carried the keys — `paths`, each credential header that carried a readable key
+   * (`header.authorization`, `header.x-api-key`; once each, in the order sent; a header with no
+   * readable key is not among them), and `detail`, a sentence naming them.
    */
   conflicting?: { paths: string[]; detail: string };
   /** The first credential header that carries no readable key (another scheme, a malformed Bearer, an empty X-API-Key). */
@@ -111,18 +110,18 @@ function malformedAuthorization(value: string): MalformedCredential {
 /**
  * The key a request presents (Bearer token or X-API-Key), or undefined. Every Authorization and
  * X-API-Key header counts (read from the raw headers: Node keeps only the first Authorization and
- * joins repeated X-API-Key values); `conflict` is true when they carry different keys, which the
+ * joins repeated X-API-Key values); `conflicting` is present when they carry different keys, which the
  * server refuses (400) rather than picking one. The same key sent twice is fine. A credential header
  * that carries no readable key is described in `malformed`, for the 401 when no key is found.
  */
 export function presentedCredentials(request: FastifyRequest): PresentedCredentials {
   const keys = new Map<string, string>();
-  /** Each credential header that carried a readable key, and how many times. */
-  const carriers = new Map<string, number>();
+  /** Each credential header that carried a readable key, in the order sent. */
+  const carriers = new Set<string>();
   let malformed: MalformedCredential | undefined;
   const carried = (key: string, path: string) => {
     if (!keys.has(key)) keys.set(key, path);
-    carriers.set(path, (carriers.get(path) ?? 0) + 1);
+    carriers.add(path);
   };
   const raw = request.raw.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -138,10 +137,9 @@ export function presentedCredentials(request: FastifyRequest): PresentedCredenti
     }
   }
   const [first] = keys;
-  const conflict = keys.size > 1;
   return {
-    key: first?.[0], ...(first ? { path: first[1] } : {}), conflict,
-    ...(conflict ? { conflicting: conflicting([...carriers.keys()]) } : {}),
+    key: first?.[0], ...(first ? { path: first[1] } : {}),
+    ...(keys.size > 1 ? { conflicting: conflicting([...carriers]) } : {}),
     ...(malformed ? { malformed } : {}),
   };
 }
@@ -156,8 +154,8 @@ function conflicting(paths: string[]): { paths: string[]; detail: string } {
 
 /** The key a request presents, or undefined (also when it presents conflicting keys). */
 export function presentedKey(request: FastifyRequest): string | undefined {
-  const { key, conflict } = presentedCredentials(request);
-  return conflict ? undefined : key;
+  const { key, conflicting } = presentedCredentials(request);
+  return conflicting ? undefined : key;
 }
 
 export function lookup(ring: KeyRing, key: string | undefined): (Principal & { name: string }) | undefined {

@@ -541,38 +541,91 @@ function rdSeriesJson(series: RdSeries): RdSeries {
 // string, an undefined-valued key (or a function) is absent, undefined in an array is null, -0 is 0,
 // a class instance or a null-prototype object is a plain object. Validation hands backends records
 // already in that form, so a create, update or append returns (and an in-memory index holds) exactly
-// what a later read returns. A record that is in it already (the common case: one walk, no copy)
-// is kept; only one holding such a value is copied through JSON once.
+// what a later read returns. One walk makes it: every subtree already in that form is kept as it is
+// (the same reference: a megabyte of stdout is never copied), and new objects and arrays are built
+// only along the paths to values that change.
 
-/** Whether `value` is what JSON.parse(JSON.stringify(value)) gives back (key order aside). `value` holds no cycle (assertJsonSafe ran). */
-function isJsonForm(value: unknown): boolean {
-  switch (typeof value) {
-    case 'string': case 'boolean': return true;
-    case 'number': return Number.isFinite(value) && !Object.is(value, -0);
-    case 'object': break;
-    default: return false; // undefined, function, symbol, bigint
-  }
-  if (value === null) return true;
-  if (Array.isArray(value)) {
-    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
-    // A hole reads as undefined: not JSON form (it is written as null).
-    for (let i = 0; i < value.length; i++) if (!isJsonForm(value[i])) return false;
-    return true;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
-  const obj = value as Obj;
-  // Object.keys lists an own `__proto__` key, and obj[key] reads its own value.
-  for (const key of Object.keys(obj)) if (!isJsonForm(obj[key])) return false;
-  return Object.getOwnPropertySymbols(obj).length === 0;
+/** What jsonForm gives for a value JSON leaves out (undefined, a function, a symbol). */
+const OMIT: unique symbol = Symbol('omitted');
+
+/** Sets `key` on a rebuilt plain object: an own `__proto__` key is defined as a data property, never assigned. */
+function putKey(out: Obj, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
 /**
- * `record` in its JSON form, as a read gives it back (see "Stored form" above): `record` itself when
- * it is in that form already, else a copy through JSON. For validated records (no cycles, BigInts or
- * non-finite numbers: assertJsonSafe); validate applies it to every record it returns.
+ * `value` as JSON.parse(JSON.stringify(value)) gives it back (keys in their order, an own
+ * `__proto__` key kept as an own key), or OMIT where JSON leaves it out; `value` itself where it is
+ * in that form already. `key` is the key it sits at (the argument of toJSON). `value` holds no cycle
+ * (assertJsonSafe ran).
+ */
+function jsonForm(value: unknown, key: string, callToJson = true): unknown {
+  switch (typeof value) {
+    case 'string': case 'boolean': return value;
+    case 'number': return Number.isFinite(value) ? (value === 0 ? 0 : value) : null; // -0 → 0, as JSON writes it
+    case 'bigint': throw new TypeError('Do not know how to serialize a BigInt');
+    case 'object': if (value === null) return null; break;
+    case 'function': break; // only its toJSON counts
+    default: return OMIT; // undefined, symbol
+  }
+  const toJson = (value as { toJSON?: unknown }).toJSON;
+  if (callToJson && typeof toJson === 'function') return jsonForm(toJson.call(value, key), key, false);
+  if (typeof value === 'function') return OMIT;
+  if (Array.isArray(value)) return arrayJsonForm(value);
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    // Boxed primitives are written as the primitive (JSON.stringify unwraps them).
+    if (value instanceof Number) return jsonForm(Number(value), key, false);
+    if (value instanceof String) return String(value);
+    if (value instanceof Boolean) return value.valueOf();
+  }
+  return objectJsonForm(value as Obj, proto === Object.prototype);
+}
+
+function arrayJsonForm(array: unknown[]): unknown[] {
+  const length = array.length;
+  let out: unknown[] | undefined = Object.getPrototypeOf(array) === Array.prototype ? undefined : [];
+  for (let i = 0; i < length; i++) {
+    const item = array[i]; // a hole reads as undefined, written as null
+    let form = jsonForm(item, String(i));
+    if (form === OMIT) form = null;
+    if (out === undefined && !Object.is(form, item)) {
+      out = [];
+      for (let j = 0; j < i; j++) out.push(array[j]);
+    }
+    out?.push(form);
+  }
+  return out ?? array;
+}
+
+function objectJsonForm(obj: Obj, plainPrototype: boolean): Obj {
+  const keys = Object.keys(obj); // own enumerable string keys, as JSON.stringify takes them (an own `__proto__` included)
+  // Another prototype (a class instance, a null-prototype object) or own symbol keys: a plain copy.
+  let out: Obj | undefined = plainPrototype && Object.getOwnPropertySymbols(obj).length === 0 ? undefined : {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const item = obj[key];
+    const form = jsonForm(item, key);
+    if (out === undefined && (form === OMIT || !Object.is(form, item))) {
+      out = {};
+      for (let j = 0; j < i; j++) putKey(out, keys[j]!, obj[keys[j]!]);
+    }
+    if (out !== undefined && form !== OMIT) putKey(out, key, form);
+  }
+  return out ?? obj;
+}
+
+/**
+ * `record` in its JSON form, as a read gives it back (see "Stored form" above): the result of
+ * JSON.parse(JSON.stringify(record)) up to key order, except that every subtree already in that
+ * form is kept by reference (`record` itself when all of it is), and only the objects and arrays on
+ * the way to a changed value are new. For validated records (no cycles, BigInts or non-finite
+ * numbers: assertJsonSafe); validate applies it to every record it returns.
  */
 export function asStored<T>(record: T): T {
-  return isJsonForm(record) ? record : (JSON.parse(JSON.stringify(record)) as T);
+  const form = jsonForm(record, '');
+  return (form === OMIT ? undefined : form) as T;
 }
 
 /**

@@ -125,31 +125,93 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
 /** The most traces of a merge's ancestry verifyMergeAncestry reads; those beyond are named `unchecked`. */
 export const MAX_MERGE_ANCESTRY = 1000;
 
-/** Where a merge's ancestry walk stands: the id of a trace whose chain it needs next. */
-type AncestryWalk = Generator<string, ChainVerification, readonly ProvenanceEntry[] | undefined>;
+/**
+ * What several merge-ancestry walks can share (mergeAncestryMemo): the outcome of each recorded head
+ * checked against its trace's chain, by (traceId, seq, hash). Share one only between walks whose
+ * `chainOf` gives the same chain for a trace each time (one artifact; one read of storage, through
+ * memoizeChainOf): a head is then checked once however many walks reach it.
+ */
+export interface MergeAncestryMemo {
+  /** `${traceId} ${seq} ${hash}` → why that head does not hold, or null when it holds. */
+  readonly heads: Map<string, string | null>;
+}
+
+/** A fresh MergeAncestryMemo, to pass to several verifyMergeAncestry(Async) calls. */
+export const mergeAncestryMemo = (): MergeAncestryMemo => ({ heads: new Map() });
 
 /**
- * The walk over a merge's ancestry (see verifyMergeAncestry): yields each trace id whose chain it
- * needs, once, and receives that chain (undefined: not available); returns the verification.
+ * `read` asked once per trace id, its answer (a promise too, while in flight) kept: one `chainOf` to
+ * share between several walks (the parents of one merge validation) so that an ancestor several of
+ * them reach is read once. Keep it no longer than the one operation it serves (it never re-reads).
  */
-function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], maxTraces: number): AncestryWalk {
+export function memoizeChainOf<T>(read: (traceId: string) => T): (traceId: string) => T {
+  const cache = new Map<string, T>();
+  return (traceId) => {
+    if (!cache.has(traceId)) cache.set(traceId, read(traceId));
+    return cache.get(traceId)!;
+  };
+}
+
+/** The most chains verifyMergeAncestryAsync reads at once. */
+const ANCESTRY_READ_CONCURRENCY = 16;
+
+type Chain = readonly ProvenanceEntry[] | undefined;
+
+/**
+ * Where a merge's ancestry walk stands: the ids of the traces whose chains it needs next — those of
+ * one breadth-first level, or its rest — to be answered with their chains in the same order.
+ */
+type AncestryWalk = Generator<readonly string[], ChainVerification, readonly Chain[]>;
+
+/** The parent heads a chain's `merge` entries recorded, in order, with the entry that recorded each. */
+function* recordedHeads(held: readonly ProvenanceEntry[]): Generator<{ entry: ProvenanceEntry; parent: string; seq: number; hash: string }> {
+  for (const entry of held) {
+    if (entry.action !== 'merge') continue;
+    const parents = (entry.data as { parents?: unknown } | null | undefined)?.parents;
+    if (!Array.isArray(parents)) continue;
+    for (const head of parents as unknown[]) {
+      const { traceId: parent, seq, hash } = (head ?? {}) as { traceId?: unknown; seq?: unknown; hash?: unknown };
+      if (typeof parent !== 'string' || typeof seq !== 'number' || typeof hash !== 'string') continue;
+      yield { entry, parent, seq, hash };
+    }
+  }
+}
+
+/**
+ * The walk over a merge's ancestry (see verifyMergeAncestry), level by level: before each
+ * breadth-first level it yields the ids of the traces that level reaches whose chains it has not
+ * read (each once, at most as many as the bound still lets it visit, and again for the rest should
+ * the level need more), and receives their chains (undefined: not available); returns the
+ * verification — the same as reading each chain the moment the walk first needs it.
+ */
+function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], maxTraces: number, memo?: MergeAncestryMemo): AncestryWalk {
   if (!own.verified) return own;
-  const chains = new Map<string, readonly ProvenanceEntry[] | undefined>([[traceId, entries]]);
+  const chains = new Map<string, Chain>([[traceId, entries]]);
   const visited = new Set([traceId]);
   const unchecked: string[] = [];
   // Breadth first: each trace with the prefix of its chain the merge below it recorded (its history
   // at that merge), and the merges it was reached through from `traceId`.
-  const queue: { id: string; held: readonly ProvenanceEntry[]; via: string[] }[] = [{ id: traceId, held: entries, via: [] }];
+  let level: { id: string; held: readonly ProvenanceEntry[]; via: string[] }[] = [{ id: traceId, held: entries, via: [] }];
   const rootMerge = entries.find((e) => e.action === 'merge');
-  walk: for (let item = queue.shift(); item; item = queue.shift()) {
-    for (const entry of item.held) {
-      if (entry.action !== 'merge') continue;
-      const parents = (entry.data as { parents?: unknown } | null | undefined)?.parents;
-      if (!Array.isArray(parents)) continue;
-      for (const head of parents as unknown[]) {
-        const { traceId: parent, seq, hash } = (head ?? {}) as { traceId?: unknown; seq?: unknown; hash?: unknown };
-        if (typeof parent !== 'string' || typeof seq !== 'number' || typeof hash !== 'string') continue;
-        if (!chains.has(parent)) chains.set(parent, yield parent);
+  while (level.length) {
+    // The chains this level needs, in the order it needs them.
+    const wanted: string[] = [];
+    const seen = new Set<string>();
+    for (const item of level) {
+      for (const { parent } of recordedHeads(item.held)) if (!chains.has(parent) && !seen.has(parent)) (seen.add(parent), wanted.push(parent));
+    }
+    let asked = 0;
+    const next: typeof level = [];
+    for (const item of level) {
+      for (const { entry, parent, seq, hash } of recordedHeads(item.held)) {
+        if (!chains.has(parent)) {
+          // The walk reads no further than it visits: at most the traces the bound still admits
+          // (one more names what lies beyond), those not available aside, which it asks for again.
+          const ids = wanted.slice(asked, asked + Math.max(1, maxTraces - visited.size + 1));
+          asked += ids.length;
+          const got = yield ids;
+          ids.forEach((id, i) => chains.set(id, got[i]));
+        }
         const chain = chains.get(parent);
         const merge = item.via.length === 0 ? 'this merge' : `merge ${item.id}`;
         if (chain === undefined) {
@@ -157,12 +219,17 @@ function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: re
           continue;
         }
         const held = chain.slice(0, seq + 1);
-        const prefix = verifyProvenanceChain(held);
-        const why = held.length <= seq ? `its chain has ${chain.length} entries`
-          : !prefix.verified ? `its chain is broken at seq ${prefix.brokenAt}${prefix.reason ? ` (${prefix.reason})` : ''}`
-          : held[seq]!.hash !== hash ? `its entry at seq ${seq} has hash ${held[seq]!.hash}`
-          : undefined;
-        if (why) {
+        const key = `${parent} ${seq} ${hash}`;
+        let why = memo?.heads.get(key);
+        if (why === undefined) {
+          const prefix = verifyProvenanceChain(held);
+          why = held.length <= seq ? `its chain has ${chain.length} entries`
+            : !prefix.verified ? `its chain is broken at seq ${prefix.brokenAt}${prefix.reason ? ` (${prefix.reason})` : ''}`
+            : held[seq]!.hash !== hash ? `its entry at seq ${seq} has hash ${held[seq]!.hash}`
+            : null;
+          memo?.heads.set(key, why);
+        }
+        if (why !== null) {
           const recorded = `(seq ${seq}, hash ${hash}): ${why}`;
           return {
             verified: false, length: entries.length, brokenAt: (rootMerge ?? entry).seq,
@@ -174,12 +241,13 @@ function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: re
         if (visited.has(parent)) continue;
         if (visited.size >= maxTraces) {
           unchecked.push(`the merge ancestry beyond its first ${maxTraces} traces (from ${parent}, recorded by ${merge})`);
-          break walk;
+          return { ...own, unchecked };
         }
         visited.add(parent);
-        queue.push({ id: parent, held, via: [...item.via, parent] });
+        next.push({ id: parent, held, via: [...item.via, parent] });
       }
     }
+    level = next;
   }
   return unchecked.length ? { ...own, unchecked } : own;
 }
@@ -201,14 +269,36 @@ function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: re
  * ancestors whose chains `chainOf` did not give (undefined: an artifact that does not hold them)
  * and any ancestry beyond `maxTraces`. A head that does not hold fails the trace at its `merge`
  * entry, `reason` naming the trace whose chain broke and the merges it was reached through.
+ *
+ * Several walks over chains that do not change between them (every trace of an artifact) can share
+ * one `memo` (mergeAncestryMemo), so that each recorded head is checked once, not once per descendant.
  */
-export function verifyMergeAncestry(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => readonly ProvenanceEntry[] | undefined, maxTraces = MAX_MERGE_ANCESTRY): ChainVerification {
-  const walk = walkMergeAncestry(own, traceId, entries, maxTraces);
-  for (let step = walk.next(); ; step = walk.next(chainOf(step.value))) if (step.done) return step.value;
+export function verifyMergeAncestry(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => Chain, maxTraces = MAX_MERGE_ANCESTRY, memo?: MergeAncestryMemo): ChainVerification {
+  const walk = walkMergeAncestry(own, traceId, entries, maxTraces, memo);
+  for (let step = walk.next(); ; step = walk.next(step.value.map(chainOf))) if (step.done) return step.value;
 }
 
-/** verifyMergeAncestry with chains read asynchronously (from storage), one read per trace, one at a time. */
-export async function verifyMergeAncestryAsync(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => Promise<readonly ProvenanceEntry[] | undefined>, maxTraces = MAX_MERGE_ANCESTRY): Promise<ChainVerification> {
-  const walk = walkMergeAncestry(own, traceId, entries, maxTraces);
-  for (let step = walk.next(); ; step = walk.next(await chainOf(step.value))) if (step.done) return step.value;
+/**
+ * verifyMergeAncestry with chains read asynchronously (from storage): level by level, the chains of
+ * one breadth-first level read together (at most 16 at once), so a merge of N parents waits for one
+ * round of reads, not N. Walks of one operation (the parents of a merge validation) can share one
+ * `chainOf` (memoizeChainOf), so that an ancestor several of them reach is read once, and one `memo`.
+ */
+export async function verifyMergeAncestryAsync(own: ChainVerification, traceId: string, entries: readonly ProvenanceEntry[], chainOf: (traceId: string) => Promise<Chain>, maxTraces = MAX_MERGE_ANCESTRY, memo?: MergeAncestryMemo): Promise<ChainVerification> {
+  const walk = walkMergeAncestry(own, traceId, entries, maxTraces, memo);
+  for (let step = walk.next(); ; step = walk.next(await readAll(step.value, chainOf))) if (step.done) return step.value;
+}
+
+/** chainOf of each id, in order, at most ANCESTRY_READ_CONCURRENCY in flight. */
+async function readAll(ids: readonly string[], chainOf: (traceId: string) => Promise<Chain>): Promise<Chain[]> {
+  const out: Chain[] = new Array(ids.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const i = next++;
+      out[i] = await chainOf(ids[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ANCESTRY_READ_CONCURRENCY, ids.length) }, worker));
+  return out;
 }

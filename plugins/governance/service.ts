@@ -14,7 +14,7 @@
  */
 import {
   DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
-  statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain,
+  memoizeChainOf, mergeAncestryMemo, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
@@ -426,6 +426,10 @@ export class GovernanceServiceImpl implements GovernanceService {
     const engine = this.deps.engine();
     const policy = engine.policy;
     const refusals: MergeValidation['refusals'] = [];
+    // One read of each chain for the whole validation: an ancestor several parents reach (or a
+    // parent that is another's ancestor) is read, and each head it holds checked, once.
+    const chainOf = memoizeChainOf((id: string) => storage.listProvenance(request.tenant, id));
+    const memo = mergeAncestryMemo();
     for (const parentId of request.parentIds) {
       const parent = await storage.getTrace(request.tenant, parentId);
       if (!parent) {
@@ -443,8 +447,8 @@ export class GovernanceServiceImpl implements GovernanceService {
       }
       if (policy.requireProvenance) {
         // A parent that is a merge: the heads it recorded of its parents, and they of theirs, too.
-        const entries = await storage.listProvenance(request.tenant, parentId);
-        const v = await verifyMergeAncestryAsync(verifyTraceChain(parent, entries), parentId, entries, (id) => storage.listProvenance(request.tenant, id));
+        const entries = await chainOf(parentId);
+        const v = await verifyMergeAncestryAsync(verifyTraceChain(parent, entries), parentId, entries, chainOf, undefined, memo);
         if (v.length === 0) refusals.push({ parentId, reason: 'requireProvenance: parent has no provenance chain' });
         else if (!v.verified) refusals.push({ parentId, reason: `requireProvenance: parent's provenance chain is broken at seq ${v.brokenAt}${v.reason ? ` (${v.reason})` : ''}` });
       }

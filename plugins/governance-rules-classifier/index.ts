@@ -25,6 +25,6 @@ export default defineRulePack({
         plugin: ctx.name, details: { option: ['highProbability'] }, fix: 'Set highProbability at least as high as minProbability.',
       });
     }
-    return [createClassifierRule(readModel(options.modelPath ?? MODEL_FILE), options)];
+    return [createClassifierRule(options.modelPath === undefined ? readModel(MODEL_FILE) : readModel(options.modelPath, { plugin: ctx.name, name: 'modelPath' }), options)];
   },
 });

@@ -18,17 +18,45 @@ const HIGH_SEVERITY = 6;
 /** The flag of each attack class. */
 const KIND = { harmful: 'Unsafe', jailbreak: 'Jailbreak', injection: 'Malicious' } as const;
 
-/** Reads and checks a model file, naming the file in every error. */
-export function readModel(file: string): LoadedModel {
-  let model: LinearModel;
+/** Why a model file could not be read, in words: missing, not a file, not readable, or the system's reason. */
+function unreadable(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return code === 'ENOENT' ? 'no such file'
+    : code === 'EISDIR' ? 'it is a directory, not a file'
+      : code === 'EACCES' || code === 'EPERM' ? `it is not readable (${code}: permission denied)`
+        : `it is unreadable (${message})`;
+}
+
+/**
+ * Reads and checks a model file, naming the file in every error. `option` is set when the file came
+ * from the plugin's options (`modelPath`): then a file that cannot be read or is not a model is an
+ * options error (LIMIT_PLUGIN_OPTIONS_INVALID with details.option, so the loader names where the
+ * option was set); without it (the shipped model) it is a setup failure.
+ */
+export function readModel(file: string, option?: { plugin: string; name: 'modelPath' }): LoadedModel {
+  const refuse = (message: string, fix: string): never => {
+    throw option
+      ? new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${option.plugin}: ${option.name} ${message}`, {
+        plugin: option.plugin, details: { option: [option.name], file }, fix: `${fix} Or leave ${option.name} out for the shipped model.`,
+      })
+      : new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: ${message}`, { plugin: 'governance-rules-classifier', details: { file }, fix });
+  };
+  const retrain = 'Retrain it with plugins/governance-rules-classifier/train.ts.';
+  let text: string;
   try {
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as LinearModel | LinearModelV1;
-    model = stored?.version === 1 && stored.weights !== null && typeof stored.weights === 'object' && !Array.isArray(stored.weights) ? upgrade(stored) : stored as LinearModel;
+    text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: cannot read the model ${file}: ${(error as Error).message}`, {
-      plugin: 'governance-rules-classifier', fix: 'Point modelPath at a file written by plugins/governance-rules-classifier/train.ts, or leave it out for the shipped model.',
-    });
+    return refuse(`cannot read the model ${file}: ${unreadable(error)}`,
+      option ? `Point ${option.name} at a readable file written by plugins/governance-rules-classifier/train.ts (a relative path is read from ${process.cwd()}).` : 'Reinstall the package, or rebuild it (`npm run build` copies model.json beside the compiled code).');
   }
+  let stored: LinearModel | LinearModelV1;
+  try {
+    stored = JSON.parse(text) as LinearModel | LinearModelV1;
+  } catch (error) {
+    return refuse(`cannot read the model ${file}: it is not JSON (${(error as Error).message})`,
+      option ? `Point ${option.name} at a model file written by plugins/governance-rules-classifier/train.ts.` : retrain);
+  }
+  const model = stored?.version === 1 && stored.weights !== null && typeof stored.weights === 'object' && !Array.isArray(stored.weights) ? upgrade(stored) : stored as LinearModel;
   const problem = model?.format !== 'limit-graph/linear-text-classifier' ? 'format is not limit-graph/linear-text-classifier'
     : (model.version as number) === 1 ? 'version 1 weights must map each feature to its weight row'
       : model.version !== 2 ? `version ${String(model.version)} is neither 1 nor 2`
@@ -38,11 +66,7 @@ export function readModel(file: string): LoadedModel {
             : !Array.isArray(model.weights) || model.weights.length !== model.features.length * CLASSES.length || !model.weights.every(Number.isFinite)
               ? `weights must hold ${CLASSES.length} finite numbers per feature (${model.features.length * CLASSES.length})`
               : undefined;
-  if (problem) {
-    throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `governance-rules-classifier: the model ${file} is invalid: ${problem}`, {
-      plugin: 'governance-rules-classifier', fix: 'Retrain it with plugins/governance-rules-classifier/train.ts.',
-    });
-  }
+  if (problem) refuse(`the model ${file} is invalid: ${problem}`, retrain);
   return load(model);
 }
 

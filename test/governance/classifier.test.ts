@@ -4,11 +4,12 @@
  * model says in the review band, with the words that weighed most, and refuses bad options and
  * model files by name.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime, mulberry32 } from 'limit-graph';
+import { failure, tempProject } from '../helpers/temp-project.ts';
 import { MODEL_FILE } from '../../plugins/governance-rules-classifier/index.ts';
 import { readModel } from '../../plugins/governance-rules-classifier/rules.ts';
 import { CLASSES, features, load, type LinearModel, predictWords } from '../../plugins/governance-rules-classifier/model.ts';
@@ -111,18 +112,60 @@ describe('classifier.linear', () => {
     expect(await at(Math.min(0.999999, attack + (1 - attack) / 2), 0.9999999)).toEqual([]);
   });
 
-  it('refuses highProbability below minProbability, and a model file that is missing or not a model, naming it', async () => {
+  it('refuses highProbability below minProbability, and a modelPath that is missing, unreadable or not a model, as an options error naming the option, the file and why', async () => {
     const start = (options: Record<string, unknown>) => createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-classifier': options, governance: { packs: ['classifier'] } } } });
     await expect(start({ minProbability: 0.99, highProbability: 0.98 })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('highProbability 0.98 is below minProbability 0.99') });
-    await expect(start({ modelPath: '/nonexistent/model.json' })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', message: expect.stringContaining('cannot read the model /nonexistent/model.json') });
+    const refused = async (modelPath: string, reason: string) => {
+      const error = await failure(start({ modelPath }));
+      expect(error).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', plugin: 'governance-rules-classifier', details: { option: ['modelPath'], file: modelPath, origin: { label: 'plugins.governance-rules-classifier.modelPath' } } });
+      expect(error.message).toMatch(/› plugins\.governance-rules-classifier\.modelPath: governance-rules-classifier: modelPath /);
+      expect(error.message).toContain(reason);
+      expect(error.fix).toMatch(/modelPath/);
+    };
+    await refused('/nonexistent/model.json', 'cannot read the model /nonexistent/model.json: no such file');
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-clf-'));
+    await refused(dir, `cannot read the model ${dir}: it is a directory, not a file`);
     const bad = path.join(dir, 'model.json');
+    writeFileSync(bad, '{"format": ');
+    await refused(bad, `cannot read the model ${bad}: it is not JSON (`);
+    writeFileSync(bad, JSON.stringify({ ...shipped, format: 'other' }));
+    await refused(bad, `the model ${bad} is invalid: format is not limit-graph/linear-text-classifier`);
+    writeFileSync(bad, JSON.stringify({ ...shipped, version: 3 }));
+    await refused(bad, `the model ${bad} is invalid: version 3 is neither 1 nor 2`);
     writeFileSync(bad, JSON.stringify({ ...shipped, classes: ['benign', 'harmful'] }));
-    await expect(start({ modelPath: bad })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_FAILED', message: expect.stringContaining(`the model ${bad} is invalid: classes must be ${CLASSES.join(', ')}`) });
+    await refused(bad, `the model ${bad} is invalid: classes must be ${CLASSES.join(', ')}`);
     writeFileSync(bad, JSON.stringify({ ...shipped, weights: shipped.weights.slice(1) }));
-    await expect(start({ modelPath: bad })).rejects.toMatchObject({ message: expect.stringContaining(`weights must hold 4 finite numbers per feature (${shipped.features.length * 4})`) });
+    await refused(bad, `weights must hold 4 finite numbers per feature (${shipped.features.length * 4})`);
     writeFileSync(bad, JSON.stringify({ ...shipped, version: 1 }));
-    await expect(start({ modelPath: bad })).rejects.toMatchObject({ message: expect.stringContaining('version 1 weights must map each feature to its weight row') });
+    await refused(bad, 'version 1 weights must map each feature to its weight row');
+    if (process.getuid?.() !== 0) {
+      writeFileSync(bad, JSON.stringify(shipped));
+      chmodSync(bad, 0o000);
+      await refused(bad, `cannot read the model ${bad}: it is not readable (EACCES`);
+    }
+  });
+
+  describe('modelPath from a file', () => {
+    const project = tempProject('limit-clf-origin-', { 'package.json': '{ "type": "module" }' });
+    it('names the config file or preset that set modelPath', async () => {
+      project.write('limit.config.ts', `export default { logLevel: 'silent', plugins: { 'governance-rules-classifier': { modelPath: '/nonexistent/model.json' }, governance: { packs: ['classifier'] } } };`);
+      const fromConfig = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+      expect(fromConfig.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+      expect(fromConfig.message).toBe('limit.config.ts › plugins.governance-rules-classifier.modelPath: governance-rules-classifier: modelPath cannot read the model /nonexistent/model.json: no such file');
+      expect(fromConfig.details).toMatchObject({ option: ['modelPath'], origin: { source: 'limit.config.ts', label: 'plugins.governance-rules-classifier.modelPath' } });
+      project.write('presets/mine.ts', `export default { plugins: { 'governance-rules-classifier': { modelPath: '/nonexistent/model.json' }, governance: { packs: ['classifier'] } } };`);
+      project.write('limit.config.ts', `export default { extends: './presets/mine.ts', logLevel: 'silent' };`);
+      const fromPreset = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+      expect(fromPreset.message).toMatch(/^presets\/mine\.ts › plugins\.governance-rules-classifier\.modelPath: /);
+    });
+  });
+
+  it('keeps a broken shipped model a setup failure (it is no option of the user)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-clf-'));
+    expect(() => readModel(path.join(dir, 'model.json'))).toThrow(expect.objectContaining({ code: 'LIMIT_PLUGIN_SETUP_FAILED', message: expect.stringContaining('no such file') }));
+    const bad = path.join(dir, 'model.json');
+    writeFileSync(bad, JSON.stringify({ ...shipped, version: 3 }));
+    expect(() => readModel(bad)).toThrow(expect.objectContaining({ code: 'LIMIT_PLUGIN_SETUP_FAILED', message: expect.stringContaining('version 3 is neither 1 nor 2') }));
   });
 
   it('reads a version 1 model (feature → weight row) as the same model', async () => {

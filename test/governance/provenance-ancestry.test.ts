@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRuntime, hashProvenance, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage } from 'limit-graph';
-import { spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
+import { createRuntime, type Orchestrator, type Runtime, type Storage } from 'limit-graph';
+import { rechain, spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
 
 describe('provenance.chain: a parent that is a merge of merges', () => {
   let dir: string;
@@ -45,17 +45,6 @@ describe('provenance.chain: a parent that is a merge of merges', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A chain with its first entry's actor changed and every hash recomputed: it verifies on its own, with other hashes. */
-  const rechain = (entries: ProvenanceEntry[]): ProvenanceEntry[] => {
-    let prevHash = '0'.repeat(64);
-    return entries.map((e, i) => {
-      const body = { ...e, ...(i === 0 ? { actor: 'mallory' } : {}), prevHash };
-      delete (body as Partial<ProvenanceEntry>).hash;
-      const entry = { ...body, hash: hashProvenance(body) } as ProvenanceEntry;
-      prevHash = entry.hash;
-      return entry;
-    });
-  };
   const unverified = (findings: readonly { kind: string }[] | undefined) => (findings ?? []).filter((f) => f.kind === 'Unverified');
 
   it("flags a child of second = merge(first = merge(a, b), c) once a's chain is rewritten, reading each chain once", async () => {

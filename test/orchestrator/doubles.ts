@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
-  LimitError, applyTracePatch, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep, validate, verifyProvenanceChain,
+  LimitError, applyTracePatch, hashProvenance, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep, validate, verifyProvenanceChain,
   compareNewestFirst,
 } from 'limit-graph';
 import type {
@@ -268,5 +268,20 @@ export function spyRunnerPlugin(runner: SpyRunner, pluginName = `test-runner-${r
     setup(ctx) {
       ctx.provide(`runner:${runner.name}`, runner);
     },
+  });
+}
+
+/**
+ * A forged history for tamper tests: `entries` (a trace's chain) with its first entry's actor changed
+ * and every hash recomputed, so that it verifies on its own, with other hashes than those recorded.
+ */
+export function rechain(entries: ProvenanceEntry[]): ProvenanceEntry[] {
+  let prevHash = '0'.repeat(64);
+  return entries.map((e, i) => {
+    const body = { ...e, ...(i === 0 ? { actor: 'mallory' } : {}), prevHash };
+    delete (body as Partial<ProvenanceEntry>).hash;
+    const entry = { ...body, hash: hashProvenance(body) } as ProvenanceEntry;
+    prevHash = entry.hash;
+    return entry;
   });
 }

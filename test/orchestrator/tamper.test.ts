@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, createRuntime, hashProvenance, isLimitError, nextProvenanceEntry, sha256, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
+import { canonicalJson, createRuntime, isLimitError, nextProvenanceEntry, sha256, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
-import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 describe('a trace rewritten in storage no longer verifies', () => {
   let dir: string;
@@ -67,17 +67,6 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(JSON.stringify((error as { details: unknown }).details)).toMatch(/requireProvenance: .*output/);
   });
 
-  /** A chain with its first entry's actor changed and every hash recomputed: it verifies on its own, with other hashes. */
-  const rechain = (entries: ProvenanceEntry[]): ProvenanceEntry[] => {
-    let prevHash = '0'.repeat(64);
-    return entries.map((e, i) => {
-      const body = { ...e, ...(i === 0 ? { actor: 'mallory' } : {}), prevHash };
-      delete (body as Partial<ProvenanceEntry>).hash;
-      const entry = { ...body, hash: hashProvenance(body) } as ProvenanceEntry;
-      prevHash = entry.hash;
-      return entry;
-    });
-  };
 
   it("a merge no longer verifies once a parent's chain stops holding the head the merge recorded", async () => {
     const s = await orch.openSession();

@@ -814,12 +814,20 @@ export function serializeRecord(value: unknown, what: string, maxBytes: number =
   return text;
 }
 
+/**
+ * The UTF-8 size of `json` when it exceeds `maxBytes`, else undefined. Cheap bound first: UTF-8 is
+ * at most 3 bytes per UTF-16 unit, so short strings need no count.
+ */
+export function bytesOverLimit(json: string, maxBytes: number): number | undefined {
+  if (json.length * 3 <= maxBytes) return undefined;
+  const bytes = Buffer.byteLength(json, 'utf8');
+  return bytes > maxBytes ? bytes : undefined;
+}
+
 /** Throws LIMIT_PAYLOAD_TOO_LARGE when the UTF-8 size of `json` exceeds `maxBytes`. */
 export function assertRecordSize(json: string, what: string, maxBytes: number = DEFAULT_MAX_RECORD_BYTES): void {
-  // Cheap bound first: UTF-8 is at most 3 bytes per UTF-16 unit, so short strings need no count.
-  if (json.length * 3 <= maxBytes) return;
-  const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes > maxBytes) throw tooLarge(what, bytes, maxBytes);
+  const bytes = bytesOverLimit(json, maxBytes);
+  if (bytes !== undefined) throw tooLarge(what, bytes, maxBytes);
 }
 
 function tooLarge(what: string, bytes: number, maxBytes: number): LimitError {

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -810,10 +810,8 @@ export class OrchestratorService implements Orchestrator {
   #assertTraceFits(trace: Trace, what: 'run' | 'recorded trace'): void {
     const maxBytes = this.#storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const { flags: _flags, ...record } = { ...trace, status: 'quarantined' as const, completedAt: now() };
-    const json = JSON.stringify(record);
-    if (json.length * 3 <= maxBytes) return;
-    const bytes = Buffer.byteLength(json, 'utf8');
-    if (bytes <= maxBytes) return;
+    const bytes = bytesOverLimit(JSON.stringify(record), maxBytes);
+    if (bytes === undefined) return;
     const sizes = traceFieldSizes(trace);
     const field = Object.entries(sizes).reduce((a, b) => (b[1] > a[1] ? b : a))[0];
     const list = Object.entries(sizes).map(([f, n]) => `${f} ${n}`).join(', ');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRuntime, type Orchestrator, type Runtime, type Storage } from 'limit-graph';
-import { rechain, spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
+import { forgeStoredChain, mergeOfMerges, spyRunner, spyRunnerPlugin } from '../orchestrator/doubles.ts';
 
 describe('provenance.chain: a parent that is a merge of merges', () => {
   let dir: string;
@@ -49,11 +49,7 @@ describe('provenance.chain: a parent that is a merge of merges', () => {
 
   it("flags a child of second = merge(first = merge(a, b), c) once a's chain is rewritten, reading each chain once", async () => {
     const s = await orch.openSession();
-    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
-    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'two' } })).trace;
-    const c = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'three' } })).trace;
-    const first = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
-    const second = (await orch.merge({ parentIds: [first.id, c.id], strategy: 'concat' })).trace;
+    const { a, b, c, first, second } = await mergeOfMerges(orch, s.id);
     const record = (parentIds: string[], input: string) => orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input }, output: { ok: true, stdout: 'ok', stderr: '' }, parentIds });
 
     // Clean: nothing flagged; second and b (b also reached through first) each read once.
@@ -64,8 +60,7 @@ describe('provenance.chain: a parent that is a merge of merges', () => {
 
     // a (a grandparent of second) rewritten with its hashes recomputed: a and second verify on their
     // own; second's ancestry does not.
-    const rewritten = rechain((await orch.inspectTrace(undefined, a.id)).provenance);
-    for (const e of rewritten) db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?').run(JSON.stringify(e), e.hash, a.id, e.seq);
+    await forgeStoredChain(db, orch, a.id);
     const child = await record([second.id, c.id], 'after the rewrite');
     const head = `\\(seq \\d+, hash [0-9a-f]{64}\\): its entry at seq \\d+ has hash [0-9a-f]{64}`;
     expect(unverified(child.verdicts.input?.findings)).toEqual([expect.objectContaining({

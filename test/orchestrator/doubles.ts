@@ -9,7 +9,7 @@ import {
   compareNewestFirst,
 } from 'limit-graph';
 import type {
-  Checkpoint, Counters, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, ProvenanceEntry, ProvenanceInput, QuarantineState, RdSeries,
+  Checkpoint, Counters, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, Orchestrator, ProvenanceEntry, ProvenanceInput, QuarantineState, RdSeries,
   Runner, RunResult, Session, Storage, Surface, TaskParsed, Trace, TracePatch, TraceStatus,
 } from 'limit-graph';
 
@@ -284,4 +284,24 @@ export function rechain(entries: ProvenanceEntry[]): ProvenanceEntry[] {
     prevHash = entry.hash;
     return entry;
   });
+}
+
+/**
+ * `traceId`'s chain in a SQLite store forged in place (rechain: its hashes recomputed, so it verifies
+ * on its own), through `db`, a better-sqlite3 connection to the store's file.
+ */
+export async function forgeStoredChain(db: { prepare(sql: string): { run(...args: unknown[]): unknown } }, orch: Orchestrator, traceId: string): Promise<void> {
+  const update = db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?');
+  for (const e of rechain((await orch.inspectTrace(undefined, traceId)).provenance)) update.run(JSON.stringify(e), e.hash, traceId, e.seq);
+}
+
+/** Three runs a, b, c of session `sessionId` and second = merge(first = merge(a, b), c). */
+export async function mergeOfMerges(orch: Orchestrator, sessionId: string): Promise<Record<'a' | 'b' | 'c' | 'first' | 'second', Trace>> {
+  const run = async (input: string) => (await orch.run({ sessionId, runner: 'spy', task: { input } })).trace;
+  const a = await run('one');
+  const b = await run('two');
+  const c = await run('three');
+  const first = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
+  const second = (await orch.merge({ parentIds: [first.id, c.id], strategy: 'concat' })).trace;
+  return { a, b, c, first, second };
 }

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, createRuntime, isLimitError, nextProvenanceEntry, sha256, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
-import { rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { forgeStoredChain, mergeOfMerges, rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 describe('a trace rewritten in storage no longer verifies', () => {
   let dir: string;
@@ -80,8 +80,7 @@ describe('a trace rewritten in storage no longer verifies', () => {
     expect(orch.verifyArtifact(clean.files).ok).toBe(true);
 
     // a's history rewritten in storage with its hashes recomputed: a verifies on its own, the merge does not.
-    const rewritten = rechain((await orch.inspectTrace(undefined, a.id)).provenance);
-    for (const e of rewritten) db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?').run(JSON.stringify(e), e.hash, a.id, e.seq);
+    await forgeStoredChain(db, orch, a.id);
     expect((await verification(a.id)).verified).toBe(true);
     const mergeSeq = await seqOf(merged.id, 'merge');
     expect(await verification(merged.id)).toMatchObject({ verified: false, brokenAt: mergeSeq, reason: expect.stringMatching(new RegExp(`^parent ${a.id} no longer holds the chain head the merge recorded \\(seq \\d+, hash [0-9a-f]{64}\\): its entry at seq \\d+ has hash`)) });
@@ -106,11 +105,7 @@ describe('a trace rewritten in storage no longer verifies', () => {
 
   it("a merge of merges no longer verifies once a grandparent's chain stops holding the head the first merge recorded", async () => {
     const s = await orch.openSession();
-    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
-    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'two' } })).trace;
-    const c = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'three' } })).trace;
-    const first = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
-    const second = (await orch.merge({ parentIds: [first.id, c.id], strategy: 'concat' })).trace;
+    const { a, b, c, first, second } = await mergeOfMerges(orch, s.id);
     // b is reached through both merges (a diamond): its chain is read once, its heads checked on each edge.
     const third = (await orch.merge({ parentIds: [second.id, b.id], strategy: 'concat' })).trace;
     for (const t of [first, second, third]) expect(await verification(t.id)).toEqual({ verified: true, length: expect.any(Number), brokenAt: null });
@@ -124,8 +119,7 @@ describe('a trace rewritten in storage no longer verifies', () => {
 
     // a (a grandparent of second) rewritten with its hashes recomputed: a verifies on its own, first
     // (its child) does not, and neither do the merges made of first.
-    const rewritten = rechain((await orch.inspectTrace(undefined, a.id)).provenance);
-    for (const e of rewritten) db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?').run(JSON.stringify(e), e.hash, a.id, e.seq);
+    await forgeStoredChain(db, orch, a.id);
     expect((await verification(a.id)).verified).toBe(true);
     expect((await verification(first.id)).reason).toMatch(new RegExp(`^parent ${a.id} no longer holds`));
     expect((await verification(c.id)).verified).toBe(true);

@@ -199,7 +199,10 @@ export interface RateModel {
   gaussianRate(D: number, source: GaussianSource): number;
   /** Gaussian D(R) = σ²·2^(−2R), R in bits; R = +∞ gives 0. */
   gaussianDistortion(R: number, source: GaussianSource): number;
-  /** Blahut–Arimoto: one point of the R(D) curve for slope parameter β ≥ 0. */
+  /**
+   * Blahut–Arimoto: one point of the R(D) curve for slope parameter β ≥ 0. `options` (here and in
+   * rateAtDistortion, curve) override only the keys they give; the model's defaults fill the rest.
+   */
   blahutArimoto(source: DiscreteSource, beta: number, options?: BlahutArimotoOptions): BlahutArimotoPoint;
   /** R(D) at a target distortion; 0 for D ≥ D_max. */
   rateAtDistortion(source: DiscreteSource, D: number, options?: BlahutArimotoOptions): RateAtDistortion;

@@ -3,12 +3,12 @@
  * Blahut–Arimoto for discrete sources with any distortion matrix, and operational rates (tokens,
  * bytes, cost) taken as given. Provides `rate:shannon` (the kernel's RateModel). See README.md.
  */
-import { definePlugin, type GaussianSource, type RateModel } from 'limit-graph';
+import { definePlugin, mergeCallOptions, type GaussianSource, type RateModel } from 'limit-graph';
 import type { z } from 'zod';
 import { type BaOptions, type DiscreteSource, blahutArimoto, prepareSource, rateAtDistortion, rdCurve } from './blahut.ts';
 import { type Ddof, estimateVariance, gaussianDistortion, gaussianRate } from './gaussian.ts';
 import { type RateUnit, operationalRate } from './operational.ts';
-import { RdRateOptions } from './options.ts';
+import { RdRateCallOptions, RdRateOptions } from './options.ts';
 import { registerRateCommand } from './cli.ts';
 
 export { blahutArimoto, entropyBits, prepareSource, rateAtDistortion, rdCurve } from './blahut.ts';
@@ -17,7 +17,7 @@ export { estimateVariance, gaussianDistortion, gaussianRate, gaussianRateFromSam
 export type { Ddof, VarianceEstimate } from './gaussian.ts';
 export { operationalRate, operationalRates } from './operational.ts';
 export type { OperationalRate, RateUnit } from './operational.ts';
-export { RdRateOptions } from './options.ts';
+export { RdRateCallOptions, RdRateOptions } from './options.ts';
 
 /** The `rate:shannon` service: the kernel's RateModel with this plugin's resolved options as defaults. */
 export interface RateService extends RateModel {
@@ -35,7 +35,10 @@ declare module 'limit-graph' {
 }
 
 export function createRateService(defaults: RdRateOptions): RateService {
-  const ba = (o?: BaOptions): BaOptions => ({ tol: defaults.tol, maxIter: defaults.maxIter, ...o });
+  // A call overrides only the keys it gives (`{ maxIter: undefined }` keeps the configured maxIter);
+  // an unknown key or a value out of range is LIMIT_RD_INVALID_INPUT naming options.<key>.
+  const configured: BaOptions = { tol: defaults.tol, maxIter: defaults.maxIter };
+  const ba = (o?: BaOptions): BaOptions => mergeCallOptions(configured, o, { schema: RdRateCallOptions, plugin: 'rd-rate', code: 'LIMIT_RD_INVALID_INPUT' });
   const varianceOf = (source: GaussianSource): number =>
     'variance' in source ? source.variance : estimateVariance(source.samples, source.ddof ?? defaults.ddof).variance;
   return Object.freeze({

@@ -1,3 +1,4 @@
+import { callOptionsSchema } from 'limit-graph';
 import { z } from 'zod';
 
 export const RdRateOptions = z
@@ -14,3 +15,16 @@ export const RdRateOptions = z
   .strict();
 
 export type RdRateOptions = z.output<typeof RdRateOptions>;
+
+/**
+ * Per-call options of `blahutArimoto`, `rateAtDistortion` and `curve`: `tol` and `maxIter` without
+ * defaults (a call overrides only the keys it gives; the plugin's configured values fill the rest)
+ * and `q0`, the starting output marginal (checked by the solver). An unknown key is an error, not ignored.
+ */
+export const RdRateCallOptions = callOptionsSchema(
+  RdRateOptions.pick({ tol: true, maxIter: true }).extend({
+    q0: z.custom<ArrayLike<number>>((v) => typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number', {
+      message: 'must be an array of numbers (the starting output marginal)',
+    }),
+  }),
+);

@@ -11,7 +11,7 @@ import { createRuntime } from 'limit-graph';
 import { KneeKneedleOptions, createKneedleService } from '../../plugins/knee-kneedle/index.ts';
 import { KneeMengerOptions, createMengerService } from '../../plugins/knee-menger/index.ts';
 import { RdFgwOptions, createFgwService } from '../../plugins/rd-fgw/index.ts';
-import { blahutArimoto } from '../../plugins/rd-rate/index.ts';
+import { RdRateOptions, blahutArimoto, createRateService } from '../../plugins/rd-rate/index.ts';
 import { runCli } from '../helpers/cli.ts';
 
 const points = [1, 2, 3, 4, 5, 6].map((x, i) => ({ x, y: [10, 5, 2, 1.5, 1.2, 1][i]! }));
@@ -82,6 +82,31 @@ describe('knee-kneedle: a call overrides only the options it gives; the configur
     } finally {
       await rt.close();
     }
+  });
+});
+
+describe('rate:shannon: a call overrides only the options it gives; an unknown key is refused', () => {
+  const src = { p: [0.3, 0.7], distortion: [[0, 1], [1, 0]] };
+
+  it('{ maxIter: undefined } and {} keep the configured maxIter (they ran to the built-in 200000)', () => {
+    const rate = createRateService(RdRateOptions.parse({ maxIter: 3 }));
+    for (const call of [undefined, {}, { maxIter: undefined }, { tol: undefined }]) {
+      expect(rate.blahutArimoto(src, 2, call), JSON.stringify(call)).toMatchObject({ iterations: 3, converged: false });
+      expect(rate.curve(src, [2], call)[0], JSON.stringify(call)).toMatchObject({ iterations: 3 });
+    }
+    expect(rate.blahutArimoto(src, 2, { maxIter: 1000 }).converged).toBe(true);
+  });
+
+  it('an unknown key or an options value that is not an object is LIMIT_RD_INVALID_INPUT naming it, not ignored', () => {
+    const rate = createRateService(RdRateOptions.parse({}));
+    const typo = thrown(() => rate.blahutArimoto(src, 2, { maxIterations: 10 } as never));
+    expect(typo).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', details: { field: 'options.maxIterations' } });
+    expect(typo.message).toContain('options.maxIterations: unknown option (the options are tol, maxIter, q0)');
+    expect(thrown(() => rate.rateAtDistortion(src, 0.1, { tolerance: 1e-6 } as never)).message).toContain('options.tolerance: unknown option');
+    expect(thrown(() => rate.curve(src, [1], 'fast' as never))).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', details: { field: 'options' } });
+    expect(thrown(() => rate.blahutArimoto(src, 2, { tol: 0 }))).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', details: { field: 'options.tol' } });
+    expect(thrown(() => rate.blahutArimoto(src, 2, { q0: 5 } as never))).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', details: { field: 'options.q0' } });
+    expect(rate.blahutArimoto(src, 2, { q0: [0.5, 0.5], tol: 1e-9 }).converged).toBe(true);
   });
 });
 

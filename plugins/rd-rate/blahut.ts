@@ -36,10 +36,14 @@ export interface PreparedSource {
 export function prepareSource(src: DiscreteSource): PreparedSource {
   if (src === null || typeof src !== 'object') throw invalid('source', 'expected { p, distortion }');
   const { p: pIn, distortion } = src;
-  if (!pIn || typeof pIn.length !== 'number') throw invalid('p', 'must be an array of probabilities');
+  // A string has a length too: "0.5" is not p = [0.5], nor 'hamming' a matrix of 7 rows.
+  if (!pIn || typeof pIn !== 'object' || typeof pIn.length !== 'number') throw invalid('p', `must be an array of probabilities, got ${JSON.stringify(pIn)}`);
   const m = pIn.length;
   if (m === 0) throw invalid('p', 'the source alphabet is empty');
-  if (!distortion || typeof distortion.length !== 'number') throw invalid('distortion', 'must be a matrix (array of rows)');
+  if (typeof distortion === 'string') {
+    throw invalid('distortion', `must be a matrix (array of rows), got '${distortion}': the names 'hamming' and 'squared_error' are for \`limit rd rate\` files; in code give the matrix (hamming: d[x][j] = x === j ? 0 : 1)`);
+  }
+  if (!distortion || typeof distortion !== 'object' || typeof distortion.length !== 'number') throw invalid('distortion', 'must be a matrix (array of rows)');
   if (distortion.length !== m) throw invalid('distortion', `needs one row per source symbol: expected ${m} rows, got ${distortion.length}`);
   const k = distortion[0]?.length ?? 0;
   if (k === 0) throw invalid('distortion[0]', 'the reproduction alphabet is empty');
@@ -55,7 +59,7 @@ export function prepareSource(src: DiscreteSource): PreparedSource {
   const d = new Float64Array(m * k);
   for (let x = 0; x < m; x++) {
     const row = distortion[x];
-    if (!row || row.length !== k) throw invalid(`distortion[${x}]`, `expected ${k} entries, got ${row?.length ?? 0}`);
+    if (!row || typeof row !== 'object' || row.length !== k) throw invalid(`distortion[${x}]`, `expected an array of ${k} numbers, got ${typeof row === 'object' ? `${row?.length ?? 0} entries` : JSON.stringify(row)}`);
     for (let j = 0; j < k; j++) {
       const v = row[j];
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {

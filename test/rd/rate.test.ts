@@ -125,6 +125,17 @@ for (const file of referenceFiles('rate')) {
 }
 
 describe('rate edge cases', () => {
+  it("a string is not an array: p \"0.5\", distortion 'hamming' (the CLI file's name) or a row \"01\" are refused as such, not read by their length", () => {
+    // 'hamming' was read as a matrix of 7 rows ("expected 2 rows, got 7"), a row "ab" as 2 entries.
+    expect(() => prepareSource({ p: [0.5, 0.5], distortion: 'hamming' } as never)).toThrow(/^distortion: must be a matrix \(array of rows\), got 'hamming'.*in code give the matrix/);
+    expect(() => prepareSource({ p: Array(7).fill(1 / 7), distortion: 'hamming' } as never)).toThrow(/^distortion: must be a matrix/);
+    expect(() => prepareSource({ p: '1' as never, distortion: [[0]] })).toThrow(/^p: must be an array of probabilities, got "1"/);
+    expect(() => prepareSource({ p: [0.5, 0.5], distortion: [[0, 1], '10' as never] })).toThrow(/^distortion\[1\]: expected an array of 2 numbers, got "10"/);
+    expect(codeOf(() => prepareSource({ p: [1], distortion: ['0' as never] }))).toBe('LIMIT_RD_INVALID_INPUT');
+    // Typed arrays still are arrays.
+    expect(prepareSource({ p: new Float64Array([0.5, 0.5]), distortion: [new Float64Array([0, 1]), [1, 0]] }).Dmax).toBe(0.5);
+  });
+
   it('Gaussian: D = 0 is an infinite rate, D < 0 and R < 0 are rejected', () => {
     expect(gaussianRate(0, 2)).toBe(Infinity);
     expect(gaussianRate(0, 0)).toBe(0);

@@ -176,7 +176,7 @@ export function registerRateCommand(registry: CommandRegistry): void {
           gaussian: file.gaussian.map((s, i) => gaussian(rate, parseInput(GaussianSource, s, flags.input, { ...invalid, path: ['gaussian', i] }), s as Obj, d, flags.input, ['gaussian', i])),
         };
       } else result = one(rate, data, d, flags.input, []);
-      if (flags.json) registry.printJson(result);
-      else registry.print(JSON.stringify(result, null, 2));
+      // JSON has no infinity: R = +∞ (D = 0) is written "Infinity", not the `null` JSON.stringify makes of it.
+      registry.print(JSON.stringify(result, (_key, value: unknown) => (value === Infinity ? 'Infinity' : value), 2));
     });
 }

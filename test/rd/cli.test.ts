@@ -154,6 +154,14 @@ describe('limit rd', () => {
     expect(R).toBeCloseTo(0.5 * 310 * Math.log2(10), 10);
   });
 
+  it('rate: D = 0 gives R = +∞, written "Infinity" (JSON has no infinity; null would read as no value)', async () => {
+    const file = path.join(dir, 'zero-d.json');
+    writeFileSync(file, JSON.stringify({ samples: [0, 2], D: [0, 0.25] }));
+    const r = await cli(['rd', 'rate', '--input', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).R_of_D).toEqual([{ D: 0, R: 'Infinity' }, { D: 0.25, R: 1 }]);
+  });
+
   it('rate: samples whose variance overflows are refused naming the file and JSON path; huge constant ones have σ² = 0 (rd-audit #3)', async () => {
     const file = path.join(dir, 'huge-samples.json');
     const cases: [unknown, string][] = [

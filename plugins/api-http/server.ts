@@ -125,7 +125,12 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     for (const method of [r.method].flat()) if (method !== 'HEAD' && method !== 'OPTIONS') seen.push({ method, url: r.url, public: r.config?.public === true });
   });
 
-  app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
+  // Fastify's 413 says only "Request body is too large": the answer names the limit, and what to change.
+  const tooLarge = new ApiProblem(413, 'LIMIT_PAYLOAD_TOO_LARGE', `Request body is larger than the limit of ${options.bodyLimit} bytes`,
+    [{ path: 'body', message: `over the limit of ${options.bodyLimit} bytes` }], {},
+    'Send a smaller body, or raise the api-http option bodyLimit (at most 64 MiB) on the server.');
+  app.setErrorHandler((error, request, reply) =>
+    sendProblem(request, reply, (error as { code?: unknown } | undefined)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? tooLarge : error));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`, [], {}, 'Check the method and the path; GET /openapi.json lists every route.')),
   );

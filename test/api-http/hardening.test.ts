@@ -373,11 +373,18 @@ describe('api-http hardening', () => {
     }
   });
 
-  it('applies the configured body limit (413) before reading the body', async () => {
+  it('applies the configured body limit (413 naming it) before reading the body', async () => {
     server = await startServer({ api: { bodyLimit: 2048 } });
     const res = await server.req('POST', '/sessions', { body: { name: 'x', metadata: { pad: 'y'.repeat(3000) } } });
     expect(res.status).toBe(413);
-    expect(res.json.code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
+    expect(res.json).toMatchObject({
+      code: 'LIMIT_PAYLOAD_TOO_LARGE', detail: 'Request body is larger than the limit of 2048 bytes',
+      errors: [{ path: 'body', message: 'over the limit of 2048 bytes' }], fix: expect.stringMatching(/bodyLimit/),
+    });
+    // Refused by its Content-Length alone, before any of it is read: the same answer.
+    const declared = await rawRequest(server.url, 'POST', '/sessions', { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json', 'content-length': '4096' });
+    expect(declared.status).toBe(413);
+    expect(declared.json.detail).toBe('Request body is larger than the limit of 2048 bytes');
     expect((await server.req('POST', '/sessions', { body: { name: 'small' } })).status).toBe(201);
   });
 

@@ -35,14 +35,22 @@ export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[]
     });
 }
 
-export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]): KeyRing {
-  const byDigest = new Map<string, Principal & { name: string }>();
+/** A configured key and the option it came from (`['auth', 'keys', 2]`, `['apiKeys']`), which errors name. */
+export type ConfiguredKey = ApiKey & { option?: (string | number)[] };
+
+const optionName = (option: (string | number)[] | undefined) => (option ? option.join('.') : 'the options');
+
+export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ConfiguredKey[]): KeyRing {
+  const byDigest = new Map<string, Principal & { name: string; option?: (string | number)[] }>();
   for (const k of keys) {
     const d = sha256(k.key);
     const existing = byDigest.get(d);
+    // Both entries are named (never the key); details.option, the later one, lets the kernel name its file or variable.
+    const where = existing ? `${optionName(existing.option)} and ${optionName(k.option)}` : '';
     if (existing && existing.tenant !== k.tenant) {
-      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key is configured for two tenants ("${existing.tenant}" and "${k.tenant}")`, {
+      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key is configured for two tenants ("${existing.tenant}" and "${k.tenant}", at ${where})`, {
         plugin: 'api-http',
+        ...(k.option ? { details: { option: k.option } } : {}),
         fix: 'Give each tenant its own key.',
       });
     }
@@ -50,12 +58,13 @@ export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ApiKey[]):
     // The same key listed twice (auth.keys and LIMIT_API_KEYS) must name one holder: the later name
     // would otherwise silently become the provenance actor of everything written with it.
     if (existing && existing.name !== name) {
-      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key of tenant "${k.tenant}" is configured twice with two names ("${existing.name}" and "${name}")`, {
+      throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `One API key of tenant "${k.tenant}" is configured twice with two names ("${existing.name}" and "${name}", at ${where})`, {
         plugin: 'api-http',
+        ...(k.option ? { details: { option: k.option } } : {}),
         fix: 'List the key once (auth.keys or LIMIT_API_KEYS), or give it the same name in both; each key holder needs a key of its own.',
       });
     }
-    byDigest.set(d, { tenant: k.tenant, name, actor: `api:${name}` });
+    byDigest.set(d, { tenant: k.tenant, name, actor: `api:${name}`, ...(k.option ? { option: k.option } : {}) });
   }
   return { mode, byDigest, size: byDigest.size };
 }

@@ -187,7 +187,10 @@ export default definePlugin({
   options: ApiHttpOptions,
   setup(ctx, options) {
     const mode = options.authMode ?? options.auth.mode;
-    const keys = [...options.auth.keys, ...(options.apiKeys ? parseKeyList(options.apiKeys) : [])];
+    const keys = [
+      ...options.auth.keys.map((k, i) => ({ ...k, option: ['auth', 'keys', i] })),
+      ...(options.apiKeys ? parseKeyList(options.apiKeys).map((k) => ({ ...k, option: ['apiKeys'] })) : []),
+    ];
     const ring: KeyRing = createKeyRing(mode, keys);
     const svc = services(ctx, options.readyTimeoutMs);
     let built: Promise<FastifyInstance> | undefined;

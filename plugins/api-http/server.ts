@@ -137,7 +137,6 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (input.draining.value) return sendProblem(request, reply, SHUTTING_DOWN);
   });
   // A response sent before the request's body arrived whole (a 401 before reading it, a 415, a 413 by
   // Content-Length) closes the connection: keeping it alive would have Node read and discard the rest
@@ -204,6 +203,13 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       maxAge: 600,
     });
   }
+
+  // During shutdown every request is answered 503 unprocessed: after the CORS hook, so that a browser
+  // page allowed by cors can read that status (without Access-Control-Allow-Origin it sees only a
+  // network error); before the limiter's hook for unknown routes and the routes' own, so it costs no budget.
+  app.addHook('onRequest', async (request, reply) => {
+    if (input.draining.value) return sendProblem(request, reply, SHUTTING_DOWN);
+  });
 
   // The not-found handler is not a route either: without this an unknown path would answer 401 or
   // 404 without limit, telling an unknown key from a valid one. Fastify's not-found options take only

@@ -44,7 +44,7 @@ let written = 0;
 const answers = Array.from({ length: count }, () => new Promise((resolve) => {
   let head = '';
   const socket = net.connect(port, '127.0.0.1', () => socket.write(
-    'POST /sessions HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body,
+    'POST /sessions HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nOrigin: https://app.example.com\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body,
     () => { if (++written === count) { Atomics.store(flag, 0, 1); Atomics.notify(flag, 0); } }));
   socket.on('data', (chunk) => (head += chunk));
   socket.on('error', (error) => resolve({ error: error.code }));
@@ -144,7 +144,7 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
           'governance-rules-jailbreak': true,
           governance: { packs: ['jailbreak'] },
           orchestrator: {},
-          'api-http': { listen: true, port: 0, auth: { mode: 'none' }, rateLimit: false, shutdownGraceMs: 5_000 },
+          'api-http': { listen: true, port: 0, auth: { mode: 'none' }, rateLimit: false, shutdownGraceMs: 5_000, cors: { origins: ['https://app.example.com'] } },
         },
       },
       plugins: [runnerPlugin],
@@ -167,6 +167,8 @@ describe.each(['sqlite', 'postgres'] as const)('limit serve shutdown with runs o
       expect(answer.head).toMatch(/^HTTP\/1\.1 503 /);
       expect(answer.head).toMatch(/\r\ncontent-type: application\/problem\+json/i);
       expect(answer.head).toMatch(/\r\nconnection: close/i);
+      // A page of an allowed origin can read the 503 (without this header its fetch sees a network error).
+      expect(answer.head).toMatch(/\r\naccess-control-allow-origin: https:\/\/app\.example\.com\r\n/i);
       expect(JSON.parse(answer.body!)).toMatchObject({ status: 503, code: 'LIMIT_RUNTIME_CLOSED', detail: 'The server is shutting down: this request was not processed' });
     }
     expect(got).toHaveLength(count);

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
@@ -58,6 +58,18 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The one log line per request (logRequests). Headers are never logged: they carry the key. The
+ * principal's actor names the key holder. A key sent in the query string (?api_key=…, ?token=…) is
+ * redacted from the logged path.
+ */
+function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info(
+    { method: request.method, path: redactQuery(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
+    'request',
+  );
+}
+
 export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInstance; routes: RouteRegistry }> {
   const { options, ring, services, tenant } = input;
   const app = Fastify({
@@ -79,8 +91,16 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // document, as every error here), from the moment close() begins, not Fastify's bare JSON 503.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
-    // Errors raised before routing (a malformed percent escape) get a problem document too.
-    frameworkErrors: (error, request, reply) => void sendProblem(request, reply, error),
+    // Errors raised before routing (a malformed percent escape) get a problem document too, and their
+    // request log line (no onResponse hook runs for them). Fastify's message quotes the whole URL:
+    // a secret query parameter is redacted from it, as from the logged path.
+    frameworkErrors: (error, request, reply) => {
+      const redacted = error.code === 'FST_ERR_BAD_URL'
+        ? Object.assign(new Error(`'${redactQuery(request.url)}' is not a valid url component`), { code: error.code })
+        : error;
+      void sendProblem(request, reply, redacted);
+      if (options.logRequests) logRequest(request, reply);
+    },
     // So do requests Node's parser refuses before routing (request line or headers over 16 KiB,
     // malformed HTTP): client-error.ts writes the problem document on the socket.
     clientErrorHandler: handleClientError,
@@ -297,16 +317,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     if (problem) throw new ApiProblem(400, 'LIMIT_VALIDATION', `Invalid request: ${problem.path}: ${problem.message}`, [problem]);
   });
 
-  if (options.logRequests) {
-    app.addHook('onResponse', async (request, reply) => {
-      // Headers are never logged: they carry the key. The principal's actor names the key holder.
-      // A key sent in the query string (?api_key=…, ?token=…) is redacted from the logged path.
-      request.log.info(
-        { method: request.method, path: redactQuery(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
-        'request',
-      );
-    });
-  }
+  if (options.logRequests) app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
 
   for (const spec of buildRoutes(services, { maxGraphNodes: options.maxGraphNodes, rdTimeLimitMs: options.rdTimeLimitMs })) registerRoute(app, routes, spec);
 

@@ -429,6 +429,17 @@ describe('api-http hardening', () => {
     expect(line?.path).toBe('/sessions?limit=5&api_key=[redacted]&access_token=[redacted]&key=[redacted]&x%2Dapi%2Dkey=[redacted]');
   });
 
+  it('a URL refused before routing (a bad percent escape) gets its request log line, its secret query parameters redacted there and in the error', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ logger });
+    const res = await rawRequest(server.url, 'GET', `/sess%ZZions?limit=5&api_key=${KEYS.B}`, { authorization: `Bearer ${KEYS.A}` });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ code: 'LIMIT_VALIDATION', detail: "'/sess%ZZions?limit=5&api_key=[redacted]' is not a valid url component", errors: [{ path: 'path' }] });
+    expect(lines.join('\n')).not.toContain(KEYS.B);
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+    expect(line).toMatchObject({ requestId: res.json.requestId, method: 'GET', path: '/sess%ZZions?limit=5&api_key=[redacted]', status: 400 });
+  });
+
   it('reads keys, port and auth mode from the environment and names a malformed LIMIT_API_KEYS', async () => {
     const { createRuntime } = await import('limit-graph');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-env-'));

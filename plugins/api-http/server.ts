@@ -184,7 +184,8 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       // which one client holds whole (else each of its 2^64 addresses would get a budget of its own),
       // and an IPv4-mapped IPv6 address as its IPv4 address. (No address: the socket closed already.)
       keyGenerator: (request) => {
-        const key = presentedKey(request);
+        // In mode 'none' keys are not read (every request is config.tenant): the budget is the IP's, as without one.
+        const key = ring.mode === 'apiKey' ? presentedKey(request) : undefined;
         return key !== undefined && lookup(ring, key) ? `key:${keyId(key)}` : `ip:${request.ip ? normalizeIP(request.ip) : 'unknown'}`;
       },
       errorResponseBuilder: (_request, context) =>

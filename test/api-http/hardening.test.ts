@@ -402,6 +402,14 @@ describe('api-http hardening', () => {
     expect(withB.json.tenant).toBe('default');
   });
 
+  it("auth 'none' rate-limits by IP only: a configured key sent along buys no budget of its own", async () => {
+    server = await startServer({ api: { auth: { mode: 'none', keys: [{ key: KEYS.B, tenant: 'tenant-b' }] }, rateLimit: { max: 2, timeWindow: 60_000 } } });
+    expect((await server.req('GET', '/sessions', { key: null })).status).toBe(200);
+    expect((await server.req('GET', '/sessions', { key: KEYS.B })).status).toBe(200);
+    expect((await server.req('GET', '/sessions', { key: KEYS.B })).status).toBe(429);
+    expect((await server.req('GET', '/sessions', { key: null })).status).toBe(429);
+  });
+
   it('logs one line per request with its id and never the key', async () => {
     const { logger, lines } = memoryLogger();
     server = await startServer({ logger });

@@ -120,6 +120,10 @@ export class FileStorage implements Storage {
   #indexes = new Map<string, Promise<TenantIndex>>();
   #heads = new Map<string, Head>();
   #open = false;
+  /** Set by close() until the calls in progress have finished: new calls are refused meanwhile. */
+  #closing: Promise<void> | undefined;
+  /** Calls in progress that reach the store (writes, index scans): close() waits for them before it gives up the lock. */
+  readonly #busy = new Set<Promise<unknown>>();
   /** Releases the store lock; set while this instance holds it. */
   #unlock: (() => Promise<void>) | undefined;
   /** Why this instance may no longer use the store (its lock was removed or taken). */
@@ -174,11 +178,32 @@ export class FileStorage implements Storage {
     this.#open = true;
   }
 
+  /**
+   * Refuses new calls, waits for the calls in progress (their writes still made under the store
+   * lock), then releases the lock. Releasing it at once let those writes land after another process
+   * had taken the store and built its index without them.
+   */
   async close(): Promise<void> {
-    this.#open = false;
-    this.#indexes = new Map();
-    this.#heads = new Map();
-    await this.#releaseLock();
+    this.#closing ??= (async () => {
+      while (this.#busy.size > 0) await Promise.allSettled([...this.#busy]);
+      this.#open = false;
+      this.#indexes = new Map();
+      this.#heads = new Map();
+      await this.#releaseLock();
+    })().finally(() => {
+      this.#closing = undefined;
+    });
+    return this.#closing;
+  }
+
+  /** Runs a call that reaches the store: refused once close() has begun, waited for by close(). */
+  #guard<T>(fn: () => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    const call = fn();
+    this.#busy.add(call);
+    const done = () => this.#busy.delete(call);
+    call.then(done, done);
+    return call;
   }
 
   async #releaseLock(): Promise<void> {
@@ -197,12 +222,14 @@ export class FileStorage implements Storage {
   async health(): Promise<HealthResult> {
     const started = performance.now();
     try {
-      this.#assertOpen();
       const probe = path.join(this.config.root, `.health-${process.pid}-${randomUUID()}.json`);
       const value = new Date().toISOString();
-      await atomicWrite(probe, JSON.stringify({ value }), this.config.fsync);
-      const back = await readJson<{ value: string }>(probe);
-      await fs.rm(probe, { force: true });
+      const back = await this.#guard(async () => {
+        await atomicWrite(probe, JSON.stringify({ value }), this.config.fsync);
+        const read = await readJson<{ value: string }>(probe);
+        await fs.rm(probe, { force: true });
+        return read;
+      });
       if (back?.value !== value) return { status: 'fail', message: 'health probe read back a different value', checks: [{ name: 'read-write', status: 'fail' }] };
       return {
         status: 'ok',
@@ -250,7 +277,7 @@ export class FileStorage implements Storage {
 
   #assertOpen(): void {
     if (this.#lost) throw this.#lost;
-    if (!this.#open) {
+    if (!this.#open || this.#closing) {
       throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `File storage ${this.config.root} is not open`, {
         plugin: PLUGIN, fix: 'Call open() (the plugin does it in the boot hook) and do not use the store after close().',
       });
@@ -294,7 +321,7 @@ export class FileStorage implements Storage {
     this.#assertOpen();
     let index = this.#indexes.get(tenant);
     if (!index) {
-      index = this.#loadIndex(tenant);
+      index = this.#guard(() => this.#loadIndex(tenant));
       this.#indexes.set(tenant, index);
       index.catch(() => this.#indexes.delete(tenant));
     }
@@ -590,12 +617,14 @@ export class FileStorage implements Storage {
 
   /** Runs one write: lock the keys, stage against the index, commit. */
   async #run<T>(tenant: string, keys: string[], fn: (stage: Stage, index: TenantIndex) => Promise<T> | T): Promise<T> {
-    const index = await this.#index(tenant);
-    return this.#mutex.run(keys.map((k) => `${tenant}\0${k}`), async () => {
-      const stage = new Stage();
-      const result = await fn(stage, index);
-      await this.#commit(stage);
-      return result;
+    return this.#guard(async () => {
+      const index = await this.#index(tenant);
+      return this.#mutex.run(keys.map((k) => `${tenant}\0${k}`), async () => {
+        const stage = new Stage();
+        const result = await fn(stage, index);
+        await this.#commit(stage);
+        return result;
+      });
     });
   }
 
@@ -729,35 +758,37 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
     assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
-    const index = await this.#index(tenant);
-    const entry = traceEntry(index, parsed.traceId);
-    if (!entry) throw notFound('trace', tenant, parsed.traceId);
-    const dir = this.#traceDir(tenant, entry.sessionId, parsed.traceId);
-    const file = path.join(dir, 'provenance.jsonl');
-    // Appends to one chain queue on the mutex (batches take the same key); the store lock keeps
-    // other processes out.
-    return this.#mutex.run([`${tenant}\0p:${parsed.traceId}`], async () => {
-      const head = await this.#head(file, parsed.traceId);
-      const next = nextProvenanceEntry(parsed, head.last);
-      const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
-      try {
-        const handle = await fs.open(file, 'a', 0o600);
+    return this.#guard(async () => {
+      const index = await this.#index(tenant);
+      const entry = traceEntry(index, parsed.traceId);
+      if (!entry) throw notFound('trace', tenant, parsed.traceId);
+      const dir = this.#traceDir(tenant, entry.sessionId, parsed.traceId);
+      const file = path.join(dir, 'provenance.jsonl');
+      // Appends to one chain queue on the mutex (batches take the same key); the store lock keeps
+      // other processes out.
+      return this.#mutex.run([`${tenant}\0p:${parsed.traceId}`], async () => {
+        const head = await this.#head(file, parsed.traceId);
+        const next = nextProvenanceEntry(parsed, head.last);
+        const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
         try {
-          await handle.writeFile(line, 'utf8');
-          if (this.config.fsync) await handle.datasync();
-        } finally {
-          await handle.close();
+          const handle = await fs.open(file, 'a', 0o600);
+          try {
+            await handle.writeFile(line, 'utf8');
+            if (this.config.fsync) await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+        } catch (error) {
+          // What a refused write (a full disk) did write is cut off again: the chain is as before, not
+          // left with a torn line for the next append to set aside (or, cut just before its newline,
+          // an entry this caller was told failed).
+          await fs.truncate(file, head.size).catch(() => undefined);
+          throw writeError(error, file);
         }
-      } catch (error) {
-        // What a refused write (a full disk) did write is cut off again: the chain is as before, not
-        // left with a torn line for the next append to set aside (or, cut just before its newline,
-        // an entry this caller was told failed).
-        await fs.truncate(file, head.size).catch(() => undefined);
-        throw writeError(error, file);
-      }
-      if (this.config.fsync && head.size === 0) await fsyncDir(dir);
-      this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
-      return next;
+        if (this.config.fsync && head.size === 0) await fsyncDir(dir);
+        this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
+        return next;
+      });
     });
   }
 

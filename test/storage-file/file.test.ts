@@ -917,6 +917,35 @@ describe('storage-file: the store lock', () => {
     }
   });
 
+  it('close() lets the writes in progress finish before it releases the lock, and refuses new calls', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      await s.createSession(makeSession('t', 's1'));
+      await s.createTrace(makeTrace('t', 'chained', 's1'));
+      const writes = Array.from({ length: 20 }, (_, i) => s.createTrace(makeTrace('t', `tr${i}`, 's1')));
+      const appended = s.appendProvenance('t', makeProvenance('chained', 0));
+      const closing = s.close();
+      await expect(s.getTrace('t', 'tr0')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await closing;
+      // The next holder takes the store as soon as close() resolves and builds its index at once.
+      // Every write acknowledged by the first instance was made before: the next holder sees it,
+      // and a create of the same id is a conflict, not an overwrite. (Before, close() released the
+      // lock at once and these writes landed after the next holder had built its index without them.)
+      const next = await openStore(root);
+      const listed = (await next.listTraces('t', { limit: 100 })).items.length;
+      const recreated = await next.createTrace(makeTrace('t', 'tr19', 's1')).then(() => 'created', (e: LimitError) => e.code);
+      await Promise.all(writes);
+      await appended;
+      expect(listed).toBe(21);
+      expect(recreated).toBe('LIMIT_CONFLICT');
+      expect(await next.listProvenance('t', 'chained')).toHaveLength(1);
+      await next.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a second instance in the same process, and a refused instance leaves the lock alone', async () => {
     const root = tempDir();
     try {

@@ -22,7 +22,7 @@
  *     child is lo | hi << 16 | flags << 32; a leaf node's F_BIGDATA data is MDB_ovpage {op_pgno u64,
  *     op_txnid u64, op_pages u64}; F_SUBDATA data is an MDB_db.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LimitError } from 'limit-graph';
 
@@ -55,6 +55,7 @@ interface Meta {
 
 /** Refuses (LIMIT_STORAGE_CORRUPT) a `<dir>/data.mdb` that LMDB cannot open safely; a missing or empty one is a new store. */
 export function checkDataFile(dir: string, options: { noSync: boolean }): void {
+  refuseNonFiles(dir);
   const file = path.join(dir, 'data.mdb');
   let fd: number;
   try {
@@ -66,6 +67,28 @@ export function checkDataFile(dir: string, options: { noSync: boolean }): void {
     check(fd, file, options);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * `data.mdb` or `lock.mdb` that exists but is not a file (a folder, a FIFO): LIMIT_STORAGE_CORRUPT
+ * naming it. lmdb-js's failed open with a folder at lock.mdb can kill the process (SIGSEGV); a folder at
+ * data.mdb failed with a bare EISDIR.
+ */
+function refuseNonFiles(dir: string): void {
+  for (const name of ['data.mdb', 'lock.mdb']) {
+    const file = path.join(dir, name);
+    let stat;
+    try {
+      stat = statSync(file);
+    } catch {
+      continue; // missing: LMDB creates it; unreadable: lmdb.open reports that without crashing
+    }
+    if (stat.isFile()) continue;
+    throw new LimitError('LIMIT_STORAGE_CORRUPT', `${file} is not a file (${stat.isDirectory() ? 'a folder' : 'not a regular file'}), so the folder is not a usable LMDB store; it was left as it is`, {
+      plugin: 'storage-kv', details: { file, problem: 'not a file' },
+      fix: `Move ${name} out of ${dir} (LMDB makes its own ${name}), or point path / LIMIT_KV_PATH at the store's folder.`,
+    });
   }
 }
 

@@ -4,7 +4,7 @@
  * LIMIT_STORAGE_CORRUPT naming the store and the key (not a raw SyntaxError or a silent NaN).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -345,5 +345,29 @@ describe('storage-kv: a damaged data.mdb', () => {
     await db.close();
     expect(lacking()).toBeGreaterThan(0);
     for (const noSync of [false, true]) expect(await openInChild(dir, noSync)).toMatchObject({ signal: null, code: 0, result: { opened: true, traces: 0 } });
+  }, 60_000);
+});
+
+describe('storage-kv: a folder where LMDB expects its files', () => {
+  it('is refused at open with LIMIT_STORAGE_CORRUPT naming data.mdb or lock.mdb, never a crash, and left as it is', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'limit-kv-nonfile-'));
+    try {
+      const outcomes = await Promise.all(['data.mdb', 'lock.mdb'].map(async (name) => {
+        const dir = path.join(root, `store-${name}`);
+        mkdirSync(path.join(dir, name), { recursive: true });
+        const { code, signal, result } = await openInChild(dir);
+        return { name, code, signal, error: result?.code, message: result?.message, stillAFolder: statSync(path.join(dir, name)).isDirectory() };
+      }));
+      // Before: both reached lmdb-js and came back LIMIT_STORAGE_UNAVAILABLE with a bare EISDIR / "Is a
+      // directory" — when the process survived: lmdb-js's failed open with a folder at lock.mdb kills it
+      // (SIGSEGV) in some runs (every run of open-child.ts from a shell).
+      expect(outcomes).toEqual(['data.mdb', 'lock.mdb'].map((name) => ({
+        name, code: 1, signal: null, error: 'LIMIT_STORAGE_CORRUPT',
+        message: `${path.join(root, `store-${name}`, name)} is not a file (a folder), so the folder is not a usable LMDB store; it was left as it is`,
+        stillAFolder: true,
+      })));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -1156,7 +1156,7 @@ export function counterNotFinite(name: string, delta: number, held?: number): Li
 }
 
 /** The file (anything but a folder) at `dir` or at the nearest existing parent; undefined when that is a folder. */
-function fileOnPath(dir: string): string | undefined {
+export function fileOnPath(dir: string): string | undefined {
   for (let p = path.resolve(dir); ; p = path.dirname(p)) {
     try {
       return statSync(p).isDirectory() ? undefined : p;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { LimitError } from 'limit-graph';
+import { LimitError, fileOnPath } from 'limit-graph';
 
 /** Error codes of a folder that this process may not, or cannot, write to. */
 const NOT_WRITABLE: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
@@ -316,12 +316,19 @@ export function corruptFile(file: string, problem: string, options: { cause?: un
   });
 }
 
-/** Lists a folder's entries, or [] when it does not exist. */
+/**
+ * Lists a folder's entries, or [] when it does not exist. A file where the store keeps a folder
+ * (`tenants/<t>/sessions` made a file outside the store) is LIMIT_STORAGE_CORRUPT naming that file,
+ * not a raw ENOTDIR.
+ */
 export async function listDir(dir: string): Promise<string[]> {
   try {
     return await fs.readdir(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [];
+    const file = code === 'ENOTDIR' ? fileOnPath(dir) : undefined;
+    if (file !== undefined) throw corruptFile(file, 'is a file where the store keeps a folder', { cause: error });
     throw readError(error, dir);
   }
 }

@@ -750,6 +750,35 @@ describe('storage-file: damaged files', () => {
     }
   });
 
+  it('a file where the store keeps a folder is LIMIT_STORAGE_CORRUPT naming it (not a raw ENOTDIR), and is left as it is', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      await s.createSession(makeSession('t', 's1'));
+      await s.createSession(makeSession('u', 's1'));
+      await s.close();
+      const sessions = path.join(root, 'tenants', 't', 'sessions');
+      rmSync(sessions, { recursive: true });
+      writeFileSync(sessions, 'not a folder');
+      const journal = path.join(root, 'journal');
+      rmSync(journal, { recursive: true, force: true });
+      writeFileSync(journal, 'not a folder');
+      // A batch journal folder that is a file refuses open() (its batches cannot be known).
+      await expect(openStore(root)).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: `${journal} is a file where the store keeps a folder`, details: { file: journal } });
+      rmSync(journal);
+      const again = await openStore(root);
+      // Before: every call on the tenant failed with ENOTDIR: not a directory, scandir '<…>/sessions'.
+      for (const call of [() => again.listSessions('t'), () => again.getTrace('t', 'tr1'), () => again.createSession(makeSession('t', 's2'))]) {
+        await expect(call()).rejects.toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', message: `${sessions} is a file where the store keeps a folder`, details: { file: sessions } });
+      }
+      expect(readFileSync(sessions, 'utf8')).toBe('not a folder');
+      expect((await again.listSessions('u')).items).toHaveLength(1);
+      await again.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to open a store that holds records but lost schema.json (LIMIT_STORAGE_CORRUPT naming it), and does not stamp it', async () => {
     const root = tempDir();
     try {

@@ -140,6 +140,9 @@ export class FileStorage implements Storage {
   // ── lifecycle ────────────────────────────────────────────────────────────────────────────────
 
   async open(): Promise<void> {
+    // A close() in progress finishes first (it releases the lock): opening meanwhile would take
+    // its lock for held and be closed under the caller.
+    await this.#closing;
     const locked = this.#unlock !== undefined;
     try {
       // A store a newer limit-graph wrote is refused before anything here changes it (modes, probe,

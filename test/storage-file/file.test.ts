@@ -975,6 +975,26 @@ describe('storage-file: the store lock', () => {
     }
   });
 
+  it('open() during close() waits for it, then takes the lock again', async () => {
+    const root = tempDir();
+    try {
+      const s = await openStore(root);
+      await s.createSession(makeSession('t', 's0'));
+      const write = s.createSession(makeSession('t', 's1'));
+      const closing = s.close();
+      await s.open();
+      await closing;
+      await write;
+      expect(readJsonFile(lockFile(root))).toMatchObject({ pid: process.pid });
+      expect((await s.listSessions('t')).items).toHaveLength(2);
+      const second = new FileStorage({ root, fsync: true, maxRecordBytes: 4 * 1024 * 1024, staleLockMs: 30_000 });
+      await expect(second.open()).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await s.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a second instance in the same process, and a refused instance leaves the lock alone', async () => {
     const root = tempDir();
     try {

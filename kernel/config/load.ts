@@ -314,7 +314,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       ignoreEmptySearchPlaces: false,
     });
     let result: Awaited<ReturnType<typeof explorer.load>>;
-    if (options.configFile) {
+    if (options.configFile !== undefined) {
+      // `--config ""` (say `--config "$CONFIG"` with CONFIG unset) names no file: searching instead
+      // would silently run whatever config the current folder has.
+      if (options.configFile === '') {
+        throw new LimitError('LIMIT_CONFIG_NOT_FOUND', 'Configuration file not found: --config is empty', {
+          details: { file: '' },
+          fix: 'Pass --config the path of the configuration file, or leave --config out to search from the current folder.',
+        });
+      }
       const file = path.resolve(cwd, options.configFile);
       if (!existsSync(file)) throw new LimitError('LIMIT_CONFIG_NOT_FOUND', `Configuration file not found: ${file}`, { details: { file } });
       // A folder, a named pipe or a device: reading it fails obscurely (EISDIR) or blocks for ever (a FIFO).

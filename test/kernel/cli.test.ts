@@ -83,6 +83,16 @@ describe('limit CLI', () => {
     expect(JSON.parse(json.stdout).error.code).toBe('LIMIT_CONFIG_INVALID');
   });
 
+  it('an empty --config (--config "$CONFIG" with CONFIG unset) is refused, not read as "search from here"', async () => {
+    // The folder has a limit.config.ts that a search would find and run.
+    for (const args of [['--config', '', 'plugins'], ['plugins', '--config='], ['config', '--config', '']]) {
+      const r = await cli(args);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('LIMIT_CONFIG_NOT_FOUND: Configuration file not found: --config is empty');
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('an error is printed with its cause only when the message does not already say it', async () => {
     writeFileSync(path.join(dir, 'boom.config.ts'), `throw new Error('boom');`);
     const r = await cli(['config', '--config', 'boom.config.ts']);

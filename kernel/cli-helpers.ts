@@ -119,7 +119,7 @@ export function fileKindOf(info: Stats): string {
 
 /**
  * Reads an input file of a command as UTF-8 text, refusing clearly — before reading anything —
- * what it cannot read: a missing path (LIMIT_NOT_FOUND, `Cannot read <file>: ENOENT`), a folder, a
+ * what it cannot read: an empty path, a missing path (LIMIT_NOT_FOUND, `Cannot read <file>: ENOENT`), a folder, a
  * named pipe or a device (which would block or never end), a file larger than `maxBytes`
  * (LIMIT_PAYLOAD_TOO_LARGE: the file is read whole into memory); and after reading, text that is
  * not UTF-8 (naming the first bad line), never silently replaced by U+FFFD. A UTF-8 byte order
@@ -148,6 +148,8 @@ export function readInputText(file: string, options: InputFileOptions = {}): str
     }
     tooLarge(info.size);
   };
+  // `--input ""` (say `--input "$FILE"` with FILE unset) names no file: not `Cannot read : ENOENT`.
+  if (file === '') throw new LimitError(code, `${option ?? 'The input file name'} is empty: it names no file`, { details: { file, ...(option ? { field: option } : {}) }, fix });
   let info: Stats;
   try {
     info = statSync(file);

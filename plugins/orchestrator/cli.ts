@@ -21,6 +21,7 @@ export const MAX_ARTIFACT_FILE_BYTES = 512 * 1024 * 1024;
  * naming the path (see readInputText), never a raw exception.
  */
 export async function readArtifact(target: string): Promise<{ path: string; content: string }[]> {
+  if (target === '') throw new LimitError('LIMIT_VALIDATION', '<artifact> is empty: it names no file', { details: { path: target }, fix: 'Pass the .json or .jsonl file, or the CSV folder, that `limit export --out` wrote.' });
   const info = await stat(target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
     throw new LimitError('LIMIT_VALIDATION', `Cannot read ${target}: ${error.message}`, { cause: error, details: { path: target }, fix: 'Check the path and its permissions.' });

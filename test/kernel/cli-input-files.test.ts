@@ -49,6 +49,9 @@ describe('readInputText', () => {
     expect(thrown(() => readInputText(path.join(dir, 'pipe')))).toMatchObject({ message: expect.stringContaining('it is a named pipe (FIFO), not a regular file') });
     expect(thrown(() => readInputText('/dev/zero', { code: 'LIMIT_RD_INVALID_INPUT' }))).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining('it is a device') });
     expect(thrown(() => readInputText(path.join(dir, 'missing.json')))).toMatchObject({ code: 'LIMIT_NOT_FOUND', message: expect.stringContaining('missing.json: ENOENT') });
+    // `--input "$FILE"` with FILE unset: the option is named, not `Cannot read : ENOENT`.
+    expect(thrown(() => readInputText('', { option: '--dataset' }))).toMatchObject({ code: 'LIMIT_VALIDATION', message: '--dataset is empty: it names no file', details: { field: '--dataset' } });
+    expect(thrown(() => readInputText('', { code: 'LIMIT_RD_INVALID_INPUT' }))).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: 'The input file name is empty: it names no file' });
   });
 
   it('refuses a file over maxBytes, and reads a file whose size says 0 (/proc) to its end', () => {
@@ -85,6 +88,15 @@ describe('limit commands with input files that cannot be read as they are', () =
     const r = await cli('rd', 'knee', '--input', at('pipe'), '--json');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: `Cannot read ${at('pipe')}: it is a named pipe (FIFO), not a regular file` });
+  }, 15_000);
+
+  it('rd knee --input "" and governance eval --dataset "" name the empty option', async () => {
+    const knee = await cli('rd', 'knee', '--input', '', '--json');
+    expect(knee.code).toBe(1);
+    expect(JSON.parse(knee.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: '--input is empty: it names no file' });
+    const dataset = await cli('governance', 'eval', '--dataset', '');
+    expect(dataset.code).toBe(1);
+    expect(dataset.stderr).toContain('LIMIT_VALIDATION: --dataset is empty: it names no file');
   }, 15_000);
 
   it('rd knee --input of 65 MiB is refused before it is read, not read whole into memory', async () => {
@@ -148,6 +160,10 @@ describe('limit commands with input files that cannot be read as they are', () =
     mkdirSync(path.join(dir, 'art3'), { recursive: true });
     const empty = await cli('verify', at('art3'));
     expect(empty.stderr).toContain(`LIMIT_ARTIFACT_INVALID: ${at('art3')} is a folder without manifest.json or .csv files: not a CSV artifact`);
+
+    const unnamed = await cli('verify', '');
+    expect(unnamed.code).toBe(1);
+    expect(unnamed.stderr).toContain('LIMIT_VALIDATION: <artifact> is empty: it names no file');
   });
 
   it('verify <named pipe> fails at once', async () => {

@@ -26,6 +26,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Aborted to stop the command (see interrupt.ts); its reason is an `interruption(…)`. */
   signal?: AbortSignal;
+  /** Main runs as the process (runProcess): when the event loop runs empty while the command still waits, it says so and exits 1. */
+  process?: boolean;
 }
 
 const defaultIo = (): CliIo => ({
@@ -77,7 +79,7 @@ export const PLUGIN_COMMANDS: Readonly<Record<string, readonly string[]>> = {
  */
 export async function runProcess(argv: readonly string[] = process.argv): Promise<void> {
   const proc = processIo();
-  const code = await main(argv, { ...defaultIo(), stdout: proc.stdout, stderr: proc.stderr, signal: proc.signal });
+  const code = await main(argv, { ...defaultIo(), stdout: proc.stdout, stderr: proc.stderr, signal: proc.signal, process: true });
   proc.done();
   if (proc.signal.aborted) process.exit(code);
   process.exitCode = code;
@@ -263,6 +265,24 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   let program = build();
   // Before the plugins are set up, their commands are unknown: their options are read as well as can be (see readCommandLine).
   let line = readCommandLine(program, args);
+  /** Prints a failure of the command: text on stderr, and with --json the `{ "error": … }` document on stdout. */
+  const report = (error: unknown) => {
+    io.stderr(`${isLimitError(error) ? formatError(error) : unexpectedError(error, io.env)}\n`);
+    if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: describeThrown(error) } }, null, 2)}\n`);
+  };
+  // The event loop of a `limit` process ran empty while the command still waits: what it awaits —
+  // a config function, a plugin module's top-level await, a command's action — can never settle,
+  // and Node would exit 13 without a word. Said, and exit 1.
+  let loading: string | undefined = 'the configuration';
+  const stalled = () => {
+    report(loading
+      ? new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${loading}: it waits for a promise that can never settle (nothing is left running that could settle it)`, {
+        fix: 'A config function, or the top-level await of the config file or of a plugin module, returns or awaits a promise it never resolves: resolve it, or export the configuration object itself.',
+      })
+      : new Error(`\`limit ${line.words.join(' ')}\` waits for a promise that can never settle (nothing is left running that could settle it)`));
+    process.exit(1);
+  };
+  if (io.process) process.once('beforeExit', stalled);
   try {
     if (line.words[0] === 'bench' || (line.help && helpTarget(line) === 'bench')) {
       benchmarks = await loadBenchmarks();
@@ -271,6 +291,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     }
     const command = line.words[0];
     configFile = line.config;
+    loading = configFile ?? 'the configuration';
     const needsRuntime = !(command && CONFIG_ONLY.has(command)) && !line.version;
     if (needsRuntime) {
       const defaultLogLevel = defaultLogLevelOf(command);
@@ -280,6 +301,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       for (let attempt = 1; ; attempt++) {
         try {
           if (failed.has(want)) throw failed.get(want);
+          loading = want ?? 'the configuration';
           runtime = await createRuntime({ cwd: io.cwd, configFile: want, env: io.env, boot: false, defaultLogLevel });
         } catch (error) {
           if (line.guessed && attempt === 1) {
@@ -326,6 +348,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         if (line.help && !commandsFailed && !knownCommand(program, line)) program.error(`error: unknown command '${helpTarget(line)}'`, { code: 'commander.unknownCommand' });
       }
     }
+    if (command !== 'config') loading = undefined;
     signal.throwIfAborted();
     if ((!runtime || commandsFailed) && line.help && !knownCommand(program, line)) {
       // `limit serve --help` without the config that adds `serve` (or with a plugin that failed to add its commands): the overall help (exit 0), after the warning.
@@ -351,10 +374,10 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       }
     } else {
       exitCode = 1;
-      io.stderr(`${isLimitError(error) ? formatError(error) : unexpectedError(error, io.env)}\n`);
-      if (line.json) io.stdout(`${JSON.stringify({ error: isLimitError(error) ? error.toJSON() : { message: describeThrown(error) } }, null, 2)}\n`);
+      report(error);
     }
   } finally {
+    process.off('beforeExit', stalled);
     if (runtime) await closeRuntime(runtime);
     if (closeFailed && exitCode === 0) exitCode = 1;
   }

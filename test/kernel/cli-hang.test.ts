@@ -31,6 +31,9 @@ beforeAll(() => {
   config('boot', ['hang-boot']);
   config('health', ['healthy', 'hang-health']);
   config('dispose', ['hang-dispose']);
+  writeFileSync(path.join(dir, 'never.config.ts'), 'export default () => new Promise(() => {});\n');
+  plugin('hang-command', "(ctx) => { ctx.hooks.cliCommands.tap(ctx.name, (registry) => { registry.program.command('stall').action(() => new Promise<void>(() => {})); }); }");
+  config('command', ['hang-command']);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -41,6 +44,28 @@ function limit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: num
     );
   });
 }
+
+describe('a config or a command that never settles, with no time limit of its own', () => {
+  it('a config function whose promise never settles is LIMIT_CONFIG_LOAD_FAILED, exit 1 (with --json the { error } document), not a silent exit 13', async () => {
+    const [text, json, config] = await Promise.all([
+      limit(['plugins', '--config', 'never.config.ts']),
+      limit(['plugins', '--json', '--config', 'never.config.ts']),
+      limit(['config', '--config', 'never.config.ts']),
+    ]);
+    for (const r of [text, config]) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('LIMIT_CONFIG_LOAD_FAILED: Could not load never.config.ts: it waits for a promise that can never settle');
+    }
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: 'LIMIT_CONFIG_LOAD_FAILED' });
+  });
+
+  it("a plugin command's action that never settles is reported as a bug naming the command, exit 1", async () => {
+    const r = await limit(['stall', '--config', 'command.config.ts']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: unexpected failure: `limit stall` waits for a promise that can never settle');
+  });
+});
 
 describe('a plugin that never settles, in a `limit` process', () => {
   it('a hung setup is LIMIT_PLUGIN_SETUP_TIMEOUT naming the plugin, exit 1 (with --json the { error } document), not a silent exit 13', async () => {

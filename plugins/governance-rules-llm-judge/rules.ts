@@ -3,6 +3,7 @@
  * uncertain band. It asks a configured runner for a strict-JSON verdict, parses it defensively, and
  * fails closed (a blocking-severity finding) on timeout, error or an unparseable answer.
  */
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Finding, FlagKind, GovernanceRule, Runner } from 'limit-graph';
 
@@ -95,12 +96,17 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
       // would be an Unverified finding, weaker than this rule's blocking one.
       const left = ctx.deadline === undefined ? Infinity : Math.floor(ctx.deadline - performance.now() - Math.min(50, ctx.budgetMs / 10));
       const waitMs = Math.max(1, Math.min(options.timeoutMs, left));
+      // A session of its own per text, closed after: runners keep one conversation per session id
+      // and refuse an id another tenant holds, so a shared id would carry every earlier judged text
+      // into this verdict and fail closed for every tenant but the first.
+      const session = { id: `governance-judge-${randomUUID()}`, tenant: subject.trace.tenant };
+      let runner: Runner | undefined;
       try {
-        const runner = getRunner();
+        runner = getRunner();
         const answer = await Promise.race([
           runner.executeIsolated(
             { input: judgePrompt(subject.text.slice(0, options.maxChars), subject.surface), kind: 'prompt' },
-            { session: { id: 'governance-judge', tenant: subject.trace.tenant, limits: { maxConcurrency: 1, allowNetwork: true, timeoutMs: options.timeoutMs, memoryMb: 512 } }, traceId: subject.trace.id, signal: controller.signal },
+            { session: { ...session, limits: { maxConcurrency: 1, allowNetwork: true, timeoutMs: options.timeoutMs, memoryMb: 512 } }, traceId: subject.trace.id, signal: controller.signal },
           ),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error(`no verdict within ${waitMs} ms${waitMs < options.timeoutMs ? ' (the governance plugin\'s judgeBudgetMs)' : ''}`)), waitMs);
@@ -119,6 +125,9 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
         clearTimeout(timer);
         ctx.signal?.removeEventListener('abort', onCut);
         controller.abort();
+        // Not awaited: a runner that ignores the abort must not hold the verdict; the session is
+        // forgotten at once and its turn stops when the runner sees the abort.
+        runner?.closeSession?.(session.id, session.tenant).catch(() => undefined);
       }
     },
   };

@@ -1,10 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, defineRulePack, type GovernanceRule, type RuleSubject, type Runner, type Runtime } from 'limit-graph';
+import { createLogger, createRuntime, definePlugin, defineRulePack, type Finding, type GovernanceRule, type RuleSubject, type Runner, type Runtime } from 'limit-graph';
 import { governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
 import { GovernanceEngine, textTrace } from '../../plugins/governance/engine.ts';
 import { createJudgeRule } from '../../plugins/governance-rules-llm-judge/rules.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
+import { OpenAIRunner } from '../../plugins/runner-openai/runner.ts';
+import { RunnerOpenAIOptions } from '../../plugins/runner-openai/options.ts';
+import { startFakeOpenAI } from '../runner-openai/fake-openai.ts';
 
 describe('governance engine: flag kinds, policy fields, custom rules, hostile input', () => {
   let rt: Runtime | undefined;
@@ -435,6 +438,39 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const started = performance.now();
     await answer;
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('the LLM judge asks each text in a session of its own, closed after: no other tenant\'s conflict, no earlier text in the conversation', async () => {
+    // A real runner keeps one conversation per session id and refuses the id to another tenant
+    // (LIMIT_CONFLICT). Before, every judge call used the session "governance-judge": the first
+    // tenant's calls held it (for sessionIdleMs, 1 day), every other tenant's call failed closed
+    // on the conflict, and each call carried all the texts judged before it.
+    const fake = await startFakeOpenAI();
+    const runner = new OpenAIRunner(RunnerOpenAIOptions.parse({ model: 'm', apiKey: 'k', baseURL: fake.url }), createLogger({ level: 'silent' }));
+    try {
+      const sessions: string[] = [];
+      const recording: Runner = { name: 'openai', capabilities: runner.capabilities, health: () => runner.health(), closeSession: (id, tenant) => runner.closeSession(id, tenant),
+        executeIsolated: (task, ctx) => (sessions.push(ctx.session.id), runner.executeIsolated(task, ctx)) };
+      const rule = createJudgeRule({ runner: 'openai', timeoutMs: 10_000, maxChars: 1000 }, () => recording);
+      const judge = (text: string, tenant: string) => rule.evaluate(
+        { surface: 'input', field: 'task.input', text, trace: { ...textTrace(text, 'input'), tenant }, view: { name: 'raw' } } as RuleSubject,
+        { policy: GOVERNANCE_PRESETS.default.policy, budgetMs: 60_000, deadline: performance.now() + 60_000, reviewBand: [4, 7], findings: [{ ruleId: 'x', kind: 'Jailbreak', severity: 5, reason: 'x', evidence: [] }] },
+      ) as Promise<Finding[]>;
+      for (const [text, tenant] of [['first text', 'alpha'], ['second text', 'beta'], ['third text', 'alpha']]) {
+        const findings = await judge(text, tenant);
+        // The fake answers no JSON, so each call fails closed on the answer, never on the session.
+        expect(findings.map((f) => f.reason)).toEqual(['LLM judge failed closed: the answer is not a valid JSON verdict']);
+      }
+      const sent = fake.completions().map((r) => (r.body.messages as { role: string; content: string }[]).filter((m) => m.role === 'user').map((m) => m.content));
+      expect(sent.map((messages) => messages.length)).toEqual([1, 1, 1]);
+      const texts = ['first text', 'second text', 'third text'];
+      expect(sent.map(([prompt]) => texts.filter((t) => prompt!.includes(t)))).toEqual(texts.map((t) => [t]));
+      expect(new Set(sessions).size).toBe(3);
+      expect(sessions.map((id) => runner.history(id))).toEqual([undefined, undefined, undefined]);
+    } finally {
+      await runner.dispose();
+      await fake.close();
+    }
   });
 
   it('a rule that returns something other than valid findings is a rule error naming the rule and the field, never read as no finding', async () => {

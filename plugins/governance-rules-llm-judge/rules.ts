@@ -41,14 +41,36 @@ export interface JudgeVerdict {
   reason: string;
 }
 
-/** Finds the first balanced JSON object in a model's answer and validates its fields. */
+/** Characters of an answer searched for verdicts, and the longest verdict object read. */
+const ANSWER_CHARS = 8_192;
+const OBJECT_CHARS = 2_048;
+
+/**
+ * Reads the verdict objects (balanced JSON objects with a valid `verdict` and `severity`) in a
+ * model's answer. An attack verdict anywhere wins over a benign one (the most severe attack): an
+ * answer that also quotes a benign verdict — the judged text's own, echoed — never clears it.
+ * Undefined when the answer holds no valid verdict.
+ */
 export function parseVerdict(answer: string): JudgeVerdict | undefined {
-  const start = answer.indexOf('{');
-  if (start < 0) return undefined;
+  const text = answer.slice(0, ANSWER_CHARS);
+  let found: JudgeVerdict | undefined;
+  for (let start = text.indexOf('{'); start >= 0; start = text.indexOf('{', start + 1)) {
+    const end = objectEnd(text, start);
+    if (end < 0) continue;
+    const verdict = toVerdict(text.slice(start, end + 1));
+    if (!verdict) continue;
+    if (!found || (verdict.verdict === 'attack' && (found.verdict === 'benign' || verdict.severity > found.severity))) found = verdict;
+    start = end;
+  }
+  return found;
+}
+
+/** The index of the `}` that closes the object opened at `start`, or -1 within OBJECT_CHARS. */
+function objectEnd(text: string, start: number): number {
   let depth = 0;
   let inString = false;
-  for (let i = start; i < answer.length && i < start + 4096; i++) {
-    const c = answer[i];
+  for (let i = start; i < text.length && i < start + OBJECT_CHARS; i++) {
+    const c = text[i];
     if (inString) {
       if (c === '\\') i++;
       else if (c === '"') inString = false;
@@ -56,21 +78,23 @@ export function parseVerdict(answer: string): JudgeVerdict | undefined {
     }
     if (c === '"') inString = true;
     else if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) {
-      let obj: Record<string, unknown>;
-      try {
-        obj = JSON.parse(answer.slice(start, i + 1)) as Record<string, unknown>;
-      } catch {
-        return undefined;
-      }
-      const verdict = obj.verdict;
-      const severity = Number(obj.severity);
-      if ((verdict !== 'attack' && verdict !== 'benign') || !Number.isFinite(severity)) return undefined;
-      const kind = KINDS.includes(obj.kind as FlagKind) ? (obj.kind as FlagKind) : 'Malicious';
-      return { verdict, kind, severity: Math.min(10, Math.max(1, Math.round(severity))), reason: typeof obj.reason === 'string' ? obj.reason.slice(0, 500) : '' };
-    }
+    else if (c === '}' && --depth === 0) return i;
   }
-  return undefined;
+  return -1;
+}
+
+function toVerdict(json: string): JudgeVerdict | undefined {
+  let obj: Record<string, unknown>;
+  try {
+    obj = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const verdict = obj.verdict;
+  const severity = Number(obj.severity);
+  if ((verdict !== 'attack' && verdict !== 'benign') || !Number.isFinite(severity)) return undefined;
+  const kind = KINDS.includes(obj.kind as FlagKind) ? (obj.kind as FlagKind) : 'Malicious';
+  return { verdict, kind, severity: Math.min(10, Math.max(1, Math.round(severity))), reason: typeof obj.reason === 'string' ? obj.reason.slice(0, 500) : '' };
 }
 
 export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner): GovernanceRule {

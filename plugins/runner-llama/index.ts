@@ -2,6 +2,7 @@
  * runner-llama: runs prompts on a local GGUF model through node-llama-cpp (llama.cpp). The model is
  * loaded once per runtime at boot; every session gets its own context sequence and chat history.
  */
+import path from 'node:path';
 import { definePlugin } from 'limit-graph';
 import { RunnerLlamaOptions, type RunnerLlamaOptionsInput } from './options.ts';
 import { LlamaRunner } from './runner.ts';
@@ -28,7 +29,9 @@ export default definePlugin({
   },
   options: RunnerLlamaOptions,
   setup(ctx, options) {
-    const runner = new LlamaRunner(options, ctx.logger);
+    // A relative path is the config file's folder's (as storage and TLS files are), not the working
+    // directory's: `limit` finds the config upward from a subfolder.
+    const runner = new LlamaRunner({ ...options, modelPath: path.resolve(ctx.config.rootDir, options.modelPath) }, ctx.logger);
     ctx.provide('runner:llama', runner);
     // Loading a model takes a while and allocates memory: boot, not setup, so `limit config` stays cheap.
     ctx.hooks.boot.tapPromise(ctx.name, () => runner.load());

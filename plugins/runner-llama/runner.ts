@@ -1,7 +1,7 @@
 /**
  * The llama.cpp runner: one model per runtime, one chat (context sequence + history) per session.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -105,12 +105,13 @@ export class LlamaRunner implements Runner {
   /** Loads the model and creates the shared context; called from the boot hook. */
   async load(): Promise<void> {
     const o = this.options;
-    if (!existsSync(o.modelPath)) {
-      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-llama: model file "${o.modelPath}" does not exist`, {
+    const stat = statSync(o.modelPath, { throwIfNoEntry: false });
+    if (!stat?.isFile()) {
+      throw new LimitError('LIMIT_RUNNER_UNAVAILABLE', `runner-llama: modelPath "${o.modelPath}" ${stat ? 'is a directory, not a GGUF model file' : 'does not exist'}`, {
         plugin: PLUGIN,
         hook: 'boot',
         details: { modelPath: o.modelPath },
-        fix: 'Set plugins.runner-llama.modelPath (or LLAMA_MODEL_PATH) to an existing GGUF file.',
+        fix: 'Set plugins.runner-llama.modelPath (or LLAMA_MODEL_PATH) to an existing GGUF file; a relative path is read from the folder of the config file.',
       });
     }
     try {

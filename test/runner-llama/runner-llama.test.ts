@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, isLimitError, Task } from 'limit-graph';
 import type { RunContext, Runtime } from 'limit-graph';
@@ -244,6 +245,28 @@ describe('runner-llama configuration and lifecycle', () => {
     expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toContain('/nonexistent/model.gguf');
     expect((error as { plugin?: string }).plugin).toBe('runner-llama');
+  });
+
+  it('reads a relative modelPath from the folder of the config, not the working directory', async () => {
+    // Before, it was the working directory's: `limit` run from a subfolder of the project (it finds
+    // the config upward) failed boot with "does not exist" for the README's './models/…' path.
+    const rt = await createRuntime({
+      cwd: path.dirname(modelPath),
+      config: { plugins: {}, logLevel: 'silent' },
+      env: {},
+      plugins: [runnerLlama.configure({ modelPath: path.basename(modelPath), contextSize: 1024, maxTokens: 2 })],
+    });
+    try {
+      expect((await (rt.resolve('runner:llama') as LlamaRunner).health()).details).toMatchObject({ modelPath });
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('fails boot naming modelPath when it is a directory', async () => {
+    const error = await start({ modelPath: path.dirname(modelPath) }).catch((e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_RUNNER_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toBe(`runner-llama: modelPath "${path.dirname(modelPath)}" is a directory, not a GGUF model file`);
   });
 
   it('fails boot clearly on a file that is not a GGUF model', async () => {

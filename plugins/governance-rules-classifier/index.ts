@@ -1,4 +1,5 @@
 /** A linear text classifier as a rule pack: the review-band safety net under the rule packs. */
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineRulePack, LimitError, RulePackOptions } from 'limit-graph';
 import type { z } from 'zod';
@@ -25,6 +26,7 @@ export default defineRulePack({
         plugin: ctx.name, details: { option: ['highProbability'] }, fix: 'Set highProbability at least as high as minProbability.',
       });
     }
-    return [createClassifierRule(options.modelPath === undefined ? readModel(MODEL_FILE) : readModel(options.modelPath, { plugin: ctx.name, name: 'modelPath' }), options)];
+    // A relative modelPath is the config file's folder's, like every file option (storage, TLS, runner-llama's model).
+    return [createClassifierRule(options.modelPath === undefined ? readModel(MODEL_FILE) : readModel(path.resolve(ctx.config.rootDir, options.modelPath), { plugin: ctx.name, name: 'modelPath' }), options)];
   },
 });

@@ -28,7 +28,15 @@ export default definePlugin({
   options: RunnerPythonOptions,
   setup(ctx, options) {
     const workDir = path.resolve(ctx.config.dataDir, options.workDir ?? 'sessions');
-    const runner = new PythonRunner({ options, workDir, logger: ctx.logger });
+    // A relative venvPath, or an interpreter given as a path (./venv/bin/python), is the config file's
+    // folder's, like every file option; a bare name (python3) is looked up on PATH.
+    const fromConfig = (p: string) => path.resolve(ctx.config.rootDir, p);
+    const resolved = {
+      ...options,
+      python: options.python.includes('/') ? fromConfig(options.python) : options.python,
+      ...(options.venvPath ? { venvPath: fromConfig(options.venvPath) } : {}),
+    };
+    const runner = new PythonRunner({ options: resolved, workDir, logger: ctx.logger });
     ctx.provide('runner:python', runner);
     // Probing spawns processes: boot, not setup. A runtime made with boot:false probes on first use.
     ctx.hooks.boot.tapPromise(ctx.name, async () => {

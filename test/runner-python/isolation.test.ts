@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionLimits, type RunContext } from 'limit-graph';
+import { SessionLimits, createRuntime, type RunContext } from 'limit-graph';
 import { effectiveLimits } from '../../plugins/runner-python/index.ts';
 import { accountsInRange } from '../../plugins/runner-python/runner.ts';
 import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
@@ -392,6 +392,32 @@ describe('runner-python options and tasks', () => {
     await expect(pythonRuntime({ python: PYTHON, createVenv: 'per-session', sandboxUser: 'per-session' })).rejects.toMatchObject({
       code: 'LIMIT_PLUGIN_SETUP_FAILED', fix: expect.stringMatching(/venvPath/),
     });
+  }, 60_000);
+
+  it("reads a relative venvPath and python path from the config file's folder, not the working directory", async () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), 'limit-py-project-'));
+    chmodSync(project, 0o711);
+    try {
+      // A venv's bin/python is a link to the base interpreter; VIRTUAL_ENV tells which venv a task runs in.
+      mkdirSync(path.join(project, 'venv', 'bin'), { recursive: true });
+      symlinkSync(realpathSync(execFileSync(PYTHON, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim()), path.join(project, 'venv', 'bin', 'python'));
+      const elsewhere = mkdtempSync(path.join(os.tmpdir(), 'limit-py-cwd-'));
+      const cases: [string, string][] = [[`venvPath: './venv'`, path.join(project, 'venv')], [`python: './venv/bin/python'`, 'no venv']];
+      for (const [option, expected] of cases) {
+        writeFileSync(path.join(project, 'limit.config.ts'), `export default { logLevel: 'silent', plugins: { 'runner-python': { ${option}, warm: false } } };`);
+        const rt = await createRuntime({ cwd: elsewhere, configFile: path.join(project, 'limit.config.ts'), env: {} });
+        try {
+          const result = await rt.resolve('runner:python').executeIsolated(code('import os\nprint(os.environ.get("VIRTUAL_ENV", "no venv"))'), ctx());
+          expect(result.ok, `${option}: ${JSON.stringify(result)}`).toBe(true);
+          expect(result.stdout.trim(), option).toBe(expected);
+        } finally {
+          await rt.close();
+        }
+      }
+      rmSync(elsewhere, { recursive: true, force: true });
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('creates a venv per session on request', async () => {

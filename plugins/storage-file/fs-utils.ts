@@ -32,9 +32,18 @@ export function writeError(error: unknown, target: string): unknown {
   });
 }
 
-/** A failed read caused by permissions, as LIMIT_STORAGE_UNAVAILABLE naming the file; other errors unchanged. */
-export function readError(error: unknown, target: string): unknown {
+/**
+ * A failed read caused by permissions, as LIMIT_STORAGE_UNAVAILABLE naming the file; a folder where
+ * the store keeps a file (EISDIR) as LIMIT_STORAGE_CORRUPT naming it (`fix`: how to restore the
+ * file); other errors unchanged.
+ */
+export function readError(error: unknown, target: string, fix?: string): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EISDIR') {
+    return corruptFile(target, 'is a folder where the store keeps a file', {
+      cause: error, fix: `Move the folder ${target} out of the store (keep what it holds if it matters); then ${fix ?? 'restore the file from a backup (or leave it missing if the record can be lost), and restart the process'}. Nothing is written over the folder meanwhile.`,
+    });
+  }
   if (code !== 'EACCES' && code !== 'EPERM') return error;
   return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `The file store cannot read ${target}: it is not readable by this process (${code})`, {
     plugin: 'storage-file', cause: error, details: { path: target, code },
@@ -270,7 +279,7 @@ export async function readJson<T>(file: string, fix?: string): Promise<T | undef
     text = await fs.readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw readError(error, file);
+    throw readError(error, file, fix);
   }
   try {
     return JSON.parse(text) as T;

@@ -727,6 +727,29 @@ describe('storage-file: damaged files', () => {
     }
   });
 
+  it('refuses to open a store whose schema.json is a folder (LIMIT_STORAGE_CORRUPT naming it, not a raw EISDIR) and changes nothing', async () => {
+    const root = tempDir();
+    try {
+      await (await openStore(root)).close();
+      const file = path.join(root, 'schema.json');
+      rmSync(file);
+      mkdirSync(file);
+      writeFileSync(path.join(file, 'note'), 'x');
+      const error = await openStore(root).then(() => null, (e: unknown) => e as LimitError);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file } });
+      expect(error!.message).toBe(`${file} is a folder where the store keeps a file`);
+      expect(error!.fix).toContain(`Move the folder ${file} out of the store`);
+      expect(error!.fix).toContain('{"version": 1}');
+      expect(readdirSync(root)).toEqual(['schema.json']);
+      expect(readdirSync(file)).toEqual(['note']);
+      rmSync(file, { recursive: true });
+      writeFileSync(file, '{"version": 1}');
+      await (await openStore(root)).close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('refuses at open a store whose schema.json records a newer version, naming the store and both versions, and changes nothing in it', async () => {
     const root = tempDir();
     try {

@@ -519,7 +519,7 @@ export async function acquireStoreLock(file: string, options: StoreLockOptions):
   // A few rounds: a stale lock broken here may be taken by another opener first, which then holds it.
   for (let round = 0; ; round++) {
     if (await createExclusive(file, content)) break;
-    const seen = await fs.readFile(file, 'utf8').catch(() => null);
+    const seen = await readLock(file);
     // null: released in between.
     if (round < 3 && (seen === null || (await storeLockStale(file, seen, options.staleMs)))) {
       if (seen !== null) await breakLock(file, seen);
@@ -549,6 +549,26 @@ export async function acquireStoreLock(file: string, options: StoreLockOptions):
     HELD.delete(token);
     await removeIfOurs(file, content);
   };
+}
+
+/**
+ * The content of an existing store lock, or null when it is gone (released in between). A folder
+ * there is no lock at all (nor a holder to wait for): LIMIT_STORAGE_CORRUPT naming it, left as it
+ * is; an unreadable lock is LIMIT_STORAGE_UNAVAILABLE (readError), not an unknown holder.
+ */
+async function readLock(file: string): Promise<string | null> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'EISDIR') {
+      throw corruptFile(file, 'is a folder, not a lock file: no process holds the store through it, and storage-file cannot take its lock while it is there', {
+        cause: error, fix: `Move the folder ${file} out of the store (keep what it holds if it matters), then open the store again: storage-file creates its lock file itself.`,
+      });
+    }
+    throw readError(error, file);
+  }
 }
 
 async function storeLockStale(file: string, seen: string, staleMs: number): Promise<boolean> {

@@ -956,6 +956,26 @@ describe('storage-file: damaged files', () => {
 describe('storage-file: the store lock', () => {
   const lockFile = (root: string) => path.join(root, 'store.lock');
 
+  it('a folder named store.lock is not a lock: LIMIT_STORAGE_CORRUPT naming it (not "in use by an unknown holder"), left as it is', async () => {
+    const root = tempDir();
+    try {
+      await (await openStore(root)).close();
+      mkdirSync(lockFile(root));
+      writeFileSync(path.join(lockFile(root), 'note'), 'x');
+      const error = await openStore(root).then(() => null, (e: unknown) => e as LimitError);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file: lockFile(root) } });
+      expect(error!.message).toContain(`${lockFile(root)} is a folder, not a lock file`);
+      expect(error!.message).not.toContain('unknown holder');
+      expect(error!.fix).toContain(`Move the folder ${lockFile(root)} out of the store`);
+      expect(readdirSync(lockFile(root))).toEqual(['note']);
+      expect(readdirSync(root).sort()).toEqual(['schema.json', 'store.lock']);
+      rmSync(lockFile(root), { recursive: true });
+      await (await openStore(root)).close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('holds store.lock (pid, host, since) while open and removes it on close', async () => {
     const root = tempDir();
     try {

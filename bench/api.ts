@@ -108,10 +108,16 @@ export const options = {
   governance: 'governance preset of the stack, default|minimal (default default)',
 };
 
-export async function run(args: string[] = []): Promise<unknown> {
+/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+export function parseOptions(args: readonly string[]): { duration: number; connections: number; governance: string } {
   const duration = optionalNumberOption('--duration', arg(args, 'duration'), { min: 0.1 }) ?? 5;
   const connections = optionalNumberOption('--connections', arg(args, 'connections'), { integer: true, min: 1 }) ?? 10;
   const governance = arg(args, 'governance') ?? 'default';
+  return { duration, connections, governance };
+}
+
+export async function run(args: string[] = []): Promise<unknown> {
+  const { duration, connections, governance } = parseOptions(args);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-api-'));
 
   const bare = Fastify({ logger: false });

@@ -29,8 +29,13 @@ function texts(count: number): string[] {
 /** The options run() reads, for `limit bench` (which refuses any other). */
 export const options = { n: 'evaluations (default 20000)' };
 
+/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+export function parseOptions(args: readonly string[]): { n: number } {
+  return { n: optionalNumberOption('--n', rawOption(args, 'n'), { integer: true, min: 1 }) ?? 20_000 };
+}
+
 export async function run(args: string[]): Promise<unknown> {
-  const n = optionalNumberOption('--n', rawOption(args, 'n'), { integer: true, min: 1 }) ?? 20_000;
+  const { n } = parseOptions(args);
   const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...Object.fromEntries(PACKS.map((p) => [`governance-rules-${p}`, true])), governance: {} } } });
   try {
     const gov = rt.resolve('governance');

@@ -46,16 +46,17 @@ export const options = {
   rounds: 'rounds (default 3)',
 };
 
-export async function run(args: string[]): Promise<unknown> {
+/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+export function parseOptions(args: readonly string[]) {
   const num = (name: string, fallback: number, min = 1) => optionalNumberOption(`--${name}`, rawOption(args, name), { integer: true, min }) ?? fallback;
   const chosen = backends(rawOption(args, 'backends'));
   const width = num('width', 512, 64);
   if (width % 64 !== 0) throw new LimitError('LIMIT_VALIDATION', `--width must be a multiple of 64 (heads of 64), got ${width}`, { details: { field: '--width', value: width } });
-  const blocks = num('blocks', 8);
-  const threads = num('threads', 1);
-  const promptTokens = num('prompt-tokens', 512);
-  const genTokens = num('gen-tokens', 64);
-  const rounds = num('rounds', 3);
+  return { chosen, width, blocks: num('blocks', 8), threads: num('threads', 1), promptTokens: num('prompt-tokens', 512), genTokens: num('gen-tokens', 64), rounds: num('rounds', 3) };
+}
+
+export async function run(args: string[]): Promise<unknown> {
+  const { chosen, width, blocks, threads, promptTokens, genTokens, rounds } = parseOptions(args);
   const dir = path.join(os.tmpdir(), `limit-bench-llama-${process.pid}`);
   const modelPath = await makeTinyLlama(
     { embeddingLength: width, blockCount: blocks, feedForwardLength: Math.round((width * 11) / 4), headCount: width / 64, headCountKv: Math.max(1, width / 128) },

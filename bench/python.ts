@@ -36,10 +36,18 @@ export const options = {
   cgroup: "runner-python's cgroupRoot (default auto)",
 };
 
+/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+export function parseOptions(args: readonly string[]): { python: string; coldN: number; warmN: number; cgroup: string | undefined } {
+  return {
+    python: arg(args, 'python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
+    coldN: optionalNumberOption('--cold', arg(args, 'cold'), { integer: true, min: 1 }) ?? 40,
+    warmN: optionalNumberOption('--warm', arg(args, 'warm'), { integer: true, min: 1 }) ?? 1000,
+    cgroup: arg(args, 'cgroup'),
+  };
+}
+
 export async function run(args: string[]): Promise<unknown> {
-  const python = arg(args, 'python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-  const coldN = optionalNumberOption('--cold', arg(args, 'cold'), { integer: true, min: 1 }) ?? 40;
-  const warmN = optionalNumberOption('--warm', arg(args, 'warm'), { integer: true, min: 1 }) ?? 1000;
+  const { python, coldN, warmN, cgroup } = parseOptions(args);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-py-'));
   chmodSync(dir, 0o711);
   const ctx = (id: string): RunContext => ({
@@ -48,7 +56,7 @@ export async function run(args: string[]): Promise<unknown> {
     signal: new AbortController().signal,
   });
   const task = Task.parse({ input: 'pass' });
-  const make = (warm: boolean) => new PythonRunner({ options: RunnerPythonOptions.parse({ python, warm, ...(arg(args, 'cgroup') ? { cgroupRoot: arg(args, 'cgroup') } : {}) }), workDir: path.join(dir, warm ? 'warm' : 'cold') });
+  const make = (warm: boolean) => new PythonRunner({ options: RunnerPythonOptions.parse({ python, warm, ...(cgroup ? { cgroupRoot: cgroup } : {}) }), workDir: path.join(dir, warm ? 'warm' : 'cold') });
   const cold = make(false);
   const warm = make(true);
   try {

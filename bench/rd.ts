@@ -321,18 +321,23 @@ export const options = {
   python: 'a Python with POT installed, to time the reference implementation too',
 };
 
-/** `limit bench rd` entry point. */
-export async function run(args: string[] = []): Promise<unknown> {
+/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+export function parseOptions(args: readonly string[]): RdBenchOptions {
   const sizes = arg(args, 'sizes')?.split(',').map((v) => parseNumberOption('--sizes', v, { integer: true, min: 2 }));
   const runs = optionalNumberOption('--runs', arg(args, 'runs'), { integer: true, min: 1 });
   const epsilon = optionalNumberOption('--epsilon', arg(args, 'epsilon'), { min: 1e-12 });
   const python = arg(args, 'python');
-  return runRdBench({
+  return {
     ...(python ? { python } : {}),
     ...(sizes ? { sizes } : {}),
     ...(runs !== undefined ? { runs } : {}),
     ...(epsilon !== undefined ? { epsilon } : {}),
-  });
+  };
+}
+
+/** `limit bench rd` entry point. */
+export async function run(args: string[] = []): Promise<unknown> {
+  return runRdBench(parseOptions(args));
 }
 
 runAsScript(import.meta.url, run);

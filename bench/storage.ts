@@ -457,11 +457,11 @@ export const options = {
   rounds: 'rounds (default 3)',
 };
 
-export async function run(args: string[]): Promise<unknown> {
-  // Options are checked before anything runs: a bad value must not turn into null sizes and an
-  // error hidden inside `results` with exit code 0.
+/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+export async function parseOptions(args: readonly string[]): Promise<{ sizes: Sizes; rounds: number; wanted: string[] }> {
+  // A bad value must not turn into null sizes and an error hidden inside `results` with exit code 0.
   const scale = optionalNumberOption('--scale', rawOption(args, 'scale'), { min: 0.001 }) ?? 1;
-  ROUNDS = optionalNumberOption('--rounds', rawOption(args, 'rounds'), { integer: true, min: 1 }) ?? 3;
+  const rounds = optionalNumberOption('--rounds', rawOption(args, 'rounds'), { integer: true, min: 1 }) ?? 3;
   const sizes: Sizes = {
     single: Math.round(2000 * scale), batches: Math.max(1, Math.round(20 * scale)), batchSize: 1000,
     reads: Math.round(5000 * scale), lists: Math.round(500 * scale), appends: Math.round(1000 * scale),
@@ -471,6 +471,12 @@ export async function run(args: string[]): Promise<unknown> {
   const wanted = (backends ?? available.join(',')).split(',').map((b) => b.trim()).filter(Boolean);
   if (wanted.length === 0) throw new LimitError('LIMIT_VALIDATION', `--backends ${JSON.stringify(backends)} names no backend`, { fix: `Pass --backends ${available.join(',')} (or some of them).` });
   for (const b of wanted) await checkBackend(b, available);
+  return { sizes, rounds, wanted };
+}
+
+export async function run(args: string[]): Promise<unknown> {
+  const { sizes, rounds, wanted } = await parseOptions(args);
+  ROUNDS = rounds;
   const results: unknown[] = [];
   for (const b of wanted) {
     try {

@@ -248,10 +248,20 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       const tmpdir = process.env.TMPDIR;
       process.env.TMPDIR = tmp.path;
       try {
+        // Every chosen benchmark can run and takes its option values before any runs: a bad
+        // `--rounds` of the last one is not found after the first has run for minutes.
         for (const b of chosen) {
           if (!b.run) throw new LimitError('LIMIT_VALIDATION', `bench/${b.name} cannot be run: ${b.error ?? 'it does not export run(args)'}`, { details: { file: b.file } });
+          try {
+            await b.parseOptions?.(argsOf(b));
+          } catch (error) {
+            if (!(error instanceof LimitError)) throw error;
+            throw new LimitError(error.code, `benchmark ${b.name}: ${error.message}`, { cause: error, fix: error.fix, details: { ...error.details, benchmark: b.name } });
+          }
+        }
+        for (const b of chosen) {
           io.stderr(`running benchmark ${b.name}…\n`);
-          results[b.name] = await untilAborted(b.run(argsOf(b)), signal);
+          results[b.name] = await untilAborted(b.run!(argsOf(b)), signal);
         }
       } finally {
         if (tmpdir === undefined) delete process.env.TMPDIR;
@@ -393,6 +403,8 @@ interface Benchmark {
   /** The options its run() reads (name without dashes → description). */
   options: Record<string, string>;
   run?: (args: string[]) => Promise<unknown>;
+  /** Checks the values of its options (a LimitError naming the flag), as its run() does first; called for every chosen benchmark before any runs. */
+  parseOptions?: (args: readonly string[]) => unknown;
   /** Why it cannot run (its module failed to load). */
   error?: string;
 }
@@ -405,9 +417,10 @@ async function loadBenchmarks(): Promise<Benchmark[]> {
     const file = path.join(BENCH_DIR, f);
     const name = f.replace(/\.(ts|js)$/, '');
     try {
-      const mod = (await import(pathToFileURL(file).href)) as { run?: unknown; options?: unknown };
+      const mod = (await import(pathToFileURL(file).href)) as { run?: unknown; options?: unknown; parseOptions?: unknown };
       const options = typeof mod.options === 'object' && mod.options !== null ? (mod.options as Record<string, string>) : {};
-      return typeof mod.run === 'function' ? { name, file, options, run: mod.run as Benchmark['run'] } : { name, file, options, error: 'it does not export run(args)' };
+      const parseOptions = typeof mod.parseOptions === 'function' ? { parseOptions: mod.parseOptions as Benchmark['parseOptions'] } : {};
+      return typeof mod.run === 'function' ? { name, file, options, run: mod.run as Benchmark['run'], ...parseOptions } : { name, file, options, error: 'it does not export run(args)' };
     } catch (error) {
       return { name, file, options: {}, error: `it failed to load: ${error instanceof Error ? error.message : String(error)}` };
     }

@@ -11,19 +11,31 @@ const cli = (...args: string[]) => runCli(['bench', ...args, '--json'], { cwd: d
 
 describe('limit bench options', () => {
   it.each([
-    [['storage', '--backends', 'kv', '--scale', 'abc'], '--scale must be a number ≥ 0.001, got "abc"'],
-    [['storage', '--backends', 'kv', '--rounds', 'abc'], '--rounds must be an integer ≥ 1, got "abc"'],
-    [['storage', '--backends', 'kv', '--rounds', '0'], '--rounds must be an integer ≥ 1, got "0"'],
-    [['storage', '--backends', 'bogus'], '--backends: unknown storage backend "bogus"'],
-    [['storage', '--backends', ','], '--backends "," names no backend'],
-    [['governance', '--n', ''], '--n must be an integer ≥ 1, got ""'],
-    [['rd', '--sizes', '50,abc'], '--sizes must be an integer ≥ 2, got "abc"'],
-    [['python', '--warm', '1e400'], '--warm must be an integer ≥ 1, got "1e400"'],
-    [['api', '--connections', ''], '--connections must be an integer ≥ 1, got ""'],
+    [['storage', '--backends', 'kv', '--scale', 'abc'], 'benchmark storage: --scale must be a number ≥ 0.001, got "abc"'],
+    [['storage', '--backends', 'kv', '--rounds', 'abc'], 'benchmark storage: --rounds must be an integer ≥ 1, got "abc"'],
+    [['storage', '--backends', 'kv', '--rounds', '0'], 'benchmark storage: --rounds must be an integer ≥ 1, got "0"'],
+    [['storage', '--backends', 'bogus'], 'benchmark storage: --backends: unknown storage backend "bogus"'],
+    [['storage', '--backends', ','], 'benchmark storage: --backends "," names no backend'],
+    [['governance', '--n', ''], 'benchmark governance: --n must be an integer ≥ 1, got ""'],
+    [['rd', '--sizes', '50,abc'], 'benchmark rd: --sizes must be an integer ≥ 2, got "abc"'],
+    [['python', '--warm', '1e400'], 'benchmark python: --warm must be an integer ≥ 1, got "1e400"'],
+    [['api', '--connections', ''], 'benchmark api: --connections must be an integer ≥ 1, got ""'],
   ])('%j is LIMIT_VALIDATION: %s', async (args, message) => {
     const r = await cli(...args);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message });
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message, details: { benchmark: args[0] } });
+    expect(r.stderr).not.toContain('running benchmark');
+  });
+
+  it.each([
+    [['rd', 'storage', '--rounds', 'abc'], 'benchmark storage: --rounds must be an integer ≥ 1, got "abc"'],
+    [['governance', 'storage', '--n', '1', '--scale', '0'], 'benchmark storage: --scale must be a number ≥ 0.001, got "0"'],
+    [['--rounds', 'abc'], 'benchmark llama: --rounds must be an integer ≥ 1, got "abc"'],
+  ])('%j: the values of every benchmark asked for are checked before any runs (%s)', async (args, message) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message, details: { field: message.split(' ')[2] } });
+    expect(r.stderr).not.toContain('running benchmark');
   });
 });
 

@@ -23,7 +23,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { createRuntime, newId, optionalNumberOption, rawOption } from 'limit-graph';
+import { LimitError, createRuntime, newId, optionalNumberOption, rawOption } from 'limit-graph';
 import '../plugins/api-http/index.ts';
 import { BUILT_IN_PACKS } from '../presets/governance/packs.ts';
 import { runAsScript } from './_script.ts';
@@ -109,10 +109,14 @@ export const options = {
 };
 
 /** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
-export function parseOptions(args: readonly string[]): { duration: number; connections: number; governance: string } {
+export function parseOptions(args: readonly string[]): { duration: number; connections: number; governance: 'default' | 'minimal' } {
   const duration = optionalNumberOption('--duration', arg(args, 'duration'), { min: 0.1 }) ?? 5;
   const connections = optionalNumberOption('--connections', arg(args, 'connections'), { integer: true, min: 1 }) ?? 10;
   const governance = arg(args, 'governance') ?? 'default';
+  // Anything but "default" used to run the minimal stack, reported under the name given.
+  if (governance !== 'default' && governance !== 'minimal') {
+    throw new LimitError('LIMIT_VALIDATION', `--governance must be default or minimal, got ${JSON.stringify(governance)}`, { details: { field: '--governance', value: governance }, fix: 'Pass --governance default or --governance minimal.' });
+  }
   return { duration, connections, governance };
 }
 

@@ -571,7 +571,9 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
     const expected = manifest?.parts[name].sha256 ?? null;
     const actual = read.digests.get(name)!;
     const ok = expected === actual;
-    if (!ok && manifest) problems.push(`part "${name}": SHA-256 ${actual} does not match the manifest (${expected})`);
+    // A CSV part is a file of the folder: name it (rd_points.csv is the rdSeries part), so the damaged file is found.
+    const where = read.encoding === 'csv' ? ` (${CSV_FILES[name]})` : '';
+    if (!ok && manifest) problems.push(`part "${name}"${where}: SHA-256 ${actual} does not match the manifest (${expected})`);
     return { name, expected, actual, ok };
   });
 

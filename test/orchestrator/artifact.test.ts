@@ -301,6 +301,16 @@ describe('verifyArtifact on malformed artifacts', () => {
     }
   });
 
+  it('names the CSV file whose bytes changed (rd_points.csv is the rdSeries part), for a changed byte in each file', async () => {
+    const { f, csv } = await artifacts();
+    for (const file of csv.filter((x) => x.path !== 'manifest.json')) {
+      // One byte of the header row: the file still parses, only its digest differs.
+      const files = csv.map((x) => (x === file ? { ...x, content: x.content.replace(/[a-z]/, (c) => c.toUpperCase()) } : x));
+      const problems = f.orch.verifyArtifact(files).problems;
+      expect(problems.some((p) => p.includes(`(${file.path}): SHA-256 `) && p.includes('does not match the manifest')), `${file.path}\n  got: ${problems.join('\n  ')}`).toBe(true);
+    }
+  });
+
   it('limit verify answers LIMIT_ARTIFACT_INVALID naming the line, not a TypeError', async () => {
     const { f, jsonl } = await artifacts();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-artifact-verify-'));

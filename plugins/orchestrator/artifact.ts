@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
-  ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, mapStringsDeep, sha256, toWellFormed,
+  ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, jsonErrorPlace, mapStringsDeep, sha256, toWellFormed,
   mergeAncestryMemo, verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
 import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
@@ -430,13 +430,19 @@ function readJson(doc: z.infer<typeof JsonDocument>, problems: string[]): Read {
   return readRecords('json', doc.manifest, parts, problems);
 }
 
-function readJsonl(lines: string[], problems: string[]): Read | string {
+/** `documentError`: why the whole text is not one JSON document (the .json encoding), when it is not. */
+function readJsonl(lines: string[], problems: string[], documentError?: unknown): Read | string {
   if (lines.every((l) => l.trim() === '')) return 'the file is empty';
   let head: unknown;
   try {
     head = JSON.parse(lines[0] ?? 'null');
   } catch (error) {
     // Neither one JSON document (the .json encoding) nor JSON lines: say so, with the parser's words.
+    // Over several lines, line 1 of a .json artifact (`{`) never parses alone: the document's own
+    // error is the one that names the damaged place, not line 1's.
+    if (documentError !== undefined && lines.filter((l) => l.trim() !== '').length > 1) {
+      return `not JSON: the file does not parse as one JSON document (${errorText(documentError)}${jsonErrorPlace(lines.join('\n'), documentError)}), nor is its line 1 a JSON line, so this is neither a .json nor a .jsonl artifact`;
+    }
     return `not JSON: line 1 does not parse (${errorText(error)}), so this is neither a .json nor a .jsonl artifact`;
   }
   const manifestLine = z.object({ kind: z.literal('manifest'), manifest: z.unknown() }).safeParse(head);
@@ -544,15 +550,18 @@ function readFiles(files: { path: string; content: string }[], problems: string[
   if (files.length !== 1) return 'expected one .json/.jsonl file or a CSV folder with manifest.json';
   const text = files[0]!.content;
   let parsed: unknown;
+  let documentError: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
+  } catch (error) {
     parsed = undefined;
+    documentError = error;
   }
   // A jsonl artifact of nothing but its manifest line is one JSON object too: its `kind` tells it apart.
   const doc = JsonDocument.safeParse(parsed);
   if (doc.success && doc.data.manifest !== undefined && (parsed as { kind?: unknown }).kind !== 'manifest') return readJson(doc.data, problems);
-  return readJsonl(text.split('\n'), problems);
+  // A .jsonl file is read as JSON lines: its own line 1 error is the one to give.
+  return readJsonl(text.split('\n'), problems, files[0]!.path.endsWith('.jsonl') ? undefined : documentError);
 }
 
 export function verifyArtifactFiles(files: { path: string; content: string }[]): ArtifactVerification {

@@ -311,6 +311,18 @@ describe('verifyArtifact on malformed artifacts', () => {
     }
   });
 
+  it('a .json artifact whose JSON breaks past line 1 is told by the line and column of the damage, not by its line 1 ("{")', async () => {
+    const { f, json, jsonl } = await artifacts();
+    const lines = json.split('\n');
+    const at = lines.findIndex((l) => l.includes('"parts": {'));
+    const broken = lines.map((l, i) => (i === at ? `${l},` : l)).join('\n');
+    const problems = verify(f, broken).problems;
+    expect(problems).toEqual([expect.stringMatching(/^not JSON: the file does not parse as one JSON document \(.+ at line \d+, column \d+\), nor is its line 1 a JSON line/)]);
+    expect(problems[0]).toContain(` at line ${at + 1}, column ${lines[at]!.length + 1}), nor`);
+    // A .jsonl file's line 1 is its manifest line: its damage is told as line 1's, as before.
+    expect(verify(f, `${jsonl.slice(0, 20)}\n${jsonl}`, 'artifact.jsonl').problems).toEqual([expect.stringMatching(/^not JSON: line 1 does not parse \(.+\), so this is neither/)]);
+  });
+
   it('limit verify answers LIMIT_ARTIFACT_INVALID naming the line, not a TypeError', async () => {
     const { f, jsonl } = await artifacts();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-artifact-verify-'));

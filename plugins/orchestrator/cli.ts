@@ -44,6 +44,15 @@ export async function readArtifact(target: string): Promise<{ path: string; cont
     }
     return names.map((n) => ({ path: n, content: read(path.join(target, n)) }));
   }
+  // One file of a CSV artifact read alone would verify as a folder whose other files are missing
+  // (or as JSON that does not parse), though they lie beside it: the artifact is the folder.
+  if (path.basename(target) === 'manifest.json' || target.endsWith('.csv')) {
+    const folder = path.dirname(target);
+    throw new LimitError('LIMIT_ARTIFACT_INVALID', `${target} is one file of a CSV artifact; a CSV artifact is verified as its folder`, {
+      details: { path: target, folder },
+      fix: `Pass the folder that \`limit export --format csv --out\` wrote: limit verify ${folder}`,
+    });
+  }
   return [{ path: path.basename(target), content: read(target) }];
 }
 

@@ -166,6 +166,19 @@ describe('limit commands with input files that cannot be read as they are', () =
     expect(unnamed.stderr).toContain('LIMIT_VALIDATION: <artifact> is empty: it names no file');
   });
 
+  it('verify <one file of a CSV artifact> names the folder to pass, not the files "missing" beside it', async () => {
+    mkdirSync(path.join(dir, 'art4'), { recursive: true });
+    for (const name of ['manifest.json', 'traces.csv']) {
+      writeFileSync(path.join(dir, 'art4', name), name.endsWith('.csv') ? 'id\r\n' : '{}');
+      const r = await cli('verify', at(`art4/${name}`), '--json');
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({
+        code: 'LIMIT_ARTIFACT_INVALID', message: `${at(`art4/${name}`)} is one file of a CSV artifact; a CSV artifact is verified as its folder`,
+        fix: expect.stringContaining(`limit verify ${at('art4')}`),
+      });
+    }
+  });
+
   it('verify <named pipe> fails at once', async () => {
     const r = await cli('verify', at('pipe'));
     expect(r.code).toBe(1);

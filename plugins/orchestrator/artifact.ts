@@ -543,10 +543,32 @@ function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   };
 }
 
+/** Whether `text` is a json or jsonl artifact (its manifest a field, or its first line's record), not a CSV folder's manifest.json. */
+function holdsManifest(text: string): boolean {
+  for (const candidate of [text, text.slice(0, text.indexOf('\n') >>> 0)]) {
+    try {
+      const value = JSON.parse(candidate) as unknown;
+      if (typeof value === 'object' && value !== null && 'manifest' in value) return true;
+    } catch {
+      // not this one
+    }
+  }
+  return false;
+}
+
+/**
+ * A CSV export is a folder with manifest.json; a json or jsonl export given alone may be named
+ * manifest.json too (`limit export --format json --out manifest.json`), and is read as what it is.
+ */
+export function isCsvArtifact(files: readonly { path: string; content: string }[]): boolean {
+  if (!files.some((f) => path.basename(f.path) === 'manifest.json')) return false;
+  return files.length > 1 || !holdsManifest(files[0]!.content);
+}
+
 function readFiles(files: { path: string; content: string }[], problems: string[]): Read | string {
   if (files.length === 0) return 'no files given';
   const byName = new Map(files.map((f) => [path.basename(f.path), f.content]));
-  if (byName.has('manifest.json')) return readCsv(byName, problems);
+  if (isCsvArtifact(files)) return readCsv(byName, problems);
   if (files.length !== 1) return 'expected one .json/.jsonl file or a CSV folder with manifest.json';
   const text = files[0]!.content;
   let parsed: unknown;

@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ERROR_CODES, LimitError, checkOutputFile, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, LimitErrorCode, OutputOptions, RunOutcome } from 'limit-graph';
-import { CSV_ARTIFACT_FILES, verifyArtifactFiles } from './artifact.ts';
+import { CSV_ARTIFACT_FILES, isCsvArtifact, verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
 
 const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
@@ -44,16 +44,18 @@ export async function readArtifact(target: string): Promise<{ path: string; cont
     }
     return names.map((n) => ({ path: n, content: read(path.join(target, n)) }));
   }
+  const file = { path: path.basename(target), content: read(target) };
   // One file of a CSV artifact read alone would verify as a folder whose other files are missing
-  // (or as JSON that does not parse), though they lie beside it: the artifact is the folder.
-  if (path.basename(target) === 'manifest.json' || target.endsWith('.csv')) {
+  // (or as JSON that does not parse), though they lie beside it: the artifact is the folder. (A json
+  // or jsonl artifact named manifest.json is read as itself.)
+  if (target.endsWith('.csv') || isCsvArtifact([file])) {
     const folder = path.dirname(target);
     throw new LimitError('LIMIT_ARTIFACT_INVALID', `${target} is one file of a CSV artifact; a CSV artifact is verified as its folder`, {
       details: { path: target, folder },
       fix: `Pass the folder that \`limit export --format csv --out\` wrote: limit verify ${folder}`,
     });
   }
-  return [{ path: path.basename(target), content: read(target) }];
+  return [file];
 }
 
 /**

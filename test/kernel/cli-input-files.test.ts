@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_INPUT_BYTES, isLimitError, jsonErrorPlace, readInputText } from '../../kernel/index.ts';
 import { runCli } from '../helpers/cli.ts';
+import { buildArtifact } from '../../plugins/orchestrator/artifact.ts';
 
 let dir: string;
 const file = (name: string, content: string | Buffer) => {
@@ -166,7 +167,7 @@ describe('limit commands with input files that cannot be read as they are', () =
     expect(unnamed.stderr).toContain('LIMIT_VALIDATION: <artifact> is empty: it names no file');
   });
 
-  it('verify <one file of a CSV artifact> names the folder to pass, not the files "missing" beside it', async () => {
+  it('verify <one file of a CSV artifact> names the folder to pass, not the files "missing" beside it; a json/jsonl artifact named manifest.json verifies', async () => {
     mkdirSync(path.join(dir, 'art4'), { recursive: true });
     for (const name of ['manifest.json', 'traces.csv']) {
       writeFileSync(path.join(dir, 'art4', name), name.endsWith('.csv') ? 'id\r\n' : '{}');
@@ -176,6 +177,15 @@ describe('limit commands with input files that cannot be read as they are', () =
         code: 'LIMIT_ARTIFACT_INVALID', message: `${at(`art4/${name}`)} is one file of a CSV artifact; a CSV artifact is verified as its folder`,
         fix: expect.stringContaining(`limit verify ${at('art4')}`),
       });
+    }
+    // A json or jsonl artifact written as manifest.json (`--out manifest.json`) is read as itself, and verifies.
+    const none = { tenant: 'default', sessionIds: [], traceIds: [], sessions: [], traces: [], provenance: [], flags: [], checkpoints: [], rdSeries: [] };
+    for (const format of ['json', 'jsonl'] as const) {
+      mkdirSync(path.join(dir, `art-${format}`), { recursive: true });
+      writeFileSync(path.join(dir, `art-${format}`, 'manifest.json'), buildArtifact(none, format, new Date().toISOString()).files[0]!.content);
+      const r = await cli('verify', at(`art-${format}/manifest.json`));
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
     }
   });
 

@@ -159,6 +159,15 @@ describe('export input', () => {
     expect(once.manifest.traceIds).toEqual([a, b]);
     expect(f.orch.verifyArtifact(once.files).ok).toBe(true);
   });
+
+  it.each(['json', 'jsonl', 'csv'] as const)('a session without traces exports its session record and nothing else, and verifies (%s)', async (format) => {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    const artifact = await f.orch.exportArtifact({ sessionId: session.id, format });
+    expect(artifact.manifest).toMatchObject({ sessionIds: [session.id], traceIds: [], provenance: { verified: true, chains: [] } });
+    expect(Object.fromEntries(Object.entries(artifact.manifest.parts).map(([k, v]) => [k, v.records]))).toEqual({ sessions: 1, traces: 0, provenance: 0, flags: 0, checkpoints: 0, rdSeries: 0 });
+    expect(f.orch.verifyArtifact(artifact.files)).toMatchObject({ ok: true, problems: [] });
+  });
 });
 
 describe('limit export', () => {

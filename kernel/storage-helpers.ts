@@ -35,6 +35,12 @@ export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 export const MAX_RD_POINTS = 10_000;
 
 /**
+ * Most trace ids one POST /artifacts/export takes; an export too large to build suggests parts of
+ * at most this many traces, so that every caller can follow its fix.
+ */
+export const MAX_EXPORT_TRACE_IDS = 10_000;
+
+/**
  * Most bytes the points of one RD series hold together, each point's JSON measured alone: four
  * records' worth (16 MiB with the default `maxRecordBytes`). A point may be as large as a record, but
  * a series is read and answered whole (GET /rd/knee, exports), so its points are bounded together.

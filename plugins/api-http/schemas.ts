@@ -3,7 +3,7 @@
  * record's shape) but are strict at every level: an unknown field is an error, not silently dropped.
  */
 import {
-  ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
+  ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_EXPORT_TRACE_IDS, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
   RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, refuseMeasuredMetaKeys, refuseReversedTimeRange, z,
 } from 'limit-graph';
 
@@ -205,7 +205,7 @@ export const KneeBody = z
 // ───────────── artifacts ─────────────
 
 export const ExportBody = z
-  .object({ sessionId: Id.optional(), traceIds: z.array(Id).min(1).max(10_000).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
+  .object({ sessionId: Id.optional(), traceIds: z.array(Id).min(1).max(MAX_EXPORT_TRACE_IDS).optional(), format: z.enum(['json', 'jsonl', 'csv']).default('json') })
   .strict()
   .refine((b) => (b.sessionId === undefined) !== (b.traceIds === undefined), { message: 'Give exactly one of sessionId or traceIds', path: ['sessionId'] });
 

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
-  ChainVerification, Checkpoint, Flag, Id, LimitError, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, jsonErrorPlace, mapStringsDeep, sha256, toWellFormed,
+  ChainVerification, Checkpoint, Flag, Id, LimitError, MAX_EXPORT_TRACE_IDS, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, jsonErrorPlace, mapStringsDeep, sha256, toWellFormed,
   mergeAncestryMemo, verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
 import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
@@ -159,7 +159,8 @@ function jsonlPieces(manifest: ArtifactManifest, data: ArtifactData): string[] {
  * already more than `maxChars` (ArtifactBudget), so the rest was never read.
  */
 function tooLarge(chars: number, maxChars: number, traces: number, sessionIds: string[], encoding: ArtifactFormat, soFar = false): LimitError {
-  const perPart = Math.max(1, Math.floor((traces * maxChars) / chars));
+  // No more than one HTTP request takes (MAX_EXPORT_TRACE_IDS), so the fix works for every caller.
+  const perPart = Math.min(MAX_EXPORT_TRACE_IDS, Math.max(1, Math.floor((traces * maxChars) / chars)));
   const n = (x: number) => x.toLocaleString('en-US');
   const message = soFar
     ? `The ${encoding} artifact would be more than ${n(maxChars)} characters: the ${n(traces)} traces read so far hold ${n(chars)} characters of text; an export holds at most ${n(maxChars)}`
@@ -171,7 +172,7 @@ function tooLarge(chars: number, maxChars: number, traces: number, sessionIds: s
 }
 
 /** Characters of every string in `value` (keys aside): what any format writes of it at the least. */
-function textChars(value: unknown): number {
+export function textChars(value: unknown): number {
   if (typeof value === 'string') return value.length;
   if (typeof value !== 'object' || value === null) return 0;
   let chars = 0;

@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRuntime, type ArtifactExport, type LimitError, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
+import { MAX_EXPORT_TRACE_IDS, createRuntime, type ArtifactExport, type LimitError, type Checkpoint, type Flag, type Orchestrator, type ProvenanceEntry, type Runtime, type Storage, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 import { runCli } from '../helpers/cli.ts';
 import { makeTrace } from 'limit-graph/testing';
 import { parseCsvObjects } from '../../plugins/orchestrator/csv.ts';
-import { MAX_ARTIFACT_CHARS, buildArtifact, type ArtifactData } from '../../plugins/orchestrator/artifact.ts';
+import { ArtifactBudget, MAX_ARTIFACT_CHARS, buildArtifact, textChars, type ArtifactData } from '../../plugins/orchestrator/artifact.ts';
 import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
 
 
@@ -441,6 +441,21 @@ describe('an export too large to build', () => {
       });
       expect(f.orch.verifyArtifact(built.files).ok).toBe(true);
     }
+  });
+
+  it('suggests parts of no more traces than one POST /artifacts/export takes (MAX_EXPORT_TRACE_IDS), however small each trace is', () => {
+    // 25,000 small traces just over the limit: parts of about 24,000 would be refused over HTTP (400).
+    const trace = makeTrace('default', 't', 's', Date.parse('2024-05-01T00:00:00Z'), { task: { input: 'x', kind: 'external' } });
+    const budget = new ArtifactBudget('json', 24_000 * textChars(trace));
+    const error = (() => {
+      try {
+        for (let i = 0; i < 25_000; i++) budget.addTrace(trace);
+      } catch (e) {
+        return e as LimitError;
+      }
+    })();
+    expect(MAX_EXPORT_TRACE_IDS).toBe(10_000);
+    expect(error).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', details: { traces: 24_001 }, fix: expect.stringContaining('Export the traces in parts of about 10,000 or fewer') });
   });
 
   it('is refused as soon as the records read hold more text than the limit, before the rest is read (session or trace ids, every format)', async () => {

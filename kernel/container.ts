@@ -202,6 +202,8 @@ export class SessionRegistry {
   readonly #open = new Map<string, SessionHandle>();
   /** Each handle's close, resolving to all its failures (handle.close() throws only the first). */
   readonly #closers = new WeakMap<SessionHandle, () => Promise<unknown[]>>();
+  /** Closes in progress (a session leaves #open when its close begins): closeAll waits for them too. */
+  readonly #closing = new Set<Promise<unknown[]>>();
   constructor(
     private readonly root: AwilixContainer<Cradle>,
     private readonly hooks: LimitHooks,
@@ -258,16 +260,26 @@ export class SessionRegistry {
         if (errors.length) throw errors[0];
       },
     };
-    /** Closes the session once; resolves to every failure (the runtime's close reports them all). */
-    const closeScope = async (): Promise<unknown[]> => {
-      if (closed) return [];
+    /**
+     * Closes the session once; resolves to every failure (the runtime's close reports them all). A
+     * later call waits for that close to end, then resolves to none (the failures went to the first).
+     */
+    let closing: Promise<unknown[]> | undefined;
+    const closeScope = (): Promise<unknown[]> => {
+      if (closing) return closing.then(() => []);
       closed = true;
       registry.#open.delete(id);
       controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
-      // Every plugin's tap runs (one failing must not leave the others' workers behind); then the scope is disposed.
-      const errors: unknown[] = await runEveryTap(registry.hooks.sessionClosed, handle);
-      await scope.dispose().catch((error: unknown) => errors.push(error));
-      return errors;
+      const current = (async () => {
+        // Every plugin's tap runs (one failing must not leave the others' workers behind); then the scope is disposed.
+        const errors: unknown[] = await runEveryTap(registry.hooks.sessionClosed, handle);
+        await scope.dispose().catch((error: unknown) => errors.push(error));
+        return errors;
+      })();
+      closing = current;
+      registry.#closing.add(current);
+      void current.finally(() => registry.#closing.delete(current));
+      return current;
     };
     this.#closers.set(handle, closeScope);
     scope.register('session', asValue(handle));
@@ -281,10 +293,15 @@ export class SessionRegistry {
     return handle;
   }
 
-  /** Closes every open session; every failure is collected (not only each session's first), not thrown, so that all are closed. */
+  /**
+   * Closes every open session; every failure is collected (not only each session's first), not thrown, so that all are closed.
+   * Closes already begun (session.close()) are waited for too, so that nothing shuts down under their sessionClosed taps
+   * and scoped disposers; their failures went to whoever began them.
+   */
   async closeAll(): Promise<unknown[]> {
     const errors: unknown[] = [];
     for (const handle of this.list()) errors.push(...(await this.#closers.get(handle)!()));
+    await Promise.all(this.#closing);
     return errors;
   }
 }

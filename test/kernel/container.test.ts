@@ -67,6 +67,33 @@ describe('container and sessions', () => {
     expect(order).toEqual(['closed s1', 'closed s2', 'closed s3', 'shutdown']);
   });
 
+  it('a close already in progress is waited for: by a second session.close() and by runtime.close()', async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = definePlugin({
+      meta: { name: 'slow-close', version: '1.0.0', provides: ['clock'] },
+      setup(ctx) {
+        ctx.provide('clock', { now: () => 0 }, { dispose: () => void order.push('root disposed') });
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => {
+          await gate;
+          order.push(`closed ${s.id}`);
+        });
+        ctx.hooks.shutdown.tapPromise(ctx.name, async () => void order.push('shutdown'));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [slow] });
+    const s = await rt.openSession({ id: 's1' });
+    const first = s.close().then(() => order.push('first close'));
+    const second = s.close().then(() => order.push('second close'));
+    const runtimeClosed = rt.close().then(() => order.push('runtime closed'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(order).toEqual([]); // nothing returned or shut down while the sessionClosed tap runs
+    release();
+    await Promise.all([first, second, runtimeClosed]);
+    expect(order).toEqual(['closed s1', 'first close', 'second close', 'shutdown', 'root disposed', 'runtime closed']);
+  });
+
   it('validates session limits and refuses a duplicate open session id', async () => {
     const rt = await createRuntime({ config: silent });
     await expect(rt.openSession({ limits: { maxConcurrency: 0 } })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('maxConcurrency') });

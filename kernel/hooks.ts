@@ -171,11 +171,12 @@ function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutM
     default: // 'async': the last argument is a node-style callback
       return (...args) => {
         const callback = args.pop() as (err?: unknown, result?: unknown) => void;
-        try {
-          fn(...args, (err: unknown, result: unknown) => callback(err ? toTapError(err, plugin, hook) : err, result));
-        } catch (error) {
-          callback(toTapError(error, plugin, hook));
-        }
+        // Within the same time limit as a promise tap: a callback never called must not hang boot or close.
+        const run = new Promise<unknown>((resolve, reject) => fn(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve(result))));
+        withPluginTimeout(run, timeoutMs, plugin, hook).then(
+          (result) => callback(undefined, result),
+          (error: unknown) => callback(toTapError(error, plugin, hook)),
+        );
       };
   }
 }

@@ -77,6 +77,27 @@ describe('hook catalogue', () => {
     expect(report.errors).toEqual([expect.objectContaining({ plugin: 'failing', hook: 'shutdown', message: 'Plugin "failing" failed in hook "shutdown": cannot stop' })]);
   });
 
+  it('holds callback taps (tapAsync) to the same time limits: one that never calls back fails boot or is reported at close, no hang', async () => {
+    const stuck = (hook: 'boot' | 'drain' | 'shutdown' | 'sessionClosed') => definePlugin({
+      meta: { name: `stuck-${hook.toLowerCase()}`, version: '1.0.0', setupTimeoutMs: 50 },
+      setup(ctx) {
+        if (hook === 'sessionClosed') ctx.hooks.sessionClosed.tapAsync(ctx.name, () => undefined);
+        else ctx.hooks[hook].tapAsync(ctx.name, () => undefined);
+      },
+    });
+    await expect(createRuntime({ config: silent, plugins: [stuck('boot')] })).rejects.toMatchObject({
+      code: 'LIMIT_PLUGIN_SETUP_TIMEOUT', plugin: 'stuck-boot', hook: 'boot', message: 'Plugin "stuck-boot" did not finish boot within 50 ms',
+    });
+    const rt = await createRuntime({ config: silent, plugins: [stuck('drain'), stuck('shutdown'), stuck('sessionClosed')] });
+    await rt.openSession({ id: 's-1' });
+    const report = await rt.close();
+    expect(report.errors.map((e) => [e.code, e.plugin, e.message])).toEqual([
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-drain', 'Plugin "stuck-drain" did not finish drain within 50 ms'],
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-sessionclosed', 'Plugin "stuck-sessionclosed" did not finish sessionClosed within 50 ms'],
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-shutdown', 'Plugin "stuck-shutdown" did not finish shutdown within 50 ms'],
+    ]);
+  });
+
   it('runs waterfall hooks in plugin order so rules can add findings', async () => {
     const finding = (ruleId: string): Finding => ({ ruleId, kind: 'Anomaly', severity: 2, reason: ruleId, evidence: [] });
     const rules = (name: string) =>

@@ -310,7 +310,12 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       },
       provideScoped(key, factory, opts) {
         checkKey(key);
-        registerScoped(container, key, factory, opts?.dispose as ((v: never) => unknown) | undefined, name, (value) => checkContract(name, key, value, 'ctx.provideScoped'));
+        // Like the plugin's other disposers: within its close time limit (a session's close does not hang on it), failures naming it.
+        const dispose = opts?.dispose && ((value: never) =>
+          withPluginTimeout(Promise.resolve().then(() => opts.dispose!(value)), closeTimeoutOf(name), name, 'dispose').catch((error: unknown) => {
+            throw toLimitError(error, 'LIMIT_PLUGIN_DISPOSE_FAILED', { plugin: name, hook: 'dispose', message: (reason) => `Plugin "${name}" failed to dispose "${key}" of a session: ${reason}` });
+          }));
+        registerScoped(container, key, factory, dispose, name, (value) => checkContract(name, key, value, 'ctx.provideScoped'));
         registered.add(key);
       },
       resolve: (key) => resolveFor(key, name),

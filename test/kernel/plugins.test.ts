@@ -333,6 +333,23 @@ describe('setup and disposal', () => {
     expect(errors.map((e) => e.message)).toEqual(['Plugin "stuck-session" did not finish sessionClosed within 50 ms']);
   });
 
+  it('a provideScoped dispose that never settles or throws fails that session close naming the plugin, within its time limit; the runtime still closes', async () => {
+    const scoped = (name: string, dispose: () => Promise<void>) => plugin(name, { setupTimeoutMs: 50, provides: [name] }, (ctx) => {
+      ctx.provideScoped(name as never, (() => ({})) as never, { dispose });
+    });
+    const runtime = await createRuntime({ config: silent, plugins: [scoped('held', () => new Promise<void>(() => undefined)), scoped('broken', async () => { throw new Error('cannot release'); })] });
+    const one = await runtime.openSession();
+    one.resolve('held' as never);
+    const error = await failure(one.close());
+    expect([error.code, error.plugin, error.hook, error.message]).toEqual(['LIMIT_PLUGIN_SETUP_TIMEOUT', 'held', 'dispose', 'Plugin "held" did not finish dispose within 50 ms']);
+    const two = await runtime.openSession();
+    two.resolve('broken' as never);
+    const { errors } = await runtime.close();
+    expect(errors.map((e) => [e.code, e.plugin, e.hook, e.message])).toEqual([
+      ['LIMIT_PLUGIN_DISPOSE_FAILED', 'broken', 'dispose', 'Plugin "broken" failed to dispose "broken" of a session: cannot release'],
+    ]);
+  });
+
   it("reports every sessionClosed failure of a session the runtime's close closes, not only the first", async () => {
     const failing = (name: string) => plugin(name, {}, (ctx) => {
       ctx.hooks.sessionClosed.tapPromise(ctx.name, async () => { throw new Error(`${name} cannot let go`); });

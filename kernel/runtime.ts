@@ -54,7 +54,7 @@ export interface PluginHealth {
 
 /** What `runtime.close()` reports. */
 export interface CloseReport {
-  /** Failures while closing (each a LimitError naming its plugin); closing went on regardless. */
+  /** Failures while closing (each a LimitError naming its plugin, where one is known); closing went on regardless. */
   errors: LimitError[];
 }
 
@@ -231,7 +231,7 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     await booting?.catch(() => undefined);
     const errors: LimitError[] = [];
     const collect = (plugin: string | undefined, hook: string, error: unknown) => {
-      const e = toLimitError(error, 'LIMIT_PLUGIN_DISPOSE_FAILED', { plugin, hook, message: (reason) => `Plugin "${plugin}" failed to ${hook}: ${reason}` });
+      const e = toLimitError(error, 'LIMIT_PLUGIN_DISPOSE_FAILED', { plugin, hook, message: (reason) => `${plugin === undefined ? 'Failed' : `Plugin "${plugin}" failed`} to ${hook}: ${reason}` });
       errors.push(e);
       logger.error({ err: e, plugin }, e.message);
     };
@@ -249,7 +249,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
         }
       }
     }
-    await container.dispose();
+    // What was registered on ctx.container directly, with an awilix disposer: a failure is reported like the others.
+    await container.dispose().catch((error: unknown) => collect(undefined, 'dispose the container', error));
     return { errors };
   }
 

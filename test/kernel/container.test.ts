@@ -94,6 +94,24 @@ describe('container and sessions', () => {
     expect(order).toEqual(['closed s1', 'first close', 'second close', 'shutdown', 'root disposed', 'runtime closed']);
   });
 
+  it('reports a failing awilix disposer of a key registered on ctx.container directly, instead of rejecting runtime.close()', async () => {
+    const direct = definePlugin({
+      meta: { name: 'direct', version: '1.0.0', provides: ['clock', 'counter'] },
+      setup(ctx) {
+        ctx.container.register('clock', asFunction(() => ({ now: () => 0 })).singleton().disposer(() => { throw new Error('clock stuck'); }));
+        ctx.container.register('counter', asFunction(() => ({ id: 1, sessionId: '' })).scoped().disposer(() => { throw new Error('counter stuck'); }));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [direct] });
+    rt.resolve('clock');
+    (await rt.openSession()).resolve('counter');
+    const { errors } = await rt.close();
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ['LIMIT_PLUGIN_DISPOSE_FAILED', 'Failed to close a session: counter stuck'],
+      ['LIMIT_PLUGIN_DISPOSE_FAILED', 'Failed to dispose the container: clock stuck'],
+    ]);
+  });
+
   it('validates session limits and refuses a duplicate open session id', async () => {
     const rt = await createRuntime({ config: silent });
     await expect(rt.openSession({ limits: { maxConcurrency: 0 } })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('maxConcurrency') });

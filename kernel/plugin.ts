@@ -159,6 +159,13 @@ function validateMeta(meta: PluginMeta, setup: unknown): void {
       invalid(field, 'an array of non-empty strings', `Write it as a list: ${field}: [${typeof list === 'string' ? JSON.stringify(list) : "'key'"}].`);
     }
   }
+  // A key listed twice read as two providers: 'Key "x" is provided by plugin "p" and by plugin "p"'.
+  const repeated = (meta.provides ?? []).find((key, i, all) => all.indexOf(key) !== i);
+  if (repeated !== undefined) {
+    throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}": meta.provides lists "${repeated}" twice`, {
+      plugin: meta.name, details: { field: 'meta.provides', key: repeated }, fix: `List each key once in meta.provides.`,
+    });
+  }
   if (meta.env !== undefined && (typeof meta.env !== 'object' || meta.env === null || Array.isArray(meta.env) || Object.values(meta.env).some((o) => typeof o !== 'string'))) {
     invalid('env', 'an object of environment variable → option name', "For example env: { DATABASE_URL: 'url' }.");
   }

@@ -35,6 +35,7 @@ describe('definePlugin', () => {
     expect(provides.plugin).toBe('greeter');
     expect(provides.message).toBe(`Plugin "greeter": meta.provides must be an array of non-empty strings, not 'greeter'`);
     expect(provides.fix).toContain(`provides: ["greeter"]`);
+    expect(refusal({ meta: { name: 'p', version: '1', provides: ['x', 'y', 'x'] }, setup() {} })).toMatchObject({ code: 'LIMIT_PLUGIN_INVALID', message: 'Plugin "p": meta.provides lists "x" twice', details: { field: 'meta.provides', key: 'x' } });
     expect(refusal({ meta: { name: 'p', version: '1', dependsOn: 'storage' }, setup() {} }).message).toMatch(/meta\.dependsOn must be an array/);
     expect(refusal({ meta: { name: 'p', version: '1', optionalDependsOn: [''] }, setup() {} }).message).toMatch(/meta\.optionalDependsOn must be/);
     expect(refusal({ meta: { name: 'p', version: '1', conflictsWith: 'x' }, setup() {} }).message).toMatch(/meta\.conflictsWith must be/);

@@ -39,7 +39,12 @@ export const ConfigSchema = z
     /** Default tenant for the CLI and `auth: none` mode. */
     tenant: z.string().regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/).max(128).default('default'),
     /** Folder for local state (SQLite database, session working directories …), relative to the config. */
-    dataDir: z.string().min(1).default('.limit'),
+    // ' /data' (LIMIT_DATA_DIR= /data in an env file) would silently be a folder named ' ' under the config's folder.
+    dataDir: z
+      .string()
+      .min(1)
+      .refine((v) => v.trim() === v, { error: (issue) => `Expected a path without leading or trailing spaces, received ${JSON.stringify(issue.input)}` })
+      .default('.limit'),
     /** Limit on each plugin's setup and boot (ms). */
     setupTimeoutMs: z.number().int().positive().default(30_000),
   })

@@ -341,6 +341,21 @@ describe('environment overrides', () => {
     expect(error.message).toMatch(/\n  LIMIT_LOG_LEVEL › logLevel: .*\(from environment variable LIMIT_LOG_LEVEL\)/);
   });
 
+  it('refuses a dataDir with leading or trailing spaces (LIMIT_DATA_DIR= /data), instead of a folder named " /data" under the config', async () => {
+    for (const value of [' /data', 'state ', ' ']) {
+      const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_DATA_DIR: value } }));
+      expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+      expect(error.message).toContain(`LIMIT_DATA_DIR › dataDir: Expected a path without leading or trailing spaces, received ${JSON.stringify(value)} (from environment variable LIMIT_DATA_DIR)`);
+    }
+    expect((await failure(loadConfig({ config: { dataDir: 'state\n' }, cwd: dir, env: {} }))).message).toContain('dataDir: Expected a path without leading or trailing spaces, received "state\\n"');
+  });
+
+  it('a variable set to the empty string counts as unset: the file (or the default) applies', async () => {
+    write('limit.config.ts', 'export default { storage: "sqlite", logLevel: "info", tenant: "file" };');
+    const { config } = await loadConfig({ cwd: dir, env: { STORAGE_BACKEND: '', LIMIT_LOG_LEVEL: '', LIMIT_TENANT: '', LIMIT_DATA_DIR: '' } });
+    expect(config).toMatchObject({ storage: 'sqlite', logLevel: 'info', tenant: 'file', dataDir: path.join(dir, '.limit') });
+  });
+
   it('STORAGE_BACKEND selects storage-<name> and drops the other storage plugins', async () => {
     const error = await failure(createRuntime({ config: { logLevel: 'silent', plugins: { 'storage-file': {} } }, env: { STORAGE_BACKEND: 'nonexistent' } }));
     expect(error.code).toBe('LIMIT_PLUGIN_NOT_FOUND');

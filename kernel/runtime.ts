@@ -9,7 +9,7 @@ import { asValue } from 'awilix';
 import { LimitError, describeThrown, isLimitError, toLimitError } from './errors.ts';
 import { createHooks, runEveryTap, type LimitHooks } from './hooks.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { loadConfig, type LoadConfigOptions } from './config/load.ts';
+import { loadConfigWith, type LoadConfigOptions } from './config/load.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import { KERNEL_KEYS, SessionRegistry, createRootContainer, guardService, registerScoped, resolveKey, type Cradle, type OpenSessionInput, type SessionHandle } from './container.ts';
 import { orderPlugins, validatePluginOptions, withOptionOrigin, type LoadablePlugin, type Plugin, type PluginContext, type PluginInstance } from './plugin.ts';
@@ -112,7 +112,7 @@ export interface Runtime {
  */
 export async function createRuntime(options: CreateRuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
-  const { config, source } = await loadConfig(options);
+  const { config, source } = await loadConfigWith(options, options.plugins ?? []);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const entries = await collectPlugins(config, options.plugins ?? [], env);
   const validated = entries.length ? validatePluginOptions(entries, source) : [];

@@ -297,6 +297,15 @@ export const KERNEL_ENV = {
  * validates the plugins' options of a valid one.
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  return loadConfigWith(options, []);
+}
+
+/**
+ * loadConfig, for createRuntime: `extra` are the plugin objects it was given in code. The plugin
+ * problems listed beside the kernel's (pluginOptionIssuesOf) count them, so that their entries in
+ * `plugins` are not reported as plugins not found, and their option errors are listed.
+ */
+export async function loadConfigWith(options: LoadConfigOptions, extra: readonly unknown[]): Promise<LoadedConfig> {
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
   let raw: ConfigInput;
@@ -378,11 +387,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const parsed = ConfigSchema.safeParse(withEnv);
   if (!parsed.success) {
     // Plugin options are checked too, so that one run lists every problem.
-    const pluginIssues = await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance);
+    const pluginIssues = await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance, extra);
     throw invalidConfig([...formatIssues(parsed.error.issues, sourceOf, [], envSources, ConfigSchema), ...pluginIssues], source);
   }
   const conflicts = storageConflicts(parsed.data, sourceOf, envSources.storage);
-  if (conflicts.length) throw invalidConfig([...conflicts, ...(await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance))], source);
+  if (conflicts.length) throw invalidConfig([...conflicts, ...(await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance, extra))], source);
   const { extends: _presets, ...config } = parsed.data;
   const resolved = frozenData({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets }) as ResolvedConfig;
   PROVENANCE.set(resolved, provenance);
@@ -476,14 +485,17 @@ async function pluginOptionIssuesOf(
   configFile: string | null,
   env: NodeJS.ProcessEnv,
   provenance: ConfigProvenance,
+  extra: readonly unknown[],
 ): Promise<FormattedIssue[]> {
   const plugins = isObject(withEnv.plugins) ? withEnv.plugins : {};
   const storage = typeof withEnv.storage === 'string' && BACKEND_NAME.test(withEnv.storage) ? withEnv.storage : undefined;
   const written = Object.fromEntries(Object.entries(plugins).filter(([, value]) => isObject(value) || value === true || value === false));
   if (Object.keys(written).length === 0 && !storage) return [];
   // Imported here: resolve.ts and plugin.ts import this module.
-  const [{ collectPlugins }, { pluginOptionIssues }] = await Promise.all([import('../resolve.ts'), import('../plugin.ts')]);
-  const partial = { plugins: written, use: [], rootDir, configFile, storage } as unknown as ResolvedConfig;
+  const [{ collectPlugins }, { pluginOptionIssues, isPlugin }] = await Promise.all([import('../resolve.ts'), import('../plugin.ts')]);
+  // The plugin objects of `use` and of the code: an entry in `plugins` may set their options (it names no plugin to look up).
+  const use = Array.isArray(withEnv.use) ? withEnv.use.filter(isPlugin) : [];
+  const partial = { plugins: written, use, rootDir, configFile, storage } as unknown as ResolvedConfig;
   PROVENANCE.set(partial, provenance);
   const unloadable: FormattedIssue[] = [];
   const onUnloadable = (name: string, error: unknown, selected: boolean) => {
@@ -493,7 +505,7 @@ async function pluginOptionIssuesOf(
     else unloadable.push(...formatIssues([{ code: 'custom', path: [], message, input: undefined }], provenance.sourceOf, ['plugins', name]));
   };
   try {
-    const entries = await collectPlugins(partial, [], env, { onUnloadable });
+    const entries = await collectPlugins(partial, extra.filter(isPlugin), env, { onUnloadable });
     return [...unloadable, ...pluginOptionIssues(entries, provenance.source).issues];
   } catch {
     return unloadable;

@@ -179,6 +179,16 @@ describe('every problem is listed at once', () => {
     ]);
   });
 
+  it('with a kernel-level error, an entry for a plugin object (use, createRuntime({ plugins })) gets its option errors, not "not found"', async () => {
+    const hello = definePlugin({ meta: { name: 'hello', version: '1.0.0' }, options: z.object({ greeting: z.string().default('Hi') }).strict(), setup() {} });
+    const inCode = await failure(createRuntime({ config: { logLevel: 'silent', tenant: '!!', plugins: { hello: { greeting: 5 } } } as never, plugins: [hello], env: {} }));
+    const inUse = await failure(createRuntime({ config: { logLevel: 'silent', tenant: '!!', use: [hello], plugins: { hello: { greeting: 5 } } } as never, env: {} }));
+    for (const error of [inCode, inUse]) {
+      expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+      expect(lines(error)).toEqual([expect.stringMatching(/^config › tenant: /), 'config › plugins.hello.greeting: Expected string, received number']);
+    }
+  });
+
   it('with a kernel-level error, entries that name no plugin and entries set to true are checked in the same run', async () => {
     write('limit.config.ts', `export default { setupTimeoutMs: '100', storage: 'sqlite', plugins: { 'no-such-one': true, './missing': true, 'storage-sqlit': true, 'rd-fgw': { bogus: 1 }, governance: true } };`);
     const error = await failure(loadConfig({ cwd: project.dir, env: { STORAGE_BACKEND: 'postgres' } }));

@@ -6,7 +6,7 @@ const SECRET_KEY = /(api[-_]?key|password|passwd|secret|token|authorization|cred
  * secret-looking query parameters such as `?password=pw`).
  */
 export function redactSecrets<T>(value: T): T {
-  return walk(value, undefined) as T;
+  return walk(value, undefined, false, new Set()) as T;
 }
 
 /**
@@ -62,22 +62,35 @@ function redactUrl(value: string): string {
   return redactQuery(beforeHash) + (hash < 0 ? '' : withoutPassword.slice(hash));
 }
 
-function walk(value: unknown, key: string | undefined, inKeyRing = false): unknown {
+/**
+ * `ancestors`: the objects being walked above this one. An option holding a cycle (a client object
+ * that points back at itself) is shown as "[circular]" where it comes back, instead of a stack overflow.
+ */
+function walk(value: unknown, key: string | undefined, inKeyRing: boolean, ancestors: Set<object>): unknown {
   if (key !== undefined && (SECRET_KEY.test(key) || (inKeyRing && key.toLowerCase() === 'key')) && value !== undefined && value !== null && value !== '') return '[redacted]';
   if (typeof value === 'string') return redactUrl(value);
-  if (Array.isArray(value)) {
-    const ring = key !== undefined && KEY_RING.test(key);
-    return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) ? walkObject(v, true) : walk(v, undefined)));
-  }
-  if (value && typeof value === 'object') {
-    if (typeof (value as { meta?: unknown }).meta === 'object' && 'setup' in (value as object)) {
+  if (!value || typeof value !== 'object') return value;
+  if (ancestors.has(value)) return '[circular]';
+  ancestors.add(value);
+  try {
+    if (Array.isArray(value)) {
+      const ring = key !== undefined && KEY_RING.test(key);
+      return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) && !ancestors.has(v) ? walkObject(v, true, ancestors) : walk(v, undefined, false, ancestors)));
+    }
+    if (typeof (value as { meta?: unknown }).meta === 'object' && 'setup' in value) {
       return `[plugin ${(value as { meta: { name: string } }).meta.name}]`;
     }
-    return walkObject(value, false);
+    return walkObject(value, false, ancestors);
+  } finally {
+    ancestors.delete(value);
   }
-  return value;
 }
 
-function walkObject(value: object, inKeyRing: boolean): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k, inKeyRing)]));
+function walkObject(value: object, inKeyRing: boolean, ancestors: Set<object>): Record<string, unknown> {
+  ancestors.add(value);
+  try {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k, inKeyRing, ancestors)]));
+  } finally {
+    ancestors.delete(value);
+  }
 }

@@ -437,6 +437,17 @@ describe('defineConfig and redaction', () => {
     ).toEqual({ plugins: { 'runner-openai': { apiKey: '[redacted]', model: 'm' }, 'storage-postgres': { url: 'postgres://u:[redacted]@db/x' } }, token: '' });
   });
 
+  it('redacts an option holding a cycle (a client pointing back at itself): "[circular]" where it comes back, not a stack overflow', () => {
+    const client: Record<string, unknown> = { password: 'pw', url: 'redis://:s3cret@cache' };
+    client.self = client;
+    const shared = { a: 1 };
+    const keys: unknown[] = [{ key: 'k1' }];
+    keys.push(keys);
+    expect(redactSecrets({ plugins: { cache: { client, one: shared, two: shared }, 'api-http': { keys } } })).toEqual({
+      plugins: { cache: { client: { password: '[redacted]', url: 'redis://:[redacted]@cache', self: '[circular]' }, one: { a: 1 }, two: { a: 1 } }, 'api-http': { keys: [{ key: '[redacted]' }, '[circular]'] } },
+    });
+  });
+
   it('redacts the whole password of a URL, and credentials in its query string (pg reads ?password=)', () => {
     expect(redactSecrets({
       at: 'postgres://u:hun@ter2@db:5432/x', // the userinfo ends at the last @ before the path

@@ -77,7 +77,7 @@ function walk(value: unknown, key: string | undefined, inKeyRing: boolean, ances
       const ring = key !== undefined && KEY_RING.test(key);
       return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) && !ancestors.has(v) ? walkObject(v, true, ancestors) : walk(v, undefined, false, ancestors)));
     }
-    if (typeof (value as { meta?: unknown }).meta === 'object' && 'setup' in value) {
+    if (typeof (value as { meta?: unknown }).meta === 'object' && 'setup' in (value as object)) {
       return `[plugin ${(value as { meta: { name: string } }).meta.name}]`;
     }
     return walkObject(value, false, ancestors);

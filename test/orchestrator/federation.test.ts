@@ -48,6 +48,22 @@ describe('federation and cancellation', () => {
     expect(answered.trace.output?.error).toEqual({ code: 'LIMIT_RUNNER_ABORTED', message: 'Execution was aborted: user cancelled' });
   });
 
+  it('returns the outcome of a federation the runtime closes under: running branches finish, the rest and the merge are refused LIMIT_RUNTIME_CLOSED', async () => {
+    const s = await orch.openSession({ limits: { maxConcurrency: 8 } });
+    let closing: Promise<unknown> | undefined;
+    const watch = setInterval(() => spy.calls.length === 2 && (clearInterval(watch), (closing = rt.close())), 5);
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'SLEEP:100 answer' }, aggregate: 'all', concurrency: 2, targets: Array.from({ length: 4 }, () => ({ runner: 'spy' })) });
+    await closing;
+    expect(spy.calls).toHaveLength(2);
+    expect(fed.branches.map((b) => b.trace?.status ?? null)).toEqual(['ok', 'ok', null, null]);
+    for (const b of fed.branches.slice(2)) {
+      expect(b.error?.code).toBe('LIMIT_RUNTIME_CLOSED');
+      expect(b.excluded).toMatch(/^failed before a trace was recorded: The runtime is shutting down/);
+    }
+    expect(fed.aggregate).toMatchObject({ ok: false, reason: '2 of 4 branches did not succeed' });
+    expect(fed.merge).toMatchObject({ refused: true, code: 'LIMIT_RUNTIME_CLOSED' });
+  });
+
   it('stops a federation the caller aborts: nothing more starts, nothing is merged, and the outcome says so', async () => {
     const s = await orch.openSession({ limits: { maxConcurrency: 8 } });
     const controller = new AbortController();

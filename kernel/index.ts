@@ -10,7 +10,7 @@ export type { Plugin, PluginDefinition, PluginMeta, PluginContext, PluginInstanc
 export { defineConfig, ConfigSchema } from './config/schema.ts';
 export type { ConfigInput, ResolvedConfig, PluginOptionsRegistry } from './config/schema.ts';
 export { loadConfig, CONFIG_FILES, KERNEL_ENV } from './config/load.ts';
-export { redactQuery, redactSecrets } from './config/redact.ts';
+export { redactQuery, redactSecrets, redactUrl } from './config/redact.ts';
 export { packageVersion } from './package-info.ts';
 export { createHookCatalogue } from './hooks.ts';
 export type { LimitHooks, HookName, CommandRegistry, GovernHookContext } from './hooks.ts';

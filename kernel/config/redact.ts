@@ -21,7 +21,7 @@ const KEY_RING = /^(api[-_]?)?keys$/i;
  * query string (as other APIs ask) must not have it written to a log. `key`, `sig` and `signature`
  * count too. The rest of the target is kept byte for byte.
  */
-export function redactQuery(target: string): string {
+export function redactQuery(target: string, mask = '[redacted]'): string {
   const at = target.indexOf('?');
   if (at < 0) return target;
   const query = target.slice(at + 1).split('&').map((pair) => {
@@ -33,7 +33,7 @@ export function redactQuery(target: string): string {
     } catch {
       // A malformed escape: judge the name as sent.
     }
-    return SECRET_KEY.test(name) || SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=[redacted]` : pair;
+    return SECRET_KEY.test(name) || SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=${mask}` : pair;
   });
   return `${target.slice(0, at)}?${query.join('&')}`;
 }
@@ -52,14 +52,15 @@ const URL_WITH_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^/\s]*@/i;
  * A `scheme://` URL with its credentials replaced by "[redacted]": the password of its userinfo
  * (all of it, `@` included: `postgres://u:p@ss@host` → `postgres://u:[redacted]@host`) and the
  * values of secret-looking query parameters (`?password=…`, `?sslpassword=…`, which pg reads as
- * the password). Any other string is returned as it is.
+ * the password). Any other string is returned as it is. `mask` replaces each secret (storage-postgres
+ * writes `***` in its messages).
  */
-function redactUrl(value: string): string {
+export function redactUrl(value: string, mask = '[redacted]'): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
-  const withoutPassword = value.replace(URL_WITH_PASSWORD, '$1:[redacted]@');
+  const withoutPassword = value.replace(URL_WITH_PASSWORD, (_all, head: string) => `${head}:${mask}@`);
   const hash = withoutPassword.indexOf('#');
   const beforeHash = hash < 0 ? withoutPassword : withoutPassword.slice(0, hash);
-  return redactQuery(beforeHash) + (hash < 0 ? '' : withoutPassword.slice(hash));
+  return redactQuery(beforeHash, mask) + (hash < 0 ? '' : withoutPassword.slice(hash));
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
+  redactUrl as redactKernelUrl,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { parseStoredJson, toStoredJson } from './nul.ts';
@@ -68,9 +69,12 @@ const QUERY_TIMEOUT_GRACE = (ms: number) => Math.min(1_000, Math.ceil(ms / 4));
 /** TCP keepalive probes start after a connection was this long silent (ms), so a peer gone without RST/FIN is found even between statements. */
 const KEEPALIVE_IDLE_MS = 10_000;
 
-/** Hides the password of a URL in messages. */
+/**
+ * Hides the credentials of a URL in messages: its password (all of it, an unencoded `@` included)
+ * and secret query parameters (`?password=…`, `?sslpassword=…`, which pg reads as the password).
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  return redactKernelUrl(url, '***');
 }
 
 

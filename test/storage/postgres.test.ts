@@ -109,6 +109,21 @@ describe('storage-postgres plugin', () => {
     expect(redactUrl('postgres://u:hunter2@h/db')).toBe('postgres://u:***@h/db');
   });
 
+  it('redacts a password given as a query parameter or holding an unencoded "@" in its errors', async () => {
+    // pg reads ?password= and ?sslpassword= as credentials, and takes the userinfo up to the last "@".
+    for (const [url, shown] of [
+      ['postgres://u:hun@ter2@127.0.0.1:1/none', 'postgres://u:***@127.0.0.1:1/none'],
+      ['postgres://u@127.0.0.1:1/none?password=hunter2', 'postgres://u@127.0.0.1:1/none?password=***'],
+      ['postgres://u@127.0.0.1:1/none?sslmode=disable&sslpassword=hunter2', 'postgres://u@127.0.0.1:1/none?sslmode=disable&sslpassword=***'],
+    ] as const) {
+      const store = new PostgresStorage(StoragePostgresOptions.parse({ url, schema: 'limit_never', connectTimeoutMs: 2000 }));
+      const error = await store.open().then(() => null, (e: unknown) => e as Error & { details?: unknown });
+      expect(error).toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      expect(error!.message).toContain(`Cannot reach PostgreSQL at ${shown}:`);
+      expect(JSON.stringify([error!.message, error!.details])).not.toMatch(/ter2/);
+    }
+  });
+
   it('applies migrations once when several instances start together', async () => {
     const schema = uniqueSchema();
     try {

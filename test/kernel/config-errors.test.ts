@@ -330,7 +330,20 @@ describe('messages say where a value came from and what is allowed', () => {
     const missing = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
     expect(lines(missing)[0]).toMatch(/plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL/);
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'postgres' };`);
-    for (const url of ['postgres://u:p%23w@[::1]:5432/db', 'postgresql:///db?host=/var/run/postgresql', 'postgres://db/limit']) {
+    // A query parameter node-postgres does not read would be dropped in silence (?schema= put the tables in
+    // public), and ?ssl=false turned SSL on: refused, naming the parameter, never its value.
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
+    expect((await refused('postgres://u@db/limit?sslmode=disable&schema=tenant_a'))[0]).toMatch(
+      /^DATABASE_URL › plugins\.storage-postgres\.url: Expected a postgres:\/\/ URL whose query parameters node-postgres reads: query parameter "schema" is not read by node-postgres \(the schema is a plugin option: storage-postgres's and runner-queue's schema\), so it would be ignored; remove it\. Read: host, port,/,
+    );
+    const secret = await refused('postgres://u@db/limit?sslpassword=s3cret');
+    expect(secret[0]).toContain('query parameter "sslpassword" is not read by node-postgres');
+    expect(secret.join('\n')).not.toContain('s3cret');
+    expect((await refused('postgres://u@db/limit?connect_timeout=5'))[0]).toContain('query parameter "connect_timeout" is not read');
+    expect((await refused('postgres://u@db/limit?ssl=false'))[0]).toContain('ssl must be true, 1 or 0 (node-postgres reads any other value, "false" included, as SSL on)');
+    expect((await refused('postgres://u@db/limit?sslmode=requre'))[0]).toContain('sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify');
+    write('limit.config.ts', `export default { logLevel: 'silent', storage: 'postgres' };`);
+    for (const url of ['postgres://u:p%23w@[::1]:5432/db', 'postgresql:///db?host=/var/run/postgresql', 'postgres://db/limit', 'postgres://u@db/limit?sslmode=disable&application_name=api-1&password=pw&ssl=0']) {
       const runtime = await createRuntime({ cwd: project.dir, env: { DATABASE_URL: url }, boot: false });
       await runtime.close();
     }

@@ -116,7 +116,8 @@ describe('storage-postgres plugin', () => {
       ['postgres://u@127.0.0.1:1/none?password=hunter2', 'postgres://u@127.0.0.1:1/none?password=***'],
       ['postgres://u@127.0.0.1:1/none?sslmode=disable&sslpassword=hunter2', 'postgres://u@127.0.0.1:1/none?sslmode=disable&sslpassword=***'],
     ] as const) {
-      const store = new PostgresStorage(StoragePostgresOptions.parse({ url, schema: 'limit_never', connectTimeoutMs: 2000 }));
+      // Direct construction: the options schema refuses ?sslpassword= (pg does not read it) before this.
+      const store = new PostgresStorage({ url, schema: 'limit_never', poolSize: 1, connectTimeoutMs: 2000, maxRecordBytes: 1 << 20 });
       const error = await store.open().then(() => null, (e: unknown) => e as Error & { details?: unknown });
       expect(error).toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
       expect(error!.message).toContain(`Cannot reach PostgreSQL at ${shown}:`);

@@ -100,6 +100,11 @@ export class PostgresStorage implements Storage {
   /** The quoted schema, safe to splice into SQL (the option is validated as a plain identifier). */
   readonly #s: string;
   #pool: pg.Pool | undefined;
+  /**
+   * Settles with close(): calls still waiting for a pooled connection then fail at once. pg-pool's
+   * end() serves them no more, and they waited out connectTimeoutMs to fail as "pool exhausted".
+   */
+  #closed: { promise: Promise<never>; reject: (error: LimitError) => void } | undefined;
   #names = new Map<string, string>();
   /**
    * Connections the server ended for staying idle in a transaction (25P03): pg reports that only as
@@ -193,6 +198,10 @@ export class PostgresStorage implements Storage {
       // and release() drops the dead client from the pool.
       pool.on('connect', (client) => client.on('error', (e) => { if (pgCode(e) === IDLE_IN_TRANSACTION_ENDED) this.#endedIdle.add(client); }));
       this.#pool = pool;
+      let reject!: (error: LimitError) => void;
+      const promise = new Promise<never>((_resolve, rej) => { reject = rej; });
+      promise.catch(() => undefined);
+      this.#closed = { promise, reject };
     }
     try {
       await this.#migrate();
@@ -207,10 +216,9 @@ export class PostgresStorage implements Storage {
   async #migrate(): Promise<void> {
     let client: pg.PoolClient;
     try {
-      client = await this.#conn.connect();
+      client = await this.#connect(this.#conn);
     } catch (error) {
-      const translated = this.#translate(error);
-      throw translated instanceof LimitError ? translated : this.#unavailable(error);
+      throw error instanceof LimitError ? error : this.#unavailable(error);
     }
     let current: (typeof MIGRATIONS)[number] | undefined;
     /** The version read under the lock; undefined while a failure precedes reading it. */
@@ -303,7 +311,25 @@ export class PostgresStorage implements Storage {
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
+    this.#closed?.reject(new LimitError('LIMIT_STORAGE_UNAVAILABLE', `PostgreSQL storage (schema "${this.config.schema}") was closed while this call waited for a connection; nothing of it was stored`, {
+      plugin: PLUGIN,
+      fix: 'Do not use the store after close() (the runtime closes it at shutdown).',
+    }));
+    this.#closed = undefined;
     await pool?.end();
+  }
+
+  /** A connection from `pool`, or the error translated; fails at once when close() is called meanwhile. */
+  async #connect(pool: pg.Pool): Promise<pg.PoolClient> {
+    const closed = this.#closed;
+    const connecting = pool.connect();
+    try {
+      return await (closed ? Promise.race([connecting, closed.promise]) : connecting);
+    } catch (error) {
+      // Lost the race to close(): a connection that still comes goes back, a late failure is nobody's.
+      if (error instanceof LimitError) connecting.then((c) => c.release(), () => undefined);
+      throw this.#translate(error);
+    }
   }
 
   get #conn(): pg.Pool {
@@ -449,12 +475,7 @@ export class PostgresStorage implements Storage {
     // duplicate id or a statement the server cancelled would cost a reconnect and its prepared
     // statements. Only a statement left unanswered (it still holds the connection) discards it; a
     // connection that died leaves the pool anyway.
-    let client: pg.PoolClient;
-    try {
-      client = db instanceof pg.Pool ? await db.connect() : db;
-    } catch (error) {
-      throw this.#translate(error);
-    }
+    const client = db instanceof pg.Pool ? await this.#connect(db) : db;
     let broken: Error | undefined;
     try {
       return await client.query<R>({ name, text, values, ...this.#bound });
@@ -477,12 +498,7 @@ export class PostgresStorage implements Storage {
   }
 
   async #txOnce<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#conn.connect();
-    } catch (error) {
-      throw this.#translate(error);
-    }
+    const client = await this.#connect(this.#conn);
     /** Set when the connection must not be pooled again: a statement on it got no reply in time. */
     let broken: Error | undefined;
     try {

@@ -471,6 +471,30 @@ describe('storage-postgres plugin', () => {
     });
   });
 
+  it('a call waiting for a pooled connection when close() is called fails at once, not after connectTimeoutMs as "pool exhausted"', async () => {
+    const schema = uniqueSchema();
+    const s = new PostgresStorage({ url: URL, schema, poolSize: 1, connectTimeoutMs: 20_000, maxRecordBytes: 1 << 20 });
+    await s.open();
+    await holding(schema, s, async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
+      const blocked = s.incrementCounters('t', { x: 1 }).then(() => null, (e: unknown) => e);
+      await waitForLockWait(`"${schema}".counters`);
+      const waiting = s.getTrace('t', 'any').then(() => null, (e: unknown) => e as Error & { code: string });
+      await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      const closing = s.close();
+      const error = await waiting;
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      expect(error!.message).toBe(`PostgreSQL storage (schema "${schema}") was closed while this call waited for a connection; nothing of it was stored`);
+      // The call holding the connection finishes; close() waits for it.
+      await holder.query('ROLLBACK');
+      expect(await blocked).toBeNull();
+      await closing;
+    });
+  });
+
   it('a connection killed mid-transaction fails that call as LIMIT_STORAGE_UNAVAILABLE, stores nothing of it, crashes nothing, and the pool recovers', async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);

@@ -217,7 +217,10 @@ export class SqliteStorage implements Storage {
         db.pragma('foreign_keys = OFF');
       } catch (error) {
         db.close();
-        if (isCorrupt(error)) throw corruptError(file, error);
+        // Switching to WAL needs the file to itself: a connection holding it locked past busyTimeoutMs
+        // (a rollback-journal writer) is reported as for a write, so are a damaged or refused file.
+        const fault = this.#fault(error);
+        if (fault instanceof LimitError) throw fault;
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot configure SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
       }
       this.#db = db;

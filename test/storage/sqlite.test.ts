@@ -480,6 +480,31 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
+  it('reports a file locked past busyTimeoutMs while open() switches it to WAL as that lock, not as a raw "Cannot configure"', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'journal.db');
+      // A rollback-journal database (made by another tool) with a writer in an exclusive transaction.
+      const holder = new Database(file);
+      holder.exec('CREATE TABLE x (a); BEGIN EXCLUSIVE; INSERT INTO x VALUES (1)');
+      const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 200, maxRecordBytes: 1 << 20 });
+      try {
+        const error = await s.open().then(() => null, (e: unknown) => e as Error & { code: string; fix: string; details: unknown });
+        expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, busyTimeoutMs: 200 } });
+        expect(error!.message).toBe(`SQLite database ${file} stayed locked by another connection for busyTimeoutMs (200 ms): database is locked (SQLITE_BUSY)`);
+        expect(error!.fix).toMatch(/Raise storage-sqlite's busyTimeoutMs/);
+      } finally {
+        holder.exec('ROLLBACK');
+        holder.close();
+      }
+      await s.open();
+      expect(await s.schemaVersion()).toBe(SCHEMA_VERSION);
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a write the file system refuses (full disk, read-only file, I/O error) as LIMIT_STORAGE_UNAVAILABLE naming the file, and stays usable', async () => {
     const dir = tempDir();
     // SQLite's own errors for a full disk or a file size limit (SQLITE_FULL), a read-only file and a

@@ -3,7 +3,7 @@
  * processes may share it (the write lock and primary keys keep provenance chains linear).
  */
 import path from 'node:path';
-import { LimitError, definePlugin } from 'limit-graph';
+import { LimitError, definePlugin, redactUrl } from 'limit-graph';
 import { StorageSqliteOptions, parseSqliteUrl } from './options.ts';
 import { SqliteStorage } from './sqlite-storage.ts';
 
@@ -24,7 +24,7 @@ declare module 'limit-graph' {
 export function sqlitePathFromUrl(url: string): string {
   const parsed = parseSqliteUrl(url);
   if ('problem' in parsed) {
-    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `storage-sqlite cannot use the URL ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}: ${parsed.problem}`, {
+    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `storage-sqlite cannot use the URL ${JSON.stringify(redactUrl(url, '***'))}: ${parsed.problem}`, {
       plugin: 'storage-sqlite',
       fix: 'Set DATABASE_URL to sqlite://<path> or file:<path>, or select the postgres backend (STORAGE_BACKEND=postgres) for postgres:// URLs.',
     });

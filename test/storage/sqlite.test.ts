@@ -79,7 +79,9 @@ describe('storage-sqlite plugin', () => {
     expect(sqlitePathFromUrl('sqlite:///tmp/x.db')).toBe('/tmp/x.db');
     expect(sqlitePathFromUrl('file:/tmp/y.db?mode=rwc')).toBe('/tmp/y.db');
     expect(sqlitePathFromUrl('sqlite::memory:')).toBe(':memory:');
-    expect(() => sqlitePathFromUrl('postgres://u:secret@h/db')).toThrow(/cannot use the URL "postgres:\/\/\*\*\*@h\/db"/);
+    // Its credentials are not repeated: the password (an unencoded @ in it too) and ?password= / ?sslpassword=.
+    expect(() => sqlitePathFromUrl('postgres://u:sec@ret@h/db')).toThrow(/cannot use the URL "postgres:\/\/u:\*\*\*@h\/db"/);
+    expect(() => sqlitePathFromUrl('postgres://h/db?user=u&password=secret&sslpassword=s2')).toThrow(/cannot use the URL "postgres:\/\/h\/db\?user=u&password=\*\*\*&sslpassword=\*\*\*"/);
     const dir = tempDir();
     try {
       const rt = await createRuntime({ config: { logLevel: 'silent', storage: 'sqlite', plugins: {} }, env: { DATABASE_URL: `sqlite://${dir}/env.db` } });

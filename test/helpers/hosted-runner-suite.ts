@@ -793,6 +793,8 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
     }, 15_000);
 
     it('the default is one day, and a limit under a second is refused naming the option', async () => {
+      ({ rt } = await h.start());
+      expect((rt.pluginOptions()[h.name] as { sessionIdleMs?: unknown }).sessionIdleMs).toBe(86_400_000);
       const error = await h.start({ sessionIdleMs: 10 }).catch((e: unknown) => e);
       expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
       expect((error as Error).message).toMatch(/sessionIdleMs/);

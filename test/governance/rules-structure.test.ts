@@ -128,10 +128,14 @@ describe('jailbreak.wrapped-request and template phrases', () => {
     const wrapped = all[0];
     expect(wrapped?.evidence.length).toBeGreaterThan(0);
     // The unsafe finding's evidence was shifted twice (once as a scan finding, once as the judge's).
-    for (const e of wrapped!.evidence.filter((x) => x.field === 'task.input')) {
+    const inField = wrapped!.evidence.filter((x) => x.field === 'task.input');
+    expect(inField.length).toBeGreaterThan(0);
+    for (const e of inField) {
+      // The span lies in the frame at the field's tail, and its excerpt is the field's text around it.
+      expect(e.start).toBeGreaterThanOrEqual(text.length - frame.length);
       expect(e.end).toBeLessThanOrEqual(text.length);
-      expect(text.slice(e.start, e.end).length).toBeGreaterThan(0);
-      expect(text.indexOf(e.excerpt, Math.max(0, e.start - e.excerpt.length))).toBeGreaterThanOrEqual(0);
+      expect(e.end).toBeGreaterThan(e.start);
+      expect(e.excerpt).toBe(text.slice(Math.max(0, e.start - 20), Math.min(text.length, e.end + 20)));
     }
   });
 

@@ -79,7 +79,7 @@ describe('governance through the kernel with SQLite storage', () => {
     const actions = (await storage.listProvenance('default', t.id)).map((p) => p.action);
     expect(actions).toEqual(['created', 'flagged', 'quarantined', 'released']);
     const labels = (await storage.listCheckpoints('default', t.id)).map((c) => c.label);
-    expect(labels).toEqual(expect.arrayContaining(['governance:manual-flag', 'governance:quarantine', 'governance:release']));
+    expect(labels).toEqual(['governance:manual-flag', 'governance:quarantine', 'governance:release']);
     const stats = await gov.stats('default');
     expect(stats).toMatchObject({ quarantined: 1, released: 1, 'flags.manual': 1, 'flags.kind.HighRisk': 1 });
     expect((await gov.validateMerge({ tenant: 'default', sessionId: 's1', parentIds: [t.id], strategy: 'union', rationale: '', actor: 'bob' })).allowed).toBe(true);

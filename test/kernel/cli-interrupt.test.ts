@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from 'limit-graph';
 import { interruption } from '../../kernel/cli/interrupt.ts';
+import { PidsCgroups } from '../../plugins/runner-python/sandbox.ts';
 import { runCli, writeServeConfig } from '../helpers/cli.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/limit.js', import.meta.url));
@@ -156,6 +157,12 @@ describe('limit serve, a second signal', () => {
       body: JSON.stringify({ runner: 'python', task: { input: endless('serve') } }),
     }).catch(() => undefined);
     const pid = await taskPid('serve');
+    // Where the runner can make pids cgroups (root, a pids controller), the task runs in one: the check below sees it go.
+    const probe = await PidsCgroups.probe('auto');
+    if (probe instanceof PidsCgroups) {
+      await probe.dispose();
+      expect(cgroupsOf(serve.child.pid!)).not.toEqual([]);
+    }
     serve.child.kill('SIGTERM');
     await waitFor('the shutdown to start', () => serve.out.stderr.includes('stopping'));
     expect(alive(pid)).toBe(true); // the first signal waits for the run, as a graceful shutdown does

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { RunResult, RunnerCapabilities, RunContext } from './contracts/runner.ts';
 import { LimitError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { RunMetrics, RunOutput, SessionLimits, type HealthResult } from './model/index.ts';
+import { RunMetrics, RunOutput, SessionLimits, type HealthResult, type TaskParsed } from './model/index.ts';
 import { formatIssues } from './config/issues.ts';
 import { assertJsonSafe } from './storage-helpers.ts';
 import { isWellFormed } from './model/canonical-json.ts';
@@ -1068,5 +1068,22 @@ export function checkSessionLimits(runner: string, ctx: RunContext): SessionLimi
     plugin: runner,
     details: { runner, sessionId: ctx.session.id, issues: issues.map(({ path, message }) => ({ path, message })) },
     fix: 'Pass session limits made by SessionLimits.parse (sessions opened through the runtime have them).',
+  });
+}
+
+/**
+ * Refuses (LIMIT_VALIDATION naming the field) a task whose `files` or `args` a runner that starts no
+ * process for a task cannot use — the hosted and local model runners send only `task.input` to the
+ * model: files would have no working directory to go to, args no command line. Run without them, the
+ * task would answer something else than was asked, without a word. (`env` is reported instead, as the
+ * unenforced `envControl` capability: it changes how a task runs, not what it asks.)
+ */
+export function refuseProcessFields(runner: string, task: Pick<TaskParsed, 'files' | 'args'>): void {
+  const field = task.files && Object.keys(task.files).length > 0 ? 'files' : task.args && task.args.length > 0 ? 'args' : undefined;
+  if (!field) return;
+  throw new LimitError('LIMIT_VALIDATION', `${runner}: task.${field} cannot be used: the model is sent task.input only (no process is started, so there is no ${field === 'files' ? 'working directory for files' : 'command line for args'})`, {
+    plugin: runner,
+    details: { runner, field: `task.${field}` },
+    fix: `Put what the model needs to read in task.input, or run the task on a runner that starts a process (runner-python).`,
   });
 }

@@ -19,6 +19,7 @@ import {
   isJsonContentType,
   notAnAnswer,
   sdkRetryable,
+  refuseProcessFields,
   vendorClientOptions,
   vendorFailures,
   withRetries,
@@ -59,7 +60,8 @@ export class AnthropicRunner implements Runner {
     return this.#client.baseURL;
   }
 
-  executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    refuseProcessFields(PLUGIN, task);
     return this.#conversations.run(ctx, this.options.timeoutMs, async (turn) => {
       const userTurn: MessageParam = { role: 'user', content: task.input };
       const body = {

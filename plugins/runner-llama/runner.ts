@@ -15,7 +15,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { LimitError, SessionIdleSweeper, checkSessionLimits, untilAborted } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, checkSessionLimits, refuseProcessFields, untilAborted } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerLlamaOptionsParsed } from './options.ts';
 
@@ -146,6 +146,7 @@ export class LlamaRunner implements Runner {
       });
     }
     const limits = checkSessionLimits(PLUGIN, ctx);
+    refuseProcessFields(PLUGIN, task);
     const started = performance.now();
     // Cancelled before it began (a run racing its session's close): no state is made for it, which
     // nothing would ever release again — the session's sessionClosed has already run.

@@ -19,6 +19,7 @@ import {
   isJsonContentType,
   notAnAnswer,
   sdkRetryable,
+  refuseProcessFields,
   vendorClientOptions,
   vendorFailures,
   withRetries,
@@ -53,7 +54,8 @@ export class OpenAIRunner implements Runner {
     return this.#client.baseURL;
   }
 
-  executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+  async executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult> {
+    refuseProcessFields(PLUGIN, task);
     return this.#conversations.run(ctx, this.options.timeoutMs, async (turn) => {
       const userTurn: ChatCompletionMessageParam = { role: 'user', content: task.input };
       const messages: ChatCompletionMessageParam[] = [

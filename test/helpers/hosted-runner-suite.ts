@@ -7,7 +7,7 @@
  * builds stay in each runner's own test file.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Task, createLogger, createRuntime, isLimitError, type HealthResult, type Plugin, type Runtime, type RunResult, type Runner } from 'limit-graph';
+import { Task, createLogger, createRuntime, isLimitError, type HealthResult, type Plugin, type Runtime, type RunResult, type Runner, type TaskParsed } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
 import { closedPort, startFakeVendor, type PlannedResponse, type ReceivedRequest } from './fake-vendor.ts';
 
@@ -340,6 +340,20 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       const result = await runner.executeIsolated(prompt('hang'), makeRunContext({ signal: controller.signal }));
       expect(result.error?.code).toBe('LIMIT_RUNNER_ABORTED');
       expect(performance.now() - started).toBeLessThan(600);
+    });
+
+    it('a task with files or args is refused naming the field, nothing sent: the model would see task.input only', async () => {
+      await start();
+      const asked: [TaskParsed, string][] = [
+        [{ ...prompt('read the attached file'), files: { 'notes.txt': 'the real question' } }, 'task.files'],
+        [{ ...prompt('use the args'), args: ['--verbose'] }, 'task.args'],
+      ];
+      for (const [task, field] of asked) {
+        await expect(runner.executeIsolated(task, makeRunContext())).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', details: { field }, message: expect.stringContaining(`${field} cannot be used`) });
+      }
+      expect(h.sent()).toHaveLength(0);
+      // Empty ones ask for nothing: the task runs.
+      expect((await runner.executeIsolated({ ...prompt('hello'), files: {}, args: [] }, makeRunContext())).ok).toBe(true);
     });
 
     it('two sessions keep separate conversations (as the server received them)', async () => {

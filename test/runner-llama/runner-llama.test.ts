@@ -137,6 +137,13 @@ describe('runner-llama with a generated tiny llama GGUF', () => {
     expect(first.ok).toBe(true);
   });
 
+  it('refuses a task with files or args naming the field, its session untouched: the model reads task.input only', async () => {
+    const ctx = makeRunContext();
+    await expect(runner.executeIsolated({ ...prompt('read the file'), files: { 'q.txt': 'the question' } }, ctx)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', details: { field: 'task.files' } });
+    await expect(runner.executeIsolated({ ...prompt('use them'), args: ['-v'] }, ctx)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', details: { field: 'task.args' } });
+    expect(runner.history(ctx.session.id)).toBeUndefined();
+  });
+
   it('health reports the model, the context and the limits it cannot enforce', async () => {
     const health = await runner.health();
     expect(health.status).toBe('ok');

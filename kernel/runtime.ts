@@ -94,7 +94,7 @@ export interface Runtime {
   readonly booted: boolean;
   openSession(input?: OpenSessionInput): Promise<SessionHandle>;
   getSession(id: string): SessionHandle | undefined;
-  /** Every plugin's health check (those without one report ok). */
+  /** Every plugin's health check (those without one report ok); rejects with LIMIT_RUNTIME_CLOSED once close() has begun. */
   health(): Promise<PluginHealth[]>;
   /**
    * Waits for a boot in progress, runs drain (reverse order: each plugin stops taking new work and
@@ -157,12 +157,14 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       });
       return booting;
     },
-    openSession: (input) => {
+    openSession: async (input) => {
       assertOpen();
       return sessions.open(input);
     },
     getSession: (id) => sessions.get(id),
     async health() {
+      // Not on services that close() is disposing, or has disposed.
+      assertOpen();
       const results: PluginHealth[] = [];
       for (const p of setUp) {
         const name = p.info.name;

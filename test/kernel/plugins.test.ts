@@ -547,6 +547,27 @@ describe('setup and disposal', () => {
     await rt.close();
   });
 
+  it('health() and openSession() refuse with LIMIT_RUNTIME_CLOSED (a rejection) once close() has begun, not run on disposed services', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const rt = await createRuntime({
+      config: silent,
+      plugins: [plugin('pool', {}, (ctx) => {
+        ctx.hooks.shutdown.tapPromise(ctx.name, () => gate);
+        return { health: () => (calls.push('health'), { status: 'ok', checks: [] }) };
+      })],
+    });
+    const closing = rt.close();
+    // During close (its shutdown tap still waits) and after it.
+    await expect(rt.health()).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+    await expect(rt.openSession()).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+    release();
+    await closing;
+    await expect(rt.health()).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+    expect(calls).toEqual([]);
+  });
+
   it('a plugin that returns no health reports the health() of the runners and storage it provides, not "no health check"', async () => {
     const runner = (name: string, status: 'ok' | 'degraded' | 'fail') => ({
       name, capabilities: { timeout: true, memoryLimit: false, networkIsolation: true, envControl: true, concurrencyLimit: true },

@@ -7,7 +7,7 @@ import { asFunction, asValue, AwilixResolutionError, createContainer, InjectionM
 import { LimitError, isError, toLimitError } from './errors.ts';
 import { runEveryTap, type LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
-import { SessionLimits, newId, type Session } from './model/index.ts';
+import { Id, SessionLimits, newId, type Session } from './model/index.ts';
 import type { ResolvedConfig } from './config/schema.ts';
 import type { GovernanceService, KneeDetector, Orchestrator, RateModel, RdAlgorithm, Runner, RulePack, Storage } from './contracts/index.ts';
 import type { Runtime } from './runtime.ts';
@@ -225,6 +225,15 @@ export class SessionRegistry {
 
   async open(input: OpenSessionInput = {}): Promise<SessionHandle> {
     const id = input.id ?? newId();
+    const tenant = input.tenant ?? this.defaultTenant;
+    for (const [field, value] of [['id', id], ['tenant', tenant]] as const) {
+      const parsed = Id.safeParse(value);
+      if (!parsed.success) {
+        throw new LimitError('LIMIT_VALIDATION', `Invalid session ${field} ${JSON.stringify(value) ?? String(value)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`, {
+          details: { field, value }, fix: `Give an ${field} of 1–128 letters, digits, "_", "-", ":" or "." (not starting with "."), or leave it out for ${field === 'id' ? 'a generated one' : 'the config\'s tenant'}.`,
+        });
+      }
+    }
     if (this.#open.has(id)) throw new LimitError('LIMIT_CONFLICT', `Session "${id}" is already open`, { details: { sessionId: id } });
     const parsedLimits = SessionLimits.safeParse(input.limits ?? {});
     if (!parsedLimits.success) {
@@ -232,7 +241,7 @@ export class SessionRegistry {
     }
     const session: Session = {
       id,
-      tenant: input.tenant ?? this.defaultTenant,
+      tenant,
       name: input.name ?? '',
       status: 'open',
       createdAt: new Date().toISOString(),

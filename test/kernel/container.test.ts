@@ -120,6 +120,16 @@ describe('container and sessions', () => {
     await rt.close();
   });
 
+  it('refuses an empty or malformed session id or tenant with LIMIT_VALIDATION naming the field', async () => {
+    const rt = await createRuntime({ config: silent });
+    for (const id of ['', '../etc', 'a/b', '.hidden', 'x'.repeat(129)]) {
+      await expect(rt.openSession({ id })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringMatching(/^Invalid session id /), details: { field: 'id', value: id } });
+    }
+    await expect(rt.openSession({ tenant: '' })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', details: { field: 'tenant' } });
+    expect((await rt.openSession({ id: 'ok.1:a_b-c' })).id).toBe('ok.1:a_b-c');
+    await rt.close();
+  });
+
   it('is strict: a singleton may not depend on a scoped service', async () => {
     const bad = definePlugin({
       meta: { name: 'bad-lifetimes', version: '1.0.0', provides: ['counter', 'clock'] },

@@ -204,6 +204,10 @@ export class SessionRegistry {
   readonly #closers = new WeakMap<SessionHandle, () => Promise<unknown[]>>();
   /** Closes in progress (a session leaves #open when its close begins): closeAll waits for them too. */
   readonly #closing = new Set<Promise<unknown[]>>();
+  /** The close in progress of each id: an open of that id waits for it (its sessionClosed taps release what is kept by id). */
+  readonly #closingById = new Map<string, Promise<unknown[]>>();
+  /** closeAll has begun: an open that waited for a close is refused. */
+  #shutDown = false;
   constructor(
     private readonly root: AwilixContainer<Cradle>,
     private readonly hooks: LimitHooks,
@@ -233,6 +237,11 @@ export class SessionRegistry {
           details: { field, value }, fix: `Give an ${field} of 1–128 letters, digits, "_", "-", ":" or "." (not starting with "."), or leave it out for ${field === 'id' ? 'a generated one' : 'the config\'s tenant'}.`,
         });
       }
+    }
+    // A session of this id still closing: its sessionClosed taps and scoped disposers finish before the new one opens.
+    for (let previous = this.#closingById.get(id); previous; previous = this.#closingById.get(id)) {
+      await previous;
+      if (this.#shutDown) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime has been shut down');
     }
     if (this.#open.has(id)) throw new LimitError('LIMIT_CONFLICT', `Session "${id}" is already open`, { details: { sessionId: id } });
     const parsedLimits = SessionLimits.safeParse(input.limits ?? {});
@@ -287,7 +296,11 @@ export class SessionRegistry {
       })();
       closing = current;
       registry.#closing.add(current);
-      void current.finally(() => registry.#closing.delete(current));
+      registry.#closingById.set(id, current);
+      void current.finally(() => {
+        registry.#closing.delete(current);
+        if (registry.#closingById.get(id) === current) registry.#closingById.delete(id);
+      });
       return current;
     };
     this.#closers.set(handle, closeScope);
@@ -308,6 +321,7 @@ export class SessionRegistry {
    * and scoped disposers; their failures went to whoever began them.
    */
   async closeAll(): Promise<unknown[]> {
+    this.#shutDown = true;
     const errors: unknown[] = [];
     for (const handle of this.list()) errors.push(...(await this.#closers.get(handle)!()));
     await Promise.all(this.#closing);

@@ -130,6 +130,38 @@ describe('container and sessions', () => {
     await rt.close();
   });
 
+  it('an open of an id whose close is in progress waits for that close: its sessionClosed taps never see the new session', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const dirs = definePlugin({
+      meta: { name: 'dirs', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.sessionOpened.tapPromise(ctx.name, async (s) => void events.push(`mkdir ${s.id}`));
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => {
+          await gate;
+          events.push(`rmdir ${s.id}`);
+        });
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [dirs] });
+    const first = await rt.openSession({ id: 's' });
+    const closed = first.close();
+    const reopened = rt.openSession({ id: 's' });
+    const again = rt.openSession({ id: 's' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(events).toEqual(['mkdir s']); // the new session waits
+    expect(rt.getSession('s')).toBeUndefined();
+    release();
+    await closed;
+    const second = await reopened;
+    await expect(again).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' }); // one of the waiting opens wins
+    expect(events).toEqual(['mkdir s', 'rmdir s', 'mkdir s']);
+    expect(rt.getSession('s')).toBe(second);
+    expect(second.closed).toBe(false);
+    await rt.close();
+  });
+
   it('is strict: a singleton may not depend on a scoped service', async () => {
     const bad = definePlugin({
       meta: { name: 'bad-lifetimes', version: '1.0.0', provides: ['counter', 'clock'] },

@@ -103,7 +103,7 @@ export type HookName = keyof LimitHooks;
 interface HookOptions {
   /** Position of each plugin in load order; shutdown taps run in reverse of it. */
   order: (pluginName: string) => number;
-  /** Per-tap time limit for boot taps (ms). */
+  /** Per-tap time limit for boot and sessionOpened taps (ms). */
   bootTimeoutMs: (pluginName: string) => number;
   /** Per-tap time limit for drain, shutdown and sessionClosed taps (ms); none when left out. */
   closeTimeoutMs?: (pluginName: string) => number;
@@ -113,7 +113,10 @@ interface HookOptions {
 export function createHooks(options: HookOptions): LimitHooks {
   const hooks = createHookCatalogue();
   const timeoutOf = (hook: HookName, plugin: string): number =>
-    hook === 'boot' ? options.bootTimeoutMs(plugin) : hook === 'drain' || hook === 'shutdown' || hook === 'sessionClosed' ? (options.closeTimeoutMs?.(plugin) ?? 0) : 0;
+    // sessionOpened sets up a session as boot sets up the runtime: a tap that never settles would hang openSession.
+    // The per-request hooks (beforeRun, governInput, …) are not limited here: they run inside a run or merge,
+    // whose caller cancels it, and a rule may wait on a model for longer than the setup limit.
+    hook === 'boot' || hook === 'sessionOpened' ? options.bootTimeoutMs(plugin) : hook === 'drain' || hook === 'shutdown' || hook === 'sessionClosed' ? (options.closeTimeoutMs?.(plugin) ?? 0) : 0;
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hook<unknown[], unknown>][]) {
     hook.intercept({
       register: (tap) => {

@@ -98,6 +98,24 @@ describe('hook catalogue', () => {
     ]);
   });
 
+  it('holds sessionOpened taps to the setup limit: one that never settles fails openSession (and the session is closed), no hang', async () => {
+    const closed: string[] = [];
+    const stuck = definePlugin({
+      meta: { name: 'stuck-open', version: '1.0.0', setupTimeoutMs: 50 },
+      setup(ctx) {
+        ctx.hooks.sessionOpened.tapPromise(ctx.name, () => new Promise<void>(() => undefined));
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => void closed.push(s.id));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [stuck] });
+    await expect(rt.openSession({ id: 's-1' })).rejects.toMatchObject({
+      code: 'LIMIT_PLUGIN_SETUP_TIMEOUT', plugin: 'stuck-open', hook: 'sessionOpened', message: 'Plugin "stuck-open" did not finish sessionOpened within 50 ms',
+    });
+    expect(closed).toEqual(['s-1']);
+    expect(rt.getSession('s-1')).toBeUndefined();
+    await rt.close();
+  });
+
   it('runs waterfall hooks in plugin order so rules can add findings', async () => {
     const finding = (ruleId: string): Finding => ({ ruleId, kind: 'Anomaly', severity: 2, reason: ruleId, evidence: [] });
     const rules = (name: string) =>

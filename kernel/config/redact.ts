@@ -1,9 +1,10 @@
 const SECRET_KEY = /(api[-_]?key|password|passwd|secret|token|authorization|credential|private[-_]?key)/i;
 
 /**
- * A deep copy with secrets replaced by "[redacted]": values under secret-looking keys, and the
+ * A deep copy with secrets replaced by "[redacted]": values under secret-looking keys, the
  * credentials of URLs (`postgres://user:pw@host` → `postgres://user:[redacted]@host`, and
- * secret-looking query parameters such as `?password=pw`).
+ * secret-looking query parameters such as `?password=pw`), and the password of a keyword/value
+ * connection string (`host=db password=pw` → `host=db password=[redacted]`).
  */
 export function redactSecrets<T>(value: T): T {
   return walk(value, undefined, false, new Set()) as T;
@@ -52,15 +53,28 @@ const URL_WITH_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):[^/\s]*@/i;
  * A `scheme://` URL with its credentials replaced by "[redacted]": the password of its userinfo
  * (all of it, `@` included: `postgres://u:p@ss@host` → `postgres://u:[redacted]@host`) and the
  * values of secret-looking query parameters (`?password=…`, `?sslpassword=…`, which pg reads as
- * the password). Any other string is returned as it is. `mask` replaces each secret (storage-postgres
- * writes `***` in its messages).
+ * the password); in any other string, the password of a keyword/value connection string
+ * (`host=db password=pw`). `mask` replaces each secret (storage-postgres writes `***` in its messages).
  */
 export function redactUrl(value: string, mask = '[redacted]'): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return redactKeywords(value, mask);
   const withoutPassword = value.replace(URL_WITH_PASSWORD, (_all, head: string) => `${head}:${mask}@`);
   const hash = withoutPassword.indexOf('#');
   const beforeHash = hash < 0 ? withoutPassword : withoutPassword.slice(0, hash);
   return redactQuery(beforeHash, mask) + (hash < 0 ? '' : withoutPassword.slice(hash));
+}
+
+/**
+ * A password in a keyword/value connection string (libpq's `host=db user=u password=pw`):
+ * `password`, `passwd` or `sslpassword`, then `=` (spaces allowed around it), then a value, plain
+ * (up to the next space) or single-quoted (`'p w\\'x'`, to its closing quote, or to the end when
+ * there is none).
+ */
+const KEYWORD_PASSWORD = /(^|\s)((?:ssl)?password|passwd)(\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|\S+)/gi;
+
+/** A string with the values of KEYWORD_PASSWORD replaced by `mask` (`password=[redacted]`). */
+function redactKeywords(value: string, mask: string): string {
+  return value.replace(KEYWORD_PASSWORD, (_all, before: string, name: string, eq: string) => `${before}${name}${eq}${mask}`);
 }
 
 /**

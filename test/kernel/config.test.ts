@@ -463,4 +463,24 @@ describe('defineConfig and redaction', () => {
       plain: 'https://example.com/a?b=c',
     });
   });
+
+  it('redacts the password of a keyword/value connection string (libpq: host=db user=u password=x)', () => {
+    expect(redactSecrets({
+      dsn: 'host=db user=u password=hunter2 dbname=x',
+      spaced: 'host=db password = hunter2 sslmode=require',
+      quoted: "host=db password='hun ter\\'2' user=u",
+      open: "user=u password='hun ter2",
+      others: 'PASSWD=a sslpassword=b passwordless=yes user=password',
+      list: ['dbname=x password=pw'],
+      plain: 'host=db user=u',
+    })).toEqual({
+      dsn: 'host=db user=u password=[redacted] dbname=x',
+      spaced: 'host=db password = [redacted] sslmode=require',
+      quoted: 'host=db password=[redacted] user=u',
+      open: 'user=u password=[redacted]',
+      others: 'PASSWD=[redacted] sslpassword=[redacted] passwordless=yes user=password',
+      list: ['dbname=x password=[redacted]'],
+      plain: 'host=db user=u',
+    });
+  });
 });

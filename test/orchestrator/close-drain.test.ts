@@ -73,7 +73,7 @@ describe('runtime.close() with work in flight', () => {
       code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no run, recorded trace or merge starts any more',
     });
     await expect(orch.recordTrace({ sessionId: session.id, runner: 'gate', task: { input: 'late' }, output: { ok: true, stdout: 'x', stderr: '' } })).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
-    expect(() => rt!.openSession()).toThrow(expect.objectContaining({ code: 'LIMIT_RUNTIME_CLOSED' }));
+    await expect(rt!.openSession()).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
 
     gate.release();
     const outcome = await running;

@@ -55,6 +55,16 @@ export function timeWindowMs(value: number | string): number | undefined {
 }
 
 /**
+ * The longest rate-limit window, 1 day. Buckets live in this process's memory only: a restart or a
+ * second instance starts every budget afresh, so a longer window promises a quota the limiter cannot
+ * keep. And a window is how long a throttled client waits (Retry-After), and how long new clients
+ * without a key share one budget once rateLimit.maxClients is reached: up to 2^52 ms (which was
+ * accepted) that was for ever — limiting in effect off with a large max, a lockout with a small one.
+ */
+export const MAX_TIME_WINDOW_MS = 86_400_000;
+const TOO_LONG = 'A rate-limit window may be at most 1 day (86400000 ms): budgets are kept in memory and a throttled client waits out the window';
+
+/**
  * The rate limiter would read a string it cannot parse as no window at all: every request then
  * failed with a 500 ('soon', '1 fortnight', '0 s') or went unlimited ('-5 minutes').
  */
@@ -63,7 +73,8 @@ const TimeWindowText = z
   .min(1)
   .refine((value) => timeWindowMs(value) !== undefined, {
     message: 'Expected ms (a positive integer) or an amount and a unit of at least 1 ms: "1 minute", "10s", "1.5h" (units ms, s, m/min, h, d, w)',
-  });
+  })
+  .refine((value) => (timeWindowMs(value) ?? 0) <= MAX_TIME_WINDOW_MS, { message: TOO_LONG });
 
 /**
  * One trusted proxy as proxy-addr reads it: an address, a CIDR range (`10.0.0.0/8`, an IPv4 range
@@ -166,7 +177,7 @@ export const ApiHttpOptions = z
         z.literal(false),
         z.object({
           max: z.number().int().min(1).default(3000),
-          timeWindow: z.union([z.number().int().min(1), TimeWindowText]).default('1 minute'),
+          timeWindow: z.union([z.number().int().min(1).max(MAX_TIME_WINDOW_MS, TOO_LONG), TimeWindowText]).default('1 minute'),
           /**
            * Most clients without a valid key (IPs, IPv6 /64s) with a budget of their own at once; past it,
            * new ones share one budget until a window ends. A throttled client's budget is never dropped.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LimitError, createLogger, definePlugin, isLimitError } from 'limit-graph';
+import { ApiHttpOptions } from '../../plugins/api-http/options.ts';
 import { KEYS, rawRequest, startServer, type Server } from './harness.ts';
 
 let server: Server | undefined;
@@ -227,6 +228,15 @@ describe('api-http hardening', () => {
       const error = await refusedAtStart({ api: { rateLimit: { max: 1, timeWindow } } }, timeWindow);
       expect(String((error as Error).message)).toMatch(/rateLimit\.timeWindow/);
     }
+  });
+
+  it('refuses a rate-limit window over 1 day at start, naming the option', async () => {
+    // Before, up to 2^52 ms (142,000 years) was taken: limiting silently off, or a client locked out for ever.
+    for (const timeWindow of [86_400_001, 2 ** 52, '25h', '1.5 d', '1 w']) {
+      const error = await refusedAtStart({ api: { rateLimit: { max: 1, timeWindow } } }, String(timeWindow));
+      expect(String((error as Error).message)).toMatch(/plugins\.api-http\.rateLimit\.timeWindow: .*at most 1 day/);
+    }
+    for (const timeWindow of [86_400_000, '1 day', '24 h']) expect(ApiHttpOptions.safeParse({ rateLimit: { timeWindow } }).success, String(timeWindow)).toBe(true);
   });
 
   it('rate-limits unknown routes too, so they cannot be used to test keys without limit', async () => {

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
+import { redactQuery } from 'limit-graph';
 import { PROBLEM_CONTENT_TYPE, problemType, type FieldError } from './problem.ts';
 
 /** What Node attaches to a parser error (llhttp): where in the current chunk it stopped, and that chunk. */
@@ -96,22 +97,42 @@ export function clientErrorResponse(error: ParserError, requestId: string = rand
   return { status: a.status, requestId, text };
 }
 
+/** A request line's start (method, target) and, where it was read whole, its end. */
+const REQUEST_LINE = /^([A-Z][A-Z-]{0,19}) ((?:\/|\*|https?:\/\/)[\x21-\x7e]*)( HTTP\/\d\.\d\r?\n)?/;
+
+/**
+ * The method and target of the refused request, where the chunk the parser stopped in starts with a
+ * request line (the first chunk: a request sent at once): both where the line ends within the 16 KiB
+ * limit, the method alone where the target is cut off (a 414), nothing where the chunk is a later
+ * piece of the request or not HTTP at all. The target's secret query parameters are redacted.
+ */
+export function refusedRequestLine(error: ParserError): { method?: string; path?: string } {
+  const raw = error.rawPacket;
+  const line = Buffer.isBuffer(raw) ? REQUEST_LINE.exec(raw.subarray(0, 16 * 1024).toString('latin1')) : null;
+  if (!line) return {};
+  return line[3] === undefined ? { method: line[1] } : { method: line[1], path: redactQuery(line[2]!) };
+}
+
 /** Logs as Fastify's `this.log` does: the handler is bound to the instance. */
 interface HasLog {
-  log: { debug(obj: object, msg: string): void };
+  log: { debug(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
 /**
  * Fastify's `clientErrorHandler`: answers with a problem document unless the socket is gone (a reset,
  * already destroyed, no longer writable) or a response on it has already begun (its bytes would
- * corrupt that one), then destroys the socket as Node's default does.
+ * corrupt that one), then destroys the socket as Node's default does. With `logRequests`, an answered
+ * request gets its request log line, as routed ones do (server.ts logRequest): request id, status,
+ * method and path where they could be read (refusedRequestLine), never headers; no `ms`, since no
+ * start time is known for a request the parser refused (its bytes may have come in over any time).
  */
-export function handleClientError(this: HasLog, error: ParserError, socket: Writable): void {
+export function handleClientError(this: HasLog, error: ParserError, socket: Writable, logRequests: boolean): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const inFlight = (socket as Writable & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     const { status, requestId, text } = clientErrorResponse(error);
     this.log.debug({ requestId, status, code: error.code }, 'client error: request refused before routing');
+    if (logRequests) this.log.info({ requestId, ...refusedRequestLine(error), status }, 'request');
     socket.write(text);
   }
   socket.destroy(error);

@@ -103,7 +103,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     },
     // So do requests Node's parser refuses before routing (request line or headers over 16 KiB,
     // malformed HTTP): client-error.ts writes the problem document on the socket.
-    clientErrorHandler: handleClientError,
+    clientErrorHandler: (error, socket) => handleClientError.call({ log: input.logger }, error, socket, options.logRequests),
   }) as unknown as FastifyInstance;
 
   // An Expect header other than 100-continue: Node answers 417 itself, before Fastify sees the
@@ -118,6 +118,8 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       fix: 'Send no Expect header, or Expect: 100-continue.',
     });
     input.logger.debug({ requestId, status: 417 }, 'request refused before routing: unsupported Expect header');
+    // Its request line, as routed requests get theirs (logRequest): no ms, as no start time is known here.
+    if (options.logRequests) input.logger.info({ requestId, method: req.method, path: redactQuery(req.url ?? ''), status: 417 }, 'request');
     res.writeHead(417, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId, connection: 'close' }).end(body);
   });
 

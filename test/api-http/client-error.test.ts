@@ -7,8 +7,8 @@
 import net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientErrorAnswer, handleClientError } from '../../plugins/api-http/client-error.ts';
-import { startServer, type Server } from './harness.ts';
+import { clientErrorAnswer, handleClientError, refusedRequestLine } from '../../plugins/api-http/client-error.ts';
+import { memoryLogger, startServer, type Server } from './harness.ts';
 
 interface RawAnswer {
   status: number;
@@ -106,14 +106,14 @@ describe('api-http: errors raised before routing (clientError) are problem docum
   });
 
   it('writes nothing to a socket that is destroyed, ended, or in the middle of a response', () => {
-    const log = { debug: () => {} };
+    const log = { debug: () => {}, info: () => expect.fail('nothing answered: no request line') };
     const overflow = Object.assign(new Error('Parse Error: Header overflow'), { code: 'HPE_HEADER_OVERFLOW', reason: 'Header overflow' });
 
     const destroyed = new PassThrough();
     destroyed.destroy();
     const written: string[] = [];
     destroyed.write = (chunk: unknown) => (written.push(String(chunk)), true);
-    handleClientError.call({ log }, overflow, destroyed);
+    handleClientError.call({ log }, overflow, destroyed, true);
     expect(written).toEqual([]);
 
     // ended: no longer writable; a write would raise ERR_STREAM_WRITE_AFTER_END
@@ -121,20 +121,20 @@ describe('api-http: errors raised before routing (clientError) are problem docum
     const ended = new Writable({ write: (c, _e, cb) => (sink.push(c), cb()) });
     ended.on('error', () => {});
     ended.end();
-    handleClientError.call({ log }, overflow, ended);
+    handleClientError.call({ log }, overflow, ended, true);
     expect(ended.destroyed).toBe(true);
     expect(sink).toEqual([]);
 
     // a response already started on the socket: its bytes must not be corrupted
     const busy = Object.assign(new Writable({ write: (c, _e, cb) => (sink.push(c), cb()) }), { _httpMessage: { headersSent: true } });
     busy.on('error', () => {});
-    handleClientError.call({ log }, overflow, busy);
+    handleClientError.call({ log }, overflow, busy, true);
     expect(busy.destroyed).toBe(true);
     expect(sink).toEqual([]);
 
     // a reset: nothing to do
     const reset = new Writable({ write: (c, _e, cb) => (sink.push(c), cb()) });
-    handleClientError.call({ log }, Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), reset);
+    handleClientError.call({ log }, Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), reset, true);
     expect(sink).toEqual([]);
   });
 
@@ -151,5 +151,63 @@ describe('api-http: errors raised before routing (clientError) are problem docum
     expect(clientErrorAnswer(err(`${'a'.repeat(5_000)}: 1\r\n`, 5_001)).status).toBe(431);
     // no chunk to look at: the header block
     expect(clientErrorAnswer(Object.assign(new Error('x'), { code: 'HPE_HEADER_OVERFLOW' })).status).toBe(431);
+  });
+});
+
+describe('api-http: requests refused before routing get their request log line (logRequests)', () => {
+  const SECRET = 'qs-secret-0123456789abcdef';
+
+  it('one info line per refused request: request id, status, method and path where the request line was read (redacted), never headers, no ms', async () => {
+    const { logger, lines } = memoryLogger();
+    const s = await startServer({ logger });
+    try {
+      const big = 'c'.repeat(17_000);
+      const answers = [
+        await sendRaw(s.url, [`GET /sessions?limit=2&api_key=${SECRET} HTTP/1.1\r\nHost: x\r\nX-Big: ${big}\r\n\r\n`]),
+        await sendRaw(s.url, [`GET /sessions/${'a'.repeat(17_000)}?token=${SECRET} HTTP/1.1\r\nHost: x\r\n\r\n`]),
+        await sendRaw(s.url, [`POST /traces?token=${SECRET} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SECRET}\r\nBad Header\r\n\r\n`]),
+        await sendRaw(s.url, ['\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n']),
+      ];
+      expect(answers.map((a) => a.status)).toEqual([431, 414, 400, 400]);
+      const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+      expect(requests).toHaveLength(4);
+      const byId = (a: RawAnswer) => requests.find((r) => r.requestId === a.headers['x-request-id']);
+      expect(byId(answers[0]!)).toEqual(expect.objectContaining({ level: 30, method: 'GET', path: '/sessions?limit=2&api_key=[redacted]', status: 431 }));
+      // The target over the limit was not read whole: no path (its method was read).
+      expect(byId(answers[1]!)).toEqual(expect.objectContaining({ level: 30, method: 'GET', status: 414 }));
+      expect(byId(answers[1]!)).not.toHaveProperty('path');
+      expect(byId(answers[2]!)).toEqual(expect.objectContaining({ level: 30, method: 'POST', path: '/traces?token=[redacted]', status: 400 }));
+      // Not HTTP at all: neither method nor path.
+      expect(byId(answers[3]!)).toEqual(expect.objectContaining({ level: 30, status: 400 }));
+      expect(byId(answers[3]!)).not.toHaveProperty('method');
+      for (const r of requests) expect(r).not.toHaveProperty('ms');
+      const all = lines.join('\n');
+      expect(all).not.toContain(SECRET);
+      expect(all).not.toContain('c'.repeat(100));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('reads the method and path only from a chunk that starts with a request line', () => {
+    const at = (raw: string) => refusedRequestLine(Object.assign(new Error('x'), { rawPacket: Buffer.from(raw, 'latin1') }));
+    expect(at('DELETE /sessions/1?password=p HTTP/1.1\r\nHost: x\r\n')).toEqual({ method: 'DELETE', path: '/sessions/1?password=[redacted]' });
+    expect(at(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\n`)).toEqual({ method: 'GET' });
+    // a later piece of the request: a header value with spaces, a header line
+    expect(at('ddd eee HTTP/1.1\r\n')).toEqual({});
+    expect(at('Value /x HTTP/1.1\r\n')).toEqual({});
+    expect(at('X-Many: d\r\n')).toEqual({});
+    expect(refusedRequestLine(new Error('no chunk'))).toEqual({});
+  });
+
+  it('writes none with logRequests: false', async () => {
+    const { logger, lines } = memoryLogger();
+    const s = await startServer({ logger, api: { logRequests: false } });
+    try {
+      expect((await sendRaw(s.url, [`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'c'.repeat(17_000)}\r\n\r\n`])).status).toBe(431);
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request')).toEqual([]);
+    } finally {
+      await s.close();
+    }
   });
 });

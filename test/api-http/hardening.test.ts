@@ -6,11 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LimitError, createLogger, definePlugin, isLimitError } from 'limit-graph';
+import { LimitError, definePlugin, isLimitError } from 'limit-graph';
 import { ApiHttpOptions } from '../../plugins/api-http/options.ts';
-import { KEYS, rawRequest, startServer, type Server } from './harness.ts';
+import { KEYS, memoryLogger, rawRequest, startServer, type Server } from './harness.ts';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -26,17 +25,6 @@ async function refusedAtStart(options: Parameters<typeof startServer>[0], what: 
   }, (e: unknown) => e);
   expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), what).toBe(true);
   return error as Error;
-}
-
-function memoryLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination: stream as never }), lines };
 }
 
 /** A plugin adding two routes through the kernel's httpRoutes hook. */
@@ -341,6 +329,18 @@ describe('api-http hardening', () => {
     expect(res.json.requestId).toBe(res.headers.get('x-request-id'));
     const cont = await rawRequest(server.url, 'POST', '/sessions', { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json', expect: '100-continue' }, '{}');
     expect(cont.status).toBe(201);
+  });
+
+  it('logs the 417 of an unsupported Expect header as a request line (logRequests), path redacted, no headers, no ms', async () => {
+    const { logger, lines } = memoryLogger();
+    server = await startServer({ logger });
+    const res = await rawRequest(server.url, 'POST', '/sessions?token=qs-secret-417', { authorization: `Bearer ${KEYS.A}`, 'content-type': 'application/json', expect: 'x-magic' }, '{}');
+    expect(res.status).toBe(417);
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+    expect(line).toEqual(expect.objectContaining({ level: 30, requestId: res.json.requestId, method: 'POST', path: '/sessions?token=[redacted]', status: 417 }));
+    expect(line).not.toHaveProperty('ms');
+    expect(lines.join('\n')).not.toContain('qs-secret-417');
+    expect(lines.join('\n')).not.toContain(KEYS.A);
   });
 
   it('closes the connection after refusing a request whose body it did not read, instead of reading the rest', async () => {

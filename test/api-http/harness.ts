@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { createRuntime, type Plugin, type Runtime, type Storage } from 'limit-graph';
+import { Writable } from 'node:stream';
+import { createLogger, createRuntime, type Plugin, type Runtime, type Storage } from 'limit-graph';
 import '../../plugins/api-http/index.ts';
 
 import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
@@ -56,6 +57,18 @@ export function rawRequest(base: string, method: string, rawPath: string, header
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+/** A debug-level logger whose lines (JSON text) are kept in `lines`. */
+export function memoryLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', destination: stream as never }), lines };
 }
 
 export interface Res {

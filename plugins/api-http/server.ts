@@ -72,6 +72,30 @@ function logRequest(request: FastifyRequest, reply: FastifyReply): void {
 
 export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInstance; routes: RouteRegistry }> {
   const { options, ring, services, tenant } = input;
+  // @fastify/cors's options (registered below), also read by corsHeaders for the errors its hook never sees.
+  const corsOptions = options.cors === false ? undefined : {
+    origin: options.cors.origins.includes('*') ? (true as const) : options.cors.origins,
+    credentials: options.cors.credentials,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+    maxAge: 600,
+  };
+  /**
+   * The CORS headers @fastify/cors's onRequest hook sets on a response (not a preflight) to an allowed
+   * origin, for the errors Fastify answers before any hook runs (frameworkErrors): without them a page
+   * allowed by cors could not read its 400 or 414 (only a network error). An origin not allowed gets
+   * only `Vary: Origin`, as from the plugin (whose credentials and exposed headers mean nothing there).
+   */
+  const corsHeaders = (request: FastifyRequest, reply: FastifyReply): void => {
+    if (!corsOptions) return;
+    reply.header('vary', 'Origin');
+    const origin = request.headers.origin;
+    if (!origin || (corsOptions.origin !== true && !corsOptions.origin.includes(origin))) return;
+    reply.header('access-control-allow-origin', origin);
+    if (corsOptions.credentials) reply.header('access-control-allow-credentials', 'true');
+    reply.header('access-control-expose-headers', corsOptions.exposedHeaders.join(', '));
+  };
   const app = Fastify({
     ...(input.tls ? { https: input.tls } : {}),
     loggerInstance: input.logger,
@@ -91,13 +115,15 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // document, as every error here), from the moment close() begins, not Fastify's bare JSON 503.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: false },
-    // Errors raised before routing (a malformed percent escape) get a problem document too, and their
-    // request log line (no onResponse hook runs for them). Fastify's message quotes the whole URL:
-    // a secret query parameter is redacted from it, as from the logged path.
+    // Errors raised before routing (a malformed percent escape, a path parameter over maxParamLength)
+    // get a problem document too, with the CORS headers of an allowed origin (no hook runs for them),
+    // and their request log line (nor does onResponse). Fastify's message quotes the whole URL: a
+    // secret query parameter is redacted from it, as from the logged path.
     frameworkErrors: (error, request, reply) => {
       const redacted = error.code === 'FST_ERR_BAD_URL'
         ? Object.assign(new Error(`'${redactQuery(request.url)}' is not a valid url component`), { code: error.code })
         : error;
+      corsHeaders(request, reply);
       void sendProblem(request, reply, redacted);
       if (options.logRequests) logRequest(request, reply);
     },
@@ -204,8 +230,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     });
   }
 
-  if (options.cors !== false) {
-    const origins = options.cors.origins;
+  if (corsOptions) {
     // An OPTIONS request that is not a CORS preflight (no Origin, or no Access-Control-Request-Method):
     // @fastify/cors would answer it with a bare text/plain 400; a problem document says what is missing.
     app.addHook('onRequest', async (request, reply) => {
@@ -217,14 +242,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
         'Browsers send preflights themselves; other clients need no OPTIONS request (GET /openapi.json lists every route and its methods).',
       ));
     });
-    await app.register(cors, {
-      origin: origins.includes('*') ? true : origins,
-      credentials: options.cors.credentials,
-      methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'x-api-key', 'content-type', 'x-request-id'],
-      exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
-      maxAge: 600,
-    });
+    await app.register(cors, corsOptions);
   }
 
   // During shutdown every request is answered 503 unprocessed: after the CORS hook, so that a browser

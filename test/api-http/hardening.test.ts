@@ -457,6 +457,34 @@ describe('api-http hardening', () => {
     expect(logged[0]).toMatchObject({ requestId: res.json.requestId, method: 'GET', path: '/sess%ZZions?limit=5&api_key=[redacted]', status: 400 });
   });
 
+  it('a URL refused before routing (bad percent escape, path parameter over the limit) carries the CORS headers of an allowed origin', async () => {
+    server = await startServer({ api: { cors: { origins: ['http://app.example'], credentials: true } } });
+    const longParam = `/sessions/${'a'.repeat(1100)}`;
+    for (const [url, status] of [['/sess%ZZions', 400], [longParam, 414]] as const) {
+      const allowed = await rawRequest(server.url, 'GET', url, { origin: 'http://app.example' });
+      expect(allowed.status).toBe(status);
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('http://app.example');
+      expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(allowed.headers.get('access-control-expose-headers')).toMatch(/x-request-id/);
+      expect(allowed.headers.get('vary')).toMatch(/origin/i);
+      const other = await rawRequest(server.url, 'GET', url, { origin: 'http://evil.example' });
+      expect(other.status).toBe(status);
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      expect(other.headers.get('access-control-allow-credentials')).toBeNull();
+    }
+    // The same headers as a routed request from that origin.
+    const routed = await rawRequest(server.url, 'GET', '/health', { origin: 'http://app.example' });
+    const bad = await rawRequest(server.url, 'GET', '/sess%ZZions', { origin: 'http://app.example' });
+    for (const h of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers', 'vary']) expect(bad.headers.get(h), h).toBe(routed.headers.get(h));
+    await server.close();
+    server = undefined;
+    // origins ['*']: any origin, as on routes.
+    server = await startServer({ api: { cors: { origins: ['*'] } } });
+    const any = await rawRequest(server.url, 'GET', '/sess%ZZions', { origin: 'http://anywhere.example' });
+    expect(any.headers.get('access-control-allow-origin')).toBe('http://anywhere.example');
+    expect(any.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
   it('reads keys, port and auth mode from the environment and names a malformed LIMIT_API_KEYS', async () => {
     const { createRuntime } = await import('limit-graph');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-env-'));

@@ -63,9 +63,9 @@ declare module 'fastify' {
  * principal's actor names the key holder. A key sent in the query string (?api_key=…, ?token=…) is
  * redacted from the logged path.
  */
-function logRequest(request: FastifyRequest, reply: FastifyReply): void {
+function logRequest(request: FastifyRequest, reply: FastifyReply, elapsedMs = reply.elapsedTime): void {
   request.log.info(
-    { method: request.method, path: redactQuery(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
+    { method: request.method, path: redactQuery(request.url), status: reply.statusCode, ms: Math.round(elapsedMs * 100) / 100, actor: request.principal?.actor, tenant: request.principal?.tenant },
     'request',
   );
 }
@@ -118,14 +118,17 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // Errors raised before routing (a malformed percent escape, a path parameter over maxParamLength)
     // get a problem document too, with the CORS headers of an allowed origin (no hook runs for them),
     // and their request log line (nor does onResponse). Fastify's message quotes the whole URL: a
-    // secret query parameter is redacted from it, as from the logged path.
+    // secret query parameter is redacted from it, as from the logged path. Fastify starts a request's
+    // clock (reply.elapsedTime) once it is routed, so never for these (it reads 0): they are timed
+    // here, from the router's answer as routed requests are, to the response's end.
     frameworkErrors: (error, request, reply) => {
+      const start = performance.now();
       const redacted = error.code === 'FST_ERR_BAD_URL'
         ? Object.assign(new Error(`'${redactQuery(request.url)}' is not a valid url component`), { code: error.code })
         : error;
       corsHeaders(request, reply);
+      if (options.logRequests) reply.raw.once('close', () => logRequest(request, reply, performance.now() - start));
       void sendProblem(request, reply, redacted);
-      if (options.logRequests) logRequest(request, reply);
     },
     // So do requests Node's parser refuses before routing (request line or headers over 16 KiB,
     // malformed HTTP): client-error.ts writes the problem document on the socket.

@@ -455,6 +455,8 @@ describe('api-http hardening', () => {
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ requestId: res.json.requestId, method: 'GET', path: '/sess%ZZions?limit=5&api_key=[redacted]', status: 400 });
+    // Its time is measured (from routing to the response's end, as on every other line): before, always 0.
+    expect(logged[0]!.ms).toBeGreaterThan(0);
   });
 
   it('a URL refused before routing (bad percent escape, path parameter over the limit) carries the CORS headers of an allowed origin', async () => {

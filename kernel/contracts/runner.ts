@@ -72,6 +72,13 @@ export interface Runner {
   /** Short name, also the container key suffix: `runner:<name>`. */
   readonly name: string;
   readonly capabilities: RunnerCapabilities;
+  /**
+   * How long past the session's `timeoutMs` a task of this runner may take by design, in ms: time it
+   * spends before its `timeoutMs` starts (runner-queue: a job waiting for a remote worker, its
+   * `dispatchTimeoutMs`). The orchestrator's backstop, which aborts a run whose runner does not come
+   * back, waits this much longer. Missing (or not a non-negative number): 0.
+   */
+  readonly timeoutSlackMs?: number;
   executeIsolated(task: TaskParsed, ctx: RunContext): Promise<RunResult>;
   health(): Promise<HealthResult>;
   /**

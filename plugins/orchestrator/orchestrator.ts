@@ -517,8 +517,11 @@ export class OrchestratorService implements Orchestrator {
     let timer: NodeJS.Timeout | undefined;
     try {
       release = await live.semaphore.acquire(signal);
-      // The runner enforces timeoutMs; this backstop only fires if it does not come back.
-      const backstopMs = limits.timeoutMs + this.deps.options.timeoutGraceMs;
+      // The runner enforces timeoutMs (plus the slack it declares, a queue's wait for a worker); this
+      // backstop only fires if it does not come back. Capped at the longest timer Node keeps.
+      const slack = runner.timeoutSlackMs;
+      const slackMs = typeof slack === 'number' && Number.isFinite(slack) && slack > 0 ? slack : 0;
+      const backstopMs = Math.min(limits.timeoutMs + slackMs + this.deps.options.timeoutGraceMs, 2_147_483_647);
       timer = setTimeout(() => backstop.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', `Execution exceeded ${limits.timeoutMs} ms and the runner did not stop`, { details: { timeoutMs: limits.timeoutMs } })), backstopMs);
       // Called inside a promise: a runner that throws synchronously (a method that is not `async`) is
       // a rejection here like any other, and one that answers without a promise is awaited as such.

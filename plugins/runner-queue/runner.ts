@@ -61,6 +61,11 @@ export class QueueRunner implements Runner {
   /** The executeIsolated calls in flight: close() waits for them (each cancels its job) before the connection closes. */
   readonly #dispatching = new Set<Promise<RunResult>>();
 
+  /** The orchestrator's backstop waits past timeoutMs as long as the dispatch may (dispatchTimeoutMs). */
+  get timeoutSlackMs(): number {
+    return this.#options.dispatchTimeoutMs;
+  }
+
   constructor(link: QueueLink, options: RunnerQueueOptionsParsed, logger: Logger) {
     this.#link = link;
     this.#options = options;

@@ -158,6 +158,26 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     await expectCode(orch.run({ sessionId: 'missing', runner: 'spy', task: { input: 'x' } }), 'LIMIT_NOT_FOUND');
   });
 
+  it("waits a runner's timeoutSlackMs past timeoutMs before its backstop fires (runner-queue's dispatchTimeoutMs)", async () => {
+    // A queue's task may wait for a worker before its timeoutMs starts: the backstop (timeoutMs +
+    // timeoutGraceMs = 250 ms here) used to abort it long before the runner's own limit.
+    const queued = Object.assign(spyRunner('slack'), { timeoutSlackMs: 500 });
+    const own = await createRuntime({ config: { plugins: {} }, plugins: [memoryStoragePlugin, keywordGovernancePlugin, spyRunnerPlugin(queued), orchestratorPlugin.configure({ timeoutGraceMs: 200 })] });
+    try {
+      const o = own.resolve('orchestrator');
+      const s = await o.openSession({ limits: { timeoutMs: 50 } });
+      const late = await o.run({ sessionId: s.id, runner: 'slack', task: { input: 'SLEEP:400 done' } });
+      expect(late.trace).toMatchObject({ status: 'ok', output: { ok: true, stdout: 'done' } });
+      // Still a backstop: a runner that never comes back is stopped at timeoutMs + slack + grace.
+      const started = performance.now();
+      const hung = await o.run({ sessionId: s.id, runner: 'slack', task: { input: 'HANG' } });
+      expect(hung.trace.output?.error).toMatchObject({ code: 'LIMIT_RUNNER_TIMEOUT', message: 'Execution exceeded 50 ms and the runner did not stop' });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(700);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('bounds concurrency per session and aborts running tasks on close', async () => {
     const s = await orch.openSession({ limits: { maxConcurrency: 2 } });
     await Promise.all(Array.from({ length: 6 }, () => orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:40 x' } })));

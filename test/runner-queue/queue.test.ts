@@ -440,6 +440,8 @@ describe('runner-queue workers', () => {
     const w = await worker();
     const d = await dispatcher();
     try {
+      // The orchestrator's backstop waits this long past timeoutMs: the dispatch's own budget.
+      expect(d.resolve('runner:queue').timeoutSlackMs).toBe(10_000);
       const r = await d.resolve('runner:queue').executeIsolated(Task.parse({ input: 'print("long")' }), makeRunContext({ limits: { timeoutMs: 86_400_000 } }));
       expect(r.ok, JSON.stringify(r)).toBe(true);
       expect(r.stdout).toBe('long\n');

@@ -178,6 +178,14 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     }
   });
 
+  it("does not time a run's wait for its session slot: timeoutMs and the backstop start once it has the slot (as the README says)", async () => {
+    // timeoutMs 50 + timeoutGraceMs 200: the third run waits ~400 ms for its slot, then runs 200 ms.
+    const s = await orch.openSession({ limits: { maxConcurrency: 1, timeoutMs: 50 } });
+    const outs = await Promise.all([1, 2, 3].map((i) => orch.run({ sessionId: s.id, runner: 'spy', task: { input: `SLEEP:200 ${i}` } })));
+    expect(outs.map((o) => [o.trace.status, o.trace.output?.stdout])).toEqual([['ok', '1'], ['ok', '2'], ['ok', '3']]);
+    expect(spy.maxInFlight).toBe(1);
+  });
+
   it('bounds concurrency per session and aborts running tasks on close', async () => {
     const s = await orch.openSession({ limits: { maxConcurrency: 2 } });
     await Promise.all(Array.from({ length: 6 }, () => orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:40 x' } })));

@@ -186,7 +186,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
       },
     }),
     defineRoute({
-      method: 'POST', url: '/sessions/:id/close', tag: 'sessions', summary: 'Close a session: running tasks are aborted, workers released.', params: IdParams,
+      method: 'POST', url: '/sessions/:id/close', tag: 'sessions', summary: "Close a session: its running tasks in this server are aborted (another server sharing the storage finishes its own), workers released.", params: IdParams,
       responses: { schema: Session, description: 'The closed session (closing a closed session returns it unchanged).', errors: [...STD, 404] },
       handler: ({ params, principal }) => s.orchestrator().closeSession(principal.tenant, params.id),
     }),

@@ -7,6 +7,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, definePlugin, newId, type ConfigInput, type Runner, type Runtime } from 'limit-graph';
 import { dropSchemas, storagePlugins, uniqueSchema } from '../helpers/storage-backend.ts';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 
 /** A runner whose tasks run until aborted, counting how many run at once. */
@@ -111,5 +115,35 @@ describe.each(['sqlite', 'postgres'] as const)('concurrent first runs of a sessi
     // maxConcurrency 1: the runs waited for one another's slot.
     expect(runner.state.maxInFlight).toBe(1);
     expect(runner.state.entered).toBe(1);
+  });
+});
+
+describe('a session closed by another process (SQLite file shared by two runtimes)', () => {
+  const runtimes: Runtime[] = [];
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map((r) => r.close()));
+  });
+
+  it("does not abort this process's run in flight: it finishes and its trace is written after storage says closed (as the README says); new runs are refused", async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'orch-xproc-')), 'db.sqlite');
+    const open = async () => {
+      const r = await createRuntime({
+        config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: file }, 'governance-rules-jailbreak': true, governance: { packs: ['jailbreak'] }, orchestrator: {} } } as ConfigInput,
+        plugins: [spyRunnerPlugin(spyRunner('spy'))],
+      });
+      runtimes.push(r);
+      return r.resolve('orchestrator');
+    };
+    const [a, b] = [await open(), await open()];
+    const s = await a.openSession({});
+    const run = a.run({ sessionId: s.id, runner: 'spy', task: { input: 'SLEEP:400 done' } });
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = await b.closeSession(undefined, s.id);
+    const { trace } = await run;
+    expect(trace).toMatchObject({ status: 'ok', output: { stdout: 'done' } });
+    const stored = await b.inspectTrace(undefined, trace.id);
+    expect(stored.trace.status).toBe('ok');
+    expect(stored.provenance.at(-1)!.at > closed.closedAt!).toBe(true);
+    await expect(a.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).rejects.toMatchObject({ code: 'LIMIT_SESSION_CLOSED' });
   });
 });

@@ -379,9 +379,14 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     const prov = (await orch.inspectTrace(undefined, merged.trace.id)).provenance;
     expect(prov[0]).toMatchObject({ action: 'merge', operation: 'merge', rationale: 'join' });
     const refusal = await expectCode(orch.merge({ parentIds: [a.id, q.id] }), 'LIMIT_MERGE_REFUSED');
-    expect(refusal.details?.refusals).toEqual(expect.arrayContaining([expect.objectContaining({ parentId: q.id })]));
+    // Only the quarantined parent is refused, once (the clean one is not named).
+    expect(refusal.details?.refusals).toEqual([{ parentId: q.id, reason: expect.stringContaining('quarantined') }]);
     expect(refusal.message).toContain(q.id);
-    await expectCode(orch.merge({ parentIds: [a.id, b.id], rationale: 'veto me' }), 'LIMIT_MERGE_REFUSED');
+    const veto = await expectCode(orch.merge({ parentIds: [a.id, b.id], rationale: 'veto me' }), 'LIMIT_MERGE_REFUSED');
+    expect(veto.message).toBe(`Merge of ${a.id}, ${b.id} vetoed by observer: not today`);
+    expect(veto.details).toMatchObject({ vetoedBy: 'observer', refusals: [{ parentId: '*', reason: 'vetoed by observer: not today' }] });
+    // Neither refused merge left a trace behind: the session holds the three runs and the one merge.
+    expect((await orch.listTraces(undefined, { sessionId: s.id })).items.map((t) => t.id).sort()).toEqual([a.id, b.id, q.id, merged.trace.id].sort());
   });
 
   it('federates with one failing branch, excludes it and merges the rest', async () => {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type AttributedGraph, LimitError, createRuntime, isLimitError, measureDistortion, mulberry32 as rng } from 'limit-graph';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { FgwPool, RdFgwOptions, WorkerPool, createFgwService, spawnFgwWorker, type FgwService } from '../../plugins/rd-fgw/index.ts';
 
 /** A random connected graph of n nodes with `dim` features each (seeded); optionally weighted. */
@@ -224,10 +224,18 @@ describe('rd-fgw threads and the runtime', () => {
     await fgw.distortionAsync(randomGraph(4, 1), randomGraph(4, 2));
     const endless = rejection(fgw.distortionAsync(SLOW.source, SLOW.target, SLOW_OPTIONS));
     await new Promise((r) => setTimeout(r, 200));
-    const t0 = performance.now();
-    await rt.close();
-    expect(performance.now() - t0).toBeLessThan(2_000);
-    expect(await endless).toMatchObject({ name: 'LimitError', code: 'LIMIT_RUNTIME_CLOSED' });
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      const t0 = performance.now();
+      await rt.close();
+      expect(performance.now() - t0).toBeLessThan(2_000);
+      expect(await endless).toMatchObject({ name: 'LimitError', code: 'LIMIT_RUNTIME_CLOSED' });
+      // The pool's one thread was terminated by the close, and has exited (threadId -1) when close resolves.
+      expect(terminate).toHaveBeenCalledTimes(1);
+      expect((terminate.mock.contexts[0] as Worker).threadId).toBe(-1);
+    } finally {
+      terminate.mockRestore();
+    }
   });
 
   it('a process that used the threads ends on its own, whether or not it closes the runtime', () => {

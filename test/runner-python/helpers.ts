@@ -9,8 +9,13 @@ import type { RunnerConformanceTasks } from 'limit-graph/testing';
 
 /** A code task. */
 export const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
-/** Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead). */
+/**
+ * Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead).
+ * A pid that is no pid (a task's missing value, an empty pid file read as 0) is an error, not "dead":
+ * otherwise `expect(alive(pid)).toBe(false)` would pass without looking at any process.
+ */
 export const alive = (pid: number) => {
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`alive(${String(pid)}): not a process id`);
   try {
     return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {

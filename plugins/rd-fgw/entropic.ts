@@ -311,7 +311,12 @@ const cachedWorkspaces: { js: Workspace | null; wasm: Workspace | null } = { js:
 
 function workspace(n1: number, n2: number, wasm: boolean, asymmetric: boolean): Workspace {
   const w = wasm ? cachedWorkspaces.wasm : cachedWorkspaces.js;
-  if (w && w.n1 === n1 && w.n2 === n2 && (!w.kernel || w.Pt.length > 0 || !asymmetric)) return w;
+  if (w && w.n1 === n1 && w.n2 === n2 && (!w.kernel || w.Pt.length > 0 || !asymmetric)) {
+    // What an earlier solve left in the kernel's memory (NaN in padding, after a failed one) must not
+    // reach this one: the kernel starts as a new one would.
+    w.kernel?.clear();
+    return w;
+  }
   if (wasm) {
     const kernel = EntropicKernel.create(n1, n2, { asymmetric });
     if (kernel) {

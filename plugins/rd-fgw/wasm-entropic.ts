@@ -408,6 +408,9 @@ export class EntropicKernel {
   readonly A0: Float64Array;
   private readonly buffer: ArrayBuffer;
   private readonly x: Exports;
+  /** Where the regions end (they start at CONST_BYTES), and g's padding entry (-1: none). */
+  private readonly end: number;
+  private readonly gPad: number;
 
   private constructor(
     readonly n1: number,
@@ -476,7 +479,19 @@ export class EntropicKernel {
     this.P = view('P', r1 * n2p);
     this.Pt = view('Pt', r1 * n2p);
     this.A0 = view('A0', n1 * n2p);
-    if (n2p > n2) new Float64Array(this.buffer, at.g!, n2p)[n2] = -Infinity;
+    this.end = end;
+    this.gPad = n2p > n2 ? at.g! / 8 + n2 : -1;
+    this.clear();
+  }
+
+  /**
+   * Every region back to its state in a new kernel: zeros, and g's padding -∞ (so the padding column
+   * of K̃ is 0). A solve that failed can leave NaN in the padding rows and columns, which no later
+   * pass overwrites and the SIMD passes multiply by 0 (NaN·0 = NaN): a reused kernel is cleared first.
+   */
+  clear(): void {
+    new Float64Array(this.buffer, CONST_BYTES, (this.end - CONST_BYTES) / 8).fill(0);
+    if (this.gPad >= 0) new Float64Array(this.buffer)[this.gPad] = -Infinity;
   }
 
   /** A kernel for n1×n2 (with the FGW regions when `fgw` is given), or null without WebAssembly SIMD. */

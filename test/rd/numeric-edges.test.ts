@@ -163,7 +163,18 @@ describe('entropic results that are not couplings are refused (API-12, R3)', () 
     expect(r.message).toMatch(/larger ε/);
   });
 
+  it('a refused solve leaves nothing behind: the next problem of the same size is solved as in a fresh process', () => {
+    const solve = () => computeFgw({ source: line(3, 1, 1), target: line(3, 0.7, -1) }, { method: 'entropic', epsilon: 0.1 });
+    const fresh = solve();
+    // Fills the cached 3×3 workspace (its WebAssembly memory, padding included) with NaN.
+    expect(rejection(() => computeFgw({ source: line(3, 1e100, 1), target: line(3, 0.7e100, -1) }, { method: 'entropic', epsilon: 1e-300 })).code).toBe('LIMIT_RD_NOT_CONVERGED');
+    const after = solve();
+    expect(after.value).toBe(fresh.value);
+    expect(Array.from(after.plan)).toEqual(Array.from(fresh.plan));
+  });
+
   it('whatever it returns is a coupling of the weights with a value ≥ 0', () => {
+    const refused: string[] = [];
     for (const scale of [1, 1e3, 1e4]) {
       for (const n of [3, 12]) {
         let res;
@@ -171,6 +182,7 @@ describe('entropic results that are not couplings are refused (API-12, R3)', () 
           res = computeFgw({ source: line(n, scale, 1), target: line(n, 0.7 * scale, -1) }, { method: 'entropic', epsilon: 0.1 });
         } catch (error) {
           expect((error as { code?: string }).code).toBe('LIMIT_RD_NOT_CONVERGED');
+          refused.push(`${scale}/${n}`);
           continue;
         }
         const w = new Float64Array(n).fill(1 / n);
@@ -179,6 +191,8 @@ describe('entropic results that are not couplings are refused (API-12, R3)', () 
         expect(res.gwTerm).toBeGreaterThanOrEqual(-1e-12);
       }
     }
+    // Four of the six are returned (so the checks above ran), and only the two larger, wider lines are refused.
+    expect(refused).toEqual(['1000/12', '10000/12']);
   });
 });
 

@@ -625,6 +625,9 @@ describe('runner-queue: the LISTEN connection', () => {
       await heardAgain('first');
       const [old] = made as [pg.Client];
       old.emit('error', new Error('Connection terminated unexpectedly')); // lost: the listener reconnects
+      // The old connection ends asynchronously and may still deliver a notification sent meanwhile:
+      // wait for its successor (made after the 1 s reconnection delay), then hear through it.
+      await vi.waitFor(() => expect(made).toHaveLength(2), { timeout: 10_000, interval: 50 });
       await heardAgain('second');
       expect(made).toHaveLength(2);
       // The dead connection reports another error after its successor took over.

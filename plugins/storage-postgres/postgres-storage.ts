@@ -101,10 +101,12 @@ export class PostgresStorage implements Storage {
   readonly #s: string;
   #pool: pg.Pool | undefined;
   /**
-   * Settles with close(): calls still waiting for a pooled connection then fail at once. pg-pool's
-   * end() serves them no more, and they waited out connectTimeoutMs to fail as "pool exhausted".
+   * One reject per call waiting for a pooled connection, removed when it has one: close() calls
+   * them, so those calls fail at once. pg-pool's end() serves them no more, and they waited out
+   * connectTimeoutMs to fail as "pool exhausted". Per call, not one promise settled at close(): each
+   * race against that added a reaction to it kept until shutdown, a leak per pooled query.
    */
-  #closed: { promise: Promise<never>; reject: (error: LimitError) => void } | undefined;
+  #waiting = new Set<(error: LimitError) => void>();
   #names = new Map<string, string>();
   /**
    * Connections the server ended for staying idle in a transaction (25P03): pg reports that only as
@@ -198,10 +200,6 @@ export class PostgresStorage implements Storage {
       // and release() drops the dead client from the pool.
       pool.on('connect', (client) => client.on('error', (e) => { if (pgCode(e) === IDLE_IN_TRANSACTION_ENDED) this.#endedIdle.add(client); }));
       this.#pool = pool;
-      let reject!: (error: LimitError) => void;
-      const promise = new Promise<never>((_resolve, rej) => { reject = rej; });
-      promise.catch(() => undefined);
-      this.#closed = { promise, reject };
     }
     try {
       await this.#migrate();
@@ -311,24 +309,31 @@ export class PostgresStorage implements Storage {
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
-    this.#closed?.reject(new LimitError('LIMIT_STORAGE_UNAVAILABLE', `PostgreSQL storage (schema "${this.config.schema}") was closed while this call waited for a connection; nothing of it was stored`, {
-      plugin: PLUGIN,
-      fix: 'Do not use the store after close() (the runtime closes it at shutdown).',
-    }));
-    this.#closed = undefined;
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const reject of waiting) {
+      reject(new LimitError('LIMIT_STORAGE_UNAVAILABLE', `PostgreSQL storage (schema "${this.config.schema}") was closed while this call waited for a connection; nothing of it was stored`, {
+        plugin: PLUGIN,
+        fix: 'Do not use the store after close() (the runtime closes it at shutdown).',
+      }));
+    }
     await pool?.end();
   }
 
   /** A connection from `pool`, or the error translated; fails at once when close() is called meanwhile. */
   async #connect(pool: pg.Pool): Promise<pg.PoolClient> {
-    const closed = this.#closed;
     const connecting = pool.connect();
+    let reject!: (error: LimitError) => void;
+    const closed = new Promise<never>((_resolve, rej) => { reject = rej; });
+    this.#waiting.add(reject);
     try {
-      return await (closed ? Promise.race([connecting, closed.promise]) : connecting);
+      return await Promise.race([connecting, closed]);
     } catch (error) {
       // Lost the race to close(): a connection that still comes goes back, a late failure is nobody's.
       if (error instanceof LimitError) connecting.then((c) => c.release(), () => undefined);
       throw this.#translate(error);
+    } finally {
+      this.#waiting.delete(reject);
     }
   }
 

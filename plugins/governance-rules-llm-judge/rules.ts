@@ -53,10 +53,12 @@ const OBJECT_CHARS = 2_048;
  */
 export function parseVerdict(answer: string): JudgeVerdict | undefined {
   const text = answer.slice(0, ANSWER_CHARS);
+  const closes = closingBraces(text);
   let found: JudgeVerdict | undefined;
   for (let start = text.indexOf('{'); start >= 0; start = text.indexOf('{', start + 1)) {
-    const end = objectEnd(text, start);
-    if (end < 0) continue;
+    // The `}` that closes the object opened at `start`, read as if the text began there.
+    const end = closes[start + 1]!;
+    if (end < 0 || end - start >= OBJECT_CHARS) continue;
     const verdict = toVerdict(text.slice(start, end + 1));
     if (!verdict) continue;
     if (!found || (verdict.verdict === 'attack' && (found.verdict === 'benign' || verdict.severity > found.severity))) found = verdict;
@@ -65,22 +67,30 @@ export function parseVerdict(answer: string): JudgeVerdict | undefined {
   return found;
 }
 
-/** The index of the `}` that closes the object opened at `start`, or -1 within OBJECT_CHARS. */
-function objectEnd(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length && i < start + OBJECT_CHARS; i++) {
+/**
+ * For each index i, the index of the `}` that closes an object whose body is read from i outside
+ * a string (-1: none in the text). Each `{` is read afresh, as if the text began there (a quote in
+ * prose before it, or a stray `{"` the model echoed, must not hide a verdict after it), yet in one
+ * pass from the end: scanning from every `{` up to OBJECT_CHARS was quadratic ('{'.repeat(8192)
+ * took 66 ms). `inString[i]` is the same for a body read from i inside a string.
+ */
+function closingBraces(text: string): Int32Array {
+  const n = text.length;
+  const outside = new Int32Array(n + 2).fill(-1);
+  const inString = new Int32Array(n + 2).fill(-1);
+  for (let i = n - 1; i >= 0; i--) {
     const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) return i;
+    // In a string: a backslash escapes the next character, a quote ends it.
+    inString[i] = c === '\\' ? inString[i + 2]! : c === '"' ? outside[i + 1]! : inString[i + 1]!;
+    if (c === '"') outside[i] = inString[i + 1]!;
+    else if (c === '}') outside[i] = i;
+    else if (c === '{') {
+      // A nested object: its own closing brace, then the rest of the body after it.
+      const inner = outside[i + 1]!;
+      outside[i] = inner < 0 ? -1 : outside[inner + 1]!;
+    } else outside[i] = outside[i + 1]!;
   }
-  return -1;
+  return outside;
 }
 
 function toVerdict(json: string): JudgeVerdict | undefined {

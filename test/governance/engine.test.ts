@@ -497,6 +497,62 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(parseVerdict(`Sure! ${attack.replace('8', '42')} done`)).toMatchObject({ verdict: 'attack', severity: 10 });
   });
 
+  it('the LLM judge reads an answer in linear time: a wall of braces does not block the event loop', () => {
+    const attack = '{"verdict": "attack", "kind": "Jailbreak", "severity": 8, "reason": "injection"}';
+    // Each `{` was scanned up to 2,048 characters on: '{'.repeat(8192) took 66 ms.
+    for (const answer of ['{'.repeat(8192), '{ '.repeat(4096), '{"'.repeat(4096), `${'{'.repeat(8000)}${attack}`]) {
+      // The fastest of a few runs: a loaded machine slows some, not all.
+      let fastest = Infinity;
+      for (let i = 0; i < 6; i++) {
+        const started = performance.now();
+        parseVerdict(answer);
+        fastest = Math.min(fastest, performance.now() - started);
+      }
+      expect(fastest).toBeLessThan(10);
+    }
+    // Each `{` is still read afresh: a stray `{"` before the verdict (echoed text) does not hide it.
+    expect(parseVerdict(`{"verdict": "benign", "severity": 1} {" ${attack}`)).toMatchObject({ verdict: 'attack', severity: 8 });
+    expect(parseVerdict(`{ "a": "x\\" ${attack}`)).toMatchObject({ verdict: 'attack', severity: 8 });
+  });
+
+  it('the LLM judge\'s one-pass verdict reader finds what scanning from every `{` found', () => {
+    // The former reader, kept as the reference: each `{` scanned afresh up to 2,048 characters.
+    const reference = (answer: string) => {
+      const text = answer.slice(0, 8_192);
+      const spans: string[] = [];
+      for (let start = text.indexOf('{'); start >= 0; start = text.indexOf('{', start + 1)) {
+        let depth = 0, inString = false, end = -1;
+        for (let i = start; i < text.length && i < start + 2_048; i++) {
+          const c = text[i];
+          if (inString) { if (c === '\\') i++; else if (c === '"') inString = false; continue; }
+          if (c === '"') inString = true; else if (c === '{') depth++; else if (c === '}' && --depth === 0) { end = i; break; }
+        }
+        if (end < 0) continue;
+        let obj: { verdict?: unknown; severity?: unknown } = {};
+        try { obj = JSON.parse(text.slice(start, end + 1)) as typeof obj; } catch { /* not JSON */ }
+        if ((obj.verdict === 'attack' || obj.verdict === 'benign') && Number.isFinite(Number(obj.severity))) {
+          spans.push(JSON.stringify({ verdict: obj.verdict, severity: Math.min(10, Math.max(1, Math.round(Number(obj.severity)))) }));
+          start = end;
+        }
+      }
+      return spans;
+    };
+    const pieces = ['{', '}', '"', '\\', ' ', 'x', '{"verdict": "attack", "severity": 7}', '{"verdict": "benign", "severity": 2}', '"verdict": "attack", "severity": 9', ':', ','];
+    let seed = 42;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    for (let n = 0; n < 3_000; n++) {
+      let answer = '';
+      const length = 1 + Math.floor(next() * 30);
+      for (let i = 0; i < length; i++) answer += pieces[Math.floor(next() * pieces.length)];
+      const found = reference(answer);
+      // The reference's pick among the verdicts it found: an attack wins, the most severe.
+      const picked = found.map((v) => JSON.parse(v) as { verdict: string; severity: number }).reduce<{ verdict: string; severity: number } | undefined>(
+        (best, v) => (!best || (v.verdict === 'attack' && (best.verdict === 'benign' || v.severity > best.severity)) ? v : best), undefined);
+      const got = parseVerdict(answer);
+      expect(got && { verdict: got.verdict, severity: got.severity }, answer).toEqual(picked);
+    }
+  });
+
   it('a rule that returns something other than valid findings is a rule error naming the rule and the field, never read as no finding', async () => {
     const finding = { ruleId: 'acme.x', kind: 'Unsafe', severity: 8, reason: 'x', evidence: [{ field: 'task.input', start: 0, end: 1, excerpt: 'h' }] };
     const cases: [unknown, RegExp][] = [

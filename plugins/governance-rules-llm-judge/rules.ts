@@ -165,8 +165,9 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
         ctx.signal?.removeEventListener('abort', onCut);
         controller.abort();
         // Not awaited: a runner that ignores the abort must not hold the verdict; the session is
-        // forgotten at once and its turn stops when the runner sees the abort.
-        runner?.closeSession?.(session.id, session.tenant).catch(() => undefined);
+        // forgotten at once and its turn stops when the runner sees the abort. Nor may a closeSession
+        // that throws at once (not a rejected promise) replace the verdict.
+        void Promise.resolve().then(() => runner?.closeSession?.(session.id, session.tenant)).catch(() => undefined);
       }
     },
   };

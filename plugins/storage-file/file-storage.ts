@@ -141,8 +141,9 @@ export class FileStorage implements Storage {
 
   async open(): Promise<void> {
     // A close() in progress finishes first (it releases the lock): opening meanwhile would take
-    // its lock for held and be closed under the caller.
-    await this.#closing;
+    // its lock for held and be closed under the caller. A close() that failed (its lock not
+    // released) is that call's error, not this one's: the open goes on and takes the lock again.
+    await this.#closing?.catch(() => undefined);
     const locked = this.#unlock !== undefined;
     try {
       // A store a newer limit-graph wrote is refused before anything here changes it (modes, probe,

@@ -245,6 +245,28 @@ describe('storage-file: a store it cannot write', () => {
     }
   });
 
+  it('an open() waiting for a close() whose lock release fails opens the store anyway: the close\'s error is the close\'s', async () => {
+    const root = tempDir();
+    const s = await openStore(root, { fsync: false });
+    const lock = path.join(root, 'store.lock');
+    const rm = vi.spyOn(fsp, 'rm').mockImplementationOnce(async (p) => {
+      throw Object.assign(new Error(`EIO: i/o error, rm '${String(p)}'`), { code: 'EIO' });
+    });
+    try {
+      const closing = s.close().then(() => null, (e: unknown) => e as Error);
+      const opening = s.open().then(() => null, (e: unknown) => e as Error);
+      expect((await closing)?.message).toContain('EIO');
+      expect(rm).toHaveBeenCalledWith(lock, { force: true });
+      expect(await opening).toBeNull();
+      await s.createTrace(makeTrace('t', 'tr1', 's1'));
+      expect(await s.getTrace('t', 'tr1')).toMatchObject({ id: 'tr1' });
+    } finally {
+      rm.mockRestore();
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('a provenance append the disk refuses half-way leaves the chain as it was (no torn line kept for the next append)', async () => {
     const root = tempDir();
     const warn = vi.fn();

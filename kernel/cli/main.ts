@@ -282,20 +282,26 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
   };
   // The event loop of a `limit` process ran empty while the command still waits: what it awaits —
   // a config function, a plugin module's top-level await, a command's action — can never settle,
-  // and Node would exit 13 without a word. Said, and exit 1.
+  // and Node would exit 13 without a word. The awaited phases race `stall`, which then fails: the
+  // failure is reported as any other (exit 1) and the runtime is still closed (shutdown taps, disposers).
   let loading: string | undefined = 'the configuration';
+  let stallError: Error | undefined;
+  let failStall!: (error: Error) => void;
+  const stall = new Promise<never>((_, reject) => { failStall = reject; });
+  stall.catch(() => undefined);
+  const orStall = <T>(work: Promise<T>): Promise<T> => Promise.race([work, stall]);
   const stalled = () => {
-    report(loading
+    stallError = loading
       ? new LimitError('LIMIT_CONFIG_LOAD_FAILED', `Could not load ${loading}: it waits for a promise that can never settle (nothing is left running that could settle it)`, {
         fix: 'A config function, or the top-level await of the config file or of a plugin module, returns or awaits a promise it never resolves: resolve it, or export the configuration object itself.',
       })
-      : new Error(`\`limit ${line.words.join(' ')}\` waits for a promise that can never settle (nothing is left running that could settle it)`));
-    process.exit(1);
+      : new Error(`\`limit ${line.words.join(' ')}\` waits for a promise that can never settle (nothing is left running that could settle it)`);
+    failStall(stallError);
   };
   if (io.process) process.once('beforeExit', stalled);
   try {
     if (line.words[0] === 'bench' || (line.help && helpTarget(line) === 'bench')) {
-      benchmarks = await loadBenchmarks();
+      benchmarks = await orStall(loadBenchmarks());
       program = build();
       line = readCommandLine(program, args);
     }
@@ -312,9 +318,9 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         try {
           if (failed.has(want)) throw failed.get(want);
           loading = want ?? 'the configuration';
-          runtime = await createRuntime({ cwd: io.cwd, configFile: want, env: io.env, boot: false, defaultLogLevel });
+          runtime = await orStall(createRuntime({ cwd: io.cwd, configFile: want, env: io.env, boot: false, defaultLogLevel }));
         } catch (error) {
-          if (line.guessed && attempt === 1) {
+          if (line.guessed && attempt === 1 && error !== stallError) {
             // The --config read in a plugin's command may have been another option's value: the
             // config named before it tells which commands there are, and so how to read the line.
             failed.set(want, error);
@@ -322,7 +328,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
             continue;
           }
           // Help works whatever the config: the kernel's commands, and why the plugins' are missing.
-          if (!line.help) throw error;
+          if (!line.help || error === stallError) throw error;
           io.stderr(`warning: plugin commands are unavailable because the configuration failed to load:\n${indent(formatError(error))}\n\n`);
           break;
         }
@@ -347,12 +353,12 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
         }
         const loaded = runtime;
         runtime = undefined;
-        await closeRuntime(loaded);
+        await orStall(closeRuntime(loaded));
         program = build();
         want = line.config;
       }
       if (runtime) {
-        const missing = await unavailableCommand(program, line, runtime);
+        const missing = await orStall(unavailableCommand(program, line, runtime));
         if (missing) throw missing;
         // `limit help nosuch`, `limit nosuch --help`: the unknown command is named (exit 1), not the overall help shown as if asked for.
         if (line.help && !commandsFailed && !knownCommand(program, line)) program.error(`error: unknown command '${helpTarget(line)}'`, { code: 'commander.unknownCommand' });
@@ -367,7 +373,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       program.outputHelp();
       return exitCode;
     }
-    await program.parseAsync([...argv]);
+    await orStall(program.parseAsync([...argv]));
   } catch (error) {
     if (signal.aborted && !stopExpected) {
       // The interrupt made it fail (an aborted run, a closed runtime): nothing to report; exit code below.

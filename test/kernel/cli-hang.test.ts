@@ -5,7 +5,7 @@
  * unsettled top-level await) before an unref'd timer fires.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,11 @@ beforeAll(() => {
   config('health', ['healthy', 'hang-health']);
   config('dispose', ['hang-dispose']);
   writeFileSync(path.join(dir, 'never.config.ts'), 'export default () => new Promise(() => {});\n');
-  plugin('hang-command', "(ctx) => { ctx.hooks.cliCommands.tap(ctx.name, (registry) => { registry.program.command('stall').action(() => new Promise<void>(() => {})); }); }");
+  // Its dispose leaves a marker: the runtime is still closed when the action never settles.
+  writeFileSync(path.join(dir, 'hang-command.ts'), `import { writeFileSync } from 'node:fs';\nimport { definePlugin } from ${JSON.stringify(KERNEL)};\nexport default definePlugin({ meta: { name: 'hang-command', version: '1.0.0' }, setup: (ctx) => {
+  ctx.hooks.cliCommands.tap(ctx.name, (registry) => { registry.program.command('stall').action(() => new Promise<void>(() => {})); });
+  return { dispose: () => writeFileSync(${JSON.stringify(path.join(dir, 'disposed'))}, 'yes') };
+} });\n`);
   config('command', ['hang-command']);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,6 +68,9 @@ describe('a config or a command that never settles, with no time limit of its ow
     const r = await limit(['stall', '--config', 'command.config.ts']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error: unexpected failure: `limit stall` waits for a promise that can never settle');
+    expect(r.stderr.match(/waits for a promise/g)).toHaveLength(1);
+    // The runtime was closed all the same: the plugin's dispose ran.
+    expect(existsSync(path.join(dir, 'disposed'))).toBe(true);
   });
 });
 

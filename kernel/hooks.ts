@@ -174,11 +174,21 @@ function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutM
     default: // 'async': the last argument is a node-style callback
       return (...args) => {
         const callback = args.pop() as (err?: unknown, result?: unknown) => void;
+        if (!timeoutMs) {
+          // No time limit (the per-request hooks): called through directly, no promise, no extra tick.
+          try {
+            fn(...args, (err: unknown, result: unknown) => callback(err ? toTapError(err, plugin, hook) : err, result));
+          } catch (error) {
+            callback(toTapError(error, plugin, hook));
+          }
+          return;
+        }
         // Within the same time limit as a promise tap: a callback never called must not hang boot or close.
+        // The callback runs outside the promise chain: what it throws is not turned into an unhandled rejection.
         const run = new Promise<unknown>((resolve, reject) => fn(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve(result))));
         withPluginTimeout(run, timeoutMs, plugin, hook).then(
-          (result) => callback(undefined, result),
-          (error: unknown) => callback(toTapError(error, plugin, hook)),
+          (result) => queueMicrotask(() => callback(undefined, result)),
+          (error: unknown) => queueMicrotask(() => callback(toTapError(error, plugin, hook))),
         );
       };
   }

@@ -49,6 +49,20 @@ describe('hook catalogue', () => {
     await rt.close();
   });
 
+  it('calls a callback tap of a hook without a time limit (per request) straight through, in the same tick', async () => {
+    const p = definePlugin({
+      meta: { name: 'direct', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.afterRun.tapAsync(ctx.name, (_trace, done) => done());
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p] });
+    let called = false;
+    rt.hooks.afterRun.callAsync({} as Trace, () => { called = true; });
+    expect(called).toBe(true);
+    await rt.close();
+  });
+
   it('runs every sessionClosed and shutdown tap although one fails, and reports the failure', async () => {
     const ran: string[] = [];
     const failing = definePlugin({

@@ -248,24 +248,20 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     await app.register(cors, corsOptions);
   }
 
-  // During shutdown every request is answered 503 unprocessed: after the CORS hook, so that a browser
-  // page allowed by cors can read that status (without Access-Control-Allow-Origin it sees only a
-  // network error); before the limiter's hook for unknown routes and the routes' own, so it costs no budget.
+  // One onRequest hook (one promise per request), after the CORS hook, before the routes' own:
+  // - During shutdown every request is answered 503 unprocessed: after CORS, so that a browser page
+  //   allowed by cors can read that status (without Access-Control-Allow-Origin it sees only a
+  //   network error); before the limiter's hooks, so it costs no budget.
+  // - The not-found handler is not a route either: without the limit here an unknown path would
+  //   answer 401 or 404 without limit, telling an unknown key from a valid one. Fastify's not-found
+  //   options take only preValidation/preHandler, which run after authentication (preParsing), so
+  //   unmatched URLs are limited here, before authentication, in the same per-key / per-IP buckets
+  //   as every route (after CORS, so a cross-origin 429 carries its CORS headers as on a route).
+  const limit = limitOutsideRoutes;
   app.addHook('onRequest', async (request, reply) => {
     if (input.draining.value) return sendProblem(request, reply, SHUTTING_DOWN);
+    if (limit && request.is404) await limit.call(app, request, reply);
   });
-
-  // The not-found handler is not a route either: without this an unknown path would answer 401 or
-  // 404 without limit, telling an unknown key from a valid one. Fastify's not-found options take only
-  // preValidation/preHandler, which run after authentication (preParsing), so unmatched URLs are
-  // limited here, before authentication, in the same per-key / per-IP buckets as every route (after
-  // the CORS hook, so a cross-origin 429 carries its CORS headers as on a route).
-  if (limitOutsideRoutes) {
-    const limit = limitOutsideRoutes;
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.is404) await limit.call(app, request, reply);
-    });
-  }
 
   // Authentication runs after the rate limiter (route-level onRequest) and before the body is read.
   app.addHook('preParsing', async (request) => {

@@ -306,21 +306,24 @@ interface Workspace {
   /** The linearised cost handed to the Sinkhorn solver. */
   tens: Float64Array;
   log: LogSinkhorn | null;
+  /** A solve is using it or one did not finish (threw, was refused): the kernel's memory may hold NaN. */
+  dirty: boolean;
 }
 const cachedWorkspaces: { js: Workspace | null; wasm: Workspace | null } = { js: null, wasm: null };
 
 function workspace(n1: number, n2: number, wasm: boolean, asymmetric: boolean): Workspace {
   const w = wasm ? cachedWorkspaces.wasm : cachedWorkspaces.js;
   if (w && w.n1 === n1 && w.n2 === n2 && (!w.kernel || w.Pt.length > 0 || !asymmetric)) {
-    // What an earlier solve left in the kernel's memory (NaN in padding, after a failed one) must not
-    // reach this one: the kernel starts as a new one would.
-    w.kernel?.clear();
+    // What a failed earlier solve left in the kernel's memory (NaN in padding) must not reach this
+    // one: the kernel starts as a new one would. After a successful solve nothing needs zeroing.
+    if (w.dirty) w.kernel?.clear();
+    w.dirty = true;
     return w;
   }
   if (wasm) {
     const kernel = EntropicKernel.create(n1, n2, { asymmetric });
     if (kernel) {
-      const fresh: Workspace = { n1, n2, ld: kernel.n2p, kernel, T: kernel.T, Tprev: kernel.Tprev, P: kernel.P, Pt: kernel.Pt, tmp: new Float64Array(0), tens: kernel.cost, log: null };
+      const fresh: Workspace = { n1, n2, ld: kernel.n2p, kernel, T: kernel.T, Tprev: kernel.Tprev, P: kernel.P, Pt: kernel.Pt, tmp: new Float64Array(0), tens: kernel.cost, log: null, dirty: true };
       cachedWorkspaces.wasm = fresh;
       return fresh;
     }
@@ -338,6 +341,7 @@ function workspace(n1: number, n2: number, wasm: boolean, asymmetric: boolean): 
     tmp: new Float64Array(nn),
     tens: new Float64Array(nn),
     log: null,
+    dirty: true,
   };
   cachedWorkspaces.js = fresh;
   return fresh;
@@ -601,6 +605,7 @@ export function fgwEntropic(full: FgwProblem, options: EntropicOptions): FgwResu
     if (innerNotConverged > 0) advice.push(`raise innerMaxIter (${innerNotConverged} inner Sinkhorn solves stopped at ${innerMaxIter} sweeps)`);
     throw notConverged('epsilon', `the entropic solver${solver === 'scaling' ? " ('scaling')" : ''} ${what} (ε = ${eps}); ${advice.join('; or ')}`);
   }
+  ws.dirty = false; // finished: the next solve of this size reuses the memory as it is
   return {
     value,
     plan,

@@ -4,11 +4,12 @@
  * or refused with an error that names the user's field, never an internal one, and never returns a
  * wrong answer.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { computeFgw } from '../../plugins/rd-fgw/api.ts';
 import type { AttributedGraph } from '../../plugins/rd-fgw/graph.ts';
 import { mengerCurvature, mengerKnee } from '../../plugins/knee-menger/menger.ts';
 import { marginalError, problemFromMatrices } from '../../plugins/rd-fgw/problem.ts';
+import { EntropicKernel } from '../../plugins/rd-fgw/wasm-entropic.ts';
 
 function rejection(fn: () => unknown): { code?: string; message: string; field?: string } {
   try {
@@ -165,12 +166,22 @@ describe('entropic results that are not couplings are refused (API-12, R3)', () 
 
   it('a refused solve leaves nothing behind: the next problem of the same size is solved as in a fresh process', () => {
     const solve = () => computeFgw({ source: line(3, 1, 1), target: line(3, 0.7, -1) }, { method: 'entropic', epsilon: 0.1 });
-    const fresh = solve();
-    // Fills the cached 3×3 workspace (its WebAssembly memory, padding included) with NaN.
-    expect(rejection(() => computeFgw({ source: line(3, 1e100, 1), target: line(3, 0.7e100, -1) }, { method: 'entropic', epsilon: 1e-300 })).code).toBe('LIMIT_RD_NOT_CONVERGED');
-    const after = solve();
-    expect(after.value).toBe(fresh.value);
-    expect(Array.from(after.plan)).toEqual(Array.from(fresh.plan));
+    const clear = vi.spyOn(EntropicKernel.prototype, 'clear');
+    try {
+      const fresh = solve(); // (an earlier test may have left this size's workspace to clear)
+      clear.mockClear();
+      solve();
+      // A finished solve leaves nothing to zero: the reused workspace is not cleared.
+      expect(clear).not.toHaveBeenCalled();
+      // Fills the cached 3×3 workspace (its WebAssembly memory, padding included) with NaN.
+      expect(rejection(() => computeFgw({ source: line(3, 1e100, 1), target: line(3, 0.7e100, -1) }, { method: 'entropic', epsilon: 1e-300 })).code).toBe('LIMIT_RD_NOT_CONVERGED');
+      const after = solve();
+      expect(clear).toHaveBeenCalledTimes(1);
+      expect(after.value).toBe(fresh.value);
+      expect(Array.from(after.plan)).toEqual(Array.from(fresh.plan));
+    } finally {
+      clear.mockRestore();
+    }
   });
 
   it('whatever it returns is a coupling of the weights with a value ≥ 0', () => {

@@ -544,17 +544,19 @@ function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   };
 }
 
-/** Whether `text` is a json or jsonl artifact (its manifest a field, or its first line's record), not a CSV folder's manifest.json. */
+/**
+ * Whether `text` is a json or jsonl artifact, not a CSV folder's manifest.json — decided from its
+ * start, never by parsing the whole file (up to MAX_ARTIFACT_FILE_BYTES): a json artifact opens with
+ * its "manifest" key, as the exporter writes it; a jsonl artifact's first line is its manifest record.
+ */
 function holdsManifest(text: string): boolean {
-  for (const candidate of [text, text.slice(0, text.indexOf('\n') >>> 0)]) {
-    try {
-      const value = JSON.parse(candidate) as unknown;
-      if (typeof value === 'object' && value !== null && 'manifest' in value) return true;
-    } catch {
-      // not this one
-    }
+  if (/^\s*\{\s*"manifest"\s*:/.test(text.slice(0, 4096))) return true;
+  try {
+    const value = JSON.parse(text.slice(0, text.indexOf('\n') >>> 0)) as unknown;
+    return typeof value === 'object' && value !== null && 'manifest' in value;
+  } catch {
+    return false;
   }
-  return false;
 }
 
 /**

@@ -90,7 +90,16 @@ function walk(value: unknown, key: string | undefined, inKeyRing: boolean, ances
   try {
     if (Array.isArray(value)) {
       const ring = key !== undefined && KEY_RING.test(key);
-      return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) && !ancestors.has(v) ? walkObject(v, true, ancestors) : walk(v, undefined, false, ancestors)));
+      // An entry of a key ring is walked as an object here, not through walk: it is an ancestor of its fields.
+      const ringEntry = (entry: object) => {
+        ancestors.add(entry);
+        try {
+          return walkObject(entry, true, ancestors);
+        } finally {
+          ancestors.delete(entry);
+        }
+      };
+      return value.map((v) => (ring && v && typeof v === 'object' && !Array.isArray(v) && !ancestors.has(v) ? ringEntry(v) : walk(v, undefined, false, ancestors)));
     }
     if (typeof (value as { meta?: unknown }).meta === 'object' && 'setup' in (value as object)) {
       return `[plugin ${(value as { meta: { name: string } }).meta.name}]`;
@@ -101,11 +110,7 @@ function walk(value: unknown, key: string | undefined, inKeyRing: boolean, ances
   }
 }
 
+/** The fields of `value`, walked; the caller has `value` in `ancestors`. */
 function walkObject(value: object, inKeyRing: boolean, ancestors: Set<object>): Record<string, unknown> {
-  ancestors.add(value);
-  try {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k, inKeyRing, ancestors)]));
-  } finally {
-    ancestors.delete(value);
-  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k, inKeyRing, ancestors)]));
 }

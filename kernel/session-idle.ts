@@ -26,7 +26,7 @@ const SWEEP_MAX_MS = 60_000;
  * the session is found idle, so it must take the session out of `sessions` synchronously (before
  * its first await): a task arriving after that gets a new session.
  */
-export class SessionIdleSweeper<S extends { readonly tenant: string }> {
+export class SessionIdleSweeper<S extends { readonly tenant: string; readonly id?: string }> {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -35,14 +35,14 @@ export class SessionIdleSweeper<S extends { readonly tenant: string }> {
       /** The plugin's name, for the log lines. */
       plugin: string;
       idleMs: number;
-      /** The runner's sessions by id (read at each look). */
+      /** The sessions by id, or by a key of their own when each state has its `id` (read at each look). */
       sessions: ReadonlyMap<string, S>;
       /**
        * When a task of the session last started or ended (performance.now()), or undefined while
        * one runs or waits for its turn (the session is not idle then, however long it has been).
        */
       idleSince(state: S): number | undefined;
-      /** The runner's closeSession. */
+      /** The runner's closeSession (called with the map's key). */
       close(id: string, tenant: string): Promise<void>;
       logger?: Logger | undefined;
     },
@@ -61,8 +61,10 @@ export class SessionIdleSweeper<S extends { readonly tenant: string }> {
     for (const [id, state] of [...this.o.sessions]) {
       const since = this.o.idleSince(state);
       if (since === undefined || now - since < this.o.idleMs) continue;
-      this.o.logger?.debug({ session: id }, `${this.o.plugin}: closing a session idle for sessionIdleMs`);
-      this.o.close(id, state.tenant).catch((error: unknown) => this.o.logger?.warn({ err: error, session: id }, `${this.o.plugin}: could not close an idle session`));
+      // The map's key is the session id, unless the state names it (a key that holds the tenant too).
+      const session = state.id ?? id;
+      this.o.logger?.debug({ session }, `${this.o.plugin}: closing a session idle for sessionIdleMs`);
+      this.o.close(id, state.tenant).catch((error: unknown) => this.o.logger?.warn({ err: error, session }, `${this.o.plugin}: could not close an idle session`));
     }
     if (this.o.sessions.size === 0) this.#clear();
   }

@@ -1,3 +1,4 @@
+import { sessionIdleMsOption } from 'limit-graph';
 import { z } from 'zod';
 
 export const OrchestratorOptions = z
@@ -11,6 +12,12 @@ export const OrchestratorOptions = z
     timeoutGraceMs: z.number().int().min(0).max(600_000).default(2_000),
     /** How long closeSession waits for aborted runs to record their traces. */
     closeWaitMs: z.number().int().min(0).max(600_000).default(10_000),
+    /**
+     * A session with no run in this process for this long (ms) has its scope here let go — the
+     * runners' state for it (a Python worker and files, a model context, a conversation) is released
+     * as by a close — while it stays open: its next run attaches a new scope. Default 1 day.
+     */
+    sessionIdleMs: sessionIdleMsOption(),
   })
   .strict();
 export type OrchestratorOptions = z.output<typeof OrchestratorOptions>;

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, Task, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
@@ -40,9 +40,14 @@ const UNMERGEABLE: Record<string, string> = {
 
 interface LiveSession {
   handle: SessionHandle;
+  /** The session's id and tenant (the handle's), as the idle sweeper reads them. */
+  readonly id: string;
+  readonly tenant: string;
   semaphore: Semaphore;
-  /** Runs in flight: traceId → its controller and completion. */
+  /** Runs in flight, those waiting for their slot included: traceId → its controller and completion. */
   running: Map<string, { controller: AbortController; done: Promise<unknown> }>;
+  /** When the scope was attached or a run of it last ended (performance.now()), for sessionIdleMs. */
+  usedAt: number;
 }
 
 export interface OrchestratorDeps {
@@ -73,7 +78,22 @@ export class OrchestratorService implements Orchestrator {
   /** The work in flight by the id of the trace it writes (#own), for the write gate (#gated). */
   readonly #byTrace = new Map<string, InFlight>();
   #draining = false;
-  constructor(private readonly deps: OrchestratorDeps) {}
+  /**
+   * Lets go of the scope of a session with no run for sessionIdleMs (#detach): a session that is
+   * never closed would otherwise keep its scope, semaphore and the runners' state for it in this
+   * process for as long as the process lives. The session stays open; its next run attaches again.
+   */
+  readonly #idle: SessionIdleSweeper<LiveSession>;
+  constructor(private readonly deps: OrchestratorDeps) {
+    this.#idle = new SessionIdleSweeper({
+      plugin: 'orchestrator',
+      idleMs: deps.options.sessionIdleMs,
+      sessions: this.#live,
+      idleSince: (live) => (live.running.size > 0 || this.#attaching.has(key(live.tenant, live.id)) ? undefined : live.usedAt),
+      close: (k) => this.#detach(k),
+      logger: deps.logger,
+    });
+  }
 
   get #storage(): Storage {
     return this.deps.storage();
@@ -249,9 +269,26 @@ export class OrchestratorService implements Orchestrator {
   }
 
   #attach(handle: SessionHandle): LiveSession {
-    const live: LiveSession = { handle, semaphore: new Semaphore(handle.limits.maxConcurrency), running: new Map() };
+    const live: LiveSession = {
+      handle, id: handle.id, tenant: handle.tenant, semaphore: new Semaphore(handle.limits.maxConcurrency), running: new Map(), usedAt: performance.now(),
+    };
     this.#live.set(key(handle.tenant, handle.id), live);
+    this.#idle.watch();
     return live;
+  }
+
+  /**
+   * The idle sweeper's close: the scope of a session idle for sessionIdleMs is taken out of #live in
+   * this turn and closed — its sessionClosed tap releases the runners' state for it — while the
+   * session stays open in storage, as a session opened by another process is before its first run
+   * here; the next run attaches a scope again (#liveSession). A session whose close is in progress is
+   * left to that close.
+   */
+  async #detach(k: string): Promise<void> {
+    const live = this.#live.get(k);
+    if (!live || live.running.size > 0 || this.#closing.has(k)) return;
+    this.#live.delete(k);
+    await live.handle.close();
   }
 
   async #requireSession(tenant: string, id: string): Promise<Session> {
@@ -407,6 +444,7 @@ export class OrchestratorService implements Orchestrator {
       return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, signal), undefined, signal);
     } finally {
       live.running.delete(trace.id);
+      live.usedAt = performance.now();
       finish();
     }
   }
@@ -879,6 +917,7 @@ export class OrchestratorService implements Orchestrator {
    */
   async dispose(): Promise<void> {
     this.#draining = true;
+    this.#idle.stop();
     await this.#settleInFlight();
     const error = new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime closed while the trace was being written, and it was not finished within closeWaitMs (${this.deps.options.closeWaitMs} ms)`);
     for (const e of this.#inFlight) {

@@ -65,6 +65,7 @@ export const PLUGIN_COMMANDS: Readonly<Record<string, readonly string[]>> = {
   export: ['orchestrator'],
   verify: ['orchestrator'],
   demo: ['orchestrator'],
+  recover: ['orchestrator'],
   governance: ['governance'],
   'rd fgw': ['rd-fgw'],
   'rd rate': ['rd-rate'],

@@ -384,6 +384,33 @@ export interface ArtifactVerification {
   problems: string[];
 }
 
+// ───────────────────────────── stale runs ─────────────────────────────
+
+/**
+ * What `orchestrator.failStaleRuns` looks at: the traces still `running` that were created more
+ * than `olderThanMs` ago (1 ms to MAX_STALE_MS, ten years), in one session or the whole tenant.
+ */
+export interface FailStaleRunsInput {
+  tenant?: string;
+  olderThanMs: number;
+  /** Only this session's traces (it must exist; it may be closed). */
+  sessionId?: string;
+  /** Written to each `failed` entry; default: the orchestrator's `actor` option. */
+  actor?: string;
+  /** Stops the marking (LIMIT_RUNNER_ABORTED) before its next page or trace; traces marked so far stay marked. */
+  signal?: AbortSignal;
+}
+
+/** What `orchestrator.failStaleRuns` did. */
+export interface FailStaleRunsResult {
+  /** Traces created before this instant (now − olderThanMs, ISO) were looked at. */
+  before: string;
+  /** The traces recorded as `error` (LIMIT_RUN_LOST), newest first. */
+  marked: string[];
+  /** The traces listed as `running` but left as they are, and why (a run live in this process, a status changed meanwhile). */
+  skipped: { traceId: string; reason: string }[];
+}
+
 // ───────────────────────────── the service ─────────────────────────────
 
 /**
@@ -410,6 +437,13 @@ export interface Orchestrator {
   recordTrace(input: RecordTraceInput): Promise<RunOutcome>;
   /** Aborts a running trace; false when it is not running in this process. */
   cancel(tenant: string | undefined, traceId: string): boolean;
+  /**
+   * The operator's way out for runs whose process died without shutting down (SIGKILL, out of
+   * memory): every trace still `running` created more than `olderThanMs` ago is recorded as `error`
+   * with a `failed` entry (LIMIT_RUN_LOST), as the runtime's close records unfinished work — only
+   * from `running` (a status set meanwhile is kept), and never a run still live in this process.
+   */
+  failStaleRuns(input: FailStaleRunsInput): Promise<FailStaleRunsResult>;
   getTrace(tenant: string | undefined, id: string): Promise<Trace | null>;
   listTraces(tenant: string | undefined, query?: TraceQuery): Promise<Page<Trace>>;
   inspectTrace(tenant: string | undefined, id: string): Promise<TraceDetail>;

@@ -1,10 +1,11 @@
-/** `limit run`, `limit export`, `limit verify`, `limit demo`. */
+/** `limit run`, `limit export`, `limit verify`, `limit demo`, `limit recover`. */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ERROR_CODES, LimitError, checkOutputFile, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, LimitErrorCode, OutputOptions, RunOutcome } from 'limit-graph';
 import { CSV_ARTIFACT_FILES, isCsvArtifact, verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
+import { MAX_STALE_MS } from './inputs.ts';
 
 const FORMATS: readonly ArtifactFormat[] = ['json', 'jsonl', 'csv'];
 
@@ -67,6 +68,25 @@ export async function writeArtifact(out: string, files: { path: string; content:
   return [await writeOutputFile(out, files[0]!.content, options)];
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * `--older-than`: whole milliseconds (`3600000`) or a whole number with a unit — ms, s, m, h, d
+ * (`90s`, `15m`, `1h`, `2d`) — from 1 ms to MAX_STALE_MS (3650 d). Anything else (`1.5h`, `1h30m`,
+ * `0`, `-1`, `1w`) is LIMIT_VALIDATION naming the option and the value.
+ */
+function parseDuration(option: string, value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value);
+  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']! : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_STALE_MS) {
+    throw new LimitError('LIMIT_VALIDATION', `${option} must be a duration from 1 ms to ${MAX_STALE_MS / DURATION_UNITS.d!} d: whole milliseconds (3600000) or a whole number with a unit, ms, s, m, h or d (90s, 15m, 1h, 2d); got ${JSON.stringify(value)}`, {
+      details: { field: option, value },
+      fix: `Pass ${option} <duration>, such as ${option} 1h.`,
+    });
+  }
+  return ms;
+}
+
 const EXPORT_USAGE = 'limit export (--session S | --trace ID…) --format json|jsonl|csv --out F';
 
 /**
@@ -85,6 +105,16 @@ function exportOptionError(error: unknown): unknown {
   const cli = issues.map((i) => ({ option: flags(i.path), message: flags(i.message) }));
   return new LimitError('LIMIT_VALIDATION', `Invalid options: ${cli.map((i) => `${i.option}: ${i.message}`).join('; ')}`, {
     details: { issues: cli }, fix: `Correct the option named in the message: ${EXPORT_USAGE}`,
+  });
+}
+
+/** A failStaleRuns input error in the words of the command line: `sessionId` is `--session`. */
+function recoverOptionError(error: LimitError): LimitError {
+  const issues = (error.details?.issues as { path: string; message: string }[] | undefined) ?? [];
+  if (!issues.length) return error;
+  const cli = issues.map((i) => ({ option: i.path === 'sessionId' ? '--session' : i.path === 'olderThanMs' ? '--older-than' : i.path, message: i.message }));
+  return new LimitError('LIMIT_VALIDATION', `Invalid options: ${cli.map((i) => `${i.option}: ${i.message}`).join('; ')}`, {
+    details: { issues: cli }, fix: 'Correct the option named in the message: limit recover --older-than <duration> [--session S]',
   });
 }
 
@@ -218,6 +248,30 @@ export function registerCommands(registry: CommandRegistry): void {
       }
       if (opts.json) registry.printJson(result);
       else registry.print(`${target}: OK — ${result.parts.length} parts match their SHA-256 digests, ${result.chains.length} provenance chains verify`);
+    });
+
+  program
+    .command('recover')
+    .description('record as error (LIMIT_RUN_LOST) the traces still running that were created longer ago than --older-than: runs of a process that died without shutting down')
+    .requiredOption('--older-than <duration>', 'how long a trace must have been running to count as lost: milliseconds, or a number with ms, s, m, h or d (1h, 2d); longer than any run of a live process may wait and take')
+    .option('--session <id>', 'only the traces of this session')
+    .option('--json', 'print { before, marked, skipped } as one JSON document')
+    .action(async (opts: { olderThan: string; session?: string; json?: boolean }) => {
+      const olderThanMs = parseDuration('--older-than', opts.olderThan);
+      const runtime = await registry.runtime();
+      // An interrupt (Ctrl-C, SIGTERM) stops it before its next trace: those marked stay marked.
+      const result = await runtime.resolve('orchestrator').failStaleRuns({
+        olderThanMs, ...(opts.session !== undefined ? { sessionId: opts.session } : {}), actor: 'cli', signal: registry.signal,
+      }).catch((error: unknown) => {
+        throw isLimitError(error, 'LIMIT_VALIDATION') ? recoverOptionError(error) : error;
+      });
+      if (opts.json) registry.printJson(result);
+      else {
+        registry.print([
+          `marked ${result.marked.length} trace${result.marked.length === 1 ? '' : 's'} running since before ${result.before} as error (LIMIT_RUN_LOST)${result.marked.length ? `: ${result.marked.join(', ')}` : ''}`,
+          ...result.skipped.map((s) => `skipped ${s.traceId}: ${s.reason}`),
+        ].join('\n'));
+      }
     });
 
   program

@@ -1,6 +1,6 @@
 /**
  * orchestrator: sessions, the governed run pipeline, merges, federation, RD tracking and artifact
- * export, plus the `limit run | export | verify | demo` commands.
+ * export, plus the `limit run | export | verify | recover | demo` commands.
  */
 import { definePlugin } from 'limit-graph';
 import type { Orchestrator, Runtime } from 'limit-graph';

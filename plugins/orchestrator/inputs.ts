@@ -176,6 +176,20 @@ export const ExportInputSchema = z
   .strict()
   .refine((b) => (b.sessionId === undefined) !== (b.traceIds === undefined), { message: 'Give exactly one of sessionId or traceIds', path: ['sessionId'] });
 
+/** The largest `olderThanMs` of failStaleRuns: ten years (365-day years). */
+export const MAX_STALE_MS = 10 * 365 * 24 * 60 * 60 * 1000;
+
+export const FailStaleRunsInputSchema = z
+  .object({
+    tenant: Tenant.optional(),
+    olderThanMs: z.number().int().min(1).max(MAX_STALE_MS),
+    sessionId: Id.optional(),
+    actor: Actor.optional(),
+    signal: Signal.optional(),
+  })
+  .strict()
+  .superRefine(wellFormedText);
+
 export const ArtifactFilesSchema = z.array(z.object({ path: z.string().min(1), content: z.string() }).strict());
 
 /** Parses an orchestrator input or throws LIMIT_VALIDATION naming each bad field (the kernel's parseOrThrow). */

@@ -7,7 +7,7 @@ import {
   DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
-  ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FederateInput, FederationBranch, FederationOutcome,
+  ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FailStaleRunsInput, FailStaleRunsResult, FederateInput, FederationBranch, FederationOutcome,
   Flag, GovernanceService, GovernanceVerdict, Logger, MergeInput, MergeOutcome, OpenSessionRequest, Orchestrator,
   BatchOp, Page, ProvenanceEntry, ProvenanceInput, RdKnee, RdPointAppended, RdSeries, RdStepInput, RecordTraceInput, RefineInput, ReviewInput,
   RunInput, RunOutcome, RunOutput, Runner, Runtime, PluginContext, Session, SessionHandle, SessionQuery, Storage, Trace,
@@ -17,7 +17,7 @@ import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
 import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
-  ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
+  ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FailStaleRunsInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
   RdStepInputSchema, RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput,
 } from './inputs.ts';
 
@@ -780,8 +780,6 @@ export class OrchestratorService implements Orchestrator {
   async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[], by: { cutOff?: boolean } = {}): Promise<void> {
     // Work a session's close cut off: the close recorded its trace (#cutOff), the work writes nothing.
     if (!by.cutOff && this.#byTrace.get(trace.id)?.cutOff) return;
-    const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
-    const message = error instanceof Error ? error.message : String(error);
     try {
       const current = await this.#storage.getTrace(trace.tenant, trace.id);
       if (current?.status === 'quarantined') {
@@ -790,18 +788,89 @@ export class OrchestratorService implements Orchestrator {
         return;
       }
       if (current ? current.status !== 'running' : !creation) return; // finished, or never stored
-      await this.#storage.batch(trace.tenant, [
-        ...(current || !creation ? [] : creation),
-        // Only from running: a final status committed meanwhile is kept.
-        { op: 'updateTrace', id: trace.id, patch: {
-          status: 'error', completedAt: now(),
-          output: current?.output ?? trace.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
-        }, ifStatus: 'running' },
-        { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } }) },
-      ]);
+      await this.#storage.batch(trace.tenant, [...(current || !creation ? [] : creation), ...this.#failedOps(trace, current, actor, error)]);
     } catch (salvageError) {
       this.deps.logger.error({ err: salvageError, traceId: trace.id }, 'could not record the failure of a trace');
     }
+  }
+
+  /**
+   * The ops that record a `running` trace as `error` with a `failed` entry naming `error`'s code and
+   * message (#salvage, failStaleRuns). The output stored so far (`current`'s, or the trace's own) is
+   * kept; without one the error is the output. Only from running: a batch of these ops is refused
+   * (LIMIT_CONFLICT, isStatusConflict) when a final status or a quarantine was committed meanwhile.
+   */
+  #failedOps(trace: Trace, current: Trace | null, actor: string, error: unknown): BatchOp[] {
+    const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    return [
+      { op: 'updateTrace', id: trace.id, patch: {
+        status: 'error', completedAt: now(),
+        output: current?.output ?? trace.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
+      }, ifStatus: 'running' },
+      { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } }) },
+    ];
+  }
+
+  /** Whether `traceId` is the trace of work in progress in this process: a run (waiting for its slot, too), a recorded trace, a merge. */
+  #inProgressHere(tenant: string, traceId: string): boolean {
+    if (this.#byTrace.has(traceId)) return true;
+    for (const live of this.#live.values()) if (live.handle.tenant === tenant && live.running.has(traceId)) return true;
+    return false;
+  }
+
+  /**
+   * Records as `error` (LIMIT_RUN_LOST, a `failed` entry: #failedOps, as the runtime's close records
+   * unfinished work) each trace still `running` created more than `olderThanMs` ago, a page at a
+   * time, newest first. A trace is left as it is when its work is in progress in this process, or
+   * when its status changed since it was listed (a live process finished it, a person quarantined
+   * it): the write is conditional on `running`. Which age means "lost" is the caller's judgement: a
+   * run of another process still waiting for its semaphore slot is not timed, and cannot be told
+   * from a lost one.
+   */
+  async failStaleRuns(given: FailStaleRunsInput): Promise<FailStaleRunsResult> {
+    const input = checkInput(FailStaleRunsInputSchema, given, 'stale-runs input');
+    const tenant = this.#tenant(input.tenant);
+    const actor = this.#actor(input.actor);
+    const cancel = cancelOf(input.signal, 'Marking stale runs');
+    refuseIfCancelled(cancel);
+    if (input.sessionId !== undefined) await this.#requireSession(tenant, input.sessionId);
+    const before = new Date(Date.now() - input.olderThanMs).toISOString();
+    const lost = new LimitError('LIMIT_RUN_LOST', `The run was not finished by the process that started it (still running more than ${input.olderThanMs} ms after it was created); marked by failStaleRuns`, {
+      details: { olderThanMs: input.olderThanMs, before },
+    });
+    const result: FailStaleRunsResult = { before, marked: [], skipped: [] };
+    let cursor: string | undefined;
+    do {
+      refuseIfCancelled(cancel);
+      // Keyset pages (createdAt, id): a trace marked leaves the filter without moving the next page.
+      const page = await this.#storage.listTraces(tenant, {
+        status: 'running', to: before, limit: 1000, ...(input.sessionId !== undefined ? { sessionId: input.sessionId } : {}), ...(cursor ? { cursor } : {}),
+      });
+      for (const listed of page.items) {
+        refuseIfCancelled(cancel);
+        if (this.#inProgressHere(tenant, listed.id)) {
+          result.skipped.push({ traceId: listed.id, reason: 'its run is in progress in this process' });
+          continue;
+        }
+        // Read again just before the write, as #salvage does: the output stored so far is kept.
+        const current = await this.#storage.getTrace(tenant, listed.id);
+        let status = current?.status;
+        if (current?.status === 'running') {
+          try {
+            await this.#storage.batch(tenant, this.#failedOps(current, current, actor, lost));
+            result.marked.push(listed.id);
+            continue;
+          } catch (error) {
+            if (!isStatusConflict(error, listed.id)) throw error;
+            status = (await this.#storage.getTrace(tenant, listed.id))?.status;
+          }
+        }
+        result.skipped.push({ traceId: listed.id, reason: status === undefined ? 'it was not found when read again' : `its status changed since it was listed (now ${status})` });
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return result;
   }
 
   #entry(traceId: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): ProvenanceInput {

@@ -826,9 +826,14 @@ export class OrchestratorService implements Orchestrator {
    * when its status changed since it was listed (a live process finished it, a person quarantined
    * it): the write is conditional on `running`. Which age means "lost" is the caller's judgement: a
    * run of another process still waiting for its semaphore slot is not timed, and cannot be told
-   * from a lost one.
+   * from a lost one. Counted as work in flight (#track): the runtime's close waits for it, and once
+   * the close has begun it is refused.
    */
-  async failStaleRuns(given: FailStaleRunsInput): Promise<FailStaleRunsResult> {
+  failStaleRuns(given: FailStaleRunsInput): Promise<FailStaleRunsResult> {
+    return this.#track(() => this.#failStaleRuns(given));
+  }
+
+  async #failStaleRuns(given: FailStaleRunsInput): Promise<FailStaleRunsResult> {
     const input = checkInput(FailStaleRunsInputSchema, given, 'stale-runs input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);

@@ -3,14 +3,15 @@
  * session's maxConcurrency), reporting success rates and latency percentiles — both the runner's
  * own latency and the whole governed pipeline's (governance, storage, provenance included).
  *
- * Run it: `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]`.
+ * Run it: `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]` (whole numbers: tasks 1–10000,
+ * default 20; concurrency 1–1024, default 4; anything else is refused, exit 1).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { createRuntime } from 'limit-graph';
+import { createRuntime, formatError, LimitError } from 'limit-graph';
 import type { Trace } from 'limit-graph';
 
 export interface BenchmarkSummary {
@@ -47,9 +48,38 @@ function task(i: number): string {
   return `import hashlib\nprint(hashlib.sha256(b"${i}" * ${100 + i}).hexdigest()[:16])`;
 }
 
+const LIMITS = { tasks: 10_000, concurrency: 1024 } as const; // concurrency: a session's maxConcurrency
+
+function invalid(name: keyof typeof LIMITS, got: string): LimitError {
+  return new LimitError('LIMIT_VALIDATION', `agent-benchmark: ${name} must be a whole number from 1 to ${LIMITS[name]}, got ${got}`, {
+    fix: 'Run it as `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]`, e.g. `20 4`.',
+    details: { field: name },
+  });
+}
+
+function checked(name: keyof typeof LIMITS, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > LIMITS[name]) throw invalid(name, String(value));
+  return value;
+}
+
+/** The command line's `[tasks] [concurrency]`: decimal whole numbers in range, or absent (the defaults). */
+export function parseBenchmarkArgs(args: readonly string[]): { tasks?: number; concurrency?: number } {
+  if (args.length > 2) throw new LimitError('LIMIT_VALIDATION', `agent-benchmark takes at most two arguments, [tasks] [concurrency]; got ${args.length}`);
+  const parsed: { tasks?: number; concurrency?: number } = {};
+  (['tasks', 'concurrency'] as const).forEach((name, i) => {
+    const arg = args[i];
+    if (arg === undefined) return;
+    const value = /^[0-9]+$/.test(arg) ? Number(arg) : NaN; // decimal digits only: not '0x4', '1e3', ' 8'
+    if (!(value >= 1 && value <= LIMITS[name])) throw invalid(name, JSON.stringify(arg));
+    parsed[name] = value;
+  });
+  return parsed;
+}
+
 export async function main(options: { tasks?: number; concurrency?: number } = {}): Promise<BenchmarkSummary> {
-  const tasks = options.tasks ?? 20;
-  const concurrency = options.concurrency ?? 4;
+  const tasks = checked('tasks', options.tasks, 20);
+  const concurrency = checked('concurrency', options.concurrency, 4);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-'));
   const runtime = await createRuntime({
     // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
@@ -91,6 +121,10 @@ export async function main(options: { tasks?: number; concurrency?: number } = {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [tasks, concurrency] = process.argv.slice(2).map(Number);
-  process.stdout.write(`${JSON.stringify(await main({ tasks: tasks || undefined, concurrency: concurrency || undefined }), null, 2)}\n`);
+  try {
+    process.stdout.write(`${JSON.stringify(await main(parseBenchmarkArgs(process.argv.slice(2))), null, 2)}\n`);
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    process.exitCode = 1;
+  }
 }

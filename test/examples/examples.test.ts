@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { main as basic } from '../../examples/basic-session.ts';
 import { main as federation, shellAdvisor } from '../../examples/federated-orchestration.ts';
 import { createRuntime } from 'limit-graph';
-import { main as benchmark, percentiles } from '../../examples/agent-benchmark.ts';
+import { main as benchmark, parseBenchmarkArgs, percentiles } from '../../examples/agent-benchmark.ts';
 import { main as advanced, envLeakRule } from '../../examples/advanced-features.ts';
 
 describe('examples', () => {
@@ -41,6 +41,19 @@ describe('examples', () => {
     expect(s.pipelineLatencyMs.p99).toBeGreaterThanOrEqual(s.pipelineLatencyMs.p50);
     expect(s.pipelineLatencyMs.p50).toBeGreaterThanOrEqual(s.runnerLatencyMs.p50);
     expect(percentiles([5, 1, 4, 2, 3])).toEqual({ p50: 3, p90: 5, p99: 5, max: 5 });
+  });
+
+  it('agent-benchmark: a task count or concurrency that is not a whole number in range is refused, naming it', async () => {
+    expect(parseBenchmarkArgs([])).toEqual({});
+    expect(parseBenchmarkArgs(['12', '3'])).toEqual({ tasks: 12, concurrency: 3 });
+    // Each used to be read as "not given" (NaN, 0) or run a fraction of a task, silently.
+    expect(() => parseBenchmarkArgs(['abc'])).toThrow(/tasks must be a whole number from 1 to 10000, got "abc"/);
+    expect(() => parseBenchmarkArgs(['0'])).toThrow(/tasks must be .*got "0"/);
+    expect(() => parseBenchmarkArgs(['2.5'])).toThrow(/tasks must be .*got "2.5"/);
+    expect(() => parseBenchmarkArgs(['10', '0x4'])).toThrow(/concurrency must be a whole number from 1 to 1024, got "0x4"/);
+    expect(() => parseBenchmarkArgs(['10', '4', '9'])).toThrow(/at most two arguments/);
+    await expect(benchmark({ tasks: 0 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringMatching(/tasks must be/) });
+    await expect(benchmark({ tasks: 5, concurrency: 2000 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringMatching(/concurrency must be .*got 2000/) });
   });
 
   it('advanced-features: the custom rule quarantines before execution, the FGW loop has its knee, the export verifies', async () => {

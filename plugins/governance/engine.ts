@@ -107,12 +107,16 @@ export const MAX_RULE_ID_LENGTH = 256 - 'governance.flags.rule.'.length;
 const MAX_REASON_LENGTH = 2048;
 
 const RESERVED_PREFIX = 'governance.';
+/** The ruleId of the flags a person adds (GovernanceService.flag): no rule or tap finding may carry it. */
+const MANUAL_RULE_ID = 'manual';
 
 /** What is wrong with a rule id (or a tap finding's ruleId), or undefined: flags, provenance and counters are keyed by it. */
 function ruleIdProblem(id: unknown): string | undefined {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_RULE_ID_LENGTH) return `must be a non-empty string of at most ${MAX_RULE_ID_LENGTH} characters`;
   if (!isWellFormed(id)) return 'holds half a surrogate pair (not well-formed Unicode, so it cannot be stored)';
   if (/[\u0000-\u001f\u007f]/.test(id)) return 'holds a control character (NUL, a line break…), which storage and logs cannot carry';
+  // A rule's flags would read as a person's (ruleId "manual"), counted in flags.rule.manual with them.
+  if (id === MANUAL_RULE_ID) return `"${MANUAL_RULE_ID}" is the ruleId of manual flags (governance.flag, POST /governance/flag): a rule's flags under it would be counted and shown as a person's; prefix it with your pack's name`;
   return undefined;
 }
 

@@ -777,6 +777,8 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       ['acme.\u0000x', /id holds a control character/],
       // The engine's own findings' namespace: a rule there would be merged and counted with them.
       ['governance.unchecked', /id starts with "governance\.", which the engine's own findings use/],
+      // The ruleId of manual flags: its flags and flags.rule.manual would be counted as a person's.
+      ['manual', /id "manual" is the ruleId of manual flags \(governance\.flag, POST \/governance\/flag\)/],
     ];
     for (const [id, message] of cases) {
       const rule = { id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [{ ruleId: id, kind: 'Unsafe', severity: 3, reason: 'x', evidence: [] }] };
@@ -801,6 +803,17 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     });
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: must be a non-empty string of at most 234/) });
+  });
+
+  it('a governInput tap finding with the ruleId of manual flags is refused: its flag would be counted as a person\'s', async () => {
+    const tap = definePlugin({
+      meta: { name: 'manual-ids', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings, { ruleId: 'manual', kind: 'Unsafe', severity: 3, reason: 'x', evidence: [] }]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: "manual" is the ruleId of manual flags/) });
   });
 
   it('a reason at the flag limit keeps the note of the view it was found in, within the limit', async () => {

@@ -178,8 +178,8 @@ const KINDS: ReadonlySet<string> = new Set(FLAG_KINDS);
  * Every finding of every evaluation passes here, so the usual valid finding is checked by hand in
  * a few comparisons; the schema only runs to word a problem (or to apply its defaults).
  */
-export function checkFinding(f: unknown, ruleId: string | undefined): Finding | string {
-  if (isValidFinding(f, ruleId)) return f;
+export function checkFinding(f: unknown, ruleId: string | undefined, subject?: SpanSubject): Finding | string {
+  if (isValidFinding(f, ruleId, subject)) return f;
   const parsed = FindingSchema.safeParse(f);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -191,8 +191,16 @@ export function checkFinding(f: unknown, ruleId: string | undefined): Finding | 
   if (ruleId !== undefined && finding.ruleId !== ruleId) return `ruleId: ${JSON.stringify(finding.ruleId)} is not the rule's own id (disable, flags and statistics go by it)`;
   const reversed = finding.evidence.findIndex((e) => e.start > e.end);
   if (reversed >= 0) return `evidence.${reversed}: start ${finding.evidence[reversed]!.start} is after end ${finding.evidence[reversed]!.end}`;
+  const past = subject ? finding.evidence.findIndex((e) => e.field === subject.field && e.end > subject.text.length) : -1;
+  if (past >= 0) return `evidence.${past}: end ${finding.evidence[past]!.end} is past the end of the text of ${subject!.field} the rule was given (${subject!.text.length} characters): give offsets into subject.text (evidenceSpan(subject, start, end)); the engine shifts them into the field`;
   return finding;
 }
+
+/**
+ * The subject a rule call was given: its evidence in this field must lie inside this text (offsets
+ * into subject.text; the engine shifts them by the window's offset, or maps a derived view's back).
+ */
+type SpanSubject = Pick<RuleSubject, 'field' | 'text'>;
 
 /** The keys of a finding and of its evidence (the Finding and Evidence schemas). */
 const FINDING_KEYS: ReadonlySet<string> = new Set(Object.keys(FindingSchema.shape));
@@ -208,7 +216,7 @@ function onlyKeys(x: object, known: ReadonlySet<string>): boolean {
  * schema lacks. A finding with other keys goes through the schema (checkFinding), which drops them,
  * so the verdict holds what the flag made of it holds.
  */
-function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
+function isValidFinding(f: unknown, ruleId: string | undefined, subject?: SpanSubject): f is Finding {
   if (typeof f !== 'object' || f === null || !onlyKeys(f, FINDING_KEYS)) return false;
   const x = f as Record<string, unknown>;
   if (ruleId === undefined ? ruleIdProblem(x.ruleId) !== undefined : x.ruleId !== ruleId) return false;
@@ -222,6 +230,7 @@ function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
   for (const e of evidence as Record<string, unknown>[]) {
     if (typeof e !== 'object' || e === null || !onlyKeys(e, EVIDENCE_KEYS) || typeof e.field !== 'string' || typeof e.excerpt !== 'string' || e.excerpt.length > 512) return false;
     if (!Number.isInteger(e.start) || !Number.isInteger(e.end) || (e.start as number) < 0 || (e.start as number) > (e.end as number)) return false;
+    if (subject && e.field === subject.field && (e.end as number) > subject.text.length) return false;
   }
   return true;
 }
@@ -231,13 +240,13 @@ function isValidFinding(f: unknown, ruleId: string | undefined): f is Finding {
  * valid findings, else LIMIT_RULE_INVALID naming the source and the field. Runs per rule call: the
  * messages are built only on failure.
  */
-function checkFindings(result: unknown, ruleId: string | undefined, origin?: RuleOrigin): Finding[] {
+function checkFindings(result: unknown, ruleId: string | undefined, origin?: RuleOrigin, subject?: SpanSubject): Finding[] {
   if (!Array.isArray(result)) throw invalidResult(ruleId, `returned ${describe(result)} instead of an array of findings`, {}, origin);
   let out: Finding[] = result;
   for (let i = 0; i < result.length; i++) {
     const f: unknown = result[i];
-    if (isValidFinding(f, ruleId)) continue;
-    const checked = checkFinding(f, ruleId);
+    if (isValidFinding(f, ruleId, subject)) continue;
+    const checked = checkFinding(f, ruleId, subject);
     if (typeof checked === 'string') throw invalidResult(ruleId, `returned an invalid finding: findings[${i}].${checked}`, { index: i }, origin);
     if (out === result) out = [...result];
     out[i] = checked;
@@ -630,7 +639,7 @@ export class GovernanceEngine {
           clock = performance.now();
           if (clock - started > budget) overBudget.add(rule.id);
           // An invalid result is the rule's error, as a throw is: never dropped, never read as no finding.
-          const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#options.origins?.get(rule));
+          const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#options.origins?.get(rule), viewSubject);
           for (const f of checked) all.push(v === 0 ? shift(f, viewSubject.offset, undefined) : fromView(f, viewSubjects[0]!, viewSubject));
         }
       }

@@ -585,6 +585,8 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       [[{ ...finding, confidence: 5 }], /findings\[0\]\.confidence: Too big/],
       [[{ ...finding, ruleId: 'someone.else' }], /findings\[0\]\.ruleId: "someone.else" is not the rule's own id/],
       [[{ ...finding, evidence: [{ field: 'task.input', start: 50, end: 10, excerpt: '' }] }], /findings\[0\]\.evidence\.0: start 50 is after end 10/],
+      // Offsets into the text the rule was given: a span past it would be stored pointing at nothing.
+      [[{ ...finding, evidence: [{ field: 'task.input', start: 3, end: 50, excerpt: '' }] }], /findings\[0\]\.evidence\.0: end 50 is past the end of the text of task\.input the rule was given \(5 characters\)/],
       // A flag holds 2,048 characters of reason: told here, naming the rule, not when the flag is stored.
       [[{ ...finding, reason: 'r'.repeat(2049) }], /findings\[0\]\.reason: Too big: expected string to have <=2048 characters/],
     ];
@@ -604,6 +606,36 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const { evidence: _e, ...bare } = finding;
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [{ id: 'acme.x', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [bare as never] }] } } } });
     expect((await check('hello')).findings).toEqual([expect.objectContaining({ ruleId: 'acme.x', evidence: [] })]);
+  });
+
+  it('evidence past the end of the text a rule was given is refused in every window and view, the span at its end accepted', async () => {
+    // end = the subject's length is the last character's end; one more runs past it (into the next
+    // window once the engine adds the window's offset, or past the field). `views`: only derived views overrun.
+    const rule = (over: number, views: 'all' | 'derived'): GovernanceRule => ({
+      id: 'acme.span', flag: 'HighRisk', surfaces: ['input'],
+      evaluate: (s) => [{ ruleId: 'acme.span', kind: 'HighRisk', severity: 3, reason: 'x', evidence: [{ field: s.field, start: 0, end: s.text.length + (views === 'all' || s.view?.name !== 'raw' ? over : 0), excerpt: '' }] }],
+    });
+    const cases = [
+      ['a'.repeat(3000), 'all', /^task\.input$/],
+      // The first derived view (normalized) is the one named, with its own text's length.
+      [`decode: ${Buffer.from('PROJECT-X is the codename of the plan').toString('base64')}`, 'derived', /^task\.input#normalized$/],
+    ] as const;
+    for (const [text, views, field] of cases) {
+      const governance = { packs: [], scanWindowChars: 1024, scanOverlapChars: 256 };
+      rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { ...governance, rules: [rule(0, views)] } } } });
+      expect((await check(text)).findings.map((f) => f.ruleId)).toEqual(['acme.span']);
+      await rt.close();
+      rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { ...governance, rules: [rule(1, views)] } } } });
+      const error = await check(text).then(() => undefined, (e: unknown) => e);
+      expect(error, String(field)).toMatchObject({ code: 'LIMIT_RULE_INVALID', details: expect.objectContaining({ rule: 'acme.span', index: 0 }) });
+      const said = /returned an invalid finding: findings\[0\]\.evidence\.0: end (\d+) is past the end of the text of (\S+) the rule was given \((\d+) characters\): give offsets into subject\.text/.exec((error as Error).message);
+      expect(said, (error as Error).message).not.toBeNull();
+      expect(said![2]).toMatch(field);
+      expect(Number(said![1])).toBe(Number(said![3]) + 1);
+      if (views === 'all') expect(said![3]).toBe('1024'); // the first window
+      await rt.close();
+      rt = undefined;
+    }
   });
 
   it('a governInput tap that returns invalid findings is refused the same way', async () => {

@@ -3,7 +3,7 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, LimitError, Severity, describeThrown, evidenceSpan, isWellFormed } from 'limit-graph';
+import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, GovernancePolicy as GovernancePolicySchema, LimitError, Severity, describeThrown, evidenceSpan, isWellFormed, z } from 'limit-graph';
 import type {
   Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
@@ -27,6 +27,40 @@ export function anomalyPolicyProblem(policy: Pick<GovernancePolicy, 'blockAnomal
   if (!policy.blockAnomalyTraces || max < MAX_SEVERITY) return undefined;
   return `can never block: blockAnomalyTraces is on${from('blockAnomalyTraces')} but maxAnomalySeverity is ${max}${from('maxAnomalySeverity')}, and only an Anomaly severity above it blocks (severities go up to ${MAX_SEVERITY}). ` +
     `Set policy.maxAnomalySeverity below ${MAX_SEVERITY} (the "default" preset uses ${GOVERNANCE_PRESETS.default.policy.maxAnomalySeverity}), or set policy.blockAnomalyTraces: false`;
+}
+
+/**
+ * A preset as the engine reads it (GovernancePreset): checked when an engine is built directly, so a
+ * hand-made preset missing a policy switch (undefined: nothing would ever block) or holding a field
+ * no policy has is refused, naming the field, not read as off or ignored. Presets of the plugin are
+ * the built-in three with options it has checked already.
+ */
+const PresetSchema = z.object({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  policy: GovernancePolicySchema.strict(),
+  packs: z.array(z.string().min(1)),
+  blockSeverity: Severity,
+  reviewBand: z.tuple([Severity, Severity]).refine((b) => b[0] <= b[1], 'must be [low, high] with low ≤ high').nullable(),
+});
+
+/** LIMIT_VALIDATION for a preset the engine cannot read: the first problem, its field (`preset.<path>`). */
+function presetProblem(preset: unknown): LimitError | undefined {
+  if (typeof preset !== 'object' || preset === null || Array.isArray(preset)) {
+    return new LimitError('LIMIT_VALIDATION', `GovernanceEngine: preset must be a GovernancePreset { name, description, policy, packs, blockSeverity, reviewBand }, got ${describe(preset)}`, {
+      details: { field: 'preset' },
+      fix: "Pass one of the built-in presets (GOVERNANCE_PRESETS from 'limit-graph/plugins/governance'), or a copy of one with the fields you change.",
+    });
+  }
+  const parsed = PresetSchema.safeParse(preset);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.join('.');
+  const name = typeof (preset as { name?: unknown }).name === 'string' ? `preset "${(preset as { name: string }).name}"` : 'preset';
+  return new LimitError('LIMIT_VALIDATION', `GovernanceEngine: ${name}: ${path || '(preset)'}: ${issue.message}`, {
+    details: { field: path ? `preset.${path}` : 'preset', problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
+    fix: "Start from one of the built-in presets (GOVERNANCE_PRESETS from 'limit-graph/plugins/governance') and change the fields you need: a policy sets every GovernancePolicy switch and threshold.",
+  });
 }
 
 /** Where a rule comes from, for its errors: `rule pack "acme"` and the plugin that provides the pack. */
@@ -409,6 +443,8 @@ export class GovernanceEngine {
 
   constructor(options: EngineOptions) {
     this.#options = options;
+    const malformed = presetProblem(options.preset);
+    if (malformed) throw malformed;
     // The engine's own frozen copy: rules get it as ctx.policy / ctx.reviewBand, and neither a rule
     // nor the caller's later change to its preset object changes what the engine decides by.
     this.preset = frozenCopy(options.preset);

@@ -20,6 +20,8 @@ declare module 'limit-graph' {
 }
 
 export { GovernanceEngine } from './engine.ts';
+/** The built-in presets by name, for a GovernanceEngine built directly (the plugin's `preset` option names one). */
+export { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
 /** The preset with the plugin's overrides applied. */
 export function resolvePreset(options: Options, name: Options['preset'] = options.preset): GovernancePreset {

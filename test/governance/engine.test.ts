@@ -134,6 +134,36 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(rt.resolve('governance').policy).toMatchObject({ blockAnomalyTraces: false, maxAnomalySeverity: 10 });
   });
 
+  it('a GovernanceEngine built directly refuses a malformed preset naming the field (a TypeError, or nothing ever blocking, before); the built-in presets are exported beside it', async () => {
+    const plugin = await import('../../plugins/governance/index.ts');
+    // What a user of the engine passes: the package's `limit-graph/plugins/governance` exports both.
+    expect(plugin.GOVERNANCE_PRESETS).toBe(GOVERNANCE_PRESETS);
+    const build = (preset: unknown) => () => new plugin.GovernanceEngine({ rules: [], preset: preset as never, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 });
+    const d = GOVERNANCE_PRESETS.default;
+    const cases: [unknown, string, RegExp][] = [
+      [undefined, 'preset', /^GovernanceEngine: preset must be a GovernancePreset \{ name, description, policy, packs, blockSeverity, reviewBand \}/],
+      [{ name: 'mine' }, 'preset.policy', /^GovernanceEngine: preset "mine": policy: /],
+      // An empty policy: every switch undefined, so nothing would ever block or quarantine.
+      [{ ...d, policy: {} }, 'preset.policy.blockUnsafeMerge', /^GovernanceEngine: preset "default": policy\.blockUnsafeMerge: /],
+      [{ ...d, policy: { ...d.policy, autoQuarantin: true } }, 'preset.policy', /policy: Unrecognized key: "autoQuarantin"/],
+      [{ ...d, blockSeverity: 11 }, 'preset.blockSeverity', /preset "default": blockSeverity: Too big/],
+      [{ ...d, reviewBand: [6, 3] }, 'preset.reviewBand', /preset "default": reviewBand: must be \[low, high\] with low ≤ high/],
+      [{ ...d, packs: 'jailbreak' }, 'preset.packs', /preset "default": packs: /],
+    ];
+    for (const [preset, field, message] of cases) {
+      let error: { code?: string; message: string; details?: Record<string, unknown> } | undefined;
+      try {
+        build(preset)();
+      } catch (e) {
+        error = e as typeof error;
+      }
+      expect(error, field).toMatchObject({ code: 'LIMIT_VALIDATION', details: { field } });
+      expect(error!.message, field).toMatch(message);
+    }
+    for (const preset of Object.values(GOVERNANCE_PRESETS)) expect(build(preset)).not.toThrow();
+    expect(build({ ...d, policy: { ...d.policy, requireDistinctReviewer: true } })).not.toThrow();
+  });
+
   it('a GovernanceEngine built directly refuses the same never-blocking anomaly policy, in the same words (LIMIT_VALIDATION)', async () => {
     const build = (policy: Partial<typeof GOVERNANCE_PRESETS.default.policy>) => () => new GovernanceEngine({
       rules: [], preset: { ...GOVERNANCE_PRESETS.default, policy: { ...GOVERNANCE_PRESETS.default.policy, ...policy } }, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1,

@@ -32,7 +32,14 @@ export const Options = z
     /** Uncertain band [low, high] that asks for review; null disables review. */
     reviewBand: z.tuple([Severity, Severity]).nullable().optional(),
     /** Rule packs to run instead of the preset's list. */
-    packs: z.array(z.string().min(1)).optional(),
+    packs: z
+      .array(z.string().min(1))
+      .superRefine((packs, ctx) => {
+        // A pack listed twice is a typo for another one, most likely: said, not run once silently.
+        const again = packs.findIndex((p, i) => packs.indexOf(p) !== i);
+        if (again >= 0) ctx.addIssue({ code: 'custom', path: [again], message: `"${packs[again]}" is listed twice: list each pack once` });
+      })
+      .optional(),
     /** Custom rules, always run (pack "config"). */
     rules: z.array(InlineRule).default([]),
     /** Time budget of one rule on one text, and of building one text's views (ms). */

@@ -365,6 +365,11 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], judgeBudgetMs: 0 } } } })).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringContaining('judgeBudgetMs') });
   });
 
+  it('a pack listed twice in packs is refused naming the entry (a typo for another pack, most likely), not run once silently', async () => {
+    const error = await createRuntime({ config: { logLevel: 'silent', plugins: { 'governance-rules-jailbreak': true, governance: { packs: ['jailbreak', 'jailbreak'] } } } }).then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', message: expect.stringMatching(/packs\.1.*"jailbreak" is listed twice/s) });
+  });
+
   it('an async rule cut at its budget sees ctx.signal abort (and the calls after it get a live one); a caller\'s abort ends the evaluation and aborts the call in flight', async () => {
     const seen: { id: string; signal: AbortSignal | undefined }[] = [];
     const hang = (id: string, phase: 'scan' | 'judge' = 'scan'): GovernanceRule => ({

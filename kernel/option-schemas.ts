@@ -34,3 +34,27 @@ export function booleanText() {
   const error = 'Expected true or false (as text: true/false, 1/0 or yes/no)';
   return z.preprocess((v) => (typeof v === 'string' && Object.hasOwn(BOOLEAN_TEXT, v) ? BOOLEAN_TEXT[v] : v), z.boolean({ error }));
 }
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
+  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
+  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
+  h: 3_600_000, hr: 3_600_000, hrs: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000,
+  w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
+};
+
+/**
+ * A duration in whole ms: a number as it is, or text — an amount and a unit (`'1 minute'`, `'10s'`,
+ * `'1.5h'`, `'2 days'`; units ms, s, m/min, h, d, w and their long forms; a bare number is ms),
+ * rounded to the ms. Undefined for anything else (`'soon'`, `'-5 minutes'`, `'0 s'`, `'1h30m'`), so
+ * each caller refuses it in its own words (a config option, a command-line flag).
+ */
+export function durationMs(value: number | string): number | undefined {
+  if (typeof value === 'number') return value;
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
+  const factor = match ? UNIT_MS[match[2]!.toLowerCase() || 'ms'] : undefined;
+  if (!match || factor === undefined) return undefined;
+  const ms = Math.round(Number(match[1]) * factor);
+  return ms >= 1 && Number.isSafeInteger(ms) ? ms : undefined;
+}

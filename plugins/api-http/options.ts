@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { decimalInt, z } from 'limit-graph';
+import { decimalInt, durationMs, z } from 'limit-graph';
 
 /** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
 const TenantName = z
@@ -32,28 +32,6 @@ const CorsOrigin = z.string().superRefine((value, ctx) => {
   });
 });
 
-const UNIT_MS: Record<string, number> = {
-  ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
-  s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
-  m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hr: 3_600_000, hrs: 3_600_000, hour: 3_600_000, hours: 3_600_000,
-  d: 86_400_000, day: 86_400_000, days: 86_400_000,
-  w: 604_800_000, week: 604_800_000, weeks: 604_800_000,
-};
-
-/**
- * A rate-limit window in ms: a number, or a positive amount and a unit (`'1 minute'`, `'10s'`,
- * `'1.5h'`; a bare number is ms). Undefined for anything else (`'soon'`, `'-5 minutes'`, `'0 s'`).
- */
-export function timeWindowMs(value: number | string): number | undefined {
-  if (typeof value === 'number') return value;
-  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
-  const factor = match ? UNIT_MS[match[2]!.toLowerCase() || 'ms'] : undefined;
-  if (!match || factor === undefined) return undefined;
-  const ms = Math.round(Number(match[1]) * factor);
-  return ms >= 1 && Number.isSafeInteger(ms) ? ms : undefined;
-}
-
 /**
  * The longest rate-limit window, 1 day. Buckets live in this process's memory only: a restart or a
  * second instance starts every budget afresh, so a longer window promises a quota the limiter cannot
@@ -71,10 +49,10 @@ const TOO_LONG = 'A rate-limit window may be at most 1 day (86400000 ms): budget
 const TimeWindowText = z
   .string()
   .min(1)
-  .refine((value) => timeWindowMs(value) !== undefined, {
+  .refine((value) => durationMs(value) !== undefined, {
     message: 'Expected ms (a positive integer) or an amount and a unit of at least 1 ms: "1 minute", "10s", "1.5h" (units ms, s, m/min, h, d, w)',
   })
-  .refine((value) => (timeWindowMs(value) ?? 0) <= MAX_TIME_WINDOW_MS, { message: TOO_LONG });
+  .refine((value) => (durationMs(value) ?? 0) <= MAX_TIME_WINDOW_MS, { message: TOO_LONG });
 
 /**
  * One trusted proxy as proxy-addr reads it: an address, a CIDR range (`10.0.0.0/8`, an IPv4 range

@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
-import { LimitError, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
-import { timeWindowMs, type ApiHttpOptions } from './options.ts';
+import { LimitError, durationMs, redactQuery, type LimitHooks, type Logger } from 'limit-graph';
+import type { ApiHttpOptions } from './options.ts';
 import { lookup, presentedCredentials, presentedKey, keyId, type KeyRing } from './auth.ts';
 import { checkJsonShape, defineRoute, registerRoute, type RouteRegistry } from './glue.ts';
 import { ApiProblem, PROBLEM_CONTENT_TYPE, problemType, sendProblem } from './problem.ts';
@@ -205,7 +205,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       global: true,
       max: options.rateLimit.max,
       // In ms, parsed by the option's own rule (options.ts), so what was validated is what is applied.
-      timeWindow: timeWindowMs(tw)!,
+      timeWindow: durationMs(tw)!,
       // Its buckets: none dropped while its window runs; past maxClients clients without a key in a
       // window, new ones share one bucket (rate-store.ts), instead of the default LRU's eviction.
       store: boundedRateStore(options.rateLimit.maxClients, (clients) =>

@@ -1,7 +1,7 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`, `limit recover`. */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ERROR_CODES, LimitError, checkOutputFile, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { ERROR_CODES, LimitError, checkOutputFile, durationMs, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, LimitErrorCode, OutputOptions, RunOutcome } from 'limit-graph';
 import { CSV_ARTIFACT_FILES, isCsvArtifact, verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';
@@ -68,18 +68,15 @@ export async function writeArtifact(out: string, files: { path: string; content:
   return [await writeOutputFile(out, files[0]!.content, options)];
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /**
- * `--older-than`: whole milliseconds (`3600000`) or a whole number with a unit — ms, s, m, h, d
- * (`90s`, `15m`, `1h`, `2d`) — from 1 ms to MAX_STALE_MS (3650 d). Anything else (`1.5h`, `1h30m`,
- * `0`, `-1`, `1w`) is LIMIT_VALIDATION naming the option and the value.
+ * `--older-than`: a duration as the kernel's durationMs reads it — whole milliseconds (`3600000`) or
+ * an amount and a unit (`90s`, `15m`, `1.5h`, `2 days`) — from 1 ms to MAX_STALE_MS (3650 d).
+ * Anything else (`1h30m`, `0`, `-1`, `soon`) is LIMIT_VALIDATION naming the option and the value.
  */
 function parseDuration(option: string, value: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value);
-  const ms = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']! : NaN;
-  if (!Number.isSafeInteger(ms) || ms < 1 || ms > MAX_STALE_MS) {
-    throw new LimitError('LIMIT_VALIDATION', `${option} must be a duration from 1 ms to ${MAX_STALE_MS / DURATION_UNITS.d!} d: whole milliseconds (3600000) or a whole number with a unit, ms, s, m, h or d (90s, 15m, 1h, 2d); got ${JSON.stringify(value)}`, {
+  const ms = durationMs(value);
+  if (ms === undefined || ms > MAX_STALE_MS) {
+    throw new LimitError('LIMIT_VALIDATION', `${option} must be a duration from 1 ms to 3650 d: milliseconds (3600000) or an amount and a unit, ms, s, m, h, d or w (90s, 15m, 1.5h, 2d); got ${JSON.stringify(value)}`, {
       details: { field: option, value },
       fix: `Pass ${option} <duration>, such as ${option} 1h.`,
     });
@@ -253,7 +250,7 @@ export function registerCommands(registry: CommandRegistry): void {
   program
     .command('recover')
     .description('record as error (LIMIT_RUN_LOST) the traces still running that were created longer ago than --older-than: runs of a process that died without shutting down')
-    .requiredOption('--older-than <duration>', 'how long a trace must have been running to count as lost: milliseconds, or a number with ms, s, m, h or d (1h, 2d); longer than any run of a live process may wait and take')
+    .requiredOption('--older-than <duration>', 'how long a trace must have been running to count as lost: milliseconds, or an amount and a unit, ms, s, m, h, d or w (90s, 1.5h, 2d); longer than any run of a live process may wait and take')
     .option('--session <id>', 'only the traces of this session')
     .option('--json', 'print { before, marked, skipped } as one JSON document')
     .action(async (opts: { olderThan: string; session?: string; json?: boolean }) => {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { booleanText, createRuntime, decimalInt, isLimitError, parseNumberOption } from '../../kernel/index.ts';
+import { booleanText, createRuntime, decimalInt, durationMs, isLimitError, parseNumberOption } from '../../kernel/index.ts';
 import storageFile from '../../plugins/storage-file/index.ts';
 import storageKv from '../../plugins/storage-kv/index.ts';
 
@@ -99,5 +99,15 @@ describe('booleanText', () => {
     const r = booleanText().safeParse(value);
     expect(r.success).toBe(false);
     expect(r.error!.issues[0]!.message).toBe(BOOLEAN_MESSAGE);
+  });
+});
+
+describe('durationMs: a duration as text', () => {
+  it.each([
+    ['250', 250], ['10s', 10_000], ['1 minute', 60_000], ['1.5h', 5_400_000], ['.5 s', 500], ['2 Days', 172_800_000], ['1w', 604_800_000], [' 3 ms ', 3],
+  ] as const)('%j is %d ms', (text, ms) => expect(durationMs(text)).toBe(ms));
+
+  it.each(['', 'soon', '0 s', '-5 minutes', '1h30m', '1 fortnight', '0.0004 s', '1e3', '9'.repeat(20) + ' w'])('%j is not a duration (undefined: its caller refuses it)', (text) => {
+    expect(durationMs(text)).toBeUndefined();
   });
 });

@@ -467,8 +467,8 @@ export function storageConformance(name: string, factory: StorageFactory, option
 
       it('refuses an invalid patch or an unknown trace, changing nothing', async () => {
         await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
-        await limitError(storage.updateTrace('t1', 'tr1', { status: 'bogus' as TraceStatus }), 'LIMIT_VALIDATION');
-        await limitError(storage.updateTrace('t1', 'tr1', { id: 'other' } as never), 'LIMIT_VALIDATION');
+        expect((await limitError(storage.updateTrace('t1', 'tr1', { status: 'bogus' as TraceStatus }), 'LIMIT_VALIDATION')).message).toMatch(/\bstatus: /);
+        expect((await limitError(storage.updateTrace('t1', 'tr1', { id: 'other' } as never), 'LIMIT_VALIDATION')).message).toMatch(/"id"/);
         await limitError(storage.updateTrace('t1', 'missing', { status: 'ok' }), 'LIMIT_NOT_FOUND');
         expect(await storage.getTrace('t1', 'tr1')).toEqual(makeTrace('t1', 'tr1', 's1'));
       });
@@ -525,8 +525,8 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.addFlag('t1', makeFlag('f1', 'missing')), 'LIMIT_NOT_FOUND');
         await storage.addFlag('t1', makeFlag('f1', 'tr1'));
         await limitError(storage.addFlag('t1', makeFlag('f1', 'tr1')), 'LIMIT_CONFLICT');
-        await limitError(storage.addFlag('t1', makeFlag('f2', 'tr1', 'Nope' as FlagKind)), 'LIMIT_VALIDATION');
-        await limitError(storage.addFlag('t1', makeFlag('f3', 'tr1', 'Anomaly', { severity: 11 })), 'LIMIT_VALIDATION');
+        expect((await limitError(storage.addFlag('t1', makeFlag('f2', 'tr1', 'Nope' as FlagKind)), 'LIMIT_VALIDATION')).message).toMatch(/\bkind: /);
+        expect((await limitError(storage.addFlag('t1', makeFlag('f3', 'tr1', 'Anomaly', { severity: 11 })), 'LIMIT_VALIDATION')).message).toMatch(/\bseverity: /);
         expect((await storage.getTrace('t1', 'tr1'))!.flags.map((f) => f.id)).toEqual(['f1']);
         expect(await storage.listFlags('t1')).toHaveLength(1);
       });
@@ -678,7 +678,7 @@ export function storageConformance(name: string, factory: StorageFactory, option
         const series: RdSeries = { id: 'rd1', sessionId: 's1', tenant: 't1', name: 'n', points: [{ step: 0, rate: 1, distortion: 2 }], createdAt: iso(T0), metadata: {} };
         await storage.createRdSeries(series);
         await limitError(storage.createRdSeries(series), 'LIMIT_CONFLICT');
-        await limitError(storage.appendRdPoint('t1', 'rd1', { step: 1, rate: -1, distortion: 0 }), 'LIMIT_VALIDATION');
+        expect((await limitError(storage.appendRdPoint('t1', 'rd1', { step: 1, rate: -1, distortion: 0 }), 'LIMIT_VALIDATION')).message).toMatch(/\brate: /);
         await limitError(storage.appendRdPoint('t1', 'missing', { step: 1, rate: 1, distortion: 0 }), 'LIMIT_NOT_FOUND');
         expect(await storage.getRdSeries('t1', 'rd1')).toEqual(series);
       });
@@ -1003,17 +1003,18 @@ export function storageConformance(name: string, factory: StorageFactory, option
       });
 
       it('refuses bad limits, cursors and filters with LIMIT_VALIDATION', async () => {
-        await limitError(storage.listTraces('t1', { limit: 0 }), 'LIMIT_VALIDATION');
-        await limitError(storage.listTraces('t1', { limit: 1001 }), 'LIMIT_VALIDATION');
-        await limitError(storage.listTraces('t1', { cursor: 'not-a-cursor' }), 'LIMIT_VALIDATION');
-        await limitError(storage.listTraces('t1', { status: 'nope' as TraceStatus }), 'LIMIT_VALIDATION');
-        await limitError(storage.listTraces('t1', { from: 'yesterday' }), 'LIMIT_VALIDATION');
+        const names = async (call: Promise<unknown>, field: string) => expect((await limitError(call, 'LIMIT_VALIDATION')).message).toMatch(new RegExp(`\\b${field}\\b`));
+        await names(storage.listTraces('t1', { limit: 0 }), 'limit');
+        await names(storage.listTraces('t1', { limit: 1001 }), 'limit');
+        await names(storage.listTraces('t1', { cursor: 'not-a-cursor' }), 'cursor');
+        await names(storage.listTraces('t1', { status: 'nope' as TraceStatus }), 'status');
+        await names(storage.listTraces('t1', { from: 'yesterday' }), 'from');
         // A range whose from is after its to matches nothing by construction: refused, naming both, not an empty page.
         const reversed = await limitError(storage.listTraces('t1', { from: iso(T0 + 1000), to: '2024-03-01T02:00:00.500+02:00' }), 'LIMIT_VALIDATION');
         expect(reversed.message).toMatch(/from: .*after `to`.*; to: .*before `from`/);
         // An empty window (from = to, the same instant in two offsets) is a range, answered with no traces.
         expect((await storage.listTraces('t1', { from: iso(T0 + 500), to: '2024-03-01T02:00:00.500+02:00' })).items).toEqual([]);
-        await limitError(storage.listSessions('t1', { cursor: '!!' }), 'LIMIT_VALIDATION');
+        await names(storage.listSessions('t1', { cursor: '!!' }), 'cursor');
       });
     });
 
@@ -1151,16 +1152,19 @@ export function storageConformance(name: string, factory: StorageFactory, option
     describe('validation: ids and record size', () => {
       const badIds = ['../x', '', 'a'.repeat(129), 'a/b', '.hidden', 'x\0y'];
 
-      it('refuses invalid ids on create and read with LIMIT_VALIDATION, writing nothing', async () => {
+      it('refuses invalid ids on create and read with LIMIT_VALIDATION naming the field (and, on a read, the value), writing nothing', async () => {
+        // A record's field by its path (as parseOrThrow says it); a read's argument by name, with its value.
+        const names = async (call: Promise<unknown>, pattern: RegExp) => expect((await limitError(call, 'LIMIT_VALIDATION')).message).toMatch(pattern);
+        const quoted = (id: string) => JSON.stringify(id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
         for (const id of badIds) {
-          await limitError(storage.createTrace(makeTrace('t1', id, 's1')), 'LIMIT_VALIDATION');
-          await limitError(storage.createSession(makeSession('t1', id)), 'LIMIT_VALIDATION');
-          await limitError(storage.createTrace(makeTrace('t1', 'ok', id)), 'LIMIT_VALIDATION');
-          await limitError(storage.getTrace('t1', id), 'LIMIT_VALIDATION');
-          await limitError(storage.getSession(id, 's1'), 'LIMIT_VALIDATION');
-          await limitError(storage.listTraces(id), 'LIMIT_VALIDATION');
-          await limitError(storage.listProvenance('t1', id), 'LIMIT_VALIDATION');
-          await limitError(storage.incrementCounters(id, { x: 1 }), 'LIMIT_VALIDATION');
+          await names(storage.createTrace(makeTrace('t1', id, 's1')), /^Invalid trace: (.*; )?id: /);
+          await names(storage.createSession(makeSession('t1', id)), /^Invalid session: (.*; )?id: /);
+          await names(storage.createTrace(makeTrace('t1', 'ok', id)), /^Invalid trace: (.*; )?sessionId: /);
+          await names(storage.getTrace('t1', id), new RegExp(`^Invalid trace id ${quoted(id)}: `));
+          await names(storage.getSession(id, 's1'), new RegExp(`^Invalid tenant ${quoted(id)}: `));
+          await names(storage.listTraces(id), new RegExp(`^Invalid tenant ${quoted(id)}: `));
+          await names(storage.listProvenance('t1', id), new RegExp(`^Invalid trace id ${quoted(id)}: `));
+          await names(storage.incrementCounters(id, { x: 1 }), new RegExp(`^Invalid tenant ${quoted(id)}: `));
         }
         expect((await storage.listTraces('t1')).items).toEqual([]);
         expect((await storage.listSessions('t1')).items).toEqual([]);

@@ -615,7 +615,8 @@ describe('storage-file: crash recovery', () => {
       lines[2] = 'not json';
       writeFileSync(file, lines.join('\n'));
       expect(await s.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: false, brokenAt: 2 });
-      await expect(s.listProvenance('t1', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT' });
+      // lines[2] is the file's third line.
+      await expect(s.listProvenance('t1', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', details: { file, line: 3 }, message: expect.stringContaining(`${file} line 3`) });
     } finally {
       await s.close();
       rmSync(root, { recursive: true, force: true });
@@ -702,7 +703,7 @@ describe('storage-file: crash recovery', () => {
     mkdirSync(path.join(root, 'journal'), { recursive: true });
     writeFileSync(path.join(root, 'journal', '1-1-a.json'), JSON.stringify({ files: [{ file: '../outside.json', content: '{}' }] }));
     try {
-      await expect(openStore(root)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
+      await expect(openStore(root)).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: 'Refusing a path outside the store: "../outside.json"', details: { parts: ['../outside.json'] } });
       expect(existsSync(path.join(parent, 'outside.json'))).toBe(false);
     } finally {
       rmSync(parent, { recursive: true, force: true });

@@ -64,7 +64,9 @@ export function rateConformance(name: string, factory: RateModelFactory, options
       }
       expect(isLimitError(caught, 'LIMIT_RD_INVALID_INPUT'), `${what}: expected a LimitError LIMIT_RD_INVALID_INPUT, got ${caught === undefined ? `a value (${JSON.stringify(value)?.slice(0, 120)})` : caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`).toBe(true);
       const fields = typeof field === 'string' ? [field] : field;
-      expect(fields.some((f) => (caught as Error).message.includes(f)), `${what}: the message should name the field (${fields.join(' or ')}): ${(caught as Error).message}`).toBe(true);
+      // As a name, not a letter of another word: "D" must not be found in "Distortion", nor "p" in "expected".
+      const named = (f: string) => new RegExp(`(^|[^\\p{L}\\p{N}_])${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}\\p{N}_])`, 'u').test((caught as Error).message);
+      expect(fields.some(named), `${what}: the message should name the field (${fields.join(' or ')}): ${(caught as Error).message}`).toBe(true);
     };
 
 

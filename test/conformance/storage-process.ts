@@ -203,6 +203,8 @@ export async function crashTest(backend: BackendSpec, options: { minAcks?: numbe
   clearTimeout(guard);
   clearTimeout(killTimer);
   if (result.signal !== 'SIGKILL') throw new Error(`crash child exited on its own (exit ${result.code}):\n${result.stderr}`);
+  // Killed by the guard, not after minAcks writes: what survived of (nearly) nothing proves nothing.
+  if (acknowledged.length < minAcks) throw new Error(`crash child acknowledged only ${acknowledged.length} of ${minAcks} writes in 60 s before it was killed:\n${result.stderr}`);
   return withStorage(backend, async (s) => {
     const missing: string[] = [];
     for (const id of acknowledged) if ((await s.getTrace(tenant, id)) === null) missing.push(id);

@@ -105,7 +105,7 @@ describe('storage-file plugin', () => {
       const [health] = await rt.health();
       expect(health).toMatchObject({ plugin: 'storage-file', status: 'ok', checks: [expect.objectContaining({ name: 'read-write', status: 'ok' })] });
       await rt.close();
-      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: `File storage ${path.join(dir, 'store')} is not open` });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -405,7 +405,7 @@ describe('storage-file: a store it cannot write', () => {
       expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
       expect(error!.message).toMatch(/could not finish a batch .*its journal .* is kept/);
       // No later write can land beside the half-applied batch (the journal would be replayed over it).
-      await expect(s.incrementCounters('t', { n: 100 })).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await expect(s.incrementCounters('t', { n: 100 })).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: error!.message });
       await s.close();
       s = await openStore(root, { fsync: true });
       expect(await s.getCounters('t')).toEqual({ n: 11 });
@@ -1021,7 +1021,7 @@ describe('storage-file: the store lock', () => {
       const writes = Array.from({ length: 20 }, (_, i) => s.createTrace(makeTrace('t', `tr${i}`, 's1')));
       const appended = s.appendProvenance('t', makeProvenance('chained', 0));
       const closing = s.close();
-      await expect(s.getTrace('t', 'tr0')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await expect(s.getTrace('t', 'tr0')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: `File storage ${root} is not open` });
       await closing;
       // The next holder takes the store as soon as close() resolves and builds its index at once.
       // Every write acknowledged by the first instance was made before: the next holder sees it,
@@ -1144,7 +1144,7 @@ describe('storage-file: the store lock', () => {
       await vi.waitFor(async () => expect(Date.now() - (await fsp.stat(lockFile(root))).mtimeMs).toBeLessThan(10_000), { timeout: 5_000, interval: 50 });
       rmSync(lockFile(root));
       await vi.waitFor(() => expect(s.getTrace('t', 'tr1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringContaining('is no longer locked by this process') }), { timeout: 5_000, interval: 50 });
-      await expect(s.createTrace(makeTrace('t', 'tr2', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await expect(s.createTrace(makeTrace('t', 'tr2', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringContaining('is no longer locked by this process') });
       await s.close();
     } finally {
       rmSync(root, { recursive: true, force: true });

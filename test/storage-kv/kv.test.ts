@@ -56,7 +56,7 @@ describe('storage-kv plugin', () => {
       const [health] = await rt.health();
       expect(health).toMatchObject({ plugin: 'storage-kv', status: 'ok', checks: [expect.objectContaining({ name: 'read-write', status: 'ok' })] });
       await rt.close();
-      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+      await expect(storage.getTrace('t', 'x')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: `KV storage ${path.join(dir, 'kv')} is not open` });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -155,8 +155,8 @@ describe('storage-kv plugin', () => {
           s.createSession(makeSession(tenant, 's1')),
         ];
         const closed = s.close();
-        await expect(s.getTrace(tenant, 'tr0')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
-        await expect(s.createTrace(makeTrace(tenant, 'late', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE' });
+        await expect(s.getTrace(tenant, 'tr0')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: `KV storage ${dir} is not open` });
+        await expect(s.createTrace(makeTrace(tenant, 'late', 's1'))).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: `KV storage ${dir} is not open` });
         const results = await Promise.allSettled(writes);
         expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
         await closed;

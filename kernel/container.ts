@@ -184,6 +184,15 @@ export interface OpenSessionInput {
 }
 
 /** A live session: its record, its scope, and an abort signal that fires when it closes. */
+/**
+ * Why a session's scope closes. `closed`: the session ends (its close, `handle.close()`), and what
+ * plugins keep for it anywhere may go. `released`: this process lets the scope go while the session
+ * goes on — stored and open, for another process or a later run here (the runtime's close, the
+ * orchestrator's `sessionIdleMs`) — so state kept in this process may go, but state shared with
+ * other processes (runner-queue's worker sessions) must stay.
+ */
+export type SessionCloseReason = 'closed' | 'released';
+
 export interface SessionHandle {
   readonly session: Session;
   readonly id: string;
@@ -194,14 +203,17 @@ export interface SessionHandle {
   /** Aborted when the session closes (runners stop their work). */
   readonly signal: AbortSignal;
   readonly closed: boolean;
+  /** Why the scope closes, from the moment its close begins (`sessionClosed` taps read it); undefined while open. */
+  readonly closeReason: SessionCloseReason | undefined;
   resolve<K extends keyof Cradle & string>(key: K): Cradle[K];
-  close(): Promise<void>;
+  /** Closes the scope once (a later call waits for that close); `reason` defaults to `closed`. */
+  close(reason?: SessionCloseReason): Promise<void>;
 }
 
 export class SessionRegistry {
   readonly #open = new Map<string, SessionHandle>();
   /** Each handle's close, resolving to all its failures (handle.close() throws only the first). */
-  readonly #closers = new WeakMap<SessionHandle, () => Promise<unknown[]>>();
+  readonly #closers = new WeakMap<SessionHandle, (reason: SessionCloseReason) => Promise<unknown[]>>();
   /** Closes in progress (a session leaves #open when its close begins): closeAll waits for them too. */
   readonly #closing = new Set<Promise<unknown[]>>();
   /** The close in progress of each id: an open of that id waits for it (its sessionClosed taps release what is kept by id). */
@@ -261,18 +273,25 @@ export class SessionRegistry {
     const controller = new AbortController();
     const logger = this.logger.child({ session: id });
     let closed = false;
+    let closeReason: SessionCloseReason | undefined;
     const registry = this;
     const handle: SessionHandle = {
       session, id, tenant: session.tenant, limits: session.limits, scope, logger, signal: controller.signal,
       get closed() {
         return closed;
       },
+      get closeReason() {
+        return closeReason;
+      },
       resolve: (key) => {
         if (closed) throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id } });
         return resolveKey(scope, key);
       },
-      async close() {
-        const errors = await closeScope();
+      async close(reason: SessionCloseReason = 'closed') {
+        if (reason !== 'closed' && reason !== 'released') {
+          throw new LimitError('LIMIT_VALIDATION', `Session "${id}": close reason must be "closed" or "released", got ${JSON.stringify(reason)}`, { details: { field: 'reason', sessionId: id } });
+        }
+        const errors = await closeScope(reason);
         // The first failure is thrown, the others logged.
         for (const e of errors.slice(1)) logger.error({ err: e, plugin: (e as LimitError).plugin }, (e as Error).message);
         if (errors.length) throw errors[0];
@@ -283,9 +302,10 @@ export class SessionRegistry {
      * later call waits for that close to end, then resolves to none (the failures went to the first).
      */
     let closing: Promise<unknown[]> | undefined;
-    const closeScope = (): Promise<unknown[]> => {
+    const closeScope = (reason: SessionCloseReason): Promise<unknown[]> => {
       if (closing) return closing.then(() => []);
       closed = true;
+      closeReason = reason;
       registry.#open.delete(id);
       controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
       const current = (async () => {
@@ -316,14 +336,15 @@ export class SessionRegistry {
   }
 
   /**
-   * Closes every open session; every failure is collected (not only each session's first), not thrown, so that all are closed.
+   * Closes every open session's scope (reason `released`: the runtime ends, not the sessions, which
+   * stay open in storage for another process or a restart); every failure is collected (not only each session's first), not thrown, so that all are closed.
    * Closes already begun (session.close()) are waited for too, so that nothing shuts down under their sessionClosed taps
    * and scoped disposers; their failures went to whoever began them.
    */
   async closeAll(): Promise<unknown[]> {
     this.#shutDown = true;
     const errors: unknown[] = [];
-    for (const handle of this.list()) errors.push(...(await this.#closers.get(handle)!()));
+    for (const handle of this.list()) errors.push(...(await this.#closers.get(handle)!('released')));
     await Promise.all(this.#closing);
     return errors;
   }

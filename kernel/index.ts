@@ -14,7 +14,7 @@ export { redactQuery, redactSecrets, redactUrl } from './config/redact.ts';
 export { packageVersion } from './package-info.ts';
 export { createHookCatalogue } from './hooks.ts';
 export type { LimitHooks, HookName, CommandRegistry, GovernHookContext } from './hooks.ts';
-export type { Cradle, SessionHandle, OpenSessionInput } from './container.ts';
+export type { Cradle, SessionCloseReason, SessionHandle, OpenSessionInput } from './container.ts';
 export { LimitError, ERROR_CODES, isLimitError, formatError, describeThrown, toLimitError } from './errors.ts';
 export type { LimitErrorCode, LimitErrorOptions, ToLimitErrorOptions } from './errors.ts';
 export { createLogger, REDACT_PATHS } from './logger.ts';

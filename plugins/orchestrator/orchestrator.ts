@@ -251,11 +251,17 @@ export class OrchestratorService implements Orchestrator {
     await settleWithin(inFlight, this.deps.options.closeWaitMs);
   }
 
-  /** Called from the sessionClosed tap: however the scope closes, runners let go of the session. */
+  /**
+   * Called from the sessionClosed tap. When the session ends (reason `closed`), every runner lets go
+   * of it (closeSession). When only this process lets its scope go (`released`: an idle scope, the
+   * runtime's close) no runner is asked to: the session goes on, and each runner's own sessionClosed
+   * tap decides by the reason — state kept in this process goes, state shared with other processes
+   * (runner-queue's worker sessions) stays for the runs of those.
+   */
   async onSessionClosed(handle: SessionHandle): Promise<void> {
     const k = key(handle.tenant, handle.id);
     if (this.#live.get(k)?.handle === handle) this.#live.delete(k);
-    await this.#releaseRunners(handle.id, handle.tenant);
+    if (handle.closeReason === 'closed') await this.#releaseRunners(handle.id, handle.tenant);
   }
 
   async #releaseRunners(sessionId: string, tenant: string): Promise<void> {
@@ -279,7 +285,8 @@ export class OrchestratorService implements Orchestrator {
 
   /**
    * The idle sweeper's close: the scope of a session idle for sessionIdleMs is taken out of #live in
-   * this turn and closed — its sessionClosed tap releases the runners' state for it — while the
+   * this turn and closed as `released` — the runners' taps let go of what they keep for it in this
+   * process (not runner-queue's worker sessions, which other processes may be using) — while the
    * session stays open in storage, as a session opened by another process is before its first run
    * here; the next run attaches a scope again (#liveSession). A session whose close is in progress is
    * left to that close.
@@ -288,7 +295,7 @@ export class OrchestratorService implements Orchestrator {
     const live = this.#live.get(k);
     if (!live || live.running.size > 0 || this.#closing.has(k)) return;
     this.#live.delete(k);
-    await live.handle.close();
+    await live.handle.close('released');
   }
 
   async #requireSession(tenant: string, id: string): Promise<Session> {

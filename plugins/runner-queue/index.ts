@@ -212,6 +212,10 @@ export default definePlugin({
       if (options.worker.enabled) await connection.startWorker();
     });
     ctx.hooks.sessionClosed.tapPromise(ctx.name, async (session) => {
+      // A scope this process lets go while the session goes on (the runtime's close, an idle scope):
+      // other processes may still run its tasks on the worker, so its route and state stay (the idle
+      // sweep of the routes frees them once nobody runs any).
+      if (session.closeReason !== 'closed') return;
       await runner.closeSession(session.id, session.tenant).catch((error: unknown) => ctx.logger.warn({ err: error, sessionId: session.id }, 'runner-queue: could not release the session on its worker'));
     });
     ctx.hooks.cliCommands.tap(ctx.name, (registry) => registerWorker(registry, connection));

@@ -216,6 +216,33 @@ describe('runner-queue routing', () => {
     }
   }, 60_000);
 
+  it('a scope released in one process (its runtime closing, an idle scope) keeps the session\'s route and worker state for the others; a closed one releases them', async () => {
+    const w = await worker();
+    const d = await dispatcher();
+    let d2: Runtime | undefined;
+    try {
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      expect((await run(d, 'kept = 41 + 1', s)).ok).toBe(true);
+      const holder = await route(s);
+      expect(holder).toMatch(/^w-[0-9a-f]{8}$/);
+      // A scope let go while the session goes on: the sessionClosed tap leaves the worker's session be.
+      const idle = await d.openSession({ id: s, tenant: 'conformance' });
+      await idle.close('released');
+      // So does the runtime's close, for the scopes it still has (an API instance restarting).
+      await d.openSession({ id: s, tenant: 'conformance' });
+      await d.close();
+      expect(await route(s)).toBe(holder);
+      // Another instance carries on with the session's state on its worker.
+      d2 = await dispatcher();
+      expect((await run(d2, 'print(globals().get("kept", "gone"))', s)).stdout.trim()).toBe('42');
+      // The session's end (reason closed) releases the route, through the same tap.
+      await (await d2.openSession({ id: s, tenant: 'conformance' })).close();
+      expect(await route(s)).toBeUndefined();
+    } finally {
+      await Promise.all([d.close(), d2?.close(), w.close()]);
+    }
+  }, 60_000);
+
   it('a session idle for sessionIdleMs is forgotten: its route (and load) and its state on the worker go', async () => {
     const w = await worker();
     const d = await dispatcher();

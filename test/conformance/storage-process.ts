@@ -2,6 +2,9 @@
  * Multi-process tests for storage backends, reusable by any backend named by plugin name and options:
  * - `multiProcessProvenance`: several OS processes append to one trace's chain at once; the result
  *   must be one gapless chain that verifies (constraints and retries, not in-process locks, make it so).
+ *   The writers go in rounds of `roundSize` appends, each round released to all of them at once
+ *   after every one finished the previous round: every round is a race, however the OS schedules
+ *   the processes, and every round's entries must come after the previous round's (`rounds`).
  * - `multiProcessRdSteps`: several OS processes append points without `step` to one RD series at
  *   once; every point must get its own step, the steps consecutive (storage gives the default step
  *   in the append's transaction).
@@ -29,8 +32,8 @@ export interface BackendSpec {
 }
 
 export type ChildSpec = BackendSpec & { tenant: string; traceId: string; writer: string } & (
-  | { mode: 'append'; count: number }
-  | { mode: 'rdAppend'; count: number; seriesId: string }
+  | { mode: 'append'; count: number; roundSize: number }
+  | { mode: 'rdAppend'; count: number; roundSize: number; seriesId: string }
   | { mode: 'crash' }
 );
 
@@ -80,17 +83,47 @@ export interface MultiProcessResult {
   verification: ChainVerification;
   /** Entries per writer, as stored. */
   perWriter: Record<string, number>;
-  /** How often consecutive entries come from different writers (proof that the writers raced). */
+  /** How often consecutive entries come from different writers. */
   switches: number;
+  /** The race, round by round (see `RoundReport`). */
+  rounds: RoundReport;
+}
+
+/**
+ * What the stored order says about the gated rounds. Each round starts only once every writer
+ * finished (had acknowledged) the previous one, so in a correct store each round's entries form one
+ * block of the chain, after the previous round's, holding all writers: `ordered` is true and
+ * `writersPerRound` is `processes` for every round. Then the writers raced `writersPerRound.length`
+ * times at least, and `switches` >= (processes - 1) x rounds follows.
+ */
+export interface RoundReport {
+  /** Distinct writers among each round's entries, round by round. */
+  writersPerRound: number[];
+  /** Whether the entries' rounds never go down along the stored order. */
+  ordered: boolean;
+}
+
+function roundReport(stored: Array<{ writer: string; i: number }>, roundSize: number): RoundReport {
+  const writers: Array<Set<string>> = [];
+  let ordered = true;
+  let last = 0;
+  for (const { writer, i } of stored) {
+    const round = Math.floor(i / roundSize);
+    if (round < last) ordered = false;
+    last = round;
+    (writers[round] ??= new Set()).add(writer);
+  }
+  return { writersPerRound: Array.from(writers, (w) => w?.size ?? 0), ordered };
 }
 
 /** `processes` children each append `appendsEach` entries to one trace at the same time. */
 export async function multiProcessProvenance(
   backend: BackendSpec,
-  options: { processes?: number; appendsEach?: number; tenant?: string; traceId?: string } = {},
+  options: { processes?: number; appendsEach?: number; roundSize?: number; tenant?: string; traceId?: string } = {},
 ): Promise<MultiProcessResult> {
   const processes = options.processes ?? 3;
   const count = options.appendsEach ?? 100;
+  const roundSize = options.roundSize ?? 5;
   const tenant = options.tenant ?? 'multi';
   const traceId = options.traceId ?? 'shared-trace';
   await withStorage(backend, (s) =>
@@ -99,32 +132,51 @@ export async function multiProcessProvenance(
       status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {},
     }),
   );
-  await raceChildren(processes, count, (w) => ({ ...backend, mode: 'append', count, tenant, traceId, writer: `process-${w}` }));
+  await raceChildren(processes, count, roundSize, (w) => ({ ...backend, mode: 'append', count, roundSize, tenant, traceId, writer: `process-${w}` }));
   return withStorage(backend, async (s) => {
     const entries = await s.listProvenance(tenant, traceId);
     const perWriter: Record<string, number> = {};
     for (const e of entries) perWriter[e.actor] = (perWriter[e.actor] ?? 0) + 1;
     const switches = entries.filter((e, i) => i > 0 && e.actor !== entries[i - 1]!.actor).length;
-    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter, switches };
+    const rounds = roundReport(entries.map((e) => ({ writer: e.actor, i: Number((e.data as { i?: unknown } | undefined)?.i) })), roundSize);
+    return { seqs: entries.map((e) => e.seq), verification: await s.verifyProvenance(tenant, traceId), perWriter, switches, rounds };
   });
 }
 
 /**
- * Starts `processes` children of `spec(w)`, lets them all write at once (after every one has
- * booted) and waits until each printed `done <count>`; throws with a child's stderr if one failed.
+ * Starts `processes` children of `spec(w)` and releases each round of `roundSize` writes to all of
+ * them at once: the first after every one has booted (`ready`), each next one after every one has
+ * finished the previous round (`round <r>`). Waits until each printed `done <count>`; throws with a
+ * child's stderr if one failed (and kills the others, which would wait for that one forever).
  */
-async function raceChildren(processes: number, count: number, spec: (writer: number) => ChildSpec): Promise<void> {
+async function raceChildren(processes: number, count: number, roundSize: number, spec: (writer: number) => ChildSpec): Promise<void> {
   const children: ChildProcess[] = [];
-  let ready = 0;
+  const rounds = Math.ceil(count / roundSize);
+  let released = 0;
+  const arrived = new Map<string, number>();
+  const release = (gate: string) => {
+    const n = (arrived.get(gate) ?? 0) + 1;
+    arrived.set(gate, n);
+    if (n < processes) return;
+    released++;
+    // The last round's `go` also ends stdin: nothing more will come.
+    for (const c of children) if (released === rounds) c.stdin!.end('go\n');
+    else c.stdin!.write('go\n');
+  };
   const runs = Array.from({ length: processes }, (_, w) => {
     const child = spawnStorageChild(spec(w));
     children.push(child);
+    // A child that died cannot take its `go`; its failure is reported below, not as EPIPE.
+    child.stdin!.on('error', () => {});
     let done = false;
     return watch(child, (line) => {
-      if (line === 'ready' && ++ready === processes) for (const c of children) c.stdin!.end('go\n');
+      if (line === 'ready' || /^round \d+$/.test(line)) release(line);
       if (line === `done ${count}`) done = true;
     }).then((r) => {
-      if (r.code !== 0 || !done) throw new Error(`writer process-${w} failed (exit ${r.code ?? r.signal}):\n${r.stderr}`);
+      if (r.code !== 0 || !done) {
+        for (const c of children) if (c !== child && c.exitCode === null) c.kill('SIGKILL');
+        throw new Error(`writer process-${w} failed (exit ${r.code ?? r.signal}):\n${r.stderr}`);
+      }
     });
   });
   const settled = await Promise.allSettled(runs);
@@ -138,29 +190,33 @@ export interface MultiProcessRdResult {
   steps: number[];
   /** Points per writer, as stored (`meta.writer`). */
   perWriter: Record<string, number>;
-  /** How often consecutive points come from different writers (proof that the writers raced). */
+  /** How often consecutive points come from different writers. */
   switches: number;
+  /** The race, round by round (see `RoundReport`). */
+  rounds: RoundReport;
 }
 
 /** `processes` children each append `appendsEach` points without `step` to one RD series at the same time. */
 export async function multiProcessRdSteps(
   backend: BackendSpec,
-  options: { processes?: number; appendsEach?: number; tenant?: string; seriesId?: string } = {},
+  options: { processes?: number; appendsEach?: number; roundSize?: number; tenant?: string; seriesId?: string } = {},
 ): Promise<MultiProcessRdResult> {
   const processes = options.processes ?? 3;
   const count = options.appendsEach ?? 100;
+  const roundSize = options.roundSize ?? 5;
   const tenant = options.tenant ?? 'multi';
   const seriesId = options.seriesId ?? 'shared-series';
   await withStorage(backend, (s) =>
     s.createRdSeries({ id: seriesId, sessionId: 'multi', tenant, name: 'multi-process', points: [], createdAt: new Date().toISOString(), metadata: {} }),
   );
-  await raceChildren(processes, count, (w) => ({ ...backend, mode: 'rdAppend', count, tenant, seriesId, traceId: seriesId, writer: `process-${w}` }));
+  await raceChildren(processes, count, roundSize, (w) => ({ ...backend, mode: 'rdAppend', count, roundSize, tenant, seriesId, traceId: seriesId, writer: `process-${w}` }));
   return withStorage(backend, async (s) => {
     const points = (await s.getRdSeries(tenant, seriesId))?.points ?? [];
     const writers = points.map((p) => String(p.meta?.writer));
     const perWriter: Record<string, number> = {};
     for (const w of writers) perWriter[w] = (perWriter[w] ?? 0) + 1;
-    return { steps: points.map((p) => p.step), perWriter, switches: writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length };
+    const rounds = roundReport(points.map((p, k) => ({ writer: writers[k]!, i: Number(p.meta?.i) })), roundSize);
+    return { steps: points.map((p) => p.step), perWriter, switches: writers.filter((w, i) => i > 0 && w !== writers[i - 1]).length, rounds };
   });
 }
 

@@ -159,11 +159,23 @@ export function storageConformance(name: string, factory: StorageFactory, option
       it('reports health from a real query', async () => {
         const h = await storage.health();
         expect(h.status).toBe('ok');
+        // It says what it checked: at least one named check, each of them ok.
+        expect(h.checks?.length).toBeGreaterThan(0);
+        for (const c of h.checks ?? []) expect(c).toMatchObject({ name: expect.stringMatching(/\S/), status: 'ok' });
+        // A real query, not a constant: once the store is closed, the same call reports the failure.
+        await storage.close();
+        const closed = await storage.health();
+        expect(closed.status).toBe('fail');
+        expect(closed.checks?.some((c) => c.status === 'fail' && /\S/.test(c.name))).toBe(true);
       });
 
-      it('close() is idempotent', async () => {
+      it('close() is idempotent: a second close() resolves, and the store then refuses calls as not open', async () => {
+        await storage.createSession(makeSession('t1', 's1'));
         await storage.close();
-        await storage.close();
+        await expect(storage.close()).resolves.toBeUndefined();
+        for (const call of [() => storage.getSession('t1', 's1'), () => storage.createSession(makeSession('t1', 's2'))]) {
+          await expect(call()).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: expect.stringMatching(/not open/) });
+        }
       });
 
       it('keeps records and schema version across a restart', async (ctx) => {

@@ -79,13 +79,21 @@ async function closeJobDone(sessionId: string): Promise<void> {
 /**
  * A worker whose runner:gated is runner-python with a closeSession that waits for the test's
  * go-ahead (`release`): a close (idle expiry, a close job) is held open while tasks arrive.
- * `closing` and `started` list the session ids closed and started on it.
+ * `closing` and `started` list the session ids closed and started on it; `closeEnded(id)` resolves
+ * once a close of the session has ended (runner-python's close included).
  */
 async function gatedWorker(extra: Record<string, unknown> = {}) {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const closing: string[] = [];
   const started: string[] = [];
+  const ended = new Map<string, () => void>();
+  const endedAt = new Map<string, Promise<void>>();
+  const closeEnded = (sessionId: string): Promise<void> => {
+    let p = endedAt.get(sessionId);
+    if (!p) endedAt.set(sessionId, (p = new Promise<void>((resolve) => ended.set(sessionId, resolve))));
+    return p;
+  };
   const gated = definePlugin({
     meta: { name: 'runner-gated', version: '1.0.0', provides: ['runner:gated'], dependsOn: ['runner:python'] },
     setup(ctx) {
@@ -100,7 +108,12 @@ async function gatedWorker(extra: Record<string, unknown> = {}) {
         closeSession: async (sessionId, tenant) => {
           closing.push(sessionId);
           await gate;
-          await python().closeSession?.(sessionId, tenant);
+          try {
+            await python().closeSession?.(sessionId, tenant);
+          } finally {
+            void closeEnded(sessionId);
+            ended.get(sessionId)!();
+          }
         },
         health: () => python().health(),
       });
@@ -115,7 +128,7 @@ async function gatedWorker(extra: Record<string, unknown> = {}) {
       runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, runners: ['gated'], ...extra } }),
     ],
   });
-  return { w, release, closing, started };
+  return { w, release, closing, started, closeEnded };
 }
 
 /** Waits until `n` run jobs of the sessions are active (taken by a worker). */
@@ -296,7 +309,7 @@ describe('runner-queue routing', () => {
 
   it('a task cancelled while it waits for its session\'s close ends then, frees its worker slot and never starts (as a cancelled queued task)', async () => {
     // One slot: while the cancelled task held it, no other task could run until the close ended.
-    const { w, release, closing, started } = await gatedWorker({ concurrency: 1 });
+    const { w, release, closing, started, closeEnded } = await gatedWorker({ concurrency: 1 });
     const d = await dispatcher({ runner: 'gated' });
     try {
       const [held, other] = ['held', 'other'].map((s) => `s-${s}-${randomBytes(3).toString('hex')}`) as [string, string];
@@ -315,8 +328,11 @@ describe('runner-queue routing', () => {
       const next = await Promise.race([run(d, 'print(2)', other), new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 10_000))]);
       expect(next === 'stuck' ? next : [next.ok, next.stdout.trim()]).toEqual([true, '2']);
       release();
-      // After the close the cancelled task still never starts (the worker's cancel poll is 250 ms).
-      await new Promise((r) => setTimeout(r, 1_000));
+      // After the close the cancelled task still never starts. A task waiting for the close would
+      // start in the turns right after it ended (no I/O between): once it ended and the next
+      // macrotask has come, it would have been listed.
+      await closeEnded(held);
+      await new Promise((r) => setImmediate(r));
       expect(started).toEqual([other]);
     } finally {
       release();

@@ -96,6 +96,7 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect(unknown.json.code).toBe('LIMIT_RUNNER_NOT_FOUND');
     const noSession = await s.req('POST', '/sessions/nope/runs', { body: { runner: 'python', task: { input: 'print(1)' } } });
     expect(noSession.status).toBe(404);
+    expect(noSession.json).toMatchObject({ status: 404, code: 'LIMIT_NOT_FOUND', detail: expect.stringContaining('nope') });
   });
 
   it('records external traces (governed), gets and lists them with filters and cursors', async () => {
@@ -178,7 +179,8 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect(refused.json.code).toBe('LIMIT_MERGE_REFUSED');
     const r = await s.req('POST', `/traces/${traceIds[2]}/release`, { body: { reason: 'false alarm' } });
     expect(r.status).toBe(200);
-    expect(r.json.status).not.toBe('quarantined');
+    // Released to the status it had before the quarantine (it ran clean).
+    expect(r.json.status).toBe('ok');
     const stats = await s.req('GET', '/governance/stats');
     expect(stats.status).toBe(200);
     expect(Object.values(stats.json).every((v) => typeof v === 'number')).toBe(true);
@@ -195,6 +197,7 @@ describe.each(['sqlite', 'postgres'] as Backend[])('api-http over %s', (backend)
     expect(approved.json.status).toBe('ok');
     const again = await s.req('POST', `/merges/${m1.json.trace.id}/approve`);
     expect(again.status).toBe(409);
+    expect(again.json).toMatchObject({ status: 409, code: 'LIMIT_CONFLICT', detail: expect.stringContaining(m1.json.trace.id) });
     const m2 = await s.req('POST', '/merges', { body: { parentIds: [traceIds[0], traceIds[1]], strategy: 'union' } });
     expect(m2.status).toBe(201);
     const rejected = await s.req('POST', `/merges/${m2.json.trace.id}/reject`);

@@ -102,6 +102,8 @@ describe('api-http hardening', () => {
     // Two keys of one tenant conflict too: which key acted matters (actor, rate-limit budget).
     const sameTenant = await server.req('GET', '/sessions', { key: null, headers: { authorization: `Bearer ${KEYS.A}`, 'x-api-key': KEYS.A2 } });
     expect(sameTenant.status).toBe(400);
+    expect(sameTenant.json).toMatchObject({ status: 400, code: 'LIMIT_VALIDATION' });
+    expect(sameTenant.json.errors).toEqual([{ path: 'header.authorization', message: 'conflicting keys' }, { path: 'header.x-api-key', message: 'conflicting keys' }]);
     // Repeated Authorization headers (Node keeps only the first in request.headers).
     const twice = await rawRequest(server.url, 'GET', '/sessions', { authorization: [`Bearer ${KEYS.A}`, `Bearer ${KEYS.B}`] as unknown as string });
     expect(twice.status).toBe(400);
@@ -613,6 +615,7 @@ describe('api-http hardening', () => {
     expect(res.status).toBe(200);
     expect(res.json.done).toBe(true);
     await closed;
-    await expect(fetch(`${url}/health`)).rejects.toThrow();
+    // Refused by the OS: nothing listens any more (not some other network failure).
+    await expect(fetch(`${url}/health`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
   });
 });

@@ -94,9 +94,11 @@ describe('api-http rate–distortion', () => {
     expect(different.json.value).toBeGreaterThan(same.json.value + 1e-6);
     const unknown = await s.req('POST', '/rd/distortion', { body: { source: path3([0]), target: path3([1]), algorithm: 'nope' } });
     expect(unknown.status).toBe(422);
+    expect(unknown.json).toMatchObject({ status: 422, code: 'LIMIT_RD_INVALID_INPUT' });
     expect(unknown.json.errors[0].path).toBe('body.algorithm');
     const badAlpha = await s.req('POST', '/rd/distortion', { body: { source: path3([0]), target: path3([1]), options: { alpha: 2 } } });
     expect(badAlpha.status).toBe(400);
+    expect(badAlpha.json).toMatchObject({ status: 400, code: 'LIMIT_VALIDATION' });
     expect(badAlpha.json.errors[0].path).toBe('body.options.alpha');
   });
 
@@ -175,15 +177,20 @@ describe('api-http rate–distortion', () => {
     expect(defaulted.json.detector).toBe('kneedle');
     const badDetector = await s.req('GET', `/rd/knee?series=${id}&detector=magic`);
     expect(badDetector.status).toBe(422);
+    expect(badDetector.json).toMatchObject({ status: 422, code: 'LIMIT_RD_INVALID_INPUT' });
     expect(badDetector.json.errors[0].path).toBe('query.detector');
-    expect((await s.req('GET', '/rd/knee?series=missing')).status).toBe(404);
-    expect((await s.req('POST', '/rd/series/missing/points', { body: { rate: 1, distortion: 1 } })).status).toBe(404);
+    // An unknown series is the series not found (not an unknown route, which is a 404 too).
+    const missingSeries = { status: 404, code: 'LIMIT_NOT_FOUND', detail: expect.stringContaining('missing') };
+    expect((await s.req('GET', '/rd/knee?series=missing')).json).toMatchObject(missingSeries);
+    expect((await s.req('POST', '/rd/series/missing/points', { body: { rate: 1, distortion: 1 } })).json).toMatchObject(missingSeries);
 
     // Another tenant sees nothing and changes nothing.
     const before = await snapshot(s.storage, 'tenant-a');
-    expect((await s.req('GET', `/rd/knee?series=${id}`, { key: KEYS.B })).status).toBe(404);
-    expect((await s.req('POST', `/rd/series/${id}/points`, { key: KEYS.B, body: { rate: 9, distortion: 1 } })).status).toBe(404);
-    expect((await s.req('POST', '/rd/series', { key: KEYS.B, body: { sessionId, name: 'x' } })).status).toBe(404);
+    // The same answer as for a series or session that exists nowhere.
+    const unseen = (what: string) => ({ status: 404, code: 'LIMIT_NOT_FOUND', detail: expect.stringContaining(what) });
+    expect((await s.req('GET', `/rd/knee?series=${id}`, { key: KEYS.B })).json).toMatchObject(unseen(id));
+    expect((await s.req('POST', `/rd/series/${id}/points`, { key: KEYS.B, body: { rate: 9, distortion: 1 } })).json).toMatchObject(unseen(id));
+    expect((await s.req('POST', '/rd/series', { key: KEYS.B, body: { sessionId, name: 'x' } })).json).toMatchObject(unseen(sessionId));
     expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
   });
 

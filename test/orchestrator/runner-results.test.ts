@@ -163,7 +163,8 @@ describe('a runner output larger than the backend stores (maxRecordBytes)', () =
       expect(out.executed).toBe(true);
       expect(out.trace.status).toBe('error');
       expect(out.trace.output).toMatchObject({ ok: false, stdout: '', error: { code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^Runner "big" returned an output too large to store, which was not kept \(stdout 10000 and stderr 0 characters\): .*limit is 4096 bytes/) } });
-      expect(out.verdicts.output).toBeDefined();
+      // Governance assessed the output: nothing found, allowed.
+      expect(out.verdicts.output).toMatchObject({ decision: 'allow', findings: [] });
       const detail = await orch.inspectTrace(undefined, out.trace.id);
       expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'executed', 'completed']);
       expect(detail.provenance[1]!.data).toMatchObject({ ok: false, error: 'LIMIT_PAYLOAD_TOO_LARGE' });

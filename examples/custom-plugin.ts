@@ -18,6 +18,7 @@ export interface SessionAudit {
   readonly label: string;
   /** Sessions seen, in the order they opened. */
   opened(): readonly { id: string; tenant: string; at: string }[];
+  /** Sessions that ended (closeReason `closed`), not scopes let go while their session goes on. */
   closedCount(): number;
 }
 
@@ -52,8 +53,9 @@ const sessionAudit = definePlugin({
       if (opened.length > options.maxEntries) opened.shift();
       ctx.logger.debug({ session: session.id }, 'session opened');
     });
-    ctx.hooks.sessionClosed.tapPromise(ctx.name, async () => {
-      closed++;
+    ctx.hooks.sessionClosed.tapPromise(ctx.name, async (session) => {
+      // `released`: the runtime's close or an idle scope let the scope go; the session itself goes on.
+      if (session.closeReason === 'closed') closed++;
     });
 
     ctx.provide('audit', { label: options.label, opened: () => opened, closedCount: () => closed });

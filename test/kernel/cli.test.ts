@@ -5,9 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LimitError, formatError } from 'limit-graph';
+import { LimitError, createRuntime, formatError } from 'limit-graph';
 import { runCli } from '../helpers/cli.ts';
-import { main as exampleMain } from '../../examples/custom-plugin.ts';
+import sessionAudit, { main as exampleMain } from '../../examples/custom-plugin.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const exampleFile = path.join(root, 'examples/custom-plugin.ts');
@@ -236,5 +236,15 @@ describe('limit CLI', () => {
 describe('examples/custom-plugin.ts', () => {
   it('taps session hooks and provides its service', async () => {
     expect(await exampleMain()).toEqual({ label: 'demo', opened: ['alpha', 'beta'], closed: 1 });
+  });
+
+  it('counts the sessions that ended, not the scopes the runtime\'s close releases', async () => {
+    const runtime = await createRuntime({ config: { logLevel: 'silent', plugins: {} }, plugins: [sessionAudit.configure({ label: 'r' })] });
+    const audit = runtime.resolve('audit');
+    await runtime.openSession({ id: 'kept' });
+    await (await runtime.openSession({ id: 'ended' })).close();
+    await runtime.close();
+    expect(audit.opened().map((s) => s.id)).toEqual(['kept', 'ended']);
+    expect(audit.closedCount()).toBe(1);
   });
 });

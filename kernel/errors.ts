@@ -47,6 +47,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_SERVICE_NOT_FOUND: spec('No service is registered under this key', 'Add a plugin that provides the key (see `limit plugins`).'),
   LIMIT_RUNTIME_CLOSED: spec('The runtime has been shut down', 'Create a new runtime with createRuntime().'),
   LIMIT_SESSION_CLOSED: spec('The session is closed', 'Open a new session.', 409),
+  LIMIT_SESSION_BUSY: spec('Too many runs of the session are waiting for a slot', "Retry once runs of the session have finished, send fewer at once, or raise the session's maxConcurrency or the orchestrator's maxWaitingRuns.", 429),
   // generic request errors (used by storage, orchestrator and API)
   LIMIT_VALIDATION: spec('Invalid input', 'Correct the field named in the message.', 400),
   LIMIT_NOT_FOUND: spec('Not found', 'Check the id; records of other tenants are invisible.', 404),

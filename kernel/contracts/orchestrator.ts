@@ -173,7 +173,10 @@ export interface FederateInput {
   sessionId: string;
   task: Task;
   targets: FederationTarget[];
-  /** Branches running at once (each session's maxConcurrency still applies); default: all. */
+  /**
+   * Branches running at once (each session's maxConcurrency still applies); default: all. Branches
+   * over a session's maxConcurrency + maxWaitingRuns are refused (LIMIT_SESSION_BUSY, excluded).
+   */
   concurrency?: number;
   /**
    * `all`: every branch runs, ok iff every branch is ok; `first-success`: the first ok branch wins
@@ -428,7 +431,11 @@ export interface Orchestrator {
    */
   closeSession(tenant: string | undefined, id: string): Promise<Session>;
 
-  /** The governed pipeline; never loses a trace (runner failures become status `error`). */
+  /**
+   * The governed pipeline; never loses a trace (runner failures become status `error`). A run that
+   * finds its session with the orchestrator's maxWaitingRuns runs already waiting for a slot is
+   * refused with LIMIT_SESSION_BUSY before anything of it is stored.
+   */
   run(input: RunInput): Promise<RunOutcome>;
   /**
    * Stores and governs an external trace. One larger than the storage backend keeps (maxRecordBytes)

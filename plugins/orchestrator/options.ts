@@ -18,6 +18,12 @@ export const OrchestratorOptions = z
      * as by a close — while it stays open: its next run attaches a new scope. Default 1 day.
      */
     sessionIdleMs: sessionIdleMsOption(),
+    /**
+     * The most runs of one session that may wait for a slot (its maxConcurrency) in this process; one
+     * more is refused at once with LIMIT_SESSION_BUSY, before its trace is stored, so a client cannot
+     * pile up waiting runs (each holding memory, a `running` trace, an HTTP connection) without end.
+     */
+    maxWaitingRuns: z.number().int().min(0).max(100_000).default(1_000),
   })
   .strict();
 export type OrchestratorOptions = z.output<typeof OrchestratorOptions>;

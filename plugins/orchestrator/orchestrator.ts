@@ -46,6 +46,11 @@ interface LiveSession {
   semaphore: Semaphore;
   /** Runs in flight, those waiting for their slot included: traceId → its controller and completion. */
   running: Map<string, { controller: AbortController; done: Promise<unknown> }>;
+  /**
+   * The runs in `running` that have not had their slot yet (#admit): from their registration, through
+   * their trace's creation and input governance, to the semaphore granting them one.
+   */
+  unslotted: number;
   /** When the scope was attached or a run of it last ended (performance.now()), for sessionIdleMs. */
   usedAt: number;
 }
@@ -276,7 +281,7 @@ export class OrchestratorService implements Orchestrator {
 
   #attach(handle: SessionHandle): LiveSession {
     const live: LiveSession = {
-      handle, id: handle.id, tenant: handle.tenant, semaphore: new Semaphore(handle.limits.maxConcurrency), running: new Map(), usedAt: performance.now(),
+      handle, id: handle.id, tenant: handle.tenant, semaphore: new Semaphore(handle.limits.maxConcurrency), running: new Map(), unslotted: 0, usedAt: performance.now(),
     };
     this.#live.set(key(handle.tenant, handle.id), live);
     this.#idle.watch();
@@ -391,6 +396,34 @@ export class OrchestratorService implements Orchestrator {
     return live;
   }
 
+  /**
+   * Counts `trace`'s run among the session's runs waiting for a slot, or refuses it with
+   * LIMIT_SESSION_BUSY when maxWaitingRuns already wait — before anything of it is stored. A run
+   * waits from here until its slot (its parents' check, its trace's creation and input governance
+   * included), less the slots free now, which those ahead of it will take: with maxConcurrency 1 and
+   * the slot taken, maxWaitingRuns more are let in. Synchronous, and the caller registers the run in
+   * the same step, so concurrent arrivals cannot overshoot; runs already waiting are never touched.
+   * Returns the run's leaving of the count (once; at its slot, or when it ends without one).
+   */
+  #admit(live: LiveSession, trace: Trace): () => void {
+    const max = this.deps.options.maxWaitingRuns;
+    const waiting = live.unslotted - live.semaphore.free;
+    if (waiting >= max) {
+      const limit = live.handle.limits.maxConcurrency;
+      throw new LimitError('LIMIT_SESSION_BUSY', `Session "${trace.sessionId}" is busy: every slot of its maxConcurrency (${limit}) is taken and ${waiting} more run${waiting === 1 ? ' waits' : 's wait'} for one, the most the orchestrator option maxWaitingRuns (${max}) allows in this process; this run is refused and nothing of it was stored`, {
+        details: { sessionId: trace.sessionId, tenant: trace.tenant, waiting, maxWaitingRuns: max, maxConcurrency: limit },
+        fix: `Retry once runs of session "${trace.sessionId}" have finished, or send fewer at once (a federation: a lower concurrency); else raise the session's maxConcurrency or the orchestrator option maxWaitingRuns.`,
+      });
+    }
+    live.unslotted++;
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      live.unslotted--;
+    };
+  }
+
   #runner(name: string): Runner {
     const runtime = this.deps.container;
     const k = `runner:${name}` as const;
@@ -440,6 +473,8 @@ export class OrchestratorService implements Orchestrator {
     const signal = AbortSignal.any([live.handle.signal, controller.signal, ...(input.signal ? [input.signal] : [])]);
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
+    // Checked and registered in one synchronous step: concurrent arrivals cannot all pass the check.
+    const slotted = this.#admit(live, trace);
     live.running.set(trace.id, { controller, done });
     entry.session = key(tenant, request.sessionId);
     try {
@@ -448,8 +483,9 @@ export class OrchestratorService implements Orchestrator {
       // Owned before its creation: a cut-off (#cutOff) either refuses the creation or waits for it.
       this.#own(entry, trace, actor);
       await this.#gated(trace, () => this.#storage.batch(tenant, this.#creationOps(trace, actor, { source: `runner:${request.runner}` })));
-      return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, signal), undefined, signal);
+      return await this.#pipeline(trace, actor, (t) => this.#executeRun(t, live, runner, task, actor, signal, slotted), undefined, signal);
     } finally {
+      slotted(); // a run that never reached its slot (blocked, cancelled, refused) waits no more
       live.running.delete(trace.id);
       live.usedAt = performance.now();
       finish();
@@ -520,8 +556,8 @@ export class OrchestratorService implements Orchestrator {
   }
 
   /** The runner's output and its `executed` entry land together, before output governance looks at them. */
-  async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, runSignal: AbortSignal): Promise<Trace> {
-    let result = await this.#execute(trace, live, runner, task, runSignal);
+  async #executeRun(trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, actor: string, runSignal: AbortSignal, slotted: () => void): Promise<Trace> {
+    let result = await this.#execute(trace, live, runner, task, runSignal, slotted);
     const store = () => this.#gated(trace, () => this.#storage.batch(trace.tenant, [
       { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
@@ -551,7 +587,7 @@ export class OrchestratorService implements Orchestrator {
    * for task failures.
    */
   async #execute(
-    trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, runSignal: AbortSignal,
+    trace: Trace, live: LiveSession, runner: Runner, task: TaskParsed, runSignal: AbortSignal, slotted: () => void,
   ): Promise<{ output: RunOutput; metrics: { latencyMs: number; tokensIn?: number; tokensOut?: number; exitCode?: number } }> {
     const { handle } = live;
     const limits = handle.limits;
@@ -561,7 +597,7 @@ export class OrchestratorService implements Orchestrator {
     let release: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      release = await live.semaphore.acquire(signal);
+      release = await live.semaphore.acquire(signal, slotted);
       // The runner enforces timeoutMs (plus the slack it declares, a queue's wait for a worker); this
       // backstop only fires if it does not come back. Capped at the longest timer Node keeps.
       const slack = runner.timeoutSlackMs;
@@ -590,6 +626,7 @@ export class OrchestratorService implements Orchestrator {
       const message = error instanceof Error ? error.message : String(error);
       return { output: { ok: false, stdout: '', stderr: '', error: { code, message } }, metrics: { latencyMs } };
     } finally {
+      slotted(); // the wait aborted: no longer waiting
       clearTimeout(timer);
       release?.();
     }

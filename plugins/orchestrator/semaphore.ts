@@ -20,16 +20,28 @@ export class Semaphore {
     return this.#queue.length;
   }
 
-  async acquire(signal?: AbortSignal): Promise<() => void> {
+  /** Slots no run holds. */
+  get free(): number {
+    return this.#free;
+  }
+
+  /**
+   * A slot, once free. `onSlot` is called in the same synchronous step in which the slot is taken
+   * (at once, or in the release that hands it over), before the returned promise settles: a count of
+   * the runs still waiting for one (the orchestrator's maxWaitingRuns) is never a turn behind.
+   */
+  async acquire(signal?: AbortSignal, onSlot?: () => void): Promise<() => void> {
     if (signal?.aborted) throw abortReason(signal);
     if (this.#free > 0) {
       this.#free--;
+      onSlot?.();
       return this.#releaser();
     }
     await new Promise<void>((resolve, reject) => {
       const waiter = {
         grant: () => {
           signal?.removeEventListener('abort', onAbort);
+          onSlot?.();
           resolve();
         },
         reject,

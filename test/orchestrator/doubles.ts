@@ -262,6 +262,38 @@ export function spyRunner(name = 'spy'): SpyRunner {
   return runner;
 }
 
+/** A runner whose tasks wait until `release()` lets the oldest go; `entered(n)` resolves once n have started. */
+export function gateRunner() {
+  const gates: (() => void)[] = [];
+  const watchers: { n: number; resolve: () => void }[] = [];
+  let entered = 0;
+  const runner: Runner = {
+    name: 'gate',
+    capabilities: { timeout: true, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+    async executeIsolated(task, ctx) {
+      await new Promise<void>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+        gates.push(resolve);
+        entered++;
+        for (const w of watchers.filter((x) => entered >= x.n)) w.resolve();
+      });
+      return { ok: true, stdout: `done ${task.input}`, stderr: '', metrics: { latencyMs: 1 } };
+    },
+    async health() {
+      return { status: 'ok', checks: [] };
+    },
+  };
+  return {
+    plugin: definePlugin({ meta: { name: 'test-runner-gate', version: '0.0.0', provides: ['runner:gate'] }, setup: (ctx) => ctx.provide('runner:gate', runner) }),
+    entered: (n: number) => new Promise<void>((resolve) => (entered >= n ? resolve() : watchers.push({ n, resolve }))),
+    get started() {
+      return entered;
+    },
+    /** Lets the oldest task still held go. */
+    release: () => gates.shift()?.(),
+  };
+}
+
 export function spyRunnerPlugin(runner: SpyRunner, pluginName = `test-runner-${runner.name}`) {
   return definePlugin({
     meta: { name: pluginName, version: '0.0.0', provides: [`runner:${runner.name}`] },

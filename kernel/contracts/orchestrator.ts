@@ -449,6 +449,9 @@ export interface Orchestrator {
    * memory): every trace still `running` created more than `olderThanMs` ago is recorded as `error`
    * with a `failed` entry (LIMIT_RUN_LOST), as the runtime's close records unfinished work — only
    * from `running` (a status set meanwhile is kept), and never a run still live in this process.
+   * Refused once the runtime's close has begun (LIMIT_RUNTIME_CLOSED); a close that begins during it
+   * stops it before its next trace (LIMIT_RUNTIME_CLOSED, `details` the result so far: the traces
+   * marked stay marked).
    */
   failStaleRuns(input: FailStaleRunsInput): Promise<FailStaleRunsResult>;
   getTrace(tenant: string | undefined, id: string): Promise<Trace | null>;

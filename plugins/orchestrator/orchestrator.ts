@@ -84,6 +84,12 @@ export class OrchestratorService implements Orchestrator {
   readonly #byTrace = new Map<string, InFlight>();
   #draining = false;
   /**
+   * Aborted when the runtime's close begins (drain, or dispose without one): work that may go on for
+   * long and can stop anywhere — a failStaleRuns sweep — joins it into its cancellation, so it stops
+   * before its next trace instead of outlasting closeWaitMs and meeting storage closed under it.
+   */
+  readonly #closeBegun = new AbortController();
+  /**
    * Lets go of the scope of a session with no run for sessionIdleMs (#detach): a session that is
    * never closed would otherwise keep its scope, semaphore and the runners' state for it in this
    * process for as long as the process lives. The session stays open; its next run attaches again.
@@ -881,14 +887,33 @@ export class OrchestratorService implements Orchestrator {
     const input = checkInput(FailStaleRunsInputSchema, given, 'stale-runs input');
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
-    const cancel = cancelOf(input.signal, 'Marking stale runs');
+    // The runtime's close stops the sweep before its next trace (the traces marked stay marked):
+    // drain waits for it only up to closeWaitMs, and storage closes after that.
+    const closing = this.#closeBegun.signal;
+    const cancel = cancelOf(input.signal ? AbortSignal.any([input.signal, closing]) : closing, 'Marking stale runs')!;
     refuseIfCancelled(cancel);
-    if (input.sessionId !== undefined) await this.#requireSession(tenant, input.sessionId);
+    const result: FailStaleRunsResult = { before: '', marked: [], skipped: [] };
+    try {
+      if (input.sessionId !== undefined) await this.#requireSession(tenant, input.sessionId);
+      await this.#sweepStale(tenant, actor, input, cancel, result);
+      return result;
+    } catch (error) {
+      if (error !== closing.reason) throw error;
+      const n = result.marked.length;
+      throw new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime began closing: marking stale runs stopped before its next trace; the ${n} trace${n === 1 ? '' : 's'} it marked stay${n === 1 ? 's' : ''} marked`, {
+        details: { ...result }, cause: error,
+        fix: 'Run it again on a runtime that is not closing (limit recover in a new process): the traces it did not reach are still running.',
+      });
+    }
+  }
+
+  /** failStaleRuns' pages and writes, recorded in `result` as they happen (a close that stops it reports them). */
+  async #sweepStale(tenant: string, actor: string, input: { olderThanMs: number; sessionId?: string }, cancel: Cancel, result: FailStaleRunsResult): Promise<void> {
     const before = new Date(Date.now() - input.olderThanMs).toISOString();
+    result.before = before;
     const lost = new LimitError('LIMIT_RUN_LOST', `The run was not finished by the process that started it (still running more than ${input.olderThanMs} ms after it was created); marked by failStaleRuns`, {
       details: { olderThanMs: input.olderThanMs, before },
     });
-    const result: FailStaleRunsResult = { before, marked: [], skipped: [] };
     let cursor: string | undefined;
     do {
       refuseIfCancelled(cancel);
@@ -919,7 +944,6 @@ export class OrchestratorService implements Orchestrator {
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    return result;
   }
 
   #entry(traceId: string, actor: string, action: string, rest: Partial<Pick<ProvenanceInput, 'source' | 'operation' | 'rationale' | 'data'>>): ProvenanceInput {
@@ -996,10 +1020,10 @@ export class OrchestratorService implements Orchestrator {
     return false;
   }
 
-  /** Runs `work` (a run, a recorded trace, a merge) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
+  /** Runs `work` (a run, a recorded trace, a merge, a stale-run sweep) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
   async #track<T>(work: (entry: InFlight) => Promise<T>): Promise<T> {
     if (this.#draining) {
-      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no run, recorded trace or merge starts any more', {
+      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a stale-run sweep) starts any more', {
         fix: 'Send it to a runtime that is not closing (over HTTP: retry against another instance, or once the server is back).',
       });
     }
@@ -1017,12 +1041,13 @@ export class OrchestratorService implements Orchestrator {
 
   /**
    * The orchestrator's drain, the first step of the runtime's close (before any session closes, after
-   * the plugins that use it — api-http — have drained): no new run, recorded trace or merge starts
-   * (LIMIT_RUNTIME_CLOSED), and those in progress get up to closeWaitMs to finish, in sessions still
+   * the plugins that use it — api-http — have drained): no new run, recorded trace, merge or
+   * stale-run sweep starts (LIMIT_RUNTIME_CLOSED), a sweep in progress stops before its next trace
+   * (#closeBegun), and the others in progress get up to closeWaitMs to finish, in sessions still
    * open, and record their traces.
    */
   async drain(): Promise<void> {
-    this.#draining = true;
+    this.#beginClose();
     await this.#settleInFlight();
   }
 
@@ -1034,12 +1059,20 @@ export class OrchestratorService implements Orchestrator {
    * whose connection was cut at shutdown, a worker, an application).
    */
   async dispose(): Promise<void> {
-    this.#draining = true;
+    this.#beginClose();
     this.#idle.stop();
     await this.#settleInFlight();
     const error = new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime closed while the trace was being written, and it was not finished within closeWaitMs (${this.deps.options.closeWaitMs} ms)`);
     for (const e of this.#inFlight) {
       if (e.trace) await this.#salvage(e.trace, e.actor ?? this.deps.options.actor, error, e.creation);
+    }
+  }
+
+  /** Refuses new work from now on (#track) and stops a stale-run sweep in progress (#closeBegun). */
+  #beginClose(): void {
+    this.#draining = true;
+    if (!this.#closeBegun.signal.aborted) {
+      this.#closeBegun.abort(new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime began closing'));
     }
   }
 

@@ -181,6 +181,48 @@ describe.each(['sqlite', 'postgres'] as const)('failStaleRuns (%s)', (backend) =
     expect(detail.verification).toMatchObject({ verified: true });
   }, 60_000);
 
+  it('stops before its next trace when the runtime begins closing (LIMIT_RUNTIME_CLOSED, the traces marked stay marked), and is refused once the close has begun', async () => {
+    const dead = await dying();
+    const op = await operator();
+    const session = await dead.orch.openSession({ limits: { maxConcurrency: 3, timeoutMs: 86_400_000 } });
+    const traces: Trace[] = [];
+    for (const [i, name] of ['first', 'second', 'third'].entries()) {
+      vi.setSystemTime(T0 + i * 1_000);
+      traces.push(await startRun(dead, session.id, name));
+    }
+    vi.setSystemTime(T0 + 2 * HOUR);
+    const storage = op.rt.resolve('storage');
+    const batch = storage.batch;
+    let closing: Promise<unknown> | undefined;
+    let refused: unknown;
+    storage.batch = async (...args) => {
+      const written = await batch.apply(storage, args);
+      if (!closing) {
+        // The operator's runtime begins closing after the sweep's first write: its drain waits for
+        // the sweep, and a new call is refused from then on.
+        closing = op.rt.close();
+        await new Promise((resolve) => setImmediate(resolve));
+        refused = await op.orch.failStaleRuns({ olderThanMs: HOUR }).then(() => null, (e: unknown) => e);
+      }
+      return written;
+    };
+    const error = await op.orch.failStaleRuns({ olderThanMs: HOUR }).then(() => null, (e: unknown) => e);
+    expect(closing).toBeDefined();
+    expect((await closing as { errors: unknown[] }).errors).toEqual([]);
+    // Newest first: the third was marked, then the close stopped the sweep before the second.
+    expect(error).toMatchObject({
+      code: 'LIMIT_RUNTIME_CLOSED',
+      message: 'The runtime began closing: marking stale runs stopped before its next trace; the 1 trace it marked stays marked',
+      details: { before: new Date(T0 + HOUR).toISOString(), marked: [traces[2]!.id], skipped: [] },
+    });
+    expect(refused).toMatchObject({
+      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a stale-run sweep) starts any more',
+    });
+    expect((await dead.orch.getTrace(undefined, traces[2]!.id))!.status).toBe('error');
+    expect((await dead.orch.getTrace(undefined, traces[1]!.id))!.status).toBe('running');
+    expect((await dead.orch.getTrace(undefined, traces[0]!.id))!.status).toBe('running');
+  }, 60_000);
+
   it('refuses bad options, naming the field, before it reads or writes anything', async () => {
     const op = await operator();
     const bad: [unknown, string][] = [

@@ -830,17 +830,28 @@ export class OrchestratorService implements Orchestrator {
   async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[], by: { cutOff?: boolean } = {}): Promise<void> {
     // Work a session's close cut off: the close recorded its trace (#cutOff), the work writes nothing.
     if (!by.cutOff && this.#byTrace.get(trace.id)?.cutOff) return;
-    try {
-      const current = await this.#storage.getTrace(trace.tenant, trace.id);
-      if (current?.status === 'quarantined') {
-        const settle = await this.#settleQuarantine(current, 'error');
-        if (settle.length) await this.#storage.batch(trace.tenant, [{ op: 'updateTrace', id: trace.id, patch: { completedAt: now() }, ifStatus: 'quarantined' }, ...settle]);
+    // Each write is conditional on the status read: when it changed in between (another process's
+    // failStaleRuns or close recorded the failure, a person quarantined or released the trace), the
+    // trace is read again once — an `error` already recorded is left as it is, quietly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const current = await this.#storage.getTrace(trace.tenant, trace.id);
+        if (current?.status === 'quarantined') {
+          const settle = await this.#settleQuarantine(current, 'error');
+          if (settle.length) await this.#storage.batch(trace.tenant, [{ op: 'updateTrace', id: trace.id, patch: { completedAt: now() }, ifStatus: 'quarantined' }, ...settle]);
+          return;
+        }
+        if (current ? current.status !== 'running' : !creation) return; // finished, or never stored
+        await this.#storage.batch(trace.tenant, [...(current || !creation ? [] : creation), ...this.#failedOps(trace, current, actor, error)]);
+        return;
+      } catch (salvageError) {
+        if (attempt === 1 && isStatusConflict(salvageError, trace.id)) {
+          this.deps.logger.debug({ traceId: trace.id }, 'the status of a trace changed before its failure was recorded: read again');
+          continue;
+        }
+        this.deps.logger.error({ err: salvageError, traceId: trace.id }, 'could not record the failure of a trace');
         return;
       }
-      if (current ? current.status !== 'running' : !creation) return; // finished, or never stored
-      await this.#storage.batch(trace.tenant, [...(current || !creation ? [] : creation), ...this.#failedOps(trace, current, actor, error)]);
-    } catch (salvageError) {
-      this.deps.logger.error({ err: salvageError, traceId: trace.id }, 'could not record the failure of a trace');
     }
   }
 

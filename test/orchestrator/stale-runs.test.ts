@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRuntime, type ConfigInput, type Orchestrator, type Runtime, type Trace } from 'limit-graph';
+import { LimitError, createLogger, createRuntime, type BatchOp, type ConfigInput, type Logger, type Orchestrator, type Runtime, type Trace } from 'limit-graph';
 import { dropSchemas, storagePlugins, uniqueSchema, type Backend } from '../helpers/storage-backend.ts';
 import { runCli } from '../helpers/cli.ts';
 import { spyRunner, spyRunnerPlugin, type SpyRunner } from './doubles.ts';
@@ -33,9 +33,10 @@ interface Proc {
   runner: SpyRunner;
 }
 
-async function startProcess(backend: Backend, where: { sqlitePath: string; schema: string }, runnerName: string): Promise<Proc> {
+async function startProcess(backend: Backend, where: { sqlitePath: string; schema: string }, runnerName: string, logger?: Logger): Promise<Proc> {
   const runner = spyRunner(runnerName);
   const rt = await createRuntime({
+    ...(logger ? { logger } : {}),
     config: {
       logLevel: 'silent',
       storage: backend,
@@ -221,6 +222,47 @@ describe.each(['sqlite', 'postgres'] as const)('failStaleRuns (%s)', (backend) =
     expect((await dead.orch.getTrace(undefined, traces[2]!.id))!.status).toBe('error');
     expect((await dead.orch.getTrace(undefined, traces[1]!.id))!.status).toBe('running');
     expect((await dead.orch.getTrace(undefined, traces[0]!.id))!.status).toBe('running');
+  }, 60_000);
+
+  it("loses a race with another process's failure record quietly: the trace marked by failStaleRuns meanwhile is not an error to log", async () => {
+    const lines: { level: number; msg: string; traceId?: string }[] = [];
+    const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const dead = await startProcess(backend, where, 'block', logger);
+    procs.push(dead);
+    const op = await operator();
+    const session = await dead.orch.openSession({ limits: { timeoutMs: 86_400_000 } });
+    const trace = await startRun(dead, session.id, 'raced');
+    const run = runs.at(-1)!;
+    vi.setSystemTime(T0 + 2 * HOUR);
+    const storage = dead.rt.resolve('storage');
+    const batch = storage.batch;
+    const actionOf = (ops: BatchOp[]) => ops.flatMap((o) => (o.op === 'appendProvenance' && o.input.traceId === trace.id ? [o.input.action] : []))[0];
+    let raced = false;
+    storage.batch = async (tenant, ops, ...rest) => {
+      const action = actionOf(ops);
+      // The run's final write fails (storage lost a moment): the pipeline salvages the trace as
+      // `error`, and between its read (`running`) and its write the operator marks it.
+      if (action === 'completed') throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', 'injected: the final write failed');
+      if (action === 'failed' && !raced) {
+        raced = true;
+        expect((await op.orch.failStaleRuns({ olderThanMs: HOUR })).marked).toEqual([trace.id]);
+      }
+      return batch.call(storage, tenant, ops, ...rest);
+    };
+    try {
+      expect(dead.orch.cancel(undefined, trace.id)).toBe(true);
+      await expect(run).rejects.toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', message: 'injected: the final write failed' });
+    } finally {
+      storage.batch = batch;
+    }
+    expect(raced).toBe(true);
+    const detail = await op.orch.inspectTrace(undefined, trace.id);
+    expect(detail.trace.status).toBe('error');
+    // One `failed` entry, the operator's: the salvage's write was refused.
+    expect(detail.provenance.filter((e) => e.action === 'failed').map((e) => e.data)).toEqual([{ status: 'error', code: 'LIMIT_RUN_LOST', message: expect.stringContaining('marked by failStaleRuns') }]);
+    expect(detail.verification).toMatchObject({ verified: true });
+    expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
+    expect(lines.filter((l) => l.traceId === trace.id).map((l) => [l.level, l.msg])).toEqual([[20, 'the status of a trace changed before its failure was recorded: read again']]);
   }, 60_000);
 
   it('refuses bad options, naming the field, before it reads or writes anything', async () => {

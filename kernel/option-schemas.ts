@@ -45,16 +45,20 @@ const UNIT_MS: Record<string, number> = {
 };
 
 /**
- * A duration in whole ms: a number as it is, or text — an amount and a unit (`'1 minute'`, `'10s'`,
- * `'1.5h'`, `'2 days'`; units ms, s, m/min, h, d, w and their long forms; a bare number is ms),
- * rounded to the ms. Undefined for anything else (`'soon'`, `'-5 minutes'`, `'0 s'`, `'1h30m'`), so
- * each caller refuses it in its own words (a config option, a command-line flag).
+ * A duration in whole ms (1 or more, a safe integer): a number that is one, as it is, or text — an
+ * amount and a unit (`'1 minute'`, `'10s'`, `'1.5h'`, `'2 days'`; units ms, s, m/min, h, d, w and
+ * their long forms; a bare number is ms), rounded to the ms. Undefined for anything else (`'soon'`,
+ * `'-5 minutes'`, `'0 s'`, `'1h30m'`; a number below 1, fractional, NaN or infinite), so each
+ * caller refuses it in its own words (a config option, a command-line flag).
  */
 export function durationMs(value: number | string): number | undefined {
-  if (typeof value === 'number') return value;
-  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
-  const factor = match ? UNIT_MS[match[2]!.toLowerCase() || 'ms'] : undefined;
-  if (!match || factor === undefined) return undefined;
-  const ms = Math.round(Number(match[1]) * factor);
+  let ms: number;
+  if (typeof value === 'number') ms = value;
+  else {
+    const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(value);
+    const factor = match ? UNIT_MS[match[2]!.toLowerCase() || 'ms'] : undefined;
+    if (!match || factor === undefined) return undefined;
+    ms = Math.round(Number(match[1]) * factor);
+  }
   return ms >= 1 && Number.isSafeInteger(ms) ? ms : undefined;
 }

@@ -102,12 +102,18 @@ describe('booleanText', () => {
   });
 });
 
-describe('durationMs: a duration as text', () => {
+describe('durationMs: a duration as text or a number', () => {
   it.each([
     ['250', 250], ['10s', 10_000], ['1 minute', 60_000], ['1.5h', 5_400_000], ['.5 s', 500], ['2 Days', 172_800_000], ['1w', 604_800_000], [' 3 ms ', 3],
   ] as const)('%j is %d ms', (text, ms) => expect(durationMs(text)).toBe(ms));
 
   it.each(['', 'soon', '0 s', '-5 minutes', '1h30m', '1 fortnight', '0.0004 s', '1e3', '9'.repeat(20) + ' w'])('%j is not a duration (undefined: its caller refuses it)', (text) => {
     expect(durationMs(text)).toBeUndefined();
+  });
+
+  it.each([1, 250, 86_400_000, Number.MAX_SAFE_INTEGER])('the number %d is whole ms ≥ 1: taken as it is', (ms) => expect(durationMs(ms)).toBe(ms));
+
+  it.each([0, -5, 1.5, 0.4, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 2 ** 53])('the number %d is not a duration in whole ms ≥ 1 (undefined: its caller refuses it)', (ms) => {
+    expect(durationMs(ms)).toBeUndefined();
   });
 });

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { createRuntime, formatError, LimitError } from 'limit-graph';
+import { createRuntime, formatError, isLimitError, LimitError, parseNumberOption } from 'limit-graph';
 import type { Trace } from 'limit-graph';
 
 export interface BenchmarkSummary {
@@ -50,17 +50,20 @@ function task(i: number): string {
 
 const LIMITS = { tasks: 10_000, concurrency: 1024 } as const; // concurrency: a session's maxConcurrency
 
-function invalid(name: keyof typeof LIMITS, got: string): LimitError {
-  return new LimitError('LIMIT_VALIDATION', `agent-benchmark: ${name} must be a whole number from 1 to ${LIMITS[name]}, got ${got}`, {
-    fix: 'Run it as `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]`, e.g. `20 4`.',
-    details: { field: name },
-  });
-}
-
-function checked(name: keyof typeof LIMITS, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > LIMITS[name]) throw invalid(name, String(value));
-  return value;
+/**
+ * `value` as a whole number from 1 to the limit of `name`, read by the kernel's parseNumberOption
+ * (decimal digits only: not '0x4', '1e3', ' 8', '2.5'); its error says it was agent-benchmark's.
+ */
+function checked(name: keyof typeof LIMITS, value: string): number {
+  try {
+    return parseNumberOption(name, value, { integer: true, min: 1, max: LIMITS[name] });
+  } catch (error) {
+    if (!isLimitError(error)) throw error;
+    throw new LimitError(error.code, `agent-benchmark: ${error.message}`, {
+      details: error.details, cause: error,
+      fix: 'Run it as `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]`, e.g. `20 4`.',
+    });
+  }
 }
 
 /** The command line's `[tasks] [concurrency]`: decimal whole numbers in range, or absent (the defaults). */
@@ -69,17 +72,14 @@ export function parseBenchmarkArgs(args: readonly string[]): { tasks?: number; c
   const parsed: { tasks?: number; concurrency?: number } = {};
   (['tasks', 'concurrency'] as const).forEach((name, i) => {
     const arg = args[i];
-    if (arg === undefined) return;
-    const value = /^[0-9]+$/.test(arg) ? Number(arg) : NaN; // decimal digits only: not '0x4', '1e3', ' 8'
-    if (!(value >= 1 && value <= LIMITS[name])) throw invalid(name, JSON.stringify(arg));
-    parsed[name] = value;
+    if (arg !== undefined) parsed[name] = checked(name, arg);
   });
   return parsed;
 }
 
 export async function main(options: { tasks?: number; concurrency?: number } = {}): Promise<BenchmarkSummary> {
-  const tasks = checked('tasks', options.tasks, 20);
-  const concurrency = checked('concurrency', options.concurrency, 4);
+  const tasks = options.tasks === undefined ? 20 : checked('tasks', String(options.tasks));
+  const concurrency = options.concurrency === undefined ? 4 : checked('concurrency', String(options.concurrency));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-'));
   const runtime = await createRuntime({
     // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule

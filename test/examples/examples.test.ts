@@ -47,13 +47,17 @@ describe('examples', () => {
     expect(parseBenchmarkArgs([])).toEqual({});
     expect(parseBenchmarkArgs(['12', '3'])).toEqual({ tasks: 12, concurrency: 3 });
     // Each used to be read as "not given" (NaN, 0) or run a fraction of a task, silently.
-    expect(() => parseBenchmarkArgs(['abc'])).toThrow(/tasks must be a whole number from 1 to 10000, got "abc"/);
+    expect(() => parseBenchmarkArgs(['abc'])).toThrow('agent-benchmark: tasks must be an integer from 1 to 10000, got "abc"');
     expect(() => parseBenchmarkArgs(['0'])).toThrow(/tasks must be .*got "0"/);
     expect(() => parseBenchmarkArgs(['2.5'])).toThrow(/tasks must be .*got "2.5"/);
-    expect(() => parseBenchmarkArgs(['10', '0x4'])).toThrow(/concurrency must be a whole number from 1 to 1024, got "0x4"/);
+    expect(() => parseBenchmarkArgs(['10', '0x4'])).toThrow('agent-benchmark: concurrency must be an integer from 1 to 1024, got "0x4"');
+    expect(() => parseBenchmarkArgs(['10', '1e3'])).toThrow(/concurrency must be .*got "1e3"/);
+    expect(() => parseBenchmarkArgs([' 8'])).toThrow(/tasks must be .*got " 8"/);
+    expect(() => parseBenchmarkArgs(['10001'])).toThrow(/tasks must be .*got "10001"/);
     expect(() => parseBenchmarkArgs(['10', '4', '9'])).toThrow(/at most two arguments/);
     await expect(benchmark({ tasks: 0 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringMatching(/tasks must be/) });
-    await expect(benchmark({ tasks: 5, concurrency: 2000 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringMatching(/concurrency must be .*got 2000/) });
+    await expect(benchmark({ tasks: 5, concurrency: 2000 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: 'agent-benchmark: concurrency must be an integer from 1 to 1024, got "2000"', details: { field: 'concurrency' } });
+    await expect(benchmark({ tasks: 2.5 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: 'agent-benchmark: tasks must be an integer from 1 to 10000, got "2.5"' });
   });
 
   it('advanced-features: the custom rule quarantines before execution, the FGW loop has its knee, the export verifies', async () => {

@@ -35,13 +35,16 @@ export function anomalyPolicyProblem(policy: Pick<GovernancePolicy, 'blockAnomal
  * no policy has is refused, naming the field, not read as off or ignored. Presets of the plugin are
  * the built-in three with options it has checked already.
  */
+/** A review band, `[low, high]` severities with low ≤ high: a preset's (PresetSchema) and the governance option's (options.ts). */
+export const ReviewBandSchema = z.tuple([Severity, Severity]).refine((b) => b[0] <= b[1], 'must be [low, high] with low ≤ high');
+
 const PresetSchema = z.object({
   name: z.string().min(1),
   description: z.string().optional(),
   policy: GovernancePolicySchema.strict(),
   packs: z.array(z.string().min(1)),
   blockSeverity: Severity,
-  reviewBand: z.tuple([Severity, Severity]).refine((b) => b[0] <= b[1], 'must be [low, high] with low ≤ high').nullable(),
+  reviewBand: ReviewBandSchema.nullable(),
 });
 
 /** LIMIT_VALIDATION for a preset the engine cannot read: the first problem, its field (`preset.<path>`). */
@@ -142,7 +145,7 @@ const MAX_REASON_LENGTH = 2048;
 
 const RESERVED_PREFIX = 'governance.';
 /** The ruleId of the flags a person adds (GovernanceService.flag): no rule or tap finding may carry it. */
-const MANUAL_RULE_ID = 'manual';
+export const MANUAL_RULE_ID = 'manual';
 
 /** What is wrong with a rule id (or a tap finding's ruleId), or undefined: flags, provenance and counters are keyed by it. */
 function ruleIdProblem(id: unknown): string | undefined {

@@ -20,7 +20,7 @@ import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
   MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
-import type { GovernanceEngine } from './engine.ts';
+import { MANUAL_RULE_ID, type GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
@@ -271,7 +271,7 @@ export class GovernanceServiceImpl implements GovernanceService {
   async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome> {
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
-    const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: 'manual', evidence: [], autoDetected: false, at: now() });
+    const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: MANUAL_RULE_ID, evidence: [], autoDetected: false, at: now() });
     // A full trace refuses a manual flag (LIMIT_PAYLOAD_TOO_LARGE, nothing written); storage checks
     // it again in the batch's transaction, against a concurrent add.
     assertFlagsFit(traceId, { count: trace.flags.length, bytes: flagsBytes(trace.flags) }, { count: 1, bytes: flagsBytes([flag]) }, storage.maxRecordBytes);

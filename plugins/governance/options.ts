@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GovernancePolicy, Severity, type GovernanceRule } from 'limit-graph';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
-import { anomalyPolicyProblem } from './engine.ts';
+import { ReviewBandSchema, anomalyPolicyProblem } from './engine.ts';
 
 /**
  * Policy thresholds that only a switch reads: setting one while the switch is off (in the preset
@@ -30,7 +30,7 @@ export const Options = z
     /** Jailbreak/Malicious findings at or above this severity block (when the policy says so). */
     blockSeverity: Severity.optional(),
     /** Uncertain band [low, high] that asks for review; null disables review. */
-    reviewBand: z.tuple([Severity, Severity]).nullable().optional(),
+    reviewBand: ReviewBandSchema.nullable().optional(),
     /** Rule packs to run instead of the preset's list. */
     packs: z
       .array(z.string().min(1))
@@ -73,7 +73,6 @@ export const Options = z
     actor: z.string().min(1).max(256).default('governance'),
   })
   .strict()
-  .refine((o) => !o.reviewBand || o.reviewBand[0] <= o.reviewBand[1], { message: 'reviewBand must be [low, high] with low ≤ high', path: ['reviewBand'] })
   .refine((o) => o.scanOverlapChars * 4 <= o.scanWindowChars, { message: 'must be at most a quarter of scanWindowChars', path: ['scanOverlapChars'] })
   .superRefine((o, ctx) => {
     const preset = GOVERNANCE_PRESETS[o.preset].policy;

@@ -162,6 +162,14 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     }
     for (const preset of Object.values(GOVERNANCE_PRESETS)) expect(build(preset)).not.toThrow();
     expect(build({ ...d, policy: { ...d.policy, requireDistinctReviewer: true } })).not.toThrow();
+    // The governance option reviewBand is checked by the same schema, in the same words.
+    const viaPlugin = await governanceRuntime({ reviewBand: [6, 3] }).then(async (r) => {
+      await r.close();
+      return undefined;
+    }, (e: unknown) => e as { code?: string; message: string });
+    expect(viaPlugin?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(viaPlugin?.message).toMatch(/plugins\.governance\.reviewBand: Must be \[low, high\] with low ≤ high/);
+    rt = await governanceRuntime({ reviewBand: [3, 3] });
   });
 
   it('a GovernanceEngine built directly refuses the same never-blocking anomaly policy, in the same words (LIMIT_VALIDATION)', async () => {

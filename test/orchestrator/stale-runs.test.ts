@@ -266,7 +266,30 @@ describe.each(['sqlite', 'postgres'] as const)('failStaleRuns (%s)', (backend) =
   }, 60_000);
 
   it('refuses bad options, naming the field, before it reads or writes anything', async () => {
+    const dead = await dying();
     const op = await operator();
+    const session = await dead.orch.openSession({ limits: { timeoutMs: 86_400_000 } });
+    const stale = await startRun(dead, session.id, 'stale');
+    vi.setSystemTime(T0 + 2 * HOUR);
+    // Each refusal reads or writes nothing: the stale trace (a valid call would mark it) stays
+    // running, with its entries as they were, and storage is not called at all.
+    const entries = (await op.orch.inspectTrace(undefined, stale.id)).provenance.length;
+    const storage = op.rt.resolve('storage');
+    const used: string[] = [];
+    const watched = ['listTraces', 'getTrace', 'batch'] as const;
+    const originals = watched.map((name) => storage[name]);
+    watched.forEach((name, i) => {
+      (storage as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        used.push(name);
+        return (originals[i] as (...a: unknown[]) => unknown).apply(storage, args);
+      };
+    });
+    const untouched = async (what: string) => {
+      expect(used, what).toEqual([]);
+      watched.forEach((name, i) => ((storage as unknown as Record<string, unknown>)[name] = originals[i]));
+      expect((await op.orch.getTrace(undefined, stale.id))!.status, what).toBe('running');
+      expect((await op.orch.inspectTrace(undefined, stale.id)).provenance, what).toHaveLength(entries);
+    };
     const bad: [unknown, string][] = [
       [{}, 'olderThanMs'],
       [{ olderThanMs: 0 }, 'olderThanMs'],
@@ -283,10 +306,16 @@ describe.each(['sqlite', 'postgres'] as const)('failStaleRuns (%s)', (backend) =
       expect(error, JSON.stringify(input)).toMatchObject({ code: 'LIMIT_VALIDATION' });
       expect((error as Error).message, JSON.stringify(input)).toContain(field);
     }
-    await expect(op.orch.failStaleRuns({ olderThanMs: HOUR, sessionId: 'nope' })).rejects.toMatchObject({ code: 'LIMIT_NOT_FOUND', message: 'Session "nope" not found for tenant "default"' });
     const controller = new AbortController();
     controller.abort(new Error('Interrupted by SIGINT'));
     await expect(op.orch.failStaleRuns({ olderThanMs: HOUR, signal: controller.signal })).rejects.toMatchObject({ code: 'LIMIT_RUNNER_ABORTED', message: 'Marking stale runs was aborted: Interrupted by SIGINT' });
+    await untouched('bad options, an aborted signal');
+    // An unknown session is read (its lookup), but no trace is listed, read or written.
+    await expect(op.orch.failStaleRuns({ olderThanMs: HOUR, sessionId: 'nope' })).rejects.toMatchObject({ code: 'LIMIT_NOT_FOUND', message: 'Session "nope" not found for tenant "default"' });
+    expect((await op.orch.getTrace(undefined, stale.id))!.status).toBe('running');
+    expect((await op.orch.inspectTrace(undefined, stale.id)).provenance).toHaveLength(entries);
+    // The trace could be marked all along: the same call with good options marks it.
+    expect((await op.orch.failStaleRuns({ olderThanMs: HOUR })).marked).toEqual([stale.id]);
   });
 });
 

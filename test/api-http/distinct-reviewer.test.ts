@@ -4,9 +4,10 @@
  * merge; another key of the same tenant can. Without the policy one key may do both (the other
  * HTTP tests rely on that).
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
-import { KEYS, startServer, type Server } from './harness.ts';
+import { answerShape, KEYS, snapshot, startServer, type Server } from './harness.ts';
 
 describe('requireDistinctReviewer over HTTP', () => {
   let s: Server;
@@ -74,7 +75,8 @@ describe('requireDistinctReviewer over HTTP', () => {
     for (const verb of ['approve', 'reject']) {
       const own = await s.req('POST', `/merges/${id}/${verb}`, { body: { rationale: 'self' } });
       expect(own.status, verb).toBe(403);
-      expect(own.json.detail).toContain(`who may not ${verb} it`);
+      expect(own.json.code, verb).toBe('LIMIT_FORBIDDEN');
+      expect(own.json.detail).toBe(`Trace "${id}" was created by "api:alice", who may not ${verb} it: the governance policy requires a distinct reviewer`);
     }
     expect((await s.req('GET', `/traces/${id}`)).json.status).toBe('pending-review');
     const approved = await s.req('POST', `/merges/${id}/approve`, { body: { rationale: 'second pair of eyes' }, key: KEYS.A2 });
@@ -84,7 +86,17 @@ describe('requireDistinctReviewer over HTTP', () => {
 
   it('another tenant still sees nothing (404, not 403)', async () => {
     const id = await record('c');
-    await s.req('POST', `/traces/${id}/quarantine`, { body: { reason: 'x' } });
-    expect((await s.req('POST', `/traces/${id}/release`, { body: { reason: 'y' }, key: KEYS.B })).status).toBe(404);
+    expect((await s.req('POST', `/traces/${id}/quarantine`, { body: { reason: 'x' } })).status).toBe(200);
+    const before = await snapshot(s.storage, 'tenant-a');
+    const theirs = await s.req('POST', `/traces/${id}/release`, { body: { reason: 'y' }, key: KEYS.B });
+    expect(theirs.json).toMatchObject({ status: 404, code: 'LIMIT_NOT_FOUND', errors: [{ path: 'params.id' }], detail: `Trace "${id}" not found for tenant "tenant-b"` });
+    // The same answer as for an id that exists nowhere: B cannot tell the trace exists, nor who made it.
+    const ghost = randomUUID();
+    const nowhere = await s.req('POST', `/traces/${ghost}/release`, { body: { reason: 'y' }, key: KEYS.B });
+    expect(answerShape(theirs, { T: id })).toEqual(answerShape(nowhere, { T: ghost }));
+    expect(theirs.text).not.toContain('alice');
+    // And nothing was released.
+    expect((await s.req('GET', `/traces/${id}`)).json.status).toBe('quarantined');
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
   });
 });

@@ -158,3 +158,17 @@ export async function snapshot(storage: Storage, tenant: string): Promise<string
   return JSON.stringify({ sessions, traces, provenance, flags, quarantined, series, counters });
 }
 
+
+/**
+ * What a client can tell from an answer: status, content type and the problem document, with each
+ * id in `ids` replaced by its name and the per-request `requestId` left out. Two answers that differ
+ * only in the id they were asked about compare equal, so a tenant's 404 for another tenant's record
+ * can be compared with its 404 for an id that exists nowhere.
+ */
+export function answerShape(res: Res, ids: Record<string, string>): unknown {
+  let text = res.text;
+  for (const [name, id] of Object.entries(ids)) text = text.split(id).join(`<${name}>`);
+  const json = JSON.parse(text) as Record<string, unknown>;
+  delete json.requestId;
+  return { status: res.status, contentType: res.headers.get('content-type'), json };
+}

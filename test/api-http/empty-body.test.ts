@@ -72,10 +72,21 @@ describe('api-http: an empty body with Content-Type: application/json', () => {
   });
 
   it('malformed JSON and prototype poisoning are still refused', async () => {
-    expect((await post('/sessions', '{"name": ')).status).toBe(400);
+    const before = await snapshot(s.storage, 'tenant-a');
+    const truncated = await post('/sessions', '{"name": ');
+    expect(truncated.status, truncated.text).toBe(400);
+    expect(truncated.json).toMatchObject({
+      code: 'LIMIT_VALIDATION', detail: expect.stringMatching(/^Body is not valid JSON: /),
+      errors: [{ path: 'body', message: expect.stringMatching(/^JSON syntax error: /) }],
+    });
     const poisoned = await post('/sessions', '{"__proto__":{"admin":true}}');
-    expect(poisoned.status).toBe(400);
-    expect(poisoned.json.code).toBe('LIMIT_VALIDATION');
+    expect(poisoned.status, poisoned.text).toBe(400);
+    expect(poisoned.json).toMatchObject({
+      code: 'LIMIT_VALIDATION', detail: expect.stringContaining('body.__proto__: keys __proto__ and constructor.prototype are not allowed'),
+      errors: [{ path: 'body.__proto__' }],
+    });
+    // Neither opened a session.
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
   });
 });
 

@@ -50,8 +50,11 @@ describe.each(['sqlite', 'postgres'] as Backend[])('POST /governance/flag and au
 
     const merge = await s.req('POST', '/merges', { body: { parentIds: [b, a], strategy: 'concat' } });
     expect(merge.status).toBe(409);
-    expect(merge.json.code).toBe('LIMIT_MERGE_REFUSED');
-    expect(JSON.stringify(merge.json)).toContain(`parent is quarantined: ${flag.json.quarantineReason}`);
+    expect(merge.json).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', errors: [{ path: 'body.parentIds' }], details: { parentIds: [b, a] } });
+    // The refusal names the quarantined parent (a) and its quarantine reason, and nothing about b.
+    expect(merge.json.details.refusals[0]).toEqual({ parentId: a, reason: `parent is quarantined: ${flag.json.quarantineReason}` });
+    expect(merge.json.details.refusals.map((r: { parentId: string }) => r.parentId)).not.toContain(b);
+    expect(merge.json.detail).toContain(`${a}: parent is quarantined: ${flag.json.quarantineReason}`);
 
     // A second severe flag on the quarantined trace: recorded, not quarantined again.
     const again = await s.req('POST', '/governance/flag', { body: { traceId: a, kind: 'Unsafe', severity: 10, reason: 'worse' } });

@@ -106,6 +106,7 @@ describe('api-http: JSON bodies', () => {
     expect(get.status, get.text).toBe(200);
     const res = await rawRequest(s.url, 'GET', '/traces', { 'content-type': 'application/json' }, '{"status":"error"}');
     expect(res.status, res.text).toBe(401);
+    expect(res.json).toMatchObject({ code: 'LIMIT_UNAUTHORIZED', errors: [{ path: 'header.authorization', message: 'missing' }] });
   });
 
   it('accepts a UTF-8 charset however it is spelt, and Content-Encoding identity', async () => {

@@ -102,7 +102,10 @@ describe.each(['sqlite', 'postgres'] as const)('a quarantine of a running trace 
     gate.release();
     const other = await second;
     expect(other.status).toBe(201);
-    expect((await s.req('POST', '/merges', { body: { parentIds: [trace.id, other.json.trace.id] } })).status).toBe(409);
+    const refused = await s.req('POST', '/merges', { body: { parentIds: [trace.id, other.json.trace.id] } });
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.json).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', errors: [{ path: 'body.parentIds' }] });
+    expect(refused.json.details.refusals).toEqual([{ parentId: trace.id, reason: 'parent is quarantined: stop this' }]);
     const released = await s.req('POST', `/traces/${trace.id}/release`, { key: KEYS.A2, body: { reason: 'checked' } });
     expect(released.status, released.text).toBe(200);
     expect(released.json.status).toBe('ok');

@@ -472,5 +472,7 @@ describe('api-http rate–distortion time limit (rdTimeLimitMs)', () => {
     expect(tooMany.json.errors[0].path).toBe('body.options.maxIter');
     const own = await s.req('POST', '/rd/distortion', { body: { source: g, target: g, options: { timeLimitMs: 1e9 } } });
     expect(own.status).toBe(400);
+    expect(own.json.code).toBe('LIMIT_VALIDATION');
+    expect(own.json.errors).toEqual([expect.objectContaining({ path: 'body.options.timeLimitMs' })]);
   });
 });

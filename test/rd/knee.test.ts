@@ -97,6 +97,10 @@ describe('knee edge cases', () => {
     'kneedle online': (x: number[], y: number[]) => kneedle({ x, y }, { online: true }).index,
   };
 
+  // The knee of y = e^(−3x) at the x of the unsorted-input test, from an independent implementation of
+  // the definitions in shared/reference/rd/README.md §3 (one that reproduces every knee_public.json index).
+  const SORTED_KNEE: Record<keyof typeof methods, number> = { 'menger raw': 2, 'menger normalised': 4, kneedle: 3, 'kneedle online': 3 };
+
   for (const [name, knee] of Object.entries(methods)) {
     it(`${name}: fewer than three points or a straight line have no knee`, () => {
       expect(knee([], [])).toBeNull();
@@ -113,12 +117,13 @@ describe('knee edge cases', () => {
       const x = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4];
       const y = x.map((v) => Math.exp(-3 * v));
       const sortedIndex = knee(x, y);
-      expect(sortedIndex).not.toBeNull();
+      expect(sortedIndex).toBe(SORTED_KNEE[name as keyof typeof methods]);
       const perm = [7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6];
       const px = perm.map((i) => x[i]!);
       const py = perm.map((i) => y[i]!);
       const idx = knee(px, py);
-      expect(idx).not.toBeNull();
+      // The caller's index of the sorted knee: perm[idx] is it.
+      expect(idx).toBe(perm.indexOf(sortedIndex!));
       expect(perm[idx!]).toBe(sortedIndex);
     });
   }
@@ -169,7 +174,8 @@ describe('knee edge cases', () => {
     const x = Array.from({ length: 12 }, (_, i) => i);
     const y = x.map((v) => Math.exp(-v / 1.5));
     const plain = kneedle({ x, y }, { online: true });
-    expect(plain.index).not.toBeNull();
+    // The knee of e^(−x/1.5) at x = 0..11 (README §3, computed independently): index 3, online and offline.
+    expect([plain.index, plain.offlineIndex]).toEqual([3, 3]);
     // A copy of point 8 after the knee: a flat step in the difference curve, read as a maximum
     // (≥ both neighbours) where the online scan found a knee at the copy (index 9) before.
     const after = { x: [...x.slice(0, 9), x[8]!, ...x.slice(9)], y: [...y.slice(0, 9), y[8]!, ...y.slice(9)] };
@@ -203,7 +209,8 @@ describe('knee edge cases', () => {
     const a = mengerKnee(pts, { normalize: true }).index;
     const b = mengerKnee(pts.map((p) => ({ x: p.rate, y: p.distortion })), { normalize: true }).index;
     expect(a).toBe(b);
-    expect(a).not.toBeNull();
+    // D = 2^(−2R), R = 0..6, min–max normalised: κ is largest at R = 2 (README §3, computed independently).
+    expect(a).toBe(2);
   });
 
   it('Kneedle shapes: mirrored curves find the mirrored knee', () => {

@@ -99,7 +99,9 @@ describe('registerKneeCommands', () => {
     const { rt, run } = await cli([kneeMenger()]);
     const [doc] = await run(['rd', 'plot', '--input', series, '--out', out, '--json']);
     const expected = rt.resolve('knee:menger').detect(distortion.map((y, i) => ({ x: i + 1, y }))).index!;
-    expect(expected).not.toBeNull();
+    // Raw Menger curvature of (1, 10), (2, 3), (3, 1.2), (4, 1.1), (5, 1) is largest at step 2 (rate 3),
+    // by the definition in shared/reference/rd/README.md §3, computed independently.
+    expect(expected).toBe(2);
     expect(doc).toEqual({ out, method: 'menger', index: expected });
     const svg = readFileSync(out, 'utf8');
     expect(svg).toContain('<title>');

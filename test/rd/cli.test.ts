@@ -122,6 +122,11 @@ describe('limit rd', () => {
     const r = await cli(['rd', 'rate', '--input', file, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
+    // Every source and every target D of the file is answered (the loops below check nothing of a missing one).
+    expect(doc.discrete.map((s: { at_D: unknown[] }) => s.at_D.length)).toEqual(ref.discrete.map((s) => s.at_D.length));
+    expect(doc.discrete.length).toBeGreaterThan(0);
+    expect(doc.gaussian).toHaveLength(ref.gaussian.length);
+    expect(doc.gaussian.length).toBeGreaterThan(0);
     doc.discrete.forEach((s: { at_D: { R: number }[] }, i: number) =>
       s.at_D.forEach((e, k) => expect(Math.abs(e.R - ref.discrete[i]!.at_D[k]!.R)).toBeLessThanOrEqual(1e-9)),
     );

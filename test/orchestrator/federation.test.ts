@@ -167,6 +167,7 @@ describe('federation and cancellation', () => {
       sessionId: s.id, task: { input: 'x' }, aggregate: 'all', metadata: { ticket: 'OPS-7', federation: 'mine', excluded: 'mine' },
       targets: [{ runner: 'spy' }, { runner: 'other' }],
     });
+    expect(fed.branches.map((b) => b.target.runner)).toEqual(['spy', 'other']);
     for (const b of fed.branches) expect(b.trace?.metadata).toMatchObject({ ticket: 'OPS-7', federation: { label: b.target.label, aggregate: 'all' } });
     const merged = fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined;
     expect(merged?.metadata).toEqual({ ticket: 'OPS-7', federation: true, excluded: [], strategy: 'union' });

@@ -549,7 +549,11 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     const csv = art.files.filter((f) => f.path.endsWith('.csv'));
     expect(csv.length).toBeGreaterThan(0);
     // No cell of any CSV file starts with a formula character once CSV quoting is removed.
-    for (const f of csv) for (const row of parseCsv(f.content.replaceAll("'", '\u0001'))) for (const cell of row) expect(cell ?? '', f.path).not.toMatch(/^\s*[=+@]|^[\t\r\n\0]|^\s*-(?![\d.])/);
+    const cells: string[] = [];
+    for (const f of csv) for (const row of parseCsv(f.content.replaceAll("'", '\u0001'))) for (const cell of row) cells.push(cell ?? '');
+    for (const cell of cells) expect(cell).not.toMatch(/^\s*[=+@]|^[\t\r\n\0]|^\s*-(?![\d.])/);
+    // The cells checked include the dangerous values, neutralised (the ' read as \u0001 above).
+    expect(cells).toEqual(expect.arrayContaining(['\u0001=HYPERLINK("http://x")', '\u0001+SUM(1,2)', '\u0001 =1+1']));
     expect(csv.map((f) => f.content).join('\n')).toContain("'=cmd|' /C calc'!A0");
     expect(art.manifest.provenance.verified).toBe(true);
     const verified = orch.verifyArtifact(art.files);

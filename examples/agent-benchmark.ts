@@ -4,7 +4,8 @@
  * own latency and the whole governed pipeline's (governance, storage, provenance included).
  *
  * Run it: `npx tsx examples/agent-benchmark.ts [tasks] [concurrency]` (whole numbers: tasks 1–10000,
- * default 20; concurrency 1–1024, default 4; anything else is refused, exit 1).
+ * default 20; concurrency 1–1024, default 4; anything else is refused, exit 1). All tasks are sent
+ * at once, so the orchestrator's `maxWaitingRuns` is raised to the number of tasks.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -84,7 +85,7 @@ export async function main(options: { tasks?: number; concurrency?: number } = {
   const runtime = await createRuntime({
     // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
     // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
-    config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false, 'runner-python': { maxConcurrency: concurrency } } },
+    config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false, 'runner-python': { maxConcurrency: concurrency }, orchestrator: { maxWaitingRuns: tasks } } },
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');

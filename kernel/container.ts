@@ -183,7 +183,6 @@ export interface OpenSessionInput {
   metadata?: Record<string, unknown>;
 }
 
-/** A live session: its record, its scope, and an abort signal that fires when it closes. */
 /**
  * Why a session's scope closes. `closed`: the session ends (its close, `handle.close()`), and what
  * plugins keep for it anywhere may go. `released`: this process lets the scope go while the session
@@ -193,6 +192,7 @@ export interface OpenSessionInput {
  */
 export type SessionCloseReason = 'closed' | 'released';
 
+/** A live session: its record, its scope, and an abort signal that fires when it closes. */
 export interface SessionHandle {
   readonly session: Session;
   readonly id: string;
@@ -329,7 +329,9 @@ export class SessionRegistry {
     try {
       await this.hooks.sessionOpened.promise(handle);
     } catch (error) {
-      await handle.close().catch(() => undefined);
+      // Released: the scope never opened, which ends nothing — the session may be a stored one being
+      // attached here (the orchestrator), which other processes go on using.
+      await handle.close('released').catch(() => undefined);
       throw error;
     }
     return handle;

@@ -2,7 +2,8 @@
  * Idle expiry of a runner's sessions (`sessionIdleMs`): a session that is never closed (no
  * orchestrator `sessionClosed`, a caller that forgets) would otherwise keep its state — a worker
  * and files, a context sequence, a conversation — for as long as the process lives. Shared by the
- * runners that keep per-session state (runner-python, runner-llama, the hosted runners).
+ * runners that keep per-session state (runner-python, runner-llama, the hosted runners) and by the
+ * orchestrator (its `sessionIdleMs` releases an idle session's scope).
  */
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
@@ -18,8 +19,9 @@ export const sessionIdleMsOption = () => z.number().int().min(1_000).max(30 * 86
 const SWEEP_MAX_MS = 60_000;
 
 /**
- * Closes the sessions of `sessions` that had no task for `idleMs`, through `close` — the runner's
- * own closeSession(id, tenant), so an idle session goes exactly as a closed one does. Looks every
+ * Closes the sessions of `sessions` that had no task for `idleMs`, through `close(key, tenant)` —
+ * called with the map's key: a runner's own closeSession(id, tenant), so an idle session goes
+ * exactly as a closed one does, or a caller's own release (the orchestrator's). Looks every
  * min(idleMs, 60 s) while there are sessions: call `watch()` whenever one is added; the timer
  * stops by itself once none is left, and is unref'd (it never keeps the process alive). A session
  * is never closed while `idleSince` says a task of it runs or waits. `close` is called in the turn

@@ -2,7 +2,7 @@
  * One policy, for every command, for a `limit` process that is told to stop. The first SIGINT or
  * SIGTERM — or an EPIPE on stdout, the reader having gone away (`limit … | head`) — aborts the
  * command's signal (`CommandRegistry.signal`): the command stops what it runs and cleans up in its
- * `finally` blocks, `main` closes the runtime (sessions closed, their tasks killed), and the process
+ * `finally` blocks, `main` closes the runtime (session scopes released, their tasks killed), and the process
  * exits 130 (SIGINT), 143 (SIGTERM) or, quietly, 0 (EPIPE, like other Unix tools whose reader left).
  * A second signal while that cleanup runs exits at once; the 'exit' cleanup (process-cleanup.ts)
  * still kills the process groups of the tasks that are running and removes the temporary folders and

@@ -59,7 +59,11 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   /** Success status (default 200). */
   status?: number;
   /** Documented responses (the success one and the problem statuses it can answer with). */
-  responses: { schema?: z.ZodType; description: string; errors?: number[] };
+  responses: {
+    schema?: z.ZodType; description: string; errors?: number[];
+    /** A problem status's description for this route where it means more than the general one (openapi.ts STATUS_TEXT). */
+    errorText?: Partial<Record<number, string>>;
+  };
   handler(input: RouteInput<P, Q, B>): Promise<unknown> | unknown;
 }
 

@@ -32,7 +32,7 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid input (the `errors` array names each field)', 401: 'Missing, malformed or unknown API key (errors[0].path names the header)', 403: 'Refused by policy',
   404: 'Not found (records of other tenants are invisible)', 409: 'Conflict with the current state', 413: 'Body too large',
-  415: 'Body is not application/json, its charset is not UTF-8, or it has a Content-Encoding (errors[0].path: header.content-type or header.content-encoding)', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After), or too many runs of the session waiting for a slot (LIMIT_SESSION_BUSY)',
+  415: 'Body is not application/json, its charset is not UTF-8, or it has a Content-Encoding (errors[0].path: header.content-type or header.content-encoding)', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After)',
   503: 'A dependency (plugin, storage, runner) is unavailable',
 };
 
@@ -48,7 +48,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
     for (const status of new Set([...(r.responses.errors ?? []), ...(r.public ? [] : [401]), 400, 413, 415, 429])) {
       if (r.method === 'GET' && (status === 413 || status === 415)) continue;
       responses[String(status)] = {
-        description: STATUS_TEXT[status] ?? 'Error',
+        description: r.responses.errorText?.[status] ?? STATUS_TEXT[status] ?? 'Error',
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
     }

@@ -192,7 +192,10 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'POST', url: '/sessions/:id/runs', tag: 'runs', summary: 'Run a task through a runner under governance.', params: IdParams, body: RunBody, status: 201,
-      responses: { schema: RunOutcomeResponse, description: 'The final trace and the governance decision (a blocked task is recorded, not executed).', errors: [...STD, 404, 409, 422] },
+      responses: {
+        schema: RunOutcomeResponse, description: 'The final trace and the governance decision (a blocked task is recorded, not executed).', errors: [...STD, 404, 409, 422],
+        errorText: { 429: 'Rate limit exceeded (see Retry-After), or too many runs of the session waiting for a slot: LIMIT_SESSION_BUSY (the orchestrator option maxWaitingRuns; no Retry-After, nothing of the run stored)' },
+      },
       handler: async ({ params, body, principal, reply }) => {
         // A client that hangs up cancels its run instead of leaving a worker busy.
         const outcome = await s.orchestrator().run({

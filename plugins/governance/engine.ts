@@ -29,15 +29,15 @@ export function anomalyPolicyProblem(policy: Pick<GovernancePolicy, 'blockAnomal
     `Set policy.maxAnomalySeverity below ${MAX_SEVERITY} (the "default" preset uses ${GOVERNANCE_PRESETS.default.policy.maxAnomalySeverity}), or set policy.blockAnomalyTraces: false`;
 }
 
+/** A review band, `[low, high]` severities with low ≤ high: a preset's (PresetSchema) and the governance option's (options.ts). */
+export const ReviewBandSchema = z.tuple([Severity, Severity]).refine((b) => b[0] <= b[1], 'must be [low, high] with low ≤ high');
+
 /**
  * A preset as the engine reads it (GovernancePreset): checked when an engine is built directly, so a
  * hand-made preset missing a policy switch (undefined: nothing would ever block) or holding a field
  * no policy has is refused, naming the field, not read as off or ignored. Presets of the plugin are
  * the built-in three with options it has checked already.
  */
-/** A review band, `[low, high]` severities with low ≤ high: a preset's (PresetSchema) and the governance option's (options.ts). */
-export const ReviewBandSchema = z.tuple([Severity, Severity]).refine((b) => b[0] <= b[1], 'must be [low, high] with low ≤ high');
-
 const PresetSchema = z.object({
   name: z.string().min(1),
   description: z.string().optional(),

@@ -146,7 +146,10 @@ export class OrchestratorService implements Orchestrator {
       this.#attach(handle);
       return stored;
     } catch (error) {
-      await handle.close().catch(() => undefined);
+      // Released, not closed: the session may exist all the same — another process created this id
+      // between the check above and the write (LIMIT_CONFLICT) — and what runners keep for it
+      // elsewhere (runner-queue's worker session) is that process's to release.
+      await handle.close('released').catch(() => undefined);
       throw error;
     }
   }
@@ -259,6 +262,10 @@ export class OrchestratorService implements Orchestrator {
   async #closeScope(live: LiveSession): Promise<void> {
     const inFlight = [...live.running.values()].map((r) => r.done);
     await live.handle.close();
+    // A close that joined a release already in progress (the runtime's close, an idle detach) keeps
+    // that reason, and the runners' taps kept what the session holds elsewhere: the session ends, so
+    // every runner lets go of it now.
+    if (live.handle.closeReason !== 'closed') await this.#releaseRunners(live.id, live.tenant);
     await settleWithin(inFlight, this.deps.options.closeWaitMs);
   }
 
@@ -479,12 +486,14 @@ export class OrchestratorService implements Orchestrator {
     const signal = AbortSignal.any([live.handle.signal, controller.signal, ...(input.signal ? [input.signal] : [])]);
     let finish!: () => void;
     const done = new Promise<void>((r) => (finish = r));
-    // Checked and registered in one synchronous step: concurrent arrivals cannot all pass the check.
+    // Looked at, counted (maxWaitingRuns) and registered in one synchronous step: a close that begins
+    // later sees this run, and concurrent arrivals cannot all pass the count. A closing session is
+    // LIMIT_SESSION_CLOSED before it can be LIMIT_SESSION_BUSY.
+    if (this.#closing.has(key(tenant, request.sessionId)) || live.handle.closed) throw sessionClosed(tenant, request.sessionId);
     const slotted = this.#admit(live, trace);
     live.running.set(trace.id, { controller, done });
     entry.session = key(tenant, request.sessionId);
     try {
-      if (this.#closing.has(key(tenant, request.sessionId)) || live.handle.closed) throw sessionClosed(tenant, request.sessionId);
       await this.#requireParents(tenant, request.parentIds);
       // Owned before its creation: a cut-off (#cutOff) either refuses the creation or waits for it.
       this.#own(entry, trace, actor);

@@ -112,20 +112,21 @@ describe('hook catalogue', () => {
     ]);
   });
 
-  it('holds sessionOpened taps to the setup limit: one that never settles fails openSession (and the session is closed), no hang', async () => {
+  it('holds sessionOpened taps to the setup limit: one that never settles fails openSession (and the scope is released), no hang', async () => {
     const closed: string[] = [];
     const stuck = definePlugin({
       meta: { name: 'stuck-open', version: '1.0.0', setupTimeoutMs: 50 },
       setup(ctx) {
         ctx.hooks.sessionOpened.tapPromise(ctx.name, () => new Promise<void>(() => undefined));
-        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => void closed.push(s.id));
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => void closed.push(`${s.id} ${s.closeReason}`));
       },
     });
     const rt = await createRuntime({ config: silent, plugins: [stuck] });
     await expect(rt.openSession({ id: 's-1' })).rejects.toMatchObject({
       code: 'LIMIT_PLUGIN_SETUP_TIMEOUT', plugin: 'stuck-open', hook: 'sessionOpened', message: 'Plugin "stuck-open" did not finish sessionOpened within 50 ms',
     });
-    expect(closed).toEqual(['s-1']);
+    // Released, not closed: the session may be a stored one being attached, which goes on elsewhere.
+    expect(closed).toEqual(['s-1 released']);
     expect(rt.getSession('s-1')).toBeUndefined();
     await rt.close();
   });

@@ -111,3 +111,47 @@ describe('a scope\'s close reason', () => {
     expect(s.runner.closed).not.toContain(kept.id);
   });
 });
+
+describe('close reasons at the edges', () => {
+  it('an openSession that loses the create race to another process releases its scope: the runners keep that process\'s session', async () => {
+    const s = await start({});
+    const storage = s.rt.resolve('storage');
+    const theirs = await storage.createSession({
+      id: 'raced', tenant: 'default', name: 'theirs', status: 'open', createdAt: new Date().toISOString(),
+      limits: { maxConcurrency: 1, allowNetwork: false, timeoutMs: 30_000, memoryMb: 512 }, metadata: {},
+    });
+    // The other process's create lands between this one's check and its write.
+    const getSession = storage.getSession.bind(storage);
+    storage.getSession = async (tenant, id) => (id === 'raced' ? null : getSession(tenant, id));
+    await expect(s.orch.openSession({ id: 'raced' })).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    storage.getSession = getSession;
+    expect(s.scopesClosed).toEqual([['raced', 'released']]);
+    expect(s.runner.closed).toEqual([]);
+    expect(await storage.getSession('default', 'raced')).toEqual(theirs);
+    await s.rt.close();
+  });
+
+  it('a closeSession that joins a release in progress still makes every runner let go of the session', async () => {
+    let hold!: () => void;
+    const held = new Promise<void>((r) => (hold = r));
+    const gate = definePlugin({
+      meta: { name: 'test-release-gate', version: '0.0.0' },
+      setup: (ctx) => ctx.hooks.sessionClosed.tapPromise(ctx.name, async (h) => { if (h.closeReason === 'released') await held; }),
+    });
+    const runner = spyRunner();
+    const rt = await createRuntime({
+      config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, orchestrator: {} } } as ConfigInput,
+      plugins: [gate, spyRunnerPlugin(runner)],
+    });
+    const orch = rt.resolve('orchestrator');
+    const session = await orch.openSession();
+    const releasing = rt.getSession(session.id)!.close('released');
+    const closing = orch.closeSession(undefined, session.id);
+    await new Promise((r) => setTimeout(r, 50));
+    hold();
+    await releasing;
+    expect((await closing).status).toBe('closed');
+    expect(runner.closed).toEqual([session.id]);
+    await rt.close();
+  });
+});

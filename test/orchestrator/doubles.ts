@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
+  createRuntime, type ConfigInput, type Plugin, type Runtime,
   LimitError, applyTracePatch, hashProvenance, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep, validate, verifyProvenanceChain,
   compareNewestFirst,
 } from 'limit-graph';
@@ -336,4 +337,23 @@ export async function mergeOfMerges(orch: Orchestrator, sessionId: string): Prom
   const first = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
   const second = (await orch.merge({ parentIds: [first.id, c.id], strategy: 'concat' })).trace;
   return { a, b, c, first, second };
+}
+
+/** A runtime on real SQLite (in memory) and governance without packs, with `orchestrator`'s options and the test's plugins. */
+export function sqliteOrchestratorRuntime(orchestrator: Record<string, unknown>, plugins: Plugin[]): Promise<Runtime> {
+  return createRuntime({
+    config: {
+      logLevel: 'silent',
+      storage: 'sqlite',
+      plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, orchestrator },
+    } as ConfigInput,
+    plugins,
+  });
+}
+
+/** Polls `check` (sync or async) every 25 ms until it holds or `ms` have passed; its last answer. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (!(await check()) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  return check();
 }

@@ -8,8 +8,8 @@
  * runner that records closeSession, and a plugin that records each sessionClosed and its reason.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, type ConfigInput, type Runtime, type SessionCloseReason } from 'limit-graph';
-import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { definePlugin, type Runtime, type SessionCloseReason } from 'limit-graph';
+import { spyRunner, spyRunnerPlugin, sqliteOrchestratorRuntime, waitUntil } from './doubles.ts';
 
 const IDLE_MS = 1_000;
 
@@ -20,22 +20,9 @@ async function start(orchestrator: Record<string, unknown>) {
     meta: { name: 'test-scope-watcher', version: '0.0.0' },
     setup: (ctx) => ctx.hooks.sessionClosed.tapPromise(ctx.name, async (h) => void scopesClosed.push([h.id, h.closeReason])),
   });
-  const rt = await createRuntime({
-    config: {
-      logLevel: 'silent',
-      storage: 'sqlite',
-      plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, orchestrator },
-    } as ConfigInput,
-    plugins: [spyRunnerPlugin(runner), watcher],
-  });
+  const rt = await sqliteOrchestratorRuntime(orchestrator, [spyRunnerPlugin(runner), watcher]);
   return { rt, runner, scopesClosed, orch: rt.resolve('orchestrator') };
 }
-
-const waitUntil = async (check: () => boolean, ms: number) => {
-  const deadline = performance.now() + ms;
-  while (!check() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-  return check();
-};
 
 describe('orchestrator sessionIdleMs', () => {
   let rt: Runtime | undefined;
@@ -139,10 +126,7 @@ describe('close reasons at the edges', () => {
       setup: (ctx) => ctx.hooks.sessionClosed.tapPromise(ctx.name, async (h) => { if (h.closeReason === 'released') await held; }),
     });
     const runner = spyRunner();
-    const rt = await createRuntime({
-      config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, orchestrator: {} } } as ConfigInput,
-      plugins: [gate, spyRunnerPlugin(runner)],
-    });
+    const rt = await sqliteOrchestratorRuntime({}, [gate, spyRunnerPlugin(runner)]);
     const orch = rt.resolve('orchestrator');
     const session = await orch.openSession();
     const releasing = rt.getSession(session.id)!.close('released');

@@ -5,27 +5,14 @@
  * Real SQLite storage and governance; a runner whose tasks wait until the test lets them go.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, isLimitError, type ConfigInput, type Runtime } from 'limit-graph';
-import { gateRunner } from './doubles.ts';
+import { isLimitError, type Runtime } from 'limit-graph';
+import { gateRunner, sqliteOrchestratorRuntime, waitUntil } from './doubles.ts';
 
 async function start(orchestrator: Record<string, unknown>) {
   const gate = gateRunner();
-  const rt = await createRuntime({
-    config: {
-      logLevel: 'silent',
-      storage: 'sqlite',
-      plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, orchestrator },
-    } as ConfigInput,
-    plugins: [gate.plugin],
-  });
+  const rt = await sqliteOrchestratorRuntime(orchestrator, [gate.plugin]);
   return { rt, gate, orch: rt.resolve('orchestrator'), storage: rt.resolve('storage') };
 }
-
-const waitUntil = async (check: () => Promise<boolean>, ms = 20_000) => {
-  const deadline = performance.now() + ms;
-  while (!(await check()) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  return check();
-};
 
 describe('orchestrator maxWaitingRuns', () => {
   let rt: Runtime | undefined;

@@ -1,7 +1,7 @@
 /** `limit run`, `limit export`, `limit verify`, `limit demo`, `limit recover`. */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ERROR_CODES, LimitError, checkOutputFile, durationMs, checkOutputFolder, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
+import { ERROR_CODES, LimitError, checkOutputFile, checkOutputFolder, durationMs, isLimitError, readInputText, storePaths, temporaryFolder, writeOutputFile, writeOutputFolder } from 'limit-graph';
 import type { ArtifactFormat, CommandRegistry, LimitErrorCode, OutputOptions, RunOutcome } from 'limit-graph';
 import { CSV_ARTIFACT_FILES, isCsvArtifact, verifyArtifactFiles } from './artifact.ts';
 import { DEMO_EXPORT_FILES, formatDemo, runDemo } from './demo.ts';

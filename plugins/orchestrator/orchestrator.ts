@@ -1142,6 +1142,17 @@ export class OrchestratorService implements Orchestrator {
     return trace;
   }
 
+  /**
+   * #requireTrace for each id, read at once; a missing one is reported as the first missing in the
+   * order given, whichever read ended first — the same request always gets the same answer.
+   */
+  async #requireTraces(tenant: string, ids: readonly string[]): Promise<Trace[]> {
+    const found = await Promise.allSettled(ids.map((id) => this.#requireTrace(tenant, id)));
+    const missing = found.find((r) => r.status === 'rejected');
+    if (missing) throw missing.reason;
+    return found.map((r) => (r as PromiseFulfilledResult<Trace>).value);
+  }
+
   // ───────────────────────────── merges ─────────────────────────────
 
   merge(given: MergeInput): Promise<MergeOutcome> {
@@ -1154,7 +1165,7 @@ export class OrchestratorService implements Orchestrator {
     refuseIfCancelled(cancel);
     const tenant = this.#tenant(input.tenant);
     const actor = this.#actor(input.actor);
-    const parents = await Promise.all(input.parentIds.map((id) => this.#requireTrace(tenant, id)));
+    const parents = await this.#requireTraces(tenant, input.parentIds);
     const sessions = [...new Set(parents.map((p) => p.sessionId))];
     const sessionId = input.sessionId ?? (sessions.length === 1 ? sessions[0]! : undefined);
     if (!sessionId) {
@@ -1285,7 +1296,7 @@ export class OrchestratorService implements Orchestrator {
         return await write(parents);
       } catch (error) {
         if (attempt === MERGE_WRITE_ATTEMPTS || !request.parentIds.some((id) => isFlagsConflict(error, id))) throw error;
-        parents = await Promise.all(request.parentIds.map((id) => this.#requireTrace(request.tenant, id)));
+        parents = await this.#requireTraces(request.tenant, request.parentIds);
         const again = await this.#governance.validateMerge(request, { count: false }); // counted once, by the caller
         const refusals = mergeRefusals(again, parents);
         if (refusals.length) throw refused(request.parentIds, refusals, mergeId);
@@ -1316,7 +1327,7 @@ export class OrchestratorService implements Orchestrator {
     if (approved) {
       // Read before the check, so that the approval's write is conditional on what the check saw
       // at the latest (#parentsUnchanged below).
-      parents = await Promise.all(trace.parentIds.map((id) => this.#requireTrace(tenant, id)));
+      parents = await this.#requireTraces(tenant, trace.parentIds);
       // The parents may have been flagged or quarantined while the merge waited.
       const again = await this.#governance.validateMerge(this.#reviewRequest(trace, tenant, input), { count: false }); // counted when the merge was made
       const refusals = mergeRefusals(again, parents);

@@ -68,6 +68,22 @@ describe('merges through the real governance engine', () => {
     return (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
   }
 
+  it('a merge naming several missing parents names the first of them in the order given, whichever lookup ends first', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const storage = rt.resolve('storage');
+    const getTrace = storage.getTrace.bind(storage);
+    // The first parent's lookup is the slow one: a merge that reported the first lookup to fail named the second.
+    storage.getTrace = async (tenant, id) => {
+      if (id === 'missing-first') await new Promise((r) => setTimeout(r, 50));
+      return getTrace(tenant, id);
+    };
+    for (let i = 0; i < 2; i++) {
+      const error = await failure(orch.merge({ parentIds: ['missing-first', 'missing-second'] }));
+      expect(error).toMatchObject({ code: 'LIMIT_NOT_FOUND', message: 'Trace "missing-first" not found for tenant "default"', details: { traceId: 'missing-first' } });
+    }
+  });
+
   it("a merge without sessionId whose parents' session is closed names the field it goes to (sessionId) and what to do; one naming the closed session says only that it is closed", async () => {
     rt = await runtime();
     orch = rt.resolve('orchestrator');

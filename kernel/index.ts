@@ -31,6 +31,7 @@ export { postgresUrl } from './postgres-url.ts';
 export type { CallOptionsSchema, MergeCallOptionsSpec } from './call-options.ts';
 export { measureDistortion, distortionAborted } from './rd-distortion.ts';
 export { mulberry32 } from './random.ts';
+export { allInOrder } from './in-order.ts';
 export * from './runner-helpers.ts';
 export { SessionIdleSweeper, sessionIdleMsOption } from './session-idle.ts';
 export * from './governance-helpers.ts';

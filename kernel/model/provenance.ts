@@ -289,16 +289,26 @@ export async function verifyMergeAncestryAsync(own: ChainVerification, traceId: 
   for (let step = walk.next(); ; step = walk.next(await readAll(step.value, chainOf))) if (step.done) return step.value;
 }
 
-/** chainOf of each id, in order, at most ANCESTRY_READ_CONCURRENCY in flight. */
+/**
+ * chainOf of each id, in order, at most ANCESTRY_READ_CONCURRENCY in flight. When reads fail, the
+ * error is the first failed read's in the order of `ids` (all of them are read first), not
+ * whichever failed first in time: the same walk always gets the same error.
+ */
 async function readAll(ids: readonly string[], chainOf: (traceId: string) => Promise<Chain>): Promise<Chain[]> {
   const out: Chain[] = new Array(ids.length);
+  const failed: { at: number; error: unknown }[] = [];
   let next = 0;
   const worker = async () => {
     while (next < ids.length) {
       const i = next++;
-      out[i] = await chainOf(ids[i]!);
+      try {
+        out[i] = await chainOf(ids[i]!);
+      } catch (error) {
+        failed.push({ at: i, error });
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(ANCESTRY_READ_CONCURRENCY, ids.length) }, worker));
+  if (failed.length) throw failed.reduce((a, b) => (b.at < a.at ? b : a)).error;
   return out;
 }

@@ -115,6 +115,19 @@ describe('verifyMergeAncestry', () => {
     expect(verify(line(6), 'm6', 3).v.unchecked).toEqual([expect.stringMatching(/^the merge ancestry beyond its first 3 traces \(from m4, recorded by merge m5\)$/)]);
   });
 
+  it('when several chain reads of a level fail, rejects with the first failed in the order the merge names them, whichever failed first', async () => {
+    const chains = new Map<string, ProvenanceEntry[]>();
+    for (const p of ['p1', 'p2', 'p3']) chains.set(p, [entry(p, 'created')]);
+    merge(chains, 'm', ['p1', 'p2', 'p3']);
+    // p1's read is the slow one: a walk that rejected with the first read to fail named p2.
+    const chainOf = async (t: string) => {
+      await new Promise((r) => setTimeout(r, t === 'p1' ? 30 : 1));
+      if (t !== 'p3') throw new Error(`chain of ${t} is unreadable`);
+      return chains.get(t);
+    };
+    for (let i = 0; i < 2; i++) await expect(verifyAsync(chains, 'm', chainOf)).rejects.toThrow('chain of p1 is unreadable');
+  });
+
   it('walks sharing one memoised chainOf read an ancestor they all reach once (3 parents, one grandparent)', async () => {
     const chains = new Map<string, ProvenanceEntry[]>([['g', [entry('g', 'created')]]]);
     for (const p of ['p1', 'p2', 'p3']) merge(chains, p, ['g']);

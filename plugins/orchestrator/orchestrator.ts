@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FailStaleRunsInput, FailStaleRunsResult, FederateInput, FederationBranch, FederationOutcome,
@@ -359,7 +359,7 @@ export class OrchestratorService implements Orchestrator {
   /** Every parent a new trace names exists in this tenant (another tenant's trace counts as missing). */
   async #requireParents(tenant: string, parentIds: readonly string[]): Promise<void> {
     if (parentIds.length === 0) return;
-    const found = await Promise.all(parentIds.map((id) => this.#storage.getTrace(tenant, id)));
+    const found = await allInOrder(parentIds.map((id) => this.#storage.getTrace(tenant, id)));
     const missing = parentIds.filter((_, i) => found[i] === null);
     if (missing.length) {
       throw new LimitError('LIMIT_NOT_FOUND', `Parent trace${missing.length > 1 ? 's' : ''} ${missing.map((id) => `"${id}"`).join(', ')} not found for tenant "${tenant}"`, {
@@ -775,7 +775,7 @@ export class OrchestratorService implements Orchestrator {
       await this.#commitFinal(trace, status, actor, pending, data, metadata);
     }
     // The trace is new, so all its checkpoints are this pipeline's (governance wrote them).
-    const [stored, checkpoints] = await Promise.all([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
+    const [stored, checkpoints] = await allInOrder([this.#storage.getTrace(trace.tenant, trace.id), this.#storage.listCheckpoints(trace.tenant, trace.id)]);
     const done = stored ?? { ...trace, status };
     await this.#runtime.hooks.afterRun.promise(done);
     return { trace: done, executed, verdicts, checkpoints };
@@ -1117,7 +1117,7 @@ export class OrchestratorService implements Orchestrator {
   async inspectTrace(tenantIn: string | undefined, id: string): Promise<TraceDetail> {
     const tenant = this.#tenant(tenantIn);
     const trace = await this.#requireTrace(tenant, id);
-    const [provenance, checkpoints, flags, quarantine] = await Promise.all([
+    const [provenance, checkpoints, flags, quarantine] = await allInOrder([
       this.#storage.listProvenance(tenant, id),
       this.#storage.listCheckpoints(tenant, id),
       this.#storage.listFlags(tenant, { traceId: id }),
@@ -1144,13 +1144,10 @@ export class OrchestratorService implements Orchestrator {
 
   /**
    * #requireTrace for each id, read at once; a missing one is reported as the first missing in the
-   * order given, whichever read ended first — the same request always gets the same answer.
+   * order given, whichever read ended first (allInOrder) — the same request always gets the same answer.
    */
-  async #requireTraces(tenant: string, ids: readonly string[]): Promise<Trace[]> {
-    const found = await Promise.allSettled(ids.map((id) => this.#requireTrace(tenant, id)));
-    const missing = found.find((r) => r.status === 'rejected');
-    if (missing) throw missing.reason;
-    return found.map((r) => (r as PromiseFulfilledResult<Trace>).value);
+  #requireTraces(tenant: string, ids: readonly string[]): Promise<Trace[]> {
+    return allInOrder(ids.map((id) => this.#requireTrace(tenant, id)));
   }
 
   // ───────────────────────────── merges ─────────────────────────────
@@ -1225,7 +1222,7 @@ export class OrchestratorService implements Orchestrator {
     }
     const output = strategy === 'custom' ? input.output! : combine(strategy, parents);
     // Each parent's chain head is bound into the merge entry: rewriting a parent later is detectable.
-    const heads = await Promise.all(parents.map(async (p) => {
+    const heads = await allInOrder(parents.map(async (p) => {
       const entries = await this.#storage.listProvenance(tenant, p.id);
       return { traceId: p.id, seq: entries.at(-1)?.seq ?? null, hash: entries.at(-1)?.hash ?? null };
     }));
@@ -1716,8 +1713,8 @@ export class OrchestratorService implements Orchestrator {
     snapshots.sort((a, b) => a.trace.createdAt.localeCompare(b.trace.createdAt) || a.trace.id.localeCompare(b.trace.id));
     const traces = snapshots.map((s) => s.trace);
     const sessionIds = input.sessionId ? [input.sessionId] : [...new Set(traces.map((t) => t.sessionId))].sort();
-    const sessions = (await Promise.all(sessionIds.map((id) => this.#storage.getSession(tenant, id)))).filter((s): s is Session => s !== null);
-    const rdSeries = (await Promise.all(sessionIds.map((id) => this.#storage.listRdSeries(tenant, { sessionId: id })))).flat();
+    const sessions = (await allInOrder(sessionIds.map((id) => this.#storage.getSession(tenant, id)))).filter((s): s is Session => s !== null);
+    const rdSeries = (await allInOrder(sessionIds.map((id) => this.#storage.listRdSeries(tenant, { sessionId: id })))).flat();
     budget.add(sessions);
     // A series' metadata is not in rd_points.csv: its points are what every format writes.
     budget.add(rdSeries.map((r) => r.points));

@@ -4,7 +4,7 @@
  * behind when it fails midway, how governance counts merges, and how review input is checked.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import { LimitError, createRuntime, definePlugin, isLimitError } from 'limit-graph';
 import type { ConfigInput, Orchestrator, Runtime, Trace } from 'limit-graph';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 
@@ -81,6 +81,27 @@ describe('merges through the real governance engine', () => {
     for (let i = 0; i < 2; i++) {
       const error = await failure(orch.merge({ parentIds: ['missing-first', 'missing-second'] }));
       expect(error).toMatchObject({ code: 'LIMIT_NOT_FOUND', message: 'Trace "missing-first" not found for tenant "default"', details: { traceId: 'missing-first' } });
+    }
+  });
+
+  it("a merge whose parents' chain heads cannot be read names the first of them in the order given, whichever read fails first", async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'y' } })).trace;
+    const storage = rt.resolve('storage');
+    const listProvenance = storage.listProvenance.bind(storage);
+    // Both parents' chains unreadable, the first parent's read the slow one: a merge that reported
+    // the first read to fail named the second.
+    storage.listProvenance = async (tenant, id) => {
+      if (id === a.id) await new Promise((r) => setTimeout(r, 50));
+      if (id === a.id || id === b.id) throw new LimitError('LIMIT_STORAGE_CORRUPT', `chain of ${id} is unreadable`, { details: { traceId: id } });
+      return listProvenance(tenant, id);
+    };
+    for (let i = 0; i < 2; i++) {
+      const error = await failure(orch.merge({ parentIds: [a.id, b.id] }));
+      expect(error).toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: `chain of ${a.id} is unreadable` });
     }
   });
 

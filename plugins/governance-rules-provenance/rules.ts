@@ -5,7 +5,7 @@
  * stored, a chain that verifies, bound to the heads its own merge recorded. Needs storage; without
  * one the rule reports nothing it cannot check, and says so in the pack's health.
  */
-import { memoizeChainOf, mergeAncestryMemo, verifyMergeAncestryAsync, verifyProvenanceChain, verifyTraceChain } from 'limit-graph';
+import { allInOrder, memoizeChainOf, mergeAncestryMemo, verifyMergeAncestryAsync, verifyProvenanceChain, verifyTraceChain } from 'limit-graph';
 import type { Finding, GovernanceRule, RuleContext, RuleSubject, Storage } from 'limit-graph';
 
 export function createProvenanceRules(getStorage: () => Storage | undefined): GovernanceRule[] {
@@ -35,11 +35,13 @@ export function createProvenanceRules(getStorage: () => Storage | undefined): Go
     });
     const memo = mergeAncestryMemo();
     // The parents together (their walks read one breadth-first level at a time, at most 16 chains
-    // at once each): a merge of N parents waits for its deepest ancestry, not the sum of them.
-    const parents = await Promise.all(trace.parentIds.map(async (parentId): Promise<Finding | undefined> => {
+    // at once each): a merge of N parents waits for its deepest ancestry, not the sum of them. A read
+    // that fails fails the call with the first failure in the order of parentIds (allInOrder), not
+    // whichever read failed first: the same trace always gets the same error.
+    const parents = await allInOrder(trace.parentIds.map(async (parentId): Promise<Finding | undefined> => {
       // A parent's chain, the parent bound to it (its output or status rewritten breaks it), and for
       // a merge the heads it recorded of its parents, and they of theirs.
-      const [parent, entries] = await Promise.all([storage.getTrace(trace.tenant, parentId), chainOf(parentId)]);
+      const [parent, entries] = await allInOrder([storage.getTrace(trace.tenant, parentId), chainOf(parentId)]);
       const v = parent ? await verifyMergeAncestryAsync(verifyTraceChain(parent, entries), parentId, entries, chainOf, undefined, memo) : { verified: false, length: 0, brokenAt: null };
       const evidence = [{ field: `parentIds:${parentId}`, start: 0, end: 0, excerpt: parentId }];
       if (v.length === 0) return { ruleId: 'provenance.chain', kind: 'Unverified', severity: 6, reason: `Parent ${parentId} has no provenance chain`, evidence };

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  LimitError, addCounter, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
+  LimitError, addCounter, allInOrder, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
   PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -341,7 +341,7 @@ export class FileStorage implements Storage {
     await removeStaleScratch(this.#tenantDir(tenant));
     await removeStaleScratch(path.join(this.#tenantDir(tenant), 'rd'));
     const sessionsDir = path.join(this.#tenantDir(tenant), 'sessions');
-    for (const sessionId of await listDir(sessionsDir)) {
+    for (const sessionId of (await listDir(sessionsDir)).sort()) {
       if (!validId(sessionId)) continue;
       await removeStaleScratch(path.join(sessionsDir, sessionId));
       let known = false;
@@ -353,10 +353,14 @@ export class FileStorage implements Storage {
         index.damagedSessions.set(sessionId, damage(error));
         known = true;
       }
-      const traceIds = (await listDir(path.join(sessionsDir, sessionId, 'traces'))).filter(validId);
-      // Reads overlap in chunks: opening a large store reads every trace file once.
+      // By id: the damaged traces are then listed (and the first of them reported) in the same
+      // order whatever order the folder lists them in.
+      const traceIds = (await listDir(path.join(sessionsDir, sessionId, 'traces'))).filter(validId).sort();
+      // Reads overlap in chunks: opening a large store reads every trace file once. What each read
+      // found is taken into the index in the order of traceIds, not as the reads end, so that the
+      // damaged trace an error names does not depend on which read ended first.
       for (let i = 0; i < traceIds.length; i += 32) {
-        await Promise.all(traceIds.slice(i, i + 32).map(async (traceId) => {
+        const found = await allInOrder(traceIds.slice(i, i + 32).map(async (traceId): Promise<{ doc: TraceDoc; quarantined: boolean } | { damaged: LimitError } | undefined> => {
           const dir = this.#traceDir(tenant, sessionId, traceId);
           try {
             await removeStaleScratch(dir);
@@ -365,15 +369,23 @@ export class FileStorage implements Storage {
             const doc = await this.#readTraceDoc(tenant, sessionId, traceId);
             if (!doc) {
               await removeIfEmpty(dir);
-              return;
+              return undefined;
             }
             const q = await readQuarantine(path.join(dir, 'quarantine.json'), traceId);
-            this.#indexTrace(index, doc);
-            if (q?.quarantined) index.quarantined.add(traceId);
+            return { doc, quarantined: q?.quarantined === true };
           } catch (error) {
-            index.damagedTraces.set(traceId, damage(error));
+            return { damaged: damage(error) };
           }
         }));
+        found.forEach((f, j) => {
+          if (!f) return;
+          const traceId = traceIds[i + j]!;
+          if ('damaged' in f) index.damagedTraces.set(traceId, f.damaged);
+          else {
+            this.#indexTrace(index, f.doc);
+            if (f.quarantined) index.quarantined.add(traceId);
+          }
+        });
       }
       // A session folder without session.json and nothing else in it: a create that never committed.
       if (!known) {
@@ -669,11 +681,11 @@ export class FileStorage implements Storage {
   async #page<E extends { createdAt: string; id: string }, T>(
     entries: E[], q: { limit: number; maxBytes: number }, file: (e: E) => string, read: (e: E) => Promise<T | undefined>,
   ): Promise<Page<T>> {
-    const sizes = await Promise.all(entries.map((e) => fileSize(file(e))));
+    const sizes = await allInOrder(entries.map((e) => fileSize(file(e))));
     const cut = new PageBuilder<E>(q.limit, q.maxBytes);
     for (let i = 0; i < entries.length && cut.takes(sizes[i]!); i++) cut.add(entries[i]!, sizes[i]!);
     const { items, nextCursor } = cut.page();
-    const records: (T | undefined)[] = await Promise.all(items.map(read));
+    const records: (T | undefined)[] = await allInOrder(items.map(read));
     return { items: records.filter((r): r is T => r !== undefined), nextCursor };
   }
 
@@ -950,7 +962,7 @@ export class FileStorage implements Storage {
     assertNoDamaged(index.damagedTraces);
     // By trace id, as every backend lists them (the set's own order is insertion, or folder scan after a restart).
     const ids = [...index.quarantined].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const states = await Promise.all(ids.map((id) => this.getQuarantine(tenant, id)));
+    const states = await allInOrder(ids.map((id) => this.getQuarantine(tenant, id)));
     return states.filter((s): s is QuarantineState => s !== null && s.quarantined);
   }
 
@@ -1007,8 +1019,8 @@ export class FileStorage implements Storage {
     const sessionId = query?.sessionId === undefined ? undefined : assertId(query.sessionId, 'session id');
     this.#assertOpen();
     const dir = path.join(this.#tenantDir(tenant), 'rd');
-    const names = (await listDir(dir)).filter((n) => n.endsWith('.json') && validId(n.slice(0, -5)));
-    const all = await Promise.all(names.map((n) => readRdSeries(path.join(dir, n), tenant, n.slice(0, -5))));
+    const names = (await listDir(dir)).filter((n) => n.endsWith('.json') && validId(n.slice(0, -5))).sort();
+    const all = await allInOrder(names.map((n) => readRdSeries(path.join(dir, n), tenant, n.slice(0, -5))));
     return all
       .filter((s): s is RdSeries => s !== undefined && (sessionId === undefined || s.sessionId === sessionId))
       .sort((a, b) => timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -639,6 +639,33 @@ describe('storage-file: crash recovery', () => {
     }
   });
 
+  it('with several damaged trace files, names the first by id, whichever read ends first (the index reads them side by side)', async () => {
+    const root = tempDir();
+    let s = await openStore(root);
+    try {
+      for (const id of ['tra', 'trb', 'trc']) await s.createTrace(makeTrace('t1', id, 's1'));
+      await s.close();
+      const file = (id: string) => path.join(root, 'tenants', 't1', 'sessions', 's1', 'traces', id, 'trace.json');
+      for (const id of ['tra', 'trb']) writeFileSync(file(id), '{"trace": ');
+      // tra's read is the slow one: an index that took each read's result as it ended named trb.
+      const readFile = fsp.readFile.bind(fsp);
+      const slow = vi.spyOn(fsp, 'readFile').mockImplementation((async (p: Parameters<typeof fsp.readFile>[0], ...rest: unknown[]) => {
+        if (p === file('tra')) await new Promise((r) => setTimeout(r, 50));
+        return (readFile as (...a: unknown[]) => Promise<unknown>)(p, ...rest);
+      }) as typeof fsp.readFile);
+      try {
+        s = await openStore(root);
+        await expect(s.listTraces('t1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: expect.stringContaining(file('tra')) });
+        await expect(s.listFlags('t1')).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT', message: expect.stringContaining(file('tra')) });
+      } finally {
+        slow.mockRestore();
+      }
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('finishes a batch whose journal was written before the process died', async () => {
     const root = tempDir();
     let s = await openStore(root);

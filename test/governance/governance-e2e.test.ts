@@ -75,7 +75,9 @@ describe('governance through the kernel with SQLite storage', () => {
     expect(refused.refusals[0]!.reason).toMatch(/quarantined/);
     await gov.release('default', t.id, { reason: 'false alarm', actor: 'alice' });
     expect((await storage.getQuarantine('default', t.id))!.quarantined).toBe(false);
-    await expect(gov.release('default', t.id, { reason: 'again', actor: 'alice' })).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    await expect(gov.release('default', t.id, { reason: 'again', actor: 'alice' })).rejects.toMatchObject({
+      code: 'LIMIT_CONFLICT', message: `Trace "${t.id}" is not quarantined, so it cannot be released`, details: { traceId: t.id },
+    });
     const actions = (await storage.listProvenance('default', t.id)).map((p) => p.action);
     expect(actions).toEqual(['created', 'flagged', 'quarantined', 'released']);
     const labels = (await storage.listCheckpoints('default', t.id)).map((c) => c.label);
@@ -187,7 +189,7 @@ describe('governance through the kernel with SQLite storage', () => {
     expect((await gov.validateMerge({ tenant: 'default', sessionId: 's1', parentIds: [a.id, b.id], strategy: 'union', rationale: '', actor: 'b' })).allowed).toBe(true);
     // The beforeMerge tap refuses it the same way.
     await expect(rt.hooks.beforeMerge.promise({ tenant: 'default', sessionId: 's1', parentIds: [b.id, b.id], strategy: 'union', rationale: '', actor: 'b' }))
-      .rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
+      .rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: `Invalid merge request: parentIds.1: "${b.id}" repeats parentIds.0; a merge names each parent once` });
   });
 
   it('refuses a misspelt policy field at start instead of ignoring it', async () => {

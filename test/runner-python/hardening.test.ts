@@ -145,7 +145,10 @@ describe('runner-python keeps sessions of different tenants apart, even with the
     const id = `shared-${process.pid}-${++counter}`;
     const wrote = await fixture.runner.executeIsolated(code('open("notes.txt", "w").write("A-PRIVATE")\nsecret = "A-GLOBAL"'), as('a', id));
     expect(wrote.ok, wrote.stderr).toBe(true);
-    await expect(fixture.runner.executeIsolated(code('print(open("notes.txt").read())'), as('b', id))).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    // Refused, naming the id and not whose it is.
+    const refused = await fixture.runner.executeIsolated(code('print(open("notes.txt").read())'), as('b', id)).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'LIMIT_CONFLICT', message: `Session id "${id}" is in use on this runner by another tenant`, details: { sessionId: id } });
+    expect((refused as { details?: unknown }).details).toEqual({ sessionId: id });
     // The same tenant goes on as before.
     expect((await fixture.runner.executeIsolated(code('print(open("notes.txt").read(), secret)'), as('a', id))).stdout.trim()).toBe('A-PRIVATE A-GLOBAL');
     // A's session ends but its files stay (removeSessionFiles: false), as after a crash and restart.

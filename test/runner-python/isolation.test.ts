@@ -36,16 +36,16 @@ describe.each([true, false])('runner-python limits (warm: %s)', (warm) => {
   it('kills an infinite loop and a setsid-escaped child at the timeout', async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm });
     const c = ctx({ timeoutMs: 700 });
-    const started = performance.now();
     const result = await fixture.runner.executeIsolated(code([
       'import os, subprocess, sys',
       'child = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)',
       'open("pids", "w").write("%d %d" % (os.getpid(), child.pid))',
       'while True: pass',
     ].join('\n')), c);
-    expect(performance.now() - started).toBeLessThan(2500);
     expect(result.ok).toBe(false);
-    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    // The session's 700 ms is what ended it (not the runner's default), and not before it was up.
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: 'the task exceeded timeoutMs=700 ms; its processes were killed' });
+    expect(result.metrics.latencyMs).toBeGreaterThanOrEqual(700);
     const [pid, child] = readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'pids'), 'utf8').split(' ').map(Number);
     await settle();
     expect(alive(pid!), 'the Python process outlived its timeout').toBe(false);
@@ -328,8 +328,9 @@ describe('runner-python options and tasks', () => {
   it('the runner timeout applies when the session allows longer', async () => {
     fixture = await pythonRuntime({ python: PYTHON, timeoutMs: 400 });
     const result = await fixture.runner.executeIsolated(code('while True: pass'), ctx({ timeoutMs: 60_000 }));
-    expect(result.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
-    expect(result.metrics.latencyMs).toBeLessThan(2000);
+    // The runner's 400 ms ended it, not the session's 60 s (the message names the limit applied).
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: 'the task exceeded timeoutMs=400 ms; its processes were killed' });
+    expect(result.metrics.latencyMs).toBeGreaterThanOrEqual(400);
   });
 
   it('rejects venvPath together with createVenv per-session', () => {

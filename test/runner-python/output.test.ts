@@ -30,7 +30,6 @@ describe('runner-python: the value of the last expression (warm)', () => {
     const runner = await start({});
     const c = ctx({ timeoutMs: 5_000 });
     expect((await runner.executeIsolated(code('kept = 42'), c)).ok).toBe(true);
-    const started = performance.now();
     const inf = await runner.executeIsolated(code('{"loss": float("inf")}'), c);
     expect(inf.ok, JSON.stringify(inf)).toBe(true);
     expect(inf.value).toBe("{'loss': inf}");
@@ -38,8 +37,8 @@ describe('runner-python: the value of the last expression (warm)', () => {
     expect(nan.value).toBe('nan');
     const negative = await runner.executeIsolated(code('[1.5, -float("inf")]'), c);
     expect(negative.value).toBe('[1.5, -inf]');
-    // Before the fix the worker's reply line was not JSON: each task waited for its timeout.
-    expect(performance.now() - started).toBeLessThan(3_000);
+    // Before the fix the worker's reply line was not JSON: each task waited for its timeout and
+    // failed (LIMIT_RUNNER_TIMEOUT), so ok and the values above are the evidence, not a stopwatch.
     expect((await runner.executeIsolated(code('kept'), c)).value).toBe(42);
   });
 
@@ -79,14 +78,15 @@ describe('runner-python: the value of the last expression (warm)', () => {
 describe('runner-python: a warm worker reply that is not JSON', () => {
   it('fails the waiting task at once with a clear error; the worker is replaced', async () => {
     const runner = await start({});
-    const c = ctx({ timeoutMs: 10_000 });
+    const c = ctx({ timeoutMs: 25_000 });
     await runner.executeIsolated(code('kept = 1'), c);
     // fd 3 is not the reply channel any more (it moved, as a cold run's report pipe does) …
     const fd3 = await runner.executeIsolated(code('import os\nos.write(3, b"garbage\\n")'), c);
     expect(fd3.error?.message).toMatch(/Bad file descriptor/);
     expect((await runner.executeIsolated(code('kept'), c)).value).toBe(1);
     // … but a task can still find it; a line that is not JSON fails the task instead of hanging it.
-    const started = performance.now();
+    // The task then sleeps for an hour: a runner that kept waiting would end it at timeoutMs with
+    // LIMIT_RUNNER_TIMEOUT, so the code and message below say it failed at once (no stopwatch).
     const broken = await runner.executeIsolated(code([
       'import os',
       'for fd in sorted(map(int, os.listdir("/proc/self/fd"))):',
@@ -96,11 +96,10 @@ describe('runner-python: a warm worker reply that is not JSON', () => {
       '        except OSError:',
       '            pass',
       'import time',
-      'time.sleep(5)',
+      'time.sleep(3600)',
     ].join('\n')), c);
-    expect(performance.now() - started).toBeLessThan(4_000);
     expect(broken.ok).toBe(false);
-    expect(broken.error?.code).toBe('LIMIT_RUNNER_FAILED');
+    expect(broken.error?.code, JSON.stringify(broken.error)).toBe('LIMIT_RUNNER_FAILED');
     expect(broken.error?.message).toMatch(/sent a reply line that is not JSON .*"garbage".*the worker was replaced; the session's globals are lost/);
     const after = await runner.executeIsolated(code('globals().get("kept", "fresh")'), c);
     expect(after.ok, JSON.stringify(after)).toBe(true);
@@ -112,8 +111,9 @@ describe('runner-python: a flood on the warm reply channel', () => {
   it('a line longer than any reply fails the task at once instead of being collected in memory', async () => {
     // maxOutputBytes=1024 bounds a reply to ~90 KB; the task writes 20 MB without a newline.
     const runner = await start({ maxOutputBytes: 1024 });
-    const c = ctx({ timeoutMs: 15_000 });
-    const started = performance.now();
+    // The task sleeps for an hour after its flood: one left waiting would end at timeoutMs with
+    // LIMIT_RUNNER_TIMEOUT, so the code and message below say it failed at once (no stopwatch).
+    const c = ctx({ timeoutMs: 25_000 });
     // Non-blocking, and at most 0.5 s per descriptor: one nobody reads (the request channel) is left.
     const flood = await runner.executeIsolated(code([
       'import os, time',
@@ -133,9 +133,8 @@ describe('runner-python: a flood on the warm reply channel', () => {
       '            time.sleep(0.001)',
       '        except OSError:',
       '            break',
-      'time.sleep(8)',
+      'time.sleep(3600)',
     ].join('\n')), c);
-    expect(performance.now() - started).toBeLessThan(7_000);
     expect(flood.error?.code, JSON.stringify(flood)).toBe('LIMIT_RUNNER_FAILED');
     expect(flood.error?.message).toMatch(/a line longer than \d+ bytes.*"xxxx.*the worker was replaced/);
     const after = await runner.executeIsolated(code('print("still here")'), c);

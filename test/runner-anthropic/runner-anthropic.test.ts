@@ -35,7 +35,8 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(result.value).toMatchObject({ model: 'fake-claude', stopReason: 'end_turn' });
     const [request] = bed.fake().messages();
     expect(request!.key).toBe(API_KEY);
-    expect(request!.headers['anthropic-version']).toBeDefined();
+    // The API version the SDK pins (a date), sent with every request: without it the API answers 400.
+    expect(request!.headers['anthropic-version']).toMatch(/^\d{4}-\d{2}-\d{2}$/);
     expect(request!.body).toMatchObject({
       model: 'fake-claude',
       temperature: 0.2,

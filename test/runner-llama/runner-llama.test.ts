@@ -79,7 +79,10 @@ describe('runner-llama with a generated tiny llama GGUF', () => {
     const a = makeRunContext();
     expect((await runner.executeIsolated(prompt('mine alone'), a)).ok).toBe(true);
     const other = { ...a, session: { ...a.session, tenant: 'someone-else' } };
-    await expect(runner.executeIsolated(prompt('and theirs?'), other)).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    // Refused naming the id, not whose it is.
+    const refused = await runner.executeIsolated(prompt('and theirs?'), other).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'LIMIT_CONFLICT', message: `Session id "${a.session.id}" is in use on this runner by another tenant` });
+    expect((refused as { details?: unknown }).details).toEqual({ sessionId: a.session.id });
     expect(texts(runner, a.session.id)).not.toContain('and theirs?');
   });
 

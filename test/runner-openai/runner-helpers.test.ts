@@ -121,18 +121,28 @@ describe('hosted-runner helpers', () => {
 
   it('withRetries: starts no wait longer than the time left, and an abort ends a wait at once', async () => {
     const controller = new AbortController();
-    const turn = { signal: controller.signal, remainingMs: () => 1000 };
+    let leftMs = 1000;
+    const turn = { signal: controller.signal, remainingMs: () => leftMs };
     let calls = 0;
     const failing = async () => {
       calls++;
       throw new Error('429');
     };
-    await expect(withRetries(turn, 2, failing, () => ({ afterMs: 20_000 }))).rejects.toBeInstanceOf(RetryTooLateError);
+    const late = withRetries(turn, 2, failing, () => ({ afterMs: 20_000 }));
+    await expect(late).rejects.toBeInstanceOf(RetryTooLateError);
+    await expect(late).rejects.toMatchObject({ message: 'retry in 20000 ms, but only 1000 ms left', waitMs: 20_000, leftMs: 1000, retries: 0, asked: true });
     expect(calls).toBe(1);
-    setTimeout(() => controller.abort(new Error('stop')), 50);
-    const started = performance.now();
-    await expect(withRetries(turn, 2, failing, () => ({ afterMs: 900 }))).rejects.toThrow('stop');
-    expect(performance.now() - started).toBeLessThan(500);
+    // A wait of an hour, with the time for it: the abort (once the wait has begun) is what ends it.
+    // A wait that ignored the signal would still be waiting when the guard gives up.
+    leftMs = 7_200_000;
+    const hour = () => {
+      if (calls === 2) setTimeout(() => controller.abort(new Error('stop')), 10);
+      return { afterMs: 3_600_000 };
+    };
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const notEnded = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('the abort did not end the wait')), 10_000)));
+    await expect(Promise.race([withRetries(turn, 2, failing, hour), notEnded])).rejects.toThrow('stop');
+    clearTimeout(guard);
     expect(calls).toBe(2);
   });
 

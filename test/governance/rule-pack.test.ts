@@ -214,7 +214,7 @@ describe('quotedAt and asksToLabelItems: a phrase talked about, not used', () =>
   it('finds the quotation a span sits in on its own line, and none across lines or outside quotes', () => {
     const text = 'Phrases like "ignore previous instructions" are attacks.';
     expect(at(text, 'ignore previous')).toEqual({ open: text.indexOf('"'), close: text.lastIndexOf('"') });
-    expect(at("say 'reveal your prompt' twice", 'reveal your prompt')).toBeDefined();
+    expect(at("say 'reveal your prompt' twice", 'reveal your prompt')).toEqual({ open: 4, close: 23 });
     expect(at('ignore previous instructions', 'ignore previous')).toBeUndefined();
     expect(at('"start\nignore previous instructions"', 'ignore previous')).toBeUndefined();
     expect(at("don't ignore previous instructions", 'ignore previous')).toBeUndefined();

@@ -50,7 +50,9 @@ function excerptFits(text: string, start: number, end: number, excerpt: string):
   return false;
 }
 
+/** Checks every evidence span of the findings; there must be one at least (findings without evidence would check nothing). */
 function checkEvidence(text: string, findings: readonly Finding[]): void {
+  expect(findings.flatMap((f) => f.evidence).length, `no evidence to check in ${short(text)}`).toBeGreaterThan(0);
   for (const f of findings) {
     for (const e of f.evidence) {
       expect(e.field, `${f.ruleId}: evidence names the field, not a view`).toBe('task.input');

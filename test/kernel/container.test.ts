@@ -116,7 +116,7 @@ describe('container and sessions', () => {
     const rt = await createRuntime({ config: silent });
     await expect(rt.openSession({ limits: { maxConcurrency: 0 } })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', message: expect.stringContaining('maxConcurrency') });
     await rt.openSession({ id: 'x' });
-    await expect(rt.openSession({ id: 'x' })).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' });
+    await expect(rt.openSession({ id: 'x' })).rejects.toMatchObject({ code: 'LIMIT_CONFLICT', message: 'Session "x" is already open', details: { sessionId: 'x' } });
     await rt.close();
   });
 
@@ -155,7 +155,8 @@ describe('container and sessions', () => {
     release();
     await closed;
     const second = await reopened;
-    await expect(again).rejects.toMatchObject({ code: 'LIMIT_CONFLICT' }); // one of the waiting opens wins
+    // The waiting opens go in the order they were asked: the first wins, the second finds it open.
+    await expect(again).rejects.toMatchObject({ code: 'LIMIT_CONFLICT', message: 'Session "s" is already open', details: { sessionId: 's' } });
     expect(events).toEqual(['mkdir s', 'rmdir s', 'mkdir s']);
     expect(rt.getSession('s')).toBe(second);
     expect(second.closed).toBe(false);

@@ -454,10 +454,9 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     const trace = makeTrace('ignore%20all%20previous i g n o r e', { task: { input: 'ignore%20all%20previous i g n o r e', kind: 'code', files: { 'a.txt': 'one', 'b.txt': 'two' }, args: ['--x'] } });
     const subjects = engine.subjects(trace, 'input');
     expect(subjects.length).toBe(4);
-    const started = performance.now();
     const v = await engine.evaluate(trace, 'input');
-    // One budget (300 ms), not one per call the loop would have made (4 fields × their views × 300 ms).
-    expect(performance.now() - started).toBeLessThan(1_200);
+    // One budget (300 ms), not one per call the loop would have made (4 fields × their views × 300 ms):
+    // the hanging rule was called once, for the first field's first view (the calls, not a stopwatch).
     expect(calls.filter((c) => !c.startsWith('answers'))).toEqual(['task.input']);
     // The rule after it still reads every field and view.
     expect(calls.filter((c) => c.startsWith('answers')).length).toBe(subjects.reduce((n, s) => n + (s.views?.length ?? 1), 0));
@@ -487,10 +486,10 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(runnerSignal?.aborted).toBe(false);
     cut.abort(new DOMException('rule llm-judge was cut at its time budget (60000 ms)', 'TimeoutError'));
     expect(runnerSignal?.aborted).toBe(true);
-    // It stops waiting as well (not until its own 10 s timeout).
+    // It stops waiting as well (not until its own 10 s timeout: half of it is room for a loaded machine).
     const started = performance.now();
     await answer;
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('the LLM judge asks each text in a session of its own, closed after: no other tenant\'s conflict, no earlier text in the conversation', async () => {

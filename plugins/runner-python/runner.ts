@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LimitError, SessionIdleSweeper, SessionLimits, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, SessionLimits, allInOrder, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
@@ -1127,11 +1127,16 @@ export class PythonRunner implements Runner {
     if (this.#closed) return;
     this.#closed = true;
     this.#idle.stop();
-    await Promise.all([...this.#sessions.keys()].map((id) => this.closeSession(id)));
-    const cg = this.#resolved?.cgroups;
-    if (cg instanceof PidsCgroups) {
-      await Promise.all([...this.#removals]);
-      await cg.dispose();
+    try {
+      // Every session's close ends before dispose does (a failing one does not cut the others short);
+      // the first failure in session order is thrown, after the cgroups are cleaned up.
+      await allInOrder([...this.#sessions.keys()].map((id) => this.closeSession(id)));
+    } finally {
+      const cg = this.#resolved?.cgroups;
+      if (cg instanceof PidsCgroups) {
+        await Promise.all([...this.#removals]);
+        await cg.dispose();
+      }
     }
   }
 }

@@ -84,3 +84,23 @@ describe.each([true, false])('runner-python close then reuse of a session id (wa
     }
   }, 30_000);
 });
+
+describe('runner-python dispose', () => {
+  it('waits for every session\'s close, a failing one included, and throws the first failure in session order', async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    const [a, b] = [ctx(), ctx()];
+    for (const c of [a, b]) expect((await fixture.runner.executeIsolated(code('print(1)'), c)).ok).toBe(true);
+    const runner = fixture.runner;
+    const close = runner.closeSession.bind(runner);
+    const ended: string[] = [];
+    // The first session's close fails late; the second's fails at once: the first in order is the one reported.
+    runner.closeSession = async (id, tenant) => {
+      await new Promise((r) => setTimeout(r, id === a.session.id ? 200 : 0));
+      await close(id, tenant);
+      ended.push(id);
+      throw new Error(`close of ${id === a.session.id ? 'a' : 'b'} failed`);
+    };
+    await expect(runner.dispose()).rejects.toThrow('close of a failed');
+    expect(ended.sort()).toEqual([a.session.id, b.session.id].sort());
+  });
+});

@@ -82,11 +82,11 @@ export class OrchestratorService implements Orchestrator {
   readonly #inFlight = new Set<InFlight>();
   /** The work in flight by the id of the trace it writes (#own), for the write gate (#gated). */
   readonly #byTrace = new Map<string, InFlight>();
-  #draining = false;
   /**
-   * Aborted when the runtime's close begins (drain, or dispose without one): work that may go on for
-   * long and can stop anywhere — a failStaleRuns sweep — joins it into its cancellation, so it stops
-   * before its next trace instead of outlasting closeWaitMs and meeting storage closed under it.
+   * Aborted when the runtime's close begins (drain, or dispose without one): new work is refused
+   * from then on (#track), and work that may go on for long and can stop anywhere — a failStaleRuns
+   * sweep — joins it into its cancellation, so it stops before its next trace instead of outlasting
+   * closeWaitMs and meeting storage closed under it.
    */
   readonly #closeBegun = new AbortController();
   /**
@@ -1042,7 +1042,7 @@ export class OrchestratorService implements Orchestrator {
 
   /** Runs `work` (a run, a recorded trace, a merge, a stale-run sweep) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
   async #track<T>(work: (entry: InFlight) => Promise<T>): Promise<T> {
-    if (this.#draining) {
+    if (this.#closeBegun.signal.aborted) {
       throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a stale-run sweep) starts any more', {
         fix: 'Send it to a runtime that is not closing (over HTTP: retry against another instance, or once the server is back).',
       });
@@ -1090,7 +1090,6 @@ export class OrchestratorService implements Orchestrator {
 
   /** Refuses new work from now on (#track) and stops a stale-run sweep in progress (#closeBegun). */
   #beginClose(): void {
-    this.#draining = true;
     if (!this.#closeBegun.signal.aborted) {
       this.#closeBegun.abort(new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime began closing'));
     }

@@ -87,33 +87,32 @@ function parseDuration(option: string, value: string): number {
 const EXPORT_USAGE = 'limit export (--session S | --trace ID…) --format json|jsonl|csv --out F';
 
 /**
- * An export input error in the words of the command line: the API's `sessionId` is `--session`,
- * `traceIds.2` is the third `--trace` value. Quoted text (an id in a message) is left as it is.
+ * An input error in the words of the command line: `rename` turns the API's fields (in each issue's
+ * path and message) into the command's options; the fix shows the command's `usage`.
  */
-function exportOptionError(error: unknown): unknown {
+function optionError(error: unknown, rename: (text: string) => string, usage: string): unknown {
   const issues = isLimitError(error, 'LIMIT_VALIDATION') ? (error.details?.issues as { path: string; message: string }[] | undefined) : undefined;
   if (!issues?.length) return error;
-  const flags = (text: string) =>
-    text.replace(/"(?:[^"\\]|\\.)*"|\b(sessionId|traceIds)(?:\.(\d+))?\b/g, (match, field?: string, index?: string) => {
-      if (!field) return match;
-      const flag = field === 'sessionId' ? '--session' : '--trace';
-      return index === undefined ? flag : `${flag} value ${Number(index) + 1}`;
-    });
-  const cli = issues.map((i) => ({ option: flags(i.path), message: flags(i.message) }));
+  const cli = issues.map((i) => ({ option: rename(i.path), message: rename(i.message) }));
   return new LimitError('LIMIT_VALIDATION', `Invalid options: ${cli.map((i) => `${i.option}: ${i.message}`).join('; ')}`, {
-    details: { issues: cli }, fix: `Correct the option named in the message: ${EXPORT_USAGE}`,
+    details: { issues: cli }, fix: `Correct the option named in the message: ${usage}`,
   });
 }
 
-/** A failStaleRuns input error in the words of the command line: `sessionId` is `--session`. */
-function recoverOptionError(error: LimitError): LimitError {
-  const issues = (error.details?.issues as { path: string; message: string }[] | undefined) ?? [];
-  if (!issues.length) return error;
-  const cli = issues.map((i) => ({ option: i.path === 'sessionId' ? '--session' : i.path === 'olderThanMs' ? '--older-than' : i.path, message: i.message }));
-  return new LimitError('LIMIT_VALIDATION', `Invalid options: ${cli.map((i) => `${i.option}: ${i.message}`).join('; ')}`, {
-    details: { issues: cli }, fix: 'Correct the option named in the message: limit recover --older-than <duration> [--session S]',
+/**
+ * An export's fields as options: the API's `sessionId` is `--session`, `traceIds.2` is the third
+ * `--trace` value. Quoted text (an id in a message) is left as it is.
+ */
+const exportFlags = (text: string) =>
+  text.replace(/"(?:[^"\\]|\\.)*"|\b(sessionId|traceIds)(?:\.(\d+))?\b/g, (match, field?: string, index?: string) => {
+    if (!field) return match;
+    const flag = field === 'sessionId' ? '--session' : '--trace';
+    return index === undefined ? flag : `${flag} value ${Number(index) + 1}`;
   });
-}
+
+/** failStaleRuns' fields as `limit recover`'s options. Quoted text is left as it is. */
+const recoverFlags = (text: string) =>
+  text.replace(/"(?:[^"\\]|\\.)*"|\b(sessionId|olderThanMs)\b/g, (match, field?: string) => (field ? (field === 'sessionId' ? '--session' : '--older-than') : match));
 
 /**
  * The error a blocked or failed run exits with. `withStderr`: the task's stderr ends the message
@@ -217,7 +216,7 @@ export function registerCommands(registry: CommandRegistry): void {
       // An interrupt (Ctrl-C, SIGTERM) stops the export's reading, or its write before it begins: no file
       // is written then. A write that has begun completes (a temporary file renamed into place).
       const artifact = await runtime.resolve('orchestrator').exportArtifact({ sessionId: opts.session, traceIds: opts.trace, format, signal: registry.signal }).catch((error: unknown) => {
-        throw exportOptionError(error);
+        throw optionError(error, exportFlags, EXPORT_USAGE);
       });
       registry.signal.throwIfAborted();
       const written = await writeArtifact(opts.out, artifact.files, format, output);
@@ -260,7 +259,7 @@ export function registerCommands(registry: CommandRegistry): void {
       const result = await runtime.resolve('orchestrator').failStaleRuns({
         olderThanMs, ...(opts.session !== undefined ? { sessionId: opts.session } : {}), actor: 'cli', signal: registry.signal,
       }).catch((error: unknown) => {
-        throw isLimitError(error, 'LIMIT_VALIDATION') ? recoverOptionError(error) : error;
+        throw optionError(error, recoverFlags, 'limit recover --older-than <duration> [--session S]');
       });
       if (opts.json) registry.printJson(result);
       else {

@@ -8,16 +8,8 @@ export class Semaphore {
   #free: number;
   readonly #queue: { grant: () => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(readonly size: number) {
+  constructor(size: number) {
     this.#free = size;
-  }
-
-  get inUse(): number {
-    return this.size - this.#free;
-  }
-
-  get waiting(): number {
-    return this.#queue.length;
   }
 
   /** Slots no run holds. */

@@ -882,13 +882,6 @@ export class OrchestratorService implements Orchestrator {
     ];
   }
 
-  /** Whether `traceId` is the trace of work in progress in this process: a run (waiting for its slot, too), a recorded trace, a merge. */
-  #inProgressHere(tenant: string, traceId: string): boolean {
-    if (this.#byTrace.has(traceId)) return true;
-    for (const live of this.#live.values()) if (live.handle.tenant === tenant && live.running.has(traceId)) return true;
-    return false;
-  }
-
   /**
    * Records as `error` (LIMIT_RUN_LOST, a `failed` entry: #failedOps, as the runtime's close records
    * unfinished work) each trace still `running` created more than `olderThanMs` ago, a page at a
@@ -943,7 +936,9 @@ export class OrchestratorService implements Orchestrator {
       });
       for (const listed of page.items) {
         refuseIfCancelled(cancel);
-        if (this.#inProgressHere(tenant, listed.id)) {
+        // Work in progress here owns its trace (#own) from before the trace is stored until it ends
+        // (#track): a run waiting for its slot, a recorded trace, a merge.
+        if (this.#byTrace.has(listed.id)) {
           result.skipped.push({ traceId: listed.id, reason: 'its run is in progress in this process' });
           continue;
         }

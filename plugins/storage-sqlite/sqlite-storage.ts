@@ -858,9 +858,9 @@ export class SqliteStorage implements Storage {
    */
   #increment(tenant: string, deltas: Counters): void {
     const stmt = this.#q(`INSERT INTO counters (tenant, name, value) VALUES (?, ?, ?) ON CONFLICT (tenant, name) DO UPDATE SET value = value + excluded.value
-      WHERE abs(value + excluded.value) < 9e999 RETURNING value`);
+      WHERE abs(value + excluded.value) < 9e999`);
     for (const [name, delta] of Object.entries(deltas)) {
-      if (stmt.get(tenant, name, delta) === undefined) {
+      if (stmt.run(tenant, name, delta).changes === 0) {
         const held = this.#q('SELECT value FROM counters WHERE tenant = ? AND name = ?').get(tenant, name) as { value: number } | undefined;
         throw counterNotFinite(name, delta, held?.value);
       }

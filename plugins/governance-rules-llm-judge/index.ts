@@ -13,7 +13,7 @@ declare module 'limit-graph' {
 export default defineRulePack({
   name: 'governance-rules-llm-judge',
   version: '1.0.0',
-  description: 'LLM judge for the uncertain severity band; fails closed on timeout or a bad answer.',
+  description: 'LLM judge for the uncertain severity band; fails closed (or to review, onFailure) on timeout or a bad answer.',
   dependsOn: ['runner:*'],
   options: Options,
   rules: (ctx, options) => {

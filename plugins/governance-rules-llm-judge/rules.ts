@@ -1,7 +1,8 @@
 /**
  * The LLM judge: a `judge`-phase rule consulted only when the scan findings fall in the preset's
  * uncertain band. It asks a configured runner for a strict-JSON verdict, parses it defensively, and
- * fails closed (a blocking-severity finding) on timeout, error or an unparseable answer.
+ * on timeout, error or an unparseable answer fails closed (a blocking-severity finding) or, with
+ * `onFailure: 'review'`, leaves the text for review (an Unverified finding at the scan severity).
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,8 @@ export interface JudgeOptions {
   timeoutMs: number;
   /** Characters of the subject shown to the judge. */
   maxChars: number;
+  /** What a call without a verdict becomes (default `block`). */
+  onFailure?: 'block' | 'review';
 }
 
 const KINDS: readonly FlagKind[] = ['Jailbreak', 'Anomaly', 'HighRisk', 'Unsafe', 'Malicious', 'Unverified'];
@@ -120,10 +123,13 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
       const findings = ctx.findings ?? [];
       const max = findings.reduce((m, f) => Math.max(m, f.severity), 0);
       if (!band || max < band[0] || max > band[1]) return [];
-      const failClosed = (why: string): Finding[] => [{
-        ruleId: 'llm-judge', kind: 'Malicious', severity: ctx.blockSeverity ?? 10,
-        reason: `LLM judge failed closed: ${why.length > 500 ? `${why.slice(0, 500)}…` : why}`, evidence: [{ field: subject.field, start: 0, end: 0, excerpt: why.slice(0, 200) }],
-      }];
+      const noVerdict = (why: string): Finding[] => {
+        const said = why.length > 500 ? `${why.slice(0, 500)}…` : why;
+        const evidence = [{ field: subject.field, start: 0, end: 0, excerpt: why.slice(0, 200) }];
+        return options.onFailure === 'review'
+          ? [{ ruleId: 'llm-judge', kind: 'Unverified', severity: max, reason: `LLM judge gave no verdict, left for review: ${said}`, evidence }]
+          : [{ ruleId: 'llm-judge', kind: 'Malicious', severity: ctx.blockSeverity ?? 10, reason: `LLM judge failed closed: ${said}`, evidence }];
+      };
       // The engine aborts ctx.signal when it cuts this call (or its caller gives up): the runner's
       // request is cancelled then, as on this rule's own timeout, rather than left open unseen.
       if (ctx.signal?.aborted) return [];
@@ -153,13 +159,13 @@ export function createJudgeRule(options: JudgeOptions, getRunner: () => Runner):
             controller.signal.addEventListener('abort', () => reject(new Error('cut by the governance engine')), { once: true });
           }),
         ]);
-        if (!answer.ok) return failClosed(`runner error: ${answer.error?.message ?? answer.stderr.slice(0, 200)}`);
+        if (!answer.ok) return noVerdict(`runner error: ${answer.error?.message ?? answer.stderr.slice(0, 200)}`);
         const verdict = parseVerdict(answer.stdout);
-        if (!verdict) return failClosed('the answer is not a valid JSON verdict');
+        if (!verdict) return noVerdict('the answer is not a valid JSON verdict');
         if (verdict.verdict === 'benign') return [];
         return [{ ruleId: 'llm-judge', kind: verdict.kind, severity: verdict.severity, reason: `LLM judge (${options.runner}): ${verdict.reason || 'attack'}`, evidence: [{ field: subject.field, start: 0, end: Math.min(subject.text.length, 200), excerpt: subject.text.slice(0, 200) }] }];
       } catch (error) {
-        return failClosed(error instanceof Error ? error.message : String(error));
+        return noVerdict(error instanceof Error ? error.message : String(error));
       } finally {
         clearTimeout(timer);
         ctx.signal?.removeEventListener('abort', onCut);

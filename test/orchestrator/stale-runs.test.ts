@@ -378,6 +378,29 @@ describe('limit recover', () => {
     expect(JSON.parse(still.stdout)).toMatchObject({ ok: true, chains: [{ traceId: trace!.id, verified: true }] });
   }, 60_000);
 
+  it('acts on the tenant LIMIT_TENANT names, and on no other', async () => {
+    dead = await startProcess('sqlite', { sqlitePath: path.join(dir, 'limit.db'), schema: '' }, 'block');
+    await dead.orch.openSession({ id: 'night', tenant: 'acme', limits: { timeoutMs: 86_400_000 } });
+    const run = dead.orch.run({ sessionId: 'night', tenant: 'acme', runner: 'block', task: { input: 'lost SLEEP:600000' } });
+    run.catch(() => undefined);
+    await until('the run to start', async () => dead!.runner.calls.length === 1);
+    const [trace] = (await dead.orch.listTraces('acme', { sessionId: 'night' })).items;
+    vi.setSystemTime(T0 + 2 * HOUR);
+    const asTenant = (tenant: string, ...args: string[]) => runCli(['--config', config, ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent', LIMIT_TENANT: tenant } });
+
+    // The config's tenant (default) and another tenant see neither the session nor the trace.
+    expect(JSON.parse((await cli('recover', '--older-than', '1h', '--json')).stdout)).toMatchObject({ marked: [], skipped: [] });
+    const elsewhere = await asTenant('globex', 'recover', '--older-than', '1h', '--session', 'night');
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toContain('LIMIT_NOT_FOUND: Session "night" not found');
+    expect(await dead.orch.getTrace('acme', trace!.id)).toMatchObject({ status: 'running' });
+
+    const mine = await asTenant('acme', 'recover', '--older-than', '1h', '--json');
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(JSON.parse(mine.stdout)).toMatchObject({ marked: [trace!.id], skipped: [] });
+    expect(await dead.orch.getTrace('acme', trace!.id)).toMatchObject({ status: 'error', output: { error: { code: 'LIMIT_RUN_LOST' } } });
+  }, 60_000);
+
   it('refuses a bad --older-than or --session with a message naming the option', async () => {
     for (const value of ['', 'abc', '0', '0h', '-1', '1h30m', '3651d', '522w', 'soon']) {
       const r = await cli('recover', '--older-than', value);

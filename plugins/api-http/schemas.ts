@@ -189,7 +189,7 @@ export function rdSchemas(maxNodes: number) {
 export const KneeQuery = z.object({ series: Id, detector: ServiceName.optional() }).strict();
 export const KneeBody = z
   .object({
-    points: z.array(z.object({ rate: z.number().finite(), distortion: z.number().finite(), step: z.number().int().min(0).optional() }).strict()).min(1).max(100_000),
+    points: z.array(z.object({ rate: RdPoint.shape.rate, distortion: RdPoint.shape.distortion, step: RdPoint.shape.step.optional() }).strict()).min(1).max(100_000),
     detector: ServiceName.optional(),
     options: z
       .record(z.string().max(64), z.unknown())

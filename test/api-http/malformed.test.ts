@@ -54,6 +54,9 @@ const CASES: Case[] = [
   { name: 'export format xml', method: 'POST', path: '/artifacts/export', body: { sessionId: '{S}', format: 'xml' }, status: 400, field: 'body.format' },
   { name: 'knee without points', method: 'POST', path: '/rd/knee', body: { points: [] }, status: 400, field: 'body.points' },
   { name: 'knee point rate is text', method: 'POST', path: '/rd/knee', body: { points: [{ rate: 'a', distortion: 1 }] }, status: 400, field: 'body.points.0.rate' },
+  // An ad hoc curve is an RD curve too: the answer's points are RdPoints (rate and distortion ≥ 0), as the OpenAPI document says.
+  { name: 'knee point rate is negative', method: 'POST', path: '/rd/knee', body: { points: [{ rate: 1, distortion: 3 }, { rate: -5, distortion: 2 }, { rate: 3, distortion: 0.9 }] }, status: 400, field: 'body.points.1.rate' },
+  { name: 'knee point distortion is negative', method: 'POST', path: '/rd/knee', body: { points: [{ rate: 1, distortion: -3 }, { rate: 2, distortion: 1 }, { rate: 3, distortion: 0.9 }] }, status: 400, field: 'body.points.0.distortion' },
   { name: 'graph too large', method: 'POST', path: '/rd/distortion', body: { source: graph(501), target: graph(1) }, status: 400, field: 'body.source.nodes' },
   { name: 'graph feature NaN-ish', method: 'POST', path: '/rd/distortion', body: { source: { nodes: [{ id: 'a', features: ['x'] }], edges: [] }, target: graph(1) }, status: 400, field: 'body.source.nodes.0.features.0' },
   { name: 'series point with graph and distortion', method: 'POST', path: '/rd/series/xyz/points', body: { rate: 1, distortion: 1, graph: graph(1) }, status: 400, field: 'body.distortion' },

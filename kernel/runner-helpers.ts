@@ -15,6 +15,7 @@ import { formatIssues } from './config/issues.ts';
 import { assertJsonSafe } from './storage-helpers.ts';
 import { isWellFormed } from './model/canonical-json.ts';
 import { SessionIdleSweeper } from './session-idle.ts';
+import { allInOrder } from './in-order.ts';
 
 /** The codes a hosted runner's failed task carries (`RunnerFailure.code`). */
 export type RunnerFailureCode = 'LIMIT_RUNNER_TIMEOUT' | 'LIMIT_RUNNER_ABORTED' | 'LIMIT_RUNNER_FAILED' | 'LIMIT_RUNNER_UNAVAILABLE';
@@ -998,10 +999,15 @@ export class HostedConversations<M> {
     await state.tail.catch(() => undefined);
   }
 
+  /**
+   * Closes every session (at shutdown): each close ends even when another fails, then the first
+   * failure in session order is thrown. A second call does nothing.
+   */
   async dispose(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#idle.stop();
-    for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
+    await allInOrder([...this.#sessions.keys()].map((id) => this.closeSession(id)));
   }
 
   #state(id: string, tenant: string): ConversationState<M> {

@@ -3,7 +3,7 @@
  * through real SDKs against fake servers): deadline classification, key scrubbing, failure wording,
  * the per-session queue of HostedConversations, and the idle expiry runners share (SessionIdleSweeper).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   createLogger, HostedConversations, RetryTooLateError, SessionIdleSweeper, sessionIdleMsOption, hostedRunnerHealth, retryAfterMs, scrubSecret, scrubSecretDeep, vendorFailures, withDeadline, withRetries, withoutVendorEnv,
   cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, MAX_QUOTED_DETAIL, hostedFailureIn, maxResponseBytesOption, ResponseTooLargeError, sdkRetryable, vendorClientOptions,
@@ -109,6 +109,23 @@ describe('hosted-runner helpers', () => {
     await conv.closeSession(ctx.session.id, ctx.session.tenant);
     expect(conv.history(ctx.session.id)).toBeUndefined();
     await conv.dispose();
+  });
+
+  it('HostedConversations.dispose closes every session when one close fails, throws the first failure in session order, and a second dispose does nothing', async () => {
+    const conv = new HostedConversations<string>({ plugin: 'runner-x', logger: silent, describe: () => ({ code: 'LIMIT_RUNNER_FAILED', message: 'runner-x: boom' }) });
+    const [a, b, c, d] = [makeRunContext(), makeRunContext(), makeRunContext(), makeRunContext()];
+    for (const ctx of [a, b, c, d]) expect((await conv.run(ctx, 10_000, async (t) => ((t.text = 'hi'), { append: ['hi'] }))).ok).toBe(true);
+    const close = conv.closeSession.bind(conv);
+    // b's close fails after c's did: the error thrown is b's (session order), not the first in time.
+    vi.spyOn(conv, 'closeSession').mockImplementation(async (id, tenant) => {
+      await close(id, tenant);
+      if (id === b.session.id) await sleep(20).then(() => Promise.reject(new Error('close of b failed')));
+      if (id === c.session.id) throw new Error('close of c failed');
+    });
+    await expect(conv.dispose()).rejects.toThrow('close of b failed');
+    for (const ctx of [a, b, c, d]) expect(conv.history(ctx.session.id)).toBeUndefined();
+    await expect(conv.dispose()).resolves.toBeUndefined();
+    await expect(conv.run(a, 10_000, async () => ({ append: [] }))).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED', message: 'runner-x is shut down' });
   });
 
   it('retryAfterMs reads retry-after-ms, then retry-after in seconds or as a date', () => {

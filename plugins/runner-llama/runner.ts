@@ -15,7 +15,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { LimitError, SessionIdleSweeper, checkSessionLimits, refuseProcessFields, untilAborted } from 'limit-graph';
+import { LimitError, SessionIdleSweeper, allInOrder, checkSessionLimits, refuseProcessFields, untilAborted } from 'limit-graph';
 import type { HealthResult, Logger, RunContext, RunResult, Runner, RunnerCapabilities, TaskParsed } from 'limit-graph';
 import type { RunnerLlamaOptionsParsed } from './options.ts';
 
@@ -327,20 +327,39 @@ export class LlamaRunner implements Runner {
     };
   }
 
-  /** Closes every session and frees the context, the model and llama.cpp (at shutdown). */
+  /**
+   * Closes every session and frees the context, the model and llama.cpp (at shutdown). Every
+   * session's close ends, and all three are freed, even when a close fails; then the first failure
+   * in session order is thrown. A second call does nothing.
+   */
   async dispose(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#idle.stop();
-    for (const id of [...this.#sessions.keys()]) await this.closeSession(id);
+    try {
+      await allInOrder([...this.#sessions.keys()].map((id) => this.closeSession(id)));
+    } finally {
+      await this.#free();
+    }
+  }
+
+  /** Frees the context, then the model, then llama.cpp: each even when the one before failed. */
+  async #free(): Promise<void> {
     const context = this.#context;
     const model = this.#model;
     const llama = this.#llama;
     this.#context = undefined;
     this.#model = undefined;
     this.#llama = undefined;
-    await context?.dispose();
-    await model?.dispose();
-    if (llama) await releaseLlama(llama, this.logger);
+    try {
+      await context?.dispose();
+    } finally {
+      try {
+        await model?.dispose();
+      } finally {
+        if (llama) await releaseLlama(llama, this.logger);
+      }
+    }
   }
 
   #state(id: string, tenant: string): SessionState {

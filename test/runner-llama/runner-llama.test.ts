@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Llama, LlamaChatSession, LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { createRuntime, isLimitError, Task } from 'limit-graph';
 import type { RunContext, Runtime } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
@@ -329,6 +330,43 @@ describe('runner-llama configuration and lifecycle', () => {
     await rt.close();
     expect((await runner.health()).status).toBe('fail');
     await expect(runner.executeIsolated(prompt('hello'), makeRunContext())).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+  });
+
+  it('a session whose close fails cuts no other close short: the context, the model and llama.cpp are still freed, in that order, then dispose throws that failure', async () => {
+    const { rt, runner } = await start({ maxSessions: 3 });
+    try {
+      const contexts = ['alpha', 'beta', 'gamma'].map((word) => ({ word, ctx: makeRunContext() }));
+      for (const { word, ctx } of contexts) expect((await runner.executeIsolated(prompt(word), ctx)).ok).toBe(true);
+      // The chat of the session that said "beta" fails to dispose, once (the sessions close in the order alpha, beta, gamma).
+      const disposeChat = LlamaChatSession.prototype.dispose;
+      /** The chats disposed by their session's close: before the context (which disposes them again). */
+      const closedChats = new Set<string>();
+      let failed = false;
+      vi.spyOn(LlamaChatSession.prototype, 'dispose').mockImplementation(function (this: LlamaChatSession, ...args) {
+        const said = this.getChatHistory().find((item) => item.type === 'user')?.text ?? '';
+        if (said === 'beta' && !failed) {
+          failed = true;
+          throw new Error('the chat of beta could not be disposed');
+        }
+        if (freed[0]!.mock.calls.length === 0) closedChats.add(said);
+        return disposeChat.apply(this, args);
+      });
+      const freed = [vi.spyOn(LlamaContext.prototype, 'dispose'), vi.spyOn(LlamaModel.prototype, 'dispose'), vi.spyOn(Llama.prototype, 'dispose')];
+      await expect(runner.dispose()).rejects.toThrow('the chat of beta could not be disposed');
+      expect([...closedChats]).toEqual(['alpha', 'gamma']);
+      expect(runner.sessionIds).toEqual([]);
+      // The llama.cpp bindings are freed with their last runtime: this one (the tests of this file run one at a time).
+      const order = freed.map((spy) => spy.mock.invocationCallOrder[0]);
+      expect(order.every((n) => n !== undefined)).toBe(true);
+      expect(order).toEqual([...order].sort((x, y) => x! - y!));
+      expect((await runner.health()).status).toBe('fail');
+      // Once more does nothing; the runner refuses work as after any dispose.
+      await expect(runner.dispose()).resolves.toBeUndefined();
+      await expect(runner.executeIsolated(prompt('hello'), makeRunContext())).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED', message: 'runner-llama is shut down' });
+    } finally {
+      vi.restoreAllMocks();
+      await rt.close();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
-import type { ChainVerification, ProvenanceEntry, ProvenanceInput, TraceStatus } from './index.ts';
+import type { ChainVerification, ProvenanceEntry, ProvenanceInput, RunMetrics, RunOutput, TraceStatus } from './index.ts';
 
 /** prevHash of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -42,6 +42,19 @@ export function verifyProvenanceChain(entries: readonly ProvenanceEntry[]): Chai
 }
 
 /**
+ * What the entry recording a trace's output (`executed`, or the first entry of a recorded or merged
+ * trace) binds of it: the SHA-256 of its stdout and of its stderr, and `resultSha256`, the SHA-256
+ * of the canonical JSON of the rest of the output (`ok`, `value`, `error`) and of the metrics. So
+ * a rewritten output value, error message, token count or latency no longer verifies.
+ */
+export function outputDigests(output: RunOutput, metrics: RunMetrics | undefined): { stdoutSha256: string; stderrSha256: string; resultSha256: string } {
+  return { stdoutSha256: sha256(output.stdout), stderrSha256: sha256(output.stderr), resultSha256: resultSha256(output, metrics) };
+}
+
+const resultSha256 = (output: Omit<RunOutput, 'stdout' | 'stderr'>, metrics: RunMetrics | undefined): string =>
+  sha256(canonicalJson({ ok: output.ok, value: output.value, error: output.error, metrics }));
+
+/**
  * The fields of a trace its chain records (its id, its first entry's session, runner, parents and
  * task kind, a digest or a status), which `verifyTraceChain` compares.
  */
@@ -52,7 +65,8 @@ export interface ChainBoundTrace {
   parentIds: readonly string[];
   status: TraceStatus;
   task: { input: string; kind?: string | undefined };
-  output?: { stdout: string; stderr: string } | undefined;
+  output?: { ok?: boolean; stdout: string; stderr: string; value?: unknown; error?: { code: string; message: string } | undefined } | undefined;
+  metrics?: RunMetrics | undefined;
 }
 
 /** System actions whose entry records the status it set in `data.status` (see SYSTEM_PROVENANCE_ACTIONS). */
@@ -68,7 +82,7 @@ const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null
  * trace does not verify), its session, runner, parents and task kind are those its first entry recorded,
  * its task input matches the `inputSha256` its first entry
  * recorded, its output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output,
- * and its status the one the chain's last status change set. So an output, input or status
+ * the rest of its output and its metrics that entry's `resultSha256` (outputDigests), and its status the one the chain's last status change set. So an output, input or status
  * rewritten in storage, or the chain's last entries removed, no longer verifies. Only the system
  * actions are read (clients cannot append them); a digest or status an older entry did not record
  * is not checked. `brokenAt` is the seq of the entry the record disagrees with.
@@ -108,6 +122,9 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
       if (!trace.output || data.stdoutSha256 !== sha256(trace.output.stdout) || (typeof data.stderrSha256 === 'string' && data.stderrSha256 !== sha256(trace.output.stderr))) {
         return unbound(e, "the trace's output does not match the digests its entry recorded");
       }
+      if (typeof data.resultSha256 === 'string' && data.resultSha256 !== boundResult(trace)) {
+        return unbound(e, "the trace's output status, value or error, or its metrics, do not match the digest its entry recorded");
+      }
     }
     if (STATUS_IN_DATA.has(e.action)) {
       // A release written before releases recorded their status: the status after it is unknown.
@@ -120,6 +137,19 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
   }
   if (status !== undefined && status !== trace.status) return unbound(statusAt, `the trace is ${trace.status}, but its chain's last status change (${statusAt.action}) set ${status}`);
   return chain;
+}
+
+/**
+ * resultSha256 of a stored trace, or undefined when it has no output or cannot be written as
+ * canonical JSON (text with a lone surrogate, which the orchestrator never stores: rewritten).
+ */
+function boundResult(trace: ChainBoundTrace): string | undefined {
+  if (!trace.output || typeof trace.output.ok !== 'boolean') return undefined;
+  try {
+    return resultSha256(trace.output as Omit<RunOutput, 'stdout' | 'stderr'>, trace.metrics);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The most traces of a merge's ancestry verifyMergeAncestry reads; those beyond are named `unchecked`. */

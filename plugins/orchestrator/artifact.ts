@@ -13,7 +13,7 @@ import {
   ChainVerification, Checkpoint, Flag, Id, LimitError, MAX_EXPORT_TRACE_IDS, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, jsonErrorPlace, mapStringsDeep, sha256, toWellFormed,
   mergeAncestryMemo, verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
-import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace } from 'limit-graph';
+import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace, RunMetrics } from 'limit-graph';
 import { csvLines, parseCsvObjects, type CsvCell } from './csv.ts';
 
 export const PART_NAMES: readonly ArtifactPartName[] = ['sessions', 'traces', 'provenance', 'flags', 'checkpoints', 'rdSeries'];
@@ -536,11 +536,33 @@ function provenanceFromCsv(r: Record<string, CsvCell>): Record<string, unknown> 
   return entry;
 }
 
-/** What a traces.csv row holds of the fields a chain binds (`ok` is empty for a trace without output). */
+/**
+ * What a traces.csv row holds of the fields a chain binds (`ok` is empty for a trace without output,
+ * the metrics' cells for one without metrics). A cell that does not read back as what the exporter
+ * writes there (`ok` neither true nor false, a JSON cell that does not parse, a number cell that is
+ * not a number) is kept as its text, so the digest of it does not match the one the chain recorded.
+ */
 function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
+  const given = (cell: CsvCell | undefined): string | undefined => (cell === null || cell === undefined ? undefined : cell);
+  const parsed = (cell: CsvCell | undefined): unknown => {
+    const text = given(cell);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  };
+  const number = (cell: CsvCell | undefined): number | string | undefined => {
+    const text = given(cell);
+    return text === undefined || String(Number(text)) !== text ? text : Number(text);
+  };
+  const metrics = Object.fromEntries((['latencyMs', 'tokensIn', 'tokensOut', 'exitCode'] as const).flatMap((k) => (given(r[k]) === undefined ? [] : [[k, number(r[k])]])));
+  const ok = r.ok === 'true' ? true : r.ok === 'false' ? false : given(r.ok);
   return {
     id: r.id!, sessionId: r.sessionId!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'], task: { input: r.taskInput!, kind: r.taskKind! },
-    output: r.ok === null || r.ok === undefined ? undefined : { stdout: r.stdout ?? '', stderr: r.stderr ?? '' },
+    output: ok === undefined ? undefined : { ok: ok as boolean, stdout: r.stdout ?? '', stderr: r.stderr ?? '', value: parsed(r.value), error: parsed(r.error) as { code: string; message: string } | undefined },
+    metrics: Object.keys(metrics).length === 0 ? undefined : (metrics as unknown as RunMetrics),
   };
 }
 

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, outputDigests, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FailStaleRunsInput, FailStaleRunsResult, FederateInput, FederationBranch, FederationOutcome,
@@ -577,7 +577,7 @@ export class OrchestratorService implements Orchestrator {
       { op: 'updateTrace', id: trace.id, patch: { output: result.output, metrics: result.metrics, metadata: trace.metadata } },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'executed', {
         source: `runner:${trace.runner}`,
-        data: { ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs, ...outputDigests(result.output) },
+        data: { ok: result.output.ok, error: result.output.error?.code, latencyMs: result.metrics.latencyMs, ...outputDigests(result.output, result.metrics) },
       }) },
     ]));
     try {
@@ -992,7 +992,7 @@ export class OrchestratorService implements Orchestrator {
     this.#assertTraceFits(trace, 'recorded trace');
     // Nothing runs, so the trace is stored with its governance records and final status.
     const creation = this.#creationOps(trace, actor, {
-      source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(input.output) },
+      source: input.source ?? `external:${input.runner}`, data: { external: true, ...outputDigests(trace.output!, trace.metrics) },
     });
     this.#own(entry, trace, actor, creation);
     return this.#pipeline(trace, actor, undefined, { ops: creation, cancel });
@@ -1231,7 +1231,7 @@ export class OrchestratorService implements Orchestrator {
     // parent was), then the outcome — committed together when the governance service can assess.
     const pending: Pending[] = [{ ops: [
       { op: 'createTrace', trace: created },
-      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
+      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output, created.metrics), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: request.parentIds }, at: now() } },
     ], committed: async () => {}, cancel }];
     try {
@@ -1916,9 +1916,6 @@ function wellFormed(output: RunOutput): RunOutput {
   if (!/\\u[dD][89a-fA-F]/.test(JSON.stringify(output))) return output;
   return mapStringsDeep(output, toWellFormed);
 }
-
-/** The digests an entry records of a trace's output, which bind it to the chain (verifyTraceChain). */
-const outputDigests = (output: { stdout: string; stderr: string }) => ({ stdoutSha256: sha256(output.stdout), stderrSha256: sha256(output.stderr) });
 
 /**
  * The rejection handler of a governance call under a run's `signal`: undefined (no verdict) when the

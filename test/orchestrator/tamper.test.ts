@@ -68,6 +68,59 @@ describe('a trace rewritten in storage no longer verifies', () => {
   });
 
 
+  it("the rest of an output (ok, value, error) and the metrics are bound too: rewriting any of them does not verify", async () => {
+    const s = await orch.openSession();
+    const run = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'five' } })).trace;
+    const failed = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'FAIL now' } })).trace;
+    const recorded = (await orch.recordTrace({
+      sessionId: s.id, runner: 'agent', task: { input: 'Count.' },
+      output: { ok: true, stdout: '', stderr: '', value: { count: 3, items: ['a', 'b', 'c'] } }, metrics: { latencyMs: 12.5, tokensIn: 100, tokensOut: 20 },
+    })).trace;
+    const merged = (await orch.merge({ parentIds: [run.id, recorded.id], strategy: 'concat' })).trace;
+    for (const t of [run, failed, recorded, merged]) expect(await verification(t.id)).toEqual({ verified: true, length: expect.any(Number), brokenAt: null });
+
+    const reason = "the trace's output status, value or error, or its metrics, do not match the digest its entry recorded";
+    const cases: [Trace, string, (t: Trace) => void][] = [
+      [run, 'latency', (t) => { t.metrics!.latencyMs += 1; }],
+      [failed, 'error message', (t) => { t.output!.error!.message = 'nothing went wrong'; }],
+      [failed, 'ok', (t) => { t.output!.ok = true; }],
+      [recorded, 'value', (t) => { (t.output!.value as { count: number }).count = 4; }],
+      [recorded, 'tokens', (t) => { t.metrics!.tokensOut = 2; }],
+      [recorded, 'metrics removed', (t) => { delete t.metrics; }],
+      [merged, 'value added', (t) => { t.output!.value = 'extra'; }],
+    ];
+    for (const [trace, what, change] of cases) {
+      const stored = db.prepare('SELECT data FROM traces WHERE id = ?').get(trace.id) as { data: string };
+      rewrite(trace.id, change);
+      const at = trace.id === run.id || trace.id === failed.id ? await seqOf(trace.id, 'executed') : 0;
+      expect(await verification(trace.id), what).toMatchObject({ verified: false, brokenAt: at, reason });
+      db.prepare('UPDATE traces SET data = ? WHERE id = ?').run(stored.data, trace.id);
+      expect(await verification(trace.id), `${what} put back`).toMatchObject({ verified: true });
+    }
+
+    // Exported and read back, in every format, the same rewrite is found; untouched, the artifact verifies.
+    rewrite(recorded.id, (t) => { t.metrics!.tokensIn = 1; });
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      const checked = orch.verifyArtifact((await orch.exportArtifact({ sessionId: s.id, format })).files);
+      expect(checked.chains.filter((c) => !c.verified).map((c) => [c.traceId, c.reason]), format).toEqual([[recorded.id, reason]]);
+    }
+  });
+
+  it('a chain recorded before entries bound the rest of the output still verifies (nothing to compare)', async () => {
+    const s = await orch.openSession();
+    const run = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'five' } })).trace;
+    // The chain as older code wrote it: no resultSha256 in its executed entry.
+    const entries = (await orch.inspectTrace(undefined, run.id)).provenance.map((e) => {
+      if (e.action !== 'executed') return e;
+      const { resultSha256: _dropped, ...data } = e.data as Record<string, unknown>;
+      return { ...e, data };
+    });
+    const stored = (await orch.getTrace(undefined, run.id))!;
+    expect(verifyTraceChain(stored, rechain(entries))).toMatchObject({ verified: true });
+    expect(verifyTraceChain({ ...stored, metrics: { latencyMs: 1e9 } }, rechain(entries))).toMatchObject({ verified: true });
+    expect(verifyTraceChain({ ...stored, metrics: { latencyMs: 1e9 } }, rechain((await orch.inspectTrace(undefined, run.id)).provenance))).toMatchObject({ verified: false });
+  });
+
   it("a merge no longer verifies once a parent's chain stops holding the head the merge recorded", async () => {
     const s = await orch.openSession();
     const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;

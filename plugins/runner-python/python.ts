@@ -2,10 +2,14 @@
  * The Python the runner starts. Kept as strings so the plugin ships as plain modules.
  *
  * PREAMBLE runs first in every process (`python -E -s -c PREAMBLE mode cgroupProcs memoryBytes uid
- * nproc nEnv ...envKeyValuePairs ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
+ * nproc nEnv nArgs ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
  * that must be set from inside before any user code runs (join the pids cgroup, RLIMIT_AS,
  * RLIMIT_NPROC, drop to the session's uid, umask 077), then either executes one task read from stdin (cold
- * mode) or becomes a warm worker (WORKER).
+ * mode) or becomes a warm worker (WORKER, rest being its source and maxOutputBytes).
+ *
+ * A cold task's stdin is its task.env (nEnv key and value pairs) and task.args (nArgs), each string
+ * followed by a NUL byte (neither may contain one), then, in mode execf, its task.files as one JSON
+ * line, then its source. Never on the command line: /proc/<pid>/cmdline is readable by every user.
  *
  * Cold mode reports an uncaught exception on fd 3 (moved first to a close-on-exec descriptor, so
  * programs the task runs do not inherit it) as one line `memory|error<TAB>type<TAB>message`, never by
@@ -43,9 +47,8 @@ def _limit_memory(e):
 
 export const PREAMBLE = String.raw`
 import os, sys, resource, errno
-_mode, _cg, _mem, _uid, _nproc, _nenv = sys.argv[1:7]
-_envkv = sys.argv[7:7 + 2 * int(_nenv)]
-_rest = sys.argv[7 + 2 * int(_nenv):]
+_mode, _cg, _mem, _uid, _nproc, _nenv, _nargs = sys.argv[1:8]
+_rest = sys.argv[8:]
 if _cg:
     with open(_cg, 'w') as _f:
         _f.write(str(os.getpid()))
@@ -75,15 +78,22 @@ if sys.stdout is not None:
     sys.stdout.reconfigure(encoding='utf-8', errors='limit-graph.fffd')
 if sys.stderr is not None:
     sys.stderr.reconfigure(encoding='utf-8')
-# task.env: applied only now, after the uid drop, so it never reaches a root process or the loader.
-for _i in range(0, len(_envkv), 2):
-    os.environ[_envkv[_i]] = _envkv[_i + 1]
-del _envkv
+if _mode != 'worker':
+    _n = 2 * int(_nenv)
+    # Bytes, decoded as the UTF-8 Node wrote: text mode would turn a \r in a value into \n.
+    _in = sys.stdin.buffer.read().decode('utf-8').split('\0', _n + int(_nargs))
+    _src = _in.pop()
+    # task.env: applied only now, after the uid drop, so it never reaches a root process or the loader.
+    for _i in range(0, _n, 2):
+        os.environ[_in[_i]] = _in[_i + 1]
+    _rest = _in[_n:]
+    del _in
 # task.files (mode execf: a JSON line before the source), written as the session's uid: a link the
 # session planted leads only where that uid may write anyway.
 if _mode == 'execf':
     import json
-    for _name, _content in json.loads(sys.stdin.readline()).items():
+    _files, _src = _src.split('\n', 1)
+    for _name, _content in json.loads(_files).items():
         os.makedirs(os.path.dirname(_name), mode=0o700, exist_ok=True)
         with open(os.open(_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w', encoding='utf-8') as _f:
             _f.write(_content)
@@ -94,7 +104,6 @@ if _mode == 'exec':
         os.close(3)
     except OSError:
         _rep = -1  # started without a report pipe: nothing is reported
-    _src = sys.stdin.read()
     sys.stdin.close()
     sys.stdin = open(os.devnull)
     sys.argv = ['<task>'] + _rest

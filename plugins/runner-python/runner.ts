@@ -65,6 +65,31 @@ export function checkTaskEnv(env: Record<string, string> | undefined): void {
   }
 }
 
+/**
+ * Throws LIMIT_VALIDATION naming the first task.args item with a NUL byte: a process argument
+ * cannot hold one, and a cold task's args travel NUL-separated on its stdin (see coldStdin).
+ */
+export function checkTaskArgs(args: readonly string[] | undefined): void {
+  const i = args?.findIndex((a) => a.includes('\0')) ?? -1;
+  if (i < 0) return;
+  throw new LimitError('LIMIT_VALIDATION', `task.args[${i}] contains a NUL byte, which a process argument cannot hold`, {
+    plugin: 'runner-python', details: { field: `task.args.${i}` }, fix: 'Remove the NUL byte from the argument (pass binary data in task.files instead).',
+  });
+}
+
+/**
+ * What a cold task's process reads on stdin (see PREAMBLE): each task.env key and value and each
+ * task.args item followed by a NUL, task.files as one JSON line (mode execf), then the source; and
+ * how many env pairs and args there are, which is all its command line says: /proc/<pid>/cmdline
+ * is readable by every user, and another session's task would read them there.
+ */
+function coldStdin(task: TaskParsed, files: Record<string, string> | undefined): { counts: [env: number, args: number]; input: string } {
+  const env = Object.entries(task.env ?? {});
+  const args = task.args ?? [];
+  const fields = [...env.flat(), ...args].map((f) => `${f}\0`).join('');
+  return { counts: [env.length, args.length], input: `${fields}${files ? `${JSON.stringify(files)}\n` : ''}${task.input}` };
+}
+
 class Semaphore {
   /** Slots not held; negative after a shrink while more than the new size are held. */
   #free: number;
@@ -510,7 +535,7 @@ export class PythonRunner implements Runner {
       const probeUid = o.uidRangeStart;
       // fd 3 is the preamble's report pipe: an uncaught exception is reported there even when the uid
       // cannot import what printing a traceback needs (then stderr stays empty).
-      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0', '0'], {
+      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0', '0', '0'], {
         reject: false, timeout: 30_000, cwd: '/', input: 'import ast, email.message, decimal\nprint("ok")\n', extendEnv: false, env: {},
         stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       });
@@ -535,7 +560,7 @@ export class PythonRunner implements Runner {
     const state = this.#newState(probeId, '.probe', platform);
     try {
       await this.#prepare(state);
-      const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb: Math.min(o.memoryMb, 512), allowNetwork: false, maxConcurrency: 1 }, [], undefined);
+      const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb: Math.min(o.memoryMb, 512), allowNetwork: false, maxConcurrency: 1 }, [0, 0]);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -673,6 +698,7 @@ export class PythonRunner implements Runner {
       if (prepared === STOPPED) return stopped();
       phase = 'started';
       checkTaskEnv(task.env);
+      checkTaskArgs(task.args);
       const files = task.files ? await this.#stageFiles(state, task.files) : undefined;
       return this.options.warm
         ? await this.#runWarm(platform, state, task, files, limits, stop.signal, fail, done, stopped)
@@ -695,7 +721,8 @@ export class PythonRunner implements Runner {
   async #runCold(platform: Platform, state: SessionState, execution: Execution, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
     done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: (output?: { stdout: string; stderr: string }) => RunResult): Promise<RunResult> {
-    const launched = await this.#launch(platform, state, files ? 'execf' : 'exec', limits, task.args ?? [], task.env);
+    const stdin = coldStdin(task, files);
+    const launched = await this.#launch(platform, state, files ? 'execf' : 'exec', limits, stdin.counts);
     execution.pgid = launched.child.pid;
     const out = new CappedBuffer(this.options.maxOutputBytes);
     const err = new CappedBuffer(this.options.maxOutputBytes);
@@ -704,7 +731,7 @@ export class PythonRunner implements Runner {
     launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
     (launched.child.stdio[3] as Readable).on('data', (b: Buffer) => report.push(b));
     (launched.child.stdin as Writable).on('error', () => undefined);
-    (launched.child.stdin as Writable).end(files ? `${JSON.stringify(files)}\n${task.input}` : task.input);
+    (launched.child.stdin as Writable).end(stdin.input);
     const exit = await race(launched.exited, signal);
     // Whatever the task left running (background children) dies with it; after a normal exit the
     // output is read to its end first.
@@ -784,7 +811,7 @@ export class PythonRunner implements Runner {
       worker = undefined;
     }
     if (!worker) {
-      const launched = await this.#launch(platform, state, 'worker', limits, [], undefined);
+      const launched = await this.#launch(platform, state, 'worker', limits, [0, 0]);
       worker = new Worker(launched, key, this.options.maxOutputBytes);
       state.worker = worker;
       const ready = await race(worker.ready.then(() => 'ready' as const, (e: unknown) => e as WorkerExited), signal);
@@ -862,23 +889,23 @@ export class PythonRunner implements Runner {
     (launched.child.stdin as Writable | null)?.destroy();
   }
 
-  async #launch(platform: Platform, state: SessionState, mode: 'exec' | 'execf' | 'worker', limits: SessionLimits, args: string[], extraEnv: Record<string, string> | undefined): Promise<Launched> {
+  async #launch(platform: Platform, state: SessionState, mode: 'exec' | 'execf' | 'worker', limits: SessionLimits, counts: [env: number, args: number]): Promise<Launched> {
     const o = this.options;
     const useCgroup = platform.cgroups instanceof PidsCgroups && (mode === 'worker' || o.coldCgroup || state.uid === undefined);
     const cgroupDir = useCgroup ? await (platform.cgroups as PidsCgroups).create(o.maxProcesses) : undefined;
     // RLIMIT_NPROC counts every process of a uid and root ignores it: only meaningful with a session uid.
-    // task.env travels as arguments and is applied by the preamble after the uid drop: the launcher
-    // (unshare, then python until the drop) runs as root with the fixed environment of #env().
-    const envPairs = Object.entries(extraEnv ?? {});
+    // A cold task's env and args are only counted here: they go on stdin (see coldStdin). The preamble
+    // applies task.env after the uid drop: the launcher (unshare, then python until the drop) runs as
+    // root with the fixed environment of #env().
     const preambleArgs = [
       mode,
       cgroupDir ? path.join(cgroupDir, 'cgroup.procs') : '',
       process.platform === 'linux' ? String(limits.memoryMb * 1024 * 1024) : '0',
       state.uid !== undefined ? String(state.uid) : '',
       state.uid !== undefined ? String(o.maxProcesses) : '0',
-      String(envPairs.length),
-      ...envPairs.flat(),
-      ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : args),
+      String(counts[0]),
+      String(counts[1]),
+      ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : []),
     ];
     const pyArgs = ['-E', '-s', '-c', PREAMBLE, ...preambleArgs];
     const isolate = !limits.allowNetwork && platform.netns === true && platform.unshare !== undefined;

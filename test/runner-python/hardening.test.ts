@@ -94,6 +94,39 @@ describe.each([true, false])('runner-python hardening (warm: %s)', (warm) => {
     expect(ok.ok, JSON.stringify(ok)).toBe(true);
     expect(ok.stdout.trim()).toBe('/opt/bin:/usr/bin y');
   });
+
+  it("task.env and task.args are on no process's command line (/proc/<pid>/cmdline is world-readable)", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const a = ctx();
+    const started = path.join(fixture.runner.sessionDir(a.session.id), 'started');
+    // Session A reads its own command line, shows its env and argv, then waits while B looks around.
+    const running = fixture.runner.executeIsolated(code(`import os, sys, time
+own = open('/proc/self/cmdline', 'rb').read()
+print(b'SECRET' in own, os.environ['API_KEY'], sys.argv[1:])
+open('started', 'w').close()
+time.sleep(1.5)`, { env: { API_KEY: 'sk-alice-SECRET-123' }, args: ['--token=alice-arg-SECRET', 'x\r\ny'] }), a);
+    for (let i = 0; i < 200 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(existsSync(started), 'session A did not start').toBe(true);
+    // Session B (another tenant's task) reads every process's command line meanwhile.
+    const scan = await fixture.runner.executeIsolated(code(`import os
+hits = []
+for p in os.listdir('/proc'):
+    if p.isdigit():
+        try:
+            if b'SECRET' in open('/proc/%s/cmdline' % p, 'rb').read():
+                hits.append(p)
+        except OSError:
+            pass
+print(hits)`), ctx());
+    expect(scan.ok, JSON.stringify(scan)).toBe(true);
+    expect(scan.stdout.trim()).toBe('[]');
+    const own = await running;
+    expect(own.ok, JSON.stringify(own)).toBe(true);
+    expect(own.stdout.trim()).toBe("False sk-alice-SECRET-123 ['--token=alice-arg-SECRET', 'x\\r\\ny']");
+    // A NUL byte cannot be in a process argument: refused, naming the item.
+    const nul = await fixture.runner.executeIsolated(code('print("ran")', { args: ['ok', 'a\0b'] }), a);
+    expect(nul.error).toEqual({ code: 'LIMIT_VALIDATION', message: 'task.args[1] contains a NUL byte, which a process argument cannot hold' });
+  });
 });
 
 describe('runner-python cold launch', () => {

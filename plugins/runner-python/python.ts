@@ -259,9 +259,22 @@ def run(req):
             if v is not None:
                 res['value'] = jsonable(v)
     except SystemExit as e:
-        if e.code not in (None, 0):
+        # As the interpreter ends a cold run on it: None is status 0, an int the status the OS keeps
+        # (its low 8 bits), anything else is printed to stderr and is status 1.
+        status = e.code
+        if status is None:
+            status = 0
+        elif isinstance(status, int):
+            status &= 0xff
+        else:
+            try:
+                print(status, file=err)
+            except BaseException:
+                pass
+            status = 1
+        if status != 0:
             res['ok'] = False
-            res['error'] = {'type': 'SystemExit', 'message': 'exit code %s' % (e.code,)}
+            res['error'] = {'type': 'SystemExit', 'message': 'exit status %d' % status, 'exitCode': status}
     except BaseException as e:
         res['ok'] = False
         res['error'] = {'type': type(e).__name__, 'message': bounded(str(e), 'message'), 'memory': _limit_memory(e)}

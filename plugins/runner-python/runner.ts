@@ -227,7 +227,8 @@ interface WorkerResponse {
   id: number;
   ok: boolean;
   value?: unknown;
-  error?: { type: string; message: string; memory?: boolean };
+  /** `exitCode`: the task ended with sys.exit, with this status (not 0). */
+  error?: { type: string; message: string; memory?: boolean; exitCode?: number };
   /** Bytes past maxOutputBytes that the worker did not send of what the task wrote to sys.stdout/sys.stderr. */
   dropped?: { stdout: number; stderr: number };
 }
@@ -846,6 +847,8 @@ export class PythonRunner implements Runner {
     const { stdout, stderr } = worker.output(reply.dropped);
     if (reply.ok) return done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) });
     const error = reply.error ?? { type: 'Error', message: 'unknown error' };
+    // sys.exit: the result a cold process that exits with that status gets.
+    if (error.exitCode !== undefined) return this.#failure(fail, stdout, stderr, error.exitCode, null, limits);
     if (error.memory === true) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, error), stdout, stderr);
     return fail('LIMIT_RUNNER_TASK_ERROR', `${error.type}: ${error.message}`, stdout, stderr);
   }

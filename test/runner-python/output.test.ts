@@ -191,3 +191,18 @@ describe('runner-python: warm and cold agree on text that is not well-formed', (
     }
   });
 });
+
+describe('runner-python: warm and cold agree on sys.exit', () => {
+  it.each([['"custom message"'], ['3'], ['-1'], ['256'], ['None'], ['0']])('sys.exit(%s): the same result, exit status and stderr in both modes', async (arg) => {
+    const warm = await start({ warm: true });
+    const cold = await start({ warm: false });
+    const task = code(`import sys\nprint("before")\nsys.exit(${arg})`);
+    const [w, c] = [await warm.executeIsolated(task, ctx()), await cold.executeIsolated(task, ctx())];
+    // (A warm task that succeeds has no process exit, so no exitCode: compared for failures only.)
+    const seen = (r: typeof w) => ({ ok: r.ok, stdout: r.stdout, stderr: r.stderr, error: r.error, exitCode: r.ok ? undefined : r.metrics.exitCode });
+    expect(seen(w)).toEqual(seen(c));
+    if (arg === '"custom message"') {
+      expect(seen(w)).toEqual({ ok: false, stdout: 'before\n', stderr: 'custom message\n', error: { code: 'LIMIT_RUNNER_TASK_ERROR', message: 'Python exited with code 1: custom message' }, exitCode: 1 });
+    }
+  });
+});

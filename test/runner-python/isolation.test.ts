@@ -156,6 +156,27 @@ describe('runner-python isolation', () => {
     expect(read.stdout.match(/DENIED/g)).toHaveLength(4);
   });
 
+  it("envControl is claimed only where a task cannot read the server's environment in /proc/<server pid>/environ", async () => {
+    const readEnviron = code(`import os\ntry:\n    print(len(open('/proc/${process.pid}/environ', 'rb').read()) > 0)\nexcept OSError as e:\n    print(type(e).__name__)`);
+    // Without a session uid a task runs as the server's uid, and reads its whole environment.
+    fixture = await pythonRuntime({ python: PYTHON, sandboxUser: 'none' });
+    const shared = await fixture.runner.executeIsolated(readEnviron, ctx());
+    expect(shared.stdout.trim()).toBe('True');
+    expect(fixture.runner.capabilities.envControl).toBe(false);
+    const check = (await fixture.runner.health()).checks?.find((c) => c.name === 'capability:envControl');
+    expect(check?.status).toBe('degraded');
+    expect(check?.message).toMatch(/tasks run as the server's uid \(sandboxUser is "none"\), so a task can read the server's whole environment, secrets included, in \/proc\/<server pid>\/environ/);
+    expect(check?.message).toMatch(/sandboxUser "auto" or "per-session"/);
+    await fixture.close();
+    fixture = undefined;
+    if (process.getuid?.() !== 0) return;
+    // A session uid (root server) cannot.
+    fixture = await pythonRuntime({ python: PYTHON });
+    expect((await fixture.runner.executeIsolated(readEnviron, ctx())).stdout.trim()).toBe('PermissionError');
+    expect(fixture.runner.capabilities.envControl).toBe(true);
+    expect((await fixture.runner.health()).checks?.find((c) => c.name === 'capability:envControl')?.status).toBe('ok');
+  });
+
   it.each([true, false])("what a task leaves in the shared /tmp and /dev/shm is private to its session's uid (umask 077); TMPDIR is its own (warm: %s)", async (warm) => {
     fixture = await pythonRuntime({ python: PYTHON, warm });
     expect(fixture.runner.capabilities.fileIsolation).toBe(true);

@@ -13,7 +13,7 @@ import { execa, type ResultPromise } from 'execa';
 import { LimitError, SessionIdleSweeper, SessionLimits, allInOrder, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
-import { PidsCgroups, findUnshare, killTree, killUid, probeNetns, sessionUid, untraversableAncestor } from './sandbox.ts';
+import { PidsCgroups, UidClaims, findUnshare, killTree, killUid, probeNetns, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -197,7 +197,8 @@ interface SessionState {
   readonly tenant: string;
   readonly dir: string;
   readonly tmp: string;
-  readonly uid: number | undefined;
+  /** The session's own uid (sandboxUser), claimed when it is prepared: no other live session holds it. */
+  uid: number | undefined;
   python: string;
   venvDir: string | undefined;
   prepared: Promise<void> | undefined;
@@ -411,10 +412,13 @@ export class PythonRunner implements Runner {
    * starts a new, empty session (after the close has ended, see #closes).
    */
   readonly #idle: SessionIdleSweeper<SessionState>;
+  /** Which session directory holds which uid (workDir/.uids, 0700): one live session per uid, across processes. */
+  readonly #uids: UidClaims;
 
   constructor(init: PythonRunnerInit) {
     this.options = init.options;
     this.workDir = path.resolve(init.workDir);
+    this.#uids = new UidClaims(path.join(this.workDir, '.uids'), init.options.uidRangeStart, init.options.uidRangeSize);
     this.#logger = init.logger;
     this.#global = new Semaphore(init.options.maxConcurrency);
     this.#idle = new SessionIdleSweeper({
@@ -579,6 +583,7 @@ export class PythonRunner implements Runner {
     } finally {
       await rm(state.dir, { recursive: true, force: true });
       await rm(this.#ownerFile(state.id), { force: true });
+      if (state.uid !== undefined) await this.#uids.release(state.dir, state.uid);
     }
     this.#logger?.info({ python: executable, version, netns: netns === true, cgroups: cgroups instanceof PidsCgroups, dropUid: dropUid === true }, 'runner-python ready');
     return platform;
@@ -956,7 +961,7 @@ export class PythonRunner implements Runner {
     const dir = path.join(this.workDir, id);
     return {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
-      uid: platform.dropUid === true ? sessionUid(dir, this.options.uidRangeStart, this.options.uidRangeSize) : undefined,
+      uid: undefined,
       python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined,
       sem: new Semaphore(1), running: new Set(), usedAt: performance.now(), sweeping: undefined, sweepAgain: false,
     };
@@ -992,6 +997,7 @@ export class PythonRunner implements Runner {
     // A close of the id still under way (see #closes) ends first: this session starts after it, empty.
     await this.#closes.get(state.id)?.catch(() => undefined);
     await this.#claim(state);
+    if (this.#resolved?.dropUid === true) state.uid ??= await this.#uids.claim(state.dir);
     await mkdir(state.tmp, { recursive: true, mode: 0o700 });
     await chmod(state.dir, 0o700);
     if (this.options.createVenv === 'per-session') {
@@ -1133,6 +1139,8 @@ export class PythonRunner implements Runner {
     if (this.options.removeSessionFiles) {
       await rm(state.dir, { recursive: true, force: true });
       await rm(this.#ownerFile(state.id), { force: true });
+      // Only now, with none of its processes and files left, may another session get the uid.
+      if (state.uid !== undefined) await this.#uids.release(state.dir, state.uid);
     }
   }
 

@@ -5,10 +5,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, rmdirSync } from 'node:fs';
-import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { atExit } from 'limit-graph';
+import { LimitError, atExit, sha256 } from 'limit-graph';
 
 /** Kills a detached execution: its process group, then anything left in its cgroup (escaped via setsid). */
 export async function killTree(pid: number | undefined, cgroupDir: string | undefined): Promise<void> {
@@ -145,10 +145,66 @@ export function findUnshare(): string | undefined {
   return UNSHARE_PATHS.find((p) => existsSync(p));
 }
 
-/** The uid a session runs as: stable for a session directory, so files survive a server restart. */
+/** Where a session directory's uid claim search starts: start + hash(directory) % size. */
 export function sessionUid(sessionDir: string, start: number, size: number): number {
   const digest = createHash('sha256').update(path.resolve(sessionDir)).digest();
   return start + (digest.readUInt32BE(0) % size);
+}
+
+/**
+ * The uid claims of session directories, in `folder` (root-only, shared by every process of the
+ * workDir): `uid-<uid>` names the directory that holds the uid, made with O_EXCL so that no two
+ * sessions (of any process) ever hold one uid; `dir-<sha256(directory)>` notes which uid a directory
+ * holds, so that it keeps it across a restart (its files stay its own).
+ */
+export class UidClaims {
+  constructor(readonly folder: string, readonly start: number, readonly size: number) {}
+
+  #claimFile(uid: number): string {
+    return path.join(this.folder, `uid-${uid}`);
+  }
+
+  #noteFile(dir: string): string {
+    return path.join(this.folder, `dir-${sha256(dir)}`);
+  }
+
+  async #holder(uid: number): Promise<string | undefined> {
+    return readFile(this.#claimFile(uid), 'utf8').catch(() => undefined);
+  }
+
+  /**
+   * The uid of a session directory: the one it already holds, else the first free one from
+   * sessionUid on (a uid held by another directory is skipped, never shared).
+   */
+  async claim(sessionDir: string): Promise<number> {
+    const dir = path.resolve(sessionDir);
+    await mkdir(this.folder, { recursive: true, mode: 0o700 });
+    const noted = Number(await readFile(this.#noteFile(dir), 'utf8').catch(() => ''));
+    if (Number.isInteger(noted) && noted >= this.start && (await this.#holder(noted)) === dir) return noted;
+    const first = sessionUid(dir, this.start, this.size) - this.start;
+    for (let i = 0; i < this.size; i++) {
+      const uid = this.start + ((first + i) % this.size);
+      try {
+        await writeFile(this.#claimFile(uid), dir, { flag: 'wx', mode: 0o600 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if ((await this.#holder(uid)) !== dir) continue;
+      }
+      await writeFile(this.#noteFile(dir), String(uid), { mode: 0o600 });
+      return uid;
+    }
+    throw new LimitError('LIMIT_RUNNER_FAILED', `runner-python: every uid of uidRangeStart=${this.start}, uidRangeSize=${this.size} is held by a session directory (claims in ${this.folder}); no uid is left for ${dir}`, {
+      plugin: 'runner-python', details: { field: 'uidRangeSize' },
+      fix: 'Raise uidRangeSize (or close sessions; with removeSessionFiles: false a closed session keeps its uid while its directory stays).',
+    });
+  }
+
+  /** Frees a session directory's uid (once its processes are killed and its files removed). */
+  async release(sessionDir: string, uid: number): Promise<void> {
+    const dir = path.resolve(sessionDir);
+    if ((await this.#holder(uid)) === dir) await rm(this.#claimFile(uid), { force: true });
+    await rm(this.#noteFile(dir), { force: true });
+  }
 }
 
 /** The first ancestor of `dir` another uid cannot traverse (lacks o+x), or undefined when all are traversable. */

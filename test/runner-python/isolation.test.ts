@@ -8,6 +8,7 @@ import { SessionLimits, createRuntime, type RunContext } from 'limit-graph';
 import { effectiveLimits } from '../../plugins/runner-python/index.ts';
 import { accountsInRange } from '../../plugins/runner-python/runner.ts';
 import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
+import { UidClaims, sessionUid } from '../../plugins/runner-python/sandbox.ts';
 import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from './helpers.ts';
 
 let counter = 0;
@@ -175,6 +176,60 @@ describe('runner-python isolation', () => {
     expect((await fixture.runner.executeIsolated(readEnviron, ctx())).stdout.trim()).toBe('PermissionError');
     expect(fixture.runner.capabilities.envControl).toBe(true);
     expect((await fixture.runner.health()).checks?.find((c) => c.name === 'capability:envControl')?.status).toBe('ok');
+  });
+
+  it("sessions whose directories hash to one uid get different uids: neither reads the other's files, closing one leaves the other's worker", async () => {
+    // A range of 2 uids: the hash of two session directories agrees half the time; two such ids are picked.
+    fixture = await pythonRuntime({ python: PYTHON, warm: true, uidRangeSize: 2 });
+    expect(fixture.runner.capabilities.fileIsolation).toBe(true);
+    const runner = fixture.runner;
+    const first = (id: string) => sessionUid(runner.sessionDir(id), runner.options.uidRangeStart, 2);
+    const base = `uid-${process.pid}-${++counter}`;
+    const ids = Array.from({ length: 32 }, (_, i) => `${base}-${i}`);
+    const [a, b] = ids.filter((id) => first(id) === first(ids[0]!));
+    const c = ids.find((id) => first(id) !== first(ids[0]!))!;
+    const as = (tenant: string, id: string): RunContext => ({ ...ctx({}, id), session: { ...ctx({}, id).session, tenant } });
+    const wrote = await runner.executeIsolated(code('import os\nopen("secret.txt", "w").write("alice-private")\nkept = 42\nprint(os.getuid(), os.getpid())'), as('alice', a!));
+    expect(wrote.ok, JSON.stringify(wrote)).toBe(true);
+    const [uidA, workerA] = wrote.stdout.trim().split(' ').map(Number);
+    const read = await runner.executeIsolated(code([
+      'import os',
+      'print(os.getuid())',
+      'try:',
+      `    print("READ", open(${JSON.stringify(path.join(runner.sessionDir(a!), 'secret.txt'))}).read())`,
+      'except OSError as e:',
+      '    print("DENIED", type(e).__name__)',
+    ].join('\n')), as('bob', b!));
+    const [uidB, verdict] = read.stdout.trim().split('\n');
+    expect(Number(uidB), 'two live sessions share a uid').not.toBe(uidA);
+    expect(verdict).toBe('DENIED PermissionError');
+    // Both uids of the range are held: a third session is refused, naming the option to raise.
+    const refused = await runner.executeIsolated(code('print(1)'), as('carol', c));
+    expect(refused.error).toMatchObject({ code: 'LIMIT_RUNNER_FAILED', message: expect.stringMatching(/every uid of uidRangeStart=\d+, uidRangeSize=2 is held/) });
+    await runner.closeSession(b!, 'bob');
+    const after = await runner.executeIsolated(code('import os\nprint(kept, os.getpid())'), as('alice', a!));
+    expect(after.stdout.trim(), JSON.stringify(after)).toBe(`42 ${workerA}`);
+    expect(alive(workerA!)).toBe(true);
+    // The closed session's uid is free again.
+    const third = await runner.executeIsolated(code('import os\nprint(os.getuid())'), as('carol', c));
+    expect(Number(third.stdout.trim())).toBe(Number(uidB));
+  }, 60_000);
+
+  it('uid claims never hand one uid to two directories, also when claimed at once (several processes share the folder)', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const claims = [new UidClaims(folder, 300_000, 8), new UidClaims(folder, 300_000, 8)];
+      const dirs = Array.from({ length: 8 }, (_, i) => `/sessions/s${i}`);
+      const uids = await Promise.all(dirs.map((d, i) => claims[i % 2]!.claim(d)));
+      expect(new Set(uids).size).toBe(8);
+      // A directory keeps its uid (a restart: a new instance on the same folder).
+      expect(await new UidClaims(folder, 300_000, 8).claim(dirs[3]!)).toBe(uids[3]);
+      await expect(claims[0]!.claim('/sessions/more')).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED', details: { field: 'uidRangeSize' } });
+      await claims[1]!.release(dirs[5]!, uids[5]!);
+      expect(await claims[0]!.claim('/sessions/more')).toBe(uids[5]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it.each([true, false])("what a task leaves in the shared /tmp and /dev/shm is private to its session's uid (umask 077); TMPDIR is its own (warm: %s)", async (warm) => {

@@ -345,9 +345,11 @@ export class QueueRunner implements Runner {
         });
       }
     }
+    // The worst check speaks for the whole: a live worker lacking a limit is not "ok".
+    const worst = checks.find((c) => c.status === 'fail') ?? checks.find((c) => c.status !== 'ok') ?? checks[0]!;
     return {
-      status: checks[0]!.status,
-      message: checks[0]!.message,
+      status: worst.status,
+      message: worst.message,
       checks,
       details: { runner, queue, workers: this.#workers.map((w) => ({ id: w.id, host: w.host, pid: w.pid })) },
     };

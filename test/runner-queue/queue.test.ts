@@ -205,6 +205,35 @@ describe('runner-queue routing', () => {
     }
   }, 30_000);
 
+  it('is degraded, not ok, while a live worker does not enforce a limit, and says which', async () => {
+    const name = `lax${randomBytes(2).toString('hex')}`;
+    const lax = definePlugin({
+      meta: { name: `runner-${name}`, version: '1.0.0', provides: [`runner:${name}`] },
+      setup(ctx) {
+        ctx.provide(`runner:${name}`, {
+          name,
+          capabilities: { timeout: true, memoryLimit: true, networkIsolation: false, envControl: true, concurrencyLimit: true },
+          executeIsolated: async () => ({ ok: true, stdout: '', stderr: '', metrics: { latencyMs: 1 } }),
+          health: async () => ({ status: 'degraded' }),
+        });
+      },
+    });
+    const w = await createRuntime({
+      config: { dataDir: tempDir(), logLevel: 'silent', plugins: {} },
+      plugins: [lax, runnerQueue.configure({ url: URL, schema: SCHEMA, ...TIMING, worker: { ...WORKER, runners: [name] } })],
+    });
+    const d = await dispatcher({ runner: name });
+    try {
+      const health = await d.resolve('runner:queue').health();
+      expect(health.checks?.find((c) => c.name === 'workers')?.status).toBe('ok');
+      expect(health.status).toBe('degraded');
+      expect(health.message).toMatch(new RegExp(`runner:${name} does not enforce it on worker\\(s\\) `));
+      expect(health.checks?.find((c) => c.name === 'capability:networkIsolation')?.status).toBe('degraded');
+    } finally {
+      await Promise.all([d.close(), w.close()]);
+    }
+  }, 30_000);
+
   it('closing a session releases its state on the worker and forgets the route', async () => {
     const w = await worker();
     const d = await dispatcher();

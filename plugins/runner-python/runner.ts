@@ -607,8 +607,14 @@ export class PythonRunner implements Runner {
       { name: 'python', status: 'ok' as const, message: `Python ${p.version} at ${p.executable}` },
       check('timeout', `process group (and cgroup) killed at timeoutMs (default ${o.timeoutMs} ms)`, ''),
       check('memoryLimit', `RLIMIT_AS set to memoryMb (default ${o.memoryMb} MB)`, `RLIMIT_AS is not available on ${process.platform}; memoryMb is NOT enforced`),
-      check('networkIsolation', 'tasks without allowNetwork run in an empty network namespace (unshare -n)',
-        `allowNetwork=false is NOT enforced: ${typeof p.netns === 'string' ? p.netns : ''}`),
+      // Degraded even with the namespace: it has no mount namespace, so sockets on disk stay reachable.
+      {
+        name: 'capability:networkIsolation',
+        status: 'degraded' as const,
+        message: caps.networkIsolation
+          ? 'tasks without allowNetwork run in an empty network namespace (unshare -n): no TCP/UDP (127.0.0.1 included) and no abstract Unix sockets; but Unix sockets on disk stay reachable (e.g. /var/run/postgresql/.s.PGSQL.5432, /run/mysqld/mysqld.sock): there is no mount namespace hiding them'
+          : `allowNetwork=false is NOT enforced: ${typeof p.netns === 'string' ? p.netns : ''}`,
+      },
       check('envControl', `environment built from envAllowList [${o.envAllowList.join(', ')}], HOME and TMPDIR in the session directory; the server's own environment is unreadable to a session uid`,
         `tasks run as the server's uid (${typeof p.dropUid === 'string' ? p.dropUid : ''}), so a task can read the server's whole environment, secrets included, in /proc/<server pid>/environ: envAllowList [${o.envAllowList.join(', ')}] only sets what tasks start with. Run the server as root with sandboxUser "auto" or "per-session" (and venvPath instead of createVenv "per-session") so that each session has its own uid, or keep secrets out of the server's environment`),
       check('concurrencyLimit', `at most ${o.maxConcurrency} executions at once; one at a time per warm session`, ''),

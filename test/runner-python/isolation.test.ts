@@ -307,6 +307,25 @@ describe('runner-python isolation', () => {
       expect(result.stdout).not.toContain('pong');
     });
 
+    it('health says networkIsolation is degraded: Unix sockets on disk stay reachable in the namespace', async () => {
+      fixture = await pythonRuntime({ python: PYTHON, warm: false });
+      const sockDir = mkdtempSync(path.join(os.tmpdir(), 'limit-unix-'));
+      chmodSync(sockDir, 0o755);
+      const sock = path.join(sockDir, 's');
+      const unix = net.createServer((socket) => socket.end('unix-pong'));
+      await new Promise<void>((r) => unix.listen(sock, r));
+      try {
+        chmodSync(sock, 0o777);
+        const r = await fixture.runner.executeIsolated(code(`import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect(${JSON.stringify(sock)})\nprint(s.recv(20).decode())`), ctx({ allowNetwork: false }));
+        expect(r.stdout.trim(), JSON.stringify(r)).toBe('unix-pong');
+        const check = (await fixture.runner.health()).checks?.find((c) => c.name === 'capability:networkIsolation');
+        expect(check).toMatchObject({ status: 'degraded', message: expect.stringContaining('Unix sockets on disk stay reachable') });
+      } finally {
+        await new Promise<void>((r) => unix.close(() => r()));
+        rmSync(sockDir, { recursive: true, force: true });
+      }
+    });
+
     it('is allowed when the runner and the session allow it', async () => {
       fixture = await pythonRuntime({ python: PYTHON, allowNetwork: true });
       const blocked = await fixture.runner.executeIsolated(probe(), ctx({ allowNetwork: false }));

@@ -43,7 +43,7 @@ export const RunnerPythonOptions = z
      */
     sandboxUser: z.enum(['auto', 'per-session', 'none']).default('auto'),
     /**
-     * First uid of the range session uids are hashed into (uid = start + hash(session dir) % size).
+     * First uid of the range session uids are claimed from (each live session holds its own, see UidClaims).
      * At least 100000: below are the system's and ordinary users' accounts, whose files a session
      * running as their uid could read and change (boot also refuses a range /etc/passwd names a user in).
      */

@@ -42,7 +42,9 @@ const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 const SCHEMA_KEY = ['meta', 'schema'];
 const MARKER_FIX = `Restore the store folder from a backup; if the data is known to be intact, put the version this store was written with (${KV_SCHEMA_VERSION} for this plugin) under the key.`;
 
-type Key = (string | number)[];
+type Key = (string | number | Uint8Array)[];
+/** A raw key element (written as these bytes) above the encoding of every string, number, boolean and null. */
+const ABOVE_EVERY_ELEMENT = Uint8Array.of(0xff);
 
 /** What a key prefix holds, for error messages (see the layout above). */
 const RECORD_KINDS: Record<string, string> = {
@@ -450,9 +452,12 @@ export class KvStorage implements Storage {
   /** Keys (and values) under `prefix`, ascending; `reverse` walks from the top. */
   #range(prefix: Key, options: { reverse?: boolean; limit?: number } = {}) {
     const db = this.#open();
-    // Any key with more elements than the prefix sorts after the prefix itself and before prefix+[MAX string].
+    // Any key with more elements than the prefix sorts after the prefix itself and before prefix+[0xff]:
+    // ordered-binary writes each further element after a 0 separator, and no element's encoding starts
+    // with byte 0xff (strings are UTF-8, whose bytes stop at 0xf4; numbers, booleans and null start lower).
+    // A string bound such as '\uffff' would not do: text at or above U+FFFF (an emoji) sorts after it.
     const low = prefix;
-    const high = [...prefix, '\uffff'];
+    const high: Key = [...prefix, ABOVE_EVERY_ELEMENT];
     return options.reverse
       ? db.getRange({ start: high, end: low, reverse: true, ...(options.limit ? { limit: options.limit } : {}) })
       : db.getRange({ start: low, end: high, ...(options.limit ? { limit: options.limit } : {}) });

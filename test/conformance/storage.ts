@@ -837,8 +837,9 @@ export function storageConformance(name: string, factory: StorageFactory, option
           await limitError(storage.batch('t1', [{ op: 'incrementCounters', deltas: { ok: 1 } }, { op: 'incrementCounters', deltas: { [name]: 1 } }]), 'LIMIT_VALIDATION');
         }
         expect(await storage.getCounters('t1')).toEqual({});
-        // Well-formed names round-trip unchanged (a pair, combining marks, 256 characters).
-        const names = ['emoji.\u{1F600}', 'e\u0301', 'é'.repeat(256), 'tab\tnewline\n'];
+        // Well-formed names round-trip unchanged (a pair, combining marks, 256 characters), and every one
+        // is read back, whatever its first character: above U+FFFF (4 UTF-8 bytes) or U+FFFF itself.
+        const names = ['emoji.\u{1F600}', '\u{1F600}', '\u{10FFFD}z', '\uffff', '\uffffz', 'e\u0301', 'é'.repeat(256), 'tab\tnewline\n'];
         await storage.incrementCounters('t1', Object.fromEntries(names.map((n) => [n, 1])));
         expect(await storage.getCounters('t1')).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
       });

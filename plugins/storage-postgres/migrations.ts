@@ -205,6 +205,26 @@ export const MIGRATIONS: readonly PgMigration[] = [
         (text) => rdPointsBytes([parseStoredJson(text) as RdPoint]));
     },
   },
+  {
+    version: 8,
+    name: 'trace and session bytes measured as JSON',
+    // Migration 4 sized listed rows by their jsonb text, which a NUL makes shorter than the JSON a
+    // page returns (6 bytes as \u0000, 4 stored, nul.ts): a page of such records passed maxBytes. Each
+    // write now stores the UTF-8 bytes of its record's JSON, as every backend measures a page — a
+    // session's in `bytes`, a trace's without its flags in `data_bytes` (a listing adds the flags
+    // array: flag_bytes, brackets and commas) — and the rows already stored are measured from their records.
+    sql: `
+      ALTER TABLE {s}.traces DROP COLUMN IF EXISTS bytes;
+      ALTER TABLE {s}.traces ADD COLUMN IF NOT EXISTS data_bytes bigint NOT NULL DEFAULT 0;
+      ALTER TABLE {s}.sessions DROP COLUMN IF EXISTS bytes;
+      ALTER TABLE {s}.sessions ADD COLUMN bytes bigint NOT NULL DEFAULT 0;
+    `,
+    backfill: async (client, s) => {
+      const measure = (text: string) => Buffer.byteLength(JSON.stringify(parseStoredJson(text)), 'utf8');
+      await remeasure(client, `${s}.traces`, 'data_bytes', `SELECT tenant, id, data::text AS data FROM ${s}.traces ORDER BY tenant, id`, measure);
+      await remeasure(client, `${s}.sessions`, 'bytes', `SELECT tenant, id, data::text AS data FROM ${s}.sessions ORDER BY tenant, id`, measure);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

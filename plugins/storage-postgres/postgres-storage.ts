@@ -39,6 +39,12 @@ function pgCode(error: unknown): string | undefined {
 }
 
 const UNIQUE_VIOLATION = '23505';
+/**
+ * A trace row's size in a listing, the UTF-8 bytes of its JSON as the other backends count them: the
+ * trace without its flags (data_bytes, stored on each write) plus its flags array (each flag's JSON,
+ * flag_bytes, with the brackets and the commas between them).
+ */
+const TRACE_BYTES = 't.data_bytes + t.flag_bytes + GREATEST(t.flag_count, 1) + 1';
 /** Worth another attempt: a lost race on a unique key, a serialization failure, a deadlock victim. */
 const isRetryable = (e: unknown) => [UNIQUE_VIOLATION, '40001', '40P01'].includes(pgCode(e) ?? '');
 /** A serialization failure or a deadlock victim: the server rolled the whole transaction back, so it may run again. */
@@ -159,10 +165,19 @@ export class PostgresStorage implements Storage {
     return toStoredJson(serializeRecord(value, what, this.maxRecordBytes));
   }
 
-  /** A trace's data column: the trace without its flags (stored beside it), as #record stores it. */
-  #traceData(trace: Trace): string {
+  /**
+   * A listed record's data column (as #record stores it) and the UTF-8 bytes of its JSON, which a
+   * page's budget counts: the stored text can be shorter (a NUL is 6 bytes of JSON, 4 stored).
+   */
+  #listed(value: unknown, what: string): { data: string; bytes: number } {
+    const json = serializeRecord(value, what, this.maxRecordBytes);
+    return { data: toStoredJson(json), bytes: Buffer.byteLength(json, 'utf8') };
+  }
+
+  /** A trace's data column and its JSON bytes (#listed): the trace without its flags, stored beside it. */
+  #traceData(trace: Trace): { data: string; bytes: number } {
     const { flags: _flags, ...rest } = trace;
-    return this.#record(rest, 'trace');
+    return this.#listed(rest, 'trace');
   }
 
   async open(): Promise<void> {
@@ -560,10 +575,10 @@ export class PostgresStorage implements Storage {
   }
 
   async #insertSession(db: Queryable, session: Session): Promise<void> {
-    const data = this.#record(session, 'session');
+    const { data, bytes } = this.#listed(session, 'session');
     try {
-      await this.#query(db, `INSERT INTO ${this.#s}.sessions (tenant, id, status, created_ms, data) VALUES ($1, $2, $3, $4, $5)`, [
-        session.tenant, session.id, session.status, timeKey(session.createdAt), data,
+      await this.#query(db, `INSERT INTO ${this.#s}.sessions (tenant, id, status, created_ms, data, bytes) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        session.tenant, session.id, session.status, timeKey(session.createdAt), data, bytes,
       ]);
     } catch (error) {
       if (pgCode(error) === UNIQUE_VIOLATION) throw conflict('session', session.tenant, session.id);
@@ -585,24 +600,25 @@ export class PostgresStorage implements Storage {
     const where = ['tenant = $1'];
     if (q.status) where.push(`status = $${params.push(q.status)}`);
     if (q.after) where.push(`(created_ms, id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
-    return this.#page<{ data: Session }, Session>(['data'], 'sessions', where, params, q, (r) => r.data);
+    return this.#page<{ data: Session }, Session>(['data'], 'sessions', 't.bytes', where, params, q, (r) => r.data);
   }
 
   /**
    * One page of a listing, newest first: the first `limit + 1` rows of `table` that match `where`,
-   * each with its stored size (`bytes`, a column the server keeps up to date) and, only for the rows
+   * each with its size (`bytes`, an expression on the row `t`: the UTF-8 bytes of its JSON, from sizes
+   * stored on each write) and, only for the rows
    * the page takes (PageBuilder's rule, applied in the query), its `columns` — the rows past the
    * page are counted, never converted or sent, so a page of large records transfers about its
    * budget.
    */
   async #page<R extends pg.QueryResultRow, T extends { createdAt: string; id: string }>(
-    columns: (keyof R & string)[], table: string, where: string[], params: unknown[], q: { limit: number; maxBytes: number }, read: (row: R) => T,
+    columns: (keyof R & string)[], table: string, bytes: string, where: string[], params: unknown[], q: { limit: number; maxBytes: number }, read: (row: R) => T,
   ): Promise<Page<T>> {
     const limit = `$${params.push(q.limit)}`;
     const budget = `$${params.push(q.maxBytes)}`;
     const sql = `SELECT ${columns.map((c) => `CASE WHEN k.keep THEN k.${c} END AS ${c}`).join(', ')}, k.bytes, k.keep FROM (
         SELECT p.*, (row_number() OVER w <= ${limit} AND (row_number() OVER w = 1 OR sum(p.bytes) OVER w <= ${budget})) AS keep FROM (
-          SELECT ${columns.map((c) => `t.${c}`).join(', ')}, t.bytes, t.created_ms, t.id FROM ${this.#s}.${table} t WHERE ${where.join(' AND ')}
+          SELECT ${columns.map((c) => `t.${c}`).join(', ')}, ${bytes} AS bytes, t.created_ms, t.id FROM ${this.#s}.${table} t WHERE ${where.join(' AND ')}
           ORDER BY t.created_ms DESC, t.id DESC LIMIT ${limit} + 1
         ) p WINDOW w AS (ORDER BY p.created_ms DESC, p.id DESC ROWS UNBOUNDED PRECEDING)
       ) k ORDER BY k.created_ms DESC, k.id DESC`;
@@ -629,7 +645,8 @@ export class PostgresStorage implements Storage {
       if (!session) throw notFound('session', tenant, id);
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt };
-      await this.#query(c, `UPDATE ${this.#s}.sessions SET status = 'closed', data = $3 WHERE tenant = $1 AND id = $2`, [tenant, id, this.#record(closed, 'session')]);
+      const { data, bytes } = this.#listed(closed, 'session');
+      await this.#query(c, `UPDATE ${this.#s}.sessions SET status = 'closed', data = $3, bytes = $4 WHERE tenant = $1 AND id = $2`, [tenant, id, data, bytes]);
       return closed;
     });
   }
@@ -648,7 +665,7 @@ export class PostgresStorage implements Storage {
    * trip and one plan for a 1,000-trace batch), then their flags the same way.
    */
   async #insertTraces(db: Queryable, traces: Trace[]): Promise<void> {
-    const cols: [string[], string[], string[], string[], number[], string[], string[], number[], number[]] = [[], [], [], [], [], [], [], [], []];
+    const cols: [string[], string[], string[], string[], number[], string[], string[], number[], number[], number[]] = [[], [], [], [], [], [], [], [], [], []];
     const flags: { tenant: string; flag: Flag }[] = [];
     for (const t of traces) {
       // The flags a trace is created with count against its limits as added ones do.
@@ -656,7 +673,8 @@ export class PostgresStorage implements Storage {
       assertFlagsFit(t.id, { count: 0, bytes: 0 }, { count: t.flags.length, bytes: flagBytes }, this.maxRecordBytes);
       cols[7].push(t.flags.length);
       cols[8].push(flagBytes);
-      const data = this.#traceData(t);
+      const { data, bytes } = this.#traceData(t);
+      cols[9].push(bytes);
       cols[0].push(t.tenant);
       cols[1].push(t.id);
       cols[2].push(t.sessionId);
@@ -669,9 +687,9 @@ export class PostgresStorage implements Storage {
     try {
       await this.#query(
         db,
-        `INSERT INTO ${this.#s}.traces (tenant, id, session_id, status, created_ms, data, flags, flag_count, flag_bytes)
-         SELECT a, b, c, d, e, f::jsonb, g::jsonb, h, i
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::integer[], $9::bigint[]) AS u(a, b, c, d, e, f, g, h, i)`,
+        `INSERT INTO ${this.#s}.traces (tenant, id, session_id, status, created_ms, data, flags, flag_count, flag_bytes, data_bytes)
+         SELECT a, b, c, d, e, f::jsonb, g::jsonb, h, i, j
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::integer[], $9::bigint[], $10::bigint[]) AS u(a, b, c, d, e, f, g, h, i, j)`,
         cols,
       );
     } catch (error) {
@@ -695,8 +713,8 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
     if (!rows[0]) throw notFound('trace', tenant, id);
     const next = applyTracePatch(rowToTrace(rows[0]), patch, ifStatus, ifFlagCount);
-    const data = this.#traceData(next);
-    await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data]);
+    const { data, bytes } = this.#traceData(next);
+    await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4, data_bytes = $5 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data, bytes]);
     return next;
   }
 
@@ -718,7 +736,7 @@ export class PostgresStorage implements Storage {
     if (q.toMs !== undefined) where.push(`t.created_ms < $${params.push(q.toMs)}`);
     if (q.flagKind) where.push(`EXISTS (SELECT 1 FROM ${this.#s}.flags f WHERE f.tenant = t.tenant AND f.kind = $${params.push(q.flagKind)} AND f.trace_id = t.id)`);
     if (q.after) where.push(`(t.created_ms, t.id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
-    return this.#page<{ data: Trace; flags: Flag[] }, Trace>(['data', 'flags'], 'traces', where, params, q, rowToTrace);
+    return this.#page<{ data: Trace; flags: Flag[] }, Trace>(['data', 'flags'], 'traces', TRACE_BYTES, where, params, q, rowToTrace);
   }
 
   /** Locks the trace row (serialising appenders of one trace across connections) or throws NOT_FOUND. */

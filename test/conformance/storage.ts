@@ -978,6 +978,27 @@ export function storageConformance(name: string, factory: StorageFactory, option
         await limitError(storage.listSessions('t1', { maxBytes: 1.5 }), 'LIMIT_VALIDATION');
       });
 
+      it('measures a page against maxBytes as its records\' JSON: a NUL (6 bytes as \\u0000) counts in full, whatever the store keeps', async () => {
+        const nul = '\u0000'.repeat(150_000);
+        for (let i = 0; i < 3; i++) {
+          await storage.createTrace(makeTrace('t1', `n${i}`, 's1', T0 + i, { metadata: { blob: nul } }));
+          await storage.createSession(makeSession('t1', `ns${i}`, { createdAt: iso(T0 + i), metadata: { blob: nul } }));
+        }
+        await storage.addFlag('t1', makeFlag('nf', 'n2', 'Anomaly', { reason: nul.slice(0, 2_000) }));
+        const budget = 2_000_000;
+        const traces = await storage.listTraces('t1', { maxBytes: budget });
+        expect(jsonBytes(traces.items)).toBeLessThanOrEqual(budget);
+        expect(traces.items.map((t) => t.id)).toEqual(['n2', 'n1']);
+        const sessions = await storage.listSessions('t1', { maxBytes: budget });
+        expect(jsonBytes(sessions.items)).toBeLessThanOrEqual(budget);
+        expect(sessions.items.map((x) => x.id)).toEqual(['ns2', 'ns1']);
+        // An update and a close change what is measured.
+        await storage.updateTrace('t1', 'n2', { metadata: {} });
+        await storage.closeSession('t1', 'ns2', iso(T0 + 9));
+        expect((await storage.listTraces('t1', { maxBytes: budget })).items.map((t) => t.id)).toEqual(['n2', 'n1', 'n0']);
+        expect((await storage.listSessions('t1', { maxBytes: budget })).items.map((x) => x.id)).toEqual(['ns2', 'ns1']);
+      });
+
       it('filters by session, status, flag kind and time range, alone and combined', async () => {
         const statuses: TraceStatus[] = ['ok', 'error', 'blocked', 'quarantined'];
         const ops: BatchOp[] = [];

@@ -261,6 +261,45 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('upgrades a schema of version 7 in place: migration 8 measures each trace and session as JSON (NUL included), so pages keep to maxBytes', async () => {
+    const schema = uniqueSchema();
+    try {
+      const nul = '\u0000'.repeat(100_000);
+      const first = await open(schema, 2);
+      for (let i = 0; i < 3; i++) {
+        await first.createTrace(makeTrace('t', `tr${i}`, 's1', 1e12 + i, { metadata: { blob: nul, n: 1e21 }, flags: i === 2 ? [makeFlag('f', 'tr2'), makeFlag('g', 'tr2')] : [] }));
+        await first.createSession(makeSession('t', `s${i}`, { createdAt: new Date(1e12 + i).toISOString(), metadata: { blob: nul, e: '\uE000é' } }));
+      }
+      await first.close();
+      // What migration 4 left: sizes generated from the jsonb text.
+      await admin.query(`ALTER TABLE "${schema}".traces DROP COLUMN data_bytes`);
+      await admin.query(`ALTER TABLE "${schema}".traces ADD COLUMN bytes bigint GENERATED ALWAYS AS (octet_length(data::text) + octet_length(flags::text)) STORED`);
+      await admin.query(`ALTER TABLE "${schema}".sessions DROP COLUMN bytes`);
+      await admin.query(`ALTER TABLE "${schema}".sessions ADD COLUMN bytes bigint GENERATED ALWAYS AS (octet_length(data::text)) STORED`);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 7`);
+      const upgraded = await open(schema, 2);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        const traces = await admin.query(`SELECT id, (data_bytes + flag_bytes + GREATEST(flag_count, 1) + 1)::int AS bytes FROM "${schema}".traces ORDER BY id`);
+        const sessions = await admin.query(`SELECT id, bytes::int AS bytes FROM "${schema}".sessions ORDER BY id`);
+        const jsonOf = (value: object) => Buffer.byteLength(JSON.stringify(value));
+        for (const r of traces.rows) {
+          const { flags, ...data } = (await upgraded.getTrace('t', r.id))!;
+          expect(r.bytes).toBe(jsonOf(data) + jsonOf(flags));
+        }
+        for (const r of sessions.rows) expect(r.bytes).toBe(jsonOf((await upgraded.getSession('t', r.id))!));
+        // About 600 kB of JSON each (400 kB stored): two a page.
+        const budget = 1_500_000;
+        expect((await upgraded.listTraces('t', { maxBytes: budget })).items.map((t) => t.id)).toEqual(['tr2', 'tr1']);
+        expect((await upgraded.listSessions('t', { maxBytes: budget })).items.map((x) => x.id)).toEqual(['s2', 's1']);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('migration 7 reads a bounded amount of text per round trip, however large the rows (remeasure)', async () => {
     const schema = uniqueSchema();
     const client = await admin.connect();
@@ -711,8 +750,8 @@ describe('storage-postgres plugin', () => {
     const schema = uniqueSchema();
     const s = await open(schema);
     await s.close();
-    // Migration 7 pending again: it reads and updates traces.
-    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 7`);
+    // Migrations 7 and 8 pending again: they read and update traces.
+    await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version >= 7`);
     const late = new PostgresStorage({ url: URL, schema, poolSize: 2, connectTimeoutMs: 10_000, lockTimeoutMs: 300, maxRecordBytes: 1 << 20 });
     await holding(schema, late, async (holder) => {
       await holder.query(`SET application_name = 'holder_${schema}'`);

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  LimitError, addCounter, allInOrder, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
+  LimitError, addCounter, atBatchOp, allInOrder, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
   PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -1045,16 +1045,21 @@ export class FileStorage implements Storage {
   async batch(tenant: string, ops: BatchOp[]): Promise<void> {
     const valid = validate.batch(tenant, ops);
     if (valid.length === 0) return;
-    const texts = valid.map((op) => {
-      switch (op.op) {
-        case 'createSession': return serializeRecord(op.session, 'session', this.maxRecordBytes);
-        case 'createTrace': return this.#traceText(op.trace);
-        case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
-        case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
-        case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
-        // The entry adds seq and hashes: the exact size check happens when it is built.
-        case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', this.maxRecordBytes); return '';
-        default: return '';
+    const at = (error: unknown, i: number) => atBatchOp(error, `batch op ${i} (${valid[i]!.op})`, i);
+    const texts = valid.map((op, i) => {
+      try {
+        switch (op.op) {
+          case 'createSession': return serializeRecord(op.session, 'session', this.maxRecordBytes);
+          case 'createTrace': return this.#traceText(op.trace);
+          case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
+          case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
+          case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
+          // The entry adds seq and hashes: the exact size check happens when it is built.
+          case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', this.maxRecordBytes); return '';
+          default: return '';
+        }
+      } catch (error) {
+        throw at(error, i);
       }
     });
     const keys = new Set<string>();
@@ -1075,15 +1080,19 @@ export class FileStorage implements Storage {
       // A failing op throws before #commit: nothing is written (flag numbers it took stay unused, which only leaves a gap).
       for (let i = 0; i < valid.length; i++) {
         const op = valid[i]!;
-        switch (op.op) {
-          case 'createSession': this.#stageCreateSession(stage, index, op.session, texts[i]!); break;
-          case 'createTrace': this.#stageCreateTrace(stage, index, op.trace, texts[i]!); break;
-          case 'updateTrace': await this.#stageUpdateTrace(stage, index, tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
-          case 'addFlag': await this.#stageAddFlag(stage, index, tenant, op.flag); break;
-          case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;
-          case 'setQuarantine': await this.#stageQuarantine(stage, index, tenant, op.state, texts[i]!); break;
-          case 'incrementCounters': await this.#stageCounters(stage, tenant, op.deltas); break;
-          case 'appendProvenance': await this.#stageProvenance(stage, index, tenant, op.input); break;
+        try {
+          switch (op.op) {
+            case 'createSession': this.#stageCreateSession(stage, index, op.session, texts[i]!); break;
+            case 'createTrace': this.#stageCreateTrace(stage, index, op.trace, texts[i]!); break;
+            case 'updateTrace': await this.#stageUpdateTrace(stage, index, tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
+            case 'addFlag': await this.#stageAddFlag(stage, index, tenant, op.flag); break;
+            case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;
+            case 'setQuarantine': await this.#stageQuarantine(stage, index, tenant, op.state, texts[i]!); break;
+            case 'incrementCounters': await this.#stageCounters(stage, tenant, op.deltas); break;
+            case 'appendProvenance': await this.#stageProvenance(stage, index, tenant, op.input); break;
+          }
+        } catch (error) {
+          throw at(error, i);
         }
       }
     });

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, addCounter, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
+  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -974,20 +974,24 @@ export class KvStorage implements Storage {
     for (let i = 0; i < n; i++) {
       const op = valid[i]!;
       flagTexts[i] = none;
-      switch (op.op) {
-        case 'createTrace':
-          texts[i] = JSON.stringify(op.trace);
-          if (op.trace.flags.length > 0) flagTexts[i] = this.#flagTexts(op.trace);
-          assertContainerSize(texts[i]!, 'trace', 'flags', op.trace.flags, 'flag', max, flagTexts[i]);
-          break;
-        case 'createSession': texts[i] = serializeRecord(op.session, 'session', max); break;
-        case 'addFlag': texts[i] = serializeRecord(op.flag, 'flag', max); break;
-        case 'addCheckpoint': texts[i] = serializeRecord(op.checkpoint, 'checkpoint', max); break;
-        case 'setQuarantine': texts[i] = serializeRecord(op.state, 'quarantine state', max); break;
-        case 'incrementCounters': deltas[i] = op.deltas; break;
-        // The entry adds seq and hashes: the exact size check happens when it is built, in the transaction.
-        case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', max); break;
-        default: break;
+      try {
+        switch (op.op) {
+          case 'createTrace':
+            texts[i] = JSON.stringify(op.trace);
+            if (op.trace.flags.length > 0) flagTexts[i] = this.#flagTexts(op.trace);
+            assertContainerSize(texts[i]!, 'trace', 'flags', op.trace.flags, 'flag', max, flagTexts[i]);
+            break;
+          case 'createSession': texts[i] = serializeRecord(op.session, 'session', max); break;
+          case 'addFlag': texts[i] = serializeRecord(op.flag, 'flag', max); break;
+          case 'addCheckpoint': texts[i] = serializeRecord(op.checkpoint, 'checkpoint', max); break;
+          case 'setQuarantine': texts[i] = serializeRecord(op.state, 'quarantine state', max); break;
+          case 'incrementCounters': deltas[i] = op.deltas; break;
+          // The entry adds seq and hashes: the exact size check happens when it is built, in the transaction.
+          case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', max); break;
+          default: break;
+        }
+      } catch (error) {
+        throw atBatchOp(error, `batch op ${i} (${op.op})`, i);
       }
     }
     return { valid, texts, flagTexts, deltas };
@@ -1000,23 +1004,26 @@ export class KvStorage implements Storage {
     let run = -1;
     for (let i = 0; i < valid.length; i++) {
       const op = valid[i]!;
-      if (op.op === 'createTrace') {
-        ms[i] = this.#putTraceRecord(op.trace, texts[i]!, flagTexts[i]!);
-        if (run < 0) run = i;
-        continue;
-      }
-      if (run >= 0) {
+      if (op.op !== 'createTrace' && run >= 0) {
         this.#putTraceIndexes(valid, ms, run, i);
         run = -1;
       }
-      switch (op.op) {
-        case 'createSession': this.#putSession(op.session, texts[i]!); break;
-        case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
-        case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
-        case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
-        case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
-        case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
-        case 'appendProvenance': this.#applyProvenance(tenant, op.input); break;
+      try {
+        switch (op.op) {
+          case 'createTrace':
+            ms[i] = this.#putTraceRecord(op.trace, texts[i]!, flagTexts[i]!);
+            if (run < 0) run = i;
+            break;
+          case 'createSession': this.#putSession(op.session, texts[i]!); break;
+          case 'updateTrace': this.#applyUpdate(tenant, op.id, op.patch, op.ifStatus, op.ifFlagCount); break;
+          case 'addFlag': this.#applyAddFlag(tenant, op.flag, texts[i]!); break;
+          case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
+          case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
+          case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
+          case 'appendProvenance': this.#applyProvenance(tenant, op.input); break;
+        }
+      } catch (error) {
+        throw atBatchOp(error, `batch op ${i} (${op.op})`, i);
       }
     }
     if (run >= 0) this.#putTraceIndexes(valid, ms, run, valid.length);

@@ -1358,6 +1358,21 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
       });
 
+      it('names the op that failed (message `batch op <i> (<op>)`, details.index i)', async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        await storage.createTrace(makeTrace('t1', 'old', 's1'));
+        const failsAt = async (ops: BatchOp[], code: string, index: number) => {
+          const error = await limitError(storage.batch('t1', ops), code) as Error & { details?: { index?: number } };
+          expect(error.message).toMatch(new RegExp(`^batch op ${index} \\(${ops[index]!.op}\\): `));
+          expect(error.details?.index).toBe(index);
+        };
+        await failsAt([{ op: 'createSession', session: makeSession('t1', 's1') }, { op: 'createTrace', trace: makeTrace('t1', 'big', 's1', T0, { metadata: { blob: 'x'.repeat(max) } }) }], 'LIMIT_PAYLOAD_TOO_LARGE', 1);
+        await failsAt([{ op: 'createSession', session: makeSession('t1', 's1') }, { op: 'createTrace', trace: makeTrace('t1', 'old', 's1') }], 'LIMIT_CONFLICT', 1);
+        await failsAt([{ op: 'createTrace', trace: makeTrace('t1', 'a', 's1') }, { op: 'addFlag', flag: makeFlag('fz', 'nope') }], 'LIMIT_NOT_FOUND', 1);
+        await failsAt([{ op: 'createSession', session: makeSession('t1', 's1') }, { op: 'updateTrace', id: 'nope', patch: { status: 'ok' } }], 'LIMIT_NOT_FOUND', 1);
+        expect((await storage.listTraces('t1')).items.map((t) => t.id)).toEqual(['old']);
+      });
+
       it('adds up the counter deltas of several ops in one batch, onto the stored values', async () => {
         await storage.incrementCounters('t1', { runs: 2 });
         await storage.batch('t1', [

@@ -307,8 +307,8 @@ describe('storage-kv batch path', () => {
         s.batch('t1', [...ops(traces('d', 300)), { op: 'createTrace', trace: makeTrace('t1', 'a0', 's0') }]),
       ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
-      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/bytes as JSON; the limit is 2048 bytes/) });
-      expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT', message: 'A trace "a0" already exists in tenant "t1"' });
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^batch op 300 \(createTrace\): .*bytes as JSON; the limit is 2048 bytes/) });
+      expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'LIMIT_CONFLICT', message: 'batch op 300 (createTrace): A trace "a0" already exists in tenant "t1"', details: { index: 300 } });
       for (const [prefix, present] of [['a', true], ['b', false], ['c', true], ['d', false]] as const) {
         expect(await s.getTrace('t1', `${prefix}0`) !== null, prefix).toBe(present);
         expect(await s.getTrace('t1', `${prefix}299`) !== null, prefix).toBe(present);

@@ -40,6 +40,15 @@ function pgCode(error: unknown): string | undefined {
 
 const UNIQUE_VIOLATION = '23505';
 /**
+ * The position in `ids` (the records of one multi-row insert) of the one whose id `taken` the server
+ * refused as already used: its second occurrence when the insert repeats it, else its only one.
+ */
+function takenAt(ids: string[], taken: string): number {
+  const first = ids.indexOf(taken);
+  const second = ids.indexOf(taken, first + 1);
+  return second >= 0 ? second : Math.max(first, 0);
+}
+/**
  * A trace row's size in a listing, the UTF-8 bytes of its JSON as the other backends count them: the
  * trace without its flags (data_bytes, stored on each write) plus its flags array (each flag's JSON,
  * flag_bytes, with the brackets and the commas between them).
@@ -662,18 +671,29 @@ export class PostgresStorage implements Storage {
 
   /**
    * Inserts traces with one statement however many there are (unnest of column arrays: one round
-   * trip and one plan for a 1,000-trace batch), then their flags the same way.
+   * trip and one plan for a 1,000-trace batch), then their flags the same way. An error about one
+   * trace (too large, its id or one of its flags' ids already taken) goes through `at` with the
+   * trace's position, so that a batch names the op.
    */
-  async #insertTraces(db: Queryable, traces: Trace[]): Promise<void> {
+  async #insertTraces(db: Queryable, traces: Trace[], at: (error: unknown, k: number) => unknown = (error) => error): Promise<void> {
     const cols: [string[], string[], string[], string[], number[], string[], string[], number[], number[], number[]] = [[], [], [], [], [], [], [], [], [], []];
     const flags: { tenant: string; flag: Flag }[] = [];
-    for (const t of traces) {
-      // The flags a trace is created with count against its limits as added ones do.
-      const flagBytes = t.flags.length === 0 ? 0 : flagsBytes(t.flags);
-      assertFlagsFit(t.id, { count: 0, bytes: 0 }, { count: t.flags.length, bytes: flagBytes }, this.maxRecordBytes);
+    const flagTrace: number[] = [];
+    for (let k = 0; k < traces.length; k++) {
+      const t = traces[k]!;
+      let flagBytes: number;
+      let stored: { data: string; bytes: number };
+      try {
+        // The flags a trace is created with count against its limits as added ones do.
+        flagBytes = t.flags.length === 0 ? 0 : flagsBytes(t.flags);
+        assertFlagsFit(t.id, { count: 0, bytes: 0 }, { count: t.flags.length, bytes: flagBytes }, this.maxRecordBytes);
+        stored = this.#traceData(t);
+      } catch (error) {
+        throw at(error, k);
+      }
+      const { data, bytes } = stored;
       cols[7].push(t.flags.length);
       cols[8].push(flagBytes);
-      const { data, bytes } = this.#traceData(t);
       cols[9].push(bytes);
       cols[0].push(t.tenant);
       cols[1].push(t.id);
@@ -682,7 +702,10 @@ export class PostgresStorage implements Storage {
       cols[4].push(timeKey(t.createdAt));
       cols[5].push(data);
       cols[6].push(toStoredJson(JSON.stringify(t.flags)));
-      for (const flag of t.flags) flags.push({ tenant: t.tenant, flag });
+      for (const flag of t.flags) {
+        flags.push({ tenant: t.tenant, flag });
+        flagTrace.push(k);
+      }
     }
     try {
       await this.#query(
@@ -695,11 +718,18 @@ export class PostgresStorage implements Storage {
     } catch (error) {
       if (pgCode(error) === UNIQUE_VIOLATION) {
         const id = /\(tenant, id\)=\([^,]*, (.*)\) already exists/.exec(String((error as { detail?: string }).detail))?.[1] ?? traces[0]!.id;
-        throw conflict('trace', traces[0]!.tenant, id);
+        throw at(conflict('trace', traces[0]!.tenant, id), takenAt(traces.map((t) => t.id), id));
       }
       throw error;
     }
-    if (flags.length) await this.#insertFlagRows(db, flags);
+    if (flags.length === 0) return;
+    try {
+      await this.#insertFlagRows(db, flags);
+    } catch (error) {
+      const taken = error instanceof LimitError && error.code === 'LIMIT_CONFLICT' ? error.details?.id : undefined;
+      if (typeof taken !== 'string') throw error;
+      throw at(error, flagTrace[takenAt(flags.map((f) => f.flag.id), taken)]!);
+    }
   }
 
   async updateTrace(tenant: string, id: string, patch: TracePatch): Promise<Trace> {
@@ -1089,15 +1119,23 @@ export class PostgresStorage implements Storage {
         // Runs of createTrace ops go to the database as one multi-row insert.
         let j = i;
         while (j < valid.length && valid[j]!.op === 'createTrace') j++;
+        // #insertTraces names the op of the trace that failed; an error about none (the server gone) names the run.
+        const run = i;
+        let named = false;
+        const at = (error: unknown, k: number) => {
+          named = true;
+          return atBatchOp(error, `batch op ${run + k} (createTrace)`, run + k);
+        };
         try {
           if (j > i) {
-            await this.#insertTraces(c, valid.slice(i, j).map((o) => (o as Extract<BatchOp, { op: 'createTrace' }>).trace));
+            await this.#insertTraces(c, valid.slice(i, j).map((o) => (o as Extract<BatchOp, { op: 'createTrace' }>).trace), at);
             i = j;
           } else {
             await this.#apply(c, tenant, op as Exclude<BatchOp, { op: 'incrementCounters' }>);
             i++;
           }
         } catch (error) {
+          if (named) throw error;
           throw atBatchOp(error, j - 1 > i ? `batch ops ${i}–${j - 1} (createTrace)` : `batch op ${i} (${op.op})`, i);
         }
       }

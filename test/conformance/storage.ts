@@ -1358,7 +1358,7 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getCounters('t1')).toEqual({ runs: 1 });
       });
 
-      it('names the op that failed (message `batch op <i> (<op>)`, details.index i)', async () => {
+      it('names the op that failed (message `batch op <i> (<op>)`, details.index i), in a run of createTrace ops too', async () => {
         const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
         await storage.createTrace(makeTrace('t1', 'old', 's1'));
         const failsAt = async (ops: BatchOp[], code: string, index: number) => {
@@ -1366,9 +1366,13 @@ export function storageConformance(name: string, factory: StorageFactory, option
           expect(error.message).toMatch(new RegExp(`^batch op ${index} \\(${ops[index]!.op}\\): `));
           expect(error.details?.index).toBe(index);
         };
-        await failsAt([{ op: 'createSession', session: makeSession('t1', 's1') }, { op: 'createTrace', trace: makeTrace('t1', 'big', 's1', T0, { metadata: { blob: 'x'.repeat(max) } }) }], 'LIMIT_PAYLOAD_TOO_LARGE', 1);
-        await failsAt([{ op: 'createSession', session: makeSession('t1', 's1') }, { op: 'createTrace', trace: makeTrace('t1', 'old', 's1') }], 'LIMIT_CONFLICT', 1);
-        await failsAt([{ op: 'createTrace', trace: makeTrace('t1', 'a', 's1') }, { op: 'addFlag', flag: makeFlag('fz', 'nope') }], 'LIMIT_NOT_FOUND', 1);
+        const ok = (id: string): BatchOp => ({ op: 'createTrace', trace: makeTrace('t1', id, 's1') });
+        await failsAt([ok('a'), { op: 'createTrace', trace: makeTrace('t1', 'big', 's1', T0, { metadata: { blob: 'x'.repeat(max) } }) }, ok('b')], 'LIMIT_PAYLOAD_TOO_LARGE', 1);
+        await failsAt([ok('a'), ok('b'), ok('old'), ok('c')], 'LIMIT_CONFLICT', 2);
+        await failsAt([ok('a'), ok('b'), ok('a')], 'LIMIT_CONFLICT', 2);
+        await storage.addFlag('t1', makeFlag('taken', 'old'));
+        await failsAt([ok('a'), { op: 'createTrace', trace: makeTrace('t1', 'c', 's1', T0, { flags: [makeFlag('taken', 'c')] }) }, ok('d')], 'LIMIT_CONFLICT', 1);
+        await failsAt([ok('a'), { op: 'addFlag', flag: makeFlag('fz', 'nope') }], 'LIMIT_NOT_FOUND', 1);
         await failsAt([{ op: 'createSession', session: makeSession('t1', 's1') }, { op: 'updateTrace', id: 'nope', patch: { status: 'ok' } }], 'LIMIT_NOT_FOUND', 1);
         expect((await storage.listTraces('t1')).items.map((t) => t.id)).toEqual(['old']);
       });

@@ -664,6 +664,7 @@ function keepProtoKeyOf(input: unknown, record: object, field: string, what: str
  * and its stored form (asStored).
  */
 export function traceAsStored(parsed: Trace, input: unknown): Trace {
+  assertOwnFlags(parsed);
   const task = typeof input === 'object' && input !== null ? (input as Obj).task : undefined;
   keepProtoKeyOf(input, parsed, 'metadata', 'trace');
   if (typeof task === 'object' && task !== null) {
@@ -671,6 +672,23 @@ export function traceAsStored(parsed: Trace, input: unknown): Trace {
     keepProtoKey((task as Obj).env, parsed.task.env, 'trace', 'task.env', { max: TASK_LIMITS.env });
   }
   return asStored(traceJson(parsed, 'trace'));
+}
+
+/**
+ * Throws LIMIT_VALIDATION, naming the field, when a flag the trace is created with names another
+ * trace: it would be stored on this trace yet listed (listFlags by traceId) under the other.
+ */
+function assertOwnFlags(trace: Trace): void {
+  for (let i = 0; i < trace.flags.length; i++) {
+    const flag = trace.flags[i]!;
+    if (flag.traceId === trace.id) continue;
+    const field = `flags.${i}.traceId`;
+    const message = `flag "${flag.id}" names trace ${JSON.stringify(flag.traceId)}, not this trace "${trace.id}"`;
+    throw new LimitError('LIMIT_VALIDATION', `Invalid trace: ${field}: ${message}`, {
+      details: { record: 'trace', field, issues: [{ path: field, message }] },
+      fix: `Give the flags a trace is created with its id as traceId; flag another trace with addFlag on that trace.`,
+    });
+  }
 }
 
 /** A parsed record of `input` with `field`'s `__proto__` key kept, its free-form `field` checked, in its stored form. */

@@ -529,10 +529,7 @@ export class FileStorage implements Storage {
   #stageCreateTrace(stage: Stage, index: TenantIndex, trace: Trace, text: string): void {
     const { tenant, id } = trace;
     if (traceEntry(index, id) || stage.docs.get(`${tenant}/${id}`)) throw conflict('trace', tenant, id);
-    for (const f of trace.flags) {
-      if (f.traceId !== id) throw new LimitError('LIMIT_VALIDATION', `Invalid trace: flag "${f.id}" names trace "${f.traceId}", not "${id}"`);
-      this.#checkFlagId(stage, index, tenant, f.id);
-    }
+    for (const f of trace.flags) this.#checkFlagId(stage, index, tenant, f.id);
     if (trace.flags.length > 0) assertFlagsFit(id, { count: 0, bytes: 0 }, { count: trace.flags.length, bytes: flagsBytes(trace.flags) }, this.maxRecordBytes);
     const doc: TraceDoc = { trace, flagSeq: trace.flags.map(() => index.nextFlag++) };
     this.#stageDoc(stage, tenant, doc, text);

@@ -535,12 +535,9 @@ export class KvStorage implements Storage {
     return trace;
   }
 
-  /** The flags a trace is created with, validated and size-checked up front. */
+  /** The flags a trace is created with (validate.trace checked that they are its own), size-checked up front. */
   #flagTexts(trace: Trace): string[] {
-    return trace.flags.map((f) => {
-      if (f.traceId !== trace.id) throw new LimitError('LIMIT_VALIDATION', `Invalid trace: flag "${f.id}" names trace "${f.traceId}", not "${trace.id}"`);
-      return serializeRecord(f, 'flag', this.maxRecordBytes);
-    });
+    return trace.flags.map((f) => serializeRecord(f, 'flag', this.maxRecordBytes));
   }
 
   #putNewTrace(trace: Trace, text: string, flagTexts: string[]): void {

@@ -371,6 +371,18 @@ export function storageConformance(name: string, factory: StorageFactory, option
     });
 
     describe('traces', () => {
+      it("refuses a trace carrying another trace's flag (LIMIT_VALIDATION naming flags.<i>.traceId), alone or in a batch, writing nothing", async () => {
+        const trace = makeTrace('t1', 'tr1', 's1', T0, { flags: [makeFlag('f0', 'tr1'), makeFlag('f1', 'ghost')] });
+        for (const call of [storage.createTrace(trace), storage.batch('t1', [{ op: 'createTrace', trace }])]) {
+          const error = await limitError(call, 'LIMIT_VALIDATION') as Error & { details?: { field?: string } };
+          expect(error.message).toContain('flags.1.traceId');
+          expect(error.message).toContain('"ghost"');
+          expect(error.details?.field).toBe('flags.1.traceId');
+        }
+        expect(await storage.getTrace('t1', 'tr1')).toBeNull();
+        expect(await storage.listFlags('t1', { traceId: 'ghost' })).toEqual([]);
+      });
+
       it('round-trips a trace with every field', async () => {
         const t = makeTrace('t1', 'tr1', 's1', T0, {
           parentIds: ['p1', 'p2'],

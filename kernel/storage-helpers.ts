@@ -475,8 +475,46 @@ function fastTrace(v: unknown): Trace | null {
 
 type JsonProblem = { path: string; message: string } | undefined;
 
-/** Why `value` would not survive JSON.stringify unchanged, and where; undefined when it would. */
-function jsonProblem(value: unknown, path: string, ancestors: object[]): JsonProblem {
+/**
+ * The deepest nesting of objects and arrays a free-form field may hold (the field's own value at
+ * depth 0, as api-http counts a request body, whose `maxDepth` option goes no higher): recursive
+ * serialisers, hashers and the databases' JSON parsers would overflow their stacks on deeper values.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** An object or array being walked by jsonProblem: its keys (null for an array) and the next one to visit. */
+interface JsonFrame { obj: object; path: string; keys: string[] | null; next: number }
+
+/**
+ * Why `value` would not survive JSON.stringify unchanged, and where; undefined when it would.
+ * Iterative (an explicit stack, its objects in `ancestors` for the cycle check), so no depth of
+ * input can overflow the walk itself: it stops at MAX_JSON_DEPTH.
+ */
+function jsonProblem(value: unknown, path: string): JsonProblem {
+  const frames: JsonFrame[] = [];
+  const ancestors = new Set<object>();
+  let problem = enterJson(value, path, frames, ancestors);
+  while (problem === undefined && frames.length > 0) {
+    const frame = frames[frames.length - 1]!;
+    const { obj, keys } = frame;
+    if (frame.next >= (keys ? keys.length : (obj as unknown[]).length)) {
+      ancestors.delete(obj);
+      frames.pop();
+      continue;
+    }
+    const i = frame.next++;
+    if (keys) {
+      const key = keys[i]!;
+      problem = enterJson((obj as Record<string, unknown>)[key], frame.path ? `${frame.path}.${key}` : key, frames, ancestors);
+    } else {
+      problem = enterJson((obj as unknown[])[i], `${frame.path}.${i}`, frames, ancestors);
+    }
+  }
+  return problem;
+}
+
+/** jsonProblem's step: the problem of `value` itself, or undefined (an object or array to walk pushed on `frames`). */
+function enterJson(value: unknown, path: string, frames: JsonFrame[], ancestors: Set<object>): JsonProblem {
   switch (typeof value) {
     case 'string': case 'boolean': case 'undefined': return undefined;
     case 'number': return Number.isFinite(value) ? undefined : { path, message: `not a finite number (${value}); JSON would store it as null` };
@@ -486,39 +524,26 @@ function jsonProblem(value: unknown, path: string, ancestors: object[]): JsonPro
   if (value === null) return undefined;
   const obj = value as object;
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return undefined; // Date and friends speak for themselves
-  if (ancestors.includes(obj)) return { path, message: 'a circular reference (the value contains itself)' };
+  if (ancestors.has(obj)) return { path, message: 'a circular reference (the value contains itself)' };
   if (obj instanceof Map || obj instanceof Set) {
     return { path, message: `a ${obj instanceof Map ? 'Map' : 'Set'} is not JSON (it would be stored as {}); use a plain object or an array` };
   }
-  ancestors.push(obj);
-  try {
-    if (Array.isArray(obj)) {
-      for (let i = 0; i < obj.length; i++) {
-        const problem = jsonProblem(obj[i], `${path}.${i}`, ancestors);
-        if (problem) return problem;
-      }
-    } else {
-      for (const key of Object.keys(obj)) {
-        const problem = jsonProblem((obj as Record<string, unknown>)[key], path ? `${path}.${key}` : key, ancestors);
-        if (problem) return problem;
-      }
-    }
-  } finally {
-    ancestors.pop();
-  }
+  if (frames.length >= MAX_JSON_DEPTH) return { path, message: `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays (MAX_JSON_DEPTH); flatten it or store it as a string` };
+  ancestors.add(obj);
+  frames.push({ obj, path, keys: Array.isArray(obj) ? null : Object.keys(obj), next: 0 });
   return undefined;
 }
 
 /**
  * Throws LIMIT_VALIDATION unless `value` survives JSON unchanged: no cycles, BigInts, non-finite
- * numbers, Maps or Sets anywhere in it. The message names the field path (`metadata.a: not a finite
+ * numbers, Maps or Sets anywhere in it, nesting no deeper than MAX_JSON_DEPTH. The message names the field path (`metadata.a: not a finite
  * number`); `path` is where `value` sits in the record. Returns the value.
  */
 export function assertJsonSafe<T>(value: T, what: string, path = ''): T {
-  const problem = jsonProblem(value, path, []);
+  const problem = jsonProblem(value, path);
   if (problem) {
     throw new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${problem.path || '(root)'}: ${problem.message}`, {
-      details: { record: what, issues: [problem] },
+      details: { record: what, field: problem.path, issues: [problem] },
       fix: 'Store only JSON values (strings, finite numbers, booleans, null, arrays, plain objects) in the field named.',
     });
   }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { decimalInt, durationMs, z } from 'limit-graph';
+import { MAX_JSON_DEPTH, decimalInt, durationMs, z } from 'limit-graph';
 
 /** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
 const TenantName = z
@@ -137,8 +137,8 @@ export const ApiHttpOptions = z
       .default(false),
     /** Largest accepted request body in bytes (413 above it). */
     bodyLimit: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    /** Deepest accepted JSON nesting: deeper bodies would overflow recursive serialisers (400 above it). */
-    maxDepth: z.number().int().min(4).max(1000).default(64),
+    /** Deepest accepted JSON nesting: deeper bodies would overflow recursive serialisers (400 above it); at most MAX_JSON_DEPTH, storage's limit. */
+    maxDepth: z.number().int().min(4).max(MAX_JSON_DEPTH).default(64),
     /** Largest graph (nodes) accepted by /rd/distortion and graph steps: FGW cost grows cubically. */
     maxGraphNodes: z.number().int().min(1).max(10_000).default(500),
     /**

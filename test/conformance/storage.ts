@@ -13,7 +13,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_PAGE_BYTES, MAX_RD_POINTS, canonicalJson, cursorAfter, hashProvenance, isFlagsConflict, isStatusConflict, maxRdPointsBytes,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_JSON_DEPTH, MAX_PAGE_BYTES, MAX_RD_POINTS, canonicalJson, cursorAfter, hashProvenance, isFlagsConflict, isStatusConflict, maxRdPointsBytes,
   maxTraceFlagsBytes,
   type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdPoint, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
@@ -1197,6 +1197,22 @@ export function storageConformance(name: string, factory: StorageFactory, option
 
     describe('validation: ids and record size', () => {
       const badIds = ['../x', '', 'a'.repeat(129), 'a/b', '.hidden', 'x\0y'];
+
+      it(`refuses free-form JSON nested deeper than MAX_JSON_DEPTH (${MAX_JSON_DEPTH}) with LIMIT_VALIDATION naming the path, however deep, writing nothing`, async () => {
+        const objects = (n: number) => { let v: unknown = 1; for (let i = 0; i < n; i++) v = { a: v }; return v; };
+        const arrays = (n: number) => { let v: unknown = 1; for (let i = 0; i < n; i++) v = [v]; return v; };
+        // At the limit: stored and read back.
+        await storage.createTrace(makeTrace('t1', 'deep', 's1', T0, { metadata: { x: objects(MAX_JSON_DEPTH - 1) } }));
+        expect((await storage.getTrace('t1', 'deep'))!.metadata).toEqual({ x: objects(MAX_JSON_DEPTH - 1) });
+        for (const [x, path] of [[objects(MAX_JSON_DEPTH), `metadata.x${'.a'.repeat(MAX_JSON_DEPTH - 1)}`], [objects(5_000), `metadata.x${'.a'.repeat(MAX_JSON_DEPTH - 1)}`], [arrays(20_000), `metadata.x${'.0'.repeat(MAX_JSON_DEPTH - 1)}`]] as const) {
+          for (const call of [storage.createTrace(makeTrace('t1', 'deeper', 's1', T0, { metadata: { x } })), storage.batch('t1', [{ op: 'createTrace', trace: makeTrace('t1', 'deeper', 's1', T0, { metadata: { x } }) }])]) {
+            const error = await limitError(call, 'LIMIT_VALIDATION') as Error & { details?: { field?: string } };
+            expect(error.message).toContain(`nested deeper than ${MAX_JSON_DEPTH}`);
+            expect(error.details?.field).toBe(path);
+          }
+        }
+        expect(await storage.getTrace('t1', 'deeper')).toBeNull();
+      });
 
       it('refuses invalid ids on create and read with LIMIT_VALIDATION naming the field (and, on a read, the value), writing nothing', async () => {
         // A record's field by its path (as parseOrThrow says it); a read's argument by name, with its value.

@@ -43,6 +43,11 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
   tag: string;
   /** No API key needed (health, readiness, the API description). */
   public?: boolean;
+  /**
+   * A liveness or readiness probe: exempt from rate limiting, so that no client (another one behind
+   * the same IP, or a key that spent its budget) can starve the orchestrator's probe into a 429.
+   */
+  probe?: boolean;
   params?: P;
   query?: Q;
   body?: B;
@@ -154,7 +159,8 @@ export function registerRoute(app: FastifyInstance, registry: RouteRegistry, spe
   app.route({
     method: spec.method,
     url: spec.url,
-    config: { public: spec.public === true },
+    // `rateLimit: false` is @fastify/rate-limit's route-level exemption.
+    config: { public: spec.public === true, ...(spec.probe ? { rateLimit: false } : {}) },
     handler: async (request, reply) => {
       const errors: FieldError[] = [];
       const params = parsePart(spec.params, request.params ?? {}, 'params', errors);

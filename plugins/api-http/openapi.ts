@@ -47,6 +47,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
     };
     for (const status of new Set([...(r.responses.errors ?? []), ...(r.public ? [] : [401]), 400, 413, 415, 429])) {
       if (r.method === 'GET' && (status === 413 || status === 415)) continue;
+      if (r.probe && status === 429) continue;
       responses[String(status)] = {
         description: r.responses.errorText?.[status] ?? STATUS_TEXT[status] ?? 'Error',
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },

@@ -146,12 +146,12 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
   return [
     // ───────────── service ─────────────
     defineRoute({
-      method: 'GET', url: '/health', tag: 'service', public: true, summary: 'Liveness: the process answers.',
+      method: 'GET', url: '/health', tag: 'service', public: true, probe: true, summary: 'Liveness: the process answers.',
       responses: { schema: HealthResponse, description: 'The server is up.' },
       handler: () => ({ status: 'ok' as const, uptimeS: Math.round((Date.now() - s.startedAt) / 1000), version: s.version }),
     }),
     defineRoute({
-      method: 'GET', url: '/ready', tag: 'service', public: true, summary: 'Readiness: storage and every runner report healthy (503 otherwise).',
+      method: 'GET', url: '/ready', tag: 'service', public: true, probe: true, summary: 'Readiness: storage and every runner report healthy (503 otherwise).',
       responses: { schema: ReadyResponse, description: 'Every dependency is usable.', errors: [503] },
       handler: async ({ reply }) => {
         const targets: [string, () => Promise<HealthResult>][] = [];

@@ -145,6 +145,27 @@ describe('api-http hardening', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
+  it('never rate-limits /health and /ready: a client or key that spent its budget cannot starve the probes', async () => {
+    server = await startServer({ api: { rateLimit: { max: 3, timeWindow: 60_000 } } });
+    // Wrong keys spend the IP's budget; a valid key spends its own.
+    for (let i = 0; i < 3; i++) await server.req('GET', '/sessions', { key: `guess-${i}-0000000000000000` });
+    for (let i = 0; i < 3; i++) await server.req('GET', '/sessions');
+    expect((await server.req('GET', '/sessions', { key: null })).status).toBe(429);
+    expect((await server.req('GET', '/sessions')).status).toBe(429);
+    for (const key of [null, KEYS.A]) {
+      for (const probe of ['/health', '/ready']) {
+        const res = await server.req('GET', probe, { key });
+        expect(res.status, `${probe} with key ${key}`).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit')).toBeNull();
+      }
+      expect((await rawRequest(server.url, 'HEAD', '/health', key ? { authorization: `Bearer ${key}` } : {})).status).toBe(200);
+    }
+    // Nor does the OpenAPI document list a 429 for them.
+    const doc = (await server.req('GET', '/openapi.json', { key: KEYS.B })).json;
+    expect(Object.keys(doc.paths['/health'].get.responses)).not.toContain('429');
+    expect(Object.keys(doc.paths['/ready'].get.responses)).not.toContain('429');
+  });
+
   it('counts requests without a valid key by IPv6 /64, and an IPv4-mapped address as its IPv4 address', async () => {
     server = await startServer({ api: { trustProxy: true, rateLimit: { max: 2, timeWindow: 60_000 } } });
     const from = async (ip: string) => (await server!.req('GET', '/sessions', { key: 'guess-0000000000000000', headers: { 'x-forwarded-for': ip } })).status;
@@ -163,7 +184,7 @@ describe('api-http hardening', () => {
     expect(await from('203.0.113.9')).toBe(429);
     // More clients than the limiter's former LRU held (5000): the throttled bucket was evicted, and 401s began again.
     const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-    for (let i = 0; i < 5001; i += 500) await Promise.all(Array.from({ length: Math.min(500, 5001 - i) }, (_, j) => from(ip(i + j), '/health')));
+    for (let i = 0; i < 5001; i += 500) await Promise.all(Array.from({ length: Math.min(500, 5001 - i) }, (_, j) => from(ip(i + j), '/nope')));
     expect(await from('203.0.113.9')).toBe(429);
   });
 

@@ -68,6 +68,8 @@ export interface RouteSpec<P extends Schema = Schema, Q extends Schema = Schema,
     schema?: z.ZodType; description: string; errors?: number[];
     /** A problem status's description for this route where it means more than the general one (openapi.ts STATUS_TEXT). */
     errorText?: Partial<Record<number, string>>;
+    /** An error status also answered with this JSON body, not a problem document (GET /ready's 503). */
+    errorSchema?: Partial<Record<number, z.ZodType>>;
   };
   handler(input: RouteInput<P, Q, B>): Promise<unknown> | unknown;
 }

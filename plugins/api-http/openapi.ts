@@ -33,7 +33,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid input (the `errors` array names each field)', 401: 'Missing, malformed or unknown API key (errors[0].path names the header)', 403: 'Refused by policy',
   404: 'Not found (records of other tenants are invisible)', 409: 'Conflict with the current state', 413: 'Body too large',
   415: 'Body is not application/json, its charset is not UTF-8, or it has a Content-Encoding (errors[0].path: header.content-type or header.content-encoding)', 422: 'Valid JSON that cannot be processed', 429: 'Rate limit exceeded (see Retry-After)',
-  503: 'A dependency (plugin, storage, runner) is unavailable',
+  503: 'A dependency (plugin, storage, runner) is unavailable, or the server is shutting down (LIMIT_RUNTIME_CLOSED: the request was not processed)',
 };
 
 export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly ExtraRoute[], info: { version: string }): Record<string, unknown> {
@@ -45,12 +45,17 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
         ...(r.responses.schema ? { content: { 'application/json': { schema: json(r.responses.schema, 'output') } } } : {}),
       },
     };
-    for (const status of new Set([...(r.responses.errors ?? []), ...(r.public ? [] : [401]), 400, 413, 415, 429])) {
+    // Every route: 400, 413 and 415 (what the server checks before any route's own code), 429 (the
+    // rate limit, but for the probes) and 503 (any request received once shutdown has begun).
+    for (const status of new Set([...(r.responses.errors ?? []), ...(r.public ? [] : [401]), 400, 413, 415, 429, 503])) {
       if (r.method === 'GET' && (status === 413 || status === 415)) continue;
       if (r.probe && status === 429) continue;
       responses[String(status)] = {
         description: r.responses.errorText?.[status] ?? STATUS_TEXT[status] ?? 'Error',
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        content: {
+          ...(r.responses.errorSchema?.[status] ? { 'application/json': { schema: json(r.responses.errorSchema[status], 'output') } } : {}),
+          'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+        },
       };
     }
     const op: Record<string, unknown> = {

@@ -152,7 +152,11 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'GET', url: '/ready', tag: 'service', public: true, probe: true, summary: 'Readiness: storage and every runner report healthy (503 otherwise).',
-      responses: { schema: ReadyResponse, description: 'Every dependency is usable.', errors: [503] },
+      responses: {
+        schema: ReadyResponse, description: 'Every dependency is usable.',
+        errorText: { 503: 'A dependency check failed (application/json: status "fail" and the checks), or the server is shutting down (a LIMIT_RUNTIME_CLOSED problem document)' },
+        errorSchema: { 503: ReadyResponse },
+      },
       handler: async ({ reply }) => {
         const targets: [string, () => Promise<HealthResult>][] = [];
         targets.push(['storage', () => (s.has('storage') ? s.storage().health() : Promise.resolve({ status: 'fail', message: 'no storage plugin' }))]);
@@ -294,7 +298,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     defineRoute({
       method: 'POST', url: '/rd/distortion', tag: 'rd', summary: 'Distortion (FGW by default) between two attributed graphs.', body: rd.DistortionBody,
       fields: { source: 'body.source', target: 'body.target' },
-      responses: { schema: DistortionResponse, description: 'The distortion value and the coupling.', errors: [...STD, 422, 503] },
+      responses: { schema: DistortionResponse, description: 'The distortion value and the coupling.', errors: [...STD, 422] },
       handler: async ({ body, reply }) => {
         const algorithm = pickRd(s, body.algorithm, 'body.algorithm');
         // The server's time limit, not the client's. rd-fgw computes in a worker thread (distortionAsync),

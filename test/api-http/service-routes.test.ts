@@ -3,10 +3,12 @@
  * strict about query parameters, listed in the OpenAPI document from their route declarations.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { definePlugin } from 'limit-graph';
 import { ERROR_PATHS } from '../../plugins/api-http/problem.ts';
-import { startServer, type Server } from './harness.ts';
+import { KEYS, startServer, type Server } from './harness.ts';
 
 let s: Server;
 beforeAll(async () => {
@@ -35,12 +37,12 @@ describe('the API description routes', () => {
     expect(html.status).toBe(200);
     expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(html.text).toMatch(/^<!doctype html>/);
-    // Their entries in the document say they take no key and may answer 400 like every route.
+    // Their entries in the document say they take no key and may answer 400, 429 and 503 like every route.
     for (const p of ['/openapi.json', '/docs']) {
       const op = doc.json.paths[p].get;
       expect(op.security, p).toEqual([]);
       expect(op.parameters, p).toEqual([]);
-      expect(Object.keys(op.responses).sort(), p).toEqual(['200', '400', '429']);
+      expect(Object.keys(op.responses).sort(), p).toEqual(['200', '400', '429', '503']);
     }
   });
 });
@@ -77,6 +79,88 @@ describe('the Problem schema and the docs name every errors[].path the server se
         expect(op.responses['415'], `${method} ${p}`).toBeDefined();
         expect(op.responses['415']!.description, `${method} ${p}`).toMatch(/charset.*Content-Encoding/);
       }
+    }
+  });
+});
+
+describe('every status a route answers with is in its OpenAPI entry', () => {
+  type Ops = Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+  /** The documented statuses of `method path` (the answer's content type among the documented ones). */
+  const documents = (doc: { paths: Ops }, method: string, p: string, status: number, contentType: string) => {
+    const response = doc.paths[p]?.[method.toLowerCase()]?.responses[String(status)];
+    expect(response, `${method} ${p} answered ${status}, undocumented`).toBeDefined();
+    expect(Object.keys(response!.content ?? {}), `${method} ${p} ${status}`).toContain(contentType);
+  };
+
+  it('503 without the plugin a route needs (rd:fgw, knee:*)', async () => {
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const session = (await s.req('POST', '/sessions', { body: {} })).json;
+    const graph = { nodes: [{ id: 'a', features: [0] }], edges: [] };
+    const series = (await s.req('POST', '/rd/series', { body: { sessionId: session.id, name: 'plain' } })).json;
+    const seen: [string, string, string, { key?: string | null; body?: unknown }][] = [
+      ['POST', '/rd/series', '/rd/series', { body: { sessionId: session.id, name: 'ref', reference: graph } }],
+      ['GET', '/rd/knee', `/rd/knee?series=${series.id}`, {}],
+      ['POST', '/rd/knee', '/rd/knee', { body: { points: [{ rate: 1, distortion: 1 }, { rate: 2, distortion: 0.5 }, { rate: 3, distortion: 0.2 }] } }],
+      ['POST', '/rd/distortion', '/rd/distortion', { body: { source: graph, target: graph } }],
+    ];
+    for (const [method, p, url, init] of seen) {
+      const res = await s.req(method, url, init);
+      expect(res.json, `${method} ${url}`).toMatchObject({ status: 503, code: 'LIMIT_SERVICE_NOT_FOUND' });
+      documents(doc, method, p, 503, 'application/problem+json');
+    }
+  });
+
+  it("/ready's 503 when a check fails: the readiness body, as documented", async () => {
+    const sick = definePlugin({
+      meta: { name: 'test-runner-sick', version: '0.0.0', provides: ['runner:sick'] },
+      setup: (ctx) => ctx.provide('runner:sick', {
+        name: 'sick', capabilities: { timeout: false, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+        executeIsolated: () => Promise.reject(new Error('sick')), health: async () => ({ status: 'fail' as const, checks: [] }),
+      }),
+    });
+    const own = await startServer({ extra: [sick] });
+    try {
+      const doc = (await own.req('GET', '/openapi.json', { key: null })).json;
+      const ready = await own.req('GET', '/ready', { key: null });
+      expect(ready.json).toMatchObject({ status: 'fail', checks: expect.arrayContaining([{ name: 'runner:sick', status: 'fail' }]) });
+      documents(doc, 'GET', '/ready', ready.status, ready.headers.get('content-type')!.split(';')[0]!);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('503 LIMIT_RUNTIME_CLOSED on every route during shutdown', async () => {
+    const own = await startServer();
+    try {
+      const doc = (await own.req('GET', '/openapi.json', { key: null })).json as { paths: Ops };
+      const { port } = new URL(own.url);
+      const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => [m.toUpperCase(), p] as const));
+      expect(routes.length).toBeGreaterThan(20);
+      // Each request is begun before shutdown (its head without the final CRLF, so its connection is
+      // not idle and stays open) and finished once shutdown has begun.
+      const sockets = await Promise.all(routes.map(([method, p]) => new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(`${method} ${p.replace(/\{[^}]+\}/g, 'x')} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEYS.A}\r\n`, () => resolve(socket));
+        });
+        socket.on('error', reject);
+      })));
+      const answers = sockets.map((socket) => new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        socket.on('close', () => resolve(text));
+      }));
+      const closing = own.rt.resolve('http').close();
+      for (const socket of sockets) socket.write('Connection: close\r\n\r\n');
+      const texts = await Promise.all(answers);
+      await closing;
+      routes.forEach(([method, p], i) => {
+        const head = /^HTTP\/1\.1 (\d+)[^]*?\r\ncontent-type: ([^;\r]+)/i.exec(texts[i]!);
+        expect(head, `${method} ${p}: ${texts[i]!.slice(0, 200)}`).not.toBeNull();
+        expect(texts[i], `${method} ${p}`).toContain('LIMIT_RUNTIME_CLOSED');
+        documents(doc, method, p, Number(head![1]), head![2]!);
+      });
+    } finally {
+      await own.close();
     }
   });
 });

@@ -70,6 +70,23 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, elapsedMs = re
   );
 }
 
+/**
+ * The methods each request path is served with, from the registered routes (`:param` matches one
+ * segment, `*` the rest), HEAD added wherever GET is (Fastify's exposeHeadRoutes).
+ */
+function methodsByPath(routes: readonly ExtraRoute[]): (path: string) => string[] {
+  const patterns = routes.map((r) => ({
+    method: r.method,
+    pattern: new RegExp(`^${r.url.split(/(:[A-Za-z0-9_]+|\*)/).map((part) =>
+      part === '*' ? '.*' : part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('')}$`),
+  }));
+  return (path) => {
+    const methods = new Set(patterns.filter((p) => p.pattern.test(path)).map((p) => p.method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  };
+}
+
 export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInstance; routes: RouteRegistry }> {
   const { options, ring, services, tenant } = input;
   // @fastify/cors's options (registered below), also read by corsHeaders for the errors its hook never sees.
@@ -182,9 +199,20 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     'Send a smaller body, or raise the api-http option bodyLimit (at most 64 MiB) on the server.');
   app.setErrorHandler((error, request, reply) =>
     sendProblem(request, reply, (error as { code?: unknown } | undefined)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? tooLarge : error));
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`, [], {}, 'Check the method and the path; GET /openapi.json lists every route.')),
-  );
+  // A path that exists with other methods answers 405 with an Allow header listing them (RFC 9110
+  // §15.5.6), not 404: the methods of every route whose URL pattern matches the path (HEAD wherever
+  // GET is, as Fastify exposes it). Built at the first miss: every route, plugins' too, is known then.
+  let allowed: ((path: string) => string[]) | undefined;
+  const allowedMethods = (path: string) => (allowed ??= methodsByPath(seen))(path);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allow = allowedMethods(path);
+    if (allow.length && !allow.includes(request.method)) {
+      return sendProblem(request, reply, new ApiProblem(405, 'LIMIT_VALIDATION', `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [],
+        { allow: allow.join(', ') }, `Send ${allow.filter((m) => m !== 'HEAD').join(' or ')} ${path}; GET /openapi.json lists every route and its methods.`));
+    }
+    return sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${path}`, [], {}, 'Check the method and the path; GET /openapi.json lists every route.'));
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -284,7 +312,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
       return;
     }
     // No exemption for OPTIONS: with CORS on, @fastify/cors answers preflights in onRequest, before
-    // this; any other OPTIONS request (CORS off) is an unknown route, and its body must not be read
+    // this; any other OPTIONS request (CORS off) has no route (405 on a path that exists), and its body must not be read
     // for a client without a key.
     if (request.routeOptions.config?.public) return;
     // Every 401 carries the catalogue's fix (LIMIT_UNAUTHORIZED), which names both headers.

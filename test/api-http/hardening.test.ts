@@ -284,6 +284,42 @@ describe('api-http hardening', () => {
     expect((await server.req('GET', '/sessions')).status).toBe(200);
   });
 
+  it('answers a method a path does not take with 405 and an Allow header listing its methods; unknown paths stay 404', async () => {
+    server = await startServer({ api: { cors: { origins: ['http://app.example'] } }, extra: [routesPlugin] });
+    const auth = { authorization: `Bearer ${KEYS.A}` };
+    const cases: [string, string, string][] = [
+      ['DELETE', '/sessions', 'GET, HEAD, POST'],
+      ['PUT', '/sessions/abc', 'GET, HEAD'],
+      ['GET', '/sessions/abc/close', 'POST'],
+      ['HEAD', '/sessions/abc/close', 'POST'],
+      ['PATCH', '/health', 'GET, HEAD'],
+      // Routes added through the httpRoutes hook too.
+      ['POST', '/custom/public', 'GET, HEAD'],
+    ];
+    for (const [method, url, allow] of cases) {
+      const res = await rawRequest(server.url, method, `${url}?x=1`, auth);
+      expect(res.status, `${method} ${url}`).toBe(405);
+      expect(res.headers.get('allow'), `${method} ${url}`).toBe(allow);
+      expect(res.headers.get('content-type'), `${method} ${url}`).toMatch(/^application\/problem\+json/);
+      if (method === 'HEAD') continue;
+      expect(res.json).toMatchObject({
+        status: 405, title: 'Method Not Allowed', code: 'LIMIT_VALIDATION', detail: `${method} is not allowed on ${url}; allowed: ${allow}`,
+        fix: expect.stringContaining('GET /openapi.json lists every route and its methods'),
+      });
+    }
+    // Unknown paths (a trailing slash, another case, an extra segment) are 404 without Allow.
+    for (const url of ['/nope', '/sessions/', '/Sessions', '/sessions/abc/close/x']) {
+      const res = await rawRequest(server.url, 'DELETE', url, auth);
+      expect(res.status, url).toBe(404);
+      expect(res.headers.get('allow'), url).toBeNull();
+    }
+    // HEAD of a GET route and CORS preflights are answered as before.
+    expect((await rawRequest(server.url, 'HEAD', '/sessions', auth)).status).toBe(200);
+    expect((await rawRequest(server.url, 'OPTIONS', '/sessions', { origin: 'http://app.example', 'access-control-request-method': 'POST' })).status).toBe(204);
+    // Without a key the answer is still the 401 (no route is told to an unauthenticated client).
+    expect((await rawRequest(server.url, 'DELETE', '/sessions', {})).status).toBe(401);
+  });
+
   it('sends no CORS headers by default and allows only listed origins when configured', async () => {
     server = await startServer();
     const plain = await server.req('GET', '/health', { headers: { origin: 'http://evil.example' } });
@@ -339,8 +375,9 @@ describe('api-http hardening', () => {
     expect(head.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
     expect(head).toMatch(/content-type: application\/problem\+json/i);
     const withKey = await rawRequest(server.url, 'OPTIONS', '/sessions', { authorization: `Bearer ${KEYS.A}` });
-    expect(withKey.status).toBe(404);
-    expect(withKey.json.code).toBe('LIMIT_NOT_FOUND');
+    // With a key: the path exists, OPTIONS is not one of its methods (CORS off).
+    expect(withKey.status).toBe(405);
+    expect(withKey.headers.get('allow')).toBe('GET, HEAD, POST');
   });
 
   it('answers an Expect header other than 100-continue with a 417 problem document', async () => {

@@ -19,28 +19,46 @@ const KEY_RING = /^(api[-_]?)?keys$/i;
 /**
  * A request target with the values of secret-looking query parameters replaced by "[redacted]"
  * (`/x?api_key=k&limit=5` → `/x?api_key=[redacted]&limit=5`): a client that puts its key in the
- * query string (as other APIs ask) must not have it written to a log. `key`, `sig` and `signature`
- * count too. The rest of the target is kept byte for byte.
+ * query string (as other APIs ask) must not have it written to a log. `key`, `sig`, `signature`,
+ * `bearer`, `jwt`, `pass`, `pwd`, `sid` and `session` count too (not `sessionId`). Parameters `;`
+ * separates count as well, in the query (`?x=1;api_key=k`) and in a path segment
+ * (`/health;api_key=k`): from a secret one to the next `&` (or `/`) all is masked, so a value with a
+ * `;` is never shown in part. The rest of the target is kept byte for byte.
  */
 export function redactQuery(target: string, mask = '[redacted]'): string {
   const at = target.indexOf('?');
-  if (at < 0) return target;
-  const query = target.slice(at + 1).split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq < 0) return pair;
-    let name = pair.slice(0, eq);
-    try {
-      name = decodeURIComponent(name.replace(/\+/g, ' '));
-    } catch {
-      // A malformed escape: judge the name as sent.
-    }
-    return SECRET_KEY.test(name) || SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=${mask}` : pair;
-  });
-  return `${target.slice(0, at)}?${query.join('&')}`;
+  const path = (at < 0 ? target : target.slice(0, at)).split('/').map((segment) => maskFromSecret(segment, mask, 1)).join('/');
+  if (at < 0) return path;
+  const query = target.slice(at + 1).split('&').map((pair) => maskFromSecret(pair, mask, 0));
+  return `${path}?${query.join('&')}`;
 }
 
 /** Query parameter names that carry a credential though SECRET_KEY does not catch them. */
-const SECRET_PARAM = /^(key|sig|signature|access[-_]?key|auth)$/i;
+const SECRET_PARAM = /^(key|sig|signature|access[-_]?key|auth|bearer|jwt|pass|pwd|sid|session)$/i;
+
+/** Whether a parameter name (percent-decoded, `+` read as a space) is secret-looking. */
+function secretParam(raw: string): boolean {
+  let name = raw;
+  try {
+    name = decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    // A malformed escape: judge the name as sent.
+  }
+  return SECRET_KEY.test(name) || SECRET_PARAM.test(name);
+}
+
+/**
+ * `text` (a query pair, or a path segment) read as `;`-separated `name=value` parts from part
+ * `first` on: the value of the first secret one, and all after it, replaced by `mask`.
+ */
+function maskFromSecret(text: string, mask: string, first: number): string {
+  const parts = text.split(';');
+  for (let i = first; i < parts.length; i++) {
+    const eq = parts[i]!.indexOf('=');
+    if (eq >= 0 && secretParam(parts[i]!.slice(0, eq))) return [...parts.slice(0, i), `${parts[i]!.slice(0, eq)}=${mask}`].join(';');
+  }
+  return text;
+}
 
 /**
  * A URL with a scheme (`postgres://…`) and a password: the password runs to the last `@` before the

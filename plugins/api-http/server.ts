@@ -205,8 +205,10 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   let allowed: ((path: string) => string[]) | undefined;
   const allowedMethods = (path: string) => (allowed ??= methodsByPath(seen))(path);
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!;
-    const allow = allowedMethods(path);
+    const sent = request.url.split('?')[0]!;
+    const allow = allowedMethods(sent);
+    // Named in the answer and its debug log line, with a secret parameter of a path segment redacted (`/health;api_key=…`).
+    const path = redactQuery(sent);
     if (allow.length && !allow.includes(request.method)) {
       return sendProblem(request, reply, new ApiProblem(405, 'LIMIT_VALIDATION', `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [],
         { allow: allow.join(', ') }, `Send ${allow.filter((m) => m !== 'HEAD').join(' or ')} ${path}; GET /openapi.json lists every route and its methods.`));

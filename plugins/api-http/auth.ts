@@ -107,9 +107,12 @@ function malformedAuthorization(value: string): MalformedCredential {
   const at = 'header.authorization';
   if (scheme === undefined) return { path: at, message: 'empty', detail: 'The Authorization header is empty' };
   if (/^Bearer$/i.test(scheme)) {
-    return words.length === 1
-      ? { path: at, message: 'Bearer without a key', detail: 'The Authorization header is Bearer without a key' }
-      : { path: at, message: 'more than one token after Bearer', detail: 'The Authorization header has more than one token after Bearer (an API key has no spaces)' };
+    if (words.length === 1) return { path: at, message: 'Bearer without a key', detail: 'The Authorization header is Bearer without a key' };
+    // One token after Bearer, yet not `Bearer <key>`: what follows Bearer is a tab or another space character.
+    if (words.length === 2) {
+      return { path: at, message: 'Bearer not followed by a space', detail: 'The Authorization header separates Bearer and the key with something other than spaces (a tab?): write Bearer, one space, then the key' };
+    }
+    return { path: at, message: 'more than one token after Bearer', detail: 'The Authorization header has more than one token after Bearer (an API key has no spaces)' };
   }
   if (words.length === 1) return { path: at, message: 'no scheme', detail: 'The Authorization header has no scheme (the key alone?)' };
   const named = SCHEME.test(scheme) ? ` "${scheme}"` : '';

@@ -24,6 +24,8 @@ describe('401 for credentials in the wrong form', () => {
     { name: 'no scheme (the key alone)', headers: { authorization: KEYS.A }, path: 'header.authorization', detail: /has no scheme/, message: /^no scheme/ },
     { name: 'Bearer without a key', headers: { authorization: 'Bearer' }, path: 'header.authorization', detail: /Bearer without a key/, message: /^Bearer without a key/ },
     { name: 'Bearer with two tokens', headers: { authorization: `Bearer ${KEYS.A} extra` }, path: 'header.authorization', detail: /more than one/, message: /more than one/ },
+    // One token, but after a tab (or another space character): the separator is what is wrong.
+    { name: 'Bearer and the key separated by a tab', headers: { authorization: `Bearer\t${KEYS.A}` }, path: 'header.authorization', detail: /separates Bearer and the key with something other than spaces.*one space/, message: /^Bearer not followed by a space/ },
     { name: 'empty X-API-Key', headers: { 'x-api-key': '' }, path: 'header.x-api-key', detail: /X-API-Key header is empty/, message: /^empty/ },
   ];
   for (const c of cases) {

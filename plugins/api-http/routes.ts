@@ -12,7 +12,7 @@ import type { FastifyReply } from 'fastify';
 import { defineRoute, issuesToFieldErrors, type RouteSpec } from './glue.ts';
 import { ApiProblem } from './problem.ts';
 import {
-  CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, FlagBody, FlagResponse, HealthResponse, IdParams, KneeBody, KneeQuery,
+  CreateSessionBody, DistortionResponse, ExportBody, ExportResponse, FlagBody, FlagResponse, GovernanceStatsResponse, HealthResponse, IdParams, KneeBody, KneeQuery,
   KneeResponse, MergeBody, MergeResponse, ProvenanceBody, ProvenanceResponse, RdPointResponse, RdSeries, ReadyResponse, ReasonBody, RecordTraceBody,
   ReviewBody, RunBody, RunOutcomeResponse, Session, SessionListQuery, Trace, TraceListQuery, page, rdSchemas,
 } from './schemas.ts';
@@ -257,7 +257,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'GET', url: '/governance/stats', tag: 'governance', summary: "Governance counters of the caller's tenant.",
-      responses: { description: 'Counter name → value.', errors: STD },
+      responses: { schema: GovernanceStatsResponse, description: 'Counter name → value.', errors: STD },
       handler: ({ principal }) => s.governance().stats(principal.tenant),
     }),
     defineRoute({

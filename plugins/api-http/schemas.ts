@@ -230,6 +230,8 @@ export const FlagResponse = Flag.extend({
   quarantineReason: z.string().optional().describe('The reason recorded with that quarantine.'),
 });
 export const ProvenanceResponse = z.object({ traceId: Id, entries: z.array(ProvenanceEntry) }).extend(ChainVerification.shape);
+/** Governance counter name (`quarantined`, `flags.manual`, …) → value, as the tenant's storage counters hold them. */
+export const GovernanceStatsResponse = z.record(z.string(), z.number());
 export const MergeResponse = z.object({ trace: Trace, validation: z.object({ allowed: z.boolean(), review: z.boolean(), refusals: z.array(z.object({ parentId: z.string(), reason: z.string() })) }) });
 export const DistortionResponse = z
   .object({

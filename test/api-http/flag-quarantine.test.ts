@@ -3,6 +3,7 @@
  * HTTP, the response says whether the flag quarantined the trace, the trace is quarantined with a
  * verifying chain, and a merge of it is refused. Once on SQLite and once on PostgreSQL.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type Backend, type Server } from './harness.ts';
 
@@ -74,5 +75,12 @@ describe.each(['sqlite', 'postgres'] as Backend[])('POST /governance/flag and au
     expect(merge.status, merge.text).toBe(201);
     const stats = await s.req('GET', '/governance/stats');
     expect(stats.json).toMatchObject({ quarantined: 1, 'flags.manual': 3 });
+    // The answer is what the OpenAPI document says it is: counter name → number.
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const schema = doc.paths['/governance/stats'].get.responses['200'].content?.['application/json']?.schema;
+    expect(schema).toMatchObject({ type: 'object', additionalProperties: { type: 'number' } });
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(schema);
+    expect(validate(stats.json), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ quarantined: 'one' })).toBe(false);
   });
 });

@@ -141,8 +141,23 @@ function pickRd(s: Services, requested: string | undefined, where: string): RdAl
   return s.rd(name);
 }
 
+/**
+ * The readiness checks: storage's and every runner's health, statuses only (messages may name hosts
+ * or paths, and /ready needs no key), each cut at readyTimeoutMs.
+ */
+async function readiness(s: Services): Promise<{ status: 'ok' | 'fail'; checks: { name: string; status: HealthResult['status'] }[] }> {
+  const targets: [string, () => Promise<HealthResult>][] = [];
+  targets.push(['storage', () => (s.has('storage') ? s.storage().health() : Promise.resolve({ status: 'fail', message: 'no storage plugin' }))]);
+  for (const key of s.keys('runner:')) targets.push([key, () => s.runner(key).health()]);
+  const checks = await Promise.all(targets.map(async ([name, run]) => ({ name, status: (await withTimeout(Promise.resolve().then(run), s.readyTimeoutMs)).status })));
+  return { status: checks.every((c) => c.status !== 'fail') ? 'ok' : 'fail', checks };
+}
+
 export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTimeLimitMs: number }): RouteSpec[] {
   const rd = rdSchemas(options.maxGraphNodes);
+  // /ready is public and not rate-limited (a probe): requests that arrive while its checks run share
+  // that one round of checks, so no number of callers runs more than one at a time.
+  let checking: ReturnType<typeof readiness> | undefined;
   return [
     // ───────────── service ─────────────
     defineRoute({
@@ -158,14 +173,12 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
         errorSchema: { 503: ReadyResponse },
       },
       handler: async ({ reply }) => {
-        const targets: [string, () => Promise<HealthResult>][] = [];
-        targets.push(['storage', () => (s.has('storage') ? s.storage().health() : Promise.resolve({ status: 'fail', message: 'no storage plugin' }))]);
-        for (const key of s.keys('runner:')) targets.push([key, () => s.runner(key).health()]);
-        // Only statuses: messages may name hosts or paths, and this route needs no key.
-        const checks = await Promise.all(targets.map(async ([name, run]) => ({ name, status: (await withTimeout(Promise.resolve().then(run), s.readyTimeoutMs)).status })));
-        const ok = checks.every((c) => c.status !== 'fail');
-        reply.code(ok ? 200 : 503);
-        return { status: ok ? ('ok' as const) : ('fail' as const), checks };
+        checking ??= readiness(s).finally(() => {
+          checking = undefined;
+        });
+        const ready = await checking;
+        reply.code(ready.status === 'ok' ? 200 : 503);
+        return ready;
       },
     }),
 

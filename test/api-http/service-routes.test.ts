@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { definePlugin } from 'limit-graph';
 import { ERROR_PATHS } from '../../plugins/api-http/problem.ts';
 import { KEYS, startServer, type Server } from './harness.ts';
@@ -125,6 +125,42 @@ describe('every status a route answers with is in its OpenAPI entry', () => {
       expect(ready.json).toMatchObject({ status: 'fail', checks: expect.arrayContaining([{ name: 'runner:sick', status: 'fail' }]) });
       documents(doc, 'GET', '/ready', ready.status, ready.headers.get('content-type')!.split(';')[0]!);
     } finally {
+      await own.close();
+    }
+  });
+
+  it('/ready requests that arrive while its checks run share them: one round at a time, however many callers', async () => {
+    let calls = 0;
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const slow = definePlugin({
+      meta: { name: 'test-runner-slow', version: '0.0.0', provides: ['runner:slow'] },
+      setup: (ctx) => ctx.provide('runner:slow', {
+        name: 'slow', capabilities: { timeout: false, memoryLimit: false, networkIsolation: false, envControl: false, concurrencyLimit: false },
+        executeIsolated: () => Promise.reject(new Error('unused')),
+        health: async () => {
+          calls++;
+          await gate;
+          return { status: 'ok' as const, checks: [] };
+        },
+      }),
+    });
+    const own = await startServer({ extra: [slow] });
+    try {
+      const answers = Array.from({ length: 20 }, () => own.req('GET', '/ready', { key: null }));
+      await vi.waitFor(() => expect(calls).toBe(1));
+      release();
+      for (const ready of await Promise.all(answers)) {
+        expect(ready.status).toBe(200);
+        expect(ready.json).toMatchObject({ status: 'ok', checks: expect.arrayContaining([{ name: 'runner:slow', status: 'ok' }]) });
+      }
+      expect(calls).toBe(1);
+      // Once a round is over, the next request checks again.
+      gate = Promise.resolve();
+      expect((await own.req('GET', '/ready', { key: null })).status).toBe(200);
+      expect(calls).toBe(2);
+    } finally {
+      release();
       await own.close();
     }
   });

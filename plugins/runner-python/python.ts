@@ -2,10 +2,11 @@
  * The Python the runner starts. Kept as strings so the plugin ships as plain modules.
  *
  * PREAMBLE runs first in every process (`python -E -s -c PREAMBLE mode cgroupProcs memoryBytes uid
- * nproc nEnv nArgs ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
- * that must be set from inside before any user code runs (join the pids cgroup, RLIMIT_AS,
- * RLIMIT_NPROC, drop to the session's uid, umask 077), then either executes one task read from stdin (cold
- * mode) or becomes a warm worker (WORKER, rest being its source and maxOutputBytes).
+ * nproc nEnv nArgs hide ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
+ * that must be set from inside before any user code runs (join the pids cgroup, hide the `hide`
+ * folders (':'-separated; see HIDE_RULE), RLIMIT_AS, RLIMIT_NPROC, drop to the session's uid, umask 077),
+ * then either executes one task read from stdin (cold mode) or becomes a warm worker (WORKER, rest
+ * being its source and maxOutputBytes).
  *
  * A cold task's stdin is its task.env (nEnv key and value pairs) and task.args (nArgs), each string
  * followed by a NUL byte (neither may contain one), then, in mode execf, its task.files as one JSON
@@ -45,13 +46,33 @@ def _limit_memory(e):
     return False
 `;
 
+/**
+ * Hides folders of Unix sockets (/run) from a task: an empty read-only tmpfs mounted over each, in
+ * the private mount namespace `unshare -n -m --propagation private` gave the process, while it is
+ * still root (the session's uid cannot unmount it). Raises OSError naming the folder when a mount fails:
+ * the task then does not run, never runs with the sockets reachable.
+ */
+export const HIDE_RULE = String.raw`
+def _hide(folders):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for d in folders:
+        # MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if libc.mount(b'tmpfs', d.encode(), b'tmpfs', 15, b'size=4k,nr_inodes=1,mode=755') != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, 'runner-python: cannot hide %s (mount tmpfs): %s' % (d, os.strerror(e)))
+`;
+
 export const PREAMBLE = String.raw`
 import os, sys, resource, errno
-_mode, _cg, _mem, _uid, _nproc, _nenv, _nargs = sys.argv[1:8]
-_rest = sys.argv[8:]
+_mode, _cg, _mem, _uid, _nproc, _nenv, _nargs, _hidden = sys.argv[1:9]
+_rest = sys.argv[9:]
 if _cg:
     with open(_cg, 'w') as _f:
         _f.write(str(os.getpid()))
+if _hidden:
+${HIDE_RULE.trim().replace(/\n/g, '\n    ').replace(/^/, '    ')}
+    _hide(_hidden.split(':'))
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 if _mem != '0':
     resource.setrlimit(resource.RLIMIT_AS, (int(_mem), int(_mem)))

@@ -13,7 +13,7 @@ import { execa, type ResultPromise } from 'execa';
 import { LimitError, SessionIdleSweeper, SessionLimits, allInOrder, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
-import { PidsCgroups, UidClaims, findUnshare, killTree, killUid, probeNetns, untraversableAncestor } from './sandbox.ts';
+import { PidsCgroups, UidClaims, findUnshare, killTree, killUid, probeMountns, probeNetns, socketFolders, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -25,6 +25,10 @@ interface Platform {
   unshare: string | undefined;
   /** true, or why network isolation is unavailable. */
   netns: true | string;
+  /** true when tasks without allowNetwork get a mount namespace in which `hidden` are empty, or why not. */
+  mountns: true | string;
+  /** The socket folders hidden (socketFolders()). */
+  hidden: string[];
   cgroups: PidsCgroups | string;
   /** true when sessions run as their own uid, or why not. */
   dropUid: true | string;
@@ -436,7 +440,7 @@ export class PythonRunner implements Runner {
     return {
       timeout: true,
       memoryLimit: process.platform === 'linux',
-      networkIsolation: p?.netns === true,
+      networkIsolation: p?.netns === true && p.mountns === true,
       // Without a uid of its own a task runs as the server's uid and reads /proc/<server pid>/environ.
       envControl: p?.dropUid === true,
       concurrencyLimit: true,
@@ -541,7 +545,7 @@ export class PythonRunner implements Runner {
       const probeUid = o.uidRangeStart;
       // fd 3 is the preamble's report pipe: an uncaught exception is reported there even when the uid
       // cannot import what printing a traceback needs (then stderr stays empty).
-      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0', '0', '0'], {
+      const r = await execa(executable, ['-E', '-s', '-c', PREAMBLE, 'exec', '', '0', String(probeUid), '0', '0', '0', ''], {
         reject: false, timeout: 30_000, cwd: '/', input: 'import ast, email.message, decimal\nprint("ok")\n', extendEnv: false, env: {},
         stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       });
@@ -557,8 +561,15 @@ export class PythonRunner implements Runner {
     }
     const unshare = findUnshare();
     const netns = await probeNetns(executable, unshare);
+    // Unix sockets on disk are outside the network namespace: only a mount namespace hides them, and
+    // only from a task that is not root there (root could unmount what hides them).
+    const hidden = socketFolders();
+    const mountns = netns !== true ? 'no network namespace'
+      : !IS_ROOT ? 'the server does not run as root: mounting needs root, and under `unshare -r` a task stays root in its namespace and could unmount what hides them'
+      : dropUid !== true ? `tasks keep root (${dropUid}) and could unmount what hides them`
+      : await probeMountns(executable, unshare!, hidden, this.workDir);
     const cgroups = o.cgroupRoot === 'none' ? 'cgroupRoot is "none"' : await PidsCgroups.probe(o.cgroupRoot);
-    const platform: Platform = { executable, version, unshare, netns, cgroups, dropUid };
+    const platform: Platform = { executable, version, unshare, netns, mountns, hidden, cgroups, dropUid };
     this.#resolved = platform;
 
     // Prove the whole launch chain (namespace, cgroup, rlimits, uid) with a real task.
@@ -585,7 +596,7 @@ export class PythonRunner implements Runner {
       await rm(this.#ownerFile(state.id), { force: true });
       if (state.uid !== undefined) await this.#uids.release(state.dir, state.uid);
     }
-    this.#logger?.info({ python: executable, version, netns: netns === true, cgroups: cgroups instanceof PidsCgroups, dropUid: dropUid === true }, 'runner-python ready');
+    this.#logger?.info({ python: executable, version, netns: netns === true, mountns: mountns === true, cgroups: cgroups instanceof PidsCgroups, dropUid: dropUid === true }, 'runner-python ready');
     return platform;
   }
 
@@ -607,14 +618,10 @@ export class PythonRunner implements Runner {
       { name: 'python', status: 'ok' as const, message: `Python ${p.version} at ${p.executable}` },
       check('timeout', `process group (and cgroup) killed at timeoutMs (default ${o.timeoutMs} ms)`, ''),
       check('memoryLimit', `RLIMIT_AS set to memoryMb (default ${o.memoryMb} MB)`, `RLIMIT_AS is not available on ${process.platform}; memoryMb is NOT enforced`),
-      // Degraded even with the namespace: it has no mount namespace, so sockets on disk stay reachable.
-      {
-        name: 'capability:networkIsolation',
-        status: 'degraded' as const,
-        message: caps.networkIsolation
-          ? 'tasks without allowNetwork run in an empty network namespace (unshare -n): no TCP/UDP (127.0.0.1 included) and no abstract Unix sockets; but Unix sockets on disk stay reachable (e.g. /var/run/postgresql/.s.PGSQL.5432, /run/mysqld/mysqld.sock): there is no mount namespace hiding them'
-          : `allowNetwork=false is NOT enforced: ${typeof p.netns === 'string' ? p.netns : ''}`,
-      },
+      check('networkIsolation',
+        `tasks without allowNetwork run in an empty network namespace and a private mount namespace (unshare -n -m) with an empty read-only tmpfs over ${p.hidden.join(', ')}: no TCP/UDP (127.0.0.1 included), no abstract Unix sockets, no Unix sockets in ${p.hidden.join(', ')} (e.g. /var/run/postgresql/.s.PGSQL.5432, /run/mysqld/mysqld.sock); Unix sockets placed in /tmp, /dev/shm or other shared folders stay reachable`,
+        p.netns !== true ? `allowNetwork=false is NOT enforced: ${p.netns}`
+          : `tasks without allowNetwork run in an empty network namespace (unshare -n): no TCP/UDP (127.0.0.1 included) and no abstract Unix sockets; but Unix sockets on disk stay reachable (e.g. /var/run/postgresql/.s.PGSQL.5432, /run/mysqld/mysqld.sock): ${p.hidden.join(', ') || '/run'} is not hidden (${String(p.mountns)})`),
       check('envControl', `environment built from envAllowList [${o.envAllowList.join(', ')}], HOME and TMPDIR in the session directory; the server's own environment is unreadable to a session uid`,
         `tasks run as the server's uid (${typeof p.dropUid === 'string' ? p.dropUid : ''}), so a task can read the server's whole environment, secrets included, in /proc/<server pid>/environ: envAllowList [${o.envAllowList.join(', ')}] only sets what tasks start with. Run the server as root with sandboxUser "auto" or "per-session" (and venvPath instead of createVenv "per-session") so that each session has its own uid, or keep secrets out of the server's environment`),
       check('concurrencyLimit', `at most ${o.maxConcurrency} executions at once; one at a time per warm session`, ''),
@@ -912,7 +919,10 @@ export class PythonRunner implements Runner {
     // RLIMIT_NPROC counts every process of a uid and root ignores it: only meaningful with a session uid.
     // A cold task's env and args are only counted here: they go on stdin (see coldStdin). The preamble
     // applies task.env after the uid drop: the launcher (unshare, then python until the drop) runs as
-    // root with the fixed environment of #env().
+    // root with the fixed environment of #env(). Without allowNetwork, the preamble hides the socket
+    // folders in the mount namespace unshare -m gives it (mounts stay in it: private propagation).
+    const isolate = !limits.allowNetwork && platform.netns === true && platform.unshare !== undefined;
+    const hide = isolate && platform.mountns === true ? platform.hidden.join(':') : '';
     const preambleArgs = [
       mode,
       cgroupDir ? path.join(cgroupDir, 'cgroup.procs') : '',
@@ -921,12 +931,12 @@ export class PythonRunner implements Runner {
       state.uid !== undefined ? String(o.maxProcesses) : '0',
       String(counts[0]),
       String(counts[1]),
+      hide,
       ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : []),
     ];
     const pyArgs = ['-E', '-s', '-c', PREAMBLE, ...preambleArgs];
-    const isolate = !limits.allowNetwork && platform.netns === true && platform.unshare !== undefined;
     const file = isolate ? platform.unshare! : state.python;
-    const argv = isolate ? [...(IS_ROOT ? ['-n'] : ['-r', '-n']), state.python, ...pyArgs] : pyArgs;
+    const argv = isolate ? [...(IS_ROOT ? ['-n'] : ['-r', '-n']), ...(hide ? ['-m', '--propagation', 'private'] : []), state.python, ...pyArgs] : pyArgs;
     const child = execa(file, argv, {
       cwd: state.dir,
       env: this.#env(state),

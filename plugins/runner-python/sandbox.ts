@@ -1,14 +1,17 @@
 /**
  * Platform facilities the runner uses to enforce limits, each probed once so that health() can say
- * exactly which are in force: a network namespace (`unshare -n`), a pids cgroup (fork bombs, and a
+ * exactly which are in force: a network namespace (`unshare -n`) with a mount namespace hiding the
+ * socket folders (`unshare -m`, see socketFolders), a pids cgroup (fork bombs, and a
  * list of every process of an execution to kill), and per-session uids (file isolation, RLIMIT_NPROC).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, rmdirSync } from 'node:fs';
-import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { existsSync, realpathSync, rmdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { LimitError, atExit, sha256 } from 'limit-graph';
+import { HIDE_RULE } from './python.ts';
 
 /** Kills a detached execution: its process group, then anything left in its cgroup (escaped via setsid). */
 export async function killTree(pid: number | undefined, cgroupDir: string | undefined): Promise<void> {
@@ -134,6 +137,61 @@ export async function probeNetns(python: string, unshare: string | undefined): P
     return r.exitCode === 0 ? 'a socket connected inside `unshare -n`' : `unshare -n failed: ${String(r.stderr || r.message || '').split('\n').pop() ?? ''}`;
   } catch (error) {
     return `unshare is unavailable: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * The standard folders of services' Unix sockets (PostgreSQL's /var/run/postgresql, MariaDB's
+ * /run/mysqld, D-Bus, Docker...), which a task without allowNetwork does not see. Not /tmp: the
+ * host's /tmp is shared by design (and the session's TMPDIR is in its own directory).
+ */
+export const SOCKET_FOLDERS = ['/run', '/var/run'];
+
+/** The real folders to hide: each of SOCKET_FOLDERS that exists, once, none inside another (/var/run is mostly a link to /run). */
+export function socketFolders(): string[] {
+  const real = [...new Set(SOCKET_FOLDERS.filter((p) => existsSync(p)).map((p) => realpathSync(p)))];
+  return real.filter((d) => !real.some((other) => other !== d && d.startsWith(`${other}/`)));
+}
+
+/**
+ * Whether a task in `unshare -n -m --propagation private` (as root, before its uid drop) can hide
+ * `folders` (HIDE_RULE) so that a Unix socket listening in the first of them is unreachable, while
+ * the interpreter and `workDir` stay reachable.
+ */
+export async function probeMountns(python: string, unshare: string, folders: string[], workDir: string): Promise<string | true> {
+  if (folders.length === 0) return `none of ${SOCKET_FOLDERS.join(', ')} exists to hide`;
+  let dir: string | undefined;
+  const server = net.createServer((socket) => socket.destroy());
+  try {
+    dir = await mkdtemp(path.join(folders[0]!, 'limit-graph-probe-'));
+    const sock = path.join(dir, 's.sock');
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(sock, resolve));
+    const script = `${HIDE_RULE}
+import os, sys, socket
+_hide(sys.argv[1].split(':'))
+for p in (sys.executable, sys.prefix, sys.base_prefix, sys.argv[3]):
+    if not os.path.exists(p):
+        sys.exit('unreachable ' + p)
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[2])
+    sys.exit('connected')
+except FileNotFoundError:
+    print('hidden')
+`;
+    const r = await execa(unshare, ['-n', '-m', '--propagation', 'private', python, '-E', '-s', '-c', script, folders.join(':'), sock, workDir], {
+      reject: false, timeout: 10_000, extendEnv: false, env: {}, cwd: '/',
+    });
+    if (r.exitCode === 0 && r.stdout.trim() === 'hidden') return true;
+    const said = String(r.stderr || r.message || '').trim().split('\n').pop() ?? '';
+    if (said.startsWith('unreachable ')) return `${said.slice(12)} (the interpreter or workDir) lies in ${folders.join(' or ')}, which would be hidden from tasks: move it elsewhere`;
+    if (said === 'connected') return `a Unix socket in ${folders[0]} stayed reachable after mounting tmpfs over it`;
+    return `unshare -m failed: ${said}`;
+  } catch (error) {
+    return `cannot probe a mount namespace: ${(error as Error).message}`;
+  } finally {
+    await new Promise((r) => server.close(r));
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -11,6 +11,7 @@ import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
 import { UidClaims, sessionUid } from '../../plugins/runner-python/sandbox.ts';
 import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from './helpers.ts';
 
+const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 let counter = 0;
 const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid}-${++counter}`): RunContext => ({
   session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000, ...limits }) },
@@ -301,28 +302,71 @@ describe('runner-python isolation', () => {
 
     it.each([true, false])('is blocked when allowNetwork=false (warm: %s)', async (warm) => {
       fixture = await pythonRuntime({ python: PYTHON, warm });
-      expect(fixture.runner.capabilities.networkIsolation, 'unshare -n is unavailable here').toBe(true);
+      expect(fixture.runner.capabilities.networkIsolation, 'unshare -n -m is unavailable here (or not root)').toBe(true);
       const result = await fixture.runner.executeIsolated(probe(), ctx({ allowNetwork: true }));
       expect(result.stdout).toContain('blocked');
       expect(result.stdout).not.toContain('pong');
     });
 
-    it('health says networkIsolation is degraded: Unix sockets on disk stay reachable in the namespace', async () => {
-      fixture = await pythonRuntime({ python: PYTHON, warm: false });
-      const sockDir = mkdtempSync(path.join(os.tmpdir(), 'limit-unix-'));
-      chmodSync(sockDir, 0o755);
-      const sock = path.join(sockDir, 's');
-      const unix = net.createServer((socket) => socket.end('unix-pong'));
+    /** A Unix socket server in a new folder under `parent`, reachable by every uid. */
+    const unixServer = async (parent: string) => {
+      const dir = mkdtempSync(path.join(parent, `limit-test-${process.pid}-`));
+      chmodSync(dir, 0o755);
+      const sock = path.join(dir, 's.sock');
+      const unix = net.createServer((socket) => socket.destroy()); // the tasks only connect
       await new Promise<void>((r) => unix.listen(sock, r));
+      chmodSync(sock, 0o777);
+      return {
+        sock,
+        async close() {
+          await new Promise<void>((r) => unix.close(() => r()));
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    };
+    const connect = (...socks: string[]) => code(`import socket\nfor p in ${JSON.stringify(socks)}:\n    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(p)\n        print("reached", p)\n    except OSError as e:\n        print("blocked", p, type(e).__name__)`);
+    const POSTGRES = '/var/run/postgresql/.s.PGSQL.5432';
+    const networkCheck = async () => (await fixture!.runner.health()).checks?.find((c) => c.name === 'capability:networkIsolation');
+
+    it.runIf(IS_ROOT).each([true, false])('hides the Unix sockets in /run (and /var/run) when allowNetwork=false, not with allowNetwork (warm: %s)', async (warm) => {
+      fixture = await pythonRuntime({ python: PYTHON, warm, allowNetwork: true });
+      const server = await unixServer('/run');
+      // PostgreSQL's socket, where this machine has one (its folder is /var/run, a link to /run, or its own).
+      const socks = [server.sock, ...(existsSync(POSTGRES) ? [POSTGRES] : [])];
       try {
-        chmodSync(sock, 0o777);
-        const r = await fixture.runner.executeIsolated(code(`import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect(${JSON.stringify(sock)})\nprint(s.recv(20).decode())`), ctx({ allowNetwork: false }));
-        expect(r.stdout.trim(), JSON.stringify(r)).toBe('unix-pong');
-        const check = (await fixture.runner.health()).checks?.find((c) => c.name === 'capability:networkIsolation');
-        expect(check).toMatchObject({ status: 'degraded', message: expect.stringContaining('Unix sockets on disk stay reachable') });
+        const blocked = await fixture.runner.executeIsolated(connect(...socks), ctx({ allowNetwork: false }));
+        expect(blocked.stdout.trim().split('\n'), JSON.stringify(blocked)).toEqual(socks.map((p) => `blocked ${p} FileNotFoundError`));
+        const allowed = await fixture.runner.executeIsolated(connect(...socks), ctx({ allowNetwork: true }));
+        expect(allowed.stdout.trim().split('\n'), JSON.stringify(allowed)).toEqual(socks.map((p) => `reached ${p}`));
+        expect(fixture.runner.capabilities.networkIsolation).toBe(true);
+        expect(await networkCheck()).toMatchObject({ status: 'ok', message: expect.stringMatching(/mount namespace .* tmpfs over \/run.* no Unix sockets in \/run.* \/tmp, \/dev\/shm or other shared folders stay reachable/) });
       } finally {
-        await new Promise<void>((r) => unix.close(() => r()));
-        rmSync(sockDir, { recursive: true, force: true });
+        await server.close();
+      }
+    });
+
+    it('Unix sockets in /tmp stay reachable without allowNetwork, as health says', async () => {
+      fixture = await pythonRuntime({ python: PYTHON, warm: false });
+      const server = await unixServer(os.tmpdir());
+      try {
+        const r = await fixture.runner.executeIsolated(connect(server.sock), ctx({ allowNetwork: false }));
+        expect(r.stdout.trim(), JSON.stringify(r)).toBe(`reached ${server.sock}`);
+        expect(await networkCheck()).toMatchObject({ message: expect.stringContaining('/tmp, /dev/shm or other shared folders stay reachable') });
+      } finally {
+        await server.close();
+      }
+    });
+
+    it.runIf(IS_ROOT)('without a session uid (tasks keep root) /run is not hidden and health says networkIsolation is degraded, naming why', async () => {
+      fixture = await pythonRuntime({ python: PYTHON, warm: false, sandboxUser: 'none' });
+      const server = await unixServer('/run');
+      try {
+        const r = await fixture.runner.executeIsolated(connect(server.sock), ctx({ allowNetwork: false }));
+        expect(r.stdout.trim(), JSON.stringify(r)).toBe(`reached ${server.sock}`);
+        expect(fixture.runner.capabilities.networkIsolation).toBe(false);
+        expect(await networkCheck()).toMatchObject({ status: 'degraded', message: expect.stringMatching(/Unix sockets on disk stay reachable.*is not hidden \(tasks keep root \(sandboxUser is "none"\) and could unmount/) });
+      } finally {
+        await server.close();
       }
     });
 

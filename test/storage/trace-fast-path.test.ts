@@ -201,7 +201,7 @@ describe('validate.trace fast path', () => {
     validate.trace(minimal);
     expect(spy).not.toHaveBeenCalled();
     expect(() => validate.trace({ ...common, id: 'a/b' })).toThrow(/Invalid trace: id: Expected an id/);
-    const withFlag = { ...common, flags: (exotic(EXOTIC_KINDS - 1) as object[]).map((f) => ({ ...f, traceId: common.id })) };
+    const withFlag = { ...common, flags: (exotic(EXOTIC_KINDS - 1) as object[]).map((f) => ({ ...f, traceId: common!.id })) };
     expect(validate.trace(withFlag).flags).toHaveLength(1);
     expect(spy).toHaveBeenCalledTimes(2);
   });

@@ -34,7 +34,7 @@ export const BACKFILL_BYTES = 32 * 1024 * 1024;
  * (tenant, id, data) ordered by (tenant, id), `measure` gives the bytes of one stored JSON text. Reads
  * through a cursor, at most `maxBytes` of text (or one larger row) and BACKFILL_BATCH rows per FETCH,
  * and writes each batch of finished rows at once, so memory stays bounded whatever the store holds;
- * rows whose total is already right are not written.
+ * rows whose total is already right are not written (a NULL one is).
  */
 export async function remeasure(
   client: pg.PoolClient, table: string, column: string, select: string, measure: (text: string) => number, maxBytes = BACKFILL_BYTES,
@@ -50,7 +50,7 @@ export async function remeasure(
     done = [];
     await client.query(
       `UPDATE ${table} t SET ${column} = u.b FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(tenant, id, b)
-       WHERE t.tenant = u.tenant AND t.id = u.id AND t.${column} <> u.b`,
+       WHERE t.tenant = u.tenant AND t.id = u.id AND t.${column} IS DISTINCT FROM u.b`,
       [chunk.map((e) => e.tenant), chunk.map((e) => e.id), chunk.map((e) => e.bytes)],
     );
   };
@@ -210,19 +210,33 @@ export const MIGRATIONS: readonly PgMigration[] = [
     name: 'trace and session bytes measured as JSON',
     // Migration 4 sized listed rows by their jsonb text, which a NUL makes shorter than the JSON a
     // page returns (6 bytes as \u0000, 4 stored, nul.ts): a page of such records passed maxBytes. Each
-    // write now stores the UTF-8 bytes of its record's JSON, as every backend measures a page — a
-    // session's in `bytes`, a trace's without its flags in `data_bytes` (a listing adds the flags
-    // array: flag_bytes, brackets and commas) — and the rows already stored are measured from their records.
+    // write now stores the UTF-8 bytes of its record's JSON in `data_bytes`, as every backend measures
+    // a page — a trace's without its flags (a listing adds the flags array: flag_bytes, brackets and
+    // commas) — and the rows already stored are measured from their records.
+    // Instances of the previous release may still run on this schema (a rolling upgrade): they list by
+    // the generated `bytes` of migration 4, and insert and update rows without data_bytes. So `bytes`
+    // stays (a later release may drop it, once no instance older than this migration can run), and
+    // data_bytes is NULL wherever it is not known: unset by an insert, and set NULL by the trigger
+    // below when an update changes `data` but not data_bytes — a listing then counts that row's
+    // `bytes`, as before (an update of ours whose new size equals the old one falls back the same way).
+    // Adding a nullable column without a default rewrites no row; the backfill updates rows in
+    // batches, but under the ALTER TABLEs' locks, held to the migration's commit (README).
     sql: `
-      ALTER TABLE {s}.traces DROP COLUMN IF EXISTS bytes;
-      ALTER TABLE {s}.traces ADD COLUMN IF NOT EXISTS data_bytes bigint NOT NULL DEFAULT 0;
-      ALTER TABLE {s}.sessions DROP COLUMN IF EXISTS bytes;
-      ALTER TABLE {s}.sessions ADD COLUMN bytes bigint NOT NULL DEFAULT 0;
+      ALTER TABLE {s}.traces ADD COLUMN IF NOT EXISTS data_bytes bigint;
+      ALTER TABLE {s}.sessions ADD COLUMN IF NOT EXISTS data_bytes bigint;
+      CREATE OR REPLACE FUNCTION {s}.data_bytes_unknown() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.data_bytes := NULL; RETURN NEW; END $$;
+      DROP TRIGGER IF EXISTS data_bytes_unknown ON {s}.traces;
+      CREATE TRIGGER data_bytes_unknown BEFORE UPDATE OF data ON {s}.traces FOR EACH ROW
+        WHEN (NEW.data IS DISTINCT FROM OLD.data AND NEW.data_bytes IS NOT DISTINCT FROM OLD.data_bytes) EXECUTE FUNCTION {s}.data_bytes_unknown();
+      DROP TRIGGER IF EXISTS data_bytes_unknown ON {s}.sessions;
+      CREATE TRIGGER data_bytes_unknown BEFORE UPDATE OF data ON {s}.sessions FOR EACH ROW
+        WHEN (NEW.data IS DISTINCT FROM OLD.data AND NEW.data_bytes IS NOT DISTINCT FROM OLD.data_bytes) EXECUTE FUNCTION {s}.data_bytes_unknown();
     `,
     backfill: async (client, s) => {
       const measure = (text: string) => Buffer.byteLength(JSON.stringify(parseStoredJson(text)), 'utf8');
       await remeasure(client, `${s}.traces`, 'data_bytes', `SELECT tenant, id, data::text AS data FROM ${s}.traces ORDER BY tenant, id`, measure);
-      await remeasure(client, `${s}.sessions`, 'bytes', `SELECT tenant, id, data::text AS data FROM ${s}.sessions ORDER BY tenant, id`, measure);
+      await remeasure(client, `${s}.sessions`, 'data_bytes', `SELECT tenant, id, data::text AS data FROM ${s}.sessions ORDER BY tenant, id`, measure);
     },
   },
 ];

@@ -261,7 +261,7 @@ describe('storage-postgres plugin', () => {
     }
   });
 
-  it('upgrades a schema of version 7 in place: migration 8 measures each trace and session as JSON (NUL included), so pages keep to maxBytes', async () => {
+  it('upgrades a schema of version 7 in place: migration 8 measures each trace and session as JSON (NUL included), so pages keep to maxBytes; instances of the previous release keep working beside it', async () => {
     const schema = uniqueSchema();
     try {
       const nul = '\u0000'.repeat(100_000);
@@ -271,17 +271,16 @@ describe('storage-postgres plugin', () => {
         await first.createSession(makeSession('t', `s${i}`, { createdAt: new Date(1e12 + i).toISOString(), metadata: { blob: nul, e: '\uE000é' } }));
       }
       await first.close();
-      // What migration 4 left: sizes generated from the jsonb text.
+      // What version 7 had: no data_bytes, sizes generated from the jsonb text (migration 4's bytes).
+      await admin.query(`DROP FUNCTION "${schema}".data_bytes_unknown() CASCADE`);
       await admin.query(`ALTER TABLE "${schema}".traces DROP COLUMN data_bytes`);
-      await admin.query(`ALTER TABLE "${schema}".traces ADD COLUMN bytes bigint GENERATED ALWAYS AS (octet_length(data::text) + octet_length(flags::text)) STORED`);
-      await admin.query(`ALTER TABLE "${schema}".sessions DROP COLUMN bytes`);
-      await admin.query(`ALTER TABLE "${schema}".sessions ADD COLUMN bytes bigint GENERATED ALWAYS AS (octet_length(data::text)) STORED`);
+      await admin.query(`ALTER TABLE "${schema}".sessions DROP COLUMN data_bytes`);
       await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 7`);
       const upgraded = await open(schema, 2);
       try {
         expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
         const traces = await admin.query(`SELECT id, (data_bytes + flag_bytes + GREATEST(flag_count, 1) + 1)::int AS bytes FROM "${schema}".traces ORDER BY id`);
-        const sessions = await admin.query(`SELECT id, bytes::int AS bytes FROM "${schema}".sessions ORDER BY id`);
+        const sessions = await admin.query(`SELECT id, data_bytes::int AS bytes FROM "${schema}".sessions ORDER BY id`);
         const jsonOf = (value: object) => Buffer.byteLength(JSON.stringify(value));
         for (const r of traces.rows) {
           const { flags, ...data } = (await upgraded.getTrace('t', r.id))!;
@@ -292,6 +291,37 @@ describe('storage-postgres plugin', () => {
         const budget = 1_500_000;
         expect((await upgraded.listTraces('t', { maxBytes: budget })).items.map((t) => t.id)).toEqual(['tr2', 'tr1']);
         expect((await upgraded.listSessions('t', { maxBytes: budget })).items.map((x) => x.id)).toEqual(['s2', 's1']);
+
+        // An instance of the previous release (38ff644) on the same database, in a rolling upgrade:
+        // its listing query, as it was, still runs (counting the stored text, 400 kB a row, as it did).
+        const oldPage = async (table: string, columns: string[]) => (await admin.query(
+          `SELECT ${columns.map((c) => `CASE WHEN k.keep THEN k.${c} END AS ${c}`).join(', ')}, k.bytes, k.keep FROM (
+              SELECT p.*, (row_number() OVER w <= $2 AND (row_number() OVER w = 1 OR sum(p.bytes) OVER w <= $3)) AS keep FROM (
+                SELECT ${columns.map((c) => `t.${c}`).join(', ')}, t.bytes, t.created_ms, t.id FROM "${schema}".${table} t WHERE tenant = $1
+                ORDER BY t.created_ms DESC, t.id DESC LIMIT $2 + 1
+              ) p WINDOW w AS (ORDER BY p.created_ms DESC, p.id DESC ROWS UNBOUNDED PRECEDING)
+            ) k ORDER BY k.created_ms DESC, k.id DESC`, ['t', 100, budget])).rows;
+        expect((await oldPage('traces', ['data', 'flags'])).filter((r) => r.keep).map((r) => r.data.id)).toEqual(['tr2', 'tr1', 'tr0']);
+        expect((await oldPage('sessions', ['data'])).filter((r) => r.keep).map((r) => r.data.id)).toEqual(['s2', 's1', 's0']);
+        // Rows it inserts (without data_bytes) count as it counts them: 400 kB each, so the page ends as before.
+        const blob = 'x'.repeat(400_000);
+        const { flags: _, ...tr3 } = makeTrace('t', 'tr3', 's1', 1e12 + 3, { metadata: { blob } });
+        await admin.query(`INSERT INTO "${schema}".traces (tenant, id, session_id, status, created_ms, data, flags, flag_count, flag_bytes)
+          SELECT a, b, c, d, e, f::jsonb, g::jsonb, h, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::integer[], $9::bigint[]) AS u(a, b, c, d, e, f, g, h, i)`,
+          [['t'], ['tr3'], ['s1'], ['ok'], [1e12 + 3], [JSON.stringify(tr3)], ['[]'], [0], [0]]);
+        const s3 = makeSession('t', 's3', { createdAt: new Date(1e12 + 3).toISOString(), metadata: { blob } });
+        await admin.query(`INSERT INTO "${schema}".sessions (tenant, id, status, created_ms, data) VALUES ($1, $2, $3, $4, $5)`, ['t', 's3', 'open', 1e12 + 3, JSON.stringify(s3)]);
+        expect((await upgraded.listTraces('t', { maxBytes: budget })).items.map((t) => t.id)).toEqual(['tr3', 'tr2']);
+        expect((await upgraded.listSessions('t', { maxBytes: budget })).items.map((x) => x.id)).toEqual(['s3', 's2']);
+        // A row it updates (data without data_bytes) counts as it counts it too, never by the size before.
+        const grown = { ...(await upgraded.getTrace('t', 'tr2'))!, metadata: { blob: 'y'.repeat(1_200_000) } };
+        const { flags: __, ...grownData } = grown;
+        await admin.query(`UPDATE "${schema}".traces SET status = $3, data = $4 WHERE tenant = $1 AND id = $2`, ['t', 'tr2', 'ok', JSON.stringify(grownData)]);
+        expect((await upgraded.listTraces('t', { maxBytes: budget })).items.map((t) => t.id)).toEqual(['tr3']);
+        // Our next write of such a row stores its JSON's bytes again.
+        const closed = await upgraded.closeSession('t', 's3', new Date(1e12 + 4).toISOString());
+        const { rows: [s3Row] } = await admin.query(`SELECT data_bytes::int AS bytes FROM "${schema}".sessions WHERE id = 's3'`);
+        expect(s3Row.bytes).toBe(jsonOf(closed));
       } finally {
         await upgraded.close();
       }

@@ -22,14 +22,23 @@ const KEY_RING = /^(api[-_]?)?keys$/i;
  * query string (as other APIs ask) must not have it written to a log. `key`, `sig`, `signature`,
  * `bearer`, `jwt`, `pass`, `pwd`, `sid` and `session` count too (not `sessionId`). Parameters `;`
  * separates count as well, in the query (`?x=1;api_key=k`) and in a path segment
- * (`/health;api_key=k`): from a secret one to the next `&` (or `/`) all is masked, so a value with a
- * `;` is never shown in part. The rest of the target is kept byte for byte.
+ * (`/health;api_key=k`): from a secret one to the next `&` all is masked, so a value with a
+ * `;` is never shown in part; in the path, to the end of the path (the `?`), as a key may hold a `/`.
+ * The rest of the target is kept byte for byte.
  */
 export function redactQuery(target: string, mask = '[redacted]'): string {
   const at = target.indexOf('?');
-  const path = (at < 0 ? target : target.slice(0, at)).split('/').map((segment) => maskFromSecret(segment, mask, 1)).join('/');
+  const segments = (at < 0 ? target : target.slice(0, at)).split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const masked = maskFromSecret(segments[i]!, mask, 1);
+    if (masked !== undefined) {
+      segments.splice(i, segments.length - i, masked);
+      break;
+    }
+  }
+  const path = segments.join('/');
   if (at < 0) return path;
-  const query = target.slice(at + 1).split('&').map((pair) => maskFromSecret(pair, mask, 0));
+  const query = target.slice(at + 1).split('&').map((pair) => maskFromSecret(pair, mask, 0) ?? pair);
   return `${path}?${query.join('&')}`;
 }
 
@@ -49,15 +58,16 @@ function secretParam(raw: string): boolean {
 
 /**
  * `text` (a query pair, or a path segment) read as `;`-separated `name=value` parts from part
- * `first` on: the value of the first secret one, and all after it, replaced by `mask`.
+ * `first` on: the value of the first secret one, and all after it, replaced by `mask`; undefined
+ * when no part is secret.
  */
-function maskFromSecret(text: string, mask: string, first: number): string {
+function maskFromSecret(text: string, mask: string, first: number): string | undefined {
   const parts = text.split(';');
   for (let i = first; i < parts.length; i++) {
     const eq = parts[i]!.indexOf('=');
     if (eq >= 0 && secretParam(parts[i]!.slice(0, eq))) return [...parts.slice(0, i), `${parts[i]!.slice(0, eq)}=${mask}`].join(';');
   }
-  return text;
+  return undefined;
 }
 
 /**

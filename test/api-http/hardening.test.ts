@@ -505,25 +505,28 @@ describe('api-http hardening', () => {
     expect(line?.path).toBe('/sessions?limit=5&api_key=[redacted]&access_token=[redacted]&key=[redacted]&x%2Dapi%2Dkey=[redacted]');
   });
 
-  it('redacts bearer, jwt, pass, pwd, sid and session parameters, and those after a ";" in the query or a path segment, from the request log line', async () => {
+  it('redacts bearer, jwt, pass, pwd, sid and session parameters, and those after a ";" in the query or a path segment (to the end of the path), from the request log line', async () => {
     const { logger, lines } = memoryLogger();
     server = await startServer({ logger });
     const sent = [
       '/health?bearer=qs-1&jwt=qs-2&pass=qs-3&pwd=qs-4&sid=qs-5&session=qs-6',
       '/health?x=1;api_key=qs-7&y=2',
       '/health;api_key=qs-8',
+      // An API key may hold a '/': the rest of the path is masked, up to the query.
+      '/health;api_key=qs-11/qs-12;x=1?limit=5',
       '/health?password=qs-9;qs-10',
       // Ordinary parameters stay readable: sessionId is a filter of GET /traces.
       '/traces?sessionId=s-1&limit=5',
     ];
     for (const url of sent) await rawRequest(server.url, 'GET', url, { authorization: `Bearer ${KEYS.A}` });
     const all = lines.join('\n');
-    for (let i = 1; i <= 10; i++) expect(all).not.toContain(`qs-${i}`);
+    for (let i = 1; i <= 12; i++) expect(all).not.toContain(`qs-${i}`);
     const paths = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request').map((l) => l.path);
     expect(paths).toEqual([
       '/health?bearer=[redacted]&jwt=[redacted]&pass=[redacted]&pwd=[redacted]&sid=[redacted]&session=[redacted]',
       '/health?x=1;api_key=[redacted]&y=2',
       '/health;api_key=[redacted]',
+      '/health;api_key=[redacted]?limit=5',
       '/health?password=[redacted]',
       '/traces?sessionId=s-1&limit=5',
     ]);

@@ -592,9 +592,7 @@ export class PythonRunner implements Runner {
         });
       }
     } finally {
-      await rm(state.dir, { recursive: true, force: true });
-      await rm(this.#ownerFile(state.id), { force: true });
-      if (state.uid !== undefined) await this.#uids.release(state.dir, state.uid);
+      await this.#removeFiles(state);
     }
     this.#logger?.info({ python: executable, version, netns: netns === true, mountns: mountns === true, cgroups: cgroups instanceof PidsCgroups, dropUid: dropUid === true }, 'runner-python ready');
     return platform;
@@ -1013,8 +1011,9 @@ export class PythonRunner implements Runner {
     // A close of the id still under way (see #closes) ends first: this session starts after it, empty.
     await this.#closes.get(state.id)?.catch(() => undefined);
     await this.#claim(state);
-    if (this.#resolved?.dropUid === true) state.uid ??= await this.#uids.claim(state.dir);
+    // The directory is made before its uid is claimed: a claim whose directory is gone may be taken over (see UidClaims).
     await mkdir(state.tmp, { recursive: true, mode: 0o700 });
+    if (this.#resolved?.dropUid === true) state.uid ??= await this.#uids.claim(state.dir);
     await chmod(state.dir, 0o700);
     if (this.options.createVenv === 'per-session') {
       const venvDir = path.join(state.dir, '.venv');
@@ -1152,12 +1151,17 @@ export class PythonRunner implements Runner {
     await Promise.all(ending);
     await state.sweeping;
     if (state.uid !== undefined) await killUid(state.uid);
-    if (this.options.removeSessionFiles) {
+    if (this.options.removeSessionFiles) await this.#removeFiles(state);
+  }
+
+  /** Removes a session's directory and owner record; only then, with none of its processes and files left, may another session get its uid. */
+  async #removeFiles(state: SessionState): Promise<void> {
+    const remove = async () => {
       await rm(state.dir, { recursive: true, force: true });
       await rm(this.#ownerFile(state.id), { force: true });
-      // Only now, with none of its processes and files left, may another session get the uid.
-      if (state.uid !== undefined) await this.#uids.release(state.dir, state.uid);
-    }
+    };
+    if (state.uid === undefined) await remove();
+    else await this.#uids.release(state.dir, state.uid, remove);
   }
 
   /** Root-only record of which tenant a session directory belongs to (workDir/.owners, 0700). */

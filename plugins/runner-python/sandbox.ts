@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, realpathSync, rmdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -211,11 +211,16 @@ export function sessionUid(sessionDir: string, start: number, size: number): num
 
 /**
  * The uid claims of session directories, in `folder` (root-only, shared by every process of the
- * workDir): `uid-<uid>` names the directory that holds the uid, made with O_EXCL so that no two
- * sessions (of any process) ever hold one uid; `dir-<sha256(directory)>` notes which uid a directory
- * holds, so that it keeps it across a restart (its files stay its own).
+ * workDir): `uid-<uid>` names the directory that holds the uid, made whole by link(2) of a written
+ * temporary file (never seen empty; link fails if the uid is held) so that no two sessions (of any
+ * process) ever hold one uid; `dir-<sha256(directory)>` notes which uid a directory holds, so that it
+ * keeps it across a restart (its files stay its own). A claim whose directory has been gone for
+ * GRACE_MS (its mtime: when it was made or its release began) is left by a crash and is taken over.
  */
 export class UidClaims {
+  /** How long a claim whose directory is gone stays held: a release removes the directory first. */
+  static readonly GRACE_MS = 10 * 60_000;
+
   constructor(readonly folder: string, readonly start: number, readonly size: number) {}
 
   #claimFile(uid: number): string {
@@ -231,36 +236,106 @@ export class UidClaims {
   }
 
   /**
-   * The uid of a session directory: the one it already holds, else the first free one from
-   * sessionUid on (a uid held by another directory is skipped, never shared).
+   * The uid of a session directory: the one it already holds (within the range), else the first
+   * free one from sessionUid on (a uid held by another directory is skipped, never shared).
    */
   async claim(sessionDir: string): Promise<number> {
     const dir = path.resolve(sessionDir);
-    await mkdir(this.folder, { recursive: true, mode: 0o700 });
     const noted = Number(await readFile(this.#noteFile(dir), 'utf8').catch(() => ''));
-    if (Number.isInteger(noted) && noted >= this.start && (await this.#holder(noted)) === dir) return noted;
-    const first = sessionUid(dir, this.start, this.size) - this.start;
-    for (let i = 0; i < this.size; i++) {
-      const uid = this.start + ((first + i) % this.size);
-      try {
-        await writeFile(this.#claimFile(uid), dir, { flag: 'wx', mode: 0o600 });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        if ((await this.#holder(uid)) !== dir) continue;
+    if (Number.isInteger(noted) && (await this.#holder(noted)) === dir) {
+      if (noted >= this.start && noted < this.start + this.size) {
+        await this.#touch(noted);
+        return noted;
       }
-      await writeFile(this.#noteFile(dir), String(uid), { mode: 0o600 });
-      return uid;
+      // The range was shrunk or moved: a uid outside it may now be a real account's.
+      await rm(this.#claimFile(noted), { force: true });
+    }
+    const temp = path.join(this.folder, `.claim-${randomUUID()}`);
+    await writeFile(temp, dir, { flag: 'wx', mode: 0o600 }).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await mkdir(this.folder, { recursive: true, mode: 0o700 });
+      await writeFile(temp, dir, { flag: 'wx', mode: 0o600 });
+    });
+    try {
+      const first = sessionUid(dir, this.start, this.size) - this.start;
+      for (let i = 0; i < this.size; i++) {
+        const uid = this.start + ((first + i) % this.size);
+        if ((await this.#take(uid, temp)) || (await this.#holder(uid)) === dir || ((await this.#takeOver(uid)) && (await this.#take(uid, temp)))) {
+          await this.#touch(uid);
+          await writeFile(this.#noteFile(dir), String(uid), { mode: 0o600 });
+          return uid;
+        }
+      }
+    } finally {
+      await rm(temp, { force: true });
     }
     throw new LimitError('LIMIT_RUNNER_FAILED', `runner-python: every uid of uidRangeStart=${this.start}, uidRangeSize=${this.size} is held by a session directory (claims in ${this.folder}); no uid is left for ${dir}`, {
       plugin: 'runner-python', details: { field: 'uidRangeSize' },
-      fix: 'Raise uidRangeSize (or close sessions; with removeSessionFiles: false a closed session keeps its uid while its directory stays).',
+      fix: `Raise uidRangeSize, or close sessions. A uid is held while its session directory exists (with removeSessionFiles: false also after the session closes): remove the directories of sessions no longer used; a claim whose directory has been gone for ${UidClaims.GRACE_MS / 60_000} minutes is taken over.`,
     });
   }
 
-  /** Frees a session directory's uid (once its processes are killed and its files removed). */
-  async release(sessionDir: string, uid: number): Promise<void> {
+  /** Whether linking `temp` (the claim, written) made `uid` this claim's (false: it is held). */
+  async #take(uid: number, temp: string): Promise<boolean> {
+    try {
+      await link(temp, this.#claimFile(uid));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return false;
+    }
+  }
+
+  /** Refreshes a claim's mtime: for GRACE_MS it is not taken over, even with its directory gone. */
+  async #touch(uid: number): Promise<void> {
+    const now = new Date();
+    await utimes(this.#claimFile(uid), now, now);
+  }
+
+  /**
+   * Removes the claim of `uid` when it is stale: its directory is gone and it is older than
+   * GRACE_MS (checked in that order: a release refreshes it before removing the directory). Of the
+   * processes that find it stale, only the one that links the token `take-<uid>-<inode>` removes it;
+   * the others, and a claim replaced meanwhile (another inode), are left alone. True when removed.
+   */
+  async #takeOver(uid: number): Promise<boolean> {
+    const claim = this.#claimFile(uid);
+    const stale = async (): Promise<{ holder: string; ino: number } | undefined> => {
+      const holder = await this.#holder(uid);
+      if (holder === undefined || (holder !== '' && existsSync(holder))) return undefined;
+      const info = await stat(claim).catch(() => undefined);
+      return info && Date.now() - info.mtimeMs >= UidClaims.GRACE_MS ? { holder, ino: info.ino } : undefined;
+    };
+    const seen = await stale();
+    if (!seen) return false;
+    const token = path.join(this.folder, `take-${uid}-${seen.ino}`);
+    try {
+      await link(claim, token);
+    } catch {
+      return false;
+    }
+    try {
+      const again = await stale();
+      if (again?.ino !== seen.ino || (await stat(token)).ino !== seen.ino) return false;
+      await rm(claim, { force: true });
+      if (seen.holder !== '') await rm(this.#noteFile(seen.holder), { force: true });
+      return true;
+    } finally {
+      await rm(token, { force: true });
+    }
+  }
+
+  /**
+   * Runs `removeFiles` (the removal of the session directory, once its processes are killed), then
+   * frees the directory's uid. The claim is refreshed first: while the directory is being removed
+   * and the claim is still there, no other process takes the claim over as stale.
+   */
+  async release(sessionDir: string, uid: number, removeFiles: () => Promise<void>): Promise<void> {
     const dir = path.resolve(sessionDir);
-    if ((await this.#holder(uid)) === dir) await rm(this.#claimFile(uid), { force: true });
+    const held = (await this.#holder(uid)) === dir;
+    if (held) await this.#touch(uid);
+    await removeFiles();
+    if (held) await rm(this.#claimFile(uid), { force: true });
     await rm(this.#noteFile(dir), { force: true });
   }
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -226,8 +226,81 @@ describe('runner-python isolation', () => {
       // A directory keeps its uid (a restart: a new instance on the same folder).
       expect(await new UidClaims(folder, 300_000, 8).claim(dirs[3]!)).toBe(uids[3]);
       await expect(claims[0]!.claim('/sessions/more')).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED', details: { field: 'uidRangeSize' } });
-      await claims[1]!.release(dirs[5]!, uids[5]!);
+      await claims[1]!.release(dirs[5]!, uids[5]!, async () => {});
       expect(await claims[0]!.claim('/sessions/more')).toBe(uids[5]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('a noted uid outside the range (the range was shrunk or moved) is released and one in the range claimed', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const dir = path.join(folder, 'session');
+      mkdirSync(dir);
+      const wide = await new UidClaims(folder, 300_000, 1000).claim(dir);
+      // Shrunk so that the noted uid lies past its end (and its start stays below it).
+      const narrow = new UidClaims(folder, 300_000, 1);
+      expect(wide).toBeGreaterThan(300_000);
+      expect(await narrow.claim(dir)).toBe(300_000);
+      expect(existsSync(path.join(folder, `uid-${wide}`))).toBe(false);
+      // Moved: the same.
+      expect(await new UidClaims(folder, 400_000, 1).claim(dir)).toBe(400_000);
+      expect(existsSync(path.join(folder, 'uid-300000'))).toBe(false);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('a claim left by a crash is taken over once its directory has been gone for the grace age, never before', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const claims = new UidClaims(path.join(folder, '.uids'), 300_000, 1);
+      const [gone, kept, next] = ['gone', 'kept', 'next'].map((n) => path.join(folder, n));
+      for (const d of [gone, kept, next]) mkdirSync(d!);
+      expect(await claims.claim(gone!)).toBe(300_000);
+      const claim = path.join(folder, '.uids', 'uid-300000');
+      expect(readFileSync(claim, 'utf8')).toBe(gone);
+      // Its directory stays: held, however old the claim.
+      const old = new Date(Date.now() - UidClaims.GRACE_MS - 1000);
+      utimesSync(claim, old, old);
+      await expect(claims.claim(next!)).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED', fix: expect.stringMatching(/gone for 10 minutes/) });
+      // A crash between removing the directory and releasing the uid: taken over only after the grace age.
+      rmSync(gone!, { recursive: true });
+      utimesSync(claim, new Date(), new Date());
+      await expect(claims.claim(next!)).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED' });
+      utimesSync(claim, old, old);
+      expect(await claims.claim(next!)).toBe(300_000);
+      expect(readFileSync(claim, 'utf8')).toBe(next);
+      // An empty claim (a crash of an older version between create and write) is stale the same way.
+      await claims.release(next!, 300_000, async () => {});
+      writeFileSync(claim, '');
+      utimesSync(claim, old, old);
+      expect(await claims.claim(kept!)).toBe(300_000);
+      // Only claims and notes are left in the folder (no temp files).
+      expect(readdirSync(path.join(folder, '.uids')).filter((n) => !/^(uid|dir)-/.test(n))).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('release refreshes the claim while the directory is removed, so that no other process takes it over then', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const claims = new UidClaims(path.join(folder, '.uids'), 300_000, 1);
+      const [dir, other] = ['a', 'b'].map((n) => path.join(folder, n));
+      for (const d of [dir, other]) mkdirSync(d!);
+      await claims.claim(dir!);
+      const claim = path.join(folder, '.uids', 'uid-300000');
+      const old = new Date(Date.now() - UidClaims.GRACE_MS - 1000);
+      utimesSync(claim, old, old);
+      let during: unknown;
+      await claims.release(dir!, 300_000, async () => {
+        rmSync(dir!, { recursive: true });
+        during = await claims.claim(other!).catch((e: { code: string }) => e.code);
+      });
+      expect(during).toBe('LIMIT_RUNNER_FAILED');
+      expect(await claims.claim(other!)).toBe(300_000);
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }

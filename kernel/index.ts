@@ -36,4 +36,4 @@ export * from './runner-helpers.ts';
 export { SessionIdleSweeper, sessionIdleMsOption } from './session-idle.ts';
 export * from './governance-helpers.ts';
 export * from './cli-helpers.ts';
-export { atExit, temporaryFolder, trackProcessGroup } from './process-cleanup.ts';
+export { atExit, pidAlive, temporaryFolder, trackProcessGroup } from './process-cleanup.ts';

@@ -129,3 +129,13 @@ function kill(pid: number): void {
     // Exited meanwhile.
   }
 }
+
+/** Whether a process with this pid exists on this host (EPERM: it does, another user's). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

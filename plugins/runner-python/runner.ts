@@ -3,7 +3,6 @@
  * its own process group, pids cgroup and (without network) network namespace, limits applied by a
  * preamble before user code runs. Warm mode keeps one worker per session speaking JSON lines.
  */
-import { randomUUID } from 'node:crypto';
 import { constants as fsc, existsSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import { LimitError, SessionIdleSweeper, SessionLimits, allInOrder, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
-import { PidsCgroups, UidClaims, findUnshare, killTree, killUid, probeMountns, probeNetns, socketFolders, untraversableAncestor } from './sandbox.ts';
+import { PidsCgroups, UidClaims, findUnshare, killTree, killUid, probeDirName, probeMountns, probeNetns, socketFolders, sweepDeadProbes, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -573,8 +572,8 @@ export class PythonRunner implements Runner {
     this.#resolved = platform;
 
     // Prove the whole launch chain (namespace, cgroup, rlimits, uid) with a real task.
-    const probeId = `.probe-${process.pid}-${randomUUID().slice(0, 8)}`;
-    const state = this.#newState(probeId, '.probe', platform);
+    await sweepDeadProbes(this.workDir);
+    const state = this.#newState(probeDirName(), '.probe', platform);
     try {
       await this.#prepare(state);
       const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb: Math.min(o.memoryMb, 512), allowNetwork: false, maxConcurrency: 1 }, [0, 0]);

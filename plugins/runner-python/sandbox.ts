@@ -6,11 +6,11 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, realpathSync, rmdirSync } from 'node:fs';
-import { link, mkdir, mkdtemp, readFile, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
-import { LimitError, atExit, sha256 } from 'limit-graph';
+import { LimitError, atExit, pidAlive, sha256 } from 'limit-graph';
 import { HIDE_RULE } from './python.ts';
 
 /** Kills a detached execution: its process group, then anything left in its cgroup (escaped via setsid). */
@@ -193,6 +193,23 @@ except FileNotFoundError:
     await new Promise((r) => server.close(r));
     if (dir) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The name of a boot probe's session directory in workDir: `.probe-<pid>-<random>`. */
+export const probeDirName = (): string => `.probe-${process.pid}-${randomUUID().slice(0, 8)}`;
+
+/**
+ * Removes the boot probes' directories (probeDirName) in `workDir` whose process is gone: a process
+ * that crashed while probing left its directory, and with it the uid claim it held (a claim is taken
+ * over only once its directory is gone: UidClaims). A live process's probe is left alone.
+ */
+export async function sweepDeadProbes(workDir: string): Promise<void> {
+  const names = await readdir(workDir).catch(() => [] as string[]);
+  await Promise.all(names.map(async (name) => {
+    const pid = Number(/^\.probe-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || pidAlive(pid)) return;
+    await rm(path.join(workDir, name), { recursive: true, force: true });
+  }));
 }
 
 /** Where `unshare` is looked for. Never found through PATH: the root-run launcher must not depend on any environment. */

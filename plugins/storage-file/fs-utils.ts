@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { LimitError, fileOnPath } from 'limit-graph';
+import { LimitError, fileOnPath, pidAlive } from 'limit-graph';
 
 /** Error codes of a folder that this process may not, or cannot, write to. */
 const NOT_WRITABLE: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
@@ -382,16 +382,6 @@ export class KeyedMutex {
 }
 
 const HOST = hostname();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Creates `file` with `content` unless it exists (O_EXCL): false when another holder has it. */
 async function createExclusive(file: string, content: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -215,6 +215,26 @@ describe('runner-python isolation', () => {
     const third = await runner.executeIsolated(code('import os\nprint(os.getuid())'), as('carol', c));
     expect(Number(third.stdout.trim())).toBe(Number(uidB));
   }, 60_000);
+
+  it("a boot probe's directory left by a crashed process is removed at the next start (its uid claim can then go stale); a live process's is kept", async () => {
+    const workDir = mkdtempSync(path.join(os.tmpdir(), 'limit-probes-'));
+    chmodSync(workDir, 0o711);
+    try {
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!; // exited: its pid names no process now
+      const dead = path.join(workDir, `.probe-${gone}-deadbeef`);
+      const live = path.join(workDir, '.probe-1-cafecafe'); // pid 1 always exists
+      for (const d of [dead, live]) {
+        mkdirSync(d);
+        writeFileSync(path.join(d, 'left.txt'), 'x');
+      }
+      fixture = await pythonRuntime({ python: PYTHON, workDir });
+      await fixture.runner.health();
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(path.join(live, 'left.txt'))).toBe(true);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
 
   it('uid claims never hand one uid to two directories, also when claimed at once (several processes share the folder)', async () => {
     const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));

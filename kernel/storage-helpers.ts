@@ -482,18 +482,28 @@ type JsonProblem = { path: string; message: string } | undefined;
  */
 export const MAX_JSON_DEPTH = 1000;
 
+/**
+ * Which checks `validate.*` (and assertJsonSafe) make of a record. `'write'` (the default): every
+ * one, for a record about to be stored. `'read'`: for a record a backend stored and reads back
+ * (storage-file checks every file it reads), perhaps written by an older version: without the
+ * refusals added after such records could be stored (free-form nesting past MAX_JSON_DEPTH, a
+ * trace's flag naming another trace), so that they stay readable. A read record is in its stored
+ * form already (JSON.parse made it), so `'read'` returns it as parsed, without asStored.
+ */
+export type RecordChecks = 'write' | 'read';
+
 /** An object or array being walked by jsonProblem: its keys (null for an array) and the next one to visit. */
 interface JsonFrame { obj: object; path: string; keys: string[] | null; next: number }
 
 /**
  * Why `value` would not survive JSON.stringify unchanged, and where; undefined when it would.
  * Iterative (an explicit stack, its objects in `ancestors` for the cycle check), so no depth of
- * input can overflow the walk itself: it stops at MAX_JSON_DEPTH.
+ * input can overflow the walk itself: it stops at `maxDepth` (MAX_JSON_DEPTH, or no limit for reads).
  */
-function jsonProblem(value: unknown, path: string): JsonProblem {
+function jsonProblem(value: unknown, path: string, maxDepth: number): JsonProblem {
   const frames: JsonFrame[] = [];
   const ancestors = new Set<object>();
-  let problem = enterJson(value, path, frames, ancestors);
+  let problem = enterJson(value, path, frames, ancestors, maxDepth);
   while (problem === undefined && frames.length > 0) {
     const frame = frames[frames.length - 1]!;
     const { obj, keys } = frame;
@@ -505,16 +515,16 @@ function jsonProblem(value: unknown, path: string): JsonProblem {
     const i = frame.next++;
     if (keys) {
       const key = keys[i]!;
-      problem = enterJson((obj as Record<string, unknown>)[key], frame.path ? `${frame.path}.${key}` : key, frames, ancestors);
+      problem = enterJson((obj as Record<string, unknown>)[key], frame.path ? `${frame.path}.${key}` : key, frames, ancestors, maxDepth);
     } else {
-      problem = enterJson((obj as unknown[])[i], `${frame.path}.${i}`, frames, ancestors);
+      problem = enterJson((obj as unknown[])[i], `${frame.path}.${i}`, frames, ancestors, maxDepth);
     }
   }
   return problem;
 }
 
 /** jsonProblem's step: the problem of `value` itself, or undefined (an object or array to walk pushed on `frames`). */
-function enterJson(value: unknown, path: string, frames: JsonFrame[], ancestors: Set<object>): JsonProblem {
+function enterJson(value: unknown, path: string, frames: JsonFrame[], ancestors: Set<object>, maxDepth: number): JsonProblem {
   switch (typeof value) {
     case 'string': case 'boolean': case 'undefined': return undefined;
     case 'number': return Number.isFinite(value) ? undefined : { path, message: `not a finite number (${value}); JSON would store it as null` };
@@ -528,7 +538,7 @@ function enterJson(value: unknown, path: string, frames: JsonFrame[], ancestors:
   if (obj instanceof Map || obj instanceof Set) {
     return { path, message: `a ${obj instanceof Map ? 'Map' : 'Set'} is not JSON (it would be stored as {}); use a plain object or an array` };
   }
-  if (frames.length >= MAX_JSON_DEPTH) return { path, message: `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays (MAX_JSON_DEPTH); flatten it or store it as a string` };
+  if (frames.length >= maxDepth) return { path, message: `nested deeper than ${maxDepth} levels of objects and arrays (MAX_JSON_DEPTH); flatten it or store it as a string` };
   ancestors.add(obj);
   frames.push({ obj, path, keys: Array.isArray(obj) ? null : Object.keys(obj), next: 0 });
   return undefined;
@@ -536,11 +546,12 @@ function enterJson(value: unknown, path: string, frames: JsonFrame[], ancestors:
 
 /**
  * Throws LIMIT_VALIDATION unless `value` survives JSON unchanged: no cycles, BigInts, non-finite
- * numbers, Maps or Sets anywhere in it, nesting no deeper than MAX_JSON_DEPTH. The message names the field path (`metadata.a: not a finite
- * number`); `path` is where `value` sits in the record. Returns the value.
+ * numbers, Maps or Sets anywhere in it, nesting no deeper than MAX_JSON_DEPTH (with `'write'`
+ * checks; `'read'` ones take any depth: RecordChecks). The message names the field path
+ * (`metadata.a: not a finite number`); `path` is where `value` sits in the record. Returns the value.
  */
-export function assertJsonSafe<T>(value: T, what: string, path = ''): T {
-  const problem = jsonProblem(value, path);
+export function assertJsonSafe<T>(value: T, what: string, path = '', checks: RecordChecks = 'write'): T {
+  const problem = jsonProblem(value, path, checks === 'write' ? MAX_JSON_DEPTH : Infinity);
   if (problem) {
     throw new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${problem.path || '(root)'}: ${problem.message}`, {
       details: { record: what, field: problem.path, issues: [problem] },
@@ -552,18 +563,18 @@ export function assertJsonSafe<T>(value: T, what: string, path = ''): T {
 
 // Only the model's free-form fields are walked: zod has already checked the typed ones (z.number()
 // refuses Infinity and NaN), and a trace's validation runs for every row of a bulk insert.
-function jsonFields<T extends Record<string, unknown>>(record: T, what: string, ...fields: string[]): T {
-  for (const field of fields) if (record[field] !== undefined) assertJsonSafe(record[field], what, field);
+function jsonFields<T extends Record<string, unknown>>(record: T, what: string, checks: RecordChecks, ...fields: string[]): T {
+  for (const field of fields) if (record[field] !== undefined) assertJsonSafe(record[field], what, field, checks);
   return record;
 }
-const traceJson = <T extends { metadata?: unknown; output?: { value?: unknown } }>(record: T, what: string): T => {
-  if (record.output?.value !== undefined) assertJsonSafe(record.output.value, what, 'output.value');
-  if (record.metadata !== undefined) assertJsonSafe(record.metadata, what, 'metadata');
+const traceJson = <T extends { metadata?: unknown; output?: { value?: unknown } }>(record: T, what: string, checks: RecordChecks): T => {
+  if (record.output?.value !== undefined) assertJsonSafe(record.output.value, what, 'output.value', checks);
+  if (record.metadata !== undefined) assertJsonSafe(record.metadata, what, 'metadata', checks);
   return record;
 };
-function rdSeriesJson(series: RdSeries): RdSeries {
-  assertJsonSafe(series.metadata, 'RD series', 'metadata');
-  for (let i = 0; i < series.points.length; i++) if (series.points[i]!.meta !== undefined) assertJsonSafe(series.points[i]!.meta, 'RD series', `points.${i}.meta`);
+function rdSeriesJson(series: RdSeries, checks: RecordChecks): RdSeries {
+  assertJsonSafe(series.metadata, 'RD series', 'metadata', checks);
+  for (let i = 0; i < series.points.length; i++) if (series.points[i]!.meta !== undefined) assertJsonSafe(series.points[i]!.meta, 'RD series', `points.${i}.meta`, checks);
   return series;
 }
 
@@ -659,6 +670,9 @@ export function asStored<T>(record: T): T {
   return (form === OMIT ? undefined : form) as T;
 }
 
+/** A checked record in its stored form: asStored for `'write'` checks; as it is for `'read'` ones (RecordChecks). */
+const storedForm = <T>(record: T, checks: RecordChecks): T => (checks === 'write' ? asStored(record) : record);
+
 /**
  * zod's z.record leaves an own `__proto__` key out of what it returns (assigning it would set the
  * prototype), so `metadata.__proto__` would be dropped in silence while a `__proto__` one level down
@@ -685,23 +699,24 @@ function keepProtoKeyOf(input: unknown, record: object, field: string, what: str
 
 /**
  * What validate.trace makes of a parsed trace (`parsed`, from zod or its fast path, of `input`):
- * the JSON-safety check of its free-form fields, the `__proto__` keys zod leaves out (keepProtoKey)
- * and its stored form (asStored).
+ * its flags its own (on writes), the JSON-safety check of its free-form fields, the `__proto__`
+ * keys zod leaves out (keepProtoKey) and its stored form (storedForm).
  */
-export function traceAsStored(parsed: Trace, input: unknown): Trace {
-  assertOwnFlags(parsed);
+export function traceAsStored(parsed: Trace, input: unknown, checks: RecordChecks = 'write'): Trace {
+  if (checks === 'write') assertOwnFlags(parsed);
   const task = typeof input === 'object' && input !== null ? (input as Obj).task : undefined;
   keepProtoKeyOf(input, parsed, 'metadata', 'trace');
   if (typeof task === 'object' && task !== null) {
     keepProtoKey((task as Obj).files, parsed.task.files, 'trace', 'task.files', { max: TASK_LIMITS.files });
     keepProtoKey((task as Obj).env, parsed.task.env, 'trace', 'task.env', { max: TASK_LIMITS.env });
   }
-  return asStored(traceJson(parsed, 'trace'));
+  return storedForm(traceJson(parsed, 'trace', checks), checks);
 }
 
 /**
  * Throws LIMIT_VALIDATION, naming the field, when a flag the trace is created with names another
- * trace: it would be stored on this trace yet listed (listFlags by traceId) under the other.
+ * trace: it would be stored on this trace yet listed (listFlags by traceId) under the other. Not
+ * checked on reads: sqlite and postgres stored such traces before it was refused.
  */
 function assertOwnFlags(trace: Trace): void {
   for (let i = 0; i < trace.flags.length; i++) {
@@ -717,40 +732,42 @@ function assertOwnFlags(trace: Trace): void {
 }
 
 /** A parsed record of `input` with `field`'s `__proto__` key kept, its free-form `field` checked, in its stored form. */
-function recordAsStored<T extends object>(record: T, input: unknown, what: string, field: string): T {
+function recordAsStored<T extends object>(record: T, input: unknown, what: string, field: string, checks: RecordChecks): T {
   keepProtoKeyOf(input, record, field, what);
-  return asStored(jsonFields(record as Record<string, unknown>, what, field) as T);
+  return storedForm(jsonFields(record as Record<string, unknown>, what, checks, field) as T, checks);
 }
 
-function rdSeriesAsStored(series: RdSeries, input: unknown): RdSeries {
+function rdSeriesAsStored(series: RdSeries, input: unknown, checks: RecordChecks): RdSeries {
   keepProtoKeyOf(input, series, 'metadata', 'RD series');
   const points = typeof input === 'object' && input !== null ? (input as Obj).points : undefined;
   if (Array.isArray(points)) series.points.forEach((p, i) => keepProtoKey((points[i] as Obj | undefined)?.meta, p.meta, 'RD series', `points.${i}.meta`));
-  return asStored(rdSeriesJson(series));
+  return storedForm(rdSeriesJson(series, checks), checks);
 }
 
 /**
  * Validation of every record and query of the Storage contract, with the model's zod schemas. Each
- * record comes back in its stored form (asStored): what a read of it will give back.
+ * record comes back in its stored form (asStored): what a read of it will give back. A backend that
+ * checks the records it reads back passes `'read'` (RecordChecks) to session, trace, checkpoint and
+ * rdSeries, so that what an older version stored stays readable.
  */
 export const validate = {
   tenant: assertTenant,
   id: assertId,
-  session: (v: unknown): Session => recordAsStored(parseOrThrow(Session, v, 'session'), v, 'session', 'metadata'),
-  trace: (v: unknown): Trace => traceAsStored(fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'), v),
+  session: (v: unknown, checks: RecordChecks = 'write'): Session => recordAsStored(parseOrThrow(Session, v, 'session'), v, 'session', 'metadata', checks),
+  trace: (v: unknown, checks: RecordChecks = 'write'): Trace => traceAsStored(fastTrace(v) ?? parseOrThrow(Trace, v, 'trace'), v, checks),
   tracePatch: (v: unknown): TracePatch => {
     const patch = parseOrThrow(TracePatchSchema, v, 'trace patch');
     keepProtoKeyOf(v, patch, 'metadata', 'trace patch');
-    return asStored(traceJson(patch, 'trace patch'));
+    return asStored(traceJson(patch, 'trace patch', 'write'));
   },
   flag: (v: unknown): Flag => asStored(parseOrThrow(Flag, v, 'flag')),
-  checkpoint: (v: unknown): Checkpoint => recordAsStored(parseOrThrow(Checkpoint, v, 'checkpoint'), v, 'checkpoint', 'details'),
+  checkpoint: (v: unknown, checks: RecordChecks = 'write'): Checkpoint => recordAsStored(parseOrThrow(Checkpoint, v, 'checkpoint'), v, 'checkpoint', 'details', checks),
   quarantine: (v: unknown): QuarantineState => asStored(parseOrThrow(QuarantineState, v, 'quarantine state')),
-  rdSeries: (v: unknown): RdSeries => rdSeriesAsStored(parseOrThrow(RdSeries, v, 'RD series'), v),
-  rdPoint: (v: unknown): RdPoint => recordAsStored(parseOrThrow(RdPoint, v, 'RD point'), v, 'RD point', 'meta'),
+  rdSeries: (v: unknown, checks: RecordChecks = 'write'): RdSeries => rdSeriesAsStored(parseOrThrow(RdSeries, v, 'RD series'), v, checks),
+  rdPoint: (v: unknown): RdPoint => recordAsStored(parseOrThrow(RdPoint, v, 'RD point'), v, 'RD point', 'meta', 'write'),
   /** A point to append: `step` may be left out (see `withRdStep`). */
-  rdPointInput: (v: unknown): RdPointInput => recordAsStored(parseOrThrow(RdPointInput, v, 'RD point'), v, 'RD point', 'meta'),
-  provenanceInput: (v: unknown): ProvenanceInput => asStored(jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'data')),
+  rdPointInput: (v: unknown): RdPointInput => recordAsStored(parseOrThrow(RdPointInput, v, 'RD point'), v, 'RD point', 'meta', 'write'),
+  provenanceInput: (v: unknown): ProvenanceInput => asStored(jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'write', 'data')),
   counters: (v: unknown): Counters => parseOrThrow(CountersSchema, v, 'counter deltas'),
   timestamp: (v: unknown, field: string): string => parseOrThrow(Timestamp, v, field),
   flagQuery: (v: unknown = {}): { traceId?: string; kind?: FlagKind } => parseOrThrow(FlagQuerySchema, v, 'flag query'),

@@ -410,7 +410,7 @@ export class FileStorage implements Storage {
   }
 
   #readSession(tenant: string, id: string): Promise<Session | undefined> {
-    return readRecord(this.#sessionFile(tenant, id), 'a session', (v) => sameIds(validate.session(v), { tenant, id }));
+    return readRecord(this.#sessionFile(tenant, id), 'a session', (v) => sameIds(validate.session(v, 'read'), { tenant, id }));
   }
 
   #traceFile(tenant: string, sessionId: string, id: string): string {
@@ -420,7 +420,7 @@ export class FileStorage implements Storage {
   #readTraceDoc(tenant: string, sessionId: string, id: string): Promise<TraceDoc | undefined> {
     return readRecord(this.#traceFile(tenant, sessionId, id), 'a trace ({ trace, flagSeq })', (v) => {
       if (!isObject(v)) throw new Error('expected { "trace": …, "flagSeq": […] }');
-      const trace = sameIds(validate.trace(v.trace), { tenant, sessionId, id });
+      const trace = sameIds(validate.trace(v.trace, 'read'), { tenant, sessionId, id });
       const seq = v.flagSeq;
       if (!Array.isArray(seq) || seq.length !== trace.flags.length || !seq.every((n) => Number.isSafeInteger(n))) throw new Error('flagSeq must number each flag of the trace');
     });
@@ -1135,7 +1135,7 @@ function readCheckpoints(file: string, traceId: string): Promise<Checkpoint[] | 
     if (!Array.isArray(v)) throw new Error('expected an array of checkpoints');
     v.forEach((c, i) => {
       try {
-        sameIds(validate.checkpoint(c), { traceId });
+        sameIds(validate.checkpoint(c, 'read'), { traceId });
       } catch (error) {
         throw new Error(`checkpoint ${i}: ${(error as Error).message}`);
       }
@@ -1148,7 +1148,7 @@ function readQuarantine(file: string, traceId: string): Promise<QuarantineState 
 }
 
 function readRdSeries(file: string, tenant: string, id: string): Promise<RdSeries | undefined> {
-  return readRecord(file, 'an RD series', (v) => sameIds(validate.rdSeries(v), { tenant, id }));
+  return readRecord(file, 'an RD series', (v) => sameIds(validate.rdSeries(v, 'read'), { tenant, id }));
 }
 
 function readCounters(file: string): Promise<Counters | undefined> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
-import { createRuntime, type LimitError, type Storage } from 'limit-graph';
+import { MAX_JSON_DEPTH, createRuntime, type Checkpoint, type LimitError, type RdSeries, type Session, type Storage, type Trace } from 'limit-graph';
 import { crashTest, makeFlag, makeProvenance, makeSession, makeTrace, storageConformance, type StorageFixture } from 'limit-graph/testing';
 import storageFile, { FileStorage } from '../../plugins/storage-file/index.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -999,6 +999,87 @@ describe('storage-file: damaged files', () => {
         await s.close();
         rmSync(root, { recursive: true, force: true });
       }
+    }
+  });
+});
+
+describe('storage-file: records an older version stored', () => {
+  // Stored before today's write-time refusals: free-form nesting past MAX_JSON_DEPTH, a trace's flag
+  // naming another trace (sqlite and postgres stored those). Reads take them; writes still refuse them.
+  const deep = (n: number) => { let v: unknown = 1; for (let i = 0; i < n; i++) v = { a: v }; return v; };
+  const DEEP = deep(MAX_JSON_DEPTH + 500);
+  const at = new Date().toISOString();
+
+  /** A closed store whose files hold such records, written over the files as an older version wrote them; what each read should give back. */
+  async function storedByAnOlderVersion() {
+    const root = tempDir();
+    const s = await openStore(root);
+    await s.createSession(makeSession('t', 's1'));
+    await s.createTrace(makeTrace('t', 'tr1', 's1', 1e12));
+    await s.createTrace(makeTrace('t', 'tr2', 's1', 1e12 + 1000));
+    await s.addCheckpoint('t', { traceId: 'tr1', label: 'c', passed: true, details: {}, at });
+    await s.createRdSeries({ id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', points: [{ step: 0, rate: 0, distortion: 1 }], createdAt: at, metadata: {} });
+    await s.close();
+    const tenantDir = path.join(root, 'tenants', 't');
+    const traceFile = (id: string) => path.join(tenantDir, 'sessions', 's1', 'traces', id, 'trace.json');
+    const rewrite = <T>(file: string, change: (v: T) => void): T => { const v = readJsonFile(file) as T; change(v); writeFileSync(file, JSON.stringify(v)); return v; };
+    type TraceDoc = { trace: Trace; flagSeq: number[] };
+    const session = rewrite<Session>(path.join(tenantDir, 'sessions', 's1', 'session.json'), (v) => (v.metadata = { x: DEEP }));
+    const tr1 = rewrite<TraceDoc>(traceFile('tr1'), (v) => (v.trace.metadata = { x: DEEP })).trace;
+    const tr2 = rewrite<TraceDoc>(traceFile('tr2'), (v) => {
+      v.trace.flags = [JSON.parse(JSON.stringify(makeFlag('f1', 'tr1', 'Anomaly')))];
+      v.flagSeq = [0];
+    }).trace;
+    const checkpoints = rewrite<Checkpoint[]>(path.join(path.dirname(traceFile('tr1')), 'checkpoints.json'), (v) => (v[0]!.details = { x: DEEP }));
+    const series = rewrite<RdSeries>(path.join(tenantDir, 'rd', 'rd1.json'), (v) => {
+      v.metadata = { x: DEEP };
+      v.points[0]!.meta = { x: DEEP };
+    });
+    return { root, session, tr1, tr2, checkpoints, series };
+  }
+
+  it('reads them back intact: sessions, traces (alone and listed), checkpoints and RD series', async () => {
+    const { root, session, tr1, tr2, checkpoints, series } = await storedByAnOlderVersion();
+    const s = await openStore(root);
+    try {
+      expect(await s.getSession('t', 's1')).toEqual(session);
+      expect((await s.listSessions('t')).items).toEqual([session]);
+      expect(await s.getTrace('t', 'tr1')).toEqual(tr1);
+      expect(await s.getTrace('t', 'tr2')).toEqual(tr2);
+      expect((await s.listTraces('t')).items).toEqual([tr2, tr1]);
+      expect(await s.listCheckpoints('t', 'tr1')).toEqual(checkpoints);
+      expect(await s.getRdSeries('t', 'rd1')).toEqual(series);
+      expect((await s.listRdSeries('t')).map((r) => r.id)).toEqual(['rd1']);
+      // Still writable: a change to such a trace keeps what it held.
+      expect(await s.updateTrace('t', 'tr1', { status: 'error' })).toEqual({ ...tr1, status: 'error' });
+      expect((await s.addFlag('t', makeFlag('f2', 'tr2', 'Anomaly'))).id).toBe('f2');
+      expect((await s.getTrace('t', 'tr2'))!.flags.map((f) => f.id)).toEqual(['f1', 'f2']);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('still refuses to write them (LIMIT_VALIDATION naming the field), writing nothing', async () => {
+    const { root } = await storedByAnOlderVersion();
+    const s = await openStore(root);
+    const refused = async (call: Promise<unknown>, field: string) => {
+      await expect(call).rejects.toMatchObject({ code: 'LIMIT_VALIDATION', details: expect.objectContaining({ field }) });
+    };
+    const depth = `.x${'.a'.repeat(MAX_JSON_DEPTH - 1)}`;
+    try {
+      await refused(s.createSession(makeSession('t', 's2', { metadata: { x: DEEP } })), `metadata${depth}`);
+      await refused(s.createTrace(makeTrace('t', 'tr3', 's1', 1e12, { metadata: { x: DEEP } })), `metadata${depth}`);
+      await refused(s.createTrace(makeTrace('t', 'tr3', 's1', 1e12, { flags: [makeFlag('f3', 'tr1', 'Anomaly')] })), 'flags.0.traceId');
+      await refused(s.addCheckpoint('t', { traceId: 'tr1', label: 'c2', passed: true, details: { x: DEEP }, at }), `details${depth}`);
+      await refused(s.createRdSeries({ id: 'rd2', sessionId: 's1', tenant: 't', name: 'n', points: [], createdAt: at, metadata: { x: DEEP } }), `metadata${depth}`);
+      expect(await s.getSession('t', 's2')).toBeNull();
+      expect(await s.getTrace('t', 'tr3')).toBeNull();
+      expect(await s.listCheckpoints('t', 'tr1')).toHaveLength(1);
+      expect(await s.getRdSeries('t', 'rd2')).toBeNull();
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -64,7 +64,12 @@ def _hide(folders):
 `;
 
 export const PREAMBLE = String.raw`
-import os, sys, resource, errno
+import sys
+# -c puts '' (the working directory: the session's, which its uid writes) first on sys.path. Left
+# out until the uid drop, so that no module a task planted there (resource.py, ctypes/) is imported
+# as root; put back after it, so that a task imports its own modules as before.
+_path0 = sys.path.pop(0) if sys.path[:1] == [''] else None
+import os, resource, errno
 _mode, _cg, _mem, _uid, _nproc, _nenv, _nargs, _hidden = sys.argv[1:9]
 _rest = sys.argv[9:]
 if _cg:
@@ -85,6 +90,8 @@ if _uid:
 os.umask(0o077)
 if _nproc != '0':
     resource.setrlimit(resource.RLIMIT_NPROC, (int(_nproc), int(_nproc)))
+if _path0 is not None:
+    sys.path.insert(0, _path0)
 # stdout and stderr are read as UTF-8, so they are written as UTF-8 whatever the locale, and a lone
 # surrogate (a str made from bytes) printed to stdout is written as U+FFFD instead of raising
 # UnicodeEncodeError or becoming a raw byte (stderr keeps Python's backslashreplace): the same text

@@ -148,6 +148,29 @@ describe('runner-python cold launch', () => {
   });
 });
 
+describe('runner-python module shadowing', () => {
+  it.each([false, true])('a module a task plants in its directory (resource.py, ctypes/) is never imported by the launcher as root; the task still imports its own modules (warm: %s)', async (warm) => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const marker = path.join(fixture.dir, 'shadowed');
+    const c = ctx();
+    // Write the modules, then end the worker (warm) so that the next task starts a new process.
+    const shadow = `import os\nopen(${JSON.stringify(marker)}, "a").write("imported as uid %d\\n" % os.getuid())\n`;
+    const plant = await fixture.runner.executeIsolated(code([
+      'import os',
+      `for name in ("resource.py", "errno.py", "codecs.py"):\n    open(name, "w").write(${JSON.stringify(shadow)})`,
+      `os.makedirs("ctypes", exist_ok=True)\nopen("ctypes/__init__.py", "w").write(${JSON.stringify(shadow)})`,
+      'open("mymod.py", "w").write("X = 5\\n")',
+      ...(warm ? ['os._exit(0)'] : []),
+    ].join('\n')), c);
+    expect(plant.ok || warm, JSON.stringify(plant)).toBe(true);
+    // Without network (the launcher mounts over /run with ctypes as root where it can).
+    const r = await fixture.runner.executeIsolated(code('import mymod\nprint(mymod.X)'), c);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.stdout.trim()).toBe('5');
+    expect(existsSync(marker) ? readFileSync(marker, 'utf8') : '').not.toMatch(/as uid 0\n/);
+  });
+});
+
 describe.runIf(IS_ROOT)('storage files vs session uids', () => {
   it('a python task under a session uid cannot open the SQLite database', async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm: false, sandboxUser: 'per-session' });

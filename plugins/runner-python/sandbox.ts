@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, realpathSync, rmdirSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { LimitError, atExit, pidAlive, sha256 } from 'limit-graph';
@@ -195,8 +196,8 @@ except FileNotFoundError:
   }
 }
 
-/** The name of a boot probe's session directory in workDir: `.probe-<pid>-<random>`. */
-export const probeDirName = (): string => `.probe-${process.pid}-${randomUUID().slice(0, 8)}`;
+/** The name of a boot probe's session directory in workDir: `.probe-<host>-<pid>-<random>`. */
+export const probeDirName = (): string => `.probe-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 
 /**
  * Removes the boot probes' directories (probeDirName) in `workDir` whose process is gone: a process
@@ -206,8 +207,9 @@ export const probeDirName = (): string => `.probe-${process.pid}-${randomUUID().
 export async function sweepDeadProbes(workDir: string): Promise<void> {
   const names = await readdir(workDir).catch(() => [] as string[]);
   await Promise.all(names.map(async (name) => {
-    const pid = Number(/^\.probe-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || pidAlive(pid)) return;
+    // Only this host's: a pid says nothing of another host's (or PID namespace's) processes.
+    const [, host, pid] = /^\.probe-(.+)-(\d+)-[0-9a-f]{8}$/.exec(name) ?? [];
+    if (host !== hostname() || !pid || Number(pid) === process.pid || pidAlive(Number(pid))) return;
     await rm(path.join(workDir, name), { recursive: true, force: true });
   }));
 }
@@ -328,7 +330,11 @@ export class UidClaims {
     const token = path.join(this.folder, `take-${uid}-${seen.ino}`);
     try {
       await link(claim, token);
-    } catch {
+    } catch (error) {
+      // A token whose link is GRACE_MS old was left by a process that died taking the claim over:
+      // removed, so that the next claim takes it over (a live takeover's token is moments old).
+      const left = (error as NodeJS.ErrnoException).code === 'EEXIST' ? await stat(token).catch(() => undefined) : undefined;
+      if (left && Date.now() - left.ctimeMs >= UidClaims.GRACE_MS) await rm(token, { force: true });
       return false;
     }
     try {
@@ -352,6 +358,9 @@ export class UidClaims {
     const held = (await this.#holder(uid)) === dir;
     if (held) await this.#touch(uid);
     await removeFiles();
+    // Reopened meanwhile (another process's run in the same session made the directory again): it
+    // keeps its uid.
+    if (existsSync(dir)) return;
     if (held) await rm(this.#claimFile(uid), { force: true });
     await rm(this.#noteFile(dir), { force: true });
   }

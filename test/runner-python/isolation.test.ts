@@ -1,9 +1,9 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionLimits, createRuntime, type RunContext } from 'limit-graph';
 import { effectiveLimits } from '../../plugins/runner-python/index.ts';
 import { accountsInRange } from '../../plugins/runner-python/runner.ts';
@@ -221,9 +221,10 @@ describe('runner-python isolation', () => {
     chmodSync(workDir, 0o711);
     try {
       const gone = spawnSync(process.execPath, ['-e', '']).pid!; // exited: its pid names no process now
-      const dead = path.join(workDir, `.probe-${gone}-deadbeef`);
-      const live = path.join(workDir, '.probe-1-cafecafe'); // pid 1 always exists
-      for (const d of [dead, live]) {
+      const dead = path.join(workDir, `.probe-${os.hostname()}-${gone}-deadbeef`);
+      const live = path.join(workDir, `.probe-${os.hostname()}-1-cafecafe`); // pid 1 always exists
+      const elsewhere = path.join(workDir, `.probe-otherhost-${gone}-0badf00d`); // another host's: its pid says nothing here
+      for (const d of [dead, live, elsewhere]) {
         mkdirSync(d);
         writeFileSync(path.join(d, 'left.txt'), 'x');
       }
@@ -231,6 +232,7 @@ describe('runner-python isolation', () => {
       await fixture.runner.health();
       expect(existsSync(dead)).toBe(false);
       expect(existsSync(path.join(live, 'left.txt'))).toBe(true);
+      expect(existsSync(path.join(elsewhere, 'left.txt'))).toBe(true);
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
@@ -321,6 +323,57 @@ describe('runner-python isolation', () => {
       });
       expect(during).toBe('LIMIT_RUNNER_FAILED');
       expect(await claims.claim(other!)).toBe(300_000);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('a directory made again while its release removed it (another process reopened the session) keeps its uid', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const claims = new UidClaims(path.join(folder, '.uids'), 300_000, 1);
+      const [dir, other] = ['a', 'b'].map((n) => path.join(folder, n));
+      for (const d of [dir, other]) mkdirSync(d!);
+      expect(await claims.claim(dir!)).toBe(300_000);
+      await claims.release(dir!, 300_000, async () => {
+        rmSync(dir!, { recursive: true });
+        mkdirSync(dir!); // the other process's run of the same session
+      });
+      expect(readFileSync(path.join(folder, '.uids', 'uid-300000'), 'utf8')).toBe(dir);
+      expect(await claims.claim(dir!)).toBe(300_000);
+      await expect(claims.claim(other!)).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED' });
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('a takeover token left by a process that died taking a claim over is removed once old; the claim is then taken over', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const claims = new UidClaims(path.join(folder, '.uids'), 300_000, 1);
+      const [gone, next] = ['gone', 'next'].map((n) => path.join(folder, n));
+      for (const d of [gone, next]) mkdirSync(d!);
+      await claims.claim(gone!);
+      rmSync(gone!, { recursive: true });
+      const claim = path.join(folder, '.uids', 'uid-300000');
+      const old = new Date(Date.now() - UidClaims.GRACE_MS - 1000);
+      utimesSync(claim, old, old);
+      // The dead process's token: a link to the claim named by its inode.
+      const token = path.join(folder, '.uids', `take-300000-${statSync(claim).ino}`);
+      linkSync(claim, token);
+      // A fresh token may be a live takeover: left alone.
+      await expect(claims.claim(next!)).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED' });
+      expect(existsSync(token)).toBe(true);
+      // Once its link is GRACE_MS old (seen through the clock), it is removed and the next claim takes over.
+      const now = Date.now();
+      const clock = vi.spyOn(Date, 'now').mockReturnValue(now + UidClaims.GRACE_MS + 1000);
+      try {
+        await expect(claims.claim(next!)).rejects.toMatchObject({ code: 'LIMIT_RUNNER_FAILED' });
+        expect(existsSync(token)).toBe(false);
+        expect(await claims.claim(next!)).toBe(300_000);
+      } finally {
+        clock.mockRestore();
+      }
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }

@@ -485,7 +485,7 @@ describe('runner-python isolation', () => {
         const allowed = await fixture.runner.executeIsolated(connect(...socks), ctx({ allowNetwork: true }));
         expect(allowed.stdout.trim().split('\n'), JSON.stringify(allowed)).toEqual(socks.map((p) => `reached ${p}`));
         expect(fixture.runner.capabilities.networkIsolation).toBe(true);
-        expect(await networkCheck()).toMatchObject({ status: 'ok', message: expect.stringMatching(/mount namespace .* tmpfs over \/run.* no Unix sockets in \/run.* \/tmp, \/dev\/shm or other shared folders stay reachable/) });
+        expect(await networkCheck()).toMatchObject({ status: 'ok', message: expect.stringMatching(/mount namespace .* tmpfs over \/run.* no Unix sockets in \/run.* Unix sockets placed elsewhere stay reachable \(\/tmp, \/dev\/shm and other shared folders: .*\/var\/lib\/mysql\/mysql.sock\)/) });
       } finally {
         await server.close();
       }
@@ -497,7 +497,7 @@ describe('runner-python isolation', () => {
       try {
         const r = await fixture.runner.executeIsolated(connect(server.sock), ctx({ allowNetwork: false }));
         expect(r.stdout.trim(), JSON.stringify(r)).toBe(`reached ${server.sock}`);
-        expect(await networkCheck()).toMatchObject({ message: expect.stringContaining('/tmp, /dev/shm or other shared folders stay reachable') });
+        expect(await networkCheck()).toMatchObject({ message: expect.stringContaining('Unix sockets placed elsewhere stay reachable (/tmp, /dev/shm and other shared folders') });
       } finally {
         await server.close();
       }

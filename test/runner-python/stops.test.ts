@@ -228,7 +228,10 @@ describe.each([true, false])('runner-python memory classification (warm: %s)', (
 
   it('a thread that cannot start for want of address space is the memory limit', async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm, memoryMb: 128 });
-    const r = await fixture.runner.executeIsolated(code(THREADS(200)), ctx());
+    // 32 MB stacks: the fourth or so thread's stack does not fit, and the threads already started
+    // keep room for their own allocations (with small stacks a thread could start and then fail
+    // inside CPython's bootstrap for want of memory, leaving start() waiting for ever).
+    const r = await fixture.runner.executeIsolated(code(THREADS(200, 32 * 1024 * 1024)), ctx());
     expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_MEMORY_EXCEEDED');
     expect(r.error?.message).toMatch(/memoryMb=128 MB \(RuntimeError: can't start new thread\)/);
   }, 30_000);

@@ -6,6 +6,7 @@ import { inspect } from 'node:util';
 import { z } from 'zod';
 import type { AwilixContainer } from 'awilix';
 import { isLimitError, LimitError } from './errors.ts';
+import { MAX_TIMER_MS } from './timeout.ts';
 import type { LimitHooks } from './hooks.ts';
 import type { Logger } from './logger.ts';
 import type { HealthResult } from './model/index.ts';
@@ -169,8 +170,8 @@ function validateMeta(meta: PluginMeta, setup: unknown): void {
   if (meta.env !== undefined && (typeof meta.env !== 'object' || meta.env === null || Array.isArray(meta.env) || Object.values(meta.env).some((o) => typeof o !== 'string'))) {
     invalid('env', 'an object of environment variable → option name', "For example env: { DATABASE_URL: 'url' }.");
   }
-  if (meta.setupTimeoutMs !== undefined && !(Number.isInteger(meta.setupTimeoutMs) && meta.setupTimeoutMs > 0)) {
-    invalid('setupTimeoutMs', 'a positive whole number of milliseconds', 'For example setupTimeoutMs: 60_000, or leave it out to use the config\'s setupTimeoutMs.');
+  if (meta.setupTimeoutMs !== undefined && !(Number.isInteger(meta.setupTimeoutMs) && meta.setupTimeoutMs > 0 && meta.setupTimeoutMs <= MAX_TIMER_MS)) {
+    invalid('setupTimeoutMs', `a positive whole number of milliseconds, at most ${MAX_TIMER_MS} (longer, Node's timer would fire at once)`, 'For example setupTimeoutMs: 60_000, or leave it out to use the config\'s setupTimeoutMs.');
   }
   if (typeof setup !== 'function') {
     throw new LimitError('LIMIT_PLUGIN_INVALID', `Plugin "${meta.name}" has no setup function (setup is ${inspect(setup, { depth: 1, breakLength: Infinity })})`, {

@@ -15,7 +15,7 @@ import { KERNEL_KEYS, SessionRegistry, createRootContainer, guardService, regist
 import { orderPlugins, validatePluginOptions, withOptionOrigin, type LoadablePlugin, type Plugin, type PluginContext, type PluginInstance } from './plugin.ts';
 import { collectPlugins } from './resolve.ts';
 import { HealthResult } from './model/index.ts';
-import { withPluginTimeout } from './timeout.ts';
+import { MAX_TIMER_MS, withPluginTimeout } from './timeout.ts';
 import type { Runner } from './contracts/runner.ts';
 import type { Storage } from './contracts/storage.ts';
 import { formatIssues } from './config/issues.ts';
@@ -395,7 +395,7 @@ function checkInstance(name: string, value: unknown, keep: (dispose: () => unkno
   const instance = value as Record<string, unknown>;
   const bad = ['dispose', 'health'].filter((k) => instance[k] !== undefined && typeof instance[k] !== 'function');
   const limit = instance.closeTimeoutMs;
-  if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 0)) bad.push('closeTimeoutMs');
+  if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 0 && (limit as number) <= MAX_TIMER_MS)) bad.push('closeTimeoutMs');
   if (bad.length === 0) return instance as PluginInstance;
   if (typeof instance.dispose === 'function') keep(() => (instance.dispose as () => unknown).call(instance));
   const functions = bad.filter((k) => k !== 'closeTimeoutMs');
@@ -403,7 +403,7 @@ function checkInstance(name: string, value: unknown, keep: (dispose: () => unkno
     bad.map((k) => `${k}: ${show(instance[k])}`).join(', '),
     [
       functions.length ? `Make ${functions.join(' and ')} a function, or leave ${functions.length === 1 ? 'it' : 'them'} out: dispose() runs at shutdown, health() returns { status, checks }.` : '',
-      bad.includes('closeTimeoutMs') ? 'Make closeTimeoutMs a whole number of milliseconds (0: no limit), or leave it out (the setup time limit applies).' : '',
+      bad.includes('closeTimeoutMs') ? `Make closeTimeoutMs a whole number of milliseconds (0: no limit) up to ${MAX_TIMER_MS} (longer, Node's timer would fire at once), or leave it out (the setup time limit applies).` : '',
     ].filter(Boolean).join(' '),
   );
 }

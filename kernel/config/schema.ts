@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Plugin } from '../plugin.ts';
+import { MAX_TIMER_MS } from '../timeout.ts';
 import { backendNameProblem } from './backends.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -45,8 +46,8 @@ export const ConfigSchema = z
       .min(1)
       .refine((v) => v.trim() === v, { error: (issue) => `Expected a path without leading or trailing spaces, received ${JSON.stringify(issue.input)}` })
       .default('.limit'),
-    /** Limit on each plugin's setup and boot (ms). */
-    setupTimeoutMs: z.number().int().positive().default(30_000),
+    /** Limit on each plugin's setup and boot (ms); at most MAX_TIMER_MS, beyond which Node's timers fire at once. */
+    setupTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).default(30_000),
   })
   .strict();
 

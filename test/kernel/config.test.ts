@@ -341,6 +341,13 @@ describe('environment overrides', () => {
     expect(error.message).toMatch(/\n  LIMIT_LOG_LEVEL › logLevel: .*\(from environment variable LIMIT_LOG_LEVEL\)/);
   });
 
+  it('refuses a setupTimeoutMs above 2^31 − 1 ms, which Node\'s setTimeout would turn into 1 ms (every setup timing out at once)', async () => {
+    const error = await failure(loadConfig({ config: { setupTimeoutMs: 3_000_000_000 }, cwd: dir, env: {} }));
+    expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(error.message).toMatch(/setupTimeoutMs: .*2147483647/);
+    expect((await loadConfig({ config: { setupTimeoutMs: 2_147_483_647 }, cwd: dir, env: {} })).config.setupTimeoutMs).toBe(2_147_483_647);
+  });
+
   it('refuses a dataDir with leading or trailing spaces (LIMIT_DATA_DIR= /data), instead of a folder named " /data" under the config', async () => {
     for (const value of [' /data', 'state ', ' ']) {
       const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_DATA_DIR: value } }));

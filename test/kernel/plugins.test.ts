@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createRuntime, definePlugin, formatError, isLimitError, LimitError, type Plugin } from 'limit-graph';
+import { withPluginTimeout } from '../../kernel/timeout.ts';
 
 const silent = { logLevel: 'silent' as const, plugins: {} };
 
@@ -41,8 +42,8 @@ describe('definePlugin', () => {
     expect(refusal({ meta: { name: 'p', version: '1', conflictsWith: 'x' }, setup() {} }).message).toMatch(/meta\.conflictsWith must be/);
     expect(refusal({ meta: { name: 'p', version: '1', env: { DATABASE_URL: 1 } }, setup() {} }).message).toMatch(/meta\.env must be/);
     expect(refusal({ meta: { name: 'p', version: '1', description: ['greets'] }, setup() {} }).message).toBe(`Plugin "p": meta.description must be a string, not [ 'greets' ]`);
-    for (const setupTimeoutMs of ['abc', -5, 0, 1.5, Number.NaN]) {
-      expect(refusal({ meta: { name: 'p', version: '1', setupTimeoutMs }, setup() {} }).message).toMatch(/meta\.setupTimeoutMs must be a positive whole number/);
+    for (const setupTimeoutMs of ['abc', -5, 0, 1.5, Number.NaN, 3_000_000_000]) {
+      expect(refusal({ meta: { name: 'p', version: '1', setupTimeoutMs }, setup() {} }).message).toMatch(/meta\.setupTimeoutMs must be a positive whole number of milliseconds, at most 2147483647/);
     }
     const noSetup = refusal({ meta: { name: 'p', version: '1' } });
     expect(noSetup.message).toBe('Plugin "p" has no setup function (setup is undefined)');
@@ -369,6 +370,18 @@ describe('setup and disposal', () => {
     expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');
     expect(error.message).toContain('setup() of plugin "bad-limit" returned closeTimeoutMs: -1');
     expect(error.fix).toContain('Make closeTimeoutMs a whole number of milliseconds (0: no limit)');
+  });
+
+  it('refuses a closeTimeoutMs above 2^31 − 1 ms, which Node\'s setTimeout would turn into 1 ms', async () => {
+    const error = await failure(createRuntime({ config: silent, plugins: [plugin('long-limit', {}, () => ({ closeTimeoutMs: 3_000_000_000 }))] }));
+    expect(error.code).toBe('LIMIT_PLUGIN_SETUP_FAILED');
+    expect(error.message).toContain('setup() of plugin "long-limit" returned closeTimeoutMs: 3000000000');
+    expect(error.fix).toContain('up to 2147483647');
+  });
+
+  it('withPluginTimeout waits 2^31 − 1 ms for a larger limit, instead of the 1 ms Node\'s setTimeout would make of it', async () => {
+    const settled = withPluginTimeout(new Promise<string>((resolve) => setTimeout(() => resolve('done'), 20)), 3_000_000_000, 'p', 'setup');
+    await expect(settled).resolves.toBe('done');
   });
 
   it('a service resolved before its provider is set up, or never registered by it, is refused with why and the fix', async () => {

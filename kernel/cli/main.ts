@@ -39,7 +39,7 @@ const defaultIo = (): CliIo => ({
 
 const CONFIG_HELP = 'path to limit.config.ts (default: search from the current folder)';
 
-/** Kernel commands that work from the config alone, without setting plugins up. */
+/** Kernel commands that set no plugins up: `config` reads the config alone, `bench` none (each benchmark builds its own runtimes). */
 const CONFIG_ONLY = new Set(['config', 'bench']);
 
 /**
@@ -209,11 +209,19 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       .command('bench', { hidden: !existsSync(BENCH_DIR) })
       .description('run benchmarks from bench/ of a checkout (all, or those named) and print their figures as JSON')
       .argument('[names...]', `benchmark names${benchmarks ? ` (${benchmarks.map((b) => b.name).join(', ')})` : ', e.g. storage rd api'}`)
-      .option('--json', 'accepted: the figures are one JSON document anyway');
+      .option('--json', 'accepted: the figures are one JSON document anyway')
+      .option('--config <file>', 'refused: the benchmarks build their own runtimes and read no config');
     const owners = new Map<string, string[]>();
     for (const b of benchmarks ?? []) for (const [name, description] of Object.entries(b.options)) owners.set(name, [...(owners.get(name) ?? []), `${b.name}: ${description}`]);
     for (const [name, descriptions] of [...owners].sort(([a], [b]) => a.localeCompare(b))) bench.option(`--${name} <value>`, descriptions.join('; '));
     bench.action(async (names: string[], opts: Record<string, unknown>) => {
+      // Ignored, it would say the benchmarks ran with that config (or, a missing file, that it exists).
+      if (configFile !== undefined) {
+        throw new LimitError('LIMIT_VALIDATION', `limit bench reads no config (--config ${JSON.stringify(configFile)}): each benchmark builds its own runtimes`, {
+          details: { field: '--config' },
+          fix: 'Leave --config out; the benchmarks take their settings from their own options (limit bench --help).',
+        });
+      }
       const available = benchmarks ?? [];
       if (available.length === 0) {
         throw new LimitError('LIMIT_NOT_FOUND', `No benchmarks to run: they are the files of bench/ in a checkout of the repository, and this installation has none (${BENCH_DIR})`, {

@@ -53,6 +53,22 @@ describe('limit bench: options are validated, not ignored', () => {
     expect(r.stderr).not.toContain('running benchmark');
   });
 
+  it.each([
+    [['--config', '/nonexistent.ts', 'governance']],
+    [['governance', '--config', 'limit.config.ts']],
+  ])('%j: --config is refused (the benchmarks read no config), not ignored', async (args) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message: `limit bench reads no config (--config ${JSON.stringify(args[args.indexOf('--config') + 1])}): each benchmark builds its own runtimes`, details: { field: '--config' } });
+    expect(r.stderr).not.toContain('running benchmark');
+  });
+
+  it('limit bench --help says --config is refused', async () => {
+    const r = await runCli(['bench', '--help'], { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('--config <file> refused: the benchmarks build their own runtimes and read no config');
+  });
+
   it('an option without its value is a usage error naming it', async () => {
     const r = await runCli(['bench', 'storage', '--backends', 'kv', '--scale'], { cwd: dir, env: { LIMIT_LOG_LEVEL: 'silent' } });
     expect(r.code).toBe(1);

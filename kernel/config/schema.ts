@@ -40,11 +40,13 @@ export const ConfigSchema = z
     /** Default tenant for the CLI and `auth: none` mode. */
     tenant: z.string().regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/).max(128).default('default'),
     /** Folder for local state (SQLite database, session working directories …), relative to the config. */
-    // ' /data' (LIMIT_DATA_DIR= /data in an env file) would silently be a folder named ' ' under the config's folder.
+    // ' /data' (LIMIT_DATA_DIR= /data in an env file) would silently be a folder named ' ' under the config's folder,
+    // and '~/state' (no shell expands ~ in an env file or a config) a folder named '~'.
     dataDir: z
       .string()
       .min(1)
       .refine((v) => v.trim() === v, { error: (issue) => `Expected a path without leading or trailing spaces, received ${JSON.stringify(issue.input)}` })
+      .refine((v) => !v.startsWith('~'), { error: (issue) => `Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path, received ${JSON.stringify(issue.input)}` })
       .default('.limit'),
     /** Limit on each plugin's setup and boot (ms); at most MAX_TIMER_MS, beyond which Node's timers fire at once. */
     setupTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).default(30_000),

@@ -348,6 +348,17 @@ describe('environment overrides', () => {
     expect((await loadConfig({ config: { setupTimeoutMs: 2_147_483_647 }, cwd: dir, env: {} })).config.setupTimeoutMs).toBe(2_147_483_647);
   });
 
+  it('refuses a dataDir starting with "~" (LIMIT_DATA_DIR=~/state in an env file), instead of a folder named "~" under the config', async () => {
+    for (const value of ['~/limit-state', '~', '~user/state']) {
+      const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_DATA_DIR: value } }));
+      expect(error.code).toBe('LIMIT_CONFIG_INVALID');
+      expect(error.message).toContain(`LIMIT_DATA_DIR › dataDir: Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path, received ${JSON.stringify(value)} (from environment variable LIMIT_DATA_DIR)`);
+    }
+    write('limit.config.ts', 'export default { dataDir: "~/state" };');
+    expect((await failure(loadConfig({ cwd: dir, env: {} }))).message).toContain('limit.config.ts › dataDir: Expected a path not starting with "~"');
+    expect((await loadConfig({ cwd: dir, config: { dataDir: 'state~' }, env: {} })).config.dataDir).toBe(path.join(dir, 'state~'));
+  });
+
   it('refuses a dataDir with leading or trailing spaces (LIMIT_DATA_DIR= /data), instead of a folder named " /data" under the config', async () => {
     for (const value of [' /data', 'state ', ' ']) {
       const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_DATA_DIR: value } }));

@@ -35,6 +35,21 @@ export function booleanText() {
   return z.preprocess((v) => (typeof v === 'string' && Object.hasOwn(BOOLEAN_TEXT, v) ? BOOLEAN_TEXT[v] : v), z.boolean({ error }));
 }
 
+/**
+ * A text option that is used as it is written (a path, a host, a program): not empty, and without
+ * leading or trailing spaces, which an env file (`LIMIT_HOST= 0.0.0.0 `) carries into the value
+ * unnoticed and which would otherwise fail later, if at all (a folder named " /data", a host
+ * nothing listens on, a program not found). `expected` names the value in the message:
+ * `Expected a path without leading or trailing spaces, received " /data"`; when a variable set the
+ * option, the config error names it after the message.
+ */
+export function unpaddedText(expected: string) {
+  return z
+    .string()
+    .min(1)
+    .refine((v) => v.trim() === v, { error: (issue) => `Expected ${expected} without leading or trailing spaces, received ${JSON.stringify(issue.input)}` });
+}
+
 const UNIT_MS: Record<string, number> = {
   ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
   s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,

@@ -93,12 +93,13 @@ async function readSentRequests(server: FastifyInstance['server'], maxMs: number
 const parsePort = (value: string): number => parseNumberOption('--port', value, { integer: true, min: 0, max: 65_535 });
 
 /**
- * `--host ""` (say `--host "$HOST"` with HOST unset) would bind every interface: the plugin option
- * and LIMIT_HOST refuse an empty host, and so does the flag.
+ * `--host ""` (say `--host "$HOST"` with HOST unset) would bind every interface, and `--host
+ * '0.0.0.0 '` fail only at listen: the plugin option and LIMIT_HOST refuse an empty or padded host,
+ * and so does the flag.
  */
 function parseHost(value: string): string {
-  if (value.trim() !== '') return value;
-  throw new LimitError('LIMIT_VALIDATION', `--host must not be empty, got ${JSON.stringify(value)}`, {
+  if (value !== '' && value.trim() === value) return value;
+  throw new LimitError('LIMIT_VALIDATION', `--host must not be empty or have leading or trailing spaces, got ${JSON.stringify(value)}`, {
     details: { field: '--host', value },
     fix: 'Pass --host <address>: 127.0.0.1 (local only, the default), 0.0.0.0 or :: (every interface), or leave --host out.',
   });

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { MAX_JSON_DEPTH, decimalInt, durationMs, z } from 'limit-graph';
+import { MAX_JSON_DEPTH, decimalInt, durationMs, unpaddedText, z } from 'limit-graph';
 
 /** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
 const TenantName = z
@@ -105,7 +105,8 @@ const Port = decimalInt(0, 65_535);
 
 export const ApiHttpOptions = z
   .object({
-    host: z.string().min(1).default('127.0.0.1'),
+    /** LIMIT_HOST=' 0.0.0.0 ' from an env file is refused here, not at listen after a full boot. */
+    host: unpaddedText('a host address').default('127.0.0.1'),
     /** 0 picks a free port (tests). Env: PORT, then LIMIT_PORT (LIMIT_PORT wins). */
     port: Port.default(8787),
     /** Listen in the boot hook (embedding, tests). `limit serve` listens regardless. */

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { sessionIdleMsOption } from 'limit-graph';
+import { sessionIdleMsOption, unpaddedText } from 'limit-graph';
 
 export const RunnerPythonOptions = z
   .object({
     /** Interpreter: a name on PATH or a path. Resolved once at boot to its real executable (skips pyenv shims). */
-    python: z.string().min(1).default('python3'),
+    python: unpaddedText('an interpreter name or path').default('python3'),
     /** Use this existing virtual environment's interpreter for every session. */
     venvPath: z.string().min(1).optional(),
     /** 'per-session': `python -m venv` in each session's directory on its first task. */

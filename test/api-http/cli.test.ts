@@ -42,10 +42,10 @@ describe('limit serve: bad --port / --host', () => {
     expect(r.stderr).toContain('fix: Pass a --host');
   });
 
-  it.each(['', ' '])('--host %j is LIMIT_VALIDATION naming the flag, not a server on every interface', async (value) => {
+  it.each(['', ' ', '0.0.0.0 '])('--host %j is LIMIT_VALIDATION naming the flag, not a server on every interface nor a failure at listen', async (value) => {
     const r = await cli('--host', value, '--port', '0');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`LIMIT_VALIDATION: --host must not be empty, got ${JSON.stringify(value)}`);
+    expect(r.stderr).toContain(`LIMIT_VALIDATION: --host must not be empty or have leading or trailing spaces, got ${JSON.stringify(value)}`);
     expect(r.stderr).toContain('fix: Pass --host <address>');
     expect(r.stdout).not.toContain('listening');
   });

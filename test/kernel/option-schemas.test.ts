@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { booleanText, createRuntime, decimalInt, durationMs, isLimitError, parseNumberOption } from '../../kernel/index.ts';
+import apiHttp from '../../plugins/api-http/index.ts';
+import runnerPython from '../../plugins/runner-python/index.ts';
 import storageFile from '../../plugins/storage-file/index.ts';
 import storageKv from '../../plugins/storage-kv/index.ts';
 
@@ -22,6 +24,20 @@ const OPTIONS = [
   { plugin: storageFile, name: 'storage-file', option: 'maxRecordBytes', message: 'Expected a whole number ≥ 1024, in decimal digits' },
   { plugin: storageFile, name: 'storage-file', option: 'staleLockMs', message: 'Expected a whole number from 1000 to 86400000, in decimal digits' },
 ];
+
+describe('text options used as written refuse a blank or padded value up front (an env file keeps the spaces)', () => {
+  for (const { plugin, name, option, variable, expected, values } of [
+    { plugin: apiHttp, name: 'api-http', option: 'host', variable: 'LIMIT_HOST', expected: 'a host address', values: [' ', '0.0.0.0 ', ' 127.0.0.1'] },
+    { plugin: runnerPython, name: 'runner-python', option: 'python', variable: 'LIMIT_PYTHON', expected: 'an interpreter name or path', values: [' ', 'python3 ', ' /usr/bin/python3'] },
+  ]) it(`${name}.${option} (${variable})`, async () => {
+    for (const value of values) {
+      const error = await createRuntime({ config: { logLevel: 'silent', dataDir, plugins: { [name]: {} } }, plugins: [plugin], env: { [variable]: value } })
+        .then(async (rt) => { await rt.close(); return undefined; }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), JSON.stringify(value)).toBe(true);
+      expect((error as Error).message).toContain(`plugins.${name}.${option}: Expected ${expected} without leading or trailing spaces, received ${JSON.stringify(value)} (from environment variable ${variable})`);
+    }
+  });
+});
 
 describe('integer plugin options given as text', () => {
   for (const { plugin, name, option, message } of OPTIONS) {

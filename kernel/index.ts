@@ -37,3 +37,4 @@ export { SessionIdleSweeper, sessionIdleMsOption } from './session-idle.ts';
 export * from './governance-helpers.ts';
 export * from './cli-helpers.ts';
 export { atExit, pidAlive, temporaryFolder, trackProcessGroup } from './process-cleanup.ts';
+export { MAX_TIMER_MS } from './timeout.ts';

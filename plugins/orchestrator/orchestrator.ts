@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, outputDigests, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MAX_TIMER_MS, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, outputDigests, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FailStaleRunsInput, FailStaleRunsResult, FederateInput, FederationBranch, FederationOutcome,
@@ -617,7 +617,7 @@ export class OrchestratorService implements Orchestrator {
       // backstop only fires if it does not come back. Capped at the longest timer Node keeps.
       const slack = runner.timeoutSlackMs;
       const slackMs = typeof slack === 'number' && Number.isFinite(slack) && slack > 0 ? slack : 0;
-      const backstopMs = Math.min(limits.timeoutMs + slackMs + this.deps.options.timeoutGraceMs, 2_147_483_647);
+      const backstopMs = Math.min(limits.timeoutMs + slackMs + this.deps.options.timeoutGraceMs, MAX_TIMER_MS);
       timer = setTimeout(() => backstop.abort(new LimitError('LIMIT_RUNNER_TIMEOUT', `Execution exceeded ${limits.timeoutMs} ms and the runner did not stop`, { details: { timeoutMs: limits.timeoutMs } })), backstopMs);
       // Called inside a promise: a runner that throws synchronously (a method that is not `async`) is
       // a rejection here like any other, and one that answers without a promise is awaited as such.

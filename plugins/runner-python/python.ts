@@ -5,6 +5,8 @@
  * nproc nEnv nArgs hide ...rest`; plain argv, because importing json would cost a cold start ~6 ms): it applies the limits
  * that must be set from inside before any user code runs (join the pids cgroup, hide the `hide`
  * folders (':'-separated; see HIDE_RULE), RLIMIT_AS, RLIMIT_NPROC, drop to the session's uid, umask 077),
+ * its own imports made with the session directory off sys.path (no module a task planted there is
+ * imported in their place; it is put back for the task's code),
  * then either executes one task read from stdin (cold mode) or becomes a warm worker (WORKER, rest
  * being its source and maxOutputBytes).
  *
@@ -66,8 +68,9 @@ def _hide(folders):
 export const PREAMBLE = String.raw`
 import sys
 # -c puts '' (the working directory: the session's, which its uid writes) first on sys.path. Left
-# out until the uid drop, so that no module a task planted there (resource.py, ctypes/) is imported
-# as root; put back after it, so that a task imports its own modules as before.
+# out while the launcher imports what it uses (as root until the uid drop), so that no module a task
+# planted there (resource.py, ctypes/, json.py) is imported in its place; put back just before the
+# task's code (cold) or after the worker's imports (WORKER), so that a task imports its own modules.
 _path0 = sys.path.pop(0) if sys.path[:1] == [''] else None
 import os, resource, errno
 _mode, _cg, _mem, _uid, _nproc, _nenv, _nargs, _hidden = sys.argv[1:9]
@@ -90,8 +93,6 @@ if _uid:
 os.umask(0o077)
 if _nproc != '0':
     resource.setrlimit(resource.RLIMIT_NPROC, (int(_nproc), int(_nproc)))
-if _path0 is not None:
-    sys.path.insert(0, _path0)
 # stdout and stderr are read as UTF-8, so they are written as UTF-8 whatever the locale, and a lone
 # surrogate (a str made from bytes) printed to stdout is written as U+FFFD instead of raising
 # UnicodeEncodeError or becoming a raw byte (stderr keeps Python's backslashreplace): the same text
@@ -135,6 +136,9 @@ if _mode == 'exec':
     sys.stdin.close()
     sys.stdin = open(os.devnull)
     sys.argv = ['<task>'] + _rest
+    # The task imports its own modules; the launcher's imports are done.
+    if _path0 is not None:
+        sys.path.insert(0, _path0)
     _g = {'__name__': '__main__', '__builtins__': __builtins__}
     try:
         exec(compile(_src, '<task>', 'exec'), _g)
@@ -156,7 +160,7 @@ if _mode == 'exec':
         finally:
             os._exit(2 if _mem else 1)
 else:
-    exec(compile(_rest[0], '<limit-worker>', 'exec'), {'__name__': '__limit_worker__', '__builtins__': __builtins__, 'CONFIG': {'maxOutputBytes': int(_rest[1])}})
+    exec(compile(_rest[0], '<limit-worker>', 'exec'), {'__name__': '__limit_worker__', '__builtins__': __builtins__, 'CONFIG': {'maxOutputBytes': int(_rest[1]), 'path0': _path0}})
 `;
 
 /**
@@ -167,6 +171,10 @@ else:
 export const WORKER = String.raw`
 import sys, os, io, json, ast, traceback, linecache, errno, resource, fcntl, stat, struct, termios, time
 MAX = CONFIG['maxOutputBytes']
+# The session directory back on sys.path (the preamble left it off), after the worker's own imports:
+# the tasks import their own modules, but no module they plant replaces one the worker uses.
+if CONFIG['path0'] is not None:
+    sys.path.insert(0, CONFIG['path0'])
 ${MEMORY_RULE}
 proto_in = io.open(os.dup(0), 'r', encoding='utf-8', newline='\n')
 _null = os.open(os.devnull, os.O_RDONLY)

@@ -200,17 +200,23 @@ except FileNotFoundError:
 export const probeDirName = (): string => `.probe-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 
 /**
- * Removes the boot probes' directories (probeDirName) in `workDir` whose process is gone: a process
- * that crashed while probing left its directory, and with it the uid claim it held (a claim is taken
- * over only once its directory is gone: UidClaims). A live process's probe is left alone.
+ * Removes the boot probes' directories (probeDirName) in `workDir` left by a process that crashed
+ * while probing, and with each the uid claim it held (a claim is taken over only once its directory
+ * is gone: UidClaims): this host's whose process is gone, and any probe directory (another host's,
+ * an older name) untouched for UidClaims.GRACE_MS — a probe lasts seconds. A live probe is left alone.
  */
 export async function sweepDeadProbes(workDir: string): Promise<void> {
   const names = await readdir(workDir).catch(() => [] as string[]);
-  await Promise.all(names.map(async (name) => {
-    // Only this host's: a pid says nothing of another host's (or PID namespace's) processes.
+  await Promise.all(names.filter((name) => name.startsWith('.probe-')).map(async (name) => {
+    const dir = path.join(workDir, name);
+    // A pid says something only of this host's (and PID namespace's) processes.
     const [, host, pid] = /^\.probe-(.+)-(\d+)-[0-9a-f]{8}$/.exec(name) ?? [];
-    if (host !== hostname() || !pid || Number(pid) === process.pid || pidAlive(Number(pid))) return;
-    await rm(path.join(workDir, name), { recursive: true, force: true });
+    const deadHere = host === hostname() && Number(pid) !== process.pid && !pidAlive(Number(pid));
+    if (!deadHere) {
+      const info = await stat(dir).catch(() => undefined);
+      if (!info || Date.now() - info.mtimeMs < UidClaims.GRACE_MS) return;
+    }
+    await rm(dir, { recursive: true, force: true });
   }));
 }
 

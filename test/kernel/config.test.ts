@@ -352,7 +352,7 @@ describe('environment overrides', () => {
     for (const value of ['~/limit-state', '~', '~user/state']) {
       const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_DATA_DIR: value } }));
       expect(error.code).toBe('LIMIT_CONFIG_INVALID');
-      expect(error.message).toContain(`LIMIT_DATA_DIR › dataDir: Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path, received ${JSON.stringify(value)} (from environment variable LIMIT_DATA_DIR)`);
+      expect(error.message).toContain(`LIMIT_DATA_DIR › dataDir: Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path (or ./~name for a folder named so), received ${JSON.stringify(value)} (from environment variable LIMIT_DATA_DIR)`);
     }
     write('limit.config.ts', 'export default { dataDir: "~/state" };');
     expect((await failure(loadConfig({ cwd: dir, env: {} }))).message).toContain('limit.config.ts › dataDir: Expected a path not starting with "~"');

@@ -224,15 +224,20 @@ describe('runner-python isolation', () => {
       const dead = path.join(workDir, `.probe-${os.hostname()}-${gone}-deadbeef`);
       const live = path.join(workDir, `.probe-${os.hostname()}-1-cafecafe`); // pid 1 always exists
       const elsewhere = path.join(workDir, `.probe-otherhost-${gone}-0badf00d`); // another host's: its pid says nothing here
-      for (const d of [dead, live, elsewhere]) {
+      const stale = path.join(workDir, `.probe-otherhost-${gone}-0ddba11a`); // …but untouched for the grace age: a crash's
+      const older = path.join(workDir, `.probe-${gone}-abcdef12`); // the name before probes named their host
+      for (const d of [dead, live, elsewhere, stale, older]) {
         mkdirSync(d);
         writeFileSync(path.join(d, 'left.txt'), 'x');
       }
+      const old = new Date(Date.now() - UidClaims.GRACE_MS - 1000);
+      for (const d of [stale, older]) utimesSync(d, old, old);
       fixture = await pythonRuntime({ python: PYTHON, workDir });
       await fixture.runner.health();
       expect(existsSync(dead)).toBe(false);
       expect(existsSync(path.join(live, 'left.txt'))).toBe(true);
       expect(existsSync(path.join(elsewhere, 'left.txt'))).toBe(true);
+      expect([existsSync(stale), existsSync(older)]).toEqual([false, false]);
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }

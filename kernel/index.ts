@@ -26,7 +26,7 @@ export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';
 export * from './rd-tools.ts';
 export { callOptionsSchema, mergeCallOptions } from './call-options.ts';
-export { booleanText, decimalInt, durationMs, unpaddedText } from './option-schemas.ts';
+export { booleanText, decimalInt, durationMs, pathText, unpaddedText } from './option-schemas.ts';
 export { postgresUrl } from './postgres-url.ts';
 export type { CallOptionsSchema, MergeCallOptionsSpec } from './call-options.ts';
 export { measureDistortion, distortionAborted } from './rd-distortion.ts';

@@ -50,6 +50,16 @@ export function unpaddedText(expected: string) {
     .refine((v) => v.trim() === v, { error: (issue) => `Expected ${expected} without leading or trailing spaces, received ${JSON.stringify(issue.input)}` });
 }
 
+/**
+ * A path option (a folder, a file): unpaddedText, and not starting with `~`, which no shell expands
+ * in an env file or a config (`LIMIT_DATA_DIR=~/state` would be a folder named `~` under the
+ * current one). `./~name` names a folder called so.
+ */
+export function pathText() {
+  return unpaddedText('a path')
+    .refine((v) => !v.startsWith('~'), { error: (issue) => `Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path (or ./~name for a folder named so), received ${JSON.stringify(issue.input)}` });
+}
+
 const UNIT_MS: Record<string, number> = {
   ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
   s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Plugin } from '../plugin.ts';
-import { unpaddedText } from '../option-schemas.ts';
+import { pathText } from '../option-schemas.ts';
 import { MAX_TIMER_MS } from '../timeout.ts';
 import { backendNameProblem } from './backends.ts';
 
@@ -43,9 +43,7 @@ export const ConfigSchema = z
     /** Folder for local state (SQLite database, session working directories …), relative to the config. */
     // ' /data' (LIMIT_DATA_DIR= /data in an env file) would silently be a folder named ' ' under the config's folder,
     // and '~/state' (no shell expands ~ in an env file or a config) a folder named '~'.
-    dataDir: unpaddedText('a path')
-      .refine((v) => !v.startsWith('~'), { error: (issue) => `Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path (or ./~name for a folder named so), received ${JSON.stringify(issue.input)}` })
-      .default('.limit'),
+    dataDir: pathText().default('.limit'),
     /** Limit on each plugin's setup and boot (ms); at most MAX_TIMER_MS, beyond which Node's timers fire at once. */
     setupTimeoutMs: z.number().int().positive().max(MAX_TIMER_MS).default(30_000),
   })

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { sessionIdleMsOption, unpaddedText } from 'limit-graph';
+import { pathText, sessionIdleMsOption, unpaddedText } from 'limit-graph';
 
 export const RunnerPythonOptions = z
   .object({
     /** Interpreter: a name on PATH or a path. Resolved once at boot to its real executable (skips pyenv shims). */
     python: unpaddedText('an interpreter name or path').default('python3'),
     /** Use this existing virtual environment's interpreter for every session. */
-    venvPath: z.string().min(1).optional(),
+    venvPath: pathText().optional(),
     /** 'per-session': `python -m venv` in each session's directory on its first task. */
     createVenv: z.enum(['none', 'per-session']).default('none'),
     /** Per-session venvs see the base interpreter's site-packages. */
@@ -14,7 +14,7 @@ export const RunnerPythonOptions = z
     /** Per-session venvs get pip (ensurepip takes seconds, so it is off unless asked for). */
     venvPip: z.boolean().default(false),
     /** Root of the per-session directories. Default `<dataDir>/sessions`. */
-    workDir: z.string().min(1).optional(),
+    workDir: pathText().optional(),
     /** Remove a session's directory when the session closes. */
     removeSessionFiles: z.boolean().default(true),
     timeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),

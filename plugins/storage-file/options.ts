@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RECORD_BYTES, booleanText, decimalInt } from 'limit-graph';
+import { DEFAULT_MAX_RECORD_BYTES, booleanText, decimalInt, pathText } from 'limit-graph';
 
 export const StorageFileOptions = z
   .object({
     /** Folder that holds every record. Default `<dataDir>/store`. Env LIMIT_FILE_ROOT. */
-    root: z.string().min(1).optional(),
+    root: pathText().optional(),
     /**
      * true (default): every acknowledged write is fsync'd (file and folder) before the call returns.
      * false: writes are still atomic (temp file + rename) and survive a process crash, but an OS

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RECORD_BYTES, booleanText, decimalInt } from 'limit-graph';
+import { DEFAULT_MAX_RECORD_BYTES, booleanText, decimalInt, pathText } from 'limit-graph';
 
 export const StorageKvOptions = z
   .object({
     /** LMDB environment folder. Default `<dataDir>/kv`. Env LIMIT_KV_PATH. */
-    path: z.string().min(1).optional(),
+    path: pathText().optional(),
     /**
      * false (default): an acknowledged write is flushed to disk (survives power loss).
      * true: acknowledged once committed to the OS page cache; survives a process crash, but an OS

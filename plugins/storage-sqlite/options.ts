@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RECORD_BYTES } from 'limit-graph';
+import { DEFAULT_MAX_RECORD_BYTES, pathText } from 'limit-graph';
 
 /** `sqlite://<path>`, `sqlite:<path>`, `file:<path>` or `file://<path>`; group 1 is the path (with any query string). */
 export const SQLITE_URL = /^(?:sqlite:\/\/|sqlite:|file:(?:\/\/)?)(.+)$/;
@@ -52,7 +52,7 @@ export function parseSqliteUrl(url: string): { file: string } | { problem: strin
 export const StorageSqliteOptions = z
   .object({
     /** Database file; `:memory:` for a private in-memory database. Default `<dataDir>/limit.db`. */
-    path: z.string().min(1).optional(),
+    path: pathText().optional(),
     /**
      * `sqlite://<path>` or `file:<path>` (env DATABASE_URL); `path` wins when both are set. Any other
      * URL (a `postgres://` one above all), and a query parameter other than `mode=rwc` (`mode=ro`,

@@ -39,6 +39,24 @@ describe('text options used as written refuse a blank or padded value up front (
   });
 });
 
+describe('path options refuse a blank or padded value, and a leading ~ (no shell expands it in an env file)', () => {
+  for (const { plugin, name, option, variable } of [
+    { plugin: storageFile, name: 'storage-file', option: 'root', variable: 'LIMIT_FILE_ROOT' },
+    { plugin: storageKv, name: 'storage-kv', option: 'path', variable: 'LIMIT_KV_PATH' },
+    { plugin: runnerPython, name: 'runner-python', option: 'venvPath', variable: 'LIMIT_PYTHON_VENV' },
+  ]) it(`${name}.${option} (${variable})`, async () => {
+    for (const [value, message] of [
+      ['~/data', `Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path (or ./~name for a folder named so), received "~/data"`],
+      [' /data', 'Expected a path without leading or trailing spaces, received " /data"'],
+    ]) {
+      const error = await createRuntime({ config: { logLevel: 'silent', dataDir, plugins: { [name]: {} } }, plugins: [plugin], env: { [variable]: value! } })
+        .then(async (rt) => { await rt.close(); return undefined; }, (e: unknown) => e);
+      expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), value).toBe(true);
+      expect((error as Error).message).toContain(`plugins.${name}.${option}: ${message} (from environment variable ${variable})`);
+    }
+  });
+});
+
 describe('integer plugin options given as text', () => {
   for (const { plugin, name, option, message } of OPTIONS) {
     it.each(BAD)(`${name}.${option} refuses %j, naming the option`, async (value) => {

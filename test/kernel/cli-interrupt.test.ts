@@ -32,8 +32,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `limit --config <config> …` as a child process. */
+/** `limit <args>` with the test's config (`limit bench` takes none: it builds its own runtimes). */
 function limit(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [BIN, '--config', config, ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...(args[0] === 'bench' ? [] : ['--config', config]), ...args], { cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { sessionIdleMsOption } from 'limit-graph';
+import { pathText, sessionIdleMsOption } from 'limit-graph';
 
 /** Options of runner-llama; README.md documents each one. */
 export const RunnerLlamaOptions = z
   .object({
     /** Path of the GGUF model file, loaded once at boot. Env: LLAMA_MODEL_PATH. */
-    modelPath: z.string().min(1, 'Expected the path of a GGUF model file'),
+    modelPath: pathText(),
     /**
      * Tokens of context per session (each session owns one context sequence of this size): a turn's
      * prompt must fit with room for a reply, and the oldest exchanges leave the history to make room.

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { booleanText, createRuntime, decimalInt, durationMs, isLimitError, parseNumberOption } from '../../kernel/index.ts';
 import apiHttp from '../../plugins/api-http/index.ts';
 import runnerPython from '../../plugins/runner-python/index.ts';
+import runnerLlama from '../../plugins/runner-llama/index.ts';
 import storageFile from '../../plugins/storage-file/index.ts';
 import storageKv from '../../plugins/storage-kv/index.ts';
 
@@ -44,6 +45,7 @@ describe('path options refuse a blank or padded value, and a leading ~ (no shell
     { plugin: storageFile, name: 'storage-file', option: 'root', variable: 'LIMIT_FILE_ROOT' },
     { plugin: storageKv, name: 'storage-kv', option: 'path', variable: 'LIMIT_KV_PATH' },
     { plugin: runnerPython, name: 'runner-python', option: 'venvPath', variable: 'LIMIT_PYTHON_VENV' },
+    { plugin: runnerLlama, name: 'runner-llama', option: 'modelPath', variable: 'LLAMA_MODEL_PATH' },
   ]) it(`${name}.${option} (${variable})`, async () => {
     for (const [value, message] of [
       ['~/data', `Expected a path not starting with "~" (it is not the home folder here, but a folder named "~"): write the absolute path (or ./~name for a folder named so), received "~/data"`],

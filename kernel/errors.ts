@@ -55,6 +55,7 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_PAYLOAD_TOO_LARGE: spec('Record too large', 'Reduce the size of the record or raise the configured limit.', 413),
   LIMIT_UNAUTHORIZED: spec('Authentication required', 'Send a valid API key: Authorization: Bearer <key> or X-API-Key: <key>.', 401),
   LIMIT_FORBIDDEN: spec('Not allowed', 'Use an API key with the needed permission.', 403),
+  LIMIT_METHOD_NOT_ALLOWED: spec('The path does not take this method', 'Send one of the methods the Allow header lists; GET /openapi.json lists every route and its methods.', 405),
   LIMIT_RATE_LIMITED: spec('Too many requests', 'Wait and retry after the time in the Retry-After header.', 429),
   LIMIT_UNSUPPORTED_MEDIA_TYPE: spec('The request body is not application/json', 'Send the body as JSON with Content-Type: application/json.', 415),
   LIMIT_INTERNAL: spec('The server failed to handle the request', 'Report the requestId; the server log holds the cause.', 500),

@@ -210,7 +210,7 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
     // Named in the answer and its debug log line, with a secret parameter of a path segment redacted (`/health;api_key=…`).
     const path = redactQuery(sent);
     if (allow.length && !allow.includes(request.method)) {
-      return sendProblem(request, reply, new ApiProblem(405, 'LIMIT_VALIDATION', `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [],
+      return sendProblem(request, reply, new ApiProblem(405, 'LIMIT_METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`, [],
         { allow: allow.join(', ') }, `Send ${allow.filter((m) => m !== 'HEAD').join(' or ')} ${path}; GET /openapi.json lists every route and its methods.`));
     }
     return sendProblem(request, reply, new ApiProblem(404, 'LIMIT_NOT_FOUND', `No route ${request.method} ${path}`, [], {}, 'Check the method and the path; GET /openapi.json lists every route.'));

@@ -303,7 +303,7 @@ describe('api-http hardening', () => {
       expect(res.headers.get('content-type'), `${method} ${url}`).toMatch(/^application\/problem\+json/);
       if (method === 'HEAD') continue;
       expect(res.json).toMatchObject({
-        status: 405, title: 'Method Not Allowed', code: 'LIMIT_VALIDATION', detail: `${method} is not allowed on ${url}; allowed: ${allow}`,
+        status: 405, title: 'Method Not Allowed', code: 'LIMIT_METHOD_NOT_ALLOWED', detail: `${method} is not allowed on ${url}; allowed: ${allow}`,
         fix: expect.stringContaining('GET /openapi.json lists every route and its methods'),
       });
     }

@@ -112,7 +112,7 @@ const CASES: Case[] = [
   { name: 'id of 129 characters', method: 'GET', path: `/traces/${'a'.repeat(129)}`, status: 400, field: 'params.id' },
   { name: 'unicode id', method: 'POST', path: '/sessions/%C3%A9t%C3%A9/close', status: 400, field: 'params.id' },
   { name: 'unknown route', method: 'GET', path: '/admin', status: 404, code: 'LIMIT_NOT_FOUND' },
-  { name: 'method the path does not take', method: 'DELETE', path: '/sessions/{S}', status: 405, code: 'LIMIT_VALIDATION' },
+  { name: 'method the path does not take', method: 'DELETE', path: '/sessions/{S}', status: 405, code: 'LIMIT_METHOD_NOT_ALLOWED' },
   // bad JSON and hostile JSON
   { name: 'truncated JSON', method: 'POST', path: '/sessions', raw: '{"name": ', headers: { 'content-type': 'application/json' }, status: 400, code: 'LIMIT_VALIDATION' },
   { name: 'not JSON at all', method: 'POST', path: '/traces', raw: 'sessionId=x', headers: { 'content-type': 'application/json' }, status: 400 },

@@ -28,15 +28,19 @@ const KEY_RING = /^(api[-_]?)?keys$/i;
  */
 export function redactQuery(target: string, mask = '[redacted]'): string {
   const at = target.indexOf('?');
-  const segments = (at < 0 ? target : target.slice(0, at)).split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const masked = maskFromSecret(segments[i]!, mask, 1);
-    if (masked !== undefined) {
-      segments.splice(i, segments.length - i, masked);
-      break;
+  let path = at < 0 ? target : target.slice(0, at);
+  // Every request's log line passes here: a path without `;` has no parameters to mask.
+  if (path.includes(';')) {
+    const segments = path.split('/');
+    for (let i = 0; i < segments.length; i++) {
+      const masked = maskFromSecret(segments[i]!, mask, 1);
+      if (masked !== undefined) {
+        segments.splice(i, segments.length - i, masked);
+        break;
+      }
     }
+    path = segments.join('/');
   }
-  const path = segments.join('/');
   if (at < 0) return path;
   const query = target.slice(at + 1).split('&').map((pair) => maskFromSecret(pair, mask, 0) ?? pair);
   return `${path}?${query.join('&')}`;

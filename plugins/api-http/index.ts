@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { LimitError, definePlugin, packageVersion, parseNumberOption, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
-import { ApiHttpOptions, type ApiHttpOptionsInput } from './options.ts';
+import { ApiHttpOptions, HostText, type ApiHttpOptionsInput } from './options.ts';
 import { createKeyRing, parseKeyList, type KeyRing } from './auth.ts';
 import { buildApp } from './server.ts';
 import type { Services } from './routes.ts';
@@ -98,7 +98,7 @@ const parsePort = (value: string): number => parseNumberOption('--port', value, 
  * and so does the flag.
  */
 function parseHost(value: string): string {
-  if (value !== '' && value.trim() === value) return value;
+  if (HostText.safeParse(value).success) return value;
   throw new LimitError('LIMIT_VALIDATION', `--host must not be empty or have leading or trailing spaces, got ${JSON.stringify(value)}`, {
     details: { field: '--host', value },
     fix: 'Pass --host <address>: 127.0.0.1 (local only, the default), 0.0.0.0 or :: (every interface), or leave --host out.',

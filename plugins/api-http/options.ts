@@ -103,10 +103,13 @@ export type ApiKey = z.infer<typeof ApiKey>;
 /** A number in the config; text from PORT / LIMIT_PORT (decimal digits). */
 const Port = decimalInt(0, 65_535);
 
+/** A host to listen on, as the option, LIMIT_HOST and `limit serve --host` take it: not empty, not padded. */
+export const HostText = unpaddedText('a host address');
+
 export const ApiHttpOptions = z
   .object({
     /** LIMIT_HOST=' 0.0.0.0 ' from an env file is refused here, not at listen after a full boot. */
-    host: unpaddedText('a host address').default('127.0.0.1'),
+    host: HostText.default('127.0.0.1'),
     /** 0 picks a free port (tests). Env: PORT, then LIMIT_PORT (LIMIT_PORT wins). */
     port: Port.default(8787),
     /** Listen in the boot hook (embedding, tests). `limit serve` listens regardless. */

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, realpathSync, rmdirSync } from 'node:fs';
-import { link, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, readdir, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -366,9 +366,34 @@ export class UidClaims {
     await removeFiles();
     // Reopened meanwhile (another process's run in the same session made the directory again): it
     // keeps its uid.
-    if (existsSync(dir)) return;
-    if (held) await rm(this.#claimFile(uid), { force: true });
-    await rm(this.#noteFile(dir), { force: true });
+    if (await this.dirExists(dir)) return;
+    if (held) {
+      // A reopening makes the directory, then claims (claim() reuses a claim naming it). Between the
+      // check above and the removal it could reuse this one and then run under a uid no longer
+      // claimed. So the claim is first marked released (held by no directory: not reused, not taken,
+      // taken over only as stale), and the directory checked again: made meanwhile, it may have
+      // reused the claim before the mark, and gets it back (if it took another uid instead, this one
+      // stays held by it until stale: a uid kept, never one shared). Made after this second check, it
+      // finds the mark or no claim, and claims anew.
+      await this.#write(uid, '');
+      if (await this.dirExists(dir)) return this.#write(uid, dir);
+      await rm(this.#claimFile(uid), { force: true });
+    }
+    // The note is removed only while it still names this uid (a reopening may have noted another).
+    const note = this.#noteFile(dir);
+    if ((await readFile(note, 'utf8').catch(() => undefined)) === String(uid)) await rm(note, { force: true });
+  }
+
+  /** Whether a session directory exists: the check a release and a reopening race on (a seam for tests). */
+  protected async dirExists(dir: string): Promise<boolean> {
+    return existsSync(dir);
+  }
+
+  /** Replaces the claim of `uid` (held by this process) whole, by rename(2) of a written temporary file. */
+  async #write(uid: number, holder: string): Promise<void> {
+    const temp = path.join(this.folder, `.claim-${randomUUID()}`);
+    await writeFile(temp, holder, { flag: 'wx', mode: 0o600 });
+    await rename(temp, this.#claimFile(uid));
   }
 }
 

@@ -352,6 +352,40 @@ describe('runner-python isolation', () => {
     }
   });
 
+  it.each([1, 2])('a session reopened by another process just as its release checked that the directory is gone (check %i) runs under a uid that stays claimed for it', async (check) => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
+    try {
+      const uids = path.join(folder, '.uids');
+      const [dir, other] = ['a', 'b'].map((n) => path.join(folder, n));
+      for (const d of [dir, other]) mkdirSync(d!);
+      const reopening = new UidClaims(uids, 300_000, 2); // the other process
+      let reopened: number | undefined;
+      // The release's check number `check` finds the directory gone; right after it, the other
+      // process makes the directory again and claims (as the runner does).
+      class Releasing extends UidClaims {
+        #checks = 0;
+        protected override async dirExists(d: string): Promise<boolean> {
+          const found = await super.dirExists(d);
+          if (++this.#checks === check && !found) {
+            mkdirSync(d);
+            reopened = await reopening.claim(d);
+          }
+          return found;
+        }
+      }
+      const releasing = new Releasing(uids, 300_000, 2);
+      const uid = await releasing.claim(dir!);
+      await releasing.release(dir!, uid, async () => rmSync(dir!, { recursive: true }));
+      expect(reopened).toBeDefined();
+      expect(readFileSync(path.join(uids, `uid-${reopened}`), 'utf8'), 'the reopened session runs under an unclaimed uid').toBe(dir);
+      // No other directory gets its uid, and a later claim of the directory keeps it.
+      expect(await new UidClaims(uids, 300_000, 2).claim(other!)).not.toBe(reopened);
+      expect(await new UidClaims(uids, 300_000, 2).claim(dir!)).toBe(reopened);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('a takeover token left by a process that died taking a claim over is removed once old; the claim is then taken over', async () => {
     const folder = mkdtempSync(path.join(os.tmpdir(), 'limit-uids-'));
     try {

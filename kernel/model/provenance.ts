@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
-import type { ChainVerification, ProvenanceEntry, ProvenanceInput, RunMetrics, RunOutput, TraceStatus } from './index.ts';
+import { SYSTEM_PROVENANCE_ACTIONS, type ChainVerification, type ProvenanceEntry, type ProvenanceInput, type RunMetrics, type RunOutput, type TraceStatus } from './index.ts';
 
 /** prevHash of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -55,8 +55,19 @@ const resultSha256 = (output: Omit<RunOutput, 'stdout' | 'stderr'>, metrics: Run
   sha256(canonicalJson({ ok: output.ok, value: output.value, error: output.error, metrics }));
 
 /**
- * The fields of a trace its chain records (its id, its first entry's session, runner, parents and
- * task kind, a digest or a status), which `verifyTraceChain` compares.
+ * What the first entry of a trace's chain binds of the record besides its input (`inputSha256`):
+ * `taskSha256`, the SHA-256 of the canonical JSON of the task's other fields (language, files, env,
+ * args, toolOutputs: all but `kind` and `input`, which the entry records themselves), and
+ * `metadataSha256`, that of its metadata. So rewritten task files or metadata no longer verify.
+ */
+export function recordDigests(trace: Pick<ChainBoundTrace, 'task' | 'metadata'>): { taskSha256: string; metadataSha256: string } {
+  const { input: _input, kind: _kind, ...details } = trace.task;
+  return { taskSha256: sha256(canonicalJson(details)), metadataSha256: sha256(canonicalJson(trace.metadata ?? {})) };
+}
+
+/**
+ * The fields of a trace its chain records (its id, its first entry's session, runner, parents, task
+ * kind and creation time, a digest, a status or a completion time), which `verifyTraceChain` compares.
  */
 export interface ChainBoundTrace {
   id: string;
@@ -64,11 +75,15 @@ export interface ChainBoundTrace {
   runner: string;
   parentIds: readonly string[];
   status: TraceStatus;
-  task: { input: string; kind?: string | undefined };
+  task: { input: string; kind?: string | undefined; [field: string]: unknown };
   output?: { ok?: boolean; stdout: string; stderr: string; value?: unknown; error?: { code: string; message: string } | undefined } | undefined;
   metrics?: RunMetrics | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  createdAt?: string | undefined;
+  completedAt?: string | undefined;
 }
 
+const SYSTEM_ACTIONS = new Set(SYSTEM_PROVENANCE_ACTIONS);
 /** System actions whose entry records the status it set in `data.status` (see SYSTEM_PROVENANCE_ACTIONS). */
 const STATUS_IN_DATA = new Set(['completed', 'blocked', 'failed', 'review-requested', 'released']);
 /** System actions that set one status, which older entries did not record. */
@@ -79,11 +94,14 @@ const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null
 /**
  * A trace's chain (`verifyProvenanceChain`), and the trace record bound to it: a stored trace has a
  * chain (none at all is not verified), every entry names the trace (a chain moved from another
- * trace does not verify), its session, runner, parents and task kind are those its first entry recorded,
- * its task input matches the `inputSha256` its first entry
- * recorded, its output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output,
- * the rest of its output and its metrics that entry's `resultSha256` (outputDigests), and its status the one the chain's last status change set. So an output, input or status
- * rewritten in storage, or the chain's last entries removed, no longer verifies. Only the system
+ * trace does not verify), its session, runner, parents, task kind and createdAt are those its
+ * first entry recorded, its task input, the rest of its task and its metadata match the
+ * `inputSha256`, `taskSha256` and `metadataSha256` its first entry recorded (recordDigests), its
+ * output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output, the rest of its
+ * output and its metrics that entry's `resultSha256` (outputDigests), its status the one the
+ * chain's last status change set, and its completedAt the last one an entry recorded. So an
+ * output, input, task, metadata, time or status rewritten in storage, or the chain's last entries
+ * removed, no longer verifies. Only the system
  * actions are read (clients cannot append them); a digest or status an older entry did not record
  * is not checked. `brokenAt` is the seq of the entry the record disagrees with.
  */
@@ -113,11 +131,26 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
   }
   const inputSha256 = recorded.inputSha256;
   if (typeof inputSha256 === 'string' && inputSha256 !== sha256(trace.task.input)) return unbound(first, "the trace's task input does not match the digest its first entry recorded");
+  // Recorded since first entries bind the rest of the record; a chain written before is not checked for them.
+  if (typeof recorded.createdAt === 'string' && recorded.createdAt !== trace.createdAt) {
+    return unbound(first, `the trace's createdAt (${trace.createdAt}) is not the one its first entry recorded (${recorded.createdAt})`);
+  }
+  if (typeof recorded.taskSha256 === 'string' || typeof recorded.metadataSha256 === 'string') {
+    const digests = digestsOf(trace);
+    if (typeof recorded.taskSha256 === 'string' && recorded.taskSha256 !== digests?.taskSha256) {
+      return unbound(first, "the trace's task (its language, files, env, args or tool outputs) does not match the digest its first entry recorded");
+    }
+    if (typeof recorded.metadataSha256 === 'string' && recorded.metadataSha256 !== digests?.metadataSha256) {
+      return unbound(first, "the trace's metadata does not match the digest its first entry recorded");
+    }
+  }
   // The orchestrator's first entry (it records the input's digest) is that of a trace created `running`.
   let status: TraceStatus | undefined = typeof inputSha256 === 'string' ? 'running' : undefined;
   let statusAt = first;
+  let completion: ProvenanceEntry | undefined;
   for (const e of entries) {
     const data = dataOf(e);
+    if (typeof data.completedAt === 'string' && SYSTEM_ACTIONS.has(e.action)) completion = e;
     if ((e.action === 'executed' || e === first) && typeof data.stdoutSha256 === 'string') {
       if (!trace.output || data.stdoutSha256 !== sha256(trace.output.stdout) || (typeof data.stderrSha256 === 'string' && data.stderrSha256 !== sha256(trace.output.stderr))) {
         return unbound(e, "the trace's output does not match the digests its entry recorded");
@@ -136,7 +169,20 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
     }
   }
   if (status !== undefined && status !== trace.status) return unbound(statusAt, `the trace is ${trace.status}, but its chain's last status change (${statusAt.action}) set ${status}`);
+  const completedAt = completion ? dataOf(completion).completedAt : undefined;
+  if (completion && completedAt !== trace.completedAt) {
+    return unbound(completion, `the trace's completedAt (${trace.completedAt ?? 'none'}) is not the one its entry recorded (${String(completedAt)})`);
+  }
   return chain;
+}
+
+/** recordDigests of a stored trace, or undefined when it cannot be written as canonical JSON (see boundResult). */
+function digestsOf(trace: ChainBoundTrace): ReturnType<typeof recordDigests> | undefined {
+  try {
+    return recordDigests(trace);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

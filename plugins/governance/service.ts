@@ -388,7 +388,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     const at = now();
     await storage.batch(tenant, [
       { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected', completedAt: at }, ifStatus: 'pending-review' },
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason } },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason, data: { completedAt: at } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
       // Under blockUnsafeMerge the merge's check depends on the parents' flags: those given with

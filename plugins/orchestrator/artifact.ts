@@ -102,7 +102,9 @@ const illFormedPaths = (value: unknown): string[] => illFormedText(value).map(({
  * SQLite and the file store) allow but canonical JSON, UTF-8 and PostgreSQL do not — exported with
  * U+FFFD in its place, as a UTF-8 encoder writes it, and listed in the manifest. Verification stays
  * sound: the SHA-256 a chain recorded of the stored text was taken over those same UTF-8 bytes, and
- * provenance entries never hold such text (appending one is refused), so no entry changes.
+ * provenance entries never hold such text (appending one is refused), so no entry changes. (The
+ * digests a chain records over canonical JSON — of a task's details, metadata, output value — never
+ * cover such text, which the orchestrator refuses: a record holding it there does not verify.)
  */
 function mendText(data: ArtifactData): { data: ArtifactData; mended: ArtifactMend[] } {
   const mended: ArtifactMend[] = [];
@@ -560,7 +562,9 @@ function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   const metrics = Object.fromEntries((['latencyMs', 'tokensIn', 'tokensOut', 'exitCode'] as const).flatMap((k) => (given(r[k]) === undefined ? [] : [[k, number(r[k])]])));
   const ok = r.ok === 'true' ? true : r.ok === 'false' ? false : given(r.ok);
   return {
-    id: r.id!, sessionId: r.sessionId!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'], task: { input: r.taskInput!, kind: r.taskKind! },
+    id: r.id!, sessionId: r.sessionId!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'],
+    task: { ...(parsed(r.taskDetails) as Record<string, unknown> | undefined), input: r.taskInput!, kind: r.taskKind! },
+    metadata: parsed(r.metadata) as Record<string, unknown> | undefined, createdAt: given(r.createdAt), completedAt: given(r.completedAt),
     output: ok === undefined ? undefined : { ok: ok as boolean, stdout: r.stdout ?? '', stderr: r.stderr ?? '', value: parsed(r.value), error: parsed(r.error) as { code: string; message: string } | undefined },
     metrics: Object.keys(metrics).length === 0 ? undefined : (metrics as unknown as RunMetrics),
   };

@@ -4,7 +4,7 @@
  * container, so any backend or runner that meets its contract plugs in.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MAX_TIMER_MS, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, outputDigests, parseRunResult, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
+  DEFAULT_MAX_RECORD_BYTES, LimitError, MAX_PAGE_BYTES, MAX_TIMER_MS, MergeRequest, RunRequest, SessionIdleSweeper, Task, allInOrder, applyTracePatch, assertRdPointsFit, bytesOverLimit, detectKnee, isFlagsConflict, isLimitError, isStatusConflict, mapStringsDeep, measureDistortion, newId, outputDigests, parseRunResult, recordDigests, sha256, statusUnchangedOps, toWellFormed, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
   ArtifactExport, ChainVerification, CreateRdSeriesInput, ExportInput, FailStaleRunsInput, FailStaleRunsResult, FederateInput, FederationBranch, FederationOutcome,
@@ -747,7 +747,7 @@ export class OrchestratorService implements Orchestrator {
       operation: provenance.operation ?? 'add',
       source: provenance.source,
       rationale: provenance.rationale,
-      data: { sessionId: trace.sessionId, runner: trace.runner, taskKind: trace.task.kind ?? 'code', inputSha256: sha256(trace.task.input), parentIds: trace.parentIds, ...provenance.data },
+      data: { sessionId: trace.sessionId, runner: trace.runner, taskKind: trace.task.kind ?? 'code', createdAt: trace.createdAt, inputSha256: sha256(trace.task.input), ...recordDigests(trace), parentIds: trace.parentIds, ...provenance.data },
     }) }];
   }
 
@@ -821,11 +821,12 @@ export class OrchestratorService implements Orchestrator {
   }
 
   #finishOps(traceId: string, status: Trace['status'], actor: string, data: Record<string, unknown>, metadata: Trace['metadata']): [BatchOp & { op: 'updateTrace' }, BatchOp] {
+    const completedAt = now();
     return [
-      { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata } },
+      { op: 'updateTrace', id: traceId, patch: { status, completedAt, metadata } },
       { op: 'appendProvenance', input: this.#entry(traceId, actor, status === 'blocked' ? 'blocked' : 'completed', {
         operation: status === 'quarantined' ? 'quarantine' : 'update',
-        data: { status, ...data },
+        data: { status, completedAt, ...data },
       }) },
     ];
   }
@@ -873,12 +874,13 @@ export class OrchestratorService implements Orchestrator {
   #failedOps(trace: Trace, current: Trace | null, actor: string, error: unknown): BatchOp[] {
     const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
     const message = error instanceof Error ? error.message : String(error);
+    const completedAt = now();
     return [
       { op: 'updateTrace', id: trace.id, patch: {
-        status: 'error', completedAt: now(),
+        status: 'error', completedAt,
         output: current?.output ?? trace.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
       }, ifStatus: 'running' },
-      { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', code, message } }) },
+      { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', completedAt, code, message } }) },
     ];
   }
 
@@ -1337,9 +1339,10 @@ export class OrchestratorService implements Orchestrator {
         // The governance service records the decision (status, provenance, checkpoint, statistics).
         await this.#governance.review(tenant, traceId, { approved, reason, actor: input.actor, unchanged: checked });
       } else {
+        const completedAt = now();
         await this.#storage.batch(tenant, [
-          { op: 'updateTrace', id: traceId, patch: { status, completedAt: now(), metadata: trace.metadata }, ifStatus: 'pending-review' },
-          { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason }) },
+          { op: 'updateTrace', id: traceId, patch: { status, completedAt, metadata: trace.metadata }, ifStatus: 'pending-review' },
+          { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason, data: { completedAt } }) },
           { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
           ...this.#parentsUnchanged(checked),
         ]);

@@ -381,16 +381,17 @@ describe('text that is not well-formed Unicode', () => {
     // The orchestrator refuses such text from callers; SQLite stores what JavaScript strings hold, so
     // another client of the store (or an older version) may have written it: here, through storage.
     // A lone surrogate hashes as U+FFFD's UTF-8 bytes, so the chains recorded for the whole text still bind it.
+    // (The metadata a chain binds is canonical JSON, which holds no such text: a key is mended here in a checkpoint's details, which no chain binds.)
     const run = (await f.orch.run({ sessionId: session.id, runner: 'spy', task: { input: 'x' } })).trace;
-    await f.storage.updateTrace('default', run.id, { metadata: { ...run.metadata, 'n\udc00te': 'x' } });
+    await f.storage.addCheckpoint('default', { traceId: run.id, label: 'note', passed: true, details: { 'n\udc00te': 'x' }, at: new Date().toISOString() });
     const recorded = (await f.orch.recordTrace({ sessionId: session.id, runner: 'ext', task: { input: 'x' }, output: { ok: true, stdout: 'half \ufffd pair', stderr: '' } })).trace;
     await f.storage.updateTrace('default', recorded.id, { output: { ...recorded.output!, stdout: 'half \udc00 pair' } });
     expect((await f.storage.getTrace('default', recorded.id))!.output!.stdout).toBe('half \udc00 pair');
     for (const format of ['json', 'jsonl', 'csv'] as const) {
       const artifact = await f.orch.exportArtifact({ sessionId: session.id, format });
       expect(artifact.manifest.mended).toEqual([
-        { part: 'traces', index: 0, id: run.id, field: 'metadata.n\ufffdte' },
         { part: 'traces', index: 1, id: recorded.id, field: 'output.stdout' },
+        { part: 'checkpoints', index: expect.any(Number), id: run.id, field: 'details.n\ufffdte' },
       ]);
       expect(artifact.manifest.provenance.verified).toBe(true);
       const text = artifact.files.map((x) => x.content).join('');

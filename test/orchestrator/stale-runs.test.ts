@@ -259,7 +259,7 @@ describe.each(['sqlite', 'postgres'] as const)('failStaleRuns (%s)', (backend) =
     const detail = await op.orch.inspectTrace(undefined, trace.id);
     expect(detail.trace.status).toBe('error');
     // One `failed` entry, the operator's: the salvage's write was refused.
-    expect(detail.provenance.filter((e) => e.action === 'failed').map((e) => e.data)).toEqual([{ status: 'error', code: 'LIMIT_RUN_LOST', message: expect.stringContaining('marked by failStaleRuns') }]);
+    expect(detail.provenance.filter((e) => e.action === 'failed').map((e) => e.data)).toEqual([{ status: 'error', completedAt: detail.trace.completedAt, code: 'LIMIT_RUN_LOST', message: expect.stringContaining('marked by failStaleRuns') }]);
     expect(detail.verification).toMatchObject({ verified: true });
     expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
     expect(lines.filter((l) => l.traceId === trace.id).map((l) => [l.level, l.msg])).toEqual([[20, 'the status of a trace changed before its failure was recorded: read again']]);

@@ -249,6 +249,77 @@ describe('a trace rewritten in storage no longer verifies', () => {
     }
   });
 
+  it("a trace's task files, env or args, its metadata, or its createdAt or completedAt rewritten does not verify; in artifacts too", async () => {
+    const s = await orch.openSession();
+    const run = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'five', files: { 'data.txt': 'x' }, env: { MODE: 'a' }, args: ['--n'] }, metadata: { ticket: 'T-1', tags: ['a'] } })).trace;
+    const recorded = (await orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'r', language: 'en' }, metadata: { owner: 'ops' }, output: { ok: true, stdout: 'o', stderr: '' } })).trace;
+    const merged = (await orch.merge({ parentIds: [run.id, recorded.id], strategy: 'concat' })).trace;
+    for (const t of [run, recorded, merged]) {
+      expect((await verification(t.id)).verified).toBe(true);
+      expect((await orch.inspectTrace(undefined, t.id)).provenance[0]!.data).toMatchObject({ createdAt: t.createdAt, taskSha256: expect.stringMatching(/^[0-9a-f]{64}$/), metadataSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    }
+    const completedSeq = await seqOf(run.id, 'completed');
+    const cases: [Trace, (t: Trace) => void, number, RegExp][] = [
+      [run, (t) => { t.task.files!['data.txt'] = 'y'; }, 0, /task \(its language, files, env, args or tool outputs\)/],
+      [run, (t) => { t.task.env = { MODE: 'b' }; }, 0, /task/],
+      [run, (t) => { delete t.task.args; }, 0, /task/],
+      [run, (t) => { t.metadata.ticket = 'T-2'; }, 0, /metadata/],
+      [run, (t) => { t.createdAt = '2020-01-01T00:00:00.000Z'; }, 0, /createdAt \(2020-01-01T00:00:00.000Z\) is not the one its first entry recorded/],
+      [run, (t) => { t.completedAt = '2099-01-01T00:00:00.000Z'; }, completedSeq, /completedAt \(2099-01-01T00:00:00.000Z\) is not the one its entry recorded/],
+      [recorded, (t) => { t.task.language = 'fr'; }, 0, /task/],
+      [recorded, (t) => { t.metadata = {}; }, 0, /metadata/],
+      [merged, (t) => { t.metadata.strategy = 'union'; }, 0, /metadata/],
+    ];
+    for (const [trace, change, brokenAt, reason] of cases) {
+      const before = (await orch.getTrace(undefined, trace.id))!;
+      rewrite(trace.id, change);
+      expect(await verification(trace.id), String(change)).toMatchObject({ verified: false, brokenAt, reason: expect.stringMatching(reason) });
+      // Each format says so, and reading the artifact back finds the same.
+      for (const format of ['json', 'csv'] as const) {
+        const art = await orch.exportArtifact({ traceIds: [trace.id], format });
+        expect(art.manifest.provenance.chains).toEqual([expect.objectContaining({ traceId: trace.id, verified: false, brokenAt })]);
+        expect(orch.verifyArtifact(art.files).chains).toEqual([expect.objectContaining({ traceId: trace.id, verified: false, brokenAt, reason: expect.stringMatching(reason) })]);
+      }
+      rewrite(trace.id, (t) => Object.assign(t, before));
+      expect((await verification(trace.id)).verified).toBe(true);
+    }
+    // A clean artifact verifies read back from either format (CSV gives back the task details, metadata and times).
+    for (const format of ['json', 'csv'] as const) {
+      const art = await orch.exportArtifact({ sessionId: s.id, format });
+      expect(art.manifest.provenance.verified).toBe(true);
+      expect(orch.verifyArtifact(art.files)).toMatchObject({ ok: true, problems: [] });
+    }
+  });
+
+  it('a decided merge binds the completedAt of its decision', async () => {
+    const review = await createRuntime({
+      config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: path.join(dir, 'review.db') }, ...packPlugins(), governance: { policy: { requireHumanReview: true } }, orchestrator: {} } },
+      plugins: [spyRunnerPlugin(spyRunner())],
+    });
+    try {
+      const o = review.resolve('orchestrator');
+      const s = await o.openSession();
+      const a = (await o.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+      const b = (await o.run({ sessionId: s.id, runner: 'spy', task: { input: 'b' } })).trace;
+      const merged = (await o.merge({ parentIds: [a.id, b.id], strategy: 'concat', actor: 'alice' })).trace;
+      expect(merged.status).toBe('pending-review');
+      await o.approveMerge(merged.id, { actor: 'bob' });
+      const detail = await o.inspectTrace(undefined, merged.id);
+      expect(detail.provenance.at(-1)).toMatchObject({ action: 'approved', data: { completedAt: detail.trace.completedAt } });
+      expect(detail.verification.verified).toBe(true);
+      const rdb = new Database(path.join(dir, 'review.db'));
+      try {
+        const row = rdb.prepare('SELECT data FROM traces WHERE id = ?').get(merged.id) as { data: string };
+        rdb.prepare('UPDATE traces SET data = ? WHERE id = ?').run(JSON.stringify({ ...JSON.parse(row.data), completedAt: '2099-01-01T00:00:00.000Z' }), merged.id);
+      } finally {
+        rdb.close();
+      }
+      expect((await o.inspectTrace(undefined, merged.id)).verification).toMatchObject({ verified: false, brokenAt: detail.provenance.at(-1)!.seq, reason: expect.stringMatching(/completedAt/) });
+    } finally {
+      await review.close();
+    }
+  });
+
   it('a trace moved to another session in storage does not verify; a chain that did not record its session still does', async () => {
     const s1 = await orch.openSession();
     const s2 = await orch.openSession();

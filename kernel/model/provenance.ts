@@ -28,14 +28,24 @@ export function nextProvenanceEntry(input: ProvenanceInput, head: Pick<Provenanc
   return { ...body, hash: hashProvenance(body) };
 }
 
-/** Checks seq continuity, the prevHash links and every hash; reports the first broken link. */
+/**
+ * Checks seq continuity, the prevHash links and every hash; reports the first broken link. An entry
+ * that cannot be hashed (text with a lone surrogate, which no stored entry holds: a crafted artifact)
+ * breaks the chain there, saying so, rather than throw.
+ */
 export function verifyProvenanceChain(entries: readonly ProvenanceEntry[]): ChainVerification {
   let prev = GENESIS_HASH;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     if (e.seq !== i) return { verified: false, length: entries.length, brokenAt: i, reason: `expected seq ${i}, found ${e.seq}` };
     if (e.prevHash !== prev) return { verified: false, length: entries.length, brokenAt: e.seq, reason: 'prevHash does not match the previous entry' };
-    if (hashProvenance(e) !== e.hash) return { verified: false, length: entries.length, brokenAt: e.seq, reason: 'hash does not match the entry content' };
+    let hash: string;
+    try {
+      hash = hashProvenance(e);
+    } catch (error) {
+      return { verified: false, length: entries.length, brokenAt: e.seq, reason: `the entry cannot be hashed (${error instanceof Error ? error.message : String(error)})` };
+    }
+    if (hash !== e.hash) return { verified: false, length: entries.length, brokenAt: e.seq, reason: 'hash does not match the entry content' };
     prev = e.hash;
   }
   return { verified: true, length: entries.length, brokenAt: null };
@@ -239,16 +249,52 @@ type Chain = readonly ProvenanceEntry[] | undefined;
  */
 type AncestryWalk = Generator<readonly string[], ChainVerification, readonly Chain[]>;
 
-/** The parent heads a chain's `merge` entries recorded, in order, with the entry that recorded each. */
-function* recordedHeads(held: readonly ProvenanceEntry[]): Generator<{ entry: ProvenanceEntry; parent: string; seq: number; hash: string }> {
+/** A parent head a `merge` entry recorded, or why it is not one (see recordedHeads). */
+type RecordedHead = { entry: ProvenanceEntry; parent: string; seq: number; hash: string; invalid?: undefined } | { entry: ProvenanceEntry; invalid: string };
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
+/** A value read from an entry, for a reason: JSON, cut short (a crafted entry may hold anything). */
+function shown(value: unknown): string {
+  if (value === undefined) return 'missing';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * The parent heads a chain's `merge` entries recorded (`data.parents`: `{ traceId, seq, hash }` each,
+ * as the orchestrator writes them), in order, with the entry that recorded each. A head of a parent
+ * that had no entries (seq and hash null) names nothing to check and is left out. Anything else —
+ * no `parents` list, a head that is not an object, a traceId that is not a string, a seq that is
+ * not an integer >= 0, a hash that is not 64 hex characters (a crafted or damaged entry) — is
+ * yielded as `invalid`, saying why, so that the walk fails the merge rather than skip the head or
+ * index a chain with it.
+ */
+function* recordedHeads(held: readonly ProvenanceEntry[]): Generator<RecordedHead> {
   for (const entry of held) {
     if (entry.action !== 'merge') continue;
-    const parents = (entry.data as { parents?: unknown } | null | undefined)?.parents;
-    if (!Array.isArray(parents)) continue;
-    for (const head of parents as unknown[]) {
-      const { traceId: parent, seq, hash } = (head ?? {}) as { traceId?: unknown; seq?: unknown; hash?: unknown };
-      if (typeof parent !== 'string' || typeof seq !== 'number' || typeof hash !== 'string') continue;
-      yield { entry, parent, seq, hash };
+    const parents = dataOf(entry).parents;
+    if (!Array.isArray(parents)) {
+      yield { entry, invalid: `records no list of parent heads (data.parents: ${shown(parents)})` };
+      continue;
+    }
+    for (const [i, head] of (parents as unknown[]).entries()) {
+      const at = `parent head ${i}`;
+      if (head === null || typeof head !== 'object' || Array.isArray(head)) {
+        yield { entry, invalid: `records an invalid ${at} (${shown(head)}): not an object of { traceId, seq, hash }` };
+        continue;
+      }
+      const { traceId: parent, seq, hash } = head as { traceId?: unknown; seq?: unknown; hash?: unknown };
+      const named = `${at} (traceId ${shown(parent)}, seq ${shown(seq)}, hash ${shown(hash)})`;
+      if (typeof parent !== 'string' || parent === '') yield { entry, invalid: `records an invalid ${named}: its traceId is not a trace id` };
+      else if (seq === null && hash === null) continue; // the parent had no entries when the merge was made
+      else if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) yield { entry, invalid: `records an invalid ${named}: its seq is not an integer >= 0` };
+      else if (typeof hash !== 'string' || !HEX_HASH.test(hash)) yield { entry, invalid: `records an invalid ${named}: its hash is not 64 hex characters` };
+      else yield { entry, parent, seq, hash };
     }
   }
 }
@@ -274,12 +320,24 @@ function* walkMergeAncestry(own: ChainVerification, traceId: string, entries: re
     const wanted: string[] = [];
     const seen = new Set<string>();
     for (const item of level) {
-      for (const { parent } of recordedHeads(item.held)) if (!chains.has(parent) && !seen.has(parent)) (seen.add(parent), wanted.push(parent));
+      for (const head of recordedHeads(item.held)) {
+        if (head.invalid === undefined && !chains.has(head.parent) && !seen.has(head.parent)) (seen.add(head.parent), wanted.push(head.parent));
+      }
     }
     let asked = 0;
     const next: typeof level = [];
     for (const item of level) {
-      for (const { entry, parent, seq, hash } of recordedHeads(item.held)) {
+      for (const head of recordedHeads(item.held)) {
+        if (head.invalid !== undefined) {
+          // Never skipped, never used to index a chain: the merge that recorded it does not verify.
+          return {
+            verified: false, length: entries.length, brokenAt: (rootMerge ?? head.entry).seq,
+            reason: item.via.length === 0
+              ? `the merge entry ${head.invalid}`
+              : `ancestor ${item.id}'s merge entry ${head.invalid}; reached through this merge's parent ${item.via.join(' → ')}`,
+          };
+        }
+        const { entry, parent, seq, hash } = head;
         if (!chains.has(parent)) {
           // The walk reads no further than it visits: at most the traces the bound still admits
           // (one more names what lies beyond), those not available aside, which it asks for again.

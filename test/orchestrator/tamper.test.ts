@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, createRuntime, isLimitError, nextProvenanceEntry, sha256, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
+import { canonicalJson, createRuntime, hashProvenance, isLimitError, nextProvenanceEntry, sha256, verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { forgeStoredChain, mergeOfMerges, rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
@@ -198,6 +198,110 @@ describe('a trace rewritten in storage no longer verifies', () => {
     const art = await orch.exportArtifact({ sessionId: s.id, format: 'json' });
     for (const m of [second, third]) expect(art.manifest.provenance.chains.find((c2) => c2.traceId === m.id)).toMatchObject({ verified: false, reason: expect.stringMatching(new RegExp(`^ancestor ${a.id} `)) });
     expect(orch.verifyArtifact(art.files).problems.join('\n')).toMatch(new RegExp(`trace ${third.id}: provenance chain broken at seq \\d+ \\(ancestor ${a.id} no longer holds`));
+  });
+
+  /** `entries` with `change` applied to the data of the merge entry, every hash recomputed (so the chain verifies on its own). */
+  const craftMerge = (entries: ProvenanceEntry[], change: (data: Record<string, any>) => void): ProvenanceEntry[] => {
+    let prevHash = '0'.repeat(64);
+    return entries.map((e) => {
+      const data = structuredClone(e.data) as Record<string, any>;
+      if (e.action === 'merge') change(data);
+      const body = { ...e, data, prevHash } as Partial<ProvenanceEntry>;
+      delete body.hash;
+      const entry = { ...body, hash: hashProvenance(body as ProvenanceEntry) } as ProvenanceEntry;
+      prevHash = entry.hash;
+      return entry;
+    });
+  };
+  const craftedHeads: [string, (data: Record<string, any>) => void, RegExp][] = [
+    ['seq -1', (d) => { d.parents[0].seq = -1; }, /^parent head 0 \(traceId "[^"]+", seq -1, hash "[0-9a-f]{64}"\): its seq is not an integer >= 0$/],
+    ['seq 0.5', (d) => { d.parents[0].seq = 0.5; }, /^parent head 0 \(traceId "[^"]+", seq 0\.5, hash "[0-9a-f]{64}"\): its seq is not an integer >= 0$/],
+    ['seq null, hash kept', (d) => { d.parents[1].seq = null; }, /^parent head 1 \(traceId "[^"]+", seq null, hash "[0-9a-f]{64}"\): its seq is not an integer >= 0$/],
+    ['a short hash', (d) => { d.parents[1].hash = 'abc'; }, /^parent head 1 \(traceId "[^"]+", seq \d+, hash "abc"\): its hash is not 64 hex characters$/],
+    ['no traceId', (d) => { delete d.parents[0].traceId; }, /^parent head 0 \(traceId missing, seq \d+, hash "[0-9a-f]{64}"\): its traceId is not a trace id$/],
+    ['a head that is not an object', (d) => { d.parents[0] = 7; }, /^parent head 0 \(7\): not an object of \{ traceId, seq, hash \}$/],
+  ];
+
+  it('a merge entry recording an invalid parent head fails verification naming it, never a TypeError: in inspectTrace, merges of it and artifacts', async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'two' } })).trace;
+    const c = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'three' } })).trace;
+    const merged = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'concat' })).trace;
+    const outer = (await orch.merge({ parentIds: [merged.id, c.id], strategy: 'concat' })).trace;
+    const genuine = (await orch.inspectTrace(undefined, merged.id)).provenance;
+    const genuineOuter = (await orch.inspectTrace(undefined, outer.id)).provenance;
+    const mergeSeq = genuine.find((e) => e.action === 'merge')!.seq;
+    const outerSeq = await seqOf(outer.id, 'merge');
+    const clean = await orch.exportArtifact({ sessionId: s.id, format: 'json' });
+    const cleanCsv = await orch.exportArtifact({ sessionId: s.id, format: 'csv' });
+    const store = db.prepare('UPDATE provenance SET data = ?, hash = ? WHERE trace_id = ? AND seq = ?');
+    for (const [label, change, why] of craftedHeads) {
+      const crafted = craftMerge(genuine, change);
+      expect(verifyProvenanceChain(crafted).verified, label).toBe(true);
+      // outer recorded merged's head: crafted too, so that it holds the crafted chain's head.
+      const craftedOuter = craftMerge(genuineOuter, (d) => { d.parents[0].hash = crafted[d.parents[0].seq]!.hash; });
+      // Stored: inspectTrace, a merge of it, and requireProvenance's check of a new merge say why.
+      for (const e of crafted) store.run(JSON.stringify(e), e.hash, merged.id, e.seq);
+      for (const e of craftedOuter) store.run(JSON.stringify(e), e.hash, outer.id, e.seq);
+      const v = await verification(merged.id);
+      expect(v, label).toMatchObject({ verified: false, brokenAt: mergeSeq });
+      expect(v.reason!.replace(/^the merge entry records an invalid /, ''), label).toMatch(why);
+      const o = await verification(outer.id);
+      expect(o, label).toMatchObject({ verified: false, brokenAt: outerSeq, reason: expect.stringMatching(new RegExp(`^ancestor ${merged.id}'s merge entry records an invalid parent head \\d .*; reached through this merge's parent ${merged.id}$`)) });
+      const refused = await orch.merge({ parentIds: [merged.id, c.id], strategy: 'concat' }).then(() => undefined, (e: unknown) => e);
+      expect(isLimitError(refused, 'LIMIT_MERGE_REFUSED'), `${label}: ${String(refused)}`).toBe(true);
+
+      // In an artifact (the clean export with the merge entry crafted in the file, digest recomputed).
+      const doc = JSON.parse(clean.files[0]!.content) as { manifest: typeof clean.manifest; parts: { provenance: ProvenanceEntry[] } };
+      doc.parts.provenance = doc.parts.provenance.map((e) => (e.traceId === merged.id ? crafted[e.seq]! : e.traceId === outer.id ? craftedOuter[e.seq]! : e));
+      doc.manifest.parts.provenance.sha256 = sha256(doc.parts.provenance.map((r) => `${canonicalJson(r)}\n`).join(''));
+      const verified = orch.verifyArtifact([{ path: 'artifact.json', content: JSON.stringify(doc) }]);
+      expect(verified.ok, label).toBe(false);
+      expect(verified.chains.find((x) => x.traceId === merged.id), label).toMatchObject({ verified: false, brokenAt: mergeSeq, reason: v.reason });
+      expect(verified.problems, label).toContain(`trace ${merged.id}: provenance chain broken at seq ${mergeSeq} (${v.reason})`);
+      expect(verified.chains.find((x) => x.traceId === outer.id), label).toMatchObject({ verified: false, brokenAt: outerSeq, reason: o.reason });
+      // The same in CSV: provenance.csv's data cell of the merge entry.
+      const csv = cleanCsv.files.map((f) => ({ ...f }));
+      const prov = csv.find((f) => f.path === 'provenance.csv')!;
+      for (const [before, after] of [...genuine.map((e, i) => [e, crafted[i]!] as const), ...genuineOuter.map((e, i) => [e, craftedOuter[i]!] as const)]) {
+        prov.content = prov.content.replace(before.hash, after.hash).replace(before.prevHash, after.prevHash);
+        if (before.action === 'merge') prov.content = prov.content.replace(`"${canonicalJson(before.data).replaceAll('"', '""')}"`, `"${canonicalJson(after.data).replaceAll('"', '""')}"`);
+      }
+      const manifest = csv.find((f) => f.path === 'manifest.json')!;
+      const m = JSON.parse(manifest.content) as typeof clean.manifest;
+      m.parts.provenance.sha256 = sha256(prov.content);
+      manifest.content = JSON.stringify(m);
+      const fromCsv = orch.verifyArtifact(csv);
+      expect(fromCsv.problems, label).toContain(`trace ${merged.id}: provenance chain broken at seq ${mergeSeq} (${v.reason})`);
+      expect(fromCsv.problems, label).toContain(`trace ${outer.id}: provenance chain broken at seq ${outerSeq} (${o.reason})`);
+    }
+    // Put back, they verify again.
+    for (const e of genuine) store.run(JSON.stringify(e), e.hash, merged.id, e.seq);
+    for (const e of genuineOuter) store.run(JSON.stringify(e), e.hash, outer.id, e.seq);
+    for (const t of [merged, outer]) expect((await verification(t.id)).verified).toBe(true);
+  });
+
+  it('a merge entry with no list of parent heads does not verify; a head of a parent that had no entries (seq and hash null) is not checked', () => {
+    const entry = (traceId: string, data: unknown) => nextProvenanceEntry({ traceId, at: '2025-01-01T00:00:00.000Z', actor: 'a', action: 'merge', operation: 'merge', data } as never, undefined);
+    for (const data of [{}, { parents: 'p' }, null]) {
+      expect(verifyMergeAncestry({ verified: true, length: 1, brokenAt: null }, 'm', [entry('m', data)], () => undefined)).toEqual({
+        verified: false, length: 1, brokenAt: 0, reason: `the merge entry records no list of parent heads (data.parents: ${data && 'parents' in data ? '"p"' : 'missing'})`,
+      });
+    }
+    const empty = entry('m', { parents: [{ traceId: 'p', seq: null, hash: null }] });
+    expect(verifyMergeAncestry({ verified: true, length: 1, brokenAt: null }, 'm', [empty], () => [])).toEqual({ verified: true, length: 1, brokenAt: null });
+  });
+
+  it('a provenance entry that cannot be hashed (a lone surrogate in an artifact) breaks its chain there, never a TypeError', async () => {
+    const s = await orch.openSession();
+    const run = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'one' } })).trace;
+    const art = await orch.exportArtifact({ sessionId: s.id, format: 'json' });
+    const content = art.files[0]!.content.replace('"actor": "', '"actor": "\\ud800');
+    expect(content).not.toBe(art.files[0]!.content);
+    const verified = orch.verifyArtifact([{ path: 'artifact.json', content }]);
+    expect(verified.ok).toBe(false);
+    expect(verified.problems).toContain(`trace ${run.id}: provenance chain broken at seq 0 (the entry cannot be hashed (Lone surrogates cannot be written as canonical JSON))`);
   });
 
   it('a status rewritten (a quarantined trace set back to ok), or the last entries removed, does not verify', async () => {

@@ -369,6 +369,47 @@ interface Read {
   /** The ids of the session records, and the tenants the session and trace records name. */
   sessionIds: string[];
   tenants: Set<string>;
+  /** The id of each trace and session record that names one, and where it is (repeated ids are problems). */
+  located: { traces: LocatedId[]; sessions: LocatedId[] };
+}
+
+interface LocatedId {
+  id: string;
+  where: string;
+}
+
+/** The `id` of each record that holds a string one, with where the record is. */
+const idsOf = (items: readonly Located[]): LocatedId[] =>
+  items.flatMap((i) => {
+    const id = typeof i.value === 'object' && i.value !== null ? (i.value as Record<string, unknown>).id : undefined;
+    return typeof id === 'string' ? [{ id, where: i.where }] : [];
+  });
+
+/**
+ * Problems of the records' ids: a trace or session id held by more than one record (a forged copy
+ * beside the genuine one: the chains would bind only one of them), and a trace whose session is not
+ * one of the artifact's sessions (the sessions part, which must equal manifest.sessionIds). Every
+ * export holds each trace's session — a session export its one session, an export by traceIds the
+ * sessions its traces belong to — so neither happens in an artifact as exported.
+ */
+function recordIdProblems(read: Read): string[] {
+  const problems: string[] = [];
+  for (const [part, noun] of [['sessions', 'session'], ['traces', 'trace']] as const) {
+    const at = new Map<string, string[]>();
+    for (const { id, where } of read.located[part]) at.set(id, [...(at.get(id) ?? []), where]);
+    for (const [id, wheres] of at) {
+      if (wheres.length > 1) problems.push(`${noun} ${id}: ${wheres.length} records of the ${part} part have this id (${wheres.join(', ')}); an artifact holds each ${noun} once`);
+    }
+  }
+  const sessions = new Set(read.sessionIds);
+  const reported = new Set<string>();
+  for (const t of read.traces) {
+    if (sessions.has(t.sessionId) || reported.has(t.id)) continue;
+    reported.add(t.id);
+    const held = sessions.size ? [...sessions].sort().join(', ') : 'none';
+    problems.push(`trace ${t.id}: its session ${t.sessionId} is not one of the artifact's sessions (the sessions part holds ${held})`);
+  }
+  return problems;
 }
 
 /** A string field of each value that is an object holding one (for the manifest's claims about records). */
@@ -419,6 +460,7 @@ function readRecords(encoding: 'json' | 'jsonl', manifest: unknown, parts: Map<A
     records: new Map([...parts].map(([name, items]) => [name, items.length])),
     sessionIds: fieldOf(values('sessions'), 'id'),
     tenants: new Set([...fieldOf(values('sessions'), 'tenant'), ...fieldOf(values('traces'), 'tenant')]),
+    located: { traces: idsOf(parts.get('traces') ?? []), sessions: idsOf(parts.get('sessions') ?? []) },
   };
 }
 
@@ -502,7 +544,8 @@ function readCsv(byName: Map<string, string>, problems: string[]): Read {
   };
   const traceRows = rows(CSV_FILES.traces);
   const traces = valid<Record<string, CsvCell>>(traceRows, CsvTraceRow, problems).map(boundRecordFromCsv);
-  const sessionRows = rows(CSV_FILES.sessions).map((r) => r.value);
+  const sessionLocated = rows(CSV_FILES.sessions);
+  const sessionRows = sessionLocated.map((r) => r.value);
   const records = new Map<ArtifactPartName, number>();
   for (const name of PART_NAMES) {
     if (!byName.has(CSV_FILES[name])) continue;
@@ -523,6 +566,7 @@ function readCsv(byName: Map<string, string>, problems: string[]): Read {
   return {
     encoding: 'csv', manifest, digests, traces, provenance: valid<ProvenanceEntry>(entries, ProvenanceEntry, problems), records,
     sessionIds: fieldOf(sessionRows, 'id'), tenants: new Set([...fieldOf(sessionRows, 'tenant'), ...fieldOf(traceRows.map((r) => r.value), 'tenant')]),
+    located: { traces: idsOf(traceRows), sessions: idsOf(sessionLocated) },
   };
 }
 
@@ -637,6 +681,7 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
     return { name, expected, actual, ok };
   });
 
+  problems.push(...recordIdProblems(read));
   const chains = verifyChains(read.traces, read.provenance);
   for (const c of chains) {
     if (!c.verified) problems.push(`trace ${c.traceId}: provenance chain broken${c.brokenAt === null ? '' : ` at seq ${c.brokenAt}`} (${c.reason ?? 'unverified'})`);

@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, createRuntime, hashProvenance, isLimitError, nextProvenanceEntry, sha256, verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, type Orchestrator, type ProvenanceEntry, type Runtime, type Trace } from 'limit-graph';
 import { packPlugins } from '../governance/helpers.ts';
 import { forgeStoredChain, mergeOfMerges, rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { csvLines, parseCsv, parseCsvObjects } from '../../plugins/orchestrator/csv.ts';
+import type { ArtifactExport } from 'limit-graph';
 
 describe('a trace rewritten in storage no longer verifies', () => {
   let dir: string;
@@ -537,5 +539,84 @@ describe('a trace rewritten in storage no longer verifies', () => {
       traces.content = traces.content.replace(',{},', ',"{""edited"":true}",');
       expect(orch.verifyArtifact(files).problems).toContain('manifest.parts.traces.file: "original.csv", but the traces part is traces.csv');
     }
+  });
+  /** An artifact's records, part by part, as its format holds them (a CSV row as an object of its cells). */
+  const PARTS = ['sessions', 'traces', 'provenance'] as const;
+  const CSV_OF = { sessions: 'sessions.csv', traces: 'traces.csv', provenance: 'provenance.csv' } as const;
+  const recordsOf = (art: ArtifactExport): Record<(typeof PARTS)[number], any[]> => {
+    const content = art.files[0]!.content;
+    if (art.manifest.encoding === 'json') return JSON.parse(content).parts;
+    if (art.manifest.encoding === 'jsonl') {
+      const lines = content.split('\n').filter(Boolean).slice(1).map((l) => JSON.parse(l) as { kind: string; record: unknown });
+      return Object.fromEntries(PARTS.map((p) => [p, lines.filter((l) => l.kind === p).map((l) => l.record)])) as never;
+    }
+    return Object.fromEntries(PARTS.map((p) => [p, parseCsvObjects(art.files.find((f) => f.path === CSV_OF[p])!.content)])) as never;
+  };
+  /**
+   * The artifact's files with its sessions, traces and provenance records and its manifest edited,
+   * and every digest and record count made to match: what a tamperer who rewrites content and
+   * digests leaves.
+   */
+  const forged = (art: ArtifactExport, edit: (records: Record<(typeof PARTS)[number], any[]>, manifest: Record<string, any>) => void) => {
+    const records = recordsOf(art);
+    const manifest = structuredClone(art.manifest) as Record<string, any>;
+    edit(records, manifest);
+    for (const p of PARTS) manifest.parts[p].records = records[p].length;
+    const digest = (rs: unknown[]) => sha256(rs.map((r) => `${canonicalJson(r)}\n`).join(''));
+    if (art.manifest.encoding === 'csv') {
+      const files = art.files.map((f) => ({ ...f }));
+      for (const p of PARTS) {
+        const file = files.find((f) => f.path === CSV_OF[p])!;
+        const header = parseCsv(file.content)[0]! as string[];
+        file.content = csvLines(header, records[p].map((r) => header.map((h) => r[h] ?? null))).join('');
+        manifest.parts[p].sha256 = sha256(file.content);
+      }
+      files.find((f) => f.path === 'manifest.json')!.content = JSON.stringify(manifest);
+      return files;
+    }
+    for (const p of PARTS) manifest.parts[p].sha256 = digest(records[p]);
+    // A json artifact's records are its whole `parts` (flags, checkpoints and rdSeries kept as they are).
+    if (art.manifest.encoding === 'json') return [{ path: 'artifact.json', content: JSON.stringify({ manifest, parts: records }) }];
+    const others = art.files[0]!.content.split('\n').filter(Boolean).slice(1).filter((l) => !(PARTS as readonly string[]).includes((JSON.parse(l) as { kind: string }).kind));
+    const lines = [JSON.stringify({ kind: 'manifest', manifest }), ...PARTS.flatMap((p) => records[p].map((record) => JSON.stringify({ kind: p, record }))), ...others];
+    return [{ path: 'artifact.jsonl', content: `${lines.join('\n')}\n` }];
+  };
+
+  it.each(['json', 'jsonl', 'csv'] as const)('an artifact (%s) holding a forged copy of a trace or session, or a trace of a session it does not hold, does not verify; exports by traceIds across sessions do', async (format) => {
+    const s1 = await orch.openSession({ name: 'one' });
+    const s2 = await orch.openSession({ name: 'two' });
+    const empty = await orch.openSession({ name: 'never ran anything' });
+    const a = (await orch.run({ sessionId: s1.id, runner: 'spy', task: { input: 'the answer is 42' } })).trace;
+    const b = (await orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'another' } })).trace;
+    // Exports as made: by traceIds (their sessions fill the sessions part), by session, of a session without traces.
+    const byIds = await orch.exportArtifact({ traceIds: [b.id, a.id], format });
+    expect(byIds.manifest.sessionIds).toEqual([s1.id, s2.id].sort());
+    const art = await orch.exportArtifact({ sessionId: s1.id, format });
+    const none = await orch.exportArtifact({ sessionId: empty.id, format });
+    for (const x of [byIds, await orch.exportArtifact({ traceIds: [b.id], format }), art, none]) expect(orch.verifyArtifact(x.files)).toMatchObject({ ok: true, problems: [] });
+    expect(orch.verifyArtifact(forged(art, () => {})).problems).toEqual([]); // the edit itself leaves a valid artifact
+
+    const where = (part: 'traces' | 'sessions', i: number) =>
+      format === 'json' ? `parts.${part}[${i}]` : format === 'jsonl' ? `line ${(part === 'sessions' ? 2 : 3) + i} (${part})` : `${part}.csv record ${i + 1}`;
+    // A forged copy of a's record (another stdout) placed before the genuine one, listed in traceIds.
+    const copy = forged(art, (r, m) => {
+      const t = structuredClone(r.traces[0]);
+      if (format === 'csv') t.stdout = 'the answer is 41 (forged)';
+      else t.output.stdout = 'the answer is 41 (forged)';
+      r.traces.unshift(t);
+      m.traceIds.unshift(a.id);
+    });
+    expect(orch.verifyArtifact(copy).problems).toEqual([`trace ${a.id}: 2 records of the traces part have this id (${where('traces', 0)}, ${where('traces', 1)}); an artifact holds each trace once`]);
+    // A session record repeated (and listed twice in sessionIds).
+    const twice = forged(art, (r, m) => { r.sessions.push(structuredClone(r.sessions[0])); m.sessionIds.push(s1.id); });
+    expect(orch.verifyArtifact(twice).problems).toEqual([`session ${s1.id}: 2 records of the sessions part have this id (${where('sessions', 0)}, ${where('sessions', 1)}); an artifact holds each session once`]);
+    // A provenance entry repeated (same traceId and seq) breaks its chain.
+    const entry = forged(art, (r) => { r.provenance.splice(1, 0, structuredClone(r.provenance[0])); });
+    expect(orch.verifyArtifact(entry).problems).toContain(`trace ${a.id}: provenance chain broken at seq 1 (expected seq 1, found 0)`);
+    // s1's trace under another session's record and sessionIds (the manifest and the sessions part agree).
+    const swapped = forged(art, (r, m) => { r.sessions = recordsOf(none).sessions; m.sessionIds = [empty.id]; });
+    expect(orch.verifyArtifact(swapped).problems).toEqual([`trace ${a.id}: its session ${s1.id} is not one of the artifact's sessions (the sessions part holds ${empty.id})`]);
+    const sessionless = forged(art, (r, m) => { r.sessions = []; m.sessionIds = []; });
+    expect(orch.verifyArtifact(sessionless).problems).toEqual([`trace ${a.id}: its session ${s1.id} is not one of the artifact's sessions (the sessions part holds none)`]);
   });
 });

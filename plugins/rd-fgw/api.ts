@@ -6,7 +6,7 @@ import { checkDeadline, deadlineOf, invalid } from './errors.ts';
 import { type ExactDiagnostics, type FgwResult, fgwExact } from './exact.ts';
 import { type EntropicDiagnostics, type InnerSolver, fgwEntropic } from './entropic.ts';
 import { type AttributedGraph, type GraphOptions, problemFromGraphs } from './graph.ts';
-import { type FgwProblem, type FgwStart, type MatrixInput, type StartRun, checkAlpha, featureTermIsConstant, northWestCorner, problemFromMatrices, toSparsePlan } from './problem.ts';
+import { type FgwProblem, type FgwStart, type MatrixInput, type StartRun, checkAlpha, featureTermHasTies, featureTermIsConstant, northWestCorner, problemFromMatrices, toSparsePlan } from './problem.ts';
 
 export type FgwMethod = 'exact' | 'entropic';
 
@@ -104,6 +104,17 @@ function structureTermIsZero(result: AnyFgwResult, pb: FgwProblem): boolean {
 }
 
 /**
+ * Both terms of an exact result are 0 (to the rounding of the largest entry of M and of C²): since
+ * M ≥ 0, ⟨M, T⟩ ≥ 0 for every coupling, so nothing does better (a graph with itself matched node
+ * by node).
+ */
+function valueIsZero(result: AnyFgwResult, pb: FgwProblem): boolean {
+  let m = 0;
+  for (let k = 0; k < pb.M.length; k++) if (pb.M[k]! > m) m = pb.M[k]!;
+  return structureTermIsZero(result, pb) && Math.abs(result.linTerm) <= 64 * Number.EPSILON * m;
+}
+
+/**
  * FGW from the reference's start p·qᵀ. FGW is not convex: the solvers return a local optimum (a
  * stationary point of the iteration), and `converged` says the iteration met its stopping test, not
  * that no coupling does better. When the feature term is the same for every coupling (α = 1, or
@@ -114,8 +125,13 @@ function structureTermIsZero(result: AnyFgwResult, pb: FgwProblem): boolean {
  * run starts from the north-west-corner coupling (node order; for a graph with itself the identity)
  * and the better result is kept: the lower value (exact) or the lower FGW + ε·Σ T log T (entropic,
  * what it minimises), lower by more than 1e-9 relative (else the reference start's);
- * `diagnostics.starts` then lists both runs. An exact run whose structure term is already 0 is
- * optimal and needs no second one. `timeLimitMs` bounds both runs together.
+ * `diagnostics.starts` then lists both runs. The same holds for the nodes that the features do not
+ * tell apart when features repeat (node types, one-hot labels: tied rows or columns of M on nodes
+ * with mass, `featureTermHasTies`): p·qᵀ treats them alike and the first LP breaks the tie
+ * arbitrarily (an 8-cycle of alternating types with itself: 0.5 exact, 1.5 entropic), so such
+ * problems get the second run too, at α > 0 (α = 0 is a plain, convex OT). An exact first run
+ * that is certainly optimal needs no second one: structure term 0 with a constant feature term,
+ * both terms 0 otherwise (M ≥ 0). `timeLimitMs` bounds both runs together.
  */
 export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult {
   const method = options.method ?? 'exact';
@@ -124,8 +140,9 @@ export function solveFgw(pb: FgwProblem, options: FgwOptions = {}): AnyFgwResult
   const deadline = options.deadline ?? deadlineOf(options.timeLimitMs);
   const timed = deadline === undefined ? options : { ...options, deadline };
   const first = solveFrom(pb, timed, undefined);
-  if (!featureTermIsConstant(pb, checkAlpha(alpha))) return first;
-  if (method === 'exact' && structureTermIsZero(first, pb)) return first;
+  const constant = featureTermIsConstant(pb, checkAlpha(alpha));
+  if (!constant && (alpha === 0 || !featureTermHasTies(pb))) return first;
+  if (method === 'exact' && (constant ? structureTermIsZero(first, pb) : valueIsZero(first, pb))) return first;
   const run = (r: AnyFgwResult, start: FgwStart, kept: boolean): StartRun => ({ start, kept, value: r.value, iterations: r.iterations, converged: r.converged });
   let second: AnyFgwResult;
   try {

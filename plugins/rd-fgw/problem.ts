@@ -342,6 +342,58 @@ export function featureTermIsConstant(pb: FgwProblem, alpha: number): boolean {
 }
 
 /**
+ * Whether two nodes with mass on one side have the same feature cost to every node with mass on the
+ * other side: rows (or columns) of M equal on the nodes with mass, to the rounding of M's largest
+ * entry. Repeated features (node types, one-hot labels) make such ties. The feature term then cannot
+ * tell those nodes apart, nor can the start p·qᵀ, and the first LP breaks the tie arbitrarily: an
+ * 8-cycle of alternating types with itself stopped at 0.5 (exact) where the identity gives 0.
+ *
+ * Cheap: lines are sorted by a weighted sum over the other side's nodes with mass (weights in [1, 2),
+ * fixed), and only lines whose sums agree within the rounding bound are compared entry by entry, so
+ * distinct features cost O(n log n + n·m), not O(n²·m).
+ */
+export function featureTermHasTies(pb: FgwProblem): boolean {
+  const { n1, n2, M, p, q } = pb;
+  const rows: number[] = [];
+  for (let i = 0; i < n1; i++) if (p[i]! > 0) rows.push(i);
+  const cols: number[] = [];
+  for (let j = 0; j < n2; j++) if (q[j]! > 0) cols.push(j);
+  let max = 0;
+  for (const i of rows) for (const j of cols) if (M[i * n2 + j]! > max) max = M[i * n2 + j]!;
+  const tol = 8 * Number.EPSILON * max;
+  return tiedLines(rows, cols, (i, j) => M[i * n2 + j]!, tol, max) || tiedLines(cols, rows, (j, i) => M[i * n2 + j]!, tol, max);
+}
+
+/** Whether two of `lines` agree within `tol` at every one of `others` (entries read by `at`). */
+function tiedLines(lines: readonly number[], others: readonly number[], at: (line: number, other: number) => number, tol: number, max: number): boolean {
+  if (lines.length < 2) return false;
+  const m = others.length;
+  if (m === 0) return true;
+  // Fixed weights in [1, 2) (golden-ratio sequence): lines that are permutations of each other
+  // (distinct one-hot types) get different keys, which a plain sum would not give them.
+  const w = others.map((_, k) => 1 + ((k * 0.6180339887498949) % 1));
+  const key = lines.map((l) => {
+    let s = 0;
+    for (let k = 0; k < m; k++) s += w[k]! * at(l, others[k]!);
+    return s;
+  });
+  // Two tied lines differ by ≤ Σ w·tol ≤ 2m·tol in exact arithmetic; each sum is rounded by at most
+  // about 2m²·ε·max (m terms of size ≤ 2·max).
+  const slack = 2 * m * tol + 4 * m * m * Number.EPSILON * max;
+  const order = lines.map((_, k) => k).sort((a, b) => key[a]! - key[b]!);
+  for (let a = 0; a < order.length; a++) {
+    for (let b = a + 1; b < order.length && key[order[b]!]! - key[order[a]!]! <= slack; b++) {
+      const la = lines[order[a]!]!;
+      const lb = lines[order[b]!]!;
+      let k = 0;
+      while (k < m && Math.abs(at(la, others[k]!) - at(lb, others[k]!)) <= tol) k++;
+      if (k === m) return true;
+    }
+  }
+  return false;
+}
+
+/**
  * The north-west-corner coupling of p and q (dense n1×n2, row-major): mass is placed in node order,
  * each row and column filled before the next. When p = q it is the identity coupling diag(p), which
  * matches every node with itself. A vertex of the transport polytope.

@@ -5,7 +5,9 @@
  * point — a path with itself at 1.11 (exact, α = 0.5), a cycle at 0.92 (entropic: the product is a
  * fixed point there) — and said converged. The service (computeFgw/solveFgw) then also runs from
  * the north-west-corner coupling and keeps the better result; the reference solvers (fgwExact,
- * fgwEntropic) keep their start, so the reference values hold.
+ * fgwEntropic) keep their start, so the reference values hold. The same when features repeat (node
+ * types): p·qᵀ treats nodes of a type alike, and an 8-cycle of alternating types with itself stopped
+ * at 0.5 (exact) and 1.5 (entropic).
  */
 import { describe, expect, it, vi } from 'vitest';
 import { isLimitError } from 'limit-graph';
@@ -15,7 +17,7 @@ import { fgwExact } from '../../plugins/rd-fgw/exact.ts';
 import { problemFromGraphs } from '../../plugins/rd-fgw/graph.ts';
 import { createFgwService } from '../../plugins/rd-fgw/index.ts';
 import { RdFgwOptions } from '../../plugins/rd-fgw/options.ts';
-import { featureTermIsConstant, northWestCorner } from '../../plugins/rd-fgw/problem.ts';
+import { featureTermHasTies, featureTermIsConstant, northWestCorner, problemFromMatrices } from '../../plugins/rd-fgw/problem.ts';
 
 type Edge = [number, number];
 const graph = (n: number, edges: Edge[], features: (i: number) => number[]) => ({
@@ -126,6 +128,37 @@ describe('FGW of a graph with itself when the features tell no node apart', () =
   });
 });
 
+describe('FGW of a graph with itself when features repeat (node types)', () => {
+  const cycle8 = graph(8, [...pathEdges(8), [7, 0]], (i) => (i % 2 ? [1, 0] : [0, 1]));
+
+  it('8-cycle of alternating types: exact d(G, G) = 0 (was 0.5), entropic the blur of ε (was 1.5)', () => {
+    const exact = computeFgw({ source: cycle8, target: cycle8 }, { alpha: 0.5 });
+    expect(Math.abs(exact.value)).toBeLessThan(1e-12);
+    expect(exact.diagnostics.starts?.map((s) => [s.start, s.kept])).toEqual([['product', false], ['north-west-corner', true]]);
+    const entropic = computeFgw({ source: cycle8, target: cycle8 }, { method: 'entropic' });
+    expect(entropic.value).toBeLessThan(0.001);
+    const fgw = createFgwService(RdFgwOptions.parse({ threads: false }));
+    expect(fgw.distortion(cycle8, cycle8).value).toBeLessThan(1e-12);
+  });
+
+  it('random graphs with one-hot features: exact d(G, G) = 0 for every one', () => {
+    let seed = 11;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let t = 0; t < 120; t++) {
+      const n = 3 + Math.floor(rnd() * 8);
+      const edges: Edge[] = Array.from({ length: n + 2 }, () => [Math.floor(rnd() * n), Math.floor(rnd() * n)]);
+      const g = graph(n, edges, () => (rnd() < 0.5 ? [1, 0] : [0, 1]));
+      expect(Math.abs(computeFgw({ source: g, target: g }).value), `graph ${t}: ${JSON.stringify(g)}`).toBeLessThan(1e-12);
+    }
+  });
+
+  it('α = 0 (a plain OT, convex) is one run even with repeated features', () => {
+    const res = computeFgw({ source: cycle8, target: cycle8 }, { alpha: 0 });
+    expect(res.value).toBe(0);
+    expect(res.diagnostics.starts).toBeUndefined();
+  });
+});
+
 describe('the pieces', () => {
   it('featureTermIsConstant: α = 1, equal features on either side, or none; not when features differ', () => {
     const path = (f: (i: number) => number[]) => graph(4, pathEdges(4), f);
@@ -134,6 +167,24 @@ describe('the pieces', () => {
     expect(featureTermIsConstant(problemFromGraphs(path((i) => [i * 0.7]), path(() => [1])), 0)).toBe(true);
     expect(featureTermIsConstant(problemFromGraphs(path(() => []), path(() => [])), 0.5)).toBe(true);
     expect(featureTermIsConstant(problemFromGraphs(path((i) => [i]), path((i) => [i])), 0.5)).toBe(false);
+  });
+
+  it('featureTermHasTies: two nodes with mass and equal feature costs on either side; not for distinct features or a massless twin', () => {
+    const path = (f: (i: number) => number[]) => graph(4, pathEdges(4), f);
+    expect(featureTermHasTies(problemFromGraphs(path((i) => [i % 2]), path((i) => [i])))).toBe(true);
+    expect(featureTermHasTies(problemFromGraphs(path((i) => [i]), path((i) => [i === 3 ? 0 : i])))).toBe(true);
+    expect(featureTermHasTies(problemFromGraphs(path((i) => [i]), path((i) => [2 * i])))).toBe(false);
+    // One-hot types, each once: rows that are permutations of each other are not ties.
+    const oneHot = (i: number) => [0, 1, 2, 3].map((k) => (k === i ? 1 : 0));
+    expect(featureTermHasTies(problemFromGraphs(path(oneHot), path(oneHot)))).toBe(false);
+    // Rows 0 and 1 are equal, but row 1 carries no mass; columns differ.
+    const M = [[0, 1, 4], [0, 1, 4], [1, 0, 1]];
+    const C = [[0, 1, 2], [1, 0, 1], [2, 1, 0]];
+    expect(featureTermHasTies(problemFromMatrices({ M, C1: C, C2: C, p: [0.5, 0, 0.5], q: [0.25, 0.5, 0.25] }))).toBe(false);
+    expect(featureTermHasTies(problemFromMatrices({ M, C1: C, C2: C }))).toBe(true);
+    // Columns 0 and 2 equal on the rows with mass (row 1 differs there but has no mass).
+    const N = [[1, 0, 1], [2, 0, 3], [4, 1, 4]];
+    expect(featureTermHasTies(problemFromMatrices({ M: N, C1: C, C2: C, p: [0.5, 0, 0.5] }))).toBe(true);
   });
 
   it('northWestCorner: a coupling of p and q in node order, diag(p) when p = q', () => {

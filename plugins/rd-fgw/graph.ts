@@ -62,10 +62,17 @@ interface Parsed {
   dim: number;
 }
 
+/** `directed` (a graph's or the option) is true, false or absent; anything else is refused naming it. */
+function checkDirected(v: unknown, field: string): void {
+  if (v !== undefined && typeof v !== 'boolean') throw invalid(field, `must be true or false (or left out), got ${v !== null && typeof v === 'object' ? JSON.stringify(v) : shown(v)}`);
+}
+
 function parseNodes(g: AttributedGraph, field: string): Parsed {
   if (g === null || typeof g !== 'object') throw invalid(field, 'expected a graph { nodes, edges }');
   if (!Array.isArray(g.nodes)) throw invalid(`${field}.nodes`, 'must be an array');
   if (!Array.isArray(g.edges)) throw invalid(`${field}.edges`, 'must be an array');
+  // Read as a flag, never by truthiness: "false", "no" and 1 made an undirected graph directed.
+  checkDirected(g.directed, `${field}.directed`);
   const n = g.nodes.length;
   if (n === 0) throw invalid(`${field}.nodes`, 'the graph is empty (0 nodes)');
   const index = new Map<string, number>();
@@ -215,6 +222,7 @@ function structureOf(g: AttributedGraph, parsed: Parsed, field: string, opts: Gr
   if (structure !== 'shortest_path' && structure !== 'adjacency') {
     throw invalid('structure', `must be 'shortest_path' or 'adjacency', got ${String(structure)}`);
   }
+  checkDirected(opts.directed, 'directed');
   const directed = opts.directed ?? g.directed ?? false;
   const edges = parseEdges(g, parsed, field, directed, structure);
   const n = parsed.n;

@@ -74,6 +74,17 @@ describe('limit rd', () => {
     expect(text.stdout).toMatch(/^FGW \(exact, α = 0\.5\) = 0 \(the solver's sum -[0-9.e-]+: rounding below 0\)\n/);
   });
 
+  it('fgw: a graph\'s directed that is not true or false is refused naming it, not read as directed', async () => {
+    const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }, { id: 'c', features: [2] }], edges: [{ source: 'a', target: 'b' }, { source: 'b', target: 'c' }] };
+    for (const [side, directed] of [['source', 'false'], ['target', 1]] as const) {
+      const file = path.join(dir, `directed-${side}.json`);
+      writeFileSync(file, JSON.stringify({ source: g, target: g, [side]: { ...g, directed } }));
+      const r = await cli(['rd', 'fgw', '--input', file, '--json']);
+      expect(r.code, r.stdout).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringContaining(`${file} › ${side}.directed: must be true or false`) });
+    }
+  });
+
   it('fgw: an empty or non-numeric numeric option is an error, not 0', async () => {
     const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
     const file = path.join(dir, 'graphs-num.json');

@@ -105,6 +105,11 @@ describe('FGW input validation', () => {
     // A string has a length, but is no list of weights or matrix.
     ['weights given as a string', () => computeFgw({ ...ok, p: 'ab' } as never), /^p: expected an array of 2 weights, got "ab" \(a string\)$/],
     ['a matrix given as a string', () => computeFgw({ ...ok, C1: 'abcd' } as never), /^C1: must be a matrix \(nested or flat array\), got "abcd" \(a string\)$/],
+    // `directed` is a flag: "false", "no" and 1 were read as true (d(G, G') 0.5 where it is 0).
+    ['a graph\'s directed given as text', () => computeFgw({ source: { ...graph(['a', 'b']), directed: 'false' }, target: graph(['x']) } as never), /^source\.directed: must be true or false \(or left out\), got "false" \(a string\)$/],
+    ['a target\'s directed given as a number', () => computeFgw({ source: graph(['a']), target: { ...graph(['x', 'y']), directed: 1 } } as never), /^target\.directed: must be true or false \(or left out\), got 1$/],
+    ['a graph\'s directed given as null', () => computeFgw({ source: graph(['a']), target: { ...graph(['x']), directed: null } } as never), /^target\.directed: must be true or false \(or left out\), got null$/],
+    ['the directed option given as text', () => computeFgw({ source: graph(['a']), target: graph(['x']) }, { directed: 'no' } as never), /^directed: must be true or false \(or left out\), got "no" \(a string\)$/],
   ];
 
   for (const [name, fn, message] of cases) {
@@ -114,6 +119,12 @@ describe('FGW input validation', () => {
       expect(err.message).toMatch(message);
     });
   }
+
+  it('reads directed: true and false as given', () => {
+    const g = graph(['a', 'b', 'c']);
+    expect(computeFgw({ source: { ...g, directed: false }, target: g }).value).toBe(0);
+    expect(computeFgw({ source: { ...g, directed: true }, target: g }).value).toBeGreaterThan(0.1);
+  });
 
   it('accepts zero-mass nodes and keeps their rows and columns empty', () => {
     const pb = problemFromMatrices({ M: [[1, 2, 3], [4, 5, 6], [7, 8, 9]], C1: [[0, 1, 2], [1, 0, 1], [2, 1, 0]], C2: [[0, 1, 1], [1, 0, 1], [1, 1, 0]], p: [0.5, 0, 0.5], q: [0, 0.5, 0.5] });

@@ -45,7 +45,12 @@ export function prepareSource(src: DiscreteSource): PreparedSource {
   }
   if (!distortion || typeof distortion !== 'object' || typeof distortion.length !== 'number') throw invalid('distortion', 'must be a matrix (array of rows)');
   if (distortion.length !== m) throw invalid('distortion', `needs one row per source symbol: expected ${m} rows, got ${distortion.length}`);
-  const k = distortion[0]?.length ?? 0;
+  // Row 0 gives k: a missing or non-array row 0 is said as such, not as an empty alphabet.
+  const row0: unknown = distortion[0];
+  if (!row0 || typeof row0 !== 'object' || typeof (row0 as { length?: unknown }).length !== 'number') {
+    throw invalid('distortion[0]', `expected an array of numbers (one per reproduction symbol), got ${row0 === undefined ? 'undefined' : JSON.stringify(row0)}`);
+  }
+  const k = (row0 as ArrayLike<number>).length;
   if (k === 0) throw invalid('distortion[0]', 'the reproduction alphabet is empty');
   const p = new Float64Array(m);
   let s = 0;
@@ -94,7 +99,7 @@ export function entropyBits(p: ArrayLike<number>): number {
 }
 
 function isPrepared(x: DiscreteSource | PreparedSource): x is PreparedSource {
-  return (x as PreparedSource).d instanceof Float64Array && typeof (x as PreparedSource).Dmax === 'number';
+  return x !== null && typeof x === 'object' && (x as PreparedSource).d instanceof Float64Array && typeof (x as PreparedSource).Dmax === 'number';
 }
 
 /** One point of the R(D) curve for slope parameter β. */
@@ -270,5 +275,10 @@ export function rateAtDistortion(source: DiscreteSource | PreparedSource, D: num
 /** Points of the R(D) curve for several slope parameters. */
 export function rdCurve(source: DiscreteSource | PreparedSource, betas: readonly number[], options: BaOptions = {}): BaPoint[] {
   const src = isPrepared(source) ? source : prepareSource(source);
-  return betas.map((b) => blahutArimoto(src, b, options));
+  // An array of numbers, or a typed array (whose own map would turn the points into NaN).
+  const list: unknown = betas;
+  if (!Array.isArray(list) && !(ArrayBuffer.isView(list) && !(list instanceof DataView))) {
+    throw invalid('betas', `must be an array of slope parameters β ≥ 0, got ${list === undefined ? 'undefined' : typeof list === 'string' ? `"${list}" (a string)` : JSON.stringify(list)}`);
+  }
+  return Array.from(list as ArrayLike<number>, (b) => blahutArimoto(src, b, options));
 }

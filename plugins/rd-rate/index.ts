@@ -10,6 +10,7 @@ import { type Ddof, estimateVariance, gaussianDistortion, gaussianRate } from '.
 import { type RateUnit, operationalRate } from './operational.ts';
 import { RdRateCallOptions, RdRateOptions } from './options.ts';
 import { registerRateCommand } from './cli.ts';
+import { invalid } from './errors.ts';
 
 export { blahutArimoto, entropyBits, prepareSource, rateAtDistortion, rdCurve } from './blahut.ts';
 export type { BaOptions, BaPoint, DiscreteSource, PreparedSource, RateAtDistortion } from './blahut.ts';
@@ -39,8 +40,14 @@ export function createRateService(defaults: RdRateOptions): RateService {
   // an unknown key or a value out of range is LIMIT_RD_INVALID_INPUT naming options.<key>.
   const configured: BaOptions = { tol: defaults.tol, maxIter: defaults.maxIter };
   const ba = (o?: BaOptions): BaOptions => mergeCallOptions(configured, o, { schema: RdRateCallOptions, plugin: 'rd-rate', code: 'LIMIT_RD_INVALID_INPUT' });
-  const varianceOf = (source: GaussianSource): number =>
-    'variance' in source ? source.variance : estimateVariance(source.samples, source.ddof ?? defaults.ddof).variance;
+  const varianceOf = (source: GaussianSource): number => {
+    const given: unknown = source;
+    if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+      const got = given === undefined ? 'undefined' : Array.isArray(given) ? 'a list (give samples as { samples: [...] })' : JSON.stringify(given);
+      throw invalid('source', `expected { variance } or { samples, ddof? }, got ${got}`);
+    }
+    return 'variance' in source ? source.variance : estimateVariance(source.samples, source.ddof ?? defaults.ddof).variance;
+  };
   return Object.freeze({
     name: 'shannon' as const,
     defaults: Object.freeze({ ...defaults }),

@@ -12,7 +12,8 @@
  *   D below D_min refused; a curve ordered by β;
  * - operational rates kept as given;
  * - invalid input (D < 0, R < 0, NaN, β < 0, a p that does not sum to 1, negative or non-finite
- *   distortions, too few samples) is a `LimitError` LIMIT_RD_INVALID_INPUT naming the field, never NaN.
+ *   distortions, a missing Gaussian source or distortion row, betas that are no list, too few samples)
+ *   is a `LimitError` LIMIT_RD_INVALID_INPUT naming the field, never NaN or a TypeError.
  *
  *   import { rateConformance } from 'limit-graph/testing';
  *   rateConformance('rd-mine', async () => {
@@ -165,6 +166,9 @@ export function rateConformance(name: string, factory: RateModelFactory, options
         refuses(() => model().gaussianRate(0.1, { variance: Number.NaN }), 'variance', 'σ² = NaN');
         refuses(() => model().gaussianDistortion(1, { variance: Number.POSITIVE_INFINITY }), 'variance', 'σ² = +∞');
         refuses(() => model().gaussianRate(0.1, { samples: [1, Number.NaN] }), 'samples', 'a NaN sample');
+        // A missing source is refused naming it, not a TypeError ("Cannot use 'in' operator").
+        refuses(() => model().gaussianRate(0.1, null as never), 'source', 'gaussianRate: a null source');
+        refuses(() => model().gaussianDistortion(1, undefined as never), 'source', 'gaussianDistortion: no source');
       });
     });
 
@@ -230,12 +234,16 @@ export function rateConformance(name: string, factory: RateModelFactory, options
           ['an infinite distortion', { p: [0.5, 0.5], distortion: [[0, Number.POSITIVE_INFINITY], [1, 0]] }, 'distortion'],
           ['a ragged matrix', { p: [0.5, 0.5], distortion: [[0, 1], [1]] }, 'distortion'],
           ['a row per symbol missing', { p: [0.5, 0.5], distortion: [[0, 1]] }, 'distortion'],
+          ['a null first row', { p: [0.5, 0.5], distortion: [null, [0, 1]] } as never, 'distortion[0]'],
         ];
         for (const [what, source, field] of bad) {
           refuses(() => model().blahutArimoto(source, 1), field, `blahutArimoto: ${what}`);
           refuses(() => model().rateAtDistortion(source, 0.1), field, `rateAtDistortion: ${what}`);
           refuses(() => model().curve(source, [1]), field, `curve: ${what}`);
         }
+        // betas that are no list are refused naming them, not a TypeError (".map of null").
+        refuses(() => model().curve(src, null as never), 'betas', 'curve: betas null');
+        refuses(() => model().curve(src, 2 as never), 'betas', 'curve: betas a number');
       });
     });
 

@@ -182,6 +182,22 @@ describe('rate edge cases', () => {
     expect(estimateVariance([3]).variance).toBe(0);
   });
 
+  it('malformed arguments are LIMIT_RD_INVALID_INPUT naming the field, not TypeErrors', () => {
+    const ham = { p: [0.5, 0.5], distortion: [[0, 1], [1, 0]] };
+    // A null first row was reported as "the reproduction alphabet is empty".
+    expect(() => prepareSource({ p: [0.5, 0.5], distortion: [null, [0, 1]] } as never)).toThrow(/^distortion\[0\]: expected an array of numbers \(one per reproduction symbol\), got null$/);
+    expect(() => prepareSource({ p: [0.5, 0.5], distortion: [[], []] })).toThrow(/^distortion\[0\]: the reproduction alphabet is empty$/);
+    // betas.map of null.
+    expect(() => rdCurve(ham, null as never)).toThrow(/^betas: must be an array of slope parameters β ≥ 0, got null$/);
+    expect(() => rdCurve(ham, '12' as never)).toThrow(/^betas: .*got "12" \(a string\)$/);
+    // A typed array is a list of β (its own map turned the points into NaN).
+    expect(rdCurve(ham, new Float64Array([1, 2]) as never).map((pt) => pt.beta)).toEqual([1, 2]);
+    // The exported solvers read a null source as a source, not as a prepared one ("reading 'd'").
+    for (const fn of [() => blahutArimoto(null as never, 1), () => rdCurve(null as never, [1]), () => rateAtDistortion(null as never, 0.1)]) {
+      expect(fn).toThrow(/^source: expected \{ p, distortion \}/);
+    }
+  });
+
   it('Blahut–Arimoto: validation and limits', () => {
     const ham = { p: [0.5, 0.5], distortion: [[0, 1], [1, 0]] };
     expect(() => prepareSource({ p: [0.5, 0.6], distortion: ham.distortion })).toThrow(/^p: probabilities must sum to 1/);

@@ -43,7 +43,8 @@ const EPS = Number.EPSILON;
  * Menger curvature of the triangle a, b, c. The differences are scaled by a power of two that brings
  * the largest to [1, 2) before the squares and products, and κ is scaled back (κ scales as 1/length):
  * exact for ordinary coordinates (bit for bit the unscaled formula), and no overflow or underflow of
- * |ab|·|bc|·|ca| or of the cross product at any finite coordinates. Only κ itself can leave the double
+ * |ab|·|bc|·|ca| or of the cross product at any finite coordinates (a side far shorter than the
+ * longest is measured by Math.hypot, see sideLength). Only κ itself can leave the double
  * range (points closer than about 1e-308), and is then ∞.
  */
 export function mengerCurvature(ax: number, ay: number, bx: number, by: number, cx: number, cy: number): number {
@@ -80,9 +81,9 @@ export function mengerCurvature(ax: number, ay: number, bx: number, by: number, 
   acy *= sInv;
   bcx *= sInv;
   bcy *= sInv;
-  const ab = Math.sqrt(abx * abx + aby * aby);
-  const bc = Math.sqrt(bcx * bcx + bcy * bcy);
-  const ca = Math.sqrt(acx * acx + acy * acy);
+  const ab = sideLength(abx, aby);
+  const bc = sideLength(bcx, bcy);
+  const ca = sideLength(acx, acy);
   if (ab === 0 || bc === 0 || ca === 0) return 0;
   const cross = abx * acy - aby * acx;
   // Bound on the rounding error of `cross` given the magnitudes of the coordinates (in the same units).
@@ -93,6 +94,17 @@ export function mengerCurvature(ax: number, ay: number, bx: number, by: number, 
   if (Math.abs(cross) <= noise) return 0;
   const area = 0.5 * Math.abs(cross);
   return (4 * area) / (ab * bc * ca) / s / half;
+}
+
+/**
+ * √(x² + y²) of a scaled side (|x|, |y| < 2). The plain formula, bit for bit as before, where x² + y²
+ * is at least 2^-969: a square below the normal range (2^-1022) then changes the sum by less than its
+ * rounding. Below, a short side's squares underflow (a side under about 1e-154 of the longest became
+ * 0, and κ 0: a V of height 1e200 and width 2 had no knee), so Math.hypot, which scales instead.
+ */
+function sideLength(x: number, y: number): number {
+  const sq = x * x + y * y;
+  return sq >= 2 ** -969 ? Math.sqrt(sq) : Math.hypot(x, y);
 }
 
 /** 2^e for any integer e in the double range (Math.pow is not exact on every engine for large |e|). */

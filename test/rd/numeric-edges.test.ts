@@ -226,6 +226,19 @@ describe('raw Menger curvature at extreme coordinates (R4)', () => {
     }
   });
 
+  it('a side shorter than 1e-154 of the longest is measured, not squared to 0 (a V of width 2 and height ±1e200 had no knee)', () => {
+    for (const h of [1e100, 1e160, 1e200, 1e250, 1e300]) {
+      // a = (0, h), b = (1, −h), c = (2, h): κ = 1/h exactly (|ca| = 2, area 2h, |ab| = |bc| ≈ 2h).
+      const k = mengerCurvature(0, h, 1, -h, 2, h);
+      expect(Math.abs(k * h - 1), `h = ${h}: κ = ${k}`).toBeLessThan(1e-14);
+      const res = mengerKnee({ x: [0, 1, 2], y: [h, -h, h] });
+      expect(res.index, `h = ${h}`).toBe(1);
+      // The same triangle with the short side elsewhere: x scaled down instead of y up.
+      const small = mengerCurvature(0, 1, 1 / h, -1, 2 / h, 1);
+      expect(Math.abs(small - 1), `1/h = ${1 / h}: κ = ${small}`).toBeLessThan(1e-14);
+    }
+  });
+
   it('matches the plain formula at ordinary coordinates', () => {
     const plain = (ax: number, ay: number, bx: number, by: number, cx: number, cy: number): number => {
       const ab = Math.hypot(bx - ax, by - ay);

@@ -6,7 +6,9 @@
  * the maximum-likelihood estimate); ddof = 1 divides by n − 1 (unbiased).
  * D ≤ 0: D = 0 gives R = +∞ (a continuous source cannot be reproduced exactly at a finite rate;
  * for σ² = 0 the rate is 0); D < 0 is rejected. Every D > 0 gives a finite rate, also when σ²/D
- * overflows a double (½·(log2 σ² − log2 D)). R < 0 is rejected; R = +∞ gives D = 0.
+ * overflows a double (½·(log2 σ² − log2 D)). R < 0 is rejected; R = +∞ gives D = 0. D(R) is computed
+ * as 2^(log2 σ² − 2R) where 2^(−2R) alone leaves the normal range (R > 511), so it is 0 only when
+ * σ²·2^(−2R) itself is below the smallest double.
  */
 import type { VarianceDdof, VarianceEstimate } from 'limit-graph';
 import { invalid } from './errors.ts';
@@ -129,7 +131,11 @@ export function gaussianDistortion(R: number, variance: number): number {
   if (typeof R !== 'number' || Number.isNaN(R)) throw invalid('R', `must be a number, got ${String(R)}`);
   if (R < 0) throw invalid('R', `rate must be ≥ 0, got ${R}`);
   if (R === Infinity) return 0;
-  return variance * Math.pow(2, -2 * R);
+  const f = Math.pow(2, -2 * R);
+  if (f >= 2 ** -1022) return variance * f;
+  // 2^(−2R) leaves the normal range from R ≈ 511 and is 0 from R ≈ 537, though σ²·2^(−2R) may still
+  // be a double (σ² = 1e300, R = 600: 5.8e-62, which was 0, so R(D(R)) = ∞): then in log2 space.
+  return 2 ** (Math.log2(variance) - 2 * R);
 }
 
 /** Convenience: estimate σ² from samples, then R(D). */

@@ -159,6 +159,24 @@ describe('rate edge cases', () => {
     expect(gaussianRate(0.01, 3)).toBe(0.5 * Math.log2(300));
   });
 
+  it('Gaussian: D(R) does not underflow while σ²·2^(−2R) is a double, and stays the inverse of R(D)', () => {
+    // Was 0 (2^(−1200) underflows), so R(D(R)) = ∞. 2^-600 is exact: the product below is D itself.
+    const D = gaussianDistortion(600, 1e300);
+    const exact = 1e300 * 2 ** -600 * 2 ** -600;
+    expect(Math.abs(D - exact) / exact).toBeLessThan(1e-12);
+    expect(gaussianRate(D, 1e300)).toBeCloseTo(600, 9);
+    for (const [R, variance] of [[530, 1], [700, 1e200], [1000, 1e300], [520, 1e10]] as const) {
+      const d = gaussianDistortion(R, variance);
+      expect(d, `R ${R}, σ² ${variance}`).toBeGreaterThan(0);
+      expect(Math.abs(gaussianRate(d, variance) - R) / R, `R ${R}, σ² ${variance}`).toBeLessThan(1e-12);
+    }
+    // Across the switch at R ≈ 511 D(R) keeps halving per half bit; below it nothing changes.
+    expect(gaussianDistortion(511.5, 1e10) / gaussianDistortion(511, 1e10)).toBeCloseTo(0.5, 12);
+    expect(gaussianDistortion(10, 3)).toBe(3 * Math.pow(2, -20));
+    // Only a true underflow is 0.
+    expect(gaussianDistortion(600, 1)).toBe(0);
+  });
+
   it('Gaussian: the estimate of finite samples never overflows silently (rd-audit #3)', () => {
     // The sum behind the mean overflowed: { mean: ∞, variance: ∞ }, and the rate blamed `variance`.
     expect(estimateVariance([1.7e308, 1.7e308])).toEqual({ n: 2, mean: 1.7e308, variance: 0, ddof: 0 });

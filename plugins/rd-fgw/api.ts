@@ -39,8 +39,17 @@ export type FgwInput = MatrixInput | { source: AttributedGraph; target: Attribut
 
 export type AnyFgwResult = FgwResult<ExactDiagnostics> | FgwResult<EntropicDiagnostics>;
 
+/**
+ * Graphs when the input names either graph: `{ source }` alone is a graph pair missing its target
+ * (refused naming `target`), not matrices missing C1.
+ */
 function isGraphPair(x: FgwInput): x is { source: AttributedGraph; target: AttributedGraph } {
-  return typeof x === 'object' && x !== null && 'source' in x && 'target' in x;
+  if (!('source' in x) && !('target' in x)) return false;
+  const pair = x as { source?: unknown; target?: unknown };
+  for (const side of ['source', 'target'] as const) {
+    if (pair[side] === undefined) throw invalid(side, `is required (graphs need source and target; or give matrices { M, C1, C2, p?, q? } without either)`);
+  }
+  return true;
 }
 
 export function toProblem(input: FgwInput, options: GraphOptions = {}): FgwProblem {

@@ -91,7 +91,9 @@ export function registerFgwCommand(registry: CommandRegistry): void {
       set('planThreshold', num('--plan-threshold', flags.planThreshold));
       const rt = await registry.runtime();
       const fgw = rt.resolve('rd:fgw');
-      const input = 'source' in data && 'target' in data ? { source: data.source, target: data.target } : data;
+      // Either graph named makes it the graph form: one missing is refused naming it (compute), not
+      // read as matrices without C1.
+      const input = 'source' in data || 'target' in data ? { source: data.source, target: data.target } : data;
       const fromFlags = new Set(Object.keys(FLAG_OF).filter((k) => options[k] !== undefined && options[k] !== fileOptions[k]));
       let res: ReturnType<typeof fgw.compute>;
       try {

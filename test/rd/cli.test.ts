@@ -85,6 +85,17 @@ describe('limit rd', () => {
     }
   });
 
+  it('fgw: a file with one graph of the pair names the missing one, not C1 of the matrix form', async () => {
+    const g = { nodes: [{ id: 'a', features: [0] }], edges: [] };
+    for (const [present, missing] of [['source', 'target'], ['target', 'source']] as const) {
+      const file = path.join(dir, `half-${present}.json`);
+      writeFileSync(file, JSON.stringify({ [present]: g }));
+      const r = await cli(['rd', 'fgw', '--input', file, '--json']);
+      expect(r.code, r.stdout).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_RD_INVALID_INPUT', message: expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} › ${missing}: is required \\(graphs need source and target`)) });
+    }
+  });
+
   it('fgw: an empty or non-numeric numeric option is an error, not 0', async () => {
     const g = { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [{ source: 'a', target: 'b' }] };
     const file = path.join(dir, 'graphs-num.json');

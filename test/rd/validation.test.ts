@@ -105,6 +105,9 @@ describe('FGW input validation', () => {
     // A string has a length, but is no list of weights or matrix.
     ['weights given as a string', () => computeFgw({ ...ok, p: 'ab' } as never), /^p: expected an array of 2 weights, got "ab" \(a string\)$/],
     ['a matrix given as a string', () => computeFgw({ ...ok, C1: 'abcd' } as never), /^C1: must be a matrix \(nested or flat array\), got "abcd" \(a string\)$/],
+    // One graph of the pair missing was read as matrices: "C1: is required".
+    ['a source graph without a target', () => computeFgw({ source: graph(['a']) } as never), /^target: is required \(graphs need source and target/],
+    ['a target graph without a source', () => computeFgw({ target: graph(['a']), M: ok.M } as never), /^source: is required \(graphs need source and target/],
     // `directed` is a flag: "false", "no" and 1 were read as true (d(G, G') 0.5 where it is 0).
     ['a graph\'s directed given as text', () => computeFgw({ source: { ...graph(['a', 'b']), directed: 'false' }, target: graph(['x']) } as never), /^source\.directed: must be true or false \(or left out\), got "false" \(a string\)$/],
     ['a target\'s directed given as a number', () => computeFgw({ source: graph(['a']), target: { ...graph(['x', 'y']), directed: 1 } } as never), /^target\.directed: must be true or false \(or left out\), got 1$/],

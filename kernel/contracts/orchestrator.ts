@@ -117,8 +117,9 @@ export interface MergeInput {
   parentIds: string[];
   /**
    * How the parents' outputs combine: `union` (value = every parent's output), `concat` (stdout
-   * joined), `first-success` (the first ok parent in the given order), `majority` (the stdout most
-   * parents agree on; refused without a strict majority), `custom` (requires `output`).
+   * joined), `first-success` (the first ok parent in the given order), `majority` (the stdout, trimmed,
+   * a strict majority of all the parents agree on, only ok parents voting; else LIMIT_VALIDATION),
+   * `custom` (requires `output`).
    */
   strategy?: MergeStrategy;
   rationale?: string;

@@ -2088,12 +2088,23 @@ export function combine(strategy: string, parents: Trace[]): RunOutput {
       return { ...first.output!, value: { from: first.id, value: first.output!.value } };
     }
     case 'majority': {
+      // Only ok parents vote (a failure's empty stdout is not an answer), and the winner needs a
+      // strict majority of all the parents, failed ones included — as federate's aggregate does.
       const groups = new Map<string, Trace[]>();
-      for (const p of parents) groups.set((p.output?.stdout ?? '').trim(), [...(groups.get((p.output?.stdout ?? '').trim()) ?? []), p]);
-      const [stdout, members] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
-      if (members.length * 2 <= parents.length) {
-        throw new LimitError('LIMIT_VALIDATION', `No output is shared by a strict majority of the ${parents.length} parents`, { details: { parentIds: parents.map((p) => p.id) } });
+      for (const p of parents) {
+        if (!p.output?.ok) continue;
+        const k = p.output.stdout.trim();
+        groups.set(k, [...(groups.get(k) ?? []), p]);
       }
+      const best = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0];
+      if (!best || best[1].length * 2 <= parents.length) {
+        const failed = parents.filter((p) => !p.output?.ok).map((p) => p.id);
+        throw new LimitError('LIMIT_VALIDATION', `No output is shared by a strict majority of the ${parents.length} parents: the most ok parents agreeing on one stdout are ${best?.[1].length ?? 0}${failed.length ? ` (${failed.length} failed, and a failed parent counts against every output)` : ''}`, {
+          details: { parentIds: parents.map((p) => p.id), agreeing: best?.[1].length ?? 0, failed },
+          fix: 'Merge parents most of which succeeded with the same stdout, or use another strategy (union, concat, first-success).',
+        });
+      }
+      const [stdout, members] = best;
       return { ok: true, stdout, stderr: '', value: { agreed: members.map((m) => m.id), of: parents.length } };
     }
     default: // union

@@ -194,6 +194,27 @@ describe('merges through the real governance engine', () => {
     expect(await merges()).toHaveLength(1); // the concat merge above; none of the federation
   });
 
+  it('a majority merge counts only ok parents, against a strict majority of all of them: failed parents never outvote an answer nor make an ok merge', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const run = async (input: string) => (await orch.run({ sessionId: s.id, runner: 'spy', task: { input } })).trace;
+    const [answer, again, f1, f2, f3] = [await run('42'), await run('42'), await run('FAIL a'), await run('FAIL b'), await run('FAIL c')];
+
+    // Before, the two failures' empty stdout outvoted the only answer, and three failures merged as ok "".
+    for (const parents of [[answer, f1, f2], [f1, f2, f3]]) {
+      const error = await failure(orch.merge({ parentIds: parents.map((p) => p.id), strategy: 'majority' }));
+      expect(error.code).toBe('LIMIT_VALIDATION');
+      expect(error.message).toMatch(/^No output is shared by a strict majority of the 3 parents: .*\(2 failed|\(3 failed/);
+    }
+    // One ok answer and one failure: 1 of 2 is no strict majority.
+    expect((await failure(orch.merge({ parentIds: [answer.id, f1.id], strategy: 'majority' }))).code).toBe('LIMIT_VALIDATION');
+    // Two agreeing answers of three parents win; the merge is ok with their stdout.
+    const merged = (await orch.merge({ parentIds: [answer.id, f1.id, again.id], strategy: 'majority' })).trace;
+    expect(merged).toMatchObject({ status: 'ok', output: { ok: true, stdout: '42', value: { agreed: [answer.id, again.id], of: 3 } } });
+    expect((await orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge')).toHaveLength(1);
+  });
+
   it('governance counts a merge once its outcome is known: one the orchestrator refuses after validation is refused, not allowed; an input error is not counted', async () => {
     rt = await runtime();
     orch = rt.resolve('orchestrator');

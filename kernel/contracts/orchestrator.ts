@@ -124,7 +124,10 @@ export interface MergeInput {
   strategy?: MergeStrategy;
   rationale?: string;
   actor?: string;
-  /** The merged output for `strategy: 'custom'`. */
+  /**
+   * The merged output, for `strategy: 'custom'` only (which requires it): with any other strategy the
+   * output is computed from the parents, and one given is refused (LIMIT_VALIDATION at `output`).
+   */
   output?: RunOutput;
   metadata?: Record<string, unknown>;
   /**

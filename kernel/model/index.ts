@@ -484,6 +484,24 @@ export function eachParentOnce(ids: readonly string[], ctx: z.RefinementCtx): vo
 }
 
 /**
+ * A merge's `output` goes with strategy `custom`, and only with it (zod refinement of a merge input
+ * `{ strategy?, output? }`; the strategy left out is `union`): `custom` without one, or one given with
+ * another strategy — which computes the merged output from the parents, so the caller's would be
+ * dropped — is an issue at `output`. The orchestrator's merge input and api-http's `POST /merges`
+ * body share it.
+ */
+export function outputOnlyWithCustom(input: { strategy?: MergeStrategy | undefined; output?: unknown }, ctx: z.RefinementCtx): void {
+  if (input.strategy === 'custom') {
+    if (input.output === undefined) ctx.addIssue({ code: 'custom', path: ['output'], message: 'strategy "custom" requires output' });
+  } else if (input.output !== undefined) {
+    ctx.addIssue({
+      code: 'custom', path: ['output'],
+      message: `applies only to strategy "custom": strategy "${input.strategy ?? 'union'}"${input.strategy === undefined ? ' (the default)' : ''} computes the merged output from the parents, so this output would be ignored; give strategy "custom" with it, or leave output out`,
+    });
+  }
+}
+
+/**
  * A merge as governance (`validateMerge`) and `beforeMerge` taps see it: the parents (each once),
  * the strategy, and who asks for it and why.
  */

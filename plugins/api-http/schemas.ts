@@ -4,7 +4,7 @@
  */
 import {
   ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_EXPORT_TRACE_IDS, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, refuseMeasuredMetaKeys, refuseReversedTimeRange, z,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, outputOnlyWithCustom, refuseMeasuredMetaKeys, refuseReversedTimeRange, z,
 } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
@@ -120,11 +120,11 @@ export const MergeBody = z
     parentIds: z.array(Id).min(1).max(256),
     strategy: MergeStrategy.optional(),
     rationale: Text(8192).optional(),
-    output: RunOutputBody.optional(),
+    output: RunOutputBody.optional().describe('The merged output, with strategy "custom" only (which requires it); with any other strategy the output is computed from the parents, and an output given is refused (400, errors[].path body.output).'),
     metadata: Metadata.optional(),
   })
   .strict()
-  .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] });
+  .superRefine(outputOnlyWithCustom);
 
 export const ReviewBody = z.object({ rationale: Text(8192).optional() }).strict();
 

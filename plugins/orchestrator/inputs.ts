@@ -6,7 +6,7 @@
  * records the orchestrator passes on unchanged (a run's task, which RunRequest parses; an RD graph,
  * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
-import { Id, MergeStrategy, eachParentOnce, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, z } from 'limit-graph';
+import { Id, MergeStrategy, eachParentOnce, outputOnlyWithCustom, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, z } from 'limit-graph';
 import { MAX_ARTIFACT_CHARS } from './artifact.ts';
 
 const Metadata = z.record(z.string(), z.unknown());
@@ -101,7 +101,7 @@ export const MergeInputSchema = z
     signal: Signal.optional(),
   })
   .strict()
-  .refine((b) => b.strategy !== 'custom' || b.output !== undefined, { message: 'strategy "custom" requires output', path: ['output'] })
+  .superRefine(outputOnlyWithCustom)
   .superRefine(wellFormedText);
 
 export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional(), signal: Signal.optional() }).strict().superRefine(wellFormedText);

@@ -48,6 +48,9 @@ describe('api-http: problem documents name the failing field', () => {
     ['invalid cursor on traces', 'GET', '/traces?cursor=!!!', undefined, 400, 'query.cursor'],
     ['invalid cursor on sessions', 'GET', '/sessions?cursor=eyJub3QiOiJhIGN1cnNvciJ9', undefined, 400, 'query.cursor'],
     ['merge naming a parent twice', 'POST', '/merges', { parentIds: ['{T}', '{T}'] }, 400, 'body.parentIds.1'],
+    ['merge with an output but not strategy custom', 'POST', '/merges', { parentIds: ['{T}'], strategy: 'concat', output }, 400, 'body.output'],
+    ['merge with an output and no strategy', 'POST', '/merges', { parentIds: ['{T}'], output }, 400, 'body.output'],
+    ['custom merge without an output', 'POST', '/merges', { parentIds: ['{T}'], strategy: 'custom' }, 400, 'body.output'],
     ['trace in an unknown session', 'POST', '/traces', { sessionId: '{X}', runner: 'x', task, output }, 404, 'body.sessionId'],
     ['trace with an unknown parent', 'POST', '/traces', { sessionId: '{S}', runner: 'x', task, output, parentIds: ['{T}', '{X}'] }, 404, 'body.parentIds.1'],
     ['flag of an unknown trace', 'POST', '/governance/flag', { traceId: '{X}', kind: 'Anomaly', severity: 3, reason: 'r' }, 404, 'body.traceId'],
@@ -93,6 +96,12 @@ describe('api-http: problem documents name the failing field', () => {
     const taskSchema = doc.paths['/sessions/{id}/runs'].post.requestBody.content['application/json'].schema.properties.task.properties;
     expect([taskSchema.files.maxProperties, taskSchema.env.maxProperties, taskSchema.args.maxItems, taskSchema.toolOutputs.maxItems])
       .toEqual([TASK_LIMITS.files, TASK_LIMITS.env, TASK_LIMITS.args, TASK_LIMITS.toolOutputs]);
+  });
+
+  it("the OpenAPI document says a merge's output goes with strategy custom only", async () => {
+    const doc = (await s.req('GET', '/openapi.json', { key: null })).json;
+    const output = doc.paths['/merges'].post.requestBody.content['application/json'].schema.properties.output;
+    expect(output.description).toContain('with strategy "custom" only');
   });
 
   it('rate–distortion errors name body fields, not the solver\'s', async () => {

@@ -59,6 +59,23 @@ describe('orchestrator input validation', () => {
     expect(await traceCount()).toBe(2);
   });
 
+  it("merge: an output with a strategy other than custom is LIMIT_VALIDATION naming output, not dropped; custom still needs one", async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'alpha' } })).trace;
+    const b = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'beta' } })).trace;
+    const output = { ok: false, stdout: 'my reconciled answer', stderr: '' };
+    // Before, the union (the default) and concat merges were stored as computed, the caller's output ignored.
+    await rejects(orch.merge({ parentIds: [a.id, b.id], output }), 'LIMIT_VALIDATION',
+      'output: applies only to strategy "custom": strategy "union" (the default) computes the merged output from the parents');
+    for (const strategy of ['union', 'concat', 'first-success', 'majority'] as const) {
+      await rejects(orch.merge({ parentIds: [a.id, b.id], strategy, output }), 'LIMIT_VALIDATION', `output: applies only to strategy "custom": strategy "${strategy}" computes`);
+    }
+    await rejects(orch.merge({ parentIds: [a.id, b.id], strategy: 'custom' }), 'LIMIT_VALIDATION', 'output: strategy "custom" requires output');
+    expect(await traceCount()).toBe(2);
+    const custom = (await orch.merge({ parentIds: [a.id, b.id], strategy: 'custom', output })).trace;
+    expect(custom).toMatchObject({ status: 'error', output: { ok: false, stdout: 'my reconciled answer' } });
+  });
+
   it('federate: an invalid task is LIMIT_VALIDATION naming its field, before any branch runs', async () => {
     const s = await orch.openSession();
     const targets = [{ runner: 'spy' }, { runner: 'spy' }];

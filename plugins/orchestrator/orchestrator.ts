@@ -464,13 +464,13 @@ export class OrchestratorService implements Orchestrator {
       parentIds: input.parentIds ?? [], metadata: input.metadata ?? {},
     });
     if (!parsed.success) throw validation('run request', parsed.error.issues);
-    const request = await this.#runtime.hooks.beforeRun.promise(parsed.data);
+    const request = this.#tappedRunRequest(await this.#runtime.hooks.beforeRun.promise(parsed.data));
     if (request.tenant !== tenant) {
       throw new LimitError('LIMIT_VALIDATION', 'A beforeRun tap changed the tenant of a run request', { hook: 'beforeRun', details: { from: tenant, to: request.tenant } });
     }
     const live = await this.#liveSession(tenant, request.sessionId);
     const runner = this.#runner(request.runner);
-    const task = Task.parse(request.task);
+    const task = request.task;
     const trace = newTrace({
       sessionId: request.sessionId, tenant, parentIds: request.parentIds, runner: request.runner, task,
       metadata: request.metadata,
@@ -505,6 +505,25 @@ export class OrchestratorService implements Orchestrator {
       live.usedAt = performance.now();
       finish();
     }
+  }
+
+  /**
+   * What the beforeRun taps returned, checked as the caller's request was (RunRequest, its task with
+   * Task's keys only): a tap that returns something else — a task of an unknown kind, metadata null,
+   * a parent id that is not an id, a key RunRequest does not have — is LIMIT_VALIDATION naming the
+   * hook, its taps and each field, before anything is stored (rather than a bare ZodError, or
+   * storage's refusal of the trace).
+   */
+  #tappedRunRequest(returned: unknown): RunRequest {
+    const parsed = TappedRunRequest.safeParse(returned);
+    if (parsed.success) return parsed.data;
+    const taps = this.#runtime.hooks.beforeRun.taps.map((t) => t.name);
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    const text = issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
+    throw new LimitError('LIMIT_VALIDATION', `A beforeRun tap (${taps.map((t) => `"${t}"`).join(', ') || 'none'}) returned an invalid run request: ${text}`, {
+      hook: 'beforeRun', ...(taps.length === 1 ? { plugin: taps[0] } : {}), details: { taps, issues },
+      fix: 'Make the beforeRun tap return the request it was given, or a copy changed into a valid RunRequest (the kernel\'s RunRequest schema: task with Task\'s fields, parentIds ids, metadata an object).',
+    });
   }
 
   /**
@@ -1944,6 +1963,9 @@ const aborted = (signal: AbortSignal) => `the federation was aborted${abortMessa
 /** `about`: the record the caller named that lives in the session (an RD series' `seriesId`), for a session it did not name. */
 const sessionClosed = (tenant: string, id: string, about?: Record<string, unknown>) =>
   new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant, ...about } });
+
+/** A beforeRun tap's result: RunRequest, with no key RunRequest or Task does not have (as the caller's request). */
+const TappedRunRequest = RunRequest.extend({ task: Task.strict() }).strict();
 
 function validation(what: string, issues: readonly { path: PropertyKey[]; message: string }[]): LimitError {
   const text = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');

@@ -76,6 +76,44 @@ describe('orchestrator input validation', () => {
     expect(custom).toMatchObject({ status: 'error', output: { ok: false, stdout: 'my reconciled answer' } });
   });
 
+  it('run: a beforeRun tap returning an invalid request is LIMIT_VALIDATION naming the hook, the tap and the field, before anything is stored', async () => {
+    let rewrite: (r: Record<string, unknown>) => unknown = (r) => r;
+    const rewriter = definePlugin({
+      meta: { name: 'test-rewriter', version: '0.0.0' },
+      setup(ctx) {
+        ctx.hooks.beforeRun.tapPromise(ctx.name, async (r) => rewrite(r as never) as never);
+      },
+    });
+    const own = await createRuntime({
+      config: { plugins: {} },
+      plugins: [memoryStoragePlugin, keywordGovernancePlugin, spyRunnerPlugin(spyRunner('spy')), rewriter, orchestratorPlugin],
+    });
+    try {
+      const o = own.resolve('orchestrator');
+      const s = await o.openSession();
+      const run = () => o.run({ sessionId: s.id, runner: 'spy', task: { input: 'hello' } });
+      // Before, a bad task was a bare ZodError (no code, no hook), and metadata null storage's "Invalid batch op 0 (createTrace)".
+      const cases: [(r: Record<string, unknown>) => unknown, string][] = [
+        [(r) => ({ ...r, task: { ...(r.task as object), kind: 'shell' } }), 'task.kind: '],
+        [(r) => ({ ...r, metadata: null }), 'metadata: '],
+        [(r) => ({ ...r, parentIds: [42] }), 'parentIds.0: '],
+        [(r) => ({ ...r, task: { ...(r.task as object), inptu: 'x' } }), 'task: Unrecognized key: "inptu"'],
+        [() => 'a string', '(root): '],
+      ];
+      for (const [bad, field] of cases) {
+        rewrite = bad;
+        const error = await rejects(run(), 'LIMIT_VALIDATION', 'A beforeRun tap ("test-rewriter") returned an invalid run request: ', field);
+        expect(error).toMatchObject({ hook: 'beforeRun', plugin: 'test-rewriter', details: { taps: ['test-rewriter'] } });
+      }
+      expect((await o.listTraces(undefined, { limit: 10 })).items).toEqual([]);
+      // A valid rewrite still runs, as rewritten.
+      rewrite = (r) => ({ ...r, task: { ...(r.task as object), input: 'rewritten' } });
+      expect((await run()).trace.output?.stdout).toBe('rewritten');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('federate: an invalid task is LIMIT_VALIDATION naming its field, before any branch runs', async () => {
     const s = await orch.openSession();
     const targets = [{ runner: 'spy' }, { runner: 'spy' }];

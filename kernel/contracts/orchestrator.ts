@@ -293,7 +293,10 @@ export interface RefineInput extends CreateRdSeriesInput {
    * `signal` (one that never aborts when none was given): a step that takes long may stop on it.
    */
   step(index: number, context: RefineStepContext): Promise<Omit<RdStepInput, 'tenant' | 'step'> | null> | Omit<RdStepInput, 'tenant' | 'step'> | null;
-  /** `knee:<name>`; default `kneedle` when present, else `menger`. */
+  /**
+   * `knee:<name>`; default `kneedle` when present, else `menger`. Resolved before the series is
+   * created: one not registered is LIMIT_SERVICE_NOT_FOUND before any step runs, storing nothing.
+   */
   detector?: string;
   /**
    * Stops the refinement (LIMIT_RUNNER_ABORTED, or the signal's reason's code when it is a

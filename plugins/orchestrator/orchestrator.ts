@@ -1655,12 +1655,7 @@ export class OrchestratorService implements Orchestrator {
     const tenant = this.#tenant(tenantIn);
     const series = await this.#storage.getRdSeries(tenant, seriesId);
     if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
-    const name = detector ?? (this.deps.container.has('knee:kneedle') ? 'kneedle' : this.deps.container.has('knee:menger') ? 'menger' : undefined);
-    if (!name || !this.deps.container.has(`knee:${name}`)) {
-      throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No knee detector ${name ? `"${name}" ` : ''}is registered`, {
-        details: { key: `knee:${name ?? '*'}` }, fix: 'Enable the knee-kneedle or knee-menger plugin in limit.config.ts.',
-      });
-    }
+    const name = this.#kneeName(detector);
     const points = [...series.points].sort((a, b) => a.rate - b.rate || a.step - b.step);
     // A point the detector refuses is named by the series and its step (stored data, not a field of the call).
     const pointName = (k: number) => ({ field: 'series', label: `RD series "${seriesId}", step ${points[k]!.step} (rate ${points[k]!.rate}, distortion ${points[k]!.distortion})` });
@@ -1671,11 +1666,29 @@ export class OrchestratorService implements Orchestrator {
     return { seriesId, detector: name, index, point: index === null ? null : (points[index] ?? null), points };
   }
 
+  /**
+   * The knee detector `detector` names (`knee:<detector>`), or the default (`kneedle` when present, else
+   * `menger`); LIMIT_SERVICE_NOT_FOUND when it is not registered.
+   */
+  #kneeName(detector: string | undefined): string {
+    const name = detector ?? (this.deps.container.has('knee:kneedle') ? 'kneedle' : this.deps.container.has('knee:menger') ? 'menger' : undefined);
+    if (!name || !this.deps.container.has(`knee:${name}`)) {
+      throw new LimitError('LIMIT_SERVICE_NOT_FOUND', `No knee detector ${name ? `"${name}" ` : ''}is registered`, {
+        details: { key: `knee:${name ?? '*'}` }, fix: 'Enable the knee-kneedle or knee-menger plugin in limit.config.ts.',
+      });
+    }
+    return name;
+  }
+
   async refine(given: RefineInput): Promise<{ series: RdSeries; knee: RdKnee }> {
     const { maxSteps: _steps, step: _step, detector: _detector, signal: _signal, ...seriesInput } = checkInput(RefineInputSchema, given, 'refine input');
     const input = given;
     const { signal } = input;
     if (signal?.aborted) throw refineAborted(signal);
+    // The knee detector is resolved before the series is created and any step runs (createRdSeries
+    // resolves the RD algorithm of a series with a reference the same way): a refinement that cannot
+    // end with its knee stores nothing.
+    this.#kneeName(input.detector);
     const created = await this.createRdSeries(seriesInput as CreateRdSeriesInput);
     const context = { signal: signal ?? NEVER_ABORTED };
     let recorded = 0;

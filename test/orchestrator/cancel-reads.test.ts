@@ -123,7 +123,7 @@ describe('a cancelled refinement', () => {
       if (i === 2) controller.abort(new Error('enough'));
       return { rate: i + 1, distortion: 10 - i };
     });
-    const error = await orch.refine({ sessionId: s.id, name: 'r', maxSteps: 8, step, signal: controller.signal }).catch((e: unknown) => e);
+    const error = await orch.refine({ sessionId: s.id, name: 'r', detector: 'first', maxSteps: 8, step, signal: controller.signal }).catch((e: unknown) => e);
     const [series] = await storage.listRdSeries('default', { sessionId: s.id });
     expect(error).toMatchObject({
       code: 'LIMIT_RUNNER_ABORTED',

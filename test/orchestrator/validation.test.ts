@@ -345,6 +345,20 @@ describe('orchestrator input validation', () => {
     expect(orch.verifyArtifact(exported.files).ok).toBe(true);
   });
 
+  it('refine: an unknown knee detector or RD algorithm is refused before the series is created and any step runs', async () => {
+    const s = await orch.openSession();
+    let calls = 0;
+    const step = (i: number) => { calls++; return { rate: i, distortion: 1 / (i + 1) }; };
+    const graph = { nodes: [{ id: 'a', features: [1] }], edges: [] };
+    // Before, the 5 steps ran and were recorded, and the detector was looked up only for the knee at the end.
+    await rejects(orch.refine({ sessionId: s.id, name: 'r', maxSteps: 5, detector: 'kneedel', step }), 'LIMIT_SERVICE_NOT_FOUND', 'No knee detector "kneedel" is registered');
+    // No detector named, and none of the defaults (kneedle, menger) loaded here.
+    await rejects(orch.refine({ sessionId: s.id, name: 'r', maxSteps: 5, step }), 'LIMIT_SERVICE_NOT_FOUND', 'No knee detector is registered');
+    await rejects(orch.refine({ sessionId: s.id, name: 'r', maxSteps: 5, detector: 'drop', reference: graph, distortionAlgorithm: 'nope', step }), 'LIMIT_SERVICE_NOT_FOUND', 'No RD algorithm "nope"');
+    expect(calls).toBe(0);
+    expect(await rt.resolve('storage').listRdSeries('default', { sessionId: s.id })).toEqual([]);
+  });
+
   it('refine: maxSteps must be an integer ≥ 1 and step a function', async () => {
     const s = await orch.openSession();
     const base = { sessionId: s.id, name: 'r', detector: 'drop', step: () => ({ rate: 1, distortion: 1 }) };

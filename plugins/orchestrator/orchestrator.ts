@@ -76,9 +76,9 @@ export class OrchestratorService implements Orchestrator {
   readonly #attaching = new Map<string, Promise<LiveSession>>();
   /** Sessions whose close is in progress in this process, with that close (a second close waits for it). */
   readonly #closing = new Map<string, Promise<Session>>();
-  /** Recorded traces and merges in progress per session (#enterOpenSession): its close waits for them, as for its runs. */
+  /** Recorded traces, merges, RD series and points in progress per session (#enterOpenSession): its close waits for them, as for its runs. */
   readonly #sessionWrites = new Map<string, Set<Promise<unknown>>>();
-  /** Runs, recorded traces and merges in progress: the runtime's close waits for them (drain). */
+  /** Runs, recorded traces, merges, RD series and points in progress: the runtime's close waits for them (drain). */
   readonly #inFlight = new Set<InFlight>();
   /** The work in flight by the id of the trace it writes (#own), for the write gate (#gated). */
   readonly #byTrace = new Map<string, InFlight>();
@@ -229,14 +229,32 @@ export class OrchestratorService implements Orchestrator {
    * written. The check and the start of the write are one synchronous step, and the write is kept
    * while under way, so a cut-off waits for every write that began before it and none begins after.
    */
-  async #gated<T>(trace: Pick<Trace, 'id' | 'tenant' | 'sessionId'>, write: () => Promise<T>): Promise<T> {
-    const owner = this.#byTrace.get(trace.id);
-    if (owner?.cutOff) {
-      throw new LimitError('LIMIT_SESSION_CLOSED', `Session "${trace.sessionId}" closed before trace "${trace.id}" was recorded: it was still being governed or written after closeWaitMs (${this.deps.options.closeWaitMs} ms), so the close recorded the trace as error and nothing more of it is written`, {
-        details: { sessionId: trace.sessionId, tenant: trace.tenant, traceId: trace.id, closeWaitMs: this.deps.options.closeWaitMs },
-        fix: 'Raise the orchestrator option closeWaitMs, or close the session once its work has finished.',
-      });
-    }
+  #gated<T>(trace: Pick<Trace, 'id' | 'tenant' | 'sessionId'>, write: () => Promise<T>): Promise<T> {
+    return this.#gatedBy(this.#byTrace.get(trace.id), write, () => new LimitError('LIMIT_SESSION_CLOSED', `Session "${trace.sessionId}" closed before trace "${trace.id}" was recorded: it was still being governed or written after closeWaitMs (${this.deps.options.closeWaitMs} ms), so the close recorded the trace as error and nothing more of it is written`, {
+      details: { sessionId: trace.sessionId, tenant: trace.tenant, traceId: trace.id, closeWaitMs: this.deps.options.closeWaitMs },
+      fix: 'Raise the orchestrator option closeWaitMs, or close the session once its work has finished.',
+    }));
+  }
+
+  /**
+   * The write of an RD series or point (`what`) of the work in flight `entry` (#gatedBy): refused
+   * with LIMIT_SESSION_CLOSED once a close of its session cut that work off (its graph still being
+   * measured after closeWaitMs, say), so nothing of it lands after storage marked the session closed.
+   */
+  #gatedRd<T>(entry: InFlight, tenant: string, sessionId: string, what: string, about: Record<string, unknown>, write: () => Promise<T>): Promise<T> {
+    return this.#gatedBy(entry, write, () => new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" closed before ${what} was recorded: it was still in progress after closeWaitMs (${this.deps.options.closeWaitMs} ms), so nothing of it was written`, {
+      details: { sessionId, tenant, ...about, closeWaitMs: this.deps.options.closeWaitMs },
+      fix: 'Raise the orchestrator option closeWaitMs, or close the session once its work has finished.',
+    }));
+  }
+
+  /**
+   * Runs `write` for the work in flight `owner` unless a close cut that work off (`refusal`, thrown);
+   * the check and the start of the write are one synchronous step, and the write is kept in
+   * `owner.writing` while under way, which the cut-off waits for.
+   */
+  async #gatedBy<T>(owner: InFlight | undefined, write: () => Promise<T>, refusal: () => LimitError): Promise<T> {
+    if (owner?.cutOff) throw refusal();
     const writing = write();
     if (!owner) return writing;
     const set = (owner.writing ??= new Set());
@@ -334,13 +352,14 @@ export class OrchestratorService implements Orchestrator {
   }
 
   /**
-   * #requireOpenSession for a recorded trace or a merge (`entry`, tracked by #track), which is then
-   * counted as a write into the session and the session looked at again: a close either began after
-   * this, and waits for the write (up to closeWaitMs), or before, and the write is refused — nothing
-   * is written into a session after storage marked it closed.
+   * #requireOpenSession for a recorded trace, a merge, an RD series or point (`entry`, tracked by
+   * #track), which is then counted as a write into the session and the session looked at again: a
+   * close either began after this, and waits for the write (up to closeWaitMs, then cuts it off), or
+   * before, and the write is refused — nothing is written into a session after storage marked it
+   * closed (by this process: see the README's *Across processes*).
    */
-  async #enterOpenSession(tenant: string, id: string, entry: InFlight): Promise<Session> {
-    const session = await this.#requireOpenSession(tenant, id);
+  async #enterOpenSession(tenant: string, id: string, entry: InFlight, about?: Record<string, unknown>): Promise<Session> {
+    const session = await this.#requireOpenSession(tenant, id, about);
     const k = key(tenant, id);
     const done = entry.done!;
     let writes = this.#sessionWrites.get(k);
@@ -352,7 +371,7 @@ export class OrchestratorService implements Orchestrator {
       if (writes.size === 0 && this.#sessionWrites.get(k) === writes) this.#sessionWrites.delete(k);
     };
     done.then(leave, leave);
-    if (this.#closing.has(k)) throw sessionClosed(tenant, id);
+    if (this.#closing.has(k)) throw sessionClosed(tenant, id, about);
     return session;
   }
 
@@ -1056,10 +1075,10 @@ export class OrchestratorService implements Orchestrator {
     return false;
   }
 
-  /** Runs `work` (a run, a recorded trace, a merge, a stale-run sweep) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
+  /** Runs `work` (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
   async #track<T>(work: (entry: InFlight) => Promise<T>): Promise<T> {
     if (this.#closeBegun.signal.aborted) {
-      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a stale-run sweep) starts any more', {
+      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) starts any more', {
         fix: 'Send it to a runtime that is not closing (over HTTP: retry against another instance, or once the server is back).',
       });
     }
@@ -1559,10 +1578,18 @@ export class OrchestratorService implements Orchestrator {
 
   // ───────────────────────────── rate–distortion ─────────────────────────────
 
-  async createRdSeries(given: CreateRdSeriesInput): Promise<RdSeries> {
+  /**
+   * A write into its session, as a recorded trace is (#track, #enterOpenSession): a close that begins
+   * meanwhile waits for it, or refuses it (LIMIT_SESSION_CLOSED).
+   */
+  createRdSeries(given: CreateRdSeriesInput): Promise<RdSeries> {
+    return this.#track((entry) => this.#createRdSeries(given, entry));
+  }
+
+  async #createRdSeries(given: CreateRdSeriesInput, entry: InFlight): Promise<RdSeries> {
     const input = checkInput(CreateRdSeriesInputSchema, given, 'RD series input') as CreateRdSeriesInput;
     const tenant = this.#tenant(input.tenant);
-    await this.#requireOpenSession(tenant, input.sessionId);
+    await this.#enterOpenSession(tenant, input.sessionId, entry);
     const algorithm = input.distortionAlgorithm ?? 'fgw';
     // Without a reference no step is ever measured: an algorithm or options given would be dropped unused.
     if (!input.reference) {
@@ -1585,14 +1612,15 @@ export class OrchestratorService implements Orchestrator {
         }
       }
     }
-    return this.#storage.createRdSeries({
-      id: newId(), sessionId: input.sessionId, tenant, name: input.name, points: [], createdAt: now(),
+    const id = newId();
+    return this.#gatedRd(entry, tenant, input.sessionId, `RD series "${input.name}"`, { seriesId: id }, () => this.#storage.createRdSeries({
+      id, sessionId: input.sessionId, tenant, name: input.name, points: [], createdAt: now(),
       metadata: {
         ...input.metadata,
         ...(input.reference ? { reference: input.reference, distortionAlgorithm: algorithm } : {}),
         ...(input.distortionOptions ? { distortionOptions: input.distortionOptions } : {}),
       },
-    });
+    }));
   }
 
   #rd(name: string) {
@@ -1603,14 +1631,23 @@ export class OrchestratorService implements Orchestrator {
     return this.deps.container.resolve(k);
   }
 
-  async recordRdStep(seriesId: string, given: RdStepInput): Promise<RdPointAppended> {
+  /**
+   * A write into the series' session, as a recorded trace is (#track, #enterOpenSession): a close that
+   * begins while the step's graph is measured waits for the step (up to closeWaitMs), then cuts it
+   * off (LIMIT_SESSION_CLOSED, no point written); one that began before refuses it.
+   */
+  recordRdStep(seriesId: string, given: RdStepInput): Promise<RdPointAppended> {
+    return this.#track((entry) => this.#recordRdStep(seriesId, given, entry));
+  }
+
+  async #recordRdStep(seriesId: string, given: RdStepInput, entry: InFlight): Promise<RdPointAppended> {
     const input = checkInput(RdStepInputSchema, given, 'RD step input') as RdStepInput;
     const tenant = this.#tenant(input.tenant);
     // The series without its points: a step reads and returns none of the others.
     const series = await this.#storage.getRdSeriesSummary(tenant, seriesId);
     if (!series) throw new LimitError('LIMIT_NOT_FOUND', `RD series "${seriesId}" not found for tenant "${tenant}"`, { details: { seriesId } });
     // A closed session is said of the series the step names (`details.seriesId`), which the caller gave.
-    await this.#requireOpenSession(tenant, series.sessionId, { seriesId });
+    await this.#enterOpenSession(tenant, series.sessionId, entry, { seriesId });
     // A full series is refused before a distortion is measured for it (storage checks again, with the point's size).
     assertRdPointsFit(seriesId, { count: series.pointCount, bytes: series.pointBytes }, { count: 1, bytes: 0 }, this.#storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
     if ((input.graph === undefined) === (input.distortion === undefined)) {
@@ -1648,7 +1685,8 @@ export class OrchestratorService implements Orchestrator {
     }
     // Without `step`, storage gives the point the series' next step in the append's own transaction
     // (read after the graph was measured): steps recorded at once, by any process, get distinct steps.
-    return this.#storage.appendRdPoint(tenant, seriesId, { ...(input.step !== undefined ? { step: input.step } : {}), rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) });
+    const point = { ...(input.step !== undefined ? { step: input.step } : {}), rate: input.rate, distortion: distortion!, ...(meta ? { meta } : {}) };
+    return this.#gatedRd(entry, tenant, series.sessionId, `the point of RD series "${seriesId}"`, { seriesId }, () => this.#storage.appendRdPoint(tenant, seriesId, point));
   }
 
   async rdKnee(tenantIn: string | undefined, seriesId: string, detector?: string): Promise<RdKnee> {
@@ -1816,7 +1854,7 @@ export class OrchestratorService implements Orchestrator {
 
 type NewTraceFields = Pick<Trace, 'sessionId' | 'tenant' | 'parentIds' | 'runner' | 'task' | 'metadata'> & Partial<Pick<Trace, 'output' | 'metrics'>>;
 
-/** A run, recorded trace or merge in progress (#track), and once known the trace it writes, with what #salvage needs. */
+/** A run, recorded trace, merge, RD series or point in progress (#track), and once known the trace it writes (none for RD), with what #salvage needs. */
 interface InFlight {
   done?: Promise<unknown>;
   trace?: Trace;

@@ -63,6 +63,7 @@ describe('runtime.close() with work in flight', () => {
     const gate = gatedRunner();
     const { orch, atClose } = await start(gate);
     const session = await orch.openSession({});
+    const series = await orch.createRdSeries({ sessionId: session.id, name: 'early' });
     const running = orch.run({ sessionId: session.id, runner: 'gate', task: { input: 'first' } });
     await gate.started;
 
@@ -70,10 +71,13 @@ describe('runtime.close() with work in flight', () => {
     // The close's first steps are a few promise turns: one turn of the event loop, and it is draining.
     await new Promise((resolve) => setImmediate(resolve));
     await expect(orch.run({ sessionId: session.id, runner: 'gate', task: { input: 'late' } })).rejects.toMatchObject({
-      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a stale-run sweep) starts any more',
+      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) starts any more',
     });
     await expect(orch.recordTrace({ sessionId: session.id, runner: 'gate', task: { input: 'late' }, output: { ok: true, stdout: 'x', stderr: '' } })).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
     await expect(rt!.openSession()).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+    // RD writes are new work too (before, they went on into the closing runtime).
+    await expect(orch.createRdSeries({ sessionId: session.id, name: 'late' })).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
+    await expect(orch.recordRdStep(series.id, { rate: 1, distortion: 0.5 })).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
 
     gate.release();
     const outcome = await running;

@@ -4,7 +4,8 @@
  *
  * Writes are group-committed: every write requested during one turn of the event loop joins one
  * IMMEDIATE transaction, run in the loop's check phase (setImmediate), each write in its own
- * savepoint. A write that fails rolls back alone and rejects alone; the others commit together,
+ * savepoint. A write that fails rolls back alone and rejects alone; the others commit together
+ * (unless SQLite rolled the whole transaction back: then every write of the group is rejected),
  * and every promise settles only after COMMIT returned, so an acknowledged write is as durable as
  * with one transaction per write. Under concurrency (an HTTP server, parallel pipelines) the cost
  * of a commit — WAL frames for the same index pages, the lock round trip — is paid once per group
@@ -83,6 +84,13 @@ function fileRefused(file: string, cause: unknown): LimitError | undefined {
   return new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite database ${file} cannot be written: ${why} (${(cause as Error).message}, ${code}); the write was rolled back`, {
     plugin: PLUGIN, cause, details: { file, path: dir, code }, fix,
   });
+}
+
+/** The driver's error under the LimitErrors wrapping it (a batch op's names the op: atBatchOp). */
+function driverError(error: unknown): unknown {
+  let e = error;
+  while (e instanceof LimitError && e.cause !== undefined) e = e.cause;
+  return e;
 }
 
 /** Statements as this store runs them: driver errors about the file come out as LimitErrors. */
@@ -364,6 +372,7 @@ export class SqliteStorage implements Storage {
       for (const w of group) w.reject(this.#refused());
       return;
     }
+    const db = this.#db!;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       tx.immediate(() => {
@@ -372,6 +381,18 @@ export class SqliteStorage implements Storage {
             // A transaction function called inside a transaction runs in a SAVEPOINT, rolled back if it throws.
             outcomes.push({ ok: true, value: tx(w.fn) });
           } catch (error) {
+            // Some errors make SQLite roll back the whole transaction, not just the statement (a full
+            // disk or an I/O error met spilling the cache, SQLITE_FULL of a statement without a
+            // statement journal, NOMEM): the writes before this one are gone, and the next ones
+            // would each run in autocommit, outside the group's lock and checks. The group stops
+            // here and every write of it is rejected with this error; nothing of it is stored.
+            if (!db.inTransaction) {
+              // This write keeps its own error (a batch's names the op); the others get the driver's, mapped.
+              const own = this.#fault(error);
+              const group = this.#rolledBack(driverError(error));
+              outcomes.push({ ok: false, value: own instanceof LimitError ? own : group });
+              throw group;
+            }
             outcomes.push({ ok: false, value: this.#fault(error) });
             // Nothing more goes into a damaged file: the whole group rolls back (SQLite's COMMIT
             // usually fails after damage anyway; this does not depend on it).
@@ -384,8 +405,9 @@ export class SqliteStorage implements Storage {
         if (gone) throw gone;
       });
     } catch (error) {
-      // BEGIN or COMMIT failed, the file is damaged or no longer at its path: nothing of the group is stored. A write
-      // that failed on its own keeps its error; the others get the group's.
+      // BEGIN or COMMIT failed, SQLite rolled the transaction back, the file is damaged or no longer
+      // at its path: nothing of the group is stored. A write that failed on its own keeps its error;
+      // the others get the group's.
       const fault = this.#fault(error);
       group.forEach((w, i) => {
         const own = outcomes[i];
@@ -395,6 +417,23 @@ export class SqliteStorage implements Storage {
     }
     group.forEach((w, i) => (outcomes[i]!.ok ? w.resolve(outcomes[i]!.value) : w.reject(outcomes[i]!.value)));
   };
+
+  /**
+   * The error after which SQLite rolled back a group's whole transaction, as a LimitError: #fault's
+   * (SQLITE_FULL, IOERR: the file refused; damage) or, for any other error, LIMIT_STORAGE_UNAVAILABLE
+   * saying that the group's writes were rolled back.
+   */
+  #rolledBack(error: unknown): LimitError {
+    const fault = this.#fault(error);
+    if (fault instanceof LimitError) return fault;
+    const { file } = this.config;
+    const code = sqliteCode(error);
+    return new LimitError('LIMIT_STORAGE_UNAVAILABLE',
+      `SQLite rolled back the transaction on ${file} (${(error as Error).message}${code ? `, ${code}` : ''}): this write and the others of its group commit were not stored`, {
+        plugin: PLUGIN, cause: error, details: { file, ...(code ? { code } : {}) },
+        fix: 'Retry the write; if it keeps failing, check the memory and the file system of the process (dmesg, free space).',
+      });
+  }
 
   /**
    * A stored record's JSON. Text that does not parse (damage SQLite's page checks cannot see) is

@@ -604,6 +604,97 @@ describe('storage-sqlite plugin', () => {
       expect(await s.listProvenance('t', 'a')).toHaveLength(1);
     }));
 
+    it('fails the whole group with a LimitError, storing none of it, when SQLite itself rolls the transaction back (SQLITE_FULL)', async () => {
+      const dir = tempDir();
+      // The store's own connection, to cap its file size: with PRAGMA max_page_count (per connection)
+      // a write that needs a new page gets SQLITE_FULL, and for a statement without a statement
+      // journal (one b-tree: a provenance insert) SQLite rolls back the whole transaction, as it
+      // does on a full disk met while spilling the cache.
+      let conn: Database.Database | undefined;
+      const realPrepare = Database.prototype.prepare;
+      const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
+        conn ??= this;
+        return realPrepare.call(this, sql);
+      } as typeof Database.prototype.prepare);
+      try {
+        const file = path.join(dir, 'full.db');
+        const s = await open(file);
+        await s.createSession(makeSession('t', 's1'));
+        await s.createTrace(makeTrace('t', 'chain', 's1'));
+        const pages = conn!.pragma('page_count', { simple: true }) as number;
+        conn!.pragma(`max_page_count = ${pages}`);
+        // One event-loop turn: a small write that fits, a batch whose append is too big for the capped
+        // file, then small appends.
+        const results = await Promise.allSettled([
+          s.incrementCounters('t', { runs: 1 }),
+          s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'b', 's1') }, { op: 'appendProvenance', input: makeProvenance('chain', 0, { data: { pad: 'x'.repeat(100_000) } }) }]),
+          ...[1, 2, 3].map((i) => s.appendProvenance('t', makeProvenance('chain', i))),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(Array(5).fill('rejected'));
+        const reasons = (results as PromiseRejectedResult[]).map((r) => r.reason as Error);
+        for (const reason of reasons) {
+          expect(reason).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, path: dir, code: 'SQLITE_FULL' } });
+        }
+        // The batch names its op; the other writes get the file's error, not the batch's.
+        expect(reasons[1]!.message).toMatch(/^batch op 1 \(appendProvenance\): SQLite database .* cannot be written: no space is left/);
+        for (const i of [0, 2, 3, 4]) expect(reasons[i]!.message).toMatch(/^SQLite database .* cannot be written: no space is left/);
+        conn!.pragma('max_page_count = 1073741823');
+        // Nothing of the group is stored: a caller retrying every rejected write gets each exactly once.
+        expect(await s.listProvenance('t', 'chain')).toEqual([]);
+        expect(await s.getCounters('t')).toEqual({});
+        expect(await s.getTrace('t', 'b')).toBeNull();
+        await s.incrementCounters('t', { runs: 1 });
+        for (const i of [1, 2, 3]) await s.appendProvenance('t', makeProvenance('chain', i));
+        expect((await s.listProvenance('t', 'chain')).map((e) => e.rationale)).toEqual(['step 1', 'step 2', 'step 3']);
+        expect(await s.getCounters('t')).toEqual({ runs: 1 });
+        expect(await s.health()).toMatchObject({ status: 'ok' });
+        await s.close();
+      } finally {
+        spy.mockRestore();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('fails the whole group with LIMIT_STORAGE_UNAVAILABLE when SQLite rolls it back after an error it does not name the file for (SQLITE_NOMEM)', async () => {
+      const dir = tempDir();
+      // A counter write that meets SQLITE_NOMEM after SQLite rolled back the transaction, as it does on NOMEM.
+      let failing = false;
+      const realPrepare = Database.prototype.prepare;
+      const spy = vi.spyOn(Database.prototype, 'prepare').mockImplementation(function (this: Database.Database, sql: string) {
+        const statement = realPrepare.call(this, sql);
+        const db = this;
+        return new Proxy(statement, {
+          get(target, key) {
+            if (key === 'run' && failing && /INSERT INTO counters/.test(sql)) {
+              return () => {
+                db.exec('ROLLBACK');
+                throw new Database.SqliteError('out of memory', 'SQLITE_NOMEM');
+              };
+            }
+            const value: unknown = Reflect.get(target, key, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+      } as typeof Database.prototype.prepare);
+      try {
+        const file = path.join(dir, 'nomem.db');
+        const s = await open(file);
+        failing = true;
+        const results = await Promise.allSettled([s.createSession(makeSession('t', 's1')), s.incrementCounters('t', { n: 1 }), s.createSession(makeSession('t', 's2'))]);
+        failing = false;
+        for (const r of results) {
+          expect(r).toMatchObject({ status: 'rejected', reason: { name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file, code: 'SQLITE_NOMEM' } } });
+          expect((r as PromiseRejectedResult).reason.message).toBe(`SQLite rolled back the transaction on ${file} (out of memory, SQLITE_NOMEM): this write and the others of its group commit were not stored`);
+        }
+        expect(await s.getSession('t', 's1')).toBeNull();
+        expect(await s.getSession('t', 's2')).toBeNull();
+        await s.close();
+      } finally {
+        spy.mockRestore();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('commits writes still queued when the store closes, and refuses writes after close', () => withStore(async (s, file) => {
       const pending = s.createTrace(makeTrace('t', 'late', 's1'));
       await s.close();

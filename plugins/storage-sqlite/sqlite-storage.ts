@@ -436,26 +436,43 @@ export class SqliteStorage implements Storage {
   }
 
   /**
-   * A stored record's JSON. Text that does not parse (damage SQLite's page checks cannot see) is
-   * LIMIT_STORAGE_CORRUPT naming the file and the kind of record, not a raw SyntaxError.
+   * A stored record's JSON, from the `column` (default `data`) of the row of `table` whose key is
+   * `key` (column → value, the tenant first). Text that does not parse, or that is not a record (a
+   * JSON object; for `array`, an array of them) — damage SQLite's page checks cannot see, or a row
+   * edited by hand — is LIMIT_STORAGE_CORRUPT naming the file, the kind of record, the table and the
+   * row, not a raw SyntaxError or TypeError, nor a record that reads as missing (`null`).
    */
-  #json<T>(text: string, what: string): T {
+  #json<T>(text: string, what: string, table: string, key: RowKey, options: { column?: string; array?: boolean } = {}): T {
+    let value: unknown;
     try {
-      return JSON.parse(text) as T;
+      value = JSON.parse(text);
     } catch (error) {
-      const { file } = this.config;
-      throw new LimitError('LIMIT_STORAGE_CORRUPT', `SQLite database ${file} holds a ${what} record that is not valid JSON (${(error as Error).message})`, {
-        plugin: PLUGIN,
-        cause: error,
-        details: { file, record: what },
-        fix: `Restore ${file} from a backup, or find the row (its data column does not parse with json_valid()) and correct or delete it.`,
-      });
+      throw this.#corruptRow(what, table, key, options.column, `is not valid JSON (${(error as Error).message})`, error);
     }
+    if (options.array ? !Array.isArray(value) || !value.every(isRecord) : !isRecord(value)) {
+      const preview = String(text).length > 100 ? `${String(text).slice(0, 100)}…` : String(text);
+      throw this.#corruptRow(what, table, key, options.column, `is not ${options.array ? 'an array of JSON objects' : 'a JSON object'}: ${preview}`);
+    }
+    return value as T;
   }
 
-  #trace(row: { data: string; flags: string }): Trace {
-    const trace = this.#json<Trace>(row.data, 'trace');
-    trace.flags = this.#json<Flag[]>(row.flags, 'trace\'s flags');
+  #corruptRow(what: string, table: string, key: RowKey, column = 'data', problem: string, cause?: unknown): LimitError {
+    const { file } = this.config;
+    const where = Object.entries(key);
+    const named = where.map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', ');
+    const sql = `SELECT ${column} FROM ${table} WHERE ${where.map(([c, v]) => `${c} = ${typeof v === 'number' ? v : `'${v.replaceAll("'", "''")}'`}`).join(' AND ')}`;
+    return new LimitError('LIMIT_STORAGE_CORRUPT', `SQLite database ${file} holds a ${what} record that ${problem} (table ${table}, ${named})`, {
+      plugin: PLUGIN,
+      ...(cause === undefined ? {} : { cause }),
+      details: { file, record: what, table, column, tenant: key.tenant, id: where.slice(1).map(([, v]) => String(v)).join('/'), row: key },
+      fix: `Restore ${file} from a backup, or correct or delete that row (\`${sql}\`); the other records stay readable.`,
+    });
+  }
+
+  #trace(row: { id: string; data: string; flags: string }, tenant: string): Trace {
+    const key = { tenant, id: row.id };
+    const trace = this.#json<Trace>(row.data, 'trace', 'traces', key);
+    trace.flags = this.#json<Flag[]>(row.flags, 'trace\'s flags', 'traces', key, { column: 'flags', array: true });
     return trace;
   }
 
@@ -520,7 +537,7 @@ export class SqliteStorage implements Storage {
     validate.tenant(tenant);
     assertId(id, 'session id');
     const row = this.#q('SELECT data FROM sessions WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
-    return row ? this.#json<Session>(row.data, 'session') : null;
+    return row ? this.#json<Session>(row.data, 'session', 'sessions', { tenant, id }) : null;
   }
 
   async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
@@ -536,8 +553,8 @@ export class SqliteStorage implements Storage {
       where.push('(created_ms, id) < (?, ?)');
       params.push(q.after.t, q.after.id);
     }
-    const sql = `SELECT data, octet_length(data) AS bytes FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT ?`;
-    return this.#page(sql, [...params, q.limit + 1], q, (r: { data: string }) => this.#json<Session>(r.data, 'session'));
+    const sql = `SELECT id, data, octet_length(data) AS bytes FROM sessions WHERE ${where.join(' AND ')} ORDER BY created_ms DESC, id DESC LIMIT ?`;
+    return this.#page(sql, [...params, q.limit + 1], q, (r: { id: string; data: string }) => this.#json<Session>(r.data, 'session', 'sessions', { tenant, id: r.id }));
   }
 
   /**
@@ -561,7 +578,7 @@ export class SqliteStorage implements Storage {
     return this.#write(() => {
       const row = this.#q('SELECT data FROM sessions WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
       if (!row) throw notFound('session', tenant, id);
-      const session = this.#json<Session>(row.data, 'session');
+      const session = this.#json<Session>(row.data, 'session', 'sessions', { tenant, id });
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt };
       this.#q('UPDATE sessions SET status = ?, data = ? WHERE tenant = ? AND id = ?').run('closed', serializeRecord(closed, 'session', this.maxRecordBytes), tenant, id);
@@ -604,9 +621,9 @@ export class SqliteStorage implements Storage {
   }
 
   #updateTrace(tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status'], ifFlagCount?: number): Trace {
-    const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
+    const row = this.#q('SELECT id, data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { id: string; data: string; flags: string } | undefined;
     if (!row) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(this.#trace(row), patch, ifStatus, ifFlagCount);
+    const next = applyTracePatch(this.#trace(row, tenant), patch, ifStatus, ifFlagCount);
     const data = traceData(next);
     assertRecordSize(data, 'trace', this.maxRecordBytes);
     this.#q('UPDATE traces SET status = ?, data = ? WHERE tenant = ? AND id = ?').run(next.status, data, tenant, id);
@@ -616,8 +633,8 @@ export class SqliteStorage implements Storage {
   async getTrace(tenant: string, id: string): Promise<Trace | null> {
     validate.tenant(tenant);
     assertId(id, 'trace id');
-    const row = this.#q('SELECT data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string; flags: string } | undefined;
-    return row ? this.#trace(row) : null;
+    const row = this.#q('SELECT id, data, flags FROM traces WHERE tenant = ? AND id = ?').get(tenant, id) as { id: string; data: string; flags: string } | undefined;
+    return row ? this.#trace(row, tenant) : null;
   }
 
   async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
@@ -649,8 +666,8 @@ export class SqliteStorage implements Storage {
       where.push('(t.created_ms, t.id) < (?, ?)');
       params.push(q.after.t, q.after.id);
     }
-    const sql = `SELECT t.data, t.flags, octet_length(t.data) + octet_length(t.flags) AS bytes FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
-    return this.#page(sql, [...params, q.limit + 1], q, (r: { data: string; flags: string }) => this.#trace(r));
+    const sql = `SELECT t.id, t.data, t.flags, octet_length(t.data) + octet_length(t.flags) AS bytes FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
+    return this.#page(sql, [...params, q.limit + 1], q, (r: { id: string; data: string; flags: string }) => this.#trace(r, tenant));
   }
 
   /** `scope`: a trace created or appended to earlier in the same batch is known to exist. */
@@ -692,9 +709,9 @@ export class SqliteStorage implements Storage {
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const rows = this.#q('SELECT data, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string; hash: string }[];
+    const rows = this.#q('SELECT seq, data, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { seq: number; data: string; hash: string }[];
     // The hash column, which the next append chains onto: one edited apart from its entry does not verify.
-    return rows.map((r) => ({ ...this.#json<ProvenanceEntry>(r.data, 'provenance entry'), hash: r.hash }));
+    return rows.map((r) => ({ ...this.#json<ProvenanceEntry>(r.data, 'provenance entry', 'provenance', { tenant, trace_id: traceId, seq: r.seq }), hash: r.hash }));
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
@@ -748,8 +765,8 @@ export class SqliteStorage implements Storage {
       where.push('kind = ?');
       params.push(q.kind);
     }
-    const rows = this.#q(`SELECT data FROM flags WHERE ${where.join(' AND ')} ORDER BY seq`).all(...params) as { data: string }[];
-    return rows.map((r) => this.#json<Flag>(r.data, 'flag'));
+    const rows = this.#q(`SELECT id, data FROM flags WHERE ${where.join(' AND ')} ORDER BY seq`).all(...params) as { id: string; data: string }[];
+    return rows.map((r) => this.#json<Flag>(r.data, 'flag', 'flags', { tenant, id: r.id }));
   }
 
   async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
@@ -768,8 +785,8 @@ export class SqliteStorage implements Storage {
   async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const rows = this.#q('SELECT data FROM checkpoints WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { data: string }[];
-    return rows.map((r) => this.#json<Checkpoint>(r.data, 'checkpoint'));
+    const rows = this.#q('SELECT seq, data FROM checkpoints WHERE tenant = ? AND trace_id = ? ORDER BY seq').all(tenant, traceId) as { seq: number; data: string }[];
+    return rows.map((r) => this.#json<Checkpoint>(r.data, 'checkpoint', 'checkpoints', { tenant, trace_id: traceId, seq: r.seq }));
   }
 
   async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
@@ -791,14 +808,14 @@ export class SqliteStorage implements Storage {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
     const row = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND trace_id = ?').get(tenant, traceId) as { data: string } | undefined;
-    return row ? this.#json<QuarantineState>(row.data, 'quarantine state') : null;
+    return row ? this.#json<QuarantineState>(row.data, 'quarantine state', 'quarantine', { tenant, trace_id: traceId }) : null;
   }
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     // By trace id (ids are ASCII: SQLite's BINARY collation is the order of every backend).
-    const rows = this.#q('SELECT data FROM quarantine WHERE tenant = ? AND quarantined = 1 ORDER BY trace_id').all(tenant) as { data: string }[];
-    return rows.map((r) => this.#json<QuarantineState>(r.data, 'quarantine state'));
+    const rows = this.#q('SELECT trace_id, data FROM quarantine WHERE tenant = ? AND quarantined = 1 ORDER BY trace_id').all(tenant) as { trace_id: string; data: string }[];
+    return rows.map((r) => this.#json<QuarantineState>(r.data, 'quarantine state', 'quarantine', { tenant, trace_id: r.trace_id }));
   }
 
   // rate–distortion --------------------------------------------------------------------------------
@@ -852,16 +869,16 @@ export class SqliteStorage implements Storage {
     const row = this.#q('SELECT data, point_count, point_bytes, next_step FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, id) as
       { data: string; point_count: number; point_bytes: number; next_step: number } | undefined;
     if (!row) return null;
-    return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series'), pointCount: row.point_count, pointBytes: row.point_bytes, nextStep: row.next_step };
+    return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series', 'rd_series', { tenant, id }), pointCount: row.point_count, pointBytes: row.point_bytes, nextStep: row.next_step };
   }
 
   #readRdSeries(tenant: string, id: string): RdSeries | null {
     const row = this.#q('SELECT data FROM rd_series WHERE tenant = ? AND id = ?').get(tenant, id) as { data: string } | undefined;
     if (!row) return null;
-    const points = (this.#q('SELECT data FROM rd_points WHERE tenant = ? AND series_id = ? ORDER BY seq').all(tenant, id) as { data: string }[]).map(
-      (r) => rdPointInOrder(this.#json<RdPoint>(r.data, 'RD point')),
+    const points = (this.#q('SELECT seq, data FROM rd_points WHERE tenant = ? AND series_id = ? ORDER BY seq').all(tenant, id) as { seq: number; data: string }[]).map(
+      (r) => rdPointInOrder(this.#json<RdPoint>(r.data, 'RD point', 'rd_points', { tenant, series_id: id, seq: r.seq })),
     );
-    return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series'), points };
+    return { ...this.#json<Omit<RdSeries, 'points'>>(row.data, 'RD series', 'rd_series', { tenant, id }), points };
   }
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
@@ -976,6 +993,14 @@ export class SqliteStorage implements Storage {
 }
 
 type ChainHead = { seq: number; hash: string };
+
+/** A row's key: its columns (the tenant first) and their values, as a damaged record's error names them. */
+type RowKey = { tenant: string } & Record<string, string | number>;
+
+/** A record as stored: a JSON object (not null, an array or a scalar). */
+function isRecord(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 /**
  * What a batch wrote so far, inside its savepoint: traces it created (they exist, with an empty

@@ -388,6 +388,60 @@ describe('storage-sqlite plugin', () => {
       }
     });
 
+    it('a record that parses but is not a record (null, a number, an array; a flags column that is no array of flags) is LIMIT_STORAGE_CORRUPT naming the table and row, at every read; a bad row in a listing is named', async () => {
+      const dir = tempDir();
+      const file = path.join(dir, 'shape.db');
+      try {
+        const s = await open(file);
+        await s.createSession(makeSession('t', 's1'));
+        await s.createSession(makeSession('t', 's2'));
+        for (let i = 0; i < 50; i++) await s.createTrace(makeTrace('t', `tr${i}`, 's1', 1_700_000_000_000 + i));
+        await s.addFlag('t', makeFlag('f1', 'tr3'));
+        await s.addCheckpoint('t', { traceId: 'tr3', label: 'c', passed: true, details: {}, at: new Date(1_700_000_000_000).toISOString() });
+        await s.setQuarantine('t', { traceId: 'tr3', quarantined: true, reason: 'r', actor: 'a', at: new Date(1_700_000_000_000).toISOString() });
+        await s.appendProvenance('t', makeProvenance('tr3', 0));
+        await s.createRdSeries({ id: 'rd1', sessionId: 's1', tenant: 't', name: 'n', createdAt: new Date(1_700_000_000_000).toISOString(), metadata: {}, points: [{ step: 0, rate: 1, distortion: 0 }] });
+        await s.createRdSeries({ id: 'rd2', sessionId: 's1', tenant: 't', name: 'n', createdAt: new Date(1_700_000_000_000).toISOString(), metadata: {}, points: [{ step: 0, rate: 1, distortion: 0 }] });
+        const db = new Database(file);
+        db.exec(`UPDATE traces SET data = 'null' WHERE id = 'tr1';
+          UPDATE traces SET flags = '{}' WHERE id = 'tr2';
+          UPDATE traces SET data = substr(data, 1, 40) WHERE id = 'tr17';
+          UPDATE sessions SET data = 'null' WHERE id = 's1';
+          UPDATE flags SET data = '5' WHERE id = 'f1';
+          UPDATE checkpoints SET data = '[]';
+          UPDATE quarantine SET data = '"x"';
+          UPDATE provenance SET data = 'null';
+          UPDATE rd_series SET data = 'null' WHERE id = 'rd1';
+          UPDATE rd_points SET data = 'true' WHERE series_id = 'rd2';`);
+        db.close();
+        const damage = async (read: Promise<unknown>, record: string, table: string, row: Record<string, unknown>, problem: string) => {
+          const error = await read.then(() => null, (e: unknown) => e as Error & { code: string; details: Record<string, unknown>; fix: string });
+          expect(error, `${record} in ${table} ${JSON.stringify(row)}`).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { file, record, table, tenant: 't', row } });
+          expect(error!.message).toContain(`SQLite database ${file} holds a ${record} record that ${problem}`);
+          expect(error!.message).toContain(`(table ${table}, ${Object.entries(row).map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', ')})`);
+          expect(error!.fix).toContain(`FROM ${table} WHERE tenant = 't'`);
+        };
+        const notRecord = 'is not a JSON object';
+        for (const read of [s.getTrace('t', 'tr1'), s.updateTrace('t', 'tr1', { status: 'error' })]) await damage(read, 'trace', 'traces', { tenant: 't', id: 'tr1' }, `${notRecord}: null`);
+        await damage(s.listTraces('t', { limit: 49 }), 'trace', 'traces', { tenant: 't', id: 'tr17' }, 'is not valid JSON');
+        await damage(s.getTrace('t', 'tr2'), "trace's flags", 'traces', { tenant: 't', id: 'tr2' }, 'is not an array of JSON objects: {}');
+        for (const read of [s.getSession('t', 's1'), s.listSessions('t'), s.closeSession('t', 's1', new Date().toISOString())]) await damage(read, 'session', 'sessions', { tenant: 't', id: 's1' }, `${notRecord}: null`);
+        await damage(s.listFlags('t'), 'flag', 'flags', { tenant: 't', id: 'f1' }, `${notRecord}: 5`);
+        await damage(s.listCheckpoints('t', 'tr3'), 'checkpoint', 'checkpoints', { tenant: 't', trace_id: 'tr3', seq: 1 }, `${notRecord}: []`);
+        for (const read of [s.getQuarantine('t', 'tr3'), s.listQuarantined('t')]) await damage(read, 'quarantine state', 'quarantine', { tenant: 't', trace_id: 'tr3' }, `${notRecord}: "x"`);
+        for (const read of [s.listProvenance('t', 'tr3'), s.verifyProvenance('t', 'tr3')]) await damage(read, 'provenance entry', 'provenance', { tenant: 't', trace_id: 'tr3', seq: 0 }, `${notRecord}: null`);
+        for (const read of [s.getRdSeries('t', 'rd1'), s.getRdSeriesSummary('t', 'rd1')]) await damage(read, 'RD series', 'rd_series', { tenant: 't', id: 'rd1' }, `${notRecord}: null`);
+        await damage(s.getRdSeries('t', 'rd2'), 'RD point', 'rd_points', { tenant: 't', series_id: 'rd2', seq: 2 }, `${notRecord}: true`);
+        // The other records stay readable.
+        expect((await s.getTrace('t', 'tr0'))!.id).toBe('tr0');
+        expect((await s.getSession('t', 's2'))!.id).toBe('s2');
+        expect((await s.listTraces('t', { limit: 32 })).items).toHaveLength(32);
+        await s.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('reports damage seen by a read as LIMIT_STORAGE_CORRUPT naming the file, then refuses every write', async () => {
       const dir = tempDir();
       try {

@@ -200,7 +200,9 @@ const TracePatchSchema = Trace.pick({ status: true, output: true, metrics: true,
 /**
  * A counter name is stored as it is (a text column, a key), not inside JSON, so it must be text every
  * backend stores unchanged: no NUL (PostgreSQL text refuses it, LMDB keys use it as a delimiter) and
- * no half a surrogate pair (SQLite and PostgreSQL would store U+FFFD instead, merging names).
+ * no half a surrogate pair (SQLite and PostgreSQL would store U+FFFD instead, merging names). Nor
+ * `__proto__`, refused by validate.counters (z.record would drop it). Names of Object.prototype's
+ * members (`constructor`, `toString`) are names like any other.
  */
 const CounterName = z.string().min(1).max(256)
   .refine((n) => !n.includes('\0'), 'a counter name may not contain a NUL character')
@@ -768,7 +770,15 @@ export const validate = {
   /** A point to append: `step` may be left out (see `withRdStep`). */
   rdPointInput: (v: unknown): RdPointInput => recordAsStored(parseOrThrow(RdPointInput, v, 'RD point'), v, 'RD point', 'meta', 'write'),
   provenanceInput: (v: unknown): ProvenanceInput => asStored(jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'write', 'data')),
-  counters: (v: unknown): Counters => parseOrThrow(CountersSchema, v, 'counter deltas'),
+  counters: (v: unknown): Counters => {
+    // z.record leaves an own `__proto__` key out of what it returns (see keepProtoKey): `{"__proto__": 2}`
+    // would resolve, storing nothing. No backend keeps it either way (a JavaScript object read back
+    // gives that key a special meaning), so it is refused, naming it, on every backend.
+    if (typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__')) {
+      throw invalidField('counter deltas', '__proto__', 'a counter may not be named "__proto__" (JavaScript objects give that key a special meaning, so it would not be stored as given); choose another name');
+    }
+    return parseOrThrow(CountersSchema, v, 'counter deltas');
+  },
   timestamp: (v: unknown, field: string): string => parseOrThrow(Timestamp, v, field),
   flagQuery: (v: unknown = {}): { traceId?: string; kind?: FlagKind } => parseOrThrow(FlagQuerySchema, v, 'flag query'),
   traceQuery(v: TraceQuery = {}): NormalizedTraceQuery {

@@ -621,9 +621,10 @@ export class FileStorage implements Storage {
   async #stageCounters(stage: Stage, tenant: string, deltas: Counters): Promise<void> {
     const file = this.#countersFile(tenant);
     const current = stage.counters ?? (await readCounters(file)) ?? {};
-    const next = { ...current };
+    // Without a prototype: a counter named `constructor` or `toString` is not found on Object.prototype.
+    const next: Counters = Object.assign(Object.create(null) as Counters, current);
     // A sum past the finite numbers would be written as null, leaving the file unreadable as counters.
-    for (const [name, delta] of Object.entries(deltas)) next[name] = addCounter(name, next[name] ?? 0, delta);
+    for (const [name, delta] of Object.entries(deltas)) next[name] = addCounter(name, Object.hasOwn(next, name) ? next[name]! : 0, delta);
     stage.counters = next;
     stage.files.set(file, JSON.stringify(next));
   }

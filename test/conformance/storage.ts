@@ -856,6 +856,22 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.getCounters('t1')).toEqual(Object.fromEntries(names.map((n) => [n, 1])));
       });
 
+      it('counts names of Object.prototype members (constructor, toString, …) like any other, and refuses __proto__ (LIMIT_VALIDATION naming it, writing nothing), alone or in a batch', async () => {
+        const names = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'isPrototypeOf'];
+        await storage.incrementCounters('t1', Object.fromEntries(names.map((n) => [n, 2])));
+        await storage.incrementCounters('t1', { constructor: 3 });
+        await storage.batch('t1', [{ op: 'incrementCounters', deltas: { valueOf: 1 } }, { op: 'incrementCounters', deltas: { toString: 1, valueOf: 1 } }]);
+        const held = { constructor: 5, toString: 3, hasOwnProperty: 2, valueOf: 4, __defineGetter__: 2, isPrototypeOf: 2 };
+        expect(await storage.getCounters('t1')).toEqual(held);
+        // JSON.parse makes `__proto__` an own key (an object literal would set the prototype instead).
+        const proto = JSON.parse('{"__proto__": 2, "runs": 1}') as Record<string, number>;
+        const error = await limitError(storage.incrementCounters('t1', proto), 'LIMIT_VALIDATION');
+        expect(error.message).toContain('__proto__');
+        const inBatch = await limitError(storage.batch('t1', [{ op: 'incrementCounters', deltas: { runs: 1 } }, { op: 'incrementCounters', deltas: proto }]), 'LIMIT_VALIDATION');
+        expect(inBatch.message).toMatch(/^Invalid batch op 1 \(incrementCounters\): .*__proto__/);
+        expect(await storage.getCounters('t1')).toEqual(held);
+      });
+
       it('refuses an increment that would take a counter past the finite numbers (LIMIT_VALIDATION naming it), writing nothing, alone or in a batch', async () => {
         await storage.incrementCounters('t1', { big: Number.MAX_VALUE, low: -Number.MAX_VALUE, runs: 1 });
         const held = { big: Number.MAX_VALUE, low: -Number.MAX_VALUE, runs: 1 };

@@ -666,7 +666,8 @@ export class SqliteStorage implements Storage {
       where.push('(t.created_ms, t.id) < (?, ?)');
       params.push(q.after.t, q.after.id);
     }
-    const sql = `SELECT t.id, t.data, t.flags, octet_length(t.data) + octet_length(t.flags) AS bytes FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
+    // A trace's JSON is its data (the trace without flags) with `,"flags":` (9 bytes) and the flags array added.
+    const sql = `SELECT t.id, t.data, t.flags, octet_length(t.data) + 9 + octet_length(t.flags) AS bytes FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.created_ms DESC, t.id DESC LIMIT ?`;
     return this.#page(sql, [...params, q.limit + 1], q, (r: { id: string; data: string; flags: string }) => this.#trace(r, tenant));
   }
 

@@ -1027,6 +1027,30 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect((await storage.listSessions('t1', { maxBytes: budget })).items.map((x) => x.id)).toEqual(['ns2', 'ns1']);
       });
 
+      it('counts each trace\'s whole JSON against maxBytes, its flags and their key included: a budget of exactly k traces holds at most k', async () => {
+        // Traces of one size (ids and timestamps of fixed width), without flags and with two flags each.
+        for (const [tenant, flags] of [['t1', 0], ['t2', 2]] as const) {
+          const ops: BatchOp[] = [];
+          for (let i = 0; i < 60; i++) {
+            const id = `tr${String(i).padStart(3, '0')}`;
+            ops.push({ op: 'createTrace', trace: makeTrace(tenant, id, 's1', T0 + 1000 + i) });
+            for (let f = 0; f < flags; f++) ops.push({ op: 'addFlag', flag: makeFlag(`f${String(i).padStart(3, '0')}${f}`, id) });
+          }
+          await storage.batch(tenant, ops);
+          const size = jsonBytes(await storage.getTrace(tenant, 'tr000'));
+          for (const k of [1, 7, 40]) {
+            for (const maxBytes of [k * size, k * size - 1]) {
+              const page = await storage.listTraces(tenant, { limit: 1000, maxBytes });
+              const sum = jsonBytesEach(page.items);
+              expect(page.items.every((t) => jsonBytes(t) === size), 'traces of one size').toBe(true);
+              if (page.items.length > 1) expect(sum, `${tenant}: ${page.items.length} traces of ${size} bytes under maxBytes ${maxBytes}`).toBeLessThanOrEqual(maxBytes);
+              expect(page.items.length).toBeGreaterThan(0);
+              expect(page.nextCursor).not.toBeNull();
+            }
+          }
+        }
+      });
+
       it('filters by session, status, flag kind and time range, alone and combined', async () => {
         const statuses: TraceStatus[] = ['ok', 'error', 'blocked', 'quarantined'];
         const ops: BatchOp[] = [];

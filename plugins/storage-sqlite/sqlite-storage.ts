@@ -11,7 +11,8 @@
  * of a commit — WAL frames for the same index pages, the lock round trip — is paid once per group
  * instead of once per write.
  */
-import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -191,6 +192,8 @@ export class SqliteStorage implements Storage {
   }
 
   async open(): Promise<void> {
+    /** Puts back the modes restrictDatabaseFiles changed, when this open() refuses the file. */
+    let restoreModes: (() => void) | undefined;
     if (!this.#db) {
       const { file } = this.config;
       if (file !== ':memory:') {
@@ -201,7 +204,7 @@ export class SqliteStorage implements Storage {
           throw fileInPlaceOfFolder(error, dir, { plugin: PLUGIN, what: `SQLite database ${file}`, setting: SQLITE_PATH_SETTING }) ?? folderError(dir, file, error);
         }
         try {
-          restrictDatabaseFiles(file);
+          restoreModes = restrictDatabaseFiles(file);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'EISDIR') {
             throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `SQLite database ${file} cannot be opened: it is a folder, not a file`, {
@@ -209,13 +212,16 @@ export class SqliteStorage implements Storage {
               fix: `Name a file for the database (${SQLITE_PATH_SETTING}), e.g. ${path.join(file, 'limit.db')}.`,
             });
           }
-          throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot restrict SQLite database ${file} to mode 0600: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
+          throw accessError(file, error) ?? new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot restrict SQLite database ${file} to mode 0600: ${(error as Error).message}`, {
+            plugin: PLUGIN, cause: error, details: { file, ...((error as NodeJS.ErrnoException).code ? { code: (error as NodeJS.ErrnoException).code } : {}) },
+          });
         }
       }
       let db: Db;
       try {
         db = new Database(file, { timeout: this.config.busyTimeoutMs });
       } catch (error) {
+        restoreModes?.();
         throw new LimitError('LIMIT_STORAGE_UNAVAILABLE', `Cannot open SQLite database ${file}: ${(error as Error).message}`, { plugin: PLUGIN, cause: error });
       }
       try {
@@ -225,6 +231,8 @@ export class SqliteStorage implements Storage {
         db.pragma('foreign_keys = OFF');
       } catch (error) {
         db.close();
+        // A file refused here (not a database, damaged, locked) keeps the mode it had.
+        restoreModes?.();
         // Switching to WAL needs the file to itself: a connection holding it locked past busyTimeoutMs
         // (a rollback-journal writer) is reported as for a write, so are a damaged or refused file.
         const fault = this.#fault(error);
@@ -240,7 +248,9 @@ export class SqliteStorage implements Storage {
     try {
       this.#migrate();
     } catch (error) {
-      // A store this code must not write (a newer schema, a failed migration) stays closed.
+      // A store this code must not write (a newer schema, a failed migration) stays closed, and a
+      // file this call opened keeps the mode it had.
+      restoreModes?.();
       this.#db?.close();
       this.#db = undefined;
       this.#tx = undefined;
@@ -1043,17 +1053,88 @@ function folderError(dir: string, file: string, error: unknown): LimitError {
   });
 }
 
+/** `user <name> (uid <n>)`, or `uid <n>`, of this process, for messages; undefined where there are no uids. */
+function processUser(): { text: string; name: string } | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    // A uid without a passwd entry (a container's arbitrary uid).
+  }
+  return name ? { text: `user ${name}, uid ${uid}`, name } : { text: `uid ${uid}`, name: String(uid) };
+}
+
+/**
+ * What restrictDatabaseFiles met when the file system refused it — no permission (EACCES, EPERM) or
+ * a read-only file system (EROFS) — as LIMIT_STORAGE_UNAVAILABLE naming the file or folder, the code,
+ * this process's user and a fix (chown / chmod); undefined for other errors.
+ */
+function accessError(file: string, error: unknown): LimitError | undefined {
+  const e = error as NodeJS.ErrnoException;
+  const code = e.code;
+  if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return undefined;
+  const failed = e.path ?? file;
+  const dir = path.dirname(path.resolve(file));
+  const user = processUser();
+  const who = user ? ` (${user.text})` : '';
+  const owner = user?.name ?? "the server's user";
+  const elsewhere = `or point storage-sqlite at a file it may write (${SQLITE_PATH_SETTING})`;
+  const fail = (message: string, at: string, fix: string, more: Record<string, unknown> = {}) =>
+    new LimitError('LIMIT_STORAGE_UNAVAILABLE', message, { plugin: PLUGIN, cause: error, details: { file, path: at, code, ...more }, fix });
+  if (code === 'EROFS') {
+    return fail(`SQLite database ${file} cannot be opened for writing: ${dir} is on a read-only file system (${code})`, dir,
+      `Remount the file system of ${dir} read-write, ${elsewhere}.`);
+  }
+  if (e.syscall === 'chmod') {
+    // The file (or its -wal/-shm) can be written but belongs to another user: only its owner may restrict it.
+    let uid: number | undefined;
+    try {
+      uid = statSync(failed).uid;
+    } catch {
+      // Gone meanwhile: the message still names it.
+    }
+    return fail(`SQLite database ${file} cannot be restricted to mode 0600: ${failed} belongs to another user${uid === undefined ? '' : ` (uid ${uid})`}, and only its owner may change its mode; this process runs as ${user?.text ?? 'another user'} (${code})`, failed,
+      `Make the server's user the owner of the database files, as root: chown ${owner} ${file} ${file}-wal ${file}-shm (those that exist); ${elsewhere}.`,
+      uid === undefined ? {} : { owner: uid });
+  }
+  if (existsSync(failed)) {
+    return fail(`SQLite database ${file} cannot be opened: ${failed} is not readable and writable by this process${who} (${code})`, failed,
+      `Make the server's user its owner, as root: chown ${owner} ${failed} (and its -wal and -shm files, where they exist); if that user owns it already: chmod u+rw ${failed}. Or point storage-sqlite at a file it may write (${SQLITE_PATH_SETTING}).`);
+  }
+  return fail(`SQLite database ${file} cannot be created: its folder ${dir} does not let this process${who} create files in it (${code})`, dir,
+    `Give the server's user write permission on ${dir}: chown ${owner} ${dir} (as root) or chmod u+wx ${dir}; ${elsewhere}.`);
+}
+
 /**
  * The database holds every tenant's data and its folder may have to stay traversable (runner-python
  * keeps `sessions/` next to it): the file is created 0600 before SQLite opens it, so the -wal and
  * -shm files SQLite makes later get the same mode, and an existing file (and its -wal/-shm) is
- * tightened to 0600.
+ * tightened to 0600. Returns what puts the modes it changed back, for an open() that then refuses
+ * the file (not a database, damaged, a newer schema): a refused file is left as it was.
  */
-export function restrictDatabaseFiles(file: string): void {
+export function restrictDatabaseFiles(file: string): () => void {
+  const changed: [string, number][] = [];
+  const restrict = (p: string) => {
+    const mode = statSync(p).mode & 0o7777;
+    if (mode === 0o600) return;
+    chmodSync(p, 0o600);
+    changed.push([p, mode]);
+  };
   const fd = openSync(file, fsc.O_RDWR | fsc.O_CREAT, 0o600);
   closeSync(fd);
-  chmodSync(file, 0o600);
+  restrict(file);
   for (const suffix of ['-wal', '-shm', '-journal']) {
-    if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
+    if (existsSync(file + suffix)) restrict(file + suffix);
   }
+  return () => {
+    for (const [p, mode] of changed) {
+      try {
+        chmodSync(p, mode);
+      } catch {
+        // Best effort: the refusal being reported matters more.
+      }
+    }
+  };
 }

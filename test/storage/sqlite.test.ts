@@ -1,5 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
@@ -490,7 +492,8 @@ describe('storage-sqlite plugin', () => {
       const dir = tempDir();
       try {
         const file = path.join(dir, 'text.db');
-        writeFileSync(file, 'this is not a database\n'.repeat(50));
+        writeFileSync(file, 'this is not a database\n'.repeat(50), { mode: 0o644 });
+        chmodSync(file, 0o644);
         const before = readFileSync(file);
         const s = new SqliteStorage({ file, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
         await expect(s.open()).rejects.toMatchObject({
@@ -498,10 +501,86 @@ describe('storage-sqlite plugin', () => {
           message: `SQLite database ${file} is not a SQLite database, or its header is damaged (file is not a database, SQLITE_NOTADB)`,
         });
         expect(readFileSync(file).equals(before)).toBe(true);
+        // Its mode too: the store tightens a database it opens to 0600, not a file it refuses.
+        expect(statSync(file).mode & 0o777).toBe(0o644);
+        // A SQLite header and nothing after it, with a -journal file beside it: both keep their modes.
+        const header = path.join(dir, 'header.db');
+        writeFileSync(header, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(84, 0xff)]));
+        writeFileSync(`${header}-journal`, '');
+        chmodSync(header, 0o640);
+        chmodSync(`${header}-journal`, 0o644);
+        const h = new SqliteStorage({ file: header, synchronous: 'normal', busyTimeoutMs: 5000, maxRecordBytes: 1 << 20 });
+        await expect(h.open()).rejects.toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT' });
+        expect([statSync(header).mode & 0o777, statSync(`${header}-journal`).mode & 0o777]).toEqual([0o640, 0o644]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+  });
+
+  it('reports a database file or folder this process may not write (EACCES, EPERM) at open() as LIMIT_STORAGE_UNAVAILABLE naming it, the code and a chown/chmod fix', () => {
+    // File permissions bind every uid but root's: running as root, the store opens in a child process
+    // as nobody (65534) files that root owns; otherwise in a child as this user, files made unwritable.
+    const root = process.getuid?.() === 0;
+    const dir = tempDir();
+    try {
+      chmodSync(dir, 0o755);
+      const openAs = (file: string) => {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sqlite-open-child.ts', import.meta.url)), file], {
+          encoding: 'utf8', timeout: 60_000, ...(root ? { uid: 65534, gid: 65534 } : {}),
+        });
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout.trim().split('\n').pop()!) as { code?: string; message: string; details: Record<string, unknown>; fix: string };
+      };
+      const user = root ? 'nobody' : userInfo().username;
+      const shared = path.join(dir, 'shared');
+      mkdirSync(shared, { mode: 0o777 });
+      chmodSync(shared, 0o777);
+      const makeDb = (file: string, mode: number) => {
+        const db = new Database(file);
+        db.exec('CREATE TABLE x (a)');
+        db.close();
+        chmodSync(file, mode);
+      };
+
+      // An existing database it may not read and write (root's, 0644; or its own, 0444).
+      const unwritable = path.join(shared, 'ro.db');
+      makeDb(unwritable, root ? 0o644 : 0o444);
+      const a = openAs(unwritable);
+      expect(a).toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file: unwritable, path: unwritable, code: 'EACCES' } });
+      expect(a.message).toMatch(new RegExp(`^SQLite database ${unwritable} cannot be opened: ${unwritable} is not readable and writable by this process \\(user ${user}, uid \\d+\\) \\(EACCES\\)$`));
+      expect(a.fix).toContain(`chown ${user} ${unwritable}`);
+      expect(a.fix).toContain(`chmod u+rw ${unwritable}`);
+
+      // A new database in a folder it may not write.
+      const closed = path.join(dir, 'closed');
+      mkdirSync(closed);
+      chmodSync(closed, 0o555);
+      const inClosed = path.join(closed, 'new.db');
+      const b = openAs(inClosed);
+      expect(b).toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file: inClosed, path: closed, code: 'EACCES' } });
+      expect(b.message).toMatch(new RegExp(`^SQLite database ${inClosed} cannot be created: its folder ${closed} does not let this process \\(user ${user}, uid \\d+\\) create files in it \\(EACCES\\)$`));
+      expect(b.fix).toContain(`chown ${user} ${closed}`);
+      expect(b.fix).toContain(`chmod u+wx ${closed}`);
+      expect(existsSync(inClosed)).toBe(false);
+
+      if (root) {
+        // A database it may write but not restrict to 0600: another user's (root's), mode 0666.
+        const others = path.join(shared, 'others.db');
+        makeDb(others, 0o666);
+        const c = openAs(others);
+        expect(c).toMatchObject({ code: 'LIMIT_STORAGE_UNAVAILABLE', details: { file: others, path: others, code: 'EPERM', owner: 0 } });
+        expect(c.message).toBe(`SQLite database ${others} cannot be restricted to mode 0600: ${others} belongs to another user (uid 0), and only its owner may change its mode; this process runs as user nobody, uid 65534 (EPERM)`);
+        expect(c.fix).toContain(`chown nobody ${others} ${others}-wal ${others}-shm`);
+        expect(statSync(others).mode & 0o777).toBe(0o666);
+        // Given to nobody, it opens (and is restricted to 0600).
+        chownSync(others, 65534, 65534);
+        expect(openAs(others)).toEqual({ opened: true });
+        expect(statSync(others).mode & 0o777).toBe(0o600);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a write lock held past busyTimeoutMs as LIMIT_STORAGE_UNAVAILABLE naming the file, the timeout and the fix', async () => {

@@ -8,7 +8,7 @@ export type { CreateRuntimeOptions, Runtime, PluginInfo, PluginHealth, CloseRepo
 export { definePlugin, isPlugin } from './plugin.ts';
 export type { Plugin, PluginDefinition, PluginMeta, PluginContext, PluginInstance, ProvideOptions } from './plugin.ts';
 export { defineConfig, ConfigSchema } from './config/schema.ts';
-export type { ConfigInput, ResolvedConfig, PluginOptionsRegistry } from './config/schema.ts';
+export type { ConfigInput, EnvOptional, ResolvedConfig, PluginOptionsRegistry } from './config/schema.ts';
 export { loadConfig, CONFIG_FILES, KERNEL_ENV } from './config/load.ts';
 export { redactQuery, redactSecrets, redactUrl } from './config/redact.ts';
 export { packageVersion } from './package-info.ts';

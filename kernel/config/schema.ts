@@ -10,6 +10,15 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface PluginOptionsRegistry {}
 
+/**
+ * A plugin's entry in PluginOptionsRegistry: `Input` (its options schema's `z.input`) with every option
+ * that a variable of `Env` (its `meta.env`) can set made optional, so that a config may leave it to the
+ * environment (`'storage-postgres': { schema: 'x' }` with DATABASE_URL set). Loading still requires it:
+ * with neither the option nor the variable, the options fail (LIMIT_PLUGIN_OPTIONS_INVALID naming the
+ * variables). Give `meta.env` and this type the same object (`const ENV = { … } as const`).
+ */
+export type EnvOptional<Input, Env extends Readonly<Record<string, string>>> = Omit<Input, Env[keyof Env]> & Partial<Pick<Input, Extract<keyof Input, Env[keyof Env]>>>;
+
 const PluginRef = z.custom<Plugin>(
   (v) => typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[Symbol.for('limit-graph.plugin')] === true,
   { message: 'Expected a plugin made with definePlugin()' },

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
-import { LimitError, definePlugin, packageVersion, parseNumberOption, type CommandRegistry, type PluginContext, type Runtime } from 'limit-graph';
+import { LimitError, definePlugin, packageVersion, parseNumberOption, type CommandRegistry, type PluginContext, type Runtime, type EnvOptional } from 'limit-graph';
 import { ApiHttpOptions, HostText, type ApiHttpOptionsInput } from './options.ts';
 import { createKeyRing, parseKeyList, type KeyRing } from './auth.ts';
 import { buildApp } from './server.ts';
@@ -36,12 +36,15 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { PORT: 'port', LIMIT_PORT: 'port', LIMIT_HOST: 'host', LIMIT_API_KEYS: 'apiKeys', LIMIT_AUTH_MODE: 'authMode' } as const;
+
 declare module 'limit-graph' {
   interface Cradle {
     http: HttpServer;
   }
   interface PluginOptionsRegistry {
-    'api-http': ApiHttpOptionsInput;
+    'api-http': EnvOptional<ApiHttpOptionsInput, typeof ENV>;
   }
 }
 
@@ -183,7 +186,7 @@ export default definePlugin({
     dependsOn: ['orchestrator'],
     optionalDependsOn: ['storage', 'governance', 'runner:*', 'rd:*', 'knee:*'],
     // PORT first so that LIMIT_PORT, applied after it, wins when both are set.
-    env: { PORT: 'port', LIMIT_PORT: 'port', LIMIT_HOST: 'host', LIMIT_API_KEYS: 'apiKeys', LIMIT_AUTH_MODE: 'authMode' },
+    env: ENV,
   },
   options: ApiHttpOptions,
   setup(ctx, options) {

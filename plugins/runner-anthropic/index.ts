@@ -2,19 +2,22 @@
  * runner-anthropic: sends prompts to the Anthropic Messages API (or a gateway that speaks it, via
  * `baseURL`), keeping one conversation per session.
  */
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import { RunnerAnthropicOptions, type RunnerAnthropicOptionsInput } from './options.ts';
 import { AnthropicRunner } from './runner.ts';
 
 export { AnthropicRunner } from './runner.ts';
 export { RunnerAnthropicOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { ANTHROPIC_API_KEY: 'apiKey', ANTHROPIC_BASE_URL: 'baseURL', ANTHROPIC_MODEL: 'model' } as const;
+
 declare module 'limit-graph' {
   interface Cradle {
     'runner:anthropic': AnthropicRunner;
   }
   interface PluginOptionsRegistry {
-    'runner-anthropic': RunnerAnthropicOptionsInput;
+    'runner-anthropic': EnvOptional<RunnerAnthropicOptionsInput, typeof ENV>;
   }
 }
 
@@ -24,7 +27,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'Runs prompts on Anthropic (Messages API), one conversation per session',
     provides: ['runner:anthropic'],
-    env: { ANTHROPIC_API_KEY: 'apiKey', ANTHROPIC_BASE_URL: 'baseURL', ANTHROPIC_MODEL: 'model' },
+    env: ENV,
   },
   options: RunnerAnthropicOptions,
   setup(ctx, options) {

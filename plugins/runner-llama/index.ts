@@ -3,19 +3,22 @@
  * loaded once per runtime at boot; every session gets its own context sequence and chat history.
  */
 import path from 'node:path';
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import { RunnerLlamaOptions, type RunnerLlamaOptionsInput } from './options.ts';
 import { LlamaRunner } from './runner.ts';
 
 export { LlamaRunner } from './runner.ts';
 export { RunnerLlamaOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { LLAMA_MODEL_PATH: 'modelPath' } as const;
+
 declare module 'limit-graph' {
   interface Cradle {
     'runner:llama': LlamaRunner;
   }
   interface PluginOptionsRegistry {
-    'runner-llama': RunnerLlamaOptionsInput;
+    'runner-llama': EnvOptional<RunnerLlamaOptionsInput, typeof ENV>;
   }
 }
 
@@ -25,7 +28,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'Runs prompts on a local GGUF model (llama.cpp via node-llama-cpp), one chat per session',
     provides: ['runner:llama'],
-    env: { LLAMA_MODEL_PATH: 'modelPath' },
+    env: ENV,
   },
   options: RunnerLlamaOptions,
   setup(ctx, options) {

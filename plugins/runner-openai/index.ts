@@ -2,19 +2,22 @@
  * runner-openai: sends prompts to the OpenAI chat completions API, or any server that speaks it
  * (`baseURL`), keeping one conversation per session.
  */
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import { RunnerOpenAIOptions, type RunnerOpenAIOptionsInput } from './options.ts';
 import { OpenAIRunner } from './runner.ts';
 
 export { OpenAIRunner } from './runner.ts';
 export { RunnerOpenAIOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { OPENAI_API_KEY: 'apiKey', OPENAI_BASE_URL: 'baseURL', OPENAI_MODEL: 'model' } as const;
+
 declare module 'limit-graph' {
   interface Cradle {
     'runner:openai': OpenAIRunner;
   }
   interface PluginOptionsRegistry {
-    'runner-openai': RunnerOpenAIOptionsInput;
+    'runner-openai': EnvOptional<RunnerOpenAIOptionsInput, typeof ENV>;
   }
 }
 
@@ -24,7 +27,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'Runs prompts on OpenAI (or an OpenAI-compatible server), one conversation per session',
     provides: ['runner:openai'],
-    env: { OPENAI_API_KEY: 'apiKey', OPENAI_BASE_URL: 'baseURL', OPENAI_MODEL: 'model' },
+    env: ENV,
   },
   options: RunnerOpenAIOptions,
   setup(ctx, options) {

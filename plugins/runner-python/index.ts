@@ -3,7 +3,7 @@
  * Provides `runner:python`.
  */
 import path from 'node:path';
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import type { z } from 'zod';
 import { RunnerPythonOptions } from './options.ts';
 import { PythonRunner } from './runner.ts';
@@ -11,9 +11,12 @@ import { PythonRunner } from './runner.ts';
 export { PythonRunner, effectiveLimits } from './runner.ts';
 export { RunnerPythonOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { LIMIT_PYTHON: 'python', LIMIT_PYTHON_VENV: 'venvPath' } as const;
+
 declare module 'limit-graph' {
   interface PluginOptionsRegistry {
-    'runner-python': z.input<typeof RunnerPythonOptions>;
+    'runner-python': EnvOptional<z.input<typeof RunnerPythonOptions>, typeof ENV>;
   }
 }
 
@@ -23,7 +26,7 @@ export default definePlugin({
     version: '0.1.0',
     description: 'Runs Python code per session: own directory and uid, network namespace, rlimits, pids cgroup, warm workers',
     provides: ['runner:python'],
-    env: { LIMIT_PYTHON: 'python', LIMIT_PYTHON_VENV: 'venvPath' },
+    env: ENV,
   },
   options: RunnerPythonOptions,
   setup(ctx, options) {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { LimitError, definePlugin, hostOf, parseNumberOption, type CommandRegistry, type PluginContext, type Runner, type Runtime } from 'limit-graph';
+import { LimitError, definePlugin, hostOf, parseNumberOption, type CommandRegistry, type PluginContext, type Runner, type Runtime, type EnvOptional } from 'limit-graph';
 import { HEARTBEAT_MESSAGE, RunnerQueueOptions, heartbeatFits, type RunnerQueueOptionsInput, type RunnerQueueOptionsParsed } from './options.ts';
 import { Registry } from './registry.ts';
 import { QueueRunner, type QueueLink } from './runner.ts';
@@ -16,12 +16,18 @@ export { QueueRunner } from './runner.ts';
 export { QueueWorker } from './worker.ts';
 export { RunnerQueueOptions } from './options.ts';
 
+/**
+ * Environment variable → the option it sets (meta.env); those options are optional in the config's type.
+ * DATABASE_URL first so that LIMIT_QUEUE_URL, applied after it, wins when both are set.
+ */
+const ENV = { DATABASE_URL: 'url', LIMIT_QUEUE_URL: 'url' } as const;
+
 declare module 'limit-graph' {
   interface Cradle {
     'runner:queue': QueueRunner;
   }
   interface PluginOptionsRegistry {
-    'runner-queue': RunnerQueueOptionsInput;
+    'runner-queue': EnvOptional<RunnerQueueOptionsInput, typeof ENV>;
   }
 }
 
@@ -198,8 +204,7 @@ export default definePlugin({
     provides: ['runner:queue'],
     // Local runners boot first: a worker resolves them when it starts.
     optionalDependsOn: ['runner:*'],
-    // DATABASE_URL first so that LIMIT_QUEUE_URL, applied after it, wins when both are set.
-    env: { DATABASE_URL: 'url', LIMIT_QUEUE_URL: 'url' },
+    env: ENV,
   },
   options: RunnerQueueOptions,
   setup(ctx, options) {

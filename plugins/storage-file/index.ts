@@ -4,16 +4,19 @@
  * store lock taken at open).
  */
 import path from 'node:path';
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import { StorageFileOptions } from './options.ts';
 import { FileStorage } from './file-storage.ts';
 
 export { FileStorage, FILE_SCHEMA_VERSION } from './file-storage.ts';
 export { StorageFileOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { LIMIT_FILE_ROOT: 'root', LIMIT_FILE_FSYNC: 'fsync' } as const;
+
 declare module 'limit-graph' {
   interface PluginOptionsRegistry {
-    'storage-file': import('zod').input<typeof StorageFileOptions>;
+    'storage-file': EnvOptional<import('zod').input<typeof StorageFileOptions>, typeof ENV>;
   }
 }
 
@@ -23,7 +26,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'JSON/JSONL files under a root folder: atomic writes, fsync, one process per store (store lock)',
     provides: ['storage'],
-    env: { LIMIT_FILE_ROOT: 'root', LIMIT_FILE_FSYNC: 'fsync' },
+    env: ENV,
   },
   options: StorageFileOptions,
   setup(ctx, options) {

@@ -4,16 +4,19 @@
  * single-writer lock makes it safe for several processes on one folder.
  */
 import path from 'node:path';
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import { StorageKvOptions } from './options.ts';
 import { KvStorage } from './kv-storage.ts';
 
 export { KvStorage, KV_SCHEMA_VERSION } from './kv-storage.ts';
 export { StorageKvOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { LIMIT_KV_PATH: 'path', LIMIT_KV_NO_SYNC: 'noSync' } as const;
+
 declare module 'limit-graph' {
   interface PluginOptionsRegistry {
-    'storage-kv': import('zod').input<typeof StorageKvOptions>;
+    'storage-kv': EnvOptional<import('zod').input<typeof StorageKvOptions>, typeof ENV>;
   }
 }
 
@@ -23,7 +26,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'Embedded key-value storage on LMDB: ordered keys, one transaction per batch, multi-process safe',
     provides: ['storage'],
-    env: { LIMIT_KV_PATH: 'path', LIMIT_KV_NO_SYNC: 'noSync' },
+    env: ENV,
   },
   options: StorageKvOptions,
   setup(ctx, options) {

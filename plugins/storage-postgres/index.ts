@@ -2,16 +2,19 @@
  * storage-postgres: every API instance points at one PostgreSQL database (DATABASE_URL); chains,
  * counters and batches stay consistent across instances through constraints and transactions.
  */
-import { definePlugin } from 'limit-graph';
+import { definePlugin, type EnvOptional } from 'limit-graph';
 import { StoragePostgresOptions } from './options.ts';
 import { PostgresStorage } from './postgres-storage.ts';
 
 export { PostgresStorage, redactUrl } from './postgres-storage.ts';
 export { StoragePostgresOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { DATABASE_URL: 'url', LIMIT_PG_SCHEMA: 'schema' } as const;
+
 declare module 'limit-graph' {
   interface PluginOptionsRegistry {
-    'storage-postgres': import('zod').input<typeof StoragePostgresOptions>;
+    'storage-postgres': EnvOptional<import('zod').input<typeof StoragePostgresOptions>, typeof ENV>;
   }
 }
 
@@ -21,7 +24,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'PostgreSQL storage (pg Pool, JSONB) for several API instances on one database',
     provides: ['storage'],
-    env: { DATABASE_URL: 'url', LIMIT_PG_SCHEMA: 'schema' },
+    env: ENV,
   },
   options: StoragePostgresOptions,
   setup(ctx, options) {

@@ -3,16 +3,19 @@
  * processes may share it (the write lock and primary keys keep provenance chains linear).
  */
 import path from 'node:path';
-import { LimitError, definePlugin, redactUrl } from 'limit-graph';
+import { LimitError, definePlugin, redactUrl, type EnvOptional } from 'limit-graph';
 import { StorageSqliteOptions, parseSqliteUrl } from './options.ts';
 import { SqliteStorage } from './sqlite-storage.ts';
 
 export { SqliteStorage } from './sqlite-storage.ts';
 export { StorageSqliteOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { DATABASE_URL: 'url' } as const;
+
 declare module 'limit-graph' {
   interface PluginOptionsRegistry {
-    'storage-sqlite': import('zod').input<typeof StorageSqliteOptions>;
+    'storage-sqlite': EnvOptional<import('zod').input<typeof StorageSqliteOptions>, typeof ENV>;
   }
 }
 
@@ -38,7 +41,7 @@ export default definePlugin({
     version: '1.0.0',
     description: 'Embedded SQLite storage (better-sqlite3, WAL): the default backend',
     provides: ['storage'],
-    env: { DATABASE_URL: 'url' },
+    env: ENV,
   },
   options: StorageSqliteOptions,
   setup(ctx, options) {

@@ -485,7 +485,7 @@ function indent(text: string): string {
 
 /** What a plugin that the built-in `default` preset leaves out needs besides its entry (the fix says it). */
 const ENABLE_HINTS: Readonly<Record<string, string>> = {
-  'runner-queue': "'runner-queue': { url: 'postgres://…' }, or true with LIMIT_QUEUE_URL or DATABASE_URL set",
+  'runner-queue': "'runner-queue': { url: 'postgres://…' }, or true with LIMIT_QUEUE_URL set (DATABASE_URL only when storage is postgres: storage-sqlite reads it too)",
 };
 
 /** The plugins the built-in `default` preset enables (presets/default): what `extends: 'default'` would load. */

@@ -183,7 +183,7 @@ describe('limit CLI', () => {
     const worker = await cli(['worker']);
     expect(worker.code).toBe(1);
     expect(worker.stderr).toContain('`limit worker` comes from the plugin "runner-queue", which limit.config.ts does not load');
-    expect(worker.stderr).toContain("fix: Enable it in the plugins of limit.config.ts ('runner-queue': { url: 'postgres://…' }, or true with LIMIT_QUEUE_URL or DATABASE_URL set); extends: 'default' does not load it;");
+    expect(worker.stderr).toContain("fix: Enable it in the plugins of limit.config.ts ('runner-queue': { url: 'postgres://…' }, or true with LIMIT_QUEUE_URL set (DATABASE_URL only when storage is postgres: storage-sqlite reads it too)); extends: 'default' does not load it;");
     expect(worker.stderr).not.toContain('loads every built-in plugin');
     // A config that extends 'default' and turns the plugin off: enabling it is the fix, not extending again.
     writeFileSync(path.join(dir, 'off.config.ts'), `export default { extends: 'default', plugins: { 'api-http': false } };`);

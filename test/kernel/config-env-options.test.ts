@@ -56,8 +56,8 @@ const cases: [string, ConfigInput, Record<string, string>, RegExp][] = [
   ['runner-openai apiKey (OPENAI_API_KEY)', openai, { OPENAI_API_KEY: 'sk-test' }, /plugins\.runner-openai\.apiKey: Expected an API key: set apiKey, or the OPENAI_API_KEY environment variable/],
   ['runner-anthropic apiKey (ANTHROPIC_API_KEY)', anthropic, { ANTHROPIC_API_KEY: 'sk-ant-test' }, /plugins\.runner-anthropic\.apiKey: Expected an API key: set apiKey, or the ANTHROPIC_API_KEY environment variable/],
   ['llm-judge with runner-openai (OPENAI_API_KEY)', judge, { OPENAI_API_KEY: 'sk-test' }, /plugins\.runner-openai\.apiKey: Expected an API key/],
-  ['runner-queue url (LIMIT_QUEUE_URL)', queue, { DATABASE_URL: 'postgres://u@127.0.0.1:1/limit', LIMIT_QUEUE_URL: 'postgres://u@127.0.0.1:1/queue' }, /plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL/],
-  ['runner-queue worker url (LIMIT_QUEUE_URL)', worker, { LIMIT_QUEUE_URL: 'postgres://u@127.0.0.1:1/queue' }, /plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL/],
+  ['runner-queue url (LIMIT_QUEUE_URL)', queue, { DATABASE_URL: 'postgres://u@127.0.0.1:1/limit', LIMIT_QUEUE_URL: 'postgres://u@127.0.0.1:1/queue' }, /plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url or LIMIT_QUEUE_URL \(DATABASE_URL only when storage is postgres\)/],
+  ['runner-queue worker url (LIMIT_QUEUE_URL)', worker, { LIMIT_QUEUE_URL: 'postgres://u@127.0.0.1:1/queue' }, /plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url or LIMIT_QUEUE_URL \(DATABASE_URL only when storage is postgres\)/],
   ['runner-llama modelPath (LLAMA_MODEL_PATH)', llama, { LLAMA_MODEL_PATH: '/models/m.gguf' }, /plugins\.runner-llama\.modelPath: .*set the environment variable LLAMA_MODEL_PATH/],
 ];
 

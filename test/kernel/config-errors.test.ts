@@ -328,7 +328,7 @@ describe('messages say where a value came from and what is allowed', () => {
     const queue = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_QUEUE_URL: 'postgres://h:70000/q' }, boot: false }));
     expect(lines(queue)[0]).toMatch(/^LIMIT_QUEUE_URL › plugins\.runner-queue\.url: Expected a well-formed postgres:\/\/ URL: the port must be a number from 1 to 65535/);
     const missing = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
-    expect(lines(missing)[0]).toMatch(/plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url, LIMIT_QUEUE_URL or DATABASE_URL/);
+    expect(lines(missing)[0]).toMatch(/plugins\.runner-queue\.url: Expected a PostgreSQL URL: set url or LIMIT_QUEUE_URL \(DATABASE_URL only when storage is postgres\)/);
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'postgres' };`);
     // A query parameter node-postgres does not read would be dropped in silence (?schema= put the tables in
     // public), and ?ssl=false turned SSL on: refused, naming the parameter, never its value.

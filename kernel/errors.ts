@@ -77,7 +77,6 @@ export const ERROR_CODES = Object.freeze({
   LIMIT_RUNNER_TASK_ERROR: spec('The task failed: it raised an error or exited non-zero', 'Read stderr and error.message; fix the task.', 422),
   LIMIT_RUNNER_MEMORY_EXCEEDED: spec('Execution exceeded its memory limit', 'Raise memoryMb for the session or the runner, or make the task use less memory.', 507),
   LIMIT_RUN_LOST: spec('The run was not finished by the process that started it', 'The process that ran the task ended without recording its outcome (killed, out of memory, power loss); run the task again.'),
-  LIMIT_RUNNER_LIMIT_UNSUPPORTED: spec('A requested limit cannot be enforced by this runner on this platform', 'Remove the limit or use a runner that supports it (see `limit doctor`).', 422),
   // governance
   LIMIT_GOVERNANCE_BLOCKED: spec('Blocked by governance policy', 'Review the flags on the trace; change the policy only if the block is wrong.', 403),
   LIMIT_MERGE_REFUSED: spec('Merge refused by governance', 'Release or fix the parents named in the message, or change the policy.', 409),

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { LimitError, atExit, parseInput, readInputText, z, type CommandRegistry, type Surface } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
-import { LABELS, computeMetrics, type EvalItem } from './metrics.ts';
+import { LABELS, computeMetrics, roundMetrics, type EvalItem } from './metrics.ts';
 
 type PresetName = 'permissive' | 'default' | 'strict';
 const PRESETS = ['permissive', 'default', 'strict'];
@@ -70,7 +70,7 @@ export function readDataset(file: string): Line[] {
  * Positive = the preset would intervene (block, quarantine or review). `signal` stops it: the
  * evaluation in flight is aborted (an async rule's ctx.signal, a judge's model request), and every
  * 32 items it yields to the event loop, so that a SIGINT handler gets to run even when the rules
- * answer without real I/O.
+ * answer without real I/O. The metrics are exact: an output rounds them as it prints them (roundMetrics).
  */
 export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void, signal?: AbortSignal) {
   const items: EvalItem[] = [];
@@ -147,7 +147,7 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
         bar?.stop();
         release();
       }
-      if (opts.json) return registry.printJson({ dataset: opts.dataset, ...result });
+      if (opts.json) return registry.printJson({ dataset: opts.dataset, ...roundMetrics(result) });
       const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
       const out = [
         `preset ${result.preset} on ${opts.dataset}: ${result.count} items (${result.attacks} attacks, ${result.benign} benign)`,

@@ -36,6 +36,11 @@ export function rocAuc(pos: number[], neg: number[]): number | null {
 
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
 
+/**
+ * The metrics of an evaluation, exact (unrounded): an output rounds them once, as it prints them —
+ * roundMetrics for JSON, toFixed for text. Printing an already rounded ratio rounds twice
+ * (1/26 = 3.846% → 0.0385 → "3.9%").
+ */
 export function computeMetrics(items: EvalItem[], wallMs: number) {
   const attacks = items.filter((i) => isAttack(i.label));
   const benign = items.filter((i) => !isAttack(i.label));
@@ -52,8 +57,8 @@ export function computeMetrics(items: EvalItem[], wallMs: number) {
     if (i.positive) e.flagged++;
   }
   for (const [label, e] of Object.entries(perLabel)) {
-    if (isAttack(label)) e.recall = round(e.flagged / e.count);
-    else e.fpr = round(e.flagged / e.count);
+    if (isAttack(label)) e.recall = e.flagged / e.count;
+    else e.fpr = e.flagged / e.count;
   }
   const perSource: Record<string, { label: string; count: number; flagged: number; rate: number }> = {};
   for (const i of items) {
@@ -63,7 +68,7 @@ export function computeMetrics(items: EvalItem[], wallMs: number) {
     e.count++;
     if (i.positive) e.flagged++;
   }
-  for (const e of Object.values(perSource)) e.rate = round(e.flagged / e.count);
+  for (const e of Object.values(perSource)) e.rate = e.flagged / e.count;
   const fprBySource = Object.fromEntries(Object.entries(perSource).filter(([, e]) => !isAttack(e.label)).map(([k, e]) => [k, e.rate]));
   const latencies = items.map((i) => i.latencyMs).sort((a, b) => a - b);
   return {
@@ -71,19 +76,36 @@ export function computeMetrics(items: EvalItem[], wallMs: number) {
     attacks: attacks.length,
     benign: benign.length,
     confusion: { tp, fp, tn: benign.length - fp, fn: attacks.length - tp },
-    recall: round(recall),
-    fpr: round(fpr),
-    precision: round(precision),
-    f1: round(f1),
-    balancedAccuracy: round((recall + (1 - fpr)) / 2),
-    rocAuc: (() => {
-      const auc = rocAuc(attacks.map((i) => i.severity), benign.map((i) => i.severity));
-      return auc === null ? null : round(auc);
-    })(),
+    recall,
+    fpr,
+    precision,
+    f1,
+    balancedAccuracy: (recall + (1 - fpr)) / 2,
+    rocAuc: rocAuc(attacks.map((i) => i.severity), benign.map((i) => i.severity)),
     perLabel,
     fprBySource,
     perSource,
-    latencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), mean: round(latencies.reduce((a, b) => a + b, 0) / (latencies.length || 1)) },
+    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), mean: latencies.reduce((a, b) => a + b, 0) / (latencies.length || 1) },
     throughputPerSec: Math.round(items.length / (wallMs / 1000)),
+  };
+}
+
+export type Metrics = ReturnType<typeof computeMetrics>;
+
+/** The metrics as `limit governance eval --json` prints them: ratios and latencies to 4 decimals. */
+export function roundMetrics<M extends Metrics>(m: M): M {
+  const each = <T>(record: Record<string, T>, f: (v: T) => T) => Object.fromEntries(Object.entries(record).map(([k, v]) => [k, f(v)]));
+  return {
+    ...m,
+    recall: round(m.recall),
+    fpr: round(m.fpr),
+    precision: round(m.precision),
+    f1: round(m.f1),
+    balancedAccuracy: round(m.balancedAccuracy),
+    rocAuc: m.rocAuc === null ? null : round(m.rocAuc),
+    perLabel: each(m.perLabel, (e) => ({ ...e, ...(e.recall !== undefined ? { recall: round(e.recall) } : {}), ...(e.fpr !== undefined ? { fpr: round(e.fpr) } : {}) })),
+    fprBySource: each(m.fprBySource, round),
+    perSource: each(m.perSource, (e) => ({ ...e, rate: round(e.rate) })),
+    latencyMs: { p50: round(m.latencyMs.p50), p99: round(m.latencyMs.p99), mean: round(m.latencyMs.mean) },
   };
 }

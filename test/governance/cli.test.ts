@@ -58,6 +58,19 @@ describe('limit governance check / eval (no storage configured)', () => {
     expect(text.stdout).toMatch(/recall 0\.0%/);
   });
 
+  it('eval prints each percentage rounded once, from the exact ratio (1/26 = 3.846% is 3.8%, not 3.85% → 3.9%)', async () => {
+    const benign = Array.from({ length: 26 }, (_, i) => ({ id: `r-benign-${i}`, text: i === 0 ? 'rm -rf / --no-preserve-root' : `Write a haiku about autumn leaves number ${i}.`, label: 'benign' }));
+    writeFileSync(path.join(dir, 'round.jsonl'), benign.map((l) => JSON.stringify(l)).join('\n'));
+    const text = await run(dir, 'governance', 'eval', '--dataset', path.join(dir, 'round.jsonl'));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('fpr 3.8%  precision');
+    expect(text.stdout).toMatch(/ benign +fpr 3\.8% \(1\/26\)/);
+    expect(text.stdout).toMatch(/r-benign +benign +3\.8% flagged \(1\/26\)/);
+    // The JSON keeps its 4 decimals.
+    const json = JSON.parse((await run(dir, 'governance', 'eval', '--dataset', path.join(dir, 'round.jsonl'), '--json')).stdout);
+    expect(json).toMatchObject({ fpr: 0.0385, confusion: { fp: 1, tn: 25 }, perLabel: { benign: { count: 26, flagged: 1, fpr: 0.0385 } }, fprBySource: { 'r-benign': 0.0385 } });
+  });
+
   it('eval refuses a malformed dataset with the line number', async () => {
     writeFileSync(path.join(dir, 'bad.jsonl'), '{"text": "a", "label": "benign"}\n{"text": 3}\n');
     const r = await run(dir, 'governance', 'eval', '--dataset', path.join(dir, 'bad.jsonl'), '--json');

@@ -211,6 +211,25 @@ export function formatError(error: unknown): string {
   return lines.join('\n');
 }
 
+/**
+ * An error's message and, after ': ', the text of each cause that the text above it does not already
+ * quote — formatError's cause chain on one line. The logger's `err.message`: pino's own serializer
+ * appends every cause, so `Plugin "x" failed to dispose: cannot release` was logged with
+ * `: cannot release` once more.
+ */
+export function messageWithCauses(error: Error): string {
+  let text = error.message;
+  let above = error.message;
+  let cause = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 10; depth++) {
+    const described = describeThrown(cause);
+    if (!quotes(above, described)) text += `: ${described}`;
+    above = described;
+    cause = isError(cause) ? cause.cause : undefined;
+  }
+  return text;
+}
+
 /** Whether `message` holds `text` whole: not as part of a longer word (`boom` is not in `kaboom`). */
 function quotes(message: string, text: string): boolean {
   if (text === '') return true;

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { isError, messageWithCauses } from './errors.ts';
 
 /** A pino logger. A plugin's `ctx.logger` is a child carrying the plugin's name. */
 export type Logger = pino.Logger;
@@ -26,6 +27,17 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+/**
+ * pino's `err` serializer (type, message, stack, the error's own fields), with the message its
+ * causes are added to only where it does not quote them already (messageWithCauses): pino's own
+ * repeats a cause that a LimitError's message holds (`failed to dispose: cannot release: cannot release`).
+ */
+function serializeError(err: unknown): unknown {
+  const serialized = pino.stdSerializers.err(err as Error);
+  if (isError(err) && typeof serialized === 'object' && serialized !== null) (serialized as { message: string }).message = messageWithCauses(err);
+  return serialized;
+}
+
 /** The root logger. Plugins get `logger.child({ plugin })`, sessions `logger.child({ session })`. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
@@ -33,6 +45,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? 'info',
       base: undefined,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError },
     },
     options.destination ?? pino.destination({ fd: 2, sync: true }),
   );

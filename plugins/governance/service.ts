@@ -68,12 +68,21 @@ interface QuarantineInput {
   auto?: boolean;
   from: Trace['status'];
 }
-/** The quarantine records to add to a batch, and the reason they carry (none: no quarantine). */
+/**
+ * The quarantine records to add to a batch, and the reason they carry (none: no quarantine).
+ * `unchanged`: a "no quarantine" that rests on the status read (the trace was quarantined, or has a
+ * status autoQuarantine leaves as it is) holds only while the trace still has it: these ops
+ * (statusUnchangedOps) make the batch apply only then, and #commitWithQuarantine decides again
+ * when another writer (a release, a review, the run's end) changed it first.
+ */
 interface AutoQuarantine {
   ops: BatchOp[];
   reason?: string;
+  unchanged?: BatchOp[];
 }
 const NO_QUARANTINE: AutoQuarantine = { ops: [] };
+/** No quarantine because of the status `stored` was read with: valid only while it still has it. */
+const noQuarantineWhile = (stored: Pick<Trace, 'id' | 'status'>): AutoQuarantine => ({ ops: [], unchanged: statusUnchangedOps([stored]) });
 /** The hook context of an evaluation its caller cannot cancel: one shared signal that never aborts. */
 const NOT_CANCELLED: GovernHookContext = Object.freeze({ signal: new AbortController().signal });
 
@@ -107,7 +116,12 @@ export class GovernanceServiceImpl implements GovernanceService {
     // stored trace's status, not the caller's copy, decides the auto-quarantine.
     const stored = await storage.getTrace(trace.tenant, trace.id);
     await this.#commitWithQuarantine(storage, trace.tenant, trace.id, this.#evaluationOps(trace, surface, verdict, stored !== null), stored,
-      async (current) => (current ? this.#verdictQuarantine(trace.id, verdict, current.status) : NO_QUARANTINE));
+      async (current) => {
+        if (!current) return NO_QUARANTINE;
+        const quarantine = this.#verdictQuarantine(trace.id, verdict, current.status);
+        // A quarantine verdict left out because of the stored status holds only while it has it.
+        return verdict.decision === 'quarantine' && quarantine.ops.length === 0 ? noQuarantineWhile(current) : quarantine;
+      });
     return verdict;
   }
 
@@ -174,7 +188,11 @@ export class GovernanceServiceImpl implements GovernanceService {
    * another writer changed that status first — a concurrent flag's quarantine, a manual one — the
    * batch writes nothing, and is built again from the trace as it is now: of concurrent quarantines
    * of one trace exactly one is written (one entry, one count), and the other batches store their
-   * records without one. Returns the quarantine that was committed.
+   * records without one. A decision of no quarantine made on the status read (quarantined, blocked,
+   * pending-review, rejected, running: `unchanged`) is checked the same way: a release (or review,
+   * or the run's end) that commits first makes the batch write nothing, and it is built again — a
+   * severe flag racing a release quarantines the released trace, as it would after it.
+   * Returns the quarantine that was committed.
    */
   async #commitWithQuarantine(
     storage: Storage, tenant: string, traceId: string, ops: BatchOp[], stored: Trace | null, decide: (stored: Trace | null) => Promise<AutoQuarantine>,
@@ -182,11 +200,12 @@ export class GovernanceServiceImpl implements GovernanceService {
     let current = stored;
     for (let attempt = 1; ; attempt++) {
       const quarantine = await decide(current);
+      const conditional = quarantine.ops.length > 0 || (quarantine.unchanged?.length ?? 0) > 0;
       try {
-        await storage.batch(tenant, [...ops, ...quarantine.ops]);
+        await storage.batch(tenant, [...ops, ...quarantine.ops, ...(quarantine.unchanged ?? [])]);
         return quarantine;
       } catch (error) {
-        if (quarantine.ops.length === 0 || !isStatusConflict(error, traceId) || attempt === QUARANTINE_ATTEMPTS) throw error;
+        if (!conditional || !isStatusConflict(error, traceId) || attempt === QUARANTINE_ATTEMPTS) throw error;
       }
       current = await storage.getTrace(tenant, traceId);
     }
@@ -296,11 +315,14 @@ export class GovernanceServiceImpl implements GovernanceService {
    */
   async #autoQuarantine(storage: Storage, stored: Trace | null, added: Flag[], actor: string, describe: (flag: Flag) => string): Promise<AutoQuarantine> {
     const policy = this.policy;
-    if (!policy.autoQuarantine || !stored || !autoQuarantinable(stored.status, 'flags')) return NO_QUARANTINE;
+    if (!policy.autoQuarantine || !stored) return NO_QUARANTINE;
     const reaches = (flags: readonly Flag[]) => flags.some((f) => f.severity >= policy.quarantineSeverity);
     if (!reaches(stored.flags) && !reaches(added)) return NO_QUARANTINE;
+    // Left out because of the status read (or a quarantine state a release clears with the status):
+    // only while the trace keeps that status, checked in the transaction (noQuarantineWhile).
+    if (!autoQuarantinable(stored.status, 'flags')) return noQuarantineWhile(stored);
     const state = await storage.getQuarantine(stored.tenant, stored.id);
-    if (state?.quarantined) return NO_QUARANTINE;
+    if (state?.quarantined) return noQuarantineWhile(stored);
     const earlier = flagsSinceRelease(stored.flags, state);
     const highest = (flags: readonly Flag[]) => flags.reduce<Flag | undefined>((m, f) => (!m || f.severity > m.severity ? f : m), undefined);
     const addedTop = highest(added);

@@ -221,6 +221,60 @@ describe.each(['sqlite', 'postgres'] as const)('a flag on a stored trace applies
     expect((await storage.verifyProvenance('default', u.id)).verified).toBe(true);
   });
 
+  it('a severe flag (or a quarantine verdict) whose batch commits after a release quarantines the released trace', async () => {
+    const rt = await start();
+    const gov = rt.resolve('governance');
+    const storage = rt.resolve('storage');
+    /** Holds the first batch that `matches` until `release()` is called; returns the hold's controls. */
+    const holdBatch = (matches: (ops: readonly { op: string }[]) => boolean) => {
+      const batch = storage.batch.bind(storage);
+      let arrived!: () => void;
+      const atBatch = new Promise<void>((resolve) => (arrived = resolve));
+      let go!: () => void;
+      const proceed = new Promise<void>((resolve) => (go = resolve));
+      let held = false;
+      storage.batch = async (tenant, ops) => {
+        if (!held && matches(ops)) {
+          held = true;
+          arrived();
+          await proceed;
+        }
+        return batch(tenant, ops);
+      };
+      return { atBatch, go, restore: () => (storage.batch = batch) };
+    };
+
+    // The flag reads the trace quarantined (no quarantine to add); a release commits before its batch.
+    const t = await recorded(rt);
+    await gov.quarantine('default', t.id, { reason: 'suspicious', actor: 'alice' });
+    const hold = holdBatch((ops) => ops.some((o) => o.op === 'addFlag'));
+    const flagging = gov.flag('default', t.id, { kind: 'Malicious', severity: 9, reason: 'exfiltrates keys', actor: 'carol' });
+    await hold.atBatch;
+    await gov.release('default', t.id, { reason: 'looked fine', actor: 'bob' });
+    hold.go();
+    const flag = await flagging.finally(hold.restore);
+    expect(flag.autoQuarantined).toBe(true);
+    expect((await storage.getTrace('default', t.id))!.status).toBe('quarantined');
+    expect(await storage.getQuarantine('default', t.id)).toMatchObject({ quarantined: true, previousStatus: 'ok', reason: flag.quarantineReason });
+    expect(await actions(rt, t.id)).toEqual(['created', 'completed', 'quarantined', 'released', 'flagged', 'quarantined']);
+    // The flag was written once, with its quarantine.
+    expect((await storage.getTrace('default', t.id))!.flags.map((f) => f.id)).toEqual([flag.id]);
+    expect(await gov.stats('default')).toMatchObject({ quarantined: 2, released: 1, 'flags.total': 1 });
+    expect((await storage.verifyProvenance('default', t.id)).verified).toBe(true);
+
+    // evaluate: its verdict is quarantine, the stored trace read quarantined; a release commits first.
+    const u = await storeTrace(rt, makeTrace('deploy PROJECT-X'));
+    await gov.quarantine('default', u.id, { reason: 'suspicious', actor: 'alice' });
+    const held = holdBatch((ops) => ops.some((o) => o.op === 'addCheckpoint' && (o as { checkpoint?: { label?: string } }).checkpoint?.label === 'governance:input'));
+    const evaluating = gov.evaluate(u, 'input');
+    await held.atBatch;
+    await gov.release('default', u.id, { reason: 'looked fine', actor: 'bob' });
+    held.go();
+    expect((await evaluating.finally(held.restore)).decision).toBe('quarantine');
+    expect((await storage.getTrace('default', u.id))!.status).toBe('quarantined');
+    expect(await actions(rt, u.id)).toEqual(['created', 'quarantined', 'released', 'quarantined']);
+  });
+
   it('after a release only flags added since count; an earlier unquarantined flag counts and is named', async () => {
     const rt = await start();
     const gov = rt.resolve('governance');

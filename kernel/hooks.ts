@@ -78,9 +78,9 @@ export function createHookCatalogue() {
     sessionClosed: new AsyncSeriesHook<[SessionHandle]>(['session'], 'sessionClosed'),
     /** May rewrite the request (e.g. add metadata, pick a runner). */
     beforeRun: new AsyncSeriesWaterfallHook<[RunRequest]>(['request'], 'beforeRun'),
-    /** Rules add findings about the task before it runs (`context`: GovernHookContext). */
+    /** Taps add findings about the task before it runs (`context`: GovernHookContext); the governance service gives each the findings so far frozen and keeps any it leaves out. */
     governInput: new AsyncSeriesWaterfallHook<[Finding[], Trace, GovernHookContext?]>(['findings', 'trace', 'context'], 'governInput'),
-    /** Rules add findings about the output after it ran (`context`: GovernHookContext). */
+    /** Taps add findings about the output after it ran (`context`: GovernHookContext); as governInput, a tap cannot remove or lower a finding. */
     governOutput: new AsyncSeriesWaterfallHook<[Finding[], Trace, GovernHookContext?]>(['findings', 'trace', 'context'], 'governOutput'),
     afterRun: new AsyncSeriesHook<[Trace]>(['trace'], 'afterRun'),
     traceFlagged: new AsyncSeriesHook<[Trace, Flag]>(['trace', 'flag'], 'traceFlagged'),

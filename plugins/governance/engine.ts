@@ -364,11 +364,11 @@ export function ruleThrew(id: string, field: string, error: unknown, origin: Rul
 /** A governInput/governOutput tap that wrote to the frozen trace it was given. */
 function tapWroteInput(error: unknown): LimitError {
   const plugin = error instanceof LimitError ? error.plugin : undefined;
-  return new LimitError('LIMIT_RULE_INVALID', `A governInput/governOutput hook tap${plugin ? ` of plugin "${plugin}"` : ''} wrote to the trace it was given: rule inputs are read-only (the tap's trace is frozen, as a rule's is): ${describeThrown(error instanceof LimitError && error.cause !== undefined ? error.cause : error)}`, {
+  return new LimitError('LIMIT_RULE_INVALID', `A governInput/governOutput hook tap${plugin ? ` of plugin "${plugin}"` : ''} wrote to the trace or findings it was given: rule inputs are read-only (the tap's trace and findings are frozen, as a rule's inputs are): ${describeThrown(error instanceof LimitError && error.cause !== undefined ? error.cause : error)}`, {
     cause: error,
     ...(plugin ? { plugin } : {}),
     details: { wroteReadOnlyInput: true },
-    fix: 'Return the findings to add and leave the trace as it is; to change a value, copy it ({ ...trace }, structuredClone) and change the copy.',
+    fix: 'Return the findings with yours added ([...findings, yours]) and leave the trace and findings as they are; to change a value, copy it ({ ...trace }, structuredClone) and change the copy.',
   });
 }
 
@@ -537,6 +537,8 @@ export class GovernanceEngine {
    * service add findings from the governInput/governOutput hooks before the decision. Rules and
    * `extra` read one deep-frozen copy of `trace` (extra gets it as its second argument, to hand to
    * the taps); a write to it is refused as LIMIT_RULE_INVALID (details.wroteReadOnlyInput).
+   * `extra` only adds: it gets the findings as a frozen copy, and a finding missing from its result
+   * is kept (what it returns besides the given findings are its additions).
    */
   evaluate(trace: Trace, surface: Surface, extra?: (findings: Finding[], trace: Trace) => Promise<Finding[]>, options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
     return this.#evaluate(trace, surface, extra, options, undefined);
@@ -563,13 +565,20 @@ export class GovernanceEngine {
     if (extra) {
       // A tap that gave up because the caller did (its context.signal aborted) ends the evaluation
       // with the caller's reason, as a rule does — not as the tap's failure.
-      const added = await extra(findings, frozen).catch((error: unknown) => {
+      // The taps *add* findings: they get the findings frozen, and the result is read as additions —
+      // a finding left out of it is kept (before, a tap returning `[own]` dropped every rule
+      // finding, and a block became an allow), a changed copy is one more finding (merged below).
+      const given = frozenCopy(findings);
+      const result = await extra(given, frozen).catch((error: unknown) => {
         if (signal?.aborted) throw signal.reason;
         throw isReadOnlyWrite(error) ? tapWroteInput(error) : error;
       });
+      const checked = checkFindings(result, undefined);
+      const kept = new Set<unknown>(given);
+      const added = checked.filter((_, i) => !kept.has(result[i]));
       // Kept one per rule, kind and field like the rules' own findings (before, only the judge phase
       // merged them: a tap's findings were one flag or several depending on whether a judge was loaded).
-      findings = mergeFindings(checkFindings(added, undefined));
+      findings = mergeFindings([...findings, ...added]);
     }
     signal?.throwIfAborted();
     const judges = this.#judge.get(surface)!;

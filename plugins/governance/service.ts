@@ -20,7 +20,7 @@ import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
   MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
-import { MANUAL_RULE_ID, type GovernanceEngine } from './engine.ts';
+import { MANUAL_RULE_ID, frozenCopy, type GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
@@ -151,7 +151,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     const context = options.signal ? { signal: options.signal } : NOT_CANCELLED;
     // Other plugins' findings go through the same schema as rule findings; the taps read the
     // evaluation's frozen copy of the trace, as the rules do.
-    return this.deps.engine().evaluate(trace, surface, (findings, frozen) => hook.promise(findings, frozen, context), options);
+    return this.deps.engine().evaluate(trace, surface, (findings, frozen) => addingTaps(hook, findings, frozen, context), options);
   }
 
   /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */
@@ -504,6 +504,35 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!trace) throw new LimitError('LIMIT_NOT_FOUND', `Trace "${traceId}" not found for tenant "${tenant}"`, { details: { traceId, tenant } });
     return trace;
   }
+}
+
+/**
+ * Runs the governInput/governOutput taps in order, as the waterfall does (each gets the findings so
+ * far, the frozen trace and the context), except that a tap can only *add* findings: it gets the
+ * findings so far as a frozen copy, and what it returns is read as additions. A finding it leaves
+ * out of its result is kept anyway (a tap returning only its own findings, `[own]` for
+ * `[...findings, own]`, no longer drops the rules' findings or an earlier tap's), and a changed copy
+ * it returns is one more finding (merged with the original, the most severe kept): a tap cannot
+ * remove or lower a finding. A tap returning undefined adds nothing (a waterfall tap returning
+ * undefined leaves the value as it is). A result that is not an array is handed on as it is: the
+ * engine refuses it (LIMIT_RULE_INVALID), as it refuses invalid findings among the additions.
+ */
+async function addingTaps(hook: LimitHooks['governInput'], findings: Finding[], trace: Trace, context: GovernHookContext): Promise<Finding[]> {
+  let current = findings;
+  for (const tap of hook.taps) {
+    const given = frozenCopy(current);
+    const fn = tap.fn as (...args: unknown[]) => unknown;
+    // The taps are wrapped by the kernel (a failure names the plugin and the hook): called as tapable would.
+    const result: unknown = tap.type === 'async'
+      ? await new Promise((resolve, reject) => fn(given, trace, context, (error: unknown, value: unknown) => (error ? reject(error) : resolve(value))))
+      : await fn(given, trace, context);
+    if (result === undefined) continue;
+    if (!Array.isArray(result)) return result as Finding[];
+    const kept = new Set<unknown>(given);
+    const added = result.filter((f) => !kept.has(f));
+    if (added.length) current = [...current, ...added];
+  }
+  return current;
 }
 
 /**

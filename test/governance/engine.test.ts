@@ -687,6 +687,58 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     }
   });
 
+  it('governInput taps add findings: a tap result that leaves out (or lowers) earlier findings keeps them; a write to them is refused', async () => {
+    const jailbreak: GovernanceRule = {
+      id: 'acme.jb', flag: 'Jailbreak', surfaces: ['input'],
+      evaluate: (s) => (s.text.includes('BAD') ? [{ ruleId: 'acme.jb', kind: 'Jailbreak', severity: 9, reason: 'bad', evidence: [] }] : []),
+    };
+    const own = (ruleId: string): Finding => ({ ruleId, kind: 'Unverified', severity: 1, reason: ruleId, evidence: [] });
+    const given: (readonly Finding[])[] = [];
+    const taps = definePlugin({
+      meta: { name: 'acme-taps', version: '1.0.0' },
+      setup(ctx) {
+        // The usual slip for [...findings, own]: returns its own finding only.
+        ctx.hooks.governInput.tapPromise('acme-first', async (findings) => {
+          given.push(findings);
+          return [own('acme.first')];
+        });
+        // Returns lowered copies of what it got, and its own: the copies cannot lower anything.
+        ctx.hooks.governInput.tapPromise('acme-second', async (findings) => [...findings.map((f) => ({ ...f, severity: 1 })), own('acme.second')]);
+        // Returns undefined: adds nothing (as a waterfall tap leaves the value as it is).
+        ctx.hooks.governInput.tap('acme-third', () => undefined as unknown as Finding[]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [jailbreak] } } }, plugins: [taps] });
+    const v = await rt.resolve('governance').evaluate(makeTrace('BAD'), 'input');
+    expect(v.decision).toBe('block');
+    expect(v.findings.map((f) => [f.ruleId, f.severity])).toEqual([['acme.jb', 9], ['acme.first', 1], ['acme.second', 1]]);
+    // The tap got the findings frozen.
+    expect(given[0]!.map((f) => f.ruleId)).toEqual(['acme.jb']);
+    expect(Object.isFrozen(given[0]) && Object.isFrozen(given[0]![0])).toBe(true);
+    await rt.close();
+
+    // A tap that changes a finding in place (to lower it) is refused, naming the plugin.
+    const writer = definePlugin({
+      meta: { name: 'acme-writer', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => {
+          (findings[0] as { severity: number }).severity = 1;
+          return findings;
+        });
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [jailbreak] } } }, plugins: [writer] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('BAD'), 'input')).rejects.toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'acme-writer', details: { wroteReadOnlyInput: true },
+      message: expect.stringMatching(/^A governInput\/governOutput hook tap of plugin "acme-writer" wrote to the trace or findings it was given/),
+    });
+
+    // The engine used directly: its `extra` adds too.
+    const engine = new GovernanceEngine({ rules: [jailbreak], preset: GOVERNANCE_PRESETS.default, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 });
+    const direct = await engine.evaluate(makeTrace('BAD'), 'input', async () => []);
+    expect([direct.decision, direct.findings.map((f) => f.ruleId)]).toEqual(['block', ['acme.jb']]);
+  });
+
   it('a governInput tap that returns invalid findings is refused the same way', async () => {
     const tap = definePlugin({
       meta: { name: 'acme-tap', version: '1.0.0' },

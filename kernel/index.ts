@@ -12,7 +12,7 @@ export type { ConfigInput, EnvOptional, ResolvedConfig, PluginOptionsRegistry } 
 export { loadConfig, CONFIG_FILES, KERNEL_ENV } from './config/load.ts';
 export { redactQuery, redactSecrets, redactUrl } from './config/redact.ts';
 export { packageVersion } from './package-info.ts';
-export { createHookCatalogue } from './hooks.ts';
+export { createHookCatalogue, runEveryTap } from './hooks.ts';
 export type { LimitHooks, HookName, CommandRegistry, GovernHookContext } from './hooks.ts';
 export type { Cradle, SessionCloseReason, SessionHandle, OpenSessionInput } from './container.ts';
 export { LimitError, ERROR_CODES, isLimitError, formatError, describeThrown, toLimitError } from './errors.ts';

@@ -255,7 +255,10 @@ export interface GovernanceAssessment {
    * Optional: a service without it gives none apart.
    */
   quarantineOps?: BatchOp[];
-  /** Call once `ops` are committed: runs the `traceFlagged` hooks of the new flags. */
+  /**
+   * Call once `ops` are committed: runs the `traceFlagged` hooks of the new flags (every tap for
+   * every flag; a failing tap is logged, not thrown: the records are stored already).
+   */
   committed(): Promise<void>;
 }
 

@@ -126,6 +126,7 @@ export default definePlugin({
       hooks: ctx.hooks,
       storage: () => (ctx.has('storage') ? ctx.resolve('storage') : undefined),
       actor: options.actor,
+      logger: ctx.logger,
     });
     ctx.provide('governance', service);
 

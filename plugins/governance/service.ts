@@ -14,10 +14,10 @@
  */
 import {
   DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
-  memoizeChainOf, mergeAncestryMemo, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain,
+  memoizeChainOf, mergeAncestryMemo, runEveryTap, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain,
 } from 'limit-graph';
 import type {
-  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, MergeCount,
+  BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, Logger, MergeCount,
   MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
 import { MANUAL_RULE_ID, frozenCopy, type GovernanceEngine } from './engine.ts';
@@ -91,6 +91,8 @@ export interface ServiceDeps {
   hooks: LimitHooks;
   storage: () => Storage | undefined;
   actor: string;
+  /** Where a failing traceFlagged tap is reported (the flag is stored by then: see #flagged). */
+  logger: Pick<Logger, 'warn'>;
 }
 
 export class GovernanceServiceImpl implements GovernanceService {
@@ -282,9 +284,22 @@ export class GovernanceServiceImpl implements GovernanceService {
     return made.filter((f) => keep.has(f));
   }
 
-  /** After the flags are committed: the traceFlagged hooks, one flag at a time. */
+  /**
+   * After the flags are committed: the traceFlagged hooks, one flag at a time, every tap for every
+   * flag (runEveryTap). The flags, their quarantine and counters are stored by then, so a tap that
+   * fails (a webhook down) does not make the operation fail — a caller retrying a "failed" flag
+   * would store it twice — nor keep the other taps or flags from their hooks: each failure is
+   * logged (warn) naming the tap's plugin, the flag and the trace, and the operation succeeds.
+   */
   async #flagged(trace: Trace, flags: Flag[]): Promise<void> {
-    for (const flag of flags) await this.deps.hooks.traceFlagged.promise(trace, flag);
+    for (const flag of flags) {
+      for (const error of await runEveryTap(this.deps.hooks.traceFlagged, trace, flag)) {
+        this.deps.logger.warn(
+          { err: error, hook: 'traceFlagged', tapPlugin: error.plugin, traceId: trace.id, flagId: flag.id },
+          `governance: the traceFlagged tap of plugin "${error.plugin ?? '?'}" failed for flag ${flag.id} (${flag.kind} ${flag.severity}) of trace "${trace.id}"; the flag is stored and the operation succeeded: ${error.message}`,
+        );
+      }
+    }
   }
 
   async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome> {
@@ -301,7 +316,7 @@ export class GovernanceServiceImpl implements GovernanceService {
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 } },
     ], trace, (current) => this.#autoQuarantine(storage, current, [flag], input.actor, (f) => `manual flag ${f.kind} severity ${f.severity} (${f.id})`));
-    await this.deps.hooks.traceFlagged.promise(trace, flag);
+    await this.#flagged(trace, [flag]);
     return quarantine.reason === undefined ? { ...flag, autoQuarantined: false } : { ...flag, autoQuarantined: true, quarantineReason: quarantine.reason };
   }
 

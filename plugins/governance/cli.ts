@@ -9,6 +9,7 @@ const PRESETS = ['permissive', 'default', 'strict'];
 const SURFACES = ['input', 'output', 'tool'];
 
 export interface CliDeps {
+  /** undefined: the configured preset with the config's overrides; a name (--preset): that preset as shipped. */
   engineFor(preset: PresetName | undefined): Promise<GovernanceEngine>;
   tenant: () => string;
 }
@@ -100,7 +101,7 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
     .description('evaluate one text and print the decision and flags')
     .requiredOption('--text <text>', 'the text to check')
     .option('--surface <surface>', 'input | output | tool', 'input')
-    .option('--preset <preset>', 'permissive | default | strict (default: the configured preset)')
+    .option('--preset <preset>', 'permissive | default | strict, as shipped: the config\'s policy, blockSeverity and reviewBand are not applied (default: the configured preset, with them)')
     .option('--json', 'one JSON document on stdout')
     .action(async (opts: { text: string; surface?: string; preset?: string; json?: boolean }) => {
       const surface = surfaceArg(opts.surface);
@@ -125,7 +126,7 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
     .command('eval')
     .description('evaluate a labelled JSONL dataset ({ text, label, id? }) and print quality metrics')
     .requiredOption('--dataset <file>', 'JSONL file')
-    .option('--preset <preset>', 'permissive | default | strict (default: the configured preset)')
+    .option('--preset <preset>', 'permissive | default | strict, as shipped: the config\'s policy, blockSeverity and reviewBand are not applied (default: the configured preset, with them)')
     .option('--surface <surface>', 'surface for lines without one', 'input')
     .option('--json', 'one JSON document on stdout')
     .action(async (opts: { dataset: string; preset?: string; surface?: string; json?: boolean }) => {

@@ -23,17 +23,26 @@ export { GovernanceEngine } from './engine.ts';
 /** The built-in presets by name, for a GovernanceEngine built directly (the plugin's `preset` option names one). */
 export { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 
-/** The preset with the plugin's overrides applied. */
-export function resolvePreset(options: Options, name: Options['preset'] = options.preset): GovernancePreset {
-  const base = GOVERNANCE_PRESETS[name];
-  // Overrides from config apply to the configured preset; a CLI --preset shows that preset as shipped.
-  const own = name === options.preset;
+/**
+ * The preset an engine decides by. Without `shipped`: the configured preset with the plugin's
+ * overrides applied (`policy`, `blockSeverity`, `reviewBand`). With `shipped` (the CLI's explicit
+ * `--preset P`, even when P is the configured preset): P's policy and thresholds as shipped, none of
+ * the config's overrides applied. The rule packs are the config's `packs` in both cases when it
+ * sets them (which packs are loaded is the config's choice, not the preset's), else the preset's.
+ */
+export function resolvePreset(options: Options, shipped?: Options['preset']): GovernancePreset {
+  const packs = (base: GovernancePreset) => (options.packs ? options.packs : base.packs);
+  if (shipped !== undefined) {
+    const base = GOVERNANCE_PRESETS[shipped];
+    return { ...base, packs: packs(base) };
+  }
+  const base = GOVERNANCE_PRESETS[options.preset];
   return {
     ...base,
-    policy: own ? { ...base.policy, ...options.policy } : base.policy,
-    packs: own && options.packs ? options.packs : base.packs,
-    blockSeverity: own && options.blockSeverity !== undefined ? options.blockSeverity : base.blockSeverity,
-    reviewBand: own && options.reviewBand !== undefined ? options.reviewBand : base.reviewBand,
+    policy: { ...base.policy, ...options.policy },
+    packs: packs(base),
+    blockSeverity: options.blockSeverity !== undefined ? options.blockSeverity : base.blockSeverity,
+    reviewBand: options.reviewBand !== undefined ? options.reviewBand : base.reviewBand,
   };
 }
 
@@ -112,12 +121,15 @@ export default definePlugin({
   setup(ctx, options) {
     const engines = new Map<string, GovernanceEngine>();
     // Built on first use: rule packs are set up before this plugin, runners for the judge may boot later.
-    const engineFor = (name: Options['preset'] = options.preset): GovernanceEngine => {
-      let engine = engines.get(name);
+    // No name: the configured preset with the config's overrides. A name (the CLI's --preset): that
+    // preset as shipped (resolvePreset), a separate engine even when it is the configured one.
+    const engineFor = (shipped?: Options['preset']): GovernanceEngine => {
+      const key = shipped === undefined ? 'configured' : `shipped:${shipped}`;
+      let engine = engines.get(key);
       if (!engine) {
-        const preset = resolvePreset(options, name);
-        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules, name === options.preset && options.packs !== undefined), preset, ruleBudgetMs: options.ruleBudgetMs, judgeBudgetMs: options.judgeBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
-        engines.set(name, engine);
+        const preset = resolvePreset(options, shipped);
+        engine = new GovernanceEngine({ ...collectRules(ctx, preset, options.rules, options.packs !== undefined), preset, ruleBudgetMs: options.ruleBudgetMs, judgeBudgetMs: options.judgeBudgetMs, maxScanChars: options.maxScanChars, scanWindowChars: options.scanWindowChars, scanOverlapChars: options.scanOverlapChars, unscannedSeverity: options.unscannedSeverity, minSeverity: options.minSeverity });
+        engines.set(key, engine);
       }
       return engine;
     };

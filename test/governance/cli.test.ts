@@ -131,3 +131,38 @@ describe('limit governance check: an interrupt cancels the evaluation in flight'
     }
   });
 });
+
+describe('limit governance check/eval --preset P: the preset as shipped, over the packs the config loads', () => {
+  it('an explicit --preset ignores the config\'s thresholds (even for the configured preset) and honours its packs', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gov-cli-preset-'));
+    try {
+      // Configured: default with blockSeverity 9, so a Jailbreak 8 is a quarantine, not a block; no packs.
+      writeFileSync(path.join(dir, 'limit.config.mjs'), `export default {
+  logLevel: 'silent',
+  plugins: { governance: { preset: 'default', blockSeverity: 9, packs: [], rules: [{
+    id: 'acme.jb', flag: 'Jailbreak', surfaces: ['input'],
+    evaluate: (s) => s.text.includes('BAD') ? [{ ruleId: 'acme.jb', kind: 'Jailbreak', severity: 8, reason: 'bad', evidence: [] }] : [],
+  }] } },
+};\n`);
+      writeFileSync(path.join(dir, 'set.jsonl'), `${JSON.stringify({ id: 'b-1', text: 'BAD', label: 'jailbreak' })}\n`);
+      const check = async (...args: string[]) => {
+        const r = await run(dir, 'governance', 'check', '--text', 'BAD', '--json', ...args);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as { decision: string; preset: string; reasons: string[] };
+      };
+      // No --preset: the configured preset, with its overrides.
+      expect(await check()).toMatchObject({ decision: 'quarantine', preset: 'default' });
+      // --preset default: as shipped (blockSeverity 7), though it is the configured preset.
+      expect(await check('--preset', 'default')).toMatchObject({ decision: 'block', preset: 'default', reasons: ['blockJailbreakTraces: Jailbreak severity 8 ≥ blockSeverity 7'] });
+      // --preset strict: its own packs are not loaded, the config's `packs: []` (inline rules only) applies.
+      expect(await check('--preset', 'strict')).toMatchObject({ decision: 'block', preset: 'strict' });
+      expect(await check('--preset', 'permissive')).toMatchObject({ decision: 'allow', preset: 'permissive' });
+      // eval the same way.
+      const evaluated = async (...args: string[]) => JSON.parse((await run(dir, 'governance', 'eval', '--dataset', path.join(dir, 'set.jsonl'), '--json', ...args)).stdout) as { preset: string; recall: number };
+      expect(await evaluated('--preset', 'default')).toMatchObject({ preset: 'default', recall: 1 });
+      expect(await evaluated('--preset', 'permissive')).toMatchObject({ preset: 'permissive', recall: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

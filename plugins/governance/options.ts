@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GovernancePolicy, Severity, type GovernanceRule } from 'limit-graph';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
-import { ReviewBandSchema, anomalyPolicyProblem } from './engine.ts';
+import { MAX_SEVERITY, ReviewBandSchema, anomalyPolicyProblem } from './engine.ts';
 
 /**
  * Policy thresholds that only a switch reads: setting one while the switch is off (in the preset
@@ -82,6 +82,33 @@ export const Options = z
       ctx.addIssue({
         code: 'custom', path: ['policy', threshold],
         message: `has no effect: ${off}, and ${threshold} is only read when ${toggle} is on. Set policy.${toggle}: true to use it, or leave ${threshold} out`,
+      });
+    }
+    // blockSeverity is read only by the Jailbreak/Malicious block switches: with both off it does nothing.
+    const on = (field: 'blockJailbreakTraces' | 'blockMaliciousTraces' | 'blockAnomalyTraces' | 'autoQuarantine') => o.policy[field] ?? preset[field];
+    const where = (fields: readonly ('blockJailbreakTraces' | 'blockMaliciousTraces' | 'blockAnomalyTraces' | 'autoQuarantine')[]) =>
+      fields.map((f) => (o.policy[f] === false ? `policy.${f} is false` : `${f} is off in the "${o.preset}" preset`)).join(', ');
+    if (o.blockSeverity !== undefined && !on('blockJailbreakTraces') && !on('blockMaliciousTraces')) {
+      ctx.addIssue({
+        code: 'custom', path: ['blockSeverity'],
+        message: `has no effect: ${where(['blockJailbreakTraces', 'blockMaliciousTraces'])}, and blockSeverity is only read when one of them is on. ` +
+          'Set policy.blockJailbreakTraces: true and/or policy.blockMaliciousTraces: true to use it, or leave blockSeverity out',
+      });
+    }
+    // blockUnsafeMerge refuses parents carrying flags the policy does not allow (decide() ≠ allow):
+    // with no block switch, no autoQuarantine and no review band, every flag is allowed, so it never refuses.
+    const reviewBand = o.reviewBand !== undefined ? o.reviewBand : GOVERNANCE_PRESETS[o.preset].reviewBand;
+    const anomalyBlocks = on('blockAnomalyTraces') && (o.policy.maxAnomalySeverity ?? preset.maxAnomalySeverity) < MAX_SEVERITY;
+    if (o.policy.blockUnsafeMerge === true && !on('blockJailbreakTraces') && !on('blockMaliciousTraces') && !anomalyBlocks && !on('autoQuarantine') && reviewBand === null) {
+      ctx.addIssue({
+        code: 'custom', path: ['policy', 'blockUnsafeMerge'],
+        message: `has no effect: ${[
+          where(['blockJailbreakTraces', 'blockMaliciousTraces']),
+          on('blockAnomalyTraces') ? `blockAnomalyTraces can never block (maxAnomalySeverity ${MAX_SEVERITY})` : where(['blockAnomalyTraces']),
+          where(['autoQuarantine']),
+        ].join(', ')} and reviewBand is ${o.reviewBand === null ? 'null' : `null in the "${o.preset}" preset`}, ` +
+          'so the policy allows every flag, and blockUnsafeMerge only refuses parents carrying flags the policy does not allow. ' +
+          'Turn on a block switch (policy.blockJailbreakTraces, policy.blockMaliciousTraces), policy.autoQuarantine or a reviewBand to use it, or leave policy.blockUnsafeMerge out',
       });
     }
     // Checked on the policy in force (the preset's fields with the overrides applied), by the check

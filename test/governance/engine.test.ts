@@ -117,6 +117,27 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(rt.resolve('governance').policy).toMatchObject({ quarantineSeverity: 8, maxAnomalySeverity: 9 });
   });
 
+  it('refuses blockSeverity with both block switches off, and blockUnsafeMerge under a policy that allows every flag', async () => {
+    const refused = (governance: Record<string, unknown>) => governanceRuntime(governance).then(async (r) => {
+      await r.close();
+      return undefined;
+    }, (e: unknown) => e as { code?: string; message: string; details?: { option?: unknown } });
+    const b = await refused({ preset: 'permissive', blockSeverity: 5 });
+    expect(b?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(b?.message).toMatch(/blockSeverity.*has no effect: blockJailbreakTraces is off in the "permissive" preset, blockMaliciousTraces is off in the "permissive" preset.*Set policy\.blockJailbreakTraces: true/is);
+    const d = await refused({ blockSeverity: 8, policy: { blockJailbreakTraces: false, blockMaliciousTraces: false } });
+    expect(d?.message).toMatch(/blockSeverity.*has no effect: policy\.blockJailbreakTraces is false, policy\.blockMaliciousTraces is false/is);
+    const m = await refused({ preset: 'permissive', policy: { blockUnsafeMerge: true } });
+    expect(m?.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(m?.message).toMatch(/policy\.blockUnsafeMerge.*has no effect: .*autoQuarantine is off in the "permissive" preset and reviewBand is null in the "permissive" preset, so the policy allows every flag.*or leave policy\.blockUnsafeMerge out/is);
+    // With something that can act on a flag beside them, they are used.
+    rt = await governanceRuntime({ preset: 'permissive', blockSeverity: 5, policy: { blockJailbreakTraces: true } });
+    expect(rt.resolve('governance').policy.blockJailbreakTraces).toBe(true);
+    await rt.close();
+    rt = await governanceRuntime({ preset: 'permissive', reviewBand: [5, 6], policy: { blockUnsafeMerge: true } });
+    expect(rt.resolve('governance').policy.blockUnsafeMerge).toBe(true);
+  });
+
   it('refuses blockAnomalyTraces with maxAnomalySeverity 10, which can never block, counting the preset\'s values', async () => {
     const refused = (governance: Record<string, unknown>) => governanceRuntime(governance).then(async (r) => {
       await r.close();

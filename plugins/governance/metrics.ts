@@ -60,16 +60,25 @@ export function computeMetrics(items: EvalItem[], wallMs: number) {
     if (isAttack(label)) e.recall = e.flagged / e.count;
     else e.fpr = e.flagged / e.count;
   }
+  // A source's label is its items' label, or `mixed` when they differ (it was its first item's).
   const perSource: Record<string, { label: string; count: number; flagged: number; rate: number }> = {};
+  // The false-positive rate of a source is over its benign items only: an attack in a mixed source
+  // (flagged, as it should be) is not a false positive.
+  const benignBySource: Record<string, { count: number; flagged: number }> = {};
   for (const i of items) {
     const src = sourceOf(i.id);
     if (!src) continue;
     const e = (perSource[src] ??= { label: i.label, count: 0, flagged: 0, rate: 0 });
+    if (e.label !== i.label) e.label = 'mixed';
     e.count++;
     if (i.positive) e.flagged++;
+    if (isAttack(i.label)) continue;
+    const b = (benignBySource[src] ??= { count: 0, flagged: 0 });
+    b.count++;
+    if (i.positive) b.flagged++;
   }
   for (const e of Object.values(perSource)) e.rate = e.flagged / e.count;
-  const fprBySource = Object.fromEntries(Object.entries(perSource).filter(([, e]) => !isAttack(e.label)).map(([k, e]) => [k, e.rate]));
+  const fprBySource = Object.fromEntries(Object.entries(benignBySource).map(([k, b]) => [k, b.flagged / b.count]));
   const latencies = items.map((i) => i.latencyMs).sort((a, b) => a - b);
   return {
     count: items.length,

@@ -154,6 +154,10 @@ function ruleIdProblem(id: unknown): string | undefined {
   if (/[\u0000-\u001f\u007f]/.test(id)) return 'holds a control character (NUL, a line break…), which storage and logs cannot carry';
   // A rule's flags would read as a person's (ruleId "manual"), counted in flags.rule.manual with them.
   if (id === MANUAL_RULE_ID) return `"${MANUAL_RULE_ID}" is the ruleId of manual flags (governance.flag, POST /governance/flag): a rule's flags under it would be counted and shown as a person's; prefix it with your pack's name`;
+  // The engine's own findings (governance.unscanned, governance.unchecked) and overBudget entries
+  // (governance.views) use this namespace: a rule's or a tap's finding there would be merged and
+  // counted with them, and kept under the noise floor as they are.
+  if (id.startsWith(RESERVED_PREFIX)) return `starts with "${RESERVED_PREFIX}", which the engine's own findings use (governance.unscanned, governance.unchecked): prefix it with your pack's name`;
   return undefined;
 }
 
@@ -193,9 +197,6 @@ export function validateRule(rule: unknown, where: string, options: { strictKeys
     }
     const idProblem = ruleIdProblem(r.id);
     if (idProblem) problems.push(`id ${idProblem}`);
-    // The engine's own findings (governance.unscanned, governance.unchecked) and overBudget entries
-    // (governance.views) use this namespace: a rule there would be merged and counted with them.
-    else if (r.id!.startsWith(RESERVED_PREFIX)) problems.push(`id starts with "${RESERVED_PREFIX}", which the engine's own findings use (governance.unscanned, governance.unchecked): prefix it with your pack's name`);
     if (typeof r.flag !== 'string' || !KINDS.has(r.flag)) problems.push(`flag must be a flag kind (${FLAG_KINDS.join(', ')}), got ${JSON.stringify(r.flag)}`);
     if (!Array.isArray(r.surfaces) || r.surfaces.length === 0 || r.surfaces.some((s) => !['input', 'output', 'tool'].includes(s))) problems.push(`surfaces must be a list of input, output and/or tool, got ${describeSurfaces(r.surfaces)}`);
     if (typeof r.evaluate !== 'function') problems.push('evaluate must be a function');
@@ -289,6 +290,29 @@ function checkFindings(result: unknown, ruleId: string | undefined, origin?: Rul
     out[i] = checked;
   }
   return out;
+}
+
+/**
+ * What a governInput/governOutput tap result adds: its findings other than the `given` ones (the
+ * frozen findings it was handed, which the engine keeps and does not check again — they include the
+ * engine's own governance.* findings), each checked as checkFindings checks one (its index in the
+ * result named on a problem).
+ */
+function tapAdditions(result: unknown, given: ReadonlySet<unknown>): Finding[] {
+  if (!Array.isArray(result)) throw invalidResult(undefined, `returned ${describe(result)} instead of an array of findings`);
+  const added: Finding[] = [];
+  for (let i = 0; i < result.length; i++) {
+    const f: unknown = result[i];
+    if (given.has(f)) continue;
+    if (isValidFinding(f, undefined)) {
+      added.push(f);
+      continue;
+    }
+    const checked = checkFinding(f, undefined);
+    if (typeof checked === 'string') throw invalidResult(undefined, `returned an invalid finding: findings[${i}].${checked}`, { index: i });
+    added.push(checked);
+  }
+  return added;
 }
 
 /** Two rules with one id: both are named, with the packs (and plugins) they come from. */
@@ -573,9 +597,7 @@ export class GovernanceEngine {
         if (signal?.aborted) throw signal.reason;
         throw isReadOnlyWrite(error) ? tapWroteInput(error) : error;
       });
-      const checked = checkFindings(result, undefined);
-      const kept = new Set<unknown>(given);
-      const added = checked.filter((_, i) => !kept.has(result[i]));
+      const added = tapAdditions(result, new Set<unknown>(given));
       // Kept one per rule, kind and field like the rules' own findings (before, only the judge phase
       // merged them: a tap's findings were one flag or several depending on whether a judge was loaded).
       findings = mergeFindings([...findings, ...added]);

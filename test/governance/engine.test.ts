@@ -959,6 +959,32 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: must be a non-empty string of at most 234/) });
   });
 
+  it('a governInput tap finding in the engine\'s reserved governance. namespace is refused; the engine\'s own findings it passes on are kept', async () => {
+    const spoof = definePlugin({
+      meta: { name: 'spoof-ids', version: '1.0.0' },
+      setup(ctx) {
+        // Under minSeverity 5 a severity-2 finding named as the engine's own would pass the noise floor.
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings, { ruleId: 'governance.unchecked', kind: 'Unverified', severity: 2, reason: 'spoof', evidence: [] }]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], minSeverity: 5 } } }, plugins: [spoof] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({
+      code: 'LIMIT_RULE_INVALID',
+      message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: starts with "governance\.", which the engine's own findings use/),
+    });
+    await rt.close();
+    // A tap handing on the findings it got, the engine's governance.unscanned among them, is fine.
+    const passOn = definePlugin({
+      meta: { name: 'pass-on', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], maxScanChars: 1024, scanWindowChars: 1024, scanOverlapChars: 256 } } }, plugins: [passOn] });
+    const v = await rt.resolve('governance').evaluate(makeTrace('a '.repeat(2000)), 'input');
+    expect(v.findings.map((f) => f.ruleId)).toEqual(['governance.unscanned']);
+  });
+
   it('a governInput tap finding with the ruleId of manual flags is refused: its flag would be counted as a person\'s', async () => {
     const tap = definePlugin({
       meta: { name: 'manual-ids', version: '1.0.0' },

@@ -3,7 +3,7 @@
  * and eval commands and the `governance` service both drive this class.
  */
 import { performance } from 'node:perf_hooks';
-import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, GovernancePolicy as GovernancePolicySchema, LimitError, Severity, describeThrown, evidenceSpan, isWellFormed, z } from 'limit-graph';
+import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, GovernancePolicy as GovernancePolicySchema, LimitError, Severity, describeThrown, evidenceSpan, isLimitError, isWellFormed, z } from 'limit-graph';
 import type {
   Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
@@ -76,8 +76,12 @@ export interface RuleOrigin {
 
 export interface EngineOptions {
   rules: readonly GovernanceRule[];
-  /** Where each rule comes from (the governance plugin fills it); errors about a rule name it. */
-  origins?: ReadonlyMap<GovernanceRule, RuleOrigin>;
+  /**
+   * Where each rule comes from, by position: `origins[i]` is where `rules[i]` comes from (the
+   * governance plugin fills it); errors about a rule name it. By position, not by rule object: one
+   * rule object listed by two packs is two entries, each named with its own pack.
+   */
+  origins?: readonly (RuleOrigin | undefined)[];
   preset: GovernancePreset;
   /** Time budget of one rule on one subject, and of building one subject's views (ms). */
   ruleBudgetMs: number;
@@ -405,6 +409,22 @@ function invalidResult(ruleId: string | undefined, what: string, details: Record
   });
 }
 
+/**
+ * A rule (ruleId) or a governInput/governOutput tap (undefined; `plugin` when known) whose result
+ * threw while the engine read it — a getter that throws, a Proxy: LIMIT_RULE_INVALID naming it,
+ * the thrown value as the cause, rather than that bare error.
+ */
+export function unreadableResult(ruleId: string | undefined, error: unknown, origin?: RuleOrigin, plugin?: string): LimitError {
+  const source = ruleId === undefined ? `A governInput/governOutput hook tap${plugin ? ` of plugin "${plugin}"` : ''}` : `Governance rule "${ruleId}"${origin ? ` (${origin.where})` : ''}`;
+  const by = plugin ?? origin?.plugin;
+  return new LimitError('LIMIT_RULE_INVALID', `${source} returned findings that throw when read: ${describeThrown(error)}`, {
+    cause: error,
+    ...(by ? { plugin: by } : {}),
+    details: { ...(ruleId === undefined ? {} : { rule: ruleId }), unreadable: true },
+    fix: 'Return a plain array of plain finding objects (no getters that throw, no Proxy): { ruleId, kind, severity, reason, evidence } ([] when nothing is found).',
+  });
+}
+
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'string') return `a string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
@@ -467,6 +487,8 @@ export class GovernanceEngine {
   readonly #scan: Map<Surface, GovernanceRule[]>;
   readonly #judge: Map<Surface, GovernanceRule[]>;
   readonly #options: EngineOptions;
+  /** Each rule's origin (options.origins by position; a rule object is listed once, as ids are unique). */
+  readonly #origins = new Map<GovernanceRule, RuleOrigin>();
 
   constructor(options: EngineOptions) {
     this.#options = options;
@@ -484,13 +506,16 @@ export class GovernanceEngine {
         fix: `Pass a preset whose policy has maxAnomalySeverity below ${MAX_SEVERITY}, or blockAnomalyTraces: false.`,
       });
     }
-    const ids = new Map<string, GovernanceRule>();
+    const ids = new Map<string, number>();
     // The plugin validates with better names (the pack, the config path); this covers direct use.
     options.rules.forEach((rule, i) => validateRule(rule, `rules[${i}]`));
+    const originAt = (i: number): RuleOrigin => options.origins?.[i] ?? { where: `rules[${i}]` };
     options.rules.forEach((rule, i) => {
       const first = ids.get(rule.id);
-      if (first) throw duplicateRule(rule.id, [first, rule].map((r) => options.origins?.get(r) ?? { where: `rules[${options.rules.indexOf(r)}]` }), i);
-      ids.set(rule.id, rule);
+      if (first !== undefined) throw duplicateRule(rule.id, [originAt(first), originAt(i)], i);
+      ids.set(rule.id, i);
+      const origin = options.origins?.[i];
+      if (origin) this.#origins.set(rule, origin);
     });
     const bySurface = (phase: 'scan' | 'judge') =>
       new Map((['input', 'output', 'tool'] as const).map((s) => [s, options.rules.filter((r) => (r.phase ?? 'scan') === phase && r.surfaces.includes(s))]));
@@ -597,7 +622,12 @@ export class GovernanceEngine {
         if (signal?.aborted) throw signal.reason;
         throw isReadOnlyWrite(error) ? tapWroteInput(error) : error;
       });
-      const added = tapAdditions(result, new Set<unknown>(given));
+      let added: Finding[];
+      try {
+        added = tapAdditions(result, new Set<unknown>(given));
+      } catch (error) {
+        throw isLimitError(error) ? error : unreadableResult(undefined, error);
+      }
       // Kept one per rule, kind and field like the rules' own findings (before, only the judge phase
       // merged them: a tap's findings were one flag or several depending on whether a judge was loaded).
       findings = mergeFindings([...findings, ...added]);
@@ -704,12 +734,18 @@ export class GovernanceEngine {
             // The caller gave up (its signal aborted): the evaluation ends with its reason, as
             // documented — not as a rule that threw (LIMIT_RULE_INVALID), whatever the rule did with its aborted ctx.signal.
             if (caller?.aborted) throw caller.reason;
-            throw ruleThrew(rule.id, viewSubject.field, error, this.#options.origins?.get(rule));
+            throw ruleThrew(rule.id, viewSubject.field, error, this.#origins.get(rule));
           }
           clock = performance.now();
           if (clock - started > budget) overBudget.add(rule.id);
           // An invalid result is the rule's error, as a throw is: never dropped, never read as no finding.
-          const checked: Finding[] = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#options.origins?.get(rule), viewSubject);
+          // Reading it may throw too (a getter, a Proxy): that is said as the rule's, naming it.
+          let checked: Finding[];
+          try {
+            checked = Array.isArray(result) && result.length === 0 ? result : checkFindings(result, rule.id, this.#origins.get(rule), viewSubject);
+          } catch (error) {
+            throw isLimitError(error) ? error : unreadableResult(rule.id, error, this.#origins.get(rule));
+          }
           for (const f of checked) all.push(v === 0 ? shift(f, viewSubject.offset, undefined) : fromView(f, viewSubjects[0]!, viewSubject));
         }
       }

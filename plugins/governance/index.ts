@@ -66,7 +66,7 @@ const describeValue = (v: unknown): string => (v === null || v === undefined ? S
  * The rules of the preset's packs and the inline ones, each with where it comes from (for the engine's
  * errors). `packsOption`: the pack list is the plugin's `packs` option, not the preset's own.
  */
-function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[], packsOption: boolean): { rules: GovernanceRule[]; origins: Map<GovernanceRule, RuleOrigin> } {
+function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: readonly GovernanceRule[], packsOption: boolean): { rules: GovernanceRule[]; origins: RuleOrigin[] } {
   const registered = new Map(ctx.keys('governance:rules:').map((k) => [k.slice('governance:rules:'.length), k as `governance:rules:${string}`]));
   const missing = preset.packs.filter((p) => !registered.has(p));
   if (missing.length) {
@@ -79,11 +79,12 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
     });
   }
   const rules: GovernanceRule[] = [];
-  const origins = new Map<GovernanceRule, RuleOrigin>();
+  // By position (origins[i] for rules[i]): one rule object listed by two packs is named with each.
+  const origins: RuleOrigin[] = [];
   const add = (rule: GovernanceRule, origin: RuleOrigin) => {
     // Inline rules are config: a field no rule has is refused, as an unknown option is.
     rules.push(validateRule(rule, origin.where, { strictKeys: origin.inline === true }));
-    origins.set(rule, origin);
+    origins.push(origin);
   };
   const packs = new Set(preset.packs);
   // Which plugin provides each pack: its errors (a rule that throws, a duplicate id) name it.

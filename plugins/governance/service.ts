@@ -14,13 +14,13 @@
  */
 import {
   DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
-  memoizeChainOf, mergeAncestryMemo, runEveryTap, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain,
+  memoizeChainOf, mergeAncestryMemo, runEveryTap, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain, z,
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, Logger, MergeCount,
   MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
-import { MANUAL_RULE_ID, frozenCopy, type GovernanceEngine } from './engine.ts';
+import { MANUAL_RULE_ID, frozenCopy, unreadableResult, type GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
@@ -33,6 +33,15 @@ const MERGE_PARENTS = MergeRequest.pick({ parentIds: true });
  * fails with LIMIT_VALIDATION before the batch writes anything.
  */
 const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
+/**
+ * The reason and actor of a quarantine, a release or a manual flag, checked before anything is read
+ * or written (LIMIT_VALIDATION naming the field): a reason of 1–2,048 characters, as the HTTP API's
+ * body (ReasonBody, FlagBody) and a flag allow — the quarantine state keeps the reason whole, never
+ * cut short — and an actor of 1–256 characters, as a provenance entry takes it.
+ */
+const DecisionInput = z.object({ reason: z.string().min(1).max(2048), actor: z.string().min(1).max(256) });
+const parseDecision = (input: { reason: string; actor: string }, operation: 'quarantine' | 'release' | 'flag') =>
+  parseOrThrow(DecisionInput, { reason: input.reason, actor: input.actor }, `${operation} input`);
 /**
  * Statuses autoQuarantine leaves as they are, whichever path applies it (a verdict of evaluate or
  * assess, or flags added by `flag` or `recordFlags`): `quarantined` (already), `blocked` (never
@@ -303,6 +312,7 @@ export class GovernanceServiceImpl implements GovernanceService {
   }
 
   async flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome> {
+    parseDecision(input, 'flag');
     const storage = this.#storage('flag');
     const trace = await this.#trace(storage, tenant, traceId);
     const flag = parseFlag({ id: newId(), traceId, kind: input.kind, severity: input.severity, reason: input.reason, ruleId: MANUAL_RULE_ID, evidence: [], autoDetected: false, at: now() });
@@ -354,6 +364,8 @@ export class GovernanceServiceImpl implements GovernanceService {
   }
 
   async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
+    const { reason, actor } = parseDecision(input, 'quarantine');
+    input = { reason, actor, ...(input.auto === undefined ? {} : { auto: input.auto }) };
     const storage = this.#storage('quarantine');
     const trace = await this.#trace(storage, tenant, traceId);
     if (trace.status === 'quarantined' || (await storage.getQuarantine(tenant, traceId))?.quarantined) throw alreadyQuarantined(traceId, trace.status);
@@ -385,6 +397,7 @@ export class GovernanceServiceImpl implements GovernanceService {
   }
 
   async release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void> {
+    input = parseDecision(input, 'release');
     const storage = this.#storage('release');
     const trace = await this.#trace(storage, tenant, traceId);
     const state = await storage.getQuarantine(tenant, traceId);
@@ -407,7 +420,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     // this read and the batch lies past it too, and counts: no one released it.
     const flagCount = trace.flags.length;
     await storage.batch(tenant, [
-      { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason.slice(0, 2048), actor: input.actor, at, flagCount } },
+      { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason, actor: input.actor, at, flagCount } },
       { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
       { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
@@ -544,8 +557,14 @@ async function addingTaps(hook: LimitHooks['governInput'], findings: Finding[], 
     if (result === undefined) continue;
     if (!Array.isArray(result)) return result as Finding[];
     const kept = new Set<unknown>(given);
-    const added = result.filter((f) => !kept.has(f));
-    if (added.length) current = [...current, ...added];
+    let added: unknown[];
+    try {
+      added = result.filter((f) => !kept.has(f));
+    } catch (error) {
+      // A result that throws when read (a Proxy): said as the tap's, naming its plugin.
+      throw unreadableResult(undefined, error, undefined, tap.name);
+    }
+    if (added.length) current = [...current, ...(added as Finding[])];
   }
   return current;
 }

@@ -908,6 +908,56 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect((await check('hello')).decision).toBe('allow');
   });
 
+  it('one rule object listed by two packs (or a pack and the inline rules): each place is named, not the last one twice', async () => {
+    const shared: GovernanceRule = { id: 'acme.shared', flag: 'Unsafe', surfaces: ['input'], evaluate: () => [] };
+    const three = defineRulePack({ name: 'governance-rules-three', version: '1.0.0', rules: [shared] });
+    const four = defineRulePack({ name: 'governance-rules-four', version: '1.0.0', rules: [shared] });
+    const packs = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [three, four] }).then(() => undefined, (e: unknown) => e);
+    expect(packs).toMatchObject({
+      code: 'LIMIT_RULE_INVALID',
+      message: 'Two governance rules share the id "acme.shared": rule pack "three" (plugin governance-rules-three) and rule pack "four" (plugin governance-rules-four)',
+    });
+    const inline = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [shared] } } }, plugins: [three] }).then(() => undefined, (e: unknown) => e);
+    expect((inline as Error).message).toBe('Two governance rules share the id "acme.shared": rule pack "three" (plugin governance-rules-three) and config › plugins.governance.rules[0] (plugin governance)');
+    // An engine built directly: origins by position.
+    expect(() => new GovernanceEngine({ rules: [shared, shared], origins: [{ where: 'first' }, { where: 'second' }], preset: GOVERNANCE_PRESETS.default, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 }))
+      .toThrow('Two governance rules share the id "acme.shared": first and second');
+  });
+
+  it('a rule (or tap) whose findings throw when read (a getter, a Proxy) is LIMIT_RULE_INVALID naming it, not a bare error', async () => {
+    const getter: GovernanceRule = {
+      id: 'acme.getter', flag: 'Unsafe', surfaces: ['input'],
+      evaluate: () => [{ ruleId: 'acme.getter', kind: 'Unsafe', get severity(): number { throw new Error('boom'); }, reason: 'r', evidence: [] }],
+    };
+    const proxy: GovernanceRule = {
+      id: 'acme.proxy', flag: 'Unsafe', surfaces: ['input'],
+      evaluate: () => new Proxy([], { get(t, k) { if (k === 'length') throw new Error('len boom'); return (t as never)[k]; } }) as never,
+    };
+    for (const [rule, thrown] of [[getter, 'boom'], [proxy, 'len boom']] as const) {
+      rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [rule] } } } });
+      const error = await check('hello').then(() => undefined, (e: unknown) => e);
+      expect(error, rule.id).toMatchObject({
+        code: 'LIMIT_RULE_INVALID', details: { rule: rule.id, unreadable: true },
+        message: `Governance rule "${rule.id}" (config › plugins.governance.rules[0]) returned findings that throw when read: ${thrown}`,
+      });
+      expect((error as Error).cause).toBeInstanceOf(Error);
+      await rt.close();
+      rt = undefined;
+    }
+    // A tap: named with its plugin.
+    const tap = definePlugin({
+      meta: { name: 'acme-proxy-tap', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async () => new Proxy([], { get(t, k) { if (k === 'length') throw new Error('tap boom'); return (t as never)[k]; } }) as never);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'acme-proxy-tap',
+      message: 'A governInput/governOutput hook tap of plugin "acme-proxy-tap" returned findings that throw when read: tap boom',
+    });
+  });
+
   it('two rules of one pack with one id: refused at setup naming both places in the pack (disable would leave both out)', async () => {
     const rule = (id: string): GovernanceRule => ({ id, flag: 'Unsafe', surfaces: ['input'], evaluate: () => [] });
     const twice = defineRulePack({ name: 'governance-rules-twice', version: '1.0.0', rules: [rule('twice.a'), rule('twice.b'), rule('twice.a')] });

@@ -216,7 +216,7 @@ describe('rule-pack conformance: rules get their inputs frozen as the engine giv
       const writer = rule(id, evaluate, phase);
       const pack = { name: 'acme', rules: [writer] };
       const engineError = await failure(new GovernanceEngine({
-        rules: [writer], origins: new Map([[writer, { where: 'rule pack "acme"' }]]),
+        rules: [writer], origins: [{ where: 'rule pack "acme"' }],
         preset: { ...GOVERNANCE_PRESETS.default, packs: [] }, ruleBudgetMs: 1_000, maxScanChars: 262_144, minSeverity: 1,
       }).evaluate(makeTrace('hello'), 'input'));
       expect(engineError, id).toMatchObject(readOnly(id));

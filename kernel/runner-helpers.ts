@@ -133,12 +133,14 @@ export interface HostedReplyEnd {
  * runner sends none and cannot return their results), or said nothing. Worded after "<label>: ".
  * Such a turn fails and is not added to the conversation: an empty assistant turn would make every
  * later request of the session invalid for a vendor that refuses one (Anthropic's Messages API).
+ * The refusal is quoted by its start (vendorExcerpt, 200 characters), `secret` (the API key)
+ * scrubbed before the cut.
  */
-export function notAnAnswer(reply: HostedReplyEnd, label: string): string | undefined {
+export function notAnAnswer(reply: HostedReplyEnd, label: string, secret: string | undefined): string | undefined {
   const why = reply.reason ? ` (${JSON.stringify(reply.reason)})` : '';
   if (reply.refused) {
-    const said = reply.refused.text?.replace(/\s+/g, ' ').trim();
-    return `the model refused to answer${why}${said ? `: ${said.length > 200 ? `${said.slice(0, 200)}…` : said}` : ''}`;
+    const said = vendorExcerpt(reply.refused.text, secret, 200);
+    return `the model refused to answer${why}${said ? `: ${said}` : ''}`;
   }
   if (reply.toolCalls?.length) {
     return `the model asked to call tools (${reply.toolCalls.join(', ')})${why}, which ${label} does not support: it offers the model no tools and cannot return their results`;
@@ -667,10 +669,26 @@ export function hostedRunnerCapabilities(): RunnerCapabilities {
   };
 }
 
-/** What a response was, for messages: its content type and the start of its body (one line, at most 80 characters). */
-export function describeAnswer(contentType: string | null | undefined, body: unknown): string {
-  const text = typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body);
-  const start = text.replace(/\s+/g, ' ').trim().slice(0, 80);
+/**
+ * The start of what a vendor sent (its text, or a JSON value as JSON), as a message quotes it: on
+ * one line, at most `max` characters, with `…` when it was cut; '' for nothing. `secret` (the API
+ * key; required, so that no caller forgets it) is scrubbed from the whole of it first, from a JSON
+ * value's strings as JSON writes them: cut first, a key that crosses the cut would keep its start,
+ * which no scrubbing of the excerpt finds any more (a server, proxy or echo service that repeats
+ * the Authorization header).
+ */
+export function vendorExcerpt(value: unknown, secret: string | undefined, max: number): string {
+  const whole = typeof value === 'string' ? scrubSecret(value, secret) : value === undefined ? '' : (JSON.stringify(scrubSecretDeep(value, secret)) ?? String(value));
+  const line = whole.replace(/\s+/g, ' ').trim();
+  return line.length > max ? toWellFormed(`${line.slice(0, max)}…`) : line;
+}
+
+/**
+ * What a response was, for messages: its content type and the start of its body (one line, at most
+ * 80 characters: vendorExcerpt, `secret` scrubbed before the cut).
+ */
+export function describeAnswer(contentType: string | null | undefined, body: unknown, secret: string | undefined): string {
+  const start = vendorExcerpt(body, secret, 80);
   return `${contentType || 'no content type'}${start ? ` (${JSON.stringify(start)})` : ''}`;
 }
 
@@ -754,7 +772,7 @@ export async function hostedRunnerHealth(h: {
       const { contentType, body } = await bounded(lookup);
       const id = body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
       if (!isJsonContentType(contentType) || typeof id !== 'string') {
-        const what = scrubSecret(describeAnswer(contentType, body), h.secret);
+        const what = describeAnswer(contentType, body, h.secret);
         return { name, status: 'fail', message: `${host} answered the lookup of model "${h.model}" with ${what}, not a model` };
       }
       // An alias (`claude-sonnet-4-5`) resolves to the model id it stands for.
@@ -789,7 +807,7 @@ export async function hostedRunnerHealth(h: {
           checks.push({ name: 'model', status: 'degraded', message: scrubSecret(`${host} ${listing}: tasks fail if it does not serve that model; check ${modelOption}`, h.secret) });
         }
       } else {
-        const what = scrubSecret(describeAnswer(contentType, body), h.secret);
+        const what = describeAnswer(contentType, body, h.secret);
         checks.push({ name: 'api', status: 'fail', message: `${host} answered with ${what}, not a models list: is baseURL the API (a proxy or login page, a missing or extra /v1)?` });
       }
     } catch (error) {

@@ -96,7 +96,7 @@ export class AnthropicRunner implements Runner {
         const contentType = response.headers.get('content-type');
         if (!isEventStreamContentType(contentType)) {
           stream.controller.abort();
-          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined)}, not an event stream (the request asked for stream: true)`));
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined, this.options.apiKey)}, not an event stream (the request asked for stream: true)`));
         }
         let stopped = false;
         let seen = 0;
@@ -147,7 +147,7 @@ export class AnthropicRunner implements Runner {
         const { data: message, response } = await send(() => this.#client.messages.create({ ...body, stream: false }, requestOptions()).withResponse());
         const contentType = response.headers.get('content-type');
         if (!isJsonContentType(contentType) || !Array.isArray((message as { content?: unknown } | null)?.content)) {
-          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, message)}, not a JSON message`));
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, message, this.options.apiKey)}, not a JSON message`));
         }
         model = message.model;
         const blocks = message.content.map((block, i) => contentBlock(block, i));
@@ -159,7 +159,7 @@ export class AnthropicRunner implements Runner {
       const value = { model, stopReason, ...(toolCalls.length ? { toolCalls } : {}) };
       // A refusal, tool calls or no text at all: not an answer, and not a turn of the conversation
       // (the Messages API refuses an empty assistant turn before the last message).
-      const problem = notAnAnswer({ text: turn.text, reason: stopReason, refused: stopReason === 'refusal' ? {} : undefined, toolCalls }, PLUGIN);
+      const problem = notAnAnswer({ text: turn.text, reason: stopReason, refused: stopReason === 'refusal' ? {} : undefined, toolCalls }, PLUGIN, this.options.apiKey);
       if (problem) throw new HostedFailureError(this.#fail().failed(problem), value);
       return {
         append: [userTurn, { role: 'assistant', content: turn.text }],

@@ -18,6 +18,7 @@ import {
   isEventStreamContentType,
   isJsonContentType,
   notAnAnswer,
+  vendorExcerpt,
   sdkRetryable,
   refuseProcessFields,
   vendorClientOptions,
@@ -96,7 +97,7 @@ export class OpenAIRunner implements Runner {
         const contentType = response.headers.get('content-type');
         if (!isEventStreamContentType(contentType)) {
           stream.controller.abort();
-          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined)}, not an event stream (the request asked for stream: true)`));
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, undefined, this.options.apiKey)}, not an event stream (the request asked for stream: true)`));
         }
         for await (const chunk of stream) {
           model ??= chunk.model;
@@ -116,7 +117,7 @@ export class OpenAIRunner implements Runner {
         const { data: completion, response } = await send(() => this.#client.chat.completions.create({ ...body, stream: false }, requestOptions()).withResponse());
         const contentType = response.headers.get('content-type');
         if (!isJsonContentType(contentType) || !Array.isArray((completion as { choices?: unknown } | null)?.choices)) {
-          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, completion)}, not a JSON chat completion`));
+          throw new HostedFailureError(this.#fail().failed(`${host} answered with ${describeAnswer(contentType, completion, this.options.apiKey)}, not a JSON chat completion`));
         }
         model = completion.model;
         record(completion.usage);
@@ -134,7 +135,7 @@ export class OpenAIRunner implements Runner {
       // A refusal (its text, or the content filter cutting the reply), tool calls or nothing at all:
       // not an answer, and not a turn of the conversation.
       const refused = refusal || finishReason === 'content_filter' ? { text: refusal } : undefined;
-      const problem = notAnAnswer({ text: turn.text, reason: finishReason, refused, toolCalls: tools }, PLUGIN);
+      const problem = notAnAnswer({ text: turn.text, reason: finishReason, refused, toolCalls: tools }, PLUGIN, this.options.apiKey);
       if (problem) {
         // What the model said instead is the task's output, where governance reads a reply.
         if (refusal && !turn.text) turn.text = refusal;
@@ -187,7 +188,7 @@ export class OpenAIRunner implements Runner {
     if (Array.isArray(content) && content.every((part) => part && typeof part === 'object')) {
       return content.map((part: { type?: unknown; text?: unknown }) => (part.type === 'text' && typeof part.text === 'string' ? part.text : '')).join('');
     }
-    throw new HostedFailureError(this.#fail().failed(`${hostOf(this.#client.baseURL)} answered with message content that is not text: ${JSON.stringify(content)?.slice(0, 80)}`), value);
+    throw new HostedFailureError(this.#fail().failed(`${hostOf(this.#client.baseURL)} answered with message content that is not text: ${vendorExcerpt(content, this.options.apiKey, 80)}`), value);
   }
 
   #fail() {

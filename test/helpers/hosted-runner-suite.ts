@@ -424,6 +424,50 @@ export function hostedRunnerSuite<F extends FakeServer, R extends HostedRunnerUn
       expect(h.logLines.length).toBeGreaterThan(0);
     });
 
+    it('no part of the key is left when a server echoes it in an answer that is quoted cut (the whole text is scrubbed before the cut)', async () => {
+      // A baseURL pointing at an echo service or a proxy: 200 JSON that is no reply and repeats the
+      // credential, placed so that the 80-character excerpt of the answer ends inside the key.
+      const key = 'sk-proj-4f9XkQ2mZ7aB1cD3eF5gH7jK9lM0nP2qR4sTuVwXyZ';
+      let listOk = false;
+      const echo = await startFakeVendor({
+        handle({ request, json }) {
+          if (listOk && /\/models$/.test(request.path)) return json(200, { data: [], has_more: true });
+          json(200, { echo: `${'.'.repeat(46)}${request.key}`, path: request.path });
+        },
+      });
+      /** The first 8-character piece of `key` found in `text`, if any. */
+      const pieceOfKey = (text: string) => {
+        for (let i = 0; i + 8 <= key.length; i++) if (text.includes(key.slice(i, i + 8))) return key.slice(i, i + 8);
+        return undefined;
+      };
+      try {
+        h.logLines.length = 0;
+        await start({ apiKey: key, baseURL: h.baseURLAt(Number(new URL(echo.origin).port)), stream: false, maxRetries: 0 });
+        const result = await runner.executeIsolated(prompt('hi'), makeRunContext());
+        expect(result.error?.code).toBe('LIMIT_RUNNER_FAILED');
+        const listed = await runner.health();
+        // A list that proves the API, then (where the runner looks the model up) a lookup answered with the echo.
+        listOk = true;
+        const lookedUp = await runner.health();
+        expect(lookedUp.checks![0]!.status).toBe('ok');
+        await rt!.close();
+        rt = undefined;
+        expect(echo.requests.every((r) => r.key === key)).toBe(true); // it was really sent …
+        for (const [what, part] of Object.entries({ error: result.error?.message, stdout: result.stdout, stderr: result.stderr, value: JSON.stringify(result.value), listed: JSON.stringify(listed), lookedUp: JSON.stringify(lookedUp), logs: h.logLines.join('\n') })) {
+          expect(pieceOfKey(part ?? ''), what).toBeUndefined(); // … and no piece of it came back out
+        }
+        expect(h.logLines.join('\n')).toContain('[redacted]'); // the warn line of the failed task
+        // What is quoted is the scrubbed start of the answer.
+        expect(result.error?.message).toMatch(/answered with application\/json \("\{\\"echo\\":\\"\.+\[redacted\]/);
+        expect(listed.checks![0]).toMatchObject({ name: 'api', status: 'fail', message: expect.stringMatching(/answered with application\/json \(.*\[redacted\].*not a models list/) });
+        // runner-anthropic looks the model up (and quotes the echo); runner-openai reads the list, which has more pages.
+        const model = lookedUp.checks!.find((c) => c.name === 'model');
+        if (model) expect(model).toMatchObject({ status: 'fail', message: expect.stringMatching(/answered the lookup of model .* with application\/json \(.*\[redacted\].*not a model$/) });
+      } finally {
+        await echo.close();
+      }
+    });
+
     it('health: ok when the server answers, fail (with the reason) when it cannot be reached', async () => {
       await start();
       const ok = await runner.health();

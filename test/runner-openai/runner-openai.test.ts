@@ -128,6 +128,27 @@ describe('runner-openai against a fake OpenAI server', () => {
     expect(odd.error).toEqual({ code: 'LIMIT_RUNNER_FAILED', message: expect.stringMatching(/^runner-openai: 127\.0\.0\.1:\d+ answered with message content that is not text: 42$/) });
   });
 
+  it('a refusal or non-text content quoted cut through an echoed key leaves no piece of it (scrubbed before the cut)', async () => {
+    ({ rt, runner } = await start({ stream: false, maxRetries: 0 }));
+    bed.logLines.length = 0;
+    const completion = (message: Record<string, unknown>) => ({
+      status: 200,
+      body: { id: 'c', object: 'chat.completion', created: 0, model: 'fake-model', choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: null, ...message }, logprobs: null, finish_reason: 'stop' }] },
+    });
+    // The refusal is quoted by its first 200 characters, non-text content by its first 80 (as JSON): both cuts fall inside the key.
+    bed.fake().plan.push(completion({ refusal: `${'.'.repeat(190)}${API_KEY}` }), completion({ content: { text: `${'.'.repeat(60)}${API_KEY}` } }));
+    const refused = await runner.executeIsolated(prompt('a'), makeRunContext());
+    const odd = await runner.executeIsolated(prompt('b'), makeRunContext());
+    await rt.close();
+    const pieceOfKey = (text: string) => {
+      for (let i = 0; i + 8 <= API_KEY.length; i++) if (text.includes(API_KEY.slice(i, i + 8))) return API_KEY.slice(i, i + 8);
+      return undefined;
+    };
+    for (const [what, part] of Object.entries({ refused: JSON.stringify(refused), odd: JSON.stringify(odd), logs: bed.logLines.join('\n') })) expect(pieceOfKey(part), what).toBeUndefined();
+    expect(refused.error?.message).toMatch(/^runner-openai: the model refused to answer \("stop"\): \.{190}\[redacted\]$/);
+    expect(odd.error?.message).toMatch(/^runner-openai: 127\.0\.0\.1:\d+ answered with message content that is not text: \{"text":"\.{60}\[redacted\]"…$/);
+  });
+
   it('streaming: accumulates the deltas and takes usage from the final chunk', async () => {
     ({ rt, runner } = await start());
     const result = await runner.executeIsolated(prompt('a streamed answer please'), makeRunContext());

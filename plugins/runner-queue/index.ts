@@ -31,6 +31,19 @@ declare module 'limit-graph' {
   }
 }
 
+/**
+ * How long a finished job (completed, failed or cancelled) stays in pg-boss's job table, and then
+ * again in its archive table, at least, in seconds: a worker's maintenance (every
+ * worker.maintenanceMs) archives it once it is older than this, and deletes it from the archive
+ * once it has been there this long. A job holds the whole task — its env, which may carry secrets,
+ * its input and files — and its answer holds the task's output: kept no longer than its dispatcher
+ * needs to read the answer, which it does when the worker notifies it, else at its next poll
+ * (pollMs, at most 60 s), from the job table or the archive. So a finished job is gone about two
+ * minutes (plus up to two maintenance periods) after it finished. 60 s is also pg-boss's smallest
+ * archive interval that it does not warn about.
+ */
+export const FINISHED_JOB_SECONDS = 60;
+
 interface Opened {
   pool: pg.Pool;
   boss: PgBoss;
@@ -65,7 +78,7 @@ class Connection implements QueueLink, WorkerWakeups {
       const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'limit-graph runner-queue' });
       pool.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: idle connection failed'));
       // What each step started, undone in reverse order when a later step fails: pg-boss's timers
-      // (supervision) and the LISTEN connection would otherwise keep the process alive, or run
+      // and the LISTEN connection would otherwise keep the process alive, or run
       // against the ended pool.
       const undo: { what: string; run: () => Promise<unknown> }[] = [{ what: 'end the pool', run: () => pool.end() }];
       try {
@@ -81,8 +94,14 @@ class Connection implements QueueLink, WorkerWakeups {
           },
           schema,
           schedule: false,
-          // Job expiry and archiving run where tasks run; dispatch-only instances leave them to workers.
-          supervise: this.#options.worker.enabled,
+          // pg-boss's own maintenance timer is off in every process: each worker runs maintenance
+          // itself (QueueWorker, every worker.maintenanceMs), so that a process runs it exactly when
+          // it runs a worker — `limit worker` as much as worker.enabled — and dispatch-only
+          // instances never do. What it does with finished jobs is set here, in every process alike.
+          supervise: false,
+          archiveCompletedAfterSeconds: FINISHED_JOB_SECONDS,
+          archiveFailedAfterSeconds: FINISHED_JOB_SECONDS,
+          deleteAfterSeconds: FINISHED_JOB_SECONDS,
         });
         boss.on('error', (error) => this.#ctx.logger.warn({ err: error }, 'runner-queue: pg-boss reported an error'));
         // Before start: a start that failed part-way may have started some of it (stop does nothing when none).

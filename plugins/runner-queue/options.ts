@@ -58,9 +58,15 @@ export const RunnerQueueOptions = z
         pollMs: z.number().int().min(500).max(60_000).default(2_000),
         /** How often the worker renews its heartbeat, ms. */
         heartbeatMs: z.number().int().min(100).max(600_000).default(5_000),
+        /**
+         * How often the worker runs pg-boss's maintenance, ms: it fails running jobs past their
+         * expiry, and archives, then deletes, finished jobs (FINISHED_JOB_SECONDS). Every process
+         * that runs a worker runs it; dispatch-only instances do not.
+         */
+        maintenanceMs: z.number().int().min(1_000).max(600_000).default(30_000),
       })
       .strict()
-      .default({ enabled: false, concurrency: 4, pollMs: 2_000, heartbeatMs: 5_000 }),
+      .default({ enabled: false, concurrency: 4, pollMs: 2_000, heartbeatMs: 5_000, maintenanceMs: 30_000 }),
   })
   .strict()
   .refine((o) => !o.worker.enabled || heartbeatFits(o), {

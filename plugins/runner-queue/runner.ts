@@ -223,14 +223,16 @@ export class QueueRunner implements Runner {
           timedOut: `runner-queue: no answer from worker ${route.workerId} within the session's timeoutMs + dispatchTimeoutMs (${budgetMs} ms)`,
         });
         if (why) return why;
-        const state = await boss.getJobById(route.queue, id);
+        // The archive too: a worker's maintenance moves a finished job there (FINISHED_JOB_SECONDS).
+        const state = await boss.getJobById(route.queue, id, { includeArchive: true });
         if (!state) return failure(started, 'LIMIT_RUNNER_UNAVAILABLE', `runner-queue: worker ${route.workerId} stopped before answering (its queue is gone)`);
         if (state.state === 'completed' || state.state === 'failed' || state.state === 'cancelled') {
           answered = true;
           if (state.state === 'completed') return this.#answer(started, route.workerId, state.output);
           if (state.state === 'cancelled') return failure(started, 'LIMIT_RUNNER_ABORTED', `runner-queue: the job on worker ${route.workerId} was cancelled`);
-          const { message, code, unstored } = (state.output ?? {}) as { message?: unknown; code?: unknown; unstored?: unknown };
-          const why = typeof message === 'string' ? message : 'no reason given';
+          const { message, code, unstored, value } = (state.output ?? {}) as { message?: unknown; code?: unknown; unstored?: unknown; value?: { message?: unknown } | null };
+          // A job pg-boss failed itself (a worker's maintenance expiring it) says why under `value`.
+          const why = typeof message === 'string' ? message : typeof value?.message === 'string' ? `pg-boss: ${value.message}` : 'no reason given';
           // The code of the LimitError the worker caught, as the orchestrator records a local runner's thrown one; else LIMIT_RUNNER_FAILED.
           return failure(started, knownCode(code) ?? 'LIMIT_RUNNER_FAILED', unstored === true
             ? `runner-queue: worker ${route.workerId} ran the task, but its result could not be stored in the queue's PostgreSQL (${why}); the task's output is lost`

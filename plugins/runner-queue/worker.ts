@@ -67,6 +67,9 @@ export class QueueWorker {
   readonly #beating = new Set<Promise<void>>();
   /** Set by stop() once its running jobs are done: no heartbeat starts, none registers again. */
   #leaving = false;
+  #maintenance: NodeJS.Timeout | undefined;
+  /** pg-boss's maintenance under way, if any (one at a time): stop() waits for it. */
+  #maintaining: Promise<void> | undefined;
 
   constructor(boss: PgBoss, registry: Registry, wakeups: WorkerWakeups, options: RunnerQueueOptionsParsed, runners: ReadonlyMap<string, Runner>, logger: Logger) {
     this.#boss = boss;
@@ -96,6 +99,12 @@ export class QueueWorker {
       this.#beating.add(beating);
     }, heartbeatMs);
     this.#heartbeat.unref();
+    // pg-boss's maintenance: nothing else runs it (every Connection opens pg-boss without its own
+    // timer), so without it no running job ever expired, and every finished job — the task with
+    // its env, and its output — stayed in the job table for good. Once now, then every maintenanceMs.
+    this.#maintain();
+    this.#maintenance = setInterval(() => this.#maintain(), this.#options.worker.maintenanceMs);
+    this.#maintenance.unref();
     this.#logger.info({ worker: this.id, queue: this.queue, runners: [...this.#runners.keys()], concurrency }, 'runner-queue: worker started');
   }
 
@@ -112,10 +121,11 @@ export class QueueWorker {
     if (running.length > 0) this.#logger.info({ worker: this.id, running: running.length }, 'runner-queue: worker stopping: finishing its running jobs');
     await Promise.allSettled(running);
     clearInterval(this.#heartbeat);
+    clearInterval(this.#maintenance);
     // A heartbeat still under way would otherwise find the row gone after the unregister below
     // and register this stopped worker again: dispatchers would route sessions to it.
     this.#leaving = true;
-    await Promise.allSettled([...this.#beating]);
+    await Promise.allSettled([...this.#beating, this.#maintaining]);
     await this.#registry.unregister(this.id);
     this.#logger.info({ worker: this.id }, 'runner-queue: worker stopped');
   }
@@ -159,6 +169,21 @@ export class QueueWorker {
     } catch (error) {
       this.#logger.warn({ err: error, worker: this.id }, 'runner-queue: heartbeat failed');
     }
+  }
+
+  /**
+   * Runs pg-boss's maintenance, unless one is still under way: fails running jobs past their
+   * expiry (a run job's is its dispatcher's budget, a close job's 60 s), then archives finished
+   * jobs older than FINISHED_JOB_SECONDS and deletes archived ones older than that (index.ts).
+   * pg-boss holds a lock while it does, so workers maintaining at once take turns. A failure is
+   * logged, and the next period tries again.
+   */
+  #maintain(): void {
+    if (this.#leaving || this.#maintaining) return;
+    this.#maintaining = this.#boss
+      .maintain()
+      .catch((error: unknown) => this.#logger.warn({ err: error, worker: this.id }, 'runner-queue: pg-boss maintenance failed (job expiry, archiving finished jobs); retrying in worker.maintenanceMs'))
+      .finally(() => (this.#maintaining = undefined));
   }
 
   /**

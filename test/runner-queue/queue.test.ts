@@ -18,6 +18,7 @@ import runnerQueue, { type QueueRunner } from '../../plugins/runner-queue/index.
 import { PYTHON, PYTHON_TASKS } from '../runner-python/helpers.ts';
 import { PG_URL as URL, adminPool } from '../helpers/storage-backend.ts';
 import { runCli } from '../helpers/cli.ts';
+import { main } from '../../kernel/cli/main.ts';
 
 const SCHEMA = `limit_queue_test_${process.pid}_${randomBytes(3).toString('hex')}`;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -517,6 +518,71 @@ describe('runner-queue workers', () => {
       await d.close();
     }
   }, 60_000);
+
+  it("in the documented set-up (dispatch-only instance, `limit worker` without worker.enabled) the worker runs pg-boss's maintenance: finished jobs are archived, then deleted; a running job expires", async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'limit.config.json'), JSON.stringify({
+      dataDir: dir,
+      plugins: {
+        'runner-python': { python: PYTHON, workDir: path.join(dir, 'sessions') },
+        // As README's "On each worker machine", with short timings; maintenance every second.
+        'runner-queue': { url: URL, schema: SCHEMA, ...TIMING, worker: { pollMs: 500, heartbeatMs: 300, maintenanceMs: 1_000 } },
+      },
+    }));
+    const stop = new AbortController();
+    let out = '';
+    const cli = main(['node', 'limit', 'worker', '--config', path.join(dir, 'limit.config.json')], {
+      stdout: (t) => void (out += t), stderr: (t) => void (out += t), cwd: dir, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent' }, signal: stop.signal,
+    });
+    const d = await dispatcher();
+    /** Where the job is now: 'job' (with its state), 'archive', or 'gone'. */
+    const where = async (id: string): Promise<string> => {
+      const job = await admin.query(`SELECT state FROM "${SCHEMA}".job WHERE id = $1`, [id]);
+      if (job.rowCount) return `job ${(job.rows[0] as { state: string }).state}`;
+      return (await admin.query(`SELECT 1 FROM "${SCHEMA}".archive WHERE id = $1`, [id])).rowCount ? 'archive' : 'gone';
+    };
+    const until = async (id: string, wanted: string, ms: number): Promise<string> => {
+      let now = await where(id);
+      for (const end = Date.now() + ms; now !== wanted && Date.now() < end; now = await where(id)) await new Promise((r) => setTimeout(r, 100));
+      return now;
+    };
+    try {
+      for (let i = 0; i < 300 && !/consuming/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(/consuming/);
+      const s = `s-${randomBytes(3).toString('hex')}`;
+      const r = await d.resolve('runner:queue').executeIsolated(Task.parse({ input: 'import os\nprint(os.environ["TOKEN"])', env: { TOKEN: 'task-secret' } }), makeRunContext({ sessionId: s }));
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const [job] = (await admin.query(`SELECT id, data->'task'->'env' AS env FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = $1`, [s])).rows as { id: string; env: unknown }[];
+      // The finished job holds the task's env (and its output) ...
+      expect(job!.env).toEqual({ TOKEN: 'task-secret' });
+      expect(await where(job!.id)).toBe('job completed');
+      // ... until it is FINISHED_JOB_SECONDS old: then the worker's maintenance archives it (the clock moved on here) ...
+      await admin.query(`UPDATE "${SCHEMA}".job SET completed_on = now() - interval '61 seconds' WHERE id = $1`, [job!.id]);
+      expect(await until(job!.id, 'archive', 10_000)).toBe('archive');
+      // ... where the dispatcher can still read it, and which it leaves FINISHED_JOB_SECONDS later.
+      await admin.query(`UPDATE "${SCHEMA}".archive SET archived_on = now() - interval '61 seconds' WHERE id = $1`, [job!.id]);
+      expect(await until(job!.id, 'gone', 10_000)).toBe('gone');
+
+      // A running job past its expiry (the dispatcher's budget; here its start moved a day back) is failed by
+      // the maintenance, and the worker aborts its task.
+      const running = d.resolve('runner:queue').executeIsolated(Task.parse({ input: 'import time\ntime.sleep(20)' }), makeRunContext({ sessionId: s }));
+      let active: string | undefined;
+      for (const end = Date.now() + 10_000; !active && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+        active = ((await admin.query(`SELECT id FROM "${SCHEMA}".job WHERE data->>'kind' = 'run' AND data->'session'->>'id' = $1 AND state = 'active'`, [s])).rows[0] as { id: string } | undefined)?.id;
+      }
+      expect(active).toBeDefined();
+      await admin.query(`UPDATE "${SCHEMA}".job SET started_on = now() - interval '1 day' WHERE id = $1`, [active]);
+      expect(await until(active!, 'job failed', 10_000)).toBe('job failed');
+      const expired = (await admin.query(`SELECT output FROM "${SCHEMA}".job WHERE id = $1`, [active])).rows[0] as { output: unknown };
+      expect(expired.output).toEqual({ value: { message: 'job failed by timeout in active state' } });
+      const result = await running;
+      expect(result.error?.message).toMatch(/^runner-queue: worker w-[0-9a-f]{8} failed the task: pg-boss: job failed by timeout in active state$/);
+    } finally {
+      stop.abort();
+      expect(await cli).toBe(0);
+      await d.close();
+    }
+  }, 90_000);
 
   it("runs a task of a session whose timeoutMs is the longest allowed (24 h): pg-boss's expiry is capped under its 24-hour limit", async () => {
     const w = await worker();

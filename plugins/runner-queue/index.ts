@@ -138,6 +138,7 @@ class Connection implements QueueLink, WorkerWakeups {
   registry = (): Registry => this.#required().registry;
   notify = (channel: string, payload?: string): Promise<void> => notify(this.#required().pool, channel, payload);
   listen = (channel: string, onNotify: (payload: string) => void): Promise<void> => this.#required().listener.listen(channel, onNotify);
+  bossStatements = (): Promise<unknown>[] => [...this.#required().statements];
 
   #required(): Opened {
     if (!this.#live) {

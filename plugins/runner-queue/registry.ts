@@ -115,6 +115,12 @@ export class Registry {
     });
   }
 
+  /** The ids of the jobs of `queue` that a worker has taken and not finished (pg-boss's `active`). */
+  async activeJobs(queue: string): Promise<string[]> {
+    const r = await this.#pool.query(`SELECT id FROM ${this.#schema}.job WHERE name = $1 AND state = 'active'`, [queue]);
+    return r.rows.map((row: { id: string }) => row.id);
+  }
+
   /**
    * Cancels job `id` of `queue` only while no worker has taken it (pg-boss's `created` or `retry`),
    * in one statement: true when it was cancelled so, false when a worker took it first (or it

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type PgBoss from 'pg-boss';
 import { LimitError, isLimitError, untilAborted, type Logger, type Runner } from 'limit-graph';
 import { Job, fromJsonb, storableText, toJsonb, type RunJobParsed } from './jobs.ts';
@@ -13,10 +14,15 @@ import type { Registry } from './registry.ts';
 import type { RunnerQueueOptionsParsed } from './options.ts';
 import { channelOf } from './wakeups.ts';
 
-/** The LISTEN/NOTIFY side a worker uses (see wakeups.ts). */
+/** The LISTEN/NOTIFY side a worker uses (see wakeups.ts), and what it needs to know of pg-boss's connection. */
 export interface WorkerWakeups {
   listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
   notify(channel: string, payload?: string): Promise<void>;
+  /**
+   * pg-boss's statements still running (every one its db adapter was given): a fetch of one of
+   * this worker's poll loops among them. stop() waits for those running when it stopped the loops.
+   */
+  bossStatements(): Promise<unknown>[];
 }
 
 /** How often a running task checks that its job is still active (cancelled → abort), ms. */
@@ -32,6 +38,12 @@ export class QueueWorker {
   readonly #logger: Logger;
   readonly #wakeups: WorkerWakeups;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /**
+   * The ids of the jobs handed to this worker's handler whose outcome is not written yet: the
+   * running ones, and (rarely) one whose outcome could not be written at all (it stays active
+   * until it expires). stop() tells by them a job its loops took but did not hand over yet.
+   */
+  readonly #handed = new Set<string>();
   /**
    * The tenant whose session each (runner, session id) on this worker belongs to, set by its first
    * run job and cleared by that tenant's close job. Local runners key their state by session id
@@ -112,14 +124,23 @@ export class QueueWorker {
    * Stops taking jobs, lets running ones finish and leaves the registry, so that dispatchers route
    * its sessions elsewhere. Its queue stays until it has been idle for workerTimeoutMs (answers
    * not read yet stay readable); a live worker's sweep deletes it then.
+   *
+   * pg-boss's offWork only tells its poll loops to stop: a loop whose fetch is in flight still
+   * takes that job (it is `active` from then on) and hands it to the handler afterwards. So the
+   * worker leaves only once its loops have: every pg-boss statement running when they were told
+   * to stop has ended (a fetch among them; pg-boss starts none after offWork), no job of its
+   * queue is active without having been handed over, and every job handed over is finished and
+   * its answer written. Until then it heartbeats: a worker silent for workerTimeoutMs looks dead,
+   * and its dispatchers would give up on (and cancel) the tasks it is finishing. It used to leave
+   * as soon as the jobs running at offWork were done: a job handed over after that ran on a worker
+   * no longer registered nor heartbeating, and its dispatcher reported it dead and cancelled it.
    */
   async stop(): Promise<void> {
     await this.#boss.offWork(this.queue);
-    // Heartbeats go on until the running tasks are done: a worker silent for workerTimeoutMs looks
-    // dead, and its dispatchers would give up on (and cancel) the tasks it is finishing.
-    const running = [...this.#inFlight];
-    if (running.length > 0) this.#logger.info({ worker: this.id, running: running.length }, 'runner-queue: worker stopping: finishing its running jobs');
-    await Promise.allSettled(running);
+    await Promise.allSettled(this.#wakeups.bossStatements());
+    // A fetch that has returned hands its job over in the promise callbacks that follow.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.#drain();
     clearInterval(this.#heartbeat);
     clearInterval(this.#maintenance);
     // A heartbeat still under way would otherwise find the row gone after the unregister below
@@ -133,6 +154,42 @@ export class QueueWorker {
   /** The jobs this worker is handling now (one taken by a fetch still running at stop() comes after it). */
   running(): Promise<unknown>[] {
     return [...this.#inFlight];
+  }
+
+  /**
+   * Waits (stop()) until every job handed over is finished and no job of this worker's queue is
+   * active without having been handed over — taken by a loop's fetch whose hand-off is still to
+   * come. Such a job is waited for at most workerTimeoutMs (it cannot take that long; a warning
+   * names it should it), and the queue is looked at again every 50 ms meanwhile.
+   */
+  async #drain(): Promise<void> {
+    let told = false;
+    let waitingSince: number | undefined;
+    for (;;) {
+      const running = [...this.#inFlight];
+      if (running.length > 0 && !told) {
+        told = true;
+        this.#logger.info({ worker: this.id, running: running.length }, 'runner-queue: worker stopping: finishing its running jobs');
+      }
+      await Promise.allSettled(running);
+      let untaken: string[];
+      try {
+        untaken = (await this.#registry.activeJobs(this.queue)).filter((id) => !this.#handed.has(id));
+      } catch (error) {
+        this.#logger.warn({ err: error, worker: this.id }, 'runner-queue: worker stopping: could not look for jobs its loops took but did not hand over yet; leaving without waiting for them');
+        return;
+      }
+      if (untaken.length === 0) {
+        if (this.#inFlight.size === 0) return;
+        continue;
+      }
+      waitingSince ??= performance.now();
+      if (performance.now() - waitingSince >= this.#options.workerTimeoutMs) {
+        this.#logger.warn({ worker: this.id, jobs: untaken }, `runner-queue: worker stopping: jobs its loops took were not handed to it within workerTimeoutMs (${this.#options.workerTimeoutMs} ms); leaving without them (they expire)`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   #track<T>(work: Promise<T>): Promise<T> {
@@ -314,20 +371,23 @@ export class QueueWorker {
    * active and changes nothing.
    */
   async #handle(job: PgBoss.Job<unknown>): Promise<undefined> {
+    this.#handed.add(job.id);
     let outcome: { ok: true; output: object } | { ok: false; error: unknown };
     try {
       outcome = { ok: true, output: await this.#execute(job) };
     } catch (error) {
       outcome = { ok: false, error };
     }
-    if (outcome.ok) await this.#complete(job, outcome.output);
-    else {
+    if (outcome.ok) {
+      if (await this.#complete(job, outcome.output)) this.#handed.delete(job.id);
+    } else {
       const e = outcome.error;
       // The code travels to the dispatcher's result; the fix stays in the job (a result's error has no field for it).
       await this.#boss.fail(this.queue, job.id, {
         message: storableText(e instanceof Error ? e.message : String(e)),
         ...(isLimitError(e) ? { code: e.code, ...(e.fix ? { fix: storableText(e.fix) } : {}) } : {}),
       });
+      this.#handed.delete(job.id);
     }
     const reply = (job.data as { reply?: unknown } | null)?.reply;
     if (typeof reply === 'string') await this.#wakeups.notify(reply, job.id).catch(() => undefined);
@@ -337,17 +397,23 @@ export class QueueWorker {
   /**
    * Writes a finished job's answer: as it is, or as its JSON text when jsonb could not hold it
    * (toJsonb). Should the write still fail, the job fails saying the result could not be
-   * stored (`unstored`): the task ran, and its failure is not the task's.
+   * stored (`unstored`): the task ran, and its failure is not the task's. False when neither
+   * could be written (the job stays active).
    */
-  async #complete(job: PgBoss.Job<unknown>, output: object): Promise<void> {
+  async #complete(job: PgBoss.Job<unknown>, output: object): Promise<boolean> {
     try {
       await this.#boss.complete(this.queue, job.id, toJsonb(output, ['worker']));
+      return true;
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       this.#logger.warn({ err: error, worker: this.id, job: job.id }, 'runner-queue: could not store a task result');
-      await this.#boss.fail(this.queue, job.id, { message: storableText(why), code: 'LIMIT_RUNNER_FAILED', unstored: true }).catch((failed: unknown) => {
-        this.#logger.warn({ err: failed, worker: this.id, job: job.id }, 'runner-queue: could not mark the job failed either; its dispatcher times out');
-      });
+      return this.#boss.fail(this.queue, job.id, { message: storableText(why), code: 'LIMIT_RUNNER_FAILED', unstored: true }).then(
+        () => true,
+        (failed: unknown) => {
+          this.#logger.warn({ err: failed, worker: this.id, job: job.id }, 'runner-queue: could not mark the job failed either; its dispatcher times out');
+          return false;
+        },
+      );
     }
   }
 

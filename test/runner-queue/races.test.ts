@@ -124,11 +124,33 @@ const dispatcher = (): Promise<Runtime> =>
  * started: `handled` resolves once it has run); `send(job)` puts a job of our own making on the
  * worker's queue.
  */
-/** A pool, a started pg-boss on it and a Registry, on the test schema; `end()` stops the boss and ends the pool. */
+/**
+ * A pool, a started pg-boss on it and a Registry, on the test schema; `end()` stops the boss and
+ * ends the pool. `statements` holds pg-boss's statements still running, as the plugin's Connection
+ * tracks them; `holdFetch(queue)` makes the next fetch of that queue (a poll loop's) wait at a gate
+ * before it is sent to PostgreSQL — a fetch in flight.
+ */
 async function queueParts(max: number) {
   const options = RunnerQueueOptions.parse(OPTIONS);
   const pool = new pg.Pool({ connectionString: URL, max });
-  const boss = new PgBoss({ db: { executeSql: (text, values) => pool.query(text, values) }, schema: SCHEMA, schedule: false, supervise: false });
+  const statements = new Set<Promise<unknown>>();
+  let fetchHeld: { queue: string; gate: ReturnType<typeof gate> } | undefined;
+  const holdFetch = (queue: string): Gate => {
+    const g = gate();
+    fetchHeld = { queue, gate: g };
+    return g;
+  };
+  const executeSql = (text: string, values: unknown[]) => {
+    const held = fetchHeld;
+    // pg-boss's fetch of the next jobs: `… FOR UPDATE SKIP LOCKED …`, the queue its first value.
+    const isFetch = held !== undefined && text.includes('FOR UPDATE SKIP LOCKED') && values?.[0] === held.queue;
+    if (isFetch) fetchHeld = undefined;
+    const query = isFetch ? held.gate.arrive().then(() => pool.query(text, values)) : pool.query(text, values);
+    statements.add(query);
+    void query.finally(() => statements.delete(query)).catch(() => undefined);
+    return query;
+  };
+  const boss = new PgBoss({ db: { executeSql }, schema: SCHEMA, schedule: false, supervise: false });
   boss.on('error', () => undefined);
   await boss.start();
   const registry = new Registry(pool, SCHEMA, options.workerTimeoutMs, options.sessionIdleMs);
@@ -136,12 +158,12 @@ async function queueParts(max: number) {
     await boss.stop({ graceful: true, close: false, wait: true });
     await pool.end();
   };
-  return { options, pool, boss, registry, end };
+  return { options, pool, boss, registry, end, statements, holdFetch };
 }
 
 async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WORKER> = {}) {
   const options = RunnerQueueOptions.parse({ ...OPTIONS, worker: { ...WORKER, ...workerOptions } });
-  const { pool, boss, registry, end } = await queueParts(4);
+  const { pool, boss, registry, end, statements, holdFetch } = await queueParts(4);
   await registry.migrate();
   const listener = new Listener(URL, logger);
   const waiting = new Map<string, () => void>();
@@ -200,11 +222,17 @@ async function directWorker(runner: FakeRunner, workerOptions: Partial<typeof WO
     if (held) await held.arrive();
     return heartbeat(id);
   };
-  const wakeups = { listen: (channel: string, on: (payload: string) => void) => listener.listen(channel, on), notify: (channel: string, payload?: string) => notify(pool, channel, payload) };
+  const wakeups = {
+    listen: (channel: string, on: (payload: string) => void) => listener.listen(channel, on),
+    notify: (channel: string, payload?: string) => notify(pool, channel, payload),
+    bossStatements: () => [...statements],
+  };
   const worker = new QueueWorker(watched, registry, wakeups, options, new Map([['fake', runner]]), logger);
   await worker.start();
   return {
     handed,
+    /** Holds the next fetch of this worker's queue before it is sent (queueParts' holdFetch). */
+    holdFetch: () => holdFetch(worker.queue),
     holdSweep,
     holdHeartbeat,
     id: worker.id,
@@ -541,6 +569,71 @@ describe('runner-queue: a worker stopping while a heartbeat is under way', () =>
       await new Promise((resolve) => setTimeout(resolve, 300)); // three heartbeat periods: none comes after stop()
       expect((await admin.query(`SELECT id FROM "${SCHEMA}".limit_workers WHERE id = $1`, [w.id])).rows).toEqual([]);
     } finally {
+      await w.close();
+    }
+  }, 30_000);
+});
+
+describe("runner-queue: a worker stopping while one of its loops is still taking a job", () => {
+  const workers = `"${SCHEMA}".limit_workers`;
+  const heartbeatOf = async (id: string) => ((await admin.query(`SELECT heartbeat_at FROM ${workers} WHERE id = $1`, [id])).rows[0] as { heartbeat_at: Date } | undefined)?.heartbeat_at;
+
+  /**
+   * Calls stop() while the job is held (`hold`), then checks that it has not ended and that the
+   * worker is still registered and heartbeating — it waits for a heartbeat after stop() began (or
+   * for stop() to end, or the worker to leave, which fail the test) — then opens the hold: the task
+   * runs, its answer reaches the dispatcher, and only then stop() ends and the worker leaves.
+   */
+  const stopAcross = async (w: Awaited<ReturnType<typeof directWorker>>, fake: FakeRunner, hold: Gate, running: Promise<RunResult>, s: string) => {
+    let stopped = false;
+    const stopping = w.stop().then(() => void (stopped = true));
+    const since = await heartbeatOf(w.id);
+    for (let now = since; now && !stopped && now.getTime() === since!.getTime(); now = await heartbeatOf(w.id)) {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the registry
+    }
+    expect(stopped, 'stop() ended while a job its loop had taken was still to be handed over').toBe(false);
+    expect(await heartbeatOf(w.id), 'the worker left the registry while a job its loop had taken was still to be handed over').toBeDefined();
+    hold.open();
+    const r = await running;
+    expect([r.ok, r.stdout, r.error]).toEqual([true, 'x=1', undefined]);
+    await stopping;
+    expect(await heartbeatOf(w.id)).toBeUndefined();
+    expect(fake.events).toEqual([`run ${s}`]);
+  };
+
+  it("waits for a job whose hand-off to the handler comes after stop() (pg-boss had taken it): the task runs, answers, and then the worker leaves", async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake);
+    const d = await dispatcher();
+    try {
+      const s = session('stop-handoff');
+      const handOff = w.delay('run', s);
+      const running = run(d, 'set x 1\nget x', s);
+      await handOff.reached; // the job is active: a loop took it; its hand-off waits
+      await stopAcross(w, fake, handOff, running, s);
+    } finally {
+      fake.openAll();
+      await d.close();
+      await w.close();
+    }
+  }, 30_000);
+
+  it("waits for a loop's fetch still in flight at stop() (not yet sent to PostgreSQL): it takes the job, the task runs, and then the worker leaves", async () => {
+    const fake = new FakeRunner();
+    const w = await directWorker(fake, { concurrency: 1 });
+    const d = await dispatcher();
+    try {
+      const s = session('stop-fetch');
+      const fetch = w.holdFetch();
+      await fetch.reached; // the one loop's next fetch waits before it is sent
+      const running = run(d, 'set x 1\nget x', s);
+      for (const until = Date.now() + 10_000; Date.now() < until && !(await admin.query(`SELECT 1 FROM "${SCHEMA}".job WHERE data->'session'->>'id' = $1`, [s])).rowCount;) {
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the interval between two looks at the queue
+      }
+      await stopAcross(w, fake, fetch, running, s);
+    } finally {
+      fake.openAll();
+      await d.close();
       await w.close();
     }
   }, 30_000);

@@ -47,6 +47,15 @@ describe('runner-anthropic against a fake Anthropic server', () => {
     expect(request!.body.stream).toBe(false);
   });
 
+  it("a large maxTokens without streaming is sent as it is: the SDK's 10-minute check never runs (the runner always passes a timeout)", async () => {
+    // @anthropic-ai/sdk refuses ("Streaming is required for operations that may take longer than 10
+    // minutes") only a non-streaming request without a timeout of its own; this runner gives every one its time left.
+    ({ rt, runner } = await start({ stream: false, maxTokens: 1_000_000 }));
+    const result = await runner.executeIsolated(prompt('long'), makeRunContext());
+    expect(result.ok, JSON.stringify(result.error)).toBe(true);
+    expect(bed.fake().messages()[0]!.body).toMatchObject({ stream: false, max_tokens: 1_000_000 });
+  });
+
   it('streaming: accumulates the deltas and takes usage from the final chunk', async () => {
     ({ rt, runner } = await start());
     const result = await runner.executeIsolated(prompt('a streamed answer please'), makeRunContext());

@@ -105,7 +105,7 @@ interface HookOptions {
   order: (pluginName: string) => number;
   /** Per-tap time limit for boot and sessionOpened taps (ms). */
   bootTimeoutMs: (pluginName: string) => number;
-  /** Per-tap time limit for drain, shutdown and sessionClosed taps (ms); none when left out. */
+  /** Per-tap time limit for drain, shutdown and sessionClosed taps (ms), asked each time a tap runs; none when left out. */
   closeTimeoutMs?: (pluginName: string) => number;
 }
 
@@ -121,7 +121,9 @@ export function createHooks(options: HookOptions): LimitHooks {
     hook.intercept({
       register: (tap) => {
         const plugin = tap.name;
-        const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, timeoutOf(hookName, plugin)) };
+        // The limit is read each time the tap runs, not now: taps are registered during setup, before
+        // setup returns the plugin's closeTimeoutMs.
+        const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, () => timeoutOf(hookName, plugin)) };
         if (hookName === 'drain' || hookName === 'shutdown') wrapped.stage = -options.order(plugin);
         return wrapped;
       },
@@ -156,7 +158,8 @@ function toTapError(error: unknown, plugin: string, hook: string): LimitError {
   return toLimitError(error, 'LIMIT_HOOK_TAP_FAILED', { plugin, hook, message: (reason) => `Plugin "${plugin}" failed in hook "${hook}": ${reason}` });
 }
 
-function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutMs: number): AnyFn {
+/** `timeoutMs` is called each time the tap runs (0: no limit). */
+function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutMs: () => number): AnyFn {
   switch (type) {
     case 'sync':
       return (...args) => {
@@ -168,13 +171,14 @@ function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutM
       };
     case 'promise':
       return (...args) =>
-        withPluginTimeout(Promise.resolve().then(() => fn(...args)), timeoutMs, plugin, hook).catch((error: unknown) => {
+        withPluginTimeout(Promise.resolve().then(() => fn(...args)), timeoutMs(), plugin, hook).catch((error: unknown) => {
           throw toTapError(error, plugin, hook);
         });
     default: // 'async': the last argument is a node-style callback
       return (...args) => {
         const callback = args.pop() as (err?: unknown, result?: unknown) => void;
-        if (!timeoutMs) {
+        const limit = timeoutMs();
+        if (!limit) {
           // No time limit (the per-request hooks): called through directly, no promise, no extra tick.
           try {
             fn(...args, (err: unknown, result: unknown) => callback(err ? toTapError(err, plugin, hook) : err, result));
@@ -186,7 +190,7 @@ function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutM
         // Within the same time limit as a promise tap: a callback never called must not hang boot or close.
         // The callback runs outside the promise chain: what it throws is not turned into an unhandled rejection.
         const run = new Promise<unknown>((resolve, reject) => fn(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve(result))));
-        withPluginTimeout(run, timeoutMs, plugin, hook).then(
+        withPluginTimeout(run, limit, plugin, hook).then(
           (result) => queueMicrotask(() => callback(undefined, result)),
           (error: unknown) => queueMicrotask(() => callback(toTapError(error, plugin, hook))),
         );

@@ -124,7 +124,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
   const position = new Map(ordered.map((e, i) => [e.plugin.meta.name, i]));
   const timeoutOf = (name: string) => ordered[position.get(name) ?? -1]?.plugin.meta.setupTimeoutMs ?? config.setupTimeoutMs;
   const setUp: SetUpPlugin[] = [];
-  // The limit of a plugin's shutdown and sessionClosed taps and of each of its disposers: its closeTimeoutMs, else its setup limit.
+  // The limit of a plugin's drain, shutdown and sessionClosed taps (read when each runs: taps are registered before setup
+  // returns closeTimeoutMs) and of each of its disposers: its closeTimeoutMs, else its setup limit.
   const closeTimeoutOf = (name: string) => setUp.find((p) => p.info.name === name)?.instance.closeTimeoutMs ?? timeoutOf(name);
   const hooks = createHooks({ order: (name) => position.get(name) ?? 0, bootTimeoutMs: timeoutOf, closeTimeoutMs: closeTimeoutOf });
   const container = createRootContainer({ config, logger, hooks });

@@ -294,6 +294,24 @@ describe('setup and disposal', () => {
     ]);
   });
 
+  it.each(['drain', 'shutdown', 'sessionClosed'] as const)('a %s tap has the closeTimeoutMs its plugin returns from setup, not the setup limit (tapPromise and tapAsync; 0: no limit)', async (hook) => {
+    const events: string[] = [];
+    const slow = (name: string, closeTimeoutMs: number) => plugin(name, { setupTimeoutMs: 40 }, (ctx) => {
+      // Registered before setup returns closeTimeoutMs; each takes longer than the setup limit.
+      const tapped = ctx.hooks[hook] as unknown as import('tapable').AsyncSeriesHook<unknown[]>;
+      tapped.tapPromise(ctx.name, () => new Promise<void>((resolve) => setTimeout(() => { events.push(`${name} promise`); resolve(); }, 120)));
+      tapped.tapAsync(ctx.name, (...args: unknown[]) => void setTimeout(() => { events.push(`${name} callback`); (args.at(-1) as () => void)(); }, 120));
+      return { closeTimeoutMs };
+    });
+    const runtime = await createRuntime({ config: silent, plugins: [slow('graceful', 2_000), slow('unlimited', 0)] });
+    const session = await runtime.openSession();
+    await session.close();
+    const { errors } = await runtime.close();
+    expect(errors).toEqual([]);
+    const order = hook === 'sessionClosed' ? ['graceful', 'unlimited'] : ['unlimited', 'graceful'];
+    expect(events).toEqual(order.flatMap((name) => [`${name} promise`, `${name} callback`]));
+  });
+
   it('drain runs first, in reverse plugin order, before any session closes; a drain tap that fails or never settles is reported and closing goes on', async () => {
     const events: string[] = [];
     const mk = (name: string, drain: () => Promise<void>) =>

@@ -109,7 +109,17 @@ interface HookOptions {
   closeTimeoutMs?: (pluginName: string) => number;
 }
 
-/** Builds the frozen catalogue with error wrapping (and ordering/timeouts where they apply). */
+/**
+ * Builds the frozen catalogue with error wrapping (and ordering/timeouts where they apply).
+ *
+ * On an async hook, a tap registered with plain `tap()` is made a promise tap: a function that
+ * returns a promise (`hooks.boot.tap(name, async () => …)`) is awaited within the hook's time limit,
+ * and its failure names the plugin and the hook, as with `tapPromise` — tapable itself would ignore
+ * the promise (boot would end before it, its rejection would be unhandled, a teardown tap would have
+ * no limit). A result that is not a promise is taken as it is, so undefined still passes a
+ * waterfall's value on and does not bail. Taps of the SyncHooks (`configResolved`, `cliCommands`)
+ * stay synchronous.
+ */
 export function createHooks(options: HookOptions): LimitHooks {
   const hooks = createHookCatalogue();
   const timeoutOf = (hook: HookName, plugin: string): number =>
@@ -118,12 +128,15 @@ export function createHooks(options: HookOptions): LimitHooks {
     // whose caller cancels it, and a rule may wait on a model for longer than the setup limit.
     hook === 'boot' || hook === 'sessionOpened' ? options.bootTimeoutMs(plugin) : hook === 'drain' || hook === 'shutdown' || hook === 'sessionClosed' ? (options.closeTimeoutMs?.(plugin) ?? 0) : 0;
   for (const [hookName, hook] of Object.entries(hooks) as [HookName, Hook<unknown[], unknown>][]) {
+    // tapable's SyncHook is a factory that sets `constructor` on the hook it makes (no prototype to test with instanceof).
+    const isSyncHook = (hook as { constructor: unknown }).constructor === SyncHook;
     hook.intercept({
       register: (tap) => {
         const plugin = tap.name;
+        const type = tap.type === 'sync' && !isSyncHook ? 'promise' : tap.type;
         // The limit is read each time the tap runs, not now: taps are registered during setup, before
         // setup returns the plugin's closeTimeoutMs.
-        const wrapped = { ...tap, fn: wrapTap(tap.type, tap.fn as AnyFn, plugin, hookName, () => timeoutOf(hookName, plugin)) };
+        const wrapped = { ...tap, type, fn: wrapTap(type, tap.fn as AnyFn, plugin, hookName, () => timeoutOf(hookName, plugin)) };
         if (hookName === 'drain' || hookName === 'shutdown') wrapped.stage = -options.order(plugin);
         return wrapped;
       },
@@ -161,7 +174,7 @@ function toTapError(error: unknown, plugin: string, hook: string): LimitError {
 /** `timeoutMs` is called each time the tap runs (0: no limit). */
 function wrapTap(type: string, fn: AnyFn, plugin: string, hook: string, timeoutMs: () => number): AnyFn {
   switch (type) {
-    case 'sync':
+    case 'sync': // a SyncHook's tap (createHooks makes a plain tap of an async hook a promise tap)
       return (...args) => {
         try {
           return fn(...args);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRuntime, definePlugin, isLimitError, type Finding, type GovernanceRule, type Trace } from 'limit-graph';
+import { createRuntime, definePlugin, isLimitError, type Finding, type GovernanceRule, type MergeRequest, type Trace } from 'limit-graph';
 
 const silent = { logLevel: 'silent' as const, plugins: {} };
+/** A hook's plain `tap`, untyped: tapable types it as synchronous on a waterfall or bail hook, but a plugin in JavaScript (or a cast) gives it an async function. */
+const plain = (hook: unknown) => hook as { tap(name: string, fn: (...args: never) => unknown): void };
 
 describe('hook catalogue', () => {
   it('is frozen: no hook can be added or replaced', async () => {
@@ -129,6 +131,95 @@ describe('hook catalogue', () => {
     expect(closed).toEqual(['s-1 released']);
     expect(rt.getSession('s-1')).toBeUndefined();
     await rt.close();
+  });
+
+  it('awaits a plain tap() that returns a promise on an async hook, as tapPromise: boot waits for it, its failure names the plugin, a teardown one has the time limit', async () => {
+    let ready = false;
+    const pool = definePlugin({
+      meta: { name: 'pool', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.boot.tap(ctx.name, async () => {
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          ready = true;
+        });
+        ctx.hooks.drain.tap(ctx.name, async () => { throw new Error('pool drain failed'); });
+      },
+    });
+    const stuck = definePlugin({
+      meta: { name: 'stuck-async', version: '1.0.0', setupTimeoutMs: 50 },
+      setup(ctx) {
+        ctx.hooks.shutdown.tap(ctx.name, async () => { await new Promise(() => undefined); });
+        ctx.hooks.sessionClosed.tap(ctx.name, () => new Promise<void>(() => undefined));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [pool, stuck] });
+    expect([rt.booted, ready]).toEqual([true, true]);
+    await expect((await rt.openSession()).close()).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_SETUP_TIMEOUT', plugin: 'stuck-async', hook: 'sessionClosed' });
+    const report = await rt.close();
+    expect(report.errors.map((e) => [e.code, e.plugin, e.hook, e.message])).toEqual([
+      ['LIMIT_HOOK_TAP_FAILED', 'pool', 'drain', 'Plugin "pool" failed in hook "drain": pool drain failed'],
+      ['LIMIT_PLUGIN_SETUP_TIMEOUT', 'stuck-async', 'shutdown', 'Plugin "stuck-async" did not finish shutdown within 50 ms'],
+    ]);
+
+    const failing = definePlugin({
+      meta: { name: 'no-connect', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.boot.tap(ctx.name, async () => { throw new Error('cannot connect'); });
+      },
+    });
+    await expect(createRuntime({ config: silent, plugins: [failing] })).rejects.toMatchObject({
+      code: 'LIMIT_HOOK_TAP_FAILED', plugin: 'no-connect', hook: 'boot', message: 'Plugin "no-connect" failed in hook "boot": cannot connect',
+    });
+  });
+
+  it('keeps waterfall and bail semantics for a plain tap() on an async hook (undefined passes on), and SyncHook taps synchronous', async () => {
+    const finding = (ruleId: string): Finding => ({ ruleId, kind: 'Anomaly', severity: 2, reason: ruleId, evidence: [] });
+    const order: string[] = [];
+    const p = definePlugin({
+      meta: { name: 'plain', version: '1.0.0' },
+      setup(ctx) {
+        plain(ctx.hooks.governInput).tap(ctx.name, async (findings: Finding[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          return [...findings, finding('plain.async')];
+        });
+        ctx.hooks.governInput.tap(ctx.name, () => undefined as unknown as Finding[]);
+        ctx.hooks.governInput.tap(ctx.name, (findings) => [...findings, finding('plain.sync')]);
+        plain(ctx.hooks.beforeMerge).tap(ctx.name, async () => undefined);
+        plain(ctx.hooks.beforeMerge).tap(ctx.name, async (req: MergeRequest) => (req.parentIds.includes('bad') ? { reason: 'bad parent', by: ctx.name } : undefined));
+        ctx.hooks.cliCommands.tap(ctx.name, () => void order.push('cliCommands'));
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [p] });
+    expect((await rt.hooks.governInput.promise([], {} as Trace)).map((f) => f.ruleId)).toEqual(['plain.async', 'plain.sync']);
+    const base = { tenant: 't', sessionId: 's', strategy: 'union' as const, rationale: '', actor: 'me' };
+    await expect(rt.hooks.beforeMerge.promise({ ...base, parentIds: ['bad'] })).resolves.toEqual({ reason: 'bad parent', by: 'plain' });
+    await expect(rt.hooks.beforeMerge.promise({ ...base, parentIds: ['good'] })).resolves.toBeUndefined();
+    expect(rt.hooks.cliCommands.taps.map((t) => t.type)).toEqual(['sync']);
+    rt.hooks.cliCommands.call({} as never);
+    expect(order).toEqual(['cliCommands']); // ran within call()
+    await rt.close();
+  });
+
+  it('the governance service awaits a plain async governInput tap too (it calls the wrapped taps itself)', async () => {
+    const rule: GovernanceRule = { id: 'acme.none', flag: 'Anomaly', surfaces: ['input'], evaluate: () => [] };
+    const taps = (fail: boolean) => definePlugin({
+      meta: { name: 'acme-plain', version: '1.0.0' },
+      setup(ctx) {
+        plain(ctx.hooks.governInput).tap(ctx.name, async (findings: Finding[]) => {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          if (fail) throw new Error('model down');
+          return [...findings, { ruleId: 'acme.late', kind: 'Jailbreak', severity: 9, reason: 'late', evidence: [] }];
+        });
+      },
+    });
+    const trace = { id: 't-1', sessionId: 's1', tenant: 'default', parentIds: [], runner: 'python', task: { input: 'hello', kind: 'code' }, status: 'ok', flags: [], createdAt: new Date().toISOString(), metadata: {} } as unknown as Trace;
+    for (const fail of [false, true]) {
+      const rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [rule] } } }, plugins: [taps(fail)] });
+      const verdict = rt.resolve('governance').evaluate(trace, 'input');
+      if (fail) await expect(verdict).rejects.toMatchObject({ code: 'LIMIT_HOOK_TAP_FAILED', plugin: 'acme-plain', hook: 'governInput', message: 'Plugin "acme-plain" failed in hook "governInput": model down' });
+      else expect(await verdict.then((v) => [v.decision, v.findings.map((f) => f.ruleId)])).toEqual(['block', ['acme.late']]);
+      await rt.close();
+    }
   });
 
   it('runs waterfall hooks in plugin order so rules can add findings', async () => {

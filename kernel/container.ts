@@ -206,7 +206,11 @@ export interface SessionHandle {
   /** Why the scope closes, from the moment its close begins (`sessionClosed` taps read it); undefined while open. */
   readonly closeReason: SessionCloseReason | undefined;
   resolve<K extends keyof Cradle & string>(key: K): Cradle[K];
-  /** Closes the scope once (a later call waits for that close); `reason` defaults to `closed`. */
+  /**
+   * Closes the scope once (a later call waits for that close); `reason` defaults to `closed`. During
+   * the session's open it waits for the sessionOpened taps before the sessionClosed taps run, and
+   * openSession then rejects (LIMIT_SESSION_CLOSED, or LIMIT_RUNTIME_CLOSED from the runtime's close).
+   */
   close(reason?: SessionCloseReason): Promise<void>;
 }
 
@@ -302,13 +306,21 @@ export class SessionRegistry {
      * later call waits for that close to end, then resolves to none (the failures went to the first).
      */
     let closing: Promise<unknown[]> | undefined;
+    /** The sessionOpened taps while they run: a close begun meanwhile waits for them (what they acquire is then released). */
+    let opening: Promise<unknown> | undefined;
+    /** The close began once the runtime's close had (closeAll): an open it interrupts fails with LIMIT_RUNTIME_CLOSED. */
+    let closedByShutDown = false;
     const closeScope = (reason: SessionCloseReason): Promise<unknown[]> => {
       if (closing) return closing.then(() => []);
       closed = true;
       closeReason = reason;
+      closedByShutDown = registry.#shutDown;
       registry.#open.delete(id);
       controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" closed`));
       const current = (async () => {
+        // The session's sessionOpened taps end first (each within its time limit; their signal is aborted
+        // now): the sessionClosed taps release what they acquired, not run before it is there.
+        await opening?.catch(() => undefined);
         // Every plugin's tap runs (one failing must not leave the others' workers behind); then the scope is disposed.
         const errors: unknown[] = await runEveryTap(registry.hooks.sessionClosed, handle);
         await scope.dispose().catch((error: unknown) => errors.push(error));
@@ -326,13 +338,24 @@ export class SessionRegistry {
     this.#closers.set(handle, closeScope);
     scope.register('session', asValue(handle));
     this.#open.set(id, handle);
+    opening = this.hooks.sessionOpened.promise(handle);
     try {
-      await this.hooks.sessionOpened.promise(handle);
+      await opening;
     } catch (error) {
       // Released: the scope never opened, which ends nothing — the session may be a stored one being
       // attached here (the orchestrator), which other processes go on using.
       await handle.close('released').catch(() => undefined);
       throw error;
+    } finally {
+      opening = undefined;
+    }
+    if (closed) {
+      // Closed while it opened (its handle.close(), the runtime's close): that close has waited for the
+      // sessionOpened taps and released what they acquired; the caller gets no handle that is already closed.
+      await closing?.catch(() => undefined);
+      throw closedByShutDown
+        ? new LimitError('LIMIT_RUNTIME_CLOSED', `The runtime was shut down while session "${id}" opened`, { details: { sessionId: id }, fix: 'Open sessions before runtime.close(), or make a new runtime.' })
+        : new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" was closed while it opened`, { details: { sessionId: id }, fix: 'Close a session once its openSession has resolved, or open it again.' });
     }
     return handle;
   }

@@ -163,6 +163,45 @@ describe('container and sessions', () => {
     await rt.close();
   });
 
+  it('a session closed while it opens (its close, or the runtime\'s) closes after its sessionOpened taps: what they acquire is released, and openSession rejects', async () => {
+    const held = new Set<string>();
+    const events: string[] = [];
+    const holder = definePlugin({
+      meta: { name: 'holder', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.sessionOpened.tapPromise(ctx.name, async (s) => {
+          events.push(`open ${s.id}`);
+          await new Promise((resolve) => setTimeout(resolve, 60));
+          held.add(s.id);
+          events.push(`acquired ${s.id} (signal aborted: ${s.signal.aborted})`);
+        });
+        ctx.hooks.sessionClosed.tapPromise(ctx.name, async (s) => {
+          held.delete(s.id);
+          events.push(`released ${s.id} ${s.closeReason}`);
+        });
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [holder] });
+    const opened = (h: { closed: boolean }) => `resolved, closed=${h.closed}`; // not the handle itself: vitest would print its scope
+    const opening = rt.openSession({ id: 's1' }).then(opened);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const handle = rt.getSession('s1')!;
+    const closing = handle.close();
+    await expect(opening).rejects.toMatchObject({ code: 'LIMIT_SESSION_CLOSED', message: 'Session "s1" was closed while it opened', details: { sessionId: 's1' } });
+    await closing;
+    expect(events).toEqual(['open s1', 'acquired s1 (signal aborted: true)', 'released s1 closed']);
+    expect([handle.closed, rt.getSession('s1'), [...held]]).toEqual([true, undefined, []]);
+
+    events.length = 0;
+    const second = rt.openSession({ id: 's2' }).then(opened);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const report = await rt.close();
+    await expect(second).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime was shut down while session "s2" opened' });
+    expect(report.errors).toEqual([]);
+    expect(events).toEqual(['open s2', 'acquired s2 (signal aborted: true)', 'released s2 released']);
+    expect([...held]).toEqual([]);
+  });
+
   it('is strict: a singleton may not depend on a scoped service', async () => {
     const bad = definePlugin({
       meta: { name: 'bad-lifetimes', version: '1.0.0', provides: ['counter', 'clock'] },

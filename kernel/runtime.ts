@@ -88,7 +88,8 @@ export interface Runtime {
   /**
    * Runs the boot hook once (createRuntime does it unless `boot: false`): concurrent calls share one
    * boot, a failed boot is not retried, and close() during a boot waits for it to end, then this
-   * rejects with LIMIT_RUNTIME_CLOSED.
+   * rejects with LIMIT_RUNTIME_CLOSED. Called once close() has begun, it rejects (never throws) with
+   * LIMIT_RUNTIME_CLOSED.
    */
   boot(): Promise<void>;
   readonly booted: boolean;
@@ -150,7 +151,8 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
       return booted;
     },
     boot() {
-      assertOpen();
+      // A rejection, as typed and documented, never a synchronous throw: `runtime.boot().catch(…)` sees it.
+      if (closing) return Promise.reject(closedError());
       // One boot for every caller: concurrent calls share it (the taps run once), and close() waits for it.
       booting ??= hooks.boot.promise().then(() => {
         if (closing) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime was shut down while it booted', { fix: 'Call runtime.boot() before runtime.close(), or make a new runtime.' });
@@ -225,8 +227,12 @@ async function assemble(config: ResolvedConfig, ordered: LoadablePlugin[], logge
     });
   }
 
+  function closedError(): LimitError {
+    return new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime has been shut down');
+  }
+
   function assertOpen(): void {
-    if (closing) throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime has been shut down');
+    if (closing) throw closedError();
   }
 
   async function closeAll(): Promise<CloseReport> {

@@ -16,9 +16,9 @@ import { BACKEND_NAME } from './backends.ts';
 import { describeOrigin, formatIssues, formatPath, originsOf, type FormattedIssue } from './issues.ts';
 import type { LogLevel } from '../logger.ts';
 
-/** Where cosmiconfig looks, in order. */
+/** Where cosmiconfig looks, in order (every one CONFIG_LOADERS reads, but YAML: that is for --config alone). */
 export const CONFIG_FILES = [
-  'limit.config.ts', 'limit.config.mts', 'limit.config.mjs', 'limit.config.js', 'limit.config.json', '.limitrc.json',
+  'limit.config.ts', 'limit.config.mts', 'limit.config.mjs', 'limit.config.js', 'limit.config.cts', 'limit.config.cjs', 'limit.config.json', '.limitrc.json',
 ] as const;
 
 /**

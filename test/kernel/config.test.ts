@@ -62,6 +62,8 @@ describe('loading limit.config.ts', () => {
   it.each([
     ['limit.config.mjs', 'export default { tenant: "mjs" };', 'mjs'],
     ['limit.config.js', 'export default { tenant: "js" };', 'js'],
+    ['limit.config.cts', 'const tenant: string = "cts"; export default { tenant };', 'cts'],
+    ['limit.config.cjs', 'module.exports = { tenant: "cjs" };', 'cjs'],
     ['limit.config.json', '{ "tenant": "json" }', 'json'],
     ['.limitrc.json', '{ "tenant": "rc" }', 'rc'],
   ])('finds %s', async (file, text, tenant) => {
@@ -69,6 +71,17 @@ describe('loading limit.config.ts', () => {
     const { config, source } = await loadConfig({ cwd: dir, env: {} });
     expect(config.tenant).toBe(tenant);
     expect(source).toBe(file);
+  });
+
+  it('searches limit.config.cts and .cjs after .js and before .json (also in a CommonJS package)', async () => {
+    write('package.json', '{ "name": "cjs-project" }');
+    write('limit.config.json', '{ "tenant": "json" }');
+    write('limit.config.cjs', 'module.exports = { tenant: "cjs" };');
+    expect((await loadConfig({ cwd: dir, env: {} })).config).toMatchObject({ tenant: 'cjs', configFile: path.join(dir, 'limit.config.cjs') });
+    write('limit.config.cts', 'export default { tenant: "cts" };');
+    expect((await loadConfig({ cwd: dir, env: {} })).config.tenant).toBe('cts');
+    write('limit.config.js', 'module.exports = { tenant: "js" };');
+    expect((await loadConfig({ cwd: dir, env: {} })).config.tenant).toBe('js');
   });
 
   it('falls back to the built-in default preset when there is no config file', async () => {

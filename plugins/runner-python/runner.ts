@@ -681,7 +681,10 @@ export class PythonRunner implements Runner {
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     // Where the task was when it was stopped: a task stopped before it reached a process of its own
     // had nothing killed (and must not kill the worker another task of the session is using).
-    let phase: 'global' | 'session' | 'prepare' | 'started' = 'global';
+    // The session's own slot is taken first, then the runner's: a task waiting for its session (a
+    // warm session runs one task at a time) holds none of the runner's slots meanwhile, so one busy
+    // session cannot starve the others. Both waits count toward timeoutMs (the timer runs from here).
+    let phase: 'global' | 'session' | 'prepare' | 'started' = 'session';
     // `output`: what a task stopped while it ran had written (and flushed) by then, kept as a crashed task's is.
     const stopped = (output: { stdout: string; stderr: string } = { stdout: '', stderr: '' }): RunResult => {
       const reason = stop.signal.reason as Stop;
@@ -706,11 +709,11 @@ export class PythonRunner implements Runner {
     let releaseGlobal: (() => void) | undefined;
     let releaseSession: (() => void) | undefined;
     try {
-      releaseGlobal = await this.#global.acquire(stop.signal);
-      if (!releaseGlobal) return stopped();
-      phase = 'session';
       releaseSession = await state.sem.acquire(stop.signal);
       if (!releaseSession) return stopped();
+      phase = 'global';
+      releaseGlobal = await this.#global.acquire(stop.signal);
+      if (!releaseGlobal) return stopped();
       phase = 'prepare';
       const prepared = await race(this.#prepareOnce(state), stop.signal);
       if (prepared === STOPPED) return stopped();
@@ -730,8 +733,8 @@ export class PythonRunner implements Runner {
       ctx.signal.removeEventListener('abort', onAbort);
       state.running.delete(execution);
       state.usedAt = performance.now();
-      releaseSession?.();
       releaseGlobal?.();
+      releaseSession?.();
       end();
     }
   }

@@ -196,6 +196,40 @@ describe('runner-python cold session queue', () => {
   }, 30_000);
 });
 
+describe.each([true, false])("runner-python: a task waiting for its own session holds none of the runner's slots (warm: %s)", (warm) => {
+  it('another session runs while one session has tasks queued behind its running one', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, maxConcurrency: 2 });
+    const a = `busy-${process.pid}-${++counter}`;
+    // Session A runs one task at a time: one runs, two wait for A (and must not take the runner's second slot).
+    const queue = [1, 2, 3].map(() => fixture!.runner.executeIsolated(code('import time\ntime.sleep(1.5)'), ctx({ maxConcurrency: 1, timeoutMs: 20_000 }, a)));
+    await new Promise((r) => setTimeout(r, 300));
+    const b = await fixture.runner.executeIsolated(code('print("B")'), ctx({ timeoutMs: 1200 }));
+    expect(b.error, JSON.stringify(b)).toBeUndefined();
+    expect(b.stdout).toBe('B\n');
+    for (const r of await Promise.all(queue)) expect(r.ok, JSON.stringify(r)).toBe(true);
+  }, 30_000);
+
+  it("a task waiting for the runner's slot times out counting the whole wait; one aborted there frees its session's slot", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm, maxConcurrency: 1 });
+    const started = performance.now();
+    const busy = fixture.runner.executeIsolated(code('import time\ntime.sleep(1.5)'), ctx());
+    await new Promise((r) => setTimeout(r, 200));
+    const b = `wait-${process.pid}-${++counter}`;
+    const queued = await fixture.runner.executeIsolated(code('print("must not run")'), ctx({ timeoutMs: 400, maxConcurrency: 1 }, b));
+    expect(queued.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+    expect(queued.error?.message).toMatch(/timeoutMs=400 ms.*before it started: it waited \d+ ms for a free execution slot of the runner \(maxConcurrency=1 .*never ran; nothing was killed/);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const aborted = await fixture.runner.executeIsolated(code('print("must not run")'), ctx({ maxConcurrency: 1 }, b, controller.signal));
+    expect(aborted.error?.message).toMatch(/aborted before it started: it waited \d+ ms for a free execution slot of the runner/);
+    expect((await busy).ok).toBe(true);
+    // Session B's own slot was given back by both: its next task runs at once.
+    const next = await fixture.runner.executeIsolated(code('print("B")'), ctx({ timeoutMs: 2000, maxConcurrency: 1 }, b));
+    expect(next.stdout, JSON.stringify(next)).toBe('B\n');
+    expect(performance.now() - started).toBeLessThan(10_000);
+  }, 30_000);
+});
+
 describe.each([true, false])('runner-python memory classification (warm: %s)', (warm) => {
   const THREADS = (n: number, stack = 0) => [
     'import threading, time',

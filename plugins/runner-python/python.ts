@@ -169,7 +169,7 @@ else:
  * Globals persist between requests; that is the session's memory.
  */
 export const WORKER = String.raw`
-import sys, os, io, json, ast, traceback, linecache, errno, resource, fcntl, stat, struct, termios, time
+import sys, os, io, json, re, ast, traceback, linecache, errno, resource, fcntl, stat, struct, termios, time
 MAX = CONFIG['maxOutputBytes']
 # The session directory back on sys.path (the preamble left it off), after the worker's own imports:
 # the tasks import their own modules, but no module they plant replaces one the worker uses.
@@ -254,12 +254,39 @@ def bounded(text, what):
         return text
     return '%s\n[limit-graph: %s truncated at maxOutputBytes=%d; %d bytes dropped]' % (b[:MAX].decode('utf-8', 'replace'), what, MAX, len(b) - MAX)
 
-# The last expression's value: JSON (NaN and Infinity are not: Node's JSON.parse refuses them), else
-# its repr. A value whose text (the string itself, else its JSON, else its repr) is over MAX bytes
-# becomes that text, bounded.
+# Whether JavaScript reads the value's JSON back as the same value: json.dumps writes any int, but
+# JSON.parse rounds one beyond +-(2**53 - 1) to a double (2**64 -> 18446744073709552000), and it
+# turns a dict key that is not a str into one ({1: 'a'} -> {"1": "a"}). The text is searched first
+# (in C): such an int has at least 16 digits, and such a key is written "<digit or ->…": , "true": ,
+# "false": or "null": ; only a value whose text has one of those is walked.
+SAFE_INT = 2 ** 53 - 1
+SUSPECT = re.compile(r'[0-9]{16}|"(?:-?[0-9][^"]*|true|false|null)": ')
+
+def exact(v):
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, int) and not isinstance(x, bool):
+            if not -SAFE_INT <= x <= SAFE_INT:
+                return False
+        elif isinstance(x, dict):
+            for k, item in x.items():
+                if not isinstance(k, str):
+                    return False
+                stack.append(item)
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+    return True
+
+# The last expression's value: JSON that JavaScript reads back exactly, else its repr — NaN and
+# Infinity (Node's JSON.parse refuses them), an int beyond +-(2**53 - 1) or a dict key that is not a
+# str anywhere in it make the whole value its repr (a string). A value whose text (the string
+# itself, else its JSON, else its repr) is over MAX bytes becomes that text, bounded.
 def jsonable(v):
     try:
         text = v if isinstance(v, str) else json.dumps(v, allow_nan=False, ensure_ascii=False)
+        if text is not v and SUSPECT.search(text) and not exact(v):
+            raise ValueError('not exact in JSON')
     except Exception:
         v = text = repr(v)
     out = bounded(text, 'value')

@@ -68,6 +68,21 @@ describe('runner-python: the value of the last expression (warm)', () => {
     expect(raised.error?.message).toBe(`ValueError: ${'m'.repeat(1000)}\n[limit-graph: message truncated at maxOutputBytes=1000; 4000 bytes dropped]`);
   });
 
+  it("a value JavaScript would not read back exactly (an int beyond ±(2**53-1), a dict key that is not a str) is its repr, never rounded", async () => {
+    const runner = await start({});
+    const c = ctx();
+    const value = async (src: string) => (await runner.executeIsolated(code(src), c)).value;
+    expect(await value('2**64')).toBe('18446744073709551616');
+    expect(await value('[2**53 + 1, 10**20]')).toBe('[9007199254740993, 100000000000000000000]');
+    expect(await value('{"n": -(2**60)}')).toBe("{'n': -1152921504606846976}");
+    expect(await value('{1: "a"}')).toBe("{1: 'a'}");
+    expect(await value('[{None: 1}]')).toBe("[{None: 1}]");
+    expect(await value('{True: 1}')).toBe("{True: 1}");
+    // Within range, and str keys that merely look like numbers, stay JSON.
+    expect(await value('[2**53 - 1, -(2**53 - 1), 1234567890123456.5]')).toEqual([2 ** 53 - 1, -(2 ** 53 - 1), 1234567890123456.5]);
+    expect(await value('{"1": "a", "true": "1234567890123456789"}')).toEqual({ 1: 'a', true: '1234567890123456789' });
+  });
+
   it('half a surrogate pair in the value becomes U+FFFD', async () => {
     const runner = await start({});
     const r = await runner.executeIsolated(code('["x\\udcff", {"k\\ud800": 1}]'), ctx());

@@ -17,6 +17,8 @@
  * Cold mode reports an uncaught exception on fd 3 (moved first to a close-on-exec descriptor, so
  * programs the task runs do not inherit it) as one line `memory|error<TAB>type<TAB>message`, never by
  * what the task printed: stderr is the task's to write, and the word MemoryError in it says nothing.
+ * The message is whole, bounded at maxOutputBytes (the argv rest of a cold run) as a warm reply's is,
+ * with backslash, newline, tab and CR escaped as \\, \n, \t, \r (parseReport in runner.ts).
  */
 /**
  * Whether an uncaught exception is the memory limit (RLIMIT_AS) — only what the process can know:
@@ -108,6 +110,8 @@ if sys.stdout is not None:
 if sys.stderr is not None:
     sys.stderr.reconfigure(encoding='utf-8')
 if _mode != 'worker':
+    # A cold run's argv rest is maxOutputBytes (bounds the reported message; the boot probes give none).
+    _cap = int(_rest[0]) if _rest else 4096
     _n = 2 * int(_nenv)
     # Bytes, decoded as the UTF-8 Node wrote: text mode would turn a \r in a value into \n.
     _in = sys.stdin.buffer.read().decode('utf-8').split('\0', _n + int(_nargs))
@@ -145,13 +149,27 @@ if _mode == 'exec':
     except SystemExit:
         raise
     except BaseException as _e:
-        # Reported before the traceback is printed: printing can fail when memory is short.
+        # Reported before the traceback is printed: printing can fail when memory is short. The
+        # message whole (as a warm reply gives it), bounded at maxOutputBytes as a warm one is, with
+        # backslash, newline, tab and CR escaped so that the report stays one line.
         try:
             ${MEMORY_RULE.trim().replace(/\n/g, '\n            ')}
             _mem = _limit_memory(_e)
-            os.write(_rep, ('%s\t%s\t%s\n' % ('memory' if _mem else 'error', type(_e).__name__, ' '.join(str(_e).split())[:500])).encode('utf-8', 'replace'))
         except BaseException:
             _mem = isinstance(_e, MemoryError)
+        _kind = 'memory' if _mem else 'error'
+        try:
+            _msg = str(_e)
+            _b = _msg.encode('utf-8', 'surrogatepass')
+            if len(_b) > _cap:
+                _msg = '%s\n[limit-graph: message truncated at maxOutputBytes=%d; %d bytes dropped]' % (_b[:_cap].decode('utf-8', 'replace'), _cap, len(_b) - _cap)
+            _msg = _msg.replace('\\', '\\\\').replace('\n', '\\n').replace('\t', '\\t').replace('\r', '\\r')
+            os.write(_rep, ('%s\t%s\t%s\n' % (_kind, type(_e).__name__, _msg)).encode('utf-8', 'limit-graph.fffd'))
+        except BaseException:
+            try:
+                os.write(_rep, ('%s\t%s\t\n' % (_kind, type(_e).__name__)).encode('utf-8', 'replace'))
+            except BaseException:
+                pass
         try:
             import linecache, traceback
             linecache.cache['<task>'] = (len(_src), None, _src.splitlines(True), '<task>')

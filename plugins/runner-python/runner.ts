@@ -244,12 +244,18 @@ interface Report {
   message: string;
 }
 
-/** The cold preamble's report line `memory|error<TAB>type<TAB>message`, or undefined when there is none. */
+const REPORT_ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r' };
+
+/**
+ * The cold preamble's report line `memory|error<TAB>type<TAB>message`, or undefined when there is
+ * none. The message has its backslashes, newlines, tabs and CRs escaped (`\\`, `\n`, `\t`, `\r`).
+ */
 function parseReport(text: string): Report | undefined {
   const line = text.split('\n').find((l) => /^(memory|error)\t/.test(l));
   if (!line) return undefined;
   const [kind, type = '', ...message] = line.split('\t');
-  return { memory: kind === 'memory', type, message: message.join(' ') };
+  const unescaped = message.join('\t').replace(/\\([\\ntr])/g, (_, c: string) => REPORT_ESCAPES[c] ?? c);
+  return { memory: kind === 'memory', type, message: unescaped };
 }
 
 const memoryMessage = (limits: SessionLimits, r: { type: string; message: string }) =>
@@ -747,7 +753,8 @@ export class PythonRunner implements Runner {
     execution.pgid = launched.child.pid;
     const out = new CappedBuffer(this.options.maxOutputBytes);
     const err = new CappedBuffer(this.options.maxOutputBytes);
-    const report = new CappedBuffer(4096);
+    // The report line holds the exception's message bounded at maxOutputBytes, escaped (at most twice as long).
+    const report = new CappedBuffer(2 * this.options.maxOutputBytes + 8192);
     launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
     launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
     (launched.child.stdio[3] as Readable).on('data', (b: Buffer) => report.push(b));
@@ -815,10 +822,14 @@ export class PythonRunner implements Runner {
    */
   #failure(fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
     stdout: string, stderr: string, exitCode: number | null, signal: NodeJS.Signals | null, limits: SessionLimits, report?: Report): RunResult {
-    const lastLine = stderr.trim().split('\n').filter((l) => !l.startsWith('[limit-graph:')).pop() ?? '';
     if (report?.memory) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, report), stdout, stderr, exitCode);
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
-    return fail('LIMIT_RUNNER_TASK_ERROR', lastLine ? `Python ${how}: ${lastLine}` : `Python ${how}`, stdout, stderr, exitCode);
+    // The uncaught exception as the process reported it (type and whole message, as a warm task's
+    // error gives them); stderr's last line only without a report (sys.exit, os._exit, a signal):
+    // a multi-line message or a traceback cut at maxOutputBytes would give a wrong last line.
+    const lastLine = stderr.trim().split('\n').filter((l) => !l.startsWith('[limit-graph:')).pop() ?? '';
+    const why = report ? `${report.type}${report.message ? `: ${report.message}` : ''}` : lastLine;
+    return fail('LIMIT_RUNNER_TASK_ERROR', why ? `Python ${how}: ${why}` : `Python ${how}`, stdout, stderr, exitCode);
   }
 
   async #runWarm(platform: Platform, state: SessionState, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
@@ -932,7 +943,8 @@ export class PythonRunner implements Runner {
       String(counts[0]),
       String(counts[1]),
       hide,
-      ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : []),
+      // A cold run's message on fd 3 is bounded at maxOutputBytes, as a warm reply's is.
+      ...(mode === 'worker' ? [WORKER, String(o.maxOutputBytes)] : [String(o.maxOutputBytes)]),
     ];
     const pyArgs = ['-E', '-s', '-c', PREAMBLE, ...preambleArgs];
     const file = isolate ? platform.unshare! : state.python;

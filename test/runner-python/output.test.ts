@@ -207,6 +207,26 @@ describe('runner-python: warm and cold agree on text that is not well-formed', (
   });
 });
 
+describe("runner-python: a failed task's message is its exception, warm and cold", () => {
+  it('a multi-line message, and one whose traceback stderr cut off, give the type and the whole message', async () => {
+    const cases: [string, string][] = [
+      ['raise ValueError("first line\\nsecond line\\twith a tab and a \\\\ backslash")', 'ValueError: first line\nsecond line\twith a tab and a \\ backslash'],
+      ['import sys\nsys.stderr.write("e" * 5000)\nraise ValueError("boom")', 'ValueError: boom'],
+      ['raise KeyError("k")', "KeyError: 'k'"],
+      ['raise ValueError("m" * 5000)', `ValueError: ${'m'.repeat(1000)}\n[limit-graph: message truncated at maxOutputBytes=1000; 4000 bytes dropped]`],
+    ];
+    for (const warm of [true, false]) {
+      const runner = await start({ warm, maxOutputBytes: 1000 });
+      const c = ctx();
+      for (const [src, message] of cases) {
+        const r = await runner.executeIsolated(code(src), c);
+        expect(r.error?.code, src).toBe('LIMIT_RUNNER_TASK_ERROR');
+        expect(r.error?.message, `warm: ${warm}: ${src}`).toBe(warm ? message : `Python exited with code 1: ${message}`);
+      }
+    }
+  });
+});
+
 describe('runner-python: warm and cold agree on sys.exit', () => {
   it.each([['"custom message"'], ['3'], ['-1'], ['256'], ['None'], ['0']])('sys.exit(%s): the same result, exit status and stderr in both modes', async (arg) => {
     const warm = await start({ warm: true });

@@ -208,6 +208,11 @@ interface SessionState {
   /** Aborted by closeSession: a preparation still going (a per-session venv) stops, and is awaited before the files go. */
   readonly closing: AbortController;
   worker: Worker | undefined;
+  /**
+   * Why the session's last worker that ran a task is gone (killed at a stop, crashed, replaced for
+   * other limits), its globals with it: said on the first task of the next worker (see #runWarm).
+   */
+  lost: string | undefined;
   /** The session's slots: one limiter for its life, resized when its maxConcurrency changes (tasks holding a slot stay counted). */
   readonly sem: Semaphore;
   readonly running: Set<Execution>;
@@ -258,6 +263,9 @@ function parseReport(text: string): Report | undefined {
   return { memory: kind === 'memory', type, message: unescaped };
 }
 
+/** Added to the message of a warm task stopped while it ran: its worker was killed with it. */
+const WORKER_LOST = " — with the session's Python worker: its globals are lost and the next task starts a fresh worker";
+
 const memoryMessage = (limits: SessionLimits, r: { type: string; message: string }) =>
   `the task exceeded memoryMb=${limits.memoryMb} MB (${r.type}${r.message ? `: ${r.message}` : ''})`;
 
@@ -285,6 +293,8 @@ class WorkerExited extends Error {
 /** A warm Python process of one session. One request at a time (the session's semaphore guarantees it). */
 class Worker {
   dead = false;
+  /** Whether a task was sent to it (it may hold globals). */
+  ran = false;
   readonly ready: Promise<void>;
   #nextId = 1;
   #pending: { id: number; resolve: (r: WorkerResponse) => void; reject: (e: Error) => void } | undefined;
@@ -358,6 +368,7 @@ class Worker {
   request(req: { code: string; args: string[]; env?: Record<string, string>; files?: Record<string, string> }): Promise<WorkerResponse> {
     if (this.dead) return Promise.reject(new WorkerExited(null, null, this.#stderrTail));
     const id = this.#nextId++;
+    this.ran = true;
     this.#output = { out: new CappedBuffer(this.maxOutputBytes), err: new CappedBuffer(this.maxOutputBytes) };
     return new Promise<WorkerResponse>((resolve, reject) => {
       this.#pending = { id, resolve, reject };
@@ -692,7 +703,8 @@ export class PythonRunner implements Runner {
     // session cannot starve the others. Both waits count toward timeoutMs (the timer runs from here).
     let phase: 'global' | 'session' | 'prepare' | 'started' = 'session';
     // `output`: what a task stopped while it ran had written (and flushed) by then, kept as a crashed task's is.
-    const stopped = (output: { stdout: string; stderr: string } = { stdout: '', stderr: '' }): RunResult => {
+    // `workerLost`: a warm task stopped while it ran killed the session's worker, and its globals with it.
+    const stopped = (output: { stdout: string; stderr: string } = { stdout: '', stderr: '' }, { workerLost = false } = {}): RunResult => {
       const reason = stop.signal.reason as Stop;
       const waited = Math.round(performance.now() - started);
       const where = {
@@ -707,8 +719,9 @@ export class PythonRunner implements Runner {
         const what = reason === 'timeout' ? `the task exceeded timeoutMs=${limits.timeoutMs} ms (which includes waiting)` : reason === 'closed' ? 'the session was closed' : 'the task was aborted';
         return fail(reason === 'timeout' ? 'LIMIT_RUNNER_TIMEOUT' : 'LIMIT_RUNNER_ABORTED', `${what} before it started: it ${where} and never ran; nothing was killed`);
       }
-      if (reason === 'timeout') return fail('LIMIT_RUNNER_TIMEOUT', `the task exceeded timeoutMs=${limits.timeoutMs} ms; its processes were killed`, output.stdout, output.stderr);
-      return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : 'the task was aborted; its processes were killed', output.stdout, output.stderr);
+      const lost = workerLost ? WORKER_LOST : '';
+      if (reason === 'timeout') return fail('LIMIT_RUNNER_TIMEOUT', `the task exceeded timeoutMs=${limits.timeoutMs} ms; its processes were killed${lost}`, output.stdout, output.stderr);
+      return fail('LIMIT_RUNNER_ABORTED', reason === 'closed' ? 'the session was closed while the task ran' : `the task was aborted; its processes were killed${lost}`, output.stdout, output.stderr);
     };
 
     state.running.add(execution);
@@ -834,14 +847,21 @@ export class PythonRunner implements Runner {
 
   async #runWarm(platform: Platform, state: SessionState, task: TaskParsed, files: Record<string, string> | undefined, limits: SessionLimits, signal: AbortSignal,
     fail: (code: LimitErrorCode, message: string, stdout?: string, stderr?: string, exitCode?: number | null) => RunResult,
-    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: (output?: { stdout: string; stderr: string }) => RunResult): Promise<RunResult> {
+    done: (r: Omit<RunResult, 'metrics'>, exitCode?: number | null) => RunResult, stopped: (output?: { stdout: string; stderr: string }, opts?: { workerLost?: boolean }) => RunResult): Promise<RunResult> {
     // A worker is started under the limits of its first task; other limits need another worker.
     const key = `${limits.memoryMb}:${limits.allowNetwork}`;
     let worker = state.worker;
     if (worker && (worker.dead || worker.key !== key)) {
+      if (worker.ran) {
+        const [memoryMb, allowNetwork] = worker.key.split(':');
+        state.lost = worker.dead ? 'exited after its last task'
+          : `ran under other limits (memoryMb=${memoryMb}, allowNetwork=${allowNetwork}; this task's: memoryMb=${limits.memoryMb}, allowNetwork=${limits.allowNetwork})`;
+      }
       await this.#dropWorker(state);
       worker = undefined;
     }
+    // Said on the first task of a new worker: the session's globals were reset, and why.
+    let lost: string | undefined;
     if (!worker) {
       const launched = await this.#launch(platform, state, 'worker', limits, [0, 0]);
       worker = new Worker(launched, key, this.options.maxOutputBytes);
@@ -855,33 +875,45 @@ export class PythonRunner implements Runner {
         await this.#dropWorker(state);
         return fail('LIMIT_RUNNER_FAILED', `the Python worker did not start: ${ready.message}: ${ready.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
       }
+      lost = state.lost;
+      state.lost = undefined;
     }
+    const noted = (r: RunResult): RunResult => {
+      if (lost === undefined) return r;
+      const note = `this task ran on a new Python worker of the session: the previous one ${lost}; the session's globals were reset`;
+      r.stderr = `[limit-graph: ${note}]\n${r.stderr}`;
+      if (r.error) r.error.message = `${r.error.message} (${note})`;
+      return r;
+    };
     const reply = await race(worker.request({ code: task.input, args: task.args ?? [], ...(task.env ? { env: task.env } : {}), ...(files ? { files } : {}) }).catch((e: unknown) => e as WorkerExited | WorkerProtocolError), signal);
     if (reply === STOPPED) {
       // The worker may be stuck in user code: kill it; the session's next task gets a fresh one.
       await this.#killWorker(state, signal);
-      return stopped(worker.output());
+      state.lost = signal.reason === ('timeout' satisfies Stop) ? 'was killed when a task exceeded its timeoutMs' : 'was killed when a task was aborted';
+      return noted(stopped(worker.output(), { workerLost: true }));
     }
     if (reply instanceof WorkerProtocolError) {
       // What the worker does next is unknown (the task may still run): it is killed like a stopped one.
       await this.#killWorker(state, signal);
-      return fail('LIMIT_RUNNER_FAILED', `${reply.message} — the worker was replaced; the session's globals are lost. ${reply.fix}`);
+      state.lost = 'was replaced after a task wrote to its reply channel';
+      return noted(fail('LIMIT_RUNNER_FAILED', `${reply.message} — the worker was replaced; the session's globals are lost. ${reply.fix}`));
     }
     if (reply instanceof WorkerExited) {
       // Drained first: what the task wrote before it died is in the pipes.
       await this.#dropWorker(state, true);
+      state.lost = 'died during a task';
       const { stdout, stderr } = worker.output();
       const r = this.#failure(fail, stdout, stderr, reply.exitCode, reply.signal, limits);
       if (r.error?.code === 'LIMIT_RUNNER_TASK_ERROR') r.error.message = `${r.error.message} — the session's Python worker died during the task; its globals are lost and the next task starts a fresh worker`;
-      return r;
+      return noted(r);
     }
     const { stdout, stderr } = worker.output(reply.dropped);
-    if (reply.ok) return done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) });
+    if (reply.ok) return noted(done({ ok: true, stdout, stderr, ...(reply.value !== undefined ? { value: reply.value } : {}) }));
     const error = reply.error ?? { type: 'Error', message: 'unknown error' };
     // sys.exit: the result a cold process that exits with that status gets.
-    if (error.exitCode !== undefined) return this.#failure(fail, stdout, stderr, error.exitCode, null, limits);
-    if (error.memory === true) return fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, error), stdout, stderr);
-    return fail('LIMIT_RUNNER_TASK_ERROR', `${error.type}: ${error.message}`, stdout, stderr);
+    if (error.exitCode !== undefined) return noted(this.#failure(fail, stdout, stderr, error.exitCode, null, limits));
+    if (error.memory === true) return noted(fail('LIMIT_RUNNER_MEMORY_EXCEEDED', memoryMessage(limits, error), stdout, stderr));
+    return noted(fail('LIMIT_RUNNER_TASK_ERROR', `${error.type}: ${error.message}`, stdout, stderr));
   }
 
   /**
@@ -990,7 +1022,7 @@ export class PythonRunner implements Runner {
     return {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: undefined,
-      python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined,
+      python: platform.executable, venvDir: undefined, prepared: undefined, closing: new AbortController(), worker: undefined, lost: undefined,
       sem: new Semaphore(1), running: new Set(), usedAt: performance.now(), sweeping: undefined, sweepAgain: false,
     };
   }

@@ -13,10 +13,10 @@ import { PYTHON, alive, code, pythonRuntime, settle, type PythonFixture } from '
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 let counter = 0;
-const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid}-${++counter}`): RunContext => ({
+const ctx = (limits: Partial<SessionLimits> = {}, sessionId = `iso-${process.pid}-${++counter}`, signal = new AbortController().signal): RunContext => ({
   session: { id: sessionId, tenant: 't', limits: SessionLimits.parse({ timeoutMs: 20_000, ...limits }) },
   traceId: `trace-${counter}`,
-  signal: new AbortController().signal,
+  signal,
 });
 
 let fixture: PythonFixture | undefined;
@@ -46,7 +46,8 @@ describe.each([true, false])('runner-python limits (warm: %s)', (warm) => {
     ].join('\n')), c);
     expect(result.ok).toBe(false);
     // The session's 700 ms is what ended it (not the runner's default), and not before it was up.
-    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: 'the task exceeded timeoutMs=700 ms; its processes were killed' });
+    const lost = warm ? " — with the session's Python worker: its globals are lost and the next task starts a fresh worker" : '';
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: `the task exceeded timeoutMs=700 ms; its processes were killed${lost}` });
     expect(result.metrics.latencyMs).toBeGreaterThanOrEqual(700);
     const [pid, child] = readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'pids'), 'utf8').split(' ').map(Number);
     await settle();
@@ -616,6 +617,36 @@ describe('runner-python warm workers', () => {
     expect(after.value).toBe(false);
   });
 
+  it("a worker lost at a timeout, an abort or a change of limits says so: the stop's message, then a note on the new worker's first task", async () => {
+    fixture = await pythonRuntime({ python: PYTHON });
+    const lost = " — with the session's Python worker: its globals are lost and the next task starts a fresh worker";
+    const note = (why: string) => `this task ran on a new Python worker of the session: the previous one ${why}; the session's globals were reset`;
+    const c = ctx({ timeoutMs: 1000 });
+    await fixture.runner.executeIsolated(code('kept = 41'), c);
+    const timedOut = await fixture.runner.executeIsolated(code('while True: pass'), c);
+    expect(timedOut.error?.message).toBe(`the task exceeded timeoutMs=1000 ms; its processes were killed${lost}`);
+    const afterTimeout = await fixture.runner.executeIsolated(code('kept + 1'), c);
+    expect(afterTimeout.error?.message).toBe(`NameError: name 'kept' is not defined (${note('was killed when a task exceeded its timeoutMs')})`);
+    expect(afterTimeout.stderr.split('\n')[0]).toBe(`[limit-graph: ${note('was killed when a task exceeded its timeoutMs')}]`);
+    // Said once: the next task of the same worker has no note.
+    await fixture.runner.executeIsolated(code('kept = 41'), c);
+    const plain = await fixture.runner.executeIsolated(code('kept + 1'), c);
+    expect([plain.value, plain.stderr]).toEqual([42, '']);
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const aborted = await fixture.runner.executeIsolated(code('import time\ntime.sleep(10)'), ctx({ timeoutMs: 5000 }, c.session.id, controller.signal));
+    expect(aborted.error?.message).toBe(`the task was aborted; its processes were killed${lost}`);
+    const afterAbort = await fixture.runner.executeIsolated(code('"kept" in globals()'), c);
+    expect([afterAbort.ok, afterAbort.value, afterAbort.stderr]).toEqual([true, false, `[limit-graph: ${note('was killed when a task was aborted')}]\n`]);
+
+    const k = `limits-${process.pid}-${++counter}`;
+    await fixture.runner.executeIsolated(code('kept = 41'), ctx({ memoryMb: 256 }, k));
+    const other = await fixture.runner.executeIsolated(code('"kept" in globals()'), ctx({ memoryMb: 300 }, k));
+    const why = 'ran under other limits (memoryMb=256, allowNetwork=false; this task\'s: memoryMb=300, allowNetwork=false)';
+    expect([other.ok, other.value, other.stderr]).toEqual([true, false, `[limit-graph: ${note(why)}]\n`]);
+  }, 30_000);
+
   it('closeSession kills the worker and removes the session directory', async () => {
     fixture = await pythonRuntime({ python: PYTHON });
     const c = ctx();
@@ -653,7 +684,7 @@ describe('runner-python options and tasks', () => {
     fixture = await pythonRuntime({ python: PYTHON, timeoutMs: 400 });
     const result = await fixture.runner.executeIsolated(code('while True: pass'), ctx({ timeoutMs: 60_000 }));
     // The runner's 400 ms ended it, not the session's 60 s (the message names the limit applied).
-    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: 'the task exceeded timeoutMs=400 ms; its processes were killed' });
+    expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: "the task exceeded timeoutMs=400 ms; its processes were killed — with the session's Python worker: its globals are lost and the next task starts a fresh worker" });
     expect(result.metrics.latencyMs).toBeGreaterThanOrEqual(400);
   });
 

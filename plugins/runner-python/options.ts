@@ -18,7 +18,8 @@ export const RunnerPythonOptions = z
     /** Remove a session's directory when the session closes. */
     removeSessionFiles: z.boolean().default(true),
     timeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),
-    memoryMb: z.number().int().min(16).max(1_048_576).default(512),
+    // 32: under 20 MB CPython 3.7, 3.11-3.13 cannot import a few standard modules (the boot probe's task); 32 leaves a margin.
+    memoryMb: z.number().int().min(32, 'must be at least 32 (MB): under that the sandboxed interpreter cannot import standard modules').max(1_048_576).default(512),
     /** Per stream (stdout, stderr), and for a warm task's value and error message; the rest is dropped and a marker line says so. */
     maxOutputBytes: z.number().int().min(256).max(256 * 1024 * 1024).default(1024 * 1024),
     /** Variables copied from the server's environment; everything else (secrets) never reaches user code. */

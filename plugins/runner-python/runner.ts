@@ -593,17 +593,30 @@ export class PythonRunner implements Runner {
     const state = this.#newState(probeDirName(), '.probe', platform);
     try {
       await this.#prepare(state);
-      const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb: Math.min(o.memoryMb, 512), allowNetwork: false, maxConcurrency: 1 }, [0, 0]);
+      const memoryMb = Math.min(o.memoryMb, 512);
+      const launched = await this.#launch(platform, state, 'exec', { timeoutMs: 30_000, memoryMb, allowNetwork: false, maxConcurrency: 1 }, [0, 0]);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      const rep: Buffer[] = [];
       launched.child.stdout!.on('data', (b: Buffer) => out.push(b));
       launched.child.stderr!.on('data', (b: Buffer) => err.push(b));
-      (launched.child.stdio[3] as Readable).resume(); // no report expected; read so that it ends
+      // The preamble's report of an uncaught exception: under a small memoryMb the traceback itself
+      // may not print (stderr stays empty), but the report says what failed.
+      (launched.child.stdio[3] as Readable).on('data', (b: Buffer) => rep.push(b));
       (launched.child.stdin as Writable).end('import os, ast, email.message\nprint("uid", os.getuid())\n');
       const exit = await launched.exited;
       await this.#reap(launched, true);
       if (exit.exitCode !== 0) {
-        throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the sandboxed interpreter does not start: ${Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ')}`, {
+        const report = parseReport(Buffer.concat(rep).toString());
+        const stderr = Buffer.concat(err).toString().trim().split('\n').slice(-3).join(' | ');
+        const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+        if (report?.memory) {
+          throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the sandboxed interpreter does not start under memoryMb=${memoryMb} (RLIMIT_AS): importing a few standard modules failed with ${report.type}${report.message ? `: ${report.message}` : ''}`, {
+            plugin: 'runner-python', fix: 'Raise the memoryMb option of runner-python (64 or more leaves room for real tasks).',
+          });
+        }
+        const why = report ? `${report.type}${report.message ? `: ${report.message}` : ''}` : stderr || how;
+        throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the sandboxed interpreter does not start (${how}): ${why}`, {
           plugin: 'runner-python', fix: 'Read the Python error; set sandboxUser: "none" or cgroupRoot: "none" if the sandbox is the cause.',
         });
       }

@@ -321,3 +321,24 @@ describe('runner-python whose interpreter is missing at first use', () => {
     }
   }, 60_000);
 });
+
+describe('runner-python memoryMb too small for the sandboxed interpreter', () => {
+  it('is refused with the options under 32, and a boot that runs out of memory names memoryMb and the error', async () => {
+    await expect(pythonRuntime({ python: PYTHON, memoryMb: 16 })).rejects.toThrow(/memoryMb.*at least 32/);
+    expect(RunnerPythonOptions.parse({ memoryMb: 32 }).memoryMb).toBe(32);
+    // Below the schema (a runner built directly): the probe's task runs out of memory; the boot says so.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-py-'));
+    chmodSync(dir, 0o711);
+    const runner = new PythonRunner({ options: { ...RunnerPythonOptions.parse({ python: PYTHON }), memoryMb: 8 }, workDir: path.join(dir, 'sessions') });
+    try {
+      await expect(runner.start()).rejects.toMatchObject({
+        code: 'LIMIT_PLUGIN_SETUP_FAILED',
+        message: expect.stringMatching(/^runner-python: the sandboxed interpreter does not start under memoryMb=8 \(RLIMIT_AS\): .*MemoryError/),
+        fix: expect.stringMatching(/memoryMb/),
+      });
+    } finally {
+      await runner.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

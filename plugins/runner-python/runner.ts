@@ -788,8 +788,11 @@ export class PythonRunner implements Runner {
     (launched.child.stdin as Writable).end(stdin.input);
     const exit = await race(launched.exited, signal);
     // Whatever the task left running (background children) dies with it; after a normal exit the
-    // output is read to its end first.
-    await this.#reap(launched, exit !== STOPPED);
+    // output is read to its end first — and when a child that left the process group (setsid) still
+    // holds the pipes, it is killed by session uid (sparing the session's other running tasks'
+    // groups) instead of waiting out the drain's timeout.
+    const sweep = !launched.cgroupDir && state.uid !== undefined ? () => killUid(state.uid!, () => this.#otherGroups(state, execution)) : undefined;
+    await this.#reap(launched, exit !== STOPPED, sweep);
     if (exit === STOPPED) {
       // Without a cgroup listing them, children that left the process group (setsid) are found by
       // uid — sparing the process groups of the session's other running executions (a cold session
@@ -953,12 +956,18 @@ export class PythonRunner implements Runner {
   /**
    * Kills what is left of a launched process tree, removes its cgroup and closes its pipes — with
    * `drain`, only once the output still in them has been read ('exit' can come before it, and a
-   * destroyed stream drops it: under load a cold task's stdout came back empty).
+   * destroyed stream drops it: under load a cold task's stdout came back empty). `sweep` kills what
+   * the process group kill cannot reach (a setsid child, found by session uid): run when the pipes
+   * are still open shortly after the group died — such a child holding a copy of stdout would keep
+   * them open until outputDrained's timeout — and then the draining goes on, so no output is lost.
    */
-  async #reap(launched: Launched, drain = false): Promise<void> {
+  async #reap(launched: Launched, drain = false, sweep?: () => Promise<void>): Promise<void> {
     await killTree(launched.child.pid, launched.cgroupDir);
     launched.untrack();
-    if (drain) await outputDrained(launched.child);
+    if (drain && !(sweep && (await outputDrained(launched.child, 20)))) {
+      await sweep?.();
+      await outputDrained(launched.child);
+    }
     const cg = this.#resolved?.cgroups;
     if (launched.cgroupDir && cg instanceof PidsCgroups) {
       const removal = cg.remove(launched.cgroupDir).finally(() => this.#removals.delete(removal));
@@ -1317,7 +1326,7 @@ function isLimitErrorLike(e: unknown): e is LimitError {
  * is read, which loaded machines show as an empty stdout — or after `ms` (a descendant that
  * escaped the reap could hold a pipe open).
  */
-function outputDrained(child: ResultPromise, ms = 2_000): Promise<void> {
+function outputDrained(child: ResultPromise, ms = 2_000): Promise<boolean> {
   const ended = (s: Readable | null | undefined) =>
     !s || s.readableEnded || s.destroyed ? Promise.resolve() : new Promise<void>((resolve) => {
       s.once('end', resolve);
@@ -1325,10 +1334,10 @@ function outputDrained(child: ResultPromise, ms = 2_000): Promise<void> {
       s.once('error', () => resolve());
     });
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
   });
-  return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr), ended(child.stdio[3] as Readable | undefined)]).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr), ended(child.stdio[3] as Readable | undefined)]).then(() => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Accounts of /etc/passwd (`name (uid)`) whose uid is in [start, start + size). */

@@ -137,6 +137,40 @@ describe.each(['auto', 'none'])('runner-python cold task that ends normally (cgr
   }, 30_000);
 });
 
+describe.each(['auto', 'none'])('runner-python cold task whose setsid child keeps its stdout open (cgroupRoot: %s)', (cgroupRoot) => {
+  it.runIf(IS_ROOT)("returns its whole output without waiting out the 2 s drain timeout; the child is killed, the session's other task is not", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm: false, cgroupRoot });
+    const id = `held-${process.pid}-${++counter}`;
+    const sibling = fixture.runner.executeIsolated(code('import time\ntime.sleep(2.5)\nprint("sibling done")'), ctx({ maxConcurrency: 4 }, id));
+    await new Promise((r) => setTimeout(r, 200));
+    const task = [
+      'import subprocess, sys',
+      'p = subprocess.Popen(["sleep", "100"], start_new_session=True)',
+      'print(p.pid)',
+      'sys.stdout.write("x" * 100000 + "\\n")',
+      'sys.stderr.write("to stderr\\n")',
+    ].join('\n');
+    // Warmed up first (interpreter pages cached), then timed.
+    await fixture.runner.executeIsolated(code('print(1)'), ctx({ maxConcurrency: 4 }, id));
+    const started = performance.now();
+    const r = await fixture.runner.executeIsolated(code(task), ctx({ maxConcurrency: 4 }, id));
+    const took = performance.now() - started;
+    const [pid, xs] = r.stdout.split('\n');
+    try {
+      expect(r.ok, JSON.stringify(r).slice(0, 300)).toBe(true);
+      expect(xs, 'the output written before the end was lost').toBe('x'.repeat(100000));
+      expect(r.stderr).toBe('to stderr\n');
+      expect(took, 'the result waited for the drain timeout (2 s)').toBeLessThan(1500);
+      await settle();
+      expect(alive(Number(pid)), 'the setsid child outlived its task').toBe(false);
+      const s = await sibling;
+      expect(s.stdout, `the other task of the session was killed: ${JSON.stringify(s)}`).toBe('sibling done\n');
+    } finally {
+      kill(Number(pid));
+    }
+  }, 30_000);
+});
+
 describe.each(['auto', 'none'])('runner-python warm session queue (cgroupRoot: %s)', (cgroupRoot) => {
   it('a task that times out waiting for the worker says so and kills nothing: the running task and its globals survive', async () => {
     fixture = await pythonRuntime({ python: PYTHON, cgroupRoot });

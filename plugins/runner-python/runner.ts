@@ -508,6 +508,14 @@ export class PythonRunner implements Runner {
         plugin: 'runner-python', fix: 'Set the `python` option (or LIMIT_PYTHON, or venvPath) to an installed Python 3 (e.g. /usr/bin/python3).',
       });
     }
+    // 3.7 at least: the preamble needs TextIOWrapper.reconfigure (3.7); an older Python 3 would pass
+    // the question above and then fail every start with an AttributeError.
+    const [major, minor] = version.split('.').map(Number);
+    if (major === 3 && (minor === undefined || !(minor >= 7))) {
+      throw new LimitError('LIMIT_PLUGIN_SETUP_FAILED', `runner-python: the interpreter "${interpreter}" is Python ${version} (${resolved}); runner-python needs Python 3.7 or later`, {
+        plugin: 'runner-python', fix: `Set the \`python\` option (or LIMIT_PYTHON${o.venvPath ? ', or venvPath' : ''}) to Python 3.7 or later (e.g. /usr/bin/python3).`,
+      });
+    }
     // A venv's python must be started by its own path (pyvenv.cfg is found next to it); a base
     // interpreter is started by its real path, which skips wrappers such as pyenv's shell shims.
     const executable = o.venvPath ? interpreter : resolved;

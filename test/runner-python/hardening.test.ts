@@ -277,6 +277,24 @@ describe('runner-python boot with an interpreter that is not Python 3', () => {
   }, 30_000);
 });
 
+describe('runner-python boot with Python 3 older than 3.7', () => {
+  it('refuses it naming the version, the interpreter and the python option', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-old-python-'));
+    try {
+      const python = path.join(dir, 'python3.6');
+      // Answers the boot's question as Python 3.6 does (the preamble would then fail on reconfigure).
+      writeFileSync(python, `#!/bin/sh\necho '["${python}", "3.6.15"]'\n`, { mode: 0o755 });
+      await expect(pythonRuntime({ python })).rejects.toMatchObject({
+        code: 'LIMIT_PLUGIN_SETUP_FAILED',
+        message: `runner-python: the interpreter "${python}" is Python 3.6.15 (${python}); runner-python needs Python 3.7 or later`,
+        fix: expect.stringMatching(/`python` option .*3\.7 or later/),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 describe('runner-python session limits not made by SessionLimits', () => {
   it('are refused naming the field, never applied (memoryMb 0 set no memory limit at all)', async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm: false });

@@ -317,9 +317,10 @@ def run(req):
     out_raw, out = capture(sys.__stdout__, 1)
     err_raw, err = capture(sys.__stderr__, 2)
     res = {'id': req['id'], 'ok': True}
-    saved_env = None
+    # The environment is the worker's again after every task (as each cold run starts from the same
+    # one): task.env, and whatever the task itself set or removed in os.environ, last one task.
+    saved_env = dict(os.environ)
     if req.get('env'):
-        saved_env = dict(os.environ)
         os.environ.update(req['env'])
     sys.argv = ['<task>'] + req.get('args', [])
     old = sys.stdout, sys.stderr
@@ -367,7 +368,7 @@ def run(req):
             pass
     finally:
         sys.stdout, sys.stderr = old
-        if saved_env is not None:
+        if os.environ != saved_env:
             os.environ.clear()
             os.environ.update(saved_env)
     flushed(out)

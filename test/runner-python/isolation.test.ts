@@ -671,6 +671,22 @@ describe('runner-python warm workers', () => {
   });
 });
 
+describe.each([true, false])('runner-python environment between tasks (warm: %s)', (warm) => {
+  it("nothing carries over: a task's own os.environ changes and its task.env are gone for the next task; HOME is the session directory unless task.env sets it", async () => {
+    fixture = await pythonRuntime({ python: PYTHON, warm });
+    const c = ctx();
+    const dir = fixture.runner.sessionDir(c.session.id);
+    const show = code('import os, json\nprint(json.dumps([os.environ.get(k) for k in ("MINE", "FROM_TASK", "HOME")]))');
+    const seen = async () => JSON.parse((await fixture!.runner.executeIsolated(show, c)).stdout) as unknown;
+    expect(await seen()).toEqual([null, null, dir]);
+    expect((await fixture.runner.executeIsolated(code('import os\nos.environ["MINE"] = "1"\ndel os.environ["HOME"]'), c)).ok).toBe(true);
+    expect(await seen(), 'a change the task made itself stayed').toEqual([null, null, dir]);
+    const home = await fixture.runner.executeIsolated(code('import os\nos.environ["MINE"] = "2"\nprint(os.environ["FROM_TASK"], os.environ["HOME"], os.path.expanduser("~"))', { env: { FROM_TASK: 'x', HOME: `${dir}/home` } }), c);
+    expect(home.stdout).toBe(`x ${dir}/home ${dir}/home\n`);
+    expect(await seen()).toEqual([null, null, dir]);
+  }, 30_000);
+});
+
 describe('runner-python options and tasks', () => {
   it('session limits override runner defaults only where stricter', () => {
     const o = RunnerPythonOptions.parse({ timeoutMs: 1000, memoryMb: 256, allowNetwork: true, maxConcurrency: 2 });

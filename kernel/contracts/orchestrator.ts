@@ -129,6 +129,11 @@ export interface MergeInput {
    * output is computed from the parents, and one given is refused (LIMIT_VALIDATION at `output`).
    */
   output?: RunOutput;
+  /**
+   * The caller's own keys, stored with the merged trace. `strategy`, `federation` and `excluded` are
+   * the server's (a federation's merge writes the last two, `excluded` also into its `merge`
+   * provenance entry): metadata holding one is refused (LIMIT_VALIDATION at `metadata.<key>`).
+   */
   metadata?: Record<string, unknown>;
   /**
    * Cancels the merge until its write begins, as RecordTraceInput's `signal` does a recording
@@ -246,6 +251,11 @@ export interface CreateRdSeriesInput {
   /** `rd:<name>` used for graph steps; default `fgw`. */
   distortionAlgorithm?: string;
   distortionOptions?: DistortionOptions;
+  /**
+   * The caller's own keys. The series stores `reference`, `distortionAlgorithm` and
+   * `distortionOptions` here from the fields above, so metadata holding one is refused
+   * (LIMIT_VALIDATION at `metadata.<key>`).
+   */
   metadata?: Record<string, unknown>;
 }
 

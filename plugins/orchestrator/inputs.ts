@@ -88,6 +88,37 @@ export const RecordTraceInputSchema = z
   .strict()
   .superRefine(wellFormedText);
 
+/**
+ * Keys of a record's `metadata` the orchestrator writes itself and reads back (or records in
+ * provenance): a caller's metadata may not hold them, or it could set what the server manages —
+ * an RD series' reference graph, algorithm and options, stored in the series' metadata and read
+ * back at each step, would skip the checks the top-level fields get (the graph's size and shape, the
+ * algorithm's existence, its options); a merge's `excluded` would reach its server-written `merge`
+ * provenance entry. Each such key is refused (LIMIT_VALIDATION at `metadata.<key>`), not silently
+ * replaced. Series stored before keep these keys in their metadata and are read as before.
+ */
+export const RD_SERIES_SERVER_META_KEYS = ['reference', 'distortionAlgorithm', 'distortionOptions'] as const;
+export const MERGE_SERVER_META_KEYS = ['strategy', 'federation', 'excluded'] as const;
+
+const SERVER_META_WHY: Record<string, string> = {
+  reference: 'is the series\' reference graph, which the server keeps itself; give it as the top-level `reference` (checked as a graph), not in metadata',
+  distortionAlgorithm: 'is the series\' RD algorithm, which the server keeps itself; give it as the top-level `distortionAlgorithm`, not in metadata',
+  distortionOptions: 'is the series\' algorithm options, which the server keeps itself; give them as the top-level `distortionOptions`, not in metadata',
+  strategy: 'is the merge\'s strategy, which the server writes itself; give it as the top-level `strategy`, not in metadata',
+  federation: 'is written by the server on a federation\'s merge (federate()); give your own value another key',
+  excluded: 'is written by the server on a federation\'s merge (the branches it left out, also recorded in its `merge` provenance entry); give your own value another key',
+};
+
+/** A refinement refusing each of `keys` in the input's `metadata`: one issue per key, at `metadata.<key>`. */
+export function refuseServerMetaKeys(keys: readonly string[]) {
+  return (input: { metadata?: Record<string, unknown> | undefined }, ctx: z.RefinementCtx): void => {
+    if (!input.metadata) return;
+    for (const key of keys) {
+      if (Object.hasOwn(input.metadata, key)) ctx.addIssue({ code: 'custom', path: ['metadata', key], message: SERVER_META_WHY[key] ?? 'is written by the server; give your own value another key' });
+    }
+  };
+}
+
 export const MergeInputSchema = z
   .object({
     tenant: Tenant.optional(),
@@ -102,7 +133,8 @@ export const MergeInputSchema = z
   })
   .strict()
   .superRefine(outputOnlyWithCustom)
-  .superRefine(wellFormedText);
+  .superRefine(wellFormedText)
+  .superRefine(refuseServerMetaKeys(MERGE_SERVER_META_KEYS));
 
 export const ReviewInputSchema = z.object({ tenant: Tenant.optional(), actor: Actor, rationale: Text(8192).optional(), signal: Signal.optional() }).strict().superRefine(wellFormedText);
 
@@ -135,11 +167,12 @@ const rdSeriesShape = {
   distortionOptions: AnObject.optional(), // the rd plugin checks its own options
   metadata: Metadata.optional(),
 };
-export const CreateRdSeriesInputSchema = z.object(rdSeriesShape).strict().superRefine(wellFormedText);
+export const CreateRdSeriesInputSchema = z.object(rdSeriesShape).strict().superRefine(wellFormedText).superRefine(refuseServerMetaKeys(RD_SERIES_SERVER_META_KEYS));
 export const RefineInputSchema = z
   .object({ ...rdSeriesShape, maxSteps: z.number().int().min(1), step: Fn, detector: z.string().min(1).max(64).optional(), signal: Signal.optional() })
   .strict()
-  .superRefine(wellFormedText);
+  .superRefine(wellFormedText)
+  .superRefine(refuseServerMetaKeys(RD_SERIES_SERVER_META_KEYS));
 
 /** A list (the field `name`) of ids none of which repeats: each repetition is an issue at its index naming the first occurrence. */
 const distinctIds = (name: string) => z.array(Id).superRefine((ids, ctx) => {

@@ -17,11 +17,16 @@ import { Semaphore, abortMessage, abortReason } from './semaphore.ts';
 import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, type ArtifactData, type TraceSnapshot } from './artifact.ts';
 import type { OrchestratorOptions } from './options.ts';
 import {
-  ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FailStaleRunsInputSchema, FederateInputSchema, MergeInputSchema, OpenSessionInput,
+  ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FailStaleRunsInputSchema, FederateInputSchema, MERGE_SERVER_META_KEYS, MergeInputSchema, OpenSessionInput,
   RdStepInputSchema, RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput,
 } from './inputs.ts';
 
 const now = () => new Date().toISOString();
+
+/** What federate() adds to its merge: the branches it left out (see #merge). */
+interface FederatedMerge {
+  excluded: { traceId: string; reason: string }[];
+}
 
 /**
  * Writes of a merge (or its approval) tried when its parents' flags change between its check and
@@ -1190,8 +1195,13 @@ export class OrchestratorService implements Orchestrator {
     return this.#track((entry) => this.#merge(given, entry));
   }
 
-  async #merge(given: MergeInput, entry: InFlight): Promise<MergeOutcome> {
-    const input = checkInput(MergeInputSchema, given, 'merge input');
+  /**
+   * `federation`: a federation's merge (federate()), whose metadata gets `federation: true` and the
+   * branches it left out (`excluded`, also recorded in the `merge` provenance entry). A caller's
+   * metadata may not hold these keys (MERGE_SERVER_META_KEYS): only this path writes them.
+   */
+  async #merge(given: MergeInput, entry: InFlight, federation?: FederatedMerge): Promise<MergeOutcome> {
+    const input = { ...checkInput(MergeInputSchema, given, 'merge input'), federation };
     const cancel = cancelOf(input.signal, 'The merge');
     refuseIfCancelled(cancel);
     const tenant = this.#tenant(input.tenant);
@@ -1240,7 +1250,7 @@ export class OrchestratorService implements Orchestrator {
    * The rest of a merge governance validated: the orchestrator's own refusals, the beforeMerge veto,
    * the combined output, then the merged trace stored and governed. Returns its id; throws a refusal.
    */
-  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'>, entry: InFlight, cancel?: Cancel): Promise<string> {
+  async #storeMerge(request: MergeRequest, parents: Trace[], validation: MergeValidation, input: Pick<MergeInput, 'output' | 'metadata'> & { federation?: FederatedMerge | undefined }, entry: InFlight, cancel?: Cancel): Promise<string> {
     const { tenant, sessionId, strategy, actor } = request;
     const refusals = mergeRefusals(validation, parents);
     if (!validation.allowed || refusals.length > 0) {
@@ -1263,7 +1273,7 @@ export class OrchestratorService implements Orchestrator {
     const created = newTrace({
       sessionId, tenant, parentIds: request.parentIds, runner: 'merge',
       task: Task.parse({ kind: 'merge', input: request.rationale || `${strategy} merge of ${request.parentIds.length} traces` }),
-      metadata: { ...input.metadata, strategy }, output, metrics: { latencyMs: 0 },
+      metadata: { ...input.metadata, ...(input.federation ? { federation: true, excluded: input.federation.excluded } : {}), strategy }, output, metrics: { latencyMs: 0 },
     });
     this.#own(entry, created, actor);
     // The merged trace, its merge entry and the validation checkpoint, then output governance on the
@@ -1271,7 +1281,7 @@ export class OrchestratorService implements Orchestrator {
     // parent was), then the outcome — committed together when the governance service can assess.
     const pending: Pending[] = [{ ops: [
       { op: 'createTrace', trace: created },
-      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output, created.metrics), ...(input.metadata?.excluded ? { excluded: input.metadata.excluded } : {}) } }),
+      ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output, created.metrics), ...(input.federation ? { excluded: input.federation.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: request.parentIds }, at: now() } },
     ], committed: async () => {}, cancel }];
     try {
@@ -1551,13 +1561,15 @@ export class OrchestratorService implements Orchestrator {
     if (input.merge !== false && aggregate.traceIds.length > 0) {
       const excluded = branches.filter((b) => b.excluded && b.trace).map((b) => ({ traceId: b.trace!.id, reason: b.excluded! }));
       try {
-        result.merge = await this.merge({
+        // The caller's metadata, as each branch gets it, less the keys the merge writes itself
+        // (`federation`, `excluded`, `strategy`), which replace a caller's key of the same name.
+        const metadata = input.metadata && Object.fromEntries(Object.entries(input.metadata).filter(([k]) => !(MERGE_SERVER_META_KEYS as readonly string[]).includes(k)));
+        result.merge = await this.#track((entry) => this.#merge({
           tenant, sessionId: input.sessionId, parentIds: aggregate.traceIds,
           strategy: input.aggregate === 'all' ? 'union' : input.aggregate,
           rationale: input.rationale ?? `federated ${input.aggregate} over ${branches.length} branches`,
-          // The caller's metadata, as each branch gets it; `federation` and `excluded` are the federation's.
-          actor: input.actor, metadata: { ...input.metadata, federation: true, excluded }, signal: input.signal,
-        });
+          actor: input.actor, metadata, signal: input.signal,
+        }, entry, { excluded }));
       } catch (error) {
         // The caller aborted while the merge was being made (before its write): as an abort during
         // the fan-out, neither an aggregate nor a merge is made; the branches that ran are kept.

@@ -83,6 +83,30 @@ describe('api-http rate–distortion', () => {
     expect(ok.json.point.meta).toMatchObject({ run: 3, algorithm: 'fgw', nodes: 3, edges: 2 });
   });
 
+  it("POST /rd/series: metadata.reference, .distortionAlgorithm and .distortionOptions (the series' server-kept keys) are 400 naming body.metadata.<key>, nothing stored: a reference past maxGraphNodes or an unknown algorithm cannot come in through metadata", async () => {
+    const stored = async () => (await s.rt.resolve('storage').listRdSeries('tenant-a', { sessionId })).length;
+    const before = await stored();
+    const big = path3(Array.from({ length: 600 }, (_, i) => i % 5));
+    for (const metadata of [{ reference: big }, { reference: path3([0]), distortionAlgorithm: 'nope' }, { distortionOptions: { solver: 'bogus' } }]) {
+      const res = await s.req('POST', '/rd/series', { body: { sessionId, name: 'smuggled', metadata: { note: 1, ...metadata } } });
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual(Object.keys(metadata).map((k) => `body.metadata.${k}`));
+    }
+    expect(await stored()).toBe(before);
+  });
+
+  it('POST /merges: metadata.excluded (written by a federation into the merge provenance entry), .federation and .strategy are 400 naming body.metadata.<key>', async () => {
+    const t = (await s.req('POST', '/traces', { body: { sessionId, runner: 'r', task: { input: 'a' }, output: { ok: true, stdout: 'a', stderr: '' } } })).json.trace;
+    for (const key of ['excluded', 'federation', 'strategy']) {
+      const res = await s.req('POST', '/merges', { body: { parentIds: [t.id], metadata: { [key]: [{ label: 'branch-2', reason: 'forged' }] } } });
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual([`body.metadata.${key}`]);
+    }
+    const ok = await s.req('POST', '/merges', { body: { parentIds: [t.id], metadata: { ticket: 'OPS-1' } } });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.json.trace.metadata).toEqual({ ticket: 'OPS-1', strategy: 'union' });
+  });
+
   it('computes FGW distortion between two graphs', async () => {
     const same = await s.req('POST', '/rd/distortion', { body: { source: path3([0, 1, 2]), target: path3([0, 1, 2]) } });
     expect(same.status, same.text).toBe(200);

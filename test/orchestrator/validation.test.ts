@@ -320,6 +320,40 @@ describe('orchestrator input validation', () => {
     expect(given.point.meta).toEqual({ algorithm: 'mine', nodes: 7 });
   });
 
+  it("createRdSeries and refine: metadata may not hold the series' server-kept keys (reference, distortionAlgorithm, distortionOptions): LIMIT_VALIDATION naming metadata.<key>, nothing stored; a series stored with them in metadata (before) is still measured", async () => {
+    const s = await orch.openSession();
+    const reference = { nodes: [{ id: 'a', features: [0] }], edges: [] };
+    for (const [key, value] of [['reference', reference], ['distortionAlgorithm', 'nope'], ['distortionOptions', { solver: 'bogus' }]] as const) {
+      const error = await rejects(orch.createRdSeries({ sessionId: s.id, name: 'r', metadata: { note: 'x', [key]: value } }), 'LIMIT_VALIDATION', `metadata.${key}: is the series'`, `top-level \`${key}\``);
+      expect(error.message).not.toContain('metadata.note');
+      await rejects(orch.refine({ sessionId: s.id, name: 'r', maxSteps: 1, detector: 'drop', metadata: { [key]: value }, step: () => ({ rate: 1, distortion: 0 }) }), 'LIMIT_VALIDATION', `metadata.${key}`);
+    }
+    expect(await rt.resolve('storage').listRdSeries(s.tenant, { sessionId: s.id })).toEqual([]);
+    // Other keys are kept; the server's own keys come from the top-level fields.
+    const made = await orch.createRdSeries({ sessionId: s.id, name: 'r', reference, distortionAlgorithm: 'count', metadata: { note: 'x' } });
+    expect(made.metadata).toEqual({ note: 'x', reference, distortionAlgorithm: 'count' });
+    // Backward compatible: a series stored earlier keeps these keys in its metadata and is read from there.
+    await rt.resolve('storage').createRdSeries({ id: 'old-series', sessionId: s.id, tenant: s.tenant, name: 'old', points: [], createdAt: new Date().toISOString(), metadata: { reference, distortionAlgorithm: 'count' } });
+    const step = await orch.recordRdStep('old-series', { rate: 1, graph: { nodes: [{ id: 'a', features: [0] }, { id: 'b', features: [1] }], edges: [] } });
+    expect(step.point).toMatchObject({ distortion: 1, meta: { algorithm: 'count' } });
+  });
+
+  it("merge: metadata may not hold the keys the server writes on a merge (strategy, federation, excluded): LIMIT_VALIDATION naming metadata.<key>, nothing stored; federate() still writes them", async () => {
+    const s = await orch.openSession();
+    const a = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'a' } })).trace;
+    for (const key of ['strategy', 'federation', 'excluded']) {
+      await rejects(orch.merge({ parentIds: [a.id], metadata: { note: 'x', [key]: [{ traceId: a.id, reason: 'forged' }] } }), 'LIMIT_VALIDATION', `metadata.${key}`);
+    }
+    expect(await traceCount()).toBe(1);
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'x' }, aggregate: 'first-success', metadata: { note: 'y', excluded: 'mine' }, targets: [{ runner: 'spy' }, { runner: 'spy' }] });
+    const merged = fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined;
+    expect(merged?.metadata).toMatchObject({ note: 'y', federation: true, strategy: 'first-success' });
+    const excluded = merged!.metadata.excluded as { traceId: string; reason: string }[];
+    expect(excluded.map((e) => e.reason)).toEqual(['not the first success']);
+    const entry = (await rt.resolve('storage').listProvenance(s.tenant, merged!.id)).find((e) => e.action === 'merge');
+    expect((entry!.data as { excluded: unknown }).excluded).toEqual(excluded);
+  });
+
   it("rdKnee: a detector's index that is not one of the points is LIMIT_INTERNAL naming it, not a knee without a point", async () => {
     const s = await orch.openSession();
     const series = await orch.createRdSeries({ sessionId: s.id, name: 'r' });

@@ -40,8 +40,21 @@ export type ConfiguredKey = ApiKey & { option?: (string | number)[] };
 
 const optionName = (option: (string | number)[] | undefined) => (option ? option.join('.') : 'the options');
 
+/**
+ * The holder name of a key given without one: `<tenant>:<fingerprint>`, the fingerprint 8 hex
+ * digits of a hash of the key's digest (domain-separated: not a prefix of the lookup digest nor of the
+ * rate limiter's key id), never the key. So each unnamed key of a tenant is an actor of its own
+ * (`api:team:1a2b3c4d`): provenance tells them apart, and requireDistinctReviewer can be met by two
+ * unnamed keys of one tenant. Stable: the same key gets the same name in every process and restart.
+ */
+export function unnamedKeyName(tenant: string, digest: string): string {
+  return `${tenant}:${sha256(`limit-graph api-http actor\u0000${digest}`).slice(0, 8)}`;
+}
+
 export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly ConfiguredKey[]): KeyRing {
   const byDigest = new Map<string, Principal & { name: string; option?: (string | number)[] }>();
+  /** Derived names (unnamed keys) → the digest of the key that has it: two keys never share one. */
+  const derived = new Map<string, { digest: string; option?: (string | number)[] | undefined }>();
   for (const k of keys) {
     const d = sha256(k.key);
     const existing = byDigest.get(d);
@@ -54,7 +67,19 @@ export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly Configured
         fix: 'Give each tenant its own key.',
       });
     }
-    const name = k.name ?? k.tenant;
+    const name = k.name ?? unnamedKeyName(k.tenant, d);
+    if (k.name === undefined) {
+      const other = derived.get(name);
+      if (other && other.digest !== d) {
+        // 8 hex digits: about one chance in 4 billion per pair of a tenant's unnamed keys.
+        throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Two API keys of tenant "${k.tenant}" without a name get the same holder name "${name}" (at ${optionName(other.option)} and ${optionName(k.option)})`, {
+          plugin: 'api-http',
+          ...(k.option ? { details: { option: k.option } } : {}),
+          fix: 'Give the keys names (auth.keys[].name, or key:tenant:name in LIMIT_API_KEYS), or replace one of them.',
+        });
+      }
+      derived.set(name, { digest: d, option: k.option });
+    }
     // The same key listed twice (auth.keys and LIMIT_API_KEYS) must name one holder: the later name
     // would otherwise silently become the provenance actor of everything written with it.
     if (existing && existing.name !== name) {

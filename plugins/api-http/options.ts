@@ -94,7 +94,10 @@ export const ApiKey = z
     /** The secret; short keys are refused because they can be guessed. */
     key: z.string().min(16, 'API keys must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'API keys are printable ASCII without spaces'),
     tenant: TenantName,
-    /** Shown in logs and recorded as the provenance actor (`api:<name>`); default: the tenant. */
+    /**
+     * Shown in logs and recorded as the provenance actor (`api:<name>`); default: `<tenant>:<fingerprint>`
+     * (8 hex digits derived from the key's hash, never the key), so each unnamed key is its own actor.
+     */
     name: z.string().min(1).max(128).optional(),
   })
   .strict();

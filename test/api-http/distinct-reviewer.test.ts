@@ -100,3 +100,44 @@ describe('requireDistinctReviewer over HTTP', () => {
     expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
   });
 });
+
+describe('requireDistinctReviewer with unnamed keys (LIMIT_API_KEYS=k1:team,k2:team)', () => {
+  const K1 = 'key-one-0123456789abcdef';
+  const K2 = 'key-two-0123456789abcdef';
+  let s: Server;
+
+  beforeAll(async () => {
+    s = await startServer({
+      api: { auth: { mode: 'apiKey', keys: [{ key: KEYS.A, tenant: 'tenant-a', name: 'alice' }, { key: K1, tenant: 'team' }, { key: K2, tenant: 'team' }] } },
+      plugins: { governance: { packs: ['jailbreak'], policy: { requireHumanReview: true, requireDistinctReviewer: true } } },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('each unnamed key is an actor of its own (api:<tenant>:<8 hex of its hash>, never the key): one creates a merge, the other approves it', async () => {
+    const sessionId = (await s.req('POST', '/sessions', { key: K1, body: {} })).json.id;
+    const record = async (input: string) => (await s.req('POST', '/traces', { key: K1, body: { sessionId, runner: 'r', task: { input }, output: { ok: true, stdout: input, stderr: '' } } })).json.trace.id as string;
+    const merge = await s.req('POST', '/merges', { key: K1, body: { parentIds: [await record('a'), await record('b')] } });
+    expect(merge.json.trace.status).toBe('pending-review');
+    const id = merge.json.trace.id as string;
+    const own = await s.req('POST', `/merges/${id}/approve`, { key: K1 });
+    expect(own.status).toBe(403);
+    expect(own.json.detail).toMatch(/^Trace "[^"]+" was created by "api:team:[0-9a-f]{8}", who may not approve it/);
+    const other = await s.req('POST', `/merges/${id}/approve`, { key: K2 });
+    expect(other.status, other.text).toBe(200);
+    const actors = (await s.req('GET', `/traces/${id}/provenance`, { key: K2 })).json.entries.map((e: { actor: string }) => e.actor) as string[];
+    const [creator] = actors;
+    const approver = actors.at(-1)!;
+    expect(creator).toMatch(/^api:team:[0-9a-f]{8}$/);
+    expect(approver).toMatch(/^api:team:[0-9a-f]{8}$/);
+    expect(approver).not.toBe(creator);
+    for (const a of actors) for (const k of [K1, K2]) expect(a).not.toContain(k.slice(0, 8));
+    // Stable: the same key is the same actor after a restart (another key ring from the same options).
+    const { createKeyRing, lookup } = await import('../../plugins/api-http/auth.ts');
+    const ring = createKeyRing('apiKey', [{ key: K2, tenant: 'team' }, { key: K1, tenant: 'team' }]);
+    expect(lookup(ring, K1)!.actor).toBe(creator);
+    expect(lookup(ring, K2)!.actor).toBe(approver);
+  });
+});

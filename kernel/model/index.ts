@@ -283,6 +283,39 @@ export const ProvenanceAction = z.string().min(1).max(64);
 export const SYSTEM_PROVENANCE_ACTIONS: readonly string[] = Object.freeze([
   'created', 'executed', 'completed', 'blocked', 'failed', 'merge', 'review-requested', 'approved', 'rejected', 'quarantined', 'released', 'flagged',
 ]);
+
+/**
+ * An action name folded for comparison with SYSTEM_PROVENANCE_ACTIONS: compatibility forms unified
+ * (NFKD, then NFKC: `ａｐｐｒｏｖｅｄ`, `ﬂagged`), accents and other combining marks removed, invisible
+ * characters removed (default-ignorable code points such as U+200B, format and control characters),
+ * case folded (`APPROVED`, `Approved`; upper then lower case, so `ı` and `ſ` fold too), each run of
+ * spaces, underscores and dashes made one `-` (`review requested`, `review_requested`, `review‐requested`)
+ * and `-` trimmed from both ends (`approved `). Lookalike letters of other scripts (Cyrillic `а`) are
+ * not folded.
+ */
+export function foldProvenanceAction(action: string): string {
+  return action
+    .normalize('NFKD')
+    .replace(/[\s_\p{Pd}]+/gu, '-')
+    .replace(/[\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}\p{Cf}\p{Cc}]/gu, '')
+    .normalize('NFKC')
+    .toUpperCase()
+    .toLowerCase()
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/**
+ * The system action (SYSTEM_PROVENANCE_ACTIONS) an action name reads as once folded
+ * (foldProvenanceAction), or undefined: `Approved`, `APPROVED`, `approved ` and `created\u200b` are
+ * `approved` and `created`. Appends from outside the runtime (the HTTP API's
+ * `POST /traces/:id/provenance`) refuse such a name, so no client entry reads as one the runtime wrote.
+ */
+export function systemProvenanceAction(action: string): string | undefined {
+  const folded = foldProvenanceAction(action);
+  return SYSTEM_PROVENANCE_ACTIONS.find((a) => a === folded);
+}
+
 /** What a provenance entry did to the trace graph or to the trace's state. */
 export const ProvenanceOperation = z.enum(['add', 'merge', 'split', 'remove', 'rewire', 'update', 'flag', 'quarantine', 'release', 'review']);
 

@@ -4,7 +4,7 @@
  */
 import {
   ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_EXPORT_TRACE_IDS, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, outputOnlyWithCustom, refuseMeasuredMetaKeys, refuseReversedTimeRange, z,
+  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, outputOnlyWithCustom, refuseMeasuredMetaKeys, refuseReversedTimeRange, systemProvenanceAction, z,
 } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
@@ -97,8 +97,15 @@ export const TraceListQuery = z
 
 export const ProvenanceBody = z
   .object({
-    action: ProvenanceAction.refine((a) => !SYSTEM_PROVENANCE_ACTIONS.includes(a), {
-      message: `is one the server records itself (${SYSTEM_PROVENANCE_ACTIONS.join(', ')}); append an action of your own, e.g. "reviewed"`,
+    // Compared folded (case, Unicode compatibility forms, accents, invisible characters, separators):
+    // `Approved` or `created\u200b` would read as an entry the server wrote.
+    action: ProvenanceAction.superRefine((a, ctx) => {
+      const system = systemProvenanceAction(a);
+      if (system === undefined) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: `${system === a ? 'is' : `reads as "${system}" (compared ignoring case, Unicode compatibility forms, accents, invisible characters and separators), which is`} one the server records itself (${SYSTEM_PROVENANCE_ACTIONS.join(', ')}); append an action of your own, e.g. "reviewed"`,
+      });
     }),
     operation: ProvenanceOperation.optional(),
     source: Text(1024).optional(),

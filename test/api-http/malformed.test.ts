@@ -70,6 +70,9 @@ const CASES: Case[] = [
   { name: 'client-chosen tenant', method: 'POST', path: '/traces', body: { sessionId: '{S}', runner: 'x', task, output, tenant: 'tenant-b' }, status: 400, field: 'body.tenant' },
   { name: 'client-chosen actor', method: 'POST', path: '/traces/{T}/provenance', body: { action: 'x', actor: 'root' }, status: 400, field: 'body.actor' },
   { name: 'an action the server records itself', method: 'POST', path: '/traces/{T}/provenance', body: { action: 'approved' }, status: 400, field: 'body.action' },
+  // Compared folded: case, trailing space, an invisible character, compatibility forms, accents, separators.
+  ...[['Approved', 'approved'], ['APPROVED', 'approved'], ['approved ', 'approved'], ['created\u200b', 'created'], ['ｍｅｒｇｅ', 'merge'], ['Review Requested', 'review-requested'], ['quarantinéd', 'quarantined']].map(([action, system]): Case => (
+    { name: `an action that reads as one the server records (${JSON.stringify(action)})`, method: 'POST', path: '/traces/{T}/provenance', body: { action, operation: 'review' }, status: 400, field: 'body.action', message: new RegExp(`^reads as "${system}" \\(compared ignoring case.*one the server records itself`) })),
   { name: 'unknown query parameter', method: 'GET', path: '/traces?foo=1', status: 400, field: 'query.foo' },
   { name: 'query on a route without one', method: 'POST', path: '/traces/{T}/release?force=1', body: { reason: 'x' }, status: 400, field: 'query.force' },
   { name: 'body on a route without one', method: 'POST', path: '/sessions/{S}/close', body: { force: true }, status: 400, field: 'body' },

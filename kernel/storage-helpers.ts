@@ -900,16 +900,44 @@ export function bytesOverLimit(json: string, maxBytes: number): number | undefin
   return bytes > maxBytes ? bytes : undefined;
 }
 
-/** Throws LIMIT_PAYLOAD_TOO_LARGE when the UTF-8 size of `json` exceeds `maxBytes`. */
+/**
+ * Throws LIMIT_PAYLOAD_TOO_LARGE when the UTF-8 size of `json` exceeds `maxBytes`, naming the
+ * record's largest field (`details.largestField`, see largestField), so a caller can say which of its
+ * fields to shrink (the HTTP API answers `body.data` for a provenance entry's data, when the request
+ * body holds that field). Not `details.field`: the record may be one the server built (a merged
+ * trace), whose fields are not the caller's.
+ */
 export function assertRecordSize(json: string, what: string, maxBytes: number = DEFAULT_MAX_RECORD_BYTES): void {
   const bytes = bytesOverLimit(json, maxBytes);
-  if (bytes !== undefined) throw tooLarge(what, bytes, maxBytes);
+  if (bytes !== undefined) throw tooLarge(what, bytes, maxBytes, json);
 }
 
-function tooLarge(what: string, bytes: number, maxBytes: number): LimitError {
-  return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `The ${what} is ${bytes} bytes as JSON; the limit is ${maxBytes} bytes`, {
-    details: { record: what, bytes, maxBytes },
-    fix: 'Store large outputs as files and reference them, or raise the backend option maxRecordBytes.',
+/**
+ * The top-level field of a record's JSON text that takes the most UTF-8 bytes, with its size; undefined
+ * when the text is not an object with a field. Only on the refusal path: it parses the text again.
+ */
+export function largestField(json: string): { field: string; bytes: number } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  let best: { field: string; bytes: number } | undefined;
+  for (const [field, v] of Object.entries(value)) {
+    const text = JSON.stringify(v);
+    const bytes = text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+    if (!best || bytes > best.bytes) best = { field, bytes };
+  }
+  return best;
+}
+
+function tooLarge(what: string, bytes: number, maxBytes: number, json?: string): LimitError {
+  const largest = json === undefined ? undefined : largestField(json);
+  return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `The ${what} is ${bytes} bytes as JSON; the limit is ${maxBytes} bytes${largest ? ` (its largest field, ${largest.field}, is ${largest.bytes} bytes)` : ''}`, {
+    details: { record: what, bytes, maxBytes, ...(largest ? { largestField: largest.field } : {}) },
+    fix: `${largest ? `Make ${largest.field} smaller: s` : 'S'}tore large outputs as files and reference them, or raise the backend option maxRecordBytes.`,
   });
 }
 

@@ -108,6 +108,12 @@ export function locateFields(message: string, details: Record<string, unknown> |
     }
     return toRequestPaths(details.field, req, map).map((path) => ({ path, message }));
   }
+  // A record too large to store names its largest field (storage's LIMIT_PAYLOAD_TOO_LARGE): the
+  // request's own field of that name, when the body has one (a provenance entry's `data`); a field of
+  // a record the server built (a union merge's output) is no field of the request.
+  if (typeof details.largestField === 'string' && isObject(req.body) && Object.hasOwn(req.body, details.largestField)) {
+    return [{ path: `body.${details.largestField}`, message }];
+  }
   const out: FieldError[] = [];
   for (const key of ID_KEYS) {
     if (!Object.hasOwn(details, key)) continue;

@@ -1767,6 +1767,16 @@ export class OrchestratorService implements Orchestrator {
 
   async exportArtifact(given: ExportInput): Promise<ArtifactExport> {
     const input = checkInput(ExportInputSchema, given, 'export input');
+    try {
+      return await this.#exportArtifact(input);
+    } catch (error) {
+      // Too large is said of what chose the traces (`details.field`): the session, or the trace ids.
+      if (!isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') || error.details?.field !== undefined) throw error;
+      throw new LimitError(error.code, error.message, { cause: error, details: { ...error.details, field: input.sessionId !== undefined ? 'sessionId' : 'traceIds' }, fix: error.fix });
+    }
+  }
+
+  async #exportArtifact(input: ReturnType<typeof ExportInputSchema.parse>): Promise<ArtifactExport> {
     const tenant = this.#tenant(input.tenant);
     // An export only reads: a cancel is checked before each read (a page, a trace) and leaves nothing.
     const cancel = cancelOf(input.signal, 'The export');

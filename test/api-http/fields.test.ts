@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TASK_LIMITS } from 'limit-graph';
+import { locateFields } from '../../plugins/api-http/fields.ts';
 import { KEYS, rawRequest, startServer, type Res, type Server } from './harness.ts';
 
 const task = { input: 'print(1)' };
@@ -121,6 +122,21 @@ describe('api-http: problem documents name the failing field', () => {
     expect(paths(step)[0]).toMatch(/^body\.graph\.nodes/);
     // Every path the API answers with has a request prefix.
     for (const res of [weights, edge, step]) for (const p of paths(res)) expect(p).toMatch(/^(body|query|params|header)(\.|$)|^path$/);
+  });
+});
+
+describe('api-http: a 413 names the field to shrink', () => {
+  const at = (details: Record<string, unknown>, body: unknown) => locateFields('too large', details, { params: {}, query: {}, body }).map((e) => e.path);
+
+  it("a record too large to store: its largest field, when the body holds it (a provenance entry's data); not one of a record the server built", () => {
+    expect(at({ record: 'provenance entry', bytes: 9, maxBytes: 4, largestField: 'data' }, { action: 'noted', data: 'x' })).toEqual(['body.data']);
+    // A union merge's output is computed, not sent: no body.output.
+    expect(at({ record: 'trace', bytes: 9, maxBytes: 4, largestField: 'output', strategy: 'union', parents: 2 }, { parentIds: ['a', 'b'] })).toEqual([]);
+  });
+
+  it('an export too large: the field that chose its traces (orchestrator details.field)', () => {
+    expect(at({ format: 'json', chars: 9, maxChars: 4, traces: 1, sessionIds: ['s'], field: 'traceIds' }, { traceIds: ['t'] })).toEqual(['body.traceIds']);
+    expect(at({ format: 'json', chars: 9, maxChars: 4, traces: 1, sessionIds: ['s'], field: 'sessionId' }, { sessionId: 's' })).toEqual(['body.sessionId']);
   });
 });
 

@@ -72,6 +72,27 @@ describe('api-http: large records', () => {
   });
 });
 
+describe('api-http: a provenance entry larger than the backend keeps', () => {
+  it('POST /traces/:id/provenance answers 413 naming body.data (the largest field) in errors[], and stores nothing', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-big-entry-'));
+    const s = await startServer({ plugins: { 'storage-sqlite': { path: path.join(dir, 'limit.db'), maxRecordBytes: 4096 }, 'runner-python': {} } });
+    try {
+      const sessionId = (await s.req('POST', '/sessions', { body: { name: 'big' } })).json.id as string;
+      const id = (await s.req('POST', '/traces', { body: { sessionId, runner: 'agent', task: { input: 'hi' }, output: { ok: true, stdout: 'ok', stderr: '' } } })).json.trace.id as string;
+      const before = await snapshot(s.storage, 'tenant-a');
+      const res = await s.req('POST', `/traces/${id}/provenance`, { body: { action: 'noted', rationale: 'short', data: 'x'.repeat(10_000) } });
+      expect(res.status, res.text).toBe(413);
+      expect(res.json).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', details: { largestField: 'data', maxBytes: 4096 } });
+      expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual(['body.data']);
+      expect(res.json.detail).toMatch(/^The provenance entry is \d+ bytes as JSON; the limit is 4096 bytes \(its largest field, data, is 10002 bytes\)$/);
+      expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('api-http: a recorded trace larger than the backend keeps', () => {
   it('POST /traces answers 413 LIMIT_PAYLOAD_TOO_LARGE naming the field sizes and the limit, and stores nothing', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-big-trace-'));

@@ -476,7 +476,8 @@ describe('an export too large to build', () => {
         expect(error).toMatchObject({
           code: 'LIMIT_PAYLOAD_TOO_LARGE',
           message: expect.stringMatching(new RegExp(`^The ${format} artifact would be more than 450,000 characters: the 5 traces read so far hold 5\\d\\d,\\d{3} characters of text; an export holds at most 450,000$`)),
-          details: { format, maxChars: 450_000, traces: 5, sessionIds: [session.id], soFar: true },
+          // The field that chose the traces, which the HTTP API answers as body.sessionId / body.traceIds.
+          details: { format, maxChars: 450_000, traces: 5, sessionIds: [session.id], soFar: true, field: 'sessionId' in request ? 'sessionId' : 'traceIds' },
           fix: expect.stringContaining('Export the traces in parts of about 4 or fewer'),
         });
         // A session is refused while its traces are listed: pages no larger than the limit, none read whole.

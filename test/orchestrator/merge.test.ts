@@ -184,7 +184,7 @@ describe('merges through the real governance engine', () => {
     const parents = [await big(), await big()];
     const error = await failure(orch.merge({ parentIds: parents, strategy: 'union' }));
     expect(error.code).toBe('LIMIT_PAYLOAD_TOO_LARGE');
-    expect(error.message).toMatch(/^The union merge of 2 parents is too large to store: .*The trace is \d+ bytes as JSON; the limit is 20000 bytes$/);
+    expect(error.message).toMatch(/^The union merge of 2 parents is too large to store: .*The trace is \d+ bytes as JSON; the limit is 20000 bytes \(its largest field, output, is \d+ bytes\)$/);
     expect((error as unknown as { fix: string }).fix).toMatch(/Merge fewer parents.*`concat`/);
     expect(error.details).toMatchObject({ strategy: 'union', parents: 2 });
     const merges = async () => (await orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.runner === 'merge');

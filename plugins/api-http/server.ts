@@ -46,6 +46,19 @@ function declaresBody(raw: IncomingMessage): boolean {
   return raw.headers['transfer-encoding'] !== undefined || Number(length ?? 0) > 0;
 }
 
+/**
+ * The 415 for a body whose media type the server does not read (anything but application/json),
+ * naming the type received (Fastify's own says only "Unsupported Media Type").
+ */
+function unsupportedMediaType(request: FastifyRequest): ApiProblem {
+  const type = request.raw.headers['content-type'];
+  const shown = type === undefined ? undefined : JSON.stringify(type.slice(0, 200));
+  return new ApiProblem(415, 'LIMIT_UNSUPPORTED_MEDIA_TYPE',
+    shown === undefined ? 'The body has no Content-Type: bodies are read as application/json only' : `Content-Type ${shown} is not supported: bodies are read as application/json only`,
+    [{ path: 'header.content-type', message: shown === undefined ? 'missing (a body was sent)' : `unsupported media type ${shown}` }], {},
+    'Send the body as JSON with Content-Type: application/json (or send no body where the route takes none).');
+}
+
 /** The charset parameter of a Content-Type (quoted or not). */
 const CHARSET = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i;
 
@@ -197,8 +210,10 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   const tooLarge = new ApiProblem(413, 'LIMIT_PAYLOAD_TOO_LARGE', `Request body is larger than the limit of ${options.bodyLimit} bytes`,
     [{ path: 'body', message: `over the limit of ${options.bodyLimit} bytes` }], {},
     'Send a smaller body, or raise the api-http option bodyLimit (at most 64 MiB) on the server.');
-  app.setErrorHandler((error, request, reply) =>
-    sendProblem(request, reply, (error as { code?: unknown } | undefined)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? tooLarge : error));
+  app.setErrorHandler((error, request, reply) => {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    return sendProblem(request, reply, code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? tooLarge : code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? unsupportedMediaType(request) : error);
+  });
   // A path that exists with other methods answers 405 with an Allow header listing them (RFC 9110
   // §15.5.6), not 404: the methods of every route whose URL pattern matches the path (HEAD wherever
   // GET is, as Fastify exposes it). Built at the first miss: every route, plugins' too, is known then.
@@ -336,7 +351,16 @@ export async function buildApp(input: BuildAppInput): Promise<{ app: FastifyInst
   // be read as is; a charset other than UTF-8 (JSON's only encoding) would be decoded as UTF-8 all the
   // same (latin-1 "cafÃ©" stored as "café"). Both are 415s naming the header (RFC 9110 §15.5.16).
   app.addHook('preParsing', async (request) => {
-    if (request.method === 'GET' || request.method === 'HEAD' || !declaresBody(request.raw)) return;
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    if (!declaresBody(request.raw)) {
+      // No body (Content-Length 0, or neither it nor Transfer-Encoding): nothing to parse, whatever
+      // the Content-Type says — `curl -X POST -d ''` sends application/x-www-form-urlencoded, fetch
+      // with body '' text/plain. The type is set aside for the parser (request.headers only; the raw
+      // headers are kept), so a route whose body is optional takes {} and one that needs a body
+      // answers that it is required, as with an empty application/json body.
+      if (request.headers['content-type'] !== undefined) request.headers = { 'content-type': undefined };
+      return;
+    }
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
       throw new ApiProblem(415, 'LIMIT_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${JSON.stringify(encoding)} is not supported: bodies are read uncompressed`,

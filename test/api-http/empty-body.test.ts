@@ -90,6 +90,51 @@ describe('api-http: an empty body with Content-Type: application/json', () => {
   });
 });
 
+describe('api-http: an empty body with another Content-Type (curl -d \'\', fetch with body \'\')', () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+  const raw = (path: string, headers: Record<string, string>, body?: string) => rawRequest(s.url, 'POST', path, { authorization: `Bearer ${KEYS.A}`, ...headers }, body);
+
+  it.each([
+    ['application/x-www-form-urlencoded'], ['text/plain;charset=UTF-8'], ['multipart/form-data; boundary=x'], ['application/octet-stream'], ['not a media type'],
+  ])('%s with Content-Length 0: POST /sessions opens one and /sessions/:id/close closes it', async (type) => {
+    const opened = await raw('/sessions', { 'content-type': type }, '');
+    expect(opened.status, opened.text).toBe(201);
+    const closed = await raw(`/sessions/${opened.json.id}/close`, { 'content-type': type }, '');
+    expect(closed.status, closed.text).toBe(200);
+    expect(closed.json).toMatchObject({ id: opened.json.id, status: 'closed' });
+  });
+
+  it('a route that needs a body answers 400 saying it is required, not 415, and writes nothing', async () => {
+    const before = await snapshot(s.storage, 'tenant-a');
+    const res = await raw('/traces', { 'content-type': 'text/plain' }, '');
+    expect(res.status, res.text).toBe(400);
+    expect(res.json).toMatchObject({ code: 'LIMIT_VALIDATION', errors: [{ path: 'body', message: expect.stringContaining('A JSON body is required: POST /traces') }] });
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+  });
+
+  it('a body that is there in another media type is still a 415, whose detail names the type received', async () => {
+    const before = await snapshot(s.storage, 'tenant-a');
+    const form = await raw('/sessions', { 'content-type': 'application/x-www-form-urlencoded' }, 'name=x');
+    expect(form.status, form.text).toBe(415);
+    expect(form.json).toMatchObject({
+      code: 'LIMIT_UNSUPPORTED_MEDIA_TYPE', detail: 'Content-Type "application/x-www-form-urlencoded" is not supported: bodies are read as application/json only',
+      errors: [{ path: 'header.content-type', message: 'unsupported media type "application/x-www-form-urlencoded"' }],
+    });
+    const text = await raw('/sessions', { 'content-type': 'text/plain' }, '{}');
+    expect(text.json.detail).toBe('Content-Type "text/plain" is not supported: bodies are read as application/json only');
+    const none = await raw('/sessions', {}, '{"name":"x"}');
+    expect(none.status, none.text).toBe(415);
+    expect(none.json).toMatchObject({ detail: 'The body has no Content-Type: bodies are read as application/json only', errors: [{ path: 'header.content-type', message: 'missing (a body was sent)' }] });
+    expect(await snapshot(s.storage, 'tenant-a')).toBe(before);
+  });
+});
+
 describe('api-http: every problem+json carries a fix', () => {
   let s: Server;
   beforeAll(async () => {

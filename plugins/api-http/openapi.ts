@@ -36,12 +36,37 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'A dependency (plugin, storage, runner) is unavailable, or the server is shutting down (LIMIT_RUNTIME_CLOSED: the request was not processed)',
 };
 
+/** Response headers, declared once (components.headers) and referenced by each response that carries them. */
+const HEADERS = {
+  RequestId: { description: 'The request id (the one the client sent as x-request-id when it is 1–128 of A–Z a–z 0–9 . _ : -, else a fresh UUID); problem documents repeat it as `requestId`.', required: true, schema: { type: 'string' } },
+  RateLimitLimit: { description: 'With rateLimit on: the requests a client (an API key, else an IP) may send per window.', schema: { type: 'integer' } },
+  RateLimitRemaining: { description: 'With rateLimit on: the requests left in the current window.', schema: { type: 'integer' } },
+  RateLimitReset: { description: 'With rateLimit on: seconds until the window ends.', schema: { type: 'integer' } },
+  RetryAfter429: { description: 'Seconds to wait before retrying: sent with LIMIT_RATE_LIMITED (the rate limit); not with LIMIT_SESSION_BUSY (a full wait queue).', schema: { type: 'integer', minimum: 0 } },
+  RetryAfter503: { description: 'Seconds to wait before retrying (5): sent only with LIMIT_RUNTIME_CLOSED (the server is shutting down; retry once it is back, or at another instance); the other 503s (LIMIT_SERVICE_NOT_FOUND, LIMIT_STORAGE_UNAVAILABLE, LIMIT_RD_BUSY) carry none.', schema: { type: 'integer', minimum: 0 } },
+  WWWAuthenticate: { description: 'The authentication challenge (RFC 9110 §11.6.1): `Bearer realm="limit-graph"`.', required: true, schema: { type: 'string' } },
+  Allow: { description: "The path's methods (HEAD wherever GET is), e.g. `GET, HEAD, POST`.", required: true, schema: { type: 'string' } },
+} as const;
+const ref = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
+
+/** The headers a response of `status` carries: x-request-id always; the rate-limit ones but on probes; Retry-After, WWW-Authenticate by status. */
+function responseHeaders(status: number, probe: boolean): Record<string, unknown> {
+  return {
+    'x-request-id': ref('RequestId'),
+    ...(probe ? {} : { 'x-ratelimit-limit': ref('RateLimitLimit'), 'x-ratelimit-remaining': ref('RateLimitRemaining'), 'x-ratelimit-reset': ref('RateLimitReset') }),
+    ...(status === 429 ? { 'retry-after': ref('RetryAfter429') } : {}),
+    ...(status === 503 ? { 'retry-after': ref('RetryAfter503') } : {}),
+    ...(status === 401 ? { 'www-authenticate': ref('WWWAuthenticate') } : {}),
+  };
+}
+
 export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly ExtraRoute[], info: { version: string }): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const responses: Record<string, unknown> = {
       [String(r.status ?? 200)]: {
         description: r.responses.description,
+        headers: responseHeaders(r.status ?? 200, r.probe === true),
         ...(r.responses.schema ? { content: { 'application/json': { schema: json(r.responses.schema, 'output') } } } : {}),
       },
     };
@@ -52,6 +77,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
       if (r.probe && status === 429) continue;
       responses[String(status)] = {
         description: r.responses.errorText?.[status] ?? STATUS_TEXT[status] ?? 'Error',
+        headers: responseHeaders(status, r.probe === true),
         content: {
           ...(r.responses.errorSchema?.[status] ? { 'application/json': { schema: json(r.responses.errorSchema[status], 'output') } } : {}),
           'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
@@ -83,6 +109,16 @@ export function buildOpenApi(routes: readonly RouteSpec[], extra: readonly Extra
     info: { title: 'LIMIT-Graph HTTP API', version: info.version, description: 'Sessions, governed runs, traces with provenance, governance, merges, rate–distortion and artifact export. Errors are RFC 9457 problem documents.' },
     paths,
     components: {
+      headers: HEADERS,
+      // Answered on any path for a method it does not take; not listed per operation (an operation is
+      // one of the path's methods), declared here with its Allow header.
+      responses: {
+        MethodNotAllowed: {
+          description: 'A method the path does not take (LIMIT_METHOD_NOT_ALLOWED): the Allow header lists the methods it takes.',
+          headers: { allow: ref('Allow'), 'x-request-id': ref('RequestId') },
+          content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+        },
+      },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },

@@ -100,6 +100,13 @@ export function setErrorFields(error: object, errors: FieldError[]): void {
  */
 const UNAVAILABLE: ReadonlySet<string> = new Set(['LIMIT_SERVICE_NOT_FOUND', 'LIMIT_RUNTIME_CLOSED']);
 
+/**
+ * Retry-After (seconds) of a 503 LIMIT_RUNTIME_CLOSED: the server is shutting down, so the request
+ * may succeed once it is back (a restart) or at another instance. A 503 LIMIT_SERVICE_NOT_FOUND (a
+ * plugin the server lacks) has none: retrying would not help.
+ */
+export const SHUTDOWN_RETRY_AFTER_S = 5;
+
 export function problemType(code: string): string {
   return `/docs#${code}`;
 }
@@ -143,6 +150,7 @@ export function mapError(thrown: unknown): Mapped {
     const field = typeof error.details?.field === 'string' ? [{ path: error.details.field, message: error.message }] : [];
     return {
       status, code: error.code, detail: error.message, fix: error.fix,
+      ...(error.code === 'LIMIT_RUNTIME_CLOSED' ? { headers: { 'retry-after': String(SHUTDOWN_RETRY_AFTER_S) } } : {}),
       errors: locatedFields.get(error) ?? (issuesOf(error.details).length ? issuesOf(error.details) : field),
       ...(error.details ? { details: error.details } : {}),
       internal: status === 500,

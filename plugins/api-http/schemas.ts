@@ -3,9 +3,10 @@
  * record's shape) but are strict at every level: an unknown field is an error, not silently dropped.
  */
 import {
-  ChainVerification, Checkpoint, Flag, FlagKind, Id, MAX_EXPORT_TRACE_IDS, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
-  RdPoint, RdSeries, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, outputOnlyWithCustom, refuseMeasuredMetaKeys, refuseReversedTimeRange, systemProvenanceAction, z,
+  ChainVerification, Checkpoint, Decision, Finding, Flag, FlagKind, Id, MAX_EXPORT_TRACE_IDS, MAX_RD_POINTS, MergeStrategy, ProvenanceAction, ProvenanceEntry, ProvenanceOperation, SYSTEM_PROVENANCE_ACTIONS,
+  RdPoint, RdSeries as RdSeriesRecord, RunMetrics, Session, SessionLimits, SessionStatus, Severity, TASK_LIMITS, Task, Timestamp, Trace, TraceStatus, boundedRecord, decimalInt, outputOnlyWithCustom, refuseMeasuredMetaKeys, refuseReversedTimeRange, systemProvenanceAction, z,
 } from 'limit-graph';
+import type { ArtifactFormat, ArtifactPartName } from 'limit-graph';
 
 /** Plugin-style names (`python`, `fgw`, `kneedle`): the suffix of a container key. */
 export const ServiceName = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9_-]*$/, 'Expected a lower-case name such as "python"');
@@ -224,11 +225,24 @@ export const ReadyResponse = z.object({
   status: z.enum(['ok', 'fail']),
   checks: z.array(z.object({ name: z.string(), status: z.enum(['ok', 'degraded', 'fail']) })),
 });
+/** What governance decided about one surface of a trace (GovernanceVerdict, kernel/contracts/governance.ts). */
+export const VerdictResponse = z
+  .object({
+    decision: Decision,
+    findings: z.array(Finding.loose()).describe("The rules' findings (a flag is made of each one recorded)."),
+    reasons: z.array(z.string()).describe('Why the decision was taken (the policy field that applied).'),
+    maxSeverity: z.number().optional().describe('Highest finding severity (0 when there is none).'),
+    overBudget: z.array(z.string()).optional().describe('Rules that ran past their time budget (their findings so far are kept).'),
+    unrecordedFindings: z.number().int().optional().describe('Findings not stored as flags because the trace holds no more (MAX_FLAGS_PER_TRACE); the decision weighs them all.'),
+  })
+  .loose();
 export const RunOutcomeResponse = z.object({
   trace: Trace,
   decision: z.enum(['allow', 'block', 'quarantine', 'review']),
   executed: z.boolean(),
-  verdicts: z.record(z.string(), z.unknown()),
+  verdicts: z
+    .object({ input: VerdictResponse.optional(), output: VerdictResponse.optional() })
+    .describe('The governance verdict of each surface evaluated: `input` (the task, before it ran) and `output` (what it produced); a surface not evaluated (a blocked task has no output, a cancelled evaluation none) is absent.'),
   checkpoints: z.array(Checkpoint),
 });
 /** The stored flag, and whether it quarantined its trace (autoQuarantine; GovernanceService.flag). */
@@ -263,5 +277,54 @@ export const RdPointResponse = z.object({
   pointBytes: z.number().int().describe("Bytes of the series' points as JSON, each measured alone (at most 4 × the storage's maxRecordBytes: 16 MiB by default)."),
 });
 export const KneeResponse = z.object({ seriesId: z.string().optional(), detector: z.string(), index: z.number().int().nullable(), point: RdPoint.nullable(), points: z.array(RdPoint) });
-export const ExportResponse = z.object({ manifest: z.record(z.string(), z.unknown()), files: z.array(z.object({ path: z.string(), content: z.string() })) });
-export { Session, Trace, Flag, RdSeries };
+const PART_NAMES = ['sessions', 'traces', 'provenance', 'flags', 'checkpoints', 'rdSeries'] as const satisfies readonly ArtifactPartName[];
+// Every part name of the kernel's ArtifactPartName: a part added there fails to compile here.
+type MissingPart = Exclude<ArtifactPartName, (typeof PART_NAMES)[number]>;
+export const EVERY_ARTIFACT_PART: [MissingPart] extends [never] ? true : never = true;
+const ArtifactPartResponse = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 (hex) of the part's serialised records (the orchestrator README, Export)."),
+  records: z.number().int().min(0),
+  file: z.string().optional().describe('csv: the file holding the part.'),
+});
+/** The export's manifest (ArtifactManifest, kernel/contracts/orchestrator.ts). */
+export const ArtifactManifestResponse = z.object({
+  format: z.literal('limit-graph-artifact'),
+  version: z.literal(1),
+  encoding: z.enum(['json', 'jsonl', 'csv'] as const satisfies readonly ArtifactFormat[]),
+  createdAt: Timestamp,
+  tenant: z.string(),
+  sessionIds: z.array(z.string()),
+  traceIds: z.array(z.string()),
+  parts: z.object(Object.fromEntries(PART_NAMES.map((n) => [n, ArtifactPartResponse])) as Record<(typeof PART_NAMES)[number], typeof ArtifactPartResponse>),
+  provenance: z.object({ verified: z.boolean(), chains: z.array(ChainVerification.extend({ traceId: z.string() })) }).describe('Provenance verification at export time, per trace.'),
+  mended: z
+    .array(z.object({ part: z.enum(PART_NAMES), index: z.number().int().min(0), id: z.string(), field: z.string() }))
+    .optional()
+    .describe('Stored text that was not well-formed Unicode, exported with U+FFFD in its place: each field so mended. Absent when none was.'),
+});
+export const ExportResponse = z.object({ manifest: ArtifactManifestResponse, files: z.array(z.object({ path: z.string(), content: z.string() })) });
+
+/**
+ * An RD series as answered: its metadata holds the series' reference graph, algorithm and options
+ * (written by the server from the body's own fields; refused in the body's metadata) beside the
+ * client's own keys.
+ */
+export const RdSeries = RdSeriesRecord.extend({
+  metadata: z
+    .object({
+      reference: z
+        .object({
+          nodes: z.array(z.object({ id: z.string(), features: z.array(z.number()), weight: z.number().optional() }).loose()),
+          edges: z.array(z.object({ source: z.string(), target: z.string(), weight: z.number().optional() }).loose()),
+          directed: z.boolean().optional(),
+        })
+        .loose()
+        .optional()
+        .describe("The series' reference graph (the body's `reference`): graph steps are measured against it."),
+      distortionAlgorithm: z.string().optional().describe('The RD algorithm (rd:<name>) of graph steps; present with `reference`.'),
+      distortionOptions: z.record(z.string(), z.unknown()).optional().describe("The algorithm's options (the body's `distortionOptions`)."),
+    })
+    .catchall(z.unknown())
+    .describe("The body's `metadata` keys, and the series' reference, algorithm and options the server keeps here."),
+});
+export { Session, Trace, Flag };

@@ -193,6 +193,8 @@ describe('every status a route answers with is in its OpenAPI entry', () => {
         const head = /^HTTP\/1\.1 (\d+)[^]*?\r\ncontent-type: ([^;\r]+)/i.exec(texts[i]!);
         expect(head, `${method} ${p}: ${texts[i]!.slice(0, 200)}`).not.toBeNull();
         expect(texts[i], `${method} ${p}`).toContain('LIMIT_RUNTIME_CLOSED');
+        // The 503's Retry-After, as /openapi.json declares it (components.headers.RetryAfter503).
+        expect(texts[i], `${method} ${p}`).toMatch(/\r\nretry-after: 5\r\n/i);
         documents(doc, method, p, Number(head![1]), head![2]!);
       });
     } finally {

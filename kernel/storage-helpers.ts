@@ -13,7 +13,7 @@ import {
   type Page,
 } from './model/index.ts';
 import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
-import type { HealthResult } from './model/index.ts';
+import type { HealthResult, ProvenanceEntry } from './model/index.ts';
 import { isWellFormed } from './model/canonical-json.ts';
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
@@ -106,6 +106,100 @@ export function assertFlagsFit(traceId: string, held: { count: number; bytes: nu
     details: { traceId, flags: count, maxFlags: MAX_FLAGS_PER_TRACE, bytes, maxBytes },
     fix: 'The trace has as many flags as it can hold: quarantine or review it instead of flagging it again, and keep flag reasons and evidence short.',
   });
+}
+
+/**
+ * Most entries one trace's provenance chain holds: 10,000. A chain is read whole (GET
+ * /traces/:id/provenance, verification, merges, exports), so it is bounded as a trace's flags are.
+ * A run writes fewer than ten entries and a person's governance decision one each, so this is far
+ * more than a trace needs; each entry is hashed when the chain is verified, so the count bounds that
+ * work where maxTraceProvenanceBytes alone would let tiny entries run into the tens of thousands.
+ */
+export const MAX_PROVENANCE_PER_TRACE = 10_000;
+
+/**
+ * Most bytes the provenance entries of one trace hold together, each entry's JSON (as stored: with
+ * seq, prevHash and hash) measured alone: four records' worth (16 MiB with the default
+ * `maxRecordBytes`), as maxTraceFlagsBytes for flags.
+ */
+export function maxTraceProvenanceBytes(maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): number {
+  return 4 * maxRecordBytes;
+}
+
+/**
+ * Who a provenance append is for, which decides how much of a trace's provenance limits it may use:
+ * - `system` (the default): the server's own record of what happened — the run pipeline's entries
+ *   (created, executed, flagged, completed, failed …), merges and review outcomes. May fill the chain
+ *   to MAX_PROVENANCE_PER_TRACE and maxTraceProvenanceBytes.
+ * - `decision`: a person's governance decision made by request (a manual flag, a quarantine, a
+ *   release), which a client can repeat: it stops 100 entries and one `maxRecordBytes` short of the
+ *   limits, so that what a run still has to write (fewer than ten entries of a few kilobytes, any
+ *   single one within `maxRecordBytes`) always fits, whatever clients did before.
+ * - `client`: an entry whose content a client writes (POST /traces/:id/provenance). It stops at
+ *   8,000 entries and half the bytes (2 × `maxRecordBytes`), so that clients' notes can neither
+ *   crowd out governance decisions (2,000 entries and a record's worth of bytes stay theirs: more
+ *   than the 1,000 `flagged` entries a trace's flags can add) nor the system's entries.
+ */
+export type ProvenanceOrigin = 'system' | 'decision' | 'client';
+
+/** The origins of a provenance append, most allowed first (see ProvenanceOrigin). */
+export const PROVENANCE_ORIGINS: readonly ProvenanceOrigin[] = ['system', 'decision', 'client'];
+
+/** `value` when it is a ProvenanceOrigin (undefined: `system`), else LIMIT_VALIDATION naming `origin`. */
+export function assertProvenanceOrigin(value: unknown): ProvenanceOrigin {
+  if (value === undefined) return 'system';
+  if (PROVENANCE_ORIGINS.includes(value as ProvenanceOrigin)) return value as ProvenanceOrigin;
+  throw new LimitError('LIMIT_VALIDATION', `Invalid provenance origin ${JSON.stringify(value) ?? String(value)}: expected one of ${PROVENANCE_ORIGINS.join(', ')}`, {
+    details: { field: 'origin', value: String(value).slice(0, 200) },
+  });
+}
+
+/** What an append of `origin` may take a trace's chain to: its entries and their bytes (see ProvenanceOrigin). */
+export function provenanceLimits(origin: ProvenanceOrigin = 'system', maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES): { maxEntries: number; maxBytes: number } {
+  const full = maxTraceProvenanceBytes(maxRecordBytes);
+  switch (origin) {
+    case 'system': return { maxEntries: MAX_PROVENANCE_PER_TRACE, maxBytes: full };
+    case 'decision': return { maxEntries: MAX_PROVENANCE_PER_TRACE - 100, maxBytes: full - maxRecordBytes };
+    case 'client': return { maxEntries: MAX_PROVENANCE_PER_TRACE - 2_000, maxBytes: full - 2 * maxRecordBytes };
+    default: return provenanceLimits(assertProvenanceOrigin(origin), maxRecordBytes);
+  }
+}
+
+/**
+ * Throws LIMIT_PAYLOAD_TOO_LARGE, before anything is written, when `added` entries of `added.bytes`
+ * (each entry's JSON as stored) would take a chain holding `held.count` entries of `held.bytes` past
+ * the limits of `origin` (provenanceLimits). Backends call it inside the transaction (or under the
+ * lock) that appends, with the totals read there, so that concurrent appends cannot pass it together.
+ * The error names the trace and the limit; for a client's entry `details.field` is `data`, what the
+ * client can make smaller (a decision or the system has no such field: the trace is what is full).
+ */
+export function assertProvenanceFits(
+  traceId: string, held: { count: number; bytes: number }, added: { count: number; bytes: number },
+  maxRecordBytes: number = DEFAULT_MAX_RECORD_BYTES, origin: ProvenanceOrigin = 'system',
+): void {
+  const { maxEntries, maxBytes } = provenanceLimits(origin, maxRecordBytes);
+  const count = held.count + added.count;
+  const bytes = held.bytes + added.bytes;
+  if (count <= maxEntries && bytes <= maxBytes) return;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const what = added.count === 1 ? 'with this entry' : `with its ${n(added.count)} new entries`;
+  const whose = origin === 'system' ? '' : ` for ${origin === 'client' ? "a client's entries" : 'governance decisions'} (the rest is kept for the server's own entries)`;
+  const message = count > maxEntries
+    ? `Trace "${traceId}" would hold ${n(count)} provenance entries ${what}; its chain holds at most ${n(maxEntries)}${whose}`
+    : `The provenance of trace "${traceId}" would be ${n(bytes)} bytes as JSON ${what}; its chain holds at most ${n(maxBytes)}${whose}`;
+  throw new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `${message}; nothing was written`, {
+    details: { traceId, ...(origin === 'client' ? { field: 'data' } : {}), origin, entries: count, maxEntries, bytes, maxBytes },
+    fix: origin === 'client'
+      ? "The trace's provenance holds as much as clients may append: keep large data out of entries (store it elsewhere and put its digest or address in `data`), and record further notes on another trace."
+      : "The trace's provenance is full: record further work on a new trace, and keep large data out of provenance entries.",
+  });
+}
+
+/** UTF-8 bytes of each entry's JSON, summed (the measure of maxTraceProvenanceBytes). */
+export function provenanceBytes(entries: readonly ProvenanceEntry[]): number {
+  let bytes = 0;
+  for (const e of entries) bytes += Buffer.byteLength(JSON.stringify(e), 'utf8');
+  return bytes;
 }
 
 /** UTF-8 bytes of each flag's JSON, summed (the measure of maxTraceFlagsBytes). */
@@ -874,7 +968,10 @@ function validateOp(tenant: string, op: BatchOp): BatchOp {
     case 'incrementCounters':
       return { op: 'incrementCounters', deltas: validate.counters(op.deltas) };
     case 'appendProvenance':
-      return { op: 'appendProvenance', input: validate.provenanceInput(op.input) };
+      return {
+        op: 'appendProvenance', input: validate.provenanceInput(op.input),
+        ...(op.origin === undefined ? {} : { origin: assertProvenanceOrigin(op.origin) }),
+      };
     default:
       throw new LimitError('LIMIT_VALIDATION', 'unknown op');
   }

@@ -1,3 +1,4 @@
+import type { ProvenanceOrigin } from '../storage-helpers.ts';
 import type {
   ChainVerification, Checkpoint, Flag, FlagKind, HealthResult, Page, ProvenanceEntry, ProvenanceInput,
   QuarantineState, RdPoint, RdPointInput, RdSeries, Session, Trace, TraceStatus,
@@ -102,9 +103,19 @@ export type BatchOp =
   /**
    * Appends to the trace's hash chain inside the batch: `seq` and `prevHash` follow the chain head
    * at the moment the op applies (so several appends to one trace in a batch chain in order, and a
-   * trace created earlier in the same batch may be appended to). Same rules as `appendProvenance`.
+   * trace created earlier in the same batch may be appended to). Same rules as `appendProvenance`,
+   * `origin` included (default `system`; see "Provenance per trace").
    */
-  | { op: 'appendProvenance'; input: ProvenanceInput };
+  | { op: 'appendProvenance'; input: ProvenanceInput; origin?: ProvenanceOrigin };
+
+/** Options of `appendProvenance`. */
+export interface AppendProvenanceOptions {
+  /**
+   * Who the entry is for, which decides how much of the trace's provenance limits it may use:
+   * `system` (default), `decision` or `client` (see ProvenanceOrigin and "Provenance per trace").
+   */
+  origin?: ProvenanceOrigin;
+}
 
 /**
  * The storage contract every backend implements; `test/conformance/storage.ts` (exported as
@@ -131,6 +142,19 @@ export type BatchOp =
  *   and writes nothing — a batch is refused whole. The check runs in the transaction (or under the
  *   lock) that inserts the flag, against totals read there, so concurrent adds cannot pass it
  *   together; SQL backends keep the totals on the trace row and read no flag to check them.
+ * - **Provenance per trace.** A trace's chain holds at most MAX_PROVENANCE_PER_TRACE (10,000)
+ *   entries, and its entries together (each entry's JSON as stored, with seq, prevHash and hash,
+ *   measured alone) at most maxTraceProvenanceBytes (4 × `maxRecordBytes`, 16 MiB by default),
+ *   because a chain is always read whole (GET /traces/:id/provenance, verification, merges,
+ *   exports). An append of `origin` `decision` or `client` stops short of those limits
+ *   (provenanceLimits: 9,900 entries and 3 × `maxRecordBytes`; 8,000 and 2 × `maxRecordBytes`), so
+ *   that clients' notes cannot crowd out people's governance decisions, and neither can crowd out
+ *   the entries the server itself must still write to finish a trace (`system`, the default).
+ *   An `appendProvenance` or a batch's `appendProvenance` op past its origin's limits throws
+ *   LIMIT_PAYLOAD_TOO_LARGE naming the trace and the limit (`assertProvenanceFits`; `details.field`
+ *   `data` for a client's entry) and writes nothing — a batch is refused whole. The check runs in the transaction (or
+ *   under the lock) of the append, against totals read there, so concurrent appends cannot pass it
+ *   together; no backend reads the chain's entries to check it.
  * - **RD series size.** A series holds at most MAX_RD_POINTS (10,000) points, and its points
  *   together (each measured alone, as above) at most maxRdPointsBytes (4 × `maxRecordBytes`, 16 MiB
  *   by default): a create or an append past either throws LIMIT_PAYLOAD_TOO_LARGE and writes
@@ -215,8 +239,11 @@ export interface Storage {
   /** Newest first (createdAt desc, id desc), cursor-paginated, each page bounded by `limit` and `maxBytes`. */
   listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>>;
 
-  /** Appends to the trace's hash chain; safe under concurrent appenders (threads and processes). */
-  appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry>;
+  /**
+   * Appends to the trace's hash chain; safe under concurrent appenders (threads and processes).
+   * Checked against the chain's limits for `options.origin` first (see "Provenance per trace").
+   */
+  appendProvenance(tenant: string, input: ProvenanceInput, options?: AppendProvenanceOptions): Promise<ProvenanceEntry>;
   /** Entries in seq order. */
   listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]>;
   verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification>;

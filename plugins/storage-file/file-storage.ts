@@ -24,9 +24,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, addCounter, atBatchOp, allInOrder, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  PageBuilder, assertFlagsFit, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  PageBuilder, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type Logger, type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type AppendProvenanceOptions, type Logger, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
   fileInPlaceOfFolder,
 } from 'limit-graph';
@@ -97,13 +97,17 @@ class Stage {
   readonly checkpoints = new Map<string, Checkpoint[]>();
   readonly flagIds = new Set<string>();
   counters: Counters | undefined;
-  /** Provenance chains a batch appends to: the file's full new content and its last entry. */
-  readonly chains = new Map<string, { content: string; last: ProvenanceEntry | undefined }>();
+  /** Provenance chains a batch appends to: the file's full new content, its UTF-8 size, lines and last entry. */
+  readonly chains = new Map<string, Head & { content: string }>();
 }
 
-/** Provenance head cached per chain file: valid while the file still has `size` bytes. */
+/**
+ * Provenance head cached per chain file: valid while the file still has `size` bytes. `lines`: its
+ * entries (one a line), so that its entries' JSON is `size - lines` bytes (each line's newline aside).
+ */
 interface Head {
   size: number;
+  lines: number;
   last: ProvenanceEntry | undefined;
 }
 
@@ -601,7 +605,7 @@ export class FileStorage implements Storage {
    * new lines) so the journal makes it all-or-nothing with the batch's other files; the batch holds
    * the chain's mutex key from the head read until the commit, as a single append does.
    */
-  async #stageProvenance(stage: Stage, index: TenantIndex, tenant: string, input: ProvenanceInput): Promise<void> {
+  async #stageProvenance(stage: Stage, index: TenantIndex, tenant: string, input: ProvenanceInput, origin: ProvenanceOrigin): Promise<void> {
     const doc = await this.#doc(stage, index, tenant, input.traceId);
     if (!doc) throw notFound('trace', tenant, input.traceId);
     const dir = this.#traceDir(tenant, doc.trace.sessionId, doc.trace.id);
@@ -609,13 +613,17 @@ export class FileStorage implements Storage {
     let chain = stage.chains.get(file);
     if (!chain) {
       await ensureDir(dir, false);
-      chain = await this.#chainToExtend(file, input.traceId);
+      const { content, last, lines } = await this.#chainToExtend(file, input.traceId);
+      chain = { content, last, lines, size: Buffer.byteLength(content, 'utf8') };
     }
     const next = nextProvenanceEntry(input, chain.last);
-    const updated = { content: `${chain.content}${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`, last: next };
+    const json = serializeRecord(next, 'provenance entry', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    assertProvenanceFits(input.traceId, { count: chain.lines, bytes: chain.size - chain.lines }, { count: 1, bytes }, this.maxRecordBytes, origin);
+    const updated = { content: `${chain.content}${json}\n`, last: next, lines: chain.lines + 1, size: chain.size + bytes + 1 };
     stage.chains.set(file, updated);
     stage.files.set(file, updated.content);
-    stage.after.push(() => this.#heads.set(file, { size: Buffer.byteLength(updated.content), last: updated.last }));
+    stage.after.push(() => this.#heads.set(file, { size: updated.size, lines: updated.lines, last: updated.last }));
   }
 
   async #stageCounters(stage: Stage, tenant: string, deltas: Counters): Promise<void> {
@@ -768,9 +776,10 @@ export class FileStorage implements Storage {
 
   // ── provenance ───────────────────────────────────────────────────────────────────────────────
 
-  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+  async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
+    const origin = assertProvenanceOrigin(options.origin);
     assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
     return this.#guard(async () => {
       const index = await this.#index(tenant);
@@ -783,7 +792,11 @@ export class FileStorage implements Storage {
       return this.#mutex.run([`${tenant}\0p:${parsed.traceId}`], async () => {
         const head = await this.#head(file, parsed.traceId);
         const next = nextProvenanceEntry(parsed, head.last);
-        const line = `${serializeRecord(next, 'provenance entry', this.maxRecordBytes)}\n`;
+        const json = serializeRecord(next, 'provenance entry', this.maxRecordBytes);
+        const bytes = Buffer.byteLength(json, 'utf8');
+        // Under the chain's mutex key: the head, and the chain's totals with it, are the chain's own.
+        assertProvenanceFits(parsed.traceId, { count: head.lines, bytes: head.size - head.lines }, { count: 1, bytes }, this.maxRecordBytes, origin);
+        const line = `${json}\n`;
         try {
           const handle = await fs.open(file, 'a', 0o600);
           try {
@@ -800,7 +813,7 @@ export class FileStorage implements Storage {
           throw writeError(error, file);
         }
         if (this.config.fsync && head.size === 0) await fsyncDir(dir);
-        this.#heads.set(file, { size: head.size + Buffer.byteLength(line), last: next });
+        this.#heads.set(file, { size: head.size + bytes + 1, lines: head.lines + 1, last: next });
         return next;
       });
     });
@@ -816,9 +829,9 @@ export class FileStorage implements Storage {
     const size = stat?.size ?? 0;
     const cached = this.#heads.get(file);
     if (cached && cached.size === size) return cached;
-    if (size === 0) return { size: 0, last: undefined };
-    const { content, last } = await this.#chainToExtend(file, traceId);
-    return { size: Buffer.byteLength(content), last };
+    if (size === 0) return { size: 0, lines: 0, last: undefined };
+    const { content, last, lines } = await this.#chainToExtend(file, traceId);
+    return { size: Buffer.byteLength(content), lines, last };
   }
 
   /**
@@ -829,7 +842,7 @@ export class FileStorage implements Storage {
    * entry damaged at its end; anything else, or a last line that is not JSON, is
    * LIMIT_STORAGE_CORRUPT naming the file and line, and nothing is written.
    */
-  async #chainToExtend(file: string, traceId: string): Promise<{ content: string; last: ProvenanceEntry | undefined }> {
+  async #chainToExtend(file: string, traceId: string): Promise<{ content: string; last: ProvenanceEntry | undefined; lines: number }> {
     const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
       throw readError(error, file);
@@ -843,7 +856,7 @@ export class FileStorage implements Storage {
         case 'entry':
           await fs.appendFile(file, '\n', 'utf8');
           this.config.logger?.warn({ file, line: chain.lines.length + 1 }, 'the last provenance entry had lost its newline; it was complete and is kept');
-          return { content: `${text}\n`, last: chain.tailEntry };
+          return { content: `${text}\n`, last: chain.tailEntry, lines: chain.lines.length + 1 };
         case 'torn': {
           const aside = `${file}.torn-${Date.now()}`;
           await atomicWrite(aside, chain.tail, this.config.fsync);
@@ -856,7 +869,7 @@ export class FileStorage implements Storage {
       throw writeError(error, file);
     }
     const lastLine = chain.lines[chain.lines.length - 1];
-    return { content, last: lastLine === undefined ? undefined : parseEntry(lastLine, file, chain.lines.length) };
+    return { content, last: lastLine === undefined ? undefined : parseEntry(lastLine, file, chain.lines.length), lines: chain.lines.length };
   }
 
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
@@ -1087,7 +1100,7 @@ export class FileStorage implements Storage {
             case 'addCheckpoint': await this.#stageCheckpoint(stage, index, tenant, op.checkpoint); break;
             case 'setQuarantine': await this.#stageQuarantine(stage, index, tenant, op.state, texts[i]!); break;
             case 'incrementCounters': await this.#stageCounters(stage, tenant, op.deltas); break;
-            case 'appendProvenance': await this.#stageProvenance(stage, index, tenant, op.input); break;
+            case 'appendProvenance': await this.#stageProvenance(stage, index, tenant, op.input, op.origin ?? 'system'); break;
           }
         } catch (error) {
           throw at(error, i);

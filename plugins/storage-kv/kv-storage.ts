@@ -13,6 +13,7 @@
  *   ['c',  tenant, traceId, n]              → checkpoint
  *   ['q',  tenant, traceId]                 → quarantine state
  *   ['p',  tenant, traceId, seq]            → provenance entry
+ *   ['pb', tenant, traceId]                 → { seq, bytes }   (the chain's bytes up to its head seq)
  *   ['rd', tenant, id] → RD series (points included, size-checked apart) ['rds', tenant, sessionId, id] → ''
  *   ['n',  tenant, name]                    → counter value
  *
@@ -26,10 +27,10 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
+  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
   fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
 } from 'limit-graph';
@@ -48,7 +49,7 @@ const ABOVE_EVERY_ELEMENT = Uint8Array.of(0xff);
 
 /** What a key prefix holds, for error messages (see the layout above). */
 const RECORD_KINDS: Record<string, string> = {
-  s: 'session', t: 'trace', f: 'flag', c: 'checkpoint', q: 'quarantine state', p: 'provenance entry', rd: 'RD series', n: 'counter',
+  s: 'session', t: 'trace', f: 'flag', c: 'checkpoint', q: 'quarantine state', p: 'provenance entry', pb: 'provenance total', rd: 'RD series', n: 'counter',
 };
 
 export interface KvStorageConfig {
@@ -660,31 +661,52 @@ export class KvStorage implements Storage {
 
   // ── provenance ───────────────────────────────────────────────────────────────────────────────
 
-  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+  async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
+    const origin = assertProvenanceOrigin(options.origin);
     // The entry adds seq and two hashes to the input: a cheap early refusal before any transaction.
     assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
     this.#open();
     return retryOnConflict(
-      () => this.#write(() => this.#applyProvenance(tenant, parsed)),
+      () => this.#write(() => this.#applyProvenance(tenant, parsed, origin)),
       { retryable: (e) => e instanceof SeqTaken, what: `Appending provenance to trace "${parsed.traceId}"` },
     );
   }
 
-  /** Inside a write transaction (a single append or a batch op). */
-  #applyProvenance(tenant: string, parsed: ProvenanceInput): ProvenanceEntry {
+  /**
+   * Inside a write transaction (a single append or a batch op): the head read is the real head, and
+   * the chain's totals (seq + 1 entries, and the bytes kept under ['pb', …] for that head) are
+   * checked against `origin`'s limits.
+   */
+  #applyProvenance(tenant: string, parsed: ProvenanceInput, origin: ProvenanceOrigin): ProvenanceEntry {
     const db = this.#open();
     if (!db.doesExist(['t', tenant, parsed.traceId])) throw notFound('trace', tenant, parsed.traceId);
     const head = this.#provenanceHead(tenant, parsed.traceId);
     const entry = nextProvenanceEntry(parsed, head);
     const text = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(text, 'utf8');
+    const held = head ? { count: head.seq + 1, bytes: this.#chainBytes(tenant, parsed.traceId, head.seq) } : { count: 0, bytes: 0 };
+    assertProvenanceFits(parsed.traceId, held, { count: 1, bytes }, this.maxRecordBytes, origin);
     // The write lock already serialises writers; the no-overwrite put is the constraint that
     // would refuse a second entry at the same seq even if it did not.
     // lmdb's typings say void; at run time putSync returns false when noOverwrite finds the key.
     const written = db.putSync(['p', tenant, parsed.traceId, entry.seq], text, NO_OVERWRITE) as unknown as boolean;
     if (!written) throw new SeqTaken(`seq ${entry.seq} taken`);
+    db.put(['pb', tenant, parsed.traceId], JSON.stringify({ seq: entry.seq, bytes: held.bytes + bytes }));
     return entry;
+  }
+
+  /**
+   * UTF-8 bytes of a chain's entries up to `seq`, its head: as kept under ['pb', …] for that head, or
+   * — a chain written before this key existed, or changed around it — measured from its entries.
+   */
+  #chainBytes(tenant: string, traceId: string, seq: number): number {
+    const kept = this.#json<{ seq?: unknown; bytes?: unknown }>(['pb', tenant, traceId]);
+    if (kept && kept.seq === seq && typeof kept.bytes === 'number') return kept.bytes;
+    let bytes = 0;
+    for (const { value } of this.#range(['p', tenant, traceId])) bytes += Buffer.byteLength(value as string, 'utf8');
+    return bytes;
   }
 
   #provenanceHead(tenant: string, traceId: string): ProvenanceEntry | undefined {
@@ -1017,7 +1039,7 @@ export class KvStorage implements Storage {
           case 'addCheckpoint': this.#applyAddCheckpoint(tenant, op.checkpoint, texts[i]!); break;
           case 'setQuarantine': this.#applyQuarantine(tenant, op.state, texts[i]!); break;
           case 'incrementCounters': this.#applyCounters(tenant, deltas[i]!); break;
-          case 'appendProvenance': this.#applyProvenance(tenant, op.input); break;
+          case 'appendProvenance': this.#applyProvenance(tenant, op.input, op.origin ?? 'system'); break;
         }
       } catch (error) {
         throw atBatchOp(error, `batch op ${i} (${op.op})`, i);

@@ -239,6 +239,18 @@ export const MIGRATIONS: readonly PgMigration[] = [
       await remeasure(client, `${s}.sessions`, 'data_bytes', `SELECT tenant, id, data::text AS data FROM ${s}.sessions ORDER BY tenant, id`, measure);
     },
   },
+  {
+    version: 9,
+    name: 'provenance bytes so far on each entry',
+    // A trace's chain is bounded by count and bytes (kernel MAX_PROVENANCE_PER_TRACE,
+    // maxTraceProvenanceBytes): each entry's row keeps the UTF-8 bytes of its chain's JSON up to and
+    // including it, so an append reads its totals with the head it reads anyway (count = seq + 1)
+    // and writes no other row. A nullable column without a default rewrites no row: entries stored
+    // before (or by an instance of the previous release, during a rolling upgrade) have NULL, and an
+    // append onto such a head measures its chain once, in the server, as stored (jsonb text: a space
+    // after each ':' and ',', so a little over their JSON — never under the limit's measure).
+    sql: `ALTER TABLE {s}.provenance ADD COLUMN IF NOT EXISTS chain_bytes bigint;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -5,10 +5,10 @@
  */
 import pg from 'pg';
 import {
-  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   counterNotFinite, schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
   redactUrl as redactKernelUrl,
 } from 'limit-graph';
@@ -782,24 +782,45 @@ export class PostgresStorage implements Storage {
 
   // provenance -------------------------------------------------------------------------------------
 
-  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+  async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
+    const origin = assertProvenanceOrigin(options.origin);
     return retryOnConflict(
-      () => this.#txOnce((c) => this.#appendProvenance(c, tenant, valid)),
+      () => this.#txOnce((c) => this.#appendProvenance(c, tenant, valid, origin)),
       { retryable: isRetryable, what: `Provenance append to trace "${valid.traceId}"` },
     );
   }
 
-  /** Inside a transaction: the trace row lock serialises appenders, so the head read is the real head. */
-  async #appendProvenance(c: Queryable, tenant: string, valid: ProvenanceInput): Promise<ProvenanceEntry> {
+  /**
+   * Inside a transaction: the trace row lock serialises appenders, so the head read is the real head,
+   * and with it the chain's totals (seq + 1 entries of chain_bytes), checked against `origin`'s limits.
+   */
+  async #appendProvenance(c: Queryable, tenant: string, valid: ProvenanceInput, origin: ProvenanceOrigin): Promise<ProvenanceEntry> {
     await this.#lockTrace(c, tenant, valid.traceId);
-    const { rows } = await this.#query<{ seq: number; hash: string }>(
-      c, `SELECT seq, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
+    const { rows } = await this.#query<{ seq: number; hash: string; chain_bytes: string | null }>(
+      c, `SELECT seq, hash, chain_bytes FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
     );
-    const entry = nextProvenanceEntry(valid, rows[0]);
-    const data = this.#record(entry, 'provenance entry');
-    await this.#query(c, `INSERT INTO ${this.#s}.provenance (tenant, trace_id, seq, hash, data) VALUES ($1, $2, $3, $4, $5)`, [tenant, valid.traceId, entry.seq, entry.hash, data]);
+    const head = rows[0];
+    const entry = nextProvenanceEntry(valid, head);
+    const json = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    let heldBytes = 0;
+    if (head) {
+      if (head.chain_bytes !== null) heldBytes = Number(head.chain_bytes);
+      else {
+        // A head stored without its total (before migration 9): the chain measured once, as stored.
+        const measured = await this.#query<{ b: string }>(
+          c, `SELECT coalesce(sum(octet_length(data::text)), 0) AS b FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2`, [tenant, valid.traceId],
+        );
+        heldBytes = Number(measured.rows[0]!.b);
+      }
+    }
+    assertProvenanceFits(valid.traceId, { count: head ? head.seq + 1 : 0, bytes: heldBytes }, { count: 1, bytes }, this.maxRecordBytes, origin);
+    await this.#query(
+      c, `INSERT INTO ${this.#s}.provenance (tenant, trace_id, seq, hash, data, chain_bytes) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [tenant, valid.traceId, entry.seq, entry.hash, toStoredJson(json), heldBytes + bytes],
+    );
     return entry;
   }
 
@@ -1170,7 +1191,7 @@ export class PostgresStorage implements Storage {
       case 'setQuarantine':
         return this.#setQuarantine(db, tenant, op.state);
       case 'appendProvenance':
-        await this.#appendProvenance(db, tenant, op.input);
+        await this.#appendProvenance(db, tenant, op.input, op.origin ?? 'system');
         return;
     }
   }

@@ -96,6 +96,18 @@ export const MIGRATIONS: readonly SqlMigration[] = [
         WHERE flags <> '[]';
     `,
   },
+  {
+    version: 4,
+    name: 'provenance bytes so far on each entry',
+    // A trace's chain is bounded by count and bytes (kernel MAX_PROVENANCE_PER_TRACE,
+    // maxTraceProvenanceBytes): each entry's row keeps the UTF-8 bytes of its chain up to and
+    // including it, so an append reads its totals with the head it reads anyway (count = seq + 1),
+    // and writes no other row. Entries stored before (and by an older process still running) have
+    // NULL: an append onto such a head measures its chain once from the rows.
+    sql: `
+      ALTER TABLE provenance ADD COLUMN chain_bytes INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

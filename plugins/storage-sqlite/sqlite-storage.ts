@@ -16,10 +16,10 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, atBatchOp, counterNotFinite, assertFlagsFit, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, atBatchOp, counterNotFinite, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
-  type ProvenanceEntry, type ProvenanceInput, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
+  type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
   fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
 } from 'limit-graph';
@@ -689,32 +689,49 @@ export class SqliteStorage implements Storage {
 
   // provenance -------------------------------------------------------------------------------------
 
-  async appendProvenance(tenant: string, input: ProvenanceInput): Promise<ProvenanceEntry> {
+  async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
+    const origin = assertProvenanceOrigin(options.origin);
     // Reading the head and inserting its successor happen under one write lock; the primary key
     // (tenant, trace_id, seq) is the backstop if anything slips past it, and the loser retries.
     // (A lock held past busyTimeoutMs is not retried: busyTimeoutMs is how long a write waits.)
-    return retryOnConflict(() => this.#write(() => this.#appendProvenance(tenant, valid)), {
+    return retryOnConflict(() => this.#write(() => this.#appendProvenance(tenant, valid, origin)), {
       retryable: isUniqueViolation,
       what: `Provenance append to trace "${valid.traceId}"`,
     });
   }
 
-  #appendProvenance(tenant: string, input: ProvenanceInput, scope?: BatchScope): ProvenanceEntry {
+  /**
+   * Under the write lock: the head (and with it the chain's totals: seq + 1 entries of chain_bytes)
+   * is the real head, so the limits of `origin` are checked against what the chain holds.
+   */
+  #appendProvenance(tenant: string, input: ProvenanceInput, origin: ProvenanceOrigin, scope?: BatchScope): ProvenanceEntry {
     let head = scope?.heads.get(input.traceId);
     if (!head) {
       this.#assertTrace(tenant, input.traceId, scope);
       // A trace created in this batch has no entries yet (appends need the trace: no orphans).
-      head = scope?.created.has(input.traceId)
+      const row = scope?.created.has(input.traceId)
         ? undefined
-        : (this.#q('SELECT seq, hash FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq DESC LIMIT 1').get(tenant, input.traceId) as ChainHead | undefined);
+        : (this.#q('SELECT seq, hash, chain_bytes FROM provenance WHERE tenant = ? AND trace_id = ? ORDER BY seq DESC LIMIT 1').get(tenant, input.traceId) as
+          { seq: number; hash: string; chain_bytes: number | null } | undefined);
+      head = row && { seq: row.seq, hash: row.hash, bytes: row.chain_bytes ?? this.#chainBytes(tenant, input.traceId) };
     }
     const entry = nextProvenanceEntry(input, head);
     const data = serializeRecord(entry, 'provenance entry', this.maxRecordBytes);
-    this.#q('INSERT INTO provenance (tenant, trace_id, seq, hash, data) VALUES (?, ?, ?, ?, ?)').run(tenant, input.traceId, entry.seq, entry.hash, data);
-    scope?.heads.set(input.traceId, { seq: entry.seq, hash: entry.hash });
+    const bytes = Buffer.byteLength(data, 'utf8');
+    const held = head ? { count: head.seq + 1, bytes: head.bytes } : { count: 0, bytes: 0 };
+    assertProvenanceFits(input.traceId, held, { count: 1, bytes }, this.maxRecordBytes, origin);
+    this.#q('INSERT INTO provenance (tenant, trace_id, seq, hash, data, chain_bytes) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(tenant, input.traceId, entry.seq, entry.hash, data, held.bytes + bytes);
+    scope?.heads.set(input.traceId, { seq: entry.seq, hash: entry.hash, bytes: held.bytes + bytes });
     return entry;
+  }
+
+  /** UTF-8 bytes of a chain's entries, measured from its rows: for a head stored without chain_bytes (before migration 4). */
+  #chainBytes(tenant: string, traceId: string): number {
+    const row = this.#q('SELECT COALESCE(SUM(octet_length(data)), 0) AS bytes FROM provenance WHERE tenant = ? AND trace_id = ?').get(tenant, traceId) as { bytes: number };
+    return row.bytes;
   }
 
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
@@ -997,13 +1014,14 @@ export class SqliteStorage implements Storage {
       case 'appendProvenance':
         // Under the batch's write lock, like a single append: the head read (or carried from the
         // batch's previous append to this trace) is the real head.
-        this.#appendProvenance(tenant, op.input, scope);
+        this.#appendProvenance(tenant, op.input, op.origin ?? 'system', scope);
         return;
     }
   }
 }
 
-type ChainHead = { seq: number; hash: string };
+/** A chain's last entry, and the UTF-8 bytes of the chain's entries up to it (chain_bytes). */
+type ChainHead = { seq: number; hash: string; bytes: number };
 
 /** A row's key: its columns (the tenant first) and their values, as a damaged record's error names them. */
 type RowKey = { tenant: string } & Record<string, string | number>;

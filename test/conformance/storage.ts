@@ -13,9 +13,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_JSON_DEPTH, MAX_PAGE_BYTES, MAX_RD_POINTS, canonicalJson, cursorAfter, hashProvenance, isFlagsConflict, isStatusConflict, maxRdPointsBytes,
+  DEFAULT_MAX_RECORD_BYTES, GENESIS_HASH, MAX_FLAGS_PER_TRACE, MAX_JSON_DEPTH, MAX_PROVENANCE_PER_TRACE, maxTraceProvenanceBytes, provenanceLimits, MAX_PAGE_BYTES, MAX_RD_POINTS, canonicalJson, cursorAfter, hashProvenance, isFlagsConflict, isStatusConflict, maxRdPointsBytes,
   maxTraceFlagsBytes,
-  type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type RdPoint, type RdSeries, type Session, type Storage,
+  type BatchOp, type Checkpoint, type Flag, type FlagKind, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type RdPoint, type RdSeries, type Session, type Storage,
   type StorageSupports, type Trace, type TraceStatus,
 } from '../../kernel/index.ts';
 
@@ -1219,6 +1219,121 @@ export function storageConformance(name: string, factory: StorageFactory, option
         const e1 = await storage.appendProvenance('t1', makeProvenance('tr1', 1));
         expect(e1.seq).toBe(1);
         expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 2, brokenAt: null });
+      });
+
+      /** Appends `n` small entries to `traceId` (in batches where the backend has them, a trace at a time). */
+      async function fillChain(tenant: string, traceId: string, n: number, from = 0): Promise<void> {
+        for (let i = 0; i < n; i += 500) {
+          const inputs = Array.from({ length: Math.min(500, n - i) }, (_, j) => makeProvenance(traceId, from + i + j, { rationale: undefined, data: undefined }));
+          if (supports.transactions) await storage.batch(tenant, inputs.map((input) => ({ op: 'appendProvenance', input })));
+          else for (const input of inputs) await storage.appendProvenance(tenant, input);
+        }
+      }
+
+      /** An entry input whose stored JSON (seq below 10) is `bytes` bytes, give or take the seq's digits. */
+      function bigProvenance(traceId: string, i: number, bytes: number): ProvenanceInput {
+        const base = makeProvenance(traceId, i, { data: '' });
+        const stored = jsonBytes({ ...base, seq: 0, prevHash: GENESIS_HASH, hash: GENESIS_HASH });
+        return { ...base, data: 'x'.repeat(Math.max(0, bytes - stored)) };
+      }
+
+      it(`holds at most MAX_PROVENANCE_PER_TRACE (${MAX_PROVENANCE_PER_TRACE}) entries, fewer for a client's and a decision's: past them LIMIT_PAYLOAD_TOO_LARGE, writing nothing`, async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        const client = provenanceLimits('client').maxEntries;
+        const decision = provenanceLimits('decision').maxEntries;
+        expect(client).toBeLessThan(decision);
+        expect(decision).toBeLessThan(MAX_PROVENANCE_PER_TRACE);
+        const append = (origin: ProvenanceOrigin, i: number) => storage.appendProvenance('t1', makeProvenance('tr1', i, { actor: origin }), { origin });
+        await fillChain('t1', 'tr1', client - 1);
+        expect((await append('client', client - 1)).seq).toBe(client - 1);
+        const error = await limitError(append('client', client), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(error.message).toContain(`Trace "tr1" would hold ${(client + 1).toLocaleString('en-US')} provenance entries`);
+        expect(error.message).toContain(`at most ${client.toLocaleString('en-US')}`);
+        expect(error.message).toContain('nothing was written');
+        expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', field: 'data', origin: 'client', maxEntries: client });
+        // What a client may no longer append, a decision and the system still may.
+        expect((await append('decision', client)).seq).toBe(client);
+        await fillChain('t1', 'tr1', decision - client - 2, client + 1);
+        expect((await append('decision', decision - 1)).seq).toBe(decision - 1);
+        await limitError(append('decision', decision), 'LIMIT_PAYLOAD_TOO_LARGE');
+        await limitError(append('client', decision), 'LIMIT_PAYLOAD_TOO_LARGE');
+        await fillChain('t1', 'tr1', MAX_PROVENANCE_PER_TRACE - decision - 1, decision);
+        expect((await append('system', MAX_PROVENANCE_PER_TRACE - 1)).seq).toBe(MAX_PROVENANCE_PER_TRACE - 1);
+        const full = await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 0)), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(full.message).toContain(`would hold ${(MAX_PROVENANCE_PER_TRACE + 1).toLocaleString('en-US')} provenance entries`);
+        if (supports.transactions) {
+          // A batch past the limit is refused whole: its checkpoint is not written either.
+          const checkpoint: Checkpoint = { traceId: 'tr1', label: 'governance:input', passed: true, details: {}, at: iso(T0) };
+          await limitError(storage.batch('t1', [{ op: 'addCheckpoint', checkpoint }, { op: 'appendProvenance', input: makeProvenance('tr1', 0) }]), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([]);
+        }
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: MAX_PROVENANCE_PER_TRACE, brokenAt: null });
+        // Other traces and tenants are not affected.
+        await storage.createTrace(makeTrace('t1', 'tr2', 's1'));
+        await storage.appendProvenance('t1', makeProvenance('tr2', 0), { origin: 'client' });
+        await storage.createTrace(makeTrace('t2', 'tr1', 's1'));
+        await storage.appendProvenance('t2', makeProvenance('tr1', 0), { origin: 'client' });
+      }, 120_000);
+
+      it("holds at most 4 × maxRecordBytes of entries on a trace (each entry's JSON), a client's half of it and a decision's three quarters: past them LIMIT_PAYLOAD_TOO_LARGE, writing nothing", async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        const big = Math.floor(max * 0.9);
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await storage.appendProvenance('t1', bigProvenance('tr1', 0, big), { origin: 'client' });
+        await storage.appendProvenance('t1', bigProvenance('tr1', 1, big), { origin: 'client' });
+        const error = await limitError(storage.appendProvenance('t1', bigProvenance('tr1', 2, big), { origin: 'client' }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(error.message).toContain('The provenance of trace "tr1" would be');
+        expect(error.message).toContain(`at most ${(2 * max).toLocaleString('en-US')}`);
+        expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', field: 'data', origin: 'client', maxBytes: 2 * max });
+        await storage.appendProvenance('t1', bigProvenance('tr1', 2, big), { origin: 'decision' });
+        const decision = await limitError(storage.appendProvenance('t1', bigProvenance('tr1', 3, big), { origin: 'decision' }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        // Only a client's entry names its data: for a decision, the trace is what is full.
+        expect((decision as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', origin: 'decision', maxBytes: 3 * max });
+        expect((decision as unknown as { details: Record<string, unknown> }).details).not.toHaveProperty('field');
+        await storage.appendProvenance('t1', bigProvenance('tr1', 3, big));
+        const full = await limitError(storage.appendProvenance('t1', bigProvenance('tr1', 4, Math.floor(max * 0.5))), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect(full.message).toContain(`at most ${maxTraceProvenanceBytes(max).toLocaleString('en-US')}`);
+        if (supports.transactions) {
+          const checkpoint: Checkpoint = { traceId: 'tr1', label: 'governance:input', passed: true, details: {}, at: iso(T0) };
+          await limitError(storage.batch('t1', [{ op: 'addCheckpoint', checkpoint }, { op: 'appendProvenance', input: bigProvenance('tr1', 4, Math.floor(max * 0.5)) }]), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect(await storage.listCheckpoints('t1', 'tr1')).toEqual([]);
+        }
+        // A small entry still fits, and the chain holds what was acknowledged, and verifies.
+        await storage.appendProvenance('t1', makeProvenance('tr1', 4));
+        const chain = await storage.listProvenance('t1', 'tr1');
+        expect(chain.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
+        expect(jsonBytesEach(chain)).toBeLessThanOrEqual(maxTraceProvenanceBytes(max));
+        expect(await storage.verifyProvenance('t1', 'tr1')).toMatchObject({ verified: true, length: 5 });
+        if (supports.transactions) {
+          // Appends in one batch count together, with what the chain held (a trace created in it holds nothing).
+          const ops: BatchOp[] = [
+            { op: 'createTrace', trace: makeTrace('t1', 'tr2', 's1') },
+            { op: 'appendProvenance', input: bigProvenance('tr2', 0, big), origin: 'client' },
+            { op: 'appendProvenance', input: bigProvenance('tr2', 1, big), origin: 'client' },
+            { op: 'appendProvenance', input: bigProvenance('tr2', 2, big), origin: 'client' },
+          ];
+          await limitError(storage.batch('t1', ops), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect(await storage.getTrace('t1', 'tr2')).toBeNull();
+          await storage.batch('t1', ops.slice(0, 3));
+          expect(await storage.listProvenance('t1', 'tr2')).toHaveLength(2);
+        }
+      });
+
+      it("lets exactly as many concurrent client appends pass as the chain's bytes can still take", async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        // Entries of about 0.24 × maxRecordBytes: 8 fit in a client's 2 × maxRecordBytes, 9 do not.
+        const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => storage.appendProvenance('t1', bigProvenance('tr1', i, Math.floor(max * 0.24)), { origin: 'client' })));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(8);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 8, brokenAt: null });
+      });
+
+      it('refuses an unknown provenance origin with LIMIT_VALIDATION, writing nothing', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 0), { origin: 'admin' as ProvenanceOrigin }), 'LIMIT_VALIDATION');
+        await limitError(storage.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 0), origin: 'admin' as ProvenanceOrigin }]), 'LIMIT_VALIDATION');
+        expect(await storage.listProvenance('t1', 'tr1')).toEqual([]);
       });
 
       it('reports the seq of a tampered entry', async (ctx) => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, type Storage } from 'limit-graph';
-import { crashTest, multiProcessProvenance, multiProcessRdSteps, storageConformance, makeSession, makeTrace, type StorageFixture } from 'limit-graph/testing';
+import { crashTest, multiProcessProvenance, multiProcessRdSteps, storageConformance, makeProvenance, makeSession, makeTrace, type StorageFixture } from 'limit-graph/testing';
 import storageKv, { KvStorage } from '../../plugins/storage-kv/index.ts';
 import { msOf } from '../../plugins/storage-kv/kv-storage.ts';
 
@@ -44,6 +44,39 @@ storageConformance('storage-kv', async (): Promise<StorageFixture> => {
 }, { supports: { multiProcess: true, crashSafe: true, transactions: true } });
 
 describe('storage-kv plugin', () => {
+  it("measures a chain from its entries when its total (['pb', tenant, traceId]) is missing or not its head's: a store written before it existed", async () => {
+    const dir = tempDir();
+    try {
+      const max = 4 * 1024 * 1024;
+      const entry = (i: number, bytes: number) => makeProvenance('tr1', i, { data: 'x'.repeat(bytes) });
+      const first = await openStore(dir);
+      await first.createTrace(makeTrace('t', 'tr1', 's1'));
+      await first.appendProvenance('t', entry(0, Math.floor(max * 0.9)));
+      await first.appendProvenance('t', entry(1, Math.floor(max * 0.9)));
+      await first.close();
+      const raw = () => open<string, (string | number)[]>({ path: dir, encoding: 'string' });
+      let db = raw();
+      await db.remove(['pb', 't', 'tr1']);
+      await db.close();
+      let s = await openStore(dir);
+      // 1.8 of the 2 × maxRecordBytes a client may fill are held: measured, a client's 0.3 more is refused.
+      await expect(s.appendProvenance('t', entry(2, Math.floor(max * 0.3)), { origin: 'client' })).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+      await s.appendProvenance('t', entry(2, Math.floor(max * 0.05)), { origin: 'client' });
+      const exact = (await s.listProvenance('t', 'tr1')).reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)), 0);
+      await s.close();
+      db = raw();
+      expect(JSON.parse(db.get(['pb', 't', 'tr1'])!)).toEqual({ seq: 2, bytes: exact });
+      // A total left behind by an older head (an append by a version without it) is not trusted either.
+      await db.put(['pb', 't', 'tr1'], JSON.stringify({ seq: 1, bytes: 0 }));
+      await db.close();
+      s = await openStore(dir);
+      await expect(s.appendProvenance('t', entry(3, Math.floor(max * 0.2)), { origin: 'client' })).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('is selected by storage: "kv", opens in boot under <dataDir>/kv, reports health and closes on dispose', async () => {
     const dir = tempDir();
     try {

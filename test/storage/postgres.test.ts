@@ -206,6 +206,40 @@ describe('storage-postgres plugin', () => {
     }
   });
 
+  it('upgrades a schema of version 8 in place: an append onto a chain stored before migration 9 measures it as stored', async () => {
+    const schema = uniqueSchema();
+    try {
+      const max = 4 * 1024 * 1024;
+      const entry = (i: number, bytes: number) => makeProvenance('tr1', i, { data: 'x'.repeat(bytes) });
+      const first = await open(schema, 2);
+      await first.createTrace(makeTrace('t', 'tr1', 's1', 1e12));
+      await first.appendProvenance('t', entry(0, Math.floor(max * 0.9)));
+      await first.appendProvenance('t', entry(1, Math.floor(max * 0.9)));
+      await first.close();
+      // Back to what version 8 left: no chain_bytes on the entries, no record of version 9.
+      await admin.query(`ALTER TABLE "${schema}".provenance DROP COLUMN chain_bytes`);
+      await admin.query(`DELETE FROM "${schema}".schema_migrations WHERE version > 8`);
+      const upgraded = await open(schema, 2);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        // 1.8 of the 2 × maxRecordBytes a client may fill are held: measured, a client's 0.3 more is refused.
+        await expect(upgraded.appendProvenance('t', entry(2, Math.floor(max * 0.3)), { origin: 'client' })).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await upgraded.appendProvenance('t', entry(2, Math.floor(max * 0.1)), { origin: 'client' });
+        const { rows } = await admin.query(`SELECT seq, chain_bytes::int AS bytes FROM "${schema}".provenance ORDER BY seq`);
+        const chain = await upgraded.listProvenance('t', 'tr1');
+        const exact = chain.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)), 0);
+        expect(rows.map((r) => r.bytes).slice(0, 2)).toEqual([null, null]);
+        // The entries stored before were measured as jsonb text: a few bytes over their JSON, never under.
+        expect(rows[2].bytes).toBeGreaterThanOrEqual(exact);
+        expect(rows[2].bytes).toBeLessThan(exact + 200);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('upgrades a schema of version 6 in place: migration 7 measures the flag and point totals as JSON, as every write does', async () => {
     const schema = uniqueSchema();
     try {

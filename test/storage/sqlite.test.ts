@@ -204,6 +204,8 @@ describe('storage-sqlite plugin', () => {
       db.exec('ALTER TABLE rd_series DROP COLUMN point_count; ALTER TABLE rd_series DROP COLUMN point_bytes; ALTER TABLE rd_series DROP COLUMN next_step; DELETE FROM schema_migrations WHERE version > 1');
       // Nor the flag totals of version 3.
       db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes');
+      // Nor the provenance totals of version 4.
+      db.exec('ALTER TABLE provenance DROP COLUMN chain_bytes');
       db.close();
       const upgraded = await open(file);
       try {
@@ -232,7 +234,7 @@ describe('storage-sqlite plugin', () => {
       await first.close();
       // Back to what version 2 left: no flag totals on the trace rows, no record of version 3.
       const db = new Database(file);
-      db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes; DELETE FROM schema_migrations WHERE version > 2');
+      db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes; ALTER TABLE provenance DROP COLUMN chain_bytes; DELETE FROM schema_migrations WHERE version > 2');
       db.close();
       const upgraded = await open(file);
       try {
@@ -254,6 +256,41 @@ describe('storage-sqlite plugin', () => {
     }
   });
 
+  it('upgrades a file of version 3 in place: an append onto a chain stored before migration 4 measures it from its rows', async () => {
+    const dir = tempDir();
+    try {
+      const file = path.join(dir, 'v3.db');
+      const max = 4 * 1024 * 1024;
+      const entry = (i: number, bytes: number) => makeProvenance('tr1', i, { data: 'x'.repeat(bytes) });
+      const first = await open(file);
+      await first.createTrace(makeTrace('t', 'tr1', 's1', 1e12));
+      await first.appendProvenance('t', entry(0, Math.floor(max * 0.9)));
+      await first.appendProvenance('t', entry(1, Math.floor(max * 0.9)));
+      await first.close();
+      // Back to what version 3 left: no chain_bytes on the entries, no record of version 4.
+      const db = new Database(file);
+      db.exec('ALTER TABLE provenance DROP COLUMN chain_bytes; DELETE FROM schema_migrations WHERE version > 3');
+      db.close();
+      const upgraded = await open(file);
+      try {
+        expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
+        // 1.8 of the 2 × maxRecordBytes a client may fill are held: measured, a client's 0.3 more is refused.
+        await expect(upgraded.appendProvenance('t', entry(2, Math.floor(max * 0.3)), { origin: 'client' })).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await upgraded.appendProvenance('t', entry(2, Math.floor(max * 0.1)), { origin: 'client' });
+        const check = new Database(file, { readonly: true });
+        const rows = check.prepare('SELECT seq, chain_bytes AS bytes FROM provenance ORDER BY seq').all();
+        check.close();
+        const chain = await upgraded.listProvenance('t', 'tr1');
+        const total = chain.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)), 0);
+        expect(rows).toEqual([{ seq: 0, bytes: null }, { seq: 1, bytes: null }, { seq: 2, bytes: total }]);
+      } finally {
+        await upgraded.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a migration that fails leaves the file at its old version, whole, with an error naming the migration and that version', async () => {
     const dir = tempDir();
     try {
@@ -266,6 +303,8 @@ describe('storage-sqlite plugin', () => {
       const db = new Database(file);
       db.exec('ALTER TABLE rd_series DROP COLUMN point_count; ALTER TABLE rd_series DROP COLUMN point_bytes; ALTER TABLE rd_series DROP COLUMN next_step; DELETE FROM schema_migrations WHERE version > 1');
       db.exec('ALTER TABLE traces DROP COLUMN flag_count; ALTER TABLE traces DROP COLUMN flag_bytes');
+      // Nor the provenance totals of version 4.
+      db.exec('ALTER TABLE provenance DROP COLUMN chain_bytes');
       const good = (db.prepare('SELECT data FROM rd_points').get() as { data: string }).data;
       db.prepare('UPDATE rd_points SET data = ?').run('{"step": 0, ');
       db.close();

@@ -314,14 +314,19 @@ export interface GovernanceService {
    * the pipeline, which applies it when the trace finishes.
    */
   recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]>;
-  /** A manual flag; applies `autoQuarantine` to the trace in the same batch (see FlagOutcome). */
+  /**
+   * A manual flag; applies `autoQuarantine` to the trace in the same batch (see FlagOutcome). Its
+   * `flagged` entry is a decision's (ProvenanceOrigin), as a release's is.
+   */
   flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome>;
   /**
    * Takes a trace out of circulation (merges refuse it), remembering its status for the release.
    * LIMIT_CONFLICT when it is already quarantined, also when another quarantine of it (a flag's,
    * a person's) commits first: the status it was read with is checked in the transaction.
+   * `origin` (the provenance entry's, see ProvenanceOrigin): `decision` (default), a person's by
+   * request; `system`, the run pipeline's own, which may use the room kept for the server's entries.
    */
-  quarantine(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
+  quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; origin?: 'decision' | 'system' }): Promise<void>;
   /**
    * Gives a quarantined trace back the status it had before (so a blocked, rejected or failed trace
    * stays so), back in circulation: `blockUnsafeMerge` and autoQuarantine then count only the flags

@@ -248,13 +248,18 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
     }),
     defineRoute({
       method: 'POST', url: '/traces/:id/provenance', tag: 'provenance', summary: "Append an entry to a trace's hash-chained provenance.", params: IdParams, body: ProvenanceBody, status: 201,
-      responses: { schema: ProvenanceResponse.shape.entries.element, description: 'The appended entry (seq, prevHash and hash assigned by storage).', errors: [...STD, 404, 409] },
+      responses: {
+        schema: ProvenanceResponse.shape.entries.element,
+        description: "The appended entry (seq, prevHash and hash assigned by storage). A client's entries may take a trace's chain to at most 8,000 entries and 2 × maxRecordBytes of JSON (the rest is kept for governance decisions and the server's own entries): past that, 413 LIMIT_PAYLOAD_TOO_LARGE naming body.data and the trace, and nothing is stored.",
+        errors: [...STD, 404, 409],
+      },
       handler: ({ params, body, principal }) =>
-        s.storage().appendProvenance(principal.tenant, { ...body, traceId: params.id, actor: principal.actor, at: new Date().toISOString() }),
+        // A client's entry: it may not use the room kept for governance decisions and the server's own entries.
+        s.storage().appendProvenance(principal.tenant, { ...body, traceId: params.id, actor: principal.actor, at: new Date().toISOString() }, { origin: 'client' }),
     }),
     defineRoute({
       method: 'GET', url: '/traces/:id/provenance', tag: 'provenance', summary: "A trace's provenance entries and the chain verification.", params: IdParams,
-      responses: { schema: ProvenanceResponse, description: 'Entries in seq order plus { verified, brokenAt }.', errors: [...STD, 404] },
+      responses: { schema: ProvenanceResponse, description: 'Entries in seq order plus { verified, brokenAt }: the whole chain, at most MAX_PROVENANCE_PER_TRACE (10,000) entries and 4 × maxRecordBytes of JSON.', errors: [...STD, 404] },
       handler: async ({ params, principal }) => {
         const detail = await s.orchestrator().inspectTrace(principal.tenant, params.id);
         return { traceId: params.id, entries: detail.provenance, ...detail.verification };

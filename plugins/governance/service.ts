@@ -75,6 +75,8 @@ interface QuarantineInput {
   reason: string;
   actor: string;
   auto?: boolean;
+  /** Of its provenance entry: default `system` for an automatic quarantine, `decision` for another. */
+  origin?: 'decision' | 'system';
   from: Trace['status'];
 }
 /**
@@ -322,7 +324,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     // Only the flag whose batch committed the quarantine says autoQuarantined: true.
     const quarantine = await this.#commitWithQuarantine(storage, tenant, traceId, [
       { op: 'addFlag', flag },
-      { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } } },
+      { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } }, origin: 'decision' },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 } },
     ], trace, (current) => this.#autoQuarantine(storage, current, [flag], input.actor, (f) => `manual flag ${f.kind} severity ${f.severity} (${f.id})`));
@@ -363,9 +365,10 @@ export class GovernanceServiceImpl implements GovernanceService {
     return { ops: this.#quarantineOps(stored.id, { reason, actor, auto: true, from: stored.status }), reason };
   }
 
-  async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean }): Promise<void> {
+  async quarantine(tenant: string, traceId: string, input: { reason: string; actor: string; auto?: boolean; origin?: 'decision' | 'system' }): Promise<void> {
     const { reason, actor } = parseDecision(input, 'quarantine');
-    input = { reason, actor, ...(input.auto === undefined ? {} : { auto: input.auto }) };
+    // An origin other than these is refused by storage's batch validation (LIMIT_VALIDATION naming it).
+    input = { reason, actor, origin: input.origin ?? 'decision', ...(input.auto === undefined ? {} : { auto: input.auto }) };
     const storage = this.#storage('quarantine');
     const trace = await this.#trace(storage, tenant, traceId);
     if (trace.status === 'quarantined' || (await storage.getQuarantine(tenant, traceId))?.quarantined) throw alreadyQuarantined(traceId, trace.status);
@@ -390,7 +393,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     return [
       { op: 'setQuarantine', state: { traceId, quarantined: true, reason: input.reason.slice(0, 2048), actor: input.actor, at, previousStatus: input.from } },
       { op: 'updateTrace', id: traceId, patch: { status: 'quarantined' }, ifStatus: input.from },
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } } },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'quarantined', operation: 'quarantine', rationale: input.reason, data: { auto: input.auto === true } }, origin: input.origin ?? (input.auto ? 'system' : 'decision') },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:quarantine', passed: false, details: { reason: input.reason, actor: input.actor, auto: input.auto === true }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}quarantined`]: 1 } },
     ];
@@ -422,7 +425,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     await storage.batch(tenant, [
       { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason, actor: input.actor, at, flagCount } },
       { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } } },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } }, origin: 'decision' },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}released`]: 1 } },
     ]);

@@ -715,7 +715,8 @@ export class OrchestratorService implements Orchestrator {
     if (!(await this.#storage.getQuarantine(trace.tenant, trace.id))?.quarantined) {
       const reason = governed.verdict.reasons.join('; ') || `flag severity reached ${this.#governance.policy.quarantineSeverity}`;
       try {
-        await this.#gated(trace, () => this.#governance.quarantine(trace.tenant, trace.id, { reason, actor }));
+        // The pipeline's own record (provenance origin `system`): room kept for it, whatever clients appended.
+        await this.#gated(trace, () => this.#governance.quarantine(trace.tenant, trace.id, { reason, actor, origin: 'system' }));
       } catch (error) {
         // Quarantined by a person between the look and this quarantine: quarantined all the same.
         if (!isLimitError(error, 'LIMIT_CONFLICT') || !(await this.#quarantinedNow(trace))) throw error;

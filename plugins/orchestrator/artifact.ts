@@ -158,18 +158,26 @@ function jsonlPieces(manifest: ArtifactManifest, data: ArtifactData): string[] {
 
 /**
  * The export refused: `chars` is its size, or — `soFar` — the text of the `traces` read so far,
- * already more than `maxChars` (ArtifactBudget), so the rest was never read.
+ * already more than `maxChars` (ArtifactBudget), so the rest was never read. `traceId`: the one
+ * trace read, when `traces` is 1 — a trace too large on its own, which no split into parts exports.
  */
-function tooLarge(chars: number, maxChars: number, traces: number, sessionIds: string[], encoding: ArtifactFormat, soFar = false): LimitError {
+function tooLarge(chars: number, maxChars: number, traces: number, sessionIds: string[], encoding: ArtifactFormat, soFar = false, traceId?: string): LimitError {
   // No more than one HTTP request takes (MAX_EXPORT_TRACE_IDS), so the fix works for every caller.
   const perPart = Math.min(MAX_EXPORT_TRACE_IDS, Math.max(1, Math.floor((traces * maxChars) / chars)));
   const n = (x: number) => x.toLocaleString('en-US');
   const message = soFar
     ? `The ${encoding} artifact would be more than ${n(maxChars)} characters: the ${n(traces)} traces read so far hold ${n(chars)} characters of text; an export holds at most ${n(maxChars)}`
     : `The ${encoding} artifact of ${n(traces)} traces would be ${n(chars)} characters; an export holds at most ${n(maxChars)}`;
+  const ways = 'exportArtifact({ traceIds }), `limit export --trace ID…` or POST /artifacts/export {"traceIds": […]}';
+  const single = traces === 1 && traceId !== undefined;
+  const fix = single
+    ? `Trace "${traceId}" alone is more than an export holds, so exporting it in parts cannot help: ${encoding === 'jsonl' ? '' : 'export it as jsonl (format "jsonl": a record a line, without the indentation of json or the quoting of csv), which may fit, or '}read its records on their own — GET /traces/:id (the trace with its flags), GET /traces/:id/provenance (its chain, verified) — and keep large data out of its records (store it elsewhere and record its digest or address).`
+    : perPart === 1
+      ? `Export the traces one at a time: ${ways} with one id each time (each part verifies on its own).`
+      : `Export the traces in parts of about ${n(perPart)} or fewer: ${ways} with a slice of them each time (each part verifies on its own).`;
   return new LimitError('LIMIT_PAYLOAD_TOO_LARGE', message, {
-    details: { format: encoding, chars, maxChars, traces, sessionIds, ...(soFar ? { soFar: true } : {}) },
-    fix: `Export the traces in parts of about ${n(perPart)} or fewer: exportArtifact({ traceIds }), \`limit export --trace ID…\` or POST /artifacts/export {"traceIds": […]} with a slice of them each time (each part verifies on its own).`,
+    details: { format: encoding, chars, maxChars, traces, sessionIds, ...(soFar ? { soFar: true } : {}), ...(single ? { traceId } : {}) },
+    fix,
   });
 }
 
@@ -193,6 +201,7 @@ export function textChars(value: unknown): number {
 export class ArtifactBudget {
   #chars = 0;
   #traces = 0;
+  #lastTraceId: string | undefined;
   readonly #sessionIds = new Set<string>();
 
   constructor(readonly encoding: ArtifactFormat, readonly maxChars: number = MAX_ARTIFACT_CHARS) {}
@@ -201,6 +210,7 @@ export class ArtifactBudget {
   addTrace(record: Trace | TraceSnapshot): void {
     const trace = 'trace' in record ? record.trace : record;
     this.#traces++;
+    this.#lastTraceId = trace.id;
     this.#sessionIds.add(trace.sessionId);
     this.add(record);
   }
@@ -208,7 +218,7 @@ export class ArtifactBudget {
   /** Counts other records (sessions, RD series). */
   add(records: unknown): void {
     this.#chars += textChars(records);
-    if (this.#chars > this.maxChars) throw tooLarge(this.#chars, this.maxChars, this.#traces, [...this.#sessionIds].sort(), this.encoding, true);
+    if (this.#chars > this.maxChars) throw tooLarge(this.#chars, this.maxChars, this.#traces, [...this.#sessionIds].sort(), this.encoding, true, this.#lastTraceId);
   }
 }
 
@@ -239,7 +249,7 @@ export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, creat
     files = [{ path: `artifact.${encoding}`, pieces: encoding === 'json' ? jsonPieces(manifest, data) : jsonlPieces(manifest, data) }];
   }
   const chars = files.reduce((sum, f) => f.pieces.reduce((s, piece) => s + piece.length, sum), 0);
-  if (chars > maxChars) throw tooLarge(chars, maxChars, data.traces.length, data.sessionIds, encoding);
+  if (chars > maxChars) throw tooLarge(chars, maxChars, data.traces.length, data.sessionIds, encoding, false, data.traces[0]?.id);
   return { manifest, files: files.map((f) => ({ path: f.path, content: f.pieces.join('') })) };
 }
 

@@ -492,6 +492,35 @@ describe('an export too large to build', () => {
     await expect(f.orch.exportArtifact({ sessionId: session.id, format: 'json', maxChars: MAX_ARTIFACT_CHARS + 1 })).rejects.toMatchObject({ code: 'LIMIT_VALIDATION' });
   });
 
+  it('a single trace too large on its own is not told to export "in parts of about 1": it is named, with what can help (every format, read or built)', async () => {
+    const f = await setup();
+    const session = await f.orch.openSession();
+    const input = 'y'.repeat(100_000);
+    await f.storage.createTrace(makeTrace('default', 'huge', session.id, Date.parse('2024-05-01T00:00:00Z'), { task: { input, kind: 'external' } }));
+    for (const format of ['json', 'jsonl', 'csv'] as const) {
+      // Refused while read (its text alone is over the limit) …
+      const read = await f.orch.exportArtifact({ traceIds: ['huge'], format, maxChars: 50_000 }).then(() => null, (e: unknown) => e as LimitError);
+      // … and when built (its text fits, the file does not).
+      const built = await f.orch.exportArtifact({ traceIds: ['huge'], format });
+      const chars = built.files.reduce((n, x) => n + x.content.length, 0);
+      const whole = await f.orch.exportArtifact({ traceIds: ['huge'], format, maxChars: chars - 1 }).then(() => null, (e: unknown) => e as LimitError);
+      for (const error of [read, whole]) {
+        expect(error).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', details: { traces: 1, traceId: 'huge' } });
+        expect(error!.fix).toContain('Trace "huge" alone is more than an export holds, so exporting it in parts cannot help');
+        expect(error!.fix).toContain('GET /traces/:id/provenance');
+        expect(error!.fix).not.toContain('parts of about');
+        if (format === 'jsonl') expect(error!.fix).not.toContain('export it as jsonl');
+        else expect(error!.fix).toContain('export it as jsonl (format "jsonl"');
+      }
+    }
+    // Several traces each nearly the limit: one at a time, not "parts of about 1".
+    await f.storage.createTrace(makeTrace('default', 'huge2', session.id, Date.parse('2024-05-01T00:00:01Z'), { task: { input, kind: 'external' } }));
+    const two = await f.orch.exportArtifact({ traceIds: ['huge', 'huge2'], format: 'jsonl', maxChars: 150_000 }).then(() => null, (e: unknown) => e as LimitError);
+    expect(two).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE', details: { traces: 2 } });
+    expect(two!.fix).toContain('Export the traces one at a time');
+    expect(two!.details).not.toHaveProperty('traceId');
+  });
+
   it('artifact.json is still exactly JSON.stringify({ manifest, parts }, null, 2), built a record at a time', async () => {
     const { data, createdAt } = await sessionData();
     const [file] = buildArtifact(data, 'json', createdAt).files;

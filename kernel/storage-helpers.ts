@@ -1258,6 +1258,33 @@ export function isFlagsConflict(error: unknown, traceId: string): error is Limit
   return error instanceof LimitError && error.code === 'LIMIT_CONFLICT' && error.details?.traceId === traceId && typeof error.details?.expectedFlagCount === 'number';
 }
 
+/**
+ * A record as every backend stores it (a row's data column, a KV value): a JSON object, not `null`,
+ * an array or a scalar. A stored value that is not — damage, or a row edited by hand — must be
+ * refused as LIMIT_STORAGE_CORRUPT naming where it is, never read as a missing record (`null`) or
+ * spread into a wrong one. One typeof check: cheap enough for every read.
+ */
+export function isStoredRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * What is wrong with a stored value read back as a record (`array`: an array of records, such as a
+ * trace's flags column), as LIMIT_STORAGE_CORRUPT's messages say it (`is not a JSON object: 42`);
+ * undefined when nothing is.
+ */
+export function storedRecordProblem(value: unknown, array = false): string | undefined {
+  if (array ? Array.isArray(value) && value.every(isStoredRecord) : isStoredRecord(value)) return undefined;
+  let text: string;
+  try {
+    text = value === undefined ? 'nothing (no value)' : JSON.stringify(value);
+  } catch {
+    text = String(value);
+  }
+  const preview = text.length > 100 ? `${text.slice(0, 100)}…` : text;
+  return `is not ${array ? 'an array of JSON objects' : 'a JSON object'}: ${preview}`;
+}
+
 /** LIMIT_NOT_FOUND for a record the tenant does not have, worded as every backend words it. */
 export function notFound(kind: string, tenant: string, id: string): LimitError {
   return new LimitError('LIMIT_NOT_FOUND', `No ${kind} "${id}" in tenant "${tenant}"`, { details: { kind, tenant, id } });

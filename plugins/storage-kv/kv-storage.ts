@@ -33,6 +33,7 @@ import {
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery, type CursorPosition,
   fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
+  isStoredRecord,
 } from 'limit-graph';
 
 export const KV_SCHEMA_VERSION = 1;
@@ -430,7 +431,7 @@ export class KvStorage implements Storage {
     } catch (error) {
       throw this.#damaged(key, `its value is not valid JSON: ${(error as Error).message}`, error);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw this.#damaged(key, `its value ${text.slice(0, 100)} is not a record (a JSON object)`);
+    if (!isStoredRecord(value)) throw this.#damaged(key, `its value ${text.slice(0, 100)} is not a record (a JSON object)`);
     return value as T;
   }
 

@@ -10,7 +10,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
-  redactUrl as redactKernelUrl,
+  redactUrl as redactKernelUrl, isStoredRecord, storedRecordProblem,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { parseStoredJson, toStoredJson } from './nul.ts';
@@ -108,9 +108,8 @@ function oldestFirst(a: RdSeries, b: RdSeries): number {
   return timeKey(a.createdAt) - timeKey(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-function rowToTrace(row: { data: Trace; flags: Flag[] }): Trace {
-  return { ...row.data, flags: row.flags };
-}
+/** A row's key: its columns (the tenant first) and their values, as a damaged record's error names them. */
+type RowKey = { tenant: string } & Record<string, string | number>;
 
 export class PostgresStorage implements Storage {
   readonly backend = 'postgres';
@@ -191,6 +190,51 @@ export class PostgresStorage implements Storage {
   #traceData(trace: Trace): { data: string; bytes: number } {
     const { flags: _flags, ...rest } = trace;
     return this.#listed(rest, 'trace');
+  }
+
+  /**
+   * A stored row's `column` (default `data`) as read back: a record (for `array`, an array of them:
+   * a trace's flags), as every write stores it. Anything else — JSON null, a number, a string, an
+   * array where a record belongs: a row edited by hand or damaged outside this plugin — is
+   * LIMIT_STORAGE_CORRUPT naming the schema, the table and the row (#corruptRow), at every read of it;
+   * never a record that reads as missing (`null`) or a wrong one, and never written over.
+   */
+  #checked<T>(value: unknown, what: string, table: string, key: RowKey, column = 'data', array = false): T {
+    if (array ? Array.isArray(value) && value.every(isStoredRecord) : isStoredRecord(value)) return value as T;
+    throw this.#corruptRow(what, table, key, column, storedRecordProblem(value, array)!);
+  }
+
+  #corruptRow(what: string, table: string, key: RowKey, column: string, problem: string): LimitError {
+    const where = Object.entries(key);
+    const named = where.map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', ');
+    const sql = `SELECT ${column} FROM ${this.#s}.${table} WHERE ${where.map(([c, v]) => `${c} = ${typeof v === 'number' ? v : `'${v.replaceAll("'", "''")}'`}`).join(' AND ')}`;
+    return new LimitError('LIMIT_STORAGE_CORRUPT', `${this.#at} holds a ${what} record that ${problem} (table ${table}, ${named})`, {
+      plugin: PLUGIN,
+      details: { server: redactUrl(this.config.url), schema: this.config.schema, record: what, table, column, tenant: key.tenant, id: where.slice(1).map(([, v]) => String(v)).join('/'), row: key },
+      fix: `Correct or delete that row (\`${sql}\`), or restore the schema from a backup; nothing was written over it, and the other records stay readable.`,
+    });
+  }
+
+  /** A trace row (its data and its flags column, both checked: #checked). */
+  #trace(row: { data: unknown; flags: unknown }, tenant: string, id: string): Trace {
+    const key = { tenant, id };
+    const trace = this.#checked<Trace>(row.data, 'trace', 'traces', key);
+    return { ...trace, flags: this.#checked<Flag[]>(row.flags, "trace's flags", 'traces', key, 'flags', true) };
+  }
+
+  /** An RD series row's points (jsonb_agg of its rd_points rows' data, by seq), each a record; else LIMIT_STORAGE_CORRUPT naming the damaged rd_points row. */
+  async #rdPoints(db: Queryable, tenant: string, seriesId: string, points: unknown): Promise<RdPoint[]> {
+    if (Array.isArray(points) && points.every(isStoredRecord)) return (points as RdPoint[]).map(rdPointInOrder);
+    const at = Array.isArray(points) ? points.findIndex((p) => !isStoredRecord(p)) : 0;
+    let key: RowKey = { tenant, series_id: seriesId, position: at };
+    try {
+      // The seq of the at-th point (the rows are aggregated by seq), so the error names its row.
+      const { rows } = await this.#query<{ seq: string }>(db, `SELECT seq FROM ${this.#s}.rd_points WHERE tenant = $1 AND series_id = $2 ORDER BY seq OFFSET $3 LIMIT 1`, [tenant, seriesId, at]);
+      if (rows[0]) key = { tenant, series_id: seriesId, seq: Number(rows[0].seq) };
+    } catch {
+      // The position still names it.
+    }
+    return [this.#checked<RdPoint>(Array.isArray(points) ? points[at] : points, 'RD point', 'rd_points', key)];
   }
 
   async open(): Promise<void> {
@@ -602,8 +646,8 @@ export class PostgresStorage implements Storage {
   async getSession(tenant: string, id: string): Promise<Session | null> {
     validate.tenant(tenant);
     assertId(id, 'session id');
-    const { rows } = await this.#query<{ data: Session }>(this.#conn, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2`, [tenant, id]);
-    return rows[0]?.data ?? null;
+    const { rows } = await this.#query<{ data: unknown }>(this.#conn, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2`, [tenant, id]);
+    return rows[0] ? this.#checked<Session>(rows[0].data, 'session', 'sessions', { tenant, id }) : null;
   }
 
   async listSessions(tenant: string, query?: SessionQuery): Promise<Page<Session>> {
@@ -613,7 +657,7 @@ export class PostgresStorage implements Storage {
     const where = ['tenant = $1'];
     if (q.status) where.push(`status = $${params.push(q.status)}`);
     if (q.after) where.push(`(created_ms, id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
-    return this.#page<{ data: Session }, Session>(['data'], 'sessions', SESSION_BYTES, where, params, q, (r) => r.data);
+    return this.#page<{ data: unknown }, Session>(['data'], 'sessions', SESSION_BYTES, where, params, q, (r) => this.#checked<Session>(r.data, 'session', 'sessions', { tenant, id: r.id }));
   }
 
   /**
@@ -625,17 +669,17 @@ export class PostgresStorage implements Storage {
    * budget.
    */
   async #page<R extends pg.QueryResultRow, T extends { createdAt: string; id: string }>(
-    columns: (keyof R & string)[], table: string, bytes: string, where: string[], params: unknown[], q: { limit: number; maxBytes: number }, read: (row: R) => T,
+    columns: (keyof R & string)[], table: string, bytes: string, where: string[], params: unknown[], q: { limit: number; maxBytes: number }, read: (row: R & { id: string }) => T,
   ): Promise<Page<T>> {
     const limit = `$${params.push(q.limit)}`;
     const budget = `$${params.push(q.maxBytes)}`;
-    const sql = `SELECT ${columns.map((c) => `CASE WHEN k.keep THEN k.${c} END AS ${c}`).join(', ')}, k.bytes, k.keep FROM (
+    const sql = `SELECT ${columns.map((c) => `CASE WHEN k.keep THEN k.${c} END AS ${c}`).join(', ')}, k.id, k.bytes, k.keep FROM (
         SELECT p.*, (row_number() OVER w <= ${limit} AND (row_number() OVER w = 1 OR sum(p.bytes) OVER w <= ${budget})) AS keep FROM (
           SELECT ${columns.map((c) => `t.${c}`).join(', ')}, ${bytes} AS bytes, t.created_ms, t.id FROM ${this.#s}.${table} t WHERE ${where.join(' AND ')}
           ORDER BY t.created_ms DESC, t.id DESC LIMIT ${limit} + 1
         ) p WINDOW w AS (ORDER BY p.created_ms DESC, p.id DESC ROWS UNBOUNDED PRECEDING)
       ) k ORDER BY k.created_ms DESC, k.id DESC`;
-    const { rows } = await this.#query<R & { bytes: string; keep: boolean }>(this.#conn, sql, params);
+    const { rows } = await this.#query<R & { id: string; bytes: string; keep: boolean }>(this.#conn, sql, params);
     const page = new PageBuilder<T>(q.limit, q.maxBytes);
     for (const row of rows) {
       const bytes = Number(row.bytes);
@@ -653,9 +697,10 @@ export class PostgresStorage implements Storage {
     assertId(id, 'session id');
     validate.timestamp(closedAt, 'closedAt');
     return this.#tx(`Closing session "${id}"`, async (c) => {
-      const { rows } = await this.#query<{ data: Session }>(c, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
-      const session = rows[0]?.data;
-      if (!session) throw notFound('session', tenant, id);
+      const { rows } = await this.#query<{ data: unknown }>(c, `SELECT data FROM ${this.#s}.sessions WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
+      if (!rows[0]) throw notFound('session', tenant, id);
+      // A damaged row is refused, not closed over (the transaction rolls back).
+      const session = this.#checked<Session>(rows[0].data, 'session', 'sessions', { tenant, id });
       if (session.status === 'closed') return session;
       const closed: Session = { ...session, status: 'closed', closedAt };
       const { data, bytes } = this.#listed(closed, 'session');
@@ -744,9 +789,10 @@ export class PostgresStorage implements Storage {
   }
 
   async #updateTrace(db: Queryable, tenant: string, id: string, patch: TracePatch, ifStatus?: Trace['status'], ifFlagCount?: number): Promise<Trace> {
-    const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
+    const { rows } = await this.#query<{ data: unknown; flags: unknown }>(db, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2 FOR UPDATE`, [tenant, id]);
     if (!rows[0]) throw notFound('trace', tenant, id);
-    const next = applyTracePatch(rowToTrace(rows[0]), patch, ifStatus, ifFlagCount);
+    // A damaged row is refused (#trace throws), never patched and written over.
+    const next = applyTracePatch(this.#trace(rows[0], tenant, id), patch, ifStatus, ifFlagCount);
     const { data, bytes } = this.#traceData(next);
     await this.#query(db, `UPDATE ${this.#s}.traces SET status = $3, data = $4, data_bytes = $5 WHERE tenant = $1 AND id = $2`, [tenant, id, next.status, data, bytes]);
     return next;
@@ -755,8 +801,8 @@ export class PostgresStorage implements Storage {
   async getTrace(tenant: string, id: string): Promise<Trace | null> {
     validate.tenant(tenant);
     assertId(id, 'trace id');
-    const { rows } = await this.#query<{ data: Trace; flags: Flag[] }>(this.#conn, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2`, [tenant, id]);
-    return rows[0] ? rowToTrace(rows[0]) : null;
+    const { rows } = await this.#query<{ data: unknown; flags: unknown }>(this.#conn, `SELECT data, flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2`, [tenant, id]);
+    return rows[0] ? this.#trace(rows[0], tenant, id) : null;
   }
 
   async listTraces(tenant: string, query?: TraceQuery): Promise<Page<Trace>> {
@@ -770,7 +816,7 @@ export class PostgresStorage implements Storage {
     if (q.toMs !== undefined) where.push(`t.created_ms < $${params.push(q.toMs)}`);
     if (q.flagKind) where.push(`EXISTS (SELECT 1 FROM ${this.#s}.flags f WHERE f.tenant = t.tenant AND f.kind = $${params.push(q.flagKind)} AND f.trace_id = t.id)`);
     if (q.after) where.push(`(t.created_ms, t.id) < ($${params.push(q.after.t)}, $${params.push(q.after.id)})`);
-    return this.#page<{ data: Trace; flags: Flag[] }, Trace>(['data', 'flags'], 'traces', TRACE_BYTES, where, params, q, rowToTrace);
+    return this.#page<{ data: unknown; flags: unknown }, Trace>(['data', 'flags'], 'traces', TRACE_BYTES, where, params, q, (r) => this.#trace(r, tenant, r.id));
   }
 
   /** Locks the trace row (serialising appenders of one trace across connections) or throws NOT_FOUND. */
@@ -827,9 +873,9 @@ export class PostgresStorage implements Storage {
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const { rows } = await this.#query<{ data: ProvenanceEntry; hash: string }>(this.#conn, `SELECT data, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
+    const { rows } = await this.#query<{ seq: number; data: unknown; hash: string }>(this.#conn, `SELECT seq, data, hash FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
     // The hash column, which the next append chains onto: one edited apart from its entry does not verify.
-    return rows.map((r) => ({ ...r.data, hash: r.hash }));
+    return rows.map((r) => ({ ...this.#checked<ProvenanceEntry>(r.data, 'provenance entry', 'provenance', { tenant, trace_id: traceId, seq: r.seq }), hash: r.hash }));
   }
 
   async verifyProvenance(tenant: string, traceId: string): Promise<ChainVerification> {
@@ -909,8 +955,8 @@ export class PostgresStorage implements Storage {
     const where = ['tenant = $1'];
     if (q.traceId !== undefined) where.push(`trace_id = $${params.push(q.traceId)}`);
     if (q.kind !== undefined) where.push(`kind = $${params.push(q.kind)}`);
-    const { rows } = await this.#query<{ data: Flag }>(this.#conn, `SELECT data FROM ${this.#s}.flags WHERE ${where.join(' AND ')} ORDER BY seq`, params);
-    return rows.map((r) => r.data);
+    const { rows } = await this.#query<{ id: string; data: unknown }>(this.#conn, `SELECT id, data FROM ${this.#s}.flags WHERE ${where.join(' AND ')} ORDER BY seq`, params);
+    return rows.map((r) => this.#checked<Flag>(r.data, 'flag', 'flags', { tenant, id: r.id }));
   }
 
   async addCheckpoint(tenant: string, input: Checkpoint): Promise<Checkpoint> {
@@ -934,8 +980,8 @@ export class PostgresStorage implements Storage {
   async listCheckpoints(tenant: string, traceId: string): Promise<Checkpoint[]> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const { rows } = await this.#query<{ data: Checkpoint }>(this.#conn, `SELECT data FROM ${this.#s}.checkpoints WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
-    return rows.map((r) => r.data);
+    const { rows } = await this.#query<{ seq: string; data: unknown }>(this.#conn, `SELECT seq, data FROM ${this.#s}.checkpoints WHERE tenant = $1 AND trace_id = $2 ORDER BY seq`, [tenant, traceId]);
+    return rows.map((r) => this.#checked<Checkpoint>(r.data, 'checkpoint', 'checkpoints', { tenant, trace_id: traceId, seq: Number(r.seq) }));
   }
 
   async setQuarantine(tenant: string, input: QuarantineState): Promise<QuarantineState> {
@@ -960,15 +1006,15 @@ export class PostgresStorage implements Storage {
   async getQuarantine(tenant: string, traceId: string): Promise<QuarantineState | null> {
     validate.tenant(tenant);
     assertId(traceId, 'trace id');
-    const { rows } = await this.#query<{ data: QuarantineState }>(this.#conn, `SELECT data FROM ${this.#s}.quarantine WHERE tenant = $1 AND trace_id = $2`, [tenant, traceId]);
-    return rows[0]?.data ?? null;
+    const { rows } = await this.#query<{ data: unknown }>(this.#conn, `SELECT data FROM ${this.#s}.quarantine WHERE tenant = $1 AND trace_id = $2`, [tenant, traceId]);
+    return rows[0] ? this.#checked<QuarantineState>(rows[0].data, 'quarantine state', 'quarantine', { tenant, trace_id: traceId }) : null;
   }
 
   async listQuarantined(tenant: string): Promise<QuarantineState[]> {
     validate.tenant(tenant);
     // By trace id (COLLATE "C": byte order, the order of every backend).
-    const { rows } = await this.#query<{ data: QuarantineState }>(this.#conn, `SELECT data FROM ${this.#s}.quarantine WHERE tenant = $1 AND quarantined ORDER BY trace_id`, [tenant]);
-    return rows.map((r) => r.data);
+    const { rows } = await this.#query<{ trace_id: string; data: unknown }>(this.#conn, `SELECT trace_id, data FROM ${this.#s}.quarantine WHERE tenant = $1 AND quarantined ORDER BY trace_id`, [tenant]);
+    return rows.map((r) => this.#checked<QuarantineState>(r.data, 'quarantine state', 'quarantine', { tenant, trace_id: r.trace_id }));
   }
 
   // rate–distortion --------------------------------------------------------------------------------
@@ -1033,22 +1079,24 @@ export class PostgresStorage implements Storage {
   async getRdSeriesSummary(tenant: string, id: string): Promise<RdSeriesSummary | null> {
     validate.tenant(tenant);
     assertId(id, 'RD series id');
-    const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; point_count: number; point_bytes: string; next_step: string }>(
+    const { rows } = await this.#query<{ data: unknown; point_count: number; point_bytes: string; next_step: string }>(
       this.#conn, `SELECT data, point_count, point_bytes, next_step FROM ${this.#s}.rd_series WHERE tenant = $1 AND id = $2`, [tenant, id],
     );
     const row = rows[0];
-    return row ? { ...row.data, pointCount: row.point_count, pointBytes: Number(row.point_bytes), nextStep: Number(row.next_step) } : null;
+    return row ? { ...this.#checked<Omit<RdSeries, 'points'>>(row.data, 'RD series', 'rd_series', { tenant, id }), pointCount: row.point_count, pointBytes: Number(row.point_bytes), nextStep: Number(row.next_step) } : null;
   }
 
   async #readRdSeries(db: Queryable, tenant: string, id: string): Promise<RdSeries | null> {
-    const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; points: RdPoint[] }>(
+    const { rows } = await this.#query<{ data: unknown; points: unknown }>(
       db,
       `SELECT s.data, COALESCE((SELECT jsonb_agg(p.data ORDER BY p.seq) FROM ${this.#s}.rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id), '[]'::jsonb) AS points
        FROM ${this.#s}.rd_series s WHERE s.tenant = $1 AND s.id = $2`,
       [tenant, id],
     );
-    // jsonb keeps no key order: the points are given theirs back.
-    return rows[0] ? { ...rows[0].data, points: rows[0].points.map(rdPointInOrder) } : null;
+    if (!rows[0]) return null;
+    const series = this.#checked<Omit<RdSeries, 'points'>>(rows[0].data, 'RD series', 'rd_series', { tenant, id });
+    // jsonb keeps no key order: the points are given theirs back (#rdPoints).
+    return { ...series, points: await this.#rdPoints(db, tenant, id, rows[0].points) };
   }
 
   async getRdSeries(tenant: string, id: string): Promise<RdSeries | null> {
@@ -1062,14 +1110,19 @@ export class PostgresStorage implements Storage {
     const sessionId = query?.sessionId === undefined ? undefined : assertId(query.sessionId, 'session id');
     const params: unknown[] = [tenant];
     const filter = sessionId === undefined ? '' : `AND s.session_id = $${params.push(sessionId)}`;
-    const { rows } = await this.#query<{ data: Omit<RdSeries, 'points'>; points: RdPoint[] }>(
+    const { rows } = await this.#query<{ id: string; data: unknown; points: unknown }>(
       this.#conn,
-      `SELECT s.data, COALESCE((SELECT jsonb_agg(p.data ORDER BY p.seq) FROM ${this.#s}.rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id), '[]'::jsonb) AS points
+      `SELECT s.id, s.data, COALESCE((SELECT jsonb_agg(p.data ORDER BY p.seq) FROM ${this.#s}.rd_points p WHERE p.tenant = s.tenant AND p.series_id = s.id), '[]'::jsonb) AS points
        FROM ${this.#s}.rd_series s WHERE s.tenant = $1 ${filter}`,
       params,
     );
     // The contract's order: oldest first by the instant of createdAt (offsets allowed, so not the text), then id.
-    return rows.map((r) => ({ ...r.data, points: r.points.map(rdPointInOrder) })).sort(oldestFirst);
+    const series: RdSeries[] = [];
+    for (const r of rows) {
+      const data = this.#checked<Omit<RdSeries, 'points'>>(r.data, 'RD series', 'rd_series', { tenant, id: r.id });
+      series.push({ ...data, points: await this.#rdPoints(this.#conn, tenant, r.id, r.points) });
+    }
+    return series.sort(oldestFirst);
   }
 
   // counters ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import {
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
   fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
+  isStoredRecord,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -459,7 +460,7 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       throw this.#corruptRow(what, table, key, options.column, `is not valid JSON (${(error as Error).message})`, error);
     }
-    if (options.array ? !Array.isArray(value) || !value.every(isRecord) : !isRecord(value)) {
+    if (options.array ? !Array.isArray(value) || !value.every(isStoredRecord) : !isStoredRecord(value)) {
       const preview = String(text).length > 100 ? `${String(text).slice(0, 100)}…` : String(text);
       throw this.#corruptRow(what, table, key, options.column, `is not ${options.array ? 'an array of JSON objects' : 'a JSON object'}: ${preview}`);
     }
@@ -1025,11 +1026,6 @@ type ChainHead = { seq: number; hash: string; bytes: number };
 
 /** A row's key: its columns (the tenant first) and their values, as a damaged record's error names them. */
 type RowKey = { tenant: string } & Record<string, string | number>;
-
-/** A record as stored: a JSON object (not null, an array or a scalar). */
-function isRecord(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * What a batch wrote so far, inside its savepoint: traces it created (they exist, with an empty

@@ -1165,3 +1165,98 @@ describe('storage-postgres across processes', () => {
     }
   });
 });
+
+describe('storage-postgres: a stored row that is not a record (null, a number, an array, a string)', () => {
+  /** Rejects with LIMIT_STORAGE_CORRUPT naming the table and the row. */
+  const corrupt = async (call: Promise<unknown>, table: string, row: Record<string, string | number>, value: string) => {
+    const error = await call.then(() => null, (e: unknown) => e as Error & { code?: string; details?: Record<string, unknown>; fix?: string });
+    expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_CORRUPT', details: { table, row } });
+    expect(error!.message).toContain(`is not ${table === 'traces' && value.startsWith('flags:') ? 'an array of JSON objects' : 'a JSON object'}: ${value.replace(/^flags:/, '')} (table ${table}, ${Object.entries(row).map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', ')})`);
+    expect(error!.fix).toContain(`FROM "`);
+  };
+
+  it('is LIMIT_STORAGE_CORRUPT naming the table and the row at every read, and is never written over', async () => {
+    const schema = uniqueSchema();
+    const s = await open(schema, 2);
+    const q = (sql: string) => admin.query(sql.replaceAll('{s}', `"${schema}"`));
+    try {
+      for (const id of ['s1', 's2', 's3', 's4']) await s.createSession(makeSession('t', id));
+      for (const id of ['a', 'b', 'c', 'd', 'e']) await s.createTrace(makeTrace('t', id, 's1'));
+      await s.appendProvenance('t', makeProvenance('a', 0));
+      await s.appendProvenance('t', makeProvenance('a', 1));
+      await s.addFlag('t', makeFlag('f1', 'a'));
+      await s.addCheckpoint('t', { traceId: 'a', label: 'c', passed: true, details: {}, at: new Date(1e12).toISOString() });
+      await s.setQuarantine('t', { traceId: 'a', quarantined: true, reason: 'r', actor: 'x', at: new Date(1e12).toISOString() });
+      const rd = (id: string) => ({ id, sessionId: 's1', tenant: 't', name: 'n', points: [{ step: 0, rate: 1, distortion: 2 }, { step: 1, rate: 2, distortion: 1 }], createdAt: new Date(1e12).toISOString(), metadata: {} });
+      await s.createRdSeries(rd('rd1'));
+      await s.createRdSeries(rd('rd2'));
+
+      // sessions: null, 42, [1,2], "x".
+      await q(`UPDATE {s}.sessions SET data = 'null'::jsonb WHERE id = 's1'`);
+      await q(`UPDATE {s}.sessions SET data = '42'::jsonb WHERE id = 's2'`);
+      await q(`UPDATE {s}.sessions SET data = '[1,2]'::jsonb WHERE id = 's3'`);
+      await q(`UPDATE {s}.sessions SET data = '"x"'::jsonb WHERE id = 's4'`);
+      await corrupt(s.getSession('t', 's1'), 'sessions', { tenant: 't', id: 's1' }, 'null');
+      await corrupt(s.getSession('t', 's2'), 'sessions', { tenant: 't', id: 's2' }, '42');
+      await corrupt(s.getSession('t', 's3'), 'sessions', { tenant: 't', id: 's3' }, '[1,2]');
+      await corrupt(s.getSession('t', 's4'), 'sessions', { tenant: 't', id: 's4' }, '"x"');
+      // Newest first by created_ms, then id: s4 is the first row of the page.
+      await corrupt(s.listSessions('t'), 'sessions', { tenant: 't', id: 's4' }, '"x"');
+      await corrupt(s.closeSession('t', 's1', new Date(2e12).toISOString()), 'sessions', { tenant: 't', id: 's1' }, 'null');
+      expect((await q(`SELECT data FROM {s}.sessions WHERE id = 's1'`)).rows[0].data).toBeNull();
+
+      // traces: data null, [1,2], 42, "x"; a flags column that is not an array of records.
+      await q(`UPDATE {s}.traces SET data = 'null'::jsonb WHERE id = 'a'`);
+      await q(`UPDATE {s}.traces SET data = '[1,2]'::jsonb WHERE id = 'b'`);
+      await q(`UPDATE {s}.traces SET data = '42'::jsonb WHERE id = 'c'`);
+      await q(`UPDATE {s}.traces SET data = '"x"'::jsonb WHERE id = 'd'`);
+      await q(`UPDATE {s}.traces SET flags = '[1,2]'::jsonb WHERE id = 'e'`);
+      await corrupt(s.getTrace('t', 'a'), 'traces', { tenant: 't', id: 'a' }, 'null');
+      await corrupt(s.getTrace('t', 'b'), 'traces', { tenant: 't', id: 'b' }, '[1,2]');
+      await corrupt(s.getTrace('t', 'c'), 'traces', { tenant: 't', id: 'c' }, '42');
+      await corrupt(s.getTrace('t', 'd'), 'traces', { tenant: 't', id: 'd' }, '"x"');
+      await corrupt(s.getTrace('t', 'e'), 'traces', { tenant: 't', id: 'e' }, 'flags:[1,2]');
+      await corrupt(s.listTraces('t'), 'traces', { tenant: 't', id: 'e' }, 'flags:[1,2]');
+      // Neither updateTrace nor a batch's updateTrace writes over a damaged row.
+      await corrupt(s.updateTrace('t', 'a', { status: 'error' }), 'traces', { tenant: 't', id: 'a' }, 'null');
+      const batch = await s.batch('t', [{ op: 'updateTrace', id: 'c', patch: { status: 'error' } }]).then(() => null, (e: unknown) => e as Error & { code?: string });
+      expect(batch).toMatchObject({ code: 'LIMIT_STORAGE_CORRUPT' });
+      expect(batch!.message).toMatch(/^batch op 0 \(updateTrace\): .*is not a JSON object: 42 \(table traces, tenant "t", id "c"\)/);
+      expect((await q(`SELECT id, status, data FROM {s}.traces WHERE id IN ('a', 'c') ORDER BY id`)).rows).toEqual([{ id: 'a', status: 'ok', data: null }, { id: 'c', status: 'ok', data: 42 }]);
+
+      // provenance, flags, checkpoints, quarantine.
+      await q(`UPDATE {s}.provenance SET data = '"x"'::jsonb WHERE seq = 1`);
+      await corrupt(s.listProvenance('t', 'a'), 'provenance', { tenant: 't', trace_id: 'a', seq: 1 }, '"x"');
+      await corrupt(s.verifyProvenance('t', 'a'), 'provenance', { tenant: 't', trace_id: 'a', seq: 1 }, '"x"');
+      await q(`UPDATE {s}.flags SET data = 'null'::jsonb`);
+      await corrupt(s.listFlags('t', { traceId: 'a' }), 'flags', { tenant: 't', id: 'f1' }, 'null');
+      await q(`UPDATE {s}.checkpoints SET data = '[1,2]'::jsonb`);
+      const { rows: [cp] } = await q(`SELECT seq::int AS seq FROM {s}.checkpoints`);
+      await corrupt(s.listCheckpoints('t', 'a'), 'checkpoints', { tenant: 't', trace_id: 'a', seq: cp.seq }, '[1,2]');
+      await q(`UPDATE {s}.quarantine SET data = '42'::jsonb`);
+      await corrupt(s.getQuarantine('t', 'a'), 'quarantine', { tenant: 't', trace_id: 'a' }, '42');
+      await corrupt(s.listQuarantined('t'), 'quarantine', { tenant: 't', trace_id: 'a' }, '42');
+
+      // RD series: the series row, and one of its points (named by its own row).
+      await q(`UPDATE {s}.rd_series SET data = 'null'::jsonb WHERE id = 'rd1'`);
+      await corrupt(s.getRdSeriesSummary('t', 'rd1'), 'rd_series', { tenant: 't', id: 'rd1' }, 'null');
+      await corrupt(s.getRdSeries('t', 'rd1'), 'rd_series', { tenant: 't', id: 'rd1' }, 'null');
+      await corrupt(s.listRdSeries('t'), 'rd_series', { tenant: 't', id: 'rd1' }, 'null');
+      await q(`UPDATE {s}.rd_series SET data = '[1,2]'::jsonb WHERE id = 'rd1'`);
+      await corrupt(s.getRdSeries('t', 'rd1'), 'rd_series', { tenant: 't', id: 'rd1' }, '[1,2]');
+      await q(`UPDATE {s}.rd_series SET data = '{"id":"rd1","sessionId":"s1","tenant":"t","name":"n","createdAt":"2001-09-09T01:46:40.000Z","metadata":{}}'::jsonb WHERE id = 'rd1'`);
+      const { rows: [point] } = await q(`SELECT max(seq)::int AS seq FROM {s}.rd_points WHERE series_id = 'rd2'`);
+      await q(`UPDATE {s}.rd_points SET data = '42'::jsonb WHERE seq = ${point.seq}`);
+      await corrupt(s.getRdSeries('t', 'rd2'), 'rd_points', { tenant: 't', series_id: 'rd2', seq: point.seq }, '42');
+      await corrupt(s.listRdSeries('t'), 'rd_points', { tenant: 't', series_id: 'rd2', seq: point.seq }, '42');
+      // The other records stay readable.
+      expect(await s.getRdSeries('t', 'rd1')).toMatchObject({ id: 'rd1', points: [{ step: 0 }, { step: 1 }] });
+      expect(await s.getTrace('t', 'e').catch(() => null)).toBeNull();
+      await q(`UPDATE {s}.traces SET flags = '[]'::jsonb WHERE id = 'e'`);
+      expect(await s.getTrace('t', 'e')).toMatchObject({ id: 'e', flags: [] });
+    } finally {
+      await s.close();
+      await dropSchema(schema);
+    }
+  });
+});

@@ -73,6 +73,13 @@ const CONNECTION_LOST: ReadonlySet<string> = new Set([
 /** The server ended a session left idle inside a transaction past idle_in_transaction_session_timeout. */
 const IDLE_IN_TRANSACTION_ENDED = '25P03';
 
+/**
+ * The server ended this connection's session (its backend exited, the transaction rolled back):
+ * 57P01 an operator or tool (pg_terminate_backend) or a shutdown, 57P02 a crash of another server
+ * process, 57P05 idle_session_timeout. The server is there; the call can be retried.
+ */
+const SERVER_ENDED: ReadonlySet<string> = new Set(['57P01', '57P02', '57P05']);
+
 /** pg's error (no code) when no reply to a statement came within query_timeout; the statement may still be running, on a connection now out of step. */
 const QUERY_READ_TIMEOUT = 'Query read timeout';
 const isQueryReadTimeout = (e: unknown) => !pgCode(e) && (e as Error | undefined)?.message === QUERY_READ_TIMEOUT;
@@ -127,10 +134,11 @@ export class PostgresStorage implements Storage {
   #waiting = new Set<(error: LimitError) => void>();
   #names = new Map<string, string>();
   /**
-   * Connections the server ended for staying idle in a transaction (25P03): pg reports that only as
-   * an 'error' event, and the next statement on them fails with a bare "not queryable".
+   * Connections the server ended between two statements, with the server's error: for staying idle
+   * in a transaction (25P03), or its session ended (SERVER_ENDED). pg reports that only as an 'error'
+   * event, and the next statement on them fails with a bare "not queryable".
    */
-  #endedIdle = new WeakSet<pg.Client>();
+  #ended = new WeakMap<pg.Client, unknown>();
 
   constructor(readonly config: PostgresStorageConfig) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.schema)) {
@@ -270,7 +278,10 @@ export class PostgresStorage implements Storage {
       // 'error' on the client as well as failing its query, and pg-pool listens only while the client
       // is idle). The statement that needs it fails instead (#translate: LIMIT_STORAGE_UNAVAILABLE),
       // and release() drops the dead client from the pool.
-      pool.on('connect', (client) => client.on('error', (e) => { if (pgCode(e) === IDLE_IN_TRANSACTION_ENDED) this.#endedIdle.add(client); }));
+      pool.on('connect', (client) => client.on('error', (e) => {
+        const code = pgCode(e) ?? '';
+        if (code === IDLE_IN_TRANSACTION_ENDED || SERVER_ENDED.has(code)) this.#ended.set(client, e);
+      }));
       this.#pool = pool;
     }
     try {
@@ -500,6 +511,21 @@ export class PostgresStorage implements Storage {
   }
 
   /**
+   * The server ended this call's connection (SERVER_ENDED: pg_terminate_backend, a shutdown, a crash
+   * of another server process, idle_session_timeout): its statement did not run to the end, its
+   * transaction was rolled back, and the connection left the pool. Not "cannot reach": the server
+   * answered, and a retry gets a new connection.
+   */
+  #serverEnded(error: unknown, code: string): LimitError {
+    return this.#serverError(
+      error,
+      `${this.#at} ended this call's connection (${(error as Error).message}, ${code}): nothing of the call was stored (the server rolled back its transaction); retry it`,
+      { sqlState: code },
+      `Retry: the next call opens a new connection. The server ends a connection when an operator or a tool calls pg_terminate_backend (this store's connections have application_name '${this.applicationName}' unless the URL names them), when it shuts down or restarts (57P01), after another server process crashed (57P02) or past idle_session_timeout (57P05); if it keeps happening, read the server log.`,
+    );
+  }
+
+  /**
    * The server refused the work for a reason of its own, not of the call: it is read-only, the role
    * lacks a privilege, or it has no disk, memory or connection slot left.
    */
@@ -511,9 +537,11 @@ export class PostgresStorage implements Storage {
   #translate(error: unknown, client?: pg.PoolClient): unknown {
     if (error instanceof LimitError) return error;
     const code = pgCode(error) ?? '';
-    if (code === IDLE_IN_TRANSACTION_ENDED || (client && this.#endedIdle.has(client) && CONNECTION_LOST.has((error as Error | undefined)?.message ?? ''))) {
-      return this.#endedIdleInTransaction(error);
-    }
+    // A connection the server ended between statements: its error, not the bare "not queryable" that followed.
+    const endedBy = client && !code && CONNECTION_LOST.has((error as Error | undefined)?.message ?? '') ? this.#ended.get(client) : undefined;
+    const ended = endedBy === undefined ? code : (pgCode(endedBy) ?? '');
+    if (ended === IDLE_IN_TRANSACTION_ENDED) return this.#endedIdleInTransaction(error);
+    if (SERVER_ENDED.has(ended)) return this.#serverEnded(endedBy ?? error, ended);
     // pg-pool's own error (it has no code) when no pooled connection came free in time.
     if (!code && (error as Error | undefined)?.message === 'timeout exceeded when trying to connect') return this.#poolExhausted(error);
     if (code === '55P03') return this.#lockTimeout(error);
@@ -525,7 +553,7 @@ export class PostgresStorage implements Storage {
     if (code === '53300') return this.#refused(error, "The server has no connection slot left (max_connections, or the role's or database's CONNECTION LIMIT): lower poolSize, summed over every instance, below the limit, or raise it.");
     if (code === '57P03') return this.#refused(error, 'The server cannot accept connections now: it is starting up, shutting down or recovering (a standby catching up, a failover under way). Retry in a few seconds; if it lasts, read the server log.');
     if (code.startsWith('53')) return this.#refused(error, 'The database server is out of a resource (53100: disk full, 53200: out of memory): free it on the server, then retry.');
-    // 57P01–57P05: the server ended the connection (admin shutdown or pg_terminate_backend, crash, starting up, database dropped, idle timeout).
+    // 57P03 (starting up: above), 57P04 (its database dropped); 57P01/02/05 are #serverEnded.
     // 28…, 3D000: a new connection refused (authentication, a database that does not exist — dropped or renamed since open).
     if (code.startsWith('08') || code.startsWith('57P') || code.startsWith('28') || code === '3D000' || ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code)) return this.#unavailable(error);
     // pg's own errors (no code) for a connection lost under a query, or used again after it was lost.

@@ -598,7 +598,7 @@ describe('storage-postgres plugin', () => {
     });
   });
 
-  it('a connection killed mid-transaction fails that call as LIMIT_STORAGE_UNAVAILABLE, stores nothing of it, crashes nothing, and the pool recovers', async () => {
+  it('a connection killed mid-transaction (57P01) fails that call as LIMIT_STORAGE_UNAVAILABLE saying the server ended it, stores nothing of it, crashes nothing, and the pool recovers', async () => {
     const schema = uniqueSchema();
     const s = await open(schema, 2);
     const uncaught: unknown[] = [];
@@ -612,9 +612,12 @@ describe('storage-postgres plugin', () => {
       await waitForLockWait(`"${schema}".counters`);
       const { rows } = await admin.query(`SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, [`"${schema}".counters`]);
       expect(rows).toEqual([{ killed: true }]);
-      const error = await batch.then(() => null, (e: unknown) => e as Error & { code: string });
-      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE' });
-      expect(error!.message).toContain('Cannot reach PostgreSQL at');
+      const error = await batch.then(() => null, (e: unknown) => e as Error & { code: string; fix?: string });
+      // Not "Cannot reach PostgreSQL": the server answered, ending the connection; a retry gets another.
+      expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { sqlState: '57P01', schema } });
+      expect(error!.message).toMatch(new RegExp(`^batch op 1 \\(incrementCounters\\): PostgreSQL at postgres://.* \\(schema "${schema}"\\) ended this call's connection \\(terminating connection due to administrator command, 57P01\\): nothing of the call was stored .*retry it$`));
+      expect(error!.message).not.toContain('Cannot reach');
+      expect(error!.fix).toMatch(/^Retry: .*pg_terminate_backend/);
       await holder.query('ROLLBACK');
       // pg emits 'error' on the dead client after failing its query; it must not reach the process.
       await new Promise((r) => setTimeout(r, 100));
@@ -1037,7 +1040,7 @@ describe('storage-postgres plugin', () => {
         // The first call may meet a pooled connection the server just ended; the next ones open new ones.
         for (let i = 0; ; i++) {
           const error = await call().then(() => null, (e: unknown) => e as Error & { code?: string; details?: { sqlState?: string } });
-          if (i < 2 && error && !error.details?.sqlState) continue;
+          if (i < 2 && error && (!error.details?.sqlState || error.details.sqlState === '57P01')) continue;
           return error;
         }
       };

@@ -13,7 +13,7 @@ import {
   type Page,
 } from './model/index.ts';
 import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
-import type { HealthResult, ProvenanceEntry } from './model/index.ts';
+import type { HealthResult } from './model/index.ts';
 import { isWellFormed } from './model/canonical-json.ts';
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
@@ -195,12 +195,6 @@ export function assertProvenanceFits(
   });
 }
 
-/** UTF-8 bytes of each entry's JSON, summed (the measure of maxTraceProvenanceBytes). */
-export function provenanceBytes(entries: readonly ProvenanceEntry[]): number {
-  let bytes = 0;
-  for (const e of entries) bytes += Buffer.byteLength(JSON.stringify(e), 'utf8');
-  return bytes;
-}
 
 /** UTF-8 bytes of each flag's JSON, summed (the measure of maxTraceFlagsBytes). */
 export function flagsBytes(flags: readonly Flag[]): number {

@@ -934,14 +934,17 @@ export class PostgresStorage implements Storage {
       const { rowCount } = await this.#query(
         db,
         `UPDATE ${this.#s}.traces SET flags = flags || jsonb_build_array($3::jsonb), flag_count = flag_count + 1, flag_bytes = flag_bytes + $4
-         WHERE tenant = $1 AND id = $2 AND flag_count < $5 AND flag_bytes + $4 <= $6`,
+         WHERE tenant = $1 AND id = $2 AND flag_count < $5 AND flag_bytes + $4 <= $6 AND jsonb_typeof(flags) = 'array'`,
         [tenant, flag.traceId, json, bytes, MAX_FLAGS_PER_TRACE, maxBytes],
       );
       if (rowCount) break;
-      const { rows } = await this.#query<{ flag_count: number; flag_bytes: string }>(
-        db, `SELECT flag_count, flag_bytes FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2`, [tenant, flag.traceId],
+      const { rows } = await this.#query<{ flag_count: number; flag_bytes: string; flags: unknown }>(
+        db, `SELECT flag_count, flag_bytes, CASE WHEN jsonb_typeof(flags) = 'array' THEN '[]'::jsonb ELSE flags END AS flags FROM ${this.#s}.traces WHERE tenant = $1 AND id = $2`, [tenant, flag.traceId],
       );
       if (!rows[0]) throw notFound('trace', tenant, flag.traceId);
+      // A flags column that is not an array (damaged, edited by hand) is reported, not appended to:
+      // `null || [flag]` would be NULL, `42 || [flag]` would wrap the damage (#checked).
+      this.#checked(rows[0].flags, "trace's flags", 'traces', { tenant, id: flag.traceId }, 'flags', true);
       const held = { count: rows[0].flag_count, bytes: Number(rows[0].flag_bytes) };
       // Totals only grow, so a refused add is refused here; the loop only guards the impossible.
       if (attempt >= 2) held.count = MAX_FLAGS_PER_TRACE;

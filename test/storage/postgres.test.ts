@@ -1227,6 +1227,14 @@ describe('storage-postgres: a stored row that is not a record (null, a number, a
       expect(batch!.message).toMatch(/^batch op 0 \(updateTrace\): .*is not a JSON object: 42 \(table traces, tenant "t", id "c"\)/);
       expect((await q(`SELECT id, status, data FROM {s}.traces WHERE id IN ('a', 'c') ORDER BY id`)).rows).toEqual([{ id: 'a', status: 'ok', data: null }, { id: 'c', status: 'ok', data: 42 }]);
 
+      // A flags column that is not an array is not appended to (null || [flag] would be NULL).
+      await q(`UPDATE {s}.traces SET flags = '42'::jsonb WHERE id = 'b'`);
+      await corrupt(s.addFlag('t', makeFlag('f2', 'b')), 'traces', { tenant: 't', id: 'b' }, 'flags:42');
+      await q(`UPDATE {s}.traces SET flags = 'null'::jsonb WHERE id = 'd'`);
+      await corrupt(s.addFlag('t', makeFlag('f3', 'd')), 'traces', { tenant: 't', id: 'd' }, 'flags:null');
+      expect((await q(`SELECT id, flags, flag_count FROM {s}.traces WHERE id IN ('b', 'd') ORDER BY id`)).rows).toEqual([{ id: 'b', flags: 42, flag_count: 0 }, { id: 'd', flags: null, flag_count: 0 }]);
+      expect((await q(`SELECT count(*)::int AS n FROM {s}.flags WHERE id IN ('f2', 'f3')`)).rows[0].n).toBe(0);
+
       // provenance, flags, checkpoints, quarantine.
       await q(`UPDATE {s}.provenance SET data = '"x"'::jsonb WHERE seq = 1`);
       await corrupt(s.listProvenance('t', 'a'), 'provenance', { tenant: 't', trace_id: 'a', seq: 1 }, '"x"');

@@ -1263,6 +1263,20 @@ export function isStoredRecord(value: unknown): value is Record<string, unknown>
 }
 
 /**
+ * How LIMIT_STORAGE_CORRUPT names a damaged row of `table` whose key is `key` (the tenant first):
+ * `named` (`tenant "t", id "a"`), `id` (the key after the tenant, joined by '/') and `select`, the
+ * SQL that shows its `column` (`from`: the table as the query names it, schema-qualified or not).
+ */
+export function damagedRow(from: string, column: string, key: Readonly<Record<string, string | number>>): { named: string; id: string; select: string } {
+  const where = Object.entries(key);
+  return {
+    named: where.map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', '),
+    id: where.slice(1).map(([, v]) => String(v)).join('/'),
+    select: `SELECT ${column} FROM ${from} WHERE ${where.map(([c, v]) => `${c} = ${typeof v === 'number' ? v : `'${v.replaceAll("'", "''")}'`}`).join(' AND ')}`,
+  };
+}
+
+/**
  * What is wrong with a stored value read back as a record (`array`: an array of records, such as a
  * trace's flags column), as LIMIT_STORAGE_CORRUPT's messages say it (`is not a JSON object: 42`);
  * undefined when nothing is.

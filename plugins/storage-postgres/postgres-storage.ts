@@ -10,7 +10,7 @@ import {
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
-  redactUrl as redactKernelUrl, isStoredRecord, storedRecordProblem,
+  redactUrl as redactKernelUrl, damagedRow, isStoredRecord, storedRecordProblem,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 import { parseStoredJson, toStoredJson } from './nul.ts';
@@ -213,13 +213,11 @@ export class PostgresStorage implements Storage {
   }
 
   #corruptRow(what: string, table: string, key: RowKey, column: string, problem: string): LimitError {
-    const where = Object.entries(key);
-    const named = where.map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', ');
-    const sql = `SELECT ${column} FROM ${this.#s}.${table} WHERE ${where.map(([c, v]) => `${c} = ${typeof v === 'number' ? v : `'${v.replaceAll("'", "''")}'`}`).join(' AND ')}`;
+    const { named, id, select } = damagedRow(`${this.#s}.${table}`, column, key);
     return new LimitError('LIMIT_STORAGE_CORRUPT', `${this.#at} holds a ${what} record that ${problem} (table ${table}, ${named})`, {
       plugin: PLUGIN,
-      details: { server: redactUrl(this.config.url), schema: this.config.schema, record: what, table, column, tenant: key.tenant, id: where.slice(1).map(([, v]) => String(v)).join('/'), row: key },
-      fix: `Correct or delete that row (\`${sql}\`), or restore the schema from a backup; nothing was written over it, and the other records stay readable.`,
+      details: { server: redactUrl(this.config.url), schema: this.config.schema, record: what, table, column, tenant: key.tenant, id, row: key },
+      fix: `Correct or delete that row (\`${select}\`), or restore the schema from a backup; nothing was written over it, and the other records stay readable.`,
     });
   }
 

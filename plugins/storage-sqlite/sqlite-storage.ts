@@ -22,7 +22,7 @@ import {
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
   fileInPlaceOfFolder, fileIdentity, fileNoLongerAt, fileNoLongerAtError, type FileIdentity,
-  isStoredRecord,
+  damagedRow, storedRecordProblem,
 } from 'limit-graph';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -460,23 +460,19 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       throw this.#corruptRow(what, table, key, options.column, `is not valid JSON (${(error as Error).message})`, error);
     }
-    if (options.array ? !Array.isArray(value) || !value.every(isStoredRecord) : !isStoredRecord(value)) {
-      const preview = String(text).length > 100 ? `${String(text).slice(0, 100)}…` : String(text);
-      throw this.#corruptRow(what, table, key, options.column, `is not ${options.array ? 'an array of JSON objects' : 'a JSON object'}: ${preview}`);
-    }
+    const problem = storedRecordProblem(value, options.array);
+    if (problem) throw this.#corruptRow(what, table, key, options.column, problem);
     return value as T;
   }
 
   #corruptRow(what: string, table: string, key: RowKey, column = 'data', problem: string, cause?: unknown): LimitError {
     const { file } = this.config;
-    const where = Object.entries(key);
-    const named = where.map(([c, v]) => `${c} ${JSON.stringify(v)}`).join(', ');
-    const sql = `SELECT ${column} FROM ${table} WHERE ${where.map(([c, v]) => `${c} = ${typeof v === 'number' ? v : `'${v.replaceAll("'", "''")}'`}`).join(' AND ')}`;
+    const { named, id, select } = damagedRow(table, column, key);
     return new LimitError('LIMIT_STORAGE_CORRUPT', `SQLite database ${file} holds a ${what} record that ${problem} (table ${table}, ${named})`, {
       plugin: PLUGIN,
       ...(cause === undefined ? {} : { cause }),
-      details: { file, record: what, table, column, tenant: key.tenant, id: where.slice(1).map(([, v]) => String(v)).join('/'), row: key },
-      fix: `Restore ${file} from a backup, or correct or delete that row (\`${sql}\`); the other records stay readable.`,
+      details: { file, record: what, table, column, tenant: key.tenant, id, row: key },
+      fix: `Restore ${file} from a backup, or correct or delete that row (\`${select}\`); the other records stay readable.`,
     });
   }
 

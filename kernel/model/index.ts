@@ -454,19 +454,25 @@ export type RdPoint = z.infer<typeof RdPoint>;
 export const RD_MEASURED_META_KEYS = ['algorithm', 'iterations', 'converged', 'nodes', 'edges'] as const;
 
 /**
+ * A refinement refusing each of `keys` present in the input's `field` (a record the server writes
+ * those keys of itself): one issue per key, at `<field>.<key>`, saying `why(key)`.
+ */
+export function refuseReservedKeys<F extends string>(field: F, keys: readonly string[], why: (key: string) => string) {
+  return (input: { [K in F]?: Record<string, unknown> | undefined }, ctx: z.RefinementCtx): void => {
+    const held = input[field];
+    if (!held) return;
+    for (const key of keys) if (Object.hasOwn(held, key)) ctx.addIssue({ code: 'custom', path: [field, key], message: why(key) });
+  };
+}
+
+const refuseMeasuredKeys = refuseReservedKeys('meta', RD_MEASURED_META_KEYS, () => `is written by the measurement of \`graph\` (meta keys ${RD_MEASURED_META_KEYS.join(', ')}); give your own value another key`);
+
+/**
  * Refuses, in a step's schema, a graph step whose `meta` holds a key its measurement writes
  * (RD_MEASURED_META_KEYS): one issue per key, at `meta.<key>`.
  */
 export function refuseMeasuredMetaKeys(step: { graph?: unknown; meta?: Record<string, unknown> | undefined }, ctx: z.RefinementCtx): void {
-  if (step.graph === undefined || !step.meta) return;
-  for (const key of RD_MEASURED_META_KEYS) {
-    if (Object.hasOwn(step.meta, key)) {
-      ctx.addIssue({
-        code: 'custom', path: ['meta', key],
-        message: `is written by the measurement of \`graph\` (meta keys ${RD_MEASURED_META_KEYS.join(', ')}); give your own value another key`,
-      });
-    }
-  }
+  if (step.graph !== undefined) refuseMeasuredKeys(step, ctx);
 }
 
 /**

@@ -6,7 +6,7 @@
  * records the orchestrator passes on unchanged (a run's task, which RunRequest parses; an RD graph,
  * which the rd plugin checks) are only checked for being objects here, so nothing is parsed twice.
  */
-import { Id, MergeStrategy, eachParentOnce, outputOnlyWithCustom, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, z } from 'limit-graph';
+import { Id, MergeStrategy, eachParentOnce, outputOnlyWithCustom, RunMetrics, RunOutput, SessionLimits, Task, Tenant, illFormedText, parseOrThrow, refuseMeasuredMetaKeys, refuseReservedKeys, z } from 'limit-graph';
 import { MAX_ARTIFACT_CHARS } from './artifact.ts';
 
 const Metadata = z.record(z.string(), z.unknown());
@@ -110,14 +110,8 @@ const SERVER_META_WHY: Record<string, string> = {
 };
 
 /** A refinement refusing each of `keys` in the input's `metadata`: one issue per key, at `metadata.<key>`. */
-export function refuseServerMetaKeys(keys: readonly string[]) {
-  return (input: { metadata?: Record<string, unknown> | undefined }, ctx: z.RefinementCtx): void => {
-    if (!input.metadata) return;
-    for (const key of keys) {
-      if (Object.hasOwn(input.metadata, key)) ctx.addIssue({ code: 'custom', path: ['metadata', key], message: SERVER_META_WHY[key] ?? 'is written by the server; give your own value another key' });
-    }
-  };
-}
+const refuseServerMetaKeys = (keys: readonly string[]) =>
+  refuseReservedKeys('metadata', keys, (key) => SERVER_META_WHY[key] ?? 'is written by the server; give your own value another key');
 
 export const MergeInputSchema = z
   .object({

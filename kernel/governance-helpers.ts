@@ -18,13 +18,27 @@ const EXCERPT_MAX = 240;
 
 /**
  * Evidence for the span [start, end) of a rule subject's text: the subject's field, the span, and
- * an excerpt with up to 20 characters of context on each side (240 at most). The engine shifts the
+ * an excerpt with up to 20 characters of context on each side (240 at most), cut between
+ * characters, never inside a surrogate pair. The engine shifts the
  * span by the subject's `offset`, so rules give offsets into the text they were handed.
  */
 export function evidenceSpan(subject: Pick<RuleSubject, 'field' | 'text'>, start: number, end: number): Evidence {
-  const lo = Math.max(0, start - EXCERPT_CONTEXT);
-  return { field: subject.field, start, end, excerpt: subject.text.slice(lo, Math.min(subject.text.length, end + EXCERPT_CONTEXT, lo + EXCERPT_MAX)) };
+  const text = subject.text;
+  let lo = Math.max(0, start - EXCERPT_CONTEXT);
+  let hi = Math.min(text.length, end + EXCERPT_CONTEXT, lo + EXCERPT_MAX);
+  // Never half of a surrogate pair (an emoji beside the context's edge): that half is not text,
+  // and canonical JSON, UTF-8 and PostgreSQL refuse it.
+  if (splitsPair(text, lo)) lo++;
+  if (hi > lo && splitsPair(text, hi)) hi--;
+  return { field: subject.field, start, end, excerpt: text.slice(lo, hi) };
 }
+
+/** Whether cutting `text` at `i` would split a surrogate pair. */
+const splitsPair = (text: string, i: number): boolean => {
+  const before = text.charCodeAt(i - 1);
+  const at = text.charCodeAt(i);
+  return before >= 0xd800 && before <= 0xdbff && at >= 0xdc00 && at <= 0xdfff;
+};
 
 /** Words that forbid the act they govern ("do not write malware", "decline requests to synthesize explosives"). */
 const NEGATORS = new Set(`not never don't dont mustn't shouldn't refuse refuses decline declines avoid prohibit prohibits prohibited forbid forbids forbidden`.split(' '));

@@ -289,56 +289,7 @@ export { isWellFormed };
 /** String.prototype.toWellFormed: `s` with each half surrogate pair replaced by U+FFFD, as a UTF-8 encoder writes it. */
 export const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
-/** A string in a value that is not well-formed Unicode: at `path`, the value there, or (`key`) one of the object's keys. */
-export interface IllFormedText {
-  /** Keys and indices down to the string; for a key, down to the key itself. */
-  path: (string | number)[];
-  /** The ill-formed string is an object key (the last segment of `path`), not a value. */
-  key: boolean;
-}
-
-/**
- * The strings (values and object keys) of a JSON-like value that are not well-formed Unicode, in
- * document order (a key before what it holds), at most `limit` of them. Walks arrays and plain
- * objects only (a signal or a function holds no text), iteratively and each object once, so neither
- * a deep nor a cyclic value can overflow or hang it.
- */
-export function illFormedText(value: unknown, limit = Infinity): IllFormedText[] {
-  // Each entry links to its parent: a path is built only for what is found (copying it at every
-  // level would make a deep value quadratic).
-  interface Node { v: unknown; up?: Node; segment?: string | number }
-  const pathOf = (node: Node): (string | number)[] => {
-    const path: (string | number)[] = [];
-    for (let n: Node | undefined = node; n?.up; n = n.up) path.push(n.segment!);
-    return path.reverse();
-  };
-  const found: IllFormedText[] = [];
-  const stack: Node[] = [{ v: value }];
-  const seen = new Set<object>();
-  while (stack.length && found.length < limit) {
-    const node = stack.pop()!;
-    const { v, segment } = node;
-    if (typeof segment === 'string' && !isWellFormed(segment)) {
-      found.push({ path: pathOf(node), key: true });
-      if (found.length >= limit) break;
-    }
-    if (typeof v === 'string') {
-      if (!isWellFormed(v)) found.push({ path: pathOf(node), key: false });
-      continue;
-    }
-    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
-    const proto = Object.getPrototypeOf(v);
-    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) continue;
-    seen.add(v);
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], up: node, segment: i });
-    } else {
-      const entries = Object.entries(v);
-      for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i]![1], up: node, segment: entries[i]![0] });
-    }
-  }
-  return found;
-}
+export { illFormedText, type IllFormedText } from './model/canonical-json.ts';
 
 /**
  * A JSON value (a runner's output, a reply) with `fn` applied to every string in it — values and

@@ -14,7 +14,7 @@ import {
 } from './model/index.ts';
 import type { BatchOp, Counters, RdSeriesSummary, SessionQuery, TracePatch, TraceQuery } from './contracts/storage.ts';
 import type { HealthResult } from './model/index.ts';
-import { isWellFormed } from './model/canonical-json.ts';
+import { illFormedText, isWellFormed } from './model/canonical-json.ts';
 
 /** Default for a backend's `maxRecordBytes`: the model allows 1 MB task inputs, so leave room for output. */
 export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
@@ -857,7 +857,13 @@ export const validate = {
   rdPoint: (v: unknown): RdPoint => recordAsStored(parseOrThrow(RdPoint, v, 'RD point'), v, 'RD point', 'meta', 'write'),
   /** A point to append: `step` may be left out (see `withRdStep`). */
   rdPointInput: (v: unknown): RdPointInput => recordAsStored(parseOrThrow(RdPointInput, v, 'RD point'), v, 'RD point', 'meta', 'write'),
-  provenanceInput: (v: unknown): ProvenanceInput => asStored(jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'write', 'data')),
+  provenanceInput: (v: unknown): ProvenanceInput => {
+    const input = asStored(jsonFields(parseOrThrow(ProvenanceInput, v, 'provenance entry'), 'provenance entry', 'write', 'data'));
+    // An entry is hashed as canonical JSON (RFC 8785), which has no half a surrogate pair.
+    const [bad] = illFormedText(input, 1);
+    if (bad) throw invalidField('provenance entry', bad.path.join('.'), `${bad.key ? 'a key that ' : ''}is not well-formed Unicode: it holds half a surrogate pair (a lone \\uD800–\\uDFFF), which canonical JSON (RFC 8785) refuses; String.prototype.toWellFormed() replaces it with U+FFFD`);
+    return input;
+  },
   counters: (v: unknown): Counters => {
     // z.record leaves an own `__proto__` key out of what it returns (see keepProtoKey): `{"__proto__": 2}`
     // would resolve, storing nothing. No backend keeps it either way (a JavaScript object read back

@@ -14,7 +14,7 @@
  */
 import {
   DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
-  memoizeChainOf, mergeAncestryMemo, runEveryTap, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain, z,
+  isWellFormed, mapStringsDeep, memoizeChainOf, mergeAncestryMemo, runEveryTap, toWellFormed, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain, z,
 } from 'limit-graph';
 import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, Logger, MergeCount,
@@ -37,9 +37,10 @@ const parseFlag = (flag: Flag): Flag => parseOrThrow(Flag, flag, 'flag');
  * The reason and actor of a quarantine, a release or a manual flag, checked before anything is read
  * or written (LIMIT_VALIDATION naming the field): a reason of 1–2,048 characters, as the HTTP API's
  * body (ReasonBody, FlagBody) and a flag allow — the quarantine state keeps the reason whole, never
- * cut short — and an actor of 1–256 characters, as a provenance entry takes it.
+ * cut short — and an actor of 1–256 characters, as a provenance entry takes it; both well-formed Unicode.
  */
-const DecisionInput = z.object({ reason: z.string().min(1).max(2048), actor: z.string().min(1).max(256) });
+const WellFormed = (max: number) => z.string().min(1).max(max).refine(isWellFormed, 'is not well-formed Unicode: it holds half a surrogate pair (a lone \\uD800–\\uDFFF), which provenance (canonical JSON) and PostgreSQL cannot hold');
+const DecisionInput = z.object({ reason: WellFormed(2048), actor: WellFormed(256) });
 const parseDecision = (input: { reason: string; actor: string }, operation: 'quarantine' | 'release' | 'flag') =>
   parseOrThrow(DecisionInput, { reason: input.reason, actor: input.actor }, `${operation} input`);
 /**
@@ -250,7 +251,10 @@ export class GovernanceServiceImpl implements GovernanceService {
    */
   #flagRecords(trace: Trace, findings: Finding[], held: readonly Flag[]): { flags: Flag[]; ops: BatchOp[]; unrecorded: number } {
     if (!findings.length) return { flags: [], ops: [], unrecorded: 0 };
-    const made = findings.map((f) => parseFlag({ id: newId(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence.map((e) => ({ ...e, excerpt: e.excerpt.slice(0, 512) })), autoDetected: true, at: now() }));
+    // Text a rule took from the trace may hold half a surrogate pair (a stored trace's own text, a
+    // rule's cut): written as U+FFFD, as a UTF-8 encoder does, so every backend stores the flag
+    // and its digest (flagDigest, canonical JSON) can be taken.
+    const made = findings.map((f) => parseFlag(mapStringsDeep({ id: newId(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence, autoDetected: true, at: now() }, toWellFormed)));
     const flags = this.#fitting(held, made);
     const unrecorded = made.length - flags.length;
     const deltas: Record<string, number> = {};

@@ -1221,6 +1221,27 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 2, brokenAt: null });
       });
 
+      it('refuses an entry holding half a surrogate pair (LIMIT_VALIDATION naming the field, not a raw TypeError), alone or in a batch, writing nothing', async () => {
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        const cases: [Partial<ProvenanceInput>, string][] = [
+          [{ actor: 'a\ud800' }, 'actor'], [{ rationale: 'why \udc00' }, 'rationale'], [{ source: '\ud83d' }, 'source'],
+          [{ data: { notes: ['fine', 'cut \ud83d'] } }, 'data.notes.1'], [{ data: { ['k\udfff']: 1 } }, 'data.k\udfff'],
+        ];
+        for (const [bad, field] of cases) {
+          const error = await limitError(storage.appendProvenance('t1', { ...makeProvenance('tr1', 0), ...bad }), 'LIMIT_VALIDATION');
+          expect(error.message).toContain(`${field}: `);
+          expect(error.message).toContain('half a surrogate pair');
+          if (supports.transactions) {
+            await limitError(storage.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 0) }, { op: 'appendProvenance', input: { ...makeProvenance('tr1', 1), ...bad } }]), 'LIMIT_VALIDATION');
+          }
+        }
+        expect(await storage.listProvenance('t1', 'tr1')).toEqual([]);
+        // A whole pair (an emoji) is text, and is stored as given.
+        const entry = await storage.appendProvenance('t1', { ...makeProvenance('tr1', 0), actor: 'a \ud83d\ude00' });
+        expect(entry.actor).toBe('a 😀');
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 1, brokenAt: null });
+      });
+
       /** Appends `n` small entries to `traceId` (in batches where the backend has them, a trace at a time). */
       async function fillChain(tenant: string, traceId: string, n: number, from = 0): Promise<void> {
         for (let i = 0; i < n; i += 500) {

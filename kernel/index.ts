@@ -20,7 +20,7 @@ export type { LimitErrorCode, LimitErrorOptions, ToLimitErrorOptions } from './e
 export { createLogger, REDACT_PATHS } from './logger.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export * from './model/index.ts';
-export { GENESIS_HASH, MAX_MERGE_ANCESTRY, hashProvenance, memoizeChainOf, mergeAncestryMemo, nextProvenanceEntry, outputDigests, recordDigests, sha256, verifyMergeAncestry, verifyMergeAncestryAsync, verifyProvenanceChain, verifyTraceChain, type ChainBoundTrace, type MergeAncestryMemo } from './model/provenance.ts';
+export { GENESIS_HASH, MAX_MERGE_ANCESTRY, flagDigest, hashProvenance, memoizeChainOf, mergeAncestryMemo, nextProvenanceEntry, outputDigests, recordDigests, sha256, verifyMergeAncestry, verifyMergeAncestryAsync, verifyProvenanceChain, verifyTraceChain, type ChainBoundTrace, type MergeAncestryMemo } from './model/provenance.ts';
 export { canonicalJson } from './model/canonical-json.ts';
 export type * from './contracts/index.ts';
 export * from './storage-helpers.ts';

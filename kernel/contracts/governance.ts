@@ -309,7 +309,10 @@ export interface GovernanceService {
    */
   assess?(trace: Trace, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceAssessment>;
   /**
-   * Turns findings into persisted flags (and provenance entries). On a stored, completed trace
+   * Turns findings into persisted flags, in the batch that appends their `flagged` provenance entry:
+   * `data.flags` lists each flag as `{ id, kind, severity, ruleId, sha256 }`, `sha256` its
+   * `flagDigest` (a manual flag's entry: `data.flagId` and `data.flagSha256`). verifyTraceChain
+   * binds a trace's flags to these entries: a flag no entry lists does not verify. On a stored, completed trace
    * (`ok` or `error`) it applies `autoQuarantine` like `flag`; a trace still `running` is left to
    * the pipeline, which applies it when the trace finishes.
    */

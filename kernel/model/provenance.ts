@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
-import { SYSTEM_PROVENANCE_ACTIONS, type ChainVerification, type ProvenanceEntry, type ProvenanceInput, type RunMetrics, type RunOutput, type TraceStatus } from './index.ts';
+import { SYSTEM_PROVENANCE_ACTIONS, type ChainVerification, type Flag, type ProvenanceEntry, type ProvenanceInput, type RunMetrics, type RunOutput, type TraceStatus } from './index.ts';
 
 /** prevHash of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -76,6 +76,17 @@ export function recordDigests(trace: Pick<ChainBoundTrace, 'task' | 'metadata'>)
 }
 
 /**
+ * SHA-256 of the canonical JSON of a flag's fields (id, trace, kind, severity, reason, rule,
+ * evidence, autoDetected, at): what the `flagged` entry recording a flag binds of it (`sha256` of
+ * each item of its `data.flags`, or `flagSha256` for a person's flag), so a flag rewritten in
+ * storage no longer verifies. Only the schema's fields count: a backend's extra columns do not.
+ */
+export function flagDigest(flag: Flag): string {
+  const { id, traceId, kind, severity, reason, ruleId, evidence, autoDetected, at } = flag;
+  return sha256(canonicalJson({ id, traceId, kind, severity, reason, ruleId, evidence: evidence ?? [], autoDetected, at }));
+}
+
+/**
  * The fields of a trace its chain records (its id, its first entry's session, runner, parents, task
  * kind and creation time, a digest, a status or a completion time), which `verifyTraceChain` compares.
  */
@@ -91,6 +102,8 @@ export interface ChainBoundTrace {
   metadata?: Record<string, unknown> | undefined;
   createdAt?: string | undefined;
   completedAt?: string | undefined;
+  /** The trace's flags, when the caller has them: each is checked against the entry that recorded it. */
+  flags?: readonly Flag[] | undefined;
 }
 
 const SYSTEM_ACTIONS = new Set(SYSTEM_PROVENANCE_ACTIONS);
@@ -109,9 +122,10 @@ const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null
  * `inputSha256`, `taskSha256` and `metadataSha256` its first entry recorded (recordDigests), its
  * output the `stdoutSha256`/`stderrSha256` of the entry that recorded the output, the rest of its
  * output and its metrics that entry's `resultSha256` (outputDigests), its status the one the
- * chain's last status change set, and its completedAt the last one an entry recorded. So an
- * output, input, task, metadata, time or status rewritten in storage, or the chain's last entries
- * removed, no longer verifies. Only the system
+ * chain's last status change set, its completedAt the last one an entry recorded, and — when
+ * `trace.flags` is given — its flags those the `flagged` entries recorded (flagDigest). So an
+ * output, input, task, metadata, time, status or flag rewritten, removed or added in storage, or
+ * the chain's last entries removed, no longer verifies. Only the system
  * actions are read (clients cannot append them); a digest or status an older entry did not record
  * is not checked. `brokenAt` is the seq of the entry the record disagrees with.
  */
@@ -183,7 +197,50 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
   if (completion && completedAt !== trace.completedAt) {
     return unbound(completion, `the trace's completedAt (${trace.completedAt ?? 'none'}) is not the one its entry recorded (${String(completedAt)})`);
   }
+  // Chains that bind the rest of the record (taskSha256) were written with every flag in an entry.
+  const flagProblem = trace.flags ? unboundFlag(trace.flags, entries, typeof recorded.taskSha256 === 'string') : undefined;
+  if (flagProblem) return { verified: false, length, brokenAt: flagProblem.at?.seq ?? null, reason: flagProblem.reason };
   return chain;
+}
+
+/** The flags a `flagged` entry recorded: a rule's (`data.flags`) or a person's (`data.flagId`). */
+function flagsRecorded(e: ProvenanceEntry): Record<string, unknown>[] {
+  const data = dataOf(e);
+  if (Array.isArray(data.flags)) return data.flags.filter((f): f is Record<string, unknown> => typeof f === 'object' && f !== null);
+  return typeof data.flagId === 'string' ? [{ id: data.flagId, kind: data.kind, severity: data.severity, sha256: data.flagSha256 }] : [];
+}
+
+/**
+ * Where a trace's flags and the `flagged` entries of its chain disagree: a flag an entry recorded
+ * that the trace no longer holds (removed from storage), or holds changed — against the entry's
+ * `sha256` (flagDigest), or its kind and severity where an older entry recorded no digest — and,
+ * when `everyListed`, a flag no entry recorded (added in storage). `at` is the entry, if any.
+ */
+function unboundFlag(flags: readonly Flag[], entries: readonly ProvenanceEntry[], everyListed: boolean): { at?: ProvenanceEntry; reason: string } | undefined {
+  const held = new Map(flags.map((f) => [f.id, f]));
+  const listed = new Set<string>();
+  for (const e of entries) {
+    if (e.action !== 'flagged') continue;
+    for (const item of flagsRecorded(e)) {
+      if (typeof item.id !== 'string') continue;
+      listed.add(item.id);
+      const flag = held.get(item.id);
+      if (!flag) return { at: e, reason: `the trace does not hold flag ${item.id}, which its entry recorded` };
+      const same = typeof item.sha256 === 'string' ? item.sha256 === storedFlagDigest(flag) : item.kind === flag.kind && item.severity === flag.severity;
+      if (!same) return { at: e, reason: `the trace's flag ${flag.id} does not match the one its entry recorded` };
+    }
+  }
+  const unlisted = everyListed ? flags.find((f) => !listed.has(f.id)) : undefined;
+  return unlisted && { reason: `the trace's flag ${unlisted.id} (${unlisted.kind}, severity ${unlisted.severity}) is recorded by no entry of its chain` };
+}
+
+/** flagDigest of a stored flag, or undefined when it cannot be written as canonical JSON (a crafted artifact's). */
+function storedFlagDigest(flag: Flag): string | undefined {
+  try {
+    return flagDigest(flag);
+  } catch {
+    return undefined;
+  }
 }
 
 /** recordDigests of a stored trace, or undefined when it cannot be written as canonical JSON (see boundResult). */

@@ -13,7 +13,7 @@
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
+  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagDigest, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
   isWellFormed, mapStringsDeep, memoizeChainOf, mergeAncestryMemo, runEveryTap, toWellFormed, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain, z,
 } from 'limit-graph';
 import type {
@@ -273,7 +273,7 @@ export class GovernanceServiceImpl implements GovernanceService {
         ...(flags.length ? [{ op: 'appendProvenance', input: {
           traceId: trace.id, at: now(), actor: this.deps.actor, action: 'flagged', operation: 'flag',
           rationale: `${flags.length} automatic flag(s)${note}`,
-          data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId })), ...(unrecorded ? { unrecordedFindings: unrecorded } : {}) },
+          data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId, sha256: flagDigest(f) })), ...(unrecorded ? { unrecordedFindings: unrecorded } : {}) },
         } } satisfies BatchOp] : []),
         { op: 'incrementCounters', deltas },
       ],
@@ -328,7 +328,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     // Only the flag whose batch committed the quarantine says autoQuarantined: true.
     const quarantine = await this.#commitWithQuarantine(storage, tenant, traceId, [
       { op: 'addFlag', flag },
-      { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true } }, origin: 'decision' },
+      { op: 'appendProvenance', input: { traceId, at: flag.at, actor: input.actor, action: 'flagged', operation: 'flag', rationale: input.reason, data: { flagId: flag.id, kind: flag.kind, severity: flag.severity, manual: true, flagSha256: flagDigest(flag) } }, origin: 'decision' },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:manual-flag', passed: false, details: { flagId: flag.id, kind: flag.kind, severity: flag.severity, actor: input.actor }, at: flag.at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}flags.kind.${flag.kind}`]: 1, [`${PREFIX}flags.rule.manual`]: 1, [`${PREFIX}flags.total`]: 1, [`${PREFIX}flags.manual`]: 1 } },
     ], trace, (current) => this.#autoQuarantine(storage, current, [flag], input.actor, (f) => `manual flag ${f.kind} severity ${f.severity} (${f.id})`));

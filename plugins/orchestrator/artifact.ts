@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import {
-  ChainVerification, Checkpoint, Flag, Id, LimitError, MAX_EXPORT_TRACE_IDS, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, jsonErrorPlace, mapStringsDeep, sha256, toWellFormed,
+  ChainVerification, Checkpoint, Flag, Id, LimitError, flagDigest, MAX_EXPORT_TRACE_IDS, ProvenanceEntry, RdSeries, Session, Trace, TraceStatus, canonicalJson, illFormedText, jsonErrorPlace, mapStringsDeep, sha256, toWellFormed,
   mergeAncestryMemo, verifyMergeAncestry, verifyProvenanceChain, verifyTraceChain, z,
 } from 'limit-graph';
 import type { ArtifactExport, ArtifactFormat, ArtifactManifest, ArtifactMend, ArtifactPartName, ArtifactVerification, ChainBoundTrace, RunMetrics } from 'limit-graph';
@@ -63,7 +63,7 @@ function recordsDigest(records: readonly unknown[]): string {
 }
 
 /** A trace as the artifact holds it, with what its chain binds (a CSV row gives just these). */
-type BoundRecord = ChainBoundTrace & { id: string };
+type BoundRecord = ChainBoundTrace & { id: string; flagCount?: number | string | undefined };
 
 /**
  * Verifies each trace's chain and the trace bound to it (verifyTraceChain); a trace with no entries
@@ -74,14 +74,11 @@ type BoundRecord = ChainBoundTrace & { id: string };
  * traces' walks, so they share one memo: each recorded head is checked once, not once per descendant
  * (a line of k merges costs O(k) chain checks, not O(k²)).
  */
-export function verifyChains(traces: readonly BoundRecord[], provenance: readonly ProvenanceEntry[]): Chain[] {
-  const byTrace = new Map<string, ProvenanceEntry[]>();
-  for (const e of provenance) {
-    const list = byTrace.get(e.traceId) ?? [];
-    list.push(e);
-    byTrace.set(e.traceId, list);
-  }
-  const records = new Map(traces.map((t) => [t.id, t]));
+export function verifyChains(traces: readonly BoundRecord[], provenance: readonly ProvenanceEntry[], flags: readonly Flag[]): Chain[] {
+  const byTrace = groupByTrace(provenance);
+  const flagsOf = groupByTrace(flags);
+  // Each trace is bound with the flags part's flags of it (a CSV trace row holds only their count).
+  const records = new Map(traces.map((t) => [t.id, { ...t, flags: flagsOf.get(t.id) ?? [] }]));
   const ids = [...new Set([...records.keys(), ...byTrace.keys()])];
   const chainOf = (id: string) => byTrace.get(id);
   const memo = mergeAncestryMemo();
@@ -92,6 +89,17 @@ export function verifyChains(traces: readonly BoundRecord[], provenance: readonl
     // A merge's recorded parent heads, and theirs, against the chains the artifact holds.
     return { traceId, ...verifyMergeAncestry(own, traceId, entries, chainOf, undefined, memo) };
   });
+}
+
+/** Records by their traceId, in their order. */
+function groupByTrace<T extends { traceId: string }>(records: readonly T[]): Map<string, T[]> {
+  const byTrace = new Map<string, T[]>();
+  for (const r of records) {
+    const list = byTrace.get(r.traceId);
+    if (list) list.push(r);
+    else byTrace.set(r.traceId, [r]);
+  }
+  return byTrace;
 }
 
 /** Dotted paths of the strings (values or keys) in a record that are not well-formed Unicode, as mended. */
@@ -224,7 +232,7 @@ export class ArtifactBudget {
 
 export function buildArtifact(raw: ArtifactData, encoding: ArtifactFormat, createdAt: string, maxChars = MAX_ARTIFACT_CHARS): ArtifactExport {
   const { data, mended } = mendText(raw);
-  const chains = verifyChains(data.traces, data.provenance);
+  const chains = verifyChains(data.traces, data.provenance, data.flags);
   const manifestBase = {
     format: 'limit-graph-artifact' as const,
     version: 1 as const,
@@ -374,6 +382,7 @@ interface Read {
   digests: Map<ArtifactPartName, string>;
   traces: BoundRecord[];
   provenance: ProvenanceEntry[];
+  flags: Flag[];
   /** Records of each part as the files hold them (rd_points.csv: its series), to compare with the manifest's counts. */
   records: Map<ArtifactPartName, number>;
   /** The ids of the session records, and the tenants the session and trace records name. */
@@ -466,7 +475,7 @@ function readRecords(encoding: 'json' | 'jsonl', manifest: unknown, parts: Map<A
     checked.set(name, valid(items, RECORD_SCHEMAS[name], problems));
   }
   return {
-    encoding, manifest, digests, traces: checked.get('traces') as Trace[], provenance: checked.get('provenance') as ProvenanceEntry[],
+    encoding, manifest, digests, traces: checked.get('traces') as Trace[], provenance: checked.get('provenance') as ProvenanceEntry[], flags: checked.get('flags') as Flag[],
     records: new Map([...parts].map(([name, items]) => [name, items.length])),
     sessionIds: fieldOf(values('sessions'), 'id'),
     tenants: new Set([...fieldOf(values('sessions'), 'tenant'), ...fieldOf(values('traces'), 'tenant')]),
@@ -575,6 +584,7 @@ function readCsv(byName: Map<string, string>, problems: string[]): Read {
   });
   return {
     encoding: 'csv', manifest, digests, traces, provenance: valid<ProvenanceEntry>(entries, ProvenanceEntry, problems), records,
+    flags: valid<Flag>(rows(CSV_FILES.flags).map((row) => ({ value: flagFromCsv(row.value as Record<string, CsvCell>), where: row.where })), Flag, problems),
     sessionIds: fieldOf(sessionRows, 'id'), tenants: new Set([...fieldOf(sessionRows, 'tenant'), ...fieldOf(traceRows.map((r) => r.value), 'tenant')]),
     located: { traces: idsOf(traceRows), sessions: idsOf(sessionLocated) },
   };
@@ -590,6 +600,43 @@ function provenanceFromCsv(r: Record<string, CsvCell>): Record<string, unknown> 
   if (r.rationale !== null && r.rationale !== undefined) entry.rationale = r.rationale;
   if (r.data !== null && r.data !== undefined) entry.data = JSON.parse(r.data);
   return entry;
+}
+
+/** Rebuilds a flag from a flags.csv row; a cell that does not read back as the exporter writes it is kept as its text (the flag then fails its schema). */
+function flagFromCsv(r: Record<string, CsvCell>): Record<string, unknown> {
+  let evidence: unknown = r.evidence;
+  try {
+    evidence = r.evidence === null || r.evidence === undefined ? undefined : JSON.parse(r.evidence);
+  } catch {
+    // kept as text
+  }
+  const severity = r.severity !== null && r.severity !== undefined && String(Number(r.severity)) === r.severity ? Number(r.severity) : r.severity;
+  const autoDetected = r.autoDetected === 'true' ? true : r.autoDetected === 'false' ? false : r.autoDetected;
+  return { id: r.id, traceId: r.traceId, kind: r.kind, severity, reason: r.reason, ruleId: r.ruleId, evidence, autoDetected, at: r.at };
+}
+
+/**
+ * Where a trace record's own account of its flags disagrees with the flags part, which its chain
+ * binds (verifyChains): a json/jsonl trace record holds its flags (the same records), a traces.csv
+ * row their count (`flagCount`). A forged copy there would otherwise be read beside a verified part.
+ */
+function heldFlagProblems(read: Read): string[] {
+  const flagsOf = groupByTrace(read.flags);
+  const digest = (flag: Flag): string | undefined => {
+    try {
+      return flagDigest(flag);
+    } catch {
+      return undefined;
+    }
+  };
+  return read.traces.flatMap((t) => {
+    const part = flagsOf.get(t.id) ?? [];
+    if (Array.isArray(t.flags)) {
+      const same = t.flags.length === part.length && t.flags.every((f, i) => digest(f) !== undefined && digest(f) === digest(part[i]!));
+      return same ? [] : [`trace ${t.id}: the flags its record holds (${t.flags.length}) are not the flags part's flags of it (${part.length})`];
+    }
+    return t.flagCount === undefined || t.flagCount === part.length ? [] : [`trace ${t.id}: its flagCount is ${String(t.flagCount)}, but the flags part holds ${part.length} flags of it`];
+  });
 }
 
 /**
@@ -618,7 +665,7 @@ function boundRecordFromCsv(r: Record<string, CsvCell>): BoundRecord {
   return {
     id: r.id!, sessionId: r.sessionId!, runner: r.runner!, parentIds: JSON.parse(r.parentIds!) as string[], status: r.status as Trace['status'],
     task: { ...(parsed(r.taskDetails) as Record<string, unknown> | undefined), input: r.taskInput!, kind: r.taskKind! },
-    metadata: parsed(r.metadata) as Record<string, unknown> | undefined, createdAt: given(r.createdAt), completedAt: given(r.completedAt),
+    metadata: parsed(r.metadata) as Record<string, unknown> | undefined, createdAt: given(r.createdAt), completedAt: given(r.completedAt), flagCount: number(r.flagCount),
     output: ok === undefined ? undefined : { ok: ok as boolean, stdout: r.stdout ?? '', stderr: r.stderr ?? '', value: parsed(r.value), error: parsed(r.error) as { code: string; message: string } | undefined },
     metrics: Object.keys(metrics).length === 0 ? undefined : (metrics as unknown as RunMetrics),
   };
@@ -691,8 +738,8 @@ export function verifyArtifactFiles(files: { path: string; content: string }[]):
     return { name, expected, actual, ok };
   });
 
-  problems.push(...recordIdProblems(read));
-  const chains = verifyChains(read.traces, read.provenance);
+  problems.push(...recordIdProblems(read), ...heldFlagProblems(read));
+  const chains = verifyChains(read.traces, read.provenance, read.flags);
   for (const c of chains) {
     if (!c.verified) problems.push(`trace ${c.traceId}: provenance chain broken${c.brokenAt === null ? '' : ` at seq ${c.brokenAt}`} (${c.reason ?? 'unverified'})`);
   }

@@ -1156,16 +1156,13 @@ export class OrchestratorService implements Orchestrator {
 
   async inspectTrace(tenantIn: string | undefined, id: string): Promise<TraceDetail> {
     const tenant = this.#tenant(tenantIn);
-    const trace = await this.#requireTrace(tenant, id);
-    const [provenance, checkpoints, flags, quarantine] = await allInOrder([
-      this.#storage.listProvenance(tenant, id),
-      this.#storage.listCheckpoints(tenant, id),
-      this.#storage.listFlags(tenant, { traceId: id }),
-      this.#storage.getQuarantine(tenant, id),
-    ]);
-    // The chain, and the trace bound to it: an output or status rewritten in storage does not verify;
-    // nor, for a merge, a parent whose chain no longer holds the head the merge recorded.
-    return { trace, provenance, verification: await this.#verifyChain(trace, provenance), checkpoints, flags, quarantined: quarantine?.quarantined ?? false };
+    // The trace, its flags, chain and checkpoints as of one moment: a run finishing or a flag added
+    // while they are read never looks like a record its chain does not bind.
+    const { trace, provenance, checkpoints } = await this.#traceSnapshot(tenant, id);
+    const quarantine = await this.#storage.getQuarantine(tenant, id);
+    // The chain, and the trace bound to it: an output, status or flag rewritten in storage does not
+    // verify; nor, for a merge, a parent whose chain no longer holds the head the merge recorded.
+    return { trace, provenance, verification: await this.#verifyChain(trace, provenance), checkpoints, flags: trace.flags, quarantined: quarantine?.quarantined ?? false };
   }
 
   /**

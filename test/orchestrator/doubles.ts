@@ -7,7 +7,7 @@ import { z } from 'zod';
 import {
   createRuntime, type ConfigInput, type Plugin, type Runtime,
   LimitError, applyTracePatch, hashProvenance, conflict, definePlugin, nextProvenanceEntry, notFound, paginate, nextRdStep, rdPointsBytes, rdSeriesSummary, withRdStep, validate, verifyProvenanceChain,
-  compareNewestFirst,
+  compareNewestFirst, flagDigest,
 } from 'limit-graph';
 import type {
   Checkpoint, Counters, Finding, Flag, GovernancePolicy, GovernanceService, GovernanceVerdict, Orchestrator, ProvenanceEntry, ProvenanceInput, QuarantineState, RdSeries,
@@ -197,6 +197,10 @@ export const keywordGovernancePlugin = definePlugin({
           const flag: Flag = { id: randomUUID(), traceId: trace.id, kind: f.kind, severity: f.severity, reason: f.reason, ruleId: f.ruleId, evidence: f.evidence, autoDetected: true, at: new Date().toISOString() };
           flags.push(await storage().addFlag(trace.tenant, flag));
           await ctx.hooks.traceFlagged.promise(trace, flag);
+        }
+        // Like the real service: an entry lists the flags, binding them to the chain (flagDigest).
+        if (flags.length) {
+          await storage().appendProvenance(trace.tenant, { traceId: trace.id, at: new Date().toISOString(), actor: 'governance', action: 'flagged', operation: 'flag', data: { flags: flags.map((f) => ({ id: f.id, kind: f.kind, severity: f.severity, ruleId: f.ruleId, sha256: flagDigest(f) })) } });
         }
         return flags;
       },

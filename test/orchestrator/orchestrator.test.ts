@@ -118,7 +118,7 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(out.trace.flags.map((f) => f.kind)).toEqual(['Jailbreak']);
     expect(out.checkpoints[0]).toMatchObject({ label: 'governance:input', passed: false });
     const detail = await orch.inspectTrace(undefined, out.trace.id);
-    expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'blocked']);
+    expect(detail.provenance.map((e) => e.action)).toEqual(['created', 'flagged', 'blocked']);
     expect(seen).toContain('afterRun:blocked');
   });
 

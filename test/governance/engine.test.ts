@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createRuntime, definePlugin, defineRulePack, type Finding, type GovernanceRule, type RuleSubject, type Runner, type Runtime } from 'limit-graph';
-import { governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
+import { PACKS, governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
 import { GovernanceEngine, textTrace } from '../../plugins/governance/engine.ts';
 import { createJudgeRule, judgePrompt, parseVerdict } from '../../plugins/governance-rules-llm-judge/rules.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
@@ -159,6 +159,31 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await rt.close();
     rt = await governanceRuntime({ preset: 'permissive' });
     expect(rt.resolve('governance').policy).toMatchObject({ blockAnomalyTraces: false, maxAnomalySeverity: 10 });
+  });
+
+  it('the built-in presets are deep-frozen: a write to GOVERNANCE_PRESETS in place throws, and a runtime made later still decides by the preset as shipped', async () => {
+    // Before, only the outer record was frozen: a caller (a test, say) that changed
+    // GOVERNANCE_PRESETS.default.policy in place changed `default` for every runtime made after it.
+    for (const preset of Object.values(GOVERNANCE_PRESETS)) {
+      for (const part of [preset, preset.policy, preset.packs, ...(preset.reviewBand ? [preset.reviewBand] : [])]) expect(Object.isFrozen(part), preset.name).toBe(true);
+    }
+    const d = GOVERNANCE_PRESETS.default;
+    expect(() => { (d.policy as { blockJailbreakTraces: boolean }).blockJailbreakTraces = false; }).toThrow(TypeError);
+    expect(() => { (d.policy as { autoQuarantine: boolean }).autoQuarantine = false; }).toThrow(TypeError);
+    expect(() => { (d as { reviewBand: unknown }).reviewBand = null; }).toThrow(TypeError);
+    expect(() => { (d.reviewBand as unknown as number[])[0] = 9; }).toThrow(TypeError);
+    expect(() => { (d.packs as string[]).push('acme'); }).toThrow(TypeError);
+    expect([d.policy.blockJailbreakTraces, d.policy.autoQuarantine, d.reviewBand, d.packs]).toEqual([true, true, [5, 6], [...PACKS]]);
+    const jailbreak: GovernanceRule = {
+      id: 'acme.jb', flag: 'Jailbreak', surfaces: ['input'],
+      evaluate: (s) => (s.text.includes('JAILBREAK-ME') ? [{ ruleId: 'acme.jb', kind: 'Jailbreak', severity: 9, reason: 'jb marker', evidence: [] }] : []),
+    };
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [jailbreak] } } } });
+    expect((await check('JAILBREAK-ME')).decision).toBe('block');
+    // The documented way to change a field: a copy of the preset.
+    const mine = { ...d, policy: { ...d.policy, blockJailbreakTraces: false, autoQuarantine: false }, reviewBand: null };
+    const engine = new GovernanceEngine({ rules: [jailbreak], preset: mine, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 });
+    expect((await engine.check('JAILBREAK-ME')).decision).toBe('allow');
   });
 
   it('a GovernanceEngine built directly refuses a malformed preset naming the field (a TypeError, or nothing ever blocking, before); the built-in presets are exported beside it', async () => {

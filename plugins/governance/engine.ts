@@ -29,6 +29,58 @@ export function anomalyPolicyProblem(policy: Pick<GovernancePolicy, 'blockAnomal
     `Set policy.maxAnomalySeverity below ${MAX_SEVERITY} (the "default" preset uses ${GOVERNANCE_PRESETS.default.policy.maxAnomalySeverity}), or set policy.blockAnomalyTraces: false`;
 }
 
+/**
+ * The judge-phase rules of the built-in packs: they read `ctx.findings`, never `ctx.reviewBand`, so
+ * a review band changes nothing they do (reviewBandProblem does not count them as reading it).
+ * test/governance/engine.test.ts holds this list to the built-in packs' judge-phase rules.
+ */
+export const BAND_BLIND_JUDGES: ReadonlySet<string> = new Set(['classifier.linear', 'jailbreak.wrapped-request']);
+
+/**
+ * The ids of the rules among `rules` that may read the review band to decide what to do: the
+ * judge-phase rules other than BAND_BLIND_JUDGES (the LLM judge is consulted only inside the band;
+ * a third-party or inline judge may be too). Rules are read as given, not yet validated.
+ */
+export function bandJudges(rules: readonly unknown[]): string[] {
+  const ids: string[] = [];
+  for (const rule of rules) {
+    if (typeof rule !== 'object' || rule === null) continue;
+    const { id, phase } = rule as { id?: unknown; phase?: unknown };
+    if (phase === 'judge' && !(typeof id === 'string' && BAND_BLIND_JUDGES.has(id))) ids.push(String(id));
+  }
+  return ids;
+}
+
+/**
+ * What makes a review band unreachable, or undefined: with autoQuarantine on, decide() quarantines
+ * (or blocks) every severity from quarantineSeverity up before it looks at the band, so a band whose
+ * low end is at or above it never gives `review` — a config meaning "review 8–9" would quarantine
+ * them and say nothing. A judge that reads the band (`judges`, from bandJudges: the LLM judge,
+ * consulted only inside it) gives it an effect, and then it is accepted. The one check behind the
+ * governance plugin's start-up refusal (LIMIT_PLUGIN_OPTIONS_INVALID, naming the option the config
+ * set) and the GovernanceEngine constructor's (LIMIT_VALIDATION), in the same words; `from(field)`
+ * says where a value came from, as in anomalyPolicyProblem.
+ */
+export function reviewBandProblem(
+  preset: Pick<GovernancePreset, 'policy' | 'reviewBand'>, judges: readonly string[],
+  from: (field: 'reviewBand' | 'autoQuarantine' | 'quarantineSeverity') => string = () => '',
+): { message: string; fix: string } | undefined {
+  const band = preset.reviewBand;
+  const { autoQuarantine, quarantineSeverity: q } = preset.policy;
+  if (!band || !autoQuarantine || band[0] < q || judges.length > 0) return undefined;
+  const ways = [
+    q > 1 ? `start the band below quarantineSeverity (its low end at most ${q - 1}; the "default" preset reviews [5, 6] under 7)` : undefined,
+    band[0] < MAX_SEVERITY ? `raise policy.quarantineSeverity above ${band[0]}` : undefined,
+    'set reviewBand: null for no review',
+    'or load a judge that reads the band (governance-rules-llm-judge)',
+  ].filter((w): w is string => w !== undefined);
+  return {
+    message: `can never give a review: reviewBand is [${band[0]}, ${band[1]}]${from('reviewBand')}, and with autoQuarantine on${from('autoQuarantine')} every severity from quarantineSeverity ${q}${from('quarantineSeverity')} up is quarantined (or blocked) before the band is looked at; ` +
+      'no judge-phase rule that reads the band (the LLM judge) is loaded',
+    fix: `${ways.join(', ')}.`.replace(/^./, (c) => c.toUpperCase()),
+  };
+}
+
 /** A review band, `[low, high]` severities with low ≤ high: a preset's (PresetSchema) and the governance option's (options.ts). */
 export const ReviewBandSchema = z.tuple([Severity, Severity]).refine((b) => b[0] <= b[1], 'must be [low, high] with low ≤ high');
 
@@ -509,6 +561,14 @@ export class GovernanceEngine {
     const ids = new Map<string, number>();
     // The plugin validates with better names (the pack, the config path); this covers direct use.
     options.rules.forEach((rule, i) => validateRule(rule, `rules[${i}]`));
+    // The plugin refuses such a band at start-up (naming the option); this covers direct use.
+    const band = reviewBandProblem(this.preset, bandJudges(options.rules));
+    if (band) {
+      throw new LimitError('LIMIT_VALIDATION', `GovernanceEngine: preset "${this.preset.name}": reviewBand ${band.message}`, {
+        details: { field: 'preset.reviewBand', reviewBand: this.preset.reviewBand, autoQuarantine: this.policy.autoQuarantine, quarantineSeverity: this.policy.quarantineSeverity },
+        fix: band.fix,
+      });
+    }
     const originAt = (i: number): RuleOrigin => options.origins?.[i] ?? { where: `rules[${i}]` };
     options.rules.forEach((rule, i) => {
       const first = ids.get(rule.id);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { definePlugin, LimitError, type GovernancePreset, type GovernanceRule, type PluginContext, type RulePack } from 'limit-graph';
 import type { z } from 'zod';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
-import { GovernanceEngine, validateRule, type RuleOrigin } from './engine.ts';
+import { GovernanceEngine, bandJudges, reviewBandProblem, validateRule, type RuleOrigin } from './engine.ts';
 import { Options } from './options.ts';
 import { GovernanceServiceImpl } from './service.ts';
 import { registerCommands } from './cli.ts';
@@ -63,6 +63,44 @@ function packMissingFix(missing: readonly string[], loaded: readonly string[], c
 const describeValue = (v: unknown): string => (v === null || v === undefined ? String(v) : Array.isArray(v) ? 'an array' : typeof v);
 
 /**
+ * Whether the engine of `preset` runs the registered pack `name`: a pack the preset lists, or one no
+ * built-in preset lists (third-party packs, the LLM judge: loading the plugin is the opt-in).
+ */
+function runsPack(name: string, preset: GovernancePreset): boolean {
+  return preset.packs.includes(name) || !Object.values(GOVERNANCE_PRESETS).some((p) => p.packs.includes(name));
+}
+
+/**
+ * The start-up refusal of a review band that can never give a review (reviewBandProblem): checked
+ * in setup, where the packs the engine will run are known (a judge that reads the band lifts it),
+ * as LIMIT_PLUGIN_OPTIONS_INVALID naming the option the config set — `reviewBand`, else the policy
+ * field that put quarantineSeverity at or under it — so the loader prefixes where it was written.
+ * The rules are read as given: the engine validates them at boot.
+ */
+function checkReviewBand(ctx: PluginContext, options: Options): void {
+  const preset = resolvePreset(options);
+  const rules: unknown[] = [...options.rules];
+  for (const key of ctx.keys('governance:rules:')) {
+    if (!runsPack(key.slice('governance:rules:'.length), preset)) continue;
+    const pack: unknown = ctx.resolve(key as `governance:rules:${string}`);
+    const packRules = typeof pack === 'object' && pack !== null ? (pack as { rules?: unknown }).rules : undefined;
+    if (Array.isArray(packRules)) rules.push(...packRules);
+  }
+  const fromPreset = ` (from the "${options.preset}" preset)`;
+  const problem = reviewBandProblem(preset, bandJudges(rules), (field) =>
+    (field === 'reviewBand' ? options.reviewBand : options.policy[field]) === undefined ? fromPreset : '');
+  if (!problem) return;
+  const option = options.reviewBand !== undefined ? ['reviewBand']
+    : options.policy.quarantineSeverity !== undefined ? ['policy', 'quarantineSeverity']
+    : options.policy.autoQuarantine !== undefined ? ['policy', 'autoQuarantine'] : ['reviewBand'];
+  throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', problem.message, {
+    plugin: ctx.name,
+    details: { option, reviewBand: preset.reviewBand, autoQuarantine: preset.policy.autoQuarantine, quarantineSeverity: preset.policy.quarantineSeverity },
+    fix: problem.fix,
+  });
+}
+
+/**
  * The rules of the preset's packs and the inline ones, each with where it comes from (for the engine's
  * errors). `packsOption`: the pack list is the plugin's `packs` option, not the preset's own.
  */
@@ -86,13 +124,12 @@ function collectRules(ctx: PluginContext, preset: GovernancePreset, inline: read
     rules.push(validateRule(rule, origin.where, { strictKeys: origin.inline === true }));
     origins.push(origin);
   };
-  const packs = new Set(preset.packs);
   // Which plugin provides each pack: its errors (a rule that throws, a duplicate id) name it.
   const plugins = ctx.resolve('runtime').plugins;
   // Packs a preset does not list but that a plugin explicitly provides (third-party packs, the
   // LLM judge) run too: loading the plugin is the opt-in.
   for (const [name, key] of registered) {
-    if (!packs.has(name) && Object.keys(GOVERNANCE_PRESETS).some((p) => GOVERNANCE_PRESETS[p as Options['preset']].packs.includes(name))) continue;
+    if (!runsPack(name, preset)) continue;
     const pack: unknown = ctx.resolve(key);
     const plugin = plugins.find((p) => p.provides.includes(key))?.name;
     if (typeof pack !== 'object' || pack === null || !Array.isArray((pack as { rules?: unknown }).rules)) {
@@ -120,6 +157,7 @@ export default definePlugin({
   },
   options: Options,
   setup(ctx, options) {
+    checkReviewBand(ctx, options);
     const engines = new Map<string, GovernanceEngine>();
     // Built on first use: rule packs are set up before this plugin, runners for the judge may boot later.
     // No name: the configured preset with the config's overrides. A name (the CLI's --preset): that

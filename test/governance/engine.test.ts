@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, createRuntime, definePlugin, defineRulePack, type Finding, type GovernanceRule, type RuleSubject, type Runner, type Runtime } from 'limit-graph';
 import { PACKS, governanceRuntime, makeTrace, packPlugins, storeTrace } from './helpers.ts';
-import { GovernanceEngine, textTrace } from '../../plugins/governance/engine.ts';
+import { BAND_BLIND_JUDGES, GovernanceEngine, textTrace } from '../../plugins/governance/engine.ts';
 import { createJudgeRule, judgePrompt, parseVerdict } from '../../plugins/governance-rules-llm-judge/rules.ts';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 import { OpenAIRunner } from '../../plugins/runner-openai/runner.ts';
@@ -159,6 +159,63 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await rt.close();
     rt = await governanceRuntime({ preset: 'permissive' });
     expect(rt.resolve('governance').policy).toMatchObject({ blockAnomalyTraces: false, maxAnomalySeverity: 10 });
+  });
+
+  it('refuses a reviewBand that can never give a review (its low end at or above quarantineSeverity, autoQuarantine on), unless a judge reads the band', async () => {
+    // autoQuarantine quarantines (or a block switch blocks) every severity from quarantineSeverity up
+    // before the band is looked at: "review 8–9" silently became "quarantine 7–10". The built-in
+    // packs' judge-phase rules (the classifier, jailbreak.wrapped-request) do not read the band.
+    const refused = (governance: Record<string, unknown>) => governanceRuntime(governance).then(async (r) => {
+      await r.close();
+      return undefined;
+    }, (e: unknown) => e as { code?: string; message: string; details?: { option?: unknown } });
+    const band = await refused({ reviewBand: [8, 9] });
+    expect(band).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', details: { option: ['reviewBand'] } });
+    expect(band?.message).toMatch(/plugins\.governance\.reviewBand: can never give a review: reviewBand is \[8, 9\], and with autoQuarantine on \(from the "default" preset\) every severity from quarantineSeverity 7 \(from the "default" preset\) up is quarantined \(or blocked\) before the band is looked at/);
+    expect(band?.message).toMatch(/no judge-phase rule that reads the band \(the LLM judge\) is loaded/);
+    expect((band as { fix?: string }).fix).toMatch(/low end at most 6.*policy\.quarantineSeverity above 8.*reviewBand: null/);
+    const strict = await refused({ preset: 'strict', reviewBand: [7, 10] });
+    expect(strict?.message).toMatch(/plugins\.governance\.reviewBand: can never give a review: reviewBand is \[7, 10\].*quarantineSeverity 6 \(from the "strict" preset\)/);
+    // The band from the preset, the threshold from the config: the option the config set is named.
+    const threshold = await refused({ policy: { quarantineSeverity: 5 } });
+    expect(threshold).toMatchObject({ code: 'LIMIT_PLUGIN_OPTIONS_INVALID', details: { option: ['policy', 'quarantineSeverity'] } });
+    expect(threshold?.message).toMatch(/plugins\.governance\.policy\.quarantineSeverity: can never give a review: reviewBand is \[5, 6\] \(from the "default" preset\), and with autoQuarantine on \(from the "default" preset\) every severity from quarantineSeverity 5 up/);
+    // Reachable in part, or with autoQuarantine off, the band is used.
+    const marker = (severity: number): GovernanceRule => ({
+      id: 'acme.marker', flag: 'Unsafe', surfaces: ['input'],
+      evaluate: (s) => (s.text.includes('MARKER') ? [{ ruleId: 'acme.marker', kind: 'Unsafe', severity, reason: 'marker', evidence: [] }] : []),
+    });
+    rt = await governanceRuntime({ reviewBand: [6, 9], rules: [marker(6)] });
+    expect((await check('MARKER')).decision).toBe('review');
+    await rt.close();
+    rt = await governanceRuntime({ reviewBand: [8, 9], policy: { autoQuarantine: false }, rules: [marker(8)] });
+    expect((await check('MARKER')).decision).toBe('review');
+    await rt.close();
+    // A judge that reads the band (consulted only inside it, as the LLM judge is) gives it an effect.
+    const judge: GovernanceRule = { id: 'acme.judge', flag: 'Malicious', surfaces: ['input'], phase: 'judge', evaluate: (_s, ctx) => (ctx.reviewBand ? [] : []) };
+    rt = await governanceRuntime({ reviewBand: [8, 9], rules: [judge] });
+    expect(rt.resolve('governance').check).toBeDefined();
+    await rt.close();
+    rt = undefined;
+    // A GovernanceEngine built directly refuses the same preset, in the same words, as LIMIT_VALIDATION.
+    const d = GOVERNANCE_PRESETS.default;
+    const build = (rules: GovernanceRule[]) => () => new GovernanceEngine({ rules, preset: { ...d, reviewBand: [8, 9] }, ruleBudgetMs: 50, maxScanChars: 262_144, minSeverity: 1 });
+    let direct: { code?: string; message: string; details?: Record<string, unknown> } | undefined;
+    try {
+      build([])();
+    } catch (e) {
+      direct = e as typeof direct;
+    }
+    expect(direct).toMatchObject({ code: 'LIMIT_VALIDATION', details: { field: 'preset.reviewBand' } });
+    expect(direct?.message).toMatch(/^GovernanceEngine: preset "default": reviewBand can never give a review: reviewBand is \[8, 9\], and with autoQuarantine on every severity from quarantineSeverity 7 up/);
+    expect(build([judge])).not.toThrow();
+  });
+
+  it('BAND_BLIND_JUDGES is exactly the built-in packs\' judge-phase rules, and none of them reads ctx.reviewBand', async () => {
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { ...packPlugins(), governance: {} } } });
+    const judges = rt.keys('governance:rules:').flatMap((k) => rt!.resolve(k as `governance:rules:${string}`).rules).filter((r) => r.phase === 'judge');
+    expect(judges.map((r) => r.id).sort()).toEqual([...BAND_BLIND_JUDGES].sort());
+    for (const judge of judges) expect(judge.evaluate.toString(), judge.id).not.toMatch(/reviewBand/);
   });
 
   it('the built-in presets are deep-frozen: a write to GOVERNANCE_PRESETS in place throws, and a runtime made later still decides by the preset as shipped', async () => {

@@ -218,7 +218,13 @@ export interface GovernancePreset {
 }
 
 /** How a merge is counted in the governance statistics. */
-export type MergeCount = 'allowed' | 'review' | 'refused';
+/**
+ * A merge's final outcome as the statistics count it (`merges.<outcome>`): made (`allowed`, or
+ * waiting for `review`), `refused` (by governance or the orchestrator: an unmergeable parent, a
+ * veto, too large to store), or `failed` — allowed, but not made because of an error that refused
+ * nothing (a rule or a hook tap that threw, storage failing).
+ */
+export type MergeCount = 'allowed' | 'review' | 'refused' | 'failed';
 
 /**
  * Whether governance lets a merge through (`validateMerge`): allowed or not, whether it must wait
@@ -339,11 +345,11 @@ export interface GovernanceService {
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   /**
    * Checks a merge against the policy and, unless `{ count: false }`, counts this check's outcome in
-   * the statistics (`merges.allowed|review|refused`, one per merge). `{ count: false }` only checks:
+   * the statistics (`merges.allowed|review|refused`, one per merge; `merges.failed` is only ever counted by a caller, through countMerge). `{ count: false }` only checks:
    * for a re-check of a merge already counted (its approval), and for a caller that may still refuse
    * the merge after this check — the orchestrator refuses unmergeable parents, a `beforeMerge` veto,
    * a merge too large to store — and so counts the merge itself with `countMerge` once its outcome is
-   * known (`refused` when it is not made; a merge its caller must correct, such as a `majority` whose
+   * known (`refused` when it is refused, `failed` when an error that refused nothing stopped it; a merge its caller must correct, such as a `majority` whose
    * parents disagree, LIMIT_VALIDATION, is not counted, like any input error). A request naming a
    * parent twice is such an error: LIMIT_VALIDATION naming the repeat (`parentIds.2: "a" repeats
    * parentIds.0`, as the orchestrator's merge input words it), nothing counted.

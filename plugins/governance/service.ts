@@ -24,7 +24,7 @@ import { MANUAL_RULE_ID, frozenCopy, unreadableResult, type GovernanceEngine } f
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
-const MERGE_COUNTS: readonly MergeCount[] = ['allowed', 'review', 'refused'];
+const MERGE_COUNTS: readonly MergeCount[] = ['allowed', 'review', 'refused', 'failed'];
 /** The parents of a merge request as MergeRequest checks them: at least one, valid ids, each once. */
 const MERGE_PARENTS = MergeRequest.pick({ parentIds: true });
 /**

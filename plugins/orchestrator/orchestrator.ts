@@ -1228,16 +1228,19 @@ export class OrchestratorService implements Orchestrator {
     // Where the service can count a merge itself, it is counted below once its outcome is known:
     // the orchestrator may still refuse a merge governance allowed.
     const validation = await governance.validateMerge(request, { count: !governance.countMerge });
-    let outcome: MergeCount | undefined = 'refused';
+    let outcome: MergeCount | undefined;
     try {
       const id = await this.#storeMerge(request, parents, validation, input, entry, cancel);
       outcome = validation.review ? 'review' : 'allowed';
       return { trace: await this.#requireTrace(tenant, id), validation };
     } catch (error) {
-      if (error === cancel?.error) outcome = undefined; // cancelled before its write: not made, not refused
-      // The caller's input error found only now (a majority merge whose parents disagree): not a
-      // refusal, and not counted, as input errors found before validation are not.
-      else if (isLimitError(error, 'LIMIT_VALIDATION')) outcome = undefined;
+      // A refusal (an unmergeable parent, a veto, first-success with none, a parent changed meanwhile,
+      // too large to store) is `refused`. Cancelled before its write: not made, not refused, not
+      // counted. The caller's input error found only now (a majority merge whose parents disagree):
+      // not counted either, as input errors found before validation are not. Any other error — a
+      // rule or a beforeMerge tap that threw, storage failing — refused nothing: `failed`.
+      if (isMergeRefusal(error)) outcome = 'refused';
+      else if (error !== cancel?.error && !isLimitError(error, 'LIMIT_VALIDATION')) outcome = 'failed';
       throw error;
     } finally {
       if (outcome) await governance.countMerge?.(tenant, outcome).catch((error: unknown) => this.deps.logger.warn({ err: error, outcome }, 'could not count a merge in the governance statistics'));
@@ -2084,6 +2087,11 @@ function mergeRefusals(validation: MergeValidation, parents: readonly Trace[]): 
  * LIMIT_MERGE_REFUSED. `mergeId`, for the approval of a merge already stored, is its `details.traceId`:
  * the id the request named (the API's `params.id`), where the parents are not in the request.
  */
+/** A merge refused (LIMIT_MERGE_REFUSED: a parent, a veto, first-success with none; or too large to store), as `merges.refused` counts it. */
+function isMergeRefusal(error: unknown): boolean {
+  return isLimitError(error, 'LIMIT_MERGE_REFUSED') || isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE');
+}
+
 function refused(parentIds: string[], refusals: { parentId: string; reason: string }[], mergeId?: string): LimitError {
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}`, {
     details: { ...(mergeId ? { traceId: mergeId } : {}), parentIds, refusals },

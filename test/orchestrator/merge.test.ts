@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LimitError, createRuntime, definePlugin, isLimitError } from 'limit-graph';
-import type { ConfigInput, Orchestrator, Runtime, Trace } from 'limit-graph';
+import type { ConfigInput, GovernanceRule, Orchestrator, Runtime, Trace } from 'limit-graph';
 import { spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 /** Assembled at run time, so that this file's own text is not what governance flags. */
@@ -256,6 +256,41 @@ describe('merges through the real governance engine', () => {
     await orch.approveMerge(pending.id, { actor: 'bob' });
     const stats = await rt.resolve('governance').stats('default');
     expect([stats['merges.review'], stats['merges.refused'], stats['merges.allowed']]).toEqual([1, 1, undefined]);
+  });
+
+  it('merges.refused counts only refusals: a merge that failed (a rule throwing on the merged output, a beforeMerge tap crashing) is merges.failed', async () => {
+    // Before, every error but a cancel or an input error counted as refused, though governance had
+    // allowed the merge and nothing refused it.
+    const flaky: GovernanceRule = {
+      id: 'acme.flaky', flag: 'HighRisk', surfaces: ['output'],
+      evaluate: (s) => {
+        if (s.text.includes('AAA') && s.text.includes('BBB')) throw new Error('flaky rule crashed');
+        return [];
+      },
+    };
+    rt = await runtime({ rules: [flaky] });
+    orch = rt.resolve('orchestrator');
+    const gov = rt.resolve('governance');
+    const merges = () => gov.stats('default').then((st) => Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('merges.'))));
+    const s = await orch.openSession();
+    const run = async (input: string) => (await orch.run({ sessionId: s.id, runner: 'spy', task: { input } })).trace;
+    const [a, b, c] = [await run('AAA'), await run('BBB'), await run('CCC')];
+
+    expect(await failure(orch.merge({ parentIds: [a.id, b.id] }))).toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringContaining('flaky rule crashed') });
+    expect(await merges()).toEqual({ 'merges.failed': 1 });
+    // A beforeMerge tap that crashes (its service is down) refuses nothing either.
+    let crash = true;
+    rt.hooks.beforeMerge.tapPromise('acme-guard', async (request) => {
+      if (crash) throw new Error('guard service unreachable');
+      return request.rationale === 'veto me' ? { by: 'acme-guard', reason: 'not today' } : undefined;
+    });
+    expect((await failure(orch.merge({ parentIds: [a.id, c.id] }))).code).not.toBe('LIMIT_MERGE_REFUSED');
+    expect(await merges()).toEqual({ 'merges.failed': 2 });
+    // Its veto is a refusal; a merge made is allowed.
+    crash = false;
+    expect((await failure(orch.merge({ parentIds: [a.id, c.id], rationale: 'veto me' }))).code).toBe('LIMIT_MERGE_REFUSED');
+    await orch.merge({ parentIds: [a.id, c.id] });
+    expect(await merges()).toEqual({ 'merges.failed': 2, 'merges.refused': 1, 'merges.allowed': 1 });
   });
 
   it("under requireDistinctReviewer the merge's author approving it is LIMIT_FORBIDDEN even when its parents became unmergeable; another reviewer hears of the parents", async () => {

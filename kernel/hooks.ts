@@ -50,6 +50,13 @@ export interface CommandRegistry {
  */
 export interface GovernHookContext {
   readonly signal: AbortSignal;
+  /**
+   * The evaluation is of a bare text (`GovernanceService.check`, `limit governance check|eval`),
+   * not of a trace: the trace the tap gets is a stand-in (id, tenant and runner `check`), the same
+   * for every check, as rules are told by `ctx.bareText`. A tap that keeps state across traces, or
+   * looks the trace up in storage, leaves it out. Absent for a trace's evaluation.
+   */
+  readonly bareText?: true;
 }
 
 /**

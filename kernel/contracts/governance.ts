@@ -361,7 +361,10 @@ export interface GovernanceService {
    */
   countMerge?(tenant: string, outcome: MergeCount): Promise<void>;
   stats(tenant: string): Promise<Record<string, number>>;
-  /** Evaluates a bare text without a stored trace (CLI `governance check`, API previews). */
+  /**
+   * Evaluates a bare text without a stored trace (CLI `governance check`, API previews), as
+   * `evaluate` would: the governInput/governOutput taps apply (their context says `bareText: true`).
+   */
   check?(text: string, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict>;
   /**
    * Records a human review decision on a trace waiting as `pending-review` (its status, `ok` or

@@ -1,6 +1,9 @@
-/** `limit governance check | eval | stats`: check and eval use the pure engine (no storage needed). */
+/**
+ * `limit governance check | eval | stats`: check and eval use the engine with the loaded plugins'
+ * governInput/governOutput taps (no storage needed), so they decide as the pipeline does.
+ */
 import { performance } from 'node:perf_hooks';
-import { LimitError, atExit, parseInput, readInputText, z, type CommandRegistry, type Surface } from 'limit-graph';
+import { LimitError, atExit, parseInput, readInputText, z, type CommandRegistry, type Finding, type Surface, type Trace } from 'limit-graph';
 import type { GovernanceEngine } from './engine.ts';
 import { LABELS, computeMetrics, roundMetrics, type EvalItem } from './metrics.ts';
 
@@ -11,8 +14,16 @@ const SURFACES = ['input', 'output', 'tool'];
 export interface CliDeps {
   /** undefined: the configured preset with the config's overrides; a name (--preset): that preset as shipped. */
   engineFor(preset: PresetName | undefined): Promise<GovernanceEngine>;
+  /**
+   * The governInput/governOutput taps of the loaded plugins for a check on `surface`, as the engine's
+   * `extra` (governTaps), or undefined when none is tapped; called after engineFor (the runtime is up).
+   */
+  taps: TapsFor;
   tenant: () => string;
 }
+
+/** The governInput/governOutput taps for a check on `surface` (the engine's `extra`), or undefined for none. */
+export type TapsFor = (surface: Surface, signal?: AbortSignal) => ((findings: Finding[], trace: Trace) => Promise<Finding[]>) | undefined;
 
 function presetArg(value: string | undefined): PresetName | undefined {
   if (value === undefined) return undefined;
@@ -72,14 +83,17 @@ export function readDataset(file: string): Line[] {
  * evaluation in flight is aborted (an async rule's ctx.signal, a judge's model request), and every
  * 32 items it yields to the event loop, so that a SIGINT handler gets to run even when the rules
  * answer without real I/O. The metrics are exact: an output rounds them as it prints them (roundMetrics).
+ * `taps`: the governInput/governOutput taps each item's check applies (the CLI's: the loaded plugins'),
+ * so that what is measured is what the pipeline decides; without taps the engine's rules alone.
  */
-export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void, signal?: AbortSignal) {
+export async function evaluateDataset(engine: GovernanceEngine, lines: Line[], surface: Surface, onProgress?: (done: number) => void, signal?: AbortSignal, taps?: TapsFor) {
   const items: EvalItem[] = [];
   const started = performance.now();
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const t0 = performance.now();
-    const verdict = await engine.check(line.text, line.surface ?? surface, { signal });
+    const on = line.surface ?? surface;
+    const verdict = await engine.check(line.text, on, { signal }, taps?.(on, signal));
     items.push({ ...(line.id ? { id: line.id } : {}), label: line.label, positive: verdict.decision !== 'allow', severity: verdict.maxSeverity ?? 0, latencyMs: performance.now() - t0 });
     if ((i & 31) === 0) {
       onProgress?.(i + 1);
@@ -107,7 +121,7 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
       const surface = surfaceArg(opts.surface);
       const engine = await deps.engineFor(presetArg(opts.preset));
       // SIGINT/SIGTERM abort the evaluation: an LLM judge's model request is cancelled, not waited on.
-      const verdict = await engine.check(opts.text, surface, { signal: registry.signal });
+      const verdict = await engine.check(opts.text, surface, { signal: registry.signal }, deps.taps(surface, registry.signal));
       const doc = {
         decision: verdict.decision,
         preset: engine.preset.name,
@@ -143,7 +157,7 @@ export function registerCommands(registry: CommandRegistry, deps: CliDeps): void
       }
       let result: Awaited<ReturnType<typeof evaluateDataset>>;
       try {
-        result = await evaluateDataset(engine, lines, surfaceArg(opts.surface), bar ? (n) => bar!.update(n) : undefined, registry.signal);
+        result = await evaluateDataset(engine, lines, surfaceArg(opts.surface), bar ? (n) => bar!.update(n) : undefined, registry.signal, deps.taps);
       } finally {
         bar?.stop();
         release();

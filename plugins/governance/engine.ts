@@ -720,9 +720,13 @@ export class GovernanceEngine {
     return verdict;
   }
 
-  /** Evaluates a bare text placed on a surface; rules get `ctx.bareText` (no baseline takes it). */
-  check(text: string, surface: Surface = 'input', options: EvaluateOptions = {}): Promise<GovernanceVerdict> {
-    return this.#evaluate(textTrace(text, surface), surface, undefined, options, true);
+  /**
+   * Evaluates a bare text placed on a surface; rules get `ctx.bareText` (no baseline takes it).
+   * `extra` adds findings as evaluate's does: the governance service and the CLI pass the
+   * governInput/governOutput taps (governTaps), so a check decides as the pipeline would.
+   */
+  check(text: string, surface: Surface = 'input', options: EvaluateOptions = {}, extra?: (findings: Finding[], trace: Trace) => Promise<Finding[]>): Promise<GovernanceVerdict> {
+    return this.#evaluate(textTrace(text, surface), surface, extra, options, true);
   }
 
   /**

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 import { GovernanceEngine, bandJudges, reviewBandProblem, validateRule, type RuleOrigin } from './engine.ts';
 import { Options } from './options.ts';
-import { GovernanceServiceImpl } from './service.ts';
+import { GovernanceServiceImpl, governTaps } from './service.ts';
 import { registerCommands } from './cli.ts';
 
 declare module 'limit-graph' {
@@ -196,6 +196,8 @@ export default definePlugin({
           await registry.runtime();
           return engineFor(preset);
         },
+        // The plugins' taps apply under --preset too: the preset sets the policy, not which plugins run.
+        taps: (surface, signal) => governTaps(ctx.hooks, surface, signal ? { signal } : {}),
         tenant: () => ctx.config.tenant,
       });
     });

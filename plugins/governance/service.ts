@@ -97,6 +97,8 @@ const NO_QUARANTINE: AutoQuarantine = { ops: [] };
 const noQuarantineWhile = (stored: Pick<Trace, 'id' | 'status'>): AutoQuarantine => ({ ops: [], unchanged: statusUnchangedOps([stored]) });
 /** The hook context of an evaluation its caller cannot cancel: one shared signal that never aborts. */
 const NOT_CANCELLED: GovernHookContext = Object.freeze({ signal: new AbortController().signal });
+/** The hook context of a bare text's check its caller cannot cancel (governTaps). */
+const BARE_TEXT: GovernHookContext = Object.freeze({ signal: NOT_CANCELLED.signal, bareText: true });
 
 export interface ServiceDeps {
   engine: () => GovernanceEngine;
@@ -225,8 +227,9 @@ export class GovernanceServiceImpl implements GovernanceService {
     }
   }
 
+  /** A bare text's verdict, with the governInput/governOutput taps applied as evaluate applies them (governTaps). */
   check(text: string, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict> {
-    return this.deps.engine().check(text, surface, options);
+    return this.deps.engine().check(text, surface, options, governTaps(this.deps.hooks, surface, options));
   }
 
   async recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]> {
@@ -539,6 +542,20 @@ export class GovernanceServiceImpl implements GovernanceService {
     if (!trace) throw new LimitError('LIMIT_NOT_FOUND', `Trace "${traceId}" not found for tenant "${tenant}"`, { details: { traceId, tenant } });
     return trace;
   }
+}
+
+/**
+ * The governInput/governOutput taps as the engine's `extra` for a bare text's check
+ * (GovernanceService.check, `limit governance check|eval`): the hook of the surface, as evaluate
+ * picks it (output: governOutput; input and tool: governInput), its taps getting the caller's
+ * signal and `bareText: true` in their context (the trace is check's stand-in). Undefined when no
+ * plugin tapped it: the check is then the engine's alone, exactly as before taps applied to it.
+ */
+export function governTaps(hooks: LimitHooks, surface: Surface, options: GovernanceCallOptions = {}): ((findings: Finding[], trace: Trace) => Promise<Finding[]>) | undefined {
+  const hook = surface === 'output' ? hooks.governOutput : hooks.governInput;
+  if (hook.taps.length === 0) return undefined;
+  const context: GovernHookContext = options.signal ? { signal: options.signal, bareText: true } : BARE_TEXT;
+  return (findings, frozen) => addingTaps(hook, findings, frozen, context);
 }
 
 /**

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
 import { PACKS } from './helpers.ts';
+import { KERNEL } from '../helpers/temp-project.ts';
 
 /** Runs the CLI in-process with a config that loads the governance plugins but NO storage. */
 const run = (dir: string, ...args: string[]) => runCli(args, { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
@@ -93,6 +94,45 @@ describe('limit governance check / eval (no storage configured)', () => {
       expect(error.code).toBe('LIMIT_VALIDATION');
       expect(error.message).toMatch(message);
       expect(error.message).not.toContain('--surface');
+    }
+  });
+});
+
+describe('limit governance check/eval apply the governInput/governOutput taps, as the pipeline does', () => {
+  it('a governance plugin\'s tap finding counts in check and eval (before, both skipped the taps and predicted another decision)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'gov-cli-taps-'));
+    try {
+      writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }');
+      // A user's governance plugin: a governInput tap adds a Malicious 9 on "SECRET"; a governOutput one on "LEAK".
+      writeFileSync(path.join(dir, 'acme-audit.ts'), `import { definePlugin } from ${JSON.stringify(KERNEL)};
+const finding = (ruleId: string, field: string, text: string, word: string) => {
+  const i = text.indexOf(word);
+  return i < 0 ? [] : [{ ruleId, kind: 'Malicious' as const, severity: 9, reason: 'mentions ' + word, evidence: [{ field, start: i, end: i + word.length, excerpt: word }] }];
+};
+export default definePlugin({ meta: { name: 'acme-audit', version: '1.0.0' }, setup(ctx) {
+  ctx.hooks.governInput.tapPromise(ctx.name, async (findings, trace, context) => [...findings, ...finding(context?.bareText ? 'acme.secret' : 'acme.secret-trace', 'task.input', trace.task.input, 'SECRET')]);
+  ctx.hooks.governOutput.tapPromise(ctx.name, async (findings, trace) => [...findings, ...finding('acme.leak', 'output.stdout', trace.output?.stdout ?? '', 'LEAK')]);
+} });
+`);
+      writeFileSync(path.join(dir, 'limit.config.mjs'), `export default { logLevel: 'silent', plugins: { governance: { packs: [] }, './acme-audit.ts': true } };\n`);
+      const check = async (...args: string[]) => {
+        const r = await run(dir, 'governance', 'check', '--json', ...args);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as { decision: string; flags: { ruleId: string }[] };
+      };
+      // The tap is told the trace is a stand-in for a bare text (context.bareText), as rules are (ctx.bareText).
+      expect(await check('--text', 'please print the SECRET file')).toMatchObject({ decision: 'block', flags: [{ ruleId: 'acme.secret' }] });
+      expect(await check('--text', 'here is the LEAK', '--surface', 'output')).toMatchObject({ decision: 'block', flags: [{ ruleId: 'acme.leak' }] });
+      expect(await check('--text', 'a SECRET', '--preset', 'permissive')).toMatchObject({ decision: 'allow', flags: [{ ruleId: 'acme.secret' }] });
+      expect((await check('--text', 'hello')).decision).toBe('allow');
+      writeFileSync(path.join(dir, 'set.jsonl'), [
+        { text: 'print the SECRET file', label: 'injection' }, { text: 'hello there', label: 'benign' }, { text: 'a LEAK', label: 'injection', surface: 'output' },
+      ].map((l) => JSON.stringify(l)).join('\n'));
+      const r = await run(dir, 'governance', 'eval', '--dataset', path.join(dir, 'set.jsonl'), '--json');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ count: 3, recall: 1, fpr: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

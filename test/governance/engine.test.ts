@@ -842,6 +842,34 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect([direct.decision, direct.findings.map((f) => f.ruleId)]).toEqual(['block', ['acme.jb']]);
   });
 
+  it('GovernanceService.check applies the governInput/governOutput taps as evaluate does, telling them the trace is a stand-in (context.bareText)', async () => {
+    // Before, check called the engine alone: a tap's Malicious 9 blocked in the pipeline, and check said review.
+    const contexts: unknown[] = [];
+    const tap = definePlugin({
+      meta: { name: 'acme-audit', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings, trace, context) => {
+          contexts.push(context?.bareText);
+          const i = trace.task.input.indexOf('SECRET');
+          return i < 0 ? findings : [...findings, { ruleId: 'acme.secret', kind: 'Malicious', severity: 9, reason: 'mentions SECRET', evidence: [{ field: 'task.input', start: i, end: i + 6, excerpt: 'SECRET' }] }];
+        });
+        ctx.hooks.governOutput.tapPromise(ctx.name, async (findings, trace) =>
+          ((trace.output?.stdout ?? '').includes('LEAK') ? [...findings, { ruleId: 'acme.leak', kind: 'Malicious', severity: 9, reason: 'leak', evidence: [] }] : findings));
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
+    const gov = rt.resolve('governance');
+    const piped = await gov.evaluate(makeTrace('please print the SECRET file'), 'input');
+    const checked = await gov.check!('please print the SECRET file', 'input');
+    expect([checked.decision, checked.findings.map((f) => f.ruleId)]).toEqual([piped.decision, piped.findings.map((f) => f.ruleId)]);
+    expect(checked.decision).toBe('block');
+    expect(contexts).toEqual([undefined, true]);
+    expect((await gov.check!('here is the LEAK', 'output')).findings.map((f) => f.ruleId)).toEqual(['acme.leak']);
+    // The tool surface goes through governInput, as in evaluate.
+    await gov.check!('the SECRET document', 'tool');
+    expect(contexts).toEqual([undefined, true, true]);
+  });
+
   it('a governInput tap that returns invalid findings is refused the same way', async () => {
     const tap = definePlugin({
       meta: { name: 'acme-tap', version: '1.0.0' },

@@ -2083,15 +2083,15 @@ function mergeRefusals(validation: MergeValidation, parents: readonly Trace[]): 
   return refusals;
 }
 
-/**
- * LIMIT_MERGE_REFUSED. `mergeId`, for the approval of a merge already stored, is its `details.traceId`:
- * the id the request named (the API's `params.id`), where the parents are not in the request.
- */
 /** A merge refused (LIMIT_MERGE_REFUSED: a parent, a veto, first-success with none; or too large to store), as `merges.refused` counts it. */
 function isMergeRefusal(error: unknown): boolean {
   return isLimitError(error, 'LIMIT_MERGE_REFUSED') || isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE');
 }
 
+/**
+ * LIMIT_MERGE_REFUSED. `mergeId`, for the approval of a merge already stored, is its `details.traceId`:
+ * the id the request named (the API's `params.id`), where the parents are not in the request.
+ */
 function refused(parentIds: string[], refusals: { parentId: string; reason: string }[], mergeId?: string): LimitError {
   return new LimitError('LIMIT_MERGE_REFUSED', `Merge of ${parentIds.join(', ')} refused: ${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}`, {
     details: { ...(mergeId ? { traceId: mergeId } : {}), parentIds, refusals },

@@ -574,13 +574,24 @@ export class OrchestratorService implements Orchestrator {
   async #pipeline(created: Trace, actor: string, execute?: (trace: Trace) => Promise<Trace>, creation?: Creation, signal?: AbortSignal): Promise<RunOutcome> {
     let trace = created;
     const pending: Pending[] = creation ? [{ ops: creation.ops, committed: async () => {}, creates: created, cancel: creation.cancel }] : [];
+    // Set while governance evaluates a trace that carries an output not governed yet (a recorded
+    // trace's from the start, a run's once its runner returned): if that evaluation fails, the
+    // output was never checked, and #salvage holds it quarantined rather than storing it as a plain
+    // `error` that merges and exports would take as it is.
+    let ungoverned = false;
+    const govern = async (t: Trace, surface: 'input' | 'output', sig?: AbortSignal): Promise<Governed | undefined> => {
+      ungoverned = t.output !== undefined;
+      const governed = await this.#govern(t, surface, pending, sig);
+      ungoverned = false;
+      return governed;
+    };
     try {
-      const input = await this.#govern(trace, 'input', pending, signal);
+      const input = await govern(trace, 'input', signal);
       if (!input) {
         // Cancelled while input governance evaluated: the execute step sees the aborted signal and
         // records the abort without calling the runner; its output is then governed as before.
         const stopped = execute ? await execute(trace) : trace;
-        const output = await this.#govern(stopped, 'output', pending);
+        const output = (await govern(stopped, 'output'))!;
         pending.push(output);
         const quarantine = this.#shouldQuarantine(output.verdict, output.trace.flags);
         if (quarantine) await this.#quarantine(output.trace, output, actor, pending.splice(0));
@@ -599,7 +610,7 @@ export class OrchestratorService implements Orchestrator {
         await this.#commit(trace, pending.splice(0));
         trace = await execute(trace);
       }
-      const output = await this.#govern(trace, 'output', pending);
+      const output = (await govern(trace, 'output'))!;
       trace = output.trace;
       pending.push(output);
       const quarantine = this.#shouldQuarantine(output.verdict, trace.flags);
@@ -608,7 +619,7 @@ export class OrchestratorService implements Orchestrator {
       return await this.#finish(trace, status, actor, pending, { input: input.verdict, output: output.verdict }, execute !== undefined, created.metadata);
     } catch (error) {
       // Cancelled before its write: nothing of the recorded trace is stored, so nothing to salvage.
-      if (error !== creation?.cancel?.error) await this.#salvage(trace, actor, error, creation?.ops);
+      if (error !== creation?.cancel?.error) await this.#salvage(trace, actor, error, creation?.ops, { ungoverned });
       throw error;
     }
   }
@@ -879,9 +890,11 @@ export class OrchestratorService implements Orchestrator {
    * After an unexpected failure mid-pipeline the trace still ends as `error`, never `running`; a
    * trace whose `creation` was not committed yet is stored with it. A trace quarantined while it ran
    * (by a person, or by the pipeline just before the failure) stays quarantined, and a release of
-   * it gives back `error`.
+   * it gives back `error`. `ungoverned`: the failure was a governance evaluation of an output not
+   * governed yet (a rule or a governOutput tap that threw or returned an invalid finding), so that
+   * output was never checked — the trace is held quarantined as `error` (#ungovernedOps) instead.
    */
-  async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[], by: { cutOff?: boolean } = {}): Promise<void> {
+  async #salvage(trace: Trace, actor: string, error: unknown, creation?: BatchOp[], by: { cutOff?: boolean; ungoverned?: boolean } = {}): Promise<void> {
     // Work a session's close cut off: the close recorded its trace (#cutOff), the work writes nothing.
     if (!by.cutOff && this.#byTrace.get(trace.id)?.cutOff) return;
     // Each write is conditional on the status read: when it changed in between (another process's
@@ -896,7 +909,8 @@ export class OrchestratorService implements Orchestrator {
           return;
         }
         if (current ? current.status !== 'running' : !creation) return; // finished, or never stored
-        await this.#storage.batch(trace.tenant, [...(current || !creation ? [] : creation), ...this.#failedOps(trace, current, actor, error)]);
+        const failed = by.ungoverned ? this.#ungovernedOps(trace, current, actor, error) : this.#failedOps(trace, current, actor, error);
+        await this.#storage.batch(trace.tenant, [...(current || !creation ? [] : creation), ...failed]);
         return;
       } catch (salvageError) {
         if (attempt === 1 && isStatusConflict(salvageError, trace.id)) {
@@ -925,6 +939,31 @@ export class OrchestratorService implements Orchestrator {
         output: current?.output ?? trace.output ?? { ok: false, stdout: '', stderr: '', error: { code, message } },
       }, ifStatus: 'running' },
       { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'failed', { operation: 'update', data: { status: 'error', completedAt, code, message } }) },
+    ];
+  }
+
+  /**
+   * #failedOps for a trace whose output governance failed (#salvage's `ungoverned`): the output no
+   * rule or tap finished checking is kept (its `executed` or first entry binds it) but held, in the
+   * same batch — quarantined with `previousStatus: error` (a person's release gives back the failed
+   * run), its `failed` entry then a `quarantined` one (origin `system`, `data.ungoverned: 'output'`)
+   * and a `governance:quarantine` checkpoint, as an automatic quarantine writes them. So merges refuse
+   * it (a quarantined parent), as they would the output governance might have flagged. Not counted in
+   * the governance statistics: no evaluation completed, and the statistics are the service's.
+   */
+  #ungovernedOps(trace: Trace, current: Trace | null, actor: string, error: unknown): BatchOp[] {
+    const [update, failed] = this.#failedOps(trace, current, actor, error) as [BatchOp & { op: 'updateTrace' }, BatchOp];
+    const code = isLimitError(error) ? error.code : 'LIMIT_RUNNER_FAILED';
+    const message = error instanceof Error ? error.message : String(error);
+    // A quarantine's reason holds 2,048 characters; a cut half of a surrogate pair becomes U+FFFD.
+    const reason = toWellFormed(`Output governance did not complete, so the output was never checked; it is held until a person reviews and releases it: ${code}: ${message}`.slice(0, 2048));
+    const at = now();
+    return [
+      { op: 'setQuarantine', state: { traceId: trace.id, quarantined: true, reason, actor, at, previousStatus: 'error' } },
+      { ...update, patch: { ...update.patch, status: 'quarantined' } },
+      failed,
+      { op: 'appendProvenance', input: this.#entry(trace.id, actor, 'quarantined', { operation: 'quarantine', rationale: reason, data: { auto: true, ungoverned: 'output' } }), origin: 'system' },
+      { op: 'addCheckpoint', checkpoint: { traceId: trace.id, label: 'governance:quarantine', passed: false, details: { reason, actor, auto: true, ungoverned: 'output' }, at } },
     ];
   }
 
@@ -1285,8 +1324,11 @@ export class OrchestratorService implements Orchestrator {
       ...this.#createdOps(created, actor, { action: 'merge', operation: 'merge', rationale: request.rationale || undefined, source: 'orchestrator:merge', data: { strategy, parents: heads, ...outputDigests(output, created.metrics), ...(input.federation ? { excluded: input.federation.excluded } : {}) } }),
       { op: 'addCheckpoint', checkpoint: { traceId: created.id, label: 'merge:validation', passed: true, details: { review: validation.review, parentIds: request.parentIds }, at: now() } },
     ], committed: async () => {}, cancel }];
+    // As in the run pipeline: an evaluation that fails leaves the merged output ungoverned (#salvage).
+    let ungoverned = true;
     try {
       const governed = await this.#govern(created, 'output', pending);
+      ungoverned = false;
       pending.push(governed);
       const outcome = { decision: governed.verdict.decision, reasons: governed.verdict.reasons };
       if (this.#shouldQuarantine(governed.verdict, governed.trace.flags)) {
@@ -1307,7 +1349,7 @@ export class OrchestratorService implements Orchestrator {
       }
     } catch (error) {
       // As in the run pipeline: a merged trace already stored never stays `running`.
-      await this.#salvage(created, actor, error);
+      await this.#salvage(created, actor, error, undefined, { ungoverned });
       throw isLimitError(error, 'LIMIT_PAYLOAD_TOO_LARGE') ? mergeTooLarge(error, strategy, request.parentIds.length) : parentChanged(error, request.parentIds, 'stored') ?? error;
     }
     return created.id;

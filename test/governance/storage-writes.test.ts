@@ -211,7 +211,7 @@ describe('governance writes each operation through one storage batch', () => {
     expect((await storage.verifyProvenance('default', flagged.trace.id)).verified).toBe(true);
   });
 
-  it('orchestrator.recordTrace: a failure before the one batch still stores the trace, as error', async () => {
+  it('orchestrator.recordTrace: a failure of output governance before the one batch still stores the trace, held quarantined as error', async () => {
     const orchestrator = rt.resolve('orchestrator');
     const session = await orchestrator.openSession({});
     rt.hooks.governOutput.tapPromise('test-failing', async () => {
@@ -221,10 +221,12 @@ describe('governance writes each operation through one storage batch', () => {
     await expect(orchestrator.recordTrace({
       sessionId: session.id, runner: 'agent', task: { input: 'hello' }, output: { ok: true, stdout: 'hi', stderr: '' },
     })).rejects.toThrow(/output hook exploded/);
-    expect(log).toEqual(['batch[createTrace,prov:created,updateTrace,prov:failed]']);
+    // Its output was never governed: stored in one batch with the failure and a quarantine holding it.
+    expect(log).toEqual(['batch[createTrace,prov:created,setQuarantine,updateTrace,prov:failed,prov:quarantined,addCheckpoint]']);
     const storage = rt.resolve('storage');
     const [trace] = (await storage.listTraces('default', { sessionId: session.id })).items;
-    expect(trace).toMatchObject({ status: 'error', output: { ok: true, stdout: 'hi' } });
-    expect((await storage.listProvenance('default', trace!.id)).map((e) => e.action)).toEqual(['created', 'failed']);
+    expect(trace).toMatchObject({ status: 'quarantined', output: { ok: true, stdout: 'hi' } });
+    expect(await storage.getQuarantine('default', trace!.id)).toMatchObject({ quarantined: true, previousStatus: 'error' });
+    expect((await storage.listProvenance('default', trace!.id)).map((e) => e.action)).toEqual(['created', 'failed', 'quarantined']);
   });
 });

@@ -428,19 +428,26 @@ describe('orchestrator (test doubles for storage, governance, runners)', () => {
     expect(actions).toEqual(['merge', 'review-requested', 'approved']);
   });
 
-  it('moves a trace to error with a "failed" entry when governance throws mid-pipeline (run and recordTrace)', async () => {
+  it('holds a trace quarantined (as error) with a "failed" entry when output governance throws mid-pipeline (run, recordTrace, merge)', async () => {
     const s = await orch.openSession();
+    const clean = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'fine' } })).trace;
     await expect(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'EXPLODE' } })).rejects.toThrow('output governance fell over');
     await expect(orch.recordTrace({ sessionId: s.id, runner: 'agent', task: { input: 'x' }, output: { ok: true, stdout: 'EXPLODE', stderr: '' } })).rejects.toThrow('output governance fell over');
-    const traces = (await orch.listTraces(undefined, { sessionId: s.id })).items;
-    expect(traces).toHaveLength(2);
+    // This service cannot assess: the merged trace is stored before its output is evaluated.
+    await expect(orch.merge({ parentIds: [clean.id], strategy: 'custom', output: { ok: true, stdout: 'EXPLODE', stderr: '' } })).rejects.toThrow('output governance fell over');
+    const traces = (await orch.listTraces(undefined, { sessionId: s.id })).items.filter((t) => t.id !== clean.id);
+    expect(traces.map((t) => t.runner).sort()).toEqual(['agent', 'merge', 'spy']);
     for (const t of traces) {
-      expect(t.status).toBe('error');
+      // Its output was never governed: held quarantined, not a plain error a merge would take.
+      expect(t.status).toBe('quarantined');
+      expect(await rt.resolve('storage').getQuarantine('default', t.id)).toMatchObject({ quarantined: true, previousStatus: 'error' });
       const detail = await orch.inspectTrace(undefined, t.id);
-      expect(detail.provenance.at(-1)).toMatchObject({ action: 'failed', data: { status: 'error', message: expect.stringContaining('output governance fell over') } });
+      expect(detail.provenance.at(-2)).toMatchObject({ action: 'failed', data: { status: 'error', message: expect.stringContaining('output governance fell over') } });
+      expect(detail.provenance.at(-1)).toMatchObject({ action: 'quarantined', data: { ungoverned: 'output' } });
       expect(detail.verification.verified).toBe(true);
+      await expectCode(orch.merge({ parentIds: [clean.id, t.id] }), 'LIMIT_MERGE_REFUSED');
     }
-    // The run kept the runner's real output; only its status says it failed.
+    // The run kept the runner's real output (its chain binds it); its status holds it.
     expect(traces.find((t) => t.runner === 'spy')?.output?.stdout).toContain('EXPLODE');
   });
 

@@ -198,6 +198,13 @@ const VIEWS_ID = 'governance.views';
 export const MAX_RULE_ID_LENGTH = 256 - 'governance.flags.rule.'.length;
 /** The longest finding reason: a flag holds 2,048 characters of it. */
 const MAX_REASON_LENGTH = 2048;
+/**
+ * The most evidence spans a finding keeps — the first ones it gives, its reason saying how many
+ * were left out — as merging findings keeps (mergeFindings). Evidence is otherwise unbounded, and one
+ * rule or tap citing every match (60,000 spans) made a flag of megabytes that storage refuses,
+ * failing the whole batch: with this, a finding's flag stays a few KiB (excerpts hold 512 characters).
+ */
+export const MAX_FINDING_EVIDENCE = 5;
 
 const RESERVED_PREFIX = 'governance.';
 /** The ruleId of the flags a person adds (GovernanceService.flag): no rule or tap finding may carry it. */
@@ -287,7 +294,25 @@ export function checkFinding(f: unknown, ruleId: string | undefined, subject?: S
   if (reversed >= 0) return `evidence.${reversed}: start ${finding.evidence[reversed]!.start} is after end ${finding.evidence[reversed]!.end}`;
   const past = subject ? finding.evidence.findIndex((e) => e.field === subject.field && e.end > subject.text.length) : -1;
   if (past >= 0) return `evidence.${past}: end ${finding.evidence[past]!.end} is past the end of the text of ${subject!.field} the rule was given (${subject!.text.length} characters): give offsets into subject.text (evidenceSpan(subject, start, end)); the engine shifts them into the field`;
-  return finding;
+  return finding.evidence.length > MAX_FINDING_EVIDENCE ? trimEvidence(finding) : finding;
+}
+
+/** A finding with its first MAX_FINDING_EVIDENCE evidence spans, its reason noting how many more there were. */
+function trimEvidence(f: Finding): Finding {
+  const left = f.evidence.length - MAX_FINDING_EVIDENCE;
+  const note = ` (${left.toLocaleString('en-US')} more evidence span${left === 1 ? '' : 's'} left out: a finding keeps at most ${MAX_FINDING_EVIDENCE})`;
+  return { ...f, reason: withNote(f.reason, note), evidence: f.evidence.slice(0, MAX_FINDING_EVIDENCE) };
+}
+
+/** `reason` with `note` appended, kept whole within a flag's 2,048 characters: a reason at the limit gives way to it (cut with `…`). */
+function withNote(reason: string, note: string): string {
+  if (reason.length + note.length > MAX_REASON_LENGTH) {
+    let cut = MAX_REASON_LENGTH - note.length - 1;
+    // Never half a surrogate pair (it could not be stored).
+    if (/[\uD800-\uDBFF]/.test(reason[cut - 1]!)) cut--;
+    reason = `${reason.slice(0, cut)}…`;
+  }
+  return `${reason}${note}`;
 }
 
 /**
@@ -320,7 +345,8 @@ function isValidFinding(f: unknown, ruleId: string | undefined, subject?: SpanSu
   const c = x.confidence;
   if (c !== undefined && !(typeof c === 'number' && c >= 0 && c <= 1)) return false;
   const evidence = x.evidence;
-  if (!Array.isArray(evidence)) return false;
+  // More spans than a finding keeps: checkFinding trims them (and notes it in the reason).
+  if (!Array.isArray(evidence) || evidence.length > MAX_FINDING_EVIDENCE) return false;
   for (const e of evidence as Record<string, unknown>[]) {
     if (typeof e !== 'object' || e === null || !onlyKeys(e, EVIDENCE_KEYS) || typeof e.field !== 'string' || typeof e.excerpt !== 'string' || e.excerpt.length > 512) return false;
     if (!Number.isInteger(e.start) || !Number.isInteger(e.end) || (e.start as number) < 0 || (e.start as number) > (e.end as number)) return false;
@@ -911,20 +937,11 @@ function shift(f: Finding, offset: number, viewName: string | undefined): Findin
   const out = offset === 0 ? f : { ...f, evidence: f.evidence.map((e) => ({ ...e, start: e.start + offset, end: e.end + offset })) };
   // A finding that only appears after normalisation or decoding is itself a sign of obfuscation.
   if (viewName === undefined || out.reason.includes('(after ')) return out;
-  const note = ` (after ${viewName})`;
-  // The note is kept whole within the flag's 2,048 characters: a reason at the limit gives way to it.
-  let reason = out.reason;
-  if (reason.length + note.length > MAX_REASON_LENGTH) {
-    let cut = MAX_REASON_LENGTH - note.length - 1;
-    // Never half a surrogate pair (it could not be stored).
-    if (/[\uD800-\uDBFF]/.test(reason[cut - 1]!)) cut--;
-    reason = `${reason.slice(0, cut)}…`;
-  }
-  return { ...out, reason: `${reason}${note}` };
+  return { ...out, reason: withNote(out.reason, ` (after ${viewName})`) };
 }
 
 /**
- * One finding per rule, kind and field: the most severe, with the evidence of all (at most 5). The
+ * One finding per rule, kind and field: the most severe, with the evidence of all (at most MAX_FINDING_EVIDENCE). The
  * kind is part of the key: a rule may name another kind than its `flag` (the classifier and the LLM
  * judge name the class they found), and the policy weighs each kind apart — a Jailbreak 7 merged into
  * the same rule's HighRisk 8 would turn a block into a quarantine, and its flag would be lost.
@@ -945,7 +962,7 @@ export function mergeFindings(findings: readonly Finding[]): Finding[] {
       for (const e of lo.evidence) {
         if (!evidence.some((x) => x.field === e.field && x.start === e.start && x.end === e.end)) evidence.push(e);
       }
-      byKey.set(key, { ...hi, evidence: evidence.slice(0, 5) });
+      byKey.set(key, { ...hi, evidence: evidence.slice(0, MAX_FINDING_EVIDENCE) });
     }
   }
   return [...byKey.values()];

@@ -19,7 +19,7 @@ declare module 'limit-graph' {
   }
 }
 
-export { GovernanceEngine } from './engine.ts';
+export { GovernanceEngine, MAX_FINDING_EVIDENCE } from './engine.ts';
 /** The built-in presets by name, for a GovernanceEngine built directly (the plugin's `preset` option names one). */
 export { GOVERNANCE_PRESETS } from '../../presets/governance/index.ts';
 

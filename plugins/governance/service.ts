@@ -283,18 +283,31 @@ export class GovernanceServiceImpl implements GovernanceService {
     };
   }
 
-  /** Of `made`, those a trace holding `held` can still take: most severe first, kept in their order. */
+  /**
+   * Of `made`, those a trace holding `held` can still take: most severe first, kept in their order.
+   * A flag larger than maxRecordBytes by itself is never taken — storage refuses such a record, and
+   * with it the whole batch (a finding keeps at most MAX_FINDING_EVIDENCE spans, so only a small
+   * maxRecordBytes or an enormous field name makes one).
+   */
   #fitting(held: readonly Flag[], made: Flag[]): Flag[] {
-    const maxBytes = maxTraceFlagsBytes(this.deps.storage()?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES);
+    const maxRecordBytes = this.deps.storage()?.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const maxBytes = maxTraceFlagsBytes(maxRecordBytes);
     let count = held.length;
     let bytes = held.length ? flagsBytes(held) : 0;
-    if (count + made.length <= MAX_FLAGS_PER_TRACE && bytes + flagsBytes(made) <= maxBytes) return made;
+    const sizes = new Map(made.map((f) => [f, flagsBytes([f])]));
+    let total = 0;
+    let oversized = false;
+    for (const size of sizes.values()) {
+      total += size;
+      if (size > maxRecordBytes) oversized = true;
+    }
+    if (!oversized && count + made.length <= MAX_FLAGS_PER_TRACE && bytes + total <= maxBytes) return made;
     const keep = new Set<Flag>();
     // Array.prototype.sort is stable: among equal severities the findings' order stands.
     for (const flag of [...made].sort((a, b) => b.severity - a.severity)) {
       if (count >= MAX_FLAGS_PER_TRACE) break;
-      const size = flagsBytes([flag]);
-      if (bytes + size > maxBytes) continue;
+      const size = sizes.get(flag)!;
+      if (size > maxRecordBytes || bytes + size > maxBytes) continue;
       keep.add(flag);
       count++;
       bytes += size;
@@ -614,7 +627,7 @@ function noteUnrecorded(verdict: GovernanceVerdict, recorded: { unrecorded: numb
 }
 
 const unrecordedReason = (traceId: string, n: number) =>
-  `${n} finding(s) not recorded as flags: trace "${traceId}" holds at most ${MAX_FLAGS_PER_TRACE.toLocaleString('en-US')} flags (MAX_FLAGS_PER_TRACE) and 4 × maxRecordBytes of flags, and keeps the most severe`;
+  `${n} finding(s) not recorded as flags: trace "${traceId}" holds at most ${MAX_FLAGS_PER_TRACE.toLocaleString('en-US')} flags (MAX_FLAGS_PER_TRACE) and 4 × maxRecordBytes of flags, each at most maxRecordBytes, and keeps the most severe`;
 
 const alreadyQuarantined = (traceId: string, status: Trace['status']) =>
   new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is already quarantined`, { details: { traceId, status }, fix: 'Release it first to quarantine it again with another reason.' });

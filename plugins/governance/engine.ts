@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { Evidence as EvidenceSchema, FLAG_KINDS, Finding as FindingSchema, GovernancePolicy as GovernancePolicySchema, LimitError, Severity, describeThrown, evidenceSpan, isLimitError, isWellFormed, z } from 'limit-graph';
 import type {
-  Decision, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
+  Decision, Evidence, Finding, GovernanceCallOptions, GovernancePolicy, GovernancePreset, GovernanceRule, GovernanceVerdict, RuleContext,
   RuleSubject, Surface, TextView, Trace,
 } from 'limit-graph';
 import { buildViews } from './views.ts';
@@ -375,17 +375,48 @@ function checkFindings(result: unknown, ruleId: string | undefined, origin?: Rul
 }
 
 /**
- * What a governInput/governOutput tap result adds: its findings other than the `given` ones (the
- * frozen findings it was handed, which the engine keeps and does not check again — they include the
- * engine's own governance.* findings), each checked as checkFindings checks one (its index in the
- * result named on a problem).
+ * A finding's value as a key: its Finding fields only, in a fixed order (a copy with keys the schema
+ * lacks, or its keys in another order, is the same finding: the check would drop those keys).
  */
-function tapAdditions(result: unknown, given: ReadonlySet<unknown>): Finding[] {
+function findingKey(f: Record<string, unknown>): string {
+  const evidence = Array.isArray(f.evidence)
+    ? f.evidence.map((e: unknown) => (typeof e === 'object' && e !== null ? [(e as Evidence).field, (e as Evidence).start, (e as Evidence).end, (e as Evidence).excerpt] : e))
+    : f.evidence;
+  return JSON.stringify([f.ruleId, f.kind, f.severity, f.reason, f.confidence ?? null, evidence]);
+}
+
+/**
+ * Whether an element of a governInput/governOutput tap's result is one of the findings it was
+ * `given`: the object itself, or a copy of one equal by value (findingKey) — a tap that hands on
+ * copies (`findings.map((f) => ({ ...f }))`, a JSON round trip through a service) hands on the same
+ * findings, the engine's own governance.unscanned and governance.unchecked among them, which are
+ * neither checked again nor refused for their reserved ruleId. A changed copy is not one of them.
+ * The keys of the given findings are made only when the result holds an object that is not one.
+ */
+export function givenFindings(given: readonly unknown[]): (f: unknown) => boolean {
+  const same = new Set<unknown>(given);
+  let byValue: Set<string> | undefined;
+  return (f) => {
+    if (same.has(f)) return true;
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) return false;
+    byValue ??= new Set(given.map((g) => findingKey(g as Record<string, unknown>)));
+    return byValue.has(findingKey(f as Record<string, unknown>));
+  };
+}
+
+/**
+ * What a governInput/governOutput tap result adds: its findings other than the `given` ones (the
+ * frozen findings it was handed, or copies of them: givenFindings; the engine keeps those and does
+ * not check them again — they include the engine's own governance.* findings), each checked as
+ * checkFindings checks one (its index in the result named on a problem).
+ */
+function tapAdditions(result: unknown, given: readonly unknown[]): Finding[] {
   if (!Array.isArray(result)) throw invalidResult(undefined, `returned ${describe(result)} instead of an array of findings`);
   const added: Finding[] = [];
+  const isGiven = givenFindings(given);
   for (let i = 0; i < result.length; i++) {
     const f: unknown = result[i];
-    if (given.has(f)) continue;
+    if (isGiven(f)) continue;
     if (isValidFinding(f, undefined)) {
       added.push(f);
       continue;
@@ -710,7 +741,7 @@ export class GovernanceEngine {
       });
       let added: Finding[];
       try {
-        added = tapAdditions(result, new Set<unknown>(given));
+        added = tapAdditions(result, given);
       } catch (error) {
         throw isLimitError(error) ? error : unreadableResult(undefined, error);
       }

@@ -20,7 +20,7 @@ import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, Logger, MergeCount,
   MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
-import { MANUAL_RULE_ID, frozenCopy, unreadableResult, type GovernanceEngine } from './engine.ts';
+import { MANUAL_RULE_ID, frozenCopy, givenFindings, unreadableResult, type GovernanceEngine } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
@@ -576,8 +576,8 @@ export function governTaps(hooks: LimitHooks, surface: Surface, options: Governa
  * far, the frozen trace and the context), except that a tap can only *add* findings: it gets the
  * findings so far as a frozen copy, and what it returns is read as additions. A finding it leaves
  * out of its result is kept anyway (a tap returning only its own findings, `[own]` for
- * `[...findings, own]`, no longer drops the rules' findings or an earlier tap's), and a changed copy
- * it returns is one more finding (merged with the original, the most severe kept): a tap cannot
+ * `[...findings, own]`, no longer drops the rules' findings or an earlier tap's), an equal copy of
+ * one it was given is that finding (givenFindings), and a changed copy it returns is one more finding (merged with the original, the most severe kept): a tap cannot
  * remove or lower a finding. A tap returning undefined adds nothing (a waterfall tap returning
  * undefined leaves the value as it is). A result that is not an array is handed on as it is: the
  * engine refuses it (LIMIT_RULE_INVALID), as it refuses invalid findings among the additions.
@@ -593,10 +593,11 @@ async function addingTaps(hook: LimitHooks['governInput'], findings: Finding[], 
       : await fn(given, trace, context);
     if (result === undefined) continue;
     if (!Array.isArray(result)) return result as Finding[];
-    const kept = new Set<unknown>(given);
+    // The findings it was given, or copies of them, are not additions (givenFindings).
+    const isGiven = givenFindings(given);
     let added: unknown[];
     try {
-      added = result.filter((f) => !kept.has(f));
+      added = result.filter((f) => !isGiven(f));
     } catch (error) {
       // A result that throws when read (a Proxy): said as the tap's, naming its plugin.
       throw unreadableResult(undefined, error, undefined, tap.name);

@@ -1145,6 +1145,47 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     expect(v.findings.map((f) => f.ruleId)).toEqual(['governance.unscanned']);
   });
 
+  it('a tap that hands on copies of the findings it was given keeps working when the engine added its own governance.* findings (a long field, a rule cut at its budget)', async () => {
+    // Before, a copy was read as an addition, and a copy of governance.unscanned or governance.unchecked
+    // was refused for its reserved ruleId: such a tap passed every short test and failed in production.
+    const jb: GovernanceRule = {
+      id: 'acme.jb', flag: 'Jailbreak', surfaces: ['input'],
+      evaluate: (s) => (s.text.includes('BAD') ? [{ ruleId: 'acme.jb', kind: 'Jailbreak', severity: 9, reason: 'bad', evidence: [] }] : []),
+    };
+    const hangs: GovernanceRule = { id: 'acme.hangs', flag: 'Unsafe', surfaces: ['input'], evaluate: (s) => (s.text.includes('HANG') ? new Promise(() => {}) : []) };
+    const own: Finding = { ruleId: 'acme.copier', kind: 'Unverified', severity: 1, reason: 'seen by the copier', evidence: [] };
+    const copiers = definePlugin({
+      meta: { name: 'acme-copiers', version: '1.0.0' },
+      setup(ctx) {
+        // Spread copies, with a key the Finding schema lacks (dropped by the check, so still the same finding).
+        ctx.hooks.governInput.tapPromise('acme-spread', async (findings) => [...findings.map((f) => ({ ...f, meta: { seen: true } })), own]);
+        // A round trip through a service as JSON (key order and all kept).
+        ctx.hooks.governInput.tapPromise('acme-json', async (findings) => JSON.parse(JSON.stringify(findings)) as Finding[]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [jb, hangs], ruleBudgetMs: 20 } } }, plugins: [copiers] });
+    const governance = rt.resolve('governance');
+    const long = await governance.evaluate(makeTrace(`BAD ${'a '.repeat(150_000)}`), 'input');
+    expect(long.decision).toBe('block');
+    expect(long.findings.map((f) => f.ruleId)).toEqual(['acme.jb', 'governance.unscanned', 'acme.copier']);
+    const cut = await governance.evaluate(makeTrace('HANG'), 'input');
+    expect(cut.findings.map((f) => f.ruleId)).toEqual(['governance.unchecked', 'acme.copier']);
+    expect(cut.decision).toBe('review');
+    await rt.close();
+
+    // A changed copy of the engine's own finding is still refused: a tap cannot forge or lower it.
+    const lowers = definePlugin({
+      meta: { name: 'acme-lowers', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => findings.map((f) => ({ ...f, severity: 1 })));
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [lowers] });
+    await expect(rt.resolve('governance').evaluate(makeTrace('a '.repeat(150_000)), 'input')).rejects.toMatchObject({
+      code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/\.ruleId: starts with "governance\."/),
+    });
+  });
+
   it('a governInput tap finding with the ruleId of manual flags is refused: its flag would be counted as a person\'s', async () => {
     const tap = definePlugin({
       meta: { name: 'manual-ids', version: '1.0.0' },

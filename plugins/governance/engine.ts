@@ -404,28 +404,41 @@ export function givenFindings(given: readonly unknown[]): (f: unknown) => boolea
   };
 }
 
+/** The governInput/governOutput tap a result came from, for its errors (the service knows it; an engine's `extra` has none). */
+export interface TapSource {
+  plugin: string;
+  hook: 'governInput' | 'governOutput';
+}
+
 /**
  * What a governInput/governOutput tap result adds: its findings other than the `given` ones (the
  * frozen findings it was handed, or copies of them: givenFindings; the engine keeps those and does
  * not check them again — they include the engine's own governance.* findings), each checked as
- * checkFindings checks one (its index in the result named on a problem).
+ * checkFindings checks one. A problem is LIMIT_RULE_INVALID naming the tap's plugin and hook
+ * (`tap`, when known) and the index in this result; a result that throws when read, unreadableResult.
+ * The service checks each tap's result as it returns it; the engine checks what `extra` returns.
  */
-function tapAdditions(result: unknown, given: readonly unknown[]): Finding[] {
-  if (!Array.isArray(result)) throw invalidResult(undefined, `returned ${describe(result)} instead of an array of findings`);
-  const added: Finding[] = [];
-  const isGiven = givenFindings(given);
-  for (let i = 0; i < result.length; i++) {
-    const f: unknown = result[i];
-    if (isGiven(f)) continue;
-    if (isValidFinding(f, undefined)) {
-      added.push(f);
-      continue;
+export function tapAdditions(result: unknown, given: readonly unknown[], tap?: TapSource): Finding[] {
+  if (!Array.isArray(result)) throw invalidResult(undefined, `returned ${describe(result)} instead of an array of findings`, {}, undefined, tap);
+  try {
+    const added: Finding[] = [];
+    const isGiven = givenFindings(given);
+    for (let i = 0; i < result.length; i++) {
+      const f: unknown = result[i];
+      if (isGiven(f)) continue;
+      if (isValidFinding(f, undefined)) {
+        added.push(f);
+        continue;
+      }
+      const checked = checkFinding(f, undefined);
+      if (typeof checked === 'string') throw invalidResult(undefined, `returned an invalid finding: findings[${i}].${checked}`, { index: i }, undefined, tap);
+      added.push(checked);
     }
-    const checked = checkFinding(f, undefined);
-    if (typeof checked === 'string') throw invalidResult(undefined, `returned an invalid finding: findings[${i}].${checked}`, { index: i });
-    added.push(checked);
+    return added;
+  } catch (error) {
+    // A result that throws when read (a getter, a Proxy): said as the tap's, naming its plugin.
+    throw isLimitError(error) ? error : unreadableResult(undefined, error, undefined, tap?.plugin);
   }
-  return added;
 }
 
 /** Two rules with one id: both are named, with the packs (and plugins) they come from. */
@@ -509,11 +522,14 @@ function tapWroteInput(error: unknown): LimitError {
   });
 }
 
-function invalidResult(ruleId: string | undefined, what: string, details: Record<string, unknown> = {}, origin?: RuleOrigin): LimitError {
-  const source = ruleId === undefined ? 'A governInput/governOutput hook tap' : `Governance rule "${ruleId}"${origin ? ` (${origin.where})` : ''}`;
+/** LIMIT_RULE_INVALID for what a rule (ruleId) or a governInput/governOutput tap (undefined; `tap` when known) returned. */
+function invalidResult(ruleId: string | undefined, what: string, details: Record<string, unknown> = {}, origin?: RuleOrigin, tap?: TapSource): LimitError {
+  const source = ruleId === undefined ? `A governInput/governOutput hook tap${tap ? ` of plugin "${tap.plugin}"` : ''}` : `Governance rule "${ruleId}"${origin ? ` (${origin.where})` : ''}`;
+  const plugin = tap?.plugin ?? origin?.plugin;
   return new LimitError('LIMIT_RULE_INVALID', `${source} ${what}`, {
-    ...(origin?.plugin ? { plugin: origin.plugin } : {}),
-    details: { ...(ruleId === undefined ? {} : { rule: ruleId }), ...details },
+    ...(plugin ? { plugin } : {}),
+    ...(tap ? { hook: tap.hook } : {}),
+    details: { ...(ruleId === undefined ? {} : { rule: ruleId }), ...(tap ? { plugin: tap.plugin } : {}), ...details },
     fix: `Return an array of findings { ruleId${ruleId === undefined ? '' : ` (${JSON.stringify(ruleId)})`}, kind (${FLAG_KINDS.join(', ')}), severity (integer 1–10), reason, evidence [{ field, start ≤ end, excerpt }], confidence? (0–1) } ([] when nothing is found).`,
   });
 }
@@ -739,12 +755,8 @@ export class GovernanceEngine {
         if (signal?.aborted) throw signal.reason;
         throw isReadOnlyWrite(error) ? tapWroteInput(error) : error;
       });
-      let added: Finding[];
-      try {
-        added = tapAdditions(result, given);
-      } catch (error) {
-        throw isLimitError(error) ? error : unreadableResult(undefined, error);
-      }
+      // The service has checked each tap's result (naming its plugin); another `extra` is checked here.
+      const added = tapAdditions(result, given);
       // Kept one per rule, kind and field like the rules' own findings (before, only the judge phase
       // merged them: a tap's findings were one flag or several depending on whether a judge was loaded).
       findings = mergeFindings([...findings, ...added]);

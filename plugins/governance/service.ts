@@ -20,7 +20,7 @@ import type {
   BatchOp, Finding, FlagKind, FlagOutcome, GovernanceAssessment, GovernanceCallOptions, GovernHookContext, GovernancePolicy, GovernanceService, GovernanceVerdict, LimitHooks, Logger, MergeCount,
   MergeValidation, QuarantineState, Storage, Surface, Trace,
 } from 'limit-graph';
-import { MANUAL_RULE_ID, frozenCopy, givenFindings, unreadableResult, type GovernanceEngine } from './engine.ts';
+import { MANUAL_RULE_ID, frozenCopy, tapAdditions, type GovernanceEngine, type TapSource } from './engine.ts';
 
 const now = () => new Date().toISOString();
 const PREFIX = 'governance.';
@@ -167,7 +167,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     const context = options.signal ? { signal: options.signal } : NOT_CANCELLED;
     // Other plugins' findings go through the same schema as rule findings; the taps read the
     // evaluation's frozen copy of the trace, as the rules do.
-    return this.deps.engine().evaluate(trace, surface, (findings, frozen) => addingTaps(hook, findings, frozen, context), options);
+    return this.deps.engine().evaluate(trace, surface, (findings, frozen) => addingTaps(hook, surface === 'output' ? 'governOutput' : 'governInput', findings, frozen, context), options);
   }
 
   /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */
@@ -579,10 +579,11 @@ export function governTaps(hooks: LimitHooks, surface: Surface, options: Governa
  * `[...findings, own]`, no longer drops the rules' findings or an earlier tap's), an equal copy of
  * one it was given is that finding (givenFindings), and a changed copy it returns is one more finding (merged with the original, the most severe kept): a tap cannot
  * remove or lower a finding. A tap returning undefined adds nothing (a waterfall tap returning
- * undefined leaves the value as it is). A result that is not an array is handed on as it is: the
- * engine refuses it (LIMIT_RULE_INVALID), as it refuses invalid findings among the additions.
+ * undefined leaves the value as it is). Each result is checked as the tap returns it (tapAdditions):
+ * one that is not an array, or an invalid finding among the additions, is LIMIT_RULE_INVALID naming
+ * the tap's plugin and hook, and the index in that tap's own result.
  */
-async function addingTaps(hook: LimitHooks['governInput'], findings: Finding[], trace: Trace, context: GovernHookContext): Promise<Finding[]> {
+async function addingTaps(hook: LimitHooks['governInput'], hookName: TapSource['hook'], findings: Finding[], trace: Trace, context: GovernHookContext): Promise<Finding[]> {
   let current = findings;
   for (const tap of hook.taps) {
     const given = frozenCopy(current);
@@ -592,17 +593,10 @@ async function addingTaps(hook: LimitHooks['governInput'], findings: Finding[], 
       ? await new Promise((resolve, reject) => fn(given, trace, context, (error: unknown, value: unknown) => (error ? reject(error) : resolve(value))))
       : await fn(given, trace, context);
     if (result === undefined) continue;
-    if (!Array.isArray(result)) return result as Finding[];
-    // The findings it was given, or copies of them, are not additions (givenFindings).
-    const isGiven = givenFindings(given);
-    let added: unknown[];
-    try {
-      added = result.filter((f) => !isGiven(f));
-    } catch (error) {
-      // A result that throws when read (a Proxy): said as the tap's, naming its plugin.
-      throw unreadableResult(undefined, error, undefined, tap.name);
-    }
-    if (added.length) current = [...current, ...(added as Finding[])];
+    // Checked as this tap returns it, so an error names its plugin and the index in its own result;
+    // the findings it was given, or copies of them, are not additions (givenFindings).
+    const added = tapAdditions(result, given, { plugin: tap.name, hook: hookName });
+    if (added.length) current = [...current, ...added];
   }
   return current;
 }

@@ -881,6 +881,43 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/governInput.*findings\[0\]\.severity: Too big/) });
   });
 
+  it('a tap\'s invalid result is named by its plugin and hook, at the index in that tap\'s own result', async () => {
+    // Before, the check ran once over every tap's findings together: no plugin, and the index was
+    // into that accumulated list (the rules' findings and the earlier taps' additions first).
+    const jb: GovernanceRule = {
+      id: 'acme.jb', flag: 'Jailbreak', surfaces: ['input', 'output'],
+      evaluate: (s) => (s.text.includes('BAD') ? [{ ruleId: 'acme.jb', kind: 'Jailbreak', severity: 9, reason: 'bad', evidence: [] }] : []),
+    };
+    const ok = (ruleId: string): Finding => ({ ruleId, kind: 'Unverified', severity: 1, reason: ruleId, evidence: [] });
+    const taps = definePlugin({
+      meta: { name: 'acme-first', version: '1.0.0' },
+      setup(ctx) {
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings, ok('acme.first-a'), ok('acme.first-b')]);
+        ctx.hooks.governOutput.tapPromise(ctx.name, async (findings) => findings);
+      },
+    });
+    const second = definePlugin({
+      meta: { name: 'acme-second', version: '1.0.0' },
+      setup(ctx) {
+        // Its own result: [the given findings..., a valid one, an invalid one] — the bad one is findings[n + 1].
+        ctx.hooks.governInput.tapPromise(ctx.name, async (findings) => [...findings, ok('acme.second'), { ...ok('acme.bad'), severity: 42 }]);
+        // Not an array.
+        ctx.hooks.governOutput.tapPromise(ctx.name, async () => ({ findings: [] }) as unknown as Finding[]);
+      },
+    });
+    rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], rules: [jb] } } }, plugins: [taps, second] });
+    const governance = rt.resolve('governance');
+    // The second tap is given acme.jb and the first tap's two: its bad finding is findings[4] of its result.
+    await expect(governance.evaluate(makeTrace('BAD'), 'input')).rejects.toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'acme-second', hook: 'governInput', details: { plugin: 'acme-second', index: 4 },
+      message: expect.stringMatching(/^A governInput\/governOutput hook tap of plugin "acme-second" returned an invalid finding: findings\[4\]\.severity: Too big/),
+    });
+    await expect(governance.evaluate(makeTrace('x', { output: { ok: true, stdout: 'hi', stderr: '' } }), 'output')).rejects.toMatchObject({
+      code: 'LIMIT_RULE_INVALID', plugin: 'acme-second', hook: 'governOutput', details: { plugin: 'acme-second' },
+      message: 'A governInput/governOutput hook tap of plugin "acme-second" returned an object instead of an array of findings',
+    });
+  });
+
   it('governInput tap findings are kept one per rule, kind and field like rule findings, whether or not a judge-phase rule is loaded', async () => {
     // Before, only the judge phase merged them: the same two tap findings were two flags with packs: []
     // and one with the classifier (a judge-phase rule) loaded.
@@ -1116,7 +1153,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       },
     });
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
-    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: must be a non-empty string of at most 234/) });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', plugin: 'long-ids', message: expect.stringMatching(/^A governInput\/governOutput hook tap of plugin "long-ids" returned an invalid finding: findings\[0\]\.ruleId: must be a non-empty string of at most 234/) });
   });
 
   it('a governInput tap finding in the engine\'s reserved governance. namespace is refused; the engine\'s own findings it passes on are kept', async () => {
@@ -1130,7 +1167,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [], minSeverity: 5 } } }, plugins: [spoof] });
     await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({
       code: 'LIMIT_RULE_INVALID',
-      message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: starts with "governance\.", which the engine's own findings use/),
+      plugin: 'spoof-ids', message: expect.stringMatching(/^A governInput\/governOutput hook tap of plugin "spoof-ids" returned an invalid finding: findings\[0\]\.ruleId: starts with "governance\.", which the engine's own findings use/),
     });
     await rt.close();
     // A tap handing on the findings it got, the engine's governance.unscanned among them, is fine.
@@ -1182,7 +1219,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
     });
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [lowers] });
     await expect(rt.resolve('governance').evaluate(makeTrace('a '.repeat(150_000)), 'input')).rejects.toMatchObject({
-      code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/\.ruleId: starts with "governance\."/),
+      code: 'LIMIT_RULE_INVALID', plugin: 'acme-lowers', message: expect.stringMatching(/of plugin "acme-lowers" returned an invalid finding: findings\[0\]\.ruleId: starts with "governance\."/),
     });
   });
 
@@ -1194,7 +1231,7 @@ describe('governance engine: flag kinds, policy fields, custom rules, hostile in
       },
     });
     rt = await createRuntime({ config: { logLevel: 'silent', plugins: { governance: { packs: [] } } }, plugins: [tap] });
-    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', message: expect.stringMatching(/^A governInput\/governOutput hook tap returned an invalid finding: findings\[0\]\.ruleId: "manual" is the ruleId of manual flags/) });
+    await expect(rt.resolve('governance').evaluate(makeTrace('hello'), 'input')).rejects.toMatchObject({ code: 'LIMIT_RULE_INVALID', plugin: 'manual-ids', message: expect.stringMatching(/^A governInput\/governOutput hook tap of plugin "manual-ids" returned an invalid finding: findings\[0\]\.ruleId: "manual" is the ruleId of manual flags/) });
   });
 
   it('a reason at the flag limit keeps the note of the view it was found in, within the limit', async () => {

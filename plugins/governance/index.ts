@@ -197,7 +197,7 @@ export default definePlugin({
           return engineFor(preset);
         },
         // The plugins' taps apply under --preset too: the preset sets the policy, not which plugins run.
-        taps: (surface, signal) => governTaps(ctx.hooks, surface, signal ? { signal } : {}),
+        taps: (surface, signal) => governTaps(ctx.hooks, surface, signal ? { signal } : {}, true),
         tenant: () => ctx.config.tenant,
       });
     });

@@ -163,11 +163,9 @@ export class GovernanceServiceImpl implements GovernanceService {
    * The taps get it as `context.signal` (GovernHookContext), or one that never aborts.
    */
   #verdict(trace: Trace, surface: Surface, options: GovernanceCallOptions = {}): Promise<GovernanceVerdict> {
-    const hook = surface === 'output' ? this.deps.hooks.governOutput : this.deps.hooks.governInput;
-    const context = options.signal ? { signal: options.signal } : NOT_CANCELLED;
     // Other plugins' findings go through the same schema as rule findings; the taps read the
     // evaluation's frozen copy of the trace, as the rules do.
-    return this.deps.engine().evaluate(trace, surface, (findings, frozen) => addingTaps(hook, surface === 'output' ? 'governOutput' : 'governInput', findings, frozen, context), options);
+    return this.deps.engine().evaluate(trace, surface, governTaps(this.deps.hooks, surface, options), options);
   }
 
   /** Counters of an evaluation; for a stored trace also its checkpoint (the auto-quarantine: #verdictQuarantine). */
@@ -229,7 +227,7 @@ export class GovernanceServiceImpl implements GovernanceService {
 
   /** A bare text's verdict, with the governInput/governOutput taps applied as evaluate applies them (governTaps). */
   check(text: string, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict> {
-    return this.deps.engine().check(text, surface, options, governTaps(this.deps.hooks, surface, options));
+    return this.deps.engine().check(text, surface, options, governTaps(this.deps.hooks, surface, options, true));
   }
 
   async recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]> {
@@ -558,17 +556,19 @@ export class GovernanceServiceImpl implements GovernanceService {
 }
 
 /**
- * The governInput/governOutput taps as the engine's `extra` for a bare text's check
- * (GovernanceService.check, `limit governance check|eval`): the hook of the surface, as evaluate
- * picks it (output: governOutput; input and tool: governInput), its taps getting the caller's
- * signal and `bareText: true` in their context (the trace is check's stand-in). Undefined when no
- * plugin tapped it: the check is then the engine's alone, exactly as before taps applied to it.
+ * The governInput/governOutput taps as the engine's `extra`: the hook of the surface (output:
+ * governOutput; input and tool: governInput), its taps getting the caller's signal (or one that never
+ * aborts) and, for a bare text's check (GovernanceService.check, `limit governance check|eval`),
+ * `bareText: true` in their context (the trace is check's stand-in). Undefined when no plugin tapped
+ * it: the evaluation is then the engine's alone.
  */
-export function governTaps(hooks: LimitHooks, surface: Surface, options: GovernanceCallOptions = {}): ((findings: Finding[], trace: Trace) => Promise<Finding[]>) | undefined {
-  const hook = surface === 'output' ? hooks.governOutput : hooks.governInput;
+export function governTaps(hooks: LimitHooks, surface: Surface, options: GovernanceCallOptions = {}, bareText = false): ((findings: Finding[], trace: Trace) => Promise<Finding[]>) | undefined {
+  const hookName = surface === 'output' ? 'governOutput' : 'governInput';
+  const hook = hooks[hookName];
   if (hook.taps.length === 0) return undefined;
-  const context: GovernHookContext = options.signal ? { signal: options.signal, bareText: true } : BARE_TEXT;
-  return (findings, frozen) => addingTaps(hook, findings, frozen, context);
+  const base = bareText ? BARE_TEXT : NOT_CANCELLED;
+  const context: GovernHookContext = options.signal ? { ...base, signal: options.signal } : base;
+  return (findings, frozen) => addingTaps(hook, hookName, findings, frozen, context);
 }
 
 /**

@@ -41,10 +41,11 @@ const finding = (ruleId: string, over: Partial<Finding> = {}): Finding => ({ rul
 describe('governance writes each operation through one storage batch', () => {
   let rt: Runtime;
   let log: string[];
+  let inner: SqliteStorage;
 
   beforeEach(async () => {
     log = [];
-    const inner = new SqliteStorage({ file: ':memory:', synchronous: 'normal', busyTimeoutMs: 1000, maxRecordBytes: 64 * 1024 });
+    inner = new SqliteStorage({ file: ':memory:', synchronous: 'normal', busyTimeoutMs: 1000, maxRecordBytes: 64 * 1024 });
     const counting = definePlugin({
       meta: { name: 'storage-counting', version: '1.0.0', provides: ['storage'] },
       setup(ctx) {
@@ -107,12 +108,21 @@ describe('governance writes each operation through one storage batch', () => {
   it('recordFlags is all or nothing: a flag storage refuses leaves no flag, entry, counter or hook', async () => {
     const gov = rt.resolve('governance');
     const trace = await stored('anything');
-    // 200 evidence spans of 500 characters: over this store's 64 KiB record limit.
-    const huge = finding('a.huge', { evidence: Array.from({ length: 200 }, (_, i) => ({ field: 'task.input', start: i, end: i + 1, excerpt: 'x'.repeat(500) })) });
-    await expect(gov.recordFlags(trace, [finding('a.fine'), huge])).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
-    expect(log).toEqual(['batch[addFlag,addFlag,prov:flagged,incrementCounters]']);
     const storage = rt.resolve('storage');
-    expect(await storage.listFlags('default', { traceId: trace.id })).toEqual([]);
+    // Another writer fills the trace's flags to near this store's cap (4 × 64 KiB) just before the
+    // batch: recordFlags sized its flags against the trace as it read it, and storage refuses the
+    // second in the batch's transaction, after the first was applied.
+    const evidence = (n: number) => Array.from({ length: n }, (_, i) => ({ field: 'task.input', start: i, end: i + 1, excerpt: 'x'.repeat(500) }));
+    const batch = inner.batch.bind(inner);
+    inner.batch = async (tenant, ops) => {
+      inner.batch = batch;
+      for (let i = 0; i < 4; i++) await inner.addFlag(tenant, { id: `0190a000-0000-7000-8000-00000000000${i}`, traceId: trace.id, kind: 'Unsafe', severity: 2, reason: 'meanwhile', ruleId: 'other', evidence: evidence(115), autoDetected: true, at: new Date().toISOString() });
+      return batch(tenant, ops);
+    };
+    const big = (id: string) => finding(id, { evidence: evidence(20) });
+    await expect(gov.recordFlags(trace, [big('a.one'), big('a.two')])).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+    expect(log).toEqual(['batch[addFlag,addFlag,prov:flagged,incrementCounters]']);
+    expect((await storage.listFlags('default', { traceId: trace.id })).map((f) => f.ruleId)).toEqual(['other', 'other', 'other', 'other']);
     expect((await storage.listProvenance('default', trace.id)).map((e) => e.action)).toEqual(['created']);
     expect(await gov.stats('default')).toEqual({});
   });

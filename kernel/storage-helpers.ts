@@ -129,10 +129,12 @@ export function maxTraceProvenanceBytes(maxRecordBytes: number = DEFAULT_MAX_REC
 /**
  * Who a provenance append is for, which decides how much of a trace's provenance limits it may use:
  * - `system` (the default): the server's own record of what happened — the run pipeline's entries
- *   (created, executed, flagged, completed, failed …), merges and review outcomes. May fill the chain
- *   to MAX_PROVENANCE_PER_TRACE and maxTraceProvenanceBytes.
- * - `decision`: a person's governance decision made by request (a manual flag, a quarantine, a
- *   release), which a client can repeat: it stops 100 entries and one `maxRecordBytes` short of the
+ *   (created, executed, flagged, completed, failed …), merges and review outcomes — and a release,
+ *   so that a quarantine can always be undone (a release follows a quarantine, and past a
+ *   decision's share a person can quarantine the trace no more: releases cannot fill the chain).
+ *   May fill the chain to MAX_PROVENANCE_PER_TRACE and maxTraceProvenanceBytes.
+ * - `decision`: a person's governance decision made by request (a manual flag, a quarantine),
+ *   which a client can repeat: it stops 100 entries and one `maxRecordBytes` short of the
  *   limits, so that what a run still has to write (fewer than ten entries of a few kilobytes, any
  *   single one within `maxRecordBytes`) always fits, whatever clients did before.
  * - `client`: an entry whose content a client writes (POST /traces/:id/provenance). It stops at

@@ -325,7 +325,7 @@ export interface GovernanceService {
   recordFlags(trace: Trace, findings: Finding[]): Promise<Flag[]>;
   /**
    * A manual flag; applies `autoQuarantine` to the trace in the same batch (see FlagOutcome). Its
-   * `flagged` entry is a decision's (ProvenanceOrigin), as a release's is.
+   * `flagged` entry is a decision's (ProvenanceOrigin), as a person's quarantine's is.
    */
   flag(tenant: string, traceId: string, input: { kind: FlagKind; severity: number; reason: string; actor: string }): Promise<FlagOutcome>;
   /**
@@ -341,6 +341,8 @@ export interface GovernanceService {
    * stays so), back in circulation: `blockUnsafeMerge` and autoQuarantine then count only the flags
    * added since the release (the flags past the count it records, QuarantineState.flagCount). LIMIT_CONFLICT when it is not quarantined — or no longer is, when two releases race —
    * and while a trace quarantined during its run has not finished it (no final status to give back).
+   * Its provenance entry is written with origin `system` (ProvenanceOrigin), so that a quarantine
+   * can always be undone, also when the quarantine's entry was the last a decision may write.
    */
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   /**

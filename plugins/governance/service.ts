@@ -443,7 +443,14 @@ export class GovernanceServiceImpl implements GovernanceService {
     await storage.batch(tenant, [
       { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason, actor: input.actor, at, flagCount } },
       { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } }, origin: 'decision' },
+      // Origin `system`, not `decision`: undoing a quarantine must always fit, also when the
+      // quarantine's entry was the last a decision may write (9,900 entries) or an automatic one
+      // written past it. It cannot be repeated to fill the room kept for the server: every release
+      // follows a quarantine, and past a decision's share a person can no longer quarantine or flag
+      // the trace, so the releases written there are at most one for the quarantine that reached
+      // it and one per quarantine the server wrote past it (each a few kilobytes: the reason and
+      // actor are bounded).
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } }, origin: 'system' },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}released`]: 1 } },
     ]);

@@ -247,8 +247,9 @@ export const MIGRATIONS: readonly PgMigration[] = [
     // including it, so an append reads its totals with the head it reads anyway (count = seq + 1)
     // and writes no other row. A nullable column without a default rewrites no row: entries stored
     // before (or by an instance of the previous release, during a rolling upgrade) have NULL, and an
-    // append onto such a head measures its chain once, in the server, as stored (jsonb text: a space
-    // after each ':' and ',', so a little over their JSON — never under the limit's measure).
+    // append onto such a head measures the entries after the last one with a total as the kernel
+    // does — each entry's JSON as read back, never jsonb's text, whose separators and stored NUL are
+    // not the JSON's — and keeps that total on the head, refused or not (postgres-storage.ts).
     sql: `ALTER TABLE {s}.provenance ADD COLUMN IF NOT EXISTS chain_bytes bigint;`,
   },
 ];

@@ -117,6 +117,10 @@ function oldestFirst(a: RdSeries, b: RdSeries): number {
 
 /** A row's key: its columns (the tenant first) and their values, as a damaged record's error names them. */
 type RowKey = { tenant: string } & Record<string, string | number>;
+/** A chain head stored without chain_bytes, and the total an append measured for it (#legacyChainBytes). */
+interface MeasuredHead { tenant: string; traceId: string; seq: number; bytes: number }
+/** Entries #legacyChainBytes reads at a time. */
+const LEGACY_MEASURE_PAGE = 500;
 
 export class PostgresStorage implements Storage {
   readonly backend = 'postgres';
@@ -858,17 +862,25 @@ export class PostgresStorage implements Storage {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
     const origin = assertProvenanceOrigin(options.origin);
-    return retryOnConflict(
-      () => this.#txOnce((c) => this.#appendProvenance(c, tenant, valid, origin)),
-      { retryable: isRetryable, what: `Provenance append to trace "${valid.traceId}"` },
-    );
+    const measured: MeasuredHead[] = [];
+    try {
+      return await retryOnConflict(
+        () => this.#txOnce((c) => this.#appendProvenance(c, tenant, valid, origin, measured)),
+        { retryable: isRetryable, what: `Provenance append to trace "${valid.traceId}"` },
+      );
+    } catch (error) {
+      await this.#keepMeasured(measured);
+      throw error;
+    }
   }
 
   /**
    * Inside a transaction: the trace row lock serialises appenders, so the head read is the real head,
    * and with it the chain's totals (seq + 1 entries of chain_bytes), checked against `origin`'s limits.
+   * A head stored without chain_bytes is measured (#legacyChainBytes) and pushed on `measured`, so
+   * that a refused append still keeps what it measured (#keepMeasured).
    */
-  async #appendProvenance(c: Queryable, tenant: string, valid: ProvenanceInput, origin: ProvenanceOrigin): Promise<ProvenanceEntry> {
+  async #appendProvenance(c: Queryable, tenant: string, valid: ProvenanceInput, origin: ProvenanceOrigin, measured: MeasuredHead[]): Promise<ProvenanceEntry> {
     await this.#lockTrace(c, tenant, valid.traceId);
     const { rows } = await this.#query<{ seq: number; hash: string; chain_bytes: string | null }>(
       c, `SELECT seq, hash, chain_bytes FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 ORDER BY seq DESC LIMIT 1`, [tenant, valid.traceId],
@@ -881,11 +893,8 @@ export class PostgresStorage implements Storage {
     if (head) {
       if (head.chain_bytes !== null) heldBytes = Number(head.chain_bytes);
       else {
-        // A head stored without its total (before migration 9): the chain measured once, as stored.
-        const measured = await this.#query<{ b: string }>(
-          c, `SELECT coalesce(sum(octet_length(data::text)), 0) AS b FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2`, [tenant, valid.traceId],
-        );
-        heldBytes = Number(measured.rows[0]!.b);
+        heldBytes = await this.#legacyChainBytes(c, tenant, valid.traceId);
+        measured.push({ tenant, traceId: valid.traceId, seq: head.seq, bytes: heldBytes });
       }
     }
     assertProvenanceFits(valid.traceId, { count: head ? head.seq + 1 : 0, bytes: heldBytes }, { count: 1, bytes }, this.maxRecordBytes, origin);
@@ -894,6 +903,46 @@ export class PostgresStorage implements Storage {
       [tenant, valid.traceId, entry.seq, entry.hash, toStoredJson(json), heldBytes + bytes],
     );
     return entry;
+  }
+
+  /**
+   * UTF-8 bytes of a chain's entries up to its head, for a head stored without chain_bytes (before
+   * migration 9, or by an instance of the previous release during a rolling upgrade): the total of
+   * the last entry that has one, plus the entries after it measured as every backend measures them —
+   * the JSON of each entry as read back (parseStoredJson undoes the NUL substitution, and jsonb's key
+   * order does not change the length), never jsonb's text, whose separators and NUL escape are not
+   * the JSON's. Read a page at a time, so a long chain is never held whole.
+   */
+  async #legacyChainBytes(c: Queryable, tenant: string, traceId: string): Promise<number> {
+    const known = await this.#query<{ seq: number; chain_bytes: string }>(
+      c, `SELECT seq, chain_bytes FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 AND chain_bytes IS NOT NULL ORDER BY seq DESC LIMIT 1`, [tenant, traceId],
+    );
+    let bytes = known.rows[0] ? Number(known.rows[0].chain_bytes) : 0;
+    let after = known.rows[0] ? known.rows[0].seq : -1;
+    for (;;) {
+      const { rows } = await this.#query<{ seq: number; data: string }>(
+        c, `SELECT seq, data::text AS data FROM ${this.#s}.provenance WHERE tenant = $1 AND trace_id = $2 AND seq > $3 ORDER BY seq LIMIT ${LEGACY_MEASURE_PAGE}`, [tenant, traceId, after],
+      );
+      for (const r of rows) bytes += Buffer.byteLength(JSON.stringify(parseStoredJson(r.data)), 'utf8');
+      if (rows.length < LEGACY_MEASURE_PAGE) return bytes;
+      after = rows[rows.length - 1]!.seq;
+    }
+  }
+
+  /**
+   * Stores the totals measured by appends that did not commit (refused past a limit, or failed
+   * otherwise) on the heads they measured, so the next append onto such a chain reads them rather
+   * than measuring it again under the trace's lock. Outside the failed transaction, on the pool: an
+   * entry's total depends only on the entries up to it, which are never rewritten, so the value is
+   * right whoever writes it, and a head that has one keeps it. A failure here is not the caller's:
+   * the next append measures again.
+   */
+  async #keepMeasured(measured: readonly MeasuredHead[]): Promise<void> {
+    for (const m of measured) {
+      await this.#query(
+        this.#conn, `UPDATE ${this.#s}.provenance SET chain_bytes = $4 WHERE tenant = $1 AND trace_id = $2 AND seq = $3 AND chain_bytes IS NULL`, [m.tenant, m.traceId, m.seq, m.bytes],
+      ).catch(() => undefined);
+    }
   }
 
   async listProvenance(tenant: string, traceId: string): Promise<ProvenanceEntry[]> {
@@ -1208,6 +1257,16 @@ export class PostgresStorage implements Storage {
   async batch(tenant: string, ops: BatchOp[]): Promise<void> {
     const valid = validate.batch(tenant, ops);
     if (valid.length === 0) return;
+    const measured: MeasuredHead[] = [];
+    try {
+      await this.#batch(tenant, valid, measured);
+    } catch (error) {
+      await this.#keepMeasured(measured);
+      throw error;
+    }
+  }
+
+  async #batch(tenant: string, valid: BatchOp[], measured: MeasuredHead[]): Promise<void> {
     await this.#tx(`Batch of ${valid.length} ops in tenant "${tenant}"`, async (c) => {
       // Counter deltas are summed and applied once, after the other ops, in name order (additions
       // commute; nothing in a batch reads them): batches touching the same counters in another op
@@ -1238,7 +1297,7 @@ export class PostgresStorage implements Storage {
             await this.#insertTraces(c, valid.slice(i, j).map((o) => (o as Extract<BatchOp, { op: 'createTrace' }>).trace), at);
             i = j;
           } else {
-            await this.#apply(c, tenant, op as Exclude<BatchOp, { op: 'incrementCounters' }>);
+            await this.#apply(c, tenant, op as Exclude<BatchOp, { op: 'incrementCounters' }>, measured);
             i++;
           }
         } catch (error) {
@@ -1257,7 +1316,7 @@ export class PostgresStorage implements Storage {
   }
 
   /** One op of a batch (counters excepted: `batch` sums them). */
-  async #apply(db: Queryable, tenant: string, op: Exclude<BatchOp, { op: 'incrementCounters' }>): Promise<void> {
+  async #apply(db: Queryable, tenant: string, op: Exclude<BatchOp, { op: 'incrementCounters' }>, measured: MeasuredHead[]): Promise<void> {
     switch (op.op) {
       case 'createSession':
         return this.#insertSession(db, op.session);
@@ -1273,7 +1332,7 @@ export class PostgresStorage implements Storage {
       case 'setQuarantine':
         return this.#setQuarantine(db, tenant, op.state);
       case 'appendProvenance':
-        await this.#appendProvenance(db, tenant, op.input, op.origin ?? 'system');
+        await this.#appendProvenance(db, tenant, op.input, op.origin ?? 'system', measured);
         return;
     }
   }

@@ -35,6 +35,14 @@ export interface StorageFixture {
    * disk or database access would). Enables the tamper-evidence tests.
    */
   tamper?(tenant: string, traceId: string, seq: number, patch: Record<string, unknown>): Promise<void>;
+  /**
+   * Removes what the backend keeps of a trace's provenance totals (its chain's bytes so far), as a
+   * store written before it kept them has none (an older schema, an instance of an earlier release
+   * during a rolling upgrade). Called while the store is closed; the suite reopens it after. A
+   * backend that keeps no totals (it measures its chains when it opens) passes a no-op. With
+   * `reopen`, enables the test that such a chain is measured as every backend measures it.
+   */
+  forgetProvenanceTotals?(tenant: string, traceId: string): Promise<void>;
 }
 
 export type StorageFactory = () => Promise<StorageFixture>;
@@ -1348,6 +1356,42 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(8);
         for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
         expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 8, brokenAt: null });
+      });
+
+      it("measures a chain stored without its totals as each entry's JSON, NUL and all: the same figures on every backend, refusal after refusal", async (ctx) => {
+        if (!fixture.reopen || !fixture.forgetProvenanceTotals) return ctx.skip('the fixture has no reopen() or forgetProvenanceTotals()');
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        const cap = provenanceLimits('client', max).maxBytes;
+        /** An entry input whose stored JSON (seq below 10) is exactly `bytes`, its data mostly NUL (6 bytes each as JSON, \u0000). */
+        const nul = (i: number, bytes: number): ProvenanceInput => {
+          const base = makeProvenance('tr1', i, { data: '', rationale: 'a, b: "c" é' });
+          const room = bytes - jsonBytes({ ...base, seq: 0, prevHash: GENESIS_HASH, hash: GENESIS_HASH });
+          return { ...base, data: '\u0000'.repeat(Math.floor(room / 6)) + 'x'.repeat(room % 6) };
+        };
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        const first = Math.floor(max * 0.9);
+        await storage.appendProvenance('t1', nul(0, first), { origin: 'client' });
+        await storage.appendProvenance('t1', nul(1, first), { origin: 'client' });
+        await storage.close();
+        await fixture.forgetProvenanceTotals('t1', 'tr1');
+        storage = await fixture.reopen();
+        opened.push(storage);
+        const held = jsonBytesEach(await storage.listProvenance('t1', 'tr1'));
+        expect(held).toBe(2 * first);
+        // One byte past a client's share is refused with the same figures on every backend, the second
+        // time too (from the total measured the first time), in a batch too; exactly the share fits.
+        for (let k = 0; k < 2; k++) {
+          const over = await limitError(storage.appendProvenance('t1', nul(2, cap - held + 1), { origin: 'client' }), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect((over as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', origin: 'client', entries: 3, bytes: cap + 1, maxBytes: cap });
+        }
+        if (supports.transactions) {
+          const over = await limitError(storage.batch('t1', [{ op: 'appendProvenance', input: nul(2, cap - held + 1), origin: 'client' }]), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect((over as unknown as { details: Record<string, unknown> }).details).toMatchObject({ bytes: cap + 1, maxBytes: cap });
+        }
+        expect((await storage.appendProvenance('t1', nul(2, cap - held), { origin: 'client' })).seq).toBe(2);
+        const full = await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 3), { origin: 'client' }), 'LIMIT_PAYLOAD_TOO_LARGE');
+        expect((full as unknown as { details: Record<string, unknown> }).details).toMatchObject({ bytes: cap + jsonBytes({ ...makeProvenance('tr1', 3), seq: 3, prevHash: GENESIS_HASH, hash: GENESIS_HASH }) });
+        expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 3, brokenAt: null });
       });
 
       it('refuses an unknown provenance origin with LIMIT_VALIDATION, writing nothing', async () => {

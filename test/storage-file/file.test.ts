@@ -78,6 +78,8 @@ storageConformance('storage-file', async (): Promise<StorageFixture> => {
     storage: await openStore(root),
     reopen: () => openStore(root),
     tamper: tamper(root),
+    // file keeps no totals: it measures a chain from provenance.jsonl when it first appends after opening.
+    forgetProvenanceTotals: async () => {},
     cleanup: async () => rmSync(root, { recursive: true, force: true }),
   };
 }, { supports: { multiProcess: false, crashSafe: true, transactions: true } });

@@ -39,6 +39,15 @@ storageConformance('storage-kv', async (): Promise<StorageFixture> => {
     storage: await openStore(dir),
     reopen: () => openStore(dir),
     tamper: tamper(dir),
+    // As a store written before ['pb', tenant, traceId] existed.
+    forgetProvenanceTotals: async (tenant, traceId) => {
+      const db = open<string, (string | number)[]>({ path: dir, encoding: 'string' });
+      try {
+        await db.remove(['pb', tenant, traceId]);
+      } finally {
+        await db.close();
+      }
+    },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }, { supports: { multiProcess: true, crashSafe: true, transactions: true } });

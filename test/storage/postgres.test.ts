@@ -69,6 +69,10 @@ storageConformance('storage-postgres', async (): Promise<StorageFixture> => {
       // A new hash goes where the store keeps it: the entry and its hash column.
       await admin.query(`UPDATE "${schema}".provenance SET data = data || $4::jsonb, hash = coalesce($5, hash) WHERE tenant = $1 AND trace_id = $2 AND seq = $3`, [tenant, traceId, seq, JSON.stringify(patch), patch.hash ?? null]);
     },
+    // As entries stored before migration 9, or by an instance of the previous release (no chain_bytes).
+    forgetProvenanceTotals: async (tenant, traceId) => {
+      await admin.query(`UPDATE "${schema}".provenance SET chain_bytes = NULL WHERE tenant = $1 AND trace_id = $2`, [tenant, traceId]);
+    },
     cleanup: () => dropSchema(schema),
   };
 }, { supports: { multiProcess: true, crashSafe: true, transactions: true } });
@@ -206,11 +210,12 @@ describe('storage-postgres plugin', () => {
     }
   });
 
-  it('upgrades a schema of version 8 in place: an append onto a chain stored before migration 9 measures it as stored', async () => {
+  it("upgrades a schema of version 8 in place: an append onto a chain stored before migration 9 measures it as each entry's JSON, and keeps the total even when refused", async () => {
     const schema = uniqueSchema();
     try {
       const max = 4 * 1024 * 1024;
-      const entry = (i: number, bytes: number) => makeProvenance('tr1', i, { data: 'x'.repeat(bytes) });
+      // NUL is 6 bytes in JSON (\u0000) and 4 as stored (nul.ts); jsonb's text adds a space after each ':' and ','.
+      const entry = (i: number, bytes: number) => makeProvenance('tr1', i, { data: { text: 'x'.repeat(bytes), nul: '\u0000'.repeat(1000), list: [1, 2, 3] } });
       const first = await open(schema, 2);
       await first.createTrace(makeTrace('t', 'tr1', 's1', 1e12));
       await first.appendProvenance('t', entry(0, Math.floor(max * 0.9)));
@@ -222,16 +227,26 @@ describe('storage-postgres plugin', () => {
       const upgraded = await open(schema, 2);
       try {
         expect(await upgraded.schemaVersion()).toBe(SCHEMA_VERSION);
-        // 1.8 of the 2 × maxRecordBytes a client may fill are held: measured, a client's 0.3 more is refused.
+        const bytesOf = async () => (await admin.query(`SELECT seq, chain_bytes::int AS bytes FROM "${schema}".provenance ORDER BY seq`)).rows.map((r) => r.bytes);
+        const exact = async () => (await upgraded.listProvenance('t', 'tr1')).reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)), 0);
+        const before = await exact();
+        // 1.8 of the 2 × maxRecordBytes a client may fill are held: measured, a client's 0.3 more is
+        // refused — and the head keeps the total measured, so the next append does not measure again.
         await expect(upgraded.appendProvenance('t', entry(2, Math.floor(max * 0.3)), { origin: 'client' })).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        expect(await bytesOf()).toEqual([null, before]);
+        await expect(upgraded.batch('t', [{ op: 'appendProvenance', input: entry(2, Math.floor(max * 0.3)), origin: 'client' }])).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
         await upgraded.appendProvenance('t', entry(2, Math.floor(max * 0.1)), { origin: 'client' });
-        const { rows } = await admin.query(`SELECT seq, chain_bytes::int AS bytes FROM "${schema}".provenance ORDER BY seq`);
-        const chain = await upgraded.listProvenance('t', 'tr1');
-        const exact = chain.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)), 0);
-        expect(rows.map((r) => r.bytes).slice(0, 2)).toEqual([null, null]);
-        // The entries stored before were measured as jsonb text: a few bytes over their JSON, never under.
-        expect(rows[2].bytes).toBeGreaterThanOrEqual(exact);
-        expect(rows[2].bytes).toBeLessThan(exact + 200);
+        expect(await bytesOf()).toEqual([null, before, await exact()]);
+
+        // During a rolling upgrade an instance of the previous release appends without chain_bytes:
+        // only the entries after the last one that has its total are measured, onto that total.
+        await admin.query(`UPDATE "${schema}".provenance SET chain_bytes = chain_bytes + 1000 WHERE seq = 2`);
+        await upgraded.appendProvenance('t', entry(3, 10));
+        await upgraded.appendProvenance('t', entry(4, 10));
+        await admin.query(`UPDATE "${schema}".provenance SET chain_bytes = NULL WHERE seq > 2`);
+        await upgraded.appendProvenance('t', entry(5, 10));
+        expect((await bytesOf())[5]).toBe((await exact()) + 1000);
+        expect(await upgraded.verifyProvenance('t', 'tr1')).toMatchObject({ verified: true, length: 6 });
       } finally {
         await upgraded.close();
       }

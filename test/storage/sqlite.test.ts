@@ -43,6 +43,15 @@ storageConformance('storage-sqlite (file)', async (): Promise<StorageFixture> =>
     storage: await open(file),
     reopen: () => open(file),
     tamper: tamperFile(file),
+    // As entries stored before migration 4 (no chain_bytes).
+    forgetProvenanceTotals: async (tenant, traceId) => {
+      const db = new Database(file);
+      try {
+        db.prepare('UPDATE provenance SET chain_bytes = NULL WHERE tenant = ? AND trace_id = ?').run(tenant, traceId);
+      } finally {
+        db.close();
+      }
+    },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }, { supports: { multiProcess: true, crashSafe: true, transactions: true } });

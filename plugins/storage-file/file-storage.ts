@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  LimitError, addCounter, atBatchOp, allInOrder, applyTracePatch, assertContainerSize, assertId, assertRecordSize, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
+  LimitError, addCounter, atBatchOp, allInOrder, applyTracePatch, assertContainerSize, assertId, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
   PageBuilder, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type Logger, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -780,7 +780,8 @@ export class FileStorage implements Storage {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
     const origin = assertProvenanceOrigin(options.origin);
-    assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
+    // No size check of the input here: the entry is measured once built (with seq and hashes), after
+    // the trace is found, so a call gets the same answer and figure as on every other backend.
     return this.#guard(async () => {
       const index = await this.#index(tenant);
       const entry = traceEntry(index, parsed.traceId);
@@ -1065,8 +1066,7 @@ export class FileStorage implements Storage {
           case 'addFlag': return serializeRecord(op.flag, 'flag', this.maxRecordBytes);
           case 'addCheckpoint': return serializeRecord(op.checkpoint, 'checkpoint', this.maxRecordBytes);
           case 'setQuarantine': return serializeRecord(op.state, 'quarantine state', this.maxRecordBytes);
-          // The entry adds seq and hashes: the exact size check happens when it is built.
-          case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', this.maxRecordBytes); return '';
+          // The entry adds seq and hashes: it is measured when it is built, after its trace is found.
           default: return '';
         }
       } catch (error) {

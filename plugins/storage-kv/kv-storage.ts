@@ -27,7 +27,7 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, flagsBytes, assertRecordSize, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
+  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, flagsBytes, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -666,8 +666,8 @@ export class KvStorage implements Storage {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
     const origin = assertProvenanceOrigin(options.origin);
-    // The entry adds seq and two hashes to the input: a cheap early refusal before any transaction.
-    assertRecordSize(JSON.stringify(parsed), 'provenance entry', this.maxRecordBytes);
+    // No size check of the input here: the entry is measured once built (with seq and hashes), after
+    // the trace is found, so a call gets the same answer and figure as on every other backend.
     this.#open();
     return retryOnConflict(
       () => this.#write(() => this.#applyProvenance(tenant, parsed, origin)),
@@ -1006,8 +1006,7 @@ export class KvStorage implements Storage {
           case 'addCheckpoint': texts[i] = serializeRecord(op.checkpoint, 'checkpoint', max); break;
           case 'setQuarantine': texts[i] = serializeRecord(op.state, 'quarantine state', max); break;
           case 'incrementCounters': deltas[i] = op.deltas; break;
-          // The entry adds seq and hashes: the exact size check happens when it is built, in the transaction.
-          case 'appendProvenance': assertRecordSize(JSON.stringify(op.input), 'provenance entry', max); break;
+          // The entry adds seq and hashes: it is measured when it is built, in the transaction, after its trace is found.
           default: break;
         }
       } catch (error) {

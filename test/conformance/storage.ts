@@ -1394,6 +1394,32 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(await storage.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 3, brokenAt: null });
       });
 
+      it("checks that the trace exists before an entry's size, and measures the entry as stored (with seq and hashes), alone and in a batch", async () => {
+        const max = storage.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+        // Its input alone is within maxRecordBytes; with seq, prevHash and hash it is one byte over.
+        const input = bigProvenance('tr1', 0, max + 1);
+        expect(jsonBytes(input)).toBeLessThanOrEqual(max);
+        const missing = await limitError(storage.appendProvenance('t1', input), 'LIMIT_NOT_FOUND');
+        expect(missing.message).toContain('tr1');
+        if (supports.transactions) {
+          const inBatch = await limitError(storage.batch('t1', [{ op: 'appendProvenance', input }]), 'LIMIT_NOT_FOUND');
+          expect((inBatch as unknown as { details: Record<string, unknown> }).details).toMatchObject({ index: 0 });
+        }
+        const larger = { ...input, data: `${input.data as string}${'x'.repeat(200)}` };
+        await limitError(storage.appendProvenance('t1', larger), 'LIMIT_NOT_FOUND');
+        await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
+        for (const [entry, bytes] of [[input, max + 1], [larger, max + 201]] as const) {
+          const error = await limitError(storage.appendProvenance('t1', entry), 'LIMIT_PAYLOAD_TOO_LARGE');
+          expect(error.message).toContain(`The provenance entry is ${bytes} bytes as JSON; the limit is ${max} bytes`);
+          expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ record: 'provenance entry', bytes, maxBytes: max });
+          if (supports.transactions) {
+            const inBatch = await limitError(storage.batch('t1', [{ op: 'appendProvenance', input: entry }]), 'LIMIT_PAYLOAD_TOO_LARGE');
+            expect(inBatch.message).toBe(`batch op 0 (appendProvenance): ${error.message}`);
+          }
+        }
+        expect(await storage.listProvenance('t1', 'tr1')).toEqual([]);
+      });
+
       it('refuses an unknown provenance origin with LIMIT_VALIDATION, writing nothing', async () => {
         await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
         await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 0), { origin: 'admin' as ProvenanceOrigin }), 'LIMIT_VALIDATION');

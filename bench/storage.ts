@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { LimitError, createRuntime, isLimitError, nextProvenanceEntry, optionalNumberOption, rawOption, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
+import { LimitError, MAX_PROVENANCE_PER_TRACE, createRuntime, isLimitError, nextProvenanceEntry, optionalNumberOption, rawOption, type ProvenanceInput, type Storage, type Trace } from 'limit-graph';
 import { MIGRATIONS as SQLITE_MIGRATIONS } from '../plugins/storage-sqlite/migrations.ts';
 import { MIGRATIONS as PG_MIGRATIONS } from '../plugins/storage-postgres/migrations.ts';
 import { lmdbOptions } from '../plugins/storage-kv/kv-storage.ts';
@@ -31,7 +31,7 @@ import { runAsScript } from './_script.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PG_URL = process.env.LIMIT_BENCH_DATABASE_URL ?? process.env.LIMIT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-interface Sizes {
+export interface Sizes {
   single: number;
   batches: number;
   batchSize: number;
@@ -66,7 +66,7 @@ async function rate(count: number, fn: () => Promise<void> | void): Promise<numb
 }
 
 /** The work every contestant does, so the plugin and the raw driver are timed on identical steps. */
-interface Contestant {
+export interface Contestant {
   insertOne(t: Trace): Promise<void> | void;
   insertBatch(ts: Trace[]): Promise<void> | void;
   get(id: string): Promise<unknown> | unknown;
@@ -75,7 +75,7 @@ interface Contestant {
   createTrace?(t: Trace): Promise<void> | void;
 }
 
-async function measure(c: Contestant, sizes: Sizes, prefix: string) {
+export async function measure(c: Contestant, sizes: Sizes, prefix: string) {
   // Warm-up: JIT, statement caches, pool connections.
   for (let i = 0; i < 50; i++) await c.insertOne(makeTrace(i, `${prefix}w`));
   const single = await rate(sizes.single, async () => {
@@ -97,8 +97,11 @@ async function measure(c: Contestant, sizes: Sizes, prefix: string) {
   const lists = await rate(sizes.lists, async () => {
     for (let i = 0; i < sizes.lists; i++) await c.listBySession(`s${i % SESSIONS}`);
   });
+  // Onto the traces of the single inserts, MAX_PROVENANCE_PER_TRACE entries each: a chain holds no
+  // more (past --scale 10 the appends fill a trace and go on to the next). Each is still one entry
+  // appended onto a chain read for its head, at most 10,000 entries long.
   const appends = await rate(sizes.appends, async () => {
-    for (let i = 0; i < sizes.appends; i++) await c.append(provInput(`${prefix}s-0`, i));
+    for (let i = 0; i < sizes.appends; i++) await c.append(provInput(`${prefix}s-${Math.floor(i / MAX_PROVENANCE_PER_TRACE)}`, i));
   });
   return {
     singleInsertsPerSec: single, batchedInsertsPerSec: batched, batchedInsertsPerClientCpuSec: batchedCpu,

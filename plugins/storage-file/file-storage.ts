@@ -613,8 +613,18 @@ export class FileStorage implements Storage {
     let chain = stage.chains.get(file);
     if (!chain) {
       await ensureDir(dir, false);
+      // A batch rewrites the chain whole, so it needs its content; but an entry past the limits of a
+      // chain whose head is known is refused first, without reading it (the entry built on that head
+      // is the one built below).
+      const known = await this.#knownHead(file);
+      if (known) {
+        const bytes = Buffer.byteLength(serializeRecord(nextProvenanceEntry(input, known.last), 'provenance entry', this.maxRecordBytes), 'utf8');
+        assertProvenanceFits(input.traceId, { count: known.lines, bytes: known.size - known.lines }, { count: 1, bytes }, this.maxRecordBytes, origin);
+      }
       const { content, last, lines } = await this.#chainToExtend(file, input.traceId);
       chain = { content, last, lines, size: Buffer.byteLength(content, 'utf8') };
+      // The head of the file as it is, kept whether or not this batch commits (see #head).
+      this.#heads.set(file, { size: chain.size, lines, last });
     }
     const next = nextProvenanceEntry(input, chain.last);
     const json = serializeRecord(next, 'provenance entry', this.maxRecordBytes);
@@ -823,16 +833,26 @@ export class FileStorage implements Storage {
   /**
    * The chain's last entry, read under the chain's mutex key. The file may have been changed from
    * outside the store since we last looked (a restore, a hand edit), so the cache is trusted only
-   * while the file size matches.
+   * while the file size matches. A head measured from the file is cached at once, whether or not the
+   * append it serves is written: appends refused past the chain's limits do not read it again.
    */
   async #head(file: string, traceId: string): Promise<Head> {
+    const known = await this.#knownHead(file);
+    if (known) return known;
+    const { content, last, lines } = await this.#chainToExtend(file, traceId);
+    const head = { size: Buffer.byteLength(content), lines, last };
+    this.#heads.set(file, head);
+    return head;
+  }
+
+  /** The chain's head without reading the chain: cached (while the file keeps its size), or an empty chain; else undefined. */
+  async #knownHead(file: string): Promise<Head | undefined> {
     const stat = await fs.stat(file).catch(() => null);
     const size = stat?.size ?? 0;
     const cached = this.#heads.get(file);
     if (cached && cached.size === size) return cached;
     if (size === 0) return { size: 0, lines: 0, last: undefined };
-    const { content, last, lines } = await this.#chainToExtend(file, traceId);
-    return { size: Buffer.byteLength(content), lines, last };
+    return undefined;
   }
 
   /**

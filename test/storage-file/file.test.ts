@@ -756,6 +756,35 @@ describe('storage-file: crash recovery', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('reads a chain once after a restart: appends refused past its limits, alone or in a batch, do not read it again', async () => {
+    const root = tempDir();
+    let s = await openStore(root, { fsync: false, maxRecordBytes: 4096 });
+    const file = chainFile(root, 't1', 's1', 'tr1');
+    const big = (i: number) => makeProvenance('tr1', i, { data: 'x'.repeat(3000) });
+    const reads = vi.spyOn(fsp, 'readFile');
+    try {
+      await s.createTrace(makeTrace('t1', 'tr1', 's1'));
+      // Two entries of about 3.3 KB: a client's 2 × maxRecordBytes (8 KiB) cannot take a third.
+      for (let i = 0; i < 2; i++) await s.appendProvenance('t1', big(i), { origin: 'client' });
+      await s.close();
+      s = await openStore(root, { fsync: false, maxRecordBytes: 4096 });
+      reads.mockClear();
+      for (let k = 0; k < 4; k++) {
+        await expect(s.appendProvenance('t1', big(2), { origin: 'client' })).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+        await expect(s.batch('t1', [{ op: 'appendProvenance', input: big(2), origin: 'client' }])).rejects.toMatchObject({ code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+      }
+      expect(reads.mock.calls.filter(([p]) => p === file)).toHaveLength(1);
+      // What was measured stays right: an entry that fits is appended, in a batch too, and the chain verifies.
+      expect((await s.appendProvenance('t1', makeProvenance('tr1', 2), { origin: 'client' })).seq).toBe(2);
+      await s.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 3), origin: 'client' }]);
+      expect(await s.verifyProvenance('t1', 'tr1')).toEqual({ verified: true, length: 4, brokenAt: null });
+    } finally {
+      reads.mockRestore();
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('storage-file: damaged files', () => {

@@ -172,8 +172,9 @@ export function provenanceLimits(origin: ProvenanceOrigin = 'system', maxRecordB
  * (each entry's JSON as stored) would take a chain holding `held.count` entries of `held.bytes` past
  * the limits of `origin` (provenanceLimits). Backends call it inside the transaction (or under the
  * lock) that appends, with the totals read there, so that concurrent appends cannot pass it together.
- * The error names the trace and the limit; for a client's entry `details.field` is `data`, what the
- * client can make smaller (a decision or the system has no such field: the trace is what is full).
+ * The error names the trace and the limit it would pass — the entry count when that is passed, else
+ * the bytes. Only a client's entry past the bytes names `details.field` `data`, what the client can
+ * make smaller; past the count (or for a decision or the system) the trace is what is full.
  */
 export function assertProvenanceFits(
   traceId: string, held: { count: number; bytes: number }, added: { count: number; bytes: number },
@@ -186,14 +187,23 @@ export function assertProvenanceFits(
   const n = (x: number) => x.toLocaleString('en-US');
   const what = added.count === 1 ? 'with this entry' : `with its ${n(added.count)} new entries`;
   const whose = origin === 'system' ? '' : ` for ${origin === 'client' ? "a client's entries" : 'governance decisions'} (the rest is kept for the server's own entries)`;
-  const message = count > maxEntries
+  const byCount = count > maxEntries;
+  const message = byCount
     ? `Trace "${traceId}" would hold ${n(count)} provenance entries ${what}; its chain holds at most ${n(maxEntries)}${whose}`
     : `The provenance of trace "${traceId}" would be ${n(bytes)} bytes as JSON ${what}; its chain holds at most ${n(maxBytes)}${whose}`;
+  let fix: string;
+  if (origin === 'client') {
+    fix = byCount
+      ? `The trace holds as many entries as clients may append (${n(maxEntries)}; the rest of its chain is kept for governance decisions and the server's own entries), whatever their size: record further notes on another trace.`
+      : "The trace's provenance holds as much as clients may append: keep large data out of entries (store it elsewhere and put its digest or address in `data`), and record further notes on another trace.";
+  } else {
+    fix = byCount
+      ? `The trace's provenance holds as many entries as it may (${n(maxEntries)}${origin === 'decision' ? ' for governance decisions' : ''}): record further work on a new trace.`
+      : "The trace's provenance is full: record further work on a new trace, and keep large data out of provenance entries.";
+  }
   throw new LimitError('LIMIT_PAYLOAD_TOO_LARGE', `${message}; nothing was written`, {
-    details: { traceId, ...(origin === 'client' ? { field: 'data' } : {}), origin, entries: count, maxEntries, bytes, maxBytes },
-    fix: origin === 'client'
-      ? "The trace's provenance holds as much as clients may append: keep large data out of entries (store it elsewhere and put its digest or address in `data`), and record further notes on another trace."
-      : "The trace's provenance is full: record further work on a new trace, and keep large data out of provenance entries.",
+    details: { traceId, ...(origin === 'client' && !byCount ? { field: 'data' } : {}), origin, entries: count, maxEntries, bytes, maxBytes },
+    fix,
   });
 }
 

@@ -250,7 +250,7 @@ export function buildRoutes(s: Services, options: { maxGraphNodes: number; rdTim
       method: 'POST', url: '/traces/:id/provenance', tag: 'provenance', summary: "Append an entry to a trace's hash-chained provenance.", params: IdParams, body: ProvenanceBody, status: 201,
       responses: {
         schema: ProvenanceResponse.shape.entries.element,
-        description: "The appended entry (seq, prevHash and hash assigned by storage). A client's entries may take a trace's chain to at most 8,000 entries and 2 × maxRecordBytes of JSON (the rest is kept for governance decisions and the server's own entries): past that, 413 LIMIT_PAYLOAD_TOO_LARGE naming body.data and the trace, and nothing is stored.",
+        description: "The appended entry (seq, prevHash and hash assigned by storage). A client's entries may take a trace's chain to at most 8,000 entries and 2 × maxRecordBytes of JSON (the rest is kept for governance decisions and the server's own entries): past that, 413 LIMIT_PAYLOAD_TOO_LARGE naming the trace and the limit — body.data when the bytes are passed, params.id when the entries are — and nothing is stored.",
         errors: [...STD, 404, 409],
       },
       handler: ({ params, body, principal }) =>

@@ -1,8 +1,8 @@
 /**
  * POST /traces/:id/provenance past what a client may append to a trace's chain (a client's share of
  * the provenance limits, ProvenanceOrigin `client`: 2 × maxRecordBytes, 8,000 entries): 413
- * problem+json (LIMIT_PAYLOAD_TOO_LARGE) naming body.data, the trace and the limit, and nothing
- * written. The room kept above it stays usable for governance decisions and the server's own
+ * problem+json (LIMIT_PAYLOAD_TOO_LARGE) naming the trace and the limit — body.data past the bytes,
+ * params.id past the entries — and nothing written. The room kept above it stays usable for governance decisions and the server's own
  * entries, and the chain stays readable and exportable. Real server, governance and SQLite.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,25 @@ describe("POST /traces/:id/provenance past a client's share of the chain", () =>
     expect(chain.json.entries.map((e: { action: string }) => e.action)).toEqual(['created', 'completed', 'bulk-0', 'bulk-1', 'noted', 'quarantined', 'released', 'flagged', 'system-note']);
     const exported = await s.req('POST', '/artifacts/export', { body: { traceIds: [traceId] } });
     expect(exported.status).toBe(200);
+  });
+
+  it("answers a note past a client's share of entries 413 naming the trace (params.id), not body.data, and says the trace is what is full", async () => {
+    const session = await s.req('POST', '/sessions', { body: { name: 'many notes' } });
+    const created = await s.req('POST', '/traces', { body: { sessionId: session.json.id, runner: 'ext', task: { input: 'say hi' }, output: { ok: true, stdout: 'hi', stderr: '' } } });
+    const traceId: string = created.json.trace.id;
+    const { maxEntries } = provenanceLimits('client');
+    const held = (await s.storage.listProvenance('tenant-a', traceId)).length;
+    for (let i = held; i < maxEntries; i += 500) {
+      const ops: BatchOp[] = Array.from({ length: Math.min(500, maxEntries - i) }, (_, j) => ({ op: 'appendProvenance', input: { traceId, at: new Date().toISOString(), actor: 'api', action: 'noted', data: { i: i + j } }, origin: 'client' }));
+      await s.storage.batch('tenant-a', ops);
+    }
+    const res = await s.req('POST', `/traces/${traceId}/provenance`, { body: { action: 'noted' } });
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ status: 413, code: 'LIMIT_PAYLOAD_TOO_LARGE' });
+    expect(res.json.errors.map((e: { path: string }) => e.path)).toEqual(['params.id']);
+    expect(res.json.detail).toContain(`Trace "${traceId}" would hold ${(maxEntries + 1).toLocaleString('en-US')} provenance entries with this entry; its chain holds at most ${maxEntries.toLocaleString('en-US')} for a client's entries`);
+    expect(JSON.stringify(res.json)).not.toContain('keep large data out');
+    expect((await s.storage.listProvenance('tenant-a', traceId)).length).toBe(maxEntries);
   });
 
   it("answers a person's quarantine past a decision's share 413 naming the trace, while the pipeline's own quarantine still fits", async () => {

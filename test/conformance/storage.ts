@@ -1279,7 +1279,11 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(error.message).toContain(`Trace "tr1" would hold ${(client + 1).toLocaleString('en-US')} provenance entries`);
         expect(error.message).toContain(`at most ${client.toLocaleString('en-US')}`);
         expect(error.message).toContain('nothing was written');
-        expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', field: 'data', origin: 'client', maxEntries: client });
+        expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', origin: 'client', entries: client + 1, maxEntries: client });
+        // The count is what is full, not the entry's data: no field is named, and the fix says so.
+        expect((error as unknown as { details: Record<string, unknown> }).details).not.toHaveProperty('field');
+        expect((error as unknown as { fix: string }).fix).toContain(`as many entries as clients may append (${client.toLocaleString('en-US')};`);
+        expect((error as unknown as { fix: string }).fix).not.toContain('data');
         // What a client may no longer append, a decision and the system still may.
         expect((await append('decision', client)).seq).toBe(client);
         await fillChain('t1', 'tr1', decision - client - 2, client + 1);
@@ -1314,6 +1318,7 @@ export function storageConformance(name: string, factory: StorageFactory, option
         expect(error.message).toContain('The provenance of trace "tr1" would be');
         expect(error.message).toContain(`at most ${(2 * max).toLocaleString('en-US')}`);
         expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ traceId: 'tr1', field: 'data', origin: 'client', maxBytes: 2 * max });
+        expect((error as unknown as { fix: string }).fix).toContain('keep large data out of entries');
         await storage.appendProvenance('t1', bigProvenance('tr1', 2, big), { origin: 'decision' });
         const decision = await limitError(storage.appendProvenance('t1', bigProvenance('tr1', 3, big), { origin: 'decision' }), 'LIMIT_PAYLOAD_TOO_LARGE');
         // Only a client's entry names its data: for a decision, the trace is what is full.

@@ -876,6 +876,29 @@ export const validate = {
     if (bad) throw invalidField('provenance entry', bad.path.join('.'), `${bad.key ? 'a key that ' : ''}is not well-formed Unicode: it holds half a surrogate pair (a lone \\uD800–\\uDFFF), which canonical JSON (RFC 8785) refuses; String.prototype.toWellFormed() replaces it with U+FFFD`);
     return input;
   },
+  /**
+   * The options of `appendProvenance` (AppendProvenanceOptions): nothing, or an object whose only
+   * key is `origin`. Anything else — null, a string, a misspelt key that would leave the entry with
+   * the system's room — is LIMIT_VALIDATION naming it (`details.field`), on every backend.
+   */
+  appendProvenanceOptions: (v: unknown = {}): { origin: ProvenanceOrigin } => {
+    const what = 'provenance append options';
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      const got = v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+      throw new LimitError('LIMIT_VALIDATION', `Invalid ${what}: expected an object ({ origin }) or nothing, got ${got}`, {
+        details: { record: what, field: 'options', issues: [{ path: '', message: `expected an object, got ${got}` }] },
+        fix: "Pass { origin: 'system' | 'decision' | 'client' }, or leave the options out (origin system).",
+      });
+    }
+    const unknown = Object.keys(v).find((k) => k !== 'origin');
+    if (unknown !== undefined) {
+      throw new LimitError('LIMIT_VALIDATION', `Invalid ${what}: ${JSON.stringify(unknown)} is not an option (the only one is origin)`, {
+        details: { record: what, field: `options.${unknown}`, issues: [{ path: unknown, message: 'is not an option' }] },
+        fix: "Pass { origin: 'system' | 'decision' | 'client' }, or leave the options out (origin system).",
+      });
+    }
+    return { origin: assertProvenanceOrigin((v as { origin?: unknown }).origin) };
+  },
   counters: (v: unknown): Counters => {
     // z.record leaves an own `__proto__` key out of what it returns (see keepProtoKey): `{"__proto__": 2}`
     // would resolve, storing nothing. No backend keeps it either way (a JavaScript object read back

@@ -24,7 +24,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   LimitError, addCounter, atBatchOp, allInOrder, applyTracePatch, assertContainerSize, assertId, compareNewestFirst, conflict, isAfterCursor, nextProvenanceEntry, notFound,
-  PageBuilder, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
+  PageBuilder, assertFlagsFit, assertProvenanceFits, assertRdPointsFit, flagsBytes, nextRdStep, rdPointsBytes, withRdStep, rdSeriesSummary, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type Logger, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
   type Storage, type StorageSupports, type Trace, type TracePatch, type TraceQuery,
@@ -789,7 +789,7 @@ export class FileStorage implements Storage {
   async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
-    const origin = assertProvenanceOrigin(options.origin);
+    const { origin } = validate.appendProvenanceOptions(options);
     // No size check of the input here: the entry is measured once built (with seq and hashes), after
     // the trace is found, so a call gets the same answer and figure as on every other backend.
     return this.#guard(async () => {

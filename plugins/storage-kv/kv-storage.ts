@@ -27,7 +27,7 @@ import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { checkDataFile } from './data-file.ts';
 import {
-  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, flagsBytes, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
+  LimitError, addCounter, atBatchOp, applyTracePatch, assertContainerSize, assertFlagsFit, assertProvenanceFits, assertId, flagsBytes, conflict, matchesTraceQuery, nextProvenanceEntry, notFound, PageBuilder, assertRdPointsFit, nextRdStep, rdPointInOrder, rdPointsBytes, rdSeriesSummary, withRdStep,
   retryOnConflict, schemaTooNew, serializeRecord, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -665,7 +665,7 @@ export class KvStorage implements Storage {
   async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const parsed = validate.provenanceInput(input);
-    const origin = assertProvenanceOrigin(options.origin);
+    const { origin } = validate.appendProvenanceOptions(options);
     // No size check of the input here: the entry is measured once built (with seq and hashes), after
     // the trace is found, so a call gets the same answer and figure as on every other backend.
     this.#open();

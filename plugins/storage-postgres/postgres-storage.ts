@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import {
-  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, MAX_FLAGS_PER_TRACE, applyTracePatch, atBatchOp, assertFlagsFit, assertProvenanceFits, assertId, assertRdPointsFit, flagsBytes, maxTraceFlagsBytes, conflict, nextProvenanceEntry, nextRdStep, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   counterNotFinite, schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -861,7 +861,7 @@ export class PostgresStorage implements Storage {
   async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
-    const origin = assertProvenanceOrigin(options.origin);
+    const { origin } = validate.appendProvenanceOptions(options);
     const measured: MeasuredHead[] = [];
     try {
       return await retryOnConflict(

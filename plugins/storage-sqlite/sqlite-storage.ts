@@ -16,7 +16,7 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  LimitError, applyTracePatch, atBatchOp, counterNotFinite, assertFlagsFit, assertProvenanceFits, assertProvenanceOrigin, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
+  LimitError, applyTracePatch, atBatchOp, counterNotFinite, assertFlagsFit, assertProvenanceFits, assertId, assertRdPointsFit, assertRecordSize, conflict, nextRdStep, nextProvenanceEntry, notFound, rdPointInOrder, withRdStep, PageBuilder, retryOnConflict,
   schemaTooNew, serializeRecord, sumCounters, timeKey, validate, verifyProvenanceChain,
   type BatchOp, type ChainVerification, type Checkpoint, type Counters, type Flag, type FlagKind, type HealthResult, type Page,
   type AppendProvenanceOptions, type ProvenanceEntry, type ProvenanceInput, type ProvenanceOrigin, type QuarantineState, type RdPoint, type RdPointAppended, type RdPointInput, type RdSeries, type RdSeriesSummary, type Session, type SessionQuery,
@@ -689,7 +689,7 @@ export class SqliteStorage implements Storage {
   async appendProvenance(tenant: string, input: ProvenanceInput, options: AppendProvenanceOptions = {}): Promise<ProvenanceEntry> {
     validate.tenant(tenant);
     const valid = validate.provenanceInput(input);
-    const origin = assertProvenanceOrigin(options.origin);
+    const { origin } = validate.appendProvenanceOptions(options);
     // Reading the head and inserting its successor happen under one write lock; the primary key
     // (tenant, trace_id, seq) is the backstop if anything slips past it, and the loser retries.
     // (A lock held past busyTimeoutMs is not retried: busyTimeoutMs is how long a write waits.)

@@ -1428,8 +1428,22 @@ export function storageConformance(name: string, factory: StorageFactory, option
       it('refuses an unknown provenance origin with LIMIT_VALIDATION, writing nothing', async () => {
         await storage.createTrace(makeTrace('t1', 'tr1', 's1'));
         await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 0), { origin: 'admin' as ProvenanceOrigin }), 'LIMIT_VALIDATION');
-        await limitError(storage.batch('t1', [{ op: 'appendProvenance', input: makeProvenance('tr1', 0), origin: 'admin' as ProvenanceOrigin }]), 'LIMIT_VALIDATION');
-        expect(await storage.listProvenance('t1', 'tr1')).toEqual([]);
+        // Options that are not an object, or hold a key that is not an option (a misspelt origin
+        // would otherwise append with the system's room): LIMIT_VALIDATION naming them, not a TypeError.
+        type Options = Parameters<Storage['appendProvenance']>[2];
+        for (const [options, field] of [[null, 'options'], ['client', 'options'], [[], 'options'], [{ orign: 'client' }, 'options.orign']] as const) {
+          const error = await limitError(storage.appendProvenance('t1', makeProvenance('tr1', 0), options as unknown as Options), 'LIMIT_VALIDATION');
+          expect(error.message).toContain('provenance append options');
+          expect((error as unknown as { details: Record<string, unknown> }).details).toMatchObject({ field });
+        }
+        // No options, or an origin left undefined, is the default (`system`).
+        expect((await storage.appendProvenance('t1', makeProvenance('tr1', 0), undefined)).seq).toBe(0);
+        expect((await storage.appendProvenance('t1', makeProvenance('tr1', 1), { origin: undefined })).seq).toBe(1);
+        await storage.createTrace(makeTrace('t1', 'tr2', 's1'));
+        const trace2 = 'tr2';
+        await limitError(storage.batch('t1', [{ op: 'appendProvenance', input: makeProvenance(trace2, 0), origin: 'admin' as ProvenanceOrigin }]), 'LIMIT_VALIDATION');
+        expect(await storage.listProvenance('t1', trace2)).toEqual([]);
+        expect((await storage.listProvenance('t1', 'tr1')).map((e) => e.seq)).toEqual([0, 1]);
       });
 
       it('reports the seq of a tampered entry', async (ctx) => {

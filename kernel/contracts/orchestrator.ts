@@ -457,6 +457,9 @@ export interface Orchestrator {
   /**
    * Stores and governs an external trace. One larger than the storage backend keeps (maxRecordBytes)
    * is refused before governance with LIMIT_PAYLOAD_TOO_LARGE naming its parts' sizes; nothing is stored.
+   * One posing as a merge (runner or task kind `merge`, or a merge's metadata keys `strategy`,
+   * `federation`, `excluded`) is refused with LIMIT_VALIDATION naming the field: only merge() and
+   * federate() write those.
    */
   recordTrace(input: RecordTraceInput): Promise<RunOutcome>;
   /** Aborts a running trace; false when it is not running in this process. */

@@ -57,45 +57,15 @@ const RunTask = AnObject.superRefine((task, ctx) => {
   if (unknown.length) ctx.addIssue({ code: 'custom', message: `Unrecognized key${unknown.length === 1 ? '' : 's'}: ${unknown.map((k) => JSON.stringify(k)).join(', ')}` });
 });
 
-export const RunInputSchema = z
-  .object({
-    tenant: Tenant.optional(),
-    sessionId: Id,
-    runner: z.string().min(1).max(128),
-    task: RunTask, // RunRequest parses its values (after the beforeRun hook)
-    parentIds: z.array(Id).optional(),
-    metadata: Metadata.optional(),
-    actor: Actor.optional(),
-    signal: Signal.optional(),
-  })
-  .strict()
-  .superRefine(wellFormedText);
-
-export const RecordTraceInputSchema = z
-  .object({
-    tenant: Tenant.optional(),
-    sessionId: Id,
-    runner: z.string().min(1).max(128),
-    task: Task.extend({ kind: Task.shape.kind.unwrap().default('external') }).strict(),
-    output: Output,
-    metrics: RunMetrics.strict().optional(),
-    parentIds: z.array(Id).optional(),
-    metadata: Metadata.optional(),
-    actor: Actor.optional(),
-    source: Text(1024).optional(),
-    signal: Signal.optional(),
-  })
-  .strict()
-  .superRefine(wellFormedText);
-
 /**
  * Keys of a record's `metadata` the orchestrator writes itself and reads back (or records in
  * provenance): a caller's metadata may not hold them, or it could set what the server manages —
  * an RD series' reference graph, algorithm and options, stored in the series' metadata and read
  * back at each step, would skip the checks the top-level fields get (the graph's size and shape, the
  * algorithm's existence, its options); a merge's `excluded` would reach its server-written `merge`
- * provenance entry. Each such key is refused (LIMIT_VALIDATION at `metadata.<key>`), not silently
- * replaced. Series stored before keep these keys in their metadata and are read as before.
+ * provenance entry, and a recorded trace holding a merge's keys would pose as a federation's merge.
+ * Each such key is refused (LIMIT_VALIDATION at `metadata.<key>`), not silently replaced. Series
+ * stored before keep these keys in their metadata and are read as before.
  */
 export const RD_SERIES_SERVER_META_KEYS = ['reference', 'distortionAlgorithm', 'distortionOptions'] as const;
 export const MERGE_SERVER_META_KEYS = ['strategy', 'federation', 'excluded'] as const;
@@ -112,6 +82,57 @@ const SERVER_META_WHY: Record<string, string> = {
 /** A refinement refusing each of `keys` in the input's `metadata`: one issue per key, at `metadata.<key>`. */
 const refuseServerMetaKeys = (keys: readonly string[]) =>
   refuseReservedKeys('metadata', keys, (key) => SERVER_META_WHY[key] ?? 'is written by the server; give your own value another key');
+
+/**
+ * What marks a trace as a merge — runner `merge`, task kind `merge` — is written by merge() and
+ * federate() only: a run or a recorded trace holding either is refused (LIMIT_VALIDATION at `runner`
+ * or `task.kind`), so no trace poses as a merge in listings, exports and merge ancestry (a "merge"
+ * naming a quarantined trace as its parent, with no `merge` provenance entry to check).
+ */
+export const MERGE_RUNNER = 'merge';
+export function refuseMergeMarkers(input: { runner?: unknown; task?: unknown }, ctx: z.RefinementCtx): void {
+  if (input.runner === MERGE_RUNNER) {
+    ctx.addIssue({ code: 'custom', path: ['runner'], message: `"${MERGE_RUNNER}" is the runner of merged traces, which only merge() and federate() write; name another runner` });
+  }
+  const task = input.task as { kind?: unknown } | undefined;
+  if (task && typeof task === 'object' && task.kind === 'merge') {
+    ctx.addIssue({ code: 'custom', path: ['task', 'kind'], message: '"merge" is the task kind of merged traces, which only merge() and federate() write; use another kind (a recorded trace\'s default is "external")' });
+  }
+}
+
+export const RunInputSchema = z
+  .object({
+    tenant: Tenant.optional(),
+    sessionId: Id,
+    runner: z.string().min(1).max(128),
+    task: RunTask, // RunRequest parses its values (after the beforeRun hook)
+    parentIds: z.array(Id).optional(),
+    metadata: Metadata.optional(),
+    actor: Actor.optional(),
+    signal: Signal.optional(),
+  })
+  .strict()
+  .superRefine(wellFormedText)
+  .superRefine(refuseMergeMarkers);
+
+export const RecordTraceInputSchema = z
+  .object({
+    tenant: Tenant.optional(),
+    sessionId: Id,
+    runner: z.string().min(1).max(128),
+    task: Task.extend({ kind: Task.shape.kind.unwrap().default('external') }).strict(),
+    output: Output,
+    metrics: RunMetrics.strict().optional(),
+    parentIds: z.array(Id).optional(),
+    metadata: Metadata.optional(),
+    actor: Actor.optional(),
+    source: Text(1024).optional(),
+    signal: Signal.optional(),
+  })
+  .strict()
+  .superRefine(wellFormedText)
+  .superRefine(refuseMergeMarkers)
+  .superRefine(refuseReservedKeys('metadata', MERGE_SERVER_META_KEYS, (key) => `is written by the server on merged traces (${key === 'strategy' ? 'the merge\'s strategy' : 'a federation\'s merge'}); a recorded trace may not hold it, so that it cannot pose as a merge: give your own value another key`));
 
 export const MergeInputSchema = z
   .object({

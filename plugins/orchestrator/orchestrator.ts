@@ -18,7 +18,7 @@ import { ArtifactBudget, SNAPSHOT_ATTEMPTS, buildArtifact, verifyArtifactFiles, 
 import type { OrchestratorOptions } from './options.ts';
 import {
   ArtifactFilesSchema, CreateRdSeriesInputSchema, ExportInputSchema, FailStaleRunsInputSchema, FederateInputSchema, MERGE_SERVER_META_KEYS, MergeInputSchema, OpenSessionInput,
-  RdStepInputSchema, RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput,
+  RdStepInputSchema, RecordTraceInputSchema, RefineInputSchema, ReviewInputSchema, RunInputSchema, checkInput, refuseMergeMarkers,
 } from './inputs.ts';
 
 const now = () => new Date().toISOString();
@@ -2080,8 +2080,8 @@ const aborted = (signal: AbortSignal) => `the federation was aborted${abortMessa
 const sessionClosed = (tenant: string, id: string, about?: Record<string, unknown>) =>
   new LimitError('LIMIT_SESSION_CLOSED', `Session "${id}" is closed`, { details: { sessionId: id, tenant, ...about } });
 
-/** A beforeRun tap's result: RunRequest, with no key RunRequest or Task does not have (as the caller's request). */
-const TappedRunRequest = RunRequest.extend({ task: Task.strict() }).strict();
+/** A beforeRun tap's result: RunRequest, with no key RunRequest or Task does not have, and no merge's runner or task kind (as the caller's request). */
+const TappedRunRequest = RunRequest.extend({ task: Task.strict() }).strict().superRefine(refuseMergeMarkers);
 
 function validation(what: string, issues: readonly { path: PropertyKey[]; message: string }[]): LimitError {
   const text = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');

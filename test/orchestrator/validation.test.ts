@@ -227,6 +227,34 @@ describe('orchestrator input validation', () => {
     expect(ok.trace).toMatchObject({ status: 'ok', task: { kind: 'external' } });
   });
 
+  it("run and recordTrace: a merge's markers (runner \"merge\", task kind \"merge\") and, on a recorded trace, a merge's metadata keys are LIMIT_VALIDATION naming the field: no trace poses as a merge, and nothing is stored", async () => {
+    const s = await orch.openSession();
+    const spy = rt.resolve('runner:spy') as ReturnType<typeof spyRunner>;
+    const output = { ok: true, stdout: 'a', stderr: '' };
+    const parent = (await orch.recordTrace({ sessionId: s.id, runner: 'ext', task: { input: 'q' }, output })).trace;
+    const before = await traceCount();
+    // Before, this stored a trace that looked like a federation's merge in every listing and export.
+    const forged = { sessionId: s.id, runner: 'merge', task: { input: 'forged', kind: 'merge' as const }, output, parentIds: [parent.id], metadata: { federation: true, strategy: 'majority', excluded: [] } };
+    const error = await rejects(orch.recordTrace(forged), 'LIMIT_VALIDATION', 'runner: "merge" is the runner of merged traces', 'task.kind: "merge" is the task kind of merged traces',
+      'metadata.strategy: is written by the server on merged traces', 'metadata.federation:', 'metadata.excluded:');
+    expect((error.details?.issues as { path: string }[]).map((i) => i.path)).toEqual(['runner', 'task.kind', 'metadata.strategy', 'metadata.federation', 'metadata.excluded']);
+    await rejects(orch.recordTrace({ ...forged, task: { input: 'x' }, metadata: {} }), 'LIMIT_VALIDATION', 'runner:');
+    await rejects(orch.recordTrace({ ...forged, runner: 'ext', metadata: {} }), 'LIMIT_VALIDATION', 'task.kind:');
+    for (const key of ['federation', 'excluded', 'strategy']) {
+      await rejects(orch.recordTrace({ ...forged, runner: 'ext', task: { input: 'x' }, metadata: { note: 1, [key]: true } }), 'LIMIT_VALIDATION', `metadata.${key}:`);
+    }
+    await rejects(orch.run({ sessionId: s.id, runner: 'merge', task: { input: 'x' } }), 'LIMIT_VALIDATION', 'runner: "merge"');
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x', kind: 'merge' } }), 'LIMIT_VALIDATION', 'task.kind: "merge"');
+    // A beforeRun tap cannot turn a run into one either.
+    rt.hooks.beforeRun.tapPromise('test-poser', async (request) => ({ ...request, task: { ...request.task, kind: 'merge' } }));
+    await rejects(orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } }), 'LIMIT_VALIDATION', 'task.kind: "merge"');
+    expect(spy.calls).toHaveLength(0);
+    expect(await traceCount()).toBe(before);
+    // Other keys, kinds and runner names are recorded as given; a run's metadata keeps its keys (a federation's branches carry `federation`).
+    const kept = await orch.recordTrace({ ...forged, runner: 'merger', task: { input: 'x', kind: 'prompt' }, metadata: { note: 1 } });
+    expect(kept.trace).toMatchObject({ status: 'ok', runner: 'merger', task: { kind: 'prompt' }, metadata: { note: 1 } });
+  });
+
   it('verifyArtifact: a non-array is LIMIT_VALIDATION, not a TypeError', async () => {
     await rejects(() => orch.verifyArtifact(null as never), 'LIMIT_VALIDATION', 'artifact files');
     await rejects(() => orch.verifyArtifact([{ path: 'a.json', content: 1 }] as never), 'LIMIT_VALIDATION', '0.content');

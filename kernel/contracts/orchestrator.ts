@@ -480,9 +480,12 @@ export interface Orchestrator {
 
   /** Refusals throw LIMIT_MERGE_REFUSED (details: parents and reasons); a beforeMerge veto too. */
   merge(input: MergeInput): Promise<MergeOutcome>;
-  /** pending-review → ok. */
+  /**
+   * pending-review → ok. A review is work in flight for the runtime's close (waited for; refused
+   * with LIMIT_RUNTIME_CLOSED once the close has begun), though its session may be closed.
+   */
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace>;
-  /** pending-review → rejected. */
+  /** pending-review → rejected (in flight for the runtime's close, as approveMerge). */
   rejectMerge(traceId: string, input: ReviewInput): Promise<Trace>;
 
   federate(input: FederateInput): Promise<FederationOutcome>;

@@ -83,7 +83,7 @@ export class OrchestratorService implements Orchestrator {
   readonly #closing = new Map<string, Promise<Session>>();
   /** Recorded traces, merges, RD series and points in progress per session (#enterOpenSession): its close waits for them, as for its runs. */
   readonly #sessionWrites = new Map<string, Set<Promise<unknown>>>();
-  /** Runs, recorded traces, merges, RD series and points in progress: the runtime's close waits for them (drain). */
+  /** Runs, recorded traces, merges, reviews, RD series and points in progress: the runtime's close waits for them (drain). */
   readonly #inFlight = new Set<InFlight>();
   /** The work in flight by the id of the trace it writes (#own), for the write gate (#gated). */
   readonly #byTrace = new Map<string, InFlight>();
@@ -1120,10 +1120,10 @@ export class OrchestratorService implements Orchestrator {
     return false;
   }
 
-  /** Runs `work` (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
+  /** Runs `work` (a run, a recorded trace, a merge, a review, an RD series or point, a stale-run sweep) as in flight, which drain() and dispose() wait for; refused once the runtime's close has begun draining. */
   async #track<T>(work: (entry: InFlight) => Promise<T>): Promise<T> {
     if (this.#closeBegun.signal.aborted) {
-      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) starts any more', {
+      throw new LimitError('LIMIT_RUNTIME_CLOSED', 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a review, an RD series or point, a stale-run sweep) starts any more', {
         fix: 'Send it to a runtime that is not closing (over HTTP: retry against another instance, or once the server is back).',
       });
     }
@@ -1389,12 +1389,19 @@ export class OrchestratorService implements Orchestrator {
     }
   }
 
+  /**
+   * A review is work in flight (#track) for the runtime's close, which waits for it (up to
+   * closeWaitMs) and refuses one asked for once it has begun (LIMIT_RUNTIME_CLOSED) — rather than
+   * let storage close under it. It is not a write into the merge's session (a review is allowed
+   * after the session has closed), so a session's close neither waits for it nor cuts it off, and
+   * it owns no trace: the runtime's dispose never records the merge it decides as `error`.
+   */
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace> {
-    return this.#review(traceId, input, true);
+    return this.#track(() => this.#review(traceId, input, true));
   }
 
   rejectMerge(traceId: string, input: ReviewInput): Promise<Trace> {
-    return this.#review(traceId, input, false);
+    return this.#track(() => this.#review(traceId, input, false));
   }
 
   async #review(traceId: string, given: ReviewInput, approved: boolean): Promise<Trace> {

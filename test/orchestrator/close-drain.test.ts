@@ -71,7 +71,7 @@ describe('runtime.close() with work in flight', () => {
     // The close's first steps are a few promise turns: one turn of the event loop, and it is draining.
     await new Promise((resolve) => setImmediate(resolve));
     await expect(orch.run({ sessionId: session.id, runner: 'gate', task: { input: 'late' } })).rejects.toMatchObject({
-      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) starts any more',
+      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a review, an RD series or point, a stale-run sweep) starts any more',
     });
     await expect(orch.recordTrace({ sessionId: session.id, runner: 'gate', task: { input: 'late' }, output: { ok: true, stdout: 'x', stderr: '' } })).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });
     await expect(rt!.openSession()).rejects.toMatchObject({ code: 'LIMIT_RUNTIME_CLOSED' });

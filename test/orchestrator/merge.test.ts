@@ -335,6 +335,29 @@ describe('merges through the real governance engine', () => {
     expect(detail.verification.verified).toBe(true);
   });
 
+  it("an approval or rejection is work in flight for the runtime's close: one in progress is waited for, one asked for once the close has begun is LIMIT_RUNTIME_CLOSED (not the storage's LIMIT_STORAGE_UNAVAILABLE)", async () => {
+    const parent = await reviewedParent(true);
+    const first = (await orch.merge({ parentIds: [parent.id], actor: 'alice' })).trace;
+    const second = (await orch.merge({ parentIds: [parent.id], actor: 'alice' })).trace;
+    const governance = rt.resolve('governance');
+    const validateMerge = governance.validateMerge.bind(governance);
+    governance.validateMerge = async (...args) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return validateMerge(...args);
+    };
+    const approving = orch.approveMerge(first.id, { actor: 'bob' });
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = rt.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const during = await failure(orch.rejectMerge(second.id, { actor: 'bob' }));
+    expect(during.code).toBe('LIMIT_RUNTIME_CLOSED');
+    expect(during.message).toMatch(/The runtime is shutting down: no new work \(.*a review.*\) starts any more/);
+    // Before, the close did not wait: the approval met storage closed under it (LIMIT_STORAGE_UNAVAILABLE).
+    expect((await approving).status).toBe('ok');
+    await closing;
+    expect((await failure(orch.approveMerge(second.id, { actor: 'bob' }))).code).toBe('LIMIT_RUNTIME_CLOSED');
+  });
+
   it.each([true, false])('a review decision carries its completedAt in its own transaction, with no write after it (governance service with review: %s)', async (withReview) => {
     const parent = await reviewedParent(withReview);
     const approved = (await orch.merge({ parentIds: [parent.id] })).trace;

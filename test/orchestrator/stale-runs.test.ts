@@ -217,7 +217,7 @@ describe.each(['sqlite', 'postgres'] as const)('failStaleRuns (%s)', (backend) =
       details: { before: new Date(T0 + HOUR).toISOString(), marked: [traces[2]!.id], skipped: [] },
     });
     expect(refused).toMatchObject({
-      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, an RD series or point, a stale-run sweep) starts any more',
+      code: 'LIMIT_RUNTIME_CLOSED', message: 'The runtime is shutting down: no new work (a run, a recorded trace, a merge, a review, an RD series or point, a stale-run sweep) starts any more',
     });
     expect((await dead.orch.getTrace(undefined, traces[2]!.id))!.status).toBe('error');
     expect((await dead.orch.getTrace(undefined, traces[1]!.id))!.status).toBe('running');

@@ -369,8 +369,9 @@ export interface GovernanceService {
    */
   check?(text: string, surface: Surface, options?: GovernanceCallOptions): Promise<GovernanceVerdict>;
   /**
-   * Records a human review decision on a trace waiting as `pending-review` (its status, `ok` or
-   * `rejected`, and its `completedAt`, with the decision's provenance and checkpoint), in one transaction that
+   * Records a human review decision on a trace waiting as `pending-review` (its status — approved,
+   * the one its output calls for, `ok` or `error` for a failed output; else `rejected` — recorded
+   * in the decision's entry as `data.status`, and its `completedAt`, with the decision's provenance and checkpoint), in one transaction that
    * applies only while the trace is still `pending-review` and each trace of `unchanged` (an approved
    * merge's parents, as the caller read them before its check) still has the status given there
    * and, under blockUnsafeMerge, each given with its `flags` still holds as many

@@ -481,7 +481,8 @@ export interface Orchestrator {
   /** Refusals throw LIMIT_MERGE_REFUSED (details: parents and reasons); a beforeMerge veto too. */
   merge(input: MergeInput): Promise<MergeOutcome>;
   /**
-   * pending-review → ok. A review is work in flight for the runtime's close (waited for; refused
+   * pending-review → the status its output calls for: `ok`, or `error` for a failed output (as the
+   * merge made without review would be), recorded in the `approved` entry's `data.status`. A review is work in flight for the runtime's close (waited for; refused
    * with LIMIT_RUNTIME_CLOSED once the close has begun), though its session may be closed.
    */
   approveMerge(traceId: string, input: ReviewInput): Promise<Trace>;

@@ -109,8 +109,13 @@ export interface ChainBoundTrace {
 const SYSTEM_ACTIONS = new Set(SYSTEM_PROVENANCE_ACTIONS);
 /** System actions whose entry records the status it set in `data.status` (see SYSTEM_PROVENANCE_ACTIONS). */
 const STATUS_IN_DATA = new Set(['completed', 'blocked', 'failed', 'review-requested', 'released']);
-/** System actions that set one status, which older entries did not record. */
+/**
+ * System actions that set one status, which older entries did not record. An `approved` merge
+ * follows its output (`error` for a failed one): its entry records that status in `data.status`
+ * (REVIEW_STATUS_IN_DATA), and one written before says nothing of it and set `ok`.
+ */
 const STATUS_OF_ACTION: Record<string, TraceStatus> = { quarantined: 'quarantined', approved: 'ok', rejected: 'rejected' };
+const REVIEW_STATUS_IN_DATA = new Set(['approved', 'rejected']);
 const sameIds = (a: readonly unknown[], b: readonly string[]): boolean => a.length === b.length && a.every((id, i) => id === b[i]);
 const dataOf = (e: ProvenanceEntry): Record<string, unknown> => (e.data !== null && typeof e.data === 'object' ? (e.data as Record<string, unknown>) : {});
 
@@ -188,7 +193,7 @@ export function verifyTraceChain(trace: ChainBoundTrace, entries: readonly Prove
       status = typeof data.status === 'string' ? (data.status as TraceStatus) : undefined;
       statusAt = e;
     } else if (STATUS_OF_ACTION[e.action]) {
-      status = STATUS_OF_ACTION[e.action];
+      status = REVIEW_STATUS_IN_DATA.has(e.action) && typeof data.status === 'string' ? (data.status as TraceStatus) : STATUS_OF_ACTION[e.action];
       statusAt = e;
     }
   }

@@ -464,9 +464,12 @@ export class GovernanceServiceImpl implements GovernanceService {
     }
     await this.#requireDistinctReviewer(storage, tenant, traceId, input.actor, input.approved ? 'approve' : 'reject');
     const at = now();
+    // An approved merge follows its output, as one made without review does (`error` for a failed
+    // output); the entry records the status it set, which verifyTraceChain reads.
+    const status: Trace['status'] = input.approved ? (trace.output?.ok === false ? 'error' : 'ok') : 'rejected';
     await storage.batch(tenant, [
-      { op: 'updateTrace', id: traceId, patch: { status: input.approved ? 'ok' : 'rejected', completedAt: at }, ifStatus: 'pending-review' },
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason, data: { completedAt: at } } },
+      { op: 'updateTrace', id: traceId, patch: { status, completedAt: at }, ifStatus: 'pending-review' },
+      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: input.approved ? 'approved' : 'rejected', operation: 'review', rationale: input.reason, data: { completedAt: at, status } } },
       { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: input.approved, details: { actor: input.actor, reason: input.reason }, at } },
       { op: 'incrementCounters', deltas: { [`${PREFIX}reviewed`]: 1, [`${PREFIX}reviewed.${input.approved ? 'approved' : 'rejected'}`]: 1 } },
       // Under blockUnsafeMerge the merge's check depends on the parents' flags: those given with

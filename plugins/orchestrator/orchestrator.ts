@@ -1424,7 +1424,9 @@ export class OrchestratorService implements Orchestrator {
       const refusals = mergeRefusals(again, parents);
       if (!again.allowed || refusals.length) throw refused(trace.parentIds, refusals.length ? refusals : [{ parentId: '*', reason: 'governance no longer allows the merge' }], traceId);
     }
-    const status = approved ? 'ok' : 'rejected';
+    // An approval lets the merge follow its output, as a merge made without review does: `ok`, or
+    // `error` for a failed output (a union or concat with a failed parent, a custom `ok: false`).
+    const status = approved ? outputStatus(trace) : 'rejected';
     const reason = input.rationale ?? (approved ? 'approved' : 'rejected');
     // One transaction, only from pending-review and, for an approval, only while each parent still
     // has the status checked above: of two decisions at once (an approve and a reject), or an
@@ -1440,7 +1442,7 @@ export class OrchestratorService implements Orchestrator {
         const completedAt = now();
         await this.#storage.batch(tenant, [
           { op: 'updateTrace', id: traceId, patch: { status, completedAt, metadata: trace.metadata }, ifStatus: 'pending-review' },
-          { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason, data: { completedAt } }) },
+          { op: 'appendProvenance', input: this.#entry(traceId, input.actor, approved ? 'approved' : 'rejected', { operation: 'review', rationale: reason, data: { completedAt, status } }) },
           { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:review', passed: approved, details: { actor: input.actor, reason }, at: now() } },
           ...this.#parentsUnchanged(checked),
         ]);
@@ -1479,11 +1481,15 @@ export class OrchestratorService implements Orchestrator {
    */
   async #notPendingReview(trace: Trace, cause?: unknown): Promise<LimitError> {
     const { id, status } = trace;
-    const decided = trace.runner === 'merge'
-      ? (await this.#storage.listProvenance(trace.tenant, id)).findLast((e) => e.action === 'approved' || e.action === 'rejected')?.action
+    const review = trace.runner === 'merge'
+      ? (await this.#storage.listProvenance(trace.tenant, id)).findLast((e) => e.action === 'approved' || e.action === 'rejected')
       : undefined;
+    const decided = review?.action;
+    // The status the decision gave (recorded since approvals follow the output; before, approved was ok).
+    const given = (review?.data as { status?: unknown } | undefined)?.status;
+    const gave = typeof given === 'string' ? given : decided === 'approved' ? 'ok' : 'rejected';
     const message = decided
-      ? `Merge "${id}" is no longer pending review (it is ${decided}${status === (decided === 'approved' ? 'ok' : 'rejected') ? '' : `, and now ${status}`})`
+      ? `Merge "${id}" is no longer pending review (it is ${decided}${status === gave ? '' : `, and now ${status}`})`
       : trace.runner === 'merge' ? `Merge "${id}" is not pending review (it is ${status})` : `Trace "${id}" is not a merge pending review (it is ${status})`;
     return new LimitError('LIMIT_CONFLICT', message, {
       ...(cause === undefined ? {} : { cause }),
@@ -2009,7 +2015,7 @@ function withoutQuarantine(pending: Pending[]): boolean {
   return dropped;
 }
 
-/** The status a release gives back to a trace the pipeline quarantined itself: `ok`, or `error` for a failed output. */
+/** The status a trace's output calls for — a release gives it back to a trace the pipeline quarantined itself, an approval to a merge: `ok`, or `error` for a failed output. */
 const outputStatus = (trace: Trace): Trace['status'] => (trace.output?.ok === false ? 'error' : 'ok');
 
 /** One surface's governance: the verdict, the trace with its new flags, records still to commit. */

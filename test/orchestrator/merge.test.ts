@@ -4,9 +4,9 @@
  * behind when it fails midway, how governance counts merges, and how review input is checked.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LimitError, createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import { LimitError, createRuntime, definePlugin, isLimitError, verifyTraceChain } from 'limit-graph';
 import type { ConfigInput, GovernanceRule, Orchestrator, Runtime, Trace } from 'limit-graph';
-import { spyRunner, spyRunnerPlugin } from './doubles.ts';
+import { rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
 /** Assembled at run time, so that this file's own text is not what governance flags. */
 const DESTRUCTIVE = ['sudo', 'rm', '-rf', '/', '--no-preserve-root'].join(' ');
@@ -356,6 +356,33 @@ describe('merges through the real governance engine', () => {
     expect((await approving).status).toBe('ok');
     await closing;
     expect((await failure(orch.approveMerge(second.id, { actor: 'bob' }))).code).toBe('LIMIT_RUNTIME_CLOSED');
+  });
+
+  it.each([true, false])('approving a merge whose output failed records error, as the same merge without review is, and the chain binds it (governance service with review: %s)', async (withReview) => {
+    const parent = await reviewedParent(withReview);
+    const failed = (await orch.run({ sessionId: parent.sessionId, runner: 'spy', task: { input: 'FAIL' } })).trace;
+    expect(failed.status).toBe('error');
+    const merged = (await orch.merge({ parentIds: [parent.id, failed.id], actor: 'alice' })).trace;
+    expect([merged.status, merged.output?.ok]).toEqual(['pending-review', false]);
+    // Before, an approval made it `ok` whatever its output said.
+    const approved = await orch.approveMerge(merged.id, { actor: 'bob' });
+    expect(approved.status).toBe('error');
+    const detail = await orch.inspectTrace(undefined, merged.id);
+    expect(detail.provenance.at(-1)).toMatchObject({ action: 'approved', data: { status: 'error', completedAt: approved.completedAt } });
+    expect(detail.verification.verified).toBe(true);
+    expect(verifyTraceChain({ ...detail.trace, status: 'ok' }, detail.provenance)).toMatchObject({ verified: false, reason: expect.stringMatching(/last status change \(approved\) set error/) });
+    // A second review says what the first decided, and the status it gave.
+    const again = await failure(orch.approveMerge(merged.id, { actor: 'carol' }));
+    expect(again).toMatchObject({ code: 'LIMIT_CONFLICT', message: `Merge "${merged.id}" is no longer pending review (it is approved)`, details: { status: 'error', decision: 'approved' } });
+    // A chain written before approvals recorded their status still reads `approved` as ok.
+    const old = rechain(detail.provenance.map((e) => (e.action === 'approved' ? { ...e, data: { completedAt: approved.completedAt } } : e)));
+    expect(verifyTraceChain({ ...detail.trace, status: 'ok' }, old)).toMatchObject({ verified: true });
+    // An ok output is approved as ok, and a rejection is recorded with its status too.
+    const fine = (await orch.merge({ parentIds: [parent.id], actor: 'alice' })).trace;
+    expect((await orch.approveMerge(fine.id, { actor: 'bob' })).status).toBe('ok');
+    const no = (await orch.merge({ parentIds: [parent.id], actor: 'alice' })).trace;
+    expect((await orch.rejectMerge(no.id, { actor: 'bob' })).status).toBe('rejected');
+    expect((await orch.inspectTrace(undefined, no.id)).provenance.at(-1)).toMatchObject({ action: 'rejected', data: { status: 'rejected' } });
   });
 
   it.each([true, false])('a review decision carries its completedAt in its own transaction, with no write after it (governance service with review: %s)', async (withReview) => {

@@ -343,6 +343,11 @@ export interface GovernanceService {
    * and while a trace quarantined during its run has not finished it (no final status to give back).
    * Its provenance entry is written with origin `system` (ProvenanceOrigin), so that a quarantine
    * can always be undone, also when the quarantine's entry was the last a decision may write.
+   * A merge quarantined by output governance as it was made gets back what it would have been:
+   * `pending-review` when its merge needed review (its approval then checks it), else its output's
+   * status. A merge released to `ok` or `error` is checked as an approval is (validateMerge of its
+   * parents, not counted, written only while they still have what was checked): refused parents
+   * make it LIMIT_MERGE_REFUSED, and the merge stays quarantined.
    */
   release(tenant: string, traceId: string, input: { reason: string; actor: string }): Promise<void>;
   /**

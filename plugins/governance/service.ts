@@ -13,7 +13,7 @@
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagDigest, flagsBytes, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
+  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MergeStrategy, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagDigest, flagsBytes, isFlagsConflict, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
   isWellFormed, mapStringsDeep, memoizeChainOf, mergeAncestryMemo, runEveryTap, toWellFormed, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain, z,
 } from 'limit-graph';
 import type {
@@ -436,24 +436,50 @@ export class GovernanceServiceImpl implements GovernanceService {
     // The status before the quarantine; a state written without one (by an earlier version, for the
     // pipeline's quarantine of a running trace) was `ok`, or `error` when the run failed.
     const status = state.previousStatus ?? (trace.output?.ok === false ? 'error' : 'ok');
+    // A merge released to a final status holds its parents' output as an approval would: checked
+    // like one, and written only while each parent still has what was checked. One going back to
+    // `pending-review` is checked by its approval.
+    const parents = isMerge(trace) && (status === 'ok' || status === 'error') ? await this.#mergeableParents(storage, trace, input.actor) : [];
     // The flags the person releasing it saw: flags are only ever added and come back in insertion
     // order, so those past this count were added since (flagsSinceRelease). A flag added between
     // this read and the batch lies past it too, and counts: no one released it.
     const flagCount = trace.flags.length;
-    await storage.batch(tenant, [
-      { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason, actor: input.actor, at, flagCount } },
-      { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
-      // Origin `system`, not `decision`: undoing a quarantine must always fit, also when the
-      // quarantine's entry was the last a decision may write (9,900 entries) or an automatic one
-      // written past it. It cannot be repeated to fill the room kept for the server: every release
-      // follows a quarantine, and past a decision's share a person can no longer quarantine or flag
-      // the trace, so the releases written there are at most one for the quarantine that reached
-      // it and one per quarantine the server wrote past it (each a few kilobytes: the reason and
-      // actor are bounded).
-      { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } }, origin: 'system' },
-      { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
-      { op: 'incrementCounters', deltas: { [`${PREFIX}released`]: 1 } },
-    ]);
+    try {
+      await storage.batch(tenant, [
+        { op: 'setQuarantine', state: { traceId, quarantined: false, reason: input.reason, actor: input.actor, at, flagCount } },
+        { op: 'updateTrace', id: traceId, patch: { status }, ifStatus: 'quarantined' },
+        // Origin `system`, not `decision`: undoing a quarantine must always fit, also when the
+        // quarantine's entry was the last a decision may write (9,900 entries) or an automatic one
+        // written past it. It cannot be repeated to fill the room kept for the server: every release
+        // follows a quarantine, and past a decision's share a person can no longer quarantine or flag
+        // the trace, so the releases written there are at most one for the quarantine that reached
+        // it and one per quarantine the server wrote past it (each a few kilobytes: the reason and
+        // actor are bounded).
+        { op: 'appendProvenance', input: { traceId, at, actor: input.actor, action: 'released', operation: 'release', rationale: input.reason, data: { status } }, origin: 'system' },
+        { op: 'addCheckpoint', checkpoint: { traceId, label: 'governance:release', passed: true, details: { reason: input.reason, actor: input.actor }, at } },
+        { op: 'incrementCounters', deltas: { [`${PREFIX}released`]: 1 } },
+        ...statusUnchangedOps(parents, { flags: this.deps.engine().policy.blockUnsafeMerge }),
+      ]);
+    } catch (error) {
+      const parentId = parents.find((p) => isStatusConflict(error, p.id) || isFlagsConflict(error, p.id))?.id;
+      if (parentId === undefined) throw error;
+      throw mergeNotReleased(trace, [{ parentId, reason: 'its status or flags changed while the merge was being released; release it again to have its parents checked anew' }], error);
+    }
+  }
+
+  /**
+   * The parents of the merge `trace`, as read before they are checked, once validateMerge (not
+   * counted) allows them again — the same check an approval makes;
+   * else LIMIT_MERGE_REFUSED naming each refused parent, and the merge stays quarantined.
+   */
+  async #mergeableParents(storage: Storage, trace: Trace, actor: string): Promise<Trace[]> {
+    const parents = await Promise.all(trace.parentIds.map((id) => storage.getTrace(trace.tenant, id)));
+    const strategy = MergeStrategy.safeParse(trace.metadata.strategy);
+    const validation = await this.validateMerge(MergeRequest.parse({
+      tenant: trace.tenant, sessionId: trace.sessionId, parentIds: trace.parentIds, strategy: strategy.success ? strategy.data : 'union', rationale: '', actor,
+    }), { count: false });
+    if (!validation.allowed) throw mergeNotReleased(trace, validation.refusals);
+    return parents.filter((p): p is Trace => p !== null);
   }
 
   async review(tenant: string, traceId: string, input: { approved: boolean; reason: string; actor: string; unchanged?: readonly (Pick<Trace, 'id' | 'status'> & { flags?: readonly unknown[] })[] }): Promise<void> {
@@ -633,6 +659,17 @@ function noteUnrecorded(verdict: GovernanceVerdict, recorded: { unrecorded: numb
 
 const unrecordedReason = (traceId: string, n: number) =>
   `${n} finding(s) not recorded as flags: trace "${traceId}" holds at most ${MAX_FLAGS_PER_TRACE.toLocaleString('en-US')} flags (MAX_FLAGS_PER_TRACE) and 4 × maxRecordBytes of flags, each at most maxRecordBytes, and keeps the most severe`;
+
+/** A trace the orchestrator's merge() wrote (its runner and task kind, which no run or recorded trace may take). */
+const isMerge = (trace: Trace): boolean => trace.runner === 'merge' && trace.task.kind === 'merge';
+
+/** LIMIT_MERGE_REFUSED for the release of a merge whose parents governance no longer allows. */
+const mergeNotReleased = (trace: Trace, refusals: MergeValidation['refusals'], cause?: unknown) =>
+  new LimitError('LIMIT_MERGE_REFUSED', `Trace "${trace.id}" is a merge, and governance no longer allows its parents (${refusals.map((r) => `${r.parentId}: ${r.reason}`).join('; ')}): it holds their output, so it stays quarantined`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { traceId: trace.id, parentIds: [...trace.parentIds], refusals },
+    fix: 'Deal with the parents first (release one quarantined by mistake), then release the merge again; or leave the merge quarantined.',
+  });
 
 const alreadyQuarantined = (traceId: string, status: Trace['status']) =>
   new LimitError('LIMIT_CONFLICT', `Trace "${traceId}" is already quarantined`, { details: { traceId, status }, fix: 'Release it first to quarantine it again with another reason.' });

@@ -844,15 +844,15 @@ export class OrchestratorService implements Orchestrator {
    * again keeping the trace quarantined, its `completed` entry saying so and naming the status the
    * run ended with (`runStatus`). A trace that ends quarantined gets, in the same batch, the status
    * a release gives back in place of its quarantine state's `previousStatus: running` (a quarantine
-   * decided while it ran): the run's own status, or for the pipeline's quarantine `ok` (`error` for
-   * a failed output).
+   * decided while it ran): the run's own status, or for the pipeline's quarantine `released` when
+   * given (a merge waiting for review: `pending-review`), else `ok` (`error` for a failed output).
    */
-  async #commitFinal(trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata']): Promise<void> {
+  async #commitFinal(trace: Trace, status: Trace['status'], actor: string, pending: Pending[], data: Record<string, unknown>, metadata: Trace['metadata'], released?: Trace['status']): Promise<void> {
     let from: Trace['status'] = status === 'quarantined' ? 'quarantined' : 'running';
     for (;;) {
       const final = from === 'quarantined' ? 'quarantined' : status;
       const [update, entry] = this.#finishOps(trace.id, final, actor, final === status ? data : { ...data, runStatus: status }, metadata);
-      const settle = final === 'quarantined' ? await this.#settleQuarantine(trace, status === 'quarantined' ? outputStatus(trace) : status) : [];
+      const settle = final === 'quarantined' ? await this.#settleQuarantine(trace, status === 'quarantined' ? (released ?? outputStatus(trace)) : status) : [];
       try {
         await this.#write(trace, pending, [{ ...update, ifStatus: from }, ...settle, entry]);
         break;
@@ -1333,7 +1333,9 @@ export class OrchestratorService implements Orchestrator {
       const outcome = { decision: governed.verdict.decision, reasons: governed.verdict.reasons };
       if (this.#shouldQuarantine(governed.verdict, governed.trace.flags)) {
         await this.#quarantine(governed.trace, governed, actor, pending.splice(0));
-        await this.#commitFinal(governed.trace, 'quarantined', actor, [], outcome, created.metadata);
+        // A release gives back what the merge would have been without the quarantine: waiting for
+        // its review when governance asked for one (never `ok` past it), else its output's status.
+        await this.#commitFinal(governed.trace, 'quarantined', actor, [], outcome, created.metadata, validation.review ? 'pending-review' : undefined);
       } else {
         // Only while every parent still has the status it was validated with (checked in this
         // transaction): a parent quarantined meanwhile refuses the merge instead of being in it;

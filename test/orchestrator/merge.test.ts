@@ -358,6 +358,69 @@ describe('merges through the real governance engine', () => {
     expect((await failure(orch.approveMerge(second.id, { actor: 'bob' }))).code).toBe('LIMIT_RUNTIME_CLOSED');
   });
 
+  it('a merge quarantined by output governance goes back, on release, to what it would have been: pending-review under requireHumanReview (the review is not skipped), ok otherwise only while its parents may still be merged', async () => {
+    /** Output governance finds the two halves harmless apart and unsafe together. */
+    const combined = (r: Runtime) => r.hooks.governOutput.tapPromise('test-combined', async (findings, trace) =>
+      (/PART1[\s\S]*PART2/.test(trace.output?.stdout ?? '') ? [...findings, { ruleId: 'test.combined', kind: 'Unsafe', severity: 9, reason: 'the halves together are unsafe', evidence: [] }] : findings));
+    rt = await runtime({ policy: { requireHumanReview: true } });
+    orch = rt.resolve('orchestrator');
+    combined(rt);
+    const gov = rt.resolve('governance');
+    const s = await orch.openSession();
+    const run = async (input: string) => (await orch.run({ sessionId: s.id, runner: 'spy', task: { input } })).trace;
+    const [a, b] = [await run('PART1'), await run('PART2')];
+    const merged = await orch.merge({ parentIds: [a.id, b.id], actor: 'alice' });
+    expect([merged.trace.status, merged.validation.review]).toEqual(['quarantined', true]);
+    expect((await rt.resolve('storage').getQuarantine('default', merged.trace.id))?.previousStatus).toBe('pending-review');
+    await gov.release('default', merged.trace.id, { reason: 'false positive', actor: 'bob' });
+    // Before, the release made it `ok`: the review it waited for was skipped.
+    expect((await orch.getTrace(undefined, merged.trace.id))?.status).toBe('pending-review');
+    expect((await orch.inspectTrace(undefined, merged.trace.id)).verification.verified).toBe(true);
+    // Its approval checks the parents again, as any approval does.
+    await gov.quarantine('default', a.id, { reason: 'leaks a secret', actor: 'security' });
+    expect((await failure(orch.approveMerge(merged.trace.id, { actor: 'carol' }))).code).toBe('LIMIT_MERGE_REFUSED');
+    await gov.release('default', a.id, { reason: 'checked', actor: 'security' });
+    expect((await orch.approveMerge(merged.trace.id, { actor: 'carol' })).status).toBe('ok');
+    expect((await orch.inspectTrace(undefined, merged.trace.id)).verification.verified).toBe(true);
+    await rt.close();
+
+    // Without review: ok on release, but not while a parent is quarantined (the merge holds its output).
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    combined(rt);
+    const gov2 = rt.resolve('governance');
+    const s2 = await orch.openSession();
+    const [c, d] = [(await orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'PART1' } })).trace, (await orch.run({ sessionId: s2.id, runner: 'spy', task: { input: 'PART2' } })).trace];
+    const plain = (await orch.merge({ parentIds: [c.id, d.id] })).trace;
+    expect(plain.status).toBe('quarantined');
+    expect((await rt.resolve('storage').getQuarantine('default', plain.id))?.previousStatus).toBe('ok');
+    await gov2.quarantine('default', c.id, { reason: 'leaks a secret', actor: 'security' });
+    const refused = await failure(gov2.release('default', plain.id, { reason: 'false positive', actor: 'bob' }));
+    expect(refused).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { traceId: plain.id, refusals: [{ parentId: c.id }] } });
+    expect(refused.message).toContain(`${c.id}: parent is quarantined: leaks a secret`);
+    expect((await orch.getTrace(undefined, plain.id))?.status).toBe('quarantined');
+    await gov2.release('default', c.id, { reason: 'checked', actor: 'security' });
+    // A parent quarantined while the release is written refuses it too (its write is conditional on the parents).
+    const storage = rt.resolve('storage');
+    const batch = storage.batch.bind(storage);
+    let raced = false;
+    storage.batch = async (tenant, ops) => {
+      if (!raced && ops.some((o) => o.op === 'appendProvenance' && o.input.action === 'released' && o.input.traceId === plain.id)) {
+        raced = true;
+        await gov2.quarantine('default', d.id, { reason: 'also leaks', actor: 'security' });
+      }
+      return batch(tenant, ops);
+    };
+    const racing = await failure(gov2.release('default', plain.id, { reason: 'false positive', actor: 'bob' }));
+    expect(racing).toMatchObject({ code: 'LIMIT_MERGE_REFUSED', details: { traceId: plain.id, refusals: [{ parentId: d.id }] } });
+    expect((await orch.getTrace(undefined, plain.id))?.status).toBe('quarantined');
+    storage.batch = batch;
+    await gov2.release('default', d.id, { reason: 'checked', actor: 'security' });
+    await gov2.release('default', plain.id, { reason: 'false positive', actor: 'bob' });
+    expect((await orch.getTrace(undefined, plain.id))?.status).toBe('ok');
+    expect((await orch.inspectTrace(undefined, plain.id)).verification.verified).toBe(true);
+  });
+
   it.each([true, false])('approving a merge whose output failed records error, as the same merge without review is, and the chain binds it (governance service with review: %s)', async (withReview) => {
     const parent = await reviewedParent(withReview);
     const failed = (await orch.run({ sessionId: parent.sessionId, runner: 'spy', task: { input: 'FAIL' } })).trace;

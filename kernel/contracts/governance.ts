@@ -359,7 +359,9 @@ export interface GovernanceService {
    * known (`refused` when it is refused, `failed` when an error that refused nothing stopped it; a merge its caller must correct, such as a `majority` whose
    * parents disagree, LIMIT_VALIDATION, is not counted, like any input error). A request naming a
    * parent twice is such an error: LIMIT_VALIDATION naming the repeat (`parentIds.2: "a" repeats
-   * parentIds.0`, as the orchestrator's merge input words it), nothing counted.
+   * parentIds.0`, as the orchestrator's merge input words it), nothing counted. A quarantined parent
+   * is always refused, and so is a parent that is a merge with a quarantined ancestor (over the merges
+   * it was made of, at most MAX_MERGE_ANCESTRY traces read; a larger ancestry is refused as unchecked).
    */
   validateMerge(request: MergeRequest, options?: { count?: boolean }): Promise<MergeValidation>;
   /**

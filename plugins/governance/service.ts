@@ -13,7 +13,7 @@
  * same quarantine records (#quarantineOps) in the flags' batch.
  */
 import {
-  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MergeRequest, MergeStrategy, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagDigest, flagsBytes, isFlagsConflict, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
+  DEFAULT_MAX_RECORD_BYTES, Flag, LimitError, MAX_MERGE_ANCESTRY, MergeRequest, MergeStrategy, MAX_FLAGS_PER_TRACE, assertFlagsFit, flagDigest, flagsBytes, isFlagsConflict, isStatusConflict, maxTraceFlagsBytes, newId, parseOrThrow,
   isWellFormed, mapStringsDeep, memoizeChainOf, mergeAncestryMemo, runEveryTap, toWellFormed, statusUnchangedOps, verifyMergeAncestryAsync, verifyTraceChain, z,
 } from 'limit-graph';
 import type {
@@ -537,6 +537,7 @@ export class GovernanceServiceImpl implements GovernanceService {
     // parent that is another's ancestor) is read, and each head it holds checked, once.
     const chainOf = memoizeChainOf((id: string) => storage.listProvenance(request.tenant, id));
     const memo = mergeAncestryMemo();
+    const ancestry = new AncestryReader(storage, request.tenant);
     for (const parentId of request.parentIds) {
       const parent = await storage.getTrace(request.tenant, parentId);
       if (!parent) {
@@ -546,6 +547,12 @@ export class GovernanceServiceImpl implements GovernanceService {
       const q = await storage.getQuarantine(request.tenant, parentId);
       if (q?.quarantined || parent.status === 'quarantined') refusals.push({ parentId, reason: `parent is quarantined${q?.reason ? `: ${q.reason}` : ''}` });
       else if (parent.status === 'blocked' || parent.status === 'rejected') refusals.push({ parentId, reason: `parent is ${parent.status}` });
+      else if (isMerge(parent)) {
+        // A merge holds its parents' output, and they theirs: a quarantined ancestor refuses it as a
+        // quarantined parent does (always, whatever the policy).
+        const why = await ancestry.quarantinedAncestor(parent);
+        if (why) refusals.push({ parentId, reason: why });
+      }
       if (policy.blockUnsafeMerge) {
         // A person's release cleared the flags the trace carried then, as it does for autoQuarantine.
         const violating = flagsSinceRelease(parent.flags, q).filter((f) => engine.decide([f]).decision !== 'allow');
@@ -659,6 +666,53 @@ function noteUnrecorded(verdict: GovernanceVerdict, recorded: { unrecorded: numb
 
 const unrecordedReason = (traceId: string, n: number) =>
   `${n} finding(s) not recorded as flags: trace "${traceId}" holds at most ${MAX_FLAGS_PER_TRACE.toLocaleString('en-US')} flags (MAX_FLAGS_PER_TRACE) and 4 × maxRecordBytes of flags, each at most maxRecordBytes, and keeps the most severe`;
+
+/**
+ * Reads a merge's ancestry — its parents, and theirs for each that is a merge — for quarantined
+ * traces, breadth first. The reads (trace and quarantine state) are shared by every walk of one
+ * validation and bounded: at most MAX_MERGE_ANCESTRY traces, past which a walk cannot say the
+ * ancestry is clean, and says so.
+ */
+class AncestryReader {
+  readonly #read = new Map<string, Promise<{ trace: Trace | null; quarantine: QuarantineState | null }>>();
+  constructor(private readonly storage: Storage, private readonly tenant: string) {}
+
+  #get(id: string) {
+    let got = this.#read.get(id);
+    if (!got) {
+      got = Promise.all([this.storage.getTrace(this.tenant, id), this.storage.getQuarantine(this.tenant, id)]).then(([trace, quarantine]) => ({ trace, quarantine }));
+      this.#read.set(id, got);
+    }
+    return got;
+  }
+
+  /** Why the merge `root` may not be merged because of an ancestor (the nearest quarantined one), or undefined. */
+  async quarantinedAncestor(root: Trace): Promise<string | undefined> {
+    const seen = new Set([root.id]);
+    let level: { trace: Trace; path: string[] }[] = [{ trace: root, path: [root.id] }];
+    while (level.length) {
+      const next: typeof level = [];
+      const wanted: { id: string; path: string[] }[] = [];
+      for (const { trace, path } of level) {
+        for (const id of trace.parentIds) if (!seen.has(id)) (seen.add(id), wanted.push({ id, path: [...path, id] }));
+      }
+      if (this.#read.size + wanted.filter(({ id }) => !this.#read.has(id)).length > MAX_MERGE_ANCESTRY) {
+        return `its merge ancestry holds more than ${MAX_MERGE_ANCESTRY} traces (MAX_MERGE_ANCESTRY): its ancestors cannot all be checked for quarantine`;
+      }
+      const got = await Promise.all(wanted.map(({ id }) => this.#get(id)));
+      for (const [i, { trace, quarantine }] of got.entries()) {
+        const { id, path } = wanted[i]!;
+        if (!trace) continue; // an ancestor no longer stored holds nothing to check
+        if (quarantine?.quarantined || trace.status === 'quarantined') {
+          return `ancestor ${id} is quarantined${quarantine?.reason ? `: ${quarantine.reason}` : ''} (reached through ${path.join(' → ')})`;
+        }
+        if (isMerge(trace)) next.push({ trace, path });
+      }
+      level = next;
+    }
+    return undefined;
+  }
+}
 
 /** A trace the orchestrator's merge() wrote (its runner and task kind, which no run or recorded trace may take). */
 const isMerge = (trace: Trace): boolean => trace.runner === 'merge' && trace.task.kind === 'merge';

@@ -4,7 +4,7 @@
  * behind when it fails midway, how governance counts merges, and how review input is checked.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LimitError, createRuntime, definePlugin, isLimitError, verifyTraceChain } from 'limit-graph';
+import { LimitError, MAX_MERGE_ANCESTRY, createRuntime, definePlugin, isLimitError, verifyTraceChain } from 'limit-graph';
 import type { ConfigInput, GovernanceRule, Orchestrator, Runtime, Trace } from 'limit-graph';
 import { rechain, spyRunner, spyRunnerPlugin } from './doubles.ts';
 
@@ -356,6 +356,49 @@ describe('merges through the real governance engine', () => {
     expect((await approving).status).toBe('ok');
     await closing;
     expect((await failure(orch.approveMerge(second.id, { actor: 'bob' }))).code).toBe('LIMIT_RUNTIME_CLOSED');
+  });
+
+  it('a quarantined ancestor refuses a merge as a quarantined parent does: quarantined output does not reach a new merge through an earlier one', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const gov = rt.resolve('governance');
+    const s = await orch.openSession();
+    const run = async (input: string) => (await orch.run({ sessionId: s.id, runner: 'spy', task: { input } })).trace;
+    const [a, b, c] = [await run('secret=hunter2'), await run('two'), await run('three')];
+    const m1 = (await orch.merge({ parentIds: [a.id, b.id] })).trace;
+    const m2 = (await orch.merge({ parentIds: [m1.id, c.id] })).trace;
+    await gov.quarantine('default', a.id, { reason: 'leaks a secret', actor: 'security' });
+    expect((await failure(orch.merge({ parentIds: [a.id, c.id] }))).code).toBe('LIMIT_MERGE_REFUSED');
+    // Before, merging m1 (made while a was clean) copied a's output into a new ok merge.
+    for (const [parent, path] of [[m1, `${m1.id} → ${a.id}`], [m2, `${m2.id} → ${m1.id} → ${a.id}`]] as const) {
+      const error = await failure(orch.merge({ parentIds: [c.id, parent.id] }));
+      expect(error.code).toBe('LIMIT_MERGE_REFUSED');
+      expect(error.details?.refusals).toEqual([{ parentId: parent.id, reason: `ancestor ${a.id} is quarantined: leaks a secret (reached through ${path})` }]);
+    }
+    expect((await gov.validateMerge({ tenant: 'default', sessionId: s.id, parentIds: [m2.id], strategy: 'union', rationale: '', actor: 'x' }, { count: false })).allowed).toBe(false);
+    await gov.release('default', a.id, { reason: 'checked', actor: 'security' });
+    expect((await orch.merge({ parentIds: [m2.id, c.id] })).trace.status).toBe('ok');
+  });
+
+  it('a merge ancestry past MAX_MERGE_ANCESTRY traces refuses the merge, saying its quarantine could not be checked whole', async () => {
+    rt = await runtime();
+    orch = rt.resolve('orchestrator');
+    const s = await orch.openSession();
+    const leaf = (await orch.run({ sessionId: s.id, runner: 'spy', task: { input: 'x' } })).trace;
+    const merged = (await orch.merge({ parentIds: [leaf.id] })).trace;
+    expect((await orch.merge({ parentIds: [merged.id] })).trace.status).toBe('ok');
+    // Storage answers as if the merge stood on a chain of merges longer than the bound.
+    const storage = rt.resolve('storage');
+    const getTrace = storage.getTrace.bind(storage);
+    storage.getTrace = async (tenant, id) => {
+      const link = /^link-(\d+)$/.exec(id);
+      if (link) return { ...merged, id, parentIds: [`link-${Number(link[1]) + 1}`] };
+      const t = await getTrace(tenant, id);
+      return t && id === merged.id ? { ...t, parentIds: ['link-0'] } : t;
+    };
+    const error = await failure(orch.merge({ parentIds: [merged.id] }));
+    expect(error.code).toBe('LIMIT_MERGE_REFUSED');
+    expect(error.details?.refusals).toEqual([{ parentId: merged.id, reason: `its merge ancestry holds more than ${MAX_MERGE_ANCESTRY} traces (MAX_MERGE_ANCESTRY): its ancestors cannot all be checked for quarantine` }]);
   });
 
   it('a merge quarantined by output governance goes back, on release, to what it would have been: pending-review under requireHumanReview (the review is not skipped), ok otherwise only while its parents may still be merged', async () => {

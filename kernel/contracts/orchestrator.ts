@@ -189,7 +189,9 @@ export interface FederateInput {
   concurrency?: number;
   /**
    * `all`: every branch runs, ok iff every branch is ok; `first-success`: the first ok branch wins
-   * and the others are aborted; `majority`: the stdout a strict majority of branches agree on.
+   * and the others are aborted; `majority`: the stdout a strict majority of branches agree on. Only
+   * an ok branch governance allows as a merge parent (validateMerge, checked as it ends) counts: one
+   * it would refuse is excluded as a failed one is.
    */
   aggregate: AggregateStrategy;
   /** Merge the eligible branches under governance (default true). */
@@ -210,7 +212,7 @@ export interface FederationBranch {
   target: Required<Pick<FederationTarget, 'runner' | 'sessionId' | 'label'>>;
   /** Absent only when the branch was not started (first-success already won) or failed before a trace existed. */
   trace?: Trace;
-  /** Why the branch is not part of the merge: status quarantined/blocked/error/…, or not the winner. */
+  /** Why the branch is not part of the merge: status quarantined/blocked/error/…, ok but refused by governance as a merge parent, or not the winner. */
   excluded?: string;
   error?: { code: string; message: string };
 }

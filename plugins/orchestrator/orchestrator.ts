@@ -1524,6 +1524,8 @@ export class OrchestratorService implements Orchestrator {
         throw new LimitError(error.code, `${field}: ${error.message}`, { cause: error, details: { ...error.details, field }, fix: 'Name an open session of this tenant, or leave the target\'s sessionId out to run it in the receiving session.' });
       });
     }
+    const strategy = input.aggregate === 'all' ? 'union' : input.aggregate;
+    const actor = this.#actor(input.actor);
     const concurrency = Math.max(1, Math.min(input.concurrency ?? targets.length, targets.length));
     const stop = new AbortController();
     const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
@@ -1556,7 +1558,11 @@ export class OrchestratorService implements Orchestrator {
             }, entry);
           });
           branch.trace = outcome.trace;
-          if (outcome.trace.status === 'ok' && input.aggregate === 'first-success' && winner === undefined) {
+          // An ok branch the merge would refuse (validateMerge: flags the policy acts on under
+          // blockUnsafeMerge, a quarantine since, …) is excluded as a failed one is: it never wins
+          // first-success (the fan-out goes on) and counts toward no aggregate.
+          if (outcome.trace.status === 'ok') branch.excluded = await this.#unmergeableBranch(outcome.trace, input.sessionId, strategy, actor);
+          if (outcome.trace.status === 'ok' && !branch.excluded && input.aggregate === 'first-success' && winner === undefined) {
             winner = i;
             stop.abort(new LimitError('LIMIT_RUNNER_ABORTED', `Another branch (${branch.target.label}) succeeded first`));
           }
@@ -1570,8 +1576,9 @@ export class OrchestratorService implements Orchestrator {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
 
-    // Which branches may enter the merge: only `ok` traces. Quarantined, blocked and failed branches
-    // are excluded here (and named in the merge's provenance), not passed on to be refused.
+    // Which branches may enter the merge: only `ok` traces governance allows as parents (checked as
+    // each branch ended). Quarantined, blocked, failed and unmergeable branches are excluded (and
+    // named in the merge's provenance), not passed on to be refused.
     for (const b of branches) {
       if (b.excluded) continue;
       if (b.error) {
@@ -1624,7 +1631,7 @@ export class OrchestratorService implements Orchestrator {
         const metadata = input.metadata && Object.fromEntries(Object.entries(input.metadata).filter(([k]) => !(MERGE_SERVER_META_KEYS as readonly string[]).includes(k)));
         result.merge = await this.#track((entry) => this.#merge({
           tenant, sessionId: input.sessionId, parentIds: aggregate.traceIds,
-          strategy: input.aggregate === 'all' ? 'union' : input.aggregate,
+          strategy,
           rationale: input.rationale ?? `federated ${input.aggregate} over ${branches.length} branches`,
           actor: input.actor, metadata, signal: input.signal,
         }, entry, { excluded }));
@@ -1644,6 +1651,25 @@ export class OrchestratorService implements Orchestrator {
       }
     }
     return result;
+  }
+
+  /**
+   * Why the `ok` trace of a federation branch may not be a parent of its merge, as the merge would
+   * check it (validateMerge, not counted, and the statuses the orchestrator refuses), or undefined
+   * when it may. A check that fails (storage unavailable) excludes the branch, saying so.
+   */
+  async #unmergeableBranch(trace: Trace, sessionId: string, strategy: MergeRequest['strategy'], actor: string): Promise<string | undefined> {
+    try {
+      const request = MergeRequest.parse({ tenant: trace.tenant, sessionId, parentIds: [trace.id], strategy, rationale: '', actor });
+      const validation = await this.#governance.validateMerge(request, { count: false });
+      const refusals = mergeRefusals(validation, [trace]);
+      if (validation.allowed && refusals.length === 0) return undefined;
+      const reasons = refusals.map((r) => r.reason).join('; ') || 'governance did not allow it';
+      return `status ok, but governance refuses it as a merge parent (${reasons})`;
+    } catch (error) {
+      const code = isLimitError(error) ? error.code : 'LIMIT_INTERNAL';
+      return `status ok, but whether governance allows it as a merge parent could not be checked (${code}: ${error instanceof Error ? error.message : String(error)})`;
+    }
   }
 
   // ───────────────────────────── rate–distortion ─────────────────────────────

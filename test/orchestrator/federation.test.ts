@@ -225,3 +225,62 @@ describe('federation and cancellation', () => {
     });
   });
 });
+
+describe('federation: a branch governance would not merge is excluded like a failed one', () => {
+  let rt: Runtime;
+  let orch: Orchestrator;
+
+  beforeEach(async () => {
+    rt = await createRuntime({
+      config: { logLevel: 'silent', storage: 'sqlite', plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { preset: 'default', packs: [] }, orchestrator: true } },
+      plugins: [spyRunnerPlugin(spyRunner('spy')), spyRunnerPlugin(spyRunner('suspect'))],
+    });
+    orch = rt.resolve('orchestrator');
+    // runner:suspect answers at once, with an output governance flags in the review band (Unsafe 5):
+    // its trace is ok, but blockUnsafeMerge refuses it as a merge parent.
+    rt.hooks.governOutput.tapPromise('test-suspect', async (findings, trace) =>
+      (trace.runner === 'suspect' ? [...findings, { ruleId: 'test.suspect', kind: 'Unsafe', severity: 5, reason: 'suspect output', evidence: [] }] : findings));
+  });
+  afterEach(async () => {
+    await rt.close();
+  });
+
+  const REFUSED = /^status ok, but governance refuses it as a merge parent \(blockUnsafeMerge: parent carries policy-violating flags \(Unsafe 5 test\.suspect\)\)$/;
+  const mergedOf = (fed: Awaited<ReturnType<Orchestrator['federate']>>) => (fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined);
+
+  it('first-success: the flagged branch never wins, the fan-out goes on, and the clean answer is merged', async () => {
+    const s = await orch.openSession({ limits: { maxConcurrency: 4 } });
+    // The suspect answers at once; the clean branches take 150 ms.
+    rt.resolve('runner:suspect').executeIsolated = async (task) => ({ ok: true, stdout: task.input.replace(/^SLEEP:\d+ /, ''), stderr: '', metrics: { latencyMs: 1 } });
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'SLEEP:150 answer' }, aggregate: 'first-success', targets: [{ runner: 'spy' }, { runner: 'suspect' }, { runner: 'spy' }] });
+    const [first, suspect, last] = fed.branches;
+    expect(suspect!.trace?.status).toBe('ok');
+    expect(suspect!.excluded).toMatch(REFUSED);
+    // Before, the suspect branch won: the clean ones were aborted and the merge was refused.
+    const winner = [first!, last!].find((b) => !b.excluded)!;
+    expect(winner.trace?.status).toBe('ok');
+    expect(fed.aggregate).toMatchObject({ ok: true, traceIds: [winner.trace!.id], stdout: 'answer' });
+    const merged = mergedOf(fed);
+    expect(merged?.status).toBe('ok');
+    expect(merged?.parentIds).toEqual([winner.trace!.id]);
+    expect((merged?.metadata.excluded as { traceId: string; reason: string }[]).find((e) => e.traceId === suspect!.trace!.id)?.reason).toMatch(REFUSED);
+  });
+
+  it('all and majority: the flagged branch does not count, and the merge of the others is made, not refused', async () => {
+    const s = await orch.openSession({ limits: { maxConcurrency: 4 } });
+    const all = await orch.federate({ sessionId: s.id, task: { input: 'answer' }, aggregate: 'all', targets: [{ runner: 'spy' }, { runner: 'suspect' }] });
+    expect(all.branches[1]!.excluded).toMatch(REFUSED);
+    expect(all.aggregate).toMatchObject({ ok: false, traceIds: [all.branches[0]!.trace!.id], reason: '1 of 2 branches did not succeed' });
+    expect(mergedOf(all)?.parentIds).toEqual([all.branches[0]!.trace!.id]);
+
+    // The suspect branch prints the same stdout, but its vote does not count: 2 of 3 still agree.
+    const majority = await orch.federate({ sessionId: s.id, task: { input: 'answer' }, aggregate: 'majority', targets: [{ runner: 'spy' }, { runner: 'suspect' }, { runner: 'spy' }] });
+    expect(majority.branches.map((b) => b.excluded)).toEqual([undefined, expect.stringMatching(REFUSED), undefined]);
+    expect(majority.aggregate).toMatchObject({ ok: true, stdout: 'answer', traceIds: [majority.branches[0]!.trace!.id, majority.branches[2]!.trace!.id] });
+    expect(mergedOf(majority)?.status).toBe('ok');
+    // Two of three flagged: no majority among the mergeable ones.
+    const none = await orch.federate({ sessionId: s.id, task: { input: 'answer' }, aggregate: 'majority', targets: [{ runner: 'suspect' }, { runner: 'spy' }, { runner: 'suspect' }] });
+    expect(none.aggregate).toMatchObject({ ok: false, traceIds: [] });
+    expect(none.merge).toBeUndefined();
+  });
+});

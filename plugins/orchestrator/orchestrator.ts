@@ -1512,16 +1512,20 @@ export class OrchestratorService implements Orchestrator {
     // Before anything runs: an unknown runner, and a session — the receiving one, or a target's —
     // that is missing or closed (a target's named by its place in `targets`), so a mistyped id
     // refuses the federation instead of running, storing and merging the other branches.
-    for (const t of targets) this.#runner(t.runner);
+    for (const [i, t] of targets.entries()) {
+      try {
+        this.#runner(t.runner);
+      } catch (error) {
+        throw atTarget(error, `targets.${i}.runner`, 'Name a runner this runtime registers (listed in the error, `details.available`), or enable its runner plugin in limit.config.ts.');
+      }
+    }
     await this.#requireOpenSession(tenant, input.sessionId);
     const checked = new Set([input.sessionId]);
     for (const [i, t] of targets.entries()) {
       if (checked.has(t.sessionId)) continue;
       checked.add(t.sessionId);
       await this.#requireOpenSession(tenant, t.sessionId).catch((error: unknown) => {
-        if (!isLimitError(error)) throw error;
-        const field = `targets.${i}.sessionId`;
-        throw new LimitError(error.code, `${field}: ${error.message}`, { cause: error, details: { ...error.details, field }, fix: 'Name an open session of this tenant, or leave the target\'s sessionId out to run it in the receiving session.' });
+        throw atTarget(error, `targets.${i}.sessionId`, 'Name an open session of this tenant, or leave the target\'s sessionId out to run it in the receiving session.');
       });
     }
     const strategy = input.aggregate === 'all' ? 'union' : input.aggregate;
@@ -2112,6 +2116,12 @@ function cancelledBy(signal: AbortSignal | undefined) {
 function abortedData(signal: AbortSignal) {
   const reason = abortReason(signal);
   return { during: 'governance:input', code: reason.code, message: reason.message };
+}
+
+/** A LimitError about a federation target's field, said of that field (`targets.2.runner: …`, `details.field`); anything else as is. */
+function atTarget(error: unknown, field: string, fix: string): unknown {
+  if (!isLimitError(error)) return error;
+  return new LimitError(error.code, `${field}: ${error.message}`, { cause: error, details: { ...error.details, field }, fix });
 }
 
 /** Why a federation stopped early, from the caller's aborted signal. */

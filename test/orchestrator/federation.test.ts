@@ -203,6 +203,12 @@ describe('federation and cancellation', () => {
     const open = await orch.openSession();
     const typo = await orch.federate({ sessionId: open.id, task: { input: 'x' }, aggregate: 'all', targets: [...targets, { runner: 'spy', sessionId: 'no-such-session' }] }).catch((e: unknown) => e);
     expect(typo).toMatchObject({ code: 'LIMIT_NOT_FOUND', message: 'targets.2.sessionId: Session "no-such-session" not found for tenant "default"', details: { field: 'targets.2.sessionId' } });
+    // An unknown runner too (before, the error did not say which target named it).
+    const runner = await orch.federate({ sessionId: open.id, task: { input: 'x' }, aggregate: 'all', targets: [...targets, { runner: 'nope' }] }).catch((e: unknown) => e);
+    expect(runner).toMatchObject({
+      code: 'LIMIT_RUNNER_NOT_FOUND', message: 'targets.2.runner: Runner "nope" is not registered (available: spy, other)',
+      details: { field: 'targets.2.runner', runner: 'nope', available: ['spy', 'other'] },
+    });
     const shut = await orch.openSession();
     await orch.closeSession(undefined, shut.id);
     const closedTarget = await orch.federate({ sessionId: open.id, task: { input: 'x' }, aggregate: 'all', targets: [{ runner: 'other', sessionId: shut.id }, ...targets] }).catch((e: unknown) => e);

@@ -23,9 +23,11 @@ import {
 
 const now = () => new Date().toISOString();
 
-/** What federate() adds to its merge: the branches it left out (see #merge). */
+/** What federate() adds to its merge: the branches it left out (see #merge), and how many there were. */
 interface FederatedMerge {
   excluded: { traceId: string; reason: string }[];
+  /** Every branch of the federation: what a `majority` merge's `of` counts (its parents are only those that agreed). */
+  branches: number;
 }
 
 /**
@@ -1304,7 +1306,7 @@ export class OrchestratorService implements Orchestrator {
         hook: 'beforeMerge', details: { parentIds: request.parentIds, refusals: [{ parentId: '*', reason: `vetoed by ${veto.by}: ${veto.reason}` }], vetoedBy: veto.by },
       });
     }
-    const output = strategy === 'custom' ? input.output! : combine(strategy, parents);
+    const output = strategy === 'custom' ? input.output! : combine(strategy, parents, input.federation?.branches);
     // Each parent's chain head is bound into the merge entry: rewriting a parent later is detectable.
     const heads = await allInOrder(parents.map(async (p) => {
       const entries = await this.#storage.listProvenance(tenant, p.id);
@@ -1638,7 +1640,7 @@ export class OrchestratorService implements Orchestrator {
           strategy,
           rationale: input.rationale ?? `federated ${input.aggregate} over ${branches.length} branches`,
           actor: input.actor, metadata, signal: input.signal,
-        }, entry, { excluded }));
+        }, entry, { excluded, branches: branches.length }));
       } catch (error) {
         // The caller aborted while the merge was being made (before its write): as an abort during
         // the fan-out, neither an aggregate nor a merge is made; the branches that ran are kept.
@@ -2270,8 +2272,12 @@ function describeStatus(trace: Trace): string {
   return `status ${trace.status}${causes.length ? ` (${causes.join('; ')})` : ''}`;
 }
 
-/** The merged output of parents under a strategy (custom is the caller's). */
-export function combine(strategy: string, parents: Trace[]): RunOutput {
+/**
+ * The merged output of parents under a strategy (custom is the caller's). `of`, for `majority`: how
+ * many the majority was judged against, recorded as `value.of` — the parents, or for a federation's
+ * merge (whose parents are only the branches that agreed) every branch.
+ */
+export function combine(strategy: string, parents: Trace[], of = parents.length): RunOutput {
   const outputs = parents.map((p) => p.output ?? { ok: false, stdout: '', stderr: '' });
   switch (strategy) {
     case 'concat':
@@ -2299,7 +2305,7 @@ export function combine(strategy: string, parents: Trace[]): RunOutput {
         });
       }
       const [stdout, members] = best;
-      return { ok: true, stdout, stderr: '', value: { agreed: members.map((m) => m.id), of: parents.length } };
+      return { ok: true, stdout, stderr: '', value: { agreed: members.map((m) => m.id), of } };
     }
     default: // union
       return {

@@ -134,6 +134,22 @@ describe('federation and cancellation', () => {
     expect(majority.aggregate.traceIds).toEqual(majority.branches.map((b) => b.trace!.id));
   });
 
+  it("a majority merge's value says how many branches the majority was of, not only how many agreed", async () => {
+    const s = await orch.openSession();
+    rt.resolve('runner:other').executeIsolated = async () => ({ ok: true, stdout: 'something else', stderr: '', metrics: { latencyMs: 1 } });
+    const fed = await orch.federate({ sessionId: s.id, task: { input: 'same' }, aggregate: 'majority', targets: [{ runner: 'spy' }, { runner: 'other' }, { runner: 'spy' }] });
+    const agreed = [fed.branches[0]!.trace!.id, fed.branches[2]!.trace!.id];
+    expect(fed.aggregate).toMatchObject({ ok: true, traceIds: agreed, stdout: 'same' });
+    const merged = fed.merge && 'trace' in fed.merge ? fed.merge.trace : undefined;
+    expect(merged?.parentIds).toEqual(agreed);
+    // Before, `of` was 2: the agreeing parents the merge is made of.
+    expect(merged?.output?.value).toEqual({ agreed, of: 3 });
+    // A majority merge() of its own is of its parents.
+    const other = fed.branches[1]!.trace!.id;
+    const plain = await orch.merge({ parentIds: [...agreed, other], strategy: 'majority' });
+    expect(plain.trace.output?.value).toEqual({ agreed, of: 3 });
+  });
+
   it('gives the cause of each failed branch it leaves out of the merge: the error code and message', async () => {
     const s = await orch.openSession();
     const tight = await orch.openSession({ limits: { timeoutMs: 50 } });

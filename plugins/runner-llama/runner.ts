@@ -29,8 +29,18 @@ interface SessionState {
   sequence?: LlamaContextSequence;
   /** History kept while the session has no sequence (it was evicted for another session). */
   savedHistory?: ChatHistoryItem[];
-  /** Tail of the session's task queue: a chat session evaluates one prompt at a time. */
+  /**
+   * Tail of the session's task queue: settles when every turn so far has ended, its evaluation
+   * included. A chat session evaluates one prompt at a time, so the next turn waits for it.
+   */
   tail: Promise<unknown>;
+  /**
+   * Settles when every turn so far has answered. A turn answers at its deadline or abort; its
+   * evaluation may go on until node-llama-cpp notices (then `tail` settles), holding the sequence.
+   */
+  answered: Promise<unknown>;
+  /** The signal of the turn whose prompt is being evaluated: long prompts stop between slices when it aborts. */
+  turnSignal?: AbortSignal;
   /**
    * Turns of this session past the queue (holding or acquiring its chat). Only the turn that
    * incremented it decrements it: a queued turn that gives up never touches it, so a session with
@@ -81,6 +91,11 @@ export class LlamaRunner implements Runner {
   readonly #sessions = new Map<string, SessionState>();
   /** Waiters for a context sequence to become free. */
   readonly #waiters = new Set<() => void>();
+  /**
+   * Closed sessions whose sequence is freed once an evaluation that outlived its turn stops:
+   * dispose() waits for them before it frees the context.
+   */
+  readonly #closing = new Set<Promise<void>>();
   /**
    * Idle expiry (sessionIdleMs): a session with no turn started or ended for that long, and none
    * running or queued, is closed as by closeSession — its context sequence freed, its history
@@ -168,9 +183,17 @@ export class LlamaRunner implements Runner {
     let release!: () => void;
     const mine = new Promise<void>((resolve) => (release = resolve));
     state.tail = Promise.all([previous, mine]);
+    let answer!: () => void;
+    state.answered = Promise.all([state.answered, new Promise<void>((resolve) => (answer = resolve))]);
     state.pending++;
     state.usedAt = performance.now();
     let counted = false;
+    /**
+     * The evaluation of this turn when it is still running as the turn answers: node-llama-cpp looks
+     * at the signal only between tokens and batches, and a turn waits without looking at it for the
+     * context's lock, which another session's prompt holds for as long as its batch runs.
+     */
+    let evaluating: Promise<unknown> | undefined;
     try {
       const early = stopped();
       if (early) return result(false, '', started, counts, early);
@@ -185,8 +208,19 @@ export class LlamaRunner implements Runner {
       const before = sequence.tokenMeter.getState();
       const cancel = () => cancelQueuedDecodes(this.#context, sequence, signal.reason);
       signal.addEventListener('abort', cancel, { once: true });
-      try {
-        const meta = await chat.promptWithMeta(task.input, {
+      state.turnSignal = signal;
+      // A failed or interrupted evaluation leaves this sequence's KV cache half-written, and one
+      // that ends after its turn answered is no part of the conversation: drop the cache, keep the
+      // history as it was before the prompt; the next task rebuilds the cache from it.
+      const undo = () => {
+        signal.removeEventListener('abort', cancel);
+        state.turnSignal = undefined;
+        if (state.chat !== chat) return;
+        state.savedHistory = historyBefore;
+        this.#release(state);
+      };
+      const outcome = chat
+        .promptWithMeta(task.input, {
           maxTokens: fit.maxTokens,
           temperature: this.options.temperature,
           ...(this.options.seed === undefined ? {} : { seed: this.options.seed }),
@@ -195,33 +229,49 @@ export class LlamaRunner implements Runner {
           onTextChunk: (text) => {
             partial += text;
           },
-        });
-        return result(true, meta.responseText, started, metered(sequence, before), undefined, {
-          stopReason: meta.stopReason,
-          ...(fit.dropped > 0 ? { droppedTurns: fit.dropped } : {}),
-          ...(fit.maxTokens < this.options.maxTokens ? { maxTokens: fit.maxTokens } : {}),
-        });
-      } catch (error) {
+        })
+        .then((meta) => ({ meta }), (error: unknown) => ({ error }));
+      const first = await raceAbort(outcome, signal);
+      if (first === ABORTED) {
         Object.assign(counts, metered(sequence, before));
-        // A cancelled evaluation leaves this sequence's KV cache half-written: drop the cache, keep
-        // the history as it was before the prompt; the next task rebuilds the cache from it.
-        state.savedHistory = historyBefore;
-        this.#release(state);
-        throw error;
-      } finally {
-        signal.removeEventListener('abort', cancel);
+        evaluating = outcome.then(undo);
+        throw signal.reason;
       }
+      if ('error' in first) {
+        Object.assign(counts, metered(sequence, before));
+        undo();
+        throw first.error;
+      }
+      signal.removeEventListener('abort', cancel);
+      state.turnSignal = undefined;
+      const meta = first.meta;
+      return result(true, meta.responseText, started, metered(sequence, before), undefined, {
+        stopReason: meta.stopReason,
+        ...(fit.dropped > 0 ? { droppedTurns: fit.dropped } : {}),
+        ...(fit.maxTokens < this.options.maxTokens ? { maxTokens: fit.maxTokens } : {}),
+      });
     } catch (error) {
       const failure = stopped() ?? { code: 'LIMIT_RUNNER_FAILED' as const, message: `runner-llama: generation failed: ${messageOf(error)}` };
       if (failure.code === 'LIMIT_RUNNER_FAILED') (ctx.logger ?? this.logger).warn({ err: error, session: ctx.session.id, traceId: ctx.traceId }, failure.message);
       return result(false, partial, started, counts, isLimitFailure(error) ? error : failure);
     } finally {
       clearTimeout(timer);
-      if (counted) state.active--;
-      state.pending--;
-      state.usedAt = performance.now();
-      release();
-      this.#notify();
+      answer();
+      // The turn ends with its evaluation: until then the session's next turn waits, and its
+      // sequence counts as busy (never evicted, never freed under the evaluation).
+      const end = () => {
+        if (counted) state.active--;
+        state.pending--;
+        state.usedAt = performance.now();
+        release();
+        this.#notify();
+      };
+      if (evaluating) {
+        void evaluating.then(end, (error: unknown) => {
+          this.logger.warn({ err: error, session: ctx.session.id }, 'runner-llama: could not free the sequence of an interrupted turn');
+          end();
+        });
+      } else end();
     }
   }
 
@@ -278,14 +328,27 @@ export class LlamaRunner implements Runner {
     return [...this.#sessions.keys()];
   }
 
-  /** With `tenant`, only that tenant's session: another tenant's close of the same id leaves it alone. */
+  /**
+   * Aborts the session's turns and forgets its history once each has answered (promptly: every
+   * wait of a turn ends at its abort). With `tenant`, only that tenant's session: another tenant's
+   * close of the same id leaves it alone. The sequence is freed now, or, when an evaluation of the
+   * session is still stopping (it waited for another session's batch), as soon as it has stopped.
+   */
   async closeSession(sessionId: string, tenant?: string): Promise<void> {
     const state = this.#sessions.get(sessionId);
     if (!state || (tenant !== undefined && state.tenant !== tenant)) return;
     this.#sessions.delete(sessionId);
     state.controller.abort(new LimitError('LIMIT_SESSION_CLOSED', `Session "${sessionId}" closed`));
-    await state.tail.catch(() => undefined);
-    this.#release(state);
+    await state.answered;
+    if (state.active === 0) {
+      this.#release(state);
+      return;
+    }
+    const freed = state.tail.then(() => this.#release(state)).catch((error: unknown) => {
+      this.logger.warn({ err: error, session: sessionId }, 'runner-llama: could not free the sequence of a closed session');
+    });
+    this.#closing.add(freed);
+    void freed.finally(() => this.#closing.delete(freed));
   }
 
   async health(): Promise<HealthResult> {
@@ -339,6 +402,8 @@ export class LlamaRunner implements Runner {
     try {
       await allInOrder([...this.#sessions.keys()].map((id) => this.closeSession(id)));
     } finally {
+      // Evaluations that outlived their turn stop at their abort (the next batch): then free.
+      await Promise.all([...this.#closing]);
       await this.#free();
     }
   }
@@ -365,7 +430,7 @@ export class LlamaRunner implements Runner {
   #state(id: string, tenant: string): SessionState {
     let state = this.#sessions.get(id);
     if (!state) {
-      state = { id, tenant, tail: Promise.resolve(), active: 0, pending: 0, usedAt: performance.now(), controller: new AbortController() };
+      state = { id, tenant, tail: Promise.resolve(), answered: Promise.resolve(), active: 0, pending: 0, usedAt: performance.now(), controller: new AbortController() };
       this.#sessions.set(id, state);
       this.#idle.watch();
     } else if (state.tenant !== tenant) {
@@ -401,6 +466,7 @@ export class LlamaRunner implements Runner {
       await this.#waitForSequence(signal, 50);
     }
     const sequence = context.getSequence();
+    sliceLongEvaluations(sequence, context.batchSize, () => state.turnSignal);
     const chat = new LlamaChatSession({ contextSequence: sequence, systemPrompt: this.options.systemPrompt, autoDisposeSequence: false });
     if (state.savedHistory) chat.setChatHistory(state.savedHistory);
     state.savedHistory = undefined;
@@ -492,8 +558,8 @@ async function releaseLlama(llama: Llama, logger: Logger): Promise<void> {
  * one decode that the context works through batch by batch without looking at the signal (a
  * 30 000-token prompt runs to the end, seconds later). Removing this sequence's queued decodes
  * stops it at the next batch boundary. These are internals of node-llama-cpp 3.21.1 — the version
- * is pinned exactly — and when they are missing the runner still returns at the deadline, only
- * the evaluation runs to its end in the background.
+ * is pinned exactly — and when they are missing the turn still answers at its deadline (it races
+ * the evaluation against its signal); only the evaluation runs on, its sequence held, until it ends.
  */
 function cancelQueuedDecodes(context: LlamaContext | undefined, sequence: LlamaContextSequence, reason: unknown): void {
   const internals = context as unknown as {
@@ -504,6 +570,64 @@ function cancelQueuedDecodes(context: LlamaContext | undefined, sequence: LlamaC
   if (!Array.isArray(internals?._queuedDecodes) || typeof internals._dispatchErrorForQueuedDecodesAndDequeue !== 'function' || sequenceId === undefined) return;
   const mine = internals._queuedDecodes.filter((decode) => decode.sequenceId === sequenceId);
   if (mine.length > 0) internals._dispatchErrorForQueuedDecodesAndDequeue.call(context, new Set(mine), reason);
+}
+
+/**
+ * node-llama-cpp's context works through every queued decode under one lock, and a turn of a
+ * session that has a chat first takes that lock (to erase the end of its context): a prompt of
+ * 12 000 tokens, queued as one decode, made every other session wait for all of it, seconds. Here a
+ * prompt longer than a batch is queued one batch at a time, each slice after the last has been
+ * decoded and the context has let go of its lock, so the other sessions' turns start between two
+ * slices and are decoded in the same batches as the rest of it (the context shares each batch
+ * among its sequences). Between slices an aborted turn stops. This wraps an internal of
+ * node-llama-cpp 3.21.1 (the version is pinned exactly); without it, the prompt runs as one decode.
+ */
+function sliceLongEvaluations(sequence: LlamaContextSequence, sliceTokens: number, signal: () => AbortSignal | undefined): void {
+  type Decode = (
+    tokens: readonly number[],
+    logits: readonly (boolean | undefined)[],
+    evaluationPriority: unknown,
+    tokenMeter: unknown,
+    contextShiftOptions: unknown,
+    logitDataMapper: (batchLogitIndex: number, tokenIndex: number) => unknown,
+    afterBatchAction: unknown,
+  ) => Promise<unknown[]>;
+  const internals = sequence as unknown as { _decodeTokens?: Decode };
+  const decode = internals._decodeTokens;
+  if (typeof decode !== 'function' || !(sliceTokens >= 1)) return;
+  internals._decodeTokens = async function (this: unknown, tokens, logits, evaluationPriority, tokenMeter, contextShiftOptions, logitDataMapper, afterBatchAction) {
+    if (tokens.length <= sliceTokens) return decode.call(this, tokens, logits, evaluationPriority, tokenMeter, contextShiftOptions, logitDataMapper, afterBatchAction);
+    // The result holds, at a token's index, what logitDataMapper made of that token's logits.
+    const results: unknown[] = [];
+    for (let start = 0; start < tokens.length; start += sliceTokens) {
+      if (start > 0) {
+        // The context's dispatch loop ends (its lock released) once its queue is empty.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        signal()?.throwIfAborted();
+      }
+      const end = start + sliceTokens;
+      const part = await decode.call(this, tokens.slice(start, end), logits.slice(start, end), evaluationPriority, tokenMeter, contextShiftOptions, (batchLogitIndex, tokenIndex) => logitDataMapper(batchLogitIndex, tokenIndex + start), afterBatchAction);
+      part.forEach((value, i) => {
+        results[start + i] = value;
+      });
+    }
+    return results;
+  };
+}
+
+const ABORTED = Symbol('aborted');
+
+/** What `promise` (one that never rejects) resolves to, or ABORTED when the signal aborts first; the listener is removed either way. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    });
+  });
 }
 
 function metered(sequence: LlamaContextSequence, before: { usedInputTokens: number; usedOutputTokens: number }): { tokensIn: number; tokensOut: number } {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Llama, LlamaChatSession, LlamaContext, LlamaModel } from 'node-llama-cpp';
+import { Llama, LlamaChatSession, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { createRuntime, isLimitError, Task } from 'limit-graph';
 import type { RunContext, Runtime } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
@@ -216,6 +216,122 @@ describe('runner-llama: a turn and the context size', () => {
   });
 });
 
+describe("runner-llama: sessions beside another session's long prompt", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const users = (runner: LlamaRunner, id: string) => runner.history(id)!.filter((i) => i.type === 'user').map((i) => (i as { text: string }).text);
+
+  it("a session's timeout, abort and closeSession are answered at their time, and no sequence ever runs two evaluations or is freed under one", async () => {
+    // node-llama-cpp works through every queued decode under one context lock, and a turn of a
+    // session that has a chat first erases the end of its context under that lock: it waited for all
+    // of another session's prompt (seconds), past its own deadline, its abort and its close.
+    const inFlight = new Map<LlamaContextSequence, number>();
+    const broken: string[] = [];
+    const promptWithMeta = LlamaChatSession.prototype.promptWithMeta;
+    vi.spyOn(LlamaChatSession.prototype, 'promptWithMeta').mockImplementation(function (this: LlamaChatSession, ...args) {
+      const sequence = this.sequence;
+      const n = (inFlight.get(sequence) ?? 0) + 1;
+      if (n > 1) broken.push('two evaluations on one sequence');
+      inFlight.set(sequence, n);
+      return promptWithMeta.apply(this, args).finally(() => inFlight.set(sequence, inFlight.get(sequence)! - 1));
+    });
+    const disposeSequence = LlamaContextSequence.prototype.dispose;
+    vi.spyOn(LlamaContextSequence.prototype, 'dispose').mockImplementation(function (this: LlamaContextSequence) {
+      if ((inFlight.get(this) ?? 0) > 0) broken.push('a sequence freed while it evaluates');
+      return disposeSequence.apply(this);
+    });
+    const { rt, runner } = await start({ contextSize: 32_768, maxSessions: 4, maxTokens: 8 });
+    try {
+      const limits = { timeoutMs: 60_000 };
+      const [a, b, c, d] = [makeRunContext({ limits }), makeRunContext({ limits }), makeRunContext({ limits }), makeRunContext({ limits })];
+      for (const ctx of [b, c, d]) expect((await runner.executeIsolated(prompt('hello'), ctx)).ok).toBe(true);
+      const stopA = new AbortController();
+      let longDone = false;
+      const long = runner.executeIsolated(prompt(longPrompt(12_000)), { ...a, signal: stopA.signal }).finally(() => void (longDone = true));
+      await sleep(150);
+
+      let t = performance.now();
+      const timedOut = await runner.executeIsolated(prompt('again'), { ...b, session: { ...b.session, limits: { ...b.session.limits, timeoutMs: 100 } } });
+      expect(timedOut.error?.code, JSON.stringify(timedOut.error)).toBe('LIMIT_RUNNER_TIMEOUT');
+      expect(performance.now() - t).toBeLessThan(100 + 1500);
+
+      t = performance.now();
+      const aborted = await runner.executeIsolated(prompt('again'), { ...c, signal: AbortSignal.timeout(100) });
+      expect(aborted.error?.code, JSON.stringify(aborted.error)).toBe('LIMIT_RUNNER_ABORTED');
+      expect(performance.now() - t).toBeLessThan(100 + 1500);
+
+      const turn = runner.executeIsolated(prompt('again'), d);
+      await sleep(100);
+      t = performance.now();
+      await runner.closeSession(d.session.id, d.session.tenant);
+      expect(performance.now() - t).toBeLessThan(1500);
+      expect((await turn).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      expect(runner.sessionIds).not.toContain(d.session.id);
+
+      expect(longDone, 'the long prompt ended before the other sessions were answered: nothing was measured').toBe(false);
+      stopA.abort();
+      expect((await long).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      // The sessions still work, and the turns that gave up are not in their histories.
+      for (const ctx of [b, c]) {
+        const again = await runner.executeIsolated(prompt('once more'), ctx);
+        expect(again.ok, JSON.stringify(again.error)).toBe(true);
+        expect(users(runner, ctx.session.id)).toEqual(['hello', 'once more']);
+      }
+      expect(broken).toEqual([]);
+    } finally {
+      vi.restoreAllMocks();
+      await rt.close();
+    }
+  }, 120_000);
+
+  it('a turn answers at its deadline though node-llama-cpp does not look at the signal; its evaluation keeps the sequence until it ends and is left out of the history', async () => {
+    // A stand-in for an evaluation that waits on node-llama-cpp's context lock: it ignores the
+    // signal, takes 1.5 s, then evaluates (and succeeds).
+    let evaluations = 0;
+    let overlapped = false;
+    const promptWithMeta = LlamaChatSession.prototype.promptWithMeta;
+    vi.spyOn(LlamaChatSession.prototype, 'promptWithMeta').mockImplementation(async function (this: LlamaChatSession, input, options) {
+      if (++evaluations > 1) overlapped = true;
+      try {
+        if (input !== 'stall') return await promptWithMeta.call(this, input, options);
+        await sleep(1500);
+        return await promptWithMeta.call(this, input, { ...options, signal: undefined });
+      } finally {
+        evaluations--;
+      }
+    });
+    const { rt, runner } = await start({ maxSessions: 2 });
+    try {
+      const a = makeRunContext({ limits: { timeoutMs: 20_000 } });
+      expect((await runner.executeIsolated(prompt('hello'), a)).ok).toBe(true);
+      let t = performance.now();
+      const stalled = await runner.executeIsolated(prompt('stall'), { ...a, session: { ...a.session, limits: { ...a.session.limits, timeoutMs: 100 } } });
+      expect(stalled.error?.code).toBe('LIMIT_RUNNER_TIMEOUT');
+      expect(performance.now() - t).toBeLessThan(100 + 1000);
+      // The next turn waits for that evaluation (one evaluation per sequence), then runs.
+      const next = await runner.executeIsolated(prompt('world'), a);
+      expect(next.ok, JSON.stringify(next.error)).toBe(true);
+      expect(users(runner, a.session.id)).toEqual(['hello', 'world']);
+
+      // closeSession answers at once; the sequence is freed when the evaluation has ended.
+      const b = makeRunContext({ limits: { timeoutMs: 20_000 } });
+      const turn = runner.executeIsolated(prompt('stall'), b);
+      await sleep(100);
+      t = performance.now();
+      await runner.closeSession(b.session.id, b.session.tenant);
+      expect(performance.now() - t).toBeLessThan(1000);
+      expect((await turn).error?.code).toBe('LIMIT_RUNNER_ABORTED');
+      // a holds one sequence, b's evaluation the other.
+      expect((await runner.health()).checks!.find((c) => c.name === 'context')!.message).toMatch(/^0 of 2 context sequences free/);
+      await sleep(2500);
+      expect((await runner.health()).checks!.find((c) => c.name === 'context')!.message).toMatch(/^1 of 2 context sequences free/);
+      expect(overlapped).toBe(false);
+    } finally {
+      vi.restoreAllMocks();
+      await rt.close();
+    }
+  }, 60_000);
+});
+
 describe('runner-llama configuration and lifecycle', () => {
   it('refuses a missing modelPath with the option named', async () => {
     const error = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env: {}, plugins: [runnerLlama.configure({} as Opts)] }).catch((e: unknown) => e);
@@ -382,7 +498,8 @@ runnerConformance(
       hello: () => ({ input: 'hello', kind: 'prompt' }),
       slow: () => ({ input: longPrompt(30_000), kind: 'prompt' }),
     },
-    // A random-weight model cannot echo or recall a string; those properties are tested above on histories.
-    supports: { concurrentSessions: false, sessionMemory: false },
+    // A random-weight model cannot echo or recall a string; those properties are tested above on
+    // histories. "A slow session does not hold up another" runs with the hello task.
+    supports: { sessionMemory: false },
   },
 );

@@ -203,7 +203,7 @@ export class LlamaRunner implements Runner {
       const chat = await this.#chatFor(state, signal);
       const sequence = state.sequence!;
       const historyBefore = chat.getChatHistory();
-      const fit = this.#fit(chat, task.input);
+      const fit = await this.#fit(chat, task.input, signal);
       if ('tooLong' in fit) return result(false, '', started, counts, { code: 'LIMIT_VALIDATION', message: fit.tooLong });
       const before = sequence.tokenMeter.getState();
       const cancel = () => cancelQueuedDecodes(this.#context, sequence, signal.reason);
@@ -283,37 +283,52 @@ export class LlamaRunner implements Runner {
    * leave room for at least one token of reply, else the task is refused naming both numbers; the
    * oldest exchanges of the history that do not fit beside it are dropped (`droppedTurns`), and the
    * reply may take at most the room left (`maxTokens`, when that is less than the option).
+   *
+   * How many exchanges to drop is found by bisection: each try renders and tokenizes the whole
+   * turn, so dropping them one at a time cost a tokenization per exchange (400 exchanges: seconds).
+   * The process gets a turn between tries, and an aborted turn stops there.
    */
-  #fit(chat: LlamaChatSession, input: string): Fit | { tooLong: string } {
+  async #fit(chat: LlamaChatSession, input: string, signal: AbortSignal): Promise<Fit | { tooLong: string }> {
     const contextSize = this.#context!.contextSize;
     const tokenizer = this.#model!.tokenizer;
+    let tries = 0;
     // What LlamaChat evaluates for the turn: the history, the prompt, the start of the model's reply.
-    const tokens = (history: readonly ChatHistoryItem[]) =>
-      chat.chatWrapper.generateContextState({ chatHistory: [...appendUserMessageToChatHistory(history, input), { type: 'model', response: [] }] }).contextText.tokenize(tokenizer).length;
+    const tokens = async (history: readonly ChatHistoryItem[]) => {
+      if (tries++ > 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        signal.throwIfAborted();
+      }
+      return chat.chatWrapper.generateContextState({ chatHistory: [...appendUserMessageToChatHistory(history, input), { type: 'model', response: [] }] }).contextText.tokenize(tokenizer).length;
+    };
     // LlamaChat keeps one token of the context free: a turn of `n` tokens leaves contextSize - 1 - n.
     const room = (n: number) => contextSize - 1 - n;
-    let history = chat.getChatHistory();
+    const history = chat.getChatHistory();
     const system = history.findIndex((item) => item.type !== 'system');
-    const alone = tokens(history.slice(0, system < 0 ? history.length : system));
+    const alone = await tokens(history.slice(0, system < 0 ? history.length : system));
     if (room(alone) < 1) {
       return {
         tooLong: `runner-llama: the prompt takes ${alone} tokens with the system prompt and the chat template, and a session's context holds ${contextSize} (contextSize), one of them kept free and at least one needed for the reply: shorten the prompt by ${alone + 2 - contextSize} tokens or more, or raise contextSize`,
       };
     }
     const maxTokens = Math.min(this.options.maxTokens, room(alone));
-    let dropped = 0;
-    let needed = tokens(history);
-    while (room(needed) < maxTokens) {
-      // The oldest exchange after the system prompt: a user turn and everything up to the model's reply.
-      const first = history.findIndex((item) => item.type === 'user');
-      if (first < 0) break;
-      const reply = history.findIndex((item, i) => i > first && item.type === 'model');
-      history = [...history.slice(0, first), ...history.slice(reply < 0 ? history.length : reply + 1)];
-      dropped++;
-      needed = tokens(history);
+    // An exchange is a user turn and everything after it up to the next user turn (the model's reply).
+    const users = history.flatMap((item, i) => (item.type === 'user' ? [i] : []));
+    const firstUser = users[0] ?? history.length;
+    /** The history without its `n` oldest exchanges. */
+    const without = (n: number) => (n === 0 ? history : [...history.slice(0, firstUser), ...history.slice(users[n] ?? history.length)]);
+    const fits = async (n: number) => room(await tokens(without(n))) >= maxTokens;
+    if (await fits(0)) return { dropped: 0, maxTokens };
+    // Fewer exchanges never take more tokens: the least number to drop lies in (fail, fit]. Dropping
+    // them all leaves the system prompt and the prompt, which fit (that is `alone`).
+    let fail = 0;
+    let fit = users.length;
+    while (fit - fail > 1) {
+      const mid = Math.floor((fail + fit) / 2);
+      if (await fits(mid)) fit = mid;
+      else fail = mid;
     }
-    if (dropped > 0) chat.setChatHistory(history);
-    return { dropped, maxTokens };
+    if (fit > 0) chat.setChatHistory(without(fit));
+    return { dropped: fit, maxTokens };
   }
 
   /** The chat history of a session (system, user and model turns), for inspection and tests. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Llama, LlamaChatSession, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
+import { Llama, LlamaChatSession, LlamaContext, LlamaContextSequence, LlamaModel, LlamaText } from 'node-llama-cpp';
 import { createRuntime, isLimitError, Task } from 'limit-graph';
 import type { RunContext, Runtime } from 'limit-graph';
 import { makeRunContext, runnerConformance } from 'limit-graph/testing';
@@ -198,6 +198,29 @@ describe('runner-llama: a turn and the context size', () => {
     const users = runner.history(a.session.id)!.filter((i) => i.type === 'user').map((i) => (i as { text: string }).text);
     expect(users.length).toBeLessThan(5);
     expect(users.at(-1)).toBe(`${longPrompt(80)} 4`);
+  });
+
+  it('making room in a long conversation tokenizes it a few times, not once per exchange dropped', async () => {
+    // #fit dropped one exchange at a time and re-tokenized the whole history and prompt after each,
+    // synchronously: 400 exchanges before a long prompt blocked the process for 9 s, past the deadline.
+    const { rt: own, runner: chatty } = await start({ contextSize: 1024, maxSessions: 1, maxTokens: 2 });
+    try {
+      const a = makeRunContext();
+      for (let i = 0; i < 48; i++) expect((await chatty.executeIsolated(prompt(`hi ${i}`), a)).ok).toBe(true);
+      const exchanges = chatty.history(a.session.id)!.filter((i) => i.type === 'user').length;
+      const tokenize = vi.spyOn(LlamaText.prototype, 'tokenize');
+      const r = await chatty.executeIsolated(prompt(longPrompt(900)), a);
+      const calls = tokenize.mock.calls.length;
+      tokenize.mockRestore();
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
+      const dropped = (r.value as { droppedTurns: number }).droppedTurns;
+      expect(dropped).toBeGreaterThan(exchanges / 2);
+      expect(calls, `${calls} tokenizations to drop ${dropped} of ${exchanges} exchanges`).toBeLessThanOrEqual(3 + Math.ceil(Math.log2(exchanges + 1)));
+      expect(r.metrics.tokensIn! + r.metrics.tokensOut!).toBeLessThan(1024);
+      expect(chatty.history(a.session.id)!.filter((i) => i.type === 'user')).toHaveLength(exchanges - dropped + 1);
+    } finally {
+      await own.close();
+    }
   });
 
   it('a reply gets at most the room the prompt leaves in the context (value.maxTokens when that is less than maxTokens)', async () => {

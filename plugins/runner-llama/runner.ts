@@ -9,6 +9,7 @@ import {
   getLlama,
   LlamaChatSession,
   LlamaLogLevel,
+  resolveChatWrapper,
   type ChatHistoryItem,
   type Llama,
   type LlamaContext,
@@ -87,6 +88,8 @@ export class LlamaRunner implements Runner {
   #model?: LlamaModel;
   #context?: LlamaContext;
   #loadError?: unknown;
+  /** Tokens of the system prompt with the chat template and an empty turn: what every turn takes besides its prompt. */
+  #baseTokens = 0;
   #closed = false;
   readonly #sessions = new Map<string, SessionState>();
   /** Waiters for a context sequence to become free. */
@@ -146,6 +149,25 @@ export class LlamaRunner implements Runner {
         fix: 'Check that the file is a GGUF model llama.cpp supports and that contextSize × maxSessions fits in memory.',
       });
     }
+    const base = this.#turnTokens();
+    if (this.#context.contextSize - 1 - base < 1) {
+      const least = base + 2;
+      const error = new LimitError(
+        'LIMIT_PLUGIN_OPTIONS_INVALID',
+        `runner-llama: systemPrompt takes ${base} tokens with the chat template and an empty turn, and a session's context holds ${this.#context.contextSize} (contextSize), one of them kept free and one needed for a reply: shorten systemPrompt by ${least - this.#context.contextSize} tokens or more, or raise contextSize to at least ${least}`,
+        {
+          plugin: PLUGIN,
+          hook: 'boot',
+          details: { field: 'plugins.runner-llama.systemPrompt', systemPromptTokens: base, contextSize: this.#context.contextSize },
+          fix: `Shorten plugins.runner-llama.systemPrompt, or set contextSize to ${least} or more (a turn's prompt and reply need room beside it).`,
+        },
+      );
+      this.#loadError = error;
+      await this.dispose();
+      this.#closed = false;
+      throw error;
+    }
+    this.#baseTokens = base;
     this.logger.info(
       { model: path.basename(o.modelPath), contextSize: o.contextSize, maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama.gpu },
       'model loaded',
@@ -307,7 +329,7 @@ export class LlamaRunner implements Runner {
     const alone = await tokens(history.slice(0, system < 0 ? history.length : system));
     if (room(alone) < 1) {
       return {
-        tooLong: `runner-llama: the prompt takes ${alone} tokens with the system prompt and the chat template, and a session's context holds ${contextSize} (contextSize), one of them kept free and at least one needed for the reply: shorten the prompt by ${alone + 2 - contextSize} tokens or more, or raise contextSize`,
+        tooLong: `runner-llama: the prompt takes ${alone} tokens with the system prompt and the chat template, and a session's context holds ${contextSize} (contextSize), one of them kept free and at least one needed for the reply (without the prompt, a turn takes ${this.#baseTokens}): shorten the prompt by ${alone + 2 - contextSize} tokens or more, or raise contextSize`,
       };
     }
     const maxTokens = Math.min(this.options.maxTokens, room(alone));
@@ -329,6 +351,19 @@ export class LlamaRunner implements Runner {
     }
     if (fit > 0) chat.setChatHistory(without(fit));
     return { dropped: fit, maxTokens };
+  }
+
+  /**
+   * Tokens of a turn of a new session with the prompt `input`: the system prompt, the prompt and the
+   * start of the reply, as the chat template renders them. The chat wrapper and initial history
+   * are LlamaChatSession's own ("auto": resolved from the model; the system prompt when the
+   * wrapper takes one).
+   */
+  #turnTokens(input = ''): number {
+    const model = this.#model!;
+    const wrapper = resolveChatWrapper(model);
+    const system = wrapper.settings.supportsSystemMessages === false ? [] : wrapper.generateInitialChatHistory({ systemPrompt: this.options.systemPrompt });
+    return wrapper.generateContextState({ chatHistory: [...appendUserMessageToChatHistory(system, input), { type: 'model', response: [] }] }).contextText.tokenize(model.tokenizer).length;
   }
 
   /** The chat history of a session (system, user and model turns), for inspection and tests. */

@@ -176,6 +176,8 @@ describe('runner-llama: a turn and the context size', () => {
     expect(long.error?.code).toBe('LIMIT_VALIDATION');
     expect(long.error?.message).toMatch(/^runner-llama: the prompt takes (\d+) tokens with the system prompt and the chat template, and a session's context holds 256 \(contextSize\).*shorten the prompt by \d+ tokens or more, or raise contextSize$/);
     expect(Number(/takes (\d+) tokens/.exec(long.error!.message)![1])).toBeGreaterThanOrEqual(2000);
+    // How much of that is not the prompt (the system prompt, the chat template): a few tokens here.
+    expect(Number(/without the prompt, a turn takes (\d+)\)/.exec(long.error!.message)![1])).toBeLessThan(50);
     expect(long.metrics.tokensIn).toBe(0);
     // Just over the context counts too (it was cut silently before).
     expect((await runner.executeIsolated(prompt(longPrompt(250)), a)).error?.code).toBe('LIMIT_VALIDATION');
@@ -385,6 +387,29 @@ describe('runner-llama configuration and lifecycle', () => {
       const result = await runner.executeIsolated(prompt('hello world'), makeRunContext());
       expect(result.ok, JSON.stringify(result.error)).toBe(true);
       expect(result.metrics.tokensOut).toBeGreaterThan(0);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('fails boot naming systemPrompt and contextSize when the system prompt leaves no room for a turn, instead of refusing every prompt', async () => {
+    // It booted with health ok, then refused a prompt of 'hi' asking to shorten it by 187 tokens.
+    const error = await start({ contextSize: 256, systemPrompt: longPrompt(400) }).catch((e: unknown) => e);
+    expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID'), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(
+      /^runner-llama: systemPrompt takes (\d+) tokens with the chat template and an empty turn, and a session's context holds 256 \(contextSize\), one of them kept free and one needed for a reply: shorten systemPrompt by (\d+) tokens or more, or raise contextSize to at least (\d+)$/,
+    );
+    const [, taken, shorten, least] = /takes (\d+).*by (\d+).*least (\d+)/.exec((error as Error).message)!.map(Number);
+    expect(taken).toBeGreaterThanOrEqual(400);
+    expect(shorten).toBe(taken! + 2 - 256);
+    expect(least).toBe(taken! + 2);
+    expect((error as { details?: unknown }).details).toMatchObject({ field: 'plugins.runner-llama.systemPrompt', contextSize: 256, systemPromptTokens: taken });
+    // A system prompt that leaves room boots, and its prompts are answered.
+    const { rt, runner } = await start({ contextSize: 256, maxTokens: 4, systemPrompt: longPrompt(100) });
+    try {
+      expect((await runner.health()).status).toBe('ok');
+      const r = await runner.executeIsolated(prompt('hi'), makeRunContext());
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
     } finally {
       await rt.close();
     }

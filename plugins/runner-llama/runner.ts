@@ -135,7 +135,8 @@ export class LlamaRunner implements Runner {
     try {
       this.#llama = await acquireLlama(o.gpu, o.threads, this.logger);
       this.#model = await this.#llama.loadModel({ modelPath: o.modelPath, gpuLayers: o.gpu ? 'auto' : 0 });
-      // contextSize is per sequence; llama.cpp allocates contextSize × maxSessions KV cells once.
+      // contextSize is per sequence; llama.cpp allocates contextSize × maxSessions KV cells once,
+      // each sequence's rounded up (to a multiple of 256 below the model's trained context).
       this.#context = await this.#model.createContext({ contextSize: o.contextSize, sequences: o.maxSessions, threads: o.threads });
     } catch (error) {
       this.#loadError = error;
@@ -150,15 +151,16 @@ export class LlamaRunner implements Runner {
       });
     }
     const base = this.#turnTokens();
-    if (this.#context.contextSize - 1 - base < 1) {
+    const contextSize = this.#contextSize;
+    if (contextSize - 1 - base < 1) {
       const least = base + 2;
       const error = new LimitError(
         'LIMIT_PLUGIN_OPTIONS_INVALID',
-        `runner-llama: systemPrompt takes ${base} tokens with the chat template and an empty turn, and a session's context holds ${this.#context.contextSize} (contextSize), one of them kept free and one needed for a reply: shorten systemPrompt by ${least - this.#context.contextSize} tokens or more, or raise contextSize to at least ${least}`,
+        `runner-llama: systemPrompt takes ${base} tokens with the chat template and an empty turn, and a session's context holds ${contextSize} (contextSize), one of them kept free and one needed for a reply: shorten systemPrompt by ${least - contextSize} tokens or more, or raise contextSize to at least ${least}`,
         {
           plugin: PLUGIN,
           hook: 'boot',
-          details: { field: 'plugins.runner-llama.systemPrompt', systemPromptTokens: base, contextSize: this.#context.contextSize },
+          details: { field: 'plugins.runner-llama.systemPrompt', systemPromptTokens: base, contextSize },
           fix: `Shorten plugins.runner-llama.systemPrompt, or set contextSize to ${least} or more (a turn's prompt and reply need room beside it).`,
         },
       );
@@ -169,7 +171,7 @@ export class LlamaRunner implements Runner {
     }
     this.#baseTokens = base;
     this.logger.info(
-      { model: path.basename(o.modelPath), contextSize: o.contextSize, maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama.gpu },
+      { model: path.basename(o.modelPath), contextSize: o.contextSize, allocatedContextSize: this.#context.contextSize, maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama.gpu },
       'model loaded',
     );
   }
@@ -311,7 +313,7 @@ export class LlamaRunner implements Runner {
    * The process gets a turn between tries, and an aborted turn stops there.
    */
   async #fit(chat: LlamaChatSession, input: string, signal: AbortSignal): Promise<Fit | { tooLong: string }> {
-    const contextSize = this.#context!.contextSize;
+    const contextSize = this.#contextSize;
     const tokenizer = this.#model!.tokenizer;
     let tries = 0;
     // What LlamaChat evaluates for the turn: the history, the prompt, the start of the model's reply.
@@ -351,6 +353,14 @@ export class LlamaRunner implements Runner {
     }
     if (fit > 0) chat.setChatHistory(without(fit));
     return { dropped: fit, maxTokens };
+  }
+
+  /**
+   * The tokens a turn may take: the configured contextSize. llama.cpp rounds the cache of each
+   * sequence up (100 becomes 256); turns are held to what was configured, not to the rounding.
+   */
+  get #contextSize(): number {
+    return Math.min(this.options.contextSize, this.#context!.contextSize);
   }
 
   /**
@@ -404,13 +414,14 @@ export class LlamaRunner implements Runner {
   async health(): Promise<HealthResult> {
     const o = this.options;
     const checks: NonNullable<HealthResult['checks']> = [];
+    const allocated = this.#context?.contextSize;
     if (this.#model && this.#context) {
       checks.push({ name: 'model', status: 'ok', message: `${path.basename(o.modelPath)} loaded (trained context ${this.#model.trainContextSize} tokens)` });
       const free = this.#context.sequencesLeft;
       checks.push({
         name: 'context',
         status: 'ok',
-        message: `${free} of ${o.maxSessions} context sequences free (${o.contextSize} tokens each); ${this.#sessions.size} sessions hold state`,
+        message: `${free} of ${o.maxSessions} context sequences free (${o.contextSize} tokens each${allocated === o.contextSize ? '' : `, allocated ${allocated}`}); ${this.#sessions.size} sessions hold state`,
       });
     } else {
       checks.push({ name: 'model', status: 'fail', message: this.#loadError ? `not loaded: ${messageOf(this.#loadError)}` : 'not loaded: the runtime has not booted' });
@@ -427,7 +438,7 @@ export class LlamaRunner implements Runner {
       {
         name: 'capability:memoryLimit',
         status: 'degraded',
-        message: `session memoryMb is not enforced: the model runs in this process; its memory is the model plus a KV cache of contextSize × maxSessions (${o.contextSize} × ${o.maxSessions}) tokens`,
+        message: `session memoryMb is not enforced: the model runs in this process; its memory is the model plus a KV cache of ${allocated === undefined || allocated === o.contextSize ? `contextSize × maxSessions (${o.contextSize} × ${o.maxSessions}) tokens` : `${allocated} × ${o.maxSessions} tokens (contextSize ${o.contextSize}, rounded up by llama.cpp)`}`,
       },
       { name: 'capability:envControl', status: 'degraded', message: 'task env is not applied: a local model starts no process for a task' },
     );
@@ -436,7 +447,7 @@ export class LlamaRunner implements Runner {
       status,
       message: status === 'fail' ? 'model not loaded' : `model ready; not enforced: memoryMb, task env`,
       checks,
-      details: { modelPath: o.modelPath, contextSize: o.contextSize, maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama?.gpu ?? false, unenforcedLimits: ['memoryMb', 'env'] },
+      details: { modelPath: o.modelPath, contextSize: o.contextSize, ...(allocated === undefined ? {} : { allocatedContextSize: allocated }), maxSessions: o.maxSessions, threads: o.threads, gpu: this.#llama?.gpu ?? false, unenforcedLimits: ['memoryMb', 'env'] },
     };
   }
 

@@ -239,6 +239,29 @@ describe('runner-llama: a turn and the context size', () => {
       await own.close();
     }
   });
+
+  it('holds turns to the configured contextSize, though llama.cpp rounds the cache it allocates up, and health says both', async () => {
+    // contextSize 100 became 256 inside node-llama-cpp: a 150-token prompt was accepted while
+    // health() still said 100 tokens per session.
+    const { rt: own, runner: small } = await start({ contextSize: 100, maxSessions: 3, maxTokens: 8 });
+    try {
+      const a = makeRunContext();
+      const long = await small.executeIsolated(prompt(longPrompt(150)), a);
+      expect(long.error?.code).toBe('LIMIT_VALIDATION');
+      expect(long.error?.message).toContain("a session's context holds 100 (contextSize)");
+      for (let i = 0; i < 4; i++) {
+        const r = await small.executeIsolated(prompt(`${longPrompt(30)} ${i}`), a);
+        expect(r.ok, JSON.stringify(r.error)).toBe(true);
+        expect(r.metrics.tokensIn! + r.metrics.tokensOut!).toBeLessThan(100);
+      }
+      const health = await small.health();
+      expect(health.details).toMatchObject({ contextSize: 100, allocatedContextSize: 256 });
+      expect(health.checks!.find((c) => c.name === 'context')!.message).toMatch(/\(100 tokens each, allocated 256\)/);
+      expect(health.checks!.find((c) => c.name === 'capability:memoryLimit')!.message).toContain('a KV cache of 256 × 3 tokens (contextSize 100, rounded up by llama.cpp)');
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe("runner-llama: sessions beside another session's long prompt", () => {

@@ -376,11 +376,15 @@ export class LlamaRunner implements Runner {
     return wrapper.generateContextState({ chatHistory: [...appendUserMessageToChatHistory(system, input), { type: 'model', response: [] }] }).contextText.tokenize(model.tokenizer).length;
   }
 
-  /** The chat history of a session (system, user and model turns), for inspection and tests. */
+  /**
+   * A copy of a session's chat history (system, user and model turns), for inspection and tests: editing
+   * it changes nothing. An in-process API: it takes no tenant, and answers for any session id.
+   */
   history(sessionId: string): ChatHistoryItem[] | undefined {
     const state = this.#sessions.get(sessionId);
     if (!state) return undefined;
-    return state.chat ? state.chat.getChatHistory() : state.savedHistory;
+    // getChatHistory() is a copy (structuredClone); the history kept while the session has no sequence is the runner's own.
+    return state.chat ? state.chat.getChatHistory() : structuredClone(state.savedHistory);
   }
 
   /** Sessions that currently hold runner state. */

@@ -381,6 +381,7 @@ describe("runner-llama: sessions beside another session's long prompt", () => {
 });
 
 describe('runner-llama configuration and lifecycle', () => {
+  const users = (runner: LlamaRunner, id: string) => runner.history(id)!.filter((i) => i.type === 'user').map((i) => (i as { text: string }).text);
   it('refuses a missing modelPath with the option named', async () => {
     const error = await createRuntime({ config: { plugins: {}, logLevel: 'silent' }, env: {}, plugins: [runnerLlama.configure({} as Opts)] }).catch((e: unknown) => e);
     expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
@@ -510,6 +511,25 @@ describe('runner-llama configuration and lifecycle', () => {
       await rt.close();
     }
   }, 60_000);
+
+  it("history(id) is a copy: editing it never changes the conversation, also of a session that gave up its sequence", async () => {
+    const { rt, runner } = await start({ maxSessions: 1 });
+    try {
+      const [a, b] = [makeRunContext(), makeRunContext()];
+      expect((await runner.executeIsolated(prompt('first'), a)).ok).toBe(true);
+      const live = runner.history(a.session.id)!;
+      (live.find((i) => i.type === 'user') as { text: string }).text = 'EDITED WHILE LIVE';
+      expect((await runner.executeIsolated(prompt('other'), b)).ok).toBe(true); // a gives up its sequence
+      const saved = runner.history(a.session.id)!;
+      expect(users(runner, a.session.id)).toEqual(['first']);
+      (saved.find((i) => i.type === 'user') as { text: string }).text = 'EDITED WHILE SAVED';
+      saved.push({ type: 'user', text: 'pushed' });
+      expect((await runner.executeIsolated(prompt('again'), a)).ok).toBe(true);
+      expect(users(runner, a.session.id)).toEqual(['first', 'again']);
+    } finally {
+      await rt.close();
+    }
+  });
 
   it('disposes the model at shutdown: the runner refuses work afterwards', async () => {
     const { rt, runner } = await start();

@@ -52,16 +52,24 @@ export function parseOptions(args: readonly string[]) {
   const chosen = backends(rawOption(args, 'backends'));
   const width = num('width', 512, 64);
   if (width % 64 !== 0) throw new LimitError('LIMIT_VALIDATION', `--width must be a multiple of 64 (heads of 64), got ${width}`, { details: { field: '--width', value: width } });
-  return { chosen, width, blocks: num('blocks', 8), threads: num('threads', 1), promptTokens: num('prompt-tokens', 512), genTokens: num('gen-tokens', 64), rounds: num('rounds', 3) };
+  return { chosen, width, shape: modelShape(width), blocks: num('blocks', 8), threads: num('threads', 1), promptTokens: num('prompt-tokens', 512), genTokens: num('gen-tokens', 64), rounds: num('rounds', 3) };
+}
+
+/**
+ * The model's layers at a width (a multiple of 64): heads of 64, and half as many KV heads (grouped-
+ * query attention) when the head count is even, else as many. `width / 128` KV heads was 1.5 at
+ * width 192, which the GGUF file stored as 1 while it sized the K and V weights for 1.5, and
+ * llama.cpp refused the file.
+ */
+function modelShape(width: number) {
+  const headCount = width / 64;
+  return { embeddingLength: width, feedForwardLength: Math.round((width * 11) / 4), headCount, headCountKv: headCount % 2 === 0 ? headCount / 2 : headCount };
 }
 
 export async function run(args: string[]): Promise<unknown> {
-  const { chosen, width, blocks, threads, promptTokens, genTokens, rounds } = parseOptions(args);
+  const { chosen, width, shape, blocks, threads, promptTokens, genTokens, rounds } = parseOptions(args);
   const dir = path.join(os.tmpdir(), `limit-bench-llama-${process.pid}`);
-  const modelPath = await makeTinyLlama(
-    { embeddingLength: width, blockCount: blocks, feedForwardLength: Math.round((width * 11) / 4), headCount: width / 64, headCountKv: Math.max(1, width / 128) },
-    path.join(dir, 'model.gguf'),
-  );
+  const modelPath = await makeTinyLlama({ ...shape, blockCount: blocks }, path.join(dir, 'model.gguf'));
   try {
     const results: Record<string, unknown> = {};
     const outputs: Record<string, string[]> = {};

@@ -11,7 +11,9 @@
  * same problems in the same run, interleaved — one of our runs, then one of POT's, repeated — with
  * single-threaded BLAS and the same repetitions; reported: medians, bests, their ratios ours/POT,
  * and `pairedRatioToPot`, the median over repetitions of (our run / the POT run right after it),
- * which load on a shared machine disturbs least. POT < 0.9 has no entropic FGW: its entropic GW
+ * which load on a shared machine disturbs least. The interpreter is checked before anything runs
+ * (it starts, and imports numpy and ot; a LimitError naming --python and what to install otherwise).
+ * POT < 0.9 has no entropic FGW: its entropic GW
  * loop is run with the gradient mixed with (1 − α)·M, as POT ≥ 0.9's function does (see POT_SCRIPT).
  *
  *   npx tsx bench/rd.ts [--sizes 50,100,200,400] [--runs 3] [--epsilon 0.1] [--python /usr/bin/python3]
@@ -28,9 +30,10 @@ import { fgwExact } from '../plugins/rd-fgw/exact.ts';
 import { type AttributedGraph, problemFromGraphs } from '../plugins/rd-fgw/graph.ts';
 import type { FgwProblem } from '../plugins/rd-fgw/problem.ts';
 import { runAsScript } from './_script.ts';
+import { checkPython, pythonOption } from './_python.ts';
 import { EntropicKernel } from '../plugins/rd-fgw/wasm-entropic.ts';
 import { wasmGemmAvailable } from '../plugins/rd-fgw/wasm-gemm.ts';
-import { optionalNumberOption, parseNumberOption, rawOption, mulberry32 as rng } from 'limit-graph';
+import { LimitError, optionalNumberOption, parseNumberOption, rawOption, mulberry32 as rng } from 'limit-graph';
 
 const arg = rawOption;
 
@@ -142,30 +145,53 @@ for line in sys.stdin:
     print(json.dumps({'ms': ms, 'value': float(r[1]['fgw_dist'])}), flush=True)
 `;
 
+/** What the reference needs of `--python`: numpy, and POT (the module `ot`). */
+const POT_MODULES = [{ module: 'numpy', pip: 'numpy' }, { module: 'ot', pip: 'POT' }];
+
 class PotProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly lines: AsyncIterator<string>;
   private readonly dir: string;
+  private stderr = '';
+  /** Why the process could not be started (spawn's 'error' event: ENOENT, EACCES). */
+  private failure: Error | undefined;
+  /** Settles once the process has ended and its output is read (also after a failed start). */
+  private readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(python: string, pb: FgwProblem, alpha: number, epsilon: number) {
+  constructor(private readonly python: string, pb: FgwProblem, alpha: number, epsilon: number) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'limit-bench-rd-'));
     const file = path.join(this.dir, 'problem.json');
     writeFileSync(file, JSON.stringify({ n1: pb.n1, n2: pb.n2, M: Array.from(pb.M), C1: Array.from(pb.C1), C2: Array.from(pb.C2), p: Array.from(pb.p), q: Array.from(pb.q), alpha, epsilon }));
     // Single-threaded BLAS: our solver runs on one thread too.
     const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
     this.child = spawn(python, ['-c', POT_SCRIPT, file], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    this.child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    this.child.on('exit', (code) => {
-      if (code) process.stderr.write(`bench rd: ${python} exited with ${code}\n${stderr}`);
-    });
+    this.child.on('error', (error) => (this.failure ??= error));
+    this.child.stdin.on('error', () => undefined); // a write after the process ended: next() reports why it ended
+    this.child.stderr.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4000)));
+    this.closed = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
   }
 
   private async next<T>(): Promise<T> {
     const r = await this.lines.next();
-    if (r.done) throw new Error('bench rd: the POT process ended early (is POT installed for that Python?)');
-    return JSON.parse(r.value) as T;
+    if (r.done) {
+      const { code, signal } = await this.closed;
+      const how = this.failure ? `could not be started (${(this.failure as NodeJS.ErrnoException).code ?? this.failure.message})` : signal ? `was killed (${signal})` : `exited with ${code}`;
+      const last = this.stderr.trim().split('\n').at(-1);
+      throw new LimitError('LIMIT_VALIDATION', `bench rd: the POT reference (--python ${this.python}) ${how} before it answered${last ? `: ${last}` : ''}`, {
+        details: { field: '--python', value: this.python, code, signal, stderr: this.stderr },
+        ...(this.failure ? { cause: this.failure } : {}),
+        fix: `The reference needs a Python with numpy and POT (${this.python} -m pip install numpy POT); details.stderr holds its error output. Leave --python out to time our solvers alone.`,
+      });
+    }
+    try {
+      return JSON.parse(r.value) as T;
+    } catch {
+      throw new LimitError('LIMIT_VALIDATION', `bench rd: the POT reference (--python ${this.python}) printed ${JSON.stringify(r.value.slice(0, 200))} where a JSON line was expected`, {
+        details: { field: '--python', value: this.python, stderr: this.stderr },
+        fix: 'Check that nothing in that Python prints on stdout at startup (sitecustomize, a PYTHONSTARTUP file).',
+      });
+    }
   }
 
   ready(): Promise<{ pot: string; entropicImpl: string }> {
@@ -183,7 +209,7 @@ class PotProcess {
   }
 
   close(): void {
-    this.child.stdin.end();
+    if (!this.child.stdin.destroyed) this.child.stdin.end();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -326,9 +352,12 @@ export function parseOptions(args: readonly string[]): RdBenchOptions {
   const sizes = arg(args, 'sizes')?.split(',').map((v) => parseNumberOption('--sizes', v, { integer: true, min: 2 }));
   const runs = optionalNumberOption('--runs', arg(args, 'runs'), { integer: true, min: 1 });
   const epsilon = optionalNumberOption('--epsilon', arg(args, 'epsilon'), { min: 1e-12 });
-  const python = arg(args, 'python');
+  const given = arg(args, 'python');
+  const python = given === undefined ? undefined : pythonOption('--python', given);
+  // Before anything runs: the interpreter starts and has numpy and POT (not found after the other sizes, or benchmarks, ran).
+  if (python !== undefined) checkPython('--python', python, POT_MODULES, 'the rd benchmark times POT, the reference FGW implementation, with it');
   return {
-    ...(python ? { python } : {}),
+    ...(python !== undefined ? { python } : {}),
     ...(sizes ? { sizes } : {}),
     ...(runs !== undefined ? { runs } : {}),
     ...(epsilon !== undefined ? { epsilon } : {}),

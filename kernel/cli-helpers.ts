@@ -66,6 +66,21 @@ export function rawOption(args: readonly string[], name: string): string | undef
   return value;
 }
 
+/**
+ * Parses the value of a text option (`--python`, a path) with an option schema — `pathText()`,
+ * `unpaddedText(…)`, or a plugin's own field schema — so that the command line refuses what the
+ * config would: a LimitError naming the option and what is wrong (`--python is empty`,
+ * `--python: Expected an interpreter name or path without leading or trailing spaces, received " python3"`).
+ */
+export function parseTextOption<S extends z.ZodType>(option: string, value: string, schema: S, code: LimitErrorCode = 'LIMIT_VALIDATION'): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const fix = `Pass ${option} <value>, written as it is meant (quote a value with spaces inside it).`;
+  if (value === '') throw new LimitError(code, `${option} is empty`, { details: { field: option, value }, fix });
+  const issues = formatIssues(result.error.issues, option);
+  throw new LimitError(code, `${option}: ${issues.map((i) => i.message).join('; ')}`, { details: { field: option, value, issues: issues.map((i) => i.message) }, fix });
+}
+
 /** `parseNumberOption` for an option that may be absent. */
 export function optionalNumberOption(option: string, value: string | undefined, spec: NumberOptionSpec = {}): number | undefined {
   return value === undefined ? undefined : parseNumberOption(option, value, spec);

@@ -1,5 +1,5 @@
 /** `limit bench <name> --options`: bad options fail before any benchmark work, with exit code 1. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -81,4 +81,55 @@ describe('limit bench: options are validated, not ignored', () => {
     expect(r.stderr.match(/running benchmark \w+/g)).toEqual(['running benchmark governance']);
     expect(JSON.parse(r.stdout)).toMatchObject({ evaluations: 10 });
   }, 60_000);
+});
+
+/** An executable shell script in `dir` (a stand-in interpreter). */
+function script(name: string, body: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return file;
+}
+
+describe('limit bench rd --python: the interpreter is checked before anything runs', () => {
+  it.each([
+    [() => '/nonexistent/python3', 'benchmark rd: --python /nonexistent/python3: no such file'],
+    [() => 'no-such-python-here', 'benchmark rd: --python no-such-python-here: no such program on PATH'],
+    [() => '', 'benchmark rd: --python is empty'],
+    [() => ' python3', 'benchmark rd: --python: Expected an interpreter name or path without leading or trailing spaces, received " python3"'],
+    [() => { const f = path.join(dir, 'not-executable'); writeFileSync(f, 'print(1)\n', { mode: 0o644 }); return f; }, /^benchmark rd: --python .*not-executable: cannot be run \(EACCES/],
+    [() => script('not-python', 'exit 3'), /^benchmark rd: --python .*not-python is not a working Python interpreter: it exited with 3$/],
+    // python3 without site-packages: no numpy, no POT.
+    [() => script('bare-python', 'exec python3 -S "$@"'), /^benchmark rd: --python .*bare-python \(Python 3[.\d]+\) cannot import numpy, ot \(pip package POT\): the rd benchmark times POT/],
+  ])('%#: LIMIT_VALIDATION naming --python, one { error } document, nothing run', async (python, message) => {
+    const r = await cli('governance', 'rd', '--n', '1', '--sizes', '50', '--runs', '1', '--python', python());
+    expect(r.code).toBe(1);
+    const { error } = JSON.parse(r.stdout);
+    expect(error).toMatchObject({ code: 'LIMIT_VALIDATION', details: { benchmark: 'rd', field: '--python' } });
+    expect(error.message).toMatch(message);
+    expect(r.stderr).not.toContain('running benchmark');
+    expect(r.stderr).not.toMatch(/unexpected failure|\n\s+at /);
+  });
+
+  it('the missing modules are named with how to install them', async () => {
+    const python = script('bare-python', 'exec python3 -S "$@"');
+    const r = await cli('rd', '--python', python);
+    expect(JSON.parse(r.stdout).error.fix).toContain(`Install numpy and POT for that interpreter (${python} -m pip install numpy POT)`);
+  });
+
+  it('a reference process that fails or cannot start is a LimitError carrying its stderr, not a crash', async () => {
+    // Passes the check (it answers as a Python with everything), then fails as the POT script.
+    const python = script('failing-pot', `case "$2" in *importlib*) echo '{"version": "3.99", "missing": []}';; *) echo 'AttributeError: no fused_gromov_wasserstein' >&2; exit 3;; esac`);
+    const r = await cli('rd', '--sizes', '50', '--runs', '1', '--python', python);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({
+      code: 'LIMIT_VALIDATION',
+      message: `bench rd: the POT reference (--python ${python}) exited with 3 before it answered: AttributeError: no fused_gromov_wasserstein`,
+      details: { field: '--python', stderr: 'AttributeError: no fused_gromov_wasserstein\n' },
+    });
+    // Called directly (no parseOptions), an interpreter that cannot start: spawn's 'error' is no crash.
+    const { runRdBench } = await import('../../bench/rd.ts');
+    await expect(runRdBench({ sizes: [50], runs: 1, python: '/nonexistent/python3' })).rejects.toMatchObject({
+      code: 'LIMIT_VALIDATION', message: 'bench rd: the POT reference (--python /nonexistent/python3) could not be started (ENOENT) before it answered',
+    });
+  }, 30_000);
 });

@@ -3,6 +3,9 @@
  * same interpreter through execa. Reports the cold execution (sandboxed process per task) as a
  * ratio to that baseline, and the warm per-call latency (p50/p99) of a session's worker.
  *
+ * --python (checked before anything runs: not empty or padded, and it starts) and --cgroup (a path,
+ * auto or none) are read as runner-python's options.
+ *
  *   npx tsx bench/python.ts [--python /usr/bin/python3] [--cold 40] [--warm 1000]
  */
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -10,10 +13,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
-import { SessionLimits, Task, optionalNumberOption, rawOption, type RunContext } from 'limit-graph';
+import { SessionLimits, Task, optionalNumberOption, parseTextOption, pathText, rawOption, type RunContext } from 'limit-graph';
 import { PythonRunner } from '../plugins/runner-python/runner.ts';
 import { RunnerPythonOptions } from '../plugins/runner-python/options.ts';
 import { runAsScript } from './_script.ts';
+import { checkPython } from './_python.ts';
 
 const arg = rawOption;
 
@@ -36,14 +40,20 @@ export const options = {
   cgroup: "runner-python's cgroupRoot (default auto)",
 };
 
-/** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
+/**
+ * The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own.
+ * `--python` is checked with runner-python's own `python` schema (not empty, not padded) and must start as a Python
+ * interpreter; `--cgroup` is a path (or auto, none), as pathText() takes one.
+ */
 export function parseOptions(args: readonly string[]): { python: string; coldN: number; warmN: number; cgroup: string | undefined } {
-  return {
-    python: arg(args, 'python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
-    coldN: optionalNumberOption('--cold', arg(args, 'cold'), { integer: true, min: 1 }) ?? 40,
-    warmN: optionalNumberOption('--warm', arg(args, 'warm'), { integer: true, min: 1 }) ?? 1000,
-    cgroup: arg(args, 'cgroup'),
-  };
+  const given = arg(args, 'python');
+  const python = given === undefined ? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3') : parseTextOption('--python', given, RunnerPythonOptions.shape.python);
+  const coldN = optionalNumberOption('--cold', arg(args, 'cold'), { integer: true, min: 1 }) ?? 40;
+  const warmN = optionalNumberOption('--warm', arg(args, 'warm'), { integer: true, min: 1 }) ?? 1000;
+  const cgroupGiven = arg(args, 'cgroup');
+  const cgroup = cgroupGiven === undefined ? undefined : parseTextOption('--cgroup', cgroupGiven, pathText());
+  checkPython('--python', python);
+  return { python, coldN, warmN, cgroup };
 }
 
 export async function run(args: string[]): Promise<unknown> {
@@ -56,7 +66,7 @@ export async function run(args: string[]): Promise<unknown> {
     signal: new AbortController().signal,
   });
   const task = Task.parse({ input: 'pass' });
-  const make = (warm: boolean) => new PythonRunner({ options: RunnerPythonOptions.parse({ python, warm, ...(cgroup ? { cgroupRoot: cgroup } : {}) }), workDir: path.join(dir, warm ? 'warm' : 'cold') });
+  const make = (warm: boolean) => new PythonRunner({ options: RunnerPythonOptions.parse({ python, warm, ...(cgroup !== undefined ? { cgroupRoot: cgroup } : {}) }), workDir: path.join(dir, warm ? 'warm' : 'cold') });
   const cold = make(false);
   const warm = make(true);
   try {

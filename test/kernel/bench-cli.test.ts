@@ -133,3 +133,18 @@ describe('limit bench rd --python: the interpreter is checked before anything ru
     });
   }, 30_000);
 });
+
+describe('limit bench python: --python and --cgroup are checked as runner-python checks them, before anything runs', () => {
+  it.each([
+    [['--python', ''], '--python', 'benchmark python: --python is empty'],
+    [['--python', ' /usr/bin/python3'], '--python', 'benchmark python: --python: Expected an interpreter name or path without leading or trailing spaces, received " /usr/bin/python3"'],
+    [['--python', '/nonexistent/python3'], '--python', 'benchmark python: --python /nonexistent/python3: no such file'],
+    [['--cgroup', ''], '--cgroup', 'benchmark python: --cgroup is empty'],
+    [['--cgroup', '/sys/fs/cgroup '], '--cgroup', 'benchmark python: --cgroup: Expected a path without leading or trailing spaces, received "/sys/fs/cgroup "'],
+  ])('%j is LIMIT_VALIDATION naming %s (%s), not a ZodError after the others ran', async (args, field, message) => {
+    const r = await cli('governance', 'python', '--n', '1', ...args);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message, details: { benchmark: 'python', field } });
+    expect(r.stderr).not.toContain('running benchmark');
+  });
+});

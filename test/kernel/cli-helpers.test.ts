@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { isLimitError, parseInput, parseNumberOption, writeOutputFile, writeOutputFolder } from '../../kernel/index.ts';
+import { isLimitError, parseInput, parseNumberOption, parseTextOption, pathText, unpaddedText, writeOutputFile, writeOutputFolder } from '../../kernel/index.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'limit-cli-helpers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,6 +33,21 @@ describe('parseNumberOption', () => {
     expect(() => parseNumberOption('--alpha', '', { code: 'LIMIT_RD_INVALID_INPUT' })).toThrow(expect.objectContaining({
       code: 'LIMIT_RD_INVALID_INPUT', details: expect.objectContaining({ field: '--alpha', value: '' }),
     }));
+  });
+});
+
+describe('parseTextOption', () => {
+  it('takes a value the option schema takes, and refuses the rest naming the option', () => {
+    expect(parseTextOption('--python', 'python3', unpaddedText('an interpreter name or path'))).toBe('python3');
+    expect(() => parseTextOption('--python', '', unpaddedText('an interpreter name or path'))).toThrow('--python is empty');
+    expect(() => parseTextOption('--python', 'python3 ', unpaddedText('an interpreter name or path'))).toThrow('--python: Expected an interpreter name or path without leading or trailing spaces, received "python3 "');
+    let error: unknown;
+    try {
+      parseTextOption('--dir', '~/x', pathText());
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'LIMIT_VALIDATION', details: { field: '--dir', value: '~/x' }, message: expect.stringMatching(/^--dir: Expected a path not starting with "~"/) });
   });
 });
 

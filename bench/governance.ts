@@ -124,4 +124,4 @@ export async function run(args: string[]): Promise<unknown> {
   }
 }
 
-runAsScript(import.meta.url, run);
+runAsScript(import.meta.url, run, options);

@@ -136,4 +136,4 @@ export async function run(args: string[]): Promise<unknown> {
   }
 }
 
-runAsScript(import.meta.url, run);
+runAsScript(import.meta.url, run, options);

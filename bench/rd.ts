@@ -369,4 +369,4 @@ export async function run(args: string[] = []): Promise<unknown> {
   return runRdBench(parseOptions(args));
 }
 
-runAsScript(import.meta.url, run);
+runAsScript(import.meta.url, run, options);

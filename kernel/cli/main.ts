@@ -18,6 +18,7 @@ import { temporaryFolder } from '../process-cleanup.ts';
 import type { CommandRegistry } from '../hooks.ts';
 import { interruptCause, interruptExitCode, processIo } from './interrupt.ts';
 import { acceptConfigEverywhere, readCommandLine, type CommandLine } from './command-line.ts';
+import { benchArgs, declareBenchOptions } from './bench-options.ts';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -213,7 +214,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
       .option('--config <file>', 'refused: the benchmarks build their own runtimes and read no config');
     const owners = new Map<string, string[]>();
     for (const b of benchmarks ?? []) for (const [name, description] of Object.entries(b.options)) owners.set(name, [...(owners.get(name) ?? []), `${b.name}: ${description}`]);
-    for (const [name, descriptions] of [...owners].sort(([a], [b]) => a.localeCompare(b))) bench.option(`--${name} <value>`, descriptions.join('; '));
+    declareBenchOptions(bench, Object.fromEntries([...owners].map(([name, descriptions]) => [name, descriptions.join('; ')])));
     bench.action(async (names: string[], opts: Record<string, unknown>) => {
       // Ignored, it would say the benchmarks ran with that config (or, a missing file, that it exists).
       if (configFile !== undefined) {
@@ -247,8 +248,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
           fix: theirs.length ? `${selected.length === 1 ? 'Its' : 'Their'} options: ${theirs.join(', ')}.` : `${selected.length === 1 ? 'It takes' : 'They take'} no options.`,
         });
       }
-      // Each benchmark gets the options it reads, as it reads them: `--name value`.
-      const argsOf = (b: Benchmark) => given.filter((o) => o.long!.slice(2) in b.options).flatMap((o) => [o.long!, String(opts[o.attributeName()])]);
+      // Each benchmark gets the options it reads, as it reads them: `--name value` (as when it runs as a script).
+      const argsOf = (b: Benchmark) => benchArgs(bench, b.options);
       const results: Record<string, unknown> = {};
       // The benchmarks make their folders (databases, sessions) in os.tmpdir(): here one folder of
       // their own, removed however the command ends — an interrupt does not wait for a benchmark to

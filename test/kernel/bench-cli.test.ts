@@ -1,5 +1,6 @@
 /** `limit bench <name> --options`: bad options fail before any benchmark work, with exit code 1. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -147,4 +148,34 @@ describe('limit bench python: --python and --cgroup are checked as runner-python
     expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LIMIT_VALIDATION', message, details: { benchmark: 'python', field } });
     expect(r.stderr).not.toContain('running benchmark');
   });
+});
+
+describe('a benchmark run as a script (npx tsx bench/<name>.ts) reads its options as limit bench does', () => {
+  const root = path.resolve(import.meta.dirname, '../..');
+  const script = (name: string, ...args: string[]) => {
+    const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'bench', `${name}.ts`), ...args], {
+      cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, LIMIT_LOG_LEVEL: 'silent', TMPDIR: dir },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it.each([
+    [['--evaluations', '300'], "error: unknown option '--evaluations'"],
+    [['300'], 'error: too many arguments'],
+    [['--n'], "error: option '--n <value>' argument missing"],
+  ])('%j is refused (exit 1) before anything runs, not ignored', (args, message) => {
+    const r = script('governance', ...args);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(message);
+    expect(r.stdout).toBe('');
+  }, 60_000);
+
+  it('--name=value is read as --name value; a bad value is CODE: message and fix, without a stack', () => {
+    const bad = script('governance', '--n=abc');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe('LIMIT_VALIDATION: --n must be an integer ≥ 1, got "abc"\n  fix: Pass --n <integer> (≥ 1).\n');
+    const ok = script('governance', '--n=20', '--tries=1');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ evaluations: 20 });
+  }, 60_000);
 });

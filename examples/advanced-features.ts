@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRuntime } from 'limit-graph';
+import { createRuntime, formatError } from 'limit-graph';
 import type { AttributedGraph, GovernanceRule } from 'limit-graph';
 
 /** The custom rule: printing the process environment leaks secrets into traces. */
@@ -53,6 +53,9 @@ export async function main(): Promise<AdvancedSummary> {
     // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
     // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
     config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false, governance: { preset: 'default', rules: [envLeakRule] } } },
+  }).catch((error: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true }); // no runtime: the try/finally below never starts
+    throw error;
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');
@@ -101,5 +104,10 @@ export async function main(): Promise<AdvancedSummary> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.stdout.write(`${JSON.stringify(await main(), null, 2)}\n`);
+  try {
+    process.stdout.write(`${JSON.stringify(await main(), null, 2)}\n`);
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    process.exitCode = 1;
+  }
 }

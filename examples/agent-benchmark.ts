@@ -86,6 +86,9 @@ export async function main(options: { tasks?: number; concurrency?: number } = {
     // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
     // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
     config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false, 'runner-python': { maxConcurrency: concurrency }, orchestrator: { maxWaitingRuns: tasks } } },
+  }).catch((error: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true }); // no runtime: the try/finally below never starts
+    throw error;
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');

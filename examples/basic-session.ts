@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRuntime } from 'limit-graph';
+import { createRuntime, formatError } from 'limit-graph';
 
 export interface BasicSummary {
   sessionId: string;
@@ -22,6 +22,9 @@ export async function main(): Promise<BasicSummary> {
     // The embedded default (SQLite in dataDir, the Python runner, governance `default` with its rule
     // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
     config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false } },
+  }).catch((error: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true }); // no runtime: the try/finally below never starts
+    throw error;
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');
@@ -55,9 +58,14 @@ export async function main(): Promise<BasicSummary> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const summary = await main();
-  for (const r of summary.runs) {
-    process.stdout.write(`${r.status.padEnd(8)} ${r.executed ? 'ran ' : 'NOT run'} ${r.task}\n         stdout: ${r.stdout || '-'}  flags: ${r.flags.join(', ') || '-'}  provenance: ${r.provenance.join(' → ')} (${r.verified ? 'verified' : 'BROKEN'})\n`);
+  try {
+    const summary = await main();
+    for (const r of summary.runs) {
+      process.stdout.write(`${r.status.padEnd(8)} ${r.executed ? 'ran ' : 'NOT run'} ${r.task}\n         stdout: ${r.stdout || '-'}  flags: ${r.flags.join(', ') || '-'}  provenance: ${r.provenance.join(' → ')} (${r.verified ? 'verified' : 'BROKEN'})\n`);
+    }
+    process.stdout.write(`session ${summary.sessionId}: ${summary.sessionStatus}\n`);
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    process.exitCode = 1;
   }
-  process.stdout.write(`session ${summary.sessionId}: ${summary.sessionStatus}\n`);
 }

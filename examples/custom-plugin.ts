@@ -11,7 +11,7 @@
  * Run it directly: `npx tsx examples/custom-plugin.ts`.
  */
 import { pathToFileURL } from 'node:url';
-import { createRuntime, definePlugin, z, type Runtime } from 'limit-graph';
+import { createRuntime, definePlugin, formatError, z, type Runtime } from 'limit-graph';
 
 /** The service the plugin provides. */
 export interface SessionAudit {
@@ -97,5 +97,10 @@ export async function main(): Promise<{ label: string; opened: string[]; closed:
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify(await main(), null, 2));
+  try {
+    console.log(JSON.stringify(await main(), null, 2));
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createRuntime, definePlugin, isLimitError } from 'limit-graph';
+import { createRuntime, definePlugin, formatError, isLimitError } from 'limit-graph';
 import type { Runner } from 'limit-graph';
 
 /** An external agent that answers every question with a shell one-liner (a bad one). */
@@ -61,6 +61,9 @@ export async function main(): Promise<FederationSummary> {
     // packs, the RD plugins, the orchestrator); the HTTP API is not needed here.
     config: { extends: 'default', dataDir, logLevel: 'warn', plugins: { 'api-http': false } },
     plugins: [shellAdvisor],
+  }).catch((error: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true }); // no runtime: the try/finally below never starts
+    throw error;
   });
   try {
     const orchestrator = runtime.resolve('orchestrator');
@@ -115,5 +118,10 @@ export async function main(): Promise<FederationSummary> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.stdout.write(`${JSON.stringify(await main(), null, 2)}\n`);
+  try {
+    process.stdout.write(`${JSON.stringify(await main(), null, 2)}\n`);
+  } catch (error) {
+    process.stderr.write(`${formatError(error)}\n`);
+    process.exitCode = 1;
+  }
 }

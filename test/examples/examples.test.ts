@@ -1,4 +1,8 @@
 /** Every example runs here, on the real plugins (SQLite, the governance engine, the Python runner). */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main as basic } from '../../examples/basic-session.ts';
 import { main as federation, shellAdvisor } from '../../examples/federated-orchestration.ts';
@@ -109,4 +113,45 @@ it('federated-orchestration: the shell-advisor runner reports the limits it cann
   } finally {
     await rt.close();
   }
+});
+
+// A runtime that cannot be created (here: a storage backend no plugin provides) leaves no temporary
+// folder behind, and an example run as a script says why as the CLI does, exit 1, without a stack.
+describe('examples: when createRuntime fails', () => {
+  const mains: [string, () => Promise<unknown>, string][] = [
+    ['basic-session', basic, 'limit-basic-'],
+    ['advanced-features', advanced, 'limit-advanced-'],
+    ['federated-orchestration', federation, 'limit-federation-'],
+    ['agent-benchmark', () => benchmark({ tasks: 1 }), 'limit-bench-'],
+  ];
+
+  it.each(mains)('%s: main() rejects with the LimitError and removes its temporary folder', async (_name, run, prefix) => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'limit-examples-fail-'));
+    const saved = { TMPDIR: process.env.TMPDIR, STORAGE_BACKEND: process.env.STORAGE_BACKEND };
+    process.env.TMPDIR = tmp;
+    process.env.STORAGE_BACKEND = 'nosuch';
+    try {
+      await expect(run()).rejects.toMatchObject({ code: 'LIMIT_PLUGIN_NOT_FOUND' });
+      expect(readdirSync(tmp).filter((f) => f.startsWith(prefix))).toEqual([]);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it.each([...mains.map(([name]) => name), 'custom-plugin'])('%s as a script: CODE: message and fix on stderr, exit 1', (name) => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'limit-examples-fail-'));
+    try {
+      // custom-plugin builds its runtime from its own plugin alone (no storage): a bad log level fails it there.
+      const env = { ...process.env, TMPDIR: tmp, ...(name === 'custom-plugin' ? { LIMIT_LOG_LEVEL: 'nosuch' } : { STORAGE_BACKEND: 'nosuch' }) };
+      const r = spawnSync(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'examples', `${name}.ts`)], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/^LIMIT_[A-Z_]+: [^]*\n {2}fix: /);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readdirSync(tmp).filter((f) => f.startsWith('limit-'))).toEqual([]); // tsx keeps its cache there too
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -209,25 +209,28 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = d
     const bench = program
       .command('bench', { hidden: !existsSync(BENCH_DIR) })
       .description('run benchmarks from bench/ of a checkout (all, or those named) and print their figures as JSON')
-      .argument('[names...]', `benchmark names${benchmarks ? ` (${benchmarks.map((b) => b.name).join(', ')})` : ', e.g. storage rd api'}`)
+      .argument('[names...]', `benchmark names${benchmarks?.length ? ` (${benchmarks.map((b) => b.name).join(', ')})` : ', e.g. storage rd api'}`)
       .option('--json', 'accepted: the figures are one JSON document anyway')
       .option('--config <file>', 'refused: the benchmarks build their own runtimes and read no config');
+    // An installation without bench/ declares no benchmark options: any option or name is left to the
+    // action, which says that the benchmarks are not installed (not "unknown option '--rounds'").
+    if (benchmarks?.length === 0) bench.allowUnknownOption().allowExcessArguments();
     const owners = new Map<string, string[]>();
     for (const b of benchmarks ?? []) for (const [name, description] of Object.entries(b.options)) owners.set(name, [...(owners.get(name) ?? []), `${b.name}: ${description}`]);
     declareBenchOptions(bench, Object.fromEntries([...owners].map(([name, descriptions]) => [name, descriptions.join('; ')])));
     bench.action(async (names: string[], opts: Record<string, unknown>) => {
-      // Ignored, it would say the benchmarks ran with that config (or, a missing file, that it exists).
-      if (configFile !== undefined) {
-        throw new LimitError('LIMIT_VALIDATION', `limit bench reads no config (--config ${JSON.stringify(configFile)}): each benchmark builds its own runtimes`, {
-          details: { field: '--config' },
-          fix: 'Leave --config out; the benchmarks take their settings from their own options (limit bench --help).',
-        });
-      }
       const available = benchmarks ?? [];
       if (available.length === 0) {
         throw new LimitError('LIMIT_NOT_FOUND', `No benchmarks to run: they are the files of bench/ in a checkout of the repository, and this installation has none (${BENCH_DIR})`, {
           details: { dir: BENCH_DIR },
           fix: 'Run them from a checkout of the limit-graph repository: npm ci, then npx limit bench [names…] (or npm run -s bench -- <name>).',
+        });
+      }
+      // Ignored, it would say the benchmarks ran with that config (or, a missing file, that it exists).
+      if (configFile !== undefined) {
+        throw new LimitError('LIMIT_VALIDATION', `limit bench reads no config (--config ${JSON.stringify(configFile)}): each benchmark builds its own runtimes`, {
+          details: { field: '--config' },
+          fix: 'Leave --config out; the benchmarks take their settings from their own options (limit bench --help).',
         });
       }
       const selected = names.length ? names : available.map((b) => b.name);

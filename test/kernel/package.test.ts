@@ -192,11 +192,15 @@ console.log(JSON.stringify({
     expect(help).toMatch(/\n {2}doctor\b/);
     // The benchmarks stay in the repository: the installed package does not offer `bench`.
     expect(help).not.toMatch(/\n {2}bench\b/);
+    const benchHelp = ok(run(process.execPath, [bin, 'bench', '--help'], app), 'limit bench --help');
+    expect(benchHelp).toContain('benchmark names, e.g. storage rd api');
+    expect(benchHelp).not.toContain('()');
   });
 
   it('limit bench says that the installed package has no benchmarks and exits 1, named or not', () => {
     const bin = path.join(installed, manifest.bin.limit!);
-    for (const args of [['bench'], ['bench', 'storage'], ['bench', '--json']]) {
+    // With a benchmark's options too: not "unknown option '--rounds'" (no benchmark declares options here).
+    for (const args of [['bench'], ['bench', 'storage'], ['bench', '--json'], ['bench', 'storage', '--rounds', '2'], ['bench', '--scale=0.1', 'rd', '--json'], ['bench', '--config', 'x.ts']]) {
       const r = run(process.execPath, [bin, ...args], app);
       expect(r.status, args.join(' ')).toBe(1);
       expect(r.stderr).toContain('LIMIT_NOT_FOUND: No benchmarks to run: they are the files of bench/ in a checkout of the repository, and this installation has none');

@@ -2,7 +2,9 @@
  * `limit demo`: one real end-to-end session on whatever the runtime assembles (the embedded default:
  * SQLite and the Python runner) — a clean run, a blocked one, a merge, an RD knee and an export.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LimitError, writeOutputFolder } from 'limit-graph';
 import type { AttributedGraph, Orchestrator, OutputOptions, Runtime } from 'limit-graph';
 
@@ -24,15 +26,32 @@ function ring(n: number): AttributedGraph {
   return { nodes, edges };
 }
 
+/**
+ * The demo's runner is not loaded: the fix names the plugin that provides it (`runner-<name>` when a
+ * built-in one does; runner-python is in the default preset) and the runners that are loaded.
+ */
+function runnerNotLoaded(runtime: Runtime, runnerName: string): LimitError {
+  const available = runtime.keys('runner:').map((k) => k.slice('runner:'.length));
+  const plugin = `runner-${runnerName}`;
+  // A built-in runner plugin lies beside this one (plugins/ in a checkout, dist/plugins/ installed).
+  const builtin = /^[a-z0-9-]+$/.test(runnerName) && existsSync(fileURLToPath(new URL(`../${plugin}/`, import.meta.url)));
+  const instead = available.length ? `, or pass --runner ${available.length === 1 ? `${available[0]} (loaded)` : `with one of the loaded runners (${available.join(', ')})`}` : '';
+  const enable = builtin
+    ? `Enable the plugin ${plugin} in limit.config.ts (plugins: { '${plugin}': ${runnerName === 'python' ? "true }; extends: 'default' loads it" : '{ … } }'})`
+    : `No built-in plugin provides runner "${runnerName}": enable the plugin that does in limit.config.ts`;
+  return new LimitError('LIMIT_RUNNER_NOT_FOUND', `The demo needs runner "${runnerName}", which is not loaded (loaded runners: ${available.join(', ') || 'none'})`, {
+    details: { runner: runnerName, available },
+    fix: `${enable}${instead}.`,
+  });
+}
+
 /** The files the demo's export writes into its folder (a JSON artifact), known before it runs. */
 export const DEMO_EXPORT_FILES: readonly string[] = ['artifact.json'];
 
 /** `output` says how the export may be written into `outDir` (see writeOutputFolder). */
 export async function runDemo(runtime: Runtime, outDir: string, runnerName = 'python', output: OutputOptions = {}, kept = true, signal?: AbortSignal): Promise<DemoSummary> {
   const orchestrator: Orchestrator = runtime.resolve('orchestrator');
-  if (!runtime.has(`runner:${runnerName}`)) {
-    throw new LimitError('LIMIT_RUNNER_NOT_FOUND', `The demo needs runner "${runnerName}"`, { fix: 'Enable runner-python in limit.config.ts (the default preset does).' });
-  }
+  if (!runtime.has(`runner:${runnerName}`)) throw runnerNotLoaded(runtime, runnerName);
   const session = await orchestrator.openSession({ name: 'limit demo', limits: { maxConcurrency: 2, timeoutMs: 20_000 } });
   try {
     // `signal` (an interrupt) stops the demo between its steps and aborts a run in progress.

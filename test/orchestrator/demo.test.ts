@@ -64,6 +64,17 @@ describe('limit demo', () => {
     expect(await counts()).toBe(before);
   });
 
+  it.each([
+    ['openai', "Enable the plugin runner-openai in limit.config.ts (plugins: { 'runner-openai': { … } }), or pass --runner python (loaded)."],
+    ['nosuch', 'No built-in plugin provides runner "nosuch": enable the plugin that does in limit.config.ts, or pass --runner python (loaded).'],
+  ])('--runner %s that is not loaded: the fix names that runner, not runner-python', async (runner, fix) => {
+    const r = await cli('demo', '--runner', runner, '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toMatchObject({
+      code: 'LIMIT_RUNNER_NOT_FOUND', message: `The demo needs runner "${runner}", which is not loaded (loaded runners: python)`, fix, details: { runner, available: ['python'] },
+    });
+  });
+
   it('--json: one document; the blocked trace has no "executed" provenance entry (the runner was never called)', async () => {
     const out = path.join(dataDir, 'export-json');
     const { code, stdout, stderr } = await cli('demo', '--json', '--out', out);

@@ -103,14 +103,15 @@ async function load(url: string, opts: { duration: number; connections: number; 
 
 /** The options run() reads, for `limit bench` (which refuses any other). */
 export const options = {
-  duration: 'seconds each scenario runs (default 5)',
+  duration: 'whole seconds each scenario runs (default 5)',
   connections: 'concurrent connections (default 10)',
   governance: 'governance preset of the stack, default|minimal (default default)',
 };
 
 /** The values of the options (see `options`), checked — a LimitError naming the flag — before anything runs: `limit bench` calls it for every benchmark it is asked for before running any, run() for its own. */
 export function parseOptions(args: readonly string[]): { duration: number; connections: number; governance: 'default' | 'minimal' } {
-  const duration = optionalNumberOption('--duration', arg(args, 'duration'), { min: 0.1 }) ?? 5;
+  // Whole seconds: autocannon stops a run at its next one-second sample, so 0.5 ran 1 s while config.durationS said 0.5.
+  const duration = optionalNumberOption('--duration', arg(args, 'duration'), { integer: true, min: 1 }) ?? 5;
   const connections = optionalNumberOption('--connections', arg(args, 'connections'), { integer: true, min: 1 }) ?? 10;
   const governance = arg(args, 'governance') ?? 'default';
   // Anything but "default" used to run the minimal stack, reported under the name given.

@@ -21,6 +21,8 @@ describe('limit bench options', () => {
     [['rd', '--sizes', '50,abc'], 'benchmark rd: --sizes must be an integer ≥ 2, got "abc"'],
     [['python', '--warm', '1e400'], 'benchmark python: --warm must be an integer ≥ 1, got "1e400"'],
     [['api', '--connections', ''], 'benchmark api: --connections must be an integer ≥ 1, got ""'],
+    // autocannon measures in whole seconds: 0.5 would run 1 s and be reported as 0.5.
+    [['api', '--duration', '0.5'], 'benchmark api: --duration must be an integer ≥ 1, got "0.5"'],
     [['api', '--governance', 'strict'], 'benchmark api: --governance must be default or minimal, got "strict"'],
   ])('%j is LIMIT_VALIDATION: %s', async (args, message) => {
     const r = await cli(...args);

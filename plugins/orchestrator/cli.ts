@@ -71,10 +71,11 @@ export async function writeArtifact(out: string, files: { path: string; content:
 /**
  * `--older-than`: a duration as the kernel's durationMs reads it — whole milliseconds (`3600000`) or
  * an amount and a unit (`90s`, `15m`, `1.5h`, `2 days`) — from 1 ms to MAX_STALE_MS (3650 d).
- * Anything else (`1h30m`, `0`, `-1`, `soon`) is LIMIT_VALIDATION naming the option and the value.
+ * Anything else (`1h30m`, `0`, `-1`, `soon`, ` 5m`) is LIMIT_VALIDATION naming the option and the value.
  */
 function parseDuration(option: string, value: string): number {
-  const ms = durationMs(value);
+  // Padded (" 5m"), as elsewhere on the command line, is refused: durationMs itself takes spaces around the amount.
+  const ms = value.trim() === value ? durationMs(value) : undefined;
   if (ms === undefined || ms > MAX_STALE_MS) {
     throw new LimitError('LIMIT_VALIDATION', `${option} must be a duration from 1 ms to 3650 d: milliseconds (3600000) or an amount and a unit, ms, s, m, h, d or w (90s, 15m, 1.5h, 2d); got ${JSON.stringify(value)}`, {
       details: { field: option, value },

@@ -402,7 +402,7 @@ describe('limit recover', () => {
   }, 60_000);
 
   it('refuses a bad --older-than or --session with a message naming the option', async () => {
-    for (const value of ['', 'abc', '0', '0h', '-1', '1h30m', '3651d', '522w', 'soon']) {
+    for (const value of ['', 'abc', '0', '0h', '-1', '1h30m', '3651d', '522w', 'soon', ' 5m', '5m ']) {
       const r = await cli('recover', '--older-than', value);
       expect(r.code, value).toBe(1);
       expect(r.stderr, value).toContain(`LIMIT_VALIDATION: --older-than must be a duration from 1 ms to 3650 d: milliseconds (3600000) or an amount and a unit, ms, s, m, h, d or w (90s, 15m, 1.5h, 2d); got ${JSON.stringify(value)}`);

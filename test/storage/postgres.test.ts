@@ -623,11 +623,14 @@ describe('storage-postgres plugin', () => {
       await holder.query('BEGIN');
       await holder.query(`LOCK TABLE "${schema}".counters IN ACCESS EXCLUSIVE MODE`);
       // The batch inserts its trace, then waits on the counters lock, inside its transaction.
-      const batch = s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }]);
+      // Its outcome is taken at once: the batch may fail before pg_terminate_backend's own answer
+      // arrives, and a rejection with no handler yet would be reported as unhandled.
+      const batch = s.batch('t', [{ op: 'createTrace', trace: makeTrace('t', 'a1', 's1') }, { op: 'incrementCounters', deltas: { x: 1 } }])
+        .then(() => null, (e: unknown) => e as Error & { code: string; fix?: string });
       await waitForLockWait(`"${schema}".counters`);
       const { rows } = await admin.query(`SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, [`"${schema}".counters`]);
       expect(rows).toEqual([{ killed: true }]);
-      const error = await batch.then(() => null, (e: unknown) => e as Error & { code: string; fix?: string });
+      const error = await batch;
       // Not "Cannot reach PostgreSQL": the server answered, ending the connection; a retry gets another.
       expect(error).toMatchObject({ name: 'LimitError', code: 'LIMIT_STORAGE_UNAVAILABLE', details: { sqlState: '57P01', schema } });
       expect(error!.message).toMatch(new RegExp(`^batch op 1 \\(incrementCounters\\): PostgreSQL at postgres://.* \\(schema "${schema}"\\) ended this call's connection \\(terminating connection due to administrator command, 57P01\\): nothing of the call was stored .*retry it$`));

@@ -799,7 +799,7 @@ export class PythonRunner implements Runner {
     // output is read to its end first — and when a child that left the process group (setsid) still
     // holds the pipes, it is killed by session uid (sparing the session's other running tasks'
     // groups) instead of waiting out the drain's timeout.
-    const sweep = !launched.cgroupDir && state.uid !== undefined ? () => killUid(state.uid!, () => this.#otherGroups(state, execution)) : undefined;
+    const sweep = !launched.cgroupDir && state.uid !== undefined ? async () => void (await killUid(state.uid!, () => this.#otherGroups(state, execution))) : undefined;
     await this.#reap(launched, exit !== STOPPED, sweep);
     if (exit === STOPPED) {
       // Without a cgroup listing them, children that left the process group (setsid) are found by
@@ -952,7 +952,7 @@ export class PythonRunner implements Runner {
   async #killWorker(state: SessionState, signal: AbortSignal): Promise<void> {
     const cgroupDir = state.worker?.launched.cgroupDir;
     await this.#dropWorker(state);
-    if (!cgroupDir && state.uid !== undefined && signal.reason !== ('closed' satisfies Stop) && this.#sessions.get(state.id) === state) await killUid(state.uid);
+    if (!cgroupDir && state.uid !== undefined && signal.reason !== ('closed' satisfies Stop) && this.#sessions.get(state.id) === state) await killUid(state.uid, new Set(), this.#resolved?.executable);
   }
 
   async #dropWorker(state: SessionState, drain = false): Promise<void> {
@@ -1226,18 +1226,42 @@ export class PythonRunner implements Runner {
     // after this close finds their cgroups' removals (#removals) and the process does not exit first.
     await Promise.all(ending);
     await state.sweeping;
-    if (state.uid !== undefined) await killUid(state.uid);
+    if (state.uid !== undefined) await killUid(state.uid, new Set(), this.#resolved?.executable);
     if (this.options.removeSessionFiles) await this.#removeFiles(state);
   }
 
   /** Removes a session's directory and owner record; only then, with none of its processes and files left, may another session get its uid. */
   async #removeFiles(state: SessionState): Promise<void> {
     const remove = async () => {
-      await rm(state.dir, { recursive: true, force: true });
+      await this.#removeDir(state);
       await rm(this.#ownerFile(state.id), { force: true });
     };
     if (state.uid === undefined) await remove();
     else await this.#uids.release(state.dir, state.uid, remove);
+  }
+
+  /**
+   * Removes a closed session's directory. A process of its uid still writing there (ENOTEMPTY while
+   * rm empties a folder) is killed again and the removal retried; a removal that still fails is a
+   * LimitError naming the session and the directory (which, with its uid claim, stays).
+   */
+  async #removeDir(state: SessionState): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await rm(state.dir, { recursive: true, force: true });
+        return;
+      } catch (error) {
+        if (attempt < 4) {
+          if (state.uid !== undefined) await killUid(state.uid, new Set(), this.#resolved?.executable);
+          await new Promise((r) => setTimeout(r, 20 * attempt));
+          continue;
+        }
+        throw new LimitError('LIMIT_RUNNER_FAILED', `runner-python: closing session "${state.id}": its directory ${state.dir} could not be removed after ${attempt} tries: ${(error as Error).message}`, {
+          plugin: 'runner-python', cause: error, details: { sessionId: state.id, dir: state.dir },
+          fix: `Something kept writing into ${state.dir} while it was removed${state.uid !== undefined ? ` (a process of uid ${state.uid}?)` : ''}; remove it by hand once nothing uses it.`,
+        });
+      }
+    }
   }
 
   /** Root-only record of which tenant a session directory belongs to (workDir/.owners, 0700). */

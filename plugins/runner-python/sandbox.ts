@@ -419,42 +419,100 @@ export async function untraversableAncestor(dir: string): Promise<string | undef
 }
 
 /**
+ * Whether a /proc/<pid>/status is of a process that is gone: "Z"/"X" with at most one thread. A
+ * thread group whose leader thread has exited while another thread runs also reads "Z", with
+ * `Threads:` > 1: it is alive (a SIGKILL to its pid kills the whole group), and must not be skipped.
+ */
+export function goneStatus(status: string): boolean {
+  if (!/^State:\s+[ZX]/m.test(status)) return false;
+  const threads = /^Threads:\s+(\d+)/m.exec(status);
+  return !threads || Number(threads[1]) <= 1;
+}
+
+/**
+ * The helper of killUid: started as root, it drops to the uid (groups, gid, uid: real, effective and
+ * saved) and sends SIGKILL to every process it may signal — every process of that uid — with
+ * kill(-1) until none is left (ESRCH). kill(-1) is atomic against fork, so neither a fork nor a
+ * process hopping to new pids (fork, parent exits) escapes it. Exits 0 once none is left, 3 when
+ * processes were still there after every try.
+ */
+const KILL_ALL = `import os, sys, time
+u = int(sys.argv[1])
+os.setgroups([])
+os.setresgid(u, u, u)
+os.setresuid(u, u, u)
+for i in range(400):
+    try:
+        os.kill(-1, 9)
+    except ProcessLookupError:
+        sys.exit(0)
+    time.sleep(0.0025)
+sys.exit(3)
+`;
+
+/** How many /proc passes killUid makes at most while each finds a process (a forker, a pid hopper). */
+const KILL_PASSES = 100;
+
+/**
  * Kills every process owned by `uid` (a session's uid): the tree kill when no cgroup lists them.
  * Processes in a process group of `spare` (the other running executions of the session, each the
  * leader of its own group) are left alone; what left those groups (setsid) cannot be told apart
  * and is killed. `spare` may be a function, asked again before each kill (an execution may start
  * while /proc is read); when it returns `false` the sweep ends at once, killing nothing more (the
  * uid is no longer the caller's to sweep: its session was closed).
+ *
+ * With `spare` an empty set (nothing of the uid may survive: a closing session, a warm worker whose
+ * task holds the session) and `python` given (a root-started interpreter, see KILL_ALL), the kill is
+ * done by a helper running as the uid with kill(-1), which no fork outruns. Otherwise (or when the
+ * helper cannot run) /proc is swept again until two passes in a row find no process of the uid (at
+ * most KILL_PASSES passes): forkers and pid hoppers are caught by the passes that follow. Resolves
+ * true when the last look found none left.
  */
-export async function killUid(uid: number, spare: ReadonlySet<number> | (() => ReadonlySet<number> | false) = new Set()): Promise<void> {
-  const { readdir } = await import('node:fs/promises');
+export async function killUid(uid: number, spare: ReadonlySet<number> | (() => ReadonlySet<number> | false) = new Set(), python?: string): Promise<boolean> {
   const spared = typeof spare === 'function' ? spare : () => spare;
-  for (let pass = 0; pass < 3; pass++) {
+  if (typeof spare !== 'function' && spare.size === 0 && python !== undefined && process.getuid?.() === 0) {
+    const r = await execa(python, ['-E', '-s', '-c', KILL_ALL, String(uid)], { reject: false, timeout: 10_000, extendEnv: false, env: {}, cwd: '/' }).catch(() => undefined);
+    if (r?.exitCode === 0) {
+      // Confirmed on /proc (a helper that could not run — no interpreter — falls through to the sweep).
+      if ((await uidPids(uid)).length === 0) return true;
+    }
+  }
+  let empty = 0;
+  for (let pass = 0; pass < KILL_PASSES; pass++) {
     let found = 0;
-    for (const name of await readdir('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
-      const m = /^Uid:\s+(\d+)/m.exec(status);
-      if (m && Number(m[1]) === uid && !/^State:\s+[ZX]/m.test(status)) {
-        let groups = spared();
-        if (groups === false) return;
-        if (groups.size > 0) {
-          // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
-          const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-          const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-          groups = spared(); // asked again after the read: it is the kill that must see the current state
-          if (groups === false) return;
-          if (groups.has(pgrp)) continue;
-        }
-        found++;
-        try {
-          process.kill(Number(name), 'SIGKILL');
-        } catch {
-          // Exited meanwhile.
-        }
+    for (const pid of await uidPids(uid)) {
+      let groups = spared();
+      if (groups === false) return true;
+      if (groups.size > 0) {
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+        const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+        groups = spared(); // asked again after the read: it is the kill that must see the current state
+        if (groups === false) return true;
+        if (groups.has(pgrp)) continue;
+      }
+      found++;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Exited meanwhile.
       }
     }
-    if (found === 0) return;
-    await new Promise((r) => setTimeout(r, 5));
+    if (found === 0 && ++empty === 2) return true;
+    if (found > 0) empty = 0;
+    await new Promise((r) => setTimeout(r, found > 0 ? 5 : 1));
   }
+  return false;
+}
+
+/** The pids of live processes (goneStatus) whose real uid is `uid`. */
+export async function uidPids(uid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => '');
+    const m = /^Uid:\s+(\d+)/m.exec(status);
+    if (m && Number(m[1]) === uid && !goneStatus(status)) pids.push(Number(name));
+  }
+  return pids;
 }

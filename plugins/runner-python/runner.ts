@@ -4,7 +4,7 @@
  * preamble before user code runs. Warm mode keeps one worker per session speaking JSON lines.
  */
 import { constants as fsc, existsSync } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
@@ -1110,7 +1110,7 @@ export class PythonRunner implements Runner {
     } else if (this.options.venvPath) {
       state.venvDir = path.resolve(this.options.venvPath);
     }
-    if (state.uid !== undefined) await chownTree(state.dir, state.uid);
+    if (state.uid !== undefined) await chownSession(state.dir, state.tmp, state.uid);
   }
 
   /**
@@ -1379,14 +1379,34 @@ export async function accountsInRange(start: number, size: number, file = '/etc/
 }
 
 /**
- * Hands a session directory to its uid. Never follows a link: lchown throughout, and a directory is
- * entered only if lstat still shows a directory (not a link swapped in after readdir listed it).
+ * Hands a session directory and its `.tmp` to its uid — those two only, never a walk of what is in
+ * them: the directory may already be the uid's, and a live process of the uid could swap a folder
+ * for a link between a walk's check and its chown, making root chown a file outside (security
+ * review pyiso, finding 2). Each is opened with O_DIRECTORY|O_NOFOLLOW and chowned through its fd
+ * (fchown): a link is never followed. A `.tmp` that is not a plain directory (a link or file the
+ * session put there) is unlinked — the entry itself, not what a link points to — and made again.
+ * The directory's other contents are the uid's already: its tasks made them (a directory whose uid
+ * changed keeps its files under their old owner; they are not handed over).
  */
-async function chownTree(dir: string, uid: number): Promise<void> {
-  await lchown(dir, uid, uid);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory() && (await lstat(p).catch(() => undefined))?.isDirectory()) await chownTree(p, uid);
-    else await lchown(p, uid, uid).catch(() => undefined);
+async function chownSession(dir: string, tmp: string, uid: number): Promise<void> {
+  const chownDir = async (p: string) => {
+    const handle = await open(p, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    try {
+      await handle.chown(uid, uid);
+    } finally {
+      await handle.close();
+    }
+  };
+  // The session directory's parent is workDir (root's, 0711): no session can swap it.
+  await chownDir(dir);
+  try {
+    await chownDir(tmp);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ELOOP' && code !== 'ENOTDIR' && code !== 'ENOENT') throw error;
+    // unlink only: never a recursive removal as root in a folder the session can change.
+    if (code !== 'ENOENT') await unlink(tmp).catch(() => undefined);
+    await mkdir(tmp, { mode: 0o700 });
+    await chownDir(tmp);
   }
 }

@@ -12,7 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import { LimitError, SessionIdleSweeper, SessionLimits, allInOrder, checkSessionLimits, mapStringsDeep, sha256, toWellFormed, trackProcessGroup, type HealthResult, type LimitErrorCode, type Logger, type RunContext, type RunResult, type Runner, type RunnerCapabilities, type TaskParsed } from 'limit-graph';
 import type { RunnerPythonOptions } from './options.ts';
 import { PREAMBLE, WORKER } from './python.ts';
-import { PidsCgroups, UidClaims, findUnshare, killTree, killUid, probeDirName, probeMountns, probeNetns, socketFolders, sweepDeadProbes, untraversableAncestor } from './sandbox.ts';
+import { PidsCgroups, UidClaims, clearUid, findUnshare, killTree, killUid, probeDirName, probeMountns, probeNetns, socketFolders, sweepDeadProbes, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -1087,9 +1087,17 @@ export class PythonRunner implements Runner {
     // A close of the id still under way (see #closes) ends first: this session starts after it, empty.
     await this.#closes.get(state.id)?.catch(() => undefined);
     await this.#claim(state);
+    // A new directory (not one kept from before) means a new holder of its uid.
+    const fresh = !existsSync(state.dir);
     // The directory is made before its uid is claimed: a claim whose directory is gone may be taken over (see UidClaims).
     await mkdir(state.tmp, { recursive: true, mode: 0o700 });
-    if (this.#resolved?.dropUid === true) state.uid ??= await this.#uids.claim(state.dir);
+    if (this.#resolved?.dropUid === true && state.uid === undefined) {
+      state.uid = await this.#uids.claim(state.dir);
+      // Whatever an earlier holder of the uid left (a crash before its close, a claim taken over):
+      // its processes killed and its files in the shared temporary folders removed before this
+      // session's first task runs under that uid.
+      if (fresh) await clearUid(state.uid, this.#resolved.executable);
+    }
     await chmod(state.dir, 0o700);
     if (this.options.createVenv === 'per-session') {
       const venvDir = path.join(state.dir, '.venv');
@@ -1233,6 +1241,9 @@ export class PythonRunner implements Runner {
   /** Removes a session's directory and owner record; only then, with none of its processes and files left, may another session get its uid. */
   async #removeFiles(state: SessionState): Promise<void> {
     const remove = async () => {
+      // What the uid left in the host's shared /tmp, /var/tmp and /dev/shm goes too, before the
+      // uid can go to another session (the same id from another tenant gets the same uid).
+      if (state.uid !== undefined && this.#resolved) await clearUid(state.uid, this.#resolved.executable);
       await this.#removeDir(state);
       await rm(this.#ownerFile(state.id), { force: true });
     };

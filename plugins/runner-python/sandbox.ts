@@ -432,23 +432,102 @@ export function goneStatus(status: string): boolean {
 /**
  * The helper of killUid: started as root, it drops to the uid (groups, gid, uid: real, effective and
  * saved) and sends SIGKILL to every process it may signal — every process of that uid — with
- * kill(-1) until none is left (ESRCH). kill(-1) is atomic against fork, so neither a fork nor a
- * process hopping to new pids (fork, parent exits) escapes it. Exits 0 once none is left, 3 when
- * processes were still there after every try.
+ * kill(-1), until /proc shows none of the uid alive (kill(-1) itself does not say: it fails with
+ * ESRCH only when there is no other process at all). kill(-1) is atomic against fork, so neither a
+ * fork nor a process hopping to new pids (fork, parent exits) escapes it. Exits 0 once none is
+ * left, 3 when processes were still there after every try.
  */
 const KILL_ALL = `import os, sys, time
 u = int(sys.argv[1])
 os.setgroups([])
 os.setresgid(u, u, u)
 os.setresuid(u, u, u)
-for i in range(400):
+def left():
+    for n in os.listdir('/proc'):
+        if not n.isdigit() or int(n) == os.getpid():
+            continue
+        try:
+            with open('/proc/' + n + '/status') as f:
+                s = f.read()
+        except OSError:
+            continue
+        f = dict(l.split(':', 1) for l in s.splitlines() if ':' in l)
+        if int(f.get('Uid', '-1').split()[0]) != u:
+            continue
+        if f.get('State', '').split()[:1] in (['Z'], ['X']) and int(f.get('Threads', '1')) <= 1:
+            continue
+        return True
+    return False
+for i in range(200):
     try:
         os.kill(-1, 9)
     except ProcessLookupError:
-        sys.exit(0)
-    time.sleep(0.0025)
-sys.exit(3)
+        pass
+    time.sleep(0.002)
+    if not left():
+        break
+else:
+    sys.exit(3)
 `;
+
+/** The host's shared temporary folders: what a session uid leaves there is removed before the uid goes to another session (clearUid). */
+export const SHARED_TMP = ['/tmp', '/var/tmp', '/dev/shm'];
+
+/**
+ * The helper of clearUid: KILL_ALL, then — still as the uid, so it removes nothing the uid could
+ * not remove itself, and no link makes it touch another's file — each folder of argv[2]
+ * (colon-separated) is scanned on its own filesystem: an entry the uid owns is removed (a folder
+ * with its content; a link itself, never its target), a folder the uid may write into is scanned
+ * in turn (at most 100000 entries in all). Exits 0, or 3 when processes of the uid were left.
+ */
+const CLEAR_UID = `${KILL_ALL}import shutil, stat
+budget = [100000]
+def clear(d, dev):
+    try:
+        entries = list(os.scandir(d))
+    except OSError:
+        return
+    for e in entries:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if st.st_dev != dev:
+            continue
+        folder = stat.S_ISDIR(st.st_mode)
+        if st.st_uid == u:
+            try:
+                if folder:
+                    shutil.rmtree(e.path, ignore_errors=True)
+                else:
+                    os.unlink(e.path)
+            except OSError:
+                pass
+        elif folder and os.access(e.path, os.W_OK | os.X_OK):
+            clear(e.path, dev)
+for root in sys.argv[2].split(':'):
+    try:
+        st = os.lstat(root)
+    except OSError:
+        continue
+    if stat.S_ISDIR(st.st_mode):
+        clear(root, st.st_dev)
+`;
+
+/**
+ * Makes a session uid clean for its next holder: kills every process of it (as KILL_ALL) and removes
+ * what it owns in the shared temporary folders `roots` (see CLEAR_UID), by a helper started as root
+ * (`python`) that drops to the uid first. Only as root. Resolves false when the helper failed or
+ * processes of the uid were left.
+ */
+export async function clearUid(uid: number, python: string, roots: readonly string[] = SHARED_TMP): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const r = await execa(python, ['-E', '-s', '-c', CLEAR_UID, String(uid), roots.join(':')], { reject: false, timeout: 60_000, extendEnv: false, env: {}, cwd: '/' }).catch(() => undefined);
+  return r?.exitCode === 0;
+}
 
 /** How many /proc passes killUid makes at most while each finds a process (a forker, a pid hopper). */
 const KILL_PASSES = 100;

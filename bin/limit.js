@@ -3,6 +3,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// tsx's compile cache would keep a world-readable compiled copy of limit.config.ts (secrets
+// included) in <tmpdir>/tsx-<uid>; tsx reads this once, when it is loaded: set before it is.
+process.env.TSX_DISABLE_CACHE = '1';
+
 const source = new URL('../kernel/cli/main.ts', import.meta.url);
 let runProcess;
 if (existsSync(fileURLToPath(source))) {

@@ -7,6 +7,8 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+// Before tsx: its compile cache stays off (see config/no-tsx-cache.ts).
+import './config/no-tsx-cache.ts';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
 import { configProvenance, esmExports, importFresh, invalidConfig, moduleFailureFix, modulePath, type ConfigProvenance } from './config/load.ts';

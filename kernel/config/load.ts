@@ -8,6 +8,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { cosmiconfig } from 'cosmiconfig';
+// Before tsx: no world-readable compiled copy of the config in tsx's cache (see no-tsx-cache.ts).
+import './no-tsx-cache.ts';
 import { tsImport } from 'tsx/esm/api';
 import { fileKindOf, jsonErrorPosition } from '../cli-helpers.ts';
 import { ERROR_CODES, LimitError, describeThrown, isError, isLimitError } from '../errors.ts';

@@ -15,6 +15,8 @@ import { PREAMBLE, WORKER } from './python.ts';
 import { PidsCgroups, UidClaims, clearUid, findUnshare, killTree, killUid, probeDirName, probeMountns, probeNetns, socketFolders, sweepDeadProbes, untraversableAncestor } from './sandbox.ts';
 
 const SESSION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}$/;
+/** The tenant of a boot probe's session (see #probe): its directory keeps its plain `.probe-…` name. */
+const PROBE_TENANT = '.probe';
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
 interface Platform {
@@ -598,7 +600,7 @@ export class PythonRunner implements Runner {
 
     // Prove the whole launch chain (namespace, cgroup, rlimits, uid) with a real task.
     await sweepDeadProbes(this.workDir);
-    const state = this.#newState(probeDirName(), '.probe', platform);
+    const state = this.#newState(probeDirName(), PROBE_TENANT, platform);
     try {
       await this.#prepare(state);
       const memoryMb = Math.min(o.memoryMb, 512);
@@ -1048,7 +1050,8 @@ export class PythonRunner implements Runner {
   }
 
   #newState(id: string, tenant: string, platform: Platform): SessionState {
-    const dir = path.join(this.workDir, id);
+    // A boot probe's directory keeps its plain name (sweepDeadProbes reads its host and pid there).
+    const dir = tenant === PROBE_TENANT ? path.join(this.workDir, id) : this.sessionDir(id, tenant);
     return {
       id, tenant, dir, tmp: path.join(dir, '.tmp'),
       uid: undefined,
@@ -1086,7 +1089,6 @@ export class PythonRunner implements Runner {
   async #prepare(state: SessionState): Promise<void> {
     // A close of the id still under way (see #closes) ends first: this session starts after it, empty.
     await this.#closes.get(state.id)?.catch(() => undefined);
-    await this.#claim(state);
     // A new directory (not one kept from before) means a new holder of its uid.
     const fresh = !existsSync(state.dir);
     // The directory is made before its uid is claimed: a claim whose directory is gone may be taken over (see UidClaims).
@@ -1198,9 +1200,18 @@ export class PythonRunner implements Runner {
     }
   }
 
-  /** The session directory of a session id (for tests and tools). */
-  sessionDir(sessionId: string): string {
-    return path.join(this.workDir, sessionId);
+  /**
+   * The session directory of a session id and tenant: `workDir/<id>@<first 16 hex of
+   * sha256(tenant)>` ("@" is never in an id). The tenant is part of the name, so the same id from
+   * two tenants never shares a directory — nor, the uid claim being the directory's, a uid — even
+   * in two processes sharing the workDir, which know nothing of each other's live sessions. Without
+   * `tenant`, the tenant of the live session of that id (for tests and tools).
+   */
+  sessionDir(sessionId: string, tenant: string | undefined = this.#sessions.get(sessionId)?.tenant): string {
+    if (tenant === undefined) {
+      throw new LimitError('LIMIT_VALIDATION', `runner-python: sessionDir("${sessionId}"): no live session of that id on this runner, so its tenant is unknown; pass the tenant`, { plugin: 'runner-python', details: { sessionId } });
+    }
+    return path.join(this.workDir, `${sessionId}@${sha256(tenant).slice(0, 16)}`);
   }
 
   /**
@@ -1238,14 +1249,13 @@ export class PythonRunner implements Runner {
     if (this.options.removeSessionFiles) await this.#removeFiles(state);
   }
 
-  /** Removes a session's directory and owner record; only then, with none of its processes and files left, may another session get its uid. */
+  /** Removes a session's directory; only then, with none of its processes and files left, may another session get its uid. */
   async #removeFiles(state: SessionState): Promise<void> {
     const remove = async () => {
       // What the uid left in the host's shared /tmp, /var/tmp and /dev/shm goes too, before the
       // uid can go to another session (the same id from another tenant gets the same uid).
       if (state.uid !== undefined && this.#resolved) await clearUid(state.uid, this.#resolved.executable);
       await this.#removeDir(state);
-      await rm(this.#ownerFile(state.id), { force: true });
     };
     if (state.uid === undefined) await remove();
     else await this.#uids.release(state.dir, state.uid, remove);
@@ -1273,25 +1283,6 @@ export class PythonRunner implements Runner {
         });
       }
     }
-  }
-
-  /** Root-only record of which tenant a session directory belongs to (workDir/.owners, 0700). */
-  #ownerFile(id: string): string {
-    return path.join(this.workDir, '.owners', sha256(id));
-  }
-
-  /**
-   * A session directory left by another tenant's session of the same id (a restart, a worker that
-   * served both) is emptied before this tenant's session uses it; then the directory is recorded as
-   * this tenant's.
-   */
-  async #claim(state: SessionState): Promise<void> {
-    const owner = this.#ownerFile(state.id);
-    const recorded = await readFile(owner, 'utf8').catch(() => undefined);
-    if (recorded === state.tenant) return;
-    if (recorded !== undefined || existsSync(state.dir)) await rm(state.dir, { recursive: true, force: true });
-    await mkdir(path.dirname(owner), { recursive: true, mode: 0o700 });
-    await writeFile(owner, state.tenant, { mode: 0o600 });
   }
 
   async dispose(): Promise<void> {

@@ -116,7 +116,8 @@ describe('limit run interrupted', () => {
     expect(trace.output?.error).toEqual({ code: 'LIMIT_RUNNER_ABORTED', message: 'Interrupted by SIGINT' });
     expect(sessions.find((s) => s.id === trace.sessionId)?.status).toBe('closed');
     // The ephemeral session's folder is removed with it.
-    expect(existsSync(path.join(dir, 'sessions', trace.sessionId))).toBe(false);
+    // (Its name is `<id>@<tenant hash>`: runner-python's sessionDir.)
+    expect((existsSync(path.join(dir, 'sessions')) ? readdirSync(path.join(dir, 'sessions')) : []).filter((n) => n === trace.sessionId || n.startsWith(`${trace.sessionId}@`))).toEqual([]);
   }, 60_000);
 
   it('SIGTERM in a named session: exit 143, the task killed, the trace final; the session stays open for the next run', async () => {

@@ -32,7 +32,7 @@ describe('runner-python session directory hand-over', () => {
     expect(first.ok, JSON.stringify(first)).toBe(true);
     const uid = Number(first.stdout.trim());
     await fixture.runner.closeSession(id, 't');
-    const dir = fixture.runner.sessionDir(id);
+    const dir = fixture.runner.sessionDir(id, 't');
     // Root-owned content the hand-over must leave alone (a walk would chown it, and could be raced
     // into following a link swapped in for "sub").
     mkdirSync(path.join(dir, 'sub'));

@@ -55,7 +55,7 @@ describe.each([true, false])('runner-python hardening (warm: %s)', (warm) => {
     const b = ctx();
     const made = await fixture.runner.executeIsolated(code('open("secret.txt", "w").write("b-secret")'), b);
     expect(made.ok, JSON.stringify(made)).toBe(true);
-    const bDir = fixture.runner.sessionDir(b.session.id);
+    const bDir = fixture.runner.sessionDir(b.session.id, b.session.tenant);
     const bOwner = statSync(bDir).uid;
     await fixture.runner.executeIsolated(code(`import os\nos.symlink(${JSON.stringify(bDir)}, "other")`), a);
     const r = await fixture.runner.executeIsolated(code('pass', { files: { 'other/secret.txt': 'overwritten', 'other/new.txt': 'x' } }), a);
@@ -98,7 +98,7 @@ describe.each([true, false])('runner-python hardening (warm: %s)', (warm) => {
   it("task.env and task.args are on no process's command line (/proc/<pid>/cmdline is world-readable)", async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm });
     const a = ctx();
-    const started = path.join(fixture.runner.sessionDir(a.session.id), 'started');
+    const started = path.join(fixture.runner.sessionDir(a.session.id, a.session.tenant), 'started');
     // Session A reads its own command line, shows its env and argv, then waits while B looks around.
     const running = fixture.runner.executeIsolated(code(`import os, sys, time
 own = open('/proc/self/cmdline', 'rb').read()
@@ -138,7 +138,7 @@ describe('runner-python cold launch', () => {
     const plant = await fixture.runner.executeIsolated(code(
       `import os\nfor n in ("unshare", "python3", "python"):\n    open(n, "w").write(${JSON.stringify(script)})\n    os.chmod(n, 0o755)`), c);
     expect(plant.ok, JSON.stringify(plant)).toBe(true);
-    const dir = fixture.runner.sessionDir(c.session.id);
+    const dir = fixture.runner.sessionDir(c.session.id, c.session.tenant);
     const r = await fixture.runner.executeIsolated(code('import os\nprint(os.getuid() == 0, os.environ["PATH"].split(":")[0])', {
       env: { PATH: `${dir}:/usr/bin:/bin` },
     }), c);
@@ -197,7 +197,7 @@ describe('runner-python keeps sessions of different tenants apart, even with the
     signal: new AbortController().signal,
   });
 
-  it('refuses another tenant on a live session id, and empties a directory another tenant left behind', async () => {
+  it('refuses another tenant on a live session id, and never gives it the directory another tenant left behind', async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm: true, removeSessionFiles: false });
     const id = `shared-${process.pid}-${++counter}`;
     const wrote = await fixture.runner.executeIsolated(code('open("notes.txt", "w").write("A-PRIVATE")\nsecret = "A-GLOBAL"'), as('a', id));
@@ -210,13 +210,14 @@ describe('runner-python keeps sessions of different tenants apart, even with the
     expect((await fixture.runner.executeIsolated(code('print(open("notes.txt").read(), secret)'), as('a', id))).stdout.trim()).toBe('A-PRIVATE A-GLOBAL');
     // A's session ends but its files stay (removeSessionFiles: false), as after a crash and restart.
     await fixture.runner.closeSession(id);
-    expect(existsSync(path.join(fixture.runner.sessionDir(id), 'notes.txt'))).toBe(true);
+    expect(existsSync(path.join(fixture.runner.sessionDir(id, 'a'), 'notes.txt'))).toBe(true);
     const b = await fixture.runner.executeIsolated(code('import os\nprint(os.path.exists("notes.txt"), "secret" in globals())'), as('b', id));
     expect(b.stdout.trim()).toBe('False False');
-    // And A, coming back to its id after B used it, does not see B's files either.
+    // And A, coming back to its id after B used it, does not see B's files either: each tenant's
+    // session of the id has its own directory (its name holds the tenant), so A finds its own kept file.
     await fixture.runner.executeIsolated(code('open("b.txt", "w").write("B")'), as('b', id));
     await fixture.runner.closeSession(id);
-    expect((await fixture.runner.executeIsolated(code('import os\nprint(sorted(f for f in os.listdir(".") if not f.startswith(".")))'), as('a', id))).stdout.trim()).toBe('[]');
+    expect((await fixture.runner.executeIsolated(code('import os\nprint(sorted(f for f in os.listdir(".") if not f.startswith(".")))'), as('a', id))).stdout.trim()).toBe("['notes.txt']");
   }, 60_000);
 
   it("another tenant closing a session of the same id leaves this tenant's worker, globals and files alone", async () => {
@@ -230,7 +231,7 @@ describe('runner-python keeps sessions of different tenants apart, even with the
     const after = await fixture.runner.executeIsolated(code('print(open("notes.txt").read(), secret)'), actx);
     expect(after.stdout.trim(), JSON.stringify(after)).toBe('A-PRIVATE A-GLOBAL');
     await a.close();
-    expect(existsSync(fixture.runner.sessionDir(id))).toBe(false);
+    expect(existsSync(fixture.runner.sessionDir(id, 'a'))).toBe(false);
   }, 60_000);
 });
 
@@ -242,7 +243,7 @@ describe.each([true, false])('runner-python writes task.files as the session uid
     expect(r.ok, r.stderr).toBe(true);
     const [uid, text] = r.stdout.trim().split('\n');
     expect(text).toBe('hello');
-    const dir = fixture.runner.sessionDir(c.session.id);
+    const dir = fixture.runner.sessionDir(c.session.id, c.session.tenant);
     expect(statSync(path.join(dir, 'deep/er/notes.txt')).uid).toBe(Number(uid));
     expect(statSync(path.join(dir, 'deep')).uid).toBe(Number(uid));
     expect(Number(uid)).not.toBe(0);

@@ -34,7 +34,7 @@ describe('runner-python idle sessions (sessionIdleMs)', () => {
     const c = ctx();
     const first = await fixture.runner.executeIsolated(code('import os\nkept = 42\nopen("pid", "w").write(str(os.getpid()))'), c);
     expect(first.ok).toBe(true);
-    const dir = fixture.runner.sessionDir(c.session.id);
+    const dir = fixture.runner.sessionDir(c.session.id, c.session.tenant);
     const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
     expect(alive(pid)).toBe(true);
     // Idle for 1 s, looked at every second: closed within about 2 s.

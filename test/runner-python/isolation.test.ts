@@ -49,7 +49,7 @@ describe.each([true, false])('runner-python limits (warm: %s)', (warm) => {
     const lost = warm ? " — with the session's Python worker: its globals are lost and the next task starts a fresh worker" : '';
     expect(result.error).toEqual({ code: 'LIMIT_RUNNER_TIMEOUT', message: `the task exceeded timeoutMs=700 ms; its processes were killed${lost}` });
     expect(result.metrics.latencyMs).toBeGreaterThanOrEqual(700);
-    const [pid, child] = readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'pids'), 'utf8').split(' ').map(Number);
+    const [pid, child] = readFileSync(path.join(fixture.runner.sessionDir(c.session.id, c.session.tenant), 'pids'), 'utf8').split(' ').map(Number);
     await settle();
     expect(alive(pid!), 'the Python process outlived its timeout').toBe(false);
     if (fixture.runner.capabilities.processLimit) expect(alive(child!), 'a setsid child outlived the timeout').toBe(false);
@@ -185,11 +185,13 @@ describe('runner-python isolation', () => {
     fixture = await pythonRuntime({ python: PYTHON, warm: true, uidRangeSize: 2 });
     expect(fixture.runner.capabilities.fileIsolation).toBe(true);
     const runner = fixture.runner;
-    const first = (id: string) => sessionUid(runner.sessionDir(id), runner.options.uidRangeStart, 2);
+    // The directory's name holds its tenant (see sessionDir): alice's, bob's and carol's hashes.
+    const first = (id: string, tenant: string) => sessionUid(runner.sessionDir(id, tenant), runner.options.uidRangeStart, 2);
     const base = `uid-${process.pid}-${++counter}`;
     const ids = Array.from({ length: 32 }, (_, i) => `${base}-${i}`);
-    const [a, b] = ids.filter((id) => first(id) === first(ids[0]!));
-    const c = ids.find((id) => first(id) !== first(ids[0]!))!;
+    const a = ids[0]!;
+    const b = ids.slice(1).find((id) => first(id, 'bob') === first(a, 'alice'));
+    const c = ids.find((id) => id !== a && id !== b && first(id, 'carol') !== first(a, 'alice'))!;
     const as = (tenant: string, id: string): RunContext => ({ ...ctx({}, id), session: { ...ctx({}, id).session, tenant } });
     const wrote = await runner.executeIsolated(code('import os\nopen("secret.txt", "w").write("alice-private")\nkept = 42\nprint(os.getuid(), os.getpid())'), as('alice', a!));
     expect(wrote.ok, JSON.stringify(wrote)).toBe(true);
@@ -198,7 +200,7 @@ describe('runner-python isolation', () => {
       'import os',
       'print(os.getuid())',
       'try:',
-      `    print("READ", open(${JSON.stringify(path.join(runner.sessionDir(a!), 'secret.txt'))}).read())`,
+      `    print("READ", open(${JSON.stringify(path.join(runner.sessionDir(a, 'alice'), 'secret.txt'))}).read())`,
       'except OSError as e:',
       '    print("DENIED", type(e).__name__)',
     ].join('\n')), as('bob', b!));
@@ -435,7 +437,7 @@ describe('runner-python isolation', () => {
         'print([oct(os.stat(n).st_mode & 0o777) for n in names + [names[0] + ".d"]], oct(os.umask(0o077)), tempfile.gettempdir())',
       ].join('\n')), a);
       expect(wrote.ok, JSON.stringify(wrote)).toBe(true);
-      const tmp = `${fixture.runner.sessionDir(a.session.id)}/.tmp`;
+      const tmp = `${fixture.runner.sessionDir(a.session.id, a.session.tenant)}/.tmp`;
       expect(wrote.stdout.trim()).toBe(`['0o600', '0o600', '0o700'] 0o77 ${tmp}`);
       const read = await fixture.runner.executeIsolated(code([
         `for n in ${JSON.stringify([...names, `${names[0]}.d`])}:`,
@@ -651,7 +653,7 @@ describe('runner-python warm workers', () => {
     fixture = await pythonRuntime({ python: PYTHON });
     const c = ctx();
     const r = await fixture.runner.executeIsolated(code('import os\nos.getpid()'), c);
-    const dir = fixture.runner.sessionDir(c.session.id);
+    const dir = fixture.runner.sessionDir(c.session.id, c.session.tenant);
     expect(existsSync(dir)).toBe(true);
     await fixture.runner.closeSession(c.session.id);
     await settle();
@@ -667,7 +669,7 @@ describe('runner-python warm workers', () => {
     await session.close();
     await settle();
     expect(alive(r.value as number)).toBe(false);
-    expect(existsSync(fixture.runner.sessionDir(session.id))).toBe(false);
+    expect(existsSync(fixture.runner.sessionDir(session.id, session.tenant))).toBe(false);
   });
 });
 
@@ -675,7 +677,7 @@ describe.each([true, false])('runner-python environment between tasks (warm: %s)
   it("nothing carries over: a task's own os.environ changes and its task.env are gone for the next task; HOME is the session directory unless task.env sets it", async () => {
     fixture = await pythonRuntime({ python: PYTHON, warm });
     const c = ctx();
-    const dir = fixture.runner.sessionDir(c.session.id);
+    const dir = fixture.runner.sessionDir(c.session.id, c.session.tenant);
     const show = code('import os, json\nprint(json.dumps([os.environ.get(k) for k in ("MINE", "FROM_TASK", "HOME")]))');
     const seen = async () => JSON.parse((await fixture!.runner.executeIsolated(show, c)).stdout) as unknown;
     expect(await seen()).toEqual([null, null, dir]);
@@ -797,7 +799,7 @@ describe('runner-python options and tasks', () => {
     const c = ctx();
     const result = await fixture.runner.executeIsolated(code('import sys, os\nprint(sys.prefix)\nprint(os.environ["VIRTUAL_ENV"])'), c);
     expect(result.ok, JSON.stringify(result)).toBe(true);
-    const venv = path.join(fixture.runner.sessionDir(c.session.id), '.venv');
+    const venv = path.join(fixture.runner.sessionDir(c.session.id, c.session.tenant), '.venv');
     expect(result.stdout.trim().split('\n')).toEqual([venv, venv]);
   }, 60_000);
 
@@ -805,7 +807,7 @@ describe('runner-python options and tasks', () => {
     fixture = await pythonRuntime({ python: PYTHON, createVenv: 'per-session' });
     await fixture.runner.start();
     const c = ctx();
-    const dir = fixture.runner.sessionDir(c.session.id);
+    const dir = fixture.runner.sessionDir(c.session.id, c.session.tenant);
     const run = fixture.runner.executeIsolated(code('print(1)'), c);
     const deadline = Date.now() + 10_000;
     while (!existsSync(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));

@@ -55,7 +55,7 @@ describe.each([true, false])('runner-python without a pids cgroup, with a sessio
     const c = ctx({ timeoutMs: 1000 });
     const r = await fixture.runner.executeIsolated(code(ESCAPE), c);
     expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_TIMEOUT');
-    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'escaped'), 'utf8'));
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(c.session.id, c.session.tenant), 'escaped'), 'utf8'));
     try {
       await settle();
       expect(alive(escaped), 'a setsid, double-forked descendant outlived the timeout').toBe(false);
@@ -76,7 +76,7 @@ describe.each([true, false])('runner-python without a pids cgroup, with a sessio
     setTimeout(() => controller.abort(), 800);
     const r = await fixture.runner.executeIsolated(code(ESCAPE), c);
     expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_ABORTED');
-    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(c.session.id), 'escaped'), 'utf8'));
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(c.session.id, c.session.tenant), 'escaped'), 'utf8'));
     try {
       await settle();
       expect(alive(escaped), 'a setsid, double-forked descendant outlived the abort').toBe(false);
@@ -99,7 +99,7 @@ describe.each(['auto', 'none'])('runner-python cold session with tasks side by s
     await new Promise((r) => setTimeout(r, 200));
     const r = await fixture.runner.executeIsolated(code(ESCAPE), ctx({ maxConcurrency: 4, timeoutMs: 800 }, id));
     expect(r.error?.code, JSON.stringify(r)).toBe('LIMIT_RUNNER_TIMEOUT');
-    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(id), 'escaped'), 'utf8'));
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(id, 't'), 'escaped'), 'utf8'));
     try {
       const s = await sibling;
       expect(s.ok, `the other task of the session was killed: ${JSON.stringify(s)}`).toBe(true);
@@ -123,7 +123,7 @@ describe.each(['auto', 'none'])('runner-python cold task that ends normally (cgr
     // A daemon: double-forked, setsid, its output elsewhere; the task itself ends at once.
     const r = await fixture.runner.executeIsolated(code(ESCAPE.split('\nwhile True:')[0]!.replace('os.execv', 'os.dup2(os.open(os.devnull, os.O_RDWR), 1); os.dup2(1, 2); os.execv')), ctx({ maxConcurrency: 4 }, id));
     expect(r.ok, JSON.stringify(r)).toBe(true);
-    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(id), 'escaped'), 'utf8'));
+    const escaped = Number(readFileSync(path.join(fixture.runner.sessionDir(id, 't'), 'escaped'), 'utf8'));
     try {
       const deadline = performance.now() + 2000;
       while (alive(escaped) && performance.now() < deadline) await new Promise((res) => setTimeout(res, 20));
@@ -362,7 +362,7 @@ describe.each([true, false])('runner-python session closed while a task runs (wa
       returned = true;
       return r;
     });
-    const started = path.join(fixture.runner.sessionDir(c.session.id), 'started');
+    const started = path.join(fixture.runner.sessionDir(c.session.id, c.session.tenant), 'started');
     for (const until = Date.now() + 20_000; !existsSync(started) && Date.now() < until;) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(existsSync(started), 'the task did not start').toBe(true);
     await fixture.runner.closeSession(c.session.id);

@@ -90,7 +90,8 @@ export const Severity = z.number().int().min(1).max(10);
 
 /**
  * Limits of each task in a session: tasks at once (default 4), network access (default off), a
- * wall-clock timeout (default 30 s) and memory (default 512 MB). A runner applies the stricter of
+ * wall-clock timeout (default 30 s) and memory (default 512 MB; runner-python bounds each process of
+ * a task by it, not the task's processes together). A runner applies the stricter of
  * these and its own options.
  */
 export const SessionLimits = z.object({

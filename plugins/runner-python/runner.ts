@@ -654,7 +654,7 @@ export class PythonRunner implements Runner {
     const checks = [
       { name: 'python', status: 'ok' as const, message: `Python ${p.version} at ${p.executable}` },
       check('timeout', `process group (and cgroup) killed at timeoutMs (default ${o.timeoutMs} ms)`, ''),
-      check('memoryLimit', `RLIMIT_AS set to memoryMb (default ${o.memoryMb} MB)`, `RLIMIT_AS is not available on ${process.platform}; memoryMb is NOT enforced`),
+      check('memoryLimit', `RLIMIT_AS set to memoryMb (default ${o.memoryMb} MB) for each process, not for the task as a whole: a task's processes together may use up to memoryMb × maxProcesses (${o.maxProcesses}), and files it writes to tmpfs (/dev/shm) are RAM not counted`, `RLIMIT_AS is not available on ${process.platform}; memoryMb is NOT enforced`),
       check('networkIsolation',
         `tasks without allowNetwork run in an empty network namespace and a private mount namespace (unshare -n -m) with an empty read-only tmpfs over ${p.hidden.join(', ')}: no TCP/UDP (127.0.0.1 included), no abstract Unix sockets, no Unix sockets in ${p.hidden.join(', ')} (e.g. /var/run/postgresql/.s.PGSQL.5432, /run/mysqld/mysqld.sock); Unix sockets placed elsewhere stay reachable (/tmp, /dev/shm and other shared folders: e.g. /tmp/.s.PGSQL.5432 where PostgreSQL is built to use /tmp, /var/lib/mysql/mysql.sock)`,
         p.netns !== true ? `allowNetwork=false is NOT enforced: ${p.netns}`

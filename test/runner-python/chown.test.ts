@@ -53,3 +53,14 @@ describe('runner-python session directory hand-over', () => {
     expect(readFileSync(path.join(dir, 'sub', 'root-file'), 'utf8')).toBe('root');
   }, 30_000);
 });
+
+describe('runner-python memory limit wording', () => {
+  it('health says memoryMb bounds each process, not the task: memoryMb × maxProcesses, tmpfs not counted', async () => {
+    fixture = await pythonRuntime({ python: PYTHON, memoryMb: 64, maxProcesses: 8 });
+    const check = (await fixture.runner.health()).checks?.find((c) => c.name === 'capability:memoryLimit');
+    expect(check?.status).toBe('ok');
+    expect(check?.message).toMatch(/for each process, not for the task as a whole/);
+    expect(check?.message).toMatch(/memoryMb × maxProcesses \(8\)/);
+    expect(check?.message).toMatch(/\/dev\/shm/);
+  }, 30_000);
+});

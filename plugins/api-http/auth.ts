@@ -14,25 +14,92 @@ export interface KeyRing {
   size: number;
 }
 
-/** Parses LIMIT_API_KEYS (`key1:tenantA,key2:tenantB[:name]`), naming the bad entry on failure. */
-export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[] {
-  return value
+/** LIMIT_API_KEYS' text form, as messages name it. */
+export const KEY_LIST_FORMAT = 'key:tenant[/name]';
+
+/**
+ * Reads LIMIT_API_KEYS: comma-separated `key:tenant` or `key:tenant/name` entries, or, when the value
+ * starts with `[`, a JSON list of `{ "key", "tenant", "name"? }` objects (auth.keys' form). Each key
+ * is checked as auth.keys checks it (ApiKey). `problems` names each bad entry by its number, never
+ * with the key or any other part of the value.
+ *
+ * In the text form an entry holds exactly one ':': the key before it, the tenant after it, so neither
+ * may contain ':' there, and the holder name follows the tenant after '/', which no tenant contains.
+ * An entry with a second ':' is refused, not guessed: `key:acme:prod` may mean the tenant `acme:prod`
+ * (a valid tenant) or, as this form read it before, the tenant `acme` with the name `prod` — and
+ * either guess would give the key another tenant's data. A key or tenant with ':' is written in the
+ * JSON form, or in auth.keys.
+ */
+export function readKeyList(value: string): { keys: ApiKey[]; problems: string[] } {
+  if (value.trimStart().startsWith('[')) return readJsonKeyList(value);
+  const keys: ApiKey[] = [];
+  const problems: string[] = [];
+  value
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0)
-    .map((entry, i) => {
-      const [key, tenant, name, ...rest] = entry.split(':');
-      const parsed = ApiKey.safeParse({ key, tenant, ...(name ? { name } : {}) });
-      if (rest.length > 0 || !parsed.success) {
-        const why = parsed.success ? 'too many ":"-separated parts' : parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ');
-        throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${source} entry ${i + 1} is not "key:tenant[:name]" (${why})`, {
-          plugin: 'api-http',
-          details: { option: ['apiKeys'] },
-          fix: `Write ${source} as key1:tenantA,key2:tenantB with keys of at least 16 printable characters.`,
-        });
+    .forEach((entry, i) => {
+      const at = `entry ${i + 1}`;
+      const colon = entry.indexOf(':');
+      if (colon < 0) {
+        problems.push(`${at} has no ":" between the key and the tenant (expected ${KEY_LIST_FORMAT})`);
+        return;
       }
-      return parsed.data;
+      const key = entry.slice(0, colon);
+      const rest = entry.slice(colon + 1);
+      if (rest.includes(':')) {
+        problems.push(
+          `${at} has more than one ":" (expected ${KEY_LIST_FORMAT}): a holder name follows "/", not a second ":" (key:tenant:name is not read), ` +
+            'and a key or tenant that contains ":" cannot be told from the separator: write such an entry in the JSON form ([{"key": …, "tenant": …, "name": …}]) or in auth.keys',
+        );
+        return;
+      }
+      const slash = rest.indexOf('/');
+      const tenant = slash < 0 ? rest : rest.slice(0, slash);
+      const name = slash < 0 ? undefined : rest.slice(slash + 1);
+      checked(ApiKey.safeParse({ key, tenant, ...(name === undefined ? {} : { name }) }), `${at} is not a valid ${KEY_LIST_FORMAT}`, keys, problems);
     });
+  return { keys, problems };
+}
+
+/** LIMIT_API_KEYS as a JSON list: what JSON.parse says about bad text is not repeated (it quotes the text, keys included). */
+function readJsonKeyList(value: string): { keys: ApiKey[]; problems: string[] } {
+  let list: unknown;
+  try {
+    list = JSON.parse(value);
+  } catch (error) {
+    const position = /at position (\d+)/.exec(String((error as Error).message))?.[1];
+    return { keys: [], problems: [`starts with "[" but is not valid JSON${position === undefined ? '' : ` (at character ${Number(position) + 1})`}: write a JSON list of {"key", "tenant", "name"} objects, or ${KEY_LIST_FORMAT} entries`] };
+  }
+  if (!Array.isArray(list)) return { keys: [], problems: ['starts with "[" but is not a JSON list'] };
+  const keys: ApiKey[] = [];
+  const problems: string[] = [];
+  list.forEach((item, i) => {
+    const at = `entry ${i + 1} of the JSON list`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) problems.push(`${at} is not an object {"key", "tenant", "name"}`);
+    else checked(ApiKey.safeParse(item), `${at} is not a valid {"key", "tenant", "name"}`, keys, problems);
+  });
+  return { keys, problems };
+}
+
+function checked(parsed: ReturnType<typeof ApiKey.safeParse>, at: string, keys: ApiKey[], problems: string[]): void {
+  if (parsed.success) keys.push(parsed.data);
+  // ApiKey's messages say what is wrong with a field, never its value; unknown fields are not named
+  // (in `{"<the key>": "acme"}` the field is the key).
+  else problems.push(`${at} (${parsed.error.issues.map((x) => (x.code === 'unrecognized_keys' ? 'only "key", "tenant" and "name" may be given' : `${x.path.join('.')}: ${x.message}`)).join('; ')})`);
+}
+
+/** readKeyList, throwing LIMIT_PLUGIN_OPTIONS_INVALID (details.option `apiKeys`) that names every bad entry of `source`. */
+export function parseKeyList(value: string, source = 'LIMIT_API_KEYS'): ApiKey[] {
+  const { keys, problems } = readKeyList(value);
+  if (problems.length > 0) {
+    throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `${source} ${problems.join('; ')}`, {
+      plugin: 'api-http',
+      details: { option: ['apiKeys'] },
+      fix: `Write ${source} as key1:tenantA,key2:tenantB/name (keys of at least 16 printable characters without ":" or ","), or as a JSON list of {"key", "tenant", "name"} objects for keys or tenants with ":".`,
+    });
+  }
+  return keys;
 }
 
 /** A configured key and the option it came from (`['auth', 'keys', 2]`, `['apiKeys']`), which errors name. */
@@ -75,7 +142,7 @@ export function createKeyRing(mode: 'apiKey' | 'none', keys: readonly Configured
         throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Two API keys of tenant "${k.tenant}" without a name get the same holder name "${name}" (at ${optionName(other.option)} and ${optionName(k.option)})`, {
           plugin: 'api-http',
           ...(k.option ? { details: { option: k.option } } : {}),
-          fix: 'Give the keys names (auth.keys[].name, or key:tenant:name in LIMIT_API_KEYS), or replace one of them.',
+          fix: 'Give the keys names (auth.keys[].name, or key:tenant/name in LIMIT_API_KEYS), or replace one of them.',
         });
       }
       derived.set(name, { digest: d, option: k.option });

@@ -125,7 +125,7 @@ export const ApiHttpOptions = z
       })
       .strict()
       .default({ mode: 'apiKey', keys: [] }),
-    /** Env LIMIT_API_KEYS: `key1:tenantA,key2:tenantB` (added to auth.keys). */
+    /** Env LIMIT_API_KEYS: `key1:tenantA,key2:tenantB/name`, or a JSON list of auth.keys entries (added to auth.keys; see auth.ts readKeyList). */
     apiKeys: z.string().optional(),
     /** Env LIMIT_AUTH_MODE: overrides auth.mode (`apiKey` or `none`). */
     authMode: z.enum(['apiKey', 'none']).optional(),

@@ -578,7 +578,7 @@ describe('api-http hardening', () => {
     const { createRuntime } = await import('limit-graph');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'limit-api-env-'));
     const base = { storage: 'sqlite', dataDir, logLevel: 'silent' as const, plugins: { 'storage-sqlite': { path: ':memory:' }, governance: { packs: [] }, 'runner-python': {}, orchestrator: {}, 'api-http': { listen: true } } };
-    const rt = await createRuntime({ config: base, env: { LIMIT_API_KEYS: 'env-key-0123456789abc:tenant-env, second-key-0123456789:t2:bob', LIMIT_PORT: '0', PORT: '1' } });
+    const rt = await createRuntime({ config: base, env: { LIMIT_API_KEYS: 'env-key-0123456789abc:tenant-env, second-key-0123456789:t2/bob', LIMIT_PORT: '0', PORT: '1' } });
     try {
       const http = rt.resolve('http');
       expect(http.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -595,9 +595,9 @@ describe('api-http hardening', () => {
     expect(String((error as Error).message)).toMatch(/LIMIT_API_KEYS entry 1/);
     // A key both in auth.keys and in LIMIT_API_KEYS: fine when they agree, refused when the names differ.
     const inConfig = (name: string) => ({ ...base, plugins: { ...base.plugins, 'api-http': { ...base.plugins['api-http'], auth: { keys: [{ key: KEYS.A, tenant: 't1', name }] } } } });
-    const same = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1:alice`, LIMIT_PORT: '0' } });
+    const same = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1/alice`, LIMIT_PORT: '0' } });
     await same.close();
-    const renamed = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1:bob`, LIMIT_PORT: '0' } }).then(() => undefined, (e: unknown) => e);
+    const renamed = await createRuntime({ config: inConfig('alice'), env: { LIMIT_API_KEYS: `${KEYS.A}:t1/bob`, LIMIT_PORT: '0' } }).then(() => undefined, (e: unknown) => e);
     expect(isLimitError(renamed, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
     // Both entries are named, and the later one's origin (the variable) leads the message.
     expect(String((renamed as Error).message)).toMatch(/^LIMIT_API_KEYS › plugins\.api-http\.apiKeys: .*configured twice with two names \("alice" and "bob", at auth\.keys\.0 and apiKeys\)/);

@@ -454,7 +454,7 @@ export default { logLevel: 'silent', use: [acme.configure({ disable: ['acme.two'
     write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent', plugins: { 'api-http': {} } };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_API_KEYS: 'short:acme' }, boot: false }));
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
-    expect(error.message).toMatch(/^LIMIT_API_KEYS › plugins\.api-http\.apiKeys: LIMIT_API_KEYS entry 1 is not "key:tenant\[:name\]"/);
+    expect(error.message).toMatch(/^LIMIT_API_KEYS › plugins\.api-http\.apiKeys: LIMIT_API_KEYS entry 1 is not a valid key:tenant\[\/name\]/);
   });
 
   it('an error without an option names the entry; an error about another plugin is left as it is', async () => {

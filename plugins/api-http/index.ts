@@ -8,8 +8,8 @@ import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { LimitError, definePlugin, packageVersion, parseNumberOption, type CommandRegistry, type PluginContext, type Runtime, type EnvOptional } from 'limit-graph';
-import { ApiHttpOptions, HostText, type ApiHttpOptionsInput } from './options.ts';
-import { createKeyRing, parseKeyList, type KeyRing } from './auth.ts';
+import { ApiHttpOptions, HostText, configuredKeys, type ApiHttpOptionsInput } from './options.ts';
+import { createKeyRing, type KeyRing } from './auth.ts';
 import { buildApp } from './server.ts';
 import type { Services } from './routes.ts';
 
@@ -191,11 +191,8 @@ export default definePlugin({
   options: ApiHttpOptions,
   setup(ctx, options) {
     const mode = options.authMode ?? options.auth.mode;
-    const keys = [
-      ...options.auth.keys.map((k, i) => ({ ...k, option: ['auth', 'keys', i] })),
-      ...(options.apiKeys ? parseKeyList(options.apiKeys).map((k) => ({ ...k, option: ['apiKeys'] })) : []),
-    ];
-    const ring: KeyRing = createKeyRing(mode, keys);
+    // The options schema has read apiKeys and checked the ring already.
+    const ring: KeyRing = createKeyRing(mode, configuredKeys(options));
     const svc = services(ctx, options.readyTimeoutMs);
     let built: Promise<FastifyInstance> | undefined;
     let url: string | undefined;

@@ -1,12 +1,8 @@
 import { isIP } from 'node:net';
-import { MAX_JSON_DEPTH, decimalInt, durationMs, unpaddedText, z } from 'limit-graph';
+import { MAX_JSON_DEPTH, decimalInt, durationMs, isLimitError, unpaddedText, z } from 'limit-graph';
+import { ApiKey, createKeyRing, readKeyList } from './keys.ts';
 
-/** Same shape as the kernel's Id/tenant rule: keys map to tenants that storage will accept. */
-const TenantName = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/, 'Expected a tenant of letters, digits, "_", "-", ":" or "."');
+export { ApiKey } from './keys.ts';
 
 /**
  * A browser origin as browsers send it (`https://app.example.com`, `http://localhost:5173`): compared
@@ -89,19 +85,6 @@ const ProxyList = z.string().superRefine((value, ctx) => {
   }
 });
 
-export const ApiKey = z
-  .object({
-    /** The secret; short keys are refused because they can be guessed. */
-    key: z.string().min(16, 'API keys must be at least 16 characters').max(512).regex(/^[\x21-\x7e]+$/, 'API keys are printable ASCII without spaces'),
-    tenant: TenantName,
-    /**
-     * Shown in logs and recorded as the provenance actor (`api:<name>`); default: `<tenant>:<fingerprint>`
-     * (8 hex digits derived from the key's hash, never the key), so each unnamed key is its own actor.
-     */
-    name: z.string().min(1).max(128).optional(),
-  })
-  .strict();
-export type ApiKey = z.infer<typeof ApiKey>;
 
 /** A number in the config; text from PORT / LIMIT_PORT (decimal digits). */
 const Port = decimalInt(0, 65_535);
@@ -126,7 +109,16 @@ export const ApiHttpOptions = z
       .strict()
       .default({ mode: 'apiKey', keys: [] }),
     /** Env LIMIT_API_KEYS: `key1:tenantA,key2:tenantB/name`, or a JSON list of auth.keys entries (added to auth.keys; see auth.ts readKeyList). */
-    apiKeys: z.string().optional(),
+    apiKeys: z
+      .string()
+      .transform((value, ctx) => {
+        // Read here, not in setup, so that `limit config` refuses what `serve` refuses; each problem
+        // names its entry, and the line names the file or LIMIT_API_KEYS that set it.
+        const { keys, problems } = readKeyList(value);
+        for (const message of problems) ctx.addIssue({ code: 'custom', message, input: undefined });
+        return keys;
+      })
+      .optional(),
     /** Env LIMIT_AUTH_MODE: overrides auth.mode (`apiKey` or `none`). */
     authMode: z.enum(['apiKey', 'none']).optional(),
     /** Cross-origin access: off unless origins are listed (exact `scheme://host[:port]`; `['*']` allows any origin). */
@@ -191,7 +183,26 @@ export const ApiHttpOptions = z
     /** Time limit for each plugin health check behind GET /ready, ms. */
     readyTimeoutMs: z.number().int().min(10).max(60_000).default(5_000),
   })
-  .strict();
+  .strict()
+  .superRefine((options, ctx) => {
+    // One key for two tenants, or with two names: refused with the options (`limit config`), at
+    // the later entry (auth.keys.<i>, or apiKeys: the file or LIMIT_API_KEYS that set it).
+    try {
+      createKeyRing(options.authMode ?? options.auth.mode, configuredKeys(options));
+    } catch (error) {
+      if (!isLimitError(error)) throw error;
+      const option = Array.isArray(error.details?.option) ? (error.details.option as (string | number)[]) : [];
+      ctx.addIssue({ code: 'custom', path: option, message: error.message, input: undefined });
+    }
+  });
+
+/** auth.keys, then the keys of apiKeys (LIMIT_API_KEYS), each with the option it came from. */
+export function configuredKeys(options: { auth: { keys: ApiKey[] }; apiKeys?: ApiKey[] | undefined }) {
+  return [
+    ...options.auth.keys.map((k, i) => ({ ...k, option: ['auth', 'keys', i] })),
+    ...(options.apiKeys ?? []).map((k) => ({ ...k, option: ['apiKeys'] })),
+  ];
+}
 
 export type ApiHttpOptions = z.output<typeof ApiHttpOptions>;
 export type ApiHttpOptionsInput = z.input<typeof ApiHttpOptions>;

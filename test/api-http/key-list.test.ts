@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRuntime, isLimitError, type LimitError } from 'limit-graph';
 import { parseKeyList, readKeyList } from '../../plugins/api-http/auth.ts';
+import { runCli } from '../helpers/cli.ts';
+import { tempProject } from '../helpers/temp-project.ts';
 
 const KEY = 'k0123456789abcdef-acme';
 
@@ -63,7 +65,37 @@ describe('LIMIT_API_KEYS', () => {
     }
     const error = await createRuntime({ config, env: { LIMIT_API_KEYS: `${KEY}:acme:prod` } }).then(() => undefined, (e: unknown) => e);
     expect(isLimitError(error, 'LIMIT_PLUGIN_OPTIONS_INVALID')).toBe(true);
-    expect((error as LimitError).message).toMatch(/^LIMIT_API_KEYS › plugins\.api-http\.apiKeys: .*entry 1 has more than one ":"/);
+    expect((error as LimitError).message).toMatch(/LIMIT_API_KEYS › plugins\.api-http\.apiKeys: [Ee]ntry 1 has more than one ":"/);
     expect((error as LimitError).message).not.toContain(KEY);
+  });
+});
+
+describe('apiKeys and LIMIT_API_KEYS are checked with the options', () => {
+  const project = tempProject('limit-key-list-', { 'package.json': '{ "type": "module" }' });
+  const write = (apiHttp: Record<string, unknown>) =>
+    project.write('limit.config.json', JSON.stringify({ extends: 'default', logLevel: 'silent', plugins: { 'api-http': apiHttp } }));
+
+  it('limit config refuses what serve refuses, naming LIMIT_API_KEYS', async () => {
+    write({});
+    const run = await runCli(['config'], { cwd: project.dir, env: { LIMIT_API_KEYS: `${KEY}:acme,tooshort:acme` } });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/LIMIT_API_KEYS › plugins\.api-http\.apiKeys: [Ee]ntry 2 is not a valid key:tenant\[\/name\] \(key: API keys must be at least 16 characters\) \(from environment variable LIMIT_API_KEYS\)/);
+    expect(run.stderr).not.toContain(KEY);
+  });
+
+  it('a value from the file is the file\'s, not LIMIT_API_KEYS\'', async () => {
+    write({ apiKeys: 'tooshort:acme' });
+    const run = await runCli(['config'], { cwd: project.dir, env: {} });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/limit\.config\.json › plugins\.api-http\.apiKeys: [Ee]ntry 1 is not a valid key:tenant\[\/name\]/);
+    expect(run.stderr).not.toMatch(/LIMIT_API_KEYS/);
+  });
+
+  it('one key given to two tenants, in the file and the variable: limit config names both entries', async () => {
+    write({ auth: { keys: [{ key: KEY, tenant: 't1' }] } });
+    const run = await runCli(['config'], { cwd: project.dir, env: { LIMIT_API_KEYS: `${KEY}:t2` } });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/LIMIT_API_KEYS › plugins\.api-http\.apiKeys: One API key is configured for two tenants \("t1" and "t2", at auth\.keys\.0 and apiKeys\)/);
+    expect(run.stderr).not.toContain(KEY);
   });
 });

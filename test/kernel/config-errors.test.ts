@@ -451,10 +451,21 @@ export default { logLevel: 'silent', use: [acme.configure({ disable: ['acme.two'
   });
 
   it('a value from an environment variable: the variable', async () => {
+    write('greeter.ts', `import { definePlugin, LimitError, z } from ${JSON.stringify(KERNEL)};
+export default definePlugin({ meta: { name: 'greeter', version: '1.0.0', env: { GREETING: 'greeting' } }, options: z.object({ greeting: z.string().default('hi') }).strict(), setup(_ctx, o) {
+  if (o.greeting === 'boo') throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', 'greeting "boo" scares people', { details: { option: ['greeting'] } });
+} });`);
+    write('limit.config.ts', `export default { logLevel: 'silent', plugins: { './greeter': { greeting: 'hello' } } };`);
+    const error = await failure(createRuntime({ cwd: project.dir, env: { GREETING: 'boo' }, boot: false }));
+    expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
+    expect(error.message).toBe(`GREETING › plugins['./greeter'].greeting: greeting "boo" scares people`);
+  });
+
+  it('LIMIT_API_KEYS is read with the options: the variable names the entry that is wrong', async () => {
     write('limit.config.ts', `export default { extends: 'default', logLevel: 'silent', plugins: { 'api-http': {} } };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_API_KEYS: 'short:acme' }, boot: false }));
     expect(error.code).toBe('LIMIT_PLUGIN_OPTIONS_INVALID');
-    expect(error.message).toMatch(/^LIMIT_API_KEYS › plugins\.api-http\.apiKeys: LIMIT_API_KEYS entry 1 is not a valid key:tenant\[\/name\]/);
+    expect(error.message).toMatch(/\n {2}LIMIT_API_KEYS › plugins\.api-http\.apiKeys: [Ee]ntry 1 is not a valid key:tenant\[\/name\]/);
   });
 
   it('an error without an option names the entry; an error about another plugin is left as it is', async () => {

@@ -37,8 +37,17 @@ export interface PluginMeta {
   optionalDependsOn?: readonly string[];
   /** Plugin names that cannot be loaded together with this one. */
   conflictsWith?: readonly string[];
-  /** Environment variables that set an option: `{ DATABASE_URL: 'url' }`. */
+  /** Environment variables that set an option, over the config: `{ DATABASE_URL: 'url' }`. */
   env?: Readonly<Record<string, string>>;
+  /**
+   * Environment variables that give an option a value only when nothing else does — neither the
+   * config (presets included), the plugin object's own options, nor a variable of `env` — and, with
+   * `withPlugin`, only while that plugin is enabled too: runner-queue's `url` falls back to
+   * DATABASE_URL when storage-postgres, which reads it, is the storage
+   * (`{ DATABASE_URL: { option: 'url', withPlugin: 'storage-postgres' } }`). A value given so is
+   * reported against the variable, as one from `env` is.
+   */
+  envFallback?: Readonly<Record<string, string | { readonly option: string; readonly withPlugin?: string }>>;
   /** Overrides the runtime's setupTimeoutMs for this plugin. */
   setupTimeoutMs?: number;
 }
@@ -169,6 +178,13 @@ function validateMeta(meta: PluginMeta, setup: unknown): void {
   }
   if (meta.env !== undefined && (typeof meta.env !== 'object' || meta.env === null || Array.isArray(meta.env) || Object.values(meta.env).some((o) => typeof o !== 'string'))) {
     invalid('env', 'an object of environment variable → option name', "For example env: { DATABASE_URL: 'url' }.");
+  }
+  const fallbackOk = (spec: unknown) =>
+    typeof spec === 'string' ||
+    (typeof spec === 'object' && spec !== null && typeof (spec as { option?: unknown }).option === 'string' &&
+      ['undefined', 'string'].includes(typeof (spec as { withPlugin?: unknown }).withPlugin));
+  if (meta.envFallback !== undefined && (typeof meta.envFallback !== 'object' || meta.envFallback === null || Array.isArray(meta.envFallback) || !Object.values(meta.envFallback).every(fallbackOk))) {
+    invalid('envFallback', 'an object of environment variable → option name (or { option, withPlugin })', "For example envFallback: { DATABASE_URL: { option: 'url', withPlugin: 'storage-postgres' } }.");
   }
   if (meta.setupTimeoutMs !== undefined && !(Number.isInteger(meta.setupTimeoutMs) && meta.setupTimeoutMs > 0 && meta.setupTimeoutMs <= MAX_TIMER_MS)) {
     invalid('setupTimeoutMs', `a positive whole number of milliseconds, at most ${MAX_TIMER_MS} (longer, Node's timer would fire at once)`, 'For example setupTimeoutMs: 60_000, or leave it out to use the config\'s setupTimeoutMs.');

@@ -272,7 +272,25 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
     const configKeys = isRecord(fromConfig) ? Object.keys(fromConfig) : [];
     result.push({ ...withEnv(plugin, raw, env), key: plugin.meta.name, origin, configKeys, ...(sourceOf ? { sourceOf } : {}) });
   });
+  const enabled = new Set(result.map((e) => e.plugin.meta.name));
+  for (const entry of result) withEnvFallback(entry, env, enabled);
   return result;
+}
+
+/**
+ * meta.envFallback: a variable gives its option a value when the entry (config, presets, the
+ * object's own options) and meta.env's variables left it unset, and its `withPlugin` is enabled.
+ */
+function withEnvFallback(entry: PluginEntry, env: NodeJS.ProcessEnv, enabled: ReadonlySet<string>): void {
+  if (!isRecord(entry.raw)) return;
+  for (const [variable, spec] of Object.entries(entry.plugin.meta.envFallback ?? {})) {
+    const { option, withPlugin } = typeof spec === 'string' ? { option: spec, withPlugin: undefined } : spec;
+    const value = env[variable];
+    if (value === undefined || value === '' || entry.raw[option] !== undefined) continue;
+    if (withPlugin !== undefined && !enabled.has(withPlugin)) continue;
+    entry.raw[option] = value;
+    entry.envSources[option] = variable;
+  }
 }
 
 /** A plugin entry written as a path (`./plugins/storage-mine`), whose name is known only once loaded. */

@@ -16,11 +16,16 @@ export { QueueRunner } from './runner.ts';
 export { QueueWorker } from './worker.ts';
 export { RunnerQueueOptions } from './options.ts';
 
+/** Environment variable → the option it sets (meta.env); those options are optional in the config's type. */
+const ENV = { LIMIT_QUEUE_URL: 'url' } as const;
+
 /**
- * Environment variable → the option it sets (meta.env); those options are optional in the config's type.
- * DATABASE_URL first so that LIMIT_QUEUE_URL, applied after it, wins when both are set.
+ * DATABASE_URL is the queue's url only when nothing else gives one (url, LIMIT_QUEUE_URL) and
+ * storage-postgres reads it too: the queue then shares the storage's database. It is the storage's
+ * variable: it never moves a queue the config places elsewhere, and it is not a queue URL under
+ * storage-sqlite (which reads it too, as a sqlite:// URL).
  */
-const ENV = { DATABASE_URL: 'url', LIMIT_QUEUE_URL: 'url' } as const;
+const ENV_FALLBACK = { DATABASE_URL: { option: 'url', withPlugin: 'storage-postgres' } } as const;
 
 declare module 'limit-graph' {
   interface Cradle {
@@ -225,6 +230,7 @@ export default definePlugin({
     // Local runners boot first: a worker resolves them when it starts.
     optionalDependsOn: ['runner:*'],
     env: ENV,
+    envFallback: ENV_FALLBACK,
   },
   options: RunnerQueueOptions,
   setup(ctx, options) {

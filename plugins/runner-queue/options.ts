@@ -15,7 +15,10 @@ export const HEARTBEAT_MESSAGE = 'worker.heartbeatMs must be at most half of wor
 /** Options of runner-queue; README.md documents each one. */
 export const RunnerQueueOptions = z
   .object({
-    /** postgres://… of the PostgreSQL that holds the queue (env LIMIT_QUEUE_URL, else DATABASE_URL, which storage-sqlite reads too: only with storage postgres). */
+    /**
+     * postgres://… of the PostgreSQL that holds the queue. Env LIMIT_QUEUE_URL overrides it; when
+     * neither gives one, DATABASE_URL does, if storage-postgres is enabled (meta.envFallback).
+     */
     url: postgresUrl({ missing: 'Expected a PostgreSQL URL: set url or LIMIT_QUEUE_URL (DATABASE_URL only when storage is postgres)' }),
     /** Schema of pg-boss's tables and of the worker registry; created when missing. */
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'Expected a lower-case SQL identifier (letters, digits, "_")').default('limit_queue'),

@@ -41,6 +41,7 @@ describe('definePlugin', () => {
     expect(refusal({ meta: { name: 'p', version: '1', optionalDependsOn: [''] }, setup() {} }).message).toMatch(/meta\.optionalDependsOn must be/);
     expect(refusal({ meta: { name: 'p', version: '1', conflictsWith: 'x' }, setup() {} }).message).toMatch(/meta\.conflictsWith must be/);
     expect(refusal({ meta: { name: 'p', version: '1', env: { DATABASE_URL: 1 } }, setup() {} }).message).toMatch(/meta\.env must be/);
+    expect(refusal({ meta: { name: 'p', version: '1', envFallback: { DATABASE_URL: { withPlugin: 'x' } } }, setup() {} }).message).toMatch(/meta\.envFallback must be/);
     expect(refusal({ meta: { name: 'p', version: '1', description: ['greets'] }, setup() {} }).message).toBe(`Plugin "p": meta.description must be a string, not [ 'greets' ]`);
     for (const setupTimeoutMs of ['abc', -5, 0, 1.5, Number.NaN, 3_000_000_000]) {
       expect(refusal({ meta: { name: 'p', version: '1', setupTimeoutMs }, setup() {} }).message).toMatch(/meta\.setupTimeoutMs must be a positive whole number of milliseconds, at most 2147483647/);

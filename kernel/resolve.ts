@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import './config/no-tsx-cache.ts';
 import { tsImport } from 'tsx/esm/api';
 import { LimitError, describeThrown, isLimitError } from './errors.ts';
-import { configProvenance, esmExports, importFresh, invalidConfig, moduleFailureFix, modulePath, type ConfigProvenance } from './config/load.ts';
+import { configProvenance, esmExports, importFresh, invalidConfig, mergeOptions, moduleFailureFix, modulePath, type ConfigProvenance } from './config/load.ts';
 import { formatPath, nearestName, type FormattedIssue } from './config/issues.ts';
 import { builtinBackends, builtinFile } from './config/backends.ts';
 import type { ResolvedConfig } from './config/schema.ts';
@@ -264,7 +264,7 @@ export async function collectPlugins(config: ResolvedConfig, extra: readonly Plu
   objects.forEach((plugin, i) => {
     const fromConfig = config.plugins[plugin.meta.name];
     if (fromConfig === false || droppedObjects.has(plugin)) return;
-    const raw = { ...(isRecord(plugin.rawOptions) ? plugin.rawOptions : {}), ...(isRecord(fromConfig) ? fromConfig : {}) };
+    const raw = mergeOptions(isRecord(plugin.rawOptions) ? plugin.rawOptions : {}, isRecord(fromConfig) ? fromConfig : {});
     // Its own options (configure) are the `use` entry's, or the code's: never a preset's.
     const origin: PluginOrigin = i < config.use.length
       ? { source: sourceOf?.(['use', i]) ?? configName, label: `use[${i}] (${plugin.meta.name})` }

@@ -459,7 +459,7 @@ export function configProvenance(config: object): ConfigProvenance | undefined {
   return PROVENANCE.get(config);
 }
 
-/** Field path (up to `plugins.<name>.<option>`) → the file that set it last. */
+/** Field path (`plugins.<name>.<option>…`, at any depth of option objects) → the file that set it last. */
 type Origins = Map<string, string>;
 
 function originKey(segments: readonly (string | number)[]): string {
@@ -468,7 +468,7 @@ function originKey(segments: readonly (string | number)[]): string {
 
 function originLookup(origins: Origins, source: string): (segments: readonly (string | number)[]) => string {
   return (segments) => {
-    for (let n = Math.min(segments.length, 3); n > 0; n--) {
+    for (let n = segments.length; n > 0; n--) {
       const file = origins.get(originKey(segments.slice(0, n)));
       if (file) return file;
     }
@@ -732,7 +732,8 @@ function presetNotFound(name: string, source: string, rootDir: string, tried: re
 }
 
 /**
- * Merges presets under the config: `plugins` entries merge per plugin, `use` concatenates. Also
+ * Merges presets under the config: `plugins` entries merge per plugin, key by key at every depth
+ * of their option objects (mergeOptions), `use` concatenates. Also
  * records which file set each field (`origins`), so that a mistake in a preset is reported against
  * the preset. `configDir` is the config file's folder: presets are named relative to it.
  */
@@ -784,21 +785,35 @@ function presetName(file: string, configDir: string): string {
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
-/** Every field of one file's own config (no presets) → that file. */
+/**
+ * Every field of one file's own config (no presets) → that file: plugin options at every depth of
+ * their nested option objects (`plugins.governance.policy.quarantineSeverity`), as mergeOptions merges them.
+ */
 function ownOrigins(own: Record<string, unknown>, source: string): Origins {
   const origins: Origins = new Map();
+  const options = (segments: string[], value: unknown) => {
+    origins.set(originKey(segments), source);
+    if (mergesAt(segments, value)) for (const [key, inner] of Object.entries(value as Record<string, unknown>)) options([...segments, key], inner);
+  };
   for (const [key, value] of Object.entries(own)) {
     origins.set(originKey([key]), source);
     if (key === 'plugins' && isObject(value)) {
-      for (const [name, options] of Object.entries(value)) {
-        origins.set(originKey(['plugins', name]), source);
-        if (isObject(options)) for (const option of Object.keys(options)) origins.set(originKey(['plugins', name, option]), source);
-      }
+      for (const [name, entry] of Object.entries(value)) options(['plugins', name], entry);
     } else if (key === 'use' && Array.isArray(value)) {
       value.forEach((_, i) => origins.set(originKey(['use', i]), source));
     }
   }
   return origins;
+}
+
+/** The value at `segments` inside `value`, through plain objects (undefined where there is none). */
+function valueAt(value: unknown, segments: readonly string[]): unknown {
+  let at = value;
+  for (const segment of segments) {
+    if (!isObject(at)) return undefined;
+    at = at[segment];
+  }
+  return at;
 }
 
 /** Adds the origins of `over`, merged over `base` as mergeConfig does (`use` indices shift by base's length). */
@@ -811,13 +826,46 @@ function recordOrigins(into: Origins, base: ConfigInput, over: ConfigInput, over
       into.set(originKey(['use', Number(segments[1]) + offset]), file);
       continue;
     }
-    if (segments.length === 2 && segments[0] === 'plugins' && !isObject(over.plugins?.[segments[1]!])) {
-      // A value that replaces a plugin's options: the base's option origins no longer apply.
-      for (const k of [...into.keys()]) if (k.startsWith(`${originKey(['plugins', segments[1]!]).slice(0, -1)},`)) into.delete(k);
+    if (segments.length >= 2 && segments[0] === 'plugins' && !mergesAt(segments, valueAt(over, segments))) {
+      // A value that replaces a plugin's options, or one option object (a list, false, a string):
+      // the base's origins inside it no longer apply.
+      const prefix = `${key.slice(0, -1)},`;
+      for (const k of [...into.keys()]) if (k.startsWith(prefix)) into.delete(k);
     }
     into.set(key, file);
   }
   if (replacesPlugins) for (const k of [...into.keys()]) if (k.startsWith('["plugins",')) into.delete(k);
+}
+
+/**
+ * An option object that merges key by key with the one it is merged over: a plain object (written
+ * as `{ … }`, or without a prototype) without symbol keys. Lists, class instances (a client, a
+ * pool) and plugin objects replace what they are merged over.
+ */
+function isMergeable(value: unknown): value is Record<string, unknown> {
+  if (!isObject(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0;
+}
+
+/** Whether the value at an option path (`plugins.<name>…`) merges with the one under it: a plugin's entry when it is an object, as before; an option inside it when isMergeable. */
+function mergesAt(segments: readonly string[], value: unknown): boolean {
+  return segments.length === 2 ? isObject(value) : isMergeable(value);
+}
+
+/**
+ * `over` merged over `base`, key by key at every depth of plain option objects (`policy`, `auth`,
+ * `rateLimit`): a field `over` sets replaces only that field. Anything else `over` gives — a list,
+ * a scalar, `false`, a class instance — replaces the base's value whole. Neither is changed.
+ * Presets merge under the config this way, and a config entry over a plugin object's own options.
+ */
+export function mergeOptions(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = merged[key];
+    merged[key] = isMergeable(prev) && isMergeable(value) ? mergeOptions(prev, value) : value;
+  }
+  return merged;
 }
 
 export function mergeConfig(base: ConfigInput, over: ConfigInput): ConfigInput {
@@ -826,7 +874,7 @@ export function mergeConfig(base: ConfigInput, over: ConfigInput): ConfigInput {
   const plugins: Record<string, unknown> = { ...(base.plugins ?? {}) };
   for (const [name, value] of Object.entries(over.plugins ?? {})) {
     const prev = plugins[name];
-    plugins[name] = isObject(prev) && isObject(value) ? { ...prev, ...value } : value;
+    plugins[name] = isObject(prev) && isObject(value) ? mergeOptions(prev, value) : value;
   }
   return {
     ...base,

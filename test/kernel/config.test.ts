@@ -456,6 +456,51 @@ describe('presets', () => {
   });
 });
 
+describe('presets merge nested option objects key by key', () => {
+  it('a preset\'s policy keeps its fields when the config sets another (docs/governance.md\'s shared preset)', async () => {
+    write('acme-governance.ts', `export default { plugins: { governance: { preset: 'default', policy: { requireHumanReview: true, quarantineSeverity: 8 }, blockSeverity: 8, reviewBand: [4, 6] } } };`);
+    write('limit.config.ts', `export default { extends: ['default', './acme-governance.ts'], logLevel: 'silent', plugins: { governance: { policy: { requireDistinctReviewer: true }, reviewBand: [5, 7] } } };`);
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config.plugins.governance).toEqual({
+      preset: 'default', policy: { requireHumanReview: true, quarantineSeverity: 8, requireDistinctReviewer: true }, blockSeverity: 8, reviewBand: [5, 7],
+    });
+    const runtime = await createRuntime({ cwd: dir, env: {}, boot: false });
+    try {
+      expect(runtime.pluginOptions().governance).toMatchObject({ policy: { requireHumanReview: true, quarantineSeverity: 8, requireDistinctReviewer: true } });
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('at every depth; a list, a scalar or false replaces the whole value', async () => {
+    write('base.json', JSON.stringify({ plugins: { x: { a: { b: { c: 1, d: 2 }, list: [1, 2] }, rateLimit: { max: 10 }, off: { on: true } } } }));
+    write('limit.config.json', JSON.stringify({ extends: './base.json', plugins: { x: { a: { b: { d: 3 }, list: [3] }, rateLimit: { timeWindow: '1 hour' }, off: false } } }));
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config.plugins.x).toEqual({ a: { b: { c: 1, d: 3 }, list: [3] }, rateLimit: { max: 10, timeWindow: '1 hour' }, off: false });
+  });
+
+  it('a mistake inside a merged option object is reported against the file that wrote that field', async () => {
+    write('acme-governance.ts', `export default { plugins: { governance: { policy: { quarantineSeverity: 'high' } } } };`);
+    write('limit.config.ts', `export default { extends: ['default', './acme-governance.ts'], logLevel: 'silent', plugins: { governance: { policy: { requireDistinctReviewer: 'yes' } } } };`);
+    const error = await failure(createRuntime({ cwd: dir, env: {}, boot: false }));
+    expect(error.message).toMatch(/\n {2}acme-governance\.ts › plugins\.governance\.policy\.quarantineSeverity: /);
+    expect(error.message).toMatch(/\n {2}limit\.config\.ts › plugins\.governance\.policy\.requireDistinctReviewer: /);
+  });
+
+  it('a config entry merges over a plugin object\'s own options (configure) the same way', async () => {
+    write('greeter.ts', `import { definePlugin, z } from ${JSON.stringify(path.resolve('kernel/index.ts'))};
+export default definePlugin({ meta: { name: 'greeter', version: '1.0.0' }, options: z.object({ style: z.object({ loud: z.boolean(), suffix: z.string() }).strict() }).strict(), setup() {} }).configure({ style: { loud: true, suffix: '!' } });`);
+    write('limit.config.ts', `import greeter from './greeter.ts';
+export default { logLevel: 'silent', use: [greeter], plugins: { greeter: { style: { suffix: '?' } } } };`);
+    const runtime = await createRuntime({ cwd: dir, env: {}, boot: false });
+    try {
+      expect(runtime.pluginOptions().greeter).toEqual({ style: { loud: true, suffix: '?' } });
+    } finally {
+      await runtime.close();
+    }
+  });
+});
+
 describe('defineConfig and redaction', () => {
   it('defineConfig is a typed identity', () => {
     const config = { tenant: 'x', plugins: { 'storage-sqlite': { path: 'a.db' } } };

@@ -352,7 +352,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function validatePluginOptions(entries: PluginOptionsEntry[], source: string): LoadablePlugin[] {
   const { loaded, issues } = pluginOptionIssues(entries, source);
   if (issues.length > 0) {
-    const where = originsOf(issues).map((o) => describeOrigin(o, true)).join(', ');
+    const variables = [...new Set(issues.flatMap((i) => i.variables ?? []))].filter((v) => !originsOf(issues).includes(v));
+    const where = [...originsOf(issues), ...variables].map((o) => describeOrigin(o, true)).join(', ');
     throw new LimitError('LIMIT_PLUGIN_OPTIONS_INVALID', `Invalid plugin options:\n${issues.map((p) => `  ${p.text}`).join('\n')}`, {
       details: { issues: issues.map(({ path, message }) => ({ path, message })) },
       plugin: entries.length === 1 ? entries[0]!.plugin.meta.name : undefined,

@@ -6,6 +6,12 @@ export interface FormattedIssue {
   message: string;
   /** `limit.config.ts › plugins.storage-sqlite.path: Expected string` */
   text: string;
+  /**
+   * Environment variables that set another option the message names (a check of two options,
+   * `venvPath and createVenv … exclude each other`, with venvPath from LIMIT_PYTHON_VENV): the
+   * line is the file's, and the variable is one more place to correct.
+   */
+  variables?: string[];
 }
 
 /**
@@ -33,10 +39,20 @@ export function formatIssues(
       for (const key of issue.keys) byFile.set(sourceOf([...segments, key]), [...(byFile.get(sourceOf([...segments, key])) ?? []), key]);
       return [...byFile].map(([file, keys]) => line(file, segments, unrecognizedKeys(keys, known)));
     }
-    const message = sentenceCase(describeIssue(issue)) + (fromEnv ? ` (from environment variable ${fromEnv})` : '');
+    const known = schema ? [...(objectKeysAt(schema, []) ?? []), ...(objectKeysAt(schema, issue.path.slice(0, -1)) ?? [])] : [];
+    const text = sentenceCase(describeIssue(issue), [...known, ...Object.keys(envSources)]);
+    // Other options the message names that a variable set (a check across options reports at one of them).
+    const others = Object.entries(envSources).filter(([option, variable]) => variable !== fromEnv && option !== String(issue.path[0]) && namesOption(text, option));
+    const message = text + (fromEnv ? ` (from environment variable ${fromEnv})` : '') + others.map(([option, variable]) => ` (${option} from environment variable ${variable})`).join('');
     // A value from a variable is the variable's to correct, not the file's (a built-in preset, say).
-    return [line(fromEnv ?? sourceOf(segments), segments, message)];
+    const formatted = line(fromEnv ?? sourceOf(segments), segments, message);
+    return [others.length ? { ...formatted, variables: [...new Set(others.map(([, variable]) => variable))] } : formatted];
   });
+}
+
+/** Whether `message` names the option `option` as a word of its own (`venvPath and createVenv …`, not `venvPathname`). */
+function namesOption(message: string, option: string): boolean {
+  return new RegExp(`(?<![\\w.$-])${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w$-])`).test(message);
 }
 
 /** `Unrecognized keys: "storag" (did you mean 'storage'?), "colour"`: zod's words, with a near miss of a known key named. */
@@ -188,9 +204,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `Expected ${expected.join(' or ')}${received ? `, received ${received}` : ''}`;
 }
 
-function sentenceCase(message: string): string {
-  // zod 4 says "Invalid input: expected string, received number"; users expect "Expected string, received number".
-  const m = /^Invalid (?:input|option): (.*)$/.exec(message);
+/**
+ * The message with a capital first letter — zod 4 says "Invalid input: expected string, received
+ * number"; users expect "Expected string, received number" — unless it starts with an option's
+ * name, which keeps its case (`venvPath and createVenv …`, `worker.heartbeatMs must be …`): a
+ * dotted or camelCase word, or a key of the object it is about (`options`).
+ */
+function sentenceCase(message: string, options: readonly string[] = []): string {
+  const m = /^Invalid (?:input|option): (.*)$/s.exec(message);
   const text = m ? m[1]! : message;
+  const word = /^[A-Za-z_$][\w$]*(?:\.[\w$]+)*/.exec(text)?.[0] ?? '';
+  if (word.includes('.') || /[a-z0-9_$][A-Z]/.test(word) || options.includes(word)) return text;
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

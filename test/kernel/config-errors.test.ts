@@ -240,6 +240,19 @@ describe('every problem is listed at once', () => {
 });
 
 describe('messages say where a value came from and what is allowed', () => {
+  it('a check across two options names the variable that set the other one, and keeps option names as written', async () => {
+    write('limit.config.json', JSON.stringify({ logLevel: 'silent', plugins: { 'runner-python': { createVenv: 'per-session' } } }));
+    const error = await failure(createRuntime({ cwd: project.dir, env: { LIMIT_PYTHON_VENV: '/opt/venv' }, boot: false }));
+    expect(lines(error)).toEqual([
+      'limit.config.json › plugins.runner-python.createVenv: venvPath and createVenv: "per-session" exclude each other; pick one (venvPath from environment variable LIMIT_PYTHON_VENV)',
+    ]);
+    expect(error.fix).toBe("Correct the plugin's options in limit.config.json, the environment variable LIMIT_PYTHON_VENV (change or unset it); its README lists every option.");
+    // A schema's own message that starts with an option's name is not capitalised.
+    write('limit.config.json', JSON.stringify({ logLevel: 'silent', plugins: { 'runner-queue': { url: 'postgres://u@127.0.0.1:1/q', workerTimeoutMs: 1000, worker: { enabled: true, heartbeatMs: 900 } } } }));
+    const heartbeat = await failure(createRuntime({ cwd: project.dir, env: {}, boot: false }));
+    expect(lines(heartbeat)[0]).toMatch(/^limit\.config\.json › plugins\.runner-queue\.worker\.heartbeatMs: worker\.heartbeatMs must be at most half of workerTimeoutMs/);
+  });
+
   it('STORAGE_BACKEND naming no backend names the variable and lists the built-in backends', async () => {
     write('limit.config.ts', `export default { logLevel: 'silent', storage: 'sqlite' };`);
     const error = await failure(createRuntime({ cwd: project.dir, env: { STORAGE_BACKEND: 'foo' } }));

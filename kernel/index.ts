@@ -1,6 +1,8 @@
 /**
  * LIMIT-Graph's public API. Plugins and applications import from here (`limit-graph`) only.
  */
+// The built-in plugins' config entries and services, typed for a project importing only limit-graph (types only).
+export type {} from './builtin-plugin-types.ts';
 /** The zod instance the kernel validates with: use it for plugin option schemas. */
 export { z } from 'zod';
 export { createRuntime } from './runtime.ts';

@@ -19,7 +19,9 @@ export const DECIMAL_INTEGER = /^-?\d+$/;
 export function decimalInt(min: number, max?: number) {
   const error = max === undefined ? `Expected a whole number ≥ ${min}, in decimal digits` : `Expected a whole number from ${min} to ${max}, in decimal digits`;
   const int = z.number({ error }).int({ error }).min(min, { error });
-  return z.preprocess((v) => (typeof v === 'string' && DECIMAL_INTEGER.test(v) ? Number(v) : v), max === undefined ? int : int.max(max, { error }));
+  const schema = z.preprocess((v) => (typeof v === 'string' && DECIMAL_INTEGER.test(v) ? Number(v) : v), max === undefined ? int : int.max(max, { error }));
+  // preprocess takes anything; typed as what it reads (a number, or decimal text from a variable), so `port: true` is a type error.
+  return schema as unknown as z.ZodType<number, number | string>;
 }
 
 /** The spellings of a boolean option given as text, and what each one means. */
@@ -32,7 +34,9 @@ const BOOLEAN_TEXT: Record<string, boolean> = { true: true, false: false, '1': t
  */
 export function booleanText() {
   const error = 'Expected true or false (as text: true/false, 1/0 or yes/no)';
-  return z.preprocess((v) => (typeof v === 'string' && Object.hasOwn(BOOLEAN_TEXT, v) ? BOOLEAN_TEXT[v] : v), z.boolean({ error }));
+  const schema = z.preprocess((v) => (typeof v === 'string' && Object.hasOwn(BOOLEAN_TEXT, v) ? BOOLEAN_TEXT[v] : v), z.boolean({ error }));
+  // Typed as what it reads: a boolean, or its text from a variable.
+  return schema as unknown as z.ZodType<boolean, boolean | string>;
 }
 
 /**

@@ -80,7 +80,17 @@ export interface ResolvedConfig extends Omit<z.output<typeof ConfigSchema>, 'ext
   readonly presets: readonly string[];
 }
 
-/** Typed identity for limit.config.ts: editor completion and type checks, validation at load. */
-export function defineConfig(config: ConfigInput): ConfigInput {
+/** What a config file may export as default: a config, a function (async or not) returning one, or a promise of one. */
+export type ConfigExport = ConfigInput | Promise<ConfigInput> | (() => ConfigInput | Promise<ConfigInput>);
+
+/**
+ * Typed identity for limit.config.ts: editor completion and type checks, validation at load. Takes
+ * the config, or a function (async or not) returning it, as the loader reads a default export.
+ */
+export function defineConfig(config: ConfigInput): ConfigInput;
+export function defineConfig(config: () => ConfigInput): () => ConfigInput;
+export function defineConfig(config: () => Promise<ConfigInput>): () => Promise<ConfigInput>;
+export function defineConfig(config: Promise<ConfigInput>): Promise<ConfigInput>;
+export function defineConfig(config: ConfigExport): ConfigExport {
   return config;
 }

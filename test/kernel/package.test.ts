@@ -230,6 +230,26 @@ export { wrong };
     ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], app), 'tsc (consumer)');
   });
 
+  it("defineConfig types the built-in plugins' options for a consumer that imports only limit-graph, and takes a function", () => {
+    writeFileSync(path.join(app, 'tsconfig.config.json'), consumerTsconfig('limit.config.ts'));
+    writeFileSync(
+      path.join(app, 'limit.config.ts'),
+      `import { defineConfig } from 'limit-graph';
+// Each line below fails to compile only if the built-in plugins' entries are typed (untyped, they would pass).
+// @ts-expect-error -- path is a string
+defineConfig({ plugins: { 'storage-sqlite': { path: 42 } } });
+// @ts-expect-error -- a misspelt option of a built-in plugin
+defineConfig({ plugins: { 'storage-sqlite': { busyTimeotMs: 5 } } });
+// @ts-expect-error -- a port is a number, or decimal text as PORT gives it
+defineConfig({ plugins: { 'api-http': { port: true } } });
+// A function (async or not) is a config too, as the loader reads it.
+export const sync = defineConfig(() => ({ storage: 'sqlite', plugins: { 'api-http': { port: 8787 } } }));
+export default defineConfig(async () => ({ extends: 'default', plugins: { 'api-http': { port: '8080' }, governance: { policy: { requireDistinctReviewer: true } } } }));
+`,
+    );
+    ok(run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.config.json'], app), 'tsc (config consumer)');
+  });
+
   it("each built-in plugin's module is limit-graph/plugins/<name>, and the plugin APIs its README shows run", () => {
     writeFileSync(
       path.join(app, 'plugins.mjs'),

@@ -83,6 +83,20 @@ function withServiceNotFound(container: AwilixContainer<Cradle>, path: (string |
 function serviceNotFound(container: AwilixContainer<Cradle>, name: string, neededBy: readonly (string | symbol)[], cause: unknown): LimitError {
   const registered = Object.keys(container.registrations).sort();
   const via = neededBy.length ? ` (needed by "${String(neededBy.at(-1))}": ${[...neededBy, name].map(String).join(' -> ')})` : '';
+  // `session` is the kernel's key inside a session's scope only: missing, it was resolved outside one —
+  // registering it on the root (the usual fix) would be wrong. What needed it is per session.
+  if (name === 'session') {
+    const scoped = neededBy.map(String).find((k) => container.registrations[k]?.lifetime === Lifetime.SCOPED);
+    const what = scoped ?? String(neededBy[0] ?? 'session');
+    const message = scoped
+      ? `"${scoped}" is per session (registered with provideScoped) and was resolved outside a session's scope, where there is no "session"${via}`
+      : `"session" exists only inside a session's scope, and was resolved outside one${via}`;
+    return new LimitError('LIMIT_SERVICE_NOT_FOUND', message, {
+      cause,
+      details: { key: name, ...(neededBy.length ? { neededBy: neededBy.map(String) } : {}), ...(scoped ? { scoped } : {}), registered },
+      fix: `Resolve "${what}" from a session's scope: handle.resolve('${what}') on the handle that runtime.openSession() returns (or that the sessionOpened hook gives a plugin), not runtime.resolve() or ctx.resolve(), which read the root container.`,
+    });
+  }
   return new LimitError('LIMIT_SERVICE_NOT_FOUND', `No service is registered under "${name}"${via}; the registered keys are ${registered.join(', ') || 'none'}`, {
     cause,
     details: { key: name, ...(neededBy.length ? { neededBy: neededBy.map(String) } : {}), registered },

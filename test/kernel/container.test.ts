@@ -270,6 +270,28 @@ describe('a key nothing registers is LIMIT_SERVICE_NOT_FOUND, not awilix\'s erro
     await rt.close();
   });
 
+  it('a per-session service (provideScoped) or "session" resolved from the root says to resolve it from a session\'s scope', async () => {
+    const scoped = definePlugin({
+      meta: { name: 'scoped', version: '1.0.0', provides: ['svc:s'] },
+      setup(ctx) {
+        ctx.provideScoped('svc:s' as never, ((c: { session: { id: string } }) => ({ id: c.session.id })) as never);
+      },
+    });
+    const rt = await createRuntime({ config: silent, plugins: [scoped] });
+    const fromRoot = caught(() => rt.resolve('svc:s' as never));
+    expect(fromRoot).toMatchObject({ code: 'LIMIT_SERVICE_NOT_FOUND', details: { key: 'session', neededBy: ['svc:s'], scoped: 'svc:s' } });
+    expect(fromRoot.message).toBe('"svc:s" is per session (registered with provideScoped) and was resolved outside a session\'s scope, where there is no "session" (needed by "svc:s": svc:s -> session)');
+    expect(fromRoot.fix).toMatch(/^Resolve "svc:s" from a session's scope: handle\.resolve\('svc:s'\) on the handle that runtime\.openSession\(\) returns/);
+    expect(fromRoot.fix).not.toContain("ctx.provide('session'");
+    const session = caught(() => rt.resolve('session'));
+    expect(session.message).toBe('"session" exists only inside a session\'s scope, and was resolved outside one');
+    expect(session.fix).toMatch(/^Resolve "session" from a session's scope/);
+    // From the session's scope it resolves.
+    const handle = await rt.openSession({ id: 's1' });
+    expect(handle.resolve('svc:s' as never)).toEqual({ id: 's1' });
+    await rt.close();
+  });
+
   it('what a registered factory throws passes through untouched', async () => {
     const rt = await createRuntime({ config: silent, plugins: [services] });
     expect(caught(() => rt.container.resolve('broken'))).toBe(thrown);

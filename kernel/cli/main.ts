@@ -15,6 +15,7 @@ import { collectPlugins } from '../resolve.ts';
 import { packageVersion } from '../package-info.ts';
 import { validatePluginOptions } from '../plugin.ts';
 import { temporaryFolder } from '../process-cleanup.ts';
+import { booleanText } from '../option-schemas.ts';
 import type { CommandRegistry } from '../hooks.ts';
 import { interruptCause, interruptExitCode, processIo } from './interrupt.ts';
 import { acceptConfigEverywhere, readCommandLine, type CommandLine } from './command-line.ts';
@@ -468,8 +469,20 @@ export function unexpectedError(error: unknown, env: NodeJS.ProcessEnv): string 
   const name = error.name !== 'Error' ? `${error.name}: ` : '';
   const code = typeof (error as NodeJS.ErrnoException).code === 'string' ? ` (${(error as NodeJS.ErrnoException).code})` : '';
   const lines = [`error: unexpected failure${code}: ${name}${describeThrown(error)}`, '  fix: This is a bug of limit-graph or of a plugin, not of your input: please report it with the command line; LIMIT_DEBUG=1 prints the stack.'];
-  if (env.LIMIT_DEBUG && env.LIMIT_DEBUG !== '0' && error.stack) lines.push(error.stack);
+  if (debugOn(env.LIMIT_DEBUG) && error.stack) lines.push(error.stack);
   return lines.join('\n');
+}
+
+/**
+ * LIMIT_DEBUG: off when unset, empty, or a spelling of false as booleanText reads it (`false`, `0`,
+ * `no`) or `off`, in any case; on for anything else (`1`, `true`, `yes`, `on`, …). Only `0` was off:
+ * `LIMIT_DEBUG=false` printed the stack.
+ */
+export function debugOn(value: string | undefined): boolean {
+  const text = value?.trim().toLowerCase() ?? '';
+  if (text === '' || text === 'off') return false;
+  const parsed = booleanText().safeParse(text);
+  return parsed.success ? parsed.data : true;
 }
 
 /** The command a help request is about (`limit help <cmd>`: the word after help). */

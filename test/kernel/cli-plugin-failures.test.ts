@@ -66,6 +66,17 @@ describe('a command that fails with an unexpected error', () => {
     expect(r.stderr).toContain('error: unexpected failure: TypeError:');
     expect(r.stderr).toMatch(/\n\s+at /);
   });
+
+  it('reads LIMIT_DEBUG as a boolean: false, no, 0 and off (any case) print no stack', async () => {
+    for (const off of ['false', 'no', '0', 'off', 'FALSE', ' no ', '']) {
+      const r = await cli(['explode'], { LIMIT_DEBUG: off });
+      expect(r.stderr, JSON.stringify(off)).not.toMatch(/\n\s+at /);
+    }
+    for (const on of ['true', 'yes', 'on', 'TRUE']) {
+      const r = await cli(['explode'], { LIMIT_DEBUG: on });
+      expect(r.stderr, on).toMatch(/\n\s+at /);
+    }
+  });
 });
 
 describe("a plugin whose cliCommands tap throws", () => {

@@ -30,6 +30,10 @@ export default definePlugin({
   },
   options: RunnerPythonOptions,
   setup(ctx, options) {
+    // venvPath's bin/python is the interpreter: a python given beside it (LIMIT_PYTHON, say) is not used, and says so.
+    if (options.venvPath && options.python !== 'python3') {
+      ctx.logger.warn({ venvPath: options.venvPath, python: options.python }, 'runner-python: venvPath is set, so its bin/python runs every session; the python option (or LIMIT_PYTHON) is not used');
+    }
     const workDir = path.resolve(ctx.config.dataDir, options.workDir ?? 'sessions');
     // A relative venvPath, or an interpreter given as a path (./venv/bin/python), is the config file's
     // folder's, like every file option; a bare name (python3) is looked up on PATH.

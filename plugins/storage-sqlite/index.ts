@@ -45,6 +45,10 @@ export default definePlugin({
   },
   options: StorageSqliteOptions,
   setup(ctx, options) {
+    // path wins over url: a url beside it (DATABASE_URL, say) is not used, and says so (never quoting the URL).
+    if (options.path !== undefined && options.url !== undefined) {
+      ctx.logger.warn({ path: options.path }, 'storage-sqlite: path is set, so it is the database; the url option (or DATABASE_URL) is not used');
+    }
     const file = options.path ?? (options.url ? sqlitePathFromUrl(options.url) : path.join(ctx.config.dataDir, 'limit.db'));
     const storage = new SqliteStorage({
       file: file === ':memory:' ? file : path.resolve(ctx.config.rootDir, file),

@@ -747,6 +747,13 @@ async function applyPresets(
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw invalidConfig([{ path: '(root)', message: 'Expected an object', text: `${source} › (root): Expected an object` }], source);
   }
+  // Only own enumerable properties are read: a Map's entries, or fields an object inherits
+  // (Object.create({ storage })), would be dropped unseen, and the config would run as `{}`.
+  const unread = config instanceof Map || config instanceof Set ? `a ${config instanceof Map ? 'Map' : 'Set'}` : inheritedFields(config).length ? `an object whose fields ${inheritedFields(config).join(', ')} are inherited, not its own` : undefined;
+  if (unread) {
+    const message = `Expected a plain object of fields, received ${unread}: only an object's own fields are read`;
+    throw invalidConfig([{ path: '(root)', message, text: `${source} › (root): ${message}` }], source);
+  }
   const names: unknown[] = config.extends === undefined ? [] : Array.isArray(config.extends) ? config.extends : [config.extends];
   // `extends` is taken off before the schema sees the config: checked here, never ignored.
   const bad = names.findIndex((n) => typeof n !== 'string' || n === '');
@@ -777,6 +784,13 @@ async function applyPresets(
   const { extends: _ignored, ...own } = config;
   recordOrigins(origins, base, own, ownOrigins(own, source));
   return { merged: mergeConfig(base, own), presets: applied, origins };
+}
+
+/** The enumerable fields an object inherits rather than holds (`Object.create({ storage: 'file' })`'s storage). */
+function inheritedFields(value: object): string[] {
+  const fields: string[] = [];
+  for (const key in value) if (!Object.hasOwn(value, key)) fields.push(key);
+  return fields;
 }
 
 /** A preset as messages name it: its path relative to the config's folder, or absolute when outside it. */

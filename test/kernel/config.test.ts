@@ -24,6 +24,18 @@ async function failure(promise: Promise<unknown>): Promise<LimitError> {
 }
 
 describe('loading limit.config.ts', () => {
+  it('refuses a Map, or an object whose fields are inherited, rather than run it as {}; a class instance with fields of its own loads', async () => {
+    write('limit.config.mjs', 'export default new Map([["storage", "file"]]);');
+    const map = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(map.code).toBe('LIMIT_CONFIG_INVALID');
+    expect(map.message).toBe('Invalid configuration in limit.config.mjs:\n  limit.config.mjs › (root): Expected a plain object of fields, received a Map: only an object\'s own fields are read');
+    write('limit.config.mjs', 'export default Object.create({ storage: "file", logLevel: "debug" });');
+    const inherited = await failure(loadConfig({ cwd: dir, env: {} }));
+    expect(inherited.message).toContain('(root): Expected a plain object of fields, received an object whose fields storage, logLevel are inherited, not its own');
+    write('limit.config.mjs', 'class C { constructor() { this.storage = "file"; this.logLevel = "debug"; } } export default new C();');
+    expect((await loadConfig({ cwd: dir, env: {} })).config).toMatchObject({ storage: 'file', logLevel: 'debug' });
+  });
+
   it('handles relative .ts imports and top-level await', async () => {
     write('settings/level.ts', 'export const level: string = "warn";');
     write(

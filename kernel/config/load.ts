@@ -394,7 +394,7 @@ export async function loadConfigWith(options: LoadConfigOptions, extra: readonly
   }
   const conflicts = storageConflicts(parsed.data, sourceOf, envSources.storage);
   if (conflicts.length) throw invalidConfig([...conflicts, ...(await pluginOptionIssuesOf(withEnv, rootDir, configFile, env, provenance, extra))], source);
-  const { extends: _presets, ...config } = parsed.data;
+  const { extends: _presets, $schema: _schema, ...config } = parsed.data;
   const resolved = frozenData({ ...config, dataDir: path.resolve(rootDir, config.dataDir), configFile, rootDir, presets }) as ResolvedConfig;
   PROVENANCE.set(resolved, provenance);
   return { source, config: resolved };

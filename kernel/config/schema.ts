@@ -27,6 +27,8 @@ const PluginRef = z.custom<Plugin>(
 /** The kernel's part of limit.config.ts; each plugin validates its own options with its schema. */
 export const ConfigSchema = z
   .object({
+    /** An editor's JSON schema reference (`"$schema": "…"` in limit.config.json): allowed, and not part of the resolved config. */
+    $schema: z.string().optional(),
     /** Presets to start from (built-in names such as "default", or paths relative to the config file). */
     extends: z.union([z.string(), z.array(z.string())]).optional(),
     logLevel: z.enum(LOG_LEVELS).default('info'),
@@ -71,7 +73,7 @@ export type ConfigInput = Omit<z.input<typeof ConfigSchema>, 'plugins'> & {
  * applied, `dataDir` made absolute, validated and deep-frozen (every plain object and array at any
  * depth; functions, class instances, plugin objects and objects with methods are kept as given).
  */
-export interface ResolvedConfig extends Omit<z.output<typeof ConfigSchema>, 'extends'> {
+export interface ResolvedConfig extends Omit<z.output<typeof ConfigSchema>, 'extends' | '$schema'> {
   /** Absolute path of the config file, or null when built from code/defaults. */
   readonly configFile: string | null;
   /** Directory that relative paths are resolved against. */

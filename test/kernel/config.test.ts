@@ -24,6 +24,15 @@ async function failure(promise: Promise<unknown>): Promise<LimitError> {
 }
 
 describe('loading limit.config.ts', () => {
+  it('a JSON config may name its editor schema ($schema): allowed, and not in the resolved config', async () => {
+    write('limit.config.json', JSON.stringify({ $schema: './limit.schema.json', storage: 'file', logLevel: 'silent' }));
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    expect(config.storage).toBe('file');
+    expect(config).not.toHaveProperty('$schema');
+    write('limit.config.json', JSON.stringify({ $schema: 5 }));
+    expect((await failure(loadConfig({ cwd: dir, env: {} }))).message).toContain('limit.config.json › $schema: Expected string, received number');
+  });
+
   it('refuses a Map, or an object whose fields are inherited, rather than run it as {}; a class instance with fields of its own loads', async () => {
     write('limit.config.mjs', 'export default new Map([["storage", "file"]]);');
     const map = await failure(loadConfig({ cwd: dir, env: {} }));

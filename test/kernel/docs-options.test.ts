@@ -156,14 +156,14 @@ describe("README's configuration table lists the kernel's config fields, and onl
     const section = readme.split(/^## Configuration\s*$/m)[1]!.split(/^## /m)[0]!;
     const rows = section
       .split('\n')
-      .filter((l) => /^\| `\w+` \|/.test(l))
+      .filter((l) => /^\| `[\w$]+` \|/.test(l))
       .map((l) => l.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim()));
-    const fields = rows.map((cells) => /^`(\w+)`$/.exec(cells[0]!)?.[1]);
+    const fields = rows.map((cells) => /^`([\w$]+)`$/.exec(cells[0]!)?.[1]);
     expect(fields.sort()).toEqual(Object.keys(ConfigSchema.shape).sort());
     // The environment column names each kernel variable on its field's row (and no other kernel variable).
     const envOfField = new Map(Object.entries(KERNEL_ENV).map(([variable, field]) => [field as string, variable]));
     for (const cells of rows) {
-      const field = /^`(\w+)`$/.exec(cells[0]!)![1]!;
+      const field = /^`([\w$]+)`$/.exec(cells[0]!)![1]!;
       const named = [...(cells[3] ?? '').matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]!).filter((v) => v in KERNEL_ENV);
       expect(named, `README.md configuration table, row ${field}`).toEqual(envOfField.has(field) ? [envOfField.get(field)] : []);
     }

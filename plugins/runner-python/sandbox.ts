@@ -423,7 +423,7 @@ export async function untraversableAncestor(dir: string): Promise<string | undef
  * thread group whose leader thread has exited while another thread runs also reads "Z", with
  * `Threads:` > 1: it is alive (a SIGKILL to its pid kills the whole group), and must not be skipped.
  */
-export function goneStatus(status: string): boolean {
+function goneStatus(status: string): boolean {
   if (!/^State:\s+[ZX]/m.test(status)) return false;
   const threads = /^Threads:\s+(\d+)/m.exec(status);
   return !threads || Number(threads[1]) <= 1;
@@ -471,7 +471,7 @@ else:
 `;
 
 /** The host's shared temporary folders: what a session uid leaves there is removed before the uid goes to another session (clearUid). */
-export const SHARED_TMP = ['/tmp', '/var/tmp', '/dev/shm'];
+const SHARED_TMP = ['/tmp', '/var/tmp', '/dev/shm'];
 
 /**
  * The helper of clearUid: KILL_ALL, then — still as the uid, so it removes nothing the uid could

@@ -50,7 +50,14 @@ export const ConfigSchema = z
     /** Plugin objects written in the config itself (definePlugin results). */
     use: z.array(PluginRef).default([]),
     /** Default tenant for the CLI and `auth: none` mode. */
-    tenant: z.string().regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/).max(128).default('default'),
+    tenant: z
+      .string()
+      .regex(/^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/, {
+        // The value and the rule, not the pattern: a tenant id is no secret.
+        error: (issue) => `Expected a tenant id of letters, digits, "_", "-", ":" and "." (not first), received ${JSON.stringify(issue.input)}`,
+      })
+      .max(128)
+      .default('default'),
     /** Folder for local state (SQLite database, session working directories …), relative to the config. */
     // ' /data' (LIMIT_DATA_DIR= /data in an env file) would silently be a folder named ' ' under the config's folder,
     // and '~/state' (no shell expands ~ in an env file or a config) a folder named '~'.

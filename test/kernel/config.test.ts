@@ -364,6 +364,13 @@ describe('as the README documents: YAML through --config, and where a relative d
 });
 
 describe('environment overrides', () => {
+  it('a LIMIT_TENANT that is no tenant id is quoted with the characters allowed, not a pattern', async () => {
+    write('limit.config.ts', 'export default {};');
+    const error = await failure(loadConfig({ cwd: dir, env: { LIMIT_TENANT: 'acme corp' } }));
+    expect(error.message).toContain('LIMIT_TENANT › tenant: Expected a tenant id of letters, digits, "_", "-", ":" and "." (not first), received "acme corp" (from environment variable LIMIT_TENANT)');
+    expect(error.message).not.toContain('pattern');
+  });
+
   it('STORAGE_BACKEND, LIMIT_LOG_LEVEL, LIMIT_TENANT and LIMIT_DATA_DIR override the file', async () => {
     write('limit.config.ts', 'export default { storage: "sqlite", logLevel: "info", tenant: "file" };');
     const { config } = await loadConfig({ cwd: dir, env: { STORAGE_BACKEND: 'postgres', LIMIT_LOG_LEVEL: 'debug', LIMIT_TENANT: 'env', LIMIT_DATA_DIR: 'state' } });

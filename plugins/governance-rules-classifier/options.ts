@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pathText } from 'limit-graph';
 
 export const Options = z
   .object({
@@ -12,8 +13,11 @@ export const Options = z
     minProbability: z.number().gt(0.5).lt(1).default(0.88),
     /** From this probability (at least minProbability) the finding has severity 6 (still review under `default`; blocks under `strict`). */
     highProbability: z.number().gt(0.5).lt(1).default(0.995),
-    /** Another model file (the format train.ts writes); default: the shipped model.json. */
-    modelPath: z.string().min(1).optional(),
+    /**
+     * Another model file (the format train.ts writes); default: the shipped model.json. A path as
+     * every file option takes it: `~/model.json` would be a folder named "~", padding a file never found.
+     */
+    modelPath: pathText().optional(),
   })
   .strict();
 export type Options = z.output<typeof Options>;

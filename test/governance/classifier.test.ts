@@ -143,6 +143,11 @@ describe('classifier.linear', () => {
       chmodSync(bad, 0o000);
       await refused(bad, `cannot read the model ${bad}: it is not readable (EACCES`);
     }
+    // A path as every file option takes it: "~" is not expanded (it would be a folder named "~"), and padding is refused.
+    for (const [modelPath, message] of [['~/model.json', 'Expected a path not starting with "~"'], [' /models/m.json', 'Expected a path without leading or trailing spaces']]) {
+      const error = await failure(start({ modelPath }));
+      expect(error.message).toContain(`config › plugins.governance-rules-classifier.modelPath: ${message}`);
+    }
   });
 
   describe('modelPath from a file', () => {

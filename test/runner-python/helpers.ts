@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Task, createRuntime, type Runtime } from 'limit-graph';
+import { SessionLimits, Task, createRuntime, type RunContext, type Runtime } from 'limit-graph';
 import runnerPython, { type PythonRunner } from '../../plugins/runner-python/index.ts';
 import type { z } from 'zod';
 import type { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
@@ -9,6 +9,14 @@ import type { RunnerConformanceTasks } from 'limit-graph/testing';
 
 /** A code task. */
 export const code = (input: string, extra: Partial<Task> = {}) => Task.parse({ input, ...extra });
+
+let contexts = 0;
+/** A run context of session `sessionId` of `tenant` (20 s timeout), a new trace id each call. */
+export const sessionCtx = (sessionId: string, tenant: string): RunContext => ({
+  session: { id: sessionId, tenant, limits: SessionLimits.parse({ timeoutMs: 20_000 }) },
+  traceId: `trace-${++contexts}`,
+  signal: new AbortController().signal,
+});
 /**
  * Running (a killed process waits as a zombie until this machine's init reaps it: that counts as dead).
  * A pid that is no pid (a task's missing value, an empty pid file read as 0) is an error, not "dead":

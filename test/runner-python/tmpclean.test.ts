@@ -6,17 +6,12 @@
 import { chownSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionLimits, type RunContext } from 'limit-graph';
 import { clearUid, sessionUid } from '../../plugins/runner-python/sandbox.ts';
-import { PYTHON, code, pythonRuntime, type PythonFixture } from './helpers.ts';
+import { PYTHON, code, pythonRuntime, type PythonFixture, sessionCtx } from './helpers.ts';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+const ctx = sessionCtx;
 let counter = 0;
-const ctx = (sessionId: string, tenant: string): RunContext => ({
-  session: { id: sessionId, tenant, limits: SessionLimits.parse({ timeoutMs: 20_000 }) },
-  traceId: `trace-${++counter}`,
-  signal: new AbortController().signal,
-});
 
 let fixture: PythonFixture | undefined;
 const made: string[] = [];

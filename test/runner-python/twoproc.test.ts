@@ -7,18 +7,13 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionLimits, type RunContext } from 'limit-graph';
 import { PythonRunner } from '../../plugins/runner-python/index.ts';
 import { RunnerPythonOptions } from '../../plugins/runner-python/options.ts';
-import { PYTHON, code } from './helpers.ts';
+import { PYTHON, code, sessionCtx } from './helpers.ts';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+const ctx = sessionCtx;
 let counter = 0;
-const ctx = (sessionId: string, tenant: string): RunContext => ({
-  session: { id: sessionId, tenant, limits: SessionLimits.parse({ timeoutMs: 20_000 }) },
-  traceId: `trace-${++counter}`,
-  signal: new AbortController().signal,
-});
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

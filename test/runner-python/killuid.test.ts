@@ -55,8 +55,8 @@ const waitGone = async (uid: number, ms: number) => {
   return livePids(uid);
 };
 
-/** A setsid child whose main thread exits (raw SYS_exit) while a thread runs for 30 s; the task prints its uid. */
-const ZOMBIE_LEADER = `
+/** A task that prints its uid and leaves a setsid child (stdio on /dev/null) running `body` (indented 4). */
+const detached = (body: string) => `
 import os, time, threading, ctypes
 if os.fork():
     print(os.getuid(), flush=True)
@@ -65,21 +65,17 @@ else:
     fd = os.open('/dev/null', os.O_RDWR)
     for i in (0, 1, 2): os.dup2(fd, i)
     os.setsid()
+${body}`;
+
+/** A setsid child whose main thread exits (raw SYS_exit) while a thread runs for 30 s; the task prints its uid. */
+const ZOMBIE_LEADER = detached(`
     threading.Thread(target=lambda: (time.sleep(30), os._exit(0))).start()
     time.sleep(0.05)
     ctypes.CDLL(None).syscall(60, 0)
-`;
+`);
 
 /** A setsid child that keeps hopping to a new pid (fork, parent exits) for 30 s; the task prints its uid. */
-const HOPPER = `
-import os, time
-if os.fork():
-    print(os.getuid(), flush=True)
-    time.sleep(0.3)
-else:
-    fd = os.open('/dev/null', os.O_RDWR)
-    for i in (0, 1, 2): os.dup2(fd, i)
-    os.setsid()
+const HOPPER = detached(`
     end = time.monotonic() + 30
     while time.monotonic() < end:
         try:
@@ -88,7 +84,7 @@ else:
         except OSError:
             time.sleep(0.01)
     os._exit(0)
-`;
+`);
 
 let fixture: PythonFixture | undefined;
 afterEach(async () => {
